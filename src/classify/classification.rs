@@ -1,0 +1,157 @@
+//! [`Classification`] and [`Failure`]: the verdict on one response.
+
+use crate::hints::RetryHint;
+use crate::ErrorKind;
+use std::fmt;
+
+/// The verdict on one response: a success, or a failure of some kind.
+///
+/// [`StatusClassifier`](super::StatusClassifier) stamps it into the
+/// response's extensions; the parse and retry layers read it from there (or
+/// classify afresh when it is missing).
+///
+/// ```
+/// use tower_api_errors::classify::{Classification, Failure};
+/// use tower_api_errors::ErrorKind;
+///
+/// let verdict = Classification::Failure(Failure::new(ErrorKind::Unavailable));
+/// assert!(verdict.is_failure());
+/// assert!(verdict.is_retryable());
+/// assert_eq!(verdict.kind(), Some(ErrorKind::Unavailable));
+/// assert!(!Classification::Success.is_retryable());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Classification {
+    /// The response is a success (1xx, 2xx, 3xx by default).
+    Success,
+    /// The response is a failure.
+    Failure(Failure),
+}
+
+impl Classification {
+    /// True for [`Classification::Success`].
+    pub fn is_success(&self) -> bool {
+        matches!(self, Classification::Success)
+    }
+
+    /// True for [`Classification::Failure`].
+    pub fn is_failure(&self) -> bool {
+        !self.is_success()
+    }
+
+    /// The failure, if this is one.
+    pub fn failure(&self) -> Option<&Failure> {
+        match self {
+            Classification::Success => None,
+            Classification::Failure(failure) => Some(failure),
+        }
+    }
+
+    /// The failure's kind; `None` for a success.
+    pub fn kind(&self) -> Option<ErrorKind> {
+        self.failure().map(Failure::kind)
+    }
+
+    /// True for a failure that may be retried; a success never is.
+    pub fn is_retryable(&self) -> bool {
+        self.failure().is_some_and(Failure::is_retryable)
+    }
+
+    /// The server's retry hint, for a failure that carried one.
+    pub fn retry_hint(&self) -> Option<RetryHint> {
+        self.failure().and_then(Failure::retry_hint)
+    }
+}
+
+impl fmt::Display for Classification {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Classification::Success => f.write_str("success"),
+            Classification::Failure(failure) => failure.fmt(f),
+        }
+    }
+}
+
+/// A failed response's kind, retry verdict and retry hint.
+///
+/// It is also the `FailureClass` when our classifiers drive tower-http's
+/// `TraceLayer` (its `Display` is one short line).
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_api_errors::classify::Failure;
+/// use tower_api_errors::hints::{HintSource, RetryHint};
+/// use tower_api_errors::ErrorKind;
+///
+/// let failure = Failure::new(ErrorKind::RateLimited)
+///     .with_hint(Some(RetryHint::new(Duration::from_secs(2), HintSource::RetryAfter)));
+/// assert!(failure.is_retryable());
+/// assert_eq!(failure.to_string(), "rate limited (retryable, retry after 2s (from retry-after))");
+/// assert!(!Failure::new(ErrorKind::NotFound).is_retryable());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Failure {
+    kind: ErrorKind,
+    retryable: bool,
+    hint: Option<RetryHint>,
+}
+
+impl Failure {
+    /// A failure of `kind`, retryable when the kind is
+    /// [transient](ErrorKind::is_transient), with no hint.
+    pub fn new(kind: ErrorKind) -> Self {
+        Failure {
+            kind,
+            retryable: kind.is_transient(),
+            hint: None,
+        }
+    }
+
+    /// Sets the retry verdict.
+    pub fn with_retryable(mut self, retryable: bool) -> Self {
+        self.retryable = retryable;
+        self
+    }
+
+    /// Sets the retry hint.
+    pub fn with_hint(mut self, hint: Option<RetryHint>) -> Self {
+        self.hint = hint;
+        self
+    }
+
+    /// Sets the kind, keeping the verdict and hint.
+    pub fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// What sort of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// Whether a retry may succeed.
+    pub fn is_retryable(&self) -> bool {
+        self.retryable
+    }
+
+    /// How long the server asked to wait, if it said.
+    pub fn retry_hint(&self) -> Option<RetryHint> {
+        self.hint
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = if self.retryable {
+            "retryable"
+        } else {
+            "not retryable"
+        };
+        match self.hint {
+            Some(hint) => write!(f, "{} ({verdict}, retry after {hint})", self.kind),
+            None => write!(f, "{} ({verdict})", self.kind),
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! gRPC status classification (feature `grpc`).
+//!
+//! A gRPC failure usually arrives as HTTP 200 with a `grpc-status` trailer.
+//! When the server fails before sending any message, it sends a
+//! *trailers-only* response: `grpc-status` (and `grpc-message`) arrive in
+//! the headers, so they can be classified as soon as the response starts,
+//! exactly like an HTTP status. [`DefaultClassifier`](crate::classify::DefaultClassifier)
+//! does so whenever this feature is on.
+//!
+//! | gRPC status | kind | retried |
+//! |---|---|---|
+//! | `OK` (0) | success | |
+//! | `INVALID_ARGUMENT` (3), `FAILED_PRECONDITION` (9), `OUT_OF_RANGE` (11) | `BadRequest` | no |
+//! | `DEADLINE_EXCEEDED` (4) | `Timeout` | no: the caller's own deadline has passed |
+//! | `NOT_FOUND` (5) | `NotFound` | no |
+//! | `ALREADY_EXISTS` (6), `ABORTED` (10) | `Conflict` | no |
+//! | `PERMISSION_DENIED` (7) | `Forbidden` | no |
+//! | `RESOURCE_EXHAUSTED` (8) | `RateLimited` | yes |
+//! | `UNAVAILABLE` (14) | `Unavailable` | yes |
+//! | `UNAUTHENTICATED` (16) | `Unauthorized` | no |
+//! | `UNKNOWN` (2), `INTERNAL` (13), `DATA_LOSS` (15) | `Server` | no |
+//! | `CANCELLED` (1), `UNIMPLEMENTED` (12), anything else | `Other` | no |
+//!
+//! `grpc-retry-pushback-ms` is the hint; a negative or malformed pushback
+//! means "do not retry" (gRFC A6).
+//!
+//! ```
+//! use http::HeaderMap;
+//! use tower_api_errors::grpc::{classify_trailers_only, decode_grpc_message};
+//! use tower_api_errors::ErrorKind;
+//!
+//! let mut headers = HeaderMap::new();
+//! headers.insert("grpc-status", "14".parse().unwrap());
+//! let verdict = classify_trailers_only(&headers).unwrap();
+//! assert_eq!(verdict.kind(), Some(ErrorKind::Unavailable));
+//! assert!(verdict.is_retryable());
+//!
+//! headers.insert("grpc-retry-pushback-ms", "-1".parse().unwrap());
+//! assert!(!classify_trailers_only(&headers).unwrap().is_retryable());
+//!
+//! assert_eq!(decode_grpc_message(b"caf%C3%A9 closed%21"), "café closed!");
+//! ```
+
+use crate::classify::{Classification, Failure};
+use crate::hints::{grpc_pushback, GrpcPushback, HintSource, RetryHint};
+use crate::ErrorKind;
+use http::HeaderMap;
+
+/// The kind and default retry verdict for a gRPC status code.
+pub fn kind_for_code(code: u32) -> Option<(ErrorKind, bool)> {
+    let kind = match code {
+        0 => return None,
+        3 | 9 | 11 => ErrorKind::BadRequest,
+        4 => ErrorKind::Timeout,
+        5 => ErrorKind::NotFound,
+        6 | 10 => ErrorKind::Conflict,
+        7 => ErrorKind::Forbidden,
+        8 => return Some((ErrorKind::RateLimited, true)),
+        14 => return Some((ErrorKind::Unavailable, true)),
+        16 => ErrorKind::Unauthorized,
+        2 | 13 | 15 => ErrorKind::Server,
+        _ => ErrorKind::Other,
+    };
+    Some((kind, false))
+}
+
+/// The canonical name of a gRPC status code (`"UNAVAILABLE"`), used as the
+/// error's code.
+pub fn code_name(code: u32) -> &'static str {
+    const NAMES: [&str; 17] = [
+        "OK",
+        "CANCELLED",
+        "UNKNOWN",
+        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "OUT_OF_RANGE",
+        "UNIMPLEMENTED",
+        "INTERNAL",
+        "UNAVAILABLE",
+        "DATA_LOSS",
+        "UNAUTHENTICATED",
+    ];
+    usize::try_from(code)
+        .ok()
+        .and_then(|index| NAMES.get(index))
+        .copied()
+        .unwrap_or("UNKNOWN_CODE")
+}
+
+/// The `grpc-status` of a header map, when present and numeric.
+pub fn grpc_status(headers: &HeaderMap) -> Option<u32> {
+    let text = headers.get("grpc-status")?.to_str().ok()?.trim();
+    if text.is_empty() || text.len() > 9 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Classifies a trailers-only response (or a trailer map) by its
+/// `grpc-status`; `None` when there is no readable `grpc-status`.
+pub fn classify_trailers_only(headers: &HeaderMap) -> Option<Classification> {
+    let code = grpc_status(headers)?;
+    let Some((kind, retryable)) = kind_for_code(code) else {
+        return Some(Classification::Success);
+    };
+    let mut failure = Failure::new(kind).with_retryable(retryable);
+    match grpc_pushback(headers) {
+        Some(GrpcPushback::After(delay)) => {
+            failure = failure.with_hint(Some(RetryHint::new(delay, HintSource::GrpcPushback)));
+        }
+        Some(GrpcPushback::DoNotRetry) => failure = failure.with_retryable(false),
+        None => {}
+    }
+    Some(Classification::Failure(failure))
+}
+
+/// Percent-decodes a `grpc-message` value (as the gRPC HTTP/2 protocol
+/// encodes it); invalid escapes are kept as they are and invalid UTF-8 is
+/// replaced, so decoding never fails.
+pub fn decode_grpc_message(raw: &[u8]) -> String {
+    let mut decoded = Vec::with_capacity(raw.len());
+    let mut index = 0;
+    while index < raw.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match raw[index] {
+            b'%' if index + 2 < raw.len() => match (hex(raw[index + 1]), hex(raw[index + 2])) {
+                (Some(high), Some(low)) => {
+                    decoded.push((high * 16 + low) as u8);
+                    index += 3;
+                    continue;
+                }
+                _ => decoded.push(b'%'),
+            },
+            byte => decoded.push(byte),
+        }
+        index += 1;
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_a_verdict() {
+        for code in 0..=20 {
+            let mut headers = HeaderMap::new();
+            headers.insert("grpc-status", code.to_string().parse().unwrap());
+            let verdict = classify_trailers_only(&headers).unwrap();
+            assert_eq!(verdict.is_success(), code == 0, "{code}");
+            assert_eq!(verdict.is_retryable(), code == 8 || code == 14, "{code}");
+        }
+    }
+
+    #[test]
+    fn decodes_messages_without_failing() {
+        assert_eq!(decode_grpc_message(b"plain"), "plain");
+        assert_eq!(decode_grpc_message(b"100%"), "100%");
+        assert_eq!(decode_grpc_message(b"%4"), "%4");
+        assert_eq!(decode_grpc_message(b"%zz"), "%zz");
+        assert_eq!(decode_grpc_message(b"%FF"), "\u{FFFD}");
+    }
+
+    #[test]
+    fn garbage_status_is_ignored() {
+        let mut headers = HeaderMap::new();
+        headers.insert("grpc-status", "-1".parse().unwrap());
+        assert_eq!(classify_trailers_only(&headers), None);
+        headers.insert("grpc-status", "99999999999999".parse().unwrap());
+        assert_eq!(classify_trailers_only(&headers), None);
+    }
+}

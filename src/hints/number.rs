@@ -1,0 +1,214 @@
+//! Lenient, saturating number parsing shared by every hint parser.
+//!
+//! Servers send anything: `-5`, `1e9`, thirty digits, `"30"` with quotes,
+//! non-ASCII. Each function here returns `None` for what it cannot read and
+//! saturates at [`MAX_HINT`] for what is too large, so that no input can
+//! panic or overflow later arithmetic (`Instant + Duration` panics on
+//! overflow; a saturated hint never gets near that).
+
+use super::MAX_HINT;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Values at or above this many seconds are read as a Unix timestamp rather
+/// than a delta: 1e9 s is 2001-09-09, and a delta of 31 years is absurd.
+const EPOCH_SECONDS_FLOOR: u64 = 1_000_000_000;
+/// Values at or above this are read as a Unix timestamp in milliseconds
+/// (1e12 ms is 2001-09-09 too).
+const EPOCH_MILLIS_FLOOR: u64 = 1_000_000_000_000;
+
+/// A non-negative decimal number of seconds (`"30"`, `"1.5"`, `" 2 "`),
+/// saturating at [`MAX_HINT`]. Signs, exponents, empty and non-digit text
+/// give `None`.
+pub(crate) fn parse_seconds(text: &str) -> Option<Duration> {
+    parse_decimal(text).map(|(whole, nanos)| saturating_duration(whole, nanos))
+}
+
+/// A non-negative whole number of milliseconds (`retry-after-ms`,
+/// `grpc-retry-pushback-ms`), saturating at [`MAX_HINT`].
+pub(crate) fn parse_millis(text: &str) -> Option<Duration> {
+    let (millis, nanos) = parse_decimal(text)?;
+    // `nanos` is the fraction in billionths of a millisecond; a millisecond
+    // holds a million nanoseconds, so divide by a thousand.
+    let extra_nanos = nanos / 1_000;
+    let whole_secs = millis / 1_000;
+    let nanos = (millis % 1_000) as u32 * 1_000_000 + extra_nanos;
+    Some(saturating_duration(whole_secs, nanos))
+}
+
+/// A rate-limit reset value: delta seconds, Unix seconds, or Unix
+/// milliseconds, told apart by size (see [`EPOCH_SECONDS_FLOOR`] and
+/// [`EPOCH_MILLIS_FLOOR`]). A Go-style duration (`"6m0s"`, `"20ms"`, as
+/// OpenAI sends) is accepted too. Past timestamps mean zero.
+pub(crate) fn parse_reset(text: &str, now: SystemTime) -> Option<Duration> {
+    let Some((whole, nanos)) = parse_decimal(text) else {
+        return parse_go_duration(text);
+    };
+    if whole >= EPOCH_MILLIS_FLOOR {
+        let at = UNIX_EPOCH.checked_add(Duration::from_millis(whole))?;
+        Some(until(at, now))
+    } else if whole >= EPOCH_SECONDS_FLOOR {
+        let at = UNIX_EPOCH.checked_add(Duration::new(whole, nanos))?;
+        Some(until(at, now))
+    } else {
+        Some(saturating_duration(whole, nanos))
+    }
+}
+
+/// A non-negative whole number (`X-RateLimit-Limit: 60`), saturating at
+/// `u64::MAX`.
+pub(crate) fn parse_count(text: &str) -> Option<u64> {
+    let (whole, nanos) = parse_decimal(text)?;
+    // "60.0" is a count; "60.5" is not.
+    (nanos == 0).then_some(whole)
+}
+
+/// The time from `now` until `at`: zero for the past, saturating at
+/// [`MAX_HINT`] for the far future.
+pub(crate) fn until(at: SystemTime, now: SystemTime) -> Duration {
+    at.duration_since(now)
+        .unwrap_or(Duration::ZERO)
+        .min(MAX_HINT)
+}
+
+/// A Go `time.Duration` string: one or more `<decimal><unit>` runs with
+/// units h, m, s, ms, us, µs, ns (`"1h2m3.5s"`, `"6m0s"`, `"20ms"`).
+pub(crate) fn parse_go_duration(text: &str) -> Option<Duration> {
+    let mut rest = text.trim().as_bytes();
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = Duration::ZERO;
+    while !rest.is_empty() {
+        let digits = rest
+            .iter()
+            .position(|b| !(b.is_ascii_digit() || *b == b'.'))
+            .unwrap_or(rest.len());
+        let (number, after) = rest.split_at(digits);
+        let unit_len = after
+            .iter()
+            .position(|b| b.is_ascii_digit() || *b == b'.')
+            .unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_len);
+        let (whole, nanos) = parse_decimal(std::str::from_utf8(number).ok()?)?;
+        let value = saturating_duration(whole, nanos);
+        let scaled = match unit {
+            b"h" => value.saturating_mul(3600),
+            b"m" => value.saturating_mul(60),
+            b"s" => value,
+            b"ms" => value / 1_000,
+            b"us" | b"\xc2\xb5s" => value / 1_000_000,
+            b"ns" => value / 1_000_000_000,
+            _ => return None,
+        };
+        total = total.saturating_add(scaled);
+        rest = next;
+    }
+    Some(total.min(MAX_HINT))
+}
+
+/// `digits[.digits]` after trimming ASCII whitespace: the whole part
+/// (saturating at `u64::MAX`) and the fraction as nanoseconds (digits past
+/// the ninth are dropped).
+fn parse_decimal(text: &str) -> Option<(u64, u32)> {
+    let text = text.trim_matches(|c: char| c.is_ascii_whitespace());
+    let (whole_text, fraction_text) = match text.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (text, None),
+    };
+    if whole_text.is_empty() || !whole_text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let whole = whole_text.bytes().fold(0u64, |acc, digit| {
+        acc.saturating_mul(10)
+            .saturating_add(u64::from(digit - b'0'))
+    });
+    let nanos = match fraction_text {
+        None => 0,
+        Some(fraction) => {
+            if fraction.is_empty() || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            fraction
+                .bytes()
+                .chain(std::iter::repeat(b'0'))
+                .take(9)
+                .fold(0u32, |acc, digit| acc * 10 + u32::from(digit - b'0'))
+        }
+    };
+    Some((whole, nanos))
+}
+
+fn saturating_duration(secs: u64, nanos: u32) -> Duration {
+    if secs >= MAX_HINT.as_secs() {
+        MAX_HINT
+    } else {
+        Duration::new(secs, nanos).min(MAX_HINT)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds() {
+        assert_eq!(parse_seconds("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_seconds(" 1.5 "), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_seconds("0"), Some(Duration::ZERO));
+        assert_eq!(
+            parse_seconds("999999999999999999999999999999"),
+            Some(MAX_HINT)
+        );
+        for bad in ["", "-5", "+5", "1e3", "1.", ".5", "abc", "5s", "1.2.3", "٣"] {
+            assert_eq!(parse_seconds(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn millis() {
+        assert_eq!(parse_millis("1500"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_millis("20.5"), Some(Duration::from_micros(20_500)));
+        assert_eq!(parse_millis("-1"), None);
+    }
+
+    #[test]
+    fn counts() {
+        assert_eq!(parse_count("60"), Some(60));
+        assert_eq!(parse_count("60.0"), Some(60));
+        assert_eq!(parse_count("60.5"), None);
+        assert_eq!(
+            parse_count("999999999999999999999999999999"),
+            Some(u64::MAX)
+        );
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("1s"), Some(Duration::from_secs(1)));
+        assert_eq!(parse_go_duration("6m0s"), Some(Duration::from_secs(360)));
+        assert_eq!(parse_go_duration("20ms"), Some(Duration::from_millis(20)));
+        assert_eq!(
+            parse_go_duration("1h2m3.5s"),
+            Some(Duration::from_millis(3_723_500))
+        );
+        assert_eq!(parse_go_duration("5x"), None);
+        assert_eq!(parse_go_duration("s"), None);
+        assert_eq!(parse_go_duration(""), None);
+    }
+
+    #[test]
+    fn reset_tells_epoch_from_delta() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(parse_reset("45", now), Some(Duration::from_secs(45)));
+        assert_eq!(
+            parse_reset("1700000060", now),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            parse_reset("1700000000500", now),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(parse_reset("1600000000", now), Some(Duration::ZERO));
+        assert_eq!(parse_reset("6m0s", now), Some(Duration::from_secs(360)));
+    }
+}

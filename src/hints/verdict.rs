@@ -1,0 +1,72 @@
+//! Headers in which a server says outright whether to retry:
+//! `x-should-retry`, `Stripe-Should-Retry` and `grpc-retry-pushback-ms`.
+
+use super::number::parse_millis;
+use http::HeaderMap;
+use std::time::Duration;
+
+/// The server's explicit retry verdict, if it sent one.
+///
+/// Reads `x-should-retry` (OpenAI, Anthropic) and `Stripe-Should-Retry`
+/// (Stripe): `true` or `false`, case-insensitive. Anything else is ignored.
+/// When both are present and disagree, `false` wins: retrying against a
+/// server's word risks duplicating work, waiting does not.
+///
+/// ```
+/// use http::HeaderMap;
+/// use tower_api_errors::hints::should_retry;
+///
+/// let mut headers = HeaderMap::new();
+/// assert_eq!(should_retry(&headers), None);
+/// headers.insert("stripe-should-retry", "false".parse().unwrap());
+/// assert_eq!(should_retry(&headers), Some(false));
+/// ```
+pub fn should_retry(headers: &HeaderMap) -> Option<bool> {
+    ["x-should-retry", "stripe-should-retry"]
+        .into_iter()
+        .flat_map(|name| headers.get_all(name))
+        .filter_map(|value| {
+            let text = value.to_str().ok()?.trim();
+            if text.eq_ignore_ascii_case("true") {
+                Some(true)
+            } else if text.eq_ignore_ascii_case("false") {
+                Some(false)
+            } else {
+                None
+            }
+        })
+        .reduce(|a, b| a && b)
+}
+
+/// A gRPC server's retry pushback (gRFC A6, `grpc-retry-pushback-ms`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GrpcPushback {
+    /// Retry after this delay, in place of the backoff.
+    After(Duration),
+    /// The value was negative or malformed: gRFC A6 says not to retry.
+    DoNotRetry,
+}
+
+/// The `grpc-retry-pushback-ms` verdict of a response, if present.
+///
+/// ```
+/// use http::HeaderMap;
+/// use std::time::Duration;
+/// use tower_api_errors::hints::{grpc_pushback, GrpcPushback};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("grpc-retry-pushback-ms", "250".parse().unwrap());
+/// assert_eq!(grpc_pushback(&headers), Some(GrpcPushback::After(Duration::from_millis(250))));
+/// headers.insert("grpc-retry-pushback-ms", "-1".parse().unwrap());
+/// assert_eq!(grpc_pushback(&headers), Some(GrpcPushback::DoNotRetry));
+/// ```
+pub fn grpc_pushback(headers: &HeaderMap) -> Option<GrpcPushback> {
+    let value = headers.get("grpc-retry-pushback-ms")?;
+    let parsed = value
+        .to_str()
+        .ok()
+        .filter(|text| !text.contains('.'))
+        .and_then(parse_millis);
+    Some(parsed.map_or(GrpcPushback::DoNotRetry, GrpcPushback::After))
+}

@@ -1,0 +1,60 @@
+//! Tower middleware for client-side API errors.
+//!
+//! Every serious API documents its errors the same way: status codes with
+//! meanings, a JSON error body in one of a few dialects, `429` with
+//! `Retry-After` and rate-limit headers, and "retry 5xx and 429 with
+//! exponential backoff, never other 4xx". This crate turns that into layers
+//! that stack around **any** `tower::Service<http::Request<B>>`: a hyper-util
+//! client, a tonic `Channel`, or anything else.
+//!
+//! ```text
+//!             request ─────────────────────────────────────────────►
+//! caller ─► RetryLayer ─► ErrorBodyParseLayer ─► StatusClassifierLayer ─► inner Service
+//!             ◄───────────────────────────────────────────── response
+//! ```
+//!
+//! - [`classify`]: [`StatusClassifierLayer`] stamps a
+//!   [`Classification`](classify::Classification) (kind, retryable, hint)
+//!   into every response.
+//! - [`hints`]: `Retry-After` (seconds and all three HTTP-date formats),
+//!   `retry-after-ms`, rate-limit headers of every common family, and the
+//!   server's explicit retry verdicts.
+//! - `grpc` (feature `grpc`): `grpc-status` classification and pushback.
+//!
+//! # Quick start
+//!
+//! ```
+//! use http::{Request, Response};
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//! use tower_api_errors::{classify::Classification, ErrorKind, StatusClassifierLayer};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let client = ServiceBuilder::new()
+//!     .layer(StatusClassifierLayer::new())
+//!     .service(service_fn(|_req: Request<()>| async {
+//!         Ok::<_, std::convert::Infallible>(Response::builder().status(429).body(()).unwrap())
+//!     }));
+//! let response = client.oneshot(Request::new(())).await.unwrap();
+//! let verdict = response.extensions().get::<Classification>().unwrap();
+//! assert_eq!(verdict.kind(), Some(ErrorKind::RateLimited));
+//! assert!(verdict.is_retryable());
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod classify;
+#[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+pub mod grpc;
+pub mod hints;
+mod kind;
+
+pub use classify::StatusClassifierLayer;
+pub use kind::ErrorKind;
