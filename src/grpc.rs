@@ -95,7 +95,8 @@ pub fn code_name(code: u32) -> &'static str {
 
 /// The `grpc-status` of a header map, when present and numeric.
 pub fn grpc_status(headers: &HeaderMap) -> Option<u32> {
-    let text = headers.get("grpc-status")?.to_str().ok()?.trim();
+    const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+    let text = headers.get(GRPC_STATUS)?.to_str().ok()?.trim();
     if text.is_empty() || text.len() > 9 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -124,24 +125,7 @@ pub fn classify_trailers_only(headers: &HeaderMap) -> Option<Classification> {
 /// encodes it); invalid escapes are kept as they are and invalid UTF-8 is
 /// replaced, so decoding never fails.
 pub fn decode_grpc_message(raw: &[u8]) -> String {
-    let mut decoded = Vec::with_capacity(raw.len());
-    let mut index = 0;
-    while index < raw.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match raw[index] {
-            b'%' if index + 2 < raw.len() => match (hex(raw[index + 1]), hex(raw[index + 2])) {
-                (Some(high), Some(low)) => {
-                    decoded.push((high * 16 + low) as u8);
-                    index += 3;
-                    continue;
-                }
-                _ => decoded.push(b'%'),
-            },
-            byte => decoded.push(byte),
-        }
-        index += 1;
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
+    String::from_utf8_lossy(&crate::percent::percent_decode(raw)).into_owned()
 }
 
 #[cfg(test)]

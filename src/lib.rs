@@ -19,6 +19,10 @@
 //! - [`hints`]: `Retry-After` (seconds and all three HTTP-date formats),
 //!   `retry-after-ms`, rate-limit headers of every common family, and the
 //!   server's explicit retry verdicts.
+//! - [`parse`]: [`ErrorBodyParseLayer`] turns failure bodies into a typed
+//!   [`ApiError`] for every common error dialect; [`parse_error`] is the
+//!   same as a plain function.
+//! - [`redact`]: credentials never reach an error or a log line.
 //! - `grpc` (feature `grpc`): `grpc-status` classification and pushback.
 //!
 //! # Quick start
@@ -50,11 +54,17 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod classify;
+mod error;
 #[cfg(feature = "grpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
 pub mod grpc;
 pub mod hints;
 mod kind;
+pub mod parse;
+mod percent;
+pub mod redact;
 
 pub use classify::StatusClassifierLayer;
+pub use error::{ApiError, BoxError, Error, FieldError, RetryReport, TransportError};
 pub use kind::ErrorKind;
+pub use parse::{parse_error, ErrorBodyParseLayer};

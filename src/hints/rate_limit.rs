@@ -4,7 +4,7 @@
 use super::number::{parse_count, parse_reset, parse_seconds};
 use super::structured::{parse_list, Member};
 use super::MAX_HINT;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use std::time::{Duration, SystemTime};
 
 /// A server's rate-limit state as its response headers describe it.
@@ -38,7 +38,7 @@ use std::time::{Duration, SystemTime};
 /// saturate (`u64::MAX` for counts, [`MAX_HINT`](super::MAX_HINT) for resets).
 ///
 /// ```
-/// use http::HeaderMap;
+/// use http::{HeaderMap, HeaderName};
 /// use std::time::{Duration, UNIX_EPOCH};
 /// use tower_api_errors::hints::RateLimitInfo;
 ///
@@ -74,10 +74,18 @@ impl RateLimitInfo {
     /// Reads the rate-limit headers of a response, relative to `now`; `None`
     /// when no family above yields a single readable value.
     pub fn from_headers(headers: &HeaderMap, now: SystemTime) -> Option<Self> {
+        if headers.is_empty() {
+            return None;
+        }
         ietf_structured(headers)
-            .or_else(|| trio(headers, "ratelimit-", now))
-            .or_else(|| trio(headers, "x-ratelimit-", now))
-            .or_else(|| per_resource(headers, now))
+            .or_else(|| family(headers, &OLD_DRAFT, leading_count, now))
+            .or_else(|| family(headers, &X_RATELIMIT, leading_count, now))
+            .or_else(|| {
+                PER_RESOURCE
+                    .iter()
+                    .filter_map(|names| family(headers, names, parse_count, now))
+                    .reduce(RateLimitInfo::more_restrictive)
+            })
     }
 
     /// Requests allowed in the current window.
@@ -124,9 +132,49 @@ impl RateLimitInfo {
     }
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn header_str<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
     headers.get(name)?.to_str().ok()
 }
+
+/// The header names of one limit / remaining / reset family.
+struct Family {
+    limit: HeaderName,
+    remaining: HeaderName,
+    reset: HeaderName,
+    /// A delta-seconds reset, preferred over `reset` (Discord's `Reset-After`).
+    reset_after: Option<HeaderName>,
+}
+
+// Names are constants so that a lookup costs no allocation and no parsing:
+// the classifier runs this on every failure.
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const OLD_DRAFT: Family = Family {
+    limit: HeaderName::from_static("ratelimit-limit"),
+    remaining: HeaderName::from_static("ratelimit-remaining"),
+    reset: HeaderName::from_static("ratelimit-reset"),
+    reset_after: None,
+};
+const X_RATELIMIT: Family = Family {
+    limit: HeaderName::from_static("x-ratelimit-limit"),
+    remaining: HeaderName::from_static("x-ratelimit-remaining"),
+    reset: HeaderName::from_static("x-ratelimit-reset"),
+    reset_after: Some(HeaderName::from_static("x-ratelimit-reset-after")),
+};
+const PER_RESOURCE: [Family; 2] = [
+    Family {
+        limit: HeaderName::from_static("x-ratelimit-limit-requests"),
+        remaining: HeaderName::from_static("x-ratelimit-remaining-requests"),
+        reset: HeaderName::from_static("x-ratelimit-reset-requests"),
+        reset_after: None,
+    },
+    Family {
+        limit: HeaderName::from_static("x-ratelimit-limit-tokens"),
+        remaining: HeaderName::from_static("x-ratelimit-remaining-tokens"),
+        reset: HeaderName::from_static("x-ratelimit-reset-tokens"),
+        reset_after: None,
+    },
+];
 
 /// The first integer of a field such as `RateLimit-Limit: 10, 10;w=1, 1000;w=3600`.
 fn leading_count(text: &str) -> Option<u64> {
@@ -134,8 +182,8 @@ fn leading_count(text: &str) -> Option<u64> {
 }
 
 fn ietf_structured(headers: &HeaderMap) -> Option<RateLimitInfo> {
-    let field = header_str(headers, "ratelimit")?;
-    let policies: Vec<Member<'_>> = header_str(headers, "ratelimit-policy")
+    let field = header_str(headers, &RATELIMIT)?;
+    let policies: Vec<Member<'_>> = header_str(headers, &RATELIMIT_POLICY)
         .map(parse_list)
         .unwrap_or_default();
     parse_list(field)
@@ -157,28 +205,24 @@ fn ietf_structured(headers: &HeaderMap) -> Option<RateLimitInfo> {
         .reduce(RateLimitInfo::more_restrictive)
 }
 
-fn trio(headers: &HeaderMap, prefix: &str, now: SystemTime) -> Option<RateLimitInfo> {
-    let get = |suffix: &str| header_str(headers, &format!("{prefix}{suffix}"));
-    let reset_after = get("reset-after").and_then(parse_seconds);
+/// One family's values; `counts` reads limit and remaining (the older draft
+/// allows a policy list after the first number).
+fn family(
+    headers: &HeaderMap,
+    names: &Family,
+    counts: fn(&str) -> Option<u64>,
+    now: SystemTime,
+) -> Option<RateLimitInfo> {
+    let reset_after = names
+        .reset_after
+        .as_ref()
+        .and_then(|name| header_str(headers, name))
+        .and_then(parse_seconds);
     RateLimitInfo::new(
-        get("limit").and_then(leading_count),
-        get("remaining").and_then(leading_count),
-        reset_after.or_else(|| get("reset").and_then(|text| parse_reset(text, now))),
+        header_str(headers, &names.limit).and_then(counts),
+        header_str(headers, &names.remaining).and_then(counts),
+        reset_after
+            .or_else(|| header_str(headers, &names.reset).and_then(|text| parse_reset(text, now))),
     )
     .non_empty()
-}
-
-fn per_resource(headers: &HeaderMap, now: SystemTime) -> Option<RateLimitInfo> {
-    ["requests", "tokens"]
-        .into_iter()
-        .filter_map(|resource| {
-            let get = |what: &str| header_str(headers, &format!("x-ratelimit-{what}-{resource}"));
-            RateLimitInfo::new(
-                get("limit").and_then(parse_count),
-                get("remaining").and_then(parse_count),
-                get("reset").and_then(|text| parse_reset(text, now)),
-            )
-            .non_empty()
-        })
-        .reduce(RateLimitInfo::more_restrictive)
 }

@@ -2,8 +2,12 @@
 //! `x-should-retry`, `Stripe-Should-Retry` and `grpc-retry-pushback-ms`.
 
 use super::number::parse_millis;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use std::time::Duration;
+
+const X_SHOULD_RETRY: HeaderName = HeaderName::from_static("x-should-retry");
+const STRIPE_SHOULD_RETRY: HeaderName = HeaderName::from_static("stripe-should-retry");
+const GRPC_RETRY_PUSHBACK_MS: HeaderName = HeaderName::from_static("grpc-retry-pushback-ms");
 
 /// The server's explicit retry verdict, if it sent one.
 ///
@@ -22,7 +26,7 @@ use std::time::Duration;
 /// assert_eq!(should_retry(&headers), Some(false));
 /// ```
 pub fn should_retry(headers: &HeaderMap) -> Option<bool> {
-    ["x-should-retry", "stripe-should-retry"]
+    [X_SHOULD_RETRY, STRIPE_SHOULD_RETRY]
         .into_iter()
         .flat_map(|name| headers.get_all(name))
         .filter_map(|value| {
@@ -62,7 +66,7 @@ pub enum GrpcPushback {
 /// assert_eq!(grpc_pushback(&headers), Some(GrpcPushback::DoNotRetry));
 /// ```
 pub fn grpc_pushback(headers: &HeaderMap) -> Option<GrpcPushback> {
-    let value = headers.get("grpc-retry-pushback-ms")?;
+    let value = headers.get(GRPC_RETRY_PUSHBACK_MS)?;
     let parsed = value
         .to_str()
         .ok()

@@ -13,8 +13,11 @@ use std::future::Future;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
+/// A boxed error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// The response body our test servers send.
-pub type ServerBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+pub type ServerBody = BoxBody<Bytes, BoxError>;
 
 /// A full body.
 pub fn full(bytes: impl Into<Bytes>) -> ServerBody {
@@ -81,4 +84,41 @@ where
     B::Error: std::fmt::Debug,
 {
     body.collect().await.unwrap().to_bytes()
+}
+
+/// A body that yields the given frames (or errors) in order, then ends:
+/// for chunked successes and bodies that fail half way.
+#[derive(Debug)]
+pub struct Frames<E> {
+    frames: std::collections::VecDeque<Result<http_body::Frame<Bytes>, E>>,
+}
+
+impl<E> Frames<E> {
+    /// A body of these frames.
+    pub fn new(frames: Vec<Result<http_body::Frame<Bytes>, E>>) -> Self {
+        Frames {
+            frames: frames.into(),
+        }
+    }
+
+    /// A body of these data chunks.
+    pub fn chunks(chunks: &[&'static str]) -> Self {
+        Frames::new(
+            chunks
+                .iter()
+                .map(|c| Ok(http_body::Frame::data(Bytes::from_static(c.as_bytes()))))
+                .collect(),
+        )
+    }
+}
+
+impl<E: Unpin> http_body::Body for Frames<E> {
+    type Data = Bytes;
+    type Error = E;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, E>>> {
+        std::task::Poll::Ready(self.frames.pop_front())
+    }
 }

@@ -1,0 +1,551 @@
+//! The typed errors: [`ApiError`] (the server answered with a failure),
+//! [`TransportError`] (no usable answer), and [`Error`], which is one or the
+//! other.
+
+use crate::hints::{HintSource, RateLimitInfo, RetryHint};
+use crate::redact::RequestContext;
+use crate::ErrorKind;
+use http::StatusCode;
+use serde_json::Value;
+use std::borrow::Cow;
+use std::fmt;
+use std::time::Duration;
+
+/// A boxed error, as tower uses for inner services' errors.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// One field that failed validation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FieldError {
+    field: String,
+    message: String,
+}
+
+impl FieldError {
+    /// A field error: the field's name (or path) and what is wrong with it.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The field's name or path (`"email"`, `"data.attributes.name"`).
+    pub fn field(&self) -> &str {
+        &self.field
+    }
+
+    /// What is wrong with the field.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// How retries went for the request an error or response belongs to.
+///
+/// The retry layer fills it in; without one, it is one attempt and no wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RetryReport {
+    attempts: u32,
+    waited: Duration,
+}
+
+impl RetryReport {
+    /// A report of `attempts` (the first included) and `waited` in total
+    /// between them.
+    pub fn new(attempts: u32, waited: Duration) -> Self {
+        RetryReport { attempts, waited }
+    }
+
+    /// Attempts made, the first included.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Time spent waiting between attempts.
+    pub fn waited(&self) -> Duration {
+        self.waited
+    }
+}
+
+impl Default for RetryReport {
+    fn default() -> Self {
+        RetryReport::new(1, Duration::ZERO)
+    }
+}
+
+/// A failure response from an API, typed.
+///
+/// Built by [`parse_error`](crate::parse_error) (and so by the
+/// [`ErrorBodyParseLayer`](crate::ErrorBodyParseLayer)) from the status, the
+/// headers and the body, whatever the vendor's error dialect.
+///
+/// Its `Display` is one line: kind, status, message, code, hint and the
+/// request (method and redacted URI). No header is ever recorded, so no
+/// credential can appear in it.
+///
+/// ```
+/// use http::{HeaderMap, StatusCode};
+/// use tower_api_errors::{parse_error, ErrorKind};
+///
+/// let body = br#"{"error": {"code": 429, "message": "Rate limited", "retry_after": 1.5}}"#;
+/// let error = parse_error(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new(), body);
+/// assert_eq!(error.kind(), ErrorKind::RateLimited);
+/// assert_eq!(error.code(), Some("429"));
+/// assert_eq!(error.message(), "Rate limited");
+/// assert_eq!(error.retry_after(), Some(std::time::Duration::from_millis(1500)));
+/// assert!(error.is_retryable());
+/// assert_eq!(error.to_string(), "rate limited (429 Too Many Requests): Rate limited [code 429; retry after 1.5s]");
+/// ```
+#[derive(Clone)]
+pub struct ApiError {
+    inner: Box<ApiErrorInner>,
+}
+
+#[derive(Debug, Clone)]
+struct ApiErrorInner {
+    status: StatusCode,
+    kind: ErrorKind,
+    retryable: bool,
+    code: Option<String>,
+    message: Cow<'static, str>,
+    field_errors: Vec<FieldError>,
+    hint: Option<RetryHint>,
+    rate_limit: Option<RateLimitInfo>,
+    details: Option<Value>,
+    truncated: bool,
+    body_error: Option<std::sync::Arc<BoxError>>,
+    request: Option<RequestContext>,
+    retries: RetryReport,
+}
+
+/// The parts of an [`ApiError`], as the parser assembles them.
+#[derive(Debug)]
+pub(crate) struct ApiErrorParts {
+    pub(crate) status: StatusCode,
+    pub(crate) kind: ErrorKind,
+    pub(crate) retryable: bool,
+    pub(crate) code: Option<String>,
+    pub(crate) message: Option<String>,
+    pub(crate) field_errors: Vec<FieldError>,
+    pub(crate) hint: Option<RetryHint>,
+    pub(crate) rate_limit: Option<RateLimitInfo>,
+    pub(crate) details: Option<Value>,
+}
+
+impl ApiError {
+    pub(crate) fn from_parts(parts: ApiErrorParts) -> Self {
+        let message = match parts.message {
+            Some(message) if !message.trim().is_empty() => Cow::Owned(message),
+            _ => Cow::Borrowed(parts.status.canonical_reason().unwrap_or("Unknown Status")),
+        };
+        ApiError {
+            inner: Box::new(ApiErrorInner {
+                status: parts.status,
+                kind: parts.kind,
+                retryable: parts.retryable,
+                code: parts.code,
+                message,
+                field_errors: parts.field_errors,
+                hint: parts.hint,
+                rate_limit: parts.rate_limit,
+                details: parts.details,
+                truncated: false,
+                body_error: None,
+                request: None,
+                retries: RetryReport::default(),
+            }),
+        }
+    }
+
+    /// The response status.
+    pub fn status(&self) -> StatusCode {
+        self.inner.status
+    }
+
+    /// What sort of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// The vendor's error code, as a string: `"validation_failed"`,
+    /// `"VERSION_OUTDATED"`, `"404"` (numeric codes are stringified),
+    /// `"Unauthorized"`.
+    pub fn code(&self) -> Option<&str> {
+        self.inner.code.as_deref()
+    }
+
+    /// The human-readable message. Never empty: when the body has none, the
+    /// status's canonical reason (`"Service Unavailable"`).
+    pub fn message(&self) -> &str {
+        &self.inner.message
+    }
+
+    /// Fields that failed validation, in the order the body lists them.
+    pub fn field_errors(&self) -> &[FieldError] {
+        &self.inner.field_errors
+    }
+
+    /// How long the server asked to wait before retrying.
+    ///
+    /// Header hints win over the body's: `retry-after-ms`, `Retry-After`,
+    /// `grpc-retry-pushback-ms`, then a body field such as `retry_after`,
+    /// then the reset of an exhausted rate-limit window. See
+    /// [`retry_hint`](Self::retry_hint) for where it came from.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.inner.hint.map(|hint| hint.delay())
+    }
+
+    /// The retry hint with its source.
+    pub fn retry_hint(&self) -> Option<RetryHint> {
+        self.inner.hint
+    }
+
+    /// The server's rate-limit state, from whichever rate-limit headers it sent.
+    pub fn rate_limit(&self) -> Option<&RateLimitInfo> {
+        self.inner.rate_limit.as_ref()
+    }
+
+    /// The parsed JSON body, for anything the typed accessors do not cover
+    /// (`min_version` and `update_url` of a 426, a vendor's `request_id`).
+    pub fn details(&self) -> Option<&Value> {
+        self.inner.details.as_ref()
+    }
+
+    /// Whether trying again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        self.inner.retryable
+    }
+
+    /// True when the body was not read to its end: it outgrew the cap,
+    /// failed mid-stream or stalled. The fields come from what was read.
+    pub fn is_truncated(&self) -> bool {
+        self.inner.truncated
+    }
+
+    /// The request that failed: method and redacted URI, when a layer
+    /// recorded it.
+    pub fn request(&self) -> Option<&RequestContext> {
+        self.inner.request.as_ref()
+    }
+
+    /// Attempts made (the first included) and time waited between them.
+    pub fn retries(&self) -> RetryReport {
+        self.inner.retries
+    }
+
+    /// Shorthand for `self.retries().attempts()`.
+    pub fn attempts(&self) -> u32 {
+        self.inner.retries.attempts()
+    }
+
+    /// True for [`ErrorKind::RateLimited`].
+    pub fn is_rate_limited(&self) -> bool {
+        self.inner.kind == ErrorKind::RateLimited
+    }
+
+    /// True for [`ErrorKind::Unauthorized`] and [`ErrorKind::Forbidden`].
+    pub fn is_auth(&self) -> bool {
+        matches!(
+            self.inner.kind,
+            ErrorKind::Unauthorized | ErrorKind::Forbidden
+        )
+    }
+
+    /// True for [`ErrorKind::NotFound`].
+    pub fn is_not_found(&self) -> bool {
+        self.inner.kind == ErrorKind::NotFound
+    }
+
+    pub(crate) fn set_truncated(&mut self, cause: Option<BoxError>) {
+        self.inner.truncated = true;
+        if let Some(cause) = cause {
+            self.inner.body_error = Some(std::sync::Arc::new(cause));
+        }
+    }
+
+    pub(crate) fn set_request(&mut self, request: Option<RequestContext>) {
+        self.inner.request = request;
+    }
+
+    /// Adds a body hint where the headers gave none.
+    pub(crate) fn merge_body_hint(&mut self, delay: Option<Duration>) {
+        if self.inner.hint.is_none() {
+            self.inner.hint = delay.map(|delay| RetryHint::new(delay, HintSource::Body));
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.inner;
+        write!(f, "{} ({}): {}", inner.kind, inner.status, inner.message)?;
+        let mut notes = Vec::new();
+        if let Some(code) = &inner.code {
+            notes.push(format!("code {code}"));
+        }
+        if !inner.field_errors.is_empty() {
+            let fields: Vec<&str> = inner.field_errors.iter().map(FieldError::field).collect();
+            notes.push(format!("fields {}", fields.join(", ")));
+        }
+        if let Some(hint) = inner.hint {
+            notes.push(format!("retry after {:?}", hint.delay()));
+        }
+        if inner.retries.attempts() > 1 {
+            notes.push(format!("after {} attempts", inner.retries.attempts()));
+        }
+        if inner.truncated {
+            notes.push("body truncated".to_owned());
+        }
+        if !notes.is_empty() {
+            write!(f, " [{}]", notes.join("; "))?;
+        }
+        if let Some(request) = &inner.request {
+            write!(f, " ({request})")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.inner;
+        f.debug_struct("ApiError")
+            .field("status", &inner.status)
+            .field("kind", &inner.kind)
+            .field("code", &inner.code)
+            .field("message", &inner.message)
+            .field("field_errors", &inner.field_errors)
+            .field("retry_hint", &inner.hint)
+            .field("rate_limit", &inner.rate_limit)
+            .field("retryable", &inner.retryable)
+            .field("truncated", &inner.truncated)
+            .field("request", &inner.request)
+            .field("retries", &inner.retries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::error::Error for ApiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner
+            .body_error
+            .as_deref()
+            .map(|error| &**error as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// No usable response: the connection failed, the inner service errored, or
+/// the request could not be sent again.
+///
+/// `source()` is the inner service's error, unchanged.
+pub struct TransportError {
+    source: BoxError,
+    request: Option<RequestContext>,
+    retries: RetryReport,
+}
+
+impl TransportError {
+    /// Wraps an inner service's error.
+    pub fn new(source: impl Into<BoxError>) -> Self {
+        TransportError {
+            source: source.into(),
+            request: None,
+            retries: RetryReport::default(),
+        }
+    }
+
+    /// True when the error says the connection was never made, so the
+    /// request cannot have reached the server: an `io::Error` of kind
+    /// `ConnectionRefused`, `AddrNotAvailable` or `NotConnected` anywhere in
+    /// the source chain, or hyper-util's connect error.
+    pub fn is_connect(&self) -> bool {
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(&*self.source);
+        while let Some(error) = next {
+            if let Some(io) = error.downcast_ref::<std::io::Error>() {
+                if matches!(
+                    io.kind(),
+                    std::io::ErrorKind::ConnectionRefused
+                        | std::io::ErrorKind::AddrNotAvailable
+                        | std::io::ErrorKind::NotConnected
+                ) {
+                    return true;
+                }
+            }
+            // hyper-util's legacy client reports connect failures as
+            // "client error (Connect)" over a `ConnectError`.
+            if error.to_string().contains("(Connect)") {
+                return true;
+            }
+            next = error.source();
+        }
+        false
+    }
+
+    /// The request that failed, when a layer recorded it.
+    pub fn request(&self) -> Option<&RequestContext> {
+        self.request.as_ref()
+    }
+
+    /// Attempts made and time waited between them.
+    pub fn retries(&self) -> RetryReport {
+        self.retries
+    }
+
+    /// The inner service's error.
+    pub fn into_source(self) -> BoxError {
+        self.source
+    }
+
+    pub(crate) fn set_request(&mut self, request: Option<RequestContext>) {
+        self.request = request;
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "transport error: {}", self.source)?;
+        if self.retries.attempts() > 1 {
+            write!(f, " [after {} attempts]", self.retries.attempts())?;
+        }
+        if let Some(request) = &self.request {
+            write!(f, " ({request})")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportError")
+            .field("source", &self.source)
+            .field("request", &self.request)
+            .field("retries", &self.retries)
+            .finish()
+    }
+}
+
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+/// The error of the parse and retry layers: the server's typed failure, or
+/// a transport failure. Match on it; no downcasting needed.
+///
+/// ```
+/// use tower_api_errors::{Error, ErrorKind};
+///
+/// fn describe(error: &Error) -> String {
+///     match error {
+///         Error::Api(api) if api.is_rate_limited() => format!("slow down: {:?}", api.retry_after()),
+///         Error::Api(api) => format!("{}: {}", api.status(), api.message()),
+///         Error::Transport(transport) => format!("network: {transport}"),
+///         _ => error.to_string(),
+///     }
+/// }
+/// let error = Error::from(tower_api_errors::TransportError::new("connection reset"));
+/// assert_eq!(error.kind(), ErrorKind::Transport);
+/// assert_eq!(describe(&error), "network: transport error: connection reset");
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server answered with a failure.
+    Api(ApiError),
+    /// No usable answer.
+    Transport(TransportError),
+}
+
+impl Error {
+    /// The kind: the API error's, or [`ErrorKind::Transport`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Api(api) => api.kind(),
+            Error::Transport(_) => ErrorKind::Transport,
+        }
+    }
+
+    /// The API error, if the server answered.
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(api) => Some(api),
+            Error::Transport(_) => None,
+        }
+    }
+
+    /// The API error, by value.
+    pub fn into_api(self) -> Option<ApiError> {
+        match self {
+            Error::Api(api) => Some(api),
+            Error::Transport(_) => None,
+        }
+    }
+
+    /// The transport error, if there was no usable answer.
+    pub fn transport(&self) -> Option<&TransportError> {
+        match self {
+            Error::Transport(transport) => Some(transport),
+            Error::Api(_) => None,
+        }
+    }
+
+    /// Attempts made and time waited between them.
+    pub fn retries(&self) -> RetryReport {
+        match self {
+            Error::Api(api) => api.retries(),
+            Error::Transport(transport) => transport.retries(),
+        }
+    }
+
+    /// Turns an inner service's error into ours: our own `Error` passes
+    /// through unchanged (so stacked layers do not nest it), anything else
+    /// becomes a [`TransportError`].
+    pub(crate) fn from_inner(error: impl Into<BoxError>, request: Option<RequestContext>) -> Self {
+        match error.into().downcast::<Error>() {
+            Ok(ours) => *ours,
+            Err(other) => {
+                let mut transport = TransportError::new(other);
+                transport.set_request(request);
+                Error::Transport(transport)
+            }
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Api(api) => api.fmt(f),
+            Error::Transport(transport) => transport.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Api(api) => api.source(),
+            Error::Transport(transport) => transport.source(),
+        }
+    }
+}
+
+impl From<ApiError> for Error {
+    fn from(api: ApiError) -> Self {
+        Error::Api(api)
+    }
+}
+
+impl From<TransportError> for Error {
+    fn from(transport: TransportError) -> Self {
+        Error::Transport(transport)
+    }
+}

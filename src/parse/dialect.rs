@@ -1,0 +1,177 @@
+//! The [`Dialect`] trait: one small parser per error-body shape.
+
+use crate::FieldError;
+use http::{HeaderMap, StatusCode};
+use serde_json::Value;
+use std::time::Duration;
+
+/// Reads one shape of error body.
+///
+/// The parser tries dialects in order (user dialects before the built-in
+/// ones) and takes the first that recognises the body. A dialect returns
+/// `None` for a body it does not recognise; it never fails.
+///
+/// The JSON is parsed once, before any dialect runs, and handed over as
+/// [`DialectInput::json`]; a dialect for a non-JSON format reads
+/// [`DialectInput::body`].
+///
+/// ```
+/// use http::{HeaderMap, StatusCode};
+/// use tower_api_errors::parse::{Dialect, DialectInput, ErrorFields, ErrorParser};
+///
+/// /// Our in-house shape: {"fault": {"id": "...", "text": "..."}}
+/// struct Fault;
+///
+/// impl Dialect for Fault {
+///     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
+///         let fault = input.json()?.get("fault")?;
+///         Some(
+///             ErrorFields::new()
+///                 .code(fault.get("id")?.as_str()?)
+///                 .message(fault.get("text")?.as_str()?),
+///         )
+///     }
+/// }
+///
+/// let parser = ErrorParser::new().dialect(Fault);
+/// let body = br#"{"fault": {"id": "E42", "text": "Quota gone"}}"#;
+/// let error = parser.parse(StatusCode::FORBIDDEN, &HeaderMap::new(), body);
+/// assert_eq!(error.code(), Some("E42"));
+/// assert_eq!(error.message(), "Quota gone");
+/// ```
+pub trait Dialect: Send + Sync + 'static {
+    /// Reads the body, or returns `None` when it is not this dialect's shape.
+    fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields>;
+}
+
+/// What a [`Dialect`] gets to read: the response's status and headers, the
+/// body bytes (up to the cap), and the body as JSON when it is JSON.
+#[derive(Debug, Clone, Copy)]
+pub struct DialectInput<'a> {
+    status: StatusCode,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+    json: Option<&'a Value>,
+}
+
+impl<'a> DialectInput<'a> {
+    /// Builds an input (for testing a dialect on its own).
+    pub fn new(
+        status: StatusCode,
+        headers: &'a HeaderMap,
+        body: &'a [u8],
+        json: Option<&'a Value>,
+    ) -> Self {
+        DialectInput {
+            status,
+            headers,
+            body,
+            json,
+        }
+    }
+
+    /// The response status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The response headers.
+    pub fn headers(&self) -> &'a HeaderMap {
+        self.headers
+    }
+
+    /// The body bytes, up to the cap.
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// The body as JSON, when it parsed as JSON.
+    pub fn json(&self) -> Option<&'a Value> {
+        self.json
+    }
+
+    /// The `Content-Type` essence as sent (`"application/problem+json"`),
+    /// without parameters. Media types are case-insensitive: compare with
+    /// `eq_ignore_ascii_case`.
+    pub fn content_type(&self) -> Option<&'a str> {
+        let value = self
+            .headers
+            .get(http::header::CONTENT_TYPE)?
+            .to_str()
+            .ok()?;
+        Some(value.split(';').next()?.trim())
+    }
+}
+
+/// What a [`Dialect`] read from a body. Every part is optional; the parser
+/// fills the gaps (the message falls back to the status's reason).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorFields {
+    pub(crate) code: Option<String>,
+    pub(crate) message: Option<String>,
+    pub(crate) field_errors: Vec<FieldError>,
+    pub(crate) retry_after: Option<Duration>,
+}
+
+impl ErrorFields {
+    /// Nothing read yet.
+    pub fn new() -> Self {
+        ErrorFields::default()
+    }
+
+    /// Sets the vendor's error code.
+    pub fn code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+
+    /// Sets the human-readable message.
+    pub fn message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+
+    /// Adds a field error.
+    pub fn field_error(mut self, field: impl Into<String>, message: impl Into<String>) -> Self {
+        self.field_errors.push(FieldError::new(field, message));
+        self
+    }
+
+    /// Sets the body's retry hint.
+    pub fn retry_after(mut self, delay: Duration) -> Self {
+        self.retry_after = Some(delay);
+        self
+    }
+
+    /// The code read so far.
+    pub fn get_code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+
+    /// The message read so far.
+    pub fn get_message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// The field errors read so far.
+    pub fn get_field_errors(&self) -> &[FieldError] {
+        &self.field_errors
+    }
+
+    /// The body's retry hint, if read.
+    pub fn get_retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    pub(crate) fn set_code(&mut self, code: Option<String>) {
+        self.code = code;
+    }
+
+    pub(crate) fn set_message(&mut self, message: Option<String>) {
+        self.message = message;
+    }
+
+    pub(crate) fn set_field_errors(&mut self, field_errors: Vec<FieldError>) {
+        self.field_errors = field_errors;
+    }
+}

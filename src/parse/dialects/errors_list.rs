@@ -1,0 +1,117 @@
+//! Top-level lists of errors: `errors` in every common form.
+
+use super::super::extract::{
+    code, code_in, field_errors, message_in, one_line, text, MAX_MESSAGE_CHARS, MESSAGE_KEYS,
+};
+use super::super::{Dialect, DialectInput, ErrorFields};
+use serde_json::{Map, Value};
+
+/// A top-level list of errors:
+///
+/// - `errors` as an array of objects: JSON:API (`{"status", "code",
+///   "title", "detail", "source"}`), GraphQL (`{"message", "path",
+///   "extensions": {"code"}}`), Cloudflare (`{"code": 7003, "message"}`),
+///   GitHub (`{"message": "Validation Failed", "errors": [{"field", "code"}]}`),
+///   Square, SendGrid;
+/// - `errors` as an object mapping fields to messages (Rails, ASP.NET);
+/// - `errors` as a string or an array of strings (Shopify);
+/// - FastAPI's `detail` array (`[{"loc", "msg", "type"}]`) and Atlassian's
+///   `errorMessages`.
+///
+/// The message is a top-level `message` when there is one (GitHub), else
+/// the first entry's, with "(and N more)" when there are several. The code
+/// is a top-level one, else the first entry's (`code`, GraphQL's
+/// `extensions.code`, FastAPI's `type`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ErrorsList;
+
+impl Dialect for ErrorsList {
+    fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
+        let object = input.json()?.as_object()?;
+        let list = ["errors", "errorMessages"]
+            .iter()
+            .find_map(|key| object.get(*key).filter(|v| !is_empty(v)))
+            .or_else(|| {
+                object
+                    .get("detail")
+                    .filter(|v| v.is_array() && !is_empty(v))
+            })?;
+
+        let mut fields = ErrorFields::new();
+        let entries: Vec<&Value> = match list {
+            Value::Array(items) => items.iter().collect(),
+            _ => Vec::new(),
+        };
+        let first = entries.first().and_then(|entry| entry.as_object());
+
+        let message = message_in(
+            object,
+            &["message", "Message", "error_description", "title"],
+        )
+        .or_else(|| first_message(list, first, entries.len()));
+        fields.set_message(message);
+
+        let code = code_in(object, &["code", "error_code", "errorCode"])
+            .or_else(|| object.get("error").and_then(code))
+            .or_else(|| first.and_then(entry_code));
+        fields.set_code(code);
+
+        let mut errors = field_errors(list);
+        // Atlassian pairs `errorMessages` with an `errors` field map.
+        if !std::ptr::eq(list, object.get("errors").unwrap_or(&Value::Null)) {
+            if let Some(map) = object.get("errors") {
+                errors.extend(field_errors(map));
+            }
+        }
+        fields.set_field_errors(errors);
+        Some(fields)
+    }
+}
+
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Array(items) => items.is_empty(),
+        Value::Object(map) => map.is_empty(),
+        Value::String(s) => s.trim().is_empty(),
+        Value::Null => true,
+        _ => false,
+    }
+}
+
+/// The first entry's message (for a list of objects or strings), or a
+/// string list's text, or a field map's first "field: message".
+fn first_message(list: &Value, first: Option<&Map<String, Value>>, count: usize) -> Option<String> {
+    let message = match list {
+        Value::String(_) => return text(list),
+        Value::Object(map) => {
+            let (field, messages) = map.iter().next()?;
+            let message = match messages {
+                Value::Array(items) => items.iter().find_map(text)?,
+                other => text(other)?,
+            };
+            format!("{field}: {message}")
+        }
+        Value::Array(items) => match first {
+            Some(entry) => message_in(entry, MESSAGE_KEYS).or_else(|| entry_code(entry))?,
+            None => items.iter().find_map(text)?,
+        },
+        _ => return None,
+    };
+    let message = if count > 1 {
+        format!("{message} (and {} more)", count - 1)
+    } else {
+        message
+    };
+    Some(one_line(&message, MAX_MESSAGE_CHARS))
+}
+
+fn entry_code(entry: &Map<String, Value>) -> Option<String> {
+    code_in(entry, &["code", "error_code", "errorCode"])
+        .or_else(|| {
+            entry
+                .get("extensions")?
+                .as_object()
+                .and_then(|ext| code_in(ext, &["code"]))
+        })
+        .or_else(|| code_in(entry, &["type"]))
+}

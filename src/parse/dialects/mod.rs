@@ -1,0 +1,32 @@
+//! The built-in dialects, one small parser each.
+//!
+//! They are tried in the order of [`BUILT_IN`]'s list: the most specific
+//! shapes first, the catch-alls last.
+
+mod errors_list;
+mod flat;
+mod nested;
+mod oauth2;
+mod problem;
+mod text;
+
+pub use errors_list::ErrorsList;
+pub use flat::FlatError;
+pub use nested::NestedError;
+pub use oauth2::OAuth2Error;
+pub use problem::ProblemDetails;
+pub use text::PlainText;
+
+use super::Dialect;
+
+/// The built-in dialects, in the order they are tried: [`ProblemDetails`],
+/// [`NestedError`], [`OAuth2Error`], [`ErrorsList`], [`FlatError`],
+/// [`PlainText`].
+pub static BUILT_IN: [&dyn Dialect; 6] = [
+    &ProblemDetails,
+    &NestedError,
+    &OAuth2Error,
+    &ErrorsList,
+    &FlatError,
+    &PlainText,
+];

@@ -1,0 +1,57 @@
+//! `{"error": {...}}`: an error object under `error`.
+
+use super::super::extract::{code, code_in, field_errors, message_in, text, MESSAGE_KEYS};
+use super::super::{Dialect, DialectInput, ErrorFields};
+
+/// An error object under `error`: seed 002's `{"error": {"code": 404 |
+/// "VERSION_OUTDATED", "message", "retry_after", ...}}`, Google and Azure's
+/// `{"error": {"code", "message", "status", "details": [...]}}`, OpenAI,
+/// Stripe and Anthropic's `{"error": {"type", "code", "message", "param"}}`.
+///
+/// The code prefers a string over a number, because a numeric `code` in
+/// these bodies usually repeats the HTTP status while a string names the
+/// error: a string `code`, then `status` (Google's `"RESOURCE_EXHAUSTED"`),
+/// then `type`, then the numeric `code` stringified (`"404"`). Field errors
+/// come from `details` (Google's `BadRequest.fieldViolations`, Azure's
+/// `target`), `errors` (Google's older `{"location", "message"}` list) and
+/// Stripe's `param`. Everything else in the object (a 426's `min_version`
+/// and `update_url`) is in [`ApiError::details`](crate::ApiError::details).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NestedError;
+
+impl Dialect for NestedError {
+    fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
+        let error = input.json()?.get("error")?.as_object()?;
+        let mut fields = ErrorFields::new();
+        let message = message_in(error, MESSAGE_KEYS).or_else(|| {
+            // Google's older shape keeps the text in `errors[0].message`.
+            let first = error.get("errors")?.as_array()?.first()?.as_object()?;
+            message_in(first, MESSAGE_KEYS)
+        });
+        fields.set_message(message);
+        let string_code = [
+            "code",
+            "status",
+            "type",
+            "error_code",
+            "errorCode",
+            "reason",
+        ]
+        .iter()
+        .find_map(|key| error.get(*key).filter(|v| v.is_string()).and_then(code));
+        fields.set_code(string_code.or_else(|| code_in(error, &["code", "status"])));
+        let mut errors: Vec<_> = ["details", "errors"]
+            .iter()
+            .filter_map(|key| error.get(*key))
+            .flat_map(field_errors)
+            .collect();
+        // Stripe names the offending parameter (and sends `""` when none).
+        if let (Some(param), Some(message)) =
+            (error.get("param").and_then(text), fields.get_message())
+        {
+            errors.push(crate::FieldError::new(param, message));
+        }
+        fields.set_field_errors(errors);
+        Some(fields)
+    }
+}

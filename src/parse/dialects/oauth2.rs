@@ -1,0 +1,31 @@
+//! OAuth 2.0-shaped errors (RFC 6749 §5.2): `error` + `error_description`.
+
+use super::super::extract::{code, field_errors, text};
+use super::super::{Dialect, DialectInput, ErrorFields};
+
+/// OAuth 2.0-shaped errors: `{"error": "invalid_token", "error_description":
+/// "..."}`, as seed 003 uses for every error, with its extensions:
+/// `validation_errors` (`[{"field", "message"}]`) and `retry_after`.
+///
+/// Recognised by a string `error` beside `error_description` or
+/// `validation_errors`. The code is `error`, the message
+/// `error_description`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OAuth2Error;
+
+impl Dialect for OAuth2Error {
+    fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
+        let object = input.json()?.as_object()?;
+        let error = object.get("error").filter(|v| v.is_string())?;
+        if !object.contains_key("error_description") && !object.contains_key("validation_errors") {
+            return None;
+        }
+        let mut fields = ErrorFields::new();
+        fields.set_code(code(error));
+        fields.set_message(object.get("error_description").and_then(text));
+        if let Some(errors) = object.get("validation_errors") {
+            fields.set_field_errors(field_errors(errors));
+        }
+        Some(fields)
+    }
+}

@@ -1,0 +1,56 @@
+//! RFC 9457 problem details.
+
+use super::super::extract::{code_in, field_errors, message_in};
+use super::super::{Dialect, DialectInput, ErrorFields};
+
+/// RFC 9457 problem details: `{"type", "title", "status", "detail",
+/// "instance", ...extensions}`.
+///
+/// Recognised by a problem media type (`application/problem+json`, or any
+/// `…problem+json`), or, without one, by an object with `title` or
+/// `detail` beside `type` or a numeric `status` and no `error` member.
+///
+/// The message is `detail`, else `title`. The code is an extension `code`
+/// (or `error_code`), else the `type` URI unless it is `about:blank`, else
+/// `title` when `detail` holds the message. Field errors come from an
+/// `errors` list (`{"detail", "pointer"}`, as RFC 9457's own example), an
+/// `errors` map (ASP.NET), or `invalid-params` (RFC 7807's example).
+/// Extension members stay available through [`ApiError::details`](crate::ApiError::details).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProblemDetails;
+
+impl Dialect for ProblemDetails {
+    fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
+        let object = input.json()?.as_object()?;
+        const SUFFIX: &str = "problem+json";
+        let media_type = input.content_type().is_some_and(|ct| {
+            ct.len() >= SUFFIX.len()
+                && ct.as_bytes()[ct.len() - SUFFIX.len()..].eq_ignore_ascii_case(SUFFIX.as_bytes())
+        });
+        let has_text = object.get("title").is_some_and(|v| v.is_string())
+            || object.get("detail").is_some_and(|v| v.is_string());
+        let has_problem_member =
+            object.contains_key("type") || object.get("status").is_some_and(|v| v.is_number());
+        let shaped = has_text && has_problem_member && !object.contains_key("error");
+        if !(media_type || shaped) {
+            return None;
+        }
+        let mut fields = ErrorFields::new();
+        fields.set_message(message_in(object, &["detail", "title"]));
+        let code = code_in(object, &["code", "error_code", "errorCode", "type"]).or_else(|| {
+            object
+                .get("detail")
+                .is_some()
+                .then(|| message_in(object, &["title"]))
+                .flatten()
+        });
+        fields.set_code(code);
+        let errors = ["errors", "invalid-params", "invalid_params", "violations"]
+            .iter()
+            .filter_map(|key| object.get(*key))
+            .flat_map(field_errors)
+            .collect();
+        fields.set_field_errors(errors);
+        Some(fields)
+    }
+}

@@ -1,0 +1,398 @@
+//! What every dialect needs: finding a message, a code, field errors and a
+//! retry hint in a JSON object, by the names real APIs use, and bounding
+//! everything taken from the body.
+
+use crate::hints::MAX_HINT;
+use crate::FieldError;
+use serde_json::{Map, Value};
+use std::time::Duration;
+
+/// Longest message kept, in characters; longer ones end in `…`.
+pub(crate) const MAX_MESSAGE_CHARS: usize = 1024;
+/// Longest code or field name kept, in characters.
+pub(crate) const MAX_CODE_CHARS: usize = 128;
+/// Most field errors kept from one body.
+pub(crate) const MAX_FIELD_ERRORS: usize = 100;
+
+/// Keys that hold a human-readable message, most specific first.
+pub(crate) const MESSAGE_KEYS: &[&str] = &[
+    "message",
+    "Message",
+    "detail",
+    "error_description",
+    "description",
+    "errorMessage",
+    "error_message",
+    "errorSummary",
+    "msg",
+    "reason",
+    "title",
+];
+
+/// Keys that hold a machine-readable code, most specific first.
+pub(crate) const CODE_KEYS: &[&str] =
+    &["code", "error_code", "errorCode", "__type", "name", "type"];
+
+/// Collapses whitespace and control characters to single spaces and bounds
+/// the length, so that a message is one line of reasonable size.
+pub(crate) fn one_line(text: &str, max_chars: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max_chars + 4));
+    let mut chars = 0;
+    let mut pending_space = false;
+    for c in text.chars() {
+        if c.is_whitespace() || c.is_control() {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if chars >= max_chars {
+            out.push('…');
+            return out;
+        }
+        if pending_space {
+            out.push(' ');
+            chars += 1;
+            pending_space = false;
+        }
+        out.push(c);
+        chars += 1;
+    }
+    out
+}
+
+/// A non-empty string value, made one line.
+pub(crate) fn text(value: &Value) -> Option<String> {
+    let text = value.as_str()?;
+    let line = one_line(text, MAX_MESSAGE_CHARS);
+    (!line.is_empty()).then_some(line)
+}
+
+/// A code: a string (made one line) or a number (stringified).
+pub(crate) fn code(value: &Value) -> Option<String> {
+    match value {
+        Value::String(_) => text(value).map(|code| one_line(&code, MAX_CODE_CHARS)),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
+/// True for a string that reads as an identifier, not a sentence:
+/// `invalid_token`, `VERSION_OUTDATED`, `RecordNotFound`, `E0000011`.
+pub(crate) fn is_identifier(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= MAX_CODE_CHARS
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '#' | '/'))
+}
+
+/// The first message among `keys`: a string, or an array of strings joined
+/// with "; " (NestJS sends `"message": ["a", "b"]`).
+pub(crate) fn message_in(object: &Map<String, Value>, keys: &[&str]) -> Option<String> {
+    keys.iter().find_map(|key| match object.get(*key)? {
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().filter_map(text).take(10).collect();
+            (!parts.is_empty()).then(|| one_line(&parts.join("; "), MAX_MESSAGE_CHARS))
+        }
+        value => text(value),
+    })
+}
+
+/// The first code among `keys`. A `type` of `about:blank` (RFC 9457's "no
+/// type") is not a code; AWS's `__type` loses its namespace.
+pub(crate) fn code_in(object: &Map<String, Value>, keys: &[&str]) -> Option<String> {
+    keys.iter().find_map(|key| {
+        let found = code(object.get(*key)?)?;
+        match *key {
+            "type" if found == "about:blank" => None,
+            "__type" => Some(found.rsplit('#').next().unwrap_or(&found).to_owned()),
+            // `name` is a code only when it reads as one (PayPal's
+            // "VALIDATION_ERROR"); elsewhere it is often a person's name.
+            "name" if !is_identifier(&found) => None,
+            _ => Some(found),
+        }
+    })
+}
+
+/// Keys under which an entry names its field, most specific first.
+const FIELD_KEYS: &[&str] = &[
+    "field",
+    "param",
+    "parameter",
+    "property",
+    "attribute",
+    "target",
+    "name",
+    "key",
+    "pointer",
+    "location",
+];
+
+/// Keys under which an entry says what is wrong with its field.
+const FIELD_MESSAGE_KEYS: &[&str] = &[
+    "message",
+    "detail",
+    "description",
+    "msg",
+    "reason",
+    "issue",
+    "title",
+    "code",
+    "type",
+];
+
+/// Field errors from any of the shapes APIs use:
+///
+/// - arrays of objects naming a field (`{"field", "message"}`, RFC 9457's
+///   `{"pointer", "detail"}`, `invalid-params`' `{"name", "reason"}`,
+///   JSON:API's `{"source": {"pointer"}, "detail"}`, FastAPI's `{"loc": [...], "msg"}`,
+///   GraphQL's `{"path": [...], "message"}`, Google's `fieldViolations`,
+///   Azure's `{"target", "message"}`);
+/// - objects mapping a field to a message or a list of them (Rails,
+///   ASP.NET: `{"email": ["is invalid"]}`).
+pub(crate) fn field_errors(value: &Value) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    collect_field_errors(value, &mut out, 0);
+    out
+}
+
+fn collect_field_errors(value: &Value, out: &mut Vec<FieldError>, depth: u8) {
+    if depth > 2 {
+        return;
+    }
+    match value {
+        Value::Array(entries) => {
+            for entry in entries {
+                if out.len() >= MAX_FIELD_ERRORS {
+                    return;
+                }
+                let Some(object) = entry.as_object() else {
+                    continue;
+                };
+                if let Some(violations) = object.get("fieldViolations") {
+                    collect_field_errors(violations, out, depth + 1);
+                    continue;
+                }
+                if let Some(field) = field_name(object) {
+                    let message = message_in(object, FIELD_MESSAGE_KEYS)
+                        .unwrap_or_else(|| "is invalid".to_owned());
+                    out.push(FieldError::new(field, message));
+                }
+            }
+        }
+        Value::Object(map) => {
+            for (field, messages) in map {
+                let messages: Vec<String> = match messages {
+                    Value::Array(items) => items.iter().filter_map(text).collect(),
+                    other => text(other).into_iter().collect(),
+                };
+                for message in messages {
+                    if out.len() >= MAX_FIELD_ERRORS {
+                        return;
+                    }
+                    out.push(FieldError::new(one_line(field, MAX_CODE_CHARS), message));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The field an error entry is about, normalised to a dotted path.
+fn field_name(object: &Map<String, Value>) -> Option<String> {
+    let path = |value: &Value| -> Option<String> {
+        let parts: Vec<String> = value
+            .as_array()?
+            .iter()
+            .filter_map(|part| match part {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+            .collect();
+        (!parts.is_empty()).then(|| parts.join("."))
+    };
+    let raw = FIELD_KEYS
+        .iter()
+        .find_map(|key| object.get(*key).and_then(text))
+        .or_else(|| {
+            let source = object.get("source")?.as_object()?;
+            ["pointer", "parameter", "header"]
+                .iter()
+                .find_map(|key| source.get(*key).and_then(text))
+        })
+        .or_else(|| object.get("loc").and_then(path))
+        .or_else(|| object.get("path").and_then(|p| path(p).or_else(|| text(p))))?;
+    Some(normalise_pointer(&raw))
+}
+
+/// `#/age` and `/data/attributes/firstName` (JSON pointers) become `age`
+/// and `data.attributes.firstName`; other names are kept.
+fn normalise_pointer(raw: &str) -> String {
+    let trimmed = raw.strip_prefix('#').unwrap_or(raw);
+    let name = match trimmed.strip_prefix('/') {
+        Some(pointer) => pointer.replace('/', "."),
+        None => trimmed.to_owned(),
+    };
+    one_line(&name, MAX_CODE_CHARS)
+}
+
+/// The retry hint in a body: `retry_after` (and its spellings) in seconds
+/// or `retry_after_ms` in milliseconds, at the top level or in an `error`
+/// object, or Google's `RetryInfo.retryDelay` (`"30s"`) in `error.details`.
+pub(crate) fn retry_after(root: &Value) -> Option<Duration> {
+    let top = root.as_object()?;
+    let nested = top.get("error").and_then(Value::as_object);
+    [Some(top), nested]
+        .into_iter()
+        .flatten()
+        .find_map(|object| {
+            const SECONDS: &[&str] = &[
+                "retry_after",
+                "retryAfter",
+                "retry_after_seconds",
+                "retry-after",
+            ];
+            const MILLIS: &[&str] = &["retry_after_ms", "retryAfterMs"];
+            SECONDS
+                .iter()
+                .find_map(|key| seconds(object.get(*key)?, 1.0))
+                .or_else(|| {
+                    MILLIS
+                        .iter()
+                        .find_map(|key| seconds(object.get(*key)?, 0.001))
+                })
+                .or_else(|| {
+                    object
+                        .get("details")?
+                        .as_array()?
+                        .iter()
+                        .find_map(|detail| protobuf_duration(detail.get("retryDelay")?.as_str()?))
+                })
+        })
+}
+
+/// A non-negative number (or numeric string) times `scale` seconds,
+/// saturating at [`MAX_HINT`].
+fn seconds(value: &Value, scale: f64) -> Option<Duration> {
+    let number = match value {
+        Value::Number(n) => n.as_f64()?,
+        Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    let secs = number * scale;
+    if !secs.is_finite() || secs < 0.0 {
+        return None;
+    }
+    Some(
+        Duration::try_from_secs_f64(secs)
+            .unwrap_or(MAX_HINT)
+            .min(MAX_HINT),
+    )
+}
+
+/// A protobuf JSON `Duration` such as `"30s"` or `"1.5s"`.
+fn protobuf_duration(text: &str) -> Option<Duration> {
+    seconds(&Value::String(text.strip_suffix('s')?.to_owned()), 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn one_line_collapses_and_bounds() {
+        assert_eq!(one_line("  a\n\n b\tc  ", 100), "a b c");
+        assert_eq!(one_line("abcdef", 3), "abc…");
+        assert_eq!(one_line("\u{0}\u{7}", 10), "");
+    }
+
+    #[test]
+    fn body_retry_hints() {
+        assert_eq!(
+            retry_after(&json!({"retry_after": 60})),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            retry_after(&json!({"error": {"retry_after": 1.5}})),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            retry_after(&json!({"retry_after_ms": 250})),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            retry_after(&json!({"retryAfter": "2"})),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            retry_after(
+                &json!({"error": {"details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "30s"}]}})
+            ),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(retry_after(&json!({"retry_after": "abc"})), None);
+        assert_eq!(retry_after(&json!({"retry_after": -1})), None);
+        assert_eq!(retry_after(&json!({"retry_after": 1e300})), Some(MAX_HINT));
+        assert_eq!(retry_after(&json!({"retry_after": [1]})), None);
+    }
+
+    #[test]
+    fn field_error_shapes() {
+        let rows = [
+            (
+                json!([{"field": "name", "message": "Name is required"}]),
+                vec![("name", "Name is required")],
+            ),
+            (
+                json!([{"pointer": "#/age", "detail": "must be a positive integer"}]),
+                vec![("age", "must be a positive integer")],
+            ),
+            (
+                json!([{"name": "age", "reason": "must be a positive integer"}]),
+                vec![("age", "must be a positive integer")],
+            ),
+            (
+                json!([{"source": {"pointer": "/data/attributes/firstName"}, "detail": "too short"}]),
+                vec![("data.attributes.firstName", "too short")],
+            ),
+            (
+                json!([{"loc": ["body", "email"], "msg": "field required"}]),
+                vec![("body.email", "field required")],
+            ),
+            (
+                json!({"email": ["has already been taken", "is invalid"]}),
+                vec![("email", "has already been taken"), ("email", "is invalid")],
+            ),
+            (
+                json!([{"fieldViolations": [{"field": "x", "description": "bad"}]}]),
+                vec![("x", "bad")],
+            ),
+            (
+                json!([{"resource": "Issue", "field": "title", "code": "missing_field"}]),
+                vec![("title", "missing_field")],
+            ),
+            (json!([{"message": "no field here"}]), vec![]),
+            (json!("not a list"), vec![]),
+        ];
+        for (value, expected) in rows {
+            let got: Vec<(String, String)> = field_errors(&value)
+                .into_iter()
+                .map(|e| (e.field().to_owned(), e.message().to_owned()))
+                .collect();
+            let expected: Vec<(String, String)> = expected
+                .into_iter()
+                .map(|(f, m)| (f.into(), m.into()))
+                .collect();
+            assert_eq!(got, expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn field_errors_are_bounded() {
+        let many: Vec<Value> = (0..10_000)
+            .map(|i| json!({"field": format!("f{i}"), "message": "x"}))
+            .collect();
+        assert_eq!(field_errors(&Value::Array(many)).len(), MAX_FIELD_ERRORS);
+    }
+}

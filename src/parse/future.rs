@@ -1,0 +1,178 @@
+//! [`ResponseFuture`] of [`ErrorBodyParse`](super::ErrorBodyParse): waits
+//! for the response, and for a failure reads the body up to the cap.
+
+use super::layer::ParseConfig;
+use crate::classify::{Classification, Classify, DefaultClassifier};
+use crate::error::BoxError;
+use crate::redact::RequestContext;
+use crate::Error;
+use bytes::Buf;
+use http::response::Parts;
+use http::Response;
+use http_body::Body;
+use pin_project_lite::pin_project;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use tokio::time::Sleep;
+
+pin_project! {
+    /// The response future of [`ErrorBodyParse`](super::ErrorBodyParse).
+    pub struct ResponseFuture<F, B, C = DefaultClassifier> {
+        #[pin]
+        state: State<F, B>,
+        config: ParseConfig<C>,
+        context: Option<RequestContext>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F, B> {
+        Calling {
+            #[pin]
+            future: F,
+        },
+        Reading {
+            #[pin]
+            body: B,
+            parts: Option<Parts>,
+            verdict: Classification,
+            buffer: Vec<u8>,
+            // Boxed so that only failures pay for a timer.
+            timer: Pin<Box<Sleep>>,
+        },
+        Done,
+    }
+}
+
+impl<F, B, C> ResponseFuture<F, B, C> {
+    pub(crate) fn new(future: F, config: ParseConfig<C>, context: RequestContext) -> Self {
+        ResponseFuture {
+            state: State::Calling { future },
+            config,
+            context: Some(context),
+        }
+    }
+}
+
+impl<F, B, C> std::fmt::Debug for ResponseFuture<F, B, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+/// Why the body was not read to its end.
+enum Cut {
+    /// Read to the end.
+    No,
+    /// Outgrew the cap, or stalled past the timeout.
+    Quietly,
+    /// Failed mid-stream.
+    WithError(BoxError),
+}
+
+impl<F, B, C, E> Future for ResponseFuture<F, B, C>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    E: Into<BoxError>,
+    B: Body,
+    B::Error: Into<BoxError>,
+    C: Classify,
+{
+    type Output = Result<Response<B>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Calling { future } => {
+                    let response = match ready!(future.poll(cx)) {
+                        Ok(response) => response,
+                        Err(error) => {
+                            this.state.set(State::Done);
+                            return Poll::Ready(Err(Error::from_inner(error, this.context.take())));
+                        }
+                    };
+                    let verdict = response
+                        .extensions()
+                        .get::<Classification>()
+                        .copied()
+                        .unwrap_or_else(|| {
+                            this.config
+                                .classifier
+                                .classify(response.status(), response.headers())
+                        });
+                    if verdict.is_success() {
+                        this.state.set(State::Done);
+                        return Poll::Ready(Ok(response));
+                    }
+                    let (parts, body) = response.into_parts();
+                    let timer = Box::pin(tokio::time::sleep(this.config.body_timeout));
+                    this.state.set(State::Reading {
+                        body,
+                        parts: Some(parts),
+                        verdict,
+                        buffer: Vec::new(),
+                        timer,
+                    });
+                }
+                StateProj::Reading {
+                    mut body,
+                    parts,
+                    verdict,
+                    buffer,
+                    timer,
+                } => {
+                    let cut = loop {
+                        match body.as_mut().poll_frame(cx) {
+                            Poll::Ready(Some(Ok(frame))) => {
+                                let Ok(mut data) = frame.into_data() else {
+                                    continue;
+                                };
+                                let room = this.config.max_body - buffer.len();
+                                let take = data.remaining().min(room);
+                                buffer.reserve(take);
+                                let mut taken = 0;
+                                while taken < take {
+                                    let chunk = data.chunk();
+                                    let n = chunk.len().min(take - taken);
+                                    buffer.extend_from_slice(&chunk[..n]);
+                                    data.advance(n);
+                                    taken += n;
+                                }
+                                if data.has_remaining() {
+                                    break Cut::Quietly;
+                                }
+                            }
+                            Poll::Ready(Some(Err(error))) => break Cut::WithError(error.into()),
+                            Poll::Ready(None) => break Cut::No,
+                            Poll::Pending => {
+                                ready!(timer.as_mut().poll(cx));
+                                break Cut::Quietly;
+                            }
+                        }
+                    };
+                    let parts = parts
+                        .take()
+                        .expect("parts are taken once, when reading ends");
+                    let mut error = this.config.parser.parse_classified(
+                        parts.status,
+                        &parts.headers,
+                        buffer,
+                        *verdict,
+                    );
+                    match cut {
+                        Cut::No => {}
+                        Cut::Quietly => error.set_truncated(None),
+                        Cut::WithError(cause) => error.set_truncated(Some(cause)),
+                    }
+                    error.set_request(this.context.take());
+                    this.state.set(State::Done);
+                    return Poll::Ready(Err(Error::Api(error)));
+                }
+                StateProj::Done => panic!("ResponseFuture polled after completion"),
+            }
+        }
+    }
+}

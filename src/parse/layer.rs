@@ -1,0 +1,121 @@
+//! [`ErrorBodyParseLayer`].
+
+use super::{Dialect, ErrorBodyParse, ErrorParser};
+use crate::classify::DefaultClassifier;
+use std::time::Duration;
+use tower::Layer;
+
+/// The default cap on an error body: 64 KiB.
+pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
+/// The default time allowed to read an error body: 10 seconds.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Shared configuration of the layer and its services.
+#[derive(Debug, Clone)]
+pub(crate) struct ParseConfig<C> {
+    pub(crate) parser: ErrorParser,
+    pub(crate) classifier: C,
+    pub(crate) max_body: usize,
+    pub(crate) body_timeout: Duration,
+}
+
+impl Default for ParseConfig<DefaultClassifier> {
+    fn default() -> Self {
+        ParseConfig {
+            parser: ErrorParser::new(),
+            classifier: DefaultClassifier::new(),
+            max_body: DEFAULT_MAX_BODY,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+        }
+    }
+}
+
+impl<C> ParseConfig<C> {
+    pub(crate) fn with_classifier<C2>(self, classifier: C2) -> ParseConfig<C2> {
+        ParseConfig {
+            parser: self.parser,
+            classifier,
+            max_body: self.max_body,
+            body_timeout: self.body_timeout,
+        }
+    }
+}
+
+/// Wraps a service in an [`ErrorBodyParse`]: successes pass untouched;
+/// failures become `Err(Error::Api(ApiError))`.
+///
+/// # Clone
+/// Cheap: the parser's dialects are shared.
+#[derive(Debug, Clone)]
+pub struct ErrorBodyParseLayer<C = DefaultClassifier> {
+    config: ParseConfig<C>,
+}
+
+impl Default for ErrorBodyParseLayer {
+    fn default() -> Self {
+        ErrorBodyParseLayer {
+            config: ParseConfig::default(),
+        }
+    }
+}
+
+impl ErrorBodyParseLayer {
+    /// The layer with the built-in dialects, a 64 KiB cap, a 10 s body
+    /// timeout and the [`DefaultClassifier`].
+    pub fn new() -> Self {
+        ErrorBodyParseLayer::default()
+    }
+}
+
+impl<C> ErrorBodyParseLayer<C> {
+    /// The most bytes of an error body that are read; the rest is dropped
+    /// and the error notes the truncation.
+    ///
+    /// # Panics
+    /// When `bytes` is zero: a parser that can read nothing cannot help.
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        assert!(bytes > 0, "max_body_bytes must be at least 1");
+        self.config.max_body = bytes;
+        self
+    }
+
+    /// How long reading an error body may take in total; a body that stalls
+    /// longer is cut there, and the error notes the truncation.
+    ///
+    /// # Panics
+    /// When `timeout` is zero.
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        assert!(!timeout.is_zero(), "body_timeout must be longer than zero");
+        self.config.body_timeout = timeout;
+        self
+    }
+
+    /// Adds a [`Dialect`], tried before the built-in ones.
+    pub fn dialect(mut self, dialect: impl Dialect) -> Self {
+        self.config.parser = self.config.parser.dialect(dialect);
+        self
+    }
+
+    /// Replaces the parser (and so its dialects).
+    pub fn parser(mut self, parser: ErrorParser) -> Self {
+        self.config.parser = parser;
+        self
+    }
+
+    /// The classifier used for responses that carry no
+    /// [`Classification`](crate::classify::Classification) stamp (no
+    /// [`StatusClassifierLayer`](crate::StatusClassifierLayer) below).
+    pub fn classifier<C2>(self, classifier: C2) -> ErrorBodyParseLayer<C2> {
+        ErrorBodyParseLayer {
+            config: self.config.with_classifier(classifier),
+        }
+    }
+}
+
+impl<S, C: Clone> Layer<S> for ErrorBodyParseLayer<C> {
+    type Service = ErrorBodyParse<S, C>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ErrorBodyParse::from_config(inner, self.config.clone())
+    }
+}

@@ -1,0 +1,114 @@
+//! [`ErrorBodyParse`].
+
+use super::layer::ParseConfig;
+use super::{Dialect, ResponseFuture};
+use crate::classify::{Classify, DefaultClassifier};
+use crate::error::BoxError;
+use crate::redact::RequestContext;
+use crate::Error;
+use http::{Request, Response};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tower::Service;
+
+/// Leaves successful responses untouched and turns failures into
+/// `Err(Error::Api(ApiError))`, reading at most a capped number of bytes of
+/// the body, for at most a bounded time.
+///
+/// Errors of the inner service become [`Error::Transport`] (an inner
+/// [`Error`] from a stacked layer passes through as it is).
+///
+/// # Clone
+/// Clones the inner service; the configuration is shared.
+#[derive(Debug, Clone)]
+pub struct ErrorBodyParse<S, C = DefaultClassifier> {
+    inner: S,
+    config: ParseConfig<C>,
+}
+
+impl<S> ErrorBodyParse<S> {
+    /// Wraps `inner` with the default configuration (see
+    /// [`ErrorBodyParseLayer::new`](super::ErrorBodyParseLayer::new)).
+    pub fn new(inner: S) -> Self {
+        ErrorBodyParse::from_config(inner, ParseConfig::default())
+    }
+}
+
+impl<S, C> ErrorBodyParse<S, C> {
+    pub(crate) fn from_config(inner: S, config: ParseConfig<C>) -> Self {
+        ErrorBodyParse { inner, config }
+    }
+
+    /// See [`ErrorBodyParseLayer::max_body_bytes`](super::ErrorBodyParseLayer::max_body_bytes).
+    ///
+    /// # Panics
+    /// When `bytes` is zero.
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        assert!(bytes > 0, "max_body_bytes must be at least 1");
+        self.config.max_body = bytes;
+        self
+    }
+
+    /// See [`ErrorBodyParseLayer::body_timeout`](super::ErrorBodyParseLayer::body_timeout).
+    ///
+    /// # Panics
+    /// When `timeout` is zero.
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        assert!(!timeout.is_zero(), "body_timeout must be longer than zero");
+        self.config.body_timeout = timeout;
+        self
+    }
+
+    /// See [`ErrorBodyParseLayer::dialect`](super::ErrorBodyParseLayer::dialect).
+    pub fn dialect(mut self, dialect: impl Dialect) -> Self {
+        self.config.parser = self.config.parser.dialect(dialect);
+        self
+    }
+
+    /// See [`ErrorBodyParseLayer::classifier`](super::ErrorBodyParseLayer::classifier).
+    pub fn classifier<C2>(self, classifier: C2) -> ErrorBodyParse<S, C2> {
+        ErrorBodyParse {
+            inner: self.inner,
+            config: self.config.with_classifier(classifier),
+        }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, C, ReqBody, ResBody> Service<Request<ReqBody>> for ErrorBodyParse<S, C>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Error: Into<BoxError>,
+    ResBody: http_body::Body,
+    ResBody::Error: Into<BoxError>,
+    C: Classify + Clone,
+{
+    type Response = Response<ResBody>;
+    type Error = Error;
+    type Future = ResponseFuture<S::Future, ResBody, C>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner
+            .poll_ready(cx)
+            .map_err(|error| Error::from_inner(error, None))
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let context = RequestContext::new(request.method().clone(), request.uri().clone());
+        ResponseFuture::new(self.inner.call(request), self.config.clone(), context)
+    }
+}

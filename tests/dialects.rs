@@ -1,0 +1,473 @@
+//! `parse_error` over real error bodies: every example in the five seed
+//! pages, status by status, and real bodies from public API documentation
+//! across every dialect.
+
+use http::{HeaderMap, HeaderValue, StatusCode};
+use std::time::Duration;
+use tower_api_errors::{parse_error, ErrorKind};
+
+struct Row {
+    source: &'static str,
+    status: u16,
+    headers: &'static [(&'static str, &'static str)],
+    body: &'static str,
+    kind: ErrorKind,
+    code: Option<&'static str>,
+    message: &'static str,
+    fields: &'static [(&'static str, &'static str)],
+    retry_after_ms: Option<u64>,
+}
+
+const fn row(
+    source: &'static str,
+    status: u16,
+    body: &'static str,
+    kind: ErrorKind,
+    code: Option<&'static str>,
+    message: &'static str,
+) -> Row {
+    Row {
+        source,
+        status,
+        headers: &[],
+        body,
+        kind,
+        code,
+        message,
+        fields: &[],
+        retry_after_ms: None,
+    }
+}
+
+use ErrorKind::*;
+
+const SEEDS: &[Row] = &[
+    // Seed 000 / 001 (Mighty Networks): {"error": "Human-readable"}.
+    row(
+        "000 401",
+        401,
+        r#"{ "error" : "Invalid API token provided" }"#,
+        Unauthorized,
+        None,
+        "Invalid API token provided",
+    ),
+    row(
+        "000 404",
+        404,
+        r#"{ "error" : "Member not found" }"#,
+        NotFound,
+        None,
+        "Member not found",
+    ),
+    row(
+        "000 422",
+        422,
+        r#"{ "error" : "Invalid role value. Must be one of: admin, host, member" }"#,
+        Validation,
+        None,
+        "Invalid role value. Must be one of: admin, host, member",
+    ),
+    row(
+        "000 generic",
+        409,
+        r#"{ "error" : "Human-readable error description" }"#,
+        Conflict,
+        None,
+        "Human-readable error description",
+    ),
+    // Seed 002: {"error": {"code", "message", ...}}.
+    row(
+        "002 404",
+        404,
+        r#"{"error": {"code": 404, "message": "Resource not found"}}"#,
+        NotFound,
+        Some("404"),
+        "Resource not found",
+    ),
+    row(
+        "002 426",
+        426,
+        r#"{"error": {"code": "VERSION_OUTDATED", "message": "Client version a.0.9-1 is no longer supported", "client_version": "a.0.9-1", "min_version": "a.1.0-1", "server_version": "a.1.0-1", "update_url": "https://..."}}"#,
+        UpgradeRequired,
+        Some("VERSION_OUTDATED"),
+        "Client version a.0.9-1 is no longer supported",
+    ),
+    row(
+        "002 400 version",
+        400,
+        r#"{"error": {"code": "INVALID_VERSION_FORMAT", "message": "Malformed version string"}}"#,
+        BadRequest,
+        Some("INVALID_VERSION_FORMAT"),
+        "Malformed version string",
+    ),
+    Row {
+        retry_after_ms: Some(1500),
+        ..row(
+            "002 429",
+            429,
+            r#"{"error": {"code": 429, "message": "Rate limited", "retry_after": 1.5}}"#,
+            RateLimited,
+            Some("429"),
+            "Rate limited",
+        )
+    },
+    row(
+        "002 401",
+        401,
+        r#"{"error": {"code": 401, "message": "Token expired"}}"#,
+        Unauthorized,
+        Some("401"),
+        "Token expired",
+    ),
+    row(
+        "002 409",
+        409,
+        r#"{"error": {"code": 409, "message": "Username already taken"}}"#,
+        Conflict,
+        Some("409"),
+        "Username already taken",
+    ),
+    row(
+        "002 503",
+        503,
+        r#"{"error": {"code": 503, "message": "Module not available"}}"#,
+        Unavailable,
+        Some("503"),
+        "Module not available",
+    ),
+    // Seed 003: OAuth2-shaped.
+    row(
+        "003 400",
+        400,
+        r#"{"error": "validation_failed", "error_description": "Validation failed: name is required"}"#,
+        BadRequest,
+        Some("validation_failed"),
+        "Validation failed: name is required",
+    ),
+    row(
+        "003 401",
+        401,
+        r#"{"error": "invalid_token", "error_description": "Token is invalid or expired"}"#,
+        Unauthorized,
+        Some("invalid_token"),
+        "Token is invalid or expired",
+    ),
+    row(
+        "003 403",
+        403,
+        r#"{"error": "forbidden", "error_description": "You do not have permission to perform this action"}"#,
+        Forbidden,
+        Some("forbidden"),
+        "You do not have permission to perform this action",
+    ),
+    row(
+        "003 404",
+        404,
+        r#"{"error": "not_found", "error_description": "Project 'MyProject' not found"}"#,
+        NotFound,
+        Some("not_found"),
+        "Project 'MyProject' not found",
+    ),
+    row(
+        "003 409",
+        409,
+        r#"{"error": "duplicate_name", "error_description": "API Proxy with name 'MyAPI' already exists"}"#,
+        Conflict,
+        Some("duplicate_name"),
+        "API Proxy with name 'MyAPI' already exists",
+    ),
+    row(
+        "003 500",
+        500,
+        r#"{"error": "internal_error", "error_description": "An unexpected error occurred. Please try again later."}"#,
+        Server,
+        Some("internal_error"),
+        "An unexpected error occurred. Please try again later.",
+    ),
+    Row {
+        fields: &[
+            ("name", "Name is required"),
+            ("email", "Invalid email format"),
+        ],
+        ..row(
+            "003 validation",
+            400,
+            r#"{"error": "validation_failed", "error_description": "Validation failed", "validation_errors": [{"field": "name", "message": "Name is required"}, {"field": "email", "message": "Invalid email format"}]}"#,
+            BadRequest,
+            Some("validation_failed"),
+            "Validation failed",
+        )
+    },
+    Row {
+        retry_after_ms: Some(60_000),
+        ..row(
+            "003 429",
+            429,
+            r#"{"error": "rate_limit_exceeded", "error_description": "Rate limit exceeded. Please try again later.", "retry_after": 60}"#,
+            RateLimited,
+            Some("rate_limit_exceeded"),
+            "Rate limit exceeded. Please try again later.",
+        )
+    },
+    // Seed 004: {"error": "Type", "message": "text"}.
+    row(
+        "004 401 invalid",
+        401,
+        r#"{"error": "Unauthorized", "message": "Invalid API key"}"#,
+        Unauthorized,
+        Some("Unauthorized"),
+        "Invalid API key",
+    ),
+    row(
+        "004 401 missing",
+        401,
+        r#"{"error": "Unauthorized", "message": "Missing Authorization header"}"#,
+        Unauthorized,
+        Some("Unauthorized"),
+        "Missing Authorization header",
+    ),
+    row(
+        "004 401 revoked",
+        401,
+        r#"{"error": "Unauthorized", "message": "API key has been revoked"}"#,
+        Unauthorized,
+        Some("Unauthorized"),
+        "API key has been revoked",
+    ),
+    row(
+        "004 401 service",
+        401,
+        r#"{"error": "Unauthorized", "message": "API key not authorized for this service"}"#,
+        Unauthorized,
+        Some("Unauthorized"),
+        "API key not authorized for this service",
+    ),
+    row(
+        "004 402",
+        402,
+        r#"{"error": "Payment Required", "message": "Insufficient balance"}"#,
+        PaymentRequired,
+        Some("Payment Required"),
+        "Insufficient balance",
+    ),
+    Row {
+        headers: &[
+            ("x-ratelimit-limit", "60"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1699999999"),
+            ("retry-after", "45"),
+        ],
+        retry_after_ms: Some(45_000),
+        ..row(
+            "004 429 minute",
+            429,
+            r#"{"error": "Rate Limit Exceeded", "message": "Too many requests per minute"}"#,
+            RateLimited,
+            Some("Rate Limit Exceeded"),
+            "Too many requests per minute",
+        )
+    },
+    row(
+        "004 429 day",
+        429,
+        r#"{"error": "Rate Limit Exceeded", "message": "Daily request limit exceeded"}"#,
+        RateLimited,
+        Some("Rate Limit Exceeded"),
+        "Daily request limit exceeded",
+    ),
+    row(
+        "004 400 required",
+        400,
+        r#"{"error": "Bad Request", "message": "fact is required"}"#,
+        BadRequest,
+        Some("Bad Request"),
+        "fact is required",
+    ),
+    row(
+        "004 400 value",
+        400,
+        r#"{"error": "Bad Request", "message": "minRequired must be 2 or 3"}"#,
+        BadRequest,
+        Some("Bad Request"),
+        "minRequired must be 2 or 3",
+    ),
+    row(
+        "004 400 json",
+        400,
+        r#"{"error": "Bad Request", "message": "Invalid JSON in request body"}"#,
+        BadRequest,
+        Some("Bad Request"),
+        "Invalid JSON in request body",
+    ),
+    row(
+        "004 500",
+        500,
+        r#"{"error": "Internal Server Error", "message": "An unexpected error occurred"}"#,
+        Server,
+        Some("Internal Server Error"),
+        "An unexpected error occurred",
+    ),
+];
+
+const PUBLIC: &[Row] = &[
+    // Flat messages.
+    row("GitHub 404", 404, r#"{"message":"Not Found","documentation_url":"https://docs.github.com/rest"}"#, NotFound, None, "Not Found"),
+    Row { headers: &[("x-ratelimit-limit", "60"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "30")], retry_after_ms: Some(30_000),
+        ..row("GitHub 403 rate limit", 403, r##"{"message":"API rate limit exceeded for 203.0.113.7.","documentation_url":"https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting"}"##, RateLimited, None, "API rate limit exceeded for 203.0.113.7.") },
+    row("Django REST 401", 401, r#"{"detail":"Authentication credentials were not provided."}"#, Unauthorized, None, "Authentication credentials were not provided."),
+    row("Twilio 404", 404, r#"{"code":20404,"message":"The requested resource /2010-04-01/Accounts/AC123/Calls/CA123.json was not found","more_info":"https://www.twilio.com/docs/errors/20404","status":404}"#, NotFound, Some("20404"), "The requested resource /2010-04-01/Accounts/AC123/Calls/CA123.json was not found"),
+    row("Slack", 401, r#"{"ok":false,"error":"invalid_auth"}"#, Unauthorized, Some("invalid_auth"), "Unauthorized"),
+    row("AWS JSON", 400, r##"{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"Requested resource not found"}"##, BadRequest, Some("ResourceNotFoundException"), "Requested resource not found"),
+    row("Okta", 401, r#"{"errorCode":"E0000011","errorSummary":"Invalid token provided","errorLink":"E0000011","errorId":"oaeZ3l0Gf8tQdGGr5b4wBmTHw","errorCauses":[]}"#, Unauthorized, Some("E0000011"), "Invalid token provided"),
+    Row { fields: &[("purchase_units.0.amount", "A required field / parameter is missing.")],
+        ..row("PayPal", 400, r#"{"name":"VALIDATION_ERROR","message":"Invalid request - see details","debug_id":"b1d1f06c7246c","details":[{"field":"/purchase_units/0/amount","issue":"MISSING_REQUIRED_PARAMETER","description":"A required field / parameter is missing."}]}"#, BadRequest, Some("VALIDATION_ERROR"), "Invalid request - see details") },
+    row("Auth0", 400, r#"{"statusCode":400,"error":"Bad Request","message":"Payload validation error: 'Missing required property: email'.","errorCode":"invalid_body"}"#, BadRequest, Some("invalid_body"), "Payload validation error: 'Missing required property: email'."),
+    row("NestJS", 400, r#"{"statusCode":400,"message":["email must be an email","password should not be empty"],"error":"Bad Request"}"#, BadRequest, Some("Bad Request"), "email must be an email; password should not be empty"),
+    row("Spring Boot", 404, r#"{"timestamp":"2024-01-01T00:00:00.000+00:00","status":404,"error":"Not Found","path":"/api/users/1"}"#, NotFound, None, "Not Found"),
+    row("Zendesk", 404, r#"{"error":"RecordNotFound","description":"Not found"}"#, NotFound, Some("RecordNotFound"), "Not found"),
+    Row { retry_after_ms: Some(64_570), ..row("Discord 429", 429, r#"{"message":"You are being rate limited.","retry_after":64.57,"global":false,"code":0}"#, RateLimited, Some("0"), "You are being rate limited.") },
+    row("Mailgun", 401, r#"{"message":"Invalid private key"}"#, Unauthorized, None, "Invalid private key"),
+    row("Kubernetes Status", 404, r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods \"web-1\" not found","reason":"NotFound","details":{"name":"web-1","kind":"pods"},"code":404}"#, NotFound, Some("404"), "pods \"web-1\" not found"),
+    // Nested error objects.
+    row("Stripe 402", 402, r#"{"error":{"code":"card_declined","decline_code":"generic_decline","doc_url":"https://stripe.com/docs/error-codes/card-declined","message":"Your card was declined.","param":"","type":"card_error"}}"#, PaymentRequired, Some("card_declined"), "Your card was declined."),
+    Row { fields: &[("amount", "Missing required param: amount.")],
+        ..row("Stripe 400", 400, r#"{"error":{"code":"parameter_missing","doc_url":"https://stripe.com/docs/error-codes/parameter-missing","message":"Missing required param: amount.","param":"amount","type":"invalid_request_error"}}"#, BadRequest, Some("parameter_missing"), "Missing required param: amount.") },
+    row("OpenAI 401", 401, r#"{"error":{"message":"Incorrect API key provided: sk-abc123. You can find your API key at https://platform.openai.com/account/api-keys.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#, Unauthorized, Some("invalid_api_key"), "Incorrect API key provided: sk-abc123. You can find your API key at https://platform.openai.com/account/api-keys."),
+    Row { headers: &[("retry-after-ms", "6000"), ("retry-after", "6")], retry_after_ms: Some(6000),
+        ..row("OpenAI 429", 429, r#"{"error":{"message":"Rate limit reached for gpt-4 in organization org-abc on tokens per min (TPM): Limit 10000, Used 9000, Requested 2000. Please try again in 6s.","type":"tokens","param":null,"code":"rate_limit_exceeded"}}"#, RateLimited, Some("rate_limit_exceeded"), "Rate limit reached for gpt-4 in organization org-abc on tokens per min (TPM): Limit 10000, Used 9000, Requested 2000. Please try again in 6s.") },
+    row("Anthropic 429", 429, r#"{"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"}}"#, RateLimited, Some("rate_limit_error"), "Number of request tokens has exceeded your per-minute rate limit"),
+    row("Google 429", 429, r#"{"error":{"code":429,"message":"Quota exceeded for quota metric 'Queries' and limit 'Queries per minute'.","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"RATE_LIMIT_EXCEEDED","domain":"googleapis.com","metadata":{"service":"translate.googleapis.com"}}]}}"#, RateLimited, Some("RESOURCE_EXHAUSTED"), "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute'."),
+    Row { fields: &[("book.title", "Title must not be empty")],
+        ..row("Google 400 BadRequest", 400, r#"{"error":{"code":400,"message":"Request contains an invalid argument.","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.BadRequest","fieldViolations":[{"field":"book.title","description":"Title must not be empty"}]}]}}"#, BadRequest, Some("INVALID_ARGUMENT"), "Request contains an invalid argument.") },
+    Row { retry_after_ms: Some(30_000), ..row("Google 503 RetryInfo", 503, r#"{"error":{"code":503,"message":"The service is currently unavailable.","status":"UNAVAILABLE","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"30s"}]}}"#, Unavailable, Some("UNAVAILABLE"), "The service is currently unavailable.") },
+    Row { fields: &[("Authorization", "Login Required")],
+        ..row("Google legacy", 401, r#"{"error":{"errors":[{"domain":"global","reason":"required","message":"Login Required","locationType":"header","location":"Authorization"}],"code":401,"message":"Login Required"}}"#, Unauthorized, Some("401"), "Login Required") },
+    row("Azure 404", 404, r#"{"error":{"code":"ResourceNotFound","message":"The Resource 'Microsoft.Storage/storageAccounts/foo' under resource group 'bar' was not found."}}"#, NotFound, Some("ResourceNotFound"), "The Resource 'Microsoft.Storage/storageAccounts/foo' under resource group 'bar' was not found."),
+    Row { fields: &[("properties.location", "Property is required")],
+        ..row("Azure details", 400, r#"{"error":{"code":"InvalidRequestContent","message":"The request content was invalid","details":[{"code":"MissingProperty","target":"properties.location","message":"Property is required"}]}}"#, BadRequest, Some("InvalidRequestContent"), "The request content was invalid") },
+    // OAuth 2.0 (RFC 6749 §5.2).
+    row("RFC 6749", 400, r#"{"error":"invalid_grant","error_description":"The provided authorization grant is invalid"}"#, BadRequest, Some("invalid_grant"), "The provided authorization grant is invalid"),
+    // RFC 9457 problem details.
+    Row { headers: &[("content-type", "application/problem+json")],
+        ..row("RFC 9457 example", 403, r#"{"type":"https://example.com/probs/out-of-credit","title":"You do not have enough credit.","detail":"Your current balance is 30, but that costs 50.","instance":"/account/12345/msgs/abc","balance":30,"accounts":["/account/12345","/account/67890"]}"#, Forbidden, Some("https://example.com/probs/out-of-credit"), "Your current balance is 30, but that costs 50.") },
+    Row { headers: &[("content-type", "application/problem+json")], fields: &[("age", "must be a positive integer"), ("profile.color", "must be 'green', 'red' or 'blue'")],
+        ..row("RFC 9457 validation", 422, r##"{"type":"https://example.net/validation-error","title":"Your request is not valid.","errors":[{"detail":"must be a positive integer","pointer":"#/age"},{"detail":"must be 'green', 'red' or 'blue'","pointer":"#/profile/color"}]}"##, Validation, Some("https://example.net/validation-error"), "Your request is not valid.") },
+    Row { headers: &[("content-type", "application/problem+json; charset=utf-8")], fields: &[("age", "must be a positive integer"), ("color", "must be 'green', 'red' or 'blue'")],
+        ..row("RFC 7807 invalid-params", 400, r#"{"type":"https://example.net/validation-error","title":"Your request parameters didn't validate.","invalid-params":[{"name":"age","reason":"must be a positive integer"},{"name":"color","reason":"must be 'green', 'red' or 'blue'"}]}"#, BadRequest, Some("https://example.net/validation-error"), "Your request parameters didn't validate.") },
+    Row { headers: &[("content-type", "application/problem+json")], fields: &[("Name", "The Name field is required.")],
+        ..row("ASP.NET Core", 400, r##"{"type":"https://tools.ietf.org/html/rfc9110#section-15.5.1","title":"One or more validation errors occurred.","status":400,"errors":{"Name":["The Name field is required."]},"traceId":"00-84c1fd4063c38d9f3900d06e56542d48-85d1d4-00"}"##, BadRequest, Some("https://tools.ietf.org/html/rfc9110#section-15.5.1"), "One or more validation errors occurred.") },
+    row("Twitter v2 (no media type)", 401, r#"{"title":"Unauthorized","type":"about:blank","status":401,"detail":"Unauthorized"}"#, Unauthorized, Some("Unauthorized"), "Unauthorized"),
+    Row { headers: &[("content-type", "application/vnd.api.problem+json")],
+        ..row("vendor problem type", 404, r#"{"title":"Not found","status":404}"#, NotFound, None, "Not found") },
+    // Top-level `errors`.
+    Row { fields: &[("data.attributes.firstName", "First name must contain at least three characters.")],
+        ..row("JSON:API", 422, r#"{"errors":[{"status":"422","source":{"pointer":"/data/attributes/firstName"},"title":"Invalid Attribute","detail":"First name must contain at least three characters."}]}"#, Validation, None, "First name must contain at least three characters.") },
+    row("GraphQL", 400, r#"{"errors":[{"message":"Cannot query field \"nam\" on type \"User\".","locations":[{"line":1,"column":9}],"extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}"#, BadRequest, Some("GRAPHQL_VALIDATION_FAILED"), "Cannot query field \"nam\" on type \"User\"."),
+    row("Cloudflare", 400, r#"{"success":false,"errors":[{"code":7003,"message":"Could not route to /zones/abc, perhaps your object identifier is invalid?"},{"code":7000,"message":"No route for that URI"}],"messages":[],"result":null}"#, BadRequest, Some("7003"), "Could not route to /zones/abc, perhaps your object identifier is invalid? (and 1 more)"),
+    Row { fields: &[("title", "missing_field")],
+        ..row("GitHub 422", 422, r##"{"message":"Validation Failed","errors":[{"resource":"Issue","field":"title","code":"missing_field"}],"documentation_url":"https://docs.github.com/rest/issues/issues#create-an-issue"}"##, Validation, Some("missing_field"), "Validation Failed") },
+    Row { fields: &[("email", "has already been taken"), ("password", "is too short (minimum is 8 characters)")],
+        ..row("Rails", 422, r#"{"errors":{"email":["has already been taken"],"password":["is too short (minimum is 8 characters)"]}}"#, Validation, None, "email: has already been taken") },
+    row("Shopify", 401, r#"{"errors":"[API] Invalid API key or access token (unrecognized login or wrong password)"}"#, Unauthorized, None, "[API] Invalid API key or access token (unrecognized login or wrong password)"),
+    row("string list", 422, r#"{"errors":["Name can't be blank","Email is invalid"]}"#, Validation, None, "Name can't be blank (and 1 more)"),
+    Row { fields: &[("body.email", "field required")],
+        ..row("FastAPI", 422, r#"{"detail":[{"loc":["body","email"],"msg":"field required","type":"value_error.missing"}]}"#, Validation, Some("value_error.missing"), "field required") },
+    Row { fields: &[("from.email", "The from email does not contain a valid address.")],
+        ..row("SendGrid", 400, r##"{"errors":[{"field":"from.email","message":"The from email does not contain a valid address.","help":"http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html#message.from"}]}"##, BadRequest, None, "The from email does not contain a valid address.") },
+    Row { fields: &[("name", "Missing required parameter.")],
+        ..row("Square", 400, r#"{"errors":[{"category":"INVALID_REQUEST_ERROR","code":"MISSING_REQUIRED_PARAMETER","detail":"Missing required parameter.","field":"name"}]}"#, BadRequest, Some("MISSING_REQUIRED_PARAMETER"), "Missing required parameter.") },
+    row("Atlassian", 404, r#"{"errorMessages":["Issue does not exist or you do not have permission to see it."],"errors":{}}"#, NotFound, None, "Issue does not exist or you do not have permission to see it."),
+    // Not JSON.
+    Row { headers: &[("content-type", "text/html")],
+        ..row("nginx 502", 502, "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n", BadGateway, None, "502 Bad Gateway") },
+    Row { headers: &[("content-type", "application/xml")],
+        ..row("S3 XML", 404, r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>photos/2006/February/sample.jpg</Key><RequestId>4442587FB7D0A2F9</RequestId></Error>"#, NotFound, Some("NoSuchKey"), "The specified key does not exist.") },
+    row("Envoy 503", 503, "upstream connect error or disconnect/reset before headers. reset reason: connection failure", Unavailable, None, "upstream connect error or disconnect/reset before headers. reset reason: connection failure"),
+    row("HTML without title", 500, "<html><body><p>Something   went\n wrong &amp; we know</p></body></html>", Server, None, "Something went wrong & we know"),
+    row("JSON string", 400, r#""Rate limited""#, BadRequest, None, "Rate limited"),
+    row("empty", 503, "", Unavailable, None, "Service Unavailable"),
+    row("unknown JSON", 418, r#"{"foo": 1}"#, Other, None, "{\"foo\": 1}"),
+];
+
+fn check(rows: &[Row]) {
+    for row in rows {
+        let mut headers = HeaderMap::new();
+        for (name, value) in row.headers {
+            headers.append(*name, HeaderValue::from_static(value));
+        }
+        let error = parse_error(
+            StatusCode::from_u16(row.status).unwrap(),
+            &headers,
+            row.body.as_bytes(),
+        );
+        let at = row.source;
+        assert_eq!(error.status().as_u16(), row.status, "{at}: status");
+        assert_eq!(error.kind(), row.kind, "{at}: kind");
+        assert_eq!(error.code(), row.code, "{at}: code");
+        assert_eq!(error.message(), row.message, "{at}: message");
+        let fields: Vec<(&str, &str)> = error
+            .field_errors()
+            .iter()
+            .map(|f| (f.field(), f.message()))
+            .collect();
+        assert_eq!(fields, row.fields, "{at}: field errors");
+        assert_eq!(
+            error.retry_after(),
+            row.retry_after_ms.map(Duration::from_millis),
+            "{at}: retry_after"
+        );
+        assert!(
+            !error.to_string().contains('\n'),
+            "{at}: Display is one line"
+        );
+    }
+}
+
+#[test]
+fn seed_bodies() {
+    check(SEEDS);
+}
+
+#[test]
+fn public_api_bodies() {
+    assert!(
+        PUBLIC.len() >= 30,
+        "at least 30 real bodies beyond the seeds"
+    );
+    check(PUBLIC);
+}
+
+#[test]
+fn version_fields_are_in_details() {
+    let body = br#"{"error": {"code": "VERSION_OUTDATED", "message": "Client version a.0.9-1 is no longer supported", "client_version": "a.0.9-1", "min_version": "a.1.0-1", "server_version": "a.1.0-1", "update_url": "https://example.com/update"}}"#;
+    let error = parse_error(StatusCode::UPGRADE_REQUIRED, &HeaderMap::new(), body);
+    let details = error.details().unwrap();
+    assert_eq!(details["error"]["min_version"], "a.1.0-1");
+    assert_eq!(details["error"]["update_url"], "https://example.com/update");
+    assert!(!error.is_retryable());
+}
+
+#[test]
+fn rate_limit_info_and_header_precedence() {
+    let mut headers = HeaderMap::new();
+    headers.insert("retry-after", HeaderValue::from_static("45"));
+    headers.insert("x-ratelimit-limit", HeaderValue::from_static("60"));
+    headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+    // The header hint (45 s) wins over the body's (60 s).
+    let body =
+        br#"{"error": "rate_limit_exceeded", "error_description": "slow down", "retry_after": 60}"#;
+    let error = parse_error(StatusCode::TOO_MANY_REQUESTS, &headers, body);
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(45)));
+    let limits = error.rate_limit().unwrap();
+    assert_eq!((limits.limit(), limits.remaining()), (Some(60), Some(0)));
+}
+
+#[test]
+fn display_is_one_useful_line() {
+    let body = br#"{"error": "validation_failed", "error_description": "Validation\nfailed", "validation_errors": [{"field": "name", "message": "Name is required"}]}"#;
+    let error = parse_error(StatusCode::UNPROCESSABLE_ENTITY, &HeaderMap::new(), body);
+    assert_eq!(
+        error.to_string(),
+        "validation (422 Unprocessable Entity): Validation failed [code validation_failed; fields name]"
+    );
+}

@@ -1,0 +1,394 @@
+//! `ErrorBodyParseLayer` and `parse_error` under hostile input, and over
+//! real hyper on loopback.
+
+mod support;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body::Frame;
+use http_body_util::{BodyExt, Empty, Full};
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tower::{service_fn, Layer, ServiceBuilder, ServiceExt};
+use tower_api_errors::classify::{Classification, StatusClassifierLayer};
+use tower_api_errors::{parse_error, Error, ErrorBodyParseLayer, ErrorKind};
+
+// ---- parse_error on hostile bodies ----
+
+#[test]
+fn deep_nesting_is_not_a_stack_overflow() {
+    let depth = 100_000;
+    let body = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let error = parse_error(StatusCode::BAD_REQUEST, &HeaderMap::new(), body.as_bytes());
+    assert_eq!(error.kind(), ErrorKind::BadRequest);
+    assert!(error.message().chars().count() <= 257, "bounded excerpt");
+    let objects = format!("{}{}", r#"{"error":"#.repeat(depth), "}".repeat(depth));
+    let error = parse_error(
+        StatusCode::BAD_REQUEST,
+        &HeaderMap::new(),
+        objects.as_bytes(),
+    );
+    assert!(error.message().chars().count() <= 257);
+}
+
+#[test]
+fn malformed_bodies_still_give_a_message() {
+    let rows: &[(&[u8], &str)] = &[
+        (
+            b"\xff\xfe\x00garbage\x80",
+            "\u{FFFD}\u{FFFD} garbage\u{FFFD}",
+        ),
+        (
+            br#"{"error": {"code": 404, "message": "Resource not"#,
+            r#"{"error": {"code": 404, "message": "Resource not"#,
+        ),
+        (
+            br#"{"error": {"code": [1, 2], "message": "wrong type of code"}}"#,
+            "wrong type of code",
+        ),
+        (
+            br#"{"error": "slow_down", "error_description": "wait", "retry_after": "abc"}"#,
+            "wait",
+        ),
+        (br#"{"message": 42}"#, "{\"message\": 42}"),
+        (b"\xef\xbb\xbf{\"message\": \"with a BOM\"}", "with a BOM"),
+        (b"   ", "Bad Request"),
+    ];
+    for (body, message) in rows {
+        let error = parse_error(StatusCode::BAD_REQUEST, &HeaderMap::new(), body);
+        assert_eq!(
+            error.message(),
+            *message,
+            "{:?}",
+            String::from_utf8_lossy(body)
+        );
+        assert_eq!(error.retry_after(), None);
+    }
+    let error = parse_error(
+        StatusCode::BAD_REQUEST,
+        &HeaderMap::new(),
+        br#"{"error": {"code": [1, 2], "message": "x"}}"#,
+    );
+    assert_eq!(error.code(), None, "a code of the wrong type is dropped");
+}
+
+#[test]
+fn huge_messages_are_bounded() {
+    let long = "word ".repeat(100_000);
+    let body = format!(
+        r#"{{"message": "{long}", "code": "{}"}}"#,
+        "C".repeat(10_000)
+    );
+    let error = parse_error(StatusCode::BAD_REQUEST, &HeaderMap::new(), body.as_bytes());
+    assert!(error.message().chars().count() <= 1025);
+    assert!(error.code().unwrap().chars().count() <= 129);
+}
+
+// ---- the layer on hostile bodies ----
+
+/// A body that yields `chunk` forever and counts the bytes pulled from it.
+#[derive(Debug)]
+struct Endless {
+    chunk: Bytes,
+    pulled: Arc<AtomicUsize>,
+}
+
+impl http_body::Body for Endless {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.pulled.fetch_add(self.chunk.len(), Ordering::SeqCst);
+        Poll::Ready(Some(Ok(Frame::data(self.chunk.clone()))))
+    }
+}
+
+/// A body that never yields anything and never ends.
+#[derive(Debug)]
+struct Stalled;
+
+impl http_body::Body for Stalled {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Pending
+    }
+}
+
+fn upstream<B: Send + 'static>(
+    make: impl Fn() -> Response<B> + Clone + Send + 'static,
+) -> impl tower::Service<Request<()>, Response = Response<B>, Error = Infallible, Future = impl Send>
+       + Clone {
+    service_fn(move |_req: Request<()>| {
+        let make = make.clone();
+        async move { Ok::<_, Infallible>(make()) }
+    })
+}
+
+#[tokio::test]
+async fn endless_and_huge_bodies_stop_at_the_cap() {
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let counter = pulled.clone();
+    // 10 MiB in 64 KiB chunks, or an endless stream: the same to the reader.
+    let service = ErrorBodyParseLayer::new().layer(upstream(move || {
+        let mut chunk = br#"{"message": "overflowing""#.to_vec();
+        chunk.resize(64 * 1024, b' ');
+        Response::builder()
+            .status(500)
+            .body(Endless {
+                chunk: Bytes::from(chunk),
+                pulled: counter.clone(),
+            })
+            .unwrap()
+    }));
+    let error = service
+        .oneshot(Request::new(()))
+        .await
+        .unwrap_err()
+        .into_api()
+        .unwrap();
+    assert!(error.is_truncated());
+    assert_eq!(error.kind(), ErrorKind::Server);
+    // One chunk fills the 64 KiB cap; the reader stops after the next.
+    assert!(
+        pulled.load(Ordering::SeqCst) <= 2 * 64 * 1024,
+        "read {} bytes",
+        pulled.load(Ordering::SeqCst)
+    );
+    assert!(error.to_string().contains("body truncated"));
+}
+
+#[tokio::test]
+async fn a_smaller_cap_is_honoured() {
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let counter = pulled.clone();
+    let service = ErrorBodyParseLayer::new()
+        .max_body_bytes(10)
+        .layer(upstream(move || {
+            Response::builder()
+                .status(503)
+                .body(Endless {
+                    chunk: Bytes::from_static(b"0123456789abcdef"),
+                    pulled: counter.clone(),
+                })
+                .unwrap()
+        }));
+    let error = service
+        .oneshot(Request::new(()))
+        .await
+        .unwrap_err()
+        .into_api()
+        .unwrap();
+    assert!(error.is_truncated());
+    assert_eq!(error.message(), "0123456789");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stalled_body_times_out() {
+    let service = ErrorBodyParseLayer::new()
+        .body_timeout(Duration::from_secs(3))
+        .layer(upstream(|| {
+            Response::builder().status(502).body(Stalled).unwrap()
+        }));
+    let started = tokio::time::Instant::now();
+    let error = service
+        .oneshot(Request::new(()))
+        .await
+        .unwrap_err()
+        .into_api()
+        .unwrap();
+    assert_eq!(started.elapsed(), Duration::from_secs(3));
+    assert!(error.is_truncated());
+    assert_eq!(error.message(), "Bad Gateway");
+}
+
+#[tokio::test]
+async fn a_body_that_errors_half_way_keeps_what_it_read_and_the_cause() {
+    let service = ErrorBodyParseLayer::new().layer(upstream(|| {
+        let frames: Vec<Result<Frame<Bytes>, std::io::Error>> = vec![
+            Ok(Frame::data(Bytes::from_static(b"upstream went "))),
+            Ok(Frame::data(Bytes::from_static(b"away"))),
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "reset mid-body",
+            )),
+        ];
+        Response::builder()
+            .status(503)
+            .body(support::Frames::new(frames))
+            .unwrap()
+    }));
+    let error = service.oneshot(Request::new(())).await.unwrap_err();
+    let api = error.api().unwrap();
+    assert!(api.is_truncated());
+    assert_eq!(api.message(), "upstream went away");
+    let cause = std::error::Error::source(&error).expect("the body error is the source");
+    assert_eq!(cause.to_string(), "reset mid-body");
+}
+
+#[tokio::test]
+async fn successes_pass_untouched_and_inner_errors_become_transport() {
+    let service = ErrorBodyParseLayer::new().layer(upstream(|| {
+        Response::builder()
+            .status(201)
+            .header("x-id", "7")
+            .body(Full::new(Bytes::from_static(b"created")))
+            .unwrap()
+    }));
+    let response = service.oneshot(Request::new(())).await.unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.headers()["x-id"], "7");
+    assert_eq!(
+        response.into_body().collect().await.unwrap().to_bytes(),
+        "created"
+    );
+
+    let failing = ErrorBodyParseLayer::new().layer(service_fn(|_req: Request<()>| async {
+        Err::<Response<Empty<Bytes>>, _>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "refused",
+        ))
+    }));
+    match failing.oneshot(Request::new(())).await.unwrap_err() {
+        Error::Transport(transport) => {
+            assert!(transport.is_connect());
+            assert_eq!(transport.request().unwrap().to_string(), "GET /");
+            let io = std::error::Error::source(&transport)
+                .unwrap()
+                .downcast_ref::<std::io::Error>()
+                .unwrap();
+            assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+        }
+        other => panic!("expected a transport error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn uses_the_classification_stamped_below() {
+    // A classifier below says 404 is a success: the parse layer agrees.
+    let classifier = tower_api_errors::classify::DefaultClassifier::new();
+    let classifier = tower_api_errors::classify::ClassifyExt::with_status(
+        classifier,
+        StatusCode::NOT_FOUND,
+        Classification::Success,
+    );
+    let service = ServiceBuilder::new()
+        .layer(ErrorBodyParseLayer::new())
+        .layer(StatusClassifierLayer::new().classifier(classifier))
+        .service(upstream(|| {
+            Response::builder()
+                .status(404)
+                .body(Full::new(Bytes::new()))
+                .unwrap()
+        }));
+    assert_eq!(
+        service.oneshot(Request::new(())).await.unwrap().status(),
+        404
+    );
+}
+
+// ---- over real hyper on loopback ----
+
+#[tokio::test]
+async fn over_real_hyper_on_loopback() {
+    let addr = support::serve(|request| async move {
+        match request.uri().path() {
+            "/stream" => {
+                // A success streamed in three chunks.
+                let chunks = support::Frames::<support::BoxError>::chunks(&["alpha-", "beta-", "gamma"]);
+                Response::new(BodyExt::boxed(chunks))
+            }
+            "/version" => support::response(
+                426,
+                &[("content-type", "application/json")],
+                r#"{"error": {"code": "VERSION_OUTDATED", "message": "Client version a.0.9-1 is no longer supported", "min_version": "a.1.0-1", "update_url": "https://example.com/update"}}"#,
+            ),
+            _ => support::response(
+                429,
+                &[("retry-after", "45"), ("x-ratelimit-limit", "60"), ("x-ratelimit-remaining", "0")],
+                r#"{"error": "Rate Limit Exceeded", "message": "Too many requests per minute"}"#,
+            ),
+        }
+    })
+    .await;
+    let client = ServiceBuilder::new()
+        .layer(ErrorBodyParseLayer::new())
+        .layer(StatusClassifierLayer::new())
+        .service(support::client::<Empty<Bytes>>());
+    let get = |path: &str| {
+        Request::get(format!("http://{addr}{path}"))
+            .body(Empty::new())
+            .unwrap()
+    };
+
+    let streamed = client.clone().oneshot(get("/stream")).await.unwrap();
+    assert_eq!(
+        support::body_bytes(streamed.into_body()).await,
+        "alpha-beta-gamma"
+    );
+
+    let Error::Api(version) = client.clone().oneshot(get("/version")).await.unwrap_err() else {
+        panic!()
+    };
+    assert_eq!(version.kind(), ErrorKind::UpgradeRequired);
+    assert_eq!(version.code(), Some("VERSION_OUTDATED"));
+    assert_eq!(
+        version.details().unwrap()["error"]["min_version"],
+        "a.1.0-1"
+    );
+
+    let uri = format!("http://user:hunter2@{addr}/limited?api_key=sk_live_123&page=2");
+    let request = Request::get(uri)
+        .header("authorization", "Bearer sk_live_456")
+        .body(Empty::new())
+        .unwrap();
+    let Error::Api(limited) = client.oneshot(request).await.unwrap_err() else {
+        panic!()
+    };
+    assert_eq!(limited.kind(), ErrorKind::RateLimited);
+    assert_eq!(limited.message(), "Too many requests per minute");
+    assert_eq!(limited.retry_after(), Some(Duration::from_secs(45)));
+    assert_eq!(limited.rate_limit().unwrap().remaining(), Some(0));
+    for text in [limited.to_string(), format!("{limited:?}")] {
+        for secret in ["hunter2", "sk_live_123", "sk_live_456", "Bearer"] {
+            assert!(!text.contains(secret), "{secret} leaked into {text}");
+        }
+    }
+    assert!(limited.to_string().contains("api_key=REDACTED&page=2"));
+}
+
+#[tokio::test]
+async fn connection_refused_is_a_connect_error() {
+    // Bind, learn a free port, and close it again: nothing listens there.
+    let addr = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let client = ErrorBodyParseLayer::new().layer(support::client::<Empty<Bytes>>());
+    let request = Request::get(format!("http://{addr}/"))
+        .body(Empty::new())
+        .unwrap();
+    let error = client.oneshot(request).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Transport);
+    assert!(error.transport().unwrap().is_connect(), "{error:?}");
+}
+
+#[test]
+fn types_are_send_sync_clone() {
+    fn assert_traits<T: Send + Sync + Clone + 'static>() {}
+    assert_traits::<ErrorBodyParseLayer>();
+    assert_traits::<tower_api_errors::ApiError>();
+    fn assert_error<T: std::error::Error + Send + Sync + 'static>() {}
+    assert_error::<Error>();
+    assert_error::<tower_api_errors::ApiError>();
+}
