@@ -47,20 +47,74 @@ impl fmt::Display for FieldError {
     }
 }
 
+/// Why the retry layer stopped trying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// The failure is not one a retry can fix (a 4xx other than 408/429, a
+    /// 501, a server's `x-should-retry: false`).
+    NotRetryable,
+    /// The request is not idempotent (a POST or PATCH without an
+    /// `Idempotency-Key`) and may have reached the server.
+    NotIdempotent,
+    /// The policy's `retry_if` said no.
+    ForbiddenByPolicy,
+    /// The request body outgrew the replay cap, so it cannot be sent again.
+    BodyNotReplayable,
+    /// `max_attempts` were made.
+    MaxAttempts,
+    /// The server asked to wait longer than `max_retry_after`: the caller
+    /// decides (the hint is on the error).
+    HintTooLong,
+    /// The next wait would end past the deadline, or the deadline passed
+    /// during an attempt.
+    Deadline,
+    /// The retry budget shared by the service's clones is spent.
+    BudgetExhausted,
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StopReason::NotRetryable => "not retryable",
+            StopReason::NotIdempotent => "request not idempotent",
+            StopReason::ForbiddenByPolicy => "policy said no",
+            StopReason::BodyNotReplayable => "request body too large to replay",
+            StopReason::MaxAttempts => "attempts exhausted",
+            StopReason::HintTooLong => "server asked to wait longer than max_retry_after",
+            StopReason::Deadline => "deadline",
+            StopReason::BudgetExhausted => "retry budget exhausted",
+        })
+    }
+}
+
 /// How retries went for the request an error or response belongs to.
 ///
-/// The retry layer fills it in; without one, it is one attempt and no wait.
+/// The retry layer puts it on every error it returns, and into the
+/// extensions of a response that needed more than one attempt or that it
+/// gave up on. Without a retry layer it is one attempt and no wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RetryReport {
     attempts: u32,
     waited: Duration,
+    stopped: Option<StopReason>,
 }
 
 impl RetryReport {
     /// A report of `attempts` (the first included) and `waited` in total
     /// between them.
     pub fn new(attempts: u32, waited: Duration) -> Self {
-        RetryReport { attempts, waited }
+        RetryReport {
+            attempts,
+            waited,
+            stopped: None,
+        }
+    }
+
+    /// Records why retrying stopped.
+    pub fn with_stop(mut self, reason: Option<StopReason>) -> Self {
+        self.stopped = reason;
+        self
     }
 
     /// Attempts made, the first included.
@@ -71,6 +125,11 @@ impl RetryReport {
     /// Time spent waiting between attempts.
     pub fn waited(&self) -> Duration {
         self.waited
+    }
+
+    /// Why the retry layer stopped, for an outcome that is a failure.
+    pub fn stopped(&self) -> Option<StopReason> {
+        self.stopped
     }
 }
 
@@ -113,6 +172,7 @@ struct ApiErrorInner {
     status: StatusCode,
     kind: ErrorKind,
     retryable: bool,
+    server_verdict: Option<bool>,
     code: Option<String>,
     message: Cow<'static, str>,
     field_errors: Vec<FieldError>,
@@ -131,6 +191,7 @@ pub(crate) struct ApiErrorParts {
     pub(crate) status: StatusCode,
     pub(crate) kind: ErrorKind,
     pub(crate) retryable: bool,
+    pub(crate) server_verdict: Option<bool>,
     pub(crate) code: Option<String>,
     pub(crate) message: Option<String>,
     pub(crate) field_errors: Vec<FieldError>,
@@ -150,6 +211,7 @@ impl ApiError {
                 status: parts.status,
                 kind: parts.kind,
                 retryable: parts.retryable,
+                server_verdict: parts.server_verdict,
                 code: parts.code,
                 message,
                 field_errors: parts.field_errors,
@@ -223,6 +285,12 @@ impl ApiError {
         self.inner.retryable
     }
 
+    /// The server's explicit retry verdict (`x-should-retry`,
+    /// `Stripe-Should-Retry`), when it sent one.
+    pub fn server_verdict(&self) -> Option<bool> {
+        self.inner.server_verdict
+    }
+
     /// True when the body was not read to its end: it outgrew the cap,
     /// failed mid-stream or stalled. The fields come from what was read.
     pub fn is_truncated(&self) -> bool {
@@ -274,6 +342,10 @@ impl ApiError {
         self.inner.request = request;
     }
 
+    pub(crate) fn set_retries(&mut self, retries: RetryReport) {
+        self.inner.retries = retries;
+    }
+
     /// Adds a body hint where the headers gave none.
     pub(crate) fn merge_body_hint(&mut self, delay: Option<Duration>) {
         if self.inner.hint.is_none() {
@@ -299,6 +371,14 @@ impl fmt::Display for ApiError {
         }
         if inner.retries.attempts() > 1 {
             notes.push(format!("after {} attempts", inner.retries.attempts()));
+        }
+        // "Not retryable" is the normal fate of a 404: not worth a note.
+        if let Some(reason) = inner
+            .retries
+            .stopped()
+            .filter(|r| *r != StopReason::NotRetryable)
+        {
+            notes.push(format!("gave up: {reason}"));
         }
         if inner.truncated {
             notes.push("body truncated".to_owned());
@@ -388,6 +468,16 @@ impl TransportError {
         false
     }
 
+    /// An attempt cut short by the retry layer's deadline.
+    pub(crate) fn deadline_elapsed() -> Self {
+        TransportError::new(DeadlineElapsed)
+    }
+
+    /// True when the retry layer's deadline passed during an attempt.
+    pub fn is_deadline(&self) -> bool {
+        self.source.is::<DeadlineElapsed>()
+    }
+
     /// The request that failed, when a layer recorded it.
     pub fn request(&self) -> Option<&RequestContext> {
         self.request.as_ref()
@@ -406,13 +496,26 @@ impl TransportError {
     pub(crate) fn set_request(&mut self, request: Option<RequestContext>) {
         self.request = request;
     }
+
+    pub(crate) fn set_retries(&mut self, retries: RetryReport) {
+        self.retries = retries;
+    }
 }
 
 impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "transport error: {}", self.source)?;
-        if self.retries.attempts() > 1 {
-            write!(f, " [after {} attempts]", self.retries.attempts())?;
+        match (
+            self.retries.attempts(),
+            self.retries
+                .stopped()
+                .filter(|r| *r != StopReason::NotRetryable),
+        ) {
+            (1, None) => {}
+            (attempts, None) => write!(f, " [after {attempts} attempts]")?,
+            (attempts, Some(reason)) => {
+                write!(f, " [after {attempts} attempts; gave up: {reason}]")?
+            }
         }
         if let Some(request) = &self.request {
             write!(f, " ({request})")?;
@@ -436,6 +539,18 @@ impl std::error::Error for TransportError {
         Some(&*self.source)
     }
 }
+
+/// The retry layer's deadline passed while an attempt was in flight.
+#[derive(Debug)]
+struct DeadlineElapsed;
+
+impl fmt::Display for DeadlineElapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("retry deadline elapsed during the attempt")
+    }
+}
+
+impl std::error::Error for DeadlineElapsed {}
 
 /// The error of the parse and retry layers: the server's typed failure, or
 /// a transport failure. Match on it; no downcasting needed.
@@ -502,6 +617,13 @@ impl Error {
         match self {
             Error::Api(api) => api.retries(),
             Error::Transport(transport) => transport.retries(),
+        }
+    }
+
+    pub(crate) fn set_retries(&mut self, retries: RetryReport) {
+        match self {
+            Error::Api(api) => api.set_retries(retries),
+            Error::Transport(transport) => transport.set_retries(retries),
         }
     }
 

@@ -22,6 +22,9 @@
 //! - [`parse`]: [`ErrorBodyParseLayer`] turns failure bodies into a typed
 //!   [`ApiError`] for every common error dialect; [`parse_error`] is the
 //!   same as a plain function.
+//! - [`retry`]: [`RetryLayer`] and [`RetryPolicy`] honour server hints,
+//!   back off with jitter, respect idempotency, replay streamed request
+//!   bodies and bound the extra load with a shared budget.
 //! - [`redact`]: credentials never reach an error or a log line.
 //! - `grpc` (feature `grpc`): `grpc-status` classification and pushback.
 //!
@@ -63,8 +66,10 @@ mod kind;
 pub mod parse;
 mod percent;
 pub mod redact;
+pub mod retry;
 
 pub use classify::StatusClassifierLayer;
-pub use error::{ApiError, BoxError, Error, FieldError, RetryReport, TransportError};
+pub use error::{ApiError, BoxError, Error, FieldError, RetryReport, StopReason, TransportError};
 pub use kind::ErrorKind;
 pub use parse::{parse_error, ErrorBodyParseLayer};
+pub use retry::{RetryLayer, RetryPolicy};

@@ -95,6 +95,7 @@ pub struct Failure {
     kind: ErrorKind,
     retryable: bool,
     hint: Option<RetryHint>,
+    server_verdict: Option<bool>,
 }
 
 impl Failure {
@@ -105,7 +106,25 @@ impl Failure {
             kind,
             retryable: kind.is_transient(),
             hint: None,
+            server_verdict: None,
         }
+    }
+
+    /// Records the server's explicit retry verdict (`x-should-retry`,
+    /// `Stripe-Should-Retry`), which also sets the retry verdict. A server
+    /// that says "retry" vouches that the request is safe to repeat, so the
+    /// retry layer honours it even for non-idempotent requests.
+    pub fn with_server_verdict(mut self, verdict: Option<bool>) -> Self {
+        if let Some(retry) = verdict {
+            self.retryable = retry;
+        }
+        self.server_verdict = verdict;
+        self
+    }
+
+    /// The server's explicit retry verdict, when it sent one.
+    pub fn server_verdict(&self) -> Option<bool> {
+        self.server_verdict
     }
 
     /// Sets the retry verdict.

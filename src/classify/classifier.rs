@@ -96,9 +96,12 @@ impl Classify for DefaultClassifier {
             kind = ErrorKind::RateLimited;
             retryable = true;
         }
-        if let Some(verdict) = hints::should_retry(headers) {
-            retryable = verdict;
-        }
-        Classification::Failure(Failure::new(kind).with_retryable(retryable).with_hint(hint))
+        // The server's explicit word overrides the verdict either way.
+        Classification::Failure(
+            Failure::new(kind)
+                .with_retryable(retryable)
+                .with_hint(hint)
+                .with_server_verdict(hints::should_retry(headers)),
+        )
     }
 }

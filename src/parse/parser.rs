@@ -120,6 +120,7 @@ impl ErrorParser {
             status,
             kind: failure.kind(),
             retryable: failure.is_retryable(),
+            server_verdict: failure.server_verdict(),
             code: code.map(|code| extract::one_line(&code, extract::MAX_CODE_CHARS)),
             message: message.map(|message| extract::one_line(&message, extract::MAX_MESSAGE_CHARS)),
             field_errors,

@@ -1,0 +1,270 @@
+//! [`ResponseFuture`] of [`Retry`](super::Retry): attempt, decide, wait,
+//! get ready, attempt again.
+
+use super::policy::{AttemptState, Decision, Outcome, RetryContext, RetryEvent};
+use super::{ReplayBody, RetryPolicy};
+use crate::classify::{Classification, Classify, DefaultClassifier};
+use crate::error::BoxError;
+use crate::redact::RequestContext;
+use crate::{Error, ErrorKind, RetryReport, StopReason, TransportError};
+use http::{Extensions, HeaderMap, Method, Request, Response, Uri, Version};
+use pin_project_lite::pin_project;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+use tokio::time::{Instant, Sleep};
+use tower::Service;
+
+pin_project! {
+    /// The response future of [`Retry`](super::Retry).
+    ///
+    /// Dropping it cancels cleanly: during a wait, no further attempt is sent.
+    pub struct ResponseFuture<S, B>
+    where
+        S: Service<Request<ReplayBody<B>>>,
+    {
+        #[pin]
+        state: State<S::Future>,
+        service: S,
+        template: Template,
+        body: ReplayBody<B>,
+        policy: RetryPolicy,
+        attempts: u32,
+        started: Instant,
+        waited: Duration,
+        previous_delay: Duration,
+        // Boxed so that only policies with a deadline pay for a timer.
+        deadline: Option<Pin<Box<Sleep>>>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Calling {
+            #[pin]
+            future: F,
+        },
+        Waiting {
+            #[pin]
+            sleep: Sleep,
+        },
+        Readying,
+        Done,
+    }
+}
+
+/// Everything of the request but its body, kept to build each retry.
+struct Template {
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: HeaderMap,
+    extensions: Extensions,
+}
+
+impl Template {
+    fn build<B>(&self, body: B) -> Request<B> {
+        let mut request = Request::new(body);
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        *request.version_mut() = self.version;
+        *request.headers_mut() = self.headers.clone();
+        *request.extensions_mut() = self.extensions.clone();
+        request
+    }
+
+    fn context(&self) -> RequestContext {
+        RequestContext::new(self.method.clone(), self.uri.clone())
+    }
+}
+
+impl<S, B> ResponseFuture<S, B>
+where
+    S: Service<Request<ReplayBody<B>>>,
+    B: http_body::Body,
+{
+    /// Sends the first attempt at once, on the service the caller made ready.
+    pub(crate) fn start(mut service: S, request: Request<B>, policy: RetryPolicy) -> Self {
+        let (parts, body) = request.into_parts();
+        let first_body = ReplayBody::new(body, policy.max_replay());
+        let body = first_body.replay();
+        // The one copy of the request that replays need.
+        let template = Template {
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            version: parts.version,
+            headers: parts.headers.clone(),
+            extensions: parts.extensions.clone(),
+        };
+        policy.deposit();
+        let future = service.call(Request::from_parts(parts, first_body));
+        let deadline = policy
+            .deadline_value()
+            .map(|deadline| Box::pin(tokio::time::sleep(deadline)));
+        ResponseFuture {
+            state: State::Calling { future },
+            service,
+            template,
+            body,
+            policy,
+            attempts: 1,
+            started: Instant::now(),
+            waited: Duration::ZERO,
+            previous_delay: Duration::ZERO,
+            deadline,
+        }
+    }
+}
+
+impl<S, B> std::fmt::Debug for ResponseFuture<S, B>
+where
+    S: Service<Request<ReplayBody<B>>>,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("attempts", &self.attempts)
+            .field("waited", &self.waited)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, B, ResBody> Future for ResponseFuture<S, B>
+where
+    S: Service<Request<ReplayBody<B>>, Response = Response<ResBody>>,
+    S::Error: Into<BoxError>,
+    B: http_body::Body + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Output = Result<Response<ResBody>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            let report = |reason| RetryReport::new(*this.attempts, *this.waited).with_stop(reason);
+            if let Some(deadline) = this.deadline.as_mut() {
+                if deadline.as_mut().poll(cx).is_ready() {
+                    let mut transport = TransportError::deadline_elapsed();
+                    transport.set_request(Some(this.template.context()));
+                    let mut error = Error::Transport(transport);
+                    error.set_retries(report(Some(StopReason::Deadline)));
+                    this.state.set(State::Done);
+                    return Poll::Ready(Err(error));
+                }
+            }
+            match this.state.as_mut().project() {
+                StateProj::Calling { future } => {
+                    let result = ready!(future.poll(cx));
+                    let attempt = AttemptState {
+                        attempts: *this.attempts,
+                        elapsed: this.started.elapsed(),
+                        previous_delay: *this.previous_delay,
+                        body_replayable: this.body.is_replayable(),
+                    };
+                    let template = &*this.template;
+                    let (decision, kind, status, outcome) = match result {
+                        Ok(mut response) => {
+                            let classification = response
+                                .extensions()
+                                .get::<Classification>()
+                                .copied()
+                                .unwrap_or_else(|| {
+                                    DefaultClassifier::new()
+                                        .classify(response.status(), response.headers())
+                                });
+                            if classification.is_success() {
+                                // Only a retried success carries a report:
+                                // a first-time success costs no allocation.
+                                if *this.attempts > 1 {
+                                    response.extensions_mut().insert(report(None));
+                                }
+                                this.state.set(State::Done);
+                                return Poll::Ready(Ok(response));
+                            }
+                            let status = response.status();
+                            let context = RetryContext::new(
+                                &template.method,
+                                &template.uri,
+                                &template.headers,
+                                *this.attempts,
+                                Outcome::Response {
+                                    status,
+                                    headers: response.headers(),
+                                    classification,
+                                },
+                            );
+                            let decision = this.policy.decide(&context, &attempt);
+                            let kind = classification.kind().unwrap_or(ErrorKind::Other);
+                            (decision, kind, Some(status), Ok(response))
+                        }
+                        Err(error) => {
+                            let error = Error::from_inner(error, Some(template.context()));
+                            let context = RetryContext::new(
+                                &template.method,
+                                &template.uri,
+                                &template.headers,
+                                *this.attempts,
+                                Outcome::Error(&error),
+                            );
+                            let decision = this.policy.decide(&context, &attempt);
+                            let status = error.api().map(|api| api.status());
+                            (decision, error.kind(), status, Err(error))
+                        }
+                    };
+                    match decision {
+                        Decision::Stop(reason) => {
+                            this.state.set(State::Done);
+                            return Poll::Ready(match outcome {
+                                Ok(mut response) => {
+                                    response.extensions_mut().insert(report(Some(reason)));
+                                    Ok(response)
+                                }
+                                Err(mut error) => {
+                                    error.set_retries(report(Some(reason)));
+                                    Err(error)
+                                }
+                            });
+                        }
+                        Decision::Retry { delay, hint } => {
+                            // The failed response (and its connection) is
+                            // released before the wait.
+                            drop(outcome);
+                            this.policy.notify(&RetryEvent::new(
+                                *this.attempts,
+                                delay,
+                                kind,
+                                status,
+                                hint,
+                            ));
+                            *this.previous_delay = delay;
+                            *this.waited += delay;
+                            this.state.set(State::Waiting {
+                                sleep: tokio::time::sleep(delay),
+                            });
+                        }
+                    }
+                }
+                StateProj::Waiting { sleep } => {
+                    ready!(sleep.poll(cx));
+                    this.state.set(State::Readying);
+                }
+                StateProj::Readying => match ready!(this.service.poll_ready(cx)) {
+                    Ok(()) => {
+                        let request = this.template.build(this.body.replay());
+                        *this.attempts += 1;
+                        let future = this.service.call(request);
+                        this.state.set(State::Calling { future });
+                    }
+                    Err(error) => {
+                        let mut error = Error::from_inner(error, Some(this.template.context()));
+                        error.set_retries(report(None));
+                        this.state.set(State::Done);
+                        return Poll::Ready(Err(error));
+                    }
+                },
+                StateProj::Done => panic!("retry ResponseFuture polled after completion"),
+            }
+        }
+    }
+}

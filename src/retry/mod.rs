@@ -1,0 +1,177 @@
+//! Retry what is worth retrying, when the server says, without storms.
+//!
+//! [`RetryLayer`] retries a request when the failure is transient (408,
+//! 429, 500, 502, 503, 504; connect errors; other transport errors for
+//! idempotent requests) and never otherwise (other 4xx, 501). It waits what
+//! the server asked for (`Retry-After` in seconds or as a date,
+//! `retry-after-ms`, a body's `retry_after`, an exhausted rate-limit
+//! window's reset, gRPC pushback) exactly, never shorter; without a hint, an
+//! exponential [`Backoff`] with jitter.
+//!
+//! It works over a raw client (classifying responses itself; when it gives
+//! up, the caller gets the last response, with a [`RetryReport`](crate::RetryReport)
+//! in its extensions) and over an [`ErrorBodyParseLayer`](crate::ErrorBodyParseLayer)
+//! (reading the typed [`ApiError`](crate::ApiError), whose hints merge
+//! headers and body; when it gives up, the caller gets the last error with
+//! its attempts, time waited and [`StopReason`](crate::StopReason)).
+//!
+//! Request bodies are replayed without buffering up front ([`ReplayBody`]):
+//! the first attempt keeps what it streams, up to a cap; a body that
+//! outgrew the cap is not retried, and the error says so. Method, URI,
+//! version, headers (an `Idempotency-Key` included) and extensions are the
+//! same on every attempt.
+//!
+//! # Why a budget, and not only a maximum of attempts
+//!
+//! `max_attempts` bounds one request; it does not bound a fleet. When an
+//! upstream is down, every request fails, and three attempts each triple
+//! the load on a service that is already failing: the retry storm that
+//! turns a blip into an outage. A budget bounds retries to a share of
+//! recent traffic (20 % by default, plus a floor of one a second so a
+//! quiet client can still retry), shared by every clone of the service, so
+//! a failing upstream sees at most ~1.2× its normal load from us.
+//!
+//! # Why a long hint is not slept on
+//!
+//! A server that says "come back in an hour" (a daily quota) is not asking
+//! the request to wait an hour: holding it would hold the caller's task, a
+//! connection and maybe a user. A hint longer than
+//! [`max_retry_after`](RetryPolicy::max_retry_after) (120 s by default)
+//! fails fast, with the hint on the error, and the caller decides. Hints
+//! shorter than that are honoured exactly: retrying earlier than the server
+//! asked only earns another 429.
+//!
+//! # The default
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::{Request, Response};
+//! use http_body_util::Full;
+//! use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
+//! use std::time::Duration;
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//! use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryPolicy};
+//! use tower_api_errors::{ErrorBodyParseLayer, RetryReport};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! let calls = Arc::new(AtomicU32::new(0));
+//! let counter = calls.clone();
+//! // An upstream that is down twice, asking for 2 s each time, then recovers.
+//! let upstream = service_fn(move |_req: Request<ReplayBody<Full<Bytes>>>| {
+//!     let call = counter.fetch_add(1, Ordering::SeqCst);
+//!     async move {
+//!         let response = if call < 2 {
+//!             Response::builder().status(503).header("retry-after", "2").body(Full::new(Bytes::new()))
+//!         } else {
+//!             Response::builder().status(200).body(Full::new(Bytes::from_static(b"ok")))
+//!         };
+//!         Ok::<_, std::convert::Infallible>(response.unwrap())
+//!     }
+//! });
+//! let client = ServiceBuilder::new()
+//!     .layer(RetryLayer::new(RetryPolicy::default()))
+//!     .layer(ErrorBodyParseLayer::new())
+//!     .service(upstream);
+//!
+//! let started = tokio::time::Instant::now();
+//! let response = client.oneshot(Request::new(Full::new(Bytes::new()))).await.unwrap();
+//! assert_eq!(response.status(), 200);
+//! assert_eq!(started.elapsed(), Duration::from_secs(4), "waited exactly what the server said");
+//! assert_eq!(response.extensions().get::<RetryReport>().unwrap().attempts(), 3);
+//! # }
+//! ```
+//!
+//! # Customised
+//!
+//! ```
+//! use http::{Method, StatusCode};
+//! use std::time::Duration;
+//! use tower_api_errors::retry::{Backoff, Jitter, RetryLayer, RetryPolicy};
+//! use tower_api_errors::ErrorKind;
+//!
+//! let policy = RetryPolicy::default()
+//!     .max_attempts(5)
+//!     .backoff(Backoff::exponential(Duration::from_millis(100), 3.0, Duration::from_secs(5)).jitter(Jitter::Equal))
+//!     .max_retry_after(Duration::from_secs(30))
+//!     .deadline(Duration::from_secs(60))
+//!     // This API's 409 means "a lock is held, try again"; and never retry
+//!     // anything against /payments, whatever the server says.
+//!     .retry_if(|ctx| {
+//!         if ctx.uri().path().starts_with("/payments") {
+//!             Some(false)
+//!         } else if ctx.status() == Some(StatusCode::CONFLICT) {
+//!             Some(true)
+//!         } else {
+//!             None
+//!         }
+//!     })
+//!     .on_retry(|event| {
+//!         eprintln!("attempt {} failed ({}), retrying in {:?}", event.attempt(), event.kind(), event.delay());
+//!     });
+//! let _layer = RetryLayer::new(policy);
+//! ```
+//!
+//! # Bringing your own `tower::retry::Policy`
+//!
+//! The parse layer's typed errors serve tower's own retry middleware just
+//! as well; the hint is one method call away:
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::{Request, Response};
+//! use http_body_util::Full;
+//! use std::future::{ready, Ready};
+//! use tower::retry::{Policy, RetryLayer};
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//! use tower_api_errors::{Error, ErrorBodyParseLayer};
+//!
+//! /// Retry rate limits once, ignoring hints (say, a test double's policy).
+//! #[derive(Clone)]
+//! struct OnceOnRateLimit(bool);
+//!
+//! impl<B> Policy<Request<Full<Bytes>>, Response<B>, Error> for OnceOnRateLimit {
+//!     type Future = Ready<()>;
+//!     fn retry(&mut self, _: &mut Request<Full<Bytes>>, result: &mut Result<Response<B>, Error>) -> Option<Self::Future> {
+//!         match result {
+//!             Err(Error::Api(api)) if api.is_rate_limited() && !self.0 => {
+//!                 self.0 = true;
+//!                 Some(ready(()))
+//!             }
+//!             _ => None,
+//!         }
+//!     }
+//!     fn clone_request(&mut self, req: &Request<Full<Bytes>>) -> Option<Request<Full<Bytes>>> {
+//!         let mut clone = Request::new(req.body().clone());
+//!         *clone.uri_mut() = req.uri().clone();
+//!         *clone.headers_mut() = req.headers().clone();
+//!         Some(clone)
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let upstream = service_fn(|_req: Request<Full<Bytes>>| async {
+//!     Ok::<_, std::convert::Infallible>(Response::builder().status(429).body(Full::new(Bytes::new())).unwrap())
+//! });
+//! let client = ServiceBuilder::new()
+//!     .layer(RetryLayer::new(OnceOnRateLimit(false)))
+//!     .layer(ErrorBodyParseLayer::new())
+//!     .service(upstream);
+//! let error = client.oneshot(Request::new(Full::new(Bytes::new()))).await.unwrap_err();
+//! assert!(error.api().unwrap().is_rate_limited());
+//! # }
+//! ```
+
+mod backoff;
+mod future;
+mod layer;
+mod policy;
+mod replay;
+mod service;
+
+pub use backoff::{Backoff, Jitter};
+pub use future::ResponseFuture;
+pub use layer::RetryLayer;
+pub use policy::{is_idempotent, Outcome, RetryContext, RetryEvent, RetryPolicy, IDEMPOTENCY_KEY};
+pub use replay::{ReplayBody, DEFAULT_MAX_REPLAY};
+pub use service::Retry;
+pub use tower::retry::budget::TpsBudget;

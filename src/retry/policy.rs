@@ -1,0 +1,486 @@
+//! [`RetryPolicy`]: what is retried, when, and how often.
+
+use super::backoff::Backoff;
+use super::replay::DEFAULT_MAX_REPLAY;
+use crate::classify::Classification;
+use crate::hints::HintSource;
+use crate::{Error, ErrorKind, StopReason};
+use http::{HeaderMap, HeaderName, Method, StatusCode, Uri};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use tower::retry::budget::{Budget, TpsBudget};
+use tower::util::rng::HasherRng;
+
+/// The header that makes any request safe to retry: the server dedupes by it.
+pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
+/// True for requests that may be sent twice: `GET`, `HEAD`, `OPTIONS`,
+/// `TRACE`, `PUT`, `DELETE` (RFC 9110 §9.2.2), or any request carrying an
+/// `Idempotency-Key` header.
+pub fn is_idempotent(method: &Method, headers: &HeaderMap) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    ) || headers.contains_key(IDEMPOTENCY_KEY)
+}
+
+type RetryIf = dyn Fn(&RetryContext<'_>) -> Option<bool> + Send + Sync;
+type OnRetry = dyn Fn(&RetryEvent) + Send + Sync;
+type SharedBudget = dyn Budget + Send + Sync;
+
+/// What is retried, when, and how often. Built with by-value setters;
+/// every setting is checked when set, never at request time.
+///
+/// # Defaults, and why
+///
+/// | setting | default | why |
+/// |---|---|---|
+/// | [`max_attempts`](Self::max_attempts) | 3 | the vendors' pages all say "a few"; a third attempt rides out most blips without tripling an outage's load |
+/// | [`backoff`](Self::backoff) | 500 ms, ×2, capped at 20 s, full jitter | spreads clients that failed together |
+/// | [`max_retry_after`](Self::max_retry_after) | 120 s | longer waits are the caller's call (a daily quota) |
+/// | [`budget`](Self::budget) | 20 % of recent requests + 1 retry/s, over 10 s | bounds the extra load on a failing upstream |
+/// | [`deadline`](Self::deadline) | none | the caller knows its own time limits |
+/// | [`retry_non_idempotent`](Self::retry_non_idempotent) | false | a POST may have been done once already |
+/// | [`max_replay_bytes`](Self::max_replay_bytes) | 64 KiB | bodies are kept for replay up to this |
+///
+/// # Clone
+/// Cheap, and clones share the budget: that is the point of a budget.
+#[derive(Clone)]
+pub struct RetryPolicy {
+    config: Arc<Config>,
+}
+
+#[derive(Clone)]
+struct Config {
+    max_attempts: u32,
+    backoff: Backoff,
+    max_retry_after: Duration,
+    deadline: Option<Duration>,
+    budget: Option<Arc<SharedBudget>>,
+    retry_non_idempotent: bool,
+    max_replay_bytes: usize,
+    retry_if: Option<Arc<RetryIf>>,
+    on_retry: Option<Arc<OnRetry>>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            config: Arc::new(Config {
+                max_attempts: 3,
+                backoff: Backoff::default(),
+                max_retry_after: Duration::from_secs(120),
+                deadline: None,
+                budget: Some(Arc::new(default_budget())),
+                retry_non_idempotent: false,
+                max_replay_bytes: DEFAULT_MAX_REPLAY,
+                retry_if: None,
+                on_retry: None,
+            }),
+        }
+    }
+}
+
+/// 20 % of the requests of the last 10 s, plus 1 retry a second.
+fn default_budget() -> TpsBudget {
+    TpsBudget::new(Duration::from_secs(10), 1, 0.2)
+}
+
+impl fmt::Debug for RetryPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.config;
+        f.debug_struct("RetryPolicy")
+            .field("max_attempts", &c.max_attempts)
+            .field("backoff", &c.backoff)
+            .field("max_retry_after", &c.max_retry_after)
+            .field("deadline", &c.deadline)
+            .field("budget", &c.budget.is_some())
+            .field("retry_non_idempotent", &c.retry_non_idempotent)
+            .field("max_replay_bytes", &c.max_replay_bytes)
+            .field("retry_if", &c.retry_if.is_some())
+            .field("on_retry", &c.on_retry.is_some())
+            .finish()
+    }
+}
+
+impl RetryPolicy {
+    /// The default policy (see the table above). Each call makes a new
+    /// budget; clone a policy to share one.
+    pub fn new() -> Self {
+        RetryPolicy::default()
+    }
+
+    fn config(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.config)
+    }
+
+    /// Total attempts, the first included: 1 turns retries off.
+    ///
+    /// # Panics
+    /// When `attempts` is zero: a request is always attempted once.
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        assert!(attempts >= 1, "max_attempts must be at least 1");
+        self.config().max_attempts = attempts;
+        self
+    }
+
+    /// The backoff used when the server gives no hint.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.config().backoff = backoff;
+        self
+    }
+
+    /// The longest server hint that is waited out. A longer one is not
+    /// slept on: the caller gets the error at once, hint included, and
+    /// decides (a daily quota is not worth holding a request for).
+    pub fn max_retry_after(mut self, max: Duration) -> Self {
+        self.config().max_retry_after = max;
+        self
+    }
+
+    /// The total time for all attempts and waits. A wait that would end
+    /// past it is not started, and an attempt still running when it passes
+    /// is cut short with a transport error.
+    ///
+    /// # Panics
+    /// When `deadline` is zero.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        assert!(!deadline.is_zero(), "deadline must be longer than zero");
+        self.config().deadline = Some(deadline);
+        self
+    }
+
+    /// Replaces the retry budget: any `tower::retry::budget::Budget`, such
+    /// as a [`TpsBudget`] with other numbers. Every clone of the policy,
+    /// and so every clone of the service, draws from it.
+    pub fn budget(mut self, budget: impl Budget + Send + Sync + 'static) -> Self {
+        self.config().budget = Some(Arc::new(budget));
+        self
+    }
+
+    /// Turns the budget off: retries are limited by `max_attempts` only.
+    pub fn no_budget(mut self) -> Self {
+        self.config().budget = None;
+        self
+    }
+
+    /// Whether requests that are not idempotent (POST, PATCH without an
+    /// `Idempotency-Key`) may be retried after reaching the server.
+    /// Connect failures are retried regardless: such a request never left.
+    pub fn retry_non_idempotent(mut self, retry: bool) -> Self {
+        self.config().retry_non_idempotent = retry;
+        self
+    }
+
+    /// The most request-body bytes kept for replay. A request whose body
+    /// outgrows it is not retried ([`StopReason::BodyNotReplayable`]).
+    pub fn max_replay_bytes(mut self, bytes: usize) -> Self {
+        self.config().max_replay_bytes = bytes;
+        self
+    }
+
+    /// A closure that can force (`Some(true)`) or forbid (`Some(false)`) a
+    /// retry, or leave the decision to the policy (`None`). Forcing skips
+    /// the retryable verdict and the idempotency rule; attempts, the hint
+    /// cap, the deadline, the budget and body replay still apply.
+    pub fn retry_if<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&RetryContext<'_>) -> Option<bool> + Send + Sync + 'static,
+    {
+        self.config().retry_if = Some(Arc::new(f));
+        self
+    }
+
+    /// A hook called before every retry's wait, with the attempt that
+    /// failed, why, and the delay chosen.
+    pub fn on_retry<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&RetryEvent) + Send + Sync + 'static,
+    {
+        self.config().on_retry = Some(Arc::new(f));
+        self
+    }
+
+    pub(crate) fn max_replay(&self) -> usize {
+        self.config.max_replay_bytes
+    }
+
+    pub(crate) fn deadline_value(&self) -> Option<Duration> {
+        self.config.deadline
+    }
+
+    /// Records a new logical request in the budget.
+    pub(crate) fn deposit(&self) {
+        if let Some(budget) = &self.config.budget {
+            budget.deposit();
+        }
+    }
+
+    pub(crate) fn notify(&self, event: &RetryEvent) {
+        if let Some(hook) = &self.config.on_retry {
+            hook(event);
+        }
+    }
+
+    /// The whole retry decision for a failed attempt.
+    pub(crate) fn decide(&self, context: &RetryContext<'_>, state: &AttemptState) -> Decision {
+        let c = &self.config;
+        let facts = context.outcome.facts();
+        match c.retry_if.as_ref().and_then(|f| f(context)) {
+            Some(false) => return Decision::Stop(StopReason::ForbiddenByPolicy),
+            Some(true) => {}
+            None => {
+                if !facts.retryable {
+                    return Decision::Stop(StopReason::NotRetryable);
+                }
+                let safe = is_idempotent(context.method, context.headers)
+                    || facts.never_sent
+                    || facts.server_verdict == Some(true)
+                    || c.retry_non_idempotent;
+                if !safe {
+                    return Decision::Stop(StopReason::NotIdempotent);
+                }
+            }
+        }
+        if !state.body_replayable {
+            return Decision::Stop(StopReason::BodyNotReplayable);
+        }
+        if state.attempts >= c.max_attempts {
+            return Decision::Stop(StopReason::MaxAttempts);
+        }
+        let (delay, hint) = match facts.hint {
+            Some((delay, _)) if delay > c.max_retry_after => {
+                return Decision::Stop(StopReason::HintTooLong);
+            }
+            Some((delay, source)) => (delay, Some(source)),
+            None => {
+                let mut rng = HasherRng::default();
+                (
+                    c.backoff
+                        .delay(state.attempts, state.previous_delay, &mut rng),
+                    None,
+                )
+            }
+        };
+        if let Some(deadline) = c.deadline {
+            if state.elapsed.saturating_add(delay) > deadline {
+                return Decision::Stop(StopReason::Deadline);
+            }
+        }
+        if let Some(budget) = &c.budget {
+            if !budget.withdraw() {
+                return Decision::Stop(StopReason::BudgetExhausted);
+            }
+        }
+        Decision::Retry { delay, hint }
+    }
+}
+
+/// The per-request state a decision needs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AttemptState {
+    pub(crate) attempts: u32,
+    pub(crate) elapsed: Duration,
+    pub(crate) previous_delay: Duration,
+    pub(crate) body_replayable: bool,
+}
+
+/// What the policy decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    Retry {
+        delay: Duration,
+        hint: Option<HintSource>,
+    },
+    Stop(StopReason),
+}
+
+/// What [`RetryPolicy::retry_if`] sees: the request and the failed attempt.
+#[derive(Debug)]
+pub struct RetryContext<'a> {
+    method: &'a Method,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+    attempts: u32,
+    outcome: Outcome<'a>,
+}
+
+impl<'a> RetryContext<'a> {
+    pub(crate) fn new(
+        method: &'a Method,
+        uri: &'a Uri,
+        headers: &'a HeaderMap,
+        attempts: u32,
+        outcome: Outcome<'a>,
+    ) -> Self {
+        RetryContext {
+            method,
+            uri,
+            headers,
+            attempts,
+            outcome,
+        }
+    }
+
+    /// The request method.
+    pub fn method(&self) -> &Method {
+        self.method
+    }
+
+    /// The request URI.
+    pub fn uri(&self) -> &Uri {
+        self.uri
+    }
+
+    /// The request headers.
+    pub fn headers(&self) -> &HeaderMap {
+        self.headers
+    }
+
+    /// Attempts made so far, the failed one included.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// The failed attempt's outcome.
+    pub fn outcome(&self) -> &Outcome<'a> {
+        &self.outcome
+    }
+
+    /// The failure's kind.
+    pub fn kind(&self) -> ErrorKind {
+        self.outcome.kind()
+    }
+
+    /// The response status, when there was a response.
+    pub fn status(&self) -> Option<StatusCode> {
+        self.outcome.status()
+    }
+
+    /// The policy's own verdict before `retry_if`: is the failure transient?
+    pub fn is_retryable(&self) -> bool {
+        self.outcome.facts().retryable
+    }
+}
+
+/// How an attempt failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Outcome<'a> {
+    /// A failure response (when no parse layer sits inside the retry layer).
+    Response {
+        /// The status.
+        status: StatusCode,
+        /// The response headers.
+        headers: &'a HeaderMap,
+        /// The classification (stamped below, or the default classifier's).
+        classification: Classification,
+    },
+    /// An error: a parsed [`ApiError`](crate::ApiError) or a transport error.
+    Error(&'a Error),
+}
+
+/// What the decision needs from an outcome, whatever its form.
+struct Facts {
+    retryable: bool,
+    hint: Option<(Duration, HintSource)>,
+    server_verdict: Option<bool>,
+    never_sent: bool,
+}
+
+impl Outcome<'_> {
+    fn facts(&self) -> Facts {
+        match self {
+            Outcome::Response { classification, .. } => Facts {
+                retryable: classification.is_retryable(),
+                hint: classification.retry_hint().map(|h| (h.delay(), h.source())),
+                server_verdict: classification.failure().and_then(|f| f.server_verdict()),
+                never_sent: false,
+            },
+            Outcome::Error(Error::Api(api)) => Facts {
+                retryable: api.is_retryable(),
+                hint: api.retry_hint().map(|h| (h.delay(), h.source())),
+                server_verdict: api.server_verdict(),
+                never_sent: false,
+            },
+            Outcome::Error(Error::Transport(transport)) => Facts {
+                retryable: !transport.is_deadline(),
+                hint: None,
+                server_verdict: None,
+                never_sent: transport.is_connect(),
+            },
+        }
+    }
+
+    /// The failure's kind.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Outcome::Response { classification, .. } => {
+                classification.kind().unwrap_or(ErrorKind::Other)
+            }
+            Outcome::Error(error) => error.kind(),
+        }
+    }
+
+    /// The response status, when there was a response.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Outcome::Response { status, .. } => Some(*status),
+            Outcome::Error(error) => error.api().map(|api| api.status()),
+        }
+    }
+}
+
+/// What [`RetryPolicy::on_retry`] sees before each retry's wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryEvent {
+    attempt: u32,
+    delay: Duration,
+    kind: ErrorKind,
+    status: Option<StatusCode>,
+    hint: Option<HintSource>,
+}
+
+impl RetryEvent {
+    pub(crate) fn new(
+        attempt: u32,
+        delay: Duration,
+        kind: ErrorKind,
+        status: Option<StatusCode>,
+        hint: Option<HintSource>,
+    ) -> Self {
+        RetryEvent {
+            attempt,
+            delay,
+            kind,
+            status,
+            hint,
+        }
+    }
+
+    /// The attempt that failed (1 for the first).
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The wait before the next attempt.
+    pub fn delay(&self) -> Duration {
+        self.delay
+    }
+
+    /// Why the attempt failed.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The failed attempt's status, when there was a response.
+    pub fn status(&self) -> Option<StatusCode> {
+        self.status
+    }
+
+    /// Where the delay came from: a server hint, or `None` for the backoff.
+    pub fn hint(&self) -> Option<HintSource> {
+        self.hint
+    }
+}

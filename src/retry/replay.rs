@@ -1,0 +1,310 @@
+//! [`ReplayBody`]: a request body that can be sent again without being
+//! buffered up front.
+
+use bytes::{Buf, Bytes};
+use http::HeaderMap;
+use http_body::{Body, Frame, SizeHint};
+use std::fmt;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+/// The default replay cap: 64 KiB.
+pub const DEFAULT_MAX_REPLAY: usize = 64 * 1024;
+
+/// A request body that the retry layer can send again.
+///
+/// The first attempt streams the original body and keeps each chunk it
+/// streams (chunks of `Bytes` are kept by reference count, not copied), up
+/// to a cap. A retry's copy replays the kept chunks, then goes on reading
+/// the original where the last attempt left it (the server may have
+/// answered before reading everything). Nothing is buffered before the
+/// first attempt needs it.
+///
+/// A body that outgrows the cap stops being kept: the attempt in flight
+/// still streams it in full, but it can no longer be replayed, and the retry
+/// layer gives up rather than send a partial body
+/// ([`StopReason::BodyNotReplayable`](crate::StopReason::BodyNotReplayable)).
+///
+/// An empty body (`is_end_stream()` at the start, as for most GETs) costs
+/// nothing: no shared state is allocated.
+///
+/// The original body must be `Unpin`; wrap one that is not with
+/// `http_body_util::BodyExt::boxed`.
+pub struct ReplayBody<B> {
+    shared: Option<Arc<Mutex<Shared<B>>>>,
+    /// How many kept chunks this copy has yielded, or [`DIRECT`].
+    position: usize,
+    /// Whether this copy has yielded the trailers.
+    trailers_sent: bool,
+}
+
+/// The position of a copy that streams the original without keeping it:
+/// the one in flight when the body outgrew the cap.
+const DIRECT: usize = usize::MAX;
+
+struct Shared<B> {
+    original: Option<B>,
+    kept: Vec<Bytes>,
+    kept_bytes: usize,
+    trailers: Option<HeaderMap>,
+    /// The original has ended (or failed).
+    complete: bool,
+    /// More was streamed than `max` allows, or the original failed: the
+    /// body cannot be sent again.
+    unreplayable: bool,
+    max: usize,
+    size_hint: SizeHint,
+}
+
+impl<B: Body> ReplayBody<B> {
+    /// Wraps `body`, keeping at most `max` bytes for replays.
+    pub fn new(body: B, max: usize) -> Self {
+        let shared = (!body.is_end_stream()).then(|| {
+            let size_hint = body.size_hint();
+            // A body whose exact length is already over the cap can never be
+            // replayed: say so from the start rather than keep bytes for nothing.
+            let unreplayable = size_hint.lower() > max as u64;
+            Arc::new(Mutex::new(Shared {
+                original: Some(body),
+                kept: Vec::new(),
+                kept_bytes: 0,
+                trailers: None,
+                complete: false,
+                unreplayable,
+                max,
+                size_hint,
+            }))
+        });
+        let unreplayable = shared
+            .as_ref()
+            .is_some_and(|shared| lock(shared).unreplayable);
+        ReplayBody {
+            shared,
+            position: if unreplayable { DIRECT } else { 0 },
+            trailers_sent: false,
+        }
+    }
+}
+
+impl<B> ReplayBody<B> {
+    /// True while the body can still be sent again in full.
+    pub fn is_replayable(&self) -> bool {
+        match &self.shared {
+            None => true,
+            Some(shared) => !lock(shared).unreplayable,
+        }
+    }
+
+    /// A fresh copy, which starts again from the first byte.
+    pub(crate) fn replay(&self) -> Self {
+        ReplayBody {
+            shared: self.shared.clone(),
+            position: 0,
+            trailers_sent: false,
+        }
+    }
+}
+
+fn lock<B>(shared: &Mutex<Shared<B>>) -> MutexGuard<'_, Shared<B>> {
+    // A panic while holding the lock leaves consistent state (every update
+    // is a single push or flag), so a poisoned lock is still usable.
+    shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<B> Body for ReplayBody<B>
+where
+    B: Body + Unpin,
+    B::Error: Into<crate::BoxError>,
+{
+    type Data = Bytes;
+    type Error = crate::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        let Some(shared) = &this.shared else {
+            return Poll::Ready(None);
+        };
+        let mut state = lock(shared);
+        let direct = this.position == DIRECT;
+        if !direct {
+            if state.unreplayable {
+                // This copy would have to resend bytes that were not kept.
+                // The retry layer checks `is_replayable` and never sends one.
+                return Poll::Ready(Some(Err(NotReplayable.into())));
+            }
+            if let Some(chunk) = state.kept.get(this.position).cloned() {
+                this.position += 1;
+                return Poll::Ready(Some(Ok(Frame::data(chunk))));
+            }
+        }
+        if state.complete {
+            if !this.trailers_sent {
+                this.trailers_sent = true;
+                if let Some(trailers) = state.trailers.clone() {
+                    return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+                }
+            }
+            return Poll::Ready(None);
+        }
+        let Some(original) = state.original.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let frame = match Pin::new(original).poll_frame(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(None) => {
+                state.complete = true;
+                state.original = None;
+                this.trailers_sent = true;
+                return Poll::Ready(None);
+            }
+            Poll::Ready(Some(Err(error))) => {
+                state.complete = true;
+                state.unreplayable = true;
+                state.original = None;
+                return Poll::Ready(Some(Err(error.into())));
+            }
+            Poll::Ready(Some(Ok(frame))) => frame,
+        };
+        let frame = match frame.into_data() {
+            Ok(mut data) => {
+                let chunk = data.copy_to_bytes(data.remaining());
+                if !direct {
+                    if state.kept_bytes + chunk.len() > state.max {
+                        state.unreplayable = true;
+                        state.kept = Vec::new();
+                        this.position = DIRECT;
+                    } else {
+                        state.kept_bytes += chunk.len();
+                        state.kept.push(chunk.clone());
+                        this.position = state.kept.len();
+                    }
+                }
+                Frame::data(chunk)
+            }
+            Err(frame) => match frame.into_trailers() {
+                Ok(trailers) => {
+                    state.trailers = Some(trailers.clone());
+                    this.trailers_sent = true;
+                    Frame::trailers(trailers)
+                }
+                // A frame kind this crate does not know: pass nothing on, and
+                // be polled again for the next one.
+                Err(_) => {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+            },
+        };
+        Poll::Ready(Some(Ok(frame)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.shared {
+            None => true,
+            Some(shared) => {
+                let state = lock(shared);
+                let replayed_all = self.position == DIRECT || self.position >= state.kept.len();
+                state.complete && replayed_all && (self.trailers_sent || state.trailers.is_none())
+            }
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.shared {
+            None => SizeHint::with_exact(0),
+            Some(shared) => lock(shared).size_hint,
+        }
+    }
+}
+
+impl<B> fmt::Debug for ReplayBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReplayBody")
+            .field("replayable", &self.is_replayable())
+            .field("position", &self.position)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A copy of a body that stopped being kept was read.
+#[derive(Debug)]
+struct NotReplayable;
+
+impl fmt::Display for NotReplayable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("request body outgrew the replay cap and cannot be sent again")
+    }
+}
+
+impl std::error::Error for NotReplayable {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+    use std::collections::VecDeque;
+
+    /// Yields its chunks one per poll.
+    struct Chunks(VecDeque<&'static str>);
+
+    impl Body for Chunks {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            Poll::Ready(
+                self.0
+                    .pop_front()
+                    .map(|c| Ok(Frame::data(Bytes::from_static(c.as_bytes())))),
+            )
+        }
+    }
+
+    fn chunks(parts: &[&'static str]) -> Chunks {
+        Chunks(parts.iter().copied().collect())
+    }
+
+    #[tokio::test]
+    async fn a_replay_continues_where_a_partial_read_stopped() {
+        let mut first = ReplayBody::new(chunks(&["a", "b", "c"]), 1024);
+        let keep = first.replay();
+        // The server answered after reading one chunk.
+        let frame = first.frame().await.unwrap().unwrap();
+        assert_eq!(frame.into_data().unwrap(), "a");
+        drop(first);
+        assert!(keep.is_replayable());
+        let second = keep.replay();
+        assert_eq!(second.collect().await.unwrap().to_bytes(), "abc");
+        // And again, now that the original has ended.
+        assert_eq!(keep.replay().collect().await.unwrap().to_bytes(), "abc");
+    }
+
+    #[tokio::test]
+    async fn empty_bodies_need_no_shared_state() {
+        let body = ReplayBody::new(http_body_util::Empty::<Bytes>::new(), 1024);
+        assert!(body.shared.is_none());
+        assert!(body.is_end_stream());
+        assert!(body.replay().collect().await.unwrap().to_bytes().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_body_known_to_be_too_large_streams_once() {
+        let full = http_body_util::Full::new(Bytes::from_static(b"0123456789"));
+        let first = ReplayBody::new(full, 4);
+        let keep = first.replay();
+        assert!(!keep.is_replayable());
+        assert_eq!(first.collect().await.unwrap().to_bytes(), "0123456789");
+        assert!(
+            keep.replay().collect().await.is_err(),
+            "a replay refuses rather than send a partial body"
+        );
+    }
+}

@@ -1,0 +1,84 @@
+//! [`Retry`].
+
+use super::{ReplayBody, ResponseFuture, RetryPolicy};
+use crate::error::BoxError;
+use crate::Error;
+use http::{Request, Response};
+use std::task::{Context, Poll};
+use tower::Service;
+
+/// Retries failed requests as its [`RetryPolicy`] says.
+///
+/// The inner service receives requests whose body is a [`ReplayBody`] of
+/// the caller's body, so that a retry can send it again.
+///
+/// It reads failures in either form: an `Err(Error::Api(_))` from an
+/// [`ErrorBodyParse`](crate::parse::ErrorBodyParse) inside it (whose hints
+/// already merge headers and body), or a failure response straight from a
+/// client (classified by a stamp from a
+/// [`StatusClassifier`](crate::classify::StatusClassifier) inside it, or by
+/// the [`DefaultClassifier`](crate::classify::DefaultClassifier)).
+///
+/// # Clone
+/// Clones the inner service; clones share the policy's budget. The
+/// service must be `Clone`: each call takes the ready service into its
+/// future (leaving a fresh clone behind, which keeps the readiness it was
+/// given for the first attempt) and drives `poll_ready` before each retry.
+#[derive(Debug, Clone)]
+pub struct Retry<S> {
+    inner: S,
+    policy: RetryPolicy,
+}
+
+impl<S> Retry<S> {
+    /// Wraps `inner` with `policy`.
+    pub fn new(inner: S, policy: RetryPolicy) -> Self {
+        Retry { inner, policy }
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &RetryPolicy {
+        &self.policy
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Retry<S>
+where
+    S: Service<Request<ReplayBody<ReqBody>>, Response = Response<ResBody>> + Clone,
+    S::Error: Into<BoxError>,
+    ReqBody: http_body::Body + Unpin,
+    ReqBody::Error: Into<BoxError>,
+{
+    type Response = Response<ResBody>;
+    type Error = Error;
+    type Future = ResponseFuture<S, ReqBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner
+            .poll_ready(cx)
+            .map_err(|error| Error::from_inner(error, None))
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        // The ready service goes into the future; a clone stays behind for
+        // the next call, which will drive its own `poll_ready`.
+        let clone = self.inner.clone();
+        let service = std::mem::replace(&mut self.inner, clone);
+        ResponseFuture::start(service, request, self.policy.clone())
+    }
+}

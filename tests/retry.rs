@@ -1,0 +1,589 @@
+//! `RetryLayer`: every retry step asserted deterministically with
+//! tower-test mock handles and paused time.
+
+mod support;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
+use tower::{Layer, ServiceBuilder, ServiceExt};
+use tower_api_errors::retry::{Backoff, Jitter, ReplayBody, RetryLayer, RetryPolicy, TpsBudget};
+use tower_api_errors::{Error, ErrorBodyParseLayer, ErrorKind, RetryReport, StopReason};
+use tower_test::mock;
+
+type Req<B = Full<Bytes>> = Request<ReplayBody<B>>;
+type Handle<B = Full<Bytes>> = mock::Handle<Req<B>, Response<Full<Bytes>>>;
+
+/// A policy without jitter or budget, so that every wait is exact.
+fn exact() -> RetryPolicy {
+    RetryPolicy::default()
+        .backoff(
+            Backoff::exponential(Duration::from_millis(500), 2.0, Duration::from_secs(20))
+                .jitter(Jitter::None),
+        )
+        .no_budget()
+}
+
+fn reply(status: u16, headers: &[(&str, &str)], body: &'static str) -> Response<Full<Bytes>> {
+    let mut builder = Response::builder().status(status);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder
+        .body(Full::new(Bytes::from_static(body.as_bytes())))
+        .unwrap()
+}
+
+/// Answers the next request and returns when it arrived and what it was.
+async fn answer<B>(handle: &mut Handle<B>, response: Response<Full<Bytes>>) -> (Instant, Req<B>) {
+    let (request, send) = handle.next_request().await.expect("a request");
+    let arrived = Instant::now();
+    send.send_response(response);
+    (arrived, request)
+}
+
+fn get() -> Request<Full<Bytes>> {
+    Request::get("http://api.test/items")
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_seconds_is_waited_exactly() {
+    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+    let client = RetryLayer::new(exact()).layer(service);
+    handle.allow(10);
+    let call = tokio::spawn(client.oneshot(get()));
+    let (first, _) = answer(&mut handle, reply(503, &[("retry-after", "2")], "")).await;
+    let (second, _) = answer(&mut handle, reply(200, &[], "ok")).await;
+    assert_eq!(second - first, Duration::from_secs(2));
+    let response = call.await.unwrap().unwrap();
+    assert_eq!(response.status(), 200);
+    let report = response.extensions().get::<RetryReport>().unwrap();
+    assert_eq!(
+        (report.attempts(), report.waited()),
+        (2, Duration::from_secs(2))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn body_retry_after_is_waited_exactly_over_the_parse_layer() {
+    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(exact()))
+        .layer(ErrorBodyParseLayer::new())
+        .service(service);
+    handle.allow(10);
+    let call = tokio::spawn(client.oneshot(get()));
+    let (first, _) = answer(
+        &mut handle,
+        reply(
+            429,
+            &[],
+            r#"{"error": {"code": 429, "message": "Rate limited", "retry_after": 1.5}}"#,
+        ),
+    )
+    .await;
+    let (second, _) = answer(&mut handle, reply(200, &[], "ok")).await;
+    assert_eq!(second - first, Duration::from_millis(1500));
+    assert_eq!(call.await.unwrap().unwrap().status(), 200);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_as_an_http_date() {
+    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+    let client = RetryLayer::new(exact()).layer(service);
+    handle.allow(10);
+    let call = tokio::spawn(client.oneshot(get()));
+    let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(3));
+    let (first, _) = answer(&mut handle, reply(503, &[("retry-after", &date)], "")).await;
+    let (second, _) = answer(&mut handle, reply(200, &[], "")).await;
+    // An HTTP-date has whole seconds: the wait is the 3 s less the part of
+    // the current second already gone.
+    let waited = second - first;
+    assert!(
+        waited > Duration::from_secs(2) && waited <= Duration::from_secs(3),
+        "{waited:?}"
+    );
+    assert_eq!(call.await.unwrap().unwrap().status(), 200);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_one_hour_hint_fails_fast_with_the_hint() {
+    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(exact()))
+        .layer(ErrorBodyParseLayer::new())
+        .service(service);
+    handle.allow(10);
+    let started = Instant::now();
+    let call = tokio::spawn(client.oneshot(get()));
+    answer(
+        &mut handle,
+        reply(
+            429,
+            &[("retry-after", "3600")],
+            r#"{"error": "Rate Limit Exceeded", "message": "Daily request limit exceeded"}"#,
+        ),
+    )
+    .await;
+    let error = call.await.unwrap().unwrap_err();
+    assert_eq!(started.elapsed(), Duration::ZERO, "not slept on");
+    let api = error.api().unwrap();
+    assert_eq!(api.retry_after(), Some(Duration::from_secs(3600)));
+    assert_eq!(api.retries().stopped(), Some(StopReason::HintTooLong));
+    assert_eq!(api.attempts(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn post_without_a_key_is_not_retried_with_a_key_it_is() {
+    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+    let client = RetryLayer::new(exact()).layer(service);
+    handle.allow(10);
+
+    let post = Request::post("http://api.test/orders")
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap();
+    let call = tokio::spawn(client.clone().oneshot(post));
+    answer(&mut handle, reply(503, &[], "")).await;
+    let response = call.await.unwrap().unwrap();
+    assert_eq!(response.status(), 503);
+    let report = response.extensions().get::<RetryReport>().unwrap();
+    assert_eq!(
+        (report.attempts(), report.stopped()),
+        (1, Some(StopReason::NotIdempotent))
+    );
+
+    let keyed = Request::post("http://api.test/orders")
+        .header("idempotency-key", "order-7f3a")
+        .body(Full::new(Bytes::from_static(b"{\"sku\":1}")))
+        .unwrap();
+    let call = tokio::spawn(client.oneshot(keyed));
+    let (_, first) = answer(&mut handle, reply(503, &[], "")).await;
+    let (_, second) = answer(&mut handle, reply(201, &[], "")).await;
+    assert_eq!(call.await.unwrap().unwrap().status(), 201);
+    for request in [&first, &second] {
+        assert_eq!(request.method(), "POST");
+        assert_eq!(request.uri(), "http://api.test/orders");
+        assert_eq!(request.headers()["idempotency-key"], "order-7f3a");
+    }
+    let (_, first_body) = first.into_parts();
+    let (_, second_body) = second.into_parts();
+    assert_eq!(
+        first_body.collect().await.unwrap().to_bytes(),
+        "{\"sku\":1}"
+    );
+    assert_eq!(
+        second_body.collect().await.unwrap().to_bytes(),
+        "{\"sku\":1}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_servers_explicit_yes_makes_a_post_retryable() {
+    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+    let client = RetryLayer::new(exact()).layer(service);
+    handle.allow(10);
+    let post = Request::post("http://api.test/charges")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let call = tokio::spawn(client.oneshot(post));
+    answer(
+        &mut handle,
+        reply(409, &[("stripe-should-retry", "true")], ""),
+    )
+    .await;
+    answer(&mut handle, reply(200, &[], "")).await;
+    assert_eq!(call.await.unwrap().unwrap().status(), 200);
+}
+
+#[tokio::test(start_paused = true)]
+async fn client_errors_are_not_retried() {
+    for status in [400, 401, 403, 404, 422, 501] {
+        let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(exact()))
+            .layer(ErrorBodyParseLayer::new())
+            .service(service);
+        handle.allow(10);
+        let call = tokio::spawn(client.oneshot(get()));
+        answer(&mut handle, reply(status, &[], r#"{"error": "nope"}"#)).await;
+        let error = call.await.unwrap().unwrap_err();
+        assert_eq!(error.api().unwrap().status(), status);
+        assert_eq!(error.retries().attempts(), 1, "{status}");
+        assert_eq!(
+            error.retries().stopped(),
+            Some(StopReason::NotRetryable),
+            "{status}"
+        );
+        assert!(!error.to_string().contains("gave up"), "{error}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn attempts_are_capped_and_backoff_grows() {
+    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(exact().max_attempts(4)))
+        .layer(ErrorBodyParseLayer::new())
+        .service(service);
+    handle.allow(10);
+    let call = tokio::spawn(client.oneshot(get()));
+    let mut arrivals = Vec::new();
+    for _ in 0..4 {
+        arrivals.push(
+            answer(&mut handle, reply(500, &[], r#"{"message": "boom"}"#))
+                .await
+                .0,
+        );
+    }
+    let error = call.await.unwrap().unwrap_err();
+    let gaps: Vec<Duration> = arrivals.windows(2).map(|w| w[1] - w[0]).collect();
+    assert_eq!(
+        gaps,
+        [
+            Duration::from_millis(500),
+            Duration::from_secs(1),
+            Duration::from_secs(2)
+        ]
+    );
+    let report = error.retries();
+    assert_eq!(
+        (report.attempts(), report.waited()),
+        (4, Duration::from_millis(3500))
+    );
+    assert_eq!(report.stopped(), Some(StopReason::MaxAttempts));
+    assert_eq!(
+        error.api().unwrap().message(),
+        "boom",
+        "the last attempt's typed error"
+    );
+    assert!(error.to_string().contains("after 4 attempts"), "{error}");
+    // No fifth request.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert!(futures_ready_none(&mut handle).await);
+}
+
+/// True when no request arrives at the handle (none is waiting, or every
+/// copy of the service is gone).
+async fn futures_ready_none<B>(handle: &mut Handle<B>) -> bool {
+    !matches!(
+        tokio::time::timeout(Duration::from_secs(1), handle.next_request()).await,
+        Ok(Some(_))
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wait_past_the_deadline_is_not_started() {
+    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+    let client =
+        RetryLayer::new(exact().max_attempts(10).deadline(Duration::from_secs(5))).layer(service);
+    handle.allow(10);
+    let started = Instant::now();
+    let call = tokio::spawn(client.oneshot(get()));
+    answer(&mut handle, reply(503, &[("retry-after", "3")], "")).await;
+    answer(&mut handle, reply(503, &[("retry-after", "3")], "")).await;
+    let response = call.await.unwrap().unwrap();
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(3),
+        "the second 3 s wait would end at 6 s"
+    );
+    let report = response.extensions().get::<RetryReport>().unwrap();
+    assert_eq!(
+        (report.attempts(), report.stopped()),
+        (2, Some(StopReason::Deadline))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_cuts_a_hanging_attempt() {
+    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+    let client = RetryLayer::new(exact().deadline(Duration::from_secs(5))).layer(service);
+    handle.allow(10);
+    let started = Instant::now();
+    let call = tokio::spawn(client.oneshot(get()));
+    let (_request, _never_answered) = handle.next_request().await.unwrap();
+    let error = call.await.unwrap().unwrap_err();
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+    assert!(error.transport().unwrap().is_deadline());
+    assert_eq!(error.retries().stopped(), Some(StopReason::Deadline));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_budget_bounds_extra_load_under_total_failure() {
+    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+    // 20 % of requests plus a floor of 1/s over a 10 s window: a reserve of 10.
+    let policy = exact().budget(TpsBudget::new(Duration::from_secs(10), 1, 0.2));
+    let client = RetryLayer::new(policy).layer(service);
+    handle.allow(u64::MAX);
+    let requests = 200;
+    let served = Arc::new(Mutex::new(0usize));
+    let counter = served.clone();
+    let server = tokio::spawn(async move {
+        while let Some((_, send)) = handle.next_request().await {
+            *counter.lock().unwrap() += 1;
+            send.send_response(reply(503, &[], ""));
+        }
+    });
+    let mut calls = Vec::new();
+    for _ in 0..requests {
+        calls.push(tokio::spawn(client.clone().oneshot(get())));
+    }
+    let mut exhausted = 0;
+    for call in calls {
+        let response = call.await.unwrap().unwrap();
+        assert_eq!(
+            response.status(),
+            503,
+            "every request ends in exactly one outcome"
+        );
+        if response
+            .extensions()
+            .get::<RetryReport>()
+            .unwrap()
+            .stopped()
+            == Some(StopReason::BudgetExhausted)
+        {
+            exhausted += 1;
+        }
+    }
+    drop(client);
+    let total = *served.lock().unwrap();
+    server.abort();
+    let amplification = total as f64 / requests as f64;
+    // Without a budget this would be 3.0 (three attempts each).
+    assert!(
+        amplification <= 1.3,
+        "amplification {amplification} ({total} attempts for {requests} requests)"
+    );
+    assert!(
+        exhausted > 0,
+        "the budget, not max_attempts, stopped most retries"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_streamed_body_is_replayed_byte_for_byte() {
+    type Streamed = support::Frames<std::io::Error>;
+    let (service, mut handle) = mock::pair::<Req<Streamed>, Response<Full<Bytes>>>();
+    let client = RetryLayer::new(exact()).layer(service);
+    handle.allow(10);
+    let body = support::Frames::chunks(&["chunk-1;", "chunk-2;", "", "chunk-3"]);
+    let request = Request::put("http://api.test/blob").body(body).unwrap();
+    let call = tokio::spawn(client.oneshot(request));
+    let mut seen = Vec::new();
+    for status in [503, 502, 200] {
+        let (request, send) = handle.next_request().await.unwrap();
+        seen.push(request.into_body().collect().await.unwrap().to_bytes());
+        send.send_response(reply(status, &[], ""));
+    }
+    assert_eq!(call.await.unwrap().unwrap().status(), 200);
+    assert!(
+        seen.iter().all(|body| body == "chunk-1;chunk-2;chunk-3"),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_body_over_the_replay_cap_is_sent_once_and_not_retried() {
+    type Streamed = support::Frames<std::io::Error>;
+    let (service, mut handle) = mock::pair::<Req<Streamed>, Response<Full<Bytes>>>();
+    let client = RetryLayer::new(exact().max_replay_bytes(8)).layer(service);
+    handle.allow(10);
+    let body = support::Frames::chunks(&["0123456789", "abcdef"]);
+    let call =
+        tokio::spawn(client.oneshot(Request::put("http://api.test/blob").body(body).unwrap()));
+    let (request, send) = handle.next_request().await.unwrap();
+    assert_eq!(
+        request.into_body().collect().await.unwrap().to_bytes(),
+        "0123456789abcdef",
+        "the first attempt gets all of it"
+    );
+    send.send_response(reply(503, &[], ""));
+    let response = call.await.unwrap().unwrap();
+    let report = response.extensions().get::<RetryReport>().unwrap();
+    assert_eq!(report.stopped(), Some(StopReason::BodyNotReplayable));
+    assert!(futures_ready_none(&mut handle).await);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_during_the_wait_sends_nothing_more() {
+    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+    let client = RetryLayer::new(exact()).layer(service);
+    handle.allow(10);
+    let call = tokio::spawn(client.oneshot(get()));
+    answer(&mut handle, reply(503, &[("retry-after", "10")], "")).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    call.abort();
+    assert!(call.await.unwrap_err().is_cancelled());
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert!(
+        futures_ready_none(&mut handle).await,
+        "no attempt after the drop"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn connect_errors_are_retried_even_for_post() {
+    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+    let client = RetryLayer::new(exact()).layer(service);
+    handle.allow(10);
+    let call = tokio::spawn(
+        client.oneshot(
+            Request::post("http://api.test/x")
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        ),
+    );
+    let (_, send) = handle.next_request().await.unwrap();
+    send.send_error(std::io::Error::new(
+        std::io::ErrorKind::ConnectionRefused,
+        "refused",
+    ));
+    answer(&mut handle, reply(201, &[], "")).await;
+    assert_eq!(call.await.unwrap().unwrap().status(), 201);
+}
+
+#[tokio::test(start_paused = true)]
+async fn other_transport_errors_are_retried_only_when_idempotent() {
+    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+    let client = RetryLayer::new(exact()).layer(service);
+    handle.allow(10);
+    let reset = || std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+
+    let call = tokio::spawn(
+        client.clone().oneshot(
+            Request::post("http://api.test/x")
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        ),
+    );
+    handle.next_request().await.unwrap().1.send_error(reset());
+    let error = call.await.unwrap().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Transport);
+    assert_eq!(error.retries().stopped(), Some(StopReason::NotIdempotent));
+
+    let call = tokio::spawn(client.oneshot(get()));
+    handle.next_request().await.unwrap().1.send_error(reset());
+    answer(&mut handle, reply(200, &[], "")).await;
+    assert_eq!(call.await.unwrap().unwrap().status(), 200);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_if_and_on_retry() {
+    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let log = events.clone();
+    let policy = exact()
+        .retry_if(|ctx| (ctx.status() == Some(StatusCode::CONFLICT)).then_some(true))
+        .on_retry(move |event| {
+            log.lock()
+                .unwrap()
+                .push((event.attempt(), event.kind(), event.delay()))
+        });
+    let client = RetryLayer::new(policy).layer(service);
+    handle.allow(10);
+    let call = tokio::spawn(client.oneshot(get()));
+    answer(&mut handle, reply(409, &[], "")).await;
+    answer(&mut handle, reply(503, &[("retry-after", "1")], "")).await;
+    answer(&mut handle, reply(200, &[], "")).await;
+    assert_eq!(call.await.unwrap().unwrap().status(), 200);
+    assert_eq!(
+        *events.lock().unwrap(),
+        [
+            (1, ErrorKind::Conflict, Duration::from_millis(500)),
+            (2, ErrorKind::Unavailable, Duration::from_secs(1))
+        ]
+    );
+}
+
+#[tokio::test]
+async fn against_real_hyper_on_loopback_fails_twice_then_succeeds() {
+    let hits = Arc::new(Mutex::new(Vec::new()));
+    let log = hits.clone();
+    let addr = support::serve(move |request| {
+        let log = log.clone();
+        async move {
+            let body = support::body_bytes(request.into_body()).await;
+            let attempt = {
+                let mut hits = log.lock().unwrap();
+                hits.push(body);
+                hits.len()
+            };
+            if attempt <= 2 {
+                support::response(
+                    503,
+                    &[("retry-after", "0")],
+                    r#"{"error": "internal_error", "error_description": "warming up"}"#,
+                )
+            } else {
+                support::response(200, &[], "done")
+            }
+        }
+    })
+    .await;
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default()))
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let request = Request::put(format!("http://{addr}/things/1"))
+        .body(Full::new(Bytes::from_static(b"payload")))
+        .unwrap();
+    let response = client.oneshot(request).await.unwrap();
+    assert_eq!(support::body_bytes(response.into_body()).await, "done");
+    assert_eq!(*hits.lock().unwrap(), ["payload", "payload", "payload"]);
+}
+
+#[tokio::test]
+async fn gives_up_with_the_last_typed_error_over_real_hyper() {
+    let addr = support::serve(|_request| async {
+        support::response(
+            503,
+            &[("retry-after", "0")],
+            r#"{"error": {"code": "MAINTENANCE", "message": "down for maintenance"}}"#,
+        )
+    })
+    .await;
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default().max_attempts(2)))
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let request = Request::get(format!("http://{addr}/status"))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let Error::Api(error) = client.oneshot(request).await.unwrap_err() else {
+        panic!()
+    };
+    assert_eq!(error.code(), Some("MAINTENANCE"));
+    assert_eq!(error.attempts(), 2);
+    assert_eq!(error.retries().stopped(), Some(StopReason::MaxAttempts));
+}
+
+#[test]
+fn the_stack_is_clone_send_sync_and_fits_tower_wrappers() {
+    fn assert_traits<T: Clone + Send + Sync + 'static>(_: &T) {}
+    let client = support::client::<ReplayBody<Full<Bytes>>>();
+    let stack = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default()))
+        .layer(ErrorBodyParseLayer::new())
+        .layer(tower_api_errors::StatusClassifierLayer::new())
+        .service(client);
+    assert_traits(&stack);
+    fn assert_send<T: Send>(_: T) {}
+    assert_send(stack.clone().oneshot(get()));
+    let _boxed: tower::util::BoxCloneSyncService<
+        Request<Full<Bytes>>,
+        Response<hyper::body::Incoming>,
+        Error,
+    > = tower::util::BoxCloneSyncService::new(stack);
+}
+
+#[test]
+#[should_panic(expected = "max_attempts")]
+fn invalid_settings_are_rejected_when_built() {
+    let _ = RetryPolicy::default().max_attempts(0);
+}
