@@ -1,0 +1,151 @@
+//! Each example's behaviour, asserted over its real loopback servers.
+
+mod support;
+
+#[path = "../examples/axum_outbound.rs"]
+mod axum_outbound;
+#[path = "../examples/custom_policy.rs"]
+mod custom_policy;
+#[path = "../examples/demo.rs"]
+mod demo;
+#[path = "../examples/hyper_client.rs"]
+mod hyper_client;
+
+use std::time::Duration;
+use tower_api_errors::{Error, ErrorKind, StopReason};
+
+#[tokio::test]
+async fn demo_rows_match_the_seed_apis() {
+    let rows = demo::run().await;
+    assert_eq!(rows.len(), demo::SCENARIOS.len());
+    let row = |name: &str| {
+        rows.iter()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    let api = |name: &str| match &row(name).outcome {
+        Err(Error::Api(error)) => error.clone(),
+        other => panic!("{name}: expected an API error, got {other:?}"),
+    };
+
+    assert_eq!(row("member found").outcome.as_ref().ok(), Some(&200));
+    assert_eq!(
+        api("bad token (000)").message(),
+        "Invalid API token provided"
+    );
+    assert_eq!(api("forbidden (003)").code(), Some("forbidden"));
+    assert_eq!(api("not found (002)").code(), Some("404"));
+    assert_eq!(api("duplicate (003)").kind(), ErrorKind::Conflict);
+    let validation = api("validation (003)");
+    let fields: Vec<_> = validation
+        .field_errors()
+        .iter()
+        .map(|f| f.field())
+        .collect();
+    assert_eq!(fields, ["name", "email"]);
+    assert_eq!(api("bad role (000)").kind(), ErrorKind::Validation);
+    let upgrade = api("upgrade (002)");
+    assert_eq!(upgrade.code(), Some("VERSION_OUTDATED"));
+    assert_eq!(
+        upgrade.details().unwrap()["error"]["min_version"],
+        "a.1.0-1"
+    );
+    assert_eq!(api("no balance (004)").kind(), ErrorKind::PaymentRequired);
+
+    // Rate limits: waited exactly as told, or failed fast when told too much.
+    let minute = row("per-minute (004)");
+    assert_eq!(
+        (minute.attempts, minute.waited),
+        (2, Duration::from_secs(1))
+    );
+    let day = api("per-day (004)");
+    assert_eq!(day.retry_after(), Some(Duration::from_secs(86_400)));
+    assert_eq!(day.retries().stopped(), Some(StopReason::HintTooLong));
+    assert_eq!(row("per-day (004)").server_saw, 1);
+    let body_hint = row("body hint (002)");
+    assert_eq!(
+        (body_hint.attempts, body_hint.waited),
+        (2, Duration::from_millis(500))
+    );
+
+    // Recovery, and giving up with the last typed error.
+    assert_eq!(row("503 recovers").attempts, 3);
+    assert_eq!(row("503 recovers").outcome.as_ref().ok(), Some(&200));
+    let proxy = api("proxy 502 HTML");
+    assert_eq!((proxy.message(), proxy.attempts()), ("502 Bad Gateway", 3));
+
+    // Idempotency: the server saw the unkeyed POST once, the keyed one twice.
+    assert_eq!(row("POST, no key").server_saw, 1);
+    assert_eq!(
+        api("POST, no key").retries().stopped(),
+        Some(StopReason::NotIdempotent)
+    );
+    assert_eq!(row("POST, with key").server_saw, 2);
+    assert_eq!(row("POST, with key").outcome.as_ref().ok(), Some(&201));
+
+    // Credentials were on every request; no error shows them.
+    for row in &rows {
+        if let Err(error) = &row.outcome {
+            let text = format!("{error} {error:?}");
+            assert!(!text.contains("sk_demo_secret"), "{text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn hyper_client_replays_a_streamed_body() {
+    let upload = hyper_client::run().await;
+    assert_eq!((upload.status, upload.attempts), (201, 2));
+    assert_eq!(upload.received.len(), 2);
+    assert!(
+        upload
+            .received
+            .iter()
+            .all(|body| body == "part-1 part-2 part-3 part-4"),
+        "{:?}",
+        upload.received
+    );
+}
+
+#[tokio::test]
+async fn axum_app_maps_upstream_errors_to_its_own() {
+    let answers = axum_outbound::run().await;
+    let answer = |id: &str| answers.iter().find(|(i, _)| *i == id).unwrap().1.clone();
+    assert_eq!(answer("1").0, 200);
+    assert_eq!(
+        answer("busy"),
+        (
+            503,
+            Some("300".to_owned()),
+            r#"{"error":"busy, try later"}"#.to_owned()
+        )
+    );
+    let (status, _, body) = answer("invalid");
+    assert_eq!(status, 422);
+    assert_eq!(
+        body,
+        r#"{"invalid":[{"field":"email","problem":"Invalid email format"}]}"#
+    );
+    assert_eq!(answer("missing").0, 404);
+    assert_eq!(answer("broken").0, 502);
+}
+
+#[tokio::test]
+async fn custom_policy_composes() {
+    let (outcomes, log) = custom_policy::run().await;
+    let outcome = |call: &str| outcomes.iter().find(|(c, _)| *c == call).unwrap().1.clone();
+    assert_eq!(outcome("GET /exists/42"), ("ok 404".to_owned(), 1));
+    assert_eq!(outcome("GET /records/7"), ("ok 200".to_owned(), 3));
+    let (payment, attempts) = outcome("POST /payments");
+    assert_eq!(attempts, 1);
+    assert!(
+        payment.contains("PSP_DOWN") && payment.contains("policy said no"),
+        "{payment}"
+    );
+    assert_eq!(log.len(), 2);
+    assert!(
+        log.iter()
+            .all(|line| line.contains("waiting 200ms (hint from body)")),
+        "{log:?}"
+    );
+}
