@@ -24,6 +24,20 @@
 //! `grpc-retry-pushback-ms` is the hint; a negative or malformed pushback
 //! means "do not retry" (gRFC A6).
 //!
+//! Only trailers-only responses are classified: a call whose response
+//! already carried messages has its `grpc-status` in the trailers, is not a
+//! failure by its headers, and is never retried.
+//!
+//! Every gRPC call is an HTTP POST, so the retry layer's default
+//! idempotency rule retries none of them. gRFC A6 makes retries an opt-in
+//! per service or method: say `retry_non_idempotent(true)` for a service
+//! whose methods are safe to repeat, or decide per method with `retry_if`
+//! on `ctx.uri().path()`. Around a tonic `Channel`, stack
+//! `RetryLayer -> StatusClassifierLayer -> map_request(ReplayBody -> tonic::body::Body)`
+//! and let tonic turn the final response into a `Status` (see
+//! `examples/tonic_client.rs`); the [`GrpcStatus`] dialect serves stacks
+//! that parse errors themselves.
+//!
 //! ```
 //! use http::HeaderMap;
 //! use tower_api_errors::grpc::{classify_trailers_only, decode_grpc_message};
@@ -43,8 +57,12 @@
 
 use crate::classify::{Classification, Failure};
 use crate::hints::{grpc_pushback, GrpcPushback, HintSource, RetryHint};
-use crate::ErrorKind;
-use http::HeaderMap;
+use crate::parse::{Dialect, DialectInput, ErrorFields};
+use crate::{ApiError, Error, ErrorKind};
+use http::{HeaderMap, HeaderName};
+
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
 
 /// The kind and default retry verdict for a gRPC status code.
 pub fn kind_for_code(code: u32) -> Option<(ErrorKind, bool)> {
@@ -95,7 +113,6 @@ pub fn code_name(code: u32) -> &'static str {
 
 /// The `grpc-status` of a header map, when present and numeric.
 pub fn grpc_status(headers: &HeaderMap) -> Option<u32> {
-    const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
     let text = headers.get(GRPC_STATUS)?.to_str().ok()?.trim();
     if text.is_empty() || text.len() > 9 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -126,6 +143,59 @@ pub fn classify_trailers_only(headers: &HeaderMap) -> Option<Classification> {
 /// replaced, so decoding never fails.
 pub fn decode_grpc_message(raw: &[u8]) -> String {
     String::from_utf8_lossy(&crate::percent::percent_decode(raw)).into_owned()
+}
+
+/// The dialect of trailers-only gRPC responses: the code is the
+/// `grpc-status` name (`"UNAVAILABLE"`), the message the percent-decoded
+/// `grpc-message`. With the `grpc` feature it is tried before every other
+/// built-in dialect; a response without `grpc-status` is not its business.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GrpcStatus;
+
+impl Dialect for GrpcStatus {
+    fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
+        let code = grpc_status(input.headers())?;
+        let mut fields = ErrorFields::new().code(code_name(code));
+        if let Some(message) = input.headers().get(GRPC_MESSAGE) {
+            fields = fields.message(decode_grpc_message(message.as_bytes()));
+        }
+        Some(fields)
+    }
+}
+
+/// The gRPC code for an error kind, for answering a gRPC caller with an
+/// upstream's error.
+pub fn code_for_kind(kind: ErrorKind) -> tonic::Code {
+    match kind {
+        ErrorKind::BadRequest | ErrorKind::Validation => tonic::Code::InvalidArgument,
+        ErrorKind::Unauthorized => tonic::Code::Unauthenticated,
+        ErrorKind::PaymentRequired | ErrorKind::RateLimited => tonic::Code::ResourceExhausted,
+        ErrorKind::Forbidden => tonic::Code::PermissionDenied,
+        ErrorKind::NotFound => tonic::Code::NotFound,
+        ErrorKind::Conflict => tonic::Code::AlreadyExists,
+        ErrorKind::Timeout => tonic::Code::DeadlineExceeded,
+        ErrorKind::UpgradeRequired => tonic::Code::FailedPrecondition,
+        ErrorKind::Unavailable | ErrorKind::BadGateway | ErrorKind::Transport => {
+            tonic::Code::Unavailable
+        }
+        ErrorKind::Server => tonic::Code::Internal,
+        _ => tonic::Code::Unknown,
+    }
+}
+
+/// An upstream's error as a `tonic::Status` for a gRPC caller: the code
+/// from the kind, the error's one-line `Display` (credentials redacted) as
+/// the message.
+impl From<&ApiError> for tonic::Status {
+    fn from(error: &ApiError) -> Self {
+        tonic::Status::new(code_for_kind(error.kind()), error.to_string())
+    }
+}
+
+impl From<&Error> for tonic::Status {
+    fn from(error: &Error) -> Self {
+        tonic::Status::new(code_for_kind(error.kind()), error.to_string())
+    }
 }
 
 #[cfg(test)]

@@ -67,6 +67,7 @@ pub mod parse;
 mod percent;
 pub mod redact;
 pub mod retry;
+mod telemetry;
 
 pub use classify::StatusClassifierLayer;
 pub use error::{ApiError, BoxError, Error, FieldError, RetryReport, StopReason, TransportError};

@@ -563,8 +563,8 @@ async fn gives_up_with_the_last_typed_error_over_real_hyper() {
     assert_eq!(error.retries().stopped(), Some(StopReason::MaxAttempts));
 }
 
-#[test]
-fn the_stack_is_clone_send_sync_and_fits_tower_wrappers() {
+#[tokio::test]
+async fn the_stack_is_clone_send_sync_and_fits_tower_wrappers() {
     fn assert_traits<T: Clone + Send + Sync + 'static>(_: &T) {}
     let client = support::client::<ReplayBody<Full<Bytes>>>();
     let stack = ServiceBuilder::new()
@@ -579,7 +579,9 @@ fn the_stack_is_clone_send_sync_and_fits_tower_wrappers() {
         Request<Full<Bytes>>,
         Response<hyper::body::Incoming>,
         Error,
-    > = tower::util::BoxCloneSyncService::new(stack);
+    > = tower::util::BoxCloneSyncService::new(stack.clone());
+    let buffered = tower::buffer::Buffer::<Request<Full<Bytes>>, _>::new(stack, 16);
+    assert_traits(&buffered);
 }
 
 #[test]

@@ -36,6 +36,7 @@ where
         let verdict = this
             .classifier
             .classify(response.status(), response.headers());
+        crate::telemetry::classified(response.status(), &verdict);
         response.extensions_mut().insert(verdict);
         Poll::Ready(Ok(response))
     }

@@ -168,6 +168,7 @@ where
                         Cut::WithError(cause) => error.set_truncated(Some(cause)),
                     }
                     error.set_request(this.context.take());
+                    crate::telemetry::api_error(&error);
                     this.state.set(State::Done);
                     return Poll::Ready(Err(Error::Api(error)));
                 }

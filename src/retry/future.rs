@@ -6,6 +6,7 @@ use super::{ReplayBody, RetryPolicy};
 use crate::classify::{Classification, Classify, DefaultClassifier};
 use crate::error::BoxError;
 use crate::redact::RequestContext;
+use crate::telemetry::{self, Span};
 use crate::{Error, ErrorKind, RetryReport, StopReason, TransportError};
 use http::{Extensions, HeaderMap, Method, Request, Response, Uri, Version};
 use pin_project_lite::pin_project;
@@ -36,6 +37,7 @@ pin_project! {
         previous_delay: Duration,
         // Boxed so that only policies with a deadline pay for a timer.
         deadline: Option<Pin<Box<Sleep>>>,
+        span: Span,
     }
 }
 
@@ -99,7 +101,11 @@ where
             extensions: parts.extensions.clone(),
         };
         policy.deposit();
-        let future = service.call(Request::from_parts(parts, first_body));
+        let span = Span::request(&template.method, &template.uri);
+        let future = {
+            let _entered = span.enter();
+            service.call(Request::from_parts(parts, first_body))
+        };
         let deadline = policy
             .deadline_value()
             .map(|deadline| Box::pin(tokio::time::sleep(deadline)));
@@ -114,6 +120,7 @@ where
             waited: Duration::ZERO,
             previous_delay: Duration::ZERO,
             deadline,
+            span,
         }
     }
 }
@@ -141,6 +148,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        let _entered = this.span.enter();
         loop {
             let report = |reason| RetryReport::new(*this.attempts, *this.waited).with_stop(reason);
             if let Some(deadline) = this.deadline.as_mut() {
@@ -149,6 +157,7 @@ where
                     transport.set_request(Some(this.template.context()));
                     let mut error = Error::Transport(transport);
                     error.set_retries(report(Some(StopReason::Deadline)));
+                    telemetry::finished(&error.retries(), None, Some(error.kind()));
                     this.state.set(State::Done);
                     return Poll::Ready(Err(error));
                 }
@@ -179,6 +188,7 @@ where
                                 if *this.attempts > 1 {
                                     response.extensions_mut().insert(report(None));
                                 }
+                                telemetry::finished(&report(None), Some(response.status()), None);
                                 this.state.set(State::Done);
                                 return Poll::Ready(Ok(response));
                             }
@@ -214,6 +224,7 @@ where
                     };
                     match decision {
                         Decision::Stop(reason) => {
+                            telemetry::finished(&report(Some(reason)), status, Some(kind));
                             this.state.set(State::Done);
                             return Poll::Ready(match outcome {
                                 Ok(mut response) => {
@@ -230,6 +241,7 @@ where
                             // The failed response (and its connection) is
                             // released before the wait.
                             drop(outcome);
+                            telemetry::retrying(*this.attempts, kind, status, delay, hint);
                             this.policy.notify(&RetryEvent::new(
                                 *this.attempts,
                                 delay,
@@ -259,6 +271,7 @@ where
                     Err(error) => {
                         let mut error = Error::from_inner(error, Some(this.template.context()));
                         error.set_retries(report(None));
+                        telemetry::finished(&error.retries(), None, Some(error.kind()));
                         this.state.set(State::Done);
                         return Poll::Ready(Err(error));
                     }

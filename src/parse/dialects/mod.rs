@@ -19,10 +19,13 @@ pub use text::PlainText;
 
 use super::Dialect;
 
-/// The built-in dialects, in the order they are tried: [`ProblemDetails`],
+/// The built-in dialects, in the order they are tried: (with the `grpc`
+/// feature, [`GrpcStatus`](crate::grpc::GrpcStatus)), [`ProblemDetails`],
 /// [`NestedError`], [`OAuth2Error`], [`ErrorsList`], [`FlatError`],
 /// [`PlainText`].
-pub static BUILT_IN: [&dyn Dialect; 6] = [
+pub static BUILT_IN: &[&dyn Dialect] = &[
+    #[cfg(feature = "grpc")]
+    &crate::grpc::GrpcStatus,
     &ProblemDetails,
     &NestedError,
     &OAuth2Error,

@@ -1,0 +1,136 @@
+//! gRPC over real tonic on loopback (feature `grpc`).
+#![cfg(feature = "grpc")]
+
+#[path = "support/echo.rs"]
+mod echo;
+#[path = "../examples/tonic_client.rs"]
+mod tonic_client;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use http_body_util::Full;
+use prost::Message;
+use std::time::Duration;
+use tonic::transport::Endpoint;
+use tonic::Code;
+use tower::{ServiceBuilder, ServiceExt};
+use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryPolicy};
+use tower_api_errors::{Error, ErrorBodyParseLayer, ErrorKind, StatusClassifierLayer};
+
+#[tokio::test]
+async fn the_example_retries_what_grpc_allows() {
+    let calls = tonic_client::run().await;
+    let call = |scenario: &str| {
+        calls
+            .iter()
+            .find(|c| c.scenario == scenario)
+            .unwrap()
+            .clone()
+    };
+
+    assert_eq!(call("ok").result, Ok("hello".to_owned()));
+    // UNAVAILABLE twice, then OK: retried with backoff.
+    let flaky = call("flaky");
+    assert_eq!(
+        (flaky.result, flaky.server_saw, flaky.waits.len()),
+        (Ok("recovered".to_owned()), 3, 2)
+    );
+    // RESOURCE_EXHAUSTED with pushback: waited exactly the pushback.
+    let exhausted = call("exhausted");
+    assert_eq!(exhausted.result, Ok("quota refilled".to_owned()));
+    assert_eq!(exhausted.waits, [Duration::from_millis(250)]);
+    // A negative pushback means "do not retry" (gRFC A6).
+    let negative = call("pushback-negative");
+    assert_eq!(
+        (negative.server_saw, negative.result.unwrap_err().0),
+        (1, Code::Unavailable)
+    );
+    // Everything else reaches the caller after one attempt, code intact.
+    for (scenario, code) in [
+        ("denied", Code::PermissionDenied),
+        ("unauthenticated", Code::Unauthenticated),
+        ("missing", Code::NotFound),
+        ("invalid", Code::InvalidArgument),
+        ("deadline", Code::DeadlineExceeded),
+    ] {
+        let call = call(scenario);
+        assert_eq!(call.server_saw, 1, "{scenario}");
+        assert_eq!(call.result.unwrap_err().0, code, "{scenario}");
+    }
+}
+
+#[tokio::test]
+async fn a_call_that_already_streamed_messages_is_not_retried() {
+    let echo = echo::Echo::default();
+    let addr = echo::serve(echo.clone()).await;
+    let channel = Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let stack = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default()))
+        .layer(StatusClassifierLayer::new())
+        .map_request(|request: http::Request<ReplayBody<tonic::body::Body>>| {
+            request.map(tonic::body::Body::new)
+        })
+        .service(channel);
+    let mut client = tonic::client::Grpc::new(stack);
+    client.ready().await.unwrap();
+    let request = tonic::Request::new(echo::EchoRequest {
+        scenario: "stream".into(),
+    });
+    let mut stream = client
+        .server_streaming(request, echo::STREAM, echo::codec())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stream.message().await.unwrap().unwrap().message, "first");
+    let status = stream.message().await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert_eq!(
+        echo.calls("stream"),
+        1,
+        "the UNAVAILABLE came after a message: not retried"
+    );
+}
+
+/// A gRPC request body: the 5-byte frame header and the prost message.
+fn grpc_frame(scenario: &str) -> Bytes {
+    let message = echo::EchoRequest {
+        scenario: scenario.into(),
+    }
+    .encode_to_vec();
+    let mut frame = BytesMut::with_capacity(5 + message.len());
+    frame.put_u8(0);
+    frame.put_u32(message.len() as u32);
+    frame.put_slice(&message);
+    frame.freeze()
+}
+
+#[tokio::test]
+async fn the_parse_layer_reads_grpc_status_and_decodes_grpc_message() {
+    let echo = echo::Echo::default();
+    let addr = echo::serve(echo.clone()).await;
+    let channel = Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let client = ServiceBuilder::new()
+        .layer(ErrorBodyParseLayer::new())
+        .map_request(|request: http::Request<Full<Bytes>>| request.map(tonic::body::Body::new))
+        .service(channel);
+    let request = http::Request::post(format!("http://{addr}/demo.Echo/Say"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(Full::new(grpc_frame("invalid")))
+        .unwrap();
+    let Error::Api(error) = client.oneshot(request).await.unwrap_err() else {
+        panic!()
+    };
+    assert_eq!(error.kind(), ErrorKind::BadRequest);
+    assert_eq!(error.code(), Some("INVALID_ARGUMENT"));
+    assert_eq!(error.message(), "scenario must be lowercase: ÉCHO 100%");
+    let status = tonic::Status::from(&error);
+    assert_eq!(status.code(), Code::InvalidArgument);
+}
