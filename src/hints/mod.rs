@@ -122,6 +122,9 @@ impl fmt::Display for HintSource {
 /// The one delay a retry should honour, from a response's headers; see the
 /// [module docs](self) for the precedence.
 pub fn retry_hint(headers: &HeaderMap, now: SystemTime) -> Option<RetryHint> {
+    if headers.is_empty() {
+        return None;
+    }
     if let Some(delay) = retry_after::retry_after_ms(headers) {
         return Some(RetryHint::new(delay, HintSource::RetryAfterMs));
     }

@@ -26,6 +26,9 @@ const GRPC_RETRY_PUSHBACK_MS: HeaderName = HeaderName::from_static("grpc-retry-p
 /// assert_eq!(should_retry(&headers), Some(false));
 /// ```
 pub fn should_retry(headers: &HeaderMap) -> Option<bool> {
+    if headers.is_empty() {
+        return None;
+    }
     [X_SHOULD_RETRY, STRIPE_SHOULD_RETRY]
         .into_iter()
         .flat_map(|name| headers.get_all(name))

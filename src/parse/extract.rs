@@ -33,9 +33,24 @@ pub(crate) const MESSAGE_KEYS: &[&str] = &[
 pub(crate) const CODE_KEYS: &[&str] =
     &["code", "error_code", "errorCode", "__type", "name", "type"];
 
+/// True when `text` is already what [`one_line`] would make of it: printable
+/// ASCII, single spaces inside, none at the ends, within `max_chars`. Checked
+/// on bytes, so the common case costs one pass and no decoding.
+fn is_one_line(text: &str, max_chars: usize) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() <= max_chars
+        && bytes.first() != Some(&b' ')
+        && bytes.last() != Some(&b' ')
+        && bytes.iter().all(|b| (0x20..0x7f).contains(b))
+        && !bytes.windows(2).any(|pair| pair == b"  ")
+}
+
 /// Collapses whitespace and control characters to single spaces and bounds
 /// the length, so that a message is one line of reasonable size.
 pub(crate) fn one_line(text: &str, max_chars: usize) -> String {
+    if is_one_line(text, max_chars) {
+        return text.to_owned();
+    }
     let mut out = String::with_capacity(text.len().min(max_chars + 4));
     let mut chars = 0;
     let mut pending_space = false;
@@ -57,6 +72,16 @@ pub(crate) fn one_line(text: &str, max_chars: usize) -> String {
         chars += 1;
     }
     out
+}
+
+/// `text` as [`one_line`] would make it, reusing the string when it is
+/// already one line within `max_chars` (the common case).
+pub(crate) fn bounded(text: String, max_chars: usize) -> String {
+    if is_one_line(&text, max_chars) {
+        text
+    } else {
+        one_line(&text, max_chars)
+    }
 }
 
 /// A non-empty string value, made one line.
@@ -85,10 +110,36 @@ pub(crate) fn is_identifier(text: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '#' | '/'))
 }
 
+/// The value of the first of `keys` (in their order) for which `convert`
+/// gives something, found in one pass over the object's entries rather than
+/// a lookup per key.
+fn pick<T>(
+    object: &Map<String, Value>,
+    keys: &[&str],
+    convert: impl Fn(&str, &Value) -> Option<T>,
+) -> Option<T> {
+    let mut best: Option<(usize, T)> = None;
+    for (key, value) in object {
+        let Some(rank) = keys.iter().position(|k| k.len() == key.len() && *k == key) else {
+            continue;
+        };
+        if best
+            .as_ref()
+            .is_some_and(|(best_rank, _)| *best_rank < rank)
+        {
+            continue;
+        }
+        if let Some(found) = convert(key, value) {
+            best = Some((rank, found));
+        }
+    }
+    best.map(|(_, found)| found)
+}
+
 /// The first message among `keys`: a string, or an array of strings joined
 /// with "; " (NestJS sends `"message": ["a", "b"]`).
 pub(crate) fn message_in(object: &Map<String, Value>, keys: &[&str]) -> Option<String> {
-    keys.iter().find_map(|key| match object.get(*key)? {
+    pick(object, keys, |_, value| match value {
         Value::Array(items) => {
             let parts: Vec<String> = items.iter().filter_map(text).take(10).collect();
             (!parts.is_empty()).then(|| one_line(&parts.join("; "), MAX_MESSAGE_CHARS))
@@ -100,9 +151,9 @@ pub(crate) fn message_in(object: &Map<String, Value>, keys: &[&str]) -> Option<S
 /// The first code among `keys`. A `type` of `about:blank` (RFC 9457's "no
 /// type") is not a code; AWS's `__type` loses its namespace.
 pub(crate) fn code_in(object: &Map<String, Value>, keys: &[&str]) -> Option<String> {
-    keys.iter().find_map(|key| {
-        let found = code(object.get(*key)?)?;
-        match *key {
+    pick(object, keys, |key, value| {
+        let found = code(value)?;
+        match key {
             "type" if found == "about:blank" => None,
             "__type" => Some(found.rsplit('#').next().unwrap_or(&found).to_owned()),
             // `name` is a code only when it reads as one (PayPal's

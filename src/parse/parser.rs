@@ -11,7 +11,7 @@ use crate::{ApiError, ErrorKind};
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 /// Turns a failure response into an [`ApiError`], with the built-in
@@ -33,7 +33,11 @@ use std::time::SystemTime;
 /// assert_eq!(error.message(), "Insufficient balance");
 /// ```
 pub fn parse_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiError {
-    ErrorParser::new().parse(status, headers, body)
+    // One parser for every call: no allocation just to hold no user dialects.
+    static DEFAULT: OnceLock<ErrorParser> = OnceLock::new();
+    DEFAULT
+        .get_or_init(ErrorParser::new)
+        .parse(status, headers, body)
 }
 
 /// A configurable [`parse_error`]: user [`Dialect`]s are tried before the
@@ -121,8 +125,10 @@ impl ErrorParser {
             kind: failure.kind(),
             retryable: failure.is_retryable(),
             server_verdict: failure.server_verdict(),
-            code: code.map(|code| extract::one_line(&code, extract::MAX_CODE_CHARS)),
-            message: message.map(|message| extract::one_line(&message, extract::MAX_MESSAGE_CHARS)),
+            // Built-in dialects already bound what they return; user dialects
+            // may not, so bound again, without a copy when there is no need.
+            code: code.map(|code| extract::bounded(code, extract::MAX_CODE_CHARS)),
+            message: message.map(|message| extract::bounded(message, extract::MAX_MESSAGE_CHARS)),
             field_errors,
             hint: failure.retry_hint(),
             rate_limit: RateLimitInfo::from_headers(headers, SystemTime::now()),

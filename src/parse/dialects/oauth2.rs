@@ -17,7 +17,7 @@ impl Dialect for OAuth2Error {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
         let object = input.json()?.as_object()?;
         let error = object.get("error").filter(|v| v.is_string())?;
-        if !object.contains_key("error_description") && !object.contains_key("validation_errors") {
+        if object.get("error_description").is_none() && object.get("validation_errors").is_none() {
             return None;
         }
         let mut fields = ErrorFields::new();

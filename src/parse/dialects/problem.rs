@@ -31,7 +31,7 @@ impl Dialect for ProblemDetails {
             || object.get("detail").is_some_and(|v| v.is_string());
         let has_problem_member =
             object.contains_key("type") || object.get("status").is_some_and(|v| v.is_number());
-        let shaped = has_text && has_problem_member && !object.contains_key("error");
+        let shaped = has_text && has_problem_member && object.get("error").is_none();
         if !(media_type || shaped) {
             return None;
         }

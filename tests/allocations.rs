@@ -1,0 +1,138 @@
+//! Heap allocations on the success path, counted by a global allocator.
+//! Counts are deterministic (times are not), so they can be asserted.
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::convert::Infallible;
+use std::future::Future;
+use tower::{service_fn, Layer, Service, ServiceBuilder, ServiceExt};
+use tower_api_errors::retry::{RetryLayer, RetryPolicy};
+use tower_api_errors::{ErrorBodyParseLayer, StatusClassifierLayer};
+
+/// Counts allocations made by the current thread while counting is on.
+struct Counting;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.with(Cell::get) {
+            ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        }
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations made while polling `future` to completion on this thread.
+fn allocations_of<F: Future>(future: F) -> u64 {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let mut future = std::pin::pin!(future);
+    // Warm up thread-locals and the runtime outside the count.
+    runtime.block_on(async {});
+    ALLOCATIONS.with(|n| n.set(0));
+    COUNTING.with(|c| c.set(true));
+    runtime.block_on(future.as_mut());
+    COUNTING.with(|c| c.set(false));
+    ALLOCATIONS.with(Cell::get)
+}
+
+fn ok() -> impl Service<
+    Request<Full<Bytes>>,
+    Response = Response<Full<Bytes>>,
+    Error = Infallible,
+    Future = impl Send,
+> + Clone {
+    service_fn(|_req: Request<Full<Bytes>>| async {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"{}"))))
+    })
+}
+
+fn request() -> Request<Full<Bytes>> {
+    Request::get("http://api.test/items?page=2")
+        .header("accept", "application/json")
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
+fn count<S>(service: S) -> u64
+where
+    S: Service<Request<Full<Bytes>>> + Clone,
+{
+    // Build the request and the service outside the count, as a caller would.
+    let request = request();
+    let service = service.clone();
+    allocations_of(async move {
+        let _ = service.oneshot(request).await;
+    })
+}
+
+/// The request copy that replay needs: the header map (its index table and
+/// entries) and the one header value that is not `'static` (promoted to
+/// shared storage on its first clone).
+const REQUEST_COPY: u64 = 3;
+/// The classification stamp: `http::Extensions` boxes its map, allocates its
+/// table, and boxes the value.
+const STAMP: u64 = 3;
+
+fn retry_ok() -> impl Service<
+    Request<tower_api_errors::retry::ReplayBody<Full<Bytes>>>,
+    Response = Response<Full<Bytes>>,
+    Error = Infallible,
+    Future = impl Send,
+> + Clone {
+    service_fn(|_req: Request<_>| async {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"{}"))))
+    })
+}
+
+#[test]
+fn each_layer_on_the_success_path() {
+    assert_eq!(count(ok()), 0, "the baseline");
+    assert_eq!(
+        count(ErrorBodyParseLayer::new().layer(ok())),
+        0,
+        "parse: successes pass untouched"
+    );
+    assert_eq!(
+        count(StatusClassifierLayer::new().layer(ok())),
+        STAMP,
+        "classify: the stamp"
+    );
+    assert_eq!(
+        count(RetryLayer::new(RetryPolicy::default()).layer(retry_ok())),
+        REQUEST_COPY,
+        "retry: the request copy"
+    );
+}
+
+#[test]
+fn the_full_stack_on_the_success_path() {
+    let full = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default()))
+        .layer(ErrorBodyParseLayer::new())
+        .layer(StatusClassifierLayer::new())
+        .service(retry_ok());
+    assert_eq!(count(full), REQUEST_COPY + STAMP);
+    // Without the stamp (retry and parse classify for themselves), nothing
+    // beyond the request copy.
+    let unstamped = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default()))
+        .layer(ErrorBodyParseLayer::new())
+        .service(retry_ok());
+    assert_eq!(count(unstamped), REQUEST_COPY);
+}
