@@ -1,15 +1,10 @@
 //! Parse time per dialect on typical bodies, against a plain
-//! `serde_json::from_slice::<Value>` of the same bytes (the floor), and the
-//! success-path cost of `ErrorBodyParseLayer` against the bare service, all
-//! in the same run.
+//! `serde_json::from_slice::<Value>` of the same bytes (the floor), in the
+//! same run. (`benches/stack.rs` has the layer's success path.)
 
-use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
-use http::{HeaderMap, Request, Response, StatusCode};
-use http_body_util::Full;
-use std::convert::Infallible;
-use tower::{service_fn, Layer, ServiceExt};
-use tower_api_errors::{parse_error, ErrorBodyParseLayer};
+use http::{HeaderMap, StatusCode};
+use tower_api_errors::parse_error;
 
 /// (dialect, status, body): one typical body per dialect.
 const BODIES: &[(&str, u16, &str)] = &[
@@ -43,25 +38,5 @@ fn per_dialect(c: &mut Criterion) {
     group.finish();
 }
 
-fn success_path(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap();
-    let ok = service_fn(|_req: Request<()>| async {
-        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"{}"))))
-    });
-    let mut group = c.benchmark_group("parse/success_path");
-    group.bench_function("bare service (baseline)", |b| {
-        b.to_async(&runtime).iter(|| ok.oneshot(Request::new(())))
-    });
-    let layered = ErrorBodyParseLayer::new().layer(ok);
-    group.bench_function("ErrorBodyParseLayer", |b| {
-        b.to_async(&runtime)
-            .iter(|| layered.clone().oneshot(Request::new(())))
-    });
-    group.finish();
-}
-
-criterion_group!(benches, per_dialect, success_path);
+criterion_group!(benches, per_dialect);
 criterion_main!(benches);

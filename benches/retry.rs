@@ -1,51 +1,13 @@
 //! The success-path cost of `RetryLayer`, against the bare service and
-//! against `tower::retry::Retry` with an equivalent trivial policy, in the
-//! same run.
+//! against `tower::retry::Retry` with an equivalent hand-written policy, in
+//! the same run. (`benches/stack.rs` compares every layer and the stack.)
 
-use bytes::Bytes;
+mod common;
+
+use common::{ok_service, request, ServerErrorsPolicy};
 use criterion::{criterion_group, criterion_main, Criterion};
-use http::{Request, Response};
-use http_body_util::Full;
-use std::convert::Infallible;
-use std::future::{ready, Ready};
-use tower::retry::Policy;
-use tower::{service_fn, Layer, ServiceExt};
+use tower::{Layer, ServiceExt};
 use tower_api_errors::retry::{RetryLayer, RetryPolicy};
-
-/// Retry 5xx up to twice, as tower users write it by hand.
-#[derive(Clone)]
-struct ServerErrors(u32);
-
-impl<B> Policy<Request<Full<Bytes>>, Response<B>, Infallible> for ServerErrors {
-    type Future = Ready<()>;
-    fn retry(
-        &mut self,
-        _: &mut Request<Full<Bytes>>,
-        result: &mut Result<Response<B>, Infallible>,
-    ) -> Option<Self::Future> {
-        match result {
-            Ok(response) if response.status().is_server_error() && self.0 > 0 => {
-                self.0 -= 1;
-                Some(ready(()))
-            }
-            _ => None,
-        }
-    }
-    fn clone_request(&mut self, req: &Request<Full<Bytes>>) -> Option<Request<Full<Bytes>>> {
-        let mut clone = Request::new(req.body().clone());
-        *clone.method_mut() = req.method().clone();
-        *clone.uri_mut() = req.uri().clone();
-        *clone.headers_mut() = req.headers().clone();
-        Some(clone)
-    }
-}
-
-fn request() -> Request<Full<Bytes>> {
-    Request::get("http://api.test/items?page=2")
-        .header("accept", "application/json")
-        .body(Full::new(Bytes::new()))
-        .unwrap()
-}
 
 fn success_path(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -53,27 +15,20 @@ fn success_path(c: &mut Criterion) {
         .build()
         .unwrap();
     let mut group = c.benchmark_group("retry/success_path");
+    let bare = ok_service();
     group.bench_function("bare service (baseline)", |b| {
-        let ok = service_fn(|_req: Request<Full<Bytes>>| async {
-            Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
-        });
-        b.to_async(&runtime).iter(|| ok.oneshot(request()))
+        b.to_async(&runtime).iter(|| bare.oneshot(request()))
     });
-    group.bench_function("tower::retry::Retry (hand-written policy)", |b| {
-        let ok = service_fn(|_req: Request<Full<Bytes>>| async {
-            Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
-        });
-        let service = tower::retry::RetryLayer::new(ServerErrors(2)).layer(ok);
+    let tower_retry =
+        tower::retry::RetryLayer::new(ServerErrorsPolicy::with_budget()).layer(ok_service());
+    group.bench_function("tower::retry::Retry (hand-written policy, budget)", |b| {
         b.to_async(&runtime)
-            .iter(|| service.clone().oneshot(request()))
+            .iter(|| tower_retry.clone().oneshot(request()))
     });
+    let ours = RetryLayer::new(RetryPolicy::default()).layer(ok_service());
     group.bench_function("RetryLayer (default policy)", |b| {
-        let ok = service_fn(|_req: Request<_>| async {
-            Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
-        });
-        let service = RetryLayer::new(RetryPolicy::default()).layer(ok);
         b.to_async(&runtime)
-            .iter(|| service.clone().oneshot(request()))
+            .iter(|| ours.clone().oneshot(request()))
     });
     group.finish();
 }

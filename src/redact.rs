@@ -44,18 +44,42 @@ const SECRET_NAMES: &[&str] = &[
 const SECRET_SUFFIXES: &[&str] = &["_token", "_key", "_secret", "password", "signature"];
 
 /// True when a query parameter of this name carries a credential.
+/// Case-insensitive, `-` read as `_`, percent-escapes decoded; no
+/// allocation unless the name has escapes.
 ///
 /// ```
 /// use tower_api_errors::redact::is_secret_param;
 /// assert!(is_secret_param("api_key"));
 /// assert!(is_secret_param("X-Amz-Signature"));
 /// assert!(is_secret_param("github_token"));
+/// assert!(is_secret_param("api%5Fkey"));
 /// assert!(!is_secret_param("page"));
 /// ```
 pub fn is_secret_param(name: &str) -> bool {
-    let name = name.to_ascii_lowercase().replace('-', "_");
-    SECRET_NAMES.contains(&name.as_str())
-        || SECRET_SUFFIXES.iter().any(|suffix| name.ends_with(suffix))
+    if name.contains('%') {
+        let decoded = crate::percent::percent_decode(name.as_bytes());
+        return is_secret_name(&String::from_utf8_lossy(&decoded));
+    }
+    is_secret_name(name)
+}
+
+fn is_secret_name(name: &str) -> bool {
+    let folded = |b: &u8| match b {
+        b'-' => b'_',
+        b => b.to_ascii_lowercase(),
+    };
+    let equals = |known: &str| {
+        known.len() == name.len() && name.bytes().map(|b| folded(&b)).eq(known.bytes())
+    };
+    let ends_with = |suffix: &str| {
+        name.len() >= suffix.len()
+            && name.as_bytes()[name.len() - suffix.len()..]
+                .iter()
+                .map(folded)
+                .eq(suffix.bytes())
+    };
+    SECRET_NAMES.iter().any(|known| equals(known))
+        || SECRET_SUFFIXES.iter().any(|suffix| ends_with(suffix))
 }
 
 /// A URI with userinfo removed and credential-like query values replaced
@@ -74,43 +98,44 @@ pub fn is_secret_param(name: &str) -> bool {
 /// );
 /// ```
 pub fn redact_uri(uri: &Uri) -> String {
-    let mut out = String::new();
-    if let Some(scheme) = uri.scheme_str() {
-        out.push_str(scheme);
-        out.push_str("://");
-    }
-    if let Some(authority) = uri.authority() {
-        // Userinfo sits before the last '@' of the authority.
-        let host = authority
-            .as_str()
-            .rsplit_once('@')
-            .map_or(authority.as_str(), |(_, host)| host);
-        out.push_str(host);
-    }
-    out.push_str(uri.path());
-    if let Some(query) = uri.query() {
-        out.push('?');
-        for (index, pair) in query.split('&').enumerate() {
-            if index > 0 {
-                out.push('&');
-            }
-            match pair.split_once('=') {
-                Some((name, _)) if is_secret_param(&percent_decoded_name(name)) => {
-                    out.push_str(name);
-                    out.push('=');
-                    out.push_str(REDACTED);
-                }
-                _ => out.push_str(pair),
-            }
-        }
-    }
-    out
+    RedactedUri(uri).to_string()
 }
 
-/// Decodes the escapes a parameter name might use to dodge matching
-/// (`api%5Fkey`).
-fn percent_decoded_name(name: &str) -> String {
-    String::from_utf8_lossy(&crate::percent::percent_decode(name.as_bytes())).into_owned()
+/// Displays a URI redacted, as [`redact_uri`] does, without building a
+/// string first: nothing is done unless it is actually formatted (a log
+/// line that is filtered out costs nothing).
+#[derive(Debug, Clone, Copy)]
+pub struct RedactedUri<'a>(pub &'a Uri);
+
+impl fmt::Display for RedactedUri<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let uri = self.0;
+        if let Some(scheme) = uri.scheme_str() {
+            write!(f, "{scheme}://")?;
+        }
+        if let Some(authority) = uri.authority() {
+            // Userinfo sits before the last '@' of the authority.
+            let host = authority
+                .as_str()
+                .rsplit_once('@')
+                .map_or(authority.as_str(), |(_, host)| host);
+            f.write_str(host)?;
+        }
+        f.write_str(uri.path())?;
+        if let Some(query) = uri.query() {
+            f.write_str("?")?;
+            for (index, pair) in query.split('&').enumerate() {
+                if index > 0 {
+                    f.write_str("&")?;
+                }
+                match pair.split_once('=') {
+                    Some((name, _)) if is_secret_param(name) => write!(f, "{name}={REDACTED}")?,
+                    _ => f.write_str(pair)?,
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The request an error belongs to: its method and its redacted URI.
@@ -142,7 +167,7 @@ impl RequestContext {
 
 impl fmt::Display for RequestContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.method, redact_uri(&self.uri))
+        write!(f, "{} {}", self.method, RedactedUri(&self.uri))
     }
 }
 

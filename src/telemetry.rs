@@ -30,7 +30,10 @@ impl Span {
             Span(tracing::info_span!(
                 "api_request",
                 method = %method,
-                uri = %crate::redact::redact_uri(uri),
+                // Redacted while formatting: nothing is built unless a
+                // line is written (tracing evaluates fields for its `log`
+                // fallback even with no subscriber).
+                uri = %crate::redact::RedactedUri(uri),
             ))
         }
         #[cfg(not(feature = "tracing"))]

@@ -149,3 +149,49 @@ async fn custom_policy_composes() {
         "{log:?}"
     );
 }
+
+#[path = "../examples/retry_storm.rs"]
+mod retry_storm;
+
+#[tokio::test(start_paused = true)]
+async fn retry_storms_are_bounded_by_the_budget() {
+    let rows = retry_storm::run().await;
+    let row = |policy: &str| {
+        rows.iter()
+            .find(|r| r.policy.starts_with(policy))
+            .unwrap()
+            .clone()
+    };
+    let (none, naive, defaults) = (row("no retries"), row("naive"), row("defaults"));
+    for row in [&none, &naive, &defaults] {
+        assert!(
+            row.outcomes_accounted,
+            "{}: every logical request ends in exactly one outcome",
+            row.policy
+        );
+    }
+    assert_eq!(none.amplification, 1.0);
+    assert!(
+        naive.amplification > 2.9,
+        "naive retries reach the max-attempts multiple: {}",
+        naive.amplification
+    );
+    assert!(
+        defaults.amplification < 1.25,
+        "the budget bounds amplification: {}",
+        defaults.amplification
+    );
+    assert!(
+        naive.peak_load_after_recovery > 1.0,
+        "naive retries overload the recovering server"
+    );
+    assert!(
+        defaults.peak_load_after_recovery <= 1.0,
+        "{}",
+        defaults.peak_load_after_recovery
+    );
+    assert!(
+        defaults.recovery <= none.recovery,
+        "defaults recover no slower than no retries"
+    );
+}

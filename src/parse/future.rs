@@ -36,14 +36,20 @@ pin_project! {
         Reading {
             #[pin]
             body: B,
-            parts: Option<Parts>,
-            verdict: Classification,
-            buffer: Vec<u8>,
-            // Boxed so that only failures pay for a timer.
-            timer: Pin<Box<Sleep>>,
+            // Boxed: the success path moves this future around, and should
+            // not carry the failure path's state inline.
+            read: Box<Read>,
         },
         Done,
     }
+}
+
+/// What reading a failure body needs beside the body.
+struct Read {
+    parts: Option<Parts>,
+    verdict: Classification,
+    buffer: Vec<u8>,
+    timer: Pin<Box<Sleep>>,
 }
 
 impl<F, B, C> ResponseFuture<F, B, C> {
@@ -111,19 +117,21 @@ where
                     let timer = Box::pin(tokio::time::sleep(this.config.body_timeout));
                     this.state.set(State::Reading {
                         body,
-                        parts: Some(parts),
-                        verdict,
-                        buffer: Vec::new(),
-                        timer,
+                        read: Box::new(Read {
+                            parts: Some(parts),
+                            verdict,
+                            buffer: Vec::new(),
+                            timer,
+                        }),
                     });
                 }
-                StateProj::Reading {
-                    mut body,
-                    parts,
-                    verdict,
-                    buffer,
-                    timer,
-                } => {
+                StateProj::Reading { mut body, read } => {
+                    let Read {
+                        parts,
+                        verdict,
+                        buffer,
+                        timer,
+                    } = &mut **read;
                     let cut = loop {
                         match body.as_mut().poll_frame(cx) {
                             Poll::Ready(Some(Ok(frame))) => {

@@ -32,7 +32,8 @@ pin_project! {
         body: ReplayBody<B>,
         policy: RetryPolicy,
         attempts: u32,
-        started: Instant,
+        // Only a deadline needs the start: without one, no clock read.
+        started: Option<Instant>,
         waited: Duration,
         previous_delay: Duration,
         // Boxed so that only policies with a deadline pay for a timer.
@@ -116,7 +117,7 @@ where
             body,
             policy,
             attempts: 1,
-            started: Instant::now(),
+            started: deadline.as_ref().map(|_| Instant::now()),
             waited: Duration::ZERO,
             previous_delay: Duration::ZERO,
             deadline,
@@ -167,7 +168,9 @@ where
                     let result = ready!(future.poll(cx));
                     let attempt = AttemptState {
                         attempts: *this.attempts,
-                        elapsed: this.started.elapsed(),
+                        elapsed: this
+                            .started
+                            .map_or(Duration::ZERO, |started| started.elapsed()),
                         previous_delay: *this.previous_delay,
                         body_replayable: this.body.is_replayable(),
                     };
