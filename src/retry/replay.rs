@@ -96,8 +96,14 @@ impl<B> ReplayBody<B> {
         }
     }
 
-    /// A fresh copy, which starts again from the first byte.
-    pub(crate) fn replay(&self) -> Self {
+    /// A fresh copy of the body, which starts again from the first byte: what
+    /// a retry sends. (This is what `tower::retry::Policy::clone_request`
+    /// needs, for users who drive tower's own `Retry` with a `ReplayBody`.)
+    ///
+    /// Reading a copy of a body that is no longer replayable fails with an
+    /// error rather than send a partial body; check
+    /// [`is_replayable`](Self::is_replayable) first.
+    pub fn replay(&self) -> Self {
         ReplayBody {
             shared: self.shared.clone(),
             position: 0,

@@ -80,8 +80,11 @@ fn strip_tags(markup: &str) -> String {
         let skip_to = ["<script", "<style", "<!--"]
             .iter()
             .zip(["</script>", "</style>", "-->"])
+            // Compared as bytes: slicing the str could split a character.
             .find(|(start, _)| {
-                tag.len() >= start.len() && tag[..start.len()].eq_ignore_ascii_case(start)
+                tag.as_bytes()
+                    .get(..start.len())
+                    .is_some_and(|prefix| prefix.eq_ignore_ascii_case(start.as_bytes()))
             })
             .map(|(_, end)| end);
         let end = match skip_to {
@@ -132,5 +135,13 @@ mod tests {
         );
         assert_eq!(element_text("<CodeBlock>x</CodeBlock>", "Code"), None);
         assert_eq!(strip_tags("unterminated <tag"), "unterminated  ");
+    }
+
+    /// Found by the `parse_error_is_total_and_bounded` property: a tag whose
+    /// first bytes are a multi-byte character.
+    #[test]
+    fn a_tag_starting_with_a_wide_character_does_not_panic() {
+        assert_eq!(strip_tags("<{\"\u{202e}f>x").trim(), "x");
+        assert_eq!(strip_tags("<\u{202e}"), " ");
     }
 }
