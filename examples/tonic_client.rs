@@ -9,10 +9,9 @@
 #[path = "../tests/support/echo.rs"]
 mod echo;
 
-use crate::echo::{Echo, EchoRequest};
+use crate::echo::EchoRequest;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tonic::transport::Endpoint;
 use tower::ServiceBuilder;
 use tower_api_errors::retry::{Backoff, ReplayBody, RetryLayer, RetryPolicy};
 use tower_api_errors::StatusClassifierLayer;
@@ -45,13 +44,7 @@ pub const SCENARIOS: &[&str] = &[
 
 /// Runs every scenario through the stack.
 pub async fn run() -> Vec<Call> {
-    let echo = Echo::default();
-    let addr = crate::echo::serve(echo.clone()).await;
-    let channel = Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let (echo, channel) = crate::echo::start().await;
 
     let waits: Arc<Mutex<Vec<Duration>>> = Arc::default();
     let log = waits.clone();

@@ -8,19 +8,20 @@
 //! not idempotent is ever sent twice without a key (counted by the server);
 //! in-flight counters return to zero; memory stays bounded.
 
+mod support;
+
 use bytes::Bytes;
 use http::{Method, Request, Response};
 use http_body::Frame;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::net::TcpListener;
 use tower::{service_fn, ServiceBuilder, ServiceExt};
 use tower_api_errors::retry::{Backoff, ReplayBody, RetryLayer, RetryPolicy};
 use tower_api_errors::{Error, ErrorBodyParseLayer, StatusClassifierLayer};
@@ -29,7 +30,8 @@ const REQUESTS: u64 = 10_000;
 const CONCURRENCY: u64 = 64;
 const SEED: u64 = 0x5eed_f00d;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use support::BoxError;
+
 type Body = BoxBody<Bytes, BoxError>;
 
 /// A small, seeded generator (SplitMix64): the same request id and attempt
@@ -175,27 +177,6 @@ async fn answer(
     })
 }
 
-async fn serve(seen: Arc<Mutex<Seen>>) -> std::net::SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let seen = seen.clone();
-            tokio::spawn(async move {
-                let service =
-                    hyper::service::service_fn(move |request| answer(request, seen.clone()));
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    addr
-}
-
 /// Peak resident set of this process, in MiB (Linux).
 fn peak_rss_mib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -222,7 +203,10 @@ impl Drop for InFlight {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_requests_under_injected_faults() {
     let seen = Arc::new(Mutex::new(Seen::default()));
-    let addr = serve(seen.clone()).await;
+    let addr = {
+        let seen = seen.clone();
+        support::serve_fallible(move |request| answer(request, seen.clone())).await
+    };
 
     // Counts calls in flight in the client below the whole stack.
     let in_flight = Arc::new(AtomicI64::new(0));

@@ -10,7 +10,6 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http_body_util::Full;
 use prost::Message;
 use std::time::Duration;
-use tonic::transport::Endpoint;
 use tonic::Code;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryPolicy};
@@ -60,13 +59,7 @@ async fn the_example_retries_what_grpc_allows() {
 
 #[tokio::test]
 async fn a_call_that_already_streamed_messages_is_not_retried() {
-    let echo = echo::Echo::default();
-    let addr = echo::serve(echo.clone()).await;
-    let channel = Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let (echo, channel) = echo::start().await;
     let stack = ServiceBuilder::new()
         .layer(RetryLayer::new(RetryPolicy::default()))
         .layer(StatusClassifierLayer::new())
@@ -109,18 +102,12 @@ fn grpc_frame(scenario: &str) -> Bytes {
 
 #[tokio::test]
 async fn the_parse_layer_reads_grpc_status_and_decodes_grpc_message() {
-    let echo = echo::Echo::default();
-    let addr = echo::serve(echo.clone()).await;
-    let channel = Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let (_echo, channel) = echo::start().await;
     let client = ServiceBuilder::new()
         .layer(ErrorBodyParseLayer::new())
         .map_request(|request: http::Request<Full<Bytes>>| request.map(tonic::body::Body::new))
         .service(channel);
-    let request = http::Request::post(format!("http://{addr}/demo.Echo/Say"))
+    let request = http::Request::post("http://echo.test/demo.Echo/Say")
         .header("content-type", "application/grpc")
         .header("te", "trailers")
         .body(Full::new(grpc_frame("invalid")))

@@ -134,6 +134,20 @@ fn upstream<B: Send + 'static>(
     })
 }
 
+/// Calls `service` once and returns the `ApiError` it must fail with.
+async fn api_error<S>(service: S) -> tower_api_errors::ApiError
+where
+    S: tower::Service<Request<()>, Error = Error>,
+    S::Response: std::fmt::Debug,
+{
+    service
+        .oneshot(Request::new(()))
+        .await
+        .unwrap_err()
+        .into_api()
+        .expect("an API error")
+}
+
 #[tokio::test]
 async fn endless_and_huge_bodies_stop_at_the_cap() {
     let pulled = Arc::new(AtomicUsize::new(0));
@@ -150,12 +164,7 @@ async fn endless_and_huge_bodies_stop_at_the_cap() {
             })
             .unwrap()
     }));
-    let error = service
-        .oneshot(Request::new(()))
-        .await
-        .unwrap_err()
-        .into_api()
-        .unwrap();
+    let error = api_error(service).await;
     assert!(error.is_truncated());
     assert_eq!(error.kind(), ErrorKind::Server);
     // One chunk fills the 64 KiB cap; the reader stops after the next.
@@ -182,12 +191,7 @@ async fn a_smaller_cap_is_honoured() {
                 })
                 .unwrap()
         }));
-    let error = service
-        .oneshot(Request::new(()))
-        .await
-        .unwrap_err()
-        .into_api()
-        .unwrap();
+    let error = api_error(service).await;
     assert!(error.is_truncated());
     assert_eq!(error.message(), "0123456789");
 }
@@ -200,12 +204,7 @@ async fn a_stalled_body_times_out() {
             Response::builder().status(502).body(Stalled).unwrap()
         }));
     let started = tokio::time::Instant::now();
-    let error = service
-        .oneshot(Request::new(()))
-        .await
-        .unwrap_err()
-        .into_api()
-        .unwrap();
+    let error = api_error(service).await;
     assert_eq!(started.elapsed(), Duration::from_secs(3));
     assert!(error.is_truncated());
     assert_eq!(error.message(), "Bad Gateway");

@@ -10,12 +10,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 use tower::{Layer, ServiceBuilder, ServiceExt};
-use tower_api_errors::retry::{Backoff, Jitter, ReplayBody, RetryLayer, RetryPolicy, TpsBudget};
+use tower_api_errors::parse::ErrorBodyParse;
+use tower_api_errors::retry::{
+    Backoff, Jitter, ReplayBody, Retry, RetryLayer, RetryPolicy, TpsBudget,
+};
 use tower_api_errors::{Error, ErrorBodyParseLayer, ErrorKind, RetryReport, StopReason};
 use tower_test::mock;
 
 type Req<B = Full<Bytes>> = Request<ReplayBody<B>>;
 type Handle<B = Full<Bytes>> = mock::Handle<Req<B>, Response<Full<Bytes>>>;
+/// The mock upstream the helpers below put the layers over.
+type Upstream = mock::Mock<Req, Response<Full<Bytes>>>;
 
 /// A policy without jitter or budget, so that every wait is exact.
 fn exact() -> RetryPolicy {
@@ -25,6 +30,24 @@ fn exact() -> RetryPolicy {
                 .jitter(Jitter::None),
         )
         .no_budget()
+}
+
+/// A retry layer with `policy` straight over a mock upstream that admits
+/// ten requests.
+fn retrying(policy: RetryPolicy) -> (Retry<Upstream>, Handle) {
+    let (service, mut handle) = mock::pair();
+    handle.allow(10);
+    (RetryLayer::new(policy).layer(service), handle)
+}
+
+/// The same, with the parse layer between: failures arrive as `ApiError`s.
+fn parsing(policy: RetryPolicy) -> (Retry<ErrorBodyParse<Upstream>>, Handle) {
+    let (service, mut handle) = mock::pair();
+    handle.allow(10);
+    (
+        RetryLayer::new(policy).layer(ErrorBodyParseLayer::new().layer(service)),
+        handle,
+    )
 }
 
 fn reply(status: u16, headers: &[(&str, &str)], body: &'static str) -> Response<Full<Bytes>> {
@@ -53,9 +76,7 @@ fn get() -> Request<Full<Bytes>> {
 
 #[tokio::test(start_paused = true)]
 async fn retry_after_seconds_is_waited_exactly() {
-    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
-    let client = RetryLayer::new(exact()).layer(service);
-    handle.allow(10);
+    let (client, mut handle) = retrying(exact());
     let call = tokio::spawn(client.oneshot(get()));
     let (first, _) = answer(&mut handle, reply(503, &[("retry-after", "2")], "")).await;
     let (second, _) = answer(&mut handle, reply(200, &[], "ok")).await;
@@ -71,12 +92,7 @@ async fn retry_after_seconds_is_waited_exactly() {
 
 #[tokio::test(start_paused = true)]
 async fn body_retry_after_is_waited_exactly_over_the_parse_layer() {
-    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
-    let client = ServiceBuilder::new()
-        .layer(RetryLayer::new(exact()))
-        .layer(ErrorBodyParseLayer::new())
-        .service(service);
-    handle.allow(10);
+    let (client, mut handle) = parsing(exact());
     let call = tokio::spawn(client.oneshot(get()));
     let (first, _) = answer(
         &mut handle,
@@ -94,9 +110,7 @@ async fn body_retry_after_is_waited_exactly_over_the_parse_layer() {
 
 #[tokio::test(start_paused = true)]
 async fn retry_after_as_an_http_date() {
-    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
-    let client = RetryLayer::new(exact()).layer(service);
-    handle.allow(10);
+    let (client, mut handle) = retrying(exact());
     let call = tokio::spawn(client.oneshot(get()));
     let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(3));
     let (first, _) = answer(&mut handle, reply(503, &[("retry-after", &date)], "")).await;
@@ -113,12 +127,7 @@ async fn retry_after_as_an_http_date() {
 
 #[tokio::test(start_paused = true)]
 async fn a_one_hour_hint_fails_fast_with_the_hint() {
-    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
-    let client = ServiceBuilder::new()
-        .layer(RetryLayer::new(exact()))
-        .layer(ErrorBodyParseLayer::new())
-        .service(service);
-    handle.allow(10);
+    let (client, mut handle) = parsing(exact());
     let started = Instant::now();
     let call = tokio::spawn(client.oneshot(get()));
     answer(
@@ -140,9 +149,7 @@ async fn a_one_hour_hint_fails_fast_with_the_hint() {
 
 #[tokio::test(start_paused = true)]
 async fn post_without_a_key_is_not_retried_with_a_key_it_is() {
-    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
-    let client = RetryLayer::new(exact()).layer(service);
-    handle.allow(10);
+    let (client, mut handle) = retrying(exact());
 
     let post = Request::post("http://api.test/orders")
         .body(Full::new(Bytes::from_static(b"{}")))
@@ -184,9 +191,7 @@ async fn post_without_a_key_is_not_retried_with_a_key_it_is() {
 
 #[tokio::test(start_paused = true)]
 async fn a_servers_explicit_yes_makes_a_post_retryable() {
-    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
-    let client = RetryLayer::new(exact()).layer(service);
-    handle.allow(10);
+    let (client, mut handle) = retrying(exact());
     let post = Request::post("http://api.test/charges")
         .body(Full::new(Bytes::new()))
         .unwrap();
@@ -203,12 +208,7 @@ async fn a_servers_explicit_yes_makes_a_post_retryable() {
 #[tokio::test(start_paused = true)]
 async fn client_errors_are_not_retried() {
     for status in [400, 401, 403, 404, 422, 501] {
-        let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
-        let client = ServiceBuilder::new()
-            .layer(RetryLayer::new(exact()))
-            .layer(ErrorBodyParseLayer::new())
-            .service(service);
-        handle.allow(10);
+        let (client, mut handle) = parsing(exact());
         let call = tokio::spawn(client.oneshot(get()));
         answer(&mut handle, reply(status, &[], r#"{"error": "nope"}"#)).await;
         let error = call.await.unwrap().unwrap_err();
@@ -225,12 +225,7 @@ async fn client_errors_are_not_retried() {
 
 #[tokio::test(start_paused = true)]
 async fn attempts_are_capped_and_backoff_grows() {
-    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
-    let client = ServiceBuilder::new()
-        .layer(RetryLayer::new(exact().max_attempts(4)))
-        .layer(ErrorBodyParseLayer::new())
-        .service(service);
-    handle.allow(10);
+    let (client, mut handle) = parsing(exact().max_attempts(4));
     let call = tokio::spawn(client.oneshot(get()));
     let mut arrivals = Vec::new();
     for _ in 0..4 {
@@ -278,10 +273,7 @@ async fn futures_ready_none<B>(handle: &mut Handle<B>) -> bool {
 
 #[tokio::test(start_paused = true)]
 async fn a_wait_past_the_deadline_is_not_started() {
-    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
-    let client =
-        RetryLayer::new(exact().max_attempts(10).deadline(Duration::from_secs(5))).layer(service);
-    handle.allow(10);
+    let (client, mut handle) = retrying(exact().max_attempts(10).deadline(Duration::from_secs(5)));
     let started = Instant::now();
     let call = tokio::spawn(client.oneshot(get()));
     answer(&mut handle, reply(503, &[("retry-after", "3")], "")).await;
@@ -301,9 +293,7 @@ async fn a_wait_past_the_deadline_is_not_started() {
 
 #[tokio::test(start_paused = true)]
 async fn the_deadline_cuts_a_hanging_attempt() {
-    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
-    let client = RetryLayer::new(exact().deadline(Duration::from_secs(5))).layer(service);
-    handle.allow(10);
+    let (client, mut handle) = retrying(exact().deadline(Duration::from_secs(5)));
     let started = Instant::now();
     let call = tokio::spawn(client.oneshot(get()));
     let (_request, _never_answered) = handle.next_request().await.unwrap();
@@ -412,9 +402,7 @@ async fn a_body_over_the_replay_cap_is_sent_once_and_not_retried() {
 
 #[tokio::test(start_paused = true)]
 async fn dropping_during_the_wait_sends_nothing_more() {
-    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
-    let client = RetryLayer::new(exact()).layer(service);
-    handle.allow(10);
+    let (client, mut handle) = retrying(exact());
     let call = tokio::spawn(client.oneshot(get()));
     answer(&mut handle, reply(503, &[("retry-after", "10")], "")).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -429,9 +417,7 @@ async fn dropping_during_the_wait_sends_nothing_more() {
 
 #[tokio::test(start_paused = true)]
 async fn connect_errors_are_retried_even_for_post() {
-    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
-    let client = RetryLayer::new(exact()).layer(service);
-    handle.allow(10);
+    let (client, mut handle) = retrying(exact());
     let call = tokio::spawn(
         client.oneshot(
             Request::post("http://api.test/x")
@@ -450,9 +436,7 @@ async fn connect_errors_are_retried_even_for_post() {
 
 #[tokio::test(start_paused = true)]
 async fn other_transport_errors_are_retried_only_when_idempotent() {
-    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
-    let client = RetryLayer::new(exact()).layer(service);
-    handle.allow(10);
+    let (client, mut handle) = retrying(exact());
     let reset = || std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
 
     let call = tokio::spawn(

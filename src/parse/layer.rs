@@ -30,7 +30,26 @@ impl Default for ParseConfig<DefaultClassifier> {
     }
 }
 
+// The setters' checks live here once; the layer and the service both
+// delegate to them.
 impl<C> ParseConfig<C> {
+    pub(crate) fn max_body_bytes(mut self, bytes: usize) -> Self {
+        assert!(bytes > 0, "max_body_bytes must be at least 1");
+        self.max_body = bytes;
+        self
+    }
+
+    pub(crate) fn body_timeout(mut self, timeout: Duration) -> Self {
+        assert!(!timeout.is_zero(), "body_timeout must be longer than zero");
+        self.body_timeout = timeout;
+        self
+    }
+
+    pub(crate) fn dialect(mut self, dialect: impl Dialect) -> Self {
+        self.parser = self.parser.dialect(dialect);
+        self
+    }
+
     pub(crate) fn with_classifier<C2>(self, classifier: C2) -> ParseConfig<C2> {
         ParseConfig {
             parser: self.parser,
@@ -74,8 +93,7 @@ impl<C> ErrorBodyParseLayer<C> {
     /// # Panics
     /// When `bytes` is zero: a parser that can read nothing cannot help.
     pub fn max_body_bytes(mut self, bytes: usize) -> Self {
-        assert!(bytes > 0, "max_body_bytes must be at least 1");
-        self.config.max_body = bytes;
+        self.config = self.config.max_body_bytes(bytes);
         self
     }
 
@@ -85,14 +103,13 @@ impl<C> ErrorBodyParseLayer<C> {
     /// # Panics
     /// When `timeout` is zero.
     pub fn body_timeout(mut self, timeout: Duration) -> Self {
-        assert!(!timeout.is_zero(), "body_timeout must be longer than zero");
-        self.config.body_timeout = timeout;
+        self.config = self.config.body_timeout(timeout);
         self
     }
 
     /// Adds a [`Dialect`], tried before the built-in ones.
     pub fn dialect(mut self, dialect: impl Dialect) -> Self {
-        self.config.parser = self.config.parser.dialect(dialect);
+        self.config = self.config.dialect(dialect);
         self
     }
 

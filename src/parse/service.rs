@@ -44,8 +44,7 @@ impl<S, C> ErrorBodyParse<S, C> {
     /// # Panics
     /// When `bytes` is zero.
     pub fn max_body_bytes(mut self, bytes: usize) -> Self {
-        assert!(bytes > 0, "max_body_bytes must be at least 1");
-        self.config.max_body = bytes;
+        self.config = self.config.max_body_bytes(bytes);
         self
     }
 
@@ -54,14 +53,13 @@ impl<S, C> ErrorBodyParse<S, C> {
     /// # Panics
     /// When `timeout` is zero.
     pub fn body_timeout(mut self, timeout: Duration) -> Self {
-        assert!(!timeout.is_zero(), "body_timeout must be longer than zero");
-        self.config.body_timeout = timeout;
+        self.config = self.config.body_timeout(timeout);
         self
     }
 
     /// See [`ErrorBodyParseLayer::dialect`](super::ErrorBodyParseLayer::dialect).
     pub fn dialect(mut self, dialect: impl Dialect) -> Self {
-        self.config.parser = self.config.parser.dialect(dialect);
+        self.config = self.config.dialect(dialect);
         self
     }
 

@@ -180,6 +180,18 @@ pub async fn serve(echo: Echo) -> std::net::SocketAddr {
     addr
 }
 
+/// Serves a fresh `Echo` and connects a tonic `Channel` to it.
+pub async fn start() -> (Echo, tonic::transport::Channel) {
+    let echo = Echo::default();
+    let addr = serve(echo.clone()).await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    (echo, channel)
+}
+
 /// The codec for calls to `Say` and `Stream`.
 pub fn codec() -> ProstCodec<EchoRequest, EchoReply> {
     ProstCodec::default()

@@ -45,6 +45,21 @@ where
     F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Response<ServerBody>> + Send + 'static,
 {
+    serve_fallible(move |request| {
+        let response = handler(request);
+        async move { Ok::<_, Infallible>(response.await) }
+    })
+    .await
+}
+
+/// Like [`serve`], for handlers that may fail: an `Err` makes hyper drop
+/// the connection without an answer (a reset, as the client sees it).
+pub async fn serve_fallible<F, Fut, E>(handler: F) -> SocketAddr
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response<ServerBody>, E>> + Send + 'static,
+    E: Into<BoxError>,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -54,10 +69,7 @@ where
             };
             let handler = handler.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| {
-                    let handler = handler.clone();
-                    async move { Ok::<_, Infallible>(handler(req).await) }
-                });
+                let service = hyper::service::service_fn(move |req| handler.clone()(req));
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
