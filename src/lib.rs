@@ -28,25 +28,82 @@
 //! - [`redact`]: credentials never reach an error or a log line.
 //! - `grpc` (feature `grpc`): `grpc-status` classification and pushback.
 //!
+//! Every layer works alone too: the classifier over any client; the parse
+//! layer without a classifier (it classifies with the default table); the
+//! retry layer over a raw client (it classifies responses itself) or over
+//! the parse layer (it reads the typed error, whose hints merge headers and
+//! body).
+//!
 //! # Quick start
 //!
-//! ```
-//! use http::{Request, Response};
-//! use tower::{service_fn, ServiceBuilder, ServiceExt};
-//! use tower_api_errors::{classify::Classification, ErrorKind, StatusClassifierLayer};
+//! The whole pipeline around an upstream that fails once with a rate limit,
+//! then answers. (With a real client, the inner service is
+//! `hyper_util::client::legacy::Client<_, ReplayBody<B>>`; see
+//! `examples/demo.rs`.)
 //!
-//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! ```
+//! use bytes::Bytes;
+//! use http::{Request, Response};
+//! use http_body_util::Full;
+//! use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//! use tower_api_errors::retry::ReplayBody;
+//! use tower_api_errors::{
+//!     Error, ErrorBodyParseLayer, ErrorKind, RetryLayer, RetryPolicy, RetryReport, StatusClassifierLayer,
+//! };
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! let calls = Arc::new(AtomicU32::new(0));
+//! let counter = calls.clone();
+//! let upstream = service_fn(move |req: Request<ReplayBody<Full<Bytes>>>| {
+//!     let first = counter.fetch_add(1, Ordering::SeqCst) == 0;
+//!     async move {
+//!         let response = match (first, req.uri().path()) {
+//!             (_, "/missing") => Response::builder().status(404)
+//!                 .body(Full::new(Bytes::from_static(br#"{"error": {"code": 404, "message": "Resource not found"}}"#))),
+//!             (true, _) => Response::builder().status(429).header("retry-after", "1")
+//!                 .body(Full::new(Bytes::from_static(br#"{"error": "Rate Limit Exceeded", "message": "Too many requests per minute"}"#))),
+//!             (false, _) => Response::builder().body(Full::new(Bytes::from_static(b"{}"))),
+//!         };
+//!         Ok::<_, std::convert::Infallible>(response.unwrap())
+//!     }
+//! });
 //! let client = ServiceBuilder::new()
+//!     .layer(RetryLayer::new(RetryPolicy::default()))
+//!     .layer(ErrorBodyParseLayer::new())
 //!     .layer(StatusClassifierLayer::new())
-//!     .service(service_fn(|_req: Request<()>| async {
-//!         Ok::<_, std::convert::Infallible>(Response::builder().status(429).body(()).unwrap())
-//!     }));
-//! let response = client.oneshot(Request::new(())).await.unwrap();
-//! let verdict = response.extensions().get::<Classification>().unwrap();
-//! assert_eq!(verdict.kind(), Some(ErrorKind::RateLimited));
-//! assert!(verdict.is_retryable());
+//!     .service(upstream);
+//!
+//! // The 429 is waited out (1 s, as the server said), then retried.
+//! let ok = client.clone().oneshot(Request::get("/items").body(Full::new(Bytes::new())).unwrap()).await.unwrap();
+//! assert_eq!(ok.extensions().get::<RetryReport>().unwrap().attempts(), 2);
+//!
+//! // A 404 is not retried; it arrives typed.
+//! let request = Request::get("/missing").body(Full::new(Bytes::new())).unwrap();
+//! let Err(Error::Api(error)) = client.oneshot(request).await else { panic!() };
+//! assert_eq!((error.kind(), error.code(), error.message()), (ErrorKind::NotFound, Some("404"), "Resource not found"));
 //! # }
 //! ```
+//!
+//! # Features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `grpc` | [`grpc`]: `grpc-status` of trailers-only responses as kinds, `grpc-message` decoding, the `GrpcStatus` dialect, `tonic::Status` from errors |
+//! | `tracing` | a span per request and events, below |
+//!
+//! # Tracing (feature `tracing`)
+//!
+//! Names and fields are stable. Values are statuses, kinds, codes, counts
+//! and durations: never a header, never a body, and URIs only redacted.
+//!
+//! | what | level | fields |
+//! |---|---|---|
+//! | span `api_request` (retry layer, one per logical request) | INFO | `method`, `uri` |
+//! | event `classified` (classifier layer) | TRACE | `status`, `kind`, `retryable` |
+//! | event `api_error` (parse layer, each failure body read) | DEBUG | `status`, `kind`, `code`, `retryable`, `truncated` |
+//! | event `retrying` (before each retry's wait) | INFO | `attempt`, `kind`, `status`, `delay_ms`, `hint` |
+//! | event `finished` (each logical request's outcome) | DEBUG on success, WARN on failure | `outcome`, `attempts`, `waited_ms`, `status`, `kind`, `stopped` |
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
