@@ -564,6 +564,11 @@ async fn the_stack_is_clone_send_sync_and_fits_tower_wrappers() {
         Response<hyper::body::Incoming>,
         Error,
     > = tower::util::BoxCloneSyncService::new(stack.clone());
+    let _boxed: tower::util::BoxCloneService<
+        Request<Full<Bytes>>,
+        Response<hyper::body::Incoming>,
+        Error,
+    > = tower::util::BoxCloneService::new(stack.clone());
     let buffered = tower::buffer::Buffer::<Request<Full<Bytes>>, _>::new(stack, 16);
     assert_traits(&buffered);
 }

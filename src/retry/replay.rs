@@ -37,6 +37,9 @@ pub struct ReplayBody<B> {
     position: usize,
     /// Whether this copy has yielded the trailers.
     trailers_sent: bool,
+    /// The reader generation this copy claimed when it first read; `None`
+    /// before that.
+    generation: Option<u64>,
 }
 
 /// The position of a copy that streams the original without keeping it:
@@ -55,6 +58,12 @@ struct Shared<B> {
     unreplayable: bool,
     max: usize,
     size_hint: SizeHint,
+    /// The generation of the copy that most recently started reading: the
+    /// only one allowed to read. An abandoned attempt's copy may still be
+    /// polled by a connection task after a retry has started; were both to
+    /// poll the original body, each would replace the other's waker and the
+    /// retry could wait forever.
+    generation: u64,
 }
 
 impl<B: Body> ReplayBody<B> {
@@ -74,6 +83,7 @@ impl<B: Body> ReplayBody<B> {
                 unreplayable,
                 max,
                 size_hint,
+                generation: 0,
             }))
         });
         let unreplayable = shared
@@ -83,6 +93,7 @@ impl<B: Body> ReplayBody<B> {
             shared,
             position: if unreplayable { DIRECT } else { 0 },
             trailers_sent: false,
+            generation: None,
         }
     }
 }
@@ -103,11 +114,17 @@ impl<B> ReplayBody<B> {
     /// Reading a copy of a body that is no longer replayable fails with an
     /// error rather than send a partial body; check
     /// [`is_replayable`](Self::is_replayable) first.
+    ///
+    /// The copy that most recently started reading is the live one: once a
+    /// copy reads, older copies fail with an error if they are read again
+    /// (their attempt has been given up), so an abandoned attempt can never
+    /// interfere with the retry.
     pub fn replay(&self) -> Self {
         ReplayBody {
             shared: self.shared.clone(),
             position: 0,
             trailers_sent: false,
+            generation: None,
         }
     }
 }
@@ -137,6 +154,16 @@ where
             return Poll::Ready(None);
         };
         let mut state = lock(shared);
+        match this.generation {
+            None => {
+                state.generation += 1;
+                this.generation = Some(state.generation);
+            }
+            Some(generation) if generation != state.generation => {
+                return Poll::Ready(Some(Err(Superseded.into())));
+            }
+            Some(_) => {}
+        }
         let direct = this.position == DIRECT;
         if !direct {
             if state.unreplayable {
@@ -238,6 +265,18 @@ impl<B> fmt::Debug for ReplayBody<B> {
     }
 }
 
+/// An abandoned attempt's copy was read after a newer copy started.
+#[derive(Debug)]
+struct Superseded;
+
+impl fmt::Display for Superseded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("request body superseded by a retry of the same request")
+    }
+}
+
+impl std::error::Error for Superseded {}
+
 /// A copy of a body that stopped being kept was read.
 #[derive(Debug)]
 struct NotReplayable;
@@ -291,6 +330,33 @@ mod tests {
         assert_eq!(second.collect().await.unwrap().to_bytes(), "abc");
         // And again, now that the original has ended.
         assert_eq!(keep.replay().collect().await.unwrap().to_bytes(), "abc");
+    }
+
+    /// An abandoned attempt's copy, still polled by a connection task,
+    /// must not read the original once the retry's copy has started: two
+    /// readers would steal each other's wakers.
+    #[tokio::test]
+    async fn an_abandoned_copy_cannot_read_once_a_retry_started() {
+        let mut first = ReplayBody::new(chunks(&["a", "b", "c"]), 1024);
+        let mut retry = first.replay();
+        assert_eq!(
+            first.frame().await.unwrap().unwrap().into_data().unwrap(),
+            "a"
+        );
+        // The retry starts: it replays what was kept, then reads on.
+        assert_eq!(
+            retry.frame().await.unwrap().unwrap().into_data().unwrap(),
+            "a"
+        );
+        assert!(
+            first.frame().await.unwrap().is_err(),
+            "the abandoned copy is superseded"
+        );
+        let mut rest = Vec::new();
+        while let Some(frame) = retry.frame().await {
+            rest.push(frame.unwrap().into_data().unwrap());
+        }
+        assert_eq!(rest, ["b", "c"]);
     }
 
     #[tokio::test]
