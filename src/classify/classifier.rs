@@ -88,11 +88,17 @@ impl Classify for DefaultClassifier {
         };
         let mut retryable = is_retryable_status(status);
         let now = SystemTime::now();
-        let hint = hints::retry_hint(headers, now);
-        if matches!(kind, ErrorKind::BadRequest | ErrorKind::Forbidden)
-            && (headers.contains_key(http::header::RETRY_AFTER)
-                || RateLimitInfo::from_headers(headers, now).is_some_and(|r| r.is_exhausted()))
-        {
+        let explicit = hints::explicit_hint(headers, now);
+        let disguise_candidate = matches!(kind, ErrorKind::BadRequest | ErrorKind::Forbidden);
+        let has_retry_after = headers.contains_key(http::header::RETRY_AFTER);
+        // The rate-limit headers are parsed at most once, and only when
+        // something below needs them: the hint (no explicit one) or the
+        // disguise check (a 400/403 without `Retry-After`).
+        let limits = (explicit.is_none() || (disguise_candidate && !has_retry_after))
+            .then(|| RateLimitInfo::from_headers(headers, now))
+            .flatten();
+        let hint = explicit.or_else(|| limits.as_ref().and_then(hints::reset_hint));
+        if disguise_candidate && (has_retry_after || limits.is_some_and(|r| r.is_exhausted())) {
             kind = ErrorKind::RateLimited;
             retryable = true;
         }

@@ -122,6 +122,12 @@ impl fmt::Display for HintSource {
 /// The one delay a retry should honour, from a response's headers; see the
 /// [module docs](self) for the precedence.
 pub fn retry_hint(headers: &HeaderMap, now: SystemTime) -> Option<RetryHint> {
+    explicit_hint(headers, now).or_else(|| reset_hint(&RateLimitInfo::from_headers(headers, now)?))
+}
+
+/// The hints a server states outright: `retry-after-ms`, `Retry-After`,
+/// `grpc-retry-pushback-ms`, in that order.
+pub(crate) fn explicit_hint(headers: &HeaderMap, now: SystemTime) -> Option<RetryHint> {
     if headers.is_empty() {
         return None;
     }
@@ -131,10 +137,14 @@ pub fn retry_hint(headers: &HeaderMap, now: SystemTime) -> Option<RetryHint> {
     if let Some(delay) = retry_after(headers, now) {
         return Some(RetryHint::new(delay, HintSource::RetryAfter));
     }
-    if let Some(GrpcPushback::After(delay)) = grpc_pushback(headers) {
-        return Some(RetryHint::new(delay, HintSource::GrpcPushback));
+    match grpc_pushback(headers) {
+        Some(GrpcPushback::After(delay)) => Some(RetryHint::new(delay, HintSource::GrpcPushback)),
+        _ => None,
     }
-    let limits = RateLimitInfo::from_headers(headers, now)?;
+}
+
+/// The reset of an exhausted rate-limit window, as a hint.
+pub(crate) fn reset_hint(limits: &RateLimitInfo) -> Option<RetryHint> {
     match (limits.is_exhausted(), limits.reset()) {
         (true, Some(reset)) => Some(RetryHint::new(reset, HintSource::RateLimitReset)),
         _ => None,
