@@ -27,9 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_api_errors::retry::{Backoff, ReplayBody, RetryLayer, RetryPolicy};
-use tower_api_errors::{
-    Error, ErrorBodyParseLayer, RetryReport, StatusClassifierLayer, StopReason,
-};
+use tower_api_errors::{Error, ErrorBodyParseLayer, RetryReport, StatusClassifierLayer};
 
 /// One scenario: a request, and what the embedded API answers to each
 /// attempt (the last answer repeats).
@@ -233,12 +231,7 @@ fn describe(outcome: &Result<u16, Error>) -> Vec<String> {
             details["min_version"], details["update_url"]
         ));
     }
-    // "Not retryable" is every plain 4xx's fate: only other reasons are news.
-    if let Some(reason) = error
-        .retries()
-        .stopped()
-        .filter(|r| *r != StopReason::NotRetryable)
-    {
+    if let Some(reason) = error.retries().gave_up() {
         lines.push(format!("stopped: {reason}"));
     }
     lines

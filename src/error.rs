@@ -131,6 +131,14 @@ impl RetryReport {
     pub fn stopped(&self) -> Option<StopReason> {
         self.stopped
     }
+
+    /// Why the retry layer gave up, when that is news: every reason but
+    /// [`StopReason::NotRetryable`], which is the ordinary fate of a 404
+    /// and not worth mentioning. What error messages print.
+    pub fn gave_up(&self) -> Option<StopReason> {
+        self.stopped
+            .filter(|reason| *reason != StopReason::NotRetryable)
+    }
 }
 
 impl Default for RetryReport {
@@ -372,12 +380,7 @@ impl fmt::Display for ApiError {
         if inner.retries.attempts() > 1 {
             notes.push(format!("after {} attempts", inner.retries.attempts()));
         }
-        // "Not retryable" is the normal fate of a 404: not worth a note.
-        if let Some(reason) = inner
-            .retries
-            .stopped()
-            .filter(|r| *r != StopReason::NotRetryable)
-        {
+        if let Some(reason) = inner.retries.gave_up() {
             notes.push(format!("gave up: {reason}"));
         }
         if inner.truncated {
@@ -505,12 +508,7 @@ impl TransportError {
 impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "transport error: {}", self.source)?;
-        match (
-            self.retries.attempts(),
-            self.retries
-                .stopped()
-                .filter(|r| *r != StopReason::NotRetryable),
-        ) {
+        match (self.retries.attempts(), self.retries.gave_up()) {
             (1, None) => {}
             (attempts, None) => write!(f, " [after {attempts} attempts]")?,
             (attempts, Some(reason)) => {
