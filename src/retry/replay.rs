@@ -69,28 +69,32 @@ struct Shared<B> {
 impl<B: Body> ReplayBody<B> {
     /// Wraps `body`, keeping at most `max` bytes for replays.
     pub fn new(body: B, max: usize) -> Self {
-        let shared = (!body.is_end_stream()).then(|| {
-            let size_hint = body.size_hint();
-            // A body whose exact length is already over the cap can never be
-            // replayed: say so from the start rather than keep bytes for nothing.
-            let unreplayable = size_hint.lower() > max as u64;
-            Arc::new(Mutex::new(Shared {
-                original: Some(body),
-                kept: Vec::new(),
-                kept_bytes: 0,
-                trailers: None,
-                complete: false,
-                unreplayable,
-                max,
-                size_hint,
-                generation: 0,
-            }))
-        });
-        let unreplayable = shared
-            .as_ref()
-            .is_some_and(|shared| lock(shared).unreplayable);
+        if body.is_end_stream() {
+            return ReplayBody {
+                shared: None,
+                position: 0,
+                trailers_sent: false,
+                generation: None,
+            };
+        }
+        let size_hint = body.size_hint();
+        // A body whose exact length is already over the cap can never be
+        // replayed: say so from the start rather than keep bytes for nothing,
+        // and let this first copy stream it directly.
+        let unreplayable = size_hint.lower() > max as u64;
+        let shared = Arc::new(Mutex::new(Shared {
+            original: Some(body),
+            kept: Vec::new(),
+            kept_bytes: 0,
+            trailers: None,
+            complete: false,
+            unreplayable,
+            max,
+            size_hint,
+            generation: 0,
+        }));
         ReplayBody {
-            shared,
+            shared: Some(shared),
             position: if unreplayable { DIRECT } else { 0 },
             trailers_sent: false,
             generation: None,
