@@ -175,7 +175,8 @@ pub struct ApiError {
     inner: Box<ApiErrorInner>,
 }
 
-#[derive(Debug, Clone)]
+// No Debug derive: ApiError's own Debug decides what is shown.
+#[derive(Clone)]
 struct ApiErrorInner {
     status: StatusCode,
     kind: ErrorKind,
