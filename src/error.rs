@@ -41,6 +41,46 @@ impl FieldError {
     }
 }
 
+impl FieldError {
+    fn scrub(&mut self, scrubber: &crate::redact::Scrubber<'_>) {
+        for text in [&mut self.field, &mut self.message] {
+            if let Cow::Owned(scrubbed) = scrubber.scrub(text) {
+                *text = scrubbed;
+            }
+        }
+    }
+}
+
+/// Scrubs every string of a JSON value, keys included, in place.
+fn scrub_value(value: &mut Value, scrubber: &crate::redact::Scrubber<'_>) {
+    match value {
+        Value::String(text) => {
+            if let Cow::Owned(scrubbed) = scrubber.scrub(text) {
+                *text = scrubbed;
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|item| scrub_value(item, scrubber)),
+        Value::Object(map) => {
+            let scrubbed_keys = map
+                .keys()
+                .any(|key| matches!(scrubber.scrub(key), Cow::Owned(_)));
+            if scrubbed_keys {
+                let entries = std::mem::take(map);
+                for (key, mut item) in entries {
+                    scrub_value(&mut item, scrubber);
+                    map.insert(scrubber.scrub(&key).into_owned(), item);
+                }
+            } else {
+                map.values_mut()
+                    .for_each(|item| scrub_value(item, scrubber));
+            }
+        }
+        _ => {}
+    }
+}
+
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.field, self.message)
@@ -353,6 +393,26 @@ impl ApiError {
 
     pub(crate) fn set_retries(&mut self, retries: RetryReport) {
         self.inner.retries = retries;
+    }
+
+    /// Replaces echoed secrets in everything the body gave: message, code,
+    /// field errors and details.
+    pub(crate) fn scrub(&mut self, scrubber: &crate::redact::Scrubber<'_>) {
+        let inner = &mut *self.inner;
+        if let Cow::Owned(text) = scrubber.scrub(&inner.message) {
+            inner.message = Cow::Owned(text);
+        }
+        if let Some(code) = &mut inner.code {
+            if let Cow::Owned(text) = scrubber.scrub(code) {
+                *code = text;
+            }
+        }
+        for field in &mut inner.field_errors {
+            field.scrub(scrubber);
+        }
+        if let Some(details) = &mut inner.details {
+            scrub_value(details, scrubber);
+        }
     }
 
     /// Adds a body hint where the headers gave none.

@@ -4,7 +4,7 @@ use super::layer::ParseConfig;
 use super::{Dialect, ResponseFuture};
 use crate::classify::{Classify, DefaultClassifier};
 use crate::error::BoxError;
-use crate::redact::RequestContext;
+use crate::redact::{RequestContext, RequestSecrets};
 use crate::Error;
 use http::{Request, Response};
 use std::task::{Context, Poll};
@@ -107,6 +107,14 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let context = RequestContext::new(request.method().clone(), request.uri().clone());
-        ResponseFuture::new(self.inner.call(request), self.config.clone(), context)
+        // Fingerprints (not values) of the credentials the request carries,
+        // so that a failure body that echoes one can be scrubbed.
+        let secrets = RequestSecrets::of(request.headers());
+        ResponseFuture::new(
+            self.inner.call(request),
+            self.config.clone(),
+            context,
+            secrets,
+        )
     }
 }
