@@ -69,6 +69,30 @@ pub use uri::{redact_uri, RedactedUri};
 use http::{Method, Uri};
 use std::fmt;
 
+/// `text` with every echo of the request's credentials (see the module
+/// docs) and every well-known token shape replaced by [`REDACTED`]: the
+/// scrubbing the parse layer does, for clients that build errors with
+/// [`parse_error`](crate::parse_error) themselves. Linear in `text` for a
+/// bounded number of secrets.
+///
+/// ```
+/// use http::{HeaderMap, Uri};
+/// use tower_api_errors::redact::scrub_echoes;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("authorization", "Bearer tok_9a8b7c6d".parse().unwrap());
+/// let uri: Uri = "/v1/items?api_key=k_1234567".parse().unwrap();
+/// let text = "token tok_9a8b7c6d or key k_1234567 is invalid";
+/// assert_eq!(scrub_echoes(&headers, Some(&uri), text), "token REDACTED or key REDACTED is invalid");
+/// ```
+pub fn scrub_echoes<'t>(
+    request_headers: &http::HeaderMap,
+    uri: Option<&Uri>,
+    text: &'t str,
+) -> std::borrow::Cow<'t, str> {
+    Scrubber::new(RequestSecrets::of(request_headers), uri).scrub(text)
+}
+
 /// What replaces a redacted value.
 pub const REDACTED: &str = "REDACTED";
 
