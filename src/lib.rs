@@ -122,6 +122,7 @@ pub mod hints;
 mod kind;
 pub mod parse;
 mod percent;
+mod problem;
 pub mod redact;
 pub mod retry;
 mod telemetry;

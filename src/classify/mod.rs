@@ -73,12 +73,16 @@
 //! # }
 //! ```
 //!
-//! # With tower-http's `TraceLayer`
+//! # With tower-http's `TraceLayer` (features `tower-http-07`, `tower-http-06`)
 //!
 //! Our classifiers are tower-http classifiers too, so logs and retries agree
-//! on what a failure is:
+//! on what a failure is. tower-http is not a dependency unless asked for:
+//! feature `tower-http-07` implements its 0.7 `ClassifyResponse`,
+//! `tower-http-06` its 0.6 one (reqwest 0.12 and many axum apps are still
+//! on 0.6), and both may be on at once.
 //!
 //! ```
+//! # #[cfg(feature = "tower-http-07")] {
 //! use http::{Request, Response};
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
 //! use tower_http::classify::SharedClassifier;
@@ -99,6 +103,8 @@
 //! let response = service.oneshot(Request::new(String::new())).await.unwrap();
 //! assert_eq!(response.status(), 429);
 //! # }
+//! # main() }
+//! # #[cfg(not(feature = "tower-http-07"))] fn main() {}
 //! ```
 
 mod classification;
@@ -107,6 +113,7 @@ mod combinators;
 mod future;
 mod layer;
 mod service;
+#[cfg(any(feature = "tower-http-06", feature = "tower-http-07"))]
 mod tower_http;
 
 pub use classification::{Classification, Failure};
