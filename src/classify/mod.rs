@@ -82,14 +82,14 @@
 //! on 0.6), and both may be on at once.
 //!
 //! ```
-//! # #[cfg(feature = "tower-http-07")] {
+//! # #[cfg(feature = "tower-http-07")]
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! use http::{Request, Response};
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
 //! use tower_http::classify::SharedClassifier;
 //! use tower_http::trace::TraceLayer;
 //! use tower_api_errors::classify::{DefaultClassifier, StatusClassifierLayer};
 //!
-//! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! let service = ServiceBuilder::new()
 //!     // Logs a 429 as a failure ("rate limited (retryable, ...)"), where
 //!     // tower-http's default for HTTP would only count 5xx.
@@ -103,7 +103,6 @@
 //! let response = service.oneshot(Request::new(String::new())).await.unwrap();
 //! assert_eq!(response.status(), 429);
 //! # }
-//! # main() }
 //! # #[cfg(not(feature = "tower-http-07"))] fn main() {}
 //! ```
 
