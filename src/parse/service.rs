@@ -64,7 +64,7 @@ impl<S, C> ErrorBodyParse<S, C> {
     }
 
     /// See [`ErrorBodyParseLayer::classifier`](super::ErrorBodyParseLayer::classifier).
-    pub fn classifier<C2>(self, classifier: C2) -> ErrorBodyParse<S, C2> {
+    pub fn classifier<C2: Classify + Clone>(self, classifier: C2) -> ErrorBodyParse<S, C2> {
         ErrorBodyParse {
             inner: self.inner,
             config: self.config.with_classifier(classifier),

@@ -194,7 +194,7 @@ mod service;
 
 pub use backoff::{Backoff, Jitter};
 pub use future::ResponseFuture;
-pub use layer::RetryLayer;
+pub use layer::{CloneForRetry, RetryLayer};
 pub use policy::{
     is_idempotent, Outcome, RetryContext, RetryEvent, RetryPolicy, DEFAULT_DEADLINE,
     IDEMPOTENCY_KEY,
