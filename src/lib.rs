@@ -139,9 +139,16 @@ pub mod hints;
 mod kind;
 pub mod parse;
 mod percent;
+mod problem;
 pub mod redact;
 pub mod retry;
 mod telemetry;
+
+/// The README's Rust snippets, compiled and run as doctests so that they
+/// stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 pub use auth::AuthLayer;
 pub use classify::StatusClassifierLayer;
