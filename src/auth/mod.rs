@@ -41,6 +41,10 @@
 //!   credential, not the one the first attempt had. The re-send is part of
 //!   the attempt: it costs no retry budget, and a rejection of the re-send
 //!   is not retryable for the retry layer either (no loop between the two).
+//!   "Once" is per pass through the auth layer: a retry for another
+//!   reason (a 503, say) passes it again, and could in turn be renewed
+//!   once if its credential were rejected, so at most one renewal per
+//!   attempt, bounded by the retry policy's `max_attempts`.
 //! - **Above the quota layer**: the re-send is a physical send like any
 //!   other, so it passes the quota gate below too; with auth below quota, a
 //!   re-send would skip the gate.

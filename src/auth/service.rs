@@ -18,6 +18,10 @@ use tower::Service;
 /// [`Error`] from a stacked layer passes through as it is); the layer's own
 /// failures are [`Error::Unauthorized`].
 ///
+/// The header and scheme are set on the [`AuthLayer`](super::AuthLayer)
+/// (they shape the credential cache its services share); the service
+/// offers the per-request setting.
+///
 /// # Clone
 /// Clones the inner service; clones share the credential cache. The
 /// service must be `Clone`: each call takes the ready service into its

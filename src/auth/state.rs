@@ -162,6 +162,18 @@ impl Tokens {
         if let Some(pending) = &state.pending {
             return wait(pending.clone());
         }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // Nothing to run the load on: a typed failure, not a panic.
+            let reason = match rejected {
+                None => AuthFailure::NoCredential,
+                Some(_) => AuthFailure::RefreshFailed,
+            };
+            let failure = Failure {
+                reason,
+                source: Some(Arc::new(NoRuntime)),
+            };
+            return Box::pin(std::future::ready(Err(failure)));
+        };
         let (sender, receiver) = watch::channel(None);
         state.pending = Some(receiver.clone());
         let load = Load {
@@ -169,7 +181,7 @@ impl Tokens {
             sender: Some(sender),
             rejected,
         };
-        tokio::spawn(load.run());
+        runtime.spawn(load.run());
         wait(receiver)
     }
 
@@ -282,3 +294,66 @@ impl std::fmt::Display for Abandoned {
 }
 
 impl std::error::Error for Abandoned {}
+
+/// The auth layer was called outside a Tokio runtime.
+#[derive(Debug)]
+struct NoRuntime;
+
+impl std::fmt::Display for NoRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the auth layer needs a Tokio runtime to load credentials on")
+    }
+}
+
+impl std::error::Error for NoRuntime {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::StaticToken;
+
+    fn tokens() -> Arc<Tokens> {
+        let source = StaticToken::new(Credential::new("tok-77").unwrap());
+        let format = Format {
+            header: http::header::AUTHORIZATION,
+            prefix: "Bearer ".to_owned(),
+        };
+        Arc::new(Tokens::new(Arc::new(source), format))
+    }
+
+    #[test]
+    fn outside_a_runtime_a_load_fails_typed() {
+        let Acquire::Wait(wait) = tokens().acquire() else {
+            panic!("nothing cached yet")
+        };
+        let loaded = poll_once(wait);
+        let failure = loaded.err().unwrap();
+        assert_eq!(failure.reason, AuthFailure::NoCredential);
+    }
+
+    #[tokio::test]
+    async fn formats_once_and_never_prints() {
+        let tokens = tokens();
+        let Acquire::Wait(wait) = tokens.acquire() else {
+            panic!("nothing cached yet")
+        };
+        let current = wait.await.unwrap();
+        assert_eq!(current.header, "Bearer tok-77");
+        assert!(current.header.is_sensitive());
+        assert!(!format!("{tokens:?}").contains("tok-77"));
+        let Acquire::Ready(again) = tokens.acquire() else {
+            panic!("cached")
+        };
+        assert_eq!(again.generation, current.generation);
+    }
+
+    /// Polls a future that is ready at once.
+    fn poll_once<F: Future>(future: F) -> F::Output {
+        let mut future = std::pin::pin!(future);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match future.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(output) => output,
+            std::task::Poll::Pending => panic!("not ready at once"),
+        }
+    }
+}
