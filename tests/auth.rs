@@ -388,6 +388,23 @@ async fn invalid_token_challenges_are_rejections_and_plain_403s_are_not() {
     let response = client.oneshot(get("/forbidden")).await.unwrap();
     assert_eq!(response.status(), 403);
     assert!(response.extensions().get::<AuthReport>().is_none());
+
+    // Over the parse layer (which keeps no headers): an OAuth2-shaped body
+    // whose code is `invalid_token` (RFC 6750 §3.1) counts.
+    let client = ServiceBuilder::new()
+        .layer(AuthLayer::new(Source::numbered()))
+        .layer(ErrorBodyParseLayer::new())
+        .service(service_fn(|request: Request<Full<Bytes>>| async move {
+            Ok::<_, BoxError>(if authorization(&request) == "Bearer t2" {
+                status(200)
+            } else {
+                let body = r#"{"error": "invalid_token", "error_description": "The access token expired"}"#;
+                Response::builder().status(400).body(Full::new(Bytes::from(body))).unwrap()
+            })
+        }));
+    let response = client.oneshot(get("/typed")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.extensions().get::<AuthReport>().unwrap().resent());
 }
 
 #[tokio::test]
