@@ -162,6 +162,7 @@
 //! ```
 
 mod backoff;
+mod budget;
 mod future;
 mod layer;
 mod policy;
@@ -169,6 +170,7 @@ mod replay;
 mod service;
 
 pub use backoff::{Backoff, Jitter};
+pub use budget::RetryBudget;
 pub use future::ResponseFuture;
 pub use layer::RetryLayer;
 pub use policy::{is_idempotent, Outcome, RetryContext, RetryEvent, RetryPolicy, IDEMPOTENCY_KEY};
