@@ -114,7 +114,7 @@ where
                         return Poll::Ready(Ok(response));
                     }
                     let (parts, body) = response.into_parts();
-                    let timer = Box::pin(tokio::time::sleep(this.config.body_timeout));
+                    let timer = Box::pin(tokio::time::sleep(this.config.failure.body_timeout));
                     this.state.set(State::Reading {
                         body,
                         read: Box::new(Read {
@@ -138,7 +138,7 @@ where
                                 let Ok(mut data) = frame.into_data() else {
                                     continue;
                                 };
-                                let room = this.config.max_body - buffer.len();
+                                let room = this.config.failure.max_body - buffer.len();
                                 let take = data.remaining().min(room);
                                 buffer.reserve(take);
                                 let mut taken = 0;
@@ -164,7 +164,7 @@ where
                     let parts = parts
                         .take()
                         .expect("parts are taken once, when reading ends");
-                    let mut error = this.config.parser.parse_classified(
+                    let mut error = this.config.failure.parser.parse_classified(
                         parts.status,
                         &parts.headers,
                         buffer,

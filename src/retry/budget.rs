@@ -266,7 +266,10 @@ mod tests {
         assert!(budget.withdraw_at(ticks(20.0)));
         // A racing withdrawal that read the clock earlier settles after.
         assert!(budget.withdraw_at(ticks(19.0)));
-        assert_eq!(unpack(budget.account.load(Ordering::Relaxed)).0, ticks(20.0));
+        assert_eq!(
+            unpack(budget.account.load(Ordering::Relaxed)).0,
+            ticks(20.0)
+        );
     }
 
     #[test]

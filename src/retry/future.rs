@@ -32,14 +32,23 @@ pin_project! {
         body: ReplayBody<B>,
         policy: RetryPolicy,
         attempts: u32,
-        // Only a deadline needs the start: without one, no clock read.
-        started: Option<Instant>,
-        waited: Duration,
-        previous_delay: Duration,
-        // Boxed so that only policies with a deadline pay for a timer.
+        // Boxed so that only policies with a deadline pay for a timer; the
+        // start is the timer's deadline less the policy's (no clock read
+        // without a deadline).
         deadline: Option<Pin<Box<Sleep>>>,
+        // What only a retry needs, boxed: the success path moves this
+        // future around and should not carry it inline.
+        retrying: Option<Box<Retrying>>,
         span: Span,
     }
+}
+
+/// The state of a request that has been retried at least once.
+struct Retrying {
+    waited: Duration,
+    previous_delay: Duration,
+    // One timer for every wait, reset for each.
+    sleep: Pin<Box<Sleep>>,
 }
 
 pin_project! {
@@ -49,10 +58,8 @@ pin_project! {
             #[pin]
             future: F,
         },
-        Waiting {
-            #[pin]
-            sleep: Sleep,
-        },
+        // The timer is `Retrying::sleep`.
+        Waiting,
         Readying,
         Done,
     }
@@ -117,10 +124,8 @@ where
             body,
             policy,
             attempts: 1,
-            started: deadline.as_ref().map(|_| Instant::now()),
-            waited: Duration::ZERO,
-            previous_delay: Duration::ZERO,
             deadline,
+            retrying: None,
             span,
         }
     }
@@ -133,7 +138,10 @@ where
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture")
             .field("attempts", &self.attempts)
-            .field("waited", &self.waited)
+            .field(
+                "waited",
+                &self.retrying.as_ref().map_or(Duration::ZERO, |r| r.waited),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -151,7 +159,8 @@ where
         let mut this = self.project();
         let _entered = this.span.enter();
         loop {
-            let report = |reason| RetryReport::new(*this.attempts, *this.waited).with_stop(reason);
+            let waited = this.retrying.as_ref().map_or(Duration::ZERO, |r| r.waited);
+            let report = |reason| RetryReport::new(*this.attempts, waited).with_stop(reason);
             if let Some(deadline) = this.deadline.as_mut() {
                 if deadline.as_mut().poll(cx).is_ready() {
                     let mut transport = TransportError::deadline_elapsed();
@@ -166,12 +175,20 @@ where
             match this.state.as_mut().project() {
                 StateProj::Calling { future } => {
                     let result = ready!(future.poll(cx));
-                    let attempt = AttemptState {
+                    // Only a failure needs the attempt's state (a clock read
+                    // with a deadline, a lock for a streamed body).
+                    let attempt = || AttemptState {
                         attempts: *this.attempts,
-                        elapsed: this
-                            .started
-                            .map_or(Duration::ZERO, |started| started.elapsed()),
-                        previous_delay: *this.previous_delay,
+                        elapsed: match (this.deadline.as_ref(), this.policy.deadline_value()) {
+                            (Some(timer), Some(limit)) => limit.saturating_sub(
+                                timer.deadline().saturating_duration_since(Instant::now()),
+                            ),
+                            _ => Duration::ZERO,
+                        },
+                        previous_delay: this
+                            .retrying
+                            .as_ref()
+                            .map_or(Duration::ZERO, |r| r.previous_delay),
                         body_replayable: this.body.is_replayable(),
                     };
                     let template = &*this.template;
@@ -207,7 +224,7 @@ where
                                     classification,
                                 },
                             );
-                            let decision = this.policy.decide(&context, &attempt);
+                            let decision = this.policy.decide(&context, &attempt());
                             let kind = classification.kind().unwrap_or(ErrorKind::Other);
                             (decision, kind, Some(status), Ok(response))
                         }
@@ -220,7 +237,7 @@ where
                                 *this.attempts,
                                 Outcome::Error(&error),
                             );
-                            let decision = this.policy.decide(&context, &attempt);
+                            let decision = this.policy.decide(&context, &attempt());
                             let status = error.api().map(|api| api.status());
                             (decision, error.kind(), status, Err(error))
                         }
@@ -252,16 +269,28 @@ where
                                 status,
                                 hint,
                             ));
-                            *this.previous_delay = delay;
-                            *this.waited += delay;
-                            this.state.set(State::Waiting {
-                                sleep: tokio::time::sleep(delay),
-                            });
+                            let until = Instant::now() + delay;
+                            match this.retrying {
+                                Some(retrying) => {
+                                    retrying.previous_delay = delay;
+                                    retrying.waited += delay;
+                                    retrying.sleep.as_mut().reset(until);
+                                }
+                                None => {
+                                    *this.retrying = Some(Box::new(Retrying {
+                                        waited: delay,
+                                        previous_delay: delay,
+                                        sleep: Box::pin(tokio::time::sleep_until(until)),
+                                    }));
+                                }
+                            }
+                            this.state.set(State::Waiting);
                         }
                     }
                 }
-                StateProj::Waiting { sleep } => {
-                    ready!(sleep.poll(cx));
+                StateProj::Waiting => {
+                    let retrying = this.retrying.as_mut().expect("a wait follows a retry");
+                    ready!(retrying.sleep.as_mut().poll(cx));
                     this.state.set(State::Readying);
                 }
                 StateProj::Readying => match ready!(this.service.poll_ready(cx)) {

@@ -1,6 +1,7 @@
 //! [`RetryPolicy`]: what is retried, when, and how often.
 
 use super::backoff::Backoff;
+use super::budget::RetryBudget;
 use super::replay::DEFAULT_MAX_REPLAY;
 use crate::classify::Classification;
 use crate::hints::HintSource;
@@ -9,7 +10,6 @@ use http::{HeaderMap, HeaderName, Method, StatusCode, Uri};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
-use super::budget::RetryBudget;
 use tower::retry::budget::Budget;
 use tower::util::rng::HasherRng;
 
