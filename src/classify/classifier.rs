@@ -1,7 +1,7 @@
 //! The [`Classify`] trait and the [`DefaultClassifier`].
 
 use super::{Classification, Failure};
-use crate::hints::{self, RateLimitInfo};
+use crate::hints::ResponseHints;
 use crate::ErrorKind;
 use http::{HeaderMap, StatusCode};
 use std::time::SystemTime;
@@ -31,12 +31,12 @@ impl<C: Classify + ?Sized> Classify for std::sync::Arc<C> {
 ///    retry; other 4xx are the client's to fix).
 /// 2. **Rate limits in disguise**: a 400 or 403 that also carries
 ///    `Retry-After` or an exhausted rate-limit window (`X-RateLimit-Remaining:
-///    0` or any family [`RateLimitInfo`] reads) is [`ErrorKind::RateLimited`]
+///    0` or any family [`ResponseHints`] reads) is [`ErrorKind::RateLimited`]
 ///    and retryable. GitHub answers rate limits with 403 this way.
 /// 3. **The server's word**: `x-should-retry` / `Stripe-Should-Retry`
 ///    override the retry verdict either way.
 /// 4. **Hint**: every failure carries the merged header hint
-///    ([`hints::retry_hint`]).
+///    ([`ResponseHints::retry_hint`]).
 /// 5. **gRPC** (feature `grpc`): a response with a `grpc-status` header (a
 ///    trailers-only gRPC response) is classified by that status instead; see
 ///    [`crate::grpc`].
@@ -59,6 +59,10 @@ impl<C: Classify + ?Sized> Classify for std::sync::Arc<C> {
 /// assert_eq!(verdict.kind(), Some(ErrorKind::RateLimited));
 /// assert!(verdict.is_retryable());
 /// ```
+///
+/// Reading the headers is the costly part of a failure's verdict; a layer
+/// that already holds a [`ResponseHints`] for the response passes it to
+/// [`classify_with_hints`](Self::classify_with_hints) instead.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DefaultClassifier {
     _private: (),
@@ -71,9 +75,53 @@ impl DefaultClassifier {
     }
 }
 
-/// The statuses the default table retries.
+/// The statuses the default table retries: 408, 429 and the 5xx that
+/// waiting can heal (see [`DefaultClassifier`]).
 fn is_retryable_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+impl DefaultClassifier {
+    /// The verdict for a response whose headers were already read into
+    /// `hints` (by [`ResponseHints::read`] on the same `headers`): the same
+    /// as [`Classify::classify`], without reading the headers again. The
+    /// success path does not look at `hints`.
+    pub fn classify_with_hints(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        hints: &ResponseHints,
+    ) -> Classification {
+        #[cfg(feature = "grpc")]
+        if let Some(verdict) = crate::grpc::classify_trailers_only(headers) {
+            return verdict;
+        }
+        #[cfg(not(feature = "grpc"))]
+        let _ = headers;
+        match ErrorKind::from_status(status) {
+            None => Classification::Success,
+            Some(kind) => failure(status, kind, hints),
+        }
+    }
+}
+
+/// The verdict for a failure of `kind`.
+fn failure(status: StatusCode, mut kind: ErrorKind, hints: &ResponseHints) -> Classification {
+    let mut retryable = is_retryable_status(status);
+    if matches!(kind, ErrorKind::BadRequest | ErrorKind::Forbidden)
+        && (hints.saw_retry_after() || hints.rate_limit().is_some_and(|r| r.is_exhausted()))
+    {
+        kind = ErrorKind::RateLimited;
+        retryable = true;
+    }
+    let hint = hints.retry_hint();
+    // The server's explicit word overrides the verdict either way.
+    Classification::Failure(
+        Failure::new(kind)
+            .with_retryable(retryable)
+            .with_hint(hint)
+            .with_server_verdict(hints.should_retry()),
+    )
 }
 
 impl Classify for DefaultClassifier {
@@ -83,31 +131,13 @@ impl Classify for DefaultClassifier {
             return verdict;
         }
         // The success path: one range check, no header lookups.
-        let Some(mut kind) = ErrorKind::from_status(status) else {
+        let Some(kind) = ErrorKind::from_status(status) else {
             return Classification::Success;
         };
-        let mut retryable = is_retryable_status(status);
-        let now = SystemTime::now();
-        let explicit = hints::explicit_hint(headers, now);
-        let disguise_candidate = matches!(kind, ErrorKind::BadRequest | ErrorKind::Forbidden);
-        let has_retry_after = headers.contains_key(http::header::RETRY_AFTER);
-        // The rate-limit headers are parsed at most once, and only when
-        // something below needs them: the hint (no explicit one) or the
-        // disguise check (a 400/403 without `Retry-After`).
-        let limits = (explicit.is_none() || (disguise_candidate && !has_retry_after))
-            .then(|| RateLimitInfo::from_headers(headers, now))
-            .flatten();
-        let hint = explicit.or_else(|| limits.as_ref().and_then(hints::reset_hint));
-        if disguise_candidate && (has_retry_after || limits.is_some_and(|r| r.is_exhausted())) {
-            kind = ErrorKind::RateLimited;
-            retryable = true;
-        }
-        // The server's explicit word overrides the verdict either way.
-        Classification::Failure(
-            Failure::new(kind)
-                .with_retryable(retryable)
-                .with_hint(hint)
-                .with_server_verdict(hints::should_retry(headers)),
+        failure(
+            status,
+            kind,
+            &ResponseHints::read(headers, SystemTime::now()),
         )
     }
 }
