@@ -2,7 +2,7 @@
 //! [`TransportError`] (no usable answer), and [`Error`], which is one or the
 //! other.
 
-use crate::hints::{HintSource, RateLimitInfo, RetryHint};
+use crate::hints::{HintSource, RateLimitInfo, RateLimitPolicy, RetryHint};
 use crate::redact::RequestContext;
 use crate::ErrorKind;
 use http::StatusCode;
@@ -187,6 +187,7 @@ struct ApiErrorInner {
     field_errors: Vec<FieldError>,
     hint: Option<RetryHint>,
     rate_limit: Option<RateLimitInfo>,
+    policies: Vec<RateLimitPolicy>,
     details: Option<Value>,
     truncated: bool,
     body_error: Option<std::sync::Arc<BoxError>>,
@@ -206,6 +207,7 @@ pub(crate) struct ApiErrorParts {
     pub(crate) field_errors: Vec<FieldError>,
     pub(crate) hint: Option<RetryHint>,
     pub(crate) rate_limit: Option<RateLimitInfo>,
+    pub(crate) policies: Vec<RateLimitPolicy>,
     pub(crate) details: Option<Value>,
 }
 
@@ -226,6 +228,7 @@ impl ApiError {
                 field_errors: parts.field_errors,
                 hint: parts.hint,
                 rate_limit: parts.rate_limit,
+                policies: parts.policies,
                 details: parts.details,
                 truncated: false,
                 body_error: None,
@@ -281,6 +284,14 @@ impl ApiError {
     /// The server's rate-limit state, from whichever rate-limit headers it sent.
     pub fn rate_limit(&self) -> Option<&RateLimitInfo> {
         self.inner.rate_limit.as_ref()
+    }
+
+    /// Every rate-limit window the server announced on this response (its
+    /// binding one is [`rate_limit`](Self::rate_limit)), read once with
+    /// the rest of its headers: what a quota layer learns from a failure
+    /// without parsing the headers again. Empty when it announced none.
+    pub fn policies(&self) -> &[RateLimitPolicy] {
+        &self.inner.policies
     }
 
     /// The parsed JSON body, for anything the typed accessors do not cover

@@ -4,6 +4,7 @@
 use super::layer::ParseConfig;
 use crate::classify::{Classification, Classify, DefaultClassifier};
 use crate::error::BoxError;
+use crate::hints::ResponseHints;
 use crate::redact::RequestContext;
 use crate::Error;
 use bytes::Buf;
@@ -14,6 +15,7 @@ use pin_project_lite::pin_project;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
+use std::time::SystemTime;
 use tokio::time::Sleep;
 
 pin_project! {
@@ -48,6 +50,7 @@ pin_project! {
 struct Read {
     parts: Option<Parts>,
     verdict: Classification,
+    hints: ResponseHints,
     buffer: Vec<u8>,
     timer: Pin<Box<Sleep>>,
 }
@@ -100,26 +103,35 @@ where
                             return Poll::Ready(Err(Error::from_inner(error, this.context.take())));
                         }
                     };
-                    let verdict = response
-                        .extensions()
-                        .get::<Classification>()
-                        .copied()
-                        .unwrap_or_else(|| {
-                            this.config
+                    // A stamp from a classifier below, else our own
+                    // classifier (which reads a failure's headers once and
+                    // hands the reading back).
+                    let (verdict, hints) =
+                        match response.extensions().get::<Classification>().copied() {
+                            Some(verdict) => (verdict, None),
+                            None => this
+                                .config
                                 .classifier
-                                .classify(response.status(), response.headers())
-                        });
+                                .classify_reading(response.status(), response.headers()),
+                        };
                     if verdict.is_success() {
                         this.state.set(State::Done);
                         return Poll::Ready(Ok(response));
                     }
-                    let (parts, body) = response.into_parts();
+                    let (mut parts, body) = response.into_parts();
+                    // The one reading of this response's headers: ours, the
+                    // stamping classifier's, or (a custom classifier that
+                    // read none) read here, once.
+                    let hints = hints
+                        .or_else(|| parts.extensions.remove::<ResponseHints>())
+                        .unwrap_or_else(|| ResponseHints::read(&parts.headers, SystemTime::now()));
                     let timer = Box::pin(tokio::time::sleep(this.config.failure.body_timeout));
                     this.state.set(State::Reading {
                         body,
                         read: Box::new(Read {
                             parts: Some(parts),
                             verdict,
+                            hints,
                             buffer: Vec::new(),
                             timer,
                         }),
@@ -129,6 +141,7 @@ where
                     let Read {
                         parts,
                         verdict,
+                        hints,
                         buffer,
                         timer,
                     } = &mut **read;
@@ -164,11 +177,12 @@ where
                     let parts = parts
                         .take()
                         .expect("parts are taken once, when reading ends");
-                    let mut error = this.config.failure.parser.parse_classified(
+                    let mut error = this.config.failure.parser.parse_read(
                         parts.status,
                         &parts.headers,
                         buffer,
                         *verdict,
+                        hints,
                     );
                     match cut {
                         Cut::No => {}
