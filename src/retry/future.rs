@@ -32,23 +32,17 @@ pin_project! {
         body: ReplayBody<B>,
         policy: RetryPolicy,
         attempts: u32,
-        // Boxed so that only policies with a deadline pay for a timer; the
-        // start is the timer's deadline less the policy's (no clock read
-        // without a deadline).
+        // The deadline's clock starts the first time the request has to
+        // wait (an attempt pending, or a retry's wait): a request answered
+        // at once, as an in-memory service does, reads no clock and arms no
+        // timer. The work before that first wait is the caller's own.
+        started: Option<Instant>,
+        waited: Duration,
+        previous_delay: Duration,
+        // Boxed, and armed only when first needed (see `started`).
         deadline: Option<Pin<Box<Sleep>>>,
-        // What only a retry needs, boxed: the success path moves this
-        // future around and should not carry it inline.
-        retrying: Option<Box<Retrying>>,
         span: Span,
     }
-}
-
-/// The state of a request that has been retried at least once.
-struct Retrying {
-    waited: Duration,
-    previous_delay: Duration,
-    // One timer for every wait, reset for each.
-    sleep: Pin<Box<Sleep>>,
 }
 
 pin_project! {
@@ -58,8 +52,11 @@ pin_project! {
             #[pin]
             future: F,
         },
-        // The timer is `Retrying::sleep`.
-        Waiting,
+        // Boxed: only a retry pays for the timer; the success path moves
+        // a smaller future.
+        Waiting {
+            sleep: Pin<Box<Sleep>>,
+        },
         Readying,
         Done,
     }
@@ -114,9 +111,6 @@ where
             let _entered = span.enter();
             service.call(Request::from_parts(parts, first_body))
         };
-        let deadline = policy
-            .deadline_value()
-            .map(|deadline| Box::pin(tokio::time::sleep(deadline)));
         ResponseFuture {
             state: State::Calling { future },
             service,
@@ -124,11 +118,34 @@ where
             body,
             policy,
             attempts: 1,
-            deadline,
-            retrying: None,
+            started: None,
+            waited: Duration::ZERO,
+            previous_delay: Duration::ZERO,
+            deadline: None,
             span,
         }
     }
+}
+
+/// Starts the deadline's clock and timer if the policy has a deadline and
+/// they are not running yet, and registers the timer's waker. True if the
+/// deadline has already passed.
+fn arm_deadline(
+    policy: &RetryPolicy,
+    started: &mut Option<Instant>,
+    deadline: &mut Option<Pin<Box<Sleep>>>,
+    cx: &mut Context<'_>,
+) -> bool {
+    if deadline.is_none() {
+        let Some(limit) = policy.deadline_value() else {
+            return false;
+        };
+        *started = Some(Instant::now());
+        *deadline = Some(Box::pin(tokio::time::sleep(limit)));
+    }
+    deadline
+        .as_mut()
+        .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready())
 }
 
 impl<S, B> std::fmt::Debug for ResponseFuture<S, B>
@@ -138,10 +155,7 @@ where
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture")
             .field("attempts", &self.attempts)
-            .field(
-                "waited",
-                &self.retrying.as_ref().map_or(Duration::ZERO, |r| r.waited),
-            )
+            .field("waited", &self.waited)
             .finish_non_exhaustive()
     }
 }
@@ -159,8 +173,7 @@ where
         let mut this = self.project();
         let _entered = this.span.enter();
         loop {
-            let waited = this.retrying.as_ref().map_or(Duration::ZERO, |r| r.waited);
-            let report = |reason| RetryReport::new(*this.attempts, waited).with_stop(reason);
+            let report = |reason| RetryReport::new(*this.attempts, *this.waited).with_stop(reason);
             if let Some(deadline) = this.deadline.as_mut() {
                 if deadline.as_mut().poll(cx).is_ready() {
                     let mut transport = TransportError::deadline_elapsed();
@@ -174,21 +187,26 @@ where
             }
             match this.state.as_mut().project() {
                 StateProj::Calling { future } => {
-                    let result = ready!(future.poll(cx));
-                    // Only a failure needs the attempt's state (a clock read
-                    // with a deadline, a lock for a streamed body).
+                    let result = match future.poll(cx) {
+                        Poll::Ready(result) => result,
+                        Poll::Pending => {
+                            if arm_deadline(this.policy, this.started, this.deadline, cx) {
+                                // Armed now and already due cannot happen
+                                // (a deadline is longer than zero); loop to
+                                // report it all the same.
+                                continue;
+                            }
+                            return Poll::Pending;
+                        }
+                    };
+                    // Only a failure needs the attempt's state (a clock
+                    // read with a deadline, a lock for a streamed body).
                     let attempt = || AttemptState {
                         attempts: *this.attempts,
-                        elapsed: match (this.deadline.as_ref(), this.policy.deadline_value()) {
-                            (Some(timer), Some(limit)) => limit.saturating_sub(
-                                timer.deadline().saturating_duration_since(Instant::now()),
-                            ),
-                            _ => Duration::ZERO,
-                        },
-                        previous_delay: this
-                            .retrying
-                            .as_ref()
-                            .map_or(Duration::ZERO, |r| r.previous_delay),
+                        elapsed: this
+                            .started
+                            .map_or(Duration::ZERO, |started| started.elapsed()),
+                        previous_delay: *this.previous_delay,
                         body_replayable: this.body.is_replayable(),
                     };
                     let template = &*this.template;
@@ -269,28 +287,17 @@ where
                                 status,
                                 hint,
                             ));
-                            let until = Instant::now() + delay;
-                            match this.retrying {
-                                Some(retrying) => {
-                                    retrying.previous_delay = delay;
-                                    retrying.waited += delay;
-                                    retrying.sleep.as_mut().reset(until);
-                                }
-                                None => {
-                                    *this.retrying = Some(Box::new(Retrying {
-                                        waited: delay,
-                                        previous_delay: delay,
-                                        sleep: Box::pin(tokio::time::sleep_until(until)),
-                                    }));
-                                }
-                            }
-                            this.state.set(State::Waiting);
+                            *this.previous_delay = delay;
+                            *this.waited += delay;
+                            arm_deadline(this.policy, this.started, this.deadline, cx);
+                            this.state.set(State::Waiting {
+                                sleep: Box::pin(tokio::time::sleep(delay)),
+                            });
                         }
                     }
                 }
-                StateProj::Waiting => {
-                    let retrying = this.retrying.as_mut().expect("a wait follows a retry");
-                    ready!(retrying.sleep.as_mut().poll(cx));
+                StateProj::Waiting { sleep } => {
+                    ready!(sleep.as_mut().poll(cx));
                     this.state.set(State::Readying);
                 }
                 StateProj::Readying => match ready!(this.service.poll_ready(cx)) {
