@@ -130,8 +130,8 @@ fn each_layer_on_the_success_path() {
 fn the_stacks_on_the_success_path() {
     // The hand-written tower baseline: `tower::retry` with tower-http's
     // classification and a `TpsBudget`.
-    let baseline = tower::retry::RetryLayer::new(common::ServerErrorsPolicy::with_budget())
-        .layer(ok());
+    let baseline =
+        tower::retry::RetryLayer::new(common::ServerErrorsPolicy::with_budget()).layer(ok());
     assert_eq!(count(baseline), REQUEST_COPY, "the tower baseline");
     // The recommended stack (retry and parse classify for themselves):
     // nothing beyond the request copy, as the baseline.

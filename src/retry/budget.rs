@@ -1,15 +1,15 @@
-//! [`RetryBudget`]: the default retry budget, lock-free, with no clock read
-//! on the success path.
+//! [`RetryBudget`]: the default retry budget, with no lock and no clock
+//! read on the success path.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::Instant;
 use tower::retry::budget::Budget;
 
-/// One tick of the budget's clock: 2^26 ns (~67 ms). A `u32` of ticks wraps
-/// after ~9 years of uptime, which at worst mis-ages one withdrawal.
-const TICK_SHIFT: u32 = 26;
-const TICK_SECS: f64 = (1u64 << TICK_SHIFT) as f64 / 1e9;
+/// The window is kept as this many slots, like `TpsBudget`'s.
+const SLOTS: usize = 10;
 
 /// A retry budget: retries may be at most `retry_percent` of the recent
 /// requests, plus `min_per_sec` retries a second, "recent" meaning the last
@@ -25,20 +25,19 @@ const TICK_SECS: f64 = (1u64 << TICK_SHIFT) as f64 / 1e9;
 /// A deposit happens on every request, a withdrawal only when a failure is
 /// about to be retried. `TpsBudget` takes a mutex and reads the clock on
 /// both. Here a deposit is one relaxed atomic add, with no lock and no clock
-/// read; the (rare) withdrawal reads the clock once and settles the account
-/// with a compare-and-swap loop, lock-free.
+/// read; only the (rare) withdrawal reads the clock and takes a short lock
+/// to settle the account.
 ///
 /// # How it counts
 ///
-/// The balance is an exponentially decaying sum (time constant `ttl`) of
-/// `retry_percent` per request minus one per retry, on top of a reserve of
-/// `min_per_sec × ttl` retries; a retry is allowed while the balance is at
-/// least one. In a steady state this is the same allowance as a sliding
-/// window of `ttl`: `retry_percent` of the requests of the last `ttl` plus
-/// `min_per_sec` retries a second. Deposits made since the previous
-/// withdrawal carry no time stamp, so they are aged as if spread evenly over
-/// that interval: after a long quiet spell this errs on the side of fewer
-/// retries, never more (the reserve still allows `min_per_sec`).
+/// As `TpsBudget` does: a sliding window of `ttl` in ten slots; a retry is
+/// allowed while `min_per_sec × ttl` plus `retry_percent` of the window's
+/// requests, less the window's retries, is at least one. Deposits made
+/// since the previous withdrawal carry no time stamp: the withdrawal
+/// spreads them evenly over the time since the previous one, and only the
+/// part that falls inside the window counts. After a long quiet spell this
+/// errs on the side of fewer retries, never more (the reserve still allows
+/// `min_per_sec`). Time is tokio's clock, so paused-time tests see it move.
 ///
 /// ```
 /// use tower::retry::budget::Budget;
@@ -68,23 +67,24 @@ const TICK_SECS: f64 = (1u64 << TICK_SHIFT) as f64 / 1e9;
 /// # let _ = shared;
 /// ```
 pub struct RetryBudget {
-    /// Deposits not yet settled into `account`.
+    /// Deposits not yet settled into the window.
     pending: AtomicU64,
-    /// The settled account: the tick of the last settlement (high 32 bits)
-    /// and the decayed balance (an `f32`, low 32 bits) without the reserve.
-    account: AtomicU64,
-    epoch: Instant,
-    ttl_secs: f64,
+    window: Mutex<Window>,
+    ttl: Duration,
+    slot: Duration,
     ratio: f64,
     reserve: f64,
 }
 
-fn pack(tick: u32, balance: f32) -> u64 {
-    (u64::from(tick) << 32) | u64::from(balance.to_bits())
-}
-
-fn unpack(account: u64) -> (u32, f32) {
-    ((account >> 32) as u32, f32::from_bits(account as u32))
+/// The settled account.
+struct Window {
+    /// Per slot: `retry_percent` per request less one per retry.
+    slots: [f64; SLOTS],
+    /// The current slot, and when it started.
+    index: usize,
+    slot_start: Instant,
+    /// When deposits were last settled.
+    settled: Instant,
 }
 
 impl RetryBudget {
@@ -103,57 +103,70 @@ impl RetryBudget {
             (0.0..=1000.0).contains(&retry_percent),
             "retry_percent must be within 0 and 1000"
         );
-        let ttl_secs = ttl.as_secs_f64();
+        let now = Instant::now();
         RetryBudget {
             pending: AtomicU64::new(0),
-            account: AtomicU64::new(pack(0, 0.0)),
-            epoch: Instant::now(),
-            ttl_secs,
+            window: Mutex::new(Window {
+                slots: [0.0; SLOTS],
+                index: 0,
+                slot_start: now,
+                settled: now,
+            }),
+            ttl,
+            slot: ttl / SLOTS as u32,
             ratio: f64::from(retry_percent),
-            reserve: f64::from(min_per_sec) * ttl_secs,
+            reserve: f64::from(min_per_sec) * ttl.as_secs_f64(),
         }
-    }
-
-    fn now(&self) -> u32 {
-        (self.epoch.elapsed().as_nanos() >> TICK_SHIFT) as u32
     }
 
     /// Settles the pending deposits at `now` and withdraws one retry when
     /// the balance allows it.
-    fn withdraw_at(&self, now: u32) -> bool {
-        let fresh = self.pending.swap(0, Ordering::AcqRel) as f64 * self.ratio;
-        let mut current = self.account.load(Ordering::Acquire);
-        loop {
-            let (last, balance) = unpack(current);
-            let ticks = now.wrapping_sub(last);
-            // Another withdrawal settled at a later tick than ours: no time
-            // has passed for us.
-            let (tick, elapsed) = if ticks > u32::MAX / 2 {
-                (last, 0.0)
-            } else {
-                (now, f64::from(ticks) * TICK_SECS)
-            };
-            let decay = (-elapsed / self.ttl_secs).exp();
-            // Unstamped deposits, aged as if spread evenly over `elapsed`:
-            // the mean of exp(-t/ttl) over it.
-            let spread = if elapsed > 0.0 {
-                (1.0 - decay) * self.ttl_secs / elapsed
-            } else {
-                1.0
-            };
-            let balance = f64::from(balance) * decay + fresh * spread;
-            let allowed = balance + self.reserve >= 1.0;
-            let balance = if allowed { balance - 1.0 } else { balance };
-            let next = pack(tick, balance as f32);
-            match self.account.compare_exchange_weak(
-                current,
-                next,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return allowed,
-                Err(actual) => current = actual,
+    fn withdraw_at(&self, now: Instant) -> bool {
+        // A poisoned lock only means a panic elsewhere mid-update of plain
+        // numbers: the account is still usable.
+        let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        let w = &mut *window;
+        // A racing withdrawal may have settled at a later instant.
+        let now = now.max(w.settled);
+        // Slide the window to `now`.
+        if now.duration_since(w.slot_start) >= self.ttl {
+            w.slots = [0.0; SLOTS];
+            w.slot_start = now;
+        } else {
+            while now.duration_since(w.slot_start) >= self.slot {
+                w.index = (w.index + 1) % SLOTS;
+                w.slots[w.index] = 0.0;
+                w.slot_start += self.slot;
             }
+        }
+        // Spread the unstamped deposits evenly over [settled, now]; what
+        // falls before the window is gone.
+        let fresh = self.pending.swap(0, Ordering::AcqRel) as f64 * self.ratio;
+        if fresh > 0.0 {
+            let span = now.duration_since(w.settled).as_secs_f64();
+            if span == 0.0 {
+                w.slots[w.index] += fresh;
+            } else {
+                for back in 0..SLOTS {
+                    let start = w.slot_start.checked_sub(self.slot * back as u32);
+                    let Some(start) = start else { break };
+                    let end = if back == 0 { now } else { start + self.slot };
+                    let from = start.max(w.settled);
+                    if end > from {
+                        let share = end.duration_since(from).as_secs_f64() / span;
+                        w.slots[(w.index + SLOTS - back) % SLOTS] += fresh * share;
+                    }
+                }
+            }
+        }
+        w.settled = now;
+        let balance: f64 = w.slots.iter().sum::<f64>() + self.reserve;
+        // A little slack for the float sums of fractional deposits.
+        if balance >= 1.0 - 1e-9 {
+            w.slots[w.index] -= 1.0;
+            true
+        } else {
+            false
         }
     }
 }
@@ -171,20 +184,18 @@ impl Budget for RetryBudget {
     }
 
     fn withdraw(&self) -> bool {
-        self.withdraw_at(self.now())
+        self.withdraw_at(Instant::now())
     }
 }
 
 impl fmt::Debug for RetryBudget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (_, balance) = unpack(self.account.load(Ordering::Relaxed));
         f.debug_struct("RetryBudget")
-            .field("ttl_secs", &self.ttl_secs)
+            .field("ttl", &self.ttl)
             .field("ratio", &self.ratio)
             .field("reserve", &self.reserve)
-            .field("balance", &balance)
             .field("pending", &self.pending.load(Ordering::Relaxed))
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -192,96 +203,98 @@ impl fmt::Debug for RetryBudget {
 mod tests {
     use super::*;
 
-    /// Ticks in `secs` seconds.
-    fn ticks(secs: f64) -> u32 {
-        (secs / TICK_SECS) as u32
+    fn allowed(budget: &RetryBudget, now: Instant, tries: usize) -> usize {
+        (0..tries).filter(|_| budget.withdraw_at(now)).count()
     }
 
-    fn allowed(budget: &RetryBudget, now: u32, tries: usize) -> usize {
-        (0..tries).filter(|_| budget.withdraw_at(now)).count()
+    fn at(budget: &RetryBudget, secs: f64) -> Instant {
+        budget.window.lock().unwrap().settled + Duration::from_secs_f64(secs)
     }
 
     #[test]
     fn the_reserve_is_min_per_sec_over_ttl() {
         let budget = RetryBudget::default();
-        assert_eq!(allowed(&budget, 0, 100), 10);
+        let t0 = at(&budget, 0.0);
+        assert_eq!(allowed(&budget, t0, 100), 10);
         let none = RetryBudget::new(Duration::from_secs(10), 0, 0.2);
-        assert_eq!(allowed(&none, 0, 100), 0);
+        assert_eq!(allowed(&none, t0, 100), 0);
     }
 
     #[test]
     fn deposits_earn_their_percentage() {
         let budget = RetryBudget::new(Duration::from_secs(10), 0, 0.2);
+        let t0 = at(&budget, 0.0);
         for _ in 0..1000 {
             budget.deposit();
         }
-        assert_eq!(allowed(&budget, 0, 1000), 200);
+        assert_eq!(allowed(&budget, t0, 1000), 200);
         let generous = RetryBudget::new(Duration::from_secs(10), 0, 2.0);
         for _ in 0..10 {
             generous.deposit();
         }
-        assert_eq!(allowed(&generous, 0, 1000), 20);
+        assert_eq!(allowed(&generous, at(&generous, 0.0), 1000), 20);
     }
 
     #[test]
-    fn spent_retries_come_back_over_the_ttl() {
+    fn spent_retries_come_back_when_they_leave_the_window() {
         let budget = RetryBudget::default();
-        assert_eq!(allowed(&budget, 0, 100), 10);
-        assert_eq!(allowed(&budget, 0, 100), 0);
-        // One ttl later, e^-1 of the 10 spent are still owed: 6 come back.
-        let back = allowed(&budget, ticks(10.0), 100);
-        assert!((6..=7).contains(&back), "{back}");
-        // Long after, the whole reserve is back, and not more.
-        assert_eq!(allowed(&budget, ticks(600.0), 100), 10);
+        let t0 = at(&budget, 0.0);
+        assert_eq!(allowed(&budget, t0, 100), 10);
+        assert_eq!(allowed(&budget, t0 + Duration::from_secs(5), 100), 0);
+        assert_eq!(allowed(&budget, t0 + Duration::from_secs(11), 100), 10);
     }
 
     #[test]
-    fn earned_retries_expire_over_the_ttl() {
+    fn earned_retries_expire_with_the_window() {
         let budget = RetryBudget::new(Duration::from_secs(10), 0, 0.2);
+        let t0 = at(&budget, 0.0);
         for _ in 0..1000 {
             budget.deposit();
         }
-        // Settle the deposits now (one retry), then look 50 s later
-        // (5 ttl): e^-5 of the 199 left, i.e. 1.
-        assert!(budget.withdraw_at(0));
-        assert_eq!(allowed(&budget, ticks(50.0), 1000), 1);
+        assert!(budget.withdraw_at(t0));
+        assert_eq!(allowed(&budget, t0 + Duration::from_secs(5), 1), 1);
+        assert_eq!(allowed(&budget, t0 + Duration::from_secs(11), 1000), 0);
     }
 
     #[test]
     fn unsettled_deposits_after_a_quiet_spell_earn_less_not_more() {
         let budget = RetryBudget::new(Duration::from_secs(10), 0, 0.2);
-        assert!(!budget.withdraw_at(0));
+        let t0 = at(&budget, 0.0);
+        assert!(!budget.withdraw_at(t0));
         for _ in 0..1000 {
             budget.deposit();
         }
-        // 1000 deposits at some time in the last 1000 s: aged as if spread
-        // evenly, they are worth 1000 × 0.2 × 10 / 1000 = 2 retries.
-        let earned = allowed(&budget, ticks(1000.0), 1000);
-        assert!((1..=2).contains(&earned), "{earned}");
+        // 1000 deposits at some time in the last 1000 s: spread evenly,
+        // at most 10 s of them are in the window: 1000 × 0.2 × 10 / 1000
+        // = 2 (the window's nine full slots: 1.8).
+        let earned = allowed(&budget, t0 + Duration::from_secs(1000), 1000);
+        assert_eq!(earned, 1);
     }
 
     #[test]
-    fn a_settlement_from_the_future_does_not_age_the_account() {
+    fn a_settlement_from_the_past_does_not_move_the_window_back() {
         let budget = RetryBudget::default();
-        assert!(budget.withdraw_at(ticks(20.0)));
+        let t0 = at(&budget, 0.0);
+        assert!(budget.withdraw_at(t0 + Duration::from_secs(20)));
         // A racing withdrawal that read the clock earlier settles after.
-        assert!(budget.withdraw_at(ticks(19.0)));
+        assert!(budget.withdraw_at(t0 + Duration::from_secs(19)));
         assert_eq!(
-            unpack(budget.account.load(Ordering::Relaxed)).0,
-            ticks(20.0)
+            budget.window.lock().unwrap().settled,
+            t0 + Duration::from_secs(20)
         );
     }
 
     #[test]
     fn concurrent_deposits_and_withdrawals_never_overspend() {
         let budget = RetryBudget::new(Duration::from_secs(10), 1, 0.2);
+        let t0 = at(&budget, 0.0);
         let granted = std::sync::atomic::AtomicUsize::new(0);
         std::thread::scope(|scope| {
             for _ in 0..4 {
                 scope.spawn(|| {
                     for i in 0..5000 {
                         budget.deposit();
-                        if i % 3 == 0 && budget.withdraw_at(7) {
+                        if i % 3 == 0 && budget.withdraw_at(t0) {
                             granted.fetch_add(1, Ordering::Relaxed);
                         }
                     }
@@ -290,9 +303,8 @@ mod tests {
         });
         // 20 000 requests earn 4 000, the reserve 10: every grant was
         // paid for, and every one that could be paid for was granted.
-        // (Within one for the balance's float rounding.)
-        let total = granted.into_inner() + allowed(&budget, 7, 10_000);
-        assert!((4009..=4010).contains(&total), "{total}");
+        let total = granted.into_inner() + allowed(&budget, t0, 10_000);
+        assert_eq!(total, 4010);
     }
 
     #[test]
