@@ -60,7 +60,10 @@ fn retry_after_values() {
         (b"Sun, 06 Nov 1994 08:49:37 +2500", None),
         (b"Sun, 06 Nov 1994 08:49:37 Mars/Olympus", None),
         (b"Sun, 29 Feb 1994 08:49:37 GMT", None),
-        (b"Sun, 06 Nov 1994 08:49:37 GMT GMT GMT GMT GMT GMT GMT", None),
+        (
+            b"Sun, 06 Nov 1994 08:49:37 GMT GMT GMT GMT GMT GMT GMT",
+            None,
+        ),
     ];
     for (raw, expected) in rows {
         let value = HeaderValue::from_bytes(raw).unwrap();
@@ -361,9 +364,20 @@ fn grpc_pushback_values() {
 }
 
 /// One expected window: (name, limit, remaining, reset seconds, window seconds).
-type Window<'a> = (Option<&'a str>, Option<u64>, Option<u64>, Option<u64>, Option<u64>);
+type Window<'a> = (
+    Option<&'a str>,
+    Option<u64>,
+    Option<u64>,
+    Option<u64>,
+    Option<u64>,
+);
 
-type FamilyRow<'a> = (&'a str, Pairs<'a>, &'a [Window<'a>], Option<(u64, HintSource)>);
+type FamilyRow<'a> = (
+    &'a str,
+    Pairs<'a>,
+    &'a [Window<'a>],
+    Option<(u64, HintSource)>,
+);
 
 /// Every header family `ResponseHints` reads, one row per documented
 /// example, then hostile variants. `now` is 2023-11-14 22:13:20 UTC.
@@ -651,7 +665,10 @@ fn hostile_400_kb_of_headers() {
     let mut map = HeaderMap::new();
     let policies: String = (0..10_000).map(|i| format!("\"p{i}\";q=1;w=1,")).collect();
     let states: String = (0..10_000).map(|i| format!("\"p{i}\";r=0;t=1,")).collect();
-    map.append("ratelimit-policy", HeaderValue::from_str(&policies).unwrap());
+    map.append(
+        "ratelimit-policy",
+        HeaderValue::from_str(&policies).unwrap(),
+    );
     map.append("ratelimit", HeaderValue::from_str(&states).unwrap());
     map.append(
         "retry-after",
