@@ -576,6 +576,9 @@ pub enum Error {
     Api(ApiError),
     /// No usable answer.
     Transport(TransportError),
+    /// The [quota layer](crate::quota) refused the request without sending
+    /// it: the learned quota frees up later than it may wait.
+    RateLimited(crate::quota::RateLimited),
 }
 
 impl Error {
@@ -584,6 +587,7 @@ impl Error {
         match self {
             Error::Api(api) => api.kind(),
             Error::Transport(_) => ErrorKind::Transport,
+            Error::RateLimited(_) => ErrorKind::RateLimited,
         }
     }
 
@@ -591,7 +595,15 @@ impl Error {
     pub fn api(&self) -> Option<&ApiError> {
         match self {
             Error::Api(api) => Some(api),
-            Error::Transport(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The quota layer's refusal, if the request was never sent.
+    pub fn rate_limited(&self) -> Option<&crate::quota::RateLimited> {
+        match self {
+            Error::RateLimited(refused) => Some(refused),
+            _ => None,
         }
     }
 
@@ -599,7 +611,7 @@ impl Error {
     pub fn into_api(self) -> Option<ApiError> {
         match self {
             Error::Api(api) => Some(api),
-            Error::Transport(_) => None,
+            _ => None,
         }
     }
 
@@ -607,7 +619,7 @@ impl Error {
     pub fn transport(&self) -> Option<&TransportError> {
         match self {
             Error::Transport(transport) => Some(transport),
-            Error::Api(_) => None,
+            _ => None,
         }
     }
 
@@ -616,6 +628,7 @@ impl Error {
         match self {
             Error::Api(api) => api.retries(),
             Error::Transport(transport) => transport.retries(),
+            Error::RateLimited(refused) => refused.retries(),
         }
     }
 
@@ -623,6 +636,7 @@ impl Error {
         match self {
             Error::Api(api) => api.set_retries(retries),
             Error::Transport(transport) => transport.set_retries(retries),
+            Error::RateLimited(refused) => refused.set_retries(retries),
         }
     }
 
@@ -646,6 +660,7 @@ impl fmt::Display for Error {
         match self {
             Error::Api(api) => api.fmt(f),
             Error::Transport(transport) => transport.fmt(f),
+            Error::RateLimited(refused) => refused.fmt(f),
         }
     }
 }
@@ -655,6 +670,7 @@ impl std::error::Error for Error {
         match self {
             Error::Api(api) => api.source(),
             Error::Transport(transport) => transport.source(),
+            Error::RateLimited(refused) => refused.source(),
         }
     }
 }
