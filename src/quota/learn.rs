@@ -1,7 +1,7 @@
 //! What a response teaches: its windows and a cooldown, read once.
 
 use super::{Observation, WindowReport};
-use crate::hints::{self, HintSource, RateLimitInfo, RetryHint};
+use crate::hints::{HintSource, RateLimitInfo, RateLimitPolicy, ResponseHints, RetryHint};
 use crate::ApiError;
 use http::{HeaderMap, StatusCode};
 use std::time::{Duration, SystemTime};
@@ -19,6 +19,11 @@ fn may_teach(headers: &HeaderMap) -> bool {
         name.starts_with("x-ratelimit")
             || name.starts_with("ratelimit")
             || name.starts_with("retry-after")
+            || name.starts_with("x-rate-limit")
+            || name.starts_with("anthropic-ratelimit")
+            || name == "x-shopify-shop-api-call-limit"
+            || name == "x-ms-retry-after-ms"
+            || name == "grpc-retry-pushback-ms"
     })
 }
 
@@ -28,28 +33,37 @@ pub(crate) fn from_response(status: StatusCode, headers: &HeaderMap) -> Observat
     if !throttled && !may_teach(headers) {
         return Observation::new();
     }
-    let now = SystemTime::now();
-    let info = RateLimitInfo::from_headers(headers, now);
+    let hints = ResponseHints::read(headers, SystemTime::now());
     let hint = if throttled {
-        hints::retry_hint(headers, now)
+        hints.retry_hint_when_limited()
     } else {
         None
     };
-    build(status, info.as_ref(), hint)
+    let mut observation = Observation::new();
+    for policy in hints.policies() {
+        observation.push(report(policy));
+    }
+    cooldown(observation, status, hints.rate_limit().as_ref(), hint)
+}
+
+/// One announced window as a store report: the name becomes a digest; a
+/// window counted in requests (OpenAI's and Anthropic's `requests`) draws
+/// 1 per request, any other the request's cost.
+fn report(policy: &RateLimitPolicy) -> WindowReport {
+    let name = policy.name();
+    WindowReport::new(
+        name.map_or(0, |name| super::digest(name)),
+        policy.limit(),
+        policy.remaining(),
+        policy.reset(),
+    )
+    .counting_cost(name != Some("requests"))
 }
 
 /// What a typed failure teaches: its hints already merge headers and body.
 pub(crate) fn from_error(error: &ApiError) -> Observation {
-    build(error.status(), error.rate_limit(), error.retry_hint())
-}
-
-fn is_throttle(status: StatusCode) -> bool {
-    status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE
-}
-
-fn build(status: StatusCode, info: Option<&RateLimitInfo>, hint: Option<RetryHint>) -> Observation {
     let mut observation = Observation::new();
-    if let Some(info) = info {
+    if let Some(info) = error.rate_limit() {
         observation.push(WindowReport::new(
             0,
             info.limit(),
@@ -57,6 +71,24 @@ fn build(status: StatusCode, info: Option<&RateLimitInfo>, hint: Option<RetryHin
             info.reset(),
         ));
     }
+    cooldown(
+        observation,
+        error.status(),
+        error.rate_limit(),
+        error.retry_hint(),
+    )
+}
+
+fn is_throttle(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE
+}
+
+fn cooldown(
+    mut observation: Observation,
+    status: StatusCode,
+    info: Option<&RateLimitInfo>,
+    hint: Option<RetryHint>,
+) -> Observation {
     if is_throttle(status) {
         match hint {
             // An exhausted window's reset is learned as the window; an
@@ -203,6 +235,46 @@ mod tests {
             };
             assert_eq!(observation.cooldown(), expected, "{source}");
         }
+    }
+
+    #[test]
+    fn every_policy_is_a_window() {
+        // IETF draft-ietf-httpapi-ratelimit-headers-09 §5.3: a burst and a daily policy.
+        let observation = from_response(
+            StatusCode::OK,
+            &headers(&[
+                (
+                    "ratelimit-policy",
+                    "\"burst\";q=100;w=60, \"daily\";q=1000;w=86400",
+                ),
+                ("ratelimit", "\"burst\";r=99;t=30, \"daily\";r=0;t=3600"),
+            ]),
+        );
+        let windows = observation.windows();
+        assert_eq!(windows.len(), 2, "{observation:?}");
+        assert_eq!(windows[0].policy(), crate::quota::digest("burst"));
+        assert_eq!(
+            (windows[1].remaining(), windows[1].reset()),
+            (Some(0), Some(Duration::from_secs(3600)))
+        );
+        // OpenAI: requests draw 1, tokens draw the cost.
+        let observation = from_response(
+            StatusCode::OK,
+            &headers(&[
+                ("x-ratelimit-limit-requests", "60"),
+                ("x-ratelimit-remaining-requests", "59"),
+                ("x-ratelimit-reset-requests", "1s"),
+                ("x-ratelimit-limit-tokens", "150000"),
+                ("x-ratelimit-remaining-tokens", "149984"),
+                ("x-ratelimit-reset-tokens", "6m0s"),
+            ]),
+        );
+        let counts: Vec<bool> = observation
+            .windows()
+            .iter()
+            .map(|w| w.counts_cost())
+            .collect();
+        assert_eq!(counts, [false, true]);
     }
 
     #[test]
