@@ -30,6 +30,8 @@ pin_project! {
         // Only a request that waits owns a clone of the service and its request.
         held: Option<Held<S, B>>,
         ticket: Ticket,
+        // The answer, kept while the store records what it taught.
+        outcome: Option<Result<S::Response, Error>>,
     }
 }
 
@@ -48,6 +50,9 @@ pin_project! {
             sleep: Sleep,
         },
         Readying,
+        Settling {
+            settled: StoreFuture<()>,
+        },
         Done,
     }
 }
@@ -69,19 +74,19 @@ struct Ticket {
 }
 
 impl Ticket {
-    fn settle(&mut self, observation: Option<&super::Observation>) {
+    fn settle(&mut self, observation: &super::Observation) -> StoreFuture<()> {
         let permit = self
             .permit
             .take()
             .unwrap_or_else(|| Permit::new(self.scope, self.cost, false, 0));
-        self.config.store.settle(permit, observation);
+        self.config.store.settle(permit, observation)
     }
 }
 
 impl Drop for Ticket {
     fn drop(&mut self) {
         if let Some(permit) = self.permit.take() {
-            self.config.store.settle(permit, None);
+            self.config.store.release(permit);
         }
     }
 }
@@ -116,6 +121,7 @@ where
                     },
                     held: None,
                     ticket,
+                    outcome: None,
                 };
             }
             telemetry::quota_held(scope, delay, "pacing");
@@ -125,6 +131,7 @@ where
                 },
                 held: Some(Held::new(service.clone(), request)),
                 ticket,
+                outcome: None,
             };
         }
         if let Some(wait) = answered {
@@ -135,6 +142,7 @@ where
             state: State::Acquiring { grant },
             held: Some(Held::new(service.clone(), request)),
             ticket,
+            outcome: None,
         }
     }
 }
@@ -173,22 +181,25 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Calling { future } => {
-                    let result = ready!(future.poll(cx));
+                    let result =
+                        ready!(future.poll(cx)).map_err(|error| Error::from_inner(error, None));
+                    let observation = match &result {
+                        Ok(response) => learn::from_response(response.status(), response.headers()),
+                        Err(error) => error.api().map(learn::from_error).unwrap_or_default(),
+                    };
+                    let mut settled = this.ticket.settle(&observation);
+                    if settled.now_or_never().is_some() {
+                        this.state.set(State::Done);
+                        return Poll::Ready(result);
+                    }
+                    *this.outcome = Some(result);
+                    this.state.set(State::Settling { settled });
+                }
+                StateProj::Settling { settled } => {
+                    ready!(Pin::new(settled).poll(cx));
                     this.state.set(State::Done);
-                    return Poll::Ready(match result {
-                        Ok(response) => {
-                            let observation =
-                                learn::from_response(response.status(), response.headers());
-                            this.ticket.settle(Some(&observation));
-                            Ok(response)
-                        }
-                        Err(error) => {
-                            let error = Error::from_inner(error, None);
-                            let observation = error.api().map(learn::from_error);
-                            this.ticket.settle(observation.as_ref());
-                            Err(error)
-                        }
-                    });
+                    let outcome = this.outcome.take();
+                    return Poll::Ready(outcome.expect("the answer is kept until settled"));
                 }
                 StateProj::Acquiring { grant } => {
                     let grant = ready!(Pin::new(grant).poll(cx));
@@ -258,7 +269,9 @@ where
                         }
                         Err(error) => {
                             // Never sent: the permit goes back unused.
-                            this.ticket.settle(None);
+                            if let Some(permit) = this.ticket.permit.take() {
+                                this.ticket.config.store.release(permit);
+                            }
                             this.state.set(State::Done);
                             return Poll::Ready(Err(Error::from_inner(error, None)));
                         }

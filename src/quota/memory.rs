@@ -208,8 +208,13 @@ impl QuotaStore for MemoryStore {
         StoreFuture::ready(self.acquire_now(scope, cost, max_delay, 0))
     }
 
-    fn settle(&self, permit: Permit, observation: Option<&Observation>) {
-        self.settle_now(permit, observation);
+    fn settle(&self, permit: Permit, observation: &Observation) -> StoreFuture<()> {
+        self.settle_now(permit, Some(observation));
+        StoreFuture::ready(())
+    }
+
+    fn release(&self, permit: Permit) {
+        self.settle_now(permit, None);
     }
 }
 

@@ -7,10 +7,15 @@ mod future;
 mod layer;
 mod learn;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 mod scope;
 mod service;
 mod store;
 
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use self::redis::{RedisStore, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
 pub use error::RateLimited;
 pub use future::ResponseFuture;
 pub use layer::{QuotaLayer, DEFAULT_MAX_WAIT};

@@ -316,10 +316,13 @@ impl<T> Future for StoreFuture<T> {
 ///
 /// Object-safe (the layer holds an `Arc<dyn QuotaStore>`), and async where
 /// it must be: [`acquire`](Self::acquire) decides whether a request may go
-/// and may need a network round trip, so it returns a [`StoreFuture`];
-/// [`settle`](Self::settle) runs when a response arrives or a request is
-/// dropped, which may be inside `Drop`, so it returns nothing: a store
-/// across the network does its write in the background.
+/// and [`settle`](Self::settle) records what its answer taught; both may
+/// need a network round trip, so both return a [`StoreFuture`]. The layer
+/// awaits a settle before handing the response back, so that what one
+/// response taught is in the store before the caller's next request asks.
+/// [`release`](Self::release) runs when a request ends without an answer
+/// (dropped, or never sent), possibly inside `Drop`: it returns nothing,
+/// and a store across the network does that write in the background.
 ///
 /// Implementations: [`MemoryStore`](super::MemoryStore) (one process), and
 /// `RedisStore` (feature `redis`, a fleet).
@@ -329,7 +332,10 @@ pub trait QuotaStore: fmt::Debug + Send + Sync + 'static {
     /// `Go` at once with a permit that is not held.
     fn acquire(&self, scope: ScopeKey, cost: u64, max_delay: Duration) -> StoreFuture<Grant>;
 
-    /// Releases `permit` and learns what its response taught (`None` when
-    /// the request was dropped or failed without a response).
-    fn settle(&self, permit: Permit, observation: Option<&Observation>);
+    /// Releases `permit` and learns what its answer (a response, or a
+    /// typed error) taught.
+    fn settle(&self, permit: Permit, observation: &Observation) -> StoreFuture<()>;
+
+    /// Releases `permit` of a request that ended without an answer.
+    fn release(&self, permit: Permit);
 }
