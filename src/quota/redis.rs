@@ -421,9 +421,7 @@ impl RedisStore {
 impl QuotaStore for RedisStore {
     fn acquire(&self, scope: ScopeKey, cost: u64, max_delay: Duration) -> StoreFuture<Grant> {
         if self.skip_redis() {
-            return StoreFuture::ready(
-                self.shared.local.acquire_now(scope, cost, max_delay, LOCAL),
-            );
+            return StoreFuture::ready(self.local_acquire(scope, cost, max_delay));
         }
         let store = self.clone();
         StoreFuture::boxed(async move {
@@ -434,10 +432,7 @@ impl QuotaStore for RedisStore {
                 }
                 Err(error) => {
                     store.failed(&error);
-                    store
-                        .shared
-                        .local
-                        .acquire_now(scope, cost, max_delay, LOCAL)
+                    store.local_acquire(scope, cost, max_delay)
                 }
             }
         })
