@@ -39,7 +39,10 @@ const PROCESSES: usize = 4;
 const CHILD: &str = "QUOTA_FLEET_CHILD";
 
 fn unix_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
 
 /// The vendor: fixed windows from `start` (Unix ms).
@@ -72,7 +75,10 @@ impl Vendor {
         let mut response = Response::builder();
         if self.ietf {
             response = response
-                .header("ratelimit-policy", format!("\"default\";q={LIMIT};w={}", WINDOW.as_secs()))
+                .header(
+                    "ratelimit-policy",
+                    format!("\"default\";q={LIMIT};w={}", WINDOW.as_secs()),
+                )
                 .header("ratelimit", format!("\"default\";r={remaining};t={reset}"));
         } else {
             response = response
@@ -101,7 +107,9 @@ async fn serve(vendor: Arc<Vendor>) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             let vendor = vendor.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |_request| {
@@ -120,10 +128,16 @@ async fn serve(vendor: Arc<Vendor>) -> SocketAddr {
 /// One client process: `mode vendor redis deadline_ms`; prints its figures.
 async fn child(spec: &str) {
     let parts: Vec<&str> = spec.split(' ').collect();
-    let [mode, vendor, redis, deadline] = parts.as_slice() else { panic!("bad spec {spec}") };
+    let [mode, vendor, redis, deadline] = parts.as_slice() else {
+        panic!("bad spec {spec}")
+    };
     let deadline: u64 = deadline.parse().unwrap();
     let client = Client::builder(TokioExecutor::new()).build_http::<ReplayBody<Full<Bytes>>>();
-    let shared = (*mode == "redis").then(|| RedisStore::open(redis).unwrap().prefix(&format!("fleet:{deadline}:")));
+    let shared = (*mode == "redis").then(|| {
+        RedisStore::open(redis)
+            .unwrap()
+            .prefix(&format!("fleet:{deadline}:"))
+    });
     let quota = match (*mode, &shared) {
         ("retry", _) => None,
         ("memory", _) => Some(QuotaLayer::with_store(MemoryStore::new())),
@@ -137,7 +151,8 @@ async fn child(spec: &str) {
         .service(client)
         .boxed_clone();
     let results = Arc::new(Mutex::new((0u64, 0u64, Vec::new())));
-    let until = tokio::time::Instant::now() + Duration::from_millis(deadline.saturating_sub(unix_ms()));
+    let until =
+        tokio::time::Instant::now() + Duration::from_millis(deadline.saturating_sub(unix_ms()));
     let workers: Vec<_> = (0..WORKERS)
         .map(|_| {
             let (service, results) = (service.clone(), results.clone());
@@ -186,14 +201,31 @@ struct RedisServer(std::process::Child, u16);
 
 impl RedisServer {
     fn start() -> Option<RedisServer> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
         let mut child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(Stdio::piped())
             .spawn()
             .ok()?;
         let mut lines = BufReader::new(child.stdout.take()?).lines();
-        let ready = lines.by_ref().take(200).map_while(Result::ok).any(|l| l.contains("Ready to accept connections"));
+        let ready = lines
+            .by_ref()
+            .take(200)
+            .map_while(Result::ok)
+            .any(|l| l.contains("Ready to accept connections"));
         std::thread::spawn(move || lines.for_each(drop));
         ready.then_some(RedisServer(child, port))
     }
@@ -246,7 +278,14 @@ impl Row {
     }
 }
 
-async fn run_row(name: &str, mode: &str, ietf: bool, processes: usize, windows: u64, redis: &str) -> Row {
+async fn run_row(
+    name: &str,
+    mode: &str,
+    ietf: bool,
+    processes: usize,
+    windows: u64,
+    redis: &str,
+) -> Row {
     // Start on a window boundary of the wall clock plus a moment for the
     // children to start: the run covers exactly `windows` vendor windows.
     let start = unix_ms() + 300;
@@ -283,13 +322,22 @@ async fn run_row(name: &str, mode: &str, ietf: bool, processes: usize, windows: 
     for child in children {
         let output = child.wait_with_output().await.unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
-        let line = stdout.lines().find_map(|l| l.strip_prefix("FLEET ")).expect("a child's figures");
+        let line = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("FLEET "))
+            .expect("a child's figures");
         let mut fields = line.splitn(3, ' ');
         let ok: u64 = fields.next().unwrap().parse().unwrap();
         let errors: u64 = fields.next().unwrap().parse().unwrap();
         row.successes.push(ok);
         row.errors += errors;
-        row.latencies.extend(fields.next().unwrap_or("").split(',').filter_map(|n| n.parse::<u64>().ok()));
+        row.latencies.extend(
+            fields
+                .next()
+                .unwrap_or("")
+                .split(',')
+                .filter_map(|n| n.parse::<u64>().ok()),
+        );
     }
     row.received = vendor.received.load(Ordering::Relaxed);
     row.throttled = vendor.throttled.load(Ordering::Relaxed);
@@ -308,7 +356,9 @@ async fn main() {
     if redis.is_none() {
         eprintln!("redis-server not found (apt-get install redis-server): the RedisStore rows are skipped");
     }
-    let redis_url = redis.as_ref().map_or_else(String::new, |r| format!("redis://127.0.0.1:{}/", r.1));
+    let redis_url = redis
+        .as_ref()
+        .map_or_else(String::new, |r| format!("redis://127.0.0.1:{}/", r.1));
     println!(
         "{PROCESSES} processes x {WORKERS} workers, {} s per row; vendor: {LIMIT} requests per {} s window\n",
         windows * WINDOW.as_secs(),
@@ -317,15 +367,34 @@ async fn main() {
     println!("| stack (headers) | requests received | 429s per 1,000 | errors surfaced | quota used | fairness (min/max) | p50 | p99 |");
     println!("|---|---|---|---|---|---|---|---|");
     for (headers, ietf) in [("X-RateLimit", false), ("IETF RateLimit", true)] {
-        let mut rows = vec![("retry layer only", "retry"), ("QuotaLayer + MemoryStore", "memory")];
+        let mut rows = vec![
+            ("retry layer only", "retry"),
+            ("QuotaLayer + MemoryStore", "memory"),
+        ];
         if redis.is_some() {
             rows.push(("QuotaLayer + RedisStore", "redis"));
         }
         for (name, mode) in rows {
-            run_row(&format!("{name} ({headers})"), mode, ietf, PROCESSES, windows, &redis_url).await.print();
+            run_row(
+                &format!("{name} ({headers})"),
+                mode,
+                ietf,
+                PROCESSES,
+                windows,
+                &redis_url,
+            )
+            .await
+            .print();
         }
     }
-    run_row("one process, QuotaLayer + MemoryStore (X-RateLimit)", "memory", false, 1, windows, &redis_url)
-        .await
-        .print();
+    run_row(
+        "one process, QuotaLayer + MemoryStore (X-RateLimit)",
+        "memory",
+        false,
+        1,
+        windows,
+        &redis_url,
+    )
+    .await
+    .print();
 }

@@ -25,6 +25,9 @@
 //! - [`retry`]: [`RetryLayer`] and [`RetryPolicy`] honour server hints,
 //!   back off with jitter, respect idempotency, replay streamed request
 //!   bodies and bound the extra load with a shared budget.
+//! - [`quota`]: [`QuotaLayer`] learns the quota the server announces and
+//!   holds requests until it allows them, per process or, with
+//!   `RedisStore` (feature `redis`), across a fleet.
 //! - [`redact`]: credentials never reach an error or a log line.
 //! - `grpc` (feature `grpc`): `grpc-status` classification and pushback.
 //!
@@ -91,6 +94,7 @@
 //! |---|---|
 //! | `grpc` | [`grpc`]: `grpc-status` of trailers-only responses as kinds, `grpc-message` decoding, the `GrpcStatus` dialect, `tonic::Status` from errors |
 //! | `tracing` | a span per request and events, below |
+//! | `redis` | `quota::RedisStore`: learned quotas shared by a fleet of processes |
 //!
 //! # Tracing (feature `tracing`)
 //!
@@ -104,6 +108,9 @@
 //! | event `api_error` (parse layer, each failure body read) | DEBUG | `status`, `kind`, `code`, `retryable`, `truncated` |
 //! | event `retrying` (before each retry's wait) | INFO | `attempt`, `kind`, `status`, `delay_ms`, `hint` |
 //! | event `finished` (each logical request's outcome) | DEBUG on success, WARN on failure | `outcome`, `attempts`, `waited_ms`, `status`, `kind`, `stopped` |
+//! | event `quota_held` (quota layer holds a request) | DEBUG | `scope` (a digest), `delay_ms`, `reason` |
+//! | event `quota_refused` (refused without sending) | WARN | `scope`, `retry_after_ms` |
+//! | event `quota_store_local` / `quota_store_shared` (Redis failed / answers again; once each) | WARN / INFO | `error` |
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,

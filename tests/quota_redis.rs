@@ -263,11 +263,12 @@ async fn three_processes_share_one_learned_window() {
             .unwrap_or_else(|| panic!("child said: {stdout}"));
         let numbers: Vec<u64> = line
             .split_whitespace()
-            .take(2)
+            .take(3)
             .map(|n| n.parse().unwrap())
             .collect();
         ok += numbers[0];
         failed += numbers[1];
+        local += numbers[2];
     }
     let throttled = vendor.throttled.load(Ordering::SeqCst);
     assert_eq!((ok, failed), (60, 0), "every request succeeded, once");

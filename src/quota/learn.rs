@@ -52,7 +52,7 @@ pub(crate) fn from_response(status: StatusCode, headers: &HeaderMap) -> Observat
 fn report(policy: &RateLimitPolicy) -> WindowReport {
     let name = policy.name();
     WindowReport::new(
-        name.map_or(0, |name| super::digest(name)),
+        name.map_or(0, super::digest),
         policy.limit(),
         policy.remaining(),
         policy.reset(),
