@@ -2,7 +2,8 @@
 //! [`TransportError`] (no usable answer), and [`Error`], which is one or the
 //! other.
 
-use crate::hints::{HintSource, RateLimitInfo, RetryHint};
+use crate::auth::{AuthReport, Unauthorized};
+use crate::hints::{HintSource, RateLimitInfo, RateLimitPolicy, RetryHint};
 use crate::redact::RequestContext;
 use crate::ErrorKind;
 use http::StatusCode;
@@ -227,11 +228,13 @@ struct ApiErrorInner {
     field_errors: Vec<FieldError>,
     hint: Option<RetryHint>,
     rate_limit: Option<RateLimitInfo>,
+    policies: Vec<RateLimitPolicy>,
     details: Option<Value>,
     truncated: bool,
     body_error: Option<std::sync::Arc<BoxError>>,
     request: Option<RequestContext>,
     retries: RetryReport,
+    auth: Option<AuthReport>,
 }
 
 /// The parts of an [`ApiError`], as the parser assembles them.
@@ -246,6 +249,7 @@ pub(crate) struct ApiErrorParts {
     pub(crate) field_errors: Vec<FieldError>,
     pub(crate) hint: Option<RetryHint>,
     pub(crate) rate_limit: Option<RateLimitInfo>,
+    pub(crate) policies: Vec<RateLimitPolicy>,
     pub(crate) details: Option<Value>,
 }
 
@@ -266,11 +270,13 @@ impl ApiError {
                 field_errors: parts.field_errors,
                 hint: parts.hint,
                 rate_limit: parts.rate_limit,
+                policies: parts.policies,
                 details: parts.details,
                 truncated: false,
                 body_error: None,
                 request: None,
                 retries: RetryReport::default(),
+                auth: None,
             }),
         }
     }
@@ -323,6 +329,14 @@ impl ApiError {
         self.inner.rate_limit.as_ref()
     }
 
+    /// Every rate-limit window the server announced on this response (its
+    /// binding one is [`rate_limit`](Self::rate_limit)), read once with
+    /// the rest of its headers: what a quota layer learns from a failure
+    /// without parsing the headers again. Empty when it announced none.
+    pub fn policies(&self) -> &[RateLimitPolicy] {
+        &self.inner.policies
+    }
+
     /// The parsed JSON body, for anything the typed accessors do not cover
     /// (`min_version` and `update_url` of a 426, a vendor's `request_id`).
     pub fn details(&self) -> Option<&Value> {
@@ -362,6 +376,12 @@ impl ApiError {
         self.inner.retries.attempts()
     }
 
+    /// What the [`AuthLayer`](crate::auth::AuthLayer) did, when this error
+    /// answered a request it sent again with a renewed credential.
+    pub fn auth_report(&self) -> Option<AuthReport> {
+        self.inner.auth
+    }
+
     /// True for [`ErrorKind::RateLimited`].
     pub fn is_rate_limited(&self) -> bool {
         self.inner.kind == ErrorKind::RateLimited
@@ -393,6 +413,10 @@ impl ApiError {
 
     pub(crate) fn set_retries(&mut self, retries: RetryReport) {
         self.inner.retries = retries;
+    }
+
+    pub(crate) fn set_auth_report(&mut self, report: AuthReport) {
+        self.inner.auth = Some(report);
     }
 
     /// Replaces echoed secrets in everything the body gave: message, code,
@@ -444,6 +468,9 @@ impl fmt::Display for ApiError {
         if let Some(reason) = inner.retries.gave_up() {
             notes.push(format!("gave up: {reason}"));
         }
+        if inner.auth.is_some_and(|auth| auth.resent()) {
+            notes.push("sent again with a renewed credential".to_owned());
+        }
         if inner.truncated {
             notes.push("body truncated".to_owned());
         }
@@ -472,6 +499,7 @@ impl fmt::Debug for ApiError {
             .field("truncated", &inner.truncated)
             .field("request", &inner.request)
             .field("retries", &inner.retries)
+            .field("auth", &inner.auth)
             .finish_non_exhaustive()
     }
 }
@@ -493,6 +521,7 @@ pub struct TransportError {
     source: BoxError,
     request: Option<RequestContext>,
     retries: RetryReport,
+    auth: Option<AuthReport>,
 }
 
 impl TransportError {
@@ -502,6 +531,7 @@ impl TransportError {
             source: source.into(),
             request: None,
             retries: RetryReport::default(),
+            auth: None,
         }
     }
 
@@ -563,6 +593,12 @@ impl TransportError {
         self.retries
     }
 
+    /// What the [`AuthLayer`](crate::auth::AuthLayer) did, when this error
+    /// answered a request it sent again with a renewed credential.
+    pub fn auth_report(&self) -> Option<AuthReport> {
+        self.auth
+    }
+
     /// The inner service's error.
     pub fn into_source(self) -> BoxError {
         self.source
@@ -615,6 +651,7 @@ impl fmt::Debug for TransportError {
             .field("source", &self.source)
             .field("request", &self.request)
             .field("retries", &self.retries)
+            .field("auth", &self.auth)
             .finish()
     }
 }
@@ -668,6 +705,9 @@ pub enum Error {
     /// The [quota layer](crate::quota) refused the request without sending
     /// it: the learned quota frees up later than it may wait.
     RateLimited(crate::quota::RateLimited),
+    /// The [`AuthLayer`](crate::auth::AuthLayer) ended the request: no
+    /// credential, or a rejected one it could not renew or send again.
+    Unauthorized(Unauthorized),
 }
 
 impl Error {
@@ -677,6 +717,7 @@ impl Error {
             Error::Api(api) => api.kind(),
             Error::Transport(_) => ErrorKind::Transport,
             Error::RateLimited(_) => ErrorKind::RateLimited,
+            Error::Unauthorized(_) => ErrorKind::Unauthorized,
         }
     }
 
@@ -712,12 +753,41 @@ impl Error {
         }
     }
 
+    /// The auth layer's error, when it ended the request.
+    pub fn unauthorized(&self) -> Option<&Unauthorized> {
+        match self {
+            Error::Unauthorized(unauthorized) => Some(unauthorized),
+            _ => None,
+        }
+    }
+
+    /// What the [`AuthLayer`](crate::auth::AuthLayer) did, when it sent the
+    /// request again or ended it.
+    pub fn auth_report(&self) -> Option<AuthReport> {
+        match self {
+            Error::Api(api) => api.auth_report(),
+            Error::Transport(transport) => transport.auth_report(),
+            Error::Unauthorized(unauthorized) => Some(unauthorized.report()),
+            // Refused before the auth layer below could act.
+            Error::RateLimited(_) => None,
+        }
+    }
+
+    pub(crate) fn set_auth_report(&mut self, report: AuthReport) {
+        match self {
+            Error::Api(api) => api.set_auth_report(report),
+            Error::Transport(transport) => transport.auth = Some(report),
+            Error::Unauthorized(_) | Error::RateLimited(_) => {}
+        }
+    }
+
     /// Attempts made and time waited between them.
     pub fn retries(&self) -> RetryReport {
         match self {
             Error::Api(api) => api.retries(),
             Error::Transport(transport) => transport.retries(),
             Error::RateLimited(refused) => refused.retries(),
+            Error::Unauthorized(unauthorized) => unauthorized.retries(),
         }
     }
 
@@ -726,6 +796,7 @@ impl Error {
             Error::Api(api) => api.set_retries(retries),
             Error::Transport(transport) => transport.set_retries(retries),
             Error::RateLimited(refused) => refused.set_retries(retries),
+            Error::Unauthorized(unauthorized) => unauthorized.set_retries(retries),
         }
     }
 
@@ -795,6 +866,7 @@ impl fmt::Display for Error {
             Error::Api(api) => api.fmt(f),
             Error::Transport(transport) => transport.fmt(f),
             Error::RateLimited(refused) => refused.fmt(f),
+            Error::Unauthorized(unauthorized) => unauthorized.fmt(f),
         }
     }
 }
@@ -805,6 +877,7 @@ impl std::error::Error for Error {
             Error::Api(api) => api.source(),
             Error::Transport(transport) => transport.source(),
             Error::RateLimited(refused) => refused.source(),
+            Error::Unauthorized(unauthorized) => unauthorized.source(),
         }
     }
 }
@@ -819,6 +892,12 @@ impl From<BoxError> for Error {
 impl From<ApiError> for Error {
     fn from(api: ApiError) -> Self {
         Error::Api(api)
+    }
+}
+
+impl From<Unauthorized> for Error {
+    fn from(unauthorized: Unauthorized) -> Self {
+        Error::Unauthorized(unauthorized)
     }
 }
 

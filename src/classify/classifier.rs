@@ -21,11 +21,33 @@ use std::time::SystemTime;
 pub trait Classify {
     /// Classifies a response from its status and headers.
     fn classify(&self, status: StatusCode, headers: &HeaderMap) -> Classification;
+
+    /// Like [`classify`](Self::classify), and also hands back the
+    /// response's [`ResponseHints`] when the classifier read them (for a
+    /// failure), so that the layers above reuse that one reading instead of
+    /// reading the headers again. The default calls `classify` and hands
+    /// back nothing (the layers then read the hints of a failure
+    /// themselves, once); the [`DefaultClassifier`] hands back its reading.
+    fn classify_reading(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+    ) -> (Classification, Option<ResponseHints>) {
+        (self.classify(status, headers), None)
+    }
 }
 
 impl<C: Classify + ?Sized> Classify for std::sync::Arc<C> {
     fn classify(&self, status: StatusCode, headers: &HeaderMap) -> Classification {
         (**self).classify(status, headers)
+    }
+
+    fn classify_reading(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+    ) -> (Classification, Option<ResponseHints>) {
+        (**self).classify_reading(status, headers)
     }
 }
 
@@ -180,5 +202,21 @@ impl Classify for DefaultClassifier {
             kind,
             &ResponseHints::read(headers, SystemTime::now()),
         )
+    }
+
+    fn classify_reading(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+    ) -> (Classification, Option<ResponseHints>) {
+        #[cfg(feature = "grpc")]
+        if let Some(verdict) = crate::grpc::classify_trailers_only(headers) {
+            return (verdict, None);
+        }
+        let Some(kind) = ErrorKind::from_status(status) else {
+            return (Classification::Success, None);
+        };
+        let hints = ResponseHints::read(headers, SystemTime::now());
+        (failure(status, kind, &hints), Some(hints))
     }
 }

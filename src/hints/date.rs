@@ -23,10 +23,39 @@ pub(crate) fn parse_date(text: &str) -> Option<SystemTime> {
         return None;
     }
     step(text.len());
-    httpdate::parse_http_date(text)
-        .ok()
+    parse_imf_fixdate(text)
+        .or_else(|| httpdate::parse_http_date(text).ok())
         .or_else(|| parse_lenient(text))
         .or_else(|| parse_rfc3339(text))
+}
+
+/// The preferred HTTP-date form, `Sun, 06 Nov 1994 08:49:37 GMT` (29
+/// bytes), read in place: nearly every `Date` and `Retry-After` date is
+/// one. The weekday is not checked against the date (as `email.utils` does
+/// not); the other forms go through `httpdate` and the lenient reader.
+fn parse_imf_fixdate(text: &str) -> Option<SystemTime> {
+    let b: &[u8; 29] = text.as_bytes().try_into().ok()?;
+    if &b[3..5] != b", "
+        || b[7] != b' '
+        || b[11] != b' '
+        || b[16] != b' '
+        || b[19] != b':'
+        || b[22] != b':'
+        || &b[25..] != b" GMT"
+    {
+        return None;
+    }
+    let mon = month(text.get(8..11)?)?;
+    to_time(
+        digits(&b[12..16])?,
+        mon,
+        digits(&b[5..7])?,
+        digits(&b[17..19])?,
+        digits(&b[20..22])?,
+        digits(&b[23..25])?,
+        0,
+        0,
+    )
 }
 
 /// An RFC 3339 / ISO 8601 extended timestamp:

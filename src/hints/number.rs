@@ -145,27 +145,27 @@ pub(crate) fn parse_go_duration(text: &str) -> Option<Duration> {
 /// the ninth are dropped).
 fn parse_decimal(text: &str) -> Option<(u64, u32)> {
     step(text.len());
-    let text = text.trim_matches(|c: char| c.is_ascii_whitespace());
-    let (whole_text, fraction_text) = match text.split_once('.') {
-        Some((whole, fraction)) => (whole, Some(fraction)),
-        None => (text, None),
+    let bytes = text.as_bytes().trim_ascii();
+    let (whole_bytes, fraction) = match bytes.iter().position(|&b| b == b'.') {
+        Some(dot) => (&bytes[..dot], Some(&bytes[dot + 1..])),
+        None => (bytes, None),
     };
-    if whole_text.is_empty() || !whole_text.bytes().all(|b| b.is_ascii_digit()) {
+    if whole_bytes.is_empty() || !whole_bytes.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let whole = whole_text.bytes().fold(0u64, |acc, digit| {
+    let whole = whole_bytes.iter().fold(0u64, |acc, digit| {
         acc.saturating_mul(10)
             .saturating_add(u64::from(digit - b'0'))
     });
-    let nanos = match fraction_text {
+    let nanos = match fraction {
         None => 0,
         Some(fraction) => {
-            if fraction.is_empty() || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+            if fraction.is_empty() || !fraction.iter().all(u8::is_ascii_digit) {
                 return None;
             }
             fraction
-                .bytes()
-                .chain(std::iter::repeat(b'0'))
+                .iter()
+                .chain(std::iter::repeat(&b'0'))
                 .take(9)
                 .fold(0u32, |acc, digit| acc * 10 + u32::from(digit - b'0'))
         }

@@ -275,51 +275,145 @@ const FAMILIES: [FamilySpec; 9] = [
 /// The one dispatch on header names: lowercase names, as `http` stores them.
 fn slot(name: &str) -> Option<Slot> {
     use Field::*;
-    Some(match name {
-        "retry-after" => Slot::RetryAfter,
-        "retry-after-ms" | "x-ms-retry-after-ms" => Slot::RetryAfterMs,
-        "grpc-retry-pushback-ms" => Slot::Pushback,
-        "x-should-retry" | "stripe-should-retry" => Slot::ShouldRetry,
-        "date" => Slot::Date,
-        "age" => Slot::Age,
-        "ratelimit" => Slot::RateLimit,
-        "ratelimit-policy" => Slot::RateLimitPolicy,
-        "x-shopify-shop-api-call-limit" => Slot::Shopify,
-        "ratelimit-limit" => Slot::Family(OLD_TRIO, Limit),
-        "ratelimit-remaining" => Slot::Family(OLD_TRIO, Remaining),
-        "ratelimit-reset" => Slot::Family(OLD_TRIO, Reset),
-        "x-ratelimit-limit" => Slot::Family(X_RATELIMIT, Limit),
-        "x-ratelimit-remaining" => Slot::Family(X_RATELIMIT, Remaining),
-        "x-ratelimit-reset" => Slot::Family(X_RATELIMIT, Reset),
-        "x-ratelimit-reset-after" => Slot::Family(X_RATELIMIT, ResetAfter),
-        "x-rate-limit-limit" => Slot::Family(X_RATE_LIMIT, Limit),
-        "x-rate-limit-remaining" => Slot::Family(X_RATE_LIMIT, Remaining),
-        "x-rate-limit-reset" => Slot::Family(X_RATE_LIMIT, Reset),
-        "x-ratelimit-limit-requests" => Slot::Family(OPENAI_REQUESTS, Limit),
-        "x-ratelimit-remaining-requests" => Slot::Family(OPENAI_REQUESTS, Remaining),
-        "x-ratelimit-reset-requests" => Slot::Family(OPENAI_REQUESTS, Reset),
-        "x-ratelimit-limit-tokens" => Slot::Family(OPENAI_TOKENS, Limit),
-        "x-ratelimit-remaining-tokens" => Slot::Family(OPENAI_TOKENS, Remaining),
-        "x-ratelimit-reset-tokens" => Slot::Family(OPENAI_TOKENS, Reset),
-        "anthropic-ratelimit-requests-limit" => Slot::Family(ANTHROPIC_REQUESTS, Limit),
-        "anthropic-ratelimit-requests-remaining" => Slot::Family(ANTHROPIC_REQUESTS, Remaining),
-        "anthropic-ratelimit-requests-reset" => Slot::Family(ANTHROPIC_REQUESTS, Reset),
-        "anthropic-ratelimit-tokens-limit" => Slot::Family(ANTHROPIC_TOKENS, Limit),
-        "anthropic-ratelimit-tokens-remaining" => Slot::Family(ANTHROPIC_TOKENS, Remaining),
-        "anthropic-ratelimit-tokens-reset" => Slot::Family(ANTHROPIC_TOKENS, Reset),
-        "anthropic-ratelimit-input-tokens-limit" => Slot::Family(ANTHROPIC_INPUT, Limit),
-        "anthropic-ratelimit-input-tokens-remaining" => Slot::Family(ANTHROPIC_INPUT, Remaining),
-        "anthropic-ratelimit-input-tokens-reset" => Slot::Family(ANTHROPIC_INPUT, Reset),
-        "anthropic-ratelimit-output-tokens-limit" => Slot::Family(ANTHROPIC_OUTPUT, Limit),
-        "anthropic-ratelimit-output-tokens-remaining" => Slot::Family(ANTHROPIC_OUTPUT, Remaining),
-        "anthropic-ratelimit-output-tokens-reset" => Slot::Family(ANTHROPIC_OUTPUT, Reset),
+    // Most headers of a response are none of ours: turn them away on their
+    // first byte before comparing whole names.
+    if !matches!(
+        name.as_bytes().first(),
+        Some(b'r' | b'x' | b'g' | b's' | b'd' | b'a')
+    ) {
+        return None;
+    }
+    // Then on length, so a name is compared with the few of its size.
+    Some(match name.len() {
+        3 => match name {
+            "age" => Slot::Age,
+            _ => return None,
+        },
+        4 => match name {
+            "date" => Slot::Date,
+            _ => return None,
+        },
+        9 => match name {
+            "ratelimit" => Slot::RateLimit,
+            _ => return None,
+        },
+        11 => match name {
+            "retry-after" => Slot::RetryAfter,
+            _ => return None,
+        },
+        14 => match name {
+            "retry-after-ms" => Slot::RetryAfterMs,
+            "x-should-retry" => Slot::ShouldRetry,
+            _ => return None,
+        },
+        15 => match name {
+            "ratelimit-limit" => Slot::Family(OLD_TRIO, Limit),
+            "ratelimit-reset" => Slot::Family(OLD_TRIO, Reset),
+            _ => return None,
+        },
+        16 => match name {
+            "ratelimit-policy" => Slot::RateLimitPolicy,
+            _ => return None,
+        },
+        17 => match name {
+            "x-ratelimit-limit" => Slot::Family(X_RATELIMIT, Limit),
+            "x-ratelimit-reset" => Slot::Family(X_RATELIMIT, Reset),
+            _ => return None,
+        },
+        18 => match name {
+            "x-rate-limit-limit" => Slot::Family(X_RATE_LIMIT, Limit),
+            "x-rate-limit-reset" => Slot::Family(X_RATE_LIMIT, Reset),
+            _ => return None,
+        },
+        19 => match name {
+            "x-ms-retry-after-ms" => Slot::RetryAfterMs,
+            "stripe-should-retry" => Slot::ShouldRetry,
+            "ratelimit-remaining" => Slot::Family(OLD_TRIO, Remaining),
+            _ => return None,
+        },
+        21 => match name {
+            "x-ratelimit-remaining" => Slot::Family(X_RATELIMIT, Remaining),
+            _ => return None,
+        },
+        22 => match name {
+            "grpc-retry-pushback-ms" => Slot::Pushback,
+            "x-rate-limit-remaining" => Slot::Family(X_RATE_LIMIT, Remaining),
+            _ => return None,
+        },
+        23 => match name {
+            "x-ratelimit-reset-after" => Slot::Family(X_RATELIMIT, ResetAfter),
+            _ => return None,
+        },
+        24 => match name {
+            "x-ratelimit-limit-tokens" => Slot::Family(OPENAI_TOKENS, Limit),
+            "x-ratelimit-reset-tokens" => Slot::Family(OPENAI_TOKENS, Reset),
+            _ => return None,
+        },
+        26 => match name {
+            "x-ratelimit-limit-requests" => Slot::Family(OPENAI_REQUESTS, Limit),
+            "x-ratelimit-reset-requests" => Slot::Family(OPENAI_REQUESTS, Reset),
+            _ => return None,
+        },
+        28 => match name {
+            "x-ratelimit-remaining-tokens" => Slot::Family(OPENAI_TOKENS, Remaining),
+            _ => return None,
+        },
+        29 => match name {
+            "x-shopify-shop-api-call-limit" => Slot::Shopify,
+            _ => return None,
+        },
+        30 => match name {
+            "x-ratelimit-remaining-requests" => Slot::Family(OPENAI_REQUESTS, Remaining),
+            _ => return None,
+        },
+        32 => match name {
+            "anthropic-ratelimit-tokens-limit" => Slot::Family(ANTHROPIC_TOKENS, Limit),
+            "anthropic-ratelimit-tokens-reset" => Slot::Family(ANTHROPIC_TOKENS, Reset),
+            _ => return None,
+        },
+        34 => match name {
+            "anthropic-ratelimit-requests-limit" => Slot::Family(ANTHROPIC_REQUESTS, Limit),
+            "anthropic-ratelimit-requests-reset" => Slot::Family(ANTHROPIC_REQUESTS, Reset),
+            _ => return None,
+        },
+        36 => match name {
+            "anthropic-ratelimit-tokens-remaining" => Slot::Family(ANTHROPIC_TOKENS, Remaining),
+            _ => return None,
+        },
+        38 => match name {
+            "anthropic-ratelimit-requests-remaining" => Slot::Family(ANTHROPIC_REQUESTS, Remaining),
+            "anthropic-ratelimit-input-tokens-limit" => Slot::Family(ANTHROPIC_INPUT, Limit),
+            "anthropic-ratelimit-input-tokens-reset" => Slot::Family(ANTHROPIC_INPUT, Reset),
+            _ => return None,
+        },
+        39 => match name {
+            "anthropic-ratelimit-output-tokens-limit" => Slot::Family(ANTHROPIC_OUTPUT, Limit),
+            "anthropic-ratelimit-output-tokens-reset" => Slot::Family(ANTHROPIC_OUTPUT, Reset),
+            _ => return None,
+        },
+        42 => match name {
+            "anthropic-ratelimit-input-tokens-remaining" => {
+                Slot::Family(ANTHROPIC_INPUT, Remaining)
+            }
+            _ => return None,
+        },
+        43 => match name {
+            "anthropic-ratelimit-output-tokens-remaining" => {
+                Slot::Family(ANTHROPIC_OUTPUT, Remaining)
+            }
+            _ => return None,
+        },
         _ => return None,
     })
 }
 
 /// The first integer of a field such as `RateLimit-Limit: 10, 10;w=1, 1000;w=3600`.
 fn leading_count(text: &str) -> Option<u64> {
-    parse_count(text.split([',', ';']).next()?)
+    let end = text
+        .bytes()
+        .position(|b| b == b',' || b == b';')
+        .unwrap_or(text.len());
+    parse_count(&text[..end])
 }
 
 /// The raw values found in the pass (first field of each, except where a
@@ -327,6 +421,8 @@ fn leading_count(text: &str) -> Option<u64> {
 #[derive(Default)]
 struct Raw<'a> {
     families: [[Option<&'a HeaderValue>; 4]; FAMILIES.len()],
+    /// Bit `i` set when family `i` has a header.
+    present: u16,
     ratelimit: [Option<&'a HeaderValue>; MAX_FIELD_LINES],
     ratelimit_policy: [Option<&'a HeaderValue>; MAX_FIELD_LINES],
     shopify: Option<&'a HeaderValue>,
@@ -440,19 +536,26 @@ impl ResponseHints {
                     raw.shopify.get_or_insert(value);
                 }
                 Slot::Family(family, field) => {
+                    raw.present |= 1 << family;
                     raw.families[family][field as usize].get_or_insert(value);
                 }
             }
         }
-        let reference = if raw.age {
-            now
-        } else {
-            text(raw.date).and_then(parse_date).unwrap_or(now)
+        // The reference clock, read only when an absolute time needs it.
+        let mut reference_cache = None;
+        let mut reference = || {
+            *reference_cache.get_or_insert_with(|| {
+                if raw.age {
+                    now
+                } else {
+                    text(raw.date).and_then(parse_date).unwrap_or(now)
+                }
+            })
         };
         hints.retry_after = match (retry_after_delta, retry_after_at) {
             (None, None) => None,
             (delta, at) => {
-                let until_at = at.map(|at| When::At(at).from(reference));
+                let until_at = at.map(|at| When::At(at).from(reference()));
                 delta.max(until_at)
             }
         };
@@ -462,12 +565,16 @@ impl ResponseHints {
             binding: None,
         };
         read_structured(&raw, &mut windows);
-        for (spec, values) in FAMILIES.iter().zip(&raw.families) {
-            let [limit, remaining, reset, reset_after] = values.map(text);
-            let reset = reset_after.and_then(parse_seconds).or_else(|| {
-                reset
+        for (index, (spec, values)) in FAMILIES.iter().zip(&raw.families).enumerate() {
+            if raw.present & (1 << index) == 0 {
+                continue;
+            }
+            let [limit, remaining, reset, reset_after] = *values;
+            let (limit, remaining) = (text(limit), text(remaining));
+            let reset = text(reset_after).and_then(parse_seconds).or_else(|| {
+                text(reset)
                     .and_then(parse_reset_when)
-                    .map(|when| when.from(reference))
+                    .map(|when| when.from(reference()))
             });
             windows.push(RateLimitPolicy::new(
                 spec.name,

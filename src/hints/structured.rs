@@ -224,7 +224,9 @@ impl<'a> Members<'a, '_> {
                 _ => self.bare(),
             });
         }
-        loop {
+        // Parameters past the cap are not parsed: the skip below passes
+        // over them in one scan.
+        while member.len < MAX_PARAMS {
             self.skip_ows();
             if self.peek() != Some(b';') {
                 break;
@@ -336,6 +338,10 @@ mod tests {
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].len, MAX_PARAMS);
         let steps = STEPS.with(|s| s.get());
-        assert!(steps <= 2 * text.len() as u64, "{steps} for {}", text.len());
+        assert!(
+            steps <= text.len() as u64 + 100,
+            "{steps} for {}",
+            text.len()
+        );
     }
 }

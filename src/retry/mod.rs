@@ -188,6 +188,7 @@
 //! ```
 
 mod backoff;
+mod budget;
 mod future;
 mod layer;
 mod policy;
@@ -195,6 +196,7 @@ mod replay;
 mod service;
 
 pub use backoff::{Backoff, Jitter};
+pub use budget::RetryBudget;
 pub use future::ResponseFuture;
 pub use layer::{CloneForRetry, RetryLayer};
 pub use policy::{
