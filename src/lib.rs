@@ -8,9 +8,9 @@
 //! client, a tonic `Channel`, or anything else.
 //!
 //! ```text
-//!             request ───────────────────────────────────────────────────────────►
-//! caller ─► RetryLayer ─► AuthLayer ─► ErrorBodyParseLayer ─► StatusClassifierLayer ─► inner Service
-//!             ◄─────────────────────────────────────────────────────────── response
+//!             request ─────────────────────────────────────────────────────────────────────────►
+//! caller ─► RetryLayer ─► AuthLayer ─► QuotaLayer ─► ErrorBodyParseLayer ─► StatusClassifierLayer ─► inner Service
+//!             ◄───────────────────────────────────────────────────────────────────────── response
 //! ```
 //!
 //! The [`AuthLayer`] sits inside the retry layer, so that every retry
