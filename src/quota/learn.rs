@@ -63,7 +63,13 @@ fn report(policy: &RateLimitPolicy) -> WindowReport {
 /// What a typed failure teaches: its hints already merge headers and body.
 pub(crate) fn from_error(error: &ApiError) -> Observation {
     let mut observation = Observation::new();
-    if let Some(info) = error.rate_limit() {
+    // Every window the failure announced, named as a success's are (so
+    // both teach the same windows), from the reading the error kept: no
+    // header is parsed again.
+    for policy in error.policies() {
+        observation.push(report(policy));
+    }
+    if let (true, Some(info)) = (error.policies().is_empty(), error.rate_limit()) {
         observation.push(WindowReport::new(
             0,
             info.limit(),
@@ -124,6 +130,24 @@ mod tests {
             );
         }
         map
+    }
+
+    #[test]
+    fn a_typed_failure_teaches_every_window_as_a_success_would() {
+        // IETF draft (httpapi-ratelimit-headers): a burst and a daily policy.
+        let headers = headers(&[
+            (
+                "ratelimit-policy",
+                r#""burst";q=100;w=60, "daily";q=1000;w=86400"#,
+            ),
+            ("ratelimit", r#""burst";r=0;t=30, "daily";r=400;t=3600"#),
+        ]);
+        let error = parse_error(StatusCode::TOO_MANY_REQUESTS, &headers, b"");
+        let typed = from_error(&error);
+        let raw = from_response(StatusCode::TOO_MANY_REQUESTS, &headers);
+        assert_eq!(typed.windows().len(), 2);
+        assert_eq!(typed.windows(), raw.windows());
+        assert_eq!(typed.cooldown(), raw.cooldown());
     }
 
     #[test]
