@@ -5,10 +5,12 @@
 use crate::hints::{HintSource, RateLimitInfo, RetryHint};
 use crate::redact::RequestContext;
 use crate::ErrorKind;
+use bytes::Bytes;
 use http::StatusCode;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// A boxed error, as tower uses for inner services' errors.
@@ -187,11 +189,31 @@ struct ApiErrorInner {
     field_errors: Vec<FieldError>,
     hint: Option<RetryHint>,
     rate_limit: Option<RateLimitInfo>,
-    details: Option<Value>,
+    details: Option<Arc<LazyJson>>,
     truncated: bool,
     body_error: Option<std::sync::Arc<BoxError>>,
     request: Option<RequestContext>,
     retries: RetryReport,
+}
+
+/// A failure body's JSON text, kept as the bounded bytes that were read and
+/// parsed only when [`ApiError::details`] is first called.
+///
+/// Why not keep the parsed `Value`: a 64 KiB body of small objects parses
+/// into ~5.5 MiB of maps and strings, and errors are often kept (queues,
+/// logs, retries across jobs). The text costs what was read.
+struct LazyJson {
+    text: Bytes,
+    parsed: OnceLock<Value>,
+}
+
+impl LazyJson {
+    fn value(&self) -> &Value {
+        // The text parsed once already (that is why it was kept); should
+        // it not, `Null` is the answer rather than a panic.
+        self.parsed
+            .get_or_init(|| serde_json::from_slice(&self.text).unwrap_or(Value::Null))
+    }
 }
 
 /// The parts of an [`ApiError`], as the parser assembles them.
@@ -206,7 +228,8 @@ pub(crate) struct ApiErrorParts {
     pub(crate) field_errors: Vec<FieldError>,
     pub(crate) hint: Option<RetryHint>,
     pub(crate) rate_limit: Option<RateLimitInfo>,
-    pub(crate) details: Option<Value>,
+    /// The body's JSON text (UTF-8), when it parsed as JSON.
+    pub(crate) details: Option<Bytes>,
 }
 
 impl ApiError {
@@ -226,7 +249,12 @@ impl ApiError {
                 field_errors: parts.field_errors,
                 hint: parts.hint,
                 rate_limit: parts.rate_limit,
-                details: parts.details,
+                details: parts.details.map(|text| {
+                    Arc::new(LazyJson {
+                        text,
+                        parsed: OnceLock::new(),
+                    })
+                }),
                 truncated: false,
                 body_error: None,
                 request: None,
@@ -285,8 +313,21 @@ impl ApiError {
 
     /// The parsed JSON body, for anything the typed accessors do not cover
     /// (`min_version` and `update_url` of a 426, a vendor's `request_id`).
+    ///
+    /// The error keeps the body's JSON *text* (at most the bytes read) and
+    /// parses it on the first call, then keeps the parsed value: a kept
+    /// error stays within about twice the body read until then. Clones
+    /// share both. [`details_json`](Self::details_json) gives the text
+    /// without parsing.
     pub fn details(&self) -> Option<&Value> {
-        self.inner.details.as_ref()
+        self.inner.details.as_deref().map(LazyJson::value)
+    }
+
+    /// The body's JSON text (UTF-8, a declared charset already decoded),
+    /// when the body was JSON; never parses.
+    pub fn details_json(&self) -> Option<&str> {
+        let text = &self.inner.details.as_deref()?.text;
+        std::str::from_utf8(text).ok()
     }
 
     /// Whether trying again may succeed.

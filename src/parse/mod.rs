@@ -108,6 +108,7 @@
 //! # }
 //! ```
 
+mod charset;
 mod dialect;
 pub mod dialects;
 mod extract;
@@ -115,6 +116,7 @@ mod future;
 mod layer;
 mod parser;
 mod service;
+mod verdict;
 
 pub use dialect::{Dialect, DialectInput, ErrorFields};
 pub use dialects::{ErrorsList, FlatError, NestedError, OAuth2Error, PlainText, ProblemDetails};
@@ -122,3 +124,4 @@ pub use future::ResponseFuture;
 pub use layer::{ErrorBodyParseLayer, DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY};
 pub use parser::{parse_error, ErrorParser};
 pub use service::ErrorBodyParse;
+pub use verdict::BodyVerdict;
