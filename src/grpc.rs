@@ -149,6 +149,19 @@ pub fn decode_grpc_message(raw: &[u8]) -> String {
 /// `grpc-status` name (`"UNAVAILABLE"`), the message the percent-decoded
 /// `grpc-message`. With the `grpc` feature it is tried before every other
 /// built-in dialect; a response without `grpc-status` is not its business.
+///
+/// Rich error details (`grpc-status-details-bin`, a `google.rpc.Status`,
+/// decoded with the standard `tonic-types` crate) say more, as gRPC's
+/// richer error model and Google's AIP-193 define them:
+///
+/// | detail | becomes |
+/// |---|---|
+/// | `ErrorInfo` | its `reason` is the code (`"RATE_LIMIT_EXCEEDED"`), which the verdict table reads |
+/// | `RetryInfo` | its `retry_delay` is the hint (as the body's; a pushback header wins) |
+/// | `BadRequest` | its field violations are the field errors |
+/// | `QuotaFailure` | the failure is a quota: [`BodyVerdict::RateLimited`](crate::parse::BodyVerdict) |
+///
+/// Undecodable details are ignored: the status and message still stand.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GrpcStatus;
 
@@ -159,8 +172,52 @@ impl Dialect for GrpcStatus {
         if let Some(message) = input.headers().get(GRPC_MESSAGE) {
             fields = fields.message(decode_grpc_message(message.as_bytes()));
         }
-        Some(fields)
+        Some(read_status_details(input.headers(), fields))
     }
+}
+
+const GRPC_STATUS_DETAILS: HeaderName = HeaderName::from_static("grpc-status-details-bin");
+
+/// Adds what `grpc-status-details-bin` says to `fields` (see [`GrpcStatus`]):
+/// `ErrorInfo.reason` as the code, `RetryInfo` as the hint, `BadRequest`
+/// violations as field errors, `QuotaFailure` as a quota verdict.
+///
+/// Bounded: the header is as long as the HTTP layer allows, decoding
+/// (base64, then protobuf) is linear in it, and at most 100 field errors
+/// and 128-character codes are kept.
+fn read_status_details(headers: &HeaderMap, mut fields: ErrorFields) -> ErrorFields {
+    use tonic_types::StatusExt;
+    if !headers.contains_key(GRPC_STATUS_DETAILS) {
+        return fields;
+    }
+    let Some(status) = tonic::Status::from_header_map(headers) else {
+        return fields;
+    };
+    let Ok(details) = status.check_error_details() else {
+        return fields;
+    };
+    if let Some(reason) = details
+        .error_info()
+        .map(|info| info.reason.trim())
+        .filter(|reason| !reason.is_empty())
+    {
+        fields = fields.code(crate::parse::bounded_code(reason));
+    }
+    if let Some(delay) = details.retry_info().and_then(|info| info.retry_delay) {
+        fields = fields.retry_after(delay.min(crate::hints::MAX_HINT));
+    }
+    if let Some(bad_request) = details.bad_request() {
+        for violation in bad_request.field_violations.iter().take(100) {
+            fields = fields.field_error(
+                crate::parse::bounded_code(&violation.field),
+                crate::parse::bounded_message(&violation.description),
+            );
+        }
+    }
+    if details.quota_failure().is_some() {
+        fields = fields.verdict(crate::parse::BodyVerdict::RateLimited);
+    }
+    fields
 }
 
 /// The gRPC code for an error kind, for answering a gRPC caller with an

@@ -12,8 +12,10 @@ pub(crate) fn strip_tags(markup: &str) -> String {
     let mut rest = markup;
     while let Some(open) = rest.find('<') {
         out.push_str(&rest[..open]);
-        out.push(' ');
         let tag = &rest[open..];
+        if !is_inline(tag) {
+            out.push(' ');
+        }
         let skip_to = ["<script", "<style", "<!--"]
             .iter()
             .zip(["</script>", "</style>", "-->"])
@@ -38,6 +40,27 @@ pub(crate) fn strip_tags(markup: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// True for a tag that does not break text (`<a>`, `<b>`, `</em>`...), so
+/// that "your <a>quota</a>." stays "your quota.".
+fn is_inline(tag: &str) -> bool {
+    const INLINE: &[&[u8]] = &[
+        b"a", b"b", b"i", b"u", b"em", b"strong", b"span", b"code", b"small", b"sub", b"sup",
+        b"abbr", b"q", b"s", b"mark",
+    ];
+    let bytes = tag.as_bytes();
+    let start = if bytes.get(1) == Some(&b'/') { 2 } else { 1 };
+    let name_len = bytes
+        .iter()
+        .skip(start)
+        .take(8)
+        .take_while(|b| b.is_ascii_alphanumeric())
+        .count();
+    let name = &bytes[start.min(bytes.len())..(start + name_len).min(bytes.len())];
+    INLINE
+        .iter()
+        .any(|inline| inline.eq_ignore_ascii_case(name))
 }
 
 /// The handful of entities error pages use.
