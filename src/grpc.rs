@@ -187,12 +187,15 @@ const GRPC_STATUS_DETAILS: HeaderName = HeaderName::from_static("grpc-status-det
 /// and 128-character codes are kept.
 fn read_status_details(headers: &HeaderMap, mut fields: ErrorFields) -> ErrorFields {
     use tonic_types::StatusExt;
-    if !headers.contains_key(GRPC_STATUS_DETAILS) {
-        return fields;
-    }
-    let Some(status) = tonic::Status::from_header_map(headers) else {
+    // Decoded here, not by `tonic::Status::from_header_map`: that panics on
+    // invalid base64 and copies every header.
+    let Some(bytes) = headers
+        .get(GRPC_STATUS_DETAILS)
+        .and_then(|value| decode_base64(value.as_bytes()))
+    else {
         return fields;
     };
+    let status = tonic::Status::with_details(tonic::Code::Unknown, "", bytes.into());
     let Ok(details) = status.check_error_details() else {
         return fields;
     };
@@ -218,6 +221,40 @@ fn read_status_details(headers: &HeaderMap, mut fields: ErrorFields) -> ErrorFie
         fields = fields.verdict(crate::parse::BodyVerdict::RateLimited);
     }
     fields
+}
+
+/// Standard base64, padded or not (gRPC's `-bin` headers may be either);
+/// `None` for any other byte. Linear, one output allocation.
+fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
+    fn value(byte: u8) -> Option<u32> {
+        Some(u32::from(match byte {
+            b'A'..=b'Z' => byte - b'A',
+            b'a'..=b'z' => byte - b'a' + 26,
+            b'0'..=b'9' => byte - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        }))
+    }
+    let text = text
+        .strip_suffix(b"==")
+        .or_else(|| text.strip_suffix(b"="))
+        .unwrap_or(text);
+    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 2);
+    for chunk in text.chunks(4) {
+        let mut bits = 0u32;
+        for (i, &byte) in chunk.iter().enumerate() {
+            bits |= value(byte)? << (18 - 6 * i);
+        }
+        let bytes = bits.to_be_bytes();
+        match chunk.len() {
+            4 => out.extend_from_slice(&bytes[1..4]),
+            3 => out.extend_from_slice(&bytes[1..3]),
+            2 => out.push(bytes[1]),
+            _ => return None,
+        }
+    }
+    Some(out)
 }
 
 /// The gRPC code for an error kind, for answering a gRPC caller with an
@@ -277,6 +314,17 @@ mod tests {
         assert_eq!(decode_grpc_message(b"%4"), "%4");
         assert_eq!(decode_grpc_message(b"%zz"), "%zz");
         assert_eq!(decode_grpc_message(b"%FF"), "\u{FFFD}");
+    }
+
+    #[test]
+    fn base64_padded_or_not() {
+        assert_eq!(decode_base64(b"aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(decode_base64(b"aGVsbG8").unwrap(), b"hello");
+        assert_eq!(decode_base64(b"aGk=").unwrap(), b"hi");
+        assert_eq!(decode_base64(b"").unwrap(), b"");
+        assert_eq!(decode_base64(b"a"), None);
+        assert_eq!(decode_base64(b"!!!!"), None);
+        assert_eq!(decode_base64(b"aG=k"), None);
     }
 
     #[test]
