@@ -127,10 +127,27 @@ impl ErrorParser {
         let ErrorFields {
             code,
             message,
-            field_errors,
+            mut field_errors,
             verdict: body_verdict,
             ..
         } = fields;
+        // A kept error stays within twice the body read plus 1 KiB: field
+        // errors get what the kept text, message and code leave of twice the
+        // body plus 512 bytes (the rest is the error's fixed size), in order.
+        let mut budget = (2 * body.len() + 512)
+            .saturating_sub(details.as_ref().map_or(0, Bytes::len))
+            .saturating_sub(message.as_ref().map_or(0, String::len))
+            .saturating_sub(code.as_ref().map_or(0, String::len));
+        let keep = field_errors
+            .iter()
+            .take_while(|error| {
+                let fits = error.footprint() <= budget;
+                budget = budget.saturating_sub(error.footprint());
+                fits
+            })
+            .count();
+        field_errors.truncate(keep);
+        field_errors.shrink_to_fit();
         // Built-in dialects already bound what they return; user dialects
         // may not, so bound again, without a copy when there is no need.
         let code = code.map(|code| extract::bounded(code, extract::MAX_CODE_CHARS));
