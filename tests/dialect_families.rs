@@ -222,9 +222,9 @@ fn details_parse_on_demand_and_clones_share_them() {
 #[test]
 fn hostile_bodies_stay_bounded() {
     let deep_tree = format!(
-        "{{\"message\":\"Invalid Form Body\",\"errors\":{}{}}}",
+        "{{\"message\":\"Invalid Form Body\",\"errors\":{}{{\"_errors\":[{{\"message\":\"x\"}}]}}{}}}",
         "{\"a\":".repeat(100),
-        format!("{{\"_errors\":[{{\"message\":\"x\"}}]}}{}", "}".repeat(100))
+        "}".repeat(100)
     );
     let wide_tree = format!(
         "{{\"message\":\"m\",\"errors\":{{{}}}}}",

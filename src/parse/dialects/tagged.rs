@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 /// the message `user_message.text` when present, else `error_summary`
 /// without its trailing `/..`. Recognised by a string `error_summary`, or
 /// an `error` object carrying a `.tag`. The walk follows at most
-/// [`MAX_DEPTH`](super::super::extract) tags.
+/// 8 tags.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TaggedUnion;
 
