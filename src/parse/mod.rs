@@ -78,6 +78,17 @@
 //! assert!(!error.is_retryable());
 //! ```
 //!
+//! # Errors inside successes (opt-in)
+//!
+//! Some APIs answer 200 and say in the body that they failed: Slack's
+//! `{"ok": false}`, a GraphQL response with `errors` and no `data`, S3's
+//! `<Error><Code>SlowDown</Code>` after a copy started. [`SuccessPeekLayer`],
+//! placed directly above the parse layer, peeks at such successes (chosen
+//! content types, up to 16 KiB), lets a [`FailureInSuccess`] detector
+//! declare them failures, and types them like any other, body verdicts
+//! included; every other success comes back byte for byte. Without it,
+//! successes are never read.
+//!
 //! # Bounds
 //!
 //! Bad input is never fatal: malformed or deeply nested JSON (serde_json's
@@ -171,6 +182,7 @@ mod extract;
 mod future;
 mod layer;
 mod parser;
+mod peek;
 mod service;
 mod verdict;
 
@@ -182,6 +194,10 @@ pub use dialects::{
 pub use future::ResponseFuture;
 pub use layer::{ErrorBodyParseLayer, DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY};
 pub use parser::{parse_error, ErrorParser};
+pub use peek::{
+    FailureInSuccess, GraphQlErrors, OkFalse, PeekBody, PeekFuture, SuccessPeek, SuccessPeekLayer,
+    XmlErrorRoot, DEFAULT_MAX_PEEK,
+};
 pub use service::ErrorBodyParse;
 pub use verdict::BodyVerdict;
 
