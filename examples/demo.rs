@@ -56,39 +56,42 @@ const RATE_DAY: &[(&str, &str)] = &[
 ];
 const HTML: &[(&str, &str)] = &[("content-type", "text/html")];
 
-/// The scenarios, after seeds 000-004.
+/// The scenarios, each named by the error style it shows and its case:
+/// `flat` (`{"error": "..."}`, optionally with `message`), `nested`
+/// (`{"error": {"code", "message"}}`), `OAuth2` (`error` +
+/// `error_description`), rate limits, outages and retries of POSTs.
 pub const SCENARIOS: &[Scenario] = &[
-    Scenario { name: "member found", method: Method::GET, path: "/mn/members/1", idempotency_key: None,
+    Scenario { name: "member found", method: Method::GET, path: "/v1/members/1", idempotency_key: None,
         answers: &[(200, &[], r#"{"id": 1, "name": "Ada"}"#)] },
-    Scenario { name: "bad token (000)", method: Method::GET, path: "/mn/members", idempotency_key: None,
+    Scenario { name: "flat: bad token", method: Method::GET, path: "/v1/members", idempotency_key: None,
         answers: &[(401, &[], r#"{"error": "Invalid API token provided"}"#)] },
-    Scenario { name: "forbidden (003)", method: Method::DELETE, path: "/mgmt/projects/7", idempotency_key: None,
+    Scenario { name: "OAuth2: forbidden", method: Method::DELETE, path: "/v1/projects/7", idempotency_key: None,
         answers: &[(403, &[], r#"{"error": "forbidden", "error_description": "You do not have permission to perform this action"}"#)] },
-    Scenario { name: "not found (002)", method: Method::GET, path: "/chat/users/404", idempotency_key: None,
+    Scenario { name: "nested: not found", method: Method::GET, path: "/v1/users/404", idempotency_key: None,
         answers: &[(404, &[], r#"{"error": {"code": 404, "message": "User not found"}}"#)] },
-    Scenario { name: "duplicate (003)", method: Method::PUT, path: "/mgmt/proxies/MyAPI", idempotency_key: None,
+    Scenario { name: "OAuth2: duplicate", method: Method::PUT, path: "/v1/proxies/MyAPI", idempotency_key: None,
         answers: &[(409, &[], r#"{"error": "duplicate_name", "error_description": "API Proxy with name 'MyAPI' already exists"}"#)] },
-    Scenario { name: "validation (003)", method: Method::PUT, path: "/mgmt/users/9", idempotency_key: None,
+    Scenario { name: "OAuth2: field errors", method: Method::PUT, path: "/v1/users/9", idempotency_key: None,
         answers: &[(400, &[], r#"{"error": "validation_failed", "error_description": "Validation failed", "validation_errors": [{"field": "name", "message": "Name is required"}, {"field": "email", "message": "Invalid email format"}]}"#)] },
-    Scenario { name: "bad role (000)", method: Method::PUT, path: "/mn/members/1/role", idempotency_key: None,
+    Scenario { name: "flat: bad role", method: Method::PUT, path: "/v1/members/1/role", idempotency_key: None,
         answers: &[(422, &[], r#"{"error": "Invalid role value. Must be one of: admin, host, member"}"#)] },
-    Scenario { name: "upgrade (002)", method: Method::GET, path: "/chat/sync", idempotency_key: None,
+    Scenario { name: "nested: upgrade", method: Method::GET, path: "/v1/sync", idempotency_key: None,
         answers: &[(426, &[], r#"{"error": {"code": "VERSION_OUTDATED", "message": "Client version a.0.9-1 is no longer supported", "client_version": "a.0.9-1", "min_version": "a.1.0-1", "server_version": "a.1.0-1", "update_url": "https://example.com/update"}}"#)] },
-    Scenario { name: "no balance (004)", method: Method::POST, path: "/mira/verify", idempotency_key: None,
+    Scenario { name: "flat: no balance", method: Method::POST, path: "/v1/verify", idempotency_key: None,
         answers: &[(402, &[], r#"{"error": "Payment Required", "message": "Insufficient balance"}"#)] },
-    Scenario { name: "per-minute (004)", method: Method::GET, path: "/mira/usage", idempotency_key: None,
+    Scenario { name: "429 per-minute limit", method: Method::GET, path: "/v1/usage", idempotency_key: None,
         answers: &[(429, RATE_MINUTE, r#"{"error": "Rate Limit Exceeded", "message": "Too many requests per minute"}"#), (200, &[], r#"{"used": 12}"#)] },
-    Scenario { name: "per-day (004)", method: Method::GET, path: "/mira/usage/daily", idempotency_key: None,
+    Scenario { name: "429 daily limit", method: Method::GET, path: "/v1/usage/daily", idempotency_key: None,
         answers: &[(429, RATE_DAY, r#"{"error": "Rate Limit Exceeded", "message": "Daily request limit exceeded"}"#)] },
-    Scenario { name: "body hint (002)", method: Method::GET, path: "/chat/messages", idempotency_key: None,
+    Scenario { name: "429 hint in body", method: Method::GET, path: "/v1/messages", idempotency_key: None,
         answers: &[(429, &[], r#"{"error": {"code": 429, "message": "Rate limited", "retry_after": 0.5}}"#), (200, &[], "[]")] },
-    Scenario { name: "503 recovers", method: Method::GET, path: "/chat/modules/voice", idempotency_key: None,
+    Scenario { name: "503 recovers", method: Method::GET, path: "/v1/modules/voice", idempotency_key: None,
         answers: &[(503, &[], r#"{"error": {"code": 503, "message": "Module not available"}}"#), (503, &[], r#"{"error": {"code": 503, "message": "Module not available"}}"#), (200, &[], r#"{"enabled": true}"#)] },
-    Scenario { name: "proxy 502 HTML", method: Method::GET, path: "/mgmt/health", idempotency_key: None,
+    Scenario { name: "502 proxy HTML page", method: Method::GET, path: "/v1/health", idempotency_key: None,
         answers: &[(502, HTML, "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>")] },
-    Scenario { name: "POST, no key", method: Method::POST, path: "/mn/posts", idempotency_key: None,
+    Scenario { name: "POST 503, no key", method: Method::POST, path: "/v1/posts", idempotency_key: None,
         answers: &[(503, &[], r#"{"error": "Service temporarily down"}"#), (201, &[], r#"{"id": 77}"#)] },
-    Scenario { name: "POST, with key", method: Method::POST, path: "/mn/posts/keyed", idempotency_key: Some("post-5c1e"),
+    Scenario { name: "POST 503, keyed", method: Method::POST, path: "/v1/posts/keyed", idempotency_key: Some("post-5c1e"),
         answers: &[(503, &[], r#"{"error": "Service temporarily down"}"#), (201, &[], r#"{"id": 78}"#)] },
 ];
 
@@ -242,14 +245,14 @@ async fn main() {
     let started = std::time::Instant::now();
     let rows = run().await;
     println!(
-        "{:<18} {:>8} {:>8} {:>7}  outcome",
+        "{:<22} {:>8} {:>8} {:>7}  outcome",
         "scenario", "attempts", "waited", "served"
     );
-    println!("{}", "-".repeat(90));
+    println!("{}", "-".repeat(94));
     for row in &rows {
         let lines = describe(&row.outcome);
         println!(
-            "{:<18} {:>8} {:>8} {:>7}  {}",
+            "{:<22} {:>8} {:>8} {:>7}  {}",
             row.name,
             row.attempts,
             format!("{:.1}s", row.waited.as_secs_f64()),
@@ -257,7 +260,7 @@ async fn main() {
             lines[0]
         );
         for line in &lines[1..] {
-            println!("{:<45}{line}", "");
+            println!("{:<49}{line}", "");
         }
     }
     println!(

@@ -64,6 +64,67 @@ impl fmt::Debug for FieldError {
     }
 }
 
+impl FieldError {
+    fn scrub(&mut self, scrubber: &crate::redact::Scrubber<'_>) {
+        let field = scrubber.scrub(self.field());
+        let message = scrubber.scrub(self.message());
+        if matches!(field, Cow::Owned(_)) || matches!(message, Cow::Owned(_)) {
+            *self = FieldError::new(field.into_owned(), message.into_owned());
+        }
+    }
+}
+
+/// The kept JSON text with echoed secrets replaced, or `None` when there
+/// were none. Without escapes in the text, the raw text is scrubbed (what a
+/// string holds is then what the text shows), and kept if it still parses;
+/// otherwise the value is parsed, scrubbed and written out again.
+fn scrub_json_text(text: &Bytes, scrubber: &crate::redact::Scrubber<'_>) -> Option<Bytes> {
+    let raw = std::str::from_utf8(text).ok()?;
+    if !raw.contains('\\') {
+        match scrubber.scrub(raw) {
+            Cow::Borrowed(_) => return None,
+            Cow::Owned(scrubbed) => {
+                if serde_json::from_str::<serde::de::IgnoredAny>(&scrubbed).is_ok() {
+                    return Some(Bytes::from(scrubbed));
+                }
+            }
+        }
+    }
+    let mut value: Value = serde_json::from_str(raw).ok()?;
+    scrub_value(&mut value, scrubber);
+    serde_json::to_vec(&value).ok().map(Bytes::from)
+}
+
+/// Scrubs every string of a JSON value, keys included, in place.
+fn scrub_value(value: &mut Value, scrubber: &crate::redact::Scrubber<'_>) {
+    match value {
+        Value::String(text) => {
+            if let Cow::Owned(scrubbed) = scrubber.scrub(text) {
+                *text = scrubbed;
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|item| scrub_value(item, scrubber)),
+        Value::Object(map) => {
+            let scrubbed_keys = map
+                .keys()
+                .any(|key| matches!(scrubber.scrub(key), Cow::Owned(_)));
+            if scrubbed_keys {
+                let entries = std::mem::take(map);
+                for (key, mut item) in entries {
+                    scrub_value(&mut item, scrubber);
+                    map.insert(scrubber.scrub(&key).into_owned(), item);
+                }
+            } else {
+                map.values_mut()
+                    .for_each(|item| scrub_value(item, scrubber));
+            }
+        }
+        _ => {}
+    }
+}
+
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.field(), self.message())
@@ -417,6 +478,31 @@ impl ApiError {
         self.inner.retries = retries;
     }
 
+    /// Replaces echoed secrets in everything the body gave: message, code,
+    /// field errors and details.
+    pub(crate) fn scrub(&mut self, scrubber: &crate::redact::Scrubber<'_>) {
+        let inner = &mut *self.inner;
+        if let Cow::Owned(text) = scrubber.scrub(&inner.message) {
+            inner.message = Cow::Owned(text);
+        }
+        if let Some(code) = &mut inner.code {
+            if let Cow::Owned(text) = scrubber.scrub(code) {
+                *code = text;
+            }
+        }
+        for field in &mut inner.field_errors {
+            field.scrub(scrubber);
+        }
+        if let Some(details) = &mut inner.details {
+            if let Some(text) = scrub_json_text(&details.text, scrubber) {
+                *details = Arc::new(LazyJson {
+                    text,
+                    parsed: OnceLock::new(),
+                });
+            }
+        }
+    }
+
     /// Adds a body hint where the headers gave none.
     pub(crate) fn merge_body_hint(&mut self, delay: Option<Duration>) {
         if self.inner.hint.is_none() {
@@ -524,8 +610,15 @@ impl TransportError {
                     return true;
                 }
             }
-            // hyper-util's legacy client reports connect failures as
-            // "client error (Connect)" over a `ConnectError`.
+            #[cfg(feature = "hyper-util")]
+            if let Some(client) = error.downcast_ref::<hyper_util::client::legacy::Error>() {
+                if client.is_connect() {
+                    return true;
+                }
+            }
+            // Without the `hyper-util` feature, hyper-util's legacy client
+            // is recognised by its text: "client error (Connect)".
+            #[cfg(not(feature = "hyper-util"))]
             if error.to_string().contains("(Connect)") {
                 return true;
             }
@@ -539,9 +632,13 @@ impl TransportError {
         TransportError::new(DeadlineElapsed)
     }
 
-    /// True when the retry layer's deadline passed during an attempt.
+    /// True when a time limit cut the attempt: the retry layer's deadline,
+    /// or an outer `tower::timeout::Timeout` / `tokio::time::timeout` whose
+    /// error reached us through [`Error::from_boxed`].
     pub fn is_deadline(&self) -> bool {
         self.source.is::<DeadlineElapsed>()
+            || self.source.is::<tower::timeout::error::Elapsed>()
+            || self.source.is::<tokio::time::error::Elapsed>()
     }
 
     /// The request that failed, when a layer recorded it.
@@ -571,6 +668,21 @@ impl TransportError {
 impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "transport error: {}", self.source)?;
+        // The causes below, down to the root ("client error (Connect)" says
+        // little; "tcp connect error: Connection refused" says what
+        // happened). A cause whose text its parent already printed is
+        // skipped; the chain is bounded.
+        let mut printed = self.source.to_string();
+        let mut next = self.source.source();
+        for _ in 0..MAX_CAUSES {
+            let Some(cause) = next else { break };
+            let text = cause.to_string();
+            if !text.is_empty() && !printed.contains(&text) {
+                write!(f, ": {text}")?;
+            }
+            printed = text;
+            next = cause.source();
+        }
         match (self.retries.attempts(), self.retries.gave_up()) {
             (1, None) => {}
             (attempts, None) => write!(f, " [after {attempts} attempts]")?,
@@ -600,6 +712,9 @@ impl std::error::Error for TransportError {
         Some(&*self.source)
     }
 }
+
+/// Causes printed by a [`TransportError`]'s `Display`, at most.
+const MAX_CAUSES: usize = 8;
 
 /// The retry layer's deadline passed while an attempt was in flight.
 #[derive(Debug)]
@@ -688,6 +803,51 @@ impl Error {
         }
     }
 
+    /// Recovers our error from a boxed one, as `tower::buffer::Buffer`,
+    /// `tower::timeout::Timeout` and other generic middleware return it:
+    /// our own [`Error`] comes back as it was; an API error found in the
+    /// source chain (a `Buffer` worker's shared failure) is cloned out; a
+    /// timeout's `Elapsed` becomes a [`TransportError`] that
+    /// [`is_deadline`](TransportError::is_deadline); anything else a
+    /// [`TransportError`] around it. Also available as `Error::from(boxed)`,
+    /// so `?` works on a `BoxError`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower::{service_fn, ServiceBuilder, ServiceExt};
+    /// use tower_api_errors::{BoxError, Error};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let slow = ServiceBuilder::new()
+    ///     .timeout(Duration::from_secs(1))
+    ///     .service(service_fn(|_: ()| async {
+    ///         tokio::time::sleep(Duration::from_secs(5)).await;
+    ///         Ok::<_, Error>(())
+    ///     }));
+    /// let boxed: BoxError = slow.oneshot(()).await.unwrap_err();
+    /// let error = Error::from_boxed(boxed);
+    /// assert!(error.transport().unwrap().is_deadline());
+    /// # }
+    /// ```
+    pub fn from_boxed(error: BoxError) -> Self {
+        let error = match error.downcast::<Error>() {
+            Ok(ours) => return *ours,
+            Err(other) => other,
+        };
+        let mut next: Option<&(dyn std::error::Error + 'static)> = error.source();
+        for _ in 0..MAX_CAUSES {
+            let Some(cause) = next else { break };
+            if let Some(Error::Api(api)) = cause.downcast_ref::<Error>() {
+                return Error::Api(api.clone());
+            }
+            if let Some(api) = cause.downcast_ref::<ApiError>() {
+                return Error::Api(api.clone());
+            }
+            next = cause.source();
+        }
+        Error::Transport(TransportError::new(error))
+    }
+
     /// Turns an inner service's error into ours: our own `Error` passes
     /// through unchanged (so stacked layers do not nest it), anything else
     /// becomes a [`TransportError`].
@@ -718,6 +878,13 @@ impl std::error::Error for Error {
             Error::Api(api) => api.source(),
             Error::Transport(transport) => transport.source(),
         }
+    }
+}
+
+impl From<BoxError> for Error {
+    /// See [`Error::from_boxed`].
+    fn from(error: BoxError) -> Self {
+        Error::from_boxed(error)
     }
 }
 

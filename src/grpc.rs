@@ -292,6 +292,33 @@ impl From<&Error> for tonic::Status {
     }
 }
 
+/// By value, so that a tonic handler can `?` our errors:
+///
+/// ```
+/// async fn handler() -> Result<(), tonic::Status> {
+///     let upstream: Result<(), tower_api_errors::Error> =
+///         Err(tower_api_errors::TransportError::new("connection reset").into());
+///     upstream?;
+///     Ok(())
+/// }
+/// # let status = futures_executor_block_on(handler()).unwrap_err();
+/// # fn futures_executor_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+/// # }
+/// assert_eq!(status.code(), tonic::Code::Unavailable);
+/// ```
+impl From<Error> for tonic::Status {
+    fn from(error: Error) -> Self {
+        tonic::Status::from(&error)
+    }
+}
+
+impl From<ApiError> for tonic::Status {
+    fn from(error: ApiError) -> Self {
+        tonic::Status::from(&error)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -122,9 +122,16 @@ pub mod hints;
 mod kind;
 pub mod parse;
 mod percent;
+mod problem;
 pub mod redact;
 pub mod retry;
 mod telemetry;
+
+/// The README's Rust snippets, compiled and run as doctests so that they
+/// stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 pub use classify::StatusClassifierLayer;
 pub use error::{ApiError, BoxError, Error, FieldError, RetryReport, StopReason, TransportError};

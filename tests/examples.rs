@@ -30,39 +30,39 @@ async fn demo_rows_match_the_seed_apis() {
 
     assert_eq!(row("member found").outcome.as_ref().ok(), Some(&200));
     assert_eq!(
-        api("bad token (000)").message(),
+        api("flat: bad token").message(),
         "Invalid API token provided"
     );
-    assert_eq!(api("forbidden (003)").code(), Some("forbidden"));
-    assert_eq!(api("not found (002)").code(), Some("404"));
-    assert_eq!(api("duplicate (003)").kind(), ErrorKind::Conflict);
-    let validation = api("validation (003)");
+    assert_eq!(api("OAuth2: forbidden").code(), Some("forbidden"));
+    assert_eq!(api("nested: not found").code(), Some("404"));
+    assert_eq!(api("OAuth2: duplicate").kind(), ErrorKind::Conflict);
+    let validation = api("OAuth2: field errors");
     let fields: Vec<_> = validation
         .field_errors()
         .iter()
         .map(|f| f.field())
         .collect();
     assert_eq!(fields, ["name", "email"]);
-    assert_eq!(api("bad role (000)").kind(), ErrorKind::Validation);
-    let upgrade = api("upgrade (002)");
+    assert_eq!(api("flat: bad role").kind(), ErrorKind::Validation);
+    let upgrade = api("nested: upgrade");
     assert_eq!(upgrade.code(), Some("VERSION_OUTDATED"));
     assert_eq!(
         upgrade.details().unwrap()["error"]["min_version"],
         "a.1.0-1"
     );
-    assert_eq!(api("no balance (004)").kind(), ErrorKind::PaymentRequired);
+    assert_eq!(api("flat: no balance").kind(), ErrorKind::PaymentRequired);
 
     // Rate limits: waited exactly as told, or failed fast when told too much.
-    let minute = row("per-minute (004)");
+    let minute = row("429 per-minute limit");
     assert_eq!(
         (minute.attempts, minute.waited),
         (2, Duration::from_secs(1))
     );
-    let day = api("per-day (004)");
+    let day = api("429 daily limit");
     assert_eq!(day.retry_after(), Some(Duration::from_secs(86_400)));
     assert_eq!(day.retries().stopped(), Some(StopReason::HintTooLong));
-    assert_eq!(row("per-day (004)").server_saw, 1);
-    let body_hint = row("body hint (002)");
+    assert_eq!(row("429 daily limit").server_saw, 1);
+    let body_hint = row("429 hint in body");
     assert_eq!(
         (body_hint.attempts, body_hint.waited),
         (2, Duration::from_millis(500))
@@ -71,17 +71,17 @@ async fn demo_rows_match_the_seed_apis() {
     // Recovery, and giving up with the last typed error.
     assert_eq!(row("503 recovers").attempts, 3);
     assert_eq!(row("503 recovers").outcome.as_ref().ok(), Some(&200));
-    let proxy = api("proxy 502 HTML");
+    let proxy = api("502 proxy HTML page");
     assert_eq!((proxy.message(), proxy.attempts()), ("502 Bad Gateway", 3));
 
     // Idempotency: the server saw the unkeyed POST once, the keyed one twice.
-    assert_eq!(row("POST, no key").server_saw, 1);
+    assert_eq!(row("POST 503, no key").server_saw, 1);
     assert_eq!(
-        api("POST, no key").retries().stopped(),
+        api("POST 503, no key").retries().stopped(),
         Some(StopReason::NotIdempotent)
     );
-    assert_eq!(row("POST, with key").server_saw, 2);
-    assert_eq!(row("POST, with key").outcome.as_ref().ok(), Some(&201));
+    assert_eq!(row("POST 503, keyed").server_saw, 2);
+    assert_eq!(row("POST 503, keyed").outcome.as_ref().ok(), Some(&201));
 
     // Credentials were on every request; no error shows them.
     for row in &rows {

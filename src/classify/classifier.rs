@@ -12,6 +12,12 @@ use std::time::SystemTime;
 /// every response at the cost of a few comparisons. Implement it for new
 /// behaviour, or adapt the default with the [`ClassifyExt`](super::ClassifyExt)
 /// combinators.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a response classifier (`Classify`)",
+    label = "not a `Classify`",
+    note = "a closure `|status, headers| -> Classification` becomes one with `tower_api_errors::classify::classify_fn`",
+    note = "or adapt the default: `DefaultClassifier::new().with_status(..)` / `.refine(..)` (`ClassifyExt`)"
+)]
 pub trait Classify {
     /// Classifies a response from its status and headers.
     fn classify(&self, status: StatusCode, headers: &HeaderMap) -> Classification;

@@ -1,6 +1,6 @@
 //! [`StatusClassifierLayer`].
 
-use super::{DefaultClassifier, StatusClassifier};
+use super::{Classify, DefaultClassifier, StatusClassifier};
 use tower::Layer;
 
 /// Wraps a service in a [`StatusClassifier`], which stamps a
@@ -23,7 +23,7 @@ impl StatusClassifierLayer {
 
 impl<C> StatusClassifierLayer<C> {
     /// Replaces the classifier.
-    pub fn classifier<C2>(self, classifier: C2) -> StatusClassifierLayer<C2> {
+    pub fn classifier<C2: Classify + Clone>(self, classifier: C2) -> StatusClassifierLayer<C2> {
         StatusClassifierLayer { classifier }
     }
 }
@@ -32,6 +32,6 @@ impl<S, C: Clone> Layer<S> for StatusClassifierLayer<C> {
     type Service = StatusClassifier<S, C>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        StatusClassifier::new(inner).classifier(self.classifier.clone())
+        StatusClassifier::with_classifier(inner, self.classifier.clone())
     }
 }

@@ -73,19 +73,23 @@
 //! # }
 //! ```
 //!
-//! # With tower-http's `TraceLayer`
+//! # With tower-http's `TraceLayer` (features `tower-http-07`, `tower-http-06`)
 //!
 //! Our classifiers are tower-http classifiers too, so logs and retries agree
-//! on what a failure is:
+//! on what a failure is. tower-http is not a dependency unless asked for:
+//! feature `tower-http-07` implements its 0.7 `ClassifyResponse`,
+//! `tower-http-06` its 0.6 one (reqwest 0.12 and many axum apps are still
+//! on 0.6), and both may be on at once.
 //!
 //! ```
+//! # #[cfg(feature = "tower-http-07")]
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! use http::{Request, Response};
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
 //! use tower_http::classify::SharedClassifier;
 //! use tower_http::trace::TraceLayer;
 //! use tower_api_errors::classify::{DefaultClassifier, StatusClassifierLayer};
 //!
-//! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! let service = ServiceBuilder::new()
 //!     // Logs a 429 as a failure ("rate limited (retryable, ...)"), where
 //!     // tower-http's default for HTTP would only count 5xx.
@@ -99,6 +103,7 @@
 //! let response = service.oneshot(Request::new(String::new())).await.unwrap();
 //! assert_eq!(response.status(), 429);
 //! # }
+//! # #[cfg(not(feature = "tower-http-07"))] fn main() {}
 //! ```
 
 mod classification;
@@ -107,6 +112,7 @@ mod combinators;
 mod future;
 mod layer;
 mod service;
+#[cfg(any(feature = "tower-http-06", feature = "tower-http-07"))]
 mod tower_http;
 
 pub use classification::{Classification, Failure};

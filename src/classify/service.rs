@@ -30,8 +30,12 @@ impl<S> StatusClassifier<S> {
 }
 
 impl<S, C> StatusClassifier<S, C> {
+    pub(crate) fn with_classifier(inner: S, classifier: C) -> Self {
+        StatusClassifier { inner, classifier }
+    }
+
     /// Replaces the classifier.
-    pub fn classifier<C2>(self, classifier: C2) -> StatusClassifier<S, C2> {
+    pub fn classifier<C2: Classify + Clone>(self, classifier: C2) -> StatusClassifier<S, C2> {
         StatusClassifier {
             inner: self.inner,
             classifier,

@@ -40,6 +40,11 @@ use std::time::Duration;
 /// assert_eq!(error.code(), Some("E42"));
 /// assert_eq!(error.message(), "Quota gone");
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an error-body `Dialect`",
+    label = "not a `Dialect`",
+    note = "implement `Dialect` for a type of yours: `fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields>`; a dialect must be `Send + Sync + 'static`"
+)]
 pub trait Dialect: Send + Sync + 'static {
     /// Reads the body, or returns `None` when it is not this dialect's shape.
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields>;

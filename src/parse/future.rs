@@ -4,7 +4,7 @@
 use super::layer::ParseConfig;
 use crate::classify::{Classification, Classify, DefaultClassifier};
 use crate::error::BoxError;
-use crate::redact::RequestContext;
+use crate::redact::{RequestContext, RequestSecrets, Scrubber};
 use crate::Error;
 use bytes::Buf;
 use http::response::Parts;
@@ -23,6 +23,7 @@ pin_project! {
         state: State<F, B>,
         config: ParseConfig<C>,
         context: Option<RequestContext>,
+        secrets: RequestSecrets,
     }
 }
 
@@ -53,11 +54,17 @@ struct Read {
 }
 
 impl<F, B, C> ResponseFuture<F, B, C> {
-    pub(crate) fn new(future: F, config: ParseConfig<C>, context: RequestContext) -> Self {
+    pub(crate) fn new(
+        future: F,
+        config: ParseConfig<C>,
+        context: RequestContext,
+        secrets: RequestSecrets,
+    ) -> Self {
         ResponseFuture {
             state: State::Calling { future },
             config,
             context: Some(context),
+            secrets,
         }
     }
 }
@@ -175,6 +182,8 @@ where
                         Cut::Quietly => error.set_truncated(None),
                         Cut::WithError(cause) => error.set_truncated(Some(cause)),
                     }
+                    let uri = this.context.as_ref().map(RequestContext::raw_uri);
+                    error.scrub(&Scrubber::new(*this.secrets, uri));
                     error.set_request(this.context.take());
                     crate::telemetry::api_error(&error);
                     this.state.set(State::Done);

@@ -1,7 +1,7 @@
 //! [`ErrorBodyParseLayer`].
 
 use super::{Dialect, ErrorBodyParse, ErrorParser};
-use crate::classify::DefaultClassifier;
+use crate::classify::{Classify, DefaultClassifier};
 use std::time::Duration;
 use tower::Layer;
 
@@ -122,7 +122,7 @@ impl<C> ErrorBodyParseLayer<C> {
     /// The classifier used for responses that carry no
     /// [`Classification`](crate::classify::Classification) stamp (no
     /// [`StatusClassifierLayer`](crate::StatusClassifierLayer) below).
-    pub fn classifier<C2>(self, classifier: C2) -> ErrorBodyParseLayer<C2> {
+    pub fn classifier<C2: Classify + Clone>(self, classifier: C2) -> ErrorBodyParseLayer<C2> {
         ErrorBodyParseLayer {
             config: self.config.with_classifier(classifier),
         }

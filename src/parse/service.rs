@@ -4,7 +4,7 @@ use super::layer::ParseConfig;
 use super::{Dialect, ResponseFuture};
 use crate::classify::{Classify, DefaultClassifier};
 use crate::error::BoxError;
-use crate::redact::RequestContext;
+use crate::redact::{RequestContext, RequestSecrets};
 use crate::Error;
 use http::{Request, Response};
 use std::task::{Context, Poll};
@@ -64,7 +64,7 @@ impl<S, C> ErrorBodyParse<S, C> {
     }
 
     /// See [`ErrorBodyParseLayer::classifier`](super::ErrorBodyParseLayer::classifier).
-    pub fn classifier<C2>(self, classifier: C2) -> ErrorBodyParse<S, C2> {
+    pub fn classifier<C2: Classify + Clone>(self, classifier: C2) -> ErrorBodyParse<S, C2> {
         ErrorBodyParse {
             inner: self.inner,
             config: self.config.with_classifier(classifier),
@@ -107,6 +107,14 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let context = RequestContext::new(request.method().clone(), request.uri().clone());
-        ResponseFuture::new(self.inner.call(request), self.config.clone(), context)
+        // Fingerprints (not values) of the credentials the request carries,
+        // so that a failure body that echoes one can be scrubbed.
+        let secrets = RequestSecrets::of(request.headers());
+        ResponseFuture::new(
+            self.inner.call(request),
+            self.config.clone(),
+            context,
+            secrets,
+        )
     }
 }

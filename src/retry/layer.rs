@@ -24,7 +24,20 @@ impl RetryLayer {
     }
 }
 
-impl<S> Layer<S> for RetryLayer {
+/// The bound [`RetryLayer`] puts on the service it wraps: `Clone`, named so
+/// that forgetting it gives a compile error that says why and what to do.
+/// Every `Clone` type has it.
+#[diagnostic::on_unimplemented(
+    message = "`RetryLayer` needs a `Clone` service to retry on, and `{Self}` is not `Clone`",
+    label = "not `Clone`",
+    note = "each attempt is sent on a clone of the inner service",
+    note = "wrap a service that cannot be cloned in `tower::buffer::Buffer` (`ServiceBuilder::buffer`), which can"
+)]
+pub trait CloneForRetry: Clone {}
+
+impl<S: Clone> CloneForRetry for S {}
+
+impl<S: CloneForRetry> Layer<S> for RetryLayer {
     type Service = Retry<S>;
 
     fn layer(&self, inner: S) -> Self::Service {

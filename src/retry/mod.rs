@@ -41,6 +41,30 @@
 //! shorter than that are honoured exactly: retrying earlier than the server
 //! asked only earns another 429.
 //!
+//! # What bounds a request in time
+//!
+//! With the default settings, no request waits unboundedly: a server that
+//! never answers, a failure body that drips, a hint that says "come back
+//! later" each end within the deadline.
+//!
+//! | bound | default | what it bounds | set with |
+//! |---|---|---|---|
+//! | deadline | 150 s | the whole logical request: every attempt (a hanging one is cut), every failure-body read, every wait (backoff, hints, a quota hold) | [`RetryPolicy::deadline`], [`RetryPolicy::no_deadline`] |
+//! | longest hint honoured | 120 s | one wait on `Retry-After` and friends; a longer one fails fast with the hint | [`RetryPolicy::max_retry_after`] |
+//! | backoff cap | 20 s | one wait without a hint | [`Backoff`] |
+//! | attempts | 3 | how many sends | [`RetryPolicy::max_attempts`] |
+//! | failure-body read | 10 s, 64 KiB | reading one error body | [`ErrorBodyParseLayer::body_timeout`](crate::ErrorBodyParseLayer::body_timeout) |
+//!
+//! Why 150 s: the .NET standard resilience pipeline bounds a request at
+//! 30 s, Stainless-generated SDKs at 10 minutes. Ours must be able to honour
+//! the longest hint it accepts (120 s, enough for any per-minute rate
+//! limit, such as a `Retry-After: 45`) and still make the attempts around
+//! it, so 120 s + 30 s; a longer bound would only hold a caller on a dead
+//! server. A wait that would end past the deadline is not started: the
+//! caller gets the error at once ([`StopReason::Deadline`](crate::StopReason)).
+//! The deadline is the retry layer's: a stack without it is bounded by the
+//! body timeout for failures only.
+//!
 //! # The default
 //!
 //! ```
@@ -170,8 +194,11 @@ mod service;
 
 pub use backoff::{Backoff, Jitter};
 pub use future::ResponseFuture;
-pub use layer::RetryLayer;
-pub use policy::{is_idempotent, Outcome, RetryContext, RetryEvent, RetryPolicy, IDEMPOTENCY_KEY};
+pub use layer::{CloneForRetry, RetryLayer};
+pub use policy::{
+    is_idempotent, Outcome, RetryContext, RetryEvent, RetryPolicy, DEFAULT_DEADLINE,
+    IDEMPOTENCY_KEY,
+};
 pub use replay::{ReplayBody, DEFAULT_MAX_REPLAY};
 pub use service::Retry;
 pub use tower::retry::budget::TpsBudget;

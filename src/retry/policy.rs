@@ -40,7 +40,7 @@ type SharedBudget = dyn Budget + Send + Sync;
 /// | [`backoff`](Self::backoff) | 500 ms, ×2, capped at 20 s, full jitter | spreads clients that failed together |
 /// | [`max_retry_after`](Self::max_retry_after) | 120 s | longer waits are the caller's call (a daily quota) |
 /// | [`budget`](Self::budget) | 20 % of recent requests + 1 retry/s, over 10 s | bounds the extra load on a failing upstream |
-/// | [`deadline`](Self::deadline) | none | the caller knows its own time limits |
+/// | [`deadline`](Self::deadline) | 150 s for everything: attempts, failure-body reads, every wait | a request that nothing answers must end; see [the bounds](crate::retry#what-bounds-a-request-in-time) |
 /// | [`retry_non_idempotent`](Self::retry_non_idempotent) | false | a POST may have been done once already |
 /// | [`max_replay_bytes`](Self::max_replay_bytes) | 64 KiB | bodies are kept for replay up to this |
 ///
@@ -71,7 +71,7 @@ impl Default for RetryPolicy {
                 max_attempts: 3,
                 backoff: Backoff::default(),
                 max_retry_after: Duration::from_secs(120),
-                deadline: None,
+                deadline: Some(DEFAULT_DEADLINE),
                 budget: Some(Arc::new(default_budget())),
                 retry_non_idempotent: false,
                 max_replay_bytes: DEFAULT_MAX_REPLAY,
@@ -81,6 +81,11 @@ impl Default for RetryPolicy {
         }
     }
 }
+
+/// The default total time of one logical request: one honoured hint of the
+/// longest default length (`max_retry_after`, 120 s) plus 30 s for the
+/// attempts around it.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(150);
 
 /// 20 % of the requests of the last 10 s, plus 1 retry a second.
 fn default_budget() -> TpsBudget {
@@ -148,6 +153,14 @@ impl RetryPolicy {
     pub fn deadline(mut self, deadline: Duration) -> Self {
         assert!(!deadline.is_zero(), "deadline must be longer than zero");
         self.config().deadline = Some(deadline);
+        self
+    }
+
+    /// Turns the deadline off: a request may then take as long as its
+    /// attempts and waits take. An explicit choice, for streaming or
+    /// long-polling calls whose length the caller bounds itself.
+    pub fn no_deadline(mut self) -> Self {
+        self.config().deadline = None;
         self
     }
 

@@ -1,0 +1,321 @@
+//! Echo scrubbing: an error body that repeats the request's own credential
+//! (`"invalid api key: sk_live_…"`) must not carry it into an error.
+//!
+//! At call time the parse layer remembers **fingerprints** of the request's
+//! credential header values (a length and a 64-bit rolling hash each), not
+//! the values: nothing secret is kept beyond the request. When a failure
+//! body is parsed, its message, code, field errors and details are scanned
+//! for any window of the same length with the same hash (Rabin–Karp: one
+//! linear pass per distinct length), for the secrets the request URI
+//! itself carries (userinfo, credential query values and path segments,
+//! raw and percent-decoded), and for well-known token shapes
+//! (`Bearer …`, `Basic …`, JSON Web Tokens). Each is replaced by
+//! [`REDACTED`](super::REDACTED).
+
+use super::names::is_secret_name;
+use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
+use http::{HeaderMap, Uri};
+use std::borrow::Cow;
+use std::ops::Range;
+
+/// Header secrets remembered per request; more are ignored (a request with
+/// more than this many credential headers is exotic).
+const MAX_FINGERPRINTS: usize = 6;
+/// Values shorter than this are not searched for: too many false hits.
+const MIN_SECRET_LEN: usize = 6;
+/// Longer values are not fingerprinted (no credential is this long).
+const MAX_SECRET_LEN: usize = 16 * 1024;
+/// URI secrets searched for (raw and decoded each count).
+const MAX_URI_SECRETS: usize = 16;
+const BASE: u64 = 0x0100_0000_01b3; // odd: a unit mod 2^64
+
+/// The fingerprints of a request's credential header values.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RequestSecrets {
+    prints: [(u32, u64); MAX_FINGERPRINTS],
+    count: u8,
+}
+
+impl std::fmt::Debug for RequestSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestSecrets")
+            .field("count", &self.count)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RequestSecrets {
+    /// Fingerprints `Authorization`, `Proxy-Authorization` (whole, and the
+    /// credential after the scheme), secret-named cookies, and every header
+    /// whose name is credential-like (`x-api-key`, `X-Auth-Token`).
+    pub(crate) fn of(headers: &HeaderMap) -> Self {
+        let mut secrets = RequestSecrets::default();
+        for (name, value) in headers {
+            let bytes = value.as_bytes();
+            if name == AUTHORIZATION || name == PROXY_AUTHORIZATION {
+                secrets.push(bytes);
+                if let Some(space) = bytes.iter().position(|b| *b == b' ') {
+                    secrets.push(bytes[space + 1..].trim_ascii());
+                }
+            } else if name == COOKIE {
+                for pair in bytes.split(|b| *b == b';') {
+                    let mut parts = pair.splitn(2, |b| *b == b'=');
+                    let (Some(key), Some(value)) = (parts.next(), parts.next()) else {
+                        continue;
+                    };
+                    if std::str::from_utf8(key.trim_ascii()).is_ok_and(is_secret_name) {
+                        secrets.push(value.trim_ascii());
+                    }
+                }
+            } else if is_secret_name(name.as_str()) {
+                secrets.push(bytes);
+            }
+        }
+        secrets
+    }
+
+    fn push(&mut self, value: &[u8]) {
+        let count = usize::from(self.count);
+        if count < MAX_FINGERPRINTS && (MIN_SECRET_LEN..=MAX_SECRET_LEN).contains(&value.len()) {
+            self.prints[count] = (value.len() as u32, hash(value));
+            self.count += 1;
+        }
+    }
+
+    fn prints(&self) -> &[(u32, u64)] {
+        &self.prints[..usize::from(self.count)]
+    }
+}
+
+fn hash(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0u64, |h, b| {
+        h.wrapping_mul(BASE).wrapping_add(u64::from(*b))
+    })
+}
+
+/// Replaces a request's secrets and well-known token shapes in text.
+pub(crate) struct Scrubber<'a> {
+    prints: RequestSecrets,
+    uri_secrets: Vec<Cow<'a, str>>,
+}
+
+impl<'a> Scrubber<'a> {
+    /// A scrubber for the request with these header fingerprints and URI.
+    pub(crate) fn new(prints: RequestSecrets, uri: Option<&'a Uri>) -> Self {
+        let mut uri_secrets: Vec<Cow<'a, str>> = Vec::new();
+        if let Some(uri) = uri {
+            super::uri::secrets_in(uri, |secret| {
+                if secret.len() < MIN_SECRET_LEN || uri_secrets.len() >= MAX_URI_SECRETS {
+                    return;
+                }
+                if secret.contains('%') || secret.contains('+') {
+                    let spaced = secret.replace('+', " ");
+                    let decoded = crate::percent::percent_decode(spaced.as_bytes());
+                    if let Ok(decoded) = String::from_utf8(decoded) {
+                        uri_secrets.push(Cow::Owned(decoded));
+                    }
+                }
+                uri_secrets.push(Cow::Borrowed(secret));
+            });
+        }
+        Scrubber {
+            prints,
+            uri_secrets,
+        }
+    }
+
+    /// `text` with every secret and token shape replaced.
+    pub(crate) fn scrub<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        let mut ranges = Vec::new();
+        self.fingerprint_matches(text.as_bytes(), &mut ranges);
+        for secret in &self.uri_secrets {
+            ranges.extend(
+                text.match_indices(secret.as_ref())
+                    .map(|(start, found)| start..start + found.len()),
+            );
+        }
+        token_shapes(text.as_bytes(), &mut ranges);
+        if ranges.is_empty() {
+            return Cow::Borrowed(text);
+        }
+        Cow::Owned(replace_ranges(text, ranges))
+    }
+
+    /// Rabin–Karp, one pass per distinct fingerprint length.
+    fn fingerprint_matches(&self, text: &[u8], ranges: &mut Vec<Range<usize>>) {
+        let prints = self.prints.prints();
+        for (index, &(len, _)) in prints.iter().enumerate() {
+            let len = len as usize;
+            if len > text.len() || prints[..index].iter().any(|(l, _)| *l as usize == len) {
+                continue;
+            }
+            // BASE^(len-1), to take the leaving byte out of the window.
+            let high = (1..len).fold(1u64, |p, _| p.wrapping_mul(BASE));
+            let mut h = hash(&text[..len]);
+            for start in 0..=text.len() - len {
+                if start > 0 {
+                    let out = u64::from(text[start - 1]).wrapping_mul(high);
+                    h = h
+                        .wrapping_sub(out)
+                        .wrapping_mul(BASE)
+                        .wrapping_add(u64::from(text[start + len - 1]));
+                }
+                if prints.iter().any(|&(l, p)| l as usize == len && p == h) {
+                    ranges.push(start..start + len);
+                }
+            }
+        }
+    }
+}
+
+/// `Bearer <token>`, `Basic <credentials>` (the scheme word stays) and JSON
+/// Web Tokens (`eyJ….eyJ….…`).
+fn token_shapes(text: &[u8], ranges: &mut Vec<Range<usize>>) {
+    let is_token68 = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b);
+    let mut index = 0;
+    let mut jwt_checked_until = 0;
+    while index < text.len() {
+        let rest = &text[index..];
+        let scheme = [&b"bearer "[..], b"basic "].into_iter().find(|scheme| {
+            rest.len() > scheme.len() && rest[..scheme.len()].eq_ignore_ascii_case(scheme)
+        });
+        let at_word_start = index == 0 || !text[index - 1].is_ascii_alphanumeric();
+        if let (Some(scheme), true) = (scheme, at_word_start) {
+            let start = index + scheme.len();
+            let end = start + text[start..].iter().take_while(|b| is_token68(**b)).count();
+            if end - start >= MIN_SECRET_LEN {
+                ranges.push(start..end);
+                index = end;
+                continue;
+            }
+        }
+        if rest.starts_with(b"eyJ") && at_word_start && index >= jwt_checked_until {
+            let end = index + rest.iter().take_while(|b| is_token68(**b)).count();
+            let token = &text[index..end];
+            if token.iter().filter(|b| **b == b'.').count() >= 2 && token.len() >= 20 {
+                ranges.push(index..end);
+                index = end;
+                continue;
+            }
+            // No later start inside this run can pass where the whole run
+            // failed (a suffix has no more dots and is shorter): skip them,
+            // which keeps the scan linear.
+            jwt_checked_until = end;
+        }
+        index += 1;
+    }
+}
+
+/// `text` with each range (widened to char boundaries, merged) replaced.
+fn replace_ranges(text: &str, mut ranges: Vec<Range<usize>>) -> String {
+    ranges.sort_unstable_by_key(|range| range.start);
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for range in ranges {
+        let (mut start, mut end) = (range.start, range.end);
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        if start < copied {
+            // Overlaps what was already replaced: extend it.
+            copied = copied.max(end);
+            continue;
+        }
+        if start == end {
+            continue;
+        }
+        out.push_str(&text[copied..start]);
+        out.push_str(super::REDACTED);
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn scrubs_what_the_request_carried() {
+        let secrets = RequestSecrets::of(&headers(&[
+            ("authorization", "Bearer sk_live_abcdef123456"),
+            ("x-api-key", "key-98765432"),
+            ("cookie", "theme=dark; session=cookie-s3cr3t-v4l"),
+            ("accept", "application/json"),
+        ]));
+        let uri: Uri = "https://u:hunter22@a.test/x?api_key=q-k%2Fabc12&page=22"
+            .parse()
+            .unwrap();
+        let scrubber = Scrubber::new(secrets, Some(&uri));
+        let rows = [
+            (
+                "Invalid API key: sk_live_abcdef123456.",
+                "Invalid API key: REDACTED.",
+            ),
+            ("key key-98765432 unknown", "key REDACTED unknown"),
+            ("bad session cookie-s3cr3t-v4l", "bad session REDACTED"),
+            ("password hunter22 rejected", "password REDACTED rejected"),
+            (
+                "api_key q-k/abc12 and q-k%2Fabc12",
+                "api_key REDACTED and REDACTED",
+            ),
+            ("page 22 of application/json", "page 22 of application/json"),
+            (
+                "Authorization: Bearer abc.def-ghi_jkl",
+                "Authorization: Bearer REDACTED",
+            ),
+            ("basic dXNlcjpwYXNz failed", "basic REDACTED failed"),
+            (
+                "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl expired",
+                "token REDACTED expired",
+            ),
+            ("é sk_live_abcdef123456é", "é REDACTEDé"),
+            ("nothing to see", "nothing to see"),
+            ("", ""),
+        ];
+        for (text, expected) in rows {
+            assert_eq!(scrubber.scrub(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn overlapping_and_repeated_matches() {
+        let secrets = RequestSecrets::of(&headers(&[("x-auth-token", "aaaaaa")]));
+        let scrubber = Scrubber::new(secrets, None);
+        assert_eq!(scrubber.scrub("aaaaaaaa b aaaaaa"), "REDACTED b REDACTED");
+    }
+
+    #[test]
+    fn remembers_no_values_and_a_bounded_count() {
+        let many: Vec<(String, String)> = (0..20)
+            .map(|i| (format!("x-key-{i}"), format!("secret-value-{i}")))
+            .collect();
+        let map: HeaderMap = many
+            .iter()
+            .map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap()))
+            .collect();
+        let secrets = RequestSecrets::of(&map);
+        assert_eq!(usize::from(secrets.count), MAX_FINGERPRINTS);
+        assert!(!format!("{secrets:?}").contains("secret-value"));
+    }
+
+    #[test]
+    fn linear_on_long_hostile_text() {
+        let secrets = RequestSecrets::of(&headers(&[("authorization", "Bearer zzzzzzzzzz")]));
+        let scrubber = Scrubber::new(secrets, None);
+        let text = "bearer ".repeat(20_000) + &"eyJ.".repeat(20_000) + " " + &"eyJ-".repeat(20_000);
+        let out = scrubber.scrub(&text);
+        assert!(out.len() <= text.len());
+    }
+}

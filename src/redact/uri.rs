@@ -1,0 +1,230 @@
+//! [`RedactedUri`] and [`redact_uri`]: a URI as it may be printed.
+
+use super::{is_secret_param, Redaction, REDACTED};
+use http::Uri;
+use std::fmt;
+
+/// A URI with userinfo removed, credential-like query values and
+/// credential path segments replaced by [`REDACTED`].
+///
+/// Query pairs are split at `&` and at `;` (the older HTML form
+/// separator). Path segments are redacted in Telegram's `bot<id>:<token>`
+/// shape and by the rules a program [installs](Redaction::install).
+///
+/// ```
+/// use http::Uri;
+/// use tower_api_errors::redact::redact_uri;
+///
+/// let uri: Uri = "https://user:hunter2@api.example.com/v1/items?api_key=sk_live_123&page=2"
+///     .parse()
+///     .unwrap();
+/// assert_eq!(
+///     redact_uri(&uri),
+///     "https://api.example.com/v1/items?api_key=REDACTED&page=2"
+/// );
+/// let uri: Uri = "https://api.telegram.org/bot123456:ABC-DEF1234ghIkl/getMe?a=1;accessToken=x"
+///     .parse()
+///     .unwrap();
+/// assert_eq!(
+///     redact_uri(&uri),
+///     "https://api.telegram.org/botREDACTED/getMe?a=1;accessToken=REDACTED"
+/// );
+/// ```
+pub fn redact_uri(uri: &Uri) -> String {
+    RedactedUri(uri).to_string()
+}
+
+/// Displays a URI redacted, as [`redact_uri`] does, without building a
+/// string first: nothing is done unless it is actually formatted (a log
+/// line that is filtered out costs nothing).
+#[derive(Debug, Clone, Copy)]
+pub struct RedactedUri<'a>(pub &'a Uri);
+
+impl fmt::Display for RedactedUri<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let uri = self.0;
+        if let Some(scheme) = uri.scheme_str() {
+            write!(f, "{scheme}://")?;
+        }
+        if let Some(authority) = uri.authority() {
+            // Userinfo sits before the last '@' of the authority.
+            let host = authority
+                .as_str()
+                .rsplit_once('@')
+                .map_or(authority.as_str(), |(_, host)| host);
+            f.write_str(host)?;
+        }
+        let rules = Redaction::installed();
+        for_each_path_piece(uri.path(), rules.as_deref(), |piece| f.write_str(piece))?;
+        if let Some(query) = uri.query() {
+            f.write_str("?")?;
+            for_each_query_piece(query, |piece| f.write_str(piece))?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes `path` piece by piece, secrets replaced.
+fn for_each_path_piece(
+    path: &str,
+    rules: Option<&Redaction>,
+    mut write: impl FnMut(&str) -> fmt::Result,
+) -> fmt::Result {
+    let mut previous: Option<&str> = None;
+    for (index, segment) in path.split('/').enumerate() {
+        if index > 0 {
+            write("/")?;
+        }
+        let keep = telegram_bot_token(segment)
+            .or_else(|| rules.and_then(|rules| rules.segment_rule(previous, segment)));
+        match keep {
+            Some(visible) if visible < segment.len() => {
+                write(&segment[..visible])?;
+                write(REDACTED)?;
+            }
+            _ => write(segment)?,
+        }
+        previous = Some(segment);
+    }
+    Ok(())
+}
+
+/// Telegram's bot API puts the token in the path: `/bot<digits>:<secret>/`.
+/// Keeps `bot`, redacts the rest.
+pub(crate) fn telegram_bot_token(segment: &str) -> Option<usize> {
+    let rest = segment.strip_prefix("bot")?;
+    let (id, secret) = rest.split_once(':').or_else(|| rest.split_once("%3A"))?;
+    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && !secret.is_empty()).then_some(3)
+}
+
+/// Writes `query` pair by pair (split at `&` and `;`), secret values replaced.
+fn for_each_query_piece(query: &str, mut write: impl FnMut(&str) -> fmt::Result) -> fmt::Result {
+    let mut rest = query;
+    loop {
+        let end = rest.find(['&', ';']).unwrap_or(rest.len());
+        let pair = &rest[..end];
+        match pair.split_once('=') {
+            Some((name, _)) if is_secret_param(name) => {
+                write(name)?;
+                write("=")?;
+                write(REDACTED)?;
+            }
+            _ => write(pair)?,
+        }
+        if end == rest.len() {
+            return Ok(());
+        }
+        write(&rest[end..end + 1])?;
+        rest = &rest[end + 1..];
+    }
+}
+
+/// The secret values a URI carries, as printed in it: userinfo (user and
+/// password), credential query values, credential path segments. What echo
+/// scrubbing looks for in an error body.
+pub(crate) fn secrets_in<'u>(uri: &'u Uri, mut f: impl FnMut(&'u str)) {
+    if let Some(authority) = uri.authority() {
+        if let Some((userinfo, _)) = authority.as_str().rsplit_once('@') {
+            for part in userinfo.split(':') {
+                f(part);
+            }
+        }
+    }
+    let rules = Redaction::installed();
+    let mut previous = None;
+    for segment in uri.path().split('/') {
+        let keep = telegram_bot_token(segment).or_else(|| {
+            rules
+                .as_deref()
+                .and_then(|rules| rules.segment_rule(previous, segment))
+        });
+        if let Some(visible) = keep.filter(|visible| *visible < segment.len()) {
+            let secret = &segment[visible..];
+            f(secret);
+            // The token part alone too: `<id>:<secret>` is often echoed
+            // without the id.
+            if let Some((_, token)) = secret.split_once(':') {
+                f(token);
+            }
+        }
+        previous = Some(segment);
+    }
+    if let Some(query) = uri.query() {
+        for pair in query.split(['&', ';']) {
+            if let Some((name, value)) = pair.split_once('=') {
+                if is_secret_param(name) {
+                    f(value);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_every_credential_form() {
+        let rows = [
+            ("http://a.test/x", "http://a.test/x"),
+            ("http://u:p@a.test/x", "http://a.test/x"),
+            ("http://u%40x:p%40ss@a.test:8080/x", "http://a.test:8080/x"),
+            ("/x?token=abc", "/x?token=REDACTED"),
+            ("/x?Access_Token=abc&q=1", "/x?Access_Token=REDACTED&q=1"),
+            ("/x?api%5Fkey=abc", "/x?api%5Fkey=REDACTED"),
+            (
+                "/x?X-Amz-Signature=abc&X-Amz-Credential=def",
+                "/x?X-Amz-Signature=REDACTED&X-Amz-Credential=REDACTED",
+            ),
+            (
+                "/x?stripe_key=abc&page=2&sort=asc",
+                "/x?stripe_key=REDACTED&page=2&sort=asc",
+            ),
+            ("/x?flag&password=", "/x?flag&password=REDACTED"),
+            // Hardening II: camelCase, bracketed, `;`-separated, in the path.
+            (
+                "/x?accessToken=a&apiToken=b",
+                "/x?accessToken=REDACTED&apiToken=REDACTED",
+            ),
+            (
+                "/x?clientSecret=a;sessionToken=b",
+                "/x?clientSecret=REDACTED;sessionToken=REDACTED",
+            ),
+            (
+                "/x?jwt=a&bearer=b&page=1",
+                "/x?jwt=REDACTED&bearer=REDACTED&page=1",
+            ),
+            (
+                "/x?api_key[]=a&api_key[]=b",
+                "/x?api_key[]=REDACTED&api_key[]=REDACTED",
+            ),
+            ("/x?user[password]=a", "/x?user[password]=REDACTED"),
+            ("/bot123456:ABC-DEF/sendMessage", "/botREDACTED/sendMessage"),
+            (
+                "/bot123456%3AABC-DEF/sendMessage",
+                "/botREDACTED/sendMessage",
+            ),
+            ("/bots/list", "/bots/list"),
+            ("/botany:x/", "/botany:x/"),
+            ("/x?&&;=", "/x?&&;="),
+        ];
+        for (raw, expected) in rows {
+            let uri: Uri = raw.parse().unwrap();
+            assert_eq!(redact_uri(&uri), expected, "{raw}");
+        }
+    }
+
+    #[test]
+    fn finds_the_secrets_a_uri_carries() {
+        let uri: Uri = "https://me:pw-123@a.test/bot42:tok-en/x?page=2&api_key=k-9;jwt=j.w.t"
+            .parse()
+            .unwrap();
+        let mut found = Vec::new();
+        secrets_in(&uri, |s| found.push(s.to_owned()));
+        assert_eq!(
+            found,
+            ["me", "pw-123", "42:tok-en", "tok-en", "k-9", "j.w.t"]
+        );
+    }
+}

@@ -1,0 +1,86 @@
+//! Issue 14's conversions and diagnostics: typed errors survive generic
+//! middleware, transport errors say their root cause.
+
+mod support;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use std::time::Duration;
+use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
+use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryPolicy};
+use tower_api_errors::{Error, ErrorBodyParseLayer, ErrorKind};
+
+fn not_found() -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(404)
+        .body(Full::new(Bytes::from_static(
+            br#"{"error": "Member not found"}"#,
+        )))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_typed_error_comes_back_through_buffer() {
+    let client = ServiceBuilder::new()
+        .buffer(8)
+        .layer(ErrorBodyParseLayer::new())
+        .service(service_fn(|_req: Request<Full<Bytes>>| async {
+            Ok::<_, std::convert::Infallible>(not_found())
+        }));
+    let boxed: BoxError = client
+        .oneshot(Request::new(Full::new(Bytes::new())))
+        .await
+        .unwrap_err();
+    let Error::Api(error) = Error::from_boxed(boxed) else {
+        panic!("the ApiError is recovered")
+    };
+    assert_eq!(
+        (error.kind(), error.message()),
+        (ErrorKind::NotFound, "Member not found")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_outer_timeout_is_a_deadline_and_question_mark_works() {
+    async fn call() -> Result<(), Error> {
+        let client = ServiceBuilder::new()
+            .timeout(Duration::from_secs(2))
+            .layer(ErrorBodyParseLayer::new())
+            .service(service_fn(|_req: Request<Full<Bytes>>| async {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                Ok::<_, std::convert::Infallible>(not_found())
+            }));
+        client
+            .oneshot(Request::new(Full::new(Bytes::new())))
+            .await?;
+        Ok(())
+    }
+    let error = call().await.unwrap_err();
+    assert!(error.transport().unwrap().is_deadline(), "{error}");
+}
+
+#[tokio::test]
+async fn a_connect_error_says_its_root_cause_and_is_recognised() {
+    // A port that was free a moment ago: nothing listens there.
+    let addr = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default().max_attempts(1)))
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let request = Request::get(format!("http://{addr}/"))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let error = client.oneshot(request).await.unwrap_err();
+    let transport = error.transport().expect("a transport error");
+    assert!(transport.is_connect());
+    let text = transport.to_string();
+    assert!(text.contains("(Connect)"), "{text}");
+    assert!(
+        text.to_lowercase().contains("refused"),
+        "the root cause is printed: {text}"
+    );
+}

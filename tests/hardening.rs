@@ -1,0 +1,193 @@
+//! Hardening II regressions (issue 13): a default request is bounded in
+//! time, and credentials stay hidden however they are named, wherever they
+//! stand in the URI, and when the server echoes them back.
+
+mod support;
+
+use bytes::Bytes;
+use http::{Request, Response, Uri};
+use http_body_util::Full;
+use std::time::Duration;
+use tokio::time::Instant;
+use tower::{Layer, ServiceBuilder, ServiceExt};
+use tower_api_errors::redact::{redact_uri, Redaction};
+use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryPolicy, DEFAULT_DEADLINE};
+use tower_api_errors::{Error, ErrorBodyParseLayer, StopReason};
+use tower_test::mock;
+
+type Req = Request<ReplayBody<Full<Bytes>>>;
+
+fn get() -> Request<Full<Bytes>> {
+    Request::get("http://api.test/items")
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
+fn reply(status: u16, headers: &[(&str, &str)]) -> Response<Full<Bytes>> {
+    let mut builder = Response::builder().status(status);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(Full::new(Bytes::new())).unwrap()
+}
+
+/// Before: with default settings a server that never answered held a GET
+/// forever.
+#[tokio::test(start_paused = true)]
+async fn a_server_that_never_answers_frees_the_caller_at_the_default_deadline() {
+    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+    handle.allow(10);
+    let client = RetryLayer::new(RetryPolicy::default()).layer(service);
+    let started = Instant::now();
+    let call = tokio::spawn(client.oneshot(get()));
+    let (_request, _never_answered) = handle.next_request().await.unwrap();
+    let error = call.await.unwrap().unwrap_err();
+    assert_eq!(started.elapsed(), DEFAULT_DEADLINE);
+    assert_eq!(DEFAULT_DEADLINE, Duration::from_secs(150));
+    assert!(error.transport().unwrap().is_deadline());
+    assert_eq!(error.retries().stopped(), Some(StopReason::Deadline));
+}
+
+/// Before: two 120 s hints held a default request about four minutes.
+#[tokio::test(start_paused = true)]
+async fn long_hints_cannot_add_up_past_the_default_deadline() {
+    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+    handle.allow(10);
+    let client = RetryLayer::new(RetryPolicy::default().no_budget()).layer(service);
+    let started = Instant::now();
+    let call = tokio::spawn(client.oneshot(get()));
+    for _ in 0..2 {
+        let (_, send) = handle.next_request().await.unwrap();
+        send.send_response(reply(503, &[("retry-after", "120")]));
+    }
+    let response = call.await.unwrap().unwrap();
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(120),
+        "one hint honoured, the second refused"
+    );
+    let report = response
+        .extensions()
+        .get::<tower_api_errors::RetryReport>()
+        .unwrap();
+    assert_eq!(
+        (report.attempts(), report.stopped()),
+        (2, Some(StopReason::Deadline))
+    );
+}
+
+/// Opting out is explicit, and then nothing cuts the request.
+#[tokio::test(start_paused = true)]
+async fn no_deadline_is_an_explicit_choice() {
+    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+    handle.allow(10);
+    let client = RetryLayer::new(RetryPolicy::default().no_deadline()).layer(service);
+    let call = tokio::spawn(client.oneshot(get()));
+    let (_, send) = handle.next_request().await.unwrap();
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    assert!(!call.is_finished());
+    send.send_response(reply(200, &[]));
+    assert_eq!(call.await.unwrap().unwrap().status(), 200);
+}
+
+/// Before: these names and shapes were printed as they were.
+#[test]
+fn credential_names_and_shapes_the_first_redactor_missed() {
+    let rows = [
+        (
+            "/v1?accessToken=t1&page=2",
+            "/v1?accessToken=REDACTED&page=2",
+        ),
+        ("/v1?apiToken=t2", "/v1?apiToken=REDACTED"),
+        ("/v1?clientSecret=t3", "/v1?clientSecret=REDACTED"),
+        ("/v1?sessionToken=t4", "/v1?sessionToken=REDACTED"),
+        ("/v1?jwt=t5&bearer=t6", "/v1?jwt=REDACTED&bearer=REDACTED"),
+        ("/v1?api_key[]=t7", "/v1?api_key[]=REDACTED"),
+        ("/v1?a=1;token=t8", "/v1?a=1;token=REDACTED"),
+        (
+            "/bot110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/getMe",
+            "/botREDACTED/getMe",
+        ),
+    ];
+    for (raw, expected) in rows {
+        let uri: Uri = raw.parse().unwrap();
+        assert_eq!(redact_uri(&uri), expected);
+    }
+}
+
+/// Before: an error body that echoed the request's credential carried it
+/// into the message. Real hyper on loopback: the server echoes what it got.
+#[tokio::test]
+async fn a_server_echoing_the_request_credentials_does_not_leak_them() {
+    const BEARER: &str = "ya29.a0AfH6SMBx3-real-looking-token";
+    const API_KEY: &str = "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY";
+    const QUERY_SECRET: &str = "qs-77f1b2c3d4";
+    let addr = support::serve(|request: Request<hyper::body::Incoming>| async move {
+        let header = |name: &str| {
+            request.headers()[name]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        let body = serde_json::json!({
+            "error": {
+                "code": format!("bad_key_{}", header("x-goog-api-key")),
+                "message": format!("Token {} is expired; got {}", header("authorization"), request.uri()),
+                "details": [{"field_violations": [{"field": "key", "description": header("x-goog-api-key")}]}],
+                "echo": {"authorization": header("authorization"), "uri": request.uri().to_string()},
+            }
+        });
+        support::response(401, &[("content-type", "application/json")], body.to_string())
+    })
+    .await;
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default()))
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let request = Request::get(format!(
+        "http://{addr}/v1/me?client_secret={QUERY_SECRET}&page=2"
+    ))
+    .header("authorization", format!("Bearer {BEARER}"))
+    .header("x-goog-api-key", API_KEY)
+    .body(Full::new(Bytes::new()))
+    .unwrap();
+    let Err(Error::Api(error)) = client.oneshot(request).await else {
+        panic!("a 401 is an ApiError")
+    };
+    assert!(
+        error.message().starts_with("Token REDACTED is expired"),
+        "{}",
+        error.message()
+    );
+    let everything = format!(
+        "{error} | {error:?} | {:?} | {:?} | {:?}",
+        error.code(),
+        error.field_errors(),
+        error.details()
+    );
+    for secret in [BEARER, API_KEY, QUERY_SECRET] {
+        assert!(
+            !everything.contains(secret),
+            "{secret} leaked: {everything}"
+        );
+    }
+    assert!(everything.contains("REDACTED"));
+}
+
+/// User rules: extra names and path shapes, process-wide. (The only test in
+/// this file that installs rules, so it cannot disturb the others.)
+#[test]
+fn installed_rules_apply_to_every_uri_printed() {
+    Redaction::new()
+        .secret_name("x-tenant-pin")
+        .segment_after("keys")
+        .segment_prefix("sess_")
+        .install();
+    let uri: Uri = "https://a.test/keys/k_9f8e7d/sess_abc123/x?x-tenant-pin=9921&q=1"
+        .parse()
+        .unwrap();
+    assert_eq!(
+        redact_uri(&uri),
+        "https://a.test/keys/REDACTED/sess_REDACTED/x?x-tenant-pin=REDACTED&q=1"
+    );
+}
