@@ -5,8 +5,23 @@ use crate::ApiError;
 use http::header::WWW_AUTHENTICATE;
 use http::{HeaderMap, StatusCode};
 
-/// True when a response of `status` and `headers` rejects the credential.
-pub(crate) fn rejects(status: StatusCode, headers: &HeaderMap) -> bool {
+/// True when a response of `status` and `headers` rejects the credential
+/// it was sent with: a 401, or a 400 or 403 whose `WWW-Authenticate` has
+/// `error="invalid_token"` (RFC 6750 §3.1). What [`AuthLayer`](super::AuthLayer)
+/// renews on; public for clients that renew by hand. One pass over each
+/// `WWW-Authenticate` value.
+///
+/// ```
+/// use http::{HeaderMap, StatusCode};
+/// use tower_api_errors::auth::rejects_credential;
+///
+/// let mut headers = HeaderMap::new();
+/// assert!(rejects_credential(StatusCode::UNAUTHORIZED, &headers));
+/// assert!(!rejects_credential(StatusCode::FORBIDDEN, &headers));
+/// headers.insert("www-authenticate", r#"Bearer realm="example", error="invalid_token""#.parse().unwrap());
+/// assert!(rejects_credential(StatusCode::FORBIDDEN, &headers));
+/// ```
+pub fn rejects_credential(status: StatusCode, headers: &HeaderMap) -> bool {
     status == StatusCode::UNAUTHORIZED
         || (matches!(status, StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN)
             && headers
@@ -111,8 +126,8 @@ mod tests {
     #[test]
     fn statuses() {
         let mut headers = HeaderMap::new();
-        assert!(rejects(StatusCode::UNAUTHORIZED, &headers));
-        assert!(!rejects(StatusCode::FORBIDDEN, &headers));
+        assert!(rejects_credential(StatusCode::UNAUTHORIZED, &headers));
+        assert!(!rejects_credential(StatusCode::FORBIDDEN, &headers));
         headers.append(
             WWW_AUTHENTICATE,
             HeaderValue::from_static("Basic realm=\"x\""),
@@ -121,10 +136,10 @@ mod tests {
             WWW_AUTHENTICATE,
             HeaderValue::from_static("Bearer error=\"invalid_token\""),
         );
-        assert!(rejects(StatusCode::FORBIDDEN, &headers));
-        assert!(rejects(StatusCode::BAD_REQUEST, &headers));
-        assert!(!rejects(StatusCode::NOT_FOUND, &headers));
-        assert!(!rejects(StatusCode::OK, &headers));
+        assert!(rejects_credential(StatusCode::FORBIDDEN, &headers));
+        assert!(rejects_credential(StatusCode::BAD_REQUEST, &headers));
+        assert!(!rejects_credential(StatusCode::NOT_FOUND, &headers));
+        assert!(!rejects_credential(StatusCode::OK, &headers));
     }
 
     #[test]

@@ -224,7 +224,10 @@ where
                     let result = ready!(future.poll(cx));
                     let rejection = match result {
                         Ok(response)
-                            if challenge::rejects(response.status(), response.headers()) =>
+                            if challenge::rejects_credential(
+                                response.status(),
+                                response.headers(),
+                            ) =>
                         {
                             // The rejected response (and its connection)
                             // is released before the renewal.

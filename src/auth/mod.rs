@@ -173,6 +173,7 @@ mod source;
 mod state;
 
 pub use body::ResendBody;
+pub use challenge::rejects_credential;
 pub use credential::{Credential, InvalidCredential};
 pub use error::{AuthFailure, AuthReport, Renewal, Unauthorized};
 pub use future::ResponseFuture;

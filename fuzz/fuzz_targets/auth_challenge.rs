@@ -1,0 +1,22 @@
+//! The auth layer's reading of a rejection (status + `WWW-Authenticate`)
+//! on arbitrary headers: never a panic; a 401 always rejects.
+#![no_main]
+
+use http::{HeaderMap, HeaderValue, StatusCode};
+use libfuzzer_sys::fuzz_target;
+use tower_api_errors::auth::rejects_credential;
+
+fuzz_target!(|input: (u16, Vec<Vec<u8>>)| {
+    let (status, values) = input;
+    let status = StatusCode::from_u16(100 + status % 500).unwrap();
+    let mut headers = HeaderMap::new();
+    for value in values {
+        if let Ok(value) = HeaderValue::from_bytes(&value) {
+            headers.append(http::header::WWW_AUTHENTICATE, value);
+        }
+    }
+    let rejected = rejects_credential(status, &headers);
+    if status == StatusCode::UNAUTHORIZED {
+        assert!(rejected);
+    }
+});
