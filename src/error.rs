@@ -274,6 +274,7 @@ struct ApiErrorInner {
     rate_limit: Option<RateLimitInfo>,
     policies: Vec<RateLimitPolicy>,
     details: Option<Arc<LazyJson>>,
+    request_id: Option<Box<str>>,
     truncated: bool,
     body_error: Option<std::sync::Arc<BoxError>>,
     request: Option<RequestContext>,
@@ -316,6 +317,8 @@ pub(crate) struct ApiErrorParts {
     pub(crate) policies: Vec<RateLimitPolicy>,
     /// The body's JSON text (UTF-8), when it parsed as JSON.
     pub(crate) details: Option<Bytes>,
+    /// The upstream's request id, from the allowlisted headers.
+    pub(crate) request_id: Option<Box<str>>,
 }
 
 impl ApiError {
@@ -336,6 +339,7 @@ impl ApiError {
                 hint: parts.hint,
                 rate_limit: parts.rate_limit,
                 policies: parts.policies,
+                request_id: parts.request_id,
                 details: parts.details.map(|text| {
                     Arc::new(LazyJson {
                         text,
@@ -424,6 +428,18 @@ impl ApiError {
     pub fn details_json(&self) -> Option<&str> {
         let text = &self.inner.details.as_deref()?.text;
         std::str::from_utf8(text).ok()
+    }
+
+    /// The upstream's id for this request, as its support desk asks for
+    /// it, from the first of these response headers present: `request-id`
+    /// (Stripe, Anthropic), `x-request-id` (OpenAI and most others),
+    /// `x-github-request-id`, `x-amzn-requestid`, `x-amzn-request-id`,
+    /// `x-amz-request-id`, `apigw-requestid` (AWS), `x-ms-request-id`
+    /// (Azure), `x-goog-request-id`, `cf-ray` (Cloudflare),
+    /// `x-correlation-id`. No other header is ever recorded; a value longer
+    /// than 128 bytes or with other than visible ASCII is ignored.
+    pub fn request_id(&self) -> Option<&str> {
+        self.inner.request_id.as_deref()
     }
 
     /// Whether trying again may succeed.
@@ -543,6 +559,9 @@ impl fmt::Display for ApiError {
         if let Some(code) = &inner.code {
             notes.push(format!("code {code}"));
         }
+        if let Some(id) = &inner.request_id {
+            notes.push(format!("request id {id}"));
+        }
         if !inner.field_errors.is_empty() {
             let fields: Vec<&str> = inner.field_errors.iter().map(FieldError::field).collect();
             notes.push(format!("fields {}", fields.join(", ")));
@@ -587,6 +606,7 @@ impl fmt::Debug for ApiError {
             .field("truncated", &inner.truncated)
             .field("request", &inner.request)
             .field("retries", &inner.retries)
+            .field("request_id", &inner.request_id)
             .field("auth", &inner.auth)
             .finish_non_exhaustive()
     }
@@ -748,6 +768,38 @@ impl std::error::Error for TransportError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&*self.source)
     }
+}
+
+/// The response headers an upstream's request id is read from, in order.
+const REQUEST_ID_HEADERS: [http::HeaderName; 11] = [
+    http::HeaderName::from_static("request-id"),
+    http::HeaderName::from_static("x-request-id"),
+    http::HeaderName::from_static("x-github-request-id"),
+    http::HeaderName::from_static("x-amzn-requestid"),
+    http::HeaderName::from_static("x-amzn-request-id"),
+    http::HeaderName::from_static("x-amz-request-id"),
+    http::HeaderName::from_static("apigw-requestid"),
+    http::HeaderName::from_static("x-ms-request-id"),
+    http::HeaderName::from_static("x-goog-request-id"),
+    http::HeaderName::from_static("cf-ray"),
+    http::HeaderName::from_static("x-correlation-id"),
+];
+
+/// The longest request id kept.
+const MAX_REQUEST_ID: usize = 128;
+
+/// The upstream's request id (see [`ApiError::request_id`]).
+pub(crate) fn request_id(headers: &http::HeaderMap) -> Option<Box<str>> {
+    if headers.is_empty() {
+        return None;
+    }
+    REQUEST_ID_HEADERS.iter().find_map(|name| {
+        let value = headers.get(name)?.as_bytes();
+        let ok = !value.is_empty()
+            && value.len() <= MAX_REQUEST_ID
+            && value.iter().all(|b| b.is_ascii_graphic());
+        ok.then(|| String::from_utf8_lossy(value).into())
+    })
 }
 
 /// Causes printed by a [`TransportError`]'s `Display`, at most.

@@ -158,3 +158,55 @@ async fn per_request_settings_and_events_that_say_which_request() {
         (1, Some(tower_api_errors::StopReason::Deadline))
     );
 }
+
+/// The upstream's request id, for its support desk, from the allowlist of
+/// well-known headers; nothing else of the headers is kept.
+#[test]
+fn the_upstreams_request_id_is_on_the_error() {
+    use http::{HeaderMap, StatusCode};
+    use tower_api_errors::parse_error;
+    // Stripe and Anthropic send `request-id`; OpenAI `x-request-id`; AWS
+    // `x-amzn-RequestId`; Cloudflare `cf-ray`.
+    let rows = [
+        (
+            "request-id",
+            "req_011CSHoEeqs5C35K2UUqR7Fy",
+            Some("req_011CSHoEeqs5C35K2UUqR7Fy"),
+        ),
+        (
+            "x-request-id",
+            "req_8b2c0f0c1d3e4f5a",
+            Some("req_8b2c0f0c1d3e4f5a"),
+        ),
+        (
+            "x-amzn-RequestId",
+            "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            Some("c6af9ac6-7b61-11e6-9a41-93e8deadbeef"),
+        ),
+        (
+            "cf-ray",
+            "7d2f3b4c5e6f7a8b-AMS",
+            Some("7d2f3b4c5e6f7a8b-AMS"),
+        ),
+        ("x-request-id", "has space", None),
+        ("x-unknown-id", "abc", None),
+    ];
+    for (name, value, expected) in rows {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+        let error = parse_error(StatusCode::BAD_GATEWAY, &headers, b"");
+        assert_eq!(error.request_id(), expected, "{name}");
+        if let Some(id) = expected {
+            assert!(error.to_string().contains(&format!("request id {id}")));
+        }
+    }
+    let mut long = HeaderMap::new();
+    long.insert("x-request-id", "a".repeat(129).parse().unwrap());
+    assert_eq!(
+        parse_error(StatusCode::BAD_GATEWAY, &long, b"").request_id(),
+        None
+    );
+}

@@ -190,6 +190,7 @@ impl ErrorParser {
             rate_limit: hints.rate_limit(),
             policies: hints.policies().to_vec(),
             details,
+            request_id: crate::error::request_id(headers),
         });
         error.merge_body_hint(body_hint);
         error
