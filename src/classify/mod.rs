@@ -112,6 +112,8 @@ mod classification;
 mod classifier;
 mod combinators;
 mod future;
+#[cfg(feature = "grpc")]
+pub(crate) mod grpc;
 mod layer;
 mod service;
 #[cfg(any(feature = "tower-http-06", feature = "tower-http-07"))]

@@ -6,6 +6,8 @@
 mod array;
 mod errors_list;
 mod flat;
+#[cfg(feature = "grpc")]
+pub(crate) mod grpc;
 mod jsonrpc;
 pub(crate) mod markup;
 mod nested;
@@ -19,6 +21,8 @@ mod text;
 pub use array::ErrorArray;
 pub use errors_list::ErrorsList;
 pub use flat::FlatError;
+#[cfg(feature = "grpc")]
+pub use grpc::GrpcStatus;
 pub use jsonrpc::JsonRpcError;
 pub use nested::NestedError;
 pub use oauth2::OAuth2Error;
@@ -31,13 +35,13 @@ pub use text::PlainText;
 use super::Dialect;
 
 /// The built-in dialects, in the order they are tried: (with the `grpc`
-/// feature, [`GrpcStatus`](crate::grpc::GrpcStatus)), [`ProblemDetails`],
+/// feature, [`GrpcStatus`]), [`ProblemDetails`],
 /// [`JsonRpcError`], [`ODataError`], [`TaggedUnion`], [`NestedError`],
 /// [`OAuth2Error`], [`ErrorsList`], [`ErrorArray`], [`FlatError`],
 /// [`SoapFault`], [`PlainText`].
 pub static BUILT_IN: &[&dyn Dialect] = &[
     #[cfg(feature = "grpc")]
-    &crate::grpc::GrpcStatus,
+    &grpc::GrpcStatus,
     &ProblemDetails,
     &JsonRpcError,
     &ODataError,

@@ -1,0 +1,125 @@
+//! gRPC trailers-only classification (feature `grpc`): what the default
+//! classifier consults before the HTTP status. The public names are
+//! re-exported from [`crate::grpc`], which documents them.
+
+use super::{Classification, Failure};
+use crate::hints::{grpc_pushback, GrpcPushback, HintSource, RetryHint};
+use crate::ErrorKind;
+use http::{HeaderMap, HeaderName};
+
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+
+/// The kind and default retry verdict for a gRPC status code.
+pub fn kind_for_code(code: u32) -> Option<(ErrorKind, bool)> {
+    let kind = match code {
+        0 => return None,
+        3 | 9 | 11 => ErrorKind::BadRequest,
+        4 => ErrorKind::Timeout,
+        5 => ErrorKind::NotFound,
+        6 | 10 => ErrorKind::Conflict,
+        7 => ErrorKind::Forbidden,
+        8 => return Some((ErrorKind::RateLimited, true)),
+        14 => return Some((ErrorKind::Unavailable, true)),
+        16 => ErrorKind::Unauthorized,
+        2 | 13 | 15 => ErrorKind::Server,
+        _ => ErrorKind::Other,
+    };
+    Some((kind, false))
+}
+
+/// The canonical name of a gRPC status code (`"UNAVAILABLE"`), used as the
+/// error's code.
+pub fn code_name(code: u32) -> &'static str {
+    const NAMES: [&str; 17] = [
+        "OK",
+        "CANCELLED",
+        "UNKNOWN",
+        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "OUT_OF_RANGE",
+        "UNIMPLEMENTED",
+        "INTERNAL",
+        "UNAVAILABLE",
+        "DATA_LOSS",
+        "UNAUTHENTICATED",
+    ];
+    usize::try_from(code)
+        .ok()
+        .and_then(|index| NAMES.get(index))
+        .copied()
+        .unwrap_or("UNKNOWN_CODE")
+}
+
+/// The `grpc-status` of a header map, when present and numeric.
+pub fn grpc_status(headers: &HeaderMap) -> Option<u32> {
+    let text = headers.get(GRPC_STATUS)?.to_str().ok()?.trim();
+    if text.is_empty() || text.len() > 9 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Classifies a trailers-only response (or a trailer map) by its
+/// `grpc-status`; `None` when there is no readable `grpc-status`.
+pub fn classify_trailers_only(headers: &HeaderMap) -> Option<Classification> {
+    let code = grpc_status(headers)?;
+    let Some((kind, retryable)) = kind_for_code(code) else {
+        return Some(Classification::Success);
+    };
+    let mut failure = Failure::new(kind).with_retryable(retryable);
+    match grpc_pushback(headers) {
+        Some(GrpcPushback::After(delay)) => {
+            failure = failure.with_hint(Some(RetryHint::new(delay, HintSource::GrpcPushback)));
+        }
+        Some(GrpcPushback::DoNotRetry) => failure = failure.with_retryable(false),
+        None => {}
+    }
+    Some(Classification::Failure(failure))
+}
+
+/// Percent-decodes a `grpc-message` value (as the gRPC HTTP/2 protocol
+/// encodes it); invalid escapes are kept as they are and invalid UTF-8 is
+/// replaced, so decoding never fails.
+pub fn decode_grpc_message(raw: &[u8]) -> String {
+    String::from_utf8_lossy(&crate::percent::percent_decode(raw)).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_a_verdict() {
+        for code in 0..=20 {
+            let mut headers = HeaderMap::new();
+            headers.insert("grpc-status", code.to_string().parse().unwrap());
+            let verdict = classify_trailers_only(&headers).unwrap();
+            assert_eq!(verdict.is_success(), code == 0, "{code}");
+            assert_eq!(verdict.is_retryable(), code == 8 || code == 14, "{code}");
+        }
+    }
+
+    #[test]
+    fn decodes_messages_without_failing() {
+        assert_eq!(decode_grpc_message(b"plain"), "plain");
+        assert_eq!(decode_grpc_message(b"100%"), "100%");
+        assert_eq!(decode_grpc_message(b"%4"), "%4");
+        assert_eq!(decode_grpc_message(b"%zz"), "%zz");
+        assert_eq!(decode_grpc_message(b"%FF"), "\u{FFFD}");
+    }
+
+    #[test]
+    fn garbage_status_is_ignored() {
+        let mut headers = HeaderMap::new();
+        headers.insert("grpc-status", "-1".parse().unwrap());
+        assert_eq!(classify_trailers_only(&headers), None);
+        headers.insert("grpc-status", "99999999999999".parse().unwrap());
+        assert_eq!(classify_trailers_only(&headers), None);
+    }
+}
