@@ -120,6 +120,9 @@ mod error;
 pub mod grpc;
 pub mod hints;
 mod kind;
+#[cfg(feature = "opentelemetry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+pub mod metrics;
 pub mod parse;
 mod percent;
 mod problem;

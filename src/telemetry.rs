@@ -145,3 +145,60 @@ pub(crate) fn finished(
         }
     }
 }
+
+/// What the retry layer records of each call into OpenTelemetry metrics
+/// (feature `opentelemetry`; without it, nothing, and it compiles away).
+#[cfg(feature = "opentelemetry")]
+pub(crate) use crate::metrics::{Call, Failure};
+
+#[cfg(not(feature = "opentelemetry"))]
+pub(crate) use no_metrics::{Call, Failure};
+
+#[cfg(not(feature = "opentelemetry"))]
+mod no_metrics {
+    use crate::hints::HintSource;
+    use crate::{ErrorKind, RetryPolicy, RetryReport};
+    use http::{Method, StatusCode, Uri};
+    use std::time::Duration;
+
+    /// Nothing to record.
+    #[derive(Debug)]
+    pub(crate) struct Call;
+
+    /// How an attempt or a call failed.
+    #[derive(Debug, Clone, Copy)]
+    #[allow(dead_code)]
+    pub(crate) struct Failure<'a> {
+        pub(crate) kind: ErrorKind,
+        pub(crate) code: Option<&'a str>,
+    }
+
+    impl Call {
+        #[inline(always)]
+        pub(crate) fn start(_: &RetryPolicy, _: &Method, _: &Uri) -> Call {
+            Call
+        }
+
+        #[inline(always)]
+        pub(crate) fn retrying(
+            &mut self,
+            _: Option<StatusCode>,
+            _: Failure<'_>,
+            _: Duration,
+            _: Option<HintSource>,
+        ) {
+        }
+
+        #[inline(always)]
+        pub(crate) fn resend(&mut self) {}
+
+        #[inline(always)]
+        pub(crate) fn finished(
+            &mut self,
+            _: &RetryReport,
+            _: Option<StatusCode>,
+            _: Option<Failure<'_>>,
+        ) {
+        }
+    }
+}

@@ -6,7 +6,7 @@ use super::{ReplayBody, RetryPolicy};
 use crate::classify::{Classification, Classify, DefaultClassifier};
 use crate::error::BoxError;
 use crate::redact::RequestContext;
-use crate::telemetry::{self, Span};
+use crate::telemetry::{self, Call, Failure, Span};
 use crate::{Error, ErrorKind, RetryReport, StopReason, TransportError};
 use http::{Extensions, HeaderMap, Method, Request, Response, Uri, Version};
 use pin_project_lite::pin_project;
@@ -39,6 +39,7 @@ pin_project! {
         // Boxed so that only policies with a deadline pay for a timer.
         deadline: Option<Pin<Box<Sleep>>>,
         span: Span,
+        metrics: Call,
     }
 }
 
@@ -103,6 +104,7 @@ where
         };
         policy.deposit();
         let span = Span::request(&template.method, &template.uri);
+        let metrics = Call::start(&policy, &template.method, &template.uri);
         let future = {
             let _entered = span.enter();
             service.call(Request::from_parts(parts, first_body))
@@ -122,6 +124,7 @@ where
             previous_delay: Duration::ZERO,
             deadline,
             span,
+            metrics,
         }
     }
 }
@@ -159,6 +162,14 @@ where
                     let mut error = Error::Transport(transport);
                     error.set_retries(report(Some(StopReason::Deadline)));
                     telemetry::finished(&error.retries(), None, Some(error.kind()));
+                    this.metrics.finished(
+                        &error.retries(),
+                        None,
+                        Some(Failure {
+                            kind: error.kind(),
+                            code: None,
+                        }),
+                    );
                     this.state.set(State::Done);
                     return Poll::Ready(Err(error));
                 }
@@ -192,6 +203,8 @@ where
                                     response.extensions_mut().insert(report(None));
                                 }
                                 telemetry::finished(&report(None), Some(response.status()), None);
+                                this.metrics
+                                    .finished(&report(None), Some(response.status()), None);
                                 this.state.set(State::Done);
                                 return Poll::Ready(Ok(response));
                             }
@@ -225,9 +238,17 @@ where
                             (decision, error.kind(), status, Err(error))
                         }
                     };
+                    let code = outcome
+                        .as_ref()
+                        .err()
+                        .and_then(Error::api)
+                        .and_then(|api| api.code());
+                    let failure = Failure { kind, code };
                     match decision {
                         Decision::Stop(reason) => {
                             telemetry::finished(&report(Some(reason)), status, Some(kind));
+                            this.metrics
+                                .finished(&report(Some(reason)), status, Some(failure));
                             this.state.set(State::Done);
                             return Poll::Ready(match outcome {
                                 Ok(mut response) => {
@@ -241,6 +262,7 @@ where
                             });
                         }
                         Decision::Retry { delay, hint } => {
+                            this.metrics.retrying(status, failure, delay, hint);
                             // The failed response (and its connection) is
                             // released before the wait.
                             drop(outcome);
@@ -268,6 +290,7 @@ where
                     Ok(()) => {
                         let request = this.template.build(this.body.replay());
                         *this.attempts += 1;
+                        this.metrics.resend();
                         let future = this.service.call(request);
                         this.state.set(State::Calling { future });
                     }
@@ -275,6 +298,14 @@ where
                         let mut error = Error::from_inner(error, Some(this.template.context()));
                         error.set_retries(report(None));
                         telemetry::finished(&error.retries(), None, Some(error.kind()));
+                        this.metrics.finished(
+                            &error.retries(),
+                            None,
+                            Some(Failure {
+                                kind: error.kind(),
+                                code: None,
+                            }),
+                        );
                         this.state.set(State::Done);
                         return Poll::Ready(Err(error));
                     }

@@ -62,6 +62,8 @@ struct Config {
     max_replay_bytes: usize,
     retry_if: Option<Arc<RetryIf>>,
     on_retry: Option<Arc<OnRetry>>,
+    #[cfg(feature = "opentelemetry")]
+    metrics: Option<crate::metrics::Metrics>,
 }
 
 impl Default for RetryPolicy {
@@ -77,6 +79,8 @@ impl Default for RetryPolicy {
                 max_replay_bytes: DEFAULT_MAX_REPLAY,
                 retry_if: None,
                 on_retry: None,
+                #[cfg(feature = "opentelemetry")]
+                metrics: None,
             }),
         }
     }
@@ -105,6 +109,7 @@ impl fmt::Debug for RetryPolicy {
             .field("max_replay_bytes", &c.max_replay_bytes)
             .field("retry_if", &c.retry_if.is_some())
             .field("on_retry", &c.on_retry.is_some())
+            .field("metrics", &c.metrics_configured())
             .finish()
     }
 }
@@ -215,6 +220,21 @@ impl RetryPolicy {
         self
     }
 
+    /// Records OpenTelemetry metrics of every call and attempt into
+    /// `metrics` (see [the table](crate::metrics#the-metrics)). Without
+    /// it, nothing is recorded and nothing is paid.
+    #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+    pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.config().metrics = Some(metrics);
+        self
+    }
+
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn metrics_handle(&self) -> Option<&crate::metrics::Metrics> {
+        self.config.metrics.as_ref()
+    }
+
     pub(crate) fn max_replay(&self) -> usize {
         self.config.max_replay_bytes
     }
@@ -287,6 +307,19 @@ impl RetryPolicy {
             }
         }
         Decision::Retry { delay, hint }
+    }
+}
+
+impl Config {
+    fn metrics_configured(&self) -> bool {
+        #[cfg(feature = "opentelemetry")]
+        {
+            self.metrics.is_some()
+        }
+        #[cfg(not(feature = "opentelemetry"))]
+        {
+            false
+        }
     }
 }
 

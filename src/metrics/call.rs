@@ -1,0 +1,164 @@
+//! [`Call`]: what the retry layer records of one logical call.
+
+use super::attributes::{self as attr, Attrs, Target};
+use super::{error_type, stop_reason, FailFast, Metrics, WaitSource};
+use crate::hints::HintSource;
+use crate::{ErrorKind, RetryPolicy, RetryReport, StopReason};
+use http::{Method, StatusCode, Uri};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The recorder of one logical call: nothing (one pointer, no clock read)
+/// unless the policy has [`Metrics`].
+#[derive(Debug)]
+pub(crate) struct Call(Option<Box<State>>);
+
+#[derive(Debug)]
+struct State {
+    metrics: Metrics,
+    target: Target,
+    started: Instant,
+    attempt_started: Instant,
+    resends: u32,
+    in_flight: bool,
+}
+
+/// How an attempt or a call failed, as far as the attributes go.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Failure<'a> {
+    pub(crate) kind: ErrorKind,
+    /// The vendor's code; recorded only when allowlisted.
+    pub(crate) code: Option<&'a str>,
+}
+
+impl Call {
+    /// The first attempt is being sent.
+    pub(crate) fn start(policy: &RetryPolicy, method: &Method, uri: &Uri) -> Call {
+        Call(policy.metrics_handle().map(|metrics| {
+            let now = Instant::now();
+            Box::new(State {
+                metrics: metrics.clone(),
+                target: Target::new(method, uri),
+                started: now,
+                attempt_started: now,
+                resends: 0,
+                in_flight: true,
+            })
+        }))
+    }
+
+    /// An attempt failed and will be retried after `delay`.
+    pub(crate) fn retrying(
+        &mut self,
+        status: Option<StatusCode>,
+        failure: Failure<'_>,
+        delay: Duration,
+        hint: Option<HintSource>,
+    ) {
+        let Some(state) = self.0.as_deref_mut() else {
+            return;
+        };
+        state.attempt_ended(status, Some(failure));
+        let mut attrs = Attrs::<5>::new();
+        state.target.push_request(&mut attrs);
+        attrs.push(attr::error_type(error_type(failure.kind)));
+        if let Some(status) = status {
+            attrs.push(attr::status(status.as_u16()));
+        }
+        state.metrics.retry(attrs.as_slice());
+        let source = match hint {
+            None => WaitSource::Backoff,
+            Some(HintSource::RateLimitReset) => WaitSource::RateLimit,
+            Some(_) => WaitSource::RetryAfter,
+        };
+        state.metrics.wait_for(source, delay, &state.target);
+    }
+
+    /// The next attempt is being sent.
+    pub(crate) fn resend(&mut self) {
+        if let Some(state) = self.0.as_deref_mut() {
+            state.attempt_started = Instant::now();
+            state.resends += 1;
+            state.in_flight = true;
+        }
+    }
+
+    /// The call ends with `report`: a success (`failure` is `None`) or a
+    /// failure.
+    pub(crate) fn finished(
+        &mut self,
+        report: &RetryReport,
+        status: Option<StatusCode>,
+        failure: Option<Failure<'_>>,
+    ) {
+        let Some(state) = self.0.as_deref_mut() else {
+            return;
+        };
+        let now = state.attempt_ended(status, failure);
+        let mut attrs = Attrs::<6>::new();
+        state.target.push_request(&mut attrs);
+        if let Some(status) = status {
+            attrs.push(attr::status(status.as_u16()));
+        }
+        if let Some(failure) = failure {
+            attrs.push(attr::error_type(error_type(failure.kind)));
+            if let Some(reason) = report.stopped() {
+                attrs.push(attr::stop_reason(stop_reason(reason)));
+            }
+        }
+        let seconds = now.saturating_duration_since(state.started).as_secs_f64();
+        state
+            .metrics
+            .call(seconds, report.attempts(), attrs.as_slice());
+        match report.stopped() {
+            Some(StopReason::BudgetExhausted) => {
+                let mut attrs = Attrs::<5>::new();
+                state.target.push_request(&mut attrs);
+                if let Some(failure) = failure {
+                    attrs.push(attr::error_type(error_type(failure.kind)));
+                }
+                state.metrics.budget_refusal(attrs.as_slice());
+            }
+            Some(StopReason::HintTooLong) => state
+                .metrics
+                .fail_fast_for(FailFast::HintTooLong, &state.target),
+            Some(StopReason::Deadline) => state
+                .metrics
+                .fail_fast_for(FailFast::Deadline, &state.target),
+            _ => {}
+        }
+    }
+}
+
+impl State {
+    /// Records the attempt in flight, if any; returns the clock reading.
+    fn attempt_ended(
+        &mut self,
+        status: Option<StatusCode>,
+        failure: Option<Failure<'_>>,
+    ) -> Instant {
+        let now = Instant::now();
+        if !std::mem::take(&mut self.in_flight) {
+            return now;
+        }
+        let mut attrs = Attrs::<7>::new();
+        self.target.push_request(&mut attrs);
+        if let Some(status) = status {
+            attrs.push(attr::status(status.as_u16()));
+        }
+        if let Some(failure) = failure {
+            attrs.push(attr::error_type(error_type(failure.kind)));
+            if let Some(code) = self.metrics.allowed_code(failure.code) {
+                attrs.push(attr::error_code(code));
+            }
+        }
+        if self.resends > 0 {
+            attrs.push(attr::resend_count(self.resends));
+        }
+        let seconds = now
+            .saturating_duration_since(self.attempt_started)
+            .as_secs_f64();
+        self.metrics.attempt_duration(seconds, attrs.as_slice());
+        now
+    }
+}
