@@ -2,6 +2,7 @@
 //! from values that cannot carry a path, a query, a header or a body.
 
 use super::{FailFast, WaitSource};
+use crate::telemetry::method_name;
 use http::{Method, Uri};
 use opentelemetry::{Key, KeyValue, StringValue, Value};
 use std::sync::Arc;
@@ -138,23 +139,6 @@ impl Target {
     pub(crate) fn push_request<const N: usize>(&self, attrs: &mut Attrs<N>) {
         attrs.push(kv(HTTP_REQUEST_METHOD, self.method));
         self.push_server(attrs);
-    }
-}
-
-/// OpenTelemetry's method rule: the known methods by name, any other as
-/// `_OTHER` (a custom method is unbounded).
-pub(crate) fn method_name(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::PATCH => "PATCH",
-        Method::TRACE => "TRACE",
-        Method::CONNECT => "CONNECT",
-        _ => "_OTHER",
     }
 }
 

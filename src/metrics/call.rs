@@ -1,9 +1,10 @@
 //! [`Call`]: what the retry layer records of one logical call.
 
 use super::attributes::{self as attr, Attrs, Target};
-use super::{error_type, stop_reason, FailFast, Metrics, WaitSource};
+use super::{stop_reason, FailFast, Metrics, WaitSource};
 use crate::hints::HintSource;
-use crate::{ErrorKind, RetryPolicy, RetryReport, StopReason};
+use crate::telemetry::{error_type, Failure};
+use crate::{RetryPolicy, RetryReport, StopReason};
 use http::{Method, StatusCode, Uri};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -21,14 +22,6 @@ struct State {
     attempt_started: Instant,
     resends: u32,
     in_flight: bool,
-}
-
-/// How an attempt or a call failed, as far as the attributes go.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Failure<'a> {
-    pub(crate) kind: ErrorKind,
-    /// The vendor's code; recorded only when allowlisted.
-    pub(crate) code: Option<&'a str>,
 }
 
 impl Call {

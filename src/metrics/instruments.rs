@@ -1,7 +1,7 @@
 //! [`Metrics`]: the instruments, and the recording functions layers call.
 
 use super::attributes::{self as attr, Attrs, Target};
-use crate::{ErrorKind, StopReason};
+use crate::StopReason;
 use http::{Method, Uri};
 use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider};
 use opentelemetry::{InstrumentationScope, KeyValue};
@@ -333,27 +333,6 @@ impl Metrics {
         let mut attrs = Attrs::<3>::new();
         Target::new(method, uri).push_request(&mut attrs);
         self.inner.quota_holds.add(1, attrs.as_slice());
-    }
-}
-
-/// `error.type` for a failure of `kind`: the kind in snake case.
-pub(crate) fn error_type(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::BadRequest => "bad_request",
-        ErrorKind::Unauthorized => "unauthorized",
-        ErrorKind::PaymentRequired => "payment_required",
-        ErrorKind::Forbidden => "forbidden",
-        ErrorKind::NotFound => "not_found",
-        ErrorKind::Conflict => "conflict",
-        ErrorKind::Timeout => "timeout",
-        ErrorKind::Validation => "validation",
-        ErrorKind::UpgradeRequired => "upgrade_required",
-        ErrorKind::RateLimited => "rate_limited",
-        ErrorKind::Server => "server_error",
-        ErrorKind::BadGateway => "bad_gateway",
-        ErrorKind::Unavailable => "unavailable",
-        ErrorKind::Transport => "transport",
-        ErrorKind::Other => "other",
     }
 }
 

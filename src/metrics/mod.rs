@@ -163,8 +163,8 @@ pub use attributes::{
     HTTP_REQUEST_RESEND_COUNT, HTTP_RESPONSE_STATUS_CODE, SERVER_ADDRESS, SERVER_PORT, STOP_REASON,
     WAIT_SOURCE,
 };
-pub(crate) use call::{Call, Failure};
-pub(crate) use instruments::{error_type, stop_reason};
+pub(crate) use call::Call;
+pub(crate) use instruments::stop_reason;
 pub use instruments::{
     FailFast, Metrics, WaitSource, ATTEMPT_BUCKETS, CALL_DURATION_BUCKETS, HTTP_DURATION_BUCKETS,
     PREFIX, SCOPE, WAIT_DURATION_BUCKETS,

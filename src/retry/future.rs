@@ -39,7 +39,7 @@ pin_project! {
         // Boxed so that only policies with a deadline pay for a timer.
         deadline: Option<Pin<Box<Sleep>>>,
         span: Span,
-        metrics: Call,
+        call: Call,
     }
 }
 
@@ -104,9 +104,10 @@ where
         };
         policy.deposit();
         let span = Span::request(&template.method, &template.uri);
-        let metrics = Call::start(&policy, &template.method, &template.uri);
+        let call = Call::start(&policy, &span, &template.method, &template.uri);
         let future = {
             let _entered = span.enter();
+            let _attempt = call.enter();
             service.call(Request::from_parts(parts, first_body))
         };
         let deadline = policy
@@ -124,7 +125,7 @@ where
             previous_delay: Duration::ZERO,
             deadline,
             span,
-            metrics,
+            call,
         }
     }
 }
@@ -162,7 +163,7 @@ where
                     let mut error = Error::Transport(transport);
                     error.set_retries(report(Some(StopReason::Deadline)));
                     telemetry::finished(&error.retries(), None, Some(error.kind()));
-                    this.metrics.finished(
+                    this.call.finished(
                         &error.retries(),
                         None,
                         Some(Failure {
@@ -176,7 +177,10 @@ where
             }
             match this.state.as_mut().project() {
                 StateProj::Calling { future } => {
-                    let result = ready!(future.poll(cx));
+                    let result = {
+                        let _attempt = this.call.enter();
+                        ready!(future.poll(cx))
+                    };
                     let attempt = AttemptState {
                         attempts: *this.attempts,
                         elapsed: this
@@ -203,7 +207,7 @@ where
                                     response.extensions_mut().insert(report(None));
                                 }
                                 telemetry::finished(&report(None), Some(response.status()), None);
-                                this.metrics
+                                this.call
                                     .finished(&report(None), Some(response.status()), None);
                                 this.state.set(State::Done);
                                 return Poll::Ready(Ok(response));
@@ -247,7 +251,7 @@ where
                     match decision {
                         Decision::Stop(reason) => {
                             telemetry::finished(&report(Some(reason)), status, Some(kind));
-                            this.metrics
+                            this.call
                                 .finished(&report(Some(reason)), status, Some(failure));
                             this.state.set(State::Done);
                             return Poll::Ready(match outcome {
@@ -262,7 +266,7 @@ where
                             });
                         }
                         Decision::Retry { delay, hint } => {
-                            this.metrics.retrying(status, failure, delay, hint);
+                            this.call.retrying(status, failure, delay, hint);
                             // The failed response (and its connection) is
                             // released before the wait.
                             drop(outcome);
@@ -290,15 +294,20 @@ where
                     Ok(()) => {
                         let request = this.template.build(this.body.replay());
                         *this.attempts += 1;
-                        this.metrics.resend();
-                        let future = this.service.call(request);
+                        let t = &*this.template;
+                        this.call
+                            .resend(this.span, &t.method, &t.uri, *this.attempts - 1);
+                        let future = {
+                            let _attempt = this.call.enter();
+                            this.service.call(request)
+                        };
                         this.state.set(State::Calling { future });
                     }
                     Err(error) => {
                         let mut error = Error::from_inner(error, Some(this.template.context()));
                         error.set_retries(report(None));
                         telemetry::finished(&error.retries(), None, Some(error.kind()));
-                        this.metrics.finished(
+                        this.call.finished(
                             &error.retries(),
                             None,
                             Some(Failure {
