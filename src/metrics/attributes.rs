@@ -107,15 +107,16 @@ pub(crate) struct Target {
 
 impl Target {
     pub(crate) fn new(method: &Method, uri: &Uri) -> Self {
+        // One backwards scan of the authority (http's `host()` and
+        // `port_u16()` scan it three times): the host only, never
+        // userinfo, path or query.
+        let (host, port) = uri
+            .authority()
+            .map_or((None, None), |authority| host_and_port(authority.as_str()));
         Target {
             method: method_name(method),
-            // The host only: never userinfo, path or query.
-            address: uri.host().map(|host| {
-                let host = host.trim_start_matches('[').trim_end_matches(']');
-                StringValue::from(Arc::<str>::from(host))
-            }),
-            port: uri
-                .port_u16()
+            address: host.map(|host| StringValue::from(Arc::<str>::from(host))),
+            port: port
                 .or_else(|| match uri.scheme_str() {
                     Some("https") | Some("wss") => Some(443),
                     Some("http") | Some("ws") => Some(80),
@@ -135,11 +136,46 @@ impl Target {
         }
     }
 
+    /// `http.request.method`, `server.address`, `server.port` (when
+    /// known), into a list that outlives a record.
+    pub(crate) fn extend_request(&self, attrs: &mut Vec<KeyValue>) {
+        attrs.push(kv(HTTP_REQUEST_METHOD, self.method));
+        if let Some(address) = &self.address {
+            attrs.push(kv(SERVER_ADDRESS, Value::String(address.clone())));
+            if let Some(port) = self.port {
+                attrs.push(kv(SERVER_PORT, port));
+            }
+        }
+    }
+
     /// `http.request.method`, then [`push_server`](Self::push_server).
     pub(crate) fn push_request<const N: usize>(&self, attrs: &mut Attrs<N>) {
         attrs.push(kv(HTTP_REQUEST_METHOD, self.method));
         self.push_server(attrs);
     }
+}
+
+/// The host (brackets of an IPv6 literal removed) and the port of an
+/// authority `[userinfo@]host[:port]`.
+fn host_and_port(authority: &str) -> (Option<&str>, Option<u16>) {
+    let bytes = authority.as_bytes();
+    let start = bytes
+        .iter()
+        .rposition(|&b| b == b'@')
+        .map_or(0, |at| at + 1);
+    let host_port = &authority[start..];
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((host, rest)) => (host, rest.strip_prefix(':')),
+            None => (v6, None),
+        },
+        None => match host_port.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        },
+    };
+    let host = (!host.is_empty()).then_some(host);
+    (host, port.and_then(|port| port.parse().ok()))
 }
 
 #[cfg(test)]
@@ -167,6 +203,21 @@ mod tests {
                 "server.port=443"
             ]
         );
+    }
+
+    #[test]
+    fn authorities_split_into_host_and_port() {
+        for (authority, expected) in [
+            ("api.test", (Some("api.test"), None)),
+            ("api.test:8443", (Some("api.test"), Some(8443))),
+            ("u:p@api.test:8443", (Some("api.test"), Some(8443))),
+            ("u:p@w@api.test", (Some("api.test"), None)),
+            ("[::1]:80", (Some("::1"), Some(80))),
+            ("[::1]", (Some("::1"), None)),
+            ("api.test:99999", (Some("api.test"), None)),
+        ] {
+            assert_eq!(host_and_port(authority), expected, "{authority}");
+        }
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! [`Call`]: what the retry layer records of one logical call.
 
-use super::attributes::{self as attr, Attrs, Target};
+use super::attributes::{self as attr, Target};
 use super::{stop_reason, FailFast, Metrics, WaitSource};
 use crate::hints::HintSource;
 use crate::telemetry::{error_type, Failure};
 use crate::{RetryPolicy, RetryReport, StopReason};
 use http::{Method, StatusCode, Uri};
+use opentelemetry::KeyValue;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -18,20 +19,33 @@ pub(crate) struct Call(Option<Box<State>>);
 struct State {
     metrics: Metrics,
     target: Target,
+    /// The request's attributes (method, host, port), built once, then
+    /// each record's own after them: one allocation per call, not per
+    /// record.
+    attrs: Vec<KeyValue>,
+    base: usize,
     started: Instant,
     attempt_started: Instant,
     resends: u32,
     in_flight: bool,
 }
 
+/// Most attributes a call-scoped record carries.
+const MOST_ATTRIBUTES: usize = 7;
+
 impl Call {
     /// The first attempt is being sent.
     pub(crate) fn start(policy: &RetryPolicy, method: &Method, uri: &Uri) -> Call {
         Call(policy.metrics_handle().map(|metrics| {
             let now = Instant::now();
+            let target = Target::new(method, uri);
+            let mut attrs = Vec::with_capacity(MOST_ATTRIBUTES);
+            target.extend_request(&mut attrs);
             Box::new(State {
                 metrics: metrics.clone(),
-                target: Target::new(method, uri),
+                target,
+                base: attrs.len(),
+                attrs,
                 started: now,
                 attempt_started: now,
                 resends: 0,
@@ -52,13 +66,15 @@ impl Call {
             return;
         };
         state.attempt_ended(status, Some(failure));
-        let mut attrs = Attrs::<5>::new();
-        state.target.push_request(&mut attrs);
-        attrs.push(attr::error_type(error_type(failure.kind)));
-        if let Some(status) = status {
-            attrs.push(attr::status(status.as_u16()));
-        }
-        state.metrics.retry(attrs.as_slice());
+        state.record(
+            |attrs| {
+                attrs.push(attr::error_type(error_type(failure.kind)));
+                if let Some(status) = status {
+                    attrs.push(attr::status(status.as_u16()));
+                }
+            },
+            |metrics, attrs| metrics.retry(attrs),
+        );
         let source = match hint {
             None => WaitSource::Backoff,
             Some(HintSource::RateLimitReset) => WaitSource::RateLimit,
@@ -88,29 +104,31 @@ impl Call {
             return;
         };
         let now = state.attempt_ended(status, failure);
-        let mut attrs = Attrs::<6>::new();
-        state.target.push_request(&mut attrs);
-        if let Some(status) = status {
-            attrs.push(attr::status(status.as_u16()));
-        }
-        if let Some(failure) = failure {
-            attrs.push(attr::error_type(error_type(failure.kind)));
-            if let Some(reason) = report.stopped() {
-                attrs.push(attr::stop_reason(stop_reason(reason)));
-            }
-        }
         let seconds = now.saturating_duration_since(state.started).as_secs_f64();
-        state
-            .metrics
-            .call(seconds, report.attempts(), attrs.as_slice());
-        match report.stopped() {
-            Some(StopReason::BudgetExhausted) => {
-                let mut attrs = Attrs::<5>::new();
-                state.target.push_request(&mut attrs);
+        state.record(
+            |attrs| {
+                if let Some(status) = status {
+                    attrs.push(attr::status(status.as_u16()));
+                }
                 if let Some(failure) = failure {
                     attrs.push(attr::error_type(error_type(failure.kind)));
+                    if let Some(reason) = report.stopped() {
+                        attrs.push(attr::stop_reason(stop_reason(reason)));
+                    }
                 }
-                state.metrics.budget_refusal(attrs.as_slice());
+            },
+            |metrics, attrs| metrics.call(seconds, report.attempts(), attrs),
+        );
+        match report.stopped() {
+            Some(StopReason::BudgetExhausted) => {
+                state.record(
+                    |attrs| {
+                        if let Some(failure) = failure {
+                            attrs.push(attr::error_type(error_type(failure.kind)));
+                        }
+                    },
+                    |metrics, attrs| metrics.budget_refusal(attrs),
+                );
             }
             Some(StopReason::HintTooLong) => state
                 .metrics
@@ -124,6 +142,17 @@ impl Call {
 }
 
 impl State {
+    /// Records with the request's attributes, then those `extra` adds.
+    fn record(
+        &mut self,
+        extra: impl FnOnce(&mut Vec<KeyValue>),
+        record: impl FnOnce(&Metrics, &[KeyValue]),
+    ) {
+        self.attrs.truncate(self.base);
+        extra(&mut self.attrs);
+        record(&self.metrics, &self.attrs);
+    }
+
     /// Records the attempt in flight, if any; returns the clock reading.
     fn attempt_ended(
         &mut self,
@@ -134,24 +163,28 @@ impl State {
         if !std::mem::take(&mut self.in_flight) {
             return now;
         }
-        let mut attrs = Attrs::<7>::new();
-        self.target.push_request(&mut attrs);
-        if let Some(status) = status {
-            attrs.push(attr::status(status.as_u16()));
-        }
-        if let Some(failure) = failure {
-            attrs.push(attr::error_type(error_type(failure.kind)));
-            if let Some(code) = self.metrics.allowed_code(failure.code) {
-                attrs.push(attr::error_code(code));
-            }
-        }
-        if self.resends > 0 {
-            attrs.push(attr::resend_count(self.resends));
-        }
         let seconds = now
             .saturating_duration_since(self.attempt_started)
             .as_secs_f64();
-        self.metrics.attempt_duration(seconds, attrs.as_slice());
+        let code = failure.and_then(|failure| self.metrics.allowed_code(failure.code));
+        let resends = self.resends;
+        self.record(
+            |attrs| {
+                if let Some(status) = status {
+                    attrs.push(attr::status(status.as_u16()));
+                }
+                if let Some(failure) = failure {
+                    attrs.push(attr::error_type(error_type(failure.kind)));
+                }
+                if let Some(code) = code {
+                    attrs.push(attr::error_code(code));
+                }
+                if resends > 0 {
+                    attrs.push(attr::resend_count(resends));
+                }
+            },
+            |metrics, attrs| metrics.attempt_duration(seconds, attrs),
+        );
         now
     }
 }
