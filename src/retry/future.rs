@@ -32,11 +32,14 @@ pin_project! {
         body: ReplayBody<B>,
         policy: RetryPolicy,
         attempts: u32,
-        // Only a deadline needs the start: without one, no clock read.
+        // The deadline's clock starts the first time the request has to
+        // wait (an attempt pending, or a retry's wait): a request answered
+        // at once, as an in-memory service does, reads no clock and arms no
+        // timer. The work before that first wait is the caller's own.
         started: Option<Instant>,
         waited: Duration,
         previous_delay: Duration,
-        // Boxed so that only policies with a deadline pay for a timer.
+        // Boxed, and armed only when first needed (see `started`).
         deadline: Option<Pin<Box<Sleep>>>,
         span: Span,
         call: Call,
@@ -110,9 +113,6 @@ where
             let _attempt = call.enter();
             service.call(Request::from_parts(parts, first_body))
         };
-        let deadline = policy
-            .deadline_value()
-            .map(|deadline| Box::pin(tokio::time::sleep(deadline)));
         ResponseFuture {
             state: State::Calling { future },
             service,
@@ -120,14 +120,35 @@ where
             body,
             policy,
             attempts: 1,
-            started: deadline.as_ref().map(|_| Instant::now()),
+            started: None,
             waited: Duration::ZERO,
             previous_delay: Duration::ZERO,
-            deadline,
+            deadline: None,
             span,
             call,
         }
     }
+}
+
+/// Starts the deadline's clock and timer if the policy has a deadline and
+/// they are not running yet, and registers the timer's waker. True if the
+/// deadline has already passed.
+fn arm_deadline(
+    policy: &RetryPolicy,
+    started: &mut Option<Instant>,
+    deadline: &mut Option<Pin<Box<Sleep>>>,
+    cx: &mut Context<'_>,
+) -> bool {
+    if deadline.is_none() {
+        let Some(limit) = policy.deadline_value() else {
+            return false;
+        };
+        *started = Some(Instant::now());
+        *deadline = Some(Box::pin(tokio::time::sleep(limit)));
+    }
+    deadline
+        .as_mut()
+        .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready())
 }
 
 impl<S, B> std::fmt::Debug for ResponseFuture<S, B>
@@ -177,9 +198,21 @@ where
             }
             match this.state.as_mut().project() {
                 StateProj::Calling { future } => {
-                    let result = {
+                    let polled = {
                         let _attempt = this.call.enter();
-                        ready!(future.poll(cx))
+                        future.poll(cx)
+                    };
+                    let result = match polled {
+                        Poll::Ready(result) => result,
+                        Poll::Pending => {
+                            if arm_deadline(this.policy, this.started, this.deadline, cx) {
+                                // Armed now and already due cannot happen
+                                // (a deadline is longer than zero); loop to
+                                // report it all the same.
+                                continue;
+                            }
+                            return Poll::Pending;
+                        }
                     };
                     let attempt = AttemptState {
                         attempts: *this.attempts,
@@ -280,6 +313,7 @@ where
                             ));
                             *this.previous_delay = delay;
                             *this.waited += delay;
+                            arm_deadline(this.policy, this.started, this.deadline, cx);
                             this.state.set(State::Waiting {
                                 sleep: tokio::time::sleep(delay),
                             });
