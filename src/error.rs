@@ -2,6 +2,7 @@
 //! [`TransportError`] (no usable answer), and [`Error`], which is one or the
 //! other.
 
+use crate::auth::{AuthReport, Unauthorized};
 use crate::hints::{HintSource, RateLimitInfo, RetryHint};
 use crate::redact::RequestContext;
 use crate::ErrorKind;
@@ -232,6 +233,7 @@ struct ApiErrorInner {
     body_error: Option<std::sync::Arc<BoxError>>,
     request: Option<RequestContext>,
     retries: RetryReport,
+    auth: Option<AuthReport>,
 }
 
 /// The parts of an [`ApiError`], as the parser assembles them.
@@ -271,6 +273,7 @@ impl ApiError {
                 body_error: None,
                 request: None,
                 retries: RetryReport::default(),
+                auth: None,
             }),
         }
     }
@@ -362,6 +365,12 @@ impl ApiError {
         self.inner.retries.attempts()
     }
 
+    /// What the [`AuthLayer`](crate::auth::AuthLayer) did, when this error
+    /// answered a request it sent again with a renewed credential.
+    pub fn auth_report(&self) -> Option<AuthReport> {
+        self.inner.auth
+    }
+
     /// True for [`ErrorKind::RateLimited`].
     pub fn is_rate_limited(&self) -> bool {
         self.inner.kind == ErrorKind::RateLimited
@@ -393,6 +402,10 @@ impl ApiError {
 
     pub(crate) fn set_retries(&mut self, retries: RetryReport) {
         self.inner.retries = retries;
+    }
+
+    pub(crate) fn set_auth_report(&mut self, report: AuthReport) {
+        self.inner.auth = Some(report);
     }
 
     /// Replaces echoed secrets in everything the body gave: message, code,
@@ -444,6 +457,9 @@ impl fmt::Display for ApiError {
         if let Some(reason) = inner.retries.gave_up() {
             notes.push(format!("gave up: {reason}"));
         }
+        if inner.auth.is_some_and(|auth| auth.resent()) {
+            notes.push("sent again with a renewed credential".to_owned());
+        }
         if inner.truncated {
             notes.push("body truncated".to_owned());
         }
@@ -472,6 +488,7 @@ impl fmt::Debug for ApiError {
             .field("truncated", &inner.truncated)
             .field("request", &inner.request)
             .field("retries", &inner.retries)
+            .field("auth", &inner.auth)
             .finish_non_exhaustive()
     }
 }
@@ -493,6 +510,7 @@ pub struct TransportError {
     source: BoxError,
     request: Option<RequestContext>,
     retries: RetryReport,
+    auth: Option<AuthReport>,
 }
 
 impl TransportError {
@@ -502,6 +520,7 @@ impl TransportError {
             source: source.into(),
             request: None,
             retries: RetryReport::default(),
+            auth: None,
         }
     }
 
@@ -563,6 +582,12 @@ impl TransportError {
         self.retries
     }
 
+    /// What the [`AuthLayer`](crate::auth::AuthLayer) did, when this error
+    /// answered a request it sent again with a renewed credential.
+    pub fn auth_report(&self) -> Option<AuthReport> {
+        self.auth
+    }
+
     /// The inner service's error.
     pub fn into_source(self) -> BoxError {
         self.source
@@ -615,6 +640,7 @@ impl fmt::Debug for TransportError {
             .field("source", &self.source)
             .field("request", &self.request)
             .field("retries", &self.retries)
+            .field("auth", &self.auth)
             .finish()
     }
 }
@@ -665,6 +691,9 @@ pub enum Error {
     Api(ApiError),
     /// No usable answer.
     Transport(TransportError),
+    /// The [`AuthLayer`](crate::auth::AuthLayer) ended the request: no
+    /// credential, or a rejected one it could not renew or send again.
+    Unauthorized(Unauthorized),
 }
 
 impl Error {
@@ -673,6 +702,7 @@ impl Error {
         match self {
             Error::Api(api) => api.kind(),
             Error::Transport(_) => ErrorKind::Transport,
+            Error::Unauthorized(_) => ErrorKind::Unauthorized,
         }
     }
 
@@ -680,7 +710,7 @@ impl Error {
     pub fn api(&self) -> Option<&ApiError> {
         match self {
             Error::Api(api) => Some(api),
-            Error::Transport(_) => None,
+            _ => None,
         }
     }
 
@@ -688,7 +718,7 @@ impl Error {
     pub fn into_api(self) -> Option<ApiError> {
         match self {
             Error::Api(api) => Some(api),
-            Error::Transport(_) => None,
+            _ => None,
         }
     }
 
@@ -696,7 +726,33 @@ impl Error {
     pub fn transport(&self) -> Option<&TransportError> {
         match self {
             Error::Transport(transport) => Some(transport),
-            Error::Api(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The auth layer's error, when it ended the request.
+    pub fn unauthorized(&self) -> Option<&Unauthorized> {
+        match self {
+            Error::Unauthorized(unauthorized) => Some(unauthorized),
+            _ => None,
+        }
+    }
+
+    /// What the [`AuthLayer`](crate::auth::AuthLayer) did, when it sent the
+    /// request again or ended it.
+    pub fn auth_report(&self) -> Option<AuthReport> {
+        match self {
+            Error::Api(api) => api.auth_report(),
+            Error::Transport(transport) => transport.auth_report(),
+            Error::Unauthorized(unauthorized) => Some(unauthorized.report()),
+        }
+    }
+
+    pub(crate) fn set_auth_report(&mut self, report: AuthReport) {
+        match self {
+            Error::Api(api) => api.set_auth_report(report),
+            Error::Transport(transport) => transport.auth = Some(report),
+            Error::Unauthorized(_) => {}
         }
     }
 
@@ -705,6 +761,7 @@ impl Error {
         match self {
             Error::Api(api) => api.retries(),
             Error::Transport(transport) => transport.retries(),
+            Error::Unauthorized(unauthorized) => unauthorized.retries(),
         }
     }
 
@@ -712,6 +769,7 @@ impl Error {
         match self {
             Error::Api(api) => api.set_retries(retries),
             Error::Transport(transport) => transport.set_retries(retries),
+            Error::Unauthorized(unauthorized) => unauthorized.set_retries(retries),
         }
     }
 
@@ -780,6 +838,7 @@ impl fmt::Display for Error {
         match self {
             Error::Api(api) => api.fmt(f),
             Error::Transport(transport) => transport.fmt(f),
+            Error::Unauthorized(unauthorized) => unauthorized.fmt(f),
         }
     }
 }
@@ -789,6 +848,7 @@ impl std::error::Error for Error {
         match self {
             Error::Api(api) => api.source(),
             Error::Transport(transport) => transport.source(),
+            Error::Unauthorized(unauthorized) => unauthorized.source(),
         }
     }
 }
@@ -803,6 +863,12 @@ impl From<BoxError> for Error {
 impl From<ApiError> for Error {
     fn from(api: ApiError) -> Self {
         Error::Api(api)
+    }
+}
+
+impl From<Unauthorized> for Error {
+    fn from(unauthorized: Unauthorized) -> Self {
+        Error::Unauthorized(unauthorized)
     }
 }
 

@@ -8,10 +8,16 @@
 //! client, a tonic `Channel`, or anything else.
 //!
 //! ```text
-//!             request ─────────────────────────────────────────────►
-//! caller ─► RetryLayer ─► ErrorBodyParseLayer ─► StatusClassifierLayer ─► inner Service
-//!             ◄───────────────────────────────────────────── response
+//!             request ───────────────────────────────────────────────────────────►
+//! caller ─► RetryLayer ─► AuthLayer ─► ErrorBodyParseLayer ─► StatusClassifierLayer ─► inner Service
+//!             ◄─────────────────────────────────────────────────────────── response
 //! ```
+//!
+//! The [`AuthLayer`] sits inside the retry layer, so that every retry
+//! carries the current credential and its one re-send after a refresh
+//! costs no retry budget; and above everything that gates physical sends
+//! (a quota layer goes just below it), so that the re-send passes those
+//! gates too. See [`auth`].
 //!
 //! - [`classify`]: [`StatusClassifierLayer`] stamps a
 //!   [`Classification`](classify::Classification) (kind, retryable, hint)
@@ -25,6 +31,9 @@
 //! - [`retry`]: [`RetryLayer`] and [`RetryPolicy`] honour server hints,
 //!   back off with jitter, respect idempotency, replay streamed request
 //!   bodies and bound the extra load with a shared budget.
+//! - [`auth`]: [`AuthLayer`] sets a credential from a
+//!   [`TokenSource`](auth::TokenSource) on every request and, on a 401,
+//!   refreshes it once (single-flight) and sends the request again.
 //! - [`redact`]: credentials never reach an error or a log line.
 //! - `grpc` (feature `grpc`): `grpc-status` classification and pushback.
 //!
@@ -47,15 +56,17 @@
 //! use http_body_util::Full;
 //! use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//! use tower_api_errors::auth::{Credential, StaticToken};
 //! use tower_api_errors::retry::ReplayBody;
 //! use tower_api_errors::{
-//!     Error, ErrorBodyParseLayer, ErrorKind, RetryLayer, RetryPolicy, RetryReport, StatusClassifierLayer,
+//!     AuthLayer, Error, ErrorBodyParseLayer, ErrorKind, RetryLayer, RetryPolicy, RetryReport, StatusClassifierLayer,
 //! };
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
 //! let calls = Arc::new(AtomicU32::new(0));
 //! let counter = calls.clone();
 //! let upstream = service_fn(move |req: Request<ReplayBody<Full<Bytes>>>| {
+//!     assert_eq!(req.headers()["authorization"], "Bearer sk_demo");
 //!     let first = counter.fetch_add(1, Ordering::SeqCst) == 0;
 //!     async move {
 //!         let response = match (first, req.uri().path()) {
@@ -70,6 +81,7 @@
 //! });
 //! let client = ServiceBuilder::new()
 //!     .layer(RetryLayer::new(RetryPolicy::default()))
+//!     .layer(AuthLayer::new(StaticToken::new(Credential::new("sk_demo").unwrap())))
 //!     .layer(ErrorBodyParseLayer::new())
 //!     .layer(StatusClassifierLayer::new())
 //!     .service(upstream);
@@ -109,6 +121,10 @@
 //! | event `api_error` (parse layer, each failure body read) | DEBUG | `status`, `kind`, `code`, `retryable`, `truncated` |
 //! | event `retrying` (before each retry's wait) | INFO | `attempt`, `kind`, `status`, `delay_ms`, `hint` |
 //! | event `finished` (each logical request's outcome) | DEBUG on success, WARN on failure | `outcome`, `attempts`, `waited_ms`, `status`, `kind`, `stopped` |
+//! | event `credential_rejected` (auth layer, before renewing) | INFO | `status`, `renewal` (`refresh` or `already_renewed`) |
+//! | event `credential_installed` (auth layer, a new credential) | INFO | `generation` |
+//! | event `credential_refresh_failed` (auth layer) | WARN | `reason` |
+//! | event `unauthorized` (auth layer, each request it ends) | WARN | `reason` |
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
@@ -118,6 +134,7 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod auth;
 pub mod classify;
 mod error;
 #[cfg(feature = "grpc")]
@@ -141,6 +158,7 @@ mod telemetry;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+pub use auth::AuthLayer;
 pub use classify::StatusClassifierLayer;
 pub use error::{ApiError, BoxError, Error, FieldError, RetryReport, StopReason, TransportError};
 pub use kind::ErrorKind;

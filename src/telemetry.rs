@@ -341,3 +341,42 @@ pub(crate) fn method_name(method: &Method) -> &'static str {
         _ => "_OTHER",
     }
 }
+
+/// `credential_rejected` {status, renewal}, at INFO, when the auth layer
+/// renews a rejected credential (`refresh`: a refresh started or joined;
+/// `already_renewed`: a newer one was current).
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(crate) fn auth_rejected(status: StatusCode, renewal: crate::auth::Renewal) {
+    #[cfg(feature = "tracing")]
+    tracing::info!(
+        status = status.as_u16(),
+        renewal = match renewal {
+            crate::auth::Renewal::Refreshed => "refresh",
+            crate::auth::Renewal::AlreadyRenewed => "already_renewed",
+        },
+        "credential_rejected"
+    );
+}
+
+/// `credential_installed` {generation}, at INFO, when the auth layer's
+/// token source gave a new credential. Never the credential.
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(crate) fn auth_credential_installed(generation: u64) {
+    #[cfg(feature = "tracing")]
+    tracing::info!(generation, "credential_installed");
+}
+
+/// `credential_refresh_failed` {reason}, at WARN, when a load of the auth
+/// layer's token source failed. Never the source's error text.
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(crate) fn auth_refresh_failed(reason: crate::auth::AuthFailure) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(reason = %reason, "credential_refresh_failed");
+}
+
+/// `unauthorized` {reason}, at WARN, for each request the auth layer ends.
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(crate) fn auth_failed(reason: crate::auth::AuthFailure) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(reason = %reason, "unauthorized");
+}

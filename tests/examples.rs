@@ -195,3 +195,20 @@ async fn retry_storms_are_bounded_by_the_budget() {
         "defaults recover no slower than no retries"
     );
 }
+
+#[path = "../examples/oauth_refresh.rs"]
+mod oauth_refresh;
+
+#[tokio::test]
+async fn oauth_refresh_shares_one_refresh_across_an_expiry() {
+    let report = oauth_refresh::run().await;
+    assert_eq!(report.refreshes, 1, "{report:?}");
+    assert_eq!(
+        report.tokens_issued, 2,
+        "the first token and one refresh: {report:?}"
+    );
+    assert_eq!((report.succeeded, report.failed), (51, 0), "{report:?}");
+    // Every one of the 50 was sent with the expired token first (the
+    // clock moved before any was sent), so each went again.
+    assert_eq!(report.resent, 50, "{report:?}");
+}

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tower::retry::budget::TpsBudget;
 use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
+use tower_api_errors::auth::{AuthLayer, Credential, TokenFuture, TokenSource};
 use tower_api_errors::metrics::{self, FailFast, Metrics, WaitSource};
 use tower_api_errors::retry::{Backoff, ReplayBody};
 use tower_api_errors::{ErrorBodyParseLayer, RetryLayer, RetryPolicy, StatusClassifierLayer};
@@ -118,7 +119,44 @@ fn script(path: &str) -> Script {
         "/deadline-wait" => &[Some((503, &[("retry-after", "100")], "{}"))],
         // An attempt that never answers: the deadline cuts it.
         "/hang" => &[None],
+        // Rejects the first credential (see `Rotating`).
+        "/auth" => &[
+            Some((401, &[], r#"{"error": "invalid_token"}"#)),
+            Some((200, &[], "{}")),
+        ],
         _ => &[Some((404, &[], "{}"))],
+    }
+}
+
+/// Hands out `tok-1`, then `tok-2` on refresh.
+#[derive(Default)]
+struct Rotating(std::sync::atomic::AtomicU32);
+
+impl TokenSource for Rotating {
+    fn current(&self) -> TokenFuture<'_> {
+        self.next()
+    }
+    fn refresh<'a>(&'a self, _rejected: &'a Credential) -> TokenFuture<'a> {
+        self.next()
+    }
+}
+
+impl Rotating {
+    fn next(&self) -> TokenFuture<'_> {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        Box::pin(async move { Ok(Credential::new(&format!("tok-{n}")).unwrap()) })
+    }
+}
+
+/// A token source whose every load fails.
+struct Broken;
+
+impl TokenSource for Broken {
+    fn current(&self) -> TokenFuture<'_> {
+        Box::pin(async { Err("token endpoint down".into()) })
+    }
+    fn refresh<'a>(&'a self, _rejected: &'a Credential) -> TokenFuture<'a> {
+        self.current()
     }
 }
 
@@ -226,7 +264,27 @@ async fn scripted_run() -> Vec<Point> {
         .await;
     let _ = hurried.oneshot(request("GET", "/hang")).await;
 
-    // What the quota and auth layers record, through the same handle.
+    // The auth layer: the first credential is loaded (a wait), rejected
+    // once (a refresh, a wait), and a broken source fails its load.
+    let authed = ServiceBuilder::new()
+        .layer(RetryLayer::new(policy.clone()))
+        .layer(AuthLayer::new(Rotating::default()).metrics(metrics.clone()))
+        .layer(ErrorBodyParseLayer::new())
+        .layer(StatusClassifierLayer::new())
+        .service(upstream());
+    // The layer's own credential (a caller's `authorization` is left alone).
+    let mut fresh = request("GET", "/auth");
+    fresh.headers_mut().remove("authorization");
+    authed.oneshot(fresh).await.unwrap();
+    let broken = ServiceBuilder::new()
+        .layer(RetryLayer::new(policy.clone()))
+        .layer(AuthLayer::new(Broken).metrics(metrics.clone()))
+        .service(upstream());
+    let mut fresh = request("GET", "/ok");
+    fresh.headers_mut().remove("authorization");
+    assert!(broken.oneshot(fresh).await.is_err());
+
+    // What the quota layer records, through the same handle.
     let uri: http::Uri = format!("https://{AUTHORITY}/v1/quota?api_key={SECRET}")
         .parse()
         .unwrap();
@@ -243,15 +301,7 @@ async fn scripted_run() -> Vec<Point> {
         &http::Method::GET,
         &uri,
     );
-    metrics.record_wait(
-        WaitSource::Auth,
-        Duration::from_millis(40),
-        &http::Method::GET,
-        &uri,
-    );
     metrics.record_failed_fast(FailFast::Quota, &http::Method::GET, &uri);
-    metrics.record_auth_refresh(true, &uri);
-    metrics.record_auth_refresh(false, &uri);
 
     provider.force_flush().unwrap();
     let points = points(&exporter.get_finished_metrics().unwrap());
@@ -422,6 +472,11 @@ async fn the_scripted_run_counts_what_happened() {
     assert_eq!(waited("quota"), (1, 3.0));
     assert_eq!(waited("cooldown"), (1, 5.0));
     assert_eq!(
+        waited("auth").0,
+        3,
+        "the first load, the refresh, the broken load"
+    );
+    assert_eq!(
         total(&find(
             &points,
             "tower_api_errors.waits",
@@ -459,23 +514,23 @@ async fn the_scripted_run_counts_what_happened() {
     assert_eq!(stopped("hint_too_long"), 1);
     assert_eq!(stopped("deadline"), 2);
     assert_eq!(stopped("not_idempotent"), 1);
-    assert_eq!(stopped("not_retryable"), 2);
+    assert_eq!(stopped("not_retryable"), 3, "426, 400, the broken credential");
     // The hanging attempt was cut at the deadline, 30 s in.
     let hang = find(&points, d, &[("error.type", "transport")]);
     assert_eq!((total(&hang), hang[0].sum), (1, 30.0));
     let calls = find(&points, c, &[]);
-    assert_eq!(total(&calls), 11);
+    assert_eq!(total(&calls), 13);
     let successes: u64 = calls
         .iter()
         .filter(|p| !p.attributes.contains_key("error.type"))
         .map(|p| p.count)
         .sum();
-    assert_eq!(successes, 4, "ok, 503 then ok, 429s then ok, PURGE ok");
+    assert_eq!(successes, 5, "ok, 503 then ok, 429s then ok, PURGE ok, auth renewed");
     let attempts: f64 = find(&points, "tower_api_errors.call.attempts", &[])
         .iter()
         .map(|p| p.sum)
         .sum();
-    assert_eq!(attempts, 14.0, "11 calls, 3 retries");
+    assert_eq!(attempts, 16.0, "13 calls, 3 retries (the auth re-send is inside its attempt)");
 
     // The allowlisted code shows; the other does not.
     assert_eq!(
@@ -490,7 +545,7 @@ async fn the_scripted_run_counts_what_happened() {
         .iter()
         .all(|p| !p.attributes.contains_key("tower_api_errors.error.code")));
 
-    // Auth.
+    // Auth: two good loads (the first, the refresh), one failed.
     let a = "tower_api_errors.auth.refreshes";
     assert_eq!(
         total(&find(
@@ -498,7 +553,7 @@ async fn the_scripted_run_counts_what_happened() {
             a,
             &[("tower_api_errors.auth.outcome", "success")]
         )),
-        1
+        2
     );
     assert_eq!(
         total(&find(

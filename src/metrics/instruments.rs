@@ -317,13 +317,14 @@ impl Metrics {
         self.fail_fast_for(reason, &Target::new(method, uri));
     }
 
-    /// Records a credential refresh for a request to `uri`, and whether it
-    /// succeeded (`tower_api_errors.auth.refreshes`).
-    pub fn record_auth_refresh(&self, succeeded: bool, uri: &Uri) {
-        let mut attrs = Attrs::<3>::new();
-        attrs.push(attr::auth_outcome(succeeded));
-        Target::new(&Method::GET, uri).push_server(&mut attrs);
-        self.inner.auth_refreshes.add(1, attrs.as_slice());
+    /// Records a credential load from a token source (the first one
+    /// included), and whether it succeeded
+    /// (`tower_api_errors.auth.refreshes`). A load serves every request
+    /// waiting for it, so it has no request attributes.
+    pub fn record_auth_refresh(&self, succeeded: bool) {
+        self.inner
+            .auth_refreshes
+            .add(1, &[attr::auth_outcome(succeeded)]);
     }
 
     /// Records a request to `uri` held by a quota gate

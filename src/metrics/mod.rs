@@ -38,7 +38,7 @@
 //!
 //! | metric | instrument | unit | attributes | attributes when they apply | recorded |
 //! |---|---|---|---|---|---|
-//! | `http.client.request.duration` | histogram (f64) | `s` | `http.request.method`, `server.address`, `server.port` | `http.response.status_code`, `error.type`, `http.request.resend_count`, `tower_api_errors.error.code` | each attempt (physical request), when its response head or its error arrives, or the deadline cuts it |
+//! | `http.client.request.duration` | histogram (f64) | `s` | `http.request.method`, `server.address`, `server.port` | `http.response.status_code`, `error.type`, `http.request.resend_count`, `tower_api_errors.error.code` | each attempt the retry layer sends, when its response head or its error arrives, or the deadline cuts it (an auth layer's re-send below is part of its attempt) |
 //! | `tower_api_errors.call.duration` | histogram (f64) | `s` | `http.request.method`, `server.address`, `server.port` | `http.response.status_code`, `error.type`, `tower_api_errors.stop_reason` | each logical call through the retry layer, at its end: attempts and waits included |
 //! | `tower_api_errors.call.attempts` | histogram (u64) | `{attempt}` | `http.request.method`, `server.address`, `server.port` | `http.response.status_code`, `error.type`, `tower_api_errors.stop_reason` | each logical call, at its end: the attempts it made |
 //! | `tower_api_errors.retries` | counter (u64) | `{retry}` | `http.request.method`, `server.address`, `server.port`, `error.type` | `http.response.status_code` | each retry decided, before its wait; `error.type` is the failure retried |
@@ -46,7 +46,7 @@
 //! | `tower_api_errors.wait.duration` | histogram (f64) | `s` | `tower_api_errors.wait.source`, `server.address`, `server.port` | | with each wait counted above: its length |
 //! | `tower_api_errors.budget.refusals` | counter (u64) | `{retry}` | `http.request.method`, `server.address`, `server.port`, `error.type` | | each retry the retry budget refused |
 //! | `tower_api_errors.failed_fast` | counter (u64) | `{request}` | `tower_api_errors.failed_fast.reason`, `http.request.method`, `server.address`, `server.port` | | each request failed without waiting: `hint_too_long`, `deadline` (retry layer), `quota` (quota layer) |
-//! | `tower_api_errors.auth.refreshes` | counter (u64) | `{refresh}` | `tower_api_errors.auth.outcome`, `server.address`, `server.port` | | each credential refresh, `success` or `failure` (auth layer) |
+//! | `tower_api_errors.auth.refreshes` | counter (u64) | `{refresh}` | `tower_api_errors.auth.outcome` | | each credential load from the token source (the first included), `success` or `failure` (auth layer, [`AuthLayer::metrics`](crate::auth::AuthLayer::metrics)); one load serves every request waiting for it |
 //! | `tower_api_errors.quota.holds` | counter (u64) | `{request}` | `http.request.method`, `server.address`, `server.port` | | each request a quota gate held before sending (quota layer) |
 //!
 //! When the attributes apply:

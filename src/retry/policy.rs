@@ -456,6 +456,14 @@ impl Outcome<'_> {
                 server_verdict: None,
                 never_sent: transport.is_connect(),
             },
+            // The auth layer already renewed once, or could not: sending
+            // the same request again cannot fix it.
+            Outcome::Error(Error::Unauthorized(_)) => Facts {
+                retryable: false,
+                hint: None,
+                server_verdict: None,
+                never_sent: false,
+            },
         }
     }
 

@@ -1,0 +1,127 @@
+//! [`Credential`]: a secret that never prints.
+
+use crate::redact::REDACTED;
+use http::HeaderValue;
+use std::fmt;
+
+/// A credential (an access token, an API key, a session id), as a
+/// [`TokenSource`](super::TokenSource) hands it out.
+///
+/// It holds the secret alone (`"abc123"`, not `"Bearer abc123"`): the
+/// [`AuthLayer`](super::AuthLayer) adds the scheme it is configured with.
+/// Its value is a header value marked
+/// [sensitive](HeaderValue::set_sensitive) (HTTP/2 never indexes it), and it
+/// never prints: `Debug` shows `Credential(REDACTED)`, `Display` shows
+/// `REDACTED`. The only way to the bytes is the loudly named
+/// [`expose_secret`](Self::expose_secret).
+///
+/// Two credentials are equal when their bytes are: that is how the layer
+/// recognises a refresh that handed back the credential the server had
+/// just rejected.
+///
+/// ```
+/// use tower_api_errors::auth::Credential;
+///
+/// let token = Credential::new("s3cr3t").unwrap();
+/// assert_eq!(format!("{token:?} {token}"), "Credential(REDACTED) REDACTED");
+/// assert_eq!(token.expose_secret(), b"s3cr3t");
+/// assert!(Credential::new("no\nnewlines").is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    value: HeaderValue,
+}
+
+impl Credential {
+    /// A credential from its secret text.
+    ///
+    /// # Errors
+    /// When `secret` has bytes a header value cannot carry (control
+    /// characters such as a newline), or is empty. The error does not
+    /// contain the secret.
+    pub fn new(secret: &str) -> Result<Self, InvalidCredential> {
+        if secret.is_empty() {
+            return Err(InvalidCredential);
+        }
+        HeaderValue::from_str(secret)
+            .map(Credential::from_header_value)
+            .map_err(|_| InvalidCredential)
+    }
+
+    /// A credential from a header value (marked sensitive here, whatever it
+    /// was).
+    pub fn from_header_value(mut value: HeaderValue) -> Self {
+        value.set_sensitive(true);
+        Credential { value }
+    }
+
+    /// The secret's bytes, for code that must send it somewhere. Never log
+    /// or format the result.
+    pub fn expose_secret(&self) -> &[u8] {
+        self.value.as_bytes()
+    }
+
+    /// The secret as a header value (marked sensitive).
+    pub fn expose_header_value(&self) -> &HeaderValue {
+        &self.value
+    }
+
+    /// True when `text` contains this credential: how the layer checks a
+    /// token source's error messages before passing them on.
+    pub(crate) fn appears_in(&self, text: &str) -> bool {
+        let secret = self.value.as_bytes();
+        text.as_bytes()
+            .windows(secret.len())
+            .any(|window| window == secret)
+    }
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Credential({REDACTED})")
+    }
+}
+
+impl fmt::Display for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+/// A credential that is empty or has bytes a header value cannot carry.
+/// Says which rule was broken, never what the value was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidCredential;
+
+impl fmt::Display for InvalidCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("credential is empty or has characters a header value cannot carry")
+    }
+}
+
+impl std::error::Error for InvalidCredential {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn never_prints_and_is_sensitive() {
+        let token = Credential::new("tok-123").unwrap();
+        assert!(token.expose_header_value().is_sensitive());
+        assert!(!format!("{token:?}{token}{:?}", Some(&token)).contains("tok-123"));
+        assert_eq!(token, Credential::new("tok-123").unwrap());
+        assert_ne!(token, Credential::new("tok-124").unwrap());
+        let from_header = Credential::from_header_value(HeaderValue::from_static("k"));
+        assert!(from_header.expose_header_value().is_sensitive());
+    }
+
+    #[test]
+    fn finds_itself_in_text() {
+        let token = Credential::new("tok-123").unwrap();
+        assert!(token.appears_in("invalid refresh for tok-123: expired"));
+        assert!(!token.appears_in("invalid refresh: expired"));
+        assert!(!token.appears_in("tok"));
+        assert!(Credential::new("").is_err());
+    }
+}

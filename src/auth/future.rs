@@ -1,0 +1,347 @@
+//! [`ResponseFuture`] of [`Auth`](super::Auth): get a credential, send,
+//! and on a rejection renew it once and send again.
+
+use super::challenge;
+use super::error::{AuthFailure, Failure};
+use super::state::{Acquire, Current, Tokens, Wait};
+use super::{AuthReport, Renewal, ResendBody, Unauthorized};
+use crate::error::BoxError;
+use crate::redact::RequestContext;
+use crate::{ApiError, Error};
+use http::{Extensions, HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
+use pin_project_lite::pin_project;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use tower::Service;
+
+pin_project! {
+    /// The response future of [`Auth`](super::Auth).
+    ///
+    /// Dropping it cancels this request only: a refresh it started goes on
+    /// in its own task for the requests that share it.
+    pub struct ResponseFuture<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        #[pin]
+        state: State<S::Future>,
+        // `None` for a request that carries the caller's own credential.
+        send: Option<Send<S, B>>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        // The caller's own credential: the inner future, as it is.
+        Passthrough {
+            #[pin]
+            future: F,
+        },
+        // No credential cached yet: waiting for the first one.
+        Acquiring {
+            wait: Wait,
+        },
+        Calling {
+            #[pin]
+            future: F,
+        },
+        // Rejected: waiting for the renewed credential.
+        Renewing {
+            wait: Wait,
+        },
+        Readying,
+        Resending {
+            #[pin]
+            future: F,
+        },
+        Done,
+    }
+}
+
+/// What sending (and sending again) needs.
+struct Send<S, B> {
+    service: S,
+    tokens: Arc<Tokens>,
+    template: Template,
+    /// The body of the first send, while the first credential loads.
+    first: Option<B>,
+    /// The copy kept for a re-send.
+    copy: Option<B>,
+    /// The generation of the credential the last send carried.
+    generation: u64,
+    /// The renewed credential, between renewal and re-send.
+    next: Option<Current>,
+    renewal: Option<Renewal>,
+    /// The status that rejected the credential.
+    rejected: Option<StatusCode>,
+    /// The server's typed answer to the rejected send, while renewing.
+    rejection: Option<ApiError>,
+}
+
+/// Everything of the request but its body and credential, kept to build
+/// the re-send.
+struct Template {
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: HeaderMap,
+    extensions: Extensions,
+}
+
+impl Template {
+    fn build<B>(&self, body: B, tokens: &Tokens, credential: &Current) -> Request<B> {
+        let mut request = Request::new(body);
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        *request.version_mut() = self.version;
+        let headers = request.headers_mut();
+        *headers = self.headers.clone();
+        headers.insert(tokens.format.header.clone(), credential.header.clone());
+        *request.extensions_mut() = self.extensions.clone();
+        request
+    }
+
+    fn context(&self) -> RequestContext {
+        RequestContext::new(self.method.clone(), self.uri.clone())
+    }
+}
+
+impl<S, B> ResponseFuture<S, B>
+where
+    S: Service<Request<B>>,
+{
+    pub(crate) fn passthrough(future: S::Future) -> Self {
+        ResponseFuture {
+            state: State::Passthrough { future },
+            send: None,
+        }
+    }
+}
+
+impl<S, B> ResponseFuture<S, B>
+where
+    S: Service<Request<B>>,
+    B: ResendBody,
+{
+    /// Sends at once with the cached credential, on the service the caller
+    /// made ready; or waits for the first credential.
+    pub(crate) fn start(service: S, request: Request<B>, tokens: Arc<Tokens>) -> Self {
+        let (parts, body) = request.into_parts();
+        let copy = body.resend_copy();
+        let template = Template {
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            version: parts.version,
+            headers: parts.headers.clone(),
+            extensions: parts.extensions.clone(),
+        };
+        let mut send = Send {
+            service,
+            tokens,
+            template,
+            first: None,
+            copy: Some(copy),
+            generation: 0,
+            next: None,
+            renewal: None,
+            rejected: None,
+            rejection: None,
+        };
+        let state = match send.tokens.acquire() {
+            Acquire::Ready(current) => {
+                let mut request = Request::from_parts(parts, body);
+                request
+                    .headers_mut()
+                    .insert(send.tokens.format.header.clone(), current.header);
+                send.generation = current.generation;
+                State::Calling {
+                    future: send.service.call(request),
+                }
+            }
+            Acquire::Wait(wait) => {
+                let wait = send
+                    .tokens
+                    .timed(wait, &send.template.method, &send.template.uri);
+                drop(parts);
+                send.first = Some(body);
+                State::Acquiring { wait }
+            }
+        };
+        ResponseFuture {
+            state,
+            send: Some(send),
+        }
+    }
+}
+
+impl<S, B> std::fmt::Debug for ResponseFuture<S, B>
+where
+    S: Service<Request<B>>,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<S, B, ResBody> Future for ResponseFuture<S, B>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+    S::Error: Into<BoxError>,
+    B: ResendBody,
+{
+    type Output = Result<Response<ResBody>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            let send = match this.state.as_mut().project() {
+                StateProj::Passthrough { future } => {
+                    let result = ready!(future.poll(cx));
+                    this.state.set(State::Done);
+                    return Poll::Ready(result.map_err(|error| Error::from_inner(error, None)));
+                }
+                StateProj::Done => panic!("auth ResponseFuture polled after completion"),
+                _ => this
+                    .send
+                    .as_mut()
+                    .expect("every state but Passthrough has its send"),
+            };
+            match this.state.as_mut().project() {
+                StateProj::Acquiring { wait } => match ready!(wait.as_mut().poll(cx)) {
+                    Ok(current) => {
+                        let body = send.first.take().expect("the first body waits here");
+                        let request = send.template.build(body, &send.tokens, &current);
+                        send.generation = current.generation;
+                        let future = send.service.call(request);
+                        this.state.set(State::Calling { future });
+                    }
+                    Err(failure) => {
+                        this.state.set(State::Done);
+                        return Poll::Ready(Err(send.unauthorized(failure, 0, None)));
+                    }
+                },
+                StateProj::Calling { future } => {
+                    let result = ready!(future.poll(cx));
+                    let rejection = match result {
+                        Ok(response)
+                            if challenge::rejects(response.status(), response.headers()) =>
+                        {
+                            // The rejected response (and its connection)
+                            // is released before the renewal.
+                            send.rejected = Some(response.status());
+                            None
+                        }
+                        Ok(response) => {
+                            this.state.set(State::Done);
+                            return Poll::Ready(Ok(response));
+                        }
+                        Err(error) => match Error::from_inner(error, Some(send.template.context()))
+                        {
+                            Error::Api(api) if challenge::rejects_api(&api) => {
+                                send.rejected = Some(api.status());
+                                Some(api)
+                            }
+                            other => {
+                                this.state.set(State::Done);
+                                return Poll::Ready(Err(other));
+                            }
+                        },
+                    };
+                    let (acquire, renewal) = send.tokens.renew(send.generation);
+                    send.renewal = Some(renewal);
+                    let status = send.rejected.unwrap_or(StatusCode::UNAUTHORIZED);
+                    crate::telemetry::auth_rejected(status, renewal);
+                    let resendable = send.copy.as_ref().is_some_and(ResendBody::can_resend);
+                    if !resendable {
+                        // A refresh this started goes on in its own task,
+                        // for the requests that follow.
+                        drop(acquire);
+                        this.state.set(State::Done);
+                        let failure = Failure {
+                            reason: AuthFailure::BodyNotReplayable,
+                            source: None,
+                        };
+                        return Poll::Ready(Err(send.unauthorized(failure, 1, rejection)));
+                    }
+                    match acquire {
+                        Acquire::Ready(current) => {
+                            send.next = Some(current);
+                            this.state.set(State::Readying);
+                        }
+                        Acquire::Wait(wait) => {
+                            let t = &send.template;
+                            let wait = send.tokens.timed(wait, &t.method, &t.uri);
+                            // Held only to end in an `Unauthorized` that
+                            // shows the server's answer.
+                            send.rejection = rejection;
+                            this.state.set(State::Renewing { wait });
+                        }
+                    }
+                }
+                StateProj::Renewing { wait } => match ready!(wait.as_mut().poll(cx)) {
+                    Ok(current) => {
+                        send.rejection = None;
+                        send.next = Some(current);
+                        this.state.set(State::Readying);
+                    }
+                    Err(failure) => {
+                        this.state.set(State::Done);
+                        let rejection = send.rejection.take();
+                        return Poll::Ready(Err(send.unauthorized(failure, 1, rejection)));
+                    }
+                },
+                StateProj::Readying => match ready!(send.service.poll_ready(cx)) {
+                    Ok(()) => {
+                        let current = send.next.take().expect("a renewed credential is ready");
+                        let body = send.copy.take().expect("the copy is sent once");
+                        let request = send.template.build(body, &send.tokens, &current);
+                        send.generation = current.generation;
+                        let future = send.service.call(request);
+                        this.state.set(State::Resending { future });
+                    }
+                    Err(error) => {
+                        this.state.set(State::Done);
+                        let mut error = Error::from_inner(error, Some(send.template.context()));
+                        error.set_auth_report(AuthReport::new(1, send.renewal));
+                        return Poll::Ready(Err(error));
+                    }
+                },
+                StateProj::Resending { future } => {
+                    // The answer to the re-send is the answer: a second
+                    // rejection is returned as it is, never renewed again.
+                    let result = ready!(future.poll(cx));
+                    this.state.set(State::Done);
+                    let report = AuthReport::new(2, send.renewal);
+                    return Poll::Ready(match result {
+                        Ok(mut response) => {
+                            response.extensions_mut().insert(report);
+                            Ok(response)
+                        }
+                        Err(error) => {
+                            let mut error = Error::from_inner(error, Some(send.template.context()));
+                            error.set_auth_report(report);
+                            Err(error)
+                        }
+                    });
+                }
+                StateProj::Passthrough { .. } | StateProj::Done => unreachable!("handled above"),
+            }
+        }
+    }
+}
+
+impl<S, B> Send<S, B> {
+    fn unauthorized(&self, failure: Failure, sends: u32, rejection: Option<ApiError>) -> Error {
+        crate::telemetry::auth_failed(failure.reason);
+        Error::Unauthorized(Unauthorized::new(
+            failure,
+            self.rejected,
+            rejection,
+            AuthReport::new(sends, self.renewal),
+            Some(self.template.context()),
+        ))
+    }
+}

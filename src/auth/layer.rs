@@ -1,0 +1,163 @@
+//! [`AuthLayer`].
+
+use super::state::{Format, Tokens};
+use super::{Auth, TokenSource};
+use http::header::AUTHORIZATION;
+use http::HeaderName;
+use std::sync::Arc;
+use tower::Layer;
+
+/// Wraps a service in an [`Auth`] that sets a credential from a
+/// [`TokenSource`] on every request and renews it once when the server
+/// rejects it.
+///
+/// # Clone
+/// Cheap: clones, and every service they make, share one credential cache
+/// and one single-flight refresh. Make one layer per token source and
+/// clone it. A setter called on a layer gives it a cache of its own
+/// (configure before use).
+#[derive(Debug, Clone)]
+pub struct AuthLayer {
+    tokens: Arc<Tokens>,
+    config: AuthConfig,
+}
+
+/// The per-request settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct AuthConfig {
+    pub(crate) override_explicit: bool,
+}
+
+impl AuthLayer {
+    /// A layer that sends `Authorization: Bearer <credential>`.
+    pub fn new(source: impl TokenSource) -> Self {
+        AuthLayer::from_arc(Arc::new(source))
+    }
+
+    /// A layer over a source that is already shared.
+    pub fn from_arc(source: Arc<dyn TokenSource>) -> Self {
+        let format = Format {
+            header: AUTHORIZATION,
+            prefix: "Bearer ".to_owned(),
+        };
+        AuthLayer {
+            tokens: Arc::new(Tokens::new(source, format)),
+            config: AuthConfig::default(),
+        }
+    }
+
+    /// The header the credential goes in (default `Authorization`). For an
+    /// API key header, combine with [`no_scheme`](Self::no_scheme):
+    /// `.header(HeaderName::from_static("x-api-key")).no_scheme()`.
+    pub fn header(self, name: HeaderName) -> Self {
+        let mut format = self.tokens.format.clone();
+        format.header = name;
+        self.with_format(format)
+    }
+
+    /// The scheme before the credential (default `Bearer`): `Token`, `DPoP`,
+    /// `Basic` (with a credential already base64-encoded).
+    ///
+    /// # Panics
+    /// When `scheme` is empty or not an HTTP token (RFC 9110 §5.6.2).
+    pub fn scheme(self, scheme: &str) -> Self {
+        assert!(
+            !scheme.is_empty() && scheme.bytes().all(is_tchar),
+            "AuthLayer::scheme: {scheme:?} is not an HTTP token"
+        );
+        let mut format = self.tokens.format.clone();
+        format.prefix = format!("{scheme} ");
+        self.with_format(format)
+    }
+
+    /// Send the credential alone, without a scheme (`x-api-key: <key>`).
+    pub fn no_scheme(self) -> Self {
+        let mut format = self.tokens.format.clone();
+        format.prefix = String::new();
+        self.with_format(format)
+    }
+
+    /// Replace a credential the caller set on the request (default: no; a
+    /// request that carries its own credential header goes through as it
+    /// is, and is not renewed on a rejection: it is not ours to renew).
+    pub fn override_explicit(mut self, override_explicit: bool) -> Self {
+        self.config.override_explicit = override_explicit;
+        self
+    }
+
+    /// Records credential loads (`tower_api_errors.auth.refreshes`) and the
+    /// time requests wait for one (`tower_api_errors.waits`, source
+    /// `auth`) into `metrics`; see [the table](crate::metrics#the-metrics).
+    #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+    pub fn metrics(self, metrics: crate::metrics::Metrics) -> Self {
+        let mut tokens = Tokens::new(self.tokens.source(), self.tokens.format.clone());
+        tokens.metrics = Some(metrics);
+        AuthLayer {
+            tokens: Arc::new(tokens),
+            config: self.config,
+        }
+    }
+
+    fn with_format(self, format: Format) -> Self {
+        #[allow(unused_mut)]
+        let mut tokens = Tokens::new(self.tokens.source(), format);
+        #[cfg(feature = "opentelemetry")]
+        {
+            tokens.metrics = self.tokens.metrics.clone();
+        }
+        AuthLayer {
+            tokens: Arc::new(tokens),
+            config: self.config,
+        }
+    }
+}
+
+/// `tchar` of RFC 9110 §5.6.2.
+fn is_tchar(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = Auth<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Auth::from_parts(inner, self.tokens.clone(), self.config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{Credential, StaticToken};
+
+    fn layer() -> AuthLayer {
+        AuthLayer::new(StaticToken::new(Credential::new("k").unwrap()))
+    }
+
+    #[test]
+    fn formats() {
+        let bearer = layer();
+        assert_eq!(bearer.tokens.format.header, AUTHORIZATION);
+        assert_eq!(bearer.tokens.format.prefix, "Bearer ");
+        let key = layer()
+            .header(HeaderName::from_static("x-api-key"))
+            .no_scheme();
+        assert_eq!(key.tokens.format.header, "x-api-key");
+        assert_eq!(key.tokens.format.prefix, "");
+        assert_eq!(layer().scheme("DPoP").tokens.format.prefix, "DPoP ");
+    }
+
+    #[test]
+    #[should_panic(expected = "not an HTTP token")]
+    fn a_scheme_with_a_space_is_refused() {
+        let _ = layer().scheme("Bearer x");
+    }
+
+    #[test]
+    fn layers_are_send_sync_clone() {
+        fn check<T: Send + Sync + Clone>() {}
+        check::<AuthLayer>();
+        check::<crate::auth::Auth<tower::util::BoxCloneSyncService<(), (), ()>>>();
+    }
+}

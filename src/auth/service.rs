@@ -1,0 +1,97 @@
+//! [`Auth`].
+
+use super::layer::AuthConfig;
+use super::state::Tokens;
+use super::{ResendBody, ResponseFuture};
+use crate::error::BoxError;
+use crate::Error;
+use http::{Request, Response};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tower::Service;
+
+/// Sets the credential on every request, and on a rejection (401; a 400 or
+/// 403 whose `WWW-Authenticate` says `error="invalid_token"`) renews it
+/// once and sends the request again. See the [module docs](super).
+///
+/// Errors of the inner service become [`Error::Transport`] (an inner
+/// [`Error`] from a stacked layer passes through as it is); the layer's own
+/// failures are [`Error::Unauthorized`].
+///
+/// The header and scheme are set on the [`AuthLayer`](super::AuthLayer)
+/// (they shape the credential cache its services share); the service
+/// offers the per-request setting.
+///
+/// # Clone
+/// Clones the inner service; clones share the credential cache. The
+/// service must be `Clone`: each call takes the ready service into its
+/// future (leaving a fresh clone behind, which keeps the readiness it was
+/// given for the first send) and drives `poll_ready` before a re-send.
+#[derive(Debug, Clone)]
+pub struct Auth<S> {
+    inner: S,
+    tokens: Arc<Tokens>,
+    config: AuthConfig,
+}
+
+impl<S> Auth<S> {
+    pub(crate) fn from_parts(inner: S, tokens: Arc<Tokens>, config: AuthConfig) -> Self {
+        Auth {
+            inner,
+            tokens,
+            config,
+        }
+    }
+
+    /// See [`AuthLayer::override_explicit`](super::AuthLayer::override_explicit).
+    pub fn override_explicit(mut self, override_explicit: bool) -> Self {
+        self.config.override_explicit = override_explicit;
+        self
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Auth<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    S::Error: Into<BoxError>,
+    ReqBody: ResendBody,
+{
+    type Response = Response<ResBody>;
+    type Error = Error;
+    type Future = ResponseFuture<S, ReqBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner
+            .poll_ready(cx)
+            .map_err(|error| Error::from_inner(error, None))
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        if !self.config.override_explicit
+            && request.headers().contains_key(&self.tokens.format.header)
+        {
+            // The caller's own credential: not ours to set or renew.
+            return ResponseFuture::passthrough(self.inner.call(request));
+        }
+        // The ready service goes into the future; a clone stays behind for
+        // the next call, which will drive its own `poll_ready`.
+        let clone = self.inner.clone();
+        let service = std::mem::replace(&mut self.inner, clone);
+        ResponseFuture::start(service, request, self.tokens.clone())
+    }
+}

@@ -1,0 +1,119 @@
+//! [`TokenSource`]: where credentials come from.
+
+use super::Credential;
+use crate::BoxError;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// The future a [`TokenSource`] returns: a credential, or why there is none.
+pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<Credential, BoxError>> + Send + 'a>>;
+
+/// Gives the current credential, and a new one when the server rejected it.
+///
+/// Object safe (the layer holds an `Arc<dyn TokenSource>`), `Send + Sync`.
+/// The [`AuthLayer`](super::AuthLayer) caches what it is given and calls
+/// the source rarely, and one call at a time per layer: [`current`](Self::current)
+/// once, when it has no credential yet, and [`refresh`](Self::refresh) once
+/// per rejected credential, however many requests were rejected with it.
+/// Both calls run in a task of their own, so a caller that gives up does
+/// not cancel them for the others.
+///
+/// # What an implementation must not do
+///
+/// Put a secret in an error. The layer checks the errors it is given: an
+/// error whose text (`Display` or `Debug`, anywhere in its source chain)
+/// contains the rejected credential is withheld, replaced by a note saying
+/// so. But it can only check for the credential it knows: a client secret,
+/// a refresh token or a password in an error message would go through. Say
+/// what failed ("token endpoint answered 400 invalid_client"), never with
+/// what.
+///
+/// # Plugging in an OAuth2 client
+///
+/// An existing client (the `oauth2` crate, a cloud SDK's credential
+/// provider) goes behind the trait in a few lines: `current` asks it for a
+/// token (most such clients cache and refresh on expiry themselves),
+/// `refresh` asks for a new one, bypassing its cache. With the `oauth2`
+/// crate's client-credentials grant, for example:
+///
+/// ```text
+/// impl TokenSource for MyOAuth {
+///     fn current(&self) -> TokenFuture<'_> { self.refresh_inner() }
+///     fn refresh<'a>(&'a self, _rejected: &'a Credential) -> TokenFuture<'a> {
+///         Box::pin(async move {
+///             let token = self.client.exchange_client_credentials()
+///                 .request_async(&self.http).await
+///                 .map_err(|e| format!("token endpoint: {}", kind_of(&e)))?; // no secret in it
+///             Ok(Credential::new(token.access_token().secret())?)
+///         })
+///     }
+/// }
+/// ```
+///
+/// `examples/oauth_refresh.rs` has a complete source over a loopback
+/// token endpoint.
+pub trait TokenSource: Send + Sync + 'static {
+    /// The credential to use now. Called when the layer has none yet.
+    fn current(&self) -> TokenFuture<'_>;
+
+    /// A new credential, replacing `rejected`, which the server refused.
+    ///
+    /// Returning `rejected` itself (the source has nothing newer) ends the
+    /// rejected requests with an [`Unauthorized`](super::Unauthorized)
+    /// error rather than send them again with a credential known to fail.
+    fn refresh<'a>(&'a self, rejected: &'a Credential) -> TokenFuture<'a>;
+}
+
+impl<T: TokenSource + ?Sized> TokenSource for Arc<T> {
+    fn current(&self) -> TokenFuture<'_> {
+        (**self).current()
+    }
+
+    fn refresh<'a>(&'a self, rejected: &'a Credential) -> TokenFuture<'a> {
+        (**self).refresh(rejected)
+    }
+}
+
+impl<T: TokenSource + ?Sized> TokenSource for Box<T> {
+    fn current(&self) -> TokenFuture<'_> {
+        (**self).current()
+    }
+
+    fn refresh<'a>(&'a self, rejected: &'a Credential) -> TokenFuture<'a> {
+        (**self).refresh(rejected)
+    }
+}
+
+/// A credential that never changes: an API key.
+///
+/// `refresh` fails: a rejected API key is the caller's problem, and the
+/// request ends in an [`Unauthorized`](super::Unauthorized) error whose
+/// [`rejection`](super::Unauthorized::rejection) is the server's answer.
+///
+/// ```
+/// use tower_api_errors::auth::{Credential, StaticToken};
+///
+/// let key = StaticToken::new(Credential::new("k-123").unwrap());
+/// assert_eq!(format!("{key:?}"), "StaticToken(Credential(REDACTED))");
+/// ```
+#[derive(Debug, Clone)]
+pub struct StaticToken(Credential);
+
+impl StaticToken {
+    /// A source that always gives `credential`.
+    pub fn new(credential: Credential) -> Self {
+        StaticToken(credential)
+    }
+}
+
+impl TokenSource for StaticToken {
+    fn current(&self) -> TokenFuture<'_> {
+        let credential = self.0.clone();
+        Box::pin(async move { Ok(credential) })
+    }
+
+    fn refresh<'a>(&'a self, _rejected: &'a Credential) -> TokenFuture<'a> {
+        Box::pin(async { Err("a static credential cannot be refreshed".into()) })
+    }
+}

@@ -1,0 +1,687 @@
+//! The auth layer: one single-flight refresh per rejected credential, one
+//! re-send with the identical body, typed ends, and no credential in any
+//! output. Ordering with `tower_test` mocks and paused time; the wire with
+//! real hyper on loopback.
+
+mod support;
+
+use bytes::Bytes;
+use http::{HeaderName, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tower::{service_fn, Service, ServiceBuilder, ServiceExt};
+use tower_api_errors::auth::{
+    AuthFailure, AuthLayer, AuthReport, Credential, Renewal, TokenFuture, TokenSource,
+};
+use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryPolicy, TpsBudget};
+use tower_api_errors::{BoxError, Error, ErrorBodyParseLayer, ErrorKind, RetryReport};
+use tower_test::mock;
+
+fn token(secret: &str) -> Credential {
+    Credential::new(secret).unwrap()
+}
+
+type Refresh = dyn Fn(u32, &Credential) -> Result<Credential, BoxError> + Send + Sync;
+
+/// A token source that counts its calls: `current` gives `first`;
+/// `refresh` (the n-th, from 1) answers with `refresh(n, rejected)`, after
+/// a permit from `gate` when there is one, and after `delay`.
+struct Source {
+    first: &'static str,
+    refresh: Box<Refresh>,
+    gate: Option<Arc<Semaphore>>,
+    delay: Duration,
+    currents: Arc<AtomicU32>,
+    refreshes: Arc<AtomicU32>,
+}
+
+impl Source {
+    /// `current` gives "t1"; refresh n gives "t{n+1}".
+    fn numbered() -> Self {
+        Source::new("t1", |n, _| Ok(token(&format!("t{}", n + 1))))
+    }
+
+    fn new(
+        first: &'static str,
+        refresh: impl Fn(u32, &Credential) -> Result<Credential, BoxError> + Send + Sync + 'static,
+    ) -> Self {
+        Source {
+            first,
+            refresh: Box::new(refresh),
+            gate: None,
+            delay: Duration::ZERO,
+            currents: Arc::default(),
+            refreshes: Arc::default(),
+        }
+    }
+
+    fn gated(mut self, gate: Arc<Semaphore>) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+
+    fn delayed(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    fn counters(&self) -> (Arc<AtomicU32>, Arc<AtomicU32>) {
+        (self.currents.clone(), self.refreshes.clone())
+    }
+}
+
+impl TokenSource for Source {
+    fn current(&self) -> TokenFuture<'_> {
+        self.currents.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move { Ok(token(self.first)) })
+    }
+
+    fn refresh<'a>(&'a self, rejected: &'a Credential) -> TokenFuture<'a> {
+        let n = self.refreshes.fetch_add(1, Ordering::SeqCst) + 1;
+        Box::pin(async move {
+            if let Some(gate) = &self.gate {
+                gate.acquire().await.unwrap().forget();
+            }
+            if !self.delay.is_zero() {
+                tokio::time::sleep(self.delay).await;
+            }
+            (self.refresh)(n, rejected)
+        })
+    }
+}
+
+fn status<B: Default>(code: u16) -> Response<B> {
+    Response::builder().status(code).body(B::default()).unwrap()
+}
+
+fn get(path: &str) -> Request<Full<Bytes>> {
+    Request::get(path).body(Full::default()).unwrap()
+}
+
+fn authorization<B>(request: &Request<B>) -> String {
+    request.headers()["authorization"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Every credential the upstream saw, in order.
+type Seen = Arc<Mutex<Vec<String>>>;
+
+/// An upstream that accepts only `Bearer <valid>`, and records what it saw.
+fn upstream_accepting(
+    valid: &'static str,
+    seen: Seen,
+) -> impl Service<
+    Request<Full<Bytes>>,
+    Response = Response<Full<Bytes>>,
+    Error = BoxError,
+    Future = impl std::future::Future<Output = Result<Response<Full<Bytes>>, BoxError>> + Send,
+> + Clone
+       + Send {
+    service_fn(move |request: Request<Full<Bytes>>| {
+        let seen = seen.clone();
+        async move {
+            let credential = authorization(&request);
+            let accepted = credential == format!("Bearer {valid}");
+            let body = request.into_body().collect().await?.to_bytes();
+            seen.lock()
+                .unwrap()
+                .push(format!("{credential} {}", String::from_utf8_lossy(&body)));
+            Ok::<_, BoxError>(if accepted {
+                Response::new(Full::new(body))
+            } else {
+                status(401)
+            })
+        }
+    })
+}
+
+/// Yields until `done` holds (a bounded number of times): lets spawned
+/// requests run up to their next wait, without sleeping.
+async fn settle(done: impl Fn() -> bool) {
+    for _ in 0..10_000 {
+        if done() {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("the requests never got there");
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_hundred_requests_rejected_with_one_credential_share_one_refresh() {
+    // The refresh takes a (paused) 100 ms: every request is rejected with
+    // t1 before it ends.
+    let source = Source::numbered().delayed(Duration::from_millis(100));
+    let (currents, refreshes) = source.counters();
+    let seen = Seen::default();
+    let client = ServiceBuilder::new()
+        .layer(AuthLayer::new(source))
+        .service(upstream_accepting("t2", seen.clone()));
+
+    let mut requests = JoinSet::new();
+    for i in 0..200 {
+        let request = Request::post("/items").body(Full::new(Bytes::from(format!("#{i}"))));
+        requests.spawn(client.clone().oneshot(request.unwrap()));
+    }
+    let mut bodies = Vec::new();
+    while let Some(result) = requests.join_next().await {
+        let response = result.unwrap().unwrap();
+        assert_eq!(response.status(), 200);
+        let report = *response.extensions().get::<AuthReport>().unwrap();
+        assert_eq!(
+            (report.sends(), report.renewal()),
+            (2, Some(Renewal::Refreshed))
+        );
+        bodies.push(support::body_bytes(response.into_body()).await);
+    }
+    assert_eq!(bodies.len(), 200, "every request succeeded");
+    assert_eq!(currents.load(Ordering::SeqCst), 1, "one first credential");
+    assert_eq!(refreshes.load(Ordering::SeqCst), 1, "exactly one refresh");
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 400);
+    for i in 0..200 {
+        assert!(
+            seen.contains(&format!("Bearer t1 #{i}")),
+            "#{i} was rejected with t1"
+        );
+        assert!(
+            seen.contains(&format!("Bearer t2 #{i}")),
+            "#{i} was re-sent with t2, same body"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_request_that_sent_an_older_credential_goes_again_without_a_refresh() {
+    let (service, mut handle) = mock::pair::<Request<Full<Bytes>>, Response<Full<Bytes>>>();
+    handle.allow(100);
+    let source = Source::numbered();
+    let (_, refreshes) = source.counters();
+    let client = ServiceBuilder::new()
+        .layer(AuthLayer::new(source))
+        .service(service);
+
+    // A and B are both in flight with t1.
+    let a = tokio::spawn(client.clone().oneshot(get("/a")));
+    let (request_a, answer_a) = handle.next_request().await.unwrap();
+    assert_eq!(authorization(&request_a), "Bearer t1");
+    let b = tokio::spawn(client.clone().oneshot(get("/b")));
+    let (request_b, answer_b) = handle.next_request().await.unwrap();
+    assert_eq!(authorization(&request_b), "Bearer t1");
+
+    // B is rejected first: one refresh, B goes again with t2.
+    answer_b.send_response(status(401));
+    let (again_b, answer) = handle.next_request().await.unwrap();
+    assert_eq!(
+        (again_b.uri().path(), authorization(&again_b).as_str()),
+        ("/b", "Bearer t2")
+    );
+    answer.send_response(status(200));
+    let b = b.await.unwrap().unwrap();
+    assert_eq!(
+        b.extensions().get::<AuthReport>().unwrap().renewal(),
+        Some(Renewal::Refreshed)
+    );
+
+    // A's t1 is rejected now: t2 is already current, so no refresh.
+    answer_a.send_response(status(401));
+    let (again_a, answer) = handle.next_request().await.unwrap();
+    assert_eq!(
+        (again_a.uri().path(), authorization(&again_a).as_str()),
+        ("/a", "Bearer t2")
+    );
+    answer.send_response(status(200));
+    let a = a.await.unwrap().unwrap();
+    let report = a.extensions().get::<AuthReport>().unwrap();
+    assert_eq!(
+        (report.sends(), report.renewal()),
+        (2, Some(Renewal::AlreadyRenewed))
+    );
+    assert_eq!(refreshes.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_failed_refresh_ends_in_one_typed_error_without_a_loop() {
+    let source = Source::new("t1", |_, _| {
+        Err("token endpoint answered 400 invalid_client".into())
+    });
+    let (_, refreshes) = source.counters();
+    let calls = Arc::new(AtomicU32::new(0));
+    let counter = calls.clone();
+    let always_401 = service_fn(move |_: Request<ReplayBody<Full<Bytes>>>| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async { Ok::<_, BoxError>(status::<Full<Bytes>>(401)) }
+    });
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default()))
+        .layer(AuthLayer::new(source))
+        .service(always_401);
+
+    for round in 1..=2 {
+        let error = client.clone().oneshot(get("/me")).await.unwrap_err();
+        let Error::Unauthorized(unauthorized) = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(unauthorized.reason(), AuthFailure::RefreshFailed);
+        assert_eq!(unauthorized.status(), Some(StatusCode::UNAUTHORIZED));
+        let source = std::error::Error::source(&error).unwrap();
+        assert_eq!(
+            source.to_string(),
+            "token endpoint answered 400 invalid_client"
+        );
+        assert_eq!(error.kind(), ErrorKind::Unauthorized);
+        assert_eq!(
+            error.retries().attempts(),
+            1,
+            "an Unauthorized is not retried"
+        );
+        assert_eq!(error.auth_report().unwrap().sends(), 1);
+        assert_eq!(
+            error.to_string(),
+            "unauthorized (401 Unauthorized): the credential was rejected and refreshing it failed: \
+             token endpoint answered 400 invalid_client (GET /me)"
+        );
+        // One send and one refresh per request: no loop.
+        assert_eq!(calls.load(Ordering::SeqCst), round);
+        assert_eq!(refreshes.load(Ordering::SeqCst), round);
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_that_gives_back_the_rejected_credential_ends_in_one_error() {
+    let source = Source::new("t1", |_, rejected| Ok(rejected.clone()));
+    let (_, refreshes) = source.counters();
+    let seen = Seen::default();
+    let client = ServiceBuilder::new()
+        .layer(AuthLayer::new(source))
+        .service(upstream_accepting("t2", seen.clone()));
+
+    let error = client.oneshot(get("/me")).await.unwrap_err();
+    let unauthorized = error.unauthorized().unwrap();
+    assert_eq!(unauthorized.reason(), AuthFailure::SameCredential);
+    assert!(std::error::Error::source(unauthorized).is_none());
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["Bearer t1 "],
+        "sent once, never with the same credential again"
+    );
+    assert_eq!(refreshes.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_second_rejection_after_a_refresh_is_returned_as_it_is() {
+    let source = Source::numbered();
+    let (_, refreshes) = source.counters();
+    let seen = Seen::default();
+    let client = ServiceBuilder::new()
+        .layer(AuthLayer::new(source))
+        .service(upstream_accepting("never", seen.clone()));
+
+    // A raw client: the 401 response itself.
+    let response = client.clone().oneshot(get("/me")).await.unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.extensions().get::<AuthReport>().unwrap().sends(),
+        2
+    );
+    assert_eq!(*seen.lock().unwrap(), ["Bearer t1 ", "Bearer t2 "]);
+    assert_eq!(refreshes.load(Ordering::SeqCst), 1);
+
+    // Over the parse layer and under the retry layer: the typed 401, once.
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default()))
+        .layer(AuthLayer::new(Source::numbered()))
+        .layer(ErrorBodyParseLayer::new())
+        .service(service_fn(|_: Request<ReplayBody<Full<Bytes>>>| async {
+            let body = r#"{"error": {"code": 401, "message": "Token expired"}}"#;
+            Ok::<_, BoxError>(
+                Response::builder()
+                    .status(401)
+                    .body(Full::new(Bytes::from(body)))
+                    .unwrap(),
+            )
+        }));
+    let error = client.oneshot(get("/me")).await.unwrap_err();
+    let api = error.api().unwrap();
+    assert_eq!(
+        (api.status(), api.message()),
+        (StatusCode::UNAUTHORIZED, "Token expired")
+    );
+    assert!(api.auth_report().unwrap().resent());
+    assert_eq!(error.retries().attempts(), 1);
+    assert!(
+        error
+            .to_string()
+            .contains("sent again with a renewed credential"),
+        "{error}"
+    );
+}
+
+/// A 403 (or 400) counts when `WWW-Authenticate` says the token is
+/// invalid (RFC 6750 §3.1); a plain 403 is an answer, not a rejection.
+#[tokio::test]
+async fn invalid_token_challenges_are_rejections_and_plain_403s_are_not() {
+    let client = ServiceBuilder::new()
+        .layer(AuthLayer::new(Source::numbered()))
+        .service(service_fn(|request: Request<Full<Bytes>>| async move {
+            let fresh = authorization(&request) == "Bearer t2";
+            Ok::<_, BoxError>(match (request.uri().path(), fresh) {
+                ("/challenge", false) => Response::builder()
+                    .status(403)
+                    // RFC 6750 §3's example.
+                    .header("www-authenticate", r#"Bearer realm="example", error="invalid_token", error_description="The access token expired""#)
+                    .body(Full::<Bytes>::default())
+                    .unwrap(),
+                ("/forbidden", _) => status(403),
+                _ => status(200),
+            })
+        }));
+    let response = client.clone().oneshot(get("/challenge")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.extensions().get::<AuthReport>().unwrap().resent());
+    let response = client.oneshot(get("/forbidden")).await.unwrap();
+    assert_eq!(response.status(), 403);
+    assert!(response.extensions().get::<AuthReport>().is_none());
+
+    // Over the parse layer (which keeps no headers): an OAuth2-shaped body
+    // whose code is `invalid_token` (RFC 6750 §3.1) counts.
+    let client = ServiceBuilder::new()
+        .layer(AuthLayer::new(Source::numbered()))
+        .layer(ErrorBodyParseLayer::new())
+        .service(service_fn(|request: Request<Full<Bytes>>| async move {
+            Ok::<_, BoxError>(if authorization(&request) == "Bearer t2" {
+                status(200)
+            } else {
+                let body = r#"{"error": "invalid_token", "error_description": "The access token expired"}"#;
+                Response::builder().status(400).body(Full::new(Bytes::from(body))).unwrap()
+            })
+        }));
+    let response = client.oneshot(get("/typed")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.extensions().get::<AuthReport>().unwrap().resent());
+}
+
+#[tokio::test]
+async fn the_re_send_draws_nothing_from_the_retry_budget() {
+    // A budget with nothing in it: any retry would be refused.
+    let policy = RetryPolicy::default().budget(TpsBudget::new(Duration::from_secs(1), 0, 0.0));
+    let seen = Seen::default();
+    let upstream = upstream_accepting("t2", seen.clone());
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(policy))
+        .layer(AuthLayer::new(Source::numbered()))
+        .service(service_fn(
+            move |request: Request<ReplayBody<Full<Bytes>>>| {
+                let (parts, body) = request.into_parts();
+                let mut upstream = upstream.clone();
+                async move {
+                    let body = Full::new(body.collect().await?.to_bytes());
+                    upstream.call(Request::from_parts(parts, body)).await
+                }
+            },
+        ));
+    let response = client.oneshot(get("/me")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.extensions().get::<AuthReport>().unwrap().resent());
+    assert!(
+        response.extensions().get::<RetryReport>().is_none(),
+        "one attempt for the retry layer"
+    );
+    assert_eq!(seen.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_credential_the_caller_set_is_kept_unless_told_otherwise() {
+    let seen = Seen::default();
+    let upstream = upstream_accepting("t2", seen.clone());
+    let mine = || {
+        Request::get("/me")
+            .header("authorization", "Bearer mine")
+            .body(Full::default())
+            .unwrap()
+    };
+
+    let client = ServiceBuilder::new()
+        .layer(AuthLayer::new(Source::numbered()))
+        .service(upstream.clone());
+    let response = client.oneshot(mine()).await.unwrap();
+    assert_eq!(response.status(), 401, "not ours to renew");
+    assert_eq!(*seen.lock().unwrap(), ["Bearer mine "]);
+
+    seen.lock().unwrap().clear();
+    let client = ServiceBuilder::new()
+        .layer(AuthLayer::new(Source::numbered()).override_explicit(true))
+        .service(upstream);
+    let response = client.oneshot(mine()).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(*seen.lock().unwrap(), ["Bearer t1 ", "Bearer t2 "]);
+}
+
+#[tokio::test]
+async fn an_api_key_header_without_a_scheme() {
+    let client = ServiceBuilder::new()
+        .layer(
+            AuthLayer::new(Source::new("k1", |_, _| Ok(token("k2"))))
+                .header(HeaderName::from_static("x-api-key"))
+                .no_scheme(),
+        )
+        .service(service_fn(|request: Request<Full<Bytes>>| async move {
+            assert!(!request.headers().contains_key("authorization"));
+            let key = request.headers()["x-api-key"].clone();
+            assert!(key.is_sensitive());
+            Ok::<_, BoxError>(status::<Full<Bytes>>(if key == "k2" { 200 } else { 401 }))
+        }));
+    let response = client.oneshot(get("/me")).await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn no_first_credential_means_nothing_is_sent() {
+    struct Broken;
+    impl TokenSource for Broken {
+        fn current(&self) -> TokenFuture<'_> {
+            Box::pin(async { Err("credential store unreachable".into()) })
+        }
+        fn refresh<'a>(&'a self, _: &'a Credential) -> TokenFuture<'a> {
+            self.current()
+        }
+    }
+    let seen = Seen::default();
+    let client = ServiceBuilder::new()
+        .layer(AuthLayer::new(Broken))
+        .service(upstream_accepting("t1", seen.clone()));
+    let error = client.oneshot(get("/me")).await.unwrap_err();
+    let unauthorized = error.unauthorized().unwrap();
+    assert_eq!(
+        (unauthorized.reason(), unauthorized.status()),
+        (AuthFailure::NoCredential, None)
+    );
+    assert_eq!(unauthorized.report().sends(), 0);
+    assert!(seen.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn cancelling_the_request_that_started_the_refresh_cancels_it_for_no_one() {
+    let gate = Arc::new(Semaphore::new(0));
+    let source = Source::numbered().gated(gate.clone());
+    let (currents, refreshes) = source.counters();
+    let seen = Seen::default();
+    let client = ServiceBuilder::new()
+        .layer(AuthLayer::new(source))
+        .service(upstream_accepting("t2", seen.clone()));
+
+    // A is rejected first and starts the refresh; B joins it.
+    let a = tokio::spawn(client.clone().oneshot(get("/a")));
+    settle(|| refreshes.load(Ordering::SeqCst) == 1).await;
+    let b = tokio::spawn(client.clone().oneshot(get("/b")));
+    settle(|| seen.lock().unwrap().len() == 2).await;
+
+    // The caller of A gives up while the refresh is under way.
+    a.abort();
+    assert!(a.await.unwrap_err().is_cancelled());
+    gate.add_permits(1);
+    let b = b.await.unwrap().unwrap();
+    assert_eq!(b.status(), 200);
+    assert_eq!(refreshes.load(Ordering::SeqCst), 1);
+
+    // And when every waiting request is gone, the refresh still lands.
+    let expiring = Arc::new(Semaphore::new(0));
+    let source = Source::numbered().gated(expiring.clone());
+    let (_, refreshes) = source.counters();
+    seen.lock().unwrap().clear();
+    let client = ServiceBuilder::new()
+        .layer(AuthLayer::new(source))
+        .service(upstream_accepting("t2", seen.clone()));
+    let lone = tokio::spawn(client.clone().oneshot(get("/lone")));
+    settle(|| refreshes.load(Ordering::SeqCst) == 1).await;
+    lone.abort();
+    assert!(lone.await.unwrap_err().is_cancelled());
+    expiring.add_permits(1);
+    // The refresh's task ends on its own; the next request goes with t2 at once.
+    let next = client.clone();
+    settle(|| expiring.available_permits() == 0).await;
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    let response = next.oneshot(get("/next")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.extensions().get::<AuthReport>().is_none(),
+        "sent once, with t2"
+    );
+    assert_eq!(*seen.lock().unwrap(), ["Bearer t1 ", "Bearer t2 "]);
+    assert_eq!(
+        (
+            currents.load(Ordering::SeqCst),
+            refreshes.load(Ordering::SeqCst)
+        ),
+        (1, 1)
+    );
+}
+
+/// A server on loopback that records what it received: 401 unless the
+/// credential is t2, then 201.
+async fn recording_server() -> (std::net::SocketAddr, Seen) {
+    let seen = Seen::default();
+    let record = seen.clone();
+    let addr = support::serve(move |request: Request<hyper::body::Incoming>| {
+        let record = record.clone();
+        async move {
+            let credential = authorization(&request);
+            let body = support::body_bytes(request.into_body()).await;
+            record
+                .lock()
+                .unwrap()
+                .push(format!("{credential} {}", String::from_utf8_lossy(&body)));
+            if credential == "Bearer t2" {
+                support::response(201, &[], "created")
+            } else {
+                support::response(
+                    401,
+                    &[("www-authenticate", r#"Bearer error="invalid_token""#)],
+                    r#"{"error": "invalid_token"}"#,
+                )
+            }
+        }
+    })
+    .await;
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn a_streamed_post_body_is_re_sent_byte_identical() {
+    let (addr, seen) = recording_server().await;
+
+    // Under the retry layer: the auth layer re-sends the retry layer's
+    // replay body (a POST without a key: the retry layer would not retry
+    // it, but the re-send is not a retry).
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default()))
+        .layer(AuthLayer::new(Source::numbered()))
+        .service(support::client::<
+            ReplayBody<support::Frames<std::convert::Infallible>>,
+        >());
+    let body = support::Frames::chunks(&["part-1 ", "part-2 ", "part-3"]);
+    let request = Request::post(format!("http://{addr}/upload"))
+        .body(body)
+        .unwrap();
+    let response = client.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(
+        response.extensions().get::<AuthReport>().unwrap().sends(),
+        2
+    );
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            "Bearer t1 part-1 part-2 part-3",
+            "Bearer t2 part-1 part-2 part-3"
+        ]
+    );
+
+    // Alone, over a body streamed from another task: wrapped in a
+    // ReplayBody by the caller.
+    seen.lock().unwrap().clear();
+    let (mut sender, body) = http_body_util::channel::Channel::<Bytes, BoxError>::new(1);
+    tokio::spawn(async move {
+        for chunk in ["alpha ", "beta ", "gamma"] {
+            sender
+                .send_data(Bytes::from_static(chunk.as_bytes()))
+                .await
+                .unwrap();
+        }
+    });
+    let client = ServiceBuilder::new()
+        .layer(AuthLayer::new(Source::numbered()))
+        .service(support::client::<
+            ReplayBody<http_body_util::channel::Channel<Bytes, BoxError>>,
+        >());
+    let request = Request::post(format!("http://{addr}/upload"))
+        .body(ReplayBody::new(body, 1024))
+        .unwrap();
+    let response = client.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["Bearer t1 alpha beta gamma", "Bearer t2 alpha beta gamma"]
+    );
+}
+
+#[tokio::test]
+async fn a_body_too_large_to_replay_is_not_re_sent_and_the_error_says_so() {
+    let (addr, seen) = recording_server().await;
+    let source = Source::numbered();
+    let (_, refreshes) = source.counters();
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default().max_replay_bytes(4)))
+        .layer(AuthLayer::new(source))
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let request = Request::post(format!("http://{addr}/upload"))
+        .body(Full::new(Bytes::from("0123456789")))
+        .unwrap();
+    let error = client.clone().oneshot(request).await.unwrap_err();
+    let unauthorized = error.unauthorized().unwrap();
+    assert_eq!(unauthorized.reason(), AuthFailure::BodyNotReplayable);
+    assert!(
+        error
+            .to_string()
+            .contains("request body is too large to send again"),
+        "{error}"
+    );
+    assert_eq!(*seen.lock().unwrap(), ["Bearer t1 0123456789"]);
+
+    // The refresh went ahead anyway: the next request goes with t2 at once.
+    settle(|| refreshes.load(Ordering::SeqCst) == 1).await;
+    let request = Request::post(format!("http://{addr}/upload"))
+        .body(Full::new(Bytes::from("0123456789")))
+        .unwrap();
+    let response = client.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(refreshes.load(Ordering::SeqCst), 1);
+}

@@ -1,0 +1,138 @@
+//! The auth layer with `tracing` on: no credential in any log line,
+//! `Display`, `Debug` or source chain, even when the token source's own
+//! error quotes the token. Alone in its binary: tracing caches each
+//! callsite's interest process-wide, and tests in other threads hitting
+//! the same callsites without a subscriber would make this one miss events.
+#![cfg(feature = "tracing")]
+
+mod support;
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Full;
+use std::sync::{Arc, Mutex};
+use tower::{ServiceBuilder, ServiceExt};
+use tower_api_errors::auth::{AuthLayer, Credential, TokenFuture, TokenSource};
+use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryPolicy};
+use tower_api_errors::{BoxError, ErrorBodyParseLayer};
+
+/// `current` gives t1-s3cr3t; `refresh` answers with the function.
+struct Source(fn(&Credential) -> Result<Credential, BoxError>);
+
+impl TokenSource for Source {
+    fn current(&self) -> TokenFuture<'_> {
+        Box::pin(async { Ok(Credential::new("t1-s3cr3t")?) })
+    }
+
+    fn refresh<'a>(&'a self, rejected: &'a Credential) -> TokenFuture<'a> {
+        Box::pin(async move { (self.0)(rejected) })
+    }
+}
+
+/// A server on loopback: 401 with RFC 6750's challenge unless the
+/// credential is t2, then 201.
+async fn server() -> std::net::SocketAddr {
+    support::serve(|request: Request<hyper::body::Incoming>| async move {
+        if request.headers()["authorization"] == "Bearer t2" {
+            support::response(201, &[], "created")
+        } else {
+            support::response(
+                401,
+                &[("www-authenticate", r#"Bearer error="invalid_token""#)],
+                r#"{"error": "invalid_token"}"#,
+            )
+        }
+    })
+    .await
+}
+
+/// With `tracing` on, nothing shows a credential: not the logs, not the
+/// errors, not their chains, even when the token source's own error
+/// message contains the token (it is withheld).
+#[tokio::test]
+async fn no_credential_in_any_output() {
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let logs = Captured::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(logs.clone())
+                .with_ansi(false),
+        )
+        .with(Targets::new().with_target("tower_api_errors", tracing::Level::TRACE));
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let addr = server().await;
+    let mut outputs = Vec::new();
+    // A source that renews once (t1-s3cr3t to t2), and one whose refresh
+    // error quotes the rejected token.
+    let renewing = Source(|_| Ok(Credential::new("t2")?));
+    let leaky = Source(|rejected| {
+        Err(format!(
+            "refresh refused for {}",
+            String::from_utf8_lossy(rejected.expose_secret())
+        )
+        .into())
+    });
+    for source in [renewing, leaky] {
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(RetryPolicy::default()))
+            .layer(AuthLayer::new(source))
+            .layer(ErrorBodyParseLayer::new())
+            .service(support::client::<ReplayBody<Full<Bytes>>>());
+        let request = Request::get(format!("http://{addr}/me"))
+            .body(Full::default())
+            .unwrap();
+        match client.oneshot(request).await {
+            Ok(response) => outputs.push(format!("{response:?}")),
+            Err(error) => {
+                if let Some(unauthorized) = error.unauthorized() {
+                    let source = std::error::Error::source(unauthorized).unwrap();
+                    assert!(source.to_string().contains("withheld"), "{source}");
+                }
+                let mut next: Option<&dyn std::error::Error> = Some(&error);
+                while let Some(e) = next {
+                    outputs.push(format!("{e} {e:?}"));
+                    next = e.source();
+                }
+            }
+        }
+    }
+    let log = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        log.contains("credential_rejected status=401 renewal=\"refresh\""),
+        "{log}"
+    );
+    assert!(log.contains("credential_installed generation=2"), "{log}");
+    assert!(log.contains("credential_refresh_failed"), "{log}");
+    assert!(log.contains("unauthorized reason="), "{log}");
+    outputs.push(log);
+    for output in &outputs {
+        for secret in ["t1-s3cr3t", "Bearer t2", "s3cr3t"] {
+            assert!(!output.contains(secret), "{secret} leaked into: {output}");
+        }
+    }
+}
+
+/// A log sink the test can read (as in tests/tracing.rs).
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
