@@ -1,75 +1,88 @@
-//! End to end over loopback: a hyper server and a hyper-util client, many
-//! concurrent requests, the bare client against the full stack, in the same
-//! run. Throughput is requests per second of wall time.
+//! End to end over loopback: a hyper server in a child process pinned to
+//! core 1, a single-threaded hyper-util client pinned to core 0, 64 requests
+//! in flight, every body read. The bare client, the recommended stack and
+//! the three-layer stack are measured in interleaved rounds (order rotated
+//! each round); the figure is the median of the per-round ratios.
+//!
+//! ```sh
+//! taskset -c 0 cargo bench --bench loopback            # ROUNDS=7 REQUESTS=20000
+//! ```
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+#[path = "common/loopback.rs"]
+mod harness;
 
 use bytes::Bytes;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use http::Request;
-use http_body_util::Full;
-use std::net::SocketAddr;
-use tower::{Service, ServiceBuilder, ServiceExt};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tower::{ServiceBuilder, ServiceExt};
 use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryPolicy};
 use tower_api_errors::{ErrorBodyParseLayer, StatusClassifierLayer};
 
-/// Requests per iteration, and how many are in flight at once.
-const REQUESTS: usize = 512;
-const CONCURRENCY: usize = 32;
-
-/// Sends `REQUESTS` GETs through `client`, `CONCURRENCY` at a time.
-async fn batch<S>(client: S, addr: SocketAddr)
-where
-    S: Service<Request<Full<Bytes>>> + Clone + Send + 'static,
-    S::Future: Send,
-    S::Response: Send,
-    S::Error: std::fmt::Debug + Send,
-{
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..CONCURRENCY {
-        let client = client.clone();
-        workers.spawn(async move {
-            for _ in 0..REQUESTS / CONCURRENCY {
-                let request = Request::get(format!("http://{addr}/items"))
-                    .body(Full::new(Bytes::new()))
-                    .unwrap();
-                client.clone().oneshot(request).await.unwrap();
+/// One request through `client`, its body read to the end.
+macro_rules! sender {
+    ($client:expr, $addr:expr) => {{
+        let client = $client;
+        let addr = $addr;
+        move || {
+            let client = client.clone();
+            async move {
+                let response = client.oneshot(harness::request(addr)).await.unwrap();
+                response.into_body().collect().await.unwrap();
             }
-        });
-    }
-    while let Some(done) = workers.join_next().await {
-        done.unwrap();
-    }
+        }
+    }};
 }
 
-fn loopback(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let addr = runtime.block_on(support::serve(|_request| async {
-        support::response(200, &[], r#"{"id": 1}"#)
-    }));
-    let mut group = c.benchmark_group("loopback");
-    group.throughput(Throughput::Elements(REQUESTS as u64));
-    group.sample_size(20);
+fn main() {
+    if harness::serve_if_asked() {
+        return;
+    }
+    // `cargo bench` passes `--bench`; a test run (`cargo test --benches`)
+    // does not: then one short round checks that the bench works.
+    let benching = std::env::args().any(|a| a == "--bench");
+    let rounds = if benching {
+        harness::setting("ROUNDS", 7)
+    } else {
+        1
+    };
+    let total = if benching {
+        harness::setting("REQUESTS", 20_000)
+    } else {
+        256
+    };
+    let server = harness::spawn_server();
+    let addr = server.addr;
+    let runtime = harness::client_runtime();
+    let _guard = runtime.enter();
 
-    let bare = support::client::<Full<Bytes>>();
-    group.bench_function("bare hyper-util client (baseline)", |b| {
-        b.to_async(&runtime).iter(|| batch(bare.clone(), addr))
-    });
-    let stack = ServiceBuilder::new()
+    let bare = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let recommended = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default()))
+        .layer(ErrorBodyParseLayer::new())
+        .service(Client::builder(TokioExecutor::new()).build_http::<ReplayBody<Full<Bytes>>>());
+    let three = ServiceBuilder::new()
         .layer(RetryLayer::new(RetryPolicy::default()))
         .layer(ErrorBodyParseLayer::new())
         .layer(StatusClassifierLayer::new())
-        .service(support::client::<ReplayBody<Full<Bytes>>>());
-    group.bench_function("full stack", |b| {
-        b.to_async(&runtime).iter(|| batch(stack.clone(), addr))
-    });
-    group.finish();
+        .service(Client::builder(TokioExecutor::new()).build_http::<ReplayBody<Full<Bytes>>>());
+    let names = [
+        "bare hyper-util client (baseline)",
+        "recommended stack (retry, parse)",
+        "three layers (retry, parse, classify)",
+    ];
+    let mut results = Vec::new();
+    for round in 0..rounds {
+        let mut row = [0.0; 3];
+        for k in 0..3 {
+            let i = (k + round) % 3;
+            row[i] = match i {
+                0 => harness::throughput(&runtime, total, sender!(bare.clone(), addr)),
+                1 => harness::throughput(&runtime, total, sender!(recommended.clone(), addr)),
+                _ => harness::throughput(&runtime, total, sender!(three.clone(), addr)),
+            };
+        }
+        results.push(row.to_vec());
+    }
+    harness::report(&names, &[0, 0, 0], &results);
 }
-
-criterion_group!(benches, loopback);
-criterion_main!(benches);

@@ -3,7 +3,7 @@
 //! other.
 
 use crate::auth::{AuthReport, Unauthorized};
-use crate::hints::{HintSource, RateLimitInfo, RetryHint};
+use crate::hints::{HintSource, RateLimitInfo, RateLimitPolicy, RetryHint};
 use crate::redact::RequestContext;
 use crate::ErrorKind;
 use http::StatusCode;
@@ -228,6 +228,7 @@ struct ApiErrorInner {
     field_errors: Vec<FieldError>,
     hint: Option<RetryHint>,
     rate_limit: Option<RateLimitInfo>,
+    policies: Vec<RateLimitPolicy>,
     details: Option<Value>,
     truncated: bool,
     body_error: Option<std::sync::Arc<BoxError>>,
@@ -248,6 +249,7 @@ pub(crate) struct ApiErrorParts {
     pub(crate) field_errors: Vec<FieldError>,
     pub(crate) hint: Option<RetryHint>,
     pub(crate) rate_limit: Option<RateLimitInfo>,
+    pub(crate) policies: Vec<RateLimitPolicy>,
     pub(crate) details: Option<Value>,
 }
 
@@ -268,6 +270,7 @@ impl ApiError {
                 field_errors: parts.field_errors,
                 hint: parts.hint,
                 rate_limit: parts.rate_limit,
+                policies: parts.policies,
                 details: parts.details,
                 truncated: false,
                 body_error: None,
@@ -324,6 +327,14 @@ impl ApiError {
     /// The server's rate-limit state, from whichever rate-limit headers it sent.
     pub fn rate_limit(&self) -> Option<&RateLimitInfo> {
         self.inner.rate_limit.as_ref()
+    }
+
+    /// Every rate-limit window the server announced on this response (its
+    /// binding one is [`rate_limit`](Self::rate_limit)), read once with
+    /// the rest of its headers: what a quota layer learns from a failure
+    /// without parsing the headers again. Empty when it announced none.
+    pub fn policies(&self) -> &[RateLimitPolicy] {
+        &self.inner.policies
     }
 
     /// The parsed JSON body, for anything the typed accessors do not cover

@@ -35,7 +35,8 @@ pub enum ErrorKind {
     NotFound,
     /// 409: the request conflicts with the resource's state (e.g. a duplicate).
     Conflict,
-    /// 408 or 504: the server or a gateway gave up waiting.
+    /// 408 or 504 (and Cloudflare's 522, 524; 598, 599): the server or a
+    /// gateway gave up waiting.
     Timeout,
     /// 422: the request was understood but failed validation.
     Validation,
@@ -43,15 +44,19 @@ pub enum ErrorKind {
     UpgradeRequired,
     /// 429: a rate limit or quota was exceeded.
     RateLimited,
-    /// 500: the server failed unexpectedly.
+    /// 500 (and any 5xx not named in the table): the server failed
+    /// unexpectedly.
     Server,
-    /// 502: a gateway or proxy got a bad answer from upstream.
+    /// 502 (and Cloudflare's 520, 521, 523, 525, 526, 530): a gateway or
+    /// proxy got a bad answer, or none, from upstream.
     BadGateway,
-    /// 503: the service is temporarily unavailable.
+    /// 503 (and 507, 509, Anthropic's 529): the service is temporarily
+    /// unavailable or out of capacity.
     Unavailable,
     /// No response: the connection or the inner service failed.
     Transport,
-    /// Any other status that is not a success (e.g. 405, 410, 501, 505).
+    /// Any other status that is not a success (e.g. 405, 410, 413, and the
+    /// 5xx that waiting cannot heal: 501, 505, 506, 508, 510, 511).
     Other,
 }
 
@@ -72,12 +77,33 @@ impl ErrorKind {
     /// | 426 | `UpgradeRequired` |
     /// | 429 | `RateLimited` |
     /// | 500 | `Server` |
-    /// | 502 | `BadGateway` |
-    /// | 503 | `Unavailable` |
-    /// | any other 4xx or 5xx | `Other` |
+    /// | 502 Bad Gateway | `BadGateway` |
+    /// | 503 Service Unavailable | `Unavailable` |
+    /// | 504 Gateway Timeout | `Timeout` |
+    /// | 501 Not Implemented, 505 HTTP Version Not Supported, 506 Variant Also Negotiates, 508 Loop Detected, 510 Not Extended, 511 Network Authentication Required | `Other` |
+    /// | 507 Insufficient Storage (WebDAV) | `Unavailable` |
+    /// | 509 Bandwidth Limit Exceeded (cPanel, Apache) | `Unavailable` |
+    /// | 520 Unknown Error, 521 Web Server Is Down, 523 Origin Is Unreachable, 525 SSL Handshake Failed, 526 Invalid SSL Certificate (Cloudflare) | `BadGateway` |
+    /// | 522 Connection Timed Out, 524 A Timeout Occurred (Cloudflare) | `Timeout` |
+    /// | 529 Overloaded (Anthropic `overloaded_error`, Qualys) | `Unavailable` |
+    /// | 530 Origin Error (Cloudflare, with a 1xxx error such as 1016 origin DNS) | `BadGateway` |
+    /// | 598, 599 Network Read / Connect Timeout (proxies) | `Timeout` |
+    /// | any other 5xx | `Server` |
+    /// | any other 4xx | `Other` |
     ///
     /// 3xx is not a failure: following redirects is the job of a redirect
     /// layer (`tower_http::follow_redirect`), and a 304 is a cache hit.
+    ///
+    /// **Why these kinds.** A kind says what went wrong, by the status's
+    /// documented meaning: Cloudflare's 52x and 530 are a gateway reporting
+    /// on its upstream (a bad answer: `BadGateway`; no answer in time:
+    /// `Timeout`); 529, 507 and 509 say the server is out of capacity for
+    /// now (`Unavailable`; 509 is a hosting bandwidth allowance, not an
+    /// API's rate limit, so it is not `RateLimited`); an unknown 5xx is still
+    /// the server's failure (`Server`). The six statuses that name a
+    /// permanent condition (an unimplemented method, an unsupported
+    /// version, a configuration error, a loop, a missing extension, a
+    /// captive portal) are `Other`: waiting will not change them.
     pub fn from_status(status: StatusCode) -> Option<ErrorKind> {
         let kind = match status.as_u16() {
             100..=399 => return None,
@@ -86,14 +112,16 @@ impl ErrorKind {
             402 => ErrorKind::PaymentRequired,
             403 => ErrorKind::Forbidden,
             404 => ErrorKind::NotFound,
-            408 | 504 => ErrorKind::Timeout,
+            408 => ErrorKind::Timeout,
             409 => ErrorKind::Conflict,
             422 => ErrorKind::Validation,
             426 => ErrorKind::UpgradeRequired,
             429 => ErrorKind::RateLimited,
-            500 => ErrorKind::Server,
-            502 => ErrorKind::BadGateway,
-            503 => ErrorKind::Unavailable,
+            502 | 520 | 521 | 523 | 525 | 526 | 530 => ErrorKind::BadGateway,
+            503 | 507 | 509 | 529 => ErrorKind::Unavailable,
+            504 | 522 | 524 | 598 | 599 => ErrorKind::Timeout,
+            501 | 505 | 506 | 508 | 510 | 511 => ErrorKind::Other,
+            500..=599 => ErrorKind::Server,
             _ => ErrorKind::Other,
         };
         Some(kind)
@@ -104,8 +132,10 @@ impl ErrorKind {
     /// `BadGateway`, `Unavailable` and `Transport`.
     ///
     /// This is the kind's default only: the classifier decides per response
-    /// (a 501 is `Other` and not retried; a server's explicit
-    /// `x-should-retry` header overrides either way).
+    /// (a 501 is `Other` and not retried; a 413 with `Retry-After` is `Other`
+    /// and retried; a server's explicit `x-should-retry` header overrides
+    /// either way). Every 5xx of a transient kind is retryable by the
+    /// default classifier, and every 5xx it does not retry is `Other`.
     pub fn is_transient(self) -> bool {
         matches!(
             self,
@@ -155,6 +185,15 @@ mod tests {
         for code in 100..=399u16 {
             let status = StatusCode::from_u16(code).unwrap();
             assert_eq!(ErrorKind::from_status(status), None, "{code}");
+        }
+    }
+
+    #[test]
+    fn every_5xx_is_transient_unless_waiting_cannot_heal_it() {
+        for code in 500..=599u16 {
+            let kind = ErrorKind::from_status(StatusCode::from_u16(code).unwrap()).unwrap();
+            let permanent = matches!(code, 501 | 505 | 506 | 508 | 510 | 511);
+            assert_eq!(kind.is_transient(), !permanent, "{code}: {kind:?}");
         }
     }
 

@@ -37,6 +37,12 @@
 //! - [`redact`]: credentials never reach an error or a log line.
 //! - `grpc` (feature `grpc`): `grpc-status` classification and pushback.
 //!
+//! The recommended stack is `RetryLayer -> ErrorBodyParseLayer -> client`:
+//! both classify for themselves with the default table (a success costs one
+//! range check), so the classification stamp, which costs three
+//! allocations per response, is only for those who need the verdict on
+//! every response.
+//!
 //! Every layer works alone too: the classifier over any client; the parse
 //! layer without a classifier (it classifies with the default table); the
 //! retry layer over a raw client (it classifies responses itself) or over

@@ -4,7 +4,7 @@ use http::{HeaderMap, HeaderValue};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tower_api_errors::hints::{
     grpc_pushback, parse_retry_after, retry_after, retry_hint, should_retry, GrpcPushback,
-    HintSource, RateLimitInfo, MAX_HINT,
+    HintSource, RateLimitInfo, ResponseHints, MAX_HINT, MAX_POLICIES,
 };
 
 /// 1994-11-06 08:48:37 GMT: one minute before RFC 9110's example date.
@@ -46,6 +46,24 @@ fn retry_after_values() {
         (b"Sun, 06 Nov 1994 25:49:37 GMT", None),
         (b"Sun, 32 Nov 1994 08:49:37 GMT", None),
         (b"+5", None),
+        // Obsolete zones and forms that Python's email.utils (urllib3's
+        // Retry-After reader) accepts.
+        (b"Sun, 06 Nov 1994 08:49:37 UTC", secs(60)),
+        (b"Sun, 06 Nov 1994 08:49:37 UT", secs(60)),
+        (b"Sun, 06 Nov 1994 08:49:37 +0000", secs(60)),
+        (b"Sun, 06 Nov 1994 10:49:37 +0200", secs(60)),
+        (b"Sun, 06 Nov 1994 00:49:37 PST", secs(60)),
+        (b"06 Nov 1994 08:49:37 GMT", secs(60)),
+        (b"Sun, 6 Nov 94 08:49:37 GMT", secs(60)),
+        (b"1994-11-06T08:49:37Z", secs(60)),
+        // Hostile dates: refused, never a panic.
+        (b"Sun, 06 Nov 1994 08:49:37 +2500", None),
+        (b"Sun, 06 Nov 1994 08:49:37 Mars/Olympus", None),
+        (b"Sun, 29 Feb 1994 08:49:37 GMT", None),
+        (
+            b"Sun, 06 Nov 1994 08:49:37 GMT GMT GMT GMT GMT GMT GMT",
+            None,
+        ),
     ];
     for (raw, expected) in rows {
         let value = HeaderValue::from_bytes(raw).unwrap();
@@ -343,4 +361,328 @@ fn grpc_pushback_values() {
         );
     }
     assert_eq!(grpc_pushback(&HeaderMap::new()), None);
+}
+
+/// One expected window: (name, limit, remaining, reset seconds, window seconds).
+type Window<'a> = (
+    Option<&'a str>,
+    Option<u64>,
+    Option<u64>,
+    Option<u64>,
+    Option<u64>,
+);
+
+type FamilyRow<'a> = (
+    &'a str,
+    Pairs<'a>,
+    &'a [Window<'a>],
+    Option<(u64, HintSource)>,
+);
+
+/// Every header family `ResponseHints` reads, one row per documented
+/// example, then hostile variants. `now` is 2023-11-14 22:13:20 UTC.
+#[test]
+fn response_hints_families() {
+    let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let rows: &[FamilyRow<'_>] = &[
+        (
+            // Okta, "Rate limits overview" / "Rate limit best practices"
+            // (developer.okta.com/docs/reference/rl-best-practices/):
+            // X-Rate-Limit-Limit, -Remaining, -Reset (Unix seconds).
+            "Okta",
+            &[
+                ("x-rate-limit-limit", b"600"),
+                ("x-rate-limit-remaining", b"0"),
+                ("x-rate-limit-reset", b"1700000042"),
+            ],
+            &[(None, Some(600), Some(0), Some(42), None)],
+            Some((42_000, HintSource::RateLimitReset)),
+        ),
+        (
+            // X API v2, "Rate limits" (docs.x.com/x-api/fundamentals/rate-limits):
+            // x-rate-limit-limit / -remaining / -reset (Unix seconds).
+            "X",
+            &[
+                ("x-rate-limit-limit", b"900"),
+                ("x-rate-limit-remaining", b"899"),
+                ("x-rate-limit-reset", b"1700000900"),
+            ],
+            &[(None, Some(900), Some(899), Some(900), None)],
+            None,
+        ),
+        (
+            // Anthropic, "Rate limits" (docs.anthropic.com/en/api/rate-limits):
+            // anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-
+            // {limit,remaining,reset}, resets in RFC 3339, retry-after on 429.
+            "Anthropic 429",
+            &[
+                ("retry-after", b"12"),
+                ("anthropic-ratelimit-requests-limit", b"1000"),
+                ("anthropic-ratelimit-requests-remaining", b"999"),
+                ("anthropic-ratelimit-requests-reset", b"2023-11-14T22:13:21Z"),
+                ("anthropic-ratelimit-tokens-limit", b"96000"),
+                ("anthropic-ratelimit-tokens-remaining", b"0"),
+                ("anthropic-ratelimit-tokens-reset", b"2023-11-14T22:13:32Z"),
+                ("anthropic-ratelimit-input-tokens-limit", b"80000"),
+                ("anthropic-ratelimit-input-tokens-remaining", b"0"),
+                ("anthropic-ratelimit-input-tokens-reset", b"2023-11-14T22:13:32Z"),
+                ("anthropic-ratelimit-output-tokens-limit", b"16000"),
+                ("anthropic-ratelimit-output-tokens-remaining", b"16000"),
+                ("anthropic-ratelimit-output-tokens-reset", b"2023-11-14T22:13:20Z"),
+            ],
+            &[
+                (Some("requests"), Some(1000), Some(999), Some(1), None),
+                (Some("tokens"), Some(96000), Some(0), Some(12), None),
+                (Some("input-tokens"), Some(80000), Some(0), Some(12), None),
+                (Some("output-tokens"), Some(16000), Some(16000), Some(0), None),
+            ],
+            Some((12_000, HintSource::RetryAfter)),
+        ),
+        (
+            // A recorded Anthropic response (tidyllm's test fixture
+            // api.anthropic.com/v1/messages-e050b5-POST.R): resets a second
+            // before the response's own Date are already past.
+            "Anthropic against its Date",
+            &[
+                ("date", b"Thu, 21 Aug 2025 12:41:00 GMT"),
+                ("anthropic-ratelimit-requests-limit", b"1000"),
+                ("anthropic-ratelimit-requests-remaining", b"999"),
+                ("anthropic-ratelimit-requests-reset", b"2025-08-21T12:40:59Z"),
+                ("anthropic-ratelimit-output-tokens-limit", b"16000"),
+                ("anthropic-ratelimit-output-tokens-remaining", b"0"),
+                ("anthropic-ratelimit-output-tokens-reset", b"2025-08-21T12:41:05Z"),
+            ],
+            &[
+                (Some("requests"), Some(1000), Some(999), Some(0), None),
+                (Some("output-tokens"), Some(16000), Some(0), Some(5), None),
+            ],
+            Some((5_000, HintSource::RateLimitReset)),
+        ),
+        (
+            // Shopify, "API rate limits" (shopify.dev/docs/api/usage/rate-limits):
+            // "X-Shopify-Shop-Api-Call-Limit: 32/40", and a 429 carries
+            // "Retry-After: 2.0".
+            "Shopify",
+            &[
+                ("x-shopify-shop-api-call-limit", b"40/40"),
+                ("retry-after", b"2.0"),
+            ],
+            &[(None, Some(40), Some(0), None, None)],
+            Some((2_000, HintSource::RetryAfter)),
+        ),
+        (
+            "Shopify with room",
+            &[("x-shopify-shop-api-call-limit", b"39/40")],
+            &[(None, Some(40), Some(1), None, None)],
+            None,
+        ),
+        (
+            // draft-ietf-httpapi-ratelimit-headers-07 §5 (the single-field
+            // dictionary form): "RateLimit: limit=100, remaining=50, reset=5".
+            "older single-field draft",
+            &[("ratelimit", b"limit=100, remaining=0, reset=5")],
+            &[(None, Some(100), Some(0), Some(5), None)],
+            Some((5_000, HintSource::RateLimitReset)),
+        ),
+        (
+            // draft-ietf-httpapi-ratelimit-headers-09 §3.1 / §4.1 examples,
+            // with several policies, quota units and a partition key.
+            "current draft, several policies",
+            &[
+                (
+                    "ratelimit-policy",
+                    br#""burst";q=100;w=60;qu="requests", "daily";q=1000;w=86400;pk=:cHsdsRa894==:"#,
+                ),
+                ("ratelimit", br#""burst";r=0;t=30;pk=:cHsdsRa894==:"#),
+                ("ratelimit", br#""daily";r=900;t=40000"#),
+            ],
+            &[
+                (Some("burst"), Some(100), Some(0), Some(30), Some(60)),
+                (Some("daily"), Some(1000), Some(900), Some(40000), Some(86400)),
+            ],
+            Some((30_000, HintSource::RateLimitReset)),
+        ),
+        (
+            // Azure Cosmos DB / Azure OpenAI: "x-ms-retry-after-ms" on 429.
+            "Azure",
+            &[("x-ms-retry-after-ms", b"1500"), ("retry-after", b"2")],
+            &[],
+            Some((1_500, HintSource::RetryAfterMs)),
+        ),
+        (
+            // Clock skew: the server's clock is an hour behind ours; its
+            // Retry-After date is one minute after its own Date.
+            "Retry-After date against Date",
+            &[
+                ("date", b"Tue, 14 Nov 2023 21:13:20 GMT"),
+                ("retry-after", b"Tue, 14 Nov 2023 21:14:20 GMT"),
+            ],
+            &[],
+            Some((60_000, HintSource::RetryAfter)),
+        ),
+        (
+            // The same from a cache (Age present): the Date is stale, the
+            // local clock decides, and the date is past.
+            "Retry-After date with Age",
+            &[
+                ("date", b"Tue, 14 Nov 2023 21:13:20 GMT"),
+                ("age", b"30"),
+                ("retry-after", b"Tue, 14 Nov 2023 21:14:20 GMT"),
+            ],
+            &[],
+            Some((0, HintSource::RetryAfter)),
+        ),
+        (
+            // GitHub's epoch reset against a Date 100 s ahead of our clock.
+            "epoch reset against Date",
+            &[
+                ("date", b"Tue, 14 Nov 2023 22:15:00 GMT"),
+                ("x-ratelimit-remaining", b"0"),
+                ("x-ratelimit-reset", b"1700000160"),
+            ],
+            &[(None, None, Some(0), Some(60), None)],
+            Some((60_000, HintSource::RateLimitReset)),
+        ),
+        (
+            "unreadable Date: the local clock",
+            &[
+                ("date", b"yesterday"),
+                ("x-ratelimit-remaining", b"0"),
+                ("x-ratelimit-reset", b"1700000160"),
+            ],
+            &[(None, None, Some(0), Some(160), None)],
+            Some((160_000, HintSource::RateLimitReset)),
+        ),
+        // Hostile variants.
+        (
+            "hostile: Shopify garbage",
+            &[("x-shopify-shop-api-call-limit", b"40/-1/x")],
+            &[],
+            None,
+        ),
+        (
+            "hostile: used above limit",
+            &[("x-shopify-shop-api-call-limit", b"99/40")],
+            &[(None, Some(40), Some(0), None, None)],
+            None,
+        ),
+        (
+            "hostile: RFC 3339 out of range",
+            &[
+                ("anthropic-ratelimit-tokens-remaining", b"0"),
+                ("anthropic-ratelimit-tokens-reset", b"2023-02-30T25:61:00Z"),
+            ],
+            &[(Some("tokens"), None, Some(0), None, None)],
+            None,
+        ),
+        (
+            "hostile: far-future RFC 3339 saturates",
+            &[
+                ("anthropic-ratelimit-tokens-remaining", b"0"),
+                ("anthropic-ratelimit-tokens-reset", b"9999-12-31T23:59:59Z"),
+            ],
+            &[(Some("tokens"), None, Some(0), Some(MAX_HINT.as_secs()), None)],
+            Some((MAX_HINT.as_millis() as u64, HintSource::RateLimitReset)),
+        ),
+        (
+            "hostile: structured garbage",
+            &[
+                ("ratelimit", br#""a;r=0, ;;;, =,"#),
+                ("ratelimit-policy", br#"limit=, "b";q=-5;w=1e9"#),
+            ],
+            &[(Some("b"), None, None, None, None)],
+            None,
+        ),
+        (
+            "hostile: Date far in the past",
+            &[
+                ("date", b"Thu, 01 Jan 1970 00:00:01 GMT"),
+                ("retry-after", b"Tue, 14 Nov 2023 22:14:20 GMT"),
+            ],
+            &[],
+            Some((MAX_HINT.as_millis() as u64, HintSource::RetryAfter)),
+        ),
+    ];
+    for (name, pairs, windows, hint) in rows {
+        let hints = ResponseHints::read(&headers(pairs), now);
+        let got: Vec<Window<'_>> = hints
+            .policies()
+            .iter()
+            .map(|p| {
+                (
+                    p.name(),
+                    p.limit(),
+                    p.remaining(),
+                    p.reset().map(|r| r.as_secs()),
+                    p.window().map(|w| w.as_secs()),
+                )
+            })
+            .collect();
+        // A policy with only a name and nothing readable is dropped.
+        let expected: Vec<Window<'_>> = windows
+            .iter()
+            .copied()
+            .filter(|w| w.1.is_some() || w.2.is_some() || w.3.is_some() || w.4.is_some())
+            .collect();
+        assert_eq!(got, expected, "{name}");
+        let got_hint = hints
+            .retry_hint()
+            .map(|h| (h.delay().as_millis() as u64, h.source()));
+        assert_eq!(got_hint, *hint, "{name}");
+        // The free functions agree with the reading.
+        let map = headers(pairs);
+        assert_eq!(
+            RateLimitInfo::from_headers(&map, now),
+            hints.rate_limit(),
+            "{name}"
+        );
+        assert_eq!(retry_hint(&map, now), hints.retry_hint(), "{name}");
+        assert_eq!(should_retry(&map), hints.should_retry(), "{name}");
+    }
+}
+
+/// The binding window is the most restrictive one across families.
+#[test]
+fn binding_window_across_families() {
+    let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let map = headers(&[
+        ("x-ratelimit-limit", b"5000"),
+        ("x-ratelimit-remaining", b"4000"),
+        ("ratelimit", br#""hourly";r=0;t=120, "minute";r=0;t=20"#),
+        ("x-ratelimit-remaining-tokens", b"3"),
+    ]);
+    let hints = ResponseHints::read(&map, now);
+    let binding = hints.rate_limit().unwrap();
+    assert_eq!(binding.remaining(), Some(0));
+    assert_eq!(binding.reset(), Some(Duration::from_secs(120)));
+    assert_eq!(hints.policies().len(), 4);
+}
+
+/// 400 KB of hostile fields: a bounded reading, whatever the shape.
+#[test]
+fn hostile_400_kb_of_headers() {
+    let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let mut map = HeaderMap::new();
+    let policies: String = (0..10_000).map(|i| format!("\"p{i}\";q=1;w=1,")).collect();
+    let states: String = (0..10_000).map(|i| format!("\"p{i}\";r=0;t=1,")).collect();
+    map.append(
+        "ratelimit-policy",
+        HeaderValue::from_str(&policies).unwrap(),
+    );
+    map.append("ratelimit", HeaderValue::from_str(&states).unwrap());
+    map.append(
+        "retry-after",
+        HeaderValue::from_str(&"Sun, 06 Nov 1994 ".repeat(5_000)).unwrap(),
+    );
+    map.append(
+        "anthropic-ratelimit-tokens-reset",
+        HeaderValue::from_str(&"2024-".repeat(10_000)).unwrap(),
+    );
+    let bytes: usize = map.iter().map(|(_, v)| v.len()).sum();
+    assert!(bytes >= 400_000, "{bytes}");
+    let hints = ResponseHints::read(&map, now);
+    assert!(hints.policies().len() <= MAX_POLICIES);
+    assert_eq!(hints.policies()[0].name(), Some("p0"));
+    assert_eq!(hints.policies()[0].limit(), Some(1));
+    assert_eq!(hints.explicit_hint(), None);
 }

@@ -514,7 +514,11 @@ async fn the_scripted_run_counts_what_happened() {
     assert_eq!(stopped("hint_too_long"), 1);
     assert_eq!(stopped("deadline"), 2);
     assert_eq!(stopped("not_idempotent"), 1);
-    assert_eq!(stopped("not_retryable"), 3, "426, 400, the broken credential");
+    assert_eq!(
+        stopped("not_retryable"),
+        3,
+        "426, 400, the broken credential"
+    );
     // The hanging attempt was cut at the deadline, 30 s in.
     let hang = find(&points, d, &[("error.type", "transport")]);
     assert_eq!((total(&hang), hang[0].sum), (1, 30.0));
@@ -525,12 +529,18 @@ async fn the_scripted_run_counts_what_happened() {
         .filter(|p| !p.attributes.contains_key("error.type"))
         .map(|p| p.count)
         .sum();
-    assert_eq!(successes, 5, "ok, 503 then ok, 429s then ok, PURGE ok, auth renewed");
+    assert_eq!(
+        successes, 5,
+        "ok, 503 then ok, 429s then ok, PURGE ok, auth renewed"
+    );
     let attempts: f64 = find(&points, "tower_api_errors.call.attempts", &[])
         .iter()
         .map(|p| p.sum)
         .sum();
-    assert_eq!(attempts, 16.0, "13 calls, 3 retries (the auth re-send is inside its attempt)");
+    assert_eq!(
+        attempts, 16.0,
+        "13 calls, 3 retries (the auth re-send is inside its attempt)"
+    );
 
     // The allowlisted code shows; the other does not.
     assert_eq!(

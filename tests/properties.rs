@@ -9,7 +9,8 @@ use proptest::prelude::*;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tower::util::rng::HasherRng;
 use tower_api_errors::hints::{
-    grpc_pushback, parse_retry_after, retry_hint, GrpcPushback, RateLimitInfo, MAX_HINT,
+    grpc_pushback, parse_retry_after, retry_hint, GrpcPushback, RateLimitInfo, ResponseHints,
+    MAX_HINT, MAX_POLICIES, MAX_POLICY_NAME,
 };
 use tower_api_errors::parse_error;
 use tower_api_errors::retry::{Backoff, Jitter, ReplayBody};
@@ -29,6 +30,14 @@ const HINT_HEADERS: &[&str] = &[
     "ratelimit-reset",
     "x-ratelimit-remaining-tokens",
     "x-ratelimit-reset-tokens",
+    "x-rate-limit-remaining",
+    "x-rate-limit-reset",
+    "anthropic-ratelimit-tokens-remaining",
+    "anthropic-ratelimit-tokens-reset",
+    "x-shopify-shop-api-call-limit",
+    "x-ms-retry-after-ms",
+    "date",
+    "age",
     "x-should-retry",
     "stripe-should-retry",
     "grpc-retry-pushback-ms",
@@ -48,7 +57,11 @@ fn header_value() -> impl Strategy<Value = HeaderValue> {
         "-?[0-9]{0,32}(\\.[0-9]{0,12})?".prop_map(|s| HeaderValue::from_str(&s).unwrap()),
         "[a-z\"]{0,8};r=-?[0-9]{0,20};t=[0-9a-z]{0,6}(, ?[a-z]{1,5};q=[0-9]{1,4})?"
             .prop_map(|s| HeaderValue::from_str(&s).unwrap()),
-        "(Mon|Sun), [0-9]{2} (Nov|Feb) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT"
+        "(Mon|Sun), [0-9]{2} (Nov|Feb) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} (GMT|UTC|[+-][0-9]{4})"
+            .prop_map(|s| HeaderValue::from_str(&s).unwrap()),
+        "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{0,12})?)?(Z|[+-][0-9]{2}:?[0-9]{2})?"
+            .prop_map(|s| HeaderValue::from_str(&s).unwrap()),
+        "(limit|remaining|reset)=-?[0-9]{0,5}(, ?(limit|remaining|reset)=[0-9]{0,5}){0,3}|[0-9]{0,3}/[0-9]{0,3}"
             .prop_map(|s| HeaderValue::from_str(&s).unwrap()),
     ]
 }
@@ -150,6 +163,24 @@ proptest! {
         }
         let _ = grpc_pushback(&headers);
         let _ = tower_api_errors::hints::should_retry(&headers);
+    }
+
+    /// `ResponseHints::read` never panics, stays within its bounds, and
+    /// agrees with the free functions built on it.
+    #[test]
+    fn response_hints_are_total_and_bounded(headers in headers(), now_secs in 0u64..4_000_000_000) {
+        let now = UNIX_EPOCH + Duration::from_secs(now_secs);
+        let hints = ResponseHints::read(&headers, now);
+        prop_assert!(hints.policies().len() <= MAX_POLICIES);
+        for policy in hints.policies() {
+            prop_assert!(policy.name().is_none_or(|n| n.len() <= MAX_POLICY_NAME));
+            prop_assert!(policy.reset().is_none_or(|r| r <= MAX_HINT));
+            prop_assert!(policy.window().is_none_or(|w| w <= MAX_HINT));
+        }
+        prop_assert!(hints.retry_hint_when_limited().is_none_or(|h| h.delay() <= MAX_HINT));
+        prop_assert_eq!(hints.retry_hint(), retry_hint(&headers, now));
+        prop_assert_eq!(hints.rate_limit(), RateLimitInfo::from_headers(&headers, now));
+        prop_assert_eq!(hints.should_retry(), tower_api_errors::hints::should_retry(&headers));
     }
 
     /// Retry-After in seconds is monotone in its value and never overflows,

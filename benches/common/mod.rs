@@ -15,21 +15,53 @@ use tower::retry::Policy;
 use tower::{service_fn, Service};
 use tower_http::classify::{ClassifiedResponse, ClassifyResponse, ServerErrorsAsFailures};
 
-/// An upstream that answers 200 at once, for any request body type.
+/// An upstream that answers 200 at once, for any request body type, with
+/// the headers a typical API success carries.
 pub fn ok_service<B>(
 ) -> impl Service<Request<B>, Response = Response<Full<Bytes>>, Error = Infallible, Future = impl Send>
        + Copy {
     service_fn(|_req: Request<B>| async {
-        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"{}"))))
+        Ok::<_, Infallible>(
+            Response::builder()
+                .header("content-type", "application/json")
+                .header("date", "Mon, 23 Nov 2026 21:00:00 GMT")
+                .header("x-request-id", "req_8f3c2a1b9d7e4f60")
+                .header("x-ratelimit-remaining", "4987")
+                .body(Full::new(Bytes::from_static(br#"{"id": 1}"#)))
+                .unwrap(),
+        )
     })
 }
 
-/// A typical GET: a query, one header, no body.
+/// A typical GET: a URI with a query, two header values (one of them a
+/// credential, as most API calls carry), no body.
 pub fn request() -> Request<Full<Bytes>> {
-    Request::get("http://api.test/items?page=2")
+    Request::get("https://api.example.com/v1/items?page=2&per_page=50")
         .header("accept", "application/json")
+        .header("authorization", "Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc")
         .body(Full::new(Bytes::new()))
         .unwrap()
+}
+
+/// How a bench binary runs: under criterion, or (environment `COUNT=<row>`,
+/// `ITERS=<n>`) running one row `n` times and nothing else, for
+/// instruction counts under `valgrind --tool=cachegrind` (see
+/// `benches/instructions.sh`).
+#[derive(Clone, Copy, Debug)]
+pub enum Mode {
+    Criterion,
+    Count { row: usize, iters: u64 },
+}
+
+impl Mode {
+    pub fn from_env() -> Mode {
+        let row = std::env::var("COUNT").ok().and_then(|v| v.parse().ok());
+        let iters = std::env::var("ITERS").ok().and_then(|v| v.parse().ok());
+        match (row, iters) {
+            (Some(row), Some(iters)) => Mode::Count { row, iters },
+            _ => Mode::Criterion,
+        }
+    }
 }
 
 /// The hand-written baseline: retry 5xx (as tower-http classifies them) up

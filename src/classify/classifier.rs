@@ -1,7 +1,7 @@
 //! The [`Classify`] trait and the [`DefaultClassifier`].
 
 use super::{Classification, Failure};
-use crate::hints::{self, RateLimitInfo};
+use crate::hints::{HintSource, ResponseHints};
 use crate::ErrorKind;
 use http::{HeaderMap, StatusCode};
 use std::time::SystemTime;
@@ -21,29 +21,60 @@ use std::time::SystemTime;
 pub trait Classify {
     /// Classifies a response from its status and headers.
     fn classify(&self, status: StatusCode, headers: &HeaderMap) -> Classification;
+
+    /// Like [`classify`](Self::classify), and also hands back the
+    /// response's [`ResponseHints`] when the classifier read them (for a
+    /// failure), so that the layers above reuse that one reading instead of
+    /// reading the headers again. The default calls `classify` and hands
+    /// back nothing (the layers then read the hints of a failure
+    /// themselves, once); the [`DefaultClassifier`] hands back its reading.
+    fn classify_reading(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+    ) -> (Classification, Option<ResponseHints>) {
+        (self.classify(status, headers), None)
+    }
 }
 
 impl<C: Classify + ?Sized> Classify for std::sync::Arc<C> {
     fn classify(&self, status: StatusCode, headers: &HeaderMap) -> Classification {
         (**self).classify(status, headers)
     }
+
+    fn classify_reading(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+    ) -> (Classification, Option<ResponseHints>) {
+        (**self).classify_reading(status, headers)
+    }
 }
 
 /// The classifier every layer uses unless told otherwise.
 ///
 /// 1. **Status table**: 1xx, 2xx and 3xx are successes; 4xx and 5xx map to a
-///    kind by [`ErrorKind::from_status`]. 408, 429, 500, 502, 503 and 504 are
-///    retryable; every other status is not (501 and 505 will not change on a
-///    retry; other 4xx are the client's to fix).
-/// 2. **Rate limits in disguise**: a 400 or 403 that also carries
+///    kind by [`ErrorKind::from_status`]. Retryable: 408, 429, and every 5xx
+///    that waiting can heal: 500, 502, 503, 504, 507, 509, Cloudflare's
+///    520-526 and 530, Anthropic's 529, 598, 599 and any other non-standard
+///    5xx (go-retryablehttp and urllib3 retry these too). Not retryable: 501,
+///    505, 506, 508, 510 and 511 (they name a permanent condition: a retry
+///    gets the same answer) and every other 4xx (the client's to fix).
+/// 2. **`Retry-After` where RFC 9110 gives it meaning**: on a 503 and a 429
+///    it is the hint; a 413 that carries a readable `Retry-After` (or
+///    `retry-after-ms`) says its condition is temporary (RFC 9110 §15.5.14)
+///    and becomes retryable.
+/// 3. **Rate limits in disguise**: a 400 or 403 that also carries
 ///    `Retry-After` or an exhausted rate-limit window (`X-RateLimit-Remaining:
-///    0` or any family [`RateLimitInfo`] reads) is [`ErrorKind::RateLimited`]
+///    0` or any family [`ResponseHints`] reads) is [`ErrorKind::RateLimited`]
 ///    and retryable. GitHub answers rate limits with 403 this way.
-/// 3. **The server's word**: `x-should-retry` / `Stripe-Should-Retry`
+/// 4. **The server's word**: `x-should-retry` / `Stripe-Should-Retry`
 ///    override the retry verdict either way.
-/// 4. **Hint**: every failure carries the merged header hint
-///    ([`hints::retry_hint`]).
-/// 5. **gRPC** (feature `grpc`): a response with a `grpc-status` header (a
+/// 5. **Hint**: every failure carries the merged header hint
+///    ([`ResponseHints::retry_hint`]); a rate-limited one waits for its
+///    window's known reset even when `remaining` is absent
+///    ([`ResponseHints::retry_hint_when_limited`]).
+/// 6. **gRPC** (feature `grpc`): a response with a `grpc-status` header (a
 ///    trailers-only gRPC response) is classified by that status instead; see
 ///    [`crate::grpc`].
 ///
@@ -60,11 +91,20 @@ impl<C: Classify + ?Sized> Classify for std::sync::Arc<C> {
 /// assert_eq!(verdict.kind(), Some(ErrorKind::Other));
 /// assert!(!verdict.is_retryable());
 ///
+/// // Anthropic's 529 overloaded_error: retried.
+/// let verdict = classifier.classify(StatusCode::from_u16(529).unwrap(), &headers);
+/// assert_eq!(verdict.kind(), Some(ErrorKind::Unavailable));
+/// assert!(verdict.is_retryable());
+///
 /// headers.insert("x-ratelimit-remaining", "0".parse().unwrap());
 /// let verdict = classifier.classify(StatusCode::FORBIDDEN, &headers);
 /// assert_eq!(verdict.kind(), Some(ErrorKind::RateLimited));
 /// assert!(verdict.is_retryable());
 /// ```
+///
+/// Reading the headers is the costly part of a failure's verdict; a layer
+/// that already holds a [`ResponseHints`] for the response passes it to
+/// [`classify_with_hints`](Self::classify_with_hints) instead.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DefaultClassifier {
     _private: (),
@@ -77,9 +117,74 @@ impl DefaultClassifier {
     }
 }
 
-/// The statuses the default table retries.
+/// The statuses the default table retries: 408, 429 and the 5xx that
+/// waiting can heal (see [`DefaultClassifier`]).
 fn is_retryable_status(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+    match status.as_u16() {
+        408 | 429 => true,
+        501 | 505 | 506 | 508 | 510 | 511 => false,
+        500..=599 => true,
+        _ => false,
+    }
+}
+
+impl DefaultClassifier {
+    /// The verdict for a response whose headers were already read into
+    /// `hints` (by [`ResponseHints::read`] on the same `headers`): the same
+    /// as [`Classify::classify`], without reading the headers again. The
+    /// success path does not look at `hints`.
+    pub fn classify_with_hints(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        hints: &ResponseHints,
+    ) -> Classification {
+        #[cfg(feature = "grpc")]
+        if let Some(verdict) = crate::grpc::classify_trailers_only(headers) {
+            return verdict;
+        }
+        #[cfg(not(feature = "grpc"))]
+        let _ = headers;
+        match ErrorKind::from_status(status) {
+            None => Classification::Success,
+            Some(kind) => failure(status, kind, hints),
+        }
+    }
+}
+
+/// The verdict for a failure of `kind`.
+fn failure(status: StatusCode, mut kind: ErrorKind, hints: &ResponseHints) -> Classification {
+    let mut retryable = is_retryable_status(status);
+    let explicit = hints.explicit_hint();
+    if matches!(kind, ErrorKind::BadRequest | ErrorKind::Forbidden)
+        && (hints.saw_retry_after() || hints.rate_limit().is_some_and(|r| r.is_exhausted()))
+    {
+        kind = ErrorKind::RateLimited;
+        retryable = true;
+    }
+    // RFC 9110 §15.5.14: a 413 with Retry-After is temporary.
+    if status == StatusCode::PAYLOAD_TOO_LARGE
+        && explicit.is_some_and(|hint| {
+            matches!(
+                hint.source(),
+                HintSource::RetryAfter | HintSource::RetryAfterMs
+            )
+        })
+    {
+        retryable = true;
+    }
+    let hint = if kind == ErrorKind::RateLimited {
+        hints.retry_hint_when_limited()
+    } else {
+        hints.retry_hint()
+    };
+    // The server's explicit word overrides the verdict either way.
+    Classification::Failure(
+        Failure::new(kind)
+            .with_retryable(retryable)
+            .with_hint(hint)
+            .with_server_verdict(hints.should_retry()),
+    )
 }
 
 impl Classify for DefaultClassifier {
@@ -89,31 +194,29 @@ impl Classify for DefaultClassifier {
             return verdict;
         }
         // The success path: one range check, no header lookups.
-        let Some(mut kind) = ErrorKind::from_status(status) else {
+        let Some(kind) = ErrorKind::from_status(status) else {
             return Classification::Success;
         };
-        let mut retryable = is_retryable_status(status);
-        let now = SystemTime::now();
-        let explicit = hints::explicit_hint(headers, now);
-        let disguise_candidate = matches!(kind, ErrorKind::BadRequest | ErrorKind::Forbidden);
-        let has_retry_after = headers.contains_key(http::header::RETRY_AFTER);
-        // The rate-limit headers are parsed at most once, and only when
-        // something below needs them: the hint (no explicit one) or the
-        // disguise check (a 400/403 without `Retry-After`).
-        let limits = (explicit.is_none() || (disguise_candidate && !has_retry_after))
-            .then(|| RateLimitInfo::from_headers(headers, now))
-            .flatten();
-        let hint = explicit.or_else(|| limits.as_ref().and_then(hints::reset_hint));
-        if disguise_candidate && (has_retry_after || limits.is_some_and(|r| r.is_exhausted())) {
-            kind = ErrorKind::RateLimited;
-            retryable = true;
-        }
-        // The server's explicit word overrides the verdict either way.
-        Classification::Failure(
-            Failure::new(kind)
-                .with_retryable(retryable)
-                .with_hint(hint)
-                .with_server_verdict(hints::should_retry(headers)),
+        failure(
+            status,
+            kind,
+            &ResponseHints::read(headers, SystemTime::now()),
         )
+    }
+
+    fn classify_reading(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+    ) -> (Classification, Option<ResponseHints>) {
+        #[cfg(feature = "grpc")]
+        if let Some(verdict) = crate::grpc::classify_trailers_only(headers) {
+            return (verdict, None);
+        }
+        let Some(kind) = ErrorKind::from_status(status) else {
+            return (Classification::Success, None);
+        };
+        let hints = ResponseHints::read(headers, SystemTime::now());
+        (failure(status, kind, &hints), Some(hints))
     }
 }

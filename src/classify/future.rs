@@ -33,11 +33,16 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let mut response = ready!(this.inner.poll(cx))?;
-        let verdict = this
+        let (verdict, hints) = this
             .classifier
-            .classify(response.status(), response.headers());
+            .classify_reading(response.status(), response.headers());
         crate::telemetry::classified(response.status(), &verdict);
         response.extensions_mut().insert(verdict);
+        // A failure also carries the one reading of its headers, for the
+        // parse and retry layers above.
+        if let Some(hints) = hints {
+            response.extensions_mut().insert(hints);
+        }
         Poll::Ready(Ok(response))
     }
 }

@@ -8,8 +8,10 @@
 //! parsing, retries) read the stamp instead of classifying again.
 //!
 //! The [`DefaultClassifier`] follows what the vendors' error pages agree on:
-//! retry 408, 429, 500, 502, 503 and 504, never other 4xx, never 501; honour
-//! rate limits sent as 403; let the server's `x-should-retry` decide.
+//! retry 408, 429 and every 5xx that waiting can heal (500, 502, 503, 504,
+//! Cloudflare's 52x, Anthropic's 529, ...), never other 4xx, never 501, 505,
+//! 506, 508, 510 or 511; honour `Retry-After` on 413; honour rate limits
+//! sent as 403; let the server's `x-should-retry` decide.
 //!
 //! # The default
 //!

@@ -6,7 +6,17 @@ use std::task::{Context, Poll};
 use tower::Service;
 
 /// Stamps a [`Classification`](super::Classification) into the extensions
-/// of every response of the inner service.
+/// of every response of the inner service; a failure also carries the
+/// [`ResponseHints`](crate::hints::ResponseHints) read for it (when the
+/// classifier hands its reading back, as the default one does), which the
+/// parse layer above reuses instead of reading the headers again.
+///
+/// The stamp costs three allocations per response (`http::Extensions`
+/// boxes each value, and allocates its map on a response that has none).
+/// The recommended stack does not need it: the parse and retry layers
+/// classify for themselves with the same default table. Use this layer
+/// when something needs the verdict on every response (a layer or handler
+/// of yours, or a custom classifier the layers above should all follow).
 ///
 /// It never touches or buffers the body, works for any request and response
 /// body types, and passes the inner service's errors through unchanged.

@@ -7,17 +7,61 @@
 //! for centuries. Parsers that depend on the clock take `now` so they can be
 //! tested; pass [`SystemTime::now()`].
 //!
+//! [`ResponseHints::read`] reads everything below in **one pass** over a
+//! response's headers; the free functions ([`retry_hint`],
+//! [`RateLimitInfo::from_headers`], [`should_retry`], ...) are built on it
+//! or share its parsers, and give the same answers.
+//!
 //! # The merged hint
 //!
 //! [`retry_hint`] picks the one delay a retry should honour, in this order:
 //!
-//! 1. `retry-after-ms`, then `Retry-After` (seconds or HTTP-date), see [`retry_after`];
+//! 1. `retry-after-ms` (or Azure's `x-ms-retry-after-ms`), then
+//!    `Retry-After` (seconds or a date), see [`retry_after`];
 //! 2. `grpc-retry-pushback-ms` (gRFC A6), see [`grpc_pushback`];
-//! 3. the rate-limit reset, but only when the window is exhausted
-//!    (`remaining == 0`), see [`RateLimitInfo`].
+//! 3. the reset of the binding rate-limit window, but only when it is
+//!    exhausted (`remaining == 0`), see [`RateLimitInfo`]. For a 429 the
+//!    classifier also waits for a known reset whose `remaining` is absent
+//!    ([`ResponseHints::retry_hint_when_limited`]).
 //!
 //! A body's `retry_after` field (read by the parse layer) comes after the
 //! headers: a header is the HTTP-standard place for the hint.
+//!
+//! # Clock skew
+//!
+//! Absolute times (a `Retry-After` date, Unix or RFC 3339 resets) are turned
+//! into delays against the response's own `Date` header when it has one, so
+//! that a client whose clock is off still waits until the time the server
+//! named, by the server's clock (never before it). A response with an `Age`
+//! header came from a cache: its `Date` is old, and the local clock is used.
+//!
+//! # Header families
+//!
+//! | family | example | windows ([`RateLimitPolicy`]) |
+//! |---|---|---|
+//! | `Retry-After` (RFC 9110 §10.2.3) | `120`, `Sun, 06 Nov 1994 08:49:37 GMT`; leniently `... UTC`, `... +0000`, no weekday, RFC 3339 | explicit hint |
+//! | `retry-after-ms`, `x-ms-retry-after-ms` (OpenAI, Azure) | `1500` | explicit hint |
+//! | `grpc-retry-pushback-ms` (gRFC A6) | `250`; negative: do not retry | explicit hint |
+//! | `RateLimit` + `RateLimit-Policy` (IETF draft 09+) | `"burst";r=0;t=30` + `"burst";q=100;w=60;qu="requests"` | one per policy, named, with quota `q`, window `w`, remaining `r`, reset `t` |
+//! | `RateLimit` (older single-field draft) | `limit=100, remaining=0, reset=30` | one, unnamed |
+//! | `RateLimit-Limit/-Remaining/-Reset` (older drafts) | `10, 10;w=1` / `0` / `7` | one, unnamed |
+//! | `X-RateLimit-Limit/-Remaining/-Reset[-After]` (GitHub, Discord, most) | `60` / `0` / `1699999999` | one, unnamed |
+//! | `X-Rate-Limit-Limit/-Remaining/-Reset` (Okta, X) | `600` / `0` / `1609459200` | one, unnamed |
+//! | `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` (OpenAI) | `60` / `0` / `6m0s` | `requests`, `tokens` |
+//! | `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining,reset}` | `50` / `0` / `2024-09-03T16:47:48Z` | `requests`, `tokens`, `input-tokens`, `output-tokens` |
+//! | `X-Shopify-Shop-Api-Call-Limit` | `39/40` (used/limit) | one, unnamed, no reset |
+//! | `x-should-retry`, `Stripe-Should-Retry` | `true`, `false` | the server's verdict |
+//!
+//! Every family present is read; [`ResponseHints::rate_limit`] is the most
+//! restrictive window of all (fewest remaining, then longest reset).
+//!
+//! # Bounds
+//!
+//! Reading is linear in the headers' size: each header is visited once,
+//! structured fields are scanned forward once and read for at most 16
+//! members each (4 lines), dates are refused past 64 bytes before being
+//! looked at, and at most [`MAX_POLICIES`] windows are kept.
+//! `SECURITY.md` lists each parser's bound.
 //!
 //! ```
 //! use http::HeaderMap;
@@ -39,13 +83,16 @@
 //! assert_eq!(hint.source(), HintSource::RetryAfter);
 //! ```
 
+mod date;
 mod number;
 mod rate_limit;
+mod reading;
 mod retry_after;
 mod structured;
 mod verdict;
 
 pub use rate_limit::RateLimitInfo;
+pub use reading::{RateLimitPolicy, ResponseHints, MAX_POLICIES, MAX_POLICY_NAME};
 pub use retry_after::{parse_retry_after, retry_after};
 pub use verdict::{grpc_pushback, should_retry, GrpcPushback};
 
@@ -120,33 +167,8 @@ impl fmt::Display for HintSource {
 }
 
 /// The one delay a retry should honour, from a response's headers; see the
-/// [module docs](self) for the precedence.
+/// [module docs](self) for the precedence. Shorthand for
+/// [`ResponseHints::read`] then [`ResponseHints::retry_hint`].
 pub fn retry_hint(headers: &HeaderMap, now: SystemTime) -> Option<RetryHint> {
-    explicit_hint(headers, now).or_else(|| reset_hint(&RateLimitInfo::from_headers(headers, now)?))
-}
-
-/// The hints a server states outright: `retry-after-ms`, `Retry-After`,
-/// `grpc-retry-pushback-ms`, in that order.
-pub(crate) fn explicit_hint(headers: &HeaderMap, now: SystemTime) -> Option<RetryHint> {
-    if headers.is_empty() {
-        return None;
-    }
-    if let Some(delay) = retry_after::retry_after_ms(headers) {
-        return Some(RetryHint::new(delay, HintSource::RetryAfterMs));
-    }
-    if let Some(delay) = retry_after(headers, now) {
-        return Some(RetryHint::new(delay, HintSource::RetryAfter));
-    }
-    match grpc_pushback(headers) {
-        Some(GrpcPushback::After(delay)) => Some(RetryHint::new(delay, HintSource::GrpcPushback)),
-        _ => None,
-    }
-}
-
-/// The reset of an exhausted rate-limit window, as a hint.
-pub(crate) fn reset_hint(limits: &RateLimitInfo) -> Option<RetryHint> {
-    match (limits.is_exhausted(), limits.reset()) {
-        (true, Some(reset)) => Some(RetryHint::new(reset, HintSource::RateLimitReset)),
-        _ => None,
-    }
+    ResponseHints::read(headers, now).retry_hint()
 }

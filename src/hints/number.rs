@@ -6,8 +6,31 @@
 //! panic or overflow later arithmetic (`Instant + Duration` panics on
 //! overflow; a saturated hint never gets near that).
 
+use super::date::parse_rfc3339;
+use super::structured::step;
 use super::MAX_HINT;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A moment a header names: a delay from now, or an absolute time that is
+/// turned into a delay against a reference clock (the response's `Date`,
+/// else the local clock) once the whole header map has been read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum When {
+    /// A delta (`Retry-After: 120`, `reset=30`).
+    After(Duration),
+    /// An instant (an HTTP-date, a Unix timestamp, an RFC 3339 time).
+    At(SystemTime),
+}
+
+impl When {
+    /// The delay this names, seen from `reference`.
+    pub(crate) fn from(self, reference: SystemTime) -> Duration {
+        match self {
+            When::After(delay) => delay,
+            When::At(at) => until(at, reference),
+        }
+    }
+}
 
 /// Values at or above this many seconds are read as a Unix timestamp rather
 /// than a delta: 1e9 s is 2001-09-09, and a delta of 31 years is absurd.
@@ -38,19 +61,30 @@ pub(crate) fn parse_millis(text: &str) -> Option<Duration> {
 /// A rate-limit reset value: delta seconds, Unix seconds, or Unix
 /// milliseconds, told apart by size (see [`EPOCH_SECONDS_FLOOR`] and
 /// [`EPOCH_MILLIS_FLOOR`]). A Go-style duration (`"6m0s"`, `"20ms"`, as
-/// OpenAI sends) is accepted too. Past timestamps mean zero.
+/// OpenAI sends) and an RFC 3339 time (`2024-09-03T16:47:48Z`, Anthropic)
+/// are accepted too. Past timestamps mean zero.
+#[cfg(test)]
 pub(crate) fn parse_reset(text: &str, now: SystemTime) -> Option<Duration> {
+    parse_reset_when(text).map(|when| when.from(now))
+}
+
+/// [`parse_reset`] before it is resolved against a clock.
+pub(crate) fn parse_reset_when(text: &str) -> Option<When> {
     let Some((whole, nanos)) = parse_decimal(text) else {
-        return parse_go_duration(text);
+        return parse_go_duration(text)
+            .map(When::After)
+            .or_else(|| parse_rfc3339(text).map(When::At));
     };
     if whole >= EPOCH_MILLIS_FLOOR {
-        let at = UNIX_EPOCH.checked_add(Duration::from_millis(whole))?;
-        Some(until(at, now))
+        UNIX_EPOCH
+            .checked_add(Duration::from_millis(whole))
+            .map(When::At)
     } else if whole >= EPOCH_SECONDS_FLOOR {
-        let at = UNIX_EPOCH.checked_add(Duration::new(whole, nanos))?;
-        Some(until(at, now))
+        UNIX_EPOCH
+            .checked_add(Duration::new(whole, nanos))
+            .map(When::At)
     } else {
-        Some(saturating_duration(whole, nanos))
+        Some(When::After(saturating_duration(whole, nanos)))
     }
 }
 
@@ -110,27 +144,28 @@ pub(crate) fn parse_go_duration(text: &str) -> Option<Duration> {
 /// (saturating at `u64::MAX`) and the fraction as nanoseconds (digits past
 /// the ninth are dropped).
 fn parse_decimal(text: &str) -> Option<(u64, u32)> {
-    let text = text.trim_matches(|c: char| c.is_ascii_whitespace());
-    let (whole_text, fraction_text) = match text.split_once('.') {
-        Some((whole, fraction)) => (whole, Some(fraction)),
-        None => (text, None),
+    step(text.len());
+    let bytes = text.as_bytes().trim_ascii();
+    let (whole_bytes, fraction) = match bytes.iter().position(|&b| b == b'.') {
+        Some(dot) => (&bytes[..dot], Some(&bytes[dot + 1..])),
+        None => (bytes, None),
     };
-    if whole_text.is_empty() || !whole_text.bytes().all(|b| b.is_ascii_digit()) {
+    if whole_bytes.is_empty() || !whole_bytes.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let whole = whole_text.bytes().fold(0u64, |acc, digit| {
+    let whole = whole_bytes.iter().fold(0u64, |acc, digit| {
         acc.saturating_mul(10)
             .saturating_add(u64::from(digit - b'0'))
     });
-    let nanos = match fraction_text {
+    let nanos = match fraction {
         None => 0,
         Some(fraction) => {
-            if fraction.is_empty() || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+            if fraction.is_empty() || !fraction.iter().all(u8::is_ascii_digit) {
                 return None;
             }
             fraction
-                .bytes()
-                .chain(std::iter::repeat(b'0'))
+                .iter()
+                .chain(std::iter::repeat(&b'0'))
                 .take(9)
                 .fold(0u32, |acc, digit| acc * 10 + u32::from(digit - b'0'))
         }
@@ -210,5 +245,9 @@ mod tests {
         );
         assert_eq!(parse_reset("1600000000", now), Some(Duration::ZERO));
         assert_eq!(parse_reset("6m0s", now), Some(Duration::from_secs(360)));
+        assert_eq!(
+            parse_reset("2023-11-14T22:14:20Z", now),
+            Some(Duration::from_secs(60))
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! `Retry-After` (RFC 9110 §10.2.3) and `retry-after-ms`.
 
-use super::number::{parse_millis, parse_seconds, until};
+use super::date::parse_date;
+use super::number::{parse_millis, parse_seconds, When};
 use http::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use std::time::{Duration, SystemTime};
 
@@ -14,7 +15,10 @@ pub(crate) const RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-aft
 /// formats RFC 9110 §5.6.7 requires a recipient to accept: IMF-fixdate
 /// (`Sun, 06 Nov 1994 08:49:37 GMT`), RFC 850 (`Sunday, 06-Nov-94 08:49:37
 /// GMT`) and asctime (`Sun Nov  6 08:49:37 1994`), parsed by the `httpdate`
-/// crate. As a leniency, delta-seconds may carry a decimal fraction (`1.5`).
+/// crate. As leniencies, delta-seconds may carry a decimal fraction (`1.5`),
+/// and a date may use the obsolete forms Python's `email.utils` accepts:
+/// `UTC`, `UT`, `Z`, US zone names or a numeric offset (`+0000`) in place of
+/// `GMT`, no weekday, a two-digit year, no seconds; or be an RFC 3339 time.
 ///
 /// A date in the past means zero; a far-future date or a huge number
 /// saturates at [`MAX_HINT`](super::MAX_HINT). Anything else (negative,
@@ -32,12 +36,21 @@ pub(crate) const RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-aft
 /// assert_eq!(parse_retry_after(&HeaderValue::from_static("-5"), now), None);
 /// ```
 pub fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duration> {
-    let text = value.to_str().ok()?.trim();
-    if text.bytes().next()?.is_ascii_digit() {
-        return parse_seconds(text);
+    retry_after_when(value.to_str().ok()?).map(|when| when.from(now))
+}
+
+/// One `Retry-After` value, before it is resolved against a clock.
+pub(crate) fn retry_after_when(text: &str) -> Option<When> {
+    let text = text.trim();
+    let first = text.bytes().next()?;
+    if first.is_ascii_digit() {
+        // Delta-seconds, or a date that starts with its day (`06 Nov 1994
+        // ...`, `1994-11-06T...`).
+        if let Some(delay) = parse_seconds(text) {
+            return Some(When::After(delay));
+        }
     }
-    let at = httpdate::parse_http_date(text).ok()?;
-    Some(until(at, now))
+    parse_date(text).map(When::At)
 }
 
 /// The `Retry-After` hint of a response, relative to `now`.
@@ -47,7 +60,9 @@ pub fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duratio
 /// allowed by RFC 9110 (it is not a list), but when a proxy chain produces
 /// them, the **longest** valid value wins: a client must never retry earlier
 /// than any instruction it was given, and waiting the longest honours all of
-/// them. Invalid fields are skipped.
+/// them. Invalid fields are skipped. Dates are read against `now`;
+/// [`ResponseHints`](super::ResponseHints) reads them against the
+/// response's own `Date`.
 ///
 /// ```
 /// use http::HeaderMap;
@@ -73,11 +88,16 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     })
 }
 
-/// The longest valid `retry-after-ms` value.
+/// The longest valid `retry-after-ms` (or Azure's `x-ms-retry-after-ms`)
+/// value.
 pub(crate) fn retry_after_ms(headers: &HeaderMap) -> Option<Duration> {
     headers
         .get_all(RETRY_AFTER_MS)
         .iter()
+        .chain(headers.get_all(X_MS_RETRY_AFTER_MS))
         .filter_map(|value| parse_millis(value.to_str().ok()?))
         .max()
 }
+
+/// Azure's name for `retry-after-ms`.
+pub(crate) const X_MS_RETRY_AFTER_MS: HeaderName = HeaderName::from_static("x-ms-retry-after-ms");

@@ -2,7 +2,7 @@
 //! `x-should-retry`, `Stripe-Should-Retry` and `grpc-retry-pushback-ms`.
 
 use super::number::parse_millis;
-use http::{HeaderMap, HeaderName};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use std::time::Duration;
 
 const X_SHOULD_RETRY: HeaderName = HeaderName::from_static("x-should-retry");
@@ -32,17 +32,20 @@ pub fn should_retry(headers: &HeaderMap) -> Option<bool> {
     [X_SHOULD_RETRY, STRIPE_SHOULD_RETRY]
         .into_iter()
         .flat_map(|name| headers.get_all(name))
-        .filter_map(|value| {
-            let text = value.to_str().ok()?.trim();
-            if text.eq_ignore_ascii_case("true") {
-                Some(true)
-            } else if text.eq_ignore_ascii_case("false") {
-                Some(false)
-            } else {
-                None
-            }
-        })
+        .filter_map(parse_verdict)
         .reduce(|a, b| a && b)
+}
+
+/// One `x-should-retry` / `Stripe-Should-Retry` value.
+pub(crate) fn parse_verdict(value: &HeaderValue) -> Option<bool> {
+    let text = value.to_str().ok()?.trim();
+    if text.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if text.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
 }
 
 /// A gRPC server's retry pushback (gRFC A6, `grpc-retry-pushback-ms`).
@@ -69,11 +72,15 @@ pub enum GrpcPushback {
 /// assert_eq!(grpc_pushback(&headers), Some(GrpcPushback::DoNotRetry));
 /// ```
 pub fn grpc_pushback(headers: &HeaderMap) -> Option<GrpcPushback> {
-    let value = headers.get(GRPC_RETRY_PUSHBACK_MS)?;
+    Some(parse_pushback(headers.get(GRPC_RETRY_PUSHBACK_MS)?))
+}
+
+/// One `grpc-retry-pushback-ms` value.
+pub(crate) fn parse_pushback(value: &HeaderValue) -> GrpcPushback {
     let parsed = value
         .to_str()
         .ok()
         .filter(|text| !text.contains('.'))
         .and_then(parse_millis);
-    Some(parsed.map_or(GrpcPushback::DoNotRetry, GrpcPushback::After))
+    parsed.map_or(GrpcPushback::DoNotRetry, GrpcPushback::After)
 }

@@ -4,6 +4,7 @@
 use super::layer::ParseConfig;
 use crate::classify::{Classification, Classify, DefaultClassifier};
 use crate::error::BoxError;
+use crate::hints::ResponseHints;
 use crate::redact::{RequestContext, RequestSecrets, Scrubber};
 use crate::Error;
 use bytes::Buf;
@@ -14,6 +15,7 @@ use pin_project_lite::pin_project;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
+use std::time::SystemTime;
 use tokio::time::Sleep;
 
 pin_project! {
@@ -49,6 +51,7 @@ pin_project! {
 struct Read {
     parts: Option<Parts>,
     verdict: Classification,
+    hints: ResponseHints,
     buffer: Vec<u8>,
     timer: Pin<Box<Sleep>>,
 }
@@ -107,26 +110,35 @@ where
                             return Poll::Ready(Err(Error::from_inner(error, this.context.take())));
                         }
                     };
-                    let verdict = response
-                        .extensions()
-                        .get::<Classification>()
-                        .copied()
-                        .unwrap_or_else(|| {
-                            this.config
+                    // A stamp from a classifier below, else our own
+                    // classifier (which reads a failure's headers once and
+                    // hands the reading back).
+                    let (verdict, hints) =
+                        match response.extensions().get::<Classification>().copied() {
+                            Some(verdict) => (verdict, None),
+                            None => this
+                                .config
                                 .classifier
-                                .classify(response.status(), response.headers())
-                        });
+                                .classify_reading(response.status(), response.headers()),
+                        };
                     if verdict.is_success() {
                         this.state.set(State::Done);
                         return Poll::Ready(Ok(response));
                     }
-                    let (parts, body) = response.into_parts();
-                    let timer = Box::pin(tokio::time::sleep(this.config.body_timeout));
+                    let (mut parts, body) = response.into_parts();
+                    // The one reading of this response's headers: ours, the
+                    // stamping classifier's, or (a custom classifier that
+                    // read none) read here, once.
+                    let hints = hints
+                        .or_else(|| parts.extensions.remove::<ResponseHints>())
+                        .unwrap_or_else(|| ResponseHints::read(&parts.headers, SystemTime::now()));
+                    let timer = Box::pin(tokio::time::sleep(this.config.failure.body_timeout));
                     this.state.set(State::Reading {
                         body,
                         read: Box::new(Read {
                             parts: Some(parts),
                             verdict,
+                            hints,
                             buffer: Vec::new(),
                             timer,
                         }),
@@ -136,6 +148,7 @@ where
                     let Read {
                         parts,
                         verdict,
+                        hints,
                         buffer,
                         timer,
                     } = &mut **read;
@@ -145,7 +158,7 @@ where
                                 let Ok(mut data) = frame.into_data() else {
                                     continue;
                                 };
-                                let room = this.config.max_body - buffer.len();
+                                let room = this.config.failure.max_body - buffer.len();
                                 let take = data.remaining().min(room);
                                 buffer.reserve(take);
                                 let mut taken = 0;
@@ -171,11 +184,12 @@ where
                     let parts = parts
                         .take()
                         .expect("parts are taken once, when reading ends");
-                    let mut error = this.config.parser.parse_classified(
+                    let mut error = this.config.failure.parser.parse_read(
                         parts.status,
                         &parts.headers,
                         buffer,
                         *verdict,
+                        hints,
                     );
                     match cut {
                         Cut::No => {}

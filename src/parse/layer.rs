@@ -2,6 +2,7 @@
 
 use super::{Dialect, ErrorBodyParse, ErrorParser};
 use crate::classify::{Classify, DefaultClassifier};
+use std::sync::Arc;
 use std::time::Duration;
 use tower::Layer;
 
@@ -10,11 +11,19 @@ pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
 /// The default time allowed to read an error body: 10 seconds.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Shared configuration of the layer and its services.
+/// Configuration of the layer and its services: the classifier by value,
+/// what only a failure needs behind one `Arc` (one reference count per
+/// request, and a small future).
 #[derive(Debug, Clone)]
 pub(crate) struct ParseConfig<C> {
-    pub(crate) parser: ErrorParser,
     pub(crate) classifier: C,
+    pub(crate) failure: Arc<FailureConfig>,
+}
+
+/// What reading and parsing a failure body needs.
+#[derive(Debug, Clone)]
+pub(crate) struct FailureConfig {
+    pub(crate) parser: ErrorParser,
     pub(crate) max_body: usize,
     pub(crate) body_timeout: Duration,
 }
@@ -22,10 +31,12 @@ pub(crate) struct ParseConfig<C> {
 impl Default for ParseConfig<DefaultClassifier> {
     fn default() -> Self {
         ParseConfig {
-            parser: ErrorParser::new(),
             classifier: DefaultClassifier::new(),
-            max_body: DEFAULT_MAX_BODY,
-            body_timeout: DEFAULT_BODY_TIMEOUT,
+            failure: Arc::new(FailureConfig {
+                parser: ErrorParser::new(),
+                max_body: DEFAULT_MAX_BODY,
+                body_timeout: DEFAULT_BODY_TIMEOUT,
+            }),
         }
     }
 }
@@ -35,27 +46,31 @@ impl Default for ParseConfig<DefaultClassifier> {
 impl<C> ParseConfig<C> {
     pub(crate) fn max_body_bytes(mut self, bytes: usize) -> Self {
         assert!(bytes > 0, "max_body_bytes must be at least 1");
-        self.max_body = bytes;
+        Arc::make_mut(&mut self.failure).max_body = bytes;
         self
     }
 
     pub(crate) fn body_timeout(mut self, timeout: Duration) -> Self {
         assert!(!timeout.is_zero(), "body_timeout must be longer than zero");
-        self.body_timeout = timeout;
+        Arc::make_mut(&mut self.failure).body_timeout = timeout;
         self
     }
 
     pub(crate) fn dialect(mut self, dialect: impl Dialect) -> Self {
-        self.parser = self.parser.dialect(dialect);
+        let failure = Arc::make_mut(&mut self.failure);
+        failure.parser = failure.parser.clone().dialect(dialect);
+        self
+    }
+
+    pub(crate) fn parser(mut self, parser: ErrorParser) -> Self {
+        Arc::make_mut(&mut self.failure).parser = parser;
         self
     }
 
     pub(crate) fn with_classifier<C2>(self, classifier: C2) -> ParseConfig<C2> {
         ParseConfig {
-            parser: self.parser,
             classifier,
-            max_body: self.max_body,
-            body_timeout: self.body_timeout,
+            failure: self.failure,
         }
     }
 }
@@ -115,7 +130,7 @@ impl<C> ErrorBodyParseLayer<C> {
 
     /// Replaces the parser (and so its dialects).
     pub fn parser(mut self, parser: ErrorParser) -> Self {
-        self.config.parser = parser;
+        self.config = self.config.parser(parser);
         self
     }
 

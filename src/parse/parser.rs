@@ -4,9 +4,9 @@
 use super::dialects::BUILT_IN;
 use super::extract;
 use super::{Dialect, DialectInput, ErrorFields};
-use crate::classify::{Classification, Classify, DefaultClassifier, Failure};
+use crate::classify::{Classification, DefaultClassifier, Failure};
 use crate::error::ApiErrorParts;
-use crate::hints::RateLimitInfo;
+use crate::hints::ResponseHints;
 use crate::{ApiError, ErrorKind};
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
@@ -81,10 +81,12 @@ impl ErrorParser {
         self
     }
 
-    /// Parses a response classified by the [`DefaultClassifier`].
+    /// Parses a response classified by the [`DefaultClassifier`]. The
+    /// headers are read once, for the verdict and the error alike.
     pub fn parse(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiError {
-        let verdict = DefaultClassifier::new().classify(status, headers);
-        self.parse_classified(status, headers, body, verdict)
+        let hints = ResponseHints::read(headers, SystemTime::now());
+        let verdict = DefaultClassifier::new().classify_with_hints(status, headers, &hints);
+        self.parse_read(status, headers, body, verdict, &hints)
     }
 
     /// Parses a response whose classification is already known (stamped by
@@ -95,6 +97,22 @@ impl ErrorParser {
         headers: &HeaderMap,
         body: &[u8],
         verdict: Classification,
+    ) -> ApiError {
+        let hints = ResponseHints::read(headers, SystemTime::now());
+        self.parse_read(status, headers, body, verdict, &hints)
+    }
+
+    /// [`parse_classified`](Self::parse_classified) for a response whose
+    /// headers were already read into `hints` ([`ResponseHints::read`] on
+    /// the same `headers`): the one reading per response that the layers
+    /// share. The error's rate-limit window and policies come from `hints`.
+    pub fn parse_read(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        verdict: Classification,
+        hints: &ResponseHints,
     ) -> ApiError {
         // A success handed to the parser is still reported, as `Other`.
         let failure = verdict
@@ -131,7 +149,8 @@ impl ErrorParser {
             message: message.map(|message| extract::bounded(message, extract::MAX_MESSAGE_CHARS)),
             field_errors,
             hint: failure.retry_hint(),
-            rate_limit: RateLimitInfo::from_headers(headers, SystemTime::now()),
+            rate_limit: hints.rate_limit(),
+            policies: hints.policies().to_vec(),
             details: json,
         });
         error.merge_body_hint(body_hint);

@@ -53,9 +53,10 @@ pin_project! {
             #[pin]
             future: F,
         },
+        // Boxed: only a retry pays for the timer; the success path moves
+        // a smaller future.
         Waiting {
-            #[pin]
-            sleep: Sleep,
+            sleep: Pin<Box<Sleep>>,
         },
         Readying,
         Done,
@@ -214,7 +215,9 @@ where
                             return Poll::Pending;
                         }
                     };
-                    let attempt = AttemptState {
+                    // Only a failure needs the attempt's state (a clock
+                    // read with a deadline, a lock for a streamed body).
+                    let attempt = || AttemptState {
                         attempts: *this.attempts,
                         elapsed: this
                             .started
@@ -257,7 +260,7 @@ where
                                     classification,
                                 },
                             );
-                            let decision = this.policy.decide(&context, &attempt);
+                            let decision = this.policy.decide(&context, &attempt());
                             let kind = classification.kind().unwrap_or(ErrorKind::Other);
                             (decision, kind, Some(status), Ok(response))
                         }
@@ -270,7 +273,7 @@ where
                                 *this.attempts,
                                 Outcome::Error(&error),
                             );
-                            let decision = this.policy.decide(&context, &attempt);
+                            let decision = this.policy.decide(&context, &attempt());
                             let status = error.api().map(|api| api.status());
                             (decision, error.kind(), status, Err(error))
                         }
@@ -315,13 +318,13 @@ where
                             *this.waited += delay;
                             arm_deadline(this.policy, this.started, this.deadline, cx);
                             this.state.set(State::Waiting {
-                                sleep: tokio::time::sleep(delay),
+                                sleep: Box::pin(tokio::time::sleep(delay)),
                             });
                         }
                     }
                 }
                 StateProj::Waiting { sleep } => {
-                    ready!(sleep.poll(cx));
+                    ready!(sleep.as_mut().poll(cx));
                     this.state.set(State::Readying);
                 }
                 StateProj::Readying => match ready!(this.service.poll_ready(cx)) {

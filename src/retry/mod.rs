@@ -1,8 +1,10 @@
 //! Retry what is worth retrying, when the server says, without storms.
 //!
 //! [`RetryLayer`] retries a request when the failure is transient (408,
-//! 429, 500, 502, 503, 504; connect errors; other transport errors for
-//! idempotent requests) and never otherwise (other 4xx, 501). It waits what
+//! 429, the 5xx that waiting can heal, see
+//! [`DefaultClassifier`](crate::classify::DefaultClassifier); connect errors;
+//! other transport errors for idempotent requests) and never otherwise
+//! (other 4xx, 501, 505, 506, 508, 510, 511). It waits what
 //! the server asked for (`Retry-After` in seconds or as a date,
 //! `retry-after-ms`, a body's `retry_after`, an exhausted rate-limit
 //! window's reset, gRPC pushback) exactly, never shorter; without a hint, an
@@ -186,6 +188,7 @@
 //! ```
 
 mod backoff;
+mod budget;
 mod future;
 mod layer;
 mod policy;
@@ -193,6 +196,7 @@ mod replay;
 mod service;
 
 pub use backoff::{Backoff, Jitter};
+pub use budget::RetryBudget;
 pub use future::ResponseFuture;
 pub use layer::{CloneForRetry, RetryLayer};
 pub use policy::{

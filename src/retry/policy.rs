@@ -1,6 +1,7 @@
 //! [`RetryPolicy`]: what is retried, when, and how often.
 
 use super::backoff::Backoff;
+use super::budget::RetryBudget;
 use super::replay::DEFAULT_MAX_REPLAY;
 use crate::classify::Classification;
 use crate::hints::HintSource;
@@ -9,7 +10,7 @@ use http::{HeaderMap, HeaderName, Method, StatusCode, Uri};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
-use tower::retry::budget::{Budget, TpsBudget};
+use tower::retry::budget::Budget;
 use tower::util::rng::HasherRng;
 
 /// The header that makes any request safe to retry: the server dedupes by it.
@@ -91,9 +92,10 @@ impl Default for RetryPolicy {
 /// attempts around it.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(150);
 
-/// 20 % of the requests of the last 10 s, plus 1 retry a second.
-fn default_budget() -> TpsBudget {
-    TpsBudget::new(Duration::from_secs(10), 1, 0.2)
+/// 20 % of the requests of the last 10 s, plus 1 retry a second: a
+/// [`RetryBudget`] (lock-free, no clock read per request).
+fn default_budget() -> RetryBudget {
+    RetryBudget::default()
 }
 
 impl fmt::Debug for RetryPolicy {
@@ -169,8 +171,9 @@ impl RetryPolicy {
         self
     }
 
-    /// Replaces the retry budget: any `tower::retry::budget::Budget`, such
-    /// as a [`TpsBudget`] with other numbers. Every clone of the policy,
+    /// Replaces the retry budget: a [`RetryBudget`](super::RetryBudget) with
+    /// other numbers, tower's [`TpsBudget`](super::TpsBudget), or any
+    /// `tower::retry::budget::Budget` of yours. Every clone of the policy,
     /// and so every clone of the service, draws from it.
     pub fn budget(mut self, budget: impl Budget + Send + Sync + 'static) -> Self {
         self.config().budget = Some(Arc::new(budget));

@@ -1,0 +1,124 @@
+//! What a user would pick instead, on the same loopback server: reqwest with
+//! its built-in retry, and reqwest-middleware + reqwest-retry, each against
+//! its own bare client; our recommended stack against bare hyper-util.
+//! Interleaved rounds, order rotated each round, median of per-round ratios.
+//!
+//! ```sh
+//! cd benches/peers && cargo build --release && taskset -c 0 target/release/peers
+//! ```
+
+#[path = "../../common/loopback.rs"]
+mod harness;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use reqwest_middleware::ClientBuilder;
+use reqwest_retry::policies::ExponentialBackoff;
+use reqwest_retry::RetryTransientMiddleware;
+use tower::{ServiceBuilder, ServiceExt};
+use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryPolicy};
+use tower_api_errors::ErrorBodyParseLayer;
+
+macro_rules! tower_sender {
+    ($client:expr, $addr:expr) => {{
+        let client = $client;
+        let addr = $addr;
+        move || {
+            let client = client.clone();
+            async move {
+                let response = client.oneshot(harness::request(addr)).await.unwrap();
+                response.into_body().collect().await.unwrap();
+            }
+        }
+    }};
+}
+
+/// The same request as `harness::request`, in reqwest's builder.
+macro_rules! reqwest_sender {
+    ($client:expr, $url:expr) => {{
+        let client = $client;
+        let url: String = $url;
+        move || {
+            let client = client.clone();
+            let url = url.clone();
+            async move {
+                let response = client
+                    .get(url)
+                    .header("accept", "application/json")
+                    .header("authorization", "Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc")
+                    .send()
+                    .await
+                    .unwrap();
+                response.bytes().await.unwrap();
+            }
+        }
+    }};
+}
+
+fn main() {
+    if harness::serve_if_asked() {
+        return;
+    }
+    let rounds = harness::setting("ROUNDS", 7);
+    let total = harness::setting("REQUESTS", 20_000);
+    let server = harness::spawn_server();
+    let addr = server.addr;
+    let url = format!("http://{addr}/v1/items?page=2&per_page=50");
+    let runtime = harness::client_runtime();
+    let _guard = runtime.enter();
+
+    let hyper_bare = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let ours = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default()))
+        .layer(ErrorBodyParseLayer::new())
+        .service(Client::builder(TokioExecutor::new()).build_http::<ReplayBody<Full<Bytes>>>());
+    let reqwest_bare = reqwest::Client::builder().no_proxy().build().unwrap();
+    // reqwest's built-in retry: retry 5xx and 429 on this host, with its
+    // default budget (20 % extra load).
+    let reqwest_retry = reqwest::Client::builder()
+        .no_proxy()
+        .retry(
+            reqwest::retry::for_host("127.0.0.1")
+                .max_retries_per_request(2)
+                .classify_fn(|req_rep| match req_rep.status() {
+                    Some(status) if status.is_server_error() || status.as_u16() == 429 => {
+                        req_rep.retryable()
+                    }
+                    _ => req_rep.success(),
+                }),
+        )
+        .build()
+        .unwrap();
+    let middleware = ClientBuilder::new(reqwest::Client::builder().no_proxy().build().unwrap())
+        .with(RetryTransientMiddleware::new_with_policy(
+            ExponentialBackoff::builder().build_with_max_retries(2),
+        ))
+        .build();
+
+    let names = [
+        "bare hyper-util client",
+        "tower-api-errors: retry + parse over hyper-util",
+        "bare reqwest client",
+        "reqwest with its built-in retry",
+        "reqwest-middleware + reqwest-retry",
+    ];
+    let baseline_of = [0, 0, 2, 2, 2];
+    let mut results = Vec::new();
+    for round in 0..rounds {
+        let mut row = [0.0; 5];
+        for k in 0..5 {
+            let i = (k + round) % 5;
+            row[i] = match i {
+                0 => harness::throughput(&runtime, total, tower_sender!(hyper_bare.clone(), addr)),
+                1 => harness::throughput(&runtime, total, tower_sender!(ours.clone(), addr)),
+                2 => harness::throughput(&runtime, total, reqwest_sender!(reqwest_bare.clone(), url.clone())),
+                3 => harness::throughput(&runtime, total, reqwest_sender!(reqwest_retry.clone(), url.clone())),
+                _ => harness::throughput(&runtime, total, reqwest_sender!(middleware.clone(), url.clone())),
+            };
+        }
+        results.push(row.to_vec());
+    }
+    harness::report(&names, &baseline_of, &results);
+}

@@ -1,0 +1,902 @@
+//! [`ResponseHints`]: everything the headers of one response say about
+//! retrying and rate limits, read in one pass.
+
+use super::date::parse_date;
+use super::number::{parse_count, parse_millis, parse_reset_when, parse_seconds, When};
+use super::rate_limit::RateLimitInfo;
+use super::retry_after::retry_after_when;
+use super::structured::{members, step, MAX_MEMBERS};
+use super::verdict::{parse_pushback, parse_verdict, GrpcPushback};
+use super::{HintSource, RetryHint, MAX_HINT};
+use http::{HeaderMap, HeaderValue};
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+/// The most windows [`ResponseHints::policies`] holds; further ones are
+/// read (they still count for [`ResponseHints::rate_limit`]) but not kept.
+pub const MAX_POLICIES: usize = 16;
+
+/// The longest policy name kept, in bytes; longer names are truncated.
+pub const MAX_POLICY_NAME: usize = 32;
+
+/// Lines of one structured field (`RateLimit`, `RateLimit-Policy`) read;
+/// further lines are ignored.
+const MAX_FIELD_LINES: usize = 4;
+
+/// One rate-limit window a server announced: its quota, what is left, when
+/// it resets, and how long it is.
+///
+/// Every family of rate-limit headers gives one or more of these; see the
+/// [module docs](super#header-families) for which family gives what.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_api_errors::hints::RateLimitPolicy;
+///
+/// let policy = RateLimitPolicy::new(Some("daily"), Some(1000), Some(0), Some(Duration::from_secs(30)), None);
+/// assert_eq!(policy.name(), Some("daily"));
+/// assert!(policy.is_exhausted());
+/// assert_eq!(policy.info().reset(), Some(Duration::from_secs(30)));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct RateLimitPolicy {
+    name: [u8; MAX_POLICY_NAME],
+    name_len: Option<u8>,
+    limit: Option<u64>,
+    remaining: Option<u64>,
+    reset: Option<Duration>,
+    window: Option<Duration>,
+}
+
+impl RateLimitPolicy {
+    /// A window from its parts. A name longer than [`MAX_POLICY_NAME`]
+    /// bytes is truncated (at a character boundary); `reset` and `window`
+    /// saturate at [`MAX_HINT`].
+    pub fn new(
+        name: Option<&str>,
+        limit: Option<u64>,
+        remaining: Option<u64>,
+        reset: Option<Duration>,
+        window: Option<Duration>,
+    ) -> Self {
+        let mut policy = RateLimitPolicy {
+            limit,
+            remaining,
+            reset: reset.map(|r| r.min(MAX_HINT)),
+            window: window.map(|w| w.min(MAX_HINT)),
+            ..RateLimitPolicy::default()
+        };
+        if let Some(name) = name {
+            let mut end = name.len().min(MAX_POLICY_NAME);
+            while !name.is_char_boundary(end) {
+                end -= 1;
+            }
+            policy.name[..end].copy_from_slice(&name.as_bytes()[..end]);
+            policy.name_len = Some(end as u8);
+        }
+        policy
+    }
+
+    /// The policy's name (`"daily"` from the IETF draft, `"requests"` or
+    /// `"tokens"` from per-resource headers), at most [`MAX_POLICY_NAME`]
+    /// bytes; `None` for families that do not name their window.
+    pub fn name(&self) -> Option<&str> {
+        let len = usize::from(self.name_len?);
+        std::str::from_utf8(&self.name[..len]).ok()
+    }
+
+    /// The quota: requests (or units) allowed per window.
+    pub fn limit(&self) -> Option<u64> {
+        self.limit
+    }
+
+    /// What is left of the quota in the current window.
+    pub fn remaining(&self) -> Option<u64> {
+        self.remaining
+    }
+
+    /// Time until the window resets, from the response's `Date` (or the
+    /// local clock when the response has none, or has an `Age`).
+    pub fn reset(&self) -> Option<Duration> {
+        self.reset
+    }
+
+    /// The window's length (the IETF draft's `w`).
+    pub fn window(&self) -> Option<Duration> {
+        self.window
+    }
+
+    /// True when nothing is left (`remaining == 0`).
+    pub fn is_exhausted(&self) -> bool {
+        self.remaining == Some(0)
+    }
+
+    /// This window as a [`RateLimitInfo`] (limit, remaining, reset).
+    pub fn info(&self) -> RateLimitInfo {
+        RateLimitInfo::new(self.limit, self.remaining, self.reset)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.limit.is_none()
+            && self.remaining.is_none()
+            && self.reset.is_none()
+            && self.window.is_none()
+    }
+}
+
+impl fmt::Debug for RateLimitPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimitPolicy")
+            .field("name", &self.name())
+            .field("limit", &self.limit)
+            .field("remaining", &self.remaining)
+            .field("reset", &self.reset)
+            .field("window", &self.window)
+            .finish()
+    }
+}
+
+/// Everything a response's headers say about retrying: the explicit hints,
+/// every rate-limit window, and the server's retry verdict.
+///
+/// [`read`](Self::read) makes **one pass** over the header map, reads each
+/// header family once and turns absolute times into delays once; the
+/// classifier, the parse layer and the retry layer can then share the
+/// result instead of re-reading the headers. The work is linear in the
+/// headers' size and bounded: see [`MAX_POLICIES`] and the bounds table in
+/// `SECURITY.md`. Nothing is allocated unless a rate-limit window was
+/// announced (then one allocation, for [`policies`](Self::policies)).
+///
+/// **Clock.** Absolute times (HTTP-dates, Unix and RFC 3339 resets) are
+/// read against the response's own `Date` header when it has one, so a
+/// skewed local clock neither shortens nor lengthens the wait: a wait never
+/// ends before the time the server named, by the server's clock. A response
+/// with an `Age` header came from a cache, so its `Date` is old news: the
+/// local clock (`now`) is used instead, as it is when `Date` is absent or
+/// unreadable.
+///
+/// ```
+/// use http::HeaderMap;
+/// use std::time::{Duration, SystemTime};
+/// use tower_api_errors::hints::{HintSource, ResponseHints};
+///
+/// // An OpenAI 429: two windows, tokens exhausted.
+/// let mut headers = HeaderMap::new();
+/// headers.insert("x-ratelimit-limit-requests", "60".parse().unwrap());
+/// headers.insert("x-ratelimit-remaining-requests", "59".parse().unwrap());
+/// headers.insert("x-ratelimit-reset-requests", "1s".parse().unwrap());
+/// headers.insert("x-ratelimit-limit-tokens", "150000".parse().unwrap());
+/// headers.insert("x-ratelimit-remaining-tokens", "0".parse().unwrap());
+/// headers.insert("x-ratelimit-reset-tokens", "6m0s".parse().unwrap());
+/// headers.insert("x-should-retry", "true".parse().unwrap());
+///
+/// let hints = ResponseHints::read(&headers, SystemTime::now());
+/// assert_eq!(hints.policies().len(), 2);
+/// assert_eq!(hints.policies()[1].name(), Some("tokens"));
+/// let binding = hints.rate_limit().unwrap();
+/// assert_eq!(binding.remaining(), Some(0));
+/// let hint = hints.retry_hint().unwrap();
+/// assert_eq!(hint.delay(), Duration::from_secs(360));
+/// assert_eq!(hint.source(), HintSource::RateLimitReset);
+/// assert_eq!(hints.should_retry(), Some(true));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ResponseHints {
+    retry_after_ms: Option<Duration>,
+    retry_after: Option<Duration>,
+    saw_retry_after: bool,
+    pushback: Option<GrpcPushback>,
+    should_retry: Option<bool>,
+    binding: Option<RateLimitInfo>,
+    policies: Vec<RateLimitPolicy>,
+}
+
+/// Which value of a limit / remaining / reset family a header holds.
+#[derive(Clone, Copy)]
+enum Field {
+    Limit,
+    Remaining,
+    Reset,
+    ResetAfter,
+}
+
+/// The headers [`ResponseHints::read`] looks at.
+#[derive(Clone, Copy)]
+enum Slot {
+    RetryAfter,
+    RetryAfterMs,
+    Pushback,
+    ShouldRetry,
+    Date,
+    Age,
+    RateLimit,
+    RateLimitPolicy,
+    Shopify,
+    Family(usize, Field),
+}
+
+/// A limit / remaining / reset header family.
+struct FamilySpec {
+    name: Option<&'static str>,
+    /// Reads limit and remaining: the older draft and `X-RateLimit-*` allow
+    /// a policy list after the first number (`10, 10;w=1`).
+    counts: fn(&str) -> Option<u64>,
+}
+
+const OLD_TRIO: usize = 0;
+const X_RATELIMIT: usize = 1;
+const X_RATE_LIMIT: usize = 2;
+const OPENAI_REQUESTS: usize = 3;
+const OPENAI_TOKENS: usize = 4;
+const ANTHROPIC_REQUESTS: usize = 5;
+const ANTHROPIC_TOKENS: usize = 6;
+const ANTHROPIC_INPUT: usize = 7;
+const ANTHROPIC_OUTPUT: usize = 8;
+
+const FAMILIES: [FamilySpec; 9] = [
+    FamilySpec {
+        name: None,
+        counts: leading_count,
+    },
+    FamilySpec {
+        name: None,
+        counts: leading_count,
+    },
+    FamilySpec {
+        name: None,
+        counts: leading_count,
+    },
+    FamilySpec {
+        name: Some("requests"),
+        counts: parse_count,
+    },
+    FamilySpec {
+        name: Some("tokens"),
+        counts: parse_count,
+    },
+    FamilySpec {
+        name: Some("requests"),
+        counts: parse_count,
+    },
+    FamilySpec {
+        name: Some("tokens"),
+        counts: parse_count,
+    },
+    FamilySpec {
+        name: Some("input-tokens"),
+        counts: parse_count,
+    },
+    FamilySpec {
+        name: Some("output-tokens"),
+        counts: parse_count,
+    },
+];
+
+/// The one dispatch on header names: lowercase names, as `http` stores them.
+fn slot(name: &str) -> Option<Slot> {
+    use Field::*;
+    // Most headers of a response are none of ours: turn them away on their
+    // first byte before comparing whole names.
+    if !matches!(
+        name.as_bytes().first(),
+        Some(b'r' | b'x' | b'g' | b's' | b'd' | b'a')
+    ) {
+        return None;
+    }
+    // Then on length, so a name is compared with the few of its size.
+    Some(match name.len() {
+        3 => match name {
+            "age" => Slot::Age,
+            _ => return None,
+        },
+        4 => match name {
+            "date" => Slot::Date,
+            _ => return None,
+        },
+        9 => match name {
+            "ratelimit" => Slot::RateLimit,
+            _ => return None,
+        },
+        11 => match name {
+            "retry-after" => Slot::RetryAfter,
+            _ => return None,
+        },
+        14 => match name {
+            "retry-after-ms" => Slot::RetryAfterMs,
+            "x-should-retry" => Slot::ShouldRetry,
+            _ => return None,
+        },
+        15 => match name {
+            "ratelimit-limit" => Slot::Family(OLD_TRIO, Limit),
+            "ratelimit-reset" => Slot::Family(OLD_TRIO, Reset),
+            _ => return None,
+        },
+        16 => match name {
+            "ratelimit-policy" => Slot::RateLimitPolicy,
+            _ => return None,
+        },
+        17 => match name {
+            "x-ratelimit-limit" => Slot::Family(X_RATELIMIT, Limit),
+            "x-ratelimit-reset" => Slot::Family(X_RATELIMIT, Reset),
+            _ => return None,
+        },
+        18 => match name {
+            "x-rate-limit-limit" => Slot::Family(X_RATE_LIMIT, Limit),
+            "x-rate-limit-reset" => Slot::Family(X_RATE_LIMIT, Reset),
+            _ => return None,
+        },
+        19 => match name {
+            "x-ms-retry-after-ms" => Slot::RetryAfterMs,
+            "stripe-should-retry" => Slot::ShouldRetry,
+            "ratelimit-remaining" => Slot::Family(OLD_TRIO, Remaining),
+            _ => return None,
+        },
+        21 => match name {
+            "x-ratelimit-remaining" => Slot::Family(X_RATELIMIT, Remaining),
+            _ => return None,
+        },
+        22 => match name {
+            "grpc-retry-pushback-ms" => Slot::Pushback,
+            "x-rate-limit-remaining" => Slot::Family(X_RATE_LIMIT, Remaining),
+            _ => return None,
+        },
+        23 => match name {
+            "x-ratelimit-reset-after" => Slot::Family(X_RATELIMIT, ResetAfter),
+            _ => return None,
+        },
+        24 => match name {
+            "x-ratelimit-limit-tokens" => Slot::Family(OPENAI_TOKENS, Limit),
+            "x-ratelimit-reset-tokens" => Slot::Family(OPENAI_TOKENS, Reset),
+            _ => return None,
+        },
+        26 => match name {
+            "x-ratelimit-limit-requests" => Slot::Family(OPENAI_REQUESTS, Limit),
+            "x-ratelimit-reset-requests" => Slot::Family(OPENAI_REQUESTS, Reset),
+            _ => return None,
+        },
+        28 => match name {
+            "x-ratelimit-remaining-tokens" => Slot::Family(OPENAI_TOKENS, Remaining),
+            _ => return None,
+        },
+        29 => match name {
+            "x-shopify-shop-api-call-limit" => Slot::Shopify,
+            _ => return None,
+        },
+        30 => match name {
+            "x-ratelimit-remaining-requests" => Slot::Family(OPENAI_REQUESTS, Remaining),
+            _ => return None,
+        },
+        32 => match name {
+            "anthropic-ratelimit-tokens-limit" => Slot::Family(ANTHROPIC_TOKENS, Limit),
+            "anthropic-ratelimit-tokens-reset" => Slot::Family(ANTHROPIC_TOKENS, Reset),
+            _ => return None,
+        },
+        34 => match name {
+            "anthropic-ratelimit-requests-limit" => Slot::Family(ANTHROPIC_REQUESTS, Limit),
+            "anthropic-ratelimit-requests-reset" => Slot::Family(ANTHROPIC_REQUESTS, Reset),
+            _ => return None,
+        },
+        36 => match name {
+            "anthropic-ratelimit-tokens-remaining" => Slot::Family(ANTHROPIC_TOKENS, Remaining),
+            _ => return None,
+        },
+        38 => match name {
+            "anthropic-ratelimit-requests-remaining" => Slot::Family(ANTHROPIC_REQUESTS, Remaining),
+            "anthropic-ratelimit-input-tokens-limit" => Slot::Family(ANTHROPIC_INPUT, Limit),
+            "anthropic-ratelimit-input-tokens-reset" => Slot::Family(ANTHROPIC_INPUT, Reset),
+            _ => return None,
+        },
+        39 => match name {
+            "anthropic-ratelimit-output-tokens-limit" => Slot::Family(ANTHROPIC_OUTPUT, Limit),
+            "anthropic-ratelimit-output-tokens-reset" => Slot::Family(ANTHROPIC_OUTPUT, Reset),
+            _ => return None,
+        },
+        42 => match name {
+            "anthropic-ratelimit-input-tokens-remaining" => {
+                Slot::Family(ANTHROPIC_INPUT, Remaining)
+            }
+            _ => return None,
+        },
+        43 => match name {
+            "anthropic-ratelimit-output-tokens-remaining" => {
+                Slot::Family(ANTHROPIC_OUTPUT, Remaining)
+            }
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
+
+/// The first integer of a field such as `RateLimit-Limit: 10, 10;w=1, 1000;w=3600`.
+fn leading_count(text: &str) -> Option<u64> {
+    let end = text
+        .bytes()
+        .position(|b| b == b',' || b == b';')
+        .unwrap_or(text.len());
+    parse_count(&text[..end])
+}
+
+/// The raw values found in the pass (first field of each, except where a
+/// header may repeat).
+#[derive(Default)]
+struct Raw<'a> {
+    families: [[Option<&'a HeaderValue>; 4]; FAMILIES.len()],
+    /// Bit `i` set when family `i` has a header.
+    present: u16,
+    ratelimit: [Option<&'a HeaderValue>; MAX_FIELD_LINES],
+    ratelimit_policy: [Option<&'a HeaderValue>; MAX_FIELD_LINES],
+    shopify: Option<&'a HeaderValue>,
+    date: Option<&'a HeaderValue>,
+    age: bool,
+}
+
+fn push_line<'a>(lines: &mut [Option<&'a HeaderValue>; MAX_FIELD_LINES], value: &'a HeaderValue) {
+    if let Some(free) = lines.iter_mut().find(|line| line.is_none()) {
+        *free = Some(value);
+    }
+}
+
+fn text(value: Option<&HeaderValue>) -> Option<&str> {
+    value?.to_str().ok()
+}
+
+/// The windows found so far: the first [`MAX_POLICIES`] are kept, every
+/// one counts for the binding window.
+struct Collector {
+    kept: [RateLimitPolicy; MAX_POLICIES],
+    len: usize,
+    binding: Option<RateLimitInfo>,
+}
+
+impl Collector {
+    fn push(&mut self, policy: RateLimitPolicy) {
+        if policy.is_empty() {
+            return;
+        }
+        let info = policy.info();
+        if info != RateLimitInfo::default() {
+            self.binding = Some(match self.binding {
+                Some(binding) => binding.more_restrictive(info),
+                None => info,
+            });
+        }
+        if self.len < MAX_POLICIES {
+            self.kept[self.len] = policy;
+            self.len += 1;
+        }
+    }
+}
+
+/// A policy the server announced in `RateLimit-Policy`.
+#[derive(Clone, Copy, Default)]
+struct Announced<'a> {
+    name: &'a str,
+    quota: Option<u64>,
+    window: Option<u64>,
+    matched: bool,
+}
+
+fn seconds(value: u64) -> Duration {
+    Duration::from_secs(value).min(MAX_HINT)
+}
+
+impl ResponseHints {
+    /// Reads a response's headers, relative to `now` (pass
+    /// [`SystemTime::now()`]; the response's `Date` takes its place for
+    /// absolute times when present, see the type's docs).
+    ///
+    /// Never panics; linear in the size of the headers; reads at most
+    /// 16 members of each structured field and keeps at most
+    /// [`MAX_POLICIES`] windows.
+    pub fn read(headers: &HeaderMap, now: SystemTime) -> Self {
+        let mut hints = ResponseHints::default();
+        if headers.is_empty() {
+            return hints;
+        }
+        let mut raw = Raw::default();
+        let mut retry_after_delta: Option<Duration> = None;
+        let mut retry_after_at: Option<SystemTime> = None;
+        for (name, value) in headers {
+            step(1);
+            let Some(slot) = slot(name.as_str()) else {
+                continue;
+            };
+            match slot {
+                Slot::RetryAfter => {
+                    hints.saw_retry_after = true;
+                    match text(Some(value)).and_then(retry_after_when) {
+                        Some(When::After(delay)) => {
+                            retry_after_delta = retry_after_delta.max(Some(delay));
+                        }
+                        Some(When::At(at)) => retry_after_at = retry_after_at.max(Some(at)),
+                        None => {}
+                    }
+                }
+                Slot::RetryAfterMs => {
+                    let delay = text(Some(value)).and_then(parse_millis);
+                    hints.retry_after_ms = hints.retry_after_ms.max(delay);
+                }
+                Slot::Pushback => {
+                    if hints.pushback.is_none() {
+                        hints.pushback = Some(parse_pushback(value));
+                    }
+                }
+                Slot::ShouldRetry => {
+                    if let Some(verdict) = parse_verdict(value) {
+                        hints.should_retry = Some(hints.should_retry.unwrap_or(true) && verdict);
+                    }
+                }
+                Slot::Date => {
+                    raw.date.get_or_insert(value);
+                }
+                Slot::Age => raw.age = true,
+                Slot::RateLimit => push_line(&mut raw.ratelimit, value),
+                Slot::RateLimitPolicy => push_line(&mut raw.ratelimit_policy, value),
+                Slot::Shopify => {
+                    raw.shopify.get_or_insert(value);
+                }
+                Slot::Family(family, field) => {
+                    raw.present |= 1 << family;
+                    raw.families[family][field as usize].get_or_insert(value);
+                }
+            }
+        }
+        // The reference clock, read only when an absolute time needs it.
+        let mut reference_cache = None;
+        let mut reference = || {
+            *reference_cache.get_or_insert_with(|| {
+                if raw.age {
+                    now
+                } else {
+                    text(raw.date).and_then(parse_date).unwrap_or(now)
+                }
+            })
+        };
+        hints.retry_after = match (retry_after_delta, retry_after_at) {
+            (None, None) => None,
+            (delta, at) => {
+                let until_at = at.map(|at| When::At(at).from(reference()));
+                delta.max(until_at)
+            }
+        };
+        let mut windows = Collector {
+            kept: [RateLimitPolicy::default(); MAX_POLICIES],
+            len: 0,
+            binding: None,
+        };
+        read_structured(&raw, &mut windows);
+        for (index, (spec, values)) in FAMILIES.iter().zip(&raw.families).enumerate() {
+            if raw.present & (1 << index) == 0 {
+                continue;
+            }
+            let [limit, remaining, reset, reset_after] = *values;
+            let (limit, remaining) = (text(limit), text(remaining));
+            let reset = text(reset_after).and_then(parse_seconds).or_else(|| {
+                text(reset)
+                    .and_then(parse_reset_when)
+                    .map(|when| when.from(reference()))
+            });
+            windows.push(RateLimitPolicy::new(
+                spec.name,
+                limit.and_then(spec.counts),
+                remaining.and_then(spec.counts),
+                reset,
+                None,
+            ));
+        }
+        // Shopify's leaky bucket: `used/limit`, no reset (it drains at a
+        // steady rate; a 429 carries `Retry-After`).
+        if let Some((used, limit)) = text(raw.shopify).and_then(|t| t.split_once('/')) {
+            let (used, limit) = (parse_count(used), parse_count(limit));
+            if let (Some(used), Some(limit)) = (used, limit) {
+                windows.push(RateLimitPolicy::new(
+                    None,
+                    Some(limit),
+                    Some(limit.saturating_sub(used)),
+                    None,
+                    None,
+                ));
+            }
+        }
+        hints.binding = windows.binding;
+        hints.policies = windows.kept[..windows.len].to_vec();
+        hints
+    }
+
+    /// The one delay a retry should honour: the explicit hint, else the
+    /// reset of an exhausted window (the binding one, see
+    /// [`rate_limit`](Self::rate_limit)).
+    pub fn retry_hint(&self) -> Option<RetryHint> {
+        self.explicit_hint().or_else(|| self.reset_hint(false))
+    }
+
+    /// [`retry_hint`](Self::retry_hint) for a response known to be rate
+    /// limited (a 429): a window whose reset is known counts as spent when
+    /// its `remaining` is absent too, since the status already says so.
+    pub fn retry_hint_when_limited(&self) -> Option<RetryHint> {
+        self.explicit_hint().or_else(|| self.reset_hint(true))
+    }
+
+    fn reset_hint(&self, limited: bool) -> Option<RetryHint> {
+        let binding = self.binding?;
+        let spent = binding.is_exhausted() || (limited && binding.remaining().is_none());
+        match (spent, binding.reset()) {
+            (true, Some(reset)) => Some(RetryHint::new(reset, HintSource::RateLimitReset)),
+            _ => None,
+        }
+    }
+
+    /// The hints a server states outright, in this order: `retry-after-ms`
+    /// (or Azure's `x-ms-retry-after-ms`), `Retry-After`, and
+    /// `grpc-retry-pushback-ms`. Several fields of one: the longest wins.
+    pub fn explicit_hint(&self) -> Option<RetryHint> {
+        if let Some(delay) = self.retry_after_ms {
+            return Some(RetryHint::new(delay, HintSource::RetryAfterMs));
+        }
+        if let Some(delay) = self.retry_after {
+            return Some(RetryHint::new(delay, HintSource::RetryAfter));
+        }
+        match self.pushback {
+            Some(GrpcPushback::After(delay)) => {
+                Some(RetryHint::new(delay, HintSource::GrpcPushback))
+            }
+            _ => None,
+        }
+    }
+
+    /// The binding window: the most restrictive of all those announced
+    /// (fewest remaining, then longest reset), as a [`RateLimitInfo`].
+    pub fn rate_limit(&self) -> Option<RateLimitInfo> {
+        self.binding
+    }
+
+    /// Every window the server announced, in a stable order: IETF
+    /// `RateLimit` members, then `RateLimit-Policy` policies without a
+    /// `RateLimit` member, the older single-field `RateLimit`, then the
+    /// families of the [module docs](super#header-families) top to bottom.
+    /// At most [`MAX_POLICIES`].
+    pub fn policies(&self) -> &[RateLimitPolicy] {
+        &self.policies
+    }
+
+    /// The server's retry verdict (`x-should-retry`, `Stripe-Should-Retry`);
+    /// `false` wins when they disagree. See [`should_retry`](super::should_retry).
+    pub fn should_retry(&self) -> Option<bool> {
+        self.should_retry
+    }
+
+    /// The `grpc-retry-pushback-ms` verdict, if present.
+    pub fn grpc_pushback(&self) -> Option<GrpcPushback> {
+        self.pushback
+    }
+
+    /// Whether a `Retry-After` field was present at all, readable or not.
+    pub(crate) fn saw_retry_after(&self) -> bool {
+        self.saw_retry_after
+    }
+}
+
+/// The IETF fields: `RateLimit-Policy` and `RateLimit` in the current
+/// draft's list form, or `RateLimit` in the older draft's dictionary form
+/// (`limit=100, remaining=50, reset=5`). At most [`MAX_MEMBERS`] members of
+/// each field are read, so matching members to policies costs at most
+/// `MAX_MEMBERS²` name comparisons.
+fn read_structured(raw: &Raw<'_>, windows: &mut Collector) {
+    if raw.ratelimit[0].is_none() && raw.ratelimit_policy[0].is_none() {
+        return;
+    }
+    let mut announced = [Announced::default(); MAX_MEMBERS];
+    let mut announced_len = 0;
+    let mut budget = MAX_MEMBERS;
+    for line in raw.ratelimit_policy.iter().filter_map(|v| text(*v)) {
+        for member in members(line, &mut budget) {
+            announced[announced_len] = Announced {
+                name: member.name,
+                quota: member.param("q"),
+                window: member.param("w"),
+                matched: false,
+            };
+            announced_len += 1;
+        }
+    }
+    let announced = &mut announced[..announced_len];
+    let mut budget = MAX_MEMBERS;
+    let (mut old_limit, mut old_remaining, mut old_reset) = (None, None, None);
+    for line in raw.ratelimit.iter().filter_map(|v| text(*v)) {
+        for member in members(line, &mut budget) {
+            if let Some(value) = member.value {
+                // The older draft's dictionary.
+                match member.name {
+                    "limit" => old_limit = leading_count(value),
+                    "remaining" => old_remaining = parse_count(value),
+                    "reset" => old_reset = parse_seconds(value),
+                    _ => {}
+                }
+                continue;
+            }
+            let policy = announced.iter_mut().find(|policy| {
+                step(1);
+                policy.name == member.name
+            });
+            let (quota, window) = match policy {
+                Some(policy) => {
+                    policy.matched = true;
+                    (policy.quota, policy.window)
+                }
+                None => (None, None),
+            };
+            windows.push(RateLimitPolicy::new(
+                Some(member.name),
+                quota,
+                member.param("r"),
+                member.param("t").map(seconds),
+                window.map(seconds),
+            ));
+        }
+    }
+    for policy in announced.iter().filter(|policy| !policy.matched) {
+        windows.push(RateLimitPolicy::new(
+            Some(policy.name),
+            policy.quota,
+            None,
+            None,
+            policy.window.map(seconds),
+        ));
+    }
+    if old_limit.is_some() || old_remaining.is_some() || old_reset.is_some() {
+        windows.push(RateLimitPolicy::new(
+            None,
+            old_limit,
+            old_remaining,
+            old_reset,
+            None,
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::structured::STEPS;
+    use super::*;
+    use http::HeaderName;
+    use std::time::UNIX_EPOCH;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        headers
+    }
+
+    fn now() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+    }
+
+    #[test]
+    fn empty_headers_read_nothing() {
+        let hints = ResponseHints::read(&HeaderMap::new(), now());
+        assert!(hints.retry_hint().is_none());
+        assert!(hints.policies().is_empty());
+        assert_eq!(hints.policies.capacity(), 0);
+    }
+
+    #[test]
+    fn several_ietf_policies() {
+        // draft-ietf-httpapi-ratelimit-headers-09 §3 and §4 examples.
+        let headers = map(&[
+            (
+                "ratelimit-policy",
+                r#""burst";q=100;w=60;qu="requests", "daily";q=1000;w=86400;pk=:cHsdsRa894==:"#,
+            ),
+            ("ratelimit", r#""burst";r=0;t=30, "daily";r=900;t=40000"#),
+        ]);
+        let hints = ResponseHints::read(&headers, now());
+        let policies = hints.policies();
+        assert_eq!(policies.len(), 2);
+        assert_eq!(policies[0].name(), Some("burst"));
+        assert_eq!(policies[0].limit(), Some(100));
+        assert_eq!(policies[0].remaining(), Some(0));
+        assert_eq!(policies[0].reset(), Some(Duration::from_secs(30)));
+        assert_eq!(policies[0].window(), Some(Duration::from_secs(60)));
+        assert_eq!(policies[1].window(), Some(Duration::from_secs(86400)));
+        let binding = hints.rate_limit().unwrap();
+        assert_eq!(binding.remaining(), Some(0));
+        assert_eq!(
+            hints.retry_hint().map(|h| h.delay()),
+            Some(Duration::from_secs(30))
+        );
+    }
+
+    #[test]
+    fn announced_policy_without_state_is_kept() {
+        let headers = map(&[("ratelimit-policy", r#""hourly";q=500;w=3600"#)]);
+        let hints = ResponseHints::read(&headers, now());
+        assert_eq!(hints.policies().len(), 1);
+        assert_eq!(hints.policies()[0].remaining(), None);
+        assert_eq!(hints.policies()[0].limit(), Some(500));
+    }
+
+    #[test]
+    fn long_names_are_truncated() {
+        let name = "n".repeat(100);
+        let headers = map(&[("ratelimit", &format!("{name};r=1"))]);
+        let hints = ResponseHints::read(&headers, now());
+        assert_eq!(hints.policies()[0].name().unwrap().len(), MAX_POLICY_NAME);
+        let policy = RateLimitPolicy::new(Some(&"é".repeat(40)), None, None, None, None);
+        assert_eq!(policy.name().unwrap().len(), MAX_POLICY_NAME);
+    }
+
+    #[test]
+    fn policies_are_bounded_but_all_count() {
+        let mut members: Vec<String> = (0..MAX_MEMBERS - 1).map(|i| format!("p{i};r=5")).collect();
+        members.push("last;r=0;t=9".into());
+        let headers = map(&[
+            ("ratelimit", &members.join(", ")),
+            ("x-ratelimit-remaining", "3"),
+        ]);
+        let hints = ResponseHints::read(&headers, now());
+        assert_eq!(hints.policies().len(), MAX_POLICIES);
+        // The seventeenth window (X-RateLimit) was read but not kept.
+        assert_eq!(hints.rate_limit().unwrap().remaining(), Some(0));
+    }
+
+    /// Issue #13: hundreds of KB of hostile rate-limit fields cost work
+    /// linear in their size, and the member x policy matching is bounded.
+    #[test]
+    fn hostile_fields_cost_linear_work() {
+        let policies: String = (0..20_000).map(|i| format!("\"p{i}\";q=1;w=1,")).collect();
+        let states: String = (0..20_000).map(|i| format!("\"q{i}\";r=1;t=1,")).collect();
+        let one_long_member = format!("\"x\"{}", ";r=1".repeat(25_000));
+        let digits = "9".repeat(50_000);
+        let headers = map(&[
+            ("ratelimit-policy", &policies),
+            ("ratelimit", &states),
+            ("ratelimit", &one_long_member),
+            ("x-ratelimit-reset", &digits),
+            ("retry-after", &digits),
+            ("date", &digits),
+        ]);
+        let bytes: usize = headers
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len())
+            .sum();
+        assert!(bytes > 400_000, "{bytes}");
+        STEPS.with(|s| s.set(0));
+        let hints = ResponseHints::read(&headers, now());
+        let steps = STEPS.with(|s| s.get());
+        // Members after the sixteenth are never read: the two long lists
+        // cost a few hundred steps, and the whole reading stays far under
+        // one step per byte.
+        assert!(steps <= 2 * bytes as u64, "{steps} steps for {bytes} bytes");
+        assert!(hints.policies().len() <= MAX_POLICIES);
+
+        // The old reader did members x policies comparisons: 4 x 10^8 here.
+        STEPS.with(|s| s.set(0));
+        let headers = map(&[("ratelimit-policy", &policies), ("ratelimit", &states)]);
+        let _ = ResponseHints::read(&headers, now());
+        let steps = STEPS.with(|s| s.get());
+        assert!(steps < 2_000, "{steps}");
+    }
+
+    #[test]
+    fn work_per_byte_is_constant() {
+        // Doubling the input at most doubles the work (plus a constant).
+        let cost = |n: usize| {
+            let field = ";r=1".repeat(n);
+            let headers = map(&[
+                ("ratelimit", &format!("a{field}")),
+                ("x-ratelimit-limit", &"1".repeat(n)),
+                ("retry-after", &"2".repeat(n)),
+            ]);
+            STEPS.with(|s| s.set(0));
+            let _ = ResponseHints::read(&headers, now());
+            STEPS.with(|s| s.get())
+        };
+        let (small, large) = (cost(10_000), cost(20_000));
+        assert!(large <= 2 * small + 100, "{small} then {large}");
+    }
+}

@@ -1,0 +1,315 @@
+//! [`RetryBudget`]: the default retry budget, with no lock and no clock
+//! read on the success path.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::Instant;
+use tower::retry::budget::Budget;
+
+/// The window is kept as this many slots, like `TpsBudget`'s.
+const SLOTS: usize = 10;
+
+/// A retry budget: retries may be at most `retry_percent` of the recent
+/// requests, plus `min_per_sec` retries a second, "recent" meaning the last
+/// `ttl`. The default is 20 % + 1 retry/s over 10 s, like
+/// [`TpsBudget::new(10 s, 1, 0.2)`](tower::retry::budget::TpsBudget).
+///
+/// It implements tower's [`Budget`], so it works anywhere a `TpsBudget`
+/// does; [`RetryPolicy::budget`](super::RetryPolicy::budget) takes either
+/// (or your own).
+///
+/// # Why not `TpsBudget`
+///
+/// A deposit happens on every request, a withdrawal only when a failure is
+/// about to be retried. `TpsBudget` takes a mutex and reads the clock on
+/// both. Here a deposit is one relaxed atomic add, with no lock and no clock
+/// read; only the (rare) withdrawal reads the clock and takes a short lock
+/// to settle the account.
+///
+/// # How it counts
+///
+/// As `TpsBudget` does: a sliding window of `ttl` in ten slots; a retry is
+/// allowed while `min_per_sec × ttl` plus `retry_percent` of the window's
+/// requests, less the window's retries, is at least one. Deposits made
+/// since the previous withdrawal carry no time stamp: the withdrawal
+/// spreads them evenly over the time since the previous one, and only the
+/// part that falls inside the window counts. After a long quiet spell this
+/// errs on the side of fewer retries, never more (the reserve still allows
+/// `min_per_sec`). Time is tokio's clock, so paused-time tests see it move.
+///
+/// ```
+/// use tower::retry::budget::Budget;
+/// use tower_api_errors::retry::RetryBudget;
+///
+/// let budget = RetryBudget::default();
+/// // The reserve: 1 retry a second over 10 s.
+/// let reserve = (0..100).filter(|_| budget.withdraw()).count();
+/// assert_eq!(reserve, 10);
+/// // 100 requests earn 20 more retries.
+/// for _ in 0..100 {
+///     budget.deposit();
+/// }
+/// let earned = (0..100).filter(|_| budget.withdraw()).count();
+/// assert!((19..=20).contains(&earned), "{earned}");
+/// ```
+///
+/// Shared by every clone of a [`RetryPolicy`](super::RetryPolicy):
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_api_errors::retry::{RetryBudget, RetryPolicy};
+///
+/// // 10 % of the last 30 s of traffic, and no floor.
+/// let policy = RetryPolicy::new().budget(RetryBudget::new(Duration::from_secs(30), 0, 0.1));
+/// let shared = policy.clone();
+/// # let _ = shared;
+/// ```
+pub struct RetryBudget {
+    /// Deposits not yet settled into the window.
+    pending: AtomicU64,
+    window: Mutex<Window>,
+    ttl: Duration,
+    slot: Duration,
+    ratio: f64,
+    reserve: f64,
+}
+
+/// The settled account.
+struct Window {
+    /// Per slot: `retry_percent` per request less one per retry.
+    slots: [f64; SLOTS],
+    /// The current slot, and when it started.
+    index: usize,
+    slot_start: Instant,
+    /// When deposits were last settled.
+    settled: Instant,
+}
+
+impl RetryBudget {
+    /// A budget of `retry_percent` (0.2 is 20 %) of the requests of the
+    /// last `ttl`, plus `min_per_sec` retries a second.
+    ///
+    /// # Panics
+    /// Like `TpsBudget::new`: when `ttl` is not within 1 s..=60 s, or
+    /// `retry_percent` not within 0..=1000.
+    pub fn new(ttl: Duration, min_per_sec: u32, retry_percent: f32) -> Self {
+        assert!(
+            (Duration::from_secs(1)..=Duration::from_secs(60)).contains(&ttl),
+            "ttl must be within 1 s and 60 s"
+        );
+        assert!(
+            (0.0..=1000.0).contains(&retry_percent),
+            "retry_percent must be within 0 and 1000"
+        );
+        let now = Instant::now();
+        RetryBudget {
+            pending: AtomicU64::new(0),
+            window: Mutex::new(Window {
+                slots: [0.0; SLOTS],
+                index: 0,
+                slot_start: now,
+                settled: now,
+            }),
+            ttl,
+            slot: ttl / SLOTS as u32,
+            ratio: f64::from(retry_percent),
+            reserve: f64::from(min_per_sec) * ttl.as_secs_f64(),
+        }
+    }
+
+    /// Settles the pending deposits at `now` and withdraws one retry when
+    /// the balance allows it.
+    fn withdraw_at(&self, now: Instant) -> bool {
+        // A poisoned lock only means a panic elsewhere mid-update of plain
+        // numbers: the account is still usable.
+        let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        let w = &mut *window;
+        // A racing withdrawal may have settled at a later instant.
+        let now = now.max(w.settled);
+        // Slide the window to `now`.
+        if now.duration_since(w.slot_start) >= self.ttl {
+            w.slots = [0.0; SLOTS];
+            w.slot_start = now;
+        } else {
+            while now.duration_since(w.slot_start) >= self.slot {
+                w.index = (w.index + 1) % SLOTS;
+                w.slots[w.index] = 0.0;
+                w.slot_start += self.slot;
+            }
+        }
+        // Spread the unstamped deposits evenly over [settled, now]; what
+        // falls before the window is gone.
+        let fresh = self.pending.swap(0, Ordering::AcqRel) as f64 * self.ratio;
+        if fresh > 0.0 {
+            let span = now.duration_since(w.settled).as_secs_f64();
+            if span == 0.0 {
+                w.slots[w.index] += fresh;
+            } else {
+                for back in 0..SLOTS {
+                    let start = w.slot_start.checked_sub(self.slot * back as u32);
+                    let Some(start) = start else { break };
+                    let end = if back == 0 { now } else { start + self.slot };
+                    let from = start.max(w.settled);
+                    if end > from {
+                        let share = end.duration_since(from).as_secs_f64() / span;
+                        w.slots[(w.index + SLOTS - back) % SLOTS] += fresh * share;
+                    }
+                }
+            }
+        }
+        w.settled = now;
+        let balance: f64 = w.slots.iter().sum::<f64>() + self.reserve;
+        // A little slack for the float sums of fractional deposits.
+        if balance >= 1.0 - 1e-9 {
+            w.slots[w.index] -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl Default for RetryBudget {
+    /// 20 % of the requests of the last 10 s, plus 1 retry a second.
+    fn default() -> Self {
+        RetryBudget::new(Duration::from_secs(10), 1, 0.2)
+    }
+}
+
+impl Budget for RetryBudget {
+    fn deposit(&self) {
+        self.pending.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn withdraw(&self) -> bool {
+        self.withdraw_at(Instant::now())
+    }
+}
+
+impl fmt::Debug for RetryBudget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryBudget")
+            .field("ttl", &self.ttl)
+            .field("ratio", &self.ratio)
+            .field("reserve", &self.reserve)
+            .field("pending", &self.pending.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allowed(budget: &RetryBudget, now: Instant, tries: usize) -> usize {
+        (0..tries).filter(|_| budget.withdraw_at(now)).count()
+    }
+
+    fn at(budget: &RetryBudget, secs: f64) -> Instant {
+        budget.window.lock().unwrap().settled + Duration::from_secs_f64(secs)
+    }
+
+    #[test]
+    fn the_reserve_is_min_per_sec_over_ttl() {
+        let budget = RetryBudget::default();
+        let t0 = at(&budget, 0.0);
+        assert_eq!(allowed(&budget, t0, 100), 10);
+        let none = RetryBudget::new(Duration::from_secs(10), 0, 0.2);
+        assert_eq!(allowed(&none, t0, 100), 0);
+    }
+
+    #[test]
+    fn deposits_earn_their_percentage() {
+        let budget = RetryBudget::new(Duration::from_secs(10), 0, 0.2);
+        let t0 = at(&budget, 0.0);
+        for _ in 0..1000 {
+            budget.deposit();
+        }
+        assert_eq!(allowed(&budget, t0, 1000), 200);
+        let generous = RetryBudget::new(Duration::from_secs(10), 0, 2.0);
+        for _ in 0..10 {
+            generous.deposit();
+        }
+        assert_eq!(allowed(&generous, at(&generous, 0.0), 1000), 20);
+    }
+
+    #[test]
+    fn spent_retries_come_back_when_they_leave_the_window() {
+        let budget = RetryBudget::default();
+        let t0 = at(&budget, 0.0);
+        assert_eq!(allowed(&budget, t0, 100), 10);
+        assert_eq!(allowed(&budget, t0 + Duration::from_secs(5), 100), 0);
+        assert_eq!(allowed(&budget, t0 + Duration::from_secs(11), 100), 10);
+    }
+
+    #[test]
+    fn earned_retries_expire_with_the_window() {
+        let budget = RetryBudget::new(Duration::from_secs(10), 0, 0.2);
+        let t0 = at(&budget, 0.0);
+        for _ in 0..1000 {
+            budget.deposit();
+        }
+        assert!(budget.withdraw_at(t0));
+        assert_eq!(allowed(&budget, t0 + Duration::from_secs(5), 1), 1);
+        assert_eq!(allowed(&budget, t0 + Duration::from_secs(11), 1000), 0);
+    }
+
+    #[test]
+    fn unsettled_deposits_after_a_quiet_spell_earn_less_not_more() {
+        let budget = RetryBudget::new(Duration::from_secs(10), 0, 0.2);
+        let t0 = at(&budget, 0.0);
+        assert!(!budget.withdraw_at(t0));
+        for _ in 0..1000 {
+            budget.deposit();
+        }
+        // 1000 deposits at some time in the last 1000 s: spread evenly,
+        // at most 10 s of them are in the window: 1000 × 0.2 × 10 / 1000
+        // = 2 (the window's nine full slots: 1.8).
+        let earned = allowed(&budget, t0 + Duration::from_secs(1000), 1000);
+        assert_eq!(earned, 1);
+    }
+
+    #[test]
+    fn a_settlement_from_the_past_does_not_move_the_window_back() {
+        let budget = RetryBudget::default();
+        let t0 = at(&budget, 0.0);
+        assert!(budget.withdraw_at(t0 + Duration::from_secs(20)));
+        // A racing withdrawal that read the clock earlier settles after.
+        assert!(budget.withdraw_at(t0 + Duration::from_secs(19)));
+        assert_eq!(
+            budget.window.lock().unwrap().settled,
+            t0 + Duration::from_secs(20)
+        );
+    }
+
+    #[test]
+    fn concurrent_deposits_and_withdrawals_never_overspend() {
+        let budget = RetryBudget::new(Duration::from_secs(10), 1, 0.2);
+        let t0 = at(&budget, 0.0);
+        let granted = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for i in 0..5000 {
+                        budget.deposit();
+                        if i % 3 == 0 && budget.withdraw_at(t0) {
+                            granted.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        // 20 000 requests earn 4 000, the reserve 10: every grant was
+        // paid for, and every one that could be paid for was granted.
+        let total = granted.into_inner() + allowed(&budget, t0, 10_000);
+        assert_eq!(total, 4010);
+    }
+
+    #[test]
+    #[should_panic(expected = "ttl")]
+    fn a_ttl_out_of_range_is_refused() {
+        let _ = RetryBudget::new(Duration::from_secs(61), 1, 0.2);
+    }
+}
