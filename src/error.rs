@@ -702,6 +702,9 @@ pub enum Error {
     Api(ApiError),
     /// No usable answer.
     Transport(TransportError),
+    /// The [quota layer](crate::quota) refused the request without sending
+    /// it: the learned quota frees up later than it may wait.
+    RateLimited(crate::quota::RateLimited),
     /// The [`AuthLayer`](crate::auth::AuthLayer) ended the request: no
     /// credential, or a rejected one it could not renew or send again.
     Unauthorized(Unauthorized),
@@ -713,6 +716,7 @@ impl Error {
         match self {
             Error::Api(api) => api.kind(),
             Error::Transport(_) => ErrorKind::Transport,
+            Error::RateLimited(_) => ErrorKind::RateLimited,
             Error::Unauthorized(_) => ErrorKind::Unauthorized,
         }
     }
@@ -721,6 +725,14 @@ impl Error {
     pub fn api(&self) -> Option<&ApiError> {
         match self {
             Error::Api(api) => Some(api),
+            _ => None,
+        }
+    }
+
+    /// The quota layer's refusal, if the request was never sent.
+    pub fn rate_limited(&self) -> Option<&crate::quota::RateLimited> {
+        match self {
+            Error::RateLimited(refused) => Some(refused),
             _ => None,
         }
     }
@@ -756,6 +768,8 @@ impl Error {
             Error::Api(api) => api.auth_report(),
             Error::Transport(transport) => transport.auth_report(),
             Error::Unauthorized(unauthorized) => Some(unauthorized.report()),
+            // Refused before the auth layer below could act.
+            Error::RateLimited(_) => None,
         }
     }
 
@@ -763,7 +777,7 @@ impl Error {
         match self {
             Error::Api(api) => api.set_auth_report(report),
             Error::Transport(transport) => transport.auth = Some(report),
-            Error::Unauthorized(_) => {}
+            Error::Unauthorized(_) | Error::RateLimited(_) => {}
         }
     }
 
@@ -772,6 +786,7 @@ impl Error {
         match self {
             Error::Api(api) => api.retries(),
             Error::Transport(transport) => transport.retries(),
+            Error::RateLimited(refused) => refused.retries(),
             Error::Unauthorized(unauthorized) => unauthorized.retries(),
         }
     }
@@ -780,6 +795,7 @@ impl Error {
         match self {
             Error::Api(api) => api.set_retries(retries),
             Error::Transport(transport) => transport.set_retries(retries),
+            Error::RateLimited(refused) => refused.set_retries(retries),
             Error::Unauthorized(unauthorized) => unauthorized.set_retries(retries),
         }
     }
@@ -849,6 +865,7 @@ impl fmt::Display for Error {
         match self {
             Error::Api(api) => api.fmt(f),
             Error::Transport(transport) => transport.fmt(f),
+            Error::RateLimited(refused) => refused.fmt(f),
             Error::Unauthorized(unauthorized) => unauthorized.fmt(f),
         }
     }
@@ -859,6 +876,7 @@ impl std::error::Error for Error {
         match self {
             Error::Api(api) => api.source(),
             Error::Transport(transport) => transport.source(),
+            Error::RateLimited(refused) => refused.source(),
             Error::Unauthorized(unauthorized) => unauthorized.source(),
         }
     }

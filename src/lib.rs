@@ -8,9 +8,9 @@
 //! client, a tonic `Channel`, or anything else.
 //!
 //! ```text
-//!             request ───────────────────────────────────────────────────────────►
-//! caller ─► RetryLayer ─► AuthLayer ─► ErrorBodyParseLayer ─► StatusClassifierLayer ─► inner Service
-//!             ◄─────────────────────────────────────────────────────────── response
+//!             request ─────────────────────────────────────────────────────────────────────────►
+//! caller ─► RetryLayer ─► AuthLayer ─► QuotaLayer ─► ErrorBodyParseLayer ─► StatusClassifierLayer ─► inner Service
+//!             ◄───────────────────────────────────────────────────────────────────────── response
 //! ```
 //!
 //! The [`AuthLayer`] sits inside the retry layer, so that every retry
@@ -31,6 +31,9 @@
 //! - [`retry`]: [`RetryLayer`] and [`RetryPolicy`] honour server hints,
 //!   back off with jitter, respect idempotency, replay streamed request
 //!   bodies and bound the extra load with a shared budget.
+//! - [`quota`]: [`QuotaLayer`] learns the quota the server announces and
+//!   holds requests until it allows them, per process or, with
+//!   `RedisStore` (feature `redis`), across a fleet.
 //! - [`auth`]: [`AuthLayer`] sets a credential from a
 //!   [`TokenSource`](auth::TokenSource) on every request and, on a 401,
 //!   refreshes it once (single-flight) and sends the request again.
@@ -110,6 +113,7 @@
 //! | `grpc` | [`grpc`]: `grpc-status` of trailers-only responses as kinds, `grpc-message` decoding, the `GrpcStatus` dialect, `tonic::Status` from errors |
 //! | `tracing` | a span per request and one per attempt, and events, below |
 //! | `opentelemetry` | [`metrics`]: OpenTelemetry metrics (error rate by kind, attempts per call, waits by source, budget refusals, fail-fast), opted into with [`RetryPolicy::metrics`]; [the table of every metric](metrics#the-metrics) |
+//! | `redis` | `quota::RedisStore`: learned quotas shared by a fleet of processes |
 //!
 //! # Tracing (feature `tracing`)
 //!
@@ -127,6 +131,9 @@
 //! | event `api_error` (parse layer, each failure body read) | DEBUG | `status`, `kind`, `code`, `retryable`, `truncated` |
 //! | event `retrying` (before each retry's wait) | INFO | `attempt`, `kind`, `status`, `delay_ms`, `hint` |
 //! | event `finished` (each logical request's outcome) | DEBUG on success, WARN on failure | `outcome`, `attempts`, `waited_ms`, `status`, `kind`, `stopped` |
+//! | event `quota_held` (quota layer holds a request) | DEBUG | `scope` (a digest), `delay_ms`, `reason` |
+//! | event `quota_refused` (refused without sending) | WARN | `scope`, `retry_after_ms` |
+//! | event `quota_store_local` / `quota_store_shared` (Redis failed / answers again; once each) | WARN / INFO | `error` |
 //! | event `credential_rejected` (auth layer, before renewing) | INFO | `status`, `renewal` (`refresh` or `already_renewed`) |
 //! | event `credential_installed` (auth layer, a new credential) | INFO | `generation` |
 //! | event `credential_refresh_failed` (auth layer) | WARN | `reason` |
@@ -154,6 +161,7 @@ pub mod metrics;
 pub mod parse;
 mod percent;
 mod problem;
+pub mod quota;
 pub mod redact;
 pub mod retry;
 mod telemetry;
@@ -169,4 +177,5 @@ pub use classify::StatusClassifierLayer;
 pub use error::{ApiError, BoxError, Error, FieldError, RetryReport, StopReason, TransportError};
 pub use kind::ErrorKind;
 pub use parse::{parse_error, ErrorBodyParseLayer};
+pub use quota::QuotaLayer;
 pub use retry::{RetryLayer, RetryPolicy};

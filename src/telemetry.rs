@@ -191,6 +191,8 @@ pub(crate) struct Failure<'a> {
     pub(crate) kind: ErrorKind,
     /// The vendor's code; recorded by metrics only when allowlisted.
     pub(crate) code: Option<&'a str>,
+    /// A quota layer's local refusal (it records its own fail-fast).
+    pub(crate) refused: bool,
 }
 
 /// What the retry layer records of each attempt and call: the
@@ -340,6 +342,46 @@ pub(crate) fn method_name(method: &Method) -> &'static str {
         Method::CONNECT => "CONNECT",
         _ => "_OTHER",
     }
+}
+
+/// `quota_held` {scope, delay_ms, reason}, at DEBUG: the quota layer holds
+/// a request (pacing, a spent window, a cooldown). The scope is a digest.
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(crate) fn quota_held(scope: crate::quota::ScopeKey, delay: Duration, reason: &'static str) {
+    #[cfg(feature = "tracing")]
+    tracing::debug!(
+        scope = %scope,
+        delay_ms = delay.as_millis() as u64,
+        reason,
+        "quota_held"
+    );
+}
+
+/// `quota_refused` {scope, retry_after_ms}, at WARN: refused without sending.
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(crate) fn quota_refused(scope: crate::quota::ScopeKey, retry_after: Duration) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        scope = %scope,
+        retry_after_ms = retry_after.as_millis() as u64,
+        "quota_refused"
+    );
+}
+
+/// `quota_store_local` {error}, at WARN, once per outage: the shared store
+/// failed (down, slow, garbage) and learned quotas are kept locally.
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) fn quota_store_local(error: &dyn std::fmt::Display) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(error = %error, "quota_store_local");
+}
+
+/// `quota_store_shared`, at INFO, once when the shared store answers again.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) fn quota_store_shared() {
+    #[cfg(feature = "tracing")]
+    tracing::info!("quota_store_shared");
 }
 
 /// `credential_rejected` {status, renewal}, at INFO, when the auth layer

@@ -155,7 +155,9 @@ async fn a_server_echoing_the_request_credentials_does_not_leak_them() {
         panic!("a 401 is an ApiError")
     };
     assert!(
-        error.message().starts_with("Token REDACTED is expired"),
+        error
+            .message()
+            .starts_with("Token Bearer REDACTED is expired"),
         "{}",
         error.message()
     );

@@ -17,7 +17,8 @@ use std::time::Duration;
 use tower::retry::budget::TpsBudget;
 use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
 use tower_api_errors::auth::{AuthLayer, Credential, TokenFuture, TokenSource};
-use tower_api_errors::metrics::{self, FailFast, Metrics, WaitSource};
+use tower_api_errors::metrics::{self, Metrics, WaitSource};
+use tower_api_errors::quota::QuotaLayer;
 use tower_api_errors::retry::{Backoff, ReplayBody};
 use tower_api_errors::{ErrorBodyParseLayer, RetryLayer, RetryPolicy, StatusClassifierLayer};
 
@@ -119,6 +120,16 @@ fn script(path: &str) -> Script {
         "/deadline-wait" => &[Some((503, &[("retry-after", "100")], "{}"))],
         // An attempt that never answers: the deadline cuts it.
         "/hang" => &[None],
+        // A window spent: remaining 0, reset in 3 s.
+        "/quota" => &[Some((
+            200,
+            &[
+                ("x-ratelimit-limit", "1"),
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "3"),
+            ],
+            "{}",
+        ))],
         // Rejects the first credential (see `Rotating`).
         "/auth" => &[
             Some((401, &[], r#"{"error": "invalid_token"}"#)),
@@ -284,24 +295,41 @@ async fn scripted_run() -> Vec<Point> {
     fresh.headers_mut().remove("authorization");
     assert!(broken.oneshot(fresh).await.is_err());
 
-    // What the quota layer records, through the same handle.
+    // The quota layer: learns a spent window (remaining 0, reset in 3 s)
+    // from a success, holds the next request 3 s, and refuses one that
+    // may not wait that long.
+    let quota = QuotaLayer::new().metrics(metrics.clone());
+    let gated = |layer: QuotaLayer| {
+        ServiceBuilder::new()
+            .layer(RetryLayer::new(policy.clone()))
+            .layer(layer)
+            .layer(ErrorBodyParseLayer::new())
+            .layer(StatusClassifierLayer::new())
+            .service(upstream())
+    };
+    gated(quota.clone())
+        .oneshot(request("GET", "/quota"))
+        .await
+        .unwrap();
+    gated(quota.clone())
+        .oneshot(request("GET", "/quota"))
+        .await
+        .unwrap();
+    let hurried = quota.max_wait(Duration::from_secs(1));
+    assert!(gated(hurried)
+        .oneshot(request("GET", "/quota"))
+        .await
+        .is_err());
+    // A cooldown as a layer of your own would record it.
     let uri: http::Uri = format!("https://{AUTHORITY}/v1/quota?api_key={SECRET}")
         .parse()
         .unwrap();
-    metrics.record_quota_hold(&http::Method::GET, &uri);
-    metrics.record_wait(
-        WaitSource::Quota,
-        Duration::from_secs(3),
-        &http::Method::GET,
-        &uri,
-    );
     metrics.record_wait(
         WaitSource::Cooldown,
         Duration::from_secs(5),
         &http::Method::GET,
         &uri,
     );
-    metrics.record_failed_fast(FailFast::Quota, &http::Method::GET, &uri);
 
     provider.force_flush().unwrap();
     let points = points(&exporter.get_finished_metrics().unwrap());
@@ -511,7 +539,11 @@ async fn the_scripted_run_counts_what_happened() {
     let c = "tower_api_errors.call.duration";
     let stopped = |r: &str| total(&find(&points, c, &[("tower_api_errors.stop_reason", r)]));
     assert_eq!(stopped("budget_exhausted"), 1);
-    assert_eq!(stopped("hint_too_long"), 1);
+    assert_eq!(
+        stopped("hint_too_long"),
+        2,
+        "the daily limit, the quota refusal"
+    );
     assert_eq!(stopped("deadline"), 2);
     assert_eq!(stopped("not_idempotent"), 1);
     assert_eq!(
@@ -523,23 +555,23 @@ async fn the_scripted_run_counts_what_happened() {
     let hang = find(&points, d, &[("error.type", "transport")]);
     assert_eq!((total(&hang), hang[0].sum), (1, 30.0));
     let calls = find(&points, c, &[]);
-    assert_eq!(total(&calls), 13);
+    assert_eq!(total(&calls), 16);
     let successes: u64 = calls
         .iter()
         .filter(|p| !p.attributes.contains_key("error.type"))
         .map(|p| p.count)
         .sum();
     assert_eq!(
-        successes, 5,
-        "ok, 503 then ok, 429s then ok, PURGE ok, auth renewed"
+        successes, 7,
+        "ok, 503 then ok, 429s then ok, PURGE ok, auth renewed, two quota"
     );
     let attempts: f64 = find(&points, "tower_api_errors.call.attempts", &[])
         .iter()
         .map(|p| p.sum)
         .sum();
     assert_eq!(
-        attempts, 16.0,
-        "13 calls, 3 retries (the auth re-send is inside its attempt)"
+        attempts, 19.0,
+        "16 calls, 3 retries (the auth re-send is inside its attempt)"
     );
 
     // The allowlisted code shows; the other does not.

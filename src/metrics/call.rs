@@ -130,7 +130,9 @@ impl Call {
                     |metrics, attrs| metrics.budget_refusal(attrs),
                 );
             }
-            Some(StopReason::HintTooLong) => state
+            // A quota refusal stops as `HintTooLong` here, and the quota
+            // layer already counted it as `quota`.
+            Some(StopReason::HintTooLong) if !failure.is_some_and(|f| f.refused) => state
                 .metrics
                 .fail_fast_for(FailFast::HintTooLong, &state.target),
             Some(StopReason::Deadline) => state

@@ -42,12 +42,12 @@
 //! | `tower_api_errors.call.duration` | histogram (f64) | `s` | `http.request.method`, `server.address`, `server.port` | `http.response.status_code`, `error.type`, `tower_api_errors.stop_reason` | each logical call through the retry layer, at its end: attempts and waits included |
 //! | `tower_api_errors.call.attempts` | histogram (u64) | `{attempt}` | `http.request.method`, `server.address`, `server.port` | `http.response.status_code`, `error.type`, `tower_api_errors.stop_reason` | each logical call, at its end: the attempts it made |
 //! | `tower_api_errors.retries` | counter (u64) | `{retry}` | `http.request.method`, `server.address`, `server.port`, `error.type` | `http.response.status_code` | each retry decided, before its wait; `error.type` is the failure retried |
-//! | `tower_api_errors.waits` | counter (u64) | `{wait}` | `tower_api_errors.wait.source`, `server.address`, `server.port` | | each wait before a send: `retry_after`, `rate_limit`, `backoff` (retry layer), `quota`, `cooldown` (quota layer), `auth` (auth layer) |
+//! | `tower_api_errors.waits` | counter (u64) | `{wait}` | `tower_api_errors.wait.source`, `server.address`, `server.port` | | each wait before a send: `retry_after`, `rate_limit`, `backoff` (retry layer), `quota` (quota layer), `auth` (auth layer), `cooldown` (a layer that can tell a cooldown apart) |
 //! | `tower_api_errors.wait.duration` | histogram (f64) | `s` | `tower_api_errors.wait.source`, `server.address`, `server.port` | | with each wait counted above: its length |
 //! | `tower_api_errors.budget.refusals` | counter (u64) | `{retry}` | `http.request.method`, `server.address`, `server.port`, `error.type` | | each retry the retry budget refused |
-//! | `tower_api_errors.failed_fast` | counter (u64) | `{request}` | `tower_api_errors.failed_fast.reason`, `http.request.method`, `server.address`, `server.port` | | each request failed without waiting: `hint_too_long`, `deadline` (retry layer), `quota` (quota layer) |
+//! | `tower_api_errors.failed_fast` | counter (u64) | `{request}` | `tower_api_errors.failed_fast.reason`, `http.request.method`, `server.address`, `server.port` | | each request failed without waiting: `hint_too_long`, `deadline` (retry layer), `quota` (quota layer: a refusal, counted once, not again as the retry layer's `hint_too_long`) |
 //! | `tower_api_errors.auth.refreshes` | counter (u64) | `{refresh}` | `tower_api_errors.auth.outcome` | | each credential load from the token source (the first included), `success` or `failure` (auth layer, [`AuthLayer::metrics`](crate::auth::AuthLayer::metrics)); one load serves every request waiting for it |
-//! | `tower_api_errors.quota.holds` | counter (u64) | `{request}` | `http.request.method`, `server.address`, `server.port` | | each request a quota gate held before sending (quota layer) |
+//! | `tower_api_errors.quota.holds` | counter (u64) | `{request}` | `http.request.method`, `server.address`, `server.port` | | each request a quota gate held before sending (quota layer, [`QuotaLayer::metrics`](crate::quota::QuotaLayer::metrics)) |
 //!
 //! When the attributes apply:
 //! - `server.address` and `server.port`: when the request URI has a host
@@ -62,10 +62,14 @@
 //!   `body_not_replayable`, `max_attempts`, `hint_too_long`, `deadline`,
 //!   `budget_exhausted`.
 //!
-//! The quota and auth rows are recorded by those layers through the public
-//! [`Metrics::record_wait`], [`Metrics::record_failed_fast`],
+//! The quota and auth rows are recorded by those layers when given the
+//! same handle ([`QuotaLayer::metrics`](crate::quota::QuotaLayer::metrics),
+//! [`AuthLayer::metrics`](crate::auth::AuthLayer::metrics)), through the
+//! public [`Metrics::record_wait`], [`Metrics::record_failed_fast`],
 //! [`Metrics::record_auth_refresh`] and [`Metrics::record_quota_hold`],
-//! which your own layers may call too. A test (`tests/metrics.rs`) reads
+//! which your own layers may call too. The quota layer reports every hold
+//! as `quota`: its store's answer does not say whether it waits out a
+//! window or a cooldown, so `cooldown` is there for a layer that can tell. A test (`tests/metrics.rs`) reads
 //! this table and checks every row against what an in-memory exporter
 //! collects from a scripted run.
 //!

@@ -45,7 +45,7 @@ impl std::fmt::Debug for RequestSecrets {
 }
 
 impl RequestSecrets {
-    /// Fingerprints `Authorization`, `Proxy-Authorization` (whole, and the
+    /// Fingerprints `Authorization` and `Proxy-Authorization` (the
     /// credential after the scheme), secret-named cookies, and every header
     /// whose name is credential-like (`x-api-key`, `X-Auth-Token`).
     pub(crate) fn of(headers: &HeaderMap) -> Self {
@@ -53,10 +53,13 @@ impl RequestSecrets {
         for (name, value) in headers {
             let bytes = value.as_bytes();
             if name == AUTHORIZATION || name == PROXY_AUTHORIZATION {
-                secrets.push(bytes);
-                if let Some(space) = bytes.iter().position(|b| *b == b' ') {
-                    secrets.push(bytes[space + 1..].trim_ascii());
-                }
+                // The credential after the scheme: an echo of the whole
+                // value holds it too, so one fingerprint covers both.
+                let credential = bytes
+                    .iter()
+                    .position(|b| *b == b' ')
+                    .map_or(bytes, |space| bytes[space + 1..].trim_ascii());
+                secrets.push(credential);
             } else if name == COOKIE {
                 for pair in bytes.split(|b| *b == b';') {
                     let mut parts = pair.splitn(2, |b| *b == b'=');

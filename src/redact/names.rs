@@ -75,6 +75,9 @@ pub(crate) fn is_secret_name(name: &str) -> bool {
     if SECRET_NAMES.iter().any(|known| eq_folded(bytes, known)) {
         return true;
     }
+    if !may_hold_a_secret_word(bytes) {
+        return rules::is_user_secret_name(name);
+    }
     let mut secret = false;
     for_each_word(bytes, |word| {
         secret = secret
@@ -84,6 +87,30 @@ pub(crate) fn is_secret_name(name: &str) -> bool {
                 && SECRET_ENDINGS.iter().any(|end| ends_with_folded(word, end)));
     });
     secret || rules::is_user_secret_name(name)
+}
+
+/// A quick, sound pre-filter: every secret word and ending holds one of
+/// these letter pairs (`ke`y, `be`arer, `cr`edential, `jw`t, `pa`ssword,
+/// `pw`d, `se`cret, `se`ssion, `si`gnature, `to`ken), so a name without any
+/// (`accept`, `content-type`, `host`) is not split into words at all. The
+/// parse layer runs this on every request header name.
+fn may_hold_a_secret_word(name: &[u8]) -> bool {
+    name.windows(2).any(|pair| {
+        // `| 0x20` lowercases ASCII letters; what it does to other bytes
+        // can only let more names through to the full check.
+        matches!(
+            (pair[0] | 0x20, pair[1] | 0x20),
+            (b'k', b'e')
+                | (b'b', b'e')
+                | (b'c', b'r')
+                | (b'j', b'w')
+                | (b'p', b'a')
+                | (b'p', b'w')
+                | (b's', b'e')
+                | (b's', b'i')
+                | (b't', b'o')
+        )
+    })
 }
 
 /// Calls `f` with each word of `name` (see the module docs).
@@ -161,6 +188,26 @@ mod tests {
         assert_eq!(words("oauth2Token"), ["oauth2", "Token"]);
         assert_eq!(words("SESSION_ID"), ["SESSION", "ID"]);
         assert_eq!(words("__"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_pre_filter_passes_every_secret_word_and_ending() {
+        for word in SECRET_WORDS.iter().chain(SECRET_ENDINGS) {
+            assert!(may_hold_a_secret_word(word.as_bytes()), "{word}");
+            assert!(
+                may_hold_a_secret_word(word.to_uppercase().as_bytes()),
+                "{word}"
+            );
+        }
+        for common in [
+            "accept",
+            "content-type",
+            "host",
+            "content-length",
+            "x-request-id",
+        ] {
+            assert!(!may_hold_a_secret_word(common.as_bytes()), "{common}");
+        }
     }
 
     #[test]

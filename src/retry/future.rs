@@ -191,6 +191,7 @@ where
                         Some(Failure {
                             kind: error.kind(),
                             code: None,
+                            refused: false,
                         }),
                     );
                     this.state.set(State::Done);
@@ -283,7 +284,12 @@ where
                         .err()
                         .and_then(Error::api)
                         .and_then(|api| api.code());
-                    let failure = Failure { kind, code };
+                    let refused = matches!(outcome, Err(Error::RateLimited(_)));
+                    let failure = Failure {
+                        kind,
+                        code,
+                        refused,
+                    };
                     match decision {
                         Decision::Stop(reason) => {
                             telemetry::finished(&report(Some(reason)), status, Some(kind));
@@ -350,6 +356,7 @@ where
                             Some(Failure {
                                 kind: error.kind(),
                                 code: None,
+                                refused: false,
                             }),
                         );
                         this.state.set(State::Done);

@@ -263,6 +263,11 @@ impl RetryPolicy {
     pub(crate) fn decide(&self, context: &RetryContext<'_>, state: &AttemptState) -> Decision {
         let c = &self.config;
         let facts = context.outcome.facts();
+        // A quota refusal is a wait longer than the caller may wait, never
+        // sent: retrying it would only be refused again.
+        if facts.refused {
+            return Decision::Stop(StopReason::HintTooLong);
+        }
         match c.retry_if.as_ref().and_then(|f| f(context)) {
             Some(false) => return Decision::Stop(StopReason::ForbiddenByPolicy),
             Some(true) => {}
@@ -436,6 +441,7 @@ struct Facts {
     hint: Option<(Duration, HintSource)>,
     server_verdict: Option<bool>,
     never_sent: bool,
+    refused: bool,
 }
 
 impl Outcome<'_> {
@@ -446,18 +452,28 @@ impl Outcome<'_> {
                 hint: classification.retry_hint().map(|h| (h.delay(), h.source())),
                 server_verdict: classification.failure().and_then(|f| f.server_verdict()),
                 never_sent: false,
+                refused: false,
             },
             Outcome::Error(Error::Api(api)) => Facts {
                 retryable: api.is_retryable(),
                 hint: api.retry_hint().map(|h| (h.delay(), h.source())),
                 server_verdict: api.server_verdict(),
                 never_sent: false,
+                refused: false,
             },
             Outcome::Error(Error::Transport(transport)) => Facts {
                 retryable: !transport.is_deadline(),
                 hint: None,
                 server_verdict: None,
                 never_sent: transport.is_connect(),
+                refused: false,
+            },
+            Outcome::Error(Error::RateLimited(refused)) => Facts {
+                retryable: false,
+                hint: Some((refused.retry_after(), HintSource::RateLimitReset)),
+                server_verdict: None,
+                never_sent: true,
+                refused: true,
             },
             // The auth layer already renewed once, or could not: sending
             // the same request again cannot fix it.
@@ -466,6 +482,7 @@ impl Outcome<'_> {
                 hint: None,
                 server_verdict: None,
                 never_sent: false,
+                refused: false,
             },
         }
     }

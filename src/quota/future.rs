@@ -1,0 +1,288 @@
+//! [`ResponseFuture`] of [`Quota`](super::Quota): acquire, hold, send, learn.
+
+use super::layer::Config;
+use super::store::{Grant, Permit, StoreFuture};
+use super::{learn, RateLimited, ScopeKey};
+use crate::error::BoxError;
+use crate::redact::RequestContext;
+use crate::{telemetry, Error};
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use tokio::time::{Instant, Sleep};
+use tower::Service;
+
+pin_project! {
+    /// The response future of [`Quota`](super::Quota).
+    ///
+    /// Ends in exactly one outcome: the inner service's response or error,
+    /// or [`Error::RateLimited`] without sending. Dropping it cancels
+    /// cleanly: a held request is never sent, and its permit is returned.
+    pub struct ResponseFuture<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        #[pin]
+        state: State<S::Future>,
+        // Only a request that waits owns a clone of the service and its request.
+        held: Option<Held<S, B>>,
+        ticket: Ticket,
+        // The answer, kept while the store records what it taught.
+        outcome: Option<Result<S::Response, Error>>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Calling {
+            #[pin]
+            future: F,
+        },
+        Acquiring {
+            grant: StoreFuture<Grant>,
+        },
+        Sleeping {
+            #[pin]
+            sleep: Sleep,
+        },
+        Readying,
+        Settling {
+            settled: StoreFuture<()>,
+        },
+        Done,
+    }
+}
+
+struct Held<S, B> {
+    service: S,
+    request: Option<Request<B>>,
+    /// When the request was first held: `max_wait` counts from here.
+    since: Instant,
+}
+
+/// The permit a request holds, returned to the store exactly once: when
+/// the response is learned from, or when the future is dropped.
+struct Ticket {
+    config: Arc<Config>,
+    scope: ScopeKey,
+    cost: u64,
+    permit: Option<Permit>,
+}
+
+impl Ticket {
+    fn settle(&mut self, observation: &super::Observation) -> StoreFuture<()> {
+        let permit = self
+            .permit
+            .take()
+            .unwrap_or_else(|| Permit::new(self.scope, self.cost, false, 0));
+        self.config.store.settle(permit, observation)
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if let Some(permit) = self.permit.take() {
+            self.config.store.release(permit);
+        }
+    }
+}
+
+impl<S, B> ResponseFuture<S, B>
+where
+    S: Service<Request<B>> + Clone,
+{
+    /// Sends at once on the service the caller made ready when the store
+    /// says go without a delay; otherwise holds the request with a clone.
+    pub(crate) fn start(
+        service: &mut S,
+        request: Request<B>,
+        config: Arc<Config>,
+        scope: ScopeKey,
+        cost: u64,
+    ) -> Self {
+        let mut grant = config.store.acquire(scope, cost, config.max_wait);
+        let mut ticket = Ticket {
+            config,
+            scope,
+            cost,
+            permit: None,
+        };
+        let answered = grant.now_or_never();
+        if let Some(Grant::Go { permit, delay }) = answered {
+            ticket.permit = Some(permit);
+            if delay.is_zero() {
+                return ResponseFuture {
+                    state: State::Calling {
+                        future: service.call(request),
+                    },
+                    held: None,
+                    ticket,
+                    outcome: None,
+                };
+            }
+            telemetry::quota_held(scope, delay, "pacing");
+            ticket.config.record_hold(Some(&request), delay);
+            return ResponseFuture {
+                state: State::Sleeping {
+                    sleep: tokio::time::sleep(delay),
+                },
+                held: Some(Held::new(service.clone(), request)),
+                ticket,
+                outcome: None,
+            };
+        }
+        if let Some(wait) = answered {
+            // Already answered (a `Wait`): handled by the same state.
+            grant = StoreFuture::ready(wait);
+        }
+        ResponseFuture {
+            state: State::Acquiring { grant },
+            held: Some(Held::new(service.clone(), request)),
+            ticket,
+            outcome: None,
+        }
+    }
+}
+
+impl<S, B> Held<S, B> {
+    fn new(service: S, request: Request<B>) -> Self {
+        Held {
+            service,
+            request: Some(request),
+            since: Instant::now(),
+        }
+    }
+}
+
+impl<S, B> std::fmt::Debug for ResponseFuture<S, B>
+where
+    S: Service<Request<B>>,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("scope", &self.ticket.scope)
+            .field("held", &self.held.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, B, ResBody> Future for ResponseFuture<S, B>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+    S::Error: Into<BoxError>,
+{
+    type Output = Result<Response<ResBody>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Calling { future } => {
+                    let result =
+                        ready!(future.poll(cx)).map_err(|error| Error::from_inner(error, None));
+                    let observation = match &result {
+                        Ok(response) => learn::from_response(response.status(), response.headers()),
+                        Err(error) => error.api().map(learn::from_error).unwrap_or_default(),
+                    };
+                    let mut settled = this.ticket.settle(&observation);
+                    if settled.now_or_never().is_some() {
+                        this.state.set(State::Done);
+                        return Poll::Ready(result);
+                    }
+                    *this.outcome = Some(result);
+                    this.state.set(State::Settling { settled });
+                }
+                StateProj::Settling { settled } => {
+                    ready!(Pin::new(settled).poll(cx));
+                    this.state.set(State::Done);
+                    let outcome = this.outcome.take();
+                    return Poll::Ready(outcome.expect("the answer is kept until settled"));
+                }
+                StateProj::Acquiring { grant } => {
+                    let grant = ready!(Pin::new(grant).poll(cx));
+                    let held = this.held.as_mut().expect("a held request");
+                    match grant {
+                        Grant::Go { permit, delay } => {
+                            this.ticket.permit = Some(permit);
+                            if delay.is_zero() {
+                                this.state.set(State::Readying);
+                            } else {
+                                telemetry::quota_held(this.ticket.scope, delay, "pacing");
+                                this.ticket.config.record_hold(held.request.as_ref(), delay);
+                                this.state.set(State::Sleeping {
+                                    sleep: tokio::time::sleep(delay),
+                                });
+                            }
+                        }
+                        Grant::Wait(wait) => {
+                            let waited = held.since.elapsed();
+                            let max_wait = this.ticket.config.max_wait;
+                            if waited.saturating_add(wait) > max_wait {
+                                let scope = this.ticket.scope;
+                                telemetry::quota_refused(scope, wait);
+                                this.ticket.config.record_refused(held.request.as_ref());
+                                let request = held.request.take().expect("request kept until sent");
+                                let context = RequestContext::new(
+                                    request.method().clone(),
+                                    request.uri().clone(),
+                                );
+                                this.state.set(State::Done);
+                                return Poll::Ready(Err(Error::RateLimited(RateLimited::new(
+                                    wait, scope, context,
+                                ))));
+                            }
+                            telemetry::quota_held(this.ticket.scope, wait, "quota spent");
+                            this.ticket.config.record_hold(held.request.as_ref(), wait);
+                            this.state.set(State::Sleeping {
+                                sleep: tokio::time::sleep(wait),
+                            });
+                        }
+                    }
+                }
+                StateProj::Sleeping { sleep } => {
+                    ready!(sleep.poll(cx));
+                    if this.ticket.permit.is_some() {
+                        this.state.set(State::Readying);
+                    } else {
+                        let held = this.held.as_ref().expect("a held request");
+                        let left = this
+                            .ticket
+                            .config
+                            .max_wait
+                            .saturating_sub(held.since.elapsed());
+                        let grant = this.ticket.config.store.acquire(
+                            this.ticket.scope,
+                            this.ticket.cost,
+                            left,
+                        );
+                        this.state.set(State::Acquiring { grant });
+                    }
+                }
+                StateProj::Readying => {
+                    let held = this.held.as_mut().expect("a held request");
+                    // Readiness is only asked for now, after the wait.
+                    match ready!(held.service.poll_ready(cx)) {
+                        Ok(()) => {
+                            let request = held.request.take().expect("request kept until sent");
+                            let future = held.service.call(request);
+                            this.state.set(State::Calling { future });
+                        }
+                        Err(error) => {
+                            // Never sent: the permit goes back unused.
+                            if let Some(permit) = this.ticket.permit.take() {
+                                this.ticket.config.store.release(permit);
+                            }
+                            this.state.set(State::Done);
+                            return Poll::Ready(Err(Error::from_inner(error, None)));
+                        }
+                    }
+                }
+                StateProj::Done => panic!("quota ResponseFuture polled after completion"),
+            }
+        }
+    }
+}

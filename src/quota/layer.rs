@@ -1,0 +1,191 @@
+//! [`QuotaLayer`].
+
+use super::scope::QuotaRequest;
+use super::{MemoryStore, Quota, QuotaStore};
+use std::fmt;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Duration;
+use tower::Layer;
+
+pub(crate) type PartitionFn = dyn Fn(&QuotaRequest<'_>) -> Option<u64> + Send + Sync;
+pub(crate) type CostFn = dyn Fn(&QuotaRequest<'_>) -> u64 + Send + Sync;
+
+/// The default [`max_wait`](QuotaLayer::max_wait): 120 s, as the retry
+/// policy's `max_retry_after`.
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(120);
+
+/// The configuration a layer and its services share.
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) store: Arc<dyn QuotaStore>,
+    pub(crate) max_wait: Duration,
+    pub(crate) partition: Option<Arc<PartitionFn>>,
+    pub(crate) cost: Option<Arc<CostFn>>,
+    /// Where holds and refusals are recorded (feature `opentelemetry`).
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) metrics: Option<crate::metrics::Metrics>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QuotaConfig")
+            .field("store", &self.store)
+            .field("max_wait", &self.max_wait)
+            .field("partition", &self.partition.is_some())
+            .field("cost", &self.cost.is_some())
+            .finish()
+    }
+}
+
+// Each hook is a no-op without the `opentelemetry` feature.
+#[cfg_attr(not(feature = "opentelemetry"), allow(unused_variables))]
+impl Config {
+    /// Records a hold of `request` for `delay`: a quota hold and a
+    /// `quota` wait (no cooldown is told apart: the store's `Grant::Wait`
+    /// does not say whether it waits out a window or a cooldown).
+    pub(crate) fn record_hold<B>(&self, request: Option<&http::Request<B>>, delay: Duration) {
+        #[cfg(feature = "opentelemetry")]
+        if let (Some(metrics), Some(request)) = (&self.metrics, request) {
+            let (method, uri) = (request.method(), request.uri());
+            metrics.record_quota_hold(method, uri);
+            metrics.record_wait(crate::metrics::WaitSource::Quota, delay, method, uri);
+        }
+    }
+
+    /// Records `request` refused locally (fail-fast, reason `quota`).
+    pub(crate) fn record_refused<B>(&self, request: Option<&http::Request<B>>) {
+        #[cfg(feature = "opentelemetry")]
+        if let (Some(metrics), Some(request)) = (&self.metrics, request) {
+            let reason = crate::metrics::FailFast::Quota;
+            metrics.record_failed_fast(reason, request.method(), request.uri());
+        }
+    }
+
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn metrics(&mut self, metrics: crate::metrics::Metrics) {
+        self.metrics = Some(metrics);
+    }
+
+    pub(crate) fn max_wait(&mut self, max: Duration) {
+        self.max_wait = max;
+    }
+
+    pub(crate) fn partition<F, K>(&mut self, f: F)
+    where
+        F: Fn(&QuotaRequest<'_>) -> Option<K> + Send + Sync + 'static,
+        K: Hash,
+    {
+        // Hashed here, before anything stores or logs it.
+        self.partition = Some(Arc::new(move |request| {
+            f(request).map(|value| super::digest(&value))
+        }));
+    }
+
+    pub(crate) fn cost<F>(&mut self, f: F)
+    where
+        F: Fn(&QuotaRequest<'_>) -> u64 + Send + Sync + 'static,
+    {
+        self.cost = Some(Arc::new(f));
+    }
+}
+
+/// Wraps a service in a [`Quota`]: requests wait for the quota the server
+/// announced, learned from every response. See the [module docs](super).
+///
+/// # Clone
+/// Cheap (one `Arc`); clones, and every service they make, share the store.
+#[derive(Clone, Debug)]
+pub struct QuotaLayer {
+    config: Arc<Config>,
+}
+
+impl Default for QuotaLayer {
+    fn default() -> Self {
+        QuotaLayer::new()
+    }
+}
+
+impl QuotaLayer {
+    /// A layer over a new [`MemoryStore`]: learns per process, no set-up.
+    pub fn new() -> Self {
+        QuotaLayer::with_store(MemoryStore::new())
+    }
+
+    /// A layer over `store` ([`MemoryStore`], `RedisStore`, your own).
+    pub fn with_store(store: impl QuotaStore) -> Self {
+        QuotaLayer {
+            config: Arc::new(Config {
+                store: Arc::new(store),
+                max_wait: DEFAULT_MAX_WAIT,
+                partition: None,
+                cost: None,
+                #[cfg(feature = "opentelemetry")]
+                metrics: None,
+            }),
+        }
+    }
+
+    fn config(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.config)
+    }
+
+    /// The longest a request is held for the quota (pacing, a spent window,
+    /// a cooldown), 120 s by default. A request that would wait longer fails
+    /// at once, without being sent, with [`Error::RateLimited`](crate::Error::RateLimited).
+    pub fn max_wait(mut self, max: Duration) -> Self {
+        self.config().max_wait(max);
+        self
+    }
+
+    /// Partitions scopes by a value of the request (an API key, a tenant):
+    /// requests with different values learn and spend separate quotas.
+    /// `None` leaves a request in the unpartitioned scope.
+    ///
+    /// The value is hashed ([`digest`](super::digest)) as soon as the
+    /// closure returns: no store key, log line or error ever holds it.
+    pub fn partition<F, K>(mut self, f: F) -> Self
+    where
+        F: Fn(&QuotaRequest<'_>) -> Option<K> + Send + Sync + 'static,
+        K: Hash,
+    {
+        self.config().partition(f);
+        self
+    }
+
+    /// What a request costs (1 by default): LLM tokens, bytes. Windows the
+    /// server counts in requests draw 1; the others draw the cost. The
+    /// server's own figures (`remaining-tokens`) replace the estimate with
+    /// each response. A cost of 0 is counted as 1.
+    pub fn cost<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&QuotaRequest<'_>) -> u64 + Send + Sync + 'static,
+    {
+        self.config().cost(f);
+        self
+    }
+
+    /// Records each hold (`tower_api_errors.quota.holds`, and its wait as
+    /// `tower_api_errors.waits` with source `quota`) and each local refusal
+    /// (`tower_api_errors.failed_fast`, reason `quota`) into `metrics`; see
+    /// [the table](crate::metrics#the-metrics).
+    #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+    pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.config().metrics(metrics);
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &dyn QuotaStore {
+        &*self.config.store
+    }
+}
+
+impl<S> Layer<S> for QuotaLayer {
+    type Service = Quota<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Quota::from_config(inner, self.config.clone())
+    }
+}

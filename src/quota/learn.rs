@@ -1,0 +1,314 @@
+//! What a response teaches: its windows and a cooldown, read once.
+
+use super::{Observation, WindowReport};
+use crate::hints::{HintSource, RateLimitInfo, RateLimitPolicy, ResponseHints, RetryHint};
+use crate::ApiError;
+use http::{HeaderMap, StatusCode};
+use std::time::{Duration, SystemTime};
+
+/// A 429 that names no wait and no exhausted window still holds its scope
+/// this long: the server said "too many", and sending at once only earns
+/// another.
+pub(crate) const BARE_429_COOLDOWN: Duration = Duration::from_secs(1);
+
+/// True when a header could carry a window or a hint: one pass over the
+/// names, so a response without any costs no hashed lookups.
+fn may_teach(headers: &HeaderMap) -> bool {
+    headers.keys().any(|name| {
+        let name = name.as_str();
+        name.starts_with("x-ratelimit")
+            || name.starts_with("ratelimit")
+            || name.starts_with("retry-after")
+            || name.starts_with("x-rate-limit")
+            || name.starts_with("anthropic-ratelimit")
+            || name == "x-shopify-shop-api-call-limit"
+            || name == "x-ms-retry-after-ms"
+            || name == "grpc-retry-pushback-ms"
+    })
+}
+
+/// What a response (success or failure without a parse layer) teaches.
+pub(crate) fn from_response(status: StatusCode, headers: &HeaderMap) -> Observation {
+    let throttled = is_throttle(status);
+    if !throttled && !may_teach(headers) {
+        return Observation::new();
+    }
+    let hints = ResponseHints::read(headers, SystemTime::now());
+    let hint = if throttled {
+        hints.retry_hint_when_limited()
+    } else {
+        None
+    };
+    let mut observation = Observation::new();
+    for policy in hints.policies() {
+        observation.push(report(policy));
+    }
+    cooldown(observation, status, hints.rate_limit().as_ref(), hint)
+}
+
+/// One announced window as a store report: the name becomes a digest; a
+/// window counted in requests (OpenAI's and Anthropic's `requests`) draws
+/// 1 per request, any other the request's cost.
+fn report(policy: &RateLimitPolicy) -> WindowReport {
+    let name = policy.name();
+    WindowReport::new(
+        name.map_or(0, super::digest),
+        policy.limit(),
+        policy.remaining(),
+        policy.reset(),
+    )
+    .counting_cost(name != Some("requests"))
+}
+
+/// What a typed failure teaches: its hints already merge headers and body.
+pub(crate) fn from_error(error: &ApiError) -> Observation {
+    let mut observation = Observation::new();
+    // Every window the failure announced, named as a success's are (so
+    // both teach the same windows), from the reading the error kept: no
+    // header is parsed again.
+    for policy in error.policies() {
+        observation.push(report(policy));
+    }
+    if let (true, Some(info)) = (error.policies().is_empty(), error.rate_limit()) {
+        observation.push(WindowReport::new(
+            0,
+            info.limit(),
+            info.remaining(),
+            info.reset(),
+        ));
+    }
+    cooldown(
+        observation,
+        error.status(),
+        error.rate_limit(),
+        error.retry_hint(),
+    )
+}
+
+fn is_throttle(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE
+}
+
+fn cooldown(
+    mut observation: Observation,
+    status: StatusCode,
+    info: Option<&RateLimitInfo>,
+    hint: Option<RetryHint>,
+) -> Observation {
+    if is_throttle(status) {
+        match hint {
+            // An exhausted window's reset is learned as the window; an
+            // explicit wait (or a body's) holds the whole scope.
+            Some(hint) if hint.source() != HintSource::RateLimitReset => {
+                observation = observation.with_cooldown(hint.delay());
+            }
+            Some(_) => {}
+            None if status == StatusCode::TOO_MANY_REQUESTS => {
+                let exhausted =
+                    info.is_some_and(|info| info.is_exhausted() && info.reset().is_some());
+                if !exhausted {
+                    observation = observation.with_cooldown(BARE_429_COOLDOWN);
+                }
+            }
+            None => {}
+        }
+    }
+    observation
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse_error;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn a_typed_failure_teaches_every_window_as_a_success_would() {
+        // IETF draft (httpapi-ratelimit-headers): a burst and a daily policy.
+        let headers = headers(&[
+            (
+                "ratelimit-policy",
+                r#""burst";q=100;w=60, "daily";q=1000;w=86400"#,
+            ),
+            ("ratelimit", r#""burst";r=0;t=30, "daily";r=400;t=3600"#),
+        ]);
+        let error = parse_error(StatusCode::TOO_MANY_REQUESTS, &headers, b"");
+        let typed = from_error(&error);
+        let raw = from_response(StatusCode::TOO_MANY_REQUESTS, &headers);
+        assert_eq!(typed.windows().len(), 2);
+        assert_eq!(typed.windows(), raw.windows());
+        assert_eq!(typed.cooldown(), raw.cooldown());
+    }
+
+    #[test]
+    fn reads_windows_and_cooldowns_from_real_payloads() {
+        // Rows: (source, status, headers, limit, remaining, reset s, cooldown s)
+        type Row<'a> = (
+            &'a str,
+            u16,
+            Vec<(&'a str, &'a str)>,
+            Option<u64>,
+            Option<u64>,
+            Option<u64>,
+            Option<u64>,
+        );
+        let rows: Vec<Row<'_>> = vec![
+            // seeds/004 (Mira "Per-Minute Limit" 429): X-RateLimit-* with Retry-After.
+            (
+                "004 per-minute 429",
+                429,
+                vec![
+                    ("x-ratelimit-limit", "60"),
+                    ("x-ratelimit-remaining", "0"),
+                    ("x-ratelimit-reset", "45"),
+                    ("retry-after", "45"),
+                ],
+                Some(60),
+                Some(0),
+                Some(45),
+                Some(45),
+            ),
+            // GitHub REST docs, a success with its window.
+            (
+                "github success",
+                200,
+                vec![
+                    ("x-ratelimit-limit", "5000"),
+                    ("x-ratelimit-remaining", "4999"),
+                    ("x-ratelimit-reset", "30"),
+                    ("x-ratelimit-used", "1"),
+                ],
+                Some(5000),
+                Some(4999),
+                Some(30),
+                None,
+            ),
+            // IETF draft-ietf-httpapi-ratelimit-headers-09 §5 example.
+            (
+                "ietf",
+                200,
+                vec![
+                    ("ratelimit-policy", "\"default\";q=100;w=10"),
+                    ("ratelimit", "\"default\";r=50;t=5"),
+                ],
+                Some(100),
+                Some(50),
+                Some(5),
+                None,
+            ),
+            // A 503 with retry-after-ms (OpenAI, Anthropic SDKs honour it).
+            (
+                "503 ms",
+                503,
+                vec![("retry-after-ms", "1500")],
+                None,
+                None,
+                None,
+                None,
+            ),
+            // An exhausted window on a 429 without Retry-After: the window holds, no extra cooldown.
+            (
+                "429 reset only",
+                429,
+                vec![("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "7")],
+                None,
+                Some(0),
+                Some(7),
+                None,
+            ),
+            // A bare 429: the default cooldown.
+            ("bare 429", 429, vec![], None, None, None, Some(1)),
+            // A success with unrelated headers teaches nothing.
+            (
+                "plain",
+                200,
+                vec![
+                    ("content-type", "application/json"),
+                    ("x-request-id", "abc"),
+                ],
+                None,
+                None,
+                None,
+                None,
+            ),
+        ];
+        for (source, status, pairs, limit, remaining, reset, cooldown) in rows {
+            let observation =
+                from_response(StatusCode::from_u16(status).unwrap(), &headers(&pairs));
+            let window = observation.windows().first();
+            assert_eq!(window.and_then(|w| w.limit()), limit, "{source}");
+            assert_eq!(window.and_then(|w| w.remaining()), remaining, "{source}");
+            assert_eq!(
+                window.and_then(|w| w.reset()).map(|r| r.as_secs()),
+                reset,
+                "{source}"
+            );
+            let expected = match source {
+                "503 ms" => Some(Duration::from_millis(1500)),
+                _ => cooldown.map(Duration::from_secs),
+            };
+            assert_eq!(observation.cooldown(), expected, "{source}");
+        }
+    }
+
+    #[test]
+    fn every_policy_is_a_window() {
+        // IETF draft-ietf-httpapi-ratelimit-headers-09 §5.3: a burst and a daily policy.
+        let observation = from_response(
+            StatusCode::OK,
+            &headers(&[
+                (
+                    "ratelimit-policy",
+                    "\"burst\";q=100;w=60, \"daily\";q=1000;w=86400",
+                ),
+                ("ratelimit", "\"burst\";r=99;t=30, \"daily\";r=0;t=3600"),
+            ]),
+        );
+        let windows = observation.windows();
+        assert_eq!(windows.len(), 2, "{observation:?}");
+        assert_eq!(windows[0].policy(), crate::quota::digest("burst"));
+        assert_eq!(
+            (windows[1].remaining(), windows[1].reset()),
+            (Some(0), Some(Duration::from_secs(3600)))
+        );
+        // OpenAI: requests draw 1, tokens draw the cost.
+        let observation = from_response(
+            StatusCode::OK,
+            &headers(&[
+                ("x-ratelimit-limit-requests", "60"),
+                ("x-ratelimit-remaining-requests", "59"),
+                ("x-ratelimit-reset-requests", "1s"),
+                ("x-ratelimit-limit-tokens", "150000"),
+                ("x-ratelimit-remaining-tokens", "149984"),
+                ("x-ratelimit-reset-tokens", "6m0s"),
+            ]),
+        );
+        let counts: Vec<bool> = observation
+            .windows()
+            .iter()
+            .map(|w| w.counts_cost())
+            .collect();
+        assert_eq!(counts, [false, true]);
+    }
+
+    #[test]
+    fn a_typed_error_teaches_its_body_hint() {
+        // seeds/002: {"error": {"code": ..., "message": ..., "retry_after": ...}}
+        let body = br#"{"error": {"code": 429, "message": "Rate limited", "retry_after": 2.5}}"#;
+        let error = parse_error(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new(), body);
+        assert_eq!(
+            from_error(&error).cooldown(),
+            Some(Duration::from_millis(2500))
+        );
+    }
+}

@@ -1,0 +1,195 @@
+//! Pace requests by the quota the server announces; share it across a fleet.
+//!
+//! Every serious API announces its quota before it runs out
+//! (`X-RateLimit-Limit/Remaining/Reset`, the IETF `RateLimit` /
+//! `RateLimit-Policy` fields, OpenAI's and Anthropic's per-resource
+//! headers). [`QuotaLayer`] learns it from every response (successes and
+//! failures alike) and holds each request until the quota allows it, so a
+//! client stops sending into 429s instead of retrying into them.
+//!
+//! - **Learning.** Per scope: every window (policy) the server announced,
+//!   with its limit, what is left and when it resets; a burst and a daily
+//!   policy are kept side by side and the tightest binds. A 429 or 503
+//!   with `Retry-After`, `retry-after-ms` or a body's `retry_after` holds
+//!   the **whole scope** for that long, not only the request that got it.
+//!   Over an [`ErrorBodyParseLayer`](crate::ErrorBodyParseLayer), failures
+//!   are read from the typed [`ApiError`](crate::ApiError) (whose hint
+//!   merges headers and body); successes from their headers, once
+//!   ([`ResponseHints`](crate::hints::ResponseHints)).
+//! - **Counting.** Permits a request takes are counted from the moment it
+//!   is let through until its answer is learned from: the server's
+//!   `remaining` does not yet include requests still in flight, so they are
+//!   subtracted from it. An older answer arriving late never raises the
+//!   count (the fewest remaining in a window wins).
+//! - **Pacing.** When what is left falls below a tenth of the limit, the
+//!   rest is spread over the time to the reset, with jitter, instead of
+//!   being sent as a burst that ends the window early and piles every
+//!   caller up at its reset. At zero, a request is held until the reset.
+//! - **Failing fast.** A request that would be held longer than
+//!   [`max_wait`](QuotaLayer::max_wait) (120 s by default, as the retry
+//!   policy's `max_retry_after`) fails at once, without being sent, with
+//!   [`Error::RateLimited`](crate::Error::RateLimited), which carries when
+//!   to come back. The retry layer does not retry it: like a hint longer
+//!   than it may wait, the caller decides.
+//! - **Cost.** A request may cost more than 1 ([`cost`](QuotaLayer::cost):
+//!   LLM tokens, bytes); windows counted in requests draw 1, the others the
+//!   cost, and each answer's own figures replace the estimate.
+//! - **Nothing learned, nothing added.** Until a scope's responses announce
+//!   something, a request costs one lookup and no allocation (see
+//!   `BENCHMARKS.md`).
+//!
+//! # Scopes
+//!
+//! By default requests to one authority (host and port, never user-info)
+//! share a scope, and within it each policy the server names is its own
+//! window. [`partition`](QuotaLayer::partition) splits scopes by a value of
+//! the request (an API key, a tenant). Partition values are hashed
+//! ([`digest`]) as soon as the closure returns: store keys, log lines and
+//! errors show a 16-hex-digit [`ScopeKey`], never the value.
+//!
+//! # Stack order, and why
+//!
+//! ```text
+//! RetryLayer -> AuthLayer -> QuotaLayer -> ErrorBodyParseLayer -> StatusClassifierLayer -> client
+//! ```
+//!
+//! Inside the retry layer, so that every physical send, retries included,
+//! passes the same gate and a retry waits for the quota like any request;
+//! outside the parse layer, so that failures arrive typed, with their body
+//! hints.
+//!
+//! # Holding, and the inner service's readiness
+//!
+//! A request let through at once goes to the service the caller made
+//! ready. A request that must wait takes a clone of the inner service and
+//! only asks that clone for readiness once the wait is over (as the retry
+//! layer does between attempts): a held request never sits on a
+//! connection or a concurrency permit while it sleeps. The inner service
+//! must therefore be `Clone`, and its clones must share what readiness
+//! protects (hyper-util's client, `Buffer` and `ConcurrencyLimit` do).
+//!
+//! # One process
+//!
+//! ```
+//! use http::{Request, Response};
+//! use std::time::Duration;
+//! use tower::{service_fn, Layer, ServiceExt};
+//! use tower_api_errors::quota::QuotaLayer;
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! // A vendor whose window is spent for the next 5 s (seeds/004's headers).
+//! let upstream = service_fn(|_req: Request<()>| async {
+//!     let response = Response::builder()
+//!         .header("x-ratelimit-limit", "60")
+//!         .header("x-ratelimit-remaining", "0")
+//!         .header("x-ratelimit-reset", "5")
+//!         .body(())
+//!         .unwrap();
+//!     Ok::<_, std::convert::Infallible>(response)
+//! });
+//! let client = QuotaLayer::new().layer(upstream);
+//!
+//! let started = tokio::time::Instant::now();
+//! client.clone().oneshot(Request::new(())).await.unwrap();
+//! assert_eq!(started.elapsed(), Duration::ZERO, "nothing learned yet: sent at once");
+//! client.clone().oneshot(Request::new(())).await.unwrap();
+//! assert_eq!(started.elapsed(), Duration::from_secs(5), "held until the window reset");
+//! # }
+//! ```
+//!
+//! # Customised: partitions, cost, and failing fast
+//!
+//! ```
+//! use http::{Request, Response};
+//! use std::time::Duration;
+//! use tower::{service_fn, Layer, ServiceExt};
+//! use tower_api_errors::quota::QuotaLayer;
+//! use tower_api_errors::{Error, ErrorKind};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! // A daily quota, spent: resets in an hour.
+//! let upstream = service_fn(|_req: Request<()>| async {
+//!     let response = Response::builder()
+//!         .header("ratelimit-policy", "\"daily\";q=1000;w=86400")
+//!         .header("ratelimit", "\"daily\";r=0;t=3600")
+//!         .body(())
+//!         .unwrap();
+//!     Ok::<_, std::convert::Infallible>(response)
+//! });
+//! let client = QuotaLayer::new()
+//!     .max_wait(Duration::from_secs(30))
+//!     // One quota per API key; the key itself is hashed, never kept.
+//!     .partition(|request| request.headers().get("x-api-key").map(|key| key.as_bytes().to_vec()))
+//!     // A request's cost, as the vendor counts it (here: a header).
+//!     .cost(|request| {
+//!         request.headers().get("x-units").and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(1)
+//!     })
+//!     .layer(upstream);
+//! let keyed = |key: &'static str| Request::builder().header("x-api-key", key).body(()).unwrap();
+//!
+//! client.clone().oneshot(keyed("sk-one")).await.unwrap();
+//! // The same key again: an hour away, longer than max_wait: refused, not sent.
+//! let Err(Error::RateLimited(refused)) = client.clone().oneshot(keyed("sk-one")).await else { panic!() };
+//! assert_eq!(refused.retry_after(), Duration::from_secs(3600));
+//! assert!(!refused.to_string().contains("sk-one"));
+//! // Another key has its own quota.
+//! assert!(client.clone().oneshot(keyed("sk-two")).await.is_ok());
+//! # }
+//! ```
+//!
+//! # A fleet: `RedisStore` (feature `redis`)
+//!
+//! Processes that share an API key share its quota; each learning alone
+//! still sends into the others' usage. A [`RedisStore`] keeps one learned
+//! window, one count of permits in flight and one cooldown per scope in
+//! Redis, updated by atomic scripts on Redis's clock. When Redis is down,
+//! slow or answers nonsense, decisions are made locally and the store says
+//! so once through `tracing`; sharing resumes when Redis answers.
+//!
+//! ```no_run
+//! # #[cfg(feature = "redis")]
+//! # async fn fleet() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use tower::ServiceBuilder;
+//! use tower_api_errors::quota::{QuotaLayer, RedisStore};
+//! use tower_api_errors::{ErrorBodyParseLayer, RetryLayer, RetryPolicy};
+//!
+//! let store = RedisStore::open("redis://127.0.0.1:6379/")?
+//!     .prefix("billing-api:prod:")
+//!     .timeout(Duration::from_millis(30));
+//! let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+//!     .build_http::<tower_api_errors::retry::ReplayBody<http_body_util::Full<bytes::Bytes>>>();
+//! let _client = ServiceBuilder::new()
+//!     .layer(RetryLayer::new(RetryPolicy::default()))
+//!     .layer(QuotaLayer::with_store(store))
+//!     .layer(ErrorBodyParseLayer::new())
+//!     .service(client);
+//! # Ok(()) }
+//! ```
+//!
+//! `examples/quota_fleet.rs` runs 4 processes x 32 workers against one
+//! vendor quota with each store; its table is in `BENCHMARKS.md`.
+
+mod error;
+mod future;
+mod layer;
+mod learn;
+mod memory;
+#[cfg(feature = "redis")]
+mod redis;
+mod scope;
+mod service;
+mod store;
+
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use self::redis::{RedisStore, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
+pub use error::RateLimited;
+pub use future::ResponseFuture;
+pub use layer::{QuotaLayer, DEFAULT_MAX_WAIT};
+pub use memory::MemoryStore;
+pub use scope::{digest, QuotaRequest};
+pub use service::Quota;
+pub use store::{
+    Grant, Observation, Permit, QuotaStore, ScopeKey, StoreFuture, WindowReport, MAX_WINDOWS,
+};

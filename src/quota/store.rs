@@ -1,0 +1,341 @@
+//! [`QuotaStore`]: where learned quotas live, and the values that cross it.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// Which learned state a request draws from: the request's authority
+/// (host and port, never user-info) and, when the layer has a
+/// [`partition`](super::QuotaLayer::partition), the hashed partition value.
+///
+/// It is a 64-bit digest: no credential or tenant name can be read back
+/// from it, so it is what store keys and log lines show (as 16 hex digits).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ScopeKey(u64);
+
+impl ScopeKey {
+    /// The scope of requests to `authority` (`host` or `host:port`) with
+    /// an optional partition digest (see [`digest`](super::digest)).
+    pub fn new(authority: &str, partition: Option<u64>) -> Self {
+        let mut hasher = super::scope::Fnv1a::default();
+        hasher.write_bytes(authority.as_bytes());
+        if let Some(partition) = partition {
+            hasher.write_bytes(&[0xff]);
+            hasher.write_bytes(&partition.to_le_bytes());
+        }
+        ScopeKey(hasher.finish_u64())
+    }
+
+    /// A scope from its digest (for stores that keep keys elsewhere).
+    pub fn from_u64(digest: u64) -> Self {
+        ScopeKey(digest)
+    }
+
+    /// The digest.
+    pub fn as_u64(&self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for ScopeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl fmt::Debug for ScopeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ScopeKey({self})")
+    }
+}
+
+/// The most windows (policies) one response reports and one scope keeps:
+/// a burst and a daily policy, requests and tokens, with room to spare.
+/// More are ignored (tightest first), so no response can grow a scope.
+pub const MAX_WINDOWS: usize = 4;
+
+/// One window (policy) as one response reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WindowReport {
+    policy: u64,
+    limit: Option<u64>,
+    remaining: Option<u64>,
+    reset: Option<Duration>,
+    counts_cost: bool,
+}
+
+impl WindowReport {
+    /// A report of the window named by the digest `policy` (0 for the
+    /// server's unnamed window; see [`digest`](super::digest)).
+    pub fn new(
+        policy: u64,
+        limit: Option<u64>,
+        remaining: Option<u64>,
+        reset: Option<Duration>,
+    ) -> Self {
+        WindowReport {
+            policy,
+            limit,
+            remaining,
+            reset,
+            counts_cost: true,
+        }
+    }
+
+    /// Whether a request draws its [`cost`](super::QuotaLayer::cost) from
+    /// this window (true) or 1 (a per-request window beside a tokens one).
+    pub fn counting_cost(mut self, counts_cost: bool) -> Self {
+        self.counts_cost = counts_cost;
+        self
+    }
+
+    /// The policy's name digest (0: unnamed).
+    pub fn policy(&self) -> u64 {
+        self.policy
+    }
+
+    /// Units the window allows.
+    pub fn limit(&self) -> Option<u64> {
+        self.limit
+    }
+
+    /// Units left when the server answered.
+    pub fn remaining(&self) -> Option<u64> {
+        self.remaining
+    }
+
+    /// Time from the answer to the window's reset.
+    pub fn reset(&self) -> Option<Duration> {
+        self.reset
+    }
+
+    /// Whether a request's cost (true) or 1 (false) is drawn from it.
+    pub fn counts_cost(&self) -> bool {
+        self.counts_cost
+    }
+
+    /// Units one request of `cost` draws from this window.
+    pub(crate) fn amount(counts_cost: bool, cost: u64) -> u64 {
+        if counts_cost {
+            cost
+        } else {
+            1
+        }
+    }
+}
+
+/// What one response taught about its scope: the windows it announced and
+/// a cooldown (a 429's or 503's `Retry-After`, `retry-after-ms` or body
+/// hint). Fixed size: reading a response allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Observation {
+    windows: [WindowReport; MAX_WINDOWS],
+    len: u8,
+    cooldown: Option<Duration>,
+}
+
+impl Observation {
+    /// Nothing learned.
+    pub fn new() -> Self {
+        Observation::default()
+    }
+
+    /// Adds a window; beyond [`MAX_WINDOWS`] the least restrictive is
+    /// dropped (the one with most remaining).
+    pub fn with_window(mut self, window: WindowReport) -> Self {
+        self.push(window);
+        self
+    }
+
+    /// Sets (or lengthens) the cooldown.
+    pub fn with_cooldown(mut self, cooldown: Duration) -> Self {
+        self.cooldown = Some(self.cooldown.map_or(cooldown, |c| c.max(cooldown)));
+        self
+    }
+
+    pub(crate) fn push(&mut self, window: WindowReport) {
+        let len = self.len as usize;
+        if len < MAX_WINDOWS {
+            self.windows[len] = window;
+            self.len += 1;
+            return;
+        }
+        let slack = |w: &WindowReport| w.remaining.unwrap_or(u64::MAX);
+        if let Some(loosest) = self.windows.iter_mut().max_by_key(|w| slack(w)) {
+            if slack(loosest) > slack(&window) {
+                *loosest = window;
+            }
+        }
+    }
+
+    /// The windows, as reported.
+    pub fn windows(&self) -> &[WindowReport] {
+        &self.windows[..self.len as usize]
+    }
+
+    /// How long the server asked the whole scope to hold off.
+    pub fn cooldown(&self) -> Option<Duration> {
+        self.cooldown
+    }
+
+    /// True when the response taught nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0 && self.cooldown.is_none()
+    }
+}
+
+/// Permits a request holds from the moment a store grants them until its
+/// response (or its cancellation) is [settled](QuotaStore::settle).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permit {
+    scope: ScopeKey,
+    cost: u64,
+    held: bool,
+    tag: u8,
+}
+
+impl Permit {
+    /// A permit of `cost` units in `scope`; `held` says whether the store
+    /// counted it (false when it knew nothing of the scope), `tag` is the
+    /// store's own (e.g. which back end granted it).
+    pub fn new(scope: ScopeKey, cost: u64, held: bool, tag: u8) -> Self {
+        Permit {
+            scope,
+            cost,
+            held,
+            tag,
+        }
+    }
+
+    /// The scope.
+    pub fn scope(&self) -> ScopeKey {
+        self.scope
+    }
+
+    /// Units the request costs.
+    pub fn cost(&self) -> u64 {
+        self.cost
+    }
+
+    /// Whether the store counted the permit (and must uncount it).
+    pub fn is_held(&self) -> bool {
+        self.held
+    }
+
+    /// The store's tag.
+    pub fn tag(&self) -> u8 {
+        self.tag
+    }
+}
+
+/// A store's answer to [`QuotaStore::acquire`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Grant {
+    /// Send, after `delay` (pacing; zero for at once). The permit is held
+    /// from now: the delay is never longer than the caller's `max_delay`.
+    Go {
+        /// The permit to settle when the request ends.
+        permit: Permit,
+        /// How long to hold the request first.
+        delay: Duration,
+    },
+    /// Nothing may be sent now: ask again after this long (the window's
+    /// reset, or the scope's cooldown).
+    Wait(Duration),
+}
+
+/// The future of a store call: ready at once (the in-memory store, with no
+/// allocation), or a boxed future (a store across the network).
+///
+/// An enum rather than always a `Pin<Box<dyn Future>>` so that the default
+/// store's hot path, which never waits, never allocates; a boxed future is
+/// what keeps [`QuotaStore`] object-safe for stores that do wait.
+#[must_use = "futures do nothing unless polled"]
+pub struct StoreFuture<T> {
+    inner: Inner<T>,
+}
+
+enum Inner<T> {
+    Ready(Option<T>),
+    Boxed(Pin<Box<dyn Future<Output = T> + Send + 'static>>),
+}
+
+impl<T> StoreFuture<T> {
+    /// A value available now.
+    pub fn ready(value: T) -> Self {
+        StoreFuture {
+            inner: Inner::Ready(Some(value)),
+        }
+    }
+
+    /// A value a future will produce.
+    pub fn boxed(future: impl Future<Output = T> + Send + 'static) -> Self {
+        StoreFuture {
+            inner: Inner::Boxed(Box::pin(future)),
+        }
+    }
+
+    /// The value, when it is available without waiting.
+    pub fn now_or_never(&mut self) -> Option<T> {
+        match &mut self.inner {
+            Inner::Ready(value) => value.take(),
+            Inner::Boxed(_) => None,
+        }
+    }
+}
+
+impl<T> fmt::Debug for StoreFuture<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.inner {
+            Inner::Ready(_) => "StoreFuture::Ready",
+            Inner::Boxed(_) => "StoreFuture::Boxed",
+        })
+    }
+}
+
+// Never pinned structurally: the value is moved out, the future is boxed.
+impl<T> Unpin for StoreFuture<T> {}
+
+impl<T> Future for StoreFuture<T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        match &mut self.get_mut().inner {
+            Inner::Ready(value) => {
+                Poll::Ready(value.take().expect("StoreFuture polled after completion"))
+            }
+            Inner::Boxed(future) => future.as_mut().poll(cx),
+        }
+    }
+}
+
+/// Where learned quotas live: windows, permits in flight, cooldowns.
+///
+/// Object-safe (the layer holds an `Arc<dyn QuotaStore>`), and async where
+/// it must be: [`acquire`](Self::acquire) decides whether a request may go
+/// and [`settle`](Self::settle) records what its answer taught; both may
+/// need a network round trip, so both return a [`StoreFuture`]. The layer
+/// awaits a settle before handing the response back, so that what one
+/// response taught is in the store before the caller's next request asks.
+/// [`release`](Self::release) runs when a request ends without an answer
+/// (dropped, or never sent), possibly inside `Drop`: it returns nothing,
+/// and a store across the network does that write in the background.
+///
+/// Implementations: [`MemoryStore`](super::MemoryStore) (one process), and
+/// `RedisStore` (feature `redis`, a fleet).
+pub trait QuotaStore: fmt::Debug + Send + Sync + 'static {
+    /// Asks for `cost` units in `scope`. A [`Grant::Go`]'s delay must not
+    /// exceed `max_delay`; with nothing learned for the scope, the answer is
+    /// `Go` at once with a permit that is not held.
+    fn acquire(&self, scope: ScopeKey, cost: u64, max_delay: Duration) -> StoreFuture<Grant>;
+
+    /// Releases `permit` and learns what its answer (a response, or a
+    /// typed error) taught.
+    fn settle(&self, permit: Permit, observation: &Observation) -> StoreFuture<()>;
+
+    /// Releases `permit` of a request that ended without an answer.
+    fn release(&self, permit: Permit);
+}

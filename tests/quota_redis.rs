@@ -1,0 +1,395 @@
+//! `RedisStore` against a real `redis-server` (started here, on a free
+//! loopback port, without persistence), a real hyper vendor on loopback,
+//! and several client **processes**: this test binary re-executed in a
+//! child mode (`QUOTA_FLEET_CHILD`).
+//!
+//! Needs `redis-server` on the PATH: in CI (`CI` set) its absence fails the
+//! run; on a developer machine the failure says how to install it.
+#![cfg(feature = "redis")]
+
+mod support;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use support::{client, response, serve, ServerBody};
+use tokio::time::Instant;
+use tower::{Layer, ServiceBuilder, ServiceExt};
+use tower_api_errors::quota::{QuotaLayer, RedisStore, ScopeKey};
+use tower_api_errors::{RetryLayer, RetryPolicy};
+
+/// A `redis-server` of our own; killed when dropped.
+struct RedisServer {
+    child: Child,
+    port: u16,
+}
+
+impl RedisServer {
+    fn start(port: u16) -> RedisServer {
+        let spawned = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(error) if std::env::var_os("CI").is_some() => {
+                panic!("redis-server is missing in CI ({error}): .ci/run installs it")
+            }
+            Err(error) => panic!(
+                "these tests need a local redis-server ({error}): apt-get install redis-server"
+            ),
+        };
+        // Event-driven readiness: Redis logs this line once it listens.
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = lines
+            .by_ref()
+            .take(200)
+            .map_while(Result::ok)
+            .any(|line| line.contains("Ready to accept connections"));
+        assert!(ready, "redis-server on port {port} did not start");
+        // Keep draining its log so it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        RedisServer { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A vendor that enforces `limit` requests per fixed `window` and says so
+/// in `X-RateLimit-*` headers (reset as delta seconds, rounded up); a spent
+/// window answers 429 with `Retry-After`.
+#[derive(Clone)]
+struct Vendor {
+    state: Arc<Mutex<(u64, u64)>>,
+    started: std::time::Instant,
+    limit: u64,
+    window: Duration,
+    received: Arc<AtomicU64>,
+    throttled: Arc<AtomicU64>,
+}
+
+impl Vendor {
+    fn new(limit: u64, window: Duration) -> Vendor {
+        Vendor {
+            state: Arc::new(Mutex::new((0, 0))),
+            started: std::time::Instant::now(),
+            limit,
+            window,
+            received: Arc::default(),
+            throttled: Arc::default(),
+        }
+    }
+
+    fn answer(&self) -> Response<ServerBody> {
+        self.received.fetch_add(1, Ordering::SeqCst);
+        let elapsed = self.started.elapsed();
+        let index = (elapsed.as_nanos() / self.window.as_nanos()) as u64;
+        let reset = self.window * (index as u32 + 1) - elapsed;
+        let reset_secs = reset.as_secs() + u64::from(reset.subsec_nanos() > 0);
+        let mut state = self.state.lock().unwrap();
+        if state.0 != index {
+            *state = (index, 0);
+        }
+        let (limit, reset) = (self.limit.to_string(), reset_secs.to_string());
+        if state.1 >= self.limit {
+            self.throttled.fetch_add(1, Ordering::SeqCst);
+            return response(
+                429,
+                &[
+                    ("x-ratelimit-limit", &limit),
+                    ("x-ratelimit-remaining", "0"),
+                    ("x-ratelimit-reset", &reset),
+                    ("retry-after", &reset),
+                ],
+                "spent",
+            );
+        }
+        state.1 += 1;
+        let remaining = (self.limit - state.1).to_string();
+        response(
+            200,
+            &[
+                ("x-ratelimit-limit", &limit),
+                ("x-ratelimit-remaining", &remaining),
+                ("x-ratelimit-reset", &reset),
+            ],
+            "ok",
+        )
+    }
+
+    async fn serve(&self) -> SocketAddr {
+        let vendor = self.clone();
+        serve(move |_request| {
+            let answer = vendor.answer();
+            async move { answer }
+        })
+        .await
+    }
+}
+
+/// Sends `workers` x `each` requests through retry + quota + RedisStore;
+/// returns (successes, errors).
+async fn run_client(
+    redis: &str,
+    vendor: SocketAddr,
+    workers: usize,
+    each: usize,
+) -> (u64, u64, u64) {
+    // A loaded CI machine can take longer than the default 50 ms; this test
+    // is about sharing, the fallback has its own tests.
+    let store = RedisStore::open(redis)
+        .unwrap()
+        .prefix("test:fleet:")
+        .timeout(Duration::from_secs(1));
+    let service = ServiceBuilder::new()
+        .layer(RetryLayer::new(
+            RetryPolicy::default().no_budget().max_attempts(5),
+        ))
+        .layer(QuotaLayer::with_store(store.clone()))
+        .service(client::<tower_api_errors::retry::ReplayBody<Full<Bytes>>>());
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let tasks: Vec<_> = (0..workers)
+        .map(|_| {
+            let (service, ok, failed) = (service.clone(), ok.clone(), failed.clone());
+            tokio::spawn(async move {
+                for _ in 0..each {
+                    let request = Request::get(format!("http://{vendor}/items"))
+                        .body(Full::new(Bytes::new()))
+                        .unwrap();
+                    match service.clone().oneshot(request).await {
+                        Ok(response) if response.status() == 200 => {
+                            ok.fetch_add(1, Ordering::SeqCst)
+                        }
+                        _ => failed.fetch_add(1, Ordering::SeqCst),
+                    };
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    (
+        ok.load(Ordering::SeqCst),
+        failed.load(Ordering::SeqCst),
+        store.local_decisions(),
+    )
+}
+
+/// The child mode: a no-op test unless the parent set `QUOTA_FLEET_CHILD`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_child() {
+    let Ok(spec) = std::env::var("QUOTA_FLEET_CHILD") else {
+        return;
+    };
+    let parts: Vec<&str> = spec.split(' ').collect();
+    let [redis, vendor, workers, each] = parts.as_slice() else {
+        panic!("bad child spec {spec}")
+    };
+    let (ok, failed, local) = run_client(
+        redis,
+        vendor.parse().unwrap(),
+        workers.parse().unwrap(),
+        each.parse().unwrap(),
+    )
+    .await;
+    println!("FLEET-RESULT {ok} {failed} {local}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_processes_share_one_learned_window() {
+    let redis = RedisServer::start(free_port());
+    // 20 per 2 s; 3 processes x 4 workers x 5 requests = 60 = three windows.
+    let vendor = Vendor::new(20, Duration::from_secs(2));
+    let addr = vendor.serve().await;
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            tokio::process::Command::new(&exe)
+                .args(["--exact", "fleet_child", "--nocapture", "--test-threads=1"])
+                .env("QUOTA_FLEET_CHILD", format!("{} {addr} 4 5", redis.url()))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let (mut ok, mut failed, mut local) = (0, 0, 0);
+    for child in children {
+        let output = child.wait_with_output().await.unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let (_, line) = stdout
+            .split_once("FLEET-RESULT ")
+            .unwrap_or_else(|| panic!("child said: {stdout}"));
+        let numbers: Vec<u64> = line
+            .split_whitespace()
+            .take(3)
+            .map(|n| n.parse().unwrap())
+            .collect();
+        ok += numbers[0];
+        failed += numbers[1];
+        local += numbers[2];
+    }
+    let throttled = vendor.throttled.load(Ordering::SeqCst);
+    assert_eq!((ok, failed), (60, 0), "every request succeeded, once");
+    // The first wave (12 requests) fits the first window; after that the
+    // shared window keeps the fleet under the limit.
+    assert_eq!(local, 0, "every decision was shared");
+    assert!(throttled <= 2, "the vendor answered {throttled} 429s");
+    assert_eq!(vendor.received.load(Ordering::SeqCst), 60 + throttled);
+}
+
+fn get(addr: SocketAddr) -> Request<Full<Bytes>> {
+    Request::get(format!("http://{addr}/items"))
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_dying_mid_run_falls_back_to_local_and_sharing_resumes() {
+    let port = free_port();
+    let mut redis = RedisServer::start(port);
+    let vendor = Vendor::new(10_000, Duration::from_secs(60));
+    let addr = vendor.serve().await;
+    let store = RedisStore::open(&redis.url()).unwrap().prefix("test:kill:");
+    let service = QuotaLayer::with_store(store.clone()).layer(client::<Full<Bytes>>());
+    let key = store.key(ScopeKey::new(&addr.to_string(), None));
+    let mut sent = 0;
+    for _ in 0..10 {
+        assert_eq!(
+            service.clone().oneshot(get(addr)).await.unwrap().status(),
+            200
+        );
+        sent += 1;
+    }
+    assert!(!store.is_local());
+
+    redis.kill();
+    let started = Instant::now();
+    for _ in 0..10 {
+        assert_eq!(
+            service.clone().oneshot(get(addr)).await.unwrap().status(),
+            200
+        );
+        sent += 1;
+    }
+    assert!(store.is_local(), "decisions went local");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "no request hung on the dead Redis"
+    );
+    assert_eq!(
+        vendor.received.load(Ordering::SeqCst),
+        sent,
+        "none lost, none sent twice"
+    );
+
+    let redis = RedisServer::start(port);
+    let mut connection = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert_eq!(
+            service.clone().oneshot(get(addr)).await.unwrap().status(),
+            200
+        );
+        sent += 1;
+        let exists: bool = redis::cmd("EXISTS")
+            .arg(&key)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        if !store.is_local() && exists {
+            break;
+        }
+        assert!(Instant::now() < deadline, "sharing did not resume");
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(vendor.received.load(Ordering::SeqCst), sent);
+    // The key holds digests and numbers only.
+    let fields: Vec<String> = redis::cmd("HKEYS")
+        .arg(&key)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!(fields.iter().any(|f| f == "r1"), "{fields:?}");
+    assert!(
+        key.starts_with("test:kill:") && key.len() == "test:kill:".len() + 16,
+        "{key}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_in_redis_is_a_local_decision() {
+    let redis = RedisServer::start(free_port());
+    let vendor = Vendor::new(10_000, Duration::from_secs(60));
+    let addr = vendor.serve().await;
+    let store = RedisStore::open(&redis.url())
+        .unwrap()
+        .prefix("test:garbage:");
+    let key = store.key(ScopeKey::new(&addr.to_string(), None));
+    let mut connection = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    // Not a hash: every script call on it fails with WRONGTYPE.
+    let () = redis::cmd("SET")
+        .arg(&key)
+        .arg("garbage")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let service = QuotaLayer::with_store(store.clone()).layer(client::<Full<Bytes>>());
+    for _ in 0..3 {
+        assert_eq!(
+            service.clone().oneshot(get(addr)).await.unwrap().status(),
+            200
+        );
+    }
+    assert!(store.is_local());
+    assert_eq!(vendor.received.load(Ordering::SeqCst), 3);
+}
