@@ -40,6 +40,9 @@
 //! - [`redact`]: credentials never reach an error or a log line.
 //! - `grpc` (feature `grpc`): `grpc-status` classification and pushback.
 //!
+//! - [`stack`]: [`ApiErrorsLayer`], the recommended stack in one layer,
+//!   and [`ApiErrors`], the name of the service it makes.
+//!
 //! The recommended stack is `RetryLayer -> ErrorBodyParseLayer -> client`:
 //! both classify for themselves with the default table (a success costs one
 //! range check), so the classification stamp, which costs three
@@ -106,6 +109,39 @@
 //! # }
 //! ```
 //!
+//! # The one line with a real client
+//!
+//! The client's request body type is `ReplayBody<B>`: the retry layer sends
+//! it, so that a retry can resend a streamed body.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http_body_util::Full;
+//! use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+//! use tower_api_errors::{retry::ReplayBody, ApiErrorsLayer};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let client = ApiErrorsLayer::new()
+//!     .client(Client::builder(TokioExecutor::new()).build_http::<ReplayBody<Full<Bytes>>>());
+//! # let _ = client;
+//! # }
+//! ```
+//!
+//! # When it does not compile
+//!
+//! The four mistakes everyone makes once, what rustc says, and the fix
+//! (each message is kept honest by a `trybuild` test in `tests/ui/`):
+//!
+//! | you wrote | rustc says | fix |
+//! |---|---|---|
+//! | a client built with `build_http::<Full<Bytes>>()` under the retry layer | "`Client<…>` cannot be the client under the retry layer: it does not take `http::Request<ReplayBody<_>>`" (through [`ApiErrorsLayer::client`]; a bare `RetryLayer` can only say that `Retry<…>` is not a `Service`) | `build_http::<ReplayBody<Full<Bytes>>>()` |
+//! | `RetryLayer` over a `BoxService` or another service that is not `Clone` | "`RetryLayer` needs a `Clone` service to retry on, and `…` is not `Clone`" | `ServiceBuilder::buffer(n)` below the retry layer, or `BoxCloneService` |
+//! | a closure passed to `.classifier(..)` | "`{closure}` is not a response classifier (`Classify`)" | [`classify::classify_fn`], or the [`ClassifyExt`](classify::ClassifyExt) combinators |
+//! | a closure passed to `.dialect(..)` | "`{closure}` is not an error-body `Dialect`" | implement [`parse::Dialect`] for a type of yours |
+//!
+//! The typed error also comes back through middleware that boxes errors
+//! (`Buffer`, `Timeout`): [`Error::from_boxed`], or `?` into [`Error`].
+//!
 //! # Features
 //!
 //! | feature | what it adds |
@@ -114,6 +150,8 @@
 //! | `tracing` | a span per request and one per attempt, and events, below |
 //! | `opentelemetry` | [`metrics`]: OpenTelemetry metrics (error rate by kind, attempts per call, waits by source, budget refusals, fail-fast), opted into with [`RetryPolicy::metrics`]; [the table of every metric](metrics#the-metrics) |
 //! | `redis` | `quota::RedisStore`: learned quotas shared by a fleet of processes |
+//! | `tower-http-07`, `tower-http-06` | our classifiers as tower-http 0.7 / 0.6 `ClassifyResponse`s (`TraceLayer` and friends) |
+//! | `hyper-util` | hyper-util's connect errors recognised by type rather than by their text |
 //!
 //! # Tracing (feature `tracing`)
 //!
@@ -164,6 +202,7 @@ mod problem;
 pub mod quota;
 pub mod redact;
 pub mod retry;
+pub mod stack;
 mod telemetry;
 
 /// The README's Rust snippets, compiled and run as doctests so that they
@@ -179,3 +218,4 @@ pub use kind::ErrorKind;
 pub use parse::{parse_error, ErrorBodyParseLayer};
 pub use quota::QuotaLayer;
 pub use retry::{RetryLayer, RetryPolicy};
+pub use stack::{ApiErrors, ApiErrorsLayer, ServiceBuilderExt};

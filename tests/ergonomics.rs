@@ -84,3 +84,77 @@ async fn a_connect_error_says_its_root_cause_and_is_recognised() {
         "the root cause is printed: {text}"
     );
 }
+
+/// `retry_if` reads a setting of the caller's own from the request's
+/// extensions, and `on_retry` sees the method and the redacted URI.
+#[tokio::test(start_paused = true)]
+async fn per_request_settings_and_events_that_say_which_request() {
+    use std::sync::{Arc, Mutex};
+    use tower::Layer;
+    use tower_api_errors::retry::RetryOverride;
+
+    #[derive(Clone, Copy)]
+    struct NeverRetry;
+
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let policy = RetryPolicy::default()
+        .no_budget()
+        .retry_if(|ctx| ctx.extensions().get::<NeverRetry>().map(|_| false))
+        .on_retry(move |event| {
+            seen.lock().unwrap().push(format!(
+                "{} {} #{}",
+                event.method(),
+                event.uri(),
+                event.attempt()
+            ))
+        });
+    // Every wait is the server's 1 s, so the deadline below is decided
+    // deterministically (no jitter).
+    let upstream = service_fn(|_req: Request<ReplayBody<Full<Bytes>>>| async {
+        Ok::<_, std::convert::Infallible>(
+            Response::builder()
+                .status(503)
+                .header("retry-after", "1")
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+    });
+    let client = RetryLayer::new(policy).layer(upstream);
+    let get = |extension: Option<NeverRetry>| {
+        let mut request = Request::get("http://api.test/v1/items?api_key=k-123456&page=2")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        if let Some(extension) = extension {
+            request.extensions_mut().insert(extension);
+        }
+        request
+    };
+    let report = |response: Response<Full<Bytes>>| {
+        *response
+            .extensions()
+            .get::<tower_api_errors::RetryReport>()
+            .unwrap()
+    };
+    let r = report(client.clone().oneshot(get(Some(NeverRetry))).await.unwrap());
+    assert_eq!(r.attempts(), 1);
+    let r = report(client.clone().oneshot(get(None)).await.unwrap());
+    assert_eq!(r.attempts(), 3);
+    assert_eq!(
+        *events.lock().unwrap(),
+        [
+            "GET http://api.test/v1/items?api_key=REDACTED&page=2 #1",
+            "GET http://api.test/v1/items?api_key=REDACTED&page=2 #2"
+        ]
+    );
+    // A per-request deadline: the wait that would pass it is not started.
+    let mut request = get(None);
+    request
+        .extensions_mut()
+        .insert(RetryOverride::new().deadline(Duration::from_millis(100)));
+    let r = report(client.oneshot(request).await.unwrap());
+    assert_eq!(
+        (r.attempts(), r.stopped()),
+        (1, Some(tower_api_errors::StopReason::Deadline))
+    );
+}

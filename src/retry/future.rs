@@ -1,7 +1,7 @@
 //! [`ResponseFuture`] of [`Retry`](super::Retry): attempt, decide, wait,
 //! get ready, attempt again.
 
-use super::policy::{AttemptState, Decision, Outcome, RetryContext, RetryEvent};
+use super::policy::{AttemptState, Decision, Outcome, RetryContext, RetryEvent, RetryOverride};
 use super::{ReplayBody, RetryPolicy};
 use crate::classify::{Classification, Classify, DefaultClassifier};
 use crate::error::BoxError;
@@ -83,6 +83,11 @@ impl Template {
         request
     }
 
+    /// What a retry decision sees of the request.
+    fn parts(&self) -> (&Method, &Uri, &HeaderMap, &Extensions) {
+        (&self.method, &self.uri, &self.headers, &self.extensions)
+    }
+
     fn context(&self) -> RequestContext {
         RequestContext::new(self.method.clone(), self.uri.clone())
     }
@@ -96,6 +101,12 @@ where
     /// Sends the first attempt at once, on the service the caller made ready.
     pub(crate) fn start(mut service: S, request: Request<B>, policy: RetryPolicy) -> Self {
         let (parts, body) = request.into_parts();
+        // A request's own settings, if it carries any (an empty extension
+        // map answers this without a lookup).
+        let policy = match parts.extensions.get::<RetryOverride>() {
+            Some(with) => policy.with_override(with),
+            None => policy,
+        };
         let first_body = ReplayBody::new(body, policy.max_replay());
         let body = first_body.replay();
         // The one copy of the request that replays need.
@@ -251,9 +262,7 @@ where
                             }
                             let status = response.status();
                             let context = RetryContext::new(
-                                &template.method,
-                                &template.uri,
-                                &template.headers,
+                                template.parts(),
                                 *this.attempts,
                                 Outcome::Response {
                                     status,
@@ -268,9 +277,7 @@ where
                         Err(error) => {
                             let error = Error::from_inner(error, Some(template.context()));
                             let context = RetryContext::new(
-                                &template.method,
-                                &template.uri,
-                                &template.headers,
+                                template.parts(),
                                 *this.attempts,
                                 Outcome::Error(&error),
                             );
@@ -314,6 +321,7 @@ where
                             drop(outcome);
                             telemetry::retrying(*this.attempts, kind, status, delay, hint);
                             this.policy.notify(&RetryEvent::new(
+                                (&this.template.method, &this.template.uri),
                                 *this.attempts,
                                 delay,
                                 kind,

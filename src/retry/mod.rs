@@ -200,7 +200,7 @@ pub use budget::RetryBudget;
 pub use future::ResponseFuture;
 pub use layer::{CloneForRetry, RetryLayer};
 pub use policy::{
-    is_idempotent, Outcome, RetryContext, RetryEvent, RetryPolicy, DEFAULT_DEADLINE,
+    is_idempotent, Outcome, RetryContext, RetryEvent, RetryOverride, RetryPolicy, DEFAULT_DEADLINE,
     IDEMPOTENCY_KEY,
 };
 pub use replay::{ReplayBody, DEFAULT_MAX_REPLAY};

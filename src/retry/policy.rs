@@ -5,8 +5,9 @@ use super::budget::RetryBudget;
 use super::replay::DEFAULT_MAX_REPLAY;
 use crate::classify::Classification;
 use crate::hints::HintSource;
+use crate::redact::RedactedUri;
 use crate::{Error, ErrorKind, StopReason};
-use http::{HeaderMap, HeaderName, Method, StatusCode, Uri};
+use http::{Extensions, HeaderMap, HeaderName, Method, StatusCode, Uri};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +28,7 @@ pub fn is_idempotent(method: &Method, headers: &HeaderMap) -> bool {
 }
 
 type RetryIf = dyn Fn(&RetryContext<'_>) -> Option<bool> + Send + Sync;
-type OnRetry = dyn Fn(&RetryEvent) + Send + Sync;
+type OnRetry = dyn Fn(&RetryEvent<'_>) + Send + Sync;
 type SharedBudget = dyn Budget + Send + Sync;
 
 /// What is retried, when, and how often. Built with by-value setters;
@@ -55,6 +56,8 @@ pub struct RetryPolicy {
 #[derive(Clone)]
 struct Config {
     max_attempts: u32,
+    /// A request's own word on its idempotency ([`RetryOverride::idempotent`]).
+    idempotent: Option<bool>,
     backoff: Backoff,
     max_retry_after: Duration,
     deadline: Option<Duration>,
@@ -72,6 +75,7 @@ impl Default for RetryPolicy {
         RetryPolicy {
             config: Arc::new(Config {
                 max_attempts: 3,
+                idempotent: None,
                 backoff: Backoff::default(),
                 max_retry_after: Duration::from_secs(120),
                 deadline: Some(DEFAULT_DEADLINE),
@@ -217,7 +221,7 @@ impl RetryPolicy {
     /// failed, why, and the delay chosen.
     pub fn on_retry<F>(mut self, f: F) -> Self
     where
-        F: Fn(&RetryEvent) + Send + Sync + 'static,
+        F: Fn(&RetryEvent<'_>) + Send + Sync + 'static,
     {
         self.config().on_retry = Some(Arc::new(f));
         self
@@ -238,6 +242,23 @@ impl RetryPolicy {
         self.config.metrics.as_ref()
     }
 
+    /// This policy with a request's [`RetryOverride`] applied (a copy of
+    /// the settings; the budget and hooks stay shared).
+    pub(crate) fn with_override(&self, with: &RetryOverride) -> RetryPolicy {
+        let mut policy = self.clone();
+        let c = policy.config();
+        if let Some(attempts) = with.max_attempts {
+            c.max_attempts = attempts;
+        }
+        if let Some(deadline) = with.deadline {
+            c.deadline = deadline;
+        }
+        if with.idempotent.is_some() {
+            c.idempotent = with.idempotent;
+        }
+        policy
+    }
+
     pub(crate) fn max_replay(&self) -> usize {
         self.config.max_replay_bytes
     }
@@ -253,7 +274,7 @@ impl RetryPolicy {
         }
     }
 
-    pub(crate) fn notify(&self, event: &RetryEvent) {
+    pub(crate) fn notify(&self, event: &RetryEvent<'_>) {
         if let Some(hook) = &self.config.on_retry {
             hook(event);
         }
@@ -275,7 +296,10 @@ impl RetryPolicy {
                 if !facts.retryable {
                     return Decision::Stop(StopReason::NotRetryable);
                 }
-                let safe = is_idempotent(context.method, context.headers)
+                let idempotent = c
+                    .idempotent
+                    .unwrap_or_else(|| is_idempotent(context.method, context.headers));
+                let safe = idempotent
                     || facts.never_sent
                     || facts.server_verdict == Some(true)
                     || c.retry_non_idempotent;
@@ -356,15 +380,14 @@ pub struct RetryContext<'a> {
     method: &'a Method,
     uri: &'a Uri,
     headers: &'a HeaderMap,
+    extensions: &'a Extensions,
     attempts: u32,
     outcome: Outcome<'a>,
 }
 
 impl<'a> RetryContext<'a> {
     pub(crate) fn new(
-        method: &'a Method,
-        uri: &'a Uri,
-        headers: &'a HeaderMap,
+        (method, uri, headers, extensions): (&'a Method, &'a Uri, &'a HeaderMap, &'a Extensions),
         attempts: u32,
         outcome: Outcome<'a>,
     ) -> Self {
@@ -372,6 +395,7 @@ impl<'a> RetryContext<'a> {
             method,
             uri,
             headers,
+            extensions,
             attempts,
             outcome,
         }
@@ -390,6 +414,12 @@ impl<'a> RetryContext<'a> {
     /// The request headers.
     pub fn headers(&self) -> &HeaderMap {
         self.headers
+    }
+
+    /// The request's extensions: per-request settings of your own that
+    /// never go on the wire (a [`RetryOverride`] among them).
+    pub fn extensions(&self) -> &Extensions {
+        self.extensions
     }
 
     /// Attempts made so far, the failed one included.
@@ -506,9 +536,13 @@ impl Outcome<'_> {
     }
 }
 
-/// What [`RetryPolicy::on_retry`] sees before each retry's wait.
+/// What [`RetryPolicy::on_retry`] sees before each retry's wait: the
+/// request (method, and URI for printing redacted) and why and how long it
+/// waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryEvent {
+pub struct RetryEvent<'a> {
+    method: &'a Method,
+    uri: &'a Uri,
     attempt: u32,
     delay: Duration,
     kind: ErrorKind,
@@ -516,8 +550,9 @@ pub struct RetryEvent {
     hint: Option<HintSource>,
 }
 
-impl RetryEvent {
+impl<'a> RetryEvent<'a> {
     pub(crate) fn new(
+        (method, uri): (&'a Method, &'a Uri),
         attempt: u32,
         delay: Duration,
         kind: ErrorKind,
@@ -525,12 +560,25 @@ impl RetryEvent {
         hint: Option<HintSource>,
     ) -> Self {
         RetryEvent {
+            method,
+            uri,
             attempt,
             delay,
             kind,
             status,
             hint,
         }
+    }
+
+    /// The request's method.
+    pub fn method(&self) -> &'a Method {
+        self.method
+    }
+
+    /// The request's URI, for printing: it displays redacted (no userinfo,
+    /// no credential-like query values).
+    pub fn uri(&self) -> RedactedUri<'a> {
+        RedactedUri(self.uri)
     }
 
     /// The attempt that failed (1 for the first).
@@ -556,5 +604,93 @@ impl RetryEvent {
     /// Where the delay came from: a server hint, or `None` for the backoff.
     pub fn hint(&self) -> Option<HintSource> {
         self.hint
+    }
+}
+
+/// Per-request retry settings, carried as a request **extension**: they
+/// change what the [`RetryLayer`](super::RetryLayer) does for this one
+/// request and never go on the wire (unlike a header would).
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Request, Response};
+/// use http_body_util::Full;
+/// use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
+/// use tower::{service_fn, Layer, ServiceExt};
+/// use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryOverride, RetryPolicy};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let sent = Arc::new(AtomicU32::new(0));
+/// let counter = sent.clone();
+/// let upstream = service_fn(move |req: Request<ReplayBody<Full<Bytes>>>| {
+///     counter.fetch_add(1, Ordering::SeqCst);
+///     assert!(req.headers().is_empty(), "nothing of the override goes on the wire");
+///     async { Ok::<_, std::convert::Infallible>(Response::builder().status(503).body(Full::new(Bytes::new())).unwrap()) }
+/// });
+/// let client = RetryLayer::new(RetryPolicy::default()).layer(upstream);
+///
+/// // A health probe that must not be retried:
+/// let mut probe = Request::get("/health").body(Full::new(Bytes::new())).unwrap();
+/// probe.extensions_mut().insert(RetryOverride::no_retries());
+/// let response = client.clone().oneshot(probe).await.unwrap();
+/// assert_eq!((response.status().as_u16(), sent.load(Ordering::SeqCst)), (503, 1));
+///
+/// // A POST this API dedupes by its body: safe to retry.
+/// let mut post = Request::post("/orders").body(Full::new(Bytes::from_static(b"{}"))).unwrap();
+/// post.extensions_mut().insert(RetryOverride::new().idempotent(true).max_attempts(2));
+/// client.oneshot(post).await.unwrap();
+/// assert_eq!(sent.load(Ordering::SeqCst), 1 + 2);
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetryOverride {
+    max_attempts: Option<u32>,
+    deadline: Option<Option<Duration>>,
+    idempotent: Option<bool>,
+}
+
+impl RetryOverride {
+    /// Overrides nothing (a starting point for the setters).
+    pub fn new() -> Self {
+        RetryOverride::default()
+    }
+
+    /// One attempt, no retry, whatever the failure.
+    pub fn no_retries() -> Self {
+        RetryOverride::new().max_attempts(1)
+    }
+
+    /// Total attempts for this request (see [`RetryPolicy::max_attempts`]).
+    ///
+    /// # Panics
+    /// When `attempts` is zero.
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        assert!(attempts >= 1, "max_attempts must be at least 1");
+        self.max_attempts = Some(attempts);
+        self
+    }
+
+    /// This request's total time (see [`RetryPolicy::deadline`]).
+    ///
+    /// # Panics
+    /// When `deadline` is zero.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        assert!(!deadline.is_zero(), "deadline must be longer than zero");
+        self.deadline = Some(Some(deadline));
+        self
+    }
+
+    /// No deadline for this request (a long download, a stream).
+    pub fn no_deadline(mut self) -> Self {
+        self.deadline = Some(None);
+        self
+    }
+
+    /// Whether this request may be sent twice, in place of the method's
+    /// rule: `true` for a POST the server dedupes, `false` for a GET with
+    /// side effects.
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = Some(idempotent);
+        self
     }
 }

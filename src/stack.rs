@@ -1,0 +1,241 @@
+//! The recommended stack as one layer: [`ApiErrorsLayer`].
+//!
+//! ```text
+//! ApiErrorsLayer = RetryLayer -> [AuthLayer] -> [QuotaLayer] -> ErrorBodyParseLayer -> client
+//! ```
+//!
+//! Built from the same parts as the layers it stands for, each configurable
+//! on its own: the retry policy, the parse layer (its dialects, body cap,
+//! classifier), and, when you add them, the auth and quota layers. Without
+//! them the stack is `Retry<ErrorBodyParse<S>>`: no cost for what is not
+//! used. The order is the one the crate's docs argue for: every retry
+//! carries the current credential (auth inside retry) and every physical
+//! send, the auth re-send included, passes the quota gate (quota inside
+//! auth). `StatusClassifierLayer` is not part of it: the parse and retry
+//! layers classify for themselves, and the per-response stamp would cost
+//! every success three allocations; add it below if something else reads
+//! the stamp.
+//!
+//! [`ApiErrors<S, L>`](ApiErrors) names the service the layer makes, so it
+//! can live in a struct or in axum state.
+//!
+//! # The default
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::Request;
+//! use http_body_util::Full;
+//! use hyper_util::client::legacy::{connect::HttpConnector, Client};
+//! use hyper_util::rt::TokioExecutor;
+//! use tower_api_errors::retry::ReplayBody;
+//! use tower_api_errors::stack::{ApiErrors, ApiErrorsLayer};
+//!
+//! // What goes into your struct or axum state:
+//! #[derive(Clone)]
+//! struct AppState {
+//!     upstream: ApiErrors<Client<HttpConnector, ReplayBody<Full<Bytes>>>>,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let client = Client::builder(TokioExecutor::new()).build_http::<ReplayBody<Full<Bytes>>>();
+//! let state = AppState { upstream: ApiErrorsLayer::new().client(client) };
+//! # let _ = state.upstream;
+//! # }
+//! ```
+//!
+//! # Customised, with auth and quota, through `ServiceBuilder`
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::{Request, Response};
+//! use http_body_util::Full;
+//! use std::time::Duration;
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//! use tower_api_errors::auth::{AuthLayer, Credential, StaticToken};
+//! use tower_api_errors::retry::ReplayBody;
+//! use tower_api_errors::stack::{ApiErrorsLayer, ServiceBuilderExt};
+//! use tower_api_errors::{ErrorBodyParseLayer, QuotaLayer, RetryPolicy};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let upstream = service_fn(|req: Request<ReplayBody<Full<Bytes>>>| async move {
+//!     assert_eq!(req.headers()["authorization"], "Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc");
+//!     Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from_static(b"{}"))))
+//! });
+//! let token = Credential::new("sk_test_4eC39HqLyjWDarjtT1zdp7dc").unwrap();
+//! let client = ServiceBuilder::new()
+//!     .api_errors(
+//!         ApiErrorsLayer::new()
+//!             .retry(RetryPolicy::default().max_attempts(5).deadline(Duration::from_secs(30)))
+//!             .parse(ErrorBodyParseLayer::new().max_body_bytes(16 * 1024))
+//!             .auth(AuthLayer::new(StaticToken::new(token)))
+//!             .quota(QuotaLayer::new()),
+//!     )
+//!     .service(upstream);
+//! let response = client.oneshot(Request::new(Full::new(Bytes::new()))).await.unwrap();
+//! assert_eq!(response.status(), 200);
+//! # }
+//! ```
+
+use crate::classify::{Classify, DefaultClassifier};
+use crate::parse::ErrorBodyParse;
+use crate::retry::{CloneForRetry, ReplayBody, Retry};
+use crate::{AuthLayer, ErrorBodyParseLayer, QuotaLayer, RetryPolicy};
+use http::Request;
+use tower::layer::util::{Identity, Stack};
+use tower::{Layer, Service, ServiceBuilder};
+
+/// The recommended stack as one layer; see the [module docs](self).
+///
+/// `A` and `Q` are the auth and quota layers ([`Identity`] until
+/// [`auth`](Self::auth) and [`quota`](Self::quota) set them), `C` the
+/// classifier of the parse layer.
+///
+/// # Clone
+/// Cheap: clones share the retry budget, the auth layer's credential and
+/// the quota layer's store.
+#[derive(Debug, Clone)]
+pub struct ApiErrorsLayer<A = Identity, Q = Identity, C = DefaultClassifier> {
+    retry: RetryPolicy,
+    auth: A,
+    quota: Q,
+    parse: ErrorBodyParseLayer<C>,
+}
+
+/// The service an [`ApiErrorsLayer`] `L` makes around `S`: for the default
+/// layer, `Retry<ErrorBodyParse<S>>`; with auth and quota,
+/// `Retry<Auth<Quota<ErrorBodyParse<S>>>>`.
+pub type ApiErrors<S, L = ApiErrorsLayer> = <L as Layer<S>>::Service;
+
+impl ApiErrorsLayer {
+    /// The default stack: [`RetryPolicy::default`] over
+    /// [`ErrorBodyParseLayer::new`], no auth, no quota.
+    pub fn new() -> Self {
+        ApiErrorsLayer {
+            retry: RetryPolicy::default(),
+            auth: Identity::new(),
+            quota: Identity::new(),
+            parse: ErrorBodyParseLayer::new(),
+        }
+    }
+}
+
+impl Default for ApiErrorsLayer {
+    fn default() -> Self {
+        ApiErrorsLayer::new()
+    }
+}
+
+impl<A, Q, C> ApiErrorsLayer<A, Q, C> {
+    /// The retry policy.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The parse layer (dialects, body cap and timeout, classifier).
+    pub fn parse<C2>(self, parse: ErrorBodyParseLayer<C2>) -> ApiErrorsLayer<A, Q, C2> {
+        ApiErrorsLayer {
+            retry: self.retry,
+            auth: self.auth,
+            quota: self.quota,
+            parse,
+        }
+    }
+
+    /// The classifier the parse layer (and so the retry layer above it,
+    /// which reads the typed errors) uses.
+    pub fn classifier<C2: Classify + Clone>(self, classifier: C2) -> ApiErrorsLayer<A, Q, C2> {
+        ApiErrorsLayer {
+            retry: self.retry,
+            auth: self.auth,
+            quota: self.quota,
+            parse: self.parse.classifier(classifier),
+        }
+    }
+
+    /// Adds an [`AuthLayer`], inside the retry layer.
+    pub fn auth(self, auth: AuthLayer) -> ApiErrorsLayer<AuthLayer, Q, C> {
+        ApiErrorsLayer {
+            retry: self.retry,
+            auth,
+            quota: self.quota,
+            parse: self.parse,
+        }
+    }
+
+    /// Adds a [`QuotaLayer`], inside the auth layer.
+    pub fn quota(self, quota: QuotaLayer) -> ApiErrorsLayer<A, QuotaLayer, C> {
+        ApiErrorsLayer {
+            retry: self.retry,
+            auth: self.auth,
+            quota,
+            parse: self.parse,
+        }
+    }
+
+    /// Wraps `client`, checking at compile time what the layer cannot:
+    /// that the client takes the [`ReplayBody<B>`] request bodies the retry
+    /// layer sends (with hyper-util: `build_http::<ReplayBody<B>>()`). The
+    /// same as [`Layer::layer`] otherwise.
+    pub fn client<S, B>(&self, client: S) -> ApiErrors<S, Self>
+    where
+        S: ReplayClient<B>,
+        Self: Layer<S>,
+    {
+        self.layer(client)
+    }
+}
+
+impl<S, A, Q, C> Layer<S> for ApiErrorsLayer<A, Q, C>
+where
+    Q: Layer<ErrorBodyParse<S, C>>,
+    A: Layer<Q::Service>,
+    A::Service: CloneForRetry,
+    C: Clone,
+{
+    type Service = Retry<A::Service>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        let parsed = self.parse.layer(inner);
+        Retry::new(
+            self.auth.layer(self.quota.layer(parsed)),
+            self.retry.clone(),
+        )
+    }
+}
+
+/// A client the retry layer can send through: it takes
+/// `http::Request<ReplayBody<B>>`. Named so that building the stack over a
+/// client of the wrong body type says so.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the client under the retry layer: it does not take `http::Request<ReplayBody<_>>`",
+    label = "this client's request body type must be `ReplayBody<B>`",
+    note = "the retry layer replays request bodies, so it sends `ReplayBody<B>` where you send `B`",
+    note = "with hyper-util, build the client as `Client::builder(TokioExecutor::new()).build_http::<ReplayBody<Full<Bytes>>>()`"
+)]
+pub trait ReplayClient<B>: Service<Request<ReplayBody<B>>> {}
+
+impl<S, B> ReplayClient<B> for S where S: Service<Request<ReplayBody<B>>> {}
+
+/// [`ApiErrorsLayer`] as a `ServiceBuilder` method, in tower-http's style.
+pub trait ServiceBuilderExt<L>: sealed::Sealed {
+    /// Adds the recommended stack ([`ApiErrorsLayer`]).
+    fn api_errors<A, Q, C>(
+        self,
+        layer: ApiErrorsLayer<A, Q, C>,
+    ) -> ServiceBuilder<Stack<ApiErrorsLayer<A, Q, C>, L>>;
+}
+
+impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
+    fn api_errors<A, Q, C>(
+        self,
+        layer: ApiErrorsLayer<A, Q, C>,
+    ) -> ServiceBuilder<Stack<ApiErrorsLayer<A, Q, C>, L>> {
+        self.layer(layer)
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl<L> Sealed for tower::ServiceBuilder<L> {}
+}
