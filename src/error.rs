@@ -6,50 +6,94 @@ use crate::auth::{AuthReport, Unauthorized};
 use crate::hints::{HintSource, RateLimitInfo, RateLimitPolicy, RetryHint};
 use crate::redact::RequestContext;
 use crate::ErrorKind;
+use bytes::Bytes;
 use http::StatusCode;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// A boxed error, as tower uses for inner services' errors.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// One field that failed validation.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// Stored as one string (the field's name, then the message) and the
+/// name's length: 24 bytes plus the text, so that a kept error with a
+/// hundred field errors stays small.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct FieldError {
-    field: String,
-    message: String,
+    text: Box<str>,
+    field_len: usize,
 }
 
 impl FieldError {
     /// A field error: the field's name (or path) and what is wrong with it.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let mut text = field.into();
+        let field_len = text.len();
+        text.push_str(&message.into());
         FieldError {
-            field: field.into(),
-            message: message.into(),
+            text: text.into_boxed_str(),
+            field_len,
         }
     }
 
     /// The field's name or path (`"email"`, `"data.attributes.name"`).
     pub fn field(&self) -> &str {
-        &self.field
+        &self.text[..self.field_len]
     }
 
     /// What is wrong with the field.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.text[self.field_len..]
+    }
+
+    /// Bytes this field error holds, its own size included.
+    pub(crate) fn footprint(&self) -> usize {
+        std::mem::size_of::<Self>() + self.text.len()
+    }
+}
+
+impl fmt::Debug for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FieldError")
+            .field("field", &self.field())
+            .field("message", &self.message())
+            .finish()
     }
 }
 
 impl FieldError {
     fn scrub(&mut self, scrubber: &crate::redact::Scrubber<'_>) {
-        for text in [&mut self.field, &mut self.message] {
-            if let Cow::Owned(scrubbed) = scrubber.scrub(text) {
-                *text = scrubbed;
+        let field = scrubber.scrub(self.field());
+        let message = scrubber.scrub(self.message());
+        if matches!(field, Cow::Owned(_)) || matches!(message, Cow::Owned(_)) {
+            *self = FieldError::new(field.into_owned(), message.into_owned());
+        }
+    }
+}
+
+/// The kept JSON text with echoed secrets replaced, or `None` when there
+/// were none. Without escapes in the text, the raw text is scrubbed (what a
+/// string holds is then what the text shows), and kept if it still parses;
+/// otherwise the value is parsed, scrubbed and written out again.
+fn scrub_json_text(text: &Bytes, scrubber: &crate::redact::Scrubber<'_>) -> Option<Bytes> {
+    let raw = std::str::from_utf8(text).ok()?;
+    if !raw.contains('\\') {
+        match scrubber.scrub(raw) {
+            Cow::Borrowed(_) => return None,
+            Cow::Owned(scrubbed) => {
+                if serde_json::from_str::<serde::de::IgnoredAny>(&scrubbed).is_ok() {
+                    return Some(Bytes::from(scrubbed));
+                }
             }
         }
     }
+    let mut value: Value = serde_json::from_str(raw).ok()?;
+    scrub_value(&mut value, scrubber);
+    serde_json::to_vec(&value).ok().map(Bytes::from)
 }
 
 /// Scrubs every string of a JSON value, keys included, in place.
@@ -84,7 +128,7 @@ fn scrub_value(value: &mut Value, scrubber: &crate::redact::Scrubber<'_>) {
 
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
+        write!(f, "{}: {}", self.field(), self.message())
     }
 }
 
@@ -229,12 +273,32 @@ struct ApiErrorInner {
     hint: Option<RetryHint>,
     rate_limit: Option<RateLimitInfo>,
     policies: Vec<RateLimitPolicy>,
-    details: Option<Value>,
+    details: Option<Arc<LazyJson>>,
     truncated: bool,
     body_error: Option<std::sync::Arc<BoxError>>,
     request: Option<RequestContext>,
     retries: RetryReport,
     auth: Option<AuthReport>,
+}
+
+/// A failure body's JSON text, kept as the bounded bytes that were read and
+/// parsed only when [`ApiError::details`] is first called.
+///
+/// Why not keep the parsed `Value`: a 64 KiB body of small objects parses
+/// into ~5.5 MiB of maps and strings, and errors are often kept (queues,
+/// logs, retries across jobs). The text costs what was read.
+struct LazyJson {
+    text: Bytes,
+    parsed: OnceLock<Value>,
+}
+
+impl LazyJson {
+    fn value(&self) -> &Value {
+        // The text parsed once already (that is why it was kept); should
+        // it not, `Null` is the answer rather than a panic.
+        self.parsed
+            .get_or_init(|| serde_json::from_slice(&self.text).unwrap_or(Value::Null))
+    }
 }
 
 /// The parts of an [`ApiError`], as the parser assembles them.
@@ -250,7 +314,8 @@ pub(crate) struct ApiErrorParts {
     pub(crate) hint: Option<RetryHint>,
     pub(crate) rate_limit: Option<RateLimitInfo>,
     pub(crate) policies: Vec<RateLimitPolicy>,
-    pub(crate) details: Option<Value>,
+    /// The body's JSON text (UTF-8), when it parsed as JSON.
+    pub(crate) details: Option<Bytes>,
 }
 
 impl ApiError {
@@ -271,7 +336,12 @@ impl ApiError {
                 hint: parts.hint,
                 rate_limit: parts.rate_limit,
                 policies: parts.policies,
-                details: parts.details,
+                details: parts.details.map(|text| {
+                    Arc::new(LazyJson {
+                        text,
+                        parsed: OnceLock::new(),
+                    })
+                }),
                 truncated: false,
                 body_error: None,
                 request: None,
@@ -339,8 +409,21 @@ impl ApiError {
 
     /// The parsed JSON body, for anything the typed accessors do not cover
     /// (`min_version` and `update_url` of a 426, a vendor's `request_id`).
+    ///
+    /// The error keeps the body's JSON *text* (at most the bytes read) and
+    /// parses it on the first call, then keeps the parsed value: a kept
+    /// error stays within about twice the body read until then. Clones
+    /// share both. [`details_json`](Self::details_json) gives the text
+    /// without parsing.
     pub fn details(&self) -> Option<&Value> {
-        self.inner.details.as_ref()
+        self.inner.details.as_deref().map(LazyJson::value)
+    }
+
+    /// The body's JSON text (UTF-8, a declared charset already decoded),
+    /// when the body was JSON; never parses.
+    pub fn details_json(&self) -> Option<&str> {
+        let text = &self.inner.details.as_deref()?.text;
+        std::str::from_utf8(text).ok()
     }
 
     /// Whether trying again may succeed.
@@ -435,7 +518,12 @@ impl ApiError {
             field.scrub(scrubber);
         }
         if let Some(details) = &mut inner.details {
-            scrub_value(details, scrubber);
+            if let Some(text) = scrub_json_text(&details.text, scrubber) {
+                *details = Arc::new(LazyJson {
+                    text,
+                    parsed: OnceLock::new(),
+                });
+            }
         }
     }
 

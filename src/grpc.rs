@@ -149,6 +149,19 @@ pub fn decode_grpc_message(raw: &[u8]) -> String {
 /// `grpc-status` name (`"UNAVAILABLE"`), the message the percent-decoded
 /// `grpc-message`. With the `grpc` feature it is tried before every other
 /// built-in dialect; a response without `grpc-status` is not its business.
+///
+/// Rich error details (`grpc-status-details-bin`, a `google.rpc.Status`,
+/// decoded with the standard `tonic-types` crate) say more, as gRPC's
+/// richer error model and Google's AIP-193 define them:
+///
+/// | detail | becomes |
+/// |---|---|
+/// | `ErrorInfo` | its `reason` is the code (`"RATE_LIMIT_EXCEEDED"`), which the verdict table reads |
+/// | `RetryInfo` | its `retry_delay` is the hint (as the body's; a pushback header wins) |
+/// | `BadRequest` | its field violations are the field errors |
+/// | `QuotaFailure` | the failure is a quota: [`BodyVerdict::RateLimited`](crate::parse::BodyVerdict) |
+///
+/// Undecodable details are ignored: the status and message still stand.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GrpcStatus;
 
@@ -159,8 +172,89 @@ impl Dialect for GrpcStatus {
         if let Some(message) = input.headers().get(GRPC_MESSAGE) {
             fields = fields.message(decode_grpc_message(message.as_bytes()));
         }
-        Some(fields)
+        Some(read_status_details(input.headers(), fields))
     }
+}
+
+const GRPC_STATUS_DETAILS: HeaderName = HeaderName::from_static("grpc-status-details-bin");
+
+/// Adds what `grpc-status-details-bin` says to `fields` (see [`GrpcStatus`]):
+/// `ErrorInfo.reason` as the code, `RetryInfo` as the hint, `BadRequest`
+/// violations as field errors, `QuotaFailure` as a quota verdict.
+///
+/// Bounded: the header is as long as the HTTP layer allows, decoding
+/// (base64, then protobuf) is linear in it, and at most 100 field errors
+/// and 128-character codes are kept.
+fn read_status_details(headers: &HeaderMap, mut fields: ErrorFields) -> ErrorFields {
+    use tonic_types::StatusExt;
+    // Decoded here, not by `tonic::Status::from_header_map`: that panics on
+    // invalid base64 and copies every header.
+    let Some(bytes) = headers
+        .get(GRPC_STATUS_DETAILS)
+        .and_then(|value| decode_base64(value.as_bytes()))
+    else {
+        return fields;
+    };
+    let status = tonic::Status::with_details(tonic::Code::Unknown, "", bytes.into());
+    let Ok(details) = status.check_error_details() else {
+        return fields;
+    };
+    if let Some(reason) = details
+        .error_info()
+        .map(|info| info.reason.trim())
+        .filter(|reason| !reason.is_empty())
+    {
+        fields = fields.code(crate::parse::bounded_code(reason));
+    }
+    if let Some(delay) = details.retry_info().and_then(|info| info.retry_delay) {
+        fields = fields.retry_after(delay.min(crate::hints::MAX_HINT));
+    }
+    if let Some(bad_request) = details.bad_request() {
+        for violation in bad_request.field_violations.iter().take(100) {
+            fields = fields.field_error(
+                crate::parse::bounded_code(&violation.field),
+                crate::parse::bounded_message(&violation.description),
+            );
+        }
+    }
+    if details.quota_failure().is_some() {
+        fields = fields.verdict(crate::parse::BodyVerdict::RateLimited);
+    }
+    fields
+}
+
+/// Standard base64, padded or not (gRPC's `-bin` headers may be either);
+/// `None` for any other byte. Linear, one output allocation.
+fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
+    fn value(byte: u8) -> Option<u32> {
+        Some(u32::from(match byte {
+            b'A'..=b'Z' => byte - b'A',
+            b'a'..=b'z' => byte - b'a' + 26,
+            b'0'..=b'9' => byte - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        }))
+    }
+    let text = text
+        .strip_suffix(b"==")
+        .or_else(|| text.strip_suffix(b"="))
+        .unwrap_or(text);
+    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 2);
+    for chunk in text.chunks(4) {
+        let mut bits = 0u32;
+        for (i, &byte) in chunk.iter().enumerate() {
+            bits |= value(byte)? << (18 - 6 * i);
+        }
+        let bytes = bits.to_be_bytes();
+        match chunk.len() {
+            4 => out.extend_from_slice(&bytes[1..4]),
+            3 => out.extend_from_slice(&bytes[1..3]),
+            2 => out.push(bytes[1]),
+            _ => return None,
+        }
+    }
+    Some(out)
 }
 
 /// The gRPC code for an error kind, for answering a gRPC caller with an
@@ -247,6 +341,17 @@ mod tests {
         assert_eq!(decode_grpc_message(b"%4"), "%4");
         assert_eq!(decode_grpc_message(b"%zz"), "%zz");
         assert_eq!(decode_grpc_message(b"%FF"), "\u{FFFD}");
+    }
+
+    #[test]
+    fn base64_padded_or_not() {
+        assert_eq!(decode_base64(b"aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(decode_base64(b"aGVsbG8").unwrap(), b"hello");
+        assert_eq!(decode_base64(b"aGk=").unwrap(), b"hi");
+        assert_eq!(decode_base64(b"").unwrap(), b"");
+        assert_eq!(decode_base64(b"a"), None);
+        assert_eq!(decode_base64(b"!!!!"), None);
+        assert_eq!(decode_base64(b"aG=k"), None);
     }
 
     #[test]

@@ -320,14 +320,14 @@ const PUBLIC: &[Row] = &[
     row("AWS JSON", 400, r##"{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"Requested resource not found"}"##, BadRequest, Some("ResourceNotFoundException"), "Requested resource not found"),
     row("Okta", 401, r#"{"errorCode":"E0000011","errorSummary":"Invalid token provided","errorLink":"E0000011","errorId":"oaeZ3l0Gf8tQdGGr5b4wBmTHw","errorCauses":[]}"#, Unauthorized, Some("E0000011"), "Invalid token provided"),
     Row { fields: &[("purchase_units.0.amount", "A required field / parameter is missing.")],
-        ..row("PayPal", 400, r#"{"name":"VALIDATION_ERROR","message":"Invalid request - see details","debug_id":"b1d1f06c7246c","details":[{"field":"/purchase_units/0/amount","issue":"MISSING_REQUIRED_PARAMETER","description":"A required field / parameter is missing."}]}"#, BadRequest, Some("VALIDATION_ERROR"), "Invalid request - see details") },
+        ..row("PayPal", 400, r#"{"name":"VALIDATION_ERROR","message":"Invalid request - see details","debug_id":"b1d1f06c7246c","details":[{"field":"/purchase_units/0/amount","issue":"MISSING_REQUIRED_PARAMETER","description":"A required field / parameter is missing."}]}"#, BadRequest, Some("MISSING_REQUIRED_PARAMETER"), "Invalid request - see details") },
     row("Auth0", 400, r#"{"statusCode":400,"error":"Bad Request","message":"Payload validation error: 'Missing required property: email'.","errorCode":"invalid_body"}"#, BadRequest, Some("invalid_body"), "Payload validation error: 'Missing required property: email'."),
     row("NestJS", 400, r#"{"statusCode":400,"message":["email must be an email","password should not be empty"],"error":"Bad Request"}"#, BadRequest, Some("Bad Request"), "email must be an email; password should not be empty"),
     row("Spring Boot", 404, r#"{"timestamp":"2024-01-01T00:00:00.000+00:00","status":404,"error":"Not Found","path":"/api/users/1"}"#, NotFound, None, "Not Found"),
     row("Zendesk", 404, r#"{"error":"RecordNotFound","description":"Not found"}"#, NotFound, Some("RecordNotFound"), "Not found"),
     Row { retry_after_ms: Some(64_570), ..row("Discord 429", 429, r#"{"message":"You are being rate limited.","retry_after":64.57,"global":false,"code":0}"#, RateLimited, Some("0"), "You are being rate limited.") },
     row("Mailgun", 401, r#"{"message":"Invalid private key"}"#, Unauthorized, None, "Invalid private key"),
-    row("Kubernetes Status", 404, r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods \"web-1\" not found","reason":"NotFound","details":{"name":"web-1","kind":"pods"},"code":404}"#, NotFound, Some("404"), "pods \"web-1\" not found"),
+    row("Kubernetes Status", 404, r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods \"web-1\" not found","reason":"NotFound","details":{"name":"web-1","kind":"pods"},"code":404}"#, NotFound, Some("NotFound"), "pods \"web-1\" not found"),
     // Nested error objects.
     row("Stripe 402", 402, r#"{"error":{"code":"card_declined","decline_code":"generic_decline","doc_url":"https://stripe.com/docs/error-codes/card-declined","message":"Your card was declined.","param":"","type":"card_error"}}"#, PaymentRequired, Some("card_declined"), "Your card was declined."),
     Row { fields: &[("amount", "Missing required param: amount.")],
@@ -336,12 +336,12 @@ const PUBLIC: &[Row] = &[
     Row { headers: &[("retry-after-ms", "6000"), ("retry-after", "6")], retry_after_ms: Some(6000),
         ..row("OpenAI 429", 429, r#"{"error":{"message":"Rate limit reached for gpt-4 in organization org-abc on tokens per min (TPM): Limit 10000, Used 9000, Requested 2000. Please try again in 6s.","type":"tokens","param":null,"code":"rate_limit_exceeded"}}"#, RateLimited, Some("rate_limit_exceeded"), "Rate limit reached for gpt-4 in organization org-abc on tokens per min (TPM): Limit 10000, Used 9000, Requested 2000. Please try again in 6s.") },
     row("Anthropic 429", 429, r#"{"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"}}"#, RateLimited, Some("rate_limit_error"), "Number of request tokens has exceeded your per-minute rate limit"),
-    row("Google 429", 429, r#"{"error":{"code":429,"message":"Quota exceeded for quota metric 'Queries' and limit 'Queries per minute'.","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"RATE_LIMIT_EXCEEDED","domain":"googleapis.com","metadata":{"service":"translate.googleapis.com"}}]}}"#, RateLimited, Some("RESOURCE_EXHAUSTED"), "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute'."),
+    row("Google 429", 429, r#"{"error":{"code":429,"message":"Quota exceeded for quota metric 'Queries' and limit 'Queries per minute'.","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"RATE_LIMIT_EXCEEDED","domain":"googleapis.com","metadata":{"service":"translate.googleapis.com"}}]}}"#, RateLimited, Some("RATE_LIMIT_EXCEEDED"), "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute'."),
     Row { fields: &[("book.title", "Title must not be empty")],
         ..row("Google 400 BadRequest", 400, r#"{"error":{"code":400,"message":"Request contains an invalid argument.","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.BadRequest","fieldViolations":[{"field":"book.title","description":"Title must not be empty"}]}]}}"#, BadRequest, Some("INVALID_ARGUMENT"), "Request contains an invalid argument.") },
     Row { retry_after_ms: Some(30_000), ..row("Google 503 RetryInfo", 503, r#"{"error":{"code":503,"message":"The service is currently unavailable.","status":"UNAVAILABLE","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"30s"}]}}"#, Unavailable, Some("UNAVAILABLE"), "The service is currently unavailable.") },
     Row { fields: &[("Authorization", "Login Required")],
-        ..row("Google legacy", 401, r#"{"error":{"errors":[{"domain":"global","reason":"required","message":"Login Required","locationType":"header","location":"Authorization"}],"code":401,"message":"Login Required"}}"#, Unauthorized, Some("401"), "Login Required") },
+        ..row("Google legacy", 401, r#"{"error":{"errors":[{"domain":"global","reason":"required","message":"Login Required","locationType":"header","location":"Authorization"}],"code":401,"message":"Login Required"}}"#, Unauthorized, Some("required"), "Login Required") },
     row("Azure 404", 404, r#"{"error":{"code":"ResourceNotFound","message":"The Resource 'Microsoft.Storage/storageAccounts/foo' under resource group 'bar' was not found."}}"#, NotFound, Some("ResourceNotFound"), "The Resource 'Microsoft.Storage/storageAccounts/foo' under resource group 'bar' was not found."),
     Row { fields: &[("properties.location", "Property is required")],
         ..row("Azure details", 400, r#"{"error":{"code":"InvalidRequestContent","message":"The request content was invalid","details":[{"code":"MissingProperty","target":"properties.location","message":"Property is required"}]}}"#, BadRequest, Some("InvalidRequestContent"), "The request content was invalid") },
@@ -386,7 +386,9 @@ const PUBLIC: &[Row] = &[
     row("HTML without title", 500, "<html><body><p>Something   went\n wrong &amp; we know</p></body></html>", Server, None, "Something went wrong & we know"),
     row("JSON string", 400, r#""Rate limited""#, BadRequest, None, "Rate limited"),
     row("empty", 503, "", Unavailable, None, "Service Unavailable"),
-    row("unknown JSON", 418, r#"{"foo": 1}"#, Other, None, "{\"foo\": 1}"),
+    // A raw JSON dump is never the message: the reason, then the first human text.
+    row("unknown JSON", 418, r#"{"foo": 1}"#, Other, None, "I'm a teapot"),
+    row("unknown JSON with text", 400, r#"{"result": null, "info": {"id": "x1", "text": "Something went wrong"}}"#, BadRequest, None, "Bad Request: Something went wrong"),
 ];
 
 fn check(rows: &[Row]) {

@@ -10,7 +10,7 @@ use tower_api_errors::parse_error;
 const NAMES: &[&str] = &[
     "retry-after", "retry-after-ms", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset",
     "x-ratelimit-reset-after", "ratelimit", "ratelimit-policy", "content-type", "x-should-retry",
-    "grpc-status", "grpc-message", "grpc-retry-pushback-ms",
+    "grpc-status", "grpc-message", "grpc-retry-pushback-ms", "grpc-status-details-bin",
 ];
 
 fuzz_target!(|input: (u16, Vec<(u8, Vec<u8>)>, Vec<u8>)| {
@@ -26,5 +26,10 @@ fuzz_target!(|input: (u16, Vec<(u8, Vec<u8>)>, Vec<u8>)| {
     assert!(!error.message().is_empty());
     assert!(error.message().chars().count() <= 1025);
     assert!(error.field_errors().len() <= 100);
+    assert!(error.code().is_none_or(|code| code.chars().count() <= 129));
+    // Kept details are the body's text, never more than the body read (or
+    // twice it, once a declared single-byte charset is transcoded).
+    assert!(error.details_json().is_none_or(|text| text.len() <= 2 * body.len()));
+    let _ = error.details();
     let _ = error.to_string();
 });

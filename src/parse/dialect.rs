@@ -1,5 +1,6 @@
 //! The [`Dialect`] trait: one small parser per error-body shape.
 
+use super::BodyVerdict;
 use crate::FieldError;
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
@@ -116,6 +117,7 @@ pub struct ErrorFields {
     pub(crate) message: Option<String>,
     pub(crate) field_errors: Vec<FieldError>,
     pub(crate) retry_after: Option<Duration>,
+    pub(crate) verdict: Option<BodyVerdict>,
 }
 
 impl ErrorFields {
@@ -148,6 +150,18 @@ impl ErrorFields {
         self
     }
 
+    /// Sets what the body says about retrying (see [`BodyVerdict`]); without
+    /// one, the parser looks the code up in [`BodyVerdict::for_code`]'s table.
+    pub fn verdict(mut self, verdict: BodyVerdict) -> Self {
+        self.verdict = Some(verdict);
+        self
+    }
+
+    /// The body verdict set so far.
+    pub fn get_verdict(&self) -> Option<BodyVerdict> {
+        self.verdict
+    }
+
     /// The code read so far.
     pub fn get_code(&self) -> Option<&str> {
         self.code.as_deref()
@@ -174,6 +188,10 @@ impl ErrorFields {
 
     pub(crate) fn set_message(&mut self, message: Option<String>) {
         self.message = message;
+    }
+
+    pub(crate) fn set_verdict(&mut self, verdict: Option<BodyVerdict>) {
+        self.verdict = verdict;
     }
 
     pub(crate) fn set_field_errors(&mut self, field_errors: Vec<FieldError>) {

@@ -13,6 +13,11 @@ pub(crate) const MAX_MESSAGE_CHARS: usize = 1024;
 pub(crate) const MAX_CODE_CHARS: usize = 128;
 /// Most field errors kept from one body.
 pub(crate) const MAX_FIELD_ERRORS: usize = 100;
+/// Most entries of one list, or members of one object, a dialect walks.
+pub(crate) const MAX_VISITED: usize = 1024;
+/// Deepest nesting a dialect follows (field-error trees, `innererror`
+/// chains, tag paths).
+pub(crate) const MAX_DEPTH: usize = 8;
 
 /// Keys that hold a human-readable message, most specific first.
 pub(crate) const MESSAGE_KEYS: &[&str] = &[
@@ -176,11 +181,13 @@ const FIELD_KEYS: &[&str] = &[
     "key",
     "pointer",
     "location",
+    "propertyref",
 ];
 
 /// Keys under which an entry says what is wrong with its field.
 const FIELD_MESSAGE_KEYS: &[&str] = &[
     "message",
+    "errorSummary",
     "detail",
     "description",
     "msg",
@@ -202,50 +209,115 @@ const FIELD_MESSAGE_KEYS: &[&str] = &[
 ///   ASP.NET: `{"email": ["is invalid"]}`).
 pub(crate) fn field_errors(value: &Value) -> Vec<FieldError> {
     let mut out = Vec::new();
-    collect_field_errors(value, &mut out, 0);
+    let mut walk = Walk {
+        out: &mut out,
+        visited: 0,
+    };
+    walk.collect(value, "", 0);
     out
 }
 
-fn collect_field_errors(value: &Value, out: &mut Vec<FieldError>, depth: u8) {
-    if depth > 2 {
-        return;
+/// One walk over a field-error tree, bounded in entries visited
+/// ([`MAX_VISITED`]), depth ([`MAX_DEPTH`]) and errors kept
+/// ([`MAX_FIELD_ERRORS`]).
+struct Walk<'a> {
+    out: &'a mut Vec<FieldError>,
+    visited: usize,
+}
+
+impl Walk<'_> {
+    /// Counts one visit; false when the walk should stop.
+    fn visit(&mut self) -> bool {
+        self.visited += 1;
+        self.visited <= MAX_VISITED && self.out.len() < MAX_FIELD_ERRORS
     }
-    match value {
-        Value::Array(entries) => {
-            for entry in entries {
-                if out.len() >= MAX_FIELD_ERRORS {
-                    return;
-                }
-                let Some(object) = entry.as_object() else {
-                    continue;
-                };
-                if let Some(violations) = object.get("fieldViolations") {
-                    collect_field_errors(violations, out, depth + 1);
-                    continue;
-                }
-                if let Some(field) = field_name(object) {
-                    let message = message_in(object, FIELD_MESSAGE_KEYS)
-                        .unwrap_or_else(|| "is invalid".to_owned());
-                    out.push(FieldError::new(field, message));
-                }
-            }
+
+    fn collect(&mut self, value: &Value, prefix: &str, depth: usize) {
+        if depth > MAX_DEPTH {
+            return;
         }
-        Value::Object(map) => {
-            for (field, messages) in map {
-                let messages: Vec<String> = match messages {
-                    Value::Array(items) => items.iter().filter_map(text).collect(),
-                    other => text(other).into_iter().collect(),
-                };
-                for message in messages {
-                    if out.len() >= MAX_FIELD_ERRORS {
+        match value {
+            Value::Array(entries) => {
+                for entry in entries {
+                    if !self.visit() {
                         return;
                     }
-                    out.push(FieldError::new(one_line(field, MAX_CODE_CHARS), message));
+                    let Some(object) = entry.as_object() else {
+                        continue;
+                    };
+                    if let Some(violations) = object.get("fieldViolations") {
+                        self.collect(violations, prefix, depth + 1);
+                        continue;
+                    }
+                    let named = field_name(object);
+                    if named.is_none() && prefix.is_empty() {
+                        continue;
+                    }
+                    let field = join(prefix, named.as_deref().unwrap_or(""));
+                    let message = message_in(object, FIELD_MESSAGE_KEYS)
+                        .unwrap_or_else(|| "is invalid".to_owned());
+                    self.out.push(FieldError::new(field, message));
+                }
+            }
+            Value::Object(map) => self.collect_map(map, prefix, depth),
+            _ => {}
+        }
+    }
+
+    /// A map of fields to messages, lists of messages, lists of error
+    /// objects, or subtrees (Discord's `errors`, whose nodes hold their own
+    /// errors under `_errors`).
+    fn collect_map(&mut self, map: &Map<String, Value>, prefix: &str, depth: usize) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        for (field, child) in map {
+            if !self.visit() {
+                return;
+            }
+            if field == "_errors" {
+                self.collect(child, prefix, depth + 1);
+                continue;
+            }
+            let path = join(prefix, field);
+            match child {
+                Value::Object(node) => self.collect_map(node, &path, depth + 1),
+                Value::Array(items) if items.iter().any(Value::is_object) => {
+                    self.collect(child, &path, depth + 1);
+                }
+                Value::Array(items) => {
+                    for message in items.iter().filter_map(text) {
+                        if !self.visit() {
+                            return;
+                        }
+                        self.push(&path, message);
+                    }
+                }
+                other => {
+                    if let Some(message) = text(other) {
+                        self.push(&path, message);
+                    }
                 }
             }
         }
-        _ => {}
     }
+
+    fn push(&mut self, field: &str, message: String) {
+        if self.out.len() < MAX_FIELD_ERRORS {
+            let field = one_line(field, MAX_CODE_CHARS);
+            self.out.push(FieldError::new(field, message));
+        }
+    }
+}
+
+/// `prefix.name`, or whichever is not empty, bounded like a code.
+fn join(prefix: &str, name: &str) -> String {
+    let joined = match (prefix.is_empty(), name.is_empty()) {
+        (true, _) => name.to_owned(),
+        (false, true) => prefix.to_owned(),
+        (false, false) => format!("{prefix}.{name}"),
+    };
+    bounded(joined, MAX_CODE_CHARS)
 }
 
 /// The field an error entry is about, normalised to a dotted path.
@@ -285,6 +357,78 @@ fn normalise_pointer(raw: &str) -> String {
         None => trimmed.to_owned(),
     };
     one_line(&name, MAX_CODE_CHARS)
+}
+
+/// The most specific code nested in an error object, when codes nest: the
+/// deepest `innererror`/`innerError` code (Azure, OData), else the first
+/// identifier-like `reason` or `issue` of a `details` or `errors` entry
+/// (Google's `ErrorInfo.reason` and older `errors[].reason`, PayPal's
+/// `details[].issue`). Bounded: [`MAX_DEPTH`] levels, [`MAX_VISITED`] entries.
+pub(crate) fn nested_code(object: &Map<String, Value>) -> Option<String> {
+    let mut deepest = None;
+    let mut current = object;
+    for _ in 0..MAX_DEPTH {
+        let Some(inner) = ["innererror", "innerError"]
+            .iter()
+            .find_map(|key| current.get(*key)?.as_object())
+        else {
+            break;
+        };
+        if let Some(found) = inner.get("code").and_then(code) {
+            deepest = Some(found);
+        }
+        current = inner;
+    }
+    if deepest.is_some() {
+        return deepest;
+    }
+    ["details", "errors"]
+        .iter()
+        .filter_map(|key| object.get(*key)?.as_array())
+        .flat_map(|entries| entries.iter().take(MAX_VISITED))
+        .filter_map(Value::as_object)
+        .find_map(|entry| {
+            ["reason", "issue"].iter().find_map(|key| {
+                let found = entry.get(*key).filter(|v| v.is_string()).and_then(code)?;
+                is_identifier(&found).then_some(found)
+            })
+        })
+}
+
+/// The first string in a JSON document that reads as human text (letters
+/// and a space, not a URL), depth first, visiting at most [`MAX_VISITED`]
+/// values and [`MAX_DEPTH`] levels.
+pub(crate) fn first_human_text(root: &Value) -> Option<String> {
+    let mut stack: Vec<(&Value, usize)> = vec![(root, 0)];
+    let mut visited = 0;
+    while let Some((value, depth)) = stack.pop() {
+        visited += 1;
+        if visited > MAX_VISITED {
+            return None;
+        }
+        match value {
+            Value::String(s) => {
+                let looks_human = s.contains(' ')
+                    && s.chars().any(char::is_alphabetic)
+                    && !s.starts_with("http://")
+                    && !s.starts_with("https://");
+                if looks_human {
+                    return Some(one_line(s, MAX_MESSAGE_CHARS));
+                }
+            }
+            Value::Array(items) if depth < MAX_DEPTH => {
+                let room = MAX_VISITED.saturating_sub(visited + stack.len());
+                stack.extend(items.iter().take(room).rev().map(|v| (v, depth + 1)));
+            }
+            Value::Object(map) if depth < MAX_DEPTH => {
+                let room = MAX_VISITED.saturating_sub(visited + stack.len());
+                let children: Vec<&Value> = map.values().take(room).collect();
+                stack.extend(children.into_iter().rev().map(|v| (v, depth + 1)));
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The retry hint in a body: `retry_after` (and its spellings) in seconds

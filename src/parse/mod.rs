@@ -12,28 +12,95 @@
 //!
 //! # Dialects
 //!
-//! The body is parsed as JSON once; then [`Dialect`]s are tried in order,
-//! yours first, and the first that recognises the body wins:
+//! The body is decoded (a UTF-8 BOM dropped; a declared ISO-8859-1 or
+//! windows-1252 charset, by `Content-Type` or XML declaration, transcoded),
+//! parsed as JSON once, and then [`Dialect`]s are tried in order, yours
+//! first, and the first that recognises the body wins:
 //!
 //! | dialect | shape |
 //! |---|---|
+//! | `GrpcStatus` (feature `grpc`) | trailers-only `grpc-status`, `grpc-message`, `grpc-status-details-bin` |
 //! | [`ProblemDetails`] | RFC 9457 `application/problem+json` |
-//! | [`NestedError`] | `{"error": {"code", "message", "status", "details", ...}}` |
+//! | [`JsonRpcError`] | JSON-RPC 2.0 `{"jsonrpc": "2.0", "error": {"code", "message", "data"}}`, batches too |
+//! | [`ODataError`] | OData v2/v3 `error.message` as `{lang, value}`, `odata.error` |
+//! | [`TaggedUnion`] | `error_summary` and `.tag` paths (Dropbox) |
+//! | [`NestedError`] | `{"error": {"code", "message", "status", "details", "innererror", ...}}` (Google, Azure, OData v4, OpenAI, Stripe, Facebook) |
 //! | [`OAuth2Error`] | `{"error": "code", "error_description", "validation_errors"}` |
-//! | [`ErrorsList`] | top-level `errors` (arrays, field maps, strings), FastAPI `detail` lists |
-//! | [`FlatError`] | top-level `message`, `detail`, `error`, `code`, ... |
-//! | [`PlainText`] | HTML, XML, text: a bounded excerpt |
+//! | [`ErrorsList`] | top-level `errors` (arrays, field maps, Discord trees), Cloudflare v4 `success: false` envelopes, FastAPI `detail` lists |
+//! | [`ErrorArray`] | a top-level array of errors (Salesforce `[{"message", "errorCode", "fields"}]`) |
+//! | [`FlatError`] | top-level `message`, `detail`, `error`, `code`, ... (Kubernetes `Status` with `details.causes`, Okta `errorCauses`) |
+//! | [`SoapFault`] | SOAP 1.1 `faultcode`/`faultstring`, SOAP 1.2 `Code/Value`/`Reason/Text`; `detail` never in the message |
+//! | [`PlainText`] | HTML, XML, text: a bounded excerpt; unknown JSON: the status reason and its first human text |
 //!
 //! Human text wins the message; a type name or identifier becomes the code
 //! (`{"error": "Payment Required", "message": "Insufficient balance"}` gives
-//! message "Insufficient balance" and code "Payment Required"). A body's
-//! `retry_after` (seconds), `retry_after_ms` or Google `RetryInfo` is the
-//! hint when no header gave one.
+//! message "Insufficient balance" and code "Payment Required"). When codes
+//! nest, the most specific wins: the deepest `innererror` code, a Google
+//! `ErrorInfo.reason` or `errors[].reason`, PayPal's `details[].issue`, a
+//! string `reason` over a numeric `code`. HTML inside a JSON message is
+//! stripped; a JSON document no dialect recognised is never dumped as the
+//! message. A body's `retry_after` (seconds), `retry_after_ms` or Google
+//! `RetryInfo` is the hint when no header gave one.
+//!
+//! # Body verdicts
+//!
+//! The status table cannot tell a throttle sent as 400 from a bad request,
+//! nor a spent monthly quota from a per-minute limit; the body can. After a
+//! dialect has read the body, its [`BodyVerdict`] (set by the dialect, or
+//! looked up by code in one small table, compared without case or
+//! punctuation) adjusts the error's kind and retry verdict:
+//!
+//! | verdict | codes (examples) | kind | retried |
+//! |---|---|---|---|
+//! | `Throttled` | `Throttling`, `ThrottlingException`, `SlowDown`, `rateLimitExceeded`, `userRateLimitExceeded`, `RATE_LIMITED`, `too_many_requests`; Facebook codes 4, 17, 32, 613 with `is_transient` | `RateLimited` | yes |
+//! | `QuotaExhausted` | `insufficient_quota`, `billing_hard_limit_reached`, `dailyLimitExceeded`, `quotaExceeded`, any code naming a daily limit or quota | `RateLimited` | **no**: it will not come back soon |
+//! | `RateLimited` | a `google.rpc.QuotaFailure` detail | `RateLimited` | as the status says |
+//! | `Transient` | Facebook's `is_transient: true` | unchanged | yes |
+//! | `ClientFault` | SOAP `Client`/`Sender` faults, JSON-RPC -32700, -32600, -32601, -32602 | unchanged | **no**, whatever the status |
+//!
+//! A server's explicit `x-should-retry` still wins. The retry layer follows
+//! the typed error's verdict ([`ApiError::is_retryable`](crate::ApiError::is_retryable)).
+//!
+//! ```
+//! use http::{HeaderMap, StatusCode};
+//! use tower_api_errors::{parse_error, ErrorKind};
+//!
+//! // AWS sends its throttles as 400.
+//! let body = br#"{"__type": "ThrottlingException", "message": "Rate exceeded"}"#;
+//! let error = parse_error(StatusCode::BAD_REQUEST, &HeaderMap::new(), body);
+//! assert_eq!(error.kind(), ErrorKind::RateLimited);
+//! assert!(error.is_retryable());
+//!
+//! // A spent quota is a rate limit that waiting will not fix.
+//! let body = br#"{"error": {"message": "You exceeded your current quota.", "type": "insufficient_quota", "code": "insufficient_quota"}}"#;
+//! let error = parse_error(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new(), body);
+//! assert_eq!(error.kind(), ErrorKind::RateLimited);
+//! assert!(!error.is_retryable());
+//! ```
+//!
+//! # Errors inside successes (opt-in)
+//!
+//! Some APIs answer 200 and say in the body that they failed: Slack's
+//! `{"ok": false}`, a GraphQL response with `errors` and no `data`, S3's
+//! `<Error><Code>SlowDown</Code>` after a copy started. [`SuccessPeekLayer`],
+//! placed directly above the parse layer, peeks at such successes (chosen
+//! content types, up to 16 KiB), lets a [`FailureInSuccess`] detector
+//! declare them failures, and types them like any other, body verdicts
+//! included; every other success comes back byte for byte. Without it,
+//! successes are never read.
+//!
+//! # Bounds
 //!
 //! Bad input is never fatal: malformed or deeply nested JSON (serde_json's
 //! recursion limit), invalid UTF-8 and binary garbage all fall through to
 //! [`PlainText`]; messages are made one line and bounded to 1024
-//! characters; field errors to 100.
+//! characters, codes and field names to 128, field errors to 100. Every
+//! dialect is linear in the body: lists are read up to 1024 entries,
+//! nesting (field trees, `innererror` chains, tag paths) followed 8 levels
+//! deep, XML searched with one look at each `<`. A kept [`ApiError`](crate::ApiError)
+//! holds the body's JSON *text* and parses it only when
+//! [`details`](crate::ApiError::details) is first called: it retains at most
+//! twice the body read plus 1 KiB until then.
 //!
 //! # The default
 //!
@@ -108,17 +175,40 @@
 //! # }
 //! ```
 
+mod charset;
 mod dialect;
 pub mod dialects;
 mod extract;
 mod future;
 mod layer;
 mod parser;
+mod peek;
 mod service;
+mod verdict;
 
 pub use dialect::{Dialect, DialectInput, ErrorFields};
-pub use dialects::{ErrorsList, FlatError, NestedError, OAuth2Error, PlainText, ProblemDetails};
+pub use dialects::{
+    ErrorArray, ErrorsList, FlatError, JsonRpcError, NestedError, OAuth2Error, ODataError,
+    PlainText, ProblemDetails, SoapFault, TaggedUnion,
+};
 pub use future::ResponseFuture;
 pub use layer::{ErrorBodyParseLayer, DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY};
 pub use parser::{parse_error, ErrorParser};
+pub use peek::{
+    FailureInSuccess, GraphQlErrors, OkFalse, PeekBody, PeekFuture, SuccessPeek, SuccessPeekLayer,
+    XmlErrorRoot, DEFAULT_MAX_PEEK,
+};
 pub use service::ErrorBodyParse;
+pub use verdict::BodyVerdict;
+
+/// A code from outside the body (a gRPC detail), bounded as the dialects bound theirs.
+#[cfg(feature = "grpc")]
+pub(crate) fn bounded_code(text: &str) -> String {
+    extract::one_line(text, extract::MAX_CODE_CHARS)
+}
+
+/// A message from outside the body, bounded as the dialects bound theirs.
+#[cfg(feature = "grpc")]
+pub(crate) fn bounded_message(text: &str) -> String {
+    extract::one_line(text, extract::MAX_MESSAGE_CHARS)
+}

@@ -1,15 +1,19 @@
 //! [`ErrorParser`] and [`parse_error`]: status, headers and body to an
 //! [`ApiError`].
 
+use super::charset;
+use super::dialects::markup::without_markup;
 use super::dialects::BUILT_IN;
 use super::extract;
-use super::{Dialect, DialectInput, ErrorFields};
+use super::{BodyVerdict, Dialect, DialectInput, ErrorFields};
 use crate::classify::{Classification, DefaultClassifier, Failure};
 use crate::error::ApiErrorParts;
 use crate::hints::ResponseHints;
 use crate::{ApiError, ErrorKind};
+use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
@@ -119,9 +123,9 @@ impl ErrorParser {
             .failure()
             .copied()
             .unwrap_or_else(|| Failure::new(ErrorKind::Other).with_retryable(false));
-        let body_text = strip_bom(body);
-        let json: Option<Value> = serde_json::from_slice(body_text).ok();
-        let input = DialectInput::new(status, headers, body_text, json.as_ref());
+        let body_text = charset::decode(headers, body);
+        let json: Option<Value> = serde_json::from_slice(&body_text).ok();
+        let input = DialectInput::new(status, headers, &body_text, json.as_ref());
         let fields = self
             .dialects
             .iter()
@@ -132,32 +136,62 @@ impl ErrorParser {
         let body_hint = fields
             .retry_after
             .or_else(|| json.as_ref().and_then(extract::retry_after));
+        // Keep the text, not the parsed value: see `ApiError::details`.
+        let details = json.is_some().then(|| match body_text {
+            Cow::Borrowed(text) => Bytes::copy_from_slice(text),
+            Cow::Owned(text) => Bytes::from(text),
+        });
+        drop(json);
         let ErrorFields {
             code,
             message,
-            field_errors,
+            mut field_errors,
+            verdict: body_verdict,
             ..
         } = fields;
+        // A kept error stays within twice the body read plus 1 KiB: field
+        // errors get what the kept text, message and code leave of twice the
+        // body plus 512 bytes (the rest is the error's fixed size), in order.
+        let mut budget = (2 * body.len() + 512)
+            .saturating_sub(details.as_ref().map_or(0, Bytes::len))
+            .saturating_sub(message.as_ref().map_or(0, String::len))
+            .saturating_sub(code.as_ref().map_or(0, String::len));
+        let keep = field_errors
+            .iter()
+            .take_while(|error| {
+                let fits = error.footprint() <= budget;
+                budget = budget.saturating_sub(error.footprint());
+                fits
+            })
+            .count();
+        field_errors.truncate(keep);
+        field_errors.shrink_to_fit();
+        // Built-in dialects already bound what they return; user dialects
+        // may not, so bound again, without a copy when there is no need.
+        let code = code.map(|code| extract::bounded(code, extract::MAX_CODE_CHARS));
+        let (kind, retryable) = body_verdict
+            .or_else(|| code.as_deref().and_then(BodyVerdict::for_code))
+            .map_or((failure.kind(), failure.is_retryable()), |body| {
+                let (kind, retryable) = body.apply(failure.kind(), failure.is_retryable());
+                // The server's explicit `x-should-retry` still wins.
+                (kind, failure.server_verdict().unwrap_or(retryable))
+            });
         let mut error = ApiError::from_parts(ApiErrorParts {
             status,
-            kind: failure.kind(),
-            retryable: failure.is_retryable(),
+            kind,
+            retryable,
             server_verdict: failure.server_verdict(),
-            // Built-in dialects already bound what they return; user dialects
-            // may not, so bound again, without a copy when there is no need.
-            code: code.map(|code| extract::bounded(code, extract::MAX_CODE_CHARS)),
-            message: message.map(|message| extract::bounded(message, extract::MAX_MESSAGE_CHARS)),
+            code,
+            message: message.map(|message| {
+                extract::bounded(without_markup(message), extract::MAX_MESSAGE_CHARS)
+            }),
             field_errors,
             hint: failure.retry_hint(),
             rate_limit: hints.rate_limit(),
             policies: hints.policies().to_vec(),
-            details: json,
+            details,
         });
         error.merge_body_hint(body_hint);
         error
     }
-}
-
-fn strip_bom(body: &[u8]) -> &[u8] {
-    body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body)
 }

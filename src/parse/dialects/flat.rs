@@ -1,9 +1,12 @@
 //! Flat error objects: message and code as top-level members.
 
 use super::super::extract::{
-    code_in, field_errors, is_identifier, message_in, text, CODE_KEYS, MESSAGE_KEYS,
+    code_in, field_errors, is_identifier, message_in, nested_code, one_line, text, CODE_KEYS,
+    MAX_CODE_CHARS, MAX_FIELD_ERRORS, MAX_VISITED, MESSAGE_KEYS,
 };
 use super::super::{Dialect, DialectInput, ErrorFields};
+use crate::FieldError;
+use serde_json::Value;
 
 /// A flat error object, the catch-all for JSON objects:
 ///
@@ -15,7 +18,12 @@ use super::super::{Dialect, DialectInput, ErrorFields};
 ///   `{"errorCode", "errorSummary"}` (Okta), `{"name", "message",
 ///   "details"}` (PayPal), `{"ok": false, "error": "invalid_auth"}` (Slack).
 ///
-/// Human text wins the message; a type name becomes the code. A string
+/// Human text wins the message; a type name becomes the code, and the most
+/// specific code wins when codes nest (PayPal's `details[].issue`, a string
+/// `reason` over a numeric `code` as Kubernetes' `Status` has). Field
+/// errors come from a `details` list, Kubernetes' `details.causes` and
+/// Okta's `errorCauses` (whose `"login: already exists"` summaries name
+/// their field). A string
 /// `error` is the code when another member holds the message or when it
 /// reads as an identifier (`invalid_auth`), and the message otherwise
 /// (`"Invalid API token provided"`).
@@ -26,7 +34,17 @@ impl Dialect for FlatError {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
         let object = input.json()?.as_object()?;
         let mut message = message_in(object, MESSAGE_KEYS);
-        let mut code = code_in(object, CODE_KEYS);
+        let mut code = nested_code(object).or_else(|| code_in(object, CODE_KEYS));
+        // A numeric code repeats the status; a string `reason` names the error.
+        if code.as_deref().is_some_and(is_number) {
+            if let Some(reason) = object
+                .get("reason")
+                .and_then(text)
+                .filter(|reason| is_identifier(reason))
+            {
+                code = Some(reason);
+            }
+        }
         if let Some(error) = object.get("error").and_then(text) {
             if message.is_some() || is_identifier(&error) {
                 // A type name ("Payment Required") or an identifier: the code,
@@ -44,12 +62,48 @@ impl Dialect for FlatError {
         fields.set_code(code);
         // Lists only: an object under `details` is data (Kubernetes' Status),
         // not a field map.
-        let errors = ["details", "errorCauses"]
+        let mut errors: Vec<FieldError> = ["details", "errorCauses"]
             .iter()
             .filter_map(|key| object.get(*key).filter(|v| v.is_array()))
             .flat_map(field_errors)
             .collect();
+        if let Some(causes) = object.get("details").and_then(|d| d.get("causes")) {
+            errors.extend(field_errors(causes));
+        }
+        if let Some(causes) = object.get("errorCauses").and_then(Value::as_array) {
+            errors.extend(summary_field_errors(causes));
+        }
+        errors.truncate(MAX_FIELD_ERRORS);
         fields.set_field_errors(errors);
         Some(fields)
     }
+}
+
+fn is_number(code: &str) -> bool {
+    !code.is_empty() && code.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+}
+
+/// Okta's `errorCauses`: `[{"errorSummary": "login: An object with this
+/// field already exists"}]`, whose field is the summary's prefix when it
+/// reads as a name.
+fn summary_field_errors(causes: &[Value]) -> Vec<FieldError> {
+    causes
+        .iter()
+        .take(MAX_VISITED)
+        .filter_map(|cause| {
+            let object = cause.as_object()?;
+            if object.contains_key("field") {
+                return None; // read by `field_errors` already
+            }
+            let summary = object.get("errorSummary").and_then(text)?;
+            let (field, message) = summary.split_once(": ")?;
+            let named = !field.is_empty()
+                && field.len() <= MAX_CODE_CHARS
+                && field
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'));
+            named.then(|| FieldError::new(one_line(field, MAX_CODE_CHARS), message.to_owned()))
+        })
+        .take(MAX_FIELD_ERRORS)
+        .collect()
 }

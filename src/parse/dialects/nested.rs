@@ -1,7 +1,10 @@
 //! `{"error": {...}}`: an error object under `error`.
 
-use super::super::extract::{code, code_in, field_errors, message_in, text, MESSAGE_KEYS};
-use super::super::{Dialect, DialectInput, ErrorFields};
+use super::super::extract::{
+    code, code_in, field_errors, message_in, nested_code, text, MESSAGE_KEYS,
+};
+use super::super::{BodyVerdict, Dialect, DialectInput, ErrorFields};
+use serde_json::{Map, Value};
 
 /// An error object under `error`: seed 002's `{"error": {"code": 404 |
 /// "VERSION_OUTDATED", "message", "retry_after", ...}}`, Google and Azure's
@@ -14,7 +17,13 @@ use super::super::{Dialect, DialectInput, ErrorFields};
 /// then `type`, then the numeric `code` stringified (`"404"`). Field errors
 /// come from `details` (Google's `BadRequest.fieldViolations`, Azure's
 /// `target`), `errors` (Google's older `{"location", "message"}` list) and
-/// Stripe's `param`. Everything else in the object (a 426's `min_version`
+/// Stripe's `param`. When codes nest, the most specific wins: the deepest
+/// `innererror` code (Azure, OData v4), a Google `ErrorInfo.reason` in
+/// `details` or an older `errors[].reason`. A `google.rpc.QuotaFailure` in
+/// `details` marks a quota ([`BodyVerdict::RateLimited`]); Facebook's
+/// `is_transient: true` is [`BodyVerdict::Transient`], and
+/// [`BodyVerdict::Throttled`] with its rate-limit codes (4, 17, 32, 613).
+/// Everything else in the object (a 426's `min_version`
 /// and `update_url`) is in [`ApiError::details`](crate::ApiError::details).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NestedError;
@@ -39,7 +48,12 @@ impl Dialect for NestedError {
         ]
         .iter()
         .find_map(|key| error.get(*key).filter(|v| v.is_string()).and_then(code));
-        fields.set_code(string_code.or_else(|| code_in(error, &["code", "status"])));
+        fields.set_code(
+            nested_code(error)
+                .or(string_code)
+                .or_else(|| code_in(error, &["code", "status"])),
+        );
+        fields.set_verdict(transient_verdict(error).or_else(|| google_rpc_verdict(error)));
         let mut errors: Vec<_> = ["details", "errors"]
             .iter()
             .filter_map(|key| error.get(*key))
@@ -54,4 +68,37 @@ impl Dialect for NestedError {
         fields.set_field_errors(errors);
         Some(fields)
     }
+}
+
+/// Facebook's Graph API marks errors that a retry may fix with
+/// `is_transient`; its throttles are codes 4 (application), 17 (user), 32
+/// (page) and 613 (custom rate limit).
+fn transient_verdict(error: &Map<String, Value>) -> Option<BodyVerdict> {
+    if error.get("is_transient")?.as_bool()? {
+        let throttle = matches!(
+            error.get("code").and_then(Value::as_i64),
+            Some(4 | 17 | 32 | 613)
+        );
+        Some(if throttle {
+            BodyVerdict::Throttled
+        } else {
+            BodyVerdict::Transient
+        })
+    } else {
+        None
+    }
+}
+
+/// A `google.rpc.QuotaFailure` among JSON-transcoded `details` (each with
+/// its `@type`) marks a quota. (`RetryInfo` is read as the body's hint,
+/// `ErrorInfo.reason` as the code, `BadRequest` as field errors.)
+fn google_rpc_verdict(error: &Map<String, Value>) -> Option<BodyVerdict> {
+    let quota = error
+        .get("details")?
+        .as_array()?
+        .iter()
+        .take(super::super::extract::MAX_VISITED)
+        .filter_map(|detail| detail.get("@type")?.as_str())
+        .any(|kind| kind.ends_with("google.rpc.QuotaFailure"));
+    quota.then_some(BodyVerdict::RateLimited)
 }

@@ -1,0 +1,113 @@
+//! A body's declared charset: what the dialects read is UTF-8.
+//!
+//! A UTF-8 byte-order mark is dropped. A body declared ISO-8859-1 (or its
+//! aliases, or windows-1252) by its `Content-Type` charset or by an XML
+//! declaration's `encoding` is transcoded, byte by byte, as the WHATWG
+//! Encoding Standard reads those labels (windows-1252). Anything else is
+//! read as UTF-8, invalid sequences replaced where text is needed. One
+//! pass over the body; the declaration is looked for in the first 256 bytes.
+
+use http::header::CONTENT_TYPE;
+use http::HeaderMap;
+use std::borrow::Cow;
+
+const BOM: &[u8] = b"\xef\xbb\xbf";
+
+/// Where an XML declaration's `encoding` is looked for.
+const MAX_DECLARATION: usize = 256;
+
+/// The body as UTF-8 bytes, borrowed when nothing needs decoding.
+pub(crate) fn decode<'a>(headers: &HeaderMap, body: &'a [u8]) -> Cow<'a, [u8]> {
+    let body = body.strip_prefix(BOM).unwrap_or(body);
+    if body.is_ascii() || !declares_latin1(headers, body) {
+        return Cow::Borrowed(body);
+    }
+    let mut out = String::with_capacity(body.len() + body.len() / 2);
+    out.extend(body.iter().map(|&byte| windows_1252(byte)));
+    Cow::Owned(out.into_bytes())
+}
+
+fn is_latin1_label(label: &str) -> bool {
+    const LABELS: &[&str] = &[
+        "iso-8859-1",
+        "iso8859-1",
+        "iso_8859-1",
+        "latin1",
+        "l1",
+        "cp1252",
+        "windows-1252",
+        "us-ascii",
+        "ascii",
+    ];
+    let label = label.trim().trim_matches(['"', '\'']);
+    LABELS.iter().any(|known| known.eq_ignore_ascii_case(label))
+}
+
+fn declares_latin1(headers: &HeaderMap, body: &[u8]) -> bool {
+    let header = headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            value.split(';').skip(1).find_map(|param| {
+                let (name, label) = param.split_once('=')?;
+                name.trim().eq_ignore_ascii_case("charset").then_some(label)
+            })
+        });
+    if let Some(label) = header {
+        return is_latin1_label(label);
+    }
+    // `<?xml version="1.0" encoding="ISO-8859-1"?>`
+    let head = &body[..body.len().min(MAX_DECLARATION)];
+    let Some(declaration) = head
+        .strip_prefix(b"<?xml")
+        .and_then(|rest| rest.split(|&b| b == b'>').next())
+    else {
+        return false;
+    };
+    let declaration = String::from_utf8_lossy(declaration);
+    declaration
+        .split_once("encoding=")
+        .and_then(|(_, rest)| {
+            let quote = rest.chars().next()?;
+            rest[quote.len_utf8()..].split(quote).next()
+        })
+        .is_some_and(is_latin1_label)
+}
+
+/// A byte as windows-1252 reads it (ISO-8859-1 but for 0x80-0x9F).
+fn windows_1252(byte: u8) -> char {
+    const HIGH: [char; 32] = [
+        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž',
+        '\u{8f}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}',
+        'ž', 'Ÿ',
+    ];
+    match byte {
+        0x80..=0x9f => HIGH[usize::from(byte - 0x80)],
+        _ => char::from(byte),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn decodes_declared_latin1() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=ISO-8859-1"),
+        );
+        assert_eq!(&*decode(&headers, b"caf\xe9"), "café".as_bytes());
+        assert_eq!(&*decode(&headers, b"\x80"), "€".as_bytes());
+        let xml = b"<?xml version='1.0' encoding='iso-8859-1'?><a>\xe9</a>";
+        assert_eq!(
+            &*decode(&HeaderMap::new(), xml),
+            "<?xml version='1.0' encoding='iso-8859-1'?><a>é</a>".as_bytes()
+        );
+        // Undeclared bytes stay as they are (read as UTF-8 later).
+        assert_eq!(&*decode(&HeaderMap::new(), b"caf\xe9"), b"caf\xe9");
+        assert_eq!(&*decode(&HeaderMap::new(), b"\xef\xbb\xbf{}"), b"{}");
+    }
+}

@@ -1,0 +1,65 @@
+//! A top-level JSON array of errors (Salesforce).
+
+use super::super::extract::{
+    code_in, field_errors, message_in, one_line, text, CODE_KEYS, MAX_CODE_CHARS, MAX_FIELD_ERRORS,
+    MAX_MESSAGE_CHARS, MAX_VISITED, MESSAGE_KEYS,
+};
+use super::super::{Dialect, DialectInput, ErrorFields};
+use crate::FieldError;
+use serde_json::Value;
+
+/// A top-level array of error objects, as Salesforce sends for every error:
+/// `[{"message": "...", "errorCode": "INVALID_FIELD", "fields": ["Name"]}]`,
+/// or an array of strings.
+///
+/// The message and code are the first entry's (with "(and N more)" when
+/// there are several); each entry's `fields` (a list of names) gives field
+/// errors with that entry's message, as do entries that name their field.
+/// At most 1024 entries are read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ErrorArray;
+
+impl Dialect for ErrorArray {
+    fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
+        let items = input.json()?.as_array()?;
+        let first = items.first()?;
+        let (message, code) = match first {
+            Value::Object(entry) => (message_in(entry, MESSAGE_KEYS), code_in(entry, CODE_KEYS)),
+            other => (text(other), None),
+        };
+        if message.is_none() && code.is_none() {
+            return None;
+        }
+        let message = message.map(|message| match items.len() {
+            1 => message,
+            n => one_line(
+                &format!("{message} (and {} more)", n - 1),
+                MAX_MESSAGE_CHARS,
+            ),
+        });
+        let mut errors: Vec<FieldError> = Vec::new();
+        for entry in items.iter().take(MAX_VISITED).filter_map(Value::as_object) {
+            let Some(names) = entry.get("fields").and_then(Value::as_array) else {
+                continue;
+            };
+            let what = message_in(entry, MESSAGE_KEYS).unwrap_or_else(|| "is invalid".to_owned());
+            for name in names.iter().take(MAX_FIELD_ERRORS).filter_map(text) {
+                if errors.len() >= MAX_FIELD_ERRORS {
+                    break;
+                }
+                errors.push(FieldError::new(
+                    one_line(&name, MAX_CODE_CHARS),
+                    what.clone(),
+                ));
+            }
+        }
+        if errors.is_empty() {
+            errors = field_errors(input.json()?);
+        }
+        let mut fields = ErrorFields::new();
+        fields.set_message(message);
+        fields.set_code(code);
+        fields.set_field_errors(errors);
+        Some(fields)
+    }
+}

@@ -1,0 +1,66 @@
+//! JSON-RPC 2.0 error objects.
+
+use super::super::extract::{code, field_errors, text, MAX_VISITED};
+use super::super::{BodyVerdict, Dialect, DialectInput, ErrorFields};
+use serde_json::{Map, Value};
+
+/// JSON-RPC 2.0 errors (<https://www.jsonrpc.org/specification#error_object>):
+/// `{"jsonrpc": "2.0", "error": {"code": -32601, "message": "Method not found",
+/// "data": ...}, "id": 1}`, alone or the first error of a batch.
+///
+/// The code is the numeric `code` (`"-32601"`), the message `message`; a
+/// string `data` that says more replaces a bare standard message, and an
+/// object `data` may carry field errors. The reserved request errors
+/// (parse error -32700, invalid request -32600, method not found -32601,
+/// invalid params -32602) are the caller's fault: [`BodyVerdict::ClientFault`],
+/// never retried whatever the status.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonRpcError;
+
+impl Dialect for JsonRpcError {
+    fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
+        let response = match input.json()? {
+            Value::Object(object) => rpc_error(object)?,
+            Value::Array(batch) => batch
+                .iter()
+                .take(MAX_VISITED)
+                .filter_map(Value::as_object)
+                .find_map(rpc_error)?,
+            _ => return None,
+        };
+        let mut fields = ErrorFields::new();
+        let number = response.get("code").and_then(Value::as_i64);
+        fields.set_code(response.get("code").and_then(code));
+        let data = response.get("data");
+        let message = response.get("message").and_then(text);
+        let data_text = data.and_then(text);
+        fields.set_message(match (message, data_text) {
+            (Some(message), Some(data)) if is_standard(number) => {
+                Some(format!("{message}: {data}"))
+            }
+            (Some(message), _) => Some(message),
+            (None, data) => data,
+        });
+        if let Some(data) = data.filter(|d| d.is_object() || d.is_array()) {
+            fields.set_field_errors(field_errors(data));
+        }
+        if matches!(number, Some(-32700 | -32600 | -32601 | -32602)) {
+            fields.set_verdict(Some(BodyVerdict::ClientFault));
+        }
+        Some(fields)
+    }
+}
+
+/// The error object of a JSON-RPC 2.0 response, if it is one.
+fn rpc_error(object: &Map<String, Value>) -> Option<&Map<String, Value>> {
+    if object.get("jsonrpc")?.as_str()? != "2.0" {
+        return None;
+    }
+    object.get("error")?.as_object()
+}
+
+/// The codes the specification reserves (-32768 to -32000): their messages
+/// are generic, so a string `data` is worth adding.
+fn is_standard(code: Option<i64>) -> bool {
+    code.is_some_and(|code| (-32768..=-32000).contains(&code))
+}

@@ -1,0 +1,161 @@
+//! `SuccessPeekLayer`: 2xx bodies that say they failed become typed errors;
+//! every other success is given back byte for byte (issue #12 item 6).
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Request, Response};
+use http_body::Frame;
+use http_body_util::{BodyExt, Full, StreamBody};
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use tower::{service_fn, ServiceBuilder, ServiceExt};
+use tower_api_errors::parse::SuccessPeekLayer;
+use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryPolicy};
+use tower_api_errors::{Error, ErrorBodyParseLayer, ErrorKind};
+
+/// One 200 with `content_type` and `body`, through the peek and parse layers.
+async fn peek(content_type: &'static str, body: &'static str) -> Result<Bytes, Error> {
+    let upstream = service_fn(move |_req: Request<()>| async move {
+        Ok::<_, Infallible>(
+            Response::builder()
+                .header("content-type", content_type)
+                .body(Full::new(Bytes::from_static(body.as_bytes())))
+                .unwrap(),
+        )
+    });
+    let client = ServiceBuilder::new()
+        .layer(SuccessPeekLayer::new())
+        .layer(ErrorBodyParseLayer::new())
+        .service(upstream);
+    let response = client.oneshot(Request::new(())).await?;
+    Ok(response.into_body().collect().await.unwrap().to_bytes())
+}
+
+struct Failing {
+    source: &'static str,
+    content_type: &'static str,
+    body: &'static str,
+    kind: ErrorKind,
+    code: &'static str,
+    message: &'static str,
+    retryable: bool,
+}
+
+const FAILING: &[Failing] = &[
+    // Slack Web API, "Evaluating responses" (api.slack.com/web): ok false under 200.
+    Failing { source: "Slack", content_type: "application/json; charset=utf-8", body: r#"{"ok": false, "error": "channel_not_found"}"#,
+        kind: ErrorKind::Other, code: "channel_not_found", message: "OK", retryable: false },
+    // Shopify Admin GraphQL API, "API rate limits": a throttled query under 200.
+    Failing { source: "Shopify GraphQL THROTTLED", content_type: "application/json", body: r#"{"errors":[{"message":"Throttled","extensions":{"code":"THROTTLED","documentation":"https://shopify.dev/api/usage/rate-limits"}}],"extensions":{"cost":{"requestedQueryCost":752,"actualQueryCost":null,"throttleStatus":{"maximumAvailable":1000.0,"currentlyAvailable":421,"restoreRate":50.0}}}}"#,
+        kind: ErrorKind::RateLimited, code: "THROTTLED", message: "Throttled", retryable: true },
+    // Apollo Server error codes: a RATE_LIMITED extension code, data null.
+    Failing { source: "GraphQL RATE_LIMITED", content_type: "application/graphql-response+json", body: r#"{"data":null,"errors":[{"message":"Too many requests","extensions":{"code":"RATE_LIMITED"}}]}"#,
+        kind: ErrorKind::RateLimited, code: "RATE_LIMITED", message: "Too many requests", retryable: true },
+    // Amazon S3 API Reference, CopyObject: "a 200 OK response can contain either a success or an error".
+    Failing { source: "S3 200 SlowDown", content_type: "application/xml", body: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>4442587FB7D0A2F9</RequestId><HostId>eftixk72aD6Ap51TnqcoF8eFidJG9Z/2mkiDFu8yU9AS1ed4OpIszj7UDNEHGran</HostId></Error>",
+        kind: ErrorKind::RateLimited, code: "SlowDown", message: "Please reduce your request rate.", retryable: true },
+];
+
+#[tokio::test]
+async fn failures_inside_successes_are_typed() {
+    for row in FAILING {
+        let at = row.source;
+        let Err(Error::Api(error)) = peek(row.content_type, row.body).await else {
+            panic!("{at}: expected an API error");
+        };
+        assert_eq!(error.status(), 200, "{at}");
+        assert_eq!(error.kind(), row.kind, "{at}");
+        assert_eq!(error.code(), Some(row.code), "{at}");
+        assert_eq!(error.message(), row.message, "{at}");
+        assert_eq!(error.is_retryable(), row.retryable, "{at}");
+    }
+}
+
+#[tokio::test]
+async fn real_successes_come_back_unchanged() {
+    let rows: &[(&str, &str)] = &[
+        ("application/json", r#"{"ok": true, "channel": "C1H9RESGL", "ts": "1503435956.000247"}"#),
+        // GraphQL spec, "Errors": a partial result (data present) is a success.
+        ("application/json", r#"{"errors":[{"message":"Name for character with ID 1002 could not be fetched.","locations":[{"line":6,"column":7}],"path":["hero","heroFriends",1,"name"]}],"data":{"hero":{"name":"R2-D2","heroFriends":[{"id":"1000","name":"Luke Skywalker"},null]}}}"#),
+        // S3 CopyObject's success body.
+        ("application/xml", "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CopyObjectResult><LastModified>2009-10-28T22:32:00</LastModified><ETag>\"9b2cf535f27731c974343645a3985328\"</ETag></CopyObjectResult>"),
+        // Not a peeked content type: never read.
+        ("text/plain", r#"{"ok": false, "error": "looks like one"}"#),
+        ("application/json", ""),
+    ];
+    for (content_type, body) in rows {
+        let bytes = peek(content_type, body).await.unwrap();
+        assert_eq!(bytes, body.as_bytes(), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn bodies_past_the_cap_come_back_unchanged() {
+    // 64 KiB, streamed in 1 KiB frames and ended by trailers: the peek stops
+    // at the cap and hands back every byte and the trailers.
+    let chunk = format!("{{\"ok\": false, \"pad\": \"{}\"}}", "x".repeat(1000));
+    let expected: Vec<u8> = chunk.repeat(64).into_bytes();
+
+    let upstream = service_fn(move |_req: Request<()>| {
+        let chunk = chunk.clone();
+        async move {
+            let frames: Vec<Result<Frame<Bytes>, Infallible>> = (0..64)
+                .map(|_| Ok(Frame::data(Bytes::from(chunk.clone()))))
+                .chain(std::iter::once(Ok(Frame::trailers({
+                    let mut trailers = HeaderMap::new();
+                    trailers.insert("x-checksum", HeaderValue::from_static("abc"));
+                    trailers
+                }))))
+                .collect();
+
+            let body = StreamBody::new(tokio_stream::iter(frames));
+            Ok::<_, Infallible>(
+                Response::builder()
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .unwrap(),
+            )
+        }
+    });
+    let client = ServiceBuilder::new()
+        .layer(SuccessPeekLayer::new().max_bytes(4096))
+        .service(upstream);
+    let response = client.oneshot(Request::new(())).await.unwrap();
+    let collected = response.into_body().collect().await.unwrap();
+    assert_eq!(collected.trailers().unwrap()["x-checksum"], "abc");
+    assert_eq!(collected.to_bytes(), expected);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_retry_layer_retries_a_throttle_sent_as_200() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let counter = calls.clone();
+    let upstream = service_fn(move |_req: Request<ReplayBody<Full<Bytes>>>| {
+        let call = counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let body: &'static str = if call == 0 {
+                r#"{"data":null,"errors":[{"message":"Too many requests","extensions":{"code":"RATE_LIMITED"}}]}"#
+            } else {
+                r#"{"data":{"viewer":{"login":"octocat"}}}"#
+            };
+            Ok::<_, Infallible>(
+                Response::builder()
+                    .header("content-type", "application/json")
+                    .body(Full::new(Bytes::from_static(body.as_bytes())))
+                    .unwrap(),
+            )
+        }
+    });
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default()))
+        .layer(SuccessPeekLayer::new())
+        .layer(ErrorBodyParseLayer::new())
+        .service(upstream);
+    let response = client
+        .oneshot(Request::new(Full::new(Bytes::new())))
+        .await
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, r#"{"data":{"viewer":{"login":"octocat"}}}"#);
+}
