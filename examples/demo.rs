@@ -138,15 +138,23 @@ pub async fn serve() -> (SocketAddr, Arc<Mutex<HashMap<String, u32>>>) {
     (addr, seen)
 }
 
-/// Runs every scenario through the full pipeline.
-pub async fn run() -> Vec<Row> {
-    let (addr, seen) = serve().await;
-    // The defaults, but a shorter backoff so that the demo is quick.
-    let policy = RetryPolicy::default().backoff(Backoff::exponential(
+/// The defaults, but a shorter backoff so that the demo is quick.
+pub fn policy() -> RetryPolicy {
+    RetryPolicy::default().backoff(Backoff::exponential(
         Duration::from_millis(100),
         2.0,
         Duration::from_secs(1),
-    ));
+    ))
+}
+
+/// Runs every scenario through the full pipeline.
+pub async fn run() -> Vec<Row> {
+    run_with(policy()).await
+}
+
+/// Runs every scenario through the full pipeline, retrying with `policy`.
+pub async fn run_with(policy: RetryPolicy) -> Vec<Row> {
+    let (addr, seen) = serve().await;
     let client = ServiceBuilder::new()
         .layer(RetryLayer::new(policy))
         .layer(ErrorBodyParseLayer::new())

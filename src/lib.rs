@@ -147,7 +147,8 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | `grpc` | [`grpc`]: `grpc-status` of trailers-only responses as kinds, `grpc-message` decoding, the `GrpcStatus` dialect, `tonic::Status` from errors |
-//! | `tracing` | a span per request and events, below |
+//! | `tracing` | a span per request and one per attempt, and events, below |
+//! | `opentelemetry` | [`metrics`]: OpenTelemetry metrics (error rate by kind, attempts per call, waits by source, budget refusals, fail-fast), opted into with [`RetryPolicy::metrics`]; [the table of every metric](metrics#the-metrics) |
 //! | `redis` | `quota::RedisStore`: learned quotas shared by a fleet of processes |
 //! | `tower-http-07`, `tower-http-06` | our classifiers as tower-http 0.7 / 0.6 `ClassifyResponse`s (`TraceLayer` and friends) |
 //! | `hyper-util` | hyper-util's connect errors recognised by type rather than by their text |
@@ -156,10 +157,14 @@
 //!
 //! Names and fields are stable. Values are statuses, kinds, codes, counts
 //! and durations: never a header, never a body, and URIs only redacted.
+//! The spans carry OpenTelemetry's HTTP client attribute names too, so
+//! that `tracing-opentelemetry` exports conformant client spans (one per
+//! attempt) under one span per logical call.
 //!
 //! | what | level | fields |
 //! |---|---|---|
-//! | span `api_request` (retry layer, one per logical request) | INFO | `method`, `uri` |
+//! | span `api_request` (retry layer, one per logical request) | INFO | `method`, `uri`; OpenTelemetry's `http.request.method`, `server.address`, `server.port`, `url.full` (redacted) |
+//! | span `api_attempt` (retry layer, a child of `api_request`, one per physical request) | INFO | `otel.kind` (`client`), `otel.name` (the method), `http.request.method`, `server.address`, `server.port`, `url.full` (redacted), `http.request.resend_count` (resends only); when the attempt ends: `http.response.status_code`, `error.type` (failures: the kind in snake case) |
 //! | event `classified` (classifier layer) | TRACE | `status`, `kind`, `retryable` |
 //! | event `api_error` (parse layer, each failure body read) | DEBUG | `status`, `kind`, `code`, `retryable`, `truncated` |
 //! | event `retrying` (before each retry's wait) | INFO | `attempt`, `kind`, `status`, `delay_ms`, `hint` |
@@ -188,6 +193,9 @@ mod error;
 pub mod grpc;
 pub mod hints;
 mod kind;
+#[cfg(feature = "opentelemetry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+pub mod metrics;
 pub mod parse;
 mod percent;
 mod problem;

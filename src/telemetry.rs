@@ -34,12 +34,40 @@ impl Span {
                 // line is written (tracing evaluates fields for its `log`
                 // fallback even with no subscriber).
                 uri = %crate::redact::RedactedUri(uri),
+                // OpenTelemetry's names, for tracing-opentelemetry.
+                http.request.method = method_name(method),
+                server.address = uri.host(),
+                server.port = server_port(uri),
+                url.full = %crate::redact::RedactedUri(uri),
             ))
         }
         #[cfg(not(feature = "tracing"))]
         {
             Span
         }
+    }
+
+    /// `api_attempt` {otel.kind, otel.name, http.request.method,
+    /// server.address, server.port, url.full (redacted),
+    /// http.request.resend_count (resends only), http.response.status_code
+    /// and error.type (when known)}, at INFO, a child of this span: one
+    /// per physical request, as OpenTelemetry's HTTP client spans are.
+    #[cfg(feature = "tracing")]
+    fn attempt(&self, method: &Method, uri: &Uri, resends: u32) -> tracing::Span {
+        let name = method_name(method);
+        tracing::info_span!(
+            parent: &self.0,
+            "api_attempt",
+            otel.kind = "client",
+            otel.name = name,
+            http.request.method = name,
+            server.address = uri.host(),
+            server.port = server_port(uri),
+            url.full = %crate::redact::RedactedUri(uri),
+            http.request.resend_count = (resends > 0).then_some(resends),
+            http.response.status_code = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+        )
     }
 
     /// Enters the span for the duration of a poll.
@@ -53,6 +81,16 @@ impl Span {
             NoGuard
         }
     }
+}
+
+/// The URI's port, or its scheme's default.
+#[cfg(feature = "tracing")]
+fn server_port(uri: &Uri) -> Option<u16> {
+    uri.port_u16().or(match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    })
 }
 
 #[cfg(not(feature = "tracing"))]
@@ -143,6 +181,166 @@ pub(crate) fn finished(
                 "finished"
             ),
         }
+    }
+}
+
+/// How an attempt or a call failed, as far as spans and metrics go.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+pub(crate) struct Failure<'a> {
+    pub(crate) kind: ErrorKind,
+    /// The vendor's code; recorded by metrics only when allowlisted.
+    pub(crate) code: Option<&'a str>,
+    /// A quota layer's local refusal (it records its own fail-fast).
+    pub(crate) refused: bool,
+}
+
+/// What the retry layer records of each attempt and call: the
+/// per-attempt span (feature `tracing`) and OpenTelemetry metrics (feature
+/// `opentelemetry`, when the policy has them). Without either feature it
+/// is nothing, and every call compiles away.
+#[derive(Debug)]
+pub(crate) struct Call {
+    #[cfg(feature = "opentelemetry")]
+    metrics: crate::metrics::Call,
+    #[cfg(feature = "tracing")]
+    attempt: tracing::Span,
+}
+
+// Each feature uses some of the arguments.
+#[cfg_attr(
+    not(all(feature = "tracing", feature = "opentelemetry")),
+    allow(unused_variables)
+)]
+impl Call {
+    /// The first attempt is about to be sent, in `request`'s span.
+    #[inline]
+    pub(crate) fn start(
+        policy: &crate::RetryPolicy,
+        request: &Span,
+        method: &Method,
+        uri: &Uri,
+    ) -> Call {
+        Call {
+            #[cfg(feature = "opentelemetry")]
+            metrics: crate::metrics::Call::start(policy, method, uri),
+            #[cfg(feature = "tracing")]
+            attempt: request.attempt(method, uri, 0),
+        }
+    }
+
+    /// Enters the current attempt's span while it is sent or polled.
+    #[inline]
+    pub(crate) fn enter(&self) -> impl Drop + '_ {
+        #[cfg(feature = "tracing")]
+        {
+            self.attempt.enter()
+        }
+        #[cfg(not(feature = "tracing"))]
+        {
+            NoGuard
+        }
+    }
+
+    /// An attempt failed and will be retried after `delay`.
+    #[inline]
+    pub(crate) fn retrying(
+        &mut self,
+        status: Option<StatusCode>,
+        failure: Failure<'_>,
+        delay: Duration,
+        hint: Option<HintSource>,
+    ) {
+        #[cfg(feature = "tracing")]
+        attempt_ended(&self.attempt, status, Some(failure));
+        #[cfg(feature = "opentelemetry")]
+        self.metrics.retrying(status, failure, delay, hint);
+    }
+
+    /// Resend number `resends` (1 for the first retry) is about to be sent.
+    #[inline]
+    pub(crate) fn resend(&mut self, request: &Span, method: &Method, uri: &Uri, resends: u32) {
+        #[cfg(feature = "tracing")]
+        {
+            self.attempt = request.attempt(method, uri, resends);
+        }
+        #[cfg(feature = "opentelemetry")]
+        self.metrics.resend();
+    }
+
+    /// The call ends with `report`: a success (`failure` is `None`) or a
+    /// failure.
+    #[inline]
+    pub(crate) fn finished(
+        &mut self,
+        report: &RetryReport,
+        status: Option<StatusCode>,
+        failure: Option<Failure<'_>>,
+    ) {
+        #[cfg(feature = "tracing")]
+        attempt_ended(&self.attempt, status, failure);
+        #[cfg(feature = "opentelemetry")]
+        self.metrics.finished(report, status, failure);
+    }
+}
+
+/// Records the attempt's outcome on its span (once: a closed attempt's
+/// fields are not overwritten by the call's end).
+#[cfg(feature = "tracing")]
+fn attempt_ended(span: &tracing::Span, status: Option<StatusCode>, failure: Option<Failure<'_>>) {
+    if let Some(status) = status {
+        span.record("http.response.status_code", status.as_u16());
+    }
+    if let Some(failure) = failure {
+        span.record("error.type", error_type(failure.kind));
+    }
+}
+
+/// `error.type` (spans and metrics) for a failure of `kind`: the kind in
+/// snake case.
+#[cfg_attr(
+    not(any(feature = "tracing", feature = "opentelemetry")),
+    allow(dead_code)
+)]
+pub(crate) fn error_type(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::BadRequest => "bad_request",
+        ErrorKind::Unauthorized => "unauthorized",
+        ErrorKind::PaymentRequired => "payment_required",
+        ErrorKind::Forbidden => "forbidden",
+        ErrorKind::NotFound => "not_found",
+        ErrorKind::Conflict => "conflict",
+        ErrorKind::Timeout => "timeout",
+        ErrorKind::Validation => "validation",
+        ErrorKind::UpgradeRequired => "upgrade_required",
+        ErrorKind::RateLimited => "rate_limited",
+        ErrorKind::Server => "server_error",
+        ErrorKind::BadGateway => "bad_gateway",
+        ErrorKind::Unavailable => "unavailable",
+        ErrorKind::Transport => "transport",
+        ErrorKind::Other => "other",
+    }
+}
+
+/// `http.request.method` (spans and metrics): OpenTelemetry's rule, the
+/// known methods by name and any other as `_OTHER` (a custom method is
+/// unbounded).
+#[cfg_attr(
+    not(any(feature = "tracing", feature = "opentelemetry")),
+    allow(dead_code)
+)]
+pub(crate) fn method_name(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "_OTHER",
     }
 }
 

@@ -145,3 +145,108 @@ async fn events_have_stable_fields_and_no_secrets() {
         }
     }
 }
+
+/// The request span and one span per attempt carry OpenTelemetry's
+/// attribute names (so `tracing-opentelemetry` exports conformant client
+/// spans), with `http.request.resend_count` on resends only, and the URL
+/// redacted.
+#[tokio::test]
+async fn spans_carry_opentelemetry_attribute_names() {
+    let logs = Captured::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(logs.clone())
+                .with_ansi(false)
+                .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE),
+        )
+        .with(Targets::new().with_target("tower_api_errors", tracing::Level::TRACE));
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let calls = Arc::new(Mutex::new(0));
+    let counter = calls.clone();
+    let addr = support::serve(move |_request| {
+        let counter = counter.clone();
+        async move {
+            let first = {
+                let mut calls = counter.lock().unwrap();
+                *calls += 1;
+                *calls == 1
+            };
+            if first {
+                support::response(503, &[("retry-after", "0")], r#"{"error": "busy"}"#)
+            } else {
+                support::response(200, &[], "{}")
+            }
+        }
+    })
+    .await;
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default()))
+        .layer(ErrorBodyParseLayer::new())
+        .layer(StatusClassifierLayer::new())
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let request = Request::get(format!(
+        "http://user:s3cr3t-pass@{addr}/v1/things?api_key=s3cr3t-key&page=2"
+    ))
+    .header("authorization", "Bearer s3cr3t-bearer")
+    .body(Full::new(Bytes::from_static(b"{}")))
+    .unwrap();
+    client.oneshot(request).await.unwrap();
+
+    let log = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let port = addr.port();
+    let url = format!("url.full=http://127.0.0.1:{port}/v1/things?api_key=REDACTED&page=2");
+    // The request span: the old fields, then OTel's.
+    let request_span = format!(
+        "api_request{{method=GET uri=http://127.0.0.1:{port}/v1/things?api_key=REDACTED&page=2 \
+         http.request.method=\"GET\" server.address=\"127.0.0.1\" server.port={port} {url}}}"
+    );
+    assert!(log.contains(&request_span), "{log}");
+    // Two attempt spans, closed with their outcome.
+    let closes: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("api_attempt{") && line.contains(": close "))
+        .collect();
+    assert_eq!(closes.len(), 2, "{log}");
+    let attempt = |line: &str, fields: &[&str]| {
+        for field in fields {
+            assert!(line.contains(field), "{field} not in {line}");
+        }
+    };
+    let common = [
+        "otel.kind=\"client\"",
+        "otel.name=\"GET\"",
+        "http.request.method=\"GET\"",
+        "server.address=\"127.0.0.1\"",
+        &format!("server.port={port}"),
+        &url,
+    ];
+    attempt(closes[0], &common);
+    attempt(
+        closes[0],
+        &[
+            "http.response.status_code=503",
+            "error.type=\"unavailable\"",
+        ],
+    );
+    assert!(!closes[0].contains("resend_count"), "{}", closes[0]);
+    attempt(closes[1], &common);
+    attempt(
+        closes[1],
+        &[
+            "http.request.resend_count=1",
+            "http.response.status_code=200",
+        ],
+    );
+    assert!(!closes[1].contains("error.type"), "{}", closes[1]);
+    // The inner layers' events happen inside the attempt's span.
+    assert!(
+        log.lines()
+            .any(|l| l.contains("api_attempt{") && l.contains("classified status=503")),
+        "{log}"
+    );
+    for secret in SECRETS {
+        assert!(!log.contains(secret), "{secret} leaked into: {log}");
+    }
+}

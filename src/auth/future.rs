@@ -162,6 +162,9 @@ where
                 }
             }
             Acquire::Wait(wait) => {
+                let wait = send
+                    .tokens
+                    .timed(wait, &send.template.method, &send.template.uri);
                 drop(parts);
                 send.first = Some(body);
                 State::Acquiring { wait }
@@ -272,6 +275,8 @@ where
                             this.state.set(State::Readying);
                         }
                         Acquire::Wait(wait) => {
+                            let t = &send.template;
+                            let wait = send.tokens.timed(wait, &t.method, &t.uri);
                             // Held only to end in an `Unauthorized` that
                             // shows the server's answer.
                             send.rejection = rejection;

@@ -85,9 +85,29 @@ impl AuthLayer {
         self
     }
 
-    fn with_format(self, format: Format) -> Self {
+    /// Records credential loads (`tower_api_errors.auth.refreshes`) and the
+    /// time requests wait for one (`tower_api_errors.waits`, source
+    /// `auth`) into `metrics`; see [the table](crate::metrics#the-metrics).
+    #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+    pub fn metrics(self, metrics: crate::metrics::Metrics) -> Self {
+        let mut tokens = Tokens::new(self.tokens.source(), self.tokens.format.clone());
+        tokens.metrics = Some(metrics);
         AuthLayer {
-            tokens: Arc::new(Tokens::new(self.tokens.source(), format)),
+            tokens: Arc::new(tokens),
+            config: self.config,
+        }
+    }
+
+    fn with_format(self, format: Format) -> Self {
+        #[allow(unused_mut)]
+        let mut tokens = Tokens::new(self.tokens.source(), format);
+        #[cfg(feature = "opentelemetry")]
+        {
+            tokens.metrics = self.tokens.metrics.clone();
+        }
+        AuthLayer {
+            tokens: Arc::new(tokens),
             config: self.config,
         }
     }

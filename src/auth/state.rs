@@ -60,6 +60,9 @@ pub(crate) struct Tokens {
     source: Arc<dyn TokenSource>,
     pub(crate) format: Format,
     state: Mutex<State>,
+    /// Where loads and waits are recorded (feature `opentelemetry`).
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) metrics: Option<crate::metrics::Metrics>,
 }
 
 #[derive(Default)]
@@ -97,7 +100,27 @@ impl Tokens {
             source,
             format,
             state: Mutex::new(State::default()),
+            #[cfg(feature = "opentelemetry")]
+            metrics: None,
         }
+    }
+
+    /// `wait`, timed into the metrics as an `auth` wait of `method uri`
+    /// when there are metrics; as it is otherwise.
+    #[cfg_attr(not(feature = "opentelemetry"), allow(unused_variables))]
+    pub(crate) fn timed(&self, wait: Wait, method: &http::Method, uri: &http::Uri) -> Wait {
+        #[cfg(feature = "opentelemetry")]
+        if let Some(metrics) = self.metrics.clone() {
+            let (method, uri) = (method.clone(), uri.clone());
+            return Box::pin(async move {
+                let started = tokio::time::Instant::now();
+                let loaded = wait.await;
+                let waited = started.elapsed();
+                metrics.record_wait(crate::metrics::WaitSource::Auth, waited, &method, &uri);
+                loaded
+            });
+        }
+        wait
     }
 
     /// The token source.
@@ -265,6 +288,10 @@ impl Load {
             source: Some(checked(error, self.rejected.as_ref())),
         });
         let loaded = self.tokens.finish(result, self.rejected.as_ref());
+        #[cfg(feature = "opentelemetry")]
+        if let Some(metrics) = &self.tokens.metrics {
+            metrics.record_auth_refresh(loaded.is_ok());
+        }
         if let Some(sender) = self.sender.take() {
             sender.send_replace(Some(loaded));
         }

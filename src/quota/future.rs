@@ -125,6 +125,7 @@ where
                 };
             }
             telemetry::quota_held(scope, delay, "pacing");
+            ticket.config.record_hold(Some(&request), delay);
             return ResponseFuture {
                 state: State::Sleeping {
                     sleep: tokio::time::sleep(delay),
@@ -211,6 +212,7 @@ where
                                 this.state.set(State::Readying);
                             } else {
                                 telemetry::quota_held(this.ticket.scope, delay, "pacing");
+                                this.ticket.config.record_hold(held.request.as_ref(), delay);
                                 this.state.set(State::Sleeping {
                                     sleep: tokio::time::sleep(delay),
                                 });
@@ -222,6 +224,7 @@ where
                             if waited.saturating_add(wait) > max_wait {
                                 let scope = this.ticket.scope;
                                 telemetry::quota_refused(scope, wait);
+                                this.ticket.config.record_refused(held.request.as_ref());
                                 let request = held.request.take().expect("request kept until sent");
                                 let context = RequestContext::new(
                                     request.method().clone(),
@@ -233,6 +236,7 @@ where
                                 ))));
                             }
                             telemetry::quota_held(this.ticket.scope, wait, "quota spent");
+                            this.ticket.config.record_hold(held.request.as_ref(), wait);
                             this.state.set(State::Sleeping {
                                 sleep: tokio::time::sleep(wait),
                             });

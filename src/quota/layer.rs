@@ -22,6 +22,9 @@ pub(crate) struct Config {
     pub(crate) max_wait: Duration,
     pub(crate) partition: Option<Arc<PartitionFn>>,
     pub(crate) cost: Option<Arc<CostFn>>,
+    /// Where holds and refusals are recorded (feature `opentelemetry`).
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) metrics: Option<crate::metrics::Metrics>,
 }
 
 impl fmt::Debug for Config {
@@ -35,7 +38,35 @@ impl fmt::Debug for Config {
     }
 }
 
+// Each hook is a no-op without the `opentelemetry` feature.
+#[cfg_attr(not(feature = "opentelemetry"), allow(unused_variables))]
 impl Config {
+    /// Records a hold of `request` for `delay`: a quota hold and a
+    /// `quota` wait (no cooldown is told apart: the store's `Grant::Wait`
+    /// does not say whether it waits out a window or a cooldown).
+    pub(crate) fn record_hold<B>(&self, request: Option<&http::Request<B>>, delay: Duration) {
+        #[cfg(feature = "opentelemetry")]
+        if let (Some(metrics), Some(request)) = (&self.metrics, request) {
+            let (method, uri) = (request.method(), request.uri());
+            metrics.record_quota_hold(method, uri);
+            metrics.record_wait(crate::metrics::WaitSource::Quota, delay, method, uri);
+        }
+    }
+
+    /// Records `request` refused locally (fail-fast, reason `quota`).
+    pub(crate) fn record_refused<B>(&self, request: Option<&http::Request<B>>) {
+        #[cfg(feature = "opentelemetry")]
+        if let (Some(metrics), Some(request)) = (&self.metrics, request) {
+            let reason = crate::metrics::FailFast::Quota;
+            metrics.record_failed_fast(reason, request.method(), request.uri());
+        }
+    }
+
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn metrics(&mut self, metrics: crate::metrics::Metrics) {
+        self.metrics = Some(metrics);
+    }
+
     pub(crate) fn max_wait(&mut self, max: Duration) {
         self.max_wait = max;
     }
@@ -89,6 +120,8 @@ impl QuotaLayer {
                 max_wait: DEFAULT_MAX_WAIT,
                 partition: None,
                 cost: None,
+                #[cfg(feature = "opentelemetry")]
+                metrics: None,
             }),
         }
     }
@@ -129,6 +162,17 @@ impl QuotaLayer {
         F: Fn(&QuotaRequest<'_>) -> u64 + Send + Sync + 'static,
     {
         self.config().cost(f);
+        self
+    }
+
+    /// Records each hold (`tower_api_errors.quota.holds`, and its wait as
+    /// `tower_api_errors.waits` with source `quota`) and each local refusal
+    /// (`tower_api_errors.failed_fast`, reason `quota`) into `metrics`; see
+    /// [the table](crate::metrics#the-metrics).
+    #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+    pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.config().metrics(metrics);
         self
     }
 

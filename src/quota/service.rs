@@ -64,6 +64,14 @@ impl<S> Quota<S> {
         self
     }
 
+    /// As [`QuotaLayer::metrics`](super::QuotaLayer::metrics).
+    #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+    pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        Arc::make_mut(&mut self.config).metrics(metrics);
+        self
+    }
+
     /// The store.
     pub fn store(&self) -> &dyn QuotaStore {
         &*self.config.store

@@ -6,7 +6,7 @@ use super::{ReplayBody, RetryPolicy};
 use crate::classify::{Classification, Classify, DefaultClassifier};
 use crate::error::BoxError;
 use crate::redact::RequestContext;
-use crate::telemetry::{self, Span};
+use crate::telemetry::{self, Call, Failure, Span};
 use crate::{Error, ErrorKind, RetryReport, StopReason, TransportError};
 use http::{Extensions, HeaderMap, Method, Request, Response, Uri, Version};
 use pin_project_lite::pin_project;
@@ -42,6 +42,7 @@ pin_project! {
         // Boxed, and armed only when first needed (see `started`).
         deadline: Option<Pin<Box<Sleep>>>,
         span: Span,
+        call: Call,
     }
 }
 
@@ -118,8 +119,10 @@ where
         };
         policy.deposit();
         let span = Span::request(&template.method, &template.uri);
+        let call = Call::start(&policy, &span, &template.method, &template.uri);
         let future = {
             let _entered = span.enter();
+            let _attempt = call.enter();
             service.call(Request::from_parts(parts, first_body))
         };
         ResponseFuture {
@@ -134,6 +137,7 @@ where
             previous_delay: Duration::ZERO,
             deadline: None,
             span,
+            call,
         }
     }
 }
@@ -192,13 +196,26 @@ where
                     let mut error = Error::Transport(transport);
                     error.set_retries(report(Some(StopReason::Deadline)));
                     telemetry::finished(&error.retries(), None, Some(error.kind()));
+                    this.call.finished(
+                        &error.retries(),
+                        None,
+                        Some(Failure {
+                            kind: error.kind(),
+                            code: None,
+                            refused: false,
+                        }),
+                    );
                     this.state.set(State::Done);
                     return Poll::Ready(Err(error));
                 }
             }
             match this.state.as_mut().project() {
                 StateProj::Calling { future } => {
-                    let result = match future.poll(cx) {
+                    let polled = {
+                        let _attempt = this.call.enter();
+                        future.poll(cx)
+                    };
+                    let result = match polled {
                         Poll::Ready(result) => result,
                         Poll::Pending => {
                             if arm_deadline(this.policy, this.started, this.deadline, cx) {
@@ -238,6 +255,8 @@ where
                                     response.extensions_mut().insert(report(None));
                                 }
                                 telemetry::finished(&report(None), Some(response.status()), None);
+                                this.call
+                                    .finished(&report(None), Some(response.status()), None);
                                 this.state.set(State::Done);
                                 return Poll::Ready(Ok(response));
                             }
@@ -267,9 +286,22 @@ where
                             (decision, error.kind(), status, Err(error))
                         }
                     };
+                    let code = outcome
+                        .as_ref()
+                        .err()
+                        .and_then(Error::api)
+                        .and_then(|api| api.code());
+                    let refused = matches!(outcome, Err(Error::RateLimited(_)));
+                    let failure = Failure {
+                        kind,
+                        code,
+                        refused,
+                    };
                     match decision {
                         Decision::Stop(reason) => {
                             telemetry::finished(&report(Some(reason)), status, Some(kind));
+                            this.call
+                                .finished(&report(Some(reason)), status, Some(failure));
                             this.state.set(State::Done);
                             return Poll::Ready(match outcome {
                                 Ok(mut response) => {
@@ -283,6 +315,7 @@ where
                             });
                         }
                         Decision::Retry { delay, hint } => {
+                            this.call.retrying(status, failure, delay, hint);
                             // The failed response (and its connection) is
                             // released before the wait.
                             drop(outcome);
@@ -312,13 +345,28 @@ where
                     Ok(()) => {
                         let request = this.template.build(this.body.replay());
                         *this.attempts += 1;
-                        let future = this.service.call(request);
+                        let t = &*this.template;
+                        this.call
+                            .resend(this.span, &t.method, &t.uri, *this.attempts - 1);
+                        let future = {
+                            let _attempt = this.call.enter();
+                            this.service.call(request)
+                        };
                         this.state.set(State::Calling { future });
                     }
                     Err(error) => {
                         let mut error = Error::from_inner(error, Some(this.template.context()));
                         error.set_retries(report(None));
                         telemetry::finished(&error.retries(), None, Some(error.kind()));
+                        this.call.finished(
+                            &error.retries(),
+                            None,
+                            Some(Failure {
+                                kind: error.kind(),
+                                code: None,
+                                refused: false,
+                            }),
+                        );
                         this.state.set(State::Done);
                         return Poll::Ready(Err(error));
                     }

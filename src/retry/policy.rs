@@ -66,6 +66,8 @@ struct Config {
     max_replay_bytes: usize,
     retry_if: Option<Arc<RetryIf>>,
     on_retry: Option<Arc<OnRetry>>,
+    #[cfg(feature = "opentelemetry")]
+    metrics: Option<crate::metrics::Metrics>,
 }
 
 impl Default for RetryPolicy {
@@ -82,6 +84,8 @@ impl Default for RetryPolicy {
                 max_replay_bytes: DEFAULT_MAX_REPLAY,
                 retry_if: None,
                 on_retry: None,
+                #[cfg(feature = "opentelemetry")]
+                metrics: None,
             }),
         }
     }
@@ -111,6 +115,7 @@ impl fmt::Debug for RetryPolicy {
             .field("max_replay_bytes", &c.max_replay_bytes)
             .field("retry_if", &c.retry_if.is_some())
             .field("on_retry", &c.on_retry.is_some())
+            .field("metrics", &c.metrics_configured())
             .finish()
     }
 }
@@ -222,6 +227,21 @@ impl RetryPolicy {
         self
     }
 
+    /// Records OpenTelemetry metrics of every call and attempt into
+    /// `metrics` (see [the table](crate::metrics#the-metrics)). Without
+    /// it, nothing is recorded and nothing is paid.
+    #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+    pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.config().metrics = Some(metrics);
+        self
+    }
+
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn metrics_handle(&self) -> Option<&crate::metrics::Metrics> {
+        self.config.metrics.as_ref()
+    }
+
     /// This policy with a request's [`RetryOverride`] applied (a copy of
     /// the settings; the budget and hooks stay shared).
     pub(crate) fn with_override(&self, with: &RetryOverride) -> RetryPolicy {
@@ -319,6 +339,19 @@ impl RetryPolicy {
             }
         }
         Decision::Retry { delay, hint }
+    }
+}
+
+impl Config {
+    fn metrics_configured(&self) -> bool {
+        #[cfg(feature = "opentelemetry")]
+        {
+            self.metrics.is_some()
+        }
+        #[cfg(not(feature = "opentelemetry"))]
+        {
+            false
+        }
     }
 }
 

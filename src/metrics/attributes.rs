@@ -1,0 +1,235 @@
+//! Attribute names and values: every one the crate records is built here,
+//! from values that cannot carry a path, a query, a header or a body.
+
+use super::{FailFast, WaitSource};
+use crate::telemetry::method_name;
+use http::{Method, Uri};
+use opentelemetry::{Key, KeyValue, StringValue, Value};
+use std::sync::Arc;
+
+/// `http.request.method` (OpenTelemetry).
+pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
+/// `server.address` (OpenTelemetry): the request URI's host.
+pub const SERVER_ADDRESS: &str = "server.address";
+/// `server.port` (OpenTelemetry): the URI's port, or its scheme's.
+pub const SERVER_PORT: &str = "server.port";
+/// `http.response.status_code` (OpenTelemetry).
+pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
+/// `error.type` (OpenTelemetry): the [`ErrorKind`](crate::ErrorKind) in
+/// snake case (`rate_limited`, `unavailable`, `transport`...).
+pub const ERROR_TYPE: &str = "error.type";
+/// `http.request.resend_count` (OpenTelemetry): set on resends only.
+pub const HTTP_REQUEST_RESEND_COUNT: &str = "http.request.resend_count";
+/// `tower_api_errors.error.code`: an allowlisted vendor code.
+pub const ERROR_CODE: &str = "tower_api_errors.error.code";
+/// `tower_api_errors.stop_reason`: why the retry layer stopped.
+pub const STOP_REASON: &str = "tower_api_errors.stop_reason";
+/// `tower_api_errors.wait.source`: why a request waited.
+pub const WAIT_SOURCE: &str = "tower_api_errors.wait.source";
+/// `tower_api_errors.failed_fast.reason`: why a request failed fast.
+pub const FAILED_FAST_REASON: &str = "tower_api_errors.failed_fast.reason";
+/// `tower_api_errors.auth.outcome`: `success` or `failure`.
+pub const AUTH_OUTCOME: &str = "tower_api_errors.auth.outcome";
+
+/// A fixed-capacity attribute list on the stack: recording allocates
+/// nothing for it.
+pub(crate) struct Attrs<const N: usize> {
+    buf: [KeyValue; N],
+    len: usize,
+}
+
+impl<const N: usize> Attrs<N> {
+    pub(crate) fn new() -> Self {
+        Attrs {
+            buf: std::array::from_fn(|_| KeyValue::new(Key::from_static_str(""), false)),
+            len: 0,
+        }
+    }
+
+    pub(crate) fn push(&mut self, kv: KeyValue) {
+        // Capacities are sized for the most attributes a record takes.
+        debug_assert!(self.len < N, "attribute list too short");
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = kv;
+            self.len += 1;
+        }
+    }
+
+    pub(crate) fn as_slice(&self) -> &[KeyValue] {
+        &self.buf[..self.len]
+    }
+}
+
+fn kv(key: &'static str, value: impl Into<Value>) -> KeyValue {
+    KeyValue::new(Key::from_static_str(key), value)
+}
+
+pub(crate) fn status(code: u16) -> KeyValue {
+    kv(HTTP_RESPONSE_STATUS_CODE, i64::from(code))
+}
+
+pub(crate) fn error_type(value: &'static str) -> KeyValue {
+    kv(ERROR_TYPE, value)
+}
+
+pub(crate) fn resend_count(resends: u32) -> KeyValue {
+    kv(HTTP_REQUEST_RESEND_COUNT, i64::from(resends))
+}
+
+pub(crate) fn error_code(code: Arc<str>) -> KeyValue {
+    kv(ERROR_CODE, code)
+}
+
+pub(crate) fn stop_reason(reason: &'static str) -> KeyValue {
+    kv(STOP_REASON, reason)
+}
+
+pub(crate) fn wait_source(source: WaitSource) -> KeyValue {
+    kv(WAIT_SOURCE, source.as_str())
+}
+
+pub(crate) fn failed_fast_reason(reason: FailFast) -> KeyValue {
+    kv(FAILED_FAST_REASON, reason.as_str())
+}
+
+pub(crate) fn auth_outcome(succeeded: bool) -> KeyValue {
+    kv(AUTH_OUTCOME, if succeeded { "success" } else { "failure" })
+}
+
+/// What every request-scoped record carries: method, host and port. Built
+/// once per logical call; cloning it shares the host.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    method: &'static str,
+    address: Option<StringValue>,
+    port: Option<i64>,
+}
+
+impl Target {
+    pub(crate) fn new(method: &Method, uri: &Uri) -> Self {
+        // One backwards scan of the authority (http's `host()` and
+        // `port_u16()` scan it three times): the host only, never
+        // userinfo, path or query.
+        let (host, port) = uri
+            .authority()
+            .map_or((None, None), |authority| host_and_port(authority.as_str()));
+        Target {
+            method: method_name(method),
+            address: host.map(|host| StringValue::from(Arc::<str>::from(host))),
+            port: port
+                .or_else(|| match uri.scheme_str() {
+                    Some("https") | Some("wss") => Some(443),
+                    Some("http") | Some("ws") => Some(80),
+                    _ => None,
+                })
+                .map(i64::from),
+        }
+    }
+
+    /// `server.address`, `server.port` (when known).
+    pub(crate) fn push_server<const N: usize>(&self, attrs: &mut Attrs<N>) {
+        if let Some(address) = &self.address {
+            attrs.push(kv(SERVER_ADDRESS, Value::String(address.clone())));
+            if let Some(port) = self.port {
+                attrs.push(kv(SERVER_PORT, port));
+            }
+        }
+    }
+
+    /// `http.request.method`, `server.address`, `server.port` (when
+    /// known), into a list that outlives a record.
+    pub(crate) fn extend_request(&self, attrs: &mut Vec<KeyValue>) {
+        attrs.push(kv(HTTP_REQUEST_METHOD, self.method));
+        if let Some(address) = &self.address {
+            attrs.push(kv(SERVER_ADDRESS, Value::String(address.clone())));
+            if let Some(port) = self.port {
+                attrs.push(kv(SERVER_PORT, port));
+            }
+        }
+    }
+
+    /// `http.request.method`, then [`push_server`](Self::push_server).
+    pub(crate) fn push_request<const N: usize>(&self, attrs: &mut Attrs<N>) {
+        attrs.push(kv(HTTP_REQUEST_METHOD, self.method));
+        self.push_server(attrs);
+    }
+}
+
+/// The host (brackets of an IPv6 literal removed) and the port of an
+/// authority `[userinfo@]host[:port]`.
+fn host_and_port(authority: &str) -> (Option<&str>, Option<u16>) {
+    let bytes = authority.as_bytes();
+    let start = bytes
+        .iter()
+        .rposition(|&b| b == b'@')
+        .map_or(0, |at| at + 1);
+    let host_port = &authority[start..];
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((host, rest)) => (host, rest.strip_prefix(':')),
+            None => (v6, None),
+        },
+        None => match host_port.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        },
+    };
+    let host = (!host.is_empty()).then_some(host);
+    (host, port.and_then(|port| port.parse().ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_keeps_host_and_port_only() {
+        let uri: Uri = "https://user:pw@api.example.com/v1/items?api_key=secret"
+            .parse()
+            .unwrap();
+        let target = Target::new(&Method::from_bytes(b"PURGE").unwrap(), &uri);
+        let mut attrs = Attrs::<3>::new();
+        target.push_request(&mut attrs);
+        let printed: Vec<String> = attrs
+            .as_slice()
+            .iter()
+            .map(|kv| format!("{}={}", kv.key, kv.value))
+            .collect();
+        assert_eq!(
+            printed,
+            [
+                "http.request.method=_OTHER",
+                "server.address=api.example.com",
+                "server.port=443"
+            ]
+        );
+    }
+
+    #[test]
+    fn authorities_split_into_host_and_port() {
+        for (authority, expected) in [
+            ("api.test", (Some("api.test"), None)),
+            ("api.test:8443", (Some("api.test"), Some(8443))),
+            ("u:p@api.test:8443", (Some("api.test"), Some(8443))),
+            ("u:p@w@api.test", (Some("api.test"), None)),
+            ("[::1]:80", (Some("::1"), Some(80))),
+            ("[::1]", (Some("::1"), None)),
+            ("api.test:99999", (Some("api.test"), None)),
+        ] {
+            assert_eq!(host_and_port(authority), expected, "{authority}");
+        }
+    }
+
+    #[test]
+    fn ipv6_hosts_lose_their_brackets_and_relative_uris_have_no_server() {
+        let uri: Uri = "http://[::1]:8080/x".parse().unwrap();
+        let mut attrs = Attrs::<3>::new();
+        Target::new(&Method::GET, &uri).push_server(&mut attrs);
+        assert_eq!(attrs.as_slice()[0].value.as_str(), "::1");
+        assert_eq!(attrs.as_slice()[1].value, Value::I64(8080));
+
+        let mut attrs = Attrs::<3>::new();
+        Target::new(&Method::GET, &"/x".parse().unwrap()).push_server(&mut attrs);
+        assert!(attrs.as_slice().is_empty());
+    }
+}

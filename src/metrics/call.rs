@@ -1,0 +1,192 @@
+//! [`Call`]: what the retry layer records of one logical call.
+
+use super::attributes::{self as attr, Target};
+use super::{stop_reason, FailFast, Metrics, WaitSource};
+use crate::hints::HintSource;
+use crate::telemetry::{error_type, Failure};
+use crate::{RetryPolicy, RetryReport, StopReason};
+use http::{Method, StatusCode, Uri};
+use opentelemetry::KeyValue;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The recorder of one logical call: nothing (one pointer, no clock read)
+/// unless the policy has [`Metrics`].
+#[derive(Debug)]
+pub(crate) struct Call(Option<Box<State>>);
+
+#[derive(Debug)]
+struct State {
+    metrics: Metrics,
+    target: Target,
+    /// The request's attributes (method, host, port), built once, then
+    /// each record's own after them: one allocation per call, not per
+    /// record.
+    attrs: Vec<KeyValue>,
+    base: usize,
+    started: Instant,
+    attempt_started: Instant,
+    resends: u32,
+    in_flight: bool,
+}
+
+/// Most attributes a call-scoped record carries.
+const MOST_ATTRIBUTES: usize = 7;
+
+impl Call {
+    /// The first attempt is being sent.
+    pub(crate) fn start(policy: &RetryPolicy, method: &Method, uri: &Uri) -> Call {
+        Call(policy.metrics_handle().map(|metrics| {
+            let now = Instant::now();
+            let target = Target::new(method, uri);
+            let mut attrs = Vec::with_capacity(MOST_ATTRIBUTES);
+            target.extend_request(&mut attrs);
+            Box::new(State {
+                metrics: metrics.clone(),
+                target,
+                base: attrs.len(),
+                attrs,
+                started: now,
+                attempt_started: now,
+                resends: 0,
+                in_flight: true,
+            })
+        }))
+    }
+
+    /// An attempt failed and will be retried after `delay`.
+    pub(crate) fn retrying(
+        &mut self,
+        status: Option<StatusCode>,
+        failure: Failure<'_>,
+        delay: Duration,
+        hint: Option<HintSource>,
+    ) {
+        let Some(state) = self.0.as_deref_mut() else {
+            return;
+        };
+        state.attempt_ended(status, Some(failure));
+        state.record(
+            |attrs| {
+                attrs.push(attr::error_type(error_type(failure.kind)));
+                if let Some(status) = status {
+                    attrs.push(attr::status(status.as_u16()));
+                }
+            },
+            |metrics, attrs| metrics.retry(attrs),
+        );
+        let source = match hint {
+            None => WaitSource::Backoff,
+            Some(HintSource::RateLimitReset) => WaitSource::RateLimit,
+            Some(_) => WaitSource::RetryAfter,
+        };
+        state.metrics.wait_for(source, delay, &state.target);
+    }
+
+    /// The next attempt is being sent.
+    pub(crate) fn resend(&mut self) {
+        if let Some(state) = self.0.as_deref_mut() {
+            state.attempt_started = Instant::now();
+            state.resends += 1;
+            state.in_flight = true;
+        }
+    }
+
+    /// The call ends with `report`: a success (`failure` is `None`) or a
+    /// failure.
+    pub(crate) fn finished(
+        &mut self,
+        report: &RetryReport,
+        status: Option<StatusCode>,
+        failure: Option<Failure<'_>>,
+    ) {
+        let Some(state) = self.0.as_deref_mut() else {
+            return;
+        };
+        let now = state.attempt_ended(status, failure);
+        let seconds = now.saturating_duration_since(state.started).as_secs_f64();
+        state.record(
+            |attrs| {
+                if let Some(status) = status {
+                    attrs.push(attr::status(status.as_u16()));
+                }
+                if let Some(failure) = failure {
+                    attrs.push(attr::error_type(error_type(failure.kind)));
+                    if let Some(reason) = report.stopped() {
+                        attrs.push(attr::stop_reason(stop_reason(reason)));
+                    }
+                }
+            },
+            |metrics, attrs| metrics.call(seconds, report.attempts(), attrs),
+        );
+        match report.stopped() {
+            Some(StopReason::BudgetExhausted) => {
+                state.record(
+                    |attrs| {
+                        if let Some(failure) = failure {
+                            attrs.push(attr::error_type(error_type(failure.kind)));
+                        }
+                    },
+                    |metrics, attrs| metrics.budget_refusal(attrs),
+                );
+            }
+            // A quota refusal stops as `HintTooLong` here, and the quota
+            // layer already counted it as `quota`.
+            Some(StopReason::HintTooLong) if !failure.is_some_and(|f| f.refused) => state
+                .metrics
+                .fail_fast_for(FailFast::HintTooLong, &state.target),
+            Some(StopReason::Deadline) => state
+                .metrics
+                .fail_fast_for(FailFast::Deadline, &state.target),
+            _ => {}
+        }
+    }
+}
+
+impl State {
+    /// Records with the request's attributes, then those `extra` adds.
+    fn record(
+        &mut self,
+        extra: impl FnOnce(&mut Vec<KeyValue>),
+        record: impl FnOnce(&Metrics, &[KeyValue]),
+    ) {
+        self.attrs.truncate(self.base);
+        extra(&mut self.attrs);
+        record(&self.metrics, &self.attrs);
+    }
+
+    /// Records the attempt in flight, if any; returns the clock reading.
+    fn attempt_ended(
+        &mut self,
+        status: Option<StatusCode>,
+        failure: Option<Failure<'_>>,
+    ) -> Instant {
+        let now = Instant::now();
+        if !std::mem::take(&mut self.in_flight) {
+            return now;
+        }
+        let seconds = now
+            .saturating_duration_since(self.attempt_started)
+            .as_secs_f64();
+        let code = failure.and_then(|failure| self.metrics.allowed_code(failure.code));
+        let resends = self.resends;
+        self.record(
+            |attrs| {
+                if let Some(status) = status {
+                    attrs.push(attr::status(status.as_u16()));
+                }
+                if let Some(failure) = failure {
+                    attrs.push(attr::error_type(error_type(failure.kind)));
+                }
+                if let Some(code) = code {
+                    attrs.push(attr::error_code(code));
+                }
+                if resends > 0 {
+                    attrs.push(attr::resend_count(resends));
+                }
+            },
+            |metrics, attrs| metrics.attempt_duration(seconds, attrs),
+        );
+        now
+    }
+}

@@ -1,0 +1,352 @@
+//! [`Metrics`]: the instruments, and the recording functions layers call.
+
+use super::attributes::{self as attr, Attrs, Target};
+use crate::StopReason;
+use http::{Method, Uri};
+use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider};
+use opentelemetry::{InstrumentationScope, KeyValue};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The prefix of every metric and attribute name the crate defines itself
+/// (those OpenTelemetry's conventions do not).
+pub const PREFIX: &str = "tower_api_errors.";
+
+/// OpenTelemetry's recommended buckets for `http.client.request.duration`,
+/// in seconds.
+pub const HTTP_DURATION_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+/// Buckets of `tower_api_errors.call.duration`: OpenTelemetry's, then on to
+/// the default deadline (150 s), since a call includes its waits.
+pub const CALL_DURATION_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 30.0, 60.0,
+    120.0, 150.0,
+];
+
+/// Buckets of `tower_api_errors.wait.duration`, in seconds: from a short
+/// backoff to the longest hint honoured by default (120 s) and beyond.
+pub const WAIT_DURATION_BUCKETS: &[f64] = &[
+    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0,
+];
+
+/// Buckets of `tower_api_errors.call.attempts`.
+pub const ATTEMPT_BUCKETS: &[f64] = &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0];
+
+/// Why a request waited: the `tower_api_errors.wait.source` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WaitSource {
+    /// A server's explicit hint: `Retry-After`, `retry-after-ms`, gRPC
+    /// pushback, or a body's `retry_after`.
+    RetryAfter,
+    /// The reset of an exhausted rate-limit window.
+    RateLimit,
+    /// The retry layer's backoff, when the server gave no hint.
+    Backoff,
+    /// A quota gate held the request until its window reopens.
+    Quota,
+    /// A cooldown after a failure told the client to stay away.
+    Cooldown,
+    /// A credential refresh the request waited for.
+    Auth,
+}
+
+impl WaitSource {
+    /// The attribute value: `retry_after`, `rate_limit`, `backoff`,
+    /// `quota`, `cooldown` or `auth`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitSource::RetryAfter => "retry_after",
+            WaitSource::RateLimit => "rate_limit",
+            WaitSource::Backoff => "backoff",
+            WaitSource::Quota => "quota",
+            WaitSource::Cooldown => "cooldown",
+            WaitSource::Auth => "auth",
+        }
+    }
+}
+
+impl fmt::Display for WaitSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a request failed without waiting: the
+/// `tower_api_errors.failed_fast.reason` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FailFast {
+    /// The server asked to wait longer than `max_retry_after`.
+    HintTooLong,
+    /// The deadline ended the request: a wait that would end past it was
+    /// not started, or it passed during an attempt or a wait.
+    Deadline,
+    /// A quota gate refused the request locally.
+    Quota,
+}
+
+impl FailFast {
+    /// The attribute value: `hint_too_long`, `deadline` or `quota`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailFast::HintTooLong => "hint_too_long",
+            FailFast::Deadline => "deadline",
+            FailFast::Quota => "quota",
+        }
+    }
+}
+
+impl fmt::Display for FailFast {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The crate's OpenTelemetry instruments, created once from a [`Meter`];
+/// hand it to the layers ([`RetryPolicy::metrics`](crate::RetryPolicy::metrics)).
+///
+/// The recording functions are public so that a layer of your own (a
+/// rate limiter, a circuit breaker) can record into the same instruments,
+/// with the same attributes.
+///
+/// # Clone
+/// Cheap (one `Arc`); clones record into the same instruments.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Instruments>,
+}
+
+#[derive(Clone)]
+struct Instruments {
+    attempt_duration: Histogram<f64>,
+    call_duration: Histogram<f64>,
+    call_attempts: Histogram<u64>,
+    retries: Counter<u64>,
+    waits: Counter<u64>,
+    wait_duration: Histogram<f64>,
+    budget_refusals: Counter<u64>,
+    failed_fast: Counter<u64>,
+    auth_refreshes: Counter<u64>,
+    quota_holds: Counter<u64>,
+    error_codes: Box<[Arc<str>]>,
+}
+
+impl fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Metrics")
+            .field("error_codes", &self.inner.error_codes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The instrumentation scope's name: the crate's.
+pub const SCOPE: &str = "tower-api-errors";
+
+impl Metrics {
+    /// The instruments, created on `meter`.
+    pub fn new(meter: &Meter) -> Self {
+        let histogram =
+            |name: &'static str, unit: &'static str, doc: &'static str, buckets: &[f64]| {
+                meter
+                    .f64_histogram(name)
+                    .with_unit(unit)
+                    .with_description(doc)
+                    .with_boundaries(buckets.to_vec())
+                    .build()
+            };
+        let counter = |name: &'static str, unit: &'static str, doc: &'static str| {
+            meter
+                .u64_counter(name)
+                .with_unit(unit)
+                .with_description(doc)
+                .build()
+        };
+        Metrics {
+            inner: Arc::new(Instruments {
+                attempt_duration: histogram(
+                    "http.client.request.duration",
+                    "s",
+                    "Duration of each HTTP request sent (each attempt).",
+                    HTTP_DURATION_BUCKETS,
+                ),
+                call_duration: histogram(
+                    "tower_api_errors.call.duration",
+                    "s",
+                    "Duration of each logical call through the retry layer, attempts and waits included.",
+                    CALL_DURATION_BUCKETS,
+                ),
+                call_attempts: meter
+                    .u64_histogram("tower_api_errors.call.attempts")
+                    .with_unit("{attempt}")
+                    .with_description("Attempts made by each logical call, the first included.")
+                    .with_boundaries(ATTEMPT_BUCKETS.to_vec())
+                    .build(),
+                retries: counter(
+                    "tower_api_errors.retries",
+                    "{retry}",
+                    "Retries decided, by the failure that caused them.",
+                ),
+                waits: counter(
+                    "tower_api_errors.waits",
+                    "{wait}",
+                    "Waits before a request was sent, by source.",
+                ),
+                wait_duration: histogram(
+                    "tower_api_errors.wait.duration",
+                    "s",
+                    "Duration of each wait before a request was sent, by source.",
+                    WAIT_DURATION_BUCKETS,
+                ),
+                budget_refusals: counter(
+                    "tower_api_errors.budget.refusals",
+                    "{retry}",
+                    "Retries the retry budget refused.",
+                ),
+                failed_fast: counter(
+                    "tower_api_errors.failed_fast",
+                    "{request}",
+                    "Requests failed without waiting, by reason.",
+                ),
+                auth_refreshes: counter(
+                    "tower_api_errors.auth.refreshes",
+                    "{refresh}",
+                    "Credential refreshes, by outcome.",
+                ),
+                quota_holds: counter(
+                    "tower_api_errors.quota.holds",
+                    "{request}",
+                    "Requests a quota gate held before sending.",
+                ),
+                error_codes: Box::default(),
+            }),
+        }
+    }
+
+    /// The instruments on the global meter provider
+    /// (`opentelemetry::global`), scope `tower-api-errors` with the crate's
+    /// version.
+    ///
+    /// Call it after the application installed its SDK: a [`Meter`] taken
+    /// before that stays a no-op one.
+    pub fn global() -> Self {
+        let scope = InstrumentationScope::builder(SCOPE)
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .build();
+        Metrics::new(&opentelemetry::global::meter_provider().meter_with_scope(scope))
+    }
+
+    /// The instruments on `provider`'s meter for this crate's scope.
+    pub fn from_provider(provider: &impl MeterProvider) -> Self {
+        let scope = InstrumentationScope::builder(SCOPE)
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .build();
+        Metrics::new(&provider.meter_with_scope(scope))
+    }
+
+    /// Vendor error codes (as [`ApiError::code`](crate::ApiError::code)
+    /// gives them, compared exactly) that may appear as the
+    /// `tower_api_errors.error.code` attribute. Codes come from response
+    /// bodies and are unbounded, so none is recorded unless listed here.
+    pub fn error_codes<I, S>(mut self, codes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<Arc<str>>,
+    {
+        Arc::make_mut(&mut self.inner).error_codes = codes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The allowlisted code equal to `code`, shared (no allocation).
+    pub(crate) fn allowed_code(&self, code: Option<&str>) -> Option<Arc<str>> {
+        let code = code?;
+        self.inner
+            .error_codes
+            .iter()
+            .find(|allowed| &***allowed == code)
+            .cloned()
+    }
+
+    pub(crate) fn attempt_duration(&self, seconds: f64, attrs: &[KeyValue]) {
+        self.inner.attempt_duration.record(seconds, attrs);
+    }
+
+    pub(crate) fn call(&self, seconds: f64, attempts: u32, attrs: &[KeyValue]) {
+        self.inner.call_duration.record(seconds, attrs);
+        self.inner.call_attempts.record(u64::from(attempts), attrs);
+    }
+
+    pub(crate) fn retry(&self, attrs: &[KeyValue]) {
+        self.inner.retries.add(1, attrs);
+    }
+
+    pub(crate) fn budget_refusal(&self, attrs: &[KeyValue]) {
+        self.inner.budget_refusals.add(1, attrs);
+    }
+
+    pub(crate) fn wait_for(&self, source: WaitSource, waited: Duration, target: &Target) {
+        let mut attrs = Attrs::<4>::new();
+        attrs.push(attr::wait_source(source));
+        target.push_server(&mut attrs);
+        self.inner.waits.add(1, attrs.as_slice());
+        self.inner
+            .wait_duration
+            .record(waited.as_secs_f64(), attrs.as_slice());
+    }
+
+    pub(crate) fn fail_fast_for(&self, reason: FailFast, target: &Target) {
+        let mut attrs = Attrs::<4>::new();
+        attrs.push(attr::failed_fast_reason(reason));
+        target.push_request(&mut attrs);
+        self.inner.failed_fast.add(1, attrs.as_slice());
+    }
+
+    /// Records a wait of `waited` before sending `method uri`, for
+    /// `source` (`tower_api_errors.waits` and
+    /// `tower_api_errors.wait.duration`).
+    pub fn record_wait(&self, source: WaitSource, waited: Duration, method: &Method, uri: &Uri) {
+        self.wait_for(source, waited, &Target::new(method, uri));
+    }
+
+    /// Records a request failed without waiting, for `reason`
+    /// (`tower_api_errors.failed_fast`).
+    pub fn record_failed_fast(&self, reason: FailFast, method: &Method, uri: &Uri) {
+        self.fail_fast_for(reason, &Target::new(method, uri));
+    }
+
+    /// Records a credential load from a token source (the first one
+    /// included), and whether it succeeded
+    /// (`tower_api_errors.auth.refreshes`). A load serves every request
+    /// waiting for it, so it has no request attributes.
+    pub fn record_auth_refresh(&self, succeeded: bool) {
+        self.inner
+            .auth_refreshes
+            .add(1, &[attr::auth_outcome(succeeded)]);
+    }
+
+    /// Records a request to `uri` held by a quota gate
+    /// (`tower_api_errors.quota.holds`). The wait itself is recorded with
+    /// [`record_wait`](Self::record_wait) and [`WaitSource::Quota`].
+    pub fn record_quota_hold(&self, method: &Method, uri: &Uri) {
+        let mut attrs = Attrs::<3>::new();
+        Target::new(method, uri).push_request(&mut attrs);
+        self.inner.quota_holds.add(1, attrs.as_slice());
+    }
+}
+
+/// `tower_api_errors.stop_reason`: why the retry layer stopped.
+pub(crate) fn stop_reason(reason: StopReason) -> &'static str {
+    match reason {
+        StopReason::NotRetryable => "not_retryable",
+        StopReason::NotIdempotent => "not_idempotent",
+        StopReason::ForbiddenByPolicy => "forbidden_by_policy",
+        StopReason::BodyNotReplayable => "body_not_replayable",
+        StopReason::MaxAttempts => "max_attempts",
+        StopReason::HintTooLong => "hint_too_long",
+        StopReason::Deadline => "deadline",
+        StopReason::BudgetExhausted => "budget_exhausted",
+    }
+}

@@ -1,0 +1,700 @@
+//! OpenTelemetry metrics (feature `opentelemetry`): the metrics table in
+//! `src/metrics/mod.rs` checked against what an in-memory exporter
+//! collects from a scripted run, and no secret in any attribute value.
+
+mod support;
+
+#[path = "../examples/metrics.rs"]
+mod metrics_example;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use metrics_example::{points, sdk, Point, Summary};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tower::retry::budget::TpsBudget;
+use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
+use tower_api_errors::auth::{AuthLayer, Credential, TokenFuture, TokenSource};
+use tower_api_errors::metrics::{self, Metrics, WaitSource};
+use tower_api_errors::quota::QuotaLayer;
+use tower_api_errors::retry::{Backoff, ReplayBody};
+use tower_api_errors::{ErrorBodyParseLayer, RetryLayer, RetryPolicy, StatusClassifierLayer};
+
+/// Every request carries these; none may reach an attribute.
+const SECRET: &str = "sk_live_SECRET";
+const AUTHORITY: &str = "user:pw@api.example.com:8443";
+
+/// One row of the documented table.
+#[derive(Debug)]
+struct Row {
+    name: String,
+    instrument: String,
+    unit: String,
+    always: BTreeSet<String>,
+    sometimes: BTreeSet<String>,
+}
+
+/// The table, read from the module docs it is published in.
+fn documented() -> Vec<Row> {
+    let source = include_str!("../src/metrics/mod.rs");
+    let code = |cell: &str| -> BTreeSet<String> {
+        cell.split(',')
+            .map(|c| c.trim().trim_matches('`').to_owned())
+            .filter(|c| !c.is_empty())
+            .collect()
+    };
+    source
+        .lines()
+        .filter_map(|line| line.strip_prefix("//! | `"))
+        .map(|row| {
+            let cells: Vec<&str> = row
+                .trim_end()
+                .trim_end_matches('|')
+                .split('|')
+                .map(str::trim)
+                .collect();
+            assert_eq!(cells.len(), 6, "a table row has six cells: {row}");
+            Row {
+                name: cells[0].trim_end_matches('`').to_owned(),
+                instrument: cells[1].to_owned(),
+                unit: cells[2].trim_matches('`').to_owned(),
+                always: code(cells[3]),
+                sometimes: code(cells[4]),
+            }
+        })
+        .collect()
+}
+
+/// What the scripted upstream answers per path, attempt by attempt (the
+/// last answer repeats). `None`: the attempt never answers.
+type Script = &'static [Option<(u16, &'static [(&'static str, &'static str)], &'static str)>];
+
+fn script(path: &str) -> Script {
+    match path {
+        "/ok" => &[Some((200, &[], "{}"))],
+        // Backoff (no hint), then success.
+        "/503-then-ok" => &[
+            Some((503, &[], r#"{"error": {"code": 503, "message": "down"}}"#)),
+            Some((200, &[], "{}")),
+        ],
+        // An explicit hint, then a rate-limit window's reset.
+        "/429-hint" => &[
+            Some((
+                429,
+                &[("retry-after", "1")],
+                r#"{"error": "rate_limit_exceeded"}"#,
+            )),
+            Some((
+                429,
+                &[
+                    ("x-ratelimit-limit", "60"),
+                    ("x-ratelimit-remaining", "0"),
+                    ("x-ratelimit-reset", "2"),
+                ],
+                r#"{"error": "rate_limit_exceeded"}"#,
+            )),
+            Some((200, &[], "{}")),
+        ],
+        "/post-503" => &[Some((503, &[], r#"{"error": "down"}"#))],
+        // Fails fast: a day is longer than max_retry_after.
+        "/429-daily" => &[Some((
+            429,
+            &[("retry-after", "86400")],
+            r#"{"error": "daily_limit"}"#,
+        ))],
+        // Not retryable; its code is allowlisted.
+        "/upgrade" => &[Some((
+            426,
+            &[],
+            r#"{"error": {"code": "VERSION_OUTDATED", "message": "upgrade"}}"#,
+        ))],
+        // Not retryable; its code carries the secret and is not listed.
+        "/leaky" => &[Some((
+            400,
+            &[],
+            r#"{"error": "bad_sk_live_SECRET", "message": "echo sk_live_SECRET"}"#,
+        ))],
+        // A hint longer than the deadline left.
+        "/deadline-wait" => &[Some((503, &[("retry-after", "100")], "{}"))],
+        // An attempt that never answers: the deadline cuts it.
+        "/hang" => &[None],
+        // A window spent: remaining 0, reset in 3 s.
+        "/quota" => &[Some((
+            200,
+            &[
+                ("x-ratelimit-limit", "1"),
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "3"),
+            ],
+            "{}",
+        ))],
+        // Rejects the first credential (see `Rotating`).
+        "/auth" => &[
+            Some((401, &[], r#"{"error": "invalid_token"}"#)),
+            Some((200, &[], "{}")),
+        ],
+        _ => &[Some((404, &[], "{}"))],
+    }
+}
+
+/// Hands out `tok-1`, then `tok-2` on refresh.
+#[derive(Default)]
+struct Rotating(std::sync::atomic::AtomicU32);
+
+impl TokenSource for Rotating {
+    fn current(&self) -> TokenFuture<'_> {
+        self.next()
+    }
+    fn refresh<'a>(&'a self, _rejected: &'a Credential) -> TokenFuture<'a> {
+        self.next()
+    }
+}
+
+impl Rotating {
+    fn next(&self) -> TokenFuture<'_> {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        Box::pin(async move { Ok(Credential::new(&format!("tok-{n}")).unwrap()) })
+    }
+}
+
+/// A token source whose every load fails.
+struct Broken;
+
+impl TokenSource for Broken {
+    fn current(&self) -> TokenFuture<'_> {
+        Box::pin(async { Err("token endpoint down".into()) })
+    }
+    fn refresh<'a>(&'a self, _rejected: &'a Credential) -> TokenFuture<'a> {
+        self.current()
+    }
+}
+
+type Upstream = tower::util::BoxCloneSyncService<
+    Request<ReplayBody<Full<Bytes>>>,
+    Response<Full<Bytes>>,
+    BoxError,
+>;
+
+fn upstream() -> Upstream {
+    let seen: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    tower::util::BoxCloneSyncService::new(service_fn(
+        move |request: Request<ReplayBody<Full<Bytes>>>| {
+            let path = request.uri().path().to_owned();
+            let attempt = {
+                let mut seen = seen.lock().unwrap();
+                let count = seen.entry(path.clone()).or_default();
+                *count += 1;
+                *count
+            };
+            let answers = script(&path);
+            let answer = answers[(attempt - 1).min(answers.len() - 1)];
+            async move {
+                let Some((status, headers, body)) = answer else {
+                    std::future::pending::<()>().await;
+                    unreachable!()
+                };
+                let mut response = Response::builder().status(status);
+                for (name, value) in headers {
+                    response = response.header(*name, *value);
+                }
+                Ok::<_, BoxError>(
+                    response
+                        .body(Full::new(Bytes::from_static(body.as_bytes())))
+                        .unwrap(),
+                )
+            }
+        },
+    ))
+}
+
+fn request(method: &str, path: &str) -> Request<Full<Bytes>> {
+    Request::builder()
+        .method(method)
+        .uri(format!("https://{AUTHORITY}{path}?api_key={SECRET}&page=2"))
+        .header("authorization", format!("Bearer {SECRET}"))
+        .header("x-api-key", SECRET)
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap()
+}
+
+fn stack(
+    policy: RetryPolicy,
+) -> impl tower::Service<
+    Request<Full<Bytes>>,
+    Response = Response<Full<Bytes>>,
+    Error = tower_api_errors::Error,
+> + Clone {
+    ServiceBuilder::new()
+        .layer(RetryLayer::new(policy))
+        .layer(ErrorBodyParseLayer::new())
+        .layer(StatusClassifierLayer::new())
+        .service(upstream())
+}
+
+/// The scripted run: success, a retried 503, a 429 with hints, a budget
+/// refusal, fail-fast, the deadline (a wait and a hanging attempt), and
+/// what the quota and auth layers record.
+async fn scripted_run() -> Vec<Point> {
+    let (provider, exporter) = sdk();
+    let metrics = Metrics::from_provider(&provider).error_codes(["VERSION_OUTDATED"]);
+    let policy = RetryPolicy::default()
+        .backoff(Backoff::exponential(
+            Duration::from_millis(100),
+            2.0,
+            Duration::from_secs(1),
+        ))
+        .metrics(metrics.clone());
+    let client = stack(policy.clone());
+    for path in [
+        "/ok",
+        "/503-then-ok",
+        "/429-hint",
+        "/429-daily",
+        "/upgrade",
+        "/leaky",
+    ] {
+        let _ = client.clone().oneshot(request("GET", path)).await;
+    }
+    // A POST is not retried (not idempotent); a custom method is `_OTHER`.
+    let _ = client.clone().oneshot(request("POST", "/post-503")).await;
+    let _ = client.clone().oneshot(request("PURGE", "/ok")).await;
+
+    let broke = stack(
+        policy
+            .clone()
+            .budget(TpsBudget::new(Duration::from_secs(10), 0, 0.0)),
+    );
+    let _ = broke.oneshot(request("GET", "/503-then-ok")).await;
+
+    let hurried = stack(policy.clone().deadline(Duration::from_secs(30)));
+    let _ = hurried
+        .clone()
+        .oneshot(request("GET", "/deadline-wait"))
+        .await;
+    let _ = hurried.oneshot(request("GET", "/hang")).await;
+
+    // The auth layer: the first credential is loaded (a wait), rejected
+    // once (a refresh, a wait), and a broken source fails its load.
+    let authed = ServiceBuilder::new()
+        .layer(RetryLayer::new(policy.clone()))
+        .layer(AuthLayer::new(Rotating::default()).metrics(metrics.clone()))
+        .layer(ErrorBodyParseLayer::new())
+        .layer(StatusClassifierLayer::new())
+        .service(upstream());
+    // The layer's own credential (a caller's `authorization` is left alone).
+    let mut fresh = request("GET", "/auth");
+    fresh.headers_mut().remove("authorization");
+    authed.oneshot(fresh).await.unwrap();
+    let broken = ServiceBuilder::new()
+        .layer(RetryLayer::new(policy.clone()))
+        .layer(AuthLayer::new(Broken).metrics(metrics.clone()))
+        .service(upstream());
+    let mut fresh = request("GET", "/ok");
+    fresh.headers_mut().remove("authorization");
+    assert!(broken.oneshot(fresh).await.is_err());
+
+    // The quota layer: learns a spent window (remaining 0, reset in 3 s)
+    // from a success, holds the next request 3 s, and refuses one that
+    // may not wait that long.
+    let quota = QuotaLayer::new().metrics(metrics.clone());
+    let gated = |layer: QuotaLayer| {
+        ServiceBuilder::new()
+            .layer(RetryLayer::new(policy.clone()))
+            .layer(layer)
+            .layer(ErrorBodyParseLayer::new())
+            .layer(StatusClassifierLayer::new())
+            .service(upstream())
+    };
+    gated(quota.clone())
+        .oneshot(request("GET", "/quota"))
+        .await
+        .unwrap();
+    gated(quota.clone())
+        .oneshot(request("GET", "/quota"))
+        .await
+        .unwrap();
+    let hurried = quota.max_wait(Duration::from_secs(1));
+    assert!(gated(hurried)
+        .oneshot(request("GET", "/quota"))
+        .await
+        .is_err());
+    // A cooldown as a layer of your own would record it.
+    let uri: http::Uri = format!("https://{AUTHORITY}/v1/quota?api_key={SECRET}")
+        .parse()
+        .unwrap();
+    metrics.record_wait(
+        WaitSource::Cooldown,
+        Duration::from_secs(5),
+        &http::Method::GET,
+        &uri,
+    );
+
+    provider.force_flush().unwrap();
+    let points = points(&exporter.get_finished_metrics().unwrap());
+    provider.shutdown().unwrap();
+    points
+}
+
+fn find<'a>(points: &'a [Point], metric: &str, attrs: &[(&str, &str)]) -> Vec<&'a Point> {
+    points
+        .iter()
+        .filter(|p| p.metric == metric)
+        .filter(|p| {
+            attrs
+                .iter()
+                .all(|(k, v)| p.attributes.get(*k).map(String::as_str) == Some(*v))
+        })
+        .collect()
+}
+
+fn total(points: &[&Point]) -> u64 {
+    points.iter().map(|p| p.count).sum()
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_documented_metric_appears_with_exactly_its_documented_attributes() {
+    let points = scripted_run().await;
+    let table = documented();
+    assert_eq!(table.len(), 10, "{table:#?}");
+
+    let exported: BTreeSet<&str> = points.iter().map(|p| p.metric.as_str()).collect();
+    let documented: BTreeSet<&str> = table.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(exported, documented, "exported vs documented metrics");
+
+    for row in &table {
+        let rows: Vec<&Point> = points.iter().filter(|p| p.metric == row.name).collect();
+        let mut seen_sometimes = BTreeSet::new();
+        for point in &rows {
+            assert_eq!(
+                (point.instrument, point.unit.as_str()),
+                (row.instrument.as_str(), row.unit.as_str()),
+                "{}",
+                row.name
+            );
+            let keys: BTreeSet<String> = point.attributes.keys().cloned().collect();
+            assert!(
+                row.always.is_subset(&keys),
+                "{}: missing {:?} in {keys:?}",
+                row.name,
+                row.always.difference(&keys).collect::<Vec<_>>()
+            );
+            let extra: Vec<&String> = keys
+                .difference(&row.always)
+                .filter(|k| !row.sometimes.contains(*k))
+                .collect();
+            assert!(
+                extra.is_empty(),
+                "{}: undocumented attributes {extra:?}",
+                row.name
+            );
+            seen_sometimes.extend(keys.difference(&row.always).cloned());
+        }
+        assert_eq!(
+            seen_sometimes, row.sometimes,
+            "{}: every conditional attribute shows up in the run",
+            row.name
+        );
+        // Every name is OTel's or under our one prefix.
+        assert!(
+            row.name.starts_with("http.client.") || row.name.starts_with(metrics::PREFIX),
+            "{}",
+            row.name
+        );
+        for key in row.always.iter().chain(&row.sometimes) {
+            assert!(
+                ["http.", "server.", "error.type"]
+                    .iter()
+                    .any(|p| key.starts_with(p))
+                    || key.starts_with(metrics::PREFIX),
+                "{key}"
+            );
+        }
+    }
+
+    // OTel's recommended buckets.
+    let attempt = find(&points, "http.client.request.duration", &[])[0];
+    assert_eq!(attempt.bounds, metrics::HTTP_DURATION_BUCKETS);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_scripted_run_counts_what_happened() {
+    let points = scripted_run().await;
+    let d = "http.client.request.duration";
+    // The success: one attempt, 200, no error.type, the URI's host and port.
+    let ok = find(
+        &points,
+        d,
+        &[
+            ("http.request.method", "GET"),
+            ("http.response.status_code", "200"),
+        ],
+    );
+    assert!(ok
+        .iter()
+        .all(|p| p.attributes["server.address"] == "api.example.com"
+            && p.attributes["server.port"] == "8443"));
+    assert!(ok.iter().all(|p| !p.attributes.contains_key("error.type")));
+    assert_eq!(
+        total(&find(&points, d, &[("http.request.method", "_OTHER")])),
+        1
+    );
+
+    // The retried 503: a first attempt `unavailable`, a resend that succeeded.
+    assert_eq!(
+        total(&find(
+            &points,
+            d,
+            &[
+                ("error.type", "unavailable"),
+                ("http.response.status_code", "503")
+            ]
+        )),
+        4,
+        "GET retried + POST + budget-refused GET + deadline wait"
+    );
+    assert_eq!(
+        total(&find(
+            &points,
+            d,
+            &[
+                ("http.request.resend_count", "1"),
+                ("http.response.status_code", "200")
+            ]
+        )),
+        1
+    );
+    assert_eq!(
+        total(&find(
+            &points,
+            d,
+            &[
+                ("http.request.resend_count", "2"),
+                ("http.response.status_code", "200")
+            ]
+        )),
+        1,
+        "the 429 path"
+    );
+
+    // Retries by reason, waits by source, and their lengths.
+    let r = "tower_api_errors.retries";
+    assert_eq!(
+        total(&find(&points, r, &[("error.type", "unavailable")])),
+        1
+    );
+    assert_eq!(
+        total(&find(&points, r, &[("error.type", "rate_limited")])),
+        2
+    );
+    let w = "tower_api_errors.wait.duration";
+    let waited = |source: &str| {
+        let points = find(&points, w, &[("tower_api_errors.wait.source", source)]);
+        (total(&points), points.iter().map(|p| p.sum).sum::<f64>())
+    };
+    assert_eq!(waited("retry_after"), (1, 1.0));
+    assert_eq!(waited("rate_limit"), (1, 2.0));
+    assert_eq!(waited("backoff").0, 1);
+    assert!(waited("backoff").1 <= 0.1);
+    assert_eq!(waited("quota"), (1, 3.0));
+    assert_eq!(waited("cooldown"), (1, 5.0));
+    assert_eq!(
+        waited("auth").0,
+        3,
+        "the first load, the refresh, the broken load"
+    );
+    assert_eq!(
+        total(&find(
+            &points,
+            "tower_api_errors.waits",
+            &[("tower_api_errors.wait.source", "retry_after")]
+        )),
+        1
+    );
+
+    // Refusals and fail-fast.
+    assert_eq!(
+        total(&find(
+            &points,
+            "tower_api_errors.budget.refusals",
+            &[("error.type", "unavailable")]
+        )),
+        1
+    );
+    let f = "tower_api_errors.failed_fast";
+    let reason = |r: &str| {
+        total(&find(
+            &points,
+            f,
+            &[("tower_api_errors.failed_fast.reason", r)],
+        ))
+    };
+    assert_eq!(
+        (reason("hint_too_long"), reason("deadline"), reason("quota")),
+        (1, 2, 1)
+    );
+
+    // Calls: outcome, stop reason and attempts.
+    let c = "tower_api_errors.call.duration";
+    let stopped = |r: &str| total(&find(&points, c, &[("tower_api_errors.stop_reason", r)]));
+    assert_eq!(stopped("budget_exhausted"), 1);
+    assert_eq!(
+        stopped("hint_too_long"),
+        2,
+        "the daily limit, the quota refusal"
+    );
+    assert_eq!(stopped("deadline"), 2);
+    assert_eq!(stopped("not_idempotent"), 1);
+    assert_eq!(
+        stopped("not_retryable"),
+        3,
+        "426, 400, the broken credential"
+    );
+    // The hanging attempt was cut at the deadline, 30 s in.
+    let hang = find(&points, d, &[("error.type", "transport")]);
+    assert_eq!((total(&hang), hang[0].sum), (1, 30.0));
+    let calls = find(&points, c, &[]);
+    assert_eq!(total(&calls), 16);
+    let successes: u64 = calls
+        .iter()
+        .filter(|p| !p.attributes.contains_key("error.type"))
+        .map(|p| p.count)
+        .sum();
+    assert_eq!(
+        successes, 7,
+        "ok, 503 then ok, 429s then ok, PURGE ok, auth renewed, two quota"
+    );
+    let attempts: f64 = find(&points, "tower_api_errors.call.attempts", &[])
+        .iter()
+        .map(|p| p.sum)
+        .sum();
+    assert_eq!(
+        attempts, 19.0,
+        "16 calls, 3 retries (the auth re-send is inside its attempt)"
+    );
+
+    // The allowlisted code shows; the other does not.
+    assert_eq!(
+        total(&find(
+            &points,
+            d,
+            &[("tower_api_errors.error.code", "VERSION_OUTDATED")]
+        )),
+        1
+    );
+    assert!(find(&points, d, &[("error.type", "bad_request")])
+        .iter()
+        .all(|p| !p.attributes.contains_key("tower_api_errors.error.code")));
+
+    // Auth: two good loads (the first, the refresh), one failed.
+    let a = "tower_api_errors.auth.refreshes";
+    assert_eq!(
+        total(&find(
+            &points,
+            a,
+            &[("tower_api_errors.auth.outcome", "success")]
+        )),
+        2
+    );
+    assert_eq!(
+        total(&find(
+            &points,
+            a,
+            &[("tower_api_errors.auth.outcome", "failure")]
+        )),
+        1
+    );
+    assert_eq!(
+        total(&find(&points, "tower_api_errors.quota.holds", &[])),
+        1
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_attribute_value_carries_a_path_query_header_or_credential() {
+    let points = scripted_run().await;
+    assert!(!points.is_empty());
+    let values: BTreeMap<String, BTreeSet<String>> = points
+        .iter()
+        .flat_map(|p| p.attributes.iter())
+        .fold(BTreeMap::new(), |mut all, (k, v)| {
+            all.entry(k.clone()).or_default().insert(v.clone());
+            all
+        });
+    for (key, values) in &values {
+        for value in values {
+            for forbidden in [
+                SECRET, "SECRET", "Bearer", "pw", "user", "?", "=", "&", "/", "api_key", "page",
+                "leaky", "v1",
+            ] {
+                assert!(
+                    !value.contains(forbidden),
+                    "{key}={value} contains {forbidden:?}"
+                );
+            }
+            assert!(value.len() <= 32, "{key}={value}: bounded values only");
+        }
+    }
+    // Every value is from a bounded set: the keys' whole vocabulary.
+    assert_eq!(
+        values["server.address"],
+        BTreeSet::from(["api.example.com".to_owned()])
+    );
+    assert!(values["error.type"]
+        .iter()
+        .all(|v| v.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
+}
+
+#[tokio::test]
+async fn without_metrics_in_the_policy_nothing_is_recorded() {
+    let (provider, exporter) = sdk();
+    // Instruments exist on the provider, but the policy has no handle.
+    let _unused = Metrics::from_provider(&provider);
+    let client = stack(RetryPolicy::default());
+    client.oneshot(request("GET", "/ok")).await.unwrap();
+    provider.force_flush().unwrap();
+    assert!(points(&exporter.get_finished_metrics().unwrap()).is_empty());
+}
+
+/// The example, end to end over loopback: the demo's scenarios, read back
+/// from the exporter.
+#[tokio::test]
+async fn the_example_answers_error_rate_attempts_and_waits() {
+    let (rows, points) = metrics_example::run().await;
+    let summary = Summary::from_points(&points);
+    assert_eq!(summary.calls, rows.len() as u64);
+    let attempts: u64 = rows.iter().map(|r| u64::from(r.attempts)).sum();
+    assert_eq!(
+        summary.attempts, attempts,
+        "attempts per call match the demo's reports"
+    );
+    let failed = rows.iter().filter(|r| r.outcome.is_err()).count() as u64;
+    assert_eq!(summary.failures_by_kind.values().sum::<u64>(), failed);
+    assert_eq!(
+        summary.failures_by_kind["rate_limited"], 1,
+        "the daily limit"
+    );
+    assert_eq!(summary.failures_by_kind["unauthorized"], 1);
+    // The per-minute limit waited 1 s on Retry-After, the body hint 0.5 s.
+    let (count, seconds) = summary.waits_by_source["retry_after"];
+    assert_eq!(count, 2);
+    assert!((seconds - 1.5).abs() < 1e-9, "{seconds}");
+    assert!(
+        summary.waits_by_source["backoff"].0 >= 3,
+        "503 recovers twice, 502 twice"
+    );
+    let waited: f64 = rows.iter().map(|r| r.waited.as_secs_f64()).sum();
+    let exported: f64 = summary.waits_by_source.values().map(|(_, s)| s).sum();
+    assert!((waited - exported).abs() < 1e-6, "{waited} vs {exported}");
+    // The allowlisted code made it; nothing of the secret did.
+    assert!(points.iter().any(|p| p
+        .attributes
+        .get("tower_api_errors.error.code")
+        .map(String::as_str)
+        == Some("VERSION_OUTDATED")));
+    assert!(points
+        .iter()
+        .flat_map(|p| p.attributes.values())
+        .all(|v| !v.contains("sk_demo") && !v.contains('?')));
+}
