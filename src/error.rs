@@ -739,17 +739,7 @@ impl fmt::Display for TransportError {
             printed = text;
             next = cause.source();
         }
-        match (self.retries.attempts(), self.retries.gave_up()) {
-            (1, None) => {}
-            (attempts, None) => write!(f, " [after {attempts} attempts]")?,
-            (attempts, Some(reason)) => {
-                write!(f, " [after {attempts} attempts; gave up: {reason}]")?
-            }
-        }
-        if let Some(request) = &self.request {
-            write!(f, " ({request})")?;
-        }
-        Ok(())
+        write_outcome(f, self.retries, self.request.as_ref())
     }
 }
 
@@ -800,6 +790,24 @@ pub(crate) fn request_id(headers: &http::HeaderMap) -> Option<Box<str>> {
             && value.iter().all(|b| b.is_ascii_graphic());
         ok.then(|| String::from_utf8_lossy(value).into())
     })
+}
+
+/// The end of a transport or auth error's one-line `Display`: the attempts
+/// and why the retry layer gave up, when that is news, then the request.
+pub(crate) fn write_outcome(
+    f: &mut fmt::Formatter<'_>,
+    retries: RetryReport,
+    request: Option<&RequestContext>,
+) -> fmt::Result {
+    match (retries.attempts(), retries.gave_up()) {
+        (1, None) => {}
+        (attempts, None) => write!(f, " [after {attempts} attempts]")?,
+        (attempts, Some(reason)) => write!(f, " [after {attempts} attempts; gave up: {reason}]")?,
+    }
+    if let Some(request) = request {
+        write!(f, " ({request})")?;
+    }
+    Ok(())
 }
 
 /// Causes printed by a [`TransportError`]'s `Display`, at most.

@@ -21,7 +21,9 @@ async fn a_429_is_a_failure_in_a_tower_http_06_trace() {
         Ok::<_, std::convert::Infallible>(
             Response::builder()
                 .status(404)
-                .body(Full::new(Bytes::from_static(br#"{"error": "Member not found"}"#)))
+                .body(Full::new(Bytes::from_static(
+                    br#"{"error": "Member not found"}"#,
+                )))
                 .unwrap(),
         )
     });

@@ -189,17 +189,7 @@ impl fmt::Display for Unauthorized {
         if let Some(source) = &self.source {
             write!(f, ": {source}")?;
         }
-        match (self.retries.attempts(), self.retries.gave_up()) {
-            (1, None) => {}
-            (attempts, None) => write!(f, " [after {attempts} attempts]")?,
-            (attempts, Some(reason)) => {
-                write!(f, " [after {attempts} attempts; gave up: {reason}]")?
-            }
-        }
-        if let Some(request) = &self.request {
-            write!(f, " ({request})")?;
-        }
-        Ok(())
+        crate::error::write_outcome(f, self.retries, self.request.as_ref())
     }
 }
 
