@@ -102,7 +102,7 @@ fn script(path: &str) -> Script {
         "/429-daily" => &[Some((
             429,
             &[("retry-after", "86400")],
-            r#"{"error": "daily_limit"}"#,
+            r#"{"error": "Too many requests"}"#,
         ))],
         // Not retryable; its code is allowlisted.
         "/upgrade" => &[Some((
