@@ -7,11 +7,20 @@
 
 mod common;
 
-use common::{ok_service, request, Mode, ServerErrorsPolicy};
+use common::{ok_service, request, request_without_credential, Mode, ServerErrorsPolicy};
 use criterion::Criterion;
 use tower::{Layer, ServiceBuilder, ServiceExt};
+use tower_api_errors::auth::{Credential, StaticToken};
+use tower_api_errors::quota::QuotaLayer;
 use tower_api_errors::retry::{RetryLayer, RetryPolicy};
-use tower_api_errors::{ErrorBodyParseLayer, StatusClassifierLayer};
+use tower_api_errors::{ApiErrorsLayer, AuthLayer, ErrorBodyParseLayer, StatusClassifierLayer};
+
+/// A cached bearer token of the same length as the one `request()` carries.
+fn auth_layer() -> AuthLayer {
+    AuthLayer::new(StaticToken::new(
+        Credential::new("sk_test_4eC39HqLyjWDarjtT1zdp7dc").unwrap(),
+    ))
+}
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -23,19 +32,27 @@ fn main() {
     let mut group = criterion.benchmark_group("stack/success_path");
     let mut row = 0;
     macro_rules! bench {
-        ($name:expr, $service:expr) => {{
+        ($name:expr, $service:expr) => {
+            bench!($name, $service, request)
+        };
+        ($name:expr, $service:expr, $request:expr) => {{
             let service = $service;
+            // A first call outside the measurement: an auth layer loads its
+            // credential then; every measured call finds it cached.
+            runtime
+                .block_on(service.clone().oneshot($request()))
+                .unwrap();
             match mode {
                 Mode::Criterion => {
                     group.bench_function($name, |b| {
                         b.to_async(&runtime)
-                            .iter(|| service.clone().oneshot(request()))
+                            .iter(|| service.clone().oneshot($request()))
                     });
                 }
                 Mode::Count { row: which, iters } if which == row => {
                     eprintln!("row {row}: {}", $name);
                     for _ in 0..iters {
-                        let _ = runtime.block_on(service.clone().oneshot(request()));
+                        let _ = runtime.block_on(service.clone().oneshot($request()));
                     }
                 }
                 Mode::Count { .. } => {}
@@ -65,11 +82,15 @@ fn main() {
         RetryLayer::new(RetryPolicy::default()).layer(ok_service())
     );
     bench!(
-        "recommended stack (retry, parse)",
+        "retry, parse stacked by hand (ServiceBuilder)",
         ServiceBuilder::new()
             .layer(RetryLayer::new(RetryPolicy::default()))
             .layer(ErrorBodyParseLayer::new())
             .service(ok_service())
+    );
+    bench!(
+        "recommended stack: ApiErrorsLayer (retry, parse)",
+        ApiErrorsLayer::new().layer(ok_service())
     );
     bench!(
         "three layers (retry, parse, classify)",
@@ -78,6 +99,31 @@ fn main() {
             .layer(ErrorBodyParseLayer::new())
             .layer(StatusClassifierLayer::new())
             .service(ok_service())
+    );
+    // The auth rows send the same request without its `Authorization`
+    // header: the auth layer adds it (a cached credential), so the service
+    // below sees the same two header values as in the rows above.
+    bench!(
+        "bare service, request without credential",
+        ok_service(),
+        request_without_credential
+    );
+    bench!(
+        "AuthLayer (cached credential)",
+        auth_layer().layer(ok_service()),
+        request_without_credential
+    );
+    bench!(
+        "QuotaLayer (nothing learned)",
+        QuotaLayer::new().layer(ok_service())
+    );
+    bench!(
+        "full stack (retry, auth, quota, parse)",
+        ApiErrorsLayer::new()
+            .auth(auth_layer())
+            .quota(QuotaLayer::new())
+            .layer(ok_service()),
+        request_without_credential
     );
     let _ = row;
     group.finish();

@@ -196,8 +196,13 @@ where
     type Service = Retry<A::Service>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let parsed = self.parse.layer(inner);
-        Retry::new(
+        // One copy of the request for the whole stack: the retry layer's.
+        // It names the request in the parse layer's errors and scrubs
+        // their echoes, so the parse layer keeps no copy per call; the
+        // auth and quota layers between pass errors up unchanged (the auth
+        // layer scrubs the credential it added itself).
+        let parsed = self.parse.clone().named_above().layer(inner);
+        Retry::naming_errors(
             self.auth.layer(self.quota.layer(parsed)),
             self.retry.clone(),
         )

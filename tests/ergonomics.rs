@@ -210,3 +210,41 @@ fn the_upstreams_request_id_is_on_the_error() {
         None
     );
 }
+
+/// The one-layer stack takes the parse layer's classifier as the verdict:
+/// a status the user's classifier calls a success comes back as it is,
+/// once, with no retry report (the retry layer does not classify it again
+/// with its own table).
+#[tokio::test]
+async fn the_one_layer_stack_keeps_the_users_verdict_on_successes() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tower_api_errors::classify::{classify_fn, Classification, Classify, DefaultClassifier};
+    use tower_api_errors::ApiErrorsLayer;
+    use tower_api_errors::RetryReport;
+
+    let sends = Arc::new(AtomicUsize::new(0));
+    let counted = sends.clone();
+    let upstream = service_fn(move |_req: Request<ReplayBody<Full<Bytes>>>| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async { Ok::<_, BoxError>(not_found()) }
+    });
+    // A 404 from this API means "no such item yet": an answer, not a failure.
+    let classifier = classify_fn(|status: http::StatusCode, headers: &http::HeaderMap| {
+        if status == http::StatusCode::NOT_FOUND {
+            Classification::Success
+        } else {
+            DefaultClassifier::new().classify(status, headers)
+        }
+    });
+    let client = ApiErrorsLayer::new()
+        .classifier(classifier)
+        .client(upstream);
+    let request = Request::get("http://api.test/items/7")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = client.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(sends.load(Ordering::SeqCst), 1);
+    assert!(response.extensions().get::<RetryReport>().is_none());
+}

@@ -10,9 +10,10 @@ use http_body_util::Full;
 use std::time::Duration;
 use tokio::time::Instant;
 use tower::{Layer, ServiceBuilder, ServiceExt};
+use tower_api_errors::auth::{Credential, StaticToken};
 use tower_api_errors::redact::{redact_uri, Redaction};
 use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryPolicy, DEFAULT_DEADLINE};
-use tower_api_errors::{Error, ErrorBodyParseLayer, StopReason};
+use tower_api_errors::{ApiErrorsLayer, AuthLayer, Error, ErrorBodyParseLayer, StopReason};
 use tower_test::mock;
 
 type Req = Request<ReplayBody<Full<Bytes>>>;
@@ -115,13 +116,15 @@ fn credential_names_and_shapes_the_first_redactor_missed() {
     }
 }
 
-/// Before: an error body that echoed the request's credential carried it
-/// into the message. Real hyper on loopback: the server echoes what it got.
-#[tokio::test]
-async fn a_server_echoing_the_request_credentials_does_not_leak_them() {
-    const BEARER: &str = "ya29.a0AfH6SMBx3-real-looking-token";
-    const API_KEY: &str = "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY";
-    const QUERY_SECRET: &str = "qs-77f1b2c3d4";
+const BEARER: &str = "ya29.a0AfH6SMBx3-real-looking-token";
+const API_KEY: &str = "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY";
+const QUERY_SECRET: &str = "qs-77f1b2c3d4";
+
+/// A loopback server that answers 401 with a body echoing the request's
+/// credentials (Google's error shape, seed 002), and a GET to it carrying
+/// an API key header, a secret in its query and, with `bearer`, its own
+/// `Authorization`.
+async fn echoing_server(bearer: bool) -> Request<Full<Bytes>> {
     let addr = support::serve(|request: Request<hyper::body::Incoming>| async move {
         let header = |name: &str| {
             request.headers()[name]
@@ -135,25 +138,26 @@ async fn a_server_echoing_the_request_credentials_does_not_leak_them() {
                 "message": format!("Token {} is expired; got {}", header("authorization"), request.uri()),
                 "details": [{"field_violations": [{"field": "key", "description": header("x-goog-api-key")}]}],
                 "echo": {"authorization": header("authorization"), "uri": request.uri().to_string()},
+                // The token alone, without its scheme: no token shape to
+                // catch, only the request's own credential.
+                "token": header("authorization").trim_start_matches("Bearer ").to_owned(),
             }
         });
         support::response(401, &[("content-type", "application/json")], body.to_string())
     })
     .await;
-    let client = ServiceBuilder::new()
-        .layer(RetryLayer::new(RetryPolicy::default()))
-        .layer(ErrorBodyParseLayer::new())
-        .service(support::client::<ReplayBody<Full<Bytes>>>());
-    let request = Request::get(format!(
+    let mut request = Request::get(format!(
         "http://{addr}/v1/me?client_secret={QUERY_SECRET}&page=2"
     ))
-    .header("authorization", format!("Bearer {BEARER}"))
-    .header("x-goog-api-key", API_KEY)
-    .body(Full::new(Bytes::new()))
-    .unwrap();
-    let Err(Error::Api(error)) = client.oneshot(request).await else {
-        panic!("a 401 is an ApiError")
-    };
+    .header("x-goog-api-key", API_KEY);
+    if bearer {
+        request = request.header("authorization", format!("Bearer {BEARER}"));
+    }
+    request.body(Full::new(Bytes::new())).unwrap()
+}
+
+/// Every echo replaced, and the request named (redacted).
+fn assert_scrubbed_and_named(error: &tower_api_errors::ApiError) {
     assert!(
         error
             .message()
@@ -174,6 +178,78 @@ async fn a_server_echoing_the_request_credentials_does_not_leak_them() {
         );
     }
     assert!(everything.contains("REDACTED"));
+    let request = error.request().expect("the error names its request");
+    assert_eq!(request.method(), http::Method::GET);
+    assert!(
+        request
+            .to_string()
+            .contains("/v1/me?client_secret=REDACTED&page=2"),
+        "{request}"
+    );
+}
+
+/// Before: an error body that echoed the request's credential carried it
+/// into the message. Real hyper on loopback: the server echoes what it got.
+#[tokio::test]
+async fn a_server_echoing_the_request_credentials_does_not_leak_them() {
+    let request = echoing_server(true).await;
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default()))
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let Err(Error::Api(error)) = client.oneshot(request).await else {
+        panic!("a 401 is an ApiError")
+    };
+    assert_scrubbed_and_named(&error);
+}
+
+/// The one-layer stack keeps one copy of the request (the retry layer's)
+/// and names and scrubs the parse layer's errors from it, on a failure
+/// only: the same result as layers that each keep their own copy.
+#[tokio::test]
+async fn the_one_layer_stack_scrubs_and_names_from_its_one_copy() {
+    let request = echoing_server(true).await;
+    let client = ApiErrorsLayer::new().client(support::client::<ReplayBody<Full<Bytes>>>());
+    let Err(Error::Api(error)) = client.oneshot(request).await else {
+        panic!("a 401 is an ApiError")
+    };
+    assert_scrubbed_and_named(&error);
+}
+
+/// With the auth layer in the one-layer stack, the credential it adds is
+/// in no copy of the request above it: it scrubs that echo itself.
+#[tokio::test]
+async fn the_auth_layers_own_credential_is_scrubbed_from_the_rejection() {
+    let request = echoing_server(false).await;
+    let client = ApiErrorsLayer::new()
+        .auth(AuthLayer::new(StaticToken::new(
+            Credential::new(BEARER).unwrap(),
+        )))
+        .client(support::client::<ReplayBody<Full<Bytes>>>());
+    let Err(Error::Unauthorized(unauthorized)) = client.oneshot(request).await else {
+        panic!("a credential rejected twice ends in Unauthorized")
+    };
+    let rejection = unauthorized.rejection().expect("the server's typed answer");
+    assert_scrubbed_and_named(rejection);
+    assert!(!format!("{unauthorized} {unauthorized:?}").contains(BEARER));
+}
+
+/// A transport failure below the one-layer stack's parse layer names the
+/// request too.
+#[tokio::test]
+async fn the_one_layer_stack_names_transport_failures() {
+    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+    let client = ApiErrorsLayer::new()
+        .retry(RetryPolicy::default().max_attempts(1))
+        .client(service);
+    let call = tokio::spawn(client.oneshot(get()));
+    let (_, send) = handle.next_request().await.unwrap();
+    send.send_error(std::io::Error::other("connection reset"));
+    let Err(Error::Transport(error)) = call.await.unwrap() else {
+        panic!("a transport error")
+    };
+    let request = error.request().expect("the error names its request");
+    assert_eq!(request.to_string(), "GET http://api.test/items");
 }
 
 /// User rules: extra names and path shapes, process-wide. (The only test in

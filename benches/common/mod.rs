@@ -43,6 +43,15 @@ pub fn request() -> Request<Full<Bytes>> {
         .unwrap()
 }
 
+/// The same GET without its credential, for stacks whose auth layer adds
+/// one.
+pub fn request_without_credential() -> Request<Full<Bytes>> {
+    Request::get("https://api.example.com/v1/items?page=2&per_page=50")
+        .header("accept", "application/json")
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
 /// How a bench binary runs: under criterion, or (environment `COUNT=<row>`,
 /// `ITERS=<n>`) running one row `n` times and nothing else, for
 /// instruction counts under `valgrind --tool=cachegrind` (see

@@ -177,6 +177,10 @@ impl Unauthorized {
     pub(crate) fn set_retries(&mut self, retries: RetryReport) {
         self.retries = retries;
     }
+
+    pub(crate) fn rejection_mut(&mut self) -> Option<&mut ApiError> {
+        self.rejection.as_mut()
+    }
 }
 
 impl fmt::Display for Unauthorized {

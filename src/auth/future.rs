@@ -6,9 +6,11 @@ use super::error::{AuthFailure, Failure};
 use super::state::{Acquire, Current, Tokens, Wait};
 use super::{AuthReport, Renewal, ResendBody, Unauthorized};
 use crate::error::BoxError;
-use crate::redact::RequestContext;
+use crate::redact::{RequestContext, RequestSecrets, Scrubber};
 use crate::{ApiError, Error};
-use http::{Extensions, HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
+use http::{
+    Extensions, HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, Version,
+};
 use pin_project_lite::pin_project;
 use std::future::Future;
 use std::pin::Pin;
@@ -72,6 +74,8 @@ struct Send<S, B> {
     copy: Option<B>,
     /// The generation of the credential the last send carried.
     generation: u64,
+    /// That credential's header value, to scrub its echoes from an error.
+    sent: Option<HeaderValue>,
     /// The renewed credential, between renewal and re-send.
     next: Option<Current>,
     renewal: Option<Renewal>,
@@ -145,6 +149,7 @@ where
             first: None,
             copy: Some(copy),
             generation: 0,
+            sent: None,
             next: None,
             renewal: None,
             rejected: None,
@@ -155,8 +160,9 @@ where
                 let mut request = Request::from_parts(parts, body);
                 request
                     .headers_mut()
-                    .insert(send.tokens.format.header.clone(), current.header);
+                    .insert(send.tokens.format.header.clone(), current.header.clone());
                 send.generation = current.generation;
+                send.sent = Some(current.header);
                 State::Calling {
                     future: send.service.call(request),
                 }
@@ -215,6 +221,7 @@ where
                         let body = send.first.take().expect("the first body waits here");
                         let request = send.template.build(body, &send.tokens, &current);
                         send.generation = current.generation;
+                        send.sent = Some(current.header);
                         let future = send.service.call(request);
                         this.state.set(State::Calling { future });
                     }
@@ -241,8 +248,7 @@ where
                             this.state.set(State::Done);
                             return Poll::Ready(Ok(response));
                         }
-                        Err(error) => match Error::from_inner(error, Some(send.template.context()))
-                        {
+                        Err(error) => match send.error_from_inner(error) {
                             Error::Api(api) if challenge::rejects_api(&api) => {
                                 send.rejected = Some(api.status());
                                 Some(api)
@@ -302,6 +308,7 @@ where
                         let body = send.copy.take().expect("the copy is sent once");
                         let request = send.template.build(body, &send.tokens, &current);
                         send.generation = current.generation;
+                        send.sent = Some(current.header);
                         let future = send.service.call(request);
                         this.state.set(State::Resending { future });
                     }
@@ -324,7 +331,7 @@ where
                             Ok(response)
                         }
                         Err(error) => {
-                            let mut error = Error::from_inner(error, Some(send.template.context()));
+                            let mut error = send.error_from_inner(error);
                             error.set_auth_report(report);
                             Err(error)
                         }
@@ -337,6 +344,23 @@ where
 }
 
 impl<S, B> Send<S, B> {
+    /// The inner service's error as ours, with echoes of the credential
+    /// this layer added scrubbed from a typed answer: the layers around
+    /// (the retry layer's copy of the request, for one) never saw it.
+    fn error_from_inner(&self, error: impl Into<BoxError>) -> Error {
+        let mut error = Error::from_inner(error, Some(self.template.context()));
+        let api = match &mut error {
+            Error::Api(api) => Some(api),
+            Error::Unauthorized(unauthorized) => unauthorized.rejection_mut(),
+            _ => None,
+        };
+        if let (Some(api), Some(sent)) = (api, &self.sent) {
+            let secrets = RequestSecrets::of_authorization(sent.as_bytes());
+            api.scrub(&Scrubber::new(secrets, None));
+        }
+        error
+    }
+
     fn unauthorized(&self, failure: Failure, sends: u32, rejection: Option<ApiError>) -> Error {
         crate::telemetry::auth_failed(failure.reason);
         Error::Unauthorized(Unauthorized::new(

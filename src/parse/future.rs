@@ -60,13 +60,13 @@ impl<F, B, C> ResponseFuture<F, B, C> {
     pub(crate) fn new(
         future: F,
         config: ParseConfig<C>,
-        context: RequestContext,
+        context: Option<RequestContext>,
         secrets: RequestSecrets,
     ) -> Self {
         ResponseFuture {
             state: State::Calling { future },
             config,
-            context: Some(context),
+            context,
             secrets,
         }
     }
@@ -196,10 +196,15 @@ where
                         Cut::Quietly => error.set_truncated(None),
                         Cut::WithError(cause) => error.set_truncated(Some(cause)),
                     }
-                    let uri = this.context.as_ref().map(RequestContext::raw_uri);
-                    error.scrub(&Scrubber::new(*this.secrets, uri));
-                    error.set_request(this.context.take());
-                    crate::telemetry::api_error(&error);
+                    // Named and scrubbed here, or (`named_above`) by the
+                    // retry layer, which keeps the request, as it receives
+                    // the error.
+                    if !this.config.named_above {
+                        let uri = this.context.as_ref().map(RequestContext::raw_uri);
+                        error.scrub(&Scrubber::new(*this.secrets, uri));
+                        error.set_request(this.context.take());
+                        crate::telemetry::api_error(&error);
+                    }
                     this.state.set(State::Done);
                     return Poll::Ready(Err(Error::Api(error)));
                 }

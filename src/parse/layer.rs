@@ -18,6 +18,12 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct ParseConfig<C> {
     pub(crate) classifier: C,
     pub(crate) failure: Arc<FailureConfig>,
+    /// Set by [`ApiErrorsLayer`](crate::ApiErrorsLayer) only, whose retry
+    /// layer keeps the one copy of the request: it names the request in a
+    /// failure and scrubs the request's credentials from the error, so
+    /// this layer keeps no copy of its own on a success (see
+    /// `Template::complete` in the retry layer).
+    pub(crate) named_above: bool,
 }
 
 /// What reading and parsing a failure body needs.
@@ -37,6 +43,7 @@ impl Default for ParseConfig<DefaultClassifier> {
                 max_body: DEFAULT_MAX_BODY,
                 body_timeout: DEFAULT_BODY_TIMEOUT,
             }),
+            named_above: false,
         }
     }
 }
@@ -71,6 +78,7 @@ impl<C> ParseConfig<C> {
         ParseConfig {
             classifier,
             failure: self.failure,
+            named_above: self.named_above,
         }
     }
 }
@@ -125,6 +133,13 @@ impl<C> ErrorBodyParseLayer<C> {
     /// Adds a [`Dialect`], tried before the built-in ones.
     pub fn dialect(mut self, dialect: impl Dialect) -> Self {
         self.config = self.config.dialect(dialect);
+        self
+    }
+
+    /// For [`ApiErrorsLayer`](crate::ApiErrorsLayer), whose retry layer
+    /// names the request in this layer's errors and scrubs their echoes.
+    pub(crate) fn named_above(mut self) -> Self {
+        self.config.named_above = true;
         self
     }
 

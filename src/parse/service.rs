@@ -106,6 +106,16 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        if self.config.named_above {
+            // The retry layer above keeps the request: nothing to copy.
+            let future = self.inner.call(request);
+            return ResponseFuture::new(
+                future,
+                self.config.clone(),
+                None,
+                RequestSecrets::default(),
+            );
+        }
         let context = RequestContext::new(request.method().clone(), request.uri().clone());
         // Fingerprints (not values) of the credentials the request carries,
         // so that a failure body that echoes one can be scrubbed.
@@ -113,7 +123,7 @@ where
         ResponseFuture::new(
             self.inner.call(request),
             self.config.clone(),
-            context,
+            Some(context),
             secrets,
         )
     }

@@ -55,11 +55,7 @@ impl RequestSecrets {
             if name == AUTHORIZATION || name == PROXY_AUTHORIZATION {
                 // The credential after the scheme: an echo of the whole
                 // value holds it too, so one fingerprint covers both.
-                let credential = bytes
-                    .iter()
-                    .position(|b| *b == b' ')
-                    .map_or(bytes, |space| bytes[space + 1..].trim_ascii());
-                secrets.push(credential);
+                secrets.push(after_scheme(bytes));
             } else if name == COOKIE {
                 for pair in bytes.split(|b| *b == b';') {
                     let mut parts = pair.splitn(2, |b| *b == b'=');
@@ -77,6 +73,14 @@ impl RequestSecrets {
         secrets
     }
 
+    /// The fingerprint of one `Authorization`-style value (`Bearer <token>`):
+    /// the credential after the scheme.
+    pub(crate) fn of_authorization(value: &[u8]) -> Self {
+        let mut secrets = RequestSecrets::default();
+        secrets.push(after_scheme(value));
+        secrets
+    }
+
     fn push(&mut self, value: &[u8]) {
         let count = usize::from(self.count);
         if count < MAX_FINGERPRINTS && (MIN_SECRET_LEN..=MAX_SECRET_LEN).contains(&value.len()) {
@@ -88,6 +92,14 @@ impl RequestSecrets {
     fn prints(&self) -> &[(u32, u64)] {
         &self.prints[..usize::from(self.count)]
     }
+}
+
+/// The credential of an `Authorization` value: what follows the scheme.
+fn after_scheme(bytes: &[u8]) -> &[u8] {
+    bytes
+        .iter()
+        .position(|b| *b == b' ')
+        .map_or(bytes, |space| bytes[space + 1..].trim_ascii())
 }
 
 fn hash(bytes: &[u8]) -> u64 {

@@ -5,7 +5,7 @@ use super::policy::{AttemptState, Decision, Outcome, RetryContext, RetryEvent, R
 use super::{ReplayBody, RetryPolicy};
 use crate::classify::{Classification, Classify, DefaultClassifier};
 use crate::error::BoxError;
-use crate::redact::RequestContext;
+use crate::redact::{RequestContext, RequestSecrets, Scrubber};
 use crate::telemetry::{self, Call, Failure, Span};
 use crate::{Error, ErrorKind, RetryReport, StopReason, TransportError};
 use http::{Extensions, HeaderMap, Method, Request, Response, Uri, Version};
@@ -43,6 +43,8 @@ pin_project! {
         deadline: Option<Pin<Box<Sleep>>>,
         span: Span,
         call: Call,
+        // See `Template::complete`.
+        names_errors: bool,
     }
 }
 
@@ -91,6 +93,35 @@ impl Template {
     fn context(&self) -> RequestContext {
         RequestContext::new(self.method.clone(), self.uri.clone())
     }
+
+    /// Names the request in an error from below that a parse layer built
+    /// with `named_above` left unnamed, and scrubs echoes of the request's
+    /// credentials from it: the work that parse layer would have done
+    /// with its own copy of the request on every call, done here on a
+    /// failure only, from the one copy this layer keeps anyway.
+    fn complete(&self, error: &mut Error) {
+        let api = match error {
+            Error::Api(api) => api,
+            Error::Unauthorized(unauthorized) => match unauthorized.rejection_mut() {
+                Some(api) => api,
+                None => return,
+            },
+            Error::Transport(transport) => {
+                if transport.request().is_none() {
+                    transport.set_request(Some(self.context()));
+                }
+                return;
+            }
+            _ => return,
+        };
+        if api.request().is_some() {
+            return;
+        }
+        let secrets = RequestSecrets::of(&self.headers);
+        api.scrub(&Scrubber::new(secrets, Some(&self.uri)));
+        api.set_request(Some(self.context()));
+        telemetry::api_error(api);
+    }
 }
 
 impl<S, B> ResponseFuture<S, B>
@@ -99,7 +130,12 @@ where
     B: http_body::Body,
 {
     /// Sends the first attempt at once, on the service the caller made ready.
-    pub(crate) fn start(mut service: S, request: Request<B>, policy: RetryPolicy) -> Self {
+    pub(crate) fn start(
+        mut service: S,
+        request: Request<B>,
+        policy: RetryPolicy,
+        names_errors: bool,
+    ) -> Self {
         let (parts, body) = request.into_parts();
         // A request's own settings, if it carries any (an empty extension
         // map answers this without a lookup).
@@ -138,6 +174,7 @@ where
             deadline: None,
             span,
             call,
+            names_errors,
         }
     }
 }
@@ -240,14 +277,23 @@ where
                     let template = &*this.template;
                     let (decision, kind, status, outcome) = match result {
                         Ok(mut response) => {
-                            let classification = response
-                                .extensions()
-                                .get::<Classification>()
-                                .copied()
-                                .unwrap_or_else(|| {
-                                    DefaultClassifier::new()
-                                        .classify(response.status(), response.headers())
-                                });
+                            // Over `ApiErrorsLayer`'s parse layer, a
+                            // response is a success by its classifier (a
+                            // failure came up as an error): no second
+                            // verdict, which could disagree with a custom
+                            // classifier.
+                            let classification = if *this.names_errors {
+                                Classification::Success
+                            } else {
+                                response
+                                    .extensions()
+                                    .get::<Classification>()
+                                    .copied()
+                                    .unwrap_or_else(|| {
+                                        DefaultClassifier::new()
+                                            .classify(response.status(), response.headers())
+                                    })
+                            };
                             if classification.is_success() {
                                 // Only a retried success carries a report:
                                 // a first-time success costs no allocation.
@@ -275,7 +321,10 @@ where
                             (decision, kind, Some(status), Ok(response))
                         }
                         Err(error) => {
-                            let error = Error::from_inner(error, Some(template.context()));
+                            let mut error = Error::from_inner(error, Some(template.context()));
+                            if *this.names_errors {
+                                template.complete(&mut error);
+                            }
                             let context = RetryContext::new(
                                 template.parts(),
                                 *this.attempts,
@@ -356,6 +405,9 @@ where
                     }
                     Err(error) => {
                         let mut error = Error::from_inner(error, Some(this.template.context()));
+                        if *this.names_errors {
+                            this.template.complete(&mut error);
+                        }
                         error.set_retries(report(None));
                         telemetry::finished(&error.retries(), None, Some(error.kind()));
                         this.call.finished(

@@ -28,12 +28,29 @@ use tower::Service;
 pub struct Retry<S> {
     inner: S,
     policy: RetryPolicy,
+    // Set by `ApiErrorsLayer` only, whose parse layer below keeps no copy
+    // of the request: this layer names the request in the errors it gets
+    // from below and scrubs their echoes of its credentials.
+    names_errors: bool,
 }
 
 impl<S> Retry<S> {
     /// Wraps `inner` with `policy`.
     pub fn new(inner: S, policy: RetryPolicy) -> Self {
-        Retry { inner, policy }
+        Retry {
+            inner,
+            policy,
+            names_errors: false,
+        }
+    }
+
+    /// Over a parse layer built with `named_above` (see `ApiErrorsLayer`).
+    pub(crate) fn naming_errors(inner: S, policy: RetryPolicy) -> Self {
+        Retry {
+            inner,
+            policy,
+            names_errors: true,
+        }
     }
 
     /// The policy.
@@ -79,6 +96,6 @@ where
         // the next call, which will drive its own `poll_ready`.
         let clone = self.inner.clone();
         let service = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture::start(service, request, self.policy.clone())
+        ResponseFuture::start(service, request, self.policy.clone(), self.names_errors)
     }
 }
