@@ -118,6 +118,11 @@ fn main() {
         QuotaLayer::new().layer(ok_service())
     );
     bench!(
+        "ApiErrorsLayer with auth (retry, auth, parse)",
+        ApiErrorsLayer::new().auth(auth_layer()).layer(ok_service()),
+        request_without_credential
+    );
+    bench!(
         "full stack (retry, auth, quota, parse)",
         ApiErrorsLayer::new()
             .auth(auth_layer())

@@ -157,7 +157,9 @@ impl<A, Q, C> ApiErrorsLayer<A, Q, C> {
     pub fn auth(self, auth: AuthLayer) -> ApiErrorsLayer<AuthLayer, Q, C> {
         ApiErrorsLayer {
             retry: self.retry,
-            auth,
+            // The retry layer's copy of the request serves the re-send
+            // after a renewal too.
+            auth: auth.resend_above(),
             quota: self.quota,
             parse: self.parse,
         }

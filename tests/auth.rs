@@ -685,3 +685,155 @@ async fn a_body_too_large_to_replay_is_not_re_sent_and_the_error_says_so() {
     assert_eq!(response.status(), 201);
     assert_eq!(refreshes.load(Ordering::SeqCst), 1);
 }
+
+// Under `ApiErrorsLayer` the auth layer keeps no copy of the request: the
+// retry layer's copy serves the re-send after a renewal. The same promises
+// hold, checked through that path.
+
+/// `upstream_accepting` under the retry layer (which sends `ReplayBody`).
+fn replay_upstream(valid: &'static str, seen: Seen) -> ReplayUpstream {
+    let upstream = upstream_accepting(valid, seen);
+    tower::util::BoxCloneSyncService::new(service_fn(
+        move |request: Request<ReplayBody<Full<Bytes>>>| {
+            let (parts, body) = request.into_parts();
+            let mut upstream = upstream.clone();
+            async move {
+                let body = Full::new(body.collect().await?.to_bytes());
+                upstream.call(Request::from_parts(parts, body)).await
+            }
+        },
+    ))
+}
+
+type ReplayUpstream = tower::util::BoxCloneSyncService<
+    Request<ReplayBody<Full<Bytes>>>,
+    Response<Full<Bytes>>,
+    BoxError,
+>;
+
+#[tokio::test(start_paused = true)]
+async fn one_layer_stack_two_hundred_rejected_requests_one_refresh_same_bodies() {
+    let source = Source::numbered().delayed(Duration::from_millis(100));
+    let (currents, refreshes) = source.counters();
+    let seen = Seen::default();
+    // No retry budget at all: the re-sends must draw nothing from it.
+    let policy = RetryPolicy::default().budget(TpsBudget::new(Duration::from_secs(1), 0, 0.0));
+    let client = tower_api_errors::ApiErrorsLayer::new()
+        .retry(policy)
+        .auth(AuthLayer::new(source))
+        .client(replay_upstream("t2", seen.clone()));
+
+    let mut requests = JoinSet::new();
+    for i in 0..200 {
+        let request = Request::post("/items").body(Full::new(Bytes::from(format!("#{i}"))));
+        requests.spawn(client.clone().oneshot(request.unwrap()));
+    }
+    while let Some(result) = requests.join_next().await {
+        let response = result.unwrap().unwrap();
+        assert_eq!(response.status(), 200);
+        let report = *response.extensions().get::<AuthReport>().unwrap();
+        assert_eq!(
+            (report.sends(), report.renewal()),
+            (2, Some(Renewal::Refreshed))
+        );
+        assert!(
+            response.extensions().get::<RetryReport>().is_none(),
+            "one attempt for the retry layer"
+        );
+    }
+    assert_eq!(currents.load(Ordering::SeqCst), 1, "one first credential");
+    assert_eq!(refreshes.load(Ordering::SeqCst), 1, "exactly one refresh");
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 400);
+    for i in 0..200 {
+        assert!(seen.contains(&format!("Bearer t1 #{i}")));
+        assert!(
+            seen.contains(&format!("Bearer t2 #{i}")),
+            "#{i} was re-sent with t2, same body"
+        );
+    }
+}
+
+#[tokio::test]
+async fn one_layer_stack_a_second_rejection_is_the_answer_and_names_the_request() {
+    let seen = Seen::default();
+    let source = Source::numbered();
+    let (_, refreshes) = source.counters();
+    let client = tower_api_errors::ApiErrorsLayer::new()
+        .auth(AuthLayer::new(source))
+        .client(replay_upstream("never", seen.clone()));
+    let error = client.oneshot(get("/me")).await.unwrap_err();
+    let api = error.api().expect("the typed 401 of the re-send");
+    assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+    assert!(api.auth_report().unwrap().resent());
+    assert_eq!(api.request().unwrap().to_string(), "GET /me");
+    assert_eq!(error.retries().attempts(), 1);
+    assert_eq!(*seen.lock().unwrap(), ["Bearer t1 ", "Bearer t2 "]);
+    assert_eq!(refreshes.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn one_layer_stack_typed_ends_name_the_request() {
+    // A failed refresh.
+    let source = Source::new("t1", |_, _| {
+        Err("token endpoint answered 400 invalid_client".into())
+    });
+    let client = tower_api_errors::ApiErrorsLayer::new()
+        .auth(AuthLayer::new(source))
+        .client(replay_upstream("t2", Seen::default()));
+    let error = client.oneshot(get("/me")).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "unauthorized (401 Unauthorized): the credential was rejected and refreshing it failed: \
+         token endpoint answered 400 invalid_client (GET /me)"
+    );
+    assert_eq!(error.auth_report().unwrap().sends(), 1);
+
+    // A body too large to send again: not re-sent, and the error says so.
+    let seen = Seen::default();
+    let client = tower_api_errors::ApiErrorsLayer::new()
+        .retry(RetryPolicy::default().max_replay_bytes(4))
+        .auth(AuthLayer::new(Source::numbered()))
+        .client(replay_upstream("t2", seen.clone()));
+    let request = Request::post("/upload")
+        .body(Full::new(Bytes::from("0123456789")))
+        .unwrap();
+    let error = client.oneshot(request).await.unwrap_err();
+    let unauthorized = error.unauthorized().unwrap();
+    assert_eq!(unauthorized.reason(), AuthFailure::BodyNotReplayable);
+    assert_eq!(unauthorized.request().unwrap().to_string(), "POST /upload");
+    assert_eq!(*seen.lock().unwrap(), ["Bearer t1 0123456789"]);
+}
+
+/// A 503 then a 401: the retry and the renewal each happen once, in that
+/// order ("once" is per attempt).
+#[tokio::test(start_paused = true)]
+async fn one_layer_stack_a_retry_then_a_renewal() {
+    let (service, mut handle) =
+        mock::pair::<Request<ReplayBody<Full<Bytes>>>, Response<Full<Bytes>>>();
+    handle.allow(100);
+    let client = tower_api_errors::ApiErrorsLayer::new()
+        .auth(AuthLayer::new(Source::numbered()))
+        .client(service);
+    let call = tokio::spawn(client.oneshot(get("/me")));
+    let (first, answer) = handle.next_request().await.unwrap();
+    assert_eq!(authorization(&first), "Bearer t1");
+    answer.send_response(status(503));
+    let (second, answer) = handle.next_request().await.unwrap();
+    assert_eq!(authorization(&second), "Bearer t1");
+    answer.send_response(status(401));
+    let (third, answer) = handle.next_request().await.unwrap();
+    assert_eq!(authorization(&third), "Bearer t2");
+    answer.send_response(status(200));
+    let response = call.await.unwrap().unwrap();
+    assert!(response.extensions().get::<AuthReport>().unwrap().resent());
+    assert_eq!(
+        response
+            .extensions()
+            .get::<RetryReport>()
+            .unwrap()
+            .attempts(),
+        2,
+        "two attempts; the re-send belongs to the second"
+    );
+}

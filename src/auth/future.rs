@@ -4,7 +4,7 @@
 use super::challenge;
 use super::error::{AuthFailure, Failure};
 use super::state::{Acquire, Current, Tokens, Wait};
-use super::{AuthReport, Renewal, ResendBody, Unauthorized};
+use super::{AuthReport, AuthResend, Renewal, ResendBody, Unauthorized};
 use crate::error::BoxError;
 use crate::redact::{RequestContext, RequestSecrets, Scrubber};
 use crate::{ApiError, Error};
@@ -67,9 +67,18 @@ pin_project! {
 struct Send<S, B> {
     service: S,
     tokens: Arc<Tokens>,
-    template: Template,
-    /// The body of the first send, while the first credential loads.
-    first: Option<B>,
+    /// `None` under `ApiErrorsLayer`: the retry layer above keeps the one
+    /// copy of the request and sends it again after a renewal (see
+    /// `AuthResend`).
+    template: Option<Template>,
+    /// The request, while the first credential loads.
+    first: Option<Request<B>>,
+    /// The method and URI a renewal wait is timed under, when metrics time
+    /// it and there is no template.
+    labels: Option<(Method, Uri)>,
+    /// Set on the retry layer's re-send after a renewal: its answer is the
+    /// answer.
+    resent: Option<AuthResend>,
     /// The copy kept for a re-send.
     copy: Option<B>,
     /// The generation of the credential the last send carried.
@@ -96,14 +105,12 @@ struct Template {
 }
 
 impl Template {
-    fn build<B>(&self, body: B, tokens: &Tokens, credential: &Current) -> Request<B> {
+    fn build<B>(&self, body: B) -> Request<B> {
         let mut request = Request::new(body);
         *request.method_mut() = self.method.clone();
         *request.uri_mut() = self.uri.clone();
         *request.version_mut() = self.version;
-        let headers = request.headers_mut();
-        *headers = self.headers.clone();
-        headers.insert(tokens.format.header.clone(), credential.header.clone());
+        *request.headers_mut() = self.headers.clone();
         *request.extensions_mut() = self.extensions.clone();
         request
     }
@@ -132,47 +139,54 @@ where
 {
     /// Sends at once with the cached credential, on the service the caller
     /// made ready; or waits for the first credential.
-    pub(crate) fn start(service: S, request: Request<B>, tokens: Arc<Tokens>) -> Self {
-        let (parts, body) = request.into_parts();
-        let copy = body.resend_copy();
-        let template = Template {
-            method: parts.method.clone(),
-            uri: parts.uri.clone(),
-            version: parts.version,
-            headers: parts.headers.clone(),
-            extensions: parts.extensions.clone(),
+    pub(crate) fn start(
+        service: S,
+        mut request: Request<B>,
+        tokens: Arc<Tokens>,
+        resend_above: bool,
+    ) -> Self {
+        let copy = request.body().resend_copy();
+        let (template, labels, resent) = if resend_above {
+            // The retry layer keeps the request (an empty extension map
+            // answers the lookup without a search).
+            let labels = tokens
+                .times_waits()
+                .then(|| (request.method().clone(), request.uri().clone()));
+            (
+                None,
+                labels,
+                request.extensions_mut().remove::<AuthResend>(),
+            )
+        } else {
+            let template = Template {
+                method: request.method().clone(),
+                uri: request.uri().clone(),
+                version: request.version(),
+                headers: request.headers().clone(),
+                extensions: request.extensions().clone(),
+            };
+            (Some(template), None, None)
         };
         let mut send = Send {
             service,
             tokens,
             template,
             first: None,
+            labels,
+            resent,
+            renewal: resent.and_then(|resent| resent.renewal),
             copy: Some(copy),
             generation: 0,
             sent: None,
             next: None,
-            renewal: None,
             rejected: None,
             rejection: None,
         };
         let state = match send.tokens.acquire() {
-            Acquire::Ready(current) => {
-                let mut request = Request::from_parts(parts, body);
-                request
-                    .headers_mut()
-                    .insert(send.tokens.format.header.clone(), current.header.clone());
-                send.generation = current.generation;
-                send.sent = Some(current.header);
-                State::Calling {
-                    future: send.service.call(request),
-                }
-            }
+            Acquire::Ready(current) => send.send(request, current),
             Acquire::Wait(wait) => {
-                let wait = send
-                    .tokens
-                    .timed(wait, &send.template.method, &send.template.uri);
-                drop(parts);
-                send.first = Some(body);
+                let wait = send.timed(wait, Some(&request));
+                send.first = Some(request);
                 State::Acquiring { wait }
             }
         };
@@ -218,12 +232,9 @@ where
             match this.state.as_mut().project() {
                 StateProj::Acquiring { wait } => match ready!(wait.as_mut().poll(cx)) {
                     Ok(current) => {
-                        let body = send.first.take().expect("the first body waits here");
-                        let request = send.template.build(body, &send.tokens, &current);
-                        send.generation = current.generation;
-                        send.sent = Some(current.header);
-                        let future = send.service.call(request);
-                        this.state.set(State::Calling { future });
+                        let request = send.first.take().expect("the first request waits here");
+                        let state = send.send(request, current);
+                        this.state.set(state);
                     }
                     Err(failure) => {
                         this.state.set(State::Done);
@@ -276,13 +287,16 @@ where
                         return Poll::Ready(Err(send.unauthorized(failure, 1, rejection)));
                     }
                     match acquire {
+                        Acquire::Ready(_) if send.template.is_none() => {
+                            this.state.set(State::Done);
+                            return Poll::Ready(Err(send.resend_above()));
+                        }
                         Acquire::Ready(current) => {
                             send.next = Some(current);
                             this.state.set(State::Readying);
                         }
                         Acquire::Wait(wait) => {
-                            let t = &send.template;
-                            let wait = send.tokens.timed(wait, &t.method, &t.uri);
+                            let wait = send.timed(wait, None);
                             // Held only to end in an `Unauthorized` that
                             // shows the server's answer.
                             send.rejection = rejection;
@@ -291,6 +305,10 @@ where
                     }
                 }
                 StateProj::Renewing { wait } => match ready!(wait.as_mut().poll(cx)) {
+                    Ok(_) if send.template.is_none() => {
+                        this.state.set(State::Done);
+                        return Poll::Ready(Err(send.resend_above()));
+                    }
                     Ok(current) => {
                         send.rejection = None;
                         send.next = Some(current);
@@ -306,15 +324,20 @@ where
                     Ok(()) => {
                         let current = send.next.take().expect("a renewed credential is ready");
                         let body = send.copy.take().expect("the copy is sent once");
-                        let request = send.template.build(body, &send.tokens, &current);
-                        send.generation = current.generation;
-                        send.sent = Some(current.header);
-                        let future = send.service.call(request);
-                        this.state.set(State::Resending { future });
+                        let request = send
+                            .template
+                            .as_ref()
+                            .expect("a re-send here has its template")
+                            .build(body);
+                        send.resent = Some(AuthResend {
+                            renewal: send.renewal,
+                        });
+                        let state = send.send(request, current);
+                        this.state.set(state);
                     }
                     Err(error) => {
                         this.state.set(State::Done);
-                        let mut error = Error::from_inner(error, Some(send.template.context()));
+                        let mut error = Error::from_inner(error, send.context());
                         error.set_auth_report(AuthReport::new(1, send.renewal));
                         return Poll::Ready(Err(error));
                     }
@@ -343,12 +366,58 @@ where
     }
 }
 
+impl<S, B> Send<S, B>
+where
+    S: Service<Request<B>>,
+{
+    /// Sends `request` with `credential`: a first send, or the re-send
+    /// after a renewal (whose answer is the answer).
+    fn send(&mut self, mut request: Request<B>, credential: Current) -> State<S::Future> {
+        request
+            .headers_mut()
+            .insert(self.tokens.format.header.clone(), credential.header.clone());
+        self.generation = credential.generation;
+        self.sent = Some(credential.header);
+        let future = self.service.call(request);
+        match self.resent {
+            Some(_) => State::Resending { future },
+            None => State::Calling { future },
+        }
+    }
+}
+
 impl<S, B> Send<S, B> {
+    /// The request as errors name it: from the template; without one, the
+    /// retry layer above names it.
+    fn context(&self) -> Option<RequestContext> {
+        self.template.as_ref().map(Template::context)
+    }
+
+    /// `wait`, timed into the metrics under the request's method and URI.
+    fn timed(&self, wait: Wait, request: Option<&Request<B>>) -> Wait {
+        let labels = match (&self.template, request, &self.labels) {
+            (Some(t), _, _) => Some((&t.method, &t.uri)),
+            (None, Some(request), _) => Some((request.method(), request.uri())),
+            (None, None, Some((method, uri))) => Some((method, uri)),
+            (None, None, None) => None,
+        };
+        match labels {
+            Some((method, uri)) => self.tokens.timed(wait, method, uri),
+            None => wait,
+        }
+    }
+
+    /// Asks the retry layer above to send again, now that the credential
+    /// is renewed (under `ApiErrorsLayer`; see `AuthResend`).
+    fn resend_above(&self) -> Error {
+        Error::Unauthorized(Unauthorized::resend(self.rejected, self.renewal))
+    }
+
     /// The inner service's error as ours, with echoes of the credential
     /// this layer added scrubbed from a typed answer: the layers around
     /// (the retry layer's copy of the request, for one) never saw it.
     fn error_from_inner(&self, error: impl Into<BoxError>) -> Error {
-        let mut error = Error::from_inner(error, Some(self.template.context()));
+        let mut error = Error::from_inner(error, self.context());
         let api = match &mut error {
             Error::Api(api) => Some(api),
             Error::Unauthorized(unauthorized) => unauthorized.rejection_mut(),
@@ -368,7 +437,7 @@ impl<S, B> Send<S, B> {
             self.rejected,
             rejection,
             AuthReport::new(sends, self.renewal),
-            Some(self.template.context()),
+            self.context(),
         ))
     }
 }

@@ -92,6 +92,11 @@ where
         // the next call, which will drive its own `poll_ready`.
         let clone = self.inner.clone();
         let service = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture::start(service, request, self.tokens.clone())
+        ResponseFuture::start(
+            service,
+            request,
+            self.tokens.clone(),
+            self.config.resend_above,
+        )
     }
 }

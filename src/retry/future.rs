@@ -3,6 +3,7 @@
 
 use super::policy::{AttemptState, Decision, Outcome, RetryContext, RetryEvent, RetryOverride};
 use super::{ReplayBody, RetryPolicy};
+use crate::auth::AuthResend;
 use crate::classify::{Classification, Classify, DefaultClassifier};
 use crate::error::BoxError;
 use crate::redact::{RequestContext, RequestSecrets, Scrubber};
@@ -45,6 +46,9 @@ pin_project! {
         call: Call,
         // See `Template::complete`.
         names_errors: bool,
+        // The auth layer's request to send again after a renewal (under
+        // `ApiErrorsLayer`): the next send is that, not a retry.
+        auth_resend: Option<AuthResend>,
     }
 }
 
@@ -102,10 +106,15 @@ impl Template {
     fn complete(&self, error: &mut Error) {
         let api = match error {
             Error::Api(api) => api,
-            Error::Unauthorized(unauthorized) => match unauthorized.rejection_mut() {
-                Some(api) => api,
-                None => return,
-            },
+            Error::Unauthorized(unauthorized) => {
+                if unauthorized.request().is_none() {
+                    unauthorized.set_request(Some(self.context()));
+                }
+                match unauthorized.rejection_mut() {
+                    Some(api) => api,
+                    None => return,
+                }
+            }
             Error::Transport(transport) => {
                 if transport.request().is_none() {
                     transport.set_request(Some(self.context()));
@@ -175,7 +184,16 @@ where
             span,
             call,
             names_errors,
+            auth_resend: None,
         }
+    }
+}
+
+/// The auth layer's request to send again, if `error` is one.
+fn auth_resend(error: &Error) -> Option<AuthResend> {
+    match error {
+        Error::Unauthorized(unauthorized) => unauthorized.resend_requested(),
+        _ => None,
     }
 }
 
@@ -323,6 +341,15 @@ where
                         Err(error) => {
                             let mut error = Error::from_inner(error, Some(template.context()));
                             if *this.names_errors {
+                                if let Some(resend) = auth_resend(&error) {
+                                    // The auth layer renewed a rejected
+                                    // credential: send again at once, from
+                                    // this layer's copy, as the auth
+                                    // layer would have from its own.
+                                    *this.auth_resend = Some(resend);
+                                    this.state.set(State::Readying);
+                                    continue;
+                                }
                                 template.complete(&mut error);
                             }
                             let context = RetryContext::new(
@@ -392,11 +419,17 @@ where
                 }
                 StateProj::Readying => match ready!(this.service.poll_ready(cx)) {
                     Ok(()) => {
-                        let request = this.template.build(this.body.replay());
-                        *this.attempts += 1;
-                        let t = &*this.template;
-                        this.call
-                            .resend(this.span, &t.method, &t.uri, *this.attempts - 1);
+                        let mut request = this.template.build(this.body.replay());
+                        if let Some(resend) = this.auth_resend.take() {
+                            // Part of the same attempt, as the auth
+                            // layer's own re-send is.
+                            request.extensions_mut().insert(resend);
+                        } else {
+                            *this.attempts += 1;
+                            let t = &*this.template;
+                            this.call
+                                .resend(this.span, &t.method, &t.uri, *this.attempts - 1);
+                        }
                         let future = {
                             let _attempt = this.call.enter();
                             this.service.call(request)
