@@ -71,11 +71,12 @@ struct Send<S, B> {
     /// copy of the request and sends it again after a renewal (see
     /// `AuthResend`).
     template: Option<Template>,
-    /// The request, while the first credential loads.
-    first: Option<Request<B>>,
+    /// The request, while the first credential loads (boxed: rare, and
+    /// the future moves on every call).
+    first: Option<Box<Request<B>>>,
     /// The method and URI a renewal wait is timed under, when metrics time
     /// it and there is no template.
-    labels: Option<(Method, Uri)>,
+    labels: Option<Box<(Method, Uri)>>,
     /// Set on the retry layer's re-send after a renewal: its answer is the
     /// answer.
     resent: Option<AuthResend>,
@@ -151,7 +152,7 @@ where
             // answers the lookup without a search).
             let labels = tokens
                 .times_waits()
-                .then(|| (request.method().clone(), request.uri().clone()));
+                .then(|| Box::new((request.method().clone(), request.uri().clone())));
             (
                 None,
                 labels,
@@ -186,7 +187,7 @@ where
             Acquire::Ready(current) => send.send(request, current),
             Acquire::Wait(wait) => {
                 let wait = send.timed(wait, Some(&request));
-                send.first = Some(request);
+                send.first = Some(Box::new(request));
                 State::Acquiring { wait }
             }
         };
@@ -232,7 +233,7 @@ where
             match this.state.as_mut().project() {
                 StateProj::Acquiring { wait } => match ready!(wait.as_mut().poll(cx)) {
                     Ok(current) => {
-                        let request = send.first.take().expect("the first request waits here");
+                        let request = *send.first.take().expect("the first request waits here");
                         let state = send.send(request, current);
                         this.state.set(state);
                     }
@@ -398,7 +399,7 @@ impl<S, B> Send<S, B> {
         let labels = match (&self.template, request, &self.labels) {
             (Some(t), _, _) => Some((&t.method, &t.uri)),
             (None, Some(request), _) => Some((request.method(), request.uri())),
-            (None, None, Some((method, uri))) => Some((method, uri)),
+            (None, None, Some(labels)) => Some((&labels.0, &labels.1)),
             (None, None, None) => None,
         };
         match labels {
