@@ -147,4 +147,42 @@ fn the_stacks_on_the_success_path() {
         .layer(StatusClassifierLayer::new())
         .service(retry_ok());
     assert_eq!(count(three), REQUEST_COPY + STAMP);
+    // The one-layer stack: one copy of the request for all its layers.
+    assert_eq!(
+        count(tower_api_errors::ApiErrorsLayer::new().layer(retry_ok())),
+        REQUEST_COPY
+    );
+}
+
+/// The same GET without its credential, for stacks whose auth layer adds
+/// one.
+fn request_without_credential() -> Request<Full<Bytes>> {
+    common::request_without_credential()
+}
+
+/// With the auth layer (credential cached) and the quota layer (nothing
+/// learned): the request copy, and nothing per layer.
+#[test]
+fn the_full_stack_on_the_success_path() {
+    use tower_api_errors::auth::{Credential, StaticToken};
+    use tower_api_errors::{ApiErrorsLayer, AuthLayer, QuotaLayer};
+    let full = ApiErrorsLayer::new()
+        .auth(AuthLayer::new(StaticToken::new(
+            Credential::new("sk_test_4eC39HqLyjWDarjtT1zdp7dc").unwrap(),
+        )))
+        .quota(QuotaLayer::new())
+        .layer(retry_ok());
+    // The first request loads the credential and learns nothing (the
+    // response announces no quota).
+    allocations_of(full.clone().oneshot(request_without_credential()));
+    let request = request_without_credential();
+    let service = full.clone();
+    let counted = allocations_of(async move {
+        let _ = service.oneshot(request).await;
+    });
+    // The request copy: the header map (2) and the one header value that
+    // is not yet shared (`accept`); the credential the auth layer adds is
+    // a clone of its cached value (shared already), inserted in the copy
+    // without growing it. The quota and parse layers add nothing.
+    assert_eq!(counted, REQUEST_COPY - 1);
 }
