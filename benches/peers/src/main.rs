@@ -17,9 +17,9 @@ use hyper_util::rt::TokioExecutor;
 use reqwest_middleware::ClientBuilder;
 use reqwest_retry::policies::ExponentialBackoff;
 use reqwest_retry::RetryTransientMiddleware;
-use tower::{ServiceBuilder, ServiceExt};
-use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryPolicy};
-use tower_api_errors::ErrorBodyParseLayer;
+use tower::ServiceExt;
+use tower_api_errors::retry::ReplayBody;
+use tower_api_errors::ApiErrorsLayer;
 
 macro_rules! tower_sender {
     ($client:expr, $addr:expr) => {{
@@ -70,10 +70,8 @@ fn main() {
     let _guard = runtime.enter();
 
     let hyper_bare = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let ours = ServiceBuilder::new()
-        .layer(RetryLayer::new(RetryPolicy::default()))
-        .layer(ErrorBodyParseLayer::new())
-        .service(Client::builder(TokioExecutor::new()).build_http::<ReplayBody<Full<Bytes>>>());
+    let ours = ApiErrorsLayer::new()
+        .client(Client::builder(TokioExecutor::new()).build_http::<ReplayBody<Full<Bytes>>>());
     let reqwest_bare = reqwest::Client::builder().no_proxy().build().unwrap();
     // reqwest's built-in retry: retry 5xx and 429 on this host, with its
     // default budget (20 % extra load).
@@ -99,7 +97,7 @@ fn main() {
 
     let names = [
         "bare hyper-util client",
-        "tower-api-errors: retry + parse over hyper-util",
+        "tower-api-errors: ApiErrorsLayer (retry, parse) over hyper-util",
         "bare reqwest client",
         "reqwest with its built-in retry",
         "reqwest-middleware + reqwest-retry",
