@@ -578,3 +578,42 @@ async fn the_stack_is_clone_send_sync_and_fits_tower_wrappers() {
 fn invalid_settings_are_rejected_when_built() {
     let _ = RetryPolicy::default().max_attempts(0);
 }
+
+/// A retry sends the request's headers as they were: every value of a
+/// repeated name, in order, beside the others, and its extensions.
+#[tokio::test(start_paused = true)]
+async fn a_retry_sends_every_header_value_in_order() {
+    #[derive(Clone, Debug, PartialEq)]
+    struct Tenant(&'static str);
+    let (client, mut handle) = retrying(exact());
+    let mut request = Request::get("http://api.test/items")
+        .header("accept", "application/json")
+        .header("x-trace", "a")
+        .header("accept", "text/plain")
+        .header("authorization", "Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    request.extensions_mut().insert(Tenant("acme"));
+    let call = tokio::spawn(client.oneshot(request));
+    let (_, first) = answer(&mut handle, reply(503, &[], "")).await;
+    let (_, second) = answer(&mut handle, reply(200, &[], "")).await;
+    call.await.unwrap().unwrap();
+    let headers = |request: &Req| {
+        request
+            .headers()
+            .iter()
+            .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(headers(&second), headers(&first));
+    assert_eq!(
+        second
+            .headers()
+            .get_all("accept")
+            .iter()
+            .collect::<Vec<_>>(),
+        ["application/json", "text/plain"]
+    );
+    assert_eq!(second.headers().len(), 4);
+    assert_eq!(second.extensions().get::<Tenant>(), Some(&Tenant("acme")));
+}

@@ -9,8 +9,11 @@ use crate::error::BoxError;
 use crate::redact::{RequestContext, RequestSecrets, Scrubber};
 use crate::telemetry::{self, Call, Failure, Span};
 use crate::{Error, ErrorKind, RetryReport, StopReason, TransportError};
-use http::{Extensions, HeaderMap, Method, Request, Response, Uri, Version};
+use http::{
+    Extensions, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Uri, Version,
+};
 use pin_project_lite::pin_project;
+use std::cell::OnceCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -74,24 +77,59 @@ struct Template {
     method: Method,
     uri: Uri,
     version: Version,
-    headers: HeaderMap,
+    // The headers as a flat list: a copy of a `HeaderMap` allocates its
+    // index table and entries and costs more to drop, and most requests
+    // never need it again. The map is built from the list on the first
+    // failure (for the decision and the retries).
+    headers: Vec<(HeaderName, HeaderValue)>,
+    map: OnceCell<HeaderMap>,
     extensions: Extensions,
 }
 
 impl Template {
+    fn new(parts: &http::request::Parts) -> Self {
+        let mut headers = Vec::with_capacity(parts.headers.len());
+        headers.extend(
+            parts
+                .headers
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone())),
+        );
+        Template {
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            version: parts.version,
+            headers,
+            map: OnceCell::new(),
+            extensions: parts.extensions.clone(),
+        }
+    }
+
+    /// The headers as a map, built once from the list (order and repeated
+    /// names kept).
+    fn headers(&self) -> &HeaderMap {
+        self.map.get_or_init(|| {
+            let mut map = HeaderMap::with_capacity(self.headers.len());
+            for (name, value) in &self.headers {
+                map.append(name.clone(), value.clone());
+            }
+            map
+        })
+    }
+
     fn build<B>(&self, body: B) -> Request<B> {
         let mut request = Request::new(body);
         *request.method_mut() = self.method.clone();
         *request.uri_mut() = self.uri.clone();
         *request.version_mut() = self.version;
-        *request.headers_mut() = self.headers.clone();
+        *request.headers_mut() = self.headers().clone();
         *request.extensions_mut() = self.extensions.clone();
         request
     }
 
     /// What a retry decision sees of the request.
     fn parts(&self) -> (&Method, &Uri, &HeaderMap, &Extensions) {
-        (&self.method, &self.uri, &self.headers, &self.extensions)
+        (&self.method, &self.uri, self.headers(), &self.extensions)
     }
 
     fn context(&self) -> RequestContext {
@@ -126,7 +164,7 @@ impl Template {
         if api.request().is_some() {
             return;
         }
-        let secrets = RequestSecrets::of(&self.headers);
+        let secrets = RequestSecrets::of(self.headers());
         api.scrub(&Scrubber::new(secrets, Some(&self.uri)));
         api.set_request(Some(self.context()));
         telemetry::api_error(api);
@@ -155,13 +193,7 @@ where
         let first_body = ReplayBody::new(body, policy.max_replay());
         let body = first_body.replay();
         // The one copy of the request that replays need.
-        let template = Template {
-            method: parts.method.clone(),
-            uri: parts.uri.clone(),
-            version: parts.version,
-            headers: parts.headers.clone(),
-            extensions: parts.extensions.clone(),
-        };
+        let template = Template::new(&parts);
         policy.deposit();
         let span = Span::request(&template.method, &template.uri);
         let call = Call::start(&policy, &span, &template.method, &template.uri);
