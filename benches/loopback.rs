@@ -1,7 +1,8 @@
 //! End to end over loopback: a hyper server in a child process pinned to
 //! core 1, a single-threaded hyper-util client pinned to core 0, 64 requests
 //! in flight, every body read. The bare client, the recommended stack
-//! (`ApiErrorsLayer`) and the full stack (with auth and quota) are measured in interleaved rounds (order rotated
+//! (`ApiErrorsLayer`), the full stack (with auth and quota) and the
+//! recommended stack without its default deadline (its timer) are measured in interleaved rounds (order rotated
 //! each round); the figure is the median of the per-round ratios.
 //!
 //! ```sh
@@ -72,23 +73,28 @@ fn main() {
         )
         .quota(QuotaLayer::new())
         .client(Client::builder(TokioExecutor::new()).build_http::<ReplayBody<Full<Bytes>>>());
+    let nodeadline = ApiErrorsLayer::new()
+        .retry(tower_api_errors::RetryPolicy::default().no_deadline())
+        .client(Client::builder(TokioExecutor::new()).build_http::<ReplayBody<Full<Bytes>>>());
     let names = [
         "bare hyper-util client (baseline)",
         "recommended stack: ApiErrorsLayer (retry, parse)",
         "full stack (retry, auth, quota, parse)",
+        "ApiErrorsLayer with RetryPolicy::no_deadline()",
     ];
     let mut results = Vec::new();
     for round in 0..rounds {
-        let mut row = [0.0; 3];
-        for k in 0..3 {
-            let i = (k + round) % 3;
+        let mut row = [0.0; 4];
+        for k in 0..4 {
+            let i = (k + round) % 4;
             row[i] = match i {
                 0 => harness::throughput(&runtime, total, sender!(bare.clone(), addr)),
                 1 => harness::throughput(&runtime, total, sender!(recommended.clone(), addr)),
-                _ => harness::throughput(&runtime, total, sender!(full.clone(), addr)),
+                2 => harness::throughput(&runtime, total, sender!(full.clone(), addr)),
+                _ => harness::throughput(&runtime, total, sender!(nodeadline.clone(), addr)),
             };
         }
         results.push(row.to_vec());
     }
-    harness::report(&names, &[0, 0, 0], &results);
+    harness::report(&names, &[0, 0, 0, 0], &results);
 }
