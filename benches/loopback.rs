@@ -2,8 +2,9 @@
 //! core 1, a single-threaded hyper-util client pinned to core 0, 64 requests
 //! in flight, every body read. The bare client, the recommended stack
 //! (`ApiErrorsLayer`), the full stack (with auth and quota) and the
-//! recommended stack without its default deadline (its timer) are measured in interleaved rounds (order rotated
-//! each round); the figure is the median of the per-round ratios.
+//! recommended stack without its default deadline (its timer) are measured
+//! in interleaved rounds (order rotated each round); the figure is the
+//! median of the per-round ratios.
 //!
 //! ```sh
 //! taskset -c 0 cargo bench --bench loopback            # ROUNDS=7 REQUESTS=20000
