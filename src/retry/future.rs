@@ -82,7 +82,8 @@ struct Template {
     // never need it again. The map is built from the list on the first
     // failure (for the decision and the retries).
     headers: Vec<(HeaderName, HeaderValue)>,
-    map: OnceCell<HeaderMap>,
+    // Boxed: only a failure builds it, and the future moves on every call.
+    map: OnceCell<Box<HeaderMap>>,
     extensions: Extensions,
 }
 
@@ -113,7 +114,7 @@ impl Template {
             for (name, value) in &self.headers {
                 map.append(name.clone(), value.clone());
             }
-            map
+            Box::new(map)
         })
     }
 
