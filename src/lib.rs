@@ -204,6 +204,7 @@ pub mod redact;
 pub mod retry;
 pub mod stack;
 mod telemetry;
+mod template;
 
 /// The README's Rust snippets, compiled and run as doctests so that they
 /// stay true.

@@ -7,10 +7,9 @@ use super::state::{Acquire, Current, Tokens, Wait};
 use super::{AuthReport, AuthResend, Renewal, ResendBody, Unauthorized};
 use crate::error::BoxError;
 use crate::redact::{RequestContext, RequestSecrets, Scrubber};
+use crate::template::RequestTemplate;
 use crate::{ApiError, Error};
-use http::{
-    Extensions, HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, Version,
-};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
 use pin_project_lite::pin_project;
 use std::future::Future;
 use std::pin::Pin;
@@ -70,7 +69,7 @@ struct Send<S, B> {
     /// `None` under `ApiErrorsLayer`: the retry layer above keeps the one
     /// copy of the request and sends it again after a renewal (see
     /// `AuthResend`).
-    template: Option<Template>,
+    template: Option<RequestTemplate>,
     /// The request, while the first credential loads (boxed: rare, and
     /// the future moves on every call).
     first: Option<Box<Request<B>>>,
@@ -93,32 +92,6 @@ struct Send<S, B> {
     rejected: Option<StatusCode>,
     /// The server's typed answer to the rejected send, while renewing.
     rejection: Option<ApiError>,
-}
-
-/// Everything of the request but its body and credential, kept to build
-/// the re-send.
-struct Template {
-    method: Method,
-    uri: Uri,
-    version: Version,
-    headers: HeaderMap,
-    extensions: Extensions,
-}
-
-impl Template {
-    fn build<B>(&self, body: B) -> Request<B> {
-        let mut request = Request::new(body);
-        *request.method_mut() = self.method.clone();
-        *request.uri_mut() = self.uri.clone();
-        *request.version_mut() = self.version;
-        *request.headers_mut() = self.headers.clone();
-        *request.extensions_mut() = self.extensions.clone();
-        request
-    }
-
-    fn context(&self) -> RequestContext {
-        RequestContext::new(self.method.clone(), self.uri.clone())
-    }
 }
 
 impl<S, B> ResponseFuture<S, B>
@@ -159,13 +132,9 @@ where
                 request.extensions_mut().remove::<AuthResend>(),
             )
         } else {
-            let template = Template {
-                method: request.method().clone(),
-                uri: request.uri().clone(),
-                version: request.version(),
-                headers: request.headers().clone(),
-                extensions: request.extensions().clone(),
-            };
+            let (parts, body) = request.into_parts();
+            let template = RequestTemplate::new(&parts);
+            request = Request::from_parts(parts, body);
             (Some(template), None, None)
         };
         let mut send = Send {
@@ -391,7 +360,7 @@ impl<S, B> Send<S, B> {
     /// The request as errors name it: from the template; without one, the
     /// retry layer above names it.
     fn context(&self) -> Option<RequestContext> {
-        self.template.as_ref().map(Template::context)
+        self.template.as_ref().map(RequestTemplate::context)
     }
 
     /// `wait`, timed into the metrics under the request's method and URI.

@@ -6,14 +6,12 @@ use super::{ReplayBody, RetryPolicy};
 use crate::auth::AuthResend;
 use crate::classify::{Classification, Classify, DefaultClassifier};
 use crate::error::BoxError;
-use crate::redact::{RequestContext, RequestSecrets, Scrubber};
+use crate::redact::{RequestSecrets, Scrubber};
 use crate::telemetry::{self, Call, Failure, Span};
+use crate::template::RequestTemplate;
 use crate::{Error, ErrorKind, RetryReport, StopReason, TransportError};
-use http::{
-    Extensions, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Uri, Version,
-};
+use http::{Extensions, HeaderMap, Method, Request, Response, Uri};
 use pin_project_lite::pin_project;
-use std::cell::OnceCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -72,69 +70,14 @@ pin_project! {
     }
 }
 
-/// Everything of the request but its body, kept to build each retry.
-struct Template {
-    method: Method,
-    uri: Uri,
-    version: Version,
-    // The headers as a flat list: a copy of a `HeaderMap` allocates its
-    // index table and entries and costs more to drop, and most requests
-    // never need it again. The map is built from the list on the first
-    // failure (for the decision and the retries).
-    headers: Vec<(HeaderName, HeaderValue)>,
-    // Boxed: only a failure builds it, and the future moves on every call.
-    map: OnceCell<Box<HeaderMap>>,
-    extensions: Extensions,
-}
+/// The retry layer's copy of the request: the shared template, and what
+/// the retry layer does with it.
+type Template = RequestTemplate;
 
 impl Template {
-    fn new(parts: &http::request::Parts) -> Self {
-        let mut headers = Vec::with_capacity(parts.headers.len());
-        headers.extend(
-            parts
-                .headers
-                .iter()
-                .map(|(name, value)| (name.clone(), value.clone())),
-        );
-        Template {
-            method: parts.method.clone(),
-            uri: parts.uri.clone(),
-            version: parts.version,
-            headers,
-            map: OnceCell::new(),
-            extensions: parts.extensions.clone(),
-        }
-    }
-
-    /// The headers as a map, built once from the list (order and repeated
-    /// names kept).
-    fn headers(&self) -> &HeaderMap {
-        self.map.get_or_init(|| {
-            let mut map = HeaderMap::with_capacity(self.headers.len());
-            for (name, value) in &self.headers {
-                map.append(name.clone(), value.clone());
-            }
-            Box::new(map)
-        })
-    }
-
-    fn build<B>(&self, body: B) -> Request<B> {
-        let mut request = Request::new(body);
-        *request.method_mut() = self.method.clone();
-        *request.uri_mut() = self.uri.clone();
-        *request.version_mut() = self.version;
-        *request.headers_mut() = self.headers().clone();
-        *request.extensions_mut() = self.extensions.clone();
-        request
-    }
-
     /// What a retry decision sees of the request.
     fn parts(&self) -> (&Method, &Uri, &HeaderMap, &Extensions) {
-        (&self.method, &self.uri, self.headers(), &self.extensions)
-    }
-
-    fn context(&self) -> RequestContext {
-        RequestContext::new(self.method.clone(), self.uri.clone())
+        (&self.method, &self.uri, self.headers(), self.extensions())
     }
 
     /// Names the request in an error from below that a parse layer built
