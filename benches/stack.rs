@@ -15,6 +15,28 @@ use tower_api_errors::quota::QuotaLayer;
 use tower_api_errors::retry::{RetryLayer, RetryPolicy};
 use tower_api_errors::{ApiErrorsLayer, AuthLayer, ErrorBodyParseLayer, StatusClassifierLayer};
 
+/// `ok_service` without its rate-limit header: a server that announces no
+/// quota, so the quota layer learns nothing.
+fn unannounced_service<B>() -> impl tower::Service<
+    http::Request<B>,
+    Response = http::Response<http_body_util::Full<bytes::Bytes>>,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Copy {
+    tower::service_fn(|_req: http::Request<B>| async {
+        Ok::<_, std::convert::Infallible>(
+            http::Response::builder()
+                .header("content-type", "application/json")
+                .header("date", "Mon, 23 Nov 2026 21:00:00 GMT")
+                .header("x-request-id", "req_8f3c2a1b9d7e4f60")
+                .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                    br#"{"id": 1}"#,
+                )))
+                .unwrap(),
+        )
+    })
+}
+
 /// A cached bearer token of the same length as the one `request()` carries.
 fn auth_layer() -> AuthLayer {
     AuthLayer::new(StaticToken::new(
@@ -114,8 +136,16 @@ fn main() {
         request_without_credential
     );
     bench!(
-        "QuotaLayer (nothing learned)",
+        "QuotaLayer (learns the X-RateLimit-Remaining of every success)",
         QuotaLayer::new().layer(ok_service())
+    );
+    bench!(
+        "bare service, success announcing no quota",
+        unannounced_service()
+    );
+    bench!(
+        "QuotaLayer, success announcing no quota (nothing learned)",
+        QuotaLayer::new().layer(unannounced_service())
     );
     bench!(
         "ApiErrorsLayer with auth (retry, auth, parse)",

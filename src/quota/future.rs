@@ -27,11 +27,15 @@ pin_project! {
     {
         #[pin]
         state: State<S::Future>,
-        // Only a request that waits owns a clone of the service and its request.
-        held: Option<Held<S, B>>,
+        // Only a request that waits owns a clone of the service and its
+        // request. Boxed, as the timer and the kept answer are: the future
+        // of a request that goes at once moves on every call and should
+        // not carry them inline.
+        held: Option<Box<Held<S, B>>>,
         ticket: Ticket,
-        // The answer, kept while the store records what it taught.
-        outcome: Option<Result<S::Response, Error>>,
+        // The answer, kept while the store records what it taught (a
+        // store that answers later: Redis).
+        outcome: Option<Box<Result<S::Response, Error>>>,
     }
 }
 
@@ -46,8 +50,7 @@ pin_project! {
             grant: StoreFuture<Grant>,
         },
         Sleeping {
-            #[pin]
-            sleep: Sleep,
+            sleep: Pin<Box<Sleep>>,
         },
         Readying,
         Settling {
@@ -128,9 +131,9 @@ where
             ticket.config.record_hold(Some(&request), delay);
             return ResponseFuture {
                 state: State::Sleeping {
-                    sleep: tokio::time::sleep(delay),
+                    sleep: Box::pin(tokio::time::sleep(delay)),
                 },
-                held: Some(Held::new(service.clone(), request)),
+                held: Some(Box::new(Held::new(service.clone(), request))),
                 ticket,
                 outcome: None,
             };
@@ -141,7 +144,7 @@ where
         }
         ResponseFuture {
             state: State::Acquiring { grant },
-            held: Some(Held::new(service.clone(), request)),
+            held: Some(Box::new(Held::new(service.clone(), request))),
             ticket,
             outcome: None,
         }
@@ -193,14 +196,14 @@ where
                         this.state.set(State::Done);
                         return Poll::Ready(result);
                     }
-                    *this.outcome = Some(result);
+                    *this.outcome = Some(Box::new(result));
                     this.state.set(State::Settling { settled });
                 }
                 StateProj::Settling { settled } => {
                     ready!(Pin::new(settled).poll(cx));
                     this.state.set(State::Done);
                     let outcome = this.outcome.take();
-                    return Poll::Ready(outcome.expect("the answer is kept until settled"));
+                    return Poll::Ready(*outcome.expect("the answer is kept until settled"));
                 }
                 StateProj::Acquiring { grant } => {
                     let grant = ready!(Pin::new(grant).poll(cx));
@@ -214,7 +217,7 @@ where
                                 telemetry::quota_held(this.ticket.scope, delay, "pacing");
                                 this.ticket.config.record_hold(held.request.as_ref(), delay);
                                 this.state.set(State::Sleeping {
-                                    sleep: tokio::time::sleep(delay),
+                                    sleep: Box::pin(tokio::time::sleep(delay)),
                                 });
                             }
                         }
@@ -238,13 +241,13 @@ where
                             telemetry::quota_held(this.ticket.scope, wait, "quota spent");
                             this.ticket.config.record_hold(held.request.as_ref(), wait);
                             this.state.set(State::Sleeping {
-                                sleep: tokio::time::sleep(wait),
+                                sleep: Box::pin(tokio::time::sleep(wait)),
                             });
                         }
                     }
                 }
                 StateProj::Sleeping { sleep } => {
-                    ready!(sleep.poll(cx));
+                    ready!(sleep.as_mut().poll(cx));
                     if this.ticket.permit.is_some() {
                         this.state.set(State::Readying);
                     } else {

@@ -16,6 +16,11 @@ pub(crate) const BARE_429_COOLDOWN: Duration = Duration::from_secs(1);
 fn may_teach(headers: &HeaderMap) -> bool {
     headers.keys().any(|name| {
         let name = name.as_str();
+        // Most of a success's headers (`content-type`, `date`, `server`)
+        // are turned away by their first letter.
+        if !matches!(name.as_bytes().first(), Some(b'x' | b'r' | b'a' | b'g')) {
+            return false;
+        }
         name.starts_with("x-ratelimit")
             || name.starts_with("ratelimit")
             || name.starts_with("retry-after")

@@ -103,28 +103,11 @@ impl<'a> QuotaRequest<'a> {
 /// header; never user-info) plus the partition digest.
 pub(crate) fn scope_of(request: &QuotaRequest<'_>, partition: Option<u64>) -> ScopeKey {
     let mut hasher = Fnv1a::default();
-    match request.uri.host() {
-        Some(host) => {
-            hasher.write_bytes(host.as_bytes());
-            if let Some(port) = request.uri.port_u16() {
-                // As `host:port` is written, so that `ScopeKey::new` and a
-                // `Host` header agree.
-                let mut digits = [0u8; 6];
-                let mut at = digits.len();
-                let mut rest = port;
-                loop {
-                    at -= 1;
-                    digits[at] = b'0' + (rest % 10) as u8;
-                    rest /= 10;
-                    if rest == 0 {
-                        break;
-                    }
-                }
-                at -= 1;
-                digits[at] = b':';
-                hasher.write_bytes(&digits[at..]);
-            }
-        }
+    match request.uri.authority() {
+        // The authority as written is `host` or `host:port` once any
+        // user-info is cut off: hashed as it stands, with no parsing of
+        // host and port on every request.
+        Some(authority) => hasher.write_bytes(host_and_port(authority.as_str()).as_bytes()),
         None => {
             if let Some(host) = request.headers.get(http::header::HOST) {
                 hasher.write_bytes(host.as_bytes());
@@ -136,6 +119,17 @@ pub(crate) fn scope_of(request: &QuotaRequest<'_>, partition: Option<u64>) -> Sc
         hasher.write_bytes(&partition.to_le_bytes());
     }
     ScopeKey::from_u64(hasher.finish_u64())
+}
+
+/// `host` or `host:port` of an authority: without user-info (a credential),
+/// and without the `:` of an empty port (`host:` is `host`).
+fn host_and_port(authority: &str) -> &str {
+    // A plain loop: `rfind` calls `memrchr`, slower on a short string.
+    let after_userinfo = match authority.bytes().rposition(|b| b == b'@') {
+        Some(at) => &authority[at + 1..],
+        None => authority,
+    };
+    after_userinfo.strip_suffix(':').unwrap_or(after_userinfo)
 }
 
 #[cfg(test)]
@@ -171,6 +165,11 @@ mod tests {
             ScopeKey::new("127.0.0.1:8080", None),
             scope("http://127.0.0.1:8080/x", None)
         );
+        assert_eq!(
+            ScopeKey::new("[::1]:8080", None),
+            scope("http://u:p@[::1]:8080/x", None)
+        );
+        assert_eq!(base, scope("https://api.example.com:/a", None));
         let relative = Request::get("/x")
             .header("host", "127.0.0.1:8080")
             .body(())
