@@ -761,35 +761,50 @@ impl std::error::Error for TransportError {
 }
 
 /// The response headers an upstream's request id is read from, in order.
-const REQUEST_ID_HEADERS: [http::HeaderName; 11] = [
-    http::HeaderName::from_static("request-id"),
-    http::HeaderName::from_static("x-request-id"),
-    http::HeaderName::from_static("x-github-request-id"),
-    http::HeaderName::from_static("x-amzn-requestid"),
-    http::HeaderName::from_static("x-amzn-request-id"),
-    http::HeaderName::from_static("x-amz-request-id"),
-    http::HeaderName::from_static("apigw-requestid"),
-    http::HeaderName::from_static("x-ms-request-id"),
-    http::HeaderName::from_static("x-goog-request-id"),
-    http::HeaderName::from_static("cf-ray"),
-    http::HeaderName::from_static("x-correlation-id"),
-];
+/// The rank of a request id header, most specific first (a `match` on the
+/// name: one comparison of lengths, then at most one of bytes).
+fn request_id_rank(name: &str) -> Option<usize> {
+    Some(match name {
+        "request-id" => 0,
+        "x-request-id" => 1,
+        "x-github-request-id" => 2,
+        "x-amzn-requestid" => 3,
+        "x-amzn-request-id" => 4,
+        "x-amz-request-id" => 5,
+        "apigw-requestid" => 6,
+        "x-ms-request-id" => 7,
+        "x-goog-request-id" => 8,
+        "cf-ray" => 9,
+        "x-correlation-id" => 10,
+        _ => return None,
+    })
+}
 
 /// The longest request id kept.
 const MAX_REQUEST_ID: usize = 128;
 
-/// The upstream's request id (see [`ApiError::request_id`]).
+/// The upstream's request id (see [`ApiError::request_id`]): one pass over
+/// the headers (not a hashed lookup per candidate name), the most specific
+/// name's first valid value winning.
 pub(crate) fn request_id(headers: &http::HeaderMap) -> Option<Box<str>> {
-    if headers.is_empty() {
-        return None;
-    }
-    REQUEST_ID_HEADERS.iter().find_map(|name| {
-        let value = headers.get(name)?.as_bytes();
+    let mut best: Option<(usize, &[u8])> = None;
+    for (name, value) in headers {
+        let Some(rank) = request_id_rank(name.as_str()) else {
+            continue;
+        };
+        if best.is_some_and(|(best, _)| best <= rank) {
+            continue;
+        }
+        let value = value.as_bytes();
         let ok = !value.is_empty()
             && value.len() <= MAX_REQUEST_ID
             && value.iter().all(|b| b.is_ascii_graphic());
-        ok.then(|| String::from_utf8_lossy(value).into())
-    })
+        if ok {
+            best = Some((rank, value));
+        }
+    }
+    // Visible ASCII only (checked above): valid UTF-8 as it is.
+    best.and_then(|(_, value)| std::str::from_utf8(value).ok().map(Box::from))
 }
 
 /// The end of a transport or auth error's one-line `Display`: the attempts

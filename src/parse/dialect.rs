@@ -58,6 +58,8 @@ pub struct DialectInput<'a> {
     headers: &'a HeaderMap,
     body: &'a [u8],
     json: Option<&'a Value>,
+    // Looked up once: several dialects ask for it.
+    content_type: Option<&'a str>,
 }
 
 impl<'a> DialectInput<'a> {
@@ -68,11 +70,16 @@ impl<'a> DialectInput<'a> {
         body: &'a [u8],
         json: Option<&'a Value>,
     ) -> Self {
+        let content_type = headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| Some(value.split(';').next()?.trim()));
         DialectInput {
             status,
             headers,
             body,
             json,
+            content_type,
         }
     }
 
@@ -100,12 +107,7 @@ impl<'a> DialectInput<'a> {
     /// without parameters. Media types are case-insensitive: compare with
     /// `eq_ignore_ascii_case`.
     pub fn content_type(&self) -> Option<&'a str> {
-        let value = self
-            .headers
-            .get(http::header::CONTENT_TYPE)?
-            .to_str()
-            .ok()?;
-        Some(value.split(';').next()?.trim())
+        self.content_type
     }
 }
 

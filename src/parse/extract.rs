@@ -43,11 +43,18 @@ pub(crate) const CODE_KEYS: &[&str] =
 /// on bytes, so the common case costs one pass and no decoding.
 fn is_one_line(text: &str, max_chars: usize) -> bool {
     let bytes = text.as_bytes();
-    bytes.len() <= max_chars
-        && bytes.first() != Some(&b' ')
-        && bytes.last() != Some(&b' ')
-        && bytes.iter().all(|b| (0x20..0x7f).contains(b))
-        && !bytes.windows(2).any(|pair| pair == b"  ")
+    if bytes.len() > max_chars || bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ') {
+        return false;
+    }
+    // One pass: printable ASCII, and no space after a space.
+    let mut previous = 0u8;
+    for &byte in bytes {
+        if !(0x20..0x7f).contains(&byte) || (byte == b' ' && previous == b' ') {
+            return false;
+        }
+        previous = byte;
+    }
+    true
 }
 
 /// Collapses whitespace and control characters to single spaces and bounds
@@ -440,6 +447,13 @@ pub(crate) fn retry_after(root: &Value) -> Option<Duration> {
     [Some(top), nested]
         .into_iter()
         .flatten()
+        // One pass over the keys first: most error objects name no retry
+        // delay, and a lookup per candidate key costs more than that.
+        .filter(|object| {
+            object
+                .keys()
+                .any(|key| key.starts_with("retry") || key == "details")
+        })
         .find_map(|object| {
             const SECONDS: &[&str] = &[
                 "retry_after",
