@@ -393,3 +393,60 @@ async fn garbage_in_redis_is_a_local_decision() {
     assert!(store.is_local());
     assert_eq!(vendor.received.load(Ordering::SeqCst), 3);
 }
+
+/// Fair shares: two processes (two stores, two members) on one learned
+/// window of 10: while both are asking, neither takes more than 5; the one
+/// past its share is told to ask again shortly (not to wait for the
+/// reset), and the window is still used whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_of_a_fleet_get_fair_shares_of_a_window() {
+    use tower_api_errors::quota::{Grant, Observation, QuotaStore, WindowReport};
+    let redis = RedisServer::start(free_port());
+    let open = || {
+        RedisStore::open(&redis.url())
+            .unwrap()
+            .prefix("test:fair:")
+            .timeout(Duration::from_secs(2))
+    };
+    let (a, b) = (open(), open());
+    let scope = ScopeKey::new("api.test", None);
+    let max = Duration::from_secs(120);
+    // The server announced 10 a minute.
+    let window = WindowReport::new(0, Some(10), Some(10), Some(Duration::from_secs(60)));
+    let Grant::Go { permit, .. } = a.acquire(scope, 1, max).await else {
+        panic!("nothing learned yet: go")
+    };
+    a.settle(permit, &Observation::new().with_window(window))
+        .await;
+    // B asks once: two members are active.
+    let Grant::Go { permit, .. } = b.acquire(scope, 1, max).await else {
+        panic!("B's first")
+    };
+    b.release(permit);
+    let granted = |store: &RedisStore| {
+        let store = store.clone();
+        async move {
+            let mut taken = Vec::new();
+            loop {
+                match store.acquire(scope, 1, max).await {
+                    Grant::Go { permit, .. } => taken.push(permit),
+                    Grant::Wait(wait) => return (taken, wait),
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+    };
+    let (a_taken, a_wait) = granted(&a).await;
+    assert_eq!(a_taken.len(), 5, "A stops at its share");
+    assert!(
+        a_wait <= Duration::from_secs(1),
+        "asks again soon: {a_wait:?}"
+    );
+    let (b_taken, b_wait) = granted(&b).await;
+    assert_eq!(b_taken.len(), 5, "B's share, the rest of the window");
+    assert!(
+        b_wait > Duration::from_secs(50),
+        "the window is spent: wait for its reset ({b_wait:?})"
+    );
+    assert!(!a.is_local() && !b.is_local());
+}

@@ -20,12 +20,21 @@ const PROBE_EVERY: Duration = Duration::from_secs(1);
 /// Permits of a scope nobody has settled for this long belong to processes
 /// that are gone: they are forgotten.
 const STALE_IN_FLIGHT: Duration = Duration::from_secs(30);
+/// A process past its fair share of a window asks again after this; a
+/// process that has not asked for three of these is no longer counted in
+/// the fleet.
+const SHARE_WAIT: Duration = Duration::from_secs(1);
 const SHARED: u8 = 1;
 const LOCAL: u8 = 0;
 
 /// Acquire: KEYS[1] scope; ARGV cost, max_delay_ms, pace_below, recheck_ms,
-/// jitter (0..1), stale_ms. Returns {0, held, delay_ms} or {1, wait_ms}.
-/// The same arithmetic as `MemoryStore`, on Redis's clock.
+/// jitter (0..1), stale_ms, member, share_wait_ms. Returns {0, held,
+/// delay_ms} or {1, wait_ms}. The same arithmetic as `MemoryStore`, on
+/// Redis's clock, plus fair shares: each process (member) that asked
+/// within the last 3 share waits is active, and in a window whose limit is
+/// known an active member may take at most ceil(limit / active members)
+/// of it; past its share it asks again after the share wait (a member that
+/// stops asking leaves its share to the others).
 const ACQUIRE: &str = r#"
 local key = KEYS[1]
 local cost = tonumber(ARGV[1])
@@ -34,12 +43,31 @@ local pace_below = tonumber(ARGV[3])
 local recheck = tonumber(ARGV[4])
 local jitter = tonumber(ARGV[5])
 local stale = tonumber(ARGV[6])
+local member = ARGV[7]
+local share_wait = tonumber(ARGV[8])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local h = redis.call('HGETALL', key)
 if #h == 0 then return {0, 0, 0} end
 local s = {}
 for i = 1, #h, 2 do s[h[i]] = h[i + 1] end
+local active_for = share_wait * 3
+redis.call('HSET', key, 'm:' .. member, now)
+local members = 1
+for f, v in pairs(s) do
+  if string.sub(f, 1, 2) == 'm:' and f ~= 'm:' .. member then
+    local seen = tonumber(v) or 0
+    if now - seen <= active_for then
+      members = members + 1
+    elseif now - seen > active_for * 20 then
+      local gone = string.sub(f, 3)
+      redis.call('HDEL', key, f)
+      for i = 1, 4 do redis.call('HDEL', key, 'g' .. i .. ':' .. gone) end
+    end
+  end
+end
+local share_over = 0
+local mine_of = {}
 local cd = tonumber(s.cd) or 0
 if cd > now then return {1, cd - now} end
 local ifr = tonumber(s.ifr) or 0
@@ -60,11 +88,13 @@ for i = 1, n do
   local rem = tonumber(s['r' .. i]) or 0
   local rst = tonumber(s['t' .. i])
   local live = true
+  local epoch = tonumber(s['e' .. i]) or 0
   if rst and rst <= now then
     if lim then
       rem = lim
       rst = nil
-      redis.call('HSET', key, 'r' .. i, rem)
+      epoch = epoch + 1
+      redis.call('HSET', key, 'r' .. i, rem, 'e' .. i, epoch)
       redis.call('HDEL', key, 't' .. i)
     else
       live = false
@@ -79,6 +109,21 @@ for i = 1, n do
       inflight = ifc
     end
     local avail = rem - inflight
+    if lim and members > 1 and avail >= need then
+      local mine = 0
+      local g = s['g' .. i .. ':' .. member]
+      if g then
+        local ge, gc = string.match(g, '^(%d+):(%d+)$')
+        if tonumber(ge) == epoch then mine = tonumber(gc) end
+      end
+      if mine + need > math.ceil(lim / members) then
+        -- Ask again after the share wait, or at the reset if sooner.
+        local sw = share_wait
+        if rst then sw = math.min(sw, math.max(rst - now, 1)) end
+        share_over = math.max(share_over, sw, 1)
+      end
+      mine_of[i] = epoch .. ':' .. (mine + need)
+    end
     if avail < need then
       local w = recheck
       if rst then w = math.max(rst - now, 1) end
@@ -96,6 +141,8 @@ for i = 1, n do
   end
 end
 if wait > 0 then return {1, wait} end
+if share_over > 0 then return {1, share_over} end
+for i, v in pairs(mine_of) do redis.call('HSET', key, 'g' .. i .. ':' .. member, v) end
 redis.call('HSET', key, 'ifr', ifr + 1, 'ifc', ifc + cost)
 if ifr == 0 and ifc == 0 then redis.call('HSET', key, 'ls', now) end
 local delay = 0
@@ -154,6 +201,9 @@ for w = 0, count - 1 do
       local cur = tonumber(redis.call('HGET', key, 't' .. i))
       if cur == nil or reset_at > cur + tolerance then
         if reset ~= 0 then redis.call('HSET', key, 'r' .. i, rem, 't' .. i, reset_at) end
+        -- A new window this settle saw first (an acquire that saw the
+        -- old one pass has counted it already): a new epoch of shares.
+        if cur ~= nil and reset ~= 0 then redis.call('HINCRBY', key, 'e' .. i, 1) end
       else
         local old = tonumber(redis.call('HGET', key, 'r' .. i)) or rem
         redis.call('HSET', key, 'r' .. i, math.min(old, rem))
@@ -195,6 +245,9 @@ return 1
 #[derive(Clone)]
 pub struct RedisStore {
     connection: ConnectionManager,
+    // This store's name among the fleet's members (random, not derived
+    // from anything secret); clones share it.
+    member: Arc<str>,
     prefix: Arc<str>,
     timeout: Duration,
     shared: Arc<Shared>,
@@ -242,6 +295,7 @@ impl RedisStore {
         let connection = ConnectionManager::new_lazy_with_config(client, config)?;
         Ok(RedisStore {
             connection,
+            member: Arc::from(member_name()),
             prefix: Arc::from(DEFAULT_PREFIX),
             timeout: DEFAULT_TIMEOUT,
             shared: Arc::new(Shared {
@@ -354,6 +408,8 @@ impl RedisStore {
                 .arg(tuning.recheck.as_millis() as u64)
                 .arg(jitter)
                 .arg(STALE_IN_FLIGHT.as_millis() as u64)
+                .arg(&*self.member)
+                .arg(SHARE_WAIT.as_millis() as u64)
                 .invoke_async(&mut connection)
                 .await
                 .map_err(|error| error.to_string())?;
@@ -416,6 +472,22 @@ impl RedisStore {
             Err(_) => Err(format!("no answer within {:?}", self.timeout)),
         }
     }
+}
+
+/// A name for this store among the fleet's: unique per process and store
+/// (process id, clock, a counter), hashed.
+fn member_name() -> String {
+    use std::sync::atomic::AtomicU32;
+    static STORES: AtomicU32 = AtomicU32::new(0);
+    let mut hasher = super::scope::Fnv1a::default();
+    hasher.write_bytes(&std::process::id().to_le_bytes());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    hasher.write_bytes(&nanos.to_le_bytes());
+    hasher.write_bytes(&STORES.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    format!("{:016x}", hasher.finish_u64())
 }
 
 impl QuotaStore for RedisStore {
