@@ -200,10 +200,16 @@ for w = 0, count - 1 do
     if rem >= 0 then
       local cur = tonumber(redis.call('HGET', key, 't' .. i))
       if cur == nil or reset_at > cur + tolerance then
+        -- A new window this settle saw first (an acquire that saw the old
+        -- one pass has counted it already) starts a new epoch of shares.
+        -- A relative reset (`t=` seconds) drifts by up to a second from
+        -- report to report: only a refill (more remaining than counted)
+        -- is a new window.
+        local counted = tonumber(redis.call('HGET', key, 'r' .. i)) or rem
+        if cur ~= nil and reset ~= 0 and rem > counted then
+          redis.call('HINCRBY', key, 'e' .. i, 1)
+        end
         if reset ~= 0 then redis.call('HSET', key, 'r' .. i, rem, 't' .. i, reset_at) end
-        -- A new window this settle saw first (an acquire that saw the
-        -- old one pass has counted it already): a new epoch of shares.
-        if cur ~= nil and reset ~= 0 then redis.call('HINCRBY', key, 'e' .. i, 1) end
       else
         local old = tonumber(redis.call('HGET', key, 'r' .. i)) or rem
         redis.call('HSET', key, 'r' .. i, math.min(old, rem))
