@@ -148,7 +148,7 @@
 //! |---|---|
 //! | `grpc` | [`grpc`]: `grpc-status` of trailers-only responses as kinds, `grpc-message` decoding, the `GrpcStatus` dialect, `tonic::Status` from errors |
 //! | `tracing` | a span per request and one per attempt, and events, below |
-//! | `opentelemetry` | [`metrics`]: OpenTelemetry metrics (error rate by kind, attempts per call, waits by source, budget refusals, fail-fast), opted into with [`RetryPolicy::metrics`]; [the table of every metric](metrics#the-metrics) |
+//! | `opentelemetry` | [`metrics`]: OpenTelemetry metrics (error rate by kind, attempts per call, waits by source, budget refusals, fail-fast), opted into with [`RetryPolicy::metrics`]; [the table of every metric][metrics-table] |
 //! | `redis` | `quota::RedisStore`: learned quotas shared by a fleet of processes |
 //! | `tower-http-07`, `tower-http-06` | our classifiers as tower-http 0.7 / 0.6 `ClassifyResponse`s (`TraceLayer` and friends) |
 //! | `hyper-util` | hyper-util's connect errors recognised by type rather than by their text |
@@ -184,6 +184,21 @@
     unreachable_pub
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Links to items of features that are off (`cargo doc` without them) go to
+// their docs.rs pages, which are built with every feature.
+#![cfg_attr(feature = "opentelemetry", doc = "", doc = "[metrics-table]: metrics#the-metrics")]
+#![cfg_attr(
+    not(feature = "opentelemetry"),
+    doc = "",
+    doc = "[`metrics`]: https://docs.rs/tower-api-errors/latest/tower_api_errors/metrics/index.html",
+    doc = "[metrics-table]: https://docs.rs/tower-api-errors/latest/tower_api_errors/metrics/index.html#the-metrics",
+    doc = "[`RetryPolicy::metrics`]: https://docs.rs/tower-api-errors/latest/tower_api_errors/retry/struct.RetryPolicy.html#method.metrics"
+)]
+#![cfg_attr(
+    not(feature = "grpc"),
+    doc = "",
+    doc = "[`grpc`]: https://docs.rs/tower-api-errors/latest/tower_api_errors/grpc/index.html"
+)]
 
 pub mod auth;
 pub mod classify;

@@ -105,6 +105,11 @@ impl<C: Classify + ?Sized> Classify for std::sync::Arc<C> {
 /// Reading the headers is the costly part of a failure's verdict; a layer
 /// that already holds a [`ResponseHints`] for the response passes it to
 /// [`classify_with_hints`](Self::classify_with_hints) instead.
+#[cfg_attr(
+    not(feature = "grpc"),
+    doc = "",
+    doc = "[`crate::grpc`]: https://docs.rs/tower-api-errors/latest/tower_api_errors/grpc/index.html"
+)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DefaultClassifier {
     _private: (),

@@ -170,6 +170,13 @@
 //! `examples/quota_fleet.rs` runs 4 processes x 32 workers against one
 //! vendor quota with each store; its table is in `BENCHMARKS.md`.
 
+// Without the `redis` feature, its store's docs are on docs.rs.
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "",
+    doc = "[`RedisStore`]: https://docs.rs/tower-api-errors/latest/tower_api_errors/quota/struct.RedisStore.html"
+)]
+
 mod error;
 mod future;
 mod layer;

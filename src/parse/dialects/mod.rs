@@ -39,6 +39,11 @@ use super::Dialect;
 /// [`JsonRpcError`], [`ODataError`], [`TaggedUnion`], [`NestedError`],
 /// [`OAuth2Error`], [`ErrorsList`], [`ErrorArray`], [`FlatError`],
 /// [`SoapFault`], [`PlainText`].
+#[cfg_attr(
+    not(feature = "grpc"),
+    doc = "",
+    doc = "[`GrpcStatus`]: https://docs.rs/tower-api-errors/latest/tower_api_errors/grpc/struct.GrpcStatus.html"
+)]
 pub static BUILT_IN: &[&dyn Dialect] = &[
     #[cfg(feature = "grpc")]
     &grpc::GrpcStatus,
