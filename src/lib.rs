@@ -186,7 +186,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // Links to items of features that are off (`cargo doc` without them) go to
 // their docs.rs pages, which are built with every feature.
-#![cfg_attr(feature = "opentelemetry", doc = "", doc = "[metrics-table]: metrics#the-metrics")]
+#![cfg_attr(
+    feature = "opentelemetry",
+    doc = "",
+    doc = "[metrics-table]: metrics#the-metrics"
+)]
 #![cfg_attr(
     not(feature = "opentelemetry"),
     doc = "",
