@@ -151,11 +151,15 @@ async fn child(spec: &str) {
         .service(client)
         .boxed_clone();
     let results = Arc::new(Mutex::new((0u64, 0u64, Vec::new())));
+    // When each success came back (Unix ms): the parent splits them by the
+    // vendor's windows, to show how even each window's shares were.
+    let success_times = Arc::new(Mutex::new(Vec::new()));
     let until =
         tokio::time::Instant::now() + Duration::from_millis(deadline.saturating_sub(unix_ms()));
     let workers: Vec<_> = (0..WORKERS)
         .map(|_| {
             let (service, results) = (service.clone(), results.clone());
+            let success_times = success_times.clone();
             let url = format!("http://{vendor}/items");
             tokio::spawn(async move {
                 loop {
@@ -174,6 +178,9 @@ async fn child(spec: &str) {
                         _ => false,
                     };
                     let latency = started.elapsed().as_micros() as u64;
+                    if ok {
+                        success_times.lock().unwrap().push(unix_ms());
+                    }
                     let mut results = results.lock().unwrap();
                     if ok {
                         results.0 += 1;
@@ -193,6 +200,13 @@ async fn child(spec: &str) {
     }
     let results = results.lock().unwrap();
     let latencies: Vec<String> = results.2.iter().map(u64::to_string).collect();
+    let times: Vec<String> = success_times
+        .lock()
+        .unwrap()
+        .iter()
+        .map(u64::to_string)
+        .collect();
+    println!("TIMES {}", times.join(","));
     println!("FLEET {} {} {}", results.0, results.1, latencies.join(","));
 }
 
@@ -319,9 +333,27 @@ async fn run_row(
         latencies: Vec::new(),
         capacity: LIMIT * windows,
     };
+    // Successes per vendor window, per process.
+    let mut per_window = vec![Vec::new(); windows as usize];
     for child in children {
         let output = child.wait_with_output().await.unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
+        let mut counts = vec![0u64; windows as usize];
+        for time in stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("TIMES "))
+            .unwrap_or("")
+            .split(',')
+            .filter_map(|t| t.parse::<u64>().ok())
+        {
+            let index = (time.saturating_sub(start) / WINDOW.as_millis() as u64) as usize;
+            if let Some(count) = counts.get_mut(index.min(windows as usize - 1)) {
+                *count += 1;
+            }
+        }
+        for (window, count) in per_window.iter_mut().zip(counts) {
+            window.push(count);
+        }
         let line = stdout
             .lines()
             .find_map(|l| l.strip_prefix("FLEET "))
@@ -339,6 +371,12 @@ async fn run_row(
                 .filter_map(|n| n.parse::<u64>().ok()),
         );
     }
+    let shown: Vec<String> = per_window
+        .iter()
+        .enumerate()
+        .map(|(i, counts)| format!("window {i}: {counts:?}"))
+        .collect();
+    eprintln!("{name}: successes per process, {}", shown.join("; "));
     row.received = vendor.received.load(Ordering::Relaxed);
     row.throttled = vendor.throttled.load(Ordering::Relaxed);
     row

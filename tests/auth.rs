@@ -153,23 +153,23 @@ async fn settle(done: impl Fn() -> bool) {
     panic!("the requests never got there");
 }
 
-#[tokio::test(start_paused = true)]
-async fn two_hundred_requests_rejected_with_one_credential_share_one_refresh() {
-    // The refresh takes a (paused) 100 ms: every request is rejected with
-    // t1 before it ends.
-    let source = Source::numbered().delayed(Duration::from_millis(100));
-    let (currents, refreshes) = source.counters();
-    let seen = Seen::default();
-    let client = ServiceBuilder::new()
-        .layer(AuthLayer::new(source))
-        .service(upstream_accepting("t2", seen.clone()));
-
+/// 200 POSTs with distinct bodies, all sent with the first credential at
+/// once; each response must be a 200 sent twice after one refresh. Returns
+/// the responses.
+async fn two_hundred_rejected_then_resent<S>(client: S) -> Vec<Response<Full<Bytes>>>
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>, Error = Error>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
     let mut requests = JoinSet::new();
     for i in 0..200 {
         let request = Request::post("/items").body(Full::new(Bytes::from(format!("#{i}"))));
         requests.spawn(client.clone().oneshot(request.unwrap()));
     }
-    let mut bodies = Vec::new();
+    let mut responses = Vec::new();
     while let Some(result) = requests.join_next().await {
         let response = result.unwrap().unwrap();
         assert_eq!(response.status(), 200);
@@ -178,9 +178,17 @@ async fn two_hundred_requests_rejected_with_one_credential_share_one_refresh() {
             (report.sends(), report.renewal()),
             (2, Some(Renewal::Refreshed))
         );
-        bodies.push(support::body_bytes(response.into_body()).await);
+        responses.push(response);
     }
-    assert_eq!(bodies.len(), 200, "every request succeeded");
+    responses
+}
+
+/// One first credential, one refresh, and each body sent with t1, then
+/// again, the same, with t2.
+fn assert_one_refresh_and_identical_resends(
+    (currents, refreshes): (Arc<AtomicU32>, Arc<AtomicU32>),
+    seen: &Seen,
+) {
     assert_eq!(currents.load(Ordering::SeqCst), 1, "one first credential");
     assert_eq!(refreshes.load(Ordering::SeqCst), 1, "exactly one refresh");
     let seen = seen.lock().unwrap();
@@ -195,6 +203,23 @@ async fn two_hundred_requests_rejected_with_one_credential_share_one_refresh() {
             "#{i} was re-sent with t2, same body"
         );
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_hundred_requests_rejected_with_one_credential_share_one_refresh() {
+    // The refresh takes a (paused) 100 ms: every request is rejected with
+    // t1 before it ends.
+    let source = Source::numbered().delayed(Duration::from_millis(100));
+    let counters = source.counters();
+    let seen = Seen::default();
+    let client = ServiceBuilder::new()
+        .layer(AuthLayer::new(source))
+        .service(upstream_accepting("t2", seen.clone()));
+    let responses = two_hundred_rejected_then_resent(client).await;
+    for response in responses {
+        support::body_bytes(response.into_body()).await;
+    }
+    assert_one_refresh_and_identical_resends(counters, &seen);
 }
 
 #[tokio::test]
@@ -714,7 +739,7 @@ type ReplayUpstream = tower::util::BoxCloneSyncService<
 #[tokio::test(start_paused = true)]
 async fn one_layer_stack_two_hundred_rejected_requests_one_refresh_same_bodies() {
     let source = Source::numbered().delayed(Duration::from_millis(100));
-    let (currents, refreshes) = source.counters();
+    let counters = source.counters();
     let seen = Seen::default();
     // No retry budget at all: the re-sends must draw nothing from it.
     let policy = RetryPolicy::default().budget(TpsBudget::new(Duration::from_secs(1), 0, 0.0));
@@ -722,36 +747,13 @@ async fn one_layer_stack_two_hundred_rejected_requests_one_refresh_same_bodies()
         .retry(policy)
         .auth(AuthLayer::new(source))
         .client(replay_upstream("t2", seen.clone()));
-
-    let mut requests = JoinSet::new();
-    for i in 0..200 {
-        let request = Request::post("/items").body(Full::new(Bytes::from(format!("#{i}"))));
-        requests.spawn(client.clone().oneshot(request.unwrap()));
-    }
-    while let Some(result) = requests.join_next().await {
-        let response = result.unwrap().unwrap();
-        assert_eq!(response.status(), 200);
-        let report = *response.extensions().get::<AuthReport>().unwrap();
-        assert_eq!(
-            (report.sends(), report.renewal()),
-            (2, Some(Renewal::Refreshed))
-        );
+    for response in two_hundred_rejected_then_resent(client).await {
         assert!(
             response.extensions().get::<RetryReport>().is_none(),
             "one attempt for the retry layer"
         );
     }
-    assert_eq!(currents.load(Ordering::SeqCst), 1, "one first credential");
-    assert_eq!(refreshes.load(Ordering::SeqCst), 1, "exactly one refresh");
-    let seen = seen.lock().unwrap();
-    assert_eq!(seen.len(), 400);
-    for i in 0..200 {
-        assert!(seen.contains(&format!("Bearer t1 #{i}")));
-        assert!(
-            seen.contains(&format!("Bearer t2 #{i}")),
-            "#{i} was re-sent with t2, same body"
-        );
-    }
+    assert_one_refresh_and_identical_resends(counters, &seen);
 }
 
 #[tokio::test]
