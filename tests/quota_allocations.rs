@@ -4,42 +4,22 @@
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::convert::Infallible;
 use std::future::Future;
 use tower::{service_fn, Layer, Service, ServiceExt};
 use tower_api_errors::quota::QuotaLayer;
 
-struct Counting;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        }
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+#[path = "support/counting.rs"]
+mod counting;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 fn allocations_of<F: Future>(runtime: &tokio::runtime::Runtime, future: F) -> u64 {
     let mut future = std::pin::pin!(future);
-    ALLOCATIONS.with(|n| n.set(0));
-    COUNTING.with(|c| c.set(true));
+    counting::start();
     runtime.block_on(future.as_mut());
-    COUNTING.with(|c| c.set(false));
-    ALLOCATIONS.with(Cell::get)
+    counting::stop()
 }
 
 fn request() -> Request<Full<Bytes>> {
