@@ -10,7 +10,6 @@ mod support;
 use bytes::Bytes;
 use http::Request;
 use http_body_util::Full;
-use std::sync::{Arc, Mutex};
 use tower::{ServiceBuilder, ServiceExt};
 use tower_api_errors::auth::{AuthLayer, Credential, TokenFuture, TokenSource};
 use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryPolicy};
@@ -51,18 +50,7 @@ async fn server() -> std::net::SocketAddr {
 /// message contains the token (it is withheld).
 #[tokio::test]
 async fn no_credential_in_any_output() {
-    use tracing_subscriber::filter::Targets;
-    use tracing_subscriber::layer::SubscriberExt;
-
-    let logs = Captured::default();
-    let subscriber = tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(logs.clone())
-                .with_ansi(false),
-        )
-        .with(Targets::new().with_target("tower_api_errors", tracing::Level::TRACE));
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = captured_logs::capture(tracing_subscriber::fmt::format::FmtSpan::NONE);
 
     let addr = server().await;
     let mut outputs = Vec::new();
@@ -100,7 +88,7 @@ async fn no_credential_in_any_output() {
             }
         }
     }
-    let log = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let log = logs.text();
     assert!(
         log.contains("credential_rejected status=401 renewal=\"refresh\""),
         "{log}"
@@ -116,23 +104,5 @@ async fn no_credential_in_any_output() {
     }
 }
 
-/// A log sink the test can read (as in tests/tracing.rs).
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
+#[path = "support/captured_logs.rs"]
+mod captured_logs;

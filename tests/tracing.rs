@@ -8,34 +8,15 @@ mod support;
 use bytes::Bytes;
 use http::Request;
 use http_body_util::Full;
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use tower::{ServiceBuilder, ServiceExt};
 use tower_api_errors::retry::{Backoff, ReplayBody, RetryLayer, RetryPolicy};
 use tower_api_errors::{ErrorBodyParseLayer, StatusClassifierLayer};
-use tracing_subscriber::filter::Targets;
-use tracing_subscriber::layer::SubscriberExt;
 
-/// A log sink the test can read.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+#[path = "support/captured_logs.rs"]
+mod captured_logs;
 
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
+use tracing_subscriber::fmt::format::FmtSpan;
 
 const SECRETS: &[&str] = &[
     "s3cr3t-bearer",
@@ -48,18 +29,7 @@ const SECRETS: &[&str] = &[
 
 #[tokio::test]
 async fn events_have_stable_fields_and_no_secrets() {
-    let logs = Captured::default();
-    // Our events only: hyper-util's own TRACE events print URI userinfo in
-    // its connection-pool keys, which is outside this crate's reach (see
-    // SECURITY.md).
-    let subscriber = tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(logs.clone())
-                .with_ansi(false),
-        )
-        .with(Targets::new().with_target("tower_api_errors", tracing::Level::TRACE));
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = captured_logs::capture(FmtSpan::NONE);
 
     let calls = Arc::new(Mutex::new(0));
     let counter = calls.clone();
@@ -101,7 +71,7 @@ async fn events_have_stable_fields_and_no_secrets() {
     .unwrap();
     let error = client.oneshot(request).await.unwrap_err();
 
-    let log = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let log = logs.text();
     // The span and the events, with their stable fields.
     assert!(log.contains("api_request{method=GET uri=http://"), "{log}");
     assert!(
@@ -152,16 +122,7 @@ async fn events_have_stable_fields_and_no_secrets() {
 /// redacted.
 #[tokio::test]
 async fn spans_carry_opentelemetry_attribute_names() {
-    let logs = Captured::default();
-    let subscriber = tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(logs.clone())
-                .with_ansi(false)
-                .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE),
-        )
-        .with(Targets::new().with_target("tower_api_errors", tracing::Level::TRACE));
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = captured_logs::capture(FmtSpan::CLOSE);
 
     let calls = Arc::new(Mutex::new(0));
     let counter = calls.clone();
@@ -194,7 +155,7 @@ async fn spans_carry_opentelemetry_attribute_names() {
     .unwrap();
     client.oneshot(request).await.unwrap();
 
-    let log = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let log = logs.text();
     let port = addr.port();
     let url = format!("url.full=http://127.0.0.1:{port}/v1/things?api_key=REDACTED&page=2");
     // The request span: the old fields, then OTel's.
