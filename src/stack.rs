@@ -16,6 +16,16 @@
 //! every success three allocations; add it below if something else reads
 //! the stamp.
 //!
+//! **One copy of the request.** Assembled as one layer, the stack keeps a
+//! single copy of each request, the retry layer's: the parse layer keeps
+//! none (the retry layer names the request in its errors and scrubs their
+//! echoes of the request's credentials, on a failure only), and the auth
+//! layer keeps none (after renewing a rejected credential it has the retry
+//! layer send again from its copy, as part of the same attempt). The same
+//! layers stacked by hand with `ServiceBuilder` behave the same, each with a
+//! copy of its own: about a quarter more work per successful call
+//! (BENCHMARKS.md, section 1).
+//!
 //! [`ApiErrors<S, L>`](ApiErrors) names the service the layer makes, so it
 //! can live in a struct or in axum state.
 //!
