@@ -23,7 +23,7 @@
 //! layer keeps none (after renewing a rejected credential it has the retry
 //! layer send again from its copy, as part of the same attempt). The same
 //! layers stacked by hand with `ServiceBuilder` behave the same, each with a
-//! copy of its own: about a quarter more work per successful call
+//! copy of its own: they add about a quarter more per successful call
 //! (BENCHMARKS.md, section 1).
 //!
 //! [`ApiErrors<S, L>`](ApiErrors) names the service the layer makes, so it
