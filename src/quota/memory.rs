@@ -6,6 +6,7 @@ use super::store::{
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -81,6 +82,9 @@ struct Shared {
     shards: [Mutex<Shard>; SHARDS],
     max_per_shard: usize,
     tuning: Tuning,
+    // False until a first scope is learned: until then a request takes no
+    // lock at all (an API that announces no quota costs one atomic load).
+    learned: AtomicBool,
 }
 
 impl fmt::Debug for MemoryStore {
@@ -110,6 +114,7 @@ impl MemoryStore {
                 shards: std::array::from_fn(|_| Mutex::new(Shard::default())),
                 max_per_shard: max_scopes.div_ceil(SHARDS).max(1),
                 tuning,
+                learned: AtomicBool::new(false),
             }),
         }
     }
@@ -149,12 +154,16 @@ impl MemoryStore {
         max_delay: Duration,
         tag: u8,
     ) -> Grant {
+        let unknown = Grant::Go {
+            permit: Permit::new(scope, cost, false, tag),
+            delay: Duration::ZERO,
+        };
+        if !self.shared.learned.load(Ordering::Acquire) {
+            return unknown;
+        }
         let mut shard = self.shard(scope);
         match shard.get_mut(&scope) {
-            None => Grant::Go {
-                permit: Permit::new(scope, cost, false, tag),
-                delay: Duration::ZERO,
-            },
+            None => unknown,
             Some(state) => state.acquire(
                 scope,
                 cost,
@@ -193,6 +202,7 @@ impl MemoryStore {
         let mut state = ScopeState::default();
         state.learn(observation, now, &self.shared.tuning);
         shard.insert(scope, state);
+        self.shared.learned.store(true, Ordering::Release);
     }
 }
 
