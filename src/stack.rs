@@ -87,7 +87,7 @@
 //! ```
 
 use crate::classify::{Classify, DefaultClassifier};
-use crate::parse::ErrorBodyParse;
+use crate::parse::{ErrorBodyParse, NamedAbove};
 use crate::retry::{CloneForRetry, ReplayBody, Retry};
 use crate::{AuthLayer, ErrorBodyParseLayer, QuotaLayer, RetryPolicy};
 use http::Request;
@@ -200,7 +200,7 @@ impl<A, Q, C> ApiErrorsLayer<A, Q, C> {
 
 impl<S, A, Q, C> Layer<S> for ApiErrorsLayer<A, Q, C>
 where
-    Q: Layer<ErrorBodyParse<S, C>>,
+    Q: Layer<ErrorBodyParse<S, C, NamedAbove>>,
     A: Layer<Q::Service>,
     A::Service: CloneForRetry,
     C: Clone,
@@ -213,7 +213,7 @@ where
         // their echoes, so the parse layer keeps no copy per call; the
         // auth and quota layers between pass errors up unchanged (the auth
         // layer scrubs the credential it added itself).
-        let parsed = self.parse.clone().named_above().layer(inner);
+        let parsed = self.parse.layer_named_above(inner);
         Retry::naming_errors(
             self.auth.layer(self.quota.layer(parsed)),
             self.retry.clone(),

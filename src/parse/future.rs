@@ -2,10 +2,10 @@
 //! for the response, and for a failure reads the body up to the cap.
 
 use super::layer::ParseConfig;
+use super::{NamesRequests, Naming};
 use crate::classify::{Classification, Classify, DefaultClassifier};
 use crate::error::BoxError;
 use crate::hints::ResponseHints;
-use crate::redact::{RequestContext, RequestSecrets, Scrubber};
 use crate::Error;
 use bytes::Buf;
 use http::response::Parts;
@@ -20,12 +20,17 @@ use tokio::time::Sleep;
 
 pin_project! {
     /// The response future of [`ErrorBodyParse`](super::ErrorBodyParse).
-    pub struct ResponseFuture<F, B, C = DefaultClassifier> {
+    pub struct ResponseFuture<F, B, C = DefaultClassifier, N = NamesRequests>
+    where
+        N: Naming,
+    {
         #[pin]
         state: State<F, B>,
         config: ParseConfig<C>,
-        context: Option<RequestContext>,
-        secrets: RequestSecrets,
+        // What naming a failure's request needs: nothing under
+        // `ApiErrorsLayer` (`NamedAbove`), whose retry layer keeps the
+        // request.
+        kept: N::Kept,
     }
 }
 
@@ -56,23 +61,17 @@ struct Read {
     timer: Pin<Box<Sleep>>,
 }
 
-impl<F, B, C> ResponseFuture<F, B, C> {
-    pub(crate) fn new(
-        future: F,
-        config: ParseConfig<C>,
-        context: Option<RequestContext>,
-        secrets: RequestSecrets,
-    ) -> Self {
+impl<F, B, C, N: Naming> ResponseFuture<F, B, C, N> {
+    pub(crate) fn new(future: F, config: ParseConfig<C>, kept: N::Kept) -> Self {
         ResponseFuture {
             state: State::Calling { future },
             config,
-            context,
-            secrets,
+            kept,
         }
     }
 }
 
-impl<F, B, C> std::fmt::Debug for ResponseFuture<F, B, C> {
+impl<F, B, C, N: Naming> std::fmt::Debug for ResponseFuture<F, B, C, N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
@@ -88,8 +87,9 @@ enum Cut {
     WithError(BoxError),
 }
 
-impl<F, B, C, E> Future for ResponseFuture<F, B, C>
+impl<F, B, C, N, E> Future for ResponseFuture<F, B, C, N>
 where
+    N: Naming,
     F: Future<Output = Result<Response<B>, E>>,
     E: Into<BoxError>,
     B: Body,
@@ -107,7 +107,10 @@ where
                         Ok(response) => response,
                         Err(error) => {
                             this.state.set(State::Done);
-                            return Poll::Ready(Err(Error::from_inner(error, this.context.take())));
+                            return Poll::Ready(Err(Error::from_inner(
+                                error,
+                                N::context(this.kept),
+                            )));
                         }
                     };
                     // A stamp from a classifier below, else our own
@@ -196,15 +199,10 @@ where
                         Cut::Quietly => error.set_truncated(None),
                         Cut::WithError(cause) => error.set_truncated(Some(cause)),
                     }
-                    // Named and scrubbed here, or (`named_above`) by the
+                    // Named and scrubbed here, or (`NamedAbove`) by the
                     // retry layer, which keeps the request, as it receives
                     // the error.
-                    if !this.config.named_above {
-                        let uri = this.context.as_ref().map(RequestContext::raw_uri);
-                        error.scrub(&Scrubber::new(*this.secrets, uri));
-                        error.set_request(this.context.take());
-                        crate::telemetry::api_error(&error);
-                    }
+                    N::finish(this.kept, &mut error);
                     this.state.set(State::Done);
                     return Poll::Ready(Err(Error::Api(error)));
                 }

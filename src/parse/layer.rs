@@ -1,6 +1,6 @@
 //! [`ErrorBodyParseLayer`].
 
-use super::{Dialect, ErrorBodyParse, ErrorParser};
+use super::{Dialect, ErrorBodyParse, ErrorParser, NamedAbove};
 use crate::classify::{Classify, DefaultClassifier};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,12 +18,6 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct ParseConfig<C> {
     pub(crate) classifier: C,
     pub(crate) failure: Arc<FailureConfig>,
-    /// Set by [`ApiErrorsLayer`](crate::ApiErrorsLayer) only, whose retry
-    /// layer keeps the one copy of the request: it names the request in a
-    /// failure and scrubs the request's credentials from the error, so
-    /// this layer keeps no copy of its own on a success (see
-    /// `Template::complete` in the retry layer).
-    pub(crate) named_above: bool,
 }
 
 /// What reading and parsing a failure body needs.
@@ -43,7 +37,6 @@ impl Default for ParseConfig<DefaultClassifier> {
                 max_body: DEFAULT_MAX_BODY,
                 body_timeout: DEFAULT_BODY_TIMEOUT,
             }),
-            named_above: false,
         }
     }
 }
@@ -78,7 +71,6 @@ impl<C> ParseConfig<C> {
         ParseConfig {
             classifier,
             failure: self.failure,
-            named_above: self.named_above,
         }
     }
 }
@@ -138,9 +130,11 @@ impl<C> ErrorBodyParseLayer<C> {
 
     /// For [`ApiErrorsLayer`](crate::ApiErrorsLayer), whose retry layer
     /// names the request in this layer's errors and scrubs their echoes.
-    pub(crate) fn named_above(mut self) -> Self {
-        self.config.named_above = true;
-        self
+    pub(crate) fn layer_named_above<S>(&self, inner: S) -> ErrorBodyParse<S, C, NamedAbove>
+    where
+        C: Clone,
+    {
+        ErrorBodyParse::from_config(inner, self.config.clone())
     }
 
     /// Replaces the parser (and so its dialects).

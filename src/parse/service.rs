@@ -1,12 +1,12 @@
 //! [`ErrorBodyParse`].
 
 use super::layer::ParseConfig;
-use super::{Dialect, ResponseFuture};
+use super::{Dialect, NamesRequests, Naming, ResponseFuture};
 use crate::classify::{Classify, DefaultClassifier};
 use crate::error::BoxError;
-use crate::redact::{RequestContext, RequestSecrets};
 use crate::Error;
 use http::{Request, Response};
+use std::marker::PhantomData;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tower::Service;
@@ -21,9 +21,10 @@ use tower::Service;
 /// # Clone
 /// Clones the inner service; the configuration is shared.
 #[derive(Debug, Clone)]
-pub struct ErrorBodyParse<S, C = DefaultClassifier> {
+pub struct ErrorBodyParse<S, C = DefaultClassifier, N = NamesRequests> {
     inner: S,
     config: ParseConfig<C>,
+    naming: PhantomData<fn() -> N>,
 }
 
 impl<S> ErrorBodyParse<S> {
@@ -34,9 +35,13 @@ impl<S> ErrorBodyParse<S> {
     }
 }
 
-impl<S, C> ErrorBodyParse<S, C> {
+impl<S, C, N> ErrorBodyParse<S, C, N> {
     pub(crate) fn from_config(inner: S, config: ParseConfig<C>) -> Self {
-        ErrorBodyParse { inner, config }
+        ErrorBodyParse {
+            inner,
+            config,
+            naming: PhantomData,
+        }
     }
 
     /// See [`ErrorBodyParseLayer::max_body_bytes`](super::ErrorBodyParseLayer::max_body_bytes).
@@ -64,10 +69,11 @@ impl<S, C> ErrorBodyParse<S, C> {
     }
 
     /// See [`ErrorBodyParseLayer::classifier`](super::ErrorBodyParseLayer::classifier).
-    pub fn classifier<C2: Classify + Clone>(self, classifier: C2) -> ErrorBodyParse<S, C2> {
+    pub fn classifier<C2: Classify + Clone>(self, classifier: C2) -> ErrorBodyParse<S, C2, N> {
         ErrorBodyParse {
             inner: self.inner,
             config: self.config.with_classifier(classifier),
+            naming: PhantomData,
         }
     }
 
@@ -87,8 +93,9 @@ impl<S, C> ErrorBodyParse<S, C> {
     }
 }
 
-impl<S, C, ReqBody, ResBody> Service<Request<ReqBody>> for ErrorBodyParse<S, C>
+impl<S, C, N, ReqBody, ResBody> Service<Request<ReqBody>> for ErrorBodyParse<S, C, N>
 where
+    N: Naming,
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     S::Error: Into<BoxError>,
     ResBody: http_body::Body,
@@ -97,7 +104,7 @@ where
 {
     type Response = Response<ResBody>;
     type Error = Error;
-    type Future = ResponseFuture<S::Future, ResBody, C>;
+    type Future = ResponseFuture<S::Future, ResBody, C, N>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner
@@ -106,25 +113,9 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        if self.config.named_above {
-            // The retry layer above keeps the request: nothing to copy.
-            let future = self.inner.call(request);
-            return ResponseFuture::new(
-                future,
-                self.config.clone(),
-                None,
-                RequestSecrets::default(),
-            );
-        }
-        let context = RequestContext::new(request.method().clone(), request.uri().clone());
-        // Fingerprints (not values) of the credentials the request carries,
-        // so that a failure body that echoes one can be scrubbed.
-        let secrets = RequestSecrets::of(request.headers());
-        ResponseFuture::new(
-            self.inner.call(request),
-            self.config.clone(),
-            Some(context),
-            secrets,
-        )
+        // Nothing under `ApiErrorsLayer` (`NamedAbove`): the retry layer
+        // above keeps the request.
+        let kept = N::keep(&request);
+        ResponseFuture::new(self.inner.call(request), self.config.clone(), kept)
     }
 }
