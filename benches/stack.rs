@@ -160,6 +160,21 @@ fn main() {
             .layer(ok_service()),
         request_without_credential
     );
+    // What the target names: auth (credential cached) and quota
+    // (nothing learned: the server announces no quota) in the stack.
+    bench!(
+        "bare service, request without credential, success announcing no quota",
+        unannounced_service(),
+        request_without_credential
+    );
+    bench!(
+        "full stack (retry, auth, quota, parse), nothing learned",
+        ApiErrorsLayer::new()
+            .auth(auth_layer())
+            .quota(QuotaLayer::new())
+            .layer(unannounced_service()),
+        request_without_credential
+    );
     let _ = row;
     group.finish();
     if let Mode::Criterion = mode {

@@ -3,7 +3,7 @@
 
 use super::challenge;
 use super::error::{AuthFailure, Failure};
-use super::state::{Acquire, Current, Tokens, Wait};
+use super::state::{Acquire, Acquired, Current, Tokens, Wait};
 use super::{AuthReport, AuthResend, Renewal, ResendBody, Unauthorized};
 use crate::error::BoxError;
 use crate::redact::{RequestContext, RequestSecrets, Scrubber};
@@ -68,8 +68,8 @@ struct Send<S, B> {
     tokens: Arc<Tokens>,
     /// `None` under `ApiErrorsLayer`: the retry layer above keeps the one
     /// copy of the request and sends it again after a renewal (see
-    /// `AuthResend`).
-    template: Option<RequestTemplate>,
+    /// `AuthResend`). Boxed: the future moves on every call.
+    template: Option<Box<RequestTemplate>>,
     /// The request, while the first credential loads (boxed: rare, and
     /// the future moves on every call).
     first: Option<Box<Request<B>>>,
@@ -118,6 +118,7 @@ where
         mut request: Request<B>,
         tokens: Arc<Tokens>,
         resend_above: bool,
+        acquired: Acquired,
     ) -> Self {
         let copy = request.body().resend_copy();
         let (template, labels, resent) = if resend_above {
@@ -135,7 +136,7 @@ where
             let (parts, body) = request.into_parts();
             let template = RequestTemplate::new(&parts);
             request = Request::from_parts(parts, body);
-            (Some(template), None, None)
+            (Some(Box::new(template)), None, None)
         };
         let mut send = Send {
             service,
@@ -152,9 +153,9 @@ where
             rejected: None,
             rejection: None,
         };
-        let state = match send.tokens.acquire() {
-            Acquire::Ready(current) => send.send(request, current),
-            Acquire::Wait(wait) => {
+        let state = match acquired {
+            Acquired::Inserted(current) => send.dispatch(request, current),
+            Acquired::Wait(wait) => {
                 let wait = send.timed(wait, Some(&request));
                 send.first = Some(Box::new(request));
                 State::Acquiring { wait }
@@ -184,6 +185,7 @@ where
 {
     type Output = Result<Response<ResBody>, Error>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
@@ -346,6 +348,11 @@ where
         request
             .headers_mut()
             .insert(self.tokens.format.header.clone(), credential.header.clone());
+        self.dispatch(request, credential)
+    }
+
+    /// Sends `request`, which carries `credential` already.
+    fn dispatch(&mut self, request: Request<B>, credential: Current) -> State<S::Future> {
         self.generation = credential.generation;
         self.sent = Some(credential.header);
         let future = self.service.call(request);
@@ -360,7 +367,7 @@ impl<S, B> Send<S, B> {
     /// The request as errors name it: from the template; without one, the
     /// retry layer above names it.
     fn context(&self) -> Option<RequestContext> {
-        self.template.as_ref().map(RequestTemplate::context)
+        self.template.as_deref().map(RequestTemplate::context)
     }
 
     /// `wait`, timed into the metrics under the request's method and URI.

@@ -5,6 +5,7 @@ use super::state::Tokens;
 use super::{ResendBody, ResponseFuture};
 use crate::error::BoxError;
 use crate::Error;
+use http::header::Entry;
 use http::{Request, Response};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -81,13 +82,25 @@ where
             .map_err(|error| Error::from_inner(error, None))
     }
 
-    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        if !self.config.override_explicit
-            && request.headers().contains_key(&self.tokens.format.header)
+    #[inline]
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        // One lookup of the credential header: it tells a caller's own
+        // credential, and is where the cached one goes.
+        let acquired = match request
+            .headers_mut()
+            .entry(self.tokens.format.header.clone())
         {
-            // The caller's own credential: not ours to set or renew.
-            return ResponseFuture::passthrough(self.inner.call(request));
-        }
+            Entry::Occupied(_) if !self.config.override_explicit => {
+                // The caller's own credential: not ours to set or renew.
+                return ResponseFuture::passthrough(self.inner.call(request));
+            }
+            Entry::Occupied(mut held) => self.tokens.acquire().inserted(|value| {
+                held.insert(value);
+            }),
+            Entry::Vacant(slot) => self.tokens.acquire().inserted(|value| {
+                slot.insert(value);
+            }),
+        };
         // The ready service goes into the future; a clone stays behind for
         // the next call, which will drive its own `poll_ready`.
         let clone = self.inner.clone();
@@ -97,6 +110,7 @@ where
             request,
             self.tokens.clone(),
             self.config.resend_above,
+            acquired,
         )
     }
 }

@@ -32,6 +32,26 @@ pub(crate) enum Acquire {
     Wait(Wait),
 }
 
+impl Acquire {
+    /// Puts a ready credential's header value where `insert` says (the
+    /// request's header slot, found once), so it is not looked up again.
+    pub(crate) fn inserted(self, insert: impl FnOnce(HeaderValue)) -> Acquired {
+        match self {
+            Acquire::Ready(current) => {
+                insert(current.header.clone());
+                Acquired::Inserted(current)
+            }
+            Acquire::Wait(wait) => Acquired::Wait(wait),
+        }
+    }
+}
+
+/// An [`Acquire`] whose ready credential is in the request already.
+pub(crate) enum Acquired {
+    Inserted(Current),
+    Wait(Wait),
+}
+
 /// How the header is written: its name and the scheme before the secret.
 #[derive(Clone, Debug)]
 pub(crate) struct Format {

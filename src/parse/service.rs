@@ -112,6 +112,7 @@ where
             .map_err(|error| Error::from_inner(error, None))
     }
 
+    #[inline]
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         // Nothing under `ApiErrorsLayer` (`NamedAbove`): the retry layer
         // above keeps the request.

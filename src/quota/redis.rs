@@ -493,7 +493,7 @@ fn member_name() -> String {
         .as_nanos();
     hasher.write_bytes(&nanos.to_le_bytes());
     hasher.write_bytes(&STORES.fetch_add(1, Ordering::Relaxed).to_le_bytes());
-    format!("{:016x}", hasher.finish_u64())
+    format!("{:016x}", std::hash::Hasher::finish(&hasher))
 }
 
 impl QuotaStore for RedisStore {

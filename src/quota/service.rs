@@ -108,6 +108,7 @@ where
             .map_err(|error| Error::from_inner(error, None))
     }
 
+    #[inline]
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let config = &self.config;
         let view = QuotaRequest::new(&request);

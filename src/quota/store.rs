@@ -19,13 +19,10 @@ impl ScopeKey {
     /// The scope of requests to `authority` (`host` or `host:port`) with
     /// an optional partition digest (see [`digest`](super::digest)).
     pub fn new(authority: &str, partition: Option<u64>) -> Self {
-        let mut hasher = super::scope::Fnv1a::default();
-        hasher.write_bytes(authority.as_bytes());
-        if let Some(partition) = partition {
-            hasher.write_bytes(&[0xff]);
-            hasher.write_bytes(&partition.to_le_bytes());
-        }
-        ScopeKey(hasher.finish_u64())
+        ScopeKey(super::scope::authority_digest(
+            authority.as_bytes(),
+            partition,
+        ))
     }
 
     /// A scope from its digest (for stores that keep keys elsewhere).
