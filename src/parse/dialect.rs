@@ -60,6 +60,60 @@ pub struct DialectInput<'a> {
     json: Option<&'a Value>,
     // Looked up once: several dialects ask for it.
     content_type: Option<&'a str>,
+    // Which of the keys that tell dialects apart the root object has,
+    // found in one pass over its keys: a dialect whose keys are absent
+    // turns the body away without a lookup.
+    root_keys: RootKeys,
+}
+
+/// The root object keys that the built-in dialects are told apart by, as
+/// bits: one pass over the object's keys, then each dialect's "is this
+/// mine?" is a mask test instead of map lookups (each a string compare
+/// per tree level).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct RootKeys(u16);
+
+impl RootKeys {
+    pub(crate) const ERROR: u16 = 1 << 0;
+    pub(crate) const ERRORS: u16 = 1 << 1;
+    pub(crate) const ERROR_MESSAGES: u16 = 1 << 2;
+    pub(crate) const DETAIL: u16 = 1 << 3;
+    pub(crate) const TITLE: u16 = 1 << 4;
+    pub(crate) const TYPE: u16 = 1 << 5;
+    pub(crate) const STATUS: u16 = 1 << 6;
+    pub(crate) const ERROR_DESCRIPTION: u16 = 1 << 7;
+    pub(crate) const VALIDATION_ERRORS: u16 = 1 << 8;
+    pub(crate) const ERROR_SUMMARY: u16 = 1 << 9;
+    pub(crate) const ODATA_ERROR: u16 = 1 << 10;
+    pub(crate) const JSONRPC: u16 = 1 << 11;
+
+    fn of(json: Option<&Value>) -> Self {
+        let Some(object) = json.and_then(Value::as_object) else {
+            return RootKeys(0);
+        };
+        RootKeys(object.keys().fold(0, |bits, key| {
+            bits | match key.as_str() {
+                "error" => Self::ERROR,
+                "errors" => Self::ERRORS,
+                "errorMessages" => Self::ERROR_MESSAGES,
+                "detail" => Self::DETAIL,
+                "title" => Self::TITLE,
+                "type" => Self::TYPE,
+                "status" => Self::STATUS,
+                "error_description" => Self::ERROR_DESCRIPTION,
+                "validation_errors" => Self::VALIDATION_ERRORS,
+                "error_summary" => Self::ERROR_SUMMARY,
+                "odata.error" => Self::ODATA_ERROR,
+                "jsonrpc" => Self::JSONRPC,
+                _ => 0,
+            }
+        }))
+    }
+
+    /// Whether the root object has any of `keys`.
+    pub(crate) fn any(self, keys: u16) -> bool {
+        self.0 & keys != 0
+    }
 }
 
 impl<'a> DialectInput<'a> {
@@ -80,6 +134,7 @@ impl<'a> DialectInput<'a> {
             body,
             json,
             content_type,
+            root_keys: RootKeys::of(json),
         }
     }
 
@@ -108,6 +163,11 @@ impl<'a> DialectInput<'a> {
     /// `eq_ignore_ascii_case`.
     pub fn content_type(&self) -> Option<&'a str> {
         self.content_type
+    }
+
+    /// Whether the root object has any of `keys` ([`RootKeys`] bits).
+    pub(crate) fn has_any(&self, keys: u16) -> bool {
+        self.root_keys.any(keys)
     }
 }
 

@@ -46,15 +46,46 @@ fn is_one_line(text: &str, max_chars: usize) -> bool {
     if bytes.len() > max_chars || bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ') {
         return false;
     }
-    // One pass: printable ASCII, and no space after a space.
-    let mut previous = 0u8;
-    for &byte in bytes {
+    // Eight bytes at a time: each word has only printable ASCII, and no
+    // space follows a space, inside the word or across its start.
+    let mut words = bytes.chunks_exact(8);
+    let mut previous_space = false;
+    for word in words.by_ref() {
+        let mut array = [0; 8];
+        array.copy_from_slice(word);
+        let word = u64::from_le_bytes(array);
+        let spaces = zero_bytes(word ^ (ONES * u64::from(b' ')));
+        // Printable: at least 0x20 (subtracting 0x20 borrows into no high
+        // bit) and below 0x7f (adding 1 to the low seven bits carries into
+        // none), with no high bit set to begin with.
+        let below = word.wrapping_sub(ONES * 0x20) & !word;
+        let above = (word & !HIGHS).wrapping_add(ONES) | word;
+        if (below | above) & HIGHS != 0
+            || spaces & (spaces << 8) != 0
+            || (previous_space && spaces & 0x80 != 0)
+        {
+            return false;
+        }
+        previous_space = spaces >> 63 != 0;
+    }
+    let mut previous = if previous_space { b' ' } else { 0 };
+    for &byte in words.remainder() {
         if !(0x20..0x7f).contains(&byte) || (byte == b' ' && previous == b' ') {
             return false;
         }
         previous = byte;
     }
     true
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// 0x80 in each byte of `word` that is zero, and 0 in every other (exact:
+/// no borrow runs from one byte into the next).
+fn zero_bytes(word: u64) -> u64 {
+    let low = (word & !HIGHS).wrapping_add(!HIGHS);
+    !(low | word | !HIGHS)
 }
 
 /// Collapses whitespace and control characters to single spaces and bounds
@@ -106,7 +137,12 @@ pub(crate) fn text(value: &Value) -> Option<String> {
 /// A code: a string (made one line) or a number (stringified).
 pub(crate) fn code(value: &Value) -> Option<String> {
     match value {
-        Value::String(_) => text(value).map(|code| one_line(&code, MAX_CODE_CHARS)),
+        // One pass, straight to a code's bound (the same as making it a
+        // message first, then bounding that).
+        Value::String(text) => {
+            let code = one_line(text, MAX_CODE_CHARS);
+            (!code.is_empty()).then_some(code)
+        }
         Value::Number(number) => Some(number.to_string()),
         _ => None,
     }
@@ -514,6 +550,46 @@ mod tests {
         assert_eq!(one_line("  a\n\n b\tc  ", 100), "a b c");
         assert_eq!(one_line("abcdef", 3), "abc…");
         assert_eq!(one_line("\u{0}\u{7}", 10), "");
+    }
+
+    /// The word-at-a-time check agrees with the byte-at-a-time one on every
+    /// byte value, at every position of a word, and on spaces that meet
+    /// across a word's edge.
+    #[test]
+    fn is_one_line_agrees_with_a_byte_at_a_time_check() {
+        fn by_bytes(text: &str, max_chars: usize) -> bool {
+            let bytes = text.as_bytes();
+            bytes.len() <= max_chars
+                && bytes.first() != Some(&b' ')
+                && bytes.last() != Some(&b' ')
+                && bytes.iter().all(|b| (0x20..0x7f).contains(b))
+                && !text.contains("  ")
+        }
+        let mut cases: Vec<String> = Vec::new();
+        for byte in 0u8..=0x7f {
+            for at in 0..17 {
+                let mut text = vec![b'a'; 17];
+                text[at] = byte;
+                cases.push(String::from_utf8(text).unwrap());
+            }
+        }
+        for at in 0..16 {
+            let mut text = vec![b'a'; 18];
+            text[at + 1] = b' ';
+            text[at + 2] = b' ';
+            cases.push(String::from_utf8(text.clone()).unwrap());
+            text[at + 2] = b'b';
+            cases.push(String::from_utf8(text).unwrap());
+        }
+        cases.extend([
+            "caf\u{e9} ok".to_owned(),
+            "x\u{7f}yzabcdefgh".to_owned(),
+            String::new(),
+        ]);
+        for text in &cases {
+            assert_eq!(is_one_line(text, 100), by_bytes(text, 100), "{text:?}");
+        }
+        assert!(!is_one_line("abcdefghi", 8));
     }
 
     #[test]

@@ -85,7 +85,11 @@ impl BodyVerdict {
     /// The lookup is bounded: codes longer than 64 letters match nothing.
     pub fn for_code(code: &str) -> Option<BodyVerdict> {
         // A SOAP code or an AWS `__type` may carry a namespace prefix.
-        let local = code.rsplit([':', '#']).next().unwrap_or(code);
+        // (A byte search: both are ASCII, so the cut is a char boundary.)
+        let local = match code.bytes().rposition(|b| b == b':' || b == b'#') {
+            Some(at) => &code[at + 1..],
+            None => code,
+        };
         let mut key = [0u8; MAX_KEY];
         let mut len = 0;
         for byte in local.bytes().filter(u8::is_ascii_alphanumeric) {
@@ -99,7 +103,7 @@ impl BodyVerdict {
         if THROTTLED.contains(&key) {
             Some(BodyVerdict::Throttled)
         } else if QUOTA_EXHAUSTED.contains(&key)
-            || (key.contains("daily") && (key.contains("limit") || key.contains("quota")))
+            || (has(key, b"daily") && (has(key, b"limit") || has(key, b"quota")))
         {
             Some(BodyVerdict::QuotaExhausted)
         } else {
@@ -118,6 +122,14 @@ impl BodyVerdict {
             BodyVerdict::ClientFault => (kind, false),
         }
     }
+}
+
+/// Whether `key` holds `word`: keys are at most `MAX_KEY` bytes, where a
+/// window scan beats setting up a substring searcher.
+fn has(key: &str, word: &[u8]) -> bool {
+    key.as_bytes()
+        .windows(word.len())
+        .any(|window| window == word)
 }
 
 #[cfg(test)]
