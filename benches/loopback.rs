@@ -83,11 +83,22 @@ fn main() {
         "full stack (retry, auth, quota, parse)",
         "ApiErrorsLayer with RetryPolicy::no_deadline()",
     ];
+    // `ONLY=<row>`: that client alone, once (for instruction counts:
+    // `ONLY=1 REQUESTS=20000 valgrind --tool=callgrind <bench binary>
+    // --bench`, the server child not traced).
+    let only = std::env::var("ONLY")
+        .ok()
+        .and_then(|row| row.parse::<usize>().ok());
+    let rounds = if only.is_some() { 1 } else { rounds };
     let mut results = Vec::new();
     for round in 0..rounds {
         let mut row = [0.0; 4];
         for k in 0..4 {
             let i = (k + round) % 4;
+            if only.is_some_and(|only| only != i) {
+                row[i] = 1.0;
+                continue;
+            }
             row[i] = match i {
                 0 => harness::throughput(&runtime, total, sender!(bare.clone(), addr)),
                 1 => harness::throughput(&runtime, total, sender!(recommended.clone(), addr)),

@@ -7,8 +7,8 @@
 //! Built from the same parts as the layers it stands for, each configurable
 //! on its own: the retry policy, the parse layer (its dialects, body cap,
 //! classifier), and, when you add them, the auth and quota layers. Without
-//! them the stack is `Retry<ErrorBodyParse<S>>`: no cost for what is not
-//! used. The order is the one the crate's docs argue for: every retry
+//! them the stack is `Retry<ErrorBodyParse<S, _, NamedAbove>>`: no cost
+//! for what is not used. The order is the one the crate's docs argue for: every retry
 //! carries the current credential (auth inside retry) and every physical
 //! send, the auth re-send included, passes the quota gate (quota inside
 //! auth). `StatusClassifierLayer` is not part of it: the parse and retry
@@ -23,7 +23,7 @@
 //! layer keeps none (after renewing a rejected credential it has the retry
 //! layer send again from its copy, as part of the same attempt). The same
 //! layers stacked by hand with `ServiceBuilder` behave the same, each with a
-//! copy of its own: they add about a quarter more per successful call
+//! copy of its own: they add about a third more per successful call
 //! (BENCHMARKS.md, section 1).
 //!
 //! [`ApiErrors<S, L>`](ApiErrors) names the service the layer makes, so it
@@ -112,8 +112,10 @@ pub struct ApiErrorsLayer<A = Identity, Q = Identity, C = DefaultClassifier> {
 }
 
 /// The service an [`ApiErrorsLayer`] `L` makes around `S`: for the default
-/// layer, `Retry<ErrorBodyParse<S>>`; with auth and quota,
-/// `Retry<Auth<Quota<ErrorBodyParse<S>>>>`.
+/// layer, `Retry<ErrorBodyParse<S, DefaultClassifier, NamedAbove>>`; with
+/// auth and quota, `Retry<Auth<Quota<ErrorBodyParse<S, _, NamedAbove>>>>`
+/// (the parse layer's [`NamedAbove`]: the retry layer names its failures'
+/// requests).
 pub type ApiErrors<S, L = ApiErrorsLayer> = <L as Layer<S>>::Service;
 
 impl ApiErrorsLayer {

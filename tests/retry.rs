@@ -617,3 +617,54 @@ async fn a_retry_sends_every_header_value_in_order() {
     assert_eq!(second.headers().len(), 4);
     assert_eq!(second.extensions().get::<Tenant>(), Some(&Tenant("acme")));
 }
+
+/// Retries send through clones of the inner service (the first attempt
+/// through the one the caller made ready): each clone gets its own
+/// `poll_ready`, and a service that is `Send` but not `Sync`
+/// (`BoxCloneService`) still makes a `Send` future.
+#[tokio::test]
+async fn retries_go_through_ready_clones_of_the_service() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tower::util::BoxCloneService;
+
+    #[derive(Clone)]
+    struct CountingReady {
+        readied: Arc<AtomicUsize>,
+        calls: Arc<AtomicUsize>,
+    }
+    impl tower::Service<Request<ReplayBody<Full<Bytes>>>> for CountingReady {
+        type Response = Response<Full<Bytes>>;
+        type Error = std::convert::Infallible;
+        type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+        fn poll_ready(
+            &mut self,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Self::Error>> {
+            self.readied.fetch_add(1, Ordering::SeqCst);
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, _: Request<ReplayBody<Full<Bytes>>>) -> Self::Future {
+            let status = match self.calls.fetch_add(1, Ordering::SeqCst) {
+                0 | 1 => 503,
+                _ => 200,
+            };
+            std::future::ready(Ok(reply(status, &[], "")))
+        }
+    }
+
+    tokio::time::pause();
+    let inner = CountingReady {
+        readied: Arc::new(AtomicUsize::new(0)),
+        calls: Arc::new(AtomicUsize::new(0)),
+    };
+    let boxed = BoxCloneService::new(inner.clone());
+    let service = Retry::new(boxed, exact());
+    fn assert_send<T: Send>(value: T) -> T {
+        value
+    }
+    let response = assert_send(service.oneshot(get())).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(inner.calls.load(Ordering::SeqCst), 3);
+    // Once by the caller (`oneshot`), once per retry on its clone.
+    assert_eq!(inner.readied.load(Ordering::SeqCst), 3);
+}

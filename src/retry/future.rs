@@ -2,6 +2,7 @@
 //! get ready, attempt again.
 
 use super::policy::{AttemptState, Decision, Outcome, RetryContext, RetryEvent, RetryOverride};
+use super::service::Prototype;
 use super::{ReplayBody, RetryPolicy};
 use crate::auth::AuthResend;
 use crate::classify::{Classification, Classify, DefaultClassifier};
@@ -14,7 +15,8 @@ use http::{Extensions, HeaderMap, Method, Request, Response, Uri};
 use pin_project_lite::pin_project;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 use tower::Service;
@@ -29,7 +31,12 @@ pin_project! {
     {
         #[pin]
         state: State<S::Future>,
-        service: S,
+        // Where the services for further sends come from (see
+        // `Prototype`), and the one being made ready or used for them:
+        // boxed, as a client such as hyper-util's is ~300 bytes, and only
+        // a retry needs one.
+        prototype: Arc<Prototype<S>>,
+        service: Option<Box<S>>,
         template: Template,
         body: ReplayBody<B>,
         policy: RetryPolicy,
@@ -122,7 +129,8 @@ where
 {
     /// Sends the first attempt at once, on the service the caller made ready.
     pub(crate) fn start(
-        mut service: S,
+        service: &mut S,
+        prototype: Arc<Prototype<S>>,
         request: Request<B>,
         policy: RetryPolicy,
         names_errors: bool,
@@ -148,7 +156,8 @@ where
         };
         ResponseFuture {
             state: State::Calling { future },
-            service,
+            prototype,
+            service: None,
             template,
             body,
             policy,
@@ -186,8 +195,15 @@ fn arm_deadline(
         let Some(limit) = policy.deadline_value() else {
             return false;
         };
-        *started = Some(Instant::now());
-        *deadline = Some(Box::pin(tokio::time::sleep(limit)));
+        // One clock read: the timer's deadline is reckoned from it too.
+        let now = Instant::now();
+        *started = Some(now);
+        let sleep = match now.checked_add(limit) {
+            Some(at) => tokio::time::sleep_until(at),
+            // Too far to reckon: tokio's own far future.
+            None => tokio::time::sleep(limit),
+        };
+        *deadline = Some(Box::pin(sleep));
     }
     deadline
         .as_mut()
@@ -208,7 +224,7 @@ where
 
 impl<S, B, ResBody> Future for ResponseFuture<S, B>
 where
-    S: Service<Request<ReplayBody<B>>, Response = Response<ResBody>>,
+    S: Service<Request<ReplayBody<B>>, Response = Response<ResBody>> + Clone,
     S::Error: Into<BoxError>,
     B: http_body::Body + Unpin,
     B::Error: Into<BoxError>,
@@ -218,27 +234,29 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let _entered = this.span.enter();
+        // The deadline is polled only where the request would otherwise
+        // wait (and before a new send): an attempt that is ready costs no
+        // poll of the timer, which registers the task's waker each time.
+        let mut due = false;
         loop {
             let report = |reason| RetryReport::new(*this.attempts, *this.waited).with_stop(reason);
-            if let Some(deadline) = this.deadline.as_mut() {
-                if deadline.as_mut().poll(cx).is_ready() {
-                    let mut transport = TransportError::deadline_elapsed();
-                    transport.set_request(Some(this.template.context()));
-                    let mut error = Error::Transport(transport);
-                    error.set_retries(report(Some(StopReason::Deadline)));
-                    telemetry::finished(&error.retries(), None, Some(error.kind()));
-                    this.call.finished(
-                        &error.retries(),
-                        None,
-                        Some(Failure {
-                            kind: error.kind(),
-                            code: None,
-                            refused: false,
-                        }),
-                    );
-                    this.state.set(State::Done);
-                    return Poll::Ready(Err(error));
-                }
+            if due {
+                let mut transport = TransportError::deadline_elapsed();
+                transport.set_request(Some(this.template.context()));
+                let mut error = Error::Transport(transport);
+                error.set_retries(report(Some(StopReason::Deadline)));
+                telemetry::finished(&error.retries(), None, Some(error.kind()));
+                this.call.finished(
+                    &error.retries(),
+                    None,
+                    Some(Failure {
+                        kind: error.kind(),
+                        code: None,
+                        refused: false,
+                    }),
+                );
+                this.state.set(State::Done);
+                return Poll::Ready(Err(error));
             }
             match this.state.as_mut().project() {
                 StateProj::Calling { future } => {
@@ -250,9 +268,7 @@ where
                         Poll::Ready(result) => result,
                         Poll::Pending => {
                             if arm_deadline(this.policy, this.started, this.deadline, cx) {
-                                // Armed now and already due cannot happen
-                                // (a deadline is longer than zero); loop to
-                                // report it all the same.
+                                due = true;
                                 continue;
                             }
                             return Poll::Pending;
@@ -390,11 +406,31 @@ where
                     }
                 }
                 StateProj::Waiting { sleep } => {
-                    ready!(sleep.as_mut().poll(cx));
+                    // Waited out, or not: the deadline first, so that no
+                    // attempt starts past it.
+                    let waited = sleep.as_mut().poll(cx).is_ready();
+                    if arm_deadline(this.policy, this.started, this.deadline, cx) {
+                        due = true;
+                        continue;
+                    }
+                    if !waited {
+                        return Poll::Pending;
+                    }
                     this.state.set(State::Readying);
                 }
-                StateProj::Readying => match ready!(this.service.poll_ready(cx)) {
-                    Ok(()) => {
+                StateProj::Readying => match this
+                    .service
+                    .get_or_insert_with(|| Box::new(this.prototype.service()))
+                    .poll_ready(cx)
+                {
+                    Poll::Pending => {
+                        if arm_deadline(this.policy, this.started, this.deadline, cx) {
+                            due = true;
+                            continue;
+                        }
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(Ok(())) => {
                         let mut request = this.template.build(this.body.replay());
                         if let Some(resend) = this.auth_resend.take() {
                             // Part of the same attempt, as the auth
@@ -408,11 +444,14 @@ where
                         }
                         let future = {
                             let _attempt = this.call.enter();
-                            this.service.call(request)
+                            this.service
+                                .as_mut()
+                                .expect("made ready above")
+                                .call(request)
                         };
                         this.state.set(State::Calling { future });
                     }
-                    Err(error) => {
+                    Poll::Ready(Err(error)) => {
                         let mut error = Error::from_inner(error, Some(this.template.context()));
                         if *this.names_errors {
                             this.template.complete(&mut error);

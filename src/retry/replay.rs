@@ -5,6 +5,7 @@ use bytes::{Buf, Bytes};
 use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use std::fmt;
+use std::num::NonZeroU64;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
@@ -38,8 +39,10 @@ pub struct ReplayBody<B> {
     /// Whether this copy has yielded the trailers.
     trailers_sent: bool,
     /// The reader generation this copy claimed when it first read; `None`
-    /// before that.
-    generation: Option<u64>,
+    /// before that. (Non-zero, so that the body is as small as the
+    /// `Full<Bytes>` it usually wraps: a client moves the request through
+    /// its channels several times.)
+    generation: Option<NonZeroU64>,
 }
 
 /// The position of a copy that streams the original without keeping it:
@@ -161,9 +164,9 @@ where
         match this.generation {
             None => {
                 state.generation += 1;
-                this.generation = Some(state.generation);
+                this.generation = NonZeroU64::new(state.generation);
             }
-            Some(generation) if generation != state.generation => {
+            Some(generation) if generation.get() != state.generation => {
                 return Poll::Ready(Some(Err(Superseded.into())));
             }
             Some(_) => {}

@@ -4,6 +4,7 @@ use super::{ReplayBody, ResponseFuture, RetryPolicy};
 use crate::error::BoxError;
 use crate::Error;
 use http::{Request, Response};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 use tower::Service;
 
@@ -27,6 +28,8 @@ use tower::Service;
 #[derive(Debug, Clone)]
 pub struct Retry<S> {
     inner: S,
+    // Shared by this service's clones: what retries send through.
+    prototype: Arc<Prototype<S>>,
     policy: RetryPolicy,
     // Set by `ApiErrorsLayer` only, whose parse layer below keeps no copy
     // of the request: this layer names the request in the errors it gets
@@ -39,6 +42,7 @@ impl<S> Retry<S> {
     pub fn new(inner: S, policy: RetryPolicy) -> Self {
         Retry {
             inner,
+            prototype: Arc::new(Prototype::default()),
             policy,
             names_errors: false,
         }
@@ -48,6 +52,7 @@ impl<S> Retry<S> {
     pub(crate) fn naming_errors(inner: S, policy: RetryPolicy) -> Self {
         Retry {
             inner,
+            prototype: Arc::new(Prototype::default()),
             policy,
             names_errors: true,
         }
@@ -92,10 +97,68 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        // The ready service goes into the future; a clone stays behind for
-        // the next call, which will drive its own `poll_ready`.
-        let clone = self.inner.clone();
-        let service = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture::start(service, request, self.policy.clone(), self.names_errors)
+        // The first attempt goes through the service the caller made
+        // ready; further sends through clones of the prototype, made
+        // only when one is needed (see `Prototype`).
+        self.prototype.keep(&self.inner);
+        ResponseFuture::start(
+            &mut self.inner,
+            self.prototype.clone(),
+            request,
+            self.policy.clone(),
+            self.names_errors,
+        )
+    }
+}
+
+/// The clone of the inner service that a request's further sends (its
+/// retries, the auth layer's re-send) are cloned from, taken at the first
+/// call and shared by the layer's clones.
+///
+/// Tower's `Retry` moves the ready service into every response future and
+/// leaves a clone behind: a clone and a drop per request, and a future that
+/// carries the whole service (hyper-util's `Client` is ~300 bytes) through
+/// every move. Here the first attempt uses the ready service in place, and
+/// the future holds a reference count; a retry clones the prototype and
+/// drives the clone's own `poll_ready`, as it would have driven the moved
+/// one's. Clones of a client share its connections and configuration, so
+/// a clone of the prototype and a clone of the service at call time send
+/// the same way. (The lock makes the prototype shareable for services that
+/// are `Send` but not `Sync`, such as `BoxCloneService`; only a retry takes
+/// it.)
+pub(crate) struct Prototype<S> {
+    service: OnceLock<Mutex<S>>,
+}
+
+impl<S> Default for Prototype<S> {
+    fn default() -> Self {
+        Prototype {
+            service: OnceLock::new(),
+        }
+    }
+}
+
+impl<S: Clone> Prototype<S> {
+    /// Takes a clone of `service` the first time (one atomic load after).
+    pub(crate) fn keep(&self, service: &S) {
+        self.service.get_or_init(|| Mutex::new(service.clone()));
+    }
+
+    /// A new clone, for a further send.
+    pub(crate) fn service(&self) -> S {
+        self.service
+            .get()
+            .expect("kept at the call that made the future")
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl<S> std::fmt::Debug for Prototype<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prototype")
+            .field("kept", &self.service.get().is_some())
+            .finish()
     }
 }
