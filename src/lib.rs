@@ -218,6 +218,7 @@ pub mod metrics;
 pub mod parse;
 mod percent;
 mod problem;
+mod prototype;
 pub mod quota;
 pub mod redact;
 pub mod retry;

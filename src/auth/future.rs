@@ -6,6 +6,7 @@ use super::error::{AuthFailure, Failure};
 use super::state::{Acquire, Acquired, Current, Tokens, Wait};
 use super::{AuthReport, AuthResend, Renewal, ResendBody, Unauthorized};
 use crate::error::BoxError;
+use crate::prototype::Prototype;
 use crate::redact::{RequestContext, RequestSecrets, Scrubber};
 use crate::template::RequestTemplate;
 use crate::{ApiError, Error};
@@ -64,7 +65,11 @@ pin_project! {
 
 /// What sending (and sending again) needs.
 struct Send<S, B> {
-    service: S,
+    /// What a send after a wait or a renewal goes through: a clone of the
+    /// prototype, made (and boxed) only then. The first send goes through
+    /// the caller's ready service, in place.
+    prototype: Arc<Prototype<S>>,
+    spare: Option<Box<S>>,
     tokens: Arc<Tokens>,
     /// `None` under `ApiErrorsLayer`: the retry layer above keeps the one
     /// copy of the request and sends it again after a renewal (see
@@ -114,7 +119,8 @@ where
     /// Sends at once with the cached credential, on the service the caller
     /// made ready; or waits for the first credential.
     pub(crate) fn start(
-        service: S,
+        service: &mut S,
+        prototype: Arc<Prototype<S>>,
         mut request: Request<B>,
         tokens: Arc<Tokens>,
         resend_above: bool,
@@ -139,7 +145,8 @@ where
             (Some(Box::new(template)), None, None)
         };
         let mut send = Send {
-            service,
+            prototype,
+            spare: None,
             tokens,
             template,
             first: None,
@@ -154,7 +161,7 @@ where
             rejection: None,
         };
         let state = match acquired {
-            Acquired::Inserted(current) => send.dispatch(request, current),
+            Acquired::Inserted(current) => send.dispatch(service, request, current),
             Acquired::Wait(wait) => {
                 let wait = send.timed(wait, Some(&request));
                 send.first = Some(Box::new(request));
@@ -179,7 +186,7 @@ where
 
 impl<S, B, ResBody> Future for ResponseFuture<S, B>
 where
-    S: Service<Request<B>, Response = Response<ResBody>>,
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone,
     S::Error: Into<BoxError>,
     B: ResendBody,
 {
@@ -204,9 +211,10 @@ where
             match this.state.as_mut().project() {
                 StateProj::Acquiring { wait } => match ready!(wait.as_mut().poll(cx)) {
                     Ok(current) => {
-                        let request = *send.first.take().expect("the first request waits here");
-                        let state = send.send(request, current);
-                        this.state.set(state);
+                        // The first request, still held: sent once a
+                        // service is ready for it.
+                        send.next = Some(current);
+                        this.state.set(State::Readying);
                     }
                     Err(failure) => {
                         this.state.set(State::Done);
@@ -292,28 +300,46 @@ where
                         return Poll::Ready(Err(send.unauthorized(failure, 1, rejection)));
                     }
                 },
-                StateProj::Readying => match ready!(send.service.poll_ready(cx)) {
-                    Ok(()) => {
-                        let current = send.next.take().expect("a renewed credential is ready");
-                        let body = send.copy.take().expect("the copy is sent once");
-                        let request = send
-                            .template
-                            .as_ref()
-                            .expect("a re-send here has its template")
-                            .build(body);
-                        send.resent = Some(AuthResend {
-                            renewal: send.renewal,
-                        });
-                        let state = send.send(request, current);
-                        this.state.set(state);
+                StateProj::Readying => {
+                    let mut spare = match send.spare.take() {
+                        Some(spare) => spare,
+                        None => Box::new(send.prototype.service()),
+                    };
+                    let ready = spare.poll_ready(cx);
+                    send.spare = Some(spare);
+                    match ready!(ready) {
+                        Ok(()) => {
+                            let current = send.next.take().expect("a credential is ready");
+                            let request = match send.first.take() {
+                                // The first send, after the first credential
+                                // loaded.
+                                Some(first) => *first,
+                                // A re-send, after a renewal.
+                                None => {
+                                    let body = send.copy.take().expect("the copy is sent once");
+                                    send.resent = Some(AuthResend {
+                                        renewal: send.renewal,
+                                    });
+                                    send.template
+                                        .as_ref()
+                                        .expect("a re-send here has its template")
+                                        .build(body)
+                                }
+                            };
+                            let mut spare = send.spare.take().expect("put back above");
+                            let state = send.send(&mut spare, request, current);
+                            send.spare = Some(spare);
+                            this.state.set(state);
+                        }
+                        Err(error) => {
+                            this.state.set(State::Done);
+                            let sends = u32::from(send.first.is_none());
+                            let mut error = Error::from_inner(error, send.context());
+                            error.set_auth_report(AuthReport::new(sends, send.renewal));
+                            return Poll::Ready(Err(error));
+                        }
                     }
-                    Err(error) => {
-                        this.state.set(State::Done);
-                        let mut error = Error::from_inner(error, send.context());
-                        error.set_auth_report(AuthReport::new(1, send.renewal));
-                        return Poll::Ready(Err(error));
-                    }
-                },
+                }
                 StateProj::Resending { future } => {
                     // The answer to the re-send is the answer: a second
                     // rejection is returned as it is, never renewed again.
@@ -344,18 +370,29 @@ where
 {
     /// Sends `request` with `credential`: a first send, or the re-send
     /// after a renewal (whose answer is the answer).
-    fn send(&mut self, mut request: Request<B>, credential: Current) -> State<S::Future> {
+    fn send(
+        &mut self,
+        service: &mut S,
+        mut request: Request<B>,
+        credential: Current,
+    ) -> State<S::Future> {
         request
             .headers_mut()
             .insert(self.tokens.format.header.clone(), credential.header.clone());
-        self.dispatch(request, credential)
+        self.dispatch(service, request, credential)
     }
 
-    /// Sends `request`, which carries `credential` already.
-    fn dispatch(&mut self, request: Request<B>, credential: Current) -> State<S::Future> {
+    /// Sends `request`, which carries `credential` already, on `service`
+    /// (made ready).
+    fn dispatch(
+        &mut self,
+        service: &mut S,
+        request: Request<B>,
+        credential: Current,
+    ) -> State<S::Future> {
         self.generation = credential.generation;
         self.sent = Some(credential.header);
-        let future = self.service.call(request);
+        let future = service.call(request);
         match self.resent {
             Some(_) => State::Resending { future },
             None => State::Calling { future },

@@ -4,6 +4,7 @@ use super::layer::AuthConfig;
 use super::state::Tokens;
 use super::{ResendBody, ResponseFuture};
 use crate::error::BoxError;
+use crate::prototype::Prototype;
 use crate::Error;
 use http::header::Entry;
 use http::{Request, Response};
@@ -31,6 +32,9 @@ use tower::Service;
 #[derive(Debug, Clone)]
 pub struct Auth<S> {
     inner: S,
+    // Shared by this service's clones: what sends after a wait or a
+    // renewal go through (see `Prototype`).
+    prototype: Arc<Prototype<S>>,
     tokens: Arc<Tokens>,
     config: AuthConfig,
 }
@@ -39,6 +43,7 @@ impl<S> Auth<S> {
     pub(crate) fn from_parts(inner: S, tokens: Arc<Tokens>, config: AuthConfig) -> Self {
         Auth {
             inner,
+            prototype: Arc::new(Prototype::default()),
             tokens,
             config,
         }
@@ -101,12 +106,13 @@ where
                 slot.insert(value);
             }),
         };
-        // The ready service goes into the future; a clone stays behind for
-        // the next call, which will drive its own `poll_ready`.
-        let clone = self.inner.clone();
-        let service = std::mem::replace(&mut self.inner, clone);
+        // The first send goes through the service the caller made ready,
+        // in place; a send after a wait or a renewal through a clone of
+        // the prototype, made then.
+        self.prototype.keep(&self.inner);
         ResponseFuture::start(
-            service,
+            &mut self.inner,
+            self.prototype.clone(),
             request,
             self.tokens.clone(),
             self.config.resend_above,

@@ -2,11 +2,11 @@
 //! get ready, attempt again.
 
 use super::policy::{AttemptState, Decision, Outcome, RetryContext, RetryEvent, RetryOverride};
-use super::service::Prototype;
 use super::{ReplayBody, RetryPolicy};
 use crate::auth::AuthResend;
 use crate::classify::{Classification, Classify, DefaultClassifier};
 use crate::error::BoxError;
+use crate::prototype::Prototype;
 use crate::redact::{RequestSecrets, Scrubber};
 use crate::telemetry::{self, Call, Failure, Span};
 use crate::template::RequestTemplate;
