@@ -210,6 +210,21 @@ fn arm_deadline(
         .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready())
 }
 
+/// Records a request that ends in `error` with no response to show: its
+/// deadline passed, or the service failed to get ready for a retry.
+fn ended_unanswered(call: &mut Call, error: &Error) {
+    telemetry::finished(&error.retries(), None, Some(error.kind()));
+    call.finished(
+        &error.retries(),
+        None,
+        Some(Failure {
+            kind: error.kind(),
+            code: None,
+            refused: false,
+        }),
+    );
+}
+
 impl<S, B> std::fmt::Debug for ResponseFuture<S, B>
 where
     S: Service<Request<ReplayBody<B>>>,
@@ -245,16 +260,7 @@ where
                 transport.set_request(Some(this.template.context()));
                 let mut error = Error::Transport(transport);
                 error.set_retries(report(Some(StopReason::Deadline)));
-                telemetry::finished(&error.retries(), None, Some(error.kind()));
-                this.call.finished(
-                    &error.retries(),
-                    None,
-                    Some(Failure {
-                        kind: error.kind(),
-                        code: None,
-                        refused: false,
-                    }),
-                );
+                ended_unanswered(this.call, &error);
                 this.state.set(State::Done);
                 return Poll::Ready(Err(error));
             }
@@ -457,16 +463,7 @@ where
                             this.template.complete(&mut error);
                         }
                         error.set_retries(report(None));
-                        telemetry::finished(&error.retries(), None, Some(error.kind()));
-                        this.call.finished(
-                            &error.retries(),
-                            None,
-                            Some(Failure {
-                                kind: error.kind(),
-                                code: None,
-                                refused: false,
-                            }),
-                        );
+                        ended_unanswered(this.call, &error);
                         this.state.set(State::Done);
                         return Poll::Ready(Err(error));
                     }
