@@ -26,9 +26,11 @@ use tower::Service;
 ///
 /// # Clone
 /// Clones the inner service; clones share the credential cache. The
-/// service must be `Clone`: each call takes the ready service into its
-/// future (leaving a fresh clone behind, which keeps the readiness it was
-/// given for the first send) and drives `poll_ready` before a re-send.
+/// service must be `Clone`: the first send goes through the service the
+/// caller made ready, in place; a send after waiting for the first
+/// credential, or a re-send after a renewal, goes through a clone of the
+/// inner service as it was at this layer's first call (shared by this
+/// service's clones) and drives that clone's `poll_ready` first.
 #[derive(Debug, Clone)]
 pub struct Auth<S> {
     inner: S,

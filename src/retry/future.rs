@@ -88,7 +88,7 @@ impl Template {
     }
 
     /// Names the request in an error from below that a parse layer built
-    /// with `named_above` left unnamed, and scrubs echoes of the request's
+    /// with `NamedAbove` left unnamed, and scrubs echoes of the request's
     /// credentials from it: the work that parse layer would have done
     /// with its own copy of the request on every call, done here on a
     /// failure only, from the one copy this layer keeps anyway.

@@ -23,9 +23,12 @@ use tower::Service;
 ///
 /// # Clone
 /// Clones the inner service; clones share the policy's budget. The
-/// service must be `Clone`: each call takes the ready service into its
-/// future (leaving a fresh clone behind, which keeps the readiness it was
-/// given for the first attempt) and drives `poll_ready` before each retry.
+/// service must be `Clone`: the first attempt goes through the service the
+/// caller made ready, in place; a retry goes through a clone of the inner
+/// service as it was at this layer's first call (shared by this service's
+/// clones, so no clone of the client is made per request), and drives that
+/// clone's `poll_ready` before it sends. Clones of a client share its
+/// connections and configuration, so both send the same way.
 #[derive(Debug, Clone)]
 pub struct Retry<S> {
     inner: S,
@@ -49,7 +52,8 @@ impl<S> Retry<S> {
         }
     }
 
-    /// Over a parse layer built with `named_above` (see `ApiErrorsLayer`).
+    /// Over a parse layer that names its failures' requests above it
+    /// ([`NamedAbove`](crate::parse::NamedAbove), see `ApiErrorsLayer`).
     pub(crate) fn naming_errors(inner: S, policy: RetryPolicy) -> Self {
         Retry {
             inner,
