@@ -668,3 +668,22 @@ async fn retries_go_through_ready_clones_of_the_service() {
     // Once by the caller (`oneshot`), once per retry on its clone.
     assert_eq!(inner.readied.load(Ordering::SeqCst), 3);
 }
+
+/// A retry whose service never gets ready is cut by the deadline too: the
+/// timer is polled wherever the request waits, not only while an attempt
+/// is in flight.
+#[tokio::test(start_paused = true)]
+async fn the_deadline_cuts_a_retry_waiting_for_a_ready_service() {
+    let (service, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+    // One request admitted; the retry's `poll_ready` then stays pending.
+    handle.allow(1);
+    let client = RetryLayer::new(exact().deadline(Duration::from_secs(5))).layer(service);
+    let started = Instant::now();
+    let call = tokio::spawn(client.oneshot(get()));
+    let (_, send) = handle.next_request().await.unwrap();
+    send.send_response(reply(503, &[], ""));
+    let error = call.await.unwrap().unwrap_err();
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+    assert!(error.transport().unwrap().is_deadline());
+    assert_eq!(error.retries().stopped(), Some(StopReason::Deadline));
+}
