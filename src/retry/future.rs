@@ -2,11 +2,11 @@
 //! get ready, attempt again.
 
 use super::policy::{AttemptState, Decision, Outcome, RetryContext, RetryEvent, RetryOverride};
+use super::service::Shared;
 use super::{ReplayBody, RetryPolicy};
 use crate::auth::AuthResend;
 use crate::classify::{Classification, Classify, DefaultClassifier};
 use crate::error::BoxError;
-use crate::prototype::Prototype;
 use crate::redact::{RequestSecrets, Scrubber};
 use crate::telemetry::{self, Call, Failure, Span};
 use crate::template::RequestTemplate;
@@ -31,15 +31,17 @@ pin_project! {
     {
         #[pin]
         state: State<S::Future>,
-        // Where the services for further sends come from (see
-        // `Prototype`), and the one being made ready or used for them:
-        // boxed, as a client such as hyper-util's is ~300 bytes, and only
-        // a retry needs one.
-        prototype: Arc<Prototype<S>>,
+        // The layer's policy, and where the services for further sends
+        // come from (see `Prototype`); the one being made ready or used
+        // for them: boxed, as a client such as hyper-util's is ~300 bytes,
+        // and only a retry needs one.
+        shared: Arc<Shared<S>>,
         service: Option<Box<S>>,
         template: Template,
         body: ReplayBody<B>,
-        policy: RetryPolicy,
+        // The request's own settings (`RetryOverride`), when it carries
+        // any; else the layer's policy, in `shared`.
+        overridden: Option<RetryPolicy>,
         attempts: u32,
         // The deadline's clock starts the first time the request has to
         // wait (an attempt pending, or a retry's wait): a request answered
@@ -52,8 +54,6 @@ pin_project! {
         deadline: Option<Pin<Box<Sleep>>>,
         span: Span,
         call: Call,
-        // See `Template::complete`.
-        names_errors: bool,
         // The auth layer's request to send again after a renewal (under
         // `ApiErrorsLayer`): the next send is that, not a retry.
         auth_resend: Option<AuthResend>,
@@ -128,27 +128,22 @@ where
     B: http_body::Body,
 {
     /// Sends the first attempt at once, on the service the caller made ready.
-    pub(crate) fn start(
-        service: &mut S,
-        prototype: Arc<Prototype<S>>,
-        request: Request<B>,
-        policy: RetryPolicy,
-        names_errors: bool,
-    ) -> Self {
+    pub(crate) fn start(service: &mut S, shared: Arc<Shared<S>>, request: Request<B>) -> Self {
         let (parts, body) = request.into_parts();
         // A request's own settings, if it carries any (an empty extension
         // map answers this without a lookup).
-        let policy = match parts.extensions.get::<RetryOverride>() {
-            Some(with) => policy.with_override(with),
-            None => policy,
-        };
+        let overridden = parts
+            .extensions
+            .get::<RetryOverride>()
+            .map(|with| shared.policy.with_override(with));
+        let policy = overridden.as_ref().unwrap_or(&shared.policy);
         let first_body = ReplayBody::new(body, policy.max_replay());
         let body = first_body.replay();
         // The one copy of the request that replays need.
         let template = Template::new(&parts);
         policy.deposit();
         let span = Span::request(&template.method, &template.uri);
-        let call = Call::start(&policy, &span, &template.method, &template.uri);
+        let call = Call::start(policy, &span, &template.method, &template.uri);
         let future = {
             let _entered = span.enter();
             let _attempt = call.enter();
@@ -156,11 +151,11 @@ where
         };
         ResponseFuture {
             state: State::Calling { future },
-            prototype,
+            shared,
             service: None,
             template,
             body,
-            policy,
+            overridden,
             attempts: 1,
             started: None,
             waited: Duration::ZERO,
@@ -168,7 +163,6 @@ where
             deadline: None,
             span,
             call,
-            names_errors,
             auth_resend: None,
         }
     }
@@ -248,6 +242,9 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        let shared = &**this.shared;
+        let policy = this.overridden.as_ref().unwrap_or(&shared.policy);
+        let names_errors = shared.names_errors;
         let _entered = this.span.enter();
         // The deadline is polled only where the request would otherwise
         // wait (and before a new send): an attempt that is ready costs no
@@ -273,7 +270,7 @@ where
                     let result = match polled {
                         Poll::Ready(result) => result,
                         Poll::Pending => {
-                            if arm_deadline(this.policy, this.started, this.deadline, cx) {
+                            if arm_deadline(policy, this.started, this.deadline, cx) {
                                 due = true;
                                 continue;
                             }
@@ -298,7 +295,7 @@ where
                             // failure came up as an error): no second
                             // verdict, which could disagree with a custom
                             // classifier.
-                            let classification = if *this.names_errors {
+                            let classification = if names_errors {
                                 Classification::Success
                             } else {
                                 response
@@ -332,13 +329,13 @@ where
                                     classification,
                                 },
                             );
-                            let decision = this.policy.decide(&context, &attempt());
+                            let decision = policy.decide(&context, &attempt());
                             let kind = classification.kind().unwrap_or(ErrorKind::Other);
                             (decision, kind, Some(status), Ok(response))
                         }
                         Err(error) => {
                             let mut error = Error::from_inner(error, Some(template.context()));
-                            if *this.names_errors {
+                            if names_errors {
                                 if let Some(resend) = auth_resend(&error) {
                                     // The auth layer renewed a rejected
                                     // credential: send again at once, from
@@ -355,7 +352,7 @@ where
                                 *this.attempts,
                                 Outcome::Error(&error),
                             );
-                            let decision = this.policy.decide(&context, &attempt());
+                            let decision = policy.decide(&context, &attempt());
                             let status = error.api().map(|api| api.status());
                             (decision, error.kind(), status, Err(error))
                         }
@@ -394,7 +391,7 @@ where
                             // released before the wait.
                             drop(outcome);
                             telemetry::retrying(*this.attempts, kind, status, delay, hint);
-                            this.policy.notify(&RetryEvent::new(
+                            policy.notify(&RetryEvent::new(
                                 (&this.template.method, &this.template.uri),
                                 *this.attempts,
                                 delay,
@@ -404,7 +401,7 @@ where
                             ));
                             *this.previous_delay = delay;
                             *this.waited += delay;
-                            arm_deadline(this.policy, this.started, this.deadline, cx);
+                            arm_deadline(policy, this.started, this.deadline, cx);
                             this.state.set(State::Waiting {
                                 sleep: Box::pin(tokio::time::sleep(delay)),
                             });
@@ -415,7 +412,7 @@ where
                     // Waited out, or not: the deadline first, so that no
                     // attempt starts past it.
                     let waited = sleep.as_mut().poll(cx).is_ready();
-                    if arm_deadline(this.policy, this.started, this.deadline, cx) {
+                    if arm_deadline(policy, this.started, this.deadline, cx) {
                         due = true;
                         continue;
                     }
@@ -426,11 +423,11 @@ where
                 }
                 StateProj::Readying => match this
                     .service
-                    .get_or_insert_with(|| Box::new(this.prototype.service()))
+                    .get_or_insert_with(|| Box::new(shared.prototype.service()))
                     .poll_ready(cx)
                 {
                     Poll::Pending => {
-                        if arm_deadline(this.policy, this.started, this.deadline, cx) {
+                        if arm_deadline(policy, this.started, this.deadline, cx) {
                             due = true;
                             continue;
                         }
@@ -459,7 +456,7 @@ where
                     }
                     Poll::Ready(Err(error)) => {
                         let mut error = Error::from_inner(error, Some(this.template.context()));
-                        if *this.names_errors {
+                        if names_errors {
                             this.template.complete(&mut error);
                         }
                         error.set_retries(report(None));

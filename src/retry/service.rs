@@ -32,40 +32,50 @@ use tower::Service;
 #[derive(Debug, Clone)]
 pub struct Retry<S> {
     inner: S,
-    // Shared by this service's clones: what retries send through.
-    prototype: Arc<Prototype<S>>,
-    policy: RetryPolicy,
+    // One reference count per call (and per clone of this service) for
+    // all a request needs of the layer: its policy and prototype.
+    shared: Arc<Shared<S>>,
+}
+
+/// What a [`Retry`] and its clones share, and each of its response futures
+/// holds a count of.
+#[derive(Debug)]
+pub(crate) struct Shared<S> {
+    pub(crate) policy: RetryPolicy,
+    // What retries send through.
+    pub(crate) prototype: Prototype<S>,
     // Set by `ApiErrorsLayer` only, whose parse layer below keeps no copy
     // of the request: this layer names the request in the errors it gets
     // from below and scrubs their echoes of its credentials.
-    names_errors: bool,
+    pub(crate) names_errors: bool,
 }
 
 impl<S> Retry<S> {
     /// Wraps `inner` with `policy`.
     pub fn new(inner: S, policy: RetryPolicy) -> Self {
+        Retry::with(inner, policy, false)
+    }
+
+    fn with(inner: S, policy: RetryPolicy, names_errors: bool) -> Self {
         Retry {
             inner,
-            prototype: Arc::new(Prototype::default()),
-            policy,
-            names_errors: false,
+            shared: Arc::new(Shared {
+                policy,
+                prototype: Prototype::default(),
+                names_errors,
+            }),
         }
     }
 
     /// Over a parse layer that names its failures' requests above it
     /// ([`NamedAbove`](crate::parse::NamedAbove), see `ApiErrorsLayer`).
     pub(crate) fn naming_errors(inner: S, policy: RetryPolicy) -> Self {
-        Retry {
-            inner,
-            prototype: Arc::new(Prototype::default()),
-            policy,
-            names_errors: true,
-        }
+        Retry::with(inner, policy, true)
     }
 
     /// The policy.
     pub fn policy(&self) -> &RetryPolicy {
-        &self.policy
+        &self.shared.policy
     }
 
     /// The inner service.
@@ -105,13 +115,7 @@ where
         // The first attempt goes through the service the caller made
         // ready; further sends through clones of the prototype, made
         // only when one is needed (see `Prototype`).
-        self.prototype.keep(&self.inner);
-        ResponseFuture::start(
-            &mut self.inner,
-            self.prototype.clone(),
-            request,
-            self.policy.clone(),
-            self.names_errors,
-        )
+        self.shared.prototype.keep(&self.inner);
+        ResponseFuture::start(&mut self.inner, self.shared.clone(), request)
     }
 }
