@@ -143,25 +143,37 @@ const MONTHS: [&str; 12] = [
 ];
 
 fn month(token: &str) -> Option<u64> {
-    let lower = token.get(..3)?;
-    let index = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(lower))?;
-    // "Nov" or "November", nothing else.
-    let full = [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ][index];
-    (token.len() == 3 || token.eq_ignore_ascii_case(full)).then_some(index as u64 + 1)
+    let bytes = token.as_bytes();
+    let [a, b, c, ..] = *bytes else {
+        return None;
+    };
+    // The three letters, lowercased, as one number: one comparison per
+    // month instead of a case-insensitive string compare each (every
+    // response's `Date` names one).
+    let key = u32::from_le_bytes([a | 0x20, b | 0x20, c | 0x20, 0]);
+    let index = MONTHS.iter().position(|m| {
+        let m = m.as_bytes();
+        key == u32::from_le_bytes([m[0], m[1], m[2], 0])
+    })?;
+    // "Nov" or "November", nothing else. (`| 0x20` maps only letters onto
+    // lowercase letters, so a match is three letters.)
+    (token.len() == 3 || token.eq_ignore_ascii_case(FULL_MONTHS[index])).then_some(index as u64 + 1)
 }
+
+const FULL_MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
 
 /// `[Day,] DD Mon YYYY HH:MM[:SS] [zone]`, `DD-Mon-YY HH:MM:SS zone`, and
 /// `Mon DD` order, with the zones of [`ZONES`] or `±HHMM`; no zone means UTC.

@@ -146,20 +146,28 @@ pub(crate) fn parse_go_duration(text: &str) -> Option<Duration> {
 fn parse_decimal(text: &str) -> Option<(u64, u32)> {
     step(text.len());
     let bytes = text.as_bytes().trim_ascii();
-    let (whole_bytes, fraction) = match bytes.iter().position(|&b| b == b'.') {
-        Some(dot) => (&bytes[..dot], Some(&bytes[dot + 1..])),
-        None => (bytes, None),
-    };
-    if whole_bytes.is_empty() || !whole_bytes.iter().all(u8::is_ascii_digit) {
+    // One pass over the whole part: its digits, up to a dot or the end
+    // (every rate-limit header of every learning response comes here).
+    let mut whole = 0u64;
+    let mut digits = 0;
+    for &byte in bytes {
+        match byte {
+            b'0'..=b'9' => {
+                whole = whole
+                    .saturating_mul(10)
+                    .saturating_add(u64::from(byte - b'0'));
+                digits += 1;
+            }
+            b'.' => break,
+            _ => return None,
+        }
+    }
+    if digits == 0 {
         return None;
     }
-    let whole = whole_bytes.iter().fold(0u64, |acc, digit| {
-        acc.saturating_mul(10)
-            .saturating_add(u64::from(digit - b'0'))
-    });
-    let nanos = match fraction {
-        None => 0,
-        Some(fraction) => {
+    let nanos = match bytes.get(digits..) {
+        None | Some([]) => 0,
+        Some([_dot, fraction @ ..]) => {
             if fraction.is_empty() || !fraction.iter().all(u8::is_ascii_digit) {
                 return None;
             }
