@@ -14,6 +14,7 @@ use tower_api_errors::auth::{Credential, StaticToken};
 use tower_api_errors::quota::QuotaLayer;
 use tower_api_errors::retry::{RetryLayer, RetryPolicy};
 use tower_api_errors::{ApiErrorsLayer, AuthLayer, ErrorBodyParseLayer, StatusClassifierLayer};
+use tower_http::set_header::SetRequestHeaderLayer;
 
 /// `ok_service` without its rate-limit header: a server that announces no
 /// quota, so the quota layer learns nothing.
@@ -173,6 +174,25 @@ fn main() {
             .auth(auth_layer())
             .quota(QuotaLayer::new())
             .layer(unannounced_service()),
+        request_without_credential
+    );
+    // What a tower user writes for the same job as the full stack's auth
+    // layer (a cached credential): tower-http's `SetRequestHeader` with the
+    // credential's `HeaderValue`, inside the baseline's `Retry` (each
+    // attempt gets the header; the copy is of the caller's request, as
+    // ours is). Against the same bare service as the full stack's
+    // nothing-learned row: the like-for-like baseline.
+    bench!(
+        "baseline + SetRequestHeader (credential), success announcing no quota",
+        ServiceBuilder::new()
+            .layer(tower::retry::RetryLayer::new(
+                ServerErrorsPolicy::with_budget()
+            ))
+            .layer(SetRequestHeaderLayer::overriding(
+                http::header::AUTHORIZATION,
+                http::HeaderValue::from_static("Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc"),
+            ))
+            .service(unannounced_service()),
         request_without_credential
     );
     let _ = row;
