@@ -190,7 +190,13 @@ fn main() {
             ))
             .layer(SetRequestHeaderLayer::overriding(
                 http::header::AUTHORIZATION,
-                http::HeaderValue::from_static("Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc"),
+                // Made from the token at run time, as a user's is (not a
+                // static: its clones count references, as ours do).
+                http::HeaderValue::try_from(format!(
+                    "Bearer {}",
+                    "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
+                ))
+                .unwrap(),
             ))
             .service(unannounced_service()),
         request_without_credential

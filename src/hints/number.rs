@@ -146,28 +146,31 @@ pub(crate) fn parse_go_duration(text: &str) -> Option<Duration> {
 fn parse_decimal(text: &str) -> Option<(u64, u32)> {
     step(text.len());
     let bytes = text.as_bytes().trim_ascii();
-    // One pass over the whole part: its digits, up to a dot or the end
-    // (every rate-limit header of every learning response comes here).
-    let mut whole = 0u64;
-    let mut digits = 0;
-    for &byte in bytes {
-        match byte {
-            b'0'..=b'9' => {
-                whole = whole
-                    .saturating_mul(10)
-                    .saturating_add(u64::from(byte - b'0'));
-                digits += 1;
-            }
-            b'.' => break,
-            _ => return None,
-        }
-    }
+    // Every rate-limit header of every learning response comes here: the
+    // whole part is found first, then read without overflow checks when it
+    // has at most 19 digits (10^19 - 1 fits a u64), as every real one has.
+    let digits = bytes
+        .iter()
+        .position(|byte| !byte.is_ascii_digit())
+        .unwrap_or(bytes.len());
     if digits == 0 {
         return None;
     }
-    let nanos = match bytes.get(digits..) {
-        None | Some([]) => 0,
-        Some([_dot, fraction @ ..]) => {
+    let (integer, rest) = bytes.split_at(digits);
+    let whole = if digits <= 19 {
+        integer
+            .iter()
+            .fold(0u64, |whole, digit| whole * 10 + u64::from(digit - b'0'))
+    } else {
+        integer.iter().fold(0u64, |whole, digit| {
+            whole
+                .saturating_mul(10)
+                .saturating_add(u64::from(digit - b'0'))
+        })
+    };
+    let nanos = match rest {
+        [] => 0,
+        [b'.', fraction @ ..] => {
             if fraction.is_empty() || !fraction.iter().all(u8::is_ascii_digit) {
                 return None;
             }
@@ -177,6 +180,7 @@ fn parse_decimal(text: &str) -> Option<(u64, u32)> {
                 .take(9)
                 .fold(0u32, |acc, digit| acc * 10 + u32::from(digit - b'0'))
         }
+        _ => return None,
     };
     Some((whole, nanos))
 }
