@@ -35,6 +35,27 @@ pub(crate) fn parse_date(text: &str) -> Option<SystemTime> {
 /// not); the other forms go through `httpdate` and the lenient reader.
 fn parse_imf_fixdate(text: &str) -> Option<SystemTime> {
     let b: &[u8; 29] = text.as_bytes().try_into().ok()?;
+    // A server's `Date` changes once a second, and every response of that
+    // second carries the same one: the last date read on this thread is
+    // kept with its value (a compare of 29 bytes instead of a parse and a
+    // calendar computation). A pure function of the bytes, so the cache
+    // can only answer what the parse would.
+    if let Some(read) = LAST_FIXDATE.with(|last| last.get().filter(|(seen, _)| seen == b)) {
+        return read.1;
+    }
+    let read = read_imf_fixdate(b, text);
+    LAST_FIXDATE.with(|last| last.set(Some((*b, read))));
+    read
+}
+
+thread_local! {
+    /// The last IMF-fixdate [`parse_imf_fixdate`] read on this thread, and
+    /// what it read (see there).
+    static LAST_FIXDATE: std::cell::Cell<Option<([u8; 29], Option<SystemTime>)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+fn read_imf_fixdate(b: &[u8; 29], text: &str) -> Option<SystemTime> {
     if &b[3..5] != b", "
         || b[7] != b' '
         || b[11] != b' '
@@ -336,6 +357,25 @@ mod tests {
 
     /// 1994-11-06 08:49:37 UTC, RFC 9110's example.
     const RFC: u64 = 784_111_777;
+
+    /// The last-date cache answers only for the same bytes: dates that
+    /// alternate, and a malformed date of the same length between them,
+    /// each read as on their own.
+    #[test]
+    fn the_last_date_is_kept_for_the_same_bytes_only() {
+        let rows = [
+            ("Sun, 06 Nov 1994 08:49:37 GMT", at(RFC)),
+            ("Sun, 06 Nov 1994 08:49:38 GMT", at(RFC + 1)),
+            ("Sun, 06 Nov 1994 08:49:37 GMT", at(RFC)),
+            ("Sun, 06 Xyz 1994 08:49:37 GMT", None),
+            ("Sun, 06 Xyz 1994 08:49:37 GMT", None),
+            ("Sun, 06 Nov 1994 08:49:38 GMT", at(RFC + 1)),
+            ("Sun, 06 Nov 1994 08:49:38 GMT", at(RFC + 1)),
+        ];
+        for (text, expected) in rows {
+            assert_eq!(parse_imf_fixdate(text), expected, "{text}");
+        }
+    }
 
     #[test]
     fn http_and_lenient_dates() {
