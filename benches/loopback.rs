@@ -13,29 +13,15 @@
 #[path = "common/loopback.rs"]
 mod harness;
 
+use harness::tower_sender;
+
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use tower::ServiceExt;
 use tower_api_errors::auth::{Credential, StaticToken};
 use tower_api_errors::retry::ReplayBody;
 use tower_api_errors::{ApiErrorsLayer, AuthLayer, QuotaLayer};
-
-/// One request through `client`, its body read to the end.
-macro_rules! sender {
-    ($client:expr, $addr:expr) => {{
-        let client = $client;
-        let addr = $addr;
-        move || {
-            let client = client.clone();
-            async move {
-                let response = client.oneshot(harness::request(addr)).await.unwrap();
-                response.into_body().collect().await.unwrap();
-            }
-        }
-    }};
-}
 
 fn main() {
     if harness::serve_if_asked() {
@@ -100,10 +86,10 @@ fn main() {
                 continue;
             }
             row[i] = match i {
-                0 => harness::throughput(&runtime, total, sender!(bare.clone(), addr)),
-                1 => harness::throughput(&runtime, total, sender!(recommended.clone(), addr)),
-                2 => harness::throughput(&runtime, total, sender!(full.clone(), addr)),
-                _ => harness::throughput(&runtime, total, sender!(nodeadline.clone(), addr)),
+                0 => harness::throughput(&runtime, total, tower_sender!(bare.clone(), addr)),
+                1 => harness::throughput(&runtime, total, tower_sender!(recommended.clone(), addr)),
+                2 => harness::throughput(&runtime, total, tower_sender!(full.clone(), addr)),
+                _ => harness::throughput(&runtime, total, tower_sender!(nodeadline.clone(), addr)),
             };
         }
         results.push(row.to_vec());

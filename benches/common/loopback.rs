@@ -23,6 +23,28 @@ const SERVE: &str = "LOOPBACK_SERVE";
 pub const SERVER_CORE: &str = "1";
 pub const CLIENT_CORE: &str = "0";
 
+/// One request through a tower `client` (made with [`request`]), its
+/// body read to the end: the sender [`throughput`] drives, for every
+/// tower client of both loopback benches.
+macro_rules! tower_sender {
+    ($client:expr, $addr:expr) => {{
+        let client = $client;
+        let addr = $addr;
+        move || {
+            let client = client.clone();
+            async move {
+                let response = tower::ServiceExt::oneshot(client, $crate::harness::request(addr))
+                    .await
+                    .unwrap();
+                http_body_util::BodyExt::collect(response.into_body())
+                    .await
+                    .unwrap();
+            }
+        }
+    }};
+}
+pub(crate) use tower_sender;
+
 /// A typical GET: a query and two header values.
 pub fn request(addr: SocketAddr) -> Request<Full<Bytes>> {
     Request::get(format!("http://{addr}/v1/items?page=2&per_page=50"))

@@ -10,30 +10,17 @@
 #[path = "../../common/loopback.rs"]
 mod harness;
 
+use harness::tower_sender;
+
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use reqwest_middleware::ClientBuilder;
 use reqwest_retry::policies::ExponentialBackoff;
 use reqwest_retry::RetryTransientMiddleware;
-use tower::ServiceExt;
 use tower_api_errors::retry::ReplayBody;
 use tower_api_errors::ApiErrorsLayer;
-
-macro_rules! tower_sender {
-    ($client:expr, $addr:expr) => {{
-        let client = $client;
-        let addr = $addr;
-        move || {
-            let client = client.clone();
-            async move {
-                let response = client.oneshot(harness::request(addr)).await.unwrap();
-                response.into_body().collect().await.unwrap();
-            }
-        }
-    }};
-}
 
 /// The same request as `harness::request`, in reqwest's builder.
 macro_rules! reqwest_sender {
@@ -111,9 +98,21 @@ fn main() {
             row[i] = match i {
                 0 => harness::throughput(&runtime, total, tower_sender!(hyper_bare.clone(), addr)),
                 1 => harness::throughput(&runtime, total, tower_sender!(ours.clone(), addr)),
-                2 => harness::throughput(&runtime, total, reqwest_sender!(reqwest_bare.clone(), url.clone())),
-                3 => harness::throughput(&runtime, total, reqwest_sender!(reqwest_retry.clone(), url.clone())),
-                _ => harness::throughput(&runtime, total, reqwest_sender!(middleware.clone(), url.clone())),
+                2 => harness::throughput(
+                    &runtime,
+                    total,
+                    reqwest_sender!(reqwest_bare.clone(), url.clone()),
+                ),
+                3 => harness::throughput(
+                    &runtime,
+                    total,
+                    reqwest_sender!(reqwest_retry.clone(), url.clone()),
+                ),
+                _ => harness::throughput(
+                    &runtime,
+                    total,
+                    reqwest_sender!(middleware.clone(), url.clone()),
+                ),
             };
         }
         results.push(row.to_vec());
