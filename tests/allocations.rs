@@ -170,3 +170,23 @@ fn the_full_stack_on_the_success_path() {
     // nothing.
     assert_eq!(counted, OUR_REQUEST_COPY - 1);
 }
+
+/// An attempt that is not answered at once (as every attempt over a network
+/// is) arms the deadline's timer: in place, with no allocation of its own.
+/// (The attempt's own pending poll allocates in the runtime, with or
+/// without a deadline: the counts are compared with each other.)
+#[test]
+fn the_deadline_timer_is_armed_in_place() {
+    let pending_once = service_fn(
+        |_req: Request<tower_api_errors::retry::ReplayBody<Full<Bytes>>>| async {
+            tokio::task::yield_now().await;
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"{}"))))
+        },
+    );
+    let with = RetryPolicy::default().deadline(tower_api_errors::retry::DEFAULT_DEADLINE);
+    let without = RetryPolicy::default().no_deadline();
+    assert_eq!(
+        count(RetryLayer::new(with).layer(pending_once)),
+        count(RetryLayer::new(without).layer(pending_once)),
+    );
+}

@@ -50,8 +50,12 @@ pin_project! {
         started: Option<Instant>,
         waited: Duration,
         previous_delay: Duration,
-        // Boxed, and armed only when first needed (see `started`).
-        deadline: Option<Pin<Box<Sleep>>>,
+        // Armed only when first needed (see `started`), in place: every
+        // request over a network arms it, and a boxed timer cost each one
+        // an allocation (a request answered at once only carries its
+        // 112 bytes).
+        #[pin]
+        deadline: Option<Sleep>,
         span: Span,
         call: Call,
         // The auth layer's request to send again after a renewal (under
@@ -182,7 +186,7 @@ fn auth_resend(error: &Error) -> Option<AuthResend> {
 fn arm_deadline(
     policy: &RetryPolicy,
     started: &mut Option<Instant>,
-    deadline: &mut Option<Pin<Box<Sleep>>>,
+    mut deadline: Pin<&mut Option<Sleep>>,
     cx: &mut Context<'_>,
 ) -> bool {
     if deadline.is_none() {
@@ -197,11 +201,11 @@ fn arm_deadline(
             // Too far to reckon: tokio's own far future.
             None => tokio::time::sleep(limit),
         };
-        *deadline = Some(Box::pin(sleep));
+        deadline.set(Some(sleep));
     }
     deadline
-        .as_mut()
-        .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready())
+        .as_pin_mut()
+        .is_some_and(|sleep| sleep.poll(cx).is_ready())
 }
 
 /// Records a request that ends in `error` with no response to show: its
@@ -270,7 +274,7 @@ where
                     let result = match polled {
                         Poll::Ready(result) => result,
                         Poll::Pending => {
-                            if arm_deadline(policy, this.started, this.deadline, cx) {
+                            if arm_deadline(policy, this.started, this.deadline.as_mut(), cx) {
                                 due = true;
                                 continue;
                             }
@@ -401,7 +405,7 @@ where
                             ));
                             *this.previous_delay = delay;
                             *this.waited += delay;
-                            arm_deadline(policy, this.started, this.deadline, cx);
+                            arm_deadline(policy, this.started, this.deadline.as_mut(), cx);
                             this.state.set(State::Waiting {
                                 sleep: Box::pin(tokio::time::sleep(delay)),
                             });
@@ -412,7 +416,7 @@ where
                     // Waited out, or not: the deadline first, so that no
                     // attempt starts past it.
                     let waited = sleep.as_mut().poll(cx).is_ready();
-                    if arm_deadline(policy, this.started, this.deadline, cx) {
+                    if arm_deadline(policy, this.started, this.deadline.as_mut(), cx) {
                         due = true;
                         continue;
                     }
@@ -427,7 +431,7 @@ where
                     .poll_ready(cx)
                 {
                     Poll::Pending => {
-                        if arm_deadline(policy, this.started, this.deadline, cx) {
+                        if arm_deadline(policy, this.started, this.deadline.as_mut(), cx) {
                             due = true;
                             continue;
                         }
