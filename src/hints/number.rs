@@ -229,6 +229,21 @@ mod tests {
         );
     }
 
+    /// Up to 19 digits are read without overflow checks (10^19 - 1 fits a
+    /// u64); a 20th digit takes the saturating path, exact up to `u64::MAX`.
+    #[test]
+    fn counts_at_the_unchecked_boundary() {
+        assert_eq!(
+            parse_count("9999999999999999999"),
+            Some(9_999_999_999_999_999_999)
+        );
+        assert_eq!(parse_count("18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_count("18446744073709551616"), Some(u64::MAX));
+        assert_eq!(parse_count("00000000000000000000042"), Some(42));
+        assert_eq!(parse_count(" 7\t"), Some(7));
+        assert_eq!(parse_count("7 7"), None);
+    }
+
     #[test]
     fn go_durations() {
         assert_eq!(parse_go_duration("1s"), Some(Duration::from_secs(1)));
