@@ -71,28 +71,38 @@ pub struct DialectInput<'a> {
 /// mine?" is a mask test instead of map lookups (each a string compare
 /// per tree level).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct RootKeys(u16);
+pub(crate) struct RootKeys(u32);
 
 impl RootKeys {
-    pub(crate) const ERROR: u16 = 1 << 0;
-    pub(crate) const ERRORS: u16 = 1 << 1;
-    pub(crate) const ERROR_MESSAGES: u16 = 1 << 2;
-    pub(crate) const DETAIL: u16 = 1 << 3;
-    pub(crate) const TITLE: u16 = 1 << 4;
-    pub(crate) const TYPE: u16 = 1 << 5;
-    pub(crate) const STATUS: u16 = 1 << 6;
-    pub(crate) const ERROR_DESCRIPTION: u16 = 1 << 7;
-    pub(crate) const VALIDATION_ERRORS: u16 = 1 << 8;
-    pub(crate) const ERROR_SUMMARY: u16 = 1 << 9;
-    pub(crate) const ODATA_ERROR: u16 = 1 << 10;
-    pub(crate) const JSONRPC: u16 = 1 << 11;
+    pub(crate) const ERROR: u32 = 1 << 0;
+    pub(crate) const ERRORS: u32 = 1 << 1;
+    pub(crate) const ERROR_MESSAGES: u32 = 1 << 2;
+    pub(crate) const DETAIL: u32 = 1 << 3;
+    pub(crate) const TITLE: u32 = 1 << 4;
+    pub(crate) const TYPE: u32 = 1 << 5;
+    pub(crate) const STATUS: u32 = 1 << 6;
+    pub(crate) const ERROR_DESCRIPTION: u32 = 1 << 7;
+    pub(crate) const VALIDATION_ERRORS: u32 = 1 << 8;
+    pub(crate) const ERROR_SUMMARY: u32 = 1 << 9;
+    pub(crate) const ODATA_ERROR: u32 = 1 << 10;
+    pub(crate) const JSONRPC: u32 = 1 << 11;
+    /// `error` holds an object: the nested, OData and tagged-union shapes
+    /// all need one, and a flat body's string `error` turns them away.
+    pub(crate) const ERROR_OBJECT: u32 = 1 << 12;
+    pub(crate) const DETAILS: u32 = 1 << 13;
+    /// `innererror` or `innerError`.
+    pub(crate) const INNER_ERROR: u32 = 1 << 14;
+    pub(crate) const ERROR_CAUSES: u32 = 1 << 15;
+    /// Any key starting with `retry` (the body's retry hint spellings).
+    pub(crate) const RETRY: u32 = 1 << 16;
 
     fn of(json: Option<&Value>) -> Self {
         let Some(object) = json.and_then(Value::as_object) else {
             return RootKeys(0);
         };
-        RootKeys(object.keys().fold(0, |bits, key| {
+        RootKeys(object.iter().fold(0, |bits, (key, value)| {
             bits | match key.as_str() {
+                "error" if value.is_object() => Self::ERROR | Self::ERROR_OBJECT,
                 "error" => Self::ERROR,
                 "errors" => Self::ERRORS,
                 "errorMessages" => Self::ERROR_MESSAGES,
@@ -105,13 +115,17 @@ impl RootKeys {
                 "error_summary" => Self::ERROR_SUMMARY,
                 "odata.error" => Self::ODATA_ERROR,
                 "jsonrpc" => Self::JSONRPC,
+                "details" => Self::DETAILS,
+                "innererror" | "innerError" => Self::INNER_ERROR,
+                "errorCauses" => Self::ERROR_CAUSES,
+                key if key.starts_with("retry") => Self::RETRY,
                 _ => 0,
             }
         }))
     }
 
     /// Whether the root object has any of `keys`.
-    pub(crate) fn any(self, keys: u16) -> bool {
+    pub(crate) fn any(self, keys: u32) -> bool {
         self.0 & keys != 0
     }
 }
@@ -166,7 +180,7 @@ impl<'a> DialectInput<'a> {
     }
 
     /// Whether the root object has any of `keys` ([`RootKeys`] bits).
-    pub(crate) fn has_any(&self, keys: u16) -> bool {
+    pub(crate) fn has_any(&self, keys: u32) -> bool {
         self.root_keys.any(keys)
     }
 }
