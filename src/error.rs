@@ -324,7 +324,9 @@ pub(crate) struct ApiErrorParts {
 impl ApiError {
     pub(crate) fn from_parts(parts: ApiErrorParts) -> Self {
         let message = match parts.message {
-            Some(message) if !message.trim().is_empty() => Cow::Owned(message),
+            // Not all whitespace (what `trim().is_empty()` asks, without
+            // walking back from the end: the first character decides).
+            Some(message) if !message.chars().all(char::is_whitespace) => Cow::Owned(message),
             _ => Cow::Borrowed(parts.status.canonical_reason().unwrap_or("Unknown Status")),
         };
         ApiError {

@@ -141,7 +141,12 @@ impl<'a> DialectInput<'a> {
         let content_type = headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| Some(value.split(';').next()?.trim()));
+            .map(|value| {
+                // `to_str` let through visible ASCII and tabs only, so ASCII
+                // trimming is `trim`'s, without decoding characters.
+                let end = value.bytes().position(|b| b == b';');
+                value[..end.unwrap_or(value.len())].trim_ascii()
+            });
         DialectInput {
             status,
             headers,

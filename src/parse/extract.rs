@@ -42,6 +42,16 @@ pub(crate) const CODE_KEYS: &[&str] =
 /// ASCII, single spaces inside, none at the ends, within `max_chars`. Checked
 /// on bytes, so the common case costs one pass and no decoding.
 fn is_one_line(text: &str, max_chars: usize) -> bool {
+    is_line::<false>(text, max_chars)
+}
+
+/// [`is_one_line`] without a `<` either: text that neither markup
+/// stripping nor [`one_line`] would change, told in the same one pass.
+pub(crate) fn is_plain_line(text: &str, max_chars: usize) -> bool {
+    is_line::<true>(text, max_chars)
+}
+
+fn is_line<const NO_ANGLE: bool>(text: &str, max_chars: usize) -> bool {
     let bytes = text.as_bytes();
     if bytes.len() > max_chars || bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ') {
         return false;
@@ -55,6 +65,9 @@ fn is_one_line(text: &str, max_chars: usize) -> bool {
         array.copy_from_slice(word);
         let word = u64::from_le_bytes(array);
         let spaces = zero_bytes(word ^ (ONES * u64::from(b' ')));
+        if NO_ANGLE && zero_bytes(word ^ (ONES * u64::from(b'<'))) != 0 {
+            return false;
+        }
         // Printable: at least 0x20 (subtracting 0x20 borrows into no high
         // bit) and below 0x7f (adding 1 to the low seven bits carries into
         // none), with no high bit set to begin with.
@@ -70,7 +83,10 @@ fn is_one_line(text: &str, max_chars: usize) -> bool {
     }
     let mut previous = if previous_space { b' ' } else { 0 };
     for &byte in words.remainder() {
-        if !(0x20..0x7f).contains(&byte) || (byte == b' ' && previous == b' ') {
+        if !(0x20..0x7f).contains(&byte)
+            || (byte == b' ' && previous == b' ')
+            || (NO_ANGLE && byte == b'<')
+        {
             return false;
         }
         previous = byte;
@@ -588,6 +604,11 @@ mod tests {
         ]);
         for text in &cases {
             assert_eq!(is_one_line(text, 100), by_bytes(text, 100), "{text:?}");
+            assert_eq!(
+                is_plain_line(text, 100),
+                by_bytes(text, 100) && !text.contains('<'),
+                "{text:?}"
+            );
         }
         assert!(!is_one_line("abcdefghi", 8));
     }

@@ -190,7 +190,13 @@ impl ErrorParser {
             server_verdict: failure.server_verdict(),
             code,
             message: message.map(|message| {
-                extract::bounded(without_markup(message), extract::MAX_MESSAGE_CHARS)
+                // Most messages have no `<` and are one line already: one
+                // pass tells, and neither step below would change them.
+                if extract::is_plain_line(&message, extract::MAX_MESSAGE_CHARS) {
+                    message
+                } else {
+                    extract::bounded(without_markup(message), extract::MAX_MESSAGE_CHARS)
+                }
             }),
             field_errors,
             hint: failure.retry_hint(),

@@ -43,37 +43,31 @@ pub enum BodyVerdict {
     ClientFault,
 }
 
-/// Codes, normalised (ASCII letters and digits only, lower case), that say
-/// "throttled, try again soon".
-const THROTTLED: &[&str] = &[
-    "throttling",                             // AWS Query APIs
-    "throttlingexception",                    // AWS JSON APIs
-    "throttled",                              // Azure, generic
-    "requestthrottled",                       // AWS
-    "requestthrottledexception",              // AWS
-    "requestlimitexceeded",                   // AWS EC2
-    "provisionedthroughputexceededexception", // DynamoDB
-    "toomanyrequestsexception",               // AWS Lambda, API Gateway
-    "toomanyrequests",                        // Dropbox too_many_requests, generic
-    "slowdown",                               // S3
-    "ratelimitexceeded",                      // Google rateLimitExceeded, RATE_LIMIT_EXCEEDED
-    "userratelimitexceeded",                  // Google
-    "ratelimited",                            // GraphQL RATE_LIMITED
-    "ratelimiterror",                         // Anthropic rate_limit_error
-];
-
-/// Codes that say "the quota is spent; it will not come back soon".
-const QUOTA_EXHAUSTED: &[&str] = &[
-    "insufficientquota",       // OpenAI insufficient_quota
-    "billinghardlimitreached", // OpenAI
-    "billingnotactive",        // OpenAI
-    "dailylimitexceeded",      // Google dailyLimitExceeded
-    "dailylimitexceededunreg", // Google
-    "quotaexceeded",           // YouTube Data API (daily units)
-];
-
 /// Longest code the table looks at (normalised); longer ones match nothing.
 const MAX_KEY: usize = 64;
+
+/// [`KEY_BYTE`]: a byte that is not part of the key.
+const SKIP: u8 = 0;
+/// [`KEY_BYTE`]: a namespace separator (`:`, `#`); the key starts after it.
+const RESTART: u8 = 1;
+
+/// What each byte is in a normalised key: letters lower-cased, digits as
+/// they are, [`RESTART`] for `:` and `#`, [`SKIP`] for the rest.
+const KEY_BYTE: [u8; 256] = {
+    let mut table = [SKIP; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = match b {
+            b'a'..=b'z' | b'0'..=b'9' => b,
+            b'A'..=b'Z' => b.to_ascii_lowercase(),
+            b':' | b'#' => RESTART,
+            _ => SKIP,
+        };
+        byte += 1;
+    }
+    table
+};
 
 impl BodyVerdict {
     /// The verdict the built-in table gives an error code, compared without
@@ -84,30 +78,63 @@ impl BodyVerdict {
     /// (`daily_quota_exceeded`) is [`QuotaExhausted`](Self::QuotaExhausted).
     /// The lookup is bounded: codes longer than 64 letters match nothing.
     pub fn for_code(code: &str) -> Option<BodyVerdict> {
-        // A SOAP code or an AWS `__type` may carry a namespace prefix.
-        // (A byte search: both are ASCII, so the cut is a char boundary.)
-        let local = match code.bytes().rposition(|b| b == b':' || b == b'#') {
-            Some(at) => &code[at + 1..],
-            None => code,
-        };
+        // One pass: a SOAP code or an AWS `__type` may carry a namespace
+        // prefix, so a `:` or `#` starts the key afresh (the key is what
+        // follows the last one); letters and digits are kept, lower case.
         let mut key = [0u8; MAX_KEY];
         let mut len = 0;
-        for byte in local.bytes().filter(u8::is_ascii_alphanumeric) {
-            if len == MAX_KEY {
-                return None;
+        let mut too_long = false;
+        for byte in code.bytes() {
+            // One table load per byte instead of a chain of range tests.
+            match KEY_BYTE[usize::from(byte)] {
+                SKIP => {}
+                RESTART => {
+                    len = 0;
+                    too_long = false;
+                }
+                kept if len < MAX_KEY => {
+                    key[len] = kept;
+                    len += 1;
+                }
+                _ => too_long = true,
             }
-            key[len] = byte.to_ascii_lowercase();
-            len += 1;
         }
-        let key = std::str::from_utf8(&key[..len]).ok()?;
-        if THROTTLED.contains(&key) {
-            Some(BodyVerdict::Throttled)
-        } else if QUOTA_EXHAUSTED.contains(&key)
-            || (has(key, b"daily") && (has(key, b"limit") || has(key, b"quota")))
-        {
-            Some(BodyVerdict::QuotaExhausted)
-        } else {
-            None
+        if too_long {
+            return None;
+        }
+        let key = &key[..len];
+        // Codes normalised (ASCII letters and digits only, lower case). A
+        // `match` compares the length before any byte, so a code is
+        // compared in full only with the few of its size.
+        match key {
+            // Throttled, try again soon.
+            b"throttling"                              // AWS Query APIs
+            | b"throttlingexception"                   // AWS JSON APIs
+            | b"throttled"                             // Azure, generic
+            | b"requestthrottled"                      // AWS
+            | b"requestthrottledexception"             // AWS
+            | b"requestlimitexceeded"                  // AWS EC2
+            | b"provisionedthroughputexceededexception" // DynamoDB
+            | b"toomanyrequestsexception"              // AWS Lambda, API Gateway
+            | b"toomanyrequests"                       // Dropbox too_many_requests, generic
+            | b"slowdown"                              // S3
+            | b"ratelimitexceeded"                     // Google rateLimitExceeded, RATE_LIMIT_EXCEEDED
+            | b"userratelimitexceeded"                 // Google
+            | b"ratelimited"                           // GraphQL RATE_LIMITED
+            | b"ratelimiterror"                        // Anthropic rate_limit_error
+            => Some(BodyVerdict::Throttled),
+            // The quota is spent; it will not come back soon.
+            b"insufficientquota"                       // OpenAI insufficient_quota
+            | b"billinghardlimitreached"               // OpenAI
+            | b"billingnotactive"                      // OpenAI
+            | b"dailylimitexceeded"                    // Google dailyLimitExceeded
+            | b"dailylimitexceededunreg"               // Google
+            | b"quotaexceeded"                         // YouTube Data API (daily units)
+            => Some(BodyVerdict::QuotaExhausted),
+            _ if has(key, b"daily") && (has(key, b"limit") || has(key, b"quota")) => {
+                Some(BodyVerdict::QuotaExhausted)
+            }
+            _ => None,
         }
     }
 
@@ -126,11 +153,10 @@ impl BodyVerdict {
 
 /// Whether `key` holds `word`: keys are at most `MAX_KEY` bytes, where a
 /// window scan beats setting up a substring searcher.
-fn has(key: &str, word: &[u8]) -> bool {
+fn has(key: &[u8], word: &[u8]) -> bool {
     // The first byte compared inline before the rest: a slice comparison
     // of a length known only at run time is a `memcmp` call per window.
-    key.as_bytes()
-        .windows(word.len())
+    key.windows(word.len())
         .any(|window| window[0] == word[0] && window == word)
 }
 
