@@ -559,17 +559,27 @@ impl ResponseHints {
                 delta.max(until_at)
             }
         };
+        // Most failures announce no window: nothing below would find one.
+        if raw.present == 0
+            && raw.ratelimit[0].is_none()
+            && raw.ratelimit_policy[0].is_none()
+            && raw.shopify.is_none()
+        {
+            return hints;
+        }
         let mut windows = Collector {
             kept: [RateLimitPolicy::default(); MAX_POLICIES],
             len: 0,
             binding: None,
         };
         read_structured(&raw, &mut windows);
-        for (index, (spec, values)) in FAMILIES.iter().zip(&raw.families).enumerate() {
-            if raw.present & (1 << index) == 0 {
-                continue;
-            }
-            let [limit, remaining, reset, reset_after] = *values;
+        // The families present only, in order: one bit each.
+        let mut present = raw.present;
+        while present != 0 {
+            let index = present.trailing_zeros() as usize;
+            present &= present - 1;
+            let spec = &FAMILIES[index];
+            let [limit, remaining, reset, reset_after] = raw.families[index];
             let (limit, remaining) = (text(limit), text(remaining));
             let reset = text(reset_after).and_then(parse_seconds).or_else(|| {
                 text(reset)
