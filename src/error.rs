@@ -31,12 +31,19 @@ pub struct FieldError {
 impl FieldError {
     /// A field error: the field's name (or path) and what is wrong with it.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        let mut text = field.into();
-        let field_len = text.len();
-        text.push_str(&message.into());
+        FieldError::from_parts(&field.into(), &message.into())
+    }
+
+    /// [`new`](Self::new) from borrowed parts: one allocation of exactly
+    /// the text's size (growing the field's string by the message, then
+    /// shrinking it to a box, could cost two more).
+    pub(crate) fn from_parts(field: &str, message: &str) -> Self {
+        let mut text = String::with_capacity(field.len() + message.len());
+        text.push_str(field);
+        text.push_str(message);
         FieldError {
             text: text.into_boxed_str(),
-            field_len,
+            field_len: field.len(),
         }
     }
 

@@ -5,6 +5,7 @@
 use crate::hints::MAX_HINT;
 use crate::FieldError;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::time::Duration;
 
 /// Longest message kept, in characters; longer ones end in `…`.
@@ -150,6 +151,23 @@ pub(crate) fn text(value: &Value) -> Option<String> {
     (!line.is_empty()).then_some(line)
 }
 
+/// [`text`], borrowing the string when it is one line already (most are):
+/// no copy until the text is stored.
+fn text_ref(value: &Value) -> Option<Cow<'_, str>> {
+    let text = value.as_str()?;
+    let line = bounded_ref(text, MAX_MESSAGE_CHARS);
+    (!line.is_empty()).then_some(line)
+}
+
+/// [`one_line`] without a copy when `text` is one line already.
+fn bounded_ref(text: &str, max_chars: usize) -> Cow<'_, str> {
+    if is_one_line(text, max_chars) {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(one_line(text, max_chars))
+    }
+}
+
 /// A code: a string (made one line) or a number (stringified).
 pub(crate) fn code(value: &Value) -> Option<String> {
     match value {
@@ -203,13 +221,21 @@ fn pick<T>(
 /// The first message among `keys`: a string, or an array of strings joined
 /// with "; " (NestJS sends `"message": ["a", "b"]`).
 pub(crate) fn message_in(object: &Map<String, Value>, keys: &[&str]) -> Option<String> {
-    pick(object, keys, |_, value| match value {
+    pick(object, keys, |_, value| {
+        Some(message_of(value)?.into_owned())
+    })
+}
+
+/// A message value: a string, or an array of strings joined with "; ";
+/// borrowed when it is a string that is one line already.
+fn message_of(value: &Value) -> Option<Cow<'_, str>> {
+    match value {
         Value::Array(items) => {
             let parts: Vec<String> = items.iter().filter_map(text).take(10).collect();
-            (!parts.is_empty()).then(|| one_line(&parts.join("; "), MAX_MESSAGE_CHARS))
+            (!parts.is_empty()).then(|| Cow::Owned(one_line(&parts.join("; "), MAX_MESSAGE_CHARS)))
         }
-        value => text(value),
-    })
+        value => text_ref(value),
+    }
 }
 
 /// The first code among `keys`. A `type` of `about:blank` (RFC 9457's "no
@@ -304,18 +330,21 @@ impl Walk<'_> {
                     let Some(object) = entry.as_object() else {
                         continue;
                     };
-                    if let Some(violations) = object.get("fieldViolations") {
+                    let entry = Entry::of(object);
+                    if let Some(violations) = entry.violations {
                         self.collect(violations, prefix, depth + 1);
                         continue;
                     }
-                    let named = field_name(object);
-                    if named.is_none() && prefix.is_empty() {
-                        continue;
-                    }
-                    let field = join(prefix, named.as_deref().unwrap_or(""));
-                    let message = message_in(object, FIELD_MESSAGE_KEYS)
-                        .unwrap_or_else(|| "is invalid".to_owned());
-                    self.out.push(FieldError::new(field, message));
+                    let named = entry.field_name();
+                    let field = match (prefix.is_empty(), named) {
+                        (true, None) => continue,
+                        // Already a fixed point of `join`'s bounding.
+                        (true, Some(name)) => name,
+                        (false, named) => Cow::Owned(join(prefix, named.as_deref().unwrap_or(""))),
+                    };
+                    let message = entry.message().unwrap_or(Cow::Borrowed("is invalid"));
+                    // One allocation: the field error's own text.
+                    self.out.push(FieldError::from_parts(&field, &message));
                 }
             }
             Value::Object(map) => self.collect_map(map, prefix, depth),
@@ -363,8 +392,8 @@ impl Walk<'_> {
 
     fn push(&mut self, field: &str, message: String) {
         if self.out.len() < MAX_FIELD_ERRORS {
-            let field = one_line(field, MAX_CODE_CHARS);
-            self.out.push(FieldError::new(field, message));
+            let field = bounded_ref(field, MAX_CODE_CHARS);
+            self.out.push(FieldError::from_parts(&field, &message));
         }
     }
 }
@@ -379,7 +408,168 @@ fn join(prefix: &str, name: &str) -> String {
     bounded(joined, MAX_CODE_CHARS)
 }
 
+/// What [`Walk`] reads of an error entry, found in one pass over its
+/// members (a lookup per candidate key cost a string compare per member
+/// for each of two dozen keys): the value under each [`FIELD_KEYS`] and
+/// [`FIELD_MESSAGE_KEYS`] rank, and the members read when those are absent.
+#[derive(Default)]
+struct Entry<'a> {
+    fields: [Option<&'a Value>; FIELD_KEYS.len()],
+    messages: [Option<&'a Value>; FIELD_MESSAGE_KEYS.len()],
+    violations: Option<&'a Value>,
+    source: Option<&'a Value>,
+    loc: Option<&'a Value>,
+    path: Option<&'a Value>,
+}
+
+/// Which member of an error entry a key is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EntryKey {
+    /// Rank in [`FIELD_KEYS`].
+    Field(usize),
+    /// Rank in [`FIELD_MESSAGE_KEYS`].
+    Message(usize),
+    Violations,
+    Source,
+    Loc,
+    Path,
+}
+
+impl EntryKey {
+    /// By length first, so that a key is compared with the few of its size
+    /// (the ranks are those of [`FIELD_KEYS`] and [`FIELD_MESSAGE_KEYS`], as
+    /// a test checks).
+    fn of(key: &str) -> Option<EntryKey> {
+        use EntryKey::{Field, Message};
+        Some(match key.len() {
+            3 => match key {
+                "key" => Field(7),
+                "msg" => Message(4),
+                "loc" => EntryKey::Loc,
+                _ => return None,
+            },
+            4 => match key {
+                "name" => Field(6),
+                "code" => Message(8),
+                "type" => Message(9),
+                "path" => EntryKey::Path,
+                _ => return None,
+            },
+            5 => match key {
+                "field" => Field(0),
+                "param" => Field(1),
+                "issue" => Message(6),
+                "title" => Message(7),
+                _ => return None,
+            },
+            6 => match key {
+                "target" => Field(5),
+                "detail" => Message(2),
+                "reason" => Message(5),
+                "source" => EntryKey::Source,
+                _ => return None,
+            },
+            7 => match key {
+                "pointer" => Field(8),
+                "message" => Message(0),
+                _ => return None,
+            },
+            8 => match key {
+                "property" => Field(3),
+                "location" => Field(9),
+                _ => return None,
+            },
+            9 => match key {
+                "parameter" => Field(2),
+                "attribute" => Field(4),
+                _ => return None,
+            },
+            11 => match key {
+                "propertyref" => Field(10),
+                "description" => Message(3),
+                _ => return None,
+            },
+            12 => match key {
+                "errorSummary" => Message(1),
+                _ => return None,
+            },
+            15 => match key {
+                "fieldViolations" => EntryKey::Violations,
+                _ => return None,
+            },
+            _ => return None,
+        })
+    }
+}
+
+impl<'a> Entry<'a> {
+    fn of(object: &'a Map<String, Value>) -> Self {
+        let mut entry = Entry::default();
+        for (key, value) in object {
+            match EntryKey::of(key) {
+                Some(EntryKey::Field(rank)) => entry.fields[rank] = Some(value),
+                Some(EntryKey::Message(rank)) => entry.messages[rank] = Some(value),
+                Some(EntryKey::Violations) => entry.violations = Some(value),
+                Some(EntryKey::Source) => entry.source = Some(value),
+                Some(EntryKey::Loc) => entry.loc = Some(value),
+                Some(EntryKey::Path) => entry.path = Some(value),
+                None => {}
+            }
+        }
+        entry
+    }
+
+    /// What is wrong: the first [`FIELD_MESSAGE_KEYS`] member that holds a
+    /// message, as [`message_in`] finds it.
+    fn message(&self) -> Option<Cow<'a, str>> {
+        self.messages
+            .iter()
+            .flatten()
+            .find_map(|value| message_of(value))
+    }
+
+    /// The field the entry is about, normalised to a dotted path.
+    fn field_name(&self) -> Option<Cow<'a, str>> {
+        let raw = self
+            .fields
+            .iter()
+            .flatten()
+            .find_map(|value| text_ref(value))
+            .or_else(|| {
+                let source = self.source?.as_object()?;
+                ["pointer", "parameter", "header"]
+                    .iter()
+                    .find_map(|key| source.get(*key).and_then(text_ref))
+            })
+            .or_else(|| self.loc.and_then(path_of).map(Cow::Owned))
+            .or_else(|| {
+                let path = self.path?;
+                path_of(path).map(Cow::Owned).or_else(|| text_ref(path))
+            })?;
+        Some(match raw {
+            Cow::Borrowed(raw) => normalise_pointer(raw),
+            Cow::Owned(raw) => Cow::Owned(normalise_pointer(&raw).into_owned()),
+        })
+    }
+}
+
+/// A path given as an array of names and indexes (`["body", "email"]`),
+/// joined with dots.
+fn path_of(value: &Value) -> Option<String> {
+    let parts: Vec<String> = value
+        .as_array()?
+        .iter()
+        .filter_map(|part| match part {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("."))
+}
+
 /// The field an error entry is about, normalised to a dotted path.
+#[cfg(test)]
 fn field_name(object: &Map<String, Value>) -> Option<String> {
     let path = |value: &Value| -> Option<String> {
         let parts: Vec<String> = value
@@ -404,18 +594,21 @@ fn field_name(object: &Map<String, Value>) -> Option<String> {
         })
         .or_else(|| object.get("loc").and_then(path))
         .or_else(|| object.get("path").and_then(|p| path(p).or_else(|| text(p))))?;
-    Some(normalise_pointer(&raw))
+    Some(normalise_pointer(&raw).into_owned())
 }
 
 /// `#/age` and `/data/attributes/firstName` (JSON pointers) become `age`
-/// and `data.attributes.firstName`; other names are kept.
-fn normalise_pointer(raw: &str) -> String {
+/// and `data.attributes.firstName`; other names are kept. Borrowed when
+/// there is nothing to replace or collapse.
+fn normalise_pointer(raw: &str) -> Cow<'_, str> {
     let trimmed = raw.strip_prefix('#').unwrap_or(raw);
-    let name = match trimmed.strip_prefix('/') {
-        Some(pointer) => pointer.replace('/', "."),
-        None => trimmed.to_owned(),
-    };
-    one_line(&name, MAX_CODE_CHARS)
+    match trimmed.strip_prefix('/') {
+        Some(pointer) if pointer.contains('/') => {
+            Cow::Owned(one_line(&pointer.replace('/', "."), MAX_CODE_CHARS))
+        }
+        Some(name) => bounded_ref(name, MAX_CODE_CHARS),
+        None => bounded_ref(trimmed, MAX_CODE_CHARS),
+    }
 }
 
 /// The most specific code nested in an error object, when codes nest: the
@@ -691,6 +884,59 @@ mod tests {
                 .map(|(f, m)| (f.into(), m.into()))
                 .collect();
             assert_eq!(got, expected, "{value}");
+        }
+    }
+
+    /// The one-pass entry reading agrees with a lookup per key: the ranks
+    /// are the lists', and the field and message are those that
+    /// `field_name` and `message_in` find.
+    #[test]
+    fn entry_reads_as_lookups_do() {
+        for (keys, rank) in [
+            (FIELD_KEYS, EntryKey::Field as fn(usize) -> EntryKey),
+            (FIELD_MESSAGE_KEYS, EntryKey::Message),
+        ] {
+            for (at, key) in keys.iter().enumerate() {
+                assert_eq!(EntryKey::of(key), Some(rank(at)), "{key}");
+            }
+        }
+        for key in ["fields", "Message", "", "codes", "errors", "header"] {
+            assert_eq!(EntryKey::of(key), None, "{key}");
+        }
+        let long = "x".repeat(2000);
+        let entries = [
+            json!({"field": "name", "message": "Name is required"}),
+            json!({"pointer": "#/age", "detail": "must be a positive integer"}),
+            json!({"pointer": "/a/b/c", "detail": "deep"}),
+            json!({"pointer": "#/a  b", "detail": "  spaced\n out  "}),
+            json!({"name": "", "key": "k", "reason": ["a", "b"], "code": "c"}),
+            json!({"field": 3, "param": "  ", "target": "t\u{e9}", "msg": "", "title": "T"}),
+            json!({"source": {"parameter": "q", "header": "h"}, "type": "bad"}),
+            json!({"loc": ["body", 0, "email"], "msg": "field required"}),
+            json!({"path": ["a", 1], "message": ["x", "", "y"]}),
+            json!({"path": "p/q", "errorSummary": "s"}),
+            json!({"location": long, "description": long}),
+            json!({"propertyref": "#", "issue": "i", "property": "/"}),
+            json!({"attribute": "\t", "parameter": "#/x/", "fieldViolations": []}),
+            json!({"other": "x"}),
+        ];
+        for value in &entries {
+            let object = value.as_object().unwrap();
+            let entry = Entry::of(object);
+            assert_eq!(
+                entry.field_name().map(Cow::into_owned),
+                field_name(object),
+                "{value}"
+            );
+            assert_eq!(
+                entry.message().map(Cow::into_owned),
+                message_in(object, FIELD_MESSAGE_KEYS),
+                "{value}"
+            );
+            assert_eq!(
+                entry.violations.is_some(),
+                object.contains_key("fieldViolations")
+            );
         }
     }
 
