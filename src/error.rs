@@ -6,7 +6,6 @@ use crate::auth::{AuthReport, Unauthorized};
 use crate::hints::{HintSource, RateLimitInfo, RateLimitPolicy, RetryHint};
 use crate::redact::RequestContext;
 use crate::ErrorKind;
-use bytes::Bytes;
 use http::StatusCode;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -86,21 +85,21 @@ impl FieldError {
 /// were none. Without escapes in the text, the raw text is scrubbed (what a
 /// string holds is then what the text shows), and kept if it still parses;
 /// otherwise the value is parsed, scrubbed and written out again.
-fn scrub_json_text(text: &Bytes, scrubber: &crate::redact::Scrubber<'_>) -> Option<Bytes> {
+fn scrub_json_text(text: &[u8], scrubber: &crate::redact::Scrubber<'_>) -> Option<Box<[u8]>> {
     let raw = std::str::from_utf8(text).ok()?;
     if !raw.contains('\\') {
         match scrubber.scrub(raw) {
             Cow::Borrowed(_) => return None,
             Cow::Owned(scrubbed) => {
                 if serde_json::from_str::<serde::de::IgnoredAny>(&scrubbed).is_ok() {
-                    return Some(Bytes::from(scrubbed));
+                    return Some(scrubbed.into_bytes().into_boxed_slice());
                 }
             }
         }
     }
     let mut value: Value = serde_json::from_str(raw).ok()?;
     scrub_value(&mut value, scrubber);
-    serde_json::to_vec(&value).ok().map(Bytes::from)
+    serde_json::to_vec(&value).ok().map(Vec::into_boxed_slice)
 }
 
 /// Scrubs every string of a JSON value, keys included, in place.
@@ -296,7 +295,9 @@ struct ApiErrorInner {
 /// into ~5.5 MiB of maps and strings, and errors are often kept (queues,
 /// logs, retries across jobs). The text costs what was read.
 struct LazyJson {
-    text: Bytes,
+    // A plain box: the text is shared through the `Arc` around it, so a
+    // reference-counted `Bytes` would only add its vtable to every drop.
+    text: Box<[u8]>,
     parsed: OnceLock<Value>,
 }
 
@@ -323,7 +324,7 @@ pub(crate) struct ApiErrorParts {
     pub(crate) rate_limit: Option<RateLimitInfo>,
     pub(crate) policies: Vec<RateLimitPolicy>,
     /// The body's JSON text (UTF-8), when it parsed as JSON.
-    pub(crate) details: Option<Bytes>,
+    pub(crate) details: Option<Box<[u8]>>,
     /// The upstream's request id, from the allowlisted headers.
     pub(crate) request_id: Option<Box<str>>,
 }

@@ -202,7 +202,13 @@ fn pick<T>(
 ) -> Option<T> {
     let mut best: Option<(usize, T)> = None;
     for (key, value) in object {
-        let Some(rank) = keys.iter().position(|k| k.len() == key.len() && *k == key) else {
+        // Length and first byte before the full compare: a `memcmp` call
+        // per candidate of the same length cost more than the rest.
+        let first = key.as_bytes().first();
+        let Some(rank) = keys
+            .iter()
+            .position(|k| k.len() == key.len() && k.as_bytes().first() == first && *k == key)
+        else {
             continue;
         };
         if best

@@ -11,7 +11,6 @@ use crate::classify::{Classification, DefaultClassifier, Failure};
 use crate::error::ApiErrorParts;
 use crate::hints::ResponseHints;
 use crate::{ApiError, ErrorKind};
-use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -145,8 +144,8 @@ impl ErrorParser {
         });
         // Keep the text, not the parsed value: see `ApiError::details`.
         let details = json.is_some().then(|| match body_text {
-            Cow::Borrowed(text) => Bytes::copy_from_slice(text),
-            Cow::Owned(text) => Bytes::from(text),
+            Cow::Borrowed(text) => Box::from(text),
+            Cow::Owned(text) => text.into_boxed_slice(),
         });
         drop(json);
         let ErrorFields {
@@ -160,7 +159,7 @@ impl ErrorParser {
         // errors get what the kept text, message and code leave of twice the
         // body plus 512 bytes (the rest is the error's fixed size), in order.
         let mut budget = (2 * body.len() + 512)
-            .saturating_sub(details.as_ref().map_or(0, Bytes::len))
+            .saturating_sub(details.as_ref().map_or(0, |text| text.len()))
             .saturating_sub(message.as_ref().map_or(0, String::len))
             .saturating_sub(code.as_ref().map_or(0, String::len));
         let keep = field_errors
