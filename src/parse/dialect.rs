@@ -1,5 +1,6 @@
 //! The [`Dialect`] trait: one small parser per error-body shape.
 
+use super::extract::{rank, RootMembers, CODE_KEYS, MESSAGE_KEYS};
 use super::BodyVerdict;
 use crate::FieldError;
 use http::{HeaderMap, StatusCode};
@@ -64,6 +65,8 @@ pub struct DialectInput<'a> {
     // found in one pass over its keys: a dialect whose keys are absent
     // turns the body away without a lookup.
     root_keys: RootKeys,
+    // The root's message and code members, found in the same pass.
+    root: RootMembers<'a>,
 }
 
 /// The root object keys that the built-in dialects are told apart by, as
@@ -96,32 +99,66 @@ impl RootKeys {
     /// Any key starting with `retry` (the body's retry hint spellings).
     pub(crate) const RETRY: u32 = 1 << 16;
 
-    fn of(json: Option<&Value>) -> Self {
+    fn of(json: Option<&Value>) -> (Self, RootMembers<'_>) {
+        let mut members = RootMembers::default();
         let Some(object) = json.and_then(Value::as_object) else {
-            return RootKeys(0);
+            return (RootKeys(0), members);
         };
-        RootKeys(object.iter().fold(0, |bits, (key, value)| {
-            bits | match key.as_str() {
-                "error" if value.is_object() => Self::ERROR | Self::ERROR_OBJECT,
-                "error" => Self::ERROR,
-                "errors" => Self::ERRORS,
-                "errorMessages" => Self::ERROR_MESSAGES,
-                "detail" => Self::DETAIL,
-                "title" => Self::TITLE,
-                "type" => Self::TYPE,
-                "status" => Self::STATUS,
-                "error_description" => Self::ERROR_DESCRIPTION,
-                "validation_errors" => Self::VALIDATION_ERRORS,
-                "error_summary" => Self::ERROR_SUMMARY,
-                "odata.error" => Self::ODATA_ERROR,
-                "jsonrpc" => Self::JSONRPC,
-                "details" => Self::DETAILS,
-                "innererror" | "innerError" => Self::INNER_ERROR,
-                "errorCauses" => Self::ERROR_CAUSES,
-                key if key.starts_with("retry") => Self::RETRY,
-                _ => 0,
-            }
-        }))
+        let bits = object.iter().fold(0, |bits, (key, value)| {
+            bits | Self::note(&mut members, key, value)
+        });
+        (RootKeys(bits), members)
+    }
+
+    /// A root member's bit, and its slot among the root members: one
+    /// match for both.
+    fn note<'a>(members: &mut RootMembers<'a>, key: &str, value: &'a Value) -> u32 {
+        const fn m(key: &str) -> usize {
+            rank(MESSAGE_KEYS, key)
+        }
+        const fn c(key: &str) -> usize {
+            rank(CODE_KEYS, key)
+        }
+        let messages = &mut members.messages;
+        let codes = &mut members.codes;
+        let (bit, slot) = match key {
+            "error" if value.is_object() => (Self::ERROR | Self::ERROR_OBJECT, &mut members.error),
+            "error" => (Self::ERROR, &mut members.error),
+            "detail" => (Self::DETAIL, &mut messages[const { m("detail") }]),
+            "title" => (Self::TITLE, &mut messages[const { m("title") }]),
+            "type" => (Self::TYPE, &mut codes[const { c("type") }]),
+            "error_description" => (
+                Self::ERROR_DESCRIPTION,
+                &mut messages[const { m("error_description") }],
+            ),
+            "message" => (0, &mut messages[const { m("message") }]),
+            "Message" => (0, &mut messages[const { m("Message") }]),
+            "description" => (0, &mut messages[const { m("description") }]),
+            "errorMessage" => (0, &mut messages[const { m("errorMessage") }]),
+            "error_message" => (0, &mut messages[const { m("error_message") }]),
+            "errorSummary" => (0, &mut messages[const { m("errorSummary") }]),
+            "msg" => (0, &mut messages[const { m("msg") }]),
+            "reason" => (0, &mut messages[const { m("reason") }]),
+            "code" => (0, &mut codes[const { c("code") }]),
+            "error_code" => (0, &mut codes[const { c("error_code") }]),
+            "errorCode" => (0, &mut codes[const { c("errorCode") }]),
+            "__type" => (0, &mut codes[const { c("__type") }]),
+            "name" => (0, &mut codes[const { c("name") }]),
+            "errors" => return Self::ERRORS,
+            "errorMessages" => return Self::ERROR_MESSAGES,
+            "status" => return Self::STATUS,
+            "validation_errors" => return Self::VALIDATION_ERRORS,
+            "error_summary" => return Self::ERROR_SUMMARY,
+            "odata.error" => return Self::ODATA_ERROR,
+            "jsonrpc" => return Self::JSONRPC,
+            "details" => return Self::DETAILS,
+            "innererror" | "innerError" => return Self::INNER_ERROR,
+            "errorCauses" => return Self::ERROR_CAUSES,
+            key if key.starts_with("retry") => return Self::RETRY,
+            _ => return 0,
+        };
+        *slot = Some(value);
+        bit
     }
 
     /// Whether the root object has any of `keys`.
@@ -147,13 +184,15 @@ impl<'a> DialectInput<'a> {
                 let end = value.bytes().position(|b| b == b';');
                 value[..end.unwrap_or(value.len())].trim_ascii()
             });
+        let (root_keys, root) = RootKeys::of(json);
         DialectInput {
             status,
             headers,
             body,
             json,
             content_type,
-            root_keys: RootKeys::of(json),
+            root_keys,
+            root,
         }
     }
 
@@ -187,6 +226,11 @@ impl<'a> DialectInput<'a> {
     /// Whether the root object has any of `keys` ([`RootKeys`] bits).
     pub(crate) fn has_any(&self, keys: u32) -> bool {
         self.root_keys.any(keys)
+    }
+
+    /// The root object's message and code members.
+    pub(crate) fn root(&self) -> &RootMembers<'a> {
+        &self.root
     }
 }
 
@@ -277,5 +321,61 @@ impl ErrorFields {
 
     pub(crate) fn set_field_errors(&mut self, field_errors: Vec<FieldError>) {
         self.field_errors = field_errors;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::extract::{code_in, message_in, ALL_CODES, ALL_MESSAGES};
+    use super::*;
+    use serde_json::json;
+
+    /// The root members found in the keys' one pass give what a walk of
+    /// the root per key list gives, for the whole lists and for subsets.
+    #[test]
+    fn root_members_read_as_lookups_do() {
+        let roots = [
+            json!({"error": "Payment Required", "message": "Insufficient balance"}),
+            json!({"error": {"code": 1}, "Message": "M", "msg": ["a", "", "b"], "type": "about:blank"}),
+            json!({"detail": "  ", "title": "T", "reason": "r", "name": "a person", "__type": "ns#Code"}),
+            json!({"error_description": "d", "errorSummary": "s", "error_code": 42, "errorCode": "E"}),
+            json!({"description": 3, "errorMessage": "\n", "error_message": "x", "code": "", "name": "OK_ID"}),
+            json!({"other": 1}),
+            json!([1, 2]),
+        ];
+        let subsets: [&[&str]; 3] = [
+            &["message", "Message", "error_description", "title"],
+            &["detail", "title"],
+            &["title"],
+        ];
+        let code_subsets: [&[&str]; 2] = [
+            &["code", "error_code", "errorCode"],
+            &["code", "error_code", "errorCode", "type"],
+        ];
+        let headers = HeaderMap::new();
+        for value in &roots {
+            let input = DialectInput::new(StatusCode::BAD_REQUEST, &headers, b"", Some(value));
+            let root = input.root();
+            let Some(object) = value.as_object() else {
+                assert_eq!(root.message(&ALL_MESSAGES), None);
+                assert_eq!(root.code(&ALL_CODES), None);
+                continue;
+            };
+            assert_eq!(
+                root.message(&ALL_MESSAGES),
+                message_in(object, MESSAGE_KEYS),
+                "{value}"
+            );
+            assert_eq!(root.code(&ALL_CODES), code_in(object, CODE_KEYS), "{value}");
+            assert_eq!(root.error, object.get("error"), "{value}");
+            for keys in subsets {
+                let ranks: Vec<usize> = keys.iter().map(|key| rank(MESSAGE_KEYS, key)).collect();
+                assert_eq!(root.message(&ranks), message_in(object, keys), "{value}");
+            }
+            for keys in code_subsets {
+                let ranks: Vec<usize> = keys.iter().map(|key| rank(CODE_KEYS, key)).collect();
+                assert_eq!(root.code(&ranks), code_in(object, keys), "{value}");
+            }
+        }
     }
 }

@@ -247,17 +247,89 @@ fn message_of(value: &Value) -> Option<Cow<'_, str>> {
 /// The first code among `keys`. A `type` of `about:blank` (RFC 9457's "no
 /// type") is not a code; AWS's `__type` loses its namespace.
 pub(crate) fn code_in(object: &Map<String, Value>, keys: &[&str]) -> Option<String> {
-    pick(object, keys, |key, value| {
-        let found = code(value)?;
-        match key {
-            "type" if found == "about:blank" => None,
-            "__type" => Some(found.rsplit('#').next().unwrap_or(&found).to_owned()),
-            // `name` is a code only when it reads as one (PayPal's
-            // "VALIDATION_ERROR"); elsewhere it is often a person's name.
-            "name" if !is_identifier(&found) => None,
-            _ => Some(found),
+    pick(object, keys, code_under)
+}
+
+/// The code a member gives, by its key: see [`code_in`].
+fn code_under(key: &str, value: &Value) -> Option<String> {
+    let found = code(value)?;
+    match key {
+        "type" if found == "about:blank" => None,
+        "__type" => Some(found.rsplit('#').next().unwrap_or(&found).to_owned()),
+        // `name` is a code only when it reads as one (PayPal's
+        // "VALIDATION_ERROR"); elsewhere it is often a person's name.
+        "name" if !is_identifier(&found) => None,
+        _ => Some(found),
+    }
+}
+
+/// The rank of `key` in `keys`, at compile time (a key not in the list
+/// fails the build).
+pub(crate) const fn rank(keys: &[&str], key: &str) -> usize {
+    let mut at = 0;
+    while at < keys.len() {
+        let candidate = keys[at].as_bytes();
+        let wanted = key.as_bytes();
+        if candidate.len() == wanted.len() {
+            let mut i = 0;
+            while i < wanted.len() && candidate[i] == wanted[i] {
+                i += 1;
+            }
+            if i == wanted.len() {
+                return at;
+            }
         }
-    })
+        at += 1;
+    }
+    panic!("key not in the list")
+}
+
+/// The root object's members under [`MESSAGE_KEYS`] and [`CODE_KEYS`], by
+/// rank, found in the one pass that [`DialectInput`](super::DialectInput)
+/// makes over the root's keys: the dialects that read the root's message
+/// and code ask for ranks instead of walking the object again per list.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RootMembers<'a> {
+    /// By [`MESSAGE_KEYS`] rank.
+    pub(crate) messages: [Option<&'a Value>; MESSAGE_KEYS.len()],
+    /// By [`CODE_KEYS`] rank.
+    pub(crate) codes: [Option<&'a Value>; CODE_KEYS.len()],
+    /// The root's `error` member.
+    pub(crate) error: Option<&'a Value>,
+}
+
+impl<'a> RootMembers<'a> {
+    /// [`message_in`] on the root with these [`MESSAGE_KEYS`] ranks (in
+    /// the order to try them).
+    pub(crate) fn message(&self, ranks: &[usize]) -> Option<String> {
+        ranks
+            .iter()
+            .filter_map(|&rank| self.messages[rank])
+            .find_map(|value| Some(message_of(value)?.into_owned()))
+    }
+
+    /// [`code_in`] on the root with these [`CODE_KEYS`] ranks.
+    pub(crate) fn code(&self, ranks: &[usize]) -> Option<String> {
+        ranks
+            .iter()
+            .filter_map(|&rank| Some((CODE_KEYS[rank], self.codes[rank]?)))
+            .find_map(|(key, value)| code_under(key, value))
+    }
+}
+
+/// Every rank of [`MESSAGE_KEYS`], in order.
+pub(crate) const ALL_MESSAGES: [usize; MESSAGE_KEYS.len()] = all_ranks();
+/// Every rank of [`CODE_KEYS`], in order.
+pub(crate) const ALL_CODES: [usize; CODE_KEYS.len()] = all_ranks();
+
+const fn all_ranks<const N: usize>() -> [usize; N] {
+    let mut ranks = [0; N];
+    let mut at = 0;
+    while at < N {
+        ranks[at] = at;
+        at += 1;
+    }
+    ranks
 }
 
 /// Keys under which an entry names its field, most specific first.
