@@ -443,8 +443,9 @@ fn text(value: Option<&HeaderValue>) -> Option<&str> {
 /// The windows found so far: the first [`MAX_POLICIES`] are kept, every
 /// one counts for the binding window.
 struct Collector {
-    kept: [RateLimitPolicy; MAX_POLICIES],
-    len: usize,
+    // A vector, not an array of `MAX_POLICIES`: filling two kilobytes of
+    // defaults cost more than the windows most responses announce.
+    kept: Vec<RateLimitPolicy>,
     binding: Option<RateLimitInfo>,
 }
 
@@ -460,9 +461,8 @@ impl Collector {
                 None => info,
             });
         }
-        if self.len < MAX_POLICIES {
-            self.kept[self.len] = policy;
-            self.len += 1;
+        if self.kept.len() < MAX_POLICIES {
+            self.kept.push(policy);
         }
     }
 }
@@ -567,9 +567,11 @@ impl ResponseHints {
         {
             return hints;
         }
+        // Room for one window per family and Shopify's; the structured
+        // fields may announce more.
+        let room = raw.present.count_ones() as usize + usize::from(raw.shopify.is_some());
         let mut windows = Collector {
-            kept: [RateLimitPolicy::default(); MAX_POLICIES],
-            len: 0,
+            kept: Vec::with_capacity(room),
             binding: None,
         };
         read_structured(&raw, &mut windows);
@@ -609,7 +611,9 @@ impl ResponseHints {
             }
         }
         hints.binding = windows.binding;
-        hints.policies = windows.kept[..windows.len].to_vec();
+        // Exactly the windows kept, as a copy of them had.
+        windows.kept.shrink_to_fit();
+        hints.policies = windows.kept;
         hints
     }
 
