@@ -119,31 +119,34 @@ impl RootKeys {
         const fn c(key: &str) -> usize {
             rank(CODE_KEYS, key)
         }
-        let messages = &mut members.messages;
-        let codes = &mut members.codes;
+        enum Slot {
+            Message(usize),
+            Code(usize),
+            Error,
+        }
         let (bit, slot) = match key {
-            "error" if value.is_object() => (Self::ERROR | Self::ERROR_OBJECT, &mut members.error),
-            "error" => (Self::ERROR, &mut members.error),
-            "detail" => (Self::DETAIL, &mut messages[const { m("detail") }]),
-            "title" => (Self::TITLE, &mut messages[const { m("title") }]),
-            "type" => (Self::TYPE, &mut codes[const { c("type") }]),
+            "error" if value.is_object() => (Self::ERROR | Self::ERROR_OBJECT, Slot::Error),
+            "error" => (Self::ERROR, Slot::Error),
+            "detail" => (Self::DETAIL, Slot::Message(const { m("detail") })),
+            "title" => (Self::TITLE, Slot::Message(const { m("title") })),
+            "type" => (Self::TYPE, Slot::Code(const { c("type") })),
             "error_description" => (
                 Self::ERROR_DESCRIPTION,
-                &mut messages[const { m("error_description") }],
+                Slot::Message(const { m("error_description") }),
             ),
-            "message" => (0, &mut messages[const { m("message") }]),
-            "Message" => (0, &mut messages[const { m("Message") }]),
-            "description" => (0, &mut messages[const { m("description") }]),
-            "errorMessage" => (0, &mut messages[const { m("errorMessage") }]),
-            "error_message" => (0, &mut messages[const { m("error_message") }]),
-            "errorSummary" => (0, &mut messages[const { m("errorSummary") }]),
-            "msg" => (0, &mut messages[const { m("msg") }]),
-            "reason" => (0, &mut messages[const { m("reason") }]),
-            "code" => (0, &mut codes[const { c("code") }]),
-            "error_code" => (0, &mut codes[const { c("error_code") }]),
-            "errorCode" => (0, &mut codes[const { c("errorCode") }]),
-            "__type" => (0, &mut codes[const { c("__type") }]),
-            "name" => (0, &mut codes[const { c("name") }]),
+            "message" => (0, Slot::Message(const { m("message") })),
+            "Message" => (0, Slot::Message(const { m("Message") })),
+            "description" => (0, Slot::Message(const { m("description") })),
+            "errorMessage" => (0, Slot::Message(const { m("errorMessage") })),
+            "error_message" => (0, Slot::Message(const { m("error_message") })),
+            "errorSummary" => (0, Slot::Message(const { m("errorSummary") })),
+            "msg" => (0, Slot::Message(const { m("msg") })),
+            "reason" => (0, Slot::Message(const { m("reason") })),
+            "code" => (0, Slot::Code(const { c("code") })),
+            "error_code" => (0, Slot::Code(const { c("error_code") })),
+            "errorCode" => (0, Slot::Code(const { c("errorCode") })),
+            "__type" => (0, Slot::Code(const { c("__type") })),
+            "name" => (0, Slot::Code(const { c("name") })),
             "errors" => return Self::ERRORS,
             "errorMessages" => return Self::ERROR_MESSAGES,
             "status" => return Self::STATUS,
@@ -157,7 +160,11 @@ impl RootKeys {
             key if key.starts_with("retry") => return Self::RETRY,
             _ => return 0,
         };
-        *slot = Some(value);
+        match slot {
+            Slot::Message(rank) => members.set_message(rank, value),
+            Slot::Code(rank) => members.set_code(rank, value),
+            Slot::Error => members.error = Some(value),
+        }
         bit
     }
 
@@ -326,7 +333,7 @@ impl ErrorFields {
 
 #[cfg(test)]
 mod tests {
-    use super::super::extract::{code_in, message_in, ALL_CODES, ALL_MESSAGES};
+    use super::super::extract::{code_in, message_in, ranks, ALL_CODES, ALL_MESSAGES};
     use super::*;
     use serde_json::json;
 
@@ -357,24 +364,30 @@ mod tests {
             let input = DialectInput::new(StatusCode::BAD_REQUEST, &headers, b"", Some(value));
             let root = input.root();
             let Some(object) = value.as_object() else {
-                assert_eq!(root.message(&ALL_MESSAGES), None);
-                assert_eq!(root.code(&ALL_CODES), None);
+                assert_eq!(root.message(ALL_MESSAGES), None);
+                assert_eq!(root.code(ALL_CODES), None);
                 continue;
             };
             assert_eq!(
-                root.message(&ALL_MESSAGES),
+                root.message(ALL_MESSAGES),
                 message_in(object, MESSAGE_KEYS),
                 "{value}"
             );
-            assert_eq!(root.code(&ALL_CODES), code_in(object, CODE_KEYS), "{value}");
+            assert_eq!(root.code(ALL_CODES), code_in(object, CODE_KEYS), "{value}");
             assert_eq!(root.error, object.get("error"), "{value}");
             for keys in subsets {
-                let ranks: Vec<usize> = keys.iter().map(|key| rank(MESSAGE_KEYS, key)).collect();
-                assert_eq!(root.message(&ranks), message_in(object, keys), "{value}");
+                assert_eq!(
+                    root.message(ranks(MESSAGE_KEYS, keys)),
+                    message_in(object, keys),
+                    "{value}"
+                );
             }
             for keys in code_subsets {
-                let ranks: Vec<usize> = keys.iter().map(|key| rank(CODE_KEYS, key)).collect();
-                assert_eq!(root.code(&ranks), code_in(object, keys), "{value}");
+                assert_eq!(
+                    root.code(ranks(CODE_KEYS, keys)),
+                    code_in(object, keys),
+                    "{value}"
+                );
             }
         }
     }

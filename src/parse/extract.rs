@@ -296,41 +296,73 @@ pub(crate) struct RootMembers<'a> {
     pub(crate) codes: [Option<&'a Value>; CODE_KEYS.len()],
     /// The root's `error` member.
     pub(crate) error: Option<&'a Value>,
+    /// Bit `rank` set when `messages[rank]` is.
+    message_bits: u16,
+    /// Bit `rank` set when `codes[rank]` is.
+    code_bits: u16,
 }
 
 impl<'a> RootMembers<'a> {
-    /// [`message_in`] on the root with these [`MESSAGE_KEYS`] ranks (in
-    /// the order to try them).
-    pub(crate) fn message(&self, ranks: &[usize]) -> Option<String> {
-        ranks
-            .iter()
-            .filter_map(|&rank| self.messages[rank])
-            .find_map(|value| Some(message_of(value)?.into_owned()))
+    /// Records the root member under the [`MESSAGE_KEYS`] key of `rank`.
+    pub(crate) fn set_message(&mut self, rank: usize, value: &'a Value) {
+        self.messages[rank] = Some(value);
+        self.message_bits |= 1 << rank;
     }
 
-    /// [`code_in`] on the root with these [`CODE_KEYS`] ranks.
-    pub(crate) fn code(&self, ranks: &[usize]) -> Option<String> {
-        ranks
-            .iter()
-            .filter_map(|&rank| Some((CODE_KEYS[rank], self.codes[rank]?)))
-            .find_map(|(key, value)| code_under(key, value))
+    /// Records the root member under the [`CODE_KEYS`] key of `rank`.
+    pub(crate) fn set_code(&mut self, rank: usize, value: &'a Value) {
+        self.codes[rank] = Some(value);
+        self.code_bits |= 1 << rank;
+    }
+
+    /// [`message_in`] on the root with the [`MESSAGE_KEYS`] whose bits
+    /// ([`ranks`]) `mask` has, tried in the list's order: only the members
+    /// present are looked at.
+    pub(crate) fn message(&self, mask: u16) -> Option<String> {
+        let mut bits = self.message_bits & mask;
+        while bits != 0 {
+            let rank = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if let Some(found) = self.messages[rank].and_then(message_of) {
+                return Some(found.into_owned());
+            }
+        }
+        None
+    }
+
+    /// [`code_in`] on the root with the [`CODE_KEYS`] whose bits `mask` has.
+    pub(crate) fn code(&self, mask: u16) -> Option<String> {
+        let mut bits = self.code_bits & mask;
+        while bits != 0 {
+            let rank = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if let Some(found) =
+                self.codes[rank].and_then(|value| code_under(CODE_KEYS[rank], value))
+            {
+                return Some(found);
+            }
+        }
+        None
     }
 }
 
-/// Every rank of [`MESSAGE_KEYS`], in order.
-pub(crate) const ALL_MESSAGES: [usize; MESSAGE_KEYS.len()] = all_ranks();
-/// Every rank of [`CODE_KEYS`], in order.
-pub(crate) const ALL_CODES: [usize; CODE_KEYS.len()] = all_ranks();
-
-const fn all_ranks<const N: usize>() -> [usize; N] {
-    let mut ranks = [0; N];
+/// The bits of `subset`'s keys in `keys` (at compile time; a key not in
+/// the list fails the build), for [`RootMembers::message`] and
+/// [`RootMembers::code`]: they try the keys in `keys`' order.
+pub(crate) const fn ranks(keys: &[&str], subset: &[&str]) -> u16 {
+    let mut mask = 0;
     let mut at = 0;
-    while at < N {
-        ranks[at] = at;
+    while at < subset.len() {
+        mask |= 1 << rank(keys, subset[at]);
         at += 1;
     }
-    ranks
+    mask
 }
+
+/// Every key of [`MESSAGE_KEYS`] (for [`RootMembers::message`]).
+pub(crate) const ALL_MESSAGES: u16 = (1 << MESSAGE_KEYS.len()) - 1;
+/// Every key of [`CODE_KEYS`] (for [`RootMembers::code`]).
+pub(crate) const ALL_CODES: u16 = (1 << CODE_KEYS.len()) - 1;
 
 /// Keys under which an entry names its field, most specific first.
 const FIELD_KEYS: &[&str] = &[

@@ -2,7 +2,7 @@
 
 use super::super::dialect::RootKeys;
 use super::super::extract::{
-    code, code_in, field_errors, message_in, one_line, rank, text, CODE_KEYS, MAX_MESSAGE_CHARS,
+    code, code_in, field_errors, message_in, one_line, ranks, text, CODE_KEYS, MAX_MESSAGE_CHARS,
     MESSAGE_KEYS,
 };
 use super::super::{Dialect, DialectInput, ErrorFields};
@@ -50,26 +50,20 @@ impl Dialect for ErrorsList {
         let first = entries.first().and_then(|entry| entry.as_object());
 
         // The root's members, by their ranks in the common lists.
-        const MESSAGES: [usize; 4] = [
-            rank(MESSAGE_KEYS, "message"),
-            rank(MESSAGE_KEYS, "Message"),
-            rank(MESSAGE_KEYS, "error_description"),
-            rank(MESSAGE_KEYS, "title"),
-        ];
-        const CODES: [usize; 3] = [
-            rank(CODE_KEYS, "code"),
-            rank(CODE_KEYS, "error_code"),
-            rank(CODE_KEYS, "errorCode"),
-        ];
+        const MESSAGES: u16 = ranks(
+            MESSAGE_KEYS,
+            &["message", "Message", "error_description", "title"],
+        );
+        const CODES: u16 = ranks(CODE_KEYS, &["code", "error_code", "errorCode"]);
         let message = input
             .root()
-            .message(&MESSAGES)
+            .message(MESSAGES)
             .or_else(|| first_message(list, first, entries.len()));
         fields.set_message(message);
 
         let code = input
             .root()
-            .code(&CODES)
+            .code(CODES)
             .or_else(|| input.root().error.and_then(code))
             .or_else(|| first.and_then(entry_code));
         fields.set_code(code);

@@ -34,13 +34,13 @@ pub struct FlatError;
 impl Dialect for FlatError {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
         let object = input.json()?.as_object()?;
-        let mut message = input.root().message(&ALL_MESSAGES);
+        let mut message = input.root().message(ALL_MESSAGES);
         // Codes nest only under these keys (a mask test, not four lookups).
         let nests = input.has_any(RootKeys::INNER_ERROR | RootKeys::DETAILS | RootKeys::ERRORS);
         let mut code = nests
             .then(|| nested_code(object))
             .flatten()
-            .or_else(|| input.root().code(&ALL_CODES));
+            .or_else(|| input.root().code(ALL_CODES));
         // A numeric code repeats the status; a string `reason` names the error.
         if code.as_deref().is_some_and(is_number) {
             if let Some(reason) = object

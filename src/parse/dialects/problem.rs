@@ -1,7 +1,7 @@
 //! RFC 9457 problem details.
 
 use super::super::dialect::RootKeys;
-use super::super::extract::{field_errors, rank, CODE_KEYS, MESSAGE_KEYS};
+use super::super::extract::{field_errors, ranks, CODE_KEYS, MESSAGE_KEYS};
 use super::super::{Dialect, DialectInput, ErrorFields};
 
 /// RFC 9457 problem details: `{"type", "title", "status", "detail",
@@ -45,21 +45,16 @@ impl Dialect for ProblemDetails {
         }
         let mut fields = ErrorFields::new();
         // The root's members, by their ranks in the common lists.
-        const DETAIL: usize = rank(MESSAGE_KEYS, "detail");
-        const TITLE: usize = rank(MESSAGE_KEYS, "title");
-        const CODES: [usize; 4] = [
-            rank(CODE_KEYS, "code"),
-            rank(CODE_KEYS, "error_code"),
-            rank(CODE_KEYS, "errorCode"),
-            rank(CODE_KEYS, "type"),
-        ];
+        const MESSAGES: u16 = ranks(MESSAGE_KEYS, &["detail", "title"]);
+        const TITLE: u16 = ranks(MESSAGE_KEYS, &["title"]);
+        const CODES: u16 = ranks(CODE_KEYS, &["code", "error_code", "errorCode", "type"]);
         let root = input.root();
-        fields.set_message(root.message(&[DETAIL, TITLE]));
-        let code = root.code(&CODES).or_else(|| {
+        fields.set_message(root.message(MESSAGES));
+        let code = root.code(CODES).or_else(|| {
             object
                 .get("detail")
                 .is_some()
-                .then(|| root.message(&[TITLE]))
+                .then(|| root.message(TITLE))
                 .flatten()
         });
         fields.set_code(code);
