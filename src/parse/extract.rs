@@ -98,6 +98,24 @@ fn is_line<const NO_ANGLE: bool>(text: &str, max_chars: usize) -> bool {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
+/// Where `needle` first is in `bytes`, eight bytes at a time (a byte loop
+/// or a `memchr` call cost more on the short texts searched here).
+pub(crate) fn find_byte(bytes: &[u8], needle: u8) -> Option<usize> {
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in words.by_ref() {
+        let mut array = [0; 8];
+        array.copy_from_slice(word);
+        let found = zero_bytes(u64::from_le_bytes(array) ^ (ONES * u64::from(needle)));
+        if found != 0 {
+            return Some(at + found.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    let tail = words.remainder().iter().position(|&b| b == needle)?;
+    Some(at + tail)
+}
+
 /// 0x80 in each byte of `word` that is zero, and 0 in every other (exact:
 /// no borrow runs from one byte into the next).
 fn zero_bytes(word: u64) -> u64 {
@@ -900,6 +918,16 @@ mod tests {
             text[at + 2] = b'b';
             cases.push(String::from_utf8(text).unwrap());
         }
+        // Every length of tail, with each kind of byte at each place.
+        for len in 1..=17 {
+            for at in 0..len {
+                for odd in [" ", "<", "\u{1f}", "\u{7f}", "\u{e9}", "  "] {
+                    let mut text = "a".repeat(len);
+                    text.replace_range(at..at + 1, odd);
+                    cases.push(text);
+                }
+            }
+        }
         cases.extend([
             "caf\u{e9} ok".to_owned(),
             "x\u{7f}yzabcdefgh".to_owned(),
@@ -914,6 +942,21 @@ mod tests {
             );
         }
         assert!(!is_one_line("abcdefghi", 8));
+    }
+
+    #[test]
+    fn find_byte_finds_the_first() {
+        for len in 0..20 {
+            for at in 0..len {
+                let mut bytes = vec![b'a'; len];
+                bytes[at] = b';';
+                if at + 3 < len {
+                    bytes[at + 3] = b';';
+                }
+                assert_eq!(find_byte(&bytes, b';'), Some(at), "{len} {at}");
+            }
+            assert_eq!(find_byte(&vec![b'a'; len], b';'), None);
+        }
     }
 
     #[test]
