@@ -6,7 +6,6 @@ use crate::auth::{AuthReport, Unauthorized};
 use crate::hints::{HintSource, RateLimitInfo, RateLimitPolicy, RetryHint};
 use crate::redact::RequestContext;
 use crate::ErrorKind;
-use bytes::Bytes;
 use http::StatusCode;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -31,12 +30,19 @@ pub struct FieldError {
 impl FieldError {
     /// A field error: the field's name (or path) and what is wrong with it.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        let mut text = field.into();
-        let field_len = text.len();
-        text.push_str(&message.into());
+        FieldError::from_parts(&field.into(), &message.into())
+    }
+
+    /// [`new`](Self::new) from borrowed parts: one allocation of exactly
+    /// the text's size (growing the field's string by the message, then
+    /// shrinking it to a box, could cost two more).
+    pub(crate) fn from_parts(field: &str, message: &str) -> Self {
+        let mut text = String::with_capacity(field.len() + message.len());
+        text.push_str(field);
+        text.push_str(message);
         FieldError {
             text: text.into_boxed_str(),
-            field_len,
+            field_len: field.len(),
         }
     }
 
@@ -79,21 +85,21 @@ impl FieldError {
 /// were none. Without escapes in the text, the raw text is scrubbed (what a
 /// string holds is then what the text shows), and kept if it still parses;
 /// otherwise the value is parsed, scrubbed and written out again.
-fn scrub_json_text(text: &Bytes, scrubber: &crate::redact::Scrubber<'_>) -> Option<Bytes> {
+fn scrub_json_text(text: &[u8], scrubber: &crate::redact::Scrubber<'_>) -> Option<Box<[u8]>> {
     let raw = std::str::from_utf8(text).ok()?;
     if !raw.contains('\\') {
         match scrubber.scrub(raw) {
             Cow::Borrowed(_) => return None,
             Cow::Owned(scrubbed) => {
                 if serde_json::from_str::<serde::de::IgnoredAny>(&scrubbed).is_ok() {
-                    return Some(Bytes::from(scrubbed));
+                    return Some(scrubbed.into_bytes().into_boxed_slice());
                 }
             }
         }
     }
     let mut value: Value = serde_json::from_str(raw).ok()?;
     scrub_value(&mut value, scrubber);
-    serde_json::to_vec(&value).ok().map(Bytes::from)
+    serde_json::to_vec(&value).ok().map(Vec::into_boxed_slice)
 }
 
 /// Scrubs every string of a JSON value, keys included, in place.
@@ -289,7 +295,9 @@ struct ApiErrorInner {
 /// into ~5.5 MiB of maps and strings, and errors are often kept (queues,
 /// logs, retries across jobs). The text costs what was read.
 struct LazyJson {
-    text: Bytes,
+    // A plain box: the text is shared through the `Arc` around it, so a
+    // reference-counted `Bytes` would only add its vtable to every drop.
+    text: Box<[u8]>,
     parsed: OnceLock<Value>,
 }
 
@@ -316,7 +324,7 @@ pub(crate) struct ApiErrorParts {
     pub(crate) rate_limit: Option<RateLimitInfo>,
     pub(crate) policies: Vec<RateLimitPolicy>,
     /// The body's JSON text (UTF-8), when it parsed as JSON.
-    pub(crate) details: Option<Bytes>,
+    pub(crate) details: Option<Box<[u8]>>,
     /// The upstream's request id, from the allowlisted headers.
     pub(crate) request_id: Option<Box<str>>,
 }
@@ -324,7 +332,9 @@ pub(crate) struct ApiErrorParts {
 impl ApiError {
     pub(crate) fn from_parts(parts: ApiErrorParts) -> Self {
         let message = match parts.message {
-            Some(message) if !message.trim().is_empty() => Cow::Owned(message),
+            // Not all whitespace (what `trim().is_empty()` asks, without
+            // walking back from the end: the first character decides).
+            Some(message) if !message.chars().all(char::is_whitespace) => Cow::Owned(message),
             _ => Cow::Borrowed(parts.status.canonical_reason().unwrap_or("Unknown Status")),
         };
         ApiError {
@@ -796,15 +806,34 @@ pub(crate) fn request_id(headers: &http::HeaderMap) -> Option<Box<str>> {
             continue;
         }
         let value = value.as_bytes();
-        let ok = !value.is_empty()
-            && value.len() <= MAX_REQUEST_ID
-            && value.iter().all(|b| b.is_ascii_graphic());
+        let ok = !value.is_empty() && value.len() <= MAX_REQUEST_ID && is_graphic(value);
         if ok {
             best = Some((rank, value));
         }
     }
     // Visible ASCII only (checked above): valid UTF-8 as it is.
     best.and_then(|(_, value)| std::str::from_utf8(value).ok().map(Box::from))
+}
+
+/// Whether every byte is graphic ASCII (`!` to `~`), eight at a time: a
+/// request id is checked on every failure.
+fn is_graphic(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    for word in words.by_ref() {
+        let mut array = [0; 8];
+        array.copy_from_slice(word);
+        let word = u64::from_le_bytes(array);
+        // Below 0x21: subtracting 0x21 borrows into a clear high bit; at
+        // least 0x7f: adding 1 to the low seven bits carries into it.
+        let below = word.wrapping_sub(ONES * 0x21) & !word;
+        let above = (word & !HIGHS).wrapping_add(ONES) | word;
+        if (below | above) & HIGHS != 0 {
+            return false;
+        }
+    }
+    words.remainder().iter().all(u8::is_ascii_graphic)
 }
 
 /// The end of a transport or auth error's one-line `Display`: the attempts
@@ -1067,5 +1096,28 @@ impl From<Unauthorized> for Error {
 impl From<TransportError> for Error {
     fn from(transport: TransportError) -> Self {
         Error::Transport(transport)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_graphic;
+
+    /// The word-at-a-time check agrees with a byte-at-a-time one on every
+    /// byte value at every position of a word and of the remainder.
+    #[test]
+    fn is_graphic_agrees_with_a_byte_at_a_time_check() {
+        for byte in 0u8..=255 {
+            for at in 0..19 {
+                let mut bytes = vec![b'a'; 19];
+                bytes[at] = byte;
+                assert_eq!(
+                    is_graphic(&bytes),
+                    bytes.iter().all(u8::is_ascii_graphic),
+                    "{byte:#x} at {at}"
+                );
+            }
+        }
+        assert!(is_graphic(b""));
     }
 }

@@ -442,11 +442,9 @@ fn text(value: Option<&HeaderValue>) -> Option<&str> {
 
 /// The windows found so far: the first [`MAX_POLICIES`] are kept, every
 /// one counts for the binding window.
-///
-/// Kept straight in the list the reading returns: a fixed array of
-/// [`MAX_POLICIES`] windows (1.7 KB) cost every reading its initialisation
-/// and a copy into the list, where most responses announce one to three.
 struct Collector {
+    // A vector, not an array of `MAX_POLICIES`: filling two kilobytes of
+    // defaults cost more than the windows most responses announce.
     kept: Vec<RateLimitPolicy>,
     binding: Option<RateLimitInfo>,
 }
@@ -561,16 +559,29 @@ impl ResponseHints {
                 delta.max(until_at)
             }
         };
+        // Most failures announce no window: nothing below would find one.
+        if raw.present == 0
+            && raw.ratelimit[0].is_none()
+            && raw.ratelimit_policy[0].is_none()
+            && raw.shopify.is_none()
+        {
+            return hints;
+        }
+        // Room for one window per family and Shopify's; the structured
+        // fields may announce more.
+        let room = raw.present.count_ones() as usize + usize::from(raw.shopify.is_some());
         let mut windows = Collector {
-            kept: Vec::new(),
+            kept: Vec::with_capacity(room),
             binding: None,
         };
         read_structured(&raw, &mut windows);
-        for (index, (spec, values)) in FAMILIES.iter().zip(&raw.families).enumerate() {
-            if raw.present & (1 << index) == 0 {
-                continue;
-            }
-            let [limit, remaining, reset, reset_after] = *values;
+        // The families present only, in order: one bit each.
+        let mut present = raw.present;
+        while present != 0 {
+            let index = present.trailing_zeros() as usize;
+            present &= present - 1;
+            let spec = &FAMILIES[index];
+            let [limit, remaining, reset, reset_after] = raw.families[index];
             let (limit, remaining) = (text(limit), text(remaining));
             let reset = text(reset_after).and_then(parse_seconds).or_else(|| {
                 text(reset)
@@ -600,6 +611,8 @@ impl ResponseHints {
             }
         }
         hints.binding = windows.binding;
+        // Exactly the windows kept, as a copy of them had.
+        windows.kept.shrink_to_fit();
         hints.policies = windows.kept;
         hints
     }

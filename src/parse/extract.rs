@@ -5,6 +5,7 @@
 use crate::hints::MAX_HINT;
 use crate::FieldError;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::time::Duration;
 
 /// Longest message kept, in characters; longer ones end in `…`.
@@ -42,6 +43,16 @@ pub(crate) const CODE_KEYS: &[&str] =
 /// ASCII, single spaces inside, none at the ends, within `max_chars`. Checked
 /// on bytes, so the common case costs one pass and no decoding.
 fn is_one_line(text: &str, max_chars: usize) -> bool {
+    is_line::<false>(text, max_chars)
+}
+
+/// [`is_one_line`] without a `<` either: text that neither markup
+/// stripping nor [`one_line`] would change, told in the same one pass.
+pub(crate) fn is_plain_line(text: &str, max_chars: usize) -> bool {
+    is_line::<true>(text, max_chars)
+}
+
+fn is_line<const NO_ANGLE: bool>(text: &str, max_chars: usize) -> bool {
     let bytes = text.as_bytes();
     if bytes.len() > max_chars || bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ') {
         return false;
@@ -55,6 +66,9 @@ fn is_one_line(text: &str, max_chars: usize) -> bool {
         array.copy_from_slice(word);
         let word = u64::from_le_bytes(array);
         let spaces = zero_bytes(word ^ (ONES * u64::from(b' ')));
+        if NO_ANGLE && zero_bytes(word ^ (ONES * u64::from(b'<'))) != 0 {
+            return false;
+        }
         // Printable: at least 0x20 (subtracting 0x20 borrows into no high
         // bit) and below 0x7f (adding 1 to the low seven bits carries into
         // none), with no high bit set to begin with.
@@ -70,7 +84,10 @@ fn is_one_line(text: &str, max_chars: usize) -> bool {
     }
     let mut previous = if previous_space { b' ' } else { 0 };
     for &byte in words.remainder() {
-        if !(0x20..0x7f).contains(&byte) || (byte == b' ' && previous == b' ') {
+        if !(0x20..0x7f).contains(&byte)
+            || (byte == b' ' && previous == b' ')
+            || (NO_ANGLE && byte == b'<')
+        {
             return false;
         }
         previous = byte;
@@ -80,6 +97,24 @@ fn is_one_line(text: &str, max_chars: usize) -> bool {
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Where `needle` first is in `bytes`, eight bytes at a time (a byte loop
+/// or a `memchr` call cost more on the short texts searched here).
+pub(crate) fn find_byte(bytes: &[u8], needle: u8) -> Option<usize> {
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in words.by_ref() {
+        let mut array = [0; 8];
+        array.copy_from_slice(word);
+        let found = zero_bytes(u64::from_le_bytes(array) ^ (ONES * u64::from(needle)));
+        if found != 0 {
+            return Some(at + found.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    let tail = words.remainder().iter().position(|&b| b == needle)?;
+    Some(at + tail)
+}
 
 /// 0x80 in each byte of `word` that is zero, and 0 in every other (exact:
 /// no borrow runs from one byte into the next).
@@ -134,6 +169,23 @@ pub(crate) fn text(value: &Value) -> Option<String> {
     (!line.is_empty()).then_some(line)
 }
 
+/// [`text`], borrowing the string when it is one line already (most are):
+/// no copy until the text is stored.
+fn text_ref(value: &Value) -> Option<Cow<'_, str>> {
+    let text = value.as_str()?;
+    let line = bounded_ref(text, MAX_MESSAGE_CHARS);
+    (!line.is_empty()).then_some(line)
+}
+
+/// [`one_line`] without a copy when `text` is one line already.
+fn bounded_ref(text: &str, max_chars: usize) -> Cow<'_, str> {
+    if is_one_line(text, max_chars) {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(one_line(text, max_chars))
+    }
+}
+
 /// A code: a string (made one line) or a number (stringified).
 pub(crate) fn code(value: &Value) -> Option<String> {
     match value {
@@ -168,7 +220,13 @@ fn pick<T>(
 ) -> Option<T> {
     let mut best: Option<(usize, T)> = None;
     for (key, value) in object {
-        let Some(rank) = keys.iter().position(|k| k.len() == key.len() && *k == key) else {
+        // Length and first byte before the full compare: a `memcmp` call
+        // per candidate of the same length cost more than the rest.
+        let first = key.as_bytes().first();
+        let Some(rank) = keys
+            .iter()
+            .position(|k| k.len() == key.len() && k.as_bytes().first() == first && *k == key)
+        else {
             continue;
         };
         if best
@@ -187,30 +245,142 @@ fn pick<T>(
 /// The first message among `keys`: a string, or an array of strings joined
 /// with "; " (NestJS sends `"message": ["a", "b"]`).
 pub(crate) fn message_in(object: &Map<String, Value>, keys: &[&str]) -> Option<String> {
-    pick(object, keys, |_, value| match value {
+    pick(object, keys, |_, value| {
+        Some(message_of(value)?.into_owned())
+    })
+}
+
+/// A message value: a string, or an array of strings joined with "; ";
+/// borrowed when it is a string that is one line already.
+fn message_of(value: &Value) -> Option<Cow<'_, str>> {
+    match value {
         Value::Array(items) => {
             let parts: Vec<String> = items.iter().filter_map(text).take(10).collect();
-            (!parts.is_empty()).then(|| one_line(&parts.join("; "), MAX_MESSAGE_CHARS))
+            (!parts.is_empty()).then(|| Cow::Owned(one_line(&parts.join("; "), MAX_MESSAGE_CHARS)))
         }
-        value => text(value),
-    })
+        value => text_ref(value),
+    }
 }
 
 /// The first code among `keys`. A `type` of `about:blank` (RFC 9457's "no
 /// type") is not a code; AWS's `__type` loses its namespace.
 pub(crate) fn code_in(object: &Map<String, Value>, keys: &[&str]) -> Option<String> {
-    pick(object, keys, |key, value| {
-        let found = code(value)?;
-        match key {
-            "type" if found == "about:blank" => None,
-            "__type" => Some(found.rsplit('#').next().unwrap_or(&found).to_owned()),
-            // `name` is a code only when it reads as one (PayPal's
-            // "VALIDATION_ERROR"); elsewhere it is often a person's name.
-            "name" if !is_identifier(&found) => None,
-            _ => Some(found),
-        }
-    })
+    pick(object, keys, code_under)
 }
+
+/// The code a member gives, by its key: see [`code_in`].
+fn code_under(key: &str, value: &Value) -> Option<String> {
+    let found = code(value)?;
+    match key {
+        "type" if found == "about:blank" => None,
+        "__type" => Some(found.rsplit('#').next().unwrap_or(&found).to_owned()),
+        // `name` is a code only when it reads as one (PayPal's
+        // "VALIDATION_ERROR"); elsewhere it is often a person's name.
+        "name" if !is_identifier(&found) => None,
+        _ => Some(found),
+    }
+}
+
+/// The rank of `key` in `keys`, at compile time (a key not in the list
+/// fails the build).
+pub(crate) const fn rank(keys: &[&str], key: &str) -> usize {
+    let mut at = 0;
+    while at < keys.len() {
+        let candidate = keys[at].as_bytes();
+        let wanted = key.as_bytes();
+        if candidate.len() == wanted.len() {
+            let mut i = 0;
+            while i < wanted.len() && candidate[i] == wanted[i] {
+                i += 1;
+            }
+            if i == wanted.len() {
+                return at;
+            }
+        }
+        at += 1;
+    }
+    panic!("key not in the list")
+}
+
+/// The root object's members under [`MESSAGE_KEYS`] and [`CODE_KEYS`], by
+/// rank, found in the one pass that [`DialectInput`](super::DialectInput)
+/// makes over the root's keys: the dialects that read the root's message
+/// and code ask for ranks instead of walking the object again per list.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RootMembers<'a> {
+    /// By [`MESSAGE_KEYS`] rank.
+    pub(crate) messages: [Option<&'a Value>; MESSAGE_KEYS.len()],
+    /// By [`CODE_KEYS`] rank.
+    pub(crate) codes: [Option<&'a Value>; CODE_KEYS.len()],
+    /// The root's `error` member.
+    pub(crate) error: Option<&'a Value>,
+    /// Bit `rank` set when `messages[rank]` is.
+    message_bits: u16,
+    /// Bit `rank` set when `codes[rank]` is.
+    code_bits: u16,
+}
+
+impl<'a> RootMembers<'a> {
+    /// Records the root member under the [`MESSAGE_KEYS`] key of `rank`.
+    pub(crate) fn set_message(&mut self, rank: usize, value: &'a Value) {
+        self.messages[rank] = Some(value);
+        self.message_bits |= 1 << rank;
+    }
+
+    /// Records the root member under the [`CODE_KEYS`] key of `rank`.
+    pub(crate) fn set_code(&mut self, rank: usize, value: &'a Value) {
+        self.codes[rank] = Some(value);
+        self.code_bits |= 1 << rank;
+    }
+
+    /// [`message_in`] on the root with the [`MESSAGE_KEYS`] whose bits
+    /// ([`ranks`]) `mask` has, tried in the list's order: only the members
+    /// present are looked at.
+    pub(crate) fn message(&self, mask: u16) -> Option<String> {
+        let mut bits = self.message_bits & mask;
+        while bits != 0 {
+            let rank = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if let Some(found) = self.messages[rank].and_then(message_of) {
+                return Some(found.into_owned());
+            }
+        }
+        None
+    }
+
+    /// [`code_in`] on the root with the [`CODE_KEYS`] whose bits `mask` has.
+    pub(crate) fn code(&self, mask: u16) -> Option<String> {
+        let mut bits = self.code_bits & mask;
+        while bits != 0 {
+            let rank = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if let Some(found) =
+                self.codes[rank].and_then(|value| code_under(CODE_KEYS[rank], value))
+            {
+                return Some(found);
+            }
+        }
+        None
+    }
+}
+
+/// The bits of `subset`'s keys in `keys` (at compile time; a key not in
+/// the list fails the build), for [`RootMembers::message`] and
+/// [`RootMembers::code`]: they try the keys in `keys`' order.
+pub(crate) const fn ranks(keys: &[&str], subset: &[&str]) -> u16 {
+    let mut mask = 0;
+    let mut at = 0;
+    while at < subset.len() {
+        mask |= 1 << rank(keys, subset[at]);
+        at += 1;
+    }
+    mask
+}
+
+/// Every key of [`MESSAGE_KEYS`] (for [`RootMembers::message`]).
+pub(crate) const ALL_MESSAGES: u16 = (1 << MESSAGE_KEYS.len()) - 1;
+/// Every key of [`CODE_KEYS`] (for [`RootMembers::code`]).
+pub(crate) const ALL_CODES: u16 = (1 << CODE_KEYS.len()) - 1;
 
 /// Keys under which an entry names its field, most specific first.
 const FIELD_KEYS: &[&str] = &[
@@ -288,18 +458,21 @@ impl Walk<'_> {
                     let Some(object) = entry.as_object() else {
                         continue;
                     };
-                    if let Some(violations) = object.get("fieldViolations") {
+                    let entry = Entry::of(object);
+                    if let Some(violations) = entry.violations {
                         self.collect(violations, prefix, depth + 1);
                         continue;
                     }
-                    let named = field_name(object);
-                    if named.is_none() && prefix.is_empty() {
-                        continue;
-                    }
-                    let field = join(prefix, named.as_deref().unwrap_or(""));
-                    let message = message_in(object, FIELD_MESSAGE_KEYS)
-                        .unwrap_or_else(|| "is invalid".to_owned());
-                    self.out.push(FieldError::new(field, message));
+                    let named = entry.field_name();
+                    let field = match (prefix.is_empty(), named) {
+                        (true, None) => continue,
+                        // Already a fixed point of `join`'s bounding.
+                        (true, Some(name)) => name,
+                        (false, named) => Cow::Owned(join(prefix, named.as_deref().unwrap_or(""))),
+                    };
+                    let message = entry.message().unwrap_or(Cow::Borrowed("is invalid"));
+                    // One allocation: the field error's own text.
+                    self.out.push(FieldError::from_parts(&field, &message));
                 }
             }
             Value::Object(map) => self.collect_map(map, prefix, depth),
@@ -347,8 +520,8 @@ impl Walk<'_> {
 
     fn push(&mut self, field: &str, message: String) {
         if self.out.len() < MAX_FIELD_ERRORS {
-            let field = one_line(field, MAX_CODE_CHARS);
-            self.out.push(FieldError::new(field, message));
+            let field = bounded_ref(field, MAX_CODE_CHARS);
+            self.out.push(FieldError::from_parts(&field, &message));
         }
     }
 }
@@ -363,7 +536,168 @@ fn join(prefix: &str, name: &str) -> String {
     bounded(joined, MAX_CODE_CHARS)
 }
 
+/// What [`Walk`] reads of an error entry, found in one pass over its
+/// members (a lookup per candidate key cost a string compare per member
+/// for each of two dozen keys): the value under each [`FIELD_KEYS`] and
+/// [`FIELD_MESSAGE_KEYS`] rank, and the members read when those are absent.
+#[derive(Default)]
+struct Entry<'a> {
+    fields: [Option<&'a Value>; FIELD_KEYS.len()],
+    messages: [Option<&'a Value>; FIELD_MESSAGE_KEYS.len()],
+    violations: Option<&'a Value>,
+    source: Option<&'a Value>,
+    loc: Option<&'a Value>,
+    path: Option<&'a Value>,
+}
+
+/// Which member of an error entry a key is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EntryKey {
+    /// Rank in [`FIELD_KEYS`].
+    Field(usize),
+    /// Rank in [`FIELD_MESSAGE_KEYS`].
+    Message(usize),
+    Violations,
+    Source,
+    Loc,
+    Path,
+}
+
+impl EntryKey {
+    /// By length first, so that a key is compared with the few of its size
+    /// (the ranks are those of [`FIELD_KEYS`] and [`FIELD_MESSAGE_KEYS`], as
+    /// a test checks).
+    fn of(key: &str) -> Option<EntryKey> {
+        use EntryKey::{Field, Message};
+        Some(match key.len() {
+            3 => match key {
+                "key" => Field(7),
+                "msg" => Message(4),
+                "loc" => EntryKey::Loc,
+                _ => return None,
+            },
+            4 => match key {
+                "name" => Field(6),
+                "code" => Message(8),
+                "type" => Message(9),
+                "path" => EntryKey::Path,
+                _ => return None,
+            },
+            5 => match key {
+                "field" => Field(0),
+                "param" => Field(1),
+                "issue" => Message(6),
+                "title" => Message(7),
+                _ => return None,
+            },
+            6 => match key {
+                "target" => Field(5),
+                "detail" => Message(2),
+                "reason" => Message(5),
+                "source" => EntryKey::Source,
+                _ => return None,
+            },
+            7 => match key {
+                "pointer" => Field(8),
+                "message" => Message(0),
+                _ => return None,
+            },
+            8 => match key {
+                "property" => Field(3),
+                "location" => Field(9),
+                _ => return None,
+            },
+            9 => match key {
+                "parameter" => Field(2),
+                "attribute" => Field(4),
+                _ => return None,
+            },
+            11 => match key {
+                "propertyref" => Field(10),
+                "description" => Message(3),
+                _ => return None,
+            },
+            12 => match key {
+                "errorSummary" => Message(1),
+                _ => return None,
+            },
+            15 => match key {
+                "fieldViolations" => EntryKey::Violations,
+                _ => return None,
+            },
+            _ => return None,
+        })
+    }
+}
+
+impl<'a> Entry<'a> {
+    fn of(object: &'a Map<String, Value>) -> Self {
+        let mut entry = Entry::default();
+        for (key, value) in object {
+            match EntryKey::of(key) {
+                Some(EntryKey::Field(rank)) => entry.fields[rank] = Some(value),
+                Some(EntryKey::Message(rank)) => entry.messages[rank] = Some(value),
+                Some(EntryKey::Violations) => entry.violations = Some(value),
+                Some(EntryKey::Source) => entry.source = Some(value),
+                Some(EntryKey::Loc) => entry.loc = Some(value),
+                Some(EntryKey::Path) => entry.path = Some(value),
+                None => {}
+            }
+        }
+        entry
+    }
+
+    /// What is wrong: the first [`FIELD_MESSAGE_KEYS`] member that holds a
+    /// message, as [`message_in`] finds it.
+    fn message(&self) -> Option<Cow<'a, str>> {
+        self.messages
+            .iter()
+            .flatten()
+            .find_map(|value| message_of(value))
+    }
+
+    /// The field the entry is about, normalised to a dotted path.
+    fn field_name(&self) -> Option<Cow<'a, str>> {
+        let raw = self
+            .fields
+            .iter()
+            .flatten()
+            .find_map(|value| text_ref(value))
+            .or_else(|| {
+                let source = self.source?.as_object()?;
+                ["pointer", "parameter", "header"]
+                    .iter()
+                    .find_map(|key| source.get(*key).and_then(text_ref))
+            })
+            .or_else(|| self.loc.and_then(path_of).map(Cow::Owned))
+            .or_else(|| {
+                let path = self.path?;
+                path_of(path).map(Cow::Owned).or_else(|| text_ref(path))
+            })?;
+        Some(match raw {
+            Cow::Borrowed(raw) => normalise_pointer(raw),
+            Cow::Owned(raw) => Cow::Owned(normalise_pointer(&raw).into_owned()),
+        })
+    }
+}
+
+/// A path given as an array of names and indexes (`["body", "email"]`),
+/// joined with dots.
+fn path_of(value: &Value) -> Option<String> {
+    let parts: Vec<String> = value
+        .as_array()?
+        .iter()
+        .filter_map(|part| match part {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("."))
+}
+
 /// The field an error entry is about, normalised to a dotted path.
+#[cfg(test)]
 fn field_name(object: &Map<String, Value>) -> Option<String> {
     let path = |value: &Value| -> Option<String> {
         let parts: Vec<String> = value
@@ -388,18 +722,21 @@ fn field_name(object: &Map<String, Value>) -> Option<String> {
         })
         .or_else(|| object.get("loc").and_then(path))
         .or_else(|| object.get("path").and_then(|p| path(p).or_else(|| text(p))))?;
-    Some(normalise_pointer(&raw))
+    Some(normalise_pointer(&raw).into_owned())
 }
 
 /// `#/age` and `/data/attributes/firstName` (JSON pointers) become `age`
-/// and `data.attributes.firstName`; other names are kept.
-fn normalise_pointer(raw: &str) -> String {
+/// and `data.attributes.firstName`; other names are kept. Borrowed when
+/// there is nothing to replace or collapse.
+fn normalise_pointer(raw: &str) -> Cow<'_, str> {
     let trimmed = raw.strip_prefix('#').unwrap_or(raw);
-    let name = match trimmed.strip_prefix('/') {
-        Some(pointer) => pointer.replace('/', "."),
-        None => trimmed.to_owned(),
-    };
-    one_line(&name, MAX_CODE_CHARS)
+    match trimmed.strip_prefix('/') {
+        Some(pointer) if pointer.contains('/') => {
+            Cow::Owned(one_line(&pointer.replace('/', "."), MAX_CODE_CHARS))
+        }
+        Some(name) => bounded_ref(name, MAX_CODE_CHARS),
+        None => bounded_ref(trimmed, MAX_CODE_CHARS),
+    }
 }
 
 /// The most specific code nested in an error object, when codes nest: the
@@ -581,6 +918,16 @@ mod tests {
             text[at + 2] = b'b';
             cases.push(String::from_utf8(text).unwrap());
         }
+        // Every length of tail, with each kind of byte at each place.
+        for len in 1..=17 {
+            for at in 0..len {
+                for odd in [" ", "<", "\u{1f}", "\u{7f}", "\u{e9}", "  "] {
+                    let mut text = "a".repeat(len);
+                    text.replace_range(at..at + 1, odd);
+                    cases.push(text);
+                }
+            }
+        }
         cases.extend([
             "caf\u{e9} ok".to_owned(),
             "x\u{7f}yzabcdefgh".to_owned(),
@@ -588,8 +935,28 @@ mod tests {
         ]);
         for text in &cases {
             assert_eq!(is_one_line(text, 100), by_bytes(text, 100), "{text:?}");
+            assert_eq!(
+                is_plain_line(text, 100),
+                by_bytes(text, 100) && !text.contains('<'),
+                "{text:?}"
+            );
         }
         assert!(!is_one_line("abcdefghi", 8));
+    }
+
+    #[test]
+    fn find_byte_finds_the_first() {
+        for len in 0..20 {
+            for at in 0..len {
+                let mut bytes = vec![b'a'; len];
+                bytes[at] = b';';
+                if at + 3 < len {
+                    bytes[at + 3] = b';';
+                }
+                assert_eq!(find_byte(&bytes, b';'), Some(at), "{len} {at}");
+            }
+            assert_eq!(find_byte(&vec![b'a'; len], b';'), None);
+        }
     }
 
     #[test]
@@ -670,6 +1037,59 @@ mod tests {
                 .map(|(f, m)| (f.into(), m.into()))
                 .collect();
             assert_eq!(got, expected, "{value}");
+        }
+    }
+
+    /// The one-pass entry reading agrees with a lookup per key: the ranks
+    /// are the lists', and the field and message are those that
+    /// `field_name` and `message_in` find.
+    #[test]
+    fn entry_reads_as_lookups_do() {
+        for (keys, rank) in [
+            (FIELD_KEYS, EntryKey::Field as fn(usize) -> EntryKey),
+            (FIELD_MESSAGE_KEYS, EntryKey::Message),
+        ] {
+            for (at, key) in keys.iter().enumerate() {
+                assert_eq!(EntryKey::of(key), Some(rank(at)), "{key}");
+            }
+        }
+        for key in ["fields", "Message", "", "codes", "errors", "header"] {
+            assert_eq!(EntryKey::of(key), None, "{key}");
+        }
+        let long = "x".repeat(2000);
+        let entries = [
+            json!({"field": "name", "message": "Name is required"}),
+            json!({"pointer": "#/age", "detail": "must be a positive integer"}),
+            json!({"pointer": "/a/b/c", "detail": "deep"}),
+            json!({"pointer": "#/a  b", "detail": "  spaced\n out  "}),
+            json!({"name": "", "key": "k", "reason": ["a", "b"], "code": "c"}),
+            json!({"field": 3, "param": "  ", "target": "t\u{e9}", "msg": "", "title": "T"}),
+            json!({"source": {"parameter": "q", "header": "h"}, "type": "bad"}),
+            json!({"loc": ["body", 0, "email"], "msg": "field required"}),
+            json!({"path": ["a", 1], "message": ["x", "", "y"]}),
+            json!({"path": "p/q", "errorSummary": "s"}),
+            json!({"location": long, "description": long}),
+            json!({"propertyref": "#", "issue": "i", "property": "/"}),
+            json!({"attribute": "\t", "parameter": "#/x/", "fieldViolations": []}),
+            json!({"other": "x"}),
+        ];
+        for value in &entries {
+            let object = value.as_object().unwrap();
+            let entry = Entry::of(object);
+            assert_eq!(
+                entry.field_name().map(Cow::into_owned),
+                field_name(object),
+                "{value}"
+            );
+            assert_eq!(
+                entry.message().map(Cow::into_owned),
+                message_in(object, FIELD_MESSAGE_KEYS),
+                "{value}"
+            );
+            assert_eq!(
+                entry.violations.is_some(),
+                object.contains_key("fieldViolations")
+            );
         }
     }
 

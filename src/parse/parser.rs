@@ -2,6 +2,7 @@
 //! [`ApiError`].
 
 use super::charset;
+use super::dialect::RootKeys;
 use super::dialects::markup::without_markup;
 use super::dialects::BUILT_IN;
 use super::extract;
@@ -10,7 +11,6 @@ use crate::classify::{Classification, DefaultClassifier, Failure};
 use crate::error::ApiErrorParts;
 use crate::hints::ResponseHints;
 use crate::{ApiError, ErrorKind};
-use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -133,13 +133,19 @@ impl ErrorParser {
             .chain(BUILT_IN.iter().copied())
             .find_map(|dialect| dialect.parse(&input))
             .unwrap_or_default();
-        let body_hint = fields
-            .retry_after
-            .or_else(|| json.as_ref().and_then(extract::retry_after));
+        let body_hint = fields.retry_after.or_else(|| {
+            // The hint is looked for at the root and in an `error` object,
+            // under `retry…` keys or Google's `details`: a mask test first.
+            let may_hint =
+                input.has_any(RootKeys::RETRY | RootKeys::DETAILS | RootKeys::ERROR_OBJECT);
+            json.as_ref()
+                .filter(|_| may_hint)
+                .and_then(extract::retry_after)
+        });
         // Keep the text, not the parsed value: see `ApiError::details`.
         let details = json.is_some().then(|| match body_text {
-            Cow::Borrowed(text) => Bytes::copy_from_slice(text),
-            Cow::Owned(text) => Bytes::from(text),
+            Cow::Borrowed(text) => Box::from(text),
+            Cow::Owned(text) => text.into_boxed_slice(),
         });
         drop(json);
         let ErrorFields {
@@ -153,7 +159,7 @@ impl ErrorParser {
         // errors get what the kept text, message and code leave of twice the
         // body plus 512 bytes (the rest is the error's fixed size), in order.
         let mut budget = (2 * body.len() + 512)
-            .saturating_sub(details.as_ref().map_or(0, Bytes::len))
+            .saturating_sub(details.as_ref().map_or(0, |text| text.len()))
             .saturating_sub(message.as_ref().map_or(0, String::len))
             .saturating_sub(code.as_ref().map_or(0, String::len));
         let keep = field_errors
@@ -183,7 +189,13 @@ impl ErrorParser {
             server_verdict: failure.server_verdict(),
             code,
             message: message.map(|message| {
-                extract::bounded(without_markup(message), extract::MAX_MESSAGE_CHARS)
+                // Most messages have no `<` and are one line already: one
+                // pass tells, and neither step below would change them.
+                if extract::is_plain_line(&message, extract::MAX_MESSAGE_CHARS) {
+                    message
+                } else {
+                    extract::bounded(without_markup(message), extract::MAX_MESSAGE_CHARS)
+                }
             }),
             field_errors,
             hint: failure.retry_hint(),

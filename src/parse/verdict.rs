@@ -43,37 +43,44 @@ pub enum BodyVerdict {
     ClientFault,
 }
 
-/// Codes, normalised (ASCII letters and digits only, lower case), that say
-/// "throttled, try again soon".
-const THROTTLED: &[&str] = &[
-    "throttling",                             // AWS Query APIs
-    "throttlingexception",                    // AWS JSON APIs
-    "throttled",                              // Azure, generic
-    "requestthrottled",                       // AWS
-    "requestthrottledexception",              // AWS
-    "requestlimitexceeded",                   // AWS EC2
-    "provisionedthroughputexceededexception", // DynamoDB
-    "toomanyrequestsexception",               // AWS Lambda, API Gateway
-    "toomanyrequests",                        // Dropbox too_many_requests, generic
-    "slowdown",                               // S3
-    "ratelimitexceeded",                      // Google rateLimitExceeded, RATE_LIMIT_EXCEEDED
-    "userratelimitexceeded",                  // Google
-    "ratelimited",                            // GraphQL RATE_LIMITED
-    "ratelimiterror",                         // Anthropic rate_limit_error
-];
-
-/// Codes that say "the quota is spent; it will not come back soon".
-const QUOTA_EXHAUSTED: &[&str] = &[
-    "insufficientquota",       // OpenAI insufficient_quota
-    "billinghardlimitreached", // OpenAI
-    "billingnotactive",        // OpenAI
-    "dailylimitexceeded",      // Google dailyLimitExceeded
-    "dailylimitexceededunreg", // Google
-    "quotaexceeded",           // YouTube Data API (daily units)
-];
-
 /// Longest code the table looks at (normalised); longer ones match nothing.
 const MAX_KEY: usize = 64;
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether every byte of `word` is `a` to `z`. (A byte OR 0x20 is one of
+/// them exactly when the byte is an ASCII letter.)
+fn all_lower_letters(word: u64) -> bool {
+    // Below `a`: subtracting 0x61 borrows into a clear high bit. Above
+    // `z`: adding 5 carries into it. A high bit set: not ASCII.
+    let below = word.wrapping_sub(ONES * 0x61) & !word;
+    let above = word.wrapping_add(ONES * 5) | word;
+    (below | above) & HIGHS == 0
+}
+
+/// [`KEY_BYTE`]: a byte that is not part of the key.
+const SKIP: u8 = 0;
+/// [`KEY_BYTE`]: a namespace separator (`:`, `#`); the key starts after it.
+const RESTART: u8 = 1;
+
+/// What each byte is in a normalised key: letters lower-cased, digits as
+/// they are, [`RESTART`] for `:` and `#`, [`SKIP`] for the rest.
+const KEY_BYTE: [u8; 256] = {
+    let mut table = [SKIP; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = match b {
+            b'a'..=b'z' | b'0'..=b'9' => b,
+            b'A'..=b'Z' => b.to_ascii_lowercase(),
+            b':' | b'#' => RESTART,
+            _ => SKIP,
+        };
+        byte += 1;
+    }
+    table
+};
 
 impl BodyVerdict {
     /// The verdict the built-in table gives an error code, compared without
@@ -84,30 +91,41 @@ impl BodyVerdict {
     /// (`daily_quota_exceeded`) is [`QuotaExhausted`](Self::QuotaExhausted).
     /// The lookup is bounded: codes longer than 64 letters match nothing.
     pub fn for_code(code: &str) -> Option<BodyVerdict> {
-        // A SOAP code or an AWS `__type` may carry a namespace prefix.
-        // (A byte search: both are ASCII, so the cut is a char boundary.)
-        let local = match code.bytes().rposition(|b| b == b':' || b == b'#') {
-            Some(at) => &code[at + 1..],
-            None => code,
-        };
         let mut key = [0u8; MAX_KEY];
-        let mut len = 0;
-        for byte in local.bytes().filter(u8::is_ascii_alphanumeric) {
-            if len == MAX_KEY {
-                return None;
+        let len = normalise(code, &mut key)?;
+        let key = &key[..len];
+        // Codes normalised (ASCII letters and digits only, lower case). A
+        // `match` compares the length before any byte, so a code is
+        // compared in full only with the few of its size.
+        match key {
+            // Throttled, try again soon.
+            b"throttling"                              // AWS Query APIs
+            | b"throttlingexception"                   // AWS JSON APIs
+            | b"throttled"                             // Azure, generic
+            | b"requestthrottled"                      // AWS
+            | b"requestthrottledexception"             // AWS
+            | b"requestlimitexceeded"                  // AWS EC2
+            | b"provisionedthroughputexceededexception" // DynamoDB
+            | b"toomanyrequestsexception"              // AWS Lambda, API Gateway
+            | b"toomanyrequests"                       // Dropbox too_many_requests, generic
+            | b"slowdown"                              // S3
+            | b"ratelimitexceeded"                     // Google rateLimitExceeded, RATE_LIMIT_EXCEEDED
+            | b"userratelimitexceeded"                 // Google
+            | b"ratelimited"                           // GraphQL RATE_LIMITED
+            | b"ratelimiterror"                        // Anthropic rate_limit_error
+            => Some(BodyVerdict::Throttled),
+            // The quota is spent; it will not come back soon.
+            b"insufficientquota"                       // OpenAI insufficient_quota
+            | b"billinghardlimitreached"               // OpenAI
+            | b"billingnotactive"                      // OpenAI
+            | b"dailylimitexceeded"                    // Google dailyLimitExceeded
+            | b"dailylimitexceededunreg"               // Google
+            | b"quotaexceeded"                         // YouTube Data API (daily units)
+            => Some(BodyVerdict::QuotaExhausted),
+            _ if has(key, b"daily") && (has(key, b"limit") || has(key, b"quota")) => {
+                Some(BodyVerdict::QuotaExhausted)
             }
-            key[len] = byte.to_ascii_lowercase();
-            len += 1;
-        }
-        let key = std::str::from_utf8(&key[..len]).ok()?;
-        if THROTTLED.contains(&key) {
-            Some(BodyVerdict::Throttled)
-        } else if QUOTA_EXHAUSTED.contains(&key)
-            || (has(key, b"daily") && (has(key, b"limit") || has(key, b"quota")))
-        {
-            Some(BodyVerdict::QuotaExhausted)
-        } else {
-            None
+            _ => None,
         }
     }
 
@@ -124,19 +142,101 @@ impl BodyVerdict {
     }
 }
 
+/// The normalised key of `code` into `key`, and its length; `None` when it
+/// is longer than [`MAX_KEY`].
+fn normalise(code: &str, key: &mut [u8; MAX_KEY]) -> Option<usize> {
+    // One pass: a SOAP code or an AWS `__type` may carry a namespace
+    // prefix, so a `:` or `#` starts the key afresh (the key is what
+    // follows the last one); letters and digits are kept, lower case.
+    let mut len = 0;
+    let mut too_long = false;
+    let mut words = code.as_bytes().chunks_exact(8);
+    let mut byte_at_a_time = |bytes: &[u8], len: &mut usize, key: &mut [u8; MAX_KEY]| {
+        for &byte in bytes {
+            // One table load per byte instead of a chain of range tests.
+            match KEY_BYTE[usize::from(byte)] {
+                SKIP => {}
+                RESTART => {
+                    *len = 0;
+                    too_long = false;
+                }
+                kept if *len < MAX_KEY => {
+                    key[*len] = kept;
+                    *len += 1;
+                }
+                _ => too_long = true,
+            }
+        }
+    };
+    for word in words.by_ref() {
+        // Eight letters at once (most codes are words): lower-cased
+        // together; any other byte in the word takes the table.
+        let mut array = [0; 8];
+        array.copy_from_slice(word);
+        let lower = u64::from_le_bytes(array) | (ONES * 0x20);
+        if len + 8 <= MAX_KEY && all_lower_letters(lower) {
+            key[len..len + 8].copy_from_slice(&lower.to_le_bytes());
+            len += 8;
+        } else {
+            byte_at_a_time(word, &mut len, key);
+        }
+    }
+    byte_at_a_time(words.remainder(), &mut len, key);
+    (!too_long).then_some(len)
+}
+
 /// Whether `key` holds `word`: keys are at most `MAX_KEY` bytes, where a
 /// window scan beats setting up a substring searcher.
-fn has(key: &str, word: &[u8]) -> bool {
+fn has(key: &[u8], word: &[u8]) -> bool {
     // The first byte compared inline before the rest: a slice comparison
     // of a length known only at run time is a `memcmp` call per window.
-    key.as_bytes()
-        .windows(word.len())
+    key.windows(word.len())
         .any(|window| window[0] == word[0] && window == word)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The eight-at-a-time normalisation agrees with a byte at a time on
+    /// letters of either case, digits, separators, namespace marks and
+    /// other bytes at every place, and on every length around the bound.
+    #[test]
+    fn normalise_agrees_with_a_byte_at_a_time_one() {
+        fn by_bytes(code: &str) -> Option<Vec<u8>> {
+            let local = match code.bytes().rposition(|b| b == b':' || b == b'#') {
+                Some(at) => &code[at + 1..],
+                None => code,
+            };
+            let key: Vec<u8> = local
+                .bytes()
+                .filter(u8::is_ascii_alphanumeric)
+                .map(|b| b.to_ascii_lowercase())
+                .collect();
+            (key.len() <= MAX_KEY).then_some(key)
+        }
+        let mut codes: Vec<String> = Vec::new();
+        for odd in [
+            "_", "-", " ", ":", "#", "@", "[", "`", "{", "Z", "9", "\u{e9}", "\u{7f}",
+        ] {
+            for len in 0..20 {
+                for at in 0..len {
+                    let mut code: String = "aBcDeFgHiJkLmNoPqRsT"[..len].to_owned();
+                    code.replace_range(at..at + 1, odd);
+                    codes.push(code);
+                }
+            }
+        }
+        for len in 56..72 {
+            codes.push("Ab".repeat(len / 2) + &"c".repeat(len % 2));
+            codes.push(format!("{}:{}", "x".repeat(len), "RateLimited"));
+        }
+        for code in &codes {
+            let mut key = [0; MAX_KEY];
+            let got = normalise(code, &mut key).map(|len| key[..len].to_vec());
+            assert_eq!(got, by_bytes(code), "{code:?}");
+        }
+    }
 
     #[test]
     fn table_ignores_case_and_punctuation() {
@@ -169,6 +269,23 @@ mod tests {
             );
         }
         for code in ["", "404", "card_declined", "Client", &"x".repeat(10_000)] {
+            assert_eq!(BodyVerdict::for_code(code), None, "{code}");
+        }
+        for code in [
+            "ns:Throttling",
+            "a#b:SlowDown",
+            &format!("{}:SlowDown", "x".repeat(100)),
+        ] {
+            assert_eq!(
+                BodyVerdict::for_code(code),
+                Some(BodyVerdict::Throttled),
+                "{code}"
+            );
+        }
+        for code in [
+            &"x".repeat(65),
+            &format!("{}#{}", "x".repeat(100), "y".repeat(65)),
+        ] {
             assert_eq!(BodyVerdict::for_code(code), None, "{code}");
         }
     }

@@ -31,7 +31,7 @@ pub struct NestedError;
 
 impl Dialect for NestedError {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
-        if !input.has_any(RootKeys::ERROR) {
+        if !input.has_any(RootKeys::ERROR_OBJECT) {
             return None;
         }
         let error = input.json()?.get("error")?.as_object()?;

@@ -23,7 +23,7 @@ pub struct ODataError;
 
 impl Dialect for ODataError {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
-        if !input.has_any(RootKeys::ODATA_ERROR | RootKeys::ERROR) {
+        if !input.has_any(RootKeys::ODATA_ERROR | RootKeys::ERROR_OBJECT) {
             return None;
         }
         let root = input.json()?.as_object()?;

@@ -20,7 +20,7 @@ pub struct TaggedUnion;
 
 impl Dialect for TaggedUnion {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
-        if !input.has_any(RootKeys::ERROR_SUMMARY | RootKeys::ERROR) {
+        if !input.has_any(RootKeys::ERROR_SUMMARY | RootKeys::ERROR_OBJECT) {
             return None;
         }
         let root = input.json()?.as_object()?;
