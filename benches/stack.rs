@@ -38,6 +38,9 @@ fn unannounced_service<B>() -> impl tower::Service<
     })
 }
 
+/// The benches' success response.
+type Success = http::Response<http_body_util::Full<bytes::Bytes>>;
+
 /// A cached bearer token of the same length as the one `request()` carries.
 fn auth_layer() -> AuthLayer {
     AuthLayer::new(StaticToken::new(
@@ -200,6 +203,25 @@ fn main() {
             ))
             .service(unannounced_service()),
         request_without_credential
+    );
+    // What two layer boundaries cost with no work of their own: retry and
+    // parse stacked by hand, without and with two identity `MapResponse`
+    // layers between them (where the auth and quota layers go).
+    bench!(
+        "retry, parse stacked by hand, success announcing no quota",
+        ServiceBuilder::new()
+            .layer(RetryLayer::new(RetryPolicy::default()))
+            .layer(ErrorBodyParseLayer::new())
+            .service(unannounced_service())
+    );
+    bench!(
+        "the same with two identity MapResponse layers between",
+        ServiceBuilder::new()
+            .layer(RetryLayer::new(RetryPolicy::default()))
+            .map_response(std::convert::identity::<Success>)
+            .map_response(std::convert::identity::<Success>)
+            .layer(ErrorBodyParseLayer::new())
+            .service(unannounced_service())
     );
     let _ = row;
     group.finish();
