@@ -172,8 +172,10 @@ impl ErrorParser {
             .count();
         field_errors.truncate(keep);
         field_errors.shrink_to_fit();
-        // Built-in dialects already bound what they return; user dialects
-        // may not, so bound again, without a copy when there is no need.
+        // Every code and message is bounded here, whoever read it: user
+        // dialects may not bound what they return, and a built-in one's
+        // trimming can leave an edge space (a tagged-union summary, the
+        // tail of an AWS `__type`). Without a copy when there is no need.
         let code = code.map(|code| extract::bounded(code, extract::MAX_CODE_CHARS));
         let (kind, retryable) = body_verdict
             .or_else(|| code.as_deref().and_then(BodyVerdict::for_code))
