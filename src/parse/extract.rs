@@ -699,18 +699,6 @@ fn path_of(value: &Value) -> Option<String> {
 /// The field an error entry is about, normalised to a dotted path.
 #[cfg(test)]
 fn field_name(object: &Map<String, Value>) -> Option<String> {
-    let path = |value: &Value| -> Option<String> {
-        let parts: Vec<String> = value
-            .as_array()?
-            .iter()
-            .filter_map(|part| match part {
-                Value::String(s) => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            })
-            .collect();
-        (!parts.is_empty()).then(|| parts.join("."))
-    };
     let raw = FIELD_KEYS
         .iter()
         .find_map(|key| object.get(*key).and_then(text))
@@ -720,8 +708,12 @@ fn field_name(object: &Map<String, Value>) -> Option<String> {
                 .iter()
                 .find_map(|key| source.get(*key).and_then(text))
         })
-        .or_else(|| object.get("loc").and_then(path))
-        .or_else(|| object.get("path").and_then(|p| path(p).or_else(|| text(p))))?;
+        .or_else(|| object.get("loc").and_then(path_of))
+        .or_else(|| {
+            object
+                .get("path")
+                .and_then(|p| path_of(p).or_else(|| text(p)))
+        })?;
     Some(normalise_pointer(&raw).into_owned())
 }
 
