@@ -818,22 +818,11 @@ pub(crate) fn request_id(headers: &http::HeaderMap) -> Option<Box<str>> {
 /// Whether every byte is graphic ASCII (`!` to `~`), eight at a time: a
 /// request id is checked on every failure.
 fn is_graphic(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     let mut words = bytes.chunks_exact(8);
-    for word in words.by_ref() {
-        let mut array = [0; 8];
-        array.copy_from_slice(word);
-        let word = u64::from_le_bytes(array);
-        // Below 0x21: subtracting 0x21 borrows into a clear high bit; at
-        // least 0x7f: adding 1 to the low seven bits carries into it.
-        let below = word.wrapping_sub(ONES * 0x21) & !word;
-        let above = (word & !HIGHS).wrapping_add(ONES) | word;
-        if (below | above) & HIGHS != 0 {
-            return false;
-        }
-    }
-    words.remainder().iter().all(u8::is_ascii_graphic)
+    let words_graphic = words
+        .by_ref()
+        .all(|word| !crate::words::any_outside(crate::words::word(word), 0x21, 0x7e));
+    words_graphic && words.remainder().iter().all(u8::is_ascii_graphic)
 }
 
 /// The end of a transport or auth error's one-line `Display`: the attempts

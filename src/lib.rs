@@ -225,6 +225,7 @@ pub mod retry;
 pub mod stack;
 mod telemetry;
 mod template;
+mod words;
 
 /// The README's Rust snippets, compiled and run as doctests so that they
 /// stay true.

@@ -3,6 +3,7 @@
 //! everything taken from the body.
 
 use crate::hints::MAX_HINT;
+use crate::words::{self, zero_bytes, ONES};
 use crate::FieldError;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -62,19 +63,13 @@ fn is_line<const NO_ANGLE: bool>(text: &str, max_chars: usize) -> bool {
     let mut words = bytes.chunks_exact(8);
     let mut previous_space = false;
     for word in words.by_ref() {
-        let mut array = [0; 8];
-        array.copy_from_slice(word);
-        let word = u64::from_le_bytes(array);
+        let word = words::word(word);
         let spaces = zero_bytes(word ^ (ONES * u64::from(b' ')));
         if NO_ANGLE && zero_bytes(word ^ (ONES * u64::from(b'<'))) != 0 {
             return false;
         }
-        // Printable: at least 0x20 (subtracting 0x20 borrows into no high
-        // bit) and below 0x7f (adding 1 to the low seven bits carries into
-        // none), with no high bit set to begin with.
-        let below = word.wrapping_sub(ONES * 0x20) & !word;
-        let above = (word & !HIGHS).wrapping_add(ONES) | word;
-        if (below | above) & HIGHS != 0
+        // Printable ASCII only, single spaces.
+        if words::any_outside(word, 0x20, 0x7e)
             || spaces & (spaces << 8) != 0
             || (previous_space && spaces & 0x80 != 0)
         {
@@ -95,18 +90,13 @@ fn is_line<const NO_ANGLE: bool>(text: &str, max_chars: usize) -> bool {
     true
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
 /// Where `needle` first is in `bytes`, eight bytes at a time (a byte loop
 /// or a `memchr` call cost more on the short texts searched here).
 pub(crate) fn find_byte(bytes: &[u8], needle: u8) -> Option<usize> {
     let mut words = bytes.chunks_exact(8);
     let mut at = 0;
     for word in words.by_ref() {
-        let mut array = [0; 8];
-        array.copy_from_slice(word);
-        let found = zero_bytes(u64::from_le_bytes(array) ^ (ONES * u64::from(needle)));
+        let found = zero_bytes(words::word(word) ^ (ONES * u64::from(needle)));
         if found != 0 {
             return Some(at + found.trailing_zeros() as usize / 8);
         }
@@ -114,13 +104,6 @@ pub(crate) fn find_byte(bytes: &[u8], needle: u8) -> Option<usize> {
     }
     let tail = words.remainder().iter().position(|&b| b == needle)?;
     Some(at + tail)
-}
-
-/// 0x80 in each byte of `word` that is zero, and 0 in every other (exact:
-/// no borrow runs from one byte into the next).
-fn zero_bytes(word: u64) -> u64 {
-    let low = (word & !HIGHS).wrapping_add(!HIGHS);
-    !(low | word | !HIGHS)
 }
 
 /// Collapses whitespace and control characters to single spaces and bounds

@@ -1,5 +1,6 @@
 //! Body verdicts: what an error body says about retrying, beyond its status.
 
+use crate::words::{self, ONES};
 use crate::ErrorKind;
 
 /// What a body says about a failure that its status cannot: a 400 that is
@@ -46,17 +47,10 @@ pub enum BodyVerdict {
 /// Longest code the table looks at (normalised); longer ones match nothing.
 const MAX_KEY: usize = 64;
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
 /// Whether every byte of `word` is `a` to `z`. (A byte OR 0x20 is one of
 /// them exactly when the byte is an ASCII letter.)
 fn all_lower_letters(word: u64) -> bool {
-    // Below `a`: subtracting 0x61 borrows into a clear high bit. Above
-    // `z`: adding 5 carries into it. A high bit set: not ASCII.
-    let below = word.wrapping_sub(ONES * 0x61) & !word;
-    let above = word.wrapping_add(ONES * 5) | word;
-    (below | above) & HIGHS == 0
+    !words::any_outside(word, b'a', b'z')
 }
 
 /// [`KEY_BYTE`]: a byte that is not part of the key.
@@ -171,9 +165,7 @@ fn normalise(code: &str, key: &mut [u8; MAX_KEY]) -> Option<usize> {
     for word in words.by_ref() {
         // Eight letters at once (most codes are words): lower-cased
         // together; any other byte in the word takes the table.
-        let mut array = [0; 8];
-        array.copy_from_slice(word);
-        let lower = u64::from_le_bytes(array) | (ONES * 0x20);
+        let lower = words::word(word) | (ONES * 0x20);
         if len + 8 <= MAX_KEY && all_lower_letters(lower) {
             key[len..len + 8].copy_from_slice(&lower.to_le_bytes());
             len += 8;

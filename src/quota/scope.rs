@@ -2,6 +2,7 @@
 //! partition values (API keys, tenants) out of keys, logs and errors.
 
 use super::ScopeKey;
+use crate::words;
 use http::{Extensions, HeaderMap, Method, Request, Uri};
 use std::hash::{Hash, Hasher};
 
@@ -145,24 +146,17 @@ pub(crate) fn authority_digest(authority: &[u8], partition: Option<u64>) -> u64 
 }
 
 fn word_at(bytes: &[u8], at: usize) -> u64 {
-    let mut word = [0; 8];
-    word.copy_from_slice(&bytes[at..at + 8]);
-    u64::from_le_bytes(word)
+    words::word(&bytes[at..at + 8])
 }
 
 /// Whether `bytes` hold an `@`, a word at a time (the classic "has zero
 /// byte" test on the word xor'ed with `@`s).
 fn has_at_sign(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let mut words = bytes.chunks_exact(8);
-    let found = words.by_ref().any(|word| {
-        let mut array = [0; 8];
-        array.copy_from_slice(word);
-        let x = u64::from_le_bytes(array) ^ (ONES * u64::from(b'@'));
-        x.wrapping_sub(ONES) & !x & HIGHS != 0
-    });
-    found || words.remainder().contains(&b'@')
+    let mut chunks = bytes.chunks_exact(8);
+    let found = chunks
+        .by_ref()
+        .any(|chunk| words::zero_bytes(words::word(chunk) ^ (words::ONES * u64::from(b'@'))) != 0);
+    found || chunks.remainder().contains(&b'@')
 }
 
 const SEED: u64 = 0xcbf2_9ce4_8422_2325;
