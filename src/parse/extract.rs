@@ -147,9 +147,7 @@ pub(crate) fn bounded(text: String, max_chars: usize) -> String {
 
 /// A non-empty string value, made one line.
 pub(crate) fn text(value: &Value) -> Option<String> {
-    let text = value.as_str()?;
-    let line = one_line(text, MAX_MESSAGE_CHARS);
-    (!line.is_empty()).then_some(line)
+    text_ref(value).map(Cow::into_owned)
 }
 
 /// [`text`], borrowing the string when it is one line already (most are):
