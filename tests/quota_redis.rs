@@ -412,7 +412,13 @@ async fn members_of_a_fleet_get_fair_shares_of_a_window() {
     let scope = ScopeKey::new("api.test", None);
     let max = Duration::from_secs(120);
     // The server announced 10 a minute.
-    let window = WindowReport::new(0, Some(10), Some(10), Some(Duration::from_secs(60)));
+    let window = WindowReport::new(
+        None,
+        Some(10),
+        Some(10),
+        Some(Duration::from_secs(60)),
+        None,
+    );
     let Grant::Go { permit, .. } = a.acquire(scope, 1, max).await else {
         panic!("nothing learned yet: go")
     };

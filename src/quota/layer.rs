@@ -3,7 +3,6 @@
 use super::scope::QuotaRequest;
 use super::{MemoryStore, Quota, QuotaStore};
 use std::fmt;
-use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::Layer;
@@ -74,7 +73,7 @@ impl Config {
     pub(crate) fn partition<F, K>(&mut self, f: F)
     where
         F: Fn(&QuotaRequest<'_>) -> Option<K> + Send + Sync + 'static,
-        K: Hash,
+        K: AsRef<[u8]>,
     {
         // Hashed here, before anything stores or logs it.
         self.partition = Some(Arc::new(move |request| {
@@ -147,7 +146,7 @@ impl QuotaLayer {
     pub fn partition<F, K>(mut self, f: F) -> Self
     where
         F: Fn(&QuotaRequest<'_>) -> Option<K> + Send + Sync + 'static,
-        K: Hash,
+        K: AsRef<[u8]>,
     {
         self.config().partition(f);
         self

@@ -1,7 +1,7 @@
 //! What a response teaches: its windows and a cooldown, read once.
 
 use super::{Observation, WindowReport};
-use crate::hints::{HintSource, RateLimitInfo, RateLimitPolicy, ResponseHints, RetryHint};
+use crate::hints::{HintSource, RateLimitInfo, ResponseHints, RetryHint};
 use crate::ApiError;
 use http::{HeaderMap, StatusCode};
 use std::time::{Duration, SystemTime};
@@ -46,23 +46,9 @@ pub(crate) fn from_response(status: StatusCode, headers: &HeaderMap) -> Observat
     };
     let mut observation = Observation::new();
     for policy in hints.policies() {
-        observation.push(report(policy));
+        observation.push(*policy);
     }
     cooldown(observation, status, hints.rate_limit().as_ref(), hint)
-}
-
-/// One announced window as a store report: the name becomes a digest; a
-/// window counted in requests (OpenAI's and Anthropic's `requests`) draws
-/// 1 per request, any other the request's cost.
-fn report(policy: &RateLimitPolicy) -> WindowReport {
-    let name = policy.name();
-    WindowReport::new(
-        name.map_or(0, super::digest),
-        policy.limit(),
-        policy.remaining(),
-        policy.reset(),
-    )
-    .counting_cost(name != Some("requests"))
 }
 
 /// What a typed failure teaches: its hints already merge headers and body.
@@ -72,14 +58,15 @@ pub(crate) fn from_error(error: &ApiError) -> Observation {
     // both teach the same windows), from the reading the error kept: no
     // header is parsed again.
     for policy in error.policies() {
-        observation.push(report(policy));
+        observation.push(*policy);
     }
     if let (true, Some(info)) = (error.policies().is_empty(), error.rate_limit()) {
         observation.push(WindowReport::new(
-            0,
+            None,
             info.limit(),
             info.remaining(),
             info.reset(),
+            None,
         ));
     }
     cooldown(
@@ -281,7 +268,7 @@ mod tests {
         );
         let windows = observation.windows();
         assert_eq!(windows.len(), 2, "{observation:?}");
-        assert_eq!(windows[0].policy(), crate::quota::digest("burst"));
+        assert_eq!(windows[0].name(), Some("burst"));
         assert_eq!(
             (windows[1].remaining(), windows[1].reset()),
             (Some(0), Some(Duration::from_secs(3600)))
@@ -301,7 +288,7 @@ mod tests {
         let counts: Vec<bool> = observation
             .windows()
             .iter()
-            .map(|w| w.counts_cost())
+            .map(crate::quota::store::window::counts_cost)
             .collect();
         assert_eq!(counts, [false, true]);
     }

@@ -2,26 +2,28 @@
 //! partition values (API keys, tenants) out of keys, logs and errors.
 
 use super::ScopeKey;
-use crate::words;
 use http::{Extensions, HeaderMap, Method, Request, Uri};
-use std::hash::{Hash, Hasher};
 
-/// A stable 64-bit digest of `value` (FNV-1a over its `Hash` bytes).
+/// The one hash of the quota layer: 64-bit FNV-1a over `value`'s bytes.
 ///
-/// Stable across processes and runs of the same build (unlike
-/// `std`'s randomly keyed hasher), so a fleet agrees on scope keys. It
-/// is a digest, not a secret: it keeps high-entropy values (API keys)
-/// unreadable, not low-entropy ones (a tenant id could be guessed back
-/// from it; such ids are not secrets either).
+/// Over explicit bytes, never a value's `Hash` output (which Rust does not
+/// promise stable across its versions or 32/64-bit targets): every build,
+/// Rust version and platform computes the same digest, so a fleet mid-deploy
+/// agrees on scope keys. It is a digest, not a secret: it keeps
+/// high-entropy values (API keys) unreadable, not low-entropy ones (a
+/// tenant id could be guessed back from it; such ids are not secrets
+/// either).
 ///
 /// ```
 /// use tower_api_errors::quota::digest;
-/// assert_eq!(digest("sk-live-1"), digest("sk-live-1"));
+/// assert_eq!(digest("sk-live-1"), digest(b"sk-live-1"));
 /// assert_ne!(digest("sk-live-1"), digest("sk-live-2"));
+/// // FNV-1a's published test vector: the same on every platform.
+/// assert_eq!(digest("a"), 0xaf63_dc4c_8601_ec8c);
 /// ```
-pub fn digest<T: Hash + ?Sized>(value: &T) -> u64 {
+pub fn digest<T: AsRef<[u8]> + ?Sized>(value: &T) -> u64 {
     let mut hasher = Fnv1a::default();
-    value.hash(&mut hasher);
+    hasher.write_bytes(value.as_ref());
     hasher.finish()
 }
 
@@ -42,15 +44,9 @@ impl Fnv1a {
             self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
         }
     }
-}
 
-impl Hasher for Fnv1a {
-    fn finish(&self) -> u64 {
+    pub(crate) fn finish(&self) -> u64 {
         self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        self.write_bytes(bytes);
     }
 }
 
@@ -101,8 +97,7 @@ impl<'a> QuotaRequest<'a> {
 pub(crate) fn scope_of(request: &QuotaRequest<'_>, partition: Option<u64>) -> ScopeKey {
     let authority = match request.uri.authority() {
         // The authority as written is `host` or `host:port` once any
-        // user-info is cut off: hashed as it stands, with no parsing of
-        // host and port on every request.
+        // user-info is cut off: hashed as it stands.
         Some(authority) => host_and_port(authority.as_str()).as_bytes(),
         None => request
             .headers
@@ -112,85 +107,36 @@ pub(crate) fn scope_of(request: &QuotaRequest<'_>, partition: Option<u64>) -> Sc
     ScopeKey::from_u64(authority_digest(authority, partition))
 }
 
-/// The digest of a scope: its authority (and partition), eight bytes at a
-/// time. A scope is looked up on every request, and a host hashed a byte at
-/// a time (FNV-1a) cost ~150 instructions of the nothing-learned path;
-/// words cost a multiply each. Not a secret-keeping hash: a partition
-/// value is already a [`digest`] when it gets here.
+/// The digest of a scope, documented so that any implementation can
+/// compute it: FNV-1a 64 ([`digest`]) over the authority's bytes (`host`
+/// or `host:port`, as written, without user-info), then, when partitioned,
+/// one byte `0xff` (never part of an authority) and the partition digest's
+/// eight bytes, little-endian.
 pub(crate) fn authority_digest(authority: &[u8], partition: Option<u64>) -> u64 {
-    let length = authority.len();
-    let mut hash = SEED ^ length as u64;
-    let mut at = 0;
-    while at + 8 <= length {
-        hash = mix(hash, word_at(authority, at));
-        at += 8;
-    }
-    if at < length {
-        // The last bytes: the last eight read as one word, shifted so
-        // that only the unread ones remain (a loop where there are fewer
-        // than eight in all).
-        let word = if length >= 8 {
-            word_at(authority, length - 8) >> (8 * (8 - (length - at)))
-        } else {
-            authority
-                .iter()
-                .rev()
-                .fold(0, |word, byte| word << 8 | u64::from(*byte))
-        };
-        hash = mix(hash, word);
-    }
+    let mut hasher = Fnv1a::default();
+    hasher.write_bytes(authority);
     if let Some(partition) = partition {
-        hash = mix(hash ^ 0xff, partition);
+        hasher.write_bytes(&[0xff]);
+        hasher.write_bytes(&partition.to_le_bytes());
     }
-    finish(hash)
-}
-
-fn word_at(bytes: &[u8], at: usize) -> u64 {
-    words::word(&bytes[at..at + 8])
-}
-
-/// Whether `bytes` hold an `@`, a word at a time (the classic "has zero
-/// byte" test on the word xor'ed with `@`s).
-fn has_at_sign(bytes: &[u8]) -> bool {
-    let mut chunks = bytes.chunks_exact(8);
-    let found = chunks
-        .by_ref()
-        .any(|chunk| words::zero_bytes(words::word(chunk) ^ (words::ONES * u64::from(b'@'))) != 0);
-    found || chunks.remainder().contains(&b'@')
-}
-
-const SEED: u64 = 0xcbf2_9ce4_8422_2325;
-
-fn mix(hash: u64, word: u64) -> u64 {
-    (hash ^ word)
-        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        .rotate_left(29)
-}
-
-/// MurmurHash3's 64-bit finaliser: every input bit reaches every output
-/// bit.
-fn finish(mut hash: u64) -> u64 {
-    hash ^= hash >> 33;
-    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    hash ^= hash >> 33;
-    hash = hash.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    hash ^ (hash >> 33)
+    hasher.finish()
 }
 
 fn host_and_port(authority: &str) -> &str {
-    // User-info is rare: ruled out eight bytes at a time.
-    let after_userinfo = match has_at_sign(authority.as_bytes()) {
-        true => authority
-            .rsplit_once('@')
-            .map_or(authority, |(_, host)| host),
-        false => authority,
-    };
+    let after_userinfo = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     after_userinfo.strip_suffix(':').unwrap_or(after_userinfo)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const PINNED_SK_LIVE_1: u64 = 0xc952_6df4_6de3_cd9a;
+    const PINNED_API: u64 = 0x79e1_6f3b_5f1e_daa4;
+    const PINNED_LOOPBACK: u64 = 0x1cf0_caae_52b4_57cc;
+    const PINNED_PARTITIONED: u64 = 0xb462_0e18_ad77_0c96;
 
     #[test]
     fn scope_ignores_userinfo_path_and_query_but_not_port_or_partition() {
@@ -253,6 +199,23 @@ mod tests {
     }
 
     #[test]
+    fn scope_keys_are_pinned() {
+        // Computed once, independently (FNV-1a 64 over the documented
+        // bytes): any build, Rust version or platform must agree.
+        assert_eq!(digest(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(digest("sk-live-1"), PINNED_SK_LIVE_1);
+        assert_eq!(ScopeKey::new("api.example.com", None).as_u64(), PINNED_API);
+        assert_eq!(
+            ScopeKey::new("127.0.0.1:8080", None).as_u64(),
+            PINNED_LOOPBACK
+        );
+        assert_eq!(
+            ScopeKey::new("api.example.com", Some(digest("sk-live-1"))).as_u64(),
+            PINNED_PARTITIONED
+        );
+    }
+
+    #[test]
     fn the_digest_is_stable_fnv1a() {
         // FNV-1a test vector: "a" -> 0xaf63dc4c8601ec8c.
         let mut hasher = Fnv1a::default();
@@ -284,12 +247,6 @@ mod tests {
                 "{uri}"
             );
         }
-        assert!(
-            has_at_sign(b"abcdefg@ijklmnop")
-                && has_at_sign(b"abcdefghijklmno@")
-                && has_at_sign(b"@")
-        );
-        assert!(!has_at_sign(b"api.example.com:8443") && !has_at_sign(b""));
         // And the key never shows the value.
         let key = ScopeKey::new("api.example.com", Some(digest("sk-live-SECRET")));
         assert!(!format!("{key} {key:?}").contains("SECRET"));

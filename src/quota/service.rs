@@ -7,7 +7,6 @@ use super::{QuotaLayer, QuotaStore};
 use crate::error::BoxError;
 use crate::Error;
 use http::{Request, Response};
-use std::hash::Hash;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -49,7 +48,7 @@ impl<S> Quota<S> {
     pub fn partition<F, K>(mut self, f: F) -> Self
     where
         F: Fn(&QuotaRequest<'_>) -> Option<K> + Send + Sync + 'static,
-        K: Hash,
+        K: AsRef<[u8]>,
     {
         Arc::make_mut(&mut self.config).partition(f);
         self

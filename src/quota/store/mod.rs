@@ -1,4 +1,20 @@
-//! [`QuotaStore`]: where learned quotas live, and the values that cross it.
+//! [`QuotaStore`]: where learned quotas live, and the values that cross it;
+//! the stores themselves, and the window algorithm they all call.
+//!
+//! - `window`: the algorithm (pure: numbers and a clock reading in, a
+//!   decision out), once.
+//! - `memory`: [`MemoryStore`], one process.
+//! - `ledger` and `redis` (feature `redis`): a fleet's shared ledger and
+//!   [`RedisStore`](super::RedisStore), which admits from local leases.
+
+#[cfg(feature = "redis")]
+pub(crate) mod ledger;
+pub(crate) mod memory;
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
+pub(crate) mod window;
+
+pub use memory::MemoryStore;
 
 use std::fmt;
 use std::future::Future;
@@ -53,75 +69,14 @@ impl fmt::Debug for ScopeKey {
 /// More are ignored (tightest first), so no response can grow a scope.
 pub const MAX_WINDOWS: usize = 4;
 
-/// One window (policy) as one response reported it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct WindowReport {
-    policy: u64,
-    limit: Option<u64>,
-    remaining: Option<u64>,
-    reset: Option<Duration>,
-    counts_cost: bool,
-}
-
-impl WindowReport {
-    /// A report of the window named by the digest `policy` (0 for the
-    /// server's unnamed window; see [`digest`](super::digest)).
-    pub fn new(
-        policy: u64,
-        limit: Option<u64>,
-        remaining: Option<u64>,
-        reset: Option<Duration>,
-    ) -> Self {
-        WindowReport {
-            policy,
-            limit,
-            remaining,
-            reset,
-            counts_cost: true,
-        }
-    }
-
-    /// Whether a request draws its [`cost`](super::QuotaLayer::cost) from
-    /// this window (true) or 1 (a per-request window beside a tokens one).
-    pub fn counting_cost(mut self, counts_cost: bool) -> Self {
-        self.counts_cost = counts_cost;
-        self
-    }
-
-    /// The policy's name digest (0: unnamed).
-    pub fn policy(&self) -> u64 {
-        self.policy
-    }
-
-    /// Units the window allows.
-    pub fn limit(&self) -> Option<u64> {
-        self.limit
-    }
-
-    /// Units left when the server answered.
-    pub fn remaining(&self) -> Option<u64> {
-        self.remaining
-    }
-
-    /// Time from the answer to the window's reset.
-    pub fn reset(&self) -> Option<Duration> {
-        self.reset
-    }
-
-    /// Whether a request's cost (true) or 1 (false) is drawn from it.
-    pub fn counts_cost(&self) -> bool {
-        self.counts_cost
-    }
-
-    /// Units one request of `cost` draws from this window.
-    pub(crate) fn amount(counts_cost: bool, cost: u64) -> u64 {
-        if counts_cost {
-            cost
-        } else {
-            1
-        }
-    }
-}
+/// One window (policy) as one response reported it: the crate's one
+/// window type, [`RateLimitPolicy`](crate::hints::RateLimitPolicy), under
+/// the name the store API has always used.
+///
+/// A window named `requests` (OpenAI's and Anthropic's per-request
+/// windows, beside a tokens one) draws 1 per request; any other draws the
+/// request's [`cost`](super::QuotaLayer::cost).
+pub type WindowReport = crate::hints::RateLimitPolicy;
 
 /// What one response taught about its scope: the windows it announced and
 /// a cooldown (a 429's or 503's `Retry-After`, `retry-after-ms` or body
@@ -159,7 +114,7 @@ impl Observation {
             self.len += 1;
             return;
         }
-        let slack = |w: &WindowReport| w.remaining.unwrap_or(u64::MAX);
+        let slack = |w: &WindowReport| w.remaining().unwrap_or(u64::MAX);
         if let Some(loosest) = self.windows.iter_mut().max_by_key(|w| slack(w)) {
             if slack(loosest) > slack(&window) {
                 *loosest = window;

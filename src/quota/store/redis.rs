@@ -1,7 +1,7 @@
 //! [`RedisStore`] (feature `redis`): one learned quota for a fleet.
 
-use super::memory::{MemoryStore, Tuning};
-use super::store::{Grant, Observation, Permit, QuotaStore, ScopeKey, StoreFuture};
+use super::window::{counts_cost, policy_of, Tuning};
+use super::{Grant, MemoryStore, Observation, Permit, QuotaStore, ScopeKey, StoreFuture};
 use crate::telemetry;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError, Script};
@@ -411,7 +411,7 @@ impl RedisStore {
                 .arg(cost)
                 .arg(max_delay.as_millis() as u64)
                 .arg(tuning.pace_below)
-                .arg(tuning.recheck.as_millis() as u64)
+                .arg(tuning.recheck)
                 .arg(jitter)
                 .arg(STALE_IN_FLIGHT.as_millis() as u64)
                 .arg(&*self.member)
@@ -453,13 +453,13 @@ impl RedisStore {
             .arg(u8::from(permit.is_held()))
             .arg(permit.cost())
             .arg(millis(observation.cooldown()))
-            .arg(tuning.unknown_reset.as_millis() as u64)
-            .arg(tuning.new_window_after.as_millis() as u64)
+            .arg(tuning.unknown_reset)
+            .arg(tuning.new_window_after)
             .arg(ttl)
             .arg(observation.windows().len());
         for window in observation.windows() {
             invocation
-                .arg(window.policy().to_string())
+                .arg(policy_of(window).to_string())
                 .arg(window.limit().map_or(-1, |l| l.min(i64::MAX as u64) as i64))
                 .arg(
                     window
@@ -467,7 +467,7 @@ impl RedisStore {
                         .map_or(-1, |r| r.min(i64::MAX as u64) as i64),
                 )
                 .arg(millis(window.reset()))
-                .arg(u8::from(window.counts_cost()));
+                .arg(u8::from(counts_cost(window)));
         }
         let mut connection = self.connection.clone();
         let call = invocation.invoke_async::<i64>(&mut connection);
@@ -485,7 +485,7 @@ impl RedisStore {
 fn member_name() -> String {
     use std::sync::atomic::AtomicU32;
     static STORES: AtomicU32 = AtomicU32::new(0);
-    let mut hasher = super::scope::Fnv1a::default();
+    let mut hasher = crate::quota::scope::Fnv1a::default();
     hasher.write_bytes(&std::process::id().to_le_bytes());
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -493,7 +493,7 @@ fn member_name() -> String {
         .as_nanos();
     hasher.write_bytes(&nanos.to_le_bytes());
     hasher.write_bytes(&STORES.fetch_add(1, Ordering::Relaxed).to_le_bytes());
-    format!("{:016x}", std::hash::Hasher::finish(&hasher))
+    format!("{:016x}", hasher.finish())
 }
 
 impl QuotaStore for RedisStore {

@@ -1,8 +1,7 @@
 //! [`MemoryStore`]: learned quotas in this process, lock-sharded.
 
-use super::store::{
-    Grant, Observation, Permit, QuotaStore, ScopeKey, StoreFuture, WindowReport, MAX_WINDOWS,
-};
+use super::window::{Decision, Millis, ScopeState, Tuning};
+use super::{Grant, Observation, Permit, QuotaStore, ScopeKey, StoreFuture};
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -15,30 +14,6 @@ use tower::util::rng::{HasherRng, Rng};
 const SHARDS: usize = 16;
 /// Default bound on scopes kept (all shards together).
 const DEFAULT_MAX_SCOPES: usize = 16 * 1024;
-
-/// The arithmetic every store shares (the Redis scripts mirror it).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Tuning {
-    /// Pacing starts when what is left falls below this share of the limit.
-    pub(crate) pace_below: f64,
-    /// A window whose reset the server did not give is trusted this long.
-    pub(crate) unknown_reset: Duration,
-    /// A spent window whose reset is unknown (just refilled) is asked again after this.
-    pub(crate) recheck: Duration,
-    /// A report whose reset is later than the window's by more than this starts a new window.
-    pub(crate) new_window_after: Duration,
-}
-
-impl Default for Tuning {
-    fn default() -> Self {
-        Tuning {
-            pace_below: 0.1,
-            unknown_reset: Duration::from_secs(1),
-            recheck: Duration::from_millis(50),
-            new_window_after: Duration::from_secs(1),
-        }
-    }
-}
 
 /// Keys are digests already: hashing them again would be wasted work.
 #[derive(Default)]
@@ -85,6 +60,8 @@ struct Shared {
     // False until a first scope is learned: until then a request takes no
     // lock at all (an API that announces no quota costs one atomic load).
     learned: AtomicBool,
+    /// The clock's origin: the window algorithm counts milliseconds from it.
+    epoch: Instant,
 }
 
 impl fmt::Debug for MemoryStore {
@@ -115,6 +92,7 @@ impl MemoryStore {
                 max_per_shard: max_scopes.div_ceil(SHARDS).max(1),
                 tuning,
                 learned: AtomicBool::new(false),
+                epoch: Instant::now(),
             }),
         }
     }
@@ -142,6 +120,11 @@ impl MemoryStore {
         self.len() == 0
     }
 
+    /// Milliseconds on this store's clock.
+    pub(crate) fn now(&self) -> Millis {
+        self.shared.epoch.elapsed().as_millis() as Millis
+    }
+
     fn shard(&self, scope: ScopeKey) -> MutexGuard<'_, Shard> {
         lock(&self.shared.shards[(scope.as_u64() as usize) % SHARDS])
     }
@@ -161,17 +144,18 @@ impl MemoryStore {
         if !self.shared.learned.load(Ordering::Acquire) {
             return unknown;
         }
+        let now = self.now();
         let mut shard = self.shard(scope);
-        match shard.get_mut(&scope) {
-            None => unknown,
-            Some(state) => state.acquire(
-                scope,
-                cost,
-                max_delay,
-                tag,
-                Instant::now(),
-                &self.shared.tuning,
-            ),
+        let Some(state) = shard.get_mut(&scope) else {
+            return unknown;
+        };
+        let jitter = HasherRng::default().next_f64();
+        match state.acquire(cost, max_delay, now, jitter, &self.shared.tuning) {
+            Decision::Go(delay) => Grant::Go {
+                permit: Permit::new(scope, cost, true, tag),
+                delay,
+            },
+            Decision::Wait(wait) => Grant::Wait(wait),
         }
     }
 
@@ -180,11 +164,13 @@ impl MemoryStore {
         if !permit.is_held() && learns.is_none() {
             return;
         }
-        let now = Instant::now();
+        let now = self.now();
         let scope = permit.scope();
         let mut shard = self.shard(scope);
         if let Some(state) = shard.get_mut(&scope) {
-            state.release(&permit);
+            if permit.is_held() {
+                state.release(permit.cost());
+            }
             if let Some(observation) = learns {
                 state.learn(observation, now, &self.shared.tuning);
             }
@@ -228,207 +214,18 @@ impl QuotaStore for MemoryStore {
     }
 }
 
-/// One window (policy) of a scope.
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    policy: u64,
-    limit: Option<u64>,
-    /// The fewest remaining any report of this window gave.
-    remaining: u64,
-    /// None after an optimistic refill, until a response says.
-    reset_at: Option<Instant>,
-    counts_cost: bool,
-}
-
-/// One scope's learned state.
-#[derive(Debug, Default)]
-struct ScopeState {
-    windows: [Option<Window>; MAX_WINDOWS],
-    cooldown_until: Option<Instant>,
-    pace_next: Option<Instant>,
-    /// Permits granted whose responses have not been settled: requests, and cost units.
-    in_flight_requests: u64,
-    in_flight_cost: u64,
-}
-
-impl ScopeState {
-    fn in_flight(&self, window: &Window) -> u64 {
-        if window.counts_cost {
-            self.in_flight_cost
-        } else {
-            self.in_flight_requests
-        }
-    }
-
-    /// True when nothing here holds anything back any more.
-    fn is_spent(&self, now: Instant) -> bool {
-        self.cooldown_until.is_none_or(|until| until <= now)
-            && self
-                .windows
-                .iter()
-                .flatten()
-                .all(|window| window.reset_at.is_some_and(|reset| reset <= now))
-    }
-
-    fn acquire(
-        &mut self,
-        scope: ScopeKey,
-        cost: u64,
-        max_delay: Duration,
-        tag: u8,
-        now: Instant,
-        tuning: &Tuning,
-    ) -> Grant {
-        if let Some(until) = self.cooldown_until {
-            if until > now {
-                return Grant::Wait(until - now);
-            }
-            self.cooldown_until = None;
-        }
-        // Windows that have reset refill (when their limit is known) or are
-        // forgotten; then the tightest decides.
-        let mut wait = Duration::ZERO;
-        for slot in self.windows.iter_mut() {
-            let Some(window) = slot else { continue };
-            if window.reset_at.is_some_and(|reset| reset <= now) {
-                match window.limit {
-                    Some(limit) => {
-                        window.remaining = limit;
-                        window.reset_at = None;
-                    }
-                    None => {
-                        *slot = None;
-                        continue;
-                    }
-                }
-            }
-        }
-        // Pacing slots are handed out in order from `pace_next`; each
-        // window below its pacing mark asks for what is left of its time to
-        // reset, split over what is left of it; the widest spacing wins.
-        let slot = self.pace_next.filter(|next| *next > now).unwrap_or(now);
-        let mut pace: Option<(Duration, Instant)> = None;
-        for window in self.windows.iter().flatten() {
-            let need = WindowReport::amount(window.counts_cost, cost);
-            let available = window.remaining.saturating_sub(self.in_flight(window));
-            if available < need {
-                let until = window
-                    .reset_at
-                    .map_or(tuning.recheck, |reset| reset.saturating_duration_since(now));
-                wait = wait.max(until.max(Duration::from_millis(1)));
-                continue;
-            }
-            if let (Some(limit), Some(reset)) = (window.limit, window.reset_at) {
-                let left = available - need;
-                let paced = (left as f64) < (limit as f64) * tuning.pace_below
-                    && reset.saturating_duration_since(now) <= max_delay
-                    && slot < reset;
-                if paced {
-                    let slots = left.saturating_add(1).min(u64::from(u32::MAX)) as u32;
-                    let interval = (reset - slot) / slots;
-                    if pace.is_none_or(|(current, _)| interval > current) {
-                        pace = Some((interval, reset));
-                    }
-                }
-            }
-        }
-        if !wait.is_zero() {
-            return Grant::Wait(wait);
-        }
-        self.in_flight_requests = self.in_flight_requests.saturating_add(1);
-        self.in_flight_cost = self.in_flight_cost.saturating_add(cost);
-        let delay = match pace {
-            None => Duration::ZERO,
-            Some((interval, reset)) => {
-                self.pace_next = Some(slot + interval);
-                let jitter = interval.mul_f64(HasherRng::default().next_f64() * 0.5);
-                (slot - now + jitter).min(reset - now).min(max_delay)
-            }
-        };
-        Grant::Go {
-            permit: Permit::new(scope, cost, true, tag),
-            delay,
-        }
-    }
-
-    fn release(&mut self, permit: &Permit) {
-        if permit.is_held() {
-            self.in_flight_requests = self.in_flight_requests.saturating_sub(1);
-            self.in_flight_cost = self.in_flight_cost.saturating_sub(permit.cost());
-        }
-    }
-
-    fn learn(&mut self, observation: &Observation, now: Instant, tuning: &Tuning) {
-        if let Some(cooldown) = observation.cooldown() {
-            let until = now + cooldown;
-            self.cooldown_until = Some(
-                self.cooldown_until
-                    .map_or(until, |current| current.max(until)),
-            );
-        }
-        for report in observation.windows() {
-            let reset_at = now + report.reset().unwrap_or(tuning.unknown_reset);
-            let existing = self
-                .windows
-                .iter_mut()
-                .flatten()
-                .find(|window| window.policy == report.policy());
-            match existing {
-                Some(window) => {
-                    if report.limit().is_some() {
-                        window.limit = report.limit();
-                    }
-                    window.counts_cost = report.counts_cost();
-                    let Some(remaining) = report.remaining() else {
-                        continue;
-                    };
-                    let new_window = match window.reset_at {
-                        // Refilled: the first report of the new window.
-                        None => true,
-                        Some(current) => reset_at > current + tuning.new_window_after,
-                    };
-                    if new_window {
-                        // A late answer from the window that just ended
-                        // says nothing about the new one.
-                        if report.reset().is_some_and(|reset| reset.is_zero()) {
-                            continue;
-                        }
-                        window.remaining = remaining;
-                        window.reset_at = Some(reset_at);
-                    } else {
-                        window.remaining = window.remaining.min(remaining);
-                    }
-                }
-                None => {
-                    let Some(remaining) = report.remaining() else {
-                        continue;
-                    };
-                    let window = Window {
-                        policy: report.policy(),
-                        limit: report.limit(),
-                        remaining,
-                        reset_at: Some(reset_at),
-                        counts_cost: report.counts_cost(),
-                    };
-                    if let Some(free) = self.windows.iter_mut().find(|slot| slot.is_none()) {
-                        *free = Some(window);
-                    }
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::quota::WindowReport;
 
     fn report(limit: u64, remaining: u64, reset: u64) -> Observation {
         Observation::new().with_window(WindowReport::new(
-            0,
+            None,
             Some(limit),
             Some(remaining),
             Some(Duration::from_secs(reset)),
+            None,
         ))
     }
 
@@ -490,8 +287,9 @@ mod tests {
     async fn the_tightest_of_several_policies_binds() {
         let store = MemoryStore::new();
         let scope = ScopeKey::new("a.example", None);
-        let burst = WindowReport::new(1, Some(10), Some(5), Some(Duration::from_secs(1)));
-        let daily = WindowReport::new(2, Some(1000), Some(0), Some(Duration::from_secs(3000)));
+        let second = |secs| Some(Duration::from_secs(secs));
+        let burst = WindowReport::new(Some("burst"), Some(10), Some(5), second(1), None);
+        let daily = WindowReport::new(Some("daily"), Some(1000), Some(0), second(3000), None);
         store.settle_now(
             Permit::new(scope, 1, false, 0),
             Some(&Observation::new().with_window(burst).with_window(daily)),
@@ -544,10 +342,10 @@ mod tests {
         go(store.acquire_now(scope, 1, FOREVER, 0));
 
         let tokens = ScopeKey::new("llm.example", None);
-        let requests = WindowReport::new(1, Some(100), Some(50), Some(Duration::from_secs(60)))
-            .counting_cost(false);
+        let minute = Some(Duration::from_secs(60));
+        let requests = WindowReport::new(Some("requests"), Some(100), Some(50), minute, None);
         let token_window =
-            WindowReport::new(2, Some(10_000), Some(1_000), Some(Duration::from_secs(60)));
+            WindowReport::new(Some("tokens"), Some(10_000), Some(1_000), minute, None);
         store.settle_now(
             Permit::new(tokens, 1, false, 0),
             Some(

@@ -1,0 +1,316 @@
+//! The window algorithm, once: every store calls it.
+//!
+//! Pure: a scope's learned state, a clock reading (milliseconds on the
+//! store's clock: the process's monotonic clock for [`MemoryStore`], the
+//! ledger's for a fleet) and a jitter draw go in; a decision comes out.
+//! No store keeps a second copy of these rules: `MemoryStore` runs them
+//! under a lock, `RedisStore` runs them on its local view and admits
+//! only what its lease (a slice of the shared window) allows.
+//!
+//! [`MemoryStore`]: super::MemoryStore
+
+use super::{Observation, WindowReport, MAX_WINDOWS};
+use std::time::Duration;
+
+/// Milliseconds on a store's clock.
+pub(crate) type Millis = u64;
+
+/// The arithmetic every store shares.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tuning {
+    /// Pacing starts when what is left falls below this share of the limit.
+    pub(crate) pace_below: f64,
+    /// A window whose reset the server did not give is trusted this long.
+    pub(crate) unknown_reset: Millis,
+    /// A spent window whose reset is unknown (just refilled) is asked again after this.
+    pub(crate) recheck: Millis,
+    /// A report whose reset is later than the window's by more than this starts a new window.
+    pub(crate) new_window_after: Millis,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            pace_below: 0.1,
+            unknown_reset: 1_000,
+            recheck: 50,
+            new_window_after: 1_000,
+        }
+    }
+}
+
+/// What [`ScopeState::acquire`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Counted in flight; send after this long (pacing).
+    Go(Duration),
+    /// Nothing counted; ask again after this long.
+    Wait(Duration),
+}
+
+/// Units one request of `cost` draws from a window.
+pub(crate) fn amount(counts_cost: bool, cost: u64) -> u64 {
+    if counts_cost {
+        cost
+    } else {
+        1
+    }
+}
+
+/// Whether `report`'s window draws a request's cost (any window but one
+/// named `requests`, which draws 1 beside a tokens window).
+pub(crate) fn counts_cost(report: &WindowReport) -> bool {
+    report.name() != Some("requests")
+}
+
+/// The digest a window is known by (0 for the server's unnamed window).
+pub(crate) fn policy_of(report: &WindowReport) -> u64 {
+    report.name().map_or(0, crate::quota::digest)
+}
+
+/// One window (policy) of a scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub(crate) policy: u64,
+    pub(crate) limit: Option<u64>,
+    /// The fewest remaining any report of this window gave.
+    pub(crate) remaining: u64,
+    /// None after an optimistic refill, until a response says.
+    pub(crate) reset_at: Option<Millis>,
+    pub(crate) counts_cost: bool,
+}
+
+/// One scope's learned state.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ScopeState {
+    pub(crate) windows: [Option<Window>; MAX_WINDOWS],
+    pub(crate) cooldown_until: Option<Millis>,
+    pace_next: Option<Millis>,
+    /// Permits granted whose responses have not been settled: requests, and cost units.
+    in_flight_requests: u64,
+    in_flight_cost: u64,
+}
+
+fn ms(value: Millis) -> Duration {
+    Duration::from_millis(value)
+}
+
+fn as_ms(duration: Duration) -> Millis {
+    duration.as_millis().min(u128::from(u64::MAX / 4)) as Millis
+}
+
+impl ScopeState {
+    fn in_flight(&self, window: &Window) -> u64 {
+        if window.counts_cost {
+            self.in_flight_cost
+        } else {
+            self.in_flight_requests
+        }
+    }
+
+    /// True when nothing here holds anything back any more.
+    pub(crate) fn is_spent(&self, now: Millis) -> bool {
+        self.cooldown_until.is_none_or(|until| until <= now)
+            && self
+                .windows
+                .iter()
+                .flatten()
+                .all(|window| window.reset_at.is_some_and(|reset| reset <= now))
+    }
+
+    /// Whether `cost` may go now, and after what pacing delay (at most
+    /// `max_delay`); a `Go` is counted in flight until [`release`](Self::release).
+    pub(crate) fn acquire(
+        &mut self,
+        cost: u64,
+        max_delay: Duration,
+        now: Millis,
+        jitter: f64,
+        tuning: &Tuning,
+    ) -> Decision {
+        if let Some(until) = self.cooldown_until {
+            if until > now {
+                return Decision::Wait(ms(until - now));
+            }
+            self.cooldown_until = None;
+        }
+        self.refill(now);
+        let slot = self.pace_next.filter(|next| *next > now).unwrap_or(now);
+        let (wait, pace) = self.scan(cost, as_ms(max_delay), now, slot, tuning);
+        if wait > 0 {
+            return Decision::Wait(ms(wait));
+        }
+        self.in_flight_requests = self.in_flight_requests.saturating_add(1);
+        self.in_flight_cost = self.in_flight_cost.saturating_add(cost);
+        let delay = match pace {
+            None => 0,
+            Some((interval, reset)) => {
+                self.pace_next = Some(slot + interval);
+                let jitter = (interval as f64 * jitter.clamp(0.0, 1.0) * 0.5) as Millis;
+                (slot - now + jitter).min(reset - now).min(as_ms(max_delay))
+            }
+        };
+        Decision::Go(ms(delay))
+    }
+
+    /// Windows that have reset refill (when their limit is known) or are
+    /// forgotten.
+    fn refill(&mut self, now: Millis) {
+        for slot in self.windows.iter_mut() {
+            let Some(window) = slot else { continue };
+            if window.reset_at.is_some_and(|reset| reset <= now) {
+                match window.limit {
+                    Some(limit) => {
+                        window.remaining = limit;
+                        window.reset_at = None;
+                    }
+                    None => *slot = None,
+                }
+            }
+        }
+    }
+
+    /// The tightest window decides: how long to wait (0: none), or the
+    /// pacing interval and reset of the window that paces widest. Pacing
+    /// slots are handed out in order from `slot`; each window below its
+    /// pacing mark asks for what is left of its time to reset, split over
+    /// what is left of it.
+    fn scan(
+        &self,
+        cost: u64,
+        max_delay: Millis,
+        now: Millis,
+        slot: Millis,
+        tuning: &Tuning,
+    ) -> (Millis, Option<(Millis, Millis)>) {
+        let mut wait = 0;
+        let mut pace: Option<(Millis, Millis)> = None;
+        for window in self.windows.iter().flatten() {
+            let need = amount(window.counts_cost, cost);
+            let available = window.remaining.saturating_sub(self.in_flight(window));
+            if available < need {
+                let until = window
+                    .reset_at
+                    .map_or(tuning.recheck, |reset| reset.saturating_sub(now));
+                wait = wait.max(until.max(1));
+                continue;
+            }
+            let (Some(limit), Some(reset)) = (window.limit, window.reset_at) else {
+                continue;
+            };
+            let left = available - need;
+            let paced = (left as f64) < (limit as f64) * tuning.pace_below
+                && reset.saturating_sub(now) <= max_delay
+                && slot < reset;
+            if paced {
+                let interval = (reset - slot) / left.saturating_add(1);
+                if pace.is_none_or(|(current, _)| interval > current) {
+                    pace = Some((interval, reset));
+                }
+            }
+        }
+        (wait, pace)
+    }
+
+    /// Uncounts a permit of `cost` granted by [`acquire`](Self::acquire).
+    pub(crate) fn release(&mut self, cost: u64) {
+        self.in_flight_requests = self.in_flight_requests.saturating_sub(1);
+        self.in_flight_cost = self.in_flight_cost.saturating_sub(cost);
+    }
+
+    /// Learns what one answer reported: its cooldown and windows.
+    pub(crate) fn learn(&mut self, observation: &Observation, now: Millis, tuning: &Tuning) {
+        if let Some(cooldown) = observation.cooldown() {
+            let until = now + as_ms(cooldown);
+            self.cooldown_until = Some(self.cooldown_until.map_or(until, |c| c.max(until)));
+        }
+        for report in observation.windows() {
+            self.learn_window(report, now, tuning);
+        }
+    }
+
+    fn learn_window(&mut self, report: &WindowReport, now: Millis, tuning: &Tuning) {
+        let reset_at = now + report.reset().map_or(tuning.unknown_reset, as_ms);
+        let policy = policy_of(report);
+        let existing = self
+            .windows
+            .iter_mut()
+            .flatten()
+            .find(|window| window.policy == policy);
+        let Some(window) = existing else {
+            let Some(remaining) = report.remaining() else {
+                return;
+            };
+            let window = Window {
+                policy,
+                limit: report.limit(),
+                remaining,
+                reset_at: Some(reset_at),
+                counts_cost: counts_cost(report),
+            };
+            if let Some(free) = self.windows.iter_mut().find(|slot| slot.is_none()) {
+                *free = Some(window);
+            }
+            return;
+        };
+        if report.limit().is_some() {
+            window.limit = report.limit();
+        }
+        window.counts_cost = counts_cost(report);
+        let Some(remaining) = report.remaining() else {
+            return;
+        };
+        let new_window = match window.reset_at {
+            // Refilled: the first report of the new window.
+            None => true,
+            Some(current) => reset_at > current + tuning.new_window_after,
+        };
+        if !new_window {
+            window.remaining = window.remaining.min(remaining);
+        } else if report.reset().is_none_or(|reset| !reset.is_zero()) {
+            // (A late answer from the window that just ended, reset 0,
+            // says nothing about the new one.)
+            window.remaining = remaining;
+            window.reset_at = Some(reset_at);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(limit: u64, remaining: u64, reset: u64) -> Observation {
+        Observation::new().with_window(WindowReport::new(
+            None,
+            Some(limit),
+            Some(remaining),
+            Some(Duration::from_secs(reset)),
+            None,
+        ))
+    }
+
+    const FOREVER: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn decisions_on_a_given_clock() {
+        let tuning = Tuning::default();
+        let mut state = ScopeState::default();
+        state.learn(&report(100, 1, 10), 1_000, &tuning);
+        assert_eq!(
+            state.acquire(1, FOREVER, 1_000, 0.0, &tuning),
+            Decision::Go(Duration::ZERO)
+        );
+        assert_eq!(
+            state.acquire(1, FOREVER, 1_000, 0.0, &tuning),
+            Decision::Wait(Duration::from_secs(10))
+        );
+        // The reset comes from the clock reading alone: 10 s later, refilled.
+        assert_eq!(
+            state.acquire(1, FOREVER, 11_000, 0.0, &tuning),
+            Decision::Go(Duration::ZERO)
+        );
+        state.release(1);
+        assert!(!state.is_spent(11_000));
+    }
+}
