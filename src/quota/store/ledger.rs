@@ -1,1 +1,424 @@
+//! The fleet's ledger of one scope (feature `redis`): what the shared
+//! store keeps, and how a member's lease is cut from it.
+//!
+//! Pure, like the window algorithm it builds on: the store reads the
+//! ledger, runs [`Ledger::renew`] for one member on the ledger's clock and
+//! writes the result back only if nobody wrote in between (a version
+//! compare-and-set: Redis keeps it atomic, and holds no rule of its own).
+//!
+//! - **What it keeps**: the fleet's merged view of the scope's windows and
+//!   cooldown (the [`ScopeState`] every member reports into), the current
+//!   lease window (its end, the units the fleet may lease in it, the units
+//!   leased), the members (last renewal, units leased), and the cold-start
+//!   probe.
+//! - **Leases**: each active member may lease up to a fair share
+//!   (`budget / members`, rounded up) of the window, sized by its demand;
+//!   a share nobody claims goes to whoever asks once every other member's
+//!   unclaimed share is set aside. A member returns what it did not use
+//!   at each renewal; a member that stops renewing for
+//!   [`MEMBER_TTL`] is dropped and its lease goes back.
+//! - **Corrections**: the fleet may never lease more than the fewest
+//!   remaining any member saw plus what was leased: traffic the ledger did
+//!   not lease (a cold start, another client) tightens the budget.
+//! - **Cold start**: while nothing is known, one member holds the probe
+//!   for [`PROBE_TTL`]: it sends one request, the others wait for what it
+//!   teaches.
 
+use super::window::{Millis, Report, ScopeState, Tuning};
+use super::MAX_WINDOWS;
+
+/// How long a lease lasts without renewal (a member renews ahead of it).
+pub(crate) const LEASE_TTL: Millis = 4_000;
+/// A member that has not renewed for this long is gone: its lease returns.
+pub(crate) const MEMBER_TTL: Millis = 6_000;
+/// A member past its share asks again after this (others may not need theirs).
+pub(crate) const SHARE_WAIT: Millis = 1_000;
+/// How long a cold-start probe holds the scope before another may probe.
+pub(crate) const PROBE_TTL: Millis = 2_000;
+/// How long a probe that taught nothing (no quota announced) leaves the
+/// scope open before the fleet asks again.
+pub(crate) const OPEN_TTL: Millis = 30_000;
+/// A member's first lease of a window, before it has shown any demand.
+pub(crate) const FIRST_WANT: u64 = 4;
+
+/// One member of the fleet, as the ledger knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Member {
+    pub(crate) id: u64,
+    /// Its last renewal.
+    pub(crate) seen: Millis,
+    /// Units leased to it in the current lease window, net of returns.
+    pub(crate) leased: u64,
+}
+
+/// One scope's ledger.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Ledger {
+    /// Bumped by every write; 0: the ledger did not exist.
+    pub(crate) version: u64,
+    pub(crate) state: ScopeState,
+    /// When the current lease window ends (0: none yet).
+    pub(crate) lease_end: Millis,
+    /// Units the fleet may lease in it.
+    pub(crate) budget: u64,
+    /// Units leased in it, net of returns.
+    pub(crate) granted: u64,
+    pub(crate) members: Vec<Member>,
+    /// The cold-start probe: its member and until when it holds.
+    pub(crate) probe: Option<(u64, Millis)>,
+    /// A probe taught nothing: the scope is open (no holding) until then.
+    pub(crate) open_until: Millis,
+}
+
+/// What a member brings to a renewal.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ask {
+    pub(crate) member: u64,
+    pub(crate) now: Millis,
+    /// What the member learned, relative to `now`.
+    pub(crate) reports: [Option<Report>; MAX_WINDOWS],
+    pub(crate) cooldown: Option<Millis>,
+    /// Units of its lease it did not use (handed back).
+    pub(crate) returned: u64,
+    /// Units it expects to need until its next renewal.
+    pub(crate) want: u64,
+    /// Its probe was answered and taught nothing.
+    pub(crate) open: bool,
+}
+
+/// What the ledger answered a member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// Nothing is known and another member probes: wait this long.
+    Hold(Millis),
+    /// Nothing is known: this member sends the probe.
+    Probe,
+    /// A probe taught nothing (the scope announces no quota): go.
+    Open,
+    /// A lease (possibly empty).
+    Lease(Granted),
+}
+
+/// A lease, on the ledger's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Granted {
+    pub(crate) left: u64,
+    pub(crate) until: Millis,
+    /// Non-zero with an empty lease: do not ask again before this.
+    pub(crate) hold_until: Millis,
+    pub(crate) counts_cost: bool,
+    /// Active members, the binding window's limit (or remaining): what a
+    /// member falls back on when the store fails.
+    pub(crate) members: u64,
+    pub(crate) limit: u64,
+}
+
+impl Ledger {
+    /// One member's renewal: learns its reports, returns its unused lease,
+    /// drops members gone quiet, and cuts its next lease.
+    pub(crate) fn renew(&mut self, ask: &Ask, tuning: &Tuning) -> Answer {
+        let now = ask.now;
+        self.version += 1;
+        self.state
+            .learn_reports(&ask.reports, ask.cooldown, now, tuning);
+        self.state.refill(now);
+        self.expire_members(now);
+        let me = self.member(ask.member, now);
+        let back = ask.returned.min(self.members[me].leased);
+        self.members[me].leased -= back;
+        self.granted = self.granted.saturating_sub(back);
+        let Some(binding) = self.state.binding() else {
+            return self.cold(ask.member, ask.open, now);
+        };
+        self.probe = None;
+        let end = binding.reset_at.unwrap_or(now + LEASE_TTL);
+        self.roll(end, binding.remaining, now, tuning);
+        // Never more than the fewest remaining seen plus what was leased.
+        self.budget = self
+            .budget
+            .min(binding.remaining.saturating_add(self.granted));
+        let members = self.members.len() as u64;
+        let mut granted = Granted {
+            left: 0,
+            until: self.lease_end.min(now + LEASE_TTL),
+            hold_until: 0,
+            counts_cost: binding.counts_cost,
+            members,
+            limit: binding.limit.unwrap_or(self.budget),
+        };
+        if let Some(until) = self.state.cooldown_until.filter(|until| *until > now) {
+            granted.hold_until = until;
+            return Answer::Lease(granted);
+        }
+        granted.left = self.cut(me, ask.want);
+        if granted.left == 0 {
+            let spent = self.granted >= self.budget;
+            granted.hold_until = match spent {
+                true => self.lease_end,
+                false => self.lease_end.min(now + SHARE_WAIT),
+            };
+        }
+        Answer::Lease(granted)
+    }
+
+    /// Nothing known: one member probes, the others hold until it teaches.
+    fn cold(&mut self, member: u64, open: bool, now: Millis) -> Answer {
+        if open {
+            self.probe = None;
+            self.open_until = now + OPEN_TTL;
+        }
+        if self.open_until > now {
+            return Answer::Open;
+        }
+        match self.probe {
+            Some((_, until)) if until > now => Answer::Hold(until - now),
+            _ => {
+                self.probe = Some((member, now + PROBE_TTL));
+                Answer::Probe
+            }
+        }
+    }
+
+    /// Starts a new lease window when the last one lapsed; follows the
+    /// window's end when reports move it.
+    fn roll(&mut self, end: Millis, remaining: u64, now: Millis, tuning: &Tuning) {
+        if self.lease_end <= now {
+            self.lease_end = end;
+            self.budget = remaining;
+            self.granted = 0;
+            for member in &mut self.members {
+                member.leased = 0;
+            }
+        } else if end > self.lease_end + tuning.new_window_after || end < self.lease_end {
+            self.lease_end = end;
+        }
+    }
+
+    /// Members that stopped renewing are gone: their leases go back.
+    fn expire_members(&mut self, now: Millis) {
+        let granted = &mut self.granted;
+        self.members.retain(|member| {
+            let alive = member.seen + MEMBER_TTL > now;
+            if !alive {
+                *granted = granted.saturating_sub(member.leased);
+            }
+            alive
+        });
+    }
+
+    fn member(&mut self, id: u64, now: Millis) -> usize {
+        let index = match self.members.iter().position(|m| m.id == id) {
+            Some(index) => index,
+            None => {
+                self.members.push(Member {
+                    id,
+                    seen: now,
+                    leased: 0,
+                });
+                self.members.len() - 1
+            }
+        };
+        self.members[index].seen = now;
+        index
+    }
+
+    /// The units member `me` gets: up to its fair share of the budget, and
+    /// beyond it only what no other member's unclaimed share needs.
+    fn cut(&mut self, me: usize, want: u64) -> u64 {
+        let count = self.members.len() as u64;
+        let fair = self.budget.div_ceil(count.max(1));
+        let reserve: u64 = (self.members.iter().enumerate())
+            .filter(|(index, _)| *index != me)
+            .map(|(_, m)| fair.saturating_sub(m.leased))
+            .sum();
+        let available = self.budget.saturating_sub(self.granted);
+        let within_share = fair.saturating_sub(self.members[me].leased);
+        let beyond = available.saturating_sub(reserve);
+        let left = want.min(available).min(within_share.max(beyond));
+        self.members[me].leased += left;
+        self.granted += left;
+        left
+    }
+
+    /// The ledger as hash fields (Redis `HSET` pairs).
+    pub(crate) fn encode(&self) -> Vec<(String, String)> {
+        let mut fields = vec![
+            ("v".to_owned(), self.version.to_string()),
+            ("le".to_owned(), self.lease_end.to_string()),
+            ("b".to_owned(), self.budget.to_string()),
+            ("g".to_owned(), self.granted.to_string()),
+        ];
+        if let Some(until) = self.state.cooldown_until {
+            fields.push(("cd".to_owned(), until.to_string()));
+        }
+        if self.open_until > 0 {
+            fields.push(("op".to_owned(), self.open_until.to_string()));
+        }
+        if let Some((member, until)) = self.probe {
+            fields.push(("pr".to_owned(), format!("{member:x}:{until}")));
+        }
+        let windows = self.state.windows.iter().flatten().enumerate();
+        for (index, window) in windows {
+            let i = index + 1;
+            fields.push((format!("p{i}"), window.policy.to_string()));
+            fields.push((format!("r{i}"), window.remaining.to_string()));
+            fields.push((format!("c{i}"), u8::from(window.counts_cost).to_string()));
+            if let Some(limit) = window.limit {
+                fields.push((format!("l{i}"), limit.to_string()));
+            }
+            if let Some(reset_at) = window.reset_at {
+                fields.push((format!("t{i}"), reset_at.to_string()));
+            }
+        }
+        for member in &self.members {
+            let value = format!("{}:{}", member.seen, member.leased);
+            fields.push((format!("m:{:x}", member.id), value));
+        }
+        fields
+    }
+
+    /// The ledger from hash fields; `None` when a field is not what
+    /// [`encode`](Self::encode) writes.
+    pub(crate) fn decode(fields: &[(String, String)]) -> Option<Ledger> {
+        let mut ledger = Ledger::default();
+        for (name, value) in fields {
+            ledger.field(name, value)?;
+        }
+        Some(ledger)
+    }
+
+    fn field(&mut self, name: &str, value: &str) -> Option<()> {
+        let number = || value.parse::<u64>().ok();
+        match name {
+            "v" => self.version = number()?,
+            "le" => self.lease_end = number()?,
+            "b" => self.budget = number()?,
+            "g" => self.granted = number()?,
+            "cd" => self.state.cooldown_until = Some(number()?),
+            "op" => self.open_until = number()?,
+            "pr" => {
+                let (member, until) = value.split_once(':')?;
+                self.probe = Some((u64::from_str_radix(member, 16).ok()?, until.parse().ok()?));
+            }
+            _ if name.starts_with("m:") => {
+                let (seen, leased) = value.split_once(':')?;
+                self.members.push(Member {
+                    id: u64::from_str_radix(&name[2..], 16).ok()?,
+                    seen: seen.parse().ok()?,
+                    leased: leased.parse().ok()?,
+                });
+            }
+            _ => self.window_field(name, number()?)?,
+        }
+        Some(())
+    }
+
+    fn window_field(&mut self, name: &str, value: u64) -> Option<()> {
+        let (kind, index) = name.split_at(1);
+        let index = index.parse::<usize>().ok()?.checked_sub(1)?;
+        let slot = self.state.windows.get_mut(index)?;
+        let window = slot.get_or_insert(super::window::Window {
+            policy: 0,
+            limit: None,
+            remaining: 0,
+            reset_at: None,
+            counts_cost: true,
+        });
+        match kind {
+            "p" => window.policy = value,
+            "r" => window.remaining = value,
+            "c" => window.counts_cost = value == 1,
+            "l" => window.limit = Some(value),
+            "t" => window.reset_at = Some(value),
+            _ => return None,
+        }
+        Some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(limit: u64, remaining: u64, reset: Millis) -> [Option<Report>; MAX_WINDOWS] {
+        let mut reports = [None; MAX_WINDOWS];
+        reports[0] = Some(Report {
+            policy: 0,
+            limit: Some(limit),
+            remaining: Some(remaining),
+            reset: Some(reset),
+            counts_cost: true,
+        });
+        reports
+    }
+
+    fn ask(member: u64, now: Millis, want: u64) -> Ask {
+        Ask {
+            member,
+            now,
+            reports: [None; MAX_WINDOWS],
+            cooldown: None,
+            returned: 0,
+            want,
+            open: false,
+        }
+    }
+
+    fn lease(answer: Answer) -> Granted {
+        match answer {
+            Answer::Lease(granted) => granted,
+            other => panic!("expected a lease, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cold_start_one_probe_then_fair_shares() {
+        let tuning = Tuning::default();
+        let mut ledger = Ledger::default();
+        assert_eq!(ledger.renew(&ask(1, 0, 10), &tuning), Answer::Probe);
+        assert_eq!(
+            ledger.renew(&ask(2, 10, 10), &tuning),
+            Answer::Hold(PROBE_TTL - 10)
+        );
+        // The probe holder's other workers hold too.
+        assert_eq!(
+            ledger.renew(&ask(1, 15, 10), &tuning),
+            Answer::Hold(PROBE_TTL - 15)
+        );
+        // A scope that announces nothing: the probe's answer opens it.
+        let mut open = Ledger::default();
+        assert_eq!(open.renew(&ask(1, 0, 10), &tuning), Answer::Probe);
+        let mut nothing = ask(1, 5, 10);
+        nothing.open = true;
+        assert_eq!(open.renew(&nothing, &tuning), Answer::Open);
+        assert_eq!(open.renew(&ask(2, 6, 10), &tuning), Answer::Open);
+        // The probe's answer: 300 per 10 s, 299 left.
+        let mut taught = ask(1, 20, 1_000);
+        taught.reports = report(300, 299, 10_000);
+        let first = lease(ledger.renew(&taught, &tuning));
+        assert_eq!(first.left, 150, "a fair share of two members");
+        assert_eq!(first.until, 20 + LEASE_TTL);
+        let second = lease(ledger.renew(&ask(2, 30, 1_000), &tuning));
+        assert_eq!(second.left, 149, "the rest: 299 in all");
+        let third = lease(ledger.renew(&ask(2, 40, 1_000), &tuning));
+        assert_eq!((third.left, third.hold_until), (0, 10_020), "spent");
+        // Round trip through the hash fields.
+        let decoded = Ledger::decode(&ledger.encode()).unwrap();
+        assert_eq!(decoded.encode(), ledger.encode());
+    }
+
+    #[test]
+    fn a_member_that_stops_renewing_gives_its_lease_back() {
+        let tuning = Tuning::default();
+        let mut ledger = Ledger::default();
+        let mut a = ask(1, 0, 1_000);
+        a.reports = report(100, 100, 60_000);
+        assert_eq!(lease(ledger.renew(&a, &tuning)).left, 100);
+        let b = lease(ledger.renew(&ask(2, 10, 1_000), &tuning));
+        assert_eq!(b.left, 0, "A holds the window");
+        // A is gone: past MEMBER_TTL its lease returns to the pool.
+        let later = lease(ledger.renew(&ask(2, MEMBER_TTL + 1, 1_000), &tuning));
+        assert_eq!(later.left, 100);
+        assert_eq!(later.members, 1);
+    }
+}

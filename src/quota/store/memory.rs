@@ -129,7 +129,7 @@ impl MemoryStore {
         lock(&self.shared.shards[(scope.as_u64() as usize) % SHARDS])
     }
 
-    /// The decision, now, without a future (the Redis fallback uses it too).
+    /// The decision, now, without a future.
     pub(crate) fn acquire_now(
         &self,
         scope: ScopeKey,
@@ -137,25 +137,75 @@ impl MemoryStore {
         max_delay: Duration,
         tag: u8,
     ) -> Grant {
+        match self.decide(scope, cost, max_delay, tag, 0) {
+            Local::Unknown(grant) | Local::Decided(grant, _) => grant,
+            // No lease is ever set here; a fleet store's local view
+            // handles this itself.
+            Local::Renew => Grant::Wait(Duration::from_millis(self.shared.tuning.recheck)),
+        }
+    }
+
+    /// The window algorithm's decision for `scope` on this store's clock,
+    /// and whether a lease runs low (within `renew_within` ms of lapsing).
+    pub(crate) fn decide(
+        &self,
+        scope: ScopeKey,
+        cost: u64,
+        max_delay: Duration,
+        tag: u8,
+        renew_within: Millis,
+    ) -> Local {
         let unknown = Grant::Go {
             permit: Permit::new(scope, cost, false, tag),
             delay: Duration::ZERO,
         };
         if !self.shared.learned.load(Ordering::Acquire) {
-            return unknown;
+            return Local::Unknown(unknown);
         }
         let now = self.now();
         let mut shard = self.shard(scope);
         let Some(state) = shard.get_mut(&scope) else {
-            return unknown;
+            return Local::Unknown(unknown);
         };
         let jitter = HasherRng::default().next_f64();
         match state.acquire(cost, max_delay, now, jitter, &self.shared.tuning) {
-            Decision::Go(delay) => Grant::Go {
-                permit: Permit::new(scope, cost, true, tag),
-                delay,
-            },
-            Decision::Wait(wait) => Grant::Wait(wait),
+            Decision::Go(delay) => {
+                let grant = Grant::Go {
+                    permit: Permit::new(scope, cost, true, tag),
+                    delay,
+                };
+                Local::Decided(grant, state.lease_runs_low(now, renew_within))
+            }
+            Decision::Wait(wait) => Local::Decided(Grant::Wait(wait), false),
+            Decision::Renew => Local::Renew,
+        }
+    }
+
+    /// Runs `f` on `scope`'s state (created empty when `create` and absent).
+    pub(crate) fn with_scope<R>(
+        &self,
+        scope: ScopeKey,
+        create: bool,
+        f: impl FnOnce(Option<&mut ScopeState>, Millis, &Tuning) -> R,
+    ) -> R {
+        let now = self.now();
+        let mut shard = self.shard(scope);
+        if create && !shard.contains_key(&scope) {
+            self.make_room(&mut shard, now);
+            shard.insert(scope, ScopeState::default());
+            self.shared.learned.store(true, Ordering::Release);
+        }
+        f(shard.get_mut(&scope), now, &self.shared.tuning)
+    }
+
+    fn make_room(&self, shard: &mut Shard, now: Millis) {
+        if shard.len() >= self.shared.max_per_shard {
+            shard.retain(|_, state| !state.is_spent(now));
+            if shard.len() >= self.shared.max_per_shard {
+                if let Some(victim) = shard.keys().next().copied() {
+                    shard.remove(&victim);
+                }
+            }
         }
     }
 
@@ -169,7 +219,7 @@ impl MemoryStore {
         let mut shard = self.shard(scope);
         if let Some(state) = shard.get_mut(&scope) {
             if permit.is_held() {
-                state.release(permit.cost());
+                state.release(permit.cost(), observation.is_none());
             }
             if let Some(observation) = learns {
                 state.learn(observation, now, &self.shared.tuning);
@@ -177,19 +227,21 @@ impl MemoryStore {
             return;
         }
         let Some(observation) = learns else { return };
-        if shard.len() >= self.shared.max_per_shard {
-            shard.retain(|_, state| !state.is_spent(now));
-            if shard.len() >= self.shared.max_per_shard {
-                if let Some(victim) = shard.keys().next().copied() {
-                    shard.remove(&victim);
-                }
-            }
-        }
+        self.make_room(&mut shard, now);
         let mut state = ScopeState::default();
         state.learn(observation, now, &self.shared.tuning);
         shard.insert(scope, state);
         self.shared.learned.store(true, Ordering::Release);
     }
+}
+
+/// A local decision: nothing known of the scope (an unheld go), the
+/// algorithm's grant (and whether the lease runs low), or "renew the lease".
+#[derive(Debug)]
+pub(crate) enum Local {
+    Unknown(Grant),
+    Decided(Grant, bool),
+    Renew,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -1,259 +1,102 @@
-//! [`RedisStore`] (feature `redis`): one learned quota for a fleet.
+//! [`RedisStore`] (feature `redis`): a fleet admits from local leases of
+//! one shared ledger.
 
-use super::window::{counts_cost, policy_of, Tuning};
+use super::ledger::{Answer, Ask, Granted, Ledger, FIRST_WANT, LEASE_TTL, PROBE_TTL};
+use super::memory::Local;
+use super::window::{Lease, Millis, ScopeState};
 use super::{Grant, MemoryStore, Observation, Permit, QuotaStore, ScopeKey, StoreFuture};
 use crate::telemetry;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError, Script};
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
 
 /// The default key prefix.
 pub const DEFAULT_PREFIX: &str = "tower-api-errors:quota:";
 /// The default bound on one Redis round trip: 50 ms.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(50);
-/// After a failure, Redis is tried again (by one request) after this long.
-const PROBE_EVERY: Duration = Duration::from_secs(1);
-/// Permits of a scope nobody has settled for this long belong to processes
-/// that are gone: they are forgotten.
-const STALE_IN_FLIGHT: Duration = Duration::from_secs(30);
-/// A process past its fair share of a window asks again after this; a
-/// process that has not asked for three of these is no longer counted in
-/// the fleet.
-const SHARE_WAIT: Duration = Duration::from_secs(1);
-const SHARED: u8 = 1;
-const LOCAL: u8 = 0;
-
-/// Acquire: KEYS[1] scope; ARGV cost, max_delay_ms, pace_below, recheck_ms,
-/// jitter (0..1), stale_ms, member, share_wait_ms. Returns {0, held,
-/// delay_ms} or {1, wait_ms}. The same arithmetic as `MemoryStore`, on
-/// Redis's clock, plus fair shares: each process (member) that asked
-/// within the last 3 share waits is active, and in a window whose limit is
-/// known an active member may take at most ceil(limit / active members)
-/// of it; past its share it asks again after the share wait (a member that
-/// stops asking leaves its share to the others).
-const ACQUIRE: &str = r#"
-local key = KEYS[1]
-local cost = tonumber(ARGV[1])
-local max_delay = tonumber(ARGV[2])
-local pace_below = tonumber(ARGV[3])
-local recheck = tonumber(ARGV[4])
-local jitter = tonumber(ARGV[5])
-local stale = tonumber(ARGV[6])
-local member = ARGV[7]
-local share_wait = tonumber(ARGV[8])
+/// A lease is renewed when this little of its time is left (or a quarter
+/// of its units).
+const RENEW_AHEAD: Millis = LEASE_TTL * 2 / 5;
+/// A process that knows nothing of a scope asks the ledger at most this
+/// often whether the fleet does.
+const JOIN_EVERY: Millis = 1_000;
+/// Backoff between attempts to reach a failing Redis: doubling from the
+/// first to the last, jittered.
+const BACKOFF_FIRST: Millis = 250;
+const BACKOFF_MAX: Millis = 5_000;
+/// A request whose lease could not be renewed asks again after this.
+const RECHECK: Duration = Duration::from_millis(RECHECK_MS);
+const RECHECK_MS: Millis = 50;
+/// Scopes whose renewal state is kept (a bound, like `MemoryStore`'s).
+const MAX_SCOPES: usize = 16 * 1024;
+/// Compare-and-set of one scope's ledger, and nothing else: every rule is
+/// in Rust (`quota/store/ledger.rs`). KEYS[1] the ledger (a hash); ARGV[1]
+/// the version the caller read (`''`: none); ARGV[2] a TTL in ms; ARGV[3..]
+/// field, value pairs. Writes them (replacing the hash) only if the version
+/// is unchanged; answers `{written, seconds, microseconds, fields...}`
+/// (Redis's clock, and the current fields when not written).
+const CAS: &str = r#"
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local h = redis.call('HGETALL', key)
-if #h == 0 then return {0, 0, 0} end
-local s = {}
-for i = 1, #h, 2 do s[h[i]] = h[i + 1] end
-local active_for = share_wait * 3
-redis.call('HSET', key, 'm:' .. member, now)
-local members = 1
-for f, v in pairs(s) do
-  if string.sub(f, 1, 2) == 'm:' and f ~= 'm:' .. member then
-    local seen = tonumber(v) or 0
-    if now - seen <= active_for then
-      members = members + 1
-    elseif now - seen > active_for * 20 then
-      local gone = string.sub(f, 3)
-      redis.call('HDEL', key, f)
-      for i = 1, 4 do redis.call('HDEL', key, 'g' .. i .. ':' .. gone) end
-    end
-  end
+local v = redis.call('HGET', KEYS[1], 'v') or ''
+if v == ARGV[1] and #ARGV > 2 then
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {'1', t[1], t[2]}
 end
-local share_over = 0
-local mine_of = {}
-local cd = tonumber(s.cd) or 0
-if cd > now then return {1, cd - now} end
-local ifr = tonumber(s.ifr) or 0
-local ifc = tonumber(s.ifc) or 0
-if (ifr > 0 or ifc > 0) and now - (tonumber(s.ls) or 0) > stale then
-  ifr = 0
-  ifc = 0
-end
-local n = tonumber(s.n) or 0
-local wait = 0
-local slot = now
-local pn = tonumber(s.pn) or 0
-if pn > now then slot = pn end
-local pace_interval = -1
-local pace_reset = 0
-for i = 1, n do
-  local lim = tonumber(s['l' .. i])
-  local rem = tonumber(s['r' .. i]) or 0
-  local rst = tonumber(s['t' .. i])
-  local live = true
-  local epoch = tonumber(s['e' .. i]) or 0
-  if rst and rst <= now then
-    if lim then
-      rem = lim
-      rst = nil
-      epoch = epoch + 1
-      redis.call('HSET', key, 'r' .. i, rem, 'e' .. i, epoch)
-      redis.call('HDEL', key, 't' .. i)
-    else
-      live = false
-    end
-  end
-  if live then
-    local counts_cost = s['c' .. i] == '1'
-    local need = 1
-    local inflight = ifr
-    if counts_cost then
-      need = cost
-      inflight = ifc
-    end
-    local avail = rem - inflight
-    if lim and members > 1 and avail >= need then
-      local mine = 0
-      local g = s['g' .. i .. ':' .. member]
-      if g then
-        local ge, gc = string.match(g, '^(%d+):(%d+)$')
-        if tonumber(ge) == epoch then mine = tonumber(gc) end
-      end
-      if mine + need > math.ceil(lim / members) then
-        -- Ask again after the share wait, or at the reset if sooner.
-        local sw = share_wait
-        if rst then sw = math.min(sw, math.max(rst - now, 1)) end
-        share_over = math.max(share_over, sw, 1)
-      end
-      mine_of[i] = epoch .. ':' .. (mine + need)
-    end
-    if avail < need then
-      local w = recheck
-      if rst then w = math.max(rst - now, 1) end
-      if w > wait then wait = w end
-    elseif lim and rst then
-      local left = avail - need
-      if left < lim * pace_below and rst - now <= max_delay and slot < rst then
-        local interval = math.floor((rst - slot) / (left + 1))
-        if interval > pace_interval then
-          pace_interval = interval
-          pace_reset = rst
-        end
-      end
-    end
-  end
-end
-if wait > 0 then return {1, wait} end
-if share_over > 0 then return {1, share_over} end
-for i, v in pairs(mine_of) do redis.call('HSET', key, 'g' .. i .. ':' .. member, v) end
-redis.call('HSET', key, 'ifr', ifr + 1, 'ifc', ifc + cost)
-if ifr == 0 and ifc == 0 then redis.call('HSET', key, 'ls', now) end
-local delay = 0
-if pace_interval >= 0 then
-  redis.call('HSET', key, 'pn', slot + pace_interval)
-  delay = slot - now + math.floor(pace_interval * jitter * 0.5)
-  delay = math.min(delay, pace_reset - now, max_delay)
-end
-return {0, 1, delay}
+local r = {'0', t[1], t[2]}
+for _, f in ipairs(redis.call('HGETALL', KEYS[1])) do r[#r + 1] = f end
+return r
 "#;
 
-/// Settle: KEYS[1] scope; ARGV held, cost, cooldown_ms (-1: none),
-/// unknown_reset_ms, new_window_after_ms, ttl_ms, windows, then per window
-/// policy, limit, remaining, reset_ms (-1: none), counts_cost.
-const SETTLE: &str = r#"
-local key = KEYS[1]
-local held = tonumber(ARGV[1])
-local cost = tonumber(ARGV[2])
-local cooldown = tonumber(ARGV[3])
-local unknown_reset = tonumber(ARGV[4])
-local tolerance = tonumber(ARGV[5])
-local ttl = tonumber(ARGV[6])
-local count = tonumber(ARGV[7])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local exists = redis.call('EXISTS', key) == 1
-if held == 1 and exists then
-  local ifr = tonumber(redis.call('HGET', key, 'ifr')) or 0
-  local ifc = tonumber(redis.call('HGET', key, 'ifc')) or 0
-  redis.call('HSET', key, 'ifr', math.max(ifr - 1, 0), 'ifc', math.max(ifc - cost, 0), 'ls', now)
-end
-if count == 0 and cooldown < 0 then return 0 end
-if cooldown >= 0 then
-  local cd = tonumber(redis.call('HGET', key, 'cd')) or 0
-  redis.call('HSET', key, 'cd', math.max(cd, now + cooldown))
-end
-local n = tonumber(redis.call('HGET', key, 'n')) or 0
-for w = 0, count - 1 do
-  local base = 8 + w * 5
-  local policy = ARGV[base]
-  local lim = tonumber(ARGV[base + 1])
-  local rem = tonumber(ARGV[base + 2])
-  local reset = tonumber(ARGV[base + 3])
-  local cc = ARGV[base + 4]
-  local reset_at = now + unknown_reset
-  if reset >= 0 then reset_at = now + reset end
-  local found = 0
-  for i = 1, n do
-    if redis.call('HGET', key, 'p' .. i) == policy then found = i end
-  end
-  if found > 0 then
-    local i = found
-    if lim >= 0 then redis.call('HSET', key, 'l' .. i, lim) end
-    redis.call('HSET', key, 'c' .. i, cc)
-    if rem >= 0 then
-      local cur = tonumber(redis.call('HGET', key, 't' .. i))
-      if cur == nil or reset_at > cur + tolerance then
-        -- A new window this settle saw first (an acquire that saw the old
-        -- one pass has counted it already) starts a new epoch of shares.
-        -- A relative reset (`t=` seconds) drifts by up to a second from
-        -- report to report: only a refill (more remaining than counted)
-        -- is a new window.
-        local counted = tonumber(redis.call('HGET', key, 'r' .. i)) or rem
-        if cur ~= nil and reset ~= 0 and rem > counted then
-          redis.call('HINCRBY', key, 'e' .. i, 1)
-        end
-        if reset ~= 0 then redis.call('HSET', key, 'r' .. i, rem, 't' .. i, reset_at) end
-      else
-        local old = tonumber(redis.call('HGET', key, 'r' .. i)) or rem
-        redis.call('HSET', key, 'r' .. i, math.min(old, rem))
-      end
-    end
-  elseif rem >= 0 and n < 4 then
-    n = n + 1
-    redis.call('HSET', key, 'n', n, 'p' .. n, policy, 'r' .. n, rem, 't' .. n, reset_at, 'c' .. n, cc)
-    if lim >= 0 then redis.call('HSET', key, 'l' .. n, lim) end
-  end
-end
-if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
-return 1
-"#;
-
-/// Learned quotas shared by every process that points at one Redis: one
-/// learned window per scope, one count of permits in flight (granted and
-/// not yet answered: the ones the server may not have counted yet), one
-/// cooldown (feature `redis`).
+/// Learned quotas shared by every process that points at one Redis
+/// (feature `redis`): each process admits from a **local lease**, a slice
+/// of the shared window, and Redis keeps the ledger.
 ///
-/// Each decision is one atomic Lua script on Redis's clock, so processes
-/// with skewed clocks agree. Keys are `prefix` + the scope's 16-hex-digit
-/// digest (never a partition value), hashes whose TTL outlives the longest
-/// window they hold.
-///
-/// **When Redis fails** (down, slower than [`timeout`](Self::timeout),
-/// or an answer that is not what the script returns) the store keeps
-/// going on a local [`MemoryStore`] (warm: it learns every response too),
-/// says so once through `tracing` (`quota_store_local`, WARN), tries Redis
-/// again once a second, and says `quota_store_shared` when it answers.
-/// No request is lost, held longer, or sent twice for it: a failed call is
-/// a local decision.
-///
-/// Permits whose process died before settling them are forgotten after
-/// 30 s without any settle in their scope.
+/// - **No round trip per request.** A request is admitted (or held) by the
+///   same window algorithm as [`MemoryStore`]'s, on this process's view,
+///   within its lease: no Redis call, no allocation, no await while the
+///   lease has units. Responses are learned locally.
+/// - **Leases, renewed off the request's path.** When a lease runs low (a
+///   quarter of its units, or 40 % of its 4 s left) a background task
+///   renews it: it hands back what was not used, reports what this process
+///   learned, and receives its next slice, sized by its recent demand and
+///   the scope's active members (fair shares, see the ledger rules below).
+///   A request finds a spent lease only when demand outruns the renewals;
+///   it then waits for the one renewal in flight.
+/// - **The ledger** (one Redis hash per scope, key `prefix` + `{digest}`:
+///   one hash slot, so Redis Cluster works): the fleet's windows and
+///   cooldown, units leased in the current window, the members (last
+///   renewal, units leased), the cold-start probe. It is updated by a
+///   version compare-and-set script that holds no rule: every rule is the
+///   crate's Rust, run on Redis's clock (`TIME`). Unused units come back
+///   at the window's end, at each renewal, and when a member stops renewing
+///   (6 s).
+/// - **Cold start.** Until the fleet knows a scope's limit, one process
+///   holds a 2 s probe and sends one request; the others hold theirs until
+///   its answer teaches the window (bounded by `max_wait`).
+/// - **When Redis fails** (down, slower than [`timeout`](Self::timeout),
+///   or answering what the script does not), each process falls back to
+///   a cautious share: the last known limit divided by the last known
+///   members, once per window. It says so once through `tracing`
+///   (`quota_store_local`, WARN), tries Redis again with one attempt at a
+///   time across all scopes, backing off (250 ms doubling to 5 s, shared
+///   by every scope and clone), and says `quota_store_shared` when it
+///   answers. No request is lost, held beyond `max_wait`, or sent twice.
 ///
 /// # Clone
-/// Cheap; clones share the connection and the fallback.
+/// Cheap; clones share the connection, the leases and the local view.
 #[derive(Clone)]
 pub struct RedisStore {
     connection: ConnectionManager,
     // This store's name among the fleet's members (random, not derived
     // from anything secret); clones share it.
-    member: Arc<str>,
+    member: u64,
     prefix: Arc<str>,
     timeout: Duration,
     shared: Arc<Shared>,
@@ -261,14 +104,36 @@ pub struct RedisStore {
 
 struct Shared {
     local: MemoryStore,
-    acquire: Script,
-    settle: Script,
-    tuning: Tuning,
+    cas: Script,
+    scopes: Mutex<HashMap<ScopeKey, Arc<Sync>>>,
     local_mode: AtomicBool,
     local_decisions: AtomicU64,
-    /// Milliseconds after `epoch` when Redis is next tried, while local.
-    probe_at: AtomicU64,
-    epoch: Instant,
+    commands: AtomicU64,
+    /// While local: when Redis may next be tried (local ms), the current
+    /// backoff, and whether an attempt is in flight (one at a time).
+    retry_at: AtomicU64,
+    backoff: AtomicU64,
+    probing: AtomicBool,
+    /// Redis's clock minus this process's (ms), from the last answer.
+    offset: AtomicI64,
+}
+
+/// One scope's renewals in this process: one at a time, waited on by the
+/// requests that need it.
+struct Sync {
+    running: AtomicBool,
+    done: watch::Sender<u64>,
+    ledger: Mutex<Option<Ledger>>,
+    /// When this process last asked the ledger about the scope (local ms + 1).
+    asked: AtomicU64,
+    /// When the lease was last renewed (local ms), for the demand estimate.
+    renewed: AtomicU64,
+    /// The last known members, and the window end a fallback share was
+    /// already given for.
+    members: AtomicU32,
+    fallback_for: AtomicU64,
+    /// This process's probe was answered and taught nothing.
+    opened: AtomicBool,
 }
 
 impl fmt::Debug for RedisStore {
@@ -301,18 +166,20 @@ impl RedisStore {
         let connection = ConnectionManager::new_lazy_with_config(client, config)?;
         Ok(RedisStore {
             connection,
-            member: Arc::from(member_name()),
+            member: member_name(),
             prefix: Arc::from(DEFAULT_PREFIX),
             timeout: DEFAULT_TIMEOUT,
             shared: Arc::new(Shared {
                 local: MemoryStore::new(),
-                acquire: Script::new(ACQUIRE),
-                settle: Script::new(SETTLE),
-                tuning: Tuning::default(),
+                cas: Script::new(CAS),
+                scopes: Mutex::default(),
                 local_mode: AtomicBool::new(false),
                 local_decisions: AtomicU64::new(0),
-                probe_at: AtomicU64::new(0),
-                epoch: Instant::now(),
+                commands: AtomicU64::new(0),
+                retry_at: AtomicU64::new(0),
+                backoff: AtomicU64::new(BACKOFF_FIRST),
+                probing: AtomicBool::new(false),
+                offset: AtomicI64::new(0),
             }),
         })
     }
@@ -325,7 +192,8 @@ impl RedisStore {
     }
 
     /// The longest one Redis call may take (default 50 ms) before the
-    /// decision is made locally.
+    /// store falls back to its cautious local share. Calls are made off
+    /// the request's path, except by a request whose lease is spent.
     ///
     /// # Panics
     /// When `timeout` is zero.
@@ -335,228 +203,474 @@ impl RedisStore {
         self
     }
 
-    /// True while decisions are local because Redis failed.
+    /// True while decisions fall back on local shares because Redis failed.
     pub fn is_local(&self) -> bool {
         self.shared.local_mode.load(Ordering::Relaxed)
     }
 
-    /// How many acquisitions were decided locally because Redis failed
-    /// or was skipped while it was failing.
+    /// How many acquisitions were decided while Redis was failing (on the
+    /// cautious local share).
     pub fn local_decisions(&self) -> u64 {
         self.shared.local_decisions.load(Ordering::Relaxed)
     }
 
-    fn local_acquire(&self, scope: ScopeKey, cost: u64, max_delay: Duration) -> Grant {
-        self.shared.local_decisions.fetch_add(1, Ordering::Relaxed);
-        self.shared.local.acquire_now(scope, cost, max_delay, LOCAL)
+    /// How many calls this store (and its clones) sent to Redis: each
+    /// script call counts once.
+    pub fn commands(&self) -> u64 {
+        self.shared.commands.load(Ordering::Relaxed)
     }
 
-    /// The Redis key of `scope`.
+    /// Whether `scope`'s local view holds a spent probe and no window.
+    fn probe_answered(&self, scope: ScopeKey) -> bool {
+        self.shared.local.with_scope(scope, false, |state, _, _| {
+            state.is_some_and(|state| {
+                state.binding().is_none() && state.lease.is_some_and(|lease| lease.probe)
+            })
+        })
+    }
+
+    /// The Redis key of `scope`'s ledger: the prefix and the scope's digest
+    /// as a hash tag (`{...}`), so that every key of a scope is in one
+    /// Redis Cluster slot.
     pub fn key(&self, scope: ScopeKey) -> String {
-        format!("{}{scope}", self.prefix)
+        format!("{}{{{scope}}}", self.prefix)
     }
 
-    fn now_ms(&self) -> u64 {
-        self.shared.epoch.elapsed().as_millis() as u64
+    fn local_now(&self) -> Millis {
+        self.shared.local.now()
     }
 
-    /// Whether to skip Redis (local mode, and not yet time to probe). The
-    /// request that finds it is time takes the probe for itself.
-    fn skip_redis(&self) -> bool {
-        if !self.is_local() {
+    fn sync(&self, scope: ScopeKey) -> Arc<Sync> {
+        let mut scopes = self.shared.scopes.lock().unwrap_or_else(|p| p.into_inner());
+        if scopes.len() >= MAX_SCOPES && !scopes.contains_key(&scope) {
+            scopes.retain(|_, sync| sync.running.load(Ordering::Relaxed));
+        }
+        scopes
+            .entry(scope)
+            .or_insert_with(|| {
+                Arc::new(Sync {
+                    running: AtomicBool::new(false),
+                    done: watch::channel(0).0,
+                    ledger: Mutex::new(None),
+                    asked: AtomicU64::new(0),
+                    renewed: AtomicU64::new(0),
+                    members: AtomicU32::new(1),
+                    fallback_for: AtomicU64::new(0),
+                    opened: AtomicBool::new(false),
+                })
+            })
+            .clone()
+    }
+
+    /// Whether a request to a scope this process knows nothing of goes
+    /// at once (true), or waits for the ledger: asked at most once per
+    /// [`JOIN_EVERY`], and waited on while a question is out.
+    fn cold_go(&self, scope: ScopeKey) -> bool {
+        let now = self.local_now() + 1;
+        let sync = self.sync(scope);
+        if sync.running.load(Ordering::Acquire) {
             return false;
         }
-        let now = self.now_ms();
-        let probe_at = self.shared.probe_at.load(Ordering::Relaxed);
-        if now < probe_at {
-            return true;
-        }
-        let next = now + PROBE_EVERY.as_millis() as u64;
-        self.shared
-            .probe_at
-            .compare_exchange(probe_at, next, Ordering::Relaxed, Ordering::Relaxed)
-            .is_err()
+        let asked = sync.asked.load(Ordering::Relaxed);
+        let ask = (asked == 0 || now >= asked + JOIN_EVERY)
+            && sync
+                .asked
+                .compare_exchange(asked, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok();
+        !ask
     }
 
-    fn failed(&self, error: &dyn fmt::Display) {
-        self.shared.probe_at.store(
-            self.now_ms() + PROBE_EVERY.as_millis() as u64,
-            Ordering::Relaxed,
-        );
-        if !self.shared.local_mode.swap(true, Ordering::Relaxed) {
-            telemetry::quota_store_local(error);
+    fn decide(&self, scope: ScopeKey, cost: u64, max_delay: Duration) -> Local {
+        let local = self
+            .shared
+            .local
+            .decide(scope, cost, max_delay, 1, RENEW_AHEAD);
+        if self.is_local() && matches!(local, Local::Decided(..)) {
+            self.shared.local_decisions.fetch_add(1, Ordering::Relaxed);
         }
+        local
+    }
+
+    /// The decision once a renewal has answered (or failed).
+    fn decide_again(&self, scope: ScopeKey, cost: u64, max_delay: Duration) -> Grant {
+        match self.decide(scope, cost, max_delay) {
+            Local::Decided(grant, _) | Local::Unknown(grant) => grant,
+            Local::Renew => Grant::Wait(RECHECK),
+        }
+    }
+
+    /// Starts `scope`'s renewal in the background unless one is running.
+    fn spawn_renewal(&self, scope: ScopeKey) -> Arc<Sync> {
+        let sync = self.sync(scope);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return sync;
+        };
+        if sync.running.swap(true, Ordering::AcqRel) {
+            return sync;
+        }
+        let (store, task) = (self.clone(), sync.clone());
+        runtime.spawn(async move {
+            store.renew(scope, &task).await;
+            task.running.store(false, Ordering::Release);
+            task.done.send_modify(|generation| *generation += 1);
+        });
+        sync
+    }
+
+    /// Renews `scope`'s lease and waits for it (bounded).
+    async fn renew_and_wait(&self, scope: ScopeKey) {
+        let sync = self.sync(scope);
+        let mut done = sync.done.subscribe();
+        done.mark_unchanged();
+        self.spawn_renewal(scope);
+        if !sync.running.load(Ordering::Acquire) {
+            return;
+        }
+        let bound = self.timeout * 4 + Duration::from_millis(50);
+        let _ = tokio::time::timeout(bound, done.changed()).await;
+    }
+
+    /// One renewal: from Redis, or the cautious local share while it fails.
+    async fn renew(&self, scope: ScopeKey, sync: &Sync) {
+        if !self.may_call() {
+            self.fallback(scope, sync);
+            return;
+        }
+        let bound = self.timeout * 3;
+        let outcome = tokio::time::timeout(bound, self.renew_shared(scope, sync)).await;
+        self.shared.probing.store(false, Ordering::Release);
+        match outcome {
+            Ok(Ok(())) => self.answered(),
+            Ok(Err(error)) => self.failed(&error, scope, sync),
+            Err(_) => self.failed(&format!("no answer within {bound:?}"), scope, sync),
+        }
+    }
+
+    /// Whether Redis may be called now: always while it answers; while it
+    /// fails, one attempt at a time, after the shared backoff.
+    fn may_call(&self) -> bool {
+        if !self.is_local() {
+            return true;
+        }
+        let now = self.local_now();
+        now >= self.shared.retry_at.load(Ordering::Relaxed)
+            && !self.shared.probing.swap(true, Ordering::AcqRel)
+    }
+
+    fn failed(&self, error: &dyn fmt::Display, scope: ScopeKey, sync: &Sync) {
+        let backoff = match self.shared.local_mode.swap(true, Ordering::Relaxed) {
+            false => {
+                telemetry::quota_store_local(error);
+                BACKOFF_FIRST
+            }
+            true => self.shared.backoff.load(Ordering::Relaxed),
+        };
+        self.shared
+            .backoff
+            .store((backoff * 2).min(BACKOFF_MAX), Ordering::Relaxed);
+        let jitter = tower::util::rng::Rng::next_f64(&mut tower::util::rng::HasherRng::default());
+        let wait = backoff / 2 + (backoff as f64 * 0.5 * jitter) as Millis;
+        self.shared
+            .retry_at
+            .store(self.local_now() + wait, Ordering::Relaxed);
+        self.fallback(scope, sync);
     }
 
     fn answered(&self) {
+        self.shared.backoff.store(BACKOFF_FIRST, Ordering::Relaxed);
         if self.shared.local_mode.swap(false, Ordering::Relaxed) {
             telemetry::quota_store_shared();
         }
     }
 
-    async fn acquire_shared(
-        &self,
-        scope: ScopeKey,
-        cost: u64,
-        max_delay: Duration,
-    ) -> Result<Grant, String> {
-        let tuning = &self.shared.tuning;
-        let jitter = tower::util::rng::Rng::next_f64(&mut tower::util::rng::HasherRng::default());
-        let mut connection = self.connection.clone();
-        let call = async {
-            let reply: Vec<i64> = self
-                .shared
-                .acquire
-                .key(self.key(scope))
-                .arg(cost)
-                .arg(max_delay.as_millis() as u64)
-                .arg(tuning.pace_below)
-                .arg(tuning.recheck)
-                .arg(jitter)
-                .arg(STALE_IN_FLIGHT.as_millis() as u64)
-                .arg(&*self.member)
-                .arg(SHARE_WAIT.as_millis() as u64)
-                .invoke_async(&mut connection)
-                .await
-                .map_err(|error| error.to_string())?;
-            let millis = |value: i64| Duration::from_millis(value.max(0) as u64);
-            match reply.as_slice() {
-                [0, held @ (0 | 1), delay] => Ok(Grant::Go {
-                    permit: Permit::new(scope, cost, *held == 1, SHARED),
-                    delay: millis(*delay).min(max_delay),
-                }),
-                [1, wait] if *wait > 0 => Ok(Grant::Wait(millis(*wait))),
-                _ => Err(format!("unexpected reply {reply:?}")),
+    /// The cautious share while Redis fails: the binding window's limit
+    /// divided by the last known members, once per window; the lease lasts
+    /// until the next attempt on Redis (or the window's end).
+    fn fallback(&self, scope: ScopeKey, sync: &Sync) {
+        let members = u64::from(sync.members.load(Ordering::Relaxed).max(1));
+        let retry_at = self.shared.retry_at.load(Ordering::Relaxed);
+        self.shared.local.with_scope(scope, false, |state, now, _| {
+            let Some(state) = state else { return };
+            let Some(binding) = state.binding() else {
+                return;
+            };
+            let end = binding.reset_at.unwrap_or(now + LEASE_TTL);
+            let until = end.min(retry_at.max(now + 1));
+            let fresh = sync.fallback_for.swap(end, Ordering::Relaxed) != end;
+            let lease = state.lease.get_or_insert(Lease {
+                left: 0,
+                taken: 0,
+                until,
+                hold_until: 0,
+                counts_cost: binding.counts_cost,
+                probe: false,
+            });
+            if fresh {
+                let limit = binding.limit.unwrap_or(binding.remaining);
+                lease.left = limit.div_ceil(members);
+                lease.taken = 0;
             }
-        };
-        match tokio::time::timeout(self.timeout, call).await {
-            Ok(result) => result,
-            Err(_) => Err(format!("no answer within {:?}", self.timeout)),
-        }
+            lease.until = until;
+            lease.hold_until = if lease.left == 0 { until } else { 0 };
+        });
     }
 
-    async fn settle_shared(&self, permit: Permit, observation: Observation) -> Result<(), String> {
-        let tuning = &self.shared.tuning;
-        let millis = |value: Option<Duration>| {
-            value.map_or(-1, |d| d.as_millis().min(i64::MAX as u128) as i64)
-        };
-        let longest = observation
-            .windows()
-            .iter()
-            .filter_map(|w| w.reset())
-            .chain(observation.cooldown())
-            .max()
-            .unwrap_or_default();
-        let ttl = (longest + Duration::from_secs(60)).as_millis() as u64;
-        let mut invocation = self.shared.settle.key(self.key(permit.scope()));
-        invocation
-            .arg(u8::from(permit.is_held()))
-            .arg(permit.cost())
-            .arg(millis(observation.cooldown()))
-            .arg(tuning.unknown_reset)
-            .arg(tuning.new_window_after)
-            .arg(ttl)
-            .arg(observation.windows().len());
-        for window in observation.windows() {
-            invocation
-                .arg(policy_of(window).to_string())
-                .arg(window.limit().map_or(-1, |l| l.min(i64::MAX as u64) as i64))
-                .arg(
-                    window
-                        .remaining()
-                        .map_or(-1, |r| r.min(i64::MAX as u64) as i64),
-                )
-                .arg(millis(window.reset()))
-                .arg(u8::from(counts_cost(window)));
+    /// What this process reports and hands back, read from its local view.
+    fn ask(&self, scope: ScopeKey, sync: &Sync) -> (Ask, u64) {
+        self.shared.local.with_scope(scope, false, |state, now, _| {
+            let mut ask = Ask {
+                member: self.member,
+                now,
+                reports: Default::default(),
+                cooldown: None,
+                returned: 0,
+                want: FIRST_WANT,
+                open: sync.opened.swap(false, Ordering::Relaxed),
+            };
+            let Some(state) = state else {
+                return (ask, 0);
+            };
+            (ask.reports, ask.cooldown) = state.reports(now);
+            let Some(lease) = state.lease else {
+                return (ask, 0);
+            };
+            ask.returned = lease.left;
+            if lease.probe {
+                return (ask, lease.taken);
+            }
+            // Demand: what the last lease admitted, per lease lifetime
+            // (over a second at least), with room to grow.
+            let since = sync.renewed.load(Ordering::Relaxed);
+            let elapsed = now.saturating_sub(since).max(1_000);
+            let rate = lease.taken.saturating_mul(LEASE_TTL) / elapsed;
+            ask.want = (rate + rate / 2).max(lease.taken * 2).max(FIRST_WANT);
+            (ask, lease.taken)
+        })
+    }
+
+    async fn renew_shared(&self, scope: ScopeKey, sync: &Sync) -> Result<(), String> {
+        let (mut ask, taken_before) = self.ask(scope, sync);
+        let local_at_ask = ask.now;
+        let mut ledger = sync.ledger.lock().map_or(None, |mut l| l.take());
+        for _ in 0..4 {
+            let offset = self.shared.offset.load(Ordering::Relaxed);
+            ask.now = local_at_ask.saturating_add_signed(offset)
+                + self.local_now().saturating_sub(local_at_ask);
+            let mut next = ledger.take().unwrap_or_default();
+            let expected = match next.version {
+                0 => String::new(),
+                version => version.to_string(),
+            };
+            let answer = next.renew(&ask, &Default::default());
+            match self.cas(scope, &expected, &next).await? {
+                None => {
+                    self.apply(scope, sync, &next, answer, taken_before);
+                    *sync.ledger.lock().unwrap_or_else(|p| p.into_inner()) = Some(next);
+                    return Ok(());
+                }
+                Some(current) => ledger = Some(current),
+            }
+        }
+        Err("the ledger kept changing under four attempts".to_owned())
+    }
+
+    /// One compare-and-set: `None` when written, else the current ledger.
+    async fn cas(
+        &self,
+        scope: ScopeKey,
+        expected: &str,
+        next: &Ledger,
+    ) -> Result<Option<Ledger>, String> {
+        let mut invocation = self.shared.cas.key(self.key(scope));
+        let ttl = next.lease_end.max(next.state.cooldown_until.unwrap_or(0));
+        let ttl = ttl.saturating_sub(self.redis_now()) + 60_000;
+        invocation.arg(expected).arg(ttl);
+        for (name, value) in next.encode() {
+            invocation.arg(name).arg(value);
         }
         let mut connection = self.connection.clone();
-        let call = invocation.invoke_async::<i64>(&mut connection);
-        match tokio::time::timeout(self.timeout, call).await {
-            Ok(Ok(0 | 1)) => Ok(()),
-            Ok(Ok(other)) => Err(format!("unexpected reply {other}")),
-            Ok(Err(error)) => Err(error.to_string()),
-            Err(_) => Err(format!("no answer within {:?}", self.timeout)),
+        self.shared.commands.fetch_add(1, Ordering::Relaxed);
+        let sent = self.local_now();
+        let reply: Vec<String> = invocation
+            .invoke_async(&mut connection)
+            .await
+            .map_err(|error| error.to_string())?;
+        let [written, seconds, micros, fields @ ..] = reply.as_slice() else {
+            return Err(format!("unexpected reply of {} items", reply.len()));
+        };
+        let redis_ms = seconds.parse::<u64>().map_err(|e| e.to_string())? * 1000
+            + micros.parse::<u64>().map_err(|e| e.to_string())? / 1000;
+        let midway = sent + self.local_now().saturating_sub(sent) / 2;
+        self.shared
+            .offset
+            .store(redis_ms as i64 - midway as i64, Ordering::Relaxed);
+        if written == "1" {
+            return Ok(None);
+        }
+        let pairs: Vec<(String, String)> = fields
+            .chunks_exact(2)
+            .map(|pair| (pair[0].clone(), pair[1].clone()))
+            .collect();
+        Ledger::decode(&pairs)
+            .map(Some)
+            .ok_or_else(|| "the ledger holds what this crate does not write".to_owned())
+    }
+
+    fn redis_now(&self) -> Millis {
+        let offset = self.shared.offset.load(Ordering::Relaxed);
+        self.local_now().saturating_add_signed(offset)
+    }
+
+    /// Installs the ledger's answer in the local view.
+    fn apply(&self, scope: ScopeKey, sync: &Sync, ledger: &Ledger, answer: Answer, taken: u64) {
+        let offset = self.shared.offset.load(Ordering::Relaxed);
+        let to_local = |at: Millis| at.saturating_add_signed(-offset);
+        let redis_now = self.redis_now();
+        let create = ledger.state.binding().is_some() || !matches!(answer, Answer::Lease(_));
+        self.shared
+            .local
+            .with_scope(scope, create, |state, now, tuning| {
+                sync.renewed.store(now, Ordering::Relaxed);
+                let Some(state) = state else { return };
+                bootstrap(state, &ledger.state, redis_now, now, tuning);
+                // A probe sent stays marked, so that its answer can open the scope.
+                let probing = state.lease.is_some_and(|lease| lease.probe);
+                let cold = |left, hold: Millis| Lease {
+                    left,
+                    taken: 0,
+                    until: now + PROBE_TTL,
+                    hold_until: hold,
+                    counts_cost: false,
+                    probe: left > 0 || probing,
+                };
+                state.lease = match answer {
+                    Answer::Lease(granted) => {
+                        sync.members
+                            .store(granted.members as u32, Ordering::Relaxed);
+                        Some(local_lease(state, granted, taken, to_local))
+                    }
+                    Answer::Open => None,
+                    Answer::Probe => Some(cold(1, 0)),
+                    Answer::Hold(wait) => Some(cold(0, now + wait.min(RECHECK_MS))),
+                };
+            });
+    }
+}
+
+/// The local lease from the ledger's grant, less what this process admitted
+/// from its old lease while the renewal was on its way.
+fn local_lease(
+    state: &ScopeState,
+    granted: Granted,
+    taken_before: u64,
+    to_local: impl Fn(Millis) -> Millis,
+) -> Lease {
+    let taken_since = state
+        .lease
+        .map_or(0, |old| old.taken.saturating_sub(taken_before));
+    Lease {
+        left: granted.left.saturating_sub(taken_since),
+        taken: 0,
+        until: to_local(granted.until),
+        hold_until: match granted.hold_until {
+            0 => 0,
+            at => to_local(at),
+        },
+        counts_cost: granted.counts_cost,
+        probe: false,
+    }
+}
+
+/// Teaches the local view what the fleet knows and it does not: windows it
+/// has not seen, and the fleet's cooldown.
+fn bootstrap(
+    state: &mut ScopeState,
+    fleet: &ScopeState,
+    fleet_now: Millis,
+    now: Millis,
+    tuning: &super::window::Tuning,
+) {
+    let (mut reports, cooldown) = fleet.reports(fleet_now);
+    for report in reports.iter_mut() {
+        let known = report.is_some_and(|report| {
+            state
+                .windows
+                .iter()
+                .flatten()
+                .any(|window| window.policy == report.policy)
+        });
+        if known {
+            *report = None;
         }
     }
+    state.learn_reports(&reports, cooldown, now, tuning);
 }
 
 /// A name for this store among the fleet's: unique per process and store
 /// (process id, clock, a counter), hashed.
-fn member_name() -> String {
-    use std::sync::atomic::AtomicU32;
+fn member_name() -> u64 {
     static STORES: AtomicU32 = AtomicU32::new(0);
     let mut hasher = crate::quota::scope::Fnv1a::default();
     hasher.write_bytes(&std::process::id().to_le_bytes());
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_nanos();
     hasher.write_bytes(&nanos.to_le_bytes());
     hasher.write_bytes(&STORES.fetch_add(1, Ordering::Relaxed).to_le_bytes());
-    format!("{:016x}", hasher.finish())
+    hasher.finish()
 }
 
 impl QuotaStore for RedisStore {
     fn acquire(&self, scope: ScopeKey, cost: u64, max_delay: Duration) -> StoreFuture<Grant> {
-        if self.skip_redis() {
-            return StoreFuture::ready(self.local_acquire(scope, cost, max_delay));
-        }
-        let store = self.clone();
-        StoreFuture::boxed(async move {
-            match store.acquire_shared(scope, cost, max_delay).await {
-                Ok(grant) => {
-                    store.answered();
-                    grant
+        match self.decide(scope, cost, max_delay) {
+            Local::Decided(grant, runs_low) => {
+                if runs_low {
+                    self.spawn_renewal(scope);
                 }
-                Err(error) => {
-                    store.failed(&error);
-                    store.local_acquire(scope, cost, max_delay)
-                }
+                StoreFuture::ready(grant)
             }
-        })
+            Local::Unknown(grant) if self.cold_go(scope) => StoreFuture::ready(grant),
+            Local::Unknown(_) | Local::Renew => {
+                let store = self.clone();
+                StoreFuture::boxed(async move {
+                    store.renew_and_wait(scope).await;
+                    store.decide_again(scope, cost, max_delay)
+                })
+            }
+        }
     }
 
     fn settle(&self, permit: Permit, observation: &Observation) -> StoreFuture<()> {
-        // The local store learns everything too, so that a fallback is warm.
-        let local = Permit::new(
-            permit.scope(),
-            permit.cost(),
-            permit.is_held() && permit.tag() == LOCAL,
-            LOCAL,
-        );
-        self.shared.local.settle_now(local, Some(observation));
-        if permit.tag() != SHARED || (!permit.is_held() && observation.is_empty()) {
+        let scope = permit.scope();
+        let local = &self.shared.local;
+        if observation.is_empty() {
+            local.settle_now(permit, Some(observation));
+            if permit.is_held() && self.probe_answered(scope) {
+                // The probe taught nothing: the fleet need not hold.
+                self.sync(scope).opened.store(true, Ordering::Relaxed);
+                self.spawn_renewal(scope);
+            }
             return StoreFuture::ready(());
         }
-        let (store, observation) = (self.clone(), *observation);
-        StoreFuture::boxed(async move {
-            match store.settle_shared(permit, observation).await {
-                Ok(()) => store.answered(),
-                Err(error) => store.failed(&error),
-            }
-        })
+        let knew = local.with_scope(scope, false, |state, _, _| {
+            state.is_some_and(|state| state.binding().is_some())
+        });
+        local.settle_now(permit, Some(observation));
+        if !knew {
+            // The first lesson of this process (a probe's, say): the fleet
+            // hears it before this response is handed back.
+            let store = self.clone();
+            return StoreFuture::boxed(async move { store.renew_and_wait(scope).await });
+        }
+        if observation.cooldown().is_some() {
+            // A cooldown is the whole fleet's at once.
+            self.spawn_renewal(scope);
+        }
+        StoreFuture::ready(())
     }
 
     fn release(&self, permit: Permit) {
-        if permit.tag() == LOCAL {
-            self.shared.local.settle_now(permit, None);
-            return;
-        }
-        if !permit.is_held() {
-            return;
-        }
-        // Releasing may run in `Drop`: the write goes on in the background.
-        // Without a runtime it cannot: the scope forgets the permit after
-        // 30 s without settles.
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let store = self.clone();
-        runtime.spawn(async move {
-            match store.settle_shared(permit, Observation::new()).await {
-                Ok(()) => store.answered(),
-                Err(error) => store.failed(&error),
-            }
-        });
+        self.shared.local.settle_now(permit, None);
     }
 }

@@ -46,6 +46,27 @@ pub(crate) enum Decision {
     Go(Duration),
     /// Nothing counted; ask again after this long.
     Wait(Duration),
+    /// Nothing counted: the lease (a fleet member's slice of the shared
+    /// window) is spent or expired; ask the ledger for another.
+    Renew,
+}
+
+/// A fleet member's slice of the shared window, granted by the ledger:
+/// what this process may admit on its own, until `until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Lease {
+    /// Units left to admit.
+    pub(crate) left: u64,
+    /// Units admitted from it so far.
+    pub(crate) taken: u64,
+    /// When it lapses (the window's end, or the member's renewal deadline).
+    pub(crate) until: Millis,
+    /// The ledger said "nothing more before this": wait, do not ask.
+    pub(crate) hold_until: Millis,
+    /// Whether it counts a request's cost (true) or 1.
+    pub(crate) counts_cost: bool,
+    /// A cold-start probe's single unit (its answer opens or teaches).
+    pub(crate) probe: bool,
 }
 
 /// Units one request of `cost` draws from a window.
@@ -66,6 +87,30 @@ pub(crate) fn counts_cost(report: &WindowReport) -> bool {
 /// The digest a window is known by (0 for the server's unnamed window).
 pub(crate) fn policy_of(report: &WindowReport) -> u64 {
     report.name().map_or(0, crate::quota::digest)
+}
+
+/// One window as one answer (or one fleet member) reported it, relative
+/// to when it was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Report {
+    pub(crate) policy: u64,
+    pub(crate) limit: Option<u64>,
+    pub(crate) remaining: Option<u64>,
+    /// Milliseconds to the reset.
+    pub(crate) reset: Option<Millis>,
+    pub(crate) counts_cost: bool,
+}
+
+impl Report {
+    fn of(report: &WindowReport) -> Self {
+        Report {
+            policy: policy_of(report),
+            limit: report.limit(),
+            remaining: report.remaining(),
+            reset: report.reset().map(as_ms),
+            counts_cost: counts_cost(report),
+        }
+    }
 }
 
 /// One window (policy) of a scope.
@@ -89,6 +134,8 @@ pub(crate) struct ScopeState {
     /// Permits granted whose responses have not been settled: requests, and cost units.
     in_flight_requests: u64,
     in_flight_cost: u64,
+    /// A fleet member's lease (never set in a single process).
+    pub(crate) lease: Option<Lease>,
 }
 
 fn ms(value: Millis) -> Duration {
@@ -135,6 +182,19 @@ impl ScopeState {
             self.cooldown_until = None;
         }
         self.refill(now);
+        let lease_need = match self.lease {
+            None => None,
+            Some(lease) if lease.hold_until > now => {
+                return Decision::Wait(ms(lease.hold_until - now))
+            }
+            Some(lease) => {
+                let need = amount(lease.counts_cost, cost);
+                if lease.until <= now || lease.left < need {
+                    return Decision::Renew;
+                }
+                Some(need)
+            }
+        };
         let slot = self.pace_next.filter(|next| *next > now).unwrap_or(now);
         let (wait, pace) = self.scan(cost, as_ms(max_delay), now, slot, tuning);
         if wait > 0 {
@@ -142,6 +202,10 @@ impl ScopeState {
         }
         self.in_flight_requests = self.in_flight_requests.saturating_add(1);
         self.in_flight_cost = self.in_flight_cost.saturating_add(cost);
+        if let (Some(lease), Some(need)) = (self.lease.as_mut(), lease_need) {
+            lease.left -= need;
+            lease.taken += need;
+        }
         let delay = match pace {
             None => 0,
             Some((interval, reset)) => {
@@ -155,7 +219,7 @@ impl ScopeState {
 
     /// Windows that have reset refill (when their limit is known) or are
     /// forgotten.
-    fn refill(&mut self, now: Millis) {
+    pub(crate) fn refill(&mut self, now: Millis) {
         for slot in self.windows.iter_mut() {
             let Some(window) = slot else { continue };
             if window.reset_at.is_some_and(|reset| reset <= now) {
@@ -212,12 +276,77 @@ impl ScopeState {
         (wait, pace)
     }
 
-    /// Uncounts a permit of `cost` granted by [`acquire`](Self::acquire).
-    pub(crate) fn release(&mut self, cost: u64) {
+    /// Uncounts a permit of `cost` granted by [`acquire`](Self::acquire);
+    /// one never used (no answer) goes back to the lease.
+    pub(crate) fn release(&mut self, cost: u64, unused: bool) {
         self.in_flight_requests = self.in_flight_requests.saturating_sub(1);
         self.in_flight_cost = self.in_flight_cost.saturating_sub(cost);
+        if let (true, Some(lease)) = (unused, self.lease.as_mut()) {
+            let need = amount(lease.counts_cost, cost).min(lease.taken);
+            lease.left += need;
+            lease.taken -= need;
+        }
     }
 
+    /// Whether the lease should be renewed now, ahead of running out:
+    /// under a quarter of what it held left, or most of its time gone.
+    pub(crate) fn lease_runs_low(&self, now: Millis, renew_within: Millis) -> bool {
+        self.lease.is_some_and(|lease| {
+            lease.hold_until <= now
+                && (lease.left * 4 <= lease.left + lease.taken
+                    || lease.until.saturating_sub(now) <= renew_within)
+        })
+    }
+
+    /// The tightest window with a known limit, reset and remaining, and
+    /// whether it counts cost: the one a fleet divides into leases.
+    pub(crate) fn binding(&self) -> Option<Window> {
+        self.windows
+            .iter()
+            .flatten()
+            .filter(|w| w.reset_at.is_some())
+            .min_by_key(|w| w.remaining)
+            .copied()
+    }
+
+    /// What this state knows, relative to `now`: its live windows and the
+    /// time left of its cooldown (what a fleet member tells the ledger, and
+    /// the ledger tells a member).
+    pub(crate) fn reports(&self, now: Millis) -> ([Option<Report>; MAX_WINDOWS], Option<Millis>) {
+        let mut reports = [None; MAX_WINDOWS];
+        for (report, window) in reports.iter_mut().zip(self.windows.iter()) {
+            let Some(window) = window else { continue };
+            let Some(reset_at) = window.reset_at.filter(|reset| *reset > now) else {
+                continue;
+            };
+            *report = Some(Report {
+                policy: window.policy,
+                limit: window.limit,
+                remaining: Some(window.remaining),
+                reset: Some(reset_at - now),
+                counts_cost: window.counts_cost,
+            });
+        }
+        let cooldown = self.cooldown_until.filter(|until| *until > now);
+        (reports, cooldown.map(|until| until - now))
+    }
+
+    /// Learns reports (see [`reports`](Self::reports)) made `now`.
+    pub(crate) fn learn_reports(
+        &mut self,
+        reports: &[Option<Report>],
+        cooldown: Option<Millis>,
+        now: Millis,
+        tuning: &Tuning,
+    ) {
+        if let Some(cooldown) = cooldown {
+            let until = now + cooldown;
+            self.cooldown_until = Some(self.cooldown_until.map_or(until, |c| c.max(until)));
+        }
+        for report in reports.iter().flatten() {
+            self.learn_window(*report, now, tuning);
+        }
+    }
     /// Learns what one answer reported: its cooldown and windows.
     pub(crate) fn learn(&mut self, observation: &Observation, now: Millis, tuning: &Tuning) {
         if let Some(cooldown) = observation.cooldown() {
@@ -225,39 +354,39 @@ impl ScopeState {
             self.cooldown_until = Some(self.cooldown_until.map_or(until, |c| c.max(until)));
         }
         for report in observation.windows() {
-            self.learn_window(report, now, tuning);
+            self.learn_window(Report::of(report), now, tuning);
         }
     }
 
-    fn learn_window(&mut self, report: &WindowReport, now: Millis, tuning: &Tuning) {
-        let reset_at = now + report.reset().map_or(tuning.unknown_reset, as_ms);
-        let policy = policy_of(report);
+    fn learn_window(&mut self, report: Report, now: Millis, tuning: &Tuning) {
+        let reset_at = now + report.reset.unwrap_or(tuning.unknown_reset);
+        let policy = report.policy;
         let existing = self
             .windows
             .iter_mut()
             .flatten()
             .find(|window| window.policy == policy);
         let Some(window) = existing else {
-            let Some(remaining) = report.remaining() else {
+            let Some(remaining) = report.remaining else {
                 return;
             };
             let window = Window {
                 policy,
-                limit: report.limit(),
+                limit: report.limit,
                 remaining,
                 reset_at: Some(reset_at),
-                counts_cost: counts_cost(report),
+                counts_cost: report.counts_cost,
             };
             if let Some(free) = self.windows.iter_mut().find(|slot| slot.is_none()) {
                 *free = Some(window);
             }
             return;
         };
-        if report.limit().is_some() {
-            window.limit = report.limit();
+        if report.limit.is_some() {
+            window.limit = report.limit;
         }
-        window.counts_cost = counts_cost(report);
-        let Some(remaining) = report.remaining() else {
+        window.counts_cost = report.counts_cost;
+        let Some(remaining) = report.remaining else {
             return;
         };
         let new_window = match window.reset_at {
@@ -267,7 +396,7 @@ impl ScopeState {
         };
         if !new_window {
             window.remaining = window.remaining.min(remaining);
-        } else if report.reset().is_none_or(|reset| !reset.is_zero()) {
+        } else if report.reset != Some(0) {
             // (A late answer from the window that just ended, reset 0,
             // says nothing about the new one.)
             window.remaining = remaining;
@@ -310,7 +439,7 @@ mod tests {
             state.acquire(1, FOREVER, 11_000, 0.0, &tuning),
             Decision::Go(Duration::ZERO)
         );
-        state.release(1);
+        state.release(1, false);
         assert!(!state.is_spent(11_000));
     }
 }
