@@ -3,18 +3,19 @@
 //! and several client **processes**: this test binary re-executed in a
 //! child mode (`QUOTA_FLEET_CHILD`).
 //!
-//! Needs `redis-server` on the PATH: in CI (`CI` set) its absence fails the
-//! run; on a developer machine the failure says how to install it.
+//! Needs `redis-server` on the PATH (see `support/redis_server.rs`).
 #![cfg(feature = "redis")]
 
+#[path = "support/redis_server.rs"]
+mod redis_server;
 mod support;
 
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
-use std::io::{BufRead, BufReader};
+use redis_server::{free_port, RedisServer};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,75 +24,6 @@ use tokio::time::Instant;
 use tower::{Layer, ServiceBuilder, ServiceExt};
 use tower_api_errors::quota::{QuotaLayer, RedisStore, ScopeKey};
 use tower_api_errors::{RetryLayer, RetryPolicy};
-
-/// A `redis-server` of our own; killed when dropped.
-struct RedisServer {
-    child: Child,
-    port: u16,
-}
-
-impl RedisServer {
-    fn start(port: u16) -> RedisServer {
-        let spawned = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn();
-        let mut child = match spawned {
-            Ok(child) => child,
-            Err(error) if std::env::var_os("CI").is_some() => {
-                panic!("redis-server is missing in CI ({error}): .ci/run installs it")
-            }
-            Err(error) => panic!(
-                "these tests need a local redis-server ({error}): apt-get install redis-server"
-            ),
-        };
-        // Event-driven readiness: Redis logs this line once it listens.
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let ready = lines
-            .by_ref()
-            .take(200)
-            .map_while(Result::ok)
-            .any(|line| line.contains("Ready to accept connections"));
-        assert!(ready, "redis-server on port {port} did not start");
-        // Keep draining its log so it never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        RedisServer { child, port }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A vendor that enforces `limit` requests per fixed `window` and says so
 /// in `X-RateLimit-*` headers (reset as delta seconds, rounded up); a spent

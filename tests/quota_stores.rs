@@ -1,0 +1,134 @@
+//! One table of cases, run against every store: `MemoryStore`, and
+//! `RedisStore` on a real `redis-server` (started here, feature `redis`).
+//! Both call the same window algorithm; these rows hold them to the same
+//! decisions through the public `QuotaStore` trait.
+//!
+//! The rows need no time to pass (Redis's clock cannot be paused): a wait
+//! is checked to be the one the row taught, less the little time the row
+//! itself took (and within [`CLOCKS`] of it, for the ledger's clock).
+
+#[cfg(feature = "redis")]
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
+use std::time::Duration;
+use tower_api_errors::quota::{
+    Grant, MemoryStore, Observation, Permit, QuotaStore, ScopeKey, WindowReport,
+};
+
+const MAX: Duration = Duration::from_secs(7200);
+/// How far the ledger's clock (Redis's `TIME`, mapped onto this process's
+/// clock with the round trip's midpoint) may put a window's end.
+const CLOCKS: Duration = Duration::from_millis(100);
+
+fn window(name: Option<&str>, limit: u64, remaining: u64, reset_secs: u64) -> WindowReport {
+    let reset = Some(Duration::from_secs(reset_secs));
+    WindowReport::new(name, Some(limit), Some(remaining), reset, None)
+}
+
+/// What a row expects of one acquisition.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    Go,
+    /// A wait of this long (less up to a second the row took).
+    Wait(Duration),
+}
+
+/// One row: what the first answer taught, then acquisitions (cost, expected).
+struct Row {
+    name: &'static str,
+    taught: Observation,
+    steps: Vec<(u64, Expect)>,
+}
+
+fn rows() -> Vec<Row> {
+    use Expect::{Go, Wait};
+    let secs = Duration::from_secs;
+    vec![
+        Row {
+            // GitHub-style: 3 left of 100, reset in 10 s; permits in flight count.
+            name: "counts in flight against the reported remaining",
+            taught: Observation::new().with_window(window(None, 100, 3, 10)),
+            steps: vec![(1, Go), (1, Go), (1, Go), (1, Wait(secs(10)))],
+        },
+        Row {
+            // IETF draft §5.3: a burst and a daily policy; the spent daily binds.
+            name: "the tightest of several policies binds",
+            taught: Observation::new()
+                .with_window(window(Some("burst"), 10, 5, 1))
+                .with_window(window(Some("daily"), 1000, 0, 3000)),
+            steps: vec![(1, Wait(secs(3000)))],
+        },
+        Row {
+            // A 429 with Retry-After: 5 holds the whole scope.
+            name: "a cooldown holds the scope",
+            taught: Observation::new().with_cooldown(secs(5)),
+            steps: vec![(1, Wait(secs(5)))],
+        },
+        Row {
+            // OpenAI-style: requests draw 1, tokens draw the cost.
+            name: "costs count in the windows that count them",
+            taught: Observation::new()
+                .with_window(window(Some("requests"), 100, 50, 60))
+                .with_window(window(Some("tokens"), 10_000, 1_000, 60)),
+            steps: vec![(600, Go), (600, Wait(secs(60))), (300, Go)],
+        },
+        Row {
+            name: "a spent window waits for its reset",
+            taught: Observation::new().with_window(window(None, 60, 0, 45)),
+            steps: vec![(1, Wait(secs(45))), (1, Wait(secs(45)))],
+        },
+    ]
+}
+
+fn go(grant: Grant) -> Option<Permit> {
+    match grant {
+        Grant::Go { permit, .. } => Some(permit),
+        _ => None,
+    }
+}
+
+/// Runs every row against `store`; `label` names the store in failures.
+async fn run_rows(store: &dyn QuotaStore, label: &str) {
+    for (index, row) in rows().into_iter().enumerate() {
+        let scope = ScopeKey::new(&format!("row{index}.example"), None);
+        let first = go(store.acquire(scope, 1, MAX).await)
+            .unwrap_or_else(|| panic!("{label}: {}: nothing learned, yet held", row.name));
+        store.settle(first, &row.taught).await;
+        let mut held = Vec::new();
+        for (step, (cost, expect)) in row.steps.iter().enumerate() {
+            let grant = store.acquire(scope, *cost, MAX).await;
+            let at = format!("{label}: {}: step {step}: {grant:?}", row.name);
+            match (expect, grant) {
+                (Expect::Go, Grant::Go { permit, .. }) => held.push(permit),
+                (Expect::Wait(expected), Grant::Wait(wait)) => {
+                    assert!(wait <= *expected + CLOCKS, "{at}");
+                    assert!(wait + Duration::from_secs(1) > *expected, "{at}");
+                }
+                _ => panic!("{at}: expected {expect:?}"),
+            }
+        }
+        for permit in held {
+            store.release(permit);
+        }
+    }
+}
+
+#[tokio::test]
+async fn memory_store() {
+    run_rows(&MemoryStore::new(), "MemoryStore").await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_store() {
+    use tower_api_errors::quota::RedisStore;
+    let redis = redis_server::RedisServer::start(redis_server::free_port());
+    let store = RedisStore::open(&redis.url())
+        .unwrap()
+        .prefix("test:rows:")
+        .timeout(Duration::from_secs(2));
+    run_rows(&store, "RedisStore").await;
+    assert!(!store.is_local(), "every row was shared");
+    assert_eq!(store.local_decisions(), 0);
+}

@@ -1,0 +1,117 @@
+//! A `redis-server` of the test's own, on a free loopback port, without
+//! persistence; killed when dropped. Standalone, or one node of a cluster.
+//!
+//! Needs `redis-server` on the PATH: in CI (`CI` set) its absence fails the
+//! run; on a developer machine the failure says how to install it.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// A `redis-server` of our own; killed when dropped.
+pub struct RedisServer {
+    child: Child,
+    pub port: u16,
+    _dir: Option<TempDir>,
+}
+
+/// A directory removed when dropped (a cluster node's `nodes.conf`).
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl RedisServer {
+    /// A standalone server on `port`.
+    pub fn start(port: u16) -> RedisServer {
+        RedisServer::spawn(port, &[], None)
+    }
+
+    /// A cluster node on `port` (its config in a directory of its own).
+    pub fn cluster_node(port: u16) -> RedisServer {
+        let dir =
+            std::env::temp_dir().join(format!("tae-redis-node-{port}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let args = [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+        ];
+        RedisServer::spawn(port, &args, Some(TempDir(dir)))
+    }
+
+    fn spawn(port: u16, extra: &[&str], dir: Option<TempDir>) -> RedisServer {
+        let port_text = port.to_string();
+        let mut args = vec![
+            "--port",
+            &port_text,
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ];
+        args.extend_from_slice(extra);
+        let mut command = Command::new("redis-server");
+        command
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(dir) = &dir {
+            command.current_dir(&dir.0);
+        }
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(error) if std::env::var_os("CI").is_some() => {
+                panic!("redis-server is missing in CI ({error}): .ci/run installs it")
+            }
+            Err(error) => panic!(
+                "these tests need a local redis-server ({error}): apt-get install redis-server"
+            ),
+        };
+        // Event-driven readiness: Redis logs this line once it listens.
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = lines
+            .by_ref()
+            .take(200)
+            .map_while(Result::ok)
+            .any(|line| line.contains("Ready to accept connections"));
+        assert!(ready, "redis-server on port {port} did not start");
+        // Keep draining its log so it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        RedisServer {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
