@@ -132,3 +132,38 @@ async fn redis_store() {
     assert!(!store.is_local(), "every row was shared");
     assert_eq!(store.local_decisions(), 0);
 }
+
+/// The same rows on a real three-node Redis Cluster: each scope's ledger is
+/// one key in one slot (its digest is the key's hash tag), and the rows'
+/// five scopes spread over the nodes.
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_store() {
+    use tower_api_errors::quota::RedisStore;
+    let cluster = redis_server::RedisCluster::start().await;
+    let urls = cluster.urls();
+    let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let store = RedisStore::open_cluster(&urls)
+        .unwrap()
+        .prefix("test:cluster:")
+        .timeout(Duration::from_secs(2));
+    run_rows(&store, "RedisStore (cluster)").await;
+    assert!(!store.is_local(), "every row was shared");
+    assert_eq!(store.local_decisions(), 0);
+    // The ledgers are spread over the nodes' slots, each key whole on one.
+    let mut holding = 0;
+    for url in cluster.urls() {
+        let mut connection = redis::Client::open(url)
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg("test:cluster:*")
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        holding += usize::from(!keys.is_empty());
+    }
+    assert!(holding >= 2, "five scopes' ledgers on {holding} node(s)");
+}

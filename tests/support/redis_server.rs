@@ -115,3 +115,63 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A three-node Redis Cluster of our own (no replicas), every slot
+/// assigned, `cluster_state:ok` on every node.
+pub struct RedisCluster {
+    pub nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    pub async fn start() -> RedisCluster {
+        let nodes: Vec<RedisServer> = (0..3)
+            .map(|_| RedisServer::cluster_node(free_port()))
+            .collect();
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let created = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("redis-cli (apt-get install redis-tools)");
+        let said = String::from_utf8_lossy(&created.stdout);
+        assert!(
+            said.contains("All 16384 slots covered"),
+            "cluster create: {said}"
+        );
+        // Each node reports the cluster ok once the others' gossip reached it.
+        for node in &nodes {
+            let client = redis::Client::open(node.url()).unwrap();
+            let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+            let mut checks = 0;
+            loop {
+                let info: String = redis::cmd("CLUSTER")
+                    .arg("INFO")
+                    .query_async(&mut connection)
+                    .await
+                    .unwrap();
+                if info.contains("cluster_state:ok") {
+                    break;
+                }
+                checks += 1;
+                assert!(
+                    checks < 100_000,
+                    "node {} never reached cluster_state:ok",
+                    node.port
+                );
+                tokio::task::yield_now().await;
+            }
+        }
+        RedisCluster { nodes }
+    }
+
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(RedisServer::url).collect()
+    }
+}

@@ -7,7 +7,9 @@ use super::window::{Lease, Millis, ScopeState};
 use super::{Grant, MemoryStore, Observation, Permit, QuotaStore, ScopeKey, StoreFuture};
 use crate::telemetry;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, RedisError, Script};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{Client, RedisError, Script, ScriptInvocation};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
@@ -93,7 +95,7 @@ return r
 /// Cheap; clones share the connection, the leases and the local view.
 #[derive(Clone)]
 pub struct RedisStore {
-    connection: ConnectionManager,
+    connection: Connection,
     // This store's name among the fleet's members (random, not derived
     // from anything secret); clones share it.
     member: u64,
@@ -136,6 +138,34 @@ struct Sync {
     opened: AtomicBool,
 }
 
+/// A standalone Redis (reconnecting in the background), or a Redis
+/// Cluster, connected on first use.
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    Cluster(Arc<ClusterLazy>),
+}
+
+struct ClusterLazy {
+    client: ClusterClient,
+    connection: tokio::sync::OnceCell<ClusterConnection>,
+}
+
+impl Connection {
+    async fn invoke(&self, invocation: &ScriptInvocation<'_>) -> Result<Vec<String>, RedisError> {
+        match self {
+            Connection::Single(manager) => invocation.invoke_async(&mut manager.clone()).await,
+            Connection::Cluster(lazy) => {
+                let connection = lazy
+                    .connection
+                    .get_or_try_init(|| lazy.client.get_async_connection())
+                    .await?;
+                invocation.invoke_async(&mut connection.clone()).await
+            }
+        }
+    }
+}
+
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
@@ -164,7 +194,34 @@ impl RedisStore {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
         let connection = ConnectionManager::new_lazy_with_config(client, config)?;
-        Ok(RedisStore {
+        Ok(RedisStore::with_connection(Connection::Single(connection)))
+    }
+
+    /// A store on a Redis Cluster, from the URLs of some of its nodes
+    /// (`redis://127.0.0.1:7000/`). Connects on first use (and tries again
+    /// after a failure): a cluster that is down at start-up is a fallback
+    /// to local shares, not an error. Each scope's ledger is one key, in
+    /// one slot.
+    ///
+    /// # Errors
+    /// When a URL is not a Redis URL.
+    pub fn open_cluster(urls: &[&str]) -> Result<Self, RedisError> {
+        let client = ClusterClient::builder(urls.iter().copied())
+            .connection_timeout(DEFAULT_TIMEOUT)
+            .response_timeout(DEFAULT_TIMEOUT)
+            .retries(1)
+            .build()?;
+        let lazy = ClusterLazy {
+            client,
+            connection: tokio::sync::OnceCell::new(),
+        };
+        Ok(RedisStore::with_connection(Connection::Cluster(Arc::new(
+            lazy,
+        ))))
+    }
+
+    fn with_connection(connection: Connection) -> Self {
+        RedisStore {
             connection,
             member: member_name(),
             prefix: Arc::from(DEFAULT_PREFIX),
@@ -181,7 +238,7 @@ impl RedisStore {
                 probing: AtomicBool::new(false),
                 offset: AtomicI64::new(0),
             }),
-        })
+        }
     }
 
     /// The key prefix (default `tower-api-errors:quota:`): one per API and
@@ -488,13 +545,9 @@ impl RedisStore {
         for (name, value) in next.encode() {
             invocation.arg(name).arg(value);
         }
-        let mut connection = self.connection.clone();
         self.shared.commands.fetch_add(1, Ordering::Relaxed);
         let sent = self.local_now();
-        let reply: Vec<String> = invocation
-            .invoke_async(&mut connection)
-            .await
-            .map_err(|error| error.to_string())?;
+        let reply = (self.connection.invoke(&invocation).await).map_err(|e| e.to_string())?;
         let [written, seconds, micros, fields @ ..] = reply.as_slice() else {
             return Err(format!("unexpected reply of {} items", reply.len()));
         };
