@@ -406,3 +406,63 @@ async fn members_of_a_fleet_get_fair_shares_of_a_window() {
     );
     assert!(!a.is_local() && !b.is_local());
 }
+
+/// Issue 24's discipline, for the store: while Redis is unreachable, one
+/// attempt at a time across every scope and clone, spaced by a shared
+/// backoff, never one call per request; each process falls back to a
+/// cautious share of what it learned (the limit over the last known
+/// members), and every request gets an answer at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_redis_is_tried_once_per_backoff_step_not_per_request() {
+    use tower_api_errors::quota::{Grant, Observation, QuotaStore, WindowReport};
+    // A port nothing listens on.
+    let store = RedisStore::open(&format!("redis://127.0.0.1:{}/", free_port()))
+        .unwrap()
+        .prefix("test:down:");
+    let minute = Some(Duration::from_secs(60));
+    let scopes: Vec<ScopeKey> = (0..4)
+        .map(|i| ScopeKey::new(&format!("api{i}.test"), None))
+        .collect();
+    for scope in &scopes {
+        let window = WindowReport::new(None, Some(1_000), Some(1_000), minute, None);
+        let permit = match store.acquire(*scope, 1, Duration::ZERO).await {
+            Grant::Go { permit, .. } => permit,
+            other => panic!("nothing learned: {other:?}"),
+        };
+        store
+            .settle(permit, &Observation::new().with_window(window))
+            .await;
+    }
+    assert!(store.is_local(), "the failure was noticed");
+    let started = Instant::now();
+    let (mut asked, mut granted) = (0u64, 0u64);
+    while started.elapsed() < Duration::from_millis(1_500) {
+        for scope in &scopes {
+            let clone = store.clone();
+            let call = Instant::now();
+            match clone.acquire(*scope, 1, Duration::ZERO).await {
+                Grant::Go { permit, .. } => {
+                    granted += 1;
+                    clone.settle(permit, &Observation::new()).await;
+                }
+                Grant::Wait(_) => {}
+                other => panic!("{other:?}"),
+            }
+            assert!(
+                call.elapsed() < Duration::from_millis(500),
+                "answered at once"
+            );
+            asked += 1;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(asked > 1_000, "{asked} acquisitions");
+    // 4 first lessons, then one attempt per backoff step (250 ms doubling).
+    assert!(
+        store.commands() <= 4 + 6,
+        "{} calls for {asked} acquisitions",
+        store.commands()
+    );
+    // The cautious share: one member known, the whole limit, once per window.
+    assert_eq!(granted, 4 * 1_000, "each scope's share, once");
+}
