@@ -1,19 +1,23 @@
 //! A fleet of client processes against one quota: with and without the
-//! quota layer, and with the quota shared through Redis.
+//! quota layer, with the quota shared through Redis, and the faults a
+//! fleet meets (a cold start, a vendor that announces nothing, a process
+//! killed, Redis stopped).
 //!
 //! A loopback vendor enforces 300 requests per 10 s window (fixed windows,
-//! one API key), announces the window in its headers (one run with
-//! `X-RateLimit-*`, one with the IETF `RateLimit` / `RateLimit-Policy`
-//! fields) and answers 429 + `Retry-After` when it is spent. A fleet of 4
-//! client **processes** (this binary, re-executed) x 32 workers sends as fast
-//! as it is allowed for a fixed time (3 windows; `--quick`: 1 window each).
+//! one API key), announces the window in its headers (`X-RateLimit-*`, the
+//! IETF `RateLimit` / `RateLimit-Policy` fields, or nothing at all) and
+//! answers 429 + `Retry-After` when it is spent. A fleet of client
+//! **processes** (this binary, re-executed) x workers sends as fast as it
+//! is allowed for a fixed time; the vendor counts each window's successes
+//! per process (a request names its process in `x-client`).
 //!
-//! Rows: the retry layer only; `QuotaLayer` + `MemoryStore` (each process
-//! learns alone); `QuotaLayer` + `RedisStore` (one learned window for the
-//! fleet; needs `redis-server` on the PATH, started here on a free port);
-//! and one process alone with `MemoryStore`.
+//! Scenarios (rows): 4 x 32 with `MemoryStore` and with `RedisStore`
+//! (both header families); 8 x 64 cold start; a vendor without quota
+//! headers; one process killed at 15 s; Redis stopped from 12 s to 22 s.
+//! `RedisStore` rows need `redis-server` on the PATH (started here on a
+//! free port).
 //!
-//! `cargo run --release --features redis --example quota_fleet [-- --quick]`
+//! `cargo run --release --features redis --example quota_fleet [-- --quick] [-- --only NAME]`
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
@@ -23,7 +27,6 @@ use std::convert::Infallible;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
@@ -34,8 +37,6 @@ use tower_api_errors::{ErrorBodyParseLayer, RetryLayer, RetryPolicy};
 
 const LIMIT: u64 = 300;
 const WINDOW: Duration = Duration::from_secs(10);
-const WORKERS: usize = 32;
-const PROCESSES: usize = 4;
 const CHILD: &str = "QUOTA_FLEET_CHILD";
 
 fn unix_ms() -> u64 {
@@ -45,49 +46,74 @@ fn unix_ms() -> u64 {
         .as_millis() as u64
 }
 
+/// What the vendor announces.
+#[derive(Clone, Copy, PartialEq)]
+enum Headers {
+    XRateLimit,
+    Ietf,
+    Nothing,
+}
+
+/// One vendor window's figures.
+#[derive(Clone, Default)]
+struct WindowStats {
+    received: u64,
+    throttled: u64,
+    /// Successes per client process.
+    successes: Vec<u64>,
+}
+
 /// The vendor: fixed windows from `start` (Unix ms).
 struct Vendor {
-    ietf: bool,
+    headers: Headers,
     start: u64,
-    window: Mutex<(u64, u64)>,
-    received: AtomicU64,
-    throttled: AtomicU64,
+    windows: Mutex<Vec<WindowStats>>,
 }
 
 impl Vendor {
-    fn answer(&self) -> Response<Full<Bytes>> {
-        self.received.fetch_add(1, Ordering::Relaxed);
+    fn answer(&self, client: usize) -> Response<Full<Bytes>> {
         let elapsed = unix_ms().saturating_sub(self.start);
         let window_ms = WINDOW.as_millis() as u64;
-        let index = elapsed / window_ms;
+        let index = (elapsed / window_ms) as usize;
         // Delta seconds to the reset, rounded up (never announces it early).
-        let reset = ((index + 1) * window_ms - elapsed).div_ceil(1000);
-        let mut window = self.window.lock().unwrap();
-        if window.0 != index {
-            *window = (index, 0);
+        let reset = ((index as u64 + 1) * window_ms - elapsed).div_ceil(1000);
+        let mut windows = self.windows.lock().unwrap();
+        if windows.len() <= index {
+            windows.resize(index + 1, WindowStats::default());
         }
-        let spent = window.1 >= LIMIT;
-        if !spent {
-            window.1 += 1;
-        }
-        let remaining = LIMIT - window.1;
-        drop(window);
-        let mut response = Response::builder();
-        if self.ietf {
-            response = response
-                .header(
-                    "ratelimit-policy",
-                    format!("\"default\";q={LIMIT};w={}", WINDOW.as_secs()),
-                )
-                .header("ratelimit", format!("\"default\";r={remaining};t={reset}"));
+        let stats = &mut windows[index];
+        stats.received += 1;
+        let used: u64 = stats.successes.iter().sum();
+        let spent = used >= LIMIT;
+        if spent {
+            stats.throttled += 1;
         } else {
-            response = response
-                .header("x-ratelimit-limit", LIMIT)
-                .header("x-ratelimit-remaining", remaining)
-                .header("x-ratelimit-reset", reset);
+            if stats.successes.len() <= client {
+                stats.successes.resize(client + 1, 0);
+            }
+            stats.successes[client] += 1;
+        }
+        let remaining = LIMIT - used - u64::from(!spent);
+        drop(windows);
+        let mut response = Response::builder();
+        match self.headers {
+            Headers::Ietf => {
+                response = response
+                    .header(
+                        "ratelimit-policy",
+                        format!("\"default\";q={LIMIT};w={}", WINDOW.as_secs()),
+                    )
+                    .header("ratelimit", format!("\"default\";r={remaining};t={reset}"));
+            }
+            Headers::XRateLimit => {
+                response = response
+                    .header("x-ratelimit-limit", LIMIT)
+                    .header("x-ratelimit-remaining", remaining)
+                    .header("x-ratelimit-reset", reset);
+            }
+            Headers::Nothing => {}
         }
         if spent {
-            self.throttled.fetch_add(1, Ordering::Relaxed);
             // seeds/004's 429 body.
             return response
                 .status(429)
@@ -112,8 +138,13 @@ async fn serve(vendor: Arc<Vendor>) -> SocketAddr {
             };
             let vendor = vendor.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |_request| {
-                    let answer = vendor.answer();
+                let service = hyper::service::service_fn(move |request: Request<_>| {
+                    let client = request
+                        .headers()
+                        .get("x-client")
+                        .and_then(|v| v.to_str().ok()?.parse().ok())
+                        .unwrap_or(0);
+                    let answer = vendor.answer(client);
                     async move { Ok::<_, Infallible>(answer) }
                 });
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
@@ -125,14 +156,15 @@ async fn serve(vendor: Arc<Vendor>) -> SocketAddr {
     addr
 }
 
-/// One client process: `mode vendor redis deadline_ms`; prints its figures.
+/// One client process: `mode vendor redis deadline_ms workers client`;
+/// prints its figures.
 async fn child(spec: &str) {
     let parts: Vec<&str> = spec.split(' ').collect();
-    let [mode, vendor, redis, deadline] = parts.as_slice() else {
+    let [mode, vendor, redis, deadline, workers, client] = parts.as_slice() else {
         panic!("bad spec {spec}")
     };
     let deadline: u64 = deadline.parse().unwrap();
-    let client = Client::builder(TokioExecutor::new()).build_http::<ReplayBody<Full<Bytes>>>();
+    let http = Client::builder(TokioExecutor::new()).build_http::<ReplayBody<Full<Bytes>>>();
     let shared = (*mode == "redis").then(|| {
         RedisStore::open(redis)
             .unwrap()
@@ -148,22 +180,22 @@ async fn child(spec: &str) {
         .layer(RetryLayer::new(RetryPolicy::default()))
         .option_layer(quota)
         .layer(ErrorBodyParseLayer::new())
-        .service(client)
+        .service(http)
         .boxed_clone();
     let results = Arc::new(Mutex::new((0u64, 0u64, Vec::new())));
-    // When each success came back (Unix ms): the parent splits them by the
-    // vendor's windows, to show how even each window's shares were.
-    let success_times = Arc::new(Mutex::new(Vec::new()));
     let until =
         tokio::time::Instant::now() + Duration::from_millis(deadline.saturating_sub(unix_ms()));
-    let workers: Vec<_> = (0..WORKERS)
+    let workers: Vec<_> = (0..workers.parse::<usize>().unwrap())
         .map(|_| {
             let (service, results) = (service.clone(), results.clone());
-            let success_times = success_times.clone();
             let url = format!("http://{vendor}/items");
+            let client = client.to_string();
             tokio::spawn(async move {
                 loop {
-                    let request = Request::get(&url).body(Full::new(Bytes::new())).unwrap();
+                    let request = Request::get(&url)
+                        .header("x-client", &client)
+                        .body(Full::new(Bytes::new()))
+                        .unwrap();
                     let started = tokio::time::Instant::now();
                     let outcome = tokio::select! {
                         outcome = service.clone().oneshot(request) => outcome,
@@ -178,9 +210,6 @@ async fn child(spec: &str) {
                         _ => false,
                     };
                     let latency = started.elapsed().as_micros() as u64;
-                    if ok {
-                        success_times.lock().unwrap().push(unix_ms());
-                    }
                     let mut results = results.lock().unwrap();
                     if ok {
                         results.0 += 1;
@@ -195,31 +224,26 @@ async fn child(spec: &str) {
     for worker in workers {
         worker.await.unwrap();
     }
+    let commands = shared.as_ref().map_or(0, RedisStore::commands);
     if let Some(store) = shared {
         eprintln!("local decisions: {}", store.local_decisions());
     }
     let results = results.lock().unwrap();
     let latencies: Vec<String> = results.2.iter().map(u64::to_string).collect();
-    let times: Vec<String> = success_times
-        .lock()
-        .unwrap()
-        .iter()
-        .map(u64::to_string)
-        .collect();
-    println!("TIMES {}", times.join(","));
+    println!("COMMANDS {commands}");
     println!("FLEET {} {} {}", results.0, results.1, latencies.join(","));
 }
 
-/// A `redis-server` of our own, on a free port, without persistence.
+/// A `redis-server` of our own, on a fixed port, without persistence.
 struct RedisServer(std::process::Child, u16);
 
 impl RedisServer {
-    fn start() -> Option<RedisServer> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
+    fn free_port() -> Option<u16> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
+        Some(listener.local_addr().ok()?.port())
+    }
+
+    fn start(port: u16) -> Option<RedisServer> {
         let mut child = Command::new("redis-server")
             .args([
                 "--port",
@@ -243,6 +267,10 @@ impl RedisServer {
         std::thread::spawn(move || lines.for_each(drop));
         ready.then_some(RedisServer(child, port))
     }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.1)
+    }
 }
 
 impl Drop for RedisServer {
@@ -252,22 +280,44 @@ impl Drop for RedisServer {
     }
 }
 
+/// A scenario: the fleet, the vendor, and what goes wrong.
+struct Scenario {
+    name: &'static str,
+    mode: &'static str,
+    headers: Headers,
+    processes: usize,
+    workers: usize,
+    /// Kill process 0 this long into the run.
+    kill_at: Option<Duration>,
+    /// Stop Redis for this span of the run.
+    redis_down: Option<(Duration, Duration)>,
+}
+
 /// One row's figures.
 struct Row {
-    name: String,
-    received: u64,
-    throttled: u64,
+    windows: Vec<WindowStats>,
     errors: u64,
-    successes: Vec<u64>,
     latencies: Vec<u64>,
-    capacity: u64,
+    commands: u64,
+    processes: usize,
 }
 
 impl Row {
-    fn print(&self) {
-        let per_1000 = self.throttled as f64 * 1000.0 / self.received.max(1) as f64;
-        let used: u64 = self.successes.iter().sum();
-        let fairness = match (self.successes.iter().min(), self.successes.iter().max()) {
+    fn print(&self, scenario: &Scenario) {
+        let received: u64 = self.windows.iter().map(|w| w.received).sum();
+        let throttled: u64 = self.windows.iter().map(|w| w.throttled).sum();
+        let per_1000 = throttled as f64 * 1000.0 / received.max(1) as f64;
+        let mut per_process = vec![0u64; self.processes];
+        for window in &self.windows {
+            for (process, count) in window.successes.iter().enumerate() {
+                per_process[process.min(self.processes - 1)] += count;
+            }
+        }
+        // A killed process is left out of fairness.
+        let skip = usize::from(scenario.kill_at.is_some());
+        let alive = &per_process[skip..];
+        let used: u64 = per_process.iter().sum();
+        let fairness = match (alive.iter().min(), alive.iter().max()) {
             (Some(min), Some(max)) if *max > 0 => *min as f64 / *max as f64,
             _ => 0.0,
         };
@@ -278,91 +328,92 @@ impl Row {
                 .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
                 .map_or(0.0, |us| *us as f64 / 1000.0)
         };
+        let capacity = LIMIT * self.windows.len() as u64;
         println!(
-            "| {} | {} | {:.1} | {} | {:.1} % | {:.2} | {:.1} ms | {:.1} ms |",
-            self.name,
-            self.received,
+            "| {} | {} | {:.1} | {} | {:.1} % | {:.2} | {:.3} | {:.1} ms | {:.1} ms |",
+            scenario.name,
+            received,
             per_1000,
             self.errors,
-            used as f64 * 100.0 / self.capacity as f64,
+            used as f64 * 100.0 / capacity.max(1) as f64,
             fairness,
+            self.commands as f64 / received.max(1) as f64,
             pct(0.5),
             pct(0.99),
         );
+        for (index, window) in self.windows.iter().enumerate() {
+            println!(
+                "|   window {index} | {} | {:.1} | | {} | | | | |  successes per process {:?}",
+                window.received,
+                window.throttled as f64 * 1000.0 / window.received.max(1) as f64,
+                window.successes.iter().sum::<u64>(),
+                window.successes,
+            );
+        }
     }
 }
 
-async fn run_row(
-    name: &str,
-    mode: &str,
-    ietf: bool,
-    processes: usize,
-    windows: u64,
-    redis: &str,
-) -> Row {
-    // Start on a window boundary of the wall clock plus a moment for the
+async fn run_row(scenario: &Scenario, windows: u64, redis: &mut Option<RedisServer>) -> Row {
+    // Start on a fixed offset of the wall clock, with a moment for the
     // children to start: the run covers exactly `windows` vendor windows.
     let start = unix_ms() + 300;
     let deadline = start + windows * WINDOW.as_millis() as u64;
     let vendor = Arc::new(Vendor {
-        ietf,
+        headers: scenario.headers,
         start,
-        window: Mutex::new((0, 0)),
-        received: AtomicU64::new(0),
-        throttled: AtomicU64::new(0),
+        windows: Mutex::new(Vec::new()),
     });
     let addr = serve(vendor.clone()).await;
+    let url = redis.as_ref().map_or_else(String::new, RedisServer::url);
+    let port = redis.as_ref().map_or(0, |r| r.1);
     tokio::time::sleep(Duration::from_millis(start.saturating_sub(unix_ms()))).await;
     let exe = std::env::current_exe().unwrap();
-    let children: Vec<_> = (0..processes)
-        .map(|_| {
+    let mut children: Vec<_> = (0..scenario.processes)
+        .map(|client| {
+            let spec = format!(
+                "{} {addr} {url} {deadline} {} {client}",
+                scenario.mode, scenario.workers
+            );
             tokio::process::Command::new(&exe)
-                .env(CHILD, format!("{mode} {addr} {redis} {deadline}"))
+                .env(CHILD, spec)
                 .stdout(Stdio::piped())
                 .kill_on_drop(true)
                 .spawn()
                 .unwrap()
         })
         .collect();
+    let began = tokio::time::Instant::now();
+    if let Some(at) = scenario.kill_at {
+        tokio::time::sleep_until(began + at).await;
+        children[0].start_kill().unwrap();
+    }
+    if let Some((from, to)) = scenario.redis_down {
+        tokio::time::sleep_until(began + from).await;
+        *redis = None;
+        tokio::time::sleep_until(began + to).await;
+        *redis = RedisServer::start(port);
+    }
     let mut row = Row {
-        name: name.to_owned(),
-        received: 0,
-        throttled: 0,
+        windows: Vec::new(),
         errors: 0,
-        successes: Vec::new(),
         latencies: Vec::new(),
-        capacity: LIMIT * windows,
+        commands: 0,
+        processes: scenario.processes,
     };
-    // Successes per vendor window, per process.
-    let mut per_window = vec![Vec::new(); windows as usize];
     for child in children {
         let output = child.wait_with_output().await.unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
-        let mut counts = vec![0u64; windows as usize];
-        for time in stdout
+        row.commands += stdout
             .lines()
-            .find_map(|l| l.strip_prefix("TIMES "))
-            .unwrap_or("")
-            .split(',')
-            .filter_map(|t| t.parse::<u64>().ok())
-        {
-            let index = (time.saturating_sub(start) / WINDOW.as_millis() as u64) as usize;
-            if let Some(count) = counts.get_mut(index.min(windows as usize - 1)) {
-                *count += 1;
-            }
-        }
-        for (window, count) in per_window.iter_mut().zip(counts) {
-            window.push(count);
-        }
-        let line = stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("FLEET "))
-            .expect("a child's figures");
+            .find_map(|l| l.strip_prefix("COMMANDS "))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+        let Some(line) = stdout.lines().find_map(|l| l.strip_prefix("FLEET ")) else {
+            continue; // the killed process
+        };
         let mut fields = line.splitn(3, ' ');
-        let ok: u64 = fields.next().unwrap().parse().unwrap();
-        let errors: u64 = fields.next().unwrap().parse().unwrap();
-        row.successes.push(ok);
-        row.errors += errors;
+        let _ok: u64 = fields.next().unwrap().parse().unwrap();
+        row.errors += fields.next().unwrap().parse::<u64>().unwrap();
         row.latencies.extend(
             fields
                 .next()
@@ -371,14 +422,9 @@ async fn run_row(
                 .filter_map(|n| n.parse::<u64>().ok()),
         );
     }
-    let shown: Vec<String> = per_window
-        .iter()
-        .enumerate()
-        .map(|(i, counts)| format!("window {i}: {counts:?}"))
-        .collect();
-    eprintln!("{name}: successes per process, {}", shown.join("; "));
-    row.received = vendor.received.load(Ordering::Relaxed);
-    row.throttled = vendor.throttled.load(Ordering::Relaxed);
+    let mut stats = vendor.windows.lock().unwrap().clone();
+    stats.truncate(windows as usize);
+    row.windows = stats;
     row
 }
 
@@ -388,51 +434,98 @@ async fn main() {
         child(&spec).await;
         return;
     }
-    let quick = std::env::args().any(|arg| arg == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|arg| arg == "--quick");
+    let only = args
+        .iter()
+        .position(|arg| arg == "--only")
+        .and_then(|i| args.get(i + 1).cloned());
     let windows = if quick { 1 } else { 3 };
-    let redis = RedisServer::start();
+    let mut redis = RedisServer::free_port().and_then(RedisServer::start);
     if redis.is_none() {
         eprintln!("redis-server not found (apt-get install redis-server): the RedisStore rows are skipped");
     }
-    let redis_url = redis
-        .as_ref()
-        .map_or_else(String::new, |r| format!("redis://127.0.0.1:{}/", r.1));
+    let base = |name, mode, headers, processes, workers| Scenario {
+        name,
+        mode,
+        headers,
+        processes,
+        workers,
+        kill_at: None,
+        redis_down: None,
+    };
+    use Headers::{Ietf, Nothing, XRateLimit};
+    let scenarios = vec![
+        base(
+            "4 x 32, MemoryStore (X-RateLimit)",
+            "memory",
+            XRateLimit,
+            4,
+            32,
+        ),
+        base(
+            "4 x 32, RedisStore (X-RateLimit)",
+            "redis",
+            XRateLimit,
+            4,
+            32,
+        ),
+        base("4 x 32, RedisStore (IETF RateLimit)", "redis", Ietf, 4, 32),
+        base(
+            "8 x 64 cold start, RedisStore (X-RateLimit)",
+            "redis",
+            XRateLimit,
+            8,
+            64,
+        ),
+        base(
+            "4 x 32, MemoryStore (no quota headers)",
+            "memory",
+            Nothing,
+            4,
+            32,
+        ),
+        base(
+            "4 x 32, RedisStore (no quota headers)",
+            "redis",
+            Nothing,
+            4,
+            32,
+        ),
+        Scenario {
+            kill_at: Some(Duration::from_secs(15)),
+            ..base(
+                "4 x 32, one process killed at 15 s, RedisStore",
+                "redis",
+                XRateLimit,
+                4,
+                32,
+            )
+        },
+        Scenario {
+            redis_down: Some((Duration::from_secs(12), Duration::from_secs(22))),
+            ..base(
+                "4 x 32, Redis stopped 12-22 s, RedisStore",
+                "redis",
+                XRateLimit,
+                4,
+                32,
+            )
+        },
+    ];
     println!(
-        "{PROCESSES} processes x {WORKERS} workers, {} s per row; vendor: {LIMIT} requests per {} s window\n",
+        "{} s per row; vendor: {LIMIT} requests per {} s window\n",
         windows * WINDOW.as_secs(),
         WINDOW.as_secs()
     );
-    println!("| stack (headers) | requests received | 429s per 1,000 | errors surfaced | quota used | fairness (min/max) | p50 | p99 |");
-    println!("|---|---|---|---|---|---|---|---|");
-    for (headers, ietf) in [("X-RateLimit", false), ("IETF RateLimit", true)] {
-        let mut rows = vec![
-            ("retry layer only", "retry"),
-            ("QuotaLayer + MemoryStore", "memory"),
-        ];
-        if redis.is_some() {
-            rows.push(("QuotaLayer + RedisStore", "redis"));
+    println!("| scenario | requests received | 429s per 1,000 | errors surfaced | quota used | fairness (min/max) | Redis commands per request | p50 | p99 |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for scenario in &scenarios {
+        let wanted = only.as_deref().is_none_or(|o| scenario.name.contains(o));
+        if !wanted || (scenario.mode == "redis" && redis.is_none()) {
+            continue;
         }
-        for (name, mode) in rows {
-            run_row(
-                &format!("{name} ({headers})"),
-                mode,
-                ietf,
-                PROCESSES,
-                windows,
-                &redis_url,
-            )
-            .await
-            .print();
-        }
+        // Every row starts on an empty Redis (its own key prefix too).
+        run_row(scenario, windows, &mut redis).await.print(scenario);
     }
-    run_row(
-        "one process, QuotaLayer + MemoryStore (X-RateLimit)",
-        "memory",
-        false,
-        1,
-        windows,
-        &redis_url,
-    )
-    .await
-    .print();
 }

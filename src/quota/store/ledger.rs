@@ -27,10 +27,12 @@
 use super::window::{Millis, Report, ScopeState, Tuning};
 use super::MAX_WINDOWS;
 
-/// How long a lease lasts without renewal (a member renews ahead of it).
-pub(crate) const LEASE_TTL: Millis = 4_000;
-/// A member that has not renewed for this long is gone: its lease returns.
-pub(crate) const MEMBER_TTL: Millis = 6_000;
+/// How long a lease (or a hold) lasts without renewal (a member renews
+/// ahead of it): the lease interval.
+pub(crate) const LEASE_TTL: Millis = 5_000;
+/// A member that has not renewed for two lease intervals is gone: its
+/// lease returns.
+pub(crate) const MEMBER_TTL: Millis = 2 * LEASE_TTL;
 /// A member past its share asks again after this (others may not need theirs).
 pub(crate) const SHARE_WAIT: Millis = 1_000;
 /// How long a cold-start probe holds the scope before another may probe.
@@ -38,6 +40,14 @@ pub(crate) const PROBE_TTL: Millis = 2_000;
 /// How long a probe that taught nothing (no quota announced) leaves the
 /// scope open before the fleet asks again.
 pub(crate) const OPEN_TTL: Millis = 30_000;
+/// The policy digest of a window inferred for a vendor that announces none.
+pub(crate) const INFERRED: u64 = u64::MAX;
+/// The inferred limit's margin (percent): where it starts, how it shrinks
+/// on a 429 (multiplicative) and grows back on a window without one
+/// (additive), and its floor.
+const MARGIN_START: u64 = 90;
+const MARGIN_STEP: u64 = 2;
+const MARGIN_FLOOR: u64 = 50;
 /// A member's first lease of a window, before it has shown any demand.
 pub(crate) const FIRST_WANT: u64 = 4;
 
@@ -49,6 +59,28 @@ pub(crate) struct Member {
     pub(crate) seen: Millis,
     /// Units leased to it in the current lease window, net of returns.
     pub(crate) leased: u64,
+}
+
+/// What was inferred of a vendor that announces no quota: the successes
+/// a window allowed before a 429, the window's length (from one 429's
+/// `Retry-After` to the next's), and the margin it is paced at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Inferred {
+    pub(crate) limit: u64,
+    /// Percent of `limit` the fleet leases per window.
+    pub(crate) margin: u64,
+    pub(crate) length: Millis,
+    /// When the last 429's wait ended (a window's start).
+    pub(crate) last_end: Millis,
+    /// Answers the fleet reported from before that 429 (the episode's
+    /// count, which members keep adding to while its wait lasts).
+    pub(crate) episode: u64,
+}
+
+impl Inferred {
+    fn budget(&self) -> u64 {
+        (self.limit * self.margin / 100).max(1)
+    }
 }
 
 /// One scope's ledger.
@@ -68,6 +100,12 @@ pub(crate) struct Ledger {
     pub(crate) probe: Option<(u64, Millis)>,
     /// A probe taught nothing: the scope is open (no holding) until then.
     pub(crate) open_until: Millis,
+    /// When the scope was first opened (the first inferred window's start).
+    pub(crate) open_since: Millis,
+    pub(crate) inferred: Option<Inferred>,
+    /// Answers (none throttled) the fleet reported since the last 429's
+    /// wait ended, or since the scope opened.
+    pub(crate) count: u64,
 }
 
 /// What a member brings to a renewal.
@@ -84,6 +122,8 @@ pub(crate) struct Ask {
     pub(crate) want: u64,
     /// Its probe was answered and taught nothing.
     pub(crate) open: bool,
+    /// Answers it counted (none throttled) since its last renewal.
+    pub(crate) answered: u64,
 }
 
 /// What the ledger answered a member.
@@ -119,11 +159,22 @@ impl Ledger {
     pub(crate) fn renew(&mut self, ask: &Ask, tuning: &Tuning) -> Answer {
         let now = ask.now;
         self.version += 1;
+        // A report of a window's last second may describe the window the
+        // ledger already closed (members' clocks and resets differ by up to
+        // a second): it is not taken for the next one.
+        let mut reports = ask.reports;
+        for report in reports.iter_mut() {
+            if report.is_some_and(|r| r.reset.is_some_and(|reset| reset < tuning.new_window_after))
+            {
+                *report = None;
+            }
+        }
         self.state
-            .learn_reports(&ask.reports, ask.cooldown, now, tuning);
+            .learn_reports(&reports, ask.cooldown, now, tuning);
         self.state.refill(now);
         self.expire_members(now);
         let me = self.member(ask.member, now);
+        self.infer(ask.cooldown, ask.answered, now);
         let back = ask.returned.min(self.members[me].leased);
         self.members[me].leased -= back;
         self.granted = self.granted.saturating_sub(back);
@@ -133,6 +184,8 @@ impl Ledger {
         self.probe = None;
         let end = binding.reset_at.unwrap_or(now + LEASE_TTL);
         self.roll(end, binding.remaining, now, tuning);
+        // (A roll may have grown an inferred window.)
+        let binding = self.state.binding().unwrap_or(binding);
         // Never more than the fewest remaining seen plus what was leased.
         self.budget = self
             .budget
@@ -146,6 +199,7 @@ impl Ledger {
             members,
             limit: binding.limit.unwrap_or(self.budget),
         };
+        // (A member on hold still renews by `until`, to stay a member.)
         if let Some(until) = self.state.cooldown_until.filter(|until| *until > now) {
             granted.hold_until = until;
             return Answer::Lease(granted);
@@ -166,6 +220,9 @@ impl Ledger {
         if open {
             self.probe = None;
             self.open_until = now + OPEN_TTL;
+            if self.open_since == 0 {
+                self.open_since = now;
+            }
         }
         if self.open_until > now {
             return Answer::Open;
@@ -183,6 +240,7 @@ impl Ledger {
     /// window's end when reports move it.
     fn roll(&mut self, end: Millis, remaining: u64, now: Millis, tuning: &Tuning) {
         if self.lease_end <= now {
+            let remaining = self.grow_margin(remaining);
             self.lease_end = end;
             self.budget = remaining;
             self.granted = 0;
@@ -192,6 +250,107 @@ impl Ledger {
         } else if end > self.lease_end + tuning.new_window_after || end < self.lease_end {
             self.lease_end = end;
         }
+    }
+
+    /// A vendor that announces nothing: at a 429's cooldown, the answers
+    /// the fleet counted in the window before it become the limit (every
+    /// member adds its count while the wait lasts), and the time since the
+    /// last such cooldown the window's length; the margin shrinks. The
+    /// window is then paced like an announced one, in the ledger, for the
+    /// whole fleet.
+    fn infer(&mut self, cooldown: Option<Millis>, answered: u64, now: Millis) {
+        let windows = self.state.windows.iter().flatten();
+        if windows.clone().any(|window| window.policy != INFERRED) {
+            return;
+        }
+        let previous = self.inferred;
+        let waiting = previous.is_some_and(|p| now < p.last_end);
+        if waiting {
+            // Answers from before the 429 (the episode still waits it out).
+            let mut inferred = previous.expect("waiting on an inference");
+            inferred.episode += answered;
+            inferred.limit = inferred.limit.max(inferred.episode);
+            self.install(inferred);
+            return;
+        }
+        self.count += answered;
+        let Some(end) = cooldown.map(|c| now + c) else {
+            return;
+        };
+        let since = previous.map_or(self.open_since, |p| p.last_end);
+        let measured = end.saturating_sub(since);
+        let inferred = match previous {
+            None => Inferred {
+                limit: self.count,
+                margin: MARGIN_START,
+                length: measured,
+                last_end: end,
+                episode: self.count,
+            },
+            Some(p) => Inferred {
+                limit: if self.count > 0 { self.count } else { p.limit },
+                margin: (p.margin * 9 / 10).max(MARGIN_FLOOR),
+                length: match measured * 2 >= p.length * 3 {
+                    true => p.length, // several windows without a 429
+                    false => measured.max(p.length / 2),
+                },
+                last_end: end,
+                episode: self.count,
+            },
+        };
+        if inferred.limit == 0 || inferred.length < 1_000 || since == 0 {
+            return;
+        }
+        self.count = 0;
+        self.install(inferred);
+    }
+
+    /// Puts the inferred window in the fleet's state; the next lease window
+    /// starts with it (no lease is cut while the 429's wait lasts).
+    fn install(&mut self, inferred: Inferred) {
+        self.inferred = Some(inferred);
+        let budget = inferred.budget();
+        let window = super::window::Window {
+            policy: INFERRED,
+            limit: Some(budget),
+            remaining: budget,
+            reset_at: Some(inferred.last_end + inferred.length),
+            counts_cost: false,
+            length: Some(inferred.length),
+        };
+        let slots = &mut self.state.windows;
+        let slot = match slots
+            .iter()
+            .position(|s| s.is_some_and(|w| w.policy == INFERRED))
+        {
+            Some(index) => Some(index),
+            None => slots.iter().position(Option::is_none),
+        };
+        if let Some(index) = slot {
+            slots[index] = Some(window);
+        }
+        self.lease_end = 0;
+    }
+
+    /// A window of an inferred limit that ended without a 429 grows the
+    /// margin back by a step; returns the new window's budget.
+    fn grow_margin(&mut self, remaining: u64) -> u64 {
+        let Some(inferred) = self.inferred.as_mut() else {
+            return remaining;
+        };
+        let started = self.lease_end.saturating_sub(inferred.length);
+        if self.lease_end == 0 || inferred.last_end > started + 1_000 {
+            return remaining;
+        }
+        inferred.margin = (inferred.margin + MARGIN_STEP).min(100);
+        let budget = inferred.budget();
+        for window in self.state.windows.iter_mut().flatten() {
+            if window.policy == INFERRED {
+                window.limit = Some(budget);
+                window.remaining = budget;
+            }
+        }
+        budget
     }
 
     /// Members that stopped renewing are gone: their leases go back.
@@ -253,6 +412,15 @@ impl Ledger {
         }
         if self.open_until > 0 {
             fields.push(("op".to_owned(), self.open_until.to_string()));
+            fields.push(("os".to_owned(), self.open_since.to_string()));
+        }
+        if let Some(i) = self.inferred {
+            let (limit, margin, length) = (i.limit, i.margin, i.length);
+            let value = format!("{limit}:{margin}:{length}:{}:{}", i.last_end, i.episode);
+            fields.push(("in".to_owned(), value));
+        }
+        if self.count > 0 {
+            fields.push(("n".to_owned(), self.count.to_string()));
         }
         if let Some((member, until)) = self.probe {
             fields.push(("pr".to_owned(), format!("{member:x}:{until}")));
@@ -268,6 +436,9 @@ impl Ledger {
             }
             if let Some(reset_at) = window.reset_at {
                 fields.push((format!("t{i}"), reset_at.to_string()));
+            }
+            if let Some(length) = window.length {
+                fields.push((format!("w{i}"), length.to_string()));
             }
         }
         for member in &self.members {
@@ -296,16 +467,30 @@ impl Ledger {
             "g" => self.granted = number()?,
             "cd" => self.state.cooldown_until = Some(number()?),
             "op" => self.open_until = number()?,
+            "os" => self.open_since = number()?,
+            "n" => self.count = number()?,
+            "in" => {
+                let mut parts = value.split(':').map(|part| part.parse::<u64>().ok());
+                let mut next = || parts.next().flatten();
+                self.inferred = Some(Inferred {
+                    limit: next()?,
+                    margin: next()?,
+                    length: next()?,
+                    last_end: next()?,
+                    episode: next()?,
+                });
+            }
             "pr" => {
                 let (member, until) = value.split_once(':')?;
                 self.probe = Some((u64::from_str_radix(member, 16).ok()?, until.parse().ok()?));
             }
             _ if name.starts_with("m:") => {
-                let (seen, leased) = value.split_once(':')?;
+                let mut parts = value.split(':').map(|part| part.parse::<u64>().ok());
+                let mut next = || parts.next().flatten();
                 self.members.push(Member {
                     id: u64::from_str_radix(&name[2..], 16).ok()?,
-                    seen: seen.parse().ok()?,
-                    leased: leased.parse().ok()?,
+                    seen: next()?,
+                    leased: next()?,
                 });
             }
             _ => self.window_field(name, number()?)?,
@@ -323,6 +508,7 @@ impl Ledger {
             remaining: 0,
             reset_at: None,
             counts_cost: true,
+            length: None,
         });
         match kind {
             "p" => window.policy = value,
@@ -330,6 +516,7 @@ impl Ledger {
             "c" => window.counts_cost = value == 1,
             "l" => window.limit = Some(value),
             "t" => window.reset_at = Some(value),
+            "w" => window.length = Some(value),
             _ => return None,
         }
         Some(())
@@ -361,6 +548,7 @@ mod tests {
             returned: 0,
             want,
             open: false,
+            answered: 0,
         }
     }
 
@@ -401,7 +589,8 @@ mod tests {
         let second = lease(ledger.renew(&ask(2, 30, 1_000), &tuning));
         assert_eq!(second.left, 149, "the rest: 299 in all");
         let third = lease(ledger.renew(&ask(2, 40, 1_000), &tuning));
-        assert_eq!((third.left, third.hold_until), (0, 10_020), "spent");
+        assert_eq!((third.left, third.hold_until), (0, 10_020), "spent: held");
+        assert_eq!(third.until, 40 + LEASE_TTL, "renewed meanwhile");
         // Round trip through the hash fields.
         let decoded = Ledger::decode(&ledger.encode()).unwrap();
         assert_eq!(decoded.encode(), ledger.encode());
@@ -420,5 +609,44 @@ mod tests {
         let later = lease(ledger.renew(&ask(2, MEMBER_TTL + 1, 1_000), &tuning));
         assert_eq!(later.left, 100);
         assert_eq!(later.members, 1);
+    }
+
+    #[test]
+    fn a_vendor_that_announces_nothing_is_inferred_and_paced_aimd() {
+        let tuning = Tuning::default();
+        let mut ledger = Ledger::default();
+        assert_eq!(ledger.renew(&ask(1, 0, 10), &tuning), Answer::Probe);
+        let mut opened = ask(1, 10, 10);
+        opened.open = true;
+        assert_eq!(ledger.renew(&opened, &tuning), Answer::Open);
+        // Two members counted 180 + 120 successes, then a 429 asked for 1 s
+        // at 9.01 s: 300 per 10 s, paced at 90 %.
+        let mut b = ask(2, 5_000, 10);
+        b.answered = 120;
+        assert_eq!(ledger.renew(&b, &tuning), Answer::Open);
+        let mut throttled = ask(1, 9_010, 1_000);
+        throttled.answered = 180;
+        throttled.cooldown = Some(1_000);
+        let held = lease(ledger.renew(&throttled, &tuning));
+        assert_eq!(held.hold_until, 10_010, "the 429's wait holds the fleet");
+        let inferred = ledger.inferred.unwrap();
+        assert_eq!((inferred.limit, inferred.margin), (300, 90));
+        assert_eq!(inferred.length, 10_000);
+        // After the wait: a lease of the inferred window (270, two members).
+        let first = lease(ledger.renew(&ask(1, 10_020, 1_000), &tuning));
+        assert_eq!((first.left, first.limit), (135, 270));
+        // A window without a 429 grows the margin back by a step.
+        let next = lease(ledger.renew(&ask(1, 20_030, 1_000), &tuning));
+        assert_eq!(ledger.inferred.unwrap().margin, 92);
+        assert_eq!(next.limit, 276);
+        // A 429 in a window shrinks it (and re-learns the limit).
+        let mut again = ask(2, 29_000, 10);
+        again.answered = 250;
+        again.cooldown = Some(1_010);
+        lease(ledger.renew(&again, &tuning));
+        let shrunk = ledger.inferred.unwrap();
+        assert_eq!((shrunk.limit, shrunk.margin), (250, 82));
+        let decoded = Ledger::decode(&ledger.encode()).unwrap();
+        assert_eq!(decoded.encode(), ledger.encode());
     }
 }

@@ -1,7 +1,7 @@
 //! [`RedisStore`] (feature `redis`): a fleet admits from local leases of
 //! one shared ledger.
 
-use super::ledger::{Answer, Ask, Granted, Ledger, FIRST_WANT, LEASE_TTL, PROBE_TTL};
+use super::ledger::{Answer, Ask, Granted, Ledger, FIRST_WANT, INFERRED, LEASE_TTL, PROBE_TTL};
 use super::memory::Local;
 use super::window::{Lease, Millis, ScopeState};
 use super::{Grant, MemoryStore, Observation, Permit, QuotaStore, ScopeKey, StoreFuture};
@@ -34,6 +34,13 @@ const BACKOFF_MAX: Millis = 5_000;
 /// A request whose lease could not be renewed asks again after this.
 const RECHECK: Duration = Duration::from_millis(RECHECK_MS);
 const RECHECK_MS: Millis = 50;
+/// A renewal runs off the request's path: it may take this long at least,
+/// whatever the (per-call) timeout, before the store falls back.
+const RENEWAL_BOUND: Duration = Duration::from_millis(250);
+/// The client library's own bound on a connection or a reply.
+const CONNECTION_BOUND: Duration = Duration::from_secs(1);
+/// Compare-and-set attempts of one renewal while other members write.
+const CAS_ATTEMPTS: usize = 8;
 /// Scopes whose renewal state is kept (a bound, like `MemoryStore`'s).
 const MAX_SCOPES: usize = 16 * 1024;
 /// Compare-and-set of one scope's ledger, and nothing else: every rule is
@@ -134,8 +141,16 @@ struct Sync {
     /// already given for.
     members: AtomicU32,
     fallback_for: AtomicU64,
+    /// Units the ledger leased this process in the window ending at
+    /// `leased_for` (local ms; 0: its end unknown): a fallback share is
+    /// what is left of the fair share after them.
+    leased_for: AtomicU64,
+    leased: AtomicU64,
     /// This process's probe was answered and taught nothing.
     opened: AtomicBool,
+    /// Answers (none throttled) since the last renewal, in a scope that
+    /// announces no quota: what the ledger infers a limit from.
+    answered: AtomicU64,
 }
 
 /// A standalone Redis (reconnecting in the background), or a Redis
@@ -188,9 +203,10 @@ impl RedisStore {
     /// When called outside a Tokio runtime.
     pub fn open(url: &str) -> Result<Self, RedisError> {
         let client = Client::open(url)?;
+        // The store bounds each renewal itself (see `timeout`).
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(DEFAULT_TIMEOUT))
-            .set_response_timeout(Some(DEFAULT_TIMEOUT))
+            .set_connection_timeout(Some(CONNECTION_BOUND))
+            .set_response_timeout(Some(CONNECTION_BOUND))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
         let connection = ConnectionManager::new_lazy_with_config(client, config)?;
@@ -207,8 +223,8 @@ impl RedisStore {
     /// When a URL is not a Redis URL.
     pub fn open_cluster(urls: &[&str]) -> Result<Self, RedisError> {
         let client = ClusterClient::builder(urls.iter().copied())
-            .connection_timeout(DEFAULT_TIMEOUT)
-            .response_timeout(DEFAULT_TIMEOUT)
+            .connection_timeout(CONNECTION_BOUND)
+            .response_timeout(CONNECTION_BOUND)
             .retries(1)
             .build()?;
         let lazy = ClusterLazy {
@@ -248,9 +264,10 @@ impl RedisStore {
         self
     }
 
-    /// The longest one Redis call may take (default 50 ms) before the
-    /// store falls back to its cautious local share. Calls are made off
-    /// the request's path, except by a request whose lease is spent.
+    /// How long a request whose lease is spent waits for its renewal
+    /// (four of these, default 50 ms) before it asks again; a renewal
+    /// (off the request's path) may take three of these, and at least
+    /// 250 ms, before the store falls back to its cautious local share.
     ///
     /// # Panics
     /// When `timeout` is zero.
@@ -277,12 +294,17 @@ impl RedisStore {
         self.shared.commands.load(Ordering::Relaxed)
     }
 
-    /// Whether `scope`'s local view holds a spent probe and no window.
-    fn probe_answered(&self, scope: ScopeKey) -> bool {
+    /// Whether `scope`'s local view holds a spent probe and no window, and
+    /// whether the scope announces no window of its own.
+    fn unannounced(&self, scope: ScopeKey) -> (bool, bool) {
         self.shared.local.with_scope(scope, false, |state, _, _| {
-            state.is_some_and(|state| {
-                state.binding().is_none() && state.lease.is_some_and(|lease| lease.probe)
-            })
+            let Some(state) = state else {
+                return (false, false);
+            };
+            let mut windows = state.windows.iter().flatten();
+            let unannounced = windows.all(|window| window.policy == INFERRED);
+            let probe = state.binding().is_none() && state.lease.is_some_and(|lease| lease.probe);
+            (probe, unannounced)
         })
     }
 
@@ -312,8 +334,11 @@ impl RedisStore {
                     asked: AtomicU64::new(0),
                     renewed: AtomicU64::new(0),
                     members: AtomicU32::new(1),
-                    fallback_for: AtomicU64::new(0),
+                    fallback_for: AtomicU64::new(u64::MAX),
+                    leased_for: AtomicU64::new(u64::MAX),
+                    leased: AtomicU64::new(0),
                     opened: AtomicBool::new(false),
+                    answered: AtomicU64::new(0),
                 })
             })
             .clone()
@@ -393,14 +418,36 @@ impl RedisStore {
             self.fallback(scope, sync);
             return;
         }
-        let bound = self.timeout * 3;
+        let bound = (self.timeout * 3).max(RENEWAL_BOUND);
         let outcome = tokio::time::timeout(bound, self.renew_shared(scope, sync)).await;
         self.shared.probing.store(false, Ordering::Release);
         match outcome {
-            Ok(Ok(())) => self.answered(),
+            Ok(Ok(_)) => {
+                self.answered();
+                self.keep_membership(scope);
+            }
             Ok(Err(error)) => self.failed(&error, scope, sync),
             Err(_) => self.failed(&format!("no answer within {bound:?}"), scope, sync),
         }
+    }
+
+    /// A lease on hold past its renewal time (a spent window, a long
+    /// cooldown): no request will renew it, so a timer does, to keep this
+    /// process a member (and its share) until the hold ends.
+    fn keep_membership(&self, scope: ScopeKey) {
+        let renew_at = self.shared.local.with_scope(scope, false, |state, now, _| {
+            let lease = state?.lease?;
+            (lease.hold_until > lease.until)
+                .then(|| lease.until.saturating_sub(RENEW_AHEAD).max(now) - now)
+        });
+        let (Some(after), Ok(runtime)) = (renew_at, tokio::runtime::Handle::try_current()) else {
+            return;
+        };
+        let store = self.clone();
+        runtime.spawn(async move {
+            tokio::time::sleep(Duration::from_millis(after)).await;
+            store.spawn_renewal(scope);
+        });
     }
 
     /// Whether Redis may be called now: always while it answers; while it
@@ -444,16 +491,29 @@ impl RedisStore {
     /// divided by the last known members, once per window; the lease lasts
     /// until the next attempt on Redis (or the window's end).
     fn fallback(&self, scope: ScopeKey, sync: &Sync) {
-        let members = u64::from(sync.members.load(Ordering::Relaxed).max(1));
+        let cached = sync
+            .ledger
+            .lock()
+            .map_or(0, |l| l.as_ref().map_or(0, |l| l.members.len()));
+        let members = u64::from(sync.members.load(Ordering::Relaxed))
+            .max(cached as u64)
+            .max(1);
         let retry_at = self.shared.retry_at.load(Ordering::Relaxed);
         self.shared.local.with_scope(scope, false, |state, now, _| {
             let Some(state) = state else { return };
             let Some(binding) = state.binding() else {
                 return;
             };
+            // The window's end is its key (0 while a refilled window's
+            // next reset is unknown).
+            let key = binding.reset_at.unwrap_or(0);
             let end = binding.reset_at.unwrap_or(now + LEASE_TTL);
             let until = end.min(retry_at.max(now + 1));
-            let fresh = sync.fallback_for.swap(end, Ordering::Relaxed) != end;
+            let fresh = sync.fallback_for.swap(key, Ordering::Relaxed) != key;
+            let leased = match sync.leased_for.load(Ordering::Relaxed) == key {
+                true => sync.leased.load(Ordering::Relaxed),
+                false => 0,
+            };
             let lease = state.lease.get_or_insert(Lease {
                 left: 0,
                 taken: 0,
@@ -464,7 +524,7 @@ impl RedisStore {
             });
             if fresh {
                 let limit = binding.limit.unwrap_or(binding.remaining);
-                lease.left = limit.div_ceil(members);
+                lease.left = limit.div_ceil(members).saturating_sub(leased);
                 lease.taken = 0;
             }
             lease.until = until;
@@ -483,6 +543,7 @@ impl RedisStore {
                 returned: 0,
                 want: FIRST_WANT,
                 open: sync.opened.swap(false, Ordering::Relaxed),
+                answered: sync.answered.swap(0, Ordering::Relaxed),
             };
             let Some(state) = state else {
                 return (ask, 0);
@@ -505,14 +566,18 @@ impl RedisStore {
         })
     }
 
-    async fn renew_shared(&self, scope: ScopeKey, sync: &Sync) -> Result<(), String> {
+    /// One renewal on the ledger: read-modify-write by compare-and-set,
+    /// again while other members write in between. `Ok(false)`: the ledger
+    /// kept changing (Redis answers; the lease is asked for again later).
+    async fn renew_shared(&self, scope: ScopeKey, sync: &Sync) -> Result<bool, String> {
         let (mut ask, taken_before) = self.ask(scope, sync);
-        let local_at_ask = ask.now;
         let mut ledger = sync.ledger.lock().map_or(None, |mut l| l.take());
-        for _ in 0..4 {
+        for _ in 0..CAS_ATTEMPTS {
+            // The ledger's clock, mapped from this process's (the offset
+            // comes with every answer).
+            let local_at = self.local_now();
             let offset = self.shared.offset.load(Ordering::Relaxed);
-            ask.now = local_at_ask.saturating_add_signed(offset)
-                + self.local_now().saturating_sub(local_at_ask);
+            ask.now = local_at.saturating_add_signed(offset);
             let mut next = ledger.take().unwrap_or_default();
             let expected = match next.version {
                 0 => String::new(),
@@ -521,14 +586,15 @@ impl RedisStore {
             let answer = next.renew(&ask, &Default::default());
             match self.cas(scope, &expected, &next).await? {
                 None => {
-                    self.apply(scope, sync, &next, answer, taken_before);
+                    let clock = (ask.now, local_at);
+                    self.apply(scope, sync, &next, answer, taken_before, clock);
                     *sync.ledger.lock().unwrap_or_else(|p| p.into_inner()) = Some(next);
-                    return Ok(());
+                    return Ok(true);
                 }
                 Some(current) => ledger = Some(current),
             }
         }
-        Err("the ledger kept changing under four attempts".to_owned())
+        Ok(false)
     }
 
     /// One compare-and-set: `None` when written, else the current ledger.
@@ -575,10 +641,20 @@ impl RedisStore {
     }
 
     /// Installs the ledger's answer in the local view.
-    fn apply(&self, scope: ScopeKey, sync: &Sync, ledger: &Ledger, answer: Answer, taken: u64) {
-        let offset = self.shared.offset.load(Ordering::Relaxed);
-        let to_local = |at: Millis| at.saturating_add_signed(-offset);
-        let redis_now = self.redis_now();
+    /// Installs the ledger's answer in the local view; `clock` pairs the
+    /// ledger's time the answer was computed at with this process's.
+    fn apply(
+        &self,
+        scope: ScopeKey,
+        sync: &Sync,
+        ledger: &Ledger,
+        answer: Answer,
+        taken: u64,
+        clock: (Millis, Millis),
+    ) {
+        let (redis_now, local_at) = clock;
+        // Relative to when the answer was computed: never later here.
+        let to_local = |at: Millis| local_at + at.saturating_sub(redis_now);
         let create = ledger.state.binding().is_some() || !matches!(answer, Answer::Lease(_));
         self.shared
             .local
@@ -600,6 +676,11 @@ impl RedisStore {
                     Answer::Lease(granted) => {
                         sync.members
                             .store(granted.members as u32, Ordering::Relaxed);
+                        let key = state.binding().and_then(|w| w.reset_at).unwrap_or(0);
+                        if sync.leased_for.swap(key, Ordering::Relaxed) != key {
+                            sync.leased.store(0, Ordering::Relaxed);
+                        }
+                        sync.leased.fetch_add(granted.left, Ordering::Relaxed);
                         Some(local_lease(state, granted, taken, to_local))
                     }
                     Answer::Open => None,
@@ -699,7 +780,14 @@ impl QuotaStore for RedisStore {
         let local = &self.shared.local;
         if observation.is_empty() {
             local.settle_now(permit, Some(observation));
-            if permit.is_held() && self.probe_answered(scope) {
+            if !permit.is_held() {
+                return StoreFuture::ready(());
+            }
+            let (probe, unannounced) = self.unannounced(scope);
+            if unannounced {
+                self.sync(scope).answered.fetch_add(1, Ordering::Relaxed);
+            }
+            if probe {
                 // The probe taught nothing: the fleet need not hold.
                 self.sync(scope).opened.store(true, Ordering::Relaxed);
                 self.spawn_renewal(scope);

@@ -123,6 +123,9 @@ pub(crate) struct Window {
     /// None after an optimistic refill, until a response says.
     pub(crate) reset_at: Option<Millis>,
     pub(crate) counts_cost: bool,
+    /// Its length, when known (an inferred window): a refill then knows
+    /// the next reset.
+    pub(crate) length: Option<Millis>,
 }
 
 /// One scope's learned state.
@@ -226,7 +229,10 @@ impl ScopeState {
                 match window.limit {
                     Some(limit) => {
                         window.remaining = limit;
-                        window.reset_at = None;
+                        window.reset_at = window.length.filter(|l| *l > 0).and_then(|length| {
+                            let reset = window.reset_at?;
+                            Some(reset + ((now - reset) / length + 1) * length)
+                        });
                     }
                     None => *slot = None,
                 }
@@ -298,13 +304,14 @@ impl ScopeState {
         })
     }
 
-    /// The tightest window with a known limit, reset and remaining, and
-    /// whether it counts cost: the one a fleet divides into leases.
+    /// The tightest window (fewest remaining) with a known reset or limit
+    /// (a refilled window whose next reset no answer gave yet): the one a
+    /// fleet divides into leases.
     pub(crate) fn binding(&self) -> Option<Window> {
         self.windows
             .iter()
             .flatten()
-            .filter(|w| w.reset_at.is_some())
+            .filter(|w| w.reset_at.is_some() || w.limit.is_some())
             .min_by_key(|w| w.remaining)
             .copied()
     }
@@ -376,6 +383,7 @@ impl ScopeState {
                 remaining,
                 reset_at: Some(reset_at),
                 counts_cost: report.counts_cost,
+                length: None,
             };
             if let Some(free) = self.windows.iter_mut().find(|slot| slot.is_none()) {
                 *free = Some(window);
