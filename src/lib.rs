@@ -215,6 +215,7 @@ mod kind;
 #[cfg(feature = "opentelemetry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
 pub mod metrics;
+pub mod observe;
 pub mod parse;
 mod percent;
 mod problem;
@@ -223,7 +224,6 @@ pub mod quota;
 pub mod redact;
 pub mod retry;
 pub mod stack;
-mod telemetry;
 mod template;
 mod words;
 
