@@ -205,6 +205,7 @@
 )]
 
 pub mod auth;
+mod classification;
 pub mod classify;
 mod error;
 #[cfg(feature = "grpc")]

@@ -1,11 +1,16 @@
-//! The [`GrpcStatus`] dialect (feature `grpc`): trailers-only gRPC
-//! failures and their rich details. Re-exported from [`crate::grpc`].
+//! [`GrpcStatus`]: what a trailers-only gRPC response says about its
+//! failure (status, message, rich details), read from its headers.
 
-use crate::classify::grpc::{code_name, decode_grpc_message, grpc_status};
-use crate::parse::{Dialect, DialectInput, ErrorFields};
+use super::status::{code_name, decode_grpc_message, grpc_status};
+use crate::hints::MAX_HINT;
 use http::{HeaderMap, HeaderName};
+use std::time::Duration;
 
 const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+const GRPC_STATUS_DETAILS: HeaderName = HeaderName::from_static("grpc-status-details-bin");
+
+/// Field violations kept from a `BadRequest` detail, at most.
+const MAX_VIOLATIONS: usize = 100;
 
 /// The dialect of trailers-only gRPC responses: the code is the
 /// `grpc-status` name (`"UNAVAILABLE"`), the message the percent-decoded
@@ -24,30 +29,67 @@ const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
 /// | `QuotaFailure` | the failure is a quota: [`BodyVerdict::RateLimited`](crate::parse::BodyVerdict) |
 ///
 /// Undecodable details are ignored: the status and message still stand.
+/// Codes and messages are bounded as every dialect bounds them, and at most
+/// 100 field errors are kept.
+///
+/// ```
+/// use http::{HeaderMap, StatusCode};
+/// use tower_api_errors::grpc::GrpcStatus;
+/// use tower_api_errors::parse::ErrorParser;
+/// use tower_api_errors::ErrorKind;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("grpc-status", "8".parse().unwrap());
+/// headers.insert("grpc-message", "quota%20exhausted".parse().unwrap());
+/// let error = ErrorParser::new().dialect(GrpcStatus).parse(StatusCode::OK, &headers, b"");
+/// assert_eq!(error.code(), Some("RESOURCE_EXHAUSTED"));
+/// assert_eq!(error.message(), "quota exhausted");
+/// assert_eq!(error.kind(), ErrorKind::RateLimited);
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GrpcStatus;
 
-impl Dialect for GrpcStatus {
-    fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
-        let code = grpc_status(input.headers())?;
-        let mut fields = ErrorFields::new().code(code_name(code));
-        if let Some(message) = input.headers().get(GRPC_MESSAGE) {
-            fields = fields.message(decode_grpc_message(message.as_bytes()));
-        }
-        Some(read_status_details(input.headers(), fields))
+/// What [`GrpcStatus`] reads from a response's headers, as plain data (the
+/// parse layer turns it into its fields).
+#[derive(Debug, Default)]
+pub(crate) struct StatusFields {
+    /// The `grpc-status` name.
+    pub(crate) code: &'static str,
+    /// The decoded `grpc-message`.
+    pub(crate) message: Option<String>,
+    /// `ErrorInfo.reason`, trimmed and not empty: the better code.
+    pub(crate) reason: Option<String>,
+    /// `RetryInfo.retry_delay`, at most the longest hint.
+    pub(crate) retry_after: Option<Duration>,
+    /// `BadRequest` field violations: (field, description).
+    pub(crate) violations: Vec<(String, String)>,
+    /// A `QuotaFailure` detail was there.
+    pub(crate) quota_failure: bool,
+}
+
+impl GrpcStatus {
+    /// The failure a trailers-only response's headers describe; `None`
+    /// without a readable `grpc-status`.
+    pub(crate) fn read(headers: &HeaderMap) -> Option<StatusFields> {
+        let code = grpc_status(headers)?;
+        let mut fields = StatusFields {
+            code: code_name(code),
+            message: headers
+                .get(GRPC_MESSAGE)
+                .map(|message| decode_grpc_message(message.as_bytes())),
+            ..StatusFields::default()
+        };
+        read_status_details(headers, &mut fields);
+        Some(fields)
     }
 }
 
-const GRPC_STATUS_DETAILS: HeaderName = HeaderName::from_static("grpc-status-details-bin");
-
-/// Adds what `grpc-status-details-bin` says to `fields` (see [`GrpcStatus`]):
-/// `ErrorInfo.reason` as the code, `RetryInfo` as the hint, `BadRequest`
-/// violations as field errors, `QuotaFailure` as a quota verdict.
+/// Adds what `grpc-status-details-bin` says to `fields` (see [`GrpcStatus`]).
 ///
 /// Bounded: the header is as long as the HTTP layer allows, decoding
-/// (base64, then protobuf) is linear in it, and at most 100 field errors
-/// and 128-character codes are kept.
-fn read_status_details(headers: &HeaderMap, mut fields: ErrorFields) -> ErrorFields {
+/// (base64, then protobuf) is linear in it, and at most 100 field
+/// violations are kept.
+fn read_status_details(headers: &HeaderMap, fields: &mut StatusFields) {
     use tonic_types::StatusExt;
     // Decoded here, not by `tonic::Status::from_header_map`: that panics on
     // invalid base64 and copies every header.
@@ -55,34 +97,30 @@ fn read_status_details(headers: &HeaderMap, mut fields: ErrorFields) -> ErrorFie
         .get(GRPC_STATUS_DETAILS)
         .and_then(|value| decode_base64(value.as_bytes()))
     else {
-        return fields;
+        return;
     };
     let status = tonic::Status::with_details(tonic::Code::Unknown, "", bytes.into());
     let Ok(details) = status.check_error_details() else {
-        return fields;
+        return;
     };
-    if let Some(reason) = details
+    fields.reason = details
         .error_info()
         .map(|info| info.reason.trim())
         .filter(|reason| !reason.is_empty())
-    {
-        fields = fields.code(crate::parse::bounded_code(reason));
-    }
-    if let Some(delay) = details.retry_info().and_then(|info| info.retry_delay) {
-        fields = fields.retry_after(delay.min(crate::hints::MAX_HINT));
-    }
+        .map(str::to_owned);
+    fields.retry_after = details
+        .retry_info()
+        .and_then(|info| info.retry_delay)
+        .map(|delay| delay.min(MAX_HINT));
     if let Some(bad_request) = details.bad_request() {
-        for violation in bad_request.field_violations.iter().take(100) {
-            fields = fields.field_error(
-                crate::parse::bounded_code(&violation.field),
-                crate::parse::bounded_message(&violation.description),
-            );
-        }
+        fields.violations = bad_request
+            .field_violations
+            .iter()
+            .take(MAX_VIOLATIONS)
+            .map(|violation| (violation.field.clone(), violation.description.clone()))
+            .collect();
     }
-    if details.quota_failure().is_some() {
-        fields = fields.verdict(crate::parse::BodyVerdict::RateLimited);
-    }
-    fields
+    fields.quota_failure = details.quota_failure().is_some();
 }
 
 /// Standard base64, padded or not (gRPC's `-bin` headers may be either);
@@ -113,5 +151,16 @@ mod tests {
         assert_eq!(decode_base64(b"a"), None);
         assert_eq!(decode_base64(b"!!!!"), None);
         assert_eq!(decode_base64(b"aG=k"), None);
+    }
+
+    #[test]
+    fn no_status_no_fields() {
+        assert!(GrpcStatus::read(&HeaderMap::new()).is_none());
+        let mut headers = HeaderMap::new();
+        headers.insert("grpc-status", "14".parse().unwrap());
+        headers.insert("grpc-status-details-bin", "!!not base64".parse().unwrap());
+        let fields = GrpcStatus::read(&headers).unwrap();
+        assert_eq!(fields.code, "UNAVAILABLE");
+        assert!(fields.message.is_none() && fields.reason.is_none());
     }
 }
