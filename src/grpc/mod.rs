@@ -54,6 +54,28 @@
 //!
 //! assert_eq!(decode_grpc_message(b"caf%C3%A9 closed%21"), "café closed!");
 //! ```
+//!
+//! A trailers-only failure read by the parse layer's function (the
+//! [`GrpcStatus`] dialect is tried first with this feature), then handed
+//! to a gRPC caller as a `tonic::Status`:
+//!
+//! ```
+//! use http::{HeaderMap, StatusCode};
+//! use tower_api_errors::grpc::code_for_kind;
+//! use tower_api_errors::{parse_error, ErrorKind};
+//!
+//! let mut headers = HeaderMap::new();
+//! headers.insert("content-type", "application/grpc".parse().unwrap());
+//! headers.insert("grpc-status", "5".parse().unwrap());
+//! headers.insert("grpc-message", "no%20such%20order".parse().unwrap());
+//! let error = parse_error(StatusCode::OK, &headers, b"");
+//! assert_eq!(error.code(), Some("NOT_FOUND"));
+//! assert_eq!(error.message(), "no such order");
+//!
+//! let status = tonic::Status::from(&error);
+//! assert_eq!(status.code(), code_for_kind(error.kind()));
+//! assert_eq!(code_for_kind(ErrorKind::RateLimited), tonic::Code::ResourceExhausted);
+//! ```
 
 mod convert;
 mod dialect;
