@@ -205,6 +205,7 @@
 )]
 
 pub mod auth;
+mod budget;
 pub mod classify;
 mod error;
 #[cfg(feature = "grpc")]
@@ -221,6 +222,7 @@ mod problem;
 mod prototype;
 pub mod quota;
 pub mod redact;
+mod replay;
 pub mod retry;
 pub mod stack;
 mod telemetry;

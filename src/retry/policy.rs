@@ -1,11 +1,11 @@
 //! [`RetryPolicy`]: what is retried, when, and how often.
 
 use super::backoff::Backoff;
-use super::budget::RetryBudget;
-use super::replay::DEFAULT_MAX_REPLAY;
+use crate::budget::RetryBudget;
 use crate::classify::Classification;
 use crate::hints::HintSource;
 use crate::redact::RedactedUri;
+use crate::replay::DEFAULT_MAX_REPLAY;
 use crate::{Error, ErrorKind, StopReason};
 use http::{Extensions, HeaderMap, HeaderName, Method, StatusCode, Uri};
 use std::fmt;
