@@ -505,6 +505,15 @@ impl Outcome<'_> {
                 never_sent: true,
                 refused: true,
             },
+            // A breaker's refusal, never sent: like a hint, waited out
+            // when it fits the limits, else the caller gets it at once.
+            Outcome::Error(Error::CircuitOpen(open)) => Facts {
+                retryable: true,
+                hint: Some((open.retry_after(), open.retry_hint().source())),
+                server_verdict: None,
+                never_sent: true,
+                refused: false,
+            },
             // The auth layer already renewed once, or could not: sending
             // the same request again cannot fix it.
             Outcome::Error(Error::Unauthorized(_)) => Facts {
