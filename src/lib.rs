@@ -205,6 +205,8 @@
 )]
 
 pub mod auth;
+pub mod breaker;
+mod budget;
 mod classification;
 pub mod classify;
 mod error;
@@ -223,7 +225,9 @@ mod problem;
 mod prototype;
 pub mod quota;
 pub mod redact;
+mod replay;
 pub mod retry;
+mod scope;
 pub mod stack;
 mod template;
 mod words;
@@ -236,7 +240,9 @@ pub struct ReadmeDoctests;
 
 pub use auth::AuthLayer;
 pub use classify::StatusClassifierLayer;
-pub use error::{ApiError, BoxError, Error, FieldError, RetryReport, StopReason, TransportError};
+pub use error::{
+    ApiError, BoxError, CircuitOpen, Error, FieldError, RetryReport, StopReason, TransportError,
+};
 pub use kind::ErrorKind;
 pub use parse::{parse_error, ErrorBodyParseLayer};
 pub use quota::QuotaLayer;

@@ -1,12 +1,13 @@
 //! The typed errors: [`ApiError`] (the server answered with a failure),
 //! [`TransportError`] (no usable answer), the layers' own refusals
-//! ([`RateLimited`], [`Unauthorized`]), and [`Error`], which is one of them.
+//! ([`RateLimited`], [`Unauthorized`], [`CircuitOpen`]), and [`Error`], which is one of them.
 //!
 //! This module sits below every layer and imports none: the layers build
 //! these values, the caller matches on them.
 
 mod api;
 mod auth;
+mod circuit;
 mod field;
 mod rate_limited;
 mod report;
@@ -16,6 +17,7 @@ pub use api::ApiError;
 pub(crate) use api::{request_id, ApiErrorParts};
 pub use auth::{AuthFailure, AuthReport, Renewal, Unauthorized};
 pub(crate) use auth::{AuthResend, Failure, SharedSource};
+pub use circuit::CircuitOpen;
 pub use field::FieldError;
 pub use rate_limited::{RateLimited, ScopeKey};
 pub(crate) use report::write_outcome;
@@ -61,6 +63,9 @@ pub enum Error {
     /// The [`AuthLayer`](crate::auth::AuthLayer) ended the request: no
     /// credential, or a rejected one it could not renew or send again.
     Unauthorized(Unauthorized),
+    /// A [circuit breaker](crate::breaker) refused the request without
+    /// sending it: the upstream is unwell; it says when to come back.
+    CircuitOpen(CircuitOpen),
 }
 
 impl Error {
@@ -71,6 +76,7 @@ impl Error {
             Error::Transport(_) => ErrorKind::Transport,
             Error::RateLimited(_) => ErrorKind::RateLimited,
             Error::Unauthorized(_) => ErrorKind::Unauthorized,
+            Error::CircuitOpen(_) => ErrorKind::Unavailable,
         }
     }
 
@@ -86,6 +92,14 @@ impl Error {
     pub fn rate_limited(&self) -> Option<&RateLimited> {
         match self {
             Error::RateLimited(refused) => Some(refused),
+            _ => None,
+        }
+    }
+
+    /// The circuit breaker's refusal, if the request was never sent.
+    pub fn circuit_open(&self) -> Option<&CircuitOpen> {
+        match self {
+            Error::CircuitOpen(open) => Some(open),
             _ => None,
         }
     }
@@ -122,7 +136,7 @@ impl Error {
             Error::Transport(transport) => transport.auth_report(),
             Error::Unauthorized(unauthorized) => Some(unauthorized.report()),
             // Refused before the auth layer below could act.
-            Error::RateLimited(_) => None,
+            Error::RateLimited(_) | Error::CircuitOpen(_) => None,
         }
     }
 
@@ -130,7 +144,7 @@ impl Error {
         match self {
             Error::Api(api) => api.set_auth_report(report),
             Error::Transport(transport) => transport.auth = Some(report),
-            Error::Unauthorized(_) | Error::RateLimited(_) => {}
+            Error::Unauthorized(_) | Error::RateLimited(_) | Error::CircuitOpen(_) => {}
         }
     }
 
@@ -141,6 +155,7 @@ impl Error {
             Error::Transport(transport) => transport.retries(),
             Error::RateLimited(refused) => refused.retries(),
             Error::Unauthorized(unauthorized) => unauthorized.retries(),
+            Error::CircuitOpen(open) => open.retries(),
         }
     }
 
@@ -150,6 +165,7 @@ impl Error {
             Error::Transport(transport) => transport.set_retries(retries),
             Error::RateLimited(refused) => refused.set_retries(retries),
             Error::Unauthorized(unauthorized) => unauthorized.set_retries(retries),
+            Error::CircuitOpen(open) => open.set_retries(retries),
         }
     }
 
@@ -220,6 +236,7 @@ impl fmt::Display for Error {
             Error::Transport(transport) => transport.fmt(f),
             Error::RateLimited(refused) => refused.fmt(f),
             Error::Unauthorized(unauthorized) => unauthorized.fmt(f),
+            Error::CircuitOpen(open) => open.fmt(f),
         }
     }
 }
@@ -231,6 +248,7 @@ impl std::error::Error for Error {
             Error::Transport(transport) => transport.source(),
             Error::RateLimited(refused) => refused.source(),
             Error::Unauthorized(unauthorized) => unauthorized.source(),
+            Error::CircuitOpen(open) => open.source(),
         }
     }
 }

@@ -1,12 +1,12 @@
 //! [`RetryPolicy`]: what is retried, when, and how often.
 
 use super::backoff::Backoff;
-use super::budget::RetryBudget;
-use super::replay::DEFAULT_MAX_REPLAY;
+use crate::budget::RetryBudget;
 use crate::classify::Classification;
 use crate::hints::HintSource;
 use crate::observe::Observer;
 use crate::redact::RedactedUri;
+use crate::replay::DEFAULT_MAX_REPLAY;
 use crate::{Error, ErrorKind, StopReason};
 use http::{Extensions, HeaderMap, HeaderName, Method, StatusCode, Uri};
 use std::fmt;
@@ -496,6 +496,15 @@ impl Outcome<'_> {
                 server_verdict: None,
                 never_sent: true,
                 refused: true,
+            },
+            // A breaker's refusal, never sent: like a hint, waited out
+            // when it fits the limits, else the caller gets it at once.
+            Outcome::Error(Error::CircuitOpen(open)) => Facts {
+                retryable: true,
+                hint: Some((open.retry_after(), open.retry_hint().source())),
+                server_verdict: None,
+                never_sent: true,
+                refused: false,
             },
             // The auth layer already renewed once, or could not: sending
             // the same request again cannot fix it.
