@@ -1,6 +1,8 @@
 //! OpenTelemetry metrics (feature `opentelemetry`): error rates by kind,
 //! attempts per call, time spent waiting and why, and the budget or a
-//! quota gate refusing work, as numbers a dashboard can graph.
+//! quota gate refusing work, as numbers a dashboard can graph. They are
+//! the OpenTelemetry backend of the [observer](crate::observe), which
+//! every layer reports its events to.
 //!
 //! The crate depends on the `opentelemetry` API crate only: the
 //! application brings the SDK and its exporter (OTLP, Prometheus, stdout),
