@@ -219,6 +219,7 @@ mod kind;
 #[cfg(feature = "opentelemetry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
 pub mod metrics;
+pub mod observe;
 pub mod parse;
 mod percent;
 mod problem;
@@ -229,7 +230,6 @@ mod replay;
 pub mod retry;
 mod scope;
 pub mod stack;
-mod telemetry;
 mod template;
 mod words;
 

@@ -4,6 +4,7 @@ use super::backoff::Backoff;
 use crate::budget::RetryBudget;
 use crate::classify::Classification;
 use crate::hints::HintSource;
+use crate::observe::Observer;
 use crate::redact::RedactedUri;
 use crate::replay::DEFAULT_MAX_REPLAY;
 use crate::{Error, ErrorKind, StopReason};
@@ -66,8 +67,7 @@ struct Config {
     max_replay_bytes: usize,
     retry_if: Option<Arc<RetryIf>>,
     on_retry: Option<Arc<OnRetry>>,
-    #[cfg(feature = "opentelemetry")]
-    metrics: Option<crate::metrics::Metrics>,
+    observer: Observer,
 }
 
 impl Default for RetryPolicy {
@@ -84,8 +84,7 @@ impl Default for RetryPolicy {
                 max_replay_bytes: DEFAULT_MAX_REPLAY,
                 retry_if: None,
                 on_retry: None,
-                #[cfg(feature = "opentelemetry")]
-                metrics: None,
+                observer: Observer::new(),
             }),
         }
     }
@@ -233,13 +232,13 @@ impl RetryPolicy {
     #[cfg(feature = "opentelemetry")]
     #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
     pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
-        self.config().metrics = Some(metrics);
+        self.config().observer = Observer::new().metrics(metrics);
         self
     }
 
-    #[cfg(feature = "opentelemetry")]
-    pub(crate) fn metrics_handle(&self) -> Option<&crate::metrics::Metrics> {
-        self.config.metrics.as_ref()
+    /// Where the retry layer reports its calls and attempts.
+    pub(crate) fn observer(&self) -> &Observer {
+        &self.config.observer
     }
 
     /// This policy with a request's [`RetryOverride`] applied (a copy of
@@ -349,14 +348,7 @@ impl RetryPolicy {
 
 impl Config {
     fn metrics_configured(&self) -> bool {
-        #[cfg(feature = "opentelemetry")]
-        {
-            self.metrics.is_some()
-        }
-        #[cfg(not(feature = "opentelemetry"))]
-        {
-            false
-        }
+        self.observer.has_metrics()
     }
 }
 
