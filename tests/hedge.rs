@@ -314,3 +314,53 @@ async fn under_hedging_the_retry_layer_retries_only_what_is_not_hedged() {
     assert_eq!(error.retries().stopped(), Some(StopReason::MaxAttempts));
     assert_eq!(count.load(Ordering::SeqCst), 2 + 3);
 }
+
+/// Hedges sent, won and cancelled reach the one observer: here its
+/// OpenTelemetry backend, read back from an in-memory exporter.
+#[cfg(feature = "opentelemetry")]
+#[tokio::test(start_paused = true)]
+async fn hedges_are_recorded_as_metrics() {
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+    use tower_api_errors::metrics::Metrics;
+
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    // Every first attempt takes 1 s and every hedge 5 ms: two calls, two
+    // hedges sent, both won.
+    let (addr, _) = by_attempt((200, None, 1000), (200, None, 5)).await;
+    let client = ServiceBuilder::new()
+        .layer(
+            HedgeLayer::fixed(Duration::from_millis(20)).metrics(Metrics::from_provider(&provider)),
+        )
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    client.clone().oneshot(get(addr)).await.unwrap();
+    client.clone().oneshot(get(addr)).await.unwrap();
+
+    provider.force_flush().unwrap();
+    let batches = exporter.get_finished_metrics().unwrap();
+    let metric = batches
+        .iter()
+        .flat_map(|batch| batch.scope_metrics())
+        .flat_map(|scope| scope.metrics())
+        .find(|metric| metric.name() == "tower_api_errors.hedges")
+        .expect("the hedges counter");
+    let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() else {
+        panic!("a counter")
+    };
+    let mut events: Vec<String> = sum
+        .data_points()
+        .map(|point| {
+            let event = point
+                .attributes()
+                .find(|kv| kv.key.as_str() == "tower_api_errors.hedge.event")
+                .unwrap();
+            format!("{} {}", event.value, point.value())
+        })
+        .collect();
+    events.sort();
+    assert_eq!(events, ["sent 2", "won 2"]);
+}

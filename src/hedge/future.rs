@@ -94,6 +94,8 @@ pub(crate) struct Call<S> {
     prototype: Arc<Prototype<S>>,
     key: u64,
     started: Instant,
+    /// A hedged call's method and URI, for its events.
+    target: Option<Box<(http::Method, http::Uri)>>,
 }
 
 impl<S> Call<S> {
@@ -108,6 +110,29 @@ impl<S> Call<S> {
             prototype,
             key,
             started,
+            target: None,
+        }
+    }
+
+    pub(crate) fn naming(mut self, method: http::Method, uri: http::Uri) -> Self {
+        self.target = Some(Box::new((method, uri)));
+        self
+    }
+
+    /// Reports a hedge sent `after` the call began.
+    fn sent(&self, after: Duration) {
+        if let Some(target) = &self.target {
+            self.config.observer.hedge_sent(&target.0, &target.1, after);
+        }
+    }
+
+    /// Reports how a race ended: the hedge won, or it was cancelled.
+    fn raced(&self, hedge_won: bool) {
+        let Some(target) = &self.target else { return };
+        let observer = &self.config.observer;
+        match hedge_won {
+            true => observer.hedge_won(&target.0, &target.1),
+            false => observer.hedge_cancelled(&target.0, &target.1),
         }
     }
 
@@ -365,10 +390,13 @@ where
                 }
                 if judged.last {
                     this.call.sample(latency);
-                    if let Some(ran) = other.cancel() {
+                    let cancelled = other.cancel();
+                    if let Some(ran) = cancelled {
                         // The loser's time so far: a lower bound of its latency.
                         this.call.sample(ran);
-                        super::observe_loser(hedge);
+                    }
+                    if hedge || cancelled.is_some() {
+                        this.call.raced(hedge);
                     }
                     return Poll::Ready(result);
                 }
@@ -389,7 +417,7 @@ where
                     match send_hedge(this.spare, this.call, cx) {
                         Hedging::Sent(future) => {
                             let sent = Instant::now();
-                            super::observe_sent(sent - this.call.started);
+                            this.call.sent(sent - this.call.started);
                             this.second.set(Attempt::Running { future, sent });
                             this.timer.set(Timer::Off);
                             continue;

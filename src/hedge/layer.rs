@@ -20,6 +20,8 @@ pub(crate) struct Config {
     pub(crate) max_replay: usize,
     pub(crate) scopes: Arc<Scopes>,
     pub(crate) keys: crate::scope::Scopes,
+    /// Where hedges sent, won and cancelled are reported.
+    pub(crate) observer: crate::observe::Observer,
 }
 
 impl fmt::Debug for Config {
@@ -46,6 +48,7 @@ impl Config {
             max_replay: DEFAULT_MAX_REPLAY,
             scopes: Arc::default(),
             keys: crate::scope::Scopes::default(),
+            observer: crate::observe::Observer::new(),
         }
     }
 }
@@ -138,6 +141,16 @@ impl HedgeLayer {
     /// is due, is not hedged.
     pub fn max_replay_bytes(mut self, bytes: usize) -> Self {
         self.config().max_replay = bytes;
+        self
+    }
+
+    /// Records each hedge sent, won and cancelled as
+    /// `tower_api_errors.hedges` into `metrics` (the events go to
+    /// `tracing` with or without it); see [`observe`](crate::observe).
+    #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+    pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.config().observer = crate::observe::Observer::new().metrics(metrics);
         self
     }
 }

@@ -128,13 +128,3 @@ pub use crate::hedged::Hedged;
 pub use future::ResponseFuture;
 pub use layer::HedgeLayer;
 pub use service::Hedge;
-
-/// Reports a hedge sent `after` the call began.
-fn observe_sent(after: std::time::Duration) {
-    let _ = after;
-}
-
-/// Reports the end of a race: the hedge won (`true`) or was cancelled.
-fn observe_loser(hedge_won: bool) {
-    let _ = hedge_won;
-}

@@ -69,6 +69,14 @@ impl<S> Hedge<S> {
         self
     }
 
+    /// As [`HedgeLayer::metrics`](super::HedgeLayer::metrics).
+    #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+    pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.config().observer = crate::observe::Observer::new().metrics(metrics);
+        self
+    }
+
     /// The inner service.
     pub fn get_ref(&self) -> &S {
         &self.inner
@@ -125,7 +133,9 @@ where
         }
         parts.extensions.insert(Hedged::new(1));
         let body = ReplayBody::new(body, config.max_replay);
-        let spare = Spare::new(RequestTemplate::new(&parts), body.replay());
+        let template = RequestTemplate::new(&parts);
+        let call = call.naming(template.method.clone(), template.uri.clone());
+        let spare = Spare::new(template, body.replay());
         self.prototype.keep(&self.inner);
         let first = self.inner.call(Request::from_parts(parts, body));
         ResponseFuture::hedged(first, call, spare, started + delay.min(MAX_DELAY))
