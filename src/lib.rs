@@ -213,6 +213,8 @@ mod error;
 #[cfg(feature = "grpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
 pub mod grpc;
+pub mod hedge;
+mod hedged;
 pub mod hints;
 mod kind;
 #[cfg(feature = "opentelemetry")]

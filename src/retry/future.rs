@@ -145,7 +145,10 @@ where
         let body = first_body.replay();
         // The one copy of the request that replays need.
         let template = Template::new(&parts);
-        policy.deposit();
+        // A hedged call's attempts: the hedge layer counted the call.
+        if parts.extensions.get::<crate::hedged::Hedged>().is_none() {
+            policy.deposit();
+        }
         let span = Span::request(&template.method, &template.uri);
         let call = Call::start(policy.observer(), &span, &template.method, &template.uri);
         let future = {
