@@ -221,6 +221,9 @@ mod problem;
 mod prototype;
 pub mod quota;
 pub mod redact;
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub mod reqwest;
 pub mod retry;
 pub mod stack;
 mod telemetry;
