@@ -11,14 +11,14 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use tower::Service;
 
-/// A [`reqwest::Client`](::reqwest::Client) as a
+/// A [`reqwest::Client`] as a
 /// `Service<http::Request<B>>` answering `http::Response<reqwest::Body>`,
 /// so that the crate's layers (which speak `http`) can sit on it.
 ///
 /// A thin adapter over reqwest's own `tower::Service` implementation and
 /// its `http` conversions: the request becomes a `reqwest::Request`
 /// (`TryFrom<http::Request<_>>`), its body a `reqwest::Body` streamed from
-/// yours ([`reqwest::Body::wrap`](::reqwest::Body::wrap); an empty body is
+/// yours ([`reqwest::Body::wrap`]; an empty body is
 /// sent as none), and the `reqwest::Response` becomes an
 /// `http::Response<reqwest::Body>` (`From<reqwest::Response>`). Everything
 /// the `reqwest::Client` was built with (timeouts, proxies, TLS, default
@@ -30,7 +30,7 @@ use tower::Service;
 ///
 /// # Errors
 ///
-/// The error is the [`reqwest::Error`](::reqwest::Error), unchanged (a URI
+/// The error is the [`reqwest::Error`], unchanged (a URI
 /// that is not a valid URL is reqwest's builder error). Above the stack it
 /// is the source of a [`TransportError`](crate::TransportError), whose
 /// [`is_connect`](crate::TransportError::is_connect) recognises reqwest's

@@ -224,11 +224,21 @@ pub trait MiddlewareErrorExt {
 
 impl MiddlewareErrorExt for ::reqwest_middleware::Error {
     fn typed_error(&self) -> Option<&Error> {
-        match self {
-            ::reqwest_middleware::Error::Middleware(error) => error
-                .chain()
-                .find_map(|cause| cause.downcast_ref::<Error>()),
-            ::reqwest_middleware::Error::Reqwest(_) => None,
-        }
+        let ::reqwest_middleware::Error::Middleware(error) = self else {
+            return None;
+        };
+        // Bounded: a long chain stops here.
+        error.chain().take(16).find_map(|cause| {
+            cause.downcast_ref::<Error>().or_else(|| {
+                // Another middleware's error that names a
+                // `reqwest_middleware::Error` as its source (reqwest-retry's
+                // `RetryError::WithRetries`).
+                let inner = cause.downcast_ref::<::reqwest_middleware::Error>()?;
+                match inner {
+                    ::reqwest_middleware::Error::Middleware(inner) => inner.downcast_ref::<Error>(),
+                    ::reqwest_middleware::Error::Reqwest(_) => None,
+                }
+            })
+        })
     }
 }

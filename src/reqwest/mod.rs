@@ -1,4 +1,4 @@
-//! The stack around a [`reqwest::Client`](::reqwest::Client) (feature
+//! The stack around a [`reqwest::Client`] (feature
 //! `reqwest`), and as a `reqwest_middleware::Middleware` (feature
 //! `reqwest-middleware`).
 //!
@@ -104,6 +104,93 @@
 //! assert!(reqwest_error(&error).unwrap().is_connect());
 //! # }
 //! ```
+//!
+//! # reqwest-middleware
+//!
+//! With feature `reqwest-middleware`, [`ApiErrorsMiddleware`] is the same
+//! stack as a `reqwest_middleware::Middleware`: an existing
+//! `ClientWithMiddleware` gets retry, parse, auth and quota with one
+//! `.with(...)`. Each attempt goes down the rest of the chain (the
+//! middleware added after it, then the client) with its own copy of the
+//! call's extensions. A failure is a `reqwest_middleware::Error::Middleware`
+//! holding the crate's [`Error`]; [`MiddlewareErrorExt`] reaches it.
+//!
+//! ```
+//! # async fn start() -> String {
+//! #     use hyper::{server::conn::http1, service::service_fn};
+//! #     use http_body_util::Full;
+//! #     use bytes::Bytes;
+//! #     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+//! #     let addr = listener.local_addr().unwrap();
+//! #     tokio::spawn(async move { loop {
+//! #         let (stream, _) = listener.accept().await.unwrap();
+//! #         let answer = service_fn(|_: http::Request<hyper::body::Incoming>| async move {
+//! #             let response = http::Response::builder().status(429)
+//! #                 .header("retry-after", "86400")
+//! #                 .header("content-type", "application/json")
+//! #                 .body(Full::new(Bytes::from(r#"{"error": {"message": "Daily limit exceeded"}}"#))).unwrap();
+//! #             Ok::<_, std::convert::Infallible>(response)
+//! #         });
+//! #         let io = hyper_util::rt::TokioIo::new(stream);
+//! #         tokio::spawn(http1::Builder::new().serve_connection(io, answer));
+//! #     }});
+//! #     format!("http://{addr}")
+//! # }
+//! # #[cfg(feature = "reqwest-middleware")]
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! # let base = start().await;
+//! use reqwest_middleware::ClientBuilder;
+//! use tower_api_errors::auth::{AuthLayer, Credential, StaticToken};
+//! use tower_api_errors::reqwest::{ApiErrorsMiddleware, MiddlewareErrorExt};
+//! use tower_api_errors::{ApiErrorsLayer, ErrorKind, QuotaLayer};
+//!
+//! let token = Credential::new("sk_test_4eC39HqLyjWDarjtT1zdp7dc").unwrap();
+//! let client = ClientBuilder::new(reqwest::Client::new())
+//!     .with(ApiErrorsMiddleware::from(
+//!         ApiErrorsLayer::new()
+//!             .auth(AuthLayer::new(StaticToken::new(token)))
+//!             .quota(QuotaLayer::new()),
+//!     ))
+//!     .build();
+//!
+//! let error = client.get(format!("{base}/v1/usage")).send().await.unwrap_err();
+//! let api = error.api_error().expect("the typed error");
+//! assert_eq!(api.kind(), ErrorKind::RateLimited);
+//! assert_eq!(api.message(), "Daily limit exceeded");
+//! assert_eq!(api.retry_after(), Some(std::time::Duration::from_secs(86400)));
+//! # }
+//! # #[cfg(not(feature = "reqwest-middleware"))] fn main() {}
+//! ```
+//!
+//! ## Beside reqwest-retry: one of the two retries
+//!
+//! Both retry; together, their attempts would multiply (three times three
+//! is nine sends to an upstream that is already failing), and reqwest-retry
+//! knows neither `Retry-After`, the budget nor the deadline. Use ours
+//! instead of `RetryTransientMiddleware`. Kept side by side, they do not
+//! multiply, whichever comes first:
+//!
+//! - **reqwest-retry above ours** (`.with(retry).with(ours)`): our failures
+//!   reach it as middleware errors, which its default strategy calls fatal,
+//!   so it sends nothing again; its `RetryError` wraps ours transparently
+//!   (our `Display` comes through, our type does not). A middleware above
+//!   that does send the call through again (a custom strategy) finds the
+//!   [`ApiErrorsSent`] marker ours left in the call's extensions and is
+//!   refused with [`SentTwice`], nothing sent.
+//! - **reqwest-retry below ours** (`.with(ours).with(retry)`): each attempt
+//!   goes down with a streamed body, our replayable copy, which it cannot
+//!   clone: it refuses every request ("Request object is not cloneable")
+//!   before sending anything. The misconfiguration shows on the first call.
+//!
+//! `tests/reqwest_middleware.rs` keeps each of these.
+#![cfg_attr(
+    not(feature = "reqwest-middleware"),
+    doc = "",
+    doc = "[`ApiErrorsMiddleware`]: https://docs.rs/tower-api-errors/latest/tower_api_errors/reqwest/struct.ApiErrorsMiddleware.html",
+    doc = "[`MiddlewareErrorExt`]: https://docs.rs/tower-api-errors/latest/tower_api_errors/reqwest/trait.MiddlewareErrorExt.html",
+    doc = "[`ApiErrorsSent`]: https://docs.rs/tower-api-errors/latest/tower_api_errors/reqwest/struct.ApiErrorsSent.html",
+    doc = "[`SentTwice`]: https://docs.rs/tower-api-errors/latest/tower_api_errors/reqwest/struct.SentTwice.html"
+)]
 
 mod client;
 #[cfg(feature = "reqwest-middleware")]
