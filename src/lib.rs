@@ -228,6 +228,9 @@ mod prototype;
 pub mod quota;
 pub mod redact;
 mod replay;
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub mod reqwest;
 pub mod retry;
 mod scope;
 pub mod stack;

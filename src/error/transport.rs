@@ -29,7 +29,7 @@ impl TransportError {
     /// True when the error says the connection was never made, so the
     /// request cannot have reached the server: an `io::Error` of kind
     /// `ConnectionRefused`, `AddrNotAvailable` or `NotConnected` anywhere in
-    /// the source chain, or hyper-util's connect error.
+    /// the source chain, or hyper-util's or reqwest's connect error.
     pub fn is_connect(&self) -> bool {
         let mut next: Option<&(dyn std::error::Error + 'static)> = Some(&*self.source);
         while let Some(error) = next {
@@ -40,6 +40,12 @@ impl TransportError {
                         | std::io::ErrorKind::AddrNotAvailable
                         | std::io::ErrorKind::NotConnected
                 ) {
+                    return true;
+                }
+            }
+            #[cfg(feature = "reqwest")]
+            if let Some(client) = error.downcast_ref::<::reqwest::Error>() {
+                if client.is_connect() {
                     return true;
                 }
             }
