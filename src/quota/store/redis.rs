@@ -5,7 +5,7 @@ use super::ledger::{Answer, Ask, Granted, Ledger, FIRST_WANT, INFERRED, LEASE_TT
 use super::memory::Local;
 use super::window::{Lease, Millis, ScopeState};
 use super::{Grant, MemoryStore, Observation, Permit, QuotaStore, ScopeKey, StoreFuture};
-use crate::telemetry;
+use crate::observe;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
@@ -464,7 +464,7 @@ impl RedisStore {
     fn failed(&self, error: &dyn fmt::Display, scope: ScopeKey, sync: &Sync) {
         let backoff = match self.shared.local_mode.swap(true, Ordering::Relaxed) {
             false => {
-                telemetry::quota_store_local(error);
+                observe::store_local(error);
                 BACKOFF_FIRST
             }
             true => self.shared.backoff.load(Ordering::Relaxed),
@@ -483,7 +483,7 @@ impl RedisStore {
     fn answered(&self) {
         self.shared.backoff.store(BACKOFF_FIRST, Ordering::Relaxed);
         if self.shared.local_mode.swap(false, Ordering::Relaxed) {
-            telemetry::quota_store_shared();
+            observe::store_shared();
         }
     }
 
