@@ -200,11 +200,7 @@ where
                 StateProj::Calling { future } => {
                     let result =
                         ready!(future.poll(cx)).map_err(|error| Error::from_inner(error, None));
-                    let observation = match &result {
-                        Ok(response) => learn::from_response(response.status(), response.headers()),
-                        Err(error) => error.api().map(learn::from_error).unwrap_or_default(),
-                    };
-                    let mut settled = this.ticket.settle(&observation);
+                    let mut settled = this.ticket.settle(&taught(&result));
                     if settled.now_or_never().is_some() {
                         this.state.set(State::Done);
                         return Poll::Ready(result);
@@ -221,60 +217,18 @@ where
                 StateProj::Acquiring { grant } => {
                     let grant = ready!(Pin::new(grant).poll(cx));
                     let held = this.held.as_mut().expect("a held request");
-                    match grant {
-                        Grant::Go { permit, delay } => {
-                            this.ticket.permit = Some(permit);
-                            if delay.is_zero() {
-                                this.state.set(State::Readying);
-                            } else {
-                                this.ticket.held(delay, "pacing", held.request.as_ref());
-                                this.state.set(State::Sleeping {
-                                    sleep: Box::pin(tokio::time::sleep(delay)),
-                                });
-                            }
-                        }
-                        Grant::Wait(wait) => {
-                            let waited = held.since.elapsed();
-                            let max_wait = this.ticket.config.max_wait;
-                            if waited.saturating_add(wait) > max_wait {
-                                let scope = this.ticket.scope;
-                                let observer = &this.ticket.config.observer;
-                                observer.quota_refused(scope.as_u64(), wait, held.request.as_ref());
-                                let request = held.request.take().expect("request kept until sent");
-                                let context = RequestContext::new(
-                                    request.method().clone(),
-                                    request.uri().clone(),
-                                );
-                                this.state.set(State::Done);
-                                return Poll::Ready(Err(Error::RateLimited(RateLimited::new(
-                                    wait, scope, context,
-                                ))));
-                            }
-                            this.ticket.held(wait, "quota spent", held.request.as_ref());
-                            this.state.set(State::Sleeping {
-                                sleep: Box::pin(tokio::time::sleep(wait)),
-                            });
+                    match after_grant(grant, held, this.ticket) {
+                        Ok(next) => this.state.set(next),
+                        Err(refused) => {
+                            this.state.set(State::Done);
+                            return Poll::Ready(Err(Error::RateLimited(*refused)));
                         }
                     }
                 }
                 StateProj::Sleeping { sleep } => {
                     ready!(sleep.as_mut().poll(cx));
-                    if this.ticket.permit.is_some() {
-                        this.state.set(State::Readying);
-                    } else {
-                        let held = this.held.as_ref().expect("a held request");
-                        let left = this
-                            .ticket
-                            .config
-                            .max_wait
-                            .saturating_sub(held.since.elapsed());
-                        let grant = this.ticket.config.store.acquire(
-                            this.ticket.scope,
-                            this.ticket.cost,
-                            left,
-                        );
-                        this.state.set(State::Acquiring { grant });
-                    }
+                    let held = this.held.as_ref().expect("a held request");
+                    this.state.set(after_sleep(held.since, this.ticket));
                 }
                 StateProj::Readying => {
                     let held = this.held.as_mut().expect("a held request");
@@ -299,4 +253,57 @@ where
             }
         }
     }
+}
+
+/// What an outcome teaches: a response's headers, or a typed failure's hints.
+fn taught<B>(result: &Result<Response<B>, Error>) -> super::Observation {
+    match result {
+        Ok(response) => learn::from_response(response.status(), response.headers()),
+        Err(error) => error.api().map(learn::from_error).unwrap_or_default(),
+    }
+}
+
+/// The state after the store's answer: send (now or after pacing), wait and
+/// ask again, or refuse at once when the wait would pass `max_wait`.
+fn after_grant<S, B, F>(
+    grant: Grant,
+    held: &mut Held<S, B>,
+    ticket: &mut Ticket,
+) -> Result<State<F>, Box<RateLimited>> {
+    let sleep = |delay| State::Sleeping {
+        sleep: Box::pin(tokio::time::sleep(delay)),
+    };
+    match grant {
+        Grant::Go { permit, delay } => {
+            ticket.permit = Some(permit);
+            if delay.is_zero() {
+                return Ok(State::Readying);
+            }
+            ticket.held(delay, "pacing", held.request.as_ref());
+            Ok(sleep(delay))
+        }
+        Grant::Wait(wait) => {
+            if held.since.elapsed().saturating_add(wait) <= ticket.config.max_wait {
+                ticket.held(wait, "quota spent", held.request.as_ref());
+                return Ok(sleep(wait));
+            }
+            let scope = ticket.scope;
+            let observer = &ticket.config.observer;
+            observer.quota_refused(scope.as_u64(), wait, held.request.as_ref());
+            let request = held.request.take().expect("request kept until sent");
+            let context = RequestContext::new(request.method().clone(), request.uri().clone());
+            Err(Box::new(RateLimited::new(wait, scope, context)))
+        }
+    }
+}
+
+/// The state after a hold: send with the permit it holds, or ask the store
+/// again for what is left of `max_wait`.
+fn after_sleep<F>(since: Instant, ticket: &Ticket) -> State<F> {
+    if ticket.permit.is_some() {
+        return State::Readying;
+    }
+    let left = ticket.config.max_wait.saturating_sub(since.elapsed());
+    let grant = ticket.config.store.acquire(ticket.scope, ticket.cost, left);
+    State::Acquiring { grant }
 }

@@ -140,11 +140,25 @@
 //! # A fleet: `RedisStore` (feature `redis`)
 //!
 //! Processes that share an API key share its quota; each learning alone
-//! still sends into the others' usage. A [`RedisStore`] keeps one learned
-//! window, one count of permits in flight and one cooldown per scope in
-//! Redis, updated by atomic scripts on Redis's clock. When Redis is down,
-//! slow or answers nonsense, decisions are made locally and the store says
-//! so once through `tracing`; sharing resumes when Redis answers.
+//! still sends into the others' usage. With a [`RedisStore`] **the
+//! decision is local and the ledger shared**: each process admits from a
+//! lease, a slice of the shared window sized by its demand and the scope's
+//! active members, with the same window algorithm as [`MemoryStore`] and
+//! no Redis round trip per request. A background task renews the lease
+//! ahead of running out; Redis keeps the ledger (the fleet's windows and
+//! cooldown, units leased, members), one key per scope in one hash slot
+//! (Redis Cluster works: `RedisStore::open_cluster`), written by a
+//! compare-and-set that holds no rule of its own.
+//!
+//! - **Cold start**: until the fleet knows a scope's limit, one process
+//!   sends one probe request and the others hold theirs until it teaches.
+//! - **Vendors that announce nothing**: the ledger infers a window from a
+//!   429's wait (what got through before it, the time between two) and
+//!   paces the fleet at a margin that shrinks on a 429 and grows back.
+//! - **Faults**: when Redis is down, slow or answers nonsense, each process
+//!   falls back to a cautious share (the last known limit over the last
+//!   known members), says so once, tries Redis one call at a time after a
+//!   shared backoff, and shares again when it answers.
 //!
 //! ```no_run
 //! # #[cfg(feature = "redis")]
@@ -167,8 +181,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! `examples/quota_fleet.rs` runs 4 processes x 32 workers against one
-//! vendor quota with each store; its table is in `BENCHMARKS.md`.
+//! `examples/quota_fleet.rs` runs fleets of processes against one vendor
+//! quota with each store, and the faults above; its table is in
+//! `BENCHMARKS.md`.
 
 // Without the `redis` feature, its store's docs are on docs.rs.
 #![cfg_attr(

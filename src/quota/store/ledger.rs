@@ -151,6 +151,8 @@ pub(crate) struct Granted {
     /// member falls back on when the store fails.
     pub(crate) members: u64,
     pub(crate) limit: u64,
+    /// It lasts to the window's end (renewing sooner cannot extend it).
+    pub(crate) last: bool,
 }
 
 impl Ledger {
@@ -198,6 +200,7 @@ impl Ledger {
             counts_cost: binding.counts_cost,
             members,
             limit: binding.limit.unwrap_or(self.budget),
+            last: self.lease_end <= now + LEASE_TTL,
         };
         // (A member on hold still renews by `until`, to stay a member.)
         if let Some(until) = self.state.cooldown_until.filter(|until| *until > now) {
@@ -277,6 +280,11 @@ impl Ledger {
         let Some(end) = cooldown.map(|c| now + c) else {
             return;
         };
+        // A 429 within a second of the last wait's end answers a request
+        // sent before it: the same episode.
+        if previous.is_some_and(|p| now < p.last_end + 1_000 || end <= p.last_end + 1_000) {
+            return;
+        }
         let since = previous.map_or(self.open_since, |p| p.last_end);
         let measured = end.saturating_sub(since);
         let inferred = match previous {

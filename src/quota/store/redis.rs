@@ -30,7 +30,7 @@ const JOIN_EVERY: Millis = 1_000;
 /// Backoff between attempts to reach a failing Redis: doubling from the
 /// first to the last, jittered.
 const BACKOFF_FIRST: Millis = 250;
-const BACKOFF_MAX: Millis = 5_000;
+const BACKOFF_MAX: Millis = 2_000;
 /// A request whose lease could not be renewed asks again after this.
 const RECHECK: Duration = Duration::from_millis(RECHECK_MS);
 const RECHECK_MS: Millis = 50;
@@ -94,7 +94,7 @@ return r
 ///   a cautious share: the last known limit divided by the last known
 ///   members, once per window. It says so once through `tracing`
 ///   (`quota_store_local`, WARN), tries Redis again with one attempt at a
-///   time across all scopes, backing off (250 ms doubling to 5 s, shared
+///   time across all scopes, backing off (250 ms doubling to 2 s, shared
 ///   by every scope and clone), and says `quota_store_shared` when it
 ///   answers. No request is lost, held beyond `max_wait`, or sent twice.
 ///
@@ -437,8 +437,11 @@ impl RedisStore {
     fn keep_membership(&self, scope: ScopeKey) {
         let renew_at = self.shared.local.with_scope(scope, false, |state, now, _| {
             let lease = state?.lease?;
-            (lease.hold_until > lease.until)
-                .then(|| lease.until.saturating_sub(RENEW_AHEAD).max(now) - now)
+            // Before the lease lapses, and never sooner than a fifth of a
+            // lease interval (a hold past the window's end would loop).
+            let at = lease.until.saturating_sub(RENEW_AHEAD);
+            let at = at.max(now + LEASE_TTL / 5);
+            (lease.hold_until > lease.until).then(|| at - now)
         });
         let (Some(after), Ok(runtime)) = (renew_at, tokio::runtime::Handle::try_current()) else {
             return;
@@ -509,10 +512,14 @@ impl RedisStore {
             let key = binding.reset_at.unwrap_or(0);
             let end = binding.reset_at.unwrap_or(now + LEASE_TTL);
             let until = end.min(retry_at.max(now + 1));
-            let fresh = sync.fallback_for.swap(key, Ordering::Relaxed) != key;
-            let leased = match sync.leased_for.load(Ordering::Relaxed) == key {
-                true => sync.leased.load(Ordering::Relaxed),
-                false => 0,
+            // (A window whose reset was unknown, key 0, is the same window
+            // once an answer tells its reset.)
+            let before = sync.fallback_for.swap(key, Ordering::Relaxed);
+            let fresh = before != key && before != 0;
+            let leased = match sync.leased_for.load(Ordering::Relaxed) {
+                0 => sync.leased.load(Ordering::Relaxed),
+                same if same == key => sync.leased.load(Ordering::Relaxed),
+                _ => 0,
             };
             let lease = state.lease.get_or_insert(Lease {
                 left: 0,
@@ -521,6 +528,7 @@ impl RedisStore {
                 hold_until: 0,
                 counts_cost: binding.counts_cost,
                 probe: false,
+                last: false,
             });
             if fresh {
                 let limit = binding.limit.unwrap_or(binding.remaining);
@@ -671,13 +679,15 @@ impl RedisStore {
                     hold_until: hold,
                     counts_cost: false,
                     probe: left > 0 || probing,
+                    last: false,
                 };
                 state.lease = match answer {
                     Answer::Lease(granted) => {
                         sync.members
                             .store(granted.members as u32, Ordering::Relaxed);
                         let key = state.binding().and_then(|w| w.reset_at).unwrap_or(0);
-                        if sync.leased_for.swap(key, Ordering::Relaxed) != key {
+                        let before = sync.leased_for.swap(key, Ordering::Relaxed);
+                        if before != key && before != 0 {
                             sync.leased.store(0, Ordering::Relaxed);
                         }
                         sync.leased.fetch_add(granted.left, Ordering::Relaxed);
@@ -712,6 +722,7 @@ fn local_lease(
         },
         counts_cost: granted.counts_cost,
         probe: false,
+        last: granted.last,
     }
 }
 

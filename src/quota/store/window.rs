@@ -67,6 +67,8 @@ pub(crate) struct Lease {
     pub(crate) counts_cost: bool,
     /// A cold-start probe's single unit (its answer opens or teaches).
     pub(crate) probe: bool,
+    /// It lasts to its window's end: renewing sooner cannot extend it.
+    pub(crate) last: bool,
 }
 
 /// Units one request of `cost` draws from a window.
@@ -300,7 +302,7 @@ impl ScopeState {
         self.lease.is_some_and(|lease| {
             lease.hold_until <= now
                 && (lease.left * 4 <= lease.left + lease.taken
-                    || lease.until.saturating_sub(now) <= renew_within)
+                    || (!lease.last && lease.until.saturating_sub(now) <= renew_within))
         })
     }
 
