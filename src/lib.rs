@@ -216,7 +216,6 @@ mod kind;
 #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
 pub mod metrics;
 pub mod parse;
-mod percent;
 mod problem;
 mod prototype;
 pub mod quota;
@@ -225,7 +224,6 @@ pub mod retry;
 pub mod stack;
 mod telemetry;
 mod template;
-mod words;
 
 /// The README's Rust snippets, compiled and run as doctests so that they
 /// stay true.
