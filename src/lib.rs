@@ -222,7 +222,6 @@ mod kind;
 pub mod metrics;
 pub mod observe;
 pub mod parse;
-mod percent;
 mod problem;
 mod prototype;
 pub mod quota;
@@ -235,7 +234,6 @@ pub mod retry;
 mod scope;
 pub mod stack;
 mod template;
-mod words;
 
 /// The README's Rust snippets, compiled and run as doctests so that they
 /// stay true.
