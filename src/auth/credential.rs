@@ -24,7 +24,7 @@ use tokio::time::Instant;
 /// A credential may carry its expiry ([`expires_in`](Self::expires_in)
 /// for an OAuth2 `expires_in`, [`expires_at`](Self::expires_at) for a
 /// JWT's `exp`): the layer then refreshes it ahead of time (see
-/// [the module docs](super#refreshed-before-it-expires)).
+/// [`TokenSource`](super::TokenSource#refreshed-before-it-expires)).
 ///
 /// ```
 /// use tower_api_errors::auth::Credential;

@@ -98,7 +98,7 @@ impl AuthLayer {
     /// ends at once in that failure
     /// ([`AuthFailure::RefreshBackingOff`](super::AuthFailure::RefreshBackingOff)). A new
     /// credential, or a refresh that succeeds, ends the backoff. See
-    /// [the module docs](super#when-the-token-endpoint-fails).
+    /// [`TokenSource`](super::TokenSource#when-the-token-endpoint-fails).
     ///
     /// # Panics
     /// When `initial` is zero or longer than `max`.
