@@ -601,3 +601,202 @@ fn check_always(row: &Row, run: &Run) {
         );
     }
 }
+
+// Without a network: a scripted source and an upstream that accepts one
+// token, for what the table does not reach.
+
+/// A source whose n-th call (from 1, `current` and `refresh` alike)
+/// answers with `script(n)`; it counts its calls.
+struct Scripted<F> {
+    script: F,
+    calls: Arc<AtomicU32>,
+}
+
+impl<F> Scripted<F>
+where
+    F: Fn(u32) -> Result<Credential, BoxError> + Send + Sync + 'static,
+{
+    fn new(script: F) -> (Self, Arc<AtomicU32>) {
+        let calls = Arc::new(AtomicU32::new(0));
+        (
+            Scripted {
+                script,
+                calls: calls.clone(),
+            },
+            calls,
+        )
+    }
+
+    fn answer(&self) -> TokenFuture<'_> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if n == 99 {
+            panic!("the source panics on its 99th call");
+        }
+        let answer = (self.script)(n);
+        Box::pin(async move { answer })
+    }
+}
+
+impl<F> TokenSource for Scripted<F>
+where
+    F: Fn(u32) -> Result<Credential, BoxError> + Send + Sync + 'static,
+{
+    fn current(&self) -> TokenFuture<'_> {
+        self.answer()
+    }
+
+    fn refresh<'a>(&'a self, _rejected: &'a Credential) -> TokenFuture<'a> {
+        self.answer()
+    }
+}
+
+fn token(secret: &str) -> Credential {
+    Credential::new(secret).unwrap()
+}
+
+/// A client over an upstream that accepts only `Bearer <valid>` (which
+/// the test may change), answering 401 otherwise.
+fn accepting(auth: AuthLayer, valid: Arc<Mutex<String>>) -> Mocked {
+    let upstream = tower::service_fn(move |request: Request<ReplayBody<Full<Bytes>>>| {
+        let accepted =
+            request.headers()["authorization"] == format!("Bearer {}", valid.lock().unwrap());
+        async move {
+            let status = if accepted { 200 } else { 401 };
+            Ok::<_, BoxError>(
+                http::Response::builder()
+                    .status(status)
+                    .body(Full::<Bytes>::default())
+                    .unwrap(),
+            )
+        }
+    });
+    BoxCloneService::new(
+        ServiceBuilder::new()
+            .layer(RetryLayer::new(RetryPolicy::default()))
+            .layer(auth)
+            .service(upstream)
+            .map_response(|response| response.map(|_| ())),
+    )
+}
+
+type Mocked = BoxCloneService<Request<Full<Bytes>>, http::Response<()>, Error>;
+
+async fn send(client: &Mocked) -> Result<(), (AuthFailure, String)> {
+    match client
+        .clone()
+        .oneshot(Request::get("/me").body(Full::default()).unwrap())
+        .await
+    {
+        Ok(response) => {
+            assert_eq!(response.status(), 200);
+            Ok(())
+        }
+        Err(error) => {
+            let unauthorized = error.unauthorized().unwrap_or_else(|| panic!("{error}"));
+            let source = std::error::Error::source(unauthorized).map(ToString::to_string);
+            Err((unauthorized.reason(), source.unwrap_or_default()))
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_first_load_is_backed_off_too() {
+    let (source, calls) = Scripted::new(|n| match n {
+        1 | 2 => Err("credential store unreachable".into()),
+        _ => Ok(token("t1")),
+    });
+    let client = accepting(AuthLayer::new(source), Arc::new(Mutex::new("t1".into())));
+    let unreachable = Err((
+        AuthFailure::NoCredential,
+        "credential store unreachable".into(),
+    ));
+    for _ in 0..20 {
+        assert_eq!(send(&client).await, unreachable);
+        tokio::time::advance(20 * ms(1)).await;
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "20 requests in 0.4 s: one load"
+    );
+    // Past the first step (1 s at most), one more load; past the second
+    // (2 s at most), the third answers.
+    tokio::time::advance(SECOND).await;
+    assert_eq!(send(&client).await, unreachable);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    tokio::time::advance(2 * SECOND).await;
+    assert_eq!(send(&client).await, Ok(()));
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refresh_that_succeeds_ends_the_backoff_and_the_next_rejection_refreshes_at_once() {
+    // Call 1: t1. Calls 2-4 fail. Then t2, t3.
+    let (source, calls) = Scripted::new(|n| match n {
+        1 => Ok(token("t1")),
+        2..=4 => Err("token endpoint answered 503".into()),
+        n => Ok(token(&format!("t{}", n - 3))),
+    });
+    let valid = Arc::new(Mutex::new("t1".to_owned()));
+    let client = accepting(AuthLayer::new(source), valid.clone());
+    assert_eq!(send(&client).await, Ok(()));
+    *valid.lock().unwrap() = "t2".into();
+    let failed = Err((
+        AuthFailure::RefreshFailed,
+        "token endpoint answered 503".into(),
+    ));
+    let backing_off = Err((
+        AuthFailure::RefreshBackingOff,
+        "token endpoint answered 503".into(),
+    ));
+    assert_eq!(send(&client).await, failed);
+    assert_eq!(send(&client).await, backing_off);
+    // Three failures in a row: steps of at most 1 s, then 2 s.
+    for _ in 0..2 {
+        tokio::time::advance(2 * SECOND).await;
+        assert_eq!(send(&client).await, failed);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+    // Failed three times: the step is 2-4 s. Then the refresh answers.
+    tokio::time::advance(4 * SECOND).await;
+    assert_eq!(send(&client).await, Ok(()), "re-sent with t2");
+    assert_eq!(calls.load(Ordering::SeqCst), 5);
+    // t2 rejected now: refreshed at once, no backoff left over.
+    *valid.lock().unwrap() = "t3".into();
+    assert_eq!(send(&client).await, Ok(()), "re-sent with t3");
+    assert_eq!(calls.load(Ordering::SeqCst), 6);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refresh_that_gives_back_the_rejected_credential_is_backed_off() {
+    let (source, calls) = Scripted::new(|_| Ok(token("t1")));
+    let client = accepting(AuthLayer::new(source), Arc::new(Mutex::new("t2".into())));
+    assert_eq!(
+        send(&client).await.unwrap_err().0,
+        AuthFailure::SameCredential
+    );
+    for _ in 0..10 {
+        let (reason, _) = send(&client).await.unwrap_err();
+        assert_eq!(reason, AuthFailure::RefreshBackingOff);
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "the first load and one refresh"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_source_that_panics_is_backed_off_and_answers_typed() {
+    // Calls 1-98 give t1; the 99th panics.
+    let (source, calls) = Scripted::new(|_| Ok(token("t1")));
+    calls.store(97, Ordering::SeqCst);
+    let client = accepting(AuthLayer::new(source), Arc::new(Mutex::new("t2".into())));
+    // Call 98: t1, rejected; call 99 (the refresh) panics in its task.
+    let (reason, source) = send(&client).await.unwrap_err();
+    assert_eq!(reason, AuthFailure::RefreshFailed);
+    assert!(source.contains("without an answer"), "{source}");
+    let (reason, _) = send(&client).await.unwrap_err();
+    assert_eq!(reason, AuthFailure::RefreshBackingOff);
+    assert_eq!(calls.load(Ordering::SeqCst), 99);
+}
