@@ -1,12 +1,20 @@
 //! The typed errors: [`ApiError`] (the server answered with a failure),
-//! [`TransportError`] (no usable answer), and [`Error`], which is one or the
-//! other.
+//! [`TransportError`] (no usable answer), the layers' own refusals
+//! ([`RateLimited`], [`Unauthorized`]), and [`Error`], which is one of them.
+//!
+//! This module sits below every layer and imports none: the layers build
+//! these values, the caller matches on them.
 
-use crate::auth::{AuthReport, Unauthorized};
+mod auth;
+mod rate_limited;
+
 use crate::hints::{HintSource, RateLimitInfo, RateLimitPolicy, RetryHint};
 use crate::redact::RequestContext;
 use crate::ErrorKind;
+pub use auth::{AuthFailure, AuthReport, Renewal, Unauthorized};
+pub(crate) use auth::{AuthResend, Failure, SharedSource};
 use http::StatusCode;
+pub use rate_limited::{RateLimited, ScopeKey};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
@@ -885,7 +893,7 @@ pub enum Error {
     Transport(TransportError),
     /// The [quota layer](crate::quota) refused the request without sending
     /// it: the learned quota frees up later than it may wait.
-    RateLimited(crate::quota::RateLimited),
+    RateLimited(RateLimited),
     /// The [`AuthLayer`](crate::auth::AuthLayer) ended the request: no
     /// credential, or a rejected one it could not renew or send again.
     Unauthorized(Unauthorized),
@@ -911,7 +919,7 @@ impl Error {
     }
 
     /// The quota layer's refusal, if the request was never sent.
-    pub fn rate_limited(&self) -> Option<&crate::quota::RateLimited> {
+    pub fn rate_limited(&self) -> Option<&RateLimited> {
         match self {
             Error::RateLimited(refused) => Some(refused),
             _ => None,
