@@ -48,6 +48,8 @@ struct Realm {
     lifetime: Option<Duration>,
     /// Whether the API refuses tokens past their lifetime.
     enforce_expiry: bool,
+    /// The API answers `/items/{n}` after `n` times this.
+    stagger: Duration,
     issued: AtomicU32,
     /// Token -> when it expires (on the paused clock).
     tokens: Mutex<HashMap<String, Option<Instant>>>,
@@ -102,6 +104,13 @@ async fn api(realm: Arc<Realm>) -> std::net::SocketAddr {
                 .and_then(|value| value.strip_prefix("Bearer "))
                 .unwrap_or_default()
                 .to_owned();
+            let n: u32 = request
+                .uri()
+                .path()
+                .trim_start_matches("/items/")
+                .parse()
+                .unwrap_or(0);
+            tokio::time::sleep(realm.stagger * n).await;
             let expires = realm.tokens.lock().unwrap().get(&token).copied();
             let live = match expires {
                 None => false,
@@ -233,6 +242,8 @@ struct Row {
     lifetime: Option<Duration>,
     enforce_expiry: bool,
     latency: Duration,
+    /// The API holds the `n`-th request of the row `n` times this.
+    stagger: Duration,
     /// `AuthLayer::refresh_backoff`, when not the default (1 s to 30 s).
     backoff: Option<(Duration, Duration)>,
     /// After the warm-up, the API rejects the first token.
@@ -253,6 +264,7 @@ impl Row {
             lifetime: None,
             enforce_expiry: true,
             latency: Duration::ZERO,
+            stagger: Duration::ZERO,
             backoff: None,
             revoke_first: false,
             endpoint: &[],
@@ -326,6 +338,20 @@ const ROWS: &[Row] = &[
                         + run.failed(AuthFailure::RefreshBackingOff),
                     200
                 );
+            },
+        )
+    },
+    Row {
+        revoke_first: true,
+        stagger: ms(50),
+        endpoint: &[(Duration::ZERO, false)],
+        requests: &[(200, Duration::ZERO, Duration::ZERO)],
+        ..Row::new(
+            "200 requests in flight at once, their rejections arriving over 10 s: one attempt per backoff step",
+            |run| {
+                assert!((4..=5).contains(&run.refreshes()), "{:?}", run.calls);
+                assert_eq!(run.rejected, 200);
+                assert_eq!(run.succeeded(), 0);
             },
         )
     },
@@ -486,6 +512,7 @@ async fn run(row: &Row) -> Run {
         latency: row.latency,
         lifetime: row.lifetime,
         enforce_expiry: row.enforce_expiry,
+        stagger: row.stagger,
         ..Realm::default()
     });
     let token_addr = token_endpoint(realm.clone()).await;
@@ -499,12 +526,12 @@ async fn run(row: &Row) -> Run {
         auth = auth.refresh_backoff(initial, max);
     }
     let client = client(row.stack, auth);
-    let get = move || {
-        Request::get(format!("http://{api_addr}/items"))
+    let get = move |n: usize| {
+        Request::get(format!("http://{api_addr}/items/{n}"))
             .body(Full::default())
             .unwrap()
     };
-    let warm_up = client.clone().oneshot(get()).await.unwrap();
+    let warm_up = client.clone().oneshot(get(0)).await.unwrap();
     assert_eq!(warm_up.status(), 200, "{}", row.name);
     if row.revoke_first {
         realm.revoked.lock().unwrap().insert("tok-1".to_owned());
@@ -521,10 +548,12 @@ async fn run(row: &Row) -> Run {
         });
     }
     let mut requests = JoinSet::new();
+    let mut index = 0;
     for &(count, first, spacing) in row.requests {
         for n in 0..count {
             let started = first + spacing * n as u32;
-            let (client, request) = (client.clone(), get());
+            index += 1;
+            let (client, request) = (client.clone(), get(index));
             requests.spawn(async move {
                 tokio::time::sleep_until(origin + started).await;
                 let result = match client.oneshot(request).await {
