@@ -122,7 +122,7 @@ impl AuthLayer {
     #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
     pub fn metrics(self, metrics: crate::metrics::Metrics) -> Self {
         let mut tokens = Tokens::new(self.tokens.source(), self.tokens.format.clone());
-        tokens.metrics = Some(metrics);
+        tokens.observer = crate::observe::Observer::new().metrics(metrics);
         tokens.backoff = self.tokens.backoff;
         AuthLayer {
             tokens: Arc::new(tokens),
@@ -131,13 +131,9 @@ impl AuthLayer {
     }
 
     fn with_format(self, format: Format) -> Self {
-        #[allow(unused_mut)]
         let mut tokens = Tokens::new(self.tokens.source(), format);
+        tokens.observer = self.tokens.observer.clone();
         tokens.backoff = self.tokens.backoff;
-        #[cfg(feature = "opentelemetry")]
-        {
-            tokens.metrics = self.tokens.metrics.clone();
-        }
         AuthLayer {
             tokens: Arc::new(tokens),
             config: self.config,

@@ -3,7 +3,7 @@
 
 use super::error::{checked, AuthFailure, Failure, SharedSource};
 use super::{Credential, Renewal, TokenSource};
-use crate::telemetry;
+use crate::observe::Observer;
 use http::{HeaderName, HeaderValue};
 use std::future::Future;
 use std::pin::Pin;
@@ -129,9 +129,8 @@ pub(crate) struct Tokens {
     /// How long a failed load holds off the next (see [`RefreshBackoff`]).
     pub(crate) backoff: RefreshBackoff,
     state: Mutex<State>,
-    /// Where loads and waits are recorded (feature `opentelemetry`).
-    #[cfg(feature = "opentelemetry")]
-    pub(crate) metrics: Option<crate::metrics::Metrics>,
+    /// Where loads and waits are reported.
+    pub(crate) observer: Observer,
 }
 
 #[derive(Default)]
@@ -217,36 +216,29 @@ impl Tokens {
             format,
             backoff: RefreshBackoff::default(),
             state: Mutex::new(State::default()),
-            #[cfg(feature = "opentelemetry")]
-            metrics: None,
+            observer: Observer::new(),
         }
     }
 
-    /// `wait`, timed into the metrics as an `auth` wait of `method uri`
-    /// when there are metrics; as it is otherwise.
-    #[cfg_attr(not(feature = "opentelemetry"), allow(unused_variables))]
+    /// `wait`, timed and reported as an `auth` wait of `method uri` when
+    /// the observer records metrics; as it is otherwise.
     pub(crate) fn timed(&self, wait: Wait, method: &http::Method, uri: &http::Uri) -> Wait {
-        #[cfg(feature = "opentelemetry")]
-        if let Some(metrics) = self.metrics.clone() {
-            let (method, uri) = (method.clone(), uri.clone());
-            return Box::pin(async move {
-                let started = tokio::time::Instant::now();
-                let loaded = wait.await;
-                let waited = started.elapsed();
-                metrics.record_wait(crate::metrics::WaitSource::Auth, waited, &method, &uri);
-                loaded
-            });
+        if !self.times_waits() {
+            return wait;
         }
-        wait
+        let observer = self.observer.clone();
+        let (method, uri) = (method.clone(), uri.clone());
+        Box::pin(async move {
+            let started = tokio::time::Instant::now();
+            let loaded = wait.await;
+            observer.credential_waited(started.elapsed(), &method, &uri);
+            loaded
+        })
     }
 
     /// True when [`timed`](Self::timed) times waits (metrics are on).
     pub(crate) fn times_waits(&self) -> bool {
-        #[cfg(feature = "opentelemetry")]
-        if self.metrics.is_some() {
-            return true;
-        }
-        false
+        self.observer.has_metrics()
     }
 
     /// The token source.
@@ -407,8 +399,21 @@ impl Tokens {
     }
 
     /// Ends the load in flight: installs a new credential, or records the
-    /// failure (starting its backoff) and hands it to every waiter.
+    /// failure (starting its backoff) and hands it to every waiter;
+    /// reports which.
     fn finish(
+        &self,
+        result: Result<Credential, Failure>,
+        replaced: Option<&(u64, Credential)>,
+    ) -> Loaded {
+        let loaded = self.install(result, replaced);
+        let generation = loaded.as_ref().map(|current| current.generation);
+        self.observer
+            .credential_loaded(generation.map_err(|failure| failure.reason));
+        loaded
+    }
+
+    fn install(
         &self,
         result: Result<Credential, Failure>,
         replaced: Option<&(u64, Credential)>,
@@ -443,7 +448,6 @@ impl Tokens {
             generation: state.generations,
             header,
         };
-        telemetry::auth_credential_installed(current.generation);
         state.current = Some(Installed {
             current: current.clone(),
             ahead: Ahead::of(credential.expiry_instant()),
@@ -455,7 +459,6 @@ impl Tokens {
     /// Records `failure` of a load for `generation`, and the backoff it
     /// starts: one more consecutive failure for the same generation.
     fn failed(&self, state: &mut State, generation: u64, failure: Failure) -> Failure {
-        telemetry::auth_refresh_failed(failure.reason);
         let failures = match &state.failed {
             Some(last) if last.generation == generation => last.failures.saturating_add(1),
             _ => 1,
@@ -518,10 +521,6 @@ impl Load {
             source: Some(checked(error, replaced.map(|(_, credential)| credential))),
         });
         let loaded = self.tokens.finish(result, replaced);
-        #[cfg(feature = "opentelemetry")]
-        if let Some(metrics) = &self.tokens.metrics {
-            metrics.record_auth_refresh(loaded.is_ok());
-        }
         if let Some(sender) = self.sender.take() {
             sender.send_replace(Some(loaded));
         }
