@@ -310,6 +310,19 @@ const ROWS: &[Row] = &[
     },
     Row {
         revoke_first: true,
+        endpoint: &[(Duration::ZERO, false)],
+        requests: &[(50, Duration::ZERO, Duration::ZERO)],
+        ..Row::new(
+            "issue #24: 50 rejections arriving together, token endpoint failing: one refresh attempt",
+            |run| {
+                assert_eq!(run.refreshes(), 1, "one attempt, not 42-45");
+                assert_eq!(run.rejected, 50);
+                assert_eq!(run.succeeded(), 0);
+            },
+        )
+    },
+    Row {
+        revoke_first: true,
         latency: ms(200),
         endpoint: &[(Duration::ZERO, false)],
         requests: &[(50, Duration::ZERO, ms(2))],
