@@ -119,12 +119,19 @@ impl<B> ReplayBody<B> {
     /// flight, since neither reads the original any more (what a hedge
     /// needs; a copy that starts reading while another streams the
     /// original would supersede it).
-    pub(crate) fn is_complete(&self) -> bool {
+    pub(crate) fn is_complete(&self) -> bool
+    where
+        B: Body,
+    {
         match &self.shared {
             None => true,
             Some(shared) => {
                 let state = lock(shared);
-                state.complete && !state.unreplayable
+                // A client that knows the length stops at the last byte
+                // without reading the end: the original says it is over.
+                let over =
+                    state.complete || state.original.as_ref().is_some_and(Body::is_end_stream);
+                over && !state.unreplayable
             }
         }
     }

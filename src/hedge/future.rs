@@ -328,6 +328,7 @@ fn send_hedge<S, B>(
 ) -> Hedging<S::Future>
 where
     S: Service<Request<ReplayBody<B>>> + Clone,
+    B: http_body::Body,
 {
     let Some(kept) = spare.as_mut() else {
         return Hedging::Never;
@@ -364,6 +365,7 @@ impl<S, B, ResBody> Future for ResponseFuture<S, B>
 where
     S: Service<Request<ReplayBody<B>>, Response = Response<ResBody>> + Clone,
     S::Error: Into<BoxError>,
+    B: http_body::Body,
 {
     type Output = Result<Response<ResBody>, Error>;
 
