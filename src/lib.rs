@@ -206,6 +206,7 @@
 
 pub mod auth;
 pub mod classify;
+pub mod context;
 mod error;
 #[cfg(feature = "grpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
@@ -224,7 +225,6 @@ pub mod redact;
 pub mod retry;
 pub mod stack;
 mod telemetry;
-mod template;
 mod words;
 
 /// The README's Rust snippets, compiled and run as doctests so that they

@@ -195,6 +195,15 @@ pub(crate) struct Failure<'a> {
     pub(crate) refused: bool,
 }
 
+/// The metrics a call is recorded into (feature `opentelemetry`; nothing
+/// without it).
+#[cfg(feature = "opentelemetry")]
+pub(crate) type Metrics = crate::metrics::Metrics;
+/// The metrics a call is recorded into (feature `opentelemetry`; nothing
+/// without it).
+#[cfg(not(feature = "opentelemetry"))]
+pub(crate) type Metrics = ();
+
 /// What the retry layer records of each attempt and call: the
 /// per-attempt span (feature `tracing`) and OpenTelemetry metrics (feature
 /// `opentelemetry`, when the policy has them). Without either feature it
@@ -216,14 +225,14 @@ impl Call {
     /// The first attempt is about to be sent, in `request`'s span.
     #[inline]
     pub(crate) fn start(
-        policy: &crate::RetryPolicy,
+        metrics: Option<&Metrics>,
         request: &Span,
         method: &Method,
         uri: &Uri,
     ) -> Call {
         Call {
             #[cfg(feature = "opentelemetry")]
-            metrics: crate::metrics::Call::start(policy, method, uri),
+            metrics: crate::metrics::Call::start(metrics, method, uri),
             #[cfg(feature = "tracing")]
             attempt: request.attempt(method, uri, 0),
         }

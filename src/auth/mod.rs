@@ -175,7 +175,6 @@ mod state;
 pub use body::ResendBody;
 pub use challenge::rejects_credential;
 pub use credential::{Credential, InvalidCredential};
-pub(crate) use error::AuthResend;
 pub use error::{AuthFailure, AuthReport, Renewal, Unauthorized};
 pub use future::ResponseFuture;
 pub use layer::AuthLayer;

@@ -143,15 +143,6 @@ impl Tokens {
         wait
     }
 
-    /// True when [`timed`](Self::timed) times waits (metrics are on).
-    pub(crate) fn times_waits(&self) -> bool {
-        #[cfg(feature = "opentelemetry")]
-        if self.metrics.is_some() {
-            return true;
-        }
-        false
-    }
-
     /// The token source.
     pub(crate) fn source(&self) -> Arc<dyn TokenSource> {
         self.source.clone()

@@ -4,7 +4,7 @@ use super::attributes::{self as attr, Target};
 use super::{stop_reason, FailFast, Metrics, WaitSource};
 use crate::hints::HintSource;
 use crate::telemetry::{error_type, Failure};
-use crate::{RetryPolicy, RetryReport, StopReason};
+use crate::{RetryReport, StopReason};
 use http::{Method, StatusCode, Uri};
 use opentelemetry::KeyValue;
 use std::time::Duration;
@@ -35,8 +35,8 @@ const MOST_ATTRIBUTES: usize = 7;
 
 impl Call {
     /// The first attempt is being sent.
-    pub(crate) fn start(policy: &RetryPolicy, method: &Method, uri: &Uri) -> Call {
-        Call(policy.metrics_handle().map(|metrics| {
+    pub(crate) fn start(metrics: Option<&Metrics>, method: &Method, uri: &Uri) -> Call {
+        Call(metrics.map(|metrics| {
             let now = Instant::now();
             let target = Target::new(method, uri);
             let mut attrs = Vec::with_capacity(MOST_ATTRIBUTES);
