@@ -71,8 +71,9 @@ struct Send<S, B> {
     prototype: Arc<Prototype<S>>,
     spare: Option<Box<S>>,
     tokens: Arc<Tokens>,
-    /// The request a re-send is rebuilt from: the call's context found
-    /// from a layer above (see `crate::context`), or recorded here.
+    /// The request a re-send is rebuilt from, entered while the layers
+    /// below are called: the call's context found from a layer above (see
+    /// `crate::context`), or recorded here.
     context: CallContext,
     /// The request, while the first credential loads (boxed: rare, and
     /// the future moves on every call).
@@ -131,8 +132,12 @@ where
         acquired: Acquired,
     ) -> Self {
         let copy = request.body().resend_copy();
-        // Used alone, the layer records the context it re-sends from.
-        let context = found.unwrap_or_else(|| CallContext::record(&request));
+        // The context it re-sends from, and enters for the layers below:
+        // the one found, with the credential header declared as set here
+        // (this layer scrubs its echoes); used alone, one recorded here.
+        let context = found
+            .unwrap_or_else(|| CallContext::record(&request))
+            .with_header_set(tokens.format.header.clone());
         let mut send = Send {
             prototype,
             spare: None,
@@ -386,7 +391,10 @@ where
     ) -> State<S::Future> {
         self.generation = credential.generation;
         self.sent = Some(credential.header);
-        let future = service.call(request);
+        let future = {
+            let _context = self.context.enter();
+            service.call(request)
+        };
         if resend {
             State::Resending { future }
         } else {

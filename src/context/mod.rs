@@ -90,6 +90,8 @@ use std::sync::{Arc, OnceLock};
 #[derive(Clone)]
 pub struct CallContext {
     recorded: Arc<Recorded>,
+    // The header a layer in between sets, left out of `describes`.
+    set: Option<HeaderName>,
 }
 
 /// The copy of the request. The headers are kept as a flat list: a copy of
@@ -148,6 +150,7 @@ impl CallContext {
                 .map(|(name, value)| (name.clone(), value.clone())),
         );
         CallContext {
+            set: None,
             recorded: Arc::new(Recorded {
                 method: method.clone(),
                 uri: uri.clone(),
@@ -175,21 +178,51 @@ impl CallContext {
     }
 
     /// True when `request` is the request this context recorded, as far as
-    /// a layer below can tell: the same method and URI, and the same
-    /// headers in the same order, sharing their values' storage with the
-    /// recorded copy (a header set or replaced in between, even to an equal
-    /// value, does not match). A layer uses a context found with
+    /// a layer below can tell: the same method, the same URI and the same
+    /// headers in the same order, sharing their storage with the recorded
+    /// copy (a header set or replaced in between, even to an equal value,
+    /// or a URI rewritten, does not match), but for the
+    /// [`header_set`](Self::header_set) by a layer in between. A layer uses a context found with
     /// [`current`](Self::current) only when it describes the request.
     pub fn describes<B>(&self, request: &Request<B>) -> bool {
         let recorded = &*self.recorded;
-        recorded.method == request.method()
-            && recorded.uri == *request.uri()
-            && request.headers().len() == recorded.headers.len()
-            && request.headers().iter().zip(&recorded.headers).all(
-                |((name, value), (kept_name, kept_value))| {
-                    name == kept_name && same_storage(value, kept_value)
-                },
-            )
+        if recorded.method != request.method() || !same_uri(&recorded.uri, request.uri()) {
+            return false;
+        }
+        // The header a layer in between set is left out on both sides.
+        let set = self.set.as_ref();
+        let mut ours = request
+            .headers()
+            .iter()
+            .filter(|(name, _)| set != Some(*name));
+        let mut kept = recorded
+            .headers
+            .iter()
+            .filter(|(name, _)| set != Some(name));
+        loop {
+            match (ours.next(), kept.next()) {
+                (None, None) => return true,
+                (Some((name, value)), Some((kept_name, kept_value)))
+                    if name == kept_name && same_storage(value, kept_value) => {}
+                _ => return false,
+            }
+        }
+    }
+
+    /// This call's context as a layer that sets `header` on the request
+    /// before calling below (the auth layer, its credential) enters it:
+    /// [`describes`](Self::describes) then leaves that header out, and
+    /// the layer that set it scrubs the echoes of its value itself.
+    pub fn with_header_set(mut self, header: HeaderName) -> CallContext {
+        self.set = Some(header);
+        self
+    }
+
+    /// The header a layer in between set (see
+    /// [`with_header_set`](Self::with_header_set)), whose value the
+    /// recorded copy does not show.
+    pub fn header_set(&self) -> Option<&HeaderName> {
+        self.set.as_ref()
     }
 
     /// The request method.
@@ -243,6 +276,15 @@ impl CallContext {
     pub(crate) fn secrets(&self) -> RequestSecrets {
         RequestSecrets::of(self.headers())
     }
+}
+
+/// Two URIs that share their storage (one is a clone of the other): a
+/// comparison of where their parts point, not of their text.
+fn same_uri(a: &Uri, b: &Uri) -> bool {
+    let at = |part: Option<&str>| part.map(|text| (text.as_ptr(), text.len()));
+    at(a.scheme_str()) == at(b.scheme_str())
+        && at(a.authority().map(|x| x.as_str())) == at(b.authority().map(|x| x.as_str()))
+        && at(a.path_and_query().map(|x| x.as_str())) == at(b.path_and_query().map(|x| x.as_str()))
 }
 
 /// Two header values that share their storage (one is a clone of the other).
@@ -308,6 +350,26 @@ mod tests {
         let mut moved = request.clone();
         *moved.uri_mut() = Uri::from_static("https://api.example.com/v2/items");
         assert!(!context.describes(&moved));
+    }
+
+    #[test]
+    fn a_header_set_in_between_is_left_out_when_declared() {
+        let mut request = request();
+        request.headers_mut().remove("authorization");
+        let context = CallContext::record(&request);
+        let mut authed = request.clone();
+        authed.headers_mut().insert(
+            "authorization",
+            HeaderValue::from_static("Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc"),
+        );
+        assert!(!context.describes(&authed));
+        let derived = context.clone().with_header_set(http::header::AUTHORIZATION);
+        assert!(derived.describes(&authed));
+        assert!(derived.describes(&request));
+        authed
+            .headers_mut()
+            .insert("x-api-key", HeaderValue::from_static("k_1234567"));
+        assert!(!derived.describes(&authed), "another header set in between");
     }
 
     #[test]

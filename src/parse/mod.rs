@@ -183,7 +183,7 @@ mod future;
 mod layer;
 mod naming;
 mod parser;
-mod peek;
+pub mod peek;
 mod service;
 mod verdict;
 

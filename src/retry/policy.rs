@@ -79,7 +79,7 @@ pub fn is_idempotent(method: &Method, headers: &HeaderMap) -> bool {
 /// let error = client.oneshot(Request::new(Full::new(Bytes::new()))).await.unwrap_err();
 /// assert_eq!(sent.load(Ordering::SeqCst), 3);
 /// assert_eq!(started.elapsed(), Duration::from_secs(2));
-/// assert_eq!(error.retries().stop_reason(), Some(StopReason::MaxAttempts));
+/// assert_eq!(error.retries().stopped(), Some(StopReason::MaxAttempts));
 /// # }
 /// ```
 pub trait Policy: Send + Sync + 'static {
