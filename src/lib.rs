@@ -205,6 +205,8 @@
 )]
 
 pub mod auth;
+pub mod breaker;
+mod budget;
 pub mod classify;
 pub mod context;
 mod error;
@@ -216,15 +218,17 @@ mod kind;
 #[cfg(feature = "opentelemetry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
 pub mod metrics;
+pub mod observe;
 pub mod parse;
 mod percent;
 mod problem;
 mod prototype;
 pub mod quota;
 pub mod redact;
+mod replay;
 pub mod retry;
+mod scope;
 pub mod stack;
-mod telemetry;
 mod words;
 
 /// The README's Rust snippets, compiled and run as doctests so that they
@@ -235,7 +239,9 @@ pub struct ReadmeDoctests;
 
 pub use auth::AuthLayer;
 pub use classify::StatusClassifierLayer;
-pub use error::{ApiError, BoxError, Error, FieldError, RetryReport, StopReason, TransportError};
+pub use error::{
+    ApiError, BoxError, CircuitOpen, Error, FieldError, RetryReport, StopReason, TransportError,
+};
 pub use kind::ErrorKind;
 pub use parse::{parse_error, ErrorBodyParseLayer};
 pub use quota::QuotaLayer;

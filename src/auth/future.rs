@@ -270,7 +270,7 @@ where
         let (acquire, renewal) = self.tokens.renew(self.generation);
         self.renewal = Some(renewal);
         let status = self.rejected.unwrap_or(StatusCode::UNAUTHORIZED);
-        crate::telemetry::auth_rejected(status, renewal);
+        self.tokens.observer.credential_rejected(status, renewal);
         if !self.copy.as_ref().is_some_and(ResendBody::can_resend) {
             // A refresh this started goes on in its own task, for the
             // requests that follow.
@@ -426,7 +426,7 @@ where
     }
 
     fn unauthorized(&self, failure: Failure, sends: u32, rejection: Option<ApiError>) -> Error {
-        crate::telemetry::auth_failed(failure.reason);
+        self.tokens.observer.unauthorized(failure.reason);
         Error::Unauthorized(Unauthorized::new(
             failure,
             self.rejected,

@@ -92,7 +92,7 @@ impl AuthLayer {
     #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
     pub fn metrics(self, metrics: crate::metrics::Metrics) -> Self {
         let mut tokens = Tokens::new(self.tokens.source(), self.tokens.format.clone());
-        tokens.metrics = Some(metrics);
+        tokens.observer = crate::observe::Observer::new().metrics(metrics);
         AuthLayer {
             tokens: Arc::new(tokens),
             config: self.config,
@@ -100,12 +100,8 @@ impl AuthLayer {
     }
 
     fn with_format(self, format: Format) -> Self {
-        #[allow(unused_mut)]
         let mut tokens = Tokens::new(self.tokens.source(), format);
-        #[cfg(feature = "opentelemetry")]
-        {
-            tokens.metrics = self.tokens.metrics.clone();
-        }
+        tokens.observer = self.tokens.observer.clone();
         AuthLayer {
             tokens: Arc::new(tokens),
             config: self.config,

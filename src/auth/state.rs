@@ -3,7 +3,7 @@
 
 use super::error::{checked, AuthFailure, Failure, SharedSource};
 use super::{Credential, Renewal, TokenSource};
-use crate::telemetry;
+use crate::observe::Observer;
 use http::{HeaderName, HeaderValue};
 use std::future::Future;
 use std::pin::Pin;
@@ -80,9 +80,8 @@ pub(crate) struct Tokens {
     source: Arc<dyn TokenSource>,
     pub(crate) format: Format,
     state: Mutex<State>,
-    /// Where loads and waits are recorded (feature `opentelemetry`).
-    #[cfg(feature = "opentelemetry")]
-    pub(crate) metrics: Option<crate::metrics::Metrics>,
+    /// Where loads and waits are reported.
+    pub(crate) observer: Observer,
 }
 
 #[derive(Default)]
@@ -120,27 +119,29 @@ impl Tokens {
             source,
             format,
             state: Mutex::new(State::default()),
-            #[cfg(feature = "opentelemetry")]
-            metrics: None,
+            observer: Observer::new(),
         }
     }
 
-    /// `wait`, timed into the metrics as an `auth` wait of `method uri`
-    /// when there are metrics; as it is otherwise.
-    #[cfg_attr(not(feature = "opentelemetry"), allow(unused_variables))]
+    /// `wait`, timed and reported as an `auth` wait of `method uri` when
+    /// the observer records metrics; as it is otherwise.
     pub(crate) fn timed(&self, wait: Wait, method: &http::Method, uri: &http::Uri) -> Wait {
-        #[cfg(feature = "opentelemetry")]
-        if let Some(metrics) = self.metrics.clone() {
-            let (method, uri) = (method.clone(), uri.clone());
-            return Box::pin(async move {
-                let started = tokio::time::Instant::now();
-                let loaded = wait.await;
-                let waited = started.elapsed();
-                metrics.record_wait(crate::metrics::WaitSource::Auth, waited, &method, &uri);
-                loaded
-            });
+        if !self.times_waits() {
+            return wait;
         }
-        wait
+        let observer = self.observer.clone();
+        let (method, uri) = (method.clone(), uri.clone());
+        Box::pin(async move {
+            let started = tokio::time::Instant::now();
+            let loaded = wait.await;
+            observer.credential_waited(started.elapsed(), &method, &uri);
+            loaded
+        })
+    }
+
+    /// True when [`timed`](Self::timed) times waits (metrics are on).
+    pub(crate) fn times_waits(&self) -> bool {
+        self.observer.has_metrics()
     }
 
     /// The token source.
@@ -229,23 +230,31 @@ impl Tokens {
     }
 
     /// Ends the load in flight: installs a new credential, or hands every
-    /// waiter the failure.
+    /// waiter the failure; reports which.
     fn finish(&self, result: Result<Credential, Failure>, rejected: Option<&Credential>) -> Loaded {
+        let loaded = self.install(result, rejected);
+        let generation = loaded.as_ref().map(|current| current.generation);
+        self.observer
+            .credential_loaded(generation.map_err(|failure| failure.reason));
+        loaded
+    }
+
+    fn install(
+        &self,
+        result: Result<Credential, Failure>,
+        rejected: Option<&Credential>,
+    ) -> Loaded {
         let mut state = self.lock();
         state.pending = None;
         let credential = match result {
             Ok(credential) if Some(&credential) == rejected => {
-                telemetry::auth_refresh_failed(AuthFailure::SameCredential);
                 return Err(Failure {
                     reason: AuthFailure::SameCredential,
                     source: None,
                 });
             }
             Ok(credential) => credential,
-            Err(failure) => {
-                telemetry::auth_refresh_failed(failure.reason);
-                return Err(failure);
-            }
+            Err(failure) => return Err(failure),
         };
         let header = self
             .format
@@ -259,7 +268,6 @@ impl Tokens {
             generation: state.generations,
             header,
         };
-        telemetry::auth_credential_installed(current.generation);
         state.current = Some(Installed {
             current: current.clone(),
             credential,
@@ -308,10 +316,6 @@ impl Load {
             source: Some(checked(error, self.rejected.as_ref())),
         });
         let loaded = self.tokens.finish(result, self.rejected.as_ref());
-        #[cfg(feature = "opentelemetry")]
-        if let Some(metrics) = &self.tokens.metrics {
-            metrics.record_auth_refresh(loaded.is_ok());
-        }
         if let Some(sender) = self.sender.take() {
             sender.send_replace(Some(loaded));
         }

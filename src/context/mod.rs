@@ -71,9 +71,7 @@
 //! # }
 //! ```
 
-mod replay;
-
-pub use replay::{ReplayBody, DEFAULT_MAX_REPLAY};
+pub use crate::replay::{ReplayBody, DEFAULT_MAX_REPLAY};
 
 use crate::redact::{RequestContext, RequestSecrets};
 use http::request::Parts;

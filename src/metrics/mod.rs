@@ -162,18 +162,12 @@
 //!
 //! [HTTP client conventions]: https://opentelemetry.io/docs/specs/semconv/http/http-metrics/#http-client
 
-mod attributes;
-mod call;
-mod instruments;
-
-pub use attributes::{
-    AUTH_OUTCOME, ERROR_CODE, ERROR_TYPE, FAILED_FAST_REASON, HTTP_REQUEST_METHOD,
-    HTTP_REQUEST_RESEND_COUNT, HTTP_RESPONSE_STATUS_CODE, SERVER_ADDRESS, SERVER_PORT, STOP_REASON,
-    WAIT_SOURCE,
-};
-pub(crate) use call::Call;
-pub(crate) use instruments::stop_reason;
-pub use instruments::{
-    FailFast, Metrics, WaitSource, ATTEMPT_BUCKETS, CALL_DURATION_BUCKETS, HTTP_DURATION_BUCKETS,
-    PREFIX, SCOPE, WAIT_DURATION_BUCKETS,
+// The code is the observer's OpenTelemetry backend (`src/observe/otel/`);
+// this page is its public face.
+pub use crate::observe::otel::{
+    FailFast, Metrics, WaitSource, ATTEMPT_BUCKETS, AUTH_OUTCOME, BREAKER_STATE,
+    CALL_DURATION_BUCKETS, ERROR_CODE, ERROR_TYPE, FAILED_FAST_REASON, HEDGE_EVENT,
+    HTTP_DURATION_BUCKETS, HTTP_REQUEST_METHOD, HTTP_REQUEST_RESEND_COUNT,
+    HTTP_RESPONSE_STATUS_CODE, PREFIX, SCOPE, SERVER_ADDRESS, SERVER_PORT, STOP_REASON,
+    WAIT_DURATION_BUCKETS, WAIT_SOURCE,
 };

@@ -67,6 +67,6 @@ impl Kept {
             }
             Kept::Taken => {}
         }
-        crate::telemetry::api_error(error);
+        crate::observe::api_error(error);
     }
 }

@@ -4,11 +4,10 @@
 use super::policy::{AttemptState, Decision, Outcome, RetryContext, RetryEvent, RetryOverride};
 use super::service::Shared;
 use super::{Policy, ReplayBody, RetryPolicy};
-use crate::auth::AuthReport;
 use crate::classify::Classification;
 use crate::context::CallContext;
-use crate::error::BoxError;
-use crate::telemetry::{self, Failure, Span};
+use crate::error::{AuthReport, BoxError};
+use crate::observe::{self, Failure, Span};
 use crate::{Error, ErrorKind, RetryReport, StopReason, TransportError};
 use http::{Request, Response, StatusCode};
 use pin_project_lite::pin_project;
@@ -80,7 +79,7 @@ struct Call<S, B, P> {
     started: Option<Instant>,
     waited: Duration,
     previous_delay: Duration,
-    telemetry: telemetry::Call,
+    telemetry: observe::Call,
 }
 
 /// What a step of [`ResponseFuture::poll`] leads to.
@@ -118,8 +117,7 @@ where
         let context = CallContext::of_parts(&parts);
         policy.call_started();
         let span = Span::request(&parts.method, &parts.uri);
-        let telemetry =
-            telemetry::Call::start(metrics_of(policy), &span, &parts.method, &parts.uri);
+        let telemetry = observe::Call::start(policy.observer(), &span, &parts.method, &parts.uri);
         let future = {
             let _entered = span.enter();
             let _attempt = telemetry.enter();
@@ -144,18 +142,6 @@ where
             },
         }
     }
-}
-
-/// The metrics `policy` records calls into.
-#[cfg(feature = "opentelemetry")]
-fn metrics_of<P: Policy>(policy: &P) -> Option<&telemetry::Metrics> {
-    policy.metrics_into()
-}
-
-/// No metrics without the `opentelemetry` feature.
-#[cfg(not(feature = "opentelemetry"))]
-fn metrics_of<P: Policy>(_: &P) -> Option<&telemetry::Metrics> {
-    None
 }
 
 impl<S, B, P> std::fmt::Debug for ResponseFuture<S, B, P>
@@ -356,7 +342,6 @@ where
         if self.attempts > 1 {
             response.extensions_mut().insert(report);
         }
-        telemetry::finished(&report, Some(response.status()), None);
         self.telemetry
             .finished(&report, Some(response.status()), None);
         response
@@ -387,7 +372,6 @@ where
             Decision::Retry { delay, hint } => (delay, hint),
             Decision::Stop(reason) => {
                 let report = self.report(Some(reason));
-                telemetry::finished(&report, status, Some(kind));
                 self.telemetry.finished(&report, status, Some(failure));
                 return Next::Ready(match outcome {
                     Ok(mut response) => {
@@ -401,11 +385,11 @@ where
                 });
             }
         };
-        self.telemetry.retrying(status, failure, delay, hint);
+        self.telemetry
+            .retrying(self.attempts, status, failure, delay, hint);
         // The failed response (and its connection) is released before the
         // wait.
         drop(outcome);
-        telemetry::retrying(self.attempts, kind, status, delay, hint);
         let request = (self.context.method(), self.context.uri());
         let event = RetryEvent::new(request, self.attempts, delay, kind, status, hint);
         self.policy().retrying(&event);
@@ -460,7 +444,6 @@ where
     /// Records a call that ends in `error` with no response to show: its
     /// deadline passed, or the service failed to get ready for a retry.
     fn ended_unanswered(&mut self, error: &Error) {
-        telemetry::finished(&error.retries(), None, Some(error.kind()));
         self.telemetry.finished(
             &error.retries(),
             None,

@@ -188,15 +188,14 @@
 //! ```
 
 mod backoff;
-mod budget;
 mod future;
 mod layer;
 mod policy;
 mod service;
 
-pub use crate::context::{ReplayBody, DEFAULT_MAX_REPLAY};
+pub use crate::budget::RetryBudget;
+pub use crate::replay::{ReplayBody, DEFAULT_MAX_REPLAY};
 pub use backoff::{Backoff, Jitter};
-pub use budget::RetryBudget;
 pub use future::ResponseFuture;
 pub use layer::{CloneForRetry, RetryLayer};
 pub use policy::{

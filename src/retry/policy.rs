@@ -2,16 +2,17 @@
 //! default one: what is retried, when, and how often.
 
 use super::backoff::Backoff;
-use super::budget::RetryBudget;
-use crate::auth::AuthReport;
+use crate::budget::RetryBudget;
 use crate::classify::{Classification, Classify, DefaultClassifier};
-use crate::context::DEFAULT_MAX_REPLAY;
+use crate::error::AuthReport;
 use crate::hints::HintSource;
+use crate::observe::Observer;
 use crate::redact::RedactedUri;
+use crate::replay::DEFAULT_MAX_REPLAY;
 use crate::{Error, ErrorKind, StopReason};
 use http::{Extensions, HeaderMap, HeaderName, Method, StatusCode, Uri};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tower::retry::budget::Budget;
 use tower::util::rng::HasherRng;
@@ -35,7 +36,9 @@ pub fn is_idempotent(method: &Method, headers: &HeaderMap) -> bool {
 /// (the layer still replays bodies, bounds the call by the policy's
 /// deadline, waits and re-sends; the policy only decides).
 ///
-/// Only [`decide`](Self::decide) is required; the other methods have
+/// The layer clones the policy into each service it makes (so it must be
+/// `Clone`; share state behind an `Arc`, as [`RetryPolicy`] shares its
+/// budget). Only [`decide`](Self::decide) is required; the other methods have
 /// defaults (no budget, no hook, the default deadline and replay cap,
 /// per-request overrides ignored).
 ///
@@ -50,6 +53,7 @@ pub fn is_idempotent(method: &Method, headers: &HeaderMap) -> bool {
 /// use tower_api_errors::{ErrorBodyParseLayer, ErrorKind, StopReason};
 ///
 /// /// Retries 503s only, twice, one second apart, whatever the server says.
+/// #[derive(Clone)]
 /// struct TwiceOnUnavailable;
 ///
 /// impl Policy for TwiceOnUnavailable {
@@ -125,12 +129,12 @@ pub trait Policy: Send + Sync + 'static {
         None
     }
 
-    /// The OpenTelemetry metrics calls under this policy are recorded
-    /// into. Default: none.
-    #[cfg(feature = "opentelemetry")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
-    fn metrics_into(&self) -> Option<&crate::metrics::Metrics> {
-        None
+    /// Where the retry layer reports the calls and attempts under this
+    /// policy. Default: an [`Observer`] that reports to tracing only
+    /// (feature `tracing`).
+    fn observer(&self) -> &Observer {
+        static TRACING_ONLY: OnceLock<Observer> = OnceLock::new();
+        TRACING_ONLY.get_or_init(Observer::new)
     }
 }
 
@@ -203,8 +207,7 @@ struct Config {
     max_replay_bytes: usize,
     retry_if: Option<Arc<RetryIf>>,
     on_retry: Option<Arc<OnRetry>>,
-    #[cfg(feature = "opentelemetry")]
-    metrics: Option<crate::metrics::Metrics>,
+    observer: Observer,
 }
 
 impl Default for RetryPolicy {
@@ -222,8 +225,7 @@ impl Default for RetryPolicy {
                 max_replay_bytes: DEFAULT_MAX_REPLAY,
                 retry_if: None,
                 on_retry: None,
-                #[cfg(feature = "opentelemetry")]
-                metrics: None,
+                observer: Observer::new(),
             }),
         }
     }
@@ -382,7 +384,7 @@ impl RetryPolicy {
     #[cfg(feature = "opentelemetry")]
     #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
     pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
-        self.config().metrics = Some(metrics);
+        self.config().observer = Observer::new().metrics(metrics);
         self
     }
 
@@ -527,22 +529,14 @@ impl Policy for RetryPolicy {
         Some(self.overridden(with))
     }
 
-    #[cfg(feature = "opentelemetry")]
-    fn metrics_into(&self) -> Option<&crate::metrics::Metrics> {
-        self.config.metrics.as_ref()
+    fn observer(&self) -> &Observer {
+        &self.config.observer
     }
 }
 
 impl Config {
     fn metrics_configured(&self) -> bool {
-        #[cfg(feature = "opentelemetry")]
-        {
-            self.metrics.is_some()
-        }
-        #[cfg(not(feature = "opentelemetry"))]
-        {
-            false
-        }
+        self.observer.has_metrics()
     }
 }
 
@@ -728,6 +722,15 @@ impl Outcome<'_> {
                 server_verdict: None,
                 never_sent: true,
                 refused: true,
+            },
+            // A breaker's refusal, never sent: like a hint, waited out
+            // when it fits the limits, else the caller gets it at once.
+            Outcome::Error(Error::CircuitOpen(open)) => Facts {
+                retryable: true,
+                hint: Some((open.retry_after(), open.retry_hint().source())),
+                server_verdict: None,
+                never_sent: true,
+                refused: false,
             },
             // The auth layer already renewed once, or could not: sending
             // the same request again cannot fix it.

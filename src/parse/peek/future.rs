@@ -205,7 +205,7 @@ impl<B: Body> Peek<B> {
                         .parser
                         .parse_classified(parts.status, &parts.headers, &buffer, verdict);
                 error.set_request(context.take());
-                crate::telemetry::api_error(&error);
+                crate::observe::api_error(&error);
                 return Err(Error::Api(error));
             }
         }

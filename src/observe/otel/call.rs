@@ -3,7 +3,7 @@
 use super::attributes::{self as attr, Target};
 use super::{stop_reason, FailFast, Metrics, WaitSource};
 use crate::hints::HintSource;
-use crate::telemetry::{error_type, Failure};
+use crate::observe::{error_type, Failure};
 use crate::{RetryReport, StopReason};
 use http::{Method, StatusCode, Uri};
 use opentelemetry::KeyValue;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// The recorder of one logical call: nothing (one pointer, no clock read)
-/// unless the policy has [`Metrics`].
+/// unless the observer has [`Metrics`].
 #[derive(Debug)]
 pub(crate) struct Call(Option<Box<State>>);
 

@@ -1,12 +1,22 @@
 //! The typed errors: [`ApiError`] (the server answered with a failure),
-//! [`TransportError`] (no usable answer), and [`Error`], which is one or the
-//! other.
+//! [`TransportError`] (no usable answer), the layers' own refusals
+//! ([`RateLimited`], [`Unauthorized`], [`CircuitOpen`]), and [`Error`], which is one of them.
+//!
+//! This module sits below every layer and imports none: the layers build
+//! these values, the caller matches on them.
 
-use crate::auth::{AuthReport, Unauthorized};
+mod auth;
+mod circuit;
+mod rate_limited;
+
 use crate::hints::{HintSource, RateLimitInfo, RateLimitPolicy, RetryHint};
 use crate::redact::RequestContext;
 use crate::ErrorKind;
+pub use auth::{AuthFailure, AuthReport, Renewal, Unauthorized};
+pub(crate) use auth::{Failure, SharedSource};
+pub use circuit::CircuitOpen;
 use http::StatusCode;
+pub use rate_limited::{RateLimited, ScopeKey};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
@@ -885,10 +895,13 @@ pub enum Error {
     Transport(TransportError),
     /// The [quota layer](crate::quota) refused the request without sending
     /// it: the learned quota frees up later than it may wait.
-    RateLimited(crate::quota::RateLimited),
+    RateLimited(RateLimited),
     /// The [`AuthLayer`](crate::auth::AuthLayer) ended the request: no
     /// credential, or a rejected one it could not renew or send again.
     Unauthorized(Unauthorized),
+    /// A [circuit breaker](crate::breaker) refused the request without
+    /// sending it: the upstream is unwell; it says when to come back.
+    CircuitOpen(CircuitOpen),
 }
 
 impl Error {
@@ -899,6 +912,7 @@ impl Error {
             Error::Transport(_) => ErrorKind::Transport,
             Error::RateLimited(_) => ErrorKind::RateLimited,
             Error::Unauthorized(_) => ErrorKind::Unauthorized,
+            Error::CircuitOpen(_) => ErrorKind::Unavailable,
         }
     }
 
@@ -911,9 +925,17 @@ impl Error {
     }
 
     /// The quota layer's refusal, if the request was never sent.
-    pub fn rate_limited(&self) -> Option<&crate::quota::RateLimited> {
+    pub fn rate_limited(&self) -> Option<&RateLimited> {
         match self {
             Error::RateLimited(refused) => Some(refused),
+            _ => None,
+        }
+    }
+
+    /// The circuit breaker's refusal, if the request was never sent.
+    pub fn circuit_open(&self) -> Option<&CircuitOpen> {
+        match self {
+            Error::CircuitOpen(open) => Some(open),
             _ => None,
         }
     }
@@ -950,7 +972,7 @@ impl Error {
             Error::Transport(transport) => transport.auth_report(),
             Error::Unauthorized(unauthorized) => Some(unauthorized.report()),
             // Refused before the auth layer below could act.
-            Error::RateLimited(_) => None,
+            Error::RateLimited(_) | Error::CircuitOpen(_) => None,
         }
     }
 
@@ -958,7 +980,7 @@ impl Error {
         match self {
             Error::Api(api) => api.set_auth_report(report),
             Error::Transport(transport) => transport.auth = Some(report),
-            Error::Unauthorized(_) | Error::RateLimited(_) => {}
+            Error::Unauthorized(_) | Error::RateLimited(_) | Error::CircuitOpen(_) => {}
         }
     }
 
@@ -969,6 +991,7 @@ impl Error {
             Error::Transport(transport) => transport.retries(),
             Error::RateLimited(refused) => refused.retries(),
             Error::Unauthorized(unauthorized) => unauthorized.retries(),
+            Error::CircuitOpen(open) => open.retries(),
         }
     }
 
@@ -978,6 +1001,7 @@ impl Error {
             Error::Transport(transport) => transport.set_retries(retries),
             Error::RateLimited(refused) => refused.set_retries(retries),
             Error::Unauthorized(unauthorized) => unauthorized.set_retries(retries),
+            Error::CircuitOpen(open) => open.set_retries(retries),
         }
     }
 
@@ -1048,6 +1072,7 @@ impl fmt::Display for Error {
             Error::Transport(transport) => transport.fmt(f),
             Error::RateLimited(refused) => refused.fmt(f),
             Error::Unauthorized(unauthorized) => unauthorized.fmt(f),
+            Error::CircuitOpen(open) => open.fmt(f),
         }
     }
 }
@@ -1059,6 +1084,7 @@ impl std::error::Error for Error {
             Error::Transport(transport) => transport.source(),
             Error::RateLimited(refused) => refused.source(),
             Error::Unauthorized(unauthorized) => unauthorized.source(),
+            Error::CircuitOpen(open) => open.source(),
         }
     }
 }
