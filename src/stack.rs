@@ -91,6 +91,7 @@ use crate::parse::ErrorBodyParse;
 use crate::retry::{CloneForRetry, ReplayBody, Retry};
 use crate::{AuthLayer, ErrorBodyParseLayer, QuotaLayer, RetryLayer, RetryPolicy};
 use http::Request;
+use std::any::TypeId;
 use tower::layer::util::{Identity, Stack};
 use tower::{Layer, Service, ServiceBuilder};
 
@@ -209,9 +210,13 @@ where
     /// policy takes the parse layer's classifier, so that both agree on
     /// what a success is.
     fn layer(&self, inner: S) -> Self::Service {
-        let classifier = self.parse.classifier_ref().clone();
+        let mut policy = self.retry.clone();
+        // The default classifier is the retry policy's default already.
+        if TypeId::of::<C>() != TypeId::of::<DefaultClassifier>() {
+            policy = policy.classifier(self.parse.classifier_ref().clone());
+        }
         ServiceBuilder::new()
-            .layer(RetryLayer::new(self.retry.clone().classifier(classifier)))
+            .layer(RetryLayer::new(policy))
             .layer(&self.auth)
             .layer(&self.quota)
             .layer(&self.parse)

@@ -93,12 +93,18 @@ struct Send<S, B> {
     rejection: Option<ApiError>,
 }
 
-/// What a step of [`ResponseFuture::poll`] leads to.
-enum Next<F, T> {
+/// What a step of [`ResponseFuture::poll`] leads to. (A step that sends
+/// sets the state itself: a value carrying the inner future would be
+/// copied on every return.)
+enum Next<T> {
     /// The call ends with this.
     Ready(T),
-    /// Go on in this state.
-    Go(State<F>),
+    /// A credential is ready: send, once a service is.
+    Readying,
+    /// Wait for the renewal.
+    Renewing(Wait),
+    /// Go on in the state the step set.
+    Continue,
 }
 
 type Output<R> = Result<Response<R>, Error>;
@@ -202,7 +208,10 @@ where
                 (StateProj::Renewing { wait }, Some(send)) => {
                     send.renewed(ready!(wait.as_mut().poll(cx)))
                 }
-                (StateProj::Readying, Some(send)) => ready!(send.poll_send(cx)),
+                (StateProj::Readying, Some(send)) => {
+                    let state = this.state.as_mut();
+                    ready!(send.poll_send(state, cx))
+                }
                 // The answer to the re-send is the answer: a second
                 // rejection is returned as it is, never renewed again.
                 (StateProj::Resending { future }, Some(send)) => {
@@ -216,7 +225,9 @@ where
                     this.state.set(State::Done);
                     return Poll::Ready(output);
                 }
-                Next::Go(state) => this.state.set(state),
+                Next::Readying => this.state.set(State::Readying),
+                Next::Renewing(wait) => this.state.set(State::Renewing { wait }),
+                Next::Continue => {}
             }
         }
     }
@@ -229,13 +240,13 @@ where
     B: ResendBody,
 {
     /// The first credential loaded, or could not be.
-    fn acquired<T>(&mut self, loaded: Result<Current, Failure>) -> Next<S::Future, Output<T>> {
+    fn acquired<T>(&mut self, loaded: Result<Current, Failure>) -> Next<Output<T>> {
         match loaded {
             // The first request, still held: sent once a service is ready
             // for it.
             Ok(current) => {
                 self.next = Some(current);
-                Next::Go(State::Readying)
+                Next::Readying
             }
             Err(failure) => Next::Ready(Err(self.unauthorized(failure, 0, None))),
         }
@@ -243,7 +254,7 @@ where
 
     /// The first send answered: a rejection of the credential starts its
     /// renewal; anything else is the answer.
-    fn answered<T>(&mut self, result: Result<Response<T>, S::Error>) -> Next<S::Future, Output<T>> {
+    fn answered<T>(&mut self, result: Result<Response<T>, S::Error>) -> Next<Output<T>> {
         let rejection = match result {
             Ok(response)
                 if challenge::rejects_credential(response.status(), response.headers()) =>
@@ -266,7 +277,7 @@ where
     }
 
     /// Renews the rejected credential, or waits for its renewal.
-    fn renew<T>(&mut self, rejection: Option<ApiError>) -> Next<S::Future, Output<T>> {
+    fn renew<T>(&mut self, rejection: Option<ApiError>) -> Next<Output<T>> {
         let (acquire, renewal) = self.tokens.renew(self.generation);
         self.renewal = Some(renewal);
         let status = self.rejected.unwrap_or(StatusCode::UNAUTHORIZED);
@@ -284,25 +295,25 @@ where
         match acquire {
             Acquire::Ready(current) => {
                 self.next = Some(current);
-                Next::Go(State::Readying)
+                Next::Readying
             }
             Acquire::Wait(wait) => {
                 let wait = self.timed(wait);
                 // Held only to end in an `Unauthorized` that shows the
                 // server's answer.
                 self.rejection = rejection;
-                Next::Go(State::Renewing { wait })
+                Next::Renewing(wait)
             }
         }
     }
 
     /// The renewal ended.
-    fn renewed<T>(&mut self, loaded: Result<Current, Failure>) -> Next<S::Future, Output<T>> {
+    fn renewed<T>(&mut self, loaded: Result<Current, Failure>) -> Next<Output<T>> {
         match loaded {
             Ok(current) => {
                 self.rejection = None;
                 self.next = Some(current);
-                Next::Go(State::Readying)
+                Next::Readying
             }
             Err(failure) => {
                 let rejection = self.rejection.take();
@@ -312,7 +323,11 @@ where
     }
 
     /// A service ready, sends the held first request or the re-send.
-    fn poll_send<T>(&mut self, cx: &mut Context<'_>) -> Poll<Next<S::Future, Output<T>>>
+    fn poll_send<T>(
+        &mut self,
+        mut state: Pin<&mut State<S::Future>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Next<Output<T>>>
     where
         S: Clone,
     {
@@ -337,9 +352,9 @@ where
             }
         };
         let mut spare = self.spare.take().expect("made above");
-        let state = self.send(&mut spare, request, current, resend);
+        state.set(self.send(&mut spare, request, current, resend));
         self.spare = Some(spare);
-        Poll::Ready(Next::Go(state))
+        Poll::Ready(Next::Continue)
     }
 
     /// The answer to the re-send, with the report of what this layer did.

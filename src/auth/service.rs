@@ -95,7 +95,7 @@ where
         // The call's context from a layer above (see `crate::context`),
         // taken before the credential goes in: the re-send after a
         // renewal is rebuilt from it, with the renewed credential.
-        let found = CallContext::current().filter(|context| context.describes(&request));
+        let found = CallContext::find(&request);
         // One lookup of the credential header: it tells a caller's own
         // credential, and is where the cached one goes.
         let acquired = match request

@@ -166,6 +166,19 @@ impl CallContext {
         CURRENT.with(|current| current.borrow().clone())
     }
 
+    /// The [`current`](Self::current) context if it
+    /// [`describes`](Self::describes) `request`: what a layer below looks
+    /// for at its `call`.
+    pub fn find<B>(request: &Request<B>) -> Option<CallContext> {
+        CURRENT.with(|current| {
+            current
+                .borrow()
+                .as_ref()
+                .filter(|context| context.describes(request))
+                .cloned()
+        })
+    }
+
     /// Makes this the [`current`](Self::current) context until the guard
     /// drops: a layer enters its context around its inner service's
     /// `call`, so that the layers below find it there. The previous one

@@ -35,9 +35,9 @@ pub(crate) enum Kept {
 impl Kept {
     /// Keeps what naming a failure of `request` needs.
     pub(crate) fn of<B>(request: &Request<B>) -> Kept {
-        match CallContext::current() {
-            Some(found) if found.describes(request) => Kept::Found(found),
-            _ => Kept::Own {
+        match CallContext::find(request) {
+            Some(found) => Kept::Found(found),
+            None => Kept::Own {
                 context: RequestContext::new(request.method().clone(), request.uri().clone()),
                 secrets: RequestSecrets::of(request.headers()),
             },

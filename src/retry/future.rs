@@ -82,14 +82,16 @@ struct Call<S, B, P> {
     telemetry: observe::Call,
 }
 
-/// What a step of [`ResponseFuture::poll`] leads to.
-enum Next<F, T> {
+/// What a step of [`ResponseFuture::poll`] leads to. (A step that starts
+/// a wait or a send sets the state itself: a value carrying the inner
+/// future would be copied on every return.)
+enum Next<T> {
     /// Wait to be woken.
     Pending,
     /// The call ends with this.
     Ready(T),
-    /// Go on in this state.
-    Go(State<F>),
+    /// Go on in the state the step set.
+    Continue,
 }
 
 type Output<R> = Result<Response<R>, Error>;
@@ -181,7 +183,9 @@ where
                         future.poll(cx)
                     };
                     match polled {
-                        Poll::Ready(result) => call.judge(result, this.deadline.as_mut(), cx),
+                        Poll::Ready(result) => {
+                            call.judge(result, this.state.as_mut(), this.deadline.as_mut(), cx)
+                        }
                         Poll::Pending => call.pending(this.deadline.as_mut(), cx),
                     }
                 }
@@ -189,11 +193,16 @@ where
                     // The deadline first, so that no attempt starts past it.
                     let waited = sleep.as_mut().poll(cx).is_ready();
                     match call.pending(this.deadline.as_mut(), cx) {
-                        Next::Pending if waited => Next::Go(State::Readying),
+                        Next::Pending if waited => {
+                            this.state.set(State::Readying);
+                            Next::Continue
+                        }
                         next => next,
                     }
                 }
-                StateProj::Readying => call.send_again(this.span, this.deadline.as_mut(), cx),
+                StateProj::Readying => {
+                    call.send_again(this.span, this.state.as_mut(), this.deadline.as_mut(), cx)
+                }
                 StateProj::Done => panic!("retry ResponseFuture polled after completion"),
             };
             match next {
@@ -202,7 +211,7 @@ where
                     this.state.set(State::Done);
                     return Poll::Ready(output);
                 }
-                Next::Go(state) => this.state.set(state),
+                Next::Continue => {}
             }
         }
     }
@@ -242,7 +251,7 @@ where
         &mut self,
         deadline: Pin<&mut Option<Sleep>>,
         cx: &mut Context<'_>,
-    ) -> Next<S::Future, Output<T>> {
+    ) -> Next<Output<T>> {
         if !self.arm_deadline(deadline, cx) {
             return Next::Pending;
         }
@@ -285,9 +294,10 @@ where
     fn judge<T>(
         &mut self,
         result: Result<Response<T>, S::Error>,
+        state: Pin<&mut State<S::Future>>,
         deadline: Pin<&mut Option<Sleep>>,
         cx: &mut Context<'_>,
-    ) -> Next<S::Future, Output<T>> {
+    ) -> Next<Output<T>> {
         let response = match result {
             Ok(response) => response,
             Err(error) => {
@@ -295,7 +305,8 @@ where
                 let decision = self.decide(Outcome::Error(&error), error.auth_report());
                 let kind = error.kind();
                 let status = error.api().map(|api| api.status());
-                return self.conclude(decision, kind, status, Err(error), deadline, cx);
+                let outcome = Err(error);
+                return self.conclude(decision, (kind, status), outcome, (state, deadline), cx);
             }
         };
         // A stamp from a classifier below, else the policy's verdict (a
@@ -319,7 +330,14 @@ where
         };
         let decision = self.decide(outcome, response.extensions().get::<AuthReport>().copied());
         let kind = classification.kind().unwrap_or(ErrorKind::Other);
-        self.conclude(decision, kind, Some(status), Ok(response), deadline, cx)
+        let outcome = Ok(response);
+        self.conclude(
+            decision,
+            (kind, Some(status)),
+            outcome,
+            (state, deadline),
+            cx,
+        )
     }
 
     /// The policy's decision on a failed attempt.
@@ -351,12 +369,11 @@ where
     fn conclude<T>(
         &mut self,
         decision: Decision,
-        kind: ErrorKind,
-        status: Option<StatusCode>,
+        (kind, status): (ErrorKind, Option<StatusCode>),
         outcome: Output<T>,
-        deadline: Pin<&mut Option<Sleep>>,
+        (mut state, deadline): (Pin<&mut State<S::Future>>, Pin<&mut Option<Sleep>>),
         cx: &mut Context<'_>,
-    ) -> Next<S::Future, Output<T>> {
+    ) -> Next<Output<T>> {
         let code = outcome
             .as_ref()
             .err()
@@ -396,18 +413,20 @@ where
         self.previous_delay = delay;
         self.waited += delay;
         self.arm_deadline(deadline, cx);
-        Next::Go(State::Waiting {
+        state.set(State::Waiting {
             sleep: Box::pin(tokio::time::sleep(delay)),
-        })
+        });
+        Next::Continue
     }
 
     /// After a wait: the next attempt, once a service is ready for it.
     fn send_again<T>(
         &mut self,
         span: &Span,
+        mut state: Pin<&mut State<S::Future>>,
         deadline: Pin<&mut Option<Sleep>>,
         cx: &mut Context<'_>,
-    ) -> Next<S::Future, Output<T>>
+    ) -> Next<Output<T>>
     where
         S: Clone,
     {
@@ -430,7 +449,8 @@ where
                         .expect("made ready above")
                         .call(request)
                 };
-                Next::Go(State::Calling { future })
+                state.set(State::Calling { future });
+                Next::Continue
             }
             Poll::Ready(Err(error)) => {
                 let mut error = Error::from_inner(error, Some(self.context.request()));
