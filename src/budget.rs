@@ -1,7 +1,7 @@
 //! [`RetryBudget`]: the budget for extra sends (retries, hedges), with no
 //! lock and no clock read on the success path. Floor 1: the retry and
 //! hedge layers both draw on it and neither owns it; re-exported as
-//! `retry::RetryBudget`.
+//! `retry::RetryBudget` and `hedge::RetryBudget`.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,8 +24,9 @@ const SLOTS: usize = 10;
 ///
 /// # Clone
 /// Clones share one account: give a clone to the
-/// [`RetryPolicy`](crate::retry::RetryPolicy) and another to the hedge
-/// layer, and retries and hedges draw on the same budget.
+/// [`RetryPolicy`](crate::retry::RetryPolicy) and another to the
+/// [`HedgeLayer`](crate::hedge::HedgeLayer), and retries and hedges draw
+/// on the same budget.
 ///
 /// # Why not `TpsBudget`
 ///

@@ -207,12 +207,15 @@
 pub mod auth;
 pub mod breaker;
 mod budget;
+mod classification;
 pub mod classify;
 pub mod context;
 mod error;
 #[cfg(feature = "grpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
 pub mod grpc;
+pub mod hedge;
+mod hedged;
 pub mod hints;
 mod kind;
 #[cfg(feature = "opentelemetry")]
@@ -226,6 +229,9 @@ mod prototype;
 pub mod quota;
 pub mod redact;
 mod replay;
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub mod reqwest;
 pub mod retry;
 mod scope;
 pub mod stack;

@@ -114,6 +114,21 @@ impl<B> ReplayBody<B> {
         }
     }
 
+    /// True when the original was read to its end and kept whole (or was
+    /// empty): a copy can then be sent while another attempt is still in
+    /// flight, since neither reads the original any more (what a hedge
+    /// needs; a copy that starts reading while another streams the
+    /// original would supersede it).
+    pub(crate) fn is_complete(&self) -> bool {
+        match &self.shared {
+            None => true,
+            Some(shared) => {
+                let state = lock(shared);
+                state.complete && !state.unreplayable
+            }
+        }
+    }
+
     /// A fresh copy of the body, which starts again from the first byte: what
     /// a retry sends. (This is what `tower::retry::Policy::clone_request`
     /// needs, for users who drive tower's own `Retry` with a `ReplayBody`.)

@@ -311,3 +311,57 @@ fn a_closed_breaker_adds_no_allocation() {
     });
     assert_eq!(with_breaker, baseline, "a closed breaker allocates nothing");
 }
+
+/// Openings, probes and closings reach the one observer: here its
+/// OpenTelemetry backend, read back from an in-memory exporter.
+#[cfg(feature = "opentelemetry")]
+#[tokio::test(start_paused = true)]
+async fn transitions_are_recorded_as_metrics() {
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+    use tower_api_errors::metrics::Metrics;
+
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    let start = Instant::now();
+    let (addr, _) = down_vendor(start, Duration::from_secs(1)).await;
+    let client = ServiceBuilder::new()
+        .layer(
+            CircuitBreakerLayer::new()
+                .minimum_calls(2)
+                .metrics(Metrics::from_provider(&provider)),
+        )
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client());
+    for _ in 0..2 {
+        client.clone().oneshot(get(addr)).await.unwrap_err();
+    }
+    tokio::time::advance(Duration::from_secs(3)).await;
+    client.clone().oneshot(get(addr)).await.unwrap();
+
+    provider.force_flush().unwrap();
+    let batches = exporter.get_finished_metrics().unwrap();
+    let metric = batches
+        .iter()
+        .flat_map(|batch| batch.scope_metrics())
+        .flat_map(|scope| scope.metrics())
+        .find(|metric| metric.name() == "tower_api_errors.breaker.transitions")
+        .expect("the transitions counter");
+    let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() else {
+        panic!("a counter")
+    };
+    let mut states: Vec<String> = sum
+        .data_points()
+        .map(|point| {
+            let state = point
+                .attributes()
+                .find(|kv| kv.key.as_str() == "tower_api_errors.breaker.state")
+                .unwrap();
+            format!("{} {}", state.value, point.value())
+        })
+        .collect();
+    states.sort();
+    assert_eq!(states, ["closed 1", "half_open 1", "open 1"]);
+}

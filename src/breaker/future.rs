@@ -67,7 +67,7 @@ fn record(config: &Config, key: u64, probe: bool, verdict: Verdict) {
         config
             .circuits
             .record(key, probe, verdict, Instant::now(), &config.thresholds);
-    super::observe_outcome(transition);
+    super::observe(&config.observer, transition);
 }
 
 impl Drop for Ticket {

@@ -30,6 +30,8 @@ pub(crate) struct Config {
     /// Counted kinds, one bit per kind.
     pub(crate) counted: u32,
     pub(crate) partition: Option<Arc<PartitionFn>>,
+    /// Where openings, probes and closings are reported.
+    pub(crate) observer: crate::observe::Observer,
 }
 
 impl fmt::Debug for Config {
@@ -86,6 +88,11 @@ impl Config {
         self.counted = kinds.into_iter().fold(0, |set, kind| set | bit(kind));
     }
 
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn metrics(&mut self, metrics: crate::metrics::Metrics) {
+        self.observer = crate::observe::Observer::new().metrics(metrics);
+    }
+
     pub(crate) fn partition<F, K>(&mut self, f: F)
     where
         F: Fn(&ScopeRequest<'_>) -> Option<K> + Send + Sync + 'static,
@@ -134,6 +141,7 @@ impl CircuitBreakerLayer {
             },
             counted: 0,
             partition: None,
+            observer: crate::observe::Observer::new(),
         };
         config.count(DEFAULT_COUNTED);
         CircuitBreakerLayer {
@@ -201,6 +209,16 @@ impl CircuitBreakerLayer {
         K: Hash,
     {
         self.config().partition(f);
+        self
+    }
+
+    /// Records each opening, probe and closing as
+    /// `tower_api_errors.breaker.transitions` into `metrics` (the events go
+    /// to `tracing` with or without it); see [`observe`](crate::observe).
+    #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+    pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.config().metrics(metrics);
         self
     }
 }

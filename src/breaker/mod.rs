@@ -140,12 +140,12 @@ pub use service::CircuitBreaker;
 
 use state::Transition;
 
-/// Reports a transition made on admission (a probe let through).
-fn observe<B>(transition: Option<Transition>, _request: &http::Request<B>) {
-    observe_outcome(transition);
-}
-
-/// Reports a transition made by an answer (opened, closed).
-fn observe_outcome(transition: Option<Transition>) {
-    let _ = transition;
+/// Reports a transition: opened, a probe let through, closed.
+fn observe(observer: &crate::observe::Observer, transition: Option<(Transition, http::Uri)>) {
+    match transition {
+        None => {}
+        Some((Transition::Opened { until, .. }, uri)) => observer.breaker_opened(&uri, until),
+        Some((Transition::Probe, uri)) => observer.breaker_half_open(&uri),
+        Some((Transition::Closed, uri)) => observer.breaker_closed(&uri),
+    }
 }

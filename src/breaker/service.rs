@@ -8,13 +8,21 @@ use crate::error::BoxError;
 use crate::redact::RequestContext;
 use crate::scope::ScopeRequest;
 use crate::{CircuitOpen, Error, ErrorKind};
-use http::{Request, Response};
+use http::{Request, Response, Uri};
 use std::hash::Hash;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Instant;
 use tower::{Layer, Service};
+
+/// What events name a scope by: the request's scheme and authority
+/// (never its user-info, path or query).
+fn label_of(request: &ScopeRequest<'_>) -> Uri {
+    let scheme = request.uri().scheme_str().unwrap_or("http");
+    let authority = String::from_utf8_lossy(request.authority());
+    Uri::try_from(format!("{scheme}://{authority}/")).unwrap_or_default()
+}
 
 /// Fails calls at once, without sending them, while its scope's upstream
 /// is unwell; lets one probe through when the break is over. Built by
@@ -94,6 +102,14 @@ impl<S> CircuitBreaker<S> {
         self
     }
 
+    /// As [`CircuitBreakerLayer::metrics`].
+    #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+    pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.config().metrics(metrics);
+        self
+    }
+
     /// The inner service.
     pub fn get_ref(&self) -> &S {
         &self.inner
@@ -130,11 +146,11 @@ where
         let view = ScopeRequest::new(&request);
         let partition = config.partition.as_ref().and_then(|f| f(&view));
         let key = config.scopes.key(&view, partition);
+        let label = || label_of(&view);
+        let now = Instant::now();
         let (tracked, admission, transition) =
-            config
-                .circuits
-                .admit(key, Instant::now(), &config.thresholds);
-        super::observe(transition, &request);
+            config.circuits.admit(key, now, &config.thresholds, label);
+        super::observe(&config.observer, transition);
         match admission {
             Admission::Go { probe } => {
                 let ticket = tracked.map(|key| Ticket::new(config.clone(), key, probe));

@@ -3,6 +3,7 @@
 //! without a clock.
 
 use crate::hints::{HintSource, RetryHint};
+use http::Uri;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -83,6 +84,8 @@ enum Phase {
 
 #[derive(Debug)]
 struct Circuit {
+    /// What events name the scope by: scheme and authority.
+    label: Uri,
     phase: Phase,
     slots: [Slot; SLOTS],
     index: usize,
@@ -96,8 +99,9 @@ struct Circuit {
 }
 
 impl Circuit {
-    fn new(now: Instant) -> Self {
+    fn new(now: Instant, label: Uri) -> Self {
         Circuit {
+            label,
             phase: Phase::Closed,
             slots: [Slot::default(); SLOTS],
             index: 0,
@@ -179,13 +183,15 @@ impl Circuits {
     }
 
     /// Whether a call to scope `key` may go, and the transition it makes.
-    /// `None` for the key: the scope is untracked (no room).
+    /// `None` for the key: the scope is untracked (no room). `label` names
+    /// a new scope in events.
     pub(crate) fn admit(
         &self,
         key: u64,
         now: Instant,
         t: &Thresholds,
-    ) -> (Option<u64>, Admission, Option<Transition>) {
+        label: impl FnOnce() -> Uri,
+    ) -> (Option<u64>, Admission, Option<(Transition, Uri)>) {
         let mut map = self.lock();
         if !map.contains_key(&key) {
             if map.len() >= MAX_SCOPES {
@@ -194,7 +200,7 @@ impl Circuits {
             if map.len() >= MAX_SCOPES {
                 return (None, Admission::Go { probe: false }, None);
             }
-            map.insert(key, Circuit::new(now));
+            map.insert(key, Circuit::new(now, label()));
         }
         let circuit = map.get_mut(&key).expect("inserted above");
         let (admission, transition) = match circuit.phase {
@@ -209,7 +215,8 @@ impl Circuits {
             ),
             Phase::Open { .. } => {
                 circuit.phase = Phase::Probing;
-                (Admission::Go { probe: true }, Some(Transition::Probe))
+                let probe = (Transition::Probe, circuit.label.clone());
+                (Admission::Go { probe: true }, Some(probe))
             }
             Phase::Probing => (
                 Admission::Refuse {
@@ -231,9 +238,29 @@ impl Circuits {
         verdict: Verdict,
         now: Instant,
         t: &Thresholds,
-    ) -> Option<Transition> {
+    ) -> Option<(Transition, Uri)> {
         let mut map = self.lock();
         let circuit = map.get_mut(&key)?;
+        let transition = circuit.settle(probe, verdict, now, t)?;
+        Some((transition, circuit.label.clone()))
+    }
+
+    /// Scopes tracked (for tests and `Debug`).
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+impl Circuit {
+    /// Records what a call admitted to this circuit told.
+    fn settle(
+        &mut self,
+        probe: bool,
+        verdict: Verdict,
+        now: Instant,
+        t: &Thresholds,
+    ) -> Option<Transition> {
+        let circuit = self;
         if let Verdict::Unwell(Some(hint)) = verdict {
             let at = now + hint.delay();
             if circuit.hinted.is_none_or(|(known, _)| known < at) {
@@ -243,10 +270,11 @@ impl Circuits {
         if probe {
             return match verdict {
                 Verdict::Answered => {
+                    let label = std::mem::take(&mut circuit.label);
                     *circuit = Circuit {
                         opens: circuit.opens,
                         closed_at: Some(now),
-                        ..Circuit::new(now)
+                        ..Circuit::new(now, label)
                     };
                     Some(Transition::Closed)
                 }
@@ -278,11 +306,6 @@ impl Circuits {
         }
         None
     }
-
-    /// Scopes tracked (for tests and `Debug`).
-    pub(crate) fn len(&self) -> usize {
-        self.lock().len()
-    }
 }
 
 #[cfg(test)]
@@ -301,10 +324,14 @@ mod tests {
 
     fn call(c: &Circuits, now: Instant, verdict: Verdict) -> (Admission, Option<Transition>) {
         let t = thresholds();
-        let (key, admission, transition) = c.admit(1, now, &t);
+        let (key, admission, transition) = c.admit(1, now, &t, Uri::default);
+        let transition = transition.map(|(transition, _)| transition);
         if let Admission::Go { probe } = admission {
             let recorded = c.record(key.unwrap(), probe, verdict, now, &t);
-            return (admission, recorded.or(transition));
+            return (
+                admission,
+                recorded.map(|(transition, _)| transition).or(transition),
+            );
         }
         (admission, transition)
     }
@@ -366,14 +393,17 @@ mod tests {
             call(&c, t0, UNWELL);
         }
         let later = t0 + Duration::from_secs(5);
-        let (key, probe, _) = c.admit(1, later, &t);
+        let (key, probe, _) = c.admit(1, later, &t, Uri::default);
         assert_eq!(probe, Admission::Go { probe: true });
-        let (_, other, _) = c.admit(1, later, &t);
+        let (_, other, _) = c.admit(1, later, &t, Uri::default);
         assert!(
             matches!(other, Admission::Refuse { probing: true, after, .. } if after == PROBE_WAIT)
         );
         c.record(key.unwrap(), true, Verdict::Silent, later, &t);
-        assert_eq!(c.admit(1, later, &t).1, Admission::Go { probe: true });
+        assert_eq!(
+            c.admit(1, later, &t, Uri::default).1,
+            Admission::Go { probe: true }
+        );
     }
 
     #[test]
@@ -433,13 +463,13 @@ mod tests {
         let t = thresholds();
         let t0 = Instant::now();
         for key in 0..MAX_SCOPES as u64 {
-            c.admit(key, t0, &t);
+            c.admit(key, t0, &t, Uri::default);
         }
         // All busy: a new scope goes, untracked.
-        assert_eq!(c.admit(u64::MAX, t0, &t).0, None);
+        assert_eq!(c.admit(u64::MAX, t0, &t, Uri::default).0, None);
         // A window later they are idle and make room.
         let later = t0 + Duration::from_secs(10);
-        assert_eq!(c.admit(u64::MAX, later, &t).0, Some(u64::MAX));
+        assert_eq!(c.admit(u64::MAX, later, &t, Uri::default).0, Some(u64::MAX));
         assert_eq!(c.len(), 1);
     }
 }

@@ -117,7 +117,10 @@ where
         // The one copy of the request that replays need, and the layers
         // below may use (see `crate::context`).
         let context = CallContext::of_parts(&parts);
-        policy.call_started();
+        // A hedged call's attempts: the hedge layer counted the call.
+        if parts.extensions.get::<crate::hedged::Hedged>().is_none() {
+            policy.call_started();
+        }
         let span = Span::request(&parts.method, &parts.uri);
         let telemetry = observe::Call::start(policy.observer(), &span, &parts.method, &parts.uri);
         let future = {

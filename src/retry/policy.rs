@@ -458,6 +458,11 @@ impl RetryPolicy {
     /// The whole retry decision for a failed attempt.
     fn decision(&self, context: &RetryContext<'_>) -> Result<Decision, StopReason> {
         let c = &self.config;
+        // An attempt of a hedged call: the hedge layer above owns the
+        // call's further attempts (gRPC A6: hedging or retries, not both).
+        if context.extensions.get::<crate::hedged::Hedged>().is_some() {
+            return Err(StopReason::MaxAttempts);
+        }
         let facts = context.outcome.facts();
         // A quota refusal is a wait longer than the caller may wait, never
         // sent: retrying it would only be refused again.
