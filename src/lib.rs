@@ -38,6 +38,10 @@
 //!   [`TokenSource`](auth::TokenSource) on every request and, on a 401,
 //!   refreshes it once (single-flight) and sends the request again.
 //! - [`redact`]: credentials never reach an error or a log line.
+//! - [`context`]: the per-call [`CallContext`](context::CallContext),
+//!   the contract between the layers: recorded once by the retry layer,
+//!   found by the layers below (the auth layer's re-send is rebuilt from
+//!   it); a layer used alone builds what it needs itself.
 //! - `grpc` (feature `grpc`): `grpc-status` classification and pushback.
 //!
 //! - [`stack`]: [`ApiErrorsLayer`], the recommended stack in one layer,
