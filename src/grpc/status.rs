@@ -1,8 +1,8 @@
-//! gRPC trailers-only classification (feature `grpc`): what the default
-//! classifier consults before the HTTP status. The public names are
-//! re-exported from [`crate::grpc`], which documents them.
+//! The gRPC status table: codes, their names, kinds and retry verdicts,
+//! and the classification of a trailers-only response, which the default
+//! classifier consults before the HTTP status.
 
-use super::{Classification, Failure};
+use crate::classification::{Classification, Failure};
 use crate::hints::{grpc_pushback, GrpcPushback, HintSource, RetryHint};
 use crate::ErrorKind;
 use http::{HeaderMap, HeaderName};
