@@ -34,9 +34,12 @@ use tower_api_errors::{Error, ErrorBodyParseLayer, RetryReport, StatusClassifier
 pub struct Scenario {
     /// What the row is called.
     pub name: &'static str,
-    method: Method,
-    path: &'static str,
-    idempotency_key: Option<&'static str>,
+    /// The request's method.
+    pub method: Method,
+    /// The request's path.
+    pub path: &'static str,
+    /// Its `Idempotency-Key`, if any.
+    pub idempotency_key: Option<&'static str>,
     answers: &'static [Answer],
 }
 

@@ -207,6 +207,7 @@
 pub mod auth;
 pub mod breaker;
 mod budget;
+mod classification;
 pub mod classify;
 mod error;
 #[cfg(feature = "grpc")]
@@ -221,17 +222,18 @@ mod kind;
 pub mod metrics;
 pub mod observe;
 pub mod parse;
-mod percent;
 mod problem;
 mod prototype;
 pub mod quota;
 pub mod redact;
 mod replay;
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub mod reqwest;
 pub mod retry;
 mod scope;
 pub mod stack;
 mod template;
-mod words;
 
 /// The README's Rust snippets, compiled and run as doctests so that they
 /// stay true.

@@ -76,6 +76,11 @@ pub enum AuthFailure {
     /// the replay cap, so it cannot be sent again. The credential is still
     /// refreshed, for the requests that follow.
     BodyNotReplayable,
+    /// The server rejected the credential while the backoff that followed
+    /// its last failed refresh ran: no refresh was attempted, and
+    /// [`source`](std::error::Error::source) is that refresh's failure. See
+    /// [`AuthLayer::refresh_backoff`](crate::AuthLayer::refresh_backoff).
+    RefreshBackingOff,
 }
 
 impl fmt::Display for AuthFailure {
@@ -88,6 +93,9 @@ impl fmt::Display for AuthFailure {
             }
             AuthFailure::BodyNotReplayable => {
                 "the credential was rejected and the request body is too large to send again"
+            }
+            AuthFailure::RefreshBackingOff => {
+                "the credential was rejected and refreshing it is backing off after a failure"
             }
         })
     }

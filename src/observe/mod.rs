@@ -6,8 +6,8 @@
 //!   `finished`, `quota_held`, `credential_rejected`, ...), under the target
 //!   `tower_api_errors::telemetry`;
 //! - **OpenTelemetry** (feature `opentelemetry`): the instruments of
-//!   [`metrics`](crate::metrics), recorded when the layer was given a
-//!   [`Metrics`](crate::metrics::Metrics) handle.
+//!   [`metrics`], recorded when the layer was given a
+//!   [`Metrics`] handle.
 //!
 //! With neither feature on, an [`Observer`] is zero-sized and every event
 //! compiles to nothing; with `opentelemetry` on and no handle given, an
@@ -38,7 +38,7 @@
 //! | [`hedge_won`](Observer::hedge_won) | `hedge_won` {...} (DEBUG) | the same counter, event `won` |
 //! | [`hedge_cancelled`](Observer::hedge_cancelled) | `hedge_cancelled` {...} (DEBUG) | the same counter, event `cancelled` |
 //!
-//! Attribute values follow [`metrics`](crate::metrics#cardinality-and-secrets):
+//! Attribute values follow [`metrics`][metrics-secrets]:
 //! the URI's host and port only, never its path, query or userinfo.
 //!
 //! # Examples
@@ -94,6 +94,21 @@
 //! # }
 //! # #[cfg(not(feature = "opentelemetry"))] fn main() {}
 //! ```
+// Links to items of a feature that is off go to their docs.rs pages.
+#![cfg_attr(
+    feature = "opentelemetry",
+    doc = "",
+    doc = "[`metrics`]: crate::metrics",
+    doc = "[`Metrics`]: crate::metrics::Metrics",
+    doc = "[metrics-secrets]: crate::metrics#cardinality-and-secrets"
+)]
+#![cfg_attr(
+    not(feature = "opentelemetry"),
+    doc = "",
+    doc = "[`metrics`]: https://docs.rs/tower-api-errors/latest/tower_api_errors/metrics/index.html",
+    doc = "[`Metrics`]: https://docs.rs/tower-api-errors/latest/tower_api_errors/metrics/struct.Metrics.html",
+    doc = "[metrics-secrets]: https://docs.rs/tower-api-errors/latest/tower_api_errors/metrics/index.html#cardinality-and-secrets"
+)]
 
 mod call;
 #[cfg(feature = "opentelemetry")]
@@ -112,14 +127,23 @@ use std::fmt;
 use std::time::Duration;
 
 /// The event sink a layer reports to: tracing always (feature `tracing`),
-/// OpenTelemetry when it was given [`Metrics`](crate::metrics::Metrics)
-/// (feature `opentelemetry`).
+/// OpenTelemetry when it was given [`Metrics`] (feature `opentelemetry`).
 ///
 /// Each method is one event: the layer calls it once, and both backends
 /// record it. See [the module docs](self) for the events and their names.
 ///
 /// # Clone
 /// Cheap (at most one `Arc`); clones report to the same backends.
+#[cfg_attr(
+    feature = "opentelemetry",
+    doc = "",
+    doc = "[`Metrics`]: crate::metrics::Metrics"
+)]
+#[cfg_attr(
+    not(feature = "opentelemetry"),
+    doc = "",
+    doc = "[`Metrics`]: https://docs.rs/tower-api-errors/latest/tower_api_errors/metrics/struct.Metrics.html"
+)]
 #[derive(Clone, Default)]
 pub struct Observer {
     #[cfg(feature = "opentelemetry")]

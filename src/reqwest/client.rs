@@ -1,0 +1,178 @@
+//! [`ReqwestClient`]: a `reqwest::Client` as a tower service over `http`
+//! types, the client under the stack.
+
+use crate::BoxError;
+use bytes::Bytes;
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tower::Service;
+
+/// A [`reqwest::Client`] as a
+/// `Service<http::Request<B>>` answering `http::Response<reqwest::Body>`,
+/// so that the crate's layers (which speak `http`) can sit on it.
+///
+/// A thin adapter over reqwest's own `tower::Service` implementation and
+/// its `http` conversions: the request becomes a `reqwest::Request`
+/// (`TryFrom<http::Request<_>>`), its body a `reqwest::Body` streamed from
+/// yours ([`reqwest::Body::wrap`]; an empty body is
+/// sent as none), and the `reqwest::Response` becomes an
+/// `http::Response<reqwest::Body>` (`From<reqwest::Response>`). Everything
+/// the `reqwest::Client` was built with (timeouts, proxies, TLS, default
+/// headers, pools) applies.
+///
+/// Under [`ApiErrorsLayer`](crate::ApiErrorsLayer) the bodies are the
+/// retry layer's replayable copies, so a streamed upload is sent again on
+/// a retry without being buffered up front.
+///
+/// # Errors
+///
+/// The error is the [`reqwest::Error`], unchanged (a URI
+/// that is not a valid URL is reqwest's builder error). Above the stack it
+/// is the source of a [`TransportError`](crate::TransportError), whose
+/// [`is_connect`](crate::TransportError::is_connect) recognises reqwest's
+/// connect errors by type; [`reqwest_error`](super::reqwest_error) reaches
+/// the `reqwest::Error` for `is_timeout()` and the rest.
+///
+/// # Clone
+/// Cheap: clones share the `reqwest::Client`'s connection pool.
+#[derive(Clone, Default)]
+pub struct ReqwestClient {
+    client: ::reqwest::Client,
+}
+
+impl ReqwestClient {
+    /// Wraps `client`.
+    pub fn new(client: ::reqwest::Client) -> Self {
+        ReqwestClient { client }
+    }
+
+    /// The `reqwest::Client` inside.
+    pub fn get_ref(&self) -> &::reqwest::Client {
+        &self.client
+    }
+
+    /// Unwraps the `reqwest::Client`.
+    pub fn into_inner(self) -> ::reqwest::Client {
+        self.client
+    }
+}
+
+impl From<::reqwest::Client> for ReqwestClient {
+    fn from(client: ::reqwest::Client) -> Self {
+        ReqwestClient::new(client)
+    }
+}
+
+impl fmt::Debug for ReqwestClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ReqwestClient").field(&self.client).finish()
+    }
+}
+
+impl<B> Service<Request<B>> for ReqwestClient
+where
+    B: http_body::Body + Send + Sync + 'static,
+    B::Data: Into<Bytes>,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<::reqwest::Body>;
+    type Error = ::reqwest::Error;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Service::<::reqwest::Request>::poll_ready(&mut self.client, cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        match to_reqwest(request, Empty::AsNone) {
+            Ok(request) => ResponseFuture::sending(self.client.call(request)),
+            Err(error) => ResponseFuture::failed(error),
+        }
+    }
+}
+
+/// How [`to_reqwest`] sends an empty body.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Empty {
+    /// As none: no allocation, and reqwest's own handling of a GET.
+    AsNone,
+    /// As a stream like any other, so that no middleware below can clone
+    /// the request to send it again (see the middleware's docs).
+    #[cfg_attr(not(feature = "reqwest-middleware"), allow(dead_code))]
+    AsStream,
+}
+
+/// `request` as reqwest's, its body streamed from the original.
+pub(crate) fn to_reqwest<B>(
+    request: Request<B>,
+    empty: Empty,
+) -> Result<::reqwest::Request, ::reqwest::Error>
+where
+    B: http_body::Body + Send + Sync + 'static,
+    B::Data: Into<Bytes>,
+    B::Error: Into<BoxError>,
+{
+    ::reqwest::Request::try_from(request.map(|body| {
+        if empty == Empty::AsNone && body.is_end_stream() {
+            ::reqwest::Body::default()
+        } else {
+            ::reqwest::Body::wrap(body)
+        }
+    }))
+}
+
+/// reqwest's own response future (a type it does not name).
+type Pending = <::reqwest::Client as Service<::reqwest::Request>>::Future;
+
+pin_project! {
+    /// The response future of [`ReqwestClient`].
+    pub struct ResponseFuture {
+        #[pin]
+        state: State,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State {
+        Sending { #[pin] pending: Pending },
+        Failed { error: Option<::reqwest::Error> },
+    }
+}
+
+impl ResponseFuture {
+    fn sending(pending: Pending) -> Self {
+        ResponseFuture {
+            state: State::Sending { pending },
+        }
+    }
+
+    fn failed(error: ::reqwest::Error) -> Self {
+        ResponseFuture {
+            state: State::Failed { error: Some(error) },
+        }
+    }
+}
+
+impl Future for ResponseFuture {
+    type Output = Result<Response<::reqwest::Body>, ::reqwest::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Sending { pending } => pending.poll(cx).map_ok(Response::from),
+            StateProj::Failed { error } => {
+                Poll::Ready(Err(error.take().expect("polled after completion")))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for ResponseFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,244 @@
+//! [`ApiErrorsMiddleware`]: the stack as a `reqwest_middleware::Middleware`.
+
+use super::client::{to_reqwest, Empty};
+use crate::{ApiError, ApiErrorsLayer, BoxError, Error, TransportError};
+use ::reqwest::ResponseBuilderExt;
+use ::reqwest_middleware::{Middleware, Next};
+use http::Extensions;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Mutex, PoisonError};
+use std::task::{Context, Poll};
+use tower::{Layer, Service, ServiceExt};
+
+/// The crate's stack as a [`reqwest_middleware::Middleware`]: an
+/// [`ApiErrorsLayer`] (retry, parse, and the auth and quota layers you add
+/// to it) over the rest of the middleware chain; see the
+/// [module docs](super#reqwest-middleware).
+///
+/// # Clone
+/// Cheap: clones share the retry budget, the credential and the quota
+/// store, as the layer's clones do.
+#[derive(Clone)]
+pub struct ApiErrorsMiddleware<L = ApiErrorsLayer> {
+    layer: L,
+}
+
+impl ApiErrorsMiddleware {
+    /// The default stack: [`ApiErrorsLayer::new`].
+    pub fn new() -> Self {
+        ApiErrorsMiddleware::with_layer(ApiErrorsLayer::new())
+    }
+}
+
+impl Default for ApiErrorsMiddleware {
+    fn default() -> Self {
+        ApiErrorsMiddleware::new()
+    }
+}
+
+impl<L> ApiErrorsMiddleware<L> {
+    /// The stack `layer` makes (an [`ApiErrorsLayer`], configured as you
+    /// like), as middleware.
+    pub fn with_layer(layer: L) -> Self {
+        ApiErrorsMiddleware { layer }
+    }
+}
+
+impl<A, Q, C> From<ApiErrorsLayer<A, Q, C>> for ApiErrorsMiddleware<ApiErrorsLayer<A, Q, C>> {
+    fn from(layer: ApiErrorsLayer<A, Q, C>) -> Self {
+        ApiErrorsMiddleware::with_layer(layer)
+    }
+}
+
+impl<L: fmt::Debug> fmt::Debug for ApiErrorsMiddleware<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiErrorsMiddleware")
+            .field("layer", &self.layer)
+            .finish()
+    }
+}
+
+/// What [`ApiErrorsMiddleware`] leaves in a call's middleware extensions:
+/// finding it there on entry means a middleware above sent the same call
+/// through again, and the call is refused ([`SentTwice`]).
+///
+/// `ClientWithMiddleware::send` makes a fresh map for every request; a map
+/// you pass to `execute_with_extensions` yourself must not be reused for
+/// another request with this marker in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApiErrorsSent;
+
+/// The refusal of a call that a middleware above [`ApiErrorsMiddleware`]
+/// sent through it a second time: retrying there too would multiply the
+/// attempts (three of theirs times three of ours are nine sends to an
+/// upstream that is already failing). Reaches the caller as the source of
+/// a [`TransportError`]; nothing was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SentTwice;
+
+impl fmt::Display for SentTwice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "refused: a middleware above ApiErrorsMiddleware sent this request again \
+             (it retries already: remove the other retry middleware)",
+        )
+    }
+}
+
+impl std::error::Error for SentTwice {}
+
+#[async_trait::async_trait]
+impl<L> Middleware for ApiErrorsMiddleware<L>
+where
+    L: for<'a> Layer<Chain<'a>> + Send + Sync + 'static,
+    for<'a> <L as Layer<Chain<'a>>>::Service: Service<
+            http::Request<::reqwest::Body>,
+            Response = http::Response<::reqwest::Body>,
+            Error = Error,
+        > + Send,
+    for<'a> <<L as Layer<Chain<'a>>>::Service as Service<http::Request<::reqwest::Body>>>::Future:
+        Send,
+{
+    async fn handle(
+        &self,
+        request: ::reqwest::Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> ::reqwest_middleware::Result<::reqwest::Response> {
+        if extensions.insert(ApiErrorsSent).is_some() {
+            return Err(wrap(Error::Transport(TransportError::new(SentTwice))));
+        }
+        let request = http::Request::try_from(request)?;
+        let shared = Mutex::new(std::mem::take(extensions));
+        let stack = self.layer.layer(Chain {
+            next,
+            extensions: &shared,
+        });
+        let result = stack.oneshot(request).await;
+        *extensions = shared.into_inner().unwrap_or_else(PoisonError::into_inner);
+        match result {
+            Ok(response) => Ok(::reqwest::Response::from(response)),
+            Err(error) => Err(wrap(error)),
+        }
+    }
+}
+
+fn wrap(error: Error) -> ::reqwest_middleware::Error {
+    ::reqwest_middleware::Error::Middleware(anyhow::Error::new(error))
+}
+
+/// The rest of a middleware chain, below [`ApiErrorsMiddleware`], as the
+/// tower service its stack sends each attempt through.
+///
+/// Each attempt runs the chain with its own copy of the call's middleware
+/// extensions; what the last attempt left there is what the call returns.
+pub struct Chain<'a> {
+    next: Next<'a>,
+    extensions: &'a Mutex<Extensions>,
+}
+
+impl Clone for Chain<'_> {
+    fn clone(&self) -> Self {
+        Chain {
+            next: self.next.clone(),
+            extensions: self.extensions,
+        }
+    }
+}
+
+impl fmt::Debug for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Chain").finish_non_exhaustive()
+    }
+}
+
+/// The future of one attempt through a [`Chain`].
+pub type ChainFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<http::Response<::reqwest::Body>, BoxError>> + Send + 'a>>;
+
+impl<'a, B> Service<http::Request<B>> for Chain<'a>
+where
+    B: http_body::Body + Send + Sync + 'static,
+    B::Data: Into<bytes::Bytes>,
+    B::Error: Into<BoxError>,
+{
+    type Response = http::Response<::reqwest::Body>;
+    type Error = BoxError;
+    type Future = ChainFuture<'a>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let next = self.next.clone();
+        let shared = self.extensions;
+        Box::pin(async move {
+            let request = to_reqwest(request, Empty::AsStream)?;
+            let mut extensions = shared
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            let result = next.run(request, &mut extensions).await;
+            *shared.lock().unwrap_or_else(PoisonError::into_inner) = extensions;
+            match result {
+                Ok(response) => Ok(http_response(response)),
+                Err(::reqwest_middleware::Error::Reqwest(error)) => Err(error.into()),
+                Err(::reqwest_middleware::Error::Middleware(error)) => Err(error.into()),
+            }
+        })
+    }
+}
+
+/// reqwest's `http` conversion, keeping the response's URL (which the
+/// conversion drops) for the `reqwest::Response` handed back.
+fn http_response(response: ::reqwest::Response) -> http::Response<::reqwest::Body> {
+    let url = response.url().clone();
+    let mut response = http::Response::from(response);
+    if let Ok(carrier) = http::Response::builder().url(url).body(()) {
+        response
+            .extensions_mut()
+            .extend(carrier.into_parts().0.extensions);
+    }
+    response
+}
+
+/// The crate's typed errors reached from a `reqwest_middleware::Error`.
+pub trait MiddlewareErrorExt {
+    /// The crate's [`Error`], when [`ApiErrorsMiddleware`] failed the call
+    /// (found in the source chain too, when another middleware wrapped it).
+    fn typed_error(&self) -> Option<&Error>;
+
+    /// The [`ApiError`]: the upstream answered with a failure.
+    fn api_error(&self) -> Option<&ApiError> {
+        match self.typed_error()? {
+            Error::Api(api) => Some(api),
+            _ => None,
+        }
+    }
+}
+
+impl MiddlewareErrorExt for ::reqwest_middleware::Error {
+    fn typed_error(&self) -> Option<&Error> {
+        let ::reqwest_middleware::Error::Middleware(error) = self else {
+            return None;
+        };
+        // Bounded: a long chain stops here.
+        error.chain().take(16).find_map(|cause| {
+            cause.downcast_ref::<Error>().or_else(|| {
+                // Another middleware's error that names a
+                // `reqwest_middleware::Error` as its source (reqwest-retry's
+                // `RetryError::WithRetries`).
+                let inner = cause.downcast_ref::<::reqwest_middleware::Error>()?;
+                match inner {
+                    ::reqwest_middleware::Error::Middleware(inner) => inner.downcast_ref::<Error>(),
+                    ::reqwest_middleware::Error::Reqwest(_) => None,
+                }
+            })
+        })
+    }
+}

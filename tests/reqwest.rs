@@ -1,0 +1,231 @@
+//! The stack around a `reqwest::Client` (feature `reqwest`), against a real
+//! hyper server on loopback.
+
+mod support;
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::{BodyExt, Full};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use support::{body_bytes, response, serve, Frames};
+use tower::{Layer, ServiceExt};
+use tower_api_errors::auth::{AuthLayer, Credential, StaticToken};
+use tower_api_errors::reqwest::{reqwest_error, ReqwestClient};
+use tower_api_errors::retry::Backoff;
+use tower_api_errors::{
+    ApiErrorsLayer, Error, ErrorKind, QuotaLayer, RetryPolicy, RetryReport, StopReason,
+};
+
+/// What the server saw: one (method, path, authorization, body) per request.
+type Seen = Arc<Mutex<Vec<(String, String, String, Bytes)>>>;
+
+/// A server that answers each request with the next of `answers` (the last
+/// repeats), recording what it saw, bodies read in full.
+async fn recording(answers: &'static [(u16, &'static str)]) -> (String, Seen) {
+    let seen: Seen = Arc::default();
+    let log = seen.clone();
+    let addr = serve(move |request: Request<hyper::body::Incoming>| {
+        let log = log.clone();
+        async move {
+            let (parts, body) = request.into_parts();
+            let body = body_bytes(body).await;
+            let auth = parts
+                .headers
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            let n = {
+                let mut log = log.lock().unwrap();
+                log.push((
+                    parts.method.to_string(),
+                    parts.uri.path().to_owned(),
+                    auth,
+                    body,
+                ));
+                log.len()
+            };
+            let (status, body) = answers[(n - 1).min(answers.len() - 1)];
+            response(status, &[("content-type", "application/json")], body)
+        }
+    })
+    .await;
+    (format!("http://{addr}"), seen)
+}
+
+fn quick() -> RetryPolicy {
+    RetryPolicy::default().backoff(Backoff::exponential(
+        Duration::from_millis(1),
+        2.0,
+        Duration::from_millis(4),
+    ))
+}
+
+fn get(url: String) -> Request<Full<Bytes>> {
+    Request::get(url).body(Full::new(Bytes::new())).unwrap()
+}
+
+#[tokio::test]
+async fn the_whole_stack_in_one_line() {
+    let (base, seen) = recording(&[
+        (
+            503,
+            r#"{"error": {"code": 503, "message": "Module not available"}}"#,
+        ),
+        (200, r#"{"id": 1}"#),
+    ])
+    .await;
+    let token = Credential::new("sk_test_4eC39HqLyjWDarjtT1zdp7dc").unwrap();
+    let client = ApiErrorsLayer::new()
+        .retry(quick())
+        .auth(AuthLayer::new(StaticToken::new(token)))
+        .quota(QuotaLayer::new())
+        .layer(ReqwestClient::new(reqwest::Client::new()));
+
+    let response = client
+        .oneshot(get(format!("{base}/v1/members/1")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response
+            .extensions()
+            .get::<RetryReport>()
+            .unwrap()
+            .attempts(),
+        2
+    );
+    assert_eq!(
+        response.into_body().collect().await.unwrap().to_bytes(),
+        r#"{"id": 1}"#
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    for (method, path, auth, body) in seen.iter() {
+        assert_eq!((method.as_str(), path.as_str()), ("GET", "/v1/members/1"));
+        assert_eq!(auth, "Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc");
+        assert!(body.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn failures_arrive_typed_with_their_body_parsed() {
+    let (base, seen) = recording(&[(
+        422,
+        r#"{"error": "validation_failed", "error_description": "Validation failed", "validation_errors": [{"field": "email", "message": "Invalid email format"}]}"#,
+    )])
+    .await;
+    let client = ApiErrorsLayer::new().layer(ReqwestClient::new(reqwest::Client::new()));
+    let request = Request::put(format!("{base}/v1/users/9?api_key=sk_live_secret"))
+        .body(Full::new(Bytes::from_static(b"{\"email\": \"x\"}")))
+        .unwrap();
+    let Err(Error::Api(error)) = client.oneshot(request).await else {
+        panic!("expected a typed error");
+    };
+    assert_eq!(error.kind(), ErrorKind::Validation);
+    assert_eq!(error.message(), "Validation failed");
+    assert_eq!(error.field_errors()[0].field(), "email");
+    assert_eq!(error.retries().attempts(), 1);
+    assert!(!error.to_string().contains("sk_live_secret"), "{error}");
+    assert_eq!(seen.lock().unwrap()[0].3, "{\"email\": \"x\"}");
+}
+
+#[tokio::test]
+async fn a_streamed_body_is_sent_again_in_full_on_a_retry() {
+    let (base, seen) = recording(&[(503, r#"{"error": "down"}"#), (201, r#"{"id": 78}"#)]).await;
+    let client = ApiErrorsLayer::new()
+        .retry(quick())
+        .layer(ReqwestClient::new(reqwest::Client::new()));
+    let body = Frames::<std::convert::Infallible>::chunks(&["{\"name\": ", "\"Ada\"", "}"]);
+    let request = Request::post(format!("{base}/v1/posts"))
+        .header("idempotency-key", "post-5c1e")
+        .body(body)
+        .unwrap();
+    let response = client.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 201);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].3, "{\"name\": \"Ada\"}");
+    assert_eq!(seen[1].3, "{\"name\": \"Ada\"}");
+}
+
+#[tokio::test]
+async fn a_post_without_a_key_is_not_sent_twice() {
+    let (base, seen) = recording(&[(503, r#"{"error": "down"}"#), (201, "{}")]).await;
+    let client = ApiErrorsLayer::new()
+        .retry(quick())
+        .layer(ReqwestClient::new(reqwest::Client::new()));
+    let request = Request::post(format!("{base}/v1/posts"))
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap();
+    let error = client.oneshot(request).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Unavailable);
+    assert_eq!(error.retries().gave_up(), Some(StopReason::NotIdempotent));
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_a_typed_connect_error_retried_even_for_a_post() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = ApiErrorsLayer::new()
+        .retry(quick().max_attempts(3))
+        .layer(ReqwestClient::new(reqwest::Client::new()));
+    let request = Request::post(format!("http://127.0.0.1:{port}/v1/posts"))
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap();
+    let error = client.oneshot(request).await.unwrap_err();
+    let transport = error.transport().expect("a transport error");
+    assert!(transport.is_connect(), "{error}");
+    assert!(reqwest_error(&error).unwrap().is_connect());
+    // Never sent, so safe to send again although a POST has no key.
+    assert_eq!(error.retries().attempts(), 3);
+}
+
+#[tokio::test]
+async fn a_reqwest_timeout_is_reachable_by_type_and_bounds_each_attempt() {
+    let calls = Arc::new(Mutex::new(0));
+    let count = calls.clone();
+    let addr = serve(move |_request| {
+        *count.lock().unwrap() += 1;
+        // Never answers: the client's timeout ends each attempt.
+        std::future::pending()
+    })
+    .await;
+    let reqwest = reqwest::Client::builder()
+        .timeout(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let client = ApiErrorsLayer::new()
+        .retry(quick().max_attempts(2))
+        .layer(ReqwestClient::new(reqwest));
+    let error = client
+        .oneshot(get(format!("http://{addr}/slow")))
+        .await
+        .unwrap_err();
+    assert!(reqwest_error(&error).unwrap().is_timeout(), "{error}");
+    assert!(!error.transport().unwrap().is_connect());
+    assert_eq!(error.retries().attempts(), 2);
+    assert_eq!(*calls.lock().unwrap(), 2);
+}
+
+#[tokio::test]
+async fn a_uri_reqwest_cannot_send_is_a_typed_error_not_a_panic() {
+    let client = ApiErrorsLayer::new()
+        .retry(quick().max_attempts(1))
+        .layer(ReqwestClient::new(reqwest::Client::new()));
+    let error = client.oneshot(get("/relative".into())).await.unwrap_err();
+    assert!(reqwest_error(&error).unwrap().is_builder(), "{error}");
+}
+
+#[test]
+fn the_client_and_its_stack_are_send_sync_clone() {
+    fn check<T: Send + Sync + Clone + 'static>(_: &T) {}
+    let client = ReqwestClient::new(reqwest::Client::new());
+    check(&client);
+    check(&ApiErrorsLayer::new().layer(client));
+}

@@ -1,0 +1,290 @@
+//! The stack as a `reqwest_middleware::Middleware` (feature
+//! `reqwest-middleware`), against a real hyper server on loopback; and what
+//! it does beside reqwest-retry.
+
+mod support;
+
+use bytes::Bytes;
+use http::Request;
+use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware, Next};
+use reqwest_retry::policies::ExponentialBackoff;
+use reqwest_retry::RetryTransientMiddleware;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use support::{response, serve};
+use tower_api_errors::auth::{AuthLayer, Credential, StaticToken};
+use tower_api_errors::reqwest::{ApiErrorsMiddleware, MiddlewareErrorExt, SentTwice};
+use tower_api_errors::retry::Backoff;
+use tower_api_errors::{ApiErrorsLayer, Error, ErrorKind, QuotaLayer, RetryPolicy};
+
+/// A server answering each request with the next of `answers` (the last
+/// repeats), counting requests.
+async fn counting(answers: &'static [(u16, &'static str)]) -> (String, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let count = calls.clone();
+    let addr = serve(move |request: Request<hyper::body::Incoming>| {
+        let n = count.fetch_add(1, Ordering::SeqCst);
+        let auth_ok = request
+            .headers()
+            .get("authorization")
+            .is_none_or(|v| v == "Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc");
+        async move {
+            let (status, body) = answers[n.min(answers.len() - 1)];
+            let status = if auth_ok { status } else { 400 };
+            response(status, &[("content-type", "application/json")], body)
+        }
+    })
+    .await;
+    (format!("http://{addr}"), calls)
+}
+
+fn ours() -> ApiErrorsMiddleware {
+    ApiErrorsMiddleware::with_layer(ApiErrorsLayer::new().retry(RetryPolicy::default().backoff(
+        Backoff::exponential(Duration::from_millis(1), 2.0, Duration::from_millis(4)),
+    )))
+}
+
+fn theirs() -> RetryTransientMiddleware<ExponentialBackoff> {
+    RetryTransientMiddleware::new_with_policy(
+        ExponentialBackoff::builder()
+            .retry_bounds(Duration::from_millis(1), Duration::from_millis(4))
+            .build_with_max_retries(2),
+    )
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+#[tokio::test]
+async fn one_with_gives_an_existing_client_retry_parse_auth_and_quota() {
+    let (base, calls) = counting(&[(503, r#"{"error": "down"}"#), (200, r#"{"id": 1}"#)]).await;
+    let token = Credential::new("sk_test_4eC39HqLyjWDarjtT1zdp7dc").unwrap();
+    let client: ClientWithMiddleware = ClientBuilder::new(client())
+        .with(ApiErrorsMiddleware::from(
+            ApiErrorsLayer::new()
+                .retry(RetryPolicy::default().backoff(Backoff::exponential(
+                    Duration::from_millis(1),
+                    2.0,
+                    Duration::from_millis(4),
+                )))
+                .auth(AuthLayer::new(StaticToken::new(token)))
+                .quota(QuotaLayer::new()),
+        ))
+        .build();
+    let url = format!("{base}/v1/members/1");
+    let response = client.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    // reqwest's http conversion drops the URL; the middleware keeps it.
+    assert_eq!(response.url().as_str(), url);
+    assert_eq!(response.text().await.unwrap(), r#"{"id": 1}"#);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn the_typed_error_is_reached_from_reqwest_middleware_error() {
+    let (base, calls) = counting(&[(
+        404,
+        r#"{"error": {"code": 404, "message": "User not found"}}"#,
+    )])
+    .await;
+    let client = ClientBuilder::new(client()).with(ours()).build();
+    let error = client
+        .get(format!("{base}/v1/users/404"))
+        .send()
+        .await
+        .unwrap_err();
+    let api = error.api_error().expect("a typed API error");
+    assert_eq!(api.kind(), ErrorKind::NotFound);
+    assert_eq!(api.message(), "User not found");
+    assert!(matches!(error.typed_error(), Some(Error::Api(_))));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_posted_body_is_sent_and_replayed() {
+    let bodies = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = bodies.clone();
+    let addr = serve(move |request: Request<hyper::body::Incoming>| {
+        let log = log.clone();
+        async move {
+            let body = support::body_bytes(request.into_body()).await;
+            let n = {
+                let mut log = log.lock().unwrap();
+                log.push(body);
+                log.len()
+            };
+            let status = if n == 1 { 503 } else { 201 };
+            response(status, &[], "{}")
+        }
+    })
+    .await;
+    let client = ClientBuilder::new(client()).with(ours()).build();
+    let response = client
+        .post(format!("http://{addr}/v1/posts"))
+        .header("idempotency-key", "post-5c1e")
+        .body("{\"name\": \"Ada\"}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let bodies = bodies.lock().unwrap();
+    assert_eq!(
+        *bodies,
+        [
+            Bytes::from("{\"name\": \"Ada\"}"),
+            Bytes::from("{\"name\": \"Ada\"}")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn reqwest_retry_above_ours_does_not_multiply_attempts() {
+    // Its default strategy calls a middleware's error fatal, and our
+    // failures are middleware errors: ours retries, theirs does not.
+    let (base, calls) = counting(&[(503, r#"{"error": "down"}"#)]).await;
+    let client = ClientBuilder::new(client())
+        .with(theirs())
+        .with(ours())
+        .build();
+    let error = client
+        .get(format!("{base}/v1/health"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "3 of ours, not 3 x 3");
+    // Its `RetryError::Error` wraps ours transparently: our Display, but
+    // not our type, comes through.
+    assert!(
+        error
+            .to_string()
+            .contains("unavailable (503 Service Unavailable)"),
+        "{error}"
+    );
+    assert!(error.to_string().contains("after 3 attempts"), "{error}");
+}
+
+/// A middleware above ours that sends every call through the rest of the
+/// chain twice, as a retry middleware does after a failure.
+struct SendsTwice;
+
+#[async_trait::async_trait]
+impl Middleware for SendsTwice {
+    async fn handle(
+        &self,
+        request: reqwest::Request,
+        extensions: &mut http::Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let again = request.try_clone().unwrap();
+        let _ = next.clone().run(request, extensions).await;
+        next.run(again, extensions).await
+    }
+}
+
+#[tokio::test]
+async fn a_second_send_from_a_retrying_middleware_above_is_refused() {
+    let (base, calls) = counting(&[(503, r#"{"error": "down"}"#)]).await;
+    let client = ClientBuilder::new(client())
+        .with(SendsTwice)
+        .with(ours())
+        .build();
+    let error = client
+        .get(format!("{base}/v1/health"))
+        .send()
+        .await
+        .unwrap_err();
+    let transport = error
+        .typed_error()
+        .unwrap()
+        .transport()
+        .expect("the refusal");
+    assert!(
+        std::error::Error::source(transport)
+            .unwrap()
+            .is::<SentTwice>(),
+        "{error}"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "the first call's 3 attempts, nothing more"
+    );
+}
+
+#[tokio::test]
+async fn reqwest_retry_below_ours_cannot_resend_so_never_multiplies() {
+    // Each attempt goes down the chain with a streamed body (the replay
+    // copy): reqwest-retry cannot clone it, and refuses before sending.
+    let (base, calls) = counting(&[(503, r#"{"error": "down"}"#)]).await;
+    let client = ClientBuilder::new(client())
+        .with(ours())
+        .with(theirs())
+        .build();
+    let error = client
+        .get(format!("{base}/v1/health"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("not cloneable"), "{error}");
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_a_typed_connect_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = ClientBuilder::new(client()).with(ours()).build();
+    let error = client
+        .get(format!("http://127.0.0.1:{port}/"))
+        .send()
+        .await
+        .unwrap_err();
+    let typed = error.typed_error().unwrap();
+    assert!(typed.transport().unwrap().is_connect(), "{error}");
+    assert!(tower_api_errors::reqwest::reqwest_error(typed)
+        .unwrap()
+        .is_connect());
+    assert_eq!(typed.retries().attempts(), 3);
+}
+
+#[tokio::test]
+async fn middleware_extensions_set_below_reach_the_caller() {
+    #[derive(Clone, Debug, PartialEq)]
+    struct Seen(u32);
+    struct Marks;
+    #[async_trait::async_trait]
+    impl Middleware for Marks {
+        async fn handle(
+            &self,
+            request: reqwest::Request,
+            extensions: &mut http::Extensions,
+            next: Next<'_>,
+        ) -> reqwest_middleware::Result<reqwest::Response> {
+            let seen = extensions.get::<Seen>().map_or(1, |s| s.0 + 1);
+            extensions.insert(Seen(seen));
+            next.run(request, extensions).await
+        }
+    }
+    let (base, _) = counting(&[(503, "{}"), (200, "{}")]).await;
+    let client = ClientBuilder::new(client())
+        .with(ours())
+        .with(Marks)
+        .build();
+    let mut extensions = http::Extensions::new();
+    let request = client.get(format!("{base}/")).build().unwrap();
+    let response = client
+        .execute_with_extensions(request, &mut extensions)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        extensions.get::<Seen>(),
+        Some(&Seen(2)),
+        "each attempt sees the last one's"
+    );
+}
