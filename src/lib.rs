@@ -205,30 +205,35 @@
 )]
 
 pub mod auth;
+pub mod breaker;
+mod budget;
+mod classification;
 pub mod classify;
 mod error;
 #[cfg(feature = "grpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
 pub mod grpc;
+pub mod hedge;
+mod hedged;
 pub mod hints;
 mod kind;
 #[cfg(feature = "opentelemetry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
 pub mod metrics;
+pub mod observe;
 pub mod parse;
-mod percent;
 mod problem;
 mod prototype;
 pub mod quota;
 pub mod redact;
+mod replay;
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub mod reqwest;
 pub mod retry;
+mod scope;
 pub mod stack;
-mod telemetry;
 mod template;
-mod words;
 
 /// The README's Rust snippets, compiled and run as doctests so that they
 /// stay true.
@@ -238,7 +243,9 @@ pub struct ReadmeDoctests;
 
 pub use auth::AuthLayer;
 pub use classify::StatusClassifierLayer;
-pub use error::{ApiError, BoxError, Error, FieldError, RetryReport, StopReason, TransportError};
+pub use error::{
+    ApiError, BoxError, CircuitOpen, Error, FieldError, RetryReport, StopReason, TransportError,
+};
 pub use kind::ErrorKind;
 pub use parse::{parse_error, ErrorBodyParseLayer};
 pub use quota::QuotaLayer;

@@ -211,3 +211,40 @@ async fn spans_carry_opentelemetry_attribute_names() {
         assert!(!log.contains(secret), "{secret} leaked into: {log}");
     }
 }
+
+/// The resilience layers' events (a circuit breaker's transitions, hedged
+/// requests) go through the one observer: stable names and fields, the
+/// server's host and port only (never userinfo, path or query).
+#[test]
+fn resilience_events_have_stable_names_and_show_only_the_server() {
+    use std::time::Duration;
+    use tower_api_errors::observe::Observer;
+
+    let (logs, _guard) = captured_logs::capture(FmtSpan::NONE);
+    let observer = Observer::new();
+    let uri: http::Uri =
+        "https://user:s3cr3t-pass@api.example.com:8443/v1/things?api_key=s3cr3t-key"
+            .parse()
+            .unwrap();
+    observer.breaker_opened(&uri, Duration::from_secs(30));
+    observer.breaker_half_open(&uri);
+    observer.breaker_closed(&uri);
+    observer.hedge_sent(&http::Method::GET, &uri, Duration::from_millis(40));
+    observer.hedge_won(&http::Method::GET, &uri);
+    observer.hedge_cancelled(&http::Method::GET, &uri);
+
+    let log = logs.text();
+    for expected in [
+        "WARN tower_api_errors::telemetry: breaker_opened address=\"api.example.com\" port=8443 open_ms=30000",
+        "INFO tower_api_errors::telemetry: breaker_half_open address=\"api.example.com\" port=8443",
+        "INFO tower_api_errors::telemetry: breaker_closed address=\"api.example.com\" port=8443",
+        "hedge_sent method=\"GET\" address=\"api.example.com\" port=8443 after_ms=40",
+        "hedge_won method=\"GET\" address=\"api.example.com\" port=8443",
+        "hedge_cancelled method=\"GET\" address=\"api.example.com\" port=8443",
+    ] {
+        assert!(log.contains(expected), "{expected} not in: {log}");
+    }
+    for secret in SECRETS {
+        assert!(!log.contains(secret), "{secret} leaked into: {log}");
+    }
+}

@@ -253,7 +253,7 @@ where
                     let (acquire, renewal) = send.tokens.renew(send.generation);
                     send.renewal = Some(renewal);
                     let status = send.rejected.unwrap_or(StatusCode::UNAUTHORIZED);
-                    crate::telemetry::auth_rejected(status, renewal);
+                    send.tokens.observer.credential_rejected(status, renewal);
                     let resendable = send.copy.as_ref().is_some_and(ResendBody::can_resend);
                     if !resendable {
                         // A refresh this started goes on in its own task,
@@ -445,7 +445,7 @@ impl<S, B> Send<S, B> {
     }
 
     fn unauthorized(&self, failure: Failure, sends: u32, rejection: Option<ApiError>) -> Error {
-        crate::telemetry::auth_failed(failure.reason);
+        self.tokens.observer.unauthorized(failure.reason);
         Error::Unauthorized(Unauthorized::new(
             failure,
             self.rejected,

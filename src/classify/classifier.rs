@@ -145,7 +145,7 @@ impl DefaultClassifier {
         hints: &ResponseHints,
     ) -> Classification {
         #[cfg(feature = "grpc")]
-        if let Some(verdict) = super::grpc::classify_trailers_only(headers) {
+        if let Some(verdict) = crate::grpc::classify_trailers_only(headers) {
             return verdict;
         }
         #[cfg(not(feature = "grpc"))]
@@ -195,7 +195,7 @@ fn failure(status: StatusCode, mut kind: ErrorKind, hints: &ResponseHints) -> Cl
 impl Classify for DefaultClassifier {
     fn classify(&self, status: StatusCode, headers: &HeaderMap) -> Classification {
         #[cfg(feature = "grpc")]
-        if let Some(verdict) = super::grpc::classify_trailers_only(headers) {
+        if let Some(verdict) = crate::grpc::classify_trailers_only(headers) {
             return verdict;
         }
         // The success path: one range check, no header lookups.
@@ -215,7 +215,7 @@ impl Classify for DefaultClassifier {
         headers: &HeaderMap,
     ) -> (Classification, Option<ResponseHints>) {
         #[cfg(feature = "grpc")]
-        if let Some(verdict) = super::grpc::classify_trailers_only(headers) {
+        if let Some(verdict) = crate::grpc::classify_trailers_only(headers) {
             return (verdict, None);
         }
         let Some(kind) = ErrorKind::from_status(status) else {

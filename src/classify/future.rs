@@ -36,7 +36,7 @@ where
         let (verdict, hints) = this
             .classifier
             .classify_reading(response.status(), response.headers());
-        crate::telemetry::classified(response.status(), &verdict);
+        crate::observe::classified(response.status(), verdict.kind(), verdict.is_retryable());
         response.extensions_mut().insert(verdict);
         // A failure also carries the one reading of its headers, for the
         // parse and retry layers above.

@@ -108,18 +108,15 @@
 //! # #[cfg(not(feature = "tower-http-07"))] fn main() {}
 //! ```
 
-mod classification;
 mod classifier;
 mod combinators;
 mod future;
-#[cfg(feature = "grpc")]
-pub(crate) mod grpc;
 mod layer;
 mod service;
 #[cfg(any(feature = "tower-http-06", feature = "tower-http-07"))]
 mod tower_http;
 
-pub use classification::{Classification, Failure};
+pub use crate::classification::{Classification, Failure};
 pub use classifier::{Classify, DefaultClassifier};
 pub use combinators::{classify_fn, ClassifyExt, ClassifyFn, Refine, WithStatus};
 pub use future::ResponseFuture;

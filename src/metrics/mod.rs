@@ -1,6 +1,8 @@
 //! OpenTelemetry metrics (feature `opentelemetry`): error rates by kind,
 //! attempts per call, time spent waiting and why, and the budget or a
-//! quota gate refusing work, as numbers a dashboard can graph.
+//! quota gate refusing work, as numbers a dashboard can graph. They are
+//! the OpenTelemetry backend of the [observer](crate::observe), which
+//! every layer reports its events to.
 //!
 //! The crate depends on the `opentelemetry` API crate only: the
 //! application brings the SDK and its exporter (OTLP, Prometheus, stdout),
@@ -95,15 +97,15 @@
 //! - Feature off: nothing is compiled in.
 //! - Feature on, no [`Metrics`] in the policy: one pointer-sized field in
 //!   the retry future and a branch per event; no clock read, no
-//!   allocation. The full stack's success path: 12,795 instructions per
-//!   call against 12,627 with the feature off (1.01, inlining noise;
-//!   `benches/metrics.rs`, BENCHMARKS.md).
+//!   allocation.
 //! - With [`Metrics`]: per call, three allocations (the recorder, the
 //!   host, the call's attribute list, which every record of the call
 //!   reuses), two clock reads on a first-time success (one more per
 //!   retry), and three records (attempt duration, call duration, call
-//!   attempts). On OTel's no-op meter that is +1,750 instructions per call
-//!   (1.14); with the SDK aggregating in memory, 1.60, most of it the SDK's.
+//!   attempts); with an SDK, most of the cost is the SDK's aggregation.
+//!
+//! The measured figures are in the repository's BENCHMARKS.md (section
+//! "OpenTelemetry metrics").
 //! - Whether an SDK listens is not something the `opentelemetry` API can
 //!   tell (instruments have no "enabled" query), so recording is opt-in:
 //!   with no SDK installed, leave [`Metrics`] out of the policy rather than
@@ -162,18 +164,12 @@
 //!
 //! [HTTP client conventions]: https://opentelemetry.io/docs/specs/semconv/http/http-metrics/#http-client
 
-mod attributes;
-mod call;
-mod instruments;
-
-pub use attributes::{
-    AUTH_OUTCOME, ERROR_CODE, ERROR_TYPE, FAILED_FAST_REASON, HTTP_REQUEST_METHOD,
-    HTTP_REQUEST_RESEND_COUNT, HTTP_RESPONSE_STATUS_CODE, SERVER_ADDRESS, SERVER_PORT, STOP_REASON,
-    WAIT_SOURCE,
-};
-pub(crate) use call::Call;
-pub(crate) use instruments::stop_reason;
-pub use instruments::{
-    FailFast, Metrics, WaitSource, ATTEMPT_BUCKETS, CALL_DURATION_BUCKETS, HTTP_DURATION_BUCKETS,
-    PREFIX, SCOPE, WAIT_DURATION_BUCKETS,
+// The code is the observer's OpenTelemetry backend (`src/observe/otel/`);
+// this page is its public face.
+pub use crate::observe::otel::{
+    FailFast, Metrics, WaitSource, ATTEMPT_BUCKETS, AUTH_OUTCOME, BREAKER_STATE,
+    CALL_DURATION_BUCKETS, ERROR_CODE, ERROR_TYPE, FAILED_FAST_REASON, HEDGE_EVENT,
+    HTTP_DURATION_BUCKETS, HTTP_REQUEST_METHOD, HTTP_REQUEST_RESEND_COUNT,
+    HTTP_RESPONSE_STATUS_CODE, PREFIX, SCOPE, SERVER_ADDRESS, SERVER_PORT, STOP_REASON,
+    WAIT_DURATION_BUCKETS, WAIT_SOURCE,
 };

@@ -77,7 +77,7 @@ mod keep {
             let uri = kept.context.as_ref().map(RequestContext::raw_uri);
             error.scrub(&Scrubber::new(kept.secrets, uri));
             error.set_request(kept.context.take());
-            crate::telemetry::api_error(error);
+            crate::observe::api_error(error);
         }
     }
 

@@ -430,7 +430,7 @@ where
                                 verdict,
                             );
                             error.set_request(this.context.take());
-                            crate::telemetry::api_error(&error);
+                            crate::observe::api_error(&error);
                             return Poll::Ready(Err(Error::Api(error)));
                         }
                     }

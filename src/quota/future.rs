@@ -5,7 +5,7 @@ use super::store::{Grant, Permit, StoreFuture};
 use super::{learn, RateLimited, ScopeKey};
 use crate::error::BoxError;
 use crate::redact::RequestContext;
-use crate::{telemetry, Error};
+use crate::Error;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use std::future::Future;
@@ -84,6 +84,19 @@ impl Ticket {
             .unwrap_or_else(|| Permit::new(self.scope, self.cost, false, 0));
         self.config.store.settle(permit, observation)
     }
+
+    /// Reports a hold of `request` for `delay` (`reason`: `pacing`, `quota spent`).
+    fn held<B>(
+        &self,
+        delay: std::time::Duration,
+        reason: &'static str,
+        request: Option<&Request<B>>,
+    ) {
+        let scope = self.scope.as_u64();
+        self.config
+            .observer
+            .quota_held(scope, delay, reason, request);
+    }
 }
 
 impl Drop for Ticket {
@@ -127,8 +140,7 @@ where
                     outcome: None,
                 };
             }
-            telemetry::quota_held(scope, delay, "pacing");
-            ticket.config.record_hold(Some(&request), delay);
+            ticket.held(delay, "pacing", Some(&request));
             return ResponseFuture {
                 state: State::Sleeping {
                     sleep: Box::pin(tokio::time::sleep(delay)),
@@ -215,8 +227,7 @@ where
                             if delay.is_zero() {
                                 this.state.set(State::Readying);
                             } else {
-                                telemetry::quota_held(this.ticket.scope, delay, "pacing");
-                                this.ticket.config.record_hold(held.request.as_ref(), delay);
+                                this.ticket.held(delay, "pacing", held.request.as_ref());
                                 this.state.set(State::Sleeping {
                                     sleep: Box::pin(tokio::time::sleep(delay)),
                                 });
@@ -227,8 +238,8 @@ where
                             let max_wait = this.ticket.config.max_wait;
                             if waited.saturating_add(wait) > max_wait {
                                 let scope = this.ticket.scope;
-                                telemetry::quota_refused(scope, wait);
-                                this.ticket.config.record_refused(held.request.as_ref());
+                                let observer = &this.ticket.config.observer;
+                                observer.quota_refused(scope.as_u64(), wait, held.request.as_ref());
                                 let request = held.request.take().expect("request kept until sent");
                                 let context = RequestContext::new(
                                     request.method().clone(),
@@ -239,8 +250,7 @@ where
                                     wait, scope, context,
                                 ))));
                             }
-                            telemetry::quota_held(this.ticket.scope, wait, "quota spent");
-                            this.ticket.config.record_hold(held.request.as_ref(), wait);
+                            this.ticket.held(wait, "quota spent", held.request.as_ref());
                             this.state.set(State::Sleeping {
                                 sleep: Box::pin(tokio::time::sleep(wait)),
                             });

@@ -2,6 +2,7 @@
 
 use super::scope::QuotaRequest;
 use super::{MemoryStore, Quota, QuotaStore};
+use crate::observe::Observer;
 use std::fmt;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -22,9 +23,8 @@ pub(crate) struct Config {
     pub(crate) max_wait: Duration,
     pub(crate) partition: Option<Arc<PartitionFn>>,
     pub(crate) cost: Option<Arc<CostFn>>,
-    /// Where holds and refusals are recorded (feature `opentelemetry`).
-    #[cfg(feature = "opentelemetry")]
-    pub(crate) metrics: Option<crate::metrics::Metrics>,
+    /// Where holds and refusals are reported.
+    pub(crate) observer: Observer,
 }
 
 impl fmt::Debug for Config {
@@ -38,33 +38,10 @@ impl fmt::Debug for Config {
     }
 }
 
-// Each hook is a no-op without the `opentelemetry` feature.
-#[cfg_attr(not(feature = "opentelemetry"), allow(unused_variables))]
 impl Config {
-    /// Records a hold of `request` for `delay`: a quota hold and a
-    /// `quota` wait (no cooldown is told apart: the store's `Grant::Wait`
-    /// does not say whether it waits out a window or a cooldown).
-    pub(crate) fn record_hold<B>(&self, request: Option<&http::Request<B>>, delay: Duration) {
-        #[cfg(feature = "opentelemetry")]
-        if let (Some(metrics), Some(request)) = (&self.metrics, request) {
-            let (method, uri) = (request.method(), request.uri());
-            metrics.record_quota_hold(method, uri);
-            metrics.record_wait(crate::metrics::WaitSource::Quota, delay, method, uri);
-        }
-    }
-
-    /// Records `request` refused locally (fail-fast, reason `quota`).
-    pub(crate) fn record_refused<B>(&self, request: Option<&http::Request<B>>) {
-        #[cfg(feature = "opentelemetry")]
-        if let (Some(metrics), Some(request)) = (&self.metrics, request) {
-            let reason = crate::metrics::FailFast::Quota;
-            metrics.record_failed_fast(reason, request.method(), request.uri());
-        }
-    }
-
     #[cfg(feature = "opentelemetry")]
     pub(crate) fn metrics(&mut self, metrics: crate::metrics::Metrics) {
-        self.metrics = Some(metrics);
+        self.observer = Observer::new().metrics(metrics);
     }
 
     pub(crate) fn max_wait(&mut self, max: Duration) {
@@ -120,8 +97,7 @@ impl QuotaLayer {
                 max_wait: DEFAULT_MAX_WAIT,
                 partition: None,
                 cost: None,
-                #[cfg(feature = "opentelemetry")]
-                metrics: None,
+                observer: Observer::new(),
             }),
         }
     }

@@ -2,7 +2,7 @@
 
 use super::memory::{MemoryStore, Tuning};
 use super::store::{Grant, Observation, Permit, QuotaStore, ScopeKey, StoreFuture};
-use crate::telemetry;
+use crate::observe;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError, Script};
 use std::fmt;
@@ -384,13 +384,13 @@ impl RedisStore {
             Ordering::Relaxed,
         );
         if !self.shared.local_mode.swap(true, Ordering::Relaxed) {
-            telemetry::quota_store_local(error);
+            observe::store_local(error);
         }
     }
 
     fn answered(&self) {
         if self.shared.local_mode.swap(false, Ordering::Relaxed) {
-            telemetry::quota_store_shared();
+            observe::store_shared();
         }
     }
 

@@ -2,7 +2,6 @@
 //! partition values (API keys, tenants) out of keys, logs and errors.
 
 use super::ScopeKey;
-use crate::words;
 use http::{Extensions, HeaderMap, Method, Request, Uri};
 use std::hash::{Hash, Hasher};
 
@@ -146,17 +145,14 @@ pub(crate) fn authority_digest(authority: &[u8], partition: Option<u64>) -> u64 
 }
 
 fn word_at(bytes: &[u8], at: usize) -> u64 {
-    words::word(&bytes[at..at + 8])
+    let mut word = [0; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(word)
 }
 
-/// Whether `bytes` hold an `@`, a word at a time (the classic "has zero
-/// byte" test on the word xor'ed with `@`s).
+/// Whether `bytes` hold an `@`.
 fn has_at_sign(bytes: &[u8]) -> bool {
-    let mut chunks = bytes.chunks_exact(8);
-    let found = chunks
-        .by_ref()
-        .any(|chunk| words::zero_bytes(words::word(chunk) ^ (words::ONES * u64::from(b'@'))) != 0);
-    found || chunks.remainder().contains(&b'@')
+    memchr::memchr(b'@', bytes).is_some()
 }
 
 const SEED: u64 = 0xcbf2_9ce4_8422_2325;

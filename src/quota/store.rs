@@ -6,45 +6,18 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-/// Which learned state a request draws from: the request's authority
-/// (host and port, never user-info) and, when the layer has a
-/// [`partition`](super::QuotaLayer::partition), the hashed partition value.
-///
-/// It is a 64-bit digest: no credential or tenant name can be read back
-/// from it, so it is what store keys and log lines show (as 16 hex digits).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ScopeKey(u64);
+pub use crate::error::ScopeKey;
 
+// The key type is plain data in the error module (a refusal names it); the
+// digest that makes one from an authority is the quota layer's.
 impl ScopeKey {
     /// The scope of requests to `authority` (`host` or `host:port`) with
     /// an optional partition digest (see [`digest`](super::digest)).
     pub fn new(authority: &str, partition: Option<u64>) -> Self {
-        ScopeKey(super::scope::authority_digest(
+        ScopeKey::from_u64(super::scope::authority_digest(
             authority.as_bytes(),
             partition,
         ))
-    }
-
-    /// A scope from its digest (for stores that keep keys elsewhere).
-    pub fn from_u64(digest: u64) -> Self {
-        ScopeKey(digest)
-    }
-
-    /// The digest.
-    pub fn as_u64(&self) -> u64 {
-        self.0
-    }
-}
-
-impl fmt::Display for ScopeKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016x}", self.0)
-    }
-}
-
-impl fmt::Debug for ScopeKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ScopeKey({self})")
     }
 }
 

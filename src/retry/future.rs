@@ -7,8 +7,8 @@ use super::{ReplayBody, RetryPolicy};
 use crate::auth::AuthResend;
 use crate::classify::{Classification, Classify, DefaultClassifier};
 use crate::error::BoxError;
+use crate::observe::{self, Call, Failure, Span};
 use crate::redact::{RequestSecrets, Scrubber};
-use crate::telemetry::{self, Call, Failure, Span};
 use crate::template::RequestTemplate;
 use crate::{Error, ErrorKind, RetryReport, StopReason, TransportError};
 use http::{Extensions, HeaderMap, Method, Request, Response, Uri};
@@ -122,7 +122,7 @@ impl Template {
         let secrets = RequestSecrets::of(self.headers());
         api.scrub(&Scrubber::new(secrets, Some(&self.uri)));
         api.set_request(Some(self.context()));
-        telemetry::api_error(api);
+        observe::api_error(api);
     }
 }
 
@@ -145,9 +145,12 @@ where
         let body = first_body.replay();
         // The one copy of the request that replays need.
         let template = Template::new(&parts);
-        policy.deposit();
+        // A hedged call's attempts: the hedge layer counted the call.
+        if parts.extensions.get::<crate::hedged::Hedged>().is_none() {
+            policy.deposit();
+        }
         let span = Span::request(&template.method, &template.uri);
-        let call = Call::start(policy, &span, &template.method, &template.uri);
+        let call = Call::start(policy.observer(), &span, &template.method, &template.uri);
         let future = {
             let _entered = span.enter();
             let _attempt = call.enter();
@@ -211,7 +214,6 @@ fn arm_deadline(
 /// Records a request that ends in `error` with no response to show: its
 /// deadline passed, or the service failed to get ready for a retry.
 fn ended_unanswered(call: &mut Call, error: &Error) {
-    telemetry::finished(&error.retries(), None, Some(error.kind()));
     call.finished(
         &error.retries(),
         None,
@@ -317,7 +319,6 @@ where
                                 if *this.attempts > 1 {
                                     response.extensions_mut().insert(report(None));
                                 }
-                                telemetry::finished(&report(None), Some(response.status()), None);
                                 this.call
                                     .finished(&report(None), Some(response.status()), None);
                                 this.state.set(State::Done);
@@ -374,7 +375,6 @@ where
                     };
                     match decision {
                         Decision::Stop(reason) => {
-                            telemetry::finished(&report(Some(reason)), status, Some(kind));
                             this.call
                                 .finished(&report(Some(reason)), status, Some(failure));
                             this.state.set(State::Done);
@@ -390,11 +390,11 @@ where
                             });
                         }
                         Decision::Retry { delay, hint } => {
-                            this.call.retrying(status, failure, delay, hint);
+                            this.call
+                                .retrying(*this.attempts, status, failure, delay, hint);
                             // The failed response (and its connection) is
                             // released before the wait.
                             drop(outcome);
-                            telemetry::retrying(*this.attempts, kind, status, delay, hint);
                             policy.notify(&RetryEvent::new(
                                 (&this.template.method, &this.template.uri),
                                 *this.attempts,

@@ -188,21 +188,19 @@
 //! ```
 
 mod backoff;
-mod budget;
 mod future;
 mod layer;
 mod policy;
-mod replay;
 mod service;
 
+pub use crate::budget::RetryBudget;
+pub use crate::replay::{ReplayBody, DEFAULT_MAX_REPLAY};
 pub use backoff::{Backoff, Jitter};
-pub use budget::RetryBudget;
 pub use future::ResponseFuture;
 pub use layer::{CloneForRetry, RetryLayer};
 pub use policy::{
     is_idempotent, Outcome, RetryContext, RetryEvent, RetryOverride, RetryPolicy, DEFAULT_DEADLINE,
     IDEMPOTENCY_KEY,
 };
-pub use replay::{ReplayBody, DEFAULT_MAX_REPLAY};
 pub use service::Retry;
 pub use tower::retry::budget::TpsBudget;

@@ -1,11 +1,12 @@
 //! [`RetryPolicy`]: what is retried, when, and how often.
 
 use super::backoff::Backoff;
-use super::budget::RetryBudget;
-use super::replay::DEFAULT_MAX_REPLAY;
+use crate::budget::RetryBudget;
 use crate::classify::Classification;
 use crate::hints::HintSource;
+use crate::observe::Observer;
 use crate::redact::RedactedUri;
+use crate::replay::DEFAULT_MAX_REPLAY;
 use crate::{Error, ErrorKind, StopReason};
 use http::{Extensions, HeaderMap, HeaderName, Method, StatusCode, Uri};
 use std::fmt;
@@ -66,8 +67,7 @@ struct Config {
     max_replay_bytes: usize,
     retry_if: Option<Arc<RetryIf>>,
     on_retry: Option<Arc<OnRetry>>,
-    #[cfg(feature = "opentelemetry")]
-    metrics: Option<crate::metrics::Metrics>,
+    observer: Observer,
 }
 
 impl Default for RetryPolicy {
@@ -84,8 +84,7 @@ impl Default for RetryPolicy {
                 max_replay_bytes: DEFAULT_MAX_REPLAY,
                 retry_if: None,
                 on_retry: None,
-                #[cfg(feature = "opentelemetry")]
-                metrics: None,
+                observer: Observer::new(),
             }),
         }
     }
@@ -233,13 +232,13 @@ impl RetryPolicy {
     #[cfg(feature = "opentelemetry")]
     #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
     pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
-        self.config().metrics = Some(metrics);
+        self.config().observer = Observer::new().metrics(metrics);
         self
     }
 
-    #[cfg(feature = "opentelemetry")]
-    pub(crate) fn metrics_handle(&self) -> Option<&crate::metrics::Metrics> {
-        self.config.metrics.as_ref()
+    /// Where the retry layer reports its calls and attempts.
+    pub(crate) fn observer(&self) -> &Observer {
+        &self.config.observer
     }
 
     /// This policy with a request's [`RetryOverride`] applied (a copy of
@@ -283,6 +282,11 @@ impl RetryPolicy {
     /// The whole retry decision for a failed attempt.
     pub(crate) fn decide(&self, context: &RetryContext<'_>, state: &AttemptState) -> Decision {
         let c = &self.config;
+        // An attempt of a hedged call: the hedge layer above owns the
+        // call's further attempts (gRPC A6: hedging or retries, not both).
+        if context.extensions.get::<crate::hedged::Hedged>().is_some() {
+            return Decision::Stop(StopReason::MaxAttempts);
+        }
         let facts = context.outcome.facts();
         // A quota refusal is a wait longer than the caller may wait, never
         // sent: retrying it would only be refused again.
@@ -344,14 +348,7 @@ impl RetryPolicy {
 
 impl Config {
     fn metrics_configured(&self) -> bool {
-        #[cfg(feature = "opentelemetry")]
-        {
-            self.metrics.is_some()
-        }
-        #[cfg(not(feature = "opentelemetry"))]
-        {
-            false
-        }
+        self.observer.has_metrics()
     }
 }
 
@@ -504,6 +501,15 @@ impl Outcome<'_> {
                 server_verdict: None,
                 never_sent: true,
                 refused: true,
+            },
+            // A breaker's refusal, never sent: like a hint, waited out
+            // when it fits the limits, else the caller gets it at once.
+            Outcome::Error(Error::CircuitOpen(open)) => Facts {
+                retryable: true,
+                hint: Some((open.retry_after(), open.retry_hint().source())),
+                server_verdict: None,
+                never_sent: true,
+                refused: false,
             },
             // The auth layer already renewed once, or could not: sending
             // the same request again cannot fix it.

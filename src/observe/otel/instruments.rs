@@ -132,6 +132,8 @@ struct Instruments {
     failed_fast: Counter<u64>,
     auth_refreshes: Counter<u64>,
     quota_holds: Counter<u64>,
+    breaker_transitions: Counter<u64>,
+    hedges: Counter<u64>,
     error_codes: Box<[Arc<str>]>,
 }
 
@@ -149,22 +151,8 @@ pub const SCOPE: &str = "tower-api-errors";
 impl Metrics {
     /// The instruments, created on `meter`.
     pub fn new(meter: &Meter) -> Self {
-        let histogram =
-            |name: &'static str, unit: &'static str, doc: &'static str, buckets: &[f64]| {
-                meter
-                    .f64_histogram(name)
-                    .with_unit(unit)
-                    .with_description(doc)
-                    .with_boundaries(buckets.to_vec())
-                    .build()
-            };
-        let counter = |name: &'static str, unit: &'static str, doc: &'static str| {
-            meter
-                .u64_counter(name)
-                .with_unit(unit)
-                .with_description(doc)
-                .build()
-        };
+        let histogram = |name, unit, doc, buckets| histogram(meter, name, unit, doc, buckets);
+        let counter = |name, unit, doc| counter(meter, name, unit, doc);
         Metrics {
             inner: Arc::new(Instruments {
                 attempt_duration: histogram(
@@ -220,6 +208,16 @@ impl Metrics {
                     "tower_api_errors.quota.holds",
                     "{request}",
                     "Requests a quota gate held before sending.",
+                ),
+                breaker_transitions: counter(
+                    "tower_api_errors.breaker.transitions",
+                    "{transition}",
+                    "Circuit breaker state changes, by the state entered.",
+                ),
+                hedges: counter(
+                    "tower_api_errors.hedges",
+                    "{request}",
+                    "Hedged requests sent, won and cancelled.",
                 ),
                 error_codes: Box::default(),
             }),
@@ -335,6 +333,56 @@ impl Metrics {
         Target::new(method, uri).push_request(&mut attrs);
         self.inner.quota_holds.add(1, attrs.as_slice());
     }
+}
+
+impl Metrics {
+    /// `tower_api_errors.breaker.transitions`: a circuit breaker for
+    /// `uri`'s server entered `state` (`open`, `half_open`, `closed`).
+    pub(crate) fn breaker_transition(&self, state: &'static str, uri: &Uri) {
+        let mut attrs = Attrs::<3>::new();
+        attrs.push(attr::breaker_state(state));
+        Target::new(&Method::GET, uri).push_server(&mut attrs);
+        self.inner.breaker_transitions.add(1, attrs.as_slice());
+    }
+
+    /// `tower_api_errors.hedges`: a hedge of `method uri` was `event`
+    /// (`sent`, `won`, `cancelled`).
+    pub(crate) fn hedge(&self, event: &'static str, method: &Method, uri: &Uri) {
+        let mut attrs = Attrs::<4>::new();
+        attrs.push(attr::hedge_event(event));
+        Target::new(method, uri).push_request(&mut attrs);
+        self.inner.hedges.add(1, attrs.as_slice());
+    }
+}
+
+/// An `f64` histogram on `meter`, in `unit`, with explicit `buckets`.
+fn histogram(
+    meter: &Meter,
+    name: &'static str,
+    unit: &'static str,
+    doc: &'static str,
+    buckets: &[f64],
+) -> Histogram<f64> {
+    meter
+        .f64_histogram(name)
+        .with_unit(unit)
+        .with_description(doc)
+        .with_boundaries(buckets.to_vec())
+        .build()
+}
+
+/// A `u64` counter on `meter`, in `unit`.
+fn counter(
+    meter: &Meter,
+    name: &'static str,
+    unit: &'static str,
+    doc: &'static str,
+) -> Counter<u64> {
+    meter
+        .u64_counter(name)
+        .with_unit(unit)
+        .with_description(doc)
+        .build()
 }
 
 /// `tower_api_errors.stop_reason`: why the retry layer stopped.

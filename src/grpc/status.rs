@@ -1,8 +1,8 @@
-//! gRPC trailers-only classification (feature `grpc`): what the default
-//! classifier consults before the HTTP status. The public names are
-//! re-exported from [`crate::grpc`], which documents them.
+//! The gRPC status table: codes, their names, kinds and retry verdicts,
+//! and the classification of a trailers-only response, which the default
+//! classifier consults before the HTTP status.
 
-use super::{Classification, Failure};
+use crate::classification::{Classification, Failure};
 use crate::hints::{grpc_pushback, GrpcPushback, HintSource, RetryHint};
 use crate::ErrorKind;
 use http::{HeaderMap, HeaderName};
@@ -87,7 +87,9 @@ pub fn classify_trailers_only(headers: &HeaderMap) -> Option<Classification> {
 /// encodes it); invalid escapes are kept as they are and invalid UTF-8 is
 /// replaced, so decoding never fails.
 pub fn decode_grpc_message(raw: &[u8]) -> String {
-    String::from_utf8_lossy(&crate::percent::percent_decode(raw)).into_owned()
+    percent_encoding::percent_decode(raw)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]

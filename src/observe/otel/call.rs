@@ -3,15 +3,15 @@
 use super::attributes::{self as attr, Target};
 use super::{stop_reason, FailFast, Metrics, WaitSource};
 use crate::hints::HintSource;
-use crate::telemetry::{error_type, Failure};
-use crate::{RetryPolicy, RetryReport, StopReason};
+use crate::observe::{error_type, Failure};
+use crate::{RetryReport, StopReason};
 use http::{Method, StatusCode, Uri};
 use opentelemetry::KeyValue;
 use std::time::Duration;
 use tokio::time::Instant;
 
 /// The recorder of one logical call: nothing (one pointer, no clock read)
-/// unless the policy has [`Metrics`].
+/// unless the observer has [`Metrics`].
 #[derive(Debug)]
 pub(crate) struct Call(Option<Box<State>>);
 
@@ -35,8 +35,8 @@ const MOST_ATTRIBUTES: usize = 7;
 
 impl Call {
     /// The first attempt is being sent.
-    pub(crate) fn start(policy: &RetryPolicy, method: &Method, uri: &Uri) -> Call {
-        Call(policy.metrics_handle().map(|metrics| {
+    pub(crate) fn start(metrics: Option<&Metrics>, method: &Method, uri: &Uri) -> Call {
+        Call(metrics.map(|metrics| {
             let now = Instant::now();
             let target = Target::new(method, uri);
             let mut attrs = Vec::with_capacity(MOST_ATTRIBUTES);

@@ -54,72 +54,35 @@
 //!
 //! assert_eq!(decode_grpc_message(b"caf%C3%A9 closed%21"), "café closed!");
 //! ```
+//!
+//! A trailers-only failure read by the parse layer's function (the
+//! [`GrpcStatus`] dialect is tried first with this feature), then handed
+//! to a gRPC caller as a `tonic::Status`:
+//!
+//! ```
+//! use http::{HeaderMap, StatusCode};
+//! use tower_api_errors::grpc::code_for_kind;
+//! use tower_api_errors::{parse_error, ErrorKind};
+//!
+//! let mut headers = HeaderMap::new();
+//! headers.insert("content-type", "application/grpc".parse().unwrap());
+//! headers.insert("grpc-status", "5".parse().unwrap());
+//! headers.insert("grpc-message", "no%20such%20order".parse().unwrap());
+//! let error = parse_error(StatusCode::OK, &headers, b"");
+//! assert_eq!(error.code(), Some("NOT_FOUND"));
+//! assert_eq!(error.message(), "no such order");
+//!
+//! let status = tonic::Status::from(&error);
+//! assert_eq!(status.code(), code_for_kind(error.kind()));
+//! assert_eq!(code_for_kind(ErrorKind::RateLimited), tonic::Code::ResourceExhausted);
+//! ```
 
-pub use crate::classify::grpc::{
+mod convert;
+mod dialect;
+mod status;
+
+pub use convert::code_for_kind;
+pub use dialect::GrpcStatus;
+pub use status::{
     classify_trailers_only, code_name, decode_grpc_message, grpc_status, kind_for_code,
 };
-pub use crate::parse::dialects::grpc::GrpcStatus;
-
-use crate::{ApiError, Error, ErrorKind};
-
-/// The gRPC code for an error kind, for answering a gRPC caller with an
-/// upstream's error.
-pub fn code_for_kind(kind: ErrorKind) -> tonic::Code {
-    match kind {
-        ErrorKind::BadRequest | ErrorKind::Validation => tonic::Code::InvalidArgument,
-        ErrorKind::Unauthorized => tonic::Code::Unauthenticated,
-        ErrorKind::PaymentRequired | ErrorKind::RateLimited => tonic::Code::ResourceExhausted,
-        ErrorKind::Forbidden => tonic::Code::PermissionDenied,
-        ErrorKind::NotFound => tonic::Code::NotFound,
-        ErrorKind::Conflict => tonic::Code::AlreadyExists,
-        ErrorKind::Timeout => tonic::Code::DeadlineExceeded,
-        ErrorKind::UpgradeRequired => tonic::Code::FailedPrecondition,
-        ErrorKind::Unavailable | ErrorKind::BadGateway | ErrorKind::Transport => {
-            tonic::Code::Unavailable
-        }
-        ErrorKind::Server => tonic::Code::Internal,
-        _ => tonic::Code::Unknown,
-    }
-}
-
-/// An upstream's error as a `tonic::Status` for a gRPC caller: the code
-/// from the kind, the error's one-line `Display` (credentials redacted) as
-/// the message.
-impl From<&ApiError> for tonic::Status {
-    fn from(error: &ApiError) -> Self {
-        tonic::Status::new(code_for_kind(error.kind()), error.to_string())
-    }
-}
-
-impl From<&Error> for tonic::Status {
-    fn from(error: &Error) -> Self {
-        tonic::Status::new(code_for_kind(error.kind()), error.to_string())
-    }
-}
-
-/// By value, so that a tonic handler can `?` our errors:
-///
-/// ```
-/// async fn handler() -> Result<(), tonic::Status> {
-///     let upstream: Result<(), tower_api_errors::Error> =
-///         Err(tower_api_errors::TransportError::new("connection reset").into());
-///     upstream?;
-///     Ok(())
-/// }
-/// # let status = futures_executor_block_on(handler()).unwrap_err();
-/// # fn futures_executor_block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
-/// # }
-/// assert_eq!(status.code(), tonic::Code::Unavailable);
-/// ```
-impl From<Error> for tonic::Status {
-    fn from(error: Error) -> Self {
-        tonic::Status::from(&error)
-    }
-}
-
-impl From<ApiError> for tonic::Status {
-    fn from(error: ApiError) -> Self {
-        tonic::Status::from(&error)
-    }
-}

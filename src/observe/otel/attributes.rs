@@ -2,7 +2,7 @@
 //! from values that cannot carry a path, a query, a header or a body.
 
 use super::{FailFast, WaitSource};
-use crate::telemetry::method_name;
+use crate::observe::method_name;
 use http::{Method, Uri};
 use opentelemetry::{Key, KeyValue, StringValue, Value};
 use std::sync::Arc;
@@ -30,6 +30,11 @@ pub const WAIT_SOURCE: &str = "tower_api_errors.wait.source";
 pub const FAILED_FAST_REASON: &str = "tower_api_errors.failed_fast.reason";
 /// `tower_api_errors.auth.outcome`: `success` or `failure`.
 pub const AUTH_OUTCOME: &str = "tower_api_errors.auth.outcome";
+/// `tower_api_errors.breaker.state`: the state a circuit breaker entered,
+/// `open`, `half_open` or `closed`.
+pub const BREAKER_STATE: &str = "tower_api_errors.breaker.state";
+/// `tower_api_errors.hedge.event`: `sent`, `won` or `cancelled`.
+pub const HEDGE_EVENT: &str = "tower_api_errors.hedge.event";
 
 /// A fixed-capacity attribute list on the stack: recording allocates
 /// nothing for it.
@@ -90,6 +95,14 @@ pub(crate) fn wait_source(source: WaitSource) -> KeyValue {
 
 pub(crate) fn failed_fast_reason(reason: FailFast) -> KeyValue {
     kv(FAILED_FAST_REASON, reason.as_str())
+}
+
+pub(crate) fn breaker_state(state: &'static str) -> KeyValue {
+    kv(BREAKER_STATE, state)
+}
+
+pub(crate) fn hedge_event(event: &'static str) -> KeyValue {
+    kv(HEDGE_EVENT, event)
 }
 
 pub(crate) fn auth_outcome(succeeded: bool) -> KeyValue {

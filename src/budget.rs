@@ -1,9 +1,11 @@
-//! [`RetryBudget`]: the default retry budget, with no lock and no clock
-//! read on the success path.
+//! [`RetryBudget`]: the budget for extra sends (retries, hedges), with no
+//! lock and no clock read on the success path. Floor 1: the retry and
+//! hedge layers both draw on it and neither owns it; re-exported as
+//! `retry::RetryBudget` and `hedge::RetryBudget`.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 use tower::retry::budget::Budget;
@@ -11,14 +13,20 @@ use tower::retry::budget::Budget;
 /// The window is kept as this many slots, like `TpsBudget`'s.
 const SLOTS: usize = 10;
 
-/// A retry budget: retries may be at most `retry_percent` of the recent
+/// A retry budget: extra sends (retries, hedges) may be at most `retry_percent` of the recent
 /// requests, plus `min_per_sec` retries a second, "recent" meaning the last
 /// `ttl`. The default is 20 % + 1 retry/s over 10 s, like
 /// [`TpsBudget::new(10 s, 1, 0.2)`](tower::retry::budget::TpsBudget).
 ///
 /// It implements tower's [`Budget`], so it works anywhere a `TpsBudget`
-/// does; [`RetryPolicy::budget`](super::RetryPolicy::budget) takes either
-/// (or your own).
+/// does; [`RetryPolicy::budget`](crate::retry::RetryPolicy::budget) takes
+/// either (or your own).
+///
+/// # Clone
+/// Clones share one account: give a clone to the
+/// [`RetryPolicy`](crate::retry::RetryPolicy) and another to the
+/// [`HedgeLayer`](crate::hedge::HedgeLayer), and retries and hedges draw
+/// on the same budget.
 ///
 /// # Why not `TpsBudget`
 ///
@@ -55,7 +63,7 @@ const SLOTS: usize = 10;
 /// assert!((19..=20).contains(&earned), "{earned}");
 /// ```
 ///
-/// Shared by every clone of a [`RetryPolicy`](super::RetryPolicy):
+/// Shared by every clone of a [`RetryPolicy`](crate::retry::RetryPolicy):
 ///
 /// ```
 /// use std::time::Duration;
@@ -66,7 +74,13 @@ const SLOTS: usize = 10;
 /// let shared = policy.clone();
 /// # let _ = shared;
 /// ```
+#[derive(Clone)]
 pub struct RetryBudget {
+    account: Arc<Account>,
+}
+
+/// The account the clones of a budget share.
+struct Account {
     /// Deposits not yet settled into the window.
     pending: AtomicU64,
     window: Mutex<Window>,
@@ -104,7 +118,7 @@ impl RetryBudget {
             "retry_percent must be within 0 and 1000"
         );
         let now = Instant::now();
-        RetryBudget {
+        let account = Account {
             pending: AtomicU64::new(0),
             window: Mutex::new(Window {
                 slots: [0.0; SLOTS],
@@ -116,9 +130,18 @@ impl RetryBudget {
             slot: ttl / SLOTS as u32,
             ratio: f64::from(retry_percent),
             reserve: f64::from(min_per_sec) * ttl.as_secs_f64(),
+        };
+        RetryBudget {
+            account: Arc::new(account),
         }
     }
 
+    fn withdraw_at(&self, now: Instant) -> bool {
+        self.account.withdraw_at(now)
+    }
+}
+
+impl Account {
     /// Settles the pending deposits at `now` and withdraws one retry when
     /// the balance allows it.
     fn withdraw_at(&self, now: Instant) -> bool {
@@ -180,7 +203,7 @@ impl Default for RetryBudget {
 
 impl Budget for RetryBudget {
     fn deposit(&self) {
-        self.pending.fetch_add(1, Ordering::Relaxed);
+        self.account.pending.fetch_add(1, Ordering::Relaxed);
     }
 
     fn withdraw(&self) -> bool {
@@ -190,11 +213,12 @@ impl Budget for RetryBudget {
 
 impl fmt::Debug for RetryBudget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let account = &*self.account;
         f.debug_struct("RetryBudget")
-            .field("ttl", &self.ttl)
-            .field("ratio", &self.ratio)
-            .field("reserve", &self.reserve)
-            .field("pending", &self.pending.load(Ordering::Relaxed))
+            .field("ttl", &account.ttl)
+            .field("ratio", &account.ratio)
+            .field("reserve", &account.reserve)
+            .field("pending", &account.pending.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
@@ -208,7 +232,7 @@ mod tests {
     }
 
     fn at(budget: &RetryBudget, secs: f64) -> Instant {
-        budget.window.lock().unwrap().settled + Duration::from_secs_f64(secs)
+        budget.account.window.lock().unwrap().settled + Duration::from_secs_f64(secs)
     }
 
     #[test]
@@ -279,7 +303,7 @@ mod tests {
         // A racing withdrawal that read the clock earlier settles after.
         assert!(budget.withdraw_at(t0 + Duration::from_secs(19)));
         assert_eq!(
-            budget.window.lock().unwrap().settled,
+            budget.account.window.lock().unwrap().settled,
             t0 + Duration::from_secs(20)
         );
     }
@@ -305,6 +329,18 @@ mod tests {
         // paid for, and every one that could be paid for was granted.
         let total = granted.into_inner() + allowed(&budget, t0, 10_000);
         assert_eq!(total, 4010);
+    }
+
+    #[test]
+    fn clones_share_one_account() {
+        let budget = RetryBudget::new(Duration::from_secs(10), 0, 0.5);
+        let clone = budget.clone();
+        let t0 = at(&budget, 0.0);
+        for _ in 0..10 {
+            budget.deposit();
+        }
+        assert_eq!(allowed(&clone, t0, 100), 5);
+        assert_eq!(allowed(&budget, t0, 100), 0, "spent through the clone");
     }
 
     #[test]

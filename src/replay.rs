@@ -114,6 +114,28 @@ impl<B> ReplayBody<B> {
         }
     }
 
+    /// True when the original was read to its end and kept whole (or was
+    /// empty): a copy can then be sent while another attempt is still in
+    /// flight, since neither reads the original any more (what a hedge
+    /// needs; a copy that starts reading while another streams the
+    /// original would supersede it).
+    pub(crate) fn is_complete(&self) -> bool
+    where
+        B: Body,
+    {
+        match &self.shared {
+            None => true,
+            Some(shared) => {
+                let state = lock(shared);
+                // A client that knows the length stops at the last byte
+                // without reading the end: the original says it is over.
+                let over =
+                    state.complete || state.original.as_ref().is_some_and(Body::is_end_stream);
+                over && !state.unreplayable
+            }
+        }
+    }
+
     /// A fresh copy of the body, which starts again from the first byte: what
     /// a retry sends. (This is what `tower::retry::Policy::clone_request`
     /// needs, for users who drive tower's own `Retry` with a `ReplayBody`.)

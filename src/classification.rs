@@ -1,4 +1,6 @@
-//! [`Classification`] and [`Failure`]: the verdict on one response.
+//! [`Classification`] and [`Failure`]: the verdict on one response, as the
+//! classifier table gives it. Plain data below every layer (the gRPC status
+//! table gives one too); re-exported from [`classify`](crate::classify).
 
 use crate::hints::RetryHint;
 use crate::ErrorKind;
@@ -6,7 +8,7 @@ use std::fmt;
 
 /// The verdict on one response: a success, or a failure of some kind.
 ///
-/// [`StatusClassifier`](super::StatusClassifier) stamps it into the
+/// [`StatusClassifier`](crate::classify::StatusClassifier) stamps it into the
 /// response's extensions; the parse and retry layers read it from there (or
 /// classify afresh when it is missing).
 ///

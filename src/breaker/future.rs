@@ -1,0 +1,197 @@
+//! [`ResponseFuture`] of [`CircuitBreaker`](super::CircuitBreaker): the
+//! inner call, or the refusal; what the answer tells about the upstream.
+
+use super::layer::Config;
+use super::state::Verdict;
+use crate::error::BoxError;
+use crate::hints::{HintSource, ResponseHints};
+use crate::{CircuitOpen, Error, ErrorKind};
+use http::Response;
+use pin_project_lite::pin_project;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::SystemTime;
+use tokio::time::Instant;
+
+pin_project! {
+    /// The response future of [`CircuitBreaker`](super::CircuitBreaker).
+    ///
+    /// Ends in exactly one outcome: the inner service's, or
+    /// [`Error::CircuitOpen`] without sending. Dropping a probe before
+    /// its answer frees the probe's place: the next call probes.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        state: State<F>,
+        ticket: Option<Ticket>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Calling {
+            #[pin]
+            future: F,
+        },
+        Refused {
+            // Boxed: only a refusal pays for the error's room.
+            error: Option<Box<CircuitOpen>>,
+        },
+    }
+}
+
+/// A call let through, recorded exactly once: with its answer, or as
+/// telling nothing when it is dropped.
+pub(crate) struct Ticket {
+    config: Arc<Config>,
+    key: u64,
+    probe: bool,
+    /// When the call was let through: where an answer is counted in the
+    /// window (no second clock read for a success).
+    admitted: Instant,
+}
+
+impl Ticket {
+    pub(crate) fn new(config: Arc<Config>, key: u64, probe: bool, admitted: Instant) -> Self {
+        Ticket {
+            config,
+            key,
+            probe,
+            admitted,
+        }
+    }
+
+    fn settle(mut self, verdict: Verdict) {
+        // A failure is timed when it came: its hint counts from then.
+        let now = match verdict {
+            Verdict::Unwell(_) => Instant::now(),
+            _ => self.admitted,
+        };
+        record(&self.config, self.key, self.probe, verdict, now);
+        // Recorded: the drop has nothing left to say.
+        self.probe = false;
+    }
+}
+
+fn record(config: &Config, key: u64, probe: bool, verdict: Verdict, now: Instant) {
+    let transition = config
+        .circuits
+        .record(key, probe, verdict, now, &config.thresholds);
+    super::observe(&config.observer, transition);
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        // Only a probe's fate matters when nothing was learned.
+        if self.probe {
+            record(
+                &self.config,
+                self.key,
+                true,
+                Verdict::Silent,
+                Instant::now(),
+            );
+        }
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn calling(future: F, ticket: Option<Ticket>) -> Self {
+        ResponseFuture {
+            state: State::Calling { future },
+            ticket,
+        }
+    }
+
+    pub(crate) fn refused(error: CircuitOpen) -> Self {
+        ResponseFuture {
+            state: State::Refused {
+                error: Some(Box::new(error)),
+            },
+            ticket: None,
+        }
+    }
+}
+
+impl<F> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("refused", &matches!(self.state, State::Refused { .. }))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<Response<B>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = match this.state.project() {
+            StateProj::Refused { error } => {
+                let error = error.take().expect("polled after completion");
+                return Poll::Ready(Err(Error::CircuitOpen(*error)));
+            }
+            StateProj::Calling { future } => ready!(future.poll(cx)),
+        };
+        let result = result.map_err(|error| Error::from_inner(error, None));
+        if let Some(ticket) = this.ticket.take() {
+            let counts = |kind| ticket.config.counts(kind);
+            let verdict = match &result {
+                Ok(response) => response_verdict(response, counts),
+                Err(error) => error_verdict(error, counts),
+            };
+            ticket.settle(verdict);
+        }
+        Poll::Ready(result)
+    }
+}
+
+/// A response's verdict: a success or a 4xx answered; a counted 5xx is a
+/// failure, with the server's explicit hint (read only then).
+fn response_verdict<B>(response: &Response<B>, counts: impl Fn(ErrorKind) -> bool) -> Verdict {
+    let status = response.status();
+    if !status.is_server_error() {
+        return Verdict::Answered;
+    }
+    let kind = ErrorKind::from_status(status).unwrap_or(ErrorKind::Other);
+    if !counts(kind) {
+        return Verdict::Answered;
+    }
+    let hints = ResponseHints::read(response.headers(), SystemTime::now());
+    Verdict::Unwell(hints.explicit_hint())
+}
+
+/// An error's verdict: a typed failure as its response would be; a
+/// transport failure by its kind (a cut attempt is a timeout); a refusal
+/// from below (quota, auth, another breaker) tells nothing.
+fn error_verdict(error: &Error, counts: impl Fn(ErrorKind) -> bool) -> Verdict {
+    match error {
+        Error::Api(api) => {
+            let kind = api.kind();
+            if api.status().is_client_error() || kind == ErrorKind::RateLimited || !counts(kind) {
+                return Verdict::Answered;
+            }
+            let hint = api
+                .retry_hint()
+                .filter(|hint| hint.source() != HintSource::RateLimitReset);
+            Verdict::Unwell(hint)
+        }
+        Error::Transport(transport) => {
+            let kind = match transport.is_deadline() {
+                true => ErrorKind::Timeout,
+                false => ErrorKind::Transport,
+            };
+            match counts(kind) {
+                true => Verdict::Unwell(None),
+                false => Verdict::Silent,
+            }
+        }
+        _ => Verdict::Silent,
+    }
+}

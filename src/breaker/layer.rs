@@ -1,0 +1,232 @@
+//! [`CircuitBreakerLayer`].
+
+use super::state::{Circuits, Thresholds};
+use super::CircuitBreaker;
+use crate::scope::{digest, ScopeRequest, Scopes};
+use crate::ErrorKind;
+use std::fmt;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Duration;
+use tower::Layer;
+
+pub(crate) type PartitionFn = dyn Fn(&ScopeRequest<'_>) -> Option<u64> + Send + Sync;
+
+/// The kinds counted by default: the ones that mean the upstream is unwell.
+pub const DEFAULT_COUNTED: [ErrorKind; 5] = [
+    ErrorKind::Unavailable,
+    ErrorKind::BadGateway,
+    ErrorKind::Server,
+    ErrorKind::Timeout,
+    ErrorKind::Transport,
+];
+
+/// The configuration a layer and its services share.
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) circuits: Arc<Circuits>,
+    pub(crate) scopes: Scopes,
+    pub(crate) thresholds: Thresholds,
+    /// Counted kinds, one bit per kind.
+    pub(crate) counted: u32,
+    pub(crate) partition: Option<Arc<PartitionFn>>,
+    /// Where openings, probes and closings are reported.
+    pub(crate) observer: crate::observe::Observer,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BreakerConfig")
+            .field("thresholds", &self.thresholds)
+            .field("counted", &format_args!("{:#x}", self.counted))
+            .field("partition", &self.partition.is_some())
+            .field("scopes", &self.circuits.len())
+            .finish()
+    }
+}
+
+fn bit(kind: ErrorKind) -> u32 {
+    1 << (kind as u32)
+}
+
+impl Config {
+    pub(crate) fn counts(&self, kind: ErrorKind) -> bool {
+        self.counted & bit(kind) != 0
+    }
+
+    pub(crate) fn failure_rate(&mut self, rate: f64) {
+        assert!(
+            rate > 0.0 && rate <= 1.0,
+            "failure_rate must be within (0, 1]"
+        );
+        self.thresholds.failure_rate = rate;
+    }
+
+    pub(crate) fn minimum_calls(&mut self, calls: u32) {
+        assert!(calls >= 1, "minimum_calls must be at least 1");
+        self.thresholds.minimum_calls = calls;
+    }
+
+    pub(crate) fn window(&mut self, window: Duration) {
+        assert!(
+            (Duration::from_millis(100)..=Duration::from_secs(3600)).contains(&window),
+            "window must be within 100 ms and 1 h"
+        );
+        self.thresholds.window = window;
+    }
+
+    pub(crate) fn break_duration(&mut self, base: Duration, max: Duration) {
+        assert!(
+            !base.is_zero() && max >= base,
+            "the break must be longer than zero and its cap no shorter"
+        );
+        self.thresholds.base_break = base;
+        self.thresholds.max_break = max;
+    }
+
+    pub(crate) fn count(&mut self, kinds: impl IntoIterator<Item = ErrorKind>) {
+        self.counted = kinds.into_iter().fold(0, |set, kind| set | bit(kind));
+    }
+
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn metrics(&mut self, metrics: crate::metrics::Metrics) {
+        self.observer = crate::observe::Observer::new().metrics(metrics);
+    }
+
+    pub(crate) fn partition<F, K>(&mut self, f: F)
+    where
+        F: Fn(&ScopeRequest<'_>) -> Option<K> + Send + Sync + 'static,
+        K: Hash,
+    {
+        // Hashed here, before anything keeps it.
+        self.partition = Some(Arc::new(move |request| {
+            f(request).map(|value| digest(&value))
+        }));
+    }
+}
+
+/// Wraps a service in a [`CircuitBreaker`]: calls to an upstream that
+/// keeps failing fail at once, until a probe finds it well. See the
+/// [module docs](super).
+///
+/// # Clone
+/// Cheap (one `Arc`); clones, and every service they make, share the
+/// circuits.
+#[derive(Clone, Debug)]
+pub struct CircuitBreakerLayer {
+    config: Arc<Config>,
+}
+
+impl Default for CircuitBreakerLayer {
+    fn default() -> Self {
+        CircuitBreakerLayer::new()
+    }
+}
+
+impl CircuitBreakerLayer {
+    /// A breaker per authority: opens when at least half of the calls of
+    /// the last 10 s failed, over at least 10 calls; breaks for 5 s,
+    /// doubling with each opening in a row up to 60 s, or for what the
+    /// server asked; counts [`DEFAULT_COUNTED`].
+    pub fn new() -> Self {
+        let mut config = Config {
+            circuits: Arc::default(),
+            scopes: Scopes::default(),
+            thresholds: Thresholds {
+                failure_rate: 0.5,
+                minimum_calls: 10,
+                window: Duration::from_secs(10),
+                base_break: Duration::from_secs(5),
+                max_break: Duration::from_secs(60),
+            },
+            counted: 0,
+            partition: None,
+            observer: crate::observe::Observer::new(),
+        };
+        config.count(DEFAULT_COUNTED);
+        CircuitBreakerLayer {
+            config: Arc::new(config),
+        }
+    }
+
+    fn config(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.config)
+    }
+
+    /// The share of the window's calls that must have failed (0.5).
+    ///
+    /// # Panics
+    /// When `rate` is not within (0, 1].
+    pub fn failure_rate(mut self, rate: f64) -> Self {
+        self.config().failure_rate(rate);
+        self
+    }
+
+    /// The fewest calls in the window before the rate is looked at (10):
+    /// two failures of a quiet client open nothing.
+    ///
+    /// # Panics
+    /// When `calls` is zero.
+    pub fn minimum_calls(mut self, calls: u32) -> Self {
+        self.config().minimum_calls(calls);
+        self
+    }
+
+    /// The window the failure rate is measured over (10 s, in ten slots).
+    ///
+    /// # Panics
+    /// When `window` is not within 100 ms and 1 h.
+    pub fn window(mut self, window: Duration) -> Self {
+        self.config().window(window);
+        self
+    }
+
+    /// The break when the server named none (5 s), doubled with each
+    /// opening in a row (a failed probe reopens), up to `max` (60 s). A
+    /// circuit that stayed closed a whole window starts again from `base`.
+    ///
+    /// # Panics
+    /// When `base` is zero or `max` shorter than it.
+    pub fn break_duration(mut self, base: Duration, max: Duration) -> Self {
+        self.config().break_duration(base, max);
+        self
+    }
+
+    /// The failure kinds counted ([`DEFAULT_COUNTED`]). Whatever the list,
+    /// a 4xx (a 429 included) and a request never sent (a quota or auth
+    /// refusal) never count: they say nothing about the upstream's health.
+    pub fn count(mut self, kinds: impl IntoIterator<Item = ErrorKind>) -> Self {
+        self.config().count(kinds);
+        self
+    }
+
+    /// One breaker per value of the request (a region header, a tenant),
+    /// within each authority; `None` leaves a request in its authority's.
+    /// The value is hashed as soon as the closure returns.
+    pub fn partition<F, K>(mut self, f: F) -> Self
+    where
+        F: Fn(&ScopeRequest<'_>) -> Option<K> + Send + Sync + 'static,
+        K: Hash,
+    {
+        self.config().partition(f);
+        self
+    }
+
+    /// Records each opening, probe and closing as
+    /// `tower_api_errors.breaker.transitions` into `metrics` (the events go
+    /// to `tracing` with or without it); see [`observe`](crate::observe).
+    #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+    pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.config().metrics(metrics);
+        self
+    }
+}
+
+impl<S> Layer<S> for CircuitBreakerLayer {
+    type Service = CircuitBreaker<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CircuitBreaker::from_config(inner, self.config.clone())
+    }
+}

@@ -1,0 +1,151 @@
+//! Fail fast while an upstream is unwell; listen to it about when to
+//! come back.
+//!
+//! [`CircuitBreakerLayer`] keeps one breaker per scope (the authority by
+//! default, or a [`partition`](CircuitBreakerLayer::partition) of it) and
+//! counts, over a sliding window, the calls whose failure means the
+//! upstream is unwell: 5xx of the kinds [`DEFAULT_COUNTED`] lists
+//! (unavailable, bad gateway, server errors, timeouts) and transport
+//! failures. When at least [`minimum_calls`](CircuitBreakerLayer::minimum_calls)
+//! were made and at least [`failure_rate`](CircuitBreakerLayer::failure_rate)
+//! of them failed, it opens: calls then fail at once, **without being
+//! sent**, with [`Error::CircuitOpen`](crate::Error::CircuitOpen), which
+//! says when to come back.
+//!
+//! # What it does differently, and why
+//!
+//! - **"Slow down" is not "down".** A 429, any other 4xx, and a request a
+//!   layer below refused without sending (quota, auth) never count: a
+//!   vendor that only rate limits is answering, and cutting it off would
+//!   turn a pacing problem into an outage. (The quota layer paces it.)
+//! - **The probe keeps the server's clock.** When a counted failure
+//!   carried `Retry-After`, `retry-after-ms` or a gRPC pushback, the
+//!   breaker stays open exactly that long: no probe before the time the
+//!   server named. Without one, the break is 5 s, doubling with each
+//!   opening in a row (a failed probe reopens) up to 60 s.
+//! - **One probe at a time.** When the break is over, one call goes
+//!   through; the others are told to come back a little later. An answer
+//!   closes the breaker; a counted failure reopens it; a probe dropped
+//!   before its answer (a caller's timeout) frees the place for the next.
+//!
+//! # Stack order, and why
+//!
+//! ```text
+//! HedgeLayer -> RetryLayer -> CircuitBreakerLayer -> AuthLayer -> QuotaLayer -> ErrorBodyParseLayer -> client
+//! ```
+//!
+//! Inside the retry layer, so that it sees each attempt's outcome and a
+//! call it refuses is never sent; the retry layer then treats the refusal
+//! like a server's hint: it waits when the time to come back fits its
+//! `max_retry_after` and deadline, and otherwise fails fast with it.
+//! Outside the parse layer, so that failures arrive typed with their body
+//! hints (over a raw client it reads the status and headers itself).
+//!
+//! # Cost
+//!
+//! A closed breaker costs two short lock-and-lookups and two clock reads
+//! a call, and no allocation (`tests/breaker.rs` counts). Scopes are
+//! bounded (4096): idle closed circuits make room, and a scope that finds
+//! no room goes untracked rather than refused.
+//!
+//! # The default
+//!
+//! ```
+//! use http::{Request, Response};
+//! use std::time::Duration;
+//! use tower::{service_fn, Layer, ServiceExt};
+//! use tower_api_errors::breaker::CircuitBreakerLayer;
+//! use tower_api_errors::Error;
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! // A vendor that is down and says to come back in 30 s.
+//! let upstream = service_fn(|_req: Request<()>| async {
+//!     let response = Response::builder().status(503).header("retry-after", "30").body(()).unwrap();
+//!     Ok::<_, std::convert::Infallible>(response)
+//! });
+//! let client = CircuitBreakerLayer::new().layer(upstream);
+//! for _ in 0..10 {
+//!     let response = client.clone().oneshot(Request::get("http://api.example/").body(()).unwrap()).await.unwrap();
+//!     assert_eq!(response.status(), 503);
+//! }
+//! // Ten failures of ten calls: open, for as long as the server asked.
+//! let Err(Error::CircuitOpen(open)) = client.clone().oneshot(Request::get("http://api.example/").body(()).unwrap()).await else { panic!() };
+//! assert_eq!(open.retry_after(), Duration::from_secs(30));
+//! assert!(open.is_server_signalled());
+//! // Another authority has its own breaker.
+//! assert!(client.oneshot(Request::get("http://other.example/").body(()).unwrap()).await.is_ok());
+//! # }
+//! ```
+//!
+//! # Customised, under the retry layer
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::{Request, Response};
+//! use http_body_util::Full;
+//! use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
+//! use std::time::Duration;
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//! use tower_api_errors::breaker::CircuitBreakerLayer;
+//! use tower_api_errors::retry::{Backoff, Jitter, ReplayBody, RetryLayer, RetryPolicy};
+//! use tower_api_errors::{ErrorBodyParseLayer, ErrorKind};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! let sent = Arc::new(AtomicU32::new(0));
+//! let counter = sent.clone();
+//! // Down for the first 4 sends (no hint), well after.
+//! let upstream = service_fn(move |_req: Request<ReplayBody<Full<Bytes>>>| {
+//!     let n = counter.fetch_add(1, Ordering::SeqCst);
+//!     let status = if n < 4 { 502 } else { 200 };
+//!     async move { Ok::<_, std::convert::Infallible>(Response::builder().status(status).body(Full::new(Bytes::new())).unwrap()) }
+//! });
+//! let client = ServiceBuilder::new()
+//!     .layer(RetryLayer::new(
+//!         RetryPolicy::default()
+//!             .max_attempts(5)
+//!             .backoff(Backoff::exponential(Duration::from_millis(100), 1.0, Duration::from_millis(100)).jitter(Jitter::None)),
+//!     ))
+//!     .layer(
+//!         CircuitBreakerLayer::new()
+//!             .minimum_calls(4)
+//!             .failure_rate(0.75)
+//!             .break_duration(Duration::from_secs(2), Duration::from_secs(30))
+//!             .count([ErrorKind::BadGateway, ErrorKind::Unavailable]),
+//!     )
+//!     .layer(ErrorBodyParseLayer::new())
+//!     .service(upstream);
+//! // The first call's four sends fail (4 of 4 calls, at 0.3 s the last):
+//! // the breaker opens for 2 s; its fifth attempt is refused unsent, and
+//! // its attempts are spent.
+//! let error = client.clone().oneshot(Request::new(Full::new(Bytes::new()))).await.unwrap_err();
+//! assert!(error.circuit_open().unwrap().retry_after() <= Duration::from_secs(2));
+//! let started = tokio::time::Instant::now();
+//! // The next call is refused, waits out the break like a hint, and is the probe.
+//! let response = client.oneshot(Request::new(Full::new(Bytes::new()))).await.unwrap();
+//! assert_eq!(response.status(), 200);
+//! assert_eq!(sent.load(Ordering::SeqCst), 5, "nothing sent while open");
+//! assert_eq!(started.elapsed(), Duration::from_millis(1900), "no probe before 2.3 s");
+//! # }
+//! ```
+
+mod future;
+mod layer;
+mod service;
+mod state;
+
+pub use crate::scope::ScopeRequest;
+pub use future::ResponseFuture;
+pub use layer::{CircuitBreakerLayer, DEFAULT_COUNTED};
+pub use service::CircuitBreaker;
+
+use state::Transition;
+
+/// Reports a transition: opened, a probe let through, closed.
+fn observe(observer: &crate::observe::Observer, transition: Option<(Transition, http::Uri)>) {
+    match transition {
+        None => {}
+        Some((Transition::Opened { until, .. }, uri)) => observer.breaker_opened(&uri, until),
+        Some((Transition::Probe, uri)) => observer.breaker_half_open(&uri),
+        Some((Transition::Closed, uri)) => observer.breaker_closed(&uri),
+    }
+}

@@ -1,0 +1,171 @@
+//! [`CircuitBreaker`].
+
+use super::future::{ResponseFuture, Ticket};
+use super::layer::Config;
+use super::state::Admission;
+use super::CircuitBreakerLayer;
+use crate::error::BoxError;
+use crate::redact::RequestContext;
+use crate::scope::ScopeRequest;
+use crate::{CircuitOpen, Error, ErrorKind};
+use http::{Request, Response, Uri};
+use std::hash::Hash;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::Instant;
+use tower::{Layer, Service};
+
+/// What events name a scope by: the request's scheme and authority
+/// (never its user-info, path or query).
+fn label_of(request: &ScopeRequest<'_>) -> Uri {
+    let scheme = request.uri().scheme_str().unwrap_or("http");
+    let authority = String::from_utf8_lossy(request.authority());
+    Uri::try_from(format!("{scheme}://{authority}/")).unwrap_or_default()
+}
+
+/// Fails calls at once, without sending them, while its scope's upstream
+/// is unwell; lets one probe through when the break is over. Built by
+/// [`CircuitBreakerLayer`].
+///
+/// # Clone
+/// Clones the inner service; clones share the circuits.
+#[derive(Debug, Clone)]
+pub struct CircuitBreaker<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S> CircuitBreaker<S> {
+    /// Wraps `inner` with the defaults (see [`CircuitBreakerLayer::new`]).
+    pub fn new(inner: S) -> Self {
+        CircuitBreakerLayer::new().layer(inner)
+    }
+
+    pub(crate) fn from_config(inner: S, config: Arc<Config>) -> Self {
+        CircuitBreaker { inner, config }
+    }
+
+    fn config(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.config)
+    }
+
+    /// As [`CircuitBreakerLayer::failure_rate`].
+    ///
+    /// # Panics
+    /// When `rate` is not within (0, 1].
+    pub fn failure_rate(mut self, rate: f64) -> Self {
+        self.config().failure_rate(rate);
+        self
+    }
+
+    /// As [`CircuitBreakerLayer::minimum_calls`].
+    ///
+    /// # Panics
+    /// When `calls` is zero.
+    pub fn minimum_calls(mut self, calls: u32) -> Self {
+        self.config().minimum_calls(calls);
+        self
+    }
+
+    /// As [`CircuitBreakerLayer::window`].
+    ///
+    /// # Panics
+    /// When `window` is not within 100 ms and 1 h.
+    pub fn window(mut self, window: Duration) -> Self {
+        self.config().window(window);
+        self
+    }
+
+    /// As [`CircuitBreakerLayer::break_duration`].
+    ///
+    /// # Panics
+    /// When `base` is zero or `max` shorter than it.
+    pub fn break_duration(mut self, base: Duration, max: Duration) -> Self {
+        self.config().break_duration(base, max);
+        self
+    }
+
+    /// As [`CircuitBreakerLayer::count`].
+    pub fn count(mut self, kinds: impl IntoIterator<Item = ErrorKind>) -> Self {
+        self.config().count(kinds);
+        self
+    }
+
+    /// As [`CircuitBreakerLayer::partition`].
+    pub fn partition<F, K>(mut self, f: F) -> Self
+    where
+        F: Fn(&ScopeRequest<'_>) -> Option<K> + Send + Sync + 'static,
+        K: Hash,
+    {
+        self.config().partition(f);
+        self
+    }
+
+    /// As [`CircuitBreakerLayer::metrics`].
+    #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+    pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.config().metrics(metrics);
+        self
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for CircuitBreaker<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Error: Into<BoxError>,
+{
+    type Response = Response<ResBody>;
+    type Error = Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner
+            .poll_ready(cx)
+            .map_err(|error| Error::from_inner(error, None))
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let config = &self.config;
+        let view = ScopeRequest::new(&request);
+        let partition = config.partition.as_ref().and_then(|f| f(&view));
+        let key = config.scopes.key(&view, partition);
+        let label = || label_of(&view);
+        let now = Instant::now();
+        let (tracked, admission, transition) =
+            config.circuits.admit(key, now, &config.thresholds, label);
+        super::observe(&config.observer, transition);
+        match admission {
+            Admission::Go { probe } => {
+                let ticket = tracked.map(|key| Ticket::new(config.clone(), key, probe, now));
+                ResponseFuture::calling(self.inner.call(request), ticket)
+            }
+            // Refused: the inner service is not called; the readiness it
+            // granted stays with it for the next call.
+            Admission::Refuse {
+                after,
+                source,
+                probing,
+            } => {
+                let context = RequestContext::new(request.method().clone(), request.uri().clone());
+                ResponseFuture::refused(CircuitOpen::new(after, source, probing, context))
+            }
+        }
+    }
+}

@@ -1,0 +1,502 @@
+//! The circuits: one per scope, in one map shared by a layer's services.
+//! Pure state transitions at a given `now`, so that they are tested
+//! without a clock.
+
+use crate::hints::{HintSource, RetryHint};
+use http::Uri;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Slots of the failure-rate window.
+const SLOTS: usize = 10;
+
+/// Scopes kept at most. Past it, idle closed circuits are dropped; should
+/// every one be busy, a new scope is let through untracked (a breaker
+/// never refuses for want of room).
+pub(crate) const MAX_SCOPES: usize = 4096;
+
+/// When the other calls come back while the one probe is out.
+pub(crate) const PROBE_WAIT: Duration = Duration::from_millis(250);
+
+/// The thresholds a layer's circuits share.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Thresholds {
+    pub(crate) failure_rate: f64,
+    pub(crate) minimum_calls: u32,
+    pub(crate) window: Duration,
+    pub(crate) base_break: Duration,
+    pub(crate) max_break: Duration,
+}
+
+/// What an attempt told about its upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// The upstream answered (a success, a 4xx, a 429).
+    Answered,
+    /// A counted failure, with the server's hint when it gave one.
+    Unwell(Option<RetryHint>),
+    /// Nothing learned: not sent (a layer below refused), dropped, or a
+    /// failure of a kind not counted.
+    Silent,
+}
+
+/// A state change worth an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transition {
+    /// Opened (or reopened after a failed probe) for this long.
+    Opened { until: Duration, signalled: bool },
+    /// The break is over: this call is the probe.
+    Probe,
+    /// The probe succeeded.
+    Closed,
+}
+
+/// The answer to "may this call go?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// Send; `probe` when this call is the half-open probe.
+    Go { probe: bool },
+    /// Refuse: come back in `after`.
+    Refuse {
+        after: Duration,
+        source: Option<HintSource>,
+        probing: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    calls: u32,
+    failures: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    Closed,
+    Open {
+        until: Instant,
+        source: Option<HintSource>,
+    },
+    Probing,
+}
+
+#[derive(Debug)]
+struct Circuit {
+    /// What events name the scope by: scheme and authority.
+    label: Uri,
+    phase: Phase,
+    slots: [Slot; SLOTS],
+    index: usize,
+    slot_start: Instant,
+    /// Openings in a row (a failed probe counts): the break grows with it.
+    opens: u32,
+    /// The latest time a counted failure's server hint named.
+    hinted: Option<(Instant, HintSource)>,
+    /// When a probe last closed it.
+    closed_at: Option<Instant>,
+}
+
+impl Circuit {
+    fn new(now: Instant, label: Uri) -> Self {
+        Circuit {
+            label,
+            phase: Phase::Closed,
+            slots: [Slot::default(); SLOTS],
+            index: 0,
+            slot_start: now,
+            opens: 0,
+            hinted: None,
+            closed_at: None,
+        }
+    }
+
+    /// Slides the window to `now`.
+    fn slide(&mut self, now: Instant, window: Duration) {
+        let slot = window / SLOTS as u32;
+        let since = now.saturating_duration_since(self.slot_start);
+        if since >= window {
+            self.slots = [Slot::default(); SLOTS];
+            self.slot_start = now;
+            return;
+        }
+        let mut since = since;
+        while since >= slot {
+            self.index = (self.index + 1) % SLOTS;
+            self.slots[self.index] = Slot::default();
+            self.slot_start += slot;
+            since -= slot;
+        }
+    }
+
+    fn totals(&self) -> (u32, u32) {
+        self.slots.iter().fold((0, 0), |(calls, failures), slot| {
+            (calls + slot.calls, failures + slot.failures)
+        })
+    }
+
+    fn idle(&self, now: Instant, window: Duration) -> bool {
+        matches!(self.phase, Phase::Closed)
+            && now.saturating_duration_since(self.slot_start) >= window
+    }
+
+    /// Opens: until the server's hint when a counted failure gave one that
+    /// is still ahead, else for the break, which doubles with each opening
+    /// in a row up to the cap.
+    /// A circuit that stayed closed a whole window starts from the base.
+    fn open(&mut self, now: Instant, t: &Thresholds) -> Transition {
+        if self
+            .closed_at
+            .is_some_and(|at| now.saturating_duration_since(at) >= t.window)
+        {
+            self.opens = 0;
+        }
+        self.opens = self.opens.saturating_add(1);
+        let (until, source) = match self.hinted.take() {
+            Some((at, source)) if at > now => (at, Some(source)),
+            _ => {
+                let doublings = self.opens.saturating_sub(1).min(16);
+                let length = t.base_break.saturating_mul(1 << doublings).min(t.max_break);
+                (now + length, None)
+            }
+        };
+        self.phase = Phase::Open { until, source };
+        self.slots = [Slot::default(); SLOTS];
+        Transition::Opened {
+            until: until - now,
+            signalled: source.is_some(),
+        }
+    }
+}
+
+/// The keys are digests already (keyed at random per layer): the map
+/// uses them as they are instead of hashing them again.
+#[derive(Debug, Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key;
+    }
+}
+
+type Map = HashMap<u64, Circuit, BuildHasherDefault<KeyHasher>>;
+
+/// A layer's circuits, by scope key.
+#[derive(Debug, Default)]
+pub(crate) struct Circuits {
+    map: Mutex<Map>,
+}
+
+impl Circuits {
+    fn lock(&self) -> MutexGuard<'_, Map> {
+        // Plain numbers, each update whole: a poisoned map is still usable.
+        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether a call to scope `key` may go, and the transition it makes.
+    /// `None` for the key: the scope is untracked (no room). `label` names
+    /// a new scope in events.
+    pub(crate) fn admit(
+        &self,
+        key: u64,
+        now: Instant,
+        t: &Thresholds,
+        label: impl FnOnce() -> Uri,
+    ) -> (Option<u64>, Admission, Option<(Transition, Uri)>) {
+        let mut map = self.lock();
+        // One lookup when the scope is known (every call but its first).
+        let circuit = match map.get_mut(&key) {
+            Some(circuit) => circuit,
+            None => {
+                if map.len() >= MAX_SCOPES {
+                    map.retain(|_, circuit| !circuit.idle(now, t.window));
+                }
+                if map.len() >= MAX_SCOPES {
+                    return (None, Admission::Go { probe: false }, None);
+                }
+                map.entry(key).or_insert_with(|| Circuit::new(now, label()))
+            }
+        };
+        let (admission, transition) = match circuit.phase {
+            Phase::Closed => (Admission::Go { probe: false }, None),
+            Phase::Open { until, source } if now < until => (
+                Admission::Refuse {
+                    after: until - now,
+                    source,
+                    probing: false,
+                },
+                None,
+            ),
+            Phase::Open { .. } => {
+                circuit.phase = Phase::Probing;
+                let probe = (Transition::Probe, circuit.label.clone());
+                (Admission::Go { probe: true }, Some(probe))
+            }
+            Phase::Probing => (
+                Admission::Refuse {
+                    after: PROBE_WAIT,
+                    source: None,
+                    probing: true,
+                },
+                None,
+            ),
+        };
+        (Some(key), admission, transition)
+    }
+
+    /// Records what a call admitted to scope `key` told.
+    pub(crate) fn record(
+        &self,
+        key: u64,
+        probe: bool,
+        verdict: Verdict,
+        now: Instant,
+        t: &Thresholds,
+    ) -> Option<(Transition, Uri)> {
+        let mut map = self.lock();
+        let circuit = map.get_mut(&key)?;
+        let transition = circuit.settle(probe, verdict, now, t)?;
+        Some((transition, circuit.label.clone()))
+    }
+
+    /// Scopes tracked (for tests and `Debug`).
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+impl Circuit {
+    /// Records what a call admitted to this circuit told.
+    fn settle(
+        &mut self,
+        probe: bool,
+        verdict: Verdict,
+        now: Instant,
+        t: &Thresholds,
+    ) -> Option<Transition> {
+        let circuit = self;
+        if let Verdict::Unwell(Some(hint)) = verdict {
+            let at = now + hint.delay();
+            if circuit.hinted.is_none_or(|(known, _)| known < at) {
+                circuit.hinted = Some((at, hint.source()));
+            }
+        }
+        if probe {
+            return match verdict {
+                Verdict::Answered => {
+                    let label = std::mem::take(&mut circuit.label);
+                    *circuit = Circuit {
+                        opens: circuit.opens,
+                        closed_at: Some(now),
+                        ..Circuit::new(now, label)
+                    };
+                    Some(Transition::Closed)
+                }
+                Verdict::Unwell(_) => Some(circuit.open(now, t)),
+                // Nothing learned: the next call probes.
+                Verdict::Silent => {
+                    circuit.phase = Phase::Open {
+                        until: now,
+                        source: None,
+                    };
+                    None
+                }
+            };
+        }
+        if !matches!(circuit.phase, Phase::Closed) || verdict == Verdict::Silent {
+            // A call admitted before the opening, answering late.
+            return None;
+        }
+        circuit.slide(now, t.window);
+        let slot = &mut circuit.slots[circuit.index];
+        slot.calls += 1;
+        if matches!(verdict, Verdict::Unwell(_)) {
+            slot.failures += 1;
+            let (calls, failures) = circuit.totals();
+            if calls >= t.minimum_calls && f64::from(failures) >= t.failure_rate * f64::from(calls)
+            {
+                return Some(circuit.open(now, t));
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn thresholds() -> Thresholds {
+        Thresholds {
+            failure_rate: 0.5,
+            minimum_calls: 4,
+            window: Duration::from_secs(10),
+            base_break: Duration::from_secs(5),
+            max_break: Duration::from_secs(30),
+        }
+    }
+
+    fn call(c: &Circuits, now: Instant, verdict: Verdict) -> (Admission, Option<Transition>) {
+        let t = thresholds();
+        let (key, admission, transition) = c.admit(1, now, &t, Uri::default);
+        let transition = transition.map(|(transition, _)| transition);
+        if let Admission::Go { probe } = admission {
+            let recorded = c.record(key.unwrap(), probe, verdict, now, &t);
+            return (
+                admission,
+                recorded.map(|(transition, _)| transition).or(transition),
+            );
+        }
+        (admission, transition)
+    }
+
+    const UNWELL: Verdict = Verdict::Unwell(None);
+
+    #[test]
+    fn opens_on_the_rate_over_the_minimum_and_grows_the_break() {
+        let c = Circuits::default();
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(call(&c, t0, UNWELL).1, None, "below the minimum");
+        }
+        let opened = call(&c, t0, UNWELL).1;
+        assert_eq!(
+            opened,
+            Some(Transition::Opened {
+                until: Duration::from_secs(5),
+                signalled: false
+            })
+        );
+        let (refused, _) = call(&c, t0 + Duration::from_secs(4), Verdict::Answered);
+        assert!(
+            matches!(refused, Admission::Refuse { after, .. } if after == Duration::from_secs(1))
+        );
+        // The break is over: one probe; it fails: 10 s now.
+        let (probe, transition) = call(&c, t0 + Duration::from_secs(5), UNWELL);
+        assert_eq!(probe, Admission::Go { probe: true });
+        assert_eq!(
+            transition,
+            Some(Transition::Opened {
+                until: Duration::from_secs(10),
+                signalled: false
+            })
+        );
+        // Then 20, then the cap of 30.
+        let at = t0 + Duration::from_secs(15);
+        assert!(
+            matches!(call(&c, at, UNWELL).1, Some(Transition::Opened { until, .. }) if until == Duration::from_secs(20))
+        );
+        let at = at + Duration::from_secs(20);
+        assert!(
+            matches!(call(&c, at, UNWELL).1, Some(Transition::Opened { until, .. }) if until == Duration::from_secs(30))
+        );
+        let at = at + Duration::from_secs(30);
+        assert_eq!(call(&c, at, Verdict::Answered).1, Some(Transition::Closed));
+        assert_eq!(
+            call(&c, at, Verdict::Answered).0,
+            Admission::Go { probe: false }
+        );
+    }
+
+    #[test]
+    fn one_probe_at_a_time_and_a_dropped_probe_frees_the_slot() {
+        let c = Circuits::default();
+        let t = thresholds();
+        let t0 = Instant::now();
+        for _ in 0..4 {
+            call(&c, t0, UNWELL);
+        }
+        let later = t0 + Duration::from_secs(5);
+        let (key, probe, _) = c.admit(1, later, &t, Uri::default);
+        assert_eq!(probe, Admission::Go { probe: true });
+        let (_, other, _) = c.admit(1, later, &t, Uri::default);
+        assert!(
+            matches!(other, Admission::Refuse { probing: true, after, .. } if after == PROBE_WAIT)
+        );
+        c.record(key.unwrap(), true, Verdict::Silent, later, &t);
+        assert_eq!(
+            c.admit(1, later, &t, Uri::default).1,
+            Admission::Go { probe: true }
+        );
+    }
+
+    #[test]
+    fn a_server_hint_times_the_probe() {
+        let c = Circuits::default();
+        let t0 = Instant::now();
+        let hint = RetryHint::new(Duration::from_secs(3), HintSource::RetryAfter);
+        for _ in 0..3 {
+            call(&c, t0, UNWELL);
+        }
+        let opened = call(&c, t0, Verdict::Unwell(Some(hint))).1;
+        assert_eq!(
+            opened,
+            Some(Transition::Opened {
+                until: Duration::from_secs(3),
+                signalled: true
+            })
+        );
+        let (refused, _) = call(&c, t0 + Duration::from_secs(2), Verdict::Answered);
+        assert!(matches!(
+            refused,
+            Admission::Refuse {
+                source: Some(HintSource::RetryAfter),
+                ..
+            }
+        ));
+        assert_eq!(
+            call(&c, t0 + Duration::from_secs(3), Verdict::Answered).1,
+            Some(Transition::Closed)
+        );
+    }
+
+    #[test]
+    fn answers_dilute_failures_and_old_failures_leave_the_window() {
+        let c = Circuits::default();
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            call(&c, t0, Verdict::Answered);
+            call(&c, t0, Verdict::Answered);
+            assert_eq!(call(&c, t0, UNWELL).1, None, "a third fail: under the rate");
+        }
+        assert_eq!(
+            call(&c, t0, Verdict::Answered).0,
+            Admission::Go { probe: false }
+        );
+        // 11 s later the three failures are gone: three more do not open.
+        let later = t0 + Duration::from_secs(11);
+        for _ in 0..3 {
+            assert_eq!(call(&c, later, UNWELL).1, None);
+        }
+        assert!(call(&c, later, UNWELL).1.is_some());
+    }
+
+    #[test]
+    fn scopes_are_bounded() {
+        let c = Circuits::default();
+        let t = thresholds();
+        let t0 = Instant::now();
+        for key in 0..MAX_SCOPES as u64 {
+            c.admit(key, t0, &t, Uri::default);
+        }
+        // All busy: a new scope goes, untracked.
+        assert_eq!(c.admit(u64::MAX, t0, &t, Uri::default).0, None);
+        // A window later they are idle and make room.
+        let later = t0 + Duration::from_secs(10);
+        assert_eq!(c.admit(u64::MAX, later, &t, Uri::default).0, Some(u64::MAX));
+        assert_eq!(c.len(), 1);
+    }
+}

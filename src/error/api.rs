@@ -1,0 +1,479 @@
+//! [`ApiError`]: the server answered with a failure.
+
+use super::field::scrub_json_text;
+use super::{AuthReport, BoxError, FieldError, RetryReport};
+use crate::hints::{HintSource, RateLimitInfo, RateLimitPolicy, RetryHint};
+use crate::redact::RequestContext;
+use crate::ErrorKind;
+use http::StatusCode;
+use serde_json::Value;
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// A failure response from an API, typed.
+///
+/// Built by [`parse_error`](crate::parse_error) (and so by the
+/// [`ErrorBodyParseLayer`](crate::ErrorBodyParseLayer)) from the status, the
+/// headers and the body, whatever the vendor's error dialect.
+///
+/// Its `Display` is one line: kind, status, message, code, hint and the
+/// request (method and redacted URI). No header is ever recorded, so no
+/// credential can appear in it.
+///
+/// ```
+/// use http::{HeaderMap, StatusCode};
+/// use tower_api_errors::{parse_error, ErrorKind};
+///
+/// let body = br#"{"error": {"code": 429, "message": "Rate limited", "retry_after": 1.5}}"#;
+/// let error = parse_error(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new(), body);
+/// assert_eq!(error.kind(), ErrorKind::RateLimited);
+/// assert_eq!(error.code(), Some("429"));
+/// assert_eq!(error.message(), "Rate limited");
+/// assert_eq!(error.retry_after(), Some(std::time::Duration::from_millis(1500)));
+/// assert!(error.is_retryable());
+/// assert_eq!(error.to_string(), "rate limited (429 Too Many Requests): Rate limited [code 429; retry after 1.5s]");
+/// ```
+#[derive(Clone)]
+pub struct ApiError {
+    inner: Box<ApiErrorInner>,
+}
+
+// No Debug derive: ApiError's own Debug decides what is shown.
+#[derive(Clone)]
+struct ApiErrorInner {
+    status: StatusCode,
+    kind: ErrorKind,
+    retryable: bool,
+    server_verdict: Option<bool>,
+    code: Option<String>,
+    message: Cow<'static, str>,
+    field_errors: Vec<FieldError>,
+    hint: Option<RetryHint>,
+    rate_limit: Option<RateLimitInfo>,
+    policies: Vec<RateLimitPolicy>,
+    details: Option<Arc<LazyJson>>,
+    request_id: Option<Box<str>>,
+    truncated: bool,
+    body_error: Option<std::sync::Arc<BoxError>>,
+    request: Option<RequestContext>,
+    retries: RetryReport,
+    auth: Option<AuthReport>,
+}
+
+/// A failure body's JSON text, kept as the bounded bytes that were read and
+/// parsed only when [`ApiError::details`] is first called.
+///
+/// Why not keep the parsed `Value`: a 64 KiB body of small objects parses
+/// into ~5.5 MiB of maps and strings, and errors are often kept (queues,
+/// logs, retries across jobs). The text costs what was read.
+struct LazyJson {
+    // A plain box: the text is shared through the `Arc` around it, so a
+    // reference-counted `Bytes` would only add its vtable to every drop.
+    text: Box<[u8]>,
+    parsed: OnceLock<Value>,
+}
+
+impl LazyJson {
+    fn value(&self) -> &Value {
+        // The text parsed once already (that is why it was kept); should
+        // it not, `Null` is the answer rather than a panic.
+        self.parsed
+            .get_or_init(|| serde_json::from_slice(&self.text).unwrap_or(Value::Null))
+    }
+}
+
+/// The parts of an [`ApiError`], as the parser assembles them.
+#[derive(Debug)]
+pub(crate) struct ApiErrorParts {
+    pub(crate) status: StatusCode,
+    pub(crate) kind: ErrorKind,
+    pub(crate) retryable: bool,
+    pub(crate) server_verdict: Option<bool>,
+    pub(crate) code: Option<String>,
+    pub(crate) message: Option<String>,
+    pub(crate) field_errors: Vec<FieldError>,
+    pub(crate) hint: Option<RetryHint>,
+    pub(crate) rate_limit: Option<RateLimitInfo>,
+    pub(crate) policies: Vec<RateLimitPolicy>,
+    /// The body's JSON text (UTF-8), when it parsed as JSON.
+    pub(crate) details: Option<Box<[u8]>>,
+    /// The upstream's request id, from the allowlisted headers.
+    pub(crate) request_id: Option<Box<str>>,
+}
+
+impl ApiError {
+    pub(crate) fn from_parts(parts: ApiErrorParts) -> Self {
+        let message = match parts.message {
+            // Not all whitespace (what `trim().is_empty()` asks, without
+            // walking back from the end: the first character decides).
+            Some(message) if !message.chars().all(char::is_whitespace) => Cow::Owned(message),
+            _ => Cow::Borrowed(parts.status.canonical_reason().unwrap_or("Unknown Status")),
+        };
+        ApiError {
+            inner: Box::new(ApiErrorInner {
+                status: parts.status,
+                kind: parts.kind,
+                retryable: parts.retryable,
+                server_verdict: parts.server_verdict,
+                code: parts.code,
+                message,
+                field_errors: parts.field_errors,
+                hint: parts.hint,
+                rate_limit: parts.rate_limit,
+                policies: parts.policies,
+                request_id: parts.request_id,
+                details: parts.details.map(|text| {
+                    Arc::new(LazyJson {
+                        text,
+                        parsed: OnceLock::new(),
+                    })
+                }),
+                truncated: false,
+                body_error: None,
+                request: None,
+                retries: RetryReport::default(),
+                auth: None,
+            }),
+        }
+    }
+
+    /// The response status.
+    pub fn status(&self) -> StatusCode {
+        self.inner.status
+    }
+
+    /// What sort of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// The vendor's error code, as a string: `"validation_failed"`,
+    /// `"VERSION_OUTDATED"`, `"404"` (numeric codes are stringified),
+    /// `"Unauthorized"`.
+    pub fn code(&self) -> Option<&str> {
+        self.inner.code.as_deref()
+    }
+
+    /// The human-readable message. Never empty: when the body has none, the
+    /// status's canonical reason (`"Service Unavailable"`).
+    pub fn message(&self) -> &str {
+        &self.inner.message
+    }
+
+    /// Fields that failed validation, in the order the body lists them.
+    pub fn field_errors(&self) -> &[FieldError] {
+        &self.inner.field_errors
+    }
+
+    /// How long the server asked to wait before retrying.
+    ///
+    /// Header hints win over the body's: `retry-after-ms`, `Retry-After`,
+    /// `grpc-retry-pushback-ms`, then a body field such as `retry_after`,
+    /// then the reset of an exhausted rate-limit window. See
+    /// [`retry_hint`](Self::retry_hint) for where it came from.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.inner.hint.map(|hint| hint.delay())
+    }
+
+    /// The retry hint with its source.
+    pub fn retry_hint(&self) -> Option<RetryHint> {
+        self.inner.hint
+    }
+
+    /// The server's rate-limit state, from whichever rate-limit headers it sent.
+    pub fn rate_limit(&self) -> Option<&RateLimitInfo> {
+        self.inner.rate_limit.as_ref()
+    }
+
+    /// Every rate-limit window the server announced on this response (its
+    /// binding one is [`rate_limit`](Self::rate_limit)), read once with
+    /// the rest of its headers: what a quota layer learns from a failure
+    /// without parsing the headers again. Empty when it announced none.
+    pub fn policies(&self) -> &[RateLimitPolicy] {
+        &self.inner.policies
+    }
+
+    /// The parsed JSON body, for anything the typed accessors do not cover
+    /// (`min_version` and `update_url` of a 426, a vendor's `request_id`).
+    ///
+    /// The error keeps the body's JSON *text* (at most the bytes read) and
+    /// parses it on the first call, then keeps the parsed value: a kept
+    /// error stays within about twice the body read until then. Clones
+    /// share both. [`details_json`](Self::details_json) gives the text
+    /// without parsing.
+    pub fn details(&self) -> Option<&Value> {
+        self.inner.details.as_deref().map(LazyJson::value)
+    }
+
+    /// The body's JSON text (UTF-8, a declared charset already decoded),
+    /// when the body was JSON; never parses.
+    pub fn details_json(&self) -> Option<&str> {
+        let text = &self.inner.details.as_deref()?.text;
+        std::str::from_utf8(text).ok()
+    }
+
+    /// The upstream's id for this request, as its support desk asks for
+    /// it, from the first of these response headers present: `request-id`
+    /// (Stripe, Anthropic), `x-request-id` (OpenAI and most others),
+    /// `x-github-request-id`, `x-amzn-requestid`, `x-amzn-request-id`,
+    /// `x-amz-request-id`, `apigw-requestid` (AWS), `x-ms-request-id`
+    /// (Azure), `x-goog-request-id`, `cf-ray` (Cloudflare),
+    /// `x-correlation-id`. No other header is ever recorded; a value longer
+    /// than 128 bytes or with other than visible ASCII is ignored.
+    pub fn request_id(&self) -> Option<&str> {
+        self.inner.request_id.as_deref()
+    }
+
+    /// Whether trying again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        self.inner.retryable
+    }
+
+    /// The server's explicit retry verdict (`x-should-retry`,
+    /// `Stripe-Should-Retry`), when it sent one.
+    pub fn server_verdict(&self) -> Option<bool> {
+        self.inner.server_verdict
+    }
+
+    /// True when the body was not read to its end: it outgrew the cap,
+    /// failed mid-stream or stalled. The fields come from what was read.
+    pub fn is_truncated(&self) -> bool {
+        self.inner.truncated
+    }
+
+    /// The request that failed: method and redacted URI, when a layer
+    /// recorded it.
+    pub fn request(&self) -> Option<&RequestContext> {
+        self.inner.request.as_ref()
+    }
+
+    /// Attempts made (the first included) and time waited between them.
+    pub fn retries(&self) -> RetryReport {
+        self.inner.retries
+    }
+
+    /// Shorthand for `self.retries().attempts()`.
+    pub fn attempts(&self) -> u32 {
+        self.inner.retries.attempts()
+    }
+
+    /// What the [`AuthLayer`](crate::auth::AuthLayer) did, when this error
+    /// answered a request it sent again with a renewed credential.
+    pub fn auth_report(&self) -> Option<AuthReport> {
+        self.inner.auth
+    }
+
+    /// True for [`ErrorKind::RateLimited`].
+    pub fn is_rate_limited(&self) -> bool {
+        self.inner.kind == ErrorKind::RateLimited
+    }
+
+    /// True for [`ErrorKind::Unauthorized`] and [`ErrorKind::Forbidden`].
+    pub fn is_auth(&self) -> bool {
+        matches!(
+            self.inner.kind,
+            ErrorKind::Unauthorized | ErrorKind::Forbidden
+        )
+    }
+
+    /// True for [`ErrorKind::NotFound`].
+    pub fn is_not_found(&self) -> bool {
+        self.inner.kind == ErrorKind::NotFound
+    }
+
+    pub(crate) fn set_truncated(&mut self, cause: Option<BoxError>) {
+        self.inner.truncated = true;
+        if let Some(cause) = cause {
+            self.inner.body_error = Some(std::sync::Arc::new(cause));
+        }
+    }
+
+    pub(crate) fn set_request(&mut self, request: Option<RequestContext>) {
+        self.inner.request = request;
+    }
+
+    pub(crate) fn set_retries(&mut self, retries: RetryReport) {
+        self.inner.retries = retries;
+    }
+
+    pub(crate) fn set_auth_report(&mut self, report: AuthReport) {
+        self.inner.auth = Some(report);
+    }
+
+    /// Replaces echoed secrets in everything the body gave: message, code,
+    /// field errors and details.
+    pub(crate) fn scrub(&mut self, scrubber: &crate::redact::Scrubber<'_>) {
+        let inner = &mut *self.inner;
+        if let Cow::Owned(text) = scrubber.scrub(&inner.message) {
+            inner.message = Cow::Owned(text);
+        }
+        if let Some(code) = &mut inner.code {
+            if let Cow::Owned(text) = scrubber.scrub(code) {
+                *code = text;
+            }
+        }
+        for field in &mut inner.field_errors {
+            field.scrub(scrubber);
+        }
+        if let Some(details) = &mut inner.details {
+            if let Some(text) = scrub_json_text(&details.text, scrubber) {
+                *details = Arc::new(LazyJson {
+                    text,
+                    parsed: OnceLock::new(),
+                });
+            }
+        }
+    }
+
+    /// Adds a body hint where the headers gave none.
+    pub(crate) fn merge_body_hint(&mut self, delay: Option<Duration>) {
+        if self.inner.hint.is_none() {
+            self.inner.hint = delay.map(|delay| RetryHint::new(delay, HintSource::Body));
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.inner;
+        write!(f, "{} ({}): {}", inner.kind, inner.status, inner.message)?;
+        let mut notes = Vec::new();
+        if let Some(code) = &inner.code {
+            notes.push(format!("code {code}"));
+        }
+        if let Some(id) = &inner.request_id {
+            notes.push(format!("request id {id}"));
+        }
+        if !inner.field_errors.is_empty() {
+            let fields: Vec<&str> = inner.field_errors.iter().map(FieldError::field).collect();
+            notes.push(format!("fields {}", fields.join(", ")));
+        }
+        if let Some(hint) = inner.hint {
+            notes.push(format!("retry after {:?}", hint.delay()));
+        }
+        if inner.retries.attempts() > 1 {
+            notes.push(format!("after {} attempts", inner.retries.attempts()));
+        }
+        if let Some(reason) = inner.retries.gave_up() {
+            notes.push(format!("gave up: {reason}"));
+        }
+        if inner.auth.is_some_and(|auth| auth.resent()) {
+            notes.push("sent again with a renewed credential".to_owned());
+        }
+        if inner.truncated {
+            notes.push("body truncated".to_owned());
+        }
+        if !notes.is_empty() {
+            write!(f, " [{}]", notes.join("; "))?;
+        }
+        if let Some(request) = &inner.request {
+            write!(f, " ({request})")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.inner;
+        f.debug_struct("ApiError")
+            .field("status", &inner.status)
+            .field("kind", &inner.kind)
+            .field("code", &inner.code)
+            .field("message", &inner.message)
+            .field("field_errors", &inner.field_errors)
+            .field("retry_hint", &inner.hint)
+            .field("rate_limit", &inner.rate_limit)
+            .field("retryable", &inner.retryable)
+            .field("truncated", &inner.truncated)
+            .field("request", &inner.request)
+            .field("retries", &inner.retries)
+            .field("request_id", &inner.request_id)
+            .field("auth", &inner.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::error::Error for ApiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner
+            .body_error
+            .as_deref()
+            .map(|error| &**error as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// The response headers an upstream's request id is read from, in order.
+/// The rank of a request id header, most specific first (a `match` on the
+/// name: one comparison of lengths, then at most one of bytes).
+fn request_id_rank(name: &str) -> Option<usize> {
+    Some(match name {
+        "request-id" => 0,
+        "x-request-id" => 1,
+        "x-github-request-id" => 2,
+        "x-amzn-requestid" => 3,
+        "x-amzn-request-id" => 4,
+        "x-amz-request-id" => 5,
+        "apigw-requestid" => 6,
+        "x-ms-request-id" => 7,
+        "x-goog-request-id" => 8,
+        "cf-ray" => 9,
+        "x-correlation-id" => 10,
+        _ => return None,
+    })
+}
+
+/// The longest request id kept.
+const MAX_REQUEST_ID: usize = 128;
+
+/// The upstream's request id (see [`ApiError::request_id`]): one pass over
+/// the headers (not a hashed lookup per candidate name), the most specific
+/// name's first valid value winning.
+pub(crate) fn request_id(headers: &http::HeaderMap) -> Option<Box<str>> {
+    let mut best: Option<(usize, &[u8])> = None;
+    for (name, value) in headers {
+        let Some(rank) = request_id_rank(name.as_str()) else {
+            continue;
+        };
+        if best.is_some_and(|(best, _)| best <= rank) {
+            continue;
+        }
+        let value = value.as_bytes();
+        let ok = !value.is_empty() && value.len() <= MAX_REQUEST_ID && is_graphic(value);
+        if ok {
+            best = Some((rank, value));
+        }
+    }
+    // Visible ASCII only (checked above): valid UTF-8 as it is.
+    best.and_then(|(_, value)| std::str::from_utf8(value).ok().map(Box::from))
+}
+
+/// Whether every byte is graphic ASCII (`!` to `~`).
+fn is_graphic(bytes: &[u8]) -> bool {
+    bytes.iter().all(u8::is_ascii_graphic)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_graphic;
+
+    /// The word-at-a-time check agrees with a byte-at-a-time one on every
+    /// byte value at every position of a word and of the remainder.
+    #[test]
+    fn is_graphic_agrees_with_a_byte_at_a_time_check() {
+        for byte in 0u8..=255 {
+            for at in 0..19 {
+                let mut bytes = vec![b'a'; 19];
+                bytes[at] = byte;
+                assert_eq!(
+                    is_graphic(&bytes),
+                    bytes.iter().all(u8::is_ascii_graphic),
+                    "{byte:#x} at {at}"
+                );
+            }
+        }
+        assert!(is_graphic(b""));
+    }
+}

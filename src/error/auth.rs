@@ -1,0 +1,263 @@
+//! [`Unauthorized`], [`AuthFailure`] and [`AuthReport`]: how an
+//! authenticated request ended. Built by the auth layer, re-exported from
+//! [`auth`](crate::auth).
+
+use super::{write_outcome, ApiError, RetryReport};
+use crate::redact::RequestContext;
+use http::StatusCode;
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+
+/// What the auth layer did for one request: sends and renewal.
+///
+/// In the extensions of a response that was sent again, on an
+/// [`ApiError`] or [`TransportError`](crate::TransportError) that answered
+/// the re-send ([`auth_report`](crate::Error::auth_report)), and on every
+/// [`Unauthorized`]. A request that went through once carries none (a
+/// success costs no allocation).
+///
+/// The auth layer's re-send is not a retry: it happens inside one attempt
+/// of the [`RetryLayer`](crate::RetryLayer), whose
+/// [`RetryReport`] counts attempts and draws on its budget; the re-send
+/// does neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AuthReport {
+    sends: u32,
+    renewal: Option<Renewal>,
+}
+
+impl AuthReport {
+    pub(crate) fn new(sends: u32, renewal: Option<Renewal>) -> Self {
+        AuthReport { sends, renewal }
+    }
+
+    /// Requests the auth layer sent: 1, or 2 when it sent the request
+    /// again with a renewed credential.
+    pub fn sends(&self) -> u32 {
+        self.sends
+    }
+
+    /// True when the request was sent again with a renewed credential.
+    pub fn resent(&self) -> bool {
+        self.sends > 1
+    }
+
+    /// How the rejected credential was renewed, when it was.
+    pub fn renewal(&self) -> Option<Renewal> {
+        self.renewal
+    }
+}
+
+/// How a rejected credential was renewed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Renewal {
+    /// The token source refreshed it (for this request, or for another
+    /// rejected with the same credential, whose refresh this one shared).
+    Refreshed,
+    /// A newer credential was already current (another request had it
+    /// refreshed meanwhile): no refresh, the request went again with it.
+    AlreadyRenewed,
+}
+
+/// Why an [`Unauthorized`] error ended a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthFailure {
+    /// The token source could not give a first credential; nothing was sent.
+    NoCredential,
+    /// The server rejected the credential and the refresh failed.
+    RefreshFailed,
+    /// The server rejected the credential and the refresh handed back the
+    /// same one: sending it again would only be rejected again.
+    SameCredential,
+    /// The server rejected the credential, and the request body outgrew
+    /// the replay cap, so it cannot be sent again. The credential is still
+    /// refreshed, for the requests that follow.
+    BodyNotReplayable,
+    /// The server rejected the credential while the backoff that followed
+    /// its last failed refresh ran: no refresh was attempted, and
+    /// [`source`](std::error::Error::source) is that refresh's failure. See
+    /// [`AuthLayer::refresh_backoff`](crate::AuthLayer::refresh_backoff).
+    RefreshBackingOff,
+}
+
+impl fmt::Display for AuthFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AuthFailure::NoCredential => "the token source gave no credential",
+            AuthFailure::RefreshFailed => "the credential was rejected and refreshing it failed",
+            AuthFailure::SameCredential => {
+                "the credential was rejected and the token source gave it back unchanged"
+            }
+            AuthFailure::BodyNotReplayable => {
+                "the credential was rejected and the request body is too large to send again"
+            }
+            AuthFailure::RefreshBackingOff => {
+                "the credential was rejected and refreshing it is backing off after a failure"
+            }
+        })
+    }
+}
+
+/// A shared error source: a token source's failure, checked for the
+/// credential.
+pub(crate) type SharedSource = Arc<dyn StdError + Send + Sync>;
+
+/// What ended a single-flight load, as every waiter receives it.
+#[derive(Debug, Clone)]
+pub(crate) struct Failure {
+    pub(crate) reason: AuthFailure,
+    pub(crate) source: Option<SharedSource>,
+}
+
+/// A request ended by the auth layer: no credential, a failed refresh, a
+/// refresh that gave back the rejected credential, or a rejected request
+/// whose body cannot be sent again.
+///
+/// [`source`](std::error::Error::source) is the token source's error, when
+/// there is one. That error was checked: if its text (anywhere in its
+/// chain, `Display` or `Debug`) contained the rejected credential, it is
+/// replaced by a note saying it was withheld. Nothing here holds a
+/// credential.
+pub struct Unauthorized {
+    reason: AuthFailure,
+    status: Option<StatusCode>,
+    rejection: Option<ApiError>,
+    source: Option<SharedSource>,
+    report: AuthReport,
+    request: Option<RequestContext>,
+    retries: RetryReport,
+    // Not an end: a request to the retry layer above to send again (see
+    // `AuthResend`). Never reaches a caller.
+    resend: Option<AuthResend>,
+}
+
+/// Under [`ApiErrorsLayer`](crate::ApiErrorsLayer), the auth layer keeps no
+/// copy of the request: after renewing a rejected credential it asks the
+/// retry layer above (which keeps one) to send the request again, and that
+/// re-send carries this extension: its answer is the answer (no second
+/// renewal), with the renewal it followed in its [`AuthReport`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AuthResend {
+    pub(crate) renewal: Option<Renewal>,
+}
+
+impl Unauthorized {
+    pub(crate) fn new(
+        failure: Failure,
+        status: Option<StatusCode>,
+        rejection: Option<ApiError>,
+        report: AuthReport,
+        request: Option<RequestContext>,
+    ) -> Self {
+        Unauthorized {
+            reason: failure.reason,
+            status,
+            rejection,
+            source: failure.source,
+            report,
+            request,
+            retries: RetryReport::default(),
+            resend: None,
+        }
+    }
+
+    /// The request to the retry layer above to send again (see
+    /// [`AuthResend`]) after `renewal` of the credential `status` rejected.
+    pub(crate) fn resend(status: Option<StatusCode>, renewal: Option<Renewal>) -> Self {
+        let failure = Failure {
+            reason: AuthFailure::RefreshFailed,
+            source: None,
+        };
+        let mut unauthorized =
+            Unauthorized::new(failure, status, None, AuthReport::new(1, renewal), None);
+        unauthorized.resend = Some(AuthResend { renewal });
+        unauthorized
+    }
+
+    pub(crate) fn resend_requested(&self) -> Option<AuthResend> {
+        self.resend
+    }
+
+    /// Why the request ended.
+    pub fn reason(&self) -> AuthFailure {
+        self.reason
+    }
+
+    /// The status that rejected the credential (401; or a 400 or 403 that
+    /// said `error="invalid_token"`), when a request was sent.
+    pub fn status(&self) -> Option<StatusCode> {
+        self.status
+    }
+
+    /// The server's typed answer to the rejected request, when the parse
+    /// layer sits below the auth layer.
+    pub fn rejection(&self) -> Option<&ApiError> {
+        self.rejection.as_ref()
+    }
+
+    /// What the auth layer did: one send, and the renewal if any.
+    pub fn report(&self) -> AuthReport {
+        self.report
+    }
+
+    /// The request, method and redacted URI.
+    pub fn request(&self) -> Option<&RequestContext> {
+        self.request.as_ref()
+    }
+
+    /// Attempts made by the retry layer, when one sits above.
+    pub fn retries(&self) -> RetryReport {
+        self.retries
+    }
+
+    pub(crate) fn set_retries(&mut self, retries: RetryReport) {
+        self.retries = retries;
+    }
+
+    pub(crate) fn rejection_mut(&mut self) -> Option<&mut ApiError> {
+        self.rejection.as_mut()
+    }
+
+    pub(crate) fn set_request(&mut self, request: Option<RequestContext>) {
+        self.request = request;
+    }
+}
+
+impl fmt::Display for Unauthorized {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("unauthorized")?;
+        if let Some(status) = self.status {
+            write!(f, " ({status})")?;
+        }
+        write!(f, ": {}", self.reason)?;
+        if let Some(source) = &self.source {
+            write!(f, ": {source}")?;
+        }
+        write_outcome(f, self.retries, self.request.as_ref())
+    }
+}
+
+impl fmt::Debug for Unauthorized {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Unauthorized")
+            .field("reason", &self.reason)
+            .field("status", &self.status)
+            .field("rejection", &self.rejection)
+            .field("source", &self.source)
+            .field("report", &self.report)
+            .field("request", &self.request)
+            .field("retries", &self.retries)
+            .finish()
+    }
+}
+
+impl StdError for Unauthorized {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|source| source as &(dyn StdError + 'static))
+    }
+}

@@ -1,0 +1,279 @@
+//! The typed errors: [`ApiError`] (the server answered with a failure),
+//! [`TransportError`] (no usable answer), the layers' own refusals
+//! ([`RateLimited`], [`Unauthorized`], [`CircuitOpen`]), and [`Error`], which is one of them.
+//!
+//! This module sits below every layer and imports none: the layers build
+//! these values, the caller matches on them.
+
+mod api;
+mod auth;
+mod circuit;
+mod field;
+mod rate_limited;
+mod report;
+mod transport;
+
+pub use api::ApiError;
+pub(crate) use api::{request_id, ApiErrorParts};
+pub use auth::{AuthFailure, AuthReport, Renewal, Unauthorized};
+pub(crate) use auth::{AuthResend, Failure, SharedSource};
+pub use circuit::CircuitOpen;
+pub use field::FieldError;
+pub use rate_limited::{RateLimited, ScopeKey};
+pub(crate) use report::write_outcome;
+pub use report::{RetryReport, StopReason};
+pub use transport::TransportError;
+use transport::MAX_CAUSES;
+
+use crate::redact::RequestContext;
+use crate::ErrorKind;
+use std::fmt;
+
+/// A boxed error, as tower uses for inner services' errors.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The error of the parse and retry layers: the server's typed failure, or
+/// a transport failure. Match on it; no downcasting needed.
+///
+/// ```
+/// use tower_api_errors::{Error, ErrorKind};
+///
+/// fn describe(error: &Error) -> String {
+///     match error {
+///         Error::Api(api) if api.is_rate_limited() => format!("slow down: {:?}", api.retry_after()),
+///         Error::Api(api) => format!("{}: {}", api.status(), api.message()),
+///         Error::Transport(transport) => format!("network: {transport}"),
+///         _ => error.to_string(),
+///     }
+/// }
+/// let error = Error::from(tower_api_errors::TransportError::new("connection reset"));
+/// assert_eq!(error.kind(), ErrorKind::Transport);
+/// assert_eq!(describe(&error), "network: transport error: connection reset");
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server answered with a failure.
+    Api(ApiError),
+    /// No usable answer.
+    Transport(TransportError),
+    /// The [quota layer](crate::quota) refused the request without sending
+    /// it: the learned quota frees up later than it may wait.
+    RateLimited(RateLimited),
+    /// The [`AuthLayer`](crate::auth::AuthLayer) ended the request: no
+    /// credential, or a rejected one it could not renew or send again.
+    Unauthorized(Unauthorized),
+    /// A [circuit breaker](crate::breaker) refused the request without
+    /// sending it: the upstream is unwell; it says when to come back.
+    CircuitOpen(CircuitOpen),
+}
+
+impl Error {
+    /// The kind: the API error's, or [`ErrorKind::Transport`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Api(api) => api.kind(),
+            Error::Transport(_) => ErrorKind::Transport,
+            Error::RateLimited(_) => ErrorKind::RateLimited,
+            Error::Unauthorized(_) => ErrorKind::Unauthorized,
+            Error::CircuitOpen(_) => ErrorKind::Unavailable,
+        }
+    }
+
+    /// The API error, if the server answered.
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(api) => Some(api),
+            _ => None,
+        }
+    }
+
+    /// The quota layer's refusal, if the request was never sent.
+    pub fn rate_limited(&self) -> Option<&RateLimited> {
+        match self {
+            Error::RateLimited(refused) => Some(refused),
+            _ => None,
+        }
+    }
+
+    /// The circuit breaker's refusal, if the request was never sent.
+    pub fn circuit_open(&self) -> Option<&CircuitOpen> {
+        match self {
+            Error::CircuitOpen(open) => Some(open),
+            _ => None,
+        }
+    }
+
+    /// The API error, by value.
+    pub fn into_api(self) -> Option<ApiError> {
+        match self {
+            Error::Api(api) => Some(api),
+            _ => None,
+        }
+    }
+
+    /// The transport error, if there was no usable answer.
+    pub fn transport(&self) -> Option<&TransportError> {
+        match self {
+            Error::Transport(transport) => Some(transport),
+            _ => None,
+        }
+    }
+
+    /// The auth layer's error, when it ended the request.
+    pub fn unauthorized(&self) -> Option<&Unauthorized> {
+        match self {
+            Error::Unauthorized(unauthorized) => Some(unauthorized),
+            _ => None,
+        }
+    }
+
+    /// What the [`AuthLayer`](crate::auth::AuthLayer) did, when it sent the
+    /// request again or ended it.
+    pub fn auth_report(&self) -> Option<AuthReport> {
+        match self {
+            Error::Api(api) => api.auth_report(),
+            Error::Transport(transport) => transport.auth_report(),
+            Error::Unauthorized(unauthorized) => Some(unauthorized.report()),
+            // Refused before the auth layer below could act.
+            Error::RateLimited(_) | Error::CircuitOpen(_) => None,
+        }
+    }
+
+    pub(crate) fn set_auth_report(&mut self, report: AuthReport) {
+        match self {
+            Error::Api(api) => api.set_auth_report(report),
+            Error::Transport(transport) => transport.auth = Some(report),
+            Error::Unauthorized(_) | Error::RateLimited(_) | Error::CircuitOpen(_) => {}
+        }
+    }
+
+    /// Attempts made and time waited between them.
+    pub fn retries(&self) -> RetryReport {
+        match self {
+            Error::Api(api) => api.retries(),
+            Error::Transport(transport) => transport.retries(),
+            Error::RateLimited(refused) => refused.retries(),
+            Error::Unauthorized(unauthorized) => unauthorized.retries(),
+            Error::CircuitOpen(open) => open.retries(),
+        }
+    }
+
+    pub(crate) fn set_retries(&mut self, retries: RetryReport) {
+        match self {
+            Error::Api(api) => api.set_retries(retries),
+            Error::Transport(transport) => transport.set_retries(retries),
+            Error::RateLimited(refused) => refused.set_retries(retries),
+            Error::Unauthorized(unauthorized) => unauthorized.set_retries(retries),
+            Error::CircuitOpen(open) => open.set_retries(retries),
+        }
+    }
+
+    /// Recovers our error from a boxed one, as `tower::buffer::Buffer`,
+    /// `tower::timeout::Timeout` and other generic middleware return it:
+    /// our own [`Error`] comes back as it was; an API error found in the
+    /// source chain (a `Buffer` worker's shared failure) is cloned out; a
+    /// timeout's `Elapsed` becomes a [`TransportError`] that
+    /// [`is_deadline`](TransportError::is_deadline); anything else a
+    /// [`TransportError`] around it. Also available as `Error::from(boxed)`,
+    /// so `?` works on a `BoxError`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower::{service_fn, ServiceBuilder, ServiceExt};
+    /// use tower_api_errors::{BoxError, Error};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let slow = ServiceBuilder::new()
+    ///     .timeout(Duration::from_secs(1))
+    ///     .service(service_fn(|_: ()| async {
+    ///         tokio::time::sleep(Duration::from_secs(5)).await;
+    ///         Ok::<_, Error>(())
+    ///     }));
+    /// let boxed: BoxError = slow.oneshot(()).await.unwrap_err();
+    /// let error = Error::from_boxed(boxed);
+    /// assert!(error.transport().unwrap().is_deadline());
+    /// # }
+    /// ```
+    pub fn from_boxed(error: BoxError) -> Self {
+        let error = match error.downcast::<Error>() {
+            Ok(ours) => return *ours,
+            Err(other) => other,
+        };
+        let mut next: Option<&(dyn std::error::Error + 'static)> = error.source();
+        for _ in 0..MAX_CAUSES {
+            let Some(cause) = next else { break };
+            if let Some(Error::Api(api)) = cause.downcast_ref::<Error>() {
+                return Error::Api(api.clone());
+            }
+            if let Some(api) = cause.downcast_ref::<ApiError>() {
+                return Error::Api(api.clone());
+            }
+            next = cause.source();
+        }
+        Error::Transport(TransportError::new(error))
+    }
+
+    /// Turns an inner service's error into ours: our own `Error` passes
+    /// through unchanged (so stacked layers do not nest it), anything else
+    /// becomes a [`TransportError`].
+    pub(crate) fn from_inner(error: impl Into<BoxError>, request: Option<RequestContext>) -> Self {
+        match error.into().downcast::<Error>() {
+            Ok(ours) => *ours,
+            Err(other) => {
+                let mut transport = TransportError::new(other);
+                transport.set_request(request);
+                Error::Transport(transport)
+            }
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Api(api) => api.fmt(f),
+            Error::Transport(transport) => transport.fmt(f),
+            Error::RateLimited(refused) => refused.fmt(f),
+            Error::Unauthorized(unauthorized) => unauthorized.fmt(f),
+            Error::CircuitOpen(open) => open.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Api(api) => api.source(),
+            Error::Transport(transport) => transport.source(),
+            Error::RateLimited(refused) => refused.source(),
+            Error::Unauthorized(unauthorized) => unauthorized.source(),
+            Error::CircuitOpen(open) => open.source(),
+        }
+    }
+}
+
+impl From<BoxError> for Error {
+    /// See [`Error::from_boxed`].
+    fn from(error: BoxError) -> Self {
+        Error::from_boxed(error)
+    }
+}
+
+impl From<ApiError> for Error {
+    fn from(api: ApiError) -> Self {
+        Error::Api(api)
+    }
+}
+
+impl From<Unauthorized> for Error {
+    fn from(unauthorized: Unauthorized) -> Self {
+        Error::Unauthorized(unauthorized)
+    }
+}
+
+impl From<TransportError> for Error {
+    fn from(transport: TransportError) -> Self {
+        Error::Transport(transport)
+    }
+}

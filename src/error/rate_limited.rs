@@ -1,0 +1,112 @@
+//! [`RateLimited`]: a request the quota layer refused without sending,
+//! and the [`ScopeKey`] it names. Built by the quota layer, re-exported from
+//! [`quota`](crate::quota).
+
+use super::RetryReport;
+use crate::redact::RequestContext;
+use std::fmt;
+use std::time::Duration;
+
+/// The quota layer refused a request **without sending it**: the scope's
+/// learned quota (or a cooldown a server asked for) frees up later than
+/// [`max_wait`](crate::quota::QuotaLayer::max_wait) allows.
+///
+/// It carries when to come back. The retry layer does not retry it (as it
+/// does not sleep on a hint longer than it may wait): the caller decides.
+/// Its `Display` shows the scope digest and the redacted request, never a
+/// partition value.
+#[derive(Debug, Clone)]
+pub struct RateLimited {
+    retry_after: Duration,
+    scope: ScopeKey,
+    request: Option<RequestContext>,
+    retries: RetryReport,
+}
+
+impl RateLimited {
+    pub(crate) fn new(retry_after: Duration, scope: ScopeKey, request: RequestContext) -> Self {
+        RateLimited {
+            retry_after,
+            scope,
+            request: Some(request),
+            retries: RetryReport::default(),
+        }
+    }
+
+    /// How long until the scope's quota frees up (or its cooldown ends).
+    pub fn retry_after(&self) -> Duration {
+        self.retry_after
+    }
+
+    /// The scope whose quota is spent.
+    pub fn scope(&self) -> ScopeKey {
+        self.scope
+    }
+
+    /// The refused request: method and redacted URI.
+    pub fn request(&self) -> Option<&RequestContext> {
+        self.request.as_ref()
+    }
+
+    /// Attempts made and time waited, as the retry layer above reports them.
+    pub fn retries(&self) -> RetryReport {
+        self.retries
+    }
+
+    pub(crate) fn set_retries(&mut self, retries: RetryReport) {
+        self.retries = retries;
+    }
+}
+
+impl fmt::Display for RateLimited {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "rate limited locally: quota of scope {} frees up in {:?}, longer than max_wait; not sent",
+            self.scope, self.retry_after
+        )?;
+        if self.retries.attempts() > 1 {
+            write!(f, " [after {} attempts]", self.retries.attempts())?;
+        }
+        if let Some(request) = &self.request {
+            write!(f, " ({request})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RateLimited {}
+
+/// Which learned state a request draws from: the request's authority
+/// (host and port, never user-info) and, when the layer has a
+/// [`partition`](crate::quota::QuotaLayer::partition), the hashed partition
+/// value ([`ScopeKey::new`] computes it).
+///
+/// It is a 64-bit digest: no credential or tenant name can be read back
+/// from it, so it is what store keys and log lines show (as 16 hex digits).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ScopeKey(u64);
+
+impl ScopeKey {
+    /// A scope from its digest (for stores that keep keys elsewhere).
+    pub fn from_u64(digest: u64) -> Self {
+        ScopeKey(digest)
+    }
+
+    /// The digest.
+    pub fn as_u64(&self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for ScopeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl fmt::Debug for ScopeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ScopeKey({self})")
+    }
+}

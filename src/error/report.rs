@@ -1,0 +1,123 @@
+//! [`RetryReport`] and [`StopReason`]: how the retry layer's attempts went.
+
+use crate::redact::RequestContext;
+use std::fmt;
+use std::time::Duration;
+
+/// Why the retry layer stopped trying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// The failure is not one a retry can fix (a 4xx other than 408/429, a
+    /// 501, a server's `x-should-retry: false`).
+    NotRetryable,
+    /// The request is not idempotent (a POST or PATCH without an
+    /// `Idempotency-Key`) and may have reached the server.
+    NotIdempotent,
+    /// The policy's `retry_if` said no.
+    ForbiddenByPolicy,
+    /// The request body outgrew the replay cap, so it cannot be sent again.
+    BodyNotReplayable,
+    /// `max_attempts` were made.
+    MaxAttempts,
+    /// The server asked to wait longer than `max_retry_after`: the caller
+    /// decides (the hint is on the error).
+    HintTooLong,
+    /// The next wait would end past the deadline, or the deadline passed
+    /// during an attempt.
+    Deadline,
+    /// The retry budget shared by the service's clones is spent.
+    BudgetExhausted,
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StopReason::NotRetryable => "not retryable",
+            StopReason::NotIdempotent => "request not idempotent",
+            StopReason::ForbiddenByPolicy => "policy said no",
+            StopReason::BodyNotReplayable => "request body too large to replay",
+            StopReason::MaxAttempts => "attempts exhausted",
+            StopReason::HintTooLong => "server asked to wait longer than max_retry_after",
+            StopReason::Deadline => "deadline",
+            StopReason::BudgetExhausted => "retry budget exhausted",
+        })
+    }
+}
+
+/// How retries went for the request an error or response belongs to.
+///
+/// The retry layer puts it on every error it returns, and into the
+/// extensions of a response that needed more than one attempt or that it
+/// gave up on. Without a retry layer it is one attempt and no wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RetryReport {
+    attempts: u32,
+    waited: Duration,
+    stopped: Option<StopReason>,
+}
+
+impl RetryReport {
+    /// A report of `attempts` (the first included) and `waited` in total
+    /// between them.
+    pub fn new(attempts: u32, waited: Duration) -> Self {
+        RetryReport {
+            attempts,
+            waited,
+            stopped: None,
+        }
+    }
+
+    /// Records why retrying stopped.
+    pub fn with_stop(mut self, reason: Option<StopReason>) -> Self {
+        self.stopped = reason;
+        self
+    }
+
+    /// Attempts made, the first included.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Time spent waiting between attempts.
+    pub fn waited(&self) -> Duration {
+        self.waited
+    }
+
+    /// Why the retry layer stopped, for an outcome that is a failure.
+    pub fn stopped(&self) -> Option<StopReason> {
+        self.stopped
+    }
+
+    /// Why the retry layer gave up, when that is news: every reason but
+    /// [`StopReason::NotRetryable`], which is the ordinary fate of a 404
+    /// and not worth mentioning. What error messages print.
+    pub fn gave_up(&self) -> Option<StopReason> {
+        self.stopped
+            .filter(|reason| *reason != StopReason::NotRetryable)
+    }
+}
+
+impl Default for RetryReport {
+    fn default() -> Self {
+        RetryReport::new(1, Duration::ZERO)
+    }
+}
+
+/// The end of a transport or auth error's one-line `Display`: the attempts
+/// and why the retry layer gave up, when that is news, then the request.
+pub(crate) fn write_outcome(
+    f: &mut fmt::Formatter<'_>,
+    retries: RetryReport,
+    request: Option<&RequestContext>,
+) -> fmt::Result {
+    match (retries.attempts(), retries.gave_up()) {
+        (1, None) => {}
+        (attempts, None) => write!(f, " [after {attempts} attempts]")?,
+        (attempts, Some(reason)) => write!(f, " [after {attempts} attempts; gave up: {reason}]")?,
+    }
+    if let Some(request) = request {
+        write!(f, " ({request})")?;
+    }
+    Ok(())
+}

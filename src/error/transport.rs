@@ -1,0 +1,165 @@
+//! [`TransportError`]: no usable response.
+
+use super::{write_outcome, AuthReport, BoxError, RetryReport};
+use crate::redact::RequestContext;
+use std::fmt;
+
+/// No usable response: the connection failed, the inner service errored, or
+/// the request could not be sent again.
+///
+/// `source()` is the inner service's error, unchanged.
+pub struct TransportError {
+    source: BoxError,
+    request: Option<RequestContext>,
+    retries: RetryReport,
+    pub(super) auth: Option<AuthReport>,
+}
+
+impl TransportError {
+    /// Wraps an inner service's error.
+    pub fn new(source: impl Into<BoxError>) -> Self {
+        TransportError {
+            source: source.into(),
+            request: None,
+            retries: RetryReport::default(),
+            auth: None,
+        }
+    }
+
+    /// True when the error says the connection was never made, so the
+    /// request cannot have reached the server: an `io::Error` of kind
+    /// `ConnectionRefused`, `AddrNotAvailable` or `NotConnected` anywhere in
+    /// the source chain, or hyper-util's or reqwest's connect error.
+    pub fn is_connect(&self) -> bool {
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(&*self.source);
+        while let Some(error) = next {
+            if let Some(io) = error.downcast_ref::<std::io::Error>() {
+                if matches!(
+                    io.kind(),
+                    std::io::ErrorKind::ConnectionRefused
+                        | std::io::ErrorKind::AddrNotAvailable
+                        | std::io::ErrorKind::NotConnected
+                ) {
+                    return true;
+                }
+            }
+            #[cfg(feature = "reqwest")]
+            if let Some(client) = error.downcast_ref::<::reqwest::Error>() {
+                if client.is_connect() {
+                    return true;
+                }
+            }
+            #[cfg(feature = "hyper-util")]
+            if let Some(client) = error.downcast_ref::<hyper_util::client::legacy::Error>() {
+                if client.is_connect() {
+                    return true;
+                }
+            }
+            // Without the `hyper-util` feature, hyper-util's legacy client
+            // is recognised by its text: "client error (Connect)".
+            #[cfg(not(feature = "hyper-util"))]
+            if error.to_string().contains("(Connect)") {
+                return true;
+            }
+            next = error.source();
+        }
+        false
+    }
+
+    /// An attempt cut short by the retry layer's deadline.
+    pub(crate) fn deadline_elapsed() -> Self {
+        TransportError::new(DeadlineElapsed)
+    }
+
+    /// True when a time limit cut the attempt: the retry layer's deadline,
+    /// or an outer `tower::timeout::Timeout` / `tokio::time::timeout` whose
+    /// error reached us through [`Error::from_boxed`](super::Error::from_boxed).
+    pub fn is_deadline(&self) -> bool {
+        self.source.is::<DeadlineElapsed>()
+            || self.source.is::<tower::timeout::error::Elapsed>()
+            || self.source.is::<tokio::time::error::Elapsed>()
+    }
+
+    /// The request that failed, when a layer recorded it.
+    pub fn request(&self) -> Option<&RequestContext> {
+        self.request.as_ref()
+    }
+
+    /// Attempts made and time waited between them.
+    pub fn retries(&self) -> RetryReport {
+        self.retries
+    }
+
+    /// What the [`AuthLayer`](crate::auth::AuthLayer) did, when this error
+    /// answered a request it sent again with a renewed credential.
+    pub fn auth_report(&self) -> Option<AuthReport> {
+        self.auth
+    }
+
+    /// The inner service's error.
+    pub fn into_source(self) -> BoxError {
+        self.source
+    }
+
+    pub(crate) fn set_request(&mut self, request: Option<RequestContext>) {
+        self.request = request;
+    }
+
+    pub(crate) fn set_retries(&mut self, retries: RetryReport) {
+        self.retries = retries;
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "transport error: {}", self.source)?;
+        // The causes below, down to the root ("client error (Connect)" says
+        // little; "tcp connect error: Connection refused" says what
+        // happened). A cause whose text its parent already printed is
+        // skipped; the chain is bounded.
+        let mut printed = self.source.to_string();
+        let mut next = self.source.source();
+        for _ in 0..MAX_CAUSES {
+            let Some(cause) = next else { break };
+            let text = cause.to_string();
+            if !text.is_empty() && !printed.contains(&text) {
+                write!(f, ": {text}")?;
+            }
+            printed = text;
+            next = cause.source();
+        }
+        write_outcome(f, self.retries, self.request.as_ref())
+    }
+}
+
+impl fmt::Debug for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportError")
+            .field("source", &self.source)
+            .field("request", &self.request)
+            .field("retries", &self.retries)
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+/// Causes printed by a [`TransportError`]'s `Display`, at most.
+pub(super) const MAX_CAUSES: usize = 8;
+
+/// The retry layer's deadline passed while an attempt was in flight.
+#[derive(Debug)]
+struct DeadlineElapsed;
+
+impl fmt::Display for DeadlineElapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("retry deadline elapsed during the attempt")
+    }
+}
+
+impl std::error::Error for DeadlineElapsed {}

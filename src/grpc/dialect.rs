@@ -1,0 +1,166 @@
+//! [`GrpcStatus`]: what a trailers-only gRPC response says about its
+//! failure (status, message, rich details), read from its headers.
+
+use super::status::{code_name, decode_grpc_message, grpc_status};
+use crate::hints::MAX_HINT;
+use http::{HeaderMap, HeaderName};
+use std::time::Duration;
+
+const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+const GRPC_STATUS_DETAILS: HeaderName = HeaderName::from_static("grpc-status-details-bin");
+
+/// Field violations kept from a `BadRequest` detail, at most.
+const MAX_VIOLATIONS: usize = 100;
+
+/// The dialect of trailers-only gRPC responses: the code is the
+/// `grpc-status` name (`"UNAVAILABLE"`), the message the percent-decoded
+/// `grpc-message`. With the `grpc` feature it is tried before every other
+/// built-in dialect; a response without `grpc-status` is not its business.
+///
+/// Rich error details (`grpc-status-details-bin`, a `google.rpc.Status`,
+/// decoded with the standard `tonic-types` crate) say more, as gRPC's
+/// richer error model and Google's AIP-193 define them:
+///
+/// | detail | becomes |
+/// |---|---|
+/// | `ErrorInfo` | its `reason` is the code (`"RATE_LIMIT_EXCEEDED"`), which the verdict table reads |
+/// | `RetryInfo` | its `retry_delay` is the hint (as the body's; a pushback header wins) |
+/// | `BadRequest` | its field violations are the field errors |
+/// | `QuotaFailure` | the failure is a quota: [`BodyVerdict::RateLimited`](crate::parse::BodyVerdict) |
+///
+/// Undecodable details are ignored: the status and message still stand.
+/// Codes and messages are bounded as every dialect bounds them, and at most
+/// 100 field errors are kept.
+///
+/// ```
+/// use http::{HeaderMap, StatusCode};
+/// use tower_api_errors::grpc::GrpcStatus;
+/// use tower_api_errors::parse::ErrorParser;
+/// use tower_api_errors::ErrorKind;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("grpc-status", "8".parse().unwrap());
+/// headers.insert("grpc-message", "quota%20exhausted".parse().unwrap());
+/// let error = ErrorParser::new().dialect(GrpcStatus).parse(StatusCode::OK, &headers, b"");
+/// assert_eq!(error.code(), Some("RESOURCE_EXHAUSTED"));
+/// assert_eq!(error.message(), "quota exhausted");
+/// assert_eq!(error.kind(), ErrorKind::RateLimited);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GrpcStatus;
+
+/// What [`GrpcStatus`] reads from a response's headers, as plain data (the
+/// parse layer turns it into its fields).
+#[derive(Debug, Default)]
+pub(crate) struct StatusFields {
+    /// The `grpc-status` name.
+    pub(crate) code: &'static str,
+    /// The decoded `grpc-message`.
+    pub(crate) message: Option<String>,
+    /// `ErrorInfo.reason`, trimmed and not empty: the better code.
+    pub(crate) reason: Option<String>,
+    /// `RetryInfo.retry_delay`, at most the longest hint.
+    pub(crate) retry_after: Option<Duration>,
+    /// `BadRequest` field violations: (field, description).
+    pub(crate) violations: Vec<(String, String)>,
+    /// A `QuotaFailure` detail was there.
+    pub(crate) quota_failure: bool,
+}
+
+impl GrpcStatus {
+    /// The failure a trailers-only response's headers describe; `None`
+    /// without a readable `grpc-status`.
+    pub(crate) fn read(headers: &HeaderMap) -> Option<StatusFields> {
+        let code = grpc_status(headers)?;
+        let mut fields = StatusFields {
+            code: code_name(code),
+            message: headers
+                .get(GRPC_MESSAGE)
+                .map(|message| decode_grpc_message(message.as_bytes())),
+            ..StatusFields::default()
+        };
+        read_status_details(headers, &mut fields);
+        Some(fields)
+    }
+}
+
+/// Adds what `grpc-status-details-bin` says to `fields` (see [`GrpcStatus`]).
+///
+/// Bounded: the header is as long as the HTTP layer allows, decoding
+/// (base64, then protobuf) is linear in it, and at most 100 field
+/// violations are kept.
+fn read_status_details(headers: &HeaderMap, fields: &mut StatusFields) {
+    use tonic_types::StatusExt;
+    // Decoded here, not by `tonic::Status::from_header_map`: that panics on
+    // invalid base64 and copies every header.
+    let Some(bytes) = headers
+        .get(GRPC_STATUS_DETAILS)
+        .and_then(|value| decode_base64(value.as_bytes()))
+    else {
+        return;
+    };
+    let status = tonic::Status::with_details(tonic::Code::Unknown, "", bytes.into());
+    let Ok(details) = status.check_error_details() else {
+        return;
+    };
+    fields.reason = details
+        .error_info()
+        .map(|info| info.reason.trim())
+        .filter(|reason| !reason.is_empty())
+        .map(str::to_owned);
+    fields.retry_after = details
+        .retry_info()
+        .and_then(|info| info.retry_delay)
+        .map(|delay| delay.min(MAX_HINT));
+    if let Some(bad_request) = details.bad_request() {
+        fields.violations = bad_request
+            .field_violations
+            .iter()
+            .take(MAX_VIOLATIONS)
+            .map(|violation| (violation.field.clone(), violation.description.clone()))
+            .collect();
+    }
+    fields.quota_failure = details.quota_failure().is_some();
+}
+
+/// Standard base64, padded or not (gRPC's `-bin` headers may be either);
+/// `None` for anything else. The `base64` crate (already in every tonic
+/// build), set to accept either padding.
+fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
+    use base64::engine::{
+        general_purpose::GeneralPurpose, DecodePaddingMode, GeneralPurposeConfig,
+    };
+    use base64::Engine;
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    LENIENT.decode(text).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_padded_or_not() {
+        assert_eq!(decode_base64(b"aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(decode_base64(b"aGVsbG8").unwrap(), b"hello");
+        assert_eq!(decode_base64(b"aGk=").unwrap(), b"hi");
+        assert_eq!(decode_base64(b"").unwrap(), b"");
+        assert_eq!(decode_base64(b"a"), None);
+        assert_eq!(decode_base64(b"!!!!"), None);
+        assert_eq!(decode_base64(b"aG=k"), None);
+    }
+
+    #[test]
+    fn no_status_no_fields() {
+        assert!(GrpcStatus::read(&HeaderMap::new()).is_none());
+        let mut headers = HeaderMap::new();
+        headers.insert("grpc-status", "14".parse().unwrap());
+        headers.insert("grpc-status-details-bin", "!!not base64".parse().unwrap());
+        let fields = GrpcStatus::read(&headers).unwrap();
+        assert_eq!(fields.code, "UNAVAILABLE");
+        assert!(fields.message.is_none() && fields.reason.is_none());
+    }
+}

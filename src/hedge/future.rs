@@ -1,0 +1,442 @@
+//! [`ResponseFuture`] of [`Hedge`](super::Hedge): the first attempt, a
+//! hedge when it is slow (or failed in a way another try may fix), the
+//! first final answer.
+
+use super::layer::Config;
+use super::learn::Lesson;
+use crate::error::BoxError;
+use crate::hedged::Hedged;
+use crate::hints::{HintSource, ResponseHints};
+use crate::prototype::Prototype;
+use crate::replay::ReplayBody;
+use crate::template::RequestTemplate;
+use crate::{Error, ErrorKind};
+use http::{Request, Response, StatusCode};
+use pin_project_lite::pin_project;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, SystemTime};
+use tokio::time::{Instant, Sleep};
+use tower::Service;
+
+pin_project! {
+    /// The response future of [`Hedge`](super::Hedge).
+    ///
+    /// Ends in exactly one outcome: the first final answer (a success, or
+    /// a failure another try cannot fix), else the last failure. Dropping
+    /// it drops (cancels) every attempt in flight.
+    pub struct ResponseFuture<S, B>
+    where
+        S: Service<Request<ReplayBody<B>>>,
+    {
+        #[pin]
+        first: Attempt<S::Future>,
+        #[pin]
+        second: Attempt<S::Future>,
+        #[pin]
+        timer: Timer,
+        // What the hedge needs, until it is sent or given up.
+        spare: Option<Box<Spare<S, B>>>,
+        // The latest failure, while another attempt may still win.
+        kept: Option<Result<S::Response, Error>>,
+        call: Call<S>,
+    }
+}
+
+pin_project! {
+    #[project = AttemptProj]
+    enum Attempt<F> {
+        Running {
+            #[pin]
+            future: F,
+            sent: Instant,
+        },
+        Idle,
+    }
+}
+
+pin_project! {
+    #[project = TimerProj]
+    enum Timer {
+        Armed {
+            #[pin]
+            sleep: Sleep,
+        },
+        // The hedge is due: waiting for its service to be ready.
+        Due,
+        Off,
+    }
+}
+
+/// The hedge's request, kept from the call: its parts, a replay of the
+/// body, and the service it goes through once made ready.
+pub(crate) struct Spare<S, B> {
+    template: RequestTemplate,
+    body: ReplayBody<B>,
+    service: Option<S>,
+}
+
+impl<S, B> Spare<S, B> {
+    pub(crate) fn new(template: RequestTemplate, body: ReplayBody<B>) -> Self {
+        Spare {
+            template,
+            body,
+            service: None,
+        }
+    }
+}
+
+/// What a call needs of its layer.
+pub(crate) struct Call<S> {
+    config: Arc<Config>,
+    prototype: Arc<Prototype<S>>,
+    key: u64,
+    started: Instant,
+    /// A hedged call's method and URI, for its events.
+    target: Option<Box<(http::Method, http::Uri)>>,
+}
+
+impl<S> Call<S> {
+    pub(crate) fn new(
+        config: Arc<Config>,
+        prototype: Arc<Prototype<S>>,
+        key: u64,
+        started: Instant,
+    ) -> Self {
+        Call {
+            config,
+            prototype,
+            key,
+            started,
+            target: None,
+        }
+    }
+
+    pub(crate) fn naming(mut self, method: http::Method, uri: http::Uri) -> Self {
+        self.target = Some(Box::new((method, uri)));
+        self
+    }
+
+    /// Reports a hedge sent `after` the call began.
+    fn sent(&self, after: Duration) {
+        if let Some(target) = &self.target {
+            self.config.observer.hedge_sent(&target.0, &target.1, after);
+        }
+    }
+
+    /// Reports how a race ended: the hedge won, or it was cancelled.
+    fn raced(&self, hedge_won: bool) {
+        let Some(target) = &self.target else { return };
+        let observer = &self.config.observer;
+        match hedge_won {
+            true => observer.hedge_won(&target.0, &target.1),
+            false => observer.hedge_cancelled(&target.0, &target.1),
+        }
+    }
+
+    fn sample(&self, latency: Duration) {
+        self.config.scopes.sample(self.key, latency, Instant::now());
+    }
+}
+
+impl<F: Future> Attempt<F> {
+    /// The answer and how long it took; `None` when nothing is running.
+    fn poll_answer(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<(F::Output, Duration)>> {
+        let AttemptProj::Running { future, sent } = self.as_mut().project() else {
+            return Poll::Ready(None);
+        };
+        let sent = *sent;
+        let output = ready!(future.poll(cx));
+        self.set(Attempt::Idle);
+        Poll::Ready(Some((output, sent.elapsed())))
+    }
+
+    /// Drops the attempt in flight, if any: how long it had run.
+    fn cancel(mut self: Pin<&mut Self>) -> Option<Duration> {
+        let AttemptProj::Running { sent, .. } = self.as_mut().project() else {
+            return None;
+        };
+        let ran = sent.elapsed();
+        self.set(Attempt::Idle);
+        Some(ran)
+    }
+
+    fn is_running(&self) -> bool {
+        matches!(self, Attempt::Running { .. })
+    }
+}
+
+impl<S, B> ResponseFuture<S, B>
+where
+    S: Service<Request<ReplayBody<B>>>,
+{
+    /// One attempt, no hedge.
+    pub(crate) fn single(first: S::Future, call: Call<S>) -> Self {
+        ResponseFuture {
+            first: Attempt::Running {
+                future: first,
+                sent: call.started,
+            },
+            second: Attempt::Idle,
+            timer: Timer::Off,
+            spare: None,
+            kept: None,
+            call,
+        }
+    }
+
+    /// The first attempt, and a hedge due at `at`.
+    pub(crate) fn hedged(first: S::Future, call: Call<S>, spare: Spare<S, B>, at: Instant) -> Self {
+        ResponseFuture {
+            first: Attempt::Running {
+                future: first,
+                sent: call.started,
+            },
+            second: Attempt::Idle,
+            timer: Timer::Armed {
+                sleep: tokio::time::sleep_until(at),
+            },
+            spare: Some(Box::new(spare)),
+            kept: None,
+            call,
+        }
+    }
+}
+
+impl<S, B> std::fmt::Debug for ResponseFuture<S, B>
+where
+    S: Service<Request<ReplayBody<B>>>,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("hedge_pending", &self.spare.is_some())
+            .field("hedge_running", &self.second.is_running())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an attempt's outcome means for the call.
+struct Judged {
+    /// A success, or a failure another attempt cannot fix: the call's answer.
+    last: bool,
+    /// The server asked to wait (`Retry-After`, pushback, a 429): no more
+    /// hedges for this call.
+    stop: bool,
+    lesson: Lesson,
+}
+
+/// Judges an attempt's outcome, and reads what it teaches about the
+/// scope's quota (its hints, read once).
+fn judge<R>(result: &Result<Response<R>, Error>) -> Judged {
+    match result {
+        Ok(response) => judge_response(response.status(), response.headers()),
+        Err(Error::Api(api)) => {
+            let explicit = |source: HintSource| source != HintSource::RateLimitReset;
+            let wait = match api.is_rate_limited() {
+                true => Some(Lesson::throttled(api.retry_after())),
+                false => api
+                    .retry_hint()
+                    .filter(|h| explicit(h.source()))
+                    .map(|h| h.delay()),
+            };
+            Judged {
+                last: !api.is_retryable(),
+                stop: wait.is_some(),
+                lesson: Lesson {
+                    cooldown: wait,
+                    window: api.rate_limit().copied(),
+                },
+            }
+        }
+        Err(Error::Transport(transport)) => Judged {
+            last: transport.is_deadline(),
+            stop: false,
+            lesson: Lesson::default(),
+        },
+        // Refusals from below, which say when to come back.
+        Err(Error::RateLimited(refused)) => stopped(refused.retry_after()),
+        Err(Error::CircuitOpen(open)) => stopped(open.retry_after()),
+        Err(_) => Judged {
+            last: true,
+            stop: false,
+            lesson: Lesson::default(),
+        },
+    }
+}
+
+fn stopped(wait: Duration) -> Judged {
+    Judged {
+        last: false,
+        stop: true,
+        lesson: Lesson {
+            cooldown: Some(wait),
+            window: None,
+        },
+    }
+}
+
+/// A response from a client without a parse layer below, or a success.
+fn judge_response(status: StatusCode, headers: &http::HeaderMap) -> Judged {
+    let hints = ResponseHints::read(headers, SystemTime::now());
+    let window = hints.rate_limit();
+    if !status.is_client_error() && !status.is_server_error() {
+        return Judged {
+            last: true,
+            stop: false,
+            lesson: Lesson {
+                cooldown: None,
+                window,
+            },
+        };
+    }
+    let kind = ErrorKind::from_status(status).unwrap_or(ErrorKind::Other);
+    let wait = match status == StatusCode::TOO_MANY_REQUESTS {
+        true => Some(Lesson::throttled(
+            hints.retry_hint_when_limited().map(|h| h.delay()),
+        )),
+        false => hints.explicit_hint().map(|h| h.delay()),
+    };
+    Judged {
+        last: !kind.is_transient(),
+        stop: wait.is_some(),
+        lesson: Lesson {
+            cooldown: wait,
+            window,
+        },
+    }
+}
+
+/// Whether the hedge went.
+enum Hedging<F> {
+    Sent(F),
+    NotYet,
+    Never,
+}
+
+/// Sends the hedge when all still allows it: the body is whole, the scope
+/// has headroom and no cooldown, its service is ready, and the budget has
+/// one to give. An empty budget only stops this hedge.
+fn send_hedge<S, B>(
+    spare: &mut Option<Box<Spare<S, B>>>,
+    call: &Call<S>,
+    cx: &mut Context<'_>,
+) -> Hedging<S::Future>
+where
+    S: Service<Request<ReplayBody<B>>> + Clone,
+    B: http_body::Body,
+{
+    let Some(kept) = spare.as_mut() else {
+        return Hedging::Never;
+    };
+    let config = &call.config;
+    if !kept.body.is_complete() || !config.scopes.may_hedge(call.key, Instant::now()) {
+        return Hedging::Never;
+    }
+    let service = kept.service.get_or_insert_with(|| call.prototype.service());
+    match service.poll_ready(cx) {
+        Poll::Pending => return Hedging::NotYet,
+        // The first attempt goes on; no hedge.
+        Poll::Ready(Err(_)) => return Hedging::Never,
+        Poll::Ready(Ok(())) => {}
+    }
+    if config
+        .budget
+        .as_ref()
+        .is_some_and(|budget| !budget.withdraw())
+    {
+        return Hedging::Never;
+    }
+    let Spare {
+        template,
+        body,
+        service,
+    } = *spare.take().expect("checked above");
+    let mut request = template.build(body);
+    request.extensions_mut().insert(Hedged::new(2));
+    Hedging::Sent(service.expect("made ready above").call(request))
+}
+
+impl<S, B, ResBody> Future for ResponseFuture<S, B>
+where
+    S: Service<Request<ReplayBody<B>>, Response = Response<ResBody>> + Clone,
+    S::Error: Into<BoxError>,
+    B: http_body::Body,
+{
+    type Output = Result<Response<ResBody>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            for hedge in [false, true] {
+                let (slot, other) = match hedge {
+                    false => (this.first.as_mut(), this.second.as_mut()),
+                    true => (this.second.as_mut(), this.first.as_mut()),
+                };
+                let Poll::Ready(Some((result, latency))) = slot.poll_answer(cx) else {
+                    continue;
+                };
+                let result = result.map_err(|error| Error::from_inner(error, None));
+                let judged = judge(&result);
+                let config = &this.call.config;
+                config
+                    .scopes
+                    .learn(this.call.key, judged.lesson, Instant::now());
+                if judged.stop || judged.last {
+                    *this.spare = None;
+                    this.timer.set(Timer::Off);
+                }
+                if judged.last {
+                    this.call.sample(latency);
+                    let cancelled = other.cancel();
+                    if let Some(ran) = cancelled {
+                        // The loser's time so far: a lower bound of its latency.
+                        this.call.sample(ran);
+                    }
+                    if hedge || cancelled.is_some() {
+                        this.call.raced(hedge);
+                    }
+                    return Poll::Ready(result);
+                }
+                *this.kept = Some(result);
+                if this.spare.is_some() && !other.is_running() {
+                    // A failure another try may fix: the hedge goes now.
+                    this.timer.set(Timer::Due);
+                }
+            }
+            if this.spare.is_some() {
+                let due = match this.timer.as_mut().project() {
+                    TimerProj::Armed { sleep } => sleep.poll(cx).is_ready(),
+                    TimerProj::Due => true,
+                    TimerProj::Off => false,
+                };
+                if due {
+                    this.timer.set(Timer::Due);
+                    match send_hedge(this.spare, this.call, cx) {
+                        Hedging::Sent(future) => {
+                            let sent = Instant::now();
+                            this.call.sent(sent - this.call.started);
+                            this.second.set(Attempt::Running { future, sent });
+                            this.timer.set(Timer::Off);
+                            continue;
+                        }
+                        Hedging::NotYet => {}
+                        Hedging::Never => {
+                            *this.spare = None;
+                            this.timer.set(Timer::Off);
+                        }
+                    }
+                }
+            }
+            if this.spare.is_none() && !this.first.is_running() && !this.second.is_running() {
+                let kept = this.kept.take().expect("an attempt answered");
+                return Poll::Ready(kept);
+            }
+            return Poll::Pending;
+        }
+    }
+}

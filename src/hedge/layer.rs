@@ -1,0 +1,164 @@
+//! [`HedgeLayer`].
+
+use super::learn::{Delay, Scopes};
+use super::Hedge;
+use crate::budget::RetryBudget;
+use crate::replay::DEFAULT_MAX_REPLAY;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use tower::retry::budget::Budget;
+use tower::Layer;
+
+type SharedBudget = dyn Budget + Send + Sync;
+
+/// The configuration a layer and its services share.
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) delay: Delay,
+    pub(crate) budget: Option<Arc<SharedBudget>>,
+    pub(crate) max_replay: usize,
+    pub(crate) scopes: Arc<Scopes>,
+    pub(crate) keys: crate::scope::Scopes,
+    /// Where hedges sent, won and cancelled are reported.
+    pub(crate) observer: crate::observe::Observer,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HedgeConfig")
+            .field("delay", &self.delay)
+            .field("budget", &self.budget.is_some())
+            .field("max_replay", &self.max_replay)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The default budget of a layer that is not given one: 10 % of its
+/// hedged calls of the last 10 s, plus 1 hedge a second.
+fn default_budget() -> RetryBudget {
+    RetryBudget::new(Duration::from_secs(10), 1, 0.1)
+}
+
+impl Config {
+    fn new(delay: Delay) -> Self {
+        Config {
+            delay,
+            budget: Some(Arc::new(default_budget())),
+            max_replay: DEFAULT_MAX_REPLAY,
+            scopes: Arc::default(),
+            keys: crate::scope::Scopes::default(),
+            observer: crate::observe::Observer::new(),
+        }
+    }
+}
+
+/// Wraps a service in a [`Hedge`]: an idempotent call that is slow to
+/// answer gets a second attempt; the first success wins. See the
+/// [module docs](super).
+///
+/// # Clone
+/// Cheap (one `Arc`); clones, and every service they make, share the
+/// budget and what was learned per scope.
+#[derive(Clone, Debug)]
+pub struct HedgeLayer {
+    config: Arc<Config>,
+}
+
+impl HedgeLayer {
+    /// A hedge `delay` after the first attempt was sent.
+    ///
+    /// # Panics
+    /// When `delay` is zero (that is two requests for every call).
+    pub fn fixed(delay: Duration) -> Self {
+        assert!(!delay.is_zero(), "a hedge delay must be longer than zero");
+        HedgeLayer {
+            config: Arc::new(Config::new(Delay::Fixed(delay))),
+        }
+    }
+
+    /// A hedge when the first attempt is slower than the `p` quantile of
+    /// the scope's answers (0.95: slower than 95 % of them), learned per
+    /// authority in bounded memory. Until 20 answers are learned, calls
+    /// are not hedged; the delay is never under 1 ms.
+    ///
+    /// # Panics
+    /// When `p` is not within (0.5, 1).
+    pub fn percentile(p: f64) -> Self {
+        assert!(
+            p > 0.5 && p < 1.0,
+            "the hedge percentile must be within (0.5, 1)"
+        );
+        HedgeLayer {
+            config: Arc::new(Config::new(Delay::Percentile {
+                p,
+                min_samples: 20,
+                floor: Duration::from_millis(1),
+            })),
+        }
+    }
+
+    fn config(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.config)
+    }
+
+    /// The answers learned before a learned delay is used (20), and the
+    /// shortest delay (1 ms). No effect on a fixed delay.
+    ///
+    /// # Panics
+    /// When `samples` is zero.
+    pub fn learning(mut self, samples: u32, floor: Duration) -> Self {
+        assert!(samples >= 1, "learning needs at least one sample");
+        if let Delay::Percentile { p, .. } = self.config.delay {
+            self.config().delay = Delay::Percentile {
+                p,
+                min_samples: samples,
+                floor,
+            };
+        }
+        self
+    }
+
+    /// The budget hedges draw on (by default, 10 % of this layer's
+    /// hedged calls over 10 s, plus 1 hedge a second). Give it a clone of the
+    /// [`RetryBudget`](super::RetryBudget) the retry policy has, and hedges
+    /// and retries share one. Each hedgeable call deposits one; each hedge
+    /// withdraws one; an empty budget stops new hedges and never cancels
+    /// one in flight.
+    pub fn budget(mut self, budget: impl Budget + Send + Sync + 'static) -> Self {
+        self.config().budget = Some(Arc::new(budget));
+        self
+    }
+
+    /// No budget: every slow call may be hedged (tests, experiments).
+    pub fn no_budget(mut self) -> Self {
+        self.config().budget = None;
+        self
+    }
+
+    /// The most request-body bytes kept to send the body again (64 KiB).
+    /// A call whose body outgrows it, or is still streaming when the hedge
+    /// is due, is not hedged.
+    pub fn max_replay_bytes(mut self, bytes: usize) -> Self {
+        self.config().max_replay = bytes;
+        self
+    }
+
+    /// Records each hedge sent, won and cancelled as
+    /// `tower_api_errors.hedges` into `metrics` (the events go to
+    /// `tracing` with or without it); see [`observe`](crate::observe).
+    #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+    pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.config().observer = crate::observe::Observer::new().metrics(metrics);
+        self
+    }
+}
+
+impl<S> Layer<S> for HedgeLayer {
+    type Service = Hedge<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Hedge::from_config(inner, self.config.clone())
+    }
+}

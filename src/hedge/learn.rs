@@ -1,0 +1,357 @@
+//! What the hedge layer learns per scope: answer latencies (a bounded
+//! histogram, for the percentile delay), and from the answers' own hints
+//! (`Retry-After`, rate-limit remaining, pushback) whether a hedge would
+//! spend quota the server is short of.
+
+use crate::hints::RateLimitInfo;
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Buckets of the latency histogram: quarter-octaves of microseconds, from
+/// 1 µs to past a day (each bucket ~19 % wide).
+const BUCKETS: usize = 160;
+
+/// Samples in a generation: the histogram keeps the current one and the
+/// one before, so it follows a change within a few thousand answers.
+const GENERATION: u32 = 1024;
+
+/// Scopes kept at most; past it, the least recently used one goes.
+pub(crate) const MAX_SCOPES: usize = 1024;
+
+/// A scope whose binding window has less than this share of its limit
+/// left (or fewer than 2 requests) gets no hedge until the window resets.
+const HEADROOM: f64 = 0.1;
+
+/// A 429 without a stated wait holds hedges back this long.
+const BARE_429: Duration = Duration::from_secs(1);
+
+/// The bucket of a latency.
+fn bucket(latency: Duration) -> usize {
+    let micros = u64::try_from(latency.as_micros())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    let octave = 63 - micros.leading_zeros() as usize;
+    let quarter = match octave {
+        0 | 1 => 0,
+        _ => ((micros >> (octave - 2)) & 3) as usize,
+    };
+    (octave * 4 + quarter).min(BUCKETS - 1)
+}
+
+/// The upper bound of a bucket (a percentile errs late, never early).
+fn upper(bucket: usize) -> Duration {
+    let (octave, quarter) = (bucket / 4, bucket % 4);
+    let micros = match octave {
+        0 | 1 => 1u64 << (octave + 1),
+        _ => (4 + quarter as u64 + 1) << (octave - 2),
+    };
+    Duration::from_micros(micros)
+}
+
+#[derive(Debug)]
+struct Histogram {
+    current: Box<[u32; BUCKETS]>,
+    previous: Box<[u32; BUCKETS]>,
+    in_current: u32,
+    in_previous: u32,
+}
+
+impl Histogram {
+    fn new() -> Self {
+        Histogram {
+            current: Box::new([0; BUCKETS]),
+            previous: Box::new([0; BUCKETS]),
+            in_current: 0,
+            in_previous: 0,
+        }
+    }
+
+    fn record(&mut self, latency: Duration) {
+        if self.in_current >= GENERATION {
+            std::mem::swap(&mut self.current, &mut self.previous);
+            self.current.fill(0);
+            self.in_previous = self.in_current;
+            self.in_current = 0;
+        }
+        self.current[bucket(latency)] += 1;
+        self.in_current += 1;
+    }
+
+    fn samples(&self) -> u32 {
+        self.in_current + self.in_previous
+    }
+
+    /// The `p` quantile (0 < p < 1), as its bucket's upper bound.
+    fn quantile(&self, p: f64) -> Duration {
+        let rank = (f64::from(self.samples()) * p).ceil().max(1.0) as u32;
+        let mut seen = 0;
+        for index in 0..BUCKETS {
+            seen += self.current[index] + self.previous[index];
+            if seen >= rank {
+                return upper(index);
+            }
+        }
+        upper(BUCKETS - 1)
+    }
+}
+
+/// One scope's learning.
+#[derive(Debug)]
+struct Scope {
+    latencies: Histogram,
+    /// The learned delay, recomputed every few samples.
+    delay: Option<Duration>,
+    /// No hedge before this: a `Retry-After`, a pushback, a 429.
+    cooldown: Option<Instant>,
+    /// The binding window was short of headroom until this.
+    short_until: Option<Instant>,
+    used: Instant,
+}
+
+/// What an answer taught about its scope's quota.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Lesson {
+    /// A wait the server asked for (`Retry-After`, pushback, a 429).
+    pub(crate) cooldown: Option<Duration>,
+    /// The binding rate-limit window, when announced.
+    pub(crate) window: Option<RateLimitInfo>,
+}
+
+impl Lesson {
+    /// A 429 with the wait it named, if any.
+    pub(crate) fn throttled(wait: Option<Duration>) -> Duration {
+        wait.unwrap_or(BARE_429)
+    }
+}
+
+/// How the delay before a hedge is chosen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Delay {
+    Fixed(Duration),
+    Percentile {
+        p: f64,
+        min_samples: u32,
+        floor: Duration,
+    },
+}
+
+/// The scopes of one layer.
+#[derive(Debug, Default)]
+pub(crate) struct Scopes {
+    map: Mutex<HashMap<u64, Scope>>,
+}
+
+impl Scopes {
+    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Scope>> {
+        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn scope(map: &mut HashMap<u64, Scope>, key: u64, now: Instant) -> &mut Scope {
+        if !map.contains_key(&key) && map.len() >= MAX_SCOPES {
+            let oldest = map
+                .iter()
+                .min_by_key(|(_, scope)| scope.used)
+                .map(|(k, _)| *k);
+            if let Some(oldest) = oldest {
+                map.remove(&oldest);
+            }
+        }
+        let scope = map.entry(key).or_insert_with(|| Scope {
+            latencies: Histogram::new(),
+            delay: None,
+            cooldown: None,
+            short_until: None,
+            used: now,
+        });
+        scope.used = now;
+        scope
+    }
+
+    /// The delay before a hedge of a call to `key` now, or `None`: no hedge
+    /// (too little learned yet, a cooldown, no quota headroom).
+    pub(crate) fn delay(&self, key: u64, delay: &Delay, now: Instant) -> Option<Duration> {
+        let mut map = self.lock();
+        let scope = Self::scope(&mut map, key, now);
+        if !scope.may_hedge(now) {
+            return None;
+        }
+        match *delay {
+            Delay::Fixed(delay) => Some(delay),
+            Delay::Percentile {
+                p,
+                min_samples,
+                floor,
+            } => {
+                if scope.latencies.samples() < min_samples {
+                    return None;
+                }
+                let learned = *scope
+                    .delay
+                    .get_or_insert_with(|| scope.latencies.quantile(p));
+                Some(learned.max(floor))
+            }
+        }
+    }
+
+    /// Whether a hedge may go now (the quota may have changed since the
+    /// call began).
+    pub(crate) fn may_hedge(&self, key: u64, now: Instant) -> bool {
+        self.lock()
+            .get(&key)
+            .is_none_or(|scope| scope.may_hedge(now))
+    }
+
+    /// Records an answer's latency (or an attempt's time so far, when it
+    /// was cancelled: a lower bound of its latency).
+    pub(crate) fn sample(&self, key: u64, latency: Duration, now: Instant) {
+        let mut map = self.lock();
+        let scope = Self::scope(&mut map, key, now);
+        scope.latencies.record(latency);
+        // Recomputed every 16 samples: a percentile is a walk of the buckets.
+        if scope.latencies.samples().is_multiple_of(16) {
+            scope.delay = None;
+        }
+    }
+
+    /// Learns what an answer said about the scope's quota.
+    pub(crate) fn learn(&self, key: u64, lesson: Lesson, now: Instant) {
+        if lesson.cooldown.is_none() && lesson.window.is_none() {
+            return;
+        }
+        let mut map = self.lock();
+        let scope = Self::scope(&mut map, key, now);
+        if let Some(wait) = lesson.cooldown {
+            let until = now + wait;
+            if scope.cooldown.is_none_or(|known| known < until) {
+                scope.cooldown = Some(until);
+            }
+        }
+        if let Some(window) = lesson.window {
+            scope.short_until = short_of_headroom(&window).then(|| {
+                // Until its reset; a window without one is looked at again
+                // with the next answer.
+                now + window.reset().unwrap_or(Duration::ZERO)
+            });
+        }
+    }
+}
+
+impl Scope {
+    fn may_hedge(&self, now: Instant) -> bool {
+        let cooling = self.cooldown.is_some_and(|until| now < until);
+        let short = self.short_until.is_some_and(|until| now < until);
+        !cooling && !short
+    }
+}
+
+/// Whether a window has too little left for a request to be sent twice.
+fn short_of_headroom(window: &RateLimitInfo) -> bool {
+    match (window.remaining(), window.limit()) {
+        (Some(remaining), Some(limit)) => (remaining as f64) < (limit as f64 * HEADROOM).max(2.0),
+        (Some(remaining), None) => remaining < 2,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_ordered_and_bound_their_latencies() {
+        let mut last = 0;
+        for micros in [
+            1u64,
+            2,
+            3,
+            5,
+            8,
+            13,
+            100,
+            999,
+            5_000,
+            1_000_000,
+            86_400_000_000,
+        ] {
+            let latency = Duration::from_micros(micros);
+            let index = bucket(latency);
+            assert!(index >= last, "{micros}");
+            assert!(upper(index) >= latency, "{micros}: {:?}", upper(index));
+            assert!(upper(index) <= latency * 2, "{micros}: {:?}", upper(index));
+            last = index;
+        }
+    }
+
+    #[test]
+    fn the_percentile_of_a_long_tail_is_the_fast_calls_and_learning_is_bounded() {
+        let scopes = Scopes::default();
+        let now = Instant::now();
+        let delay = Delay::Percentile {
+            p: 0.95,
+            min_samples: 20,
+            floor: Duration::from_millis(1),
+        };
+        for i in 0..19 {
+            scopes.sample(1, Duration::from_millis(5 + i % 2), now);
+        }
+        assert_eq!(scopes.delay(1, &delay, now), None, "too little learned");
+        for i in 0..10_000 {
+            let slow = i % 50 == 0;
+            let latency = if slow {
+                Duration::from_secs(1)
+            } else {
+                Duration::from_millis(5)
+            };
+            scopes.sample(1, latency, now);
+        }
+        let learned = scopes.delay(1, &delay, now).unwrap();
+        assert!(
+            learned >= Duration::from_millis(5) && learned < Duration::from_millis(7),
+            "{learned:?}"
+        );
+        let map = scopes.lock();
+        assert!(map[&1].latencies.samples() <= 2 * GENERATION);
+    }
+
+    #[test]
+    fn cooldowns_and_short_windows_stop_hedges_until_they_pass() {
+        let scopes = Scopes::default();
+        let now = Instant::now();
+        let fixed = Delay::Fixed(Duration::from_millis(10));
+        assert!(scopes.delay(1, &fixed, now).is_some());
+        let lesson = Lesson {
+            cooldown: Some(Duration::from_secs(3)),
+            window: None,
+        };
+        scopes.learn(1, lesson, now);
+        assert_eq!(scopes.delay(1, &fixed, now + Duration::from_secs(2)), None);
+        assert!(scopes
+            .delay(1, &fixed, now + Duration::from_secs(3))
+            .is_some());
+        let short = Lesson {
+            cooldown: None,
+            window: Some(RateLimitInfo::new(
+                Some(100),
+                Some(5),
+                Some(Duration::from_secs(30)),
+            )),
+        };
+        scopes.learn(1, short, now);
+        assert!(!scopes.may_hedge(1, now + Duration::from_secs(29)));
+        assert!(scopes.may_hedge(1, now + Duration::from_secs(30)));
+        let plenty = Lesson {
+            cooldown: None,
+            window: Some(RateLimitInfo::new(
+                Some(100),
+                Some(50),
+                Some(Duration::from_secs(30)),
+            )),
+        };
+        scopes.learn(1, plenty, now);
+        let after_cooldown = now + Duration::from_secs(3);
+        assert!(scopes.may_hedge(1, after_cooldown), "headroom again");
+        assert!(scopes.may_hedge(2, now), "another scope learned nothing");
+    }
+}

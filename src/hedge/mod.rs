@@ -1,0 +1,130 @@
+//! Hedged requests: a second attempt of a slow idempotent call; the first
+//! success wins.
+//!
+//! [`HedgeLayer`] sends an idempotent call (`GET`, `HEAD`, `OPTIONS`,
+//! `TRACE`, `PUT`, `DELETE`, or any request with an `Idempotency-Key`)
+//! once, and when it has not answered after a delay, sends it again; the
+//! first final answer wins, and the other attempt is dropped (cancelled).
+//! The delay is [fixed](HedgeLayer::fixed), or [learned](HedgeLayer::percentile)
+//! per authority as a percentile of its answers' latencies (p95: a call
+//! slower than 95 % of them is hedged), in bounded memory. This cuts the
+//! long tail: a call that happens to hit a slow server or a lost packet is
+//! answered by its twin.
+//!
+//! # Limits, and why
+//!
+//! - **A budget.** Hedges draw on a [`RetryBudget`] (each hedgeable call
+//!   deposits one, each hedge withdraws one): 10 % of recent calls plus
+//!   1 hedge a second by default. Give the layer a clone of the retry policy's budget and
+//!   retries and hedges share one. An empty budget stops new hedges; it
+//!   never cancels an attempt already in flight.
+//! - **The server's word.** Each answer's own hints are learned per scope:
+//!   while a `Retry-After`, a gRPC pushback or a 429 asks the scope to
+//!   wait, and while its binding rate-limit window has less than 10 % left,
+//!   no hedge is sent (a hedge spends quota twice). A pushback or
+//!   `Retry-After` on either attempt stops further hedges for the call.
+//! - **Bodies.** The body is replayed through a [`ReplayBody`](crate::retry::ReplayBody),
+//!   kept up to [`max_replay_bytes`](HedgeLayer::max_replay_bytes); a body
+//!   too large to keep, or still streaming when the hedge is due, is not
+//!   hedged (two attempts cannot read one stream).
+//! - **Failures.** As gRPC A6's hedging policy: a failure another try may
+//!   fix (a 503 without a hint, a reset connection) sends the hedge at
+//!   once, if it was not sent yet; a failure that cannot be fixed (a 404)
+//!   is the call's answer. The call ends with the last failure when no
+//!   attempt succeeds.
+//!
+//! # Placement: hedging or retries for a call, not both
+//!
+//! ```text
+//! HedgeLayer -> RetryLayer -> CircuitBreakerLayer -> AuthLayer -> QuotaLayer -> ErrorBodyParseLayer -> client
+//! ```
+//!
+//! As in gRPC A6, a call is hedged or retried, never both: two strategies
+//! multiplying each other's extra load is how a slowdown becomes an
+//! outage. The hedge layer sits **above** the retry layer and marks every
+//! attempt of a call it hedges with [`Hedged`], a public extension the
+//! [`RetryPolicy`](crate::retry::RetryPolicy) honours: it does not retry
+//! such an attempt, nor count it as a new request in the budget. A call
+//! that is not hedged (not idempotent; or no hedge now: a cooldown, no
+//! headroom, too little learned yet) goes through unmarked, and the retry
+//! layer retries it as usual. Each attempt still passes the breaker, auth
+//! and quota layers below, so a hedge is paced and counted like any send.
+//! Below the retry layer it would hedge each retry: keep it above.
+//!
+//! # A fixed delay
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::{Request, Response};
+//! use http_body_util::Full;
+//! use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
+//! use std::time::Duration;
+//! use tower::{service_fn, Layer, ServiceExt};
+//! use tower_api_errors::hedge::{HedgeLayer, Hedged};
+//! use tower_api_errors::retry::ReplayBody;
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! let sent = Arc::new(AtomicU32::new(0));
+//! let counter = sent.clone();
+//! // The first attempt takes 2 s, any other 10 ms.
+//! let upstream = service_fn(move |req: Request<ReplayBody<Full<Bytes>>>| {
+//!     let attempt = req.extensions().get::<Hedged>().unwrap().attempt();
+//!     counter.fetch_add(1, Ordering::SeqCst);
+//!     async move {
+//!         let slow = if attempt == 1 { 2000 } else { 10 };
+//!         tokio::time::sleep(Duration::from_millis(slow)).await;
+//!         Ok::<_, std::convert::Infallible>(Response::new(format!("attempt {attempt}")))
+//!     }
+//! });
+//! let client = HedgeLayer::fixed(Duration::from_millis(50)).layer(upstream);
+//! let started = tokio::time::Instant::now();
+//! let response = client.oneshot(Request::get("http://api.example/").body(Full::new(Bytes::new())).unwrap()).await.unwrap();
+//! assert_eq!(response.into_body(), "attempt 2", "the hedge won");
+//! assert_eq!(started.elapsed(), Duration::from_millis(60));
+//! assert_eq!(sent.load(Ordering::SeqCst), 2);
+//! # }
+//! ```
+//!
+//! # A learned delay, a shared budget, and the retry layer below
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::{Request, Response};
+//! use http_body_util::Full;
+//! use std::time::Duration;
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//! use tower_api_errors::hedge::{HedgeLayer, RetryBudget};
+//! use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryPolicy};
+//! use tower_api_errors::ErrorBodyParseLayer;
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! let budget = RetryBudget::default();
+//! let upstream = service_fn(|_req: Request<ReplayBody<ReplayBody<Full<Bytes>>>>| async {
+//!     tokio::time::sleep(Duration::from_millis(20)).await;
+//!     Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::new())))
+//! });
+//! let client = ServiceBuilder::new()
+//!     .layer(HedgeLayer::percentile(0.95).budget(budget.clone()))
+//!     .layer(RetryLayer::new(RetryPolicy::default().budget(budget)))
+//!     .layer(ErrorBodyParseLayer::new())
+//!     .service(upstream);
+//! // Until 20 answers are learned, nothing is hedged; after, a call slower
+//! // than the 95th percentile (about 20 ms here) would be.
+//! for _ in 0..30 {
+//!     let started = tokio::time::Instant::now();
+//!     client.clone().oneshot(Request::new(Full::new(Bytes::new()))).await.unwrap();
+//!     assert_eq!(started.elapsed(), Duration::from_millis(20), "never hedged: none was slow");
+//! }
+//! # }
+//! ```
+
+mod future;
+mod layer;
+mod learn;
+mod service;
+
+pub use crate::budget::RetryBudget;
+pub use crate::hedged::Hedged;
+pub use future::ResponseFuture;
+pub use layer::HedgeLayer;
+pub use service::Hedge;

@@ -1,0 +1,146 @@
+//! [`Hedge`].
+
+use super::future::{Call, ResponseFuture, Spare};
+use super::layer::Config;
+use crate::error::BoxError;
+use crate::hedged::{is_idempotent, Hedged};
+use crate::prototype::Prototype;
+use crate::replay::ReplayBody;
+use crate::scope::ScopeRequest;
+use crate::template::RequestTemplate;
+use crate::Error;
+use http::{Request, Response};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::Instant;
+use tower::retry::budget::Budget;
+use tower::Service;
+
+/// Sends a second attempt of an idempotent call that is slow to answer;
+/// the first success wins and the other attempt is dropped. Built by
+/// [`HedgeLayer`](super::HedgeLayer).
+///
+/// The inner service receives requests whose body is a [`ReplayBody`] of
+/// the caller's, so that the hedge can send it again.
+///
+/// # Clone
+/// Clones the inner service; clones share the budget and what was
+/// learned. The service must be `Clone`: the first attempt goes through
+/// the service the caller made ready, in place; a hedge goes through a
+/// clone of the inner service as it was at the first call (shared by this
+/// service's clones), made ready before it sends. Clones of a client share
+/// its connections, so both send the same way.
+#[derive(Debug, Clone)]
+pub struct Hedge<S> {
+    inner: S,
+    config: Arc<Config>,
+    prototype: Arc<Prototype<S>>,
+}
+
+impl<S> Hedge<S> {
+    pub(crate) fn from_config(inner: S, config: Arc<Config>) -> Self {
+        Hedge {
+            inner,
+            config,
+            prototype: Arc::default(),
+        }
+    }
+
+    fn config(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.config)
+    }
+
+    /// As [`HedgeLayer::budget`](super::HedgeLayer::budget).
+    pub fn budget(mut self, budget: impl Budget + Send + Sync + 'static) -> Self {
+        self.config().budget = Some(Arc::new(budget));
+        self
+    }
+
+    /// As [`HedgeLayer::no_budget`](super::HedgeLayer::no_budget).
+    pub fn no_budget(mut self) -> Self {
+        self.config().budget = None;
+        self
+    }
+
+    /// As [`HedgeLayer::max_replay_bytes`](super::HedgeLayer::max_replay_bytes).
+    pub fn max_replay_bytes(mut self, bytes: usize) -> Self {
+        self.config().max_replay = bytes;
+        self
+    }
+
+    /// As [`HedgeLayer::metrics`](super::HedgeLayer::metrics).
+    #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+    pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.config().observer = crate::observe::Observer::new().metrics(metrics);
+        self
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, B, ResBody> Service<Request<B>> for Hedge<S>
+where
+    S: Service<Request<ReplayBody<B>>, Response = Response<ResBody>> + Clone,
+    S::Error: Into<BoxError>,
+    B: http_body::Body + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<ResBody>;
+    type Error = Error;
+    type Future = ResponseFuture<S, B>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner
+            .poll_ready(cx)
+            .map_err(|error| Error::from_inner(error, None))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let config = &self.config;
+        let (mut parts, body) = request.into_parts();
+        let started = Instant::now();
+        let key = config.keys.key(&ScopeRequest::from_parts(&parts), None);
+        let call = Call::new(config.clone(), self.prototype.clone(), key, started);
+        // Not idempotent, or no hedge for it now (too little learned, a
+        // cooldown, no quota headroom): one attempt, unmarked, so that a
+        // retry layer below treats it as any other call.
+        let delay = match is_idempotent(&parts.method, &parts.headers) {
+            true => config.scopes.delay(key, &config.delay, started),
+            false => None,
+        };
+        let Some(delay) = delay else {
+            let body = ReplayBody::new(body, 0);
+            let first = self.inner.call(Request::from_parts(parts, body));
+            return ResponseFuture::single(first, call);
+        };
+        if let Some(budget) = &config.budget {
+            budget.deposit();
+        }
+        parts.extensions.insert(Hedged::new(1));
+        let body = ReplayBody::new(body, config.max_replay);
+        let template = RequestTemplate::new(&parts);
+        let call = call.naming(template.method.clone(), template.uri.clone());
+        let spare = Spare::new(template, body.replay());
+        self.prototype.keep(&self.inner);
+        let first = self.inner.call(Request::from_parts(parts, body));
+        ResponseFuture::hedged(first, call, spare, started + delay.min(MAX_DELAY))
+    }
+}
+
+/// A delay past this is no hedge worth arming.
+const MAX_DELAY: Duration = Duration::from_secs(3600);

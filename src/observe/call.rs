@@ -1,0 +1,205 @@
+//! [`Call`]: what the retry layer records of one logical call, in both
+//! backends: the request's span and one span per attempt (tracing), the
+//! call's and each attempt's metrics (OpenTelemetry).
+
+use super::Observer;
+use crate::hints::HintSource;
+use crate::{ErrorKind, RetryReport};
+use http::{Method, StatusCode, Uri};
+use std::time::Duration;
+
+/// The span of one logical request through the retry layer.
+#[cfg(feature = "tracing")]
+#[derive(Debug, Clone)]
+pub(crate) struct Span(tracing::Span);
+
+/// Without `tracing`, a span is nothing.
+#[cfg(not(feature = "tracing"))]
+#[derive(Debug, Clone)]
+pub(crate) struct Span;
+
+impl Span {
+    /// The request's span (`api_request`, at INFO).
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    pub(crate) fn request(method: &Method, uri: &Uri) -> Span {
+        #[cfg(feature = "tracing")]
+        {
+            Span(super::trace::request_span(method, uri))
+        }
+        #[cfg(not(feature = "tracing"))]
+        {
+            Span
+        }
+    }
+
+    /// Enters the span for the duration of a poll.
+    pub(crate) fn enter(&self) -> impl Drop + '_ {
+        #[cfg(feature = "tracing")]
+        {
+            self.0.enter()
+        }
+        #[cfg(not(feature = "tracing"))]
+        {
+            NoGuard
+        }
+    }
+}
+
+#[cfg(not(feature = "tracing"))]
+struct NoGuard;
+
+#[cfg(not(feature = "tracing"))]
+impl Drop for NoGuard {
+    fn drop(&mut self) {}
+}
+
+/// How an attempt or a call failed, as far as spans and metrics go.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+pub(crate) struct Failure<'a> {
+    pub(crate) kind: ErrorKind,
+    /// The vendor's code; recorded by metrics only when allowlisted.
+    pub(crate) code: Option<&'a str>,
+    /// A quota layer's local refusal (it records its own fail-fast).
+    pub(crate) refused: bool,
+}
+
+/// What the retry layer records of each attempt and call: the
+/// per-attempt span (feature `tracing`) and OpenTelemetry metrics (feature
+/// `opentelemetry`, when the observer has them). Without either feature it
+/// is nothing, and every call compiles away.
+#[derive(Debug)]
+pub(crate) struct Call {
+    #[cfg(feature = "opentelemetry")]
+    metrics: super::otel::Call,
+    #[cfg(feature = "tracing")]
+    attempt: tracing::Span,
+}
+
+// Each feature uses some of the arguments.
+#[cfg_attr(
+    not(all(feature = "tracing", feature = "opentelemetry")),
+    allow(unused_variables)
+)]
+impl Call {
+    /// The first attempt is about to be sent, in `request`'s span.
+    #[inline]
+    pub(crate) fn start(observer: &Observer, request: &Span, method: &Method, uri: &Uri) -> Call {
+        Call {
+            #[cfg(feature = "opentelemetry")]
+            metrics: super::otel::Call::start(observer.metrics_handle(), method, uri),
+            #[cfg(feature = "tracing")]
+            attempt: super::trace::attempt_span(&request.0, method, uri, 0),
+        }
+    }
+
+    /// Enters the current attempt's span while it is sent or polled.
+    #[inline]
+    pub(crate) fn enter(&self) -> impl Drop + '_ {
+        #[cfg(feature = "tracing")]
+        {
+            self.attempt.enter()
+        }
+        #[cfg(not(feature = "tracing"))]
+        {
+            NoGuard
+        }
+    }
+
+    /// Attempt number `attempt` failed and will be retried after `delay`
+    /// (`hint`: the server's word it waits on, if any).
+    #[inline]
+    pub(crate) fn retrying(
+        &mut self,
+        attempt: u32,
+        status: Option<StatusCode>,
+        failure: Failure<'_>,
+        delay: Duration,
+        hint: Option<HintSource>,
+    ) {
+        #[cfg(feature = "tracing")]
+        {
+            super::trace::attempt_ended(&self.attempt, status, Some(failure));
+            super::trace::retrying(attempt, failure.kind, status, delay, hint);
+        }
+        #[cfg(feature = "opentelemetry")]
+        self.metrics.retrying(status, failure, delay, hint);
+    }
+
+    /// Resend number `resends` (1 for the first retry) is about to be sent.
+    #[inline]
+    pub(crate) fn resend(&mut self, request: &Span, method: &Method, uri: &Uri, resends: u32) {
+        #[cfg(feature = "tracing")]
+        {
+            self.attempt = super::trace::attempt_span(&request.0, method, uri, resends);
+        }
+        #[cfg(feature = "opentelemetry")]
+        self.metrics.resend();
+    }
+
+    /// The call ends with `report`: a success (`failure` is `None`) or a
+    /// failure.
+    #[inline]
+    pub(crate) fn finished(
+        &mut self,
+        report: &RetryReport,
+        status: Option<StatusCode>,
+        failure: Option<Failure<'_>>,
+    ) {
+        #[cfg(feature = "tracing")]
+        {
+            super::trace::attempt_ended(&self.attempt, status, failure);
+            super::trace::finished(report, status, failure.map(|f| f.kind));
+        }
+        #[cfg(feature = "opentelemetry")]
+        self.metrics.finished(report, status, failure);
+    }
+}
+
+/// `error.type` (spans and metrics) for a failure of `kind`: the kind in
+/// snake case.
+#[cfg_attr(
+    not(any(feature = "tracing", feature = "opentelemetry")),
+    allow(dead_code)
+)]
+pub(crate) fn error_type(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::BadRequest => "bad_request",
+        ErrorKind::Unauthorized => "unauthorized",
+        ErrorKind::PaymentRequired => "payment_required",
+        ErrorKind::Forbidden => "forbidden",
+        ErrorKind::NotFound => "not_found",
+        ErrorKind::Conflict => "conflict",
+        ErrorKind::Timeout => "timeout",
+        ErrorKind::Validation => "validation",
+        ErrorKind::UpgradeRequired => "upgrade_required",
+        ErrorKind::RateLimited => "rate_limited",
+        ErrorKind::Server => "server_error",
+        ErrorKind::BadGateway => "bad_gateway",
+        ErrorKind::Unavailable => "unavailable",
+        ErrorKind::Transport => "transport",
+        ErrorKind::Other => "other",
+    }
+}
+
+/// `http.request.method` (spans and metrics): OpenTelemetry's rule, the
+/// known methods by name and any other as `_OTHER` (a custom method is
+/// unbounded).
+#[cfg_attr(
+    not(any(feature = "tracing", feature = "opentelemetry")),
+    allow(dead_code)
+)]
+pub(crate) fn method_name(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "_OTHER",
+    }
+}

@@ -1,0 +1,430 @@
+//! The one observer: every event the layers report goes through here,
+//! once, and fans out to two backends, each behind its feature:
+//!
+//! - **tracing** (feature `tracing`): a span per logical request and per
+//!   attempt, and events with stable names and fields (`retrying`,
+//!   `finished`, `quota_held`, `credential_rejected`, ...), under the target
+//!   `tower_api_errors::telemetry`;
+//! - **OpenTelemetry** (feature `opentelemetry`): the instruments of
+//!   [`metrics`], recorded when the layer was given a
+//!   [`Metrics`] handle.
+//!
+//! With neither feature on, an [`Observer`] is zero-sized and every event
+//! compiles to nothing; with `opentelemetry` on and no handle given, an
+//! event costs one branch.
+//!
+//! # Why one observer
+//!
+//! A layer reports what happened (a retry decided, a request held, a
+//! credential rejected) in one call, with plain data: kinds, statuses,
+//! durations, hint sources, scope digests, the request's method and URI.
+//! What each backend makes of it (a span field, an event, a counter and
+//! its attributes) is decided here, so the two always agree, and the
+//! observer knows nothing of the layers that call it.
+//!
+//! # Events for your own layers
+//!
+//! The events of the resilience layers (a circuit breaker opening, letting
+//! a probe through, closing; a hedged request sent, winning, cancelled)
+//! are public, so a breaker or hedging layer of your own reports the same
+//! spans, events and metrics as ours:
+//!
+//! | event | tracing (level) | OpenTelemetry |
+//! |---|---|---|
+//! | [`breaker_opened`](Observer::breaker_opened) | `breaker_opened` {address, port, open_ms} (WARN) | `tower_api_errors.breaker.transitions` {`tower_api_errors.breaker.state` = `open`, server.address, server.port} |
+//! | [`breaker_half_open`](Observer::breaker_half_open) | `breaker_half_open` {address, port} (INFO) | the same counter, state `half_open` |
+//! | [`breaker_closed`](Observer::breaker_closed) | `breaker_closed` {address, port} (INFO) | the same counter, state `closed` |
+//! | [`hedge_sent`](Observer::hedge_sent) | `hedge_sent` {method, address, port, after_ms} (DEBUG) | `tower_api_errors.hedges` {`tower_api_errors.hedge.event` = `sent`, http.request.method, server.address, server.port} |
+//! | [`hedge_won`](Observer::hedge_won) | `hedge_won` {...} (DEBUG) | the same counter, event `won` |
+//! | [`hedge_cancelled`](Observer::hedge_cancelled) | `hedge_cancelled` {...} (DEBUG) | the same counter, event `cancelled` |
+//!
+//! Attribute values follow [`metrics`][metrics-secrets]:
+//! the URI's host and port only, never its path, query or userinfo.
+//!
+//! # Examples
+//!
+//! An observer with no backend handle: events are accepted and cost
+//! nothing.
+//!
+//! ```
+//! use std::time::Duration;
+//! use tower_api_errors::observe::Observer;
+//!
+//! let observer = Observer::new();
+//! let uri = "https://api.example.com/v1/items".parse().unwrap();
+//! observer.breaker_opened(&uri, Duration::from_secs(30));
+//! observer.breaker_closed(&uri);
+//! assert!(format!("{observer:?}").contains("metrics: false"));
+//! ```
+//!
+//! With OpenTelemetry metrics (feature `opentelemetry`), what an in-memory
+//! exporter sees:
+//!
+//! ```
+//! # #[cfg(feature = "opentelemetry")] fn main() {
+//! use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+//! use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+//! use std::time::Duration;
+//! use tower_api_errors::metrics::Metrics;
+//! use tower_api_errors::observe::Observer;
+//!
+//! let exporter = InMemoryMetricExporter::default();
+//! let provider = SdkMeterProvider::builder()
+//!     .with_reader(PeriodicReader::builder(exporter.clone()).build())
+//!     .build();
+//! let observer = Observer::new().metrics(Metrics::from_provider(&provider));
+//! let uri = "https://user:pw@api.example.com/v1/items?key=secret".parse().unwrap();
+//! observer.hedge_sent(&http::Method::GET, &uri, Duration::from_millis(50));
+//! observer.hedge_won(&http::Method::GET, &uri);
+//!
+//! provider.force_flush().unwrap();
+//! let batches = exporter.get_finished_metrics().unwrap();
+//! let hedges = batches.iter().flat_map(|b| b.scope_metrics()).flat_map(|s| s.metrics())
+//!     .find(|m| m.name() == "tower_api_errors.hedges").unwrap();
+//! let AggregatedMetrics::U64(MetricData::Sum(sum)) = hedges.data() else { panic!() };
+//! let mut events: Vec<String> = sum.data_points()
+//!     .map(|p| {
+//!         let event = p.attributes().find(|kv| kv.key.as_str() == "tower_api_errors.hedge.event").unwrap();
+//!         let host = p.attributes().find(|kv| kv.key.as_str() == "server.address").unwrap();
+//!         format!("{} {} {}", event.value, host.value, p.value())
+//!     })
+//!     .collect();
+//! events.sort();
+//! assert_eq!(events, ["sent api.example.com 1", "won api.example.com 1"]);
+//! # }
+//! # #[cfg(not(feature = "opentelemetry"))] fn main() {}
+//! ```
+// Links to items of a feature that is off go to their docs.rs pages.
+#![cfg_attr(
+    feature = "opentelemetry",
+    doc = "",
+    doc = "[`metrics`]: crate::metrics",
+    doc = "[`Metrics`]: crate::metrics::Metrics",
+    doc = "[metrics-secrets]: crate::metrics#cardinality-and-secrets"
+)]
+#![cfg_attr(
+    not(feature = "opentelemetry"),
+    doc = "",
+    doc = "[`metrics`]: https://docs.rs/tower-api-errors/latest/tower_api_errors/metrics/index.html",
+    doc = "[`Metrics`]: https://docs.rs/tower-api-errors/latest/tower_api_errors/metrics/struct.Metrics.html",
+    doc = "[metrics-secrets]: https://docs.rs/tower-api-errors/latest/tower_api_errors/metrics/index.html#cardinality-and-secrets"
+)]
+
+mod call;
+#[cfg(feature = "opentelemetry")]
+pub(crate) mod otel;
+#[cfg(feature = "tracing")]
+mod trace;
+
+#[cfg(feature = "opentelemetry")]
+pub(crate) use call::{error_type, method_name};
+pub(crate) use call::{Call, Failure, Span};
+
+use crate::error::{AuthFailure, Renewal};
+use crate::{ApiError, ErrorKind};
+use http::{Method, Request, StatusCode, Uri};
+use std::fmt;
+use std::time::Duration;
+
+/// The event sink a layer reports to: tracing always (feature `tracing`),
+/// OpenTelemetry when it was given [`Metrics`] (feature `opentelemetry`).
+///
+/// Each method is one event: the layer calls it once, and both backends
+/// record it. See [the module docs](self) for the events and their names.
+///
+/// # Clone
+/// Cheap (at most one `Arc`); clones report to the same backends.
+#[cfg_attr(
+    feature = "opentelemetry",
+    doc = "",
+    doc = "[`Metrics`]: crate::metrics::Metrics"
+)]
+#[cfg_attr(
+    not(feature = "opentelemetry"),
+    doc = "",
+    doc = "[`Metrics`]: https://docs.rs/tower-api-errors/latest/tower_api_errors/metrics/struct.Metrics.html"
+)]
+#[derive(Clone, Default)]
+pub struct Observer {
+    #[cfg(feature = "opentelemetry")]
+    metrics: Option<crate::metrics::Metrics>,
+}
+
+impl fmt::Debug for Observer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Observer")
+            .field("metrics", &self.has_metrics())
+            .finish()
+    }
+}
+
+// Each backend uses some of the arguments.
+#[cfg_attr(
+    not(all(feature = "tracing", feature = "opentelemetry")),
+    allow(unused_variables)
+)]
+impl Observer {
+    /// An observer that reports to tracing (feature `tracing`) and to no
+    /// metrics.
+    pub fn new() -> Self {
+        Observer::default()
+    }
+
+    /// This observer, recording OpenTelemetry metrics into `metrics` too.
+    #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+    pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// True when metrics are recorded (and waits are worth timing).
+    pub(crate) fn has_metrics(&self) -> bool {
+        #[cfg(feature = "opentelemetry")]
+        {
+            self.metrics.is_some()
+        }
+        #[cfg(not(feature = "opentelemetry"))]
+        {
+            false
+        }
+    }
+
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn metrics_handle(&self) -> Option<&crate::metrics::Metrics> {
+        self.metrics.as_ref()
+    }
+
+    /// The auth layer renews a credential that `status` rejected
+    /// (tracing `credential_rejected`).
+    pub(crate) fn credential_rejected(&self, status: StatusCode, renewal: Renewal) {
+        #[cfg(feature = "tracing")]
+        trace::credential_rejected(status, renewal);
+    }
+
+    /// A load from the auth layer's token source ended: the generation of
+    /// the credential installed, or why it failed (tracing
+    /// `credential_installed` / `credential_refresh_failed`, never the
+    /// credential or the source's error text;
+    /// `tower_api_errors.auth.refreshes`).
+    pub(crate) fn credential_loaded(&self, loaded: Result<u64, AuthFailure>) {
+        #[cfg(feature = "tracing")]
+        trace::credential_loaded(loaded);
+        #[cfg(feature = "opentelemetry")]
+        if let Some(metrics) = &self.metrics {
+            metrics.record_auth_refresh(loaded.is_ok());
+        }
+    }
+
+    /// `method uri` waited `waited` for a credential
+    /// (`tower_api_errors.waits`, source `auth`).
+    pub(crate) fn credential_waited(&self, waited: Duration, method: &Method, uri: &Uri) {
+        #[cfg(feature = "opentelemetry")]
+        if let Some(metrics) = &self.metrics {
+            metrics.record_wait(crate::metrics::WaitSource::Auth, waited, method, uri);
+        }
+    }
+
+    /// The auth layer ends a request (tracing `unauthorized`).
+    pub(crate) fn unauthorized(&self, reason: AuthFailure) {
+        #[cfg(feature = "tracing")]
+        trace::unauthorized(reason);
+    }
+
+    /// A quota gate holds `request` for `delay` (`reason`: `pacing`,
+    /// `quota spent`) in the scope with digest `scope` (tracing
+    /// `quota_held`; `tower_api_errors.quota.holds` and a `quota` wait).
+    pub(crate) fn quota_held<B>(
+        &self,
+        scope: u64,
+        delay: Duration,
+        reason: &'static str,
+        request: Option<&Request<B>>,
+    ) {
+        #[cfg(feature = "tracing")]
+        trace::quota_held(scope, delay, reason);
+        #[cfg(feature = "opentelemetry")]
+        if let (Some(metrics), Some(request)) = (&self.metrics, request) {
+            let (method, uri) = (request.method(), request.uri());
+            metrics.record_quota_hold(method, uri);
+            metrics.record_wait(crate::metrics::WaitSource::Quota, delay, method, uri);
+        }
+    }
+
+    /// A quota gate refuses `request` without sending it: the scope frees
+    /// up in `retry_after` (tracing `quota_refused`;
+    /// `tower_api_errors.failed_fast`, reason `quota`).
+    pub(crate) fn quota_refused<B>(
+        &self,
+        scope: u64,
+        retry_after: Duration,
+        request: Option<&Request<B>>,
+    ) {
+        #[cfg(feature = "tracing")]
+        trace::quota_refused(scope, retry_after);
+        #[cfg(feature = "opentelemetry")]
+        if let (Some(metrics), Some(request)) = (&self.metrics, request) {
+            let reason = crate::metrics::FailFast::Quota;
+            metrics.record_failed_fast(reason, request.method(), request.uri());
+        }
+    }
+
+    /// A circuit breaker for `uri`'s server opened: requests to it fail
+    /// fast for `open_for`.
+    pub fn breaker_opened(&self, uri: &Uri, open_for: Duration) {
+        #[cfg(feature = "tracing")]
+        trace::breaker_opened(uri, open_for);
+        self.breaker_transition("open", uri);
+    }
+
+    /// A circuit breaker for `uri`'s server turned half-open: it lets a
+    /// probe request through to see whether the server recovered.
+    pub fn breaker_half_open(&self, uri: &Uri) {
+        #[cfg(feature = "tracing")]
+        trace::breaker_half_open(uri);
+        self.breaker_transition("half_open", uri);
+    }
+
+    /// A circuit breaker for `uri`'s server closed: requests flow again.
+    pub fn breaker_closed(&self, uri: &Uri) {
+        #[cfg(feature = "tracing")]
+        trace::breaker_closed(uri);
+        self.breaker_transition("closed", uri);
+    }
+
+    fn breaker_transition(&self, state: &'static str, uri: &Uri) {
+        #[cfg(feature = "opentelemetry")]
+        if let Some(metrics) = &self.metrics {
+            metrics.breaker_transition(state, uri);
+        }
+    }
+
+    /// A hedge of `method uri` was sent, `after` the first attempt went
+    /// unanswered that long.
+    pub fn hedge_sent(&self, method: &Method, uri: &Uri, after: Duration) {
+        #[cfg(feature = "tracing")]
+        trace::hedge_sent(method, uri, after);
+        self.hedge("sent", method, uri);
+    }
+
+    /// A hedge of `method uri` answered first: its answer is the call's.
+    pub fn hedge_won(&self, method: &Method, uri: &Uri) {
+        #[cfg(feature = "tracing")]
+        trace::hedge_won(method, uri);
+        self.hedge("won", method, uri);
+    }
+
+    /// A hedge of `method uri` was cancelled: another attempt answered
+    /// first, or the call was dropped.
+    pub fn hedge_cancelled(&self, method: &Method, uri: &Uri) {
+        #[cfg(feature = "tracing")]
+        trace::hedge_cancelled(method, uri);
+        self.hedge("cancelled", method, uri);
+    }
+
+    fn hedge(&self, event: &'static str, method: &Method, uri: &Uri) {
+        #[cfg(feature = "opentelemetry")]
+        if let Some(metrics) = &self.metrics {
+            metrics.hedge(event, method, uri);
+        }
+    }
+}
+
+/// The classifier stamped a verdict on a response (tracing `classified`
+/// {status, kind, retryable}, at TRACE).
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(crate) fn classified(status: StatusCode, kind: Option<ErrorKind>, retryable: bool) {
+    #[cfg(feature = "tracing")]
+    trace::classified(status, kind, retryable);
+}
+
+/// A failure body was read into `error` (tracing `api_error` {status,
+/// kind, code, retryable, truncated}, at DEBUG).
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(crate) fn api_error(error: &ApiError) {
+    #[cfg(feature = "tracing")]
+    trace::api_error(error);
+}
+
+/// A shared quota store failed (down, slow, garbage) and learned quotas
+/// are kept locally: once per outage (tracing `quota_store_local` {error},
+/// at WARN).
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) fn store_local(error: &dyn fmt::Display) {
+    #[cfg(feature = "tracing")]
+    trace::store_local(error);
+}
+
+/// The shared quota store answers again (tracing `quota_store_shared`, at
+/// INFO).
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) fn store_shared() {
+    #[cfg(feature = "tracing")]
+    trace::store_shared();
+}
+
+#[cfg(all(test, feature = "opentelemetry"))]
+mod tests {
+    use super::*;
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+
+    /// Each breaker event is one count of `tower_api_errors.breaker.transitions`
+    /// under the state it entered, with the server's host and port only.
+    #[test]
+    fn breaker_events_count_by_state_entered() {
+        let exporter = InMemoryMetricExporter::default();
+        let provider = SdkMeterProvider::builder()
+            .with_reader(PeriodicReader::builder(exporter.clone()).build())
+            .build();
+        let observer = Observer::new().metrics(crate::metrics::Metrics::from_provider(&provider));
+        let uri: Uri = "http://user:pw@api.test:8080/v1/items?key=secret"
+            .parse()
+            .unwrap();
+        observer.breaker_opened(&uri, Duration::from_secs(30));
+        observer.breaker_half_open(&uri);
+        observer.breaker_opened(&uri, Duration::from_secs(60));
+        observer.breaker_half_open(&uri);
+        observer.breaker_closed(&uri);
+        provider.force_flush().unwrap();
+
+        let batches = exporter.get_finished_metrics().unwrap();
+        let metric = batches
+            .iter()
+            .flat_map(|b| b.scope_metrics())
+            .flat_map(|s| s.metrics())
+            .find(|m| m.name() == "tower_api_errors.breaker.transitions")
+            .expect("the counter was exported");
+        let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() else {
+            panic!("a u64 counter")
+        };
+        let mut points: Vec<String> = sum
+            .data_points()
+            .map(|point| {
+                let mut attrs: Vec<String> = point
+                    .attributes()
+                    .map(|kv| format!("{}={}", kv.key, kv.value))
+                    .collect();
+                attrs.sort();
+                format!("{} {}", attrs.join(" "), point.value())
+            })
+            .collect();
+        points.sort();
+        assert_eq!(
+            points,
+            [
+                "server.address=api.test server.port=8080 tower_api_errors.breaker.state=closed 1",
+                "server.address=api.test server.port=8080 tower_api_errors.breaker.state=half_open 2",
+                "server.address=api.test server.port=8080 tower_api_errors.breaker.state=open 2",
+            ]
+        );
+    }
+
+    #[test]
+    fn without_metrics_nothing_is_timed() {
+        let observer = Observer::new();
+        assert!(!observer.has_metrics());
+        assert_eq!(format!("{observer:?}"), "Observer { metrics: false }");
+    }
+}

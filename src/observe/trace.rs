@@ -1,0 +1,290 @@
+//! The `tracing` backend (feature `tracing`): every span and event the
+//! crate emits, with stable names and fields.
+//!
+//! Values are statuses, kinds, codes, counts, durations and digests:
+//! never headers, never bodies, and URIs only redacted.
+
+use super::call::{error_type, method_name, Failure};
+use crate::error::{AuthFailure, Renewal};
+use crate::hints::HintSource;
+use crate::redact::RedactedUri;
+use crate::{ApiError, ErrorKind, RetryReport};
+use http::{Method, StatusCode, Uri};
+use std::time::Duration;
+
+/// The target of every span and event (the module they were first emitted
+/// from; filters written for it keep working).
+const TARGET: &str = "tower_api_errors::telemetry";
+
+/// `api_request` {method, uri (redacted)}, at INFO.
+pub(super) fn request_span(method: &Method, uri: &Uri) -> tracing::Span {
+    // Field values are only computed when the span is enabled.
+    tracing::info_span!(
+        target: TARGET,
+        "api_request",
+        method = %method,
+        // Redacted while formatting: nothing is built unless a line is
+        // written (tracing evaluates fields for its `log` fallback even
+        // with no subscriber).
+        uri = %RedactedUri(uri),
+        // OpenTelemetry's names, for tracing-opentelemetry.
+        http.request.method = method_name(method),
+        server.address = uri.host(),
+        server.port = server_port(uri),
+        url.full = %RedactedUri(uri),
+    )
+}
+
+/// `api_attempt` {otel.kind, otel.name, http.request.method,
+/// server.address, server.port, url.full (redacted),
+/// http.request.resend_count (resends only), http.response.status_code
+/// and error.type (when known)}, at INFO, a child of the request's span:
+/// one per physical request, as OpenTelemetry's HTTP client spans are.
+pub(super) fn attempt_span(
+    parent: &tracing::Span,
+    method: &Method,
+    uri: &Uri,
+    resends: u32,
+) -> tracing::Span {
+    let name = method_name(method);
+    tracing::info_span!(
+        target: TARGET,
+        parent: parent,
+        "api_attempt",
+        otel.kind = "client",
+        otel.name = name,
+        http.request.method = name,
+        server.address = uri.host(),
+        server.port = server_port(uri),
+        url.full = %RedactedUri(uri),
+        http.request.resend_count = (resends > 0).then_some(resends),
+        http.response.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+    )
+}
+
+/// Records the attempt's outcome on its span (once: a closed attempt's
+/// fields are not overwritten by the call's end).
+pub(super) fn attempt_ended(
+    span: &tracing::Span,
+    status: Option<StatusCode>,
+    failure: Option<Failure<'_>>,
+) {
+    if let Some(status) = status {
+        span.record("http.response.status_code", status.as_u16());
+    }
+    if let Some(failure) = failure {
+        span.record("error.type", error_type(failure.kind));
+    }
+}
+
+/// The URI's port, or its scheme's default.
+fn server_port(uri: &Uri) -> Option<u16> {
+    uri.port_u16().or(match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    })
+}
+
+/// `classified` {status, kind, retryable}, at TRACE.
+pub(super) fn classified(status: StatusCode, kind: Option<ErrorKind>, retryable: bool) {
+    tracing::trace!(
+        target: TARGET,
+        status = status.as_u16(),
+        kind = kind.map_or("success", ErrorKind::as_str),
+        retryable,
+        "classified"
+    );
+}
+
+/// `api_error` {status, kind, code, retryable, truncated}, at DEBUG.
+pub(super) fn api_error(error: &ApiError) {
+    tracing::debug!(
+        target: TARGET,
+        status = error.status().as_u16(),
+        kind = error.kind().as_str(),
+        code = error.code(),
+        retryable = error.is_retryable(),
+        truncated = error.is_truncated(),
+        "api_error"
+    );
+}
+
+/// `retrying` {attempt, kind, status, delay_ms, hint}, at INFO.
+pub(super) fn retrying(
+    attempt: u32,
+    kind: ErrorKind,
+    status: Option<StatusCode>,
+    delay: Duration,
+    hint: Option<HintSource>,
+) {
+    tracing::info!(
+        target: TARGET,
+        attempt,
+        kind = kind.as_str(),
+        status = status.map(|s| s.as_u16()),
+        delay_ms = delay.as_millis() as u64,
+        hint = hint.map(|h| h.to_string()),
+        "retrying"
+    );
+}
+
+/// `finished` {outcome, attempts, waited_ms, status, kind, stopped}: at
+/// DEBUG for a success, WARN for a failure.
+pub(super) fn finished(
+    report: &RetryReport,
+    status: Option<StatusCode>,
+    failure: Option<ErrorKind>,
+) {
+    let status = status.map(|s| s.as_u16());
+    let waited_ms = report.waited().as_millis() as u64;
+    let stopped = report.stopped().map(|reason| reason.to_string());
+    match failure {
+        None => tracing::debug!(
+            target: TARGET,
+            outcome = "success",
+            attempts = report.attempts(),
+            waited_ms,
+            status,
+            "finished"
+        ),
+        Some(kind) => tracing::warn!(
+            target: TARGET,
+            outcome = "failure",
+            attempts = report.attempts(),
+            waited_ms,
+            status,
+            kind = kind.as_str(),
+            stopped,
+            "finished"
+        ),
+    }
+}
+
+/// `quota_held` {scope (16 hex digits), delay_ms, reason}, at DEBUG.
+pub(super) fn quota_held(scope: u64, delay: Duration, reason: &'static str) {
+    tracing::debug!(
+        target: TARGET,
+        scope = %format_args!("{scope:016x}"),
+        delay_ms = delay.as_millis() as u64,
+        reason,
+        "quota_held"
+    );
+}
+
+/// `quota_refused` {scope (16 hex digits), retry_after_ms}, at WARN.
+pub(super) fn quota_refused(scope: u64, retry_after: Duration) {
+    tracing::warn!(
+        target: TARGET,
+        scope = %format_args!("{scope:016x}"),
+        retry_after_ms = retry_after.as_millis() as u64,
+        "quota_refused"
+    );
+}
+
+/// `quota_store_local` {error}, at WARN.
+pub(super) fn store_local(error: &dyn std::fmt::Display) {
+    tracing::warn!(target: TARGET, error = %error, "quota_store_local");
+}
+
+/// `quota_store_shared`, at INFO.
+pub(super) fn store_shared() {
+    tracing::info!(target: TARGET, "quota_store_shared");
+}
+
+/// `credential_rejected` {status, renewal}, at INFO.
+pub(super) fn credential_rejected(status: StatusCode, renewal: Renewal) {
+    tracing::info!(
+        target: TARGET,
+        status = status.as_u16(),
+        renewal = match renewal {
+            Renewal::Refreshed => "refresh",
+            Renewal::AlreadyRenewed => "already_renewed",
+        },
+        "credential_rejected"
+    );
+}
+
+/// `credential_installed` {generation} at INFO, or
+/// `credential_refresh_failed` {reason} at WARN.
+pub(super) fn credential_loaded(loaded: Result<u64, AuthFailure>) {
+    match loaded {
+        Ok(generation) => tracing::info!(target: TARGET, generation, "credential_installed"),
+        Err(reason) => {
+            tracing::warn!(target: TARGET, reason = %reason, "credential_refresh_failed")
+        }
+    }
+}
+
+/// `unauthorized` {reason}, at WARN.
+pub(super) fn unauthorized(reason: AuthFailure) {
+    tracing::warn!(target: TARGET, reason = %reason, "unauthorized");
+}
+
+/// `breaker_opened` {address, port, open_ms}, at WARN.
+pub(super) fn breaker_opened(uri: &Uri, open_for: Duration) {
+    tracing::warn!(
+        target: TARGET,
+        address = uri.host(),
+        port = server_port(uri),
+        open_ms = open_for.as_millis() as u64,
+        "breaker_opened"
+    );
+}
+
+/// `breaker_half_open` {address, port}, at INFO.
+pub(super) fn breaker_half_open(uri: &Uri) {
+    tracing::info!(
+        target: TARGET,
+        address = uri.host(),
+        port = server_port(uri),
+        "breaker_half_open"
+    );
+}
+
+/// `breaker_closed` {address, port}, at INFO.
+pub(super) fn breaker_closed(uri: &Uri) {
+    tracing::info!(
+        target: TARGET,
+        address = uri.host(),
+        port = server_port(uri),
+        "breaker_closed"
+    );
+}
+
+/// `hedge_sent` {method, address, port,
+/// after_ms}, at DEBUG.
+pub(super) fn hedge_sent(method: &Method, uri: &Uri, after: Duration) {
+    tracing::debug!(
+        target: TARGET,
+        method = method_name(method),
+        address = uri.host(),
+        port = server_port(uri),
+        after_ms = after.as_millis() as u64,
+        "hedge_sent"
+    );
+}
+
+/// `hedge_won` {method, address, port}, at DEBUG.
+pub(super) fn hedge_won(method: &Method, uri: &Uri) {
+    tracing::debug!(
+        target: TARGET,
+        method = method_name(method),
+        address = uri.host(),
+        port = server_port(uri),
+        "hedge_won"
+    );
+}
+
+/// `hedge_cancelled` {method, address, port},
+/// at DEBUG.
+pub(super) fn hedge_cancelled(method: &Method, uri: &Uri) {
+    tracing::debug!(
+        target: TARGET,
+        method = method_name(method),
+        address = uri.host(),
+        port = server_port(uri),
+        "hedge_cancelled"
+    );
+}

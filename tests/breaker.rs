@@ -1,0 +1,367 @@
+//! The circuit breaker against real loopback servers with injected faults
+//! (time paused: the servers' outages and the breaker's breaks run on
+//! tokio's clock), and its cost on the success path.
+
+mod support;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+use tower::{service_fn, Layer, Service, ServiceBuilder, ServiceExt};
+use tower_api_errors::breaker::CircuitBreakerLayer;
+use tower_api_errors::retry::{RetryLayer, RetryPolicy};
+use tower_api_errors::{Error, ErrorBodyParseLayer, ErrorKind, RetryReport, StopReason};
+
+#[path = "support/counting.rs"]
+mod counting;
+
+#[global_allocator]
+static GLOBAL: counting::Counting = counting::Counting;
+
+/// When the server received each request, from the test's start.
+type Sends = Arc<Mutex<Vec<Duration>>>;
+
+/// A vendor down for `down` from `start`, answering 503 with
+/// `Retry-After: 3` meanwhile and 200 after.
+async fn down_vendor(start: Instant, down: Duration) -> (SocketAddr, Sends) {
+    let sends = Sends::default();
+    let log = sends.clone();
+    let addr = support::serve(move |_req| {
+        let log = log.clone();
+        async move {
+            let at = start.elapsed();
+            log.lock().unwrap().push(at);
+            if at < down {
+                support::response(503, &[("retry-after", "3")], "down for maintenance")
+            } else {
+                support::response(200, &[], "{}")
+            }
+        }
+    })
+    .await;
+    (addr, sends)
+}
+
+fn get(addr: SocketAddr) -> Request<Full<Bytes>> {
+    Request::get(format!("http://{addr}/v1/items"))
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
+/// What one call of the drive saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    Ok,
+    Failed,
+    Open,
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_vendor_down_for_5_s_with_retry_after_3() {
+    let start = Instant::now();
+    let (addr, sends) = down_vendor(start, Duration::from_secs(5)).await;
+    let client = ServiceBuilder::new()
+        .layer(CircuitBreakerLayer::new())
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<Full<Bytes>>());
+
+    // A call every 100 ms for 10 s.
+    let mut seen = Vec::new();
+    let mut refusals = Vec::new();
+    for tick in 0..100u32 {
+        tokio::time::sleep_until(start + Duration::from_millis(100) * tick).await;
+        let before = sends.lock().unwrap().len();
+        let wall = std::time::Instant::now();
+        let outcome = client.clone().oneshot(get(addr)).await;
+        let took = wall.elapsed();
+        let sent = sends.lock().unwrap().len() - before;
+        let what = match outcome {
+            Ok(response) => {
+                assert_eq!(response.status(), 200);
+                Seen::Ok
+            }
+            Err(Error::CircuitOpen(open)) => {
+                assert_eq!(sent, 0, "refused without a send");
+                assert!(open.retry_after() <= Duration::from_secs(3));
+                refusals.push(took);
+                Seen::Open
+            }
+            Err(error) => {
+                assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
+                Seen::Failed
+            }
+        };
+        seen.push((start.elapsed(), what));
+    }
+
+    // The 10 first calls (minimum_calls) failed and opened it.
+    assert!(seen[..10].iter().all(|(_, what)| *what == Seen::Failed));
+    let opened_at = seen[9].0;
+    assert_eq!(seen[10].1, Seen::Open);
+    // No send before the Retry-After, then one probe (still down: the
+    // server says 3 s again), then none before that Retry-After.
+    let sends = sends.lock().unwrap().clone();
+    let after_opening: Vec<_> = sends.iter().filter(|at| **at > opened_at).collect();
+    assert!(
+        *after_opening[0] >= opened_at + Duration::from_secs(3),
+        "first probe at {:?}, opened at {opened_at:?}",
+        after_opening[0]
+    );
+    let second = *after_opening[1];
+    assert!(second >= *after_opening[0] + Duration::from_secs(3));
+    // Recovery within Retry-After + 1 s of the vendor coming back at 5 s.
+    let recovered = seen
+        .iter()
+        .find(|(at, what)| *what == Seen::Ok && *at >= Duration::from_secs(5))
+        .map(|(at, _)| *at)
+        .expect("recovered");
+    assert!(recovered <= Duration::from_secs(5 + 3 + 1), "{recovered:?}");
+    assert!(seen
+        .iter()
+        .filter(|(at, _)| *at > recovered)
+        .all(|(_, what)| *what == Seen::Ok));
+    // Calls while open failed in well under 1 ms of wall time (the
+    // median: a shared test machine may preempt any one call).
+    refusals.sort();
+    let median = refusals[refusals.len() / 2];
+    assert!(median < std::time::Duration::from_millis(1), "{median:?}");
+    let refused = seen.iter().filter(|(_, what)| *what == Seen::Open).count();
+    assert_eq!(
+        refused + sends.len(),
+        100,
+        "every call sent or refused, once"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn under_retry_an_open_breaker_is_waited_out_like_a_hint() {
+    let start = Instant::now();
+    let (addr, sends) = down_vendor(start, Duration::from_secs(5)).await;
+    // Two stacks over one breaker: a plain one opens it.
+    let breaker = CircuitBreakerLayer::new().minimum_calls(4);
+    let plain = ServiceBuilder::new()
+        .layer(breaker.clone())
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client());
+    for _ in 0..4 {
+        plain.clone().oneshot(get(addr)).await.unwrap_err();
+    }
+    // A hint longer than the policy may wait: failed fast, unsent.
+    let impatient = ServiceBuilder::new()
+        .layer(RetryLayer::new(
+            RetryPolicy::default().max_retry_after(Duration::from_secs(1)),
+        ))
+        .layer(breaker.clone())
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client());
+    let error = impatient.oneshot(get(addr)).await.unwrap_err();
+    assert_eq!(
+        error.circuit_open().unwrap().retry_after(),
+        Duration::from_secs(3)
+    );
+    assert_eq!(error.retries().stopped(), Some(StopReason::HintTooLong));
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    // The default policy waits the 3 s, probes (503, Retry-After: 3 again),
+    // waits, probes again after the vendor is back at 5 s: 200.
+    let retried = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default()))
+        .layer(breaker)
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client());
+    let response = retried.oneshot(get(addr)).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(start.elapsed(), Duration::from_secs(6));
+    let report = response.extensions().get::<RetryReport>().unwrap();
+    assert_eq!(report.attempts(), 3);
+    let secs: Vec<u64> = sends
+        .lock()
+        .unwrap()
+        .iter()
+        .map(Duration::as_secs)
+        .collect();
+    assert_eq!(secs, [0, 0, 0, 0, 3, 6], "nothing sent while open");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_vendor_that_only_rate_limits_never_opens_it() {
+    let served = Arc::new(AtomicU32::new(0));
+    let counter = served.clone();
+    let addr = support::serve(move |_req| {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let remaining = (100 - n.min(100)).to_string();
+            let headers = [
+                ("x-ratelimit-limit", "100"),
+                ("x-ratelimit-remaining", remaining.as_str()),
+                ("x-ratelimit-reset", "30"),
+            ];
+            if n.is_multiple_of(2) {
+                let mut limited = headers.to_vec();
+                limited.push(("retry-after", "1"));
+                support::response(429, &limited, r#"{"error":"rate limited"}"#)
+            } else {
+                support::response(200, &headers, "{}")
+            }
+        }
+    })
+    .await;
+    let client = ServiceBuilder::new()
+        .layer(CircuitBreakerLayer::new().minimum_calls(5))
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client());
+    for _ in 0..200 {
+        match client.clone().oneshot(get(addr)).await {
+            Ok(_) => {}
+            Err(error) => assert_eq!(error.kind(), ErrorKind::RateLimited, "{error}"),
+        }
+    }
+    assert_eq!(served.load(Ordering::SeqCst), 200, "every call was sent");
+}
+
+#[tokio::test(start_paused = true)]
+async fn transport_failures_open_it_and_a_dropped_probe_frees_its_place() {
+    // A port nothing listens on: every connect is refused.
+    let addr = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let client = ServiceBuilder::new()
+        .layer(
+            CircuitBreakerLayer::new()
+                .minimum_calls(3)
+                .break_duration(Duration::from_secs(1), Duration::from_secs(8)),
+        )
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client());
+    for _ in 0..3 {
+        let error = client.clone().oneshot(get(addr)).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Transport);
+    }
+    let open = client.clone().oneshot(get(addr)).await.unwrap_err();
+    assert_eq!(
+        open.circuit_open().unwrap().retry_after(),
+        Duration::from_secs(1)
+    );
+    tokio::time::advance(Duration::from_secs(1)).await;
+    // The probe, dropped before its answer: the next call probes.
+    let probe = client.clone().oneshot(get(addr));
+    drop(probe);
+    let mut ready = client.clone();
+    let probe = ServiceExt::ready(&mut ready).await.unwrap().call(get(addr));
+    drop(probe);
+    let failed_probe = client.clone().oneshot(get(addr)).await.unwrap_err();
+    assert_eq!(failed_probe.kind(), ErrorKind::Transport, "{failed_probe}");
+    // It failed: open again, for twice the break.
+    let open = client.clone().oneshot(get(addr)).await.unwrap_err();
+    assert_eq!(
+        open.circuit_open().unwrap().retry_after(),
+        Duration::from_secs(2)
+    );
+    assert!(!open.circuit_open().unwrap().is_server_signalled());
+}
+
+/// Allocations made while polling `future` to completion on this thread.
+fn allocations_of<F: Future>(future: F) -> u64 {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let mut future = std::pin::pin!(future);
+    runtime.block_on(async {});
+    counting::start();
+    runtime.block_on(future.as_mut());
+    counting::stop()
+}
+
+#[test]
+fn a_closed_breaker_adds_no_allocation() {
+    let ok = service_fn(|_req: Request<Full<Bytes>>| async {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"{}"))))
+    });
+    let request = || {
+        Request::get("https://api.example.com/v1/items?page=2")
+            .header("accept", "application/json")
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    let count = |service: &dyn Fn() -> u64| service();
+    let baseline = count(&|| {
+        let request = request();
+        allocations_of(async move {
+            let _ = ok.oneshot(request).await;
+        })
+    });
+    let breaker = CircuitBreakerLayer::new().layer(ok);
+    // The first call of a scope makes its circuit; the steady state is
+    // what is counted.
+    allocations_of(breaker.clone().oneshot(request()));
+    let with_breaker = count(&|| {
+        let request = request();
+        let service = breaker.clone();
+        allocations_of(async move {
+            let _ = service.oneshot(request).await;
+        })
+    });
+    assert_eq!(with_breaker, baseline, "a closed breaker allocates nothing");
+}
+
+/// Openings, probes and closings reach the one observer: here its
+/// OpenTelemetry backend, read back from an in-memory exporter.
+#[cfg(feature = "opentelemetry")]
+#[tokio::test(start_paused = true)]
+async fn transitions_are_recorded_as_metrics() {
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+    use tower_api_errors::metrics::Metrics;
+
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    let start = Instant::now();
+    let (addr, _) = down_vendor(start, Duration::from_secs(1)).await;
+    let client = ServiceBuilder::new()
+        .layer(
+            CircuitBreakerLayer::new()
+                .minimum_calls(2)
+                .metrics(Metrics::from_provider(&provider)),
+        )
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client());
+    for _ in 0..2 {
+        client.clone().oneshot(get(addr)).await.unwrap_err();
+    }
+    tokio::time::advance(Duration::from_secs(3)).await;
+    client.clone().oneshot(get(addr)).await.unwrap();
+
+    provider.force_flush().unwrap();
+    let batches = exporter.get_finished_metrics().unwrap();
+    let metric = batches
+        .iter()
+        .flat_map(|batch| batch.scope_metrics())
+        .flat_map(|scope| scope.metrics())
+        .find(|metric| metric.name() == "tower_api_errors.breaker.transitions")
+        .expect("the transitions counter");
+    let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() else {
+        panic!("a counter")
+    };
+    let mut states: Vec<String> = sum
+        .data_points()
+        .map(|point| {
+            let state = point
+                .attributes()
+                .find(|kv| kv.key.as_str() == "tower_api_errors.breaker.state")
+                .unwrap();
+            format!("{} {}", state.value, point.value())
+        })
+        .collect();
+    states.sort();
+    assert_eq!(states, ["closed 1", "half_open 1", "open 1"]);
+}

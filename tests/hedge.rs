@@ -1,0 +1,420 @@
+//! Hedging against real loopback servers with injected faults (time
+//! paused: the servers' delays and the hedge timers run on tokio's clock,
+//! so latencies are exact and the runs deterministic).
+
+mod support;
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Full;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+use tower::{Service, ServiceBuilder, ServiceExt};
+use tower_api_errors::hedge::{HedgeLayer, RetryBudget};
+use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryPolicy};
+use tower_api_errors::{Error, ErrorBodyParseLayer, ErrorKind, StopReason};
+
+/// SplitMix64: the same request index always gets the same fate.
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// The server's counts: requests received, and 429s answered; and the
+/// quota window (its index and the requests in it).
+#[derive(Default)]
+struct Counts {
+    requests: AtomicU64,
+    throttled: AtomicU64,
+    window: std::sync::Mutex<(u64, u64)>,
+}
+
+/// A long-tail server: 2 % of responses take 1 s, the rest 5 ms. With
+/// `quota`, it also enforces and announces a window of that many requests
+/// per 10 s, answering 429 past it.
+async fn long_tail(quota: Option<u64>) -> (SocketAddr, Arc<Counts>) {
+    let counts = Arc::new(Counts::default());
+    let seen = counts.clone();
+    let start = Instant::now();
+    let addr = support::serve(move |_req| {
+        let seen = seen.clone();
+        async move {
+            let n = seen.requests.fetch_add(1, Ordering::SeqCst);
+            let mut headers = Vec::new();
+            if let Some(quota) = quota {
+                let used = {
+                    let mut window = seen.window.lock().unwrap();
+                    let now = start.elapsed().as_secs() / 10;
+                    if window.0 != now {
+                        *window = (now, 0);
+                    }
+                    window.1 += 1;
+                    window.1
+                };
+                if used > quota {
+                    seen.throttled.fetch_add(1, Ordering::SeqCst);
+                    return support::response(429, &[("retry-after", "1")], "{}");
+                }
+                let reset = 10 - start.elapsed().as_secs() % 10;
+                headers.push(("x-ratelimit-limit", quota.to_string()));
+                headers.push(("x-ratelimit-remaining", (quota - used).to_string()));
+                headers.push(("x-ratelimit-reset", reset.to_string()));
+            }
+            let slow = splitmix(n) % 100 < 2;
+            let delay = if slow { 1000 } else { 5 };
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            support::response(200, &headers, "{}")
+        }
+    })
+    .await;
+    (addr, counts)
+}
+
+fn get(addr: SocketAddr) -> Request<Full<Bytes>> {
+    Request::get(format!("http://{addr}/v1/items"))
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
+fn p99(mut latencies: Vec<Duration>) -> Duration {
+    latencies.sort();
+    latencies[latencies.len() * 99 / 100]
+}
+
+/// `calls` sequential GETs through `client`: their latencies.
+async fn drive<S>(client: S, addr: SocketAddr, calls: usize) -> Vec<Duration>
+where
+    S: Service<Request<Full<Bytes>>, Error = Error> + Clone,
+{
+    let mut latencies = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let started = Instant::now();
+        let response = client
+            .clone()
+            .oneshot(get(addr))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        drop(response);
+        latencies.push(started.elapsed());
+    }
+    latencies
+}
+
+const CALLS: usize = 2000;
+
+#[tokio::test(start_paused = true)]
+async fn a_long_tail_p99_is_cut_with_few_extra_requests() {
+    // Without hedging: the baseline of the same run.
+    let (addr, counts) = long_tail(None).await;
+    let plain = ServiceBuilder::new()
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<Full<Bytes>>());
+    let before = p99(drive(plain, addr, CALLS).await);
+    assert_eq!(counts.requests.load(Ordering::SeqCst), CALLS as u64);
+
+    let (addr, counts) = long_tail(None).await;
+    let hedged = ServiceBuilder::new()
+        .layer(HedgeLayer::percentile(0.95))
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let after = p99(drive(hedged, addr, CALLS).await);
+    let extra = counts.requests.load(Ordering::SeqCst) - CALLS as u64;
+    eprintln!("p99 {before:?} -> {after:?}, {extra} extra requests of {CALLS}");
+    assert!(before >= Duration::from_secs(1), "the tail: {before:?}");
+    assert!(
+        after.as_secs_f64() <= before.as_secs_f64() * 0.6,
+        "p99 {before:?} -> {after:?}"
+    );
+    assert!(
+        extra as f64 <= CALLS as f64 * 0.05,
+        "{extra} extra requests"
+    );
+    assert!(extra > 0, "hedges were sent");
+}
+
+#[tokio::test(start_paused = true)]
+async fn hedges_never_push_a_quota_into_429() {
+    // The long tail under a quota of 2000 per 10 s that the calls alone
+    // use ~85 % of: hedges are sent (while 10 % is left) and none is
+    // answered 429.
+    let (addr, counts) = long_tail(Some(2000)).await;
+    let hedged = ServiceBuilder::new()
+        .layer(HedgeLayer::percentile(0.95))
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    drive(hedged, addr, CALLS).await;
+    assert_eq!(counts.throttled.load(Ordering::SeqCst), 0, "no 429");
+    assert!(
+        counts.requests.load(Ordering::SeqCst) > CALLS as u64,
+        "hedges were sent"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_hedge_without_quota_headroom() {
+    // Every answer announces 5 of 100 left (under the 10 % a hedge needs);
+    // every other call is slow.
+    let count = Arc::new(AtomicU32::new(0));
+    let seen = count.clone();
+    let addr = support::serve(move |_req| {
+        let n = seen.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let delay = if n.is_multiple_of(2) { 5 } else { 1000 };
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            let headers = [
+                ("x-ratelimit-limit", "100"),
+                ("x-ratelimit-remaining", "5"),
+                ("x-ratelimit-reset", "60"),
+            ];
+            support::response(200, &headers, "{}")
+        }
+    })
+    .await;
+    let client = ServiceBuilder::new()
+        .layer(HedgeLayer::fixed(Duration::from_millis(20)).no_budget())
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let latencies = drive(client, addr, 10).await;
+    assert_eq!(count.load(Ordering::SeqCst), 10, "not one hedge");
+    assert_eq!(
+        latencies[1],
+        Duration::from_secs(1),
+        "a slow call ran its course"
+    );
+}
+
+/// A server that answers by attempt: the first request of each call (odd
+/// count) with `first`, the hedge with `second`.
+async fn by_attempt(
+    first: (u16, Option<&'static str>, u64),
+    second: (u16, Option<&'static str>, u64),
+) -> (SocketAddr, Arc<AtomicU32>) {
+    let count = Arc::new(AtomicU32::new(0));
+    let seen = count.clone();
+    let addr = support::serve(move |_req| {
+        let n = seen.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let (status, retry_after, millis) = if n.is_multiple_of(2) { first } else { second };
+            tokio::time::sleep(Duration::from_millis(millis)).await;
+            let headers: Vec<(&str, &str)> = retry_after
+                .map(|v| ("retry-after", v))
+                .into_iter()
+                .collect();
+            support::response(status, &headers, "{}")
+        }
+    })
+    .await;
+    (addr, count)
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_first_success_wins_and_the_loser_is_cancelled() {
+    let (addr, count) = by_attempt((200, None, 1000), (200, None, 5)).await;
+    let client = ServiceBuilder::new()
+        .layer(HedgeLayer::fixed(Duration::from_millis(20)))
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let started = Instant::now();
+    client.oneshot(get(addr)).await.unwrap();
+    assert_eq!(started.elapsed(), Duration::from_millis(25));
+    assert_eq!(count.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_on_an_attempt_stops_hedging_and_cools_the_scope() {
+    // The first attempt: 503 with Retry-After: 2 after 1 ms.
+    let (addr, count) = by_attempt((503, Some("2"), 1), (200, None, 1)).await;
+    let client = ServiceBuilder::new()
+        .layer(HedgeLayer::fixed(Duration::from_millis(20)))
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let error = client.clone().oneshot(get(addr)).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Unavailable);
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        1,
+        "no hedge after the server's word"
+    );
+    // For 2 s the scope is cooling: the next call is sent once, unhedged
+    // (the server now answers it with the 200 of an "odd" request after 1 ms).
+    client.clone().oneshot(get(addr)).await.unwrap();
+    assert_eq!(count.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_a_retry_may_fix_sends_the_hedge_at_once() {
+    let (addr, count) = by_attempt((502, None, 1), (200, None, 5)).await;
+    let client = ServiceBuilder::new()
+        .layer(HedgeLayer::fixed(Duration::from_millis(500)))
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let started = Instant::now();
+    client.oneshot(get(addr)).await.unwrap();
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_millis(6),
+        "not after 500 ms"
+    );
+    assert_eq!(count.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_empty_budget_sends_no_hedge_and_cancels_nothing() {
+    let (addr, count) = by_attempt((200, None, 1000), (200, None, 5)).await;
+    let client = ServiceBuilder::new()
+        .layer(
+            HedgeLayer::fixed(Duration::from_millis(20)).budget(RetryBudget::new(
+                Duration::from_secs(10),
+                0,
+                0.0,
+            )),
+        )
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let started = Instant::now();
+    client.oneshot(get(addr)).await.unwrap();
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_millis(1000),
+        "the first attempt ran out"
+    );
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn under_hedging_the_retry_layer_retries_only_what_is_not_hedged() {
+    // Every request: 502 after 1 ms, no hint.
+    let (addr, count) = by_attempt((502, None, 1), (502, None, 1)).await;
+    let stack = |hedge: HedgeLayer| {
+        ServiceBuilder::new()
+            .layer(hedge)
+            .layer(RetryLayer::new(RetryPolicy::default()))
+            .layer(ErrorBodyParseLayer::new())
+            .service(support::client::<ReplayBody<ReplayBody<Full<Bytes>>>>())
+    };
+    // A hedged GET: two attempts (the first, and its hedge at once after
+    // its failure), neither retried.
+    let hedged = stack(HedgeLayer::fixed(Duration::from_millis(20)));
+    let error = hedged.oneshot(get(addr)).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::BadGateway);
+    assert_eq!(error.retries().attempts(), 1, "{error}");
+    assert_eq!(count.load(Ordering::SeqCst), 2);
+    // A GET this layer does not hedge (nothing learned yet): unmarked, so
+    // the retry layer retries it as any other call.
+    let learning = stack(HedgeLayer::percentile(0.95));
+    let error = learning.oneshot(get(addr)).await.unwrap_err();
+    assert_eq!(error.retries().attempts(), 3, "{error}");
+    assert_eq!(error.retries().stopped(), Some(StopReason::MaxAttempts));
+    assert_eq!(count.load(Ordering::SeqCst), 2 + 3);
+}
+
+/// Hedges sent, won and cancelled reach the one observer: here its
+/// OpenTelemetry backend, read back from an in-memory exporter.
+#[cfg(feature = "opentelemetry")]
+#[tokio::test(start_paused = true)]
+async fn hedges_are_recorded_as_metrics() {
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+    use tower_api_errors::metrics::Metrics;
+
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    // Every first attempt takes 1 s and every hedge 5 ms: two calls, two
+    // hedges sent, both won.
+    let (addr, _) = by_attempt((200, None, 1000), (200, None, 5)).await;
+    let client = ServiceBuilder::new()
+        .layer(
+            HedgeLayer::fixed(Duration::from_millis(20)).metrics(Metrics::from_provider(&provider)),
+        )
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    client.clone().oneshot(get(addr)).await.unwrap();
+    client.clone().oneshot(get(addr)).await.unwrap();
+
+    provider.force_flush().unwrap();
+    let batches = exporter.get_finished_metrics().unwrap();
+    let metric = batches
+        .iter()
+        .flat_map(|batch| batch.scope_metrics())
+        .flat_map(|scope| scope.metrics())
+        .find(|metric| metric.name() == "tower_api_errors.hedges")
+        .expect("the hedges counter");
+    let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() else {
+        panic!("a counter")
+    };
+    let mut events: Vec<String> = sum
+        .data_points()
+        .map(|point| {
+            let event = point
+                .attributes()
+                .find(|kv| kv.key.as_str() == "tower_api_errors.hedge.event")
+                .unwrap();
+            format!("{} {}", event.value, point.value())
+        })
+        .collect();
+    events.sort();
+    assert_eq!(events, ["sent 2", "won 2"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_body_is_replayed_whole_to_the_hedge() {
+    // A PUT with a body: the first attempt is slow; each attempt must
+    // carry the whole body.
+    let bodies = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = bodies.clone();
+    let addr = support::serve(move |req: Request<hyper::body::Incoming>| {
+        let seen = seen.clone();
+        async move {
+            let body = support::body_bytes(req.into_body()).await;
+            let first = {
+                let mut seen = seen.lock().unwrap();
+                seen.push(body);
+                seen.len() == 1
+            };
+            let delay = if first { 1000 } else { 5 };
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            support::response(200, &[], "{}")
+        }
+    })
+    .await;
+    let client = ServiceBuilder::new()
+        .layer(HedgeLayer::fixed(Duration::from_millis(20)))
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let put = Request::put(format!("http://{addr}/v1/items/7"))
+        .body(Full::new(Bytes::from_static(b"{\"name\":\"seven\"}")))
+        .unwrap();
+    let started = Instant::now();
+    client.oneshot(put).await.unwrap();
+    assert_eq!(started.elapsed(), Duration::from_millis(25));
+    let bodies = bodies.lock().unwrap();
+    assert_eq!(bodies.len(), 2);
+    assert!(bodies
+        .iter()
+        .all(|body| &body[..] == b"{\"name\":\"seven\"}"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_post_without_a_key_is_never_hedged() {
+    let (addr, count) = by_attempt((200, None, 1000), (200, None, 5)).await;
+    let client = ServiceBuilder::new()
+        .layer(HedgeLayer::fixed(Duration::from_millis(20)))
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let post = Request::post(format!("http://{addr}/v1/orders"))
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap();
+    let started = Instant::now();
+    client.oneshot(post).await.unwrap();
+    assert_eq!(started.elapsed(), Duration::from_secs(1));
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+}
