@@ -3,8 +3,12 @@
 //! report reads as cost per KB). Each case has a same-run baseline: one
 //! pass over the same header map that only checks every value is text
 //! (`HeaderValue::to_str`), the floor any reader pays.
+//!
+//! `COUNT=<row> ITERS=<n>` runs one realistic row n times without
+//! criterion, for instruction counts (`benches/instructions.sh hints 4`):
+//! even rows are the floor, odd rows `ResponseHints::read`.
 
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{black_box, BenchmarkId, Criterion, Throughput};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tower_api_errors::hints::ResponseHints;
@@ -81,12 +85,16 @@ fn github_403() -> HeaderMap {
     ])
 }
 
-fn realistic(c: &mut Criterion) {
-    let mut group = c.benchmark_group("hints/read");
-    for (name, headers) in [
+fn realistic_rows() -> [(&'static str, HeaderMap); 2] {
+    [
         ("anthropic 429", anthropic_429()),
         ("github 403", github_403()),
-    ] {
+    ]
+}
+
+fn realistic(c: &mut Criterion) {
+    let mut group = c.benchmark_group("hints/read");
+    for (name, headers) in realistic_rows() {
         group.bench_with_input(BenchmarkId::new("floor", name), &headers, |b, h| {
             b.iter(|| floor(black_box(h)))
         });
@@ -95,6 +103,22 @@ fn realistic(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// `COUNT=<row> ITERS=<n>`: one realistic row, `n` times.
+fn count(row: usize, iters: u64) {
+    let (name, headers) = &realistic_rows()[row / 2];
+    if row.is_multiple_of(2) {
+        eprintln!("row {row}: floor, {name}");
+        for _ in 0..iters {
+            black_box(floor(black_box(headers)));
+        }
+    } else {
+        eprintln!("row {row}: ResponseHints::read, {name}");
+        for _ in 0..iters {
+            black_box(ResponseHints::read(black_box(headers), now()));
+        }
+    }
 }
 
 /// Issue #13's attack: long `RateLimit` + `RateLimit-Policy` fields, and a
@@ -131,5 +155,14 @@ fn hostile(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, realistic, hostile);
-criterion_main!(benches);
+fn main() {
+    let env = |name| std::env::var(name).ok().and_then(|v| v.parse().ok());
+    if let (Some(row), Some(iters)) = (env("COUNT"), env("ITERS")) {
+        count(row as usize, iters);
+        return;
+    }
+    let mut criterion = Criterion::default().configure_from_args();
+    realistic(&mut criterion);
+    hostile(&mut criterion);
+    criterion.final_summary();
+}

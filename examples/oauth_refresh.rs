@@ -9,6 +9,15 @@
 //! [`AuthLayer`] sets them, and when the API's clock passes the expiry,
 //! every request rejected with the old token shares one refresh and is
 //! sent again. `cargo run --example oauth_refresh`.
+//!
+//! The source also reads `expires_in` into the credential
+//! ([`Credential::expires_in`]), so that in a long-running program the
+//! layer refreshes each token ahead of its expiry (after 4/5 of its 60 s,
+//! on the client's clock) and no request meets the 401 at all. This run
+//! moves the API's clock past the expiry at once instead, to show the
+//! rejection path: one refresh for the 50. Were the token endpoint down,
+//! its failure would be shared the same way, and the next attempt backed
+//! off (see `tests/auth_refresh.rs`).
 #![allow(dead_code)] // `tests/examples.rs` includes this file for `run`.
 
 // Standalone, the example brings the shared loopback helpers; included by
@@ -155,7 +164,13 @@ impl ClientCredentials {
         let token = answer["access_token"]
             .as_str()
             .ok_or("token endpoint answered no access_token")?;
-        Ok(Credential::new(token)?)
+        let credential = Credential::new(token)?;
+        // RFC 6749 §5.1: seconds the token lives. Known, it is refreshed
+        // ahead of its expiry.
+        Ok(match answer["expires_in"].as_u64() {
+            Some(seconds) => credential.expires_in(std::time::Duration::from_secs(seconds)),
+            None => credential,
+        })
     }
 }
 

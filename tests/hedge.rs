@@ -364,3 +364,74 @@ async fn hedges_are_recorded_as_metrics() {
     events.sort();
     assert_eq!(events, ["sent 2", "won 2"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_body_is_replayed_whole_to_the_hedge() {
+    // A PUT with a body: the first attempt is slow; each attempt must
+    // carry the whole body.
+    let bodies = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = bodies.clone();
+    let addr = support::serve(move |req: Request<hyper::body::Incoming>| {
+        let seen = seen.clone();
+        async move {
+            let body = support::body_bytes(req.into_body()).await;
+            let first = {
+                let mut seen = seen.lock().unwrap();
+                seen.push(body);
+                seen.len() == 1
+            };
+            let delay = if first { 1000 } else { 5 };
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            support::response(200, &[], "{}")
+        }
+    })
+    .await;
+    let client = ServiceBuilder::new()
+        .layer(HedgeLayer::fixed(Duration::from_millis(20)))
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let put = Request::put(format!("http://{addr}/v1/items/7"))
+        .body(Full::new(Bytes::from_static(b"{\"name\":\"seven\"}")))
+        .unwrap();
+    let started = Instant::now();
+    client.oneshot(put).await.unwrap();
+    assert_eq!(started.elapsed(), Duration::from_millis(25));
+    let bodies = bodies.lock().unwrap();
+    assert_eq!(bodies.len(), 2);
+    assert!(bodies
+        .iter()
+        .all(|body| &body[..] == b"{\"name\":\"seven\"}"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_post_without_a_key_is_never_hedged() {
+    let (addr, count) = by_attempt((200, None, 1000), (200, None, 5)).await;
+    let client = ServiceBuilder::new()
+        .layer(HedgeLayer::fixed(Duration::from_millis(20)))
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let post = Request::post(format!("http://{addr}/v1/orders"))
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap();
+    let started = Instant::now();
+    client.oneshot(post).await.unwrap();
+    assert_eq!(started.elapsed(), Duration::from_secs(1));
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+}
+
+/// The layer, its service and its future are what a stack needs them to
+/// be: `Send + Sync + Clone` layers and services, `Send` futures.
+#[test]
+fn types_are_send_sync_and_clone() {
+    fn layer<T: Send + Sync + Clone>() {}
+    fn future<T: Send>() {}
+    type Client = hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        ReplayBody<Full<Bytes>>,
+    >;
+    type Hedged = tower_api_errors::hedge::Hedge<Client>;
+    layer::<HedgeLayer>();
+    layer::<Hedged>();
+    layer::<RetryBudget>();
+    future::<<Hedged as Service<Request<Full<Bytes>>>>::Future>();
+}

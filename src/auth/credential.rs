@@ -3,6 +3,8 @@
 use crate::redact::REDACTED;
 use http::HeaderValue;
 use std::fmt;
+use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
 
 /// A credential (an access token, an API key, a session id), as a
 /// [`TokenSource`](super::TokenSource) hands it out.
@@ -15,9 +17,14 @@ use std::fmt;
 /// `REDACTED`. The only way to the bytes is the loudly named
 /// [`expose_secret`](Self::expose_secret).
 ///
-/// Two credentials are equal when their bytes are: that is how the layer
-/// recognises a refresh that handed back the credential the server had
-/// just rejected.
+/// Two credentials are equal when their bytes are (whatever their
+/// expiry): that is how the layer recognises a refresh that handed back
+/// the credential the server had just rejected.
+///
+/// A credential may carry its expiry ([`expires_in`](Self::expires_in)
+/// for an OAuth2 `expires_in`, [`expires_at`](Self::expires_at) for a
+/// JWT's `exp`): the layer then refreshes it ahead of time (see
+/// [`TokenSource`](super::TokenSource#refreshed-before-it-expires)).
 ///
 /// ```
 /// use tower_api_errors::auth::Credential;
@@ -27,10 +34,20 @@ use std::fmt;
 /// assert_eq!(token.expose_secret(), b"s3cr3t");
 /// assert!(Credential::new("no\nnewlines").is_err());
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Credential {
     value: HeaderValue,
+    /// When it expires, on Tokio's clock, if the source said.
+    expiry: Option<Instant>,
 }
+
+impl PartialEq for Credential {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+impl Eq for Credential {}
 
 impl Credential {
     /// A credential from its secret text.
@@ -52,7 +69,51 @@ impl Credential {
     /// was).
     pub fn from_header_value(mut value: HeaderValue) -> Self {
         value.set_sensitive(true);
-        Credential { value }
+        Credential {
+            value,
+            expiry: None,
+        }
+    }
+
+    /// The same credential, known to expire `lifetime` from now: an OAuth2
+    /// token response's `expires_in` (RFC 6749 §5.1), as the source reads
+    /// it on arrival. A lifetime too long for the clock means no expiry.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_api_errors::auth::Credential;
+    ///
+    /// let token = Credential::new("t1").unwrap().expires_in(Duration::from_secs(3600));
+    /// let left = token.expiry().unwrap() - tokio::time::Instant::now().into_std();
+    /// assert!(left <= Duration::from_secs(3600) && left > Duration::from_secs(3599));
+    /// assert_eq!(token, Credential::new("t1").unwrap(), "equal by their bytes");
+    /// ```
+    pub fn expires_in(mut self, lifetime: Duration) -> Self {
+        self.expiry = Instant::now().checked_add(lifetime);
+        self
+    }
+
+    /// The same credential, known to expire at `at`: a JWT's `exp` (RFC
+    /// 7519 §4.1.4, seconds since the epoch: `UNIX_EPOCH +
+    /// Duration::from_secs(exp)`). Read against the system clock now, and
+    /// kept as the time left; a time already past means it has expired.
+    pub fn expires_at(self, at: SystemTime) -> Self {
+        let left = at
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        self.expires_in(left)
+    }
+
+    /// When the credential expires, if its source said: an instant on
+    /// Tokio's clock (a test that pauses time moves it), as
+    /// [`tokio::time::Instant::into_std`] gives it.
+    pub fn expiry(&self) -> Option<std::time::Instant> {
+        self.expiry.map(Instant::into_std)
+    }
+
+    /// The expiry on Tokio's clock.
+    pub(crate) fn expiry_instant(&self) -> Option<Instant> {
+        self.expiry
     }
 
     /// The secret's bytes, for code that must send it somewhere. Never log
@@ -114,6 +175,21 @@ mod tests {
         assert_ne!(token, Credential::new("tok-124").unwrap());
         let from_header = Credential::from_header_value(HeaderValue::from_static("k"));
         assert!(from_header.expose_header_value().is_sensitive());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_expiry_is_carried_and_does_not_change_equality() {
+        let plain = Credential::new("tok-1").unwrap();
+        assert_eq!(plain.expiry(), None);
+        let now = Instant::now();
+        let timed = plain.clone().expires_in(Duration::from_secs(60));
+        assert_eq!(timed.expiry_instant(), Some(now + Duration::from_secs(60)));
+        assert_eq!(timed, plain);
+        let past = plain.clone().expires_at(SystemTime::UNIX_EPOCH);
+        assert_eq!(past.expiry_instant(), Some(now));
+        let forever = plain.expires_in(Duration::MAX);
+        assert_eq!(forever.expiry(), None);
+        assert_eq!(format!("{timed:?}"), "Credential(REDACTED)");
     }
 
     #[test]

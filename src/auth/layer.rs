@@ -1,10 +1,11 @@
 //! [`AuthLayer`].
 
-use super::state::{Format, Tokens};
+use super::state::{Format, RefreshBackoff, Tokens};
 use super::{Auth, TokenSource};
 use http::header::AUTHORIZATION;
 use http::HeaderName;
 use std::sync::Arc;
+use std::time::Duration;
 use tower::Layer;
 
 /// Wraps a service in an [`Auth`] that sets a credential from a
@@ -26,10 +27,6 @@ pub struct AuthLayer {
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct AuthConfig {
     pub(crate) override_explicit: bool,
-    /// Set by [`ApiErrorsLayer`](crate::ApiErrorsLayer) only: the retry
-    /// layer above keeps the one copy of the request and sends it again
-    /// after a renewal, so this layer keeps none (see `AuthResend`).
-    pub(crate) resend_above: bool,
 }
 
 impl AuthLayer {
@@ -89,6 +86,31 @@ impl AuthLayer {
         self
     }
 
+    /// How long a failed refresh holds off the next one (default: from 1 s,
+    /// doubling, up to 30 s). The `n`-th consecutive failure for one
+    /// credential waits between half and all of `min(max, initial ×
+    /// 2^(n-1))` (jittered, so that a fleet does not call the token
+    /// endpoint in step); meanwhile a request rejected with that credential
+    /// ends at once in that failure
+    /// ([`AuthFailure::RefreshBackingOff`](super::AuthFailure::RefreshBackingOff)). A new
+    /// credential, or a refresh that succeeds, ends the backoff. See
+    /// [`TokenSource`](super::TokenSource#when-the-token-endpoint-fails).
+    ///
+    /// # Panics
+    /// When `initial` is zero or longer than `max`.
+    pub fn refresh_backoff(self, initial: Duration, max: Duration) -> Self {
+        assert!(
+            !initial.is_zero() && initial <= max,
+            "AuthLayer::refresh_backoff: {initial:?} must be above zero and at most {max:?}"
+        );
+        let format = self.tokens.format.clone();
+        let mut layer = self.with_format(format);
+        Arc::get_mut(&mut layer.tokens)
+            .expect("a new cache")
+            .backoff = RefreshBackoff { initial, max };
+        layer
+    }
+
     /// Records credential loads (`tower_api_errors.auth.refreshes`) and the
     /// time requests wait for one (`tower_api_errors.waits`, source
     /// `auth`) into `metrics`; see [the table](crate::metrics#the-metrics).
@@ -97,6 +119,7 @@ impl AuthLayer {
     pub fn metrics(self, metrics: crate::metrics::Metrics) -> Self {
         let mut tokens = Tokens::new(self.tokens.source(), self.tokens.format.clone());
         tokens.observer = crate::observe::Observer::new().metrics(metrics);
+        tokens.backoff = self.tokens.backoff;
         AuthLayer {
             tokens: Arc::new(tokens),
             config: self.config,
@@ -106,6 +129,7 @@ impl AuthLayer {
     fn with_format(self, format: Format) -> Self {
         let mut tokens = Tokens::new(self.tokens.source(), format);
         tokens.observer = self.tokens.observer.clone();
+        tokens.backoff = self.tokens.backoff;
         AuthLayer {
             tokens: Arc::new(tokens),
             config: self.config,
@@ -123,15 +147,6 @@ impl<S> Layer<S> for AuthLayer {
 
     fn layer(&self, inner: S) -> Self::Service {
         Auth::from_parts(inner, self.tokens.clone(), self.config)
-    }
-}
-
-impl AuthLayer {
-    /// For [`ApiErrorsLayer`](crate::ApiErrorsLayer): the retry layer above
-    /// sends a rejected request again.
-    pub(crate) fn resend_above(mut self) -> Self {
-        self.config.resend_above = true;
-        self
     }
 }
 
@@ -155,6 +170,22 @@ mod tests {
         assert_eq!(key.tokens.format.header, "x-api-key");
         assert_eq!(key.tokens.format.prefix, "");
         assert_eq!(layer().scheme("DPoP").tokens.format.prefix, "DPoP ");
+    }
+
+    #[test]
+    fn a_refresh_backoff_survives_the_other_setters() {
+        let second = Duration::from_secs(1);
+        let layer = layer()
+            .refresh_backoff(second, 10 * second)
+            .header(HeaderName::from_static("x-api-key"));
+        assert_eq!(layer.tokens.backoff.ceiling(1), second);
+        assert_eq!(layer.tokens.backoff.ceiling(9), 10 * second);
+    }
+
+    #[test]
+    #[should_panic(expected = "must be above zero")]
+    fn a_zero_refresh_backoff_is_refused() {
+        let _ = layer().refresh_backoff(Duration::ZERO, Duration::from_secs(1));
     }
 
     #[test]

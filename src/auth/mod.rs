@@ -17,6 +17,8 @@
 //! | the caller that started the refresh gives up, and the others hang or start over | the refresh runs in a task of its own: dropping any request, the first included, does not cancel it |
 //! | the re-send goes out with an empty body | the re-send carries the identical body: a [`ReplayBody`](crate::retry::ReplayBody) copy (or a clone); a body too large to replay is not re-sent, and the error says so ([`AuthFailure::BodyNotReplayable`]) |
 //! | a refresh that fails loops forever | a failed refresh, or one that gives back the rejected credential, ends the request in one typed [`Unauthorized`] error, its `source()` the refresh failure; a rejection of the re-send is returned as it is, never renewed again |
+//! | a token endpoint that is down gets one call per failing request | a failed refresh is shared: every request rejected with that credential, or waiting on the refresh, gets its failure; the next refresh waits a jittered backoff (1 s doubling to 30 s; [`AuthLayer::refresh_backoff`]), and meanwhile a rejection with the same credential ends at once in that failure ([`AuthFailure::RefreshBackingOff`]); the first refresh that succeeds ends the backoff ([`TokenSource`](TokenSource#when-the-token-endpoint-fails)) |
+//! | every token expiry costs a 401 and a re-send | a credential that carries its expiry ([`Credential::expires_in`], [`expires_at`](Credential::expires_at)) is refreshed ahead, at 4/5 of its life, once, single-flight, in its own task, while requests keep using it; if that fails, it stays in use until rejected ([`TokenSource`](TokenSource#refreshed-before-it-expires)) |
 //! | the auth retry eats the transient-retry budget | the re-send happens inside one attempt of the [`RetryLayer`](crate::RetryLayer): it counts no attempt and draws nothing from the budget; an [`AuthReport`] says what happened |
 //! | the token ends up in a log line | a [`Credential`] never prints; nothing the layer records holds one; token source errors are checked (below) |
 //!
@@ -41,6 +43,13 @@
 //!   credential, not the one the first attempt had. The re-send is part of
 //!   the attempt: it costs no retry budget, and a rejection of the re-send
 //!   is not retryable for the retry layer either (no loop between the two).
+//!   **This promise wins over the server's word**: a re-send rejected
+//!   again is not retried even when the server marks it retryable
+//!   (`x-should-retry: true`), because a 401 that says "retry" asks for a
+//!   retry with a credential, which the re-send already was. The contract
+//!   is public: the [`AuthReport`] on the answer says the re-send was made,
+//!   and [`RetryPolicy`](crate::RetryPolicy) reads it
+//!   ([`RetryContext::auth_rejected_again`](crate::retry::RetryContext::auth_rejected_again)).
 //!   "Once" is per pass through the auth layer: a retry for another
 //!   reason (a 503, say) passes it again, and could in turn be renewed
 //!   once if its credential were rejected, so at most one renewal per
@@ -58,9 +67,11 @@
 //! # Cost
 //!
 //! With a credential cached: one uncontended lock, two reference-count
-//! clones (the formatted header value), and the copy of the request's
-//! method, URI, headers and extensions kept for a re-send (as the retry
-//! layer keeps its own). The token source is called once for the first
+//! clones (the formatted header value), and what a re-send is rebuilt
+//! from: under a retry layer, the call's
+//! [`CallContext`](crate::context::CallContext) the retry layer recorded
+//! (no copy of its own); alone, a copy of the request's method, URI,
+//! headers and extensions, recorded here. The token source is called once for the first
 //! credential, then once per rejected credential. The shared refresh needs
 //! a Tokio runtime (it is spawned), as the retry layer's timers do.
 //!
@@ -175,7 +186,6 @@ mod state;
 pub use body::ResendBody;
 pub use challenge::rejects_credential;
 pub use credential::{Credential, InvalidCredential};
-pub(crate) use error::AuthResend;
 pub use error::{AuthFailure, AuthReport, Renewal, Unauthorized};
 pub use future::ResponseFuture;
 pub use layer::AuthLayer;

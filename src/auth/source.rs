@@ -15,9 +15,53 @@ pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<Credential, BoxErr
 /// The [`AuthLayer`](super::AuthLayer) caches what it is given and calls
 /// the source rarely, and one call at a time per layer: [`current`](Self::current)
 /// once, when it has no credential yet, and [`refresh`](Self::refresh) once
-/// per rejected credential, however many requests were rejected with it.
-/// Both calls run in a task of their own, so a caller that gives up does
-/// not cancel them for the others.
+/// per rejected credential, however many requests were rejected with it
+/// (and once ahead of a known expiry, below). Both calls run in a task of
+/// their own, so a caller that gives up does not cancel them for the
+/// others.
+///
+/// # When the token endpoint fails
+///
+/// A failed call is shared like a successful one: every request rejected
+/// with that credential, or waiting on the call, ends in one
+/// [`Unauthorized`](super::Unauthorized) error whose
+/// [`source`](std::error::Error::source) is the call's error. The next call
+/// for the same credential waits a backoff: after the `n`-th consecutive
+/// failure, a time drawn between half and all of `min(30 s, 1 s ×
+/// 2^(n-1))` (so 0.5-1 s, 1-2 s, 2-4 s, 4-8 s, 8-16 s, then 15-30 s;
+/// jittered so that a fleet does not call in step;
+/// [`AuthLayer::refresh_backoff`](super::AuthLayer::refresh_backoff) sets
+/// both numbers). Meanwhile a request rejected with that credential ends at
+/// once in that failure, marked
+/// [`AuthFailure::RefreshBackingOff`](super::AuthFailure::RefreshBackingOff);
+/// a request that sent an older credential than the current one goes
+/// again with the current one, as ever. A token endpoint that is down gets
+/// at most one call per backoff step from each layer, never one per
+/// request. Recovery is immediate: the first call that succeeds installs
+/// its credential and ends the backoff. A failed first load
+/// (`current`) is held off the same way, its failure
+/// ([`AuthFailure::NoCredential`](super::AuthFailure::NoCredential)) the
+/// answer to requests meanwhile.
+///
+/// # Refreshed before it expires
+///
+/// A source that knows when its credentials expire says so on them:
+/// [`Credential::expires_in`] (an OAuth2 `expires_in`) or
+/// [`Credential::expires_at`] (a JWT `exp`). The layer then refreshes such
+/// a credential ahead of its expiry, once 4/5 of the lifetime it had left
+/// when installed has passed (a token valid for an hour is refreshed after
+/// 48 minutes): by calling [`refresh`](Self::refresh) with it, once,
+/// single-flight, in a task of its own started by the first request past
+/// that point. Requests keep using the valid credential meanwhile, so a
+/// known expiry never costs a 401. If that refresh fails, the credential
+/// stays in use until the server rejects it (and the failure is backed off
+/// as above). A request made after the expiry, when nothing refreshed the
+/// credential in time (an idle client), waits for the refresh rather than
+/// send a credential known to have expired; if the refresh fails (or a
+/// failure's backoff runs), it goes with the old one. A credential with less than a second left when
+/// installed (a JWT `exp` read on a skewed clock) is not refreshed ahead:
+/// it is used until rejected, rather than refreshed in a loop.
+/// Credentials without an expiry are refreshed only when rejected.
 ///
 /// # What an implementation must not do
 ///
@@ -57,7 +101,8 @@ pub trait TokenSource: Send + Sync + 'static {
     /// The credential to use now. Called when the layer has none yet.
     fn current(&self) -> TokenFuture<'_>;
 
-    /// A new credential, replacing `rejected`, which the server refused.
+    /// A new credential, replacing `rejected`, which the server refused,
+    /// or which is about to expire (see [above](Self#refreshed-before-it-expires)).
     ///
     /// Returning `rejected` itself (the source has nothing newer) ends the
     /// rejected requests with an [`Unauthorized`](super::Unauthorized)

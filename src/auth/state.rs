@@ -8,7 +8,10 @@ use http::{HeaderName, HeaderValue};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 use tokio::sync::watch;
+use tokio::time::Instant;
+use tower::util::rng::{HasherRng, Rng};
 
 /// The credential in use, formatted once for the header it goes into.
 #[derive(Clone)]
@@ -75,10 +78,56 @@ impl Format {
     }
 }
 
+/// How long a failed load holds off the next one: the `n`-th consecutive
+/// failure for one credential waits a time drawn uniformly between half
+/// and all of `min(max, initial × 2^(n-1))`. The default: 1 s, then 2 s,
+/// 4 s, 8 s, 16 s, then 30 s (each halved at worst by the jitter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RefreshBackoff {
+    pub(crate) initial: Duration,
+    pub(crate) max: Duration,
+}
+
+impl Default for RefreshBackoff {
+    fn default() -> Self {
+        RefreshBackoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RefreshBackoff {
+    /// The wait after `failures` (1 or more) consecutive failures.
+    pub(crate) fn delay(&self, failures: u32) -> Duration {
+        self.ceiling(failures)
+            .mul_f64(0.5 + 0.5 * HasherRng::default().next_f64())
+    }
+
+    /// The longest wait after `failures` consecutive failures (the
+    /// shortest is half of it).
+    pub(crate) fn ceiling(&self, failures: u32) -> Duration {
+        let doublings = failures.saturating_sub(1).min(31);
+        self.initial.saturating_mul(1 << doublings).min(self.max)
+    }
+}
+
+/// The share of a credential's remaining lifetime (at install) after which
+/// it is refreshed ahead of its expiry: 4/5.
+const AHEAD_SHARE: (u32, u32) = (4, 5);
+
+/// A credential with less than this to live when installed is used until
+/// rejected, not refreshed ahead: a source whose tokens look expired on
+/// arrival (a JWT `exp` read on a skewed clock) would otherwise be asked
+/// for a new one in a loop.
+const SHORTEST_LIFETIME: Duration = Duration::from_secs(1);
+
 /// Shared by a layer's clones and every service it makes.
 pub(crate) struct Tokens {
     source: Arc<dyn TokenSource>,
     pub(crate) format: Format,
+    /// How long a failed load holds off the next (see [`RefreshBackoff`]).
+    pub(crate) backoff: RefreshBackoff,
     state: Mutex<State>,
     /// Where loads and waits are reported.
     pub(crate) observer: Observer,
@@ -91,12 +140,58 @@ struct State {
     pending: Option<watch::Receiver<Option<Loaded>>>,
     /// The last generation handed out.
     generations: u64,
+    /// The last load's failure, until a load succeeds: what a request
+    /// rejected with the same credential gets while the backoff runs.
+    failed: Option<Failed>,
 }
 
 /// The current credential, with the raw secret kept to hand to `refresh`.
 struct Installed {
     current: Current,
     credential: Credential,
+    /// For a credential whose expiry is known: when it is refreshed ahead.
+    ahead: Option<Ahead>,
+}
+
+/// When a credential of known expiry is refreshed ahead of it.
+#[derive(Clone, Copy)]
+struct Ahead {
+    /// Once this has passed, the next request starts the refresh.
+    at: Instant,
+    /// The expiry: a request after it waits for the refresh rather than
+    /// send a credential known to be rejected.
+    expires: Instant,
+    /// The refresh ahead was started (it is started once per credential
+    /// while the credential is valid).
+    started: bool,
+}
+
+impl Ahead {
+    /// For a credential expiring at `expires`, installed now.
+    fn of(expires: Option<Instant>) -> Option<Ahead> {
+        let now = Instant::now();
+        let left = expires?.checked_duration_since(now)?;
+        if left < SHORTEST_LIFETIME {
+            return None;
+        }
+        let (share, of) = AHEAD_SHARE;
+        Some(Ahead {
+            at: now + left * share / of,
+            expires: now + left,
+            started: false,
+        })
+    }
+}
+
+/// A load's failure, and the backoff it started.
+struct Failed {
+    /// The generation the load was to replace (0: the first credential).
+    generation: u64,
+    failure: Failure,
+    /// Consecutive failed loads for that generation.
+    failures: u32,
+    /// No new load for that generation before this.
+    until: Instant,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -109,6 +204,7 @@ impl std::fmt::Debug for Tokens {
                 &state.current.as_ref().map(|c| c.current.generation),
             )
             .field("refreshing", &state.pending.is_some())
+            .field("failures", &state.failed.as_ref().map(|f| f.failures))
             .finish_non_exhaustive()
     }
 }
@@ -118,6 +214,7 @@ impl Tokens {
         Tokens {
             source,
             format,
+            backoff: RefreshBackoff::default(),
             state: Mutex::new(State::default()),
             observer: Observer::new(),
         }
@@ -150,26 +247,79 @@ impl Tokens {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // Every update under the lock is a single assignment: a poisoned
-        // lock still holds consistent state.
+        // Every update under the lock leaves consistent state: a poisoned
+        // lock still holds it.
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The credential for a new request: the cached one (a lock and a
-    /// clone), or the first load, started or joined.
+    /// clone), or the first load, started or joined. A credential of known
+    /// expiry may start its refresh ahead (see [`ahead`](Self::ahead)).
     pub(crate) fn acquire(self: &Arc<Self>) -> Acquire {
         let mut state = self.lock();
         if let Some(installed) = &state.current {
-            return Acquire::Ready(installed.current.clone());
+            if installed.ahead.is_none() {
+                return Acquire::Ready(installed.current.clone());
+            }
+            return self.ahead(&mut state);
+        }
+        if let Some(failure) = self.backing_off(&state, 0) {
+            return Acquire::Wait(failed(failure));
         }
         Acquire::Wait(self.join_or_start(&mut state, None))
     }
 
+    /// The credential for a new request when the current one's expiry is
+    /// known: it as it is before the refresh is due; then it still, while
+    /// a refresh ahead (started here, once) runs in its own task; once it
+    /// has expired, the refresh's outcome, or the expired credential again
+    /// when the refresh fails (it stays in use until the server rejects
+    /// it, and the failure's backoff holds off the next refresh).
+    #[cold]
+    fn ahead(self: &Arc<Self>, state: &mut State) -> Acquire {
+        let Some(installed) = state.current.as_mut() else {
+            unreachable!("called with a credential installed")
+        };
+        let Some(ahead) = installed.ahead.as_mut() else {
+            unreachable!("called for a credential of known expiry")
+        };
+        let now = Instant::now();
+        if now < ahead.at {
+            return Acquire::Ready(installed.current.clone());
+        }
+        let expired = now >= ahead.expires;
+        let started = std::mem::replace(&mut ahead.started, true);
+        let current = installed.current.clone();
+        let credential = installed.credential.clone();
+        if state.pending.is_none() {
+            // Once while it is valid; once it has expired, again after
+            // each failure's backoff.
+            let backing_off = self.backing_off(state, current.generation).is_some();
+            if (started && !expired) || backing_off {
+                return Acquire::Ready(current);
+            }
+        } else if !expired {
+            return Acquire::Ready(current);
+        }
+        let wait = self.join_or_start(state, Some((current.generation, credential)));
+        if !expired {
+            // The refresh goes on in its own task.
+            return Acquire::Ready(current);
+        }
+        Acquire::Wait(Box::pin(async move {
+            match wait.await {
+                Ok(renewed) => Ok(renewed),
+                Err(_) => Ok(current),
+            }
+        }))
+    }
+
     /// A credential to replace the one of generation `rejected`, which the
     /// server refused: the current one if it is already newer (no refresh),
-    /// else the refresh in flight, joined, or a new one, started.
+    /// else the refresh in flight, joined; or, while the last refresh's
+    /// backoff runs, its failure at once; or a new refresh, started.
     pub(crate) fn renew(self: &Arc<Self>, rejected: u64) -> (Acquire, Renewal) {
         let mut state = self.lock();
         let credential = match &state.current {
@@ -179,60 +329,84 @@ impl Tokens {
                     Renewal::AlreadyRenewed,
                 );
             }
-            Some(installed) => installed.credential.clone(),
+            Some(installed) => Some((installed.current.generation, installed.credential.clone())),
             // Unreachable (a request only sends an installed credential),
             // but a first load is the right answer anyway.
-            None => {
-                return (
-                    Acquire::Wait(self.join_or_start(&mut state, None)),
-                    Renewal::Refreshed,
-                )
-            }
+            None => None,
         };
-        let wait = self.join_or_start(&mut state, Some(credential));
+        let generation = credential.as_ref().map_or(0, |(generation, _)| *generation);
+        if state.pending.is_none() {
+            if let Some(failure) = self.backing_off(&state, generation) {
+                return (Acquire::Wait(failed(failure)), Renewal::Refreshed);
+            }
+        }
+        let wait = self.join_or_start(&mut state, credential);
         (Acquire::Wait(wait), Renewal::Refreshed)
     }
 
+    /// The last failure to load a replacement for `generation`, while its
+    /// backoff runs: marked [`AuthFailure::RefreshBackingOff`] for a
+    /// rejected credential, as it was for the first credential.
+    fn backing_off(&self, state: &State, generation: u64) -> Option<Failure> {
+        let failed = state.failed.as_ref()?;
+        if failed.generation != generation || Instant::now() >= failed.until {
+            return None;
+        }
+        let mut failure = failed.failure.clone();
+        if generation != 0 {
+            failure.reason = AuthFailure::RefreshBackingOff;
+        }
+        Some(failure)
+    }
+
     /// Joins the load in flight, or starts one: `current()` without a
-    /// rejected credential, `refresh(rejected)` with one.
+    /// credential to replace, `refresh(credential)` with one (rejected, or
+    /// about to expire).
     ///
     /// The load runs in a task of its own, so that the request that
     /// started it may be dropped without cancelling it for the others. A
     /// load in flight always replaces the current credential (it is
-    /// started only when the rejected generation is the current one, and a
-    /// new generation is installed only when it ends), so joining it is
-    /// always right.
-    fn join_or_start(self: &Arc<Self>, state: &mut State, rejected: Option<Credential>) -> Wait {
+    /// started only for the current generation, and a new generation is
+    /// installed only when it ends), so joining it is always right.
+    fn join_or_start(
+        self: &Arc<Self>,
+        state: &mut State,
+        replaced: Option<(u64, Credential)>,
+    ) -> Wait {
         if let Some(pending) = &state.pending {
             return wait(pending.clone());
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             // Nothing to run the load on: a typed failure, not a panic.
-            let reason = match rejected {
+            let reason = match replaced {
                 None => AuthFailure::NoCredential,
                 Some(_) => AuthFailure::RefreshFailed,
             };
-            let failure = Failure {
+            return failed(Failure {
                 reason,
                 source: Some(Arc::new(NoRuntime)),
-            };
-            return Box::pin(std::future::ready(Err(failure)));
+            });
         };
         let (sender, receiver) = watch::channel(None);
         state.pending = Some(receiver.clone());
         let load = Load {
             tokens: self.clone(),
             sender: Some(sender),
-            rejected,
+            replaced,
         };
         runtime.spawn(load.run());
         wait(receiver)
     }
 
-    /// Ends the load in flight: installs a new credential, or hands every
-    /// waiter the failure; reports which.
-    fn finish(&self, result: Result<Credential, Failure>, rejected: Option<&Credential>) -> Loaded {
-        let loaded = self.install(result, rejected);
+    /// Ends the load in flight: installs a new credential, or records the
+    /// failure (starting its backoff) and hands it to every waiter;
+    /// reports which.
+    fn finish(
+        &self,
+        result: Result<Credential, Failure>,
+        replaced: Option<&(u64, Credential)>,
+    ) -> Loaded {
+        let loaded = self.install(result, replaced);
         let generation = loaded.as_ref().map(|current| current.generation);
         self.observer
             .credential_loaded(generation.map_err(|failure| failure.reason));
@@ -242,38 +416,66 @@ impl Tokens {
     fn install(
         &self,
         result: Result<Credential, Failure>,
-        rejected: Option<&Credential>,
+        replaced: Option<&(u64, Credential)>,
     ) -> Loaded {
         let mut state = self.lock();
         state.pending = None;
+        let generation = replaced.map_or(0, |(generation, _)| *generation);
         let credential = match result {
-            Ok(credential) if Some(&credential) == rejected => {
-                return Err(Failure {
+            Ok(credential) if Some(&credential) == replaced.map(|(_, rejected)| rejected) => {
+                let failure = Failure {
                     reason: AuthFailure::SameCredential,
                     source: None,
-                });
+                };
+                return Err(self.failed(&mut state, generation, failure));
             }
             Ok(credential) => credential,
-            Err(failure) => return Err(failure),
+            Err(failure) => return Err(self.failed(&mut state, generation, failure)),
         };
-        let header = self
-            .format
-            .header_value(&credential)
-            .map_err(|source| Failure {
-                reason: AuthFailure::RefreshFailed,
-                source: Some(source),
-            })?;
+        let header = match self.format.header_value(&credential) {
+            Ok(header) => header,
+            Err(source) => {
+                let failure = Failure {
+                    reason: AuthFailure::RefreshFailed,
+                    source: Some(source),
+                };
+                return Err(self.failed(&mut state, generation, failure));
+            }
+        };
         state.generations += 1;
+        state.failed = None;
         let current = Current {
             generation: state.generations,
             header,
         };
         state.current = Some(Installed {
             current: current.clone(),
+            ahead: Ahead::of(credential.expiry_instant()),
             credential,
         });
         Ok(current)
     }
+
+    /// Records `failure` of a load for `generation`, and the backoff it
+    /// starts: one more consecutive failure for the same generation.
+    fn failed(&self, state: &mut State, generation: u64, failure: Failure) -> Failure {
+        let failures = match &state.failed {
+            Some(last) if last.generation == generation => last.failures.saturating_add(1),
+            _ => 1,
+        };
+        state.failed = Some(Failed {
+            generation,
+            failure: failure.clone(),
+            failures,
+            until: Instant::now() + self.backoff.delay(failures),
+        });
+        failure
+    }
+}
+
+/// A wait that ends at once with `failure`.
+fn failed(failure: Failure) -> Wait {
+    Box::pin(std::future::ready(Err(failure)))
 }
 
 /// Waits for a load's outcome.
@@ -301,21 +503,24 @@ fn abandoned() -> Failure {
 struct Load {
     tokens: Arc<Tokens>,
     sender: Option<watch::Sender<Option<Loaded>>>,
-    rejected: Option<Credential>,
+    /// The credential the load replaces, and its generation: `None` for
+    /// the first.
+    replaced: Option<(u64, Credential)>,
 }
 
 impl Load {
     async fn run(mut self) {
         let source = self.tokens.source.clone();
-        let (result, reason) = match &self.rejected {
+        let (result, reason) = match &self.replaced {
             None => (source.current().await, AuthFailure::NoCredential),
-            Some(rejected) => (source.refresh(rejected).await, AuthFailure::RefreshFailed),
+            Some((_, replaced)) => (source.refresh(replaced).await, AuthFailure::RefreshFailed),
         };
+        let replaced = self.replaced.as_ref();
         let result = result.map_err(|error| Failure {
             reason,
-            source: Some(checked(error, self.rejected.as_ref())),
+            source: Some(checked(error, replaced.map(|(_, credential)| credential))),
         });
-        let loaded = self.tokens.finish(result, self.rejected.as_ref());
+        let loaded = self.tokens.finish(result, replaced);
         if let Some(sender) = self.sender.take() {
             sender.send_replace(Some(loaded));
         }
@@ -324,11 +529,11 @@ impl Load {
 
 impl Drop for Load {
     /// The source panicked, or the runtime dropped the task: clear the
-    /// slot so that the next rejection starts afresh, and release the
-    /// waiters with a failure.
+    /// slot (the failure's backoff holds off the next load) and release
+    /// the waiters with a failure.
     fn drop(&mut self) {
         if let Some(sender) = self.sender.take() {
-            let loaded = self.tokens.finish(Err(abandoned()), None);
+            let loaded = self.tokens.finish(Err(abandoned()), self.replaced.as_ref());
             sender.send_replace(Some(loaded));
         }
     }
@@ -396,6 +601,32 @@ mod tests {
             panic!("cached")
         };
         assert_eq!(again.generation, current.generation);
+    }
+
+    #[test]
+    fn the_backoff_grows_is_jittered_and_capped() {
+        let backoff = RefreshBackoff::default();
+        let ceilings: Vec<u64> = (1..=8).map(|n| backoff.ceiling(n).as_secs()).collect();
+        assert_eq!(ceilings, [1, 2, 4, 8, 16, 30, 30, 30]);
+        assert_eq!(backoff.ceiling(u32::MAX), Duration::from_secs(30));
+        for failures in 1..=8 {
+            let ceiling = backoff.ceiling(failures);
+            let delays: Vec<Duration> = (0..50).map(|_| backoff.delay(failures)).collect();
+            assert!(delays.iter().all(|d| *d >= ceiling / 2 && *d <= ceiling));
+            assert!(delays.iter().any(|d| *d != delays[0]), "jittered");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_credential_is_refreshed_ahead_at_four_fifths_of_its_life() {
+        let now = Instant::now();
+        let ahead = Ahead::of(Some(now + Duration::from_secs(100))).unwrap();
+        assert_eq!(ahead.at, now + Duration::from_secs(80));
+        assert_eq!(ahead.expires, now + Duration::from_secs(100));
+        assert!(Ahead::of(None).is_none());
+        // Too short to refresh ahead without a loop: used until rejected.
+        assert!(Ahead::of(Some(now + Duration::from_millis(999))).is_none());
+        assert!(Ahead::of(Some(now)).is_none());
     }
 
     /// Polls a future that is ready at once.

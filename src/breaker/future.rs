@@ -48,25 +48,37 @@ pub(crate) struct Ticket {
     config: Arc<Config>,
     key: u64,
     probe: bool,
+    /// When the call was let through: where an answer is counted in the
+    /// window (no second clock read for a success).
+    admitted: Instant,
 }
 
 impl Ticket {
-    pub(crate) fn new(config: Arc<Config>, key: u64, probe: bool) -> Self {
-        Ticket { config, key, probe }
+    pub(crate) fn new(config: Arc<Config>, key: u64, probe: bool, admitted: Instant) -> Self {
+        Ticket {
+            config,
+            key,
+            probe,
+            admitted,
+        }
     }
 
     fn settle(mut self, verdict: Verdict) {
-        record(&self.config, self.key, self.probe, verdict);
+        // A failure is timed when it came: its hint counts from then.
+        let now = match verdict {
+            Verdict::Unwell(_) => Instant::now(),
+            _ => self.admitted,
+        };
+        record(&self.config, self.key, self.probe, verdict, now);
         // Recorded: the drop has nothing left to say.
         self.probe = false;
     }
 }
 
-fn record(config: &Config, key: u64, probe: bool, verdict: Verdict) {
-    let transition =
-        config
-            .circuits
-            .record(key, probe, verdict, Instant::now(), &config.thresholds);
+fn record(config: &Config, key: u64, probe: bool, verdict: Verdict, now: Instant) {
+    let transition = config
+        .circuits
+        .record(key, probe, verdict, now, &config.thresholds);
     super::observe(&config.observer, transition);
 }
 
@@ -74,7 +86,13 @@ impl Drop for Ticket {
     fn drop(&mut self) {
         // Only a probe's fate matters when nothing was learned.
         if self.probe {
-            record(&self.config, self.key, true, Verdict::Silent);
+            record(
+                &self.config,
+                self.key,
+                true,
+                Verdict::Silent,
+                Instant::now(),
+            );
         }
     }
 }

@@ -153,7 +153,7 @@ where
         super::observe(&config.observer, transition);
         match admission {
             Admission::Go { probe } => {
-                let ticket = tracked.map(|key| Ticket::new(config.clone(), key, probe));
+                let ticket = tracked.map(|key| Ticket::new(config.clone(), key, probe, now));
                 ResponseFuture::calling(self.inner.call(request), ticket)
             }
             // Refused: the inner service is not called; the readiness it

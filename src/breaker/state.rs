@@ -5,6 +5,7 @@
 use crate::hints::{HintSource, RetryHint};
 use http::Uri;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -170,14 +171,37 @@ impl Circuit {
     }
 }
 
+/// The keys are digests already (keyed at random per layer): the map
+/// uses them as they are instead of hashing them again.
+#[derive(Debug, Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key;
+    }
+}
+
+type Map = HashMap<u64, Circuit, BuildHasherDefault<KeyHasher>>;
+
 /// A layer's circuits, by scope key.
 #[derive(Debug, Default)]
 pub(crate) struct Circuits {
-    map: Mutex<HashMap<u64, Circuit>>,
+    map: Mutex<Map>,
 }
 
 impl Circuits {
-    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Circuit>> {
+    fn lock(&self) -> MutexGuard<'_, Map> {
         // Plain numbers, each update whole: a poisoned map is still usable.
         self.map.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -193,16 +217,19 @@ impl Circuits {
         label: impl FnOnce() -> Uri,
     ) -> (Option<u64>, Admission, Option<(Transition, Uri)>) {
         let mut map = self.lock();
-        if !map.contains_key(&key) {
-            if map.len() >= MAX_SCOPES {
-                map.retain(|_, circuit| !circuit.idle(now, t.window));
+        // One lookup when the scope is known (every call but its first).
+        let circuit = match map.get_mut(&key) {
+            Some(circuit) => circuit,
+            None => {
+                if map.len() >= MAX_SCOPES {
+                    map.retain(|_, circuit| !circuit.idle(now, t.window));
+                }
+                if map.len() >= MAX_SCOPES {
+                    return (None, Admission::Go { probe: false }, None);
+                }
+                map.entry(key).or_insert_with(|| Circuit::new(now, label()))
             }
-            if map.len() >= MAX_SCOPES {
-                return (None, Admission::Go { probe: false }, None);
-            }
-            map.insert(key, Circuit::new(now, label()));
-        }
-        let circuit = map.get_mut(&key).expect("inserted above");
+        };
         let (admission, transition) = match circuit.phase {
             Phase::Closed => (Admission::Go { probe: false }, None),
             Phase::Open { until, source } if now < until => (

@@ -76,6 +76,11 @@ pub enum AuthFailure {
     /// the replay cap, so it cannot be sent again. The credential is still
     /// refreshed, for the requests that follow.
     BodyNotReplayable,
+    /// The server rejected the credential while the backoff that followed
+    /// its last failed refresh ran: no refresh was attempted, and
+    /// [`source`](std::error::Error::source) is that refresh's failure. See
+    /// [`AuthLayer::refresh_backoff`](crate::AuthLayer::refresh_backoff).
+    RefreshBackingOff,
 }
 
 impl fmt::Display for AuthFailure {
@@ -88,6 +93,9 @@ impl fmt::Display for AuthFailure {
             }
             AuthFailure::BodyNotReplayable => {
                 "the credential was rejected and the request body is too large to send again"
+            }
+            AuthFailure::RefreshBackingOff => {
+                "the credential was rejected and refreshing it is backing off after a failure"
             }
         })
     }
@@ -121,19 +129,6 @@ pub struct Unauthorized {
     report: AuthReport,
     request: Option<RequestContext>,
     retries: RetryReport,
-    // Not an end: a request to the retry layer above to send again (see
-    // `AuthResend`). Never reaches a caller.
-    resend: Option<AuthResend>,
-}
-
-/// Under [`ApiErrorsLayer`](crate::ApiErrorsLayer), the auth layer keeps no
-/// copy of the request: after renewing a rejected credential it asks the
-/// retry layer above (which keeps one) to send the request again, and that
-/// re-send carries this extension: its answer is the answer (no second
-/// renewal), with the renewal it followed in its [`AuthReport`].
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct AuthResend {
-    pub(crate) renewal: Option<Renewal>,
 }
 
 impl Unauthorized {
@@ -152,25 +147,7 @@ impl Unauthorized {
             report,
             request,
             retries: RetryReport::default(),
-            resend: None,
         }
-    }
-
-    /// The request to the retry layer above to send again (see
-    /// [`AuthResend`]) after `renewal` of the credential `status` rejected.
-    pub(crate) fn resend(status: Option<StatusCode>, renewal: Option<Renewal>) -> Self {
-        let failure = Failure {
-            reason: AuthFailure::RefreshFailed,
-            source: None,
-        };
-        let mut unauthorized =
-            Unauthorized::new(failure, status, None, AuthReport::new(1, renewal), None);
-        unauthorized.resend = Some(AuthResend { renewal });
-        unauthorized
-    }
-
-    pub(crate) fn resend_requested(&self) -> Option<AuthResend> {
-        self.resend
     }
 
     /// Why the request ended.
@@ -211,10 +188,6 @@ impl Unauthorized {
 
     pub(crate) fn rejection_mut(&mut self) -> Option<&mut ApiError> {
         self.rejection.as_mut()
-    }
-
-    pub(crate) fn set_request(&mut self, request: Option<RequestContext>) {
-        self.request = request;
     }
 }
 

@@ -1,6 +1,6 @@
 //! The [`Dialect`] trait: one small parser per error-body shape.
 
-use super::extract::{find_byte, rank, RootMembers, CODE_KEYS, MESSAGE_KEYS};
+use super::extract::{rank, RootMembers, CODE_KEYS, MESSAGE_KEYS};
 use super::BodyVerdict;
 use crate::FieldError;
 use http::{HeaderMap, StatusCode};
@@ -188,7 +188,7 @@ impl<'a> DialectInput<'a> {
             .map(|value| {
                 // `to_str` let through visible ASCII and tabs only, so ASCII
                 // trimming is `trim`'s, without decoding characters.
-                let end = find_byte(value.as_bytes(), b';');
+                let end = memchr::memchr(b';', value.as_bytes());
                 value[..end.unwrap_or(value.len())].trim_ascii()
             });
         let (root_keys, root) = RootKeys::of(json);

@@ -3,7 +3,6 @@
 //! everything taken from the body.
 
 use crate::hints::MAX_HINT;
-use crate::words::{self, zero_bytes, ONES};
 use crate::FieldError;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -58,52 +57,11 @@ fn is_line<const NO_ANGLE: bool>(text: &str, max_chars: usize) -> bool {
     if bytes.len() > max_chars || bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ') {
         return false;
     }
-    // Eight bytes at a time: each word has only printable ASCII, and no
-    // space follows a space, inside the word or across its start.
-    let mut words = bytes.chunks_exact(8);
-    let mut previous_space = false;
-    for word in words.by_ref() {
-        let word = words::word(word);
-        let spaces = zero_bytes(word ^ (ONES * u64::from(b' ')));
-        if NO_ANGLE && zero_bytes(word ^ (ONES * u64::from(b'<'))) != 0 {
-            return false;
-        }
-        // Printable ASCII only, single spaces.
-        if words::any_outside(word, 0x20, 0x7e)
-            || spaces & (spaces << 8) != 0
-            || (previous_space && spaces & 0x80 != 0)
-        {
-            return false;
-        }
-        previous_space = spaces >> 63 != 0;
-    }
-    let mut previous = if previous_space { b' ' } else { 0 };
-    for &byte in words.remainder() {
-        if !(0x20..0x7f).contains(&byte)
-            || (byte == b' ' && previous == b' ')
-            || (NO_ANGLE && byte == b'<')
-        {
-            return false;
-        }
-        previous = byte;
-    }
-    true
-}
-
-/// Where `needle` first is in `bytes`, eight bytes at a time (a byte loop
-/// or a `memchr` call cost more on the short texts searched here).
-pub(crate) fn find_byte(bytes: &[u8], needle: u8) -> Option<usize> {
-    let mut words = bytes.chunks_exact(8);
-    let mut at = 0;
-    for word in words.by_ref() {
-        let found = zero_bytes(words::word(word) ^ (ONES * u64::from(needle)));
-        if found != 0 {
-            return Some(at + found.trailing_zeros() as usize / 8);
-        }
-        at += 8;
-    }
-    let tail = words.remainder().iter().position(|&b| b == needle)?;
-    Some(at + tail)
+    // Printable ASCII only (no `<` when asked), and no space after a space.
+    bytes
+        .iter()
+        .all(|&byte| (0x20..0x7f).contains(&byte) && !(NO_ANGLE && byte == b'<'))
+        && !bytes.windows(2).any(|pair| pair == b"  ")
 }
 
 /// Collapses whitespace and control characters to single spaces and bounds
@@ -915,21 +873,6 @@ mod tests {
             );
         }
         assert!(!is_one_line("abcdefghi", 8));
-    }
-
-    #[test]
-    fn find_byte_finds_the_first() {
-        for len in 0..20 {
-            for at in 0..len {
-                let mut bytes = vec![b'a'; len];
-                bytes[at] = b';';
-                if at + 3 < len {
-                    bytes[at + 3] = b';';
-                }
-                assert_eq!(find_byte(&bytes, b';'), Some(at), "{len} {at}");
-            }
-            assert_eq!(find_byte(&vec![b'a'; len], b';'), None);
-        }
     }
 
     #[test]

@@ -1,6 +1,5 @@
 //! Body verdicts: what an error body says about retrying, beyond its status.
 
-use crate::words::{self, ONES};
 use crate::ErrorKind;
 
 /// What a body says about a failure that its status cannot: a 400 that is
@@ -46,12 +45,6 @@ pub enum BodyVerdict {
 
 /// Longest code the table looks at (normalised); longer ones match nothing.
 const MAX_KEY: usize = 64;
-
-/// Whether every byte of `word` is `a` to `z`. (A byte OR 0x20 is one of
-/// them exactly when the byte is an ASCII letter.)
-fn all_lower_letters(word: u64) -> bool {
-    !words::any_outside(word, b'a', b'z')
-}
 
 /// [`KEY_BYTE`]: a byte that is not part of the key.
 const SKIP: u8 = 0;
@@ -144,53 +137,34 @@ fn normalise(code: &str, key: &mut [u8; MAX_KEY]) -> Option<usize> {
     // follows the last one); letters and digits are kept, lower case.
     let mut len = 0;
     let mut too_long = false;
-    let mut words = code.as_bytes().chunks_exact(8);
-    let mut byte_at_a_time = |bytes: &[u8], len: &mut usize, key: &mut [u8; MAX_KEY]| {
-        for &byte in bytes {
-            // One table load per byte instead of a chain of range tests.
-            match KEY_BYTE[usize::from(byte)] {
-                SKIP => {}
-                RESTART => {
-                    *len = 0;
-                    too_long = false;
-                }
-                kept if *len < MAX_KEY => {
-                    key[*len] = kept;
-                    *len += 1;
-                }
-                _ => too_long = true,
+    for &byte in code.as_bytes() {
+        // One table load per byte instead of a chain of range tests.
+        match KEY_BYTE[usize::from(byte)] {
+            SKIP => {}
+            RESTART => {
+                len = 0;
+                too_long = false;
             }
-        }
-    };
-    for word in words.by_ref() {
-        // Eight letters at once (most codes are words): lower-cased
-        // together; any other byte in the word takes the table.
-        let lower = words::word(word) | (ONES * 0x20);
-        if len + 8 <= MAX_KEY && all_lower_letters(lower) {
-            key[len..len + 8].copy_from_slice(&lower.to_le_bytes());
-            len += 8;
-        } else {
-            byte_at_a_time(word, &mut len, key);
+            kept if len < MAX_KEY => {
+                key[len] = kept;
+                len += 1;
+            }
+            _ => too_long = true,
         }
     }
-    byte_at_a_time(words.remainder(), &mut len, key);
     (!too_long).then_some(len)
 }
 
-/// Whether `key` holds `word`: keys are at most `MAX_KEY` bytes, where a
-/// window scan beats setting up a substring searcher.
+/// Whether `key` holds `word`.
 fn has(key: &[u8], word: &[u8]) -> bool {
-    // The first byte compared inline before the rest: a slice comparison
-    // of a length known only at run time is a `memcmp` call per window.
-    key.windows(word.len())
-        .any(|window| window[0] == word[0] && window == word)
+    memchr::memmem::find(key, word).is_some()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The eight-at-a-time normalisation agrees with a byte at a time on
+    /// The table-driven normalisation agrees with a plain reading on
     /// letters of either case, digits, separators, namespace marks and
     /// other bytes at every place, and on every length around the bound.
     #[test]

@@ -125,9 +125,9 @@ impl<'a> Scrubber<'a> {
                 }
                 if secret.contains('%') || secret.contains('+') {
                     let spaced = secret.replace('+', " ");
-                    let decoded = crate::percent::percent_decode(spaced.as_bytes());
-                    if let Ok(decoded) = String::from_utf8(decoded) {
-                        uri_secrets.push(Cow::Owned(decoded));
+                    let decoded = percent_encoding::percent_decode_str(&spaced).decode_utf8();
+                    if let Ok(decoded) = decoded {
+                        uri_secrets.push(Cow::Owned(decoded.into_owned()));
                     }
                 }
                 uri_secrets.push(Cow::Borrowed(secret));

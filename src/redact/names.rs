@@ -64,8 +64,8 @@ const SECRET_ENDINGS: &[&str] = &[
 /// ```
 pub fn is_secret_param(name: &str) -> bool {
     if name.contains('%') {
-        let decoded = crate::percent::percent_decode(name.as_bytes());
-        return is_secret_name(&String::from_utf8_lossy(&decoded));
+        let decoded = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
+        return is_secret_name(&decoded);
     }
     is_secret_name(name)
 }

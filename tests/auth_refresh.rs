@@ -1,0 +1,844 @@
+//! The auth layer when the identity provider fails, and ahead of a known
+//! expiry (issue #24, items 1 and 3): a failed refresh is shared and backed
+//! off, and a credential whose expiry is known is refreshed before it.
+//!
+//! Each row of the table is a scenario over two real hyper servers on
+//! loopback, a token endpoint (OAuth2 client credentials, which the row
+//! takes down and brings back) and an API that checks tokens, with a
+//! hyper-util client under `RetryLayer -> AuthLayer -> ErrorBodyParseLayer`
+//! (or `ApiErrorsLayer`). Time is Tokio's paused clock: no sleeps. Every
+//! row checks what always holds (every request ends, each in a success or
+//! a typed `Unauthorized` whose source is the token endpoint's failure; no
+//! credential prints; refresh attempts after a failure are at least a
+//! backoff step apart), then its own expectations.
+
+mod support;
+
+use bytes::Bytes;
+use http::{Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tower::util::BoxCloneService;
+use tower::{ServiceBuilder, ServiceExt};
+use tower_api_errors::auth::{
+    AuthFailure, AuthLayer, AuthReport, Credential, TokenFuture, TokenSource,
+};
+use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryPolicy};
+use tower_api_errors::stack::ApiErrorsLayer;
+use tower_api_errors::{BoxError, Error, ErrorBodyParseLayer};
+
+const SECOND: Duration = Duration::from_secs(1);
+/// The token endpoint's answer when it is down, as the source reports it.
+const DOWN: &str = "token endpoint answered 503 Service Unavailable";
+
+/// The identity provider and the API: who was issued what, what the API
+/// accepts, and every call the token endpoint got.
+#[derive(Default)]
+struct Realm {
+    down: AtomicBool,
+    /// How long the token endpoint takes to answer.
+    latency: Duration,
+    /// `expires_in` of the tokens it issues, if any.
+    lifetime: Option<Duration>,
+    /// Whether the API refuses tokens past their lifetime.
+    enforce_expiry: bool,
+    /// The API answers `/items/{n}` after `n` times this.
+    stagger: Duration,
+    issued: AtomicU32,
+    /// Token -> when it expires (on the paused clock).
+    tokens: Mutex<HashMap<String, Option<Instant>>>,
+    revoked: Mutex<HashSet<String>>,
+    /// When each call to the token endpoint arrived, and if it issued a token.
+    calls: Mutex<Vec<(Instant, bool)>>,
+    /// Requests the API rejected with a 401.
+    rejected: AtomicU32,
+}
+
+/// The token endpoint: 503 while down, else a new token.
+async fn token_endpoint(realm: Arc<Realm>) -> std::net::SocketAddr {
+    support::serve(move |_request: Request<hyper::body::Incoming>| {
+        let realm = realm.clone();
+        async move {
+            let arrived = Instant::now();
+            let up = !realm.down.load(Ordering::SeqCst);
+            realm.calls.lock().unwrap().push((arrived, up));
+            if !realm.latency.is_zero() {
+                tokio::time::sleep(realm.latency).await;
+            }
+            if !up {
+                return support::response(503, &[], r#"{"error": "temporarily_unavailable"}"#);
+            }
+            let n = realm.issued.fetch_add(1, Ordering::SeqCst) + 1;
+            let token = format!("tok-{n}");
+            let expires = realm.lifetime.map(|lifetime| arrived + lifetime);
+            realm.tokens.lock().unwrap().insert(token.clone(), expires);
+            let mut body = serde_json::json!({"access_token": token, "token_type": "Bearer"});
+            if let Some(lifetime) = realm.lifetime {
+                body["expires_in"] = lifetime.as_secs().into();
+            }
+            support::response(
+                200,
+                &[("content-type", "application/json")],
+                body.to_string(),
+            )
+        }
+    })
+    .await
+}
+
+/// The API: 200 for a live token, else RFC 6750's `invalid_token` 401.
+async fn api(realm: Arc<Realm>) -> std::net::SocketAddr {
+    support::serve(move |request: Request<hyper::body::Incoming>| {
+        let realm = realm.clone();
+        async move {
+            let token = request
+                .headers()
+                .get("authorization")
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.strip_prefix("Bearer "))
+                .unwrap_or_default()
+                .to_owned();
+            let n: u32 = request
+                .uri()
+                .path()
+                .trim_start_matches("/items/")
+                .parse()
+                .unwrap_or(0);
+            tokio::time::sleep(realm.stagger * n).await;
+            let expires = realm.tokens.lock().unwrap().get(&token).copied();
+            let live = match expires {
+                None => false,
+                Some(_) if realm.revoked.lock().unwrap().contains(&token) => false,
+                Some(Some(at)) if realm.enforce_expiry => Instant::now() < at,
+                Some(_) => true,
+            };
+            if !live {
+                realm.rejected.fetch_add(1, Ordering::SeqCst);
+                let challenge = r#"Bearer error="invalid_token""#;
+                let body = r#"{"error": {"code": 401, "message": "Invalid token"}}"#;
+                return support::response(401, &[("www-authenticate", challenge)], body);
+            }
+            support::response(200, &[], "{}")
+        }
+    })
+    .await
+}
+
+/// An OAuth2 client-credentials source over the token endpoint; it reads
+/// `expires_in` into the credential.
+struct ClientCredentials {
+    url: Uri,
+    http: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl ClientCredentials {
+    async fn fetch(&self) -> Result<Credential, BoxError> {
+        let form = "grant_type=client_credentials&client_id=c&client_secret=s";
+        let request = Request::post(self.url.clone())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Full::new(Bytes::from(form)))?;
+        let response = self.http.request(request).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        if status != StatusCode::OK {
+            return Err(format!("token endpoint answered {status}").into());
+        }
+        let answer: serde_json::Value = serde_json::from_slice(&body)?;
+        let token = answer["access_token"].as_str().ok_or("no access_token")?;
+        let credential = Credential::new(token)?;
+        Ok(match answer["expires_in"].as_u64() {
+            Some(seconds) => credential.expires_in(Duration::from_secs(seconds)),
+            None => credential,
+        })
+    }
+}
+
+impl TokenSource for ClientCredentials {
+    fn current(&self) -> TokenFuture<'_> {
+        Box::pin(self.fetch())
+    }
+
+    fn refresh<'a>(&'a self, _rejected: &'a Credential) -> TokenFuture<'a> {
+        Box::pin(self.fetch())
+    }
+}
+
+type Stacked = BoxCloneService<Request<Full<Bytes>>, http::Response<hyper::body::Incoming>, Error>;
+
+/// The client stack a row runs.
+#[derive(Clone, Copy)]
+enum Stack {
+    /// `RetryLayer -> AuthLayer -> ErrorBodyParseLayer -> client`.
+    ByHand,
+    /// `ApiErrorsLayer` with the auth layer.
+    ApiErrors,
+}
+
+fn client(stack: Stack, auth: AuthLayer) -> Stacked {
+    let http = support::client::<ReplayBody<Full<Bytes>>>();
+    match stack {
+        Stack::ByHand => BoxCloneService::new(
+            ServiceBuilder::new()
+                .layer(RetryLayer::new(RetryPolicy::default()))
+                .layer(auth)
+                .layer(ErrorBodyParseLayer::new())
+                .service(http),
+        ),
+        Stack::ApiErrors => BoxCloneService::new(ApiErrorsLayer::new().auth(auth).client(http)),
+    }
+}
+
+/// How a request ended.
+#[derive(Debug)]
+struct Outcome {
+    /// When it started, from the row's origin.
+    started: Duration,
+    result: Result<Option<AuthReport>, (AuthFailure, Option<StatusCode>)>,
+}
+
+/// What a row came to.
+struct Run {
+    outcomes: Vec<Outcome>,
+    /// Calls to the token endpoint after the warm-up: when, from the
+    /// origin, and whether they issued a token.
+    calls: Vec<(Duration, bool)>,
+    /// 401s the API sent after the warm-up.
+    rejected: u32,
+}
+
+impl Run {
+    fn refreshes(&self) -> usize {
+        self.calls.len()
+    }
+
+    fn failed(&self, reason: AuthFailure) -> usize {
+        let matches = |o: &&Outcome| matches!(o.result, Err((r, _)) if r == reason);
+        self.outcomes.iter().filter(matches).count()
+    }
+
+    fn succeeded(&self) -> usize {
+        self.outcomes.iter().filter(|o| o.result.is_ok()).count()
+    }
+
+    /// True when every request started in `from..to` succeeded.
+    fn all_succeeded(&self, from: Duration, to: Duration) -> bool {
+        self.outcomes
+            .iter()
+            .filter(|o| (from..to).contains(&o.started))
+            .all(|o| o.result.is_ok())
+    }
+}
+
+/// One scenario.
+struct Row {
+    name: &'static str,
+    stack: Stack,
+    lifetime: Option<Duration>,
+    enforce_expiry: bool,
+    latency: Duration,
+    /// The API holds the `n`-th request of the row `n` times this.
+    stagger: Duration,
+    /// `AuthLayer::refresh_backoff`, when not the default (1 s to 30 s).
+    backoff: Option<(Duration, Duration)>,
+    /// After the warm-up, the API rejects the first token.
+    revoke_first: bool,
+    /// When (from the origin) the token endpoint goes down (`false`) or
+    /// comes back (`true`). It is up for the warm-up.
+    endpoint: &'static [(Duration, bool)],
+    /// Groups of requests: how many, the first's start, the spacing.
+    requests: &'static [(usize, Duration, Duration)],
+    expect: fn(&Run),
+}
+
+impl Row {
+    const fn new(name: &'static str, expect: fn(&Run)) -> Self {
+        Row {
+            name,
+            stack: Stack::ByHand,
+            lifetime: None,
+            enforce_expiry: true,
+            latency: Duration::ZERO,
+            stagger: Duration::ZERO,
+            backoff: None,
+            revoke_first: false,
+            endpoint: &[],
+            requests: &[],
+            expect,
+        }
+    }
+
+    /// The longest a backoff after `failures` consecutive failures can be
+    /// (the shortest is half of it).
+    fn ceiling(&self, failures: u32) -> Duration {
+        let (initial, max) = self.backoff.unwrap_or((SECOND, 30 * SECOND));
+        (initial * 2u32.pow(failures.saturating_sub(1).min(20))).min(max)
+    }
+}
+
+const fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+const fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+const ROWS: &[Row] = &[
+    Row {
+        revoke_first: true,
+        endpoint: &[(Duration::ZERO, false)],
+        requests: &[(50, Duration::ZERO, ms(3))],
+        ..Row::new(
+            "issue #24: 50 rejections 3 ms apart, token endpoint failing: one refresh attempt",
+            |run| {
+                assert_eq!(run.refreshes(), 1, "one attempt, not 50");
+                assert_eq!(run.rejected, 50);
+                assert!(run.failed(AuthFailure::RefreshFailed) >= 1);
+                assert_eq!(
+                    run.failed(AuthFailure::RefreshFailed)
+                        + run.failed(AuthFailure::RefreshBackingOff),
+                    50
+                );
+            },
+        )
+    },
+    Row {
+        revoke_first: true,
+        endpoint: &[(Duration::ZERO, false)],
+        requests: &[(50, Duration::ZERO, Duration::ZERO)],
+        ..Row::new(
+            "issue #24: 50 rejections arriving together, token endpoint failing: one refresh attempt",
+            |run| {
+                assert_eq!(run.refreshes(), 1, "one attempt, not 42-45");
+                assert_eq!(run.rejected, 50);
+                assert_eq!(run.succeeded(), 0);
+            },
+        )
+    },
+    Row {
+        revoke_first: true,
+        latency: ms(200),
+        endpoint: &[(Duration::ZERO, false)],
+        requests: &[(50, Duration::ZERO, ms(2))],
+        ..Row::new(
+            "50 rejected while the attempt is in flight: all get its failure",
+            |run| {
+                assert_eq!(run.refreshes(), 1);
+                assert_eq!(run.failed(AuthFailure::RefreshFailed), 50);
+            },
+        )
+    },
+    Row {
+        revoke_first: true,
+        endpoint: &[(Duration::ZERO, false)],
+        requests: &[(200, Duration::ZERO, ms(50))],
+        ..Row::new(
+            "token endpoint down, 200 rejections over 10 s: one attempt per backoff step",
+            |run| {
+                // Steps of at least 0.5, 1, 2, 4 s: 5 attempts fit in 10 s
+                // at most; steps of at most 1, 2, 4 s (and 50 ms to the
+                // next request): 4 at least.
+                assert!((4..=5).contains(&run.refreshes()), "{:?}", run.calls);
+                assert_eq!(run.succeeded(), 0);
+                assert_eq!(
+                    run.failed(AuthFailure::RefreshFailed)
+                        + run.failed(AuthFailure::RefreshBackingOff),
+                    200
+                );
+            },
+        )
+    },
+    Row {
+        revoke_first: true,
+        stagger: ms(50),
+        endpoint: &[(Duration::ZERO, false)],
+        requests: &[(200, Duration::ZERO, Duration::ZERO)],
+        ..Row::new(
+            "200 requests in flight at once, their rejections arriving over 10 s: one attempt per backoff step",
+            |run| {
+                assert!((4..=5).contains(&run.refreshes()), "{:?}", run.calls);
+                assert_eq!(run.rejected, 200);
+                assert_eq!(run.succeeded(), 0);
+            },
+        )
+    },
+    Row {
+        stack: Stack::ApiErrors,
+        revoke_first: true,
+        endpoint: &[(Duration::ZERO, false)],
+        requests: &[(200, Duration::ZERO, ms(50))],
+        ..Row::new(
+            "the same inside ApiErrorsLayer: one attempt per backoff step",
+            |run| {
+                assert!((4..=5).contains(&run.refreshes()), "{:?}", run.calls);
+                assert_eq!(run.succeeded(), 0);
+            },
+        )
+    },
+    Row {
+        revoke_first: true,
+        endpoint: &[(Duration::ZERO, false), (secs(3), true)],
+        requests: &[(200, Duration::ZERO, ms(50))],
+        ..Row::new(
+            "token endpoint back after 3 s: the next attempt recovers, every later request succeeds",
+            |run| {
+                let (recovered, _) = *run.calls.iter().find(|(_, ok)| *ok).unwrap();
+                assert!(recovered >= secs(3) && recovered < secs(8), "{:?}", run.calls);
+                assert_eq!(run.calls.last().unwrap(), &(recovered, true), "one refresh then");
+                assert!(run.all_succeeded(recovered + ms(1), secs(11)));
+                assert!(run.failed(AuthFailure::RefreshBackingOff) > 0);
+            },
+        )
+    },
+    Row {
+        revoke_first: true,
+        backoff: Some((ms(100), ms(400))),
+        endpoint: &[(Duration::ZERO, false)],
+        requests: &[(100, Duration::ZERO, ms(20))],
+        ..Row::new(
+            "a configured backoff, 100 ms doubling to 400 ms: its steps, over 2 s",
+            |run| {
+                // At least 50, 100, 200, 200... ms apart, at most 100,
+                // 200, 400, 400... (and the 20 ms until the next request).
+                assert!((5..=30).contains(&run.refreshes()), "{:?}", run.calls);
+                let late = run.calls.windows(2).skip(3);
+                assert!(late.into_iter().all(|w| w[1].0 - w[0].0 <= ms(420)), "{:?}", run.calls);
+            },
+        )
+    },
+    Row {
+        lifetime: Some(secs(100)),
+        requests: &[(350, Duration::ZERO, SECOND)],
+        ..Row::new(
+            "a known expiry costs no 401: refreshed ahead at 4/5 of its life, once each",
+            |run| {
+                assert_eq!(run.rejected, 0);
+                assert_eq!(run.succeeded(), 350);
+                assert!(run.outcomes.iter().all(|o| matches!(o.result, Ok(None))), "no re-send");
+                // At 80 s, then 80 s after each refresh (plus up to the
+                // second until the next request).
+                assert_eq!(run.refreshes(), 4, "{:?}", run.calls);
+                let mut last = Duration::ZERO;
+                for &(at, ok) in &run.calls {
+                    assert!(ok && at >= last + secs(80) && at <= last + ms(81_100), "{:?}", run.calls);
+                    last = at;
+                }
+            },
+        )
+    },
+    Row {
+        lifetime: Some(secs(100)),
+        requests: &[(200, secs(85), Duration::ZERO), (1, secs(86), Duration::ZERO)],
+        ..Row::new(
+            "200 concurrent requests past the refresh point share one refresh ahead",
+            |run| {
+                assert_eq!(run.refreshes(), 1);
+                assert_eq!(run.rejected, 0);
+                assert_eq!(run.succeeded(), 201);
+            },
+        )
+    },
+    Row {
+        lifetime: Some(secs(100)),
+        latency: secs(5),
+        requests: &[(20, secs(80), ms(100))],
+        ..Row::new(
+            "requests do not wait for the refresh ahead: they keep the valid credential",
+            |run| {
+                assert_eq!(run.refreshes(), 1);
+                assert!(run.outcomes.iter().all(|o| matches!(o.result, Ok(None))));
+            },
+        )
+    },
+    Row {
+        lifetime: Some(secs(100)),
+        endpoint: &[(secs(50), false), (secs(150), true)],
+        requests: &[(200, Duration::ZERO, SECOND)],
+        ..Row::new(
+            "a refresh ahead that fails: the credential stays in use until rejected, then the failure is backed off",
+            |run| {
+                assert!(run.all_succeeded(Duration::ZERO, secs(100)), "valid until its expiry");
+                let (ahead, ok) = run.calls[0];
+                assert!(!ok && (secs(80)..secs(81)).contains(&ahead), "the refresh ahead, once");
+                assert!(run.calls[1].0 >= secs(100), "{:?}", run.calls);
+                // Expired and the endpoint down: typed failures, an attempt
+                // per backoff step at most (steps up to 30 s over 50 s).
+                assert!((100..150).all(|s| run.outcomes[s].result.is_err()));
+                assert!(run.refreshes() <= 9, "{:?}", run.calls);
+                // Back at 150 s: recovered within a step (30 s at most).
+                assert!(run.all_succeeded(secs(181), secs(200)));
+            },
+        )
+    },
+    Row {
+        lifetime: Some(secs(100)),
+        requests: &[(1, Duration::ZERO, Duration::ZERO), (1, secs(120), Duration::ZERO)],
+        ..Row::new(
+            "an idle client's first request after the expiry waits for the refresh: no 401",
+            |run| {
+                assert_eq!(run.rejected, 0);
+                assert_eq!(run.succeeded(), 2);
+                assert_eq!(run.refreshes(), 1);
+                assert!(run.calls[0].1 && (secs(120)..secs(121)).contains(&run.calls[0].0));
+            },
+        )
+    },
+    Row {
+        lifetime: Some(Duration::ZERO),
+        enforce_expiry: false,
+        requests: &[(100, Duration::ZERO, ms(100))],
+        ..Row::new(
+            "a token that arrives expired (a skewed clock) is used until rejected, not refreshed in a loop",
+            |run| {
+                assert_eq!(run.refreshes(), 0);
+                assert_eq!(run.succeeded(), 100);
+            },
+        )
+    },
+];
+
+#[test]
+fn scenarios() {
+    for row in ROWS {
+        let run = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap()
+            .block_on(run(row));
+        check_always(row, &run);
+        (row.expect)(&run);
+        eprintln!("ok: {} ({} refresh calls)", row.name, run.refreshes());
+    }
+}
+
+/// Runs a row: the servers, a warm-up request that loads the first token,
+/// the endpoint's schedule and the row's requests.
+async fn run(row: &Row) -> Run {
+    let realm = Arc::new(Realm {
+        latency: row.latency,
+        lifetime: row.lifetime,
+        enforce_expiry: row.enforce_expiry,
+        stagger: row.stagger,
+        ..Realm::default()
+    });
+    let token_addr = token_endpoint(realm.clone()).await;
+    let api_addr = api(realm.clone()).await;
+    let source = ClientCredentials {
+        url: format!("http://{token_addr}/token").parse().unwrap(),
+        http: support::client(),
+    };
+    let mut auth = AuthLayer::new(source);
+    if let Some((initial, max)) = row.backoff {
+        auth = auth.refresh_backoff(initial, max);
+    }
+    let client = client(row.stack, auth);
+    let get = move |n: usize| {
+        Request::get(format!("http://{api_addr}/items/{n}"))
+            .body(Full::default())
+            .unwrap()
+    };
+    let warm_up = client.clone().oneshot(get(0)).await.unwrap();
+    assert_eq!(warm_up.status(), 200, "{}", row.name);
+    if row.revoke_first {
+        realm.revoked.lock().unwrap().insert("tok-1".to_owned());
+    }
+    let origin = Instant::now();
+    let warm_up_calls = realm.calls.lock().unwrap().len();
+    let rejected_before = realm.rejected.load(Ordering::SeqCst);
+
+    for &(at, up) in row.endpoint {
+        let realm = realm.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(origin + at).await;
+            realm.down.store(!up, Ordering::SeqCst);
+        });
+    }
+    let mut requests = JoinSet::new();
+    let mut index = 0;
+    for &(count, first, spacing) in row.requests {
+        for n in 0..count {
+            let started = first + spacing * n as u32;
+            index += 1;
+            let (client, request) = (client.clone(), get(index));
+            requests.spawn(async move {
+                tokio::time::sleep_until(origin + started).await;
+                let result = match client.oneshot(request).await {
+                    Ok(response) => {
+                        assert_eq!(response.status(), 200);
+                        Ok(response.extensions().get::<AuthReport>().copied())
+                    }
+                    Err(error) => Err(typed(&error)),
+                };
+                Outcome { started, result }
+            });
+        }
+    }
+    // Nothing hangs: every request ends within the paused hour.
+    let outcomes = tokio::time::timeout(Duration::from_secs(3600), requests.join_all())
+        .await
+        .unwrap_or_else(|_| panic!("{}: a request hung", row.name));
+    let mut outcomes = outcomes;
+    outcomes.sort_by_key(|o| o.started);
+    let calls = realm.calls.lock().unwrap()[warm_up_calls..]
+        .iter()
+        .map(|(at, ok)| (*at - origin, *ok))
+        .collect();
+    Run {
+        outcomes,
+        calls,
+        rejected: realm.rejected.load(Ordering::SeqCst) - rejected_before,
+    }
+}
+
+/// A failed request's typed end: an `Unauthorized` whose source is the
+/// token endpoint's failure, with no credential anywhere in it.
+fn typed(error: &Error) -> (AuthFailure, Option<StatusCode>) {
+    let text = format!("{error} {error:?}");
+    assert!(!text.contains("tok-"), "{text}");
+    let unauthorized = error
+        .unauthorized()
+        .unwrap_or_else(|| panic!("not an Unauthorized: {error}"));
+    let source = std::error::Error::source(unauthorized).expect("the refresh's failure");
+    assert_eq!(source.to_string(), DOWN);
+    (unauthorized.reason(), unauthorized.status())
+}
+
+/// What holds in every row: each failure is typed (checked as it ends),
+/// a rejected request's failure says it was rejected, and after a failed
+/// attempt the next waits at least half a backoff step.
+fn check_always(row: &Row, run: &Run) {
+    for outcome in &run.outcomes {
+        if let Err((reason, status)) = outcome.result {
+            assert!(
+                matches!(
+                    reason,
+                    AuthFailure::RefreshFailed | AuthFailure::RefreshBackingOff
+                ),
+                "{}: {reason:?}",
+                row.name
+            );
+            assert_eq!(status, Some(StatusCode::UNAUTHORIZED), "{}", row.name);
+        }
+    }
+    let mut failures = 0;
+    for pair in run.calls.windows(2) {
+        let ((before, ok), (after, _)) = (pair[0], pair[1]);
+        if ok {
+            failures = 0;
+            continue;
+        }
+        failures += 1;
+        let step = row.ceiling(failures) / 2;
+        assert!(
+            after - before >= step,
+            "{}: attempts {before:?} and {after:?} closer than {step:?}",
+            row.name
+        );
+    }
+}
+
+// Without a network: a scripted source and an upstream that accepts one
+// token, for what the table does not reach.
+
+/// A source whose n-th call (from 1, `current` and `refresh` alike)
+/// answers with `script(n)`; it counts its calls.
+struct Scripted<F> {
+    script: F,
+    calls: Arc<AtomicU32>,
+}
+
+impl<F> Scripted<F>
+where
+    F: Fn(u32) -> Result<Credential, BoxError> + Send + Sync + 'static,
+{
+    fn new(script: F) -> (Self, Arc<AtomicU32>) {
+        let calls = Arc::new(AtomicU32::new(0));
+        (
+            Scripted {
+                script,
+                calls: calls.clone(),
+            },
+            calls,
+        )
+    }
+
+    fn answer(&self) -> TokenFuture<'_> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if n == 99 {
+            panic!("the source panics on its 99th call");
+        }
+        let answer = (self.script)(n);
+        Box::pin(async move { answer })
+    }
+}
+
+impl<F> TokenSource for Scripted<F>
+where
+    F: Fn(u32) -> Result<Credential, BoxError> + Send + Sync + 'static,
+{
+    fn current(&self) -> TokenFuture<'_> {
+        self.answer()
+    }
+
+    fn refresh<'a>(&'a self, _rejected: &'a Credential) -> TokenFuture<'a> {
+        self.answer()
+    }
+}
+
+fn token(secret: &str) -> Credential {
+    Credential::new(secret).unwrap()
+}
+
+/// A client over an upstream that accepts only `Bearer <valid>` (which
+/// the test may change), answering 401 otherwise.
+fn accepting(auth: AuthLayer, valid: Arc<Mutex<String>>) -> Mocked {
+    let upstream = tower::service_fn(move |request: Request<ReplayBody<Full<Bytes>>>| {
+        let accepted =
+            request.headers()["authorization"] == format!("Bearer {}", valid.lock().unwrap());
+        async move {
+            let status = if accepted { 200 } else { 401 };
+            Ok::<_, BoxError>(
+                http::Response::builder()
+                    .status(status)
+                    .body(Full::<Bytes>::default())
+                    .unwrap(),
+            )
+        }
+    });
+    BoxCloneService::new(
+        ServiceBuilder::new()
+            .layer(RetryLayer::new(RetryPolicy::default()))
+            .layer(auth)
+            .service(upstream)
+            .map_response(|response| response.map(|_| ())),
+    )
+}
+
+type Mocked = BoxCloneService<Request<Full<Bytes>>, http::Response<()>, Error>;
+
+async fn send(client: &Mocked) -> Result<(), (AuthFailure, String)> {
+    match client
+        .clone()
+        .oneshot(Request::get("/me").body(Full::default()).unwrap())
+        .await
+    {
+        Ok(response) => {
+            assert_eq!(response.status(), 200);
+            Ok(())
+        }
+        Err(error) => {
+            let unauthorized = error.unauthorized().unwrap_or_else(|| panic!("{error}"));
+            let source = std::error::Error::source(unauthorized).map(ToString::to_string);
+            Err((unauthorized.reason(), source.unwrap_or_default()))
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_first_load_is_backed_off_too() {
+    let (source, calls) = Scripted::new(|n| match n {
+        1 | 2 => Err("credential store unreachable".into()),
+        _ => Ok(token("t1")),
+    });
+    let client = accepting(AuthLayer::new(source), Arc::new(Mutex::new("t1".into())));
+    let unreachable = Err((
+        AuthFailure::NoCredential,
+        "credential store unreachable".into(),
+    ));
+    for _ in 0..20 {
+        assert_eq!(send(&client).await, unreachable);
+        tokio::time::advance(20 * ms(1)).await;
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "20 requests in 0.4 s: one load"
+    );
+    // Past the first step (1 s at most), one more load; past the second
+    // (2 s at most), the third answers.
+    tokio::time::advance(SECOND).await;
+    assert_eq!(send(&client).await, unreachable);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    tokio::time::advance(2 * SECOND).await;
+    assert_eq!(send(&client).await, Ok(()));
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refresh_that_succeeds_ends_the_backoff_and_the_next_rejection_refreshes_at_once() {
+    // Call 1: t1. Calls 2-4 fail. Then t2, t3.
+    let (source, calls) = Scripted::new(|n| match n {
+        1 => Ok(token("t1")),
+        2..=4 => Err("token endpoint answered 503".into()),
+        n => Ok(token(&format!("t{}", n - 3))),
+    });
+    let valid = Arc::new(Mutex::new("t1".to_owned()));
+    let client = accepting(AuthLayer::new(source), valid.clone());
+    assert_eq!(send(&client).await, Ok(()));
+    *valid.lock().unwrap() = "t2".into();
+    let failed = Err((
+        AuthFailure::RefreshFailed,
+        "token endpoint answered 503".into(),
+    ));
+    let backing_off = Err((
+        AuthFailure::RefreshBackingOff,
+        "token endpoint answered 503".into(),
+    ));
+    assert_eq!(send(&client).await, failed);
+    assert_eq!(send(&client).await, backing_off);
+    // Three failures in a row: steps of at most 1 s, then 2 s.
+    for _ in 0..2 {
+        tokio::time::advance(2 * SECOND).await;
+        assert_eq!(send(&client).await, failed);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+    // Failed three times: the step is 2-4 s. Then the refresh answers.
+    tokio::time::advance(4 * SECOND).await;
+    assert_eq!(send(&client).await, Ok(()), "re-sent with t2");
+    assert_eq!(calls.load(Ordering::SeqCst), 5);
+    // t2 rejected now: refreshed at once, no backoff left over.
+    *valid.lock().unwrap() = "t3".into();
+    assert_eq!(send(&client).await, Ok(()), "re-sent with t3");
+    assert_eq!(calls.load(Ordering::SeqCst), 6);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refresh_that_gives_back_the_rejected_credential_is_backed_off() {
+    let (source, calls) = Scripted::new(|_| Ok(token("t1")));
+    let client = accepting(AuthLayer::new(source), Arc::new(Mutex::new("t2".into())));
+    assert_eq!(
+        send(&client).await.unwrap_err().0,
+        AuthFailure::SameCredential
+    );
+    for _ in 0..10 {
+        let (reason, _) = send(&client).await.unwrap_err();
+        assert_eq!(reason, AuthFailure::RefreshBackingOff);
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "the first load and one refresh"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_source_that_panics_is_backed_off_and_answers_typed() {
+    // Calls 1-98 give t1; the 99th panics.
+    let (source, calls) = Scripted::new(|_| Ok(token("t1")));
+    calls.store(97, Ordering::SeqCst);
+    let client = accepting(AuthLayer::new(source), Arc::new(Mutex::new("t2".into())));
+    // Call 98: t1, rejected; call 99 (the refresh) panics in its task.
+    let (reason, source) = send(&client).await.unwrap_err();
+    assert_eq!(reason, AuthFailure::RefreshFailed);
+    assert!(source.contains("without an answer"), "{source}");
+    let (reason, _) = send(&client).await.unwrap_err();
+    assert_eq!(reason, AuthFailure::RefreshBackingOff);
+    assert_eq!(calls.load(Ordering::SeqCst), 99);
+}
