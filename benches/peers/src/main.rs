@@ -1,6 +1,8 @@
 //! What a user would pick instead, on the same loopback server: reqwest with
 //! its built-in retry, and reqwest-middleware + reqwest-retry, each against
-//! its own bare client; our recommended stack against bare hyper-util.
+//! its own bare client; our recommended stack against bare hyper-util, and
+//! around reqwest (`ReqwestClient`, and `ApiErrorsMiddleware` on
+//! reqwest-middleware) against bare reqwest.
 //! Interleaved rounds, order rotated each round, median of per-round ratios.
 //!
 //! ```sh
@@ -19,6 +21,8 @@ use hyper_util::rt::TokioExecutor;
 use reqwest_middleware::ClientBuilder;
 use reqwest_retry::policies::ExponentialBackoff;
 use reqwest_retry::RetryTransientMiddleware;
+use tower::Layer;
+use tower_api_errors::reqwest::{ApiErrorsMiddleware, ReqwestClient};
 use tower_api_errors::retry::ReplayBody;
 use tower_api_errors::ApiErrorsLayer;
 
@@ -82,19 +86,29 @@ fn main() {
         ))
         .build();
 
+    let ours_reqwest = ApiErrorsLayer::new()
+        .layer(ReqwestClient::new(reqwest::Client::builder().no_proxy().build().unwrap()));
+    let ours_middleware =
+        ClientBuilder::new(reqwest::Client::builder().no_proxy().build().unwrap())
+            .with(ApiErrorsMiddleware::new())
+            .build();
+
     let names = [
         "bare hyper-util client",
         "tower-api-errors: ApiErrorsLayer (retry, parse) over hyper-util",
         "bare reqwest client",
         "reqwest with its built-in retry",
         "reqwest-middleware + reqwest-retry",
+        "tower-api-errors: ApiErrorsLayer (retry, parse) over reqwest",
+        "tower-api-errors: ApiErrorsMiddleware on reqwest-middleware",
     ];
-    let baseline_of = [0, 0, 2, 2, 2];
+    let baseline_of = [0, 0, 2, 2, 2, 2, 2];
+    let n = names.len();
     let mut results = Vec::new();
     for round in 0..rounds {
-        let mut row = [0.0; 5];
-        for k in 0..5 {
-            let i = (k + round) % 5;
+        let mut row = vec![0.0; n];
+        for k in 0..n {
+            let i = (k + round) % n;
             row[i] = match i {
                 0 => harness::throughput(&runtime, total, tower_sender!(hyper_bare.clone(), addr)),
                 1 => harness::throughput(&runtime, total, tower_sender!(ours.clone(), addr)),
@@ -108,14 +122,20 @@ fn main() {
                     total,
                     reqwest_sender!(reqwest_retry.clone(), url.clone()),
                 ),
-                _ => harness::throughput(
+                4 => harness::throughput(
                     &runtime,
                     total,
                     reqwest_sender!(middleware.clone(), url.clone()),
                 ),
+                5 => harness::throughput(&runtime, total, tower_sender!(ours_reqwest.clone(), addr)),
+                _ => harness::throughput(
+                    &runtime,
+                    total,
+                    reqwest_sender!(ours_middleware.clone(), url.clone()),
+                ),
             };
         }
-        results.push(row.to_vec());
+        results.push(row);
     }
     harness::report(&names, &baseline_of, &results);
 }
