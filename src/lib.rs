@@ -38,6 +38,10 @@
 //!   [`TokenSource`](auth::TokenSource) on every request and, on a 401,
 //!   refreshes it once (single-flight) and sends the request again.
 //! - [`redact`]: credentials never reach an error or a log line.
+//! - [`context`]: the per-call [`CallContext`](context::CallContext),
+//!   the contract between the layers: recorded once by the retry layer,
+//!   found by the layers below (the auth layer's re-send is rebuilt from
+//!   it); a layer used alone builds what it needs itself.
 //! - `grpc` (feature `grpc`): `grpc-status` classification and pushback.
 //!
 //! - [`stack`]: [`ApiErrorsLayer`], the recommended stack in one layer,
@@ -209,6 +213,7 @@ pub mod breaker;
 mod budget;
 mod classification;
 pub mod classify;
+pub mod context;
 mod error;
 #[cfg(feature = "grpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
@@ -233,7 +238,6 @@ pub mod reqwest;
 pub mod retry;
 mod scope;
 pub mod stack;
-mod template;
 
 /// The README's Rust snippets, compiled and run as doctests so that they
 /// stay true.

@@ -8,7 +8,7 @@ use std::fmt;
 use std::num::NonZeroU64;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 /// The default replay cap: 64 KiB.
 pub const DEFAULT_MAX_REPLAY: usize = 64 * 1024;
@@ -158,6 +158,118 @@ impl<B> ReplayBody<B> {
     }
 }
 
+/// What a copy's read yields: a frame, the end, or an error.
+type Polled = Option<Result<Frame<Bytes>, crate::BoxError>>;
+
+/// Claims the right to read for the copy whose claimed generation is
+/// `generation` (claiming a new one on its first read). False when a newer
+/// copy has started reading since: this one's attempt was given up.
+fn claim<B>(generation: &mut Option<NonZeroU64>, state: &mut Shared<B>) -> bool {
+    match *generation {
+        None => {
+            state.generation += 1;
+            *generation = NonZeroU64::new(state.generation);
+            true
+        }
+        Some(claimed) => claimed.get() == state.generation,
+    }
+}
+
+/// Where a copy is in the body, while it reads.
+struct Cursor<'a> {
+    position: &'a mut usize,
+    trailers_sent: &'a mut bool,
+    /// The copy streams the original without keeping it.
+    direct: bool,
+}
+
+impl Cursor<'_> {
+    /// The next kept chunk, or the end (trailers first) of a body read to
+    /// its end; `None` when the original must be read on.
+    fn replay_kept<B>(self, state: &Shared<B>) -> Option<Polled> {
+        if !self.direct {
+            if state.unreplayable {
+                // This copy would have to resend bytes that were not kept.
+                // The retry layer checks `is_replayable` and never sends one.
+                return Some(Some(Err(NotReplayable.into())));
+            }
+            if let Some(chunk) = state.kept.get(*self.position).cloned() {
+                *self.position += 1;
+                return Some(Some(Ok(Frame::data(chunk))));
+            }
+        }
+        if !state.complete {
+            return None;
+        }
+        if !*self.trailers_sent {
+            *self.trailers_sent = true;
+            if let Some(trailers) = state.trailers.clone() {
+                return Some(Some(Ok(Frame::trailers(trailers))));
+            }
+        }
+        Some(None)
+    }
+
+    /// What the original yielded, kept (up to the cap) and passed on;
+    /// `None` for a frame kind this crate does not know.
+    fn streamed<B>(
+        self,
+        state: &mut Shared<B>,
+        polled: Option<Result<Frame<B::Data>, B::Error>>,
+    ) -> Option<Polled>
+    where
+        B: Body,
+        B::Error: Into<crate::BoxError>,
+    {
+        let frame = match polled {
+            None => {
+                state.complete = true;
+                state.original = None;
+                *self.trailers_sent = true;
+                return Some(None);
+            }
+            Some(Err(error)) => {
+                state.complete = true;
+                state.unreplayable = true;
+                state.original = None;
+                return Some(Some(Err(error.into())));
+            }
+            Some(Ok(frame)) => frame,
+        };
+        let frame = match frame.into_data() {
+            Ok(mut data) => {
+                let chunk = data.copy_to_bytes(data.remaining());
+                self.keep(state, &chunk);
+                Frame::data(chunk)
+            }
+            Err(frame) => {
+                let trailers = frame.into_trailers().ok()?;
+                state.trailers = Some(trailers.clone());
+                *self.trailers_sent = true;
+                Frame::trailers(trailers)
+            }
+        };
+        Some(Some(Ok(frame)))
+    }
+
+    /// Keeps `chunk` for replays, unless the body outgrows the cap (then
+    /// it can no longer be replayed, and this copy streams on directly).
+    fn keep<B>(self, state: &mut Shared<B>, chunk: &Bytes) {
+        if self.direct {
+            return;
+        }
+        if state.kept_bytes + chunk.len() > state.max {
+            state.unreplayable = true;
+            state.kept = Vec::new();
+            *self.position = DIRECT;
+        } else {
+            state.kept_bytes += chunk.len();
+            state.kept.push(chunk.clone());
+            *self.position = state.kept.len();
+        }
+    }
+}
+
 fn lock<B>(shared: &Mutex<Shared<B>>) -> MutexGuard<'_, Shared<B>> {
     // A panic while holding the lock leaves consistent state (every update
     // is a single push or flag), so a poisoned lock is still usable.
@@ -183,87 +295,36 @@ where
             return Poll::Ready(None);
         };
         let mut state = lock(shared);
-        match this.generation {
-            None => {
-                state.generation += 1;
-                this.generation = NonZeroU64::new(state.generation);
-            }
-            Some(generation) if generation.get() != state.generation => {
-                return Poll::Ready(Some(Err(Superseded.into())));
-            }
-            Some(_) => {}
+        if !claim(&mut this.generation, &mut state) {
+            return Poll::Ready(Some(Err(Superseded.into())));
         }
         let direct = this.position == DIRECT;
-        if !direct {
-            if state.unreplayable {
-                // This copy would have to resend bytes that were not kept.
-                // The retry layer checks `is_replayable` and never sends one.
-                return Poll::Ready(Some(Err(NotReplayable.into())));
-            }
-            if let Some(chunk) = state.kept.get(this.position).cloned() {
-                this.position += 1;
-                return Poll::Ready(Some(Ok(Frame::data(chunk))));
-            }
-        }
-        if state.complete {
-            if !this.trailers_sent {
-                this.trailers_sent = true;
-                if let Some(trailers) = state.trailers.clone() {
-                    return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
-                }
-            }
-            return Poll::Ready(None);
+        let cursor = Cursor {
+            position: &mut this.position,
+            trailers_sent: &mut this.trailers_sent,
+            direct,
+        };
+        if let Some(replayed) = cursor.replay_kept(&state) {
+            return Poll::Ready(replayed);
         }
         let Some(original) = state.original.as_mut() else {
             return Poll::Ready(None);
         };
-        let frame = match Pin::new(original).poll_frame(cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(None) => {
-                state.complete = true;
-                state.original = None;
-                this.trailers_sent = true;
-                return Poll::Ready(None);
-            }
-            Poll::Ready(Some(Err(error))) => {
-                state.complete = true;
-                state.unreplayable = true;
-                state.original = None;
-                return Poll::Ready(Some(Err(error.into())));
-            }
-            Poll::Ready(Some(Ok(frame))) => frame,
+        let polled = ready!(Pin::new(original).poll_frame(cx));
+        let cursor = Cursor {
+            position: &mut this.position,
+            trailers_sent: &mut this.trailers_sent,
+            direct,
         };
-        let frame = match frame.into_data() {
-            Ok(mut data) => {
-                let chunk = data.copy_to_bytes(data.remaining());
-                if !direct {
-                    if state.kept_bytes + chunk.len() > state.max {
-                        state.unreplayable = true;
-                        state.kept = Vec::new();
-                        this.position = DIRECT;
-                    } else {
-                        state.kept_bytes += chunk.len();
-                        state.kept.push(chunk.clone());
-                        this.position = state.kept.len();
-                    }
-                }
-                Frame::data(chunk)
+        match cursor.streamed(&mut state, polled) {
+            Some(frame) => Poll::Ready(frame),
+            // A frame kind this crate does not know: pass nothing on, and
+            // be polled again for the next one.
+            None => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
             }
-            Err(frame) => match frame.into_trailers() {
-                Ok(trailers) => {
-                    state.trailers = Some(trailers.clone());
-                    this.trailers_sent = true;
-                    Frame::trailers(trailers)
-                }
-                // A frame kind this crate does not know: pass nothing on, and
-                // be polled again for the next one.
-                Err(_) => {
-                    cx.waker().wake_by_ref();
-                    return Poll::Pending;
-                }
-            },
-        };
-        Poll::Ready(Some(Ok(frame)))
+        }
     }
 
     fn is_end_stream(&self) -> bool {

@@ -4,27 +4,27 @@
 //! ApiErrorsLayer = RetryLayer -> [AuthLayer] -> [QuotaLayer] -> ErrorBodyParseLayer -> client
 //! ```
 //!
-//! Built from the same parts as the layers it stands for, each configurable
-//! on its own: the retry policy, the parse layer (its dialects, body cap,
+//! A plain composition of the public layers, each configurable on its
+//! own: the retry policy, the parse layer (its dialects, body cap,
 //! classifier), and, when you add them, the auth and quota layers. Without
-//! them the stack is `Retry<ErrorBodyParse<S, _, NamedAbove>>`: no cost
-//! for what is not used. The order is the one the crate's docs argue for: every retry
-//! carries the current credential (auth inside retry) and every physical
-//! send, the auth re-send included, passes the quota gate (quota inside
-//! auth). `StatusClassifierLayer` is not part of it: the parse and retry
-//! layers classify for themselves, and the per-response stamp would cost
-//! every success three allocations; add it below if something else reads
-//! the stamp.
+//! them the stack is `Retry<ErrorBodyParse<S>>`: no cost for what is not
+//! used. It behaves exactly as the same layers stacked with
+//! `ServiceBuilder` in the same order, which is the one the crate's docs
+//! argue for: every retry carries the current credential (auth inside
+//! retry) and every physical send, the auth re-send included, passes the
+//! quota gate (quota inside auth). `StatusClassifierLayer` is not part of
+//! it: the parse and retry layers classify for themselves, and the
+//! per-response stamp would cost every success three allocations; add it
+//! below if something else reads the stamp.
 //!
-//! **One copy of the request.** Assembled as one layer, the stack keeps a
-//! single copy of each request, the retry layer's: the parse layer keeps
-//! none (the retry layer names the request in its errors and scrubs their
-//! echoes of the request's credentials, on a failure only), and the auth
-//! layer keeps none (after renewing a rejected credential it has the retry
-//! layer send again from its copy, as part of the same attempt). The same
-//! layers stacked by hand with `ServiceBuilder` behave the same, each with a
-//! copy of its own: they add about a third more per successful call
-//! (BENCHMARKS.md, section 1).
+//! **One copy of the request.** The retry layer records each call's
+//! [`CallContext`](crate::context::CallContext), its copy of the request;
+//! the layers below find it (see [the contract](crate::context)) instead
+//! of keeping copies of their own: the auth layer rebuilds its re-send
+//! from it, the parse layer names its failures' request and scrubs their
+//! echoes from it (unless a layer in between changed the request, as the
+//! auth layer does when it sets the credential: then the parse layer keeps
+//! its own record).
 //!
 //! [`ApiErrors<S, L>`](ApiErrors) names the service the layer makes, so it
 //! can live in a struct or in axum state.
@@ -87,10 +87,11 @@
 //! ```
 
 use crate::classify::{Classify, DefaultClassifier};
-use crate::parse::{ErrorBodyParse, NamedAbove};
+use crate::parse::ErrorBodyParse;
 use crate::retry::{CloneForRetry, ReplayBody, Retry};
-use crate::{AuthLayer, ErrorBodyParseLayer, QuotaLayer, RetryPolicy};
+use crate::{AuthLayer, ErrorBodyParseLayer, QuotaLayer, RetryLayer, RetryPolicy};
 use http::Request;
+use std::any::TypeId;
 use tower::layer::util::{Identity, Stack};
 use tower::{Layer, Service, ServiceBuilder};
 
@@ -112,10 +113,8 @@ pub struct ApiErrorsLayer<A = Identity, Q = Identity, C = DefaultClassifier> {
 }
 
 /// The service an [`ApiErrorsLayer`] `L` makes around `S`: for the default
-/// layer, `Retry<ErrorBodyParse<S, DefaultClassifier, NamedAbove>>`; with
-/// auth and quota, `Retry<Auth<Quota<ErrorBodyParse<S, _, NamedAbove>>>>`
-/// (the parse layer's [`NamedAbove`]: the retry layer names its failures'
-/// requests).
+/// layer, `Retry<ErrorBodyParse<S>>`; with auth and quota,
+/// `Retry<Auth<Quota<ErrorBodyParse<S, _>>>>`.
 pub type ApiErrors<S, L = ApiErrorsLayer> = <L as Layer<S>>::Service;
 
 impl ApiErrorsLayer {
@@ -169,9 +168,7 @@ impl<A, Q, C> ApiErrorsLayer<A, Q, C> {
     pub fn auth(self, auth: AuthLayer) -> ApiErrorsLayer<AuthLayer, Q, C> {
         ApiErrorsLayer {
             retry: self.retry,
-            // The retry layer's copy of the request serves the re-send
-            // after a renewal too.
-            auth: auth.resend_above(),
+            auth,
             quota: self.quota,
             parse: self.parse,
         }
@@ -202,24 +199,28 @@ impl<A, Q, C> ApiErrorsLayer<A, Q, C> {
 
 impl<S, A, Q, C> Layer<S> for ApiErrorsLayer<A, Q, C>
 where
-    Q: Layer<ErrorBodyParse<S, C, NamedAbove>>,
+    Q: Layer<ErrorBodyParse<S, C>>,
     A: Layer<Q::Service>,
     A::Service: CloneForRetry,
-    C: Clone,
+    C: Classify + Clone + Send + Sync + 'static,
 {
     type Service = Retry<A::Service>;
 
+    /// The layers, stacked as `ServiceBuilder` would stack them; the retry
+    /// policy takes the parse layer's classifier, so that both agree on
+    /// what a success is.
     fn layer(&self, inner: S) -> Self::Service {
-        // One copy of the request for the whole stack: the retry layer's.
-        // It names the request in the parse layer's errors and scrubs
-        // their echoes, so the parse layer keeps no copy per call; the
-        // auth and quota layers between pass errors up unchanged (the auth
-        // layer scrubs the credential it added itself).
-        let parsed = self.parse.layer_named_above(inner);
-        Retry::naming_errors(
-            self.auth.layer(self.quota.layer(parsed)),
-            self.retry.clone(),
-        )
+        let mut policy = self.retry.clone();
+        // The default classifier is the retry policy's default already.
+        if TypeId::of::<C>() != TypeId::of::<DefaultClassifier>() {
+            policy = policy.classifier(self.parse.classifier_ref().clone());
+        }
+        ServiceBuilder::new()
+            .layer(RetryLayer::new(policy))
+            .layer(&self.auth)
+            .layer(&self.quota)
+            .layer(&self.parse)
+            .service(inner)
     }
 }
 

@@ -841,3 +841,111 @@ async fn one_layer_stack_a_retry_then_a_renewal() {
         "two attempts; the re-send belongs to the second"
     );
 }
+
+/// A server on loopback that rejects every credential with a 401 that says
+/// "retry" (`x-should-retry: true`, as Stainless-generated APIs send), and
+/// counts what it received.
+async fn rejecting_server_that_says_retry() -> (std::net::SocketAddr, Arc<AtomicU32>) {
+    let sends = Arc::new(AtomicU32::new(0));
+    let counter = sends.clone();
+    let addr = support::serve(move |_request: Request<hyper::body::Incoming>| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            support::response(
+                401,
+                &[
+                    ("x-should-retry", "true"),
+                    ("content-type", "application/json"),
+                ],
+                r#"{"error": {"message": "Invalid token", "code": "invalid_token"}}"#,
+            )
+        }
+    })
+    .await;
+    (addr, sends)
+}
+
+/// Issue 24, item 2: when the auth layer's re-send with a renewed
+/// credential is rejected again and the server says "retry", the auth
+/// promise wins: the retry layer does not retry it. Each call is one send
+/// and one re-send, nothing more, by hand and in the one-layer stack, over
+/// a parse layer and over a raw client.
+#[tokio::test]
+async fn a_rejected_re_send_is_not_retried_even_when_the_server_says_retry() {
+    type Client = hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        ReplayBody<Full<Bytes>>,
+    >;
+    type Boxed = tower::util::BoxCloneSyncService<Request<Full<Bytes>>, Response<()>, Error>;
+    fn boxed<S, B>(service: S) -> Boxed
+    where
+        S: Service<Request<Full<Bytes>>, Response = Response<B>, Error = Error>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        tower::util::BoxCloneSyncService::new(service.map_response(|r| r.map(|_| ())))
+    }
+    type Build = fn(Client) -> Boxed;
+    let pipelines: [(&str, Build); 3] = [
+        ("by hand, over the parse layer", |client| {
+            boxed(
+                ServiceBuilder::new()
+                    .layer(RetryLayer::new(RetryPolicy::default()))
+                    .layer(AuthLayer::new(Source::numbered()))
+                    .layer(ErrorBodyParseLayer::new())
+                    .service(client),
+            )
+        }),
+        ("by hand, over a raw client", |client| {
+            boxed(
+                ServiceBuilder::new()
+                    .layer(RetryLayer::new(RetryPolicy::default()))
+                    .layer(AuthLayer::new(Source::numbered()))
+                    .service(client),
+            )
+        }),
+        ("ApiErrorsLayer", |client| {
+            boxed(
+                tower_api_errors::ApiErrorsLayer::new()
+                    .auth(AuthLayer::new(Source::numbered()))
+                    .client(client),
+            )
+        }),
+    ];
+    for (name, build) in pipelines {
+        let (addr, sends) = rejecting_server_that_says_retry().await;
+        let client = build(support::client::<ReplayBody<Full<Bytes>>>());
+        const CALLS: u32 = 5;
+        for call in 1..=CALLS {
+            let request = get(&format!("http://{addr}/me"));
+            let (status, auth, retries) = match client.clone().oneshot(request).await {
+                Ok(response) => (
+                    response.status(),
+                    response.extensions().get::<AuthReport>().copied(),
+                    *response.extensions().get::<RetryReport>().unwrap(),
+                ),
+                Err(error) => (
+                    error.api().unwrap().status(),
+                    error.auth_report(),
+                    error.retries(),
+                ),
+            };
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
+            assert!(auth.unwrap().resent(), "{name}: the re-send was made");
+            assert_eq!(retries.attempts(), 1, "{name}: no retry");
+            assert_eq!(
+                retries.stopped(),
+                Some(tower_api_errors::StopReason::NotRetryable),
+                "{name}"
+            );
+            assert_eq!(
+                sends.load(Ordering::SeqCst),
+                2 * call,
+                "{name}: one send and one re-send per call"
+            );
+        }
+    }
+}

@@ -365,3 +365,21 @@ async fn transitions_are_recorded_as_metrics() {
     states.sort();
     assert_eq!(states, ["closed 1", "half_open 1", "open 1"]);
 }
+
+/// The layer, its service and its future are what a stack needs them to
+/// be: `Send + Sync + Clone` layers and services, `Send` futures.
+#[test]
+fn types_are_send_sync_and_clone() {
+    fn layer<T: Send + Sync + Clone>() {}
+    fn future<T: Send>() {}
+    type Client = hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        Full<Bytes>,
+    >;
+    layer::<CircuitBreakerLayer>();
+    layer::<tower_api_errors::breaker::CircuitBreaker<Client>>();
+    future::<
+        <tower_api_errors::breaker::CircuitBreaker<Client> as Service<Request<Full<Bytes>>>>::Future,
+    >();
+    layer::<tower_api_errors::CircuitOpen>();
+}

@@ -418,3 +418,20 @@ async fn a_post_without_a_key_is_never_hedged() {
     assert_eq!(started.elapsed(), Duration::from_secs(1));
     assert_eq!(count.load(Ordering::SeqCst), 1);
 }
+
+/// The layer, its service and its future are what a stack needs them to
+/// be: `Send + Sync + Clone` layers and services, `Send` futures.
+#[test]
+fn types_are_send_sync_and_clone() {
+    fn layer<T: Send + Sync + Clone>() {}
+    fn future<T: Send>() {}
+    type Client = hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        ReplayBody<Full<Bytes>>,
+    >;
+    type Hedged = tower_api_errors::hedge::Hedge<Client>;
+    layer::<HedgeLayer>();
+    layer::<Hedged>();
+    layer::<RetryBudget>();
+    future::<<Hedged as Service<Request<Full<Bytes>>>>::Future>();
+}

@@ -687,3 +687,80 @@ async fn the_deadline_cuts_a_retry_waiting_for_a_ready_service() {
     assert!(error.transport().unwrap().is_deadline());
     assert_eq!(error.retries().stopped(), Some(StopReason::Deadline));
 }
+
+/// A budget that never allows a retry: what a failing upstream's budget
+/// looks like once spent.
+struct Spent;
+
+impl tower::retry::budget::Budget for Spent {
+    fn deposit(&self) {}
+    fn withdraw(&self) -> bool {
+        false
+    }
+}
+
+/// Issue 23, item 4: a rate limit waited out as the server paced it is
+/// not extra load on a failing upstream, so it draws nothing from the
+/// budget; a paced 503, or a rate limit without a hint, still does.
+#[tokio::test(start_paused = true)]
+async fn a_paced_rate_limit_draws_nothing_from_the_budget() {
+    for over_parse in [false, true] {
+        let policy = exact().budget(Spent);
+        // A 429 with a hint: retried after exactly the hint, budget spent.
+        let (client, mut handle) = if over_parse {
+            let (client, handle) = parsing(policy.clone());
+            (
+                tower::util::BoxService::new(client.map_response(|r| r.map(|_| ()))),
+                handle,
+            )
+        } else {
+            let (client, handle) = retrying(policy.clone());
+            (
+                tower::util::BoxService::new(client.map_response(|r| r.map(|_| ()))),
+                handle,
+            )
+        };
+        let started = Instant::now();
+        let call = tokio::spawn(client.oneshot(get()));
+        answer(&mut handle, reply(429, &[("retry-after", "2")], "")).await;
+        let (arrived, _) = answer(&mut handle, reply(200, &[], "ok")).await;
+        assert_eq!(arrived - started, Duration::from_secs(2));
+        let response = call.await.unwrap().unwrap();
+        assert_eq!(
+            response
+                .extensions()
+                .get::<RetryReport>()
+                .unwrap()
+                .attempts(),
+            2
+        );
+
+        // A 503 with a hint: the spent budget stops it.
+        let (client, mut handle) = retrying(policy.clone());
+        let call = tokio::spawn(client.oneshot(get()));
+        answer(&mut handle, reply(503, &[("retry-after", "2")], "")).await;
+        let response = call.await.unwrap().unwrap();
+        assert_eq!(
+            response
+                .extensions()
+                .get::<RetryReport>()
+                .unwrap()
+                .stopped(),
+            Some(StopReason::BudgetExhausted)
+        );
+
+        // A 429 without a hint: a backoff of our own, so the budget decides.
+        let (client, mut handle) = retrying(policy);
+        let call = tokio::spawn(client.oneshot(get()));
+        answer(&mut handle, reply(429, &[], "")).await;
+        let response = call.await.unwrap().unwrap();
+        assert_eq!(
+            response
+                .extensions()
+                .get::<RetryReport>()
+                .unwrap()
+                .stopped(),
+            Some(StopReason::BudgetExhausted)
+        );
+    }
+}

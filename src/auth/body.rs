@@ -1,6 +1,6 @@
 //! [`ResendBody`]: request bodies the auth layer can send a second time.
 
-use crate::retry::ReplayBody;
+use crate::replay::ReplayBody;
 
 /// A request body that can be sent again from its first byte.
 ///

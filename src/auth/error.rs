@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use crate::error::{AuthFailure, AuthReport, Renewal, Unauthorized};
-pub(crate) use crate::error::{AuthResend, Failure, SharedSource};
+pub(crate) use crate::error::{Failure, SharedSource};
 
 /// A token source's error whose text contained the credential.
 #[derive(Debug)]

@@ -4,13 +4,13 @@
 use super::challenge;
 use super::error::{AuthFailure, Failure};
 use super::state::{Acquire, Acquired, Current, Tokens, Wait};
-use super::{AuthReport, AuthResend, Renewal, ResendBody, Unauthorized};
+use super::{AuthReport, Renewal, ResendBody, Unauthorized};
+use crate::context::CallContext;
 use crate::error::BoxError;
 use crate::prototype::Prototype;
-use crate::redact::{RequestContext, RequestSecrets, Scrubber};
-use crate::template::RequestTemplate;
+use crate::redact::{RequestSecrets, Scrubber};
 use crate::{ApiError, Error};
-use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http::{HeaderValue, Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 use std::future::Future;
 use std::pin::Pin;
@@ -71,20 +71,14 @@ struct Send<S, B> {
     prototype: Arc<Prototype<S>>,
     spare: Option<Box<S>>,
     tokens: Arc<Tokens>,
-    /// `None` under `ApiErrorsLayer`: the retry layer above keeps the one
-    /// copy of the request and sends it again after a renewal (see
-    /// `AuthResend`). Boxed: the future moves on every call.
-    template: Option<Box<RequestTemplate>>,
+    /// The request a re-send is rebuilt from, entered while the layers
+    /// below are called: the call's context found from a layer above (see
+    /// `crate::context`), or recorded here.
+    context: CallContext,
     /// The request, while the first credential loads (boxed: rare, and
     /// the future moves on every call).
     first: Option<Box<Request<B>>>,
-    /// The method and URI a renewal wait is timed under, when metrics time
-    /// it and there is no template.
-    labels: Option<Box<(Method, Uri)>>,
-    /// Set on the retry layer's re-send after a renewal: its answer is the
-    /// answer.
-    resent: Option<AuthResend>,
-    /// The copy kept for a re-send.
+    /// The copy of the body kept for a re-send.
     copy: Option<B>,
     /// The generation of the credential the last send carried.
     generation: u64,
@@ -98,6 +92,22 @@ struct Send<S, B> {
     /// The server's typed answer to the rejected send, while renewing.
     rejection: Option<ApiError>,
 }
+
+/// What a step of [`ResponseFuture::poll`] leads to. (A step that sends
+/// sets the state itself: a value carrying the inner future would be
+/// copied on every return.)
+enum Next<T> {
+    /// The call ends with this.
+    Ready(T),
+    /// A credential is ready: send, once a service is.
+    Readying,
+    /// Wait for the renewal.
+    Renewing(Wait),
+    /// Go on in the state the step set.
+    Continue,
+}
+
+type Output<R> = Result<Response<R>, Error>;
 
 impl<S, B> ResponseFuture<S, B>
 where
@@ -117,53 +127,41 @@ where
     B: ResendBody,
 {
     /// Sends at once with the cached credential, on the service the caller
-    /// made ready; or waits for the first credential.
+    /// made ready; or waits for the first credential. `found` is the call's
+    /// context from a layer above, when it describes this request.
     pub(crate) fn start(
         service: &mut S,
         prototype: Arc<Prototype<S>>,
-        mut request: Request<B>,
+        request: Request<B>,
         tokens: Arc<Tokens>,
-        resend_above: bool,
+        found: Option<CallContext>,
         acquired: Acquired,
     ) -> Self {
         let copy = request.body().resend_copy();
-        let (template, labels, resent) = if resend_above {
-            // The retry layer keeps the request (an empty extension map
-            // answers the lookup without a search).
-            let labels = tokens
-                .times_waits()
-                .then(|| Box::new((request.method().clone(), request.uri().clone())));
-            (
-                None,
-                labels,
-                request.extensions_mut().remove::<AuthResend>(),
-            )
-        } else {
-            let (parts, body) = request.into_parts();
-            let template = RequestTemplate::new(&parts);
-            request = Request::from_parts(parts, body);
-            (Some(Box::new(template)), None, None)
-        };
+        // The context it re-sends from, and enters for the layers below:
+        // the one found, with the credential header declared as set here
+        // (this layer scrubs its echoes); used alone, one recorded here.
+        let context = found
+            .unwrap_or_else(|| CallContext::record(&request))
+            .with_header_set(tokens.format.header.clone());
         let mut send = Send {
             prototype,
             spare: None,
             tokens,
-            template,
+            context,
             first: None,
-            labels,
-            resent,
-            renewal: resent.and_then(|resent| resent.renewal),
             copy: Some(copy),
             generation: 0,
             sent: None,
             next: None,
+            renewal: None,
             rejected: None,
             rejection: None,
         };
         let state = match acquired {
-            Acquired::Inserted(current) => send.dispatch(service, request, current),
+            Acquired::Inserted(current) => send.dispatch(service, request, current, false),
             Acquired::Wait(wait) => {
-                let wait = send.timed(wait, Some(&request));
+                let wait = send.timed(wait);
                 send.first = Some(Box::new(request));
                 State::Acquiring { wait }
             }
@@ -190,175 +188,46 @@ where
     S::Error: Into<BoxError>,
     B: ResendBody,
 {
-    type Output = Result<Response<ResBody>, Error>;
+    type Output = Output<ResBody>;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
-            let send = match this.state.as_mut().project() {
-                StateProj::Passthrough { future } => {
+            let next = match (this.state.as_mut().project(), this.send.as_mut()) {
+                (StateProj::Passthrough { future }, _) => {
                     let result = ready!(future.poll(cx));
-                    this.state.set(State::Done);
-                    return Poll::Ready(result.map_err(|error| Error::from_inner(error, None)));
+                    Next::Ready(result.map_err(|error| Error::from_inner(error, None)))
                 }
-                StateProj::Done => panic!("auth ResponseFuture polled after completion"),
-                _ => this
-                    .send
-                    .as_mut()
-                    .expect("every state but Passthrough has its send"),
+                (StateProj::Acquiring { wait }, Some(send)) => {
+                    send.acquired(ready!(wait.as_mut().poll(cx)))
+                }
+                (StateProj::Calling { future }, Some(send)) => {
+                    send.answered(ready!(future.poll(cx)))
+                }
+                (StateProj::Renewing { wait }, Some(send)) => {
+                    send.renewed(ready!(wait.as_mut().poll(cx)))
+                }
+                (StateProj::Readying, Some(send)) => {
+                    let state = this.state.as_mut();
+                    ready!(send.poll_send(state, cx))
+                }
+                // The answer to the re-send is the answer: a second
+                // rejection is returned as it is, never renewed again.
+                (StateProj::Resending { future }, Some(send)) => {
+                    Next::Ready(send.resent(ready!(future.poll(cx))))
+                }
+                (StateProj::Done, _) => panic!("auth ResponseFuture polled after completion"),
+                (_, None) => unreachable!("every state but Passthrough has its send"),
             };
-            match this.state.as_mut().project() {
-                StateProj::Acquiring { wait } => match ready!(wait.as_mut().poll(cx)) {
-                    Ok(current) => {
-                        // The first request, still held: sent once a
-                        // service is ready for it.
-                        send.next = Some(current);
-                        this.state.set(State::Readying);
-                    }
-                    Err(failure) => {
-                        this.state.set(State::Done);
-                        return Poll::Ready(Err(send.unauthorized(failure, 0, None)));
-                    }
-                },
-                StateProj::Calling { future } => {
-                    let result = ready!(future.poll(cx));
-                    let rejection = match result {
-                        Ok(response)
-                            if challenge::rejects_credential(
-                                response.status(),
-                                response.headers(),
-                            ) =>
-                        {
-                            // The rejected response (and its connection)
-                            // is released before the renewal.
-                            send.rejected = Some(response.status());
-                            None
-                        }
-                        Ok(response) => {
-                            this.state.set(State::Done);
-                            return Poll::Ready(Ok(response));
-                        }
-                        Err(error) => match send.error_from_inner(error) {
-                            Error::Api(api) if challenge::rejects_api(&api) => {
-                                send.rejected = Some(api.status());
-                                Some(api)
-                            }
-                            other => {
-                                this.state.set(State::Done);
-                                return Poll::Ready(Err(other));
-                            }
-                        },
-                    };
-                    let (acquire, renewal) = send.tokens.renew(send.generation);
-                    send.renewal = Some(renewal);
-                    let status = send.rejected.unwrap_or(StatusCode::UNAUTHORIZED);
-                    send.tokens.observer.credential_rejected(status, renewal);
-                    let resendable = send.copy.as_ref().is_some_and(ResendBody::can_resend);
-                    if !resendable {
-                        // A refresh this started goes on in its own task,
-                        // for the requests that follow.
-                        drop(acquire);
-                        this.state.set(State::Done);
-                        let failure = Failure {
-                            reason: AuthFailure::BodyNotReplayable,
-                            source: None,
-                        };
-                        return Poll::Ready(Err(send.unauthorized(failure, 1, rejection)));
-                    }
-                    match acquire {
-                        Acquire::Ready(_) if send.template.is_none() => {
-                            this.state.set(State::Done);
-                            return Poll::Ready(Err(send.resend_above()));
-                        }
-                        Acquire::Ready(current) => {
-                            send.next = Some(current);
-                            this.state.set(State::Readying);
-                        }
-                        Acquire::Wait(wait) => {
-                            let wait = send.timed(wait, None);
-                            // Held only to end in an `Unauthorized` that
-                            // shows the server's answer.
-                            send.rejection = rejection;
-                            this.state.set(State::Renewing { wait });
-                        }
-                    }
-                }
-                StateProj::Renewing { wait } => match ready!(wait.as_mut().poll(cx)) {
-                    Ok(_) if send.template.is_none() => {
-                        this.state.set(State::Done);
-                        return Poll::Ready(Err(send.resend_above()));
-                    }
-                    Ok(current) => {
-                        send.rejection = None;
-                        send.next = Some(current);
-                        this.state.set(State::Readying);
-                    }
-                    Err(failure) => {
-                        this.state.set(State::Done);
-                        let rejection = send.rejection.take();
-                        return Poll::Ready(Err(send.unauthorized(failure, 1, rejection)));
-                    }
-                },
-                StateProj::Readying => {
-                    let mut spare = match send.spare.take() {
-                        Some(spare) => spare,
-                        None => Box::new(send.prototype.service()),
-                    };
-                    let ready = spare.poll_ready(cx);
-                    send.spare = Some(spare);
-                    match ready!(ready) {
-                        Ok(()) => {
-                            let current = send.next.take().expect("a credential is ready");
-                            let request = match send.first.take() {
-                                // The first send, after the first credential
-                                // loaded.
-                                Some(first) => *first,
-                                // A re-send, after a renewal.
-                                None => {
-                                    let body = send.copy.take().expect("the copy is sent once");
-                                    send.resent = Some(AuthResend {
-                                        renewal: send.renewal,
-                                    });
-                                    send.template
-                                        .as_ref()
-                                        .expect("a re-send here has its template")
-                                        .build(body)
-                                }
-                            };
-                            let mut spare = send.spare.take().expect("put back above");
-                            let state = send.send(&mut spare, request, current);
-                            send.spare = Some(spare);
-                            this.state.set(state);
-                        }
-                        Err(error) => {
-                            this.state.set(State::Done);
-                            let sends = u32::from(send.first.is_none());
-                            let mut error = Error::from_inner(error, send.context());
-                            error.set_auth_report(AuthReport::new(sends, send.renewal));
-                            return Poll::Ready(Err(error));
-                        }
-                    }
-                }
-                StateProj::Resending { future } => {
-                    // The answer to the re-send is the answer: a second
-                    // rejection is returned as it is, never renewed again.
-                    let result = ready!(future.poll(cx));
+            match next {
+                Next::Ready(output) => {
                     this.state.set(State::Done);
-                    let report = AuthReport::new(2, send.renewal);
-                    return Poll::Ready(match result {
-                        Ok(mut response) => {
-                            response.extensions_mut().insert(report);
-                            Ok(response)
-                        }
-                        Err(error) => {
-                            let mut error = send.error_from_inner(error);
-                            error.set_auth_report(report);
-                            Err(error)
-                        }
-                    });
+                    return Poll::Ready(output);
                 }
-                StateProj::Passthrough { .. } | StateProj::Done => unreachable!("handled above"),
+                Next::Readying => this.state.set(State::Readying),
+                Next::Renewing(wait) => this.state.set(State::Renewing { wait }),
+                Next::Continue => {}
             }
         }
     }
@@ -367,7 +236,145 @@ where
 impl<S, B> Send<S, B>
 where
     S: Service<Request<B>>,
+    S::Error: Into<BoxError>,
+    B: ResendBody,
 {
+    /// The first credential loaded, or could not be.
+    fn acquired<T>(&mut self, loaded: Result<Current, Failure>) -> Next<Output<T>> {
+        match loaded {
+            // The first request, still held: sent once a service is ready
+            // for it.
+            Ok(current) => {
+                self.next = Some(current);
+                Next::Readying
+            }
+            Err(failure) => Next::Ready(Err(self.unauthorized(failure, 0, None))),
+        }
+    }
+
+    /// The first send answered: a rejection of the credential starts its
+    /// renewal; anything else is the answer.
+    fn answered<T>(&mut self, result: Result<Response<T>, S::Error>) -> Next<Output<T>> {
+        let rejection = match result {
+            Ok(response)
+                if challenge::rejects_credential(response.status(), response.headers()) =>
+            {
+                // The rejected response (and its connection) is released
+                // before the renewal.
+                self.rejected = Some(response.status());
+                None
+            }
+            Ok(response) => return Next::Ready(Ok(response)),
+            Err(error) => match self.error_from_inner(error) {
+                Error::Api(api) if challenge::rejects_api(&api) => {
+                    self.rejected = Some(api.status());
+                    Some(api)
+                }
+                other => return Next::Ready(Err(other)),
+            },
+        };
+        self.renew(rejection)
+    }
+
+    /// Renews the rejected credential, or waits for its renewal.
+    fn renew<T>(&mut self, rejection: Option<ApiError>) -> Next<Output<T>> {
+        let (acquire, renewal) = self.tokens.renew(self.generation);
+        self.renewal = Some(renewal);
+        let status = self.rejected.unwrap_or(StatusCode::UNAUTHORIZED);
+        self.tokens.observer.credential_rejected(status, renewal);
+        if !self.copy.as_ref().is_some_and(ResendBody::can_resend) {
+            // A refresh this started goes on in its own task, for the
+            // requests that follow.
+            drop(acquire);
+            let failure = Failure {
+                reason: AuthFailure::BodyNotReplayable,
+                source: None,
+            };
+            return Next::Ready(Err(self.unauthorized(failure, 1, rejection)));
+        }
+        match acquire {
+            Acquire::Ready(current) => {
+                self.next = Some(current);
+                Next::Readying
+            }
+            Acquire::Wait(wait) => {
+                let wait = self.timed(wait);
+                // Held only to end in an `Unauthorized` that shows the
+                // server's answer.
+                self.rejection = rejection;
+                Next::Renewing(wait)
+            }
+        }
+    }
+
+    /// The renewal ended.
+    fn renewed<T>(&mut self, loaded: Result<Current, Failure>) -> Next<Output<T>> {
+        match loaded {
+            Ok(current) => {
+                self.rejection = None;
+                self.next = Some(current);
+                Next::Readying
+            }
+            Err(failure) => {
+                let rejection = self.rejection.take();
+                Next::Ready(Err(self.unauthorized(failure, 1, rejection)))
+            }
+        }
+    }
+
+    /// A service ready, sends the held first request or the re-send.
+    fn poll_send<T>(
+        &mut self,
+        mut state: Pin<&mut State<S::Future>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Next<Output<T>>>
+    where
+        S: Clone,
+    {
+        let prototype = &self.prototype;
+        let spare = self
+            .spare
+            .get_or_insert_with(|| Box::new(prototype.service()));
+        if let Err(error) = ready!(spare.poll_ready(cx)) {
+            let sends = u32::from(self.first.is_none());
+            let mut error = Error::from_inner(error, Some(self.context.request()));
+            error.set_auth_report(AuthReport::new(sends, self.renewal));
+            return Poll::Ready(Next::Ready(Err(error)));
+        }
+        let current = self.next.take().expect("a credential is ready");
+        let (request, resend) = match self.first.take() {
+            // The first send, after the first credential loaded.
+            Some(first) => (*first, false),
+            // A re-send, after a renewal: rebuilt from the call's context.
+            None => {
+                let body = self.copy.take().expect("the copy is sent once");
+                (self.context.rebuild(body), true)
+            }
+        };
+        let mut spare = self.spare.take().expect("made above");
+        state.set(self.send(&mut spare, request, current, resend));
+        self.spare = Some(spare);
+        Poll::Ready(Next::Continue)
+    }
+
+    /// The answer to the re-send, with the report of what this layer did.
+    // The crate's `Error` is what the layer returns, large or not.
+    #[allow(clippy::result_large_err)]
+    fn resent<T>(&mut self, result: Result<Response<T>, S::Error>) -> Output<T> {
+        let report = AuthReport::new(2, self.renewal);
+        match result {
+            Ok(mut response) => {
+                response.extensions_mut().insert(report);
+                Ok(response)
+            }
+            Err(error) => {
+                let mut error = self.error_from_inner(error);
+                error.set_auth_report(report);
+                Err(error)
+            }
+        }
+    }
+
     /// Sends `request` with `credential`: a first send, or the re-send
     /// after a renewal (whose answer is the answer).
     fn send(
@@ -375,13 +382,19 @@ where
         service: &mut S,
         mut request: Request<B>,
         credential: Current,
+        resend: bool,
     ) -> State<S::Future> {
         request
             .headers_mut()
             .insert(self.tokens.format.header.clone(), credential.header.clone());
-        self.dispatch(service, request, credential)
+        self.dispatch(service, request, credential, resend)
     }
+}
 
+impl<S, B> Send<S, B>
+where
+    S: Service<Request<B>>,
+{
     /// Sends `request`, which carries `credential` already, on `service`
     /// (made ready).
     fn dispatch(
@@ -389,49 +402,32 @@ where
         service: &mut S,
         request: Request<B>,
         credential: Current,
+        resend: bool,
     ) -> State<S::Future> {
         self.generation = credential.generation;
         self.sent = Some(credential.header);
-        let future = service.call(request);
-        match self.resent {
-            Some(_) => State::Resending { future },
-            None => State::Calling { future },
+        let future = {
+            let _context = self.context.enter();
+            service.call(request)
+        };
+        if resend {
+            State::Resending { future }
+        } else {
+            State::Calling { future }
         }
-    }
-}
-
-impl<S, B> Send<S, B> {
-    /// The request as errors name it: from the template; without one, the
-    /// retry layer above names it.
-    fn context(&self) -> Option<RequestContext> {
-        self.template.as_deref().map(RequestTemplate::context)
     }
 
     /// `wait`, timed into the metrics under the request's method and URI.
-    fn timed(&self, wait: Wait, request: Option<&Request<B>>) -> Wait {
-        let labels = match (&self.template, request, &self.labels) {
-            (Some(t), _, _) => Some((&t.method, &t.uri)),
-            (None, Some(request), _) => Some((request.method(), request.uri())),
-            (None, None, Some(labels)) => Some((&labels.0, &labels.1)),
-            (None, None, None) => None,
-        };
-        match labels {
-            Some((method, uri)) => self.tokens.timed(wait, method, uri),
-            None => wait,
-        }
-    }
-
-    /// Asks the retry layer above to send again, now that the credential
-    /// is renewed (under `ApiErrorsLayer`; see `AuthResend`).
-    fn resend_above(&self) -> Error {
-        Error::Unauthorized(Unauthorized::resend(self.rejected, self.renewal))
+    fn timed(&self, wait: Wait) -> Wait {
+        self.tokens
+            .timed(wait, self.context.method(), self.context.uri())
     }
 
     /// The inner service's error as ours, with echoes of the credential
     /// this layer added scrubbed from a typed answer: the layers around
-    /// (the retry layer's copy of the request, for one) never saw it.
+    /// never saw it.
     fn error_from_inner(&self, error: impl Into<BoxError>) -> Error {
-        let mut error = Error::from_inner(error, self.context());
+        let mut error = Error::from_inner(error, Some(self.context.request()));
         let api = match &mut error {
             Error::Api(api) => Some(api),
             Error::Unauthorized(unauthorized) => unauthorized.rejection_mut(),
@@ -451,7 +447,7 @@ impl<S, B> Send<S, B> {
             self.rejected,
             rejection,
             AuthReport::new(sends, self.renewal),
-            self.context(),
+            Some(self.context.request()),
         ))
     }
 }

@@ -27,10 +27,6 @@ pub struct AuthLayer {
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct AuthConfig {
     pub(crate) override_explicit: bool,
-    /// Set by [`ApiErrorsLayer`](crate::ApiErrorsLayer) only: the retry
-    /// layer above keeps the one copy of the request and sends it again
-    /// after a renewal, so this layer keeps none (see `AuthResend`).
-    pub(crate) resend_above: bool,
 }
 
 impl AuthLayer {
@@ -151,15 +147,6 @@ impl<S> Layer<S> for AuthLayer {
 
     fn layer(&self, inner: S) -> Self::Service {
         Auth::from_parts(inner, self.tokens.clone(), self.config)
-    }
-}
-
-impl AuthLayer {
-    /// For [`ApiErrorsLayer`](crate::ApiErrorsLayer): the retry layer above
-    /// sends a rejected request again.
-    pub(crate) fn resend_above(mut self) -> Self {
-        self.config.resend_above = true;
-        self
     }
 }
 

@@ -43,6 +43,13 @@
 //!   credential, not the one the first attempt had. The re-send is part of
 //!   the attempt: it costs no retry budget, and a rejection of the re-send
 //!   is not retryable for the retry layer either (no loop between the two).
+//!   **This promise wins over the server's word**: a re-send rejected
+//!   again is not retried even when the server marks it retryable
+//!   (`x-should-retry: true`), because a 401 that says "retry" asks for a
+//!   retry with a credential, which the re-send already was. The contract
+//!   is public: the [`AuthReport`] on the answer says the re-send was made,
+//!   and [`RetryPolicy`](crate::RetryPolicy) reads it
+//!   ([`RetryContext::auth_rejected_again`](crate::retry::RetryContext::auth_rejected_again)).
 //!   "Once" is per pass through the auth layer: a retry for another
 //!   reason (a 503, say) passes it again, and could in turn be renewed
 //!   once if its credential were rejected, so at most one renewal per
@@ -60,9 +67,11 @@
 //! # Cost
 //!
 //! With a credential cached: one uncontended lock, two reference-count
-//! clones (the formatted header value), and the copy of the request's
-//! method, URI, headers and extensions kept for a re-send (as the retry
-//! layer keeps its own). The token source is called once for the first
+//! clones (the formatted header value), and what a re-send is rebuilt
+//! from: under a retry layer, the call's
+//! [`CallContext`](crate::context::CallContext) the retry layer recorded
+//! (no copy of its own); alone, a copy of the request's method, URI,
+//! headers and extensions, recorded here. The token source is called once for the first
 //! credential, then once per rejected credential. The shared refresh needs
 //! a Tokio runtime (it is spawned), as the retry layer's timers do.
 //!
@@ -177,7 +186,6 @@ mod state;
 pub use body::ResendBody;
 pub use challenge::rejects_credential;
 pub use credential::{Credential, InvalidCredential};
-pub(crate) use error::AuthResend;
 pub use error::{AuthFailure, AuthReport, Renewal, Unauthorized};
 pub use future::ResponseFuture;
 pub use layer::AuthLayer;

@@ -3,6 +3,7 @@
 use super::layer::AuthConfig;
 use super::state::Tokens;
 use super::{ResendBody, ResponseFuture};
+use crate::context::CallContext;
 use crate::error::BoxError;
 use crate::prototype::Prototype;
 use crate::Error;
@@ -91,6 +92,10 @@ where
 
     #[inline]
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        // The call's context from a layer above (see `crate::context`),
+        // taken before the credential goes in: the re-send after a
+        // renewal is rebuilt from it, with the renewed credential.
+        let found = CallContext::find(&request);
         // One lookup of the credential header: it tells a caller's own
         // credential, and is where the cached one goes.
         let acquired = match request
@@ -117,7 +122,7 @@ where
             self.prototype.clone(),
             request,
             self.tokens.clone(),
-            self.config.resend_above,
+            found,
             acquired,
         )
     }

@@ -129,19 +129,6 @@ pub struct Unauthorized {
     report: AuthReport,
     request: Option<RequestContext>,
     retries: RetryReport,
-    // Not an end: a request to the retry layer above to send again (see
-    // `AuthResend`). Never reaches a caller.
-    resend: Option<AuthResend>,
-}
-
-/// Under [`ApiErrorsLayer`](crate::ApiErrorsLayer), the auth layer keeps no
-/// copy of the request: after renewing a rejected credential it asks the
-/// retry layer above (which keeps one) to send the request again, and that
-/// re-send carries this extension: its answer is the answer (no second
-/// renewal), with the renewal it followed in its [`AuthReport`].
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct AuthResend {
-    pub(crate) renewal: Option<Renewal>,
 }
 
 impl Unauthorized {
@@ -160,25 +147,7 @@ impl Unauthorized {
             report,
             request,
             retries: RetryReport::default(),
-            resend: None,
         }
-    }
-
-    /// The request to the retry layer above to send again (see
-    /// [`AuthResend`]) after `renewal` of the credential `status` rejected.
-    pub(crate) fn resend(status: Option<StatusCode>, renewal: Option<Renewal>) -> Self {
-        let failure = Failure {
-            reason: AuthFailure::RefreshFailed,
-            source: None,
-        };
-        let mut unauthorized =
-            Unauthorized::new(failure, status, None, AuthReport::new(1, renewal), None);
-        unauthorized.resend = Some(AuthResend { renewal });
-        unauthorized
-    }
-
-    pub(crate) fn resend_requested(&self) -> Option<AuthResend> {
-        self.resend
     }
 
     /// Why the request ended.
@@ -219,10 +188,6 @@ impl Unauthorized {
 
     pub(crate) fn rejection_mut(&mut self) -> Option<&mut ApiError> {
         self.rejection.as_mut()
-    }
-
-    pub(crate) fn set_request(&mut self, request: Option<RequestContext>) {
-        self.request = request;
     }
 }
 

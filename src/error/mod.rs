@@ -16,7 +16,7 @@ mod transport;
 pub use api::ApiError;
 pub(crate) use api::{request_id, ApiErrorParts};
 pub use auth::{AuthFailure, AuthReport, Renewal, Unauthorized};
-pub(crate) use auth::{AuthResend, Failure, SharedSource};
+pub(crate) use auth::{Failure, SharedSource};
 pub use circuit::CircuitOpen;
 pub use field::FieldError;
 pub use rate_limited::{RateLimited, ScopeKey};

@@ -4,12 +4,12 @@
 
 use super::layer::Config;
 use super::learn::Lesson;
+use crate::context::CallContext;
 use crate::error::BoxError;
 use crate::hedged::Hedged;
 use crate::hints::{HintSource, ResponseHints};
 use crate::prototype::Prototype;
 use crate::replay::ReplayBody;
-use crate::template::RequestTemplate;
 use crate::{Error, ErrorKind};
 use http::{Request, Response, StatusCode};
 use pin_project_lite::pin_project;
@@ -73,13 +73,13 @@ pin_project! {
 /// The hedge's request, kept from the call: its parts, a replay of the
 /// body, and the service it goes through once made ready.
 pub(crate) struct Spare<S, B> {
-    template: RequestTemplate,
+    template: CallContext,
     body: ReplayBody<B>,
     service: Option<S>,
 }
 
 impl<S, B> Spare<S, B> {
-    pub(crate) fn new(template: RequestTemplate, body: ReplayBody<B>) -> Self {
+    pub(crate) fn new(template: CallContext, body: ReplayBody<B>) -> Self {
         Spare {
             template,
             body,
@@ -356,7 +356,7 @@ where
         body,
         service,
     } = *spare.take().expect("checked above");
-    let mut request = template.build(body);
+    let mut request = template.rebuild(body);
     request.extensions_mut().insert(Hedged::new(2));
     Hedging::Sent(service.expect("made ready above").call(request))
 }

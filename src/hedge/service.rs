@@ -2,12 +2,12 @@
 
 use super::future::{Call, ResponseFuture, Spare};
 use super::layer::Config;
+use crate::context::CallContext;
 use crate::error::BoxError;
 use crate::hedged::{is_idempotent, Hedged};
 use crate::prototype::Prototype;
 use crate::replay::ReplayBody;
 use crate::scope::ScopeRequest;
-use crate::template::RequestTemplate;
 use crate::Error;
 use http::{Request, Response};
 use std::sync::Arc;
@@ -133,8 +133,8 @@ where
         }
         parts.extensions.insert(Hedged::new(1));
         let body = ReplayBody::new(body, config.max_replay);
-        let template = RequestTemplate::new(&parts);
-        let call = call.naming(template.method.clone(), template.uri.clone());
+        let template = CallContext::of_parts(&parts);
+        let call = call.naming(template.method().clone(), template.uri().clone());
         let spare = Spare::new(template, body.replay());
         self.prototype.keep(&self.inner);
         let first = self.inner.call(Request::from_parts(parts, body));

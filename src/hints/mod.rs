@@ -37,20 +37,27 @@
 //!
 //! # Header families
 //!
-//! | family | example | windows ([`RateLimitPolicy`]) |
-//! |---|---|---|
-//! | `Retry-After` (RFC 9110 §10.2.3) | `120`, `Sun, 06 Nov 1994 08:49:37 GMT`; leniently `... UTC`, `... +0000`, no weekday, RFC 3339 | explicit hint |
-//! | `retry-after-ms`, `x-ms-retry-after-ms` (OpenAI, Azure) | `1500` | explicit hint |
-//! | `grpc-retry-pushback-ms` (gRFC A6) | `250`; negative: do not retry | explicit hint |
-//! | `RateLimit` + `RateLimit-Policy` (IETF draft 09+) | `"burst";r=0;t=30` + `"burst";q=100;w=60;qu="requests"` | one per policy, named, with quota `q`, window `w`, remaining `r`, reset `t` |
-//! | `RateLimit` (older single-field draft) | `limit=100, remaining=0, reset=30` | one, unnamed |
-//! | `RateLimit-Limit/-Remaining/-Reset` (older drafts) | `10, 10;w=1` / `0` / `7` | one, unnamed |
-//! | `X-RateLimit-Limit/-Remaining/-Reset[-After]` (GitHub, Discord, most) | `60` / `0` / `1699999999` | one, unnamed |
-//! | `X-Rate-Limit-Limit/-Remaining/-Reset` (Okta, X) | `600` / `0` / `1609459200` | one, unnamed |
-//! | `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` (OpenAI) | `60` / `0` / `6m0s` | `requests`, `tokens` |
-//! | `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining,reset}` | `50` / `0` / `2024-09-03T16:47:48Z` | `requests`, `tokens`, `input-tokens`, `output-tokens` |
-//! | `X-Shopify-Shop-Api-Call-Limit` | `39/40` (used/limit) | one, unnamed, no reset |
-//! | `x-should-retry`, `Stripe-Should-Retry` | `true`, `false` | the server's verdict |
+//! One table in the crate holds these rows (`src/hints/families.rs`): the
+//! reader's name lookup and what the quota layer learns from derive from
+//! it, and a test keeps this page equal to it.
+//!
+//! | headers | source | example | gives | teaches the quota |
+//! |---|---|---|---|---|
+//! | `retry-after` | RFC 9110 §10.2.3 | `120`, `Sun, 06 Nov 1994 08:49:37 GMT`; leniently `... UTC`, `... +0000`, no weekday, RFC 3339 | an explicit wait | yes |
+//! | `retry-after-ms`, `x-ms-retry-after-ms` | OpenAI SDKs; Azure OpenAI (`x-ms-`) | `1500` | an explicit wait | yes |
+//! | `grpc-retry-pushback-ms` | gRFC A6 | `250`; negative: do not retry | an explicit wait | yes |
+//! | `ratelimit`, `ratelimit-policy` | IETF draft-ietf-httpapi-ratelimit-headers-09+; the older single-field drafts | `"burst";r=0;t=30` + `"burst";q=100;w=60`; older: `limit=100, remaining=0, reset=30` | one window per policy, named (`q`, `w`, `r`, `t`); older: one, unnamed | yes |
+//! | `ratelimit-limit`, `ratelimit-remaining`, `ratelimit-reset` | IETF draft-ietf-httpapi-ratelimit-headers-00 to -06 | `10, 10;w=1` / `0` / `7` | one window, unnamed | yes |
+//! | `x-ratelimit-limit`, `x-ratelimit-remaining`, `x-ratelimit-reset-after`, `x-ratelimit-reset` | GitHub REST docs, Discord (`-Reset-After`), most APIs | `60` / `0` / `1699999999` | one window, unnamed | yes |
+//! | `x-rate-limit-limit`, `x-rate-limit-remaining`, `x-rate-limit-reset` | Okta, X API v2 | `600` / `0` / `1609459200` | one window, unnamed | yes |
+//! | `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` | OpenAI rate-limit docs | `60` / `59` / `1s` | one window, `requests` | yes |
+//! | `x-ratelimit-limit-tokens`, `x-ratelimit-remaining-tokens`, `x-ratelimit-reset-tokens` | OpenAI rate-limit docs | `150000` / `0` / `6m0s` | one window, `tokens` | yes |
+//! | `anthropic-ratelimit-requests-limit`, `anthropic-ratelimit-requests-remaining`, `anthropic-ratelimit-requests-reset` | Anthropic rate-limit docs | `50` / `0` / `2024-09-03T16:47:48Z` | one window, `requests` | yes |
+//! | `anthropic-ratelimit-tokens-limit`, `anthropic-ratelimit-tokens-remaining`, `anthropic-ratelimit-tokens-reset` | Anthropic rate-limit docs | `80000` / `0` / `2024-09-03T16:47:48Z` | one window, `tokens` | yes |
+//! | `anthropic-ratelimit-input-tokens-limit`, `anthropic-ratelimit-input-tokens-remaining`, `anthropic-ratelimit-input-tokens-reset` | Anthropic rate-limit docs | `80000` / `0` / `2024-09-03T16:47:48Z` | one window, `input-tokens` | yes |
+//! | `anthropic-ratelimit-output-tokens-limit`, `anthropic-ratelimit-output-tokens-remaining`, `anthropic-ratelimit-output-tokens-reset` | Anthropic rate-limit docs | `16000` / `16000` / `2024-09-03T16:47:48Z` | one window, `output-tokens` | yes |
+//! | `x-shopify-shop-api-call-limit` | Shopify REST Admin API | `39/40` (used/limit) | one window, unnamed, no reset | yes |
+//! | `x-should-retry`, `stripe-should-retry` | OpenAI and Anthropic SDKs; Stripe docs | `true`, `false` | the server's verdict | no |
 //!
 //! Every family present is read; [`ResponseHints::rate_limit`] is the most
 //! restrictive window of all (fewest remaining, then longest reset).
@@ -84,6 +91,7 @@
 //! ```
 
 mod date;
+mod families;
 mod number;
 mod rate_limit;
 mod reading;
@@ -91,6 +99,7 @@ mod retry_after;
 mod structured;
 mod verdict;
 
+pub(crate) use families::teaches_quota;
 pub use rate_limit::RateLimitInfo;
 pub use reading::{RateLimitPolicy, ResponseHints, MAX_POLICIES, MAX_POLICY_NAME};
 pub use retry_after::{parse_retry_after, retry_after};

@@ -2,6 +2,9 @@
 //! retrying and rate limits, read in one pass.
 
 use super::date::parse_date;
+use super::families::{
+    slot, Counts, FamilyMask, Headers, ResetFormat, Role, Slot, WaitFormat, FAMILIES, VALUES,
+};
 use super::number::{parse_count, parse_millis, parse_reset_when, parse_seconds, When};
 use super::rate_limit::RateLimitInfo;
 use super::retry_after::retry_after_when;
@@ -191,228 +194,9 @@ pub struct ResponseHints {
     policies: Vec<RateLimitPolicy>,
 }
 
-/// Which value of a limit / remaining / reset family a header holds.
-#[derive(Clone, Copy)]
-enum Field {
-    Limit,
-    Remaining,
-    Reset,
-    ResetAfter,
-}
-
-/// The headers [`ResponseHints::read`] looks at.
-#[derive(Clone, Copy)]
-enum Slot {
-    RetryAfter,
-    RetryAfterMs,
-    Pushback,
-    ShouldRetry,
-    Date,
-    Age,
-    RateLimit,
-    RateLimitPolicy,
-    Shopify,
-    Family(usize, Field),
-}
-
-/// A limit / remaining / reset header family.
-struct FamilySpec {
-    name: Option<&'static str>,
-    /// Reads limit and remaining: the older draft and `X-RateLimit-*` allow
-    /// a policy list after the first number (`10, 10;w=1`).
-    counts: fn(&str) -> Option<u64>,
-}
-
-const OLD_TRIO: usize = 0;
-const X_RATELIMIT: usize = 1;
-const X_RATE_LIMIT: usize = 2;
-const OPENAI_REQUESTS: usize = 3;
-const OPENAI_TOKENS: usize = 4;
-const ANTHROPIC_REQUESTS: usize = 5;
-const ANTHROPIC_TOKENS: usize = 6;
-const ANTHROPIC_INPUT: usize = 7;
-const ANTHROPIC_OUTPUT: usize = 8;
-
-const FAMILIES: [FamilySpec; 9] = [
-    FamilySpec {
-        name: None,
-        counts: leading_count,
-    },
-    FamilySpec {
-        name: None,
-        counts: leading_count,
-    },
-    FamilySpec {
-        name: None,
-        counts: leading_count,
-    },
-    FamilySpec {
-        name: Some("requests"),
-        counts: parse_count,
-    },
-    FamilySpec {
-        name: Some("tokens"),
-        counts: parse_count,
-    },
-    FamilySpec {
-        name: Some("requests"),
-        counts: parse_count,
-    },
-    FamilySpec {
-        name: Some("tokens"),
-        counts: parse_count,
-    },
-    FamilySpec {
-        name: Some("input-tokens"),
-        counts: parse_count,
-    },
-    FamilySpec {
-        name: Some("output-tokens"),
-        counts: parse_count,
-    },
-];
-
-/// The one dispatch on header names: lowercase names, as `http` stores them.
-fn slot(name: &str) -> Option<Slot> {
-    use Field::*;
-    // Most headers of a response are none of ours: turn them away on their
-    // first byte before comparing whole names.
-    if !matches!(
-        name.as_bytes().first(),
-        Some(b'r' | b'x' | b'g' | b's' | b'd' | b'a')
-    ) {
-        return None;
-    }
-    // Then on length, so a name is compared with the few of its size.
-    Some(match name.len() {
-        3 => match name {
-            "age" => Slot::Age,
-            _ => return None,
-        },
-        4 => match name {
-            "date" => Slot::Date,
-            _ => return None,
-        },
-        9 => match name {
-            "ratelimit" => Slot::RateLimit,
-            _ => return None,
-        },
-        11 => match name {
-            "retry-after" => Slot::RetryAfter,
-            _ => return None,
-        },
-        14 => match name {
-            "retry-after-ms" => Slot::RetryAfterMs,
-            "x-should-retry" => Slot::ShouldRetry,
-            _ => return None,
-        },
-        15 => match name {
-            "ratelimit-limit" => Slot::Family(OLD_TRIO, Limit),
-            "ratelimit-reset" => Slot::Family(OLD_TRIO, Reset),
-            _ => return None,
-        },
-        16 => match name {
-            "ratelimit-policy" => Slot::RateLimitPolicy,
-            _ => return None,
-        },
-        17 => match name {
-            "x-ratelimit-limit" => Slot::Family(X_RATELIMIT, Limit),
-            "x-ratelimit-reset" => Slot::Family(X_RATELIMIT, Reset),
-            _ => return None,
-        },
-        18 => match name {
-            "x-rate-limit-limit" => Slot::Family(X_RATE_LIMIT, Limit),
-            "x-rate-limit-reset" => Slot::Family(X_RATE_LIMIT, Reset),
-            _ => return None,
-        },
-        19 => match name {
-            "x-ms-retry-after-ms" => Slot::RetryAfterMs,
-            "stripe-should-retry" => Slot::ShouldRetry,
-            "ratelimit-remaining" => Slot::Family(OLD_TRIO, Remaining),
-            _ => return None,
-        },
-        21 => match name {
-            "x-ratelimit-remaining" => Slot::Family(X_RATELIMIT, Remaining),
-            _ => return None,
-        },
-        22 => match name {
-            "grpc-retry-pushback-ms" => Slot::Pushback,
-            "x-rate-limit-remaining" => Slot::Family(X_RATE_LIMIT, Remaining),
-            _ => return None,
-        },
-        23 => match name {
-            "x-ratelimit-reset-after" => Slot::Family(X_RATELIMIT, ResetAfter),
-            _ => return None,
-        },
-        24 => match name {
-            "x-ratelimit-limit-tokens" => Slot::Family(OPENAI_TOKENS, Limit),
-            "x-ratelimit-reset-tokens" => Slot::Family(OPENAI_TOKENS, Reset),
-            _ => return None,
-        },
-        26 => match name {
-            "x-ratelimit-limit-requests" => Slot::Family(OPENAI_REQUESTS, Limit),
-            "x-ratelimit-reset-requests" => Slot::Family(OPENAI_REQUESTS, Reset),
-            _ => return None,
-        },
-        28 => match name {
-            "x-ratelimit-remaining-tokens" => Slot::Family(OPENAI_TOKENS, Remaining),
-            _ => return None,
-        },
-        29 => match name {
-            "x-shopify-shop-api-call-limit" => Slot::Shopify,
-            _ => return None,
-        },
-        30 => match name {
-            "x-ratelimit-remaining-requests" => Slot::Family(OPENAI_REQUESTS, Remaining),
-            _ => return None,
-        },
-        32 => match name {
-            "anthropic-ratelimit-tokens-limit" => Slot::Family(ANTHROPIC_TOKENS, Limit),
-            "anthropic-ratelimit-tokens-reset" => Slot::Family(ANTHROPIC_TOKENS, Reset),
-            _ => return None,
-        },
-        34 => match name {
-            "anthropic-ratelimit-requests-limit" => Slot::Family(ANTHROPIC_REQUESTS, Limit),
-            "anthropic-ratelimit-requests-reset" => Slot::Family(ANTHROPIC_REQUESTS, Reset),
-            _ => return None,
-        },
-        36 => match name {
-            "anthropic-ratelimit-tokens-remaining" => Slot::Family(ANTHROPIC_TOKENS, Remaining),
-            _ => return None,
-        },
-        38 => match name {
-            "anthropic-ratelimit-requests-remaining" => Slot::Family(ANTHROPIC_REQUESTS, Remaining),
-            "anthropic-ratelimit-input-tokens-limit" => Slot::Family(ANTHROPIC_INPUT, Limit),
-            "anthropic-ratelimit-input-tokens-reset" => Slot::Family(ANTHROPIC_INPUT, Reset),
-            _ => return None,
-        },
-        39 => match name {
-            "anthropic-ratelimit-output-tokens-limit" => Slot::Family(ANTHROPIC_OUTPUT, Limit),
-            "anthropic-ratelimit-output-tokens-reset" => Slot::Family(ANTHROPIC_OUTPUT, Reset),
-            _ => return None,
-        },
-        42 => match name {
-            "anthropic-ratelimit-input-tokens-remaining" => {
-                Slot::Family(ANTHROPIC_INPUT, Remaining)
-            }
-            _ => return None,
-        },
-        43 => match name {
-            "anthropic-ratelimit-output-tokens-remaining" => {
-                Slot::Family(ANTHROPIC_OUTPUT, Remaining)
-            }
-            _ => return None,
-        },
-        _ => return None,
-    })
-}
-
 /// The first integer of a field such as `RateLimit-Limit: 10, 10;w=1, 1000;w=3600`.
 fn leading_count(text: &str) -> Option<u64> {
-    let end = text
-        .bytes()
-        .position(|b| b == b',' || b == b';')
-        .unwrap_or(text.len());
+    let end = memchr::memchr2(b',', b';', text.as_bytes()).unwrap_or(text.len());
     parse_count(&text[..end])
 }
 
@@ -420,14 +204,24 @@ fn leading_count(text: &str) -> Option<u64> {
 /// header may repeat).
 #[derive(Default)]
 struct Raw<'a> {
-    families: [[Option<&'a HeaderValue>; 4]; FAMILIES.len()],
-    /// Bit `i` set when family `i` has a header.
-    present: u16,
+    /// The values of each window family of [`FAMILIES`], by [`Role::Value`].
+    values: [[Option<&'a HeaderValue>; VALUES]; FAMILIES.len()],
+    /// Bit `i` set when `values[i]` holds something.
+    present: FamilyMask,
     ratelimit: [Option<&'a HeaderValue>; MAX_FIELD_LINES],
     ratelimit_policy: [Option<&'a HeaderValue>; MAX_FIELD_LINES],
-    shopify: Option<&'a HeaderValue>,
+    /// The longest `Retry-After` delta, and the latest date.
+    retry_after_delta: Option<Duration>,
+    retry_after_at: Option<SystemTime>,
     date: Option<&'a HeaderValue>,
     age: bool,
+}
+
+impl Raw<'_> {
+    /// Whether a rate-limit window may be in what was found.
+    fn announces_windows(&self) -> bool {
+        self.present != 0 || self.ratelimit[0].is_some() || self.ratelimit_policy[0].is_some()
+    }
 }
 
 fn push_line<'a>(lines: &mut [Option<&'a HeaderValue>; MAX_FIELD_LINES], value: &'a HeaderValue) {
@@ -438,6 +232,39 @@ fn push_line<'a>(lines: &mut [Option<&'a HeaderValue>; MAX_FIELD_LINES], value: 
 
 fn text(value: Option<&HeaderValue>) -> Option<&str> {
     value?.to_str().ok()
+}
+
+/// The reference clock for absolute times: the response's `Date` unless it
+/// came from a cache (`Age`), else `now`; read only when a time needs it.
+struct Clock<'a> {
+    now: SystemTime,
+    date: Option<&'a HeaderValue>,
+    age: bool,
+    reference: Option<SystemTime>,
+}
+
+impl<'a> Clock<'a> {
+    fn new(raw: &Raw<'a>, now: SystemTime) -> Self {
+        Clock {
+            now,
+            date: raw.date,
+            age: raw.age,
+            reference: None,
+        }
+    }
+
+    fn reference(&mut self) -> SystemTime {
+        if let Some(reference) = self.reference {
+            return reference;
+        }
+        let reference = if self.age {
+            self.now
+        } else {
+            text(self.date).and_then(parse_date).unwrap_or(self.now)
+        };
+        self.reference = Some(reference);
+        reference
+    }
 }
 
 /// The windows found so far: the first [`MAX_POLICIES`] are kept, every
@@ -494,127 +321,95 @@ impl ResponseHints {
             return hints;
         }
         let mut raw = Raw::default();
-        let mut retry_after_delta: Option<Duration> = None;
-        let mut retry_after_at: Option<SystemTime> = None;
         for (name, value) in headers {
             step(1);
-            let Some(slot) = slot(name.as_str()) else {
-                continue;
-            };
-            match slot {
-                Slot::RetryAfter => {
-                    hints.saw_retry_after = true;
-                    match text(Some(value)).and_then(retry_after_when) {
-                        Some(When::After(delay)) => {
-                            retry_after_delta = retry_after_delta.max(Some(delay));
-                        }
-                        Some(When::At(at)) => retry_after_at = retry_after_at.max(Some(at)),
-                        None => {}
-                    }
-                }
-                Slot::RetryAfterMs => {
-                    let delay = text(Some(value)).and_then(parse_millis);
-                    hints.retry_after_ms = hints.retry_after_ms.max(delay);
-                }
-                Slot::Pushback => {
-                    if hints.pushback.is_none() {
-                        hints.pushback = Some(parse_pushback(value));
-                    }
-                }
-                Slot::ShouldRetry => {
-                    if let Some(verdict) = parse_verdict(value) {
-                        hints.should_retry = Some(hints.should_retry.unwrap_or(true) && verdict);
-                    }
-                }
-                Slot::Date => {
-                    raw.date.get_or_insert(value);
-                }
-                Slot::Age => raw.age = true,
-                Slot::RateLimit => push_line(&mut raw.ratelimit, value),
-                Slot::RateLimitPolicy => push_line(&mut raw.ratelimit_policy, value),
-                Slot::Shopify => {
-                    raw.shopify.get_or_insert(value);
-                }
-                Slot::Family(family, field) => {
-                    raw.present |= 1 << family;
-                    raw.families[family][field as usize].get_or_insert(value);
-                }
+            if let Some(slot) = slot(name.as_str()) {
+                hints.take(slot, value, &mut raw);
             }
         }
-        // The reference clock, read only when an absolute time needs it.
-        let mut reference_cache = None;
-        let mut reference = || {
-            *reference_cache.get_or_insert_with(|| {
-                if raw.age {
-                    now
-                } else {
-                    text(raw.date).and_then(parse_date).unwrap_or(now)
-                }
-            })
-        };
-        hints.retry_after = match (retry_after_delta, retry_after_at) {
+        let mut clock = Clock::new(&raw, now);
+        hints.retry_after = match (raw.retry_after_delta, raw.retry_after_at) {
             (None, None) => None,
-            (delta, at) => {
-                let until_at = at.map(|at| When::At(at).from(reference()));
-                delta.max(until_at)
-            }
+            (delta, at) => delta.max(at.map(|at| When::At(at).from(clock.reference()))),
         };
         // Most failures announce no window: nothing below would find one.
-        if raw.present == 0
-            && raw.ratelimit[0].is_none()
-            && raw.ratelimit_policy[0].is_none()
-            && raw.shopify.is_none()
-        {
-            return hints;
+        if raw.announces_windows() {
+            hints.read_windows(&raw, &mut clock);
         }
-        // Room for one window per family and Shopify's; the structured
-        // fields may announce more.
-        let room = raw.present.count_ones() as usize + usize::from(raw.shopify.is_some());
+        hints
+    }
+
+    /// One header of the pass: a hint or a verdict is read at once, the
+    /// rest kept in `raw` for [`read_windows`](Self::read_windows).
+    fn take<'a>(&mut self, slot: Slot, value: &'a HeaderValue, raw: &mut Raw<'a>) {
+        let (family, role) = match slot {
+            Slot::Date => {
+                raw.date.get_or_insert(value);
+                return;
+            }
+            Slot::Age => {
+                raw.age = true;
+                return;
+            }
+            Slot::Family { family, role } => (usize::from(family), role),
+        };
+        match role {
+            Role::Wait(WaitFormat::SecondsOrDate) => {
+                self.saw_retry_after = true;
+                match text(Some(value)).and_then(retry_after_when) {
+                    Some(When::After(delay)) => {
+                        raw.retry_after_delta = raw.retry_after_delta.max(Some(delay));
+                    }
+                    Some(When::At(at)) => raw.retry_after_at = raw.retry_after_at.max(Some(at)),
+                    None => {}
+                }
+            }
+            Role::Wait(WaitFormat::Millis) => {
+                let delay = text(Some(value)).and_then(parse_millis);
+                self.retry_after_ms = self.retry_after_ms.max(delay);
+            }
+            Role::Wait(WaitFormat::Pushback) => {
+                if self.pushback.is_none() {
+                    self.pushback = Some(parse_pushback(value));
+                }
+            }
+            Role::Verdict => {
+                if let Some(verdict) = parse_verdict(value) {
+                    self.should_retry = Some(self.should_retry.unwrap_or(true) && verdict);
+                }
+            }
+            Role::State => push_line(&mut raw.ratelimit, value),
+            Role::Policy => push_line(&mut raw.ratelimit_policy, value),
+            Role::Value(at) => {
+                raw.present |= 1 << family;
+                raw.values[family][usize::from(at)].get_or_insert(value);
+            }
+        }
+    }
+
+    /// Every window announced: the structured fields', then each family
+    /// present, in table order.
+    fn read_windows(&mut self, raw: &Raw<'_>, clock: &mut Clock<'_>) {
+        // Room for one window per family; the structured fields may
+        // announce more.
         let mut windows = Collector {
-            kept: Vec::with_capacity(room),
+            kept: Vec::with_capacity(raw.present.count_ones() as usize),
             binding: None,
         };
-        read_structured(&raw, &mut windows);
+        read_structured(raw, &mut windows);
         // The families present only, in order: one bit each.
         let mut present = raw.present;
         while present != 0 {
             let index = present.trailing_zeros() as usize;
             present &= present - 1;
-            let spec = &FAMILIES[index];
-            let [limit, remaining, reset, reset_after] = raw.families[index];
-            let (limit, remaining) = (text(limit), text(remaining));
-            let reset = text(reset_after).and_then(parse_seconds).or_else(|| {
-                text(reset)
-                    .and_then(parse_reset_when)
-                    .map(|when| when.from(reference()))
-            });
-            windows.push(RateLimitPolicy::new(
-                spec.name,
-                limit.and_then(spec.counts),
-                remaining.and_then(spec.counts),
-                reset,
-                None,
-            ));
-        }
-        // Shopify's leaky bucket: `used/limit`, no reset (it drains at a
-        // steady rate; a 429 carries `Retry-After`).
-        if let Some((used, limit)) = text(raw.shopify).and_then(|t| t.split_once('/')) {
-            let (used, limit) = (parse_count(used), parse_count(limit));
-            if let (Some(used), Some(limit)) = (used, limit) {
-                windows.push(RateLimitPolicy::new(
-                    None,
-                    Some(limit),
-                    Some(limit.saturating_sub(used)),
-                    None,
-                    None,
-                ));
+            if let Some(window) = read_family(FAMILIES[index].headers, &raw.values[index], clock) {
+                windows.push(window);
             }
         }
-        hints.binding = windows.binding;
+        self.binding = windows.binding;
         // Exactly the windows kept, as a copy of them had.
         windows.kept.shrink_to_fit();
-        hints.policies = windows.kept;
-        hints
+        self.policies = windows.kept;
     }
 
     /// The one delay a retry should honour: the explicit hint, else the
@@ -687,6 +482,62 @@ impl ResponseHints {
     /// Whether a `Retry-After` field was present at all, readable or not.
     pub(crate) fn saw_retry_after(&self) -> bool {
         self.saw_retry_after
+    }
+}
+
+/// The window of one family of separate headers, from its values (see
+/// [`Role::Value`]).
+fn read_family(
+    headers: Headers,
+    values: &[Option<&HeaderValue>; VALUES],
+    clock: &mut Clock<'_>,
+) -> Option<RateLimitPolicy> {
+    match headers {
+        Headers::Window {
+            name,
+            resets,
+            counts,
+            ..
+        } => {
+            let count = |value: Option<&HeaderValue>| match counts {
+                Counts::Plain => text(value).and_then(parse_count),
+                Counts::Leading => text(value).and_then(leading_count),
+            };
+            // The first readable reset header, in the table's order.
+            let reset = resets
+                .iter()
+                .zip(&values[2..])
+                .find_map(|(&(_, format), value)| {
+                    let text = text(*value)?;
+                    match format {
+                        ResetFormat::Seconds => parse_seconds(text),
+                        ResetFormat::Moment => {
+                            parse_reset_when(text).map(|at| at.from(clock.reference()))
+                        }
+                    }
+                });
+            Some(RateLimitPolicy::new(
+                name,
+                count(values[0]),
+                count(values[1]),
+                reset,
+                None,
+            ))
+        }
+        // Shopify's leaky bucket: `used/limit`, no reset (it drains at a
+        // steady rate; a 429 carries `Retry-After`).
+        Headers::UsedOfLimit(_) => {
+            let (used, limit) = text(values[0])?.split_once('/')?;
+            let (used, limit) = (parse_count(used)?, parse_count(limit)?);
+            Some(RateLimitPolicy::new(
+                None,
+                Some(limit),
+                Some(limit.saturating_sub(used)),
+                None,
+                None,
+            ))
+        }
+        Headers::Structured { .. } | Headers::Wait(..) | Headers::Verdict(_) => None,
     }
 }
 

@@ -2,7 +2,7 @@
 //! for the response, and for a failure reads the body up to the cap.
 
 use super::layer::ParseConfig;
-use super::{NamesRequests, Naming};
+use super::naming::Kept;
 use crate::classify::{Classification, Classify, DefaultClassifier};
 use crate::error::BoxError;
 use crate::hints::ResponseHints;
@@ -20,17 +20,13 @@ use tokio::time::Sleep;
 
 pin_project! {
     /// The response future of [`ErrorBodyParse`](super::ErrorBodyParse).
-    pub struct ResponseFuture<F, B, C = DefaultClassifier, N = NamesRequests>
-    where
-        N: Naming,
-    {
+    pub struct ResponseFuture<F, B, C = DefaultClassifier> {
         #[pin]
         state: State<F, B>,
         config: ParseConfig<C>,
-        // What naming a failure's request needs: nothing under
-        // `ApiErrorsLayer` (`NamedAbove`), whose retry layer keeps the
-        // request.
-        kept: N::Kept,
+        // What naming a failure's request needs: the call's context found
+        // from a layer above, or the layer's own record.
+        kept: Kept,
     }
 }
 
@@ -54,15 +50,15 @@ pin_project! {
 
 /// What reading a failure body needs beside the body.
 struct Read {
-    parts: Option<Parts>,
+    parts: Parts,
     verdict: Classification,
     hints: ResponseHints,
     buffer: Vec<u8>,
     timer: Pin<Box<Sleep>>,
 }
 
-impl<F, B, C, N: Naming> ResponseFuture<F, B, C, N> {
-    pub(crate) fn new(future: F, config: ParseConfig<C>, kept: N::Kept) -> Self {
+impl<F, B, C> ResponseFuture<F, B, C> {
+    pub(crate) fn new(future: F, config: ParseConfig<C>, kept: Kept) -> Self {
         ResponseFuture {
             state: State::Calling { future },
             config,
@@ -71,7 +67,7 @@ impl<F, B, C, N: Naming> ResponseFuture<F, B, C, N> {
     }
 }
 
-impl<F, B, C, N: Naming> std::fmt::Debug for ResponseFuture<F, B, C, N> {
+impl<F, B, C> std::fmt::Debug for ResponseFuture<F, B, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
@@ -87,9 +83,8 @@ enum Cut {
     WithError(BoxError),
 }
 
-impl<F, B, C, N, E> Future for ResponseFuture<F, B, C, N>
+impl<F, B, C, E> Future for ResponseFuture<F, B, C>
 where
-    N: Naming,
     F: Future<Output = Result<Response<B>, E>>,
     E: Into<BoxError>,
     B: Body,
@@ -108,106 +103,114 @@ where
                         Ok(response) => response,
                         Err(error) => {
                             this.state.set(State::Done);
-                            return Poll::Ready(Err(Error::from_inner(
-                                error,
-                                N::context(this.kept),
-                            )));
+                            let context = this.kept.take_context();
+                            return Poll::Ready(Err(Error::from_inner(error, context)));
                         }
                     };
-                    // A stamp from a classifier below, else our own
-                    // classifier (which reads a failure's headers once and
-                    // hands the reading back).
-                    let (verdict, hints) =
-                        match response.extensions().get::<Classification>().copied() {
-                            Some(verdict) => (verdict, None),
-                            None => this
-                                .config
-                                .classifier
-                                .classify_reading(response.status(), response.headers()),
-                        };
-                    if verdict.is_success() {
-                        this.state.set(State::Done);
-                        return Poll::Ready(Ok(response));
+                    match start_reading(response, this.config) {
+                        Ok(success) => {
+                            this.state.set(State::Done);
+                            return Poll::Ready(Ok(success));
+                        }
+                        Err((body, read)) => this.state.set(State::Reading { body, read }),
                     }
-                    let (mut parts, body) = response.into_parts();
-                    // The one reading of this response's headers: ours, the
-                    // stamping classifier's, or (a custom classifier that
-                    // read none) read here, once.
-                    let hints = hints
-                        .or_else(|| parts.extensions.remove::<ResponseHints>())
-                        .unwrap_or_else(|| ResponseHints::read(&parts.headers, SystemTime::now()));
-                    let timer = Box::pin(tokio::time::sleep(this.config.failure.body_timeout));
-                    this.state.set(State::Reading {
-                        body,
-                        read: Box::new(Read {
-                            parts: Some(parts),
-                            verdict,
-                            hints,
-                            buffer: Vec::new(),
-                            timer,
-                        }),
-                    });
                 }
-                StateProj::Reading { mut body, read } => {
-                    let Read {
-                        parts,
-                        verdict,
-                        hints,
-                        buffer,
-                        timer,
-                    } = &mut **read;
-                    let cut = loop {
-                        match body.as_mut().poll_frame(cx) {
-                            Poll::Ready(Some(Ok(frame))) => {
-                                let Ok(mut data) = frame.into_data() else {
-                                    continue;
-                                };
-                                let room = this.config.failure.max_body - buffer.len();
-                                let take = data.remaining().min(room);
-                                buffer.reserve(take);
-                                let mut taken = 0;
-                                while taken < take {
-                                    let chunk = data.chunk();
-                                    let n = chunk.len().min(take - taken);
-                                    buffer.extend_from_slice(&chunk[..n]);
-                                    data.advance(n);
-                                    taken += n;
-                                }
-                                if data.has_remaining() {
-                                    break Cut::Quietly;
-                                }
-                            }
-                            Poll::Ready(Some(Err(error))) => break Cut::WithError(error.into()),
-                            Poll::Ready(None) => break Cut::No,
-                            Poll::Pending => {
-                                ready!(timer.as_mut().poll(cx));
-                                break Cut::Quietly;
-                            }
-                        }
-                    };
-                    let parts = parts
-                        .take()
-                        .expect("parts are taken once, when reading ends");
+                StateProj::Reading { body, read } => {
+                    let max = this.config.failure.max_body;
+                    let cut = ready!(read_capped(body, read, max, cx));
+                    let read = &mut **read;
                     let mut error = this.config.failure.parser.parse_read(
-                        parts.status,
-                        &parts.headers,
-                        buffer,
-                        *verdict,
-                        hints,
+                        read.parts.status,
+                        &read.parts.headers,
+                        &read.buffer,
+                        read.verdict,
+                        &read.hints,
                     );
                     match cut {
                         Cut::No => {}
                         Cut::Quietly => error.set_truncated(None),
                         Cut::WithError(cause) => error.set_truncated(Some(cause)),
                     }
-                    // Named and scrubbed here, or (`NamedAbove`) by the
-                    // retry layer, which keeps the request, as it receives
-                    // the error.
-                    N::finish(this.kept, &mut error);
+                    this.kept.finish(&mut error);
                     this.state.set(State::Done);
                     return Poll::Ready(Err(Error::Api(error)));
                 }
                 StateProj::Done => panic!("ResponseFuture polled after completion"),
+            }
+        }
+    }
+}
+
+/// A success, given back as it is; or a failure, whose body is to be read.
+fn start_reading<B, C: Classify>(
+    response: Response<B>,
+    config: &ParseConfig<C>,
+) -> Result<Response<B>, (B, Box<Read>)> {
+    // A stamp from a classifier below, else our own classifier (which
+    // reads a failure's headers once and hands the reading back).
+    let (verdict, hints) = match response.extensions().get::<Classification>().copied() {
+        Some(verdict) => (verdict, None),
+        None => config
+            .classifier
+            .classify_reading(response.status(), response.headers()),
+    };
+    if verdict.is_success() {
+        return Ok(response);
+    }
+    let (mut parts, body) = response.into_parts();
+    // The one reading of this response's headers: ours, the stamping
+    // classifier's, or (a custom classifier that read none) read here, once.
+    let hints = hints
+        .or_else(|| parts.extensions.remove::<ResponseHints>())
+        .unwrap_or_else(|| ResponseHints::read(&parts.headers, SystemTime::now()));
+    let timer = Box::pin(tokio::time::sleep(config.failure.body_timeout));
+    let read = Box::new(Read {
+        parts,
+        verdict,
+        hints,
+        buffer: Vec::new(),
+        timer,
+    });
+    Err((body, read))
+}
+
+/// Reads `body` into the buffer up to `max` bytes, until its end, the cap,
+/// an error or the timer.
+fn read_capped<B>(
+    mut body: Pin<&mut B>,
+    read: &mut Read,
+    max: usize,
+    cx: &mut Context<'_>,
+) -> Poll<Cut>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    loop {
+        match body.as_mut().poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                let Ok(mut data) = frame.into_data() else {
+                    continue;
+                };
+                let take = data.remaining().min(max - read.buffer.len());
+                read.buffer.reserve(take);
+                let mut taken = 0;
+                while taken < take {
+                    let chunk = data.chunk();
+                    let n = chunk.len().min(take - taken);
+                    read.buffer.extend_from_slice(&chunk[..n]);
+                    data.advance(n);
+                    taken += n;
+                }
+                if data.has_remaining() {
+                    return Poll::Ready(Cut::Quietly);
+                }
+            }
+            Poll::Ready(Some(Err(error))) => return Poll::Ready(Cut::WithError(error.into())),
+            Poll::Ready(None) => return Poll::Ready(Cut::No),
+            Poll::Pending => {
+                ready!(read.timer.as_mut().poll(cx));
+                return Poll::Ready(Cut::Quietly);
             }
         }
     }

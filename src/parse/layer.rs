@@ -1,6 +1,6 @@
 //! [`ErrorBodyParseLayer`].
 
-use super::{Dialect, ErrorBodyParse, ErrorParser, NamedAbove};
+use super::{Dialect, ErrorBodyParse, ErrorParser};
 use crate::classify::{Classify, DefaultClassifier};
 use std::sync::Arc;
 use std::time::Duration;
@@ -128,19 +128,16 @@ impl<C> ErrorBodyParseLayer<C> {
         self
     }
 
-    /// For [`ApiErrorsLayer`](crate::ApiErrorsLayer), whose retry layer
-    /// names the request in this layer's errors and scrubs their echoes.
-    pub(crate) fn layer_named_above<S>(&self, inner: S) -> ErrorBodyParse<S, C, NamedAbove>
-    where
-        C: Clone,
-    {
-        ErrorBodyParse::from_config(inner, self.config.clone())
-    }
-
     /// Replaces the parser (and so its dialects).
     pub fn parser(mut self, parser: ErrorParser) -> Self {
         self.config = self.config.parser(parser);
         self
+    }
+
+    /// The classifier (for [`ApiErrorsLayer`](crate::ApiErrorsLayer), whose
+    /// retry layer agrees with it).
+    pub(crate) fn classifier_ref(&self) -> &C {
+        &self.config.classifier
     }
 
     /// The classifier used for responses that carry no

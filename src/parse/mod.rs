@@ -183,7 +183,7 @@ mod future;
 mod layer;
 mod naming;
 mod parser;
-mod peek;
+pub mod peek;
 mod service;
 mod verdict;
 
@@ -194,7 +194,6 @@ pub use dialects::{
 };
 pub use future::ResponseFuture;
 pub use layer::{ErrorBodyParseLayer, DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY};
-pub use naming::{NamedAbove, NamesRequests, Naming};
 pub use parser::{parse_error, ErrorParser};
 pub use peek::{
     FailureInSuccess, GraphQlErrors, OkFalse, PeekBody, PeekFuture, SuccessPeek, SuccessPeekLayer,

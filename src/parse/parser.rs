@@ -10,13 +10,13 @@ use super::{BodyVerdict, Dialect, DialectInput, ErrorFields};
 use crate::classify::{Classification, DefaultClassifier, Failure};
 use crate::error::ApiErrorParts;
 use crate::hints::ResponseHints;
-use crate::{ApiError, ErrorKind};
+use crate::{ApiError, ErrorKind, FieldError};
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// Turns a failure response into an [`ApiError`], with the built-in
 /// dialects and the [`DefaultClassifier`].
@@ -123,6 +123,53 @@ impl ErrorParser {
             .failure()
             .copied()
             .unwrap_or_else(|| Failure::new(ErrorKind::Other).with_retryable(false));
+        let BodyReading {
+            fields,
+            body_hint,
+            details,
+        } = self.read_body(status, headers, body);
+        let ErrorFields {
+            code,
+            message,
+            mut field_errors,
+            verdict: body_verdict,
+            ..
+        } = fields;
+        bound_field_errors(
+            &mut field_errors,
+            (2 * body.len() + 512)
+                .saturating_sub(details.as_ref().map_or(0, |text| text.len()))
+                .saturating_sub(message.as_ref().map_or(0, String::len))
+                .saturating_sub(code.as_ref().map_or(0, String::len)),
+        );
+        // Every code and message is bounded here, whoever read it: user
+        // dialects may not bound what they return, and a built-in one's
+        // trimming can leave an edge space (a tagged-union summary, the
+        // tail of an AWS `__type`). Without a copy when there is no need.
+        let code = code.map(|code| extract::bounded(code, extract::MAX_CODE_CHARS));
+        let (kind, retryable) = kind_and_retry(&failure, body_verdict, code.as_deref());
+        let mut error = ApiError::from_parts(ApiErrorParts {
+            status,
+            kind,
+            retryable,
+            server_verdict: failure.server_verdict(),
+            code,
+            message: message.map(bounded_message),
+            field_errors,
+            hint: failure.retry_hint(),
+            rate_limit: hints.rate_limit(),
+            policies: hints.policies().to_vec(),
+            details,
+            request_id: crate::error::request_id(headers),
+        });
+        error.merge_body_hint(body_hint);
+        error
+    }
+
+    /// The body decoded, parsed as JSON once and read by the first dialect
+    /// that recognises it; its retry hint; and its text, kept when it is
+    /// JSON (see `ApiError::details`).
+    fn read_body(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> BodyReading {
         let body_text = charset::decode(headers, body);
         let json: Option<Value> = serde_json::from_slice(&body_text).ok();
         let input = DialectInput::new(status, headers, &body_text, json.as_ref());
@@ -147,66 +194,61 @@ impl ErrorParser {
             Cow::Borrowed(text) => Box::from(text),
             Cow::Owned(text) => text.into_boxed_slice(),
         });
-        drop(json);
-        let ErrorFields {
-            code,
-            message,
-            mut field_errors,
-            verdict: body_verdict,
-            ..
-        } = fields;
-        // A kept error stays within twice the body read plus 1 KiB: field
-        // errors get what the kept text, message and code leave of twice the
-        // body plus 512 bytes (the rest is the error's fixed size), in order.
-        let mut budget = (2 * body.len() + 512)
-            .saturating_sub(details.as_ref().map_or(0, |text| text.len()))
-            .saturating_sub(message.as_ref().map_or(0, String::len))
-            .saturating_sub(code.as_ref().map_or(0, String::len));
-        let keep = field_errors
-            .iter()
-            .take_while(|error| {
-                let fits = error.footprint() <= budget;
-                budget = budget.saturating_sub(error.footprint());
-                fits
-            })
-            .count();
-        field_errors.truncate(keep);
-        field_errors.shrink_to_fit();
-        // Every code and message is bounded here, whoever read it: user
-        // dialects may not bound what they return, and a built-in one's
-        // trimming can leave an edge space (a tagged-union summary, the
-        // tail of an AWS `__type`). Without a copy when there is no need.
-        let code = code.map(|code| extract::bounded(code, extract::MAX_CODE_CHARS));
-        let (kind, retryable) = body_verdict
-            .or_else(|| code.as_deref().and_then(BodyVerdict::for_code))
-            .map_or((failure.kind(), failure.is_retryable()), |body| {
-                let (kind, retryable) = body.apply(failure.kind(), failure.is_retryable());
-                // The server's explicit `x-should-retry` still wins.
-                (kind, failure.server_verdict().unwrap_or(retryable))
-            });
-        let mut error = ApiError::from_parts(ApiErrorParts {
-            status,
-            kind,
-            retryable,
-            server_verdict: failure.server_verdict(),
-            code,
-            message: message.map(|message| {
-                // Most messages have no `<` and are one line already: one
-                // pass tells, and neither step below would change them.
-                if extract::is_plain_line(&message, extract::MAX_MESSAGE_CHARS) {
-                    message
-                } else {
-                    extract::bounded(without_markup(message), extract::MAX_MESSAGE_CHARS)
-                }
-            }),
-            field_errors,
-            hint: failure.retry_hint(),
-            rate_limit: hints.rate_limit(),
-            policies: hints.policies().to_vec(),
+        BodyReading {
+            fields,
+            body_hint,
             details,
-            request_id: crate::error::request_id(headers),
-        });
-        error.merge_body_hint(body_hint);
-        error
+        }
+    }
+}
+
+/// What [`ErrorParser::read_body`] found.
+struct BodyReading {
+    fields: ErrorFields,
+    body_hint: Option<Duration>,
+    details: Option<Box<[u8]>>,
+}
+
+/// Keeps the field errors that fit in `budget` bytes, in order. With the
+/// budget the parser gives (twice the body plus 512 bytes, less the kept
+/// text, message and code), a kept error stays within twice the body read
+/// plus 1 KiB (the rest is the error's fixed size).
+fn bound_field_errors(field_errors: &mut Vec<FieldError>, mut budget: usize) {
+    let keep = field_errors
+        .iter()
+        .take_while(|error| {
+            let fits = error.footprint() <= budget;
+            budget = budget.saturating_sub(error.footprint());
+            fits
+        })
+        .count();
+    field_errors.truncate(keep);
+    field_errors.shrink_to_fit();
+}
+
+/// The kind and retry verdict: the status's, adjusted by what the body
+/// says (its dialect's verdict, else its code's); the server's explicit
+/// `x-should-retry` still wins.
+fn kind_and_retry(
+    failure: &Failure,
+    body_verdict: Option<BodyVerdict>,
+    code: Option<&str>,
+) -> (ErrorKind, bool) {
+    body_verdict
+        .or_else(|| code.and_then(BodyVerdict::for_code))
+        .map_or((failure.kind(), failure.is_retryable()), |body| {
+            let (kind, retryable) = body.apply(failure.kind(), failure.is_retryable());
+            (kind, failure.server_verdict().unwrap_or(retryable))
+        })
+}
+
+/// A message as one bounded line without markup. Most messages have no
+/// `<` and are one line already: one pass tells, and neither step would
+/// change them.
+fn bounded_message(message: String) -> String {
+    if extract::is_plain_line(&message, extract::MAX_MESSAGE_CHARS) {
+        message
+    } else {
+        extract::bounded(without_markup(message), extract::MAX_MESSAGE_CHARS)
     }
 }

@@ -1,12 +1,12 @@
 //! [`ErrorBodyParse`].
 
 use super::layer::ParseConfig;
-use super::{Dialect, NamesRequests, Naming, ResponseFuture};
+use super::naming::Kept;
+use super::{Dialect, ResponseFuture};
 use crate::classify::{Classify, DefaultClassifier};
 use crate::error::BoxError;
 use crate::Error;
 use http::{Request, Response};
-use std::marker::PhantomData;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tower::Service;
@@ -21,10 +21,9 @@ use tower::Service;
 /// # Clone
 /// Clones the inner service; the configuration is shared.
 #[derive(Debug, Clone)]
-pub struct ErrorBodyParse<S, C = DefaultClassifier, N = NamesRequests> {
+pub struct ErrorBodyParse<S, C = DefaultClassifier> {
     inner: S,
     config: ParseConfig<C>,
-    naming: PhantomData<fn() -> N>,
 }
 
 impl<S> ErrorBodyParse<S> {
@@ -35,13 +34,9 @@ impl<S> ErrorBodyParse<S> {
     }
 }
 
-impl<S, C, N> ErrorBodyParse<S, C, N> {
+impl<S, C> ErrorBodyParse<S, C> {
     pub(crate) fn from_config(inner: S, config: ParseConfig<C>) -> Self {
-        ErrorBodyParse {
-            inner,
-            config,
-            naming: PhantomData,
-        }
+        ErrorBodyParse { inner, config }
     }
 
     /// See [`ErrorBodyParseLayer::max_body_bytes`](super::ErrorBodyParseLayer::max_body_bytes).
@@ -69,11 +64,10 @@ impl<S, C, N> ErrorBodyParse<S, C, N> {
     }
 
     /// See [`ErrorBodyParseLayer::classifier`](super::ErrorBodyParseLayer::classifier).
-    pub fn classifier<C2: Classify + Clone>(self, classifier: C2) -> ErrorBodyParse<S, C2, N> {
+    pub fn classifier<C2: Classify + Clone>(self, classifier: C2) -> ErrorBodyParse<S, C2> {
         ErrorBodyParse {
             inner: self.inner,
             config: self.config.with_classifier(classifier),
-            naming: PhantomData,
         }
     }
 
@@ -93,9 +87,8 @@ impl<S, C, N> ErrorBodyParse<S, C, N> {
     }
 }
 
-impl<S, C, N, ReqBody, ResBody> Service<Request<ReqBody>> for ErrorBodyParse<S, C, N>
+impl<S, C, ReqBody, ResBody> Service<Request<ReqBody>> for ErrorBodyParse<S, C>
 where
-    N: Naming,
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     S::Error: Into<BoxError>,
     ResBody: http_body::Body,
@@ -104,7 +97,7 @@ where
 {
     type Response = Response<ResBody>;
     type Error = Error;
-    type Future = ResponseFuture<S::Future, ResBody, C, N>;
+    type Future = ResponseFuture<S::Future, ResBody, C>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner
@@ -114,9 +107,8 @@ where
 
     #[inline]
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        // Nothing under `ApiErrorsLayer` (`NamedAbove`): the retry layer
-        // above keeps the request.
-        let kept = N::keep(&request);
+        // The call's context from a layer above, or a record of our own.
+        let kept = Kept::of(&request);
         ResponseFuture::new(self.inner.call(request), self.config.clone(), kept)
     }
 }

@@ -1,7 +1,9 @@
 //! What a response teaches: its windows and a cooldown, read once.
 
 use super::{Observation, WindowReport};
-use crate::hints::{HintSource, RateLimitInfo, RateLimitPolicy, ResponseHints, RetryHint};
+use crate::hints::{
+    teaches_quota, HintSource, RateLimitInfo, RateLimitPolicy, ResponseHints, RetryHint,
+};
 use crate::ApiError;
 use http::{HeaderMap, StatusCode};
 use std::time::{Duration, SystemTime};
@@ -11,25 +13,11 @@ use std::time::{Duration, SystemTime};
 /// another.
 pub(crate) const BARE_429_COOLDOWN: Duration = Duration::from_secs(1);
 
-/// True when a header could carry a window or a hint: one pass over the
-/// names, so a response without any costs no hashed lookups.
+/// True when a header could carry a window or a hint (the hints' family
+/// table says which): one pass over the names, so a response without any
+/// costs no reading.
 fn may_teach(headers: &HeaderMap) -> bool {
-    headers.keys().any(|name| {
-        let name = name.as_str();
-        // Most of a success's headers (`content-type`, `date`, `server`)
-        // are turned away by their first letter.
-        if !matches!(name.as_bytes().first(), Some(b'x' | b'r' | b'a' | b'g')) {
-            return false;
-        }
-        name.starts_with("x-ratelimit")
-            || name.starts_with("ratelimit")
-            || name.starts_with("retry-after")
-            || name.starts_with("x-rate-limit")
-            || name.starts_with("anthropic-ratelimit")
-            || name == "x-shopify-shop-api-call-limit"
-            || name == "x-ms-retry-after-ms"
-            || name == "grpc-retry-pushback-ms"
-    })
+    headers.keys().any(|name| teaches_quota(name.as_str()))
 }
 
 /// What a response (success or failure without a parse layer) teaches.

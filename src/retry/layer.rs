@@ -3,23 +3,25 @@
 use super::{Retry, RetryPolicy};
 use tower::Layer;
 
-/// Wraps a service in a [`Retry`] with a [`RetryPolicy`].
+/// Wraps a service in a [`Retry`] with a [`Policy`](super::Policy)
+/// ([`RetryPolicy`] by default).
 ///
 /// # Clone
-/// Cheap; clones (and every service they make) share the policy's budget.
+/// Cheap for a [`RetryPolicy`]; clones (and every service they make) share
+/// the policy's budget.
 #[derive(Debug, Clone, Default)]
-pub struct RetryLayer {
-    policy: RetryPolicy,
+pub struct RetryLayer<P = RetryPolicy> {
+    policy: P,
 }
 
-impl RetryLayer {
+impl<P> RetryLayer<P> {
     /// A layer with `policy`.
-    pub fn new(policy: RetryPolicy) -> Self {
+    pub fn new(policy: P) -> Self {
         RetryLayer { policy }
     }
 
     /// The policy.
-    pub fn policy(&self) -> &RetryPolicy {
+    pub fn policy(&self) -> &P {
         &self.policy
     }
 }
@@ -37,8 +39,8 @@ pub trait CloneForRetry: Clone {}
 
 impl<S: Clone> CloneForRetry for S {}
 
-impl<S: CloneForRetry> Layer<S> for RetryLayer {
-    type Service = Retry<S>;
+impl<S: CloneForRetry, P: Clone> Layer<S> for RetryLayer<P> {
+    type Service = Retry<S, P>;
 
     fn layer(&self, inner: S) -> Self::Service {
         Retry::new(inner, self.policy.clone())

@@ -199,8 +199,8 @@ pub use backoff::{Backoff, Jitter};
 pub use future::ResponseFuture;
 pub use layer::{CloneForRetry, RetryLayer};
 pub use policy::{
-    is_idempotent, Outcome, RetryContext, RetryEvent, RetryOverride, RetryPolicy, DEFAULT_DEADLINE,
-    IDEMPOTENCY_KEY,
+    is_idempotent, Decision, Outcome, Policy, RetryContext, RetryEvent, RetryOverride, RetryPolicy,
+    DEFAULT_DEADLINE, IDEMPOTENCY_KEY,
 };
 pub use service::Retry;
 pub use tower::retry::budget::TpsBudget;

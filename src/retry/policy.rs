@@ -1,8 +1,10 @@
-//! [`RetryPolicy`]: what is retried, when, and how often.
+//! [`Policy`], the retry layer's decision, and [`RetryPolicy`], the
+//! default one: what is retried, when, and how often.
 
 use super::backoff::Backoff;
 use crate::budget::RetryBudget;
-use crate::classify::Classification;
+use crate::classify::{Classification, Classify, DefaultClassifier};
+use crate::error::AuthReport;
 use crate::hints::HintSource;
 use crate::observe::Observer;
 use crate::redact::RedactedUri;
@@ -10,7 +12,7 @@ use crate::replay::DEFAULT_MAX_REPLAY;
 use crate::{Error, ErrorKind, StopReason};
 use http::{Extensions, HeaderMap, HeaderName, Method, StatusCode, Uri};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tower::retry::budget::Budget;
 use tower::util::rng::HasherRng;
@@ -28,9 +30,146 @@ pub fn is_idempotent(method: &Method, headers: &HeaderMap) -> bool {
     ) || headers.contains_key(IDEMPOTENCY_KEY)
 }
 
+/// The retry layer's decision: whether a failed attempt is retried, and
+/// after how long. [`RetryPolicy`] is the default; implement it for a
+/// policy of your own and pass it to [`RetryLayer::new`](super::RetryLayer::new)
+/// (the layer still replays bodies, bounds the call by the policy's
+/// deadline, waits and re-sends; the policy only decides).
+///
+/// The layer clones the policy into each service it makes (so it must be
+/// `Clone`; share state behind an `Arc`, as [`RetryPolicy`] shares its
+/// budget). Only [`decide`](Self::decide) is required; the other methods have
+/// defaults (no budget, no hook, the default deadline and replay cap,
+/// per-request overrides ignored).
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Request, Response};
+/// use http_body_util::Full;
+/// use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
+/// use std::time::Duration;
+/// use tower::{service_fn, ServiceBuilder, ServiceExt};
+/// use tower_api_errors::retry::{Decision, Policy, ReplayBody, RetryContext, RetryLayer};
+/// use tower_api_errors::{ErrorBodyParseLayer, ErrorKind, StopReason};
+///
+/// /// Retries 503s only, twice, one second apart, whatever the server says.
+/// #[derive(Clone)]
+/// struct TwiceOnUnavailable;
+///
+/// impl Policy for TwiceOnUnavailable {
+///     fn decide(&self, context: &RetryContext<'_>) -> Decision {
+///         if context.kind() != ErrorKind::Unavailable {
+///             Decision::stop(StopReason::NotRetryable)
+///         } else if context.attempts() >= 3 {
+///             Decision::stop(StopReason::MaxAttempts)
+///         } else {
+///             Decision::retry_after(Duration::from_secs(1))
+///         }
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let sent = Arc::new(AtomicU32::new(0));
+/// let counter = sent.clone();
+/// let upstream = service_fn(move |_req: Request<ReplayBody<Full<Bytes>>>| {
+///     counter.fetch_add(1, Ordering::SeqCst);
+///     async { Ok::<_, std::convert::Infallible>(Response::builder().status(503).body(Full::new(Bytes::new())).unwrap()) }
+/// });
+/// let client = ServiceBuilder::new()
+///     .layer(RetryLayer::new(TwiceOnUnavailable))
+///     .layer(ErrorBodyParseLayer::new())
+///     .service(upstream);
+/// let started = tokio::time::Instant::now();
+/// let error = client.oneshot(Request::new(Full::new(Bytes::new()))).await.unwrap_err();
+/// assert_eq!(sent.load(Ordering::SeqCst), 3);
+/// assert_eq!(started.elapsed(), Duration::from_secs(2));
+/// assert_eq!(error.retries().stopped(), Some(StopReason::MaxAttempts));
+/// # }
+/// ```
+pub trait Policy: Send + Sync + 'static {
+    /// Whether, and after how long, the failed attempt `context` describes
+    /// is retried.
+    fn decide(&self, context: &RetryContext<'_>) -> Decision;
+
+    /// The verdict on a response that carries no
+    /// [`Classification`] stamp (a raw client below, or a response a parse
+    /// layer below passed up as a success). Default: the
+    /// [`DefaultClassifier`].
+    fn classify(&self, status: StatusCode, headers: &HeaderMap) -> Classification {
+        DefaultClassifier::new().classify(status, headers)
+    }
+
+    /// A new call starts (a budget counts it here). Default: nothing.
+    fn call_started(&self) {}
+
+    /// A retry's wait is about to start. Default: nothing.
+    fn retrying(&self, event: &RetryEvent<'_>) {
+        let _ = event;
+    }
+
+    /// The bound on the whole call (attempts and waits); `None` for none.
+    /// Default: [`DEFAULT_DEADLINE`].
+    fn deadline(&self) -> Option<Duration> {
+        Some(DEFAULT_DEADLINE)
+    }
+
+    /// The most request-body bytes kept for replay. Default:
+    /// [`DEFAULT_MAX_REPLAY`](crate::context::DEFAULT_MAX_REPLAY).
+    fn max_replay_bytes(&self) -> usize {
+        DEFAULT_MAX_REPLAY
+    }
+
+    /// This policy for one request that carries a [`RetryOverride`], or
+    /// `None` to ignore it (the default).
+    fn with_override(&self, with: &RetryOverride) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        let _ = with;
+        None
+    }
+
+    /// Where the retry layer reports the calls and attempts under this
+    /// policy. Default: an [`Observer`] that reports to tracing only
+    /// (feature `tracing`).
+    fn observer(&self) -> &Observer {
+        static TRACING_ONLY: OnceLock<Observer> = OnceLock::new();
+        TRACING_ONLY.get_or_init(Observer::new)
+    }
+}
+
+/// What a [`Policy`] decided for a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Decision {
+    /// Send again after `delay`.
+    Retry {
+        /// The wait before the next attempt.
+        delay: Duration,
+        /// The server hint the delay came from, `None` for a backoff.
+        hint: Option<HintSource>,
+    },
+    /// Give up: the caller gets the failure, with the reason in its
+    /// [`RetryReport`](crate::RetryReport).
+    Stop(StopReason),
+}
+
+impl Decision {
+    /// Retry after `delay` (a backoff of the policy's own).
+    pub fn retry_after(delay: Duration) -> Self {
+        Decision::Retry { delay, hint: None }
+    }
+
+    /// Give up, for `reason`.
+    pub fn stop(reason: StopReason) -> Self {
+        Decision::Stop(reason)
+    }
+}
+
 type RetryIf = dyn Fn(&RetryContext<'_>) -> Option<bool> + Send + Sync;
 type OnRetry = dyn Fn(&RetryEvent<'_>) + Send + Sync;
 type SharedBudget = dyn Budget + Send + Sync;
+type SharedClassifier = dyn Classify + Send + Sync;
 
 /// What is retried, when, and how often. Built with by-value setters;
 /// every setting is checked when set, never at request time.
@@ -64,6 +203,7 @@ struct Config {
     deadline: Option<Duration>,
     budget: Option<Arc<SharedBudget>>,
     retry_non_idempotent: bool,
+    classifier: Option<Arc<SharedClassifier>>,
     max_replay_bytes: usize,
     retry_if: Option<Arc<RetryIf>>,
     on_retry: Option<Arc<OnRetry>>,
@@ -81,6 +221,7 @@ impl Default for RetryPolicy {
                 deadline: Some(DEFAULT_DEADLINE),
                 budget: Some(Arc::new(default_budget())),
                 retry_non_idempotent: false,
+                classifier: None,
                 max_replay_bytes: DEFAULT_MAX_REPLAY,
                 retry_if: None,
                 on_retry: None,
@@ -114,6 +255,7 @@ impl fmt::Debug for RetryPolicy {
             .field("max_replay_bytes", &c.max_replay_bytes)
             .field("retry_if", &c.retry_if.is_some())
             .field("on_retry", &c.on_retry.is_some())
+            .field("classifier", &c.classifier.is_some())
             .field("metrics", &c.metrics_configured())
             .finish()
     }
@@ -197,6 +339,16 @@ impl RetryPolicy {
         self
     }
 
+    /// The classifier for responses that carry no
+    /// [`Classification`] stamp (default: the [`DefaultClassifier`]). Give
+    /// it the parse layer's classifier when that one calls some failure
+    /// statuses successes, so that the two layers agree
+    /// ([`ApiErrorsLayer`](crate::ApiErrorsLayer) does).
+    pub fn classifier(mut self, classifier: impl Classify + Send + Sync + 'static) -> Self {
+        self.config().classifier = Some(Arc::new(classifier));
+        self
+    }
+
     /// The most request-body bytes kept for replay. A request whose body
     /// outgrows it is not retried ([`StopReason::BodyNotReplayable`]).
     pub fn max_replay_bytes(mut self, bytes: usize) -> Self {
@@ -236,14 +388,9 @@ impl RetryPolicy {
         self
     }
 
-    /// Where the retry layer reports its calls and attempts.
-    pub(crate) fn observer(&self) -> &Observer {
-        &self.config.observer
-    }
-
     /// This policy with a request's [`RetryOverride`] applied (a copy of
     /// the settings; the budget and hooks stay shared).
-    pub(crate) fn with_override(&self, with: &RetryOverride) -> RetryPolicy {
+    fn overridden(&self, with: &RetryOverride) -> RetryPolicy {
         let mut policy = self.clone();
         let c = policy.config();
         if let Some(attempts) = with.max_attempts {
@@ -258,48 +405,20 @@ impl RetryPolicy {
         policy
     }
 
-    pub(crate) fn max_replay(&self) -> usize {
-        self.config.max_replay_bytes
-    }
-
-    pub(crate) fn deadline_value(&self) -> Option<Duration> {
-        self.config.deadline
-    }
-
-    /// Records a new logical request in the budget.
-    pub(crate) fn deposit(&self) {
-        if let Some(budget) = &self.config.budget {
-            budget.deposit();
-        }
-    }
-
-    pub(crate) fn notify(&self, event: &RetryEvent<'_>) {
-        if let Some(hook) = &self.config.on_retry {
-            hook(event);
-        }
-    }
-
-    /// The whole retry decision for a failed attempt.
-    pub(crate) fn decide(&self, context: &RetryContext<'_>, state: &AttemptState) -> Decision {
+    /// Whether the failure may be retried at all, before the limits: the
+    /// policy's verdict (or `retry_if`'s), and the idempotency rule.
+    fn admits(&self, context: &RetryContext<'_>, facts: &Facts) -> Result<(), StopReason> {
         let c = &self.config;
-        // An attempt of a hedged call: the hedge layer above owns the
-        // call's further attempts (gRPC A6: hedging or retries, not both).
-        if context.extensions.get::<crate::hedged::Hedged>().is_some() {
-            return Decision::Stop(StopReason::MaxAttempts);
-        }
-        let facts = context.outcome.facts();
-        // A quota refusal is a wait longer than the caller may wait, never
-        // sent: retrying it would only be refused again.
-        if facts.refused {
-            return Decision::Stop(StopReason::HintTooLong);
-        }
         match c.retry_if.as_ref().and_then(|f| f(context)) {
-            Some(false) => return Decision::Stop(StopReason::ForbiddenByPolicy),
-            Some(true) => {}
+            Some(false) => Err(StopReason::ForbiddenByPolicy),
+            Some(true) => Ok(()),
+            // The auth layer's promise wins over the server's "retry": a
+            // rejection of its re-send was retried with a new credential
+            // already (see `RetryContext::auth_rejected_again`).
+            None if !facts.retryable || context.auth_rejected_again() => {
+                Err(StopReason::NotRetryable)
+            }
             None => {
-                if !facts.retryable {
-                    return Decision::Stop(StopReason::NotRetryable);
-                }
                 let idempotent = c
                     .idempotent
                     .unwrap_or_else(|| is_idempotent(context.method, context.headers));
@@ -307,42 +426,116 @@ impl RetryPolicy {
                     || facts.never_sent
                     || facts.server_verdict == Some(true)
                     || c.retry_non_idempotent;
-                if !safe {
-                    return Decision::Stop(StopReason::NotIdempotent);
+                if safe {
+                    Ok(())
+                } else {
+                    Err(StopReason::NotIdempotent)
                 }
             }
         }
-        if !state.body_replayable {
-            return Decision::Stop(StopReason::BodyNotReplayable);
-        }
-        if state.attempts >= c.max_attempts {
-            return Decision::Stop(StopReason::MaxAttempts);
-        }
-        let (delay, hint) = match facts.hint {
-            Some((delay, _)) if delay > c.max_retry_after => {
-                return Decision::Stop(StopReason::HintTooLong);
-            }
-            Some((delay, source)) => (delay, Some(source)),
+    }
+
+    /// The wait before the next attempt: the server's hint, or the
+    /// backoff; a hint longer than `max_retry_after` stops.
+    fn delay(&self, context: &RetryContext<'_>, facts: &Facts) -> Result<Decision, StopReason> {
+        let c = &self.config;
+        Ok(match facts.hint {
+            Some((delay, _)) if delay > c.max_retry_after => return Err(StopReason::HintTooLong),
+            Some((delay, source)) => Decision::Retry {
+                delay,
+                hint: Some(source),
+            },
             None => {
                 let mut rng = HasherRng::default();
-                (
-                    c.backoff
-                        .delay(state.attempts, state.previous_delay, &mut rng),
-                    None,
-                )
+                let delay = c
+                    .backoff
+                    .delay(context.attempts, context.previous_delay, &mut rng);
+                Decision::retry_after(delay)
             }
+        })
+    }
+
+    /// The whole retry decision for a failed attempt.
+    fn decision(&self, context: &RetryContext<'_>) -> Result<Decision, StopReason> {
+        let c = &self.config;
+        // An attempt of a hedged call: the hedge layer above owns the
+        // call's further attempts (gRPC A6: hedging or retries, not both).
+        if context.extensions.get::<crate::hedged::Hedged>().is_some() {
+            return Err(StopReason::MaxAttempts);
+        }
+        let facts = context.outcome.facts();
+        // A quota refusal is a wait longer than the caller may wait, never
+        // sent: retrying it would only be refused again.
+        if facts.refused {
+            return Err(StopReason::HintTooLong);
+        }
+        self.admits(context, &facts)?;
+        if !context.body_replayable {
+            return Err(StopReason::BodyNotReplayable);
+        }
+        if context.attempts >= c.max_attempts {
+            return Err(StopReason::MaxAttempts);
+        }
+        let decision = self.delay(context, &facts)?;
+        let Decision::Retry { delay, hint } = decision else {
+            return Ok(decision);
         };
         if let Some(deadline) = c.deadline {
-            if state.elapsed.saturating_add(delay) > deadline {
-                return Decision::Stop(StopReason::Deadline);
+            if context.elapsed.saturating_add(delay) > deadline {
+                return Err(StopReason::Deadline);
             }
         }
-        if let Some(budget) = &c.budget {
+        // A rate limit waited out as the server paced it is not extra
+        // load on a failing upstream: it draws nothing from the budget.
+        let paced = hint.is_some() && context.kind() == ErrorKind::RateLimited;
+        if let (Some(budget), false) = (&c.budget, paced) {
             if !budget.withdraw() {
-                return Decision::Stop(StopReason::BudgetExhausted);
+                return Err(StopReason::BudgetExhausted);
             }
         }
-        Decision::Retry { delay, hint }
+        Ok(decision)
+    }
+}
+
+impl Policy for RetryPolicy {
+    fn decide(&self, context: &RetryContext<'_>) -> Decision {
+        self.decision(context).unwrap_or_else(Decision::Stop)
+    }
+
+    fn classify(&self, status: StatusCode, headers: &HeaderMap) -> Classification {
+        match &self.config.classifier {
+            Some(classifier) => classifier.classify(status, headers),
+            None => DefaultClassifier::new().classify(status, headers),
+        }
+    }
+
+    /// Records the new call in the budget.
+    fn call_started(&self) {
+        if let Some(budget) = &self.config.budget {
+            budget.deposit();
+        }
+    }
+
+    fn retrying(&self, event: &RetryEvent<'_>) {
+        if let Some(hook) = &self.config.on_retry {
+            hook(event);
+        }
+    }
+
+    fn deadline(&self) -> Option<Duration> {
+        self.config.deadline
+    }
+
+    fn max_replay_bytes(&self) -> usize {
+        self.config.max_replay_bytes
+    }
+
+    fn with_override(&self, with: &RetryOverride) -> Option<Self> {
+        Some(self.overridden(with))
+    }
+
+    fn observer(&self) -> &Observer {
+        &self.config.observer
     }
 }
 
@@ -352,7 +545,7 @@ impl Config {
     }
 }
 
-/// The per-request state a decision needs.
+/// The state of a call when an attempt failed, beside its outcome.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AttemptState {
     pub(crate) attempts: u32,
@@ -361,17 +554,8 @@ pub(crate) struct AttemptState {
     pub(crate) body_replayable: bool,
 }
 
-/// What the policy decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Decision {
-    Retry {
-        delay: Duration,
-        hint: Option<HintSource>,
-    },
-    Stop(StopReason),
-}
-
-/// What [`RetryPolicy::retry_if`] sees: the request and the failed attempt.
+/// What a [`Policy`] (and [`RetryPolicy::retry_if`]) sees: the request,
+/// the failed attempt and the state of the call.
 #[derive(Debug)]
 pub struct RetryContext<'a> {
     method: &'a Method,
@@ -379,13 +563,18 @@ pub struct RetryContext<'a> {
     headers: &'a HeaderMap,
     extensions: &'a Extensions,
     attempts: u32,
+    elapsed: Duration,
+    previous_delay: Duration,
+    body_replayable: bool,
+    auth: Option<AuthReport>,
     outcome: Outcome<'a>,
 }
 
 impl<'a> RetryContext<'a> {
     pub(crate) fn new(
         (method, uri, headers, extensions): (&'a Method, &'a Uri, &'a HeaderMap, &'a Extensions),
-        attempts: u32,
+        state: AttemptState,
+        auth: Option<AuthReport>,
         outcome: Outcome<'a>,
     ) -> Self {
         RetryContext {
@@ -393,9 +582,46 @@ impl<'a> RetryContext<'a> {
             uri,
             headers,
             extensions,
-            attempts,
+            attempts: state.attempts,
+            elapsed: state.elapsed,
+            previous_delay: state.previous_delay,
+            body_replayable: state.body_replayable,
+            auth,
             outcome,
         }
+    }
+
+    /// Time since the call's clock started (its first wait), for a
+    /// deadline.
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+
+    /// The last wait before this attempt (zero before the first retry).
+    pub fn previous_delay(&self) -> Duration {
+        self.previous_delay
+    }
+
+    /// Whether the request body can still be sent again in full.
+    pub fn body_replayable(&self) -> bool {
+        self.body_replayable
+    }
+
+    /// What the [`AuthLayer`](crate::AuthLayer) below did for this attempt,
+    /// when it did more than one send: its report on the response or the
+    /// error.
+    pub fn auth_report(&self) -> Option<AuthReport> {
+        self.auth
+    }
+
+    /// True when the failure answers the auth layer's re-send with a
+    /// renewed credential and rejects the credential again (401, or 403):
+    /// sending again cannot fix it, whatever the server says, since the
+    /// re-send already was the retry "with a credential" a 401 asks for.
+    /// [`RetryPolicy`] never retries it (unless `retry_if` forces it).
+    pub fn auth_rejected_again(&self) -> bool {
+        self.auth.is_some_and(|report| report.resent())
+            && matches!(self.kind(), ErrorKind::Unauthorized | ErrorKind::Forbidden)
     }
 
     /// The request method.

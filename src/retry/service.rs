@@ -1,6 +1,6 @@
 //! [`Retry`].
 
-use super::{ReplayBody, ResponseFuture, RetryPolicy};
+use super::{Policy, ReplayBody, ResponseFuture, RetryPolicy};
 use crate::error::BoxError;
 use crate::prototype::Prototype;
 use crate::Error;
@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tower::Service;
 
-/// Retries failed requests as its [`RetryPolicy`] says.
+/// Retries failed requests as its [`Policy`] says ([`RetryPolicy`] by
+/// default).
 ///
 /// The inner service receives requests whose body is a [`ReplayBody`] of
 /// the caller's body, so that a retry can send it again.
@@ -29,52 +30,58 @@ use tower::Service;
 /// clones, so no clone of the client is made per request), and drives that
 /// clone's `poll_ready` before it sends. Clones of a client share its
 /// connections and configuration, so both send the same way.
-#[derive(Debug, Clone)]
-pub struct Retry<S> {
+///
+/// It records each call's [`CallContext`](crate::context::CallContext)
+/// (its copy of the request, which its retries are built from) and enters
+/// it while it calls the service below, so that the layers below find it
+/// (see [the contract](crate::context)).
+pub struct Retry<S, P = RetryPolicy> {
     inner: S,
     // One reference count per call (and per clone of this service) for
     // all a request needs of the layer: its policy and prototype.
-    shared: Arc<Shared<S>>,
+    shared: Arc<Shared<S, P>>,
+}
+
+impl<S: Clone, P> Clone for Retry<S, P> {
+    fn clone(&self) -> Self {
+        Retry {
+            inner: self.inner.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<S: std::fmt::Debug, P: std::fmt::Debug> std::fmt::Debug for Retry<S, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Retry")
+            .field("inner", &self.inner)
+            .field("policy", &self.shared.policy)
+            .finish()
+    }
 }
 
 /// What a [`Retry`] and its clones share, and each of its response futures
 /// holds a count of.
-#[derive(Debug)]
-pub(crate) struct Shared<S> {
-    pub(crate) policy: RetryPolicy,
+pub(crate) struct Shared<S, P> {
+    pub(crate) policy: P,
     // What retries send through.
     pub(crate) prototype: Prototype<S>,
-    // Set by `ApiErrorsLayer` only, whose parse layer below keeps no copy
-    // of the request: this layer names the request in the errors it gets
-    // from below and scrubs their echoes of its credentials.
-    pub(crate) names_errors: bool,
 }
 
-impl<S> Retry<S> {
+impl<S, P> Retry<S, P> {
     /// Wraps `inner` with `policy`.
-    pub fn new(inner: S, policy: RetryPolicy) -> Self {
-        Retry::with(inner, policy, false)
-    }
-
-    fn with(inner: S, policy: RetryPolicy, names_errors: bool) -> Self {
+    pub fn new(inner: S, policy: P) -> Self {
         Retry {
             inner,
             shared: Arc::new(Shared {
                 policy,
                 prototype: Prototype::default(),
-                names_errors,
             }),
         }
     }
 
-    /// Over a parse layer that names its failures' requests above it
-    /// ([`NamedAbove`](crate::parse::NamedAbove), see `ApiErrorsLayer`).
-    pub(crate) fn naming_errors(inner: S, policy: RetryPolicy) -> Self {
-        Retry::with(inner, policy, true)
-    }
-
     /// The policy.
-    pub fn policy(&self) -> &RetryPolicy {
+    pub fn policy(&self) -> &P {
         &self.shared.policy
     }
 
@@ -94,16 +101,17 @@ impl<S> Retry<S> {
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Retry<S>
+impl<S, P, ReqBody, ResBody> Service<Request<ReqBody>> for Retry<S, P>
 where
     S: Service<Request<ReplayBody<ReqBody>>, Response = Response<ResBody>> + Clone,
+    P: Policy,
     S::Error: Into<BoxError>,
     ReqBody: http_body::Body + Unpin,
     ReqBody::Error: Into<BoxError>,
 {
     type Response = Response<ResBody>;
     type Error = Error;
-    type Future = ResponseFuture<S, ReqBody>;
+    type Future = ResponseFuture<S, ReqBody, P>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner

@@ -1,0 +1,418 @@
+//! The per-call context: what several layers need about one call, recorded
+//! once, and the contract by which the layers find it.
+//!
+//! Several of the crate's layers need the same facts about the call they
+//! serve: the parse layer names a failure's request (method and redacted
+//! URI, a [`RequestContext`]) and scrubs the failure body's echoes of the
+//! request's credentials; the auth layer sends the request again after
+//! renewing a rejected credential, so it needs a copy of it; the retry
+//! layer keeps a copy for its own retries. A [`CallContext`] holds those
+//! facts once: everything of the request but its body (method, URI,
+//! version, headers, extensions), from which a layer rebuilds the request
+//! ([`rebuild`](CallContext::rebuild), with a fresh copy of a
+//! [`ReplayBody`]) or reads what it needs ([`request`](CallContext::request),
+//! the credential fingerprints for echo scrubbing).
+//!
+//! # The contract between layers
+//!
+//! - **Recorded once, by the outermost of our layers that keeps a copy of
+//!   the request**: the [`RetryLayer`](crate::RetryLayer) records the
+//!   context of each call and *enters* it
+//!   ([`enter`](CallContext::enter)) while it calls the service below, for
+//!   the first attempt and every retry, as a tracing span is entered.
+//! - **Found by the others**, at their own `call`, with
+//!   [`CallContext::current`], and used only if it
+//!   [`describes`](CallContext::describes) the request as that layer
+//!   receives it: same method, URI and headers. A layer in between that
+//!   changed the request (set a header, rewrote the URI) breaks the match,
+//!   and the layer below builds what it needs itself, so no credential
+//!   added in between escapes echo scrubbing.
+//! - **A layer used alone builds what it needs itself**: the parse layer
+//!   keeps its request's method, URI and credential fingerprints; the auth
+//!   layer records a context of its own for its re-send. A layer behaves
+//!   the same alone and in [`ApiErrorsLayer`](crate::ApiErrorsLayer): only
+//!   where its facts come from differs.
+//! - The context holds a copy of the request's headers, credentials
+//!   included, as the retry layer's copy always did; it never prints them
+//!   (its `Debug` shows the method and redacted URI only), and it lives as
+//!   long as the call.
+//!
+//! Nothing is signalled through the context: it is read, never written,
+//! by the layers that find it. What one layer tells another about the
+//! outcome travels on the response or the error, as public types
+//! ([`AuthReport`](crate::auth::AuthReport), [`RetryReport`](crate::RetryReport)).
+//!
+//! # Example: a layer of yours that finds the context
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::{Request, Response};
+//! use http_body_util::Full;
+//! use std::sync::{Arc, Mutex};
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//! use tower_api_errors::context::{CallContext, ReplayBody};
+//! use tower_api_errors::{RetryLayer, RetryPolicy};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let seen = Arc::new(Mutex::new(None));
+//! let record = seen.clone();
+//! let upstream = service_fn(move |req: Request<ReplayBody<Full<Bytes>>>| {
+//!     // The retry layer above recorded the call and entered it.
+//!     let context = CallContext::current().expect("entered by the retry layer");
+//!     assert!(context.describes(&req));
+//!     *record.lock().unwrap() = Some(context.request().to_string());
+//!     async { Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::new()))) }
+//! });
+//! let client = ServiceBuilder::new().layer(RetryLayer::new(RetryPolicy::default())).service(upstream);
+//! let request = Request::get("https://api.example.com/v1/items?api_key=k_12345678").body(Full::new(Bytes::new())).unwrap();
+//! client.oneshot(request).await.unwrap();
+//! assert_eq!(seen.lock().unwrap().as_deref(), Some("GET https://api.example.com/v1/items?api_key=REDACTED"));
+//! assert!(CallContext::current().is_none(), "entered only while the layer calls below");
+//! # }
+//! ```
+
+pub use crate::replay::{ReplayBody, DEFAULT_MAX_REPLAY};
+
+use crate::redact::{RequestContext, RequestSecrets};
+use http::request::Parts;
+use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
+use std::cell::RefCell;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+/// What several layers need about one call: everything of the request but
+/// its body. See the [module docs](self) for the contract.
+///
+/// # Clone
+/// Cheap: a reference count. Clones share one copy of the request.
+#[derive(Clone)]
+pub struct CallContext {
+    recorded: Arc<Recorded>,
+    // The header a layer in between sets, left out of `describes`.
+    set: Option<HeaderName>,
+}
+
+/// The copy of the request. The headers are kept as a flat list: a copy of
+/// a `HeaderMap` allocates its index table and its entries, and most calls
+/// never need the map; it is built from the list the first time it is
+/// needed (a failure, a re-send).
+struct Recorded {
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    map: OnceLock<HeaderMap>,
+    extensions: Extensions,
+}
+
+thread_local! {
+    /// The context entered on this thread, while a layer calls below.
+    static CURRENT: RefCell<Option<CallContext>> = const { RefCell::new(None) };
+}
+
+impl CallContext {
+    /// Records the context of `request`: a copy of everything but its body
+    /// (the header values are shared, not copied).
+    pub fn record<B>(request: &Request<B>) -> CallContext {
+        CallContext::new(
+            request.method(),
+            request.uri(),
+            request.version(),
+            request.headers(),
+            request.extensions(),
+        )
+    }
+
+    /// Records the context of a request from its parts.
+    pub(crate) fn of_parts(parts: &Parts) -> CallContext {
+        CallContext::new(
+            &parts.method,
+            &parts.uri,
+            parts.version,
+            &parts.headers,
+            &parts.extensions,
+        )
+    }
+
+    fn new(
+        method: &Method,
+        uri: &Uri,
+        version: Version,
+        headers: &HeaderMap,
+        extensions: &Extensions,
+    ) -> CallContext {
+        let mut list = Vec::with_capacity(headers.len());
+        list.extend(
+            headers
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone())),
+        );
+        CallContext {
+            set: None,
+            recorded: Arc::new(Recorded {
+                method: method.clone(),
+                uri: uri.clone(),
+                version,
+                headers: list,
+                map: OnceLock::new(),
+                extensions: extensions.clone(),
+            }),
+        }
+    }
+
+    /// The context entered on this thread, if a layer above is calling
+    /// below with one entered (see [`enter`](Self::enter)).
+    pub fn current() -> Option<CallContext> {
+        CURRENT.with(|current| current.borrow().clone())
+    }
+
+    /// The [`current`](Self::current) context if it
+    /// [`describes`](Self::describes) `request`: what a layer below looks
+    /// for at its `call`.
+    pub fn find<B>(request: &Request<B>) -> Option<CallContext> {
+        CURRENT.with(|current| {
+            current
+                .borrow()
+                .as_ref()
+                .filter(|context| context.describes(request))
+                .cloned()
+        })
+    }
+
+    /// Makes this the [`current`](Self::current) context until the guard
+    /// drops: a layer enters its context around its inner service's
+    /// `call`, so that the layers below find it there. The previous one
+    /// comes back when the guard drops.
+    pub fn enter(&self) -> Entered {
+        let previous = CURRENT.with(|current| current.replace(Some(self.clone())));
+        Entered { previous }
+    }
+
+    /// True when `request` is the request this context recorded, as far as
+    /// a layer below can tell: the same method, the same URI and the same
+    /// headers in the same order, sharing their storage with the recorded
+    /// copy (a header set or replaced in between, even to an equal value,
+    /// or a URI rewritten, does not match), but for the
+    /// [`header_set`](Self::header_set) by a layer in between. A layer uses a context found with
+    /// [`current`](Self::current) only when it describes the request.
+    pub fn describes<B>(&self, request: &Request<B>) -> bool {
+        let recorded = &*self.recorded;
+        if recorded.method != request.method() || !same_uri(&recorded.uri, request.uri()) {
+            return false;
+        }
+        // The header a layer in between set is left out on both sides.
+        let set = self.set.as_ref();
+        let mut ours = request
+            .headers()
+            .iter()
+            .filter(|(name, _)| set != Some(*name));
+        let mut kept = recorded
+            .headers
+            .iter()
+            .filter(|(name, _)| set != Some(name));
+        loop {
+            match (ours.next(), kept.next()) {
+                (None, None) => return true,
+                (Some((name, value)), Some((kept_name, kept_value)))
+                    if name == kept_name && same_storage(value, kept_value) => {}
+                _ => return false,
+            }
+        }
+    }
+
+    /// This call's context as a layer that sets `header` on the request
+    /// before calling below (the auth layer, its credential) enters it:
+    /// [`describes`](Self::describes) then leaves that header out, and
+    /// the layer that set it scrubs the echoes of its value itself.
+    pub fn with_header_set(mut self, header: HeaderName) -> CallContext {
+        self.set = Some(header);
+        self
+    }
+
+    /// The header a layer in between set (see
+    /// [`with_header_set`](Self::with_header_set)), whose value the
+    /// recorded copy does not show.
+    pub fn header_set(&self) -> Option<&HeaderName> {
+        self.set.as_ref()
+    }
+
+    /// The request method.
+    pub fn method(&self) -> &Method {
+        &self.recorded.method
+    }
+
+    /// The request URI (print it redacted: [`request`](Self::request) or
+    /// [`RedactedUri`](crate::redact::RedactedUri)).
+    pub fn uri(&self) -> &Uri {
+        &self.recorded.uri
+    }
+
+    /// The request headers, credentials included: never print them.
+    pub fn headers(&self) -> &HeaderMap {
+        self.recorded.map.get_or_init(|| {
+            let mut map = HeaderMap::with_capacity(self.recorded.headers.len());
+            for (name, value) in &self.recorded.headers {
+                map.append(name.clone(), value.clone());
+            }
+            map
+        })
+    }
+
+    /// The request extensions.
+    pub fn extensions(&self) -> &Extensions {
+        &self.recorded.extensions
+    }
+
+    /// The request as errors name it: method and redacted URI.
+    pub fn request(&self) -> RequestContext {
+        RequestContext::new(self.recorded.method.clone(), self.recorded.uri.clone())
+    }
+
+    /// The request again, with `body` (a [`ReplayBody::replay`] copy, or a
+    /// clone of a `Clone` body): the replay handle a layer that sends the
+    /// request again uses, instead of a copy of its own.
+    pub fn rebuild<B>(&self, body: B) -> Request<B> {
+        let recorded = &*self.recorded;
+        let mut request = Request::new(body);
+        *request.method_mut() = recorded.method.clone();
+        *request.uri_mut() = recorded.uri.clone();
+        *request.version_mut() = recorded.version;
+        *request.headers_mut() = self.headers().clone();
+        *request.extensions_mut() = recorded.extensions.clone();
+        request
+    }
+
+    /// Fingerprints of the request's credentials, for scrubbing their
+    /// echoes from a failure body.
+    pub(crate) fn secrets(&self) -> RequestSecrets {
+        RequestSecrets::of(self.headers())
+    }
+}
+
+/// Two URIs that share their storage (one is a clone of the other): a
+/// comparison of where their parts point, not of their text.
+fn same_uri(a: &Uri, b: &Uri) -> bool {
+    let at = |part: Option<&str>| part.map(|text| (text.as_ptr(), text.len()));
+    at(a.scheme_str()) == at(b.scheme_str())
+        && at(a.authority().map(|x| x.as_str())) == at(b.authority().map(|x| x.as_str()))
+        && at(a.path_and_query().map(|x| x.as_str())) == at(b.path_and_query().map(|x| x.as_str()))
+}
+
+/// Two header values that share their storage (one is a clone of the other).
+fn same_storage(a: &HeaderValue, b: &HeaderValue) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && std::ptr::eq(a.as_ptr(), b.as_ptr())
+}
+
+impl fmt::Debug for CallContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallContext")
+            .field("request", &self.request())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The guard of [`CallContext::enter`]: the previous context comes back
+/// when it drops.
+#[must_use = "the context is current only while the guard lives"]
+#[derive(Debug)]
+pub struct Entered {
+    previous: Option<CallContext>,
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CURRENT.with(|current| *current.borrow_mut() = previous);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> Request<()> {
+        Request::get("https://api.example.com/v1/items?page=2")
+            .header("accept", "application/json")
+            .header("authorization", "Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc")
+            .body(())
+            .unwrap()
+    }
+
+    #[test]
+    fn describes_the_request_it_recorded_and_nothing_else() {
+        let request = request();
+        let context = CallContext::record(&request);
+        assert!(context.describes(&request));
+        let mut changed = request.clone();
+        changed.headers_mut().insert(
+            "authorization",
+            HeaderValue::from_static("Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc"),
+        );
+        assert!(
+            !context.describes(&changed),
+            "an equal value set in between"
+        );
+        let mut added = request.clone();
+        added
+            .headers_mut()
+            .insert("x-api-key", HeaderValue::from_static("k_1234567"));
+        assert!(!context.describes(&added));
+        let mut moved = request.clone();
+        *moved.uri_mut() = Uri::from_static("https://api.example.com/v2/items");
+        assert!(!context.describes(&moved));
+    }
+
+    #[test]
+    fn a_header_set_in_between_is_left_out_when_declared() {
+        let mut request = request();
+        request.headers_mut().remove("authorization");
+        let context = CallContext::record(&request);
+        let mut authed = request.clone();
+        authed.headers_mut().insert(
+            "authorization",
+            HeaderValue::from_static("Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc"),
+        );
+        assert!(!context.describes(&authed));
+        let derived = context.clone().with_header_set(http::header::AUTHORIZATION);
+        assert!(derived.describes(&authed));
+        assert!(derived.describes(&request));
+        authed
+            .headers_mut()
+            .insert("x-api-key", HeaderValue::from_static("k_1234567"));
+        assert!(!derived.describes(&authed), "another header set in between");
+    }
+
+    #[test]
+    fn entered_while_the_guard_lives_and_nested_as_a_stack() {
+        let outer = CallContext::record(&request());
+        let inner = CallContext::record(&Request::post("/x").body(()).unwrap());
+        assert!(CallContext::current().is_none());
+        {
+            let _outer = outer.enter();
+            assert_eq!(CallContext::current().unwrap().method(), Method::GET);
+            {
+                let _inner = inner.enter();
+                assert_eq!(CallContext::current().unwrap().method(), Method::POST);
+            }
+            assert_eq!(CallContext::current().unwrap().method(), Method::GET);
+        }
+        assert!(CallContext::current().is_none());
+    }
+
+    #[test]
+    fn rebuilds_the_request_and_never_prints_a_credential() {
+        let context = CallContext::record(&request());
+        let again = context.rebuild("body");
+        assert_eq!(again.uri(), "https://api.example.com/v1/items?page=2");
+        assert_eq!(again.headers().len(), 2);
+        assert_eq!(*again.body(), "body");
+        assert!(!format!("{context:?}").contains("sk_test"));
+    }
+
+    #[test]
+    fn is_send_sync_clone() {
+        fn check<T: Send + Sync + Clone>() {}
+        check::<CallContext>();
+    }
+}

@@ -1,0 +1,603 @@
+//! The one table of header families: every header the hints read, what it
+//! holds, how its reset reads, whether the quota layer learns from it, and
+//! where its format is written down.
+//!
+//! The reader's name lookup ([`slot`]), the bit mask of the families a
+//! response carries, what the quota layer may learn from
+//! ([`teaches_quota`]) and the header-family table of the
+//! [module docs](super#header-families) (checked by a test) all derive from
+//! [`FAMILIES`]. Adding a family of limit / remaining / reset headers is
+//! one row here.
+
+/// How a reset header reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ResetFormat {
+    /// Delta seconds only (`1.5`).
+    Seconds,
+    /// Delta seconds, Unix seconds or Unix milliseconds (told apart by
+    /// size), a Go duration (`6m0s`) or an RFC 3339 time.
+    Moment,
+}
+
+/// How a limit or remaining header reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Counts {
+    /// One whole number.
+    Plain,
+    /// The first number of a list with policies after it (`10, 10;w=1`).
+    Leading,
+}
+
+/// How an explicit wait reads, and which hint it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WaitFormat {
+    /// `Retry-After`: delta seconds or an HTTP-date.
+    SecondsOrDate,
+    /// Milliseconds (`retry-after-ms`), ahead of `Retry-After`.
+    Millis,
+    /// gRFC A6 pushback: milliseconds, or negative for "do not retry".
+    Pushback,
+}
+
+/// What the headers of one family are.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Headers {
+    /// One window from separate limit, remaining and reset headers.
+    Window {
+        /// The window's name (`requests`, `tokens`), or `None`.
+        name: Option<&'static str>,
+        limit: &'static str,
+        remaining: &'static str,
+        /// Reset headers in order of preference (at most [`MAX_RESETS`]):
+        /// the first readable one wins.
+        resets: &'static [(&'static str, ResetFormat)],
+        counts: Counts,
+    },
+    /// The IETF structured fields: the state (`RateLimit`) and the
+    /// policies (`RateLimit-Policy`).
+    Structured {
+        state: &'static str,
+        policy: &'static str,
+    },
+    /// One header holding `used/limit`, no reset.
+    UsedOfLimit(&'static str),
+    /// An explicit wait, under any of these names.
+    Wait(&'static [&'static str], WaitFormat),
+    /// The server's `true` / `false` retry verdict, under any of these
+    /// names (`false` wins).
+    Verdict(&'static [&'static str]),
+}
+
+/// One family of headers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Family {
+    /// The header names (lower case, as `http` stores them) and what each
+    /// holds.
+    pub(crate) headers: Headers,
+    /// Whether a response carrying it teaches the quota layer (a window
+    /// or a wait); the quota skips reading responses with none.
+    pub(crate) teaches_quota: bool,
+    /// Where the format is specified or documented (docs table).
+    #[cfg_attr(not(test), allow(dead_code))] // read by the docs-table test
+    pub(crate) source: &'static str,
+    /// A value as sent (docs table).
+    #[cfg_attr(not(test), allow(dead_code))] // read by the docs-table test
+    pub(crate) example: &'static str,
+}
+
+/// Reset headers one window family may have.
+pub(crate) const MAX_RESETS: usize = 2;
+
+/// Values kept per family while reading: limit, remaining, the resets.
+pub(crate) const VALUES: usize = 2 + MAX_RESETS;
+
+/// Every header family read, in the order windows are reported (see
+/// [`ResponseHints::policies`](super::ResponseHints::policies)).
+pub(crate) const FAMILIES: &[Family] = &[
+    Family {
+        headers: Headers::Wait(&["retry-after"], WaitFormat::SecondsOrDate),
+        teaches_quota: true,
+        source: "RFC 9110 §10.2.3",
+        example: "`120`, `Sun, 06 Nov 1994 08:49:37 GMT`; leniently `... UTC`, `... +0000`, no weekday, RFC 3339",
+    },
+    Family {
+        headers: Headers::Wait(
+            &["retry-after-ms", "x-ms-retry-after-ms"],
+            WaitFormat::Millis,
+        ),
+        teaches_quota: true,
+        source: "OpenAI SDKs; Azure OpenAI (`x-ms-`)",
+        example: "`1500`",
+    },
+    Family {
+        headers: Headers::Wait(&["grpc-retry-pushback-ms"], WaitFormat::Pushback),
+        teaches_quota: true,
+        source: "gRFC A6",
+        example: "`250`; negative: do not retry",
+    },
+    Family {
+        headers: Headers::Structured {
+            state: "ratelimit",
+            policy: "ratelimit-policy",
+        },
+        teaches_quota: true,
+        source: "IETF draft-ietf-httpapi-ratelimit-headers-09+; the older single-field drafts",
+        example: "`\"burst\";r=0;t=30` + `\"burst\";q=100;w=60`; older: `limit=100, remaining=0, reset=30`",
+    },
+    Family {
+        headers: Headers::Window {
+            name: None,
+            limit: "ratelimit-limit",
+            remaining: "ratelimit-remaining",
+            resets: &[("ratelimit-reset", ResetFormat::Moment)],
+            counts: Counts::Leading,
+        },
+        teaches_quota: true,
+        source: "IETF draft-ietf-httpapi-ratelimit-headers-00 to -06",
+        example: "`10, 10;w=1` / `0` / `7`",
+    },
+    Family {
+        headers: Headers::Window {
+            name: None,
+            limit: "x-ratelimit-limit",
+            remaining: "x-ratelimit-remaining",
+            resets: &[
+                ("x-ratelimit-reset-after", ResetFormat::Seconds),
+                ("x-ratelimit-reset", ResetFormat::Moment),
+            ],
+            counts: Counts::Leading,
+        },
+        teaches_quota: true,
+        source: "GitHub REST docs, Discord (`-Reset-After`), most APIs",
+        example: "`60` / `0` / `1699999999`",
+    },
+    Family {
+        headers: Headers::Window {
+            name: None,
+            limit: "x-rate-limit-limit",
+            remaining: "x-rate-limit-remaining",
+            resets: &[("x-rate-limit-reset", ResetFormat::Moment)],
+            counts: Counts::Leading,
+        },
+        teaches_quota: true,
+        source: "Okta, X API v2",
+        example: "`600` / `0` / `1609459200`",
+    },
+    Family {
+        headers: Headers::Window {
+            name: Some("requests"),
+            limit: "x-ratelimit-limit-requests",
+            remaining: "x-ratelimit-remaining-requests",
+            resets: &[("x-ratelimit-reset-requests", ResetFormat::Moment)],
+            counts: Counts::Plain,
+        },
+        teaches_quota: true,
+        source: "OpenAI rate-limit docs",
+        example: "`60` / `59` / `1s`",
+    },
+    Family {
+        headers: Headers::Window {
+            name: Some("tokens"),
+            limit: "x-ratelimit-limit-tokens",
+            remaining: "x-ratelimit-remaining-tokens",
+            resets: &[("x-ratelimit-reset-tokens", ResetFormat::Moment)],
+            counts: Counts::Plain,
+        },
+        teaches_quota: true,
+        source: "OpenAI rate-limit docs",
+        example: "`150000` / `0` / `6m0s`",
+    },
+    Family {
+        headers: Headers::Window {
+            name: Some("requests"),
+            limit: "anthropic-ratelimit-requests-limit",
+            remaining: "anthropic-ratelimit-requests-remaining",
+            resets: &[("anthropic-ratelimit-requests-reset", ResetFormat::Moment)],
+            counts: Counts::Plain,
+        },
+        teaches_quota: true,
+        source: "Anthropic rate-limit docs",
+        example: "`50` / `0` / `2024-09-03T16:47:48Z`",
+    },
+    Family {
+        headers: Headers::Window {
+            name: Some("tokens"),
+            limit: "anthropic-ratelimit-tokens-limit",
+            remaining: "anthropic-ratelimit-tokens-remaining",
+            resets: &[("anthropic-ratelimit-tokens-reset", ResetFormat::Moment)],
+            counts: Counts::Plain,
+        },
+        teaches_quota: true,
+        source: "Anthropic rate-limit docs",
+        example: "`80000` / `0` / `2024-09-03T16:47:48Z`",
+    },
+    Family {
+        headers: Headers::Window {
+            name: Some("input-tokens"),
+            limit: "anthropic-ratelimit-input-tokens-limit",
+            remaining: "anthropic-ratelimit-input-tokens-remaining",
+            resets: &[(
+                "anthropic-ratelimit-input-tokens-reset",
+                ResetFormat::Moment,
+            )],
+            counts: Counts::Plain,
+        },
+        teaches_quota: true,
+        source: "Anthropic rate-limit docs",
+        example: "`80000` / `0` / `2024-09-03T16:47:48Z`",
+    },
+    Family {
+        headers: Headers::Window {
+            name: Some("output-tokens"),
+            limit: "anthropic-ratelimit-output-tokens-limit",
+            remaining: "anthropic-ratelimit-output-tokens-remaining",
+            resets: &[(
+                "anthropic-ratelimit-output-tokens-reset",
+                ResetFormat::Moment,
+            )],
+            counts: Counts::Plain,
+        },
+        teaches_quota: true,
+        source: "Anthropic rate-limit docs",
+        example: "`16000` / `16000` / `2024-09-03T16:47:48Z`",
+    },
+    Family {
+        headers: Headers::UsedOfLimit("x-shopify-shop-api-call-limit"),
+        teaches_quota: true,
+        source: "Shopify REST Admin API",
+        example: "`39/40` (used/limit)",
+    },
+    Family {
+        headers: Headers::Verdict(&["x-should-retry", "stripe-should-retry"]),
+        teaches_quota: false,
+        source: "OpenAI and Anthropic SDKs; Stripe docs",
+        example: "`true`, `false`",
+    },
+];
+
+/// The set of families a response carries, one bit per row of [`FAMILIES`].
+pub(crate) type FamilyMask = u32;
+
+const _: () = assert!(FAMILIES.len() <= FamilyMask::BITS as usize);
+
+/// What one header holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Value `i` of a window family: 0 its limit, 1 its remaining, 2 and
+    /// on its resets in order; `used/limit` is value 0.
+    Value(u8),
+    /// `RateLimit`, a line of the structured state.
+    State,
+    /// `RateLimit-Policy`, a line of the structured policies.
+    Policy,
+    /// An explicit wait.
+    Wait(WaitFormat),
+    /// A retry verdict.
+    Verdict,
+}
+
+/// Where a header goes when read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Slot {
+    /// The response's `Date`: the reference clock.
+    Date,
+    /// `Age`: the response came from a cache, its `Date` is old.
+    Age,
+    /// A header of `FAMILIES[family]`.
+    Family { family: u8, role: Role },
+}
+
+/// The reference-clock headers, beside the families.
+const CLOCK: [(&str, Slot); 2] = [("date", Slot::Date), ("age", Slot::Age)];
+
+/// One header name the reader knows.
+#[derive(Clone, Copy)]
+struct Entry {
+    name: &'static str,
+    slot: Slot,
+}
+
+/// Calls `each(name, role)` for every header of `headers`, in a `const`
+/// context (a macro, as `const fn` takes no closures).
+macro_rules! for_each_header {
+    ($headers:expr, |$name:ident, $role:ident| $body:block) => {
+        match $headers {
+            Headers::Window {
+                limit,
+                remaining,
+                resets,
+                ..
+            } => {
+                {
+                    let ($name, $role) = (limit, Role::Value(0));
+                    $body
+                }
+                {
+                    let ($name, $role) = (remaining, Role::Value(1));
+                    $body
+                }
+                let mut i = 0;
+                while i < resets.len() {
+                    let ($name, $role) = (resets[i].0, Role::Value(2 + i as u8));
+                    $body
+                    i += 1;
+                }
+            }
+            Headers::Structured { state, policy } => {
+                {
+                    let ($name, $role) = (state, Role::State);
+                    $body
+                }
+                {
+                    let ($name, $role) = (policy, Role::Policy);
+                    $body
+                }
+            }
+            Headers::UsedOfLimit(name) => {
+                let ($name, $role) = (name, Role::Value(0));
+                $body
+            }
+            Headers::Wait(names, format) => {
+                let mut i = 0;
+                while i < names.len() {
+                    let ($name, $role) = (names[i], Role::Wait(format));
+                    $body
+                    i += 1;
+                }
+            }
+            Headers::Verdict(names) => {
+                let mut i = 0;
+                while i < names.len() {
+                    let ($name, $role) = (names[i], Role::Verdict);
+                    $body
+                    i += 1;
+                }
+            }
+        }
+    };
+}
+
+const fn entry_count() -> usize {
+    let mut count = CLOCK.len();
+    let mut f = 0;
+    while f < FAMILIES.len() {
+        if let Headers::Window { resets, .. } = FAMILIES[f].headers {
+            assert!(resets.len() <= MAX_RESETS, "too many reset headers");
+        }
+        for_each_header!(FAMILIES[f].headers, |_name, _role| {
+            count += 1;
+        });
+        f += 1;
+    }
+    count
+}
+
+const ENTRY_COUNT: usize = entry_count();
+
+const ENTRIES: [Entry; ENTRY_COUNT] = {
+    let placeholder = Entry {
+        name: "",
+        slot: Slot::Date,
+    };
+    let mut entries = [placeholder; ENTRY_COUNT];
+    let mut n = 0;
+    while n < CLOCK.len() {
+        entries[n] = Entry {
+            name: CLOCK[n].0,
+            slot: CLOCK[n].1,
+        };
+        n += 1;
+    }
+    let mut f = 0;
+    while f < FAMILIES.len() {
+        for_each_header!(FAMILIES[f].headers, |name, role| {
+            entries[n] = Entry {
+                name,
+                slot: Slot::Family {
+                    family: f as u8,
+                    role,
+                },
+            };
+            n += 1;
+        });
+        f += 1;
+    }
+    entries
+};
+
+/// The longest header name known.
+const LONGEST: usize = {
+    let mut longest = 0;
+    let mut i = 0;
+    while i < ENTRY_COUNT {
+        if ENTRIES[i].name.len() > longest {
+            longest = ENTRIES[i].name.len();
+        }
+        i += 1;
+    }
+    longest
+};
+
+/// The most names of one length.
+const WIDEST: usize = {
+    let mut widest = 0;
+    let mut i = 0;
+    while i < ENTRY_COUNT {
+        let mut same = 0;
+        let mut j = 0;
+        while j < ENTRY_COUNT {
+            if ENTRIES[j].name.len() == ENTRIES[i].name.len() {
+                same += 1;
+            }
+            j += 1;
+        }
+        if same > widest {
+            widest = same;
+        }
+        i += 1;
+    }
+    widest
+};
+
+/// The names of each length, as indices into [`ENTRIES`] plus one (0 ends
+/// a bucket): a name is compared only with the few of its size.
+const BY_LENGTH: [[u8; WIDEST]; LONGEST + 1] = {
+    assert!(ENTRY_COUNT < u8::MAX as usize);
+    let mut buckets = [[0u8; WIDEST]; LONGEST + 1];
+    let mut i = 0;
+    while i < ENTRY_COUNT {
+        let bucket = &mut buckets[ENTRIES[i].name.len()];
+        let mut at = 0;
+        while bucket[at] != 0 {
+            at += 1;
+        }
+        bucket[at] = i as u8 + 1;
+        i += 1;
+    }
+    buckets
+};
+
+/// What a header holds, by its lower-case name (as `http` stores it);
+/// `None` for the headers the hints do not read.
+pub(crate) fn slot(name: &str) -> Option<Slot> {
+    BY_LENGTH
+        .get(name.len())?
+        .iter()
+        .take_while(|&&index| index != 0)
+        .map(|&index| &ENTRIES[usize::from(index) - 1])
+        .find(|entry| entry.name == name)
+        .map(|entry| entry.slot)
+}
+
+/// Whether a header (lower-case name) may teach the quota layer a window
+/// or a wait: the rows of [`FAMILIES`] marked so.
+pub(crate) fn teaches_quota(name: &str) -> bool {
+    match slot(name) {
+        Some(Slot::Family { family, .. }) => FAMILIES[usize::from(family)].teaches_quota,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(headers: Headers) -> Vec<(&'static str, Role)> {
+        let mut out = Vec::new();
+        for_each_header!(headers, |name, role| {
+            out.push((name, role));
+        });
+        out
+    }
+
+    /// The docs' header-family table, as [`FAMILIES`] says it.
+    fn docs_table() -> String {
+        let code = |names: &[&str]| {
+            names
+                .iter()
+                .map(|name| format!("`{name}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut table = String::from(
+            "| headers | source | example | gives | teaches the quota |\n|---|---|---|---|---|\n",
+        );
+        for family in FAMILIES {
+            let all: Vec<&str> = names(family.headers).iter().map(|(n, _)| *n).collect();
+            let gives = match family.headers {
+                Headers::Window { name: None, .. } => "one window, unnamed".to_owned(),
+                Headers::Window {
+                    name: Some(name), ..
+                } => format!("one window, `{name}`"),
+                Headers::Structured { .. } => {
+                    "one window per policy, named (`q`, `w`, `r`, `t`); older: one, unnamed"
+                        .to_owned()
+                }
+                Headers::UsedOfLimit(_) => "one window, unnamed, no reset".to_owned(),
+                Headers::Wait(..) => "an explicit wait".to_owned(),
+                Headers::Verdict(_) => "the server's verdict".to_owned(),
+            };
+            let teaches = if family.teaches_quota { "yes" } else { "no" };
+            table += &format!(
+                "| {} | {} | {} | {gives} | {teaches} |\n",
+                code(&all),
+                family.source,
+                family.example
+            );
+        }
+        table
+    }
+
+    /// The module docs' table is this table: edit the rows, then paste
+    /// what this test prints.
+    #[test]
+    fn the_docs_table_is_this_table() {
+        let docs: String = include_str!("mod.rs")
+            .lines()
+            .filter_map(|line| line.strip_prefix("//! "))
+            .filter(|line| line.starts_with('|'))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let expected = docs_table();
+        assert_eq!(
+            docs,
+            expected,
+            "src/hints/mod.rs's table should read:\n{}",
+            expected
+                .lines()
+                .map(|line| format!("//! {line}\n"))
+                .collect::<String>()
+        );
+    }
+
+    /// Every name once, in lower case, found by `slot` as the table says.
+    #[test]
+    fn every_name_is_found_once() {
+        let mut seen = std::collections::HashSet::new();
+        for entry in &ENTRIES {
+            assert!(seen.insert(entry.name), "{} twice", entry.name);
+            assert_eq!(entry.name, entry.name.to_ascii_lowercase());
+            assert_eq!(slot(entry.name), Some(entry.slot), "{}", entry.name);
+        }
+        for (f, family) in FAMILIES.iter().enumerate() {
+            for (name, role) in names(family.headers) {
+                let family = f as u8;
+                assert_eq!(slot(name), Some(Slot::Family { family, role }));
+            }
+        }
+        for name in [
+            "",
+            "content-type",
+            "x-ratelimit",
+            "ratelimit-limits",
+            "Date",
+        ] {
+            assert_eq!(slot(name), None, "{name}");
+        }
+        assert_eq!(slot(&"x".repeat(10_000)), None);
+    }
+
+    #[test]
+    fn what_teaches_the_quota() {
+        for name in [
+            "x-ratelimit-remaining",
+            "ratelimit",
+            "retry-after",
+            "x-ms-retry-after-ms",
+            "anthropic-ratelimit-output-tokens-reset",
+            "x-shopify-shop-api-call-limit",
+            "grpc-retry-pushback-ms",
+        ] {
+            assert!(teaches_quota(name), "{name}");
+        }
+        for name in [
+            "date",
+            "age",
+            "x-should-retry",
+            "content-type",
+            "x-ratelimit-used",
+        ] {
+            assert!(!teaches_quota(name), "{name}");
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! [`PeekBody`]: the body of a response that passed the peek layer.
+
+use bytes::{Buf, Bytes};
+use http::HeaderMap;
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+pin_project! {
+    /// The body of a response that passed [`SuccessPeekLayer`](super::SuccessPeekLayer): the inner
+    /// body untouched, or the bytes peeked and then the rest, unchanged.
+    pub struct PeekBody<B: Body> {
+        #[pin]
+        inner: Inner<B>,
+    }
+}
+
+impl<B: Body> fmt::Debug for PeekBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PeekBody").finish_non_exhaustive()
+    }
+}
+
+pin_project! {
+    #[project = InnerProj]
+    enum Inner<B: Body> {
+        Untouched { #[pin] body: B },
+        Peeked {
+            prefix: Option<Bytes>,
+            error: Option<B::Error>,
+            rest: Option<Pin<Box<B>>>,
+            trailers: Option<HeaderMap>,
+        },
+    }
+}
+
+impl<B: Body> Body for PeekBody<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let to_bytes =
+            |frame: Frame<B::Data>| frame.map_data(|mut d| d.copy_to_bytes(d.remaining()));
+        match self.project().inner.project() {
+            InnerProj::Untouched { body } => {
+                body.poll_frame(cx).map(|f| f.map(|f| f.map(to_bytes)))
+            }
+            InnerProj::Peeked {
+                prefix,
+                error,
+                rest,
+                trailers,
+            } => {
+                if let Some(prefix) = prefix.take() {
+                    return Poll::Ready(Some(Ok(Frame::data(prefix))));
+                }
+                if let Some(error) = error.take() {
+                    return Poll::Ready(Some(Err(error)));
+                }
+                if let Some(body) = rest {
+                    return body
+                        .as_mut()
+                        .poll_frame(cx)
+                        .map(|f| f.map(|f| f.map(to_bytes)));
+                }
+                Poll::Ready(
+                    trailers
+                        .take()
+                        .map(|trailers| Ok(Frame::trailers(trailers))),
+                )
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.inner {
+            Inner::Untouched { body } => body.is_end_stream(),
+            Inner::Peeked {
+                prefix,
+                error,
+                rest,
+                trailers,
+            } => {
+                prefix.is_none()
+                    && error.is_none()
+                    && trailers.is_none()
+                    && rest.as_ref().is_none_or(|body| body.is_end_stream())
+            }
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.inner {
+            Inner::Untouched { body } => body.size_hint(),
+            Inner::Peeked { prefix, rest, .. } => {
+                let peeked = prefix.as_ref().map_or(0, |p| p.len() as u64);
+                let mut hint = rest
+                    .as_ref()
+                    .map_or_else(|| SizeHint::with_exact(0), |b| b.size_hint());
+                hint.set_lower(hint.lower() + peeked);
+                if let Some(upper) = hint.upper() {
+                    hint.set_upper(upper + peeked);
+                }
+                hint
+            }
+        }
+    }
+}
+
+impl<B: Body> PeekBody<B> {
+    /// The inner body, untouched (a response that was not peeked at).
+    pub(super) fn untouched(body: B) -> Self {
+        PeekBody {
+            inner: Inner::Untouched { body },
+        }
+    }
+
+    /// The bytes peeked, then what the peek ended on (an error), then the
+    /// rest of the body (when the peek stopped before its end), then its
+    /// trailers.
+    pub(super) fn peeked(
+        prefix: Option<Bytes>,
+        error: Option<B::Error>,
+        rest: Option<Pin<Box<B>>>,
+        trailers: Option<HeaderMap>,
+    ) -> Self {
+        PeekBody {
+            inner: Inner::Peeked {
+                prefix,
+                error,
+                rest,
+                trailers,
+            },
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! [`FailureInSuccess`]: what tells a failure in disguise, and the
+//! built-in detectors.
+
+use crate::parse::DialectInput;
+use serde_json::Value;
+
+/// Says whether a 2xx body is really a failure. Detectors are strict (a
+/// success that merely mentions an error must pass); the body a detector
+/// flags is then read by the [`ErrorParser`](crate::parse::ErrorParser)'s dialects like any failure.
+pub trait FailureInSuccess: Send + Sync + 'static {
+    /// True when this success is a failure in disguise.
+    fn is_failure(&self, input: &DialectInput<'_>) -> bool;
+}
+
+/// `{"ok": false, "error": "..."}`, as Slack's Web API answers with 200.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OkFalse;
+
+impl FailureInSuccess for OkFalse {
+    fn is_failure(&self, input: &DialectInput<'_>) -> bool {
+        input
+            .json()
+            .and_then(|json| json.get("ok"))
+            .is_some_and(|ok| ok == &Value::Bool(false))
+    }
+}
+
+/// A GraphQL response with `errors` and no `data` (null or absent): the
+/// request failed as a whole (a partial result, with `data`, is a success).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GraphQlErrors;
+
+impl FailureInSuccess for GraphQlErrors {
+    fn is_failure(&self, input: &DialectInput<'_>) -> bool {
+        let Some(object) = input.json().and_then(Value::as_object) else {
+            return false;
+        };
+        let has_errors = object
+            .get("errors")
+            .and_then(Value::as_array)
+            .is_some_and(|errors| !errors.is_empty());
+        has_errors && object.get("data").is_none_or(Value::is_null)
+    }
+}
+
+/// An XML document whose root element is `<Error>`, as S3 sends under 200
+/// when a copy or a multipart completion fails after the response started.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct XmlErrorRoot;
+
+impl FailureInSuccess for XmlErrorRoot {
+    fn is_failure(&self, input: &DialectInput<'_>) -> bool {
+        let Ok(text) = std::str::from_utf8(input.body()) else {
+            return false;
+        };
+        let mut rest = text.trim_start_matches('\u{feff}').trim_start();
+        // Skip the declaration, comments and processing instructions.
+        while let Some(after) = rest
+            .strip_prefix("<?")
+            .or_else(|| rest.strip_prefix("<!--"))
+        {
+            let Some(end) = after.find('>') else {
+                return false;
+            };
+            rest = after[end + 1..].trim_start();
+        }
+        rest.strip_prefix("<Error")
+            .is_some_and(|after| after.starts_with(['>', ' ', '\n', '\r', '\t']))
+    }
+}

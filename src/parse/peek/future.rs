@@ -1,0 +1,217 @@
+//! [`PeekFuture`]: waits for the response, and for a success worth
+//! peeking at reads its body up to the cap.
+
+use super::layer::PeekConfig;
+use super::PeekBody;
+use crate::classify::{Classification, Failure};
+use crate::error::BoxError;
+use crate::parse::DialectInput;
+use crate::redact::RequestContext;
+use crate::{Error, ErrorKind};
+use bytes::{Buf, Bytes};
+use http::response::Parts;
+use http::{HeaderMap, Response};
+use http_body::Body;
+use pin_project_lite::pin_project;
+use serde_json::Value;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use tokio::time::Sleep;
+
+pin_project! {
+    /// The response future of [`SuccessPeek`](super::SuccessPeek).
+    pub struct PeekFuture<F, B> {
+        #[pin]
+        state: PeekState<F, B>,
+        config: Arc<PeekConfig>,
+        context: Option<RequestContext>,
+    }
+}
+
+impl<F, B> PeekFuture<F, B> {
+    pub(super) fn new(future: F, config: Arc<PeekConfig>, context: RequestContext) -> Self {
+        PeekFuture {
+            state: PeekState::Calling { future },
+            config,
+            context: Some(context),
+        }
+    }
+}
+
+impl<F, B> fmt::Debug for PeekFuture<F, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PeekFuture").finish_non_exhaustive()
+    }
+}
+
+pin_project! {
+    #[project = PeekStateProj]
+    enum PeekState<F, B> {
+        Calling { #[pin] future: F },
+        // Boxed and taken when done: only peeked responses pay for it.
+        Peeking { peek: Option<Box<Peek<B>>> },
+        Done,
+    }
+}
+
+struct Peek<B> {
+    parts: Parts,
+    body: Pin<Box<B>>,
+    buffer: Vec<u8>,
+    trailers: Option<HeaderMap>,
+    timer: Pin<Box<Sleep>>,
+}
+
+/// How a peek ended.
+struct Ended<E> {
+    /// The body was read to its end.
+    whole: bool,
+    /// The body failed.
+    error: Option<E>,
+}
+
+impl<F, B, E> Future for PeekFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    E: Into<BoxError>,
+    B: Body,
+{
+    type Output = Result<Response<PeekBody<B>>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                PeekStateProj::Calling { future } => {
+                    let response = match ready!(future.poll(cx)) {
+                        Ok(response) => response,
+                        Err(error) => {
+                            this.state.set(PeekState::Done);
+                            return Poll::Ready(Err(Error::from_inner(error, this.context.take())));
+                        }
+                    };
+                    if !this.config.wants(&response) {
+                        this.state.set(PeekState::Done);
+                        return Poll::Ready(Ok(response.map(PeekBody::untouched)));
+                    }
+                    let peek = Peek::new(response, this.config);
+                    this.state.set(PeekState::Peeking {
+                        peek: Some(Box::new(peek)),
+                    });
+                }
+                PeekStateProj::Peeking { peek: slot } => {
+                    let peek = slot.as_mut().expect("the peek is taken once, when it ends");
+                    let ended = ready!(peek.read(this.config.max_bytes, cx));
+                    let peek = slot.take().expect("the peek is taken once, when it ends");
+                    this.state.set(PeekState::Done);
+                    return Poll::Ready(peek.judge(ended, this.config, this.context));
+                }
+                PeekStateProj::Done => panic!("PeekFuture polled after completion"),
+            }
+        }
+    }
+}
+
+impl<B: Body> Peek<B> {
+    fn new(response: Response<B>, config: &PeekConfig) -> Self {
+        let (parts, body) = response.into_parts();
+        Peek {
+            parts,
+            body: Box::pin(body),
+            buffer: Vec::new(),
+            trailers: None,
+            timer: Box::pin(tokio::time::sleep(config.timeout)),
+        }
+    }
+
+    /// Reads until the end, the cap, a stall or an error.
+    fn read(&mut self, max: usize, cx: &mut Context<'_>) -> Poll<Ended<B::Error>> {
+        loop {
+            let frame = match self.body.as_mut().poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => frame,
+                Poll::Ready(Some(Err(error))) => {
+                    let error = Some(error);
+                    return Poll::Ready(Ended {
+                        whole: false,
+                        error,
+                    });
+                }
+                Poll::Ready(None) => {
+                    return Poll::Ready(Ended {
+                        whole: true,
+                        error: None,
+                    })
+                }
+                Poll::Pending => {
+                    ready!(self.timer.as_mut().poll(cx));
+                    return Poll::Ready(Ended {
+                        whole: false,
+                        error: None,
+                    });
+                }
+            };
+            match frame.into_data() {
+                Ok(mut data) => {
+                    while data.has_remaining() {
+                        let chunk = data.chunk();
+                        self.buffer.extend_from_slice(chunk);
+                        let n = chunk.len();
+                        data.advance(n);
+                    }
+                    if self.buffer.len() > max {
+                        return Poll::Ready(Ended {
+                            whole: false,
+                            error: None,
+                        });
+                    }
+                }
+                Err(frame) => {
+                    if let Ok(trailers) = frame.into_trailers() {
+                        self.trailers = Some(trailers);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A failure in disguise becomes a typed error; anything else is given
+    /// back with its bytes unchanged.
+    // The crate's `Error` is what the layer returns, large or not.
+    #[allow(clippy::result_large_err)]
+    fn judge(
+        self: Box<Self>,
+        ended: Ended<B::Error>,
+        config: &PeekConfig,
+        context: &mut Option<RequestContext>,
+    ) -> Result<Response<PeekBody<B>>, Error> {
+        let Peek {
+            parts,
+            body,
+            buffer,
+            trailers,
+            ..
+        } = *self;
+        if ended.whole {
+            let json: Option<Value> = serde_json::from_slice(&buffer).ok();
+            let input = DialectInput::new(parts.status, &parts.headers, &buffer, json.as_ref());
+            if config.detectors.iter().any(|d| d.is_failure(&input)) {
+                let verdict =
+                    Classification::Failure(Failure::new(ErrorKind::Other).with_retryable(false));
+                let mut error =
+                    config
+                        .parser
+                        .parse_classified(parts.status, &parts.headers, &buffer, verdict);
+                error.set_request(context.take());
+                crate::observe::api_error(&error);
+                return Err(Error::Api(error));
+            }
+        }
+        let prefix = (!buffer.is_empty()).then(|| Bytes::from(buffer));
+        let rest = (!ended.whole).then_some(body);
+        let body = PeekBody::peeked(prefix, ended.error, rest, trailers);
+        Ok(Response::from_parts(parts, body))
+    }
+}

@@ -1,0 +1,178 @@
+//! [`SuccessPeekLayer`] and its configuration.
+
+use super::{FailureInSuccess, GraphQlErrors, OkFalse, SuccessPeek, XmlErrorRoot};
+use crate::parse::{ErrorParser, DEFAULT_BODY_TIMEOUT};
+use http::Response;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use tower::Layer;
+/// Peeks at successes for failures in disguise (issue: a 200 whose body
+/// says it failed). Place it directly above the
+/// [`ErrorBodyParseLayer`](crate::ErrorBodyParseLayer):
+/// `RetryLayer -> SuccessPeekLayer -> ErrorBodyParseLayer -> ...`.
+///
+/// Only a 2xx response whose `Content-Type` is one of the chosen ones
+/// (JSON and XML by default) and whose `Content-Length`, if any, is within
+/// the cap (16 KiB by default) is peeked: its body is read up to the cap,
+/// for at most 10 s. When a detector ([`OkFalse`], [`GraphQlErrors`],
+/// [`XmlErrorRoot`], or yours) flags it, it becomes `Err(Error::Api(..))`,
+/// kind [`ErrorKind::Other`](crate::ErrorKind::Other) adjusted by its [`BodyVerdict`](crate::parse::BodyVerdict)
+/// (GraphQL's `RATE_LIMITED` and S3's `SlowDown` are retryable rate
+/// limits); otherwise the response is given back with its bytes unchanged
+/// (a body that outgrew the cap, stalled or failed is given back as it
+/// was, its error included). Every other response passes untouched.
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Request, Response};
+/// use http_body_util::{BodyExt, Full};
+/// use tower::{service_fn, ServiceBuilder, ServiceExt};
+/// use tower_api_errors::parse::SuccessPeekLayer;
+/// use tower_api_errors::{Error, ErrorBodyParseLayer, ErrorKind};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let upstream = service_fn(|req: Request<()>| async move {
+///     let body: &'static [u8] = match req.uri().path() {
+///         "/ok" => br#"{"ok": true, "channel": "C123"}"#,
+///         _ => br#"{"ok": false, "error": "ratelimited"}"#,
+///     };
+///     let response = Response::builder().header("content-type", "application/json");
+///     Ok::<_, std::convert::Infallible>(response.body(Full::new(Bytes::from_static(body))).unwrap())
+/// });
+/// let client = ServiceBuilder::new()
+///     .layer(SuccessPeekLayer::new())
+///     .layer(ErrorBodyParseLayer::new())
+///     .service(upstream);
+///
+/// let ok = client.clone().oneshot(Request::get("/ok").body(()).unwrap()).await.unwrap();
+/// assert_eq!(ok.into_body().collect().await.unwrap().to_bytes(), r#"{"ok": true, "channel": "C123"}"#);
+///
+/// let Err(Error::Api(error)) = client.oneshot(Request::get("/post").body(()).unwrap()).await else { panic!() };
+/// assert_eq!(error.code(), Some("ratelimited"));
+/// assert_eq!(error.kind(), ErrorKind::RateLimited);
+/// assert!(error.is_retryable());
+/// # }
+/// ```
+///
+/// # Clone
+/// Cheap: the configuration is shared behind an `Arc`.
+#[derive(Clone)]
+pub struct SuccessPeekLayer {
+    config: Arc<PeekConfig>,
+}
+
+pub(super) struct PeekConfig {
+    content_types: Vec<String>,
+    pub(super) max_bytes: usize,
+    pub(super) timeout: Duration,
+    pub(super) detectors: Vec<Arc<dyn FailureInSuccess>>,
+    pub(super) parser: ErrorParser,
+}
+
+/// The default cap on a peeked success body.
+pub const DEFAULT_MAX_PEEK: usize = 16 * 1024;
+
+impl Default for SuccessPeekLayer {
+    fn default() -> Self {
+        SuccessPeekLayer {
+            config: Arc::new(PeekConfig {
+                content_types: [
+                    "application/json",
+                    "application/graphql-response+json",
+                    "application/xml",
+                    "text/xml",
+                ]
+                .map(String::from)
+                .to_vec(),
+                max_bytes: DEFAULT_MAX_PEEK,
+                timeout: DEFAULT_BODY_TIMEOUT,
+                detectors: vec![
+                    Arc::new(OkFalse),
+                    Arc::new(GraphQlErrors),
+                    Arc::new(XmlErrorRoot),
+                ],
+                parser: ErrorParser::new(),
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for SuccessPeekLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SuccessPeekLayer")
+            .field("content_types", &self.config.content_types)
+            .field("max_bytes", &self.config.max_bytes)
+            .field("detectors", &self.config.detectors.len())
+            .finish()
+    }
+}
+
+impl SuccessPeekLayer {
+    /// JSON and XML successes up to 16 KiB, with the three built-in detectors.
+    pub fn new() -> Self {
+        SuccessPeekLayer::default()
+    }
+
+    fn edit(mut self, change: impl FnOnce(&mut PeekConfig)) -> Self {
+        let config = Arc::get_mut(&mut self.config).expect("a layer being built is not shared");
+        change(config);
+        self
+    }
+
+    /// Only these content types (essence, compared without case) are peeked.
+    pub fn content_types<I: IntoIterator<Item = T>, T: Into<String>>(self, types: I) -> Self {
+        let types = types.into_iter().map(Into::into).collect();
+        self.edit(|config| config.content_types = types)
+    }
+
+    /// The most bytes peeked; a longer body is given back unread.
+    pub fn max_bytes(self, max: usize) -> Self {
+        self.edit(|config| config.max_bytes = max)
+    }
+
+    /// Adds a detector, tried after those already there.
+    pub fn detector(self, detector: impl FailureInSuccess) -> Self {
+        self.edit(|config| config.detectors.push(Arc::new(detector)))
+    }
+
+    /// The parser that reads a flagged body (yours, with your dialects).
+    pub fn parser(self, parser: ErrorParser) -> Self {
+        self.edit(|config| config.parser = parser)
+    }
+}
+
+impl<S> Layer<S> for SuccessPeekLayer {
+    type Service = SuccessPeek<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SuccessPeek::new(inner, self.config.clone())
+    }
+}
+
+impl PeekConfig {
+    /// Whether a response is worth peeking at.
+    pub(super) fn wants<B>(&self, response: &Response<B>) -> bool {
+        if !response.status().is_success() {
+            return false;
+        }
+        let headers = response.headers();
+        let Some(essence) = headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+        else {
+            return false;
+        };
+        let essence = essence.trim();
+        let small = headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok()?.parse::<u64>().ok())
+            .is_none_or(|length| length <= self.max_bytes as u64);
+        small
+            && self
+                .content_types
+                .iter()
+                .any(|wanted| wanted.eq_ignore_ascii_case(essence))
+    }
+}

@@ -1,0 +1,56 @@
+//! [`SuccessPeek`].
+
+use super::layer::PeekConfig;
+use super::{PeekBody, PeekFuture};
+use crate::error::BoxError;
+use crate::redact::RequestContext;
+use crate::Error;
+use http::{Request, Response};
+use http_body::Body;
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tower::Service;
+
+/// The service of [`SuccessPeekLayer`](super::SuccessPeekLayer).
+#[derive(Clone)]
+pub struct SuccessPeek<S> {
+    inner: S,
+    config: Arc<PeekConfig>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for SuccessPeek<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SuccessPeek")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SuccessPeek<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Error: Into<BoxError>,
+    ResBody: Body,
+{
+    type Response = Response<PeekBody<ResBody>>;
+    type Error = Error;
+    type Future = PeekFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner
+            .poll_ready(cx)
+            .map_err(|error| Error::from_inner(error, None))
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let context = RequestContext::new(request.method().clone(), request.uri().clone());
+        PeekFuture::new(self.inner.call(request), self.config.clone(), context)
+    }
+}
+
+impl<S> SuccessPeek<S> {
+    pub(super) fn new(inner: S, config: Arc<PeekConfig>) -> Self {
+        SuccessPeek { inner, config }
+    }
+}
