@@ -105,11 +105,19 @@ use tower::{Layer, Service, ServiceBuilder};
 /// Cheap: clones share the retry budget, the auth layer's credential and
 /// the quota layer's store.
 #[derive(Debug, Clone)]
-pub struct ApiErrorsLayer<A = Identity, Q = Identity, C = DefaultClassifier> {
+pub struct ApiErrorsLayer<
+    A = Identity,
+    Q = Identity,
+    C = DefaultClassifier,
+    Br = Identity,
+    H = Identity,
+> {
     retry: RetryPolicy,
     auth: A,
     quota: Q,
     parse: ErrorBodyParseLayer<C>,
+    breaker: Br,
+    hedge: H,
 }
 
 /// The service an [`ApiErrorsLayer`] `L` makes around `S`: for the default
@@ -126,6 +134,8 @@ impl ApiErrorsLayer {
             auth: Identity::new(),
             quota: Identity::new(),
             parse: ErrorBodyParseLayer::new(),
+            breaker: Identity::new(),
+            hedge: Identity::new(),
         }
     }
 }
@@ -136,7 +146,7 @@ impl Default for ApiErrorsLayer {
     }
 }
 
-impl<A, Q, C> ApiErrorsLayer<A, Q, C> {
+impl<A, Q, C, Br, H> ApiErrorsLayer<A, Q, C, Br, H> {
     /// The retry policy.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
@@ -144,43 +154,90 @@ impl<A, Q, C> ApiErrorsLayer<A, Q, C> {
     }
 
     /// The parse layer (dialects, body cap and timeout, classifier).
-    pub fn parse<C2>(self, parse: ErrorBodyParseLayer<C2>) -> ApiErrorsLayer<A, Q, C2> {
+    pub fn parse<C2>(self, parse: ErrorBodyParseLayer<C2>) -> ApiErrorsLayer<A, Q, C2, Br, H> {
         ApiErrorsLayer {
             retry: self.retry,
             auth: self.auth,
             quota: self.quota,
             parse,
+            breaker: self.breaker,
+            hedge: self.hedge,
         }
     }
 
     /// The classifier the parse layer (and so the retry layer above it,
     /// which reads the typed errors) uses.
-    pub fn classifier<C2: Classify + Clone>(self, classifier: C2) -> ApiErrorsLayer<A, Q, C2> {
+    pub fn classifier<C2: Classify + Clone>(
+        self,
+        classifier: C2,
+    ) -> ApiErrorsLayer<A, Q, C2, Br, H> {
         ApiErrorsLayer {
             retry: self.retry,
             auth: self.auth,
             quota: self.quota,
             parse: self.parse.classifier(classifier),
+            breaker: self.breaker,
+            hedge: self.hedge,
         }
     }
 
     /// Adds an [`AuthLayer`], inside the retry layer.
-    pub fn auth(self, auth: AuthLayer) -> ApiErrorsLayer<AuthLayer, Q, C> {
+    pub fn auth(self, auth: AuthLayer) -> ApiErrorsLayer<AuthLayer, Q, C, Br, H> {
         ApiErrorsLayer {
             retry: self.retry,
             auth,
             quota: self.quota,
             parse: self.parse,
+            breaker: self.breaker,
+            hedge: self.hedge,
         }
     }
 
     /// Adds a [`QuotaLayer`], inside the auth layer.
-    pub fn quota(self, quota: QuotaLayer) -> ApiErrorsLayer<A, QuotaLayer, C> {
+    pub fn quota(self, quota: QuotaLayer) -> ApiErrorsLayer<A, QuotaLayer, C, Br, H> {
         ApiErrorsLayer {
             retry: self.retry,
             auth: self.auth,
             quota,
             parse: self.parse,
+            breaker: self.breaker,
+            hedge: self.hedge,
+        }
+    }
+
+    /// Adds a [`CircuitBreakerLayer`](crate::breaker::CircuitBreakerLayer),
+    /// inside the retry layer and outside the auth layer: it sees each
+    /// attempt's outcome, and a call it refuses is never sent (the retry
+    /// layer waits the refusal out like a hint when it fits its limits).
+    pub fn breaker(
+        self,
+        breaker: crate::breaker::CircuitBreakerLayer,
+    ) -> ApiErrorsLayer<A, Q, C, crate::breaker::CircuitBreakerLayer, H> {
+        ApiErrorsLayer {
+            retry: self.retry,
+            auth: self.auth,
+            quota: self.quota,
+            parse: self.parse,
+            breaker,
+            hedge: self.hedge,
+        }
+    }
+
+    /// Adds a [`HedgeLayer`](crate::hedge::HedgeLayer), outside the retry
+    /// layer (a call is hedged or retried, not both). Give it a clone of
+    /// the retry policy's budget to share one. The client then takes
+    /// `ReplayBody<ReplayBody<B>>` bodies.
+    pub fn hedge(
+        self,
+        hedge: crate::hedge::HedgeLayer,
+    ) -> ApiErrorsLayer<A, Q, C, Br, crate::hedge::HedgeLayer> {
+        ApiErrorsLayer {
+            retry: self.retry,
+            auth: self.auth,
+            quota: self.quota,
+            parse: self.parse,
+            breaker: self.breaker,
+            hedge,
         }
     }
 
@@ -197,14 +254,16 @@ impl<A, Q, C> ApiErrorsLayer<A, Q, C> {
     }
 }
 
-impl<S, A, Q, C> Layer<S> for ApiErrorsLayer<A, Q, C>
+impl<S, A, Q, C, Br, H> Layer<S> for ApiErrorsLayer<A, Q, C, Br, H>
 where
     Q: Layer<ErrorBodyParse<S, C>>,
     A: Layer<Q::Service>,
-    A::Service: CloneForRetry,
+    Br: Layer<A::Service>,
+    Br::Service: CloneForRetry,
+    H: Layer<Retry<Br::Service>>,
     C: Classify + Clone + Send + Sync + 'static,
 {
-    type Service = Retry<A::Service>;
+    type Service = H::Service;
 
     /// The layers, stacked as `ServiceBuilder` would stack them; the retry
     /// policy takes the parse layer's classifier, so that both agree on
@@ -216,7 +275,9 @@ where
             policy = policy.classifier(self.parse.classifier_ref().clone());
         }
         ServiceBuilder::new()
+            .layer(&self.hedge)
             .layer(RetryLayer::new(policy))
+            .layer(&self.breaker)
             .layer(&self.auth)
             .layer(&self.quota)
             .layer(&self.parse)
@@ -237,20 +298,24 @@ pub trait ReplayClient<B>: Service<Request<ReplayBody<B>>> {}
 
 impl<S, B> ReplayClient<B> for S where S: Service<Request<ReplayBody<B>>> {}
 
+/// A `ServiceBuilder` with an [`ApiErrorsLayer`] added.
+pub type WithApiErrors<L, A, Q, C, Br, H> =
+    ServiceBuilder<Stack<ApiErrorsLayer<A, Q, C, Br, H>, L>>;
+
 /// [`ApiErrorsLayer`] as a `ServiceBuilder` method, in tower-http's style.
 pub trait ServiceBuilderExt<L>: sealed::Sealed {
     /// Adds the recommended stack ([`ApiErrorsLayer`]).
-    fn api_errors<A, Q, C>(
+    fn api_errors<A, Q, C, Br, H>(
         self,
-        layer: ApiErrorsLayer<A, Q, C>,
-    ) -> ServiceBuilder<Stack<ApiErrorsLayer<A, Q, C>, L>>;
+        layer: ApiErrorsLayer<A, Q, C, Br, H>,
+    ) -> WithApiErrors<L, A, Q, C, Br, H>;
 }
 
 impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
-    fn api_errors<A, Q, C>(
+    fn api_errors<A, Q, C, Br, H>(
         self,
-        layer: ApiErrorsLayer<A, Q, C>,
-    ) -> ServiceBuilder<Stack<ApiErrorsLayer<A, Q, C>, L>> {
+        layer: ApiErrorsLayer<A, Q, C, Br, H>,
+    ) -> WithApiErrors<L, A, Q, C, Br, H> {
         self.layer(layer)
     }
 }
@@ -258,4 +323,32 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
 mod sealed {
     pub trait Sealed {}
     impl<L> Sealed for tower::ServiceBuilder<L> {}
+}
+
+#[cfg(test)]
+mod resilience_wiring {
+    use super::*;
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use std::time::Duration;
+    use tower::ServiceExt;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_breaker_and_hedge_builder_methods_compose() {
+        let budget = crate::retry::RetryBudget::default();
+        let layer = ApiErrorsLayer::new()
+            .retry(RetryPolicy::default().budget(budget.clone()))
+            .breaker(crate::breaker::CircuitBreakerLayer::new())
+            .hedge(crate::hedge::HedgeLayer::fixed(Duration::from_millis(50)).budget(budget));
+        let client =
+            tower::service_fn(|_req: Request<ReplayBody<ReplayBody<Full<Bytes>>>>| async {
+                Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::new())))
+            });
+        let service = layer.layer(client);
+        let response = service
+            .oneshot(Request::new(Full::new(Bytes::new())))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
 }
