@@ -108,17 +108,16 @@
 //! # #[cfg(not(feature = "tower-http-07"))] fn main() {}
 //! ```
 
-mod classifier;
-mod combinators;
 mod future;
 mod layer;
 mod service;
 #[cfg(any(feature = "tower-http-06", feature = "tower-http-07"))]
 mod tower_http;
 
-pub use crate::classification::{Classification, Failure};
-pub use classifier::{Classify, DefaultClassifier};
-pub use combinators::{classify_fn, ClassifyExt, ClassifyFn, Refine, WithStatus};
+pub use crate::classification::{
+    classify_fn, Classification, Classify, ClassifyExt, ClassifyFn, DefaultClassifier, Failure,
+    Refine, WithStatus,
+};
 pub use future::ResponseFuture;
 pub use layer::StatusClassifierLayer;
 pub use service::StatusClassifier;

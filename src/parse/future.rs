@@ -3,7 +3,7 @@
 
 use super::layer::ParseConfig;
 use super::naming::Kept;
-use crate::classify::{Classification, Classify, DefaultClassifier};
+use crate::classification::{Classification, Classify, DefaultClassifier};
 use crate::error::BoxError;
 use crate::hints::ResponseHints;
 use crate::Error;

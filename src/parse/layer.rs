@@ -1,7 +1,7 @@
 //! [`ErrorBodyParseLayer`].
 
 use super::{Dialect, ErrorBodyParse, ErrorParser};
-use crate::classify::{Classify, DefaultClassifier};
+use crate::classification::{Classify, DefaultClassifier};
 use std::sync::Arc;
 use std::time::Duration;
 use tower::Layer;

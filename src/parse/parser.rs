@@ -7,7 +7,7 @@ use super::dialects::markup::without_markup;
 use super::dialects::BUILT_IN;
 use super::extract;
 use super::{BodyVerdict, Dialect, DialectInput, ErrorFields};
-use crate::classify::{Classification, DefaultClassifier, Failure};
+use crate::classification::{Classification, DefaultClassifier, Failure};
 use crate::error::ApiErrorParts;
 use crate::hints::ResponseHints;
 use crate::{ApiError, ErrorKind, FieldError};

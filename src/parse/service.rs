@@ -3,7 +3,7 @@
 use super::layer::ParseConfig;
 use super::naming::Kept;
 use super::{Dialect, ResponseFuture};
-use crate::classify::{Classify, DefaultClassifier};
+use crate::classification::{Classify, DefaultClassifier};
 use crate::error::BoxError;
 use crate::Error;
 use http::{Request, Response};

@@ -4,7 +4,7 @@
 use super::policy::{AttemptState, Decision, Outcome, RetryContext, RetryEvent, RetryOverride};
 use super::service::Shared;
 use super::{Policy, ReplayBody, RetryPolicy};
-use crate::classify::Classification;
+use crate::classification::Classification;
 use crate::context::CallContext;
 use crate::error::{AuthReport, BoxError};
 use crate::observe::{self, Failure, Span};

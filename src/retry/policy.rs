@@ -3,7 +3,7 @@
 
 use super::backoff::Backoff;
 use crate::budget::RetryBudget;
-use crate::classify::{Classification, Classify, DefaultClassifier};
+use crate::classification::{Classification, Classify, DefaultClassifier};
 use crate::error::AuthReport;
 use crate::hints::HintSource;
 use crate::observe::Observer;

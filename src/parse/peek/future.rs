@@ -3,7 +3,7 @@
 
 use super::layer::PeekConfig;
 use super::PeekBody;
-use crate::classify::{Classification, Failure};
+use crate::classification::{Classification, Failure};
 use crate::error::BoxError;
 use crate::parse::DialectInput;
 use crate::redact::RequestContext;

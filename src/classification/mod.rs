@@ -1,10 +1,18 @@
-//! [`Classification`] and [`Failure`]: the verdict on one response, as the
-//! classifier table gives it. Plain data below every layer (the gRPC status
-//! table gives one too); re-exported from [`classify`](crate::classify).
+//! The classifier table, below every layer: [`Classification`] and
+//! [`Failure`] (the verdict on one response), the [`Classify`] trait, the
+//! [`DefaultClassifier`] (the status table) and its combinators. The
+//! classify, parse and retry layers all classify with it; everything here is
+//! re-exported from [`classify`](crate::classify), where users find it.
 
 use crate::hints::RetryHint;
 use crate::ErrorKind;
 use std::fmt;
+
+mod classifier;
+mod combinators;
+
+pub use classifier::{Classify, DefaultClassifier};
+pub use combinators::{classify_fn, ClassifyExt, ClassifyFn, Refine, WithStatus};
 
 /// The verdict on one response: a success, or a failure of some kind.
 ///
