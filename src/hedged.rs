@@ -2,8 +2,6 @@
 //! Floor 2: the public contract between the hedge layer and the retry
 //! layer below it, importing neither.
 
-use http::{HeaderMap, Method};
-
 /// The extension on every attempt of a call the
 /// [`HedgeLayer`](crate::hedge::HedgeLayer) hedges: the first one and its
 /// hedge.
@@ -44,14 +42,4 @@ impl Hedged {
     pub fn is_hedge(&self) -> bool {
         self.attempt > 1
     }
-}
-
-/// Whether a request may be sent twice: `GET`, `HEAD`, `OPTIONS`, `TRACE`,
-/// `PUT`, `DELETE` (RFC 9110 §9.2.2), or one with an `Idempotency-Key`;
-/// the rule of [`retry::is_idempotent`](crate::retry::is_idempotent).
-pub(crate) fn is_idempotent(method: &Method, headers: &HeaderMap) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
-    ) || headers.contains_key("idempotency-key")
 }

@@ -221,6 +221,7 @@ pub mod grpc;
 pub mod hedge;
 mod hedged;
 pub mod hints;
+mod idempotency;
 mod kind;
 #[cfg(feature = "opentelemetry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]

@@ -10,25 +10,14 @@ use crate::observe::Observer;
 use crate::redact::RedactedUri;
 use crate::replay::DEFAULT_MAX_REPLAY;
 use crate::{Error, ErrorKind, StopReason};
-use http::{Extensions, HeaderMap, HeaderName, Method, StatusCode, Uri};
+use http::{Extensions, HeaderMap, Method, StatusCode, Uri};
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tower::retry::budget::Budget;
 use tower::util::rng::HasherRng;
 
-/// The header that makes any request safe to retry: the server dedupes by it.
-pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
-
-/// True for requests that may be sent twice: `GET`, `HEAD`, `OPTIONS`,
-/// `TRACE`, `PUT`, `DELETE` (RFC 9110 §9.2.2), or any request carrying an
-/// `Idempotency-Key` header.
-pub fn is_idempotent(method: &Method, headers: &HeaderMap) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
-    ) || headers.contains_key(IDEMPOTENCY_KEY)
-}
+pub use crate::idempotency::{is_idempotent, IDEMPOTENCY_KEY};
 
 /// The retry layer's decision: whether a failed attempt is retried, and
 /// after how long. [`RetryPolicy`] is the default; implement it for a
