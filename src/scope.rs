@@ -1,15 +1,80 @@
-//! Which requests share state that outlives a request (a breaker, learned
-//! latencies): the authority, optionally split by a partition of the
-//! request. Floor 1: used by the layers that keep per-scope state and
-//! import no layer.
+//! Scopes: which requests share state that outlives a request (a learned
+//! quota, a breaker, learned latencies): the authority, optionally split by
+//! a partition of the request, and the one documented hash that keeps
+//! partition values (API keys, tenants) out of keys, logs and errors.
+//! Floor 1: used by every layer that keeps per-scope state; imports no layer.
 
 use http::{Extensions, HeaderMap, Method, Request, Uri};
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hash};
 
-/// What a `partition` closure sees of a request (the
-/// [`CircuitBreakerLayer`](crate::breaker::CircuitBreakerLayer)'s, for
-/// one): method, URI, headers and extensions, borrowed.
+/// The one hash of scopes: 64-bit FNV-1a over `value`'s bytes.
+///
+/// Over explicit bytes, never a value's `Hash` output (which Rust does not
+/// promise stable across its versions or 32/64-bit targets): every build,
+/// Rust version and platform computes the same digest, so a fleet mid-deploy
+/// agrees on scope keys. It is a digest, not a secret: it keeps
+/// high-entropy values (API keys) unreadable, not low-entropy ones (a
+/// tenant id could be guessed back from it; such ids are not secrets
+/// either).
+///
+/// ```
+/// use tower_api_errors::quota::digest;
+/// assert_eq!(digest("sk-live-1"), digest(b"sk-live-1"));
+/// assert_ne!(digest("sk-live-1"), digest("sk-live-2"));
+/// // FNV-1a's published test vector: the same on every platform.
+/// assert_eq!(digest("a"), 0xaf63_dc4c_8601_ec8c);
+/// ```
+pub fn digest<T: AsRef<[u8]> + ?Sized>(value: &T) -> u64 {
+    let mut hasher = Fnv1a::default();
+    hasher.write_bytes(value.as_ref());
+    hasher.finish()
+}
+
+/// FNV-1a, 64 bits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv1a {
+    pub(crate) fn write_bytes(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 ^= u64::from(*byte);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    pub(crate) fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The digest of a scope, documented so that any implementation can
+/// compute it: FNV-1a 64 ([`digest`]) over the authority's bytes (`host`
+/// or `host:port`, as written, without user-info), then, when partitioned,
+/// one byte `0xff` (never part of an authority) and the partition digest's
+/// eight bytes, little-endian.
+pub(crate) fn authority_digest(authority: &[u8], partition: Option<u64>) -> u64 {
+    let mut hasher = Fnv1a::default();
+    hasher.write_bytes(authority);
+    if let Some(partition) = partition {
+        hasher.write_bytes(&[0xff]);
+        hasher.write_bytes(&partition.to_le_bytes());
+    }
+    hasher.finish()
+}
+
+/// The scope key of `request` with `partition` (already a [`digest`]).
+pub(crate) fn key(request: &ScopeRequest<'_>, partition: Option<u64>) -> u64 {
+    authority_digest(request.authority(), partition)
+}
+
+/// What a `partition` (or `cost`) closure sees of a request: method, URI,
+/// headers and extensions, borrowed. The quota layer names it
+/// [`QuotaRequest`](crate::quota::QuotaRequest).
 #[derive(Debug, Clone, Copy)]
 pub struct ScopeRequest<'a> {
     method: &'a Method,
@@ -76,53 +141,32 @@ impl<'a> ScopeRequest<'a> {
     }
 }
 
-/// A per-process key maker: a scope's authority and partition digest
-/// hashed with a key chosen at random for this map of scopes (the keys
-/// are never shown nor shared, so no stable hash is needed).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Scopes {
-    hasher: RandomState,
-}
-
-impl Scopes {
-    /// The key of `request` with `partition` (already a digest).
-    pub(crate) fn key(&self, request: &ScopeRequest<'_>, partition: Option<u64>) -> u64 {
-        self.hasher.hash_one((request.authority(), partition))
-    }
-}
-
-/// A partition value's digest, taken as soon as the closure returns, so
-/// no state ever holds the value (an API key, say).
-pub(crate) fn digest<K: Hash>(value: &K) -> u64 {
-    // A fixed key: the same value gives the same digest in every map.
-    std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
-        .hash_one(value)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn scopes_are_the_authority_without_userinfo_and_split_by_partition() {
-        let scopes = Scopes::default();
-        let key = |uri: &str, partition| {
+        let key_of = |uri: &str, partition| {
             let request = Request::get(uri).body(()).unwrap();
-            scopes.key(&ScopeRequest::new(&request), partition)
+            key(&ScopeRequest::new(&request), partition)
         };
-        let base = key("https://api.example.com/a", None);
-        assert_eq!(base, key("https://u:secret@api.example.com/b?x=1", None));
-        assert_eq!(base, key("https://api.example.com:/c", None));
-        assert_ne!(base, key("https://api.example.com:8443/a", None));
-        assert_ne!(base, key("https://api.example.com/a", Some(digest(&"k1"))));
+        let base = key_of("https://api.example.com/a", None);
+        assert_eq!(base, key_of("https://u:secret@api.example.com/b?x=1", None));
+        assert_eq!(base, key_of("https://api.example.com:/c", None));
+        assert_ne!(base, key_of("https://api.example.com:8443/a", None));
         assert_ne!(
-            key("https://api.example.com/a", Some(digest(&"k1"))),
-            key("https://api.example.com/a", Some(digest(&"k2")))
+            base,
+            key_of("https://api.example.com/a", Some(digest("k1")))
+        );
+        assert_ne!(
+            key_of("https://api.example.com/a", Some(digest("k1"))),
+            key_of("https://api.example.com/a", Some(digest("k2")))
         );
         let relative = Request::get("/x")
             .header("host", "api.example.com")
             .body(())
             .unwrap();
-        assert_eq!(base, scopes.key(&ScopeRequest::new(&relative), None));
+        assert_eq!(base, key(&ScopeRequest::new(&relative), None));
     }
 }

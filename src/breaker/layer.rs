@@ -2,10 +2,9 @@
 
 use super::state::{Circuits, Thresholds};
 use super::CircuitBreaker;
-use crate::scope::{digest, ScopeRequest, Scopes};
+use crate::scope::{digest, ScopeRequest};
 use crate::ErrorKind;
 use std::fmt;
-use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::Layer;
@@ -25,7 +24,6 @@ pub const DEFAULT_COUNTED: [ErrorKind; 5] = [
 #[derive(Clone)]
 pub(crate) struct Config {
     pub(crate) circuits: Arc<Circuits>,
-    pub(crate) scopes: Scopes,
     pub(crate) thresholds: Thresholds,
     /// Counted kinds, one bit per kind.
     pub(crate) counted: u32,
@@ -96,7 +94,7 @@ impl Config {
     pub(crate) fn partition<F, K>(&mut self, f: F)
     where
         F: Fn(&ScopeRequest<'_>) -> Option<K> + Send + Sync + 'static,
-        K: Hash,
+        K: AsRef<[u8]>,
     {
         // Hashed here, before anything keeps it.
         self.partition = Some(Arc::new(move |request| {
@@ -131,7 +129,6 @@ impl CircuitBreakerLayer {
     pub fn new() -> Self {
         let mut config = Config {
             circuits: Arc::default(),
-            scopes: Scopes::default(),
             thresholds: Thresholds {
                 failure_rate: 0.5,
                 minimum_calls: 10,
@@ -206,7 +203,7 @@ impl CircuitBreakerLayer {
     pub fn partition<F, K>(mut self, f: F) -> Self
     where
         F: Fn(&ScopeRequest<'_>) -> Option<K> + Send + Sync + 'static,
-        K: Hash,
+        K: AsRef<[u8]>,
     {
         self.config().partition(f);
         self

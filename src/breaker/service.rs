@@ -9,7 +9,6 @@ use crate::redact::RequestContext;
 use crate::scope::ScopeRequest;
 use crate::{CircuitOpen, Error, ErrorKind};
 use http::{Request, Response, Uri};
-use std::hash::Hash;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -96,7 +95,7 @@ impl<S> CircuitBreaker<S> {
     pub fn partition<F, K>(mut self, f: F) -> Self
     where
         F: Fn(&ScopeRequest<'_>) -> Option<K> + Send + Sync + 'static,
-        K: Hash,
+        K: AsRef<[u8]>,
     {
         self.config().partition(f);
         self
@@ -145,7 +144,7 @@ where
         let config = &self.config;
         let view = ScopeRequest::new(&request);
         let partition = config.partition.as_ref().and_then(|f| f(&view));
-        let key = config.scopes.key(&view, partition);
+        let key = crate::scope::key(&view, partition);
         let label = || label_of(&view);
         let now = Instant::now();
         let (tracked, admission, transition) =

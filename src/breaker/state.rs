@@ -171,7 +171,7 @@ impl Circuit {
     }
 }
 
-/// The keys are digests already (keyed at random per layer): the map
+/// The keys are digests already (the scope module's FNV-1a): the map
 /// uses them as they are instead of hashing them again.
 #[derive(Debug, Default)]
 struct KeyHasher(u64);

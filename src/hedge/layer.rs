@@ -19,7 +19,6 @@ pub(crate) struct Config {
     pub(crate) budget: Option<Arc<SharedBudget>>,
     pub(crate) max_replay: usize,
     pub(crate) scopes: Arc<Scopes>,
-    pub(crate) keys: crate::scope::Scopes,
     /// Where hedges sent, won and cancelled are reported.
     pub(crate) observer: crate::observe::Observer,
 }
@@ -47,7 +46,6 @@ impl Config {
             budget: Some(Arc::new(default_budget())),
             max_replay: DEFAULT_MAX_REPLAY,
             scopes: Arc::default(),
-            keys: crate::scope::Scopes::default(),
             observer: crate::observe::Observer::new(),
         }
     }

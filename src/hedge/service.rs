@@ -115,7 +115,7 @@ where
         let config = &self.config;
         let (mut parts, body) = request.into_parts();
         let started = Instant::now();
-        let key = config.keys.key(&ScopeRequest::from_parts(&parts), None);
+        let key = crate::scope::key(&ScopeRequest::from_parts(&parts), None);
         let call = Call::new(config.clone(), self.prototype.clone(), key, started);
         // Not idempotent, or no hedge for it now (too little learned, a
         // cooldown, no quota headroom): one attempt, unmarked, so that a

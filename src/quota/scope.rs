@@ -1,132 +1,24 @@
-//! Scopes: which requests share a learned quota, and the digest that keeps
-//! partition values (API keys, tenants) out of keys, logs and errors.
+//! Scopes of the quota layer: which requests share a learned quota. The
+//! view, the hash and the authority rule live in the shared scope module,
+//! one home for every layer that keeps per-scope state.
 
 use super::ScopeKey;
-use http::{Extensions, HeaderMap, Method, Request, Uri};
-
-/// The one hash of the quota layer: 64-bit FNV-1a over `value`'s bytes.
-///
-/// Over explicit bytes, never a value's `Hash` output (which Rust does not
-/// promise stable across its versions or 32/64-bit targets): every build,
-/// Rust version and platform computes the same digest, so a fleet mid-deploy
-/// agrees on scope keys. It is a digest, not a secret: it keeps
-/// high-entropy values (API keys) unreadable, not low-entropy ones (a
-/// tenant id could be guessed back from it; such ids are not secrets
-/// either).
-///
-/// ```
-/// use tower_api_errors::quota::digest;
-/// assert_eq!(digest("sk-live-1"), digest(b"sk-live-1"));
-/// assert_ne!(digest("sk-live-1"), digest("sk-live-2"));
-/// // FNV-1a's published test vector: the same on every platform.
-/// assert_eq!(digest("a"), 0xaf63_dc4c_8601_ec8c);
-/// ```
-pub fn digest<T: AsRef<[u8]> + ?Sized>(value: &T) -> u64 {
-    let mut hasher = Fnv1a::default();
-    hasher.write_bytes(value.as_ref());
-    hasher.finish()
-}
-
-/// FNV-1a, 64 bits.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Fnv1a(u64);
-
-impl Default for Fnv1a {
-    fn default() -> Self {
-        Fnv1a(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Fnv1a {
-    pub(crate) fn write_bytes(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 ^= u64::from(*byte);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    pub(crate) fn finish(&self) -> u64 {
-        self.0
-    }
-}
+pub use crate::scope::digest;
+#[cfg(test)]
+use crate::scope::Fnv1a;
+use crate::scope::{authority_digest, ScopeRequest};
+#[cfg(test)]
+use http::Request;
 
 /// What the [`partition`](super::QuotaLayer::partition) and
-/// [`cost`](super::QuotaLayer::cost) closures see of a request.
-#[derive(Debug, Clone, Copy)]
-pub struct QuotaRequest<'a> {
-    method: &'a Method,
-    uri: &'a Uri,
-    headers: &'a HeaderMap,
-    extensions: &'a Extensions,
-}
-
-impl<'a> QuotaRequest<'a> {
-    /// The view of `request`.
-    pub fn new<B>(request: &'a Request<B>) -> Self {
-        QuotaRequest {
-            method: request.method(),
-            uri: request.uri(),
-            headers: request.headers(),
-            extensions: request.extensions(),
-        }
-    }
-
-    /// The method.
-    pub fn method(&self) -> &'a Method {
-        self.method
-    }
-
-    /// The URI.
-    pub fn uri(&self) -> &'a Uri {
-        self.uri
-    }
-
-    /// The headers.
-    pub fn headers(&self) -> &'a HeaderMap {
-        self.headers
-    }
-
-    /// The extensions (a tenant a layer above put there, say).
-    pub fn extensions(&self) -> &'a Extensions {
-        self.extensions
-    }
-}
+/// [`cost`](super::QuotaLayer::cost) closures see of a request: the
+/// crate's one request view, under the quota layer's name.
+pub type QuotaRequest<'a> = ScopeRequest<'a>;
 
 /// The scope of a request: host and port (from the URI, else the `Host`
 /// header; never user-info) plus the partition digest.
 pub(crate) fn scope_of(request: &QuotaRequest<'_>, partition: Option<u64>) -> ScopeKey {
-    let authority = match request.uri.authority() {
-        // The authority as written is `host` or `host:port` once any
-        // user-info is cut off: hashed as it stands.
-        Some(authority) => host_and_port(authority.as_str()).as_bytes(),
-        None => request
-            .headers
-            .get(http::header::HOST)
-            .map_or(&[][..], |host| host.as_bytes()),
-    };
-    ScopeKey::from_u64(authority_digest(authority, partition))
-}
-
-/// The digest of a scope, documented so that any implementation can
-/// compute it: FNV-1a 64 ([`digest`]) over the authority's bytes (`host`
-/// or `host:port`, as written, without user-info), then, when partitioned,
-/// one byte `0xff` (never part of an authority) and the partition digest's
-/// eight bytes, little-endian.
-pub(crate) fn authority_digest(authority: &[u8], partition: Option<u64>) -> u64 {
-    let mut hasher = Fnv1a::default();
-    hasher.write_bytes(authority);
-    if let Some(partition) = partition {
-        hasher.write_bytes(&[0xff]);
-        hasher.write_bytes(&partition.to_le_bytes());
-    }
-    hasher.finish()
-}
-
-fn host_and_port(authority: &str) -> &str {
-    let after_userinfo = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    after_userinfo.strip_suffix(':').unwrap_or(after_userinfo)
+    ScopeKey::from_u64(authority_digest(request.authority(), partition))
 }
 
 #[cfg(test)]

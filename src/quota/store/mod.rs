@@ -30,7 +30,7 @@ impl ScopeKey {
     /// The scope of requests to `authority` (`host` or `host:port`) with
     /// an optional partition digest (see [`digest`](super::digest)).
     pub fn new(authority: &str, partition: Option<u64>) -> Self {
-        ScopeKey::from_u64(super::scope::authority_digest(
+        ScopeKey::from_u64(crate::scope::authority_digest(
             authority.as_bytes(),
             partition,
         ))

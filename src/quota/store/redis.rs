@@ -755,7 +755,7 @@ fn bootstrap(
 /// (process id, clock, a counter), hashed.
 fn member_name() -> u64 {
     static STORES: AtomicU32 = AtomicU32::new(0);
-    let mut hasher = crate::quota::scope::Fnv1a::default();
+    let mut hasher = crate::scope::Fnv1a::default();
     hasher.write_bytes(&std::process::id().to_le_bytes());
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
