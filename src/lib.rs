@@ -8,16 +8,20 @@
 //! client, a tonic `Channel`, or anything else.
 //!
 //! ```text
-//!             request ─────────────────────────────────────────────────────────────────────────►
-//! caller ─► RetryLayer ─► AuthLayer ─► QuotaLayer ─► ErrorBodyParseLayer ─► StatusClassifierLayer ─► inner Service
-//!             ◄───────────────────────────────────────────────────────────────────────── response
+//!            request ──────────────────────────────────────────────────────────────────────►
+//! caller ─► [Hedge] ─► Retry ─► [Breaker] ─► [Auth] ─► [Quota] ─► ErrorBodyParse ─► client
+//!            ◄────────────────────────────────────────────────────────────────────── response
 //! ```
 //!
-//! The [`AuthLayer`] sits inside the retry layer, so that every retry
-//! carries the current credential and its one re-send after a refresh
-//! costs no retry budget; and above everything that gates physical sends
-//! (a quota layer goes just below it), so that the re-send passes those
-//! gates too. See [`auth`].
+//! [`ApiErrorsLayer`] is this pipeline (the bracketed layers when you add
+//! them), built from the public layers and nothing else: the same layers
+//! stacked with `ServiceBuilder` behave the same. Why this order: every
+//! retry carries the current credential (auth inside retry); every
+//! physical send, the auth re-send included, passes the quota gate (quota
+//! inside auth); the breaker sees each attempt's outcome (inside retry) and
+//! a call it refuses is never sent; hedging and retrying are two strategies
+//! for one call (gRPC A6) and share one budget. See [`auth`], [`quota`],
+//! [`breaker`] and [`hedge`].
 //!
 //! - [`classify`]: [`StatusClassifierLayer`] stamps a
 //!   [`Classification`](classify::Classification) (kind, retryable, hint)
@@ -42,16 +46,21 @@
 //!   the contract between the layers: recorded once by the retry layer,
 //!   found by the layers below (the auth layer's re-send is rebuilt from
 //!   it); a layer used alone builds what it needs itself.
+//! - [`breaker`]: [`CircuitBreakerLayer`](breaker::CircuitBreakerLayer)
+//!   fails fast while an upstream is unwell (never for a rate limit), and
+//!   times its probe by the server's `Retry-After`.
+//! - [`hedge`]: [`HedgeLayer`](hedge::HedgeLayer) sends a second attempt of
+//!   a slow idempotent call, within the retry budget and the quota.
+//! - [`observe`]: the one observer (tracing and OpenTelemetry backends).
 //! - `grpc` (feature `grpc`): `grpc-status` classification and pushback.
 //!
 //! - [`stack`]: [`ApiErrorsLayer`], the recommended stack in one layer,
 //!   and [`ApiErrors`], the name of the service it makes.
 //!
-//! The recommended stack is `RetryLayer -> ErrorBodyParseLayer -> client`:
-//! both classify for themselves with the default table (a success costs one
-//! range check), so the classification stamp, which costs three
-//! allocations per response, is only for those who need the verdict on
-//! every response.
+//! The default [`ApiErrorsLayer`] is `RetryLayer -> ErrorBodyParseLayer ->
+//! client`: both classify for themselves with the default table, so
+//! [`StatusClassifierLayer`]'s stamp is only for those who need the
+//! verdict on every response (it goes below, next to the client).
 //!
 //! Every layer works alone too: the classifier over any client; the parse
 //! layer without a classifier (it classifies with the default table); the

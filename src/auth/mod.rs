@@ -35,7 +35,7 @@
 //! # Where it goes in the stack, and why
 //!
 //! ```text
-//! RetryLayer -> AuthLayer -> QuotaLayer -> ErrorBodyParseLayer -> StatusClassifierLayer -> client
+//! [HedgeLayer] -> RetryLayer -> [CircuitBreakerLayer] -> AuthLayer -> QuotaLayer -> ErrorBodyParseLayer -> client
 //! ```
 //!
 //! - **Inside [`RetryLayer`](crate::RetryLayer)**: every attempt passes the

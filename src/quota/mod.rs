@@ -50,7 +50,7 @@
 //! # Stack order, and why
 //!
 //! ```text
-//! RetryLayer -> AuthLayer -> QuotaLayer -> ErrorBodyParseLayer -> StatusClassifierLayer -> client
+//! [HedgeLayer] -> RetryLayer -> [CircuitBreakerLayer] -> AuthLayer -> QuotaLayer -> ErrorBodyParseLayer -> client
 //! ```
 //!
 //! Inside the retry layer, so that every physical send, retries included,
