@@ -217,6 +217,9 @@
     doc = "[`grpc`]: https://docs.rs/tower-api-errors/latest/tower_api_errors/grpc/index.html"
 )]
 
+#[macro_use]
+mod macros;
+
 pub mod auth;
 pub mod breaker;
 mod budget;
