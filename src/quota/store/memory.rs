@@ -182,6 +182,7 @@ impl MemoryStore {
     }
 
     /// Runs `f` on `scope`'s state (created empty when `create` and absent).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis store's
     pub(crate) fn with_scope<R>(
         &self,
         scope: ScopeKey,
@@ -237,6 +238,8 @@ impl MemoryStore {
 
 /// A local decision: nothing known of the scope (an unheld go), the
 /// algorithm's grant (and whether the lease runs low), or "renew the lease".
+// Whether the lease runs low is read by the Redis store only.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 #[derive(Debug)]
 pub(crate) enum Local {
     Unknown(Grant),

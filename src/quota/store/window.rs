@@ -309,6 +309,7 @@ impl ScopeState {
     /// The tightest window (fewest remaining) with a known reset or limit
     /// (a refilled window whose next reset no answer gave yet): the one a
     /// fleet divides into leases.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis store's
     pub(crate) fn binding(&self) -> Option<Window> {
         self.windows
             .iter()
@@ -321,6 +322,7 @@ impl ScopeState {
     /// What this state knows, relative to `now`: its live windows and the
     /// time left of its cooldown (what a fleet member tells the ledger, and
     /// the ledger tells a member).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis store's
     pub(crate) fn reports(&self, now: Millis) -> ([Option<Report>; MAX_WINDOWS], Option<Millis>) {
         let mut reports = [None; MAX_WINDOWS];
         for (report, window) in reports.iter_mut().zip(self.windows.iter()) {
@@ -341,6 +343,7 @@ impl ScopeState {
     }
 
     /// Learns reports (see [`reports`](Self::reports)) made `now`.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis store's
     pub(crate) fn learn_reports(
         &mut self,
         reports: &[Option<Report>],
