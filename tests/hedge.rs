@@ -435,3 +435,20 @@ fn types_are_send_sync_and_clone() {
     layer::<RetryBudget>();
     future::<<Hedged as Service<Request<Full<Bytes>>>>::Future>();
 }
+
+#[tokio::test(start_paused = true)]
+async fn below_a_retry_layer_the_hedge_layer_does_not_hedge() {
+    // gRPC A6: hedging or retries for a call, not both. Stacked below a
+    // retry layer, the hedge layer would hedge every retry; it passes the
+    // call through instead (the first attempt, slow, is the only send).
+    let (addr, count) = by_attempt((200, None, 1000), (200, None, 5)).await;
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default()))
+        .layer(HedgeLayer::fixed(Duration::from_millis(20)))
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<ReplayBody<ReplayBody<Full<Bytes>>>>());
+    let started = Instant::now();
+    client.oneshot(get(addr)).await.unwrap();
+    assert_eq!(started.elapsed(), Duration::from_millis(1000));
+    assert_eq!(count.load(Ordering::SeqCst), 1, "no hedge was sent");
+}

@@ -49,7 +49,10 @@
 //! headroom, too little learned yet) goes through unmarked, and the retry
 //! layer retries it as usual. Each attempt still passes the breaker, auth
 //! and quota layers below, so a hedge is paced and counted like any send.
-//! Below the retry layer it would hedge each retry: keep it above.
+//! Below a retry layer it would hedge each retry, so there it does not
+//! hedge at all: it sees the [`CallContext`](crate::context::CallContext)
+//! the retry layer enters around each send, and passes calls through
+//! (`tests/hedge.rs` pins it). Keep it above.
 //!
 //! # A fixed delay
 //!

@@ -107,7 +107,12 @@ where
         // Not idempotent, or no hedge for it now (too little learned, a
         // cooldown, no quota headroom): one attempt, unmarked, so that a
         // retry layer below treats it as any other call.
-        let delay = match is_idempotent(&parts.method, &parts.headers) {
+        // Under a retry layer (a call context is entered: the retry layer
+        // records one around each send), each retry would be hedged, the
+        // two strategies multiplying: gRPC A6 allows one per call, so this
+        // layer then passes calls through unhedged.
+        let under_retries = CallContext::current().is_some();
+        let delay = match is_idempotent(&parts.method, &parts.headers) && !under_retries {
             true => config.scopes.delay(key, &config.delay, started),
             false => None,
         };
