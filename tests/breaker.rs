@@ -317,7 +317,6 @@ fn a_closed_breaker_adds_no_allocation() {
 #[cfg(feature = "opentelemetry")]
 #[tokio::test(start_paused = true)]
 async fn transitions_are_recorded_as_metrics() {
-    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
     use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
     use tower_api_errors::metrics::Metrics;
 
@@ -341,28 +340,12 @@ async fn transitions_are_recorded_as_metrics() {
     tokio::time::advance(Duration::from_secs(3)).await;
     client.clone().oneshot(get(addr)).await.unwrap();
 
-    provider.force_flush().unwrap();
-    let batches = exporter.get_finished_metrics().unwrap();
-    let metric = batches
-        .iter()
-        .flat_map(|batch| batch.scope_metrics())
-        .flat_map(|scope| scope.metrics())
-        .find(|metric| metric.name() == "tower_api_errors.breaker.transitions")
-        .expect("the transitions counter");
-    let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() else {
-        panic!("a counter")
-    };
-    let mut states: Vec<String> = sum
-        .data_points()
-        .map(|point| {
-            let state = point
-                .attributes()
-                .find(|kv| kv.key.as_str() == "tower_api_errors.breaker.state")
-                .unwrap();
-            format!("{} {}", state.value, point.value())
-        })
-        .collect();
-    states.sort();
+    let states = support::counter_points(
+        &provider,
+        &exporter,
+        "tower_api_errors.breaker.transitions",
+        "tower_api_errors.breaker.state",
+    );
     assert_eq!(states, ["closed 1", "half_open 1", "open 1"]);
 }
 

@@ -320,7 +320,6 @@ async fn under_hedging_the_retry_layer_retries_only_what_is_not_hedged() {
 #[cfg(feature = "opentelemetry")]
 #[tokio::test(start_paused = true)]
 async fn hedges_are_recorded_as_metrics() {
-    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
     use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
     use tower_api_errors::metrics::Metrics;
 
@@ -340,28 +339,12 @@ async fn hedges_are_recorded_as_metrics() {
     client.clone().oneshot(get(addr)).await.unwrap();
     client.clone().oneshot(get(addr)).await.unwrap();
 
-    provider.force_flush().unwrap();
-    let batches = exporter.get_finished_metrics().unwrap();
-    let metric = batches
-        .iter()
-        .flat_map(|batch| batch.scope_metrics())
-        .flat_map(|scope| scope.metrics())
-        .find(|metric| metric.name() == "tower_api_errors.hedges")
-        .expect("the hedges counter");
-    let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() else {
-        panic!("a counter")
-    };
-    let mut events: Vec<String> = sum
-        .data_points()
-        .map(|point| {
-            let event = point
-                .attributes()
-                .find(|kv| kv.key.as_str() == "tower_api_errors.hedge.event")
-                .unwrap();
-            format!("{} {}", event.value, point.value())
-        })
-        .collect();
-    events.sort();
+    let events = support::counter_points(
+        &provider,
+        &exporter,
+        "tower_api_errors.hedges",
+        "tower_api_errors.hedge.event",
+    );
     assert_eq!(events, ["sent 2", "won 2"]);
 }
 

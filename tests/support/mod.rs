@@ -134,3 +134,37 @@ impl<E: Unpin> http_body::Body for Frames<E> {
         std::task::Poll::Ready(self.frames.pop_front())
     }
 }
+
+/// The points of the OpenTelemetry counter `name` that `provider` (over
+/// `exporter`) recorded, each as "<value of `attribute`> <count>", sorted.
+pub fn counter_points(
+    provider: &opentelemetry_sdk::metrics::SdkMeterProvider,
+    exporter: &opentelemetry_sdk::metrics::InMemoryMetricExporter,
+    name: &str,
+    attribute: &str,
+) -> Vec<String> {
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    provider.force_flush().unwrap();
+    let batches = exporter.get_finished_metrics().unwrap();
+    let metric = batches
+        .iter()
+        .flat_map(|batch| batch.scope_metrics())
+        .flat_map(|scope| scope.metrics())
+        .find(|metric| metric.name() == name)
+        .unwrap_or_else(|| panic!("no counter {name}"));
+    let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() else {
+        panic!("{name} is not a counter")
+    };
+    let mut points: Vec<String> = sum
+        .data_points()
+        .map(|point| {
+            let value = point
+                .attributes()
+                .find(|kv| kv.key.as_str() == attribute)
+                .unwrap_or_else(|| panic!("{name} has no {attribute}"));
+            format!("{} {}", value.value, point.value())
+        })
+        .collect();
+    points.sort();
+    points
+}
