@@ -138,12 +138,10 @@ where
         acquired: Acquired,
     ) -> Self {
         let copy = request.body().resend_copy();
-        // The context it re-sends from, and enters for the layers below:
-        // the one found, with the credential header declared as set here
-        // (this layer scrubs its echoes); used alone, one recorded here.
-        let context = found
-            .unwrap_or_else(|| CallContext::record(&request))
-            .with_header_set(tokens.format.header.clone());
+        // The context it re-sends from, and enters for the layers below
+        // with the credential header declared as set here (this layer
+        // scrubs its echoes): the one found; used alone, one recorded here.
+        let context = found.unwrap_or_else(|| CallContext::record(&request));
         let mut send = Send {
             prototype,
             spare: None,
@@ -407,7 +405,7 @@ where
         self.generation = credential.generation;
         self.sent = Some(credential.header);
         let future = {
-            let _context = self.context.enter();
+            let _context = self.context.enter_setting(&self.tokens.format.header);
             service.call(request)
         };
         if resend {

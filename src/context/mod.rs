@@ -21,7 +21,7 @@
 //!   ([`enter`](CallContext::enter)) while it calls the service below, for
 //!   the first attempt and every retry, as a tracing span is entered.
 //! - **Found by the others**, at their own `call`, with
-//!   [`CallContext::current`], and used only if it
+//!   [`CallContext::find`]: the entered context, if it
 //!   [`describes`](CallContext::describes) the request as that layer
 //!   receives it: same method, URI and headers. A layer in between that
 //!   changed the request (set a header, rewrote the URI) breaks the match,
@@ -88,8 +88,6 @@ use std::sync::{Arc, OnceLock};
 #[derive(Clone)]
 pub struct CallContext {
     recorded: Arc<Recorded>,
-    // The header a layer in between sets, left out of `describes`.
-    set: Option<HeaderName>,
 }
 
 /// The copy of the request. The headers are kept as a flat list: a copy of
@@ -105,9 +103,17 @@ struct Recorded {
     extensions: Extensions,
 }
 
+/// A context as entered: with the header, if any, that the layer which
+/// entered it set on the request (see [`CallContext::enter_setting`]).
+#[derive(Debug)]
+struct Current {
+    context: CallContext,
+    set: Option<HeaderName>,
+}
+
 thread_local! {
     /// The context entered on this thread, while a layer calls below.
-    static CURRENT: RefCell<Option<CallContext>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
 }
 
 impl CallContext {
@@ -148,7 +154,6 @@ impl CallContext {
                 .map(|(name, value)| (name.clone(), value.clone())),
         );
         CallContext {
-            set: None,
             recorded: Arc::new(Recorded {
                 method: method.clone(),
                 uri: uri.clone(),
@@ -163,7 +168,10 @@ impl CallContext {
     /// The context entered on this thread, if a layer above is calling
     /// below with one entered (see [`enter`](Self::enter)).
     pub fn current() -> Option<CallContext> {
-        CURRENT.with(|current| current.borrow().clone())
+        CURRENT.with(|current| {
+            let current = current.borrow();
+            current.as_ref().map(|entered| entered.context.clone())
+        })
     }
 
     /// The [`current`](Self::current) context if it
@@ -171,11 +179,12 @@ impl CallContext {
     /// for at its `call`.
     pub fn find<B>(request: &Request<B>) -> Option<CallContext> {
         CURRENT.with(|current| {
-            current
-                .borrow()
-                .as_ref()
-                .filter(|context| context.describes(request))
-                .cloned()
+            let current = current.borrow();
+            let entered = current.as_ref()?;
+            let context = &entered.context;
+            context
+                .matches(request, entered.set.as_ref())
+                .then(|| context.clone())
         })
     }
 
@@ -184,7 +193,25 @@ impl CallContext {
     /// `call`, so that the layers below find it there. The previous one
     /// comes back when the guard drops.
     pub fn enter(&self) -> Entered {
-        let previous = CURRENT.with(|current| current.replace(Some(self.clone())));
+        self.enter_as(None)
+    }
+
+    /// [`enter`](Self::enter)s this context as a layer that set `header`
+    /// on the request before calling below (the auth layer, its
+    /// credential): a layer below [`find`](Self::find)s it although the
+    /// request it receives carries that header, which the recorded copy
+    /// does not show; the layer that set it scrubs the echoes of its value
+    /// itself.
+    pub fn enter_setting(&self, header: &HeaderName) -> Entered {
+        self.enter_as(Some(header.clone()))
+    }
+
+    fn enter_as(&self, set: Option<HeaderName>) -> Entered {
+        let entered = Current {
+            context: self.clone(),
+            set,
+        };
+        let previous = CURRENT.with(|current| current.replace(Some(entered)));
         Entered { previous }
     }
 
@@ -192,48 +219,31 @@ impl CallContext {
     /// a layer below can tell: the same method, the same URI and the same
     /// headers in the same order, sharing their storage with the recorded
     /// copy (a header set or replaced in between, even to an equal value,
-    /// or a URI rewritten, does not match), but for the
-    /// [`header_set`](Self::header_set) by a layer in between. A layer uses a context found with
-    /// [`current`](Self::current) only when it describes the request.
+    /// or a URI rewritten, does not match). A layer uses a context only
+    /// when it describes the request: [`find`](Self::find) checks it,
+    /// leaving out the header that the layer which entered the context
+    /// set (see [`enter_setting`](Self::enter_setting)).
     pub fn describes<B>(&self, request: &Request<B>) -> bool {
+        self.matches(request, None)
+    }
+
+    /// [`describes`](Self::describes), with the header `set` left out on
+    /// both sides.
+    fn matches<B>(&self, request: &Request<B>, set: Option<&HeaderName>) -> bool {
         let recorded = &*self.recorded;
         if recorded.method != request.method() || !same_uri(&recorded.uri, request.uri()) {
             return false;
         }
-        // The header a layer in between set is left out on both sides.
-        let set = self.set.as_ref();
-        let mut ours = request
-            .headers()
-            .iter()
-            .filter(|(name, _)| set != Some(*name));
-        let mut kept = recorded
-            .headers
-            .iter()
-            .filter(|(name, _)| set != Some(name));
-        loop {
-            match (ours.next(), kept.next()) {
-                (None, None) => return true,
-                (Some((name, value)), Some((kept_name, kept_value)))
+        let unset = |name: &HeaderName| set != Some(name);
+        let mut kept = recorded.headers.iter().filter(|(name, _)| unset(name));
+        for (name, value) in request.headers().iter().filter(|(name, _)| unset(name)) {
+            match kept.next() {
+                Some((kept_name, kept_value))
                     if name == kept_name && same_storage(value, kept_value) => {}
                 _ => return false,
             }
         }
-    }
-
-    /// This call's context as a layer that sets `header` on the request
-    /// before calling below (the auth layer, its credential) enters it:
-    /// [`describes`](Self::describes) then leaves that header out, and
-    /// the layer that set it scrubs the echoes of its value itself.
-    pub fn with_header_set(mut self, header: HeaderName) -> CallContext {
-        self.set = Some(header);
-        self
-    }
-
-    /// The header a layer in between set (see
-    /// [`with_header_set`](Self::with_header_set)), whose value the
-    /// recorded copy does not show.
-    pub fn header_set(&self) -> Option<&HeaderName> {
-        self.set.as_ref()
+        kept.next().is_none()
     }
 
     /// The request method.
@@ -317,7 +327,7 @@ impl fmt::Debug for CallContext {
 #[must_use = "the context is current only while the guard lives"]
 #[derive(Debug)]
 pub struct Entered {
-    previous: Option<CallContext>,
+    previous: Option<Current>,
 }
 
 impl Drop for Entered {
@@ -374,13 +384,20 @@ mod tests {
             HeaderValue::from_static("Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc"),
         );
         assert!(!context.describes(&authed));
-        let derived = context.clone().with_header_set(http::header::AUTHORIZATION);
-        assert!(derived.describes(&authed));
-        assert!(derived.describes(&request));
+        {
+            let _plain = context.enter();
+            assert!(CallContext::find(&authed).is_none(), "not declared");
+        }
+        let _setting = context.enter_setting(&http::header::AUTHORIZATION);
+        assert!(CallContext::find(&authed).is_some());
+        assert!(CallContext::find(&request).is_some());
         authed
             .headers_mut()
             .insert("x-api-key", HeaderValue::from_static("k_1234567"));
-        assert!(!derived.describes(&authed), "another header set in between");
+        assert!(
+            CallContext::find(&authed).is_none(),
+            "another header set in between"
+        );
     }
 
     #[test]

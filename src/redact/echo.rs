@@ -25,14 +25,21 @@ const MAX_FINGERPRINTS: usize = 6;
 const MIN_SECRET_LEN: usize = 6;
 /// Longer values are not fingerprinted (no credential is this long).
 const MAX_SECRET_LEN: usize = 16 * 1024;
+const _: () = assert!(
+    MAX_SECRET_LEN <= u16::MAX as usize,
+    "lengths are kept as u16"
+);
 /// URI secrets searched for (raw and decoded each count).
 const MAX_URI_SECRETS: usize = 16;
 const BASE: u64 = 0x0100_0000_01b3; // odd: a unit mod 2^64
 
 /// The fingerprints of a request's credential header values.
+// Lengths and hashes in two arrays: the parse layer keeps this in every
+// call's future, and pairs would pad each length to eight bytes.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct RequestSecrets {
-    prints: [(u32, u64); MAX_FINGERPRINTS],
+    hashes: [u64; MAX_FINGERPRINTS],
+    lengths: [u16; MAX_FINGERPRINTS],
     count: u8,
 }
 
@@ -83,14 +90,21 @@ impl RequestSecrets {
 
     fn push(&mut self, value: &[u8]) {
         let count = usize::from(self.count);
+        let length = u16::try_from(value.len()).unwrap_or(u16::MAX);
         if count < MAX_FINGERPRINTS && (MIN_SECRET_LEN..=MAX_SECRET_LEN).contains(&value.len()) {
-            self.prints[count] = (value.len() as u32, hash(value));
+            self.hashes[count] = hash(value);
+            self.lengths[count] = length;
             self.count += 1;
         }
     }
 
-    fn prints(&self) -> &[(u32, u64)] {
-        &self.prints[..usize::from(self.count)]
+    /// Each fingerprint: the value's length and hash.
+    fn prints(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        let count = usize::from(self.count);
+        let lengths = self.lengths[..count]
+            .iter()
+            .map(|length| usize::from(*length));
+        lengths.zip(self.hashes[..count].iter().copied())
     }
 }
 
@@ -158,10 +172,9 @@ impl<'a> Scrubber<'a> {
 
     /// Rabin–Karp, one pass per distinct fingerprint length.
     fn fingerprint_matches(&self, text: &[u8], ranges: &mut Vec<Range<usize>>) {
-        let prints = self.prints.prints();
-        for (index, &(len, _)) in prints.iter().enumerate() {
-            let len = len as usize;
-            if len > text.len() || prints[..index].iter().any(|(l, _)| *l as usize == len) {
+        let prints = &self.prints;
+        for (index, (len, _)) in prints.prints().enumerate() {
+            if len > text.len() || prints.prints().take(index).any(|(l, _)| l == len) {
                 continue;
             }
             // BASE^(len-1), to take the leaving byte out of the window.
@@ -175,7 +188,7 @@ impl<'a> Scrubber<'a> {
                         .wrapping_mul(BASE)
                         .wrapping_add(u64::from(text[start + len - 1]));
                 }
-                if prints.iter().any(|&(l, p)| l as usize == len && p == h) {
+                if prints.prints().any(|(l, p)| l == len && p == h) {
                     ranges.push(start..start + len);
                 }
             }
