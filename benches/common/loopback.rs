@@ -25,15 +25,17 @@ pub const CLIENT_CORE: &str = "0";
 
 /// One request through a tower `client` (made with [`request`]), its
 /// body read to the end: the sender [`throughput`] drives, for every
-/// tower client of both loopback benches.
+/// tower client of both loopback benches. The URI is parsed once, as the
+/// reqwest senders keep their URL string: each request clones it.
 macro_rules! tower_sender {
     ($client:expr, $addr:expr) => {{
         let client = $client;
-        let addr = $addr;
+        let uri = $crate::harness::uri($addr);
         move || {
             let client = client.clone();
+            let uri = uri.clone();
             async move {
-                let response = tower::ServiceExt::oneshot(client, $crate::harness::request(addr))
+                let response = tower::ServiceExt::oneshot(client, $crate::harness::request(uri))
                     .await
                     .unwrap();
                 http_body_util::BodyExt::collect(response.into_body())
@@ -45,9 +47,16 @@ macro_rules! tower_sender {
 }
 pub(crate) use tower_sender;
 
-/// A typical GET: a query and two header values.
-pub fn request(addr: SocketAddr) -> Request<Full<Bytes>> {
-    Request::get(format!("http://{addr}/v1/items?page=2&per_page=50"))
+/// The URI every request asks for.
+pub fn uri(addr: SocketAddr) -> http::Uri {
+    format!("http://{addr}/v1/items?page=2&per_page=50")
+        .parse()
+        .unwrap()
+}
+
+/// A typical GET of `uri`: a query and two header values.
+pub fn request(uri: http::Uri) -> Request<Full<Bytes>> {
+    Request::get(uri)
         .header("accept", "application/json")
         .header("authorization", "Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc")
         .body(Full::new(Bytes::new()))

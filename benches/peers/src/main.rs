@@ -7,6 +7,7 @@
 //!
 //! ```sh
 //! cd benches/peers && cargo build --release && taskset -c 0 target/release/peers
+//! ONLY=5 ROUNDS=1 REQUESTS=4000 valgrind --tool=callgrind target/release/peers   # one client
 //! ```
 
 #[path = "../../common/loopback.rs"]
@@ -104,11 +105,16 @@ fn main() {
     ];
     let baseline_of = [0, 0, 2, 2, 2, 2, 2];
     let n = names.len();
+    // `ONLY=<row>` measures one client alone (for a profiler).
+    let only = std::env::var("ONLY").ok().and_then(|v| v.parse::<usize>().ok());
     let mut results = Vec::new();
     for round in 0..rounds {
         let mut row = vec![0.0; n];
         for k in 0..n {
             let i = (k + round) % n;
+            if only.is_some_and(|only| only != i) {
+                continue;
+            }
             row[i] = match i {
                 0 => harness::throughput(&runtime, total, tower_sender!(hyper_bare.clone(), addr)),
                 1 => harness::throughput(&runtime, total, tower_sender!(ours.clone(), addr)),
