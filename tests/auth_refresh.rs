@@ -736,6 +736,13 @@ async fn send(client: &Mocked) -> Result<(), (AuthFailure, String)> {
         Err(error) => {
             let unauthorized = error.unauthorized().unwrap_or_else(|| panic!("{error}"));
             let source = std::error::Error::source(unauthorized).map(ToString::to_string);
+            // A request that ends unauthorized was not sent with a renewed
+            // credential: its report names no renewal (`AuthReport::renewal`:
+            // "how the rejected credential was renewed, when it was"), and
+            // no failed refresh or backoff reads as one.
+            let report = unauthorized.report();
+            assert_eq!(report.renewal(), None, "{:?}", unauthorized.reason());
+            assert!(!report.resent());
             Err((unauthorized.reason(), source.unwrap_or_default()))
         }
     }

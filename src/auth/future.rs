@@ -277,7 +277,7 @@ where
     /// Renews the rejected credential, or waits for its renewal.
     fn renew<T>(&mut self, rejection: Option<ApiError>) -> Next<Output<T>> {
         let (acquire, renewal) = self.tokens.renew(self.generation);
-        self.renewal = Some(renewal);
+        self.renewal = renewal;
         let status = self.rejected.unwrap_or(StatusCode::UNAUTHORIZED);
         self.tokens.observer.credential_rejected(status, renewal);
         if !self.copy.as_ref().is_some_and(ResendBody::can_resend) {
@@ -314,6 +314,8 @@ where
                 Next::Readying
             }
             Err(failure) => {
+                // Not renewed: the report says so.
+                self.renewal = None;
                 let rejection = self.rejection.take();
                 Next::Ready(Err(self.unauthorized(failure, 1, rejection)))
             }

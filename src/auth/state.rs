@@ -319,14 +319,15 @@ impl Tokens {
     /// A credential to replace the one of generation `rejected`, which the
     /// server refused: the current one if it is already newer (no refresh),
     /// else the refresh in flight, joined; or, while the last refresh's
-    /// backoff runs, its failure at once; or a new refresh, started.
-    pub(crate) fn renew(self: &Arc<Self>, rejected: u64) -> (Acquire, Renewal) {
+    /// backoff runs, its failure at once (no renewal); or a new refresh,
+    /// started.
+    pub(crate) fn renew(self: &Arc<Self>, rejected: u64) -> (Acquire, Option<Renewal>) {
         let mut state = self.lock();
         let credential = match &state.current {
             Some(installed) if installed.current.generation > rejected => {
                 return (
                     Acquire::Ready(installed.current.clone()),
-                    Renewal::AlreadyRenewed,
+                    Some(Renewal::AlreadyRenewed),
                 );
             }
             Some(installed) => Some((installed.current.generation, installed.credential.clone())),
@@ -337,11 +338,11 @@ impl Tokens {
         let generation = credential.as_ref().map_or(0, |(generation, _)| *generation);
         if state.pending.is_none() {
             if let Some(failure) = self.backing_off(&state, generation) {
-                return (Acquire::Wait(failed(failure)), Renewal::Refreshed);
+                return (Acquire::Wait(failed(failure)), None);
             }
         }
         let wait = self.join_or_start(&mut state, credential);
-        (Acquire::Wait(wait), Renewal::Refreshed)
+        (Acquire::Wait(wait), Some(Renewal::Refreshed))
     }
 
     /// The last failure to load a replacement for `generation`, while its

@@ -195,9 +195,10 @@ impl Observer {
         self.metrics.as_ref()
     }
 
-    /// The auth layer renews a credential that `status` rejected
-    /// (tracing `credential_rejected`).
-    pub(crate) fn credential_rejected(&self, status: StatusCode, renewal: Renewal) {
+    /// The auth layer renews a credential that `status` rejected, or (no
+    /// renewal) ends the request while the last failed refresh's backoff
+    /// runs (tracing `credential_rejected`).
+    pub(crate) fn credential_rejected(&self, status: StatusCode, renewal: Option<Renewal>) {
         #[cfg(feature = "tracing")]
         trace::credential_rejected(status, renewal);
     }

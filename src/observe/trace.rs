@@ -194,13 +194,15 @@ pub(super) fn store_shared() {
 }
 
 /// `credential_rejected` {status, renewal}, at INFO.
-pub(super) fn credential_rejected(status: StatusCode, renewal: Renewal) {
+pub(super) fn credential_rejected(status: StatusCode, renewal: Option<Renewal>) {
     tracing::info!(
         target: TARGET,
         status = status.as_u16(),
         renewal = match renewal {
-            Renewal::Refreshed => "refresh",
-            Renewal::AlreadyRenewed => "already_renewed",
+            Some(Renewal::Refreshed) => "refresh",
+            Some(Renewal::AlreadyRenewed) => "already_renewed",
+            // The last refresh failed and its backoff runs.
+            None => "backing_off",
         },
         "credential_rejected"
     );
