@@ -288,3 +288,97 @@ async fn middleware_extensions_set_below_reach_the_caller() {
         "each attempt sees the last one's"
     );
 }
+
+/// One attempt as the middleware below ours received it: method, URL,
+/// `Authorization`, whether a per-request timeout is set.
+type Seen = (String, String, Option<String>, bool);
+
+/// What the middleware below ours received, per attempt.
+#[derive(Clone, Default)]
+struct Below(Arc<std::sync::Mutex<Vec<Seen>>>);
+
+#[async_trait::async_trait]
+impl Middleware for Below {
+    async fn handle(
+        &self,
+        request: reqwest::Request,
+        extensions: &mut http::Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let auth = request.headers().get("authorization");
+        self.0.lock().unwrap().push((
+            request.method().to_string(),
+            request.url().to_string(),
+            auth.map(|value| value.to_str().unwrap().to_owned()),
+            request.timeout().is_some(),
+        ));
+        next.run(request, extensions).await
+    }
+}
+
+#[tokio::test]
+async fn the_request_below_is_the_callers_with_our_credential_and_its_timeout() {
+    let (base, calls) = counting(&[(503, "{}"), (200, "{}")]).await;
+    let below = Below::default();
+    let layer = ApiErrorsLayer::new()
+        .retry(RetryPolicy::default().backoff(Backoff::exponential(
+            Duration::from_millis(1),
+            2.0,
+            Duration::from_millis(4),
+        )))
+        .auth(AuthLayer::new(StaticToken::new(
+            Credential::new("sk_test_4eC39HqLyjWDarjtT1zdp7dc").unwrap(),
+        )));
+    let client = ClientBuilder::new(client())
+        .with(ApiErrorsMiddleware::with_layer(layer))
+        .with(below.clone())
+        .build();
+    let url = format!("{base}/v1/items?page=2&q=caf%C3%A9#frag");
+    let response = client
+        .put(&url)
+        .timeout(Duration::from_secs(30))
+        .header("x-request-id", "req_1")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    // A fragment is never sent; the rest is as given.
+    let without_fragment = |url: &str| {
+        let mut url = reqwest::Url::parse(url).unwrap();
+        url.set_fragment(None);
+        url
+    };
+    let sent = without_fragment(&url);
+    let seen = below.0.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    for (method, url, auth, timeout) in seen {
+        assert_eq!(method, "PUT");
+        assert_eq!(without_fragment(&url), sent);
+        assert_eq!(
+            auth.as_deref(),
+            Some("Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc")
+        );
+        assert!(timeout, "the caller's per-request timeout reaches reqwest");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_per_request_timeout_set_with_reqwest_still_cuts_a_hanging_upstream() {
+    let addr = serve(|_request: Request<hyper::body::Incoming>| std::future::pending()).await;
+    let client = ClientBuilder::new(client()).with(ours()).build();
+    let error = client
+        .get(format!("http://{addr}/slow"))
+        .timeout(Duration::from_millis(200))
+        .send()
+        .await
+        .unwrap_err();
+    let typed = error.typed_error().unwrap();
+    assert!(
+        tower_api_errors::reqwest::reqwest_error(typed)
+            .unwrap()
+            .is_timeout(),
+        "{error}"
+    );
+}

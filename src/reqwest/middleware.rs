@@ -112,11 +112,12 @@ where
         if extensions.insert(ApiErrorsSent).is_some() {
             return Err(wrap(Error::Transport(TransportError::new(SentTwice))));
         }
-        let request = http::Request::try_from(request)?;
+        let (request, origin) = Origin::split(request)?;
         let shared = Mutex::new(std::mem::take(extensions));
         let stack = self.layer.layer(Chain {
             next,
             extensions: &shared,
+            origin: &origin,
         });
         let result = stack.oneshot(request).await;
         *extensions = shared.into_inner().unwrap_or_else(PoisonError::into_inner);
@@ -139,6 +140,7 @@ fn wrap(error: Error) -> ::reqwest_middleware::Error {
 pub struct Chain<'a> {
     next: Next<'a>,
     extensions: &'a Mutex<Extensions>,
+    origin: &'a Origin,
 }
 
 impl Clone for Chain<'_> {
@@ -146,7 +148,70 @@ impl Clone for Chain<'_> {
         Chain {
             next: self.next.clone(),
             extensions: self.extensions,
+            origin: self.origin,
         }
+    }
+}
+
+/// The caller's `reqwest::Request` without its body and headers: what
+/// each attempt is sent below as, with the attempt's own method, headers,
+/// version and body. It keeps what `http::Request` has no place for
+/// (reqwest's per-request settings, such as its timeout) and the URL
+/// reqwest parsed already: converting each attempt back with reqwest's
+/// `TryFrom` would parse the URL again from the URI's text, the largest
+/// cost of a call through the middleware on a fast upstream.
+struct Origin {
+    template: ::reqwest::Request,
+    uri: http::Uri,
+}
+
+impl fmt::Debug for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Origin").finish_non_exhaustive()
+    }
+}
+
+impl Origin {
+    /// `request` as the stack's `http::Request` (reqwest's own
+    /// conversion), and its origin.
+    fn split(
+        mut request: ::reqwest::Request,
+    ) -> Result<(http::Request<::reqwest::Body>, Origin), ::reqwest::Error> {
+        let body = request.body_mut().take();
+        let headers = std::mem::take(request.headers_mut());
+        // Without a body, a request clones (URL, settings, no headers).
+        let template = request
+            .try_clone()
+            .expect("a request without a body clones");
+        *request.body_mut() = body;
+        *request.headers_mut() = headers;
+        let request = http::Request::try_from(request)?;
+        let uri = request.uri().clone();
+        Ok((request, Origin { template, uri }))
+    }
+
+    /// An attempt as reqwest's request: the origin with the attempt's
+    /// method, headers, version and body; reqwest's own conversion when a
+    /// layer changed the URI.
+    fn rebuild<B>(&self, request: http::Request<B>) -> Result<::reqwest::Request, ::reqwest::Error>
+    where
+        B: http_body::Body + Send + Sync + 'static,
+        B::Data: Into<bytes::Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        if *request.uri() != self.uri {
+            return to_reqwest(request, Empty::AsStream);
+        }
+        let Some(mut rebuilt) = self.template.try_clone() else {
+            return to_reqwest(request, Empty::AsStream);
+        };
+        let (parts, body) = request.into_parts();
+        *rebuilt.method_mut() = parts.method;
+        *rebuilt.headers_mut() = parts.headers;
+        *rebuilt.version_mut() = parts.version;
+        // A stream like any other (see `Empty::AsStream`).
+        *rebuilt.body_mut() = Some(::reqwest::Body::wrap(body));
+        Ok(rebuilt)
     }
 }
 
@@ -177,8 +242,9 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let next = self.next.clone();
         let shared = self.extensions;
+        let origin = self.origin;
         Box::pin(async move {
-            let request = to_reqwest(request, Empty::AsStream)?;
+            let request = origin.rebuild(request)?;
             let mut extensions = shared
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
