@@ -107,13 +107,14 @@ where
                             return Poll::Ready(Err(Error::from_inner(error, context)));
                         }
                     };
-                    match start_reading(response, this.config) {
-                        Ok(success) => {
-                            this.state.set(State::Done);
-                            return Poll::Ready(Ok(success));
-                        }
-                        Err((body, read)) => this.state.set(State::Reading { body, read }),
+                    // Judged in place: a success goes up as it came.
+                    let (verdict, hints) = verdict_of(&response, &this.config.classifier);
+                    if verdict.is_success() {
+                        this.state.set(State::Done);
+                        return Poll::Ready(Ok(response));
                     }
+                    let (body, read) = start_reading(response, verdict, hints, this.config);
+                    this.state.set(State::Reading { body, read });
                 }
                 StateProj::Reading { body, read } => {
                     let max = this.config.failure.max_body;
@@ -141,22 +142,27 @@ where
     }
 }
 
-/// A success, given back as it is; or a failure, whose body is to be read.
-fn start_reading<B, C: Classify>(
-    response: Response<B>,
-    config: &ParseConfig<C>,
-) -> Result<Response<B>, (B, Box<Read>)> {
-    // A stamp from a classifier below, else our own classifier (which
-    // reads a failure's headers once and hands the reading back).
-    let (verdict, hints) = match response.extensions().get::<Classification>().copied() {
+/// The response's verdict: a stamp from a classifier below, else our own
+/// classifier's (which reads a failure's headers once and hands the
+/// reading back).
+fn verdict_of<B, C: Classify>(
+    response: &Response<B>,
+    classifier: &C,
+) -> (Classification, Option<ResponseHints>) {
+    match response.extensions().get::<Classification>().copied() {
         Some(verdict) => (verdict, None),
-        None => config
-            .classifier
-            .classify_reading(response.status(), response.headers()),
-    };
-    if verdict.is_success() {
-        return Ok(response);
+        None => classifier.classify_reading(response.status(), response.headers()),
     }
+}
+
+/// A failure, whose body is to be read: the body, and what reading it
+/// needs beside.
+fn start_reading<B, C>(
+    response: Response<B>,
+    verdict: Classification,
+    hints: Option<ResponseHints>,
+    config: &ParseConfig<C>,
+) -> (B, Box<Read>) {
     let (mut parts, body) = response.into_parts();
     // The one reading of this response's headers: ours, the stamping
     // classifier's, or (a custom classifier that read none) read here, once.
@@ -171,7 +177,7 @@ fn start_reading<B, C: Classify>(
         buffer: Vec::new(),
         timer,
     });
-    Err((body, read))
+    (body, read)
 }
 
 /// Reads `body` into the buffer up to `max` bytes, until its end, the cap,
