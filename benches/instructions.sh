@@ -6,10 +6,11 @@
 #
 #   benches/instructions.sh stack 8     # rows 0..8 of benches/stack.rs
 #   benches/instructions.sh parse 14    # rows 0..14 of benches/parse.rs
+#   FEATURES=redis benches/instructions.sh quota_lease 3
 set -euo pipefail
 bench=$1 rows=$2
 low=${LOW:-2000} high=${HIGH:-12000}
-cargo bench --no-run --bench "$bench" 2>/dev/null
+cargo bench --no-run ${FEATURES:+--features "$FEATURES"} --bench "$bench" 2>/dev/null
 exe=$(ls -t target/release/deps/"$bench"-* | grep -v '\.d$' | head -1)
 count() {
     COUNT=$1 ITERS=$2 valgrind --tool=cachegrind --cache-sim=no \
