@@ -174,6 +174,12 @@ impl CallContext {
         })
     }
 
+    /// True while a layer above is calling below with a context entered:
+    /// [`current`](Self::current) without the reference it hands out.
+    pub fn is_entered() -> bool {
+        CURRENT.with(|current| current.borrow().is_some())
+    }
+
     /// The [`current`](Self::current) context if it
     /// [`describes`](Self::describes) `request`: what a layer below looks
     /// for at its `call`.
@@ -406,8 +412,10 @@ mod tests {
         let outer = CallContext::record(&request());
         let inner = CallContext::record(&Request::post("/x").body(()).unwrap());
         assert!(CallContext::current().is_none());
+        assert!(!CallContext::is_entered());
         {
             let _outer = outer.enter();
+            assert!(CallContext::is_entered());
             assert_eq!(CallContext::current().unwrap().method(), Method::GET);
             {
                 let _inner = inner.enter();

@@ -111,7 +111,7 @@ where
         // records one around each send), each retry would be hedged, the
         // two strategies multiplying: gRPC A6 allows one per call, so this
         // layer then passes calls through unhedged.
-        let under_retries = CallContext::current().is_some();
+        let under_retries = CallContext::is_entered();
         let delay = match is_idempotent(&parts.method, &parts.headers) && !under_retries {
             true => config.scopes.delay(key, &config.delay, started),
             false => None,
