@@ -223,6 +223,18 @@ fn main() {
             .layer(ErrorBodyParseLayer::new())
             .service(unannounced_service())
     );
+    // Issue 26's guard: the recommended stack with a closed circuit
+    // breaker (and the breaker alone).
+    bench!(
+        "CircuitBreakerLayer (closed)",
+        tower_api_errors::breaker::CircuitBreakerLayer::new().layer(ok_service())
+    );
+    bench!(
+        "recommended stack with a closed breaker (retry, breaker, parse)",
+        ApiErrorsLayer::new()
+            .breaker(tower_api_errors::breaker::CircuitBreakerLayer::new())
+            .layer(ok_service())
+    );
     let _ = row;
     group.finish();
     if let Mode::Criterion = mode {

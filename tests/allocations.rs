@@ -143,6 +143,19 @@ fn the_stacks_on_the_success_path() {
     assert!(count(one_layer) <= GUARD);
 }
 
+/// A closed circuit breaker adds no allocation (issue 26), alone or in the
+/// one-layer stack; its scope's state is made by the first call.
+#[test]
+fn a_closed_breaker_on_the_success_path() {
+    use tower_api_errors::breaker::CircuitBreakerLayer;
+    assert_eq!(count(CircuitBreakerLayer::new().layer(ok())), 0, "alone");
+    let with_breaker = tower_api_errors::ApiErrorsLayer::new()
+        .breaker(CircuitBreakerLayer::new())
+        .layer(retry_ok());
+    assert_eq!(count(with_breaker.clone()), OUR_REQUEST_COPY);
+    assert!(count(with_breaker) <= GUARD);
+}
+
 /// The same GET without its credential, for stacks whose auth layer adds
 /// one.
 fn request_without_credential() -> Request<Full<Bytes>> {
