@@ -147,5 +147,6 @@ fn observe(observer: &crate::observe::Observer, transition: Option<(Transition, 
         Some((Transition::Opened { until, .. }, uri)) => observer.breaker_opened(&uri, until),
         Some((Transition::Probe, uri)) => observer.breaker_half_open(&uri),
         Some((Transition::Closed, uri)) => observer.breaker_closed(&uri),
+        Some((Transition::Learned { until }, uri)) => observer.breaker_fleet_opened(&uri, until),
     }
 }
