@@ -23,8 +23,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Where a fleet's circuit breakers share the openings a server signalled.
 ///
-/// Times are wall-clock ([`SystemTime`]): processes share no other clock.
-/// An opening in the past is ignored by its readers.
+/// Times are wall-clock ([`SystemTime`]): processes share no other clock,
+/// so theirs should agree (NTP) to well under the waits servers name. An
+/// opening in the past is ignored by its readers, and each reader learns
+/// an opening once: one that ends no later than one it has learned or
+/// published is not news.
 ///
 /// Neither method may wait: both are called on a request's path. A store
 /// across the network writes in the background and answers

@@ -892,7 +892,9 @@ impl RedisStore {
 
 /// Openings are published at once (in the background) and read from a
 /// local view, refreshed in the background at most every 250 ms per scope
-/// when a request looks: no request waits for Redis. While Redis fails,
+/// when a request looks: no request waits for Redis. A process learns an
+/// opening within about 250 ms and a round trip of its first look; the
+/// calls in between go as its own breaker decides. While Redis fails,
 /// each breaker keeps to what it knows.
 impl OpeningStore for RedisStore {
     fn publish(&self, scope: ScopeKey, until: SystemTime) {
