@@ -227,6 +227,7 @@ mod classification;
 pub mod classify;
 pub mod context;
 mod error;
+pub mod fleet;
 #[cfg(feature = "grpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
 pub mod grpc;

@@ -209,6 +209,10 @@ impl<A, Q, C, Br, H> ApiErrorsLayer<A, Q, C, Br, H> {
     /// inside the retry layer and outside the auth layer: it sees each
     /// attempt's outcome, and a call it refuses is never sent (the retry
     /// layer waits the refusal out like a hint when it fits its limits).
+    /// A fleet shares the openings the server signalled when the breaker
+    /// is given the quota's store:
+    /// `CircuitBreakerLayer::new().shared(store.clone())` beside
+    /// `QuotaLayer::with_store(store)` (see [`fleet`](crate::fleet)).
     pub fn breaker(
         self,
         breaker: crate::breaker::CircuitBreakerLayer,

@@ -13,9 +13,12 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use std::time::SystemTime;
 use tokio::time::Instant;
 use tower::{service_fn, Layer, Service, ServiceBuilder, ServiceExt};
 use tower_api_errors::breaker::CircuitBreakerLayer;
+use tower_api_errors::fleet::OpeningStore;
+use tower_api_errors::quota::{MemoryStore, ScopeKey};
 use tower_api_errors::retry::{RetryLayer, RetryPolicy};
 use tower_api_errors::{Error, ErrorBodyParseLayer, ErrorKind, RetryReport, StopReason};
 
@@ -267,6 +270,130 @@ async fn transport_failures_open_it_and_a_dropped_probe_frees_its_place() {
     assert!(!open.circuit_open().unwrap().is_server_signalled());
 }
 
+/// A vendor that always answers `status` with `headers`; counts sends.
+async fn always(
+    status: u16,
+    headers: &'static [(&'static str, &'static str)],
+) -> (SocketAddr, Arc<AtomicU32>) {
+    let sent = Arc::new(AtomicU32::new(0));
+    let counter = sent.clone();
+    let addr = support::serve(move |_req| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async move { support::response(status, headers, "{}") }
+    })
+    .await;
+    (addr, sent)
+}
+
+/// A process of a fleet: its own breaker (its own circuits and counts),
+/// sharing openings through `store`.
+fn process(
+    store: &MemoryStore,
+    minimum_calls: u32,
+) -> impl Service<Request<Full<Bytes>>, Response = Response<hyper::body::Incoming>, Error = Error> + Clone
+{
+    ServiceBuilder::new()
+        .layer(
+            CircuitBreakerLayer::new()
+                .minimum_calls(minimum_calls)
+                .shared(store.clone()),
+        )
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<Full<Bytes>>())
+}
+
+/// Issue 26's fleet: an opening the server signalled (503, `Retry-After:
+/// 3`) in one process is shared through the quota's store; the other
+/// process fails fast, without sending, until the time the server named,
+/// and then probes. Its probe's answer (`Retry-After: 10` now) reopens it,
+/// and that later opening reaches the first.
+#[tokio::test(start_paused = true)]
+async fn a_signalled_opening_is_shared_by_the_fleet() {
+    let sent = Arc::new(AtomicU32::new(0));
+    let counter = sent.clone();
+    let addr = support::serve(move |_req| {
+        let wait = match counter.fetch_add(1, Ordering::SeqCst) {
+            0 | 1 => "3",
+            _ => "10",
+        };
+        async move { support::response(503, &[("retry-after", wait)], "down") }
+    })
+    .await;
+    let sends = || sent.load(Ordering::SeqCst);
+    let store = MemoryStore::new();
+    let (a, b) = (process(&store, 2), process(&store, 10));
+    for _ in 0..2 {
+        let error = a.clone().oneshot(get(addr)).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
+    }
+    // B never saw a failure, and fails fast for what is left of the 3 s.
+    let error = b.clone().oneshot(get(addr)).await.unwrap_err();
+    let open = error.circuit_open().expect("open from the fleet");
+    assert!(open.is_server_signalled());
+    assert!(open.retry_after() <= Duration::from_secs(3));
+    assert!(
+        open.retry_after() > Duration::from_millis(2_900),
+        "{:?}",
+        open.retry_after()
+    );
+    tokio::time::advance(open.retry_after() - Duration::from_millis(10)).await;
+    let error = b.clone().oneshot(get(addr)).await.unwrap_err();
+    assert!(error.circuit_open().is_some(), "{error}");
+    assert_eq!(sends(), 2, "B sent nothing while open");
+    // At the server's time, B probes (and the vendor is still down).
+    tokio::time::advance(Duration::from_millis(10)).await;
+    let probe = b.clone().oneshot(get(addr)).await.unwrap_err();
+    assert_eq!(probe.kind(), ErrorKind::Unavailable, "{probe}");
+    assert_eq!(sends(), 3, "one probe");
+    // Its Retry-After reopened B for 10 s, and A learns that opening.
+    let error = b.clone().oneshot(get(addr)).await.unwrap_err();
+    assert!(error.circuit_open().unwrap().retry_after() > Duration::from_secs(9));
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let error = a.clone().oneshot(get(addr)).await.unwrap_err();
+    let open = error.circuit_open().expect("A learned B's opening");
+    assert!(
+        open.retry_after() > Duration::from_secs(8),
+        "{:?}",
+        open.retry_after()
+    );
+    assert_eq!(sends(), 3);
+}
+
+/// What is not the server's word stays in its process: a failure-rate
+/// opening (502s without a hint) is not shared, and a 429 with
+/// `Retry-After` never opens a breaker at all.
+#[tokio::test(start_paused = true)]
+async fn local_counts_and_rate_limits_are_not_shared() {
+    let store = MemoryStore::new();
+    let (unwell, unwell_sent) = always(502, &[]).await;
+    let (a, b) = (process(&store, 2), process(&store, 10));
+    for _ in 0..2 {
+        a.clone().oneshot(get(unwell)).await.unwrap_err();
+    }
+    let open = a.clone().oneshot(get(unwell)).await.unwrap_err();
+    assert!(!open.circuit_open().expect("A opened").is_server_signalled());
+    let error = b.clone().oneshot(get(unwell)).await.unwrap_err();
+    assert_eq!(
+        error.kind(),
+        ErrorKind::BadGateway,
+        "B was not told: {error}"
+    );
+    assert_eq!(unwell_sent.load(Ordering::SeqCst), 3);
+
+    let (limiting, limited_sent) = always(429, &[("retry-after", "3")]).await;
+    for _ in 0..20 {
+        for process in [&a, &b] {
+            let error = process.clone().oneshot(get(limiting)).await.unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::RateLimited, "{error}");
+        }
+    }
+    assert_eq!(
+        limited_sent.load(Ordering::SeqCst),
+        40,
+        "every call was sent"
+    );
+}
+
 /// Allocations made while polling `future` to completion on this thread.
 fn allocations_of<F: Future>(future: F) -> u64 {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -310,6 +437,19 @@ fn a_closed_breaker_adds_no_allocation() {
         })
     });
     assert_eq!(with_breaker, baseline, "a closed breaker allocates nothing");
+    // Shared with a fleet's store, too.
+    let store = MemoryStore::new();
+    store.publish(ScopeKey::new("other.example", None), SystemTime::now());
+    let shared = CircuitBreakerLayer::new().shared(store).layer(ok);
+    allocations_of(shared.clone().oneshot(request()));
+    let with_shared = count(&|| {
+        let request = request();
+        let service = shared.clone();
+        allocations_of(async move {
+            let _ = service.oneshot(request).await;
+        })
+    });
+    assert_eq!(with_shared, baseline, "a shared closed breaker neither");
 }
 
 /// Openings, probes and closings reach the one observer: here its
@@ -347,6 +487,45 @@ async fn transitions_are_recorded_as_metrics() {
         "tower_api_errors.breaker.state",
     );
     assert_eq!(states, ["closed 1", "half_open 1", "open 1"]);
+}
+
+/// An opening learned from the fleet reaches the one observer: the
+/// transitions counter, state `open`, origin `fleet`.
+#[cfg(feature = "opentelemetry")]
+#[tokio::test(start_paused = true)]
+async fn a_fleet_opening_is_recorded_as_a_metric() {
+    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+    use tower_api_errors::metrics::Metrics;
+
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    let (addr, _) = down_vendor(Instant::now(), Duration::from_secs(60)).await;
+    let store = MemoryStore::new();
+    let a = process(&store, 2);
+    for _ in 0..2 {
+        a.clone().oneshot(get(addr)).await.unwrap_err();
+    }
+    let b = CircuitBreakerLayer::new()
+        .shared(store)
+        .metrics(Metrics::from_provider(&provider))
+        .layer(support::client::<Full<Bytes>>());
+    b.oneshot(get(addr))
+        .await
+        .unwrap_err()
+        .circuit_open()
+        .unwrap();
+    let points = |attribute| {
+        support::counter_points(
+            &provider,
+            &exporter,
+            "tower_api_errors.breaker.transitions",
+            attribute,
+        )
+    };
+    assert_eq!(points("tower_api_errors.breaker.state"), ["open 1"]);
+    assert_eq!(points("tower_api_errors.breaker.origin"), ["fleet 1"]);
 }
 
 /// The layer, its service and its future are what a stack needs them to

@@ -229,6 +229,7 @@ fn resilience_events_have_stable_names_and_show_only_the_server() {
     observer.breaker_opened(&uri, Duration::from_secs(30));
     observer.breaker_half_open(&uri);
     observer.breaker_closed(&uri);
+    observer.breaker_fleet_opened(&uri, Duration::from_secs(3));
     observer.hedge_sent(&http::Method::GET, &uri, Duration::from_millis(40));
     observer.hedge_won(&http::Method::GET, &uri);
     observer.hedge_cancelled(&http::Method::GET, &uri);
@@ -238,6 +239,7 @@ fn resilience_events_have_stable_names_and_show_only_the_server() {
         "WARN tower_api_errors::telemetry: breaker_opened address=\"api.example.com\" port=8443 open_ms=30000",
         "INFO tower_api_errors::telemetry: breaker_half_open address=\"api.example.com\" port=8443",
         "INFO tower_api_errors::telemetry: breaker_closed address=\"api.example.com\" port=8443",
+        "WARN tower_api_errors::telemetry: breaker_fleet_opened address=\"api.example.com\" port=8443 open_ms=3000",
         "hedge_sent method=\"GET\" address=\"api.example.com\" port=8443 after_ms=40",
         "hedge_won method=\"GET\" address=\"api.example.com\" port=8443",
         "hedge_cancelled method=\"GET\" address=\"api.example.com\" port=8443",

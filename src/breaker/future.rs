@@ -2,8 +2,9 @@
 //! inner call, or the refusal; what the answer tells about the upstream.
 
 use super::layer::Config;
-use super::state::Verdict;
-use crate::error::BoxError;
+use super::state::{Transition, Verdict};
+use crate::error::{BoxError, ScopeKey};
+use crate::fleet::unix_ms;
 use crate::hints::{HintSource, ResponseHints};
 use crate::{CircuitOpen, Error, ErrorKind};
 use http::Response;
@@ -79,6 +80,22 @@ fn record(config: &Config, key: u64, probe: bool, verdict: Verdict, now: Instant
     let transition = config
         .circuits
         .record(key, probe, verdict, now, &config.thresholds);
+    if let (
+        Some(store),
+        Some((
+            Transition::Opened {
+                until,
+                signalled: true,
+            },
+            _,
+        )),
+    ) = (&config.fleet, &transition)
+    {
+        // Only the server's word is shared, never this process's counts.
+        let at = SystemTime::now() + *until;
+        config.circuits.published(key, unix_ms(at));
+        store.publish(ScopeKey::from_u64(key), at);
+    }
     super::observe(&config.observer, transition);
 }
 

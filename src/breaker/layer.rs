@@ -2,6 +2,7 @@
 
 use super::state::{Circuits, Thresholds};
 use super::CircuitBreaker;
+use crate::fleet::OpeningStore;
 use crate::scope::{digest, ScopeRequest};
 use crate::ErrorKind;
 use std::fmt;
@@ -30,6 +31,8 @@ pub(crate) struct Config {
     pub(crate) partition: Option<Arc<PartitionFn>>,
     /// Where openings, probes and closings are reported.
     pub(crate) observer: crate::observe::Observer,
+    /// Where openings the server signalled are shared with the fleet.
+    pub(crate) fleet: Option<Arc<dyn OpeningStore>>,
 }
 
 impl fmt::Debug for Config {
@@ -38,6 +41,7 @@ impl fmt::Debug for Config {
             .field("thresholds", &self.thresholds)
             .field("counted", &format_args!("{:#x}", self.counted))
             .field("partition", &self.partition.is_some())
+            .field("fleet", &self.fleet)
             .field("scopes", &self.circuits.len())
             .finish()
     }
@@ -139,6 +143,7 @@ impl CircuitBreakerLayer {
             counted: 0,
             partition: None,
             observer: crate::observe::Observer::new(),
+            fleet: None,
         };
         config.count(DEFAULT_COUNTED);
         CircuitBreakerLayer {
@@ -206,6 +211,19 @@ impl CircuitBreakerLayer {
         K: AsRef<[u8]>,
     {
         self.config().partition(f);
+        self
+    }
+
+    /// Shares with the fleet, through `store`, the openings the server
+    /// signalled (a counted failure's `Retry-After`, `retry-after-ms` or
+    /// pushback timed the break), and learns the fleet's: every process's
+    /// breaker for the scope then fails fast until the time the server
+    /// named, and probes at it. Failure counts, and breaks the breaker
+    /// timed itself, stay in this process. `store` is the quota's:
+    /// [`MemoryStore`](crate::quota::MemoryStore), or `RedisStore`
+    /// (feature `redis`), whose view is refreshed off the request's path.
+    pub fn shared(mut self, store: impl OpeningStore) -> Self {
+        self.config().fleet = Some(Arc::new(store));
         self
     }
 

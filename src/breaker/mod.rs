@@ -27,6 +27,18 @@
 //!   through; the others are told to come back a little later. An answer
 //!   closes the breaker; a counted failure reopens it; a probe dropped
 //!   before its answer (a caller's timeout) frees the place for the next.
+//! - **The server's word is the fleet's.** With the quota's store
+//!   ([`shared`](CircuitBreakerLayer::shared): a
+//!   [`MemoryStore`](crate::quota::MemoryStore), or a `RedisStore` with
+//!   feature `redis`), an opening the server timed (`Retry-After` on a
+//!   503) is published as "this scope is open until T" (wall clock), and
+//!   every process's breaker for the scope fails fast until T, then
+//!   probes. Failure counts, and breaks the breaker timed itself, stay
+//!   local: one process's bad luck is not the fleet's evidence. Each
+//!   process learns the fleet's openings off the request's path (Redis is
+//!   read in the background, at most every 250 ms a scope), so a request
+//!   never waits for the store, and a store that is down leaves each
+//!   breaker to its own counts. See [`fleet`](crate::fleet).
 //!
 //! # Stack order, and why
 //!
@@ -46,7 +58,11 @@
 //! A closed breaker costs two short lock-and-lookups and two clock reads
 //! a call, and no allocation (`tests/breaker.rs` counts). Scopes are
 //! bounded (4096): idle closed circuits make room, and a scope that finds
-//! no room goes untracked rather than refused.
+//! no room goes untracked rather than refused. A [`shared`](CircuitBreakerLayer::shared)
+//! breaker also looks at its store's local view each call: one atomic
+//! load for a `MemoryStore` that never saw an opening, a lock and a lookup
+//! otherwise; never a round trip (a `RedisStore` reads Redis in the
+//! background at most every 250 ms a scope).
 //!
 //! # The default
 //!
@@ -74,6 +90,40 @@
 //! assert!(open.is_server_signalled());
 //! // Another authority has its own breaker.
 //! assert!(client.oneshot(Request::get("http://other.example/").body(()).unwrap()).await.is_ok());
+//! # }
+//! ```
+//!
+//! # A fleet
+//!
+//! Two processes (here two layers, each with its own circuits) share the
+//! openings a server signalled through one store:
+//!
+//! ```
+//! use http::{Request, Response};
+//! use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
+//! use tower::{service_fn, Layer, ServiceExt};
+//! use tower_api_errors::breaker::CircuitBreakerLayer;
+//! use tower_api_errors::quota::MemoryStore;
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! let sent = Arc::new(AtomicU32::new(0));
+//! let counter = sent.clone();
+//! let upstream = service_fn(move |_req: Request<()>| {
+//!     counter.fetch_add(1, Ordering::SeqCst);
+//!     let response = Response::builder().status(503).header("retry-after", "30").body(()).unwrap();
+//!     async { Ok::<_, std::convert::Infallible>(response) }
+//! });
+//! let store = MemoryStore::new(); // a fleet: a RedisStore (feature `redis`)
+//! let a = CircuitBreakerLayer::new().minimum_calls(2).shared(store.clone()).layer(upstream.clone());
+//! let b = CircuitBreakerLayer::new().shared(store).layer(upstream);
+//! let get = || Request::get("http://api.example/").body(()).unwrap();
+//! for _ in 0..2 {
+//!     assert_eq!(a.clone().oneshot(get()).await.unwrap().status(), 503);
+//! }
+//! // B never saw a failure; it fails fast, unsent, until the server's time.
+//! let open = b.oneshot(get()).await.unwrap_err();
+//! assert!(open.circuit_open().unwrap().is_server_signalled());
+//! assert_eq!(sent.load(Ordering::SeqCst), 2);
 //! # }
 //! ```
 //!
@@ -147,5 +197,6 @@ fn observe(observer: &crate::observe::Observer, transition: Option<(Transition, 
         Some((Transition::Opened { until, .. }, uri)) => observer.breaker_opened(&uri, until),
         Some((Transition::Probe, uri)) => observer.breaker_half_open(&uri),
         Some((Transition::Closed, uri)) => observer.breaker_closed(&uri),
+        Some((Transition::Learned { until }, uri)) => observer.breaker_fleet_opened(&uri, until),
     }
 }

@@ -2,16 +2,17 @@
 
 use super::future::{ResponseFuture, Ticket};
 use super::layer::Config;
-use super::state::Admission;
+use super::state::{Admission, FleetOpening};
 use super::CircuitBreakerLayer;
-use crate::error::BoxError;
+use crate::error::{BoxError, ScopeKey};
+use crate::fleet::{unix_ms, OpeningStore};
 use crate::redact::RequestContext;
 use crate::scope::ScopeRequest;
 use crate::{CircuitOpen, Error, ErrorKind};
 use http::{Request, Response, Uri};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 use tower::{Layer, Service};
 
@@ -21,6 +22,13 @@ fn label_of(request: &ScopeRequest<'_>) -> Uri {
     let scheme = request.uri().scheme_str().unwrap_or("http");
     let authority = String::from_utf8_lossy(request.authority());
     Uri::try_from(format!("{scheme}://{authority}/")).unwrap_or_default()
+}
+
+/// The fleet's latest opening of scope `key`, and what is left of it.
+fn fleet_opening(store: &dyn OpeningStore, key: u64) -> Option<FleetOpening> {
+    let at = store.opening(ScopeKey::from_u64(key))?;
+    let left = at.duration_since(SystemTime::now()).unwrap_or_default();
+    Some((unix_ms(at), left))
 }
 
 /// Fails calls at once, without sending them, while its scope's upstream
@@ -101,6 +109,12 @@ impl<S> CircuitBreaker<S> {
         self
     }
 
+    /// As [`CircuitBreakerLayer::shared`].
+    pub fn shared(mut self, store: impl crate::fleet::OpeningStore) -> Self {
+        self.config().fleet = Some(Arc::new(store));
+        self
+    }
+
     /// As [`CircuitBreakerLayer::metrics`].
     #[cfg(feature = "opentelemetry")]
     #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
@@ -134,8 +148,14 @@ where
         let key = crate::scope::key(&view, partition);
         let label = || label_of(&view);
         let now = Instant::now();
+        let fleet = config
+            .fleet
+            .as_ref()
+            .and_then(|store| fleet_opening(&**store, key));
         let (tracked, admission, transition) =
-            config.circuits.admit(key, now, &config.thresholds, label);
+            config
+                .circuits
+                .admit(key, now, fleet, &config.thresholds, label);
         super::observe(&config.observer, transition);
         match admission {
             Admission::Go { probe } => {

@@ -52,7 +52,13 @@ pub(crate) enum Transition {
     Probe,
     /// The probe succeeded.
     Closed,
+    /// Opened for this long by an opening the fleet shared.
+    Learned { until: Duration },
 }
+
+/// An opening the fleet shared: its time (Unix ms, what tells a new one
+/// from one already learned) and how long it still has to run.
+pub(crate) type FleetOpening = (u64, Duration);
 
 /// The answer to "may this call go?".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +103,9 @@ struct Circuit {
     hinted: Option<(Instant, HintSource)>,
     /// When a probe last closed it.
     closed_at: Option<Instant>,
+    /// The latest fleet opening (Unix ms) learned or published here: each
+    /// is learned once, and a process never learns back its own.
+    fleet_seen: u64,
 }
 
 impl Circuit {
@@ -110,6 +119,26 @@ impl Circuit {
             opens: 0,
             hinted: None,
             closed_at: None,
+            fleet_seen: 0,
+        }
+    }
+
+    /// Learns a fleet opening not seen before, unless it is over or this
+    /// circuit is open longer already; keeps the local counts.
+    fn learn(&mut self, (at, left): FleetOpening, now: Instant) -> Option<Transition> {
+        if at <= self.fleet_seen {
+            return None;
+        }
+        self.fleet_seen = at;
+        let until = now + left;
+        match self.phase {
+            _ if left.is_zero() => None,
+            Phase::Open { until: local, .. } if local >= until => None,
+            _ => {
+                let source = Some(HintSource::RetryAfter);
+                self.phase = Phase::Open { until, source };
+                Some(Transition::Learned { until: left })
+            }
         }
     }
 
@@ -213,6 +242,7 @@ impl Circuits {
         &self,
         key: u64,
         now: Instant,
+        fleet: Option<FleetOpening>,
         t: &Thresholds,
         label: impl FnOnce() -> Uri,
     ) -> (Option<u64>, Admission, Option<(Transition, Uri)>) {
@@ -230,6 +260,8 @@ impl Circuits {
                 map.entry(key).or_insert_with(|| Circuit::new(now, label()))
             }
         };
+        let learned = fleet.and_then(|opening| circuit.learn(opening, now));
+        let learned = learned.map(|transition| (transition, circuit.label.clone()));
         let (admission, transition) = match circuit.phase {
             Phase::Closed => (Admission::Go { probe: false }, None),
             Phase::Open { until, source } if now < until => (
@@ -254,7 +286,15 @@ impl Circuits {
                 None,
             ),
         };
-        (Some(key), admission, transition)
+        (Some(key), admission, learned.or(transition))
+    }
+
+    /// Marks the fleet opening this process published for scope `key`
+    /// (Unix ms) as seen: it is not learned back.
+    pub(crate) fn published(&self, key: u64, at: u64) {
+        if let Some(circuit) = self.lock().get_mut(&key) {
+            circuit.fleet_seen = circuit.fleet_seen.max(at);
+        }
     }
 
     /// Records what a call admitted to scope `key` told.
@@ -300,6 +340,7 @@ impl Circuit {
                     let label = std::mem::take(&mut circuit.label);
                     *circuit = Circuit {
                         opens: circuit.opens,
+                        fleet_seen: circuit.fleet_seen,
                         closed_at: Some(now),
                         ..Circuit::new(now, label)
                     };
@@ -351,7 +392,7 @@ mod tests {
 
     fn call(c: &Circuits, now: Instant, verdict: Verdict) -> (Admission, Option<Transition>) {
         let t = thresholds();
-        let (key, admission, transition) = c.admit(1, now, &t, Uri::default);
+        let (key, admission, transition) = c.admit(1, now, None, &t, Uri::default);
         let transition = transition.map(|(transition, _)| transition);
         if let Admission::Go { probe } = admission {
             let recorded = c.record(key.unwrap(), probe, verdict, now, &t);
@@ -420,15 +461,15 @@ mod tests {
             call(&c, t0, UNWELL);
         }
         let later = t0 + Duration::from_secs(5);
-        let (key, probe, _) = c.admit(1, later, &t, Uri::default);
+        let (key, probe, _) = c.admit(1, later, None, &t, Uri::default);
         assert_eq!(probe, Admission::Go { probe: true });
-        let (_, other, _) = c.admit(1, later, &t, Uri::default);
+        let (_, other, _) = c.admit(1, later, None, &t, Uri::default);
         assert!(
             matches!(other, Admission::Refuse { probing: true, after, .. } if after == PROBE_WAIT)
         );
         c.record(key.unwrap(), true, Verdict::Silent, later, &t);
         assert_eq!(
-            c.admit(1, later, &t, Uri::default).1,
+            c.admit(1, later, None, &t, Uri::default).1,
             Admission::Go { probe: true }
         );
     }
@@ -485,18 +526,64 @@ mod tests {
     }
 
     #[test]
+    fn a_fleet_opening_is_learned_once_and_never_shortens_a_local_one() {
+        let c = Circuits::default();
+        let t = thresholds();
+        let t0 = Instant::now();
+        let three = Duration::from_secs(3);
+        let (_, admission, transition) = c.admit(1, t0, Some((100, three)), &t, Uri::default);
+        assert!(
+            matches!(admission, Admission::Refuse { after, source: Some(_), .. } if after == three)
+        );
+        assert_eq!(
+            transition.map(|(t, _)| t),
+            Some(Transition::Learned { until: three })
+        );
+        // At its end, one probe; the same opening is not learned again.
+        let at = t0 + three;
+        let (key, probe, _) = c.admit(1, at, Some((100, three)), &t, Uri::default);
+        assert_eq!(probe, Admission::Go { probe: true });
+        c.record(key.unwrap(), true, Verdict::Answered, at, &t);
+        assert_eq!(
+            c.admit(1, at, Some((100, three)), &t, Uri::default).1,
+            Admission::Go { probe: false }
+        );
+        // One that is over is ignored; a shorter one than the local break too.
+        assert_eq!(
+            c.admit(1, at, Some((200, Duration::ZERO)), &t, Uri::default)
+                .2,
+            None
+        );
+        for _ in 0..4 {
+            call(&c, at, UNWELL);
+        }
+        let (_, _, learned) = c.admit(1, at, Some((300, Duration::from_secs(1))), &t, Uri::default);
+        assert_eq!(learned, None, "open 5 s locally already");
+        // A published opening is not learned back.
+        c.published(1, 400);
+        assert_eq!(
+            c.admit(1, at, Some((400, Duration::from_secs(9))), &t, Uri::default)
+                .2,
+            None
+        );
+    }
+
+    #[test]
     fn scopes_are_bounded() {
         let c = Circuits::default();
         let t = thresholds();
         let t0 = Instant::now();
         for key in 0..MAX_SCOPES as u64 {
-            c.admit(key, t0, &t, Uri::default);
+            c.admit(key, t0, None, &t, Uri::default);
         }
         // All busy: a new scope goes, untracked.
-        assert_eq!(c.admit(u64::MAX, t0, &t, Uri::default).0, None);
+        assert_eq!(c.admit(u64::MAX, t0, None, &t, Uri::default).0, None);
         // A window later they are idle and make room.
         let later = t0 + Duration::from_secs(10);
-        assert_eq!(c.admit(u64::MAX, later, &t, Uri::default).0, Some(u64::MAX));
+        assert_eq!(
+            c.admit(u64::MAX, later, None, &t, Uri::default).0,
+            Some(u64::MAX)
+        );
         assert_eq!(c.len(), 1);
     }
 }

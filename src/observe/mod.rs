@@ -34,6 +34,7 @@
 //! | [`breaker_opened`](Observer::breaker_opened) | `breaker_opened` {address, port, open_ms} (WARN) | `tower_api_errors.breaker.transitions` {`tower_api_errors.breaker.state` = `open`, server.address, server.port} |
 //! | [`breaker_half_open`](Observer::breaker_half_open) | `breaker_half_open` {address, port} (INFO) | the same counter, state `half_open` |
 //! | [`breaker_closed`](Observer::breaker_closed) | `breaker_closed` {address, port} (INFO) | the same counter, state `closed` |
+//! | [`breaker_fleet_opened`](Observer::breaker_fleet_opened) | `breaker_fleet_opened` {address, port, open_ms} (WARN) | the same counter, state `open`, and `tower_api_errors.breaker.origin` = `fleet` |
 //! | [`hedge_sent`](Observer::hedge_sent) | `hedge_sent` {method, address, port, after_ms} (DEBUG) | `tower_api_errors.hedges` {`tower_api_errors.hedge.event` = `sent`, http.request.method, server.address, server.port} |
 //! | [`hedge_won`](Observer::hedge_won) | `hedge_won` {...} (DEBUG) | the same counter, event `won` |
 //! | [`hedge_cancelled`](Observer::hedge_cancelled) | `hedge_cancelled` {...} (DEBUG) | the same counter, event `cancelled` |
@@ -275,7 +276,16 @@ impl Observer {
     pub fn breaker_opened(&self, uri: &Uri, open_for: Duration) {
         #[cfg(feature = "tracing")]
         trace::breaker_opened(uri, open_for);
-        self.breaker_transition("open", uri);
+        self.breaker_transition("open", uri, false);
+    }
+
+    /// A circuit breaker for `uri`'s server opened for `open_for` because
+    /// another process of the fleet was told by the server to hold off
+    /// that long (see [`fleet`](crate::fleet)).
+    pub fn breaker_fleet_opened(&self, uri: &Uri, open_for: Duration) {
+        #[cfg(feature = "tracing")]
+        trace::breaker_fleet_opened(uri, open_for);
+        self.breaker_transition("open", uri, true);
     }
 
     /// A circuit breaker for `uri`'s server turned half-open: it lets a
@@ -283,20 +293,21 @@ impl Observer {
     pub fn breaker_half_open(&self, uri: &Uri) {
         #[cfg(feature = "tracing")]
         trace::breaker_half_open(uri);
-        self.breaker_transition("half_open", uri);
+        self.breaker_transition("half_open", uri, false);
     }
 
     /// A circuit breaker for `uri`'s server closed: requests flow again.
     pub fn breaker_closed(&self, uri: &Uri) {
         #[cfg(feature = "tracing")]
         trace::breaker_closed(uri);
-        self.breaker_transition("closed", uri);
+        self.breaker_transition("closed", uri, false);
     }
 
-    fn breaker_transition(&self, state: &'static str, uri: &Uri) {
+    #[cfg_attr(not(feature = "opentelemetry"), allow(unused_variables))]
+    fn breaker_transition(&self, state: &'static str, uri: &Uri, fleet: bool) {
         #[cfg(feature = "opentelemetry")]
         if let Some(metrics) = &self.metrics {
-            metrics.breaker_transition(state, uri);
+            metrics.breaker_transition(state, uri, fleet);
         }
     }
 

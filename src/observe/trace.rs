@@ -235,6 +235,17 @@ pub(super) fn breaker_opened(uri: &Uri, open_for: Duration) {
     );
 }
 
+/// `breaker_fleet_opened` {address, port, open_ms}, at WARN.
+pub(super) fn breaker_fleet_opened(uri: &Uri, open_for: Duration) {
+    tracing::warn!(
+        target: TARGET,
+        address = uri.host(),
+        port = server_port(uri),
+        open_ms = open_for.as_millis() as u64,
+        "breaker_fleet_opened"
+    );
+}
+
 /// `breaker_half_open` {address, port}, at INFO.
 pub(super) fn breaker_half_open(uri: &Uri) {
     tracing::info!(

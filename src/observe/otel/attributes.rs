@@ -33,6 +33,9 @@ pub const AUTH_OUTCOME: &str = "tower_api_errors.auth.outcome";
 /// `tower_api_errors.breaker.state`: the state a circuit breaker entered,
 /// `open`, `half_open` or `closed`.
 pub const BREAKER_STATE: &str = "tower_api_errors.breaker.state";
+/// `tower_api_errors.breaker.origin`: `fleet` on an opening learned from
+/// another process of the fleet (absent on a breaker's own transitions).
+pub const BREAKER_ORIGIN: &str = "tower_api_errors.breaker.origin";
 /// `tower_api_errors.hedge.event`: `sent`, `won` or `cancelled`.
 pub const HEDGE_EVENT: &str = "tower_api_errors.hedge.event";
 
@@ -99,6 +102,10 @@ pub(crate) fn failed_fast_reason(reason: FailFast) -> KeyValue {
 
 pub(crate) fn breaker_state(state: &'static str) -> KeyValue {
     kv(BREAKER_STATE, state)
+}
+
+pub(crate) fn breaker_fleet() -> KeyValue {
+    kv(BREAKER_ORIGIN, "fleet")
 }
 
 pub(crate) fn hedge_event(event: &'static str) -> KeyValue {

@@ -337,10 +337,14 @@ impl Metrics {
 
 impl Metrics {
     /// `tower_api_errors.breaker.transitions`: a circuit breaker for
-    /// `uri`'s server entered `state` (`open`, `half_open`, `closed`).
-    pub(crate) fn breaker_transition(&self, state: &'static str, uri: &Uri) {
-        let mut attrs = Attrs::<3>::new();
+    /// `uri`'s server entered `state` (`open`, `half_open`, `closed`);
+    /// `fleet` when it learned the opening from the fleet.
+    pub(crate) fn breaker_transition(&self, state: &'static str, uri: &Uri, fleet: bool) {
+        let mut attrs = Attrs::<4>::new();
         attrs.push(attr::breaker_state(state));
+        if fleet {
+            attrs.push(attr::breaker_fleet());
+        }
         Target::new(&Method::GET, uri).push_server(&mut attrs);
         self.inner.breaker_transitions.add(1, attrs.as_slice());
     }

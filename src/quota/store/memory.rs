@@ -2,12 +2,13 @@
 
 use super::window::{Decision, Millis, ScopeState, Tuning};
 use super::{Grant, Observation, Permit, QuotaStore, ScopeKey, StoreFuture};
+use crate::fleet::{from_unix_ms, unix_ms, OpeningStore};
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 use tower::util::rng::{HasherRng, Rng};
 
@@ -62,6 +63,11 @@ struct Shared {
     learned: AtomicBool,
     /// The clock's origin: the window algorithm counts milliseconds from it.
     epoch: Instant,
+    /// The openings a server signalled (see [`OpeningStore`]), by scope,
+    /// in Unix ms; `any_opening` is false until one is published, so that
+    /// a breaker's look costs one atomic load until then.
+    openings: Mutex<HashMap<ScopeKey, u64, BuildHasherDefault<Identity>>>,
+    any_opening: AtomicBool,
 }
 
 impl fmt::Debug for MemoryStore {
@@ -93,6 +99,8 @@ impl MemoryStore {
                 tuning,
                 learned: AtomicBool::new(false),
                 epoch: Instant::now(),
+                openings: Mutex::default(),
+                any_opening: AtomicBool::new(false),
             }),
         }
     }
@@ -269,10 +277,55 @@ impl QuotaStore for MemoryStore {
     }
 }
 
+/// Shares openings among the breakers of one process (and of tests that
+/// stand for a fleet): bounded like the scopes, past openings go first.
+impl OpeningStore for MemoryStore {
+    fn publish(&self, scope: ScopeKey, until: SystemTime) {
+        let until = unix_ms(until);
+        let mut openings = lock(&self.shared.openings);
+        if openings.len() >= DEFAULT_MAX_SCOPES {
+            let now = unix_ms(SystemTime::now());
+            openings.retain(|_, at| *at > now);
+        }
+        if openings.len() < DEFAULT_MAX_SCOPES || openings.contains_key(&scope) {
+            let at = openings.entry(scope).or_default();
+            *at = (*at).max(until);
+            self.shared.any_opening.store(true, Ordering::Release);
+        }
+    }
+
+    fn opening(&self, scope: ScopeKey) -> Option<SystemTime> {
+        if !self.shared.any_opening.load(Ordering::Acquire) {
+            return None;
+        }
+        lock(&self.shared.openings)
+            .get(&scope)
+            .map(|at| from_unix_ms(*at))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::quota::WindowReport;
+
+    #[test]
+    fn openings_keep_the_latest_per_scope() {
+        let store = MemoryStore::new();
+        let (a, b) = (
+            ScopeKey::new("a.example", None),
+            ScopeKey::new("b.example", None),
+        );
+        assert_eq!(store.opening(a), None);
+        let soon = SystemTime::now() + Duration::from_secs(3);
+        store.publish(a, soon + Duration::from_secs(1));
+        store.publish(a, soon);
+        assert_eq!(
+            store.clone().opening(a).map(unix_ms),
+            Some(unix_ms(soon) + 1000)
+        );
+        assert_eq!(store.opening(b), None, "scopes are apart");
+    }
 
     fn report(limit: u64, remaining: u64, reset: u64) -> Observation {
         Observation::new().with_window(WindowReport::new(

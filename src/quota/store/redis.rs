@@ -5,6 +5,7 @@ use super::ledger::{Answer, Ask, Granted, Ledger, FIRST_WANT, INFERRED, LEASE_TT
 use super::memory::Local;
 use super::window::{Lease, Millis, ScopeState};
 use super::{Grant, MemoryStore, Observation, Permit, QuotaStore, ScopeKey, StoreFuture};
+use crate::fleet::{from_unix_ms, unix_ms, OpeningStore};
 use crate::observe;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
@@ -62,6 +63,21 @@ local r = {'0', t[1], t[2]}
 for _, f in ipairs(redis.call('HGETALL', KEYS[1])) do r[#r + 1] = f end
 return r
 "#;
+
+/// A breaker's opening of a scope (Unix ms), kept when later than the one
+/// Redis holds: KEYS[1] the opening; ARGV[1] the time (`0`: only read it),
+/// ARGV[2] its TTL in ms. Answers `{the one kept}`.
+const OPENING: &str = r#"
+local v = redis.call('GET', KEYS[1]) or '0'
+if tonumber(ARGV[1]) > (tonumber(v) or 0) then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  v = ARGV[1]
+end
+return {v}
+"#;
+/// A process reads the fleet's opening of a scope at most this often, and
+/// after a failed read waits [`BACKOFF_MAX`] before the next of any scope.
+const OPENING_EVERY: Millis = 250;
 
 /// Learned quotas shared by every process that points at one Redis
 /// (feature `redis`): each process admits from a **local lease**, a slice
@@ -125,6 +141,10 @@ struct Shared {
     probing: AtomicBool,
     /// Redis's clock minus this process's (ms), from the last answer.
     offset: AtomicI64,
+    /// Breaker openings: the script, and when Redis may next be read for
+    /// them (local ms) after a failure.
+    opening: Script,
+    openings_after: AtomicU64,
 }
 
 /// One scope's renewals in this process: one at a time, waited on by the
@@ -151,6 +171,8 @@ struct Sync {
     /// Answers (none throttled) since the last renewal, in a scope that
     /// announces no quota: what the ledger infers a limit from.
     answered: AtomicU64,
+    /// When this process last read the fleet's opening (local ms + 1).
+    opening_read: AtomicU64,
 }
 
 /// A standalone Redis (reconnecting in the background), or a Redis
@@ -253,6 +275,8 @@ impl RedisStore {
                 backoff: AtomicU64::new(BACKOFF_FIRST),
                 probing: AtomicBool::new(false),
                 offset: AtomicI64::new(0),
+                opening: Script::new(OPENING),
+                openings_after: AtomicU64::new(0),
             }),
         }
     }
@@ -339,6 +363,7 @@ impl RedisStore {
                     leased: AtomicU64::new(0),
                     opened: AtomicBool::new(false),
                     answered: AtomicU64::new(0),
+                    opening_read: AtomicU64::new(0),
                 })
             })
             .clone()
@@ -824,5 +849,72 @@ impl QuotaStore for RedisStore {
 
     fn release(&self, permit: Permit) {
         self.shared.local.settle_now(permit, None);
+    }
+}
+
+impl RedisStore {
+    /// The Redis key of `scope`'s breaker opening: `prefix{digest}:opening`,
+    /// in its ledger's hash slot.
+    pub fn opening_key(&self, scope: ScopeKey) -> String {
+        format!("{}{{{scope}}}:opening", self.prefix)
+    }
+
+    /// In the background, bounded: publishes `until` (Unix ms; 0 reads)
+    /// as `scope`'s opening and learns locally the one Redis keeps. A
+    /// failure leaves the local view as it was.
+    fn exchange_opening(&self, scope: ScopeKey, until: u64) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let store = self.clone();
+        runtime.spawn(async move {
+            let mut invocation = store.shared.opening.key(store.opening_key(scope));
+            let ttl = until.saturating_sub(unix_ms(SystemTime::now())) + 60_000;
+            invocation.arg(until).arg(ttl);
+            store.shared.commands.fetch_add(1, Ordering::Relaxed);
+            let bound = (store.timeout * 3).max(RENEWAL_BOUND);
+            let reply = tokio::time::timeout(bound, store.connection.invoke(&invocation)).await;
+            let kept = reply.ok().and_then(Result::ok).and_then(|reply| {
+                let at = reply.first()?.parse::<u64>().ok()?;
+                Some(at)
+            });
+            match kept {
+                Some(0) => {}
+                Some(at) => store.shared.local.publish(scope, from_unix_ms(at)),
+                None => {
+                    let after = store.local_now() + BACKOFF_MAX;
+                    store.shared.openings_after.store(after, Ordering::Relaxed);
+                }
+            }
+        });
+    }
+}
+
+/// Openings are published at once (in the background) and read from a
+/// local view, refreshed in the background at most every 250 ms per scope
+/// when a request looks: no request waits for Redis. A process learns an
+/// opening within about 250 ms and a round trip of its first look; the
+/// calls in between go as its own breaker decides. While Redis fails,
+/// each breaker keeps to what it knows.
+impl OpeningStore for RedisStore {
+    fn publish(&self, scope: ScopeKey, until: SystemTime) {
+        self.shared.local.publish(scope, until);
+        self.exchange_opening(scope, unix_ms(until));
+    }
+
+    fn opening(&self, scope: ScopeKey) -> Option<SystemTime> {
+        let now = self.local_now() + 1;
+        let sync = self.sync(scope);
+        let read = sync.opening_read.load(Ordering::Relaxed);
+        let due = (read == 0 || now >= read + OPENING_EVERY)
+            && now > self.shared.openings_after.load(Ordering::Relaxed)
+            && sync
+                .opening_read
+                .compare_exchange(read, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok();
+        if due {
+            self.exchange_opening(scope, 0);
+        }
+        self.shared.local.opening(scope)
     }
 }
