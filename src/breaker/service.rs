@@ -8,11 +8,11 @@ use crate::error::{BoxError, ScopeKey};
 use crate::fleet::{unix_ms, OpeningStore};
 use crate::redact::RequestContext;
 use crate::scope::ScopeRequest;
-use crate::{CircuitOpen, Error, ErrorKind};
+use crate::{CircuitOpen, Error};
 use http::{Request, Response, Uri};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 use tokio::time::Instant;
 use tower::{Layer, Service};
 
@@ -44,83 +44,14 @@ pub struct CircuitBreaker<S> {
 }
 
 impl<S> CircuitBreaker<S> {
-    /// Wraps `inner` with the defaults (see [`CircuitBreakerLayer::new`]).
+    /// Wraps `inner` with the defaults (see [`CircuitBreakerLayer::new`]);
+    /// the layer's setters configure it otherwise.
     pub fn new(inner: S) -> Self {
         CircuitBreakerLayer::new().layer(inner)
     }
 
     pub(crate) fn from_config(inner: S, config: Arc<Config>) -> Self {
         CircuitBreaker { inner, config }
-    }
-
-    fn config(&mut self) -> &mut Config {
-        Arc::make_mut(&mut self.config)
-    }
-
-    /// As [`CircuitBreakerLayer::failure_rate`].
-    ///
-    /// # Panics
-    /// When `rate` is not within (0, 1].
-    pub fn failure_rate(mut self, rate: f64) -> Self {
-        self.config().failure_rate(rate);
-        self
-    }
-
-    /// As [`CircuitBreakerLayer::minimum_calls`].
-    ///
-    /// # Panics
-    /// When `calls` is zero.
-    pub fn minimum_calls(mut self, calls: u32) -> Self {
-        self.config().minimum_calls(calls);
-        self
-    }
-
-    /// As [`CircuitBreakerLayer::window`].
-    ///
-    /// # Panics
-    /// When `window` is not within 100 ms and 1 h.
-    pub fn window(mut self, window: Duration) -> Self {
-        self.config().window(window);
-        self
-    }
-
-    /// As [`CircuitBreakerLayer::break_duration`].
-    ///
-    /// # Panics
-    /// When `base` is zero or `max` shorter than it.
-    pub fn break_duration(mut self, base: Duration, max: Duration) -> Self {
-        self.config().break_duration(base, max);
-        self
-    }
-
-    /// As [`CircuitBreakerLayer::count`].
-    pub fn count(mut self, kinds: impl IntoIterator<Item = ErrorKind>) -> Self {
-        self.config().count(kinds);
-        self
-    }
-
-    /// As [`CircuitBreakerLayer::partition`].
-    pub fn partition<F, K>(mut self, f: F) -> Self
-    where
-        F: Fn(&ScopeRequest<'_>) -> Option<K> + Send + Sync + 'static,
-        K: AsRef<[u8]>,
-    {
-        self.config().partition(f);
-        self
-    }
-
-    /// As [`CircuitBreakerLayer::shared`].
-    pub fn shared(mut self, store: impl crate::fleet::OpeningStore) -> Self {
-        self.config().fleet = Some(Arc::new(store));
-        self
-    }
-
-    /// As [`CircuitBreakerLayer::metrics`].
-    #[cfg(feature = "opentelemetry")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
-    pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
-        self.config().metrics(metrics);
-        self
     }
 
     inner_service_accessors!();

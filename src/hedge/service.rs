@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Instant;
-use tower::retry::budget::Budget;
 use tower::Service;
 
 /// Sends a second attempt of an idempotent call that is slow to answer;
@@ -46,36 +45,6 @@ impl<S> Hedge<S> {
             config,
             prototype: Arc::default(),
         }
-    }
-
-    fn config(&mut self) -> &mut Config {
-        Arc::make_mut(&mut self.config)
-    }
-
-    /// As [`HedgeLayer::budget`](super::HedgeLayer::budget).
-    pub fn budget(mut self, budget: impl Budget + Send + Sync + 'static) -> Self {
-        self.config().budget = Some(Arc::new(budget));
-        self
-    }
-
-    /// As [`HedgeLayer::no_budget`](super::HedgeLayer::no_budget).
-    pub fn no_budget(mut self) -> Self {
-        self.config().budget = None;
-        self
-    }
-
-    /// As [`HedgeLayer::max_replay_bytes`](super::HedgeLayer::max_replay_bytes).
-    pub fn max_replay_bytes(mut self, bytes: usize) -> Self {
-        self.config().max_replay = bytes;
-        self
-    }
-
-    /// As [`HedgeLayer::metrics`](super::HedgeLayer::metrics).
-    #[cfg(feature = "opentelemetry")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
-    pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
-        self.config().observer = crate::observe::Observer::new().metrics(metrics);
-        self
     }
 
     inner_service_accessors!();
