@@ -382,3 +382,35 @@ async fn a_per_request_timeout_set_with_reqwest_still_cuts_a_hanging_upstream() 
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_layer_that_rewrites_the_uri_is_heard_below() {
+    let (base, calls) = counting(&[(200, "{}")]).await;
+    let below = Below::default();
+    // A layer of the caller's inside the middleware's stack, moving every
+    // call to another path: the request below follows it.
+    let stack = tower::ServiceBuilder::new()
+        .layer(ApiErrorsLayer::new())
+        .map_request(
+            |mut request: http::Request<tower_api_errors::retry::ReplayBody<reqwest::Body>>| {
+                let uri = request.uri().to_string().replace("/v1/", "/v2/");
+                *request.uri_mut() = uri.parse().unwrap();
+                request
+            },
+        )
+        .into_inner();
+    let client = ClientBuilder::new(client())
+        .with(ApiErrorsMiddleware::with_layer(stack))
+        .with(below.clone())
+        .build();
+    let response = client
+        .get(format!("{base}/v1/items?page=2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let seen = below.0.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].1, format!("{base}/v2/items?page=2"));
+}
