@@ -21,3 +21,26 @@ macro_rules! inner_service_accessors {
         }
     };
 }
+
+/// What every error of a call carries, written once: the request it names
+/// (`request`) and the retry layer's report (`retries`, and the
+/// crate's `set_retries`), over fields named `request` and `retries`.
+/// Used inside the error type's `impl` block.
+macro_rules! call_error_accessors {
+    () => {
+        /// The request: method and redacted URI, when a layer recorded it.
+        pub fn request(&self) -> Option<&crate::redact::RequestContext> {
+            self.request.as_ref()
+        }
+
+        /// Attempts made and time waited, as the retry layer above
+        /// reports them.
+        pub fn retries(&self) -> crate::RetryReport {
+            self.retries
+        }
+
+        pub(crate) fn set_retries(&mut self, retries: crate::RetryReport) {
+            self.retries = retries;
+        }
+    };
+}

@@ -172,19 +172,7 @@ impl Unauthorized {
         self.report
     }
 
-    /// The request, method and redacted URI.
-    pub fn request(&self) -> Option<&RequestContext> {
-        self.request.as_ref()
-    }
-
-    /// Attempts made by the retry layer, when one sits above.
-    pub fn retries(&self) -> RetryReport {
-        self.retries
-    }
-
-    pub(crate) fn set_retries(&mut self, retries: RetryReport) {
-        self.retries = retries;
-    }
+    call_error_accessors!();
 
     pub(crate) fn rejection_mut(&mut self) -> Option<&mut ApiError> {
         self.rejection.as_mut()

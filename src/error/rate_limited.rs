@@ -43,19 +43,7 @@ impl RateLimited {
         self.scope
     }
 
-    /// The refused request: method and redacted URI.
-    pub fn request(&self) -> Option<&RequestContext> {
-        self.request.as_ref()
-    }
-
-    /// Attempts made and time waited, as the retry layer above reports them.
-    pub fn retries(&self) -> RetryReport {
-        self.retries
-    }
-
-    pub(crate) fn set_retries(&mut self, retries: RetryReport) {
-        self.retries = retries;
-    }
+    call_error_accessors!();
 }
 
 impl fmt::Display for RateLimited {

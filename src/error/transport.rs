@@ -80,15 +80,7 @@ impl TransportError {
             || self.source.is::<tokio::time::error::Elapsed>()
     }
 
-    /// The request that failed, when a layer recorded it.
-    pub fn request(&self) -> Option<&RequestContext> {
-        self.request.as_ref()
-    }
-
-    /// Attempts made and time waited between them.
-    pub fn retries(&self) -> RetryReport {
-        self.retries
-    }
+    call_error_accessors!();
 
     /// What the [`AuthLayer`](crate::auth::AuthLayer) did, when this error
     /// answered a request it sent again with a renewed credential.
@@ -103,10 +95,6 @@ impl TransportError {
 
     pub(crate) fn set_request(&mut self, request: Option<RequestContext>) {
         self.request = request;
-    }
-
-    pub(crate) fn set_retries(&mut self, retries: RetryReport) {
-        self.retries = retries;
     }
 }
 
