@@ -30,8 +30,8 @@ use super::MAX_WINDOWS;
 /// How long a lease (or a hold) lasts without renewal (a member renews
 /// ahead of it): the lease interval.
 pub(crate) const LEASE_TTL: Millis = 5_000;
-/// A member that has not renewed for two lease intervals is gone: its
-/// lease returns.
+/// A member that has not renewed for two lease intervals (or for one past
+/// the end of the hold it was given) is gone: its lease returns.
 pub(crate) const MEMBER_TTL: Millis = 2 * LEASE_TTL;
 /// A member past its share asks again after this (others may not need theirs).
 pub(crate) const SHARE_WAIT: Millis = 1_000;
@@ -50,6 +50,10 @@ const MARGIN_STEP: u64 = 2;
 const MARGIN_FLOOR: u64 = 50;
 /// A member's first lease of a window, before it has shown any demand.
 pub(crate) const FIRST_WANT: u64 = 4;
+/// The first window a cold fleet learns is released in this many steps
+/// over its first half (a lease interval at most): members that join a
+/// little late (a process that started late) still find a share.
+const RAMP_STEPS: u64 = 4;
 
 /// One member of the fleet, as the ledger knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +63,9 @@ pub(crate) struct Member {
     pub(crate) seen: Millis,
     /// Units leased to it in the current lease window, net of returns.
     pub(crate) leased: u64,
+    /// When it said it would be back: its lease's end, or the end of the
+    /// hold it was given (a member on hold need not renew to stay one).
+    pub(crate) due: Millis,
 }
 
 /// What was inferred of a vendor that announces no quota: the successes
@@ -106,6 +113,9 @@ pub(crate) struct Ledger {
     /// Answers (none throttled) the fleet reported since the last 429's
     /// wait ended, or since the scope opened.
     pub(crate) count: u64,
+    /// The first window of a cold fleet is released gradually, from the
+    /// first to the second (see [`RAMP_STEPS`]).
+    pub(crate) ramp: Option<(Millis, Millis)>,
 }
 
 /// What a member brings to a renewal.
@@ -153,6 +163,10 @@ pub(crate) struct Granted {
     pub(crate) limit: u64,
     /// It lasts to the window's end (renewing sooner cannot extend it).
     pub(crate) last: bool,
+    /// Nothing more can come to this member in its window (its share is
+    /// cut and no other is unclaimed): it renews once it is spent, not
+    /// ahead of running out.
+    pub(crate) whole: bool,
 }
 
 impl Ledger {
@@ -183,9 +197,14 @@ impl Ledger {
         let Some(binding) = self.state.binding() else {
             return self.cold(ask.member, ask.open, now);
         };
-        self.probe = None;
+        // The answer to a cold start's probe: the first window is ramped.
+        let first = self.probe.take().is_some() && self.lease_end == 0;
         let end = binding.reset_at.unwrap_or(now + LEASE_TTL);
         self.roll(end, binding.remaining, now, tuning);
+        if first && self.lease_end > now {
+            let span = ((self.lease_end - now) / 2).min(LEASE_TTL);
+            self.ramp = Some((now, now + span));
+        }
         // (A roll may have grown an inferred window.)
         let binding = self.state.binding().unwrap_or(binding);
         // Never more than the fewest remaining seen plus what was leased.
@@ -201,21 +220,41 @@ impl Ledger {
             members,
             limit: binding.limit.unwrap_or(self.budget),
             last: self.lease_end <= now + LEASE_TTL,
+            whole: false,
         };
-        // (A member on hold still renews by `until`, to stay a member.)
         if let Some(until) = self.state.cooldown_until.filter(|until| *until > now) {
             granted.hold_until = until;
+            self.members[me].due = until;
             return Answer::Lease(granted);
         }
-        granted.left = self.cut(me, ask.want);
+        let (released, next_step) = self.released(now, granted.limit);
+        (granted.left, granted.whole) = self.cut(me, ask.want, released);
         if granted.left == 0 {
-            let spent = self.granted >= self.budget;
-            granted.hold_until = match spent {
-                true => self.lease_end,
-                false => self.lease_end.min(now + SHARE_WAIT),
+            granted.hold_until = if self.granted >= self.budget {
+                self.lease_end
+            } else if self.granted >= released {
+                next_step
+            } else {
+                self.lease_end.min(now + SHARE_WAIT)
             };
         }
+        self.members[me].due = granted.until.max(granted.hold_until);
         Answer::Lease(granted)
+    }
+
+    /// What of the budget may be leased by now, and when more is: all of
+    /// it, except while the first window of a cold fleet ramps up (a step's
+    /// share of the window's `limit` per step).
+    fn released(&self, now: Millis, limit: u64) -> (u64, Millis) {
+        match self.ramp {
+            Some((start, end)) if now < end && end <= self.lease_end => {
+                let step = (end - start).div_ceil(RAMP_STEPS).max(1);
+                let done = ((now.saturating_sub(start)) / step + 1).min(RAMP_STEPS);
+                let released = limit.saturating_mul(done) / RAMP_STEPS;
+                (self.budget.min(released), start + done * step)
+            }
+            _ => (self.budget, self.lease_end),
+        }
     }
 
     /// Nothing known: one member probes, the others hold until it teaches.
@@ -247,6 +286,7 @@ impl Ledger {
             self.lease_end = end;
             self.budget = remaining;
             self.granted = 0;
+            self.ramp = None;
             for member in &mut self.members {
                 member.leased = 0;
             }
@@ -365,7 +405,7 @@ impl Ledger {
     fn expire_members(&mut self, now: Millis) {
         let granted = &mut self.granted;
         self.members.retain(|member| {
-            let alive = member.seen + MEMBER_TTL > now;
+            let alive = (member.seen + MEMBER_TTL).max(member.due + LEASE_TTL) > now;
             if !alive {
                 *granted = granted.saturating_sub(member.leased);
             }
@@ -381,6 +421,7 @@ impl Ledger {
                     id,
                     seen: now,
                     leased: 0,
+                    due: now,
                 });
                 self.members.len() - 1
             }
@@ -389,22 +430,26 @@ impl Ledger {
         index
     }
 
-    /// The units member `me` gets: up to its fair share of the budget, and
-    /// beyond it only what no other member's unclaimed share needs.
-    fn cut(&mut self, me: usize, want: u64) -> u64 {
+    /// The units member `me` gets of the `released` budget: up to its fair
+    /// share, and beyond it only what no other member's unclaimed share
+    /// needs; and whether that is all it can get in this window.
+    fn cut(&mut self, me: usize, want: u64, released: u64) -> (u64, bool) {
         let count = self.members.len() as u64;
-        let fair = self.budget.div_ceil(count.max(1));
+        let fair = released.div_ceil(count.max(1));
         let reserve: u64 = (self.members.iter().enumerate())
             .filter(|(index, _)| *index != me)
             .map(|(_, m)| fair.saturating_sub(m.leased))
             .sum();
-        let available = self.budget.saturating_sub(self.granted);
+        let available = released.saturating_sub(self.granted);
         let within_share = fair.saturating_sub(self.members[me].leased);
         let beyond = available.saturating_sub(reserve);
         let left = want.min(available).min(within_share.max(beyond));
         self.members[me].leased += left;
         self.granted += left;
-        left
+        let whole = released == self.budget
+            && (self.granted >= self.budget
+                || (self.members[me].leased >= fair && beyond.saturating_sub(left) == 0));
+        (left, whole)
     }
 
     /// The ledger as hash fields (Redis `HSET` pairs).
@@ -433,6 +478,9 @@ impl Ledger {
         if let Some((member, until)) = self.probe {
             fields.push(("pr".to_owned(), format!("{member:x}:{until}")));
         }
+        if let Some((start, end)) = self.ramp {
+            fields.push(("ra".to_owned(), format!("{start}:{end}")));
+        }
         let windows = self.state.windows.iter().flatten().enumerate();
         for (index, window) in windows {
             let i = index + 1;
@@ -450,7 +498,7 @@ impl Ledger {
             }
         }
         for member in &self.members {
-            let value = format!("{}:{}", member.seen, member.leased);
+            let value = format!("{}:{}:{}", member.seen, member.leased, member.due);
             fields.push((format!("m:{:x}", member.id), value));
         }
         fields
@@ -492,6 +540,10 @@ impl Ledger {
                 let (member, until) = value.split_once(':')?;
                 self.probe = Some((u64::from_str_radix(member, 16).ok()?, until.parse().ok()?));
             }
+            "ra" => {
+                let (start, end) = value.split_once(':')?;
+                self.ramp = Some((start.parse().ok()?, end.parse().ok()?));
+            }
             _ if name.starts_with("m:") => {
                 let mut parts = value.split(':').map(|part| part.parse::<u64>().ok());
                 let mut next = || parts.next().flatten();
@@ -499,6 +551,7 @@ impl Ledger {
                     id: u64::from_str_radix(&name[2..], 16).ok()?,
                     seen: next()?,
                     leased: next()?,
+                    due: next()?,
                 });
             }
             _ => self.window_field(name, number()?)?,
@@ -588,17 +641,40 @@ mod tests {
         nothing.open = true;
         assert_eq!(open.renew(&nothing, &tuning), Answer::Open);
         assert_eq!(open.renew(&ask(2, 6, 10), &tuning), Answer::Open);
-        // The probe's answer: 300 per 10 s, 299 left.
+        // The probe's answer: 300 per 10 s, 299 left. The first window of a
+        // cold fleet is released in four steps over a lease interval, so
+        // that a process that starts late still finds a share.
         let mut taught = ask(1, 20, 1_000);
         taught.reports = report(300, 299, 10_000);
         let first = lease(ledger.renew(&taught, &tuning));
-        assert_eq!(first.left, 150, "a fair share of two members");
+        assert_eq!(first.left, 38, "a fair share of two members, of 75");
         assert_eq!(first.until, 20 + LEASE_TTL);
         let second = lease(ledger.renew(&ask(2, 30, 1_000), &tuning));
-        assert_eq!(second.left, 149, "the rest: 299 in all");
+        assert_eq!(second.left, 37, "the rest of the first step");
         let third = lease(ledger.renew(&ask(2, 40, 1_000), &tuning));
-        assert_eq!((third.left, third.hold_until), (0, 10_020), "spent: held");
+        let step = LEASE_TTL / RAMP_STEPS;
+        assert_eq!((third.left, third.hold_until), (0, 20 + step), "next step");
         assert_eq!(third.until, 40 + LEASE_TTL, "renewed meanwhile");
+        // A third process, late: its fair share of the second step.
+        let late = lease(ledger.renew(&ask(3, 20 + step, 1_000), &tuning));
+        assert_eq!(late.left, 50);
+        // Ramped up: each member asks until it gets nothing; 299 in all,
+        // evenly, and each one's last lease says nothing more can come.
+        let mut totals = [38, 37, late.left];
+        for (index, total) in totals.iter_mut().enumerate() {
+            loop {
+                let now = 20 + LEASE_TTL + index as Millis;
+                let next = lease(ledger.renew(&ask(index as u64 + 1, now, 1_000), &tuning));
+                *total += next.left;
+                if next.left == 0 || next.whole {
+                    break;
+                }
+            }
+        }
+        assert_eq!(totals, [100, 100, 99]);
+        assert_eq!(ledger.granted, 299);
+        let spent = lease(ledger.renew(&ask(1, 20 + LEASE_TTL + 5, 1_000), &tuning));
+        assert_eq!((spent.left, spent.hold_until), (0, 10_020), "spent: held");
         // Round trip through the hash fields.
         let decoded = Ledger::decode(&ledger.encode()).unwrap();
         assert_eq!(decoded.encode(), ledger.encode());

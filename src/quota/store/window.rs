@@ -69,6 +69,8 @@ pub(crate) struct Lease {
     pub(crate) probe: bool,
     /// It lasts to its window's end: renewing sooner cannot extend it.
     pub(crate) last: bool,
+    /// Nothing more can come in its window: renewed once spent, not ahead.
+    pub(crate) whole: bool,
 }
 
 /// Units one request of `cost` draws from a window.
@@ -297,11 +299,12 @@ impl ScopeState {
     }
 
     /// Whether the lease should be renewed now, ahead of running out:
-    /// under a quarter of what it held left, or most of its time gone.
+    /// under a quarter of what it held left (unless nothing more can come
+    /// in its window), or most of its time gone.
     pub(crate) fn lease_runs_low(&self, now: Millis, renew_within: Millis) -> bool {
         self.lease.is_some_and(|lease| {
             lease.hold_until <= now
-                && (lease.left * 4 <= lease.left + lease.taken
+                && ((!lease.whole && lease.left * 4 <= lease.left + lease.taken)
                     || (!lease.last && lease.until.saturating_sub(now) <= renew_within))
         })
     }
