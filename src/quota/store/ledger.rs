@@ -51,8 +51,9 @@ const MARGIN_FLOOR: u64 = 50;
 /// A member's first lease of a window, before it has shown any demand.
 pub(crate) const FIRST_WANT: u64 = 4;
 /// The first window a cold fleet learns is released in this many steps
-/// over its first half (a lease interval at most): members that join a
-/// little late (a process that started late) still find a share.
+/// over its first half (a lease interval at most), doubling from an
+/// eighth of it, and only as fair shares: members that join a little late
+/// (a process that started late) still find theirs.
 const RAMP_STEPS: u64 = 4;
 
 /// One member of the fleet, as the ledger knows it.
@@ -163,10 +164,11 @@ pub(crate) struct Granted {
     pub(crate) limit: u64,
     /// It lasts to the window's end (renewing sooner cannot extend it).
     pub(crate) last: bool,
-    /// Nothing more can come to this member in its window (its share is
-    /// cut and no other is unclaimed): it renews once it is spent, not
-    /// ahead of running out.
-    pub(crate) whole: bool,
+    /// Non-zero when nothing more can come to this member before this
+    /// (its share is cut and no other is unclaimed, or the budget is
+    /// leased): it does not renew ahead of running out, and once spent it
+    /// holds until then without asking.
+    pub(crate) refill: Millis,
 }
 
 impl Ledger {
@@ -220,7 +222,7 @@ impl Ledger {
             members,
             limit: binding.limit.unwrap_or(self.budget),
             last: self.lease_end <= now + LEASE_TTL,
-            whole: false,
+            refill: 0,
         };
         if let Some(until) = self.state.cooldown_until.filter(|until| *until > now) {
             granted.hold_until = until;
@@ -228,29 +230,35 @@ impl Ledger {
             return Answer::Lease(granted);
         }
         let (released, next_step) = self.released(now, granted.limit);
-        (granted.left, granted.whole) = self.cut(me, ask.want, released);
-        if granted.left == 0 {
-            granted.hold_until = if self.granted >= self.budget {
-                self.lease_end
-            } else if self.granted >= released {
-                next_step
-            } else {
-                self.lease_end.min(now + SHARE_WAIT)
-            };
+        let whole;
+        (granted.left, whole) = self.cut(me, ask.want, released);
+        // When more may come: the window's end once it is all leased, the
+        // next step of a ramp, or when unclaimed shares may be let go.
+        let next = if self.granted >= self.budget {
+            self.lease_end
+        } else if released < self.budget {
+            next_step
+        } else {
+            self.lease_end.min(now + SHARE_WAIT)
+        };
+        match (granted.left, whole) {
+            (0, _) => granted.hold_until = next,
+            (_, true) => granted.refill = next,
+            (_, false) => {}
         }
         self.members[me].due = granted.until.max(granted.hold_until);
         Answer::Lease(granted)
     }
 
     /// What of the budget may be leased by now, and when more is: all of
-    /// it, except while the first window of a cold fleet ramps up (a step's
-    /// share of the window's `limit` per step).
+    /// it, except while the first window of a cold fleet ramps up (an
+    /// eighth of the window's `limit`, doubling at each step).
     fn released(&self, now: Millis, limit: u64) -> (u64, Millis) {
         match self.ramp {
             Some((start, end)) if now < end && end <= self.lease_end => {
                 let step = (end - start).div_ceil(RAMP_STEPS).max(1);
                 let done = ((now.saturating_sub(start)) / step + 1).min(RAMP_STEPS);
-                let released = limit.saturating_mul(done) / RAMP_STEPS;
+                let released = limit.saturating_mul(1 << (done - 1)) >> (RAMP_STEPS - 1);
                 (self.budget.min(released), start + done * step)
             }
             _ => (self.budget, self.lease_end),
@@ -432,7 +440,7 @@ impl Ledger {
 
     /// The units member `me` gets of the `released` budget: up to its fair
     /// share, and beyond it only what no other member's unclaimed share
-    /// needs; and whether that is all it can get in this window.
+    /// needs; and whether that is all it can get of what is released.
     fn cut(&mut self, me: usize, want: u64, released: u64) -> (u64, bool) {
         let count = self.members.len() as u64;
         let fair = released.div_ceil(count.max(1));
@@ -442,13 +450,16 @@ impl Ledger {
             .sum();
         let available = released.saturating_sub(self.granted);
         let within_share = fair.saturating_sub(self.members[me].leased);
-        let beyond = available.saturating_sub(reserve);
+        // (Nothing beyond fair shares while a ramp releases the window.)
+        let beyond = match released < self.budget {
+            true => 0,
+            false => available.saturating_sub(reserve),
+        };
         let left = want.min(available).min(within_share.max(beyond));
         self.members[me].leased += left;
         self.granted += left;
-        let whole = released == self.budget
-            && (self.granted >= self.budget
-                || (self.members[me].leased >= fair && beyond.saturating_sub(left) == 0));
+        let whole = self.granted >= released
+            || (self.members[me].leased >= fair && beyond.saturating_sub(left) == 0);
         (left, whole)
     }
 
@@ -647,26 +658,26 @@ mod tests {
         let mut taught = ask(1, 20, 1_000);
         taught.reports = report(300, 299, 10_000);
         let first = lease(ledger.renew(&taught, &tuning));
-        assert_eq!(first.left, 38, "a fair share of two members, of 75");
+        assert_eq!(first.left, 19, "a fair share of two members, of 37");
         assert_eq!(first.until, 20 + LEASE_TTL);
         let second = lease(ledger.renew(&ask(2, 30, 1_000), &tuning));
-        assert_eq!(second.left, 37, "the rest of the first step");
+        assert_eq!(second.left, 18, "the rest of the first step");
         let third = lease(ledger.renew(&ask(2, 40, 1_000), &tuning));
         let step = LEASE_TTL / RAMP_STEPS;
         assert_eq!((third.left, third.hold_until), (0, 20 + step), "next step");
         assert_eq!(third.until, 40 + LEASE_TTL, "renewed meanwhile");
         // A third process, late: its fair share of the second step.
         let late = lease(ledger.renew(&ask(3, 20 + step, 1_000), &tuning));
-        assert_eq!(late.left, 50);
+        assert_eq!(late.left, 25, "a third of 75");
         // Ramped up: each member asks until it gets nothing; 299 in all,
         // evenly, and each one's last lease says nothing more can come.
-        let mut totals = [38, 37, late.left];
+        let mut totals = [19, 18, late.left];
         for (index, total) in totals.iter_mut().enumerate() {
             loop {
                 let now = 20 + LEASE_TTL + index as Millis;
                 let next = lease(ledger.renew(&ask(index as u64 + 1, now, 1_000), &tuning));
                 *total += next.left;
-                if next.left == 0 || next.whole {
+                if next.left == 0 || next.refill > 0 {
                     break;
                 }
             }

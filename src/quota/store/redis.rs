@@ -168,6 +168,24 @@ struct Sync {
     answered: AtomicU64,
     /// What the last renewal asked for (a held member's demand stands).
     wanted: AtomicU64,
+    /// Requests waiting for a renewal now: demand the next one asks for.
+    waiting: AtomicU64,
+}
+
+/// Counts a request waiting for a renewal while it lives.
+struct Waiting(Arc<Sync>);
+
+impl Waiting {
+    fn new(sync: Arc<Sync>) -> Self {
+        sync.waiting.fetch_add(1, Ordering::Relaxed);
+        Waiting(sync)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A standalone Redis (reconnecting in the background), or a Redis
@@ -358,6 +376,7 @@ impl RedisStore {
                     opened: AtomicBool::new(false),
                     answered: AtomicU64::new(0),
                     wanted: AtomicU64::new(FIRST_WANT),
+                    waiting: AtomicU64::new(0),
                 })
             })
             .clone()
@@ -543,7 +562,7 @@ impl RedisStore {
                 counts_cost: binding.counts_cost,
                 probe: false,
                 last: false,
-                whole: false,
+                refill: 0,
             });
             if fresh {
                 let limit = binding.limit.unwrap_or(binding.remaining);
@@ -568,6 +587,9 @@ impl RedisStore {
                 open: sync.opened.swap(false, Ordering::Relaxed),
                 answered: sync.answered.swap(0, Ordering::Relaxed),
             };
+            // (At least the requests waiting for this renewal.)
+            let waiting = sync.waiting.load(Ordering::Relaxed);
+            ask.want = ask.want.max(waiting);
             let Some(state) = state else {
                 return (ask, 0);
             };
@@ -588,7 +610,8 @@ impl RedisStore {
             ask.want = match lease.left + lease.taken {
                 0 => sync.wanted.load(Ordering::Relaxed),
                 _ => (rate + rate / 2).max(lease.taken * 2).max(FIRST_WANT),
-            };
+            }
+            .max(waiting);
             sync.wanted.store(ask.want, Ordering::Relaxed);
             (ask, lease.taken)
         })
@@ -598,6 +621,12 @@ impl RedisStore {
     /// again while other members write in between. `Ok(false)`: the ledger
     /// kept changing (Redis answers; the lease is asked for again later).
     async fn renew_shared(&self, scope: ScopeKey, sync: &Sync) -> Result<bool, String> {
+        if !self.shared.clock_known.load(Ordering::Acquire) {
+            // Nothing is written on this process's clock: the first call
+            // reads the ledger and Redis's clock.
+            let read = self.cas(scope, "", None).await?;
+            *sync.ledger.lock().unwrap_or_else(|p| p.into_inner()) = read;
+        }
         let (ask, taken_before) = self.ask(scope, sync);
         let renewed = self.renew_with(scope, sync, ask, taken_before).await;
         if !matches!(renewed, Ok(true)) {
@@ -618,11 +647,6 @@ impl RedisStore {
         taken_before: u64,
     ) -> Result<bool, String> {
         let mut ledger = sync.ledger.lock().map_or(None, |mut l| l.take());
-        if !self.shared.clock_known.load(Ordering::Acquire) {
-            // Nothing is written on this process's clock: the first call
-            // reads the ledger and Redis's clock.
-            ledger = self.cas(scope, "", None).await?;
-        }
         for _ in 0..CAS_ATTEMPTS {
             // The ledger's clock, mapped from this process's (the offset
             // comes with every answer).
@@ -725,7 +749,7 @@ impl RedisStore {
                     counts_cost: false,
                     probe: left > 0 || probing,
                     last: false,
-                    whole: false,
+                    refill: 0,
                 };
                 state.lease = match answer {
                     Answer::Lease(granted) => {
@@ -771,7 +795,10 @@ fn local_lease(
         counts_cost: granted.counts_cost,
         probe: false,
         last: granted.last,
-        whole: granted.whole,
+        refill: match granted.refill {
+            0 => 0,
+            at => to_local(at) + hold_jitter(granted.members),
+        },
     }
 }
 
@@ -834,9 +861,11 @@ impl QuotaStore for RedisStore {
             }
             Local::Unknown(grant) if self.cold_go(scope) => StoreFuture::ready(grant),
             Local::Unknown(_) | Local::Renew => {
+                let waiting = Waiting::new(self.sync(scope));
                 let (store, renewed) = (self.clone(), self.renew_and_wait(scope));
                 StoreFuture::boxed(async move {
                     renewed.await;
+                    drop(waiting);
                     store.decide_again(scope, cost, max_delay)
                 })
             }

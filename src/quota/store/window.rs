@@ -69,8 +69,9 @@ pub(crate) struct Lease {
     pub(crate) probe: bool,
     /// It lasts to its window's end: renewing sooner cannot extend it.
     pub(crate) last: bool,
-    /// Nothing more can come in its window: renewed once spent, not ahead.
-    pub(crate) whole: bool,
+    /// Non-zero when nothing more can come before this: not renewed
+    /// ahead, and once spent, held until then without asking.
+    pub(crate) refill: Millis,
 }
 
 /// Units one request of `cost` draws from a window.
@@ -196,8 +197,13 @@ impl ScopeState {
             }
             Some(lease) => {
                 let need = amount(lease.counts_cost, cost);
-                if lease.until <= now || lease.left < need {
+                if lease.until <= now {
                     return Decision::Renew;
+                }
+                if lease.left < need {
+                    // (A refill past the lease's end: the ledger says how long.)
+                    let refill = Some(lease.refill).filter(|at| *at > now && *at <= lease.until);
+                    return refill.map_or(Decision::Renew, |at| Decision::Wait(ms(at - now)));
                 }
                 Some(need)
             }
@@ -300,11 +306,11 @@ impl ScopeState {
 
     /// Whether the lease should be renewed now, ahead of running out:
     /// under a quarter of what it held left (unless nothing more can come
-    /// in its window), or most of its time gone.
+    /// before its refill time), or most of its time gone.
     pub(crate) fn lease_runs_low(&self, now: Millis, renew_within: Millis) -> bool {
         self.lease.is_some_and(|lease| {
             lease.hold_until <= now
-                && ((!lease.whole && lease.left * 4 <= lease.left + lease.taken)
+                && ((lease.refill == 0 && lease.left * 4 <= lease.left + lease.taken)
                     || (!lease.last && lease.until.saturating_sub(now) <= renew_within))
         })
     }
