@@ -135,6 +135,13 @@ pub(crate) struct Ask {
     pub(crate) open: bool,
     /// Answers it counted (none throttled) since its last renewal.
     pub(crate) answered: u64,
+    /// The end of the last 429's wait it knew of while counting them
+    /// (0: none): answers counted before it heard of a 429 are that
+    /// window's, however late they are reported.
+    pub(crate) epoch: Millis,
+    /// Answers it counted during the last 429's wait (requests sent
+    /// before it: that window's).
+    pub(crate) late: u64,
 }
 
 /// What the ledger answered a member.
@@ -192,7 +199,7 @@ impl Ledger {
         self.state.refill(now);
         self.expire_members(now);
         let me = self.member(ask.member, now);
-        self.infer(ask.cooldown, ask.answered, now);
+        self.infer(ask.cooldown, (ask.answered, ask.epoch, ask.late), now);
         let back = ask.returned.min(self.members[me].leased);
         self.members[me].leased -= back;
         self.granted = self.granted.saturating_sub(back);
@@ -309,7 +316,9 @@ impl Ledger {
     /// last such cooldown the window's length; the margin shrinks. The
     /// window is then paced like an announced one, in the ledger, for the
     /// whole fleet.
-    fn infer(&mut self, cooldown: Option<Millis>, answered: u64, now: Millis) {
+    fn infer(&mut self, cooldown: Option<Millis>, counted: (u64, Millis, u64), now: Millis) {
+        let (answered, epoch, late) = counted;
+        let answered = answered + late * u64::from(self.inferred.is_none());
         let windows = self.state.windows.iter().flatten();
         if windows.clone().any(|window| window.policy != INFERRED) {
             return;
@@ -319,12 +328,20 @@ impl Ledger {
         if waiting {
             // Answers from before the 429 (the episode still waits it out).
             let mut inferred = previous.expect("waiting on an inference");
-            inferred.episode += answered;
+            inferred.episode += answered + late;
             inferred.limit = inferred.limit.max(inferred.episode);
             self.install(inferred);
             return;
         }
+        let (late, answered) = match previous.is_some_and(|p| epoch < p.last_end) {
+            true => (late + answered, 0),
+            false => (late, answered),
+        };
+        if let (Some(previous), true) = (previous, late > 0) {
+            self.count_late(previous, late);
+        }
         self.count += answered;
+        let previous = self.inferred;
         let Some(end) = cooldown.map(|c| now + c) else {
             return;
         };
@@ -359,6 +376,27 @@ impl Ledger {
         }
         self.count = 0;
         self.install(inferred);
+    }
+
+    /// Answers counted before their member heard of the last 429 (or
+    /// during its wait) and reported after it are that window's too: the
+    /// limit grows, and so does the budget of the window that followed.
+    fn count_late(&mut self, mut late: Inferred, answered: u64) {
+        let before = late.budget();
+        late.episode += answered;
+        late.limit = late.limit.max(late.episode);
+        self.inferred = Some(late);
+        let more = late.budget() - before;
+        let following = self.lease_end == late.last_end + late.length;
+        if following {
+            self.budget += more;
+        }
+        for window in self.state.windows.iter_mut().flatten() {
+            if window.policy == INFERRED {
+                window.limit = Some(late.budget());
+                window.remaining += if following { more } else { 0 };
+            }
+        }
     }
 
     /// Puts the inferred window in the fleet's state; the next lease window
@@ -621,6 +659,8 @@ mod tests {
             want,
             open: false,
             answered: 0,
+            epoch: 0,
+            late: 0,
         }
     }
 
@@ -730,13 +770,22 @@ mod tests {
         // After the wait: a lease of the inferred window (270, two members).
         let first = lease(ledger.renew(&ask(1, 10_020, 1_000), &tuning));
         assert_eq!((first.left, first.limit), (135, 270));
+        // B reports 20 more it counted before it heard of the 429: late,
+        // yet that window's; the window that followed grows by 90 % of it.
+        let mut late = ask(2, 10_030, 10);
+        late.answered = 20;
+        lease(ledger.renew(&late, &tuning));
+        assert_eq!(ledger.inferred.unwrap().limit, 320);
+        assert_eq!(ledger.budget, 288, "the window under way grows too");
+        assert_eq!(ledger.count, 0, "nothing of the window under way");
         // A window without a 429 grows the margin back by a step.
         let next = lease(ledger.renew(&ask(1, 20_030, 1_000), &tuning));
         assert_eq!(ledger.inferred.unwrap().margin, 92);
-        assert_eq!(next.limit, 276);
+        assert_eq!(next.limit, 294);
         // A 429 in a window shrinks it (and re-learns the limit).
         let mut again = ask(2, 29_000, 10);
         again.answered = 250;
+        again.epoch = inferred.last_end;
         again.cooldown = Some(1_010);
         lease(ledger.renew(&again, &tuning));
         let shrunk = ledger.inferred.unwrap();

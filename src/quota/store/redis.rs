@@ -168,6 +168,11 @@ struct Sync {
     answered: AtomicU64,
     /// What the last renewal asked for (a held member's demand stands).
     wanted: AtomicU64,
+    /// The ledger's last 429 episode as of the last renewal (see `Ask`),
+    /// when its wait ends (local ms), and answers counted during it.
+    epoch: AtomicU64,
+    wait_until: AtomicU64,
+    late: AtomicU64,
     /// Requests waiting for a renewal now: demand the next one asks for.
     waiting: AtomicU64,
 }
@@ -330,17 +335,19 @@ impl RedisStore {
         self.shared.commands.load(Ordering::Relaxed)
     }
 
-    /// Whether `scope`'s local view holds a spent probe and no window, and
-    /// whether the scope announces no window of its own.
-    fn unannounced(&self, scope: ScopeKey) -> (bool, bool) {
-        self.shared.local.with_scope(scope, false, |state, _, _| {
+    /// Whether `scope`'s local view holds a spent probe and no window,
+    /// whether the scope announces no window of its own, and whether a
+    /// 429's wait holds it.
+    fn unannounced(&self, scope: ScopeKey) -> (bool, bool, bool) {
+        self.shared.local.with_scope(scope, false, |state, now, _| {
             let Some(state) = state else {
-                return (false, false);
+                return (false, false, false);
             };
             let mut windows = state.windows.iter().flatten();
             let unannounced = windows.all(|window| window.policy == INFERRED);
             let probe = state.binding().is_none() && state.lease.is_some_and(|lease| lease.probe);
-            (probe, unannounced)
+            let cooling = state.cooldown_until.is_some_and(|until| until > now);
+            (probe, unannounced, cooling)
         })
     }
 
@@ -376,6 +383,9 @@ impl RedisStore {
                     opened: AtomicBool::new(false),
                     answered: AtomicU64::new(0),
                     wanted: AtomicU64::new(FIRST_WANT),
+                    epoch: AtomicU64::new(0),
+                    wait_until: AtomicU64::new(0),
+                    late: AtomicU64::new(0),
                     waiting: AtomicU64::new(0),
                 })
             })
@@ -586,6 +596,8 @@ impl RedisStore {
                 want: FIRST_WANT,
                 open: sync.opened.swap(false, Ordering::Relaxed),
                 answered: sync.answered.swap(0, Ordering::Relaxed),
+                epoch: sync.epoch.load(Ordering::Relaxed),
+                late: sync.late.swap(0, Ordering::Relaxed),
             };
             // (At least the requests waiting for this renewal.)
             let waiting = sync.waiting.load(Ordering::Relaxed);
@@ -594,6 +606,13 @@ impl RedisStore {
                 return (ask, 0);
             };
             (ask.reports, ask.cooldown) = state.reports(now);
+            // An inferred window is the ledger's: not reported back (a
+            // member's copy may predate what the ledger learned since).
+            for report in ask.reports.iter_mut() {
+                if report.is_some_and(|r| r.policy == INFERRED) {
+                    *report = None;
+                }
+            }
             let Some(lease) = state.lease else {
                 return (ask, 0);
             };
@@ -632,6 +651,7 @@ impl RedisStore {
         if !matches!(renewed, Ok(true)) {
             // What the ledger did not hear is told at the next renewal.
             sync.answered.fetch_add(ask.answered, Ordering::Relaxed);
+            sync.late.fetch_add(ask.late, Ordering::Relaxed);
             if ask.open {
                 sync.opened.store(true, Ordering::Relaxed);
             }
@@ -662,6 +682,10 @@ impl RedisStore {
             match self.cas(scope, &expected, Some(&next)).await? {
                 None => {
                     let clock = (ask.now, local_at);
+                    let epoch = next.inferred.map_or(0, |i| i.last_end);
+                    sync.epoch.store(epoch, Ordering::Relaxed);
+                    let wait = epoch.saturating_sub(ask.now);
+                    sync.wait_until.store(local_at + wait, Ordering::Relaxed);
                     self.apply(scope, sync, &next, answer, taken_before, clock);
                     *sync.ledger.lock().unwrap_or_else(|p| p.into_inner()) = Some(next);
                     return Ok(true);
@@ -880,9 +904,13 @@ impl QuotaStore for RedisStore {
             if !permit.is_held() {
                 return StoreFuture::ready(());
             }
-            let (probe, unannounced) = self.unannounced(scope);
+            let (probe, unannounced, cooling) = self.unannounced(scope);
             if unannounced {
-                self.sync(scope).answered.fetch_add(1, Ordering::Relaxed);
+                // (During a 429's wait: sent before it, that window's.)
+                let sync = self.sync(scope);
+                let waiting = cooling || self.local_now() < sync.wait_until.load(Ordering::Relaxed);
+                let count = if waiting { &sync.late } else { &sync.answered };
+                count.fetch_add(1, Ordering::Relaxed);
             }
             if probe {
                 // The probe taught nothing: the fleet need not hold.
