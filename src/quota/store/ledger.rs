@@ -793,4 +793,24 @@ mod tests {
         let decoded = Ledger::decode(&ledger.encode()).unwrap();
         assert_eq!(decoded.encode(), ledger.encode());
     }
+    #[test]
+    fn a_member_held_to_the_window_end_stays_one_without_renewing() {
+        let tuning = Tuning::default();
+        let mut ledger = Ledger::default();
+        let mut a = ask(1, 0, 1_000);
+        a.reports = report(100, 100, 60_000);
+        assert_eq!(lease(ledger.renew(&a, &tuning)).left, 100);
+        let b = lease(ledger.renew(&ask(2, 10, 1_000), &tuning));
+        assert_eq!(
+            (b.left, b.hold_until),
+            (0, 60_000),
+            "spent: held to its end"
+        );
+        // Two lease intervals on, B has not renewed and is still a member
+        // (no keep-alive needed); a lease interval past its hold, it is not.
+        let later = lease(ledger.renew(&ask(1, MEMBER_TTL + 20, 1_000), &tuning));
+        assert_eq!(later.members, 2);
+        let gone = lease(ledger.renew(&ask(1, 60_000 + LEASE_TTL + 1, 1_000), &tuning));
+        assert_eq!(gone.members, 1);
+    }
 }

@@ -464,4 +464,44 @@ mod tests {
         state.release(1, false);
         assert!(!state.is_spent(11_000));
     }
+    #[test]
+    fn a_lease_that_is_all_for_now_waits_for_its_refill_without_asking() {
+        let tuning = Tuning::default();
+        let mut state = ScopeState::default();
+        state.learn(&report(100, 100, 10), 0, &tuning);
+        let lease = |refill| Lease {
+            left: 1,
+            taken: 3,
+            until: 5_000,
+            hold_until: 0,
+            counts_cost: true,
+            probe: false,
+            last: false,
+            refill,
+        };
+        state.lease = Some(lease(1_000));
+        assert!(!state.lease_runs_low(0, 0), "not renewed ahead");
+        assert_eq!(
+            state.acquire(1, FOREVER, 0, 0.0, &tuning),
+            Decision::Go(Duration::ZERO)
+        );
+        let wait = state.acquire(1, FOREVER, 100, 0.0, &tuning);
+        assert_eq!(wait, Decision::Wait(Duration::from_millis(900)), "no call");
+        assert_eq!(
+            state.acquire(1, FOREVER, 1_000, 0.0, &tuning),
+            Decision::Renew
+        );
+        // A refill past the lease's end: the ledger says how long.
+        state.lease = Some(Lease {
+            left: 0,
+            ..lease(9_000)
+        });
+        assert_eq!(
+            state.acquire(1, FOREVER, 100, 0.0, &tuning),
+            Decision::Renew
+        );
+        // Without a refill time, a quarter left renews ahead.
+        state.lease = Some(lease(0));
+        assert!(state.lease_runs_low(0, 0));
+    }
 }
