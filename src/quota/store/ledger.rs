@@ -318,7 +318,6 @@ impl Ledger {
     /// whole fleet.
     fn infer(&mut self, cooldown: Option<Millis>, counted: (u64, Millis, u64), now: Millis) {
         let (answered, epoch, late) = counted;
-        let answered = answered + late * u64::from(self.inferred.is_none());
         let windows = self.state.windows.iter().flatten();
         if windows.clone().any(|window| window.policy != INFERRED) {
             return;
@@ -333,9 +332,11 @@ impl Ledger {
             self.install(inferred);
             return;
         }
-        let (late, answered) = match previous.is_some_and(|p| epoch < p.last_end) {
-            true => (late + answered, 0),
-            false => (late, answered),
+        // (Nothing inferred yet: every answer is the current window's.)
+        let (late, answered) = match previous {
+            Some(p) if epoch < p.last_end => (late + answered, 0),
+            Some(_) => (late, answered),
+            None => (0, answered + late),
         };
         if let (Some(previous), true) = (previous, late > 0) {
             self.count_late(previous, late);
@@ -600,7 +601,8 @@ impl Ledger {
                     id: u64::from_str_radix(&name[2..], 16).ok()?,
                     seen: next()?,
                     leased: next()?,
-                    due: next()?,
+                    // (Absent in a ledger an earlier version wrote.)
+                    due: next().unwrap_or(0),
                 });
             }
             _ => self.window_field(name, number()?)?,
