@@ -24,7 +24,7 @@
 //!   for [`PROBE_TTL`]: it sends one request, the others wait for what it
 //!   teaches.
 
-use super::window::{Millis, Report, ScopeState, Tuning};
+use super::window::{Millis, Report, ScopeState, Tuning, Window};
 use super::MAX_WINDOWS;
 
 /// How long a lease (or a hold) lasts without renewal (a member renews
@@ -142,6 +142,9 @@ pub(crate) struct Ask {
     /// Answers it counted during the last 429's wait (requests sent
     /// before it: that window's).
     pub(crate) late: u64,
+    /// Units it admitted in the current window on its own cautious share
+    /// while Redis failed.
+    pub(crate) held: u64,
 }
 
 /// What the ledger answered a member.
@@ -198,6 +201,7 @@ impl Ledger {
             .learn_reports(&reports, ask.cooldown, now, tuning);
         self.state.refill(now);
         self.expire_members(now);
+        let joined = !self.members.iter().any(|m| m.id == ask.member);
         let me = self.member(ask.member, now);
         self.infer(ask.cooldown, (ask.answered, ask.epoch, ask.late), now);
         let back = ask.returned.min(self.members[me].leased);
@@ -206,14 +210,7 @@ impl Ledger {
         let Some(binding) = self.state.binding() else {
             return self.cold(ask.member, ask.open, now);
         };
-        // The answer to a cold start's probe: the first window is ramped.
-        let first = self.probe.take().is_some() && self.lease_end == 0;
-        let end = binding.reset_at.unwrap_or(now + LEASE_TTL);
-        self.roll(end, binding.remaining, now, tuning);
-        if first && self.lease_end > now {
-            let span = ((self.lease_end - now) / 2).min(LEASE_TTL);
-            self.ramp = Some((now, now + span));
-        }
+        self.start(&binding, (ask, me, joined), tuning);
         // (A roll may have grown an inferred window.)
         let binding = self.state.binding().unwrap_or(binding);
         // Never more than the fewest remaining seen plus what was leased.
@@ -255,6 +252,32 @@ impl Ledger {
         }
         self.members[me].due = granted.until.max(granted.hold_until);
         Answer::Lease(granted)
+    }
+
+    /// Rolls the lease window. The answer to a cold start's probe, or a new
+    /// ledger (Redis came back empty) learning a window already spent into,
+    /// does not know the members yet: its first lease window is ramped, and
+    /// what a member admitted of it on its cautious share meanwhile counts
+    /// in its share, never more than the limit in all (a member's view of
+    /// what is left may predate what the others admitted).
+    fn start(&mut self, binding: &Window, asked: (&Ask, usize, bool), tuning: &Tuning) {
+        let (ask, me, joined) = asked;
+        let now = ask.now;
+        let spent_into = binding.limit.is_some_and(|limit| binding.remaining < limit);
+        let fresh = self.version == 1 && spent_into;
+        let first = (self.probe.take().is_some() || fresh) && self.lease_end == 0;
+        let end = binding.reset_at.unwrap_or(now + LEASE_TTL);
+        self.roll(end, binding.remaining, now, tuning);
+        if first && self.lease_end > now {
+            let span = ((self.lease_end - now) / 2).min(LEASE_TTL);
+            self.ramp = Some((now, now + span));
+        }
+        if joined && self.ramp.is_some() {
+            self.members[me].leased += ask.held;
+            self.granted += ask.held;
+            let limit = binding.limit.unwrap_or(u64::MAX);
+            self.budget = (self.budget + ask.held).min(limit);
+        }
     }
 
     /// What of the budget may be leased by now, and when more is: all of
@@ -663,6 +686,7 @@ mod tests {
             answered: 0,
             epoch: 0,
             late: 0,
+            held: 0,
         }
     }
 
@@ -814,5 +838,29 @@ mod tests {
         assert_eq!(later.members, 2);
         let gone = lease(ledger.renew(&ask(1, 60_000 + LEASE_TTL + 1, 1_000), &tuning));
         assert_eq!(gone.members, 1);
+    }
+    #[test]
+    fn a_ledger_back_empty_counts_what_members_were_given_meanwhile() {
+        let tuning = Tuning::default();
+        let mut ledger = Ledger::default();
+        // Redis came back empty mid-window: A saw 150 of 300 left, and had
+        // taken its cautious share (75) while Redis was down; so had B.
+        let mut a = ask(1, 0, 1_000);
+        a.reports = report(300, 150, 8_000);
+        a.held = 75;
+        assert_eq!(lease(ledger.renew(&a, &tuning)).left, 0, "A has its share");
+        let mut b = ask(2, 10, 1_000);
+        b.held = 75;
+        assert_eq!(lease(ledger.renew(&b, &tuning)).left, 0, "so has B");
+        // C and D took none: theirs is what is left, never more than 300 in all.
+        let (c, d) = (ask(3, 20, 1_000), ask(4, 30, 1_000));
+        let (mut c_total, mut d_total) = (0, 0);
+        for step in 0..RAMP_STEPS {
+            let at = step * LEASE_TTL / RAMP_STEPS + 40;
+            c_total += lease(ledger.renew(&Ask { now: at, ..c }, &tuning)).left;
+            d_total += lease(ledger.renew(&Ask { now: at + 1, ..d }, &tuning)).left;
+        }
+        assert_eq!((c_total, d_total), (75, 75));
+        assert!(ledger.budget <= 300 && ledger.granted == 300, "{ledger:?}");
     }
 }

@@ -598,6 +598,7 @@ impl RedisStore {
                 answered: sync.answered.swap(0, Ordering::Relaxed),
                 epoch: sync.epoch.load(Ordering::Relaxed),
                 late: sync.late.swap(0, Ordering::Relaxed),
+                held: 0,
             };
             // (At least the requests waiting for this renewal.)
             let waiting = sync.waiting.load(Ordering::Relaxed);
@@ -617,6 +618,10 @@ impl RedisStore {
                 return (ask, 0);
             };
             ask.returned = lease.left;
+            // (Back from a failing Redis: what its cautious share admitted.)
+            if self.is_local() {
+                ask.held = lease.taken;
+            }
             if lease.probe {
                 return (ask, lease.taken);
             }
