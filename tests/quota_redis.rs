@@ -369,10 +369,10 @@ async fn members_of_a_fleet_get_fair_shares_of_a_window() {
         Some(Duration::from_secs(60)),
         None,
     );
-    let Grant::Go { permit, .. } = a.acquire(scope, 1, max).await else {
-        panic!("nothing learned yet: go")
-    };
-    a.settle(permit, &Observation::new().with_window(window))
+    // A learned it from an answer it had before the fleet knew the scope
+    // (no cold start: the window is leased whole at once).
+    let unheld = tower_api_errors::quota::Permit::new(scope, 1, false, 0);
+    a.settle(unheld, &Observation::new().with_window(window))
         .await;
     // B asks once: two members are active.
     let Grant::Go { permit, .. } = b.acquire(scope, 1, max).await else {
@@ -394,8 +394,9 @@ async fn members_of_a_fleet_get_fair_shares_of_a_window() {
     };
     let (a_taken, a_wait) = granted(&a).await;
     assert_eq!(a_taken.len(), 5, "A stops at its share");
+    // (Within a second, and the spread that keeps members' renewals apart.)
     assert!(
-        a_wait <= Duration::from_secs(1),
+        a_wait <= Duration::from_millis(1_050),
         "asks again soon: {a_wait:?}"
     );
     let (b_taken, b_wait) = granted(&b).await;
@@ -465,4 +466,38 @@ async fn an_unreachable_redis_is_tried_once_per_backoff_step_not_per_request() {
     );
     // The cautious share: one member known, the whole limit, once per window.
     assert_eq!(granted, 4 * 1_000, "each scope's share, once");
+}
+
+/// A cold fleet sends one probe and holds the rest: while A's probe is out,
+/// none of B's requests goes, not even those that all ask at once before
+/// the ledger has answered B at all (B has not heard from it yet).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_that_has_not_heard_from_the_ledger_admits_nothing() {
+    use tower_api_errors::quota::{Grant, QuotaStore};
+    let redis = RedisServer::start(free_port());
+    let open = || {
+        RedisStore::open(&redis.url())
+            .unwrap()
+            .prefix("test:cold:")
+            .timeout(Duration::from_secs(2))
+    };
+    let (a, b) = (open(), open());
+    let scope = ScopeKey::new("api.test", None);
+    let max = Duration::from_secs(120);
+    let Grant::Go { permit: probe, .. } = a.acquire(scope, 1, max).await else {
+        panic!("the first member of a cold fleet sends the probe")
+    };
+    assert!(probe.is_held(), "the probe is counted");
+    // B's workers all ask before any of them is answered.
+    let asks: Vec<_> = (0..8).map(|_| b.acquire(scope, 1, max)).collect();
+    for ask in asks {
+        let grant = ask.await;
+        assert!(matches!(grant, Grant::Wait(_)), "held: {grant:?}");
+    }
+    let grant = a.acquire(scope, 1, max).await;
+    assert!(matches!(grant, Grant::Wait(_)), "one probe: {grant:?}");
+    assert!(!a.is_local() && !b.is_local());
+    // One question for B's eight requests (after a read of Redis's clock:
+    // nothing is written on B's own).
+    assert_eq!(b.commands(), 2);
 }

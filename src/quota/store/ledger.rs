@@ -24,14 +24,14 @@
 //!   for [`PROBE_TTL`]: it sends one request, the others wait for what it
 //!   teaches.
 
-use super::window::{Millis, Report, ScopeState, Tuning};
+use super::window::{Millis, Report, ScopeState, Tuning, Window};
 use super::MAX_WINDOWS;
 
 /// How long a lease (or a hold) lasts without renewal (a member renews
 /// ahead of it): the lease interval.
 pub(crate) const LEASE_TTL: Millis = 5_000;
-/// A member that has not renewed for two lease intervals is gone: its
-/// lease returns.
+/// A member that has not renewed for two lease intervals (or for one past
+/// the end of the hold it was given) is gone: its lease returns.
 pub(crate) const MEMBER_TTL: Millis = 2 * LEASE_TTL;
 /// A member past its share asks again after this (others may not need theirs).
 pub(crate) const SHARE_WAIT: Millis = 1_000;
@@ -50,6 +50,11 @@ const MARGIN_STEP: u64 = 2;
 const MARGIN_FLOOR: u64 = 50;
 /// A member's first lease of a window, before it has shown any demand.
 pub(crate) const FIRST_WANT: u64 = 4;
+/// The first window a cold fleet learns is released in this many steps
+/// over its first half (a lease interval at most), doubling from an
+/// eighth of it, and only as fair shares: members that join a little late
+/// (a process that started late) still find theirs.
+const RAMP_STEPS: u64 = 4;
 
 /// One member of the fleet, as the ledger knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +64,9 @@ pub(crate) struct Member {
     pub(crate) seen: Millis,
     /// Units leased to it in the current lease window, net of returns.
     pub(crate) leased: u64,
+    /// When it said it would be back: its lease's end, or the end of the
+    /// hold it was given (a member on hold need not renew to stay one).
+    pub(crate) due: Millis,
 }
 
 /// What was inferred of a vendor that announces no quota: the successes
@@ -106,6 +114,9 @@ pub(crate) struct Ledger {
     /// Answers (none throttled) the fleet reported since the last 429's
     /// wait ended, or since the scope opened.
     pub(crate) count: u64,
+    /// The first window of a cold fleet is released gradually, from the
+    /// first to the second (see [`RAMP_STEPS`]).
+    pub(crate) ramp: Option<(Millis, Millis)>,
 }
 
 /// What a member brings to a renewal.
@@ -124,6 +135,16 @@ pub(crate) struct Ask {
     pub(crate) open: bool,
     /// Answers it counted (none throttled) since its last renewal.
     pub(crate) answered: u64,
+    /// The end of the last 429's wait it knew of while counting them
+    /// (0: none): answers counted before it heard of a 429 are that
+    /// window's, however late they are reported.
+    pub(crate) epoch: Millis,
+    /// Answers it counted during the last 429's wait (requests sent
+    /// before it: that window's).
+    pub(crate) late: u64,
+    /// Units it admitted in the current window on its own cautious share
+    /// while Redis failed.
+    pub(crate) held: u64,
 }
 
 /// What the ledger answered a member.
@@ -153,6 +174,11 @@ pub(crate) struct Granted {
     pub(crate) limit: u64,
     /// It lasts to the window's end (renewing sooner cannot extend it).
     pub(crate) last: bool,
+    /// Non-zero when nothing more can come to this member before this
+    /// (its share is cut and no other is unclaimed, or the budget is
+    /// leased): it does not renew ahead of running out, and once spent it
+    /// holds until then without asking.
+    pub(crate) refill: Millis,
 }
 
 impl Ledger {
@@ -175,17 +201,16 @@ impl Ledger {
             .learn_reports(&reports, ask.cooldown, now, tuning);
         self.state.refill(now);
         self.expire_members(now);
+        let joined = !self.members.iter().any(|m| m.id == ask.member);
         let me = self.member(ask.member, now);
-        self.infer(ask.cooldown, ask.answered, now);
+        self.infer(ask.cooldown, (ask.answered, ask.epoch, ask.late), now);
         let back = ask.returned.min(self.members[me].leased);
         self.members[me].leased -= back;
         self.granted = self.granted.saturating_sub(back);
         let Some(binding) = self.state.binding() else {
             return self.cold(ask.member, ask.open, now);
         };
-        self.probe = None;
-        let end = binding.reset_at.unwrap_or(now + LEASE_TTL);
-        self.roll(end, binding.remaining, now, tuning);
+        self.start(&binding, (ask, me, joined), tuning);
         // (A roll may have grown an inferred window.)
         let binding = self.state.binding().unwrap_or(binding);
         // Never more than the fewest remaining seen plus what was leased.
@@ -201,21 +226,73 @@ impl Ledger {
             members,
             limit: binding.limit.unwrap_or(self.budget),
             last: self.lease_end <= now + LEASE_TTL,
+            refill: 0,
         };
-        // (A member on hold still renews by `until`, to stay a member.)
         if let Some(until) = self.state.cooldown_until.filter(|until| *until > now) {
             granted.hold_until = until;
+            self.members[me].due = until;
             return Answer::Lease(granted);
         }
-        granted.left = self.cut(me, ask.want);
-        if granted.left == 0 {
-            let spent = self.granted >= self.budget;
-            granted.hold_until = match spent {
-                true => self.lease_end,
-                false => self.lease_end.min(now + SHARE_WAIT),
-            };
+        let (released, next_step) = self.released(now, granted.limit);
+        let whole;
+        (granted.left, whole) = self.cut(me, ask.want, released);
+        // When more may come: the window's end once it is all leased, the
+        // next step of a ramp, or when unclaimed shares may be let go.
+        let next = if self.granted >= self.budget {
+            self.lease_end
+        } else if released < self.budget {
+            next_step
+        } else {
+            self.lease_end.min(now + SHARE_WAIT)
+        };
+        match (granted.left, whole) {
+            (0, _) => granted.hold_until = next,
+            (_, true) => granted.refill = next,
+            (_, false) => {}
         }
+        self.members[me].due = granted.until.max(granted.hold_until);
         Answer::Lease(granted)
+    }
+
+    /// Rolls the lease window. The answer to a cold start's probe, or a new
+    /// ledger (Redis came back empty) learning a window already spent into,
+    /// does not know the members yet: its first lease window is ramped, and
+    /// what a member admitted of it on its cautious share meanwhile counts
+    /// in its share, never more than the limit in all (a member's view of
+    /// what is left may predate what the others admitted).
+    fn start(&mut self, binding: &Window, asked: (&Ask, usize, bool), tuning: &Tuning) {
+        let (ask, me, joined) = asked;
+        let now = ask.now;
+        let spent_into = binding.limit.is_some_and(|limit| binding.remaining < limit);
+        let fresh = self.version == 1 && spent_into;
+        let first = (self.probe.take().is_some() || fresh) && self.lease_end == 0;
+        let end = binding.reset_at.unwrap_or(now + LEASE_TTL);
+        self.roll(end, binding.remaining, now, tuning);
+        if first && self.lease_end > now {
+            let span = ((self.lease_end - now) / 2).min(LEASE_TTL);
+            self.ramp = Some((now, now + span));
+        }
+        if joined && self.ramp.is_some() {
+            self.members[me].leased += ask.held;
+            self.granted += ask.held;
+            let limit = binding.limit.unwrap_or(u64::MAX);
+            self.budget = (self.budget + ask.held).min(limit);
+        }
+    }
+
+    /// What of the budget may be leased by now, and when more is: all of
+    /// it, except while the first window of a cold fleet ramps up (an
+    /// eighth of the window's `limit`, doubling at each step).
+    fn released(&self, now: Millis, limit: u64) -> (u64, Millis) {
+        match self.ramp {
+            Some((start, end)) if now < end && end <= self.lease_end => {
+                let step = (end - start).div_ceil(RAMP_STEPS).max(1);
+                let done = ((now.saturating_sub(start)) / step + 1).min(RAMP_STEPS);
+                let released = limit.saturating_mul(1 << (done - 1)) >> (RAMP_STEPS - 1);
+                (self.budget.min(released), start + done * step)
+            }
+            _ => (self.budget, self.lease_end),
+        }
     }
 
     /// Nothing known: one member probes, the others hold until it teaches.
@@ -247,6 +324,7 @@ impl Ledger {
             self.lease_end = end;
             self.budget = remaining;
             self.granted = 0;
+            self.ramp = None;
             for member in &mut self.members {
                 member.leased = 0;
             }
@@ -261,7 +339,8 @@ impl Ledger {
     /// last such cooldown the window's length; the margin shrinks. The
     /// window is then paced like an announced one, in the ledger, for the
     /// whole fleet.
-    fn infer(&mut self, cooldown: Option<Millis>, answered: u64, now: Millis) {
+    fn infer(&mut self, cooldown: Option<Millis>, counted: (u64, Millis, u64), now: Millis) {
+        let (answered, epoch, late) = counted;
         let windows = self.state.windows.iter().flatten();
         if windows.clone().any(|window| window.policy != INFERRED) {
             return;
@@ -271,12 +350,22 @@ impl Ledger {
         if waiting {
             // Answers from before the 429 (the episode still waits it out).
             let mut inferred = previous.expect("waiting on an inference");
-            inferred.episode += answered;
+            inferred.episode += answered + late;
             inferred.limit = inferred.limit.max(inferred.episode);
             self.install(inferred);
             return;
         }
+        // (Nothing inferred yet: every answer is the current window's.)
+        let (late, answered) = match previous {
+            Some(p) if epoch < p.last_end => (late + answered, 0),
+            Some(_) => (late, answered),
+            None => (0, answered + late),
+        };
+        if let (Some(previous), true) = (previous, late > 0) {
+            self.count_late(previous, late);
+        }
         self.count += answered;
+        let previous = self.inferred;
         let Some(end) = cooldown.map(|c| now + c) else {
             return;
         };
@@ -311,6 +400,27 @@ impl Ledger {
         }
         self.count = 0;
         self.install(inferred);
+    }
+
+    /// Answers counted before their member heard of the last 429 (or
+    /// during its wait) and reported after it are that window's too: the
+    /// limit grows, and so does the budget of the window that followed.
+    fn count_late(&mut self, mut late: Inferred, answered: u64) {
+        let before = late.budget();
+        late.episode += answered;
+        late.limit = late.limit.max(late.episode);
+        self.inferred = Some(late);
+        let more = late.budget() - before;
+        let following = self.lease_end == late.last_end + late.length;
+        if following {
+            self.budget += more;
+        }
+        for window in self.state.windows.iter_mut().flatten() {
+            if window.policy == INFERRED {
+                window.limit = Some(late.budget());
+                window.remaining += if following { more } else { 0 };
+            }
+        }
     }
 
     /// Puts the inferred window in the fleet's state; the next lease window
@@ -365,7 +475,7 @@ impl Ledger {
     fn expire_members(&mut self, now: Millis) {
         let granted = &mut self.granted;
         self.members.retain(|member| {
-            let alive = member.seen + MEMBER_TTL > now;
+            let alive = (member.seen + MEMBER_TTL).max(member.due + LEASE_TTL) > now;
             if !alive {
                 *granted = granted.saturating_sub(member.leased);
             }
@@ -381,6 +491,7 @@ impl Ledger {
                     id,
                     seen: now,
                     leased: 0,
+                    due: now,
                 });
                 self.members.len() - 1
             }
@@ -389,22 +500,29 @@ impl Ledger {
         index
     }
 
-    /// The units member `me` gets: up to its fair share of the budget, and
-    /// beyond it only what no other member's unclaimed share needs.
-    fn cut(&mut self, me: usize, want: u64) -> u64 {
+    /// The units member `me` gets of the `released` budget: up to its fair
+    /// share, and beyond it only what no other member's unclaimed share
+    /// needs; and whether that is all it can get of what is released.
+    fn cut(&mut self, me: usize, want: u64, released: u64) -> (u64, bool) {
         let count = self.members.len() as u64;
-        let fair = self.budget.div_ceil(count.max(1));
+        let fair = released.div_ceil(count.max(1));
         let reserve: u64 = (self.members.iter().enumerate())
             .filter(|(index, _)| *index != me)
             .map(|(_, m)| fair.saturating_sub(m.leased))
             .sum();
-        let available = self.budget.saturating_sub(self.granted);
+        let available = released.saturating_sub(self.granted);
         let within_share = fair.saturating_sub(self.members[me].leased);
-        let beyond = available.saturating_sub(reserve);
+        // (Nothing beyond fair shares while a ramp releases the window.)
+        let beyond = match released < self.budget {
+            true => 0,
+            false => available.saturating_sub(reserve),
+        };
         let left = want.min(available).min(within_share.max(beyond));
         self.members[me].leased += left;
         self.granted += left;
-        left
+        let whole = self.granted >= released
+            || (self.members[me].leased >= fair && beyond.saturating_sub(left) == 0);
+        (left, whole)
     }
 
     /// The ledger as hash fields (Redis `HSET` pairs).
@@ -433,6 +551,9 @@ impl Ledger {
         if let Some((member, until)) = self.probe {
             fields.push(("pr".to_owned(), format!("{member:x}:{until}")));
         }
+        if let Some((start, end)) = self.ramp {
+            fields.push(("ra".to_owned(), format!("{start}:{end}")));
+        }
         let windows = self.state.windows.iter().flatten().enumerate();
         for (index, window) in windows {
             let i = index + 1;
@@ -450,7 +571,7 @@ impl Ledger {
             }
         }
         for member in &self.members {
-            let value = format!("{}:{}", member.seen, member.leased);
+            let value = format!("{}:{}:{}", member.seen, member.leased, member.due);
             fields.push((format!("m:{:x}", member.id), value));
         }
         fields
@@ -492,6 +613,10 @@ impl Ledger {
                 let (member, until) = value.split_once(':')?;
                 self.probe = Some((u64::from_str_radix(member, 16).ok()?, until.parse().ok()?));
             }
+            "ra" => {
+                let (start, end) = value.split_once(':')?;
+                self.ramp = Some((start.parse().ok()?, end.parse().ok()?));
+            }
             _ if name.starts_with("m:") => {
                 let mut parts = value.split(':').map(|part| part.parse::<u64>().ok());
                 let mut next = || parts.next().flatten();
@@ -499,6 +624,8 @@ impl Ledger {
                     id: u64::from_str_radix(&name[2..], 16).ok()?,
                     seen: next()?,
                     leased: next()?,
+                    // (Absent in a ledger an earlier version wrote.)
+                    due: next().unwrap_or(0),
                 });
             }
             _ => self.window_field(name, number()?)?,
@@ -557,6 +684,9 @@ mod tests {
             want,
             open: false,
             answered: 0,
+            epoch: 0,
+            late: 0,
+            held: 0,
         }
     }
 
@@ -588,17 +718,40 @@ mod tests {
         nothing.open = true;
         assert_eq!(open.renew(&nothing, &tuning), Answer::Open);
         assert_eq!(open.renew(&ask(2, 6, 10), &tuning), Answer::Open);
-        // The probe's answer: 300 per 10 s, 299 left.
+        // The probe's answer: 300 per 10 s, 299 left. The first window of a
+        // cold fleet is released in four steps over a lease interval, so
+        // that a process that starts late still finds a share.
         let mut taught = ask(1, 20, 1_000);
         taught.reports = report(300, 299, 10_000);
         let first = lease(ledger.renew(&taught, &tuning));
-        assert_eq!(first.left, 150, "a fair share of two members");
+        assert_eq!(first.left, 19, "a fair share of two members, of 37");
         assert_eq!(first.until, 20 + LEASE_TTL);
         let second = lease(ledger.renew(&ask(2, 30, 1_000), &tuning));
-        assert_eq!(second.left, 149, "the rest: 299 in all");
+        assert_eq!(second.left, 18, "the rest of the first step");
         let third = lease(ledger.renew(&ask(2, 40, 1_000), &tuning));
-        assert_eq!((third.left, third.hold_until), (0, 10_020), "spent: held");
+        let step = LEASE_TTL / RAMP_STEPS;
+        assert_eq!((third.left, third.hold_until), (0, 20 + step), "next step");
         assert_eq!(third.until, 40 + LEASE_TTL, "renewed meanwhile");
+        // A third process, late: its fair share of the second step.
+        let late = lease(ledger.renew(&ask(3, 20 + step, 1_000), &tuning));
+        assert_eq!(late.left, 25, "a third of 75");
+        // Ramped up: each member asks until it gets nothing; 299 in all,
+        // evenly, and each one's last lease says nothing more can come.
+        let mut totals = [19, 18, late.left];
+        for (index, total) in totals.iter_mut().enumerate() {
+            loop {
+                let now = 20 + LEASE_TTL + index as Millis;
+                let next = lease(ledger.renew(&ask(index as u64 + 1, now, 1_000), &tuning));
+                *total += next.left;
+                if next.left == 0 || next.refill > 0 {
+                    break;
+                }
+            }
+        }
+        assert_eq!(totals, [100, 100, 99]);
+        assert_eq!(ledger.granted, 299);
+        let spent = lease(ledger.renew(&ask(1, 20 + LEASE_TTL + 5, 1_000), &tuning));
+        assert_eq!((spent.left, spent.hold_until), (0, 10_020), "spent: held");
         // Round trip through the hash fields.
         let decoded = Ledger::decode(&ledger.encode()).unwrap();
         assert_eq!(decoded.encode(), ledger.encode());
@@ -643,18 +796,71 @@ mod tests {
         // After the wait: a lease of the inferred window (270, two members).
         let first = lease(ledger.renew(&ask(1, 10_020, 1_000), &tuning));
         assert_eq!((first.left, first.limit), (135, 270));
+        // B reports 20 more it counted before it heard of the 429: late,
+        // yet that window's; the window that followed grows by 90 % of it.
+        let mut late = ask(2, 10_030, 10);
+        late.answered = 20;
+        lease(ledger.renew(&late, &tuning));
+        assert_eq!(ledger.inferred.unwrap().limit, 320);
+        assert_eq!(ledger.budget, 288, "the window under way grows too");
+        assert_eq!(ledger.count, 0, "nothing of the window under way");
         // A window without a 429 grows the margin back by a step.
         let next = lease(ledger.renew(&ask(1, 20_030, 1_000), &tuning));
         assert_eq!(ledger.inferred.unwrap().margin, 92);
-        assert_eq!(next.limit, 276);
+        assert_eq!(next.limit, 294);
         // A 429 in a window shrinks it (and re-learns the limit).
         let mut again = ask(2, 29_000, 10);
         again.answered = 250;
+        again.epoch = inferred.last_end;
         again.cooldown = Some(1_010);
         lease(ledger.renew(&again, &tuning));
         let shrunk = ledger.inferred.unwrap();
         assert_eq!((shrunk.limit, shrunk.margin), (250, 82));
         let decoded = Ledger::decode(&ledger.encode()).unwrap();
         assert_eq!(decoded.encode(), ledger.encode());
+    }
+    #[test]
+    fn a_member_held_to_the_window_end_stays_one_without_renewing() {
+        let tuning = Tuning::default();
+        let mut ledger = Ledger::default();
+        let mut a = ask(1, 0, 1_000);
+        a.reports = report(100, 100, 60_000);
+        assert_eq!(lease(ledger.renew(&a, &tuning)).left, 100);
+        let b = lease(ledger.renew(&ask(2, 10, 1_000), &tuning));
+        assert_eq!(
+            (b.left, b.hold_until),
+            (0, 60_000),
+            "spent: held to its end"
+        );
+        // Two lease intervals on, B has not renewed and is still a member
+        // (no keep-alive needed); a lease interval past its hold, it is not.
+        let later = lease(ledger.renew(&ask(1, MEMBER_TTL + 20, 1_000), &tuning));
+        assert_eq!(later.members, 2);
+        let gone = lease(ledger.renew(&ask(1, 60_000 + LEASE_TTL + 1, 1_000), &tuning));
+        assert_eq!(gone.members, 1);
+    }
+    #[test]
+    fn a_ledger_back_empty_counts_what_members_were_given_meanwhile() {
+        let tuning = Tuning::default();
+        let mut ledger = Ledger::default();
+        // Redis came back empty mid-window: A saw 150 of 300 left, and had
+        // taken its cautious share (75) while Redis was down; so had B.
+        let mut a = ask(1, 0, 1_000);
+        a.reports = report(300, 150, 8_000);
+        a.held = 75;
+        assert_eq!(lease(ledger.renew(&a, &tuning)).left, 0, "A has its share");
+        let mut b = ask(2, 10, 1_000);
+        b.held = 75;
+        assert_eq!(lease(ledger.renew(&b, &tuning)).left, 0, "so has B");
+        // C and D took none: theirs is what is left, never more than 300 in all.
+        let (c, d) = (ask(3, 20, 1_000), ask(4, 30, 1_000));
+        let (mut c_total, mut d_total) = (0, 0);
+        for step in 0..RAMP_STEPS {
+            let at = step * LEASE_TTL / RAMP_STEPS + 40;
+            c_total += lease(ledger.renew(&Ask { now: at, ..c }, &tuning)).left;
+            d_total += lease(ledger.renew(&Ask { now: at + 1, ..d }, &tuning)).left;
+        }
+        assert_eq!((c_total, d_total), (75, 75));
+        assert!(ledger.budget <= 300 && ledger.granted == 300, "{ledger:?}");
     }
 }

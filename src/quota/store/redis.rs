@@ -13,6 +13,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::{Client, RedisError, Script, ScriptInvocation};
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -40,6 +41,9 @@ const RECHECK_MS: Millis = 50;
 const RENEWAL_BOUND: Duration = Duration::from_millis(250);
 /// The client library's own bound on a connection or a reply.
 const CONNECTION_BOUND: Duration = Duration::from_secs(1);
+/// The spread of the ends of holds, per other member, and its bound.
+const HOLD_SPREAD: Millis = 5;
+const HOLD_SPREAD_MAX: Millis = 50;
 /// Compare-and-set attempts of one renewal while other members write.
 const CAS_ATTEMPTS: usize = 8;
 /// Scopes whose renewal state is kept (a bound, like `MemoryStore`'s).
@@ -101,10 +105,19 @@ const OPENING_EVERY: Millis = 250;
 ///   version compare-and-set script that holds no rule: every rule is the
 ///   crate's Rust, run on Redis's clock (`TIME`). Unused units come back
 ///   at the window's end, at each renewal, and when a member stops renewing
-///   (6 s).
+///   (two lease intervals, 10 s, or one past the end of the hold it was
+///   given: a member held to a window's end need not renew to stay one).
+///   A lease that is all a member can get in its window is renewed once
+///   spent, not ahead; members held to one instant come back spread over a
+///   few milliseconds, so that their renewals do not collide.
 /// - **Cold start.** Until the fleet knows a scope's limit, one process
 ///   holds a 2 s probe and sends one request; the others hold theirs until
-///   its answer teaches the window (bounded by `max_wait`).
+///   its answer teaches the window (bounded by `max_wait`). A process
+///   that has not heard from the ledger admits nothing while Redis
+///   answers (its first call reads Redis's clock: nothing is written on
+///   its own). The first window a cold fleet learns is leased in four
+///   steps over a lease interval at most, so that a process that started
+///   late still finds its share.
 /// - **When Redis fails** (down, slower than [`timeout`](Self::timeout),
 ///   or answering what the script does not), each process falls back to
 ///   a cautious share: the last known limit divided by the last known
@@ -139,8 +152,10 @@ struct Shared {
     retry_at: AtomicU64,
     backoff: AtomicU64,
     probing: AtomicBool,
-    /// Redis's clock minus this process's (ms), from the last answer.
+    /// Redis's clock minus this process's (ms), from the last answer, and
+    /// whether one came yet.
     offset: AtomicI64,
+    clock_known: AtomicBool,
     /// Breaker openings: the script, and when Redis may next be read for
     /// them (local ms) after a failure.
     opening: Script,
@@ -173,6 +188,31 @@ struct Sync {
     answered: AtomicU64,
     /// When this process last read the fleet's opening (local ms + 1).
     opening_read: AtomicU64,
+    /// What the last renewal asked for (a held member's demand stands).
+    wanted: AtomicU64,
+    /// The ledger's last 429 episode as of the last renewal (see `Ask`),
+    /// when its wait ends (local ms), and answers counted during it.
+    epoch: AtomicU64,
+    wait_until: AtomicU64,
+    late: AtomicU64,
+    /// Requests waiting for a renewal now: demand the next one asks for.
+    waiting: AtomicU64,
+}
+
+/// Counts a request waiting for a renewal while it lives.
+struct Waiting(Arc<Sync>);
+
+impl Waiting {
+    fn new(sync: Arc<Sync>) -> Self {
+        sync.waiting.fetch_add(1, Ordering::Relaxed);
+        Waiting(sync)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A standalone Redis (reconnecting in the background), or a Redis
@@ -277,6 +317,7 @@ impl RedisStore {
                 offset: AtomicI64::new(0),
                 opening: Script::new(OPENING),
                 openings_after: AtomicU64::new(0),
+                clock_known: AtomicBool::new(false),
             }),
         }
     }
@@ -318,17 +359,19 @@ impl RedisStore {
         self.shared.commands.load(Ordering::Relaxed)
     }
 
-    /// Whether `scope`'s local view holds a spent probe and no window, and
-    /// whether the scope announces no window of its own.
-    fn unannounced(&self, scope: ScopeKey) -> (bool, bool) {
-        self.shared.local.with_scope(scope, false, |state, _, _| {
+    /// Whether `scope`'s local view holds a spent probe and no window,
+    /// whether the scope announces no window of its own, and whether a
+    /// 429's wait holds it.
+    fn unannounced(&self, scope: ScopeKey) -> (bool, bool, bool) {
+        self.shared.local.with_scope(scope, false, |state, now, _| {
             let Some(state) = state else {
-                return (false, false);
+                return (false, false, false);
             };
             let mut windows = state.windows.iter().flatten();
             let unannounced = windows.all(|window| window.policy == INFERRED);
             let probe = state.binding().is_none() && state.lease.is_some_and(|lease| lease.probe);
-            (probe, unannounced)
+            let cooling = state.cooldown_until.is_some_and(|until| until > now);
+            (probe, unannounced, cooling)
         })
     }
 
@@ -364,15 +407,25 @@ impl RedisStore {
                     opened: AtomicBool::new(false),
                     answered: AtomicU64::new(0),
                     opening_read: AtomicU64::new(0),
+                    wanted: AtomicU64::new(FIRST_WANT),
+                    epoch: AtomicU64::new(0),
+                    wait_until: AtomicU64::new(0),
+                    late: AtomicU64::new(0),
+                    waiting: AtomicU64::new(0),
                 })
             })
             .clone()
     }
 
     /// Whether a request to a scope this process knows nothing of goes
-    /// at once (true), or waits for the ledger: asked at most once per
-    /// [`JOIN_EVERY`], and waited on while a question is out.
+    /// at once (true), or waits for the ledger. While Redis answers, never:
+    /// a process that has not heard from the ledger admits nothing (the
+    /// fleet may be holding for a cold-start probe). While it fails, the
+    /// ledger is asked at most once per [`JOIN_EVERY`] and the rest go.
     fn cold_go(&self, scope: ScopeKey) -> bool {
+        if !self.is_local() {
+            return false;
+        }
         let now = self.local_now() + 1;
         let sync = self.sync(scope);
         if sync.running.load(Ordering::Acquire) {
@@ -398,11 +451,14 @@ impl RedisStore {
         local
     }
 
-    /// The decision once a renewal has answered (or failed).
+    /// The decision once a renewal has answered (or failed). A scope still
+    /// unknown goes only while Redis fails (the ledger did not answer yet:
+    /// ask again shortly).
     fn decide_again(&self, scope: ScopeKey, cost: u64, max_delay: Duration) -> Grant {
         match self.decide(scope, cost, max_delay) {
-            Local::Decided(grant, _) | Local::Unknown(grant) => grant,
-            Local::Renew => Grant::Wait(RECHECK),
+            Local::Decided(grant, _) => grant,
+            Local::Unknown(grant) if self.is_local() => grant,
+            Local::Unknown(_) | Local::Renew => Grant::Wait(RECHECK),
         }
     }
 
@@ -424,17 +480,21 @@ impl RedisStore {
         sync
     }
 
-    /// Renews `scope`'s lease and waits for it (bounded).
-    async fn renew_and_wait(&self, scope: ScopeKey) {
+    /// Renews `scope`'s lease and waits for it (bounded). The renewal
+    /// starts now, before the returned future is first polled: a request
+    /// that must wait for the ledger is counted as asking at once.
+    fn renew_and_wait(&self, scope: ScopeKey) -> impl Future<Output = ()> + Send + 'static {
         let sync = self.sync(scope);
         let mut done = sync.done.subscribe();
         done.mark_unchanged();
         self.spawn_renewal(scope);
-        if !sync.running.load(Ordering::Acquire) {
-            return;
-        }
+        let running = sync.running.load(Ordering::Acquire);
         let bound = self.timeout * 4 + Duration::from_millis(50);
-        let _ = tokio::time::timeout(bound, done.changed()).await;
+        async move {
+            if running {
+                let _ = tokio::time::timeout(bound, done.changed()).await;
+            }
+        }
     }
 
     /// One renewal: from Redis, or the cautious local share while it fails.
@@ -443,39 +503,22 @@ impl RedisStore {
             self.fallback(scope, sync);
             return;
         }
+        // A process that knows nothing of the scope holds its requests for
+        // the ledger's answer: its first call may also open the connection.
+        let cold = (self.shared.local).with_scope(scope, false, |state, _, _| state.is_none());
         let bound = (self.timeout * 3).max(RENEWAL_BOUND);
+        let bound = if cold {
+            bound.max(CONNECTION_BOUND)
+        } else {
+            bound
+        };
         let outcome = tokio::time::timeout(bound, self.renew_shared(scope, sync)).await;
         self.shared.probing.store(false, Ordering::Release);
         match outcome {
-            Ok(Ok(_)) => {
-                self.answered();
-                self.keep_membership(scope);
-            }
+            Ok(Ok(_)) => self.answered(),
             Ok(Err(error)) => self.failed(&error, scope, sync),
             Err(_) => self.failed(&format!("no answer within {bound:?}"), scope, sync),
         }
-    }
-
-    /// A lease on hold past its renewal time (a spent window, a long
-    /// cooldown): no request will renew it, so a timer does, to keep this
-    /// process a member (and its share) until the hold ends.
-    fn keep_membership(&self, scope: ScopeKey) {
-        let renew_at = self.shared.local.with_scope(scope, false, |state, now, _| {
-            let lease = state?.lease?;
-            // Before the lease lapses, and never sooner than a fifth of a
-            // lease interval (a hold past the window's end would loop).
-            let at = lease.until.saturating_sub(RENEW_AHEAD);
-            let at = at.max(now + LEASE_TTL / 5);
-            (lease.hold_until > lease.until).then(|| at - now)
-        });
-        let (Some(after), Ok(runtime)) = (renew_at, tokio::runtime::Handle::try_current()) else {
-            return;
-        };
-        let store = self.clone();
-        runtime.spawn(async move {
-            tokio::time::sleep(Duration::from_millis(after)).await;
-            store.spawn_renewal(scope);
-        });
     }
 
     /// Whether Redis may be called now: always while it answers; while it
@@ -554,6 +597,7 @@ impl RedisStore {
                 counts_cost: binding.counts_cost,
                 probe: false,
                 last: false,
+                refill: 0,
             });
             if fresh {
                 let limit = binding.limit.unwrap_or(binding.remaining);
@@ -577,24 +621,47 @@ impl RedisStore {
                 want: FIRST_WANT,
                 open: sync.opened.swap(false, Ordering::Relaxed),
                 answered: sync.answered.swap(0, Ordering::Relaxed),
+                epoch: sync.epoch.load(Ordering::Relaxed),
+                late: sync.late.swap(0, Ordering::Relaxed),
+                held: 0,
             };
+            // (At least the requests waiting for this renewal.)
+            let waiting = sync.waiting.load(Ordering::Relaxed);
+            ask.want = ask.want.max(waiting);
             let Some(state) = state else {
                 return (ask, 0);
             };
             (ask.reports, ask.cooldown) = state.reports(now);
+            // An inferred window is the ledger's: not reported back (a
+            // member's copy may predate what the ledger learned since).
+            for report in ask.reports.iter_mut() {
+                if report.is_some_and(|r| r.policy == INFERRED) {
+                    *report = None;
+                }
+            }
             let Some(lease) = state.lease else {
                 return (ask, 0);
             };
             ask.returned = lease.left;
+            // (Back from a failing Redis: what its cautious share admitted.)
+            if self.is_local() {
+                ask.held = lease.taken;
+            }
             if lease.probe {
                 return (ask, lease.taken);
             }
             // Demand: what the last lease admitted, per lease lifetime
-            // (over a second at least), with room to grow.
+            // (over a second at least), with room to grow; a lease that was
+            // a hold (nothing to admit) keeps the demand asked before it.
             let since = sync.renewed.load(Ordering::Relaxed);
             let elapsed = now.saturating_sub(since).max(1_000);
             let rate = lease.taken.saturating_mul(LEASE_TTL) / elapsed;
-            ask.want = (rate + rate / 2).max(lease.taken * 2).max(FIRST_WANT);
+            ask.want = match lease.left + lease.taken {
+                0 => sync.wanted.load(Ordering::Relaxed),
+                _ => (rate + rate / 2).max(lease.taken * 2).max(FIRST_WANT),
+            }
+            .max(waiting);
+            sync.wanted.store(ask.want, Ordering::Relaxed);
             (ask, lease.taken)
         })
     }
@@ -603,7 +670,32 @@ impl RedisStore {
     /// again while other members write in between. `Ok(false)`: the ledger
     /// kept changing (Redis answers; the lease is asked for again later).
     async fn renew_shared(&self, scope: ScopeKey, sync: &Sync) -> Result<bool, String> {
-        let (mut ask, taken_before) = self.ask(scope, sync);
+        if !self.shared.clock_known.load(Ordering::Acquire) {
+            // Nothing is written on this process's clock: the first call
+            // reads the ledger and Redis's clock.
+            let read = self.cas(scope, "", None).await?;
+            *sync.ledger.lock().unwrap_or_else(|p| p.into_inner()) = read;
+        }
+        let (ask, taken_before) = self.ask(scope, sync);
+        let renewed = self.renew_with(scope, sync, ask, taken_before).await;
+        if !matches!(renewed, Ok(true)) {
+            // What the ledger did not hear is told at the next renewal.
+            sync.answered.fetch_add(ask.answered, Ordering::Relaxed);
+            sync.late.fetch_add(ask.late, Ordering::Relaxed);
+            if ask.open {
+                sync.opened.store(true, Ordering::Relaxed);
+            }
+        }
+        renewed
+    }
+
+    async fn renew_with(
+        &self,
+        scope: ScopeKey,
+        sync: &Sync,
+        mut ask: Ask,
+        taken_before: u64,
+    ) -> Result<bool, String> {
         let mut ledger = sync.ledger.lock().map_or(None, |mut l| l.take());
         for _ in 0..CAS_ATTEMPTS {
             // The ledger's clock, mapped from this process's (the offset
@@ -617,9 +709,13 @@ impl RedisStore {
                 version => version.to_string(),
             };
             let answer = next.renew(&ask, &Default::default());
-            match self.cas(scope, &expected, &next).await? {
+            match self.cas(scope, &expected, Some(&next)).await? {
                 None => {
                     let clock = (ask.now, local_at);
+                    let epoch = next.inferred.map_or(0, |i| i.last_end);
+                    sync.epoch.store(epoch, Ordering::Relaxed);
+                    let wait = epoch.saturating_sub(ask.now);
+                    sync.wait_until.store(local_at + wait, Ordering::Relaxed);
                     self.apply(scope, sync, &next, answer, taken_before, clock);
                     *sync.ledger.lock().unwrap_or_else(|p| p.into_inner()) = Some(next);
                     return Ok(true);
@@ -630,18 +726,19 @@ impl RedisStore {
         Ok(false)
     }
 
-    /// One compare-and-set: `None` when written, else the current ledger.
+    /// One compare-and-set: `None` when written, else the current ledger
+    /// (`next` `None`: a read).
     async fn cas(
         &self,
         scope: ScopeKey,
         expected: &str,
-        next: &Ledger,
+        next: Option<&Ledger>,
     ) -> Result<Option<Ledger>, String> {
         let mut invocation = self.shared.cas.key(self.key(scope));
-        let ttl = next.lease_end.max(next.state.cooldown_until.unwrap_or(0));
-        let ttl = ttl.saturating_sub(self.redis_now()) + 60_000;
+        let end = next.map_or(0, |n| n.lease_end.max(n.state.cooldown_until.unwrap_or(0)));
+        let ttl = end.saturating_sub(self.redis_now()) + 60_000;
         invocation.arg(expected).arg(ttl);
-        for (name, value) in next.encode() {
+        for (name, value) in next.map(Ledger::encode).unwrap_or_default() {
             invocation.arg(name).arg(value);
         }
         self.shared.commands.fetch_add(1, Ordering::Relaxed);
@@ -656,6 +753,7 @@ impl RedisStore {
         self.shared
             .offset
             .store(redis_ms as i64 - midway as i64, Ordering::Relaxed);
+        self.shared.clock_known.store(true, Ordering::Release);
         if written == "1" {
             return Ok(None);
         }
@@ -705,6 +803,7 @@ impl RedisStore {
                     counts_cost: false,
                     probe: left > 0 || probing,
                     last: false,
+                    refill: 0,
                 };
                 state.lease = match answer {
                     Answer::Lease(granted) => {
@@ -741,14 +840,28 @@ fn local_lease(
         left: granted.left.saturating_sub(taken_since),
         taken: 0,
         until: to_local(granted.until),
+        // Members held to one instant (a window's end) come back spread
+        // over a few round trips, so that their renewals do not collide.
         hold_until: match granted.hold_until {
             0 => 0,
-            at => to_local(at),
+            at => to_local(at) + hold_jitter(granted.members),
         },
         counts_cost: granted.counts_cost,
         probe: false,
         last: granted.last,
+        refill: match granted.refill {
+            0 => 0,
+            at => to_local(at) + hold_jitter(granted.members),
+        },
     }
+}
+
+/// A random spread of up to [`HOLD_SPREAD`] per member (at most
+/// [`HOLD_SPREAD_MAX`]) added to the end of a hold.
+fn hold_jitter(members: u64) -> Millis {
+    let spread = (members.saturating_sub(1) * HOLD_SPREAD).min(HOLD_SPREAD_MAX);
+    let draw = tower::util::rng::Rng::next_f64(&mut tower::util::rng::HasherRng::default());
+    (spread as f64 * draw) as Millis
 }
 
 /// Teaches the local view what the fleet knows and it does not: windows it
@@ -802,9 +915,11 @@ impl QuotaStore for RedisStore {
             }
             Local::Unknown(grant) if self.cold_go(scope) => StoreFuture::ready(grant),
             Local::Unknown(_) | Local::Renew => {
-                let store = self.clone();
+                let waiting = Waiting::new(self.sync(scope));
+                let (store, renewed) = (self.clone(), self.renew_and_wait(scope));
                 StoreFuture::boxed(async move {
-                    store.renew_and_wait(scope).await;
+                    renewed.await;
+                    drop(waiting);
                     store.decide_again(scope, cost, max_delay)
                 })
             }
@@ -819,9 +934,13 @@ impl QuotaStore for RedisStore {
             if !permit.is_held() {
                 return StoreFuture::ready(());
             }
-            let (probe, unannounced) = self.unannounced(scope);
+            let (probe, unannounced, cooling) = self.unannounced(scope);
             if unannounced {
-                self.sync(scope).answered.fetch_add(1, Ordering::Relaxed);
+                // (During a 429's wait: sent before it, that window's.)
+                let sync = self.sync(scope);
+                let waiting = cooling || self.local_now() < sync.wait_until.load(Ordering::Relaxed);
+                let count = if waiting { &sync.late } else { &sync.answered };
+                count.fetch_add(1, Ordering::Relaxed);
             }
             if probe {
                 // The probe taught nothing: the fleet need not hold.
@@ -837,8 +956,7 @@ impl QuotaStore for RedisStore {
         if !knew {
             // The first lesson of this process (a probe's, say): the fleet
             // hears it before this response is handed back.
-            let store = self.clone();
-            return StoreFuture::boxed(async move { store.renew_and_wait(scope).await });
+            return StoreFuture::boxed(self.renew_and_wait(scope));
         }
         if observation.cooldown().is_some() {
             // A cooldown is the whole fleet's at once.

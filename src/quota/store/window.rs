@@ -69,6 +69,9 @@ pub(crate) struct Lease {
     pub(crate) probe: bool,
     /// It lasts to its window's end: renewing sooner cannot extend it.
     pub(crate) last: bool,
+    /// Non-zero when nothing more can come before this: not renewed
+    /// ahead, and once spent, held until then without asking.
+    pub(crate) refill: Millis,
 }
 
 /// Units one request of `cost` draws from a window.
@@ -194,8 +197,13 @@ impl ScopeState {
             }
             Some(lease) => {
                 let need = amount(lease.counts_cost, cost);
-                if lease.until <= now || lease.left < need {
+                if lease.until <= now {
                     return Decision::Renew;
+                }
+                if lease.left < need {
+                    // (A refill past the lease's end: the ledger says how long.)
+                    let refill = Some(lease.refill).filter(|at| *at > now && *at <= lease.until);
+                    return refill.map_or(Decision::Renew, |at| Decision::Wait(ms(at - now)));
                 }
                 Some(need)
             }
@@ -297,11 +305,12 @@ impl ScopeState {
     }
 
     /// Whether the lease should be renewed now, ahead of running out:
-    /// under a quarter of what it held left, or most of its time gone.
+    /// under a quarter of what it held left (unless nothing more can come
+    /// before its refill time), or most of its time gone.
     pub(crate) fn lease_runs_low(&self, now: Millis, renew_within: Millis) -> bool {
         self.lease.is_some_and(|lease| {
             lease.hold_until <= now
-                && (lease.left * 4 <= lease.left + lease.taken
+                && ((lease.refill == 0 && lease.left * 4 <= lease.left + lease.taken)
                     || (!lease.last && lease.until.saturating_sub(now) <= renew_within))
         })
     }
@@ -454,5 +463,45 @@ mod tests {
         );
         state.release(1, false);
         assert!(!state.is_spent(11_000));
+    }
+    #[test]
+    fn a_lease_that_is_all_for_now_waits_for_its_refill_without_asking() {
+        let tuning = Tuning::default();
+        let mut state = ScopeState::default();
+        state.learn(&report(100, 100, 10), 0, &tuning);
+        let lease = |refill| Lease {
+            left: 1,
+            taken: 3,
+            until: 5_000,
+            hold_until: 0,
+            counts_cost: true,
+            probe: false,
+            last: false,
+            refill,
+        };
+        state.lease = Some(lease(1_000));
+        assert!(!state.lease_runs_low(0, 0), "not renewed ahead");
+        assert_eq!(
+            state.acquire(1, FOREVER, 0, 0.0, &tuning),
+            Decision::Go(Duration::ZERO)
+        );
+        let wait = state.acquire(1, FOREVER, 100, 0.0, &tuning);
+        assert_eq!(wait, Decision::Wait(Duration::from_millis(900)), "no call");
+        assert_eq!(
+            state.acquire(1, FOREVER, 1_000, 0.0, &tuning),
+            Decision::Renew
+        );
+        // A refill past the lease's end: the ledger says how long.
+        state.lease = Some(Lease {
+            left: 0,
+            ..lease(9_000)
+        });
+        assert_eq!(
+            state.acquire(1, FOREVER, 100, 0.0, &tuning),
+            Decision::Renew
+        );
+        // Without a refill time, a quarter left renews ahead.
+        state.lease = Some(lease(0));
+        assert!(state.lease_runs_low(0, 0));
     }
 }
