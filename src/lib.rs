@@ -229,7 +229,6 @@ pub mod context;
 mod error;
 pub mod fleet;
 #[cfg(feature = "grpc")]
-#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
 pub mod grpc;
 pub mod hedge;
 mod hedged;
@@ -237,7 +236,6 @@ pub mod hints;
 mod idempotency;
 mod kind;
 #[cfg(feature = "opentelemetry")]
-#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
 pub mod metrics;
 pub mod observe;
 pub mod parse;
@@ -247,7 +245,6 @@ pub mod quota;
 pub mod redact;
 mod replay;
 #[cfg(feature = "reqwest")]
-#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub mod reqwest;
 pub mod retry;
 mod scope;

@@ -115,7 +115,6 @@ impl AuthLayer {
     /// time requests wait for one (`tower_api_errors.waits`, source
     /// `auth`) into `metrics`; see [the table](crate::metrics#the-metrics).
     #[cfg(feature = "opentelemetry")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
     pub fn metrics(self, metrics: crate::metrics::Metrics) -> Self {
         let mut tokens = Tokens::new(self.tokens.source(), self.tokens.format.clone());
         tokens.observer = crate::observe::Observer::new().metrics(metrics);

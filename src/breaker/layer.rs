@@ -231,7 +231,6 @@ impl CircuitBreakerLayer {
     /// `tower_api_errors.breaker.transitions` into `metrics` (the events go
     /// to `tracing` with or without it); see [`observe`](crate::observe).
     #[cfg(feature = "opentelemetry")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
     pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
         self.config().metrics(metrics);
         self

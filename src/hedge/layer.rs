@@ -146,7 +146,6 @@ impl HedgeLayer {
     /// `tower_api_errors.hedges` into `metrics` (the events go to
     /// `tracing` with or without it); see [`observe`](crate::observe).
     #[cfg(feature = "opentelemetry")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
     pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
         self.config().observer = crate::observe::Observer::new().metrics(metrics);
         self

@@ -173,7 +173,6 @@ impl Observer {
 
     /// This observer, recording OpenTelemetry metrics into `metrics` too.
     #[cfg(feature = "opentelemetry")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
     pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
         self.metrics = Some(metrics);
         self

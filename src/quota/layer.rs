@@ -145,7 +145,6 @@ impl QuotaLayer {
     /// (`tower_api_errors.failed_fast`, reason `quota`) into `metrics`; see
     /// [the table](crate::metrics#the-metrics).
     #[cfg(feature = "opentelemetry")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
     pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
         self.config().metrics(metrics);
         self

@@ -201,7 +201,6 @@ mod service;
 mod store;
 
 #[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::store::redis::{RedisStore, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
 pub use error::RateLimited;
 pub use future::ResponseFuture;

@@ -65,7 +65,6 @@ impl<S> Quota<S> {
 
     /// As [`QuotaLayer::metrics`](super::QuotaLayer::metrics).
     #[cfg(feature = "opentelemetry")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
     pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
         Arc::make_mut(&mut self.config).metrics(metrics);
         self

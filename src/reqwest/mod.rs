@@ -198,7 +198,6 @@ mod middleware;
 
 pub use client::{ReqwestClient, ResponseFuture};
 #[cfg(feature = "reqwest-middleware")]
-#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
 pub use middleware::{
     ApiErrorsMiddleware, ApiErrorsSent, Chain, ChainFuture, MiddlewareErrorExt, SentTwice,
 };

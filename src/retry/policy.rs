@@ -371,7 +371,6 @@ impl RetryPolicy {
     /// `metrics` (see [the table](crate::metrics#the-metrics)). Without
     /// it, nothing is recorded and nothing is paid.
     #[cfg(feature = "opentelemetry")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
     pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
         self.config().observer = Observer::new().metrics(metrics);
         self

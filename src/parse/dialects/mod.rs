@@ -22,7 +22,6 @@ pub use array::ErrorArray;
 pub use errors_list::ErrorsList;
 pub use flat::FlatError;
 #[cfg(feature = "grpc")]
-#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
 pub use grpc::GrpcStatus;
 pub use jsonrpc::JsonRpcError;
 pub use nested::NestedError;
