@@ -175,7 +175,7 @@ impl MemoryStore {
         let Some(state) = shard.get_mut(&scope) else {
             return Local::Unknown(unknown);
         };
-        let jitter = HasherRng::default().next_f64();
+        let jitter = || HasherRng::default().next_f64();
         match state.acquire(cost, max_delay, now, jitter, &self.shared.tuning) {
             Decision::Go(delay) => {
                 let grant = Grant::Go {

@@ -2,7 +2,8 @@
 //!
 //! Pure: a scope's learned state, a clock reading (milliseconds on the
 //! store's clock: the process's monotonic clock for [`MemoryStore`], the
-//! ledger's for a fleet) and a jitter draw go in; a decision comes out.
+//! ledger's for a fleet) and a jitter draw (made only when needed) go in;
+//! a decision comes out.
 //! No store keeps a second copy of these rules: `MemoryStore` runs them
 //! under a lock, `RedisStore` runs them on its local view and admits
 //! only what its lease (a slice of the shared window) allows.
@@ -180,7 +181,8 @@ impl ScopeState {
         cost: u64,
         max_delay: Duration,
         now: Millis,
-        jitter: f64,
+        // Drawn only when the go is paced.
+        jitter: impl FnOnce() -> f64,
         tuning: &Tuning,
     ) -> Decision {
         if let Some(until) = self.cooldown_until {
@@ -223,7 +225,7 @@ impl ScopeState {
             None => 0,
             Some((interval, reset)) => {
                 self.pace_next = Some(slot + interval);
-                let jitter = (interval as f64 * jitter.clamp(0.0, 1.0) * 0.5) as Millis;
+                let jitter = (interval as f64 * jitter().clamp(0.0, 1.0) * 0.5) as Millis;
                 (slot - now + jitter).min(reset - now).min(as_ms(max_delay))
             }
         };
@@ -449,16 +451,16 @@ mod tests {
         let mut state = ScopeState::default();
         state.learn(&report(100, 1, 10), 1_000, &tuning);
         assert_eq!(
-            state.acquire(1, FOREVER, 1_000, 0.0, &tuning),
+            state.acquire(1, FOREVER, 1_000, || 0.0, &tuning),
             Decision::Go(Duration::ZERO)
         );
         assert_eq!(
-            state.acquire(1, FOREVER, 1_000, 0.0, &tuning),
+            state.acquire(1, FOREVER, 1_000, || 0.0, &tuning),
             Decision::Wait(Duration::from_secs(10))
         );
         // The reset comes from the clock reading alone: 10 s later, refilled.
         assert_eq!(
-            state.acquire(1, FOREVER, 11_000, 0.0, &tuning),
+            state.acquire(1, FOREVER, 11_000, || 0.0, &tuning),
             Decision::Go(Duration::ZERO)
         );
         state.release(1, false);
@@ -482,13 +484,13 @@ mod tests {
         state.lease = Some(lease(1_000));
         assert!(!state.lease_runs_low(0, 0), "not renewed ahead");
         assert_eq!(
-            state.acquire(1, FOREVER, 0, 0.0, &tuning),
+            state.acquire(1, FOREVER, 0, || 0.0, &tuning),
             Decision::Go(Duration::ZERO)
         );
-        let wait = state.acquire(1, FOREVER, 100, 0.0, &tuning);
+        let wait = state.acquire(1, FOREVER, 100, || 0.0, &tuning);
         assert_eq!(wait, Decision::Wait(Duration::from_millis(900)), "no call");
         assert_eq!(
-            state.acquire(1, FOREVER, 1_000, 0.0, &tuning),
+            state.acquire(1, FOREVER, 1_000, || 0.0, &tuning),
             Decision::Renew
         );
         // A refill past the lease's end: the ledger says how long.
@@ -497,7 +499,7 @@ mod tests {
             ..lease(9_000)
         });
         assert_eq!(
-            state.acquire(1, FOREVER, 100, 0.0, &tuning),
+            state.acquire(1, FOREVER, 100, || 0.0, &tuning),
             Decision::Renew
         );
         // Without a refill time, a quarter left renews ahead.
