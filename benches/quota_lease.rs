@@ -17,7 +17,7 @@ mod common;
 mod redis_server;
 
 use bytes::Bytes;
-use common::{request, Mode};
+use common::{request, unannounced_response, Mode};
 use criterion::Criterion;
 use http::Response;
 use http_body_util::Full;
@@ -27,16 +27,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower::{Layer, ServiceExt};
 use tower_api_errors::quota::{QuotaLayer, RedisStore};
-
-/// A success that announces no quota.
-fn unannounced() -> Response<Full<Bytes>> {
-    Response::builder()
-        .header("content-type", "application/json")
-        .header("date", "Mon, 23 Nov 2026 21:00:00 GMT")
-        .header("x-request-id", "req_8f3c2a1b9d7e4f60")
-        .body(Full::new(Bytes::from_static(br#"{"id": 1}"#)))
-        .unwrap()
-}
 
 /// A vendor that announces a large window on its first answer, then
 /// announces nothing.
@@ -50,7 +40,7 @@ fn vendor<B>() -> impl tower::Service<
     tower::service_fn(move |_req: http::Request<B>| {
         let first = !announced.swap(true, Ordering::Relaxed);
         async move {
-            let mut response = unannounced();
+            let mut response = unannounced_response();
             if first {
                 let headers = response.headers_mut();
                 headers.insert("x-ratelimit-limit", "10000000".parse().unwrap());

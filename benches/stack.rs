@@ -25,16 +25,7 @@ fn unannounced_service<B>() -> impl tower::Service<
     Future = impl Send,
 > + Copy {
     tower::service_fn(|_req: http::Request<B>| async {
-        Ok::<_, std::convert::Infallible>(
-            http::Response::builder()
-                .header("content-type", "application/json")
-                .header("date", "Mon, 23 Nov 2026 21:00:00 GMT")
-                .header("x-request-id", "req_8f3c2a1b9d7e4f60")
-                .body(http_body_util::Full::new(bytes::Bytes::from_static(
-                    br#"{"id": 1}"#,
-                )))
-                .unwrap(),
-        )
+        Ok::<_, std::convert::Infallible>(common::unannounced_response())
     })
 }
 

@@ -33,6 +33,17 @@ pub fn ok_service<B>(
     })
 }
 
+/// A success that announces no quota, with the other headers of
+/// `ok_service`'s.
+pub fn unannounced_response() -> Response<Full<Bytes>> {
+    Response::builder()
+        .header("content-type", "application/json")
+        .header("date", "Mon, 23 Nov 2026 21:00:00 GMT")
+        .header("x-request-id", "req_8f3c2a1b9d7e4f60")
+        .body(Full::new(Bytes::from_static(br#"{"id": 1}"#)))
+        .unwrap()
+}
+
 /// A typical GET: a URI with a query, two header values (one of them a
 /// credential, as most API calls carry), no body.
 pub fn request() -> Request<Full<Bytes>> {
