@@ -199,10 +199,10 @@ impl Origin {
         B::Data: Into<bytes::Bytes>,
         B::Error: Into<BoxError>,
     {
-        if *request.uri() != self.uri {
-            return to_reqwest(request, Empty::AsStream);
-        }
-        let Some(mut rebuilt) = self.template.try_clone() else {
+        let template = (*request.uri() == self.uri)
+            .then(|| self.template.try_clone())
+            .flatten();
+        let Some(mut rebuilt) = template else {
             return to_reqwest(request, Empty::AsStream);
         };
         let (parts, body) = request.into_parts();
