@@ -457,20 +457,14 @@ fn a_closed_breaker_adds_no_allocation() {
 #[cfg(feature = "opentelemetry")]
 #[tokio::test(start_paused = true)]
 async fn transitions_are_recorded_as_metrics() {
-    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-    use tower_api_errors::metrics::Metrics;
-
-    let exporter = InMemoryMetricExporter::default();
-    let provider = SdkMeterProvider::builder()
-        .with_reader(PeriodicReader::builder(exporter.clone()).build())
-        .build();
+    let reader = support::MetricsReader::new();
     let start = Instant::now();
     let (addr, _) = down_vendor(start, Duration::from_secs(1)).await;
     let client = ServiceBuilder::new()
         .layer(
             CircuitBreakerLayer::new()
                 .minimum_calls(2)
-                .metrics(Metrics::from_provider(&provider)),
+                .metrics(reader.metrics()),
         )
         .layer(ErrorBodyParseLayer::new())
         .service(support::client());
@@ -480,9 +474,7 @@ async fn transitions_are_recorded_as_metrics() {
     tokio::time::advance(Duration::from_secs(3)).await;
     client.clone().oneshot(get(addr)).await.unwrap();
 
-    let states = support::counter_points(
-        &provider,
-        &exporter,
+    let states = reader.counter_points(
         "tower_api_errors.breaker.transitions",
         "tower_api_errors.breaker.state",
     );
@@ -494,13 +486,7 @@ async fn transitions_are_recorded_as_metrics() {
 #[cfg(feature = "opentelemetry")]
 #[tokio::test(start_paused = true)]
 async fn a_fleet_opening_is_recorded_as_a_metric() {
-    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-    use tower_api_errors::metrics::Metrics;
-
-    let exporter = InMemoryMetricExporter::default();
-    let provider = SdkMeterProvider::builder()
-        .with_reader(PeriodicReader::builder(exporter.clone()).build())
-        .build();
+    let reader = support::MetricsReader::new();
     let (addr, _) = down_vendor(Instant::now(), Duration::from_secs(60)).await;
     let store = MemoryStore::new();
     let a = process(&store, 2);
@@ -509,21 +495,15 @@ async fn a_fleet_opening_is_recorded_as_a_metric() {
     }
     let b = CircuitBreakerLayer::new()
         .shared(store)
-        .metrics(Metrics::from_provider(&provider))
+        .metrics(reader.metrics())
         .layer(support::client::<Full<Bytes>>());
     b.oneshot(get(addr))
         .await
         .unwrap_err()
         .circuit_open()
         .unwrap();
-    let points = |attribute| {
-        support::counter_points(
-            &provider,
-            &exporter,
-            "tower_api_errors.breaker.transitions",
-            attribute,
-        )
-    };
+    let points =
+        |attribute| reader.counter_points("tower_api_errors.breaker.transitions", attribute);
     assert_eq!(points("tower_api_errors.breaker.state"), ["open 1"]);
     assert_eq!(points("tower_api_errors.breaker.origin"), ["fleet 1"]);
 }

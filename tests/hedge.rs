@@ -320,31 +320,18 @@ async fn under_hedging_the_retry_layer_retries_only_what_is_not_hedged() {
 #[cfg(feature = "opentelemetry")]
 #[tokio::test(start_paused = true)]
 async fn hedges_are_recorded_as_metrics() {
-    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-    use tower_api_errors::metrics::Metrics;
-
-    let exporter = InMemoryMetricExporter::default();
-    let provider = SdkMeterProvider::builder()
-        .with_reader(PeriodicReader::builder(exporter.clone()).build())
-        .build();
+    let reader = support::MetricsReader::new();
     // Every first attempt takes 1 s and every hedge 5 ms: two calls, two
     // hedges sent, both won.
     let (addr, _) = by_attempt((200, None, 1000), (200, None, 5)).await;
     let client = ServiceBuilder::new()
-        .layer(
-            HedgeLayer::fixed(Duration::from_millis(20)).metrics(Metrics::from_provider(&provider)),
-        )
+        .layer(HedgeLayer::fixed(Duration::from_millis(20)).metrics(reader.metrics()))
         .layer(ErrorBodyParseLayer::new())
         .service(support::client::<ReplayBody<Full<Bytes>>>());
     client.clone().oneshot(get(addr)).await.unwrap();
     client.clone().oneshot(get(addr)).await.unwrap();
 
-    let events = support::counter_points(
-        &provider,
-        &exporter,
-        "tower_api_errors.hedges",
-        "tower_api_errors.hedge.event",
-    );
+    let events = reader.counter_points("tower_api_errors.hedges", "tower_api_errors.hedge.event");
     assert_eq!(events, ["sent 2", "won 2"]);
 }
 

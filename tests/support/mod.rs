@@ -135,36 +135,57 @@ impl<E: Unpin> http_body::Body for Frames<E> {
     }
 }
 
-/// The points of the OpenTelemetry counter `name` that `provider` (over
-/// `exporter`) recorded, each as "<value of `attribute`> <count>", sorted.
-pub fn counter_points(
-    provider: &opentelemetry_sdk::metrics::SdkMeterProvider,
-    exporter: &opentelemetry_sdk::metrics::InMemoryMetricExporter,
-    name: &str,
-    attribute: &str,
-) -> Vec<String> {
-    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
-    provider.force_flush().unwrap();
-    let batches = exporter.get_finished_metrics().unwrap();
-    let metric = batches
-        .iter()
-        .flat_map(|batch| batch.scope_metrics())
-        .flat_map(|scope| scope.metrics())
-        .find(|metric| metric.name() == name)
-        .unwrap_or_else(|| panic!("no counter {name}"));
-    let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() else {
-        panic!("{name} is not a counter")
-    };
-    let mut points: Vec<String> = sum
-        .data_points()
-        .map(|point| {
-            let value = point
-                .attributes()
-                .find(|kv| kv.key.as_str() == attribute)
-                .unwrap_or_else(|| panic!("{name} has no {attribute}"));
-            format!("{} {}", value.value, point.value())
-        })
-        .collect();
-    points.sort();
-    points
+/// An OpenTelemetry meter provider over an in-memory exporter: the
+/// crate's metrics recorded, and read back.
+pub struct MetricsReader {
+    provider: opentelemetry_sdk::metrics::SdkMeterProvider,
+    exporter: opentelemetry_sdk::metrics::InMemoryMetricExporter,
+}
+
+impl MetricsReader {
+    pub fn new() -> Self {
+        use opentelemetry_sdk::metrics::{
+            InMemoryMetricExporter, PeriodicReader, SdkMeterProvider,
+        };
+        let exporter = InMemoryMetricExporter::default();
+        let provider = SdkMeterProvider::builder()
+            .with_reader(PeriodicReader::builder(exporter.clone()).build())
+            .build();
+        MetricsReader { provider, exporter }
+    }
+
+    /// The crate's metrics, recorded into this reader.
+    #[cfg(feature = "opentelemetry")]
+    pub fn metrics(&self) -> tower_api_errors::metrics::Metrics {
+        tower_api_errors::metrics::Metrics::from_provider(&self.provider)
+    }
+
+    /// The points of the counter `name` recorded so far, each as
+    /// "<value of `attribute`> <count>", sorted.
+    pub fn counter_points(&self, name: &str, attribute: &str) -> Vec<String> {
+        use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+        self.provider.force_flush().unwrap();
+        let batches = self.exporter.get_finished_metrics().unwrap();
+        let metric = batches
+            .iter()
+            .flat_map(|batch| batch.scope_metrics())
+            .flat_map(|scope| scope.metrics())
+            .find(|metric| metric.name() == name)
+            .unwrap_or_else(|| panic!("no counter {name}"));
+        let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() else {
+            panic!("{name} is not a counter")
+        };
+        let mut points: Vec<String> = sum
+            .data_points()
+            .map(|point| {
+                let value = point
+                    .attributes()
+                    .find(|kv| kv.key.as_str() == attribute)
+                    .unwrap_or_else(|| panic!("{name} has no {attribute}"));
+                format!("{} {}", value.value, point.value())
+            })
+            .collect();
+        points.sort();
+        points
+    }
 }
