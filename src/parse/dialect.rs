@@ -1,6 +1,5 @@
 //! The [`Dialect`] trait: one small parser per error-body shape.
 
-use super::extract::{rank, RootMembers, CODE_KEYS, MESSAGE_KEYS};
 use super::BodyVerdict;
 use crate::FieldError;
 use http::{HeaderMap, StatusCode};
@@ -65,8 +64,6 @@ pub struct DialectInput<'a> {
     // found in one pass over its keys: a dialect whose keys are absent
     // turns the body away without a lookup.
     root_keys: RootKeys,
-    // The root's message and code members, found in the same pass.
-    root: RootMembers<'a>,
 }
 
 /// The root object keys that the built-in dialects are told apart by, as
@@ -99,73 +96,33 @@ impl RootKeys {
     /// Any key starting with `retry` (the body's retry hint spellings).
     pub(crate) const RETRY: u32 = 1 << 16;
 
-    fn of(json: Option<&Value>) -> (Self, RootMembers<'_>) {
-        let mut members = RootMembers::default();
-        let Some(object) = json.and_then(Value::as_object) else {
-            return (RootKeys(0), members);
-        };
-        let bits = object.iter().fold(0, |bits, (key, value)| {
-            bits | Self::note(&mut members, key, value)
-        });
-        (RootKeys(bits), members)
+    fn of(json: Option<&Value>) -> Self {
+        let keys = json.and_then(Value::as_object).into_iter().flatten();
+        RootKeys(keys.fold(0, |bits, (key, value)| bits | Self::bit(key, value)))
     }
 
-    /// A root member's bit, and its slot among the root members: one
-    /// match for both.
-    fn note<'a>(members: &mut RootMembers<'a>, key: &str, value: &'a Value) -> u32 {
-        const fn m(key: &str) -> usize {
-            rank(MESSAGE_KEYS, key)
+    /// A root member's bit.
+    fn bit(key: &str, value: &Value) -> u32 {
+        match key {
+            "error" if value.is_object() => Self::ERROR | Self::ERROR_OBJECT,
+            "error" => Self::ERROR,
+            "detail" => Self::DETAIL,
+            "title" => Self::TITLE,
+            "type" => Self::TYPE,
+            "error_description" => Self::ERROR_DESCRIPTION,
+            "errors" => Self::ERRORS,
+            "errorMessages" => Self::ERROR_MESSAGES,
+            "status" => Self::STATUS,
+            "validation_errors" => Self::VALIDATION_ERRORS,
+            "error_summary" => Self::ERROR_SUMMARY,
+            "odata.error" => Self::ODATA_ERROR,
+            "jsonrpc" => Self::JSONRPC,
+            "details" => Self::DETAILS,
+            "innererror" | "innerError" => Self::INNER_ERROR,
+            "errorCauses" => Self::ERROR_CAUSES,
+            key if key.starts_with("retry") => Self::RETRY,
+            _ => 0,
         }
-        const fn c(key: &str) -> usize {
-            rank(CODE_KEYS, key)
-        }
-        enum Slot {
-            Message(usize),
-            Code(usize),
-            Error,
-        }
-        let (bit, slot) = match key {
-            "error" if value.is_object() => (Self::ERROR | Self::ERROR_OBJECT, Slot::Error),
-            "error" => (Self::ERROR, Slot::Error),
-            "detail" => (Self::DETAIL, Slot::Message(const { m("detail") })),
-            "title" => (Self::TITLE, Slot::Message(const { m("title") })),
-            "type" => (Self::TYPE, Slot::Code(const { c("type") })),
-            "error_description" => (
-                Self::ERROR_DESCRIPTION,
-                Slot::Message(const { m("error_description") }),
-            ),
-            "message" => (0, Slot::Message(const { m("message") })),
-            "Message" => (0, Slot::Message(const { m("Message") })),
-            "description" => (0, Slot::Message(const { m("description") })),
-            "errorMessage" => (0, Slot::Message(const { m("errorMessage") })),
-            "error_message" => (0, Slot::Message(const { m("error_message") })),
-            "errorSummary" => (0, Slot::Message(const { m("errorSummary") })),
-            "msg" => (0, Slot::Message(const { m("msg") })),
-            "reason" => (0, Slot::Message(const { m("reason") })),
-            "code" => (0, Slot::Code(const { c("code") })),
-            "error_code" => (0, Slot::Code(const { c("error_code") })),
-            "errorCode" => (0, Slot::Code(const { c("errorCode") })),
-            "__type" => (0, Slot::Code(const { c("__type") })),
-            "name" => (0, Slot::Code(const { c("name") })),
-            "errors" => return Self::ERRORS,
-            "errorMessages" => return Self::ERROR_MESSAGES,
-            "status" => return Self::STATUS,
-            "validation_errors" => return Self::VALIDATION_ERRORS,
-            "error_summary" => return Self::ERROR_SUMMARY,
-            "odata.error" => return Self::ODATA_ERROR,
-            "jsonrpc" => return Self::JSONRPC,
-            "details" => return Self::DETAILS,
-            "innererror" | "innerError" => return Self::INNER_ERROR,
-            "errorCauses" => return Self::ERROR_CAUSES,
-            key if key.starts_with("retry") => return Self::RETRY,
-            _ => return 0,
-        };
-        match slot {
-            Slot::Message(rank) => members.set_message(rank, value),
-            Slot::Code(rank) => members.set_code(rank, value),
-            Slot::Error => members.error = Some(value),
-        }
-        bit
     }
 
     /// Whether the root object has any of `keys`.
@@ -191,7 +148,7 @@ impl<'a> DialectInput<'a> {
                 let end = memchr::memchr(b';', value.as_bytes());
                 value[..end.unwrap_or(value.len())].trim_ascii()
             });
-        let (root_keys, root) = RootKeys::of(json);
+        let root_keys = RootKeys::of(json);
         DialectInput {
             status,
             headers,
@@ -199,7 +156,6 @@ impl<'a> DialectInput<'a> {
             json,
             content_type,
             root_keys,
-            root,
         }
     }
 
@@ -233,11 +189,6 @@ impl<'a> DialectInput<'a> {
     /// Whether the root object has any of `keys` ([`RootKeys`] bits).
     pub(crate) fn has_any(&self, keys: u32) -> bool {
         self.root_keys.any(keys)
-    }
-
-    /// The root object's message and code members.
-    pub(crate) fn root(&self) -> &RootMembers<'a> {
-        &self.root
     }
 }
 
@@ -328,67 +279,5 @@ impl ErrorFields {
 
     pub(crate) fn set_field_errors(&mut self, field_errors: Vec<FieldError>) {
         self.field_errors = field_errors;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::extract::{code_in, message_in, ranks, ALL_CODES, ALL_MESSAGES};
-    use super::*;
-    use serde_json::json;
-
-    /// The root members found in the keys' one pass give what a walk of
-    /// the root per key list gives, for the whole lists and for subsets.
-    #[test]
-    fn root_members_read_as_lookups_do() {
-        let roots = [
-            json!({"error": "Payment Required", "message": "Insufficient balance"}),
-            json!({"error": {"code": 1}, "Message": "M", "msg": ["a", "", "b"], "type": "about:blank"}),
-            json!({"detail": "  ", "title": "T", "reason": "r", "name": "a person", "__type": "ns#Code"}),
-            json!({"error_description": "d", "errorSummary": "s", "error_code": 42, "errorCode": "E"}),
-            json!({"description": 3, "errorMessage": "\n", "error_message": "x", "code": "", "name": "OK_ID"}),
-            json!({"other": 1}),
-            json!([1, 2]),
-        ];
-        let subsets: [&[&str]; 3] = [
-            &["message", "Message", "error_description", "title"],
-            &["detail", "title"],
-            &["title"],
-        ];
-        let code_subsets: [&[&str]; 2] = [
-            &["code", "error_code", "errorCode"],
-            &["code", "error_code", "errorCode", "type"],
-        ];
-        let headers = HeaderMap::new();
-        for value in &roots {
-            let input = DialectInput::new(StatusCode::BAD_REQUEST, &headers, b"", Some(value));
-            let root = input.root();
-            let Some(object) = value.as_object() else {
-                assert_eq!(root.message(ALL_MESSAGES), None);
-                assert_eq!(root.code(ALL_CODES), None);
-                continue;
-            };
-            assert_eq!(
-                root.message(ALL_MESSAGES),
-                message_in(object, MESSAGE_KEYS),
-                "{value}"
-            );
-            assert_eq!(root.code(ALL_CODES), code_in(object, CODE_KEYS), "{value}");
-            assert_eq!(root.error, object.get("error"), "{value}");
-            for keys in subsets {
-                assert_eq!(
-                    root.message(ranks(MESSAGE_KEYS, keys)),
-                    message_in(object, keys),
-                    "{value}"
-                );
-            }
-            for keys in code_subsets {
-                assert_eq!(
-                    root.code(ranks(CODE_KEYS, keys)),
-                    code_in(object, keys),
-                    "{value}"
-                );
-            }
-        }
     }
 }

@@ -152,10 +152,10 @@ pub(crate) fn is_identifier(text: &str) -> bool {
 /// The value of the first of `keys` (in their order) for which `convert`
 /// gives something, found in one pass over the object's entries rather than
 /// a lookup per key.
-fn pick<T>(
-    object: &Map<String, Value>,
+fn pick<'a, T>(
+    object: &'a Map<String, Value>,
     keys: &[&str],
-    convert: impl Fn(&str, &Value) -> Option<T>,
+    convert: impl Fn(&str, &'a Value) -> Option<T>,
 ) -> Option<T> {
     let mut best: Option<(usize, T)> = None;
     for (key, value) in object {
@@ -219,107 +219,6 @@ fn code_under(key: &str, value: &Value) -> Option<String> {
         _ => Some(found),
     }
 }
-
-/// The rank of `key` in `keys`, at compile time (a key not in the list
-/// fails the build).
-pub(crate) const fn rank(keys: &[&str], key: &str) -> usize {
-    let mut at = 0;
-    while at < keys.len() {
-        let candidate = keys[at].as_bytes();
-        let wanted = key.as_bytes();
-        if candidate.len() == wanted.len() {
-            let mut i = 0;
-            while i < wanted.len() && candidate[i] == wanted[i] {
-                i += 1;
-            }
-            if i == wanted.len() {
-                return at;
-            }
-        }
-        at += 1;
-    }
-    panic!("key not in the list")
-}
-
-/// The root object's members under [`MESSAGE_KEYS`] and [`CODE_KEYS`], by
-/// rank, found in the one pass that [`DialectInput`](super::DialectInput)
-/// makes over the root's keys: the dialects that read the root's message
-/// and code ask for ranks instead of walking the object again per list.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct RootMembers<'a> {
-    /// By [`MESSAGE_KEYS`] rank.
-    pub(crate) messages: [Option<&'a Value>; MESSAGE_KEYS.len()],
-    /// By [`CODE_KEYS`] rank.
-    pub(crate) codes: [Option<&'a Value>; CODE_KEYS.len()],
-    /// The root's `error` member.
-    pub(crate) error: Option<&'a Value>,
-    /// Bit `rank` set when `messages[rank]` is.
-    message_bits: u16,
-    /// Bit `rank` set when `codes[rank]` is.
-    code_bits: u16,
-}
-
-impl<'a> RootMembers<'a> {
-    /// Records the root member under the [`MESSAGE_KEYS`] key of `rank`.
-    pub(crate) fn set_message(&mut self, rank: usize, value: &'a Value) {
-        self.messages[rank] = Some(value);
-        self.message_bits |= 1 << rank;
-    }
-
-    /// Records the root member under the [`CODE_KEYS`] key of `rank`.
-    pub(crate) fn set_code(&mut self, rank: usize, value: &'a Value) {
-        self.codes[rank] = Some(value);
-        self.code_bits |= 1 << rank;
-    }
-
-    /// [`message_in`] on the root with the [`MESSAGE_KEYS`] whose bits
-    /// ([`ranks`]) `mask` has, tried in the list's order: only the members
-    /// present are looked at.
-    pub(crate) fn message(&self, mask: u16) -> Option<String> {
-        let mut bits = self.message_bits & mask;
-        while bits != 0 {
-            let rank = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            if let Some(found) = self.messages[rank].and_then(message_of) {
-                return Some(found.into_owned());
-            }
-        }
-        None
-    }
-
-    /// [`code_in`] on the root with the [`CODE_KEYS`] whose bits `mask` has.
-    pub(crate) fn code(&self, mask: u16) -> Option<String> {
-        let mut bits = self.code_bits & mask;
-        while bits != 0 {
-            let rank = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            if let Some(found) =
-                self.codes[rank].and_then(|value| code_under(CODE_KEYS[rank], value))
-            {
-                return Some(found);
-            }
-        }
-        None
-    }
-}
-
-/// The bits of `subset`'s keys in `keys` (at compile time; a key not in
-/// the list fails the build), for [`RootMembers::message`] and
-/// [`RootMembers::code`]: they try the keys in `keys`' order.
-pub(crate) const fn ranks(keys: &[&str], subset: &[&str]) -> u16 {
-    let mut mask = 0;
-    let mut at = 0;
-    while at < subset.len() {
-        mask |= 1 << rank(keys, subset[at]);
-        at += 1;
-    }
-    mask
-}
-
-/// Every key of [`MESSAGE_KEYS`] (for [`RootMembers::message`]).
-pub(crate) const ALL_MESSAGES: u16 = (1 << MESSAGE_KEYS.len()) - 1;
-/// Every key of [`CODE_KEYS`] (for [`RootMembers::code`]).
-pub(crate) const ALL_CODES: u16 = (1 << CODE_KEYS.len()) - 1;
 
 /// Keys under which an entry names its field, most specific first.
 const FIELD_KEYS: &[&str] = &[
@@ -397,19 +296,19 @@ impl Walk<'_> {
                     let Some(object) = entry.as_object() else {
                         continue;
                     };
-                    let entry = Entry::of(object);
-                    if let Some(violations) = entry.violations {
+                    if let Some(violations) = object.get("fieldViolations") {
                         self.collect(violations, prefix, depth + 1);
                         continue;
                     }
-                    let named = entry.field_name();
+                    let named = field_name(object);
                     let field = match (prefix.is_empty(), named) {
                         (true, None) => continue,
                         // Already a fixed point of `join`'s bounding.
                         (true, Some(name)) => name,
                         (false, named) => Cow::Owned(join(prefix, named.as_deref().unwrap_or(""))),
                     };
-                    let message = entry.message().unwrap_or(Cow::Borrowed("is invalid"));
+                    let message = pick(object, FIELD_MESSAGE_KEYS, |_, value| message_of(value))
+                        .unwrap_or(Cow::Borrowed("is invalid"));
                     // One allocation: the field error's own text.
                     self.out.push(FieldError::from_parts(&field, &message));
                 }
@@ -475,151 +374,6 @@ fn join(prefix: &str, name: &str) -> String {
     bounded(joined, MAX_CODE_CHARS)
 }
 
-/// What [`Walk`] reads of an error entry, found in one pass over its
-/// members (a lookup per candidate key cost a string compare per member
-/// for each of two dozen keys): the value under each [`FIELD_KEYS`] and
-/// [`FIELD_MESSAGE_KEYS`] rank, and the members read when those are absent.
-#[derive(Default)]
-struct Entry<'a> {
-    fields: [Option<&'a Value>; FIELD_KEYS.len()],
-    messages: [Option<&'a Value>; FIELD_MESSAGE_KEYS.len()],
-    violations: Option<&'a Value>,
-    source: Option<&'a Value>,
-    loc: Option<&'a Value>,
-    path: Option<&'a Value>,
-}
-
-/// Which member of an error entry a key is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EntryKey {
-    /// Rank in [`FIELD_KEYS`].
-    Field(usize),
-    /// Rank in [`FIELD_MESSAGE_KEYS`].
-    Message(usize),
-    Violations,
-    Source,
-    Loc,
-    Path,
-}
-
-impl EntryKey {
-    /// By length first, so that a key is compared with the few of its size
-    /// (the ranks are those of [`FIELD_KEYS`] and [`FIELD_MESSAGE_KEYS`], as
-    /// a test checks).
-    fn of(key: &str) -> Option<EntryKey> {
-        use EntryKey::{Field, Message};
-        Some(match key.len() {
-            3 => match key {
-                "key" => Field(7),
-                "msg" => Message(4),
-                "loc" => EntryKey::Loc,
-                _ => return None,
-            },
-            4 => match key {
-                "name" => Field(6),
-                "code" => Message(8),
-                "type" => Message(9),
-                "path" => EntryKey::Path,
-                _ => return None,
-            },
-            5 => match key {
-                "field" => Field(0),
-                "param" => Field(1),
-                "issue" => Message(6),
-                "title" => Message(7),
-                _ => return None,
-            },
-            6 => match key {
-                "target" => Field(5),
-                "detail" => Message(2),
-                "reason" => Message(5),
-                "source" => EntryKey::Source,
-                _ => return None,
-            },
-            7 => match key {
-                "pointer" => Field(8),
-                "message" => Message(0),
-                _ => return None,
-            },
-            8 => match key {
-                "property" => Field(3),
-                "location" => Field(9),
-                _ => return None,
-            },
-            9 => match key {
-                "parameter" => Field(2),
-                "attribute" => Field(4),
-                _ => return None,
-            },
-            11 => match key {
-                "propertyref" => Field(10),
-                "description" => Message(3),
-                _ => return None,
-            },
-            12 => match key {
-                "errorSummary" => Message(1),
-                _ => return None,
-            },
-            15 => match key {
-                "fieldViolations" => EntryKey::Violations,
-                _ => return None,
-            },
-            _ => return None,
-        })
-    }
-}
-
-impl<'a> Entry<'a> {
-    fn of(object: &'a Map<String, Value>) -> Self {
-        let mut entry = Entry::default();
-        for (key, value) in object {
-            match EntryKey::of(key) {
-                Some(EntryKey::Field(rank)) => entry.fields[rank] = Some(value),
-                Some(EntryKey::Message(rank)) => entry.messages[rank] = Some(value),
-                Some(EntryKey::Violations) => entry.violations = Some(value),
-                Some(EntryKey::Source) => entry.source = Some(value),
-                Some(EntryKey::Loc) => entry.loc = Some(value),
-                Some(EntryKey::Path) => entry.path = Some(value),
-                None => {}
-            }
-        }
-        entry
-    }
-
-    /// What is wrong: the first [`FIELD_MESSAGE_KEYS`] member that holds a
-    /// message, as [`message_in`] finds it.
-    fn message(&self) -> Option<Cow<'a, str>> {
-        self.messages
-            .iter()
-            .flatten()
-            .find_map(|value| message_of(value))
-    }
-
-    /// The field the entry is about, normalised to a dotted path.
-    fn field_name(&self) -> Option<Cow<'a, str>> {
-        let raw = self
-            .fields
-            .iter()
-            .flatten()
-            .find_map(|value| text_ref(value))
-            .or_else(|| {
-                let source = self.source?.as_object()?;
-                ["pointer", "parameter", "header"]
-                    .iter()
-                    .find_map(|key| source.get(*key).and_then(text_ref))
-            })
-            .or_else(|| self.loc.and_then(path_of).map(Cow::Owned))
-            .or_else(|| {
-                let path = self.path?;
-                path_of(path).map(Cow::Owned).or_else(|| text_ref(path))
-            })?;
-        Some(match raw {
-            Cow::Borrowed(raw) => normalise_pointer(raw),
-            Cow::Owned(raw) => Cow::Owned(normalise_pointer(&raw).into_owned()),
-        })
-    }
-}
-
 /// A path given as an array of names and indexes (`["body", "email"]`),
 /// joined with dots.
 fn path_of(value: &Value) -> Option<String> {
@@ -636,24 +390,23 @@ fn path_of(value: &Value) -> Option<String> {
 }
 
 /// The field an error entry is about, normalised to a dotted path.
-#[cfg(test)]
-fn field_name(object: &Map<String, Value>) -> Option<String> {
-    let raw = FIELD_KEYS
-        .iter()
-        .find_map(|key| object.get(*key).and_then(text))
+fn field_name(object: &Map<String, Value>) -> Option<Cow<'_, str>> {
+    let raw = pick(object, FIELD_KEYS, |_, value| text_ref(value))
         .or_else(|| {
             let source = object.get("source")?.as_object()?;
-            ["pointer", "parameter", "header"]
-                .iter()
-                .find_map(|key| source.get(*key).and_then(text))
+            pick(source, &["pointer", "parameter", "header"], |_, value| {
+                text_ref(value)
+            })
         })
-        .or_else(|| object.get("loc").and_then(path_of))
+        .or_else(|| object.get("loc").and_then(path_of).map(Cow::Owned))
         .or_else(|| {
-            object
-                .get("path")
-                .and_then(|p| path_of(p).or_else(|| text(p)))
+            let path = object.get("path")?;
+            path_of(path).map(Cow::Owned).or_else(|| text_ref(path))
         })?;
-    Some(normalise_pointer(&raw).into_owned())
+    Some(match raw {
+        Cow::Borrowed(raw) => normalise_pointer(raw),
+        Cow::Owned(raw) => Cow::Owned(normalise_pointer(&raw).into_owned()),
+    })
 }
 
 /// `#/age` and `/data/attributes/firstName` (JSON pointers) become `age`
@@ -956,56 +709,88 @@ mod tests {
         }
     }
 
-    /// The one-pass entry reading agrees with a lookup per key: the ranks
-    /// are the lists', and the field and message are those that
-    /// `field_name` and `message_in` find.
+    /// The field an entry names and the message it gives, by the lists'
+    /// order of keys, whatever order the members come in.
     #[test]
-    fn entry_reads_as_lookups_do() {
-        for (keys, rank) in [
-            (FIELD_KEYS, EntryKey::Field as fn(usize) -> EntryKey),
-            (FIELD_MESSAGE_KEYS, EntryKey::Message),
-        ] {
-            for (at, key) in keys.iter().enumerate() {
-                assert_eq!(EntryKey::of(key), Some(rank(at)), "{key}");
-            }
-        }
-        for key in ["fields", "Message", "", "codes", "errors", "header"] {
-            assert_eq!(EntryKey::of(key), None, "{key}");
-        }
+    fn entry_field_and_message() {
         let long = "x".repeat(2000);
-        let entries = [
-            json!({"field": "name", "message": "Name is required"}),
-            json!({"pointer": "#/age", "detail": "must be a positive integer"}),
-            json!({"pointer": "/a/b/c", "detail": "deep"}),
-            json!({"pointer": "#/a  b", "detail": "  spaced\n out  "}),
-            json!({"name": "", "key": "k", "reason": ["a", "b"], "code": "c"}),
-            json!({"field": 3, "param": "  ", "target": "t\u{e9}", "msg": "", "title": "T"}),
-            json!({"source": {"parameter": "q", "header": "h"}, "type": "bad"}),
-            json!({"loc": ["body", 0, "email"], "msg": "field required"}),
-            json!({"path": ["a", 1], "message": ["x", "", "y"]}),
-            json!({"path": "p/q", "errorSummary": "s"}),
-            json!({"location": long, "description": long}),
-            json!({"propertyref": "#", "issue": "i", "property": "/"}),
-            json!({"attribute": "\t", "parameter": "#/x/", "fieldViolations": []}),
-            json!({"other": "x"}),
+        let (long_field, long_message) = (
+            bounded(long.clone(), MAX_CODE_CHARS),
+            bounded(long.clone(), MAX_MESSAGE_CHARS),
+        );
+        let cases = [
+            (
+                json!({"field": "name", "message": "Name is required"}),
+                Some("name"),
+                Some("Name is required"),
+            ),
+            (
+                json!({"detail": "must be a positive integer", "pointer": "#/age"}),
+                Some("age"),
+                Some("must be a positive integer"),
+            ),
+            (
+                json!({"pointer": "/a/b/c", "detail": "deep"}),
+                Some("a.b.c"),
+                Some("deep"),
+            ),
+            (
+                json!({"pointer": "#/a  b", "detail": "  spaced\n out  "}),
+                Some("a b"),
+                Some("spaced out"),
+            ),
+            (
+                json!({"name": "", "key": "k", "code": "c", "reason": ["a", "b"]}),
+                Some("k"),
+                Some("a; b"),
+            ),
+            (
+                json!({"field": 3, "param": "  ", "target": "t\u{e9}", "msg": "", "title": "T"}),
+                Some("t\u{e9}"),
+                Some("T"),
+            ),
+            (
+                json!({"source": {"parameter": "q", "header": "h"}, "type": "bad"}),
+                Some("q"),
+                Some("bad"),
+            ),
+            (
+                json!({"loc": ["body", 0, "email"], "msg": "field required"}),
+                Some("body.0.email"),
+                Some("field required"),
+            ),
+            (
+                json!({"path": ["a", 1], "message": ["x", "", "y"]}),
+                Some("a.1"),
+                Some("x; y"),
+            ),
+            (
+                json!({"path": "p/q", "errorSummary": "s"}),
+                Some("p/q"),
+                Some("s"),
+            ),
+            (
+                json!({"location": long, "description": long}),
+                Some(long_field.as_str()),
+                Some(long_message.as_str()),
+            ),
+            (
+                json!({"propertyref": "#", "issue": "i", "property": "/"}),
+                Some(""),
+                Some("i"),
+            ),
+            (
+                json!({"attribute": "\t", "parameter": "#/x/", "fieldViolations": []}),
+                Some("x."),
+                None,
+            ),
+            (json!({"other": "x"}), None, None),
         ];
-        for value in &entries {
+        for (value, field, message) in &cases {
             let object = value.as_object().unwrap();
-            let entry = Entry::of(object);
-            assert_eq!(
-                entry.field_name().map(Cow::into_owned),
-                field_name(object),
-                "{value}"
-            );
-            assert_eq!(
-                entry.message().map(Cow::into_owned),
-                message_in(object, FIELD_MESSAGE_KEYS),
-                "{value}"
-            );
-            assert_eq!(
-                entry.violations.is_some(),
-                object.contains_key("fieldViolations")
-            );
+            assert_eq!(field_name(object).as_deref(), *field, "{value}");
+            let found = pick(object, FIELD_MESSAGE_KEYS, |_, value| message_of(value));
+            assert_eq!(found.as_deref(), *message, "{value}");
         }
     }
 

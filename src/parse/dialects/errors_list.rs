@@ -2,8 +2,7 @@
 
 use super::super::dialect::RootKeys;
 use super::super::extract::{
-    code, code_in, field_errors, message_in, one_line, ranks, text, CODE_KEYS, MAX_MESSAGE_CHARS,
-    MESSAGE_KEYS,
+    code, code_in, field_errors, message_in, one_line, text, MAX_MESSAGE_CHARS, MESSAGE_KEYS,
 };
 use super::super::{Dialect, DialectInput, ErrorFields};
 use serde_json::{Map, Value};
@@ -49,22 +48,15 @@ impl Dialect for ErrorsList {
         };
         let first = entries.first().and_then(|entry| entry.as_object());
 
-        // The root's members, by their ranks in the common lists.
-        const MESSAGES: u16 = ranks(
-            MESSAGE_KEYS,
+        let message = message_in(
+            object,
             &["message", "Message", "error_description", "title"],
-        );
-        const CODES: u16 = ranks(CODE_KEYS, &["code", "error_code", "errorCode"]);
-        let message = input
-            .root()
-            .message(MESSAGES)
-            .or_else(|| first_message(list, first, entries.len()));
+        )
+        .or_else(|| first_message(list, first, entries.len()));
         fields.set_message(message);
 
-        let code = input
-            .root()
-            .code(CODES)
-            .or_else(|| input.root().error.and_then(code))
+        let code = code_in(object, &["code", "error_code", "errorCode"])
+            .or_else(|| object.get("error").and_then(code))
             .or_else(|| first.and_then(entry_code));
         fields.set_code(code);
 

@@ -2,8 +2,8 @@
 
 use super::super::dialect::RootKeys;
 use super::super::extract::{
-    field_errors, is_identifier, nested_code, one_line, text, ALL_CODES, ALL_MESSAGES,
-    MAX_CODE_CHARS, MAX_FIELD_ERRORS, MAX_VISITED,
+    code_in, field_errors, is_identifier, message_in, nested_code, one_line, text, CODE_KEYS,
+    MAX_CODE_CHARS, MAX_FIELD_ERRORS, MAX_VISITED, MESSAGE_KEYS,
 };
 use super::super::{Dialect, DialectInput, ErrorFields};
 use crate::FieldError;
@@ -34,13 +34,13 @@ pub struct FlatError;
 impl Dialect for FlatError {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
         let object = input.json()?.as_object()?;
-        let mut message = input.root().message(ALL_MESSAGES);
+        let mut message = message_in(object, MESSAGE_KEYS);
         // Codes nest only under these keys (a mask test, not four lookups).
         let nests = input.has_any(RootKeys::INNER_ERROR | RootKeys::DETAILS | RootKeys::ERRORS);
         let mut code = nests
             .then(|| nested_code(object))
             .flatten()
-            .or_else(|| input.root().code(ALL_CODES));
+            .or_else(|| code_in(object, CODE_KEYS));
         // A numeric code repeats the status; a string `reason` names the error.
         if code.as_deref().is_some_and(is_number) {
             if let Some(reason) = object
@@ -51,7 +51,7 @@ impl Dialect for FlatError {
                 code = Some(reason);
             }
         }
-        if let Some(error) = input.root().error.and_then(text) {
+        if let Some(error) = object.get("error").and_then(text) {
             if message.is_some() || is_identifier(&error) {
                 // A type name ("Payment Required") or an identifier: the code,
                 // unless a more specific code member already gave one.

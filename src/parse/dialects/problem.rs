@@ -1,7 +1,7 @@
 //! RFC 9457 problem details.
 
 use super::super::dialect::RootKeys;
-use super::super::extract::{field_errors, ranks, CODE_KEYS, MESSAGE_KEYS};
+use super::super::extract::{code_in, field_errors, message_in};
 use super::super::{Dialect, DialectInput, ErrorFields};
 
 /// RFC 9457 problem details: `{"type", "title", "status", "detail",
@@ -44,17 +44,12 @@ impl Dialect for ProblemDetails {
             return None;
         }
         let mut fields = ErrorFields::new();
-        // The root's members, by their ranks in the common lists.
-        const MESSAGES: u16 = ranks(MESSAGE_KEYS, &["detail", "title"]);
-        const TITLE: u16 = ranks(MESSAGE_KEYS, &["title"]);
-        const CODES: u16 = ranks(CODE_KEYS, &["code", "error_code", "errorCode", "type"]);
-        let root = input.root();
-        fields.set_message(root.message(MESSAGES));
-        let code = root.code(CODES).or_else(|| {
+        fields.set_message(message_in(object, &["detail", "title"]));
+        let code = code_in(object, &["code", "error_code", "errorCode", "type"]).or_else(|| {
             object
                 .get("detail")
                 .is_some()
-                .then(|| root.message(TITLE))
+                .then(|| message_in(object, &["title"]))
                 .flatten()
         });
         fields.set_code(code);
