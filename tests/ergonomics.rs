@@ -209,6 +209,21 @@ fn the_upstreams_request_id_is_on_the_error() {
         parse_error(StatusCode::BAD_GATEWAY, &long, b"").request_id(),
         None
     );
+    // The most specific name with a valid value wins, whatever the order
+    // the headers came in; an invalid value falls through to the next.
+    let mut several = HeaderMap::new();
+    several.append("cf-ray", "ray-1".parse().unwrap());
+    several.append("x-request-id", "bad id".parse().unwrap());
+    several.append("x-request-id", "xr-2".parse().unwrap());
+    several.append("request-id", "".parse().unwrap());
+    let id = |headers: &HeaderMap| {
+        parse_error(StatusCode::BAD_GATEWAY, headers, b"")
+            .request_id()
+            .map(str::to_owned)
+    };
+    assert_eq!(id(&several).as_deref(), Some("xr-2"));
+    several.append("request-id", "r-3".parse().unwrap());
+    assert_eq!(id(&several).as_deref(), Some("r-3"));
 }
 
 /// The one-layer stack takes the parse layer's classifier as the verdict:

@@ -405,75 +405,37 @@ impl std::error::Error for ApiError {
     }
 }
 
-/// The response headers an upstream's request id is read from, in order.
-/// The rank of a request id header, most specific first (a `match` on the
-/// name: one comparison of lengths, then at most one of bytes).
-fn request_id_rank(name: &str) -> Option<usize> {
-    Some(match name {
-        "request-id" => 0,
-        "x-request-id" => 1,
-        "x-github-request-id" => 2,
-        "x-amzn-requestid" => 3,
-        "x-amzn-request-id" => 4,
-        "x-amz-request-id" => 5,
-        "apigw-requestid" => 6,
-        "x-ms-request-id" => 7,
-        "x-goog-request-id" => 8,
-        "cf-ray" => 9,
-        "x-correlation-id" => 10,
-        _ => return None,
-    })
-}
+/// The response headers an upstream's request id is read from, most
+/// specific first.
+const REQUEST_ID_HEADERS: [&str; 11] = [
+    "request-id",
+    "x-request-id",
+    "x-github-request-id",
+    "x-amzn-requestid",
+    "x-amzn-request-id",
+    "x-amz-request-id",
+    "apigw-requestid",
+    "x-ms-request-id",
+    "x-goog-request-id",
+    "cf-ray",
+    "x-correlation-id",
+];
 
 /// The longest request id kept.
 const MAX_REQUEST_ID: usize = 128;
 
-/// The upstream's request id (see [`ApiError::request_id`]): one pass over
-/// the headers (not a hashed lookup per candidate name), the most specific
-/// name's first valid value winning.
+/// The upstream's request id (see [`ApiError::request_id`]): the first
+/// valid value (visible ASCII, at most [`MAX_REQUEST_ID`] bytes) of the
+/// most specific header that has one.
 pub(crate) fn request_id(headers: &http::HeaderMap) -> Option<Box<str>> {
-    let mut best: Option<(usize, &[u8])> = None;
-    for (name, value) in headers {
-        let Some(rank) = request_id_rank(name.as_str()) else {
-            continue;
-        };
-        if best.is_some_and(|(best, _)| best <= rank) {
-            continue;
-        }
-        let value = value.as_bytes();
-        let ok = !value.is_empty() && value.len() <= MAX_REQUEST_ID && is_graphic(value);
-        if ok {
-            best = Some((rank, value));
-        }
-    }
-    // Visible ASCII only (checked above): valid UTF-8 as it is.
-    best.and_then(|(_, value)| std::str::from_utf8(value).ok().map(Box::from))
-}
-
-/// Whether every byte is graphic ASCII (`!` to `~`).
-fn is_graphic(bytes: &[u8]) -> bool {
-    bytes.iter().all(u8::is_ascii_graphic)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_graphic;
-
-    /// The word-at-a-time check agrees with a byte-at-a-time one on every
-    /// byte value at every position of a word and of the remainder.
-    #[test]
-    fn is_graphic_agrees_with_a_byte_at_a_time_check() {
-        for byte in 0u8..=255 {
-            for at in 0..19 {
-                let mut bytes = vec![b'a'; 19];
-                bytes[at] = byte;
-                assert_eq!(
-                    is_graphic(&bytes),
-                    bytes.iter().all(u8::is_ascii_graphic),
-                    "{byte:#x} at {at}"
-                );
-            }
-        }
-        assert!(is_graphic(b""));
-    }
+    REQUEST_ID_HEADERS.iter().find_map(|name| {
+        headers.get_all(*name).iter().find_map(|value| {
+            let bytes = value.as_bytes();
+            let valid = !bytes.is_empty()
+                && bytes.len() <= MAX_REQUEST_ID
+                && bytes.iter().all(u8::is_ascii_graphic);
+            // Visible ASCII only: valid UTF-8 as it is.
+            valid.then(|| value.to_str().ok().map(Box::from)).flatten()
+        })
+    })
 }
