@@ -428,14 +428,21 @@ const MAX_REQUEST_ID: usize = 128;
 /// valid value (visible ASCII, at most [`MAX_REQUEST_ID`] bytes) of the
 /// most specific header that has one.
 pub(crate) fn request_id(headers: &http::HeaderMap) -> Option<Box<str>> {
-    REQUEST_ID_HEADERS.iter().find_map(|name| {
-        headers.get_all(*name).iter().find_map(|value| {
-            let bytes = value.as_bytes();
-            let valid = !bytes.is_empty()
-                && bytes.len() <= MAX_REQUEST_ID
-                && bytes.iter().all(u8::is_ascii_graphic);
-            // Visible ASCII only: valid UTF-8 as it is.
-            valid.then(|| value.to_str().ok().map(Box::from)).flatten()
-        })
-    })
+    let rank = |name: &http::HeaderName| {
+        REQUEST_ID_HEADERS
+            .iter()
+            .position(|known| *known == name.as_str())
+    };
+    let valid = |value: &&http::HeaderValue| {
+        let bytes = value.as_bytes();
+        !bytes.is_empty() && bytes.len() <= MAX_REQUEST_ID && bytes.iter().all(u8::is_ascii_graphic)
+    };
+    // One pass over the headers; of equal ranks the first value wins.
+    let (_, value) = headers
+        .iter()
+        .filter_map(|(name, value)| Some((rank(name)?, value)))
+        .filter(|(_, value)| valid(value))
+        .min_by_key(|(rank, _)| *rank)?;
+    // Visible ASCII only: valid UTF-8 as it is.
+    value.to_str().ok().map(Box::from)
 }

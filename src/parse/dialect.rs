@@ -60,6 +60,75 @@ pub struct DialectInput<'a> {
     json: Option<&'a Value>,
     // Looked up once: several dialects ask for it.
     content_type: Option<&'a str>,
+    // Which of the keys that tell dialects apart the root object has,
+    // found in one pass over its keys: a dialect whose keys are absent
+    // turns the body away without a lookup.
+    root_keys: RootKeys,
+}
+
+/// The root object keys that the built-in dialects are told apart by, as
+/// bits: one pass over the object's keys, then each dialect's "is this
+/// mine?" is a mask test instead of map lookups (each a string compare
+/// per tree level).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct RootKeys(u32);
+
+impl RootKeys {
+    pub(crate) const ERROR: u32 = 1 << 0;
+    pub(crate) const ERRORS: u32 = 1 << 1;
+    pub(crate) const ERROR_MESSAGES: u32 = 1 << 2;
+    pub(crate) const DETAIL: u32 = 1 << 3;
+    pub(crate) const TITLE: u32 = 1 << 4;
+    pub(crate) const TYPE: u32 = 1 << 5;
+    pub(crate) const STATUS: u32 = 1 << 6;
+    pub(crate) const ERROR_DESCRIPTION: u32 = 1 << 7;
+    pub(crate) const VALIDATION_ERRORS: u32 = 1 << 8;
+    pub(crate) const ERROR_SUMMARY: u32 = 1 << 9;
+    pub(crate) const ODATA_ERROR: u32 = 1 << 10;
+    pub(crate) const JSONRPC: u32 = 1 << 11;
+    /// `error` holds an object: the nested, OData and tagged-union shapes
+    /// all need one, and a flat body's string `error` turns them away.
+    pub(crate) const ERROR_OBJECT: u32 = 1 << 12;
+    pub(crate) const DETAILS: u32 = 1 << 13;
+    /// `innererror` or `innerError`.
+    pub(crate) const INNER_ERROR: u32 = 1 << 14;
+    pub(crate) const ERROR_CAUSES: u32 = 1 << 15;
+    /// Any key starting with `retry` (the body's retry hint spellings).
+    pub(crate) const RETRY: u32 = 1 << 16;
+
+    fn of(json: Option<&Value>) -> Self {
+        let keys = json.and_then(Value::as_object).into_iter().flatten();
+        RootKeys(keys.fold(0, |bits, (key, value)| bits | Self::bit(key, value)))
+    }
+
+    /// A root member's bit.
+    fn bit(key: &str, value: &Value) -> u32 {
+        match key {
+            "error" if value.is_object() => Self::ERROR | Self::ERROR_OBJECT,
+            "error" => Self::ERROR,
+            "detail" => Self::DETAIL,
+            "title" => Self::TITLE,
+            "type" => Self::TYPE,
+            "error_description" => Self::ERROR_DESCRIPTION,
+            "errors" => Self::ERRORS,
+            "errorMessages" => Self::ERROR_MESSAGES,
+            "status" => Self::STATUS,
+            "validation_errors" => Self::VALIDATION_ERRORS,
+            "error_summary" => Self::ERROR_SUMMARY,
+            "odata.error" => Self::ODATA_ERROR,
+            "jsonrpc" => Self::JSONRPC,
+            "details" => Self::DETAILS,
+            "innererror" | "innerError" => Self::INNER_ERROR,
+            "errorCauses" => Self::ERROR_CAUSES,
+            key if key.starts_with("retry") => Self::RETRY,
+            _ => 0,
+        }
+    }
+
+    /// Whether the root object has any of `keys`.
+    pub(crate) fn any(self, keys: u32) -> bool {
+        self.0 & keys != 0
+    }
 }
 
 impl<'a> DialectInput<'a> {
@@ -79,12 +148,14 @@ impl<'a> DialectInput<'a> {
                 let end = memchr::memchr(b';', value.as_bytes());
                 value[..end.unwrap_or(value.len())].trim_ascii()
             });
+        let root_keys = RootKeys::of(json);
         DialectInput {
             status,
             headers,
             body,
             json,
             content_type,
+            root_keys,
         }
     }
 
@@ -113,6 +184,11 @@ impl<'a> DialectInput<'a> {
     /// `eq_ignore_ascii_case`.
     pub fn content_type(&self) -> Option<&'a str> {
         self.content_type
+    }
+
+    /// Whether the root object has any of `keys` ([`RootKeys`] bits).
+    pub(crate) fn has_any(&self, keys: u32) -> bool {
+        self.root_keys.any(keys)
     }
 }
 

@@ -2,6 +2,7 @@
 //! [`ApiError`].
 
 use super::charset;
+use super::dialect::RootKeys;
 use super::dialects::markup::without_markup;
 use super::dialects::BUILT_IN;
 use super::extract;
@@ -179,9 +180,15 @@ impl ErrorParser {
             .chain(BUILT_IN.iter().copied())
             .find_map(|dialect| dialect.parse(&input))
             .unwrap_or_default();
-        let body_hint = fields
-            .retry_after
-            .or_else(|| json.as_ref().and_then(extract::retry_after));
+        let body_hint = fields.retry_after.or_else(|| {
+            // The hint is looked for at the root and in an `error` object,
+            // under `retry…` keys or Google's `details`: a mask test first.
+            let may_hint =
+                input.has_any(RootKeys::RETRY | RootKeys::DETAILS | RootKeys::ERROR_OBJECT);
+            json.as_ref()
+                .filter(|_| may_hint)
+                .and_then(extract::retry_after)
+        });
         // Keep the text, not the parsed value: see `ApiError::details`.
         let details = json.is_some().then(|| match body_text {
             Cow::Borrowed(text) => Box::from(text),

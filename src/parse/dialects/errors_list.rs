@@ -1,5 +1,6 @@
 //! Top-level lists of errors: `errors` in every common form.
 
+use super::super::dialect::RootKeys;
 use super::super::extract::{
     code, code_in, field_errors, message_in, one_line, text, MAX_MESSAGE_CHARS, MESSAGE_KEYS,
 };
@@ -27,6 +28,9 @@ pub struct ErrorsList;
 
 impl Dialect for ErrorsList {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
+        if !input.has_any(RootKeys::ERRORS | RootKeys::ERROR_MESSAGES | RootKeys::DETAIL) {
+            return None;
+        }
         let object = input.json()?.as_object()?;
         let list = ["errors", "errorMessages"]
             .iter()

@@ -1,5 +1,6 @@
 //! Flat error objects: message and code as top-level members.
 
+use super::super::dialect::RootKeys;
 use super::super::extract::{
     code_in, field_errors, is_identifier, message_in, nested_code, one_line, text, CODE_KEYS,
     MAX_CODE_CHARS, MAX_FIELD_ERRORS, MAX_VISITED, MESSAGE_KEYS,
@@ -34,7 +35,12 @@ impl Dialect for FlatError {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
         let object = input.json()?.as_object()?;
         let mut message = message_in(object, MESSAGE_KEYS);
-        let mut code = nested_code(object).or_else(|| code_in(object, CODE_KEYS));
+        // Codes nest only under these keys (a mask test, not four lookups).
+        let nests = input.has_any(RootKeys::INNER_ERROR | RootKeys::DETAILS | RootKeys::ERRORS);
+        let mut code = nests
+            .then(|| nested_code(object))
+            .flatten()
+            .or_else(|| code_in(object, CODE_KEYS));
         // A numeric code repeats the status; a string `reason` names the error.
         if code.as_deref().is_some_and(is_number) {
             if let Some(reason) = object
@@ -60,6 +66,9 @@ impl Dialect for FlatError {
         let mut fields = ErrorFields::new();
         fields.set_message(message);
         fields.set_code(code);
+        if !input.has_any(RootKeys::DETAILS | RootKeys::ERROR_CAUSES) {
+            return Some(fields);
+        }
         // Lists only: an object under `details` is data (Kubernetes' Status),
         // not a field map.
         let mut errors: Vec<FieldError> = ["details", "errorCauses"]

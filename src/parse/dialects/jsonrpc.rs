@@ -1,5 +1,6 @@
 //! JSON-RPC 2.0 error objects.
 
+use super::super::dialect::RootKeys;
 use super::super::extract::{code, field_errors, text, MAX_VISITED};
 use super::super::{BodyVerdict, Dialect, DialectInput, ErrorFields};
 use serde_json::{Map, Value};
@@ -20,7 +21,7 @@ pub struct JsonRpcError;
 impl Dialect for JsonRpcError {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
         let response = match input.json()? {
-            Value::Object(object) if !object.contains_key("jsonrpc") => return None,
+            Value::Object(_) if !input.has_any(RootKeys::JSONRPC) => return None,
             Value::Object(object) => rpc_error(object)?,
             Value::Array(batch) => batch
                 .iter()

@@ -1,5 +1,6 @@
 //! `{"error": {...}}`: an error object under `error`.
 
+use super::super::dialect::RootKeys;
 use super::super::extract::{
     code, code_in, field_errors, message_in, nested_code, text, MESSAGE_KEYS,
 };
@@ -30,6 +31,9 @@ pub struct NestedError;
 
 impl Dialect for NestedError {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
+        if !input.has_any(RootKeys::ERROR_OBJECT) {
+            return None;
+        }
         let error = input.json()?.get("error")?.as_object()?;
         let mut fields = ErrorFields::new();
         let message = message_in(error, MESSAGE_KEYS).or_else(|| {

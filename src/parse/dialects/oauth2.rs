@@ -1,5 +1,6 @@
 //! OAuth 2.0-shaped errors (RFC 6749 §5.2): `error` + `error_description`.
 
+use super::super::dialect::RootKeys;
 use super::super::extract::{code, field_errors, text};
 use super::super::{Dialect, DialectInput, ErrorFields};
 
@@ -15,6 +16,11 @@ pub struct OAuth2Error;
 
 impl Dialect for OAuth2Error {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
+        if !(input.has_any(RootKeys::ERROR)
+            && input.has_any(RootKeys::ERROR_DESCRIPTION | RootKeys::VALIDATION_ERRORS))
+        {
+            return None;
+        }
         let object = input.json()?.as_object()?;
         let error = object.get("error").filter(|v| v.is_string())?;
         if object.get("error_description").is_none() && object.get("validation_errors").is_none() {

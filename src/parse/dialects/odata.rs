@@ -1,5 +1,6 @@
 //! OData errors: v2/v3's `{lang, value}` messages and `odata.error`.
 
+use super::super::dialect::RootKeys;
 use super::super::extract::{code_in, field_errors, nested_code, text};
 use super::super::{Dialect, DialectInput, ErrorFields};
 use serde_json::Value;
@@ -22,6 +23,9 @@ pub struct ODataError;
 
 impl Dialect for ODataError {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
+        if !input.has_any(RootKeys::ODATA_ERROR | RootKeys::ERROR_OBJECT) {
+            return None;
+        }
         let root = input.json()?.as_object()?;
         let (error, light) = match root.get("odata.error") {
             Some(error) => (error.as_object()?, true),

@@ -1,5 +1,6 @@
 //! RFC 9457 problem details.
 
+use super::super::dialect::RootKeys;
 use super::super::extract::{code_in, field_errors, message_in};
 use super::super::{Dialect, DialectInput, ErrorFields};
 
@@ -28,7 +29,12 @@ impl Dialect for ProblemDetails {
                 && ct.as_bytes()[ct.len() - SUFFIX.len()..].eq_ignore_ascii_case(SUFFIX.as_bytes())
         });
         // Without the media type, the shape needs a text member and a
-        // problem member.
+        // problem member (a mask test before any lookup).
+        let may_be_shaped = input.has_any(RootKeys::TITLE | RootKeys::DETAIL)
+            && input.has_any(RootKeys::TYPE | RootKeys::STATUS);
+        if !(media_type || may_be_shaped) {
+            return None;
+        }
         let has_text = object.get("title").is_some_and(|v| v.is_string())
             || object.get("detail").is_some_and(|v| v.is_string());
         let has_problem_member =

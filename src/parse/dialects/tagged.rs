@@ -1,5 +1,6 @@
 //! Tagged-union errors: `error_summary` and `.tag` (Dropbox).
 
+use super::super::dialect::RootKeys;
 use super::super::extract::{one_line, text, MAX_CODE_CHARS, MAX_DEPTH, MAX_VISITED};
 use super::super::{Dialect, DialectInput, ErrorFields};
 use serde_json::{Map, Value};
@@ -19,6 +20,9 @@ pub struct TaggedUnion;
 
 impl Dialect for TaggedUnion {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
+        if !input.has_any(RootKeys::ERROR_SUMMARY | RootKeys::ERROR_OBJECT) {
+            return None;
+        }
         let root = input.json()?.as_object()?;
         let summary = root.get("error_summary").and_then(text);
         let tags = root
