@@ -18,7 +18,7 @@ const DEFAULT_MAX_SCOPES: usize = 16 * 1024;
 
 /// Keys are digests already: hashing them again would be wasted work.
 #[derive(Default)]
-struct Identity(u64);
+pub(crate) struct Identity(u64);
 
 impl Hasher for Identity {
     fn finish(&self) -> u64 {
@@ -34,7 +34,9 @@ impl Hasher for Identity {
     }
 }
 
-type Shard = HashMap<ScopeKey, ScopeState, BuildHasherDefault<Identity>>;
+/// A map by scope: keyed by the digest itself, with no second hash.
+pub(crate) type ScopeMap<V> = HashMap<ScopeKey, V, BuildHasherDefault<Identity>>;
+type Shard = ScopeMap<ScopeState>;
 
 /// Learned quotas kept in this process: the default store.
 ///
@@ -66,7 +68,7 @@ struct Shared {
     /// The openings a server signalled (see [`OpeningStore`]), by scope,
     /// in Unix ms; `any_opening` is false until one is published, so that
     /// a breaker's look costs one atomic load until then.
-    openings: Mutex<HashMap<ScopeKey, u64, BuildHasherDefault<Identity>>>,
+    openings: Mutex<ScopeMap<u64>>,
     any_opening: AtomicBool,
 }
 
@@ -190,21 +192,21 @@ impl MemoryStore {
     }
 
     /// Runs `f` on `scope`'s state (created empty when `create` and absent).
+    /// The clock is the caller's to read: most looks need none.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis store's
     pub(crate) fn with_scope<R>(
         &self,
         scope: ScopeKey,
         create: bool,
-        f: impl FnOnce(Option<&mut ScopeState>, Millis, &Tuning) -> R,
+        f: impl FnOnce(Option<&mut ScopeState>, &Tuning) -> R,
     ) -> R {
-        let now = self.now();
         let mut shard = self.shard(scope);
         if create && !shard.contains_key(&scope) {
-            self.make_room(&mut shard, now);
+            self.make_room(&mut shard, self.now());
             shard.insert(scope, ScopeState::default());
             self.shared.learned.store(true, Ordering::Release);
         }
-        f(shard.get_mut(&scope), now, &self.shared.tuning)
+        f(shard.get_mut(&scope), &self.shared.tuning)
     }
 
     fn make_room(&self, shard: &mut Shard, now: Millis) {
@@ -223,7 +225,6 @@ impl MemoryStore {
         if !permit.is_held() && learns.is_none() {
             return;
         }
-        let now = self.now();
         let scope = permit.scope();
         let mut shard = self.shard(scope);
         if let Some(state) = shard.get_mut(&scope) {
@@ -231,11 +232,12 @@ impl MemoryStore {
                 state.release(permit.cost(), observation.is_none());
             }
             if let Some(observation) = learns {
-                state.learn(observation, now, &self.shared.tuning);
+                state.learn(observation, self.now(), &self.shared.tuning);
             }
             return;
         }
         let Some(observation) = learns else { return };
+        let now = self.now();
         self.make_room(&mut shard, now);
         let mut state = ScopeState::default();
         state.learn(observation, now, &self.shared.tuning);
