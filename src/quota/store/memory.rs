@@ -36,7 +36,6 @@ impl Hasher for Identity {
 
 /// A map by scope: keyed by the digest itself, with no second hash.
 pub(crate) type ScopeMap<V> = HashMap<ScopeKey, V, BuildHasherDefault<Identity>>;
-type Shard = ScopeMap<ScopeState>;
 
 /// Learned quotas kept in this process: the default store.
 ///
@@ -57,7 +56,7 @@ pub struct MemoryStore {
 }
 
 struct Shared {
-    shards: [Mutex<Shard>; SHARDS],
+    shards: [Mutex<ScopeMap<ScopeState>>; SHARDS],
     max_per_shard: usize,
     tuning: Tuning,
     // False until a first scope is learned: until then a request takes no
@@ -96,7 +95,7 @@ impl MemoryStore {
     fn with_limits(max_scopes: usize, tuning: Tuning) -> Self {
         MemoryStore {
             shared: Arc::new(Shared {
-                shards: std::array::from_fn(|_| Mutex::new(Shard::default())),
+                shards: std::array::from_fn(|_| Mutex::new(ScopeMap::default())),
                 max_per_shard: max_scopes.div_ceil(SHARDS).max(1),
                 tuning,
                 learned: AtomicBool::new(false),
@@ -135,7 +134,7 @@ impl MemoryStore {
         self.shared.epoch.elapsed().as_millis() as Millis
     }
 
-    fn shard(&self, scope: ScopeKey) -> MutexGuard<'_, Shard> {
+    fn shard(&self, scope: ScopeKey) -> MutexGuard<'_, ScopeMap<ScopeState>> {
         lock(&self.shared.shards[(scope.as_u64() as usize) % SHARDS])
     }
 
@@ -209,7 +208,7 @@ impl MemoryStore {
         f(shard.get_mut(&scope), &self.shared.tuning)
     }
 
-    fn make_room(&self, shard: &mut Shard, now: Millis) {
+    fn make_room(&self, shard: &mut ScopeMap<ScopeState>, now: Millis) {
         if shard.len() >= self.shared.max_per_shard {
             shard.retain(|_, state| !state.is_spent(now));
             if shard.len() >= self.shared.max_per_shard {

@@ -361,17 +361,15 @@ impl RedisStore {
     /// Releases `permit`, whose answer taught nothing, and reads in the same
     /// look whether its scope's local view holds a spent probe and no
     /// window, whether the scope announces no window of its own, and when a
-    /// 429's wait ends (0: none).
-    fn released(&self, permit: Permit) -> (bool, bool, Millis) {
+    /// 429's wait ends (0: none); `None` when this process knows nothing of it.
+    fn released(&self, permit: Permit) -> Option<(bool, bool, Millis)> {
         let local = &self.shared.local;
         local.with_scope(permit.scope(), false, |state, _| {
-            let Some(state) = state else {
-                return (false, false, 0);
-            };
+            let state = state?;
             state.release(permit.cost(), false);
             let unannounced = state.windows.iter().flatten().all(|w| w.policy == INFERRED);
             let probe = state.lease.is_some_and(|lease| lease.probe) && state.binding().is_none();
-            (probe, unannounced, state.cooldown_until.unwrap_or(0))
+            Some((probe, unannounced, state.cooldown_until.unwrap_or(0)))
         })
     }
 
@@ -936,7 +934,7 @@ impl QuotaStore for RedisStore {
             if !permit.is_held() {
                 return StoreFuture::ready(());
             }
-            let (probe, unannounced, cooling_until) = self.released(permit);
+            let (probe, unannounced, cooling_until) = self.released(permit).unwrap_or_default();
             if unannounced {
                 // (During a 429's wait: sent before it, that window's.)
                 let sync = self.sync(scope);
