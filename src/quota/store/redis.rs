@@ -1037,3 +1037,79 @@ impl OpeningStore for RedisStore {
         self.shared.local.opening(scope)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quota::WindowReport;
+
+    /// A scope whose local view knows a large window and holds a lease of
+    /// `left` units for the next minute, as a renewal leaves it.
+    fn leased(store: &RedisStore, scope: ScopeKey, left: u64) {
+        let now = store.local_now();
+        let window = WindowReport::new(
+            None,
+            Some(1_000_000),
+            Some(999_999),
+            Some(Duration::from_secs(3600)),
+            None,
+        );
+        let taught = Observation::new().with_window(window);
+        store.shared.local.with_scope(scope, true, |state, tuning| {
+            let state = state.expect("created");
+            state.learn(&taught, now, tuning);
+            state.lease = Some(Lease {
+                left,
+                taken: 0,
+                until: now + 60_000,
+                hold_until: 0,
+                counts_cost: true,
+                probe: false,
+                last: true,
+                refill: 0,
+            });
+        });
+    }
+
+    fn lease_of(store: &RedisStore, scope: ScopeKey) -> Lease {
+        let local = &store.shared.local;
+        local.with_scope(scope, false, |state, _| {
+            state.and_then(|s| s.lease).expect("a lease")
+        })
+    }
+
+    #[tokio::test]
+    async fn a_lease_admission_answers_at_once_and_its_release_calls_nothing() {
+        // Nothing listens there: any call to Redis would be a renewal.
+        let store = RedisStore::open("redis://127.0.0.1:1/").unwrap();
+        let scope = ScopeKey::new("api.example.com", None);
+        leased(&store, scope, 100);
+        for taken in 1..=3 {
+            let mut grant = store.acquire(scope, 1, Duration::from_secs(1));
+            let Some(Grant::Go { permit, delay }) = grant.now_or_never() else {
+                panic!("a lease with units answers at once");
+            };
+            assert_eq!(delay, Duration::ZERO);
+            assert!(permit.is_held());
+            // A success that announces nothing: released at once.
+            let mut settled = store.settle(permit, &Observation::new());
+            assert!(settled.now_or_never().is_some());
+            let lease = lease_of(&store, scope);
+            assert_eq!((lease.left, lease.taken), (100 - taken, taken));
+        }
+        let unused = Permit::new(scope, 1, true, 1);
+        store.release(unused);
+        let lease = lease_of(&store, scope);
+        assert_eq!(
+            (lease.left, lease.taken),
+            (98, 2),
+            "an unused unit goes back"
+        );
+        assert!(
+            !store.sync(scope).running.load(Ordering::Relaxed),
+            "no renewal"
+        );
+        tokio::task::yield_now().await;
+        assert_eq!(store.commands(), 0, "no Redis call");
+    }
+}
