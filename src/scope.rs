@@ -129,9 +129,11 @@ impl<'a> ScopeRequest<'a> {
     pub(crate) fn authority(&self) -> &'a [u8] {
         match self.uri.authority() {
             Some(authority) => {
-                let text = authority.as_str();
-                let host = text.rsplit_once('@').map_or(text, |(_, host)| host);
-                host.strip_suffix(':').unwrap_or(host).as_bytes()
+                // Bytes: an authority is ASCII, and a few bytes long (a
+                // char pattern's search is set up for long texts).
+                let text = authority.as_str().as_bytes();
+                let host = text.rsplit(|byte| *byte == b'@').next().unwrap_or(text);
+                host.strip_suffix(b":").unwrap_or(host)
             }
             None => self
                 .headers

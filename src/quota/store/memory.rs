@@ -18,7 +18,7 @@ const DEFAULT_MAX_SCOPES: usize = 16 * 1024;
 
 /// Keys are digests already: hashing them again would be wasted work.
 #[derive(Default)]
-struct Identity(u64);
+pub(crate) struct Identity(u64);
 
 impl Hasher for Identity {
     fn finish(&self) -> u64 {
@@ -34,7 +34,8 @@ impl Hasher for Identity {
     }
 }
 
-type Shard = HashMap<ScopeKey, ScopeState, BuildHasherDefault<Identity>>;
+/// A map by scope: keyed by the digest itself, with no second hash.
+pub(crate) type ScopeMap<V> = HashMap<ScopeKey, V, BuildHasherDefault<Identity>>;
 
 /// Learned quotas kept in this process: the default store.
 ///
@@ -55,7 +56,7 @@ pub struct MemoryStore {
 }
 
 struct Shared {
-    shards: [Mutex<Shard>; SHARDS],
+    shards: [Mutex<ScopeMap<ScopeState>>; SHARDS],
     max_per_shard: usize,
     tuning: Tuning,
     // False until a first scope is learned: until then a request takes no
@@ -66,7 +67,7 @@ struct Shared {
     /// The openings a server signalled (see [`OpeningStore`]), by scope,
     /// in Unix ms; `any_opening` is false until one is published, so that
     /// a breaker's look costs one atomic load until then.
-    openings: Mutex<HashMap<ScopeKey, u64, BuildHasherDefault<Identity>>>,
+    openings: Mutex<ScopeMap<u64>>,
     any_opening: AtomicBool,
 }
 
@@ -94,7 +95,7 @@ impl MemoryStore {
     fn with_limits(max_scopes: usize, tuning: Tuning) -> Self {
         MemoryStore {
             shared: Arc::new(Shared {
-                shards: std::array::from_fn(|_| Mutex::new(Shard::default())),
+                shards: std::array::from_fn(|_| Mutex::new(ScopeMap::default())),
                 max_per_shard: max_scopes.div_ceil(SHARDS).max(1),
                 tuning,
                 learned: AtomicBool::new(false),
@@ -133,7 +134,7 @@ impl MemoryStore {
         self.shared.epoch.elapsed().as_millis() as Millis
     }
 
-    fn shard(&self, scope: ScopeKey) -> MutexGuard<'_, Shard> {
+    fn shard(&self, scope: ScopeKey) -> MutexGuard<'_, ScopeMap<ScopeState>> {
         lock(&self.shared.shards[(scope.as_u64() as usize) % SHARDS])
     }
 
@@ -190,24 +191,24 @@ impl MemoryStore {
     }
 
     /// Runs `f` on `scope`'s state (created empty when `create` and absent).
+    /// The clock is the caller's to read: most looks need none.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis store's
     pub(crate) fn with_scope<R>(
         &self,
         scope: ScopeKey,
         create: bool,
-        f: impl FnOnce(Option<&mut ScopeState>, Millis, &Tuning) -> R,
+        f: impl FnOnce(Option<&mut ScopeState>, &Tuning) -> R,
     ) -> R {
-        let now = self.now();
         let mut shard = self.shard(scope);
         if create && !shard.contains_key(&scope) {
-            self.make_room(&mut shard, now);
+            self.make_room(&mut shard, self.now());
             shard.insert(scope, ScopeState::default());
             self.shared.learned.store(true, Ordering::Release);
         }
-        f(shard.get_mut(&scope), now, &self.shared.tuning)
+        f(shard.get_mut(&scope), &self.shared.tuning)
     }
 
-    fn make_room(&self, shard: &mut Shard, now: Millis) {
+    fn make_room(&self, shard: &mut ScopeMap<ScopeState>, now: Millis) {
         if shard.len() >= self.shared.max_per_shard {
             shard.retain(|_, state| !state.is_spent(now));
             if shard.len() >= self.shared.max_per_shard {
@@ -223,7 +224,6 @@ impl MemoryStore {
         if !permit.is_held() && learns.is_none() {
             return;
         }
-        let now = self.now();
         let scope = permit.scope();
         let mut shard = self.shard(scope);
         if let Some(state) = shard.get_mut(&scope) {
@@ -231,11 +231,12 @@ impl MemoryStore {
                 state.release(permit.cost(), observation.is_none());
             }
             if let Some(observation) = learns {
-                state.learn(observation, now, &self.shared.tuning);
+                state.learn(observation, self.now(), &self.shared.tuning);
             }
             return;
         }
         let Some(observation) = learns else { return };
+        let now = self.now();
         self.make_room(&mut shard, now);
         let mut state = ScopeState::default();
         state.learn(observation, now, &self.shared.tuning);

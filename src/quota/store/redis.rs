@@ -2,7 +2,7 @@
 //! one shared ledger.
 
 use super::ledger::{Answer, Ask, Granted, Ledger, FIRST_WANT, INFERRED, LEASE_TTL, PROBE_TTL};
-use super::memory::Local;
+use super::memory::{Local, ScopeMap};
 use super::window::{Lease, Millis, ScopeState};
 use super::{Grant, MemoryStore, Observation, Permit, QuotaStore, ScopeKey, StoreFuture};
 use crate::fleet::{from_unix_ms, unix_ms, OpeningStore};
@@ -11,7 +11,6 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::{Client, RedisError, Script, ScriptInvocation};
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
@@ -143,7 +142,7 @@ pub struct RedisStore {
 struct Shared {
     local: MemoryStore,
     cas: Script,
-    scopes: Mutex<HashMap<ScopeKey, Arc<Sync>>>,
+    scopes: Mutex<ScopeMap<Arc<Sync>>>,
     local_mode: AtomicBool,
     local_decisions: AtomicU64,
     commands: AtomicU64,
@@ -359,19 +358,18 @@ impl RedisStore {
         self.shared.commands.load(Ordering::Relaxed)
     }
 
-    /// Whether `scope`'s local view holds a spent probe and no window,
-    /// whether the scope announces no window of its own, and whether a
-    /// 429's wait holds it.
-    fn unannounced(&self, scope: ScopeKey) -> (bool, bool, bool) {
-        self.shared.local.with_scope(scope, false, |state, now, _| {
-            let Some(state) = state else {
-                return (false, false, false);
-            };
-            let mut windows = state.windows.iter().flatten();
-            let unannounced = windows.all(|window| window.policy == INFERRED);
-            let probe = state.binding().is_none() && state.lease.is_some_and(|lease| lease.probe);
-            let cooling = state.cooldown_until.is_some_and(|until| until > now);
-            (probe, unannounced, cooling)
+    /// Releases `permit`, whose answer taught nothing, and reads in the same
+    /// look whether its scope's local view holds a spent probe and no
+    /// window, whether the scope announces no window of its own, and when a
+    /// 429's wait ends (0: none); `None` when this process knows nothing of it.
+    fn released(&self, permit: Permit) -> Option<(bool, bool, Millis)> {
+        let local = &self.shared.local;
+        local.with_scope(permit.scope(), false, |state, _| {
+            let state = state?;
+            state.release(permit.cost(), false);
+            let unannounced = state.windows.iter().flatten().all(|w| w.policy == INFERRED);
+            let probe = state.lease.is_some_and(|lease| lease.probe) && state.binding().is_none();
+            Some((probe, unannounced, state.cooldown_until.unwrap_or(0)))
         })
     }
 
@@ -505,7 +503,7 @@ impl RedisStore {
         }
         // A process that knows nothing of the scope holds its requests for
         // the ledger's answer: its first call may also open the connection.
-        let cold = (self.shared.local).with_scope(scope, false, |state, _, _| state.is_none());
+        let cold = (self.shared.local).with_scope(scope, false, |state, _| state.is_none());
         let bound = (self.timeout * 3).max(RENEWAL_BOUND);
         let bound = if cold {
             bound.max(CONNECTION_BOUND)
@@ -570,7 +568,8 @@ impl RedisStore {
             .max(cached as u64)
             .max(1);
         let retry_at = self.shared.retry_at.load(Ordering::Relaxed);
-        self.shared.local.with_scope(scope, false, |state, now, _| {
+        let now = self.local_now();
+        self.shared.local.with_scope(scope, false, |state, _| {
             let Some(state) = state else { return };
             let Some(binding) = state.binding() else {
                 return;
@@ -611,7 +610,8 @@ impl RedisStore {
 
     /// What this process reports and hands back, read from its local view.
     fn ask(&self, scope: ScopeKey, sync: &Sync) -> (Ask, u64) {
-        self.shared.local.with_scope(scope, false, |state, now, _| {
+        let now = self.local_now();
+        self.shared.local.with_scope(scope, false, |state, _| {
             let mut ask = Ask {
                 member: self.member,
                 now,
@@ -787,9 +787,10 @@ impl RedisStore {
         // Relative to when the answer was computed: never later here.
         let to_local = |at: Millis| local_at + at.saturating_sub(redis_now);
         let create = ledger.state.binding().is_some() || !matches!(answer, Answer::Lease(_));
+        let now = self.local_now();
         self.shared
             .local
-            .with_scope(scope, create, |state, now, tuning| {
+            .with_scope(scope, create, |state, tuning| {
                 sync.renewed.store(now, Ordering::Relaxed);
                 let Some(state) = state else { return };
                 bootstrap(state, &ledger.state, redis_now, now, tuning);
@@ -930,15 +931,15 @@ impl QuotaStore for RedisStore {
         let scope = permit.scope();
         let local = &self.shared.local;
         if observation.is_empty() {
-            local.settle_now(permit, Some(observation));
             if !permit.is_held() {
                 return StoreFuture::ready(());
             }
-            let (probe, unannounced, cooling) = self.unannounced(scope);
+            let (probe, unannounced, cooling_until) = self.released(permit).unwrap_or_default();
             if unannounced {
                 // (During a 429's wait: sent before it, that window's.)
                 let sync = self.sync(scope);
-                let waiting = cooling || self.local_now() < sync.wait_until.load(Ordering::Relaxed);
+                let until = cooling_until.max(sync.wait_until.load(Ordering::Relaxed));
+                let waiting = self.local_now() < until;
                 let count = if waiting { &sync.late } else { &sync.answered };
                 count.fetch_add(1, Ordering::Relaxed);
             }
@@ -949,7 +950,7 @@ impl QuotaStore for RedisStore {
             }
             return StoreFuture::ready(());
         }
-        let knew = local.with_scope(scope, false, |state, _, _| {
+        let knew = local.with_scope(scope, false, |state, _| {
             state.is_some_and(|state| state.binding().is_some())
         });
         local.settle_now(permit, Some(observation));
@@ -1034,5 +1035,81 @@ impl OpeningStore for RedisStore {
             self.exchange_opening(scope, 0);
         }
         self.shared.local.opening(scope)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quota::WindowReport;
+
+    /// A scope whose local view knows a large window and holds a lease of
+    /// `left` units for the next minute, as a renewal leaves it.
+    fn leased(store: &RedisStore, scope: ScopeKey, left: u64) {
+        let now = store.local_now();
+        let window = WindowReport::new(
+            None,
+            Some(1_000_000),
+            Some(999_999),
+            Some(Duration::from_secs(3600)),
+            None,
+        );
+        let taught = Observation::new().with_window(window);
+        store.shared.local.with_scope(scope, true, |state, tuning| {
+            let state = state.expect("created");
+            state.learn(&taught, now, tuning);
+            state.lease = Some(Lease {
+                left,
+                taken: 0,
+                until: now + 60_000,
+                hold_until: 0,
+                counts_cost: true,
+                probe: false,
+                last: true,
+                refill: 0,
+            });
+        });
+    }
+
+    fn lease_of(store: &RedisStore, scope: ScopeKey) -> Lease {
+        let local = &store.shared.local;
+        local.with_scope(scope, false, |state, _| {
+            state.and_then(|s| s.lease).expect("a lease")
+        })
+    }
+
+    #[tokio::test]
+    async fn a_lease_admission_answers_at_once_and_its_release_calls_nothing() {
+        // Nothing listens there: any call to Redis would be a renewal.
+        let store = RedisStore::open("redis://127.0.0.1:1/").unwrap();
+        let scope = ScopeKey::new("api.example.com", None);
+        leased(&store, scope, 100);
+        for taken in 1..=3 {
+            let mut grant = store.acquire(scope, 1, Duration::from_secs(1));
+            let Some(Grant::Go { permit, delay }) = grant.now_or_never() else {
+                panic!("a lease with units answers at once");
+            };
+            assert_eq!(delay, Duration::ZERO);
+            assert!(permit.is_held());
+            // A success that announces nothing: released at once.
+            let mut settled = store.settle(permit, &Observation::new());
+            assert!(settled.now_or_never().is_some());
+            let lease = lease_of(&store, scope);
+            assert_eq!((lease.left, lease.taken), (100 - taken, taken));
+        }
+        let unused = Permit::new(scope, 1, true, 1);
+        store.release(unused);
+        let lease = lease_of(&store, scope);
+        assert_eq!(
+            (lease.left, lease.taken),
+            (98, 2),
+            "an unused unit goes back"
+        );
+        assert!(
+            !store.sync(scope).running.load(Ordering::Relaxed),
+            "no renewal"
+        );
+        tokio::task::yield_now().await;
+        assert_eq!(store.commands(), 0, "no Redis call");
     }
 }
