@@ -115,9 +115,9 @@ const OPENING_EVERY: Millis = 250;
 ///   its answer teaches the window (bounded by `max_wait`). A process
 ///   that has not heard from the ledger admits nothing while Redis
 ///   answers (its first call reads Redis's clock: nothing is written on
-///   its own). The first window a cold fleet learns is leased in four
-///   steps over a lease interval at most, so that a process that started
-///   late still finds its share.
+///   its own). The first window a cold fleet learns is held 300 ms while
+///   the fleet joins (held processes ask again every 50 ms), then leased
+///   whole, in fair shares.
 /// - **When Redis fails** (down, slower than [`timeout`](Self::timeout),
 ///   or answering what the script does not), each process falls back to
 ///   a cautious share: the last known limit divided by the last known
