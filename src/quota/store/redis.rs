@@ -629,6 +629,12 @@ impl RedisStore {
             let waiting = sync.waiting.load(Ordering::Relaxed);
             ask.want = ask.want.max(waiting);
             let Some(state) = state else {
+                // Held until the ledger answers, every request waits: once
+                // let go, each is answered and comes back for another at
+                // once, round after round. A few rounds of them are the
+                // demand when the hold ends, however few are counted
+                // waiting when that renewal asks.
+                sync.wanted.fetch_max(waiting * 4, Ordering::Relaxed);
                 return (ask, 0);
             };
             (ask.reports, ask.cooldown) = state.reports(now);
@@ -648,6 +654,8 @@ impl RedisStore {
                 ask.held = lease.taken;
             }
             if lease.probe {
+                // (Its answer: the requests held meanwhile are the demand.)
+                ask.want = ask.want.max(sync.wanted.load(Ordering::Relaxed));
                 return (ask, lease.taken);
             }
             // Demand: what the last lease admitted, per lease lifetime
