@@ -89,8 +89,9 @@ const OPENING_EVERY: Millis = 250;
 ///
 /// - **No round trip per request.** A request is admitted (or held) by the
 ///   same window algorithm as [`MemoryStore`]'s, on this process's view,
-///   within its lease: no Redis call, no allocation, no await while the
-///   lease has units. Responses are learned locally.
+///   within its lease, unpaced (the lease's units are this process's):
+///   no Redis call, no allocation, no await while the lease has units.
+///   Responses are learned locally.
 /// - **Leases, renewed off the request's path.** When a lease runs low (a
 ///   quarter of its units, or 40 % of its 4 s left) a background task
 ///   renews it: it hands back what was not used, reports what this process
@@ -440,11 +441,13 @@ impl RedisStore {
         !ask
     }
 
-    fn decide(&self, scope: ScopeKey, cost: u64, max_delay: Duration) -> Local {
-        let local = self
-            .shared
-            .local
-            .decide(scope, cost, max_delay, 1, RENEW_AHEAD);
+    /// The local view's decision, unpaced: what a lease holds is this
+    /// process's to send (the ledger keeps the fleet within the window).
+    /// Paced on the vendor's remaining, a lease's last units were spread
+    /// over the rest of the window whenever the other members' requests
+    /// had taken the window first: held seconds, up to 60 requests a window.
+    fn decide(&self, scope: ScopeKey, cost: u64) -> Local {
+        let local = (self.shared.local).decide(scope, cost, Duration::ZERO, 1, RENEW_AHEAD);
         if self.is_local() && matches!(local, Local::Decided(..)) {
             self.shared.local_decisions.fetch_add(1, Ordering::Relaxed);
         }
@@ -454,8 +457,8 @@ impl RedisStore {
     /// The decision once a renewal has answered (or failed). A scope still
     /// unknown goes only while Redis fails (the ledger did not answer yet:
     /// ask again shortly).
-    fn decide_again(&self, scope: ScopeKey, cost: u64, max_delay: Duration) -> Grant {
-        match self.decide(scope, cost, max_delay) {
+    fn decide_again(&self, scope: ScopeKey, cost: u64) -> Grant {
+        match self.decide(scope, cost) {
             Local::Decided(grant, _) => grant,
             Local::Unknown(grant) if self.is_local() => grant,
             Local::Unknown(_) | Local::Renew => Grant::Wait(RECHECK),
@@ -913,8 +916,9 @@ fn member_name() -> u64 {
 }
 
 impl QuotaStore for RedisStore {
-    fn acquire(&self, scope: ScopeKey, cost: u64, max_delay: Duration) -> StoreFuture<Grant> {
-        match self.decide(scope, cost, max_delay) {
+    // (`max_delay` bounds a pacing delay: a lease goes unpaced.)
+    fn acquire(&self, scope: ScopeKey, cost: u64, _max_delay: Duration) -> StoreFuture<Grant> {
+        match self.decide(scope, cost) {
             Local::Decided(grant, runs_low) => {
                 if runs_low {
                     self.spawn_renewal(scope);
@@ -928,7 +932,7 @@ impl QuotaStore for RedisStore {
                 StoreFuture::boxed(async move {
                     renewed.await;
                     drop(waiting);
-                    store.decide_again(scope, cost, max_delay)
+                    store.decide_again(scope, cost)
                 })
             }
         }
