@@ -243,7 +243,7 @@ impl Ledger {
         let whole;
         (granted.left, whole) = self.cut(me, ask.want, released, fair_only);
         // When more may come: the window's end once it is all leased, the
-        // next step of a ramp, or when unclaimed shares may be let go.
+        // join or the end of a ramp, or when unclaimed shares may be let go.
         let next = if self.granted >= self.budget {
             self.lease_end
         } else if fair_only {
