@@ -501,3 +501,33 @@ async fn a_process_that_has_not_heard_from_the_ledger_admits_nothing() {
     // nothing is written on B's own).
     assert_eq!(b.commands(), 2);
 }
+
+/// A lease's units are its process's: the last tenth of a window (where
+/// `MemoryStore` paces) goes without a pacing delay, the ledger keeping
+/// the fleet within the window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_goes_unpaced() {
+    use tower_api_errors::quota::{Grant, Observation, QuotaStore, WindowReport};
+    let redis = RedisServer::start(free_port());
+    let store = RedisStore::open(&redis.url())
+        .unwrap()
+        .prefix("test:unpaced:")
+        .timeout(Duration::from_secs(2));
+    let scope = ScopeKey::new("api.test", None);
+    let max = Duration::from_secs(120);
+    // 3 of 100 left, the reset in 60 s: below the pacing mark.
+    let reset = Some(Duration::from_secs(60));
+    let window = WindowReport::new(None, Some(100), Some(3), reset, None);
+    let unheld = tower_api_errors::quota::Permit::new(scope, 1, false, 0);
+    store
+        .settle(unheld, &Observation::new().with_window(window))
+        .await;
+    for n in 0..3 {
+        let grant = store.acquire(scope, 1, max).await;
+        let Grant::Go { delay, .. } = grant else {
+            panic!("the lease has units: {n}: {grant:?}")
+        };
+        assert_eq!(delay, Duration::ZERO, "no pacing delay");
+    }
+    assert!(!store.is_local());
+}

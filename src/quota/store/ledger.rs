@@ -22,7 +22,8 @@
 //!   not lease (a cold start, another client) tightens the budget.
 //! - **Cold start**: while nothing is known, one member holds the probe
 //!   for [`PROBE_TTL`]: it sends one request, the others wait for what it
-//!   teaches.
+//!   teaches. The window it teaches is held while the fleet joins
+//!   ([`RAMP_JOIN`]), then released whole.
 
 use super::window::{Millis, Report, ScopeState, Tuning, Window};
 use super::MAX_WINDOWS;
@@ -50,11 +51,16 @@ const MARGIN_STEP: u64 = 2;
 const MARGIN_FLOOR: u64 = 50;
 /// A member's first lease of a window, before it has shown any demand.
 pub(crate) const FIRST_WANT: u64 = 4;
-/// The first window a cold fleet learns is released in this many steps
-/// over its first half (a lease interval at most), doubling from an
-/// eighth of it, and only as fair shares: members that join a little late
-/// (a process that started late) still find theirs.
-const RAMP_STEPS: u64 = 4;
+/// The first window a cold fleet learns is held back this long (a quarter
+/// of the ramp at most) while the fleet joins, then released whole:
+/// members holding on the probe ask again every 50 ms, so every running
+/// member is in and finds its fair share. Meanwhile, only a member whose
+/// demand fits its fair share of the window's first eighth gets it (one
+/// that sends little is not held). A busy member waits for all of its
+/// share: each of its requests let go early would come back at once and
+/// wait again, one more slow request per worker (released in steps, most
+/// of window 0's requests waited).
+const RAMP_JOIN: Millis = 300;
 
 /// One member of the fleet, as the ledger knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,8 +120,8 @@ pub(crate) struct Ledger {
     /// Answers (none throttled) the fleet reported since the last 429's
     /// wait ended, or since the scope opened.
     pub(crate) count: u64,
-    /// The first window of a cold fleet is released gradually, from the
-    /// first to the second (see [`RAMP_STEPS`]).
+    /// The first window of a cold fleet (see [`RAMP_JOIN`]): until when
+    /// the fleet joins, and until when only fair shares of it go.
     pub(crate) ramp: Option<(Millis, Millis)>,
 }
 
@@ -233,14 +239,14 @@ impl Ledger {
             self.members[me].due = until;
             return Answer::Lease(granted);
         }
-        let (released, next_step) = self.released(now, granted.limit);
+        let (released, next_step, fair_only) = self.released(now, granted.limit, ask.want);
         let whole;
-        (granted.left, whole) = self.cut(me, ask.want, released);
+        (granted.left, whole) = self.cut(me, ask.want, released, fair_only);
         // When more may come: the window's end once it is all leased, the
-        // next step of a ramp, or when unclaimed shares may be let go.
+        // join or the end of a ramp, or when unclaimed shares may be let go.
         let next = if self.granted >= self.budget {
             self.lease_end
-        } else if released < self.budget {
+        } else if fair_only {
             next_step
         } else {
             self.lease_end.min(now + SHARE_WAIT)
@@ -256,10 +262,11 @@ impl Ledger {
 
     /// Rolls the lease window. The answer to a cold start's probe, or a new
     /// ledger (Redis came back empty) learning a window already spent into,
-    /// does not know the members yet: its first lease window is ramped, and
-    /// what a member admitted of it on its cautious share meanwhile counts
-    /// in its share, never more than the limit in all (a member's view of
-    /// what is left may predate what the others admitted).
+    /// does not know the members yet: its first lease window is ramped
+    /// (held while they join), and what a member admitted of it on its
+    /// cautious share meanwhile counts in its share, never more than the
+    /// limit in all (a member's view of what is left may predate what the
+    /// others admitted).
     fn start(&mut self, binding: &Window, asked: (&Ask, usize, bool), tuning: &Tuning) {
         let (ask, me, joined) = asked;
         let now = ask.now;
@@ -270,7 +277,11 @@ impl Ledger {
         self.roll(end, binding.remaining, now, tuning);
         if first && self.lease_end > now {
             let span = ((self.lease_end - now) / 2).min(LEASE_TTL);
-            self.ramp = Some((now, now + span));
+            // Members back from a failing Redis come back over its backoff
+            // (2 s at most), each with what it admitted meanwhile: the
+            // window waits for them all, the whole span.
+            let join = if fresh { span } else { RAMP_JOIN.min(span / 4) };
+            self.ramp = Some((now + join, now + span));
         }
         if joined && self.ramp.is_some() {
             self.members[me].leased += ask.held;
@@ -280,19 +291,23 @@ impl Ledger {
         }
     }
 
-    /// What of the budget may be leased by now, and when more is: all of
-    /// it, except while the first window of a cold fleet ramps up (an
-    /// eighth of the window's `limit`, doubling at each step).
-    fn released(&self, now: Millis, limit: u64) -> (u64, Millis) {
-        match self.ramp {
-            Some((start, end)) if now < end && end <= self.lease_end => {
-                let step = (end - start).div_ceil(RAMP_STEPS).max(1);
-                let done = ((now.saturating_sub(start)) / step + 1).min(RAMP_STEPS);
-                let released = limit.saturating_mul(1 << (done - 1)) >> (RAMP_STEPS - 1);
-                (self.budget.min(released), start + done * step)
-            }
-            _ => (self.budget, self.lease_end),
+    /// What of the budget may be leased by now to a member that wants
+    /// `want`, when more may come, and whether only fair shares of it go
+    /// (while a cold start's first window ramps, so that members that join
+    /// late find theirs): all of it, except while the fleet joins (the
+    /// ramp's first [`RAMP_JOIN`]): then an eighth of the window's `limit`
+    /// if `want` fits its fair share of that, else none.
+    fn released(&self, now: Millis, limit: u64, want: u64) -> (u64, Millis, bool) {
+        let ramp = (self.ramp).filter(|(_, end)| now < *end && *end <= self.lease_end);
+        let Some((join, end)) = ramp else {
+            return (self.budget, self.lease_end, false);
+        };
+        if now >= join {
+            return (self.budget, end, true);
         }
+        let share = (limit / 8).div_ceil(self.members.len().max(1) as u64);
+        let first = if want <= share { limit / 8 } else { 0 };
+        (self.budget.min(first), join, true)
     }
 
     /// Nothing known: one member probes, the others hold until it teaches.
@@ -501,9 +516,10 @@ impl Ledger {
     }
 
     /// The units member `me` gets of the `released` budget: up to its fair
-    /// share, and beyond it only what no other member's unclaimed share
-    /// needs; and whether that is all it can get of what is released.
-    fn cut(&mut self, me: usize, want: u64, released: u64) -> (u64, bool) {
+    /// share, and beyond it (unless `fair_only`) only what no other
+    /// member's unclaimed share needs; and whether that is all it can get
+    /// of what is released.
+    fn cut(&mut self, me: usize, want: u64, released: u64, fair_only: bool) -> (u64, bool) {
         let count = self.members.len() as u64;
         let fair = released.div_ceil(count.max(1));
         let reserve: u64 = (self.members.iter().enumerate())
@@ -512,10 +528,10 @@ impl Ledger {
             .sum();
         let available = released.saturating_sub(self.granted);
         let within_share = fair.saturating_sub(self.members[me].leased);
-        // (Nothing beyond fair shares while a ramp releases the window.)
-        let beyond = match released < self.budget {
-            true => 0,
-            false => available.saturating_sub(reserve),
+        let beyond = if fair_only {
+            0
+        } else {
+            available.saturating_sub(reserve)
         };
         let left = want.min(available).min(within_share.max(beyond));
         self.members[me].leased += left;
@@ -719,28 +735,26 @@ mod tests {
         assert_eq!(open.renew(&nothing, &tuning), Answer::Open);
         assert_eq!(open.renew(&ask(2, 6, 10), &tuning), Answer::Open);
         // The probe's answer: 300 per 10 s, 299 left. The first window of a
-        // cold fleet is released in four steps over a lease interval, so
-        // that a process that starts late still finds a share.
+        // cold fleet is held while the fleet joins, then leased whole in
+        // fair shares: every member that held on the probe, or started a
+        // little late, finds its share.
         let mut taught = ask(1, 20, 1_000);
         taught.reports = report(300, 299, 10_000);
+        let join = 20 + RAMP_JOIN;
         let first = lease(ledger.renew(&taught, &tuning));
-        assert_eq!(first.left, 19, "a fair share of two members, of 37");
+        assert_eq!((first.left, first.hold_until), (0, join), "the fleet joins");
         assert_eq!(first.until, 20 + LEASE_TTL);
         let second = lease(ledger.renew(&ask(2, 30, 1_000), &tuning));
-        assert_eq!(second.left, 18, "the rest of the first step");
-        let third = lease(ledger.renew(&ask(2, 40, 1_000), &tuning));
-        let step = LEASE_TTL / RAMP_STEPS;
-        assert_eq!((third.left, third.hold_until), (0, 20 + step), "next step");
-        assert_eq!(third.until, 40 + LEASE_TTL, "renewed meanwhile");
-        // A third process, late: its fair share of the second step.
-        let late = lease(ledger.renew(&ask(3, 20 + step, 1_000), &tuning));
-        assert_eq!(late.left, 25, "a third of 75");
-        // Ramped up: each member asks until it gets nothing; 299 in all,
+        assert_eq!((second.left, second.hold_until), (0, join));
+        // A third process, a little late, is in before the window goes.
+        let late = lease(ledger.renew(&ask(3, join - 1, 1_000), &tuning));
+        assert_eq!((late.left, late.hold_until), (0, join));
+        // Released: each member asks until it gets nothing; 299 in all,
         // evenly, and each one's last lease says nothing more can come.
-        let mut totals = [19, 18, late.left];
+        let mut totals = [0; 3];
         for (index, total) in totals.iter_mut().enumerate() {
             loop {
-                let now = 20 + LEASE_TTL + index as Millis;
+                let now = join + index as Millis;
                 let next = lease(ledger.renew(&ask(index as u64 + 1, now, 1_000), &tuning));
                 *total += next.left;
                 if next.left == 0 || next.refill > 0 {
@@ -855,12 +869,57 @@ mod tests {
         // C and D took none: theirs is what is left, never more than 300 in all.
         let (c, d) = (ask(3, 20, 1_000), ask(4, 30, 1_000));
         let (mut c_total, mut d_total) = (0, 0);
-        for step in 0..RAMP_STEPS {
-            let at = step * LEASE_TTL / RAMP_STEPS + 40;
+        for at in [40, 40 + RAMP_JOIN, 40 + LEASE_TTL] {
             c_total += lease(ledger.renew(&Ask { now: at, ..c }, &tuning)).left;
             d_total += lease(ledger.renew(&Ask { now: at + 1, ..d }, &tuning)).left;
         }
         assert_eq!((c_total, d_total), (75, 75));
         assert!(ledger.budget <= 300 && ledger.granted == 300, "{ledger:?}");
+    }
+
+    /// The first window a cold fleet learns is held while the fleet joins
+    /// (a quarter of the ramp at most: of half the window, a lease interval
+    /// at most), then leased whole in fair shares of the members that
+    /// joined, and nothing beyond them until the ramp's end; meanwhile, a
+    /// member that wants little gets it at once.
+    #[test]
+    fn a_cold_fleets_first_window_is_held_while_the_fleet_joins() {
+        let tuning = Tuning::default();
+        let held = |answer| {
+            let granted = lease(answer);
+            (granted.left, granted.hold_until)
+        };
+        let rows = [
+            (10_000, RAMP_JOIN, 5_000),
+            (2_000, 250, 1_000),
+            (1_200, 150, 600),
+        ];
+        for (length, join, end) in rows {
+            let mut ledger = Ledger::default();
+            assert_eq!(ledger.renew(&ask(1, 0, 10), &tuning), Answer::Probe);
+            let mut taught = ask(1, 100, 1_000);
+            taught.reports = report(300, 299, length);
+            let at = 100 + join;
+            assert_eq!(held(ledger.renew(&taught, &tuning)), (0, at), "{length}");
+            let joins = ask(2, at - 1, 1_000);
+            assert_eq!(held(ledger.renew(&joins, &tuning)), (0, at), "{length}");
+            // A member that wants little meanwhile is not held: it fits
+            // its fair share of the first eighth (37 over three members);
+            // a fourth's share is 10.
+            let little = ask(3, at - 1, 12);
+            assert_eq!(held(ledger.renew(&little, &tuning)), (12, 0), "{length}");
+            let more = ask(4, at - 1, 11);
+            assert_eq!(held(ledger.renew(&more, &tuning)), (0, at), "{length}");
+            let first = lease(ledger.renew(&ask(1, at, 1_000), &tuning));
+            let second = lease(ledger.renew(&ask(2, at, 1_000), &tuning));
+            assert_eq!((first.left, second.left), (75, 75), "{length}");
+            // Nothing beyond a fair share until the ramp's end.
+            let again = ask(1, at + 1, 1_000);
+            assert_eq!(
+                held(ledger.renew(&again, &tuning)),
+                (0, 100 + end),
+                "{length}"
+            );
+        }
     }
 }

@@ -88,8 +88,9 @@ const OPENING_EVERY: Millis = 250;
 ///
 /// - **No round trip per request.** A request is admitted (or held) by the
 ///   same window algorithm as [`MemoryStore`]'s, on this process's view,
-///   within its lease: no Redis call, no allocation, no await while the
-///   lease has units. Responses are learned locally.
+///   within its lease, unpaced (the lease's units are this process's):
+///   no Redis call, no allocation, no await while the lease has units.
+///   Responses are learned locally.
 /// - **Leases, renewed off the request's path.** When a lease runs low (a
 ///   quarter of its units, or 40 % of its 4 s left) a background task
 ///   renews it: it hands back what was not used, reports what this process
@@ -114,9 +115,9 @@ const OPENING_EVERY: Millis = 250;
 ///   its answer teaches the window (bounded by `max_wait`). A process
 ///   that has not heard from the ledger admits nothing while Redis
 ///   answers (its first call reads Redis's clock: nothing is written on
-///   its own). The first window a cold fleet learns is leased in four
-///   steps over a lease interval at most, so that a process that started
-///   late still finds its share.
+///   its own). The first window a cold fleet learns is held 300 ms while
+///   the fleet joins (held processes ask again every 50 ms), then leased
+///   whole, in fair shares.
 /// - **When Redis fails** (down, slower than [`timeout`](Self::timeout),
 ///   or answering what the script does not), each process falls back to
 ///   a cautious share: the last known limit divided by the last known
@@ -438,11 +439,13 @@ impl RedisStore {
         !ask
     }
 
-    fn decide(&self, scope: ScopeKey, cost: u64, max_delay: Duration) -> Local {
-        let local = self
-            .shared
-            .local
-            .decide(scope, cost, max_delay, 1, RENEW_AHEAD);
+    /// The local view's decision, unpaced: what a lease holds is this
+    /// process's to send (the ledger keeps the fleet within the window).
+    /// Paced on the vendor's remaining, a lease's last units were spread
+    /// over the rest of the window whenever the other members' requests
+    /// had taken the window first: held seconds, up to 60 requests a window.
+    fn decide(&self, scope: ScopeKey, cost: u64) -> Local {
+        let local = (self.shared.local).decide(scope, cost, Duration::ZERO, 1, RENEW_AHEAD);
         if self.is_local() && matches!(local, Local::Decided(..)) {
             self.shared.local_decisions.fetch_add(1, Ordering::Relaxed);
         }
@@ -452,8 +455,8 @@ impl RedisStore {
     /// The decision once a renewal has answered (or failed). A scope still
     /// unknown goes only while Redis fails (the ledger did not answer yet:
     /// ask again shortly).
-    fn decide_again(&self, scope: ScopeKey, cost: u64, max_delay: Duration) -> Grant {
-        match self.decide(scope, cost, max_delay) {
+    fn decide_again(&self, scope: ScopeKey, cost: u64) -> Grant {
+        match self.decide(scope, cost) {
             Local::Decided(grant, _) => grant,
             Local::Unknown(grant) if self.is_local() => grant,
             Local::Unknown(_) | Local::Renew => Grant::Wait(RECHECK),
@@ -629,6 +632,12 @@ impl RedisStore {
             let waiting = sync.waiting.load(Ordering::Relaxed);
             ask.want = ask.want.max(waiting);
             let Some(state) = state else {
+                // Held until the ledger answers, every request waits: once
+                // let go, each is answered and comes back for another at
+                // once, round after round. A few rounds of them are the
+                // demand when the hold ends, however few are counted
+                // waiting when that renewal asks.
+                sync.wanted.fetch_max(waiting * 4, Ordering::Relaxed);
                 return (ask, 0);
             };
             (ask.reports, ask.cooldown) = state.reports(now);
@@ -648,6 +657,8 @@ impl RedisStore {
                 ask.held = lease.taken;
             }
             if lease.probe {
+                // (Its answer: the requests held meanwhile are the demand.)
+                ask.want = ask.want.max(sync.wanted.load(Ordering::Relaxed));
                 return (ask, lease.taken);
             }
             // Demand: what the last lease admitted, per lease lifetime
@@ -906,8 +917,9 @@ fn member_name() -> u64 {
 }
 
 impl QuotaStore for RedisStore {
-    fn acquire(&self, scope: ScopeKey, cost: u64, max_delay: Duration) -> StoreFuture<Grant> {
-        match self.decide(scope, cost, max_delay) {
+    // (`max_delay` bounds a pacing delay: a lease goes unpaced.)
+    fn acquire(&self, scope: ScopeKey, cost: u64, _max_delay: Duration) -> StoreFuture<Grant> {
+        match self.decide(scope, cost) {
             Local::Decided(grant, runs_low) => {
                 if runs_low {
                     self.spawn_renewal(scope);
@@ -921,7 +933,7 @@ impl QuotaStore for RedisStore {
                 StoreFuture::boxed(async move {
                     renewed.await;
                     drop(waiting);
-                    store.decide_again(scope, cost, max_delay)
+                    store.decide_again(scope, cost)
                 })
             }
         }
