@@ -88,10 +88,11 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        match to_reqwest(request, Empty::AsNone) {
-            Ok(request) => ResponseFuture::sending(self.client.call(request)),
-            Err(error) => ResponseFuture::failed(error),
-        }
+        let (pending, error) = match to_reqwest(request, Empty::AsNone) {
+            Ok(request) => (Some(self.client.call(request)), None),
+            Err(error) => (None, Some(error)),
+        };
+        ResponseFuture { pending, error }
     }
 }
 
@@ -131,30 +132,10 @@ type Pending = <::reqwest::Client as Service<::reqwest::Request>>::Future;
 pin_project! {
     /// The response future of [`ReqwestClient`].
     pub struct ResponseFuture {
+        // reqwest's, or none when the request did not convert (`error`).
         #[pin]
-        state: State,
-    }
-}
-
-pin_project! {
-    #[project = StateProj]
-    enum State {
-        Sending { #[pin] pending: Pending },
-        Failed { error: Option<::reqwest::Error> },
-    }
-}
-
-impl ResponseFuture {
-    fn sending(pending: Pending) -> Self {
-        ResponseFuture {
-            state: State::Sending { pending },
-        }
-    }
-
-    fn failed(error: ::reqwest::Error) -> Self {
-        ResponseFuture {
-            state: State::Failed { error: Some(error) },
-        }
+        pending: Option<Pending>,
+        error: Option<::reqwest::Error>,
     }
 }
 
@@ -162,11 +143,10 @@ impl Future for ResponseFuture {
     type Output = Result<Response<::reqwest::Body>, ::reqwest::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProj::Sending { pending } => pending.poll(cx).map_ok(Response::from),
-            StateProj::Failed { error } => {
-                Poll::Ready(Err(error.take().expect("polled after completion")))
-            }
+        let this = self.project();
+        match this.pending.as_pin_mut() {
+            Some(pending) => pending.poll(cx).map_ok(Response::from),
+            None => Poll::Ready(Err(this.error.take().expect("polled after completion"))),
         }
     }
 }
