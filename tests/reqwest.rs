@@ -8,7 +8,7 @@ use http::Request;
 use http_body_util::{BodyExt, Full};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{body_bytes, response, serve, Frames};
+use support::{body_bytes, response, serve, serve_at, Frames};
 use tower::{Layer, ServiceExt};
 use tower_api_errors::auth::{AuthLayer, Credential, StaticToken};
 use tower_api_errors::reqwest::{reqwest_error, ReqwestClient};
@@ -220,6 +220,76 @@ async fn a_uri_reqwest_cannot_send_is_a_typed_error_not_a_panic() {
         .layer(ReqwestClient::new(reqwest::Client::new()));
     let error = client.oneshot(get("/relative".into())).await.unwrap_err();
     assert!(reqwest_error(&error).unwrap().is_builder(), "{error}");
+}
+
+/// A server on `addr` answering with what it saw: the request target, and
+/// the Host and Authorization headers.
+async fn echo(addr: &str) -> std::net::SocketAddr {
+    serve_at(addr, |request: Request<hyper::body::Incoming>| async move {
+        let header = |name| request.headers().get(name).map(|v| v.as_bytes().to_vec());
+        let seen = format!(
+            "{} host={:?} authorization={:?}",
+            request.uri(),
+            header("host"),
+            header("authorization"),
+        );
+        Ok::<_, std::convert::Infallible>(response(200, &[], seen))
+    })
+    .await
+}
+
+#[tokio::test]
+async fn uris_arrive_as_reqwest_own_conversion_sends_them_userinfo_never() {
+    let v4 = echo("127.0.0.1:0").await;
+    let v6 = echo("[::1]:0").await;
+    let reqwest = reqwest::Client::new();
+    let client = ApiErrorsLayer::new().layer(ReqwestClient::new(reqwest.clone()));
+    let uris = [
+        format!("http://{v4}/v1/items?page=2&per_page=50"),
+        format!("http://{v4}/v1/a%20b/%2F/caf%C3%A9?q=%C3%A9&empty=&x=1+2&y=a%26b"),
+        format!("http://{v4}/v1/items?"),
+        format!("http://{v4}"),
+        format!("http://{v4}/v1/./a/../b?next=/x?y"),
+        format!("HTTP://{v4}/V1/Items"),
+        format!("http://user:secret@{v4}/v1/items"),
+        format!("http://[::1]:{}/v1/items?page=2", v6.port()),
+        format!("http://[0:0:0:0:0:0:0:1]:{}/", v6.port()),
+    ];
+    for uri in uris {
+        let ours = client.clone().oneshot(get(uri.clone())).await.unwrap();
+        let ours = body_bytes(ours.into_body()).await;
+        let request = Request::get(&uri).body(Bytes::new()).unwrap();
+        let theirs = reqwest::Request::try_from(request).unwrap();
+        let theirs = reqwest
+            .execute(theirs)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(ours, theirs, "{uri}");
+        let seen = String::from_utf8_lossy(&ours);
+        assert!(
+            !seen.contains("user") && !seen.contains("secret"),
+            "{uri}: {seen}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_request_carrying_reqwest_settings_keeps_them() {
+    // Never answers: only the request's own timeout ends the call.
+    let addr = serve(|_request| std::future::pending()).await;
+    let url = format!("http://{addr}/slow").parse().unwrap();
+    let mut request = reqwest::Request::new(http::Method::GET, url);
+    *request.timeout_mut() = Some(Duration::from_millis(50));
+    let request = Request::try_from(request).unwrap();
+    let call = ReqwestClient::new(reqwest::Client::new()).oneshot(request);
+    let error = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("the request's own timeout ended the call")
+        .unwrap_err();
+    assert!(error.is_timeout(), "{error}");
 }
 
 #[test]

@@ -16,8 +16,9 @@ use tower::Service;
 /// so that the crate's layers (which speak `http`) can sit on it.
 ///
 /// A thin adapter over reqwest's own `tower::Service` implementation and
-/// its `http` conversions: the request becomes a `reqwest::Request`
-/// (`TryFrom<http::Request<_>>`), its body a `reqwest::Body` streamed from
+/// its `http` conversions: the request becomes the `reqwest::Request`
+/// that `TryFrom<http::Request<_>>` makes (its URL parsed by reqwest's
+/// `Url` from the URI's text), its body a `reqwest::Body` streamed from
 /// yours ([`reqwest::Body::wrap`]; an empty body is
 /// sent as none), and the `reqwest::Response` becomes an
 /// `http::Response<reqwest::Body>` (`From<reqwest::Response>`). Everything
@@ -88,10 +89,11 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        match to_reqwest(request, Empty::AsNone) {
-            Ok(request) => ResponseFuture::sending(self.client.call(request)),
-            Err(error) => ResponseFuture::failed(error),
-        }
+        let (pending, error) = match to_reqwest(request, Empty::AsNone) {
+            Ok(request) => (Some(self.client.call(request)), None),
+            Err(error) => (None, Some(error)),
+        };
+        ResponseFuture { pending, error }
     }
 }
 
@@ -107,6 +109,13 @@ pub(crate) enum Empty {
 }
 
 /// `request` as reqwest's, its body streamed from the original.
+///
+/// The URL is the one reqwest's own conversion makes (the URI's text,
+/// parsed by reqwest's `Url`), its text written once into room made for
+/// it rather than grown as it is written. A request carrying extensions
+/// (reqwest keeps its per-request settings there, and only its conversion
+/// carries them) or a URI that is not a valid URL (whose error only
+/// reqwest makes) goes through reqwest's `TryFrom`.
 pub(crate) fn to_reqwest<B>(
     request: Request<B>,
     empty: Empty,
@@ -116,13 +125,38 @@ where
     B::Data: Into<Bytes>,
     B::Error: Into<BoxError>,
 {
-    ::reqwest::Request::try_from(request.map(|body| {
-        if empty == Empty::AsNone && body.is_end_stream() {
-            ::reqwest::Body::default()
-        } else {
-            ::reqwest::Body::wrap(body)
-        }
-    }))
+    let (parts, body) = request.into_parts();
+    let body = if empty == Empty::AsNone && body.is_end_stream() {
+        ::reqwest::Body::default()
+    } else {
+        ::reqwest::Body::wrap(body)
+    };
+    let Some(url) = url_of(&parts) else {
+        return ::reqwest::Request::try_from(Request::from_parts(parts, body));
+    };
+    let mut converted = ::reqwest::Request::new(parts.method, url);
+    *converted.headers_mut() = parts.headers;
+    *converted.version_mut() = parts.version;
+    *converted.body_mut() = Some(body);
+    Ok(converted)
+}
+
+/// The URL of `parts`, where [`to_reqwest`] need not leave it to reqwest.
+fn url_of(parts: &http::request::Parts) -> Option<::reqwest::Url> {
+    if !parts.extensions.is_empty() {
+        return None;
+    }
+    let uri = &parts.uri;
+    let mut text = String::with_capacity(
+        uri.scheme_str()
+            .map_or(0, |scheme| scheme.len() + "://".len())
+            + uri
+                .authority()
+                .map_or(0, |authority| authority.as_str().len())
+            + uri.path_and_query().map_or(1, |path| path.as_str().len()),
+    );
+    fmt::Write::write_fmt(&mut text, format_args!("{uri}")).ok()?;
+    ::reqwest::Url::parse(&text).ok()
 }
 
 /// reqwest's own response future (a type it does not name).
@@ -131,30 +165,10 @@ type Pending = <::reqwest::Client as Service<::reqwest::Request>>::Future;
 pin_project! {
     /// The response future of [`ReqwestClient`].
     pub struct ResponseFuture {
+        // reqwest's, or none when the request did not convert (`error`).
         #[pin]
-        state: State,
-    }
-}
-
-pin_project! {
-    #[project = StateProj]
-    enum State {
-        Sending { #[pin] pending: Pending },
-        Failed { error: Option<::reqwest::Error> },
-    }
-}
-
-impl ResponseFuture {
-    fn sending(pending: Pending) -> Self {
-        ResponseFuture {
-            state: State::Sending { pending },
-        }
-    }
-
-    fn failed(error: ::reqwest::Error) -> Self {
-        ResponseFuture {
-            state: State::Failed { error: Some(error) },
-        }
+        pending: Option<Pending>,
+        error: Option<::reqwest::Error>,
     }
 }
 
@@ -162,11 +176,10 @@ impl Future for ResponseFuture {
     type Output = Result<Response<::reqwest::Body>, ::reqwest::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProj::Sending { pending } => pending.poll(cx).map_ok(Response::from),
-            StateProj::Failed { error } => {
-                Poll::Ready(Err(error.take().expect("polled after completion")))
-            }
+        let this = self.project();
+        match this.pending.as_pin_mut() {
+            Some(pending) => pending.poll(cx).map_ok(Response::from),
+            None => Poll::Ready(Err(this.error.take().expect("polled after completion"))),
         }
     }
 }

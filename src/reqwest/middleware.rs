@@ -137,20 +137,11 @@ fn wrap(error: Error) -> ::reqwest_middleware::Error {
 ///
 /// Each attempt runs the chain with its own copy of the call's middleware
 /// extensions; what the last attempt left there is what the call returns.
+#[derive(Clone)]
 pub struct Chain<'a> {
     next: Next<'a>,
     extensions: &'a Mutex<Extensions>,
     origin: &'a Origin,
-}
-
-impl Clone for Chain<'_> {
-    fn clone(&self) -> Self {
-        Chain {
-            next: self.next.clone(),
-            extensions: self.extensions,
-            origin: self.origin,
-        }
-    }
 }
 
 /// The caller's `reqwest::Request` without its body and headers: what

@@ -60,7 +60,17 @@ where
     Fut: Future<Output = Result<Response<ServerBody>, E>> + Send + 'static,
     E: Into<BoxError>,
 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve_at("127.0.0.1:0", handler).await
+}
+
+/// Like [`serve_fallible`], listening on `addr` (`"[::1]:0"` for IPv6).
+pub async fn serve_at<F, Fut, E>(addr: &str, handler: F) -> SocketAddr
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response<ServerBody>, E>> + Send + 'static,
+    E: Into<BoxError>,
+{
+    let listener = TcpListener::bind(addr).await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
