@@ -252,6 +252,44 @@ async fn a_refused_connection_is_a_typed_connect_error() {
     assert_eq!(typed.retries().attempts(), 3);
 }
 
+/// The failure's text, its sources' included, never prints the request's
+/// userinfo or credential-like query values (reqwest prints its URL in
+/// its errors).
+#[tokio::test]
+async fn a_failure_never_prints_the_request_credentials() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = ClientBuilder::new(client()).with(ours()).build();
+    let error = client
+        .get(format!(
+            "http://user:hunter2pw@127.0.0.1:{port}/v1?api_key=sk_live_leak1&page=2"
+        ))
+        .send()
+        .await
+        .unwrap_err();
+    let mut text = format!("{error} {error:?}");
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(&format!(" | {cause} {cause:?}"));
+        source = cause.source();
+    }
+    for secret in ["hunter2pw", "sk_live_leak1"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    assert!(
+        error
+            .typed_error()
+            .unwrap()
+            .transport()
+            .unwrap()
+            .is_connect(),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn middleware_extensions_set_below_reach_the_caller() {
     #[derive(Clone, Debug, PartialEq)]

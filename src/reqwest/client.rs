@@ -31,8 +31,10 @@ use tower::Service;
 ///
 /// # Errors
 ///
-/// The error is the [`reqwest::Error`], unchanged (a URI
-/// that is not a valid URL is reqwest's builder error). Above the stack it
+/// The error is the [`reqwest::Error`], its URL redacted (no userinfo,
+/// credential-like query values replaced: reqwest prints its URL in the
+/// error's text); a URI that is not a valid URL is reqwest's builder
+/// error. Above the stack it
 /// is the source of a [`TransportError`](crate::TransportError), whose
 /// [`is_connect`](crate::TransportError::is_connect) recognises reqwest's
 /// connect errors by type; [`reqwest_error`](super::reqwest_error) reaches
@@ -91,7 +93,7 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let (pending, error) = match to_reqwest(request, Empty::AsNone) {
             Ok(request) => (Some(self.client.call(request)), None),
-            Err(error) => (None, Some(error)),
+            Err(error) => (None, Some(super::redacted(error))),
         };
         ResponseFuture { pending, error }
     }
@@ -178,7 +180,9 @@ impl Future for ResponseFuture {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         match this.pending.as_pin_mut() {
-            Some(pending) => pending.poll(cx).map_ok(Response::from),
+            Some(pending) => pending
+                .poll(cx)
+                .map(|result| result.map(Response::from).map_err(super::redacted)),
             None => Poll::Ready(Err(this.error.take().expect("polled after completion"))),
         }
     }

@@ -235,7 +235,7 @@ where
         let shared = self.extensions;
         let origin = self.origin;
         Box::pin(async move {
-            let request = origin.rebuild(request)?;
+            let request = origin.rebuild(request).map_err(super::redacted)?;
             let mut extensions = shared
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -244,7 +244,9 @@ where
             *shared.lock().unwrap_or_else(PoisonError::into_inner) = extensions;
             match result {
                 Ok(response) => Ok(http_response(response)),
-                Err(::reqwest_middleware::Error::Reqwest(error)) => Err(error.into()),
+                Err(::reqwest_middleware::Error::Reqwest(error)) => {
+                    Err(super::redacted(error).into())
+                }
                 Err(::reqwest_middleware::Error::Middleware(error)) => Err(error.into()),
             }
         })

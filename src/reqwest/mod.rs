@@ -79,7 +79,10 @@
 //! [`is_connect`](crate::TransportError::is_connect) knows reqwest's
 //! connect errors by type (retried even for a POST: nothing was sent);
 //! [`reqwest_error`] reaches the `reqwest::Error` itself, for
-//! `is_timeout()` and the rest. A timeout set on the `reqwest::Client`
+//! `is_timeout()` and the rest. Its URL is redacted as the crate's own
+//! errors print theirs ([`redact_uri`](crate::redact::redact_uri)):
+//! reqwest writes the URL into its error's `Display` and `Debug`, userinfo
+//! and query included. A timeout set on the `reqwest::Client`
 //! bounds each attempt and is retried like any transport failure of an
 //! idempotent request; the retry policy's
 //! [`deadline`](crate::RetryPolicy::deadline) bounds the whole call.
@@ -203,6 +206,31 @@ pub use middleware::{
 };
 
 use crate::Error;
+
+/// `error` with its URL as it may be printed: reqwest writes the URL in
+/// its error's `Display` and `Debug`, userinfo and query included, and
+/// an error's text ends up in logs. The URL keeps its scheme, host, path
+/// and harmless query pairs ([`redact_uri`](crate::redact::redact_uri)).
+pub(crate) fn redacted(mut error: ::reqwest::Error) -> ::reqwest::Error {
+    if let Some(url) = error.url_mut() {
+        let printable = url
+            .as_str()
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|uri| ::reqwest::Url::parse(&crate::redact::redact_uri(&uri)).ok());
+        match printable {
+            Some(printable) => *url = printable,
+            // A URL `http` cannot read: keep only what cannot be secret.
+            None => {
+                let _ = url.set_password(None);
+                let _ = url.set_username("");
+                url.set_query(None);
+                url.set_fragment(None);
+            }
+        }
+    }
+    error
+}
 
 /// The `reqwest::Error` under one of the crate's errors: the source of its
 /// [`TransportError`](crate::TransportError) (or a cause further down),
