@@ -112,7 +112,7 @@ where
         if extensions.insert(ApiErrorsSent).is_some() {
             return Err(wrap(Error::Transport(TransportError::new(SentTwice))));
         }
-        let (request, origin) = Origin::split(request)?;
+        let (request, origin) = Origin::split(request).map_err(super::redacted)?;
         let shared = Mutex::new(std::mem::take(extensions));
         let stack = self.layer.layer(Chain {
             next,
