@@ -230,11 +230,7 @@ async fn a_vendor_that_only_rate_limits_never_opens_it() {
 
 #[tokio::test(start_paused = true)]
 async fn transport_failures_open_it_and_a_dropped_probe_frees_its_place() {
-    // A port nothing listens on: every connect is refused.
-    let addr = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap()
-    };
+    let addr = support::refused_addr();
     let client = ServiceBuilder::new()
         .layer(
             CircuitBreakerLayer::new()

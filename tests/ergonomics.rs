@@ -62,11 +62,7 @@ async fn an_outer_timeout_is_a_deadline_and_question_mark_works() {
 
 #[tokio::test]
 async fn a_connect_error_says_its_root_cause_and_is_recognised() {
-    // A port that was free a moment ago: nothing listens there.
-    let addr = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap()
-    };
+    let addr = support::refused_addr();
     let client = ServiceBuilder::new()
         .layer(RetryLayer::new(RetryPolicy::default().max_attempts(1)))
         .layer(ErrorBodyParseLayer::new())

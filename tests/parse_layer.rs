@@ -369,12 +369,7 @@ async fn over_real_hyper_on_loopback() {
 
 #[tokio::test]
 async fn connection_refused_is_a_connect_error() {
-    // Bind, learn a free port, and close it again: nothing listens there.
-    let addr = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let addr = support::refused_addr();
     let client = ErrorBodyParseLayer::new().layer(support::client::<Empty<Bytes>>());
     let request = Request::get(format!("http://{addr}/"))
         .body(Empty::new())

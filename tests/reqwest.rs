@@ -166,12 +166,7 @@ async fn a_post_without_a_key_is_not_sent_twice() {
 
 #[tokio::test]
 async fn a_refused_connection_is_a_typed_connect_error_retried_even_for_a_post() {
-    // A port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::refused_addr().port();
     let client = ApiErrorsLayer::new()
         .retry(quick().max_attempts(3))
         .layer(ReqwestClient::new(reqwest::Client::new()));
@@ -186,34 +181,19 @@ async fn a_refused_connection_is_a_typed_connect_error_retried_even_for_a_post()
     assert_eq!(error.retries().attempts(), 3);
 }
 
-/// Every text of a failure and its sources, `Display` and `Debug`.
-fn chain_text(error: &Error) -> String {
-    let mut text = format!("{error} {error:?}");
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(&format!(" | {cause} {cause:?}"));
-        source = cause.source();
-    }
-    text
-}
-
 /// reqwest prints its URL in its errors' `Display` and `Debug`: userinfo
 /// and credential-like query values never reach the caller's logs through
 /// it, while reqwest's kind and the host and path stay readable.
 #[tokio::test]
 async fn a_reqwest_error_never_prints_the_request_credentials() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::refused_addr().port();
     let client = ApiErrorsLayer::new()
         .retry(quick().max_attempts(1))
         .layer(ReqwestClient::new(reqwest::Client::new()));
     let uri =
         format!("http://user:hunter2pw@127.0.0.1:{port}/v1/items?api_key=sk_live_leak1&page=2");
     let error = client.oneshot(get(uri)).await.unwrap_err();
-    let text = chain_text(&error);
+    let text = support::error_text(&error);
     for secret in ["hunter2pw", "sk_live_leak1", "user:"] {
         assert!(!text.contains(secret), "{secret} in {text}");
     }

@@ -233,11 +233,7 @@ async fn reqwest_retry_below_ours_cannot_resend_so_never_multiplies() {
 
 #[tokio::test]
 async fn a_refused_connection_is_a_typed_connect_error() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::refused_addr().port();
     let client = ClientBuilder::new(client()).with(ours()).build();
     let error = client
         .get(format!("http://127.0.0.1:{port}/"))
@@ -257,11 +253,7 @@ async fn a_refused_connection_is_a_typed_connect_error() {
 /// its errors).
 #[tokio::test]
 async fn a_failure_never_prints_the_request_credentials() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::refused_addr().port();
     let client = ClientBuilder::new(client()).with(ours()).build();
     let error = client
         .get(format!(
@@ -270,12 +262,7 @@ async fn a_failure_never_prints_the_request_credentials() {
         .send()
         .await
         .unwrap_err();
-    let mut text = format!("{error} {error:?}");
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        text.push_str(&format!(" | {cause} {cause:?}"));
-        source = cause.source();
-    }
+    let text = support::error_text(&error);
     for secret in ["hunter2pw", "sk_live_leak1"] {
         assert!(!text.contains(secret), "{secret} in {text}");
     }

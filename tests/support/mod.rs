@@ -199,3 +199,22 @@ impl MetricsReader {
         points
     }
 }
+
+/// A loopback address nothing listens on: a port that was free a moment
+/// ago, its listener closed again, so every connect is refused.
+pub fn refused_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// Every text an error prints, its sources' included: `Display` and
+/// `Debug` of each, for asserting what never appears in logs.
+pub fn error_text(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = String::new();
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        text.push_str(&format!("{cause} | {cause:?} | "));
+        next = cause.source();
+    }
+    text
+}
