@@ -184,9 +184,13 @@ fn pick<'a, T>(
 /// The first message among `keys`: a string, or an array of strings joined
 /// with "; " (NestJS sends `"message": ["a", "b"]`).
 pub(crate) fn message_in(object: &Map<String, Value>, keys: &[&str]) -> Option<String> {
-    pick(object, keys, |_, value| {
-        Some(message_of(value)?.into_owned())
-    })
+    message_ref(object, keys).map(Cow::into_owned)
+}
+
+/// [`message_in`], borrowed when the message is a string that is one line
+/// already.
+fn message_ref<'a>(object: &'a Map<String, Value>, keys: &[&str]) -> Option<Cow<'a, str>> {
+    pick(object, keys, |_, value| message_of(value))
 }
 
 /// A message value: a string, or an array of strings joined with "; ";
@@ -307,7 +311,7 @@ impl Walk<'_> {
                         (true, Some(name)) => name,
                         (false, named) => Cow::Owned(join(prefix, named.as_deref().unwrap_or(""))),
                     };
-                    let message = pick(object, FIELD_MESSAGE_KEYS, |_, value| message_of(value))
+                    let message = message_ref(object, FIELD_MESSAGE_KEYS)
                         .unwrap_or(Cow::Borrowed("is invalid"));
                     // One allocation: the field error's own text.
                     self.out.push(FieldError::from_parts(&field, &message));
@@ -789,7 +793,7 @@ mod tests {
         for (value, field, message) in &cases {
             let object = value.as_object().unwrap();
             assert_eq!(field_name(object).as_deref(), *field, "{value}");
-            let found = pick(object, FIELD_MESSAGE_KEYS, |_, value| message_of(value));
+            let found = message_ref(object, FIELD_MESSAGE_KEYS);
             assert_eq!(found.as_deref(), *message, "{value}");
         }
     }
