@@ -91,11 +91,15 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let (pending, error) = match to_reqwest(request, Empty::AsNone) {
-            Ok(request) => (Some(self.client.call(request)), None),
-            Err(error) => (None, Some(super::redacted(error))),
+        let state = match to_reqwest(request, Empty::AsNone) {
+            Ok(request) => State::Sending {
+                pending: self.client.call(request),
+            },
+            Err(error) => State::Failed {
+                error: Some(super::redacted(error)),
+            },
         };
-        ResponseFuture { pending, error }
+        ResponseFuture { state }
     }
 }
 
@@ -167,10 +171,17 @@ type Pending = <::reqwest::Client as Service<::reqwest::Request>>::Future;
 pin_project! {
     /// The response future of [`ReqwestClient`].
     pub struct ResponseFuture {
-        // reqwest's, or none when the request did not convert (`error`).
         #[pin]
-        pending: Option<Pending>,
-        error: Option<::reqwest::Error>,
+        state: State,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State {
+        Sending { #[pin] pending: Pending },
+        // The request did not convert: its error, until taken.
+        Failed { error: Option<::reqwest::Error> },
     }
 }
 
@@ -178,12 +189,13 @@ impl Future for ResponseFuture {
     type Output = Result<Response<::reqwest::Body>, ::reqwest::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        match this.pending.as_pin_mut() {
-            Some(pending) => pending
+        match self.project().state.project() {
+            StateProj::Sending { pending } => pending
                 .poll(cx)
                 .map(|result| result.map(Response::from).map_err(super::redacted)),
-            None => Poll::Ready(Err(this.error.take().expect("polled after completion"))),
+            StateProj::Failed { error } => {
+                Poll::Ready(Err(error.take().expect("polled after completion")))
+            }
         }
     }
 }
