@@ -278,7 +278,7 @@ async fn a_failure_never_prints_the_request_credentials() {
 }
 
 #[tokio::test]
-async fn middleware_extensions_set_below_reach_the_caller() {
+async fn middleware_extensions_reach_below_and_back_to_the_caller() {
     #[derive(Clone, Debug, PartialEq)]
     struct Seen(u32);
     struct Marks;
@@ -301,6 +301,7 @@ async fn middleware_extensions_set_below_reach_the_caller() {
         .with(Marks)
         .build();
     let mut extensions = http::Extensions::new();
+    extensions.insert(Seen(10));
     let request = client.get(format!("{base}/")).build().unwrap();
     let response = client
         .execute_with_extensions(request, &mut extensions)
@@ -309,8 +310,8 @@ async fn middleware_extensions_set_below_reach_the_caller() {
     assert_eq!(response.status(), 200);
     assert_eq!(
         extensions.get::<Seen>(),
-        Some(&Seen(2)),
-        "each attempt sees the last one's"
+        Some(&Seen(12)),
+        "the first attempt sees the caller's, each later one the last one's"
     );
 }
 

@@ -308,7 +308,7 @@ impl CallContext {
 /// Two URIs that share their storage (one is a clone of the other, or
 /// built from its parts): the same scheme, and authority and path that
 /// point to the same text.
-fn same_uri(a: &Uri, b: &Uri) -> bool {
+pub(crate) fn same_uri(a: &Uri, b: &Uri) -> bool {
     let at = |part: Option<&str>| part.map(|text| (text.as_ptr(), text.len()));
     a.scheme() == b.scheme()
         && at(a.authority().map(|x| x.as_str())) == at(b.authority().map(|x| x.as_str()))

@@ -1,6 +1,7 @@
 //! [`ApiErrorsMiddleware`]: the stack as a `reqwest_middleware::Middleware`.
 
 use super::client::{to_reqwest, Empty};
+use crate::context::same_uri;
 use crate::{ApiError, ApiErrorsLayer, BoxError, Error, TransportError};
 use ::reqwest::ResponseBuilderExt;
 use ::reqwest_middleware::{Middleware, Next};
@@ -60,9 +61,10 @@ impl<L: fmt::Debug> fmt::Debug for ApiErrorsMiddleware<L> {
     }
 }
 
-/// What [`ApiErrorsMiddleware`] leaves in a call's middleware extensions:
-/// finding it there on entry means a middleware above sent the same call
-/// through again, and the call is refused ([`SentTwice`]).
+/// What [`ApiErrorsMiddleware`] leaves in a call's middleware extensions
+/// when the call ends: finding it there on entry means a middleware above
+/// sent the same call through again, and the call is refused
+/// ([`SentTwice`]).
 ///
 /// `ClientWithMiddleware::send` makes a fresh map for every request; a map
 /// you pass to `execute_with_extensions` yourself must not be reused for
@@ -109,7 +111,7 @@ where
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> ::reqwest_middleware::Result<::reqwest::Response> {
-        if extensions.insert(ApiErrorsSent).is_some() {
+        if extensions.get::<ApiErrorsSent>().is_some() {
             return Err(wrap(Error::Transport(TransportError::new(SentTwice))));
         }
         let (request, origin) = Origin::split(request).map_err(super::redacted)?;
@@ -121,6 +123,10 @@ where
         });
         let result = stack.oneshot(request).await;
         *extensions = shared.into_inner().unwrap_or_else(PoisonError::into_inner);
+        // Marked on the way out, for a middleware above that sends the
+        // call again; the chain below never needs the mark, so its copies
+        // of the map stay empty when the caller's was.
+        extensions.insert(ApiErrorsSent);
         match result {
             Ok(response) => Ok(::reqwest::Response::from(response)),
             Err(error) => Err(wrap(error)),
@@ -190,7 +196,7 @@ impl Origin {
         B::Data: Into<bytes::Bytes>,
         B::Error: Into<BoxError>,
     {
-        let template = (*request.uri() == self.uri)
+        let template = same_uri(request.uri(), &self.uri)
             .then(|| self.template.try_clone())
             .flatten();
         let Some(mut rebuilt) = template else {
@@ -254,16 +260,20 @@ where
 }
 
 /// reqwest's `http` conversion, keeping the response's URL (which the
-/// conversion drops) for the `reqwest::Response` handed back.
+/// conversion drops) for the `reqwest::Response` handed back: set among
+/// the response's own extensions, through a builder that holds them (the
+/// URL's extension type is reqwest's own).
 fn http_response(response: ::reqwest::Response) -> http::Response<::reqwest::Body> {
     let url = response.url().clone();
-    let mut response = http::Response::from(response);
-    if let Ok(carrier) = http::Response::builder().url(url).body(()) {
-        response
-            .extensions_mut()
-            .extend(carrier.into_parts().0.extensions);
+    let (mut parts, body) = http::Response::from(response).into_parts();
+    let mut builder = http::Response::builder();
+    if let Some(extensions) = builder.extensions_mut() {
+        *extensions = std::mem::take(&mut parts.extensions);
     }
-    response
+    if let Ok(carrier) = builder.url(url).body(()) {
+        parts.extensions = carrier.into_parts().0.extensions;
+    }
+    http::Response::from_parts(parts, body)
 }
 
 /// The crate's typed errors reached from a `reqwest_middleware::Error`.
