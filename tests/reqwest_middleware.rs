@@ -431,6 +431,7 @@ async fn a_layer_that_rewrites_the_uri_is_heard_below() {
         .build();
     let response = client
         .get(format!("{base}/v1/items?page=2"))
+        .timeout(Duration::from_secs(30))
         .send()
         .await
         .unwrap();
@@ -439,4 +440,19 @@ async fn a_layer_that_rewrites_the_uri_is_heard_below() {
     let seen = below.0.lock().unwrap().clone();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].1, format!("{base}/v2/items?page=2"));
+    assert!(seen[0].3, "the caller's per-request timeout goes along");
+}
+
+#[tokio::test]
+async fn a_url_too_long_for_http_is_reqwests_own_builder_error() {
+    let (base, calls) = counting(&[(200, "{}")]).await;
+    let client = ClientBuilder::new(client()).with(ours()).build();
+    // `http::Uri` holds at most 64 KiB; reqwest's `Url` holds more.
+    let long = format!("{base}/{}", "a".repeat(70_000));
+    let error = client.get(long).send().await.unwrap_err();
+    match error {
+        reqwest_middleware::Error::Reqwest(error) => assert!(error.is_builder(), "{error:?}"),
+        other => panic!("not reqwest's error: {other:?}"),
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "nothing sent");
 }

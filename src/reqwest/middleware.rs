@@ -169,9 +169,33 @@ impl fmt::Debug for Origin {
 }
 
 impl Origin {
-    /// `request` as the stack's `http::Request` (reqwest's own
-    /// conversion), and its origin.
+    /// `request` as the stack's `http::Request`, and its origin: the
+    /// caller's request itself, left without its headers and body.
     fn split(
+        mut request: ::reqwest::Request,
+    ) -> Result<(http::Request<::reqwest::Body>, Origin), ::reqwest::Error> {
+        // The URI reqwest's own conversion makes, from the same text.
+        let Ok(uri) = http::Uri::try_from(request.url().as_str()) else {
+            return Origin::split_by_reqwest(request);
+        };
+        let body = request.body_mut().take().unwrap_or_default();
+        let mut converted = http::Request::new(body);
+        *converted.method_mut() = request.method().clone();
+        *converted.uri_mut() = uri.clone();
+        *converted.version_mut() = request.version();
+        *converted.headers_mut() = std::mem::take(request.headers_mut());
+        Ok((
+            converted,
+            Origin {
+                template: request,
+                uri,
+            },
+        ))
+    }
+
+    /// [`split`](Self::split) through reqwest's own conversion, for the
+    /// error it gives a URL that `http` cannot hold.
+    fn split_by_reqwest(
         mut request: ::reqwest::Request,
     ) -> Result<(http::Request<::reqwest::Body>, Origin), ::reqwest::Error> {
         let body = request.body_mut().take();
@@ -200,7 +224,13 @@ impl Origin {
             .then(|| self.template.try_clone())
             .flatten();
         let Some(mut rebuilt) = template else {
-            return to_reqwest(request, Empty::AsStream);
+            // The origin's per-request settings (reqwest keeps them where
+            // `http` cannot reach: its timeout is all there is) go along.
+            let mut rebuilt = to_reqwest(request, Empty::AsStream)?;
+            if let Some(timeout) = self.template.timeout() {
+                *rebuilt.timeout_mut() = Some(*timeout);
+            }
+            return Ok(rebuilt);
         };
         let (parts, body) = request.into_parts();
         *rebuilt.method_mut() = parts.method;
