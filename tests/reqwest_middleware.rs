@@ -456,3 +456,49 @@ async fn a_url_too_long_for_http_is_reqwests_own_builder_error() {
     }
     assert_eq!(calls.load(Ordering::SeqCst), 0, "nothing sent");
 }
+
+/// A middleware that gives up on the call below after 100 ms (its own
+/// timeout, dropping it midway) and sends it once more.
+struct TimesOutAndSendsAgain;
+
+#[async_trait::async_trait]
+impl Middleware for TimesOutAndSendsAgain {
+    async fn handle(
+        &self,
+        request: reqwest::Request,
+        extensions: &mut http::Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let again = request.try_clone().unwrap();
+        let first = next.clone().run(request, extensions);
+        let dropped = tokio::time::timeout(Duration::from_millis(100), first).await;
+        assert!(dropped.is_err(), "the upstream hangs");
+        next.run(again, extensions).await
+    }
+}
+
+#[tokio::test]
+async fn a_send_again_after_dropping_the_first_midway_is_refused() {
+    let addr = serve(|_request: Request<hyper::body::Incoming>| std::future::pending()).await;
+    let client = ClientBuilder::new(client())
+        .with(TimesOutAndSendsAgain)
+        .with(ours())
+        .build();
+    // Bounded: sent again, the call would hang with the upstream.
+    let send = client.get(format!("http://{addr}/slow")).send();
+    let error = tokio::time::timeout(Duration::from_secs(10), send)
+        .await
+        .expect("refused at once, not sent again")
+        .unwrap_err();
+    let transport = error
+        .typed_error()
+        .unwrap()
+        .transport()
+        .expect("the refusal");
+    assert!(
+        std::error::Error::source(transport)
+            .unwrap()
+            .is::<SentTwice>(),
+        "{error}"
+    );
+}

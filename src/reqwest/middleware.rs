@@ -62,9 +62,9 @@ impl<L: fmt::Debug> fmt::Debug for ApiErrorsMiddleware<L> {
 }
 
 /// What [`ApiErrorsMiddleware`] leaves in a call's middleware extensions
-/// when the call ends: finding it there on entry means a middleware above
-/// sent the same call through again, and the call is refused
-/// ([`SentTwice`]).
+/// (from the moment the call enters it; the middleware below never see
+/// it): finding it there on entry means a middleware above sent the same
+/// call through again, and the call is refused ([`SentTwice`]).
 ///
 /// `ClientWithMiddleware::send` makes a fresh map for every request; a map
 /// you pass to `execute_with_extensions` yourself must not be reused for
@@ -116,17 +116,21 @@ where
         }
         let (request, origin) = Origin::split(request).map_err(super::redacted)?;
         let shared = Mutex::new(std::mem::take(extensions));
+        // Marked at once, in the map the caller keeps, so that a middleware
+        // above that sends the call again is refused even when it dropped
+        // this one midway (its own timeout). The chain below works on the
+        // caller's map without the mark: copies of an empty map cost
+        // nothing.
+        extensions.insert(ApiErrorsSent);
         let stack = self.layer.layer(Chain {
             next,
             extensions: &shared,
             origin: &origin,
         });
         let result = stack.oneshot(request).await;
-        *extensions = shared.into_inner().unwrap_or_else(PoisonError::into_inner);
-        // Marked on the way out, for a middleware above that sends the
-        // call again; the chain below never needs the mark, so its copies
-        // of the map stay empty when the caller's was.
-        extensions.insert(ApiErrorsSent);
+        let mut returned = shared.into_inner().unwrap_or_else(PoisonError::into_inner);
+        returned.insert(ApiErrorsSent);
+        *extensions = returned;
         match result {
             Ok(response) => Ok(::reqwest::Response::from(response)),
             Err(error) => Err(wrap(error)),
