@@ -128,9 +128,8 @@ where
             origin: &origin,
         });
         let result = stack.oneshot(request).await;
-        let mut returned = shared.into_inner().unwrap_or_else(PoisonError::into_inner);
-        returned.insert(ApiErrorsSent);
-        *extensions = returned;
+        // What the last attempt left, beside the mark.
+        extensions.extend(shared.into_inner().unwrap_or_else(PoisonError::into_inner));
         match result {
             Ok(response) => Ok(::reqwest::Response::from(response)),
             Err(error) => Err(wrap(error)),
