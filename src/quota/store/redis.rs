@@ -467,6 +467,7 @@ impl RedisStore {
     fn spawn_renewal(&self, scope: ScopeKey) -> Arc<Sync> {
         let sync = self.sync(scope);
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.renewal_ended(scope);
             return sync;
         };
         if sync.running.swap(true, Ordering::AcqRel) {
@@ -476,9 +477,19 @@ impl RedisStore {
         runtime.spawn(async move {
             store.renew(scope, &task).await;
             task.running.store(false, Ordering::Release);
+            // (After `running` is down: a request that finds the lease
+            // still low then starts the next renewal.)
+            store.renewal_ended(scope);
             task.done.send_modify(|generation| *generation += 1);
         });
         sync
+    }
+
+    fn renewal_ended(&self, scope: ScopeKey) {
+        let local = &self.shared.local;
+        local.with_scope(scope, false, |state, _| {
+            state.map(ScopeState::renewal_ended)
+        });
     }
 
     /// Renews `scope`'s lease and waits for it (bounded). The renewal

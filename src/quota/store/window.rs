@@ -147,6 +147,8 @@ pub(crate) struct ScopeState {
     lease: Option<Lease>,
     /// Decisions made ahead (see [`Run`]).
     run: Run,
+    /// A low lease asked for its renewal, which has not ended.
+    renewing: bool,
 }
 
 /// A run of decisions made ahead by [`ScopeState::acquire`], from its own
@@ -287,9 +289,11 @@ impl ScopeState {
         self.lease
     }
 
-    /// The lease, to set or change: decisions made ahead are forgotten.
+    /// The lease, to set or change: decisions made ahead are forgotten,
+    /// and a new lease that runs low asks for its renewal.
     pub(crate) fn lease_mut(&mut self) -> &mut Option<Lease> {
         self.run = Run::default();
+        self.renewing = false;
         &mut self.lease
     }
 
@@ -369,13 +373,25 @@ impl ScopeState {
 
     /// Whether the lease should be renewed now, ahead of running out:
     /// under a quarter of what it held left (unless nothing more can come
-    /// before its refill time), or most of its time gone.
-    pub(crate) fn lease_runs_low(&self, now: Millis, renew_within: Millis) -> bool {
-        self.lease.is_some_and(|lease| {
-            lease.hold_until <= now
-                && ((lease.refill == 0 && lease.left * 4 <= lease.left + lease.taken)
-                    || (!lease.last && lease.until.saturating_sub(now) <= renew_within))
-        })
+    /// before its refill time), or most of its time gone. Said once, until
+    /// [`renewal_ended`](Self::renewal_ended) or the lease changes: the
+    /// requests that find it low meanwhile do not ask again.
+    pub(crate) fn lease_runs_low(&mut self, now: Millis, renew_within: Millis) -> bool {
+        let low = !self.renewing
+            && self.lease.is_some_and(|lease| {
+                lease.hold_until <= now
+                    && ((lease.refill == 0 && lease.left * 4 <= lease.left + lease.taken)
+                        || (!lease.last && lease.until.saturating_sub(now) <= renew_within))
+            });
+        self.renewing |= low;
+        low
+    }
+
+    /// The renewal a low lease asked for ended (renewed or not): a lease
+    /// still low asks again.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis store's
+    pub(crate) fn renewal_ended(&mut self) {
+        self.renewing = false;
     }
 
     /// The tightest window (fewest remaining) with a known reset or limit
@@ -621,8 +637,12 @@ mod tests {
             state.acquire(1, FOREVER, 100, || 0.0, &tuning),
             Decision::Renew
         );
-        // Without a refill time, a quarter left renews ahead.
+        // Without a refill time, a quarter left renews ahead, once until
+        // that renewal ends.
         *state.lease_mut() = Some(lease(0));
         assert!(state.lease_runs_low(0, 0));
+        assert!(!state.lease_runs_low(0, 0), "asked already");
+        state.renewal_ended();
+        assert!(state.lease_runs_low(0, 0), "still low: asks again");
     }
 }
