@@ -193,6 +193,8 @@ impl ScopeState {
 
     /// Whether `cost` may go now, and after what pacing delay (at most
     /// `max_delay`); a `Go` is counted in flight until [`release`](Self::release).
+    // Inlined: a go of a run decided ahead is a few steps; the scan is not.
+    #[inline]
     pub(crate) fn acquire(
         &mut self,
         cost: u64,
@@ -208,6 +210,18 @@ impl ScopeState {
             self.count(cost);
             return Decision::Go(Duration::ZERO);
         }
+        self.scan_and_acquire(cost, max_delay, now, jitter, tuning)
+    }
+
+    #[inline(never)]
+    fn scan_and_acquire(
+        &mut self,
+        cost: u64,
+        max_delay: Duration,
+        now: Millis,
+        jitter: impl FnOnce() -> f64,
+        tuning: &Tuning,
+    ) -> Decision {
         self.run = Run::default();
         if let Some(until) = self.cooldown_until {
             if until > now {
@@ -250,6 +264,7 @@ impl ScopeState {
     }
 
     /// Counts a go of `cost` in flight and takes it from the lease.
+    #[inline]
     fn count(&mut self, cost: u64) {
         self.in_flight_requests = self.in_flight_requests.saturating_add(1);
         self.in_flight_cost = self.in_flight_cost.saturating_add(cost);
