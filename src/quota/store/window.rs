@@ -280,12 +280,10 @@ impl ScopeState {
     /// above the mark where pacing may start (the whole of it when it
     /// cannot pace); until the lease lapses or a window resets.
     fn run_ahead(&self, cost: u64, tuning: &Tuning) -> Run {
-        let (mut left, mut until) = self.lease.map_or((u64::MAX, Millis::MAX), |lease| {
-            (
-                lease.left / amount(lease.counts_cost, cost).max(1),
-                lease.until,
-            )
-        });
+        let lease = self
+            .lease
+            .map(|l| (l.left / amount(l.counts_cost, cost).max(1), l.until));
+        let (mut left, mut until) = lease.unwrap_or((u64::MAX, Millis::MAX));
         for window in self.windows.iter().flatten() {
             let available = window.remaining.saturating_sub(self.in_flight(window));
             let mark = match (window.limit, window.reset_at) {
