@@ -298,12 +298,14 @@ impl ScopeState {
     }
 
     /// The lease.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis store's
     pub(crate) fn lease(&self) -> Option<Lease> {
         self.lease
     }
 
     /// The lease, to set or change: decisions made ahead are forgotten,
     /// and a new lease that runs low asks for its renewal.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis store's
     pub(crate) fn lease_mut(&mut self) -> &mut Option<Lease> {
         self.run = Run::default();
         self.renewing = false;
