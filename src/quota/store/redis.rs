@@ -369,7 +369,7 @@ impl RedisStore {
             let state = state?;
             state.release(permit.cost(), false);
             let unannounced = state.windows.iter().flatten().all(|w| w.policy == INFERRED);
-            let probe = state.lease.is_some_and(|lease| lease.probe) && state.binding().is_none();
+            let probe = state.lease().is_some_and(|lease| lease.probe) && state.binding().is_none();
             Some((probe, unannounced, state.cooldown_until.unwrap_or(0)))
         })
     }
@@ -467,6 +467,7 @@ impl RedisStore {
     fn spawn_renewal(&self, scope: ScopeKey) -> Arc<Sync> {
         let sync = self.sync(scope);
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.renewal_ended(scope);
             return sync;
         };
         if sync.running.swap(true, Ordering::AcqRel) {
@@ -476,9 +477,19 @@ impl RedisStore {
         runtime.spawn(async move {
             store.renew(scope, &task).await;
             task.running.store(false, Ordering::Release);
+            // (After `running` is down: a request that finds the lease
+            // still low then starts the next renewal.)
+            store.renewal_ended(scope);
             task.done.send_modify(|generation| *generation += 1);
         });
         sync
+    }
+
+    fn renewal_ended(&self, scope: ScopeKey) {
+        let local = &self.shared.local;
+        local.with_scope(scope, false, |state, _| {
+            state.map(ScopeState::renewal_ended)
+        });
     }
 
     /// Renews `scope`'s lease and waits for it (bounded). The renewal
@@ -591,7 +602,7 @@ impl RedisStore {
                 same if same == key => sync.leased.load(Ordering::Relaxed),
                 _ => 0,
             };
-            let lease = state.lease.get_or_insert(Lease {
+            let lease = state.lease_mut().get_or_insert(Lease {
                 left: 0,
                 taken: 0,
                 until,
@@ -648,7 +659,7 @@ impl RedisStore {
                     *report = None;
                 }
             }
-            let Some(lease) = state.lease else {
+            let Some(lease) = state.lease() else {
                 return (ask, 0);
             };
             ask.returned = lease.left;
@@ -806,7 +817,7 @@ impl RedisStore {
                 let Some(state) = state else { return };
                 bootstrap(state, &ledger.state, redis_now, now, tuning);
                 // A probe sent stays marked, so that its answer can open the scope.
-                let probing = state.lease.is_some_and(|lease| lease.probe);
+                let probing = state.lease().is_some_and(|lease| lease.probe);
                 let cold = |left, hold: Millis| Lease {
                     left,
                     taken: 0,
@@ -817,7 +828,7 @@ impl RedisStore {
                     last: false,
                     refill: 0,
                 };
-                state.lease = match answer {
+                let lease = match answer {
                     Answer::Lease(granted) => {
                         sync.members
                             .store(granted.members as u32, Ordering::Relaxed);
@@ -833,6 +844,7 @@ impl RedisStore {
                     Answer::Probe => Some(cold(1, 0)),
                     Answer::Hold(wait) => Some(cold(0, now + wait.min(RECHECK_MS))),
                 };
+                *state.lease_mut() = lease;
             });
     }
 }
@@ -846,7 +858,7 @@ fn local_lease(
     to_local: impl Fn(Millis) -> Millis,
 ) -> Lease {
     let taken_since = state
-        .lease
+        .lease()
         .map_or(0, |old| old.taken.saturating_sub(taken_before));
     Lease {
         left: granted.left.saturating_sub(taken_since),
@@ -1070,7 +1082,7 @@ mod tests {
         store.shared.local.with_scope(scope, true, |state, tuning| {
             let state = state.expect("created");
             state.learn(&taught, now, tuning);
-            state.lease = Some(Lease {
+            *state.lease_mut() = Some(Lease {
                 left,
                 taken: 0,
                 until: now + 60_000,
@@ -1086,7 +1098,7 @@ mod tests {
     fn lease_of(store: &RedisStore, scope: ScopeKey) -> Lease {
         let local = &store.shared.local;
         local.with_scope(scope, false, |state, _| {
-            state.and_then(|s| s.lease).expect("a lease")
+            state.and_then(|s| s.lease()).expect("a lease")
         })
     }
 

@@ -144,7 +144,24 @@ pub(crate) struct ScopeState {
     in_flight_requests: u64,
     in_flight_cost: u64,
     /// A fleet member's lease (never set in a single process).
-    pub(crate) lease: Option<Lease>,
+    lease: Option<Lease>,
+    /// Decisions made ahead (see [`Run`]).
+    run: Run,
+    /// A low lease asked for its renewal, which has not ended.
+    renewing: bool,
+}
+
+/// A run of decisions made ahead by [`ScopeState::acquire`], from its own
+/// rules: the next `left` acquisitions of `cost` before `until` go at
+/// once, unpaced, and change nothing but the counts. A lease (or a window)
+/// with ample units is then not scanned again per request. Empty while
+/// anything could hold or pace; forgotten when the state learns or its
+/// lease changes, and by any other decision (it counts in flight).
+#[derive(Debug, Default, Clone, Copy)]
+struct Run {
+    left: u64,
+    cost: u64,
+    until: Millis,
 }
 
 fn ms(value: Millis) -> Duration {
@@ -176,6 +193,8 @@ impl ScopeState {
 
     /// Whether `cost` may go now, and after what pacing delay (at most
     /// `max_delay`); a `Go` is counted in flight until [`release`](Self::release).
+    // Inlined: a go of a run decided ahead is a few steps; the scan is not.
+    #[inline]
     pub(crate) fn acquire(
         &mut self,
         cost: u64,
@@ -185,6 +204,25 @@ impl ScopeState {
         jitter: impl FnOnce() -> f64,
         tuning: &Tuning,
     ) -> Decision {
+        let run = self.run;
+        if run.left > 0 && run.cost == cost && now < run.until {
+            self.run.left -= 1;
+            self.count(cost);
+            return Decision::Go(Duration::ZERO);
+        }
+        self.scan_and_acquire(cost, max_delay, now, jitter, tuning)
+    }
+
+    #[inline(never)]
+    fn scan_and_acquire(
+        &mut self,
+        cost: u64,
+        max_delay: Duration,
+        now: Millis,
+        jitter: impl FnOnce() -> f64,
+        tuning: &Tuning,
+    ) -> Decision {
+        self.run = Run::default();
         if let Some(until) = self.cooldown_until {
             if until > now {
                 return Decision::Wait(ms(until - now));
@@ -192,37 +230,30 @@ impl ScopeState {
             self.cooldown_until = None;
         }
         self.refill(now);
-        let lease_need = match self.lease {
-            None => None,
+        match self.lease {
+            None => (),
             Some(lease) if lease.hold_until > now => {
                 return Decision::Wait(ms(lease.hold_until - now))
             }
-            Some(lease) => {
-                let need = amount(lease.counts_cost, cost);
-                if lease.until <= now {
-                    return Decision::Renew;
-                }
-                if lease.left < need {
-                    // (A refill past the lease's end: the ledger says how long.)
-                    let refill = Some(lease.refill).filter(|at| *at > now && *at <= lease.until);
-                    return refill.map_or(Decision::Renew, |at| Decision::Wait(ms(at - now)));
-                }
-                Some(need)
+            Some(lease) if lease.until <= now => return Decision::Renew,
+            Some(lease) if lease.left < amount(lease.counts_cost, cost) => {
+                // (A refill past the lease's end: the ledger says how long.)
+                let refill = Some(lease.refill).filter(|at| *at > now && *at <= lease.until);
+                return refill.map_or(Decision::Renew, |at| Decision::Wait(ms(at - now)));
             }
-        };
+            Some(_) => (),
+        }
         let slot = self.pace_next.filter(|next| *next > now).unwrap_or(now);
         let (wait, pace) = self.scan(cost, as_ms(max_delay), now, slot, tuning);
         if wait > 0 {
             return Decision::Wait(ms(wait));
         }
-        self.in_flight_requests = self.in_flight_requests.saturating_add(1);
-        self.in_flight_cost = self.in_flight_cost.saturating_add(cost);
-        if let (Some(lease), Some(need)) = (self.lease.as_mut(), lease_need) {
-            lease.left -= need;
-            lease.taken += need;
-        }
+        self.count(cost);
         let delay = match pace {
-            None => 0,
+            None => {
+                self.run = self.run_ahead(cost, tuning);
+                0
+            }
             Some((interval, reset)) => {
                 self.pace_next = Some(slot + interval);
                 let jitter = (interval as f64 * jitter().clamp(0.0, 1.0) * 0.5) as Millis;
@@ -230,6 +261,55 @@ impl ScopeState {
             }
         };
         Decision::Go(ms(delay))
+    }
+
+    /// Counts a go of `cost` in flight and takes it from the lease.
+    #[inline]
+    fn count(&mut self, cost: u64) {
+        self.in_flight_requests = self.in_flight_requests.saturating_add(1);
+        self.in_flight_cost = self.in_flight_cost.saturating_add(cost);
+        if let Some(lease) = self.lease.as_mut() {
+            let need = amount(lease.counts_cost, cost);
+            lease.left -= need;
+            lease.taken += need;
+        }
+    }
+
+    /// How many more unpaced goes of `cost` the current counts allow with
+    /// no other decision: what the lease holds, and what each window has
+    /// above the mark where pacing may start (the whole of it when it
+    /// cannot pace); until the lease lapses or a window resets.
+    fn run_ahead(&self, cost: u64, tuning: &Tuning) -> Run {
+        let lease = self
+            .lease
+            .map(|l| (l.left / amount(l.counts_cost, cost).max(1), l.until));
+        let (mut left, mut until) = lease.unwrap_or((u64::MAX, Millis::MAX));
+        for window in self.windows.iter().flatten() {
+            let available = window.remaining.saturating_sub(self.in_flight(window));
+            let mark = match (window.limit, window.reset_at) {
+                (Some(limit), Some(_)) => (limit as f64 * tuning.pace_below).ceil() as u64,
+                _ => 0,
+            };
+            let need = amount(window.counts_cost, cost).max(1);
+            left = left.min(available.saturating_sub(mark) / need);
+            until = until.min(window.reset_at.unwrap_or(Millis::MAX));
+        }
+        Run { left, cost, until }
+    }
+
+    /// The lease.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis store's
+    pub(crate) fn lease(&self) -> Option<Lease> {
+        self.lease
+    }
+
+    /// The lease, to set or change: decisions made ahead are forgotten,
+    /// and a new lease that runs low asks for its renewal.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis store's
+    pub(crate) fn lease_mut(&mut self) -> &mut Option<Lease> {
+        self.run = Run::default();
+        self.renewing = false;
+        &mut self.lease
     }
 
     /// Windows that have reset refill (when their limit is known) or are
@@ -308,13 +388,25 @@ impl ScopeState {
 
     /// Whether the lease should be renewed now, ahead of running out:
     /// under a quarter of what it held left (unless nothing more can come
-    /// before its refill time), or most of its time gone.
-    pub(crate) fn lease_runs_low(&self, now: Millis, renew_within: Millis) -> bool {
-        self.lease.is_some_and(|lease| {
-            lease.hold_until <= now
-                && ((lease.refill == 0 && lease.left * 4 <= lease.left + lease.taken)
-                    || (!lease.last && lease.until.saturating_sub(now) <= renew_within))
-        })
+    /// before its refill time), or most of its time gone. Said once, until
+    /// [`renewal_ended`](Self::renewal_ended) or the lease changes: the
+    /// requests that find it low meanwhile do not ask again.
+    pub(crate) fn lease_runs_low(&mut self, now: Millis, renew_within: Millis) -> bool {
+        let low = !self.renewing
+            && self.lease.is_some_and(|lease| {
+                lease.hold_until <= now
+                    && ((lease.refill == 0 && lease.left * 4 <= lease.left + lease.taken)
+                        || (!lease.last && lease.until.saturating_sub(now) <= renew_within))
+            });
+        self.renewing |= low;
+        low
+    }
+
+    /// The renewal a low lease asked for ended (renewed or not): a lease
+    /// still low asks again.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis store's
+    pub(crate) fn renewal_ended(&mut self) {
+        self.renewing = false;
     }
 
     /// The tightest window (fewest remaining) with a known reset or limit
@@ -362,6 +454,7 @@ impl ScopeState {
         now: Millis,
         tuning: &Tuning,
     ) {
+        self.run = Run::default();
         if let Some(cooldown) = cooldown {
             let until = now + cooldown;
             self.cooldown_until = Some(self.cooldown_until.map_or(until, |c| c.max(until)));
@@ -372,6 +465,7 @@ impl ScopeState {
     }
     /// Learns what one answer reported: its cooldown and windows.
     pub(crate) fn learn(&mut self, observation: &Observation, now: Millis, tuning: &Tuning) {
+        self.run = Run::default();
         if let Some(cooldown) = observation.cooldown() {
             let until = now + as_ms(cooldown);
             self.cooldown_until = Some(self.cooldown_until.map_or(until, |c| c.max(until)));
@@ -466,6 +560,62 @@ mod tests {
         state.release(1, false);
         assert!(!state.is_spent(11_000));
     }
+    /// A run decided ahead gives every request the decision a fresh scan
+    /// would (the same goes, counts and lease), and ends where a scan
+    /// could differ: the lease's end or units, the pacing mark, a lesson,
+    /// a lease changed.
+    #[test]
+    fn decisions_made_ahead_are_the_decisions_a_scan_makes() {
+        let tuning = Tuning::default();
+        let mut state = ScopeState::default();
+        state.learn(&report(100, 100, 10), 0, &tuning);
+        *state.lease_mut() = Some(Lease {
+            left: 40,
+            taken: 0,
+            until: 3_000,
+            hold_until: 0,
+            counts_cost: true,
+            probe: false,
+            last: false,
+            refill: 0,
+        });
+        let mut scanned = state.clone();
+        let decide = |state: &mut ScopeState, now, cost| {
+            state.acquire(cost, Duration::ZERO, now, || 0.0, &tuning)
+        };
+        for step in 0..40u64 {
+            let (now, cost) = (step * 100, 1 + step / 25);
+            if step == 20 {
+                // A release in between: the run stands, scans agree.
+                state.release(1, true);
+                scanned.release(1, true);
+            }
+            let expected = decide(&mut scanned, now, cost);
+            *scanned.lease_mut() = scanned.lease();
+            assert_eq!(decide(&mut state, now, cost), expected, "step {step}");
+            assert_eq!(state.lease(), scanned.lease(), "step {step}");
+            if step == 0 {
+                assert_eq!(state.run.left, 39, "the lease's 39 (the window's 89)");
+            }
+        }
+        // 30 went (the last five of cost 2; one came back) before the
+        // lease lapsed at 3 s.
+        assert_eq!(state.lease().unwrap().left, 6);
+        assert_eq!(decide(&mut state, 3_000, 1), Decision::Renew);
+        // A window nearly spent: the run stops at its pacing mark (10).
+        let mut paced = ScopeState::default();
+        paced.learn(&report(100, 15, 10), 0, &tuning);
+        decide(&mut paced, 0, 1);
+        assert_eq!(paced.run.left, 4);
+        // A lesson forgets the run: 2 left of the window, 1 in flight.
+        paced.learn(&report(100, 2, 10), 0, &tuning);
+        assert_eq!(decide(&mut paced, 0, 1), Decision::Go(Duration::ZERO));
+        assert_eq!(
+            decide(&mut paced, 0, 1),
+            Decision::Wait(Duration::from_secs(10))
+        );
+    }
+
     #[test]
     fn a_lease_that_is_all_for_now_waits_for_its_refill_without_asking() {
         let tuning = Tuning::default();
@@ -481,7 +631,7 @@ mod tests {
             last: false,
             refill,
         };
-        state.lease = Some(lease(1_000));
+        *state.lease_mut() = Some(lease(1_000));
         assert!(!state.lease_runs_low(0, 0), "not renewed ahead");
         assert_eq!(
             state.acquire(1, FOREVER, 0, || 0.0, &tuning),
@@ -494,7 +644,7 @@ mod tests {
             Decision::Renew
         );
         // A refill past the lease's end: the ledger says how long.
-        state.lease = Some(Lease {
+        *state.lease_mut() = Some(Lease {
             left: 0,
             ..lease(9_000)
         });
@@ -502,8 +652,12 @@ mod tests {
             state.acquire(1, FOREVER, 100, || 0.0, &tuning),
             Decision::Renew
         );
-        // Without a refill time, a quarter left renews ahead.
-        state.lease = Some(lease(0));
+        // Without a refill time, a quarter left renews ahead, once until
+        // that renewal ends.
+        *state.lease_mut() = Some(lease(0));
         assert!(state.lease_runs_low(0, 0));
+        assert!(!state.lease_runs_low(0, 0), "asked already");
+        state.renewal_ended();
+        assert!(state.lease_runs_low(0, 0), "still low: asks again");
     }
 }
