@@ -195,17 +195,7 @@ async fn a_second_send_from_a_retrying_middleware_above_is_refused() {
         .send()
         .await
         .unwrap_err();
-    let transport = error
-        .typed_error()
-        .unwrap()
-        .transport()
-        .expect("the refusal");
-    assert!(
-        std::error::Error::source(transport)
-            .unwrap()
-            .is::<SentTwice>(),
-        "{error}"
-    );
+    assert_refused_as_sent_twice(&error);
     assert_eq!(
         calls.load(Ordering::SeqCst),
         3,
@@ -490,6 +480,11 @@ async fn a_send_again_after_dropping_the_first_midway_is_refused() {
         .await
         .expect("refused at once, not sent again")
         .unwrap_err();
+    assert_refused_as_sent_twice(&error);
+}
+
+/// The call was refused by our middleware as a second send ([`SentTwice`]).
+fn assert_refused_as_sent_twice(error: &reqwest_middleware::Error) {
     let transport = error
         .typed_error()
         .unwrap()

@@ -152,9 +152,12 @@
 //!
 //! - **Cold start**: until the fleet knows a scope's limit, one process
 //!   sends one probe request and the others hold theirs until it teaches.
-//! - **Vendors that announce nothing**: the ledger infers a window from a
-//!   429's wait (what got through before it, the time between two) and
-//!   paces the fleet at a margin that shrinks on a 429 and grows back.
+//! - **Vendors that announce nothing**: until a 429 teaches a limit, the
+//!   fleet keeps at most 16 requests in flight (fair shares, once it has
+//!   joined), so that the limit, when it comes, costs few 429s; then the
+//!   ledger infers a window from a 429's wait (what got through before it,
+//!   the time between two) and paces the fleet at a margin that shrinks on
+//!   a 429 and grows back.
 //! - **Faults**: when Redis is down, slow or answers nonsense, each process
 //!   falls back to a cautious share (the last known limit over the last
 //!   known members), says so once, tries Redis one call at a time after a

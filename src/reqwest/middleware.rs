@@ -21,7 +21,7 @@ use tower::{Layer, Service, ServiceExt};
 /// # Clone
 /// Cheap: clones share the retry budget, the credential and the quota
 /// store, as the layer's clones do.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct ApiErrorsMiddleware<L = ApiErrorsLayer> {
     layer: L,
 }
@@ -50,14 +50,6 @@ impl<L> ApiErrorsMiddleware<L> {
 impl<A, Q, C> From<ApiErrorsLayer<A, Q, C>> for ApiErrorsMiddleware<ApiErrorsLayer<A, Q, C>> {
     fn from(layer: ApiErrorsLayer<A, Q, C>) -> Self {
         ApiErrorsMiddleware::with_layer(layer)
-    }
-}
-
-impl<L: fmt::Debug> fmt::Debug for ApiErrorsMiddleware<L> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ApiErrorsMiddleware")
-            .field("layer", &self.layer)
-            .finish()
     }
 }
 
@@ -179,7 +171,10 @@ impl Origin {
     ) -> Result<(http::Request<::reqwest::Body>, Origin), ::reqwest::Error> {
         // The URI reqwest's own conversion makes, from the same text.
         let Ok(uri) = http::Uri::try_from(request.url().as_str()) else {
-            return Origin::split_by_reqwest(request);
+            // reqwest's own conversion parses the same text, so fails the
+            // same way: its error is the one reqwest users know.
+            let error = http::Request::try_from(request).err();
+            return Err(error.expect("reqwest's conversion reads the same URI text"));
         };
         let body = request.body_mut().take().unwrap_or_default();
         let mut converted = http::Request::new(body);
@@ -194,24 +189,6 @@ impl Origin {
                 uri,
             },
         ))
-    }
-
-    /// [`split`](Self::split) through reqwest's own conversion, for the
-    /// error it gives a URL that `http` cannot hold.
-    fn split_by_reqwest(
-        mut request: ::reqwest::Request,
-    ) -> Result<(http::Request<::reqwest::Body>, Origin), ::reqwest::Error> {
-        let body = request.body_mut().take();
-        let headers = std::mem::take(request.headers_mut());
-        // Without a body, a request clones (URL, settings, no headers).
-        let template = request
-            .try_clone()
-            .expect("a request without a body clones");
-        *request.body_mut() = body;
-        *request.headers_mut() = headers;
-        let request = http::Request::try_from(request)?;
-        let uri = request.uri().clone();
-        Ok((request, Origin { template, uri }))
     }
 
     /// An attempt as reqwest's request: the origin with the attempt's

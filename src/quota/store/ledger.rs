@@ -23,7 +23,9 @@
 //! - **Cold start**: while nothing is known, one member holds the probe
 //!   for [`PROBE_TTL`]: it sends one request, the others wait for what it
 //!   teaches. The window it teaches is held while the fleet joins
-//!   ([`RAMP_JOIN`]), then released whole.
+//!   ([`RAMP_JOIN`]), then released whole. A probe that taught nothing
+//!   opens the scope: after the same join, the fleet keeps at most
+//!   [`OPEN_IN_FLIGHT`] requests in flight until a 429 teaches a limit.
 
 use super::window::{Millis, Report, ScopeState, Tuning, Window};
 use super::MAX_WINDOWS;
@@ -38,9 +40,20 @@ pub(crate) const MEMBER_TTL: Millis = 2 * LEASE_TTL;
 pub(crate) const SHARE_WAIT: Millis = 1_000;
 /// How long a cold-start probe holds the scope before another may probe.
 pub(crate) const PROBE_TTL: Millis = 2_000;
+/// Members held on a probe ask again this often (its answer comes within
+/// a round trip); the others hold exactly as long as they are told.
+const PROBE_RECHECK: Millis = 50;
 /// How long a probe that taught nothing (no quota announced) leaves the
 /// scope open before the fleet asks again.
 pub(crate) const OPEN_TTL: Millis = 30_000;
+/// While a scope's limit is unknown (it announces none, and no 429 taught
+/// one yet), the fleet keeps at most this many requests in flight, in fair
+/// shares, or a sixteenth of the answers counted since it opened once that
+/// is more. Every request in flight when the unknown limit runs out draws a
+/// 429, and so does each one a member sends before its first 429 is back:
+/// a member's share bounds both. (Unbounded, each member's every worker
+/// drew one: 1 to 96 429s in the first window of `quota_fleet`'s 4 x 32.)
+pub(crate) const OPEN_IN_FLIGHT: u64 = 16;
 /// The policy digest of a window inferred for a vendor that announces none.
 pub(crate) const INFERRED: u64 = u64::MAX;
 /// The inferred limit's margin (percent): where it starts, how it shrinks
@@ -156,12 +169,14 @@ pub(crate) struct Ask {
 /// What the ledger answered a member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Answer {
-    /// Nothing is known and another member probes: wait this long.
+    /// Nothing is known and another member probes, or the fleet joins a
+    /// scope that opened: ask again after this long.
     Hold(Millis),
     /// Nothing is known: this member sends the probe.
     Probe,
-    /// A probe taught nothing (the scope announces no quota): go.
-    Open,
+    /// A probe taught nothing (the scope announces no quota): go, with at
+    /// most this many requests in flight (see [`OPEN_IN_FLIGHT`]).
+    Open(u64),
     /// A lease (possibly empty).
     Lease(Granted),
 }
@@ -320,10 +335,17 @@ impl Ledger {
             }
         }
         if self.open_until > now {
-            return Answer::Open;
+            // The fleet joins before the first shares are cut (as a cold
+            // fleet's first window is held, see RAMP_JOIN).
+            let join = self.open_since + RAMP_JOIN;
+            if now < join {
+                return Answer::Hold(join - now);
+            }
+            let cap = OPEN_IN_FLIGHT.max(self.count / 16);
+            return Answer::Open(cap.div_ceil(self.members.len().max(1) as u64));
         }
         match self.probe {
-            Some((_, until)) if until > now => Answer::Hold(until - now),
+            Some((_, until)) if until > now => Answer::Hold((until - now).min(PROBE_RECHECK)),
             _ => {
                 self.probe = Some((member, now + PROBE_TTL));
                 Answer::Probe
@@ -720,20 +742,13 @@ mod tests {
         assert_eq!(ledger.renew(&ask(1, 0, 10), &tuning), Answer::Probe);
         assert_eq!(
             ledger.renew(&ask(2, 10, 10), &tuning),
-            Answer::Hold(PROBE_TTL - 10)
+            Answer::Hold(PROBE_RECHECK)
         );
         // The probe holder's other workers hold too.
         assert_eq!(
             ledger.renew(&ask(1, 15, 10), &tuning),
-            Answer::Hold(PROBE_TTL - 15)
+            Answer::Hold(PROBE_RECHECK)
         );
-        // A scope that announces nothing: the probe's answer opens it.
-        let mut open = Ledger::default();
-        assert_eq!(open.renew(&ask(1, 0, 10), &tuning), Answer::Probe);
-        let mut nothing = ask(1, 5, 10);
-        nothing.open = true;
-        assert_eq!(open.renew(&nothing, &tuning), Answer::Open);
-        assert_eq!(open.renew(&ask(2, 6, 10), &tuning), Answer::Open);
         // The probe's answer: 300 per 10 s, 299 left. The first window of a
         // cold fleet is held while the fleet joins, then leased whole in
         // fair shares: every member that held on the probe, or started a
@@ -771,6 +786,40 @@ mod tests {
         assert_eq!(decoded.encode(), ledger.encode());
     }
 
+    /// A scope that announces nothing opens on its probe's answer: the
+    /// fleet joins, then each member may have its fair share of
+    /// [`OPEN_IN_FLIGHT`] requests in flight, and more once many answers
+    /// came back without a 429.
+    #[test]
+    fn an_open_scope_bounds_the_fleets_requests_in_flight() {
+        let tuning = Tuning::default();
+        let mut ledger = Ledger::default();
+        assert_eq!(ledger.renew(&ask(1, 0, 10), &tuning), Answer::Probe);
+        let held = ledger.renew(&ask(2, 1, 10), &tuning);
+        assert_eq!(held, Answer::Hold(PROBE_RECHECK), "asks again soon");
+        let mut nothing = ask(1, 5, 10);
+        nothing.open = true;
+        // Held exactly while the fleet joins (3 and 4 start late).
+        assert_eq!(ledger.renew(&nothing, &tuning), Answer::Hold(RAMP_JOIN));
+        let late = ledger.renew(&ask(3, 100, 10), &tuning);
+        assert_eq!(late, Answer::Hold(RAMP_JOIN - 95));
+        let later = ledger.renew(&ask(4, 200, 10), &tuning);
+        assert_eq!(later, Answer::Hold(RAMP_JOIN - 195));
+        // Then fair shares of 16 in flight.
+        let at = 5 + RAMP_JOIN;
+        for member in 1..=4 {
+            let share = ledger.renew(&ask(member, at, 10), &tuning);
+            assert_eq!(share, Answer::Open(4), "{member}");
+        }
+        // A fleet whose vendor never throttles is not held to 16: 1,280
+        // answers without a 429, 80 in flight.
+        let mut busy = ask(1, at + 3_000, 10);
+        busy.answered = 1_280;
+        assert_eq!(ledger.renew(&busy, &tuning), Answer::Open(20));
+        let decoded = Ledger::decode(&ledger.encode()).unwrap();
+        assert_eq!(decoded.encode(), ledger.encode());
+    }
+
     #[test]
     fn a_member_that_stops_renewing_gives_its_lease_back() {
         let tuning = Tuning::default();
@@ -793,12 +842,12 @@ mod tests {
         assert_eq!(ledger.renew(&ask(1, 0, 10), &tuning), Answer::Probe);
         let mut opened = ask(1, 10, 10);
         opened.open = true;
-        assert_eq!(ledger.renew(&opened, &tuning), Answer::Open);
+        assert_eq!(ledger.renew(&opened, &tuning), Answer::Hold(RAMP_JOIN));
         // Two members counted 180 + 120 successes, then a 429 asked for 1 s
         // at 9.01 s: 300 per 10 s, paced at 90 %.
         let mut b = ask(2, 5_000, 10);
         b.answered = 120;
-        assert_eq!(ledger.renew(&b, &tuning), Answer::Open);
+        assert_eq!(ledger.renew(&b, &tuning), Answer::Open(8));
         let mut throttled = ask(1, 9_010, 1_000);
         throttled.answered = 180;
         throttled.cooldown = Some(1_000);

@@ -117,7 +117,11 @@ const OPENING_EVERY: Millis = 250;
 ///   answers (its first call reads Redis's clock: nothing is written on
 ///   its own). The first window a cold fleet learns is held 300 ms while
 ///   the fleet joins (held processes ask again every 50 ms), then leased
-///   whole, in fair shares.
+///   whole, in fair shares. A probe that teaches nothing (a vendor that
+///   announces no quota) opens the scope: after the same join, each
+///   process may have its fair share of 16 requests in flight until a 429
+///   teaches a limit (more once many answers came back without one); an
+///   answer gives its unit back, with no Redis call.
 /// - **When Redis fails** (down, slower than [`timeout`](Self::timeout),
 ///   or answering what the script does not), each process falls back to
 ///   a cautious share: the last known limit divided by the last known
@@ -586,6 +590,10 @@ impl RedisStore {
         self.shared.local.with_scope(scope, false, |state, _| {
             let Some(state) = state else { return };
             let Some(binding) = state.binding() else {
+                // An open scope keeps its share of the requests in flight.
+                if let Some(lease) = state.lease_mut().as_mut().filter(|lease| lease.open) {
+                    lease.until = retry_at.max(now + 1);
+                }
                 return;
             };
             // The window's end is its key (0 while a refilled window's
@@ -609,6 +617,7 @@ impl RedisStore {
                 hold_until: 0,
                 counts_cost: binding.counts_cost,
                 probe: false,
+                open: false,
                 last: false,
                 refill: 0,
             });
@@ -667,8 +676,10 @@ impl RedisStore {
             if self.is_local() {
                 ask.held = lease.taken;
             }
-            if lease.probe {
-                // (Its answer: the requests held meanwhile are the demand.)
+            if lease.probe || lease.open {
+                // (A probe's answer: the requests held meanwhile are the
+                // demand. An open lease keeps its scope open.)
+                ask.open |= lease.open;
                 ask.want = ask.want.max(sync.wanted.load(Ordering::Relaxed));
                 return (ask, lease.taken);
             }
@@ -825,6 +836,7 @@ impl RedisStore {
                     hold_until: hold,
                     counts_cost: false,
                     probe: left > 0 || probing,
+                    open: false,
                     last: false,
                     refill: 0,
                 };
@@ -840,9 +852,21 @@ impl RedisStore {
                         sync.leased.fetch_add(granted.left, Ordering::Relaxed);
                         Some(local_lease(state, granted, taken, to_local))
                     }
-                    Answer::Open => None,
+                    Answer::Open(share) => {
+                        // (Its requests still in flight keep their units.)
+                        let open = state.lease().filter(|lease| lease.open);
+                        let taken = open.map_or(0, |lease| lease.taken);
+                        Some(Lease {
+                            left: share.saturating_sub(taken),
+                            taken,
+                            until: now + LEASE_TTL,
+                            probe: false,
+                            open: true,
+                            ..cold(0, 0)
+                        })
+                    }
                     Answer::Probe => Some(cold(1, 0)),
-                    Answer::Hold(wait) => Some(cold(0, now + wait.min(RECHECK_MS))),
+                    Answer::Hold(wait) => Some(cold(0, now + wait)),
                 };
                 *state.lease_mut() = lease;
             });
@@ -872,6 +896,7 @@ fn local_lease(
         },
         counts_cost: granted.counts_cost,
         probe: false,
+        open: false,
         last: granted.last,
         refill: match granted.refill {
             0 => 0,
@@ -1089,6 +1114,7 @@ mod tests {
                 hold_until: 0,
                 counts_cost: true,
                 probe: false,
+                open: false,
                 last: true,
                 refill: 0,
             });
@@ -1100,6 +1126,33 @@ mod tests {
         local.with_scope(scope, false, |state, _| {
             state.and_then(|s| s.lease()).expect("a lease")
         })
+    }
+
+    #[tokio::test]
+    async fn an_open_scope_admits_its_share_in_flight_and_an_answer_gives_a_unit_back() {
+        // Nothing listens there: any call to Redis would be a renewal.
+        let store = RedisStore::open("redis://127.0.0.1:1/").unwrap();
+        let scope = ScopeKey::new("api.example.com", None);
+        let now = store.local_now();
+        let (sync, ledger) = (store.sync(scope), Ledger::default());
+        store.apply(scope, &sync, &ledger, Answer::Open(2), 0, (now, now));
+        let go = |store: &RedisStore| match store.acquire(scope, 1, Duration::ZERO).now_or_never() {
+            Some(Grant::Go { permit, .. }) => Some(permit),
+            other => panic!("{other:?}"),
+        };
+        let first = go(&store).expect("in its share");
+        go(&store).expect("in its share");
+        let mut third = store.acquire(scope, 1, Duration::ZERO);
+        let wait = Grant::Wait(Duration::from_millis(50));
+        assert_eq!(third.now_or_never(), Some(wait), "both in flight");
+        // An answer that announced nothing gives its unit back.
+        assert!(store
+            .settle(first, &Observation::new())
+            .now_or_never()
+            .is_some());
+        go(&store).expect("a unit came back");
+        tokio::task::yield_now().await;
+        assert_eq!(store.commands(), 0, "no Redis call");
     }
 
     #[tokio::test]

@@ -68,6 +68,10 @@ pub(crate) struct Lease {
     pub(crate) counts_cost: bool,
     /// A cold-start probe's single unit (its answer opens or teaches).
     pub(crate) probe: bool,
+    /// An open scope's (no limit known): its units bound the requests in
+    /// flight, not a window's count. An answer gives its unit back, and a
+    /// request that finds none asks again shortly, without a renewal.
+    pub(crate) open: bool,
     /// It lasts to its window's end: renewing sooner cannot extend it.
     pub(crate) last: bool,
     /// Non-zero when nothing more can come before this: not renewed
@@ -193,8 +197,6 @@ impl ScopeState {
 
     /// Whether `cost` may go now, and after what pacing delay (at most
     /// `max_delay`); a `Go` is counted in flight until [`release`](Self::release).
-    // Inlined: a go of a run decided ahead is a few steps; the scan is not.
-    #[inline]
     pub(crate) fn acquire(
         &mut self,
         cost: u64,
@@ -210,18 +212,6 @@ impl ScopeState {
             self.count(cost);
             return Decision::Go(Duration::ZERO);
         }
-        self.scan_and_acquire(cost, max_delay, now, jitter, tuning)
-    }
-
-    #[inline(never)]
-    fn scan_and_acquire(
-        &mut self,
-        cost: u64,
-        max_delay: Duration,
-        now: Millis,
-        jitter: impl FnOnce() -> f64,
-        tuning: &Tuning,
-    ) -> Decision {
         self.run = Run::default();
         if let Some(until) = self.cooldown_until {
             if until > now {
@@ -237,6 +227,10 @@ impl ScopeState {
             }
             Some(lease) if lease.until <= now => return Decision::Renew,
             Some(lease) if lease.left < amount(lease.counts_cost, cost) => {
+                // An open lease's units come back with the answers.
+                if lease.open {
+                    return Decision::Wait(ms(tuning.recheck));
+                }
                 // (A refill past the lease's end: the ledger says how long.)
                 let refill = Some(lease.refill).filter(|at| *at > now && *at <= lease.until);
                 return refill.map_or(Decision::Renew, |at| Decision::Wait(ms(at - now)));
@@ -375,11 +369,11 @@ impl ScopeState {
     }
 
     /// Uncounts a permit of `cost` granted by [`acquire`](Self::acquire);
-    /// one never used (no answer) goes back to the lease.
+    /// one never used (no answer), or an open lease's, goes back to the lease.
     pub(crate) fn release(&mut self, cost: u64, unused: bool) {
         self.in_flight_requests = self.in_flight_requests.saturating_sub(1);
         self.in_flight_cost = self.in_flight_cost.saturating_sub(cost);
-        if let (true, Some(lease)) = (unused, self.lease.as_mut()) {
+        if let Some(lease) = self.lease.as_mut().filter(|lease| unused || lease.open) {
             let need = amount(lease.counts_cost, cost).min(lease.taken);
             lease.left += need;
             lease.taken -= need;
@@ -388,14 +382,17 @@ impl ScopeState {
 
     /// Whether the lease should be renewed now, ahead of running out:
     /// under a quarter of what it held left (unless nothing more can come
-    /// before its refill time), or most of its time gone. Said once, until
-    /// [`renewal_ended`](Self::renewal_ended) or the lease changes: the
-    /// requests that find it low meanwhile do not ask again.
+    /// before its refill time, or it is open), or most of its time gone.
+    /// Said once, until [`renewal_ended`](Self::renewal_ended) or the
+    /// lease changes: the requests that find it low meanwhile do not ask
+    /// again.
     pub(crate) fn lease_runs_low(&mut self, now: Millis, renew_within: Millis) -> bool {
         let low = !self.renewing
             && self.lease.is_some_and(|lease| {
                 lease.hold_until <= now
-                    && ((lease.refill == 0 && lease.left * 4 <= lease.left + lease.taken)
+                    && ((lease.refill == 0
+                        && !lease.open
+                        && lease.left * 4 <= lease.left + lease.taken)
                         || (!lease.last && lease.until.saturating_sub(now) <= renew_within))
             });
         self.renewing |= low;
@@ -576,6 +573,7 @@ mod tests {
             hold_until: 0,
             counts_cost: true,
             probe: false,
+            open: false,
             last: false,
             refill: 0,
         });
@@ -628,6 +626,7 @@ mod tests {
             hold_until: 0,
             counts_cost: true,
             probe: false,
+            open: false,
             last: false,
             refill,
         };
@@ -659,5 +658,36 @@ mod tests {
         assert!(!state.lease_runs_low(0, 0), "asked already");
         state.renewal_ended();
         assert!(state.lease_runs_low(0, 0), "still low: asks again");
+    }
+
+    #[test]
+    fn an_open_lease_bounds_the_requests_in_flight() {
+        let tuning = Tuning::default();
+        let lease = Some(Lease {
+            left: 2,
+            taken: 0,
+            until: 5_000,
+            hold_until: 0,
+            counts_cost: false,
+            probe: false,
+            open: true,
+            last: false,
+            refill: 0,
+        });
+        let mut state = ScopeState {
+            lease,
+            ..ScopeState::default()
+        };
+        let go = Decision::Go(Duration::ZERO);
+        assert_eq!(state.acquire(1, FOREVER, 0, || 0.0, &tuning), go);
+        assert_eq!(state.acquire(1, FOREVER, 0, || 0.0, &tuning), go);
+        // Both in flight: the next waits, without a renewal, and none is due.
+        let wait = Decision::Wait(Duration::from_millis(tuning.recheck));
+        assert_eq!(state.acquire(1, FOREVER, 1, || 0.0, &tuning), wait);
+        assert!(!state.lease_runs_low(1, 0));
+        // An answer gives its unit back.
+        state.release(1, false);
+        assert_eq!(state.acquire(1, FOREVER, 2, || 0.0, &tuning), go);
+        assert_eq!(state.acquire(1, FOREVER, 3, || 0.0, &tuning), wait);
     }
 }
