@@ -54,7 +54,7 @@ impl<A, Q, C> From<ApiErrorsLayer<A, Q, C>> for ApiErrorsMiddleware<ApiErrorsLay
 }
 
 /// What [`ApiErrorsMiddleware`] leaves in a call's middleware extensions
-/// (from the moment the call enters it; the middleware below never see
+/// (from the moment the call enters it; the middlewares below never see
 /// it): finding it there on entry means a middleware above sent the same
 /// call through again, and the call is refused ([`SentTwice`]).
 ///
@@ -106,7 +106,7 @@ where
         if extensions.get::<ApiErrorsSent>().is_some() {
             return Err(wrap(Error::Transport(TransportError::new(SentTwice))));
         }
-        let (request, origin) = Origin::split(request).map_err(super::redacted)?;
+        let (request, origin) = Origin::split(request)?;
         let shared = Mutex::new(std::mem::take(extensions));
         // Marked at once, in the map the caller keeps, so that a middleware
         // above that sends the call again is refused even when it dropped
@@ -168,13 +168,19 @@ impl Origin {
     /// caller's request itself, left without its headers and body.
     fn split(
         mut request: ::reqwest::Request,
-    ) -> Result<(http::Request<::reqwest::Body>, Origin), ::reqwest::Error> {
+    ) -> Result<(http::Request<::reqwest::Body>, Origin), ::reqwest_middleware::Error> {
         // The URI reqwest's own conversion makes, from the same text.
-        let Ok(uri) = http::Uri::try_from(request.url().as_str()) else {
-            // reqwest's own conversion parses the same text, so fails the
-            // same way: its error is the one reqwest users know.
-            let error = http::Request::try_from(request).err();
-            return Err(error.expect("reqwest's conversion reads the same URI text"));
+        let uri = match http::Uri::try_from(request.url().as_str()) {
+            Ok(uri) => uri,
+            // That conversion parses the same text, so fails the same way:
+            // its error is the one reqwest users know (ours, typed, should
+            // it ever differ).
+            Err(invalid) => {
+                return Err(match http::Request::try_from(request) {
+                    Err(error) => super::redacted(error).into(),
+                    Ok(_) => wrap(Error::Transport(TransportError::new(invalid))),
+                })
+            }
         };
         let body = request.body_mut().take().unwrap_or_default();
         let mut converted = http::Request::new(body);
