@@ -17,7 +17,7 @@
 //! `RedisStore` rows need `redis-server` on the PATH (started here on a
 //! free port).
 //!
-//! `cargo run --release --features redis --example quota_fleet [-- --quick] [-- --only NAME]`
+//! `cargo run --release --features redis --example quota_fleet [-- --quick | --windows N] [-- --only NAME]`
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
@@ -291,6 +291,10 @@ struct Scenario {
     kill_at: Option<Duration>,
     /// Stop Redis for this span of the run.
     redis_down: Option<(Duration, Duration)>,
+    /// The fleet starts this far into a vendor window (as any fleet does
+    /// against a vendor whose windows follow its own clock); the run then
+    /// covers that window's rest and `windows` whole ones.
+    late_by: Duration,
 }
 
 /// One row's figures.
@@ -357,10 +361,12 @@ async fn run_row(scenario: &Scenario, windows: u64, redis: &mut Option<RedisServ
     // Start on a fixed offset of the wall clock, with a moment for the
     // children to start: the run covers exactly `windows` vendor windows.
     let start = unix_ms() + 300;
-    let deadline = start + windows * WINDOW.as_millis() as u64;
+    let late_by = scenario.late_by.as_millis() as u64;
+    let windows = windows + u64::from(late_by > 0);
+    let deadline = start - late_by + windows * WINDOW.as_millis() as u64;
     let vendor = Arc::new(Vendor {
         headers: scenario.headers,
-        start,
+        start: start - late_by,
         windows: Mutex::new(Vec::new()),
     });
     let addr = serve(vendor.clone()).await;
@@ -440,7 +446,11 @@ async fn main() {
         .iter()
         .position(|arg| arg == "--only")
         .and_then(|i| args.get(i + 1).cloned());
-    let windows = if quick { 1 } else { 3 };
+    let windows = match args.iter().position(|arg| arg == "--windows") {
+        Some(i) => args.get(i + 1).and_then(|n| n.parse().ok()).unwrap_or(3),
+        None if quick => 1,
+        None => 3,
+    };
     let mut redis = RedisServer::free_port().and_then(RedisServer::start);
     if redis.is_none() {
         eprintln!("redis-server not found (apt-get install redis-server): the RedisStore rows are skipped");
@@ -453,6 +463,7 @@ async fn main() {
         workers,
         kill_at: None,
         redis_down: None,
+        late_by: Duration::ZERO,
     };
     use Headers::{Ietf, Nothing, XRateLimit};
     let scenarios = vec![
@@ -492,6 +503,16 @@ async fn main() {
             4,
             32,
         ),
+        Scenario {
+            late_by: Duration::from_secs(6),
+            ..base(
+                "4 x 32, RedisStore (no quota headers, 6 s into a window)",
+                "redis",
+                Nothing,
+                4,
+                32,
+            )
+        },
         Scenario {
             kill_at: Some(Duration::from_secs(15)),
             ..base(

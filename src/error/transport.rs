@@ -8,6 +8,7 @@ use std::fmt;
 /// the request could not be sent again.
 ///
 /// `source()` is the inner service's error, unchanged.
+#[derive(Debug)]
 pub struct TransportError {
     source: BoxError,
     request: Option<RequestContext>,
@@ -117,17 +118,6 @@ impl fmt::Display for TransportError {
             next = cause.source();
         }
         write_outcome(f, self.retries, self.request.as_ref())
-    }
-}
-
-impl fmt::Debug for TransportError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TransportError")
-            .field("source", &self.source)
-            .field("request", &self.request)
-            .field("retries", &self.retries)
-            .field("auth", &self.auth)
-            .finish()
     }
 }
 

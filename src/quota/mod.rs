@@ -157,7 +157,9 @@
 //!   joined), so that the limit, when it comes, costs few 429s; then the
 //!   ledger infers a window from a 429's wait (what got through before it,
 //!   the time between two) and paces the fleet at a margin that shrinks on
-//!   a 429 and grows back.
+//!   a 429 and grows back. A fleet that starts late in a vendor's window
+//!   measures its first window short; the next 429, a vendor window on,
+//!   teaches the whole.
 //! - **Faults**: when Redis is down, slow or answers nonsense, each process
 //!   falls back to a cautious share (the last known limit over the last
 //!   known members), says so once, tries Redis one call at a time after a

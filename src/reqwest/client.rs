@@ -42,7 +42,7 @@ use tower::Service;
 ///
 /// # Clone
 /// Cheap: clones share the `reqwest::Client`'s connection pool.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, Debug)]
 pub struct ReqwestClient {
     client: ::reqwest::Client,
 }
@@ -67,12 +67,6 @@ impl ReqwestClient {
 impl From<::reqwest::Client> for ReqwestClient {
     fn from(client: ::reqwest::Client) -> Self {
         ReqwestClient::new(client)
-    }
-}
-
-impl fmt::Debug for ReqwestClient {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("ReqwestClient").field(&self.client).finish()
     }
 }
 

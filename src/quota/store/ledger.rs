@@ -108,6 +108,38 @@ impl Inferred {
     fn budget(&self) -> u64 {
         (self.limit * self.margin / 100).max(1)
     }
+
+    /// What a 429 teaches after this inference: `count` answers, and
+    /// `measured` from this one's wait's end to the new one's, `end`.
+    /// Several windows and more than one window's answers: the length
+    /// holds, and so does the limit (answers of several windows are no
+    /// one window's), its margin shrinks. At most one window's answers:
+    /// the two 429s bound one vendor window (a fleet that started late in
+    /// it measured the first short), and a window found longer, not the
+    /// limit, drew the 429.
+    fn after(self, count: u64, measured: Millis, end: Millis) -> Inferred {
+        let held = measured * 2 >= self.length * 3 && count * 4 > self.limit * 5;
+        let length = match held {
+            true => self.length,
+            false => measured.max(self.length / 2),
+        };
+        let limit = match (held, count) {
+            (_, 0) => self.limit,
+            (true, count) => count.min(self.limit),
+            (false, count) => count,
+        };
+        let margin = match length > self.length {
+            true => self.margin,
+            false => (self.margin * 9 / 10).max(MARGIN_FLOOR),
+        };
+        Inferred {
+            limit,
+            margin,
+            length,
+            last_end: end,
+            episode: count,
+        }
+    }
 }
 
 /// One scope's ledger.
@@ -421,16 +453,7 @@ impl Ledger {
                 last_end: end,
                 episode: self.count,
             },
-            Some(p) => Inferred {
-                limit: if self.count > 0 { self.count } else { p.limit },
-                margin: (p.margin * 9 / 10).max(MARGIN_FLOOR),
-                length: match measured * 2 >= p.length * 3 {
-                    true => p.length, // several windows without a 429
-                    false => measured.max(p.length / 2),
-                },
-                last_end: end,
-                episode: self.count,
-            },
+            Some(p) => p.after(self.count, measured, end),
         };
         if inferred.limit == 0 || inferred.length < 1_000 || since == 0 {
             return;
@@ -868,20 +891,68 @@ mod tests {
         assert_eq!(ledger.budget, 288, "the window under way grows too");
         assert_eq!(ledger.count, 0, "nothing of the window under way");
         // A window without a 429 grows the margin back by a step.
-        let next = lease(ledger.renew(&ask(1, 20_030, 1_000), &tuning));
+        let mut quiet = ask(1, 20_030, 1_000);
+        (quiet.answered, quiet.epoch) = (288, inferred.last_end);
+        let next = lease(ledger.renew(&quiet, &tuning));
         assert_eq!(ledger.inferred.unwrap().margin, 92);
         assert_eq!(next.limit, 294);
-        // A 429 in a window shrinks it (and re-learns the limit).
+        // A 429 in the next window shrinks it; the two windows' answers
+        // are no one window's limit, which stays.
         let mut again = ask(2, 29_000, 10);
         again.answered = 250;
         again.epoch = inferred.last_end;
         again.cooldown = Some(1_010);
         lease(ledger.renew(&again, &tuning));
         let shrunk = ledger.inferred.unwrap();
-        assert_eq!((shrunk.limit, shrunk.margin), (250, 82));
+        assert_eq!(
+            (shrunk.limit, shrunk.margin, shrunk.length),
+            (320, 82, 10_000)
+        );
         let decoded = Ledger::decode(&ledger.encode()).unwrap();
         assert_eq!(decoded.encode(), ledger.encode());
     }
+    /// A fleet that starts 6 s into a vendor's 10 s window measures its
+    /// first window 4 s long. The next 429 comes one vendor window after
+    /// the first (the fleet spent it in its first "window" and drew a 429
+    /// early in its second): with at most one window's answers between
+    /// them, the two 429s bound one window, and its length is learned.
+    /// The margin holds: the window's length drew the 429, not the limit.
+    /// More than a window's answers between them: windows passed without
+    /// a 429, and the length holds (the margin shrinks).
+    #[test]
+    fn a_fleet_that_starts_late_in_a_window_learns_its_length_at_the_next_429() {
+        let tuning = Tuning::default();
+        for (answered, length, margin) in [(300, 10_000, 90), (600, 3_990, 81)] {
+            let mut ledger = Ledger::default();
+            assert_eq!(ledger.renew(&ask(1, 0, 10), &tuning), Answer::Probe);
+            let mut opened = ask(1, 10, 10);
+            opened.open = true;
+            ledger.renew(&opened, &tuning);
+            let mut first = ask(1, 500, 1_000);
+            (first.answered, first.cooldown) = (300, Some(3_500));
+            assert_eq!(lease(ledger.renew(&first, &tuning)).hold_until, 4_000);
+            assert_eq!(
+                ledger.inferred.unwrap().length,
+                3_990,
+                "short: started late"
+            );
+            assert_eq!(
+                lease(ledger.renew(&ask(1, 4_010, 1_000), &tuning)).left,
+                270
+            );
+            let mut second = ask(1, 8_100, 1_000);
+            (second.answered, second.epoch) = (answered, 4_000);
+            second.cooldown = Some(5_900);
+            lease(ledger.renew(&second, &tuning));
+            let learned = ledger.inferred.unwrap();
+            assert_eq!(
+                (learned.length, learned.last_end, learned.margin),
+                (length, 14_000, margin),
+                "{answered}"
+            );
+        }
+    }
+
     #[test]
     fn a_member_held_to_the_window_end_stays_one_without_renewing() {
         let tuning = Tuning::default();
