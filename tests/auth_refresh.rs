@@ -42,6 +42,8 @@ const DOWN: &str = "token endpoint answered 503 Service Unavailable";
 #[derive(Default)]
 struct Realm {
     down: AtomicBool,
+    /// While down, the token endpoint accepts and never answers.
+    hangs: bool,
     /// How long the token endpoint takes to answer.
     latency: Duration,
     /// `expires_in` of the tokens it issues, if any.
@@ -70,6 +72,9 @@ async fn token_endpoint(realm: Arc<Realm>) -> std::net::SocketAddr {
             realm.calls.lock().unwrap().push((arrived, up));
             if !realm.latency.is_zero() {
                 tokio::time::sleep(realm.latency).await;
+            }
+            if !up && realm.hangs {
+                std::future::pending::<()>().await;
             }
             if !up {
                 return support::response(503, &[], r#"{"error": "temporarily_unavailable"}"#);
@@ -248,6 +253,8 @@ struct Row {
     backoff: Option<(Duration, Duration)>,
     /// After the warm-up, the API rejects the first token.
     revoke_first: bool,
+    /// While down, the token endpoint hangs rather than answer 503.
+    hangs: bool,
     /// When (from the origin) the token endpoint goes down (`false`) or
     /// comes back (`true`). It is up for the warm-up.
     endpoint: &'static [(Duration, bool)],
@@ -267,6 +274,7 @@ impl Row {
             stagger: Duration::ZERO,
             backoff: None,
             revoke_first: false,
+            hangs: false,
             endpoint: &[],
             requests: &[],
             expect,
@@ -393,6 +401,26 @@ const ROWS: &[Row] = &[
                 assert_eq!(run.calls.last().unwrap(), &(recovered, true), "one refresh then");
                 assert!(run.all_succeeded(recovered + ms(1), secs(11)));
                 assert!(run.failed(AuthFailure::RefreshBackingOff) > 0);
+            },
+        )
+    },
+    Row {
+        revoke_first: true,
+        hangs: true,
+        endpoint: &[(Duration::ZERO, false), (secs(25), true)],
+        requests: &[(100, Duration::ZERO, ms(500))],
+        ..Row::new(
+            "a token endpoint that accepts and never answers for 25 s: each call ends at the refresh timeout (10 s), typed, and the first call after it answers again recovers",
+            |run| {
+                // Calls at 0 s, then each a timeout and a backoff step on.
+                let (first, _) = run.calls[0];
+                assert!(first < ms(10) && run.calls[1].0 >= secs(10) + ms(500), "{:?}", run.calls);
+                let (recovered, _) = *run.calls.iter().find(|(_, ok)| *ok).unwrap();
+                assert!(recovered >= secs(25) && recovered < secs(66), "{:?}", run.calls);
+                assert!(run.all_succeeded(recovered + ms(1), secs(50)));
+                // The requests rejected while the first call hung got its
+                // timeout, 10 s on: none waited for ever.
+                assert!(run.failed(AuthFailure::RefreshFailed) >= 20);
             },
         )
     },
@@ -526,6 +554,7 @@ async fn run(row: &Row) -> Run {
         lifetime: row.lifetime,
         enforce_expiry: row.enforce_expiry,
         stagger: row.stagger,
+        hangs: row.hangs,
         ..Realm::default()
     });
     let token_addr = token_endpoint(realm.clone()).await;
@@ -606,7 +635,8 @@ fn typed(error: &Error) -> (AuthFailure, Option<StatusCode>) {
         .unauthorized()
         .unwrap_or_else(|| panic!("not an Unauthorized: {error}"));
     let source = std::error::Error::source(unauthorized).expect("the refresh's failure");
-    assert_eq!(source.to_string(), DOWN);
+    let timed_out = source.is::<tokio::time::error::Elapsed>();
+    assert!(timed_out || source.to_string() == DOWN, "{source}");
     (unauthorized.reason(), unauthorized.status())
 }
 

@@ -1,6 +1,6 @@
 //! [`AuthLayer`].
 
-use super::state::{Format, RefreshBackoff, Tokens};
+use super::state::{Format, Tokens};
 use super::{Auth, TokenSource};
 use http::header::AUTHORIZATION;
 use http::HeaderName;
@@ -51,9 +51,7 @@ impl AuthLayer {
     /// API key header, combine with [`no_scheme`](Self::no_scheme):
     /// `.header(HeaderName::from_static("x-api-key")).no_scheme()`.
     pub fn header(self, name: HeaderName) -> Self {
-        let mut format = self.tokens.format.clone();
-        format.header = name;
-        self.with_format(format)
+        self.rebuilt(|tokens| tokens.format.header = name)
     }
 
     /// The scheme before the credential (default `Bearer`): `Token`, `DPoP`,
@@ -66,16 +64,12 @@ impl AuthLayer {
             !scheme.is_empty() && scheme.bytes().all(is_tchar),
             "AuthLayer::scheme: {scheme:?} is not an HTTP token"
         );
-        let mut format = self.tokens.format.clone();
-        format.prefix = format!("{scheme} ");
-        self.with_format(format)
+        self.rebuilt(|tokens| tokens.format.prefix = format!("{scheme} "))
     }
 
     /// Send the credential alone, without a scheme (`x-api-key: <key>`).
     pub fn no_scheme(self) -> Self {
-        let mut format = self.tokens.format.clone();
-        format.prefix = String::new();
-        self.with_format(format)
+        self.rebuilt(|tokens| tokens.format.prefix = String::new())
     }
 
     /// Replace a credential the caller set on the request (default: no; a
@@ -103,12 +97,23 @@ impl AuthLayer {
             !initial.is_zero() && initial <= max,
             "AuthLayer::refresh_backoff: {initial:?} must be above zero and at most {max:?}"
         );
-        let format = self.tokens.format.clone();
-        let mut layer = self.with_format(format);
-        Arc::get_mut(&mut layer.tokens)
-            .expect("a new cache")
-            .backoff = RefreshBackoff { initial, max };
-        layer
+        self.rebuilt(|tokens| (tokens.limits.initial, tokens.limits.max) = (initial, max))
+    }
+
+    /// How long one call to the token source may take (default: 10 s).
+    /// A call that takes longer fails like any failed refresh: the
+    /// requests waiting on it end in an [`Unauthorized`](super::Unauthorized)
+    /// error whose `source()` is tokio's
+    /// [`Elapsed`](tokio::time::error::Elapsed), and the next call waits
+    /// the [backoff](Self::refresh_backoff). Without it, a token endpoint
+    /// that accepts and never answers would hold every request waiting on
+    /// the refresh, and every later one, for ever.
+    ///
+    /// # Panics
+    /// When `timeout` is zero.
+    pub fn refresh_timeout(self, timeout: Duration) -> Self {
+        assert!(!timeout.is_zero(), "AuthLayer::refresh_timeout: zero");
+        self.rebuilt(|tokens| tokens.limits.timeout = timeout)
     }
 
     /// Records credential loads (`tower_api_errors.auth.refreshes`) and the
@@ -116,19 +121,16 @@ impl AuthLayer {
     /// `auth`) into `metrics`; see [the table](crate::metrics#the-metrics).
     #[cfg(feature = "opentelemetry")]
     pub fn metrics(self, metrics: crate::metrics::Metrics) -> Self {
-        let mut tokens = Tokens::new(self.tokens.source(), self.tokens.format.clone());
-        tokens.observer = crate::observe::Observer::new().metrics(metrics);
-        tokens.backoff = self.tokens.backoff;
-        AuthLayer {
-            tokens: Arc::new(tokens),
-            config: self.config,
-        }
+        self.rebuilt(|tokens| tokens.observer = crate::observe::Observer::new().metrics(metrics))
     }
 
-    fn with_format(self, format: Format) -> Self {
-        let mut tokens = Tokens::new(self.tokens.source(), format);
+    /// The layer with its settings changed by `change`, over a new cache
+    /// (a credential loaded under the old settings is not carried over).
+    fn rebuilt(self, change: impl FnOnce(&mut Tokens)) -> Self {
+        let mut tokens = Tokens::new(self.tokens.source(), self.tokens.format.clone());
         tokens.observer = self.tokens.observer.clone();
-        tokens.backoff = self.tokens.backoff;
+        tokens.limits = self.tokens.limits;
+        change(&mut tokens);
         AuthLayer {
             tokens: Arc::new(tokens),
             config: self.config,
@@ -172,13 +174,17 @@ mod tests {
     }
 
     #[test]
-    fn a_refresh_backoff_survives_the_other_setters() {
+    fn a_refresh_backoff_and_timeout_survive_the_other_setters() {
         let second = Duration::from_secs(1);
         let layer = layer()
+            .refresh_timeout(3 * second)
             .refresh_backoff(second, 10 * second)
             .header(HeaderName::from_static("x-api-key"));
-        assert_eq!(layer.tokens.backoff.ceiling(1), second);
-        assert_eq!(layer.tokens.backoff.ceiling(9), 10 * second);
+        assert_eq!(layer.tokens.limits.ceiling(1), second);
+        assert_eq!(layer.tokens.limits.ceiling(9), 10 * second);
+        assert_eq!(layer.tokens.limits.timeout, 3 * second);
+        let later = layer.refresh_timeout(2 * second);
+        assert_eq!(later.tokens.limits.ceiling(9), 10 * second);
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! | the re-send goes out with an empty body | the re-send carries the identical body: a [`ReplayBody`](crate::retry::ReplayBody) copy (or a clone); a body too large to replay is not re-sent, and the error says so ([`AuthFailure::BodyNotReplayable`]) |
 //! | a refresh that fails loops forever | a failed refresh, or one that gives back the rejected credential, ends the request in one typed [`Unauthorized`] error, its `source()` the refresh failure; a rejection of the re-send is returned as it is, never renewed again |
 //! | a token endpoint that is down gets one call per failing request | a failed refresh is shared: every request rejected with that credential, or waiting on the refresh, gets its failure; the next refresh waits a jittered backoff (1 s doubling to 30 s; [`AuthLayer::refresh_backoff`]), and meanwhile a rejection with the same credential ends at once in that failure ([`AuthFailure::RefreshBackingOff`]); the first refresh that succeeds ends the backoff ([`TokenSource`](TokenSource#when-the-token-endpoint-fails)) |
+//! | a token endpoint that accepts and never answers holds every request, and every later refresh, for ever | each call to the token source is bounded (10 s; [`AuthLayer::refresh_timeout`]): past it, the call fails like any failed refresh, backed off the same way |
 //! | every token expiry costs a 401 and a re-send | a credential that carries its expiry ([`Credential::expires_in`], [`expires_at`](Credential::expires_at)) is refreshed ahead, at 4/5 of its life, once, single-flight, in its own task, while requests keep using it; if that fails, it stays in use until rejected ([`TokenSource`](TokenSource#refreshed-before-it-expires)) |
 //! | the auth retry eats the transient-retry budget | the re-send happens inside one attempt of the [`RetryLayer`](crate::RetryLayer): it counts no attempt and draws nothing from the budget; an [`AuthReport`] says what happened |
 //! | the token ends up in a log line | a [`Credential`] never prints; nothing the layer records holds one; token source errors are checked (below) |
@@ -73,7 +74,8 @@
 //! (no copy of its own); alone, a copy of the request's method, URI,
 //! headers and extensions, recorded here. The token source is called once for the first
 //! credential, then once per rejected credential. The shared refresh needs
-//! a Tokio runtime (it is spawned), as the retry layer's timers do.
+//! a Tokio runtime with timers (it is spawned, and timed out), as the
+//! retry layer's waits do.
 //!
 //! # Secrets
 //!

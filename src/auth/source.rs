@@ -41,7 +41,11 @@ pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<Credential, BoxErr
 /// its credential and ends the backoff. A failed first load
 /// (`current`) is held off the same way, its failure
 /// ([`AuthFailure::NoCredential`](super::AuthFailure::NoCredential)) the
-/// answer to requests meanwhile.
+/// answer to requests meanwhile. A call that takes longer than the
+/// layer's [`refresh_timeout`](super::AuthLayer::refresh_timeout) (10 s by
+/// default) has failed: its error is tokio's
+/// [`Elapsed`](tokio::time::error::Elapsed), and it is backed off the same
+/// way (the call itself is dropped).
 ///
 /// # Refreshed before it expires
 ///

@@ -78,26 +78,31 @@ impl Format {
     }
 }
 
-/// How long a failed load holds off the next one: the `n`-th consecutive
-/// failure for one credential waits a time drawn uniformly between half
-/// and all of `min(max, initial × 2^(n-1))`. The default: 1 s, then 2 s,
-/// 4 s, 8 s, 16 s, then 30 s (each halved at worst by the jitter).
+/// How the token source's calls (loads) are bounded. One may take
+/// `timeout` (default 10 s: a token endpoint that accepts and never
+/// answers must not hold every request, and the single-flight slot, for
+/// ever). A failed one holds off the next: the `n`-th consecutive failure
+/// for one credential waits a time drawn uniformly between half and all of
+/// `min(max, initial × 2^(n-1))`. The default: 1 s, then 2 s, 4 s, 8 s,
+/// 16 s, then 30 s (each halved at worst by the jitter).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct RefreshBackoff {
+pub(crate) struct LoadLimits {
+    pub(crate) timeout: Duration,
     pub(crate) initial: Duration,
     pub(crate) max: Duration,
 }
 
-impl Default for RefreshBackoff {
+impl Default for LoadLimits {
     fn default() -> Self {
-        RefreshBackoff {
+        LoadLimits {
+            timeout: Duration::from_secs(10),
             initial: Duration::from_secs(1),
             max: Duration::from_secs(30),
         }
     }
 }
 
-impl RefreshBackoff {
+impl LoadLimits {
     /// The wait after `failures` (1 or more) consecutive failures.
     pub(crate) fn delay(&self, failures: u32) -> Duration {
         self.ceiling(failures)
@@ -126,8 +131,9 @@ const SHORTEST_LIFETIME: Duration = Duration::from_secs(1);
 pub(crate) struct Tokens {
     source: Arc<dyn TokenSource>,
     pub(crate) format: Format,
-    /// How long a failed load holds off the next (see [`RefreshBackoff`]).
-    pub(crate) backoff: RefreshBackoff,
+    /// How long a load may take, and a failed one holds off the next
+    /// (see [`LoadLimits`]).
+    pub(crate) limits: LoadLimits,
     state: Mutex<State>,
     /// Where loads and waits are reported.
     pub(crate) observer: Observer,
@@ -214,7 +220,7 @@ impl Tokens {
         Tokens {
             source,
             format,
-            backoff: RefreshBackoff::default(),
+            limits: LoadLimits::default(),
             state: Mutex::new(State::default()),
             observer: Observer::new(),
         }
@@ -468,7 +474,7 @@ impl Tokens {
             generation,
             failure: failure.clone(),
             failures,
-            until: Instant::now() + self.backoff.delay(failures),
+            until: Instant::now() + self.limits.delay(failures),
         });
         failure
     }
@@ -512,10 +518,13 @@ struct Load {
 impl Load {
     async fn run(mut self) {
         let source = self.tokens.source.clone();
-        let (result, reason) = match &self.replaced {
-            None => (source.current().await, AuthFailure::NoCredential),
-            Some((_, replaced)) => (source.refresh(replaced).await, AuthFailure::RefreshFailed),
+        let (call, reason) = match &self.replaced {
+            None => (source.current(), AuthFailure::NoCredential),
+            Some((_, replaced)) => (source.refresh(replaced), AuthFailure::RefreshFailed),
         };
+        // A call past its time fails like any other (its error tokio's `Elapsed`).
+        let timed = tokio::time::timeout(self.tokens.limits.timeout, call).await;
+        let result = timed.unwrap_or_else(|elapsed| Err(elapsed.into()));
         let replaced = self.replaced.as_ref();
         let result = result.map_err(|error| Failure {
             reason,
@@ -606,7 +615,7 @@ mod tests {
 
     #[test]
     fn the_backoff_grows_is_jittered_and_capped() {
-        let backoff = RefreshBackoff::default();
+        let backoff = LoadLimits::default();
         let ceilings: Vec<u64> = (1..=8).map(|n| backoff.ceiling(n).as_secs()).collect();
         assert_eq!(ceilings, [1, 2, 4, 8, 16, 30, 30, 30]);
         assert_eq!(backoff.ceiling(u32::MAX), Duration::from_secs(30));

@@ -208,7 +208,9 @@ impl Default for RetryPolicy {
                 backoff: Backoff::default(),
                 max_retry_after: Duration::from_secs(120),
                 deadline: Some(DEFAULT_DEADLINE),
-                budget: Some(Arc::new(default_budget())),
+                // 20 % of the requests of the last 10 s, plus 1 retry a
+                // second (lock-free, no clock read per request).
+                budget: Some(Arc::new(RetryBudget::default())),
                 retry_non_idempotent: false,
                 classifier: None,
                 max_replay_bytes: DEFAULT_MAX_REPLAY,
@@ -224,12 +226,6 @@ impl Default for RetryPolicy {
 /// longest default length (`max_retry_after`, 120 s) plus 30 s for the
 /// attempts around it.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(150);
-
-/// 20 % of the requests of the last 10 s, plus 1 retry a second: a
-/// [`RetryBudget`] (lock-free, no clock read per request).
-fn default_budget() -> RetryBudget {
-    RetryBudget::default()
-}
 
 impl fmt::Debug for RetryPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
