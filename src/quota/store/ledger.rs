@@ -102,6 +102,13 @@ pub(crate) struct Inferred {
     /// Answers the fleet reported from before that 429 (the episode's
     /// count, which members keep adding to while its wait lasts).
     pub(crate) episode: u64,
+    /// The first window's end when its length was measured from the
+    /// scope's opening, not between two 429s (0: it was not): a fleet that
+    /// started late in the vendor's window measured it short, and the
+    /// vendor's window may not reset there. From then on, leases stay
+    /// small (see [`Ledger::guarded`]) until the fleet's answers pass a
+    /// window's limit.
+    pub(crate) unsure_from: Millis,
 }
 
 impl Inferred {
@@ -138,6 +145,7 @@ impl Inferred {
             length,
             last_end: end,
             episode: count,
+            unsure_from: 0,
         }
     }
 }
@@ -286,9 +294,10 @@ impl Ledger {
             self.members[me].due = until;
             return Answer::Lease(granted);
         }
-        let (released, next_step, fair_only) = self.released(now, granted.limit, ask.want);
+        let want = ask.want.min(self.guarded(now).unwrap_or(u64::MAX));
+        let (released, next_step, fair_only) = self.released(now, granted.limit, want);
         let whole;
-        (granted.left, whole) = self.cut(me, ask.want, released, fair_only);
+        (granted.left, whole) = self.cut(me, want, released, fair_only);
         // When more may come: the window's end once it is all leased, the
         // join or the end of a ramp, or when unclaimed shares may be let go.
         let next = if self.granted >= self.budget {
@@ -357,6 +366,25 @@ impl Ledger {
         (self.budget.min(first), join, true)
     }
 
+    /// A member's most per lease while the window the first inference
+    /// guessed has not shown that it reset: its fair share of
+    /// [`OPEN_IN_FLIGHT`], so that a window that did not reset draws a few
+    /// 429s, not one per worker. It has, once the fleet's answers since
+    /// the 429 pass the limit and those shares (the first window gave at
+    /// most its limit).
+    fn guarded(&mut self, now: Millis) -> Option<u64> {
+        let inferred = self.inferred.as_mut()?;
+        if inferred.unsure_from == 0 || now < inferred.unsure_from {
+            return None;
+        }
+        let answered = self.count >= inferred.limit + OPEN_IN_FLIGHT;
+        if answered || now >= inferred.unsure_from + inferred.length {
+            inferred.unsure_from = 0;
+            return None;
+        }
+        Some(OPEN_IN_FLIGHT.div_ceil(self.members.len().max(1) as u64))
+    }
+
     /// Nothing known: one member probes, the others hold until it teaches.
     fn cold(&mut self, member: u64, open: bool, now: Millis) -> Answer {
         if open {
@@ -410,15 +438,12 @@ impl Ledger {
     /// whole fleet.
     fn infer(&mut self, cooldown: Option<Millis>, counted: (u64, Millis, u64), now: Millis) {
         let (answered, epoch, late) = counted;
-        let windows = self.state.windows.iter().flatten();
-        if windows.clone().any(|window| window.policy != INFERRED) {
+        if (self.state.windows.iter().flatten()).any(|window| window.policy != INFERRED) {
             return;
         }
         let previous = self.inferred;
-        let waiting = previous.is_some_and(|p| now < p.last_end);
-        if waiting {
+        if let Some(mut inferred) = previous.filter(|p| now < p.last_end) {
             // Answers from before the 429 (the episode still waits it out).
-            let mut inferred = previous.expect("waiting on an inference");
             inferred.episode += answered + late;
             inferred.limit = inferred.limit.max(inferred.episode);
             self.install(inferred);
@@ -452,6 +477,7 @@ impl Ledger {
                 length: measured,
                 last_end: end,
                 episode: self.count,
+                unsure_from: end + measured,
             },
             Some(p) => p.after(self.count, measured, end),
         };
@@ -603,7 +629,8 @@ impl Ledger {
         }
         if let Some(i) = self.inferred {
             let (limit, margin, length) = (i.limit, i.margin, i.length);
-            let value = format!("{limit}:{margin}:{length}:{}:{}", i.last_end, i.episode);
+            let (end, episode, unsure) = (i.last_end, i.episode, i.unsure_from);
+            let value = format!("{limit}:{margin}:{length}:{end}:{episode}:{unsure}");
             fields.push(("in".to_owned(), value));
         }
         if self.count > 0 {
@@ -668,6 +695,7 @@ impl Ledger {
                     length: next()?,
                     last_end: next()?,
                     episode: next()?,
+                    unsure_from: next().unwrap_or(0),
                 });
             }
             "pr" => {
@@ -922,7 +950,7 @@ mod tests {
     #[test]
     fn a_fleet_that_starts_late_in_a_window_learns_its_length_at_the_next_429() {
         let tuning = Tuning::default();
-        for (answered, length, margin) in [(300, 10_000, 90), (600, 3_990, 81)] {
+        for (answered, length, margin) in [(300, 10_000, 92), (600, 3_990, 82)] {
             let mut ledger = Ledger::default();
             assert_eq!(ledger.renew(&ask(1, 0, 10), &tuning), Answer::Probe);
             let mut opened = ask(1, 10, 10);
@@ -940,6 +968,8 @@ mod tests {
                 lease(ledger.renew(&ask(1, 4_010, 1_000), &tuning)).left,
                 270
             );
+            let guessed = lease(ledger.renew(&ask(1, 8_000, 1_000), &tuning));
+            assert_eq!(guessed.left, 16, "the guessed window opens small");
             let mut second = ask(1, 8_100, 1_000);
             (second.answered, second.epoch) = (answered, 4_000);
             second.cooldown = Some(5_900);
@@ -951,6 +981,35 @@ mod tests {
                 "{answered}"
             );
         }
+    }
+
+    /// Past the end the first inference guessed, leases are a share of
+    /// 16 until the fleet's answers show the window reset: 316 since the
+    /// 429 (its limit, 300, and the 16).
+    #[test]
+    fn the_window_after_the_first_inferred_one_opens_with_small_leases() {
+        let tuning = Tuning::default();
+        let mut ledger = Ledger::default();
+        assert_eq!(ledger.renew(&ask(1, 0, 10), &tuning), Answer::Probe);
+        let mut opened = ask(1, 10, 10);
+        opened.open = true;
+        ledger.renew(&opened, &tuning);
+        let mut first = ask(1, 9_010, 1_000);
+        (first.answered, first.cooldown) = (300, Some(1_000));
+        lease(ledger.renew(&first, &tuning));
+        assert_eq!(ledger.inferred.unwrap().unsure_from, 20_010);
+        let whole = lease(ledger.renew(&ask(1, 10_020, 1_000), &tuning));
+        assert_eq!(whole.left, 270, "the window after a 429's wait: sure");
+        let mut guessed = ask(1, 20_020, 1_000);
+        (guessed.answered, guessed.epoch) = (270, 10_010);
+        assert_eq!(lease(ledger.renew(&guessed, &tuning)).left, 16);
+        let mut shown = ask(1, 20_030, 1_000);
+        (shown.answered, shown.epoch) = (46, 10_010);
+        // (The margin grew by a step: the window before had no 429.)
+        assert_eq!(lease(ledger.renew(&shown, &tuning)).left, 276 - 16);
+        assert_eq!(ledger.inferred.unwrap().unsure_from, 0);
+        let decoded = Ledger::decode(&ledger.encode()).unwrap();
+        assert_eq!(decoded.encode(), ledger.encode());
     }
 
     #[test]

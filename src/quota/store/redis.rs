@@ -804,7 +804,6 @@ impl RedisStore {
         self.local_now().saturating_add_signed(offset)
     }
 
-    /// Installs the ledger's answer in the local view.
     /// Installs the ledger's answer in the local view; `clock` pairs the
     /// ledger's time the answer was computed at with this process's.
     fn apply(
