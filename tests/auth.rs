@@ -867,9 +867,11 @@ async fn rejecting_server_that_says_retry() -> (std::net::SocketAddr, Arc<Atomic
 
 /// Issue 24, item 2: when the auth layer's re-send with a renewed
 /// credential is rejected again and the server says "retry", the auth
-/// promise wins: the retry layer does not retry it. Each call is one send
-/// and one re-send, nothing more, by hand and in the one-layer stack, over
-/// a parse layer and over a raw client.
+/// promise wins: the retry layer does not retry it: one send and one
+/// re-send, nothing more, by hand and in the one-layer stack, over a parse
+/// layer and over a raw client. And a token source whose renewed
+/// credential the server rejects too is not called once per request: the
+/// next calls end at once, typed, while its backoff runs.
 #[tokio::test]
 async fn a_rejected_re_send_is_not_retried_even_when_the_server_says_retry() {
     type Client = hyper_util::client::legacy::Client<
@@ -888,38 +890,41 @@ async fn a_rejected_re_send_is_not_retried_even_when_the_server_says_retry() {
     {
         tower::util::BoxCloneSyncService::new(service.map_response(|r| r.map(|_| ())))
     }
-    type Build = fn(Client) -> Boxed;
+    type Build = fn(Client, AuthLayer) -> Boxed;
     let pipelines: [(&str, Build); 3] = [
-        ("by hand, over the parse layer", |client| {
+        ("by hand, over the parse layer", |client, auth| {
             boxed(
                 ServiceBuilder::new()
                     .layer(RetryLayer::new(RetryPolicy::default()))
-                    .layer(AuthLayer::new(Source::numbered()))
+                    .layer(auth)
                     .layer(ErrorBodyParseLayer::new())
                     .service(client),
             )
         }),
-        ("by hand, over a raw client", |client| {
+        ("by hand, over a raw client", |client, auth| {
             boxed(
                 ServiceBuilder::new()
                     .layer(RetryLayer::new(RetryPolicy::default()))
-                    .layer(AuthLayer::new(Source::numbered()))
+                    .layer(auth)
                     .service(client),
             )
         }),
-        ("ApiErrorsLayer", |client| {
+        ("ApiErrorsLayer", |client, auth| {
             boxed(
                 tower_api_errors::ApiErrorsLayer::new()
-                    .auth(AuthLayer::new(Source::numbered()))
+                    .auth(auth)
                     .client(client),
             )
         }),
     ];
     for (name, build) in pipelines {
         let (addr, sends) = rejecting_server_that_says_retry().await;
-        let client = build(support::client::<ReplayBody<Full<Bytes>>>());
-        const CALLS: u32 = 5;
-        for call in 1..=CALLS {
+        let source = Source::numbered();
+        let (_, refreshes) = source.counters();
+        let auth = AuthLayer::new(source)
+            .refresh_backoff(Duration::from_secs(60), Duration::from_secs(60));
+        let client = build(support::client::<ReplayBody<Full<Bytes>>>(), auth);
+        {
             let request = get(&format!("http://{addr}/me"));
             let (status, auth, retries) = match client.clone().oneshot(request).await {
                 Ok(response) => (
@@ -943,9 +948,22 @@ async fn a_rejected_re_send_is_not_retried_even_when_the_server_says_retry() {
             );
             assert_eq!(
                 sends.load(Ordering::SeqCst),
-                2 * call,
-                "{name}: one send and one re-send per call"
+                2,
+                "{name}: one send, one re-send"
             );
         }
+        // Calls 2 to 5: the renewed credential was rejected too, so the
+        // next refresh waits its backoff (30-60 s here), and a rejection
+        // meanwhile ends at once, typed: one send, no refresh, no re-send.
+        for call in 2..=5 {
+            let request = get(&format!("http://{addr}/me"));
+            let error = client.clone().oneshot(request).await.unwrap_err();
+            let unauthorized = error.unauthorized().expect("typed");
+            assert_eq!(unauthorized.reason(), AuthFailure::RefreshBackingOff);
+            assert_eq!(unauthorized.status(), Some(StatusCode::UNAUTHORIZED));
+            assert_eq!(error.retries().attempts(), 1, "{name}: no retry");
+            assert_eq!(sends.load(Ordering::SeqCst), call + 1, "{name}");
+        }
+        assert_eq!(refreshes.load(Ordering::SeqCst), 1, "{name}: one refresh");
     }
 }

@@ -362,7 +362,7 @@ where
     #[allow(clippy::result_large_err)]
     fn resent<T>(&mut self, result: Result<Response<T>, S::Error>) -> Output<T> {
         let report = AuthReport::new(2, self.renewal);
-        match result {
+        let output = match result {
             Ok(mut response) => {
                 response.extensions_mut().insert(report);
                 Ok(response)
@@ -372,7 +372,21 @@ where
                 error.set_auth_report(report);
                 Err(error)
             }
+        };
+        // What the server said of the renewed credential (a transport
+        // failure says nothing).
+        let rejected = match &output {
+            Ok(response) => Some(challenge::rejects_credential(
+                response.status(),
+                response.headers(),
+            )),
+            Err(Error::Api(api)) => Some(challenge::rejects_api(api)),
+            Err(_) => None,
+        };
+        if let Some(rejected) = rejected {
+            self.tokens.resend_answered(self.generation, rejected);
         }
+        output
     }
 
     /// Sends `request` with `credential`: a first send, or the re-send

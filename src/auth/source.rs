@@ -45,7 +45,9 @@ pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<Credential, BoxErr
 /// layer's [`refresh_timeout`](super::AuthLayer::refresh_timeout) (10 s by
 /// default) has failed: its error is tokio's
 /// [`Elapsed`](tokio::time::error::Elapsed), and it is backed off the same
-/// way (the call itself is dropped).
+/// way (the call itself is dropped). So does a renewed credential that
+/// the server rejects on its re-send, as it did the one it replaced: the
+/// source is not asked for another before the backoff.
 ///
 /// # Refreshed before it expires
 ///

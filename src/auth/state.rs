@@ -149,6 +149,8 @@ struct State {
     /// The last load's failure, until a load succeeds: what a request
     /// rejected with the same credential gets while the backoff runs.
     failed: Option<Failed>,
+    /// Renewed credentials the server rejected on their re-send, in a row.
+    rejected_again: u32,
 }
 
 /// The current credential, with the raw secret kept to hand to `refresh`.
@@ -391,7 +393,7 @@ impl Tokens {
             };
             return failed(Failure {
                 reason,
-                source: Some(Arc::new(NoRuntime)),
+                source: Some(Arc::new(NoAnswer::NoRuntime)),
             });
         };
         let (sender, receiver) = watch::channel(None);
@@ -463,13 +465,35 @@ impl Tokens {
         Ok(current)
     }
 
+    /// The re-send with `generation`, a renewed credential, was answered:
+    /// rejected too, or not. Rejected, it counts as a failed refresh for
+    /// that credential (its refresh waits the backoff, longer for each in
+    /// a row), so that a source whose credentials the server refuses (a
+    /// revoked client, a wrong audience) is not called once per request.
+    pub(crate) fn resend_answered(&self, generation: u64, rejected: bool) {
+        let mut state = self.lock();
+        state.rejected_again = match rejected {
+            true => state.rejected_again.saturating_add(1),
+            false => 0,
+        };
+        if rejected {
+            let failure = Failure {
+                reason: AuthFailure::RefreshFailed,
+                source: Some(Arc::new(NoAnswer::RejectedAgain)),
+            };
+            self.failed(&mut state, generation, failure);
+        }
+    }
+
     /// Records `failure` of a load for `generation`, and the backoff it
-    /// starts: one more consecutive failure for the same generation.
+    /// starts: one more consecutive failure for the same generation (or as
+    /// many as renewed credentials were rejected in a row, if more).
     fn failed(&self, state: &mut State, generation: u64, failure: Failure) -> Failure {
         let failures = match &state.failed {
             Some(last) if last.generation == generation => last.failures.saturating_add(1),
             _ => 1,
-        };
+        }
+        .max(state.rejected_again);
         state.failed = Some(Failed {
             generation,
             failure: failure.clone(),
@@ -502,7 +526,7 @@ fn wait(mut receiver: watch::Receiver<Option<Loaded>>) -> Wait {
 fn abandoned() -> Failure {
     Failure {
         reason: AuthFailure::RefreshFailed,
-        source: Some(Arc::new(Abandoned)),
+        source: Some(Arc::new(NoAnswer::Abandoned)),
     }
 }
 
@@ -549,29 +573,29 @@ impl Drop for Load {
     }
 }
 
-/// A load's task ended without an answer (the token source panicked).
+/// Why the layer has no credential, where the token source did not say.
 #[derive(Debug)]
-struct Abandoned;
+enum NoAnswer {
+    /// A load's task ended without an answer (the token source panicked).
+    Abandoned,
+    /// The auth layer was called outside a Tokio runtime.
+    NoRuntime,
+    /// The server rejected the credentials renewed last, as it did the
+    /// ones they replaced.
+    RejectedAgain,
+}
 
-impl std::fmt::Display for Abandoned {
+impl std::fmt::Display for NoAnswer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the token source ended without an answer")
+        f.write_str(match self {
+            NoAnswer::Abandoned => "the token source ended without an answer",
+            NoAnswer::NoRuntime => "the auth layer needs a Tokio runtime to load credentials on",
+            NoAnswer::RejectedAgain => "the server rejected the renewed credential too",
+        })
     }
 }
 
-impl std::error::Error for Abandoned {}
-
-/// The auth layer was called outside a Tokio runtime.
-#[derive(Debug)]
-struct NoRuntime;
-
-impl std::fmt::Display for NoRuntime {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the auth layer needs a Tokio runtime to load credentials on")
-    }
-}
-
-impl std::error::Error for NoRuntime {}
+impl std::error::Error for NoAnswer {}
 
 #[cfg(test)]
 mod tests {

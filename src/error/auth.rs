@@ -121,6 +121,7 @@ pub(crate) struct Failure {
 /// chain, `Display` or `Debug`) contained the rejected credential, it is
 /// replaced by a note saying it was withheld. Nothing here holds a
 /// credential.
+#[derive(Debug)]
 pub struct Unauthorized {
     reason: AuthFailure,
     status: Option<StatusCode>,
@@ -190,20 +191,6 @@ impl fmt::Display for Unauthorized {
             write!(f, ": {source}")?;
         }
         write_outcome(f, self.retries, self.request.as_ref())
-    }
-}
-
-impl fmt::Debug for Unauthorized {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Unauthorized")
-            .field("reason", &self.reason)
-            .field("status", &self.status)
-            .field("rejection", &self.rejection)
-            .field("source", &self.source)
-            .field("report", &self.report)
-            .field("request", &self.request)
-            .field("retries", &self.retries)
-            .finish()
     }
 }
 

@@ -33,17 +33,13 @@ impl fmt::Debug for Config {
     }
 }
 
-/// The default budget of a layer that is not given one: 10 % of its
-/// hedged calls of the last 10 s, plus 1 hedge a second.
-fn default_budget() -> RetryBudget {
-    RetryBudget::new(Duration::from_secs(10), 1, 0.1)
-}
-
 impl Config {
     fn new(delay: Delay) -> Self {
         Config {
             delay,
-            budget: Some(Arc::new(default_budget())),
+            // Of a layer that is not given one: 10 % of its hedged calls of
+            // the last 10 s, plus 1 hedge a second.
+            budget: Some(Arc::new(RetryBudget::new(Duration::from_secs(10), 1, 0.1))),
             max_replay: DEFAULT_MAX_REPLAY,
             scopes: Arc::default(),
             observer: crate::observe::Observer::new(),

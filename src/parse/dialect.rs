@@ -264,20 +264,4 @@ impl ErrorFields {
     pub fn get_retry_after(&self) -> Option<Duration> {
         self.retry_after
     }
-
-    pub(crate) fn set_code(&mut self, code: Option<String>) {
-        self.code = code;
-    }
-
-    pub(crate) fn set_message(&mut self, message: Option<String>) {
-        self.message = message;
-    }
-
-    pub(crate) fn set_verdict(&mut self, verdict: Option<BodyVerdict>) {
-        self.verdict = verdict;
-    }
-
-    pub(crate) fn set_field_errors(&mut self, field_errors: Vec<FieldError>) {
-        self.field_errors = field_errors;
-    }
 }

@@ -57,9 +57,9 @@ impl Dialect for ErrorArray {
             errors = field_errors(input.json()?);
         }
         let mut fields = ErrorFields::new();
-        fields.set_message(message);
-        fields.set_code(code);
-        fields.set_field_errors(errors);
+        fields.message = message;
+        fields.code = code;
+        fields.field_errors = errors;
         Some(fields)
     }
 }

@@ -53,12 +53,12 @@ impl Dialect for ErrorsList {
             &["message", "Message", "error_description", "title"],
         )
         .or_else(|| first_message(list, first, entries.len()));
-        fields.set_message(message);
+        fields.message = message;
 
         let code = code_in(object, &["code", "error_code", "errorCode"])
             .or_else(|| object.get("error").and_then(code))
             .or_else(|| first.and_then(entry_code));
-        fields.set_code(code);
+        fields.code = code;
 
         let mut errors = field_errors(list);
         // Atlassian pairs `errorMessages` with an `errors` field map.
@@ -67,7 +67,7 @@ impl Dialect for ErrorsList {
                 errors.extend(field_errors(map));
             }
         }
-        fields.set_field_errors(errors);
+        fields.field_errors = errors;
         Some(fields)
     }
 }

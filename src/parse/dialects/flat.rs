@@ -64,8 +64,8 @@ impl Dialect for FlatError {
             return None;
         }
         let mut fields = ErrorFields::new();
-        fields.set_message(message);
-        fields.set_code(code);
+        fields.message = message;
+        fields.code = code;
         if !input.has_any(RootKeys::DETAILS | RootKeys::ERROR_CAUSES) {
             return Some(fields);
         }
@@ -83,7 +83,7 @@ impl Dialect for FlatError {
             errors.extend(summary_field_errors(causes));
         }
         errors.truncate(MAX_FIELD_ERRORS);
-        fields.set_field_errors(errors);
+        fields.field_errors = errors;
         Some(fields)
     }
 }

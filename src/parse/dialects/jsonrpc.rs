@@ -32,22 +32,22 @@ impl Dialect for JsonRpcError {
         };
         let mut fields = ErrorFields::new();
         let number = response.get("code").and_then(Value::as_i64);
-        fields.set_code(response.get("code").and_then(code));
+        fields.code = response.get("code").and_then(code);
         let data = response.get("data");
         let message = response.get("message").and_then(text);
         let data_text = data.and_then(text);
-        fields.set_message(match (message, data_text) {
+        fields.message = match (message, data_text) {
             (Some(message), Some(data)) if is_standard(number) => {
                 Some(format!("{message}: {data}"))
             }
             (Some(message), _) => Some(message),
             (None, data) => data,
-        });
+        };
         if let Some(data) = data.filter(|d| d.is_object() || d.is_array()) {
-            fields.set_field_errors(field_errors(data));
+            fields.field_errors = field_errors(data);
         }
         if matches!(number, Some(-32700 | -32600 | -32601 | -32602)) {
-            fields.set_verdict(Some(BodyVerdict::ClientFault));
+            fields.verdict = Some(BodyVerdict::ClientFault);
         }
         Some(fields)
     }

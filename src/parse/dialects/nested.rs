@@ -41,7 +41,7 @@ impl Dialect for NestedError {
             let first = error.get("errors")?.as_array()?.first()?.as_object()?;
             message_in(first, MESSAGE_KEYS)
         });
-        fields.set_message(message);
+        fields.message = message;
         let string_code = [
             "code",
             "status",
@@ -52,12 +52,10 @@ impl Dialect for NestedError {
         ]
         .iter()
         .find_map(|key| error.get(*key).filter(|v| v.is_string()).and_then(code));
-        fields.set_code(
-            nested_code(error)
-                .or(string_code)
-                .or_else(|| code_in(error, &["code", "status"])),
-        );
-        fields.set_verdict(transient_verdict(error).or_else(|| google_rpc_verdict(error)));
+        fields.code = nested_code(error)
+            .or(string_code)
+            .or_else(|| code_in(error, &["code", "status"]));
+        fields.verdict = transient_verdict(error).or_else(|| google_rpc_verdict(error));
         let mut errors: Vec<_> = ["details", "errors"]
             .iter()
             .filter_map(|key| error.get(*key))
@@ -69,7 +67,7 @@ impl Dialect for NestedError {
         {
             errors.push(crate::FieldError::new(param, message));
         }
-        fields.set_field_errors(errors);
+        fields.field_errors = errors;
         Some(fields)
     }
 }

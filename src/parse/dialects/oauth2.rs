@@ -27,10 +27,10 @@ impl Dialect for OAuth2Error {
             return None;
         }
         let mut fields = ErrorFields::new();
-        fields.set_code(code(error));
-        fields.set_message(object.get("error_description").and_then(text));
+        fields.code = code(error);
+        fields.message = object.get("error_description").and_then(text);
         if let Some(errors) = object.get("validation_errors") {
-            fields.set_field_errors(field_errors(errors));
+            fields.field_errors = field_errors(errors);
         }
         Some(fields)
     }

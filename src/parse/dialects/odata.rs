@@ -37,8 +37,8 @@ impl Dialect for ODataError {
             _ => return None,
         };
         let mut fields = ErrorFields::new();
-        fields.set_message(message);
-        fields.set_code(nested_code(error).or_else(|| code_in(error, &["code"])));
+        fields.message = message;
+        fields.code = nested_code(error).or_else(|| code_in(error, &["code"]));
         let mut errors = error.get("details").map(field_errors).unwrap_or_default();
         if let Some(sap) = error
             .get("innererror")
@@ -46,7 +46,7 @@ impl Dialect for ODataError {
         {
             errors.extend(field_errors(sap));
         }
-        fields.set_field_errors(errors);
+        fields.field_errors = errors;
         Some(fields)
     }
 }

@@ -44,7 +44,7 @@ impl Dialect for ProblemDetails {
             return None;
         }
         let mut fields = ErrorFields::new();
-        fields.set_message(message_in(object, &["detail", "title"]));
+        fields.message = message_in(object, &["detail", "title"]);
         let code = code_in(object, &["code", "error_code", "errorCode", "type"]).or_else(|| {
             object
                 .get("detail")
@@ -52,13 +52,13 @@ impl Dialect for ProblemDetails {
                 .then(|| message_in(object, &["title"]))
                 .flatten()
         });
-        fields.set_code(code);
+        fields.code = code;
         let errors = ["errors", "invalid-params", "invalid_params", "violations"]
             .iter()
             .filter_map(|key| object.get(*key))
             .flat_map(field_errors)
             .collect();
-        fields.set_field_errors(errors);
+        fields.field_errors = errors;
         Some(fields)
     }
 }

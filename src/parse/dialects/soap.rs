@@ -48,14 +48,14 @@ impl Dialect for SoapFault {
             }
         };
         let mut fields = ErrorFields::new();
-        fields.set_code(Some(specific).filter(|c| !c.is_empty()));
-        fields.set_message(message);
+        fields.code = Some(specific).filter(|c| !c.is_empty());
+        fields.message = message;
         let blamed = top.split('.').next().unwrap_or_default();
         if matches!(
             blamed,
             "Client" | "Sender" | "VersionMismatch" | "MustUnderstand" | "DataEncodingUnknown"
         ) {
-            fields.set_verdict(Some(BodyVerdict::ClientFault));
+            fields.verdict = Some(BodyVerdict::ClientFault);
         }
         Some(fields)
     }

@@ -37,8 +37,8 @@ impl Dialect for TaggedUnion {
             .and_then(|m| m.get("text").and_then(text).or_else(|| text(m)));
         let summary = summary.map(|s| s.trim_end_matches(['/', '.']).to_owned());
         let mut fields = ErrorFields::new();
-        fields.set_message(user_message.or_else(|| summary.clone()));
-        fields.set_code(tags.or(summary).map(|code| one_line(&code, MAX_CODE_CHARS)));
+        fields.message = user_message.or_else(|| summary.clone());
+        fields.code = tags.or(summary).map(|code| one_line(&code, MAX_CODE_CHARS));
         Some(fields)
     }
 }

@@ -54,8 +54,8 @@ impl Dialect for PlainText {
                         .flatten()
                 })
                 .unwrap_or_else(|| strip_tags(trimmed));
-            fields.set_code(code.map(|code| one_line(&code, MAX_CODE_CHARS)));
-            fields.set_message(Some(excerpt(&message)).filter(|m| !m.is_empty()));
+            fields.code = code.map(|code| one_line(&code, MAX_CODE_CHARS));
+            fields.message = Some(excerpt(&message)).filter(|m| !m.is_empty());
         } else if trimmed.starts_with(['{', '[']) {
             // JSON cut short (by the cap) or malformed: never dumped.
             let reason = input.status().canonical_reason().unwrap_or("Error");
@@ -63,9 +63,9 @@ impl Dialect for PlainText {
                 Some(found) => format!("{reason}: {found}"),
                 None => reason.to_owned(),
             };
-            fields.set_message(Some(excerpt(&message)));
+            fields.message = Some(excerpt(&message));
         } else {
-            fields.set_message(Some(excerpt(trimmed)));
+            fields.message = Some(excerpt(trimmed));
         }
         Some(fields)
     }
