@@ -939,6 +939,22 @@ mod tests {
         let decoded = Ledger::decode(&ledger.encode()).unwrap();
         assert_eq!(decoded.encode(), ledger.encode());
     }
+    /// A scope opened at 10 ms (its probe taught nothing), whose member
+    /// counted `answered` successes, then a 429 at `at` that asked to wait
+    /// `wait`; the lease that answered it.
+    fn opened_then_throttled(answered: u64, at: Millis, wait: Millis) -> (Ledger, Granted) {
+        let tuning = Tuning::default();
+        let mut ledger = Ledger::default();
+        assert_eq!(ledger.renew(&ask(1, 0, 10), &tuning), Answer::Probe);
+        let mut opened = ask(1, 10, 10);
+        opened.open = true;
+        ledger.renew(&opened, &tuning);
+        let mut first = ask(1, at, 1_000);
+        (first.answered, first.cooldown) = (answered, Some(wait));
+        let held = lease(ledger.renew(&first, &tuning));
+        (ledger, held)
+    }
+
     /// A fleet that starts 6 s into a vendor's 10 s window measures its
     /// first window 4 s long. The next 429 comes one vendor window after
     /// the first (the fleet spent it in its first "window" and drew a 429
@@ -951,14 +967,8 @@ mod tests {
     fn a_fleet_that_starts_late_in_a_window_learns_its_length_at_the_next_429() {
         let tuning = Tuning::default();
         for (answered, length, margin) in [(300, 10_000, 92), (600, 3_990, 82)] {
-            let mut ledger = Ledger::default();
-            assert_eq!(ledger.renew(&ask(1, 0, 10), &tuning), Answer::Probe);
-            let mut opened = ask(1, 10, 10);
-            opened.open = true;
-            ledger.renew(&opened, &tuning);
-            let mut first = ask(1, 500, 1_000);
-            (first.answered, first.cooldown) = (300, Some(3_500));
-            assert_eq!(lease(ledger.renew(&first, &tuning)).hold_until, 4_000);
+            let (mut ledger, held) = opened_then_throttled(300, 500, 3_500);
+            assert_eq!(held.hold_until, 4_000);
             assert_eq!(
                 ledger.inferred.unwrap().length,
                 3_990,
@@ -989,14 +999,7 @@ mod tests {
     #[test]
     fn the_window_after_the_first_inferred_one_opens_with_small_leases() {
         let tuning = Tuning::default();
-        let mut ledger = Ledger::default();
-        assert_eq!(ledger.renew(&ask(1, 0, 10), &tuning), Answer::Probe);
-        let mut opened = ask(1, 10, 10);
-        opened.open = true;
-        ledger.renew(&opened, &tuning);
-        let mut first = ask(1, 9_010, 1_000);
-        (first.answered, first.cooldown) = (300, Some(1_000));
-        lease(ledger.renew(&first, &tuning));
+        let (mut ledger, _) = opened_then_throttled(300, 9_010, 1_000);
         assert_eq!(ledger.inferred.unwrap().unsure_from, 20_010);
         let whole = lease(ledger.renew(&ask(1, 10_020, 1_000), &tuning));
         assert_eq!(whole.left, 270, "the window after a 429's wait: sure");
