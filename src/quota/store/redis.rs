@@ -1154,6 +1154,46 @@ mod tests {
         assert_eq!(store.commands(), 0, "no Redis call");
     }
 
+    /// The units a renewal brings go to the requests that waited for it
+    /// before a fresh request of the process, whichever asks first: else
+    /// the one that finds them taken waits for the next window.
+    #[tokio::test]
+    async fn requests_held_for_a_renewal_take_its_units_before_fresh_ones() {
+        // Nothing listens there: the renewal is played by the test.
+        let store = RedisStore::open("redis://127.0.0.1:1/").unwrap();
+        let scope = ScopeKey::new("api.example.com", None);
+        leased(&store, scope, 0);
+        let sync = store.sync(scope);
+        sync.running.store(true, Ordering::Release);
+        let held: Vec<_> = (0..2)
+            .map(|_| store.acquire(scope, 1, Duration::ZERO))
+            .collect();
+        // The renewal brings two units and ends; a fresh request asks
+        // before the held ones are polled again.
+        let now = store.local_now();
+        let granted = Granted {
+            left: 2,
+            until: now + 60_000,
+            hold_until: 0,
+            counts_cost: true,
+            members: 1,
+            limit: 2,
+            last: true,
+            refill: 0,
+        };
+        let answer = Answer::Lease(granted);
+        store.apply(scope, &sync, &Ledger::default(), answer, 0, (now, now));
+        sync.running.store(false, Ordering::Release);
+        sync.done.send_modify(|generation| *generation += 1);
+        let mut fresh = store.acquire(scope, 1, Duration::ZERO);
+        let go = |grant: &Option<Grant>| matches!(grant, Some(Grant::Go { .. }));
+        assert!(!go(&fresh.now_or_never()), "both units are the held requests'");
+        for grant in held {
+            assert!(go(&Some(grant.await)), "a held request goes");
+        }
+        assert_eq!(lease_of(&store, scope).left, 0);
+    }
+
     #[tokio::test]
     async fn a_lease_admission_answers_at_once_and_its_release_calls_nothing() {
         // Nothing listens there: any call to Redis would be a renewal.
