@@ -203,19 +203,27 @@ struct Sync {
     waiting: AtomicU64,
 }
 
-/// Counts a request waiting for a renewal while it lives.
-struct Waiting(Arc<Sync>);
+/// Counts a request waiting for a renewal while it lives, until it has
+/// decided once the renewal ended: in the demand the next renewal asks
+/// for, and in the local view's [`waiters`](ScopeState::waiters).
+struct Waiting(Arc<Sync>, MemoryStore, ScopeKey);
 
 impl Waiting {
-    fn new(sync: Arc<Sync>) -> Self {
+    fn new(store: &RedisStore, scope: ScopeKey) -> Self {
+        let sync = store.sync(scope);
         sync.waiting.fetch_add(1, Ordering::Relaxed);
-        Waiting(sync)
+        let local = store.shared.local.clone();
+        local.with_scope(scope, false, |state, _| state.map(|s| s.waiters += 1));
+        Waiting(sync, local, scope)
     }
 }
 
 impl Drop for Waiting {
     fn drop(&mut self) {
         self.0.waiting.fetch_sub(1, Ordering::Relaxed);
+        let waited = |s: &mut ScopeState| s.waiters = s.waiters.saturating_sub(1);
+        self.1
+            .with_scope(self.2, false, |state, _| state.map(waited));
     }
 }
 
@@ -448,8 +456,8 @@ impl RedisStore {
     /// Paced on the vendor's remaining, a lease's last units were spread
     /// over the rest of the window whenever the other members' requests
     /// had taken the window first: held seconds, up to 60 requests a window.
-    fn decide(&self, scope: ScopeKey, cost: u64) -> Local {
-        let local = (self.shared.local).decide(scope, cost, Duration::ZERO, 1, RENEW_AHEAD);
+    fn decide(&self, scope: ScopeKey, cost: u64, held: bool) -> Local {
+        let local = (self.shared.local).decide(scope, cost, held, Duration::ZERO, 1, RENEW_AHEAD);
         if self.is_local() && matches!(local, Local::Decided(..)) {
             self.shared.local_decisions.fetch_add(1, Ordering::Relaxed);
         }
@@ -460,7 +468,7 @@ impl RedisStore {
     /// unknown goes only while Redis fails (the ledger did not answer yet:
     /// ask again shortly).
     fn decide_again(&self, scope: ScopeKey, cost: u64) -> Grant {
-        match self.decide(scope, cost) {
+        match self.decide(scope, cost, true) {
             Local::Decided(grant, _) => grant,
             Local::Unknown(grant) if self.is_local() => grant,
             Local::Unknown(_) | Local::Renew => Grant::Wait(RECHECK),
@@ -921,20 +929,11 @@ fn bootstrap(
     now: Millis,
     tuning: &super::window::Tuning,
 ) {
-    let (mut reports, cooldown) = fleet.reports(fleet_now);
-    for report in reports.iter_mut() {
-        let known = report.is_some_and(|report| {
-            state
-                .windows
-                .iter()
-                .flatten()
-                .any(|window| window.policy == report.policy)
-        });
-        if known {
-            *report = None;
-        }
-    }
-    state.learn_reports(&reports, cooldown, now, tuning);
+    let (reports, cooldown) = fleet.reports(fleet_now);
+    let known = state.windows.map(|window| window.map(|w| w.policy));
+    let unknown = reports.into_iter().flatten();
+    let unknown = unknown.filter(|report| !known.contains(&Some(report.policy)));
+    state.learn_reports(unknown, cooldown, now, tuning);
 }
 
 /// A name for this store among the fleet's: unique per process and store
@@ -955,7 +954,7 @@ fn member_name() -> u64 {
 impl QuotaStore for RedisStore {
     // (`max_delay` bounds a pacing delay: a lease goes unpaced.)
     fn acquire(&self, scope: ScopeKey, cost: u64, _max_delay: Duration) -> StoreFuture<Grant> {
-        match self.decide(scope, cost) {
+        match self.decide(scope, cost, false) {
             Local::Decided(grant, runs_low) => {
                 if runs_low {
                     self.spawn_renewal(scope);
@@ -964,12 +963,13 @@ impl QuotaStore for RedisStore {
             }
             Local::Unknown(grant) if self.cold_go(scope) => StoreFuture::ready(grant),
             Local::Unknown(_) | Local::Renew => {
-                let waiting = Waiting::new(self.sync(scope));
+                let waiting = Waiting::new(self, scope);
                 let (store, renewed) = (self.clone(), self.renew_and_wait(scope));
                 StoreFuture::boxed(async move {
                     renewed.await;
+                    let grant = store.decide_again(scope, cost);
                     drop(waiting);
-                    store.decide_again(scope, cost)
+                    grant
                 })
             }
         }
@@ -1187,7 +1187,10 @@ mod tests {
         sync.done.send_modify(|generation| *generation += 1);
         let mut fresh = store.acquire(scope, 1, Duration::ZERO);
         let go = |grant: &Option<Grant>| matches!(grant, Some(Grant::Go { .. }));
-        assert!(!go(&fresh.now_or_never()), "both units are the held requests'");
+        assert!(
+            !go(&fresh.now_or_never()),
+            "both units are the held requests'"
+        );
         for grant in held {
             assert!(go(&Some(grant.await)), "a held request goes");
         }
