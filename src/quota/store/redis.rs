@@ -888,27 +888,28 @@ fn local_lease(
     taken_before: u64,
     to_local: impl Fn(Millis) -> Millis,
 ) -> Lease {
-    let taken_since = state
-        .lease()
-        .map_or(0, |old| old.taken.saturating_sub(taken_before));
+    let old = state.lease();
+    let taken_since = old.map_or(0, |old| old.taken.saturating_sub(taken_before));
+    // Members held to one instant (a window's end) come back spread over a
+    // few round trips, so that their renewals do not collide. A member
+    // keeps the instant it drew for that end: its requests told to come
+    // back then come back at once, and wait for one renewal together
+    // (a half that came back later would find the units it brought taken).
+    let spread = |at: Millis, had: Millis| match at {
+        0 => 0,
+        at if had != 0 && had.abs_diff(to_local(at)) <= HOLD_SPREAD_MAX => had,
+        at => to_local(at) + hold_jitter(granted.members),
+    };
     Lease {
         left: granted.left.saturating_sub(taken_since),
         taken: 0,
         until: to_local(granted.until),
-        // Members held to one instant (a window's end) come back spread
-        // over a few round trips, so that their renewals do not collide.
-        hold_until: match granted.hold_until {
-            0 => 0,
-            at => to_local(at) + hold_jitter(granted.members),
-        },
+        hold_until: spread(granted.hold_until, old.map_or(0, |l| l.hold_until)),
         counts_cost: granted.counts_cost,
         probe: false,
         open: false,
         last: granted.last,
-        refill: match granted.refill {
-            0 => 0,
-            at => to_local(at) + hold_jitter(granted.members),
-        },
+        refill: spread(granted.refill, old.map_or(0, |l| l.refill)),
     }
 }
 
@@ -1195,6 +1196,39 @@ mod tests {
             assert!(go(&Some(grant.await)), "a held request goes");
         }
         assert_eq!(lease_of(&store, scope).left, 0);
+    }
+
+    /// Renewals that hold a member to the same instant keep the spread it
+    /// drew for it, whatever the clock mapping of each answer.
+    #[test]
+    fn a_member_keeps_the_instant_it_drew_for_a_hold() {
+        let mut state = ScopeState::default();
+        let granted = Granted {
+            left: 0,
+            until: 1_000,
+            hold_until: 10_000,
+            counts_cost: true,
+            members: 8,
+            limit: 300,
+            last: false,
+            refill: 0,
+        };
+        *state.lease_mut() = Some(local_lease(&state, granted, 0, |at| at));
+        let drawn = state.lease().unwrap().hold_until;
+        assert!((10_000..=10_035).contains(&drawn));
+        for shift in 0..20 {
+            let again = local_lease(&state, granted, 0, |at| at + shift % 3);
+            assert_eq!(again.hold_until, drawn);
+        }
+        let later = Granted {
+            hold_until: 20_000,
+            ..granted
+        };
+        let later = local_lease(&state, later, 0, |at| at).hold_until;
+        assert!(
+            (20_000..=20_035).contains(&later),
+            "another instant: drawn again"
+        );
     }
 
     #[tokio::test]
