@@ -227,14 +227,17 @@ impl ScopeState {
             self.cooldown_until = None;
         }
         self.refill(now);
-        let reserved = if held { 0 } else { self.waiters };
         match self.lease {
             None => (),
             Some(lease) if lease.hold_until > now => {
                 return Decision::Wait(ms(lease.hold_until - now))
             }
             Some(lease) if lease.until <= now => return Decision::Renew,
-            Some(lease) if lease.left < amount(lease.counts_cost, cost) + reserved => {
+            // (A fresh request may not take what is kept for the waiters.)
+            Some(lease)
+                if lease.left
+                    < amount(lease.counts_cost, cost) + self.waiters * u64::from(!held) =>
+            {
                 // An open lease's units come back with the answers.
                 if lease.open {
                     return Decision::Wait(ms(tuning.recheck));
