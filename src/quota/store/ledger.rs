@@ -251,15 +251,9 @@ impl Ledger {
         // A report of a window's last second may describe the window the
         // ledger already closed (members' clocks and resets differ by up to
         // a second): it is not taken for the next one.
-        let mut reports = ask.reports;
-        for report in reports.iter_mut() {
-            if report.is_some_and(|r| r.reset.is_some_and(|reset| reset < tuning.new_window_after))
-            {
-                *report = None;
-            }
-        }
-        self.state
-            .learn_reports(&reports, ask.cooldown, now, tuning);
+        let current = |r: &Report| r.reset.is_none_or(|reset| reset >= tuning.new_window_after);
+        let reports = ask.reports.into_iter().flatten().filter(current);
+        self.state.learn_reports(reports, ask.cooldown, now, tuning);
         self.state.refill(now);
         self.expire_members(now);
         let joined = !self.members.iter().any(|m| m.id == ask.member);

@@ -146,7 +146,7 @@ impl MemoryStore {
         max_delay: Duration,
         tag: u8,
     ) -> Grant {
-        match self.decide(scope, cost, max_delay, tag, 0) {
+        match self.decide(scope, cost, false, max_delay, tag, 0) {
             Local::Unknown(grant) | Local::Decided(grant, _) => grant,
             // No lease is ever set here; a fleet store's local view
             // handles this itself.
@@ -154,12 +154,14 @@ impl MemoryStore {
         }
     }
 
-    /// The window algorithm's decision for `scope` on this store's clock,
-    /// and whether a lease runs low (within `renew_within` ms of lapsing).
+    /// The window algorithm's decision for `scope` on this store's clock
+    /// (for a request `held` for a renewal, or a fresh one), and whether a
+    /// lease runs low (within `renew_within` ms of lapsing).
     pub(crate) fn decide(
         &self,
         scope: ScopeKey,
         cost: u64,
+        held: bool,
         max_delay: Duration,
         tag: u8,
         renew_within: Millis,
@@ -177,7 +179,7 @@ impl MemoryStore {
             return Local::Unknown(unknown);
         };
         let jitter = || HasherRng::default().next_f64();
-        match state.acquire(cost, max_delay, now, jitter, &self.shared.tuning) {
+        match state.acquire(cost, held, max_delay, now, jitter, &self.shared.tuning) {
             Decision::Go(delay) => {
                 let grant = Grant::Go {
                     permit: Permit::new(scope, cost, true, tag),

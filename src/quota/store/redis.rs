@@ -203,19 +203,27 @@ struct Sync {
     waiting: AtomicU64,
 }
 
-/// Counts a request waiting for a renewal while it lives.
-struct Waiting(Arc<Sync>);
+/// Counts a request waiting for a renewal while it lives, until it has
+/// decided once the renewal ended: in the demand the next renewal asks
+/// for, and in the local view's [`waiters`](ScopeState::waiters).
+struct Waiting(Arc<Sync>, MemoryStore, ScopeKey);
 
 impl Waiting {
-    fn new(sync: Arc<Sync>) -> Self {
+    fn new(store: &RedisStore, scope: ScopeKey) -> Self {
+        let sync = store.sync(scope);
         sync.waiting.fetch_add(1, Ordering::Relaxed);
-        Waiting(sync)
+        let local = store.shared.local.clone();
+        local.with_scope(scope, false, |state, _| state.map(|s| s.waiters += 1));
+        Waiting(sync, local, scope)
     }
 }
 
 impl Drop for Waiting {
     fn drop(&mut self) {
         self.0.waiting.fetch_sub(1, Ordering::Relaxed);
+        let waited = |s: &mut ScopeState| s.waiters = s.waiters.saturating_sub(1);
+        self.1
+            .with_scope(self.2, false, |state, _| state.map(waited));
     }
 }
 
@@ -448,8 +456,8 @@ impl RedisStore {
     /// Paced on the vendor's remaining, a lease's last units were spread
     /// over the rest of the window whenever the other members' requests
     /// had taken the window first: held seconds, up to 60 requests a window.
-    fn decide(&self, scope: ScopeKey, cost: u64) -> Local {
-        let local = (self.shared.local).decide(scope, cost, Duration::ZERO, 1, RENEW_AHEAD);
+    fn decide(&self, scope: ScopeKey, cost: u64, held: bool) -> Local {
+        let local = (self.shared.local).decide(scope, cost, held, Duration::ZERO, 1, RENEW_AHEAD);
         if self.is_local() && matches!(local, Local::Decided(..)) {
             self.shared.local_decisions.fetch_add(1, Ordering::Relaxed);
         }
@@ -460,7 +468,7 @@ impl RedisStore {
     /// unknown goes only while Redis fails (the ledger did not answer yet:
     /// ask again shortly).
     fn decide_again(&self, scope: ScopeKey, cost: u64) -> Grant {
-        match self.decide(scope, cost) {
+        match self.decide(scope, cost, true) {
             Local::Decided(grant, _) => grant,
             Local::Unknown(grant) if self.is_local() => grant,
             Local::Unknown(_) | Local::Renew => Grant::Wait(RECHECK),
@@ -880,27 +888,28 @@ fn local_lease(
     taken_before: u64,
     to_local: impl Fn(Millis) -> Millis,
 ) -> Lease {
-    let taken_since = state
-        .lease()
-        .map_or(0, |old| old.taken.saturating_sub(taken_before));
+    let old = state.lease();
+    let taken_since = old.map_or(0, |old| old.taken.saturating_sub(taken_before));
+    // Members held to one instant (a window's end) come back spread over a
+    // few round trips, so that their renewals do not collide. A member
+    // keeps the instant it drew for that end: its requests told to come
+    // back then come back at once, and wait for one renewal together
+    // (a half that came back later would find the units it brought taken).
+    let spread = |at: Millis, had: Millis| match at {
+        0 => 0,
+        at if had != 0 && had.abs_diff(to_local(at)) <= HOLD_SPREAD_MAX => had,
+        at => to_local(at) + hold_jitter(granted.members),
+    };
     Lease {
         left: granted.left.saturating_sub(taken_since),
         taken: 0,
         until: to_local(granted.until),
-        // Members held to one instant (a window's end) come back spread
-        // over a few round trips, so that their renewals do not collide.
-        hold_until: match granted.hold_until {
-            0 => 0,
-            at => to_local(at) + hold_jitter(granted.members),
-        },
+        hold_until: spread(granted.hold_until, old.map_or(0, |l| l.hold_until)),
         counts_cost: granted.counts_cost,
         probe: false,
         open: false,
         last: granted.last,
-        refill: match granted.refill {
-            0 => 0,
-            at => to_local(at) + hold_jitter(granted.members),
-        },
+        refill: spread(granted.refill, old.map_or(0, |l| l.refill)),
     }
 }
 
@@ -921,20 +930,11 @@ fn bootstrap(
     now: Millis,
     tuning: &super::window::Tuning,
 ) {
-    let (mut reports, cooldown) = fleet.reports(fleet_now);
-    for report in reports.iter_mut() {
-        let known = report.is_some_and(|report| {
-            state
-                .windows
-                .iter()
-                .flatten()
-                .any(|window| window.policy == report.policy)
-        });
-        if known {
-            *report = None;
-        }
-    }
-    state.learn_reports(&reports, cooldown, now, tuning);
+    let (reports, cooldown) = fleet.reports(fleet_now);
+    let known = state.windows.map(|window| window.map(|w| w.policy));
+    let unknown = reports.into_iter().flatten();
+    let unknown = unknown.filter(|report| !known.contains(&Some(report.policy)));
+    state.learn_reports(unknown, cooldown, now, tuning);
 }
 
 /// A name for this store among the fleet's: unique per process and store
@@ -955,7 +955,7 @@ fn member_name() -> u64 {
 impl QuotaStore for RedisStore {
     // (`max_delay` bounds a pacing delay: a lease goes unpaced.)
     fn acquire(&self, scope: ScopeKey, cost: u64, _max_delay: Duration) -> StoreFuture<Grant> {
-        match self.decide(scope, cost) {
+        match self.decide(scope, cost, false) {
             Local::Decided(grant, runs_low) => {
                 if runs_low {
                     self.spawn_renewal(scope);
@@ -964,12 +964,13 @@ impl QuotaStore for RedisStore {
             }
             Local::Unknown(grant) if self.cold_go(scope) => StoreFuture::ready(grant),
             Local::Unknown(_) | Local::Renew => {
-                let waiting = Waiting::new(self.sync(scope));
+                let waiting = Waiting::new(self, scope);
                 let (store, renewed) = (self.clone(), self.renew_and_wait(scope));
                 StoreFuture::boxed(async move {
                     renewed.await;
+                    let grant = store.decide_again(scope, cost);
                     drop(waiting);
-                    store.decide_again(scope, cost)
+                    grant
                 })
             }
         }
@@ -1152,6 +1153,82 @@ mod tests {
         go(&store).expect("a unit came back");
         tokio::task::yield_now().await;
         assert_eq!(store.commands(), 0, "no Redis call");
+    }
+
+    /// The units a renewal brings go to the requests that waited for it
+    /// before a fresh request of the process, whichever asks first: else
+    /// the one that finds them taken waits for the next window.
+    #[tokio::test]
+    async fn requests_held_for_a_renewal_take_its_units_before_fresh_ones() {
+        // Nothing listens there: the renewal is played by the test.
+        let store = RedisStore::open("redis://127.0.0.1:1/").unwrap();
+        let scope = ScopeKey::new("api.example.com", None);
+        leased(&store, scope, 0);
+        let sync = store.sync(scope);
+        sync.running.store(true, Ordering::Release);
+        let held: Vec<_> = (0..2)
+            .map(|_| store.acquire(scope, 1, Duration::ZERO))
+            .collect();
+        // The renewal brings two units and ends; a fresh request asks
+        // before the held ones are polled again.
+        let now = store.local_now();
+        let granted = Granted {
+            left: 2,
+            until: now + 60_000,
+            hold_until: 0,
+            counts_cost: true,
+            members: 1,
+            limit: 2,
+            last: true,
+            refill: 0,
+        };
+        let answer = Answer::Lease(granted);
+        store.apply(scope, &sync, &Ledger::default(), answer, 0, (now, now));
+        sync.running.store(false, Ordering::Release);
+        sync.done.send_modify(|generation| *generation += 1);
+        let mut fresh = store.acquire(scope, 1, Duration::ZERO);
+        let go = |grant: &Option<Grant>| matches!(grant, Some(Grant::Go { .. }));
+        assert!(
+            !go(&fresh.now_or_never()),
+            "both units are the held requests'"
+        );
+        for grant in held {
+            assert!(go(&Some(grant.await)), "a held request goes");
+        }
+        assert_eq!(lease_of(&store, scope).left, 0);
+    }
+
+    /// Renewals that hold a member to the same instant keep the spread it
+    /// drew for it, whatever the clock mapping of each answer.
+    #[test]
+    fn a_member_keeps_the_instant_it_drew_for_a_hold() {
+        let mut state = ScopeState::default();
+        let granted = Granted {
+            left: 0,
+            until: 1_000,
+            hold_until: 10_000,
+            counts_cost: true,
+            members: 8,
+            limit: 300,
+            last: false,
+            refill: 0,
+        };
+        *state.lease_mut() = Some(local_lease(&state, granted, 0, |at| at));
+        let drawn = state.lease().unwrap().hold_until;
+        assert!((10_000..=10_035).contains(&drawn));
+        for shift in 0..20 {
+            let again = local_lease(&state, granted, 0, |at| at + shift % 3);
+            assert_eq!(again.hold_until, drawn);
+        }
+        let later = Granted {
+            hold_until: 20_000,
+            ..granted
+        };
+        let later = local_lease(&state, later, 0, |at| at).hold_until;
+        assert!(
+            (20_000..=20_035).contains(&later),
+            "another instant: drawn again"
+        );
     }
 
     #[tokio::test]

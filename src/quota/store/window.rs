@@ -153,6 +153,10 @@ pub(crate) struct ScopeState {
     run: Run,
     /// A low lease asked for its renewal, which has not ended.
     renewing: bool,
+    /// Requests of this process waiting for its lease's renewal: the units
+    /// it brings are theirs before a fresh request's, whichever is polled
+    /// first (else the one that finds them taken waits a further window).
+    pub(crate) waiters: u64,
 }
 
 /// A run of decisions made ahead by [`ScopeState::acquire`], from its own
@@ -197,9 +201,12 @@ impl ScopeState {
 
     /// Whether `cost` may go now, and after what pacing delay (at most
     /// `max_delay`); a `Go` is counted in flight until [`release`](Self::release).
+    /// A request that waited for the lease's renewal (`held`) may take
+    /// what it holds for [`waiters`](Self::waiters); a fresh one may not.
     pub(crate) fn acquire(
         &mut self,
         cost: u64,
+        held: bool,
         max_delay: Duration,
         now: Millis,
         // Drawn only when the go is paced.
@@ -226,7 +233,11 @@ impl ScopeState {
                 return Decision::Wait(ms(lease.hold_until - now))
             }
             Some(lease) if lease.until <= now => return Decision::Renew,
-            Some(lease) if lease.left < amount(lease.counts_cost, cost) => {
+            // (A fresh request may not take what is kept for the waiters.)
+            Some(lease)
+                if lease.left
+                    < amount(lease.counts_cost, cost) + self.waiters * u64::from(!held) =>
+            {
                 // An open lease's units come back with the answers.
                 if lease.open {
                     return Decision::Wait(ms(tuning.recheck));
@@ -274,9 +285,10 @@ impl ScopeState {
     /// above the mark where pacing may start (the whole of it when it
     /// cannot pace); until the lease lapses or a window resets.
     fn run_ahead(&self, cost: u64, tuning: &Tuning) -> Run {
-        let lease = self
-            .lease
-            .map(|l| (l.left / amount(l.counts_cost, cost).max(1), l.until));
+        let lease = self.lease.map(|l| {
+            let need = amount(l.counts_cost, cost).max(1);
+            (l.left.saturating_sub(self.waiters) / need, l.until)
+        });
         let (mut left, mut until) = lease.unwrap_or((u64::MAX, Millis::MAX));
         for window in self.windows.iter().flatten() {
             let available = window.remaining.saturating_sub(self.in_flight(window));
@@ -446,7 +458,7 @@ impl ScopeState {
     #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis store's
     pub(crate) fn learn_reports(
         &mut self,
-        reports: &[Option<Report>],
+        reports: impl IntoIterator<Item = Report>,
         cooldown: Option<Millis>,
         now: Millis,
         tuning: &Tuning,
@@ -456,8 +468,8 @@ impl ScopeState {
             let until = now + cooldown;
             self.cooldown_until = Some(self.cooldown_until.map_or(until, |c| c.max(until)));
         }
-        for report in reports.iter().flatten() {
-            self.learn_window(*report, now, tuning);
+        for report in reports {
+            self.learn_window(report, now, tuning);
         }
     }
     /// Learns what one answer reported: its cooldown and windows.
@@ -542,16 +554,16 @@ mod tests {
         let mut state = ScopeState::default();
         state.learn(&report(100, 1, 10), 1_000, &tuning);
         assert_eq!(
-            state.acquire(1, FOREVER, 1_000, || 0.0, &tuning),
+            state.acquire(1, false, FOREVER, 1_000, || 0.0, &tuning),
             Decision::Go(Duration::ZERO)
         );
         assert_eq!(
-            state.acquire(1, FOREVER, 1_000, || 0.0, &tuning),
+            state.acquire(1, false, FOREVER, 1_000, || 0.0, &tuning),
             Decision::Wait(Duration::from_secs(10))
         );
         // The reset comes from the clock reading alone: 10 s later, refilled.
         assert_eq!(
-            state.acquire(1, FOREVER, 11_000, || 0.0, &tuning),
+            state.acquire(1, false, FOREVER, 11_000, || 0.0, &tuning),
             Decision::Go(Duration::ZERO)
         );
         state.release(1, false);
@@ -579,7 +591,7 @@ mod tests {
         });
         let mut scanned = state.clone();
         let decide = |state: &mut ScopeState, now, cost| {
-            state.acquire(cost, Duration::ZERO, now, || 0.0, &tuning)
+            state.acquire(cost, false, Duration::ZERO, now, || 0.0, &tuning)
         };
         for step in 0..40u64 {
             let (now, cost) = (step * 100, 1 + step / 25);
@@ -633,13 +645,13 @@ mod tests {
         *state.lease_mut() = Some(lease(1_000));
         assert!(!state.lease_runs_low(0, 0), "not renewed ahead");
         assert_eq!(
-            state.acquire(1, FOREVER, 0, || 0.0, &tuning),
+            state.acquire(1, false, FOREVER, 0, || 0.0, &tuning),
             Decision::Go(Duration::ZERO)
         );
-        let wait = state.acquire(1, FOREVER, 100, || 0.0, &tuning);
+        let wait = state.acquire(1, false, FOREVER, 100, || 0.0, &tuning);
         assert_eq!(wait, Decision::Wait(Duration::from_millis(900)), "no call");
         assert_eq!(
-            state.acquire(1, FOREVER, 1_000, || 0.0, &tuning),
+            state.acquire(1, false, FOREVER, 1_000, || 0.0, &tuning),
             Decision::Renew
         );
         // A refill past the lease's end: the ledger says how long.
@@ -648,7 +660,7 @@ mod tests {
             ..lease(9_000)
         });
         assert_eq!(
-            state.acquire(1, FOREVER, 100, || 0.0, &tuning),
+            state.acquire(1, false, FOREVER, 100, || 0.0, &tuning),
             Decision::Renew
         );
         // Without a refill time, a quarter left renews ahead, once until
@@ -658,6 +670,40 @@ mod tests {
         assert!(!state.lease_runs_low(0, 0), "asked already");
         state.renewal_ended();
         assert!(state.lease_runs_low(0, 0), "still low: asks again");
+    }
+
+    /// Units a lease holds for the requests waiting for its renewal are
+    /// theirs: a fresh request (or a run decided ahead) takes only the rest.
+    #[test]
+    fn a_lease_keeps_its_units_for_the_requests_that_waited_for_it() {
+        let tuning = Tuning::default();
+        let mut state = ScopeState::default();
+        state.learn(&report(100, 100, 10), 0, &tuning);
+        *state.lease_mut() = Some(Lease {
+            left: 3,
+            taken: 0,
+            until: 5_000,
+            hold_until: 0,
+            counts_cost: true,
+            probe: false,
+            open: false,
+            last: false,
+            refill: 0,
+        });
+        state.waiters = 2;
+        let go = Decision::Go(Duration::ZERO);
+        let mut decide = |held| state.acquire(1, held, FOREVER, 0, || 0.0, &tuning);
+        assert_eq!(decide(false), go, "one unit to spare");
+        assert_eq!(decide(false), Decision::Renew, "the rest are the waiters'");
+        assert_eq!(decide(true), go);
+        state.waiters = 1;
+        assert_eq!(
+            state.acquire(1, false, FOREVER, 0, || 0.0, &tuning),
+            Decision::Renew
+        );
+        assert_eq!(state.acquire(1, true, FOREVER, 0, || 0.0, &tuning), go);
+        state.waiters = 0;
+        assert_eq!(state.lease().unwrap().left, 0);
     }
 
     #[test]
@@ -679,15 +725,15 @@ mod tests {
             ..ScopeState::default()
         };
         let go = Decision::Go(Duration::ZERO);
-        assert_eq!(state.acquire(1, FOREVER, 0, || 0.0, &tuning), go);
-        assert_eq!(state.acquire(1, FOREVER, 0, || 0.0, &tuning), go);
+        assert_eq!(state.acquire(1, false, FOREVER, 0, || 0.0, &tuning), go);
+        assert_eq!(state.acquire(1, false, FOREVER, 0, || 0.0, &tuning), go);
         // Both in flight: the next waits, without a renewal, and none is due.
         let wait = Decision::Wait(Duration::from_millis(tuning.recheck));
-        assert_eq!(state.acquire(1, FOREVER, 1, || 0.0, &tuning), wait);
+        assert_eq!(state.acquire(1, false, FOREVER, 1, || 0.0, &tuning), wait);
         assert!(!state.lease_runs_low(1, 0));
         // An answer gives its unit back.
         state.release(1, false);
-        assert_eq!(state.acquire(1, FOREVER, 2, || 0.0, &tuning), go);
-        assert_eq!(state.acquire(1, FOREVER, 3, || 0.0, &tuning), wait);
+        assert_eq!(state.acquire(1, false, FOREVER, 2, || 0.0, &tuning), go);
+        assert_eq!(state.acquire(1, false, FOREVER, 3, || 0.0, &tuning), wait);
     }
 }
