@@ -455,7 +455,6 @@ impl ScopeState {
     }
 
     /// Learns reports (see [`reports`](Self::reports)) made `now`.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis store's
     pub(crate) fn learn_reports(
         &mut self,
         reports: impl IntoIterator<Item = Report>,
@@ -474,14 +473,8 @@ impl ScopeState {
     }
     /// Learns what one answer reported: its cooldown and windows.
     pub(crate) fn learn(&mut self, observation: &Observation, now: Millis, tuning: &Tuning) {
-        self.run = Run::default();
-        if let Some(cooldown) = observation.cooldown() {
-            let until = now + as_ms(cooldown);
-            self.cooldown_until = Some(self.cooldown_until.map_or(until, |c| c.max(until)));
-        }
-        for report in observation.windows() {
-            self.learn_window(Report::of(report), now, tuning);
-        }
+        let reports = observation.windows().iter().map(Report::of);
+        self.learn_reports(reports, observation.cooldown().map(as_ms), now, tuning);
     }
 
     fn learn_window(&mut self, report: Report, now: Millis, tuning: &Tuning) {
