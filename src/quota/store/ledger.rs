@@ -355,7 +355,7 @@ impl Ledger {
         if now >= join {
             return (self.budget, end, true);
         }
-        let share = (limit / 8).div_ceil(self.members.len().max(1) as u64);
+        let share = self.fair_share(limit / 8);
         let first = if want <= share { limit / 8 } else { 0 };
         (self.budget.min(first), join, true)
     }
@@ -376,7 +376,7 @@ impl Ledger {
             inferred.unsure_from = 0;
             return None;
         }
-        Some(OPEN_IN_FLIGHT.div_ceil(self.members.len().max(1) as u64))
+        Some(self.fair_share(OPEN_IN_FLIGHT))
     }
 
     /// Nothing known: one member probes, the others hold until it teaches.
@@ -396,7 +396,7 @@ impl Ledger {
                 return Answer::Hold(join - now);
             }
             let cap = OPEN_IN_FLIGHT.max(self.count / 16);
-            return Answer::Open(cap.div_ceil(self.members.len().max(1) as u64));
+            return Answer::Open(self.fair_share(cap));
         }
         match self.probe {
             Some((_, until)) if until > now => Answer::Hold((until - now).min(PROBE_RECHECK)),
@@ -580,13 +580,17 @@ impl Ledger {
         index
     }
 
+    /// One member's fair share of `units`, rounded up.
+    fn fair_share(&self, units: u64) -> u64 {
+        units.div_ceil(self.members.len().max(1) as u64)
+    }
+
     /// The units member `me` gets of the `released` budget: up to its fair
     /// share, and beyond it (unless `fair_only`) only what no other
     /// member's unclaimed share needs; and whether that is all it can get
     /// of what is released.
     fn cut(&mut self, me: usize, want: u64, released: u64, fair_only: bool) -> (u64, bool) {
-        let count = self.members.len() as u64;
-        let fair = released.div_ceil(count.max(1));
+        let fair = self.fair_share(released);
         let reserve: u64 = (self.members.iter().enumerate())
             .filter(|(index, _)| *index != me)
             .map(|(_, m)| fair.saturating_sub(m.leased))
