@@ -541,6 +541,21 @@ mod tests {
 
     const FOREVER: Duration = Duration::from_secs(3600);
 
+    /// A lease of `left` units counting cost, until `until`, nothing else set.
+    fn lease_of(left: u64, until: Millis) -> Lease {
+        Lease {
+            left,
+            taken: 0,
+            until,
+            hold_until: 0,
+            counts_cost: true,
+            probe: false,
+            open: false,
+            last: false,
+            refill: 0,
+        }
+    }
+
     #[test]
     fn decisions_on_a_given_clock() {
         let tuning = Tuning::default();
@@ -571,17 +586,7 @@ mod tests {
         let tuning = Tuning::default();
         let mut state = ScopeState::default();
         state.learn(&report(100, 100, 10), 0, &tuning);
-        *state.lease_mut() = Some(Lease {
-            left: 40,
-            taken: 0,
-            until: 3_000,
-            hold_until: 0,
-            counts_cost: true,
-            probe: false,
-            open: false,
-            last: false,
-            refill: 0,
-        });
+        *state.lease_mut() = Some(lease_of(40, 3_000));
         let mut scanned = state.clone();
         let decide = |state: &mut ScopeState, now, cost| {
             state.acquire(cost, false, Duration::ZERO, now, || 0.0, &tuning)
@@ -625,15 +630,9 @@ mod tests {
         let mut state = ScopeState::default();
         state.learn(&report(100, 100, 10), 0, &tuning);
         let lease = |refill| Lease {
-            left: 1,
             taken: 3,
-            until: 5_000,
-            hold_until: 0,
-            counts_cost: true,
-            probe: false,
-            open: false,
-            last: false,
             refill,
+            ..lease_of(1, 5_000)
         };
         *state.lease_mut() = Some(lease(1_000));
         assert!(!state.lease_runs_low(0, 0), "not renewed ahead");
@@ -672,17 +671,7 @@ mod tests {
         let tuning = Tuning::default();
         let mut state = ScopeState::default();
         state.learn(&report(100, 100, 10), 0, &tuning);
-        *state.lease_mut() = Some(Lease {
-            left: 3,
-            taken: 0,
-            until: 5_000,
-            hold_until: 0,
-            counts_cost: true,
-            probe: false,
-            open: false,
-            last: false,
-            refill: 0,
-        });
+        *state.lease_mut() = Some(lease_of(3, 5_000));
         state.waiters = 2;
         let go = Decision::Go(Duration::ZERO);
         let mut decide = |held| state.acquire(1, held, FOREVER, 0, || 0.0, &tuning);
@@ -703,15 +692,9 @@ mod tests {
     fn an_open_lease_bounds_the_requests_in_flight() {
         let tuning = Tuning::default();
         let lease = Some(Lease {
-            left: 2,
-            taken: 0,
-            until: 5_000,
-            hold_until: 0,
             counts_cost: false,
-            probe: false,
             open: true,
-            last: false,
-            refill: 0,
+            ..lease_of(2, 5_000)
         });
         let mut state = ScopeState {
             lease,
