@@ -206,24 +206,35 @@ struct Sync {
 /// Counts a request waiting for a renewal while it lives, until it has
 /// decided once the renewal ended: in the demand the next renewal asks
 /// for, and in the local view's [`waiters`](ScopeState::waiters).
-struct Waiting(Arc<Sync>, MemoryStore, ScopeKey);
+struct Waiting {
+    sync: Arc<Sync>,
+    scope: ScopeKey,
+    /// The local view whose waiters count it; none when the scope had no
+    /// state there yet (then it gives back no other waiter's claim).
+    counted_in: Option<MemoryStore>,
+}
 
 impl Waiting {
     fn new(store: &RedisStore, scope: ScopeKey) -> Self {
         let sync = store.sync(scope);
         sync.waiting.fetch_add(1, Ordering::Relaxed);
-        let local = store.shared.local.clone();
-        local.with_scope(scope, false, |state, _| state.map(|s| s.waiters += 1));
-        Waiting(sync, local, scope)
+        let local = &store.shared.local;
+        let counted = local.with_scope(scope, false, |state, _| state.map(|s| s.waiters += 1));
+        Waiting {
+            sync,
+            scope,
+            counted_in: counted.map(|()| local.clone()),
+        }
     }
 }
 
 impl Drop for Waiting {
     fn drop(&mut self) {
-        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
+        self.sync.waiting.fetch_sub(1, Ordering::Relaxed);
         let waited = |s: &mut ScopeState| s.waiters = s.waiters.saturating_sub(1);
-        self.1
-            .with_scope(self.2, false, |state, _| state.map(waited));
+        if let Some(local) = &self.counted_in {
+            local.with_scope(self.scope, false, |state, _| state.map(waited));
+        }
     }
 }
 
@@ -1126,6 +1137,27 @@ mod tests {
         local.with_scope(scope, false, |state, _| {
             state.and_then(|s| s.lease()).expect("a lease")
         })
+    }
+
+    /// A waiter that came before the scope had a local view is in no count
+    /// there: leaving, it takes no later waiter's claim.
+    #[tokio::test]
+    async fn a_waiter_gives_back_only_the_claim_it_made() {
+        let store = RedisStore::open("redis://127.0.0.1:1/").unwrap();
+        let scope = ScopeKey::new("api.example.com", None);
+        let waiters = |store: &RedisStore| {
+            let local = &store.shared.local;
+            local.with_scope(scope, false, |state, _| state.map(|s| s.waiters))
+        };
+        let early = Waiting::new(&store, scope);
+        assert_eq!(waiters(&store), None, "no local view yet");
+        leased(&store, scope, 0);
+        let later = Waiting::new(&store, scope);
+        assert_eq!(waiters(&store), Some(1));
+        drop(early);
+        assert_eq!(waiters(&store), Some(1), "the later waiter's claim stands");
+        drop(later);
+        assert_eq!(waiters(&store), Some(0));
     }
 
     #[tokio::test]
