@@ -9,6 +9,8 @@
 //! [`FAMILIES`]. Adding a family of limit / remaining / reset headers is
 //! one row here.
 
+use std::sync::LazyLock;
+
 /// How a reset header reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ResetFormat {
@@ -290,183 +292,67 @@ pub(crate) enum Slot {
 /// The reference-clock headers, beside the families.
 const CLOCK: [(&str, Slot); 2] = [("date", Slot::Date), ("age", Slot::Age)];
 
-/// One header name the reader knows.
-#[derive(Clone, Copy)]
-struct Entry {
-    name: &'static str,
-    slot: Slot,
-}
-
-/// Calls `each(name, role)` for every header of `headers`, in a `const`
-/// context (a macro, as `const fn` takes no closures).
-macro_rules! for_each_header {
-    ($headers:expr, |$name:ident, $role:ident| $body:block) => {
-        match $headers {
-            Headers::Window {
-                limit,
-                remaining,
-                resets,
-                ..
-            } => {
-                {
-                    let ($name, $role) = (limit, Role::Value(0));
-                    $body
-                }
-                {
-                    let ($name, $role) = (remaining, Role::Value(1));
-                    $body
-                }
-                let mut i = 0;
-                while i < resets.len() {
-                    let ($name, $role) = (resets[i].0, Role::Value(2 + i as u8));
-                    $body
-                    i += 1;
-                }
-            }
-            Headers::Structured { state, policy } => {
-                {
-                    let ($name, $role) = (state, Role::State);
-                    $body
-                }
-                {
-                    let ($name, $role) = (policy, Role::Policy);
-                    $body
-                }
-            }
-            Headers::UsedOfLimit(name) => {
-                let ($name, $role) = (name, Role::Value(0));
-                $body
-            }
-            Headers::Wait(names, format) => {
-                let mut i = 0;
-                while i < names.len() {
-                    let ($name, $role) = (names[i], Role::Wait(format));
-                    $body
-                    i += 1;
-                }
-            }
-            Headers::Verdict(names) => {
-                let mut i = 0;
-                while i < names.len() {
-                    let ($name, $role) = (names[i], Role::Verdict);
-                    $body
-                    i += 1;
-                }
+/// Calls `each(name, role)` for every header of `headers`.
+fn each_header(headers: Headers, mut each: impl FnMut(&'static str, Role)) {
+    match headers {
+        Headers::Window {
+            limit,
+            remaining,
+            resets,
+            ..
+        } => {
+            each(limit, Role::Value(0));
+            each(remaining, Role::Value(1));
+            for (i, (name, _)) in resets.iter().enumerate() {
+                each(name, Role::Value(2 + i as u8));
             }
         }
-    };
+        Headers::Structured { state, policy } => {
+            each(state, Role::State);
+            each(policy, Role::Policy);
+        }
+        Headers::UsedOfLimit(name) => each(name, Role::Value(0)),
+        Headers::Wait(names, format) => names.iter().for_each(|n| each(n, Role::Wait(format))),
+        Headers::Verdict(names) => names.iter().for_each(|n| each(n, Role::Verdict)),
+    }
 }
 
-const fn entry_count() -> usize {
-    let mut count = CLOCK.len();
-    let mut f = 0;
-    while f < FAMILIES.len() {
-        if let Headers::Window { resets, .. } = FAMILIES[f].headers {
+/// Every header name the reader knows and where it goes, by the name's
+/// length: a name is compared only with the few of its size.
+static BY_LENGTH: LazyLock<Vec<Vec<(&'static str, Slot)>>> = LazyLock::new(|| {
+    let mut by_length: Vec<Vec<_>> = Vec::new();
+    let mut add = |name: &'static str, slot| {
+        if by_length.len() <= name.len() {
+            by_length.resize(name.len() + 1, Vec::new());
+        }
+        by_length[name.len()].push((name, slot));
+    };
+    CLOCK.into_iter().for_each(|(name, slot)| add(name, slot));
+    for (f, family) in FAMILIES.iter().enumerate() {
+        if let Headers::Window { resets, .. } = family.headers {
             assert!(resets.len() <= MAX_RESETS, "too many reset headers");
         }
-        for_each_header!(FAMILIES[f].headers, |_name, _role| {
-            count += 1;
-        });
-        f += 1;
-    }
-    count
-}
-
-const ENTRY_COUNT: usize = entry_count();
-
-const ENTRIES: [Entry; ENTRY_COUNT] = {
-    let placeholder = Entry {
-        name: "",
-        slot: Slot::Date,
-    };
-    let mut entries = [placeholder; ENTRY_COUNT];
-    let mut n = 0;
-    while n < CLOCK.len() {
-        entries[n] = Entry {
-            name: CLOCK[n].0,
-            slot: CLOCK[n].1,
-        };
-        n += 1;
-    }
-    let mut f = 0;
-    while f < FAMILIES.len() {
-        for_each_header!(FAMILIES[f].headers, |name, role| {
-            entries[n] = Entry {
+        each_header(family.headers, |name, role| {
+            add(
                 name,
-                slot: Slot::Family {
+                Slot::Family {
                     family: f as u8,
                     role,
                 },
-            };
-            n += 1;
+            )
         });
-        f += 1;
     }
-    entries
-};
-
-/// The longest header name known.
-const LONGEST: usize = {
-    let mut longest = 0;
-    let mut i = 0;
-    while i < ENTRY_COUNT {
-        if ENTRIES[i].name.len() > longest {
-            longest = ENTRIES[i].name.len();
-        }
-        i += 1;
-    }
-    longest
-};
-
-/// The most names of one length.
-const WIDEST: usize = {
-    let mut widest = 0;
-    let mut i = 0;
-    while i < ENTRY_COUNT {
-        let mut same = 0;
-        let mut j = 0;
-        while j < ENTRY_COUNT {
-            if ENTRIES[j].name.len() == ENTRIES[i].name.len() {
-                same += 1;
-            }
-            j += 1;
-        }
-        if same > widest {
-            widest = same;
-        }
-        i += 1;
-    }
-    widest
-};
-
-/// The names of each length, as indices into [`ENTRIES`] plus one (0 ends
-/// a bucket): a name is compared only with the few of its size.
-const BY_LENGTH: [[u8; WIDEST]; LONGEST + 1] = {
-    assert!(ENTRY_COUNT < u8::MAX as usize);
-    let mut buckets = [[0u8; WIDEST]; LONGEST + 1];
-    let mut i = 0;
-    while i < ENTRY_COUNT {
-        let bucket = &mut buckets[ENTRIES[i].name.len()];
-        let mut at = 0;
-        while bucket[at] != 0 {
-            at += 1;
-        }
-        bucket[at] = i as u8 + 1;
-        i += 1;
-    }
-    buckets
-};
+    by_length
+});
 
 /// What a header holds, by its lower-case name (as `http` stores it);
 /// `None` for the headers the hints do not read.
 pub(crate) fn slot(name: &str) -> Option<Slot> {
-    BY_LENGTH
-        .get(name.len())?
+    let same_length = BY_LENGTH.get(name.len())?;
+    same_length
         .iter()
-        .take_while(|&&index| index != 0)
-        .map(|&index| &ENTRIES[usize::from(index) - 1])
-        .find(|entry| entry.name == name)
-        .map(|entry| entry.slot)
+        .find(|(known, _)| *known == name)
+        .map(|(_, slot)| *slot)
 }
 
 /// Whether a header (lower-case name) may teach the quota layer a window
@@ -484,9 +370,7 @@ mod tests {
 
     fn names(headers: Headers) -> Vec<(&'static str, Role)> {
         let mut out = Vec::new();
-        for_each_header!(headers, |name, role| {
-            out.push((name, role));
-        });
+        each_header(headers, |name, role| out.push((name, role)));
         out
     }
 
@@ -554,10 +438,10 @@ mod tests {
     #[test]
     fn every_name_is_found_once() {
         let mut seen = std::collections::HashSet::new();
-        for entry in &ENTRIES {
-            assert!(seen.insert(entry.name), "{} twice", entry.name);
-            assert_eq!(entry.name, entry.name.to_ascii_lowercase());
-            assert_eq!(slot(entry.name), Some(entry.slot), "{}", entry.name);
+        for (name, known) in BY_LENGTH.iter().flatten() {
+            assert!(seen.insert(*name), "{name} twice");
+            assert_eq!(*name, name.to_ascii_lowercase());
+            assert_eq!(slot(name), Some(*known), "{name}");
         }
         for (f, family) in FAMILIES.iter().enumerate() {
             for (name, role) in names(family.headers) {
