@@ -41,32 +41,7 @@ impl Default for ParseConfig<DefaultClassifier> {
     }
 }
 
-// The setters' checks live here once; the layer and the service both
-// delegate to them.
 impl<C> ParseConfig<C> {
-    pub(crate) fn max_body_bytes(mut self, bytes: usize) -> Self {
-        assert!(bytes > 0, "max_body_bytes must be at least 1");
-        Arc::make_mut(&mut self.failure).max_body = bytes;
-        self
-    }
-
-    pub(crate) fn body_timeout(mut self, timeout: Duration) -> Self {
-        assert!(!timeout.is_zero(), "body_timeout must be longer than zero");
-        Arc::make_mut(&mut self.failure).body_timeout = timeout;
-        self
-    }
-
-    pub(crate) fn dialect(mut self, dialect: impl Dialect) -> Self {
-        let failure = Arc::make_mut(&mut self.failure);
-        failure.parser = failure.parser.clone().dialect(dialect);
-        self
-    }
-
-    pub(crate) fn parser(mut self, parser: ErrorParser) -> Self {
-        Arc::make_mut(&mut self.failure).parser = parser;
-        self
-    }
-
     pub(crate) fn with_classifier<C2>(self, classifier: C2) -> ParseConfig<C2> {
         ParseConfig {
             classifier,
@@ -102,35 +77,12 @@ impl ErrorBodyParseLayer {
 }
 
 impl<C> ErrorBodyParseLayer<C> {
-    /// The most bytes of an error body that are read; the rest is dropped
-    /// and the error notes the truncation.
-    ///
-    /// # Panics
-    /// When `bytes` is zero: a parser that can read nothing cannot help.
-    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
-        self.config = self.config.max_body_bytes(bytes);
-        self
-    }
-
-    /// How long reading an error body may take in total; a body that stalls
-    /// longer is cut there, and the error notes the truncation.
-    ///
-    /// # Panics
-    /// When `timeout` is zero.
-    pub fn body_timeout(mut self, timeout: Duration) -> Self {
-        self.config = self.config.body_timeout(timeout);
-        self
-    }
+    parse_setters!();
 
     /// Adds a [`Dialect`], tried before the built-in ones.
     pub fn dialect(mut self, dialect: impl Dialect) -> Self {
-        self.config = self.config.dialect(dialect);
-        self
-    }
-
-    /// Replaces the parser (and so its dialects).
-    pub fn parser(mut self, parser: ErrorParser) -> Self {
-        self.config = self.config.parser(parser);
+        let failure = Arc::make_mut(&mut self.config.failure);
+        failure.parser = failure.parser.clone().dialect(dialect);
         self
     }
 

@@ -175,6 +175,42 @@
 //! # }
 //! ```
 
+/// The parse layer's setters, written once for the layer and its service
+/// (tower-http's pattern): each edits the `config` field. (`dialect` is
+/// written in each: a closure passed for a dialect then reads its error
+/// at the user's call, not inside a macro.)
+macro_rules! parse_setters {
+    () => {
+        /// The most bytes of an error body that are read; the rest is
+        /// dropped and the error notes the truncation.
+        ///
+        /// # Panics
+        /// When `bytes` is zero: a parser that can read nothing cannot help.
+        pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+            assert!(bytes > 0, "max_body_bytes must be at least 1");
+            std::sync::Arc::make_mut(&mut self.config.failure).max_body = bytes;
+            self
+        }
+
+        /// How long reading an error body may take in total; a body that
+        /// stalls longer is cut there, and the error notes the truncation.
+        ///
+        /// # Panics
+        /// When `timeout` is zero.
+        pub fn body_timeout(mut self, timeout: std::time::Duration) -> Self {
+            assert!(!timeout.is_zero(), "body_timeout must be longer than zero");
+            std::sync::Arc::make_mut(&mut self.config.failure).body_timeout = timeout;
+            self
+        }
+
+        /// Replaces the parser (and so its dialects).
+        pub fn parser(mut self, parser: crate::parse::ErrorParser) -> Self {
+            std::sync::Arc::make_mut(&mut self.config.failure).parser = parser;
+            self
+        }
+    };
+}
+
 mod charset;
 mod dialect;
 pub mod dialects;

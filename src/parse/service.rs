@@ -7,8 +7,8 @@ use crate::classification::{Classify, DefaultClassifier};
 use crate::error::BoxError;
 use crate::Error;
 use http::{Request, Response};
+use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 use tower::Service;
 
 /// Leaves successful responses untouched and turns failures into
@@ -39,27 +39,12 @@ impl<S, C> ErrorBodyParse<S, C> {
         ErrorBodyParse { inner, config }
     }
 
-    /// See [`ErrorBodyParseLayer::max_body_bytes`](super::ErrorBodyParseLayer::max_body_bytes).
-    ///
-    /// # Panics
-    /// When `bytes` is zero.
-    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
-        self.config = self.config.max_body_bytes(bytes);
-        self
-    }
-
-    /// See [`ErrorBodyParseLayer::body_timeout`](super::ErrorBodyParseLayer::body_timeout).
-    ///
-    /// # Panics
-    /// When `timeout` is zero.
-    pub fn body_timeout(mut self, timeout: Duration) -> Self {
-        self.config = self.config.body_timeout(timeout);
-        self
-    }
+    parse_setters!();
 
     /// See [`ErrorBodyParseLayer::dialect`](super::ErrorBodyParseLayer::dialect).
     pub fn dialect(mut self, dialect: impl Dialect) -> Self {
-        self.config = self.config.dialect(dialect);
+        let failure = Arc::make_mut(&mut self.config.failure);
+        failure.parser = failure.parser.clone().dialect(dialect);
         self
     }
 
