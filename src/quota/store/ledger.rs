@@ -27,6 +27,7 @@
 //!   opens the scope: after the same join, the fleet keeps at most
 //!   [`OPEN_IN_FLIGHT`] requests in flight until a 429 teaches a limit.
 
+use super::inferred::{install, Inferred, INFERRED};
 use super::window::{Millis, Report, ScopeState, Tuning, Window};
 use super::MAX_WINDOWS;
 
@@ -54,14 +55,6 @@ pub(crate) const OPEN_TTL: Millis = 30_000;
 /// a member's share bounds both. (Unbounded, each member's every worker
 /// drew one: 1 to 96 429s in the first window of `quota_fleet`'s 4 x 32.)
 pub(crate) const OPEN_IN_FLIGHT: u64 = 16;
-/// The policy digest of a window inferred for a vendor that announces none.
-pub(crate) const INFERRED: u64 = u64::MAX;
-/// The inferred limit's margin (percent): where it starts, how it shrinks
-/// on a 429 (multiplicative) and grows back on a window without one
-/// (additive), and its floor.
-const MARGIN_START: u64 = 90;
-const MARGIN_STEP: u64 = 2;
-const MARGIN_FLOOR: u64 = 50;
 /// A member's first lease of a window, before it has shown any demand.
 pub(crate) const FIRST_WANT: u64 = 4;
 /// The first window a cold fleet learns is held back this long (a quarter
@@ -86,68 +79,6 @@ pub(crate) struct Member {
     /// When it said it would be back: its lease's end, or the end of the
     /// hold it was given (a member on hold need not renew to stay one).
     pub(crate) due: Millis,
-}
-
-/// What was inferred of a vendor that announces no quota: the successes
-/// a window allowed before a 429, the window's length (from one 429's
-/// `Retry-After` to the next's), and the margin it is paced at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Inferred {
-    pub(crate) limit: u64,
-    /// Percent of `limit` the fleet leases per window.
-    pub(crate) margin: u64,
-    pub(crate) length: Millis,
-    /// When the last 429's wait ended (a window's start).
-    pub(crate) last_end: Millis,
-    /// Answers the fleet reported from before that 429 (the episode's
-    /// count, which members keep adding to while its wait lasts).
-    pub(crate) episode: u64,
-    /// The first window's end when its length was measured from the
-    /// scope's opening, not between two 429s (0: it was not): a fleet that
-    /// started late in the vendor's window measured it short, and the
-    /// vendor's window may not reset there. From then on, leases stay
-    /// small (see [`Ledger::guarded`]) until the fleet's answers pass a
-    /// window's limit.
-    pub(crate) unsure_from: Millis,
-}
-
-impl Inferred {
-    fn budget(&self) -> u64 {
-        (self.limit * self.margin / 100).max(1)
-    }
-
-    /// What a 429 teaches after this inference: `count` answers, and
-    /// `measured` from this one's wait's end to the new one's, `end`.
-    /// Several windows and more than one window's answers: the length
-    /// holds, and so does the limit (answers of several windows are no
-    /// one window's), its margin shrinks. At most one window's answers:
-    /// the two 429s bound one vendor window (a fleet that started late in
-    /// it measured the first short), and a window found longer, not the
-    /// limit, drew the 429.
-    fn after(self, count: u64, measured: Millis, end: Millis) -> Inferred {
-        let held = measured * 2 >= self.length * 3 && count * 4 > self.limit * 5;
-        let length = match held {
-            true => self.length,
-            false => measured.max(self.length / 2),
-        };
-        let limit = match (held, count) {
-            (_, 0) => self.limit,
-            (true, count) => count.min(self.limit),
-            (false, count) => count,
-        };
-        let margin = match length > self.length {
-            true => self.margin,
-            false => (self.margin * 9 / 10).max(MARGIN_FLOOR),
-        };
-        Inferred {
-            limit,
-            margin,
-            length,
-            last_end: end,
-            episode: count,
-            unsure_from: 0,
-        }
-    }
 }
 
 /// One scope's ledger.
@@ -465,14 +396,7 @@ impl Ledger {
         let since = previous.map_or(self.open_since, |p| p.last_end);
         let measured = end.saturating_sub(since);
         let inferred = match previous {
-            None => Inferred {
-                limit: self.count,
-                margin: MARGIN_START,
-                length: measured,
-                last_end: end,
-                episode: self.count,
-                unsure_from: end + measured,
-            },
+            None => Inferred::first(self.count, measured, end, end + measured),
             Some(p) => p.after(self.count, measured, end),
         };
         if inferred.limit == 0 || inferred.length < 1_000 || since == 0 {
@@ -507,26 +431,7 @@ impl Ledger {
     /// starts with it (no lease is cut while the 429's wait lasts).
     fn install(&mut self, inferred: Inferred) {
         self.inferred = Some(inferred);
-        let budget = inferred.budget();
-        let window = super::window::Window {
-            policy: INFERRED,
-            limit: Some(budget),
-            remaining: budget,
-            reset_at: Some(inferred.last_end + inferred.length),
-            counts_cost: false,
-            length: Some(inferred.length),
-        };
-        let slots = &mut self.state.windows;
-        let slot = match slots
-            .iter()
-            .position(|s| s.is_some_and(|w| w.policy == INFERRED))
-        {
-            Some(index) => Some(index),
-            None => slots.iter().position(Option::is_none),
-        };
-        if let Some(index) = slot {
-            slots[index] = Some(window);
-        }
+        install(&mut self.state.windows, &inferred);
         self.lease_end = 0;
     }
 
@@ -540,15 +445,7 @@ impl Ledger {
         if self.lease_end == 0 || inferred.last_end > started + 1_000 {
             return remaining;
         }
-        inferred.margin = (inferred.margin + MARGIN_STEP).min(100);
-        let budget = inferred.budget();
-        for window in self.state.windows.iter_mut().flatten() {
-            if window.policy == INFERRED {
-                window.limit = Some(budget);
-                window.remaining = budget;
-            }
-        }
-        budget
+        inferred.grow(&mut self.state.windows)
     }
 
     /// Members that stopped renewing are gone: their leases go back.

@@ -1,6 +1,7 @@
 //! [`MemoryStore`]: learned quotas in this process, lock-sharded.
 
-use super::window::{Decision, Millis, ScopeState, Tuning};
+use super::inferred::INFERRED;
+use super::window::{as_ms, Decision, Millis, ScopeState, Tuning};
 use super::{Grant, Observation, Permit, QuotaStore, ScopeKey, StoreFuture};
 use crate::fleet::{from_unix_ms, unix_ms, OpeningStore};
 use std::collections::HashMap;
@@ -59,6 +60,9 @@ struct Shared {
     shards: [Mutex<ScopeMap<ScopeState>>; SHARDS],
     max_per_shard: usize,
     tuning: Tuning,
+    // Counts answers toward an inferred window (see `Tally`): not as a
+    // fleet store's local view, whose ledger counts the fleet's.
+    infers: bool,
     // False until a first scope is learned: until then a request takes no
     // lock at all (an API that announces no quota costs one atomic load).
     learned: AtomicBool,
@@ -89,15 +93,22 @@ impl Default for MemoryStore {
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
-        MemoryStore::with_limits(DEFAULT_MAX_SCOPES, Tuning::default())
+        MemoryStore::with_limits(DEFAULT_MAX_SCOPES, Tuning::default(), true)
     }
 
-    fn with_limits(max_scopes: usize, tuning: Tuning) -> Self {
+    /// A fleet store's local view: the ledger infers for the fleet.
+    #[cfg(feature = "redis")]
+    pub(crate) fn local_view() -> Self {
+        MemoryStore::with_limits(DEFAULT_MAX_SCOPES, Tuning::default(), false)
+    }
+
+    fn with_limits(max_scopes: usize, tuning: Tuning, infers: bool) -> Self {
         MemoryStore {
             shared: Arc::new(Shared {
                 shards: std::array::from_fn(|_| Mutex::new(ScopeMap::default())),
                 max_per_shard: max_scopes.div_ceil(SHARDS).max(1),
                 tuning,
+                infers,
                 learned: AtomicBool::new(false),
                 epoch: Instant::now(),
                 openings: Mutex::default(),
@@ -112,7 +123,7 @@ impl MemoryStore {
     /// When `max` is zero.
     pub fn max_scopes(self, max: usize) -> Self {
         assert!(max > 0, "max_scopes must be at least 1");
-        MemoryStore::with_limits(max, self.shared.tuning)
+        MemoryStore::with_limits(max, self.shared.tuning, self.shared.infers)
     }
 
     /// Scopes currently kept.
@@ -194,7 +205,6 @@ impl MemoryStore {
 
     /// Runs `f` on `scope`'s state (created empty when `create` and absent).
     /// The clock is the caller's to read: most looks need none.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis store's
     pub(crate) fn with_scope<R>(
         &self,
         scope: ScopeKey,
@@ -202,12 +212,18 @@ impl MemoryStore {
         f: impl FnOnce(Option<&mut ScopeState>, &Tuning) -> R,
     ) -> R {
         let mut shard = self.shard(scope);
-        if create && !shard.contains_key(&scope) {
+        let full = shard.len() >= self.shared.max_per_shard;
+        if create && full && !shard.contains_key(&scope) {
             self.make_room(&mut shard, self.now());
-            shard.insert(scope, ScopeState::default());
-            self.shared.learned.store(true, Ordering::Release);
         }
-        f(shard.get_mut(&scope), &self.shared.tuning)
+        let state = match create {
+            true => Some(shard.entry(scope).or_insert_with(|| {
+                self.shared.learned.store(true, Ordering::Release);
+                ScopeState::default()
+            })),
+            false => shard.get_mut(&scope),
+        };
+        f(state, &self.shared.tuning)
     }
 
     fn make_room(&self, shard: &mut ScopeMap<ScopeState>, now: Millis) {
@@ -226,24 +242,39 @@ impl MemoryStore {
         if !permit.is_held() && learns.is_none() {
             return;
         }
-        let scope = permit.scope();
-        let mut shard = self.shard(scope);
-        if let Some(state) = shard.get_mut(&scope) {
+        let now = || self.now();
+        self.with_scope(permit.scope(), learns.is_some(), |state, tuning| {
+            let Some(state) = state else { return };
             if permit.is_held() {
                 state.release(permit.cost(), observation.is_none());
             }
             if let Some(observation) = learns {
-                state.learn(observation, self.now(), &self.shared.tuning);
+                state.learn(observation, now(), tuning);
             }
-            return;
+            if self.shared.infers && observation.is_some() {
+                tally(state, learns, now);
+            }
+        });
+    }
+}
+
+/// A vendor that announces nothing: an answer `observation` (None: it
+/// taught nothing) counts toward the scope's inferred window, and a 429's
+/// cooldown starts or ends a count (see [`Tally`](super::inferred::Tally)).
+fn tally(state: &mut ScopeState, observation: Option<&Observation>, now: impl Fn() -> Millis) {
+    let cooldown = observation.and_then(Observation::cooldown);
+    let announced = observation.is_some_and(|o| !o.windows().is_empty())
+        || state.windows.iter().flatten().any(|w| w.policy != INFERRED);
+    if announced || (cooldown.is_none() && !state.tally.is_counting()) {
+        return;
+    }
+    let now = now();
+    match cooldown {
+        Some(cooldown) => {
+            let end = now + as_ms(cooldown);
+            state.tally.throttled(end, &mut state.windows);
         }
-        let Some(observation) = learns else { return };
-        let now = self.now();
-        self.make_room(&mut shard, now);
-        let mut state = ScopeState::default();
-        state.learn(observation, now, &self.shared.tuning);
-        shard.insert(scope, state);
-        self.shared.learned.store(true, Ordering::Release);
+        None => state.tally.answered(now, &mut state.windows),
     }
 }
 

@@ -3,10 +3,12 @@
 //!
 //! - `window`: the algorithm (pure: numbers and a clock reading in, a
 //!   decision out), once.
+//! - `inferred`: what is inferred of a vendor that announces no quota.
 //! - `memory`: [`MemoryStore`], one process.
 //! - `ledger` and `redis` (feature `redis`): a fleet's shared ledger and
 //!   [`RedisStore`](super::RedisStore), which admits from local leases.
 
+pub(crate) mod inferred;
 #[cfg(feature = "redis")]
 pub(crate) mod ledger;
 pub(crate) mod memory;

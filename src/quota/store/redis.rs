@@ -1,7 +1,8 @@
 //! [`RedisStore`] (feature `redis`): a fleet admits from local leases of
 //! one shared ledger.
 
-use super::ledger::{Answer, Ask, Granted, Ledger, FIRST_WANT, INFERRED, LEASE_TTL, PROBE_TTL};
+use super::inferred::INFERRED;
+use super::ledger::{Answer, Ask, Granted, Ledger, FIRST_WANT, LEASE_TTL, PROBE_TTL};
 use super::memory::{Local, ScopeMap};
 use super::window::{Lease, Millis, ScopeState};
 use super::{Grant, MemoryStore, Observation, Permit, QuotaStore, ScopeKey, StoreFuture};
@@ -328,7 +329,7 @@ impl RedisStore {
             prefix: Arc::from(DEFAULT_PREFIX),
             timeout: DEFAULT_TIMEOUT,
             shared: Arc::new(Shared {
-                local: MemoryStore::new(),
+                local: MemoryStore::local_view(),
                 cas: Script::new(CAS),
                 scopes: Mutex::default(),
                 local_mode: AtomicBool::new(false),

@@ -10,6 +10,7 @@
 //!
 //! [`MemoryStore`]: super::MemoryStore
 
+use super::inferred::Tally;
 use super::{Observation, WindowReport, MAX_WINDOWS};
 use std::time::Duration;
 
@@ -157,6 +158,9 @@ pub(crate) struct ScopeState {
     /// it brings are theirs before a fresh request's, whichever is polled
     /// first (else the one that finds them taken waits a further window).
     pub(crate) waiters: u64,
+    /// A single process's count toward an inferred window (a fleet's
+    /// ledger counts its own).
+    pub(crate) tally: Tally,
 }
 
 /// A run of decisions made ahead by [`ScopeState::acquire`], from its own
@@ -176,7 +180,7 @@ fn ms(value: Millis) -> Duration {
     Duration::from_millis(value)
 }
 
-fn as_ms(duration: Duration) -> Millis {
+pub(crate) fn as_ms(duration: Duration) -> Millis {
     duration.as_millis().min(u128::from(u64::MAX / 4)) as Millis
 }
 

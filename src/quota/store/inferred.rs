@@ -1,0 +1,277 @@
+//! What is inferred of a vendor that announces no quota, once: the limit
+//! from the answers counted between two 429s, the window from the time
+//! between their waits' ends, and the margin it is paced at (shrunk on a
+//! 429, grown back a step per window without one). A fleet's ledger
+//! counts the fleet's answers into it (feature `redis`), a [`Tally`] one
+//! process's (`MemoryStore`).
+
+use super::window::{Millis, Window};
+
+/// The policy digest of a window inferred for a vendor that announces none.
+pub(crate) const INFERRED: u64 = u64::MAX;
+/// The inferred limit's margin (percent): where it starts, how it shrinks
+/// on a 429 (multiplicative) and grows back on a window without one
+/// (additive), and its floor.
+const MARGIN_START: u64 = 90;
+const MARGIN_STEP: u64 = 2;
+const MARGIN_FLOOR: u64 = 50;
+
+/// What was inferred of a vendor that announces no quota: the successes
+/// a window allowed before a 429, the window's length (from one 429's
+/// `Retry-After` to the next's), and the margin it is paced at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Inferred {
+    pub(crate) limit: u64,
+    /// Percent of `limit` the fleet leases per window.
+    pub(crate) margin: u64,
+    pub(crate) length: Millis,
+    /// When the last 429's wait ended (a window's start).
+    pub(crate) last_end: Millis,
+    /// Answers the fleet reported from before that 429 (the episode's
+    /// count, which members keep adding to while its wait lasts).
+    pub(crate) episode: u64,
+    /// The first window's end when its length was measured from the
+    /// scope's opening, not between two 429s (0: it was not): a fleet that
+    /// started late in the vendor's window measured it short, and the
+    /// vendor's window may not reset there. From then on, leases stay
+    /// small (see the ledger's `guarded`) until the fleet's answers pass a
+    /// window's limit.
+    pub(crate) unsure_from: Millis,
+}
+
+impl Inferred {
+    /// The first inference: `count` answers in a window of `length` that
+    /// ended at `end`.
+    pub(crate) fn first(count: u64, length: Millis, end: Millis, unsure_from: Millis) -> Self {
+        Inferred {
+            limit: count,
+            margin: MARGIN_START,
+            length,
+            last_end: end,
+            episode: count,
+            unsure_from,
+        }
+    }
+
+    pub(crate) fn budget(&self) -> u64 {
+        (self.limit * self.margin / 100).max(1)
+    }
+
+    /// What a 429 teaches after this inference: `count` answers, and
+    /// `measured` from this one's wait's end to the new one's, `end`.
+    /// Several windows and more than one window's answers: the length
+    /// holds, and so does the limit (answers of several windows are no
+    /// one window's), its margin shrinks. At most one window's answers:
+    /// the two 429s bound one vendor window (a fleet that started late in
+    /// it measured the first short), and a window found longer, not the
+    /// limit, drew the 429.
+    pub(crate) fn after(self, count: u64, measured: Millis, end: Millis) -> Inferred {
+        let held = measured * 2 >= self.length * 3 && count * 4 > self.limit * 5;
+        let length = match held {
+            true => self.length,
+            false => measured.max(self.length / 2),
+        };
+        let limit = match (held, count) {
+            (_, 0) => self.limit,
+            (true, count) => count.min(self.limit),
+            (false, count) => count,
+        };
+        let margin = match length > self.length {
+            true => self.margin,
+            false => (self.margin * 9 / 10).max(MARGIN_FLOOR),
+        };
+        Inferred {
+            limit,
+            margin,
+            length,
+            last_end: end,
+            episode: count,
+            unsure_from: 0,
+        }
+    }
+
+    /// The window it paces: its budget, from the last 429's wait's end.
+    pub(crate) fn window(&self) -> Window {
+        Window {
+            policy: INFERRED,
+            limit: Some(self.budget()),
+            remaining: self.budget(),
+            reset_at: Some(self.last_end + self.length),
+            counts_cost: false,
+            length: Some(self.length),
+        }
+    }
+
+    /// A window ended without a 429: the margin grows back a step. The
+    /// inferred windows (just refilled) start over with the new budget,
+    /// which is returned.
+    pub(crate) fn grow(&mut self, windows: &mut [Option<Window>]) -> u64 {
+        self.margin = (self.margin + MARGIN_STEP).min(100);
+        let budget = self.budget();
+        for window in windows.iter_mut().flatten() {
+            if window.policy == INFERRED {
+                window.limit = Some(budget);
+                window.remaining = budget;
+            }
+        }
+        budget
+    }
+}
+
+/// Puts `inferred`'s window in `windows`, in place of an inferred one, else
+/// in a free slot.
+pub(crate) fn install(windows: &mut [Option<Window>], inferred: &Inferred) {
+    let slot = match windows
+        .iter()
+        .position(|s| s.is_some_and(|w| w.policy == INFERRED))
+    {
+        Some(index) => Some(index),
+        None => windows.iter().position(Option::is_none),
+    };
+    if let Some(index) = slot {
+        windows[index] = Some(inferred.window());
+    }
+}
+
+/// One process's count toward an inference (`MemoryStore`; a fleet's
+/// ledger counts the fleet's answers itself): the answers since the last
+/// 429's wait ended, and what they taught.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Tally {
+    /// When the last 429's wait ended (0: no 429 yet, nothing counted).
+    since: Millis,
+    count: u64,
+    inferred: Option<Inferred>,
+    /// The inferred window's reset when its margin last grew.
+    grown_at: Millis,
+}
+
+impl Tally {
+    /// True once a 429 started the count.
+    pub(crate) fn is_counting(&self) -> bool {
+        self.since != 0
+    }
+
+    /// An answer (not a 429), `now`: counted (unless it came during a
+    /// 429's wait: sent before it), and taken from the inferred window, as
+    /// a vendor that announced its remaining would have. An inferred
+    /// window that reset since the last answer ended without a 429: its
+    /// margin grows first.
+    pub(crate) fn answered(&mut self, now: Millis, windows: &mut [Option<Window>]) {
+        if now >= self.since {
+            self.count += 1;
+        }
+        let Some(inferred) = self.inferred.as_mut() else {
+            return;
+        };
+        let reset = windows.iter().flatten().find(|w| w.policy == INFERRED);
+        let Some(reset) = reset.and_then(|w| w.reset_at) else {
+            return;
+        };
+        if reset > self.grown_at {
+            if self.grown_at != 0 {
+                inferred.grow(windows);
+            }
+            self.grown_at = reset;
+        }
+        for window in windows.iter_mut().flatten() {
+            if window.policy == INFERRED {
+                window.remaining = window.remaining.saturating_sub(1);
+            }
+        }
+    }
+
+    /// A 429 whose wait ends at `end`: the first starts the count, the
+    /// next teaches the window between their waits' ends and the answers
+    /// counted in it. One with no answer counted since the last wait, or
+    /// whose wait ends within a second of it, answers a request sent
+    /// before that wait ended: the same episode.
+    pub(crate) fn throttled(&mut self, end: Millis, windows: &mut [Option<Window>]) {
+        let since = self.since;
+        if since == 0 {
+            self.since = end;
+            return;
+        }
+        if self.count == 0 || end <= since + 1_000 {
+            return;
+        }
+        let (count, measured) = (self.count, end - since);
+        (self.since, self.count) = (end, 0);
+        let inferred = match self.inferred {
+            None => Inferred::first(count, measured, end, 0),
+            Some(previous) => previous.after(count, measured, end),
+        };
+        if inferred.limit > 0 && inferred.length >= 1_000 {
+            (self.inferred, self.grown_at) = (Some(inferred), 0);
+            install(windows, &inferred);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quota::MAX_WINDOWS;
+
+    fn inferred(windows: &[Option<Window>]) -> Option<Window> {
+        windows
+            .iter()
+            .flatten()
+            .find(|w| w.policy == INFERRED)
+            .copied()
+    }
+
+    #[test]
+    fn two_429s_bound_a_window_and_the_answers_between_them_its_limit() {
+        let mut windows = [None; MAX_WINDOWS];
+        let mut tally = Tally::default();
+        // The first 429 (its wait ends at 10.1 s) starts the count; the
+        // answers to requests sent before that end are not counted.
+        tally.throttled(10_100, &mut windows);
+        tally.answered(9_000, &mut windows);
+        // The other workers' 429s of the same episode teach nothing.
+        tally.throttled(10_300, &mut windows);
+        for _ in 0..300 {
+            tally.answered(10_150, &mut windows);
+        }
+        // A late 429, its wait within a second of the first's: the same.
+        tally.throttled(10_900, &mut windows);
+        assert_eq!(inferred(&windows), None);
+        tally.throttled(20_200, &mut windows);
+        let window = inferred(&windows).expect("learned");
+        assert_eq!(window.limit, Some(270), "300 at a 90 % margin");
+        assert_eq!(window.length, Some(10_100));
+        assert_eq!(window.reset_at, Some(30_300));
+        // Each answer is taken from it, as a reported remaining would be.
+        tally.answered(20_300, &mut windows);
+        assert_eq!(inferred(&windows).unwrap().remaining, 269);
+        // A window that ended without a 429 (refilled): the margin grows.
+        windows[0].as_mut().unwrap().reset_at = Some(40_400);
+        tally.answered(30_400, &mut windows);
+        let grown = inferred(&windows).unwrap();
+        assert_eq!((grown.limit, grown.remaining), (Some(276), 275));
+        // A 429 at the end of the next paced window (the two windows' answers
+        // are more than one window's): the length and limit hold, the
+        // margin shrinks (92 % to 82 %).
+        for _ in 0..500 {
+            tally.answered(31_000, &mut windows);
+        }
+        tally.throttled(40_400, &mut windows);
+        let shrunk = inferred(&windows).unwrap();
+        assert_eq!(shrunk.limit, Some(246), "300 at 82 %");
+        assert_eq!(shrunk.length, Some(10_100));
+    }
+
+    #[test]
+    fn waits_as_long_as_a_store_clock_holds_do_not_overflow() {
+        let mut windows = [None; MAX_WINDOWS];
+        let mut tally = Tally::default();
+        let far = u64::MAX / 4;
+        tally.throttled(far, &mut windows);
+        tally.answered(far, &mut windows);
+        tally.throttled(far * 2, &mut windows);
+        tally.answered(far * 2, &mut windows);
+        tally.throttled(far * 3, &mut windows);
+        assert!(inferred(&windows).is_some());
+    }
+}

@@ -1,0 +1,117 @@
+//! A vendor that announces nothing, met by one process on the default
+//! store (`MemoryStore`): only 429s with `Retry-After`, as many vendors
+//! send (issue 23's "vendors that announce nothing"). The process learns
+//! the limit from the successes counted between two 429s, and the window
+//! from the time between their waits' ends, then paces the windows that
+//! follow: after the two windows it needs to learn, no 429.
+//!
+//! Time is tokio's, paused: the vendor's fixed windows and the workers'
+//! send times are exact, and the run takes no wall-clock time.
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+use tower::{service_fn, ServiceBuilder, ServiceExt};
+use tower_api_errors::quota::QuotaLayer;
+use tower_api_errors::{RetryLayer, RetryPolicy};
+
+const LIMIT: u64 = 300;
+const WINDOW: Duration = Duration::from_secs(10);
+const WINDOWS: usize = 12;
+
+/// Per vendor window: (successes, 429s).
+type Tally = Arc<Mutex<Vec<(u64, u64)>>>;
+
+/// The vendor's answer at `elapsed` since its start: fixed windows of
+/// `LIMIT`, a spent one answers 429 with `Retry-After` (whole seconds to
+/// its end, rounded up, RFC 9110 §10.2.3) and nothing else.
+fn answer(tally: &Tally, elapsed: Duration) -> Response<Full<Bytes>> {
+    let index = (elapsed.as_nanos() / WINDOW.as_nanos()) as usize;
+    let mut tally = tally.lock().unwrap();
+    if tally.len() <= index {
+        tally.resize(index + 1, (0, 0));
+    }
+    if tally[index].0 < LIMIT {
+        tally[index].0 += 1;
+        return Response::new(Full::new(Bytes::from_static(b"{}")));
+    }
+    tally[index].1 += 1;
+    let left = WINDOW * (index as u32 + 1) - elapsed;
+    let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+    Response::builder()
+        .status(429)
+        .header("retry-after", secs.to_string())
+        .body(Full::new(Bytes::from_static(
+            b"{\"error\":\"rate limited\"}",
+        )))
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_process_learns_a_vendor_that_announces_nothing() {
+    // Few workers spend a window slowly, many draw a 429 each at its end.
+    for workers in [4, 16, 64] {
+        let tally = run(workers).await;
+        let label = format!("{workers} workers: {tally:?}");
+        // Window 0 is spent before its 429 teaches anything, window 1 is
+        // counted to its 429: from window 2 on, the learned pace holds. It
+        // may draw a 429 where the margin grows back to the limit.
+        let learned = &tally[2..WINDOWS];
+        let throttled: u64 = learned.iter().map(|(_, throttled)| throttled).sum();
+        assert!(throttled * 4 <= learned.len() as u64, "{label}");
+        let used: u64 = learned.iter().map(|(ok, _)| ok).sum();
+        assert!(used * 100 >= LIMIT * learned.len() as u64 * 90, "{label}");
+    }
+}
+
+/// `workers` callers, each sending one request after another through the
+/// README's retry and quota layers, for `WINDOWS` vendor windows; the
+/// vendor's tally. Every request ends in a success.
+async fn run(workers: usize) -> Vec<(u64, u64)> {
+    let tally = Tally::default();
+    let started = Instant::now();
+    let vendor = {
+        let tally = tally.clone();
+        service_fn(move |_request: Request<_>| {
+            let tally = tally.clone();
+            async move {
+                // A few milliseconds on the way: answers come back in order.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                Ok::<_, std::convert::Infallible>(answer(&tally, started.elapsed()))
+            }
+        })
+    };
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default()))
+        .layer(QuotaLayer::new())
+        .service(vendor);
+    let until = started + WINDOW * WINDOWS as u32;
+    let errors = Arc::new(Mutex::new(0u64));
+    let workers: Vec<_> = (0..workers)
+        .map(|_| {
+            let (client, errors) = (client.clone(), errors.clone());
+            tokio::spawn(async move {
+                while Instant::now() < until {
+                    let request = Request::get("https://api.example.com/v1/items")
+                        .body(Full::new(Bytes::new()))
+                        .unwrap();
+                    let sent = client.clone().oneshot(request);
+                    match tokio::time::timeout_at(until, sent).await {
+                        Ok(Ok(response)) if response.status() == 200 => {}
+                        Ok(_) => *errors.lock().unwrap() += 1,
+                        Err(_) => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let tally = tally.lock().unwrap().clone();
+    assert_eq!(*errors.lock().unwrap(), 0, "no error surfaced: {tally:?}");
+    tally
+}
