@@ -183,16 +183,17 @@ impl Tally {
 
     /// A 429 whose wait ends at `end`: the first starts the count, the
     /// next teaches the window between their waits' ends and the answers
-    /// counted in it. One with no answer counted since the last wait, or
-    /// whose wait ends within a second of it, answers a request sent
-    /// before that wait ended: the same episode.
+    /// counted in it (none: this process got none of that window; the
+    /// count starts again). One whose wait ends within a second of the
+    /// last one's answers a request sent before that wait ended: the same
+    /// episode.
     pub(crate) fn throttled(&mut self, end: Millis, windows: &mut [Option<Window>]) {
         let since = self.since;
         if since == 0 {
             self.since = end;
             return;
         }
-        if self.count == 0 || end <= since + 1_000 {
+        if end <= since + 1_000 {
             return;
         }
         let (count, measured) = (self.count, end - since);
