@@ -31,6 +31,12 @@
 //!   [`Error::RateLimited`](crate::Error::RateLimited), which carries when
 //!   to come back. The retry layer does not retry it: like a hint longer
 //!   than it may wait, the caller decides.
+//! - **Vendors that announce nothing** (only 429s with `Retry-After`):
+//!   the answers between two 429s are taken as the limit and the time
+//!   between their waits' ends as the window; the windows that follow are
+//!   paced at 90 % of it, a margin that shrinks on a 429 and grows back 2
+//!   points per window without one. Learning takes the two windows the
+//!   429s bound.
 //! - **Cost.** A request may cost more than 1 ([`cost`](QuotaLayer::cost):
 //!   LLM tokens, bytes); windows counted in requests draw 1, the others the
 //!   cost, and each answer's own figures replace the estimate.

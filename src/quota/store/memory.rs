@@ -43,7 +43,9 @@ pub(crate) type ScopeMap<V> = HashMap<ScopeKey, V, BuildHasherDefault<Identity>>
 /// Sharded by scope over 16 mutexes (held for a few arithmetic steps, never
 /// across an await). A scope is created by the first response that teaches
 /// something; from then on, acquiring and settling update it in place, with
-/// no allocation. With nothing learned, acquiring is one lookup.
+/// no allocation. With nothing learned, acquiring is one lookup. A scope
+/// that announces nothing is learned from its 429s (see the
+/// [module docs](crate::quota)).
 ///
 /// Bounded: at most 16 384 scopes by default ([`max_scopes`](Self::max_scopes));
 /// when full, scopes whose windows have all reset are dropped first, then
