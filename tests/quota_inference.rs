@@ -22,7 +22,7 @@ const LIMIT: u64 = 300;
 const WINDOW: Duration = Duration::from_secs(10);
 const WINDOWS: usize = 12;
 
-/// Per vendor window: (successes, 429s).
+/// Per vendor window (or second): (successes, refusals).
 type Tally = Arc<Mutex<Vec<(u64, u64)>>>;
 
 /// The vendor's answer at `elapsed` since its start: fixed windows of
@@ -54,7 +54,7 @@ fn answer(tally: &Tally, elapsed: Duration) -> Response<Full<Bytes>> {
 async fn one_process_learns_a_vendor_that_announces_nothing() {
     // Few workers spend a window slowly, many draw a 429 each at its end.
     for workers in [4, 16, 64] {
-        let tally = run(workers).await;
+        let tally = run(workers, WINDOW * WINDOWS as u32, answer).await;
         let label = format!("{workers} workers: {tally:?}");
         // Window 0 is spent before its 429 teaches anything, window 1 is
         // counted to its 429: from window 2 on, the learned pace holds. It
@@ -67,10 +67,50 @@ async fn one_process_learns_a_vendor_that_announces_nothing() {
     }
 }
 
+/// A vendor that allows as much as it is sent, but is briefly overloaded
+/// three times (at 1 s, 3 s and 5 s it answers 503 with `Retry-After: 1`
+/// for 5 ms); tallied per second: (successes, 503s).
+fn overloaded(tally: &Tally, elapsed: Duration) -> Response<Full<Bytes>> {
+    let second = elapsed.as_secs() as usize;
+    let mut tally = tally.lock().unwrap();
+    if tally.len() <= second {
+        tally.resize(second + 1, (0, 0));
+    }
+    if second % 2 == 1 && second < 6 && elapsed.subsec_millis() < 5 {
+        tally[second].1 += 1;
+        return Response::builder()
+            .status(503)
+            .header("retry-after", "1")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+    }
+    tally[second].0 += 1;
+    Response::new(Full::new(Bytes::from_static(b"{}")))
+}
+
+/// A 503's wait is an outage's, not a rate limit's: the answers between
+/// two 503s are no window's limit, and nothing is paced after them.
+#[tokio::test(start_paused = true)]
+async fn outages_teach_no_window() {
+    let tally = run(16, Duration::from_secs(9), overloaded).await;
+    assert!(
+        tally[1].1 > 0 && tally[3].1 > 0 && tally[5].1 > 0,
+        "{tally:?}"
+    );
+    // 16 workers, a request each 5 ms: 3,200 a second, unpaced.
+    for second in 6..9 {
+        assert!(tally[second].0 >= 3_100, "second {second}: {tally:?}");
+    }
+}
+
 /// `workers` callers, each sending one request after another through the
-/// README's retry and quota layers, for `WINDOWS` vendor windows; the
-/// vendor's tally. Every request ends in a success.
-async fn run(workers: usize) -> Vec<(u64, u64)> {
+/// README's retry and quota layers, for `span`; the vendor's tally. Every
+/// request ends in a success.
+async fn run(
+    workers: usize,
+    span: Duration,
+    answer: fn(&Tally, Duration) -> Response<Full<Bytes>>,
+) -> Vec<(u64, u64)> {
     let tally = Tally::default();
     let started = Instant::now();
     let vendor = {
@@ -88,7 +128,7 @@ async fn run(workers: usize) -> Vec<(u64, u64)> {
         .layer(RetryLayer::new(RetryPolicy::default()))
         .layer(QuotaLayer::new())
         .service(vendor);
-    let until = started + WINDOW * WINDOWS as u32;
+    let until = started + span;
     let errors = Arc::new(Mutex::new(0u64));
     let workers: Vec<_> = (0..workers)
         .map(|_| {

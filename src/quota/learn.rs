@@ -74,6 +74,7 @@ fn cooldown(
     hint: Option<RetryHint>,
 ) -> Observation {
     if is_throttle(status) {
+        observation.limited = status == StatusCode::TOO_MANY_REQUESTS;
         match hint {
             // An exhausted window's reset is learned as the window; an
             // explicit wait (or a body's) holds the whole scope.

@@ -267,7 +267,9 @@ fn tally(state: &mut ScopeState, observation: Option<&Observation>, now: impl Fn
     let cooldown = observation.and_then(Observation::cooldown);
     let announced = observation.is_some_and(|o| !o.windows().is_empty())
         || state.windows.iter().flatten().any(|w| w.policy != INFERRED);
-    if announced || (cooldown.is_none() && !state.tally.is_counting()) {
+    // (A 503's wait is an outage's: neither a window's end nor an answer.)
+    let outage = cooldown.is_some() && !observation.is_some_and(|o| o.limited);
+    if announced || outage || (cooldown.is_none() && !state.tally.is_counting()) {
         return;
     }
     let now = now();

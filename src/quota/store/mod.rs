@@ -61,6 +61,9 @@ pub struct Observation {
     windows: [WindowReport; MAX_WINDOWS],
     len: u8,
     cooldown: Option<Duration>,
+    // A 429's (a rate limit), not a 503's (an outage): only a rate limit
+    // teaches a vendor that announces nothing its window.
+    pub(crate) limited: bool,
 }
 
 impl Observation {
