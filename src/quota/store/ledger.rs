@@ -254,8 +254,7 @@ impl Ledger {
         let spent_into = binding.limit.is_some_and(|limit| binding.remaining < limit);
         let fresh = self.version == 1 && spent_into;
         let first = (self.probe.take().is_some() || fresh) && self.lease_end == 0;
-        let end = binding.reset_at.unwrap_or(now + LEASE_TTL);
-        self.roll(end, binding.remaining, now, tuning);
+        self.roll(binding.reset_at, binding.remaining, now, tuning);
         if first && self.lease_end > now {
             let span = ((self.lease_end - now) / 2).min(LEASE_TTL);
             // Members back from a failing Redis come back over its backoff
@@ -338,19 +337,23 @@ impl Ledger {
         }
     }
 
-    /// Starts a new lease window when the last one lapsed; follows the
-    /// window's end when reports move it.
-    fn roll(&mut self, end: Millis, remaining: u64, now: Millis, tuning: &Tuning) {
+    /// Starts a new lease window when the last one lapsed (ending at the
+    /// window's `reset`, else a lease interval on); follows the window's
+    /// end when reports move it. A guessed end stands: were it pushed on
+    /// by each renewal, members that renew a second apart would never
+    /// reach it, and the window's leased budget would never come back.
+    fn roll(&mut self, reset: Option<Millis>, remaining: u64, now: Millis, tuning: &Tuning) {
+        let later = |end: &Millis| *end > self.lease_end + tuning.new_window_after;
         if self.lease_end <= now {
             let remaining = self.grow_margin(remaining);
-            self.lease_end = end;
+            self.lease_end = reset.unwrap_or(now + LEASE_TTL);
             self.budget = remaining;
             self.granted = 0;
             self.ramp = None;
             for member in &mut self.members {
                 member.leased = 0;
             }
-        } else if end > self.lease_end + tuning.new_window_after || end < self.lease_end {
+        } else if let Some(end) = reset.filter(|end| later(end) || *end < self.lease_end) {
             self.lease_end = end;
         }
     }
@@ -764,6 +767,45 @@ mod tests {
         assert_eq!(ledger.renew(&busy, &tuning), Answer::Open(20));
         let decoded = Ledger::decode(&ledger.encode()).unwrap();
         assert_eq!(decoded.encode(), ledger.encode());
+    }
+
+    /// A window that reset with no answer since has no known end: its
+    /// lease window ends where it was guessed (a lease interval on), and
+    /// a renewal does not push that end on. (Pushed by every renewal a
+    /// second or more after it, a fleet whose members renew a second apart
+    /// never reached it: each member was held to the end the last one
+    /// set, the lease window never rolled, its budget stayed leased, and
+    /// nothing was sent that could teach the window's reset.)
+    #[test]
+    fn a_lease_window_whose_end_is_guessed_ends_there() {
+        let tuning = Tuning::default();
+        let mut ledger = Ledger::default();
+        let mut taught = ask(1, 0, 7);
+        taught.reports = report(20, 20, 2_000);
+        for (member, now, left) in [(1, 0, 7), (2, 1, 7), (3, 2, 6)] {
+            let asked = Ask {
+                member,
+                now,
+                ..taught
+            };
+            assert_eq!(lease(ledger.renew(&asked, &tuning)).left, left);
+        }
+        // The window reset at 2 s; nothing since told its next reset.
+        let end = 2_010 + LEASE_TTL;
+        for (member, now, left) in [(1, 2_010, 7), (2, 2_020, 7), (3, 2_030, 6)] {
+            let granted = lease(ledger.renew(&ask(member, now, 7), &tuning));
+            assert_eq!((granted.left, granted.until), (left, end));
+        }
+        // Spent, the members come back a second apart: held to that end.
+        for (member, now) in [(1, 3_100), (2, 4_200), (3, 5_300), (1, 6_400)] {
+            let held = lease(ledger.renew(&ask(member, now, 7), &tuning));
+            assert_eq!((held.left, held.hold_until), (0, end), "{member} at {now}");
+        }
+        // There, the next lease window opens.
+        for (member, left) in [(2, 7), (3, 7), (1, 6)] {
+            let granted = lease(ledger.renew(&ask(member, end, 7), &tuning));
+            assert_eq!((granted.left, granted.until), (left, end + LEASE_TTL));
+        }
     }
 
     #[test]
