@@ -117,6 +117,8 @@ pub(crate) struct Ask {
     /// What the member learned, relative to `now`.
     pub(crate) reports: [Option<Report>; MAX_WINDOWS],
     pub(crate) cooldown: Option<Millis>,
+    /// The cooldown is a 429's: a 503's (an outage's) teaches no window.
+    pub(crate) limited: bool,
     /// Units of its lease it did not use (handed back).
     pub(crate) returned: u64,
     /// Units it expects to need until its next renewal.
@@ -189,7 +191,8 @@ impl Ledger {
         self.expire_members(now);
         let joined = !self.members.iter().any(|m| m.id == ask.member);
         let me = self.member(ask.member, now);
-        self.infer(ask.cooldown, (ask.answered, ask.epoch, ask.late), now);
+        let limited = ask.cooldown.filter(|_| ask.limited);
+        self.infer(limited, (ask.answered, ask.epoch, ask.late), now);
         let back = ask.returned.min(self.members[me].leased);
         self.members[me].leased -= back;
         self.granted = self.granted.saturating_sub(back);
@@ -667,6 +670,7 @@ mod tests {
             now,
             reports: [None; MAX_WINDOWS],
             cooldown: None,
+            limited: true,
             returned: 0,
             want,
             open: false,
@@ -821,6 +825,24 @@ mod tests {
         let later = lease(ledger.renew(&ask(2, MEMBER_TTL + 1, 1_000), &tuning));
         assert_eq!(later.left, 100);
         assert_eq!(later.members, 1);
+    }
+
+    #[test]
+    fn an_outage_teaches_no_window() {
+        let tuning = Tuning::default();
+        let mut ledger = Ledger::default();
+        assert_eq!(ledger.renew(&ask(1, 0, 10), &tuning), Answer::Probe);
+        let mut opened = ask(1, 10, 10);
+        opened.open = true;
+        ledger.renew(&opened, &tuning);
+        // 300 answers, then a 503 asking for 1 s: no limit is learned
+        // from it (a 429's, the same, teaches one: the test below), and
+        // the scope stays open.
+        let mut outage = ask(1, 9_010, 1_000);
+        (outage.answered, outage.cooldown, outage.limited) = (300, Some(1_000), false);
+        assert!(matches!(ledger.renew(&outage, &tuning), Answer::Open(_)));
+        assert_eq!(ledger.inferred, None);
+        assert_eq!(ledger.state.cooldown_until, Some(10_010), "shared");
     }
 
     #[test]

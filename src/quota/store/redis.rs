@@ -660,6 +660,7 @@ impl RedisStore {
                 now,
                 reports: Default::default(),
                 cooldown: None,
+                limited: false,
                 returned: 0,
                 want: FIRST_WANT,
                 open: sync.opened.swap(false, Ordering::Relaxed),
@@ -681,6 +682,7 @@ impl RedisStore {
                 return (ask, 0);
             };
             (ask.reports, ask.cooldown) = state.reports(now);
+            ask.limited = state.limited;
             // An inferred window is the ledger's: not reported back (a
             // member's copy may predate what the ledger learned since).
             for report in ask.reports.iter_mut() {

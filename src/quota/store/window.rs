@@ -161,6 +161,8 @@ pub(crate) struct ScopeState {
     /// A single process's count toward an inferred window (a fleet's
     /// ledger counts its own).
     pub(crate) tally: Tally,
+    /// The last cooldown learned from an answer was a 429's, not a 503's.
+    pub(crate) limited: bool,
 }
 
 /// A run of decisions made ahead by [`ScopeState::acquire`], from its own
@@ -478,6 +480,9 @@ impl ScopeState {
     /// Learns what one answer reported: its cooldown and windows.
     pub(crate) fn learn(&mut self, observation: &Observation, now: Millis, tuning: &Tuning) {
         let reports = observation.windows().iter().map(Report::of);
+        if observation.cooldown().is_some() {
+            self.limited = observation.limited;
+        }
         self.learn_reports(reports, observation.cooldown().map(as_ms), now, tuning);
     }
 
