@@ -310,3 +310,66 @@ proptest! {
         })?;
     }
 }
+
+/// One thing a vendor's answer can teach the default quota store.
+#[derive(Debug, Clone)]
+enum Taught {
+    /// An answer that teaches nothing (a vendor that announces nothing).
+    Answer,
+    /// A 429's wait (`true`) or a 503's (`false`), in milliseconds.
+    Wait(u64, bool),
+    /// An announced window: limit, remaining, reset in milliseconds.
+    Window(u64, u64, u64),
+}
+
+/// Waits and resets of a few seconds, or of any length at all.
+fn millis() -> impl Strategy<Value = u64> {
+    prop_oneof![0u64..20_000, any::<u64>()]
+}
+
+fn taught() -> impl Strategy<Value = Taught> {
+    prop_oneof![
+        4 => Just(Taught::Answer),
+        2 => (millis(), any::<bool>()).prop_map(|(ms, limited)| Taught::Wait(ms, limited)),
+        1 => (any::<u64>(), any::<u64>(), millis())
+            .prop_map(|(limit, remaining, reset)| Taught::Window(limit, remaining, reset)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Whatever a vendor answers, and whenever: the default store (which
+    /// infers a vendor's window from its 429s) never panics, and a
+    /// request it lets go can always be settled.
+    #[test]
+    fn the_default_store_takes_any_answers(
+        steps in proptest::collection::vec((taught(), 0u64..15_000), 1..64),
+    ) {
+        use tower_api_errors::quota::{Grant, MemoryStore, Observation, QuotaStore, ScopeKey, WindowReport};
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let store = MemoryStore::new();
+            let scope = ScopeKey::new("api.example.com", None);
+            for (taught, pause) in steps {
+                let max = Duration::from_secs(3600);
+                if let Grant::Go { permit, .. } = store.acquire(scope, 1, max).await {
+                    let observation = match taught {
+                        Taught::Answer => Observation::new(),
+                        Taught::Wait(ms, true) => Observation::new().with_cooldown(Duration::from_millis(ms)).rate_limited(),
+                        Taught::Wait(ms, false) => Observation::new().with_cooldown(Duration::from_millis(ms)),
+                        Taught::Window(limit, remaining, reset) => Observation::new().with_window(WindowReport::new(
+                            None, Some(limit), Some(remaining), Some(Duration::from_millis(reset)), None,
+                        )),
+                    };
+                    store.settle(permit, &observation).await;
+                }
+                tokio::time::advance(Duration::from_millis(pause)).await;
+            }
+        });
+    }
+}

@@ -74,7 +74,9 @@ fn cooldown(
     hint: Option<RetryHint>,
 ) -> Observation {
     if is_throttle(status) {
-        observation.limited = status == StatusCode::TOO_MANY_REQUESTS;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            observation = observation.rate_limited();
+        }
         match hint {
             // An exhausted window's reset is learned as the window; an
             // explicit wait (or a body's) holds the whole scope.

@@ -268,7 +268,7 @@ fn tally(state: &mut ScopeState, observation: Option<&Observation>, now: impl Fn
     let announced = observation.is_some_and(|o| !o.windows().is_empty())
         || state.windows.iter().flatten().any(|w| w.policy != INFERRED);
     // (A 503's wait is an outage's: neither a window's end nor an answer.)
-    let outage = cooldown.is_some() && !observation.is_some_and(|o| o.limited);
+    let outage = cooldown.is_some() && !observation.is_some_and(Observation::is_rate_limited);
     if announced || outage || (cooldown.is_none() && !state.tally.is_counting()) {
         return;
     }

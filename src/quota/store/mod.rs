@@ -61,9 +61,7 @@ pub struct Observation {
     windows: [WindowReport; MAX_WINDOWS],
     len: u8,
     cooldown: Option<Duration>,
-    // A 429's (a rate limit), not a 503's (an outage): only a rate limit
-    // teaches a vendor that announces nothing its window.
-    pub(crate) limited: bool,
+    limited: bool,
 }
 
 impl Observation {
@@ -83,6 +81,20 @@ impl Observation {
     pub fn with_cooldown(mut self, cooldown: Duration) -> Self {
         self.cooldown = Some(self.cooldown.map_or(cooldown, |c| c.max(cooldown)));
         self
+    }
+
+    /// Marks the cooldown as a rate limit's (a 429's), not an outage's (a
+    /// 503's): only a rate limit's wait teaches a vendor that announces no
+    /// quota its window.
+    pub fn rate_limited(mut self) -> Self {
+        self.limited = true;
+        self
+    }
+
+    /// Whether the cooldown is a rate limit's (see
+    /// [`rate_limited`](Self::rate_limited)).
+    pub fn is_rate_limited(&self) -> bool {
+        self.limited
     }
 
     pub(crate) fn push(&mut self, window: WindowReport) {

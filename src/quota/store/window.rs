@@ -481,7 +481,7 @@ impl ScopeState {
     pub(crate) fn learn(&mut self, observation: &Observation, now: Millis, tuning: &Tuning) {
         let reports = observation.windows().iter().map(Report::of);
         if observation.cooldown().is_some() {
-            self.limited = observation.limited;
+            self.limited = observation.is_rate_limited();
         }
         self.learn_reports(reports, observation.cooldown().map(as_ms), now, tuning);
     }
