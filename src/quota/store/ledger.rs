@@ -830,11 +830,7 @@ mod tests {
     #[test]
     fn an_outage_teaches_no_window() {
         let tuning = Tuning::default();
-        let mut ledger = Ledger::default();
-        assert_eq!(ledger.renew(&ask(1, 0, 10), &tuning), Answer::Probe);
-        let mut opened = ask(1, 10, 10);
-        opened.open = true;
-        ledger.renew(&opened, &tuning);
+        let mut ledger = opened();
         // 300 answers, then a 503 asking for 1 s: no limit is learned
         // from it (a 429's, the same, teaches one: the test below), and
         // the scope stays open.
@@ -848,11 +844,7 @@ mod tests {
     #[test]
     fn a_vendor_that_announces_nothing_is_inferred_and_paced_aimd() {
         let tuning = Tuning::default();
-        let mut ledger = Ledger::default();
-        assert_eq!(ledger.renew(&ask(1, 0, 10), &tuning), Answer::Probe);
-        let mut opened = ask(1, 10, 10);
-        opened.open = true;
-        assert_eq!(ledger.renew(&opened, &tuning), Answer::Hold(RAMP_JOIN));
+        let mut ledger = opened();
         // Two members counted 180 + 120 successes, then a 429 asked for 1 s
         // at 9.01 s: 300 per 10 s, paced at 90 %.
         let mut b = ask(2, 5_000, 10);
@@ -898,16 +890,24 @@ mod tests {
         let decoded = Ledger::decode(&ledger.encode()).unwrap();
         assert_eq!(decoded.encode(), ledger.encode());
     }
-    /// A scope opened at 10 ms (its probe taught nothing), whose member
-    /// counted `answered` successes, then a 429 at `at` that asked to wait
-    /// `wait`; the lease that answered it.
-    fn opened_then_throttled(answered: u64, at: Millis, wait: Millis) -> (Ledger, Granted) {
+    /// A scope opened at 10 ms: its probe taught nothing, and the fleet
+    /// joins before the first shares are cut.
+    fn opened() -> Ledger {
         let tuning = Tuning::default();
         let mut ledger = Ledger::default();
         assert_eq!(ledger.renew(&ask(1, 0, 10), &tuning), Answer::Probe);
         let mut opened = ask(1, 10, 10);
         opened.open = true;
-        ledger.renew(&opened, &tuning);
+        assert_eq!(ledger.renew(&opened, &tuning), Answer::Hold(RAMP_JOIN));
+        ledger
+    }
+
+    /// A scope opened at 10 ms (its probe taught nothing), whose member
+    /// counted `answered` successes, then a 429 at `at` that asked to wait
+    /// `wait`; the lease that answered it.
+    fn opened_then_throttled(answered: u64, at: Millis, wait: Millis) -> (Ledger, Granted) {
+        let tuning = Tuning::default();
+        let mut ledger = opened();
         let mut first = ask(1, at, 1_000);
         (first.answered, first.cooldown) = (answered, Some(wait));
         let held = lease(ledger.renew(&first, &tuning));
