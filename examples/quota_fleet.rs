@@ -490,6 +490,13 @@ async fn main() {
             64,
         ),
         base(
+            "1 x 128, MemoryStore (no quota headers)",
+            "memory",
+            Nothing,
+            1,
+            128,
+        ),
+        base(
             "4 x 32, MemoryStore (no quota headers)",
             "memory",
             Nothing,

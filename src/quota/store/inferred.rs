@@ -85,7 +85,8 @@ impl Inferred {
             margin,
             length,
             last_end: end,
-            episode: count,
+            // (Several windows' answers: late ones add to no one window's.)
+            episode: if held { 0 } else { count },
             unsure_from: 0,
         }
     }
@@ -152,15 +153,24 @@ impl Tally {
         self.since != 0
     }
 
-    /// An answer (not a 429), `now`: counted (unless it came during a
-    /// 429's wait: sent before it), and taken from the inferred window, as
-    /// a vendor that announced its remaining would have. An inferred
-    /// window that reset since the last answer ended without a 429: its
-    /// margin grows first.
+    /// An answer (not a 429), `now`: counted, and taken from the inferred
+    /// window, as a vendor that announced its remaining would have. An
+    /// inferred window that reset since the last answer ended without a
+    /// 429: its margin grows first. An answer during a 429's wait was sent
+    /// before it: it counts in the window that 429 ended.
     pub(crate) fn answered(&mut self, now: Millis, windows: &mut [Option<Window>]) {
-        if now >= self.since {
-            self.count += 1;
+        if now < self.since {
+            // Sent before the last 429: its window's, answered out of order
+            // (it was counted when the 429 taught): the limit grows.
+            let last = self.inferred.as_mut().filter(|p| p.last_end == self.since);
+            if let Some(inferred) = last {
+                inferred.episode += 1;
+                inferred.limit = inferred.limit.max(inferred.episode);
+                install(windows, inferred);
+            }
+            return;
         }
+        self.count += 1;
         let Some(inferred) = self.inferred.as_mut() else {
             return;
         };
@@ -243,14 +253,20 @@ mod tests {
         assert_eq!(window.limit, Some(270), "300 at a 90 % margin");
         assert_eq!(window.length, Some(10_100));
         assert_eq!(window.reset_at, Some(30_300));
+        // Answers of that window that come back after its 429 (out of
+        // order, during its wait) count in it.
+        for _ in 0..10 {
+            tally.answered(10_250, &mut windows);
+        }
+        assert_eq!(inferred(&windows).unwrap().limit, Some(279), "310 at 90 %");
         // Each answer is taken from it, as a reported remaining would be.
         tally.answered(20_300, &mut windows);
-        assert_eq!(inferred(&windows).unwrap().remaining, 269);
+        assert_eq!(inferred(&windows).unwrap().remaining, 278);
         // A window that ended without a 429 (refilled): the margin grows.
         windows[0].as_mut().unwrap().reset_at = Some(40_400);
         tally.answered(30_400, &mut windows);
         let grown = inferred(&windows).unwrap();
-        assert_eq!((grown.limit, grown.remaining), (Some(276), 275));
+        assert_eq!((grown.limit, grown.remaining), (Some(285), 284));
         // A 429 at the end of the next paced window (the two windows' answers
         // are more than one window's): the length and limit hold, the
         // margin shrinks (92 % to 82 %).
@@ -259,8 +275,13 @@ mod tests {
         }
         tally.throttled(40_400, &mut windows);
         let shrunk = inferred(&windows).unwrap();
-        assert_eq!(shrunk.limit, Some(246), "300 at 82 %");
+        assert_eq!(shrunk.limit, Some(254), "310 at 82 %");
         assert_eq!(shrunk.length, Some(10_100));
+        // Late answers of two windows' episode are no one window's count.
+        for _ in 0..10 {
+            tally.answered(39_000, &mut windows);
+        }
+        assert_eq!(inferred(&windows).unwrap().limit, Some(254));
     }
 
     #[test]
