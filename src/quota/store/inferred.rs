@@ -53,6 +53,13 @@ impl Inferred {
         }
     }
 
+    /// `answers` of the episode's window reported late (sent before its
+    /// 429, counted after it taught): that window allowed them too.
+    pub(crate) fn count_late(&mut self, answers: u64) {
+        self.episode += answers;
+        self.limit = self.limit.max(self.episode);
+    }
+
     pub(crate) fn budget(&self) -> u64 {
         (self.limit * self.margin / 100).max(1)
     }
@@ -164,8 +171,7 @@ impl Tally {
             // (it was counted when the 429 taught): the limit grows.
             let last = self.inferred.as_mut().filter(|p| p.last_end == self.since);
             if let Some(inferred) = last {
-                inferred.episode += 1;
-                inferred.limit = inferred.limit.max(inferred.episode);
+                inferred.count_late(1);
                 install(windows, inferred);
             }
             return;

@@ -375,8 +375,7 @@ impl Ledger {
         let previous = self.inferred;
         if let Some(mut inferred) = previous.filter(|p| now < p.last_end) {
             // Answers from before the 429 (the episode still waits it out).
-            inferred.episode += answered + late;
-            inferred.limit = inferred.limit.max(inferred.episode);
+            inferred.count_late(answered + late);
             self.install(inferred);
             return;
         }
@@ -417,8 +416,7 @@ impl Ledger {
     /// limit grows, and so does the budget of the window that followed.
     fn count_late(&mut self, mut late: Inferred, answered: u64) {
         let before = late.budget();
-        late.episode += answered;
-        late.limit = late.limit.max(late.episode);
+        late.count_late(answered);
         self.inferred = Some(late);
         let more = late.budget() - before;
         let following = self.lease_end == late.last_end + late.length;

@@ -216,7 +216,7 @@ impl MemoryStore {
         let mut shard = self.shard(scope);
         let full = shard.len() >= self.shared.max_per_shard;
         if create && full && !shard.contains_key(&scope) {
-            self.make_room(&mut shard, self.now());
+            self.make_room(&mut shard);
         }
         let state = match create {
             true => Some(shard.entry(scope).or_insert_with(|| {
@@ -228,13 +228,14 @@ impl MemoryStore {
         f(state, &self.shared.tuning)
     }
 
-    fn make_room(&self, shard: &mut ScopeMap<ScopeState>, now: Millis) {
+    /// Makes room in a full shard: scopes whose windows have all reset go
+    /// first, then any one.
+    fn make_room(&self, shard: &mut ScopeMap<ScopeState>) {
+        let now = self.now();
+        shard.retain(|_, state| !state.is_spent(now));
         if shard.len() >= self.shared.max_per_shard {
-            shard.retain(|_, state| !state.is_spent(now));
-            if shard.len() >= self.shared.max_per_shard {
-                if let Some(victim) = shard.keys().next().copied() {
-                    shard.remove(&victim);
-                }
+            if let Some(victim) = shard.keys().next().copied() {
+                shard.remove(&victim);
             }
         }
     }
