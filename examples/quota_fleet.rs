@@ -18,6 +18,7 @@
 //! free port).
 //!
 //! `cargo run --release --features redis --example quota_fleet [-- --quick | --windows N] [-- --only NAME]`
+//! (`QUOTA_FLEET_LIMIT=50 QUOTA_FLEET_WINDOW=5` for another quota)
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
@@ -35,8 +36,19 @@ use tower_api_errors::quota::{MemoryStore, QuotaLayer, RedisStore};
 use tower_api_errors::retry::ReplayBody;
 use tower_api_errors::{ErrorBodyParseLayer, RetryLayer, RetryPolicy};
 
-const LIMIT: u64 = 300;
-const WINDOW: Duration = Duration::from_secs(10);
+/// The vendor's quota: `QUOTA_FLEET_LIMIT` requests (300 by default) per
+/// `QUOTA_FLEET_WINDOW` seconds (10), so that the mechanisms can be tried
+/// on other quotas than the one they are usually measured on.
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
+static LIMIT: std::sync::LazyLock<u64> =
+    std::sync::LazyLock::new(|| env_or("QUOTA_FLEET_LIMIT", 300));
+static WINDOW: std::sync::LazyLock<Duration> =
+    std::sync::LazyLock::new(|| Duration::from_secs(env_or("QUOTA_FLEET_WINDOW", 10)));
 const CHILD: &str = "QUOTA_FLEET_CHILD";
 
 fn unix_ms() -> u64 {
@@ -84,7 +96,7 @@ impl Vendor {
         let stats = &mut windows[index];
         stats.received += 1;
         let used: u64 = stats.successes.iter().sum();
-        let spent = used >= LIMIT;
+        let spent = used >= *LIMIT;
         if spent {
             stats.throttled += 1;
         } else {
@@ -93,7 +105,7 @@ impl Vendor {
             }
             stats.successes[client] += 1;
         }
-        let remaining = LIMIT - used - u64::from(!spent);
+        let remaining = *LIMIT - used - u64::from(!spent);
         drop(windows);
         let mut response = Response::builder();
         match self.headers {
@@ -101,13 +113,13 @@ impl Vendor {
                 response = response
                     .header(
                         "ratelimit-policy",
-                        format!("\"default\";q={LIMIT};w={}", WINDOW.as_secs()),
+                        format!("\"default\";q={};w={}", *LIMIT, WINDOW.as_secs()),
                     )
                     .header("ratelimit", format!("\"default\";r={remaining};t={reset}"));
             }
             Headers::XRateLimit => {
                 response = response
-                    .header("x-ratelimit-limit", LIMIT)
+                    .header("x-ratelimit-limit", *LIMIT)
                     .header("x-ratelimit-remaining", remaining)
                     .header("x-ratelimit-reset", reset);
             }
@@ -332,7 +344,7 @@ impl Row {
                 .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
                 .map_or(0.0, |us| *us as f64 / 1000.0)
         };
-        let capacity = LIMIT * self.windows.len() as u64;
+        let capacity = *LIMIT * self.windows.len() as u64;
         println!(
             "| {} | {} | {:.1} | {} | {:.1} % | {:.2} | {:.3} | {:.1} ms | {:.1} ms |",
             scenario.name,
@@ -542,8 +554,9 @@ async fn main() {
         },
     ];
     println!(
-        "{} s per row; vendor: {LIMIT} requests per {} s window\n",
+        "{} s per row; vendor: {} requests per {} s window\n",
         windows * WINDOW.as_secs(),
+        *LIMIT,
         WINDOW.as_secs()
     );
     println!("| scenario | requests received | 429s per 1,000 | errors surfaced | quota used | fairness (min/max) | Redis commands per request | p50 | p99 |");

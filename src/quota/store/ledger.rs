@@ -341,13 +341,17 @@ impl Ledger {
     }
 
     /// Starts a new lease window when the last one lapsed (ending at the
-    /// window's `reset`, else a lease interval on); follows the window's
-    /// end when reports move it. A guessed end stands: were it pushed on
-    /// by each renewal, members that renew a second apart would never
-    /// reach it, and the window's leased budget would never come back.
+    /// window's `reset`, else a lease interval on), or when a report shows
+    /// the vendor's next window (a later end, and more left than the lease
+    /// window had: resets are known to the second, so a lease window can
+    /// begin on the remnant of one that is about to reset); follows the
+    /// window's end when reports move it. A guessed end stands: were it
+    /// pushed on by each renewal, members that renew a second apart would
+    /// never reach it, and the window's leased budget would never come back.
     fn roll(&mut self, reset: Option<Millis>, remaining: u64, now: Millis, tuning: &Tuning) {
         let later = |end: &Millis| *end > self.lease_end + tuning.new_window_after;
-        if self.lease_end <= now {
+        let next_window = reset.is_some_and(|end| later(&end)) && remaining > self.budget;
+        if self.lease_end <= now || next_window {
             let remaining = self.grow_margin(remaining);
             self.lease_end = reset.unwrap_or(now + LEASE_TTL);
             self.budget = remaining;
@@ -808,6 +812,34 @@ mod tests {
             let granted = lease(ledger.renew(&ask(member, end, 7), &tuning));
             assert_eq!((granted.left, granted.until), (left, end + LEASE_TTL));
         }
+    }
+
+    #[test]
+    fn a_lease_window_begun_on_a_remnant_rolls_at_the_next_window() {
+        let tuning = Tuning::default();
+        let mut ledger = Ledger::default();
+        let mut taught = ask(1, 0, 100);
+        taught.reports = report(50, 50, 5_000);
+        assert_eq!(lease(ledger.renew(&taught, &tuning)).left, 50);
+        // The window reset at 5 s; its lease window's end is guessed, and
+        // the next report's end (to the second) is 40 ms past that guess.
+        let mut spent = ask(1, 5_000, 43);
+        spent.returned = 50;
+        assert_eq!(lease(ledger.renew(&spent, &tuning)).until, 10_000);
+        let mut told = ask(1, 5_040, 100);
+        told.reports = report(50, 7, 5_000);
+        ledger.renew(&told, &tuning);
+        // So the next lease window begins on that window's remnant: 7 left
+        // until 10.04 s.
+        let granted = lease(ledger.renew(&ask(1, 10_001, 100), &tuning));
+        assert_eq!((granted.left, granted.until), (7, 10_040));
+        // The vendor's next window's first report (ends 5 s on, 49 left)
+        // comes before that: the next window is leased, not the remnant
+        // stretched to its end.
+        let mut next = ask(1, 10_020, 100);
+        next.reports = report(50, 49, 5_000);
+        let granted = lease(ledger.renew(&next, &tuning));
+        assert_eq!((granted.left, granted.until), (49, 15_020));
     }
 
     #[test]
