@@ -493,19 +493,27 @@ impl Ledger {
     /// The units member `me` gets of the `released` budget: up to its fair
     /// share, and beyond it (unless `fair_only`) only what no other
     /// member's unclaimed share needs; and whether that is all it can get
-    /// of what is released.
+    /// of what is released. The shares are equal but for the remainder, a
+    /// unit each to the first members to claim one (rounded up for all,
+    /// the last member to claim found only what was left: 1 of 50 among 8).
     fn cut(&mut self, me: usize, want: u64, released: u64, fair_only: bool) -> (u64, bool) {
-        let fair = self.fair_share(released);
-        let reserve: u64 = (self.members.iter().enumerate())
-            .filter(|(index, _)| *index != me)
-            .map(|(_, m)| fair.saturating_sub(m.leased))
-            .sum();
+        let members = self.members.len() as u64;
+        let (part, extra) = (released / members, released % members);
+        let others = || (self.members.iter().enumerate()).filter(|(index, _)| *index != me);
+        let extras_taken = others().filter(|(_, m)| m.leased > part).count() as u64;
+        let fair = part + u64::from(extras_taken < extra);
+        // The remainder's units not yet claimed, kept for members without one.
+        let kept =
+            (extra.saturating_sub(extras_taken + fair - part)).min(members - 1 - extras_taken);
+        let reserve = kept
+            + others()
+                .map(|(_, m)| part.saturating_sub(m.leased))
+                .sum::<u64>();
         let available = released.saturating_sub(self.granted);
         let within_share = fair.saturating_sub(self.members[me].leased);
-        let beyond = if fair_only {
-            0
-        } else {
-            available.saturating_sub(reserve)
+        let beyond = match fair_only {
+            true => 0,
+            false => available.saturating_sub(reserve),
         };
         let left = want.min(available).min(within_share.max(beyond));
         self.members[me].leased += left;
@@ -629,13 +637,9 @@ impl Ledger {
         let (kind, index) = name.split_at(1);
         let index = index.parse::<usize>().ok()?.checked_sub(1)?;
         let slot = self.state.windows.get_mut(index)?;
-        let window = slot.get_or_insert(super::window::Window {
-            policy: 0,
-            limit: None,
-            remaining: 0,
-            reset_at: None,
+        let window = slot.get_or_insert(Window {
             counts_cost: true,
-            length: None,
+            ..Window::default()
         });
         match kind {
             "p" => window.policy = value,
@@ -840,6 +844,24 @@ mod tests {
         next.reports = report(50, 49, 5_000);
         let granted = lease(ledger.renew(&next, &tuning));
         assert_eq!((granted.left, granted.until), (49, 15_020));
+    }
+
+    #[test]
+    fn shares_differ_by_a_unit_at_most() {
+        // 50 among 8 busy members: two get 7 and six 6 (shares rounded up
+        // for all left the last to claim 1).
+        let tuning = Tuning::default();
+        let mut ledger = Ledger::default();
+        let mut taught = ask(1, 0, 0);
+        taught.reports = report(50, 50, 10_000);
+        ledger.renew(&taught, &tuning);
+        for member in 2..=8 {
+            ledger.renew(&ask(member, 1, 0), &tuning);
+        }
+        let shares: Vec<u64> = (1..=8)
+            .map(|member| lease(ledger.renew(&ask(member, 2, 1_000), &tuning)).left)
+            .collect();
+        assert_eq!(shares, [7, 7, 6, 6, 6, 6, 6, 6]);
     }
 
     #[test]

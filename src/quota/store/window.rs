@@ -125,7 +125,7 @@ impl Report {
 }
 
 /// One window (policy) of a scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Window {
     pub(crate) policy: u64,
     pub(crate) limit: Option<u64>,
