@@ -434,6 +434,120 @@ async fn invalid_token_challenges_are_rejections_and_plain_403s_are_not() {
     assert!(response.extensions().get::<AuthReport>().unwrap().resent());
 }
 
+/// Which answers reject the credential, over a real server on loopback
+/// that answers each path the same whatever the token: a rejection is
+/// renewed once (one refresh, a re-send rejected again); any other answer
+/// is returned as it is, with no refresh. RFC 6750 §3.1: `invalid_token`
+/// asks for a new token; `insufficient_scope` says the token is good but
+/// lacks a scope, which a refresh does not give, whatever the status
+/// (servers send it with a 401 too).
+#[tokio::test]
+async fn which_challenges_reject_the_credential() {
+    // (path, status, WWW-Authenticate, OAuth2 body code, renewed)
+    const ROWS: &[(&str, u16, &str, &str, bool)] = &[
+        (
+            "/expired",
+            401,
+            r#"Bearer error="invalid_token""#,
+            "invalid_token",
+            true,
+        ),
+        ("/bare-401", 401, "", "", true),
+        ("/basic-401", 401, r#"Basic realm="api""#, "", true),
+        (
+            "/scope-401",
+            401,
+            r#"Bearer realm="api", error="insufficient_scope", scope="admin""#,
+            "insufficient_scope",
+            false,
+        ),
+        (
+            "/scope-401-unquoted",
+            401,
+            "Bearer error=insufficient_scope",
+            "insufficient_scope",
+            false,
+        ),
+        (
+            "/invalid-403",
+            403,
+            r#"Bearer error="invalid_token""#,
+            "invalid_token",
+            true,
+        ),
+        (
+            "/scope-403",
+            403,
+            r#"Bearer error="insufficient_scope""#,
+            "insufficient_scope",
+            false,
+        ),
+        ("/plain-403", 403, "", "", false),
+        (
+            "/request-400",
+            400,
+            r#"Bearer error="invalid_request""#,
+            "invalid_request",
+            false,
+        ),
+    ];
+    let addr = support::serve(|request: Request<hyper::body::Incoming>| async move {
+        let row = ROWS.iter().find(|row| row.0 == request.uri().path());
+        let &(_, status, challenge, code, _) = row.unwrap();
+        let headers: &[(&str, &str)] = match challenge {
+            "" => &[],
+            challenge => &[("www-authenticate", challenge)],
+        };
+        let body = match code {
+            "" => r#"{"message": "no"}"#.to_owned(),
+            code => format!(r#"{{"error": "{code}", "error_description": "no"}}"#),
+        };
+        support::response(status, headers, body)
+    })
+    .await;
+    for &(path, status, _, _, renewed) in ROWS {
+        let uri = format!("http://{addr}{path}");
+        // A raw client: the answer as a response, with the challenge.
+        let source = Source::numbered();
+        let (_, refreshes) = source.counters();
+        let client = ServiceBuilder::new()
+            .layer(AuthLayer::new(source))
+            .service(support::client::<Full<Bytes>>());
+        let response = client.oneshot(get(&uri)).await.unwrap();
+        let report = response.extensions().get::<AuthReport>();
+        assert_eq!(response.status(), status, "{path}");
+        assert_eq!(
+            report.map(AuthReport::sends),
+            renewed.then_some(2),
+            "{path}"
+        );
+        assert_eq!(
+            refreshes.load(Ordering::SeqCst),
+            u32::from(renewed),
+            "{path}"
+        );
+
+        // Over the parse layer (no headers): the body's code decides.
+        let source = Source::numbered();
+        let (_, refreshes) = source.counters();
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(RetryPolicy::default()))
+            .layer(AuthLayer::new(source))
+            .layer(ErrorBodyParseLayer::new())
+            .service(support::client::<ReplayBody<Full<Bytes>>>());
+        let error = client.oneshot(get(&uri)).await.unwrap_err();
+        let api = error.api().unwrap_or_else(|| panic!("{path}: {error}"));
+        assert_eq!(api.status(), status, "{path}");
+        let report = api.auth_report();
+        assert_eq!(report.map(|r| r.sends()), renewed.then_some(2), "{path}");
+        assert_eq!(
+            refreshes.load(Ordering::SeqCst),
+            u32::from(renewed),
+            "{path}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn the_re_send_draws_nothing_from_the_retry_budget() {
     // A budget with nothing in it: any retry would be refused.

@@ -6,7 +6,9 @@
 //! none, by configuration). When the server rejects it (a 401; or a 400 or
 //! 403 whose `WWW-Authenticate` says `error="invalid_token"`, RFC 6750
 //! §3.1), the layer renews the credential and sends the request again,
-//! once. This is what vendor docs prescribe ("on 401, re-authenticate,
+//! once. (A 401 whose `WWW-Authenticate` says `error="insufficient_scope"`
+//! is an answer, not a rejection: the token is good but lacks a scope, and
+//! a new one would lack it too.) This is what vendor docs prescribe ("on 401, re-authenticate,
 //! then retry") and what every hand-written version gets wrong in the same
 //! ways; here is how each is handled:
 //!
@@ -28,7 +30,8 @@
 //! or a classifier) or as `Err(Error::Api(_))` from an
 //! [`ErrorBodyParseLayer`](crate::ErrorBodyParseLayer) below: both are
 //! handled. (The parse layer keeps no headers, so there a 400 or 403 counts
-//! as a rejection when its body's error code is `invalid_token`.)
+//! as a rejection when its body's error code is `invalid_token`, and a 401
+//! does not when its code is `insufficient_scope`.)
 //!
 //! A request that carries its own credential header goes through as it is,
 //! and is not renewed (it is not the layer's to renew), unless
