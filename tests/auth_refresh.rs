@@ -937,3 +937,26 @@ async fn a_source_that_panics_is_backed_off_and_answers_typed() {
     );
     assert!(!error.to_string().contains("rejected"), "{error}");
 }
+
+/// A source that reads its token from somewhere that turned out empty (a
+/// file, an environment variable): `Credential::new` refuses "", but a
+/// header value may be empty. The server rejects it, the refresh fails,
+/// and that failure's text reaches the caller (checking it for the empty
+/// secret must not panic the load).
+#[tokio::test(start_paused = true)]
+async fn an_empty_credential_rejected_then_a_failed_refresh_keeps_its_error() {
+    let (source, calls) = Scripted::new(|n| match n {
+        1 => Ok(Credential::from_header_value(
+            http::HeaderValue::from_static(""),
+        )),
+        _ => Err("the token file is empty".into()),
+    });
+    let client = accepting(AuthLayer::new(source), Arc::new(Mutex::new("t1".into())));
+    let expected = |reason| Err((reason, "the token file is empty".to_owned()));
+    assert_eq!(send(&client).await, expected(AuthFailure::RefreshFailed));
+    assert_eq!(
+        send(&client).await,
+        expected(AuthFailure::RefreshBackingOff)
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
