@@ -1081,3 +1081,92 @@ async fn a_rejected_re_send_is_not_retried_even_when_the_server_says_retry() {
         assert_eq!(refreshes.load(Ordering::SeqCst), 1, "{name}: one refresh");
     }
 }
+
+/// An upstream that rejects every credential with a 401; on `/slow`, it
+/// holds the answer to `Bearer t2` for 5 s.
+fn rejecting_all() -> impl Service<
+    Request<Full<Bytes>>,
+    Response = Response<Full<Bytes>>,
+    Error = BoxError,
+    Future = impl std::future::Future<Output = Result<Response<Full<Bytes>>, BoxError>> + Send,
+> + Clone
+       + Send {
+    service_fn(|request: Request<Full<Bytes>>| async move {
+        if request.uri().path() == "/slow" && authorization(&request) == "Bearer t2" {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+        Ok::<_, BoxError>(status(401))
+    })
+}
+
+/// A renewed credential the server rejects too counts as one failed
+/// refresh, however many requests it was re-sent with: each round of 50
+/// concurrent requests shares one refresh, all 50 re-sends are rejected,
+/// and the next round's refresh waits one backoff step (1 s, then 2 s,
+/// 4 s: the steps of one failure more per round), not the step of 50
+/// failures (30 s).
+#[tokio::test(start_paused = true)]
+async fn a_renewed_credential_rejected_on_many_re_sends_is_one_failure() {
+    let source = Source::numbered();
+    let (_, refreshes) = source.counters();
+    let client = ServiceBuilder::new()
+        .layer(AuthLayer::new(source))
+        .service(rejecting_all());
+    for round in 1..=3u32 {
+        let mut requests = JoinSet::new();
+        for _ in 0..50 {
+            requests.spawn(client.clone().oneshot(get("/me")));
+        }
+        for answer in requests.join_all().await {
+            let response = answer.unwrap_or_else(|error| panic!("round {round}: {error}"));
+            assert_eq!(response.status(), 401);
+            let report = response.extensions().get::<AuthReport>().unwrap();
+            assert_eq!(report.sends(), 2, "round {round}: sent again, once");
+        }
+        assert_eq!(
+            refreshes.load(Ordering::SeqCst),
+            round,
+            "one refresh a round"
+        );
+        // The longest step after `round` failures in a row.
+        tokio::time::advance(Duration::from_secs(1 << (round - 1)) + Duration::from_millis(1))
+            .await;
+    }
+}
+
+/// The answer to a re-send with an older credential says nothing of the
+/// current one: a late rejection of t2's re-send must not end t3's
+/// backoff (a rejection with t3 meanwhile ends at once, not in a refresh).
+#[tokio::test(start_paused = true)]
+async fn a_late_rejection_of_an_older_re_send_keeps_the_current_backoff() {
+    let source = Source::numbered();
+    let (_, refreshes) = source.counters();
+    let client = ServiceBuilder::new()
+        .layer(
+            AuthLayer::new(source)
+                .refresh_backoff(Duration::from_secs(60), Duration::from_secs(60)),
+        )
+        .service(rejecting_all());
+    // t1 rejected, refreshed to t2; the re-send with t2 is held 5 s.
+    let slow = tokio::spawn(client.clone().oneshot(get("/slow")));
+    settle(|| refreshes.load(Ordering::SeqCst) == 1).await;
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    // t2 rejected, refreshed to t3, and t3 rejected on its re-send: t3's
+    // refresh is backed off (30-60 s).
+    let response = client.clone().oneshot(get("/fast")).await.unwrap();
+    assert_eq!(
+        response.extensions().get::<AuthReport>().unwrap().sends(),
+        2
+    );
+    assert_eq!(refreshes.load(Ordering::SeqCst), 2);
+    let backing_off = |error: Error| error.unauthorized().map(|u| u.reason());
+    let error = client.clone().oneshot(get("/fast")).await.unwrap_err();
+    assert_eq!(backing_off(error), Some(AuthFailure::RefreshBackingOff));
+    // t2's re-send is rejected, late.
+    assert_eq!(slow.await.unwrap().unwrap().status(), 401);
+    let error = client.clone().oneshot(get("/fast")).await.unwrap_err();
+    assert_eq!(backing_off(error), Some(AuthFailure::RefreshBackingOff));
+    assert_eq!(refreshes.load(Ordering::SeqCst), 2, "t3's backoff holds");
+}

@@ -336,10 +336,8 @@ impl Tokens {
         let mut state = self.lock();
         let credential = match &state.current {
             Some(installed) if installed.current.generation > rejected => {
-                return (
-                    Acquire::Ready(installed.current.clone()),
-                    Some(Renewal::AlreadyRenewed),
-                );
+                let ready = Acquire::Ready(installed.current.clone());
+                return (ready, Some(Renewal::AlreadyRenewed));
             }
             Some(installed) => Some((installed.current.generation, installed.credential.clone())),
             // Unreachable (a request only sends an installed credential),
@@ -468,13 +466,18 @@ impl Tokens {
     /// that credential (its refresh waits the backoff, longer for each in
     /// a row), so that a source whose credentials the server refuses (a
     /// revoked client, a wrong audience) is not called once per request.
+    /// Once per credential, however many re-sends it was rejected on (one
+    /// refresh gave it), and only for the current one: a late answer to a
+    /// re-send with an older credential says nothing of the current one,
+    /// and must not replace its backoff.
     pub(crate) fn resend_answered(&self, generation: u64, rejected: bool) {
         let mut state = self.lock();
-        state.rejected_again = match rejected {
-            true => state.rejected_again.saturating_add(1),
-            false => 0,
-        };
-        if rejected {
+        let current = state.current.as_ref().map(|c| c.current.generation);
+        let counted = state.failed.as_ref().map(|failed| failed.generation);
+        if !rejected {
+            state.rejected_again = 0;
+        } else if current == Some(generation) && counted != Some(generation) {
+            state.rejected_again = state.rejected_again.saturating_add(1);
             let failure = NoAnswer::RejectedAgain.failure(AuthFailure::RefreshFailed);
             self.failed(&mut state, generation, failure);
         }
