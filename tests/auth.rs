@@ -434,6 +434,120 @@ async fn invalid_token_challenges_are_rejections_and_plain_403s_are_not() {
     assert!(response.extensions().get::<AuthReport>().unwrap().resent());
 }
 
+/// Which answers reject the credential, over a real server on loopback
+/// that answers each path the same whatever the token: a rejection is
+/// renewed once (one refresh, a re-send rejected again); any other answer
+/// is returned as it is, with no refresh. RFC 6750 §3.1: `invalid_token`
+/// asks for a new token; `insufficient_scope` says the token is good but
+/// lacks a scope, which a refresh does not give, whatever the status
+/// (servers send it with a 401 too).
+#[tokio::test]
+async fn which_challenges_reject_the_credential() {
+    // (path, status, WWW-Authenticate, OAuth2 body code, renewed)
+    const ROWS: &[(&str, u16, &str, &str, bool)] = &[
+        (
+            "/expired",
+            401,
+            r#"Bearer error="invalid_token""#,
+            "invalid_token",
+            true,
+        ),
+        ("/bare-401", 401, "", "", true),
+        ("/basic-401", 401, r#"Basic realm="api""#, "", true),
+        (
+            "/scope-401",
+            401,
+            r#"Bearer realm="api", error="insufficient_scope", scope="admin""#,
+            "insufficient_scope",
+            false,
+        ),
+        (
+            "/scope-401-unquoted",
+            401,
+            "Bearer error=insufficient_scope",
+            "insufficient_scope",
+            false,
+        ),
+        (
+            "/invalid-403",
+            403,
+            r#"Bearer error="invalid_token""#,
+            "invalid_token",
+            true,
+        ),
+        (
+            "/scope-403",
+            403,
+            r#"Bearer error="insufficient_scope""#,
+            "insufficient_scope",
+            false,
+        ),
+        ("/plain-403", 403, "", "", false),
+        (
+            "/request-400",
+            400,
+            r#"Bearer error="invalid_request""#,
+            "invalid_request",
+            false,
+        ),
+    ];
+    let addr = support::serve(|request: Request<hyper::body::Incoming>| async move {
+        let row = ROWS.iter().find(|row| row.0 == request.uri().path());
+        let &(_, status, challenge, code, _) = row.unwrap();
+        let headers: &[(&str, &str)] = match challenge {
+            "" => &[],
+            challenge => &[("www-authenticate", challenge)],
+        };
+        let body = match code {
+            "" => r#"{"message": "no"}"#.to_owned(),
+            code => format!(r#"{{"error": "{code}", "error_description": "no"}}"#),
+        };
+        support::response(status, headers, body)
+    })
+    .await;
+    for &(path, status, _, _, renewed) in ROWS {
+        let uri = format!("http://{addr}{path}");
+        // A raw client: the answer as a response, with the challenge.
+        let source = Source::numbered();
+        let (_, refreshes) = source.counters();
+        let client = ServiceBuilder::new()
+            .layer(AuthLayer::new(source))
+            .service(support::client::<Full<Bytes>>());
+        let response = client.oneshot(get(&uri)).await.unwrap();
+        let report = response.extensions().get::<AuthReport>();
+        assert_eq!(response.status(), status, "{path}");
+        assert_eq!(
+            report.map(AuthReport::sends),
+            renewed.then_some(2),
+            "{path}"
+        );
+        assert_eq!(
+            refreshes.load(Ordering::SeqCst),
+            u32::from(renewed),
+            "{path}"
+        );
+
+        // Over the parse layer (no headers): the body's code decides.
+        let source = Source::numbered();
+        let (_, refreshes) = source.counters();
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(RetryPolicy::default()))
+            .layer(AuthLayer::new(source))
+            .layer(ErrorBodyParseLayer::new())
+            .service(support::client::<ReplayBody<Full<Bytes>>>());
+        let error = client.oneshot(get(&uri)).await.unwrap_err();
+        let api = error.api().unwrap_or_else(|| panic!("{path}: {error}"));
+        assert_eq!(api.status(), status, "{path}");
+        let report = api.auth_report();
+        assert_eq!(report.map(|r| r.sends()), renewed.then_some(2), "{path}");
+        assert_eq!(
+            refreshes.load(Ordering::SeqCst),
+            u32::from(renewed),
+            "{path}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn the_re_send_draws_nothing_from_the_retry_budget() {
     // A budget with nothing in it: any retry would be refused.
@@ -966,4 +1080,93 @@ async fn a_rejected_re_send_is_not_retried_even_when_the_server_says_retry() {
         }
         assert_eq!(refreshes.load(Ordering::SeqCst), 1, "{name}: one refresh");
     }
+}
+
+/// An upstream that rejects every credential with a 401; on `/slow`, it
+/// holds the answer to `Bearer t2` for 5 s.
+fn rejecting_all() -> impl Service<
+    Request<Full<Bytes>>,
+    Response = Response<Full<Bytes>>,
+    Error = BoxError,
+    Future = impl std::future::Future<Output = Result<Response<Full<Bytes>>, BoxError>> + Send,
+> + Clone
+       + Send {
+    service_fn(|request: Request<Full<Bytes>>| async move {
+        if request.uri().path() == "/slow" && authorization(&request) == "Bearer t2" {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+        Ok::<_, BoxError>(status(401))
+    })
+}
+
+/// A renewed credential the server rejects too counts as one failed
+/// refresh, however many requests it was re-sent with: each round of 50
+/// concurrent requests shares one refresh, all 50 re-sends are rejected,
+/// and the next round's refresh waits one backoff step (1 s, then 2 s,
+/// 4 s: the steps of one failure more per round), not the step of 50
+/// failures (30 s).
+#[tokio::test(start_paused = true)]
+async fn a_renewed_credential_rejected_on_many_re_sends_is_one_failure() {
+    let source = Source::numbered();
+    let (_, refreshes) = source.counters();
+    let client = ServiceBuilder::new()
+        .layer(AuthLayer::new(source))
+        .service(rejecting_all());
+    for round in 1..=3u32 {
+        let mut requests = JoinSet::new();
+        for _ in 0..50 {
+            requests.spawn(client.clone().oneshot(get("/me")));
+        }
+        for answer in requests.join_all().await {
+            let response = answer.unwrap_or_else(|error| panic!("round {round}: {error}"));
+            assert_eq!(response.status(), 401);
+            let report = response.extensions().get::<AuthReport>().unwrap();
+            assert_eq!(report.sends(), 2, "round {round}: sent again, once");
+        }
+        assert_eq!(
+            refreshes.load(Ordering::SeqCst),
+            round,
+            "one refresh a round"
+        );
+        // The longest step after `round` failures in a row.
+        tokio::time::advance(Duration::from_secs(1 << (round - 1)) + Duration::from_millis(1))
+            .await;
+    }
+}
+
+/// The answer to a re-send with an older credential says nothing of the
+/// current one: a late rejection of t2's re-send must not end t3's
+/// backoff (a rejection with t3 meanwhile ends at once, not in a refresh).
+#[tokio::test(start_paused = true)]
+async fn a_late_rejection_of_an_older_re_send_keeps_the_current_backoff() {
+    let source = Source::numbered();
+    let (_, refreshes) = source.counters();
+    let client = ServiceBuilder::new()
+        .layer(
+            AuthLayer::new(source)
+                .refresh_backoff(Duration::from_secs(60), Duration::from_secs(60)),
+        )
+        .service(rejecting_all());
+    // t1 rejected, refreshed to t2; the re-send with t2 is held 5 s.
+    let slow = tokio::spawn(client.clone().oneshot(get("/slow")));
+    settle(|| refreshes.load(Ordering::SeqCst) == 1).await;
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    // t2 rejected, refreshed to t3, and t3 rejected on its re-send: t3's
+    // refresh is backed off (30-60 s).
+    let response = client.clone().oneshot(get("/fast")).await.unwrap();
+    assert_eq!(
+        response.extensions().get::<AuthReport>().unwrap().sends(),
+        2
+    );
+    assert_eq!(refreshes.load(Ordering::SeqCst), 2);
+    let backing_off = |error: Error| error.unauthorized().map(|u| u.reason());
+    let error = client.clone().oneshot(get("/fast")).await.unwrap_err();
+    assert_eq!(backing_off(error), Some(AuthFailure::RefreshBackingOff));
+    // t2's re-send is rejected, late.
+    assert_eq!(slow.await.unwrap().unwrap().status(), 401);
+    let error = client.clone().oneshot(get("/fast")).await.unwrap_err();
+    assert_eq!(backing_off(error), Some(AuthFailure::RefreshBackingOff));
+    assert_eq!(refreshes.load(Ordering::SeqCst), 2, "t3's backoff holds");
 }

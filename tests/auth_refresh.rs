@@ -81,7 +81,10 @@ async fn token_endpoint(realm: Arc<Realm>) -> std::net::SocketAddr {
             }
             let n = realm.issued.fetch_add(1, Ordering::SeqCst) + 1;
             let token = format!("tok-{n}");
-            let expires = realm.lifetime.map(|lifetime| arrived + lifetime);
+            // A lifetime too long for the clock: no expiry.
+            let expires = realm
+                .lifetime
+                .and_then(|lifetime| arrived.checked_add(lifetime));
             realm.tokens.lock().unwrap().insert(token.clone(), expires);
             let mut body = serde_json::json!({"access_token": token, "token_type": "Bearer"});
             if let Some(lifetime) = realm.lifetime {
@@ -285,7 +288,7 @@ impl Row {
     /// (the shortest is half of it).
     fn ceiling(&self, failures: u32) -> Duration {
         let (initial, max) = self.backoff.unwrap_or((SECOND, 30 * SECOND));
-        (initial * 2u32.pow(failures.saturating_sub(1).min(20))).min(max)
+        (initial.saturating_mul(2u32.pow(failures.saturating_sub(1).min(20)))).min(max)
     }
 }
 
@@ -526,6 +529,42 @@ const ROWS: &[Row] = &[
             |run| {
                 assert_eq!(run.refreshes(), 0);
                 assert_eq!(run.succeeded(), 100);
+            },
+        )
+    },
+    Row {
+        lifetime: Some(secs(1 << 62)),
+        requests: &[(20, Duration::ZERO, secs(150))],
+        ..Row::new(
+            "a token endpoint that says expires_in 2^62 s (garbage, but within the clock's reach): a long-lived token, not a panic in the load",
+            |run| {
+                assert_eq!(run.refreshes(), 0, "{:?}", run.calls);
+                assert_eq!(run.succeeded(), 20);
+            },
+        )
+    },
+    Row {
+        lifetime: Some(secs(u64::MAX)),
+        requests: &[(20, Duration::ZERO, secs(150))],
+        ..Row::new(
+            "expires_in u64::MAX s, beyond the clock: no expiry",
+            |run| {
+                assert_eq!(run.refreshes(), 0, "{:?}", run.calls);
+                assert_eq!(run.succeeded(), 20);
+            },
+        )
+    },
+    Row {
+        revoke_first: true,
+        backoff: Some((Duration::MAX, Duration::MAX)),
+        endpoint: &[(Duration::ZERO, false)],
+        requests: &[(50, Duration::ZERO, secs(30))],
+        ..Row::new(
+            "a backoff too long for the clock (Duration::MAX: one attempt, then never again): typed ends, no overflow",
+            |run| {
+                assert_eq!(run.refreshes(), 1, "{:?}", run.calls);
+                assert_eq!(run.failed(AuthFailure::RefreshFailed), 1);
+                assert_eq!(run.failed(AuthFailure::RefreshBackingOff), 49);
             },
         )
     },
@@ -878,4 +917,46 @@ async fn a_source_that_panics_is_backed_off_and_answers_typed() {
     let (reason, _) = send(&client).await.unwrap_err();
     assert_eq!(reason, AuthFailure::RefreshBackingOff);
     assert_eq!(calls.load(Ordering::SeqCst), 99);
+
+    // A first load that panics: no credential, nothing was rejected.
+    let (source, calls) = Scripted::new(|_| Ok(token("t1")));
+    calls.store(98, Ordering::SeqCst);
+    let client = accepting(AuthLayer::new(source), Arc::new(Mutex::new("t1".into())));
+    let (reason, source) = send(&client).await.unwrap_err();
+    assert_eq!(reason, AuthFailure::NoCredential);
+    assert!(source.contains("without an answer"), "{source}");
+    let error = client
+        .clone()
+        .oneshot(Request::get("/me").body(Full::default()).unwrap())
+        .await
+        .unwrap_err();
+    let unauthorized = error.unauthorized().unwrap();
+    assert_eq!(
+        (unauthorized.reason(), unauthorized.status()),
+        (AuthFailure::NoCredential, None)
+    );
+    assert!(!error.to_string().contains("rejected"), "{error}");
+}
+
+/// A source that reads its token from somewhere that turned out empty (a
+/// file, an environment variable): `Credential::new` refuses "", but a
+/// header value may be empty. The server rejects it, the refresh fails,
+/// and that failure's text reaches the caller (checking it for the empty
+/// secret must not panic the load).
+#[tokio::test(start_paused = true)]
+async fn an_empty_credential_rejected_then_a_failed_refresh_keeps_its_error() {
+    let (source, calls) = Scripted::new(|n| match n {
+        1 => Ok(Credential::from_header_value(
+            http::HeaderValue::from_static(""),
+        )),
+        _ => Err("the token file is empty".into()),
+    });
+    let client = accepting(AuthLayer::new(source), Arc::new(Mutex::new("t1".into())));
+    let expected = |reason| Err((reason, "the token file is empty".to_owned()));
+    assert_eq!(send(&client).await, expected(AuthFailure::RefreshFailed));
+    assert_eq!(
+        send(&client).await,
+        expected(AuthFailure::RefreshBackingOff)
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
 }

@@ -1,5 +1,6 @@
 //! When a response rejects the credential: 401, or a 400 or 403 whose
-//! `WWW-Authenticate` says `error="invalid_token"` (RFC 6750 §3.1).
+//! `WWW-Authenticate` says `error="invalid_token"` (RFC 6750 §3.1); never
+//! one that says `error="insufficient_scope"`.
 
 use crate::ApiError;
 use http::header::WWW_AUTHENTICATE;
@@ -7,8 +8,11 @@ use http::{HeaderMap, StatusCode};
 
 /// True when a response of `status` and `headers` rejects the credential
 /// it was sent with: a 401, or a 400 or 403 whose `WWW-Authenticate` has
-/// `error="invalid_token"` (RFC 6750 §3.1). What [`AuthLayer`](super::AuthLayer)
-/// renews on; public for clients that renew by hand. One pass over each
+/// `error="invalid_token"` (RFC 6750 §3.1). A 401 whose `WWW-Authenticate`
+/// has `error="insufficient_scope"` does not: the token is good but lacks
+/// a scope (RFC 6750 §3.1 says 403; servers send 401 too), and a refresh
+/// would not give it. What [`AuthLayer`](super::AuthLayer) renews on;
+/// public for clients that renew by hand. One pass over each
 /// `WWW-Authenticate` value.
 ///
 /// ```
@@ -20,33 +24,41 @@ use http::{HeaderMap, StatusCode};
 /// assert!(!rejects_credential(StatusCode::FORBIDDEN, &headers));
 /// headers.insert("www-authenticate", r#"Bearer realm="example", error="invalid_token""#.parse().unwrap());
 /// assert!(rejects_credential(StatusCode::FORBIDDEN, &headers));
+/// headers.insert("www-authenticate", r#"Bearer error="insufficient_scope""#.parse().unwrap());
+/// assert!(!rejects_credential(StatusCode::UNAUTHORIZED, &headers));
 /// ```
 pub fn rejects_credential(status: StatusCode, headers: &HeaderMap) -> bool {
-    status == StatusCode::UNAUTHORIZED
-        || (matches!(status, StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN)
-            && headers
-                .get_all(WWW_AUTHENTICATE)
-                .iter()
-                .any(|value| says_invalid_token(value.as_bytes())))
+    let says = |code: &[u8]| {
+        let mut values = headers.get_all(WWW_AUTHENTICATE).iter();
+        values.any(|value| says_error(value.as_bytes(), code))
+    };
+    rejects(status, says)
 }
 
 /// True when a typed error rejects the credential. The parse layer keeps no
-/// headers, so a 400 or 403 counts when its body's code is `invalid_token`
-/// (RFC 6750's error code, as OAuth2-shaped bodies carry it).
+/// headers, so its body's code (RFC 6750's error code, as OAuth2-shaped
+/// bodies carry it) stands for the challenge's.
 pub(crate) fn rejects_api(error: &ApiError) -> bool {
-    error.status() == StatusCode::UNAUTHORIZED
-        || (matches!(
-            error.status(),
-            StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN
-        ) && error.code() == Some("invalid_token"))
+    rejects(error.status(), |code| {
+        error.code().map(str::as_bytes) == Some(code)
+    })
 }
 
-/// True when a `WWW-Authenticate` value has the auth-param
-/// `error=invalid_token` (quoted or not, the name in any case). One pass:
-/// each candidate's look-ahead ends before the next candidate starts.
-fn says_invalid_token(value: &[u8]) -> bool {
+/// A 401 unless it `says` `insufficient_scope`; a 400 or 403 when it says
+/// `invalid_token`.
+fn rejects(status: StatusCode, says: impl Fn(&[u8]) -> bool) -> bool {
+    match status {
+        StatusCode::UNAUTHORIZED => !says(b"insufficient_scope"),
+        StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN => says(b"invalid_token"),
+        _ => false,
+    }
+}
+
+/// True when a `WWW-Authenticate` value has the auth-param `error=<wanted>`
+/// (quoted or not, the name in any case). One pass: each candidate's
+/// look-ahead ends before the next candidate starts.
+fn says_error(value: &[u8], wanted: &[u8]) -> bool {
     const NAME: &[u8] = b"error";
-    const WANTED: &[u8] = b"invalid_token";
     let mut i = 0;
     while i + NAME.len() <= value.len() {
         let starts_param = i == 0 || matches!(value[i - 1], b' ' | b'\t' | b',');
@@ -61,19 +73,14 @@ fn says_invalid_token(value: &[u8]) -> bool {
         }
         j = skip_space(value, j + 1);
         let quoted = value.get(j) == Some(&b'"');
-        if quoted {
-            j += 1;
-        }
-        if value.len() >= j + WANTED.len() && value[j..j + WANTED.len()] == *WANTED {
-            let end = j + WANTED.len();
-            let closed = if quoted {
-                value.get(end) == Some(&b'"')
-            } else {
-                matches!(value.get(end), None | Some(b' ' | b'\t' | b','))
-            };
-            if closed {
-                return true;
-            }
+        j += usize::from(quoted);
+        let end = j + wanted.len();
+        let closed = match value.get(end) {
+            next if quoted => next == Some(&b'"'),
+            next => matches!(next, None | Some(b' ' | b'\t' | b',')),
+        };
+        if closed && value.get(j..end) == Some(wanted) {
+            return true;
         }
         i = i.max(j);
     }
@@ -119,7 +126,11 @@ mod tests {
             ("error=", false),
         ];
         for (value, expected) in table {
-            assert_eq!(says_invalid_token(value.as_bytes()), *expected, "{value}");
+            assert_eq!(
+                says_error(value.as_bytes(), b"invalid_token"),
+                *expected,
+                "{value}"
+            );
         }
     }
 
@@ -140,11 +151,29 @@ mod tests {
         assert!(rejects_credential(StatusCode::BAD_REQUEST, &headers));
         assert!(!rejects_credential(StatusCode::NOT_FOUND, &headers));
         assert!(!rejects_credential(StatusCode::OK, &headers));
+        // RFC 6750 §3.1: a token lacking a scope is not renewed, whatever
+        // the status; a 401 that says nothing, or something else, is.
+        let mut scope = HeaderMap::new();
+        scope.append(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer error=\"insufficient_scope\", scope=\"a b\""),
+        );
+        assert!(!rejects_credential(StatusCode::UNAUTHORIZED, &scope));
+        assert!(!rejects_credential(StatusCode::FORBIDDEN, &scope));
+        scope.insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer error=\"invalid_request\""),
+        );
+        assert!(rejects_credential(StatusCode::UNAUTHORIZED, &scope));
+        assert!(says_error(
+            b"Bearer error=insufficient_scope",
+            b"insufficient_scope"
+        ));
     }
 
     #[test]
     fn long_values_are_linear() {
         let value = "error ".repeat(20_000) + "=x";
-        assert!(!says_invalid_token(value.as_bytes()));
+        assert!(!says_error(value.as_bytes(), b"invalid_token"));
     }
 }

@@ -128,11 +128,12 @@ impl Credential {
     }
 
     /// True when `text` contains this credential: how the layer checks a
-    /// token source's error messages before passing them on.
+    /// token source's error messages before passing them on. An empty one
+    /// (a header value may be empty) appears nowhere.
     pub(crate) fn appears_in(&self, text: &str) -> bool {
         let secret = self.value.as_bytes();
         text.as_bytes()
-            .windows(secret.len())
+            .windows(secret.len().max(1))
             .any(|window| window == secret)
     }
 }
@@ -198,6 +199,8 @@ mod tests {
         assert!(token.appears_in("invalid refresh for tok-123: expired"));
         assert!(!token.appears_in("invalid refresh: expired"));
         assert!(!token.appears_in("tok"));
+        let empty = Credential::from_header_value(HeaderValue::from_static(""));
+        assert!(!empty.appears_in("any text") && !empty.appears_in(""));
         assert!(Credential::new("").is_err());
     }
 }

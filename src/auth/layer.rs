@@ -90,6 +90,9 @@ impl AuthLayer {
     /// credential, or a refresh that succeeds, ends the backoff. See
     /// [`TokenSource`](super::TokenSource#when-the-token-endpoint-fails).
     ///
+    /// A backoff beyond the clock's reach (`Duration::MAX`) holds for
+    /// ever: one failed refresh per credential, then none.
+    ///
     /// # Panics
     /// When `initial` is zero or longer than `max`.
     pub fn refresh_backoff(self, initial: Duration, max: Duration) -> Self {

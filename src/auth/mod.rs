@@ -6,7 +6,9 @@
 //! none, by configuration). When the server rejects it (a 401; or a 400 or
 //! 403 whose `WWW-Authenticate` says `error="invalid_token"`, RFC 6750
 //! §3.1), the layer renews the credential and sends the request again,
-//! once. This is what vendor docs prescribe ("on 401, re-authenticate,
+//! once. (A 401 whose `WWW-Authenticate` says `error="insufficient_scope"`
+//! is an answer, not a rejection: the token is good but lacks a scope, and
+//! a new one would lack it too.) This is what vendor docs prescribe ("on 401, re-authenticate,
 //! then retry") and what every hand-written version gets wrong in the same
 //! ways; here is how each is handled:
 //!
@@ -18,7 +20,7 @@
 //! | the re-send goes out with an empty body | the re-send carries the identical body: a [`ReplayBody`](crate::retry::ReplayBody) copy (or a clone); a body too large to replay is not re-sent, and the error says so ([`AuthFailure::BodyNotReplayable`]) |
 //! | a refresh that fails loops forever | a failed refresh, or one that gives back the rejected credential, ends the request in one typed [`Unauthorized`] error, its `source()` the refresh failure; a rejection of the re-send is returned as it is, never renewed again |
 //! | a token endpoint that is down gets one call per failing request | a failed refresh is shared: every request rejected with that credential, or waiting on the refresh, gets its failure; the next refresh waits a jittered backoff (1 s doubling to 30 s; [`AuthLayer::refresh_backoff`]), and meanwhile a rejection with the same credential ends at once in that failure ([`AuthFailure::RefreshBackingOff`]); the first refresh that succeeds ends the backoff ([`TokenSource`](TokenSource#when-the-token-endpoint-fails)) |
-//! | a token source whose new credentials the server rejects too (a revoked client, a wrong audience) is called once per request | a renewed credential rejected on its re-send counts as a failed refresh: the next refresh for it waits the backoff (longer for each in a row), meanwhile a rejection with it ends at once ([`AuthFailure::RefreshBackingOff`]); a renewed credential accepted ends the streak |
+//! | a token source whose new credentials the server rejects too (a revoked client, a wrong audience) is called once per request | a renewed credential rejected on its re-send counts as a failed refresh (once, however many requests it was re-sent with): the next refresh for it waits the backoff (longer for each in a row), meanwhile a rejection with it ends at once ([`AuthFailure::RefreshBackingOff`]); a renewed credential accepted ends the streak |
 //! | a token endpoint that accepts and never answers holds every request, and every later refresh, for ever | each call to the token source is bounded (10 s; [`AuthLayer::refresh_timeout`]): past it, the call fails like any failed refresh, backed off the same way |
 //! | every token expiry costs a 401 and a re-send | a credential that carries its expiry ([`Credential::expires_in`], [`expires_at`](Credential::expires_at)) is refreshed ahead, at 4/5 of its life, once, single-flight, in its own task, while requests keep using it; if that fails, it stays in use until rejected ([`TokenSource`](TokenSource#refreshed-before-it-expires)) |
 //! | the auth retry eats the transient-retry budget | the re-send happens inside one attempt of the [`RetryLayer`](crate::RetryLayer): it counts no attempt and draws nothing from the budget; an [`AuthReport`] says what happened |
@@ -28,7 +30,8 @@
 //! or a classifier) or as `Err(Error::Api(_))` from an
 //! [`ErrorBodyParseLayer`](crate::ErrorBodyParseLayer) below: both are
 //! handled. (The parse layer keeps no headers, so there a 400 or 403 counts
-//! as a rejection when its body's error code is `invalid_token`.)
+//! as a rejection when its body's error code is `invalid_token`, and a 401
+//! does not when its code is `insufficient_scope`.)
 //!
 //! A request that carries its own credential header goes through as it is,
 //! and is not renewed (it is not the layer's to renew), unless

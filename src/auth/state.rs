@@ -184,7 +184,9 @@ impl Ahead {
         }
         let (share, of) = AHEAD_SHARE;
         Some(Ahead {
-            at: now + left * share / of,
+            // What is left after the share (no overflow for a lifetime up
+            // to the clock's end, as `left * share` would have).
+            at: now + (left - left * (of - share) / of),
             expires: now + left,
             started: false,
         })
@@ -198,8 +200,9 @@ struct Failed {
     failure: Failure,
     /// Consecutive failed loads for that generation.
     failures: u32,
-    /// No new load for that generation before this.
-    until: Instant,
+    /// No new load for that generation before this (`None`: a backoff
+    /// beyond the clock's reach, for ever).
+    until: Option<Instant>,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -333,10 +336,8 @@ impl Tokens {
         let mut state = self.lock();
         let credential = match &state.current {
             Some(installed) if installed.current.generation > rejected => {
-                return (
-                    Acquire::Ready(installed.current.clone()),
-                    Some(Renewal::AlreadyRenewed),
-                );
+                let ready = Acquire::Ready(installed.current.clone());
+                return (ready, Some(Renewal::AlreadyRenewed));
             }
             Some(installed) => Some((installed.current.generation, installed.credential.clone())),
             // Unreachable (a request only sends an installed credential),
@@ -358,7 +359,9 @@ impl Tokens {
     /// rejected credential, as it was for the first credential.
     fn backing_off(&self, state: &State, generation: u64) -> Option<Failure> {
         let failed = state.failed.as_ref()?;
-        if failed.generation != generation || Instant::now() >= failed.until {
+        if failed.generation != generation
+            || failed.until.is_some_and(|until| Instant::now() >= until)
+        {
             return None;
         }
         let mut failure = failed.failure.clone();
@@ -387,14 +390,7 @@ impl Tokens {
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             // Nothing to run the load on: a typed failure, not a panic.
-            let reason = match replaced {
-                None => AuthFailure::NoCredential,
-                Some(_) => AuthFailure::RefreshFailed,
-            };
-            return failed(Failure {
-                reason,
-                source: Some(Arc::new(NoAnswer::NoRuntime)),
-            });
+            return failed(NoAnswer::NoRuntime.failure(reason_for(replaced.as_ref())));
         };
         let (sender, receiver) = watch::channel(None);
         state.pending = Some(receiver.clone());
@@ -470,17 +466,19 @@ impl Tokens {
     /// that credential (its refresh waits the backoff, longer for each in
     /// a row), so that a source whose credentials the server refuses (a
     /// revoked client, a wrong audience) is not called once per request.
+    /// Once per credential, however many re-sends it was rejected on (one
+    /// refresh gave it), and only for the current one: a late answer to a
+    /// re-send with an older credential says nothing of the current one,
+    /// and must not replace its backoff.
     pub(crate) fn resend_answered(&self, generation: u64, rejected: bool) {
         let mut state = self.lock();
-        state.rejected_again = match rejected {
-            true => state.rejected_again.saturating_add(1),
-            false => 0,
-        };
-        if rejected {
-            let failure = Failure {
-                reason: AuthFailure::RefreshFailed,
-                source: Some(Arc::new(NoAnswer::RejectedAgain)),
-            };
+        let current = state.current.as_ref().map(|c| c.current.generation);
+        let counted = state.failed.as_ref().map(|failed| failed.generation);
+        if !rejected {
+            state.rejected_again = 0;
+        } else if current == Some(generation) && counted != Some(generation) {
+            state.rejected_again = state.rejected_again.saturating_add(1);
+            let failure = NoAnswer::RejectedAgain.failure(AuthFailure::RefreshFailed);
             self.failed(&mut state, generation, failure);
         }
     }
@@ -498,7 +496,7 @@ impl Tokens {
             generation,
             failure: failure.clone(),
             failures,
-            until: Instant::now() + self.limits.delay(failures),
+            until: Instant::now().checked_add(self.limits.delay(failures)),
         });
         failure
     }
@@ -518,16 +516,9 @@ fn wait(mut receiver: watch::Receiver<Option<Loaded>>) -> Wait {
                 .expect("wait_for returns only once the outcome is set"),
             // The load's task ended without an outcome: its drop guard
             // always sends one, so only a runtime shutting down gets here.
-            Err(_) => Err(abandoned()),
+            Err(_) => Err(NoAnswer::Abandoned.failure(AuthFailure::RefreshFailed)),
         }
     })
-}
-
-fn abandoned() -> Failure {
-    Failure {
-        reason: AuthFailure::RefreshFailed,
-        source: Some(Arc::new(NoAnswer::Abandoned)),
-    }
 }
 
 /// A load's task, which always ends by sending an outcome.
@@ -542,16 +533,16 @@ struct Load {
 impl Load {
     async fn run(mut self) {
         let source = self.tokens.source.clone();
-        let (call, reason) = match &self.replaced {
-            None => (source.current(), AuthFailure::NoCredential),
-            Some((_, replaced)) => (source.refresh(replaced), AuthFailure::RefreshFailed),
+        let call = match &self.replaced {
+            None => source.current(),
+            Some((_, replaced)) => source.refresh(replaced),
         };
         // A call past its time fails like any other (its error tokio's `Elapsed`).
         let timed = tokio::time::timeout(self.tokens.limits.timeout, call).await;
         let result = timed.unwrap_or_else(|elapsed| Err(elapsed.into()));
         let replaced = self.replaced.as_ref();
         let result = result.map_err(|error| Failure {
-            reason,
+            reason: reason_for(replaced),
             source: Some(checked(error, replaced.map(|(_, credential)| credential))),
         });
         let loaded = self.tokens.finish(result, replaced);
@@ -567,7 +558,9 @@ impl Drop for Load {
     /// the waiters with a failure.
     fn drop(&mut self) {
         if let Some(sender) = self.sender.take() {
-            let loaded = self.tokens.finish(Err(abandoned()), self.replaced.as_ref());
+            let replaced = self.replaced.as_ref();
+            let failure = NoAnswer::Abandoned.failure(reason_for(replaced));
+            let loaded = self.tokens.finish(Err(failure), replaced);
             sender.send_replace(Some(loaded));
         }
     }
@@ -583,6 +576,23 @@ enum NoAnswer {
     /// The server rejected the credentials renewed last, as it did the
     /// ones they replaced.
     RejectedAgain,
+}
+
+impl NoAnswer {
+    /// The failure it explains, ended for `reason`.
+    fn failure(self, reason: AuthFailure) -> Failure {
+        let source = Some(Arc::new(self) as SharedSource);
+        Failure { reason, source }
+    }
+}
+
+/// Why a load that replaces `replaced` ended without a credential: the
+/// first credential's load (`None`: nothing was rejected), or a refresh.
+fn reason_for(replaced: Option<&(u64, Credential)>) -> AuthFailure {
+    match replaced {
+        None => AuthFailure::NoCredential,
+        Some(_) => AuthFailure::RefreshFailed,
+    }
 }
 
 impl std::fmt::Display for NoAnswer {
@@ -661,6 +671,10 @@ mod tests {
         // Too short to refresh ahead without a loop: used until rejected.
         assert!(Ahead::of(Some(now + Duration::from_millis(999))).is_none());
         assert!(Ahead::of(Some(now)).is_none());
+        // A lifetime near the clock's end: 4/5 of it, no overflow.
+        let far = Duration::from_secs(1 << 62);
+        let ahead = Ahead::of(Some(now + far)).unwrap();
+        assert_eq!(ahead.at, now + (far - far / 5));
     }
 
     /// Polls a future that is ready at once.
