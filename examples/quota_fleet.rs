@@ -18,7 +18,8 @@
 //! free port).
 //!
 //! `cargo run --release --features redis --example quota_fleet [-- --quick | --windows N] [-- --only NAME]`
-//! (`QUOTA_FLEET_LIMIT=50 QUOTA_FLEET_WINDOW=5` for another quota)
+//! (`QUOTA_FLEET_LIMIT=50 QUOTA_FLEET_WINDOW=5` for another quota,
+//! `QUOTA_FLEET_BUCKET=1` for a token-bucket vendor)
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
@@ -75,9 +76,15 @@ struct WindowStats {
     successes: Vec<u64>,
 }
 
-/// The vendor: fixed windows from `start` (Unix ms).
+/// The vendor: fixed windows from `start` (Unix ms), or with
+/// `QUOTA_FLEET_BUCKET=1` a token bucket (`LIMIT` tokens, refilled at
+/// `LIMIT` per `WINDOW`, as Stripe's and Shopify's limits work): its 429s'
+/// `Retry-After` is the time to the next token, and its headers announce
+/// the tokens left and the time until the bucket is full.
 struct Vendor {
     headers: Headers,
+    /// The token bucket's tokens and when they were counted (Unix ms).
+    bucket: Option<Mutex<(f64, u64)>>,
     start: u64,
     windows: Mutex<Vec<WindowStats>>,
 }
@@ -96,7 +103,22 @@ impl Vendor {
         let stats = &mut windows[index];
         stats.received += 1;
         let used: u64 = stats.successes.iter().sum();
-        let spent = used >= *LIMIT;
+        let (mut spent, mut remaining, mut reset) = (used >= *LIMIT, 0, reset);
+        if let Some(bucket) = &self.bucket {
+            let rate = *LIMIT as f64 / window_ms as f64;
+            let mut bucket = bucket.lock().unwrap();
+            let now = unix_ms();
+            let tokens = (bucket.0 + (now - bucket.1) as f64 * rate).min(*LIMIT as f64);
+            spent = tokens < 1.0;
+            *bucket = (tokens - f64::from(u8::from(!spent)), now);
+            remaining = bucket.0 as u64;
+            let wanted = if spent {
+                1.0 - bucket.0
+            } else {
+                *LIMIT as f64 - bucket.0
+            };
+            reset = (wanted / rate / 1000.0).ceil() as u64;
+        }
         if spent {
             stats.throttled += 1;
         } else {
@@ -105,7 +127,9 @@ impl Vendor {
             }
             stats.successes[client] += 1;
         }
-        let remaining = *LIMIT - used - u64::from(!spent);
+        if self.bucket.is_none() {
+            remaining = *LIMIT - used - u64::from(!spent);
+        }
         drop(windows);
         let mut response = Response::builder();
         match self.headers {
@@ -376,8 +400,11 @@ async fn run_row(scenario: &Scenario, windows: u64, redis: &mut Option<RedisServ
     let late_by = scenario.late_by.as_millis() as u64;
     let windows = windows + u64::from(late_by > 0);
     let deadline = start - late_by + windows * WINDOW.as_millis() as u64;
+    let bucket = std::env::var_os("QUOTA_FLEET_BUCKET")
+        .map(|_| Mutex::new((*LIMIT as f64, start - late_by)));
     let vendor = Arc::new(Vendor {
         headers: scenario.headers,
+        bucket,
         start: start - late_by,
         windows: Mutex::new(Vec::new()),
     });
