@@ -12,7 +12,8 @@
 //! per process (a request names its process in `x-client`).
 //!
 //! Scenarios (rows): 4 x 32 with `MemoryStore` and with `RedisStore`
-//! (both header families); 8 x 64 cold start; a vendor without quota
+//! (both header families); 8 x 64 cold start, with and without quota
+//! headers; a vendor without quota
 //! headers; one process killed at 15 s; Redis stopped from 12 s to 22 s.
 //! `RedisStore` rows need `redis-server` on the PATH (started here on a
 //! free port).
@@ -525,6 +526,13 @@ async fn main() {
             "8 x 64 cold start, RedisStore (X-RateLimit)",
             "redis",
             XRateLimit,
+            8,
+            64,
+        ),
+        base(
+            "8 x 64 cold start, RedisStore (no quota headers)",
+            "redis",
+            Nothing,
             8,
             64,
         ),
