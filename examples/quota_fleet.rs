@@ -13,8 +13,8 @@
 //!
 //! Scenarios (rows): 4 x 32 with `MemoryStore` and with `RedisStore`
 //! (both header families); 8 x 64 cold start, with and without quota
-//! headers; a vendor without quota
-//! headers; one process killed at 15 s; Redis stopped from 12 s to 22 s.
+//! headers; a vendor without quota headers; one process killed at 15 s;
+//! Redis stopped from 12 s to 22 s.
 //! `RedisStore` rows need `redis-server` on the PATH (started here on a
 //! free port).
 //!
