@@ -159,3 +159,45 @@ async fn the_retry_layer_retries_a_throttle_sent_as_200() {
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(body, r#"{"data":{"viewer":{"login":"octocat"}}}"#);
 }
+
+/// An always-ready body of empty data frames (see `parse_layer.rs`'s
+/// `Weightless`): before, the peek looped on it for ever; now a frame
+/// costs at least one byte of the cap, and the response comes back with
+/// the body unread past it.
+#[tokio::test(start_paused = true)]
+async fn a_success_of_endless_empty_frames_is_given_back() {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    struct EmptyFrames(Arc<AtomicU32>);
+    impl http_body::Body for EmptyFrames {
+        type Data = Bytes;
+        type Error = Infallible;
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+            let polled = self.0.fetch_add(1, Ordering::SeqCst);
+            assert!(polled < 1_000_000, "the peek spun on empty frames");
+            Poll::Ready(Some(Ok(Frame::data(Bytes::new()))))
+        }
+    }
+    let polled = Arc::new(AtomicU32::new(0));
+    let counter = polled.clone();
+    let upstream = service_fn(move |_req: Request<()>| {
+        let body = EmptyFrames(counter.clone());
+        async move {
+            Ok::<_, Infallible>(
+                Response::builder()
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .unwrap(),
+            )
+        }
+    });
+    let client = ServiceBuilder::new()
+        .layer(SuccessPeekLayer::new().max_bytes(4096))
+        .service(upstream);
+    let response = client.oneshot(Request::new(())).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(polled.load(Ordering::SeqCst) <= 4097);
+}

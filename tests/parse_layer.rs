@@ -388,3 +388,58 @@ fn types_are_send_sync_clone() {
     assert_error::<Error>();
     assert_error::<tower_api_errors::ApiError>();
 }
+
+/// A body that is always ready with a frame that carries no bytes: an
+/// empty data frame (an HTTP/2 server may send zero-length DATA frames
+/// without end, the "empty frames flood" of CVE-2019-9518), or a trailers
+/// frame. Panics past a million frames, so that a reader that never
+/// stops fails the test instead of hanging it.
+#[derive(Debug)]
+struct Weightless {
+    trailers: bool,
+    polled: Arc<AtomicUsize>,
+}
+
+impl http_body::Body for Weightless {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let polled = self.polled.fetch_add(1, Ordering::SeqCst);
+        assert!(polled < 1_000_000, "the reader spun on empty frames");
+        Poll::Ready(Some(Ok(if self.trailers {
+            Frame::trailers(HeaderMap::new())
+        } else {
+            Frame::data(Bytes::new())
+        })))
+    }
+}
+
+/// Before: the reader looped on frames without bytes for ever (the body
+/// timer is only polled when the body is pending), holding the thread. A
+/// frame now costs at least one byte of the cap.
+#[tokio::test(start_paused = true)]
+async fn endless_frames_without_bytes_stop_at_the_cap() {
+    for trailers in [false, true] {
+        let polled = Arc::new(AtomicUsize::new(0));
+        let counter = polled.clone();
+        let service = ErrorBodyParseLayer::new()
+            .max_body_bytes(1024)
+            .layer(upstream(move || {
+                let body = Weightless {
+                    trailers,
+                    polled: counter.clone(),
+                };
+                Response::builder().status(503).body(body).unwrap()
+            }));
+        let error = api_error(service).await;
+        assert!(error.is_truncated(), "trailers: {trailers}");
+        assert_eq!(error.message(), "Service Unavailable");
+        assert!(
+            polled.load(Ordering::SeqCst) <= 1025,
+            "trailers: {trailers}"
+        );
+    }
+}

@@ -7,7 +7,7 @@ use crate::classification::{Classification, Classify, DefaultClassifier};
 use crate::error::BoxError;
 use crate::hints::ResponseHints;
 use crate::Error;
-use bytes::Buf;
+use bytes::{Buf, BufMut};
 use http::response::Parts;
 use http::Response;
 use http_body::Body;
@@ -54,6 +54,7 @@ struct Read {
     verdict: Classification,
     hints: ResponseHints,
     buffer: Vec<u8>,
+    frames: usize,
     timer: Pin<Box<Sleep>>,
 }
 
@@ -175,6 +176,7 @@ fn start_reading<B, C>(
         verdict,
         hints,
         buffer: Vec::new(),
+        frames: 0,
         timer,
     });
     (body, read)
@@ -195,20 +197,18 @@ where
     loop {
         match body.as_mut().poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
-                let Ok(mut data) = frame.into_data() else {
-                    continue;
-                };
-                let take = data.remaining().min(max - read.buffer.len());
-                read.buffer.reserve(take);
-                let mut taken = 0;
-                while taken < take {
-                    let chunk = data.chunk();
-                    let n = chunk.len().min(take - taken);
-                    read.buffer.extend_from_slice(&chunk[..n]);
-                    data.advance(n);
-                    taken += n;
+                // A frame costs at least a byte of the cap: a body always
+                // ready with empty frames is never pending, so the timer
+                // alone would not stop it.
+                read.frames += 1;
+                if let Ok(mut data) = frame.into_data() {
+                    let take = data.remaining().min(max - read.buffer.len());
+                    read.buffer.put((&mut data).take(take));
+                    if data.has_remaining() {
+                        return Poll::Ready(Cut::Quietly);
+                    }
                 }
-                if data.has_remaining() {
+                if read.frames > max {
                     return Poll::Ready(Cut::Quietly);
                 }
             }

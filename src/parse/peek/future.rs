@@ -8,7 +8,7 @@ use crate::error::BoxError;
 use crate::parse::DialectInput;
 use crate::redact::RequestContext;
 use crate::{Error, ErrorKind};
-use bytes::{Buf, Bytes};
+use bytes::{BufMut, Bytes};
 use http::response::Parts;
 use http::{HeaderMap, Response};
 use http_body::Body;
@@ -62,6 +62,7 @@ struct Peek<B> {
     body: Pin<Box<B>>,
     buffer: Vec<u8>,
     trailers: Option<HeaderMap>,
+    frames: usize,
     timer: Pin<Box<Sleep>>,
 }
 
@@ -123,6 +124,7 @@ impl<B: Body> Peek<B> {
             body: Box::pin(body),
             buffer: Vec::new(),
             trailers: None,
+            frames: 0,
             timer: Box::pin(tokio::time::sleep(config.timeout)),
         }
     }
@@ -153,26 +155,19 @@ impl<B: Body> Peek<B> {
                     });
                 }
             };
+            // A frame costs at least a byte of the cap: a body always
+            // ready with empty frames is never pending, so the timer alone
+            // would not stop it.
+            self.frames += 1;
             match frame.into_data() {
-                Ok(mut data) => {
-                    while data.has_remaining() {
-                        let chunk = data.chunk();
-                        self.buffer.extend_from_slice(chunk);
-                        let n = chunk.len();
-                        data.advance(n);
-                    }
-                    if self.buffer.len() > max {
-                        return Poll::Ready(Ended {
-                            whole: false,
-                            error: None,
-                        });
-                    }
-                }
-                Err(frame) => {
-                    if let Ok(trailers) = frame.into_trailers() {
-                        self.trailers = Some(trailers);
-                    }
-                }
+                Ok(data) => self.buffer.put(data),
+                Err(frame) => self.trailers = frame.into_trailers().ok().or(self.trailers.take()),
+            }
+            if self.buffer.len() > max || self.frames > max {
+                return Poll::Ready(Ended {
+                    whole: false,
+                    error: None,
+                });
             }
         }
     }
