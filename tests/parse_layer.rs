@@ -443,3 +443,86 @@ async fn endless_frames_without_bytes_stop_at_the_cap() {
         );
     }
 }
+
+/// An error body still in its content coding: a client that asks for
+/// `Accept-Encoding: gzip` and does not decompress (hyper-util's client
+/// does not) gets the failure body compressed. Before, its bytes were read
+/// as text and the message was binary noise ("\u{FFFD} \u{FFFD}V\u{FFFD}M-.NLOU...").
+/// Now a coded body that is not UTF-8 is not read: the message is the
+/// status's reason. A `Content-Encoding` that lies (a plain body) is still
+/// read, and so is a body declared latin-1 without a coding.
+#[test]
+fn a_body_still_in_its_content_coding_is_not_read_as_text() {
+    const GZIP: &[u8] = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03\xab\x56\x4a\x2d\x2a\xca\x2f\x52\xb2\xaa\x56\xca\x4d\x2d\x2e\x4e\x4c\x4f\x55\xb2\x52\x2a\x2c\xcd\x2f\x49\x54\x48\xad\x48\x4e\x4d\x4d\x49\x4d\x51\xd2\x51\x4a\xce\x4f\x01\x89\x17\x25\x96\xa4\xc6\xe7\x64\xe6\x66\x96\x28\xd5\xd6\x02\x00\x93\xa1\x43\x4f\x3a\x00\x00\x00";
+    const DEFLATE: &[u8] = b"\x78\x9c\xab\x56\x4a\x2d\x2a\xca\x2f\x52\xb2\xaa\x56\xca\x4d\x2d\x2e\x4e\x4c\x4f\x55\xb2\x52\x2a\x2c\xcd\x2f\x49\x54\x48\xad\x48\x4e\x4d\x4d\x49\x4d\x51\xd2\x51\x4a\xce\x4f\x01\x89\x17\x25\x96\xa4\xc6\xe7\x64\xe6\x66\x96\x28\xd5\xd6\x02\x00\x57\x99\x14\x74";
+    const PLAIN: &[u8] = br#"{"error":{"message":"quota exceeded","code":"rate_limit"}}"#;
+    // (content-encoding, content-type, body, message, code)
+    type Row<'a> = (&'a str, &'a str, &'a [u8], &'a str, Option<&'a str>);
+    let rows: &[Row<'_>] = &[
+        // RFC 9110 §8.4.1.3 gzip, §8.4.1.2 deflate (zlib), and a list of
+        // codings (§8.4): not text until decoded.
+        ("gzip", "application/json", GZIP, "Too Many Requests", None),
+        (
+            "x-gzip",
+            "application/json",
+            GZIP,
+            "Too Many Requests",
+            None,
+        ),
+        (
+            "deflate",
+            "application/json",
+            DEFLATE,
+            "Too Many Requests",
+            None,
+        ),
+        (
+            "identity, gzip",
+            "application/json",
+            GZIP,
+            "Too Many Requests",
+            None,
+        ),
+        (
+            "br",
+            "text/plain",
+            b"\x8b\x03\x80\xff\xfe\x00",
+            "Too Many Requests",
+            None,
+        ),
+        // The header lies: the body is plain, and read as such.
+        (
+            "gzip",
+            "application/json",
+            PLAIN,
+            "quota exceeded",
+            Some("rate_limit"),
+        ),
+        (
+            "identity",
+            "application/json",
+            PLAIN,
+            "quota exceeded",
+            Some("rate_limit"),
+        ),
+        // No coding: latin-1 text is still transcoded.
+        (
+            "",
+            "text/plain; charset=iso-8859-1",
+            b"caf\xe9 ferm\xe9",
+            "caf\u{e9} ferm\u{e9}",
+            None,
+        ),
+    ];
+    for (coding, content_type, body, message, code) in rows {
+        let mut headers = HeaderMap::new();
+        if !coding.is_empty() {
+            headers.insert("content-encoding", coding.parse().unwrap());
+        }
+        headers.insert("content-type", content_type.parse().unwrap());
+        let error = parse_error(StatusCode::TOO_MANY_REQUESTS, &headers, body);
+        assert_eq!(error.message(), *message, "{coding:?}");
+        assert_eq!(error.code(), *code, "{coding:?}");
+        assert_eq!(error.kind(), ErrorKind::RateLimited, "{coding:?}");
+    }
+}

@@ -4,10 +4,12 @@
 //! aliases, or windows-1252) by its `Content-Type` charset or by an XML
 //! declaration's `encoding` is transcoded, byte by byte, as the WHATWG
 //! Encoding Standard reads those labels (windows-1252). Anything else is
-//! read as UTF-8, invalid sequences replaced where text is needed. One
-//! pass over the body; the declaration is looked for in the first 256 bytes.
+//! read as UTF-8, invalid sequences replaced where text is needed. A body
+//! with a `Content-Encoding` (gzip, br, ...) that is not UTF-8 is still
+//! compressed, not text: it is read as empty. One pass over the body; the
+//! declaration is looked for in the first 256 bytes.
 
-use http::header::CONTENT_TYPE;
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use http::HeaderMap;
 use std::borrow::Cow;
 
@@ -19,7 +21,17 @@ const MAX_DECLARATION: usize = 256;
 /// The body as UTF-8 bytes, borrowed when nothing needs decoding.
 pub(crate) fn decode<'a>(headers: &HeaderMap, body: &'a [u8]) -> Cow<'a, [u8]> {
     let body = body.strip_prefix(BOM).unwrap_or(body);
-    if body.is_ascii() || !declares_latin1(headers, body) {
+    if body.is_ascii() {
+        return Cow::Borrowed(body);
+    }
+    // Still in a content coding (gzip, br, ...: RFC 9110 §8.4): not text.
+    let coded = headers
+        .get(CONTENT_ENCODING)
+        .is_some_and(|coding| !coding.as_bytes().eq_ignore_ascii_case(b"identity"));
+    if coded && std::str::from_utf8(body).is_err() {
+        return Cow::Borrowed(&[]);
+    }
+    if !declares_latin1(headers, body) {
         return Cow::Borrowed(body);
     }
     let mut out = String::with_capacity(body.len() + body.len() / 2);
@@ -58,14 +70,11 @@ fn declares_latin1(headers: &HeaderMap, body: &[u8]) -> bool {
     }
     // `<?xml version="1.0" encoding="ISO-8859-1"?>`
     let head = &body[..body.len().min(MAX_DECLARATION)];
-    let Some(declaration) = head
-        .strip_prefix(b"<?xml")
-        .and_then(|rest| rest.split(|&b| b == b'>').next())
-    else {
+    let Some(rest) = head.strip_prefix(b"<?xml") else {
         return false;
     };
-    let declaration = String::from_utf8_lossy(declaration);
-    declaration
+    let end = memchr::memchr(b'>', rest).unwrap_or(rest.len());
+    String::from_utf8_lossy(&rest[..end])
         .split_once("encoding=")
         .and_then(|(_, rest)| {
             let quote = rest.chars().next()?;
