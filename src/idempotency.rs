@@ -9,7 +9,8 @@ pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key
 
 /// True for requests that may be sent twice: `GET`, `HEAD`, `OPTIONS`,
 /// `TRACE`, `PUT`, `DELETE` (RFC 9110 §9.2.2), or any request carrying an
-/// `Idempotency-Key` header.
+/// `Idempotency-Key` header with a key in it (an empty or blank value, or
+/// an empty sf-string `""`, names nothing to dedupe by).
 ///
 /// ```
 /// use http::{HeaderMap, HeaderValue, Method};
@@ -25,5 +26,7 @@ pub fn is_idempotent(method: &Method, headers: &HeaderMap) -> bool {
     matches!(
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
-    ) || headers.contains_key(IDEMPOTENCY_KEY)
+    ) || headers
+        .get(IDEMPOTENCY_KEY)
+        .is_some_and(|key| !matches!(key.as_bytes().trim_ascii(), b"" | b"\"\""))
 }

@@ -189,6 +189,48 @@ async fn post_without_a_key_is_not_retried_with_a_key_it_is() {
     );
 }
 
+/// An `Idempotency-Key` with no key in it names no operation for the
+/// server to dedupe by (draft-ietf-httpapi-idempotency-key-header: the
+/// value is an sf-string that identifies the request; Stripe: "a unique
+/// value"): before, its mere presence made a POST retryable, so code that
+/// sends `key.unwrap_or_default()` had its POSTs sent twice. A key of
+/// whitespace or an empty sf-string is no key either.
+#[tokio::test(start_paused = true)]
+async fn an_empty_idempotency_key_is_no_key() {
+    use http::{HeaderMap, HeaderValue, Method};
+    use tower_api_errors::retry::is_idempotent;
+    let rows: &[(&[u8], bool)] = &[
+        (b"", false),
+        (b"   ", false),
+        (b"\"\"", false),
+        (b"order-7f3a", true),
+        (b"\"8e03978e-40d5-43e8-bc93-6894a57f9324\"", true),
+    ];
+    for (key, idempotent) in rows {
+        let mut headers = HeaderMap::new();
+        headers.insert("idempotency-key", HeaderValue::from_bytes(key).unwrap());
+        assert_eq!(
+            is_idempotent(&Method::POST, &headers),
+            *idempotent,
+            "{:?}",
+            String::from_utf8_lossy(key)
+        );
+    }
+    let (client, mut handle) = retrying(exact());
+    let post = Request::post("http://api.test/orders")
+        .header("idempotency-key", "")
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap();
+    let call = tokio::spawn(client.oneshot(post));
+    answer(&mut handle, reply(503, &[], "")).await;
+    let response = call.await.unwrap().unwrap();
+    let report = response.extensions().get::<RetryReport>().unwrap();
+    assert_eq!(
+        (report.attempts(), report.stopped()),
+        (1, Some(StopReason::NotIdempotent))
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_servers_explicit_yes_makes_a_post_retryable() {
     let (client, mut handle) = retrying(exact());
