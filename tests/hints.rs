@@ -56,6 +56,13 @@ fn retry_after_values() {
         (b"06 Nov 1994 08:49:37 GMT", secs(60)),
         (b"Sun, 6 Nov 94 08:49:37 GMT", secs(60)),
         (b"1994-11-06T08:49:37Z", secs(60)),
+        // asctime (RFC 9110 §5.6.7 `date3 = month SP ( 2DIGIT / ( SP
+        // DIGIT ) )`) with its day not space-padded or zero-padded, as
+        // servers formatting `%b %d` or `%b %-d` send it; email.utils
+        // reads both. Before, the unpadded one was refused.
+        (b"Sun Nov 6 08:49:37 1994", secs(60)),
+        (b"Sun Nov 06 08:49:37 1994", secs(60)),
+        (b"Nov 6 08:49:37 1994", secs(60)),
         // Hostile dates: refused, never a panic.
         (b"Sun, 06 Nov 1994 08:49:37 +2500", None),
         (b"Sun, 06 Nov 1994 08:49:37 Mars/Olympus", None),

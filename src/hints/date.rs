@@ -150,7 +150,7 @@ fn month(token: &str) -> Option<u64> {
 /// - RFC 850's `DD-Mon-YY` with another zone (RFC 850 §2.1.4), and the
 ///   `Mon DD` order, a full month name and an offset glued to the time,
 ///   as Python's `email.utils.parsedate_tz` (urllib3's `Retry-After`
-///   reader) accepts them.
+///   reader) accepts them; so asctime with an unpadded day (`Nov 6`).
 fn parse_lenient(text: &str) -> Option<SystemTime> {
     let mut tokens: [&str; 6] = [""; 6];
     let count = lenient_tokens(text, &mut tokens)?;
@@ -175,6 +175,8 @@ fn parse_lenient(text: &str) -> Option<SystemTime> {
         tokens = &split[..2 + tokens.len()];
     }
     let (date, time_and_zone) = match tokens {
+        // asctime's order, `Nov 6 08:49:37 1994`: the year after the time.
+        [a, b, time, year] if time.contains(':') => ((*a, *b, *year), std::slice::from_ref(time)),
         [a, b, c, rest @ ..] if !rest.is_empty() && rest.len() <= 2 => ((*a, *b, *c), rest),
         _ => return None,
     };
