@@ -87,7 +87,8 @@ pub(crate) struct Ledger {
     /// Bumped by every write; 0: the ledger did not exist.
     pub(crate) version: u64,
     pub(crate) state: ScopeState,
-    /// When the current lease window ends (0: none yet).
+    /// When the current lease window began and ends (0: none yet).
+    pub(crate) lease_start: Millis,
     pub(crate) lease_end: Millis,
     /// Units the fleet may lease in it.
     pub(crate) budget: u64,
@@ -341,7 +342,7 @@ impl Ledger {
     }
 
     /// Starts a new lease window when the last one lapsed (ending at the
-    /// window's `reset`, else a lease interval on), or when a report shows
+    /// window's `reset`, else guessed), or when a report shows
     /// the vendor's next window (a later end, and more left than the lease
     /// window had: resets are known to the second, so a lease window can
     /// begin on the remnant of one that is about to reset); follows the
@@ -353,7 +354,13 @@ impl Ledger {
         let next_window = reset.is_some_and(|end| later(&end)) && remaining > self.budget;
         if self.lease_end <= now || next_window {
             let remaining = self.grow_margin(remaining);
-            self.lease_end = reset.unwrap_or(now + LEASE_TTL);
+            // An end not told is guessed as long as the last lease window
+            // (vendors' windows repeat: at 10 per 1 s, a lease interval's
+            // guess held the fleet 4 s in 5), within 1 s and a lease interval.
+            let last = self.lease_end.saturating_sub(self.lease_start);
+            let guess = last.clamp(1_000, LEASE_TTL);
+            self.lease_start = now;
+            self.lease_end = reset.unwrap_or(now + guess);
             self.budget = remaining;
             self.granted = 0;
             self.ramp = None;
@@ -511,10 +518,8 @@ impl Ledger {
                 .sum::<u64>();
         let available = released.saturating_sub(self.granted);
         let within_share = fair.saturating_sub(self.members[me].leased);
-        let beyond = match fair_only {
-            true => 0,
-            false => available.saturating_sub(reserve),
-        };
+        let beyond = (!fair_only).then_some(available.saturating_sub(reserve));
+        let beyond = beyond.unwrap_or(0);
         let left = want.min(available).min(within_share.max(beyond));
         self.members[me].leased += left;
         self.granted += left;
@@ -527,6 +532,7 @@ impl Ledger {
     pub(crate) fn encode(&self) -> Vec<(String, String)> {
         let mut fields = vec![
             ("v".to_owned(), self.version.to_string()),
+            ("ls".to_owned(), self.lease_start.to_string()),
             ("le".to_owned(), self.lease_end.to_string()),
             ("b".to_owned(), self.budget.to_string()),
             ("g".to_owned(), self.granted.to_string()),
@@ -590,6 +596,7 @@ impl Ledger {
         let number = || value.parse::<u64>().ok();
         match name {
             "v" => self.version = number()?,
+            "ls" => self.lease_start = number()?,
             "le" => self.lease_end = number()?,
             "b" => self.budget = number()?,
             "g" => self.granted = number()?,
@@ -780,7 +787,7 @@ mod tests {
     }
 
     /// A window that reset with no answer since has no known end: its
-    /// lease window ends where it was guessed (a lease interval on), and
+    /// lease window ends where it was guessed (as long as the last), and
     /// a renewal does not push that end on. (Pushed by every renewal a
     /// second or more after it, a fleet whose members renew a second apart
     /// never reached it: each member was held to the end the last one
@@ -800,21 +807,23 @@ mod tests {
             };
             assert_eq!(lease(ledger.renew(&asked, &tuning)).left, left);
         }
-        // The window reset at 2 s; nothing since told its next reset.
-        let end = 2_010 + LEASE_TTL;
+        // The window reset at 2 s; nothing since told its next reset: the
+        // next is guessed as long (were it a lease interval, the members
+        // would wait 3 s past a vendor's 2 s window).
+        let end = 2_010 + 2_000;
         for (member, now, left) in [(1, 2_010, 7), (2, 2_020, 7), (3, 2_030, 6)] {
             let granted = lease(ledger.renew(&ask(member, now, 7), &tuning));
             assert_eq!((granted.left, granted.until), (left, end));
         }
-        // Spent, the members come back a second apart: held to that end.
-        for (member, now) in [(1, 3_100), (2, 4_200), (3, 5_300), (1, 6_400)] {
+        // Spent, the members come back: held to that end.
+        for (member, now) in [(1, 3_100), (2, 3_500), (3, 3_900), (1, 4_000)] {
             let held = lease(ledger.renew(&ask(member, now, 7), &tuning));
             assert_eq!((held.left, held.hold_until), (0, end), "{member} at {now}");
         }
         // There, the next lease window opens.
         for (member, left) in [(2, 7), (3, 7), (1, 6)] {
             let granted = lease(ledger.renew(&ask(member, end, 7), &tuning));
-            assert_eq!((granted.left, granted.until), (left, end + LEASE_TTL));
+            assert_eq!((granted.left, granted.until), (left, end + 2_000));
         }
     }
 
