@@ -537,6 +537,13 @@ async fn main() {
             64,
         ),
         base(
+            "1 x 128, MemoryStore (X-RateLimit)",
+            "memory",
+            XRateLimit,
+            1,
+            128,
+        ),
+        base(
             "1 x 128, MemoryStore (no quota headers)",
             "memory",
             Nothing,
