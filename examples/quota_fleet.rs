@@ -51,6 +51,10 @@ static LIMIT: std::sync::LazyLock<u64> =
     std::sync::LazyLock::new(|| env_or("QUOTA_FLEET_LIMIT", 300));
 static WINDOW: std::sync::LazyLock<Duration> =
     std::sync::LazyLock::new(|| Duration::from_secs(env_or("QUOTA_FLEET_WINDOW", 10)));
+/// With `QUOTA_FLEET_RESET_EPOCH=1`, `X-RateLimit-Reset` is the reset's
+/// Unix time in seconds (GitHub's form), not delta seconds.
+static RESET_EPOCH: std::sync::LazyLock<bool> =
+    std::sync::LazyLock::new(|| std::env::var_os("QUOTA_FLEET_RESET_EPOCH").is_some());
 const CHILD: &str = "QUOTA_FLEET_CHILD";
 
 fn unix_ms() -> u64 {
@@ -146,7 +150,10 @@ impl Vendor {
                 response = response
                     .header("x-ratelimit-limit", *LIMIT)
                     .header("x-ratelimit-remaining", remaining)
-                    .header("x-ratelimit-reset", reset);
+                    .header(
+                        "x-ratelimit-reset",
+                        reset + u64::from(*RESET_EPOCH) * unix_ms() / 1000,
+                    );
             }
             Headers::Nothing => {}
         }
