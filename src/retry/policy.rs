@@ -672,7 +672,9 @@ pub enum Outcome<'a> {
     Error(&'a Error),
 }
 
-/// What the decision needs from an outcome, whatever its form.
+/// What the decision needs from an outcome, whatever its form (by
+/// default: not retryable, no hint, no verdict, sent, not refused).
+#[derive(Default)]
 struct Facts {
     retryable: bool,
     hint: Option<(Duration, HintSource)>,
@@ -688,48 +690,36 @@ impl Outcome<'_> {
                 retryable: classification.is_retryable(),
                 hint: classification.retry_hint().map(|h| (h.delay(), h.source())),
                 server_verdict: classification.failure().and_then(|f| f.server_verdict()),
-                never_sent: false,
-                refused: false,
+                ..Facts::default()
             },
             Outcome::Error(Error::Api(api)) => Facts {
                 retryable: api.is_retryable(),
                 hint: api.retry_hint().map(|h| (h.delay(), h.source())),
                 server_verdict: api.server_verdict(),
-                never_sent: false,
-                refused: false,
+                ..Facts::default()
             },
             Outcome::Error(Error::Transport(transport)) => Facts {
                 retryable: !transport.is_deadline(),
-                hint: None,
-                server_verdict: None,
                 never_sent: transport.is_connect(),
-                refused: false,
+                ..Facts::default()
             },
             Outcome::Error(Error::RateLimited(refused)) => Facts {
-                retryable: false,
                 hint: Some((refused.retry_after(), HintSource::RateLimitReset)),
-                server_verdict: None,
                 never_sent: true,
                 refused: true,
+                ..Facts::default()
             },
             // A breaker's refusal, never sent: like a hint, waited out
             // when it fits the limits, else the caller gets it at once.
             Outcome::Error(Error::CircuitOpen(open)) => Facts {
                 retryable: true,
                 hint: Some((open.retry_after(), open.retry_hint().source())),
-                server_verdict: None,
                 never_sent: true,
-                refused: false,
+                ..Facts::default()
             },
             // The auth layer already renewed once, or could not: sending
             // the same request again cannot fix it.
-            Outcome::Error(Error::Unauthorized(_)) => Facts {
-                retryable: false,
-                hint: None,
-                server_verdict: None,
-                never_sent: false,
-                refused: false,
-            },
+            Outcome::Error(Error::Unauthorized(_)) => Facts::default(),
         }
     }
 
