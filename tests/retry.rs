@@ -90,6 +90,27 @@ async fn retry_after_seconds_is_waited_exactly() {
     );
 }
 
+/// gRFC A6, "Pushback": after a retry timed by the server's pushback,
+/// "the delay period will be reset to the initialBackoff setting and
+/// scale according to the Exponential Backoff section" (it went on from
+/// the attempt count: 2 s where 500 ms was due).
+#[tokio::test(start_paused = true)]
+async fn after_a_pushback_the_backoff_starts_over() {
+    let (client, mut handle) = retrying(exact().max_attempts(5));
+    let call = tokio::spawn(client.oneshot(get()));
+    let unavailable = || reply(503, &[], "");
+    let pushback = reply(503, &[("grpc-retry-pushback-ms", "100")], "");
+    let mut arrivals = Vec::new();
+    for response in [unavailable(), pushback, unavailable(), unavailable()] {
+        arrivals.push(answer(&mut handle, response).await.0);
+    }
+    arrivals.push(answer(&mut handle, reply(200, &[], "ok")).await.0);
+    let waits: Vec<Duration> = arrivals.windows(2).map(|w| w[1] - w[0]).collect();
+    let ms = Duration::from_millis;
+    assert_eq!(waits, [ms(500), ms(100), ms(500), ms(1_000)]);
+    assert_eq!(call.await.unwrap().unwrap().status(), 200);
+}
+
 #[tokio::test(start_paused = true)]
 async fn body_retry_after_is_waited_exactly_over_the_parse_layer() {
     let (client, mut handle) = parsing(exact());

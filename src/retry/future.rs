@@ -7,6 +7,7 @@ use super::{Policy, ReplayBody, RetryPolicy};
 use crate::classification::Classification;
 use crate::context::CallContext;
 use crate::error::{AuthReport, BoxError};
+use crate::hints::HintSource;
 use crate::observe::{self, Failure, Span};
 use crate::{Error, ErrorKind, RetryReport, StopReason, TransportError};
 use http::{Request, Response, StatusCode};
@@ -79,6 +80,9 @@ struct Call<S, B, P> {
     started: Option<Instant>,
     waited: Duration,
     previous_delay: Duration,
+    // The attempt whose failure the server's pushback answered last (0:
+    // none): the backoff starts over after it (gRFC A6).
+    backoff_from: u32,
     telemetry: observe::Call,
 }
 
@@ -143,6 +147,7 @@ where
                 started: None,
                 waited: Duration::ZERO,
                 previous_delay: Duration::ZERO,
+                backoff_from: 0,
                 telemetry,
             },
         }
@@ -240,6 +245,7 @@ where
                 .started
                 .map_or(Duration::ZERO, |started| started.elapsed()),
             previous_delay: self.previous_delay,
+            backoff_from: self.backoff_from,
             body_replayable: self.body.is_replayable(),
         }
     }
@@ -414,6 +420,9 @@ where
         let event = RetryEvent::new(request, self.attempts, delay, kind, status, hint);
         self.policy().retrying(&event);
         self.previous_delay = delay;
+        if hint == Some(HintSource::GrpcPushback) {
+            self.backoff_from = self.attempts;
+        }
         self.waited += delay;
         self.arm_deadline(deadline, cx);
         state.set(State::Waiting {

@@ -8,7 +8,8 @@
 //! the server asked for (`Retry-After` in seconds or as a date,
 //! `retry-after-ms`, a body's `retry_after`, an exhausted rate-limit
 //! window's reset, gRPC pushback) exactly, never shorter; without a hint, an
-//! exponential [`Backoff`] with jitter.
+//! exponential [`Backoff`] with jitter, which starts over from its first
+//! step after a retry the server's pushback timed (gRFC A6).
 //!
 //! It works over a raw client (classifying responses itself; when it gives
 //! up, the caller gets the last response, with a [`RetryReport`](crate::RetryReport)

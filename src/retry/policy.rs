@@ -430,10 +430,13 @@ impl RetryPolicy {
                 hint: Some(source),
             },
             None => {
+                // Counted from the last pushback, if any (gRFC A6).
+                let retry = context.attempts - context.backoff_from;
+                let previous = (retry > 1).then_some(context.previous_delay);
                 let mut rng = HasherRng::default();
                 let delay = c
                     .backoff
-                    .delay(context.attempts, context.previous_delay, &mut rng);
+                    .delay(retry, previous.unwrap_or_default(), &mut rng);
                 Decision::retry_after(delay)
             }
         })
@@ -535,6 +538,7 @@ pub(crate) struct AttemptState {
     pub(crate) attempts: u32,
     pub(crate) elapsed: Duration,
     pub(crate) previous_delay: Duration,
+    pub(crate) backoff_from: u32,
     pub(crate) body_replayable: bool,
 }
 
@@ -549,6 +553,7 @@ pub struct RetryContext<'a> {
     attempts: u32,
     elapsed: Duration,
     previous_delay: Duration,
+    backoff_from: u32,
     body_replayable: bool,
     auth: Option<AuthReport>,
     outcome: Outcome<'a>,
@@ -569,6 +574,7 @@ impl<'a> RetryContext<'a> {
             attempts: state.attempts,
             elapsed: state.elapsed,
             previous_delay: state.previous_delay,
+            backoff_from: state.backoff_from,
             body_replayable: state.body_replayable,
             auth,
             outcome,
