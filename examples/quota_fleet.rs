@@ -12,7 +12,8 @@
 //! per process (a request names its process in `x-client`).
 //!
 //! Scenarios (rows): 4 x 32 with `MemoryStore` and with `RedisStore`
-//! (both header families); 8 x 64 cold start, with and without quota
+//! (both header families); one process of 128 workers with `MemoryStore`;
+//! 8 x 64 cold start, with and without quota
 //! headers; a vendor without quota headers; one process killed at 15 s;
 //! Redis stopped from 12 s to 22 s.
 //! `RedisStore` rows need `redis-server` on the PATH (started here on a
@@ -20,7 +21,8 @@
 //!
 //! `cargo run --release --features redis --example quota_fleet [-- --quick | --windows N] [-- --only NAME]`
 //! (`QUOTA_FLEET_LIMIT=50 QUOTA_FLEET_WINDOW=5` for another quota,
-//! `QUOTA_FLEET_BUCKET=1` for a token-bucket vendor)
+//! `QUOTA_FLEET_BUCKET=1` for a token-bucket vendor,
+//! `QUOTA_FLEET_RESET_EPOCH=1` for resets in Unix seconds, as GitHub sends)
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
