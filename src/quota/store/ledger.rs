@@ -110,8 +110,9 @@ pub(crate) struct Ledger {
     pub(crate) ramp: Option<(Millis, Millis)>,
 }
 
-/// What a member brings to a renewal.
-#[derive(Debug, Clone, Copy)]
+/// What a member brings to a renewal (by default: nothing learned, handed
+/// back or counted).
+#[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Ask {
     pub(crate) member: u64,
     pub(crate) now: Millis,

@@ -631,15 +631,9 @@ impl RedisStore {
                 _ => 0,
             };
             let lease = state.lease_mut().get_or_insert(Lease {
-                left: 0,
-                taken: 0,
                 until,
-                hold_until: 0,
                 counts_cost: binding.counts_cost,
-                probe: false,
-                open: false,
-                last: false,
-                refill: 0,
+                ..Lease::default()
             });
             if fresh {
                 let limit = binding.limit.unwrap_or(binding.remaining);
@@ -658,16 +652,12 @@ impl RedisStore {
             let mut ask = Ask {
                 member: self.member,
                 now,
-                reports: Default::default(),
-                cooldown: None,
-                limited: false,
-                returned: 0,
                 want: FIRST_WANT,
                 open: sync.opened.swap(false, Ordering::Relaxed),
                 answered: sync.answered.swap(0, Ordering::Relaxed),
                 epoch: sync.epoch.load(Ordering::Relaxed),
                 late: sync.late.swap(0, Ordering::Relaxed),
-                held: 0,
+                ..Ask::default()
             };
             // (At least the requests waiting for this renewal.)
             let waiting = sync.waiting.load(Ordering::Relaxed);
@@ -852,14 +842,10 @@ impl RedisStore {
                 let probing = state.lease().is_some_and(|lease| lease.probe);
                 let cold = |left, hold: Millis| Lease {
                     left,
-                    taken: 0,
                     until: now + PROBE_TTL,
                     hold_until: hold,
-                    counts_cost: false,
                     probe: left > 0 || probing,
-                    open: false,
-                    last: false,
-                    refill: 0,
+                    ..Lease::default()
                 };
                 let lease = match answer {
                     Answer::Lease(granted) => {
@@ -916,14 +902,12 @@ fn local_lease(
     };
     Lease {
         left: granted.left.saturating_sub(taken_since),
-        taken: 0,
         until: to_local(granted.until),
         hold_until: spread(granted.hold_until, old.map_or(0, |l| l.hold_until)),
         counts_cost: granted.counts_cost,
-        probe: false,
-        open: false,
         last: granted.last,
         refill: spread(granted.refill, old.map_or(0, |l| l.refill)),
+        ..Lease::default()
     }
 }
 

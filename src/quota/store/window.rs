@@ -54,8 +54,9 @@ pub(crate) enum Decision {
 }
 
 /// A fleet member's slice of the shared window, granted by the ledger:
-/// what this process may admit on its own, until `until`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// what this process may admit on its own, until `until` (by default:
+/// none, counting requests, not a probe's or an open scope's).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Lease {
     /// Units left to admit.
     pub(crate) left: u64,
