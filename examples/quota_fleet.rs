@@ -22,7 +22,8 @@
 //! `cargo run --release --features redis --example quota_fleet [-- --quick | --windows N] [-- --only NAME]`
 //! (`QUOTA_FLEET_LIMIT=50 QUOTA_FLEET_WINDOW=5` for another quota,
 //! `QUOTA_FLEET_BUCKET=1` for a token-bucket vendor,
-//! `QUOTA_FLEET_RESET_EPOCH=1` for resets in Unix seconds, as GitHub sends)
+//! `QUOTA_FLEET_RESET_EPOCH=1` for resets in Unix seconds, as GitHub sends,
+//! `QUOTA_FLEET_RESET_FLOOR=1` for delta seconds truncated, not rounded up)
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
@@ -57,6 +58,8 @@ static WINDOW: std::sync::LazyLock<Duration> =
 /// Unix time in seconds (GitHub's form), not delta seconds.
 static RESET_EPOCH: std::sync::LazyLock<bool> =
     std::sync::LazyLock::new(|| std::env::var_os("QUOTA_FLEET_RESET_EPOCH").is_some());
+static RESET_FLOOR: std::sync::LazyLock<bool> =
+    std::sync::LazyLock::new(|| std::env::var_os("QUOTA_FLEET_RESET_FLOOR").is_some());
 const CHILD: &str = "QUOTA_FLEET_CHILD";
 
 fn unix_ms() -> u64 {
@@ -101,8 +104,12 @@ impl Vendor {
         let elapsed = unix_ms().saturating_sub(self.start);
         let window_ms = WINDOW.as_millis() as u64;
         let index = (elapsed / window_ms) as usize;
-        // Delta seconds to the reset, rounded up (never announces it early).
-        let reset = ((index as u64 + 1) * window_ms - elapsed).div_ceil(1000);
+        // Delta seconds to the reset, rounded up (never announces it
+        // early), or down with `QUOTA_FLEET_RESET_FLOOR=1` (0 in a window's
+        // last second, as vendors that truncate send).
+        let to_reset = (index as u64 + 1) * window_ms - elapsed;
+        let reset =
+            to_reset.div_ceil(1000) - u64::from(*RESET_FLOOR && !to_reset.is_multiple_of(1000));
         let mut windows = self.windows.lock().unwrap();
         if windows.len() <= index {
             windows.resize(index + 1, WindowStats::default());

@@ -111,6 +111,25 @@ async fn after_a_pushback_the_backoff_starts_over() {
     assert_eq!(call.await.unwrap().unwrap().status(), 200);
 }
 
+/// A zero wait on a throttle is a vendor's whole seconds truncated in its
+/// window's last second: retried at once, a 429 only earns another (a
+/// fleet drew hundreds a second until the reset). It waits the backoff;
+/// a zero pushback still means "now" (gRFC A6).
+#[tokio::test(start_paused = true)]
+async fn a_zero_wait_is_a_backoffs() {
+    for (header, wait) in [
+        ("retry-after", Duration::from_millis(500)),
+        ("grpc-retry-pushback-ms", Duration::ZERO),
+    ] {
+        let (client, mut handle) = retrying(exact());
+        let call = tokio::spawn(client.oneshot(get()));
+        let (first, _) = answer(&mut handle, reply(429, &[(header, "0")], "")).await;
+        let (second, _) = answer(&mut handle, reply(200, &[], "ok")).await;
+        assert_eq!(second - first, wait, "{header}");
+        assert_eq!(call.await.unwrap().unwrap().status(), 200);
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn body_retry_after_is_waited_exactly_over_the_parse_layer() {
     let (client, mut handle) = parsing(exact());

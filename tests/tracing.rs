@@ -42,7 +42,7 @@ async fn events_have_stable_fields_and_no_secrets() {
                 *calls
             };
             if call == 1 {
-                support::response(503, &[("retry-after", "0")], r#"{"error": {"code": "BUSY", "message": "try again"}}"#)
+                support::response(503, &[("retry-after-ms", "1")], r#"{"error": {"code": "BUSY", "message": "try again"}}"#)
             } else {
                 support::response(429, &[("retry-after", "3600")], r#"{"error": "Rate Limit Exceeded", "message": "Daily request limit exceeded"}"#)
             }
@@ -88,7 +88,7 @@ async fn events_have_stable_fields_and_no_secrets() {
     );
     assert!(
         log.contains(
-            "retrying attempt=1 kind=\"unavailable\" status=503 delay_ms=0 hint=\"retry-after\""
+            "retrying attempt=1 kind=\"unavailable\" status=503 delay_ms=1 hint=\"retry-after-ms\""
         ),
         "{log}"
     );

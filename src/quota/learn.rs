@@ -6,9 +6,11 @@ use crate::ApiError;
 use http::{HeaderMap, StatusCode};
 use std::time::{Duration, SystemTime};
 
-/// A 429 that names no wait and no exhausted window still holds its scope
-/// this long: the server said "too many", and sending at once only earns
-/// another.
+/// A 429 that names no wait and no exhausted window, or a zero one, still
+/// holds its scope this long: the server said "too many", and sending at
+/// once only earns another. (A zero wait is a vendor's whole seconds
+/// truncated in the window's last second: answered at once, a fleet drew
+/// hundreds of 429s a second until the reset.)
 pub(crate) const BARE_429_COOLDOWN: Duration = Duration::from_secs(1);
 
 /// True when a header could carry a window or a hint (the hints' family
@@ -77,7 +79,7 @@ fn cooldown(
         if status == StatusCode::TOO_MANY_REQUESTS {
             observation = observation.rate_limited();
         }
-        match hint {
+        match hint.filter(|hint| !hint.delay().is_zero()) {
             // An exhausted window's reset is learned as the window; an
             // explicit wait (or a body's) holds the whole scope.
             Some(hint) if hint.source() != HintSource::RateLimitReset => {
@@ -85,9 +87,8 @@ fn cooldown(
             }
             Some(_) => {}
             None if status == StatusCode::TOO_MANY_REQUESTS => {
-                let exhausted =
-                    info.is_some_and(|info| info.is_exhausted() && info.reset().is_some());
-                if !exhausted {
+                let reset = info.and_then(|info| info.reset().filter(|_| info.is_exhausted()));
+                if reset.is_none_or(|reset| reset.is_zero()) {
                     observation = observation.with_cooldown(BARE_429_COOLDOWN);
                 }
             }
@@ -209,6 +210,26 @@ mod tests {
             ),
             // A bare 429: the default cooldown.
             ("bare 429", 429, vec![], None, None, None, Some(1)),
+            // A vendor that truncates its whole seconds, in the window's
+            // last second: a zero wait holds as a bare 429 does.
+            (
+                "429 wait 0",
+                429,
+                vec![("retry-after", "0")],
+                None,
+                None,
+                None,
+                Some(1),
+            ),
+            (
+                "429 reset 0",
+                429,
+                vec![("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "0")],
+                None,
+                Some(0),
+                Some(0),
+                Some(1),
+            ),
             // A success with unrelated headers teaches nothing.
             (
                 "plain",

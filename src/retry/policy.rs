@@ -425,11 +425,15 @@ impl RetryPolicy {
         let c = &self.config;
         Ok(match facts.hint {
             Some((delay, _)) if delay > c.max_retry_after => return Err(StopReason::HintTooLong),
-            Some((delay, source)) => Decision::Retry {
-                delay,
-                hint: Some(source),
-            },
-            None => {
+            // A zero wait but a pushback's is a backoff's (a vendor's whole
+            // seconds truncated: at once, a 429 only earns another).
+            Some((delay, source)) if !delay.is_zero() || source == HintSource::GrpcPushback => {
+                Decision::Retry {
+                    delay,
+                    hint: Some(source),
+                }
+            }
+            _ => {
                 // Counted from the last pushback, if any (gRFC A6).
                 let retry = context.attempts - context.backoff_from;
                 let previous = (retry > 1).then_some(context.previous_delay);

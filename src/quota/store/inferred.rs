@@ -105,8 +105,8 @@ impl Inferred {
             limit: Some(self.budget()),
             remaining: self.budget(),
             reset_at: Some(self.last_end + self.length),
-            counts_cost: false,
             length: Some(self.length),
+            ..Window::default()
         }
     }
 

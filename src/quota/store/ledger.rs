@@ -575,6 +575,9 @@ impl Ledger {
             if let Some(length) = window.length {
                 fields.push((format!("w{i}"), length.to_string()));
             }
+            if window.truncated {
+                fields.push((format!("f{i}"), "1".to_owned()));
+            }
         }
         for member in &self.members {
             let value = format!("{}:{}:{}", member.seen, member.leased, member.due);
@@ -656,6 +659,7 @@ impl Ledger {
             "l" => window.limit = Some(value),
             "t" => window.reset_at = Some(value),
             "w" => window.length = Some(value),
+            "f" => window.truncated = value == 1,
             _ => return None,
         }
         Some(())

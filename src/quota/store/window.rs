@@ -138,6 +138,9 @@ pub(crate) struct Window {
     /// Its length, when known (an inferred window): a refill then knows
     /// the next reset.
     pub(crate) length: Option<Millis>,
+    /// The vendor truncates its resets to whole seconds (it said 0 left,
+    /// reset 0): each reads up to a second early, so a second is added.
+    pub(crate) truncated: bool,
 }
 
 /// One scope's learned state.
@@ -505,7 +508,7 @@ impl ScopeState {
                 remaining,
                 reset_at: Some(reset_at),
                 counts_cost: report.counts_cost,
-                length: None,
+                ..Window::default()
             };
             if let Some(free) = self.windows.iter_mut().find(|slot| slot.is_none()) {
                 *free = Some(window);
@@ -519,13 +522,22 @@ impl ScopeState {
         let Some(remaining) = report.remaining else {
             return;
         };
+        window.truncated |= remaining == 0 && report.reset == Some(0);
         let new_window = match window.reset_at {
             // Refilled: the first report of the new window.
             None => true,
             Some(current) => reset_at > current + tuning.new_window_after,
         };
+        let reset_at = reset_at + 1_000 * u64::from(window.truncated);
         if !new_window {
             window.remaining = window.remaining.min(remaining);
+            // Reset 0 in the window: a vendor that truncates its whole
+            // seconds, whose window ends within the next one (its earlier
+            // resets read up to a second early: refilled there, the
+            // requests in flight drew 429s).
+            if report.reset == Some(0) {
+                window.reset_at = window.reset_at.map(|at| at.max(now + 1_000));
+            }
         } else if report.reset != Some(0) {
             // (A late answer from the window that just ended, reset 0,
             // says nothing about the new one.)
@@ -564,6 +576,30 @@ mod tests {
             last: false,
             refill: 0,
         }
+    }
+
+    /// A vendor that truncates its whole seconds (10 s windows ending at
+    /// 10 s, 20 s, ...): 0.1 s into a window it says 9, so the end read
+    /// is 0.9 s early, and refilled there, the requests in flight drew
+    /// 429s (`quota_fleet` with `QUOTA_FLEET_RESET_FLOOR=1`: 101 per
+    /// 1,000 in one process). Once it said 0 left, reset 0, a second is
+    /// added to its resets.
+    #[test]
+    fn a_vendor_that_truncates_its_resets_is_read_a_second_later() {
+        let tuning = Tuning::default();
+        let mut state = ScopeState::default();
+        let end = |state: &ScopeState| state.windows[0].and_then(|w| w.reset_at);
+        state.learn(&report(300, 299, 9), 10_100, &tuning);
+        assert_eq!(end(&state), Some(19_100), "read early: not yet known");
+        state.learn(&report(300, 0, 0), 19_500, &tuning);
+        assert_eq!(end(&state), Some(20_500), "its last second");
+        state.refill(20_500);
+        state.learn(&report(300, 299, 9), 20_100 + 500, &tuning);
+        assert_eq!(
+            end(&state),
+            Some(30_600),
+            "the next window: ends at 30 s at the earliest"
+        );
     }
 
     #[test]
