@@ -7,7 +7,8 @@
 //! (other 4xx, 501, 505, 506, 508, 510, 511). It waits what
 //! the server asked for (`Retry-After` in seconds or as a date,
 //! `retry-after-ms`, a body's `retry_after`, an exhausted rate-limit
-//! window's reset, gRPC pushback) exactly, never shorter; without a hint, an
+//! window's reset, gRPC pushback) exactly, never shorter (a zero wait but a
+//! pushback's counts as none); without a hint, an
 //! exponential [`Backoff`] with jitter, which starts over from its first
 //! step after a retry the server's pushback timed (gRFC A6).
 //!
