@@ -33,11 +33,16 @@ pub(crate) const MESSAGE_KEYS: &[&str] = &[
     "msg",
     "reason",
     "title",
+    "err",
 ];
 
 /// Keys that hold a machine-readable code, most specific first.
 pub(crate) const CODE_KEYS: &[&str] =
     &["code", "error_code", "errorCode", "__type", "name", "type"];
+
+/// Keys that name an error's general category, a code when nothing more
+/// specific is (HubSpot's `category` and `errorType`).
+pub(crate) const CATEGORY_KEYS: &[&str] = &["category", "errorType"];
 
 /// True when `text` is already what [`one_line`] would make of it: printable
 /// ASCII, single spaces inside, none at the ends, within `max_chars`. Checked
@@ -206,7 +211,7 @@ fn message_of(value: &Value) -> Option<Cow<'_, str>> {
 }
 
 /// The first code among `keys`. A `type` of `about:blank` (RFC 9457's "no
-/// type") is not a code; AWS's `__type` loses its namespace.
+/// type") is not a code; AWS's `__type` is its [`aws_type`].
 pub(crate) fn code_in(object: &Map<String, Value>, keys: &[&str]) -> Option<String> {
     pick(object, keys, code_under)
 }
@@ -216,12 +221,27 @@ fn code_under(key: &str, value: &Value) -> Option<String> {
     let found = code(value)?;
     match key {
         "type" if found == "about:blank" => None,
-        "__type" => Some(found.rsplit('#').next().unwrap_or(&found).to_owned()),
+        "__type" => Some(aws_type(&found).to_owned()),
         // `name` is a code only when it reads as one (PayPal's
         // "VALIDATION_ERROR"); elsewhere it is often a person's name.
         "name" if !is_identifier(&found) => None,
         _ => Some(found),
     }
+}
+
+/// An AWS error type (`__type`, the `X-Amzn-Errortype` header) as its
+/// shape's name: without a `:uri` suffix, then without a `namespace#`
+/// prefix (Smithy's AWS protocol tests,
+/// `smithy-aws-protocol-tests/model/restJson1/errors.smithy`).
+pub(crate) fn aws_type(raw: &str) -> &str {
+    let before_uri = raw.split(':').next().unwrap_or(raw);
+    before_uri.rsplit('#').next().unwrap_or(before_uri)
+}
+
+/// The [`aws_type`] an `X-Amzn-Errortype` header names, if any.
+pub(crate) fn aws_header_type(headers: &http::HeaderMap) -> Option<String> {
+    let raw = headers.get("x-amzn-errortype")?.to_str().ok()?;
+    Some(aws_type(raw).to_owned()).filter(|name| !name.is_empty())
 }
 
 /// Keys under which an entry names its field, most specific first.
@@ -237,6 +257,7 @@ const FIELD_KEYS: &[&str] = &[
     "pointer",
     "location",
     "propertyref",
+    "in",
 ];
 
 /// Keys under which an entry says what is wrong with its field.

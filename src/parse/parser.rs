@@ -24,7 +24,9 @@ use std::time::{Duration, SystemTime};
 /// The pure function under [`ErrorBodyParseLayer`](super::ErrorBodyParseLayer),
 /// public so that clients that are not Tower services can use it too. It
 /// never fails and never panics: a body no dialect recognises still gives
-/// an error whose message is an excerpt of it, or the status's reason.
+/// an error whose message is an excerpt of it, or the status's reason. An
+/// `X-Amzn-Errortype` header names the code ahead of the body, as the AWS
+/// protocols say (`ThrottlingException:http://...` reads `ThrottlingException`).
 ///
 /// ```
 /// use http::{HeaderMap, StatusCode};
@@ -146,7 +148,10 @@ impl ErrorParser {
         // dialects may not bound what they return, and a built-in one's
         // trimming can leave an edge space (a tagged-union summary, the
         // tail of an AWS `__type`). Without a copy when there is no need.
-        let code = code.map(|code| extract::bounded(code, extract::MAX_CODE_CHARS));
+        // An AWS error type in `X-Amzn-Errortype` wins, as the AWS protocols say.
+        let code = extract::aws_header_type(headers)
+            .or(code)
+            .map(|code| extract::bounded(code, extract::MAX_CODE_CHARS));
         let (kind, retryable) = kind_and_retry(&failure, body_verdict, code.as_deref());
         let mut error = ApiError::from_parts(ApiErrorParts {
             status,
