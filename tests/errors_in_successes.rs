@@ -44,7 +44,7 @@ struct Failing {
 const FAILING: &[Failing] = &[
     // Slack Web API, "Evaluating responses" (api.slack.com/web): ok false under 200.
     Failing { source: "Slack", content_type: "application/json; charset=utf-8", body: r#"{"ok": false, "error": "channel_not_found"}"#,
-        kind: ErrorKind::Other, code: "channel_not_found", message: "OK", retryable: false },
+        kind: ErrorKind::Other, code: "channel_not_found", message: "channel_not_found", retryable: false },
     // Shopify Admin GraphQL API, "API rate limits": a throttled query under 200.
     Failing { source: "Shopify GraphQL THROTTLED", content_type: "application/json", body: r#"{"errors":[{"message":"Throttled","extensions":{"code":"THROTTLED","documentation":"https://shopify.dev/api/usage/rate-limits"}}],"extensions":{"cost":{"requestedQueryCost":752,"actualQueryCost":null,"throttleStatus":{"maximumAvailable":1000.0,"currentlyAvailable":421,"restoreRate":50.0}}}}"#,
         kind: ErrorKind::RateLimited, code: "THROTTLED", message: "Throttled", retryable: true },

@@ -153,13 +153,17 @@ impl ErrorParser {
             .or(code)
             .map(|code| extract::bounded(code, extract::MAX_CODE_CHARS));
         let (kind, retryable) = kind_and_retry(&failure, body_verdict, code.as_deref());
+        // A failure sent as a success (Slack's `ok: false`) has "OK" for a
+        // reason: its code says more.
+        let from_code = || code.clone().filter(|_| status.is_success());
+        let message = message.map(bounded_message).or_else(from_code);
         let mut error = ApiError::from_parts(ApiErrorParts {
             status,
             kind,
             retryable,
             server_verdict: failure.server_verdict(),
             code,
-            message: message.map(bounded_message),
+            message,
             field_errors,
             hint: failure.retry_hint(),
             rate_limit: hints.rate_limit(),
