@@ -537,21 +537,17 @@ pub(crate) fn retry_after(root: &Value) -> Option<Duration> {
                 .any(|key| key.starts_with("retry") || key == "details")
         })
         .find_map(|object| {
-            const SECONDS: &[&str] = &[
-                "retry_after",
-                "retryAfter",
-                "retry_after_seconds",
-                "retry-after",
+            // Seconds, then milliseconds.
+            const KEYS: [(&str, f64); 6] = [
+                ("retry_after", 1.0),
+                ("retryAfter", 1.0),
+                ("retry_after_seconds", 1.0),
+                ("retry-after", 1.0),
+                ("retry_after_ms", 0.001),
+                ("retryAfterMs", 0.001),
             ];
-            const MILLIS: &[&str] = &["retry_after_ms", "retryAfterMs"];
-            SECONDS
-                .iter()
-                .find_map(|key| seconds(object.get(*key)?, 1.0))
-                .or_else(|| {
-                    MILLIS
-                        .iter()
-                        .find_map(|key| seconds(object.get(*key)?, 0.001))
-                })
+            KEYS.iter()
+                .find_map(|&(key, scale)| seconds(object.get(key)?, scale))
                 .or_else(|| {
                     object
                         .get("details")?

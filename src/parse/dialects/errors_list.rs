@@ -44,11 +44,8 @@ impl Dialect for ErrorsList {
             })?;
 
         let mut fields = ErrorFields::new();
-        let entries: Vec<&Value> = match list {
-            Value::Array(items) => items.iter().collect(),
-            _ => Vec::new(),
-        };
-        let first = entries.first().and_then(|entry| entry.as_object());
+        let entries = list.as_array().map_or(&[][..], Vec::as_slice);
+        let first = entries.first().and_then(Value::as_object);
 
         let message = message_in(
             object,
