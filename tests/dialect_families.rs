@@ -53,6 +53,10 @@ const FAMILIES: &[Row] = &[
     row("Azure innererror", 400, r#"{"error":{"code":"BadArgument","message":"Previous passwords may not be reused","target":"password","innererror":{"code":"PasswordError","innererror":{"code":"PasswordDoesNotMeetPolicy","minLength":"6","maxLength":"64","characterTypes":["lowerCase","upperCase","number","symbol"],"minDistinctCharacterTypes":"2","innererror":{"code":"PasswordReuseNotAllowed"}}}}}"#, BadRequest, Some("PasswordReuseNotAllowed"), "Previous passwords may not be reused", false),
     // Microsoft Graph, "Microsoft Graph error responses and resource types".
     row("Graph innerError", 416, r#"{"error":{"code":"invalidRange","message":"Uploaded fragment overlaps with existing data.","innerError":{"code":"invalidRange","request-id":"request-id","date":"date-time"}}}"#, Other, Some("invalidRange"), "Uploaded fragment overlaps with existing data.", false),
+    // Microsoft Graph throttling guidance, "Sample response" (learn.microsoft.com/graph/throttling):
+    // the innerError's numeric code repeats the status; the outer code names the error.
+    Row { headers: &[("retry-after", "2.128")], retry_after_ms: Some(2_128),
+        ..row("Graph 429", 429, r#"{"error":{"code":"TooManyRequests","innerError":{"code":"429","date":"2020-08-18T12:51:51","message":"Please retry after","request-id":"94fb3b52-452a-4535-a601-69e0a90e3aa2","status":"429"},"message":"Please retry again later."}}"#, RateLimited, Some("TooManyRequests"), "Please retry again later.", true) },
     // SOAP 1.1 (W3C Note, section 6.2: a server fault with detail).
     row("SOAP 1.1 server", 500, r#"<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body><SOAP-ENV:Fault><faultcode>SOAP-ENV:Server</faultcode><faultstring>Server Error</faultstring><detail><e:myfaultdetails xmlns:e="Some-URI"><message>My application didn't work</message><errorcode>1001</errorcode></e:myfaultdetails></detail></SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>"#, Server, Some("Server"), "Server Error", true),
     // SOAP 1.1 (W3C Note, section 4.4: a MustUnderstand fault), sent as 500 like every 1.1 fault.

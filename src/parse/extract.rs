@@ -144,6 +144,12 @@ pub(crate) fn code(value: &Value) -> Option<String> {
     }
 }
 
+/// True for a code that is a number (`"429"`, `"-32601"`): in a body
+/// with a named code too, it repeats the status.
+pub(crate) fn is_number(code: &str) -> bool {
+    !code.is_empty() && code.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+}
+
 /// True for a string that reads as an identifier, not a sentence:
 /// `invalid_token`, `VERSION_OUTDATED`, `RecordNotFound`, `E0000011`.
 pub(crate) fn is_identifier(text: &str) -> bool {
@@ -449,7 +455,7 @@ fn normalise_pointer(raw: &str) -> Cow<'_, str> {
 }
 
 /// The most specific code nested in an error object, when codes nest: the
-/// deepest `innererror`/`innerError` code (Azure, OData), else the first
+/// deepest non-numeric `innererror`/`innerError` code (Azure, OData), else the first
 /// identifier-like `reason` or `issue` of a `details` or `errors` entry
 /// (Google's `ErrorInfo.reason` and older `errors[].reason`, PayPal's
 /// `details[].issue`). Bounded: [`MAX_DEPTH`] levels, [`MAX_VISITED`] entries.
@@ -463,7 +469,8 @@ pub(crate) fn nested_code(object: &Map<String, Value>) -> Option<String> {
         else {
             break;
         };
-        if let Some(found) = inner.get("code").and_then(code) {
+        // A numeric inner code repeats the status (Microsoft Graph's 429).
+        if let Some(found) = inner.get("code").and_then(code).filter(|c| !is_number(c)) {
             deepest = Some(found);
         }
         current = inner;

@@ -2,8 +2,8 @@
 
 use super::super::dialect::RootKeys;
 use super::super::extract::{
-    code_in, field_errors, is_identifier, message_in, nested_code, one_line, text, CATEGORY_KEYS,
-    CODE_KEYS, MAX_CODE_CHARS, MAX_FIELD_ERRORS, MAX_VISITED, MESSAGE_KEYS,
+    code_in, field_errors, is_identifier, is_number, message_in, nested_code, one_line, text,
+    CATEGORY_KEYS, CODE_KEYS, MAX_CODE_CHARS, MAX_FIELD_ERRORS, MAX_VISITED, MESSAGE_KEYS,
 };
 use super::super::{Dialect, DialectInput, ErrorFields};
 use crate::FieldError;
@@ -104,10 +104,6 @@ impl Dialect for FlatError {
         fields.field_errors = errors;
         Some(fields)
     }
-}
-
-fn is_number(code: &str) -> bool {
-    !code.is_empty() && code.bytes().all(|b| b.is_ascii_digit() || b == b'-')
 }
 
 /// Okta's `errorCauses`: `[{"errorSummary": "login: An object with this
