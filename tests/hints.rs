@@ -592,6 +592,21 @@ fn response_hints_families() {
             None,
         ),
         (
+            // Cloudflare API, "Rate limits" (developers.cloudflare.com/fundamentals/api/reference/limits/):
+            // `Ratelimit: "default";r=50;t=30`, `Ratelimit-Policy: "burst";q=100;w=60`,
+            // and `retry-after` once over the limit.
+            "Cloudflare",
+            &[
+                ("ratelimit", br#""default";r=50;t=30"#),
+                ("ratelimit-policy", br#""burst";q=100;w=60"#),
+            ],
+            &[
+                (Some("default"), None, Some(50), Some(30), None),
+                (Some("burst"), Some(100), None, None, Some(60)),
+            ],
+            None,
+        ),
+        (
             // Azure Cosmos DB / Azure OpenAI: "x-ms-retry-after-ms" on 429.
             "Azure",
             &[("x-ms-retry-after-ms", b"1500"), ("retry-after", b"2")],
