@@ -529,7 +529,8 @@ pub(crate) fn first_human_text(root: &Value) -> Option<String> {
 
 /// The retry hint in a body: `retry_after` (and its spellings) in seconds
 /// or `retry_after_ms` in milliseconds, at the top level or in an `error`
-/// object, or Google's `RetryInfo.retryDelay` (`"30s"`) in `error.details`.
+/// object, Google's `RetryInfo.retryDelay` (`"30s"`) in `error.details`, or
+/// the wait Shopify's GraphQL query cost implies ([`cost_wait`]).
 pub(crate) fn retry_after(root: &Value) -> Option<Duration> {
     let top = root.as_object()?;
     let nested = top.get("error").and_then(Value::as_object);
@@ -563,6 +564,21 @@ pub(crate) fn retry_after(root: &Value) -> Option<Duration> {
                         .find_map(|detail| protobuf_duration(detail.get("retryDelay")?.as_str()?))
                 })
         })
+        .or_else(|| cost_wait(top))
+}
+
+/// Shopify's GraphQL cost (`extensions.cost`, GraphQL Admin API rate
+/// limits): a leaky bucket that refills at `restoreRate` points a second
+/// and must hold the query's `requestedQueryCost`. When it holds less, the
+/// wait is the shortfall over the rate.
+fn cost_wait(top: &Map<String, Value>) -> Option<Duration> {
+    let cost = top.get("extensions")?.get("cost")?;
+    let status = cost.get("throttleStatus")?;
+    let number = |value: &Value, key: &str| value.get(key)?.as_f64();
+    let short = number(cost, "requestedQueryCost")? - number(status, "currentlyAvailable")?;
+    // Saturating: a bucket that never refills waits the longest hint.
+    let wait = (short / number(status, "restoreRate")?).min(MAX_HINT.as_secs_f64());
+    seconds(&Value::from(wait), 1.0).filter(|_| short > 0.0)
 }
 
 /// A non-negative number (or numeric string) times `scale` seconds,
@@ -684,6 +700,19 @@ mod tests {
         assert_eq!(retry_after(&json!({"retry_after": -1})), None);
         assert_eq!(retry_after(&json!({"retry_after": 1e300})), Some(MAX_HINT));
         assert_eq!(retry_after(&json!({"retry_after": [1]})), None);
+        // Shopify's GraphQL cost: the shortfall over the restore rate, only
+        // when the bucket holds less than the query needs.
+        let cost = |requested: f64, available: f64, rate: f64| {
+            retry_after(
+                &json!({"extensions": {"cost": {"requestedQueryCost": requested,
+                "throttleStatus": {"currentlyAvailable": available, "restoreRate": rate}}}}),
+            )
+        };
+        assert_eq!(cost(150.0, 50.0, 50.0), Some(Duration::from_secs(2)));
+        assert_eq!(cost(50.0, 150.0, 50.0), None);
+        assert_eq!(cost(150.0, 50.0, 0.0), Some(MAX_HINT));
+        assert_eq!(cost(150.0, 50.0, -1.0), None);
+        assert_eq!(cost(1e300, 0.0, 1e-300), Some(MAX_HINT));
     }
 
     #[test]
