@@ -129,6 +129,11 @@ const FAMILIES: &[Row] = &[
     // protocol tests' AwsJson11FooErrorUsingXAmznErrorType shape), sent as 400.
     Row { headers: &[("x-amzn-errortype", "ThrottlingException")],
         ..row("AWS throttle in X-Amzn-Errortype", 400, r#"{"message":"Rate exceeded"}"#, RateLimited, Some("ThrottlingException"), "Rate exceeded", true) },
+    // Zendesk, "Requests" (developer.zendesk.com/api-reference/introduction/requests/): business-level
+    // errors are JSON; a RecordInvalid's `details` maps fields to lists of {description, error},
+    // as Zendesk's own client reads them (zendesk/zendesk_api_client_rb, lib/zendesk_api/error.rb).
+    Row { fields: &[("requester", "Requester: Email is not properly formatted")],
+        ..row("Zendesk 422", 422, r#"{"error":"RecordInvalid","description":"Record validation errors","details":{"requester":[{"description":"Requester: Email is not properly formatted","error":"InvalidValue"}]}}"#, Validation, Some("RecordInvalid"), "Record validation errors", false) },
     // HubSpot, "Error handling" (developers.hubspot.com/docs/api-reference/error-handling):
     // `category` is the error's general category; `errors[].in` names the field.
     Row { fields: &[("name", "This will be a message with additional details about the error")],

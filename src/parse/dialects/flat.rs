@@ -29,7 +29,8 @@ use serde_json::Value;
 /// HubSpot's `category` or `errorType`, only when nothing else does), and the most
 /// specific code wins when codes nest (PayPal's `details[].issue`, a string
 /// `reason` over a numeric `code` as Kubernetes' `Status` has). Field
-/// errors come from a `details` list, Kubernetes' `details.causes` and
+/// errors come from a `details` list or map of fields to lists (Zendesk's
+/// `{"requester": [{"description"}]}`), Kubernetes' `details.causes` and
 /// Okta's `errorCauses` (whose `"login: already exists"` summaries name
 /// their field). A string
 /// `error` is the code when another member holds the message or when it
@@ -88,10 +89,13 @@ impl Dialect for FlatError {
         fields.message = message;
         fields.code = code;
         if input.has_any(RootKeys::DETAILS | RootKeys::ERROR_CAUSES) {
-            // Lists only: an object under `details` is data (Kubernetes'
-            // Status), not a field map.
-            let lists =
-                ["details", "errorCauses"].map(|key| object.get(key).filter(|v| v.is_array()));
+            // Lists, and maps of fields to lists (Zendesk's `details`); any
+            // other object under `details` is data (Kubernetes' Status).
+            let listed = |v: &&Value| {
+                v.as_object()
+                    .map_or(v.is_array(), |m| m.values().all(Value::is_array))
+            };
+            let lists = ["details", "errorCauses"].map(|key| object.get(key).filter(listed));
             errors.extend(lists.into_iter().flatten().flat_map(field_errors));
             if let Some(causes) = object.get("details").and_then(|d| d.get("causes")) {
                 errors.extend(field_errors(causes));
