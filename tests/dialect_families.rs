@@ -134,6 +134,12 @@ const FAMILIES: &[Row] = &[
     // as Zendesk's own client reads them (zendesk/zendesk_api_client_rb, lib/zendesk_api/error.rb).
     Row { fields: &[("requester", "Requester: Email is not properly formatted")],
         ..row("Zendesk 422", 422, r#"{"error":"RecordInvalid","description":"Record validation errors","details":{"requester":[{"description":"Requester: Email is not properly formatted","error":"InvalidValue"}]}}"#, Validation, Some("RecordInvalid"), "Record validation errors", false) },
+    // Heroku Platform API Reference, "Errors" (devcenter.heroku.com/articles/platform-api-reference#errors):
+    // `id` is the error's id (`rate_limit`, `delinquent`, `not_found`), `message` the text.
+    row("Heroku 429", 429, r#"{"id":"rate_limit","message":"Your account reached the API rate limit\nPlease wait a few minutes before making new requests","url":"https://devcenter.heroku.com/articles/platform-api-reference#rate-limits"}"#, RateLimited, Some("rate_limit"), "Your account reached the API rate limit Please wait a few minutes before making new requests", true),
+    row("Heroku 402", 402, r#"{"id":"delinquent","message":"Please verify your account to continue.","url":"https://devcenter.heroku.com/articles/platform-api-reference#errors"}"#, PaymentRequired, Some("delinquent"), "Please verify your account to continue.", false),
+    // Elsewhere an `id` names the occurrence, not the error (SendGrid's error ID).
+    row("occurrence id", 400, r#"{"id":"a43683b0-5717-4ceb-80b4-104d02915d8c","message":"Bad parameters"}"#, BadRequest, None, "Bad parameters", false),
     // HubSpot, "Error handling" (developers.hubspot.com/docs/api-reference/error-handling):
     // `category` is the error's general category; `errors[].in` names the field.
     Row { fields: &[("name", "This will be a message with additional details about the error")],

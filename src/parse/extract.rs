@@ -40,9 +40,10 @@ pub(crate) const MESSAGE_KEYS: &[&str] = &[
 pub(crate) const CODE_KEYS: &[&str] =
     &["code", "error_code", "errorCode", "__type", "name", "type"];
 
-/// Keys that name an error's general category, a code when nothing more
-/// specific is (HubSpot's `category` and `errorType`).
-pub(crate) const CATEGORY_KEYS: &[&str] = &["category", "errorType"];
+/// Keys that name the error broadly, or only in some APIs: a code when
+/// nothing more specific is (HubSpot's `category` and `errorType`,
+/// Heroku's `id` when it reads as a word, see [`code_in`]).
+pub(crate) const FALLBACK_CODE_KEYS: &[&str] = &["category", "errorType", "id"];
 
 /// True when `text` is already what [`one_line`] would make of it: printable
 /// ASCII, single spaces inside, none at the ends, within `max_chars`. Checked
@@ -217,7 +218,8 @@ fn message_of(value: &Value) -> Option<Cow<'_, str>> {
 }
 
 /// The first code among `keys`. A `type` of `about:blank` (RFC 9457's "no
-/// type") is not a code; AWS's `__type` is its [`aws_type`].
+/// type") is not a code, nor an `id` other than a lower-case word; AWS's
+/// `__type` is its [`aws_type`].
 pub(crate) fn code_in(object: &Map<String, Value>, keys: &[&str]) -> Option<String> {
     pick(object, keys, code_under)
 }
@@ -231,6 +233,9 @@ fn code_under(key: &str, value: &Value) -> Option<String> {
         // `name` is a code only when it reads as one (PayPal's
         // "VALIDATION_ERROR"); elsewhere it is often a person's name.
         "name" if !is_identifier(&found) => None,
+        // Heroku's error `id` is a word (`rate_limit`); elsewhere an `id`
+        // names the occurrence (a UUID, `req_8f3a`).
+        "id" if !found.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') => None,
         _ => Some(found),
     }
 }

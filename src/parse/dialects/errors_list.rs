@@ -2,7 +2,7 @@
 
 use super::super::dialect::RootKeys;
 use super::super::extract::{
-    code, code_in, field_errors, message_in, one_line, text, CATEGORY_KEYS, MAX_MESSAGE_CHARS,
+    code, code_in, field_errors, message_in, one_line, text, FALLBACK_CODE_KEYS, MAX_MESSAGE_CHARS,
     MESSAGE_KEYS,
 };
 use super::super::{Dialect, DialectInput, ErrorFields};
@@ -57,7 +57,7 @@ impl Dialect for ErrorsList {
         let code = code_in(object, &["code", "error_code", "errorCode"])
             .or_else(|| object.get("error").and_then(code))
             .or_else(|| first.and_then(entry_code))
-            .or_else(|| code_in(object, CATEGORY_KEYS));
+            .or_else(|| code_in(object, FALLBACK_CODE_KEYS));
         fields.code = code;
 
         let mut errors = field_errors(list);

@@ -3,7 +3,7 @@
 use super::super::dialect::RootKeys;
 use super::super::extract::{
     code_in, field_errors, is_identifier, is_number, message_in, nested_code, one_line, text,
-    CATEGORY_KEYS, CODE_KEYS, MAX_CODE_CHARS, MAX_FIELD_ERRORS, MAX_VISITED, MESSAGE_KEYS,
+    CODE_KEYS, FALLBACK_CODE_KEYS, MAX_CODE_CHARS, MAX_FIELD_ERRORS, MAX_VISITED, MESSAGE_KEYS,
 };
 use super::super::{Dialect, DialectInput, ErrorFields};
 use crate::FieldError;
@@ -15,7 +15,8 @@ use serde_json::Value;
 /// - seed 004's `{"error": "Payment Required", "message": "Insufficient balance"}`,
 ///   and the Spring/NestJS/Fastify defaults of the same shape;
 /// - `{"message": ...}` (GitHub, Mailgun), `{"detail": ...}` (Django REST),
-///   `{"code", "message"}` (Twilio, Heroku), `{"__type", "message"}` (AWS),
+///   `{"code", "message"}` (Twilio), `{"id", "message"}` (Heroku),
+///   `{"__type", "message"}` (AWS),
 ///   `{"errorCode", "errorSummary"}` (Okta), `{"name", "message",
 ///   "details"}` (PayPal), `{"ok": false, "error": "invalid_auth"}` (Slack),
 ///   `{"status", "err"}` (Figma), `{"status": "error", "message",
@@ -26,7 +27,8 @@ use serde_json::Value;
 ///   message (`"bio: is too long"`).
 ///
 /// Human text wins the message; a type name becomes the code (a category,
-/// HubSpot's `category` or `errorType`, only when nothing else does), and the most
+/// HubSpot's `category` or `errorType`, or Heroku's `id`, only when nothing
+/// else does), and the most
 /// specific code wins when codes nest (PayPal's `details[].issue`, a string
 /// `reason` over a numeric `code` as Kubernetes' `Status` has). Field
 /// errors come from a `details` list or map of fields to lists (Zendesk's
@@ -49,7 +51,7 @@ impl Dialect for FlatError {
             .then(|| nested_code(object))
             .flatten()
             .or_else(|| code_in(object, CODE_KEYS))
-            .or_else(|| code_in(object, CATEGORY_KEYS));
+            .or_else(|| code_in(object, FALLBACK_CODE_KEYS));
         // A numeric code repeats the status; a string `reason` names the error.
         if code.as_deref().is_some_and(is_number) {
             if let Some(reason) = object
