@@ -140,6 +140,10 @@ const FAMILIES: &[Row] = &[
     row("Heroku 402", 402, r#"{"id":"delinquent","message":"Please verify your account to continue.","url":"https://devcenter.heroku.com/articles/platform-api-reference#errors"}"#, PaymentRequired, Some("delinquent"), "Please verify your account to continue.", false),
     // Elsewhere an `id` names the occurrence, not the error (SendGrid's error ID).
     row("occurrence id", 400, r#"{"id":"a43683b0-5717-4ceb-80b4-104d02915d8c","message":"Bad parameters"}"#, BadRequest, None, "Bad parameters", false),
+    // Yelp Places API, "Rate Limiting" (docs.developer.yelp.com/docs/places-rate-limiting):
+    // a queries-per-second throttle, and the daily limit that resets at midnight UTC.
+    row("Yelp 429 QPS", 429, r#"{"error":{"code":"TOO_MANY_REQUESTS_PER_SECOND","description":"You have exceeded the queries-per-second limit for this endpoint. Try reducing the rate at which you make queries."}}"#, RateLimited, Some("TOO_MANY_REQUESTS_PER_SECOND"), "You have exceeded the queries-per-second limit for this endpoint. Try reducing the rate at which you make queries.", true),
+    row("Yelp 429 daily", 429, r#"{"error":{"code":"ACCESS_LIMIT_REACHED","description":"You've reached the access limit for this client. See instructions for requesting a higher access limit at https://www.yelp.com/developers/documentation/v3/rate_limiting"}}"#, RateLimited, Some("ACCESS_LIMIT_REACHED"), "You've reached the access limit for this client. See instructions for requesting a higher access limit at https://www.yelp.com/developers/documentation/v3/rate_limiting", false),
     // HubSpot, "Error handling" (developers.hubspot.com/docs/api-reference/error-handling):
     // `category` is the error's general category; `errors[].in` names the field.
     Row { fields: &[("name", "This will be a message with additional details about the error")],

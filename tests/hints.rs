@@ -525,6 +525,16 @@ fn response_hints_families() {
             None,
         ),
         (
+            // The same with RateLimit-ResetTime alone: an HTTP-date.
+            "GitLab ResetTime",
+            &[
+                ("ratelimit-remaining", b"0"),
+                ("ratelimit-resettime", b"Tue, 14 Nov 2023 22:14:20 GMT"),
+            ],
+            &[(None, None, Some(0), Some(60), None)],
+            Some((60_000, HintSource::RateLimitReset)),
+        ),
+        (
             // Jira Cloud, "Rate limiting" (developer.atlassian.com/cloud/jira/platform/rate-limiting/):
             // a 429 with Retry-After, and X-RateLimit-Reset as `yyyy-MM-ddTHH:mmZ`.
             "Jira Cloud 429",
@@ -590,6 +600,21 @@ fn response_hints_families() {
             &[("sforce-limit-info", b"api-usage=18/5000")],
             &[(None, Some(5000), Some(4982), None, None)],
             None,
+        ),
+        (
+            // Yelp Places API, "Rate Limiting" (docs.developer.yelp.com/docs/places-rate-limiting):
+            // RateLimit-DailyLimit / -Remaining / -ResetTime (ISO 8601), the daily
+            // window resetting at midnight UTC.
+            "Yelp daily",
+            &[
+                ("ratelimit-dailylimit", b"500"),
+                ("ratelimit-remaining", b"0"),
+                ("ratelimit-resourcedailylimit", b"100"),
+                ("ratelimit-resourceremaining", b"99"),
+                ("ratelimit-resettime", b"2023-11-15T00:00:00+00:00"),
+            ],
+            &[(None, Some(500), Some(0), Some(6400), None)],
+            Some((6_400_000, HintSource::RateLimitReset)),
         ),
         (
             // Cloudflare API, "Rate limits" (developers.cloudflare.com/fundamentals/api/reference/limits/):

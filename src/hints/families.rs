@@ -17,7 +17,7 @@ pub(crate) enum ResetFormat {
     /// Delta seconds only (`1.5`).
     Seconds,
     /// Delta seconds, Unix seconds or Unix milliseconds (told apart by
-    /// size), a Go duration (`6m0s`) or an RFC 3339 time.
+    /// size), a Go duration (`6m0s`), an RFC 3339 time or an HTTP-date.
     Moment,
 }
 
@@ -123,12 +123,12 @@ pub(crate) const FAMILIES: &[Family] = &[
     Family {
         headers: Headers::Window {
             name: None,
-            limit: &["ratelimit-limit"],
+            limit: &["ratelimit-limit", "ratelimit-dailylimit"],
             remaining: "ratelimit-remaining",
-            resets: &[("ratelimit-reset", Moment)],
+            resets: &[("ratelimit-reset", Moment), ("ratelimit-resettime", Moment)],
             counts: Counts::Leading,
         },
-        source: "IETF draft-ietf-httpapi-ratelimit-headers-00 to -06",
+        source: "IETF draft-ietf-httpapi-ratelimit-headers-00 to -06; GitLab (`-ResetTime`, an HTTP-date), Yelp (`-DailyLimit`, `-ResetTime`)",
         example: "`10, 10;w=1` / `0` / `7`",
     },
     Family {
@@ -205,10 +205,7 @@ pub(crate) const FAMILIES: &[Family] = &[
             name: Some("input-tokens"),
             limit: &["anthropic-ratelimit-input-tokens-limit"],
             remaining: "anthropic-ratelimit-input-tokens-remaining",
-            resets: &[(
-                "anthropic-ratelimit-input-tokens-reset",
-                Moment,
-            )],
+            resets: &[("anthropic-ratelimit-input-tokens-reset", Moment)],
             counts: Counts::Plain,
         },
         source: "Anthropic rate-limit docs",
@@ -219,10 +216,7 @@ pub(crate) const FAMILIES: &[Family] = &[
             name: Some("output-tokens"),
             limit: &["anthropic-ratelimit-output-tokens-limit"],
             remaining: "anthropic-ratelimit-output-tokens-remaining",
-            resets: &[(
-                "anthropic-ratelimit-output-tokens-reset",
-                Moment,
-            )],
+            resets: &[("anthropic-ratelimit-output-tokens-reset", Moment)],
             counts: Counts::Plain,
         },
         source: "Anthropic rate-limit docs",

@@ -47,7 +47,7 @@
 //! | `retry-after-ms`, `x-ms-retry-after-ms` | OpenAI SDKs; Azure OpenAI (`x-ms-`) | `1500` | an explicit wait | yes |
 //! | `grpc-retry-pushback-ms` | gRFC A6 | `250`; negative: do not retry | an explicit wait | yes |
 //! | `ratelimit`, `ratelimit-policy` | IETF draft-ietf-httpapi-ratelimit-headers-09+; the older single-field drafts | `"burst";r=0;t=30` + `"burst";q=100;w=60`; older: `limit=100, remaining=0, reset=30` | one window per policy, named (`q`, `w`, `r`, `t`); older: one, unnamed | yes |
-//! | `ratelimit-limit`, `ratelimit-remaining`, `ratelimit-reset` | IETF draft-ietf-httpapi-ratelimit-headers-00 to -06 | `10, 10;w=1` / `0` / `7` | one window, unnamed | yes |
+//! | `ratelimit-limit`, `ratelimit-dailylimit`, `ratelimit-remaining`, `ratelimit-reset`, `ratelimit-resettime` | IETF draft-ietf-httpapi-ratelimit-headers-00 to -06; GitLab (`-ResetTime`, an HTTP-date), Yelp (`-DailyLimit`, `-ResetTime`) | `10, 10;w=1` / `0` / `7` | one window, unnamed | yes |
 //! | `x-ratelimit-limit`, `x-ratelimit-remaining`, `x-ratelimit-reset-after`, `x-ratelimit-reset` | GitHub REST docs, Discord (`-Reset-After`), most APIs | `60` / `0` / `1699999999` | one window, unnamed | yes |
 //! | `x-rate-limit-limit`, `x-rate-limit`, `x-rate-limit-remaining`, `x-rate-limit-reset` | Okta, X API v2; Zendesk (`X-Rate-Limit`, no reset) | `600` / `0` / `1609459200` | one window, unnamed | yes |
 //! | `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` | OpenAI rate-limit docs | `60` / `59` / `1s` | one window, `requests` | yes |
