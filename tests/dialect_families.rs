@@ -144,6 +144,8 @@ const FAMILIES: &[Row] = &[
     // a queries-per-second throttle, and the daily limit that resets at midnight UTC.
     row("Yelp 429 QPS", 429, r#"{"error":{"code":"TOO_MANY_REQUESTS_PER_SECOND","description":"You have exceeded the queries-per-second limit for this endpoint. Try reducing the rate at which you make queries."}}"#, RateLimited, Some("TOO_MANY_REQUESTS_PER_SECOND"), "You have exceeded the queries-per-second limit for this endpoint. Try reducing the rate at which you make queries.", true),
     row("Yelp 429 daily", 429, r#"{"error":{"code":"ACCESS_LIMIT_REACHED","description":"You've reached the access limit for this client. See instructions for requesting a higher access limit at https://www.yelp.com/developers/documentation/v3/rate_limiting"}}"#, RateLimited, Some("ACCESS_LIMIT_REACHED"), "You've reached the access limit for this client. See instructions for requesting a higher access limit at https://www.yelp.com/developers/documentation/v3/rate_limiting", false),
+    // X API, "Rate limits" (docs.x.com/fundamentals/rate-limits): the 429 body.
+    row("X 429", 429, r#"{"errors":[{"code":88,"message":"Rate limit exceeded"}]}"#, RateLimited, Some("88"), "Rate limit exceeded", true),
     // HubSpot, "Error handling" (developers.hubspot.com/docs/api-reference/error-handling):
     // `category` is the error's general category; `errors[].in` names the field.
     Row { fields: &[("name", "This will be a message with additional details about the error")],

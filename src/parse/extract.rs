@@ -720,6 +720,24 @@ mod tests {
         assert_eq!(cost(1e300, 0.0, 1e-300), Some(MAX_HINT));
     }
 
+    /// Smithy's AWS protocol tests: the shape's name, whatever surrounds it.
+    #[test]
+    fn aws_types() {
+        for (raw, name) in [
+            ("FooError", "FooError"),
+            ("aws.protocoltests.restjson#FooError", "FooError"),
+            (
+                "FooError:http://internal.amazon.com/coral/com.amazon.coral.validate/",
+                "FooError",
+            ),
+            ("ns#FooError:http://internal.amazon.com/a#b", "FooError"),
+            (":http://x", ""),
+            ("", ""),
+        ] {
+            assert_eq!(aws_type(raw), name, "{raw}");
+        }
+    }
+
     #[test]
     fn field_error_shapes() {
         let rows = [
