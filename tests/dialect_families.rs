@@ -53,6 +53,10 @@ const FAMILIES: &[Row] = &[
     row("Azure innererror", 400, r#"{"error":{"code":"BadArgument","message":"Previous passwords may not be reused","target":"password","innererror":{"code":"PasswordError","innererror":{"code":"PasswordDoesNotMeetPolicy","minLength":"6","maxLength":"64","characterTypes":["lowerCase","upperCase","number","symbol"],"minDistinctCharacterTypes":"2","innererror":{"code":"PasswordReuseNotAllowed"}}}}}"#, BadRequest, Some("PasswordReuseNotAllowed"), "Previous passwords may not be reused", false),
     // Microsoft Graph, "Microsoft Graph error responses and resource types".
     row("Graph innerError", 416, r#"{"error":{"code":"invalidRange","message":"Uploaded fragment overlaps with existing data.","innerError":{"code":"invalidRange","request-id":"request-id","date":"date-time"}}}"#, Other, Some("invalidRange"), "Uploaded fragment overlaps with existing data.", false),
+    // Microsoft Graph throttling guidance, "Sample response" (learn.microsoft.com/graph/throttling):
+    // the innerError's numeric code repeats the status; the outer code names the error.
+    Row { headers: &[("retry-after", "2.128")], retry_after_ms: Some(2_128),
+        ..row("Graph 429", 429, r#"{"error":{"code":"TooManyRequests","innerError":{"code":"429","date":"2020-08-18T12:51:51","message":"Please retry after","request-id":"94fb3b52-452a-4535-a601-69e0a90e3aa2","status":"429"},"message":"Please retry again later."}}"#, RateLimited, Some("TooManyRequests"), "Please retry again later.", true) },
     // SOAP 1.1 (W3C Note, section 6.2: a server fault with detail).
     row("SOAP 1.1 server", 500, r#"<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body><SOAP-ENV:Fault><faultcode>SOAP-ENV:Server</faultcode><faultstring>Server Error</faultstring><detail><e:myfaultdetails xmlns:e="Some-URI"><message>My application didn't work</message><errorcode>1001</errorcode></e:myfaultdetails></detail></SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>"#, Server, Some("Server"), "Server Error", true),
     // SOAP 1.1 (W3C Note, section 4.4: a MustUnderstand fault), sent as 500 like every 1.1 fault.
@@ -100,6 +104,71 @@ const FAMILIES: &[Row] = &[
     row("Graph API code 190", 400, r#"{"error":{"message":"Error validating access token: Session has expired","type":"OAuthException","code":190,"error_subcode":463,"fbtrace_id":"AbCdEfGhIjK"}}"#, BadRequest, Some("OAuthException"), "Error validating access token: Session has expired", false),
     // GraphQL `extensions.code` (Apollo Server's error codes; Shopify sends THROTTLED).
     row("GraphQL RATE_LIMITED", 400, r#"{"errors":[{"message":"Too many requests, please slow down.","extensions":{"code":"RATE_LIMITED"}}]}"#, RateLimited, Some("RATE_LIMITED"), "Too many requests, please slow down.", true),
+    // GitLab REST API, "Troubleshooting": status code 400 (docs.gitlab.com/api/rest/troubleshooting/):
+    // validation errors are a map of properties (or embedded entities) to messages under `message`.
+    Row { fields: &[("bio", "is too long (maximum is 255 characters)"), ("namespace.path", "has already been taken")],
+        ..row("GitLab 400 validation", 400, r#"{"message": {"bio": ["is too long (maximum is 255 characters)"], "namespace": {"path": ["has already been taken"]}}}"#, BadRequest, None, "bio: is too long (maximum is 255 characters)", false) },
+    // The same page, "Requests detected as spam": the text under `message.error`.
+    row("GitLab spam", 400, r#"{"message":{"error":"Your snippet has been recognized as spam and has been discarded."}}"#, BadRequest, None, "Your snippet has been recognized as spam and has been discarded.", false),
+    // Figma REST API, "Errors" (developers.figma.com/docs/rest-api/errors) and its OpenAPI
+    // spec (github.com/figma/rest-api-spec, ErrorResponsePayloadWithErrMessage: `status`, `err`).
+    row("Figma 403", 403, r#"{"status":403,"err":"Invalid token"}"#, Forbidden, None, "Invalid token", false),
+    Row { headers: &[("retry-after", "60")], retry_after_ms: Some(60_000),
+        ..row("Figma 429", 429, r#"{"status":429,"err":"Rate limit exceeded"}"#, RateLimited, None, "Rate limit exceeded", true) },
+    // Smithy AWS protocol tests, restJson1 errors.smithy (github.com/smithy-lang/smithy,
+    // smithy-aws-protocol-tests/model/restJson1/errors.smithy): the type is the
+    // `X-Amzn-Errortype` header when sent, without a `:uri` suffix or `ns#` prefix
+    // (RestJsonFooErrorUsingXAmznErrorTypeWithUri: "for an example service see Amazon Polly").
+    Row { headers: &[("x-amzn-errortype", "ValidationException:http://internal.amazon.com/coral/com.amazon.coral.validate/")],
+        ..row("AWS restJson1 X-Amzn-Errortype", 400, r#"{"message":"1 validation error detected: Value 'x' at 'voiceId' failed to satisfy enum value set"}"#, BadRequest, Some("ValidationException"), "1 validation error detected: Value 'x' at 'voiceId' failed to satisfy enum value set", false) },
+    Row { headers: &[("x-amzn-errortype", "aws.protocoltests.restjson#FooError:http://internal.amazon.com/coral/com.amazon.coral.validate/")],
+        ..row("AWS restJson1 header with namespace and uri", 500, "", Server, Some("FooError"), "Internal Server Error", true) },
+    // RestJsonFooErrorWithDunderTypeUriAndNamespace: `__type` with both.
+    row("AWS __type with namespace and uri", 500, r#"{"__type": "aws.protocoltests.restjson#FooError:http://internal.amazon.com/coral/com.amazon.coral.validate/"}"#, Server, Some("FooError"), "Internal Server Error", true),
+    // The AWS JSON protocols' throttle named by the header alone (the awsJson1_1
+    // protocol tests' AwsJson11FooErrorUsingXAmznErrorType shape), sent as 400.
+    Row { headers: &[("x-amzn-errortype", "ThrottlingException")],
+        ..row("AWS throttle in X-Amzn-Errortype", 400, r#"{"message":"Rate exceeded"}"#, RateLimited, Some("ThrottlingException"), "Rate exceeded", true) },
+    // Zendesk, "Requests" (developer.zendesk.com/api-reference/introduction/requests/): business-level
+    // errors are JSON; a RecordInvalid's `details` maps fields to lists of {description, error},
+    // as Zendesk's own client reads them (zendesk/zendesk_api_client_rb, lib/zendesk_api/error.rb).
+    Row { fields: &[("requester", "Requester: Email is not properly formatted")],
+        ..row("Zendesk 422", 422, r#"{"error":"RecordInvalid","description":"Record validation errors","details":{"requester":[{"description":"Requester: Email is not properly formatted","error":"InvalidValue"}]}}"#, Validation, Some("RecordInvalid"), "Record validation errors", false) },
+    // Heroku Platform API Reference, "Errors" (devcenter.heroku.com/articles/platform-api-reference#errors):
+    // `id` is the error's id (`rate_limit`, `delinquent`, `not_found`), `message` the text.
+    row("Heroku 429", 429, r#"{"id":"rate_limit","message":"Your account reached the API rate limit\nPlease wait a few minutes before making new requests","url":"https://devcenter.heroku.com/articles/platform-api-reference#rate-limits"}"#, RateLimited, Some("rate_limit"), "Your account reached the API rate limit Please wait a few minutes before making new requests", true),
+    row("Heroku 402", 402, r#"{"id":"delinquent","message":"Please verify your account to continue.","url":"https://devcenter.heroku.com/articles/platform-api-reference#errors"}"#, PaymentRequired, Some("delinquent"), "Please verify your account to continue.", false),
+    // Elsewhere an `id` names the occurrence, not the error (SendGrid's error ID).
+    row("occurrence id", 400, r#"{"id":"a43683b0-5717-4ceb-80b4-104d02915d8c","message":"Bad parameters"}"#, BadRequest, None, "Bad parameters", false),
+    // Yelp Places API, "Rate Limiting" (docs.developer.yelp.com/docs/places-rate-limiting):
+    // a queries-per-second throttle, and the daily limit that resets at midnight UTC.
+    row("Yelp 429 QPS", 429, r#"{"error":{"code":"TOO_MANY_REQUESTS_PER_SECOND","description":"You have exceeded the queries-per-second limit for this endpoint. Try reducing the rate at which you make queries."}}"#, RateLimited, Some("TOO_MANY_REQUESTS_PER_SECOND"), "You have exceeded the queries-per-second limit for this endpoint. Try reducing the rate at which you make queries.", true),
+    row("Yelp 429 daily", 429, r#"{"error":{"code":"ACCESS_LIMIT_REACHED","description":"You've reached the access limit for this client. See instructions for requesting a higher access limit at https://www.yelp.com/developers/documentation/v3/rate_limiting"}}"#, RateLimited, Some("ACCESS_LIMIT_REACHED"), "You've reached the access limit for this client. See instructions for requesting a higher access limit at https://www.yelp.com/developers/documentation/v3/rate_limiting", false),
+    // X API, "Rate limits" (docs.x.com/fundamentals/rate-limits): the 429 body.
+    row("X 429", 429, r#"{"errors":[{"code":88,"message":"Rate limit exceeded"}]}"#, RateLimited, Some("88"), "Rate limit exceeded", true),
+    // HubSpot, "Error handling" (developers.hubspot.com/docs/api-reference/error-handling):
+    // `category` is the error's general category; `errors[].in` names the field.
+    Row { fields: &[("name", "This will be a message with additional details about the error")],
+        ..row("HubSpot 400", 400, r#"{"status":"error","message":"This will be a human readable message with details about the error.","errors":[{"message":"This will be a message with additional details about the error","in":"name"}],"category":"VALIDATION_ERROR","correlationId":"a43683b0-5717-4ceb-80b4-104d02915d8c"}"#, BadRequest, Some("VALIDATION_ERROR"), "This will be a human readable message with details about the error.", false) },
+    // HubSpot, "API usage guidelines" (developers.hubspot.com/docs/api/usage-details):
+    // the 429 body, `errorType` naming the error.
+    Row { headers: &[("retry-after", "1")], retry_after_ms: Some(1_000),
+        ..row("HubSpot 429", 429, r#"{"status":"error","message":"You have reached your secondly limit.","errorType":"RATE_LIMIT","correlationId":"c033cdaa-2c40-4a64-ae48-b4cec88dad24","policyName":"SECONDLY","requestId":"3d3e35b7-0dae-4b9f-a6e3-9c230cbcf8dd"}"#, RateLimited, Some("RATE_LIMIT"), "You have reached your secondly limit.", true) },
+    // Notion API, "Status codes" (developers.notion.com/reference/status-codes).
+    row("Notion 400", 400, r#"{"object":"error","status":400,"code":"validation_error","message":"body failed validation: body.properties should be defined, instead was undefined."}"#, BadRequest, Some("validation_error"), "body failed validation: body.properties should be defined, instead was undefined.", false),
+    // Notion, "Request limits": 429 `rate_limited` with an integer Retry-After.
+    Row { headers: &[("retry-after", "30")], retry_after_ms: Some(30_000),
+        ..row("Notion 429", 429, r#"{"object":"error","status":429,"code":"rate_limited","message":"You have been rate limited. Please try again in a few minutes."}"#, RateLimited, Some("rate_limited"), "You have been rate limited. Please try again in a few minutes.", true) },
+    // Box, "Client error" resource (developer.box.com/reference/resources/client-error).
+    row("Box 400", 400, r#"{"type":"error","status":400,"code":"item_name_invalid","message":"Method Not Allowed","context_info":{"message":"Something went wrong"},"help_url":"https://developer.box.com/guides/api-calls/permissions-and-errors/common-errors/","request_id":"abcdef123456"}"#, BadRequest, Some("item_name_invalid"), "Method Not Allowed", false),
+    // Plaid, "Errors" (plaid.com/docs/errors/): the error object's members.
+    row("Plaid 400", 400, r#"{"error_type":"ITEM_ERROR","error_code":"ITEM_LOGIN_REQUIRED","error_message":"the login details of this item have changed (credentials, MFA, or required user action) and a user login is required to update this information","display_message":null,"request_id":"HNTDNrA8F1shFEW"}"#, BadRequest, Some("ITEM_LOGIN_REQUIRED"), "the login details of this item have changed (credentials, MFA, or required user action) and a user login is required to update this information", false),
+    // Mailchimp Marketing API, "Errors" (mailchimp.com/developer/marketing/docs/errors/):
+    // problem details with an `errors` list.
+    Row { fields: &[("VORNAME", "Please enter a value")],
+        ..row("Mailchimp 400", 400, r#"{"type":"https://mailchimp.com/developer/marketing/docs/errors/","title":"Invalid Resource","status":400,"detail":"Your merge fields were invalid.","instance":"8cf2c011-a212-9b3a-6c51-a4d631a124b4","errors":[{"field":"VORNAME","message":"Please enter a value"}]}"#, BadRequest, Some("https://mailchimp.com/developer/marketing/docs/errors/"), "Your merge fields were invalid.", false) },
+    // Intercom, "Errors" (developers.intercom.com): an `error.list`.
+    row("Intercom 401", 401, r#"{"type":"error.list","request_id":"b3f5c5a0-0b1c-4c2e-9b5e-8a5d7c6e1f2a","errors":[{"code":"unauthorized","message":"Access Token Invalid"}]}"#, Unauthorized, Some("unauthorized"), "Access Token Invalid", false),
     // The server's explicit word wins over the body's.
     Row { headers: &[("x-should-retry", "false")],
         ..row("x-should-retry wins", 400, r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#, RateLimited, Some("ThrottlingException"), "Rate exceeded", false) },

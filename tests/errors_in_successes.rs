@@ -39,21 +39,25 @@ struct Failing {
     code: &'static str,
     message: &'static str,
     retryable: bool,
+    retry_after_ms: Option<u64>,
 }
 
 const FAILING: &[Failing] = &[
     // Slack Web API, "Evaluating responses" (api.slack.com/web): ok false under 200.
     Failing { source: "Slack", content_type: "application/json; charset=utf-8", body: r#"{"ok": false, "error": "channel_not_found"}"#,
-        kind: ErrorKind::Other, code: "channel_not_found", message: "OK", retryable: false },
-    // Shopify Admin GraphQL API, "API rate limits": a throttled query under 200.
+        kind: ErrorKind::Other, code: "channel_not_found", message: "channel_not_found", retryable: false, retry_after_ms: None },
+    // Shopify Admin GraphQL API, "API rate limits" (shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits):
+    // a throttled query under 200, its cost and the bucket's state in `extensions.cost`.
     Failing { source: "Shopify GraphQL THROTTLED", content_type: "application/json", body: r#"{"errors":[{"message":"Throttled","extensions":{"code":"THROTTLED","documentation":"https://shopify.dev/api/usage/rate-limits"}}],"extensions":{"cost":{"requestedQueryCost":752,"actualQueryCost":null,"throttleStatus":{"maximumAvailable":1000.0,"currentlyAvailable":421,"restoreRate":50.0}}}}"#,
-        kind: ErrorKind::RateLimited, code: "THROTTLED", message: "Throttled", retryable: true },
+        // The bucket refills at restoreRate points a second; the query needs
+        // requestedQueryCost: (752 - 421) / 50 = 6.62 s.
+        kind: ErrorKind::RateLimited, code: "THROTTLED", message: "Throttled", retryable: true, retry_after_ms: Some(6_620) },
     // Apollo Server error codes: a RATE_LIMITED extension code, data null.
     Failing { source: "GraphQL RATE_LIMITED", content_type: "application/graphql-response+json", body: r#"{"data":null,"errors":[{"message":"Too many requests","extensions":{"code":"RATE_LIMITED"}}]}"#,
-        kind: ErrorKind::RateLimited, code: "RATE_LIMITED", message: "Too many requests", retryable: true },
+        kind: ErrorKind::RateLimited, code: "RATE_LIMITED", message: "Too many requests", retryable: true, retry_after_ms: None },
     // Amazon S3 API Reference, CopyObject: "a 200 OK response can contain either a success or an error".
     Failing { source: "S3 200 SlowDown", content_type: "application/xml", body: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>4442587FB7D0A2F9</RequestId><HostId>eftixk72aD6Ap51TnqcoF8eFidJG9Z/2mkiDFu8yU9AS1ed4OpIszj7UDNEHGran</HostId></Error>",
-        kind: ErrorKind::RateLimited, code: "SlowDown", message: "Please reduce your request rate.", retryable: true },
+        kind: ErrorKind::RateLimited, code: "SlowDown", message: "Please reduce your request rate.", retryable: true, retry_after_ms: None },
 ];
 
 #[tokio::test]
@@ -68,6 +72,8 @@ async fn failures_inside_successes_are_typed() {
         assert_eq!(error.code(), Some(row.code), "{at}");
         assert_eq!(error.message(), row.message, "{at}");
         assert_eq!(error.is_retryable(), row.retryable, "{at}");
+        let expected = row.retry_after_ms.map(std::time::Duration::from_millis);
+        assert_eq!(error.retry_after(), expected, "{at}");
     }
 }
 

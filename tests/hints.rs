@@ -510,6 +510,128 @@ fn response_hints_families() {
             Some((30_000, HintSource::RateLimitReset)),
         ),
         (
+            // GitLab.com, "GitLab.com settings" / "User and IP rate limits"
+            // (docs.gitlab.com/user/gitlab_com/): RateLimit-Limit, -Observed,
+            // -Remaining, -Reset (Unix seconds), -ResetTime (HTTP-date).
+            "GitLab",
+            &[
+                ("ratelimit-limit", b"600"),
+                ("ratelimit-observed", b"6"),
+                ("ratelimit-remaining", b"594"),
+                ("ratelimit-reset", b"1700000060"),
+                ("ratelimit-resettime", b"Tue, 14 Nov 2023 22:14:20 GMT"),
+            ],
+            &[(None, Some(600), Some(594), Some(60), None)],
+            None,
+        ),
+        (
+            // The same with RateLimit-ResetTime alone: an HTTP-date.
+            "GitLab ResetTime",
+            &[
+                ("ratelimit-remaining", b"0"),
+                ("ratelimit-resettime", b"Tue, 14 Nov 2023 22:14:20 GMT"),
+            ],
+            &[(None, None, Some(0), Some(60), None)],
+            Some((60_000, HintSource::RateLimitReset)),
+        ),
+        (
+            // Jira Cloud, "Rate limiting" (developer.atlassian.com/cloud/jira/platform/rate-limiting/):
+            // a 429 with Retry-After, and X-RateLimit-Reset as `yyyy-MM-ddTHH:mmZ`.
+            "Jira Cloud 429",
+            &[
+                ("retry-after", b"5"),
+                ("x-ratelimit-limit", b"350"),
+                ("x-ratelimit-remaining", b"0"),
+                ("x-ratelimit-reset", b"2023-11-14T22:14Z"),
+                ("x-ratelimit-nearlimit", b"true"),
+                ("ratelimit-reason", b"jira-burst-based"),
+            ],
+            &[(None, Some(350), Some(0), Some(40), None)],
+            Some((5_000, HintSource::RetryAfter)),
+        ),
+        (
+            // Reddit API wiki, "Rules" (github.com/reddit-archive/reddit/wiki/API):
+            // X-Ratelimit-Used, -Remaining (sent as a decimal), -Reset (seconds).
+            "Reddit",
+            &[
+                ("x-ratelimit-used", b"4"),
+                ("x-ratelimit-remaining", b"596.0"),
+                ("x-ratelimit-reset", b"371"),
+            ],
+            &[(None, None, Some(596), Some(371), None)],
+            None,
+        ),
+        (
+            // Docker Hub, "Pull usage and limits" (docs.docker.com/docker-hub/usage/pulls/):
+            // ratelimit-limit / -remaining with a `w=` window.
+            "Docker Hub",
+            &[
+                ("ratelimit-limit", b"100;w=21600"),
+                ("ratelimit-remaining", b"76;w=21600"),
+            ],
+            &[(None, Some(100), Some(76), None, None)],
+            None,
+        ),
+        (
+            // Mastodon, "Rate limits" (docs.joinmastodon.org/api/rate-limits/):
+            // X-RateLimit-Reset is an ISO 8601 timestamp with milliseconds.
+            "Mastodon",
+            &[
+                ("x-ratelimit-limit", b"300"),
+                ("x-ratelimit-remaining", b"0"),
+                ("x-ratelimit-reset", b"2023-11-14T22:15:00.000Z"),
+            ],
+            &[(None, Some(300), Some(0), Some(100), None)],
+            Some((100_000, HintSource::RateLimitReset)),
+        ),
+        (
+            // Zendesk, "Requests" (developer.zendesk.com/api-reference/introduction/requests/):
+            // "X-Rate-Limit: 700" and "X-Rate-Limit-Remaining: 699".
+            "Zendesk",
+            &[("x-rate-limit", b"700"), ("x-rate-limit-remaining", b"699")],
+            &[(None, Some(700), Some(699), None, None)],
+            None,
+        ),
+        (
+            // Salesforce REST API, "Limit Info Header"
+            // (developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/headers_api_usage.htm):
+            // the org's API requests in the last 24 hours, used/limit.
+            "Salesforce",
+            &[("sforce-limit-info", b"api-usage=18/5000")],
+            &[(None, Some(5000), Some(4982), None, None)],
+            None,
+        ),
+        (
+            // Yelp Places API, "Rate Limiting" (docs.developer.yelp.com/docs/places-rate-limiting):
+            // RateLimit-DailyLimit / -Remaining / -ResetTime (ISO 8601), the daily
+            // window resetting at midnight UTC.
+            "Yelp daily",
+            &[
+                ("ratelimit-dailylimit", b"500"),
+                ("ratelimit-remaining", b"0"),
+                ("ratelimit-resourcedailylimit", b"100"),
+                ("ratelimit-resourceremaining", b"99"),
+                ("ratelimit-resettime", b"2023-11-15T00:00:00+00:00"),
+            ],
+            &[(None, Some(500), Some(0), Some(6400), None)],
+            Some((6_400_000, HintSource::RateLimitReset)),
+        ),
+        (
+            // Cloudflare API, "Rate limits" (developers.cloudflare.com/fundamentals/api/reference/limits/):
+            // `Ratelimit: "default";r=50;t=30`, `Ratelimit-Policy: "burst";q=100;w=60`,
+            // and `retry-after` once over the limit.
+            "Cloudflare",
+            &[
+                ("ratelimit", br#""default";r=50;t=30"#),
+                ("ratelimit-policy", br#""burst";q=100;w=60"#),
+            ],
+            &[
+                (Some("default"), None, Some(50), Some(30), None),
+                (Some("burst"), Some(100), None, None, Some(60)),
+            ],
+            None,
+        ),
+        (
             // Azure Cosmos DB / Azure OpenAI: "x-ms-retry-after-ms" on 429.
             "Azure",
             &[("x-ms-retry-after-ms", b"1500"), ("retry-after", b"2")],

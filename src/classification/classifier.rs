@@ -194,19 +194,7 @@ fn failure(status: StatusCode, mut kind: ErrorKind, hints: &ResponseHints) -> Cl
 
 impl Classify for DefaultClassifier {
     fn classify(&self, status: StatusCode, headers: &HeaderMap) -> Classification {
-        #[cfg(feature = "grpc")]
-        if let Some(verdict) = crate::grpc::classify_trailers_only(headers) {
-            return verdict;
-        }
-        // The success path: one range check, no header lookups.
-        let Some(kind) = ErrorKind::from_status(status) else {
-            return Classification::Success;
-        };
-        failure(
-            status,
-            kind,
-            &ResponseHints::read(headers, SystemTime::now()),
-        )
+        self.classify_reading(status, headers).0
     }
 
     fn classify_reading(
@@ -218,6 +206,7 @@ impl Classify for DefaultClassifier {
         if let Some(verdict) = crate::grpc::classify_trailers_only(headers) {
             return (verdict, None);
         }
+        // The success path: one range check, no header lookups.
         let Some(kind) = ErrorKind::from_status(status) else {
             return (Classification::Success, None);
         };

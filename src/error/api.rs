@@ -157,7 +157,9 @@ impl ApiError {
     }
 
     /// The human-readable message. Never empty: when the body has none, the
-    /// status's canonical reason (`"Service Unavailable"`).
+    /// status's canonical reason (`"Service Unavailable"`), or for a failure
+    /// sent as a success (Slack's `{"ok": false, "error": "channel_not_found"}`
+    /// under a 200), its code.
     pub fn message(&self) -> &str {
         &self.inner.message
     }

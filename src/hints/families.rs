@@ -1,6 +1,5 @@
 //! The one table of header families: every header the hints read, what it
-//! holds, how its reset reads, whether the quota layer learns from it, and
-//! where its format is written down.
+//! holds, how its reset reads, and where its format is written down.
 //!
 //! The reader's name lookup ([`slot`]), the bit mask of the families a
 //! response carries, what the quota layer may learn from
@@ -10,6 +9,7 @@
 //! one row here.
 
 use std::sync::LazyLock;
+use ResetFormat::{Moment, Seconds};
 
 /// How a reset header reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,7 +17,7 @@ pub(crate) enum ResetFormat {
     /// Delta seconds only (`1.5`).
     Seconds,
     /// Delta seconds, Unix seconds or Unix milliseconds (told apart by
-    /// size), a Go duration (`6m0s`) or an RFC 3339 time.
+    /// size), a Go duration (`6m0s`), an RFC 3339 time or an HTTP-date.
     Moment,
 }
 
@@ -48,7 +48,8 @@ pub(crate) enum Headers {
     Window {
         /// The window's name (`requests`, `tokens`), or `None`.
         name: Option<&'static str>,
-        limit: &'static str,
+        /// The limit header, under any of these names.
+        limit: &'static [&'static str],
         remaining: &'static str,
         /// Reset headers in order of preference (at most [`MAX_RESETS`]):
         /// the first readable one wins.
@@ -76,9 +77,6 @@ pub(crate) struct Family {
     /// The header names (lower case, as `http` stores them) and what each
     /// holds.
     pub(crate) headers: Headers,
-    /// Whether a response carrying it teaches the quota layer (a window
-    /// or a wait); the quota skips reading responses with none.
-    pub(crate) teaches_quota: bool,
     /// Where the format is specified or documented (docs table).
     #[cfg_attr(not(test), allow(dead_code))] // read by the docs-table test
     pub(crate) source: &'static str,
@@ -98,7 +96,6 @@ pub(crate) const VALUES: usize = 2 + MAX_RESETS;
 pub(crate) const FAMILIES: &[Family] = &[
     Family {
         headers: Headers::Wait(&["retry-after"], WaitFormat::SecondsOrDate),
-        teaches_quota: true,
         source: "RFC 9110 §10.2.3",
         example: "`120`, `Sun, 06 Nov 1994 08:49:37 GMT`; leniently `... UTC`, `... +0000`, no weekday, RFC 3339",
     },
@@ -107,13 +104,11 @@ pub(crate) const FAMILIES: &[Family] = &[
             &["retry-after-ms", "x-ms-retry-after-ms"],
             WaitFormat::Millis,
         ),
-        teaches_quota: true,
         source: "OpenAI SDKs; Azure OpenAI (`x-ms-`)",
         example: "`1500`",
     },
     Family {
         headers: Headers::Wait(&["grpc-retry-pushback-ms"], WaitFormat::Pushback),
-        teaches_quota: true,
         source: "gRFC A6",
         example: "`250`; negative: do not retry",
     },
@@ -122,136 +117,123 @@ pub(crate) const FAMILIES: &[Family] = &[
             state: "ratelimit",
             policy: "ratelimit-policy",
         },
-        teaches_quota: true,
         source: "IETF draft-ietf-httpapi-ratelimit-headers-09+; the older single-field drafts",
         example: "`\"burst\";r=0;t=30` + `\"burst\";q=100;w=60`; older: `limit=100, remaining=0, reset=30`",
     },
     Family {
         headers: Headers::Window {
             name: None,
-            limit: "ratelimit-limit",
+            limit: &["ratelimit-limit", "ratelimit-dailylimit"],
             remaining: "ratelimit-remaining",
-            resets: &[("ratelimit-reset", ResetFormat::Moment)],
+            resets: &[("ratelimit-reset", Moment), ("ratelimit-resettime", Moment)],
             counts: Counts::Leading,
         },
-        teaches_quota: true,
-        source: "IETF draft-ietf-httpapi-ratelimit-headers-00 to -06",
+        source: "IETF draft-ietf-httpapi-ratelimit-headers-00 to -06; GitLab (`-ResetTime`, an HTTP-date), Yelp (`-DailyLimit`, `-ResetTime`)",
         example: "`10, 10;w=1` / `0` / `7`",
     },
     Family {
         headers: Headers::Window {
             name: None,
-            limit: "x-ratelimit-limit",
+            limit: &["x-ratelimit-limit"],
             remaining: "x-ratelimit-remaining",
             resets: &[
-                ("x-ratelimit-reset-after", ResetFormat::Seconds),
-                ("x-ratelimit-reset", ResetFormat::Moment),
+                ("x-ratelimit-reset-after", Seconds),
+                ("x-ratelimit-reset", Moment),
             ],
             counts: Counts::Leading,
         },
-        teaches_quota: true,
         source: "GitHub REST docs, Discord (`-Reset-After`), most APIs",
         example: "`60` / `0` / `1699999999`",
     },
     Family {
         headers: Headers::Window {
             name: None,
-            limit: "x-rate-limit-limit",
+            limit: &["x-rate-limit-limit", "x-rate-limit"],
             remaining: "x-rate-limit-remaining",
-            resets: &[("x-rate-limit-reset", ResetFormat::Moment)],
+            resets: &[("x-rate-limit-reset", Moment)],
             counts: Counts::Leading,
         },
-        teaches_quota: true,
-        source: "Okta, X API v2",
+        source: "Okta, X API v2; Zendesk (`X-Rate-Limit`, no reset)",
         example: "`600` / `0` / `1609459200`",
     },
     Family {
         headers: Headers::Window {
             name: Some("requests"),
-            limit: "x-ratelimit-limit-requests",
+            limit: &["x-ratelimit-limit-requests"],
             remaining: "x-ratelimit-remaining-requests",
-            resets: &[("x-ratelimit-reset-requests", ResetFormat::Moment)],
+            resets: &[("x-ratelimit-reset-requests", Moment)],
             counts: Counts::Plain,
         },
-        teaches_quota: true,
         source: "OpenAI rate-limit docs",
         example: "`60` / `59` / `1s`",
     },
     Family {
         headers: Headers::Window {
             name: Some("tokens"),
-            limit: "x-ratelimit-limit-tokens",
+            limit: &["x-ratelimit-limit-tokens"],
             remaining: "x-ratelimit-remaining-tokens",
-            resets: &[("x-ratelimit-reset-tokens", ResetFormat::Moment)],
+            resets: &[("x-ratelimit-reset-tokens", Moment)],
             counts: Counts::Plain,
         },
-        teaches_quota: true,
         source: "OpenAI rate-limit docs",
         example: "`150000` / `0` / `6m0s`",
     },
     Family {
         headers: Headers::Window {
             name: Some("requests"),
-            limit: "anthropic-ratelimit-requests-limit",
+            limit: &["anthropic-ratelimit-requests-limit"],
             remaining: "anthropic-ratelimit-requests-remaining",
-            resets: &[("anthropic-ratelimit-requests-reset", ResetFormat::Moment)],
+            resets: &[("anthropic-ratelimit-requests-reset", Moment)],
             counts: Counts::Plain,
         },
-        teaches_quota: true,
         source: "Anthropic rate-limit docs",
         example: "`50` / `0` / `2024-09-03T16:47:48Z`",
     },
     Family {
         headers: Headers::Window {
             name: Some("tokens"),
-            limit: "anthropic-ratelimit-tokens-limit",
+            limit: &["anthropic-ratelimit-tokens-limit"],
             remaining: "anthropic-ratelimit-tokens-remaining",
-            resets: &[("anthropic-ratelimit-tokens-reset", ResetFormat::Moment)],
+            resets: &[("anthropic-ratelimit-tokens-reset", Moment)],
             counts: Counts::Plain,
         },
-        teaches_quota: true,
         source: "Anthropic rate-limit docs",
         example: "`80000` / `0` / `2024-09-03T16:47:48Z`",
     },
     Family {
         headers: Headers::Window {
             name: Some("input-tokens"),
-            limit: "anthropic-ratelimit-input-tokens-limit",
+            limit: &["anthropic-ratelimit-input-tokens-limit"],
             remaining: "anthropic-ratelimit-input-tokens-remaining",
-            resets: &[(
-                "anthropic-ratelimit-input-tokens-reset",
-                ResetFormat::Moment,
-            )],
+            resets: &[("anthropic-ratelimit-input-tokens-reset", Moment)],
             counts: Counts::Plain,
         },
-        teaches_quota: true,
         source: "Anthropic rate-limit docs",
         example: "`80000` / `0` / `2024-09-03T16:47:48Z`",
     },
     Family {
         headers: Headers::Window {
             name: Some("output-tokens"),
-            limit: "anthropic-ratelimit-output-tokens-limit",
+            limit: &["anthropic-ratelimit-output-tokens-limit"],
             remaining: "anthropic-ratelimit-output-tokens-remaining",
-            resets: &[(
-                "anthropic-ratelimit-output-tokens-reset",
-                ResetFormat::Moment,
-            )],
+            resets: &[("anthropic-ratelimit-output-tokens-reset", Moment)],
             counts: Counts::Plain,
         },
-        teaches_quota: true,
         source: "Anthropic rate-limit docs",
         example: "`16000` / `16000` / `2024-09-03T16:47:48Z`",
     },
     Family {
         headers: Headers::UsedOfLimit("x-shopify-shop-api-call-limit"),
-        teaches_quota: true,
         source: "Shopify REST Admin API",
         example: "`39/40` (used/limit)",
     },
     Family {
+        headers: Headers::UsedOfLimit("sforce-limit-info"),
+        source: "Salesforce REST API, Limit Info Header (the first, daily, `api-usage`)",
+        example: "`api-usage=10018/100000; api-bursts=1/750`",
+    },
+    Family {
         headers: Headers::Verdict(&["x-should-retry", "stripe-should-retry"]),
-        teaches_quota: false,
         source: "OpenAI and Anthropic SDKs; Stripe docs",
         example: "`true`, `false`",
     },
@@ -301,7 +283,7 @@ fn each_header(headers: Headers, mut each: impl FnMut(&'static str, Role)) {
             resets,
             ..
         } => {
-            each(limit, Role::Value(0));
+            limit.iter().for_each(|name| each(name, Role::Value(0)));
             each(remaining, Role::Value(1));
             for (i, (name, _)) in resets.iter().enumerate() {
                 each(name, Role::Value(2 + i as u8));
@@ -356,12 +338,10 @@ pub(crate) fn slot(name: &str) -> Option<Slot> {
 }
 
 /// Whether a header (lower-case name) may teach the quota layer a window
-/// or a wait: the rows of [`FAMILIES`] marked so.
+/// or a wait: any of [`FAMILIES`] but the server's verdict. The quota
+/// skips reading responses with none.
 pub(crate) fn teaches_quota(name: &str) -> bool {
-    match slot(name) {
-        Some(Slot::Family { family, .. }) => FAMILIES[usize::from(family)].teaches_quota,
-        _ => false,
-    }
+    matches!(slot(name), Some(Slot::Family { role, .. }) if role != Role::Verdict)
 }
 
 #[cfg(test)]
@@ -401,7 +381,10 @@ mod tests {
                 Headers::Wait(..) => "an explicit wait".to_owned(),
                 Headers::Verdict(_) => "the server's verdict".to_owned(),
             };
-            let teaches = if family.teaches_quota { "yes" } else { "no" };
+            let teaches = match family.headers {
+                Headers::Verdict(_) => "no",
+                _ => "yes",
+            };
             table += &format!(
                 "| {} | {} | {} | {gives} | {teaches} |\n",
                 code(&all),

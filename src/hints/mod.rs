@@ -47,9 +47,9 @@
 //! | `retry-after-ms`, `x-ms-retry-after-ms` | OpenAI SDKs; Azure OpenAI (`x-ms-`) | `1500` | an explicit wait | yes |
 //! | `grpc-retry-pushback-ms` | gRFC A6 | `250`; negative: do not retry | an explicit wait | yes |
 //! | `ratelimit`, `ratelimit-policy` | IETF draft-ietf-httpapi-ratelimit-headers-09+; the older single-field drafts | `"burst";r=0;t=30` + `"burst";q=100;w=60`; older: `limit=100, remaining=0, reset=30` | one window per policy, named (`q`, `w`, `r`, `t`); older: one, unnamed | yes |
-//! | `ratelimit-limit`, `ratelimit-remaining`, `ratelimit-reset` | IETF draft-ietf-httpapi-ratelimit-headers-00 to -06 | `10, 10;w=1` / `0` / `7` | one window, unnamed | yes |
+//! | `ratelimit-limit`, `ratelimit-dailylimit`, `ratelimit-remaining`, `ratelimit-reset`, `ratelimit-resettime` | IETF draft-ietf-httpapi-ratelimit-headers-00 to -06; GitLab (`-ResetTime`, an HTTP-date), Yelp (`-DailyLimit`, `-ResetTime`) | `10, 10;w=1` / `0` / `7` | one window, unnamed | yes |
 //! | `x-ratelimit-limit`, `x-ratelimit-remaining`, `x-ratelimit-reset-after`, `x-ratelimit-reset` | GitHub REST docs, Discord (`-Reset-After`), most APIs | `60` / `0` / `1699999999` | one window, unnamed | yes |
-//! | `x-rate-limit-limit`, `x-rate-limit-remaining`, `x-rate-limit-reset` | Okta, X API v2 | `600` / `0` / `1609459200` | one window, unnamed | yes |
+//! | `x-rate-limit-limit`, `x-rate-limit`, `x-rate-limit-remaining`, `x-rate-limit-reset` | Okta, X API v2; Zendesk (`X-Rate-Limit`, no reset) | `600` / `0` / `1609459200` | one window, unnamed | yes |
 //! | `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` | OpenAI rate-limit docs | `60` / `59` / `1s` | one window, `requests` | yes |
 //! | `x-ratelimit-limit-tokens`, `x-ratelimit-remaining-tokens`, `x-ratelimit-reset-tokens` | OpenAI rate-limit docs | `150000` / `0` / `6m0s` | one window, `tokens` | yes |
 //! | `anthropic-ratelimit-requests-limit`, `anthropic-ratelimit-requests-remaining`, `anthropic-ratelimit-requests-reset` | Anthropic rate-limit docs | `50` / `0` / `2024-09-03T16:47:48Z` | one window, `requests` | yes |
@@ -57,6 +57,7 @@
 //! | `anthropic-ratelimit-input-tokens-limit`, `anthropic-ratelimit-input-tokens-remaining`, `anthropic-ratelimit-input-tokens-reset` | Anthropic rate-limit docs | `80000` / `0` / `2024-09-03T16:47:48Z` | one window, `input-tokens` | yes |
 //! | `anthropic-ratelimit-output-tokens-limit`, `anthropic-ratelimit-output-tokens-remaining`, `anthropic-ratelimit-output-tokens-reset` | Anthropic rate-limit docs | `16000` / `16000` / `2024-09-03T16:47:48Z` | one window, `output-tokens` | yes |
 //! | `x-shopify-shop-api-call-limit` | Shopify REST Admin API | `39/40` (used/limit) | one window, unnamed, no reset | yes |
+//! | `sforce-limit-info` | Salesforce REST API, Limit Info Header (the first, daily, `api-usage`) | `api-usage=10018/100000; api-bursts=1/750` | one window, unnamed, no reset | yes |
 //! | `x-should-retry`, `stripe-should-retry` | OpenAI and Anthropic SDKs; Stripe docs | `true`, `false` | the server's verdict | no |
 //!
 //! Every family present is read; [`ResponseHints::rate_limit`] is the most

@@ -6,7 +6,7 @@
 //! panic or overflow later arithmetic (`Instant + Duration` panics on
 //! overflow; a saturated hint never gets near that).
 
-use super::date::parse_rfc3339;
+use super::date::parse_date;
 use super::structured::step;
 use super::MAX_HINT;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -61,8 +61,9 @@ pub(crate) fn parse_millis(text: &str) -> Option<Duration> {
 /// A rate-limit reset value: delta seconds, Unix seconds, or Unix
 /// milliseconds, told apart by size (see [`EPOCH_SECONDS_FLOOR`] and
 /// [`EPOCH_MILLIS_FLOOR`]). A Go-style duration (`"6m0s"`, `"20ms"`, as
-/// OpenAI sends) and an RFC 3339 time (`2024-09-03T16:47:48Z`, Anthropic)
-/// are accepted too. Past timestamps mean zero.
+/// OpenAI sends), an RFC 3339 time (`2024-09-03T16:47:48Z`, Anthropic) and
+/// an HTTP-date (GitLab's `RateLimit-ResetTime`) are accepted too. Past
+/// timestamps mean zero.
 #[cfg(test)]
 pub(crate) fn parse_reset(text: &str, now: SystemTime) -> Option<Duration> {
     parse_reset_when(text).map(|when| when.from(now))
@@ -73,7 +74,7 @@ pub(crate) fn parse_reset_when(text: &str) -> Option<When> {
     let Some((whole, nanos)) = parse_decimal(text) else {
         return parse_go_duration(text)
             .map(When::After)
-            .or_else(|| parse_rfc3339(text).map(When::At));
+            .or_else(|| parse_date(text).map(When::At));
     };
     if whole >= EPOCH_MILLIS_FLOOR {
         UNIX_EPOCH

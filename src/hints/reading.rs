@@ -525,9 +525,11 @@ fn read_family(
             ))
         }
         // Shopify's leaky bucket: `used/limit`, no reset (it drains at a
-        // steady rate; a 429 carries `Retry-After`).
+        // steady rate; a 429 carries `Retry-After`); Salesforce's first
+        // `name=used/limit` of a list.
         Headers::UsedOfLimit(_) => {
-            let (used, limit) = text(values[0])?.split_once('/')?;
+            let first = text(values[0])?.split([';', ',']).next()?;
+            let (used, limit) = first.rsplit('=').next()?.split_once('/')?;
             let (used, limit) = (parse_count(used)?, parse_count(limit)?);
             Some(RateLimitPolicy::new(
                 None,

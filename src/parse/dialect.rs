@@ -93,7 +93,8 @@ impl RootKeys {
     /// `innererror` or `innerError`.
     pub(crate) const INNER_ERROR: u32 = 1 << 14;
     pub(crate) const ERROR_CAUSES: u32 = 1 << 15;
-    /// Any key starting with `retry` (the body's retry hint spellings).
+    /// A member that may hold the body's retry hint: any key starting
+    /// with `retry`, or `extensions` (Shopify's GraphQL query cost).
     pub(crate) const RETRY: u32 = 1 << 16;
 
     fn of(json: Option<&Value>) -> Self {
@@ -120,6 +121,7 @@ impl RootKeys {
             "details" => Self::DETAILS,
             "innererror" | "innerError" => Self::INNER_ERROR,
             "errorCauses" => Self::ERROR_CAUSES,
+            "extensions" => Self::RETRY,
             key if key.starts_with("retry") => Self::RETRY,
             _ => 0,
         }

@@ -33,11 +33,17 @@ pub(crate) const MESSAGE_KEYS: &[&str] = &[
     "msg",
     "reason",
     "title",
+    "err",
 ];
 
 /// Keys that hold a machine-readable code, most specific first.
 pub(crate) const CODE_KEYS: &[&str] =
     &["code", "error_code", "errorCode", "__type", "name", "type"];
+
+/// Keys that name the error broadly, or only in some APIs: a code when
+/// nothing more specific is (HubSpot's `category` and `errorType`,
+/// Heroku's `id` when it reads as a word, see [`code_in`]).
+pub(crate) const FALLBACK_CODE_KEYS: &[&str] = &["category", "errorType", "id"];
 
 /// True when `text` is already what [`one_line`] would make of it: printable
 /// ASCII, single spaces inside, none at the ends, within `max_chars`. Checked
@@ -139,6 +145,12 @@ pub(crate) fn code(value: &Value) -> Option<String> {
     }
 }
 
+/// True for a code that is a number (`"429"`, `"-32601"`): in a body
+/// with a named code too, it repeats the status.
+pub(crate) fn is_number(code: &str) -> bool {
+    !code.is_empty() && code.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+}
+
 /// True for a string that reads as an identifier, not a sentence:
 /// `invalid_token`, `VERSION_OUTDATED`, `RecordNotFound`, `E0000011`.
 pub(crate) fn is_identifier(text: &str) -> bool {
@@ -206,7 +218,8 @@ fn message_of(value: &Value) -> Option<Cow<'_, str>> {
 }
 
 /// The first code among `keys`. A `type` of `about:blank` (RFC 9457's "no
-/// type") is not a code; AWS's `__type` loses its namespace.
+/// type") is not a code, nor an `id` other than a lower-case word; AWS's
+/// `__type` is its [`aws_type`].
 pub(crate) fn code_in(object: &Map<String, Value>, keys: &[&str]) -> Option<String> {
     pick(object, keys, code_under)
 }
@@ -216,12 +229,30 @@ fn code_under(key: &str, value: &Value) -> Option<String> {
     let found = code(value)?;
     match key {
         "type" if found == "about:blank" => None,
-        "__type" => Some(found.rsplit('#').next().unwrap_or(&found).to_owned()),
+        "__type" => Some(aws_type(&found).to_owned()),
         // `name` is a code only when it reads as one (PayPal's
         // "VALIDATION_ERROR"); elsewhere it is often a person's name.
         "name" if !is_identifier(&found) => None,
+        // Heroku's error `id` is a word (`rate_limit`); elsewhere an `id`
+        // names the occurrence (a UUID, `req_8f3a`).
+        "id" if !found.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') => None,
         _ => Some(found),
     }
+}
+
+/// An AWS error type (`__type`, the `X-Amzn-Errortype` header) as its
+/// shape's name: without a `:uri` suffix, then without a `namespace#`
+/// prefix (Smithy's AWS protocol tests,
+/// `smithy-aws-protocol-tests/model/restJson1/errors.smithy`).
+pub(crate) fn aws_type(raw: &str) -> &str {
+    let before_uri = raw.split(':').next().unwrap_or(raw);
+    before_uri.rsplit('#').next().unwrap_or(before_uri)
+}
+
+/// The [`aws_type`] an `X-Amzn-Errortype` header names, if any.
+pub(crate) fn aws_header_type(headers: &http::HeaderMap) -> Option<String> {
+    let raw = headers.get("x-amzn-errortype")?.to_str().ok()?;
+    Some(aws_type(raw).to_owned()).filter(|name| !name.is_empty())
 }
 
 /// Keys under which an entry names its field, most specific first.
@@ -237,6 +268,7 @@ const FIELD_KEYS: &[&str] = &[
     "pointer",
     "location",
     "propertyref",
+    "in",
 ];
 
 /// Keys under which an entry says what is wrong with its field.
@@ -428,7 +460,7 @@ fn normalise_pointer(raw: &str) -> Cow<'_, str> {
 }
 
 /// The most specific code nested in an error object, when codes nest: the
-/// deepest `innererror`/`innerError` code (Azure, OData), else the first
+/// deepest non-numeric `innererror`/`innerError` code (Azure, OData), else the first
 /// identifier-like `reason` or `issue` of a `details` or `errors` entry
 /// (Google's `ErrorInfo.reason` and older `errors[].reason`, PayPal's
 /// `details[].issue`). Bounded: [`MAX_DEPTH`] levels, [`MAX_VISITED`] entries.
@@ -442,7 +474,8 @@ pub(crate) fn nested_code(object: &Map<String, Value>) -> Option<String> {
         else {
             break;
         };
-        if let Some(found) = inner.get("code").and_then(code) {
+        // A numeric inner code repeats the status (Microsoft Graph's 429).
+        if let Some(found) = inner.get("code").and_then(code).filter(|c| !is_number(c)) {
             deepest = Some(found);
         }
         current = inner;
@@ -501,7 +534,8 @@ pub(crate) fn first_human_text(root: &Value) -> Option<String> {
 
 /// The retry hint in a body: `retry_after` (and its spellings) in seconds
 /// or `retry_after_ms` in milliseconds, at the top level or in an `error`
-/// object, or Google's `RetryInfo.retryDelay` (`"30s"`) in `error.details`.
+/// object, Google's `RetryInfo.retryDelay` (`"30s"`) in `error.details`, or
+/// the wait Shopify's GraphQL query cost implies ([`cost_wait`]).
 pub(crate) fn retry_after(root: &Value) -> Option<Duration> {
     let top = root.as_object()?;
     let nested = top.get("error").and_then(Value::as_object);
@@ -516,21 +550,17 @@ pub(crate) fn retry_after(root: &Value) -> Option<Duration> {
                 .any(|key| key.starts_with("retry") || key == "details")
         })
         .find_map(|object| {
-            const SECONDS: &[&str] = &[
-                "retry_after",
-                "retryAfter",
-                "retry_after_seconds",
-                "retry-after",
+            // Seconds, then milliseconds.
+            const KEYS: [(&str, f64); 6] = [
+                ("retry_after", 1.0),
+                ("retryAfter", 1.0),
+                ("retry_after_seconds", 1.0),
+                ("retry-after", 1.0),
+                ("retry_after_ms", 0.001),
+                ("retryAfterMs", 0.001),
             ];
-            const MILLIS: &[&str] = &["retry_after_ms", "retryAfterMs"];
-            SECONDS
-                .iter()
-                .find_map(|key| seconds(object.get(*key)?, 1.0))
-                .or_else(|| {
-                    MILLIS
-                        .iter()
-                        .find_map(|key| seconds(object.get(*key)?, 0.001))
-                })
+            KEYS.iter()
+                .find_map(|&(key, scale)| seconds(object.get(key)?, scale))
                 .or_else(|| {
                     object
                         .get("details")?
@@ -539,6 +569,21 @@ pub(crate) fn retry_after(root: &Value) -> Option<Duration> {
                         .find_map(|detail| protobuf_duration(detail.get("retryDelay")?.as_str()?))
                 })
         })
+        .or_else(|| cost_wait(top))
+}
+
+/// Shopify's GraphQL cost (`extensions.cost`, GraphQL Admin API rate
+/// limits): a leaky bucket that refills at `restoreRate` points a second
+/// and must hold the query's `requestedQueryCost`. When it holds less, the
+/// wait is the shortfall over the rate.
+fn cost_wait(top: &Map<String, Value>) -> Option<Duration> {
+    let cost = top.get("extensions")?.get("cost")?;
+    let status = cost.get("throttleStatus")?;
+    let number = |value: &Value, key: &str| value.get(key)?.as_f64();
+    let short = number(cost, "requestedQueryCost")? - number(status, "currentlyAvailable")?;
+    // Saturating: a bucket that never refills waits the longest hint.
+    let wait = (short / number(status, "restoreRate")?).min(MAX_HINT.as_secs_f64());
+    seconds(&Value::from(wait), 1.0).filter(|_| short > 0.0)
 }
 
 /// A non-negative number (or numeric string) times `scale` seconds,
@@ -660,6 +705,37 @@ mod tests {
         assert_eq!(retry_after(&json!({"retry_after": -1})), None);
         assert_eq!(retry_after(&json!({"retry_after": 1e300})), Some(MAX_HINT));
         assert_eq!(retry_after(&json!({"retry_after": [1]})), None);
+        // Shopify's GraphQL cost: the shortfall over the restore rate, only
+        // when the bucket holds less than the query needs.
+        let cost = |requested: f64, available: f64, rate: f64| {
+            retry_after(
+                &json!({"extensions": {"cost": {"requestedQueryCost": requested,
+                "throttleStatus": {"currentlyAvailable": available, "restoreRate": rate}}}}),
+            )
+        };
+        assert_eq!(cost(150.0, 50.0, 50.0), Some(Duration::from_secs(2)));
+        assert_eq!(cost(50.0, 150.0, 50.0), None);
+        assert_eq!(cost(150.0, 50.0, 0.0), Some(MAX_HINT));
+        assert_eq!(cost(150.0, 50.0, -1.0), None);
+        assert_eq!(cost(1e300, 0.0, 1e-300), Some(MAX_HINT));
+    }
+
+    /// Smithy's AWS protocol tests: the shape's name, whatever surrounds it.
+    #[test]
+    fn aws_types() {
+        for (raw, name) in [
+            ("FooError", "FooError"),
+            ("aws.protocoltests.restjson#FooError", "FooError"),
+            (
+                "FooError:http://internal.amazon.com/coral/com.amazon.coral.validate/",
+                "FooError",
+            ),
+            ("ns#FooError:http://internal.amazon.com/a#b", "FooError"),
+            (":http://x", ""),
+            ("", ""),
+        ] {
+            assert_eq!(aws_type(raw), name, "{raw}");
+        }
     }
 
     #[test]

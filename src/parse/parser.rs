@@ -24,7 +24,9 @@ use std::time::{Duration, SystemTime};
 /// The pure function under [`ErrorBodyParseLayer`](super::ErrorBodyParseLayer),
 /// public so that clients that are not Tower services can use it too. It
 /// never fails and never panics: a body no dialect recognises still gives
-/// an error whose message is an excerpt of it, or the status's reason.
+/// an error whose message is an excerpt of it, or the status's reason. An
+/// `X-Amzn-Errortype` header names the code ahead of the body, as the AWS
+/// protocols say (`ThrottlingException:http://...` reads `ThrottlingException`).
 ///
 /// ```
 /// use http::{HeaderMap, StatusCode};
@@ -146,15 +148,22 @@ impl ErrorParser {
         // dialects may not bound what they return, and a built-in one's
         // trimming can leave an edge space (a tagged-union summary, the
         // tail of an AWS `__type`). Without a copy when there is no need.
-        let code = code.map(|code| extract::bounded(code, extract::MAX_CODE_CHARS));
+        // An AWS error type in `X-Amzn-Errortype` wins, as the AWS protocols say.
+        let code = extract::aws_header_type(headers)
+            .or(code)
+            .map(|code| extract::bounded(code, extract::MAX_CODE_CHARS));
         let (kind, retryable) = kind_and_retry(&failure, body_verdict, code.as_deref());
+        // A failure sent as a success (Slack's `ok: false`) has "OK" for a
+        // reason: its code says more.
+        let from_code = || code.clone().filter(|_| status.is_success());
+        let message = message.map(bounded_message).or_else(from_code);
         let mut error = ApiError::from_parts(ApiErrorParts {
             status,
             kind,
             retryable,
             server_verdict: failure.server_verdict(),
             code,
-            message: message.map(bounded_message),
+            message,
             field_errors,
             hint: failure.retry_hint(),
             rate_limit: hints.rate_limit(),

@@ -108,6 +108,7 @@ impl BodyVerdict {
             | b"dailylimitexceeded"                    // Google dailyLimitExceeded
             | b"dailylimitexceededunreg"               // Google
             | b"quotaexceeded"                         // YouTube Data API (daily units)
+            | b"accesslimitreached"                    // Yelp's daily limit (resets at midnight UTC)
             => Some(BodyVerdict::QuotaExhausted),
             _ if has(key, b"daily") && (has(key, b"limit") || has(key, b"quota")) => {
                 Some(BodyVerdict::QuotaExhausted)

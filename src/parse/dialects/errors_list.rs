@@ -2,7 +2,8 @@
 
 use super::super::dialect::RootKeys;
 use super::super::extract::{
-    code, code_in, field_errors, message_in, one_line, text, MAX_MESSAGE_CHARS, MESSAGE_KEYS,
+    code, code_in, field_errors, message_in, one_line, text, FALLBACK_CODE_KEYS, MAX_MESSAGE_CHARS,
+    MESSAGE_KEYS,
 };
 use super::super::{Dialect, DialectInput, ErrorFields};
 use serde_json::{Map, Value};
@@ -22,7 +23,8 @@ use serde_json::{Map, Value};
 /// The message is a top-level `message` when there is one (GitHub), else
 /// the first entry's, with "(and N more)" when there are several. The code
 /// is a top-level one, else the first entry's (`code`, GraphQL's
-/// `extensions.code`, FastAPI's `type`).
+/// `extensions.code`, FastAPI's `type`), else the body's category
+/// (HubSpot's `category`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ErrorsList;
 
@@ -42,11 +44,8 @@ impl Dialect for ErrorsList {
             })?;
 
         let mut fields = ErrorFields::new();
-        let entries: Vec<&Value> = match list {
-            Value::Array(items) => items.iter().collect(),
-            _ => Vec::new(),
-        };
-        let first = entries.first().and_then(|entry| entry.as_object());
+        let entries = list.as_array().map_or(&[][..], Vec::as_slice);
+        let first = entries.first().and_then(Value::as_object);
 
         let message = message_in(
             object,
@@ -57,7 +56,8 @@ impl Dialect for ErrorsList {
 
         let code = code_in(object, &["code", "error_code", "errorCode"])
             .or_else(|| object.get("error").and_then(code))
-            .or_else(|| first.and_then(entry_code));
+            .or_else(|| first.and_then(entry_code))
+            .or_else(|| code_in(object, FALLBACK_CODE_KEYS));
         fields.code = code;
 
         let mut errors = field_errors(list);

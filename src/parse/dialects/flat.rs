@@ -2,8 +2,8 @@
 
 use super::super::dialect::RootKeys;
 use super::super::extract::{
-    code_in, field_errors, is_identifier, message_in, nested_code, one_line, text, CODE_KEYS,
-    MAX_CODE_CHARS, MAX_FIELD_ERRORS, MAX_VISITED, MESSAGE_KEYS,
+    code_in, field_errors, is_identifier, is_number, message_in, nested_code, one_line, text,
+    CODE_KEYS, FALLBACK_CODE_KEYS, MAX_CODE_CHARS, MAX_FIELD_ERRORS, MAX_VISITED, MESSAGE_KEYS,
 };
 use super::super::{Dialect, DialectInput, ErrorFields};
 use crate::FieldError;
@@ -15,14 +15,24 @@ use serde_json::Value;
 /// - seed 004's `{"error": "Payment Required", "message": "Insufficient balance"}`,
 ///   and the Spring/NestJS/Fastify defaults of the same shape;
 /// - `{"message": ...}` (GitHub, Mailgun), `{"detail": ...}` (Django REST),
-///   `{"code", "message"}` (Twilio, Heroku), `{"__type", "message"}` (AWS),
+///   `{"code", "message"}` (Twilio), `{"id", "message"}` (Heroku),
+///   `{"__type", "message"}` (AWS),
 ///   `{"errorCode", "errorSummary"}` (Okta), `{"name", "message",
-///   "details"}` (PayPal), `{"ok": false, "error": "invalid_auth"}` (Slack).
+///   "details"}` (PayPal), `{"ok": false, "error": "invalid_auth"}` (Slack),
+///   `{"status", "err"}` (Figma), `{"status": "error", "message",
+///   "errorType" | "category"}` (HubSpot);
+/// - GitLab's `message` object: `{"message": {"error": "..."}}`, or a map
+///   of fields (and embedded entities) to messages, `{"message": {"bio":
+///   ["is too long"]}}`, which gives field errors and, from the first, the
+///   message (`"bio: is too long"`).
 ///
-/// Human text wins the message; a type name becomes the code, and the most
+/// Human text wins the message; a type name becomes the code (a category,
+/// HubSpot's `category` or `errorType`, or Heroku's `id`, only when nothing
+/// else does), and the most
 /// specific code wins when codes nest (PayPal's `details[].issue`, a string
 /// `reason` over a numeric `code` as Kubernetes' `Status` has). Field
-/// errors come from a `details` list, Kubernetes' `details.causes` and
+/// errors come from a `details` list or map of fields to lists (Zendesk's
+/// `{"requester": [{"description"}]}`), Kubernetes' `details.causes` and
 /// Okta's `errorCauses` (whose `"login: already exists"` summaries name
 /// their field). A string
 /// `error` is the code when another member holds the message or when it
@@ -40,7 +50,8 @@ impl Dialect for FlatError {
         let mut code = nests
             .then(|| nested_code(object))
             .flatten()
-            .or_else(|| code_in(object, CODE_KEYS));
+            .or_else(|| code_in(object, CODE_KEYS))
+            .or_else(|| code_in(object, FALLBACK_CODE_KEYS));
         // A numeric code repeats the status; a string `reason` names the error.
         if code.as_deref().is_some_and(is_number) {
             if let Some(reason) = object
@@ -60,36 +71,45 @@ impl Dialect for FlatError {
                 message = Some(error);
             }
         }
+        // GitLab nests the message: its text under `error`, or (validation)
+        // a map of fields and embedded entities to messages, the first of
+        // which says it.
+        let mut errors = Vec::new();
+        if let Some(nested) = object.get("message").filter(|m| m.is_object()) {
+            message = message
+                .or_else(|| nested.get("error").and_then(text))
+                .or_else(|| {
+                    errors = field_errors(nested);
+                    let first = errors.first()?;
+                    Some(format!("{}: {}", first.field(), first.message()))
+                });
+        }
         if message.is_none() && code.is_none() {
             return None;
         }
         let mut fields = ErrorFields::new();
         fields.message = message;
         fields.code = code;
-        if !input.has_any(RootKeys::DETAILS | RootKeys::ERROR_CAUSES) {
-            return Some(fields);
+        if input.has_any(RootKeys::DETAILS | RootKeys::ERROR_CAUSES) {
+            // Lists, and maps of fields to lists (Zendesk's `details`); any
+            // other object under `details` is data (Kubernetes' Status).
+            let listed = |v: &&Value| {
+                v.as_object()
+                    .map_or(v.is_array(), |m| m.values().all(Value::is_array))
+            };
+            let lists = ["details", "errorCauses"].map(|key| object.get(key).filter(listed));
+            errors.extend(lists.into_iter().flatten().flat_map(field_errors));
+            if let Some(causes) = object.get("details").and_then(|d| d.get("causes")) {
+                errors.extend(field_errors(causes));
+            }
+            if let Some(causes) = object.get("errorCauses").and_then(Value::as_array) {
+                errors.extend(summary_field_errors(causes));
+            }
+            errors.truncate(MAX_FIELD_ERRORS);
         }
-        // Lists only: an object under `details` is data (Kubernetes' Status),
-        // not a field map.
-        let mut errors: Vec<FieldError> = ["details", "errorCauses"]
-            .iter()
-            .filter_map(|key| object.get(*key).filter(|v| v.is_array()))
-            .flat_map(field_errors)
-            .collect();
-        if let Some(causes) = object.get("details").and_then(|d| d.get("causes")) {
-            errors.extend(field_errors(causes));
-        }
-        if let Some(causes) = object.get("errorCauses").and_then(Value::as_array) {
-            errors.extend(summary_field_errors(causes));
-        }
-        errors.truncate(MAX_FIELD_ERRORS);
         fields.field_errors = errors;
         Some(fields)
     }
-}
-
-fn is_number(code: &str) -> bool {
-    !code.is_empty() && code.bytes().all(|b| b.is_ascii_digit() || b == b'-')
 }
 
 /// Okta's `errorCauses`: `[{"errorSummary": "login: An object with this

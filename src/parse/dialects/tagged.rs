@@ -49,26 +49,18 @@ impl Dialect for TaggedUnion {
 fn tag_path(mut node: &Map<String, Value>) -> Option<String> {
     let mut path: Vec<&str> = Vec::new();
     for _ in 0..MAX_DEPTH {
-        match node.get(".tag").and_then(Value::as_str) {
-            Some(tag) => {
-                path.push(tag);
-                match node.get(tag).and_then(Value::as_object) {
-                    Some(next) => node = next,
-                    None => break,
-                }
-            }
-            None => {
-                let next = node
-                    .values()
-                    .take(MAX_VISITED)
-                    .filter_map(Value::as_object)
-                    .find(|child| child.get(".tag").is_some_and(Value::is_string));
-                match next {
-                    Some(next) => node = next,
-                    None => break,
-                }
-            }
-        }
+        let tag = node.get(".tag").and_then(Value::as_str);
+        path.extend(tag);
+        let next = match tag {
+            Some(tag) => node.get(tag).and_then(Value::as_object),
+            None => node
+                .values()
+                .take(MAX_VISITED)
+                .filter_map(Value::as_object)
+                .find(|child| child.get(".tag").is_some_and(Value::is_string)),
+        };
+        let Some(next) = next else { break };
+        node = next;
     }
     (!path.is_empty()).then(|| path.join("/"))
 }
