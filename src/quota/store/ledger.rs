@@ -519,8 +519,10 @@ impl Ledger {
                 .sum::<u64>();
         let available = released.saturating_sub(self.granted);
         let within_share = fair.saturating_sub(self.members[me].leased);
-        let beyond = (!fair_only).then_some(available.saturating_sub(reserve));
-        let beyond = beyond.unwrap_or(0);
+        let beyond = match fair_only {
+            true => 0,
+            false => available.saturating_sub(reserve),
+        };
         let left = want.min(available).min(within_share.max(beyond));
         self.members[me].leased += left;
         self.granted += left;
