@@ -28,7 +28,7 @@
 //!   [`OPEN_IN_FLIGHT`] requests in flight until a 429 teaches a limit.
 
 use super::inferred::{install, Inferred, INFERRED};
-use super::window::{Millis, Report, ScopeState, Tuning, Window};
+use super::window::{Millis, Report, ScopeState, Tuning, Window, WHOLE_SECOND};
 use super::MAX_WINDOWS;
 
 /// How long a lease (or a hold) lasts without renewal (a member renews
@@ -359,7 +359,7 @@ impl Ledger {
             // (vendors' windows repeat: at 10 per 1 s, a lease interval's
             // guess held the fleet 4 s in 5), within 1 s and a lease interval.
             let last = self.lease_end.saturating_sub(self.lease_start);
-            let guess = last.clamp(1_000, LEASE_TTL);
+            let guess = last.clamp(WHOLE_SECOND, LEASE_TTL);
             self.lease_start = now;
             self.lease_end = reset.unwrap_or(now + guess);
             self.budget = remaining;

@@ -17,6 +17,10 @@ use std::time::Duration;
 /// Milliseconds on a store's clock.
 pub(crate) type Millis = u64;
 
+/// Resets are sent in whole seconds: how far one may be off, and the
+/// shortest window a guess assumes.
+pub(crate) const WHOLE_SECOND: Millis = 1_000;
+
 /// The arithmetic every store shares.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Tuning {
@@ -528,7 +532,7 @@ impl ScopeState {
             None => true,
             Some(current) => reset_at > current + tuning.new_window_after,
         };
-        let reset_at = reset_at + 1_000 * u64::from(window.truncated);
+        let reset_at = reset_at + WHOLE_SECOND * u64::from(window.truncated);
         if !new_window {
             window.remaining = window.remaining.min(remaining);
             // Reset 0 in the window: a vendor that truncates its whole
@@ -536,7 +540,7 @@ impl ScopeState {
             // resets read up to a second early: refilled there, the
             // requests in flight drew 429s).
             if report.reset == Some(0) {
-                window.reset_at = window.reset_at.map(|at| at.max(now + 1_000));
+                window.reset_at = window.reset_at.map(|at| at.max(now + WHOLE_SECOND));
             }
         } else if report.reset != Some(0) {
             // (A late answer from the window that just ended, reset 0,
