@@ -783,7 +783,8 @@ impl tower::retry::budget::Budget for Spent {
 
 /// Issue 23, item 4: a rate limit waited out as the server paced it is
 /// not extra load on a failing upstream, so it draws nothing from the
-/// budget; a paced 503, or a rate limit without a hint, still does.
+/// budget (nor one it said to retry at once); a paced 503, or a rate
+/// limit without a hint, still does.
 #[tokio::test(start_paused = true)]
 async fn a_paced_rate_limit_draws_nothing_from_the_budget() {
     for over_parse in [false, true] {
@@ -830,6 +831,15 @@ async fn a_paced_rate_limit_draws_nothing_from_the_budget() {
                 .stopped(),
             Some(StopReason::BudgetExhausted)
         );
+
+        // A 429 that says to retry at once (a vendor's whole seconds
+        // truncated): its backoff, but the server paced it, budget spent.
+        let (client, mut handle) = retrying(policy.clone());
+        let call = tokio::spawn(client.oneshot(get()));
+        answer(&mut handle, reply(429, &[("retry-after", "0")], "")).await;
+        answer(&mut handle, reply(200, &[], "ok")).await;
+        let response = call.await.unwrap().unwrap();
+        assert_eq!(response.status(), 200);
 
         // A 429 without a hint: a backoff of our own, so the budget decides.
         let (client, mut handle) = retrying(policy);

@@ -468,7 +468,7 @@ impl RetryPolicy {
             return Err(StopReason::MaxAttempts);
         }
         let decision = self.delay(context, &facts)?;
-        let Decision::Retry { delay, hint } = decision else {
+        let Decision::Retry { delay, .. } = decision else {
             return Ok(decision);
         };
         if let Some(deadline) = c.deadline {
@@ -477,8 +477,10 @@ impl RetryPolicy {
             }
         }
         // A rate limit waited out as the server paced it is not extra
-        // load on a failing upstream: it draws nothing from the budget.
-        let paced = hint.is_some() && context.kind() == ErrorKind::RateLimited;
+        // load on a failing upstream: it draws nothing from the budget
+        // (nor does one it said to retry at once: a quota layer learns
+        // the wait from its headers).
+        let paced = facts.hint.is_some() && context.kind() == ErrorKind::RateLimited;
         if let (Some(budget), false) = (&c.budget, paced) {
             if !budget.withdraw() {
                 return Err(StopReason::BudgetExhausted);

@@ -506,11 +506,14 @@ impl ScopeState {
             let Some(remaining) = report.remaining else {
                 return;
             };
+            // (Reset 0 says only that the window ends within the second:
+            // a vendor that truncates says so all through its last one.)
+            let within = now + WHOLE_SECOND * u64::from(report.reset == Some(0));
             let window = Window {
                 policy,
                 limit: report.limit,
                 remaining,
-                reset_at: Some(reset_at),
+                reset_at: Some(reset_at.max(within)),
                 counts_cost: report.counts_cost,
                 ..Window::default()
             };
@@ -542,9 +545,10 @@ impl ScopeState {
             if report.reset == Some(0) {
                 window.reset_at = window.reset_at.map(|at| at.max(now + WHOLE_SECOND));
             }
-        } else if report.reset != Some(0) {
+        } else if report.reset != Some(0) || window.truncated {
             // (A late answer from the window that just ended, reset 0,
-            // says nothing about the new one.)
+            // says nothing about the new one; unless the vendor truncates,
+            // and its windows' every answer may say 0.)
             window.remaining = remaining;
             window.reset_at = Some(reset_at);
         }
@@ -603,6 +607,39 @@ mod tests {
             end(&state),
             Some(30_600),
             "the next window: ends at 30 s at the earliest"
+        );
+    }
+
+    /// A vendor that truncates its resets, with 1 s windows (10 per 1 s):
+    /// every answer says reset 0. Read as "now", its first window ended
+    /// as soon as it was learned, and every later answer was taken for a
+    /// late one of a window gone: the local view never held a request,
+    /// and 128 workers drew 648 429s per 1,000 (`quota_fleet`, 1 x 128,
+    /// `QUOTA_FLEET_LIMIT=10 QUOTA_FLEET_WINDOW=1 QUOTA_FLEET_RESET_FLOOR=1`).
+    /// Reset 0 says the window ends within the second.
+    #[test]
+    fn a_reset_of_zero_ends_within_the_second() {
+        let tuning = Tuning::default();
+        let mut state = ScopeState::default();
+        let end = |state: &ScopeState| state.windows[0].and_then(|w| w.reset_at);
+        state.learn(&report(10, 9, 0), 100, &tuning);
+        assert_eq!(end(&state), Some(1_100), "within the second");
+        state.learn(&report(10, 0, 0), 400, &tuning);
+        assert_eq!(end(&state), Some(1_400), "spent: a second after");
+        let go =
+            |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0, &tuning);
+        assert_eq!(
+            go(&mut state, 1_000),
+            Decision::Wait(Duration::from_millis(400))
+        );
+        assert_eq!(go(&mut state, 1_400), Decision::Go(Duration::ZERO));
+        state.release(1, false);
+        // Refilled: the next window's answers say reset 0 too, and teach it.
+        state.learn(&report(10, 0, 0), 1_450, &tuning);
+        assert_eq!(end(&state), Some(2_450), "the next window, learned");
+        assert_eq!(
+            go(&mut state, 1_500),
+            Decision::Wait(Duration::from_millis(950))
         );
     }
 
