@@ -74,6 +74,13 @@ fn rows() -> Vec<Row> {
             steps: vec![(600, Go), (600, Wait(secs(60))), (300, Go)],
         },
         Row {
+            // A vendor of 1 s windows that truncates its delta seconds says
+            // reset 0 all through them: a window ending within the second.
+            name: "a reset of 0 ends the window within the second",
+            taught: Observation::new().with_window(window(None, 100, 1, 0)),
+            steps: vec![(1, Go), (1, Wait(secs(1)))],
+        },
+        Row {
             name: "a spent window waits for its reset",
             taught: Observation::new().with_window(window(None, 60, 0, 45)),
             steps: vec![(1, Wait(secs(45))), (1, Wait(secs(45)))],
