@@ -21,15 +21,6 @@ pub(crate) enum ResetFormat {
     Moment,
 }
 
-/// How a limit or remaining header reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Counts {
-    /// One whole number.
-    Plain,
-    /// The first number of a list with policies after it (`10, 10;w=1`).
-    Leading,
-}
-
 /// How an explicit wait reads, and which hint it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum WaitFormat {
@@ -54,7 +45,6 @@ pub(crate) enum Headers {
         /// Reset headers in order of preference (at most [`MAX_RESETS`]):
         /// the first readable one wins.
         resets: &'static [(&'static str, ResetFormat)],
-        counts: Counts,
     },
     /// The IETF structured fields: the state (`RateLimit`) and the
     /// policies (`RateLimit-Policy`).
@@ -126,7 +116,6 @@ pub(crate) const FAMILIES: &[Family] = &[
             limit: &["ratelimit-limit", "ratelimit-dailylimit"],
             remaining: "ratelimit-remaining",
             resets: &[("ratelimit-reset", Moment), ("ratelimit-resettime", Moment)],
-            counts: Counts::Leading,
         },
         source: "IETF draft-ietf-httpapi-ratelimit-headers-00 to -06; GitLab (`-ResetTime`, an HTTP-date), Yelp (`-DailyLimit`, `-ResetTime`)",
         example: "`10, 10;w=1` / `0` / `7`",
@@ -140,7 +129,6 @@ pub(crate) const FAMILIES: &[Family] = &[
                 ("x-ratelimit-reset-after", Seconds),
                 ("x-ratelimit-reset", Moment),
             ],
-            counts: Counts::Leading,
         },
         source: "GitHub REST docs, Discord (`-Reset-After`), most APIs",
         example: "`60` / `0` / `1699999999`",
@@ -151,7 +139,6 @@ pub(crate) const FAMILIES: &[Family] = &[
             limit: &["x-rate-limit-limit", "x-rate-limit"],
             remaining: "x-rate-limit-remaining",
             resets: &[("x-rate-limit-reset", Moment)],
-            counts: Counts::Leading,
         },
         source: "Okta, X API v2; Zendesk (`X-Rate-Limit`, no reset)",
         example: "`600` / `0` / `1609459200`",
@@ -162,7 +149,6 @@ pub(crate) const FAMILIES: &[Family] = &[
             limit: &["x-ratelimit-limit-requests"],
             remaining: "x-ratelimit-remaining-requests",
             resets: &[("x-ratelimit-reset-requests", Moment)],
-            counts: Counts::Plain,
         },
         source: "OpenAI rate-limit docs",
         example: "`60` / `59` / `1s`",
@@ -173,7 +159,6 @@ pub(crate) const FAMILIES: &[Family] = &[
             limit: &["x-ratelimit-limit-tokens"],
             remaining: "x-ratelimit-remaining-tokens",
             resets: &[("x-ratelimit-reset-tokens", Moment)],
-            counts: Counts::Plain,
         },
         source: "OpenAI rate-limit docs",
         example: "`150000` / `0` / `6m0s`",
@@ -184,7 +169,6 @@ pub(crate) const FAMILIES: &[Family] = &[
             limit: &["anthropic-ratelimit-requests-limit"],
             remaining: "anthropic-ratelimit-requests-remaining",
             resets: &[("anthropic-ratelimit-requests-reset", Moment)],
-            counts: Counts::Plain,
         },
         source: "Anthropic rate-limit docs",
         example: "`50` / `0` / `2024-09-03T16:47:48Z`",
@@ -195,7 +179,6 @@ pub(crate) const FAMILIES: &[Family] = &[
             limit: &["anthropic-ratelimit-tokens-limit"],
             remaining: "anthropic-ratelimit-tokens-remaining",
             resets: &[("anthropic-ratelimit-tokens-reset", Moment)],
-            counts: Counts::Plain,
         },
         source: "Anthropic rate-limit docs",
         example: "`80000` / `0` / `2024-09-03T16:47:48Z`",
@@ -206,7 +189,6 @@ pub(crate) const FAMILIES: &[Family] = &[
             limit: &["anthropic-ratelimit-input-tokens-limit"],
             remaining: "anthropic-ratelimit-input-tokens-remaining",
             resets: &[("anthropic-ratelimit-input-tokens-reset", Moment)],
-            counts: Counts::Plain,
         },
         source: "Anthropic rate-limit docs",
         example: "`80000` / `0` / `2024-09-03T16:47:48Z`",
@@ -217,7 +199,6 @@ pub(crate) const FAMILIES: &[Family] = &[
             limit: &["anthropic-ratelimit-output-tokens-limit"],
             remaining: "anthropic-ratelimit-output-tokens-remaining",
             resets: &[("anthropic-ratelimit-output-tokens-reset", Moment)],
-            counts: Counts::Plain,
         },
         source: "Anthropic rate-limit docs",
         example: "`16000` / `16000` / `2024-09-03T16:47:48Z`",

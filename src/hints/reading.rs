@@ -3,7 +3,7 @@
 
 use super::date::parse_date;
 use super::families::{
-    slot, Counts, FamilyMask, Headers, ResetFormat, Role, Slot, WaitFormat, FAMILIES, VALUES,
+    slot, FamilyMask, Headers, ResetFormat, Role, Slot, WaitFormat, FAMILIES, VALUES,
 };
 use super::number::{parse_count, parse_millis, parse_reset_when, parse_seconds, When};
 use super::rate_limit::RateLimitInfo;
@@ -150,6 +150,13 @@ impl fmt::Debug for RateLimitPolicy {
 /// `SECURITY.md`. Nothing is allocated unless a rate-limit window was
 /// announced (then one allocation, for [`policies`](Self::policies)).
 ///
+/// **Repeated headers.** A window's limit, remaining or reset sent on
+/// several lines (an API gateway's beside the service's own), or as a
+/// comma-separated list (`5, 3`: lines a proxy joined, RFC 9110 §5.3), is
+/// read at its tightest: the fewest, the latest reset. A list whose later
+/// members carry parameters (`10, 10;w=1`, the IETF draft-00 form) counts
+/// its bare members only. `Retry-After` sent twice waits the longer.
+///
 /// **Clock.** Absolute times (HTTP-dates, Unix and RFC 3339 resets) are
 /// read against the response's own `Date` header when it has one, so a
 /// skewed local clock neither shortens nor lengthens the wait: a wait never
@@ -194,10 +201,31 @@ pub struct ResponseHints {
     policies: Vec<RateLimitPolicy>,
 }
 
-/// The first integer of a field such as `RateLimit-Limit: 10, 10;w=1, 1000;w=3600`.
-fn leading_count(text: &str) -> Option<u64> {
-    let end = memchr::memchr2(b',', b';', text.as_bytes()).unwrap_or(text.len());
-    parse_count(&text[..end])
+/// The fewest of a count's list (RFC 9110 §5.3: lines joined, `5, 3`),
+/// whose members with parameters are policies, not counts (`RateLimit-Limit:
+/// 10, 10;w=1, 1000;w=3600`); else the leading one (`100;w=60`).
+fn fewest(text: &str) -> Option<u64> {
+    let Some(end) = memchr::memchr2(b',', b';', text.as_bytes()) else {
+        return parse_count(text);
+    };
+    let fewest = text.split(',').filter_map(parse_count).min();
+    fewest.or_else(|| parse_count(&text[..end]))
+}
+
+/// The text of each line of the headers `names`: all of them in `all`
+/// (a family whose headers came more than once), else the one `kept`.
+fn lines<'a>(
+    all: Option<&'a HeaderMap>,
+    names: &'a [&'static str],
+    kept: Option<&'a HeaderValue>,
+) -> impl Iterator<Item = &'a str> {
+    let every = all
+        .into_iter()
+        .flat_map(move |map| names.iter().flat_map(move |name| map.get_all(*name)));
+    let kept = kept.filter(|_| all.is_none());
+    kept.into_iter()
+        .chain(every)
+        .filter_map(|value| value.to_str().ok())
 }
 
 /// The raw values found in the pass (first field of each, except where a
@@ -206,8 +234,10 @@ fn leading_count(text: &str) -> Option<u64> {
 struct Raw<'a> {
     /// The values of each window family of [`FAMILIES`], by [`Role::Value`].
     values: [[Option<&'a HeaderValue>; VALUES]; FAMILIES.len()],
-    /// Bit `i` set when `values[i]` holds something.
+    /// Bit `i` set when `values[i]` holds something, and when one of its
+    /// headers came more than once.
     present: FamilyMask,
+    repeated: FamilyMask,
     ratelimit: [Option<&'a HeaderValue>; MAX_FIELD_LINES],
     ratelimit_policy: [Option<&'a HeaderValue>; MAX_FIELD_LINES],
     /// The longest `Retry-After` delta, and the latest date.
@@ -334,7 +364,7 @@ impl ResponseHints {
         };
         // Most failures announce no window: nothing below would find one.
         if raw.announces_windows() {
-            hints.read_windows(&raw, &mut clock);
+            hints.read_windows(&raw, headers, &mut clock);
         }
         hints
     }
@@ -381,15 +411,17 @@ impl ResponseHints {
             Role::State => push_line(&mut raw.ratelimit, value),
             Role::Policy => push_line(&mut raw.ratelimit_policy, value),
             Role::Value(at) => {
+                let kept = &mut raw.values[family][usize::from(at)];
+                raw.repeated |= FamilyMask::from(kept.is_some()) << family;
                 raw.present |= 1 << family;
-                raw.values[family][usize::from(at)].get_or_insert(value);
+                kept.get_or_insert(value);
             }
         }
     }
 
     /// Every window announced: the structured fields', then each family
     /// present, in table order.
-    fn read_windows(&mut self, raw: &Raw<'_>, clock: &mut Clock<'_>) {
+    fn read_windows(&mut self, raw: &Raw<'_>, headers: &HeaderMap, clock: &mut Clock<'_>) {
         // Room for one window per family; the structured fields may
         // announce more.
         let mut windows = Collector {
@@ -402,7 +434,9 @@ impl ResponseHints {
         while present != 0 {
             let index = present.trailing_zeros() as usize;
             present &= present - 1;
-            if let Some(window) = read_family(FAMILIES[index].headers, &raw.values[index], clock) {
+            let all = (raw.repeated & (1 << index) != 0).then_some(headers);
+            let values = (&raw.values[index], all);
+            if let Some(window) = read_family(FAMILIES[index].headers, values, clock) {
                 windows.push(window);
             }
         }
@@ -486,40 +520,39 @@ impl ResponseHints {
 }
 
 /// The window of one family of separate headers, from its values (see
-/// [`Role::Value`]).
+/// [`Role::Value`]), or from all its lines when one of them came more
+/// than once: read at the tightest (RFC 9110 §5.3: the lines of a field
+/// are one list), the fewest and the latest reset.
 fn read_family(
     headers: Headers,
-    values: &[Option<&HeaderValue>; VALUES],
+    (values, all): (&[Option<&HeaderValue>; VALUES], Option<&HeaderMap>),
     clock: &mut Clock<'_>,
 ) -> Option<RateLimitPolicy> {
     match headers {
         Headers::Window {
             name,
+            limit,
+            remaining,
             resets,
-            counts,
-            ..
         } => {
-            let count = |value: Option<&HeaderValue>| match counts {
-                Counts::Plain => text(value).and_then(parse_count),
-                Counts::Leading => text(value).and_then(leading_count),
-            };
-            // The first readable reset header, in the table's order.
-            let reset = resets
-                .iter()
-                .zip(&values[2..])
-                .find_map(|(&(_, format), value)| {
-                    let text = text(*value)?;
-                    match format {
-                        ResetFormat::Seconds => parse_seconds(text),
-                        ResetFormat::Moment => {
-                            parse_reset_when(text).map(|at| at.from(clock.reference()))
-                        }
+            let count = |names, kept| lines(all, names, kept).filter_map(fewest).min();
+            let remaining = count(std::slice::from_ref(&remaining), values[1]);
+            // The first readable reset header, in the table's order. (A
+            // moment is not split: an HTTP-date holds a comma.)
+            let reset = resets.iter().zip(&values[2..]).find_map(|(at, kept)| {
+                let (name, format) = (std::slice::from_ref(&at.0), at.1);
+                let read = |text: &str| match format {
+                    ResetFormat::Seconds => text.split(',').filter_map(parse_seconds).max(),
+                    ResetFormat::Moment => {
+                        parse_reset_when(text).map(|at| at.from(clock.reference()))
                     }
-                });
+                };
+                lines(all, name, *kept).filter_map(read).max()
+            });
             Some(RateLimitPolicy::new(
                 name,
-                count(values[0]),
-                count(values[1]),
+                count(limit, values[0]),
+                remaining,
                 reset,
                 None,
             ))
@@ -574,7 +607,7 @@ fn read_structured(raw: &Raw<'_>, windows: &mut Collector) {
             if let Some(value) = member.value {
                 // The older draft's dictionary.
                 match member.name {
-                    "limit" => old_limit = leading_count(value),
+                    "limit" => old_limit = fewest(value),
                     "remaining" => old_remaining = parse_count(value),
                     "reset" => old_reset = parse_seconds(value),
                     _ => {}
@@ -676,6 +709,69 @@ mod tests {
             hints.retry_hint().map(|h| h.delay()),
             Some(Duration::from_secs(30))
         );
+    }
+
+    /// RFC 9110 §5.3: a field sent on several lines is one comma-joined
+    /// list. A window's header sent so (an API gateway's beside the
+    /// service's own, or joined by a proxy) is read at its tightest: the
+    /// fewest, the latest reset; a count with policies after it
+    /// (`10, 10;w=1`, IETF draft-00) is the bare count's.
+    #[test]
+    fn a_window_header_sent_twice_reads_at_its_tightest() {
+        let window = |pairs: &[(&str, &str)]| {
+            let hints = ResponseHints::read(&map(pairs), now());
+            let policy = hints.policies()[0];
+            (policy.limit(), policy.remaining(), policy.reset())
+        };
+        let secs = |s| Some(Duration::from_secs(s));
+        for (pairs, expected) in [
+            (
+                &[
+                    ("x-ratelimit-limit", "100"),
+                    ("x-ratelimit-remaining", "40"),
+                    ("x-ratelimit-reset", "10"),
+                    ("x-ratelimit-limit", "60"),
+                    ("x-ratelimit-remaining", "5"),
+                    ("x-ratelimit-reset", "30"),
+                ][..],
+                (Some(60), Some(5), secs(30)),
+            ),
+            (
+                &[
+                    ("x-ratelimit-remaining", "5, 3"),
+                    ("x-ratelimit-reset-after", "2, 7.5"),
+                ][..],
+                (None, Some(3), Some(Duration::from_millis(7_500))),
+            ),
+            (
+                &[
+                    ("ratelimit-limit", "10, 10;w=1, 50;w=60"),
+                    ("ratelimit-remaining", "4"),
+                ][..],
+                (Some(10), Some(4), None),
+            ),
+            (
+                &[("ratelimit-limit", "100;w=60"), ("ratelimit-limit", "80")][..],
+                (Some(80), None, None),
+            ),
+            (
+                &[
+                    ("x-ratelimit-remaining-requests", "9, x"),
+                    ("x-ratelimit-remaining-requests", ""),
+                ][..],
+                (None, Some(9), None),
+            ),
+            // An HTTP-date holds a comma: a reset that may be one is not split.
+            (
+                &[
+                    ("ratelimit-remaining", "0"),
+                    ("ratelimit-resettime", "Tue, 14 Nov 2023 22:13:40 GMT"),
+                ][..],
+                (None, Some(0), secs(20)),
+            ),
+        ] {
+            assert_eq!(window(pairs), expected, "{pairs:?}");
+        }
     }
 
     #[test]
