@@ -9,7 +9,11 @@
 //!
 //! - **Learning.** Per scope: every window (policy) the server announced,
 //!   with its limit, what is left and when it resets; a burst and a daily
-//!   policy are kept side by side and the tightest binds. A 429 or 503
+//!   policy are kept side by side and the tightest binds. Resets in
+//!   whole seconds are read as the vendor may mean them: a reset of 0
+//!   ends the window within the second, not now, and a vendor seen to
+//!   truncate (it said "0 left, reset 0") has its resets read a second
+//!   later. A 429 or 503
 //!   with `Retry-After`, `retry-after-ms` or a body's `retry_after` holds
 //!   the **whole scope** for that long, not only the request that got it.
 //!   Over an [`ErrorBodyParseLayer`](crate::ErrorBodyParseLayer), failures
