@@ -847,6 +847,43 @@ async fn a_failed_first_load_is_backed_off_too() {
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 }
 
+/// A token endpoint that says when to come back (a 429 with `Retry-After:
+/// 60`, read through this crate's stack, so the source's error carries
+/// it) is not called again before then, however short the backoff.
+#[tokio::test(start_paused = true)]
+async fn a_token_endpoint_that_says_when_to_come_back_is_not_called_before() {
+    let (source, calls) = Scripted::new(|n| match n {
+        1 => {
+            let mut headers = http::HeaderMap::new();
+            headers.insert("retry-after", "60".parse().unwrap());
+            let body = br#"{"error": "slow_down"}"#;
+            let limited =
+                tower_api_errors::parse::parse_error(StatusCode::TOO_MANY_REQUESTS, &headers, body);
+            Err(Error::from(limited).into())
+        }
+        _ => Ok(token("t1")),
+    });
+    let client = accepting(AuthLayer::new(source), Arc::new(Mutex::new("t1".into())));
+    assert!(matches!(
+        send(&client).await,
+        Err((AuthFailure::NoCredential, _))
+    ));
+    // Past every step of the backoff (30 s at most), still held.
+    tokio::time::advance(59 * SECOND).await;
+    assert!(matches!(
+        send(&client).await,
+        Err((AuthFailure::NoCredential, _))
+    ));
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "not before the server's 60 s"
+    );
+    tokio::time::advance(SECOND).await;
+    assert_eq!(send(&client).await, Ok(()));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_refresh_that_succeeds_ends_the_backoff_and_the_next_rejection_refreshes_at_once() {
     // Call 1: t1. Calls 2-4 fail. Then t2, t3.

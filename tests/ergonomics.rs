@@ -39,6 +39,9 @@ async fn the_typed_error_comes_back_through_buffer() {
         (error.kind(), error.message()),
         (ErrorKind::NotFound, "Member not found")
     );
+    // A bare `ApiError`, boxed (a `map_err(Into::into)` of its own), too.
+    let boxed: BoxError = Box::new(error);
+    assert!(matches!(Error::from_boxed(boxed), Error::Api(_)));
 }
 
 #[tokio::test(start_paused = true)]

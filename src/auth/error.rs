@@ -30,12 +30,11 @@ pub(crate) fn checked(error: BoxError, secret: Option<&Credential>) -> SharedSou
     let Some(secret) = secret else {
         return Arc::from(error);
     };
-    let mut next: Option<&(dyn StdError + 'static)> = Some(&*error);
-    while let Some(current) = next {
-        if secret.appears_in(&current.to_string()) || secret.appears_in(&format!("{current:?}")) {
-            return Arc::new(Withheld);
-        }
-        next = current.source();
+    let shows = |error: &(dyn StdError + 'static)| {
+        secret.appears_in(&error.to_string()) || secret.appears_in(&format!("{error:?}"))
+    };
+    if crate::error::chain(&*error).any(shows) {
+        return Arc::new(Withheld);
     }
     Arc::from(error)
 }

@@ -37,7 +37,14 @@ pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<Credential, BoxErr
 /// a request that sent an older credential than the current one goes
 /// again with the current one, as ever. A token endpoint that is down gets
 /// at most one call per backoff step from each layer, never one per
-/// request. Recovery is immediate: the first call that succeeds installs
+/// request. A token endpoint that says when to come back is not called
+/// before: when the call's error is, or holds in its source chain, this
+/// crate's [`ApiError`](crate::ApiError) with a
+/// [`retry_after`](crate::ApiError::retry_after) (the token endpoint
+/// called through [`ApiErrorsLayer`](crate::ApiErrorsLayer) or
+/// [`ErrorBodyParseLayer`](crate::ErrorBodyParseLayer) answered a 429 or
+/// 503 with `Retry-After`), the backoff lasts at least that long.
+/// Recovery is immediate: the first call that succeeds installs
 /// its credential and ends the backoff. A failed first load
 /// (`current`) is held off the same way, its failure
 /// ([`AuthFailure::NoCredential`](super::AuthFailure::NoCredential)) the

@@ -3,6 +3,7 @@
 
 use super::error::{checked, AuthFailure, Failure, SharedSource};
 use super::{Credential, Renewal, TokenSource};
+use crate::error::api_in;
 use crate::observe::Observer;
 use http::{HeaderName, HeaderValue};
 use std::future::Future;
@@ -492,11 +493,15 @@ impl Tokens {
             _ => 1,
         }
         .max(state.rejected_again);
+        // (A token endpoint that said when to come back is not asked before.)
+        let source = failure.source.as_deref();
+        let asked = source.and_then(|error| api_in(error)?.retry_after());
+        let delay = self.limits.delay(failures).max(asked.unwrap_or_default());
         state.failed = Some(Failed {
             generation,
             failure: failure.clone(),
             failures,
-            until: Instant::now().checked_add(self.limits.delay(failures)),
+            until: Instant::now().checked_add(delay),
         });
         failure
     }

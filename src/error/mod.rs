@@ -29,6 +29,27 @@ use crate::redact::RequestContext;
 use crate::ErrorKind;
 use std::fmt;
 
+/// An error in a chain of [`source`](std::error::Error::source)s.
+pub(crate) type Cause<'a> = &'a (dyn std::error::Error + 'static);
+
+/// `error` and the errors below it, along their
+/// [`source`](std::error::Error::source)s.
+pub(crate) fn chain(error: Cause<'_>) -> impl Iterator<Item = Cause<'_>> {
+    std::iter::successors(Some(error), |error| error.source())
+}
+
+/// The API error `error` is or holds (as ours, or bare), at most
+/// [`MAX_CAUSES`] below it: a server's answer behind a generic
+/// middleware's error, or a token source's.
+pub(crate) fn api_in(error: Cause<'_>) -> Option<&ApiError> {
+    chain(error)
+        .take(MAX_CAUSES + 1)
+        .find_map(|cause| match cause.downcast_ref() {
+            Some(Error::Api(api)) => Some(api),
+            _ => cause.downcast_ref(),
+        })
+}
+
 /// A boxed error, as tower uses for inner services' errors.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -171,8 +192,9 @@ impl Error {
 
     /// Recovers our error from a boxed one, as `tower::buffer::Buffer`,
     /// `tower::timeout::Timeout` and other generic middleware return it:
-    /// our own [`Error`] comes back as it was; an API error found in the
-    /// source chain (a `Buffer` worker's shared failure) is cloned out; a
+    /// our own [`Error`] comes back as it was; an API error it is, or finds
+    /// in its source chain (a `Buffer` worker's shared failure), is cloned
+    /// out; a
     /// timeout's `Elapsed` becomes a [`TransportError`] that
     /// [`is_deadline`](TransportError::is_deadline); anything else a
     /// [`TransportError`] around it. Also available as `Error::from(boxed)`,
@@ -200,16 +222,8 @@ impl Error {
             Ok(ours) => return *ours,
             Err(other) => other,
         };
-        let mut next: Option<&(dyn std::error::Error + 'static)> = error.source();
-        for _ in 0..MAX_CAUSES {
-            let Some(cause) = next else { break };
-            if let Some(Error::Api(api)) = cause.downcast_ref::<Error>() {
-                return Error::Api(api.clone());
-            }
-            if let Some(api) = cause.downcast_ref::<ApiError>() {
-                return Error::Api(api.clone());
-            }
-            next = cause.source();
+        if let Some(api) = api_in(&*error) {
+            return Error::Api(api.clone());
         }
         Error::Transport(TransportError::new(error))
     }

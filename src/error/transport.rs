@@ -32,8 +32,7 @@ impl TransportError {
     /// `ConnectionRefused`, `AddrNotAvailable` or `NotConnected` anywhere in
     /// the source chain, or hyper-util's or reqwest's connect error.
     pub fn is_connect(&self) -> bool {
-        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(&*self.source);
-        while let Some(error) = next {
+        super::chain(&*self.source).any(|error| {
             if let Some(io) = error.downcast_ref::<std::io::Error>() {
                 if matches!(
                     io.kind(),
@@ -62,9 +61,8 @@ impl TransportError {
             if error.to_string().contains("(Connect)") {
                 return true;
             }
-            next = error.source();
-        }
-        false
+            false
+        })
     }
 
     /// An attempt cut short by the retry layer's deadline.
@@ -107,15 +105,12 @@ impl fmt::Display for TransportError {
         // happened). A cause whose text its parent already printed is
         // skipped; the chain is bounded.
         let mut printed = self.source.to_string();
-        let mut next = self.source.source();
-        for _ in 0..MAX_CAUSES {
-            let Some(cause) = next else { break };
+        for cause in super::chain(&*self.source).skip(1).take(MAX_CAUSES) {
             let text = cause.to_string();
             if !text.is_empty() && !printed.contains(&text) {
                 write!(f, ": {text}")?;
             }
             printed = text;
-            next = cause.source();
         }
         write_outcome(f, self.retries, self.request.as_ref())
     }

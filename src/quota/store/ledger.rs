@@ -188,8 +188,7 @@ impl Ledger {
         // a second): it is not taken for the next one.
         // (A ledger that knows no window closed none.)
         let cold = self.state.binding().is_none();
-        let current =
-            |r: &Report| cold || r.reset.is_none_or(|reset| reset >= tuning.new_window_after);
+        let current = |r: &Report| cold || r.reset.is_none_or(|ms| ms >= tuning.new_window_after);
         let reports = ask.reports.into_iter().flatten().filter(current);
         self.state.learn_reports(reports, ask.cooldown, now, tuning);
         self.state.refill(now);
