@@ -43,7 +43,10 @@ pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<Credential, BoxErr
 /// [`retry_after`](crate::ApiError::retry_after) (the token endpoint
 /// called through [`ApiErrorsLayer`](crate::ApiErrorsLayer) or
 /// [`ErrorBodyParseLayer`](crate::ErrorBodyParseLayer) answered a 429 or
-/// 503 with `Retry-After`), the backoff lasts at least that long.
+/// 503 with `Retry-After`), the backoff lasts at least that long. A
+/// source on another client hands the failed answer over the same way:
+/// `Err(Error::from(parse_error(status, &headers, &body)).into())`, with
+/// [`parse_error`](crate::parse::parse_error) and [`Error`](crate::Error).
 /// Recovery is immediate: the first call that succeeds installs
 /// its credential and ends the backoff. A failed first load
 /// (`current`) is held off the same way, its failure
