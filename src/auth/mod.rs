@@ -29,9 +29,9 @@
 //! The rejection arrives either as a response (the layer over a raw client
 //! or a classifier) or as `Err(Error::Api(_))` from an
 //! [`ErrorBodyParseLayer`](crate::ErrorBodyParseLayer) below: both are
-//! handled. (The parse layer keeps no headers, so there a 400 or 403 counts
-//! as a rejection when its body's error code is `invalid_token`, and a 401
-//! does not when its code is `insufficient_scope`.)
+//! handled. (There the challenge's `error` is the one the parse layer kept,
+//! [`ApiError::challenge_error`](crate::ApiError::challenge_error); without
+//! one, the body's error code stands for it.)
 //!
 //! A request that carries its own credential header goes through as it is,
 //! and is not renewed (it is not the layer's to renew), unless
