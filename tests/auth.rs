@@ -483,6 +483,23 @@ async fn which_challenges_reject_the_credential() {
             false,
         ),
         ("/plain-403", 403, "", "", false),
+        // The challenge alone, the body without the code (Spring
+        // Security, most resource servers): the header decides, over the
+        // parse layer too.
+        (
+            "/scope-401-challenge-only",
+            401,
+            r#"Bearer error="insufficient_scope", scope="admin""#,
+            "",
+            false,
+        ),
+        (
+            "/invalid-403-challenge-only",
+            403,
+            r#"Bearer error="invalid_token""#,
+            "",
+            true,
+        ),
         (
             "/request-400",
             400,
@@ -527,7 +544,8 @@ async fn which_challenges_reject_the_credential() {
             "{path}"
         );
 
-        // Over the parse layer (no headers): the body's code decides.
+        // Over the parse layer: the challenge it kept decides, else the
+        // body's code.
         let source = Source::numbered();
         let (_, refreshes) = source.counters();
         let client = ServiceBuilder::new()

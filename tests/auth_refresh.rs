@@ -489,19 +489,37 @@ const ROWS: &[Row] = &[
     },
     Row {
         lifetime: Some(secs(100)),
+        endpoint: &[(secs(50), false), (secs(85), true)],
+        requests: &[(200, Duration::ZERO, SECOND)],
+        ..Row::new(
+            "a refresh ahead that fails is tried again while the credential is valid, a backoff step apart: a token endpoint down until 85 s costs nothing at the expiry",
+            |run| {
+                assert!(run.all_succeeded(Duration::ZERO, secs(200)));
+                assert_eq!(run.rejected, 0);
+                // At 80 s, then a step on (1, 2, 4 s at most): 87 s at the latest.
+                let (renewed, _) = *run.calls.iter().find(|(_, ok)| *ok).unwrap();
+                assert!(renewed < secs(88), "{:?}", run.calls);
+                assert!((2..=5).contains(&run.calls.iter().filter(|(at, _)| *at <= renewed).count()));
+            },
+        )
+    },
+    Row {
+        lifetime: Some(secs(100)),
         endpoint: &[(secs(50), false), (secs(150), true)],
         requests: &[(200, Duration::ZERO, SECOND)],
         ..Row::new(
-            "a refresh ahead that fails: the credential stays in use until rejected, then the failure is backed off",
+            "a refresh ahead that keeps failing: the credential stays in use until rejected, and the attempts are backed off, before the expiry and after",
             |run| {
                 assert!(run.all_succeeded(Duration::ZERO, secs(100)), "valid until its expiry");
                 let (ahead, ok) = run.calls[0];
-                assert!(!ok && (secs(80)..secs(81)).contains(&ahead), "the refresh ahead, once");
-                assert!(run.calls[1].0 >= secs(100), "{:?}", run.calls);
-                // Expired and the endpoint down: typed failures, an attempt
-                // per backoff step at most (steps up to 30 s over 50 s).
+                assert!(!ok && (secs(80)..secs(81)).contains(&ahead), "the refresh ahead");
+                // Steps of at least 0.5, 1, 2, 4, 8, 15 s (check_always):
+                // 6 attempts before the expiry at most, and 4 after.
+                let valid = run.calls.iter().filter(|(at, _)| *at < secs(100)).count();
+                assert!((4..=6).contains(&valid), "{:?}", run.calls);
+                // Expired and the endpoint down: typed failures.
                 assert!((100..150).all(|s| run.outcomes[s].result.is_err()));
-                assert!(run.refreshes() <= 9, "{:?}", run.calls);
+                assert!(run.refreshes() <= 11, "{:?}", run.calls);
                 // Back at 150 s: recovered within a step (30 s at most).
                 assert!(run.all_succeeded(secs(181), secs(200)));
             },

@@ -22,16 +22,16 @@
 //! | a token endpoint that is down gets one call per failing request | a failed refresh is shared: every request rejected with that credential, or waiting on the refresh, gets its failure; the next refresh waits a jittered backoff (1 s doubling to 30 s; [`AuthLayer::refresh_backoff`]), and meanwhile a rejection with the same credential ends at once in that failure ([`AuthFailure::RefreshBackingOff`]); the first refresh that succeeds ends the backoff; a token endpoint that said when to come back (its `Retry-After`, read through this crate's stack) is not called before ([`TokenSource`](TokenSource#when-the-token-endpoint-fails)) |
 //! | a token source whose new credentials the server rejects too (a revoked client, a wrong audience) is called once per request | a renewed credential rejected on its re-send counts as a failed refresh (once, however many requests it was re-sent with): the next refresh for it waits the backoff (longer for each in a row), meanwhile a rejection with it ends at once ([`AuthFailure::RefreshBackingOff`]); a renewed credential accepted ends the streak |
 //! | a token endpoint that accepts and never answers holds every request, and every later refresh, for ever | each call to the token source is bounded (10 s; [`AuthLayer::refresh_timeout`]): past it, the call fails like any failed refresh, backed off the same way |
-//! | every token expiry costs a 401 and a re-send | a credential that carries its expiry ([`Credential::expires_in`], [`expires_at`](Credential::expires_at)) is refreshed ahead, at 4/5 of its life, once, single-flight, in its own task, while requests keep using it; if that fails, it stays in use until rejected ([`TokenSource`](TokenSource#refreshed-before-it-expires)) |
+//! | every token expiry costs a 401 and a re-send | a credential that carries its expiry ([`Credential::expires_in`], [`expires_at`](Credential::expires_at)) is refreshed ahead, at 4/5 of its life, single-flight, in its own task, while requests keep using it; if that fails, it stays in use until rejected, and the refresh is tried again a backoff step later ([`TokenSource`](TokenSource#refreshed-before-it-expires)) |
 //! | the auth retry eats the transient-retry budget | the re-send happens inside one attempt of the [`RetryLayer`](crate::RetryLayer): it counts no attempt and draws nothing from the budget; an [`AuthReport`] says what happened |
 //! | the token ends up in a log line | a [`Credential`] never prints; nothing the layer records holds one; token source errors are checked (below) |
 //!
 //! The rejection arrives either as a response (the layer over a raw client
 //! or a classifier) or as `Err(Error::Api(_))` from an
 //! [`ErrorBodyParseLayer`](crate::ErrorBodyParseLayer) below: both are
-//! handled. (The parse layer keeps no headers, so there a 400 or 403 counts
-//! as a rejection when its body's error code is `invalid_token`, and a 401
-//! does not when its code is `insufficient_scope`.)
+//! handled. (There the challenge's `error` is the one the parse layer kept,
+//! [`ApiError::challenge_error`](crate::ApiError::challenge_error); without
+//! one, the body's error code stands for it.)
 //!
 //! A request that carries its own credential header goes through as it is,
 //! and is not renewed (it is not the layer's to renew), unless

@@ -16,7 +16,7 @@ pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<Credential, BoxErr
 /// the source rarely, and one call at a time per layer: [`current`](Self::current)
 /// once, when it has no credential yet, and [`refresh`](Self::refresh) once
 /// per rejected credential, however many requests were rejected with it
-/// (and once ahead of a known expiry, below). Both calls run in a task of
+/// (and ahead of a known expiry, below). Both calls run in a task of
 /// their own, so a caller that gives up does not cancel them for the
 /// others.
 ///
@@ -66,12 +66,14 @@ pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<Credential, BoxErr
 /// [`Credential::expires_at`] (a JWT `exp`). The layer then refreshes such
 /// a credential ahead of its expiry, once 4/5 of the lifetime it had left
 /// when installed has passed (a token valid for an hour is refreshed after
-/// 48 minutes): by calling [`refresh`](Self::refresh) with it, once,
+/// 48 minutes): by calling [`refresh`](Self::refresh) with it,
 /// single-flight, in a task of its own started by the first request past
 /// that point. Requests keep using the valid credential meanwhile, so a
 /// known expiry never costs a 401. If that refresh fails, the credential
-/// stays in use until the server rejects it (and the failure is backed off
-/// as above). A request made after the expiry, when nothing refreshed the
+/// stays in use until the server rejects it, and the refresh is tried
+/// again after the failure's backoff (as above), before the expiry as
+/// after it: a token endpoint that blinked at the refresh point is called
+/// again a second or so later, not at the expiry. A request made after the expiry, when nothing refreshed the
 /// credential in time (an idle client), waits for the refresh rather than
 /// send a credential known to have expired; if the refresh fails (or a
 /// failure's backoff runs), it goes with the old one. A credential with less than a second left when

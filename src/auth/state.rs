@@ -170,9 +170,6 @@ struct Ahead {
     /// The expiry: a request after it waits for the refresh rather than
     /// send a credential known to be rejected.
     expires: Instant,
-    /// The refresh ahead was started (it is started once per credential
-    /// while the credential is valid).
-    started: bool,
 }
 
 impl Ahead {
@@ -189,7 +186,6 @@ impl Ahead {
             // to the clock's end, as `left * share` would have).
             at: now + (left - left * (of - share) / of),
             expires: now + left,
-            started: false,
         })
     }
 }
@@ -285,16 +281,19 @@ impl Tokens {
 
     /// The credential for a new request when the current one's expiry is
     /// known: it as it is before the refresh is due; then it still, while
-    /// a refresh ahead (started here, once) runs in its own task; once it
-    /// has expired, the refresh's outcome, or the expired credential again
-    /// when the refresh fails (it stays in use until the server rejects
-    /// it, and the failure's backoff holds off the next refresh).
+    /// a refresh ahead (started here, single-flight) runs in its own task;
+    /// once it has expired, the refresh's outcome, or the expired
+    /// credential again when the refresh fails (it stays in use until the
+    /// server rejects it). A failed refresh ahead is started again after
+    /// its backoff, while the credential is valid as after: a token
+    /// endpoint's blip at the refresh point costs nothing at the expiry,
+    /// and one that is down gets a call per backoff step.
     #[cold]
     fn ahead(self: &Arc<Self>, state: &mut State) -> Acquire {
-        let Some(installed) = state.current.as_mut() else {
+        let Some(installed) = state.current.as_ref() else {
             unreachable!("called with a credential installed")
         };
-        let Some(ahead) = installed.ahead.as_mut() else {
+        let Some(ahead) = installed.ahead else {
             unreachable!("called for a credential of known expiry")
         };
         let now = Instant::now();
@@ -302,19 +301,12 @@ impl Tokens {
             return Acquire::Ready(installed.current.clone());
         }
         let expired = now >= ahead.expires;
-        let started = std::mem::replace(&mut ahead.started, true);
         let current = installed.current.clone();
         let credential = installed.credential.clone();
-        if state.pending.is_none() {
-            // Once while it is valid; once it has expired, again after
-            // each failure's backoff.
-            let backing_off = self.backing_off(state, current.generation).is_some();
-            if (started && !expired) || backing_off {
-                return Acquire::Ready(current);
-            }
-        } else if !expired {
+        if state.pending.is_none() && self.backing_off(state, current.generation).is_some() {
             return Acquire::Ready(current);
         }
+        // Started, or joined (a request before the expiry does not wait).
         let wait = self.join_or_start(state, Some((current.generation, credential)));
         if !expired {
             // The refresh goes on in its own task.

@@ -48,6 +48,7 @@ struct ApiErrorInner {
     retryable: bool,
     server_verdict: Option<bool>,
     code: Option<String>,
+    challenge: Option<String>,
     message: Cow<'static, str>,
     field_errors: Vec<FieldError>,
     hint: Option<RetryHint>,
@@ -92,6 +93,8 @@ pub(crate) struct ApiErrorParts {
     pub(crate) retryable: bool,
     pub(crate) server_verdict: Option<bool>,
     pub(crate) code: Option<String>,
+    /// The `error` of the response's `WWW-Authenticate` challenge.
+    pub(crate) challenge: Option<String>,
     pub(crate) message: Option<String>,
     pub(crate) field_errors: Vec<FieldError>,
     pub(crate) hint: Option<RetryHint>,
@@ -118,6 +121,7 @@ impl ApiError {
                 retryable: parts.retryable,
                 server_verdict: parts.server_verdict,
                 code: parts.code,
+                challenge: parts.challenge,
                 message,
                 field_errors: parts.field_errors,
                 hint: parts.hint,
@@ -154,6 +158,26 @@ impl ApiError {
     /// `"Unauthorized"`.
     pub fn code(&self) -> Option<&str> {
         self.inner.code.as_deref()
+    }
+
+    /// The `error` of the response's `WWW-Authenticate` challenge (RFC
+    /// 6750 §3: `invalid_token`, `insufficient_scope`, `invalid_request`),
+    /// when it had one: what the [`AuthLayer`](crate::auth::AuthLayer)
+    /// above decides by (it renews on `invalid_token`, never on
+    /// `insufficient_scope`), whatever [`code`](Self::code) the body gave.
+    /// Bounded and scrubbed as the code is.
+    ///
+    /// ```
+    /// use http::{HeaderMap, StatusCode};
+    /// use tower_api_errors::parse_error;
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("www-authenticate", r#"Bearer error="insufficient_scope", scope="admin""#.parse().unwrap());
+    /// let error = parse_error(StatusCode::UNAUTHORIZED, &headers, br#"{"code": 401, "message": "no"}"#);
+    /// assert_eq!((error.code(), error.challenge_error()), (Some("401"), Some("insufficient_scope")));
+    /// ```
+    pub fn challenge_error(&self) -> Option<&str> {
+        self.inner.challenge.as_deref()
     }
 
     /// The human-readable message. Never empty: when the body has none, the
@@ -311,7 +335,7 @@ impl ApiError {
         if let Cow::Owned(text) = scrubber.scrub(&inner.message) {
             inner.message = Cow::Owned(text);
         }
-        if let Some(code) = &mut inner.code {
+        for code in inner.code.iter_mut().chain(&mut inner.challenge) {
             if let Cow::Owned(text) = scrubber.scrub(code) {
                 *code = text;
             }
@@ -384,6 +408,7 @@ impl fmt::Debug for ApiError {
             .field("status", &inner.status)
             .field("kind", &inner.kind)
             .field("code", &inner.code)
+            .field("challenge_error", &inner.challenge)
             .field("message", &inner.message)
             .field("field_errors", &inner.field_errors)
             .field("retry_hint", &inner.hint)

@@ -91,6 +91,7 @@
 //! assert_eq!(hint.source(), HintSource::RetryAfter);
 //! ```
 
+mod challenge;
 mod date;
 mod families;
 mod number;
@@ -100,6 +101,7 @@ mod retry_after;
 mod structured;
 mod verdict;
 
+pub(crate) use challenge::challenge_error;
 pub(crate) use families::teaches_quota;
 pub use rate_limit::RateLimitInfo;
 pub use reading::{RateLimitPolicy, ResponseHints, MAX_POLICIES, MAX_POLICY_NAME};

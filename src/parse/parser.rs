@@ -163,6 +163,8 @@ impl ErrorParser {
             retryable,
             server_verdict: failure.server_verdict(),
             code,
+            challenge: crate::hints::challenge_error(headers)
+                .map(|error| extract::bounded(error.to_owned(), extract::MAX_CODE_CHARS)),
             message,
             field_errors,
             hint: failure.retry_hint(),
