@@ -724,6 +724,50 @@ async fn cancelling_the_request_that_started_the_refresh_cancels_it_for_no_one()
     );
 }
 
+/// A token source that hangs for ever, and every caller waiting on it gone:
+/// the call is not left holding the single-flight slot. It ends at the
+/// refresh timeout (10 s) like any failed call, its backoff runs, and the
+/// next rejection after it starts a new call that can succeed.
+#[tokio::test(start_paused = true)]
+async fn a_hanging_refresh_whose_callers_all_gave_up_ends_at_its_timeout() {
+    let gate = Arc::new(Semaphore::new(0));
+    let source = Source::numbered().gated(gate.clone());
+    let (_, refreshes) = source.counters();
+    let seen = Seen::default();
+    let client = ServiceBuilder::new()
+        .layer(AuthLayer::new(source))
+        .service(upstream_accepting("t3", seen.clone()));
+    let mut callers = JoinSet::new();
+    for n in 0..20 {
+        callers.spawn(client.clone().oneshot(get(&format!("/{n}"))));
+    }
+    settle(|| seen.lock().unwrap().len() == 20).await;
+    assert_eq!(refreshes.load(Ordering::SeqCst), 1, "one call for the 20");
+    // Every caller gives up (a timeout of their own, say).
+    tokio::time::advance(Duration::from_secs(2)).await;
+    callers.abort_all();
+    while let Some(ended) = callers.join_next().await {
+        assert!(ended.unwrap_err().is_cancelled());
+    }
+    // Past the refresh timeout: the call's task ends (its failure backed
+    // off, 1 s at most); past that backoff, the gate opens.
+    tokio::time::advance(Duration::from_secs(9)).await;
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::advance(Duration::from_secs(1)).await;
+    gate.add_permits(1);
+    let response = client.clone().oneshot(get("/after")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        refreshes.load(Ordering::SeqCst),
+        2,
+        "a new call, not the hung one"
+    );
+    let report = response.extensions().get::<AuthReport>().unwrap();
+    assert_eq!(report.renewal(), Some(Renewal::Refreshed));
+}
+
 /// A server on loopback that records what it received: 401 unless the
 /// credential is t2, then 201.
 async fn recording_server() -> (std::net::SocketAddr, Seen) {

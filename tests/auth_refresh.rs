@@ -496,9 +496,10 @@ const ROWS: &[Row] = &[
             |run| {
                 assert!(run.all_succeeded(Duration::ZERO, secs(200)));
                 assert_eq!(run.rejected, 0);
-                // At 80 s, then a step on (1, 2, 4 s at most): 87 s at the latest.
+                // At 80 s, then a backoff step on (1, 2, 4, 8 s at most):
+                // 92 s at the latest, before the expiry.
                 let (renewed, _) = *run.calls.iter().find(|(_, ok)| *ok).unwrap();
-                assert!(renewed < secs(88), "{:?}", run.calls);
+                assert!(renewed < secs(93), "{:?}", run.calls);
                 assert!((2..=5).contains(&run.calls.iter().filter(|(at, _)| *at <= renewed).count()));
             },
         )
@@ -569,6 +570,36 @@ const ROWS: &[Row] = &[
             |run| {
                 assert_eq!(run.refreshes(), 0, "{:?}", run.calls);
                 assert_eq!(run.succeeded(), 20);
+            },
+        )
+    },
+    Row {
+        revoke_first: true,
+        lifetime: Some(secs(3)),
+        enforce_expiry: false,
+        stagger: ms(50),
+        endpoint: &[
+            (Duration::ZERO, false),
+            (secs(2), true),
+            (secs(3), false),
+            (secs(5), true),
+            (secs(6), false),
+            (secs(8), true),
+        ],
+        requests: &[(200, Duration::ZERO, Duration::ZERO), (200, secs(4), ms(20))],
+        ..Row::new(
+            "400 requests, 200 of them in flight at once, while the token endpoint flaps (down, up, down...) and tokens are refreshed ahead every 2.4 s: each ends once, in a success or a typed error; the calls stay a backoff step apart",
+            |run| {
+                assert_eq!(run.outcomes.len(), 400);
+                // One call per backoff step while down, one per refresh
+                // point while up: 6 in a run, 8 at most.
+                assert!((4..=8).contains(&run.refreshes()), "{:?}", run.calls);
+                // The first token is refused until a call succeeds; every
+                // request after that is served by the token in hand,
+                // whether the refresh ahead of it fails or not.
+                let (renewed, _) = *run.calls.iter().find(|(_, ok)| *ok).unwrap();
+                assert!(renewed < secs(16), "{:?}", run.calls);
+                assert!(run.all_succeeded(renewed + ms(1), secs(20)));
             },
         )
     },
