@@ -28,22 +28,23 @@ use http::{HeaderMap, StatusCode};
 /// assert!(!rejects_credential(StatusCode::UNAUTHORIZED, &headers));
 /// ```
 pub fn rejects_credential(status: StatusCode, headers: &HeaderMap) -> bool {
-    rejects(status, challenge_error(headers))
+    rejects(status, || challenge_error(headers))
 }
 
 /// True when a typed error rejects the credential: by the challenge it
 /// kept ([`ApiError::challenge_error`]), else by its body's code (RFC
 /// 6750's error code, as OAuth2-shaped bodies carry it).
 pub(crate) fn rejects_api(error: &ApiError) -> bool {
-    rejects(error.status(), error.challenge_error().or(error.code()))
+    rejects(error.status(), || error.challenge_error().or(error.code()))
 }
 
 /// A 401 unless its `error` is `insufficient_scope`; a 400 or 403 when it
-/// is `invalid_token`.
-fn rejects(status: StatusCode, error: Option<&str>) -> bool {
+/// is `invalid_token`. (The `error` is read for those only: every
+/// response of the success path passes here.)
+fn rejects<'a>(status: StatusCode, error: impl FnOnce() -> Option<&'a str>) -> bool {
     match status {
-        StatusCode::UNAUTHORIZED => error != Some("insufficient_scope"),
-        StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN => error == Some("invalid_token"),
+        StatusCode::UNAUTHORIZED => error() != Some("insufficient_scope"),
+        StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN => error() == Some("invalid_token"),
         _ => false,
     }
 }
