@@ -120,6 +120,79 @@ fn several_retry_after_fields_the_longest_valid_wins() {
     assert_eq!(retry_after(&map, rfc_now()), secs(60));
 }
 
+/// `Retry-After` is a single value (RFC 9110 §10.2.3), not a list; lines a
+/// proxy joined into one (RFC 9110 §5.3) read as the lines do: the longest.
+/// So `retry-after-ms`. A date holds a comma: joined dates are not split.
+#[test]
+fn joined_retry_after_lines_read_as_lines() {
+    let rows: &[(Pairs<'_>, Option<Duration>)] = &[
+        (&[("retry-after", b"2, 9")], secs(9)),
+        (&[("retry-after", b"9,2"), ("retry-after", b"4")], secs(9)),
+        (&[("retry-after", b"2, x, -1")], secs(2)),
+        (
+            &[("retry-after-ms", b"1500, 2500")],
+            Some(Duration::from_millis(2500)),
+        ),
+        (
+            &[(
+                "retry-after",
+                b"Sun, 06 Nov 1994 08:49:37 GMT, Sun, 06 Nov 1994 08:50:37 GMT",
+            )],
+            None,
+        ),
+        (&[("retry-after", b", ,")], None),
+    ];
+    for (pairs, expected) in rows {
+        let map = headers(pairs);
+        assert_eq!(retry_after(&map, rfc_now()), *expected, "{pairs:?}");
+        let hints = ResponseHints::read(&map, rfc_now());
+        assert_eq!(
+            hints.explicit_hint().map(|hint| hint.delay()),
+            *expected,
+            "{pairs:?}"
+        );
+    }
+}
+
+/// `retry_after` is the one reading's: a date is read against the
+/// response's `Date` (a server whose clock is 30 s ahead of ours asks for
+/// 30 s), as [`ResponseHints`] reads it.
+#[test]
+fn retry_after_reads_a_date_against_the_response_date() {
+    let map = headers(&[
+        ("date", b"Sun, 06 Nov 1994 08:49:07 GMT"),
+        ("retry-after", b"Sun, 06 Nov 1994 08:49:37 GMT"),
+    ]);
+    assert_eq!(retry_after(&map, rfc_now()), secs(30));
+}
+
+/// RFC 9110 §5.6.7: an RFC 850 date's two-digit year that appears to be
+/// more than 50 years in the future is the most recent past year with the
+/// same last two digits. Placed against `now`: in November 2075, `75` is
+/// 2075 (`httpdate` read 1975, a date in the past: no wait at all).
+#[test]
+fn an_rfc_850_year_is_placed_against_now() {
+    // 2075-11-06 08:48:37 GMT.
+    let now = UNIX_EPOCH + Duration::from_secs(3_340_255_717);
+    let rows: &[(&[u8], SystemTime, Option<Duration>)] = &[
+        (b"Wednesday, 06-Nov-75 08:49:37 GMT", now, secs(60)),
+        (b"Sunday, 06-Nov-94 08:49:37 GMT", rfc_now(), secs(60)),
+        // 2094 is 19 years after 2075: not more than 50, so a wait (saturated);
+        // `httpdate` read 1994, no wait.
+        (b"Saturday, 06-Nov-94 08:48:37 GMT", now, Some(MAX_HINT)),
+    ];
+    for (value, now, expected) in rows {
+        let value = HeaderValue::from_bytes(value).unwrap();
+        assert_eq!(parse_retry_after(&value, *now), *expected, "{value:?}");
+    }
+    // The response's own `Date` in RFC 850 form, placed the same way.
+    let map = headers(&[
+        ("date", b"Wednesday, 06-Nov-75 08:48:37 GMT"),
+        ("retry-after", b"Wednesday, 06-Nov-75 08:49:37 GMT"),
+    ]);
+    assert_eq!(retry_after(&map, now), secs(60));
+}
+
 #[test]
 fn retry_after_ms_wins_over_retry_after() {
     // OpenAI sends both.

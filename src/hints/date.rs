@@ -19,9 +19,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// weekday and a fraction-bearing RFC 3339 stamp, is under 40 bytes.
 pub(crate) const MAX_DATE_LEN: usize = 64;
 
-/// An HTTP-date (RFC 9110 §5.6.7's three formats, by `httpdate`), else a
-/// lenient date (see [`parse_lenient`]), else an RFC 3339 timestamp.
-pub(crate) fn parse_date(text: &str) -> Option<SystemTime> {
+/// An HTTP-date (RFC 9110 §5.6.7's three formats), else a lenient date
+/// (see [`parse_lenient`]), else an RFC 3339 timestamp. A two-digit year
+/// is placed against `now` (see [`parse_lenient`]).
+///
+/// An IMF-fixdate or asctime date is `httpdate`'s; an RFC 850 date
+/// (`06-Nov-94`, a `-` no other HTTP-date holds) is the lenient reader's:
+/// `httpdate` reads its year as 1970 to 2069 whatever the time.
+pub(crate) fn parse_date(text: &str, now: SystemTime) -> Option<SystemTime> {
     let text = text.trim();
     if text.len() > MAX_DATE_LEN {
         return None;
@@ -29,7 +34,8 @@ pub(crate) fn parse_date(text: &str) -> Option<SystemTime> {
     step(text.len());
     httpdate::parse_http_date(text)
         .ok()
-        .or_else(|| parse_lenient(text))
+        .filter(|_| !text.contains('-'))
+        .or_else(|| parse_lenient(text, now))
         .or_else(|| parse_rfc3339(text))
 }
 
@@ -112,24 +118,14 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-const FULL_MONTHS: [&str; 12] = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
+/// The full names, in order.
+const FULL_MONTHS: &str =
+    "January February March April May June July August September October November December";
 
 /// `Nov` or `November`, any case.
 fn month(token: &str) -> Option<u64> {
-    let index = MONTHS.iter().zip(FULL_MONTHS).position(|(short, full)| {
+    let full = FULL_MONTHS.split(' ');
+    let index = MONTHS.iter().zip(full).position(|(short, full)| {
         token.eq_ignore_ascii_case(short) || token.eq_ignore_ascii_case(full)
     })?;
     Some(index as u64 + 1)
@@ -151,7 +147,14 @@ fn month(token: &str) -> Option<u64> {
 ///   `Mon DD` order, a full month name and an offset glued to the time,
 ///   as Python's `email.utils.parsedate_tz` (urllib3's `Retry-After`
 ///   reader) accepts them; so asctime with an unpadded day (`Nov 6`).
-fn parse_lenient(text: &str) -> Option<SystemTime> {
+///
+/// A year of one or two digits (RFC 850's, RFC 822's) is the latest year
+/// with those digits that is at most 50 years after `now`: RFC 9110 §5.6.7
+/// says a recipient MUST read a two-digit year that appears to be more
+/// than 50 years in the future as the most recent past year with the same
+/// last two digits. On 5 December 2025, `06-Nov-75` is 2075 and
+/// `06-Nov-76` is 1976 (`httpdate` reads 1975 and 1976).
+fn parse_lenient(text: &str, now: SystemTime) -> Option<SystemTime> {
     let mut tokens: [&str; 6] = [""; 6];
     let count = lenient_tokens(text, &mut tokens)?;
     let mut tokens = &tokens[..count];
@@ -181,7 +184,34 @@ fn parse_lenient(text: &str) -> Option<SystemTime> {
         _ => return None,
     };
     let (clock, offset) = lenient_time(time_and_zone)?;
-    to_time(lenient_day(date)?, clock, offset)
+    let (year, month, day) = lenient_day(date)?;
+    if year >= 100 {
+        return to_time((year, month, day), clock, offset);
+    }
+    let (this_year, fifty_years_on) = fifty_years_after(now)?;
+    let latest = this_year + 50 - (this_year + 50 - year) % 100;
+    match to_time((latest, month, day), clock, offset) {
+        Some(at) if fifty_years_on.is_none_or(|limit| at <= limit) => Some(at),
+        _ => to_time((latest - 100, month, day), clock, offset),
+    }
+}
+
+/// The year of `now` (UTC) and the instant 50 years after it (`None` past
+/// the year 9999), by `httpdate`'s calendar. February 29th fifty years on,
+/// in a common year, is after its 28th and before March 1st.
+fn fifty_years_after(now: SystemTime) -> Option<(u64, Option<SystemTime>)> {
+    // `httpdate` panics outside 1970 to 9999.
+    let now = now.clamp(
+        UNIX_EPOCH,
+        UNIX_EPOCH + Duration::from_secs(253_402_300_799),
+    );
+    // `Sun, 06 Nov 1994 08:49:37 GMT`
+    let text = httpdate::fmt_http_date(now);
+    let (year, month, day) = lenient_day((&text[5..7], &text[8..11], &text[12..16]))?;
+    let (clock, _) = lenient_time(&[&text[17..25]])?;
+    let later = to_time((year + 50, month, day), clock, 0)
+        .or_else(|| to_time((year + 50, 2, 28), (23, 59, 59), 0));
+    Some((year, later))
 }
 
 /// The tokens of `text` split at whitespace and commas, at most six.
@@ -197,21 +227,16 @@ fn lenient_tokens<'a>(text: &'a str, tokens: &mut [&'a str; 6]) -> Option<usize>
     Some(count)
 }
 
-/// `DD Mon YYYY` or `Mon DD YYYY` (two-digit years: 69 and up are 19xx)
-/// as (year, month, day).
+/// `DD Mon YYYY` or `Mon DD YYYY` as (year, month, day); a year of one or
+/// two digits as written (below 100, for [`parse_lenient`] to place).
 fn lenient_day((first, second, year_text): (&str, &str, &str)) -> Option<(u64, u64, u64)> {
     let (day, month) = match (month(first), month(second)) {
         (None, Some(m)) => (digits(first.as_bytes())?, m),
         (Some(m), None) => (digits(second.as_bytes())?, m),
         _ => return None,
     };
-    let mut year = digits(year_text.as_bytes())?;
-    if year_text.len() <= 2 {
-        year += if year > 68 { 1900 } else { 2000 };
-    } else if year_text.len() != 4 {
-        return None;
-    }
-    Some((year, month, day))
+    let year = digits(year_text.as_bytes())?;
+    (year_text.len() <= 2 || year >= 1000).then_some((year, month, day))
 }
 
 /// `HH:MM[:SS]` and a zone (possibly glued on: `08:49:37+0000`) as the
@@ -370,9 +395,68 @@ mod tests {
             ("a b c d e f g h", None),
         ];
         for (text, expected) in rows {
-            assert_eq!(parse_date(text), *expected, "{text:?}");
+            assert_eq!(parse_date(text, at(RFC).unwrap()), *expected, "{text:?}");
         }
-        assert_eq!(parse_date(&"1".repeat(10_000)), None);
+        assert_eq!(parse_date(&"1".repeat(10_000), at(RFC).unwrap()), None);
+    }
+
+    /// RFC 9110 §5.6.7: "Recipients of a timestamp value in rfc850-date
+    /// format, which uses a two-digit year, MUST interpret a timestamp that
+    /// appears to be more than 50 years in the future as representing the
+    /// most recent year in the past that had the same last two digits."
+    /// The year is placed against `now`; `httpdate` reads 1970 to 2069.
+    #[test]
+    fn a_two_digit_year_is_placed_against_now() {
+        // 2025-12-05 00:00, 2030-06-15 12:00, 2099-03-01 00:00 and
+        // 2024-02-29 10:00 UTC.
+        let (y2025, y2030, y2099, leap) =
+            (1_764_892_800, 1_907_755_200, 4_076_006_400, 1_709_200_800);
+        let rows: &[(u64, &str, Option<SystemTime>)] = &[
+            // `httpdate` read 1975 (so a `Retry-After` of it was zero).
+            (
+                y2025,
+                "Wednesday, 06-Nov-75 08:49:37 GMT",
+                at(3_340_255_777),
+            ),
+            // More than 50 years ahead: the past year.
+            (y2025, "Saturday, 06-Nov-76 08:49:37 GMT", at(216_118_177)),
+            (y2025, "Sunday, 06-Nov-94 08:49:37 GMT", at(RFC)),
+            (y2025, "Monday, 06-Nov-00 08:49:37 GMT", at(973_500_577)),
+            // RFC 822's two-digit year, and RFC 850 with no weekday, alike.
+            (y2025, "Sat, 6 Nov 76 08:49:37 GMT", at(216_118_177)),
+            (y2025, "06-Nov-75 08:49:37 GMT", at(3_340_255_777)),
+            // Exactly 50 years ahead is not more; a second past is. A zone
+            // counts: 13:00 at +0100 is 12:00 UTC.
+            (y2030, "Saturday, 15-Jun-80 12:00:00 GMT", at(3_485_678_400)),
+            (y2030, "Sunday, 15-Jun-80 13:00:00 +0100", at(3_485_678_400)),
+            (y2030, "Sunday, 15-Jun-80 12:00:01 GMT", at(329_918_401)),
+            // Late in a century, the next one's years are near: not 2005.
+            (y2099, "Sunday, 01-Mar-05 00:00:00 GMT", at(4_265_308_800)),
+            // Fifty years after February 29th: the 28th is not after it,
+            // March 1st is.
+            (leap, "Wednesday, 28-Feb-74 23:59:59 GMT", at(3_287_087_999)),
+            (leap, "Thursday, 01-Mar-74 00:00:00 GMT", at(131_328_000)),
+            // Four-digit years are as written, whatever the time.
+            (y2025, "Sun, 06 Nov 2094 08:49:37 GMT", at(3_939_871_777)),
+            (y2025, "Sun, 06 Nov 0094 08:49:37 GMT", None),
+        ];
+        for (now, text, expected) in rows {
+            assert_eq!(
+                parse_date(text, at(*now).unwrap()),
+                *expected,
+                "{text:?} at {now}"
+            );
+        }
+        // Hostile clocks: before 1970, past 9999. No panic.
+        let before_1970 = UNIX_EPOCH - Duration::from_secs(1);
+        assert_eq!(
+            parse_date("Sunday, 06-Nov-94 08:49:37 GMT", before_1970),
+            at(RFC)
+        );
+        // A clock past 9999 reads as 9999's.
+        let far = UNIX_EPOCH + Duration::from_secs(10u64.pow(12));
+        let in_9994 = to_time((9994, 11, 6), (8, 49, 37), 0);
+        assert_eq!(parse_date("Sunday, 06-Nov-94 08:49:37 GMT", far), in_9994);
     }
 
     #[test]

@@ -49,13 +49,11 @@ pub(crate) fn parse_seconds(text: &str) -> Option<Duration> {
 /// A non-negative whole number of milliseconds (`retry-after-ms`,
 /// `grpc-retry-pushback-ms`), saturating at [`MAX_HINT`].
 pub(crate) fn parse_millis(text: &str) -> Option<Duration> {
-    let (millis, nanos) = parse_decimal(text)?;
-    // `nanos` is the fraction in billionths of a millisecond; a millisecond
-    // holds a million nanoseconds, so divide by a thousand.
-    let extra_nanos = nanos / 1_000;
-    let whole_secs = millis / 1_000;
-    let nanos = (millis % 1_000) as u32 * 1_000_000 + extra_nanos;
-    Some(saturating_duration(whole_secs, nanos))
+    let (millis, fraction) = parse_decimal(text)?;
+    // `fraction` is in billionths of a millisecond: a thousandth of it is
+    // nanoseconds.
+    let nanos = (millis % 1_000) as u32 * 1_000_000 + fraction / 1_000;
+    Some(saturating_duration(millis / 1_000, nanos))
 }
 
 /// A rate-limit reset value: delta seconds, Unix seconds, or Unix
@@ -66,15 +64,16 @@ pub(crate) fn parse_millis(text: &str) -> Option<Duration> {
 /// timestamps mean zero.
 #[cfg(test)]
 pub(crate) fn parse_reset(text: &str, now: SystemTime) -> Option<Duration> {
-    parse_reset_when(text).map(|when| when.from(now))
+    parse_reset_when(text, now).map(|when| when.from(now))
 }
 
-/// [`parse_reset`] before it is resolved against a clock.
-pub(crate) fn parse_reset_when(text: &str) -> Option<When> {
+/// [`parse_reset`] before it is resolved against a clock (`now` places a
+/// date's two-digit year).
+pub(crate) fn parse_reset_when(text: &str, now: SystemTime) -> Option<When> {
     let Some((whole, nanos)) = parse_decimal(text) else {
         return parse_go_duration(text)
             .map(When::After)
-            .or_else(|| parse_date(text).map(When::At));
+            .or_else(|| parse_date(text, now).map(When::At));
     };
     if whole >= EPOCH_MILLIS_FLOOR {
         UNIX_EPOCH

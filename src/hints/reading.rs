@@ -290,7 +290,9 @@ impl<'a> Clock<'a> {
         let reference = if self.age {
             self.now
         } else {
-            text(self.date).and_then(parse_date).unwrap_or(self.now)
+            text(self.date)
+                .and_then(|date| parse_date(date, self.now))
+                .unwrap_or(self.now)
         };
         self.reference = Some(reference);
         reference
@@ -354,7 +356,7 @@ impl ResponseHints {
         for (name, value) in headers {
             step(1);
             if let Some(slot) = slot(name.as_str()) {
-                hints.take(slot, value, &mut raw);
+                hints.take(slot, value, &mut raw, now);
             }
         }
         let mut clock = Clock::new(&raw, now);
@@ -370,8 +372,9 @@ impl ResponseHints {
     }
 
     /// One header of the pass: a hint or a verdict is read at once, the
-    /// rest kept in `raw` for [`read_windows`](Self::read_windows).
-    fn take<'a>(&mut self, slot: Slot, value: &'a HeaderValue, raw: &mut Raw<'a>) {
+    /// rest kept in `raw` for [`read_windows`](Self::read_windows). (`now`
+    /// places a date's two-digit year.)
+    fn take<'a>(&mut self, slot: Slot, value: &'a HeaderValue, raw: &mut Raw<'a>, now: SystemTime) {
         let (family, role) = match slot {
             Slot::Date => {
                 raw.date.get_or_insert(value);
@@ -386,7 +389,7 @@ impl ResponseHints {
         match role {
             Role::Wait(WaitFormat::SecondsOrDate) => {
                 self.saw_retry_after = true;
-                match text(Some(value)).and_then(retry_after_when) {
+                match text(Some(value)).and_then(|text| retry_after_when(text, now)) {
                     Some(When::After(delay)) => {
                         raw.retry_after_delta = raw.retry_after_delta.max(Some(delay));
                     }
@@ -395,7 +398,9 @@ impl ResponseHints {
                 }
             }
             Role::Wait(WaitFormat::Millis) => {
-                let delay = text(Some(value)).and_then(parse_millis);
+                // Joined lines (`1500, 2000`) wait the longest, as lines do.
+                let delay = text(Some(value))
+                    .and_then(|text| text.split(',').filter_map(parse_millis).max());
                 self.retry_after_ms = self.retry_after_ms.max(delay);
             }
             Role::Wait(WaitFormat::Pushback) => {
@@ -544,7 +549,7 @@ fn read_family(
                 let read = |text: &str| match format {
                     ResetFormat::Seconds => text.split(',').filter_map(parse_seconds).max(),
                     ResetFormat::Moment => {
-                        parse_reset_when(text).map(|at| at.from(clock.reference()))
+                        parse_reset_when(text, clock.now).map(|at| at.from(clock.reference()))
                     }
                 };
                 lines(all, name, *kept).filter_map(read).max()

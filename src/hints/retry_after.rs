@@ -1,24 +1,25 @@
 //! `Retry-After` (RFC 9110 §10.2.3) and `retry-after-ms`.
 
 use super::date::parse_date;
-use super::number::{parse_millis, parse_seconds, When};
-use http::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use super::number::{parse_seconds, When};
+use super::{HintSource, ResponseHints};
+use http::header::{HeaderMap, HeaderValue};
 use std::time::{Duration, SystemTime};
-
-/// `retry-after-ms`: the same hint in milliseconds, sent by OpenAI and
-/// Azure OpenAI beside `Retry-After`.
-pub(crate) const RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-after-ms");
 
 /// Parses one `Retry-After` value, relative to `now`.
 ///
 /// Accepts delta-seconds (`120`) and an HTTP-date in each of the three
 /// formats RFC 9110 §5.6.7 requires a recipient to accept: IMF-fixdate
 /// (`Sun, 06 Nov 1994 08:49:37 GMT`), RFC 850 (`Sunday, 06-Nov-94 08:49:37
-/// GMT`) and asctime (`Sun Nov  6 08:49:37 1994`), parsed by the `httpdate`
-/// crate. As leniencies, delta-seconds may carry a decimal fraction (`1.5`),
-/// and a date may use the obsolete forms Python's `email.utils` accepts:
-/// `UTC`, `UT`, `Z`, US zone names or a numeric offset (`+0000`) in place of
-/// `GMT`, no weekday, a two-digit year, no seconds; or be an RFC 3339 time.
+/// GMT`) and asctime (`Sun Nov  6 08:49:37 1994`). A two-digit year is the
+/// latest with those digits at most 50 years after `now` (RFC 9110 §5.6.7:
+/// one that appears to be more than 50 years in the future is the most
+/// recent past year with the same last two digits). As leniencies,
+/// delta-seconds may carry a decimal fraction (`1.5`) or come as a list
+/// (`2, 5`: the longest, see [`retry_after`]), and a date may use the
+/// obsolete forms Python's `email.utils` accepts: `UTC`, `UT`, `Z`, US zone
+/// names or a numeric offset (`+0000`) in place of `GMT`, no weekday, a
+/// two-digit year, no seconds; or be an RFC 3339 time.
 ///
 /// A date in the past means zero; a far-future date or a huge number
 /// saturates at [`MAX_HINT`](super::MAX_HINT). Anything else (negative,
@@ -36,33 +37,37 @@ pub(crate) const RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-aft
 /// assert_eq!(parse_retry_after(&HeaderValue::from_static("-5"), now), None);
 /// ```
 pub fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duration> {
-    retry_after_when(value.to_str().ok()?).map(|when| when.from(now))
+    retry_after_when(value.to_str().ok()?, now).map(|when| when.from(now))
 }
 
-/// One `Retry-After` value, before it is resolved against a clock.
-pub(crate) fn retry_after_when(text: &str) -> Option<When> {
+/// One `Retry-After` value, before it is resolved against a clock (`now`
+/// places a date's two-digit year).
+pub(crate) fn retry_after_when(text: &str, now: SystemTime) -> Option<When> {
     let text = text.trim();
     let first = text.bytes().next()?;
     if first.is_ascii_digit() {
-        // Delta-seconds, or a date that starts with its day (`06 Nov 1994
-        // ...`, `1994-11-06T...`).
-        if let Some(delay) = parse_seconds(text) {
+        // Delta-seconds, several of them joined (the longest: see
+        // [`retry_after`]), or a date that starts with its day (`06 Nov
+        // 1994 ...`, `1994-11-06T...`).
+        if let Some(delay) = text.split(',').filter_map(parse_seconds).max() {
             return Some(When::After(delay));
         }
     }
-    parse_date(text).map(When::At)
+    parse_date(text, now).map(When::At)
 }
 
-/// The `Retry-After` hint of a response, relative to `now`.
+/// The `Retry-After` hint of a response, relative to `now`: the
+/// [`ResponseHints`] reading's, so dates are read against the response's
+/// own `Date` (see its docs), as every hint is.
 ///
 /// `retry-after-ms` wins when it parses: it is the same hint, sent by the
-/// same server, at a finer grain. Several `Retry-After` fields are not
-/// allowed by RFC 9110 (it is not a list), but when a proxy chain produces
-/// them, the **longest** valid value wins: a client must never retry earlier
-/// than any instruction it was given, and waiting the longest honours all of
-/// them. Invalid fields are skipped. Dates are read against `now`;
-/// [`ResponseHints`](super::ResponseHints) reads them against the
-/// response's own `Date`.
+/// same server, at a finer grain. `Retry-After` is a single value (RFC 9110
+/// §10.2.3), not a list, so several of it are not allowed; but when a proxy
+/// chain sends several lines, or joins them into one (`2, 5`, as RFC 9110
+/// §5.3 joins a list's lines), the **longest** valid value wins: a client
+/// must never retry earlier than any instruction it was given, and waiting
+/// the longest honours all of them. Invalid values are skipped. A date
+/// holds a comma, so a line of joined dates is not split: it is unreadable.
 ///
 /// ```
 /// use http::HeaderMap;
@@ -72,32 +77,13 @@ pub(crate) fn retry_after_when(text: &str) -> Option<When> {
 /// let mut headers = HeaderMap::new();
 /// headers.append("retry-after", "2".parse().unwrap());
 /// headers.append("retry-after", "garbage".parse().unwrap());
-/// headers.append("retry-after", "5".parse().unwrap());
+/// headers.append("retry-after", "5, 3".parse().unwrap());
 /// assert_eq!(retry_after(&headers, SystemTime::now()), Some(Duration::from_secs(5)));
 ///
 /// headers.insert("retry-after-ms", "5250".parse().unwrap());
 /// assert_eq!(retry_after(&headers, SystemTime::now()), Some(Duration::from_millis(5250)));
 /// ```
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    retry_after_ms(headers).or_else(|| {
-        headers
-            .get_all(RETRY_AFTER)
-            .iter()
-            .filter_map(|value| parse_retry_after(value, now))
-            .max()
-    })
+    let hint = ResponseHints::read(headers, now).explicit_hint()?;
+    (hint.source() != HintSource::GrpcPushback).then(|| hint.delay())
 }
-
-/// The longest valid `retry-after-ms` (or Azure's `x-ms-retry-after-ms`)
-/// value.
-pub(crate) fn retry_after_ms(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get_all(RETRY_AFTER_MS)
-        .iter()
-        .chain(headers.get_all(X_MS_RETRY_AFTER_MS))
-        .filter_map(|value| parse_millis(value.to_str().ok()?))
-        .max()
-}
-
-/// Azure's name for `retry-after-ms`.
-pub(crate) const X_MS_RETRY_AFTER_MS: HeaderName = HeaderName::from_static("x-ms-retry-after-ms");
