@@ -154,6 +154,21 @@ const FAMILIES: &[Row] = &[
     // the 429 body, `errorType` naming the error.
     Row { headers: &[("retry-after", "1")], retry_after_ms: Some(1_000),
         ..row("HubSpot 429", 429, r#"{"status":"error","message":"You have reached your secondly limit.","errorType":"RATE_LIMIT","correlationId":"c033cdaa-2c40-4a64-ae48-b4cec88dad24","policyName":"SECONDLY","requestId":"3d3e35b7-0dae-4b9f-a6e3-9c230cbcf8dd"}"#, RateLimited, Some("RATE_LIMIT"), "You have reached your secondly limit.", true) },
+    // The same page: "The message and policyName will indicate which limit
+    // you hit (either daily or secondly). The daily limit resets at
+    // midnight": the daily 429 is not retried (its code, `RATE_LIMIT`,
+    // does not say which limit; its message does).
+    row("HubSpot 429 daily", 429, r#"{"status":"error","message":"You have reached your daily limit.","errorType":"RATE_LIMIT","correlationId":"c033cdaa-2c40-4a64-ae48-b4cec88dad24","policyName":"DAILY","requestId":"3d3e35b7-0dae-4b9f-a6e3-9c230cbcf8dd"}"#, RateLimited, Some("RATE_LIMIT"), "You have reached your daily limit.", false),
+    // GitHub REST, "Rate limits for the REST API" (docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api):
+    // a secondary rate limit is a 403 or 429 whose message says so, with
+    // no rate-limit header at all when neither `retry-after` nor
+    // `x-ratelimit-remaining: 0` is sent ("wait for at least one minute
+    // before retrying"): a throttle, retried, not a permission refusal.
+    row("GitHub 403 secondary rate limit", 403, r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID CDE5:1234.","documentation_url":"https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits","status":"403"}"#, RateLimited, None, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID CDE5:1234.", true),
+    // A message that names a rate limit without saying it was exceeded is
+    // the status's; so is a daily limit named outside a rate limit.
+    row("rate limit setting", 400, r#"{"message":"The rate limit must be a positive integer."}"#, BadRequest, None, "The rate limit must be a positive integer.", false),
+    row("daily limit setting", 422, r#"{"message":"The daily limit must be below 1000."}"#, Validation, None, "The daily limit must be below 1000.", false),
     // Notion API, "Status codes" (developers.notion.com/reference/status-codes).
     row("Notion 400", 400, r#"{"object":"error","status":400,"code":"validation_error","message":"body failed validation: body.properties should be defined, instead was undefined."}"#, BadRequest, Some("validation_error"), "body failed validation: body.properties should be defined, instead was undefined.", false),
     // Notion, "Request limits": 429 `rate_limited` with an integer Retry-After.

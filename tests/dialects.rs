@@ -355,7 +355,12 @@ const PUBLIC: &[Row] = &[
         ..row("S3 XML", 404, r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>photos/2006/February/sample.jpg</Key><RequestId>4442587FB7D0A2F9</RequestId></Error>"#, NotFound, Some("NoSuchKey"), "The specified key does not exist.") },
     row("Envoy 503", 503, "upstream connect error or disconnect/reset before headers. reset reason: connection failure", Unavailable, None, "upstream connect error or disconnect/reset before headers. reset reason: connection failure"),
     row("HTML without title", 500, "<html><body><p>Something   went\n wrong &amp; we know</p></body></html>", Server, None, "Something went wrong & we know"),
-    row("JSON string", 400, r#""Rate limited""#, BadRequest, None, "Rate limited"),
+    // A bare JSON string is the message; this one says the 400 is a rate
+    // limit (the message's verdict, as no code gave one).
+    row("JSON string", 400, r#""Rate limited""#, RateLimited, None, "Rate limited"),
+    // Twitter API v1 sent its rate limits as 400 (as quoted in
+    // github.com/AvianFlu/ntwitter/issues/38).
+    row("Twitter v1 400", 400, r#"{"error":"Rate limit exceeded. Clients may not make more than 350 requests per hour.","request":"\/1\/lists.json?screen_name=JFSIII&cursor=-1"}"#, RateLimited, None, "Rate limit exceeded. Clients may not make more than 350 requests per hour."),
     row("empty", 503, "", Unavailable, None, "Service Unavailable"),
     // A raw JSON dump is never the message: the reason, then the first human text.
     row("unknown JSON", 418, r#"{"foo": 1}"#, Other, None, "I'm a teapot"),

@@ -152,7 +152,7 @@ impl ErrorParser {
         let code = extract::aws_header_type(headers)
             .or(code)
             .map(|code| extract::bounded(code, extract::MAX_CODE_CHARS));
-        let (kind, retryable) = kind_and_retry(&failure, body_verdict, code.as_deref());
+        let (kind, retryable) = kind_and_retry(&failure, body_verdict, code.as_deref(), &message);
         // A failure sent as a success (Slack's `ok: false`) has "OK" for a
         // reason: its code says more.
         let from_code = || code.clone().filter(|_| status.is_success());
@@ -238,15 +238,18 @@ fn bound_field_errors(field_errors: &mut Vec<FieldError>, mut budget: usize) {
 }
 
 /// The kind and retry verdict: the status's, adjusted by what the body
-/// says (its dialect's verdict, else its code's); the server's explicit
-/// `x-should-retry` still wins.
+/// says (its dialect's verdict, else its code's, else its message's); the
+/// server's explicit `x-should-retry` still wins.
 fn kind_and_retry(
     failure: &Failure,
     body_verdict: Option<BodyVerdict>,
     code: Option<&str>,
+    message: &Option<String>,
 ) -> (ErrorKind, bool) {
+    let limited = failure.kind() == ErrorKind::RateLimited;
     body_verdict
         .or_else(|| code.and_then(BodyVerdict::for_code))
+        .or_else(|| BodyVerdict::for_message(message.as_deref()?, limited))
         .map_or((failure.kind(), failure.is_retryable()), |body| {
             let (kind, retryable) = body.apply(failure.kind(), failure.is_retryable());
             (kind, failure.server_verdict().unwrap_or(retryable))

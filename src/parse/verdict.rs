@@ -117,6 +117,26 @@ impl BodyVerdict {
         }
     }
 
+    /// The verdict of a failure's message, for a body whose code gave
+    /// none; `rate_limited` says whether the status or headers already
+    /// call the failure a rate limit. A rate limit whose message names a
+    /// daily limit or quota is [`QuotaExhausted`](Self::QuotaExhausted)
+    /// (HubSpot's 429 `"You have reached your daily limit."`, whose code
+    /// `RATE_LIMIT` does not say which limit); another failure whose
+    /// message says a rate limit was exceeded is
+    /// [`Throttled`](Self::Throttled) (GitHub's 403 `"You have exceeded a
+    /// secondary rate limit"`, which its docs say to retry after a wait).
+    pub(crate) fn for_message(message: &str, rate_limited: bool) -> Option<BodyVerdict> {
+        let text = message.to_ascii_lowercase();
+        let has = |word: &str| memchr::memmem::find(text.as_bytes(), word.as_bytes()).is_some();
+        if rate_limited {
+            let daily = has("daily") && (has("limit") || has("quota"));
+            return daily.then_some(BodyVerdict::QuotaExhausted);
+        }
+        let names = has("rate limit") || has("rate-limit") || has("ratelimit");
+        (names && (has("exceed") || has("limited"))).then_some(BodyVerdict::Throttled)
+    }
+
     /// The kind and retry verdict after this body verdict, from the
     /// status's.
     pub(crate) fn apply(self, kind: ErrorKind, retryable: bool) -> (ErrorKind, bool) {
