@@ -38,8 +38,9 @@ use tower::{ServiceBuilder, ServiceExt};
 use tower_api_errors::auth::{
     AuthLayer, AuthReport, Credential, Renewal, TokenFuture, TokenSource,
 };
+use tower_api_errors::redact::REDACTED;
 use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryPolicy};
-use tower_api_errors::{ErrorBodyParseLayer, StatusClassifierLayer};
+use tower_api_errors::{parse_error, ErrorBodyParseLayer, StatusClassifierLayer};
 
 const CLIENT_ID: &str = "demo-client";
 const CLIENT_SECRET: &str = "demo-client-secret";
@@ -147,11 +148,16 @@ impl ClientCredentials {
             .header("accept", "application/json")
             .body(Full::new(Bytes::from(form)))?;
         let response = self.http.request(request).await?;
-        let status = response.status();
-        let body = response.into_body().collect().await?.to_bytes();
-        // The error says what failed, never with what (no secret, no token).
-        if status != StatusCode::OK {
-            return Err(format!("token endpoint answered {status}").into());
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await?.to_bytes();
+        if parts.status != StatusCode::OK {
+            // The endpoint's answer, typed: the auth layer holds the next
+            // refresh off for its `Retry-After` (a 429, a 503). Its text is
+            // the server's, so our secret is scrubbed out of it first,
+            // should the endpoint echo the form back: the error says what
+            // failed, never with what.
+            let body = String::from_utf8_lossy(&body).replace(CLIENT_SECRET, REDACTED);
+            return Err(parse_error(parts.status, &parts.headers, body.as_bytes()).into());
         }
         let answer: serde_json::Value =
             serde_json::from_slice(&body).map_err(|_| "token endpoint answered invalid JSON")?;

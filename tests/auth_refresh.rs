@@ -31,11 +31,9 @@ use tower_api_errors::auth::{
 };
 use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryPolicy};
 use tower_api_errors::stack::ApiErrorsLayer;
-use tower_api_errors::{BoxError, Error, ErrorBodyParseLayer};
+use tower_api_errors::{parse_error, ApiError, BoxError, Error, ErrorBodyParseLayer};
 
 const SECOND: Duration = Duration::from_secs(1);
-/// The token endpoint's answer when it is down, as the source reports it.
-const DOWN: &str = "token endpoint answered 503 Service Unavailable";
 
 /// The identity provider and the API: who was issued what, what the API
 /// accepts, and every call the token endpoint got.
@@ -44,6 +42,8 @@ struct Realm {
     down: AtomicBool,
     /// While down, the token endpoint accepts and never answers.
     hangs: bool,
+    /// While down, the token endpoint's `Retry-After`.
+    retry_after: Option<&'static str>,
     /// How long the token endpoint takes to answer.
     latency: Duration,
     /// `expires_in` of the tokens it issues, if any.
@@ -77,7 +77,10 @@ async fn token_endpoint(realm: Arc<Realm>) -> std::net::SocketAddr {
                 std::future::pending::<()>().await;
             }
             if !up {
-                return support::response(503, &[], r#"{"error": "temporarily_unavailable"}"#);
+                let retry_after = realm.retry_after.map(|after| ("retry-after", after));
+                let headers: Vec<_> = retry_after.into_iter().collect();
+                let body = r#"{"error": "temporarily_unavailable"}"#;
+                return support::response(503, &headers, body);
             }
             let n = realm.issued.fetch_add(1, Ordering::SeqCst) + 1;
             let token = format!("tok-{n}");
@@ -139,7 +142,8 @@ async fn api(realm: Arc<Realm>) -> std::net::SocketAddr {
 }
 
 /// An OAuth2 client-credentials source over the token endpoint; it reads
-/// `expires_in` into the credential.
+/// `expires_in` into the credential, and hands a failure on as the
+/// endpoint's typed answer (`parse_error`: its `Retry-After` included).
 struct ClientCredentials {
     url: Uri,
     http: Client<HttpConnector, Full<Bytes>>,
@@ -152,10 +156,10 @@ impl ClientCredentials {
             .header("content-type", "application/x-www-form-urlencoded")
             .body(Full::new(Bytes::from(form)))?;
         let response = self.http.request(request).await?;
-        let status = response.status();
-        let body = response.into_body().collect().await?.to_bytes();
-        if status != StatusCode::OK {
-            return Err(format!("token endpoint answered {status}").into());
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await?.to_bytes();
+        if parts.status != StatusCode::OK {
+            return Err(parse_error(parts.status, &parts.headers, &body).into());
         }
         let answer: serde_json::Value = serde_json::from_slice(&body)?;
         let token = answer["access_token"].as_str().ok_or("no access_token")?;
@@ -258,6 +262,8 @@ struct Row {
     revoke_first: bool,
     /// While down, the token endpoint hangs rather than answer 503.
     hangs: bool,
+    /// While down, the token endpoint's `Retry-After` on its 503.
+    retry_after: Option<&'static str>,
     /// When (from the origin) the token endpoint goes down (`false`) or
     /// comes back (`true`). It is up for the warm-up.
     endpoint: &'static [(Duration, bool)],
@@ -278,6 +284,7 @@ impl Row {
             backoff: None,
             revoke_first: false,
             hangs: false,
+            retry_after: None,
             endpoint: &[],
             requests: &[],
             expect,
@@ -605,6 +612,23 @@ const ROWS: &[Row] = &[
     },
     Row {
         revoke_first: true,
+        retry_after: Some("20"),
+        endpoint: &[(Duration::ZERO, false), (secs(45), true)],
+        requests: &[(280, Duration::ZERO, ms(250))],
+        ..Row::new(
+            "a token endpoint that answers 503 with Retry-After: 20: no call sooner than it asked, and the first one after it is back recovers",
+            |run| {
+                let at: Vec<Duration> = run.calls.iter().map(|(at, _)| *at).collect();
+                assert!(at.windows(2).all(|w| w[1] - w[0] >= secs(20)), "{at:?}");
+                // Back at 45 s: the call at 40 s failed, the next is at 60 s.
+                assert_eq!(run.refreshes(), 4, "at 0, 20, 40 and 60 s: {at:?}");
+                assert!(run.calls[3].1 && run.all_succeeded(secs(62), secs(70)));
+                assert!(run.failed(AuthFailure::RefreshBackingOff) > 150);
+            },
+        )
+    },
+    Row {
+        revoke_first: true,
         backoff: Some((Duration::MAX, Duration::MAX)),
         endpoint: &[(Duration::ZERO, false)],
         requests: &[(50, Duration::ZERO, secs(30))],
@@ -643,6 +667,7 @@ async fn run(row: &Row) -> Run {
         enforce_expiry: row.enforce_expiry,
         stagger: row.stagger,
         hangs: row.hangs,
+        retry_after: row.retry_after,
         ..Realm::default()
     });
     let token_addr = token_endpoint(realm.clone()).await;
@@ -724,7 +749,11 @@ fn typed(error: &Error) -> (AuthFailure, Option<StatusCode>) {
         .unwrap_or_else(|| panic!("not an Unauthorized: {error}"));
     let source = std::error::Error::source(unauthorized).expect("the refresh's failure");
     let timed_out = source.is::<tokio::time::error::Elapsed>();
-    assert!(timed_out || source.to_string() == DOWN, "{source}");
+    let down = source.downcast_ref::<ApiError>().map(ApiError::status);
+    assert!(
+        timed_out || down == Some(StatusCode::SERVICE_UNAVAILABLE),
+        "{source}"
+    );
     (unauthorized.reason(), unauthorized.status())
 }
 
