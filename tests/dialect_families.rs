@@ -169,6 +169,11 @@ const FAMILIES: &[Row] = &[
     // the status's; so is a daily limit named outside a rate limit.
     row("rate limit setting", 400, r#"{"message":"The rate limit must be a positive integer."}"#, BadRequest, None, "The rate limit must be a positive integer.", false),
     row("daily limit setting", 422, r#"{"message":"The daily limit must be below 1000."}"#, Validation, None, "The daily limit must be below 1000.", false),
+    // Telegram Bot API, "Making requests" (core.telegram.org/bots/api#making-requests):
+    // `parameters` (`ResponseParameters`) holds `retry_after`, "the number of
+    // seconds left to wait before the request can be repeated" on flood control.
+    Row { retry_after_ms: Some(35_000),
+        ..row("Telegram 429", 429, r#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 35","parameters":{"retry_after":35}}"#, RateLimited, Some("429"), "Too Many Requests: retry after 35", true) },
     // Notion API, "Status codes" (developers.notion.com/reference/status-codes).
     row("Notion 400", 400, r#"{"object":"error","status":400,"code":"validation_error","message":"body failed validation: body.properties should be defined, instead was undefined."}"#, BadRequest, Some("validation_error"), "body failed validation: body.properties should be defined, instead was undefined.", false),
     // Notion, "Request limits": 429 `rate_limited` with an integer Retry-After.

@@ -94,7 +94,8 @@ impl RootKeys {
     pub(crate) const INNER_ERROR: u32 = 1 << 14;
     pub(crate) const ERROR_CAUSES: u32 = 1 << 15;
     /// A member that may hold the body's retry hint: any key starting
-    /// with `retry`, or `extensions` (Shopify's GraphQL query cost).
+    /// with `retry`, `extensions` (Shopify's GraphQL query cost) or
+    /// `parameters` (Telegram's `retry_after`).
     pub(crate) const RETRY: u32 = 1 << 16;
 
     fn of(json: Option<&Value>) -> Self {
@@ -121,7 +122,7 @@ impl RootKeys {
             "details" => Self::DETAILS,
             "innererror" | "innerError" => Self::INNER_ERROR,
             "errorCauses" => Self::ERROR_CAUSES,
-            "extensions" => Self::RETRY,
+            "extensions" | "parameters" => Self::RETRY,
             key if key.starts_with("retry") => Self::RETRY,
             _ => 0,
         }

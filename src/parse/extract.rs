@@ -533,13 +533,15 @@ pub(crate) fn first_human_text(root: &Value) -> Option<String> {
 }
 
 /// The retry hint in a body: `retry_after` (and its spellings) in seconds
-/// or `retry_after_ms` in milliseconds, at the top level or in an `error`
-/// object, Google's `RetryInfo.retryDelay` (`"30s"`) in `error.details`, or
+/// or `retry_after_ms` in milliseconds, at the top level, in an `error`
+/// object or in a `parameters` object (Telegram's `ResponseParameters`,
+/// "the number of seconds left to wait before the request can be
+/// repeated"), Google's `RetryInfo.retryDelay` (`"30s"`) in `error.details`, or
 /// the wait Shopify's GraphQL query cost implies ([`cost_wait`]).
 pub(crate) fn retry_after(root: &Value) -> Option<Duration> {
     let top = root.as_object()?;
-    let nested = top.get("error").and_then(Value::as_object);
-    [Some(top), nested]
+    let nested = |key| top.get(key).and_then(Value::as_object);
+    [Some(top), nested("error"), nested("parameters")]
         .into_iter()
         .flatten()
         // One pass over the keys first: most error objects name no retry
@@ -700,6 +702,11 @@ mod tests {
                 &json!({"error": {"details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "30s"}]}})
             ),
             Some(Duration::from_secs(30))
+        );
+        // Telegram's `ResponseParameters`.
+        assert_eq!(
+            retry_after(&json!({"ok": false, "parameters": {"retry_after": 35}})),
+            Some(Duration::from_secs(35))
         );
         assert_eq!(retry_after(&json!({"retry_after": "abc"})), None);
         assert_eq!(retry_after(&json!({"retry_after": -1})), None);

@@ -192,8 +192,9 @@ impl ErrorParser {
             .find_map(|dialect| dialect.parse(&input))
             .unwrap_or_default();
         let body_hint = fields.retry_after.or_else(|| {
-            // The hint is looked for at the root and in an `error` object,
-            // under `retry…` keys or Google's `details`: a mask test first.
+            // The hint is looked for at the root and in an `error` or
+            // `parameters` object, under `retry…` keys or Google's
+            // `details`: a mask test first.
             let may_hint =
                 input.has_any(RootKeys::RETRY | RootKeys::DETAILS | RootKeys::ERROR_OBJECT);
             json.as_ref()
