@@ -163,8 +163,10 @@ const FAMILIES: &[Row] = &[
     // a secondary rate limit is a 403 or 429 whose message says so, with
     // no rate-limit header at all when neither `retry-after` nor
     // `x-ratelimit-remaining: 0` is sent ("wait for at least one minute
-    // before retrying"): a throttle, retried, not a permission refusal.
-    row("GitHub 403 secondary rate limit", 403, r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID CDE5:1234.","documentation_url":"https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits","status":"403"}"#, RateLimited, None, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID CDE5:1234.", true),
+    // before retrying"): a rate limit, not a permission refusal; not
+    // retried at once (a message names the kind; the minute is the
+    // caller's to wait).
+    row("GitHub 403 secondary rate limit", 403, r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID CDE5:1234.","documentation_url":"https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits","status":"403"}"#, RateLimited, None, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID CDE5:1234.", false),
     // A message that names a rate limit without saying it was exceeded is
     // the status's; so is a daily limit named outside a rate limit.
     row("rate limit setting", 400, r#"{"message":"The rate limit must be a positive integer."}"#, BadRequest, None, "The rate limit must be a positive integer.", false),

@@ -124,8 +124,12 @@ impl BodyVerdict {
     /// (HubSpot's 429 `"You have reached your daily limit."`, whose code
     /// `RATE_LIMIT` does not say which limit); another failure whose
     /// message says a rate limit was exceeded is
-    /// [`Throttled`](Self::Throttled) (GitHub's 403 `"You have exceeded a
-    /// secondary rate limit"`, which its docs say to retry after a wait).
+    /// [`RateLimited`](Self::RateLimited), retried as its status says
+    /// (GitHub's 403 `"You have exceeded a secondary rate limit"`: its
+    /// docs ask for a wait of a minute or more, which no header gives, so
+    /// it is named a rate limit and left to the caller, not retried at
+    /// once). A message is weaker evidence than a code: it names the
+    /// kind, and only ever takes a retry away.
     pub(crate) fn for_message(message: &str, rate_limited: bool) -> Option<BodyVerdict> {
         let text = message.to_ascii_lowercase();
         let has = |word: &str| memchr::memmem::find(text.as_bytes(), word.as_bytes()).is_some();
@@ -134,7 +138,7 @@ impl BodyVerdict {
             return daily.then_some(BodyVerdict::QuotaExhausted);
         }
         let names = has("rate limit") || has("rate-limit") || has("ratelimit");
-        (names && (has("exceed") || has("limited"))).then_some(BodyVerdict::Throttled)
+        (names && (has("exceed") || has("limited"))).then_some(BodyVerdict::RateLimited)
     }
 
     /// The kind and retry verdict after this body verdict, from the
