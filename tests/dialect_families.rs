@@ -295,6 +295,10 @@ const FAMILIES: &[Row] = &[
     // for bursts of bad requests, lifted after 30 minutes, with no wait
     // sent: a refusal, not a throttle.
     row("FinMind 403 ban", 403, r#"{"msg": "ip banned", "status": 403}"#, Forbidden, None, "ip banned", false),
+    // Adyen, "Error codes and messages" (docs.adyen.com/development-resources/error-codes).
+    row("Adyen 422", 422, r#"{"status":422,"errorCode":"101","message":"Invalid card number","errorType":"validation","pspReference":"F7WCWRG6JPHR8HG2"}"#, Validation, Some("101"), "Invalid card number", false),
+    // Cohere, "Errors" (docs.cohere.com/reference/errors): 400's example messages.
+    row("Cohere 400", 400, r#"{"message":"invalid request: list of documents must not be empty"}"#, BadRequest, None, "invalid request: list of documents must not be empty", false),
     // The server's explicit word wins over the body's.
     Row { headers: &[("x-should-retry", "false")],
         ..row("x-should-retry wins", 400, r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#, RateLimited, Some("ThrottlingException"), "Rate exceeded", false) },
