@@ -191,6 +191,116 @@ const FAMILIES: &[Row] = &[
         ..row("Mailchimp 400", 400, r#"{"type":"https://mailchimp.com/developer/marketing/docs/errors/","title":"Invalid Resource","status":400,"detail":"Your merge fields were invalid.","instance":"8cf2c011-a212-9b3a-6c51-a4d631a124b4","errors":[{"field":"VORNAME","message":"Please enter a value"}]}"#, BadRequest, Some("https://mailchimp.com/developer/marketing/docs/errors/"), "Your merge fields were invalid.", false) },
     // Intercom, "Errors" (developers.intercom.com): an `error.list`.
     row("Intercom 401", 401, r#"{"type":"error.list","request_id":"b3f5c5a0-0b1c-4c2e-9b5e-8a5d7c6e1f2a","errors":[{"code":"unauthorized","message":"Access Token Invalid"}]}"#, Unauthorized, Some("unauthorized"), "Access Token Invalid", false),
+    // Zoom API, "Error Codes" (developers.zoom.us/docs/api/errors): a numeric
+    // `code` with a message, and `errors` naming fields.
+    row("Zoom 400", 400, r#"{"code": 300, "message": "Request Body should be a valid JSON object."}"#, BadRequest, Some("300"), "Request Body should be a valid JSON object.", false),
+    Row { fields: &[("user_info.email", "Invalid field."), ("user_info.type", "Invalid field.")],
+        ..row("Zoom 400 fields", 400, r#"{"code": 300, "message": "Validation Failed.", "errors": [{"field": "user_info.email", "message": "Invalid field."}, {"field": "user_info.type", "message": "Invalid field."}]}"#, BadRequest, Some("300"), "Validation Failed.", false) },
+    // Zoom's 429s, as Zoom staff quote them (devforum.zoom.us/t/18928): the
+    // per-second limit is retried; the daily one ("resume ... at GMT
+    // 00:00:00") is not, with the headers of Zoom's "Rate limits" page
+    // (`X-RateLimit-Type: Daily-limit`, an RFC 3339 `Retry-After`, long past).
+    row("Zoom 429 per-second", 429, r#"{"code":429,"message":"You have reached the maximum per-second rate limit for this API. Try again later."}"#, RateLimited, Some("429"), "You have reached the maximum per-second rate limit for this API. Try again later.", true),
+    Row { headers: &[("x-ratelimit-category", "Heavy"), ("x-ratelimit-type", "Daily-limit"), ("x-ratelimit-limit", "30000"), ("x-ratelimit-remaining", "0"), ("retry-after", "2020-05-31T00:00:00Z")], retry_after_ms: Some(0),
+        ..row("Zoom 429 daily", 429, r#"{"code":429,"message":"You have exceeded the daily rate limit (100) of Meeting Create/Update API requests permitted for this particular user. You may resume these requests at GMT 00:00:00."}"#, RateLimited, Some("429"), "You have exceeded the daily rate limit (100) of Meeting Create/Update API requests permitted for this particular user. You may resume these requests at GMT 00:00:00.", false) },
+    // Binance, "General API Information" (binance-docs.github.io/apiAgent-API-EN):
+    // `{"code", "msg"}`; "HTTP 418 return code is used when an IP has been
+    // auto-banned for continuing to send requests after receiving 429
+    // codes", and "Retry-After ... in the case of a 418, until the ban is
+    // over" (developers.binance.com, "Rate limits"; bans run 2 minutes to 3
+    // days). The 418 body as Binance sent it (quoted in
+    // github.com/rafa-guillermo/GAS-Binance-API-Test, executionLogs/allOrders.txt).
+    row("Binance 400", 400, r#"{"code": -1121, "msg": "Invalid symbol."}"#, BadRequest, Some("-1121"), "Invalid symbol.", false),
+    Row { headers: &[("retry-after", "120")], retry_after_ms: Some(120_000),
+        ..row("Binance 418 IP ban", 418, r#"{"code":-1003,"msg":"Way too much request weight used; IP banned until 1620286253180. Please use the websocket for live updates to avoid bans."}"#, RateLimited, Some("-1003"), "Way too much request weight used; IP banned until 1620286253180. Please use the websocket for live updates to avoid bans.", true) },
+    // Asana, "Errors" (developers.asana.com/docs/errors): `errors` of
+    // messages; a server error adds a `phrase` for support.
+    row("Asana 401", 401, r#"{"errors":[{"message":"Not Authorized"}]}"#, Unauthorized, None, "Not Authorized", false),
+    row("Asana 400", 400, r#"{"errors":[{"message":"workspace: Missing input"}]}"#, BadRequest, None, "workspace: Missing input", false),
+    row("Asana 500", 500, r#"{"errors":[{"message":"Server Error","phrase":"6 sad squid snuggle softly"}]}"#, Server, None, "Server Error", true),
+    // Attio, "Rate limiting" (docs.attio.com/rest-api/guides/rate-limiting):
+    // `Retry-After` is an HTTP-date (here long past: no wait left).
+    Row { headers: &[("retry-after", "Tue, 23 May 2023 14:42:01 GMT"), ("content-type", "application/json")], retry_after_ms: Some(0),
+        ..row("Attio 429", 429, r#"{"status_code":429,"type":"rate_limit_error","code":"rate_limit_exceeded","message":"Rate limit exceeded, please try again later"}"#, RateLimited, Some("rate_limit_exceeded"), "Rate limit exceeded, please try again later", true) },
+    // Webflow Data API, "Error handling" (developers.webflow.com/data/v2.0.0/reference/error-handling).
+    row("Webflow 404", 404, r#"{"message":"Requested resource not found: The site cannot be found","code":"resource_not_found","externalReference":null,"details":[]}"#, NotFound, Some("resource_not_found"), "Requested resource not found: The site cannot be found", false),
+    // Postmark, "Troubleshooting 422 Unprocessable Entity Errors"
+    // (postmarkapp.com/support/article/troubleshooting-422-unprocessable-entity-errors):
+    // PascalCase `ErrorCode` and `Message`.
+    row("Postmark 422", 422, r#"{"ErrorCode": 300, "Message": "Invalid 'From' address: 'sender@example.com' is not a verified sender signature."}"#, Validation, Some("300"), "Invalid 'From' address: 'sender@example.com' is not a verified sender signature.", false),
+    // Akamai TechDocs 429 pages: Cloudlets answers in plain text
+    // (techdocs.akamai.com/cloudlets/v2/reference/429), the others in
+    // problem details (mtls-edge-truststore, cps, mtls-origin-keystore,
+    // cloudtest `/reference/429`); all throttles of minutes.
+    row("Akamai Cloudlets 429", 429, "Your request did not succeed as this operation has reached the limit for your account. Please try after 2025-09-09T17:03:57.071Z.", RateLimited, None, "Your request did not succeed as this operation has reached the limit for your account. Please try after 2025-09-09T17:03:57.071Z.", true),
+    row("Akamai mTLS truststore 429", 429, r#"{"rateLimitNext":"2023-11-08T05:49:55.123456Z","instance":"/mtls-edge-truststore/error-types/account-rate-limit-exceeded?traceId=-8494562331894707338","rateLimit":2,"detail":"Quota has been exhausted. You can submit the request after 49 seconds","type":"/mtls-edge-truststore/error-types/account-rate-limit-exceeded","title":"Account Rate Limit Exceeded","rateLimitRemaining":0,"status":429}"#, RateLimited, Some("/mtls-edge-truststore/error-types/account-rate-limit-exceeded"), "Quota has been exhausted. You can submit the request after 49 seconds", true),
+    row("Akamai CPS 429", 429, r#"{"type":"429 Too Many Requests","title":"Too Many Requests","detail":"You have exhausted your API Request Quota. Retry after: 21 seconds."}"#, RateLimited, Some("429 Too Many Requests"), "You have exhausted your API Request Quota. Retry after: 21 seconds.", true),
+    row("Akamai mTLS keystore 429", 429, r#"{"detail":"Too many overall requests to the service. This is unrelated to your client's rate limit. Please try after 2024-07-22T06:23:37.255Z","httpStatus":"429 TOO_MANY_REQUESTS","title":"Global Service Rate Limit Exceeded","type":"global-rate-limit-exceeded"}"#, RateLimited, Some("global-rate-limit-exceeded"), "Too many overall requests to the service. This is unrelated to your client's rate limit. Please try after 2024-07-22T06:23:37.255Z", true),
+    row("Akamai CloudTest 429", 429, "{\n   \" time\":\"2/11/22 4:58 PM\",\n   \"message\":\"You have exceeded your limit of 30 requests per minute.\",\n   \"error\":\"\\\"Rest.API.RequestLimitExceeded\u{201d}\"\n}", RateLimited, Some("\"Rest.API.RequestLimitExceeded\u{201d}"), "You have exceeded your limit of 30 requests per minute.", true),
+    // Akamai Cloudlets, "Errors" (techdocs.akamai.com/cloudlets/v2/reference/errors).
+    row("Akamai Cloudlets 400", 400, r#"{"instance":"2d8290b4-30df-4025-88a8-3f596a52aef7","status":400,"title":"Too Many Rules","type":"/cloudlets/v2/error-types/policy-rule-count-exceeded","errors":[{"title":"Too Many Rules","detail":"Exceeds maximum rules (5000). Received rule count:5001","maxRules":5000,"ruleCount":5001}]}"#, BadRequest, Some("/cloudlets/v2/error-types/policy-rule-count-exceeded"), "Too Many Rules", false),
+    // MetaApi, "Too many requests error" (metaapi.cloud/docs/metastats/models/tooManyRequestsError/).
+    row("MetaApi 429", 429, r#"{"id":1,"error":"TooManyRequestsError","message":"The /users/current/accounts/99e5dbbc-f9d5-4482-b613-6cf328c5eb2e/metrics API allows 25 requests per 1 minutes to avoid overloading our servers. Please wait some time and retry your request or contact support to extend your quota.","metadata":{"periodInMinutes":1,"requestsPerPeriodAllowed":25,"recommendedRetryTime":"2021-02-05T16:59:17.029Z"}}"#, RateLimited, Some("TooManyRequestsError"), "The /users/current/accounts/99e5dbbc-f9d5-4482-b613-6cf328c5eb2e/metrics API allows 25 requests per 1 minutes to avoid overloading our servers. Please wait some time and retry your request or contact support to extend your quota.", true),
+    // SignatureAPI, "Too Many Requests" (signatureapi.com/docs/v1/errors/too-many-requests).
+    Row { headers: &[("content-type", "application/problem+json")],
+        ..row("SignatureAPI 429", 429, r#"{"type":"https://signatureapi.com/docs/v1/errors/too-many-requests","title":"Too Many Requests","status":429,"detail":"Too many requests for this user. Retry after the number of seconds in the Retry-After header."}"#, RateLimited, Some("https://signatureapi.com/docs/v1/errors/too-many-requests"), "Too many requests for this user. Retry after the number of seconds in the Retry-After header.", true) },
+    // DigitalOcean OpenAPI spec, shared/responses/bad_request.yml
+    // (github.com/digitalocean/openapi): `id` names the error.
+    row("DigitalOcean 400", 400, r#"{"id":"bad_request","message":"error parsing request body","request_id":"4851a473-1621-42ea-b2f9-5071c0ea8414"}"#, BadRequest, Some("bad_request"), "error parsing request body", false),
+    // Texas Instruments API, "[FAQ] TI-API: Security Error Code: TI-API-0429"
+    // (e2e.ti.com/.../faq-ti-api-security-error-code-ti-api-0429).
+    row("TI API 429", 429, r#"{"errors":[{"errorCode":"TI-API-0429","type":"Security","reason":"Too many requests","message":"Rate Limit Quota exceeded. Please reduce the rate of requests. If issue persists, please contact support (https://api-portal.ti.com/support)."}]}"#, RateLimited, Some("TI-API-0429"), "Rate Limit Quota exceeded. Please reduce the rate of requests. If issue persists, please contact support (https://api-portal.ti.com/support).", true),
+    // IcePanel, "Rate limits" (developer.icepanel.io/developer-guide/getting-started/rate-limits).
+    row("IcePanel 429", 429, r#"{"message":"Too Many Requests"}"#, RateLimited, None, "Too Many Requests", true),
+    // Square: the 429 body as Square sent it (quoted in
+    // developer.squareup.com/forums/t/error-on-getting-the-merchant-back/24167);
+    // `RATE_LIMIT_ERROR` is retried with backoff (Square, "ErrorCategory").
+    row("Square 429", 429, r#"{"errors":[{"code":"RATE_LIMITED","detail":"This request was rate limited. Please retry later.","category":"RATE_LIMIT_ERROR"}]}"#, RateLimited, Some("RATE_LIMITED"), "This request was rate limited. Please retry later.", true),
+    // Mistral, "Error glossary" (docs.mistral.ai/resources/error-glossary): the error shape.
+    row("Mistral 400", 400, r#"{"object":"error","message":"A human-readable description of the error.","type":"invalid_request_error","param":"model","code":"unknown_model"}"#, BadRequest, Some("unknown_model"), "A human-readable description of the error.", false),
+    // Vercel, "REST API Errors" (vercel.com/docs/rest-api/errors).
+    row("Vercel 403", 403, r#"{"error":{"code":"forbidden","message":"Not authorized"}}"#, Forbidden, Some("forbidden"), "Not authorized", false),
+    row("Vercel 429", 429, r#"{"error":{"code":"rate_limited","message":"The rate limit of 6 exceeded for 'api-www-user-update-username'. Try again in 7 days","limit":{"remaining":0,"reset":1571432075,"resetMs":1571432075563,"total":6}}}"#, RateLimited, Some("rate_limited"), "The rate limit of 6 exceeded for 'api-www-user-update-username'. Try again in 7 days", true),
+    row("Vercel 400", 400, r#"{"error":{"code":"bad_request","message":"An english description of the error that just occurred"}}"#, BadRequest, Some("bad_request"), "An english description of the error that just occurred", false),
+    row("Vercel 500", 500, r#"{"error":{"code":"internal_server_error","message":"An unexpected internal error occurred"}}"#, Server, Some("internal_server_error"), "An unexpected internal error occurred", true),
+    row("Vercel 404", 404, r#"{"error":{"code":"not_found","message":"Could not find the RESOURCE: ID"}}"#, NotFound, Some("not_found"), "Could not find the RESOURCE: ID", false),
+    // monday.com API changelog: the complexity budget's 429 before 2025-07
+    // ("Hotfix: Complexity exception errors") and since ("Breaking change:
+    // Updated complexity budget exhausted error"), whose wait is the first
+    // GraphQL error's `extensions.retry_in_seconds`.
+    row("monday.com ComplexityException", 429, r#"{"error_code":"ComplexityException","status_code":429,"error_message":"Complexity budget exhausted, query cost 30001 budget remaining 19986 out of 1000000 reset in 3 seconds","error_data":{},"errors":["Complexity budget exhausted, query cost 30001 budget remaining 19986 out of 1000000 reset in 3 seconds"],"account_id":1234567890}"#, RateLimited, Some("ComplexityException"), "Complexity budget exhausted, query cost 30001 budget remaining 19986 out of 1000000 reset in 3 seconds", true),
+    Row { retry_after_ms: Some(60_000),
+        ..row("monday.com COMPLEXITY_BUDGET_EXHAUSTED", 429, r#"{"errors":[{"message":"Complexity budget exhausted","extensions":{"code":"COMPLEXITY_BUDGET_EXHAUSTED","retry_in_seconds":60}}]}"#, RateLimited, Some("COMPLEXITY_BUDGET_EXHAUSTED"), "Complexity budget exhausted", true) },
+    // OpenWeather's 429 as sent (quoted, line-wrapped, in
+    // dblock/open-weather-ruby-client#17): a temporary block, `cod`
+    // repeating the status.
+    row("OpenWeather 429", 429, r#"{"cod":429,"message":"Your account is temporary blocked due to exceeding of requests limitation of your subscription type. Please choose the proper subscription http://openweathermap.org/price"}"#, RateLimited, None, "Your account is temporary blocked due to exceeding of requests limitation of your subscription type. Please choose the proper subscription http://openweathermap.org/price", true),
+    // Coinbase, "Rate Limiting" (docs.cdp.coinbase.com/coinbase-app/api-architecture/rate-limiting):
+    // an `errors` entry names its error by `id`.
+    row("Coinbase 429", 429, r#"{"errors":[{"id":"rate_limit_exceeded","message":"Too many requests"}]}"#, RateLimited, Some("rate_limit_exceeded"), "Too many requests", true),
+    // CoinGate, "API error responses" (developer.coingate.com/docs/common-errors):
+    // "Error response must be identified by HTTP status and reason attribute".
+    row("CoinGate 401", 401, r#"{"message":"Not found App by Access-Key","reason":"BadCredentials"}"#, Unauthorized, Some("BadCredentials"), "Not found App by Access-Key", false),
+    // Selektable, "Rate limits" (docs.selektable.com/api-reference/rate-limits).
+    row("Selektable 429", 429, r#"{"error":{"type":"rate_limit_error","code":"rate_limit_exceeded","message":"Too many requests. Slow down."}}"#, RateLimited, Some("rate_limit_exceeded"), "Too many requests. Slow down.", true),
+    // Discourse's 429 as sent (quoted in exercism/website#5358), with the
+    // `Retry-After` Discourse sends beside `wait_seconds` (discourse/discourse#5659).
+    Row { headers: &[("retry-after", "24")], retry_after_ms: Some(24_000),
+        ..row("Discourse 429", 429, r#"{"errors":["You’ve performed this action too many times. Please wait 24 seconds before trying again."],"error_type":"rate_limit","extras":{"wait_seconds":24,"time_left":"24 seconds"}}"#, RateLimited, None, "You’ve performed this action too many times. Please wait 24 seconds before trying again.", true) },
+    // A generic rate-limit code with a message naming a monthly or daily
+    // quota: the message says how long. Onto, "RATE_LIMITED"
+    // (docs.buildonto.dev/errors/rate_limited: "Don't loop-retry");
+    // CoinMarketCal, "Errors" (v3.coinmarketcal.com/developer/docs/errors).
+    row("Onto 429 monthly", 429, r#"{"status":"error","code":"RATE_LIMITED","message":"Monthly quota exceeded","reset_at":"2026-06-01T00:00:00.000Z"}"#, RateLimited, Some("RATE_LIMITED"), "Monthly quota exceeded", false),
+    row("CoinMarketCal 429 daily", 429, r#"{"error":{"code":"rate_limit_exceeded","message":"You have exceeded your daily request quota.","requestId":"req_9e3779b1","docs":"https://coinmarketcal.com/developer/docs/rate-limits"}}"#, RateLimited, Some("rate_limit_exceeded"), "You have exceeded your daily request quota.", false),
+    // FinMind, "IP Ban Policy" (finmind.github.io/en/BanIPPolicy/): a ban
+    // for bursts of bad requests, lifted after 30 minutes, with no wait
+    // sent: a refusal, not a throttle.
+    row("FinMind 403 ban", 403, r#"{"msg": "ip banned", "status": 403}"#, Forbidden, None, "ip banned", false),
+    // Adyen, "Error codes and messages" (docs.adyen.com/development-resources/error-codes).
+    row("Adyen 422", 422, r#"{"status":422,"errorCode":"101","message":"Invalid card number","errorType":"validation","pspReference":"F7WCWRG6JPHR8HG2"}"#, Validation, Some("101"), "Invalid card number", false),
+    // Cohere, "Errors" (docs.cohere.com/reference/errors): 400's example messages.
+    row("Cohere 400", 400, r#"{"message":"invalid request: list of documents must not be empty"}"#, BadRequest, None, "invalid request: list of documents must not be empty", false),
     // The server's explicit word wins over the body's.
     Row { headers: &[("x-should-retry", "false")],
         ..row("x-should-retry wins", 400, r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#, RateLimited, Some("ThrottlingException"), "Rate exceeded", false) },

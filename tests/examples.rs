@@ -60,7 +60,10 @@ async fn demo_rows_match_the_seed_apis() {
     );
     let day = api("429 daily limit");
     assert_eq!(day.retry_after(), Some(Duration::from_secs(86_400)));
-    assert_eq!(day.retries().stopped(), Some(StopReason::HintTooLong));
+    // Its message names a daily limit: a spent quota, not retried at all
+    // (before, its code alone called it a throttle, and its day-long hint
+    // stopped the retry).
+    assert_eq!(day.retries().stopped(), Some(StopReason::NotRetryable));
     assert_eq!(row("429 daily limit").server_saw, 1);
     let body_hint = row("429 hint in body");
     assert_eq!(

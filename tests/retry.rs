@@ -175,7 +175,9 @@ async fn a_one_hour_hint_fails_fast_with_the_hint() {
         reply(
             429,
             &[("retry-after", "3600")],
-            r#"{"error": "Rate Limit Exceeded", "message": "Daily request limit exceeded"}"#,
+            // Hourly: a daily limit's message says the quota is spent (not
+            // retried at all), which is not what this test is about.
+            r#"{"error": "Rate Limit Exceeded", "message": "Hourly request limit exceeded"}"#,
         ),
     )
     .await;

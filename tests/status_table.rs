@@ -211,6 +211,17 @@ fn header_aware_rules() {
             ErrorKind::Unavailable,
             true,
         ),
+        // A 4xx of no kind of its own with Retry-After or an exhausted
+        // window is a rate limit (Binance's 418 IP ban, Twitter's old 420
+        // "Enhance Your Calm"); without either it stays `Other`.
+        (418, &[("retry-after", "120")], ErrorKind::RateLimited, true),
+        (418, &[], ErrorKind::Other, false),
+        (
+            420,
+            &[("x-ratelimit-remaining", "0")],
+            ErrorKind::RateLimited,
+            true,
+        ),
         // A 501 stays final, Retry-After or not.
         (501, &[("retry-after", "5")], ErrorKind::Other, false),
     ];

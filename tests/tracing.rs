@@ -44,7 +44,7 @@ async fn events_have_stable_fields_and_no_secrets() {
             if call == 1 {
                 support::response(503, &[("retry-after-ms", "1")], r#"{"error": {"code": "BUSY", "message": "try again"}}"#)
             } else {
-                support::response(429, &[("retry-after", "3600")], r#"{"error": "Rate Limit Exceeded", "message": "Daily request limit exceeded"}"#)
+                support::response(429, &[("retry-after", "3600")], r#"{"error": "Rate Limit Exceeded", "message": "Hourly request limit exceeded"}"#)
             }
         }
     })

@@ -64,10 +64,12 @@ impl<C: Classify + ?Sized> Classify for std::sync::Arc<C> {
 ///    it is the hint; a 413 that carries a readable `Retry-After` (or
 ///    `retry-after-ms`) says its condition is temporary (RFC 9110 §15.5.14)
 ///    and becomes retryable.
-/// 3. **Rate limits in disguise**: a 400 or 403 that also carries
-///    `Retry-After` or an exhausted rate-limit window (`X-RateLimit-Remaining:
-///    0` or any family [`ResponseHints`] reads) is [`ErrorKind::RateLimited`]
-///    and retryable. GitHub answers rate limits with 403 this way.
+/// 3. **Rate limits in disguise**: a 400, a 403 or a 4xx of no kind of its
+///    own ([`ErrorKind::Other`], but 413) that also carries `Retry-After` or
+///    an exhausted rate-limit window (`X-RateLimit-Remaining: 0` or any
+///    family [`ResponseHints`] reads) is [`ErrorKind::RateLimited`] and
+///    retryable. GitHub answers rate limits with 403 this way, Binance its
+///    IP bans with 418 (the `Retry-After` says until when).
 /// 4. **The server's word**: `x-should-retry` / `Stripe-Should-Retry`
 ///    override the retry verdict either way.
 /// 5. **Hint**: every failure carries the merged header hint
@@ -161,7 +163,9 @@ impl DefaultClassifier {
 fn failure(status: StatusCode, mut kind: ErrorKind, hints: &ResponseHints) -> Classification {
     let mut retryable = is_retryable_status(status);
     let explicit = hints.explicit_hint();
-    if matches!(kind, ErrorKind::BadRequest | ErrorKind::Forbidden)
+    // A 4xx of no kind of its own but 413 (Binance's 418 ban) is one too.
+    let unnamed = kind == ErrorKind::Other && status.is_client_error() && status.as_u16() != 413;
+    if (unnamed || matches!(kind, ErrorKind::BadRequest | ErrorKind::Forbidden))
         && (hints.saw_retry_after() || hints.rate_limit().is_some_and(|r| r.is_exhausted()))
     {
         kind = ErrorKind::RateLimited;

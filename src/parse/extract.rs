@@ -42,8 +42,10 @@ pub(crate) const CODE_KEYS: &[&str] =
 
 /// Keys that name the error broadly, or only in some APIs: a code when
 /// nothing more specific is (HubSpot's `category` and `errorType`,
-/// Heroku's `id` when it reads as a word, see [`code_in`]).
-pub(crate) const FALLBACK_CODE_KEYS: &[&str] = &["category", "errorType", "id"];
+/// Postmark's `ErrorCode`, Heroku's `id` when it reads as a word, CoinGate's
+/// `reason` when it reads as an identifier, see [`code_in`]).
+pub(crate) const FALLBACK_CODE_KEYS: &[&str] =
+    &["category", "errorType", "ErrorCode", "id", "reason"];
 
 /// True when `text` is already what [`one_line`] would make of it: printable
 /// ASCII, single spaces inside, none at the ends, within `max_chars`. Checked
@@ -232,7 +234,7 @@ fn code_under(key: &str, value: &Value) -> Option<String> {
         "__type" => Some(aws_type(&found).to_owned()),
         // `name` is a code only when it reads as one (PayPal's
         // "VALIDATION_ERROR"); elsewhere it is often a person's name.
-        "name" if !is_identifier(&found) => None,
+        "name" | "reason" if !is_identifier(&found) => None,
         // Heroku's error `id` is a word (`rate_limit`); elsewhere an `id`
         // names the occurrence (a UUID, `req_8f3a`).
         "id" if !found.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') => None,
@@ -534,14 +536,18 @@ pub(crate) fn first_human_text(root: &Value) -> Option<String> {
 
 /// The retry hint in a body: `retry_after` (and its spellings) in seconds
 /// or `retry_after_ms` in milliseconds, at the top level, in an `error`
-/// object or in a `parameters` object (Telegram's `ResponseParameters`,
+/// object, in a `parameters` object (Telegram's `ResponseParameters`,
 /// "the number of seconds left to wait before the request can be
-/// repeated"), Google's `RetryInfo.retryDelay` (`"30s"`) in `error.details`, or
+/// repeated") or in the first GraphQL error's `extensions` (monday.com's
+/// `retry_in_seconds`), Google's `RetryInfo.retryDelay` (`"30s"`) in `error.details`, or
 /// the wait Shopify's GraphQL query cost implies ([`cost_wait`]).
 pub(crate) fn retry_after(root: &Value) -> Option<Duration> {
     let top = root.as_object()?;
     let nested = |key| top.get(key).and_then(Value::as_object);
-    [Some(top), nested("error"), nested("parameters")]
+    let graphql = top
+        .get("errors")
+        .and_then(|e| e.get(0)?.get("extensions")?.as_object());
+    [Some(top), nested("error"), nested("parameters"), graphql]
         .into_iter()
         .flatten()
         // One pass over the keys first: most error objects name no retry
@@ -553,10 +559,11 @@ pub(crate) fn retry_after(root: &Value) -> Option<Duration> {
         })
         .find_map(|object| {
             // Seconds, then milliseconds.
-            const KEYS: [(&str, f64); 6] = [
+            const KEYS: [(&str, f64); 7] = [
                 ("retry_after", 1.0),
                 ("retryAfter", 1.0),
                 ("retry_after_seconds", 1.0),
+                ("retry_in_seconds", 1.0),
                 ("retry-after", 1.0),
                 ("retry_after_ms", 0.001),
                 ("retryAfterMs", 0.001),
@@ -702,6 +709,11 @@ mod tests {
                 &json!({"error": {"details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "30s"}]}})
             ),
             Some(Duration::from_secs(30))
+        );
+        // monday.com's GraphQL `extensions.retry_in_seconds`.
+        assert_eq!(
+            retry_after(&json!({"errors": [{"extensions": {"retry_in_seconds": 60}}]})),
+            Some(Duration::from_secs(60))
         );
         // Telegram's `ResponseParameters`.
         assert_eq!(

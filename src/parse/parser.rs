@@ -192,11 +192,12 @@ impl ErrorParser {
             .find_map(|dialect| dialect.parse(&input))
             .unwrap_or_default();
         let body_hint = fields.retry_after.or_else(|| {
-            // The hint is looked for at the root and in an `error` or
-            // `parameters` object, under `retry…` keys or Google's
-            // `details`: a mask test first.
-            let may_hint =
-                input.has_any(RootKeys::RETRY | RootKeys::DETAILS | RootKeys::ERROR_OBJECT);
+            // The hint is looked for at the root, in an `error` or
+            // `parameters` object and a GraphQL error's `extensions`, under
+            // `retry…` keys or Google's `details`: a mask test first.
+            let may_hint = input.has_any(
+                RootKeys::RETRY | RootKeys::DETAILS | RootKeys::ERROR_OBJECT | RootKeys::ERRORS,
+            );
             json.as_ref()
                 .filter(|_| may_hint)
                 .and_then(extract::retry_after)
@@ -239,22 +240,26 @@ fn bound_field_errors(field_errors: &mut Vec<FieldError>, mut budget: usize) {
 }
 
 /// The kind and retry verdict: the status's, adjusted by what the body
-/// says (its dialect's verdict, else its code's, else its message's); the
-/// server's explicit `x-should-retry` still wins.
+/// says (its dialect's verdict, else its code's, else its message's; a
+/// message naming a daily or monthly quota outranks a code that only says
+/// "rate limit"); the server's explicit `x-should-retry` still wins.
 fn kind_and_retry(
     failure: &Failure,
     body_verdict: Option<BodyVerdict>,
     code: Option<&str>,
     message: &Option<String>,
 ) -> (ErrorKind, bool) {
+    use BodyVerdict::{RateLimited as Limited, Throttled};
     let limited = failure.kind() == ErrorKind::RateLimited;
-    body_verdict
-        .or_else(|| code.and_then(BodyVerdict::for_code))
-        .or_else(|| BodyVerdict::for_message(message.as_deref()?, limited))
-        .map_or((failure.kind(), failure.is_retryable()), |body| {
-            let (kind, retryable) = body.apply(failure.kind(), failure.is_retryable());
-            (kind, failure.server_verdict().unwrap_or(retryable))
-        })
+    let by_code = body_verdict.or_else(|| code.and_then(BodyVerdict::for_code));
+    let generic = matches!(by_code, Some(Throttled | Limited));
+    let by_message = || BodyVerdict::for_message(message.as_deref()?, limited || generic);
+    // A generic code's verdict stands unless the message names a quota.
+    let verdict = by_code.filter(|_| !generic).or_else(by_message).or(by_code);
+    verdict.map_or((failure.kind(), failure.is_retryable()), |body| {
+        let (kind, retryable) = body.apply(failure.kind(), failure.is_retryable());
+        (kind, failure.server_verdict().unwrap_or(retryable))
+    })
 }
 
 /// A message as one bounded line without markup. Most messages have no

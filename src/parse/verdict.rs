@@ -74,8 +74,8 @@ impl BodyVerdict {
     /// case or punctuation (`rate_limit_exceeded`, `rateLimitExceeded` and
     /// `RATE_LIMIT_EXCEEDED` are one code), or `None`.
     ///
-    /// Besides the listed codes, any code naming a daily limit or quota
-    /// (`daily_quota_exceeded`) is [`QuotaExhausted`](Self::QuotaExhausted).
+    /// Besides the listed codes, any code naming a daily or monthly limit or
+    /// quota (`daily_quota_exceeded`) is [`QuotaExhausted`](Self::QuotaExhausted).
     /// The lookup is bounded: codes longer than 64 letters match nothing.
     pub fn for_code(code: &str) -> Option<BodyVerdict> {
         let mut key = [0u8; MAX_KEY];
@@ -110,19 +110,19 @@ impl BodyVerdict {
             | b"quotaexceeded"                         // YouTube Data API (daily units)
             | b"accesslimitreached"                    // Yelp's daily limit (resets at midnight UTC)
             => Some(BodyVerdict::QuotaExhausted),
-            _ if has(key, b"daily") && (has(key, b"limit") || has(key, b"quota")) => {
-                Some(BodyVerdict::QuotaExhausted)
-            }
+            _ if names_long_quota(key) => Some(BodyVerdict::QuotaExhausted),
             _ => None,
         }
     }
 
     /// The verdict of a failure's message, for a body whose code gave
-    /// none; `rate_limited` says whether the status or headers already
-    /// call the failure a rate limit. A rate limit whose message names a
-    /// daily limit or quota is [`QuotaExhausted`](Self::QuotaExhausted)
-    /// (HubSpot's 429 `"You have reached your daily limit."`, whose code
-    /// `RATE_LIMIT` does not say which limit); another failure whose
+    /// none or called it a rate limit; `rate_limited` says whether the
+    /// status, headers or code already call the failure a rate limit. A
+    /// rate limit whose message names a daily or monthly limit or quota is
+    /// [`QuotaExhausted`](Self::QuotaExhausted) (HubSpot's 429 `"You have
+    /// reached your daily limit."`, whose code `RATE_LIMIT` does not say
+    /// which limit; CoinMarketCal's `rate_limit_exceeded` `"You have
+    /// exceeded your daily request quota."`); another failure whose
     /// message says a rate limit was exceeded is
     /// [`RateLimited`](Self::RateLimited), retried as its status says
     /// (GitHub's 403 `"You have exceeded a secondary rate limit"`: its
@@ -134,8 +134,7 @@ impl BodyVerdict {
         let text = message.to_ascii_lowercase();
         let has = |word: &str| memchr::memmem::find(text.as_bytes(), word.as_bytes()).is_some();
         if rate_limited {
-            let daily = has("daily") && (has("limit") || has("quota"));
-            return daily.then_some(BodyVerdict::QuotaExhausted);
+            return names_long_quota(text.as_bytes()).then_some(BodyVerdict::QuotaExhausted);
         }
         let names = has("rate limit") || has("rate-limit") || has("ratelimit");
         (names && (has("exceed") || has("limited"))).then_some(BodyVerdict::RateLimited)
@@ -178,6 +177,11 @@ fn normalise(code: &str, key: &mut [u8; MAX_KEY]) -> Option<usize> {
         }
     }
     (!too_long).then_some(len)
+}
+
+/// Whether `text` (lower case) names a daily or monthly limit or quota.
+fn names_long_quota(text: &[u8]) -> bool {
+    (has(text, b"daily") || has(text, b"monthly")) && (has(text, b"limit") || has(text, b"quota"))
 }
 
 /// Whether `key` holds `word`.
@@ -251,6 +255,7 @@ mod tests {
             "insufficient_quota",
             "dailyLimitExceeded",
             "DAILY_QUOTA_EXCEEDED",
+            "monthly_limit_exceeded",
             "billing_hard_limit_reached",
         ] {
             assert_eq!(

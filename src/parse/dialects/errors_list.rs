@@ -47,18 +47,16 @@ impl Dialect for ErrorsList {
         let entries = list.as_array().map_or(&[][..], Vec::as_slice);
         let first = entries.first().and_then(Value::as_object);
 
-        let message = message_in(
+        fields.message = message_in(
             object,
             &["message", "Message", "error_description", "title"],
         )
         .or_else(|| first_message(list, first, entries.len()));
-        fields.message = message;
 
-        let code = code_in(object, &["code", "error_code", "errorCode"])
+        fields.code = code_in(object, &["code", "error_code", "errorCode"])
             .or_else(|| object.get("error").and_then(code))
             .or_else(|| first.and_then(entry_code))
             .or_else(|| code_in(object, FALLBACK_CODE_KEYS));
-        fields.code = code;
 
         let mut errors = field_errors(list);
         // Atlassian pairs `errorMessages` with an `errors` field map.
@@ -117,5 +115,5 @@ fn entry_code(entry: &Map<String, Value>) -> Option<String> {
                 .as_object()
                 .and_then(|ext| code_in(ext, &["code"]))
         })
-        .or_else(|| code_in(entry, &["type"]))
+        .or_else(|| code_in(entry, &["type", "id"]))
 }
