@@ -484,6 +484,46 @@ async fn urllib3_test_retry() {
         .steps(&[Status(503, &[("retry-after", "99999999999999999999")])])
         .ends(503, Some(HintTooLong))
         .differs("a huge hint saturates and fails fast, as any hint past max_retry_after"),
+        Row::new(
+            "urllib3 test/test_retry.py::test_configurable_retry_after_max (at the limit)",
+            "a Retry-After equal to the maximum is slept on in full",
+        )
+        .steps(&[Status(503, &[("retry-after", "120")]), OK])
+        .waits(&[S(120)])
+        .ends(200, None),
+        Row::new(
+            "urllib3 test/test_retry.py::test_configurable_retry_after_max (one past the limit)",
+            "121 s is well under retry_after_max (6 h): slept on",
+        )
+        .steps(&[Status(503, &[("retry-after", "121")])])
+        .ends(503, Some(HintTooLong))
+        .differs("past max_retry_after (120 s by default) the caller gets the error and the hint"),
+        Row::new(
+            "urllib3 test/test_retry.py::test_respect_retry_after_header_sleep (a date in year 9999)",
+            "a far-future date is clamped to retry_after_max and slept",
+        )
+        .steps(&[Status(503, &[DATE, ("retry-after", "Fri, 31 Dec 9999 23:59:59 GMT")])])
+        .ends(503, Some(HintTooLong))
+        .differs("a far-future date saturates and fails fast, as any hint past max_retry_after"),
+        Row::new(
+            "urllib3 test/test_retry.py::test_respect_retry_after_header_sleep (413, HTTP-date)",
+            "a 413 with a Retry-After date (RETRY_AFTER_STATUS_CODES) waits until then",
+        )
+        .method("PUT")
+        .steps(&[
+            Status(413, &[DATE, ("retry-after", "Mon, 03 Jun 2019 11:00:05 GMT")]),
+            OK,
+        ])
+        .waits(&[S(5)])
+        .ends(200, None),
+        Row::new(
+            "urllib3 test/test_retry.py::test_parse_retry_after_invalid (garbage on a 429)",
+            "InvalidHeader: the request fails",
+        )
+        .steps(&[Status(429, &[("retry-after", "soon")]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None)
+        .differs("an unreadable hint is ignored: the backoff waits"),
         // --- which statuses and methods --------------------------------
         Row::new(
             "urllib3 test/test_retry.py::test_status_forcelist (RETRY_AFTER_STATUS_CODES 413)",
@@ -819,6 +859,15 @@ async fn go_retryablehttp_client_test() {
         .waits(&[MS(500), S(1)])
         .ends(500, Some(MaxAttempts)),
         Row::new(
+            "hashicorp/go-retryablehttp client.go::baseRetryPolicy (a connection reset, POST with Idempotency-Key)",
+            "any error but the listed ones is retried",
+        )
+        .method("POST")
+        .headers(&[("idempotency-key", "order-42")])
+        .steps(&[RESET, OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
             "hashicorp/go-retryablehttp client_test.go::TestClient_DefaultRetryPolicy_TLS",
             "an x509 error (certificate not trusted) is not retried: 1 attempt",
         )
@@ -928,6 +977,30 @@ async fn go_retryablehttp_invalid_scheme_is_not_retried() {
     assert!(started.elapsed() < Duration::from_secs(1));
 }
 
+/// urllib3 `test_retry_default` (`_is_connection_error`: a connect error
+/// is retried whatever the method) and go-retryablehttp `TestClient_Do`
+/// (a PUT sent while nothing listens is retried until a server answers):
+/// a real hyper-util client against a loopback port nothing listens on.
+#[tokio::test]
+async fn a_refused_connection_is_retried_for_a_post_over_real_hyper() {
+    let addr = support::refused_addr();
+    let policy = RetryPolicy::default()
+        .no_budget()
+        .backoff(Backoff::exponential(MS(5), 2.0, MS(20)).jitter(Jitter::None));
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(policy))
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let request = Request::post(format!("http://{addr}/v1/foo"))
+        .body(Full::new(Bytes::from_static(b"hello")))
+        .unwrap();
+    let error = client.oneshot(request).await.unwrap_err();
+    let transport = error.transport().expect("a transport error");
+    assert!(transport.is_connect(), "{transport}");
+    assert_eq!(error.retries().attempts(), 3, "{error}");
+    assert_eq!(error.retries().stopped(), Some(StopReason::MaxAttempts));
+}
+
 #[tokio::test(start_paused = true)]
 async fn dotnet_http_resilience_standard_handler() {
     use StopReason::*;
@@ -1017,6 +1090,18 @@ async fn dotnet_http_resilience_standard_handler() {
         .waits(&[S(2) + MS(500), S(2) + S(1)])
         .ends_in_transport_error(Some(MaxAttempts)),
         Row::new(
+            "dotnet/extensions HttpRetryStrategyOptionsTests.cs::Ctor_Defaults (MaxRetryAttempts 3)",
+            "three retries: four attempts",
+        )
+        .policy(|| RetryPolicy::default().no_budget().backoff(Backoff::default().jitter(Jitter::None)))
+        .steps(&[Status(503, &[]), Status(503, &[]), Status(503, &[])])
+        .waits(&[MS(500), S(1)])
+        .ends(503, Some(MaxAttempts))
+        .differs(
+            "our default is three attempts in all (two retries): a third attempt rides out most \
+             blips without tripling an outage's load (RetryPolicy's table of defaults)",
+        ),
+        Row::new(
             "dotnet/extensions HttpRetryStrategyOptionsTests.cs::ShouldRetryAfterHeader_WhenResponseContainsRetryAfterHeader_ShouldReturnTimeSpan",
             "Retry-After: 10 s is the delay",
         )
@@ -1078,6 +1163,25 @@ async fn failsafe_go_failsafehttp() {
         .steps(&[REFUSED, RESET, OK])
         .waits(&[MS(500), S(1)])
         .ends(200, None),
+        Row::new(
+            "failsafe-go/failsafe-go failsafehttp/policy.go::DelayFunc (503, HTTP-date)",
+            "only integer seconds are read: a date falls back to the delay policy",
+        )
+        .steps(&[
+            Status(503, &[DATE, ("retry-after", "Mon, 03 Jun 2019 11:00:02 GMT")]),
+            OK,
+        ])
+        .waits(&[S(2)])
+        .ends(200, None)
+        .differs("RFC 9110 §10.2.3: Retry-After is an HTTP-date or delay-seconds; both are read"),
+        Row::new(
+            "failsafe-go/failsafe-go failsafehttp/policy.go::DelayFunc (502)",
+            "Retry-After is read on a 429 or 503 only: a 502's is ignored",
+        )
+        .steps(&[Status(502, &[("retry-after", "2")]), OK])
+        .waits(&[S(2)])
+        .ends(200, None)
+        .differs("RFC 9110 §10.2.3 gives Retry-After its meaning on any response"),
         Row::new(
             "failsafe-go/failsafe-go failsafehttp/policy.go::DelayFunc (503, seconds)",
             "a 503's Retry-After seconds are the delay",
