@@ -326,8 +326,8 @@ const OK: Step = Status(200, &[]);
 const REFUSED: Step = Io(std::io::ErrorKind::ConnectionRefused);
 const RESET: Step = Io(std::io::ErrorKind::ConnectionReset);
 
-// urllib3's dates, read against the response's own `Date` (one hour before
-// urllib3's mocked "now" of 2019-06-03 11:00:00 UTC is our `Date`).
+// urllib3 mocks its clock at 2019-06-03 11:00:00 UTC; our responses carry
+// that instant as their `Date`, which a `Retry-After` date is read against.
 const DATE: (&str, &str) = ("date", "Mon, 03 Jun 2019 11:00:00 GMT");
 
 #[tokio::test(start_paused = true)]
@@ -516,6 +516,13 @@ async fn urllib3_test_retry() {
         ])
         .waits(&[S(5)])
         .ends(200, None),
+        Row::new(
+            "urllib3 test/test_retry.py::test_parse_retry_after_invalid (garbage on a 413)",
+            "413 with a Retry-After is retryable, then parsing it raises InvalidHeader",
+        )
+        .method("PUT")
+        .steps(&[Status(413, &[("retry-after", "later")])])
+        .ends(413, Some(NotRetryable)),
         Row::new(
             "urllib3 test/test_retry.py::test_parse_retry_after_invalid (garbage on a 429)",
             "InvalidHeader: the request fails",
@@ -848,6 +855,19 @@ async fn go_retryablehttp_client_test() {
             "a POST is not idempotent (RFC 9110 §9.2.2): the server may have done it once \
              already, and a retry may do it twice; it is retried with an Idempotency-Key \
              (next row) or retry_non_idempotent(true)",
+        ),
+        Row::new(
+            "hashicorp/go-retryablehttp client.go::baseRetryPolicy (429, POST)",
+            "a 429 is retried whatever the method, after its Retry-After",
+        )
+        .method("POST")
+        .steps(&[Status(429, &[("retry-after", "1")])])
+        .ends(429, Some(NotIdempotent))
+        .differs(
+            "RFC 9110 §9.2.2: no automatic retry of a non-idempotent request without a means to \
+             know it was not applied, and RFC 6585 §4 does not say a 429 was not; urllib3 \
+             (allowed_methods) and axios-retry agree. An Idempotency-Key, x-should-retry: true \
+             or retry_non_idempotent(true) makes it retried",
         ),
         Row::new(
             "hashicorp/go-retryablehttp client_test.go::TestClient_Do_fails (with Idempotency-Key)",
