@@ -318,7 +318,8 @@ impl RetryPolicy {
 
     /// Whether requests that are not idempotent (POST, PATCH without an
     /// `Idempotency-Key`) may be retried after reaching the server.
-    /// Connect failures are retried regardless: such a request never left.
+    /// Connect failures are retried regardless: such a request never left
+    /// (unless no resend heals them: a certificate or URL-scheme failure).
     pub fn retry_non_idempotent(mut self, retry: bool) -> Self {
         self.config().retry_non_idempotent = retry;
         self
