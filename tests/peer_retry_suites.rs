@@ -903,6 +903,21 @@ async fn go_retryablehttp_client_test() {
         })])
         .ends_in_transport_error(Some(NotRetryable)),
         Row::new(
+            "hashicorp/go-retryablehttp client_test.go::TestClient_DefaultRetryPolicy_TLS (a URL naming certificates)",
+            "only the TLS failure's own words stop retries, not the URL's",
+        )
+        .steps(&[
+            Fails(|| {
+                Box::new(SendError(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "operation timed out",
+                )))
+            }),
+            OK,
+        ])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
             "hashicorp/go-retryablehttp client_test.go::TestClient_DefaultRetryPolicy_redirects",
             "too many redirects is an error, not retried",
         )
@@ -954,6 +969,23 @@ impl std::fmt::Display for ConnectError {
 }
 
 impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// A send failure as reqwest reports it: its own text names the URL (here
+/// one about certificates and schemes), its root cause says what failed.
+#[derive(Debug)]
+struct SendError(std::io::Error);
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("error sending request for url (https://api.test/v1/certificates?scheme=rsa)")
+    }
+}
+
+impl std::error::Error for SendError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.0)
     }
