@@ -1,7 +1,7 @@
 //! The [`Classify`] trait and the [`DefaultClassifier`].
 
 use super::{Classification, Failure};
-use crate::hints::{HintSource, ResponseHints};
+use crate::hints::{GrpcPushback, HintSource, ResponseHints};
 use crate::ErrorKind;
 use http::{HeaderMap, StatusCode};
 use std::time::SystemTime;
@@ -187,12 +187,15 @@ fn failure(status: StatusCode, mut kind: ErrorKind, hints: &ResponseHints) -> Cl
     } else {
         hints.retry_hint()
     };
-    // The server's explicit word overrides the verdict either way.
+    // The server's explicit word overrides the verdict either way; a
+    // negative or unreadable pushback is a "no" (gRFC A6).
+    let refused = hints.grpc_pushback() == Some(GrpcPushback::DoNotRetry);
+    let verdict = refused.then_some(false).or(hints.should_retry());
     Classification::Failure(
         Failure::new(kind)
             .with_retryable(retryable)
             .with_hint(hint)
-            .with_server_verdict(hints.should_retry()),
+            .with_server_verdict(verdict),
     )
 }
 

@@ -3,8 +3,11 @@
 //! [`RetryLayer`] retries a request when the failure is transient (408,
 //! 429, the 5xx that waiting can heal, see
 //! [`DefaultClassifier`](crate::classify::DefaultClassifier); connect errors;
-//! other transport errors for idempotent requests) and never otherwise
-//! (other 4xx, 501, 505, 506, 508, 510, 511). It waits what
+//! other transport errors for idempotent requests, an attempt cut by a
+//! per-attempt `tower::timeout` below it among them) and never otherwise
+//! (other 4xx, 501, 505, 506, 508, 510, 511; a negative
+//! `grpc-retry-pushback-ms`; a transport error whose root cause names a
+//! certificate or a URL scheme, which no resend heals). It waits what
 //! the server asked for (`Retry-After` in seconds or as a date,
 //! `retry-after-ms`, a body's `retry_after`, an exhausted rate-limit
 //! window's reset, gRPC pushback) exactly, never shorter (a zero wait but a

@@ -241,7 +241,7 @@ impl fmt::Debug for RetryPolicy {
             .field("retry_if", &c.retry_if.is_some())
             .field("on_retry", &c.on_retry.is_some())
             .field("classifier", &c.classifier.is_some())
-            .field("metrics", &c.metrics_configured())
+            .field("metrics", &c.observer.has_metrics())
             .finish()
     }
 }
@@ -318,7 +318,8 @@ impl RetryPolicy {
 
     /// Whether requests that are not idempotent (POST, PATCH without an
     /// `Idempotency-Key`) may be retried after reaching the server.
-    /// Connect failures are retried regardless: such a request never left.
+    /// Connect failures are retried regardless: such a request never left
+    /// (unless no resend heals them: a certificate or URL-scheme failure).
     pub fn retry_non_idempotent(mut self, retry: bool) -> Self {
         self.config().retry_non_idempotent = retry;
         self
@@ -532,12 +533,6 @@ impl Policy for RetryPolicy {
     }
 }
 
-impl Config {
-    fn metrics_configured(&self) -> bool {
-        self.observer.has_metrics()
-    }
-}
-
 /// The state of a call when an attempt failed, beside its outcome.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AttemptState {
@@ -710,8 +705,13 @@ impl Outcome<'_> {
                 server_verdict: api.server_verdict(),
                 ..Facts::default()
             },
+            // An attempt cut by a timeout below is retried (a per-attempt
+            // timeout: .NET's standard handler retries it, as reqwest's own
+            // timeout was); a call an inner retry layer ended at its
+            // deadline, or a failure no resend heals, is not.
             Outcome::Error(Error::Transport(transport)) => Facts {
-                retryable: !transport.is_deadline(),
+                retryable: transport.retries().stopped() != Some(StopReason::Deadline)
+                    && !is_permanent(transport),
                 never_sent: transport.is_connect(),
                 ..Facts::default()
             },
@@ -752,6 +752,16 @@ impl Outcome<'_> {
             Outcome::Error(error) => error.api().map(|api| api.status()),
         }
     }
+}
+
+/// True when a transport error's root cause names a certificate (refused
+/// by either side) or a URL scheme the client cannot send to: no resend
+/// heals it (go-retryablehttp's and failsafe-go's rule). Only the root is
+/// read: an outer error's text may hold the request's URL.
+fn is_permanent(transport: &crate::TransportError) -> bool {
+    let causes = std::iter::successors(std::error::Error::source(transport), |e| e.source());
+    let root = causes.last().map(|e| e.to_string().to_ascii_lowercase());
+    root.is_some_and(|text| text.contains("certificate") || text.contains("scheme"))
 }
 
 /// What [`RetryPolicy::on_retry`] sees before each retry's wait: the

@@ -1,0 +1,1621 @@
+//! Peers' retry test suites, ported as rows and run against our stack.
+//!
+//! Each row names the peer test it comes from (repository, file, test) and
+//! states what the peer expects; the row asserts what our `RetryLayer`
+//! does, on tower-test mocks with paused time (and, for the rows that need
+//! a real client, hyper on 127.0.0.1). Every row runs twice: over the bare
+//! retry layer (failures arrive as responses) and over the parse layer
+//! (failures arrive as typed errors); both must agree.
+//!
+//! Where we and the peer differ and the peer is right, the code was fixed
+//! (see `changes/peers.md`); where we are right, the row keeps our
+//! behaviour and its `differs` says why (RFC 9110, the vendors' docs).
+//!
+//! The peers:
+//! - urllib3 `test/test_retry.py` (`Retry`, `RETRY_AFTER_STATUS_CODES`);
+//! - hashicorp/go-retryablehttp `client_test.go` (`DefaultRetryPolicy`,
+//!   `DefaultBackoff`, `parseRetryAfterHeader`);
+//! - dotnet/extensions, Microsoft.Extensions.Http.Resilience (Polly v8's
+//!   standard handler): `HttpRetryStrategyOptionsTests.cs`,
+//!   `HttpClientResiliencePredicatesTests.cs`;
+//! - failsafe-go `failsafehttp/policy.go` (`RetryPolicyBuilder`, `DelayFunc`);
+//! - grpc/proposal A6-client-retries.md (gRFC A6: pushback, throttling);
+//! - jd/tenacity `tests/test_tenacity.py`, litl/backoff `tests/test_wait_gen.py`;
+//! - softonic/axios-retry `spec/index.spec.ts` and `src/index.ts`
+//!   (`isNetworkOrIdempotentRequestError`, `exponentialDelay`).
+
+mod support;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+use tower::{ServiceBuilder, ServiceExt};
+use tower_api_errors::retry::{
+    Backoff, Jitter, ReplayBody, RetryLayer, RetryOverride, RetryPolicy, TpsBudget,
+};
+use tower_api_errors::{Error, ErrorBodyParseLayer, RetryReport, StopReason};
+use tower_test::mock;
+
+type Req<B = Full<Bytes>> = Request<ReplayBody<B>>;
+type Upstream = mock::Mock<Req, Response<Full<Bytes>>>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const MS: fn(u64) -> Duration = Duration::from_millis;
+const S: fn(u64) -> Duration = Duration::from_secs;
+
+/// Our policy with its waits made exact: the default backoff (500 ms,
+/// doubling, capped at 20 s) without jitter, and no budget.
+fn exact() -> RetryPolicy {
+    RetryPolicy::default()
+        .backoff(Backoff::exponential(MS(500), 2.0, S(20)).jitter(Jitter::None))
+        .no_budget()
+}
+
+/// Our policy with room for the long hints urllib3 sleeps on (it honours
+/// up to 6 h, `DEFAULT_RETRY_AFTER_MAX`): 2 h honoured, a 3 h deadline.
+fn patient() -> RetryPolicy {
+    exact().max_retry_after(S(7_200)).deadline(S(10_800))
+}
+
+/// What the upstream does with one attempt.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    /// Answers with this status and these headers (empty body).
+    Status(u16, &'static [(&'static str, &'static str)]),
+    /// Fails with an I/O error of this kind (refused: never sent; reset,
+    /// timed out: may have reached the server).
+    Io(std::io::ErrorKind),
+    /// Fails with this error.
+    Fails(fn() -> BoxError),
+    /// Never answers (a per-attempt timeout or the deadline cuts it).
+    Hangs,
+}
+
+use Step::{Fails, Hangs, Io, Status};
+
+/// How the waits between attempts are checked.
+#[derive(Clone, Debug)]
+enum Waits {
+    /// Exactly these.
+    Exact(Vec<Duration>),
+    /// Each within its bounds, inclusive.
+    Within(Vec<(Duration, Duration)>),
+}
+
+use Waits::{Exact, Within};
+
+/// What the caller gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    /// The last attempt's status (a response over the bare layer, an
+    /// `ApiError` over the parse layer), and why retries stopped (`None`
+    /// for a success).
+    Status(u16, Option<StopReason>),
+    /// A transport error, and why retries stopped.
+    Transport(Option<StopReason>),
+}
+
+struct Row {
+    /// The peer test: repository, file, test (and parameters).
+    peer: &'static str,
+    /// What the peer's test expects.
+    peer_says: &'static str,
+    method: &'static str,
+    request_headers: &'static [(&'static str, &'static str)],
+    policy: fn() -> RetryPolicy,
+    /// A `tower::timeout` per attempt, below the retry layer.
+    attempt_timeout: Option<Duration>,
+    steps: Vec<Step>,
+    waits: Waits,
+    end: End,
+    /// Where we keep a behaviour the peer does not share: why.
+    differs: Option<&'static str>,
+}
+
+impl Row {
+    fn new(peer: &'static str, peer_says: &'static str) -> Self {
+        Row {
+            peer,
+            peer_says,
+            method: "GET",
+            request_headers: &[],
+            policy: exact,
+            attempt_timeout: None,
+            steps: Vec::new(),
+            waits: Exact(Vec::new()),
+            end: End::Status(200, None),
+            differs: None,
+        }
+    }
+    fn method(mut self, method: &'static str) -> Self {
+        self.method = method;
+        self
+    }
+    fn headers(mut self, headers: &'static [(&'static str, &'static str)]) -> Self {
+        self.request_headers = headers;
+        self
+    }
+    fn policy(mut self, policy: fn() -> RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+    fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = Some(timeout);
+        self
+    }
+    fn steps(mut self, steps: &[Step]) -> Self {
+        self.steps = steps.to_vec();
+        self
+    }
+    fn waits(mut self, waits: &[Duration]) -> Self {
+        self.waits = Exact(waits.to_vec());
+        self
+    }
+    fn waits_within(mut self, bounds: &[(Duration, Duration)]) -> Self {
+        self.waits = Within(bounds.to_vec());
+        self
+    }
+    fn ends(mut self, status: u16, stopped: Option<StopReason>) -> Self {
+        self.end = End::Status(status, stopped);
+        self
+    }
+    fn ends_in_transport_error(mut self, stopped: Option<StopReason>) -> Self {
+        self.end = End::Transport(stopped);
+        self
+    }
+    fn differs(mut self, why: &'static str) -> Self {
+        self.differs = Some(why);
+        self
+    }
+}
+
+/// What a row's run showed.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    attempts: usize,
+    waits: Vec<Duration>,
+    end: End,
+    reported_attempts: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Stack {
+    Bare,
+    Parsed,
+}
+
+fn request(row: &Row) -> Request<Full<Bytes>> {
+    let mut builder = Request::builder()
+        .method(row.method)
+        .uri("http://api.test/v1/items");
+    for (name, value) in row.request_headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(Full::new(Bytes::from_static(b"{}"))).unwrap()
+}
+
+fn reply(status: u16, headers: &[(&str, &str)]) -> Response<Full<Bytes>> {
+    let mut builder = Response::builder().status(status);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(Full::new(Bytes::new())).unwrap()
+}
+
+type Outcome = Result<Response<Full<Bytes>>, Error>;
+
+/// Sends the row's request through `stack` over a mock that plays the
+/// row's steps, and records what happened.
+async fn run(row: &Row, stack: Stack) -> Seen {
+    let (mock, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+    handle.allow(u64::MAX);
+    // "No per-attempt timeout" is one longer than any deadline.
+    let timeout = row.attempt_timeout.unwrap_or(S(365 * 86_400));
+    let retry = RetryLayer::new((row.policy)());
+    let call: tokio::task::JoinHandle<Outcome> = match stack {
+        Stack::Bare => {
+            let client = ServiceBuilder::new()
+                .layer(retry)
+                .timeout(timeout)
+                .service::<Upstream>(mock);
+            tokio::spawn(client.oneshot(request(row)))
+        }
+        Stack::Parsed => {
+            let client = ServiceBuilder::new()
+                .layer(retry)
+                .layer(ErrorBodyParseLayer::new())
+                .timeout(timeout)
+                .service::<Upstream>(mock);
+            tokio::spawn(client.oneshot(request(row)))
+        }
+    };
+    let mut arrivals = Vec::new();
+    let mut hanging = Vec::new();
+    let mut steps = row.steps.iter();
+    let mut call = call;
+    let outcome = loop {
+        tokio::select! {
+            biased;
+            outcome = &mut call => break outcome.unwrap(),
+            next = handle.next_request() => {
+                let Some((_request, send)) = next else {
+                    break call.await.unwrap();
+                };
+                arrivals.push(Instant::now());
+                // An attempt the row does not expect is answered 200 (and
+                // counted: the row then fails on its count).
+                match *steps.next().unwrap_or(&OK) {
+                    Status(status, headers) => send.send_response(reply(status, headers)),
+                    Io(kind) => send.send_error(std::io::Error::new(kind, "injected")),
+                    Fails(error) => send.send_error(error()),
+                    Hangs => hanging.push(send),
+                }
+            }
+        }
+    };
+    let (end, report) = match &outcome {
+        Ok(response) => {
+            let report = response.extensions().get::<RetryReport>().copied();
+            let report = report.unwrap_or_else(|| RetryReport::new(1, Duration::ZERO));
+            (
+                End::Status(response.status().as_u16(), report.stopped()),
+                report,
+            )
+        }
+        Err(error) => {
+            let report = error.retries();
+            let end = match error.api() {
+                Some(api) => End::Status(api.status().as_u16(), report.stopped()),
+                None => {
+                    assert!(error.transport().is_some(), "{}: {error}", row.peer);
+                    End::Transport(report.stopped())
+                }
+            };
+            (end, report)
+        }
+    };
+    Seen {
+        attempts: arrivals.len(),
+        waits: arrivals.windows(2).map(|w| w[1] - w[0]).collect(),
+        end,
+        reported_attempts: report.attempts(),
+    }
+}
+
+/// Runs every row over both stacks and asserts it.
+async fn check(rows: Vec<Row>) {
+    let mut failures = Vec::new();
+    for row in &rows {
+        for stack in [Stack::Bare, Stack::Parsed] {
+            let seen = run(row, stack).await;
+            let waits_ok = match &row.waits {
+                Exact(waits) => seen.waits == *waits,
+                Within(bounds) => {
+                    seen.waits.len() == bounds.len()
+                        && seen
+                            .waits
+                            .iter()
+                            .zip(bounds)
+                            .all(|(wait, (low, high))| low <= wait && wait <= high)
+                }
+            };
+            let attempts = row.steps.len();
+            if !waits_ok
+                || seen.end != row.end
+                || seen.attempts != attempts
+                || seen.reported_attempts as usize != attempts
+            {
+                failures.push(format!(
+                    "{} ({stack:?})\n  peer says: {}\n  we differ: {}\n  expected: {attempts} attempts, waits {:?}, {:?}\n  seen:     {seen:?}",
+                    row.peer,
+                    row.peer_says,
+                    row.differs.unwrap_or("-"),
+                    row.waits,
+                    row.end,
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
+
+const OK: Step = Status(200, &[]);
+const REFUSED: Step = Io(std::io::ErrorKind::ConnectionRefused);
+const RESET: Step = Io(std::io::ErrorKind::ConnectionReset);
+
+// urllib3 mocks its clock at 2019-06-03 11:00:00 UTC; our responses carry
+// that instant as their `Date`, which a `Retry-After` date is read against.
+const DATE: (&str, &str) = ("date", "Mon, 03 Jun 2019 11:00:00 GMT");
+
+#[tokio::test(start_paused = true)]
+async fn urllib3_test_retry() {
+    use StopReason::*;
+    check(vec![
+        // --- Retry-After on a 503 (RETRY_AFTER_STATUS_CODES) -------------
+        Row::new(
+            "urllib3 test/test_retry.py::test_respect_retry_after_header_sleep[3600-True-3600]",
+            "a 503 with Retry-After: 3600 sleeps 3600 s, then retries",
+        )
+        .steps(&[Status(503, &[("retry-after", "3600")])])
+        .ends(503, Some(HintTooLong))
+        .differs(
+            "an hour is not slept on by default (max_retry_after 120 s): the caller gets the \
+             error at once with the hint on it and decides; holding a request for an hour \
+             holds its task, a connection and maybe a user. A caller who wants the wait says \
+             so (next row).",
+        ),
+        Row::new(
+            "urllib3 test/test_retry.py::test_respect_retry_after_header_sleep[3600-True-3600]",
+            "a 503 with Retry-After: 3600 sleeps 3600 s, then retries",
+        )
+        .policy(patient)
+        .steps(&[Status(503, &[("retry-after", "3600")]), OK])
+        .waits(&[S(3600)])
+        .ends(200, None),
+        Row::new(
+            "urllib3 test/test_retry.py::test_respect_retry_after_header_sleep[Mon, 3 Jun 2019 12:00:00 UTC-True-3600]",
+            "a date an hour ahead sleeps 3600 s",
+        )
+        .policy(patient)
+        .steps(&[
+            Status(503, &[DATE, ("retry-after", "Mon, 3 Jun 2019 12:00:00 UTC")]),
+            OK,
+        ])
+        .waits(&[S(3600)])
+        .ends(200, None),
+        Row::new(
+            "urllib3 test/test_retry.py::test_respect_retry_after_header_sleep[Mon, 3 Jun 2019 11:00:00 UTC-True-None]",
+            "a date already reached: no Retry-After sleep, the backoff instead",
+        )
+        .steps(&[
+            Status(503, &[DATE, ("retry-after", "Mon, 3 Jun 2019 11:00:00 UTC")]),
+            OK,
+        ])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            "urllib3 test/test_retry.py::test_respect_retry_after_header_sleep[Mon, 03 Jun 2019 11:30:12 GMT-True-1812]",
+            "IMF-fixdate: 1812 s",
+        )
+        .policy(patient)
+        .steps(&[
+            Status(503, &[DATE, ("retry-after", "Mon, 03 Jun 2019 11:30:12 GMT")]),
+            OK,
+        ])
+        .waits(&[S(1812)])
+        .ends(200, None),
+        Row::new(
+            "urllib3 test/test_retry.py::test_respect_retry_after_header_sleep[Monday, 03-Jun-19 11:30:12 GMT-True-1812]",
+            "RFC 850 date: 1812 s",
+        )
+        .policy(patient)
+        .steps(&[
+            Status(503, &[DATE, ("retry-after", "Monday, 03-Jun-19 11:30:12 GMT")]),
+            OK,
+        ])
+        .waits(&[S(1812)])
+        .ends(200, None),
+        Row::new(
+            "urllib3 test/test_retry.py::test_respect_retry_after_header_sleep[Mon Jun  3 11:30:12 2019-True-1812]",
+            "asctime date, read as UTC: 1812 s",
+        )
+        .policy(patient)
+        .steps(&[
+            Status(503, &[DATE, ("retry-after", "Mon Jun  3 11:30:12 2019")]),
+            OK,
+        ])
+        .waits(&[S(1812)])
+        .ends(200, None),
+        // --- parse_retry_after ----------------------------------------
+        Row::new(
+            "urllib3 test/test_retry.py::test_parse_retry_after[0-0]",
+            "Retry-After: 0 is no sleep: the backoff runs instead (sleep_for_retry is falsy)",
+        )
+        .steps(&[Status(503, &[("retry-after", "0")]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            "urllib3 test/test_retry.py::test_parse_retry_after[\\t42 -42]",
+            "whitespace around delta-seconds is trimmed: 42 s",
+        )
+        .steps(&[Status(503, &[("retry-after", "\t42 ")]), OK])
+        .waits(&[S(42)])
+        .ends(200, None),
+        Row::new(
+            "urllib3 test/test_retry.py::test_parse_retry_after[1000-1000]",
+            "1000 s is slept on",
+        )
+        .policy(patient)
+        .steps(&[Status(503, &[("retry-after", "1000")]), OK])
+        .waits(&[S(1000)])
+        .ends(200, None),
+        Row::new(
+            "urllib3 test/test_retry.py::test_parse_retry_after_invalid[-1]",
+            "InvalidHeader: the request fails",
+        )
+        .steps(&[Status(503, &[("retry-after", "-1")]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None)
+        .differs(
+            "an unreadable hint is no reason to fail a request the server called transient: \
+             it is ignored and the backoff waits (go-retryablehttp's parseRetryAfterHeader \
+             'negative' row does the same)",
+        ),
+        Row::new(
+            "urllib3 test/test_retry.py::test_parse_retry_after_invalid[+1]",
+            "InvalidHeader: the request fails",
+        )
+        .steps(&[Status(503, &[("retry-after", "+1")]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None)
+        .differs("not delta-seconds (RFC 9110 §10.2.3: 1*DIGIT): ignored, the backoff waits"),
+        Row::new(
+            "urllib3 test/test_retry.py::test_parse_retry_after_invalid[1.0]",
+            "InvalidHeader: the request fails",
+        )
+        .steps(&[Status(503, &[("retry-after", "1.0")]), OK])
+        .waits(&[S(1)])
+        .ends(200, None)
+        .differs(
+            "a documented leniency (hints::parse_retry_after): a fraction means what it \
+             says, and waiting it never retries earlier than asked",
+        ),
+        // --- Retry-After too long: test_configurable_retry_after_max,
+        //     test_max_retry_wait_length_exceeded -------------------------
+        Row::new(
+            "urllib3 test/test_retry.py::test_configurable_retry_after_max",
+            "Retry(retry_after_max=1): Retry-After: 2 is clamped to 1 s and slept",
+        )
+        .policy(|| exact().max_retry_after(S(1)))
+        .steps(&[Status(503, &[("retry-after", "2")])])
+        .ends(503, Some(HintTooLong))
+        .differs(
+            "retrying after 1 s when the server said 2 s retries earlier than asked and earns \
+             another 503; we stop with the hint on the error (what urllib3 itself did before, \
+             test_max_retry_wait_length_exceeded: MaxRetryWaitExceededError)",
+        ),
+        Row::new(
+            "urllib3 test/test_retry.py::test_configurable_retry_after_max (huge value)",
+            "a Retry-After beyond retry_after_max (6 h) is clamped to 6 h and slept",
+        )
+        .steps(&[Status(503, &[("retry-after", "99999999999999999999")])])
+        .ends(503, Some(HintTooLong))
+        .differs("a huge hint saturates and fails fast, as any hint past max_retry_after"),
+        Row::new(
+            "urllib3 test/test_retry.py::test_configurable_retry_after_max (at the limit)",
+            "a Retry-After equal to the maximum is slept on in full",
+        )
+        .steps(&[Status(503, &[("retry-after", "120")]), OK])
+        .waits(&[S(120)])
+        .ends(200, None),
+        Row::new(
+            "urllib3 test/test_retry.py::test_configurable_retry_after_max (one past the limit)",
+            "121 s is well under retry_after_max (6 h): slept on",
+        )
+        .steps(&[Status(503, &[("retry-after", "121")])])
+        .ends(503, Some(HintTooLong))
+        .differs("past max_retry_after (120 s by default) the caller gets the error and the hint"),
+        Row::new(
+            "urllib3 test/test_retry.py::test_respect_retry_after_header_sleep (a date in year 9999)",
+            "a far-future date is clamped to retry_after_max and slept",
+        )
+        .steps(&[Status(503, &[DATE, ("retry-after", "Fri, 31 Dec 9999 23:59:59 GMT")])])
+        .ends(503, Some(HintTooLong))
+        .differs("a far-future date saturates and fails fast, as any hint past max_retry_after"),
+        Row::new(
+            "urllib3 test/test_retry.py::test_respect_retry_after_header_sleep (413, HTTP-date)",
+            "a 413 with a Retry-After date (RETRY_AFTER_STATUS_CODES) waits until then",
+        )
+        .method("PUT")
+        .steps(&[
+            Status(413, &[DATE, ("retry-after", "Mon, 03 Jun 2019 11:00:05 GMT")]),
+            OK,
+        ])
+        .waits(&[S(5)])
+        .ends(200, None),
+        Row::new(
+            "urllib3 test/test_retry.py::test_parse_retry_after_invalid (garbage on a 413)",
+            "413 with a Retry-After is retryable, then parsing it raises InvalidHeader",
+        )
+        .method("PUT")
+        .steps(&[Status(413, &[("retry-after", "later")])])
+        .ends(413, Some(NotRetryable)),
+        Row::new(
+            "urllib3 test/test_retry.py::test_parse_retry_after_invalid (garbage on a 429)",
+            "InvalidHeader: the request fails",
+        )
+        .steps(&[Status(429, &[("retry-after", "soon")]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None)
+        .differs("an unreadable hint is ignored: the backoff waits"),
+        // --- which statuses and methods --------------------------------
+        Row::new(
+            "urllib3 test/test_retry.py::test_status_forcelist (RETRY_AFTER_STATUS_CODES 413)",
+            "a 413 with Retry-After is retried after it",
+        )
+        .method("PUT")
+        .steps(&[Status(413, &[("retry-after", "2")]), OK])
+        .waits(&[S(2)])
+        .ends(200, None),
+        Row::new(
+            "urllib3 test/test_retry.py::test_status_forcelist (413 without Retry-After)",
+            "a 413 alone is not in the default list: not retried",
+        )
+        .method("PUT")
+        .steps(&[Status(413, &[])])
+        .ends(413, Some(NotRetryable)),
+        Row::new(
+            "urllib3 test/test_retry.py::test_status_forcelist (RETRY_AFTER_STATUS_CODES 429)",
+            "a 429 with Retry-After is retried after it",
+        )
+        .steps(&[Status(429, &[("retry-after", "3")]), OK])
+        .waits(&[S(3)])
+        .ends(200, None),
+        Row::new(
+            "urllib3 test/test_retry.py::test_status_forcelist[range(500, 600)] (sleep honours Retry-After on any status)",
+            "a 500 with Retry-After: 3, forcelisted, sleeps 3 s",
+        )
+        .steps(&[Status(500, &[("retry-after", "3")]), OK])
+        .waits(&[S(3)])
+        .ends(200, None),
+        Row::new(
+            "urllib3 test/test_retry.py::test_status_forcelist (a 404 with Retry-After)",
+            "404 is not in any list: not retried, whatever Retry-After says",
+        )
+        .steps(&[Status(404, &[("retry-after", "1")])])
+        .ends(404, Some(NotRetryable)),
+        Row::new(
+            "urllib3 test/test_retry.py::test_status_forcelist[418]",
+            "Retry(status_forcelist=[418]) retries a 418",
+        )
+        .policy(|| exact().retry_if(|ctx| (ctx.status() == Some(StatusCode::IM_A_TEAPOT)).then_some(true)))
+        .steps(&[Status(418, &[]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            "urllib3 test/test_retry.py::test_allowed_methods_with_status_forcelist (DEFAULT_ALLOWED_METHODS)",
+            "a POST is not in the allowed methods: a 503 with Retry-After is not retried",
+        )
+        .method("POST")
+        .steps(&[Status(503, &[("retry-after", "1")])])
+        .ends(503, Some(NotIdempotent)),
+        Row::new(
+            "urllib3 test/test_retry.py::test_allowed_methods_with_status_forcelist (allowed_methods=None)",
+            "falsey allowed_methods: any method is retried",
+        )
+        .method("POST")
+        .policy(|| exact().retry_non_idempotent(true))
+        .steps(&[Status(500, &[]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            "urllib3 test/test_retry.py::test_allowed_methods_with_status_forcelist (DELETE, PUT allowed)",
+            "DELETE is idempotent: retried",
+        )
+        .method("DELETE")
+        .steps(&[Status(503, &[]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            "urllib3 test/test_retry.py::test_allowed_methods_with_status_forcelist (PATCH not allowed)",
+            "PATCH is not in DEFAULT_ALLOWED_METHODS: not retried",
+        )
+        .method("PATCH")
+        .steps(&[Status(503, &[])])
+        .ends(503, Some(NotIdempotent)),
+        // --- errors ----------------------------------------------------
+        Row::new(
+            "urllib3 test/test_retry.py::test_retry_default (ConnectTimeoutError, _is_connection_error)",
+            "a connect error is retried whatever the method: the server never got it",
+        )
+        .method("POST")
+        .steps(&[REFUSED, OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            "urllib3 test/test_retry.py::test_retry_method_not_allowed",
+            "a read error on a POST is raised, not retried",
+        )
+        .method("POST")
+        .steps(&[RESET])
+        .ends_in_transport_error(Some(NotIdempotent)),
+        Row::new(
+            "urllib3 test/test_retry.py::test_retry_higher_total_loses_vs_read",
+            "a read timeout on a GET is retried",
+        )
+        .steps(&[Io(std::io::ErrorKind::TimedOut), OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            "urllib3 test/test_retry.py::test_disabled[0]",
+            "Retry(0): the first failure is final",
+        )
+        .policy(|| exact().max_attempts(1))
+        .steps(&[Status(503, &[])])
+        .ends(503, Some(MaxAttempts)),
+        Row::new(
+            "urllib3 test/test_retry.py::test_status_counter",
+            "retries are counted: the third failure with status=2 is final",
+        )
+        .steps(&[Status(503, &[]), Status(503, &[]), Status(503, &[])])
+        .waits(&[MS(500), S(1)])
+        .ends(503, Some(MaxAttempts)),
+        // --- backoff ---------------------------------------------------
+        Row::new(
+            "urllib3 test/test_retry.py::test_configurable_backoff_max (backoff_factor=0.2, backoff_max=1)",
+            "waits 0, 0.4, 0.8, 1, 1: factor × 2^(n-1) from the second retry, capped",
+        )
+        .policy(|| {
+            exact()
+                .max_attempts(6)
+                .backoff(Backoff::exponential(MS(200), 2.0, S(1)).jitter(Jitter::None))
+        })
+        .steps(&[Status(503, &[]), Status(503, &[]), Status(503, &[]), Status(503, &[]), Status(503, &[]), OK])
+        .waits(&[MS(200), MS(400), MS(800), S(1), S(1)])
+        .ends(200, None)
+        .differs(
+            "no immediate first retry: the blip that failed the first attempt is most likely \
+             still there a moment later, and a fleet retrying at once retries in lockstep",
+        ),
+        Row::new(
+            "urllib3 test/test_retry.py::test_backoff_jitter (backoff_jitter=0.4, backoff_max=1)",
+            "each wait in [base, base + jitter], never above backoff_max",
+        )
+        .policy(|| {
+            exact()
+                .max_attempts(5)
+                .backoff(Backoff::exponential(MS(400), 2.0, S(1)).jitter(Jitter::Equal))
+        })
+        .steps(&[Status(503, &[]), Status(503, &[]), Status(503, &[]), Status(503, &[]), OK])
+        .waits_within(&[(MS(200), MS(400)), (MS(400), MS(800)), (MS(500), S(1)), (MS(500), S(1))])
+        .ends(200, None)
+        .differs(
+            "our jitter takes from the delay ([base/2, base], Jitter::Equal; [0, base] by \
+             default) rather than adding to it: the cap is never exceeded and the expected \
+             load stays below the backoff's",
+        ),
+    ])
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn go_retryablehttp_client_test() {
+    use StopReason::*;
+    // Dates against the response's `Date`, as `testStaticTime` fixes the
+    // clock at 1999-12-31 23:59:57 UTC.
+    const GO_DATE: (&str, &str) = ("date", "Fri, 31 Dec 1999 23:59:57 GMT");
+    check(vec![
+        // --- TestParseRetryAfterHeader ---------------------------------
+        Row::new(
+            "hashicorp/go-retryablehttp client_test.go::TestParseRetryAfterHeader/seconds",
+            "Retry-After: 2 is 2 s",
+        )
+        .steps(&[Status(429, &[("retry-after", "2")]), OK])
+        .waits(&[S(2)])
+        .ends(200, None),
+        Row::new(
+            "hashicorp/go-retryablehttp client_test.go::TestParseRetryAfterHeader/date",
+            "a date 2 s ahead is 2 s",
+        )
+        .steps(&[
+            Status(429, &[GO_DATE, ("retry-after", "Fri, 31 Dec 1999 23:59:59 GMT")]),
+            OK,
+        ])
+        .waits(&[S(2)])
+        .ends(200, None),
+        Row::new(
+            "hashicorp/go-retryablehttp client_test.go::TestParseRetryAfterHeader/past-date",
+            "a past date is a 0 s sleep (ok = true): retried at once",
+        )
+        .steps(&[
+            Status(429, &[GO_DATE, ("retry-after", "Fri, 31 Dec 1999 23:59:00 GMT")]),
+            OK,
+        ])
+        .waits(&[MS(500)])
+        .ends(200, None)
+        .differs(
+            "a zero wait is the backoff's: retried at once, a 429 only earns another \
+             (urllib3's test_respect_retry_after_header_sleep row for a reached date agrees)",
+        ),
+        Row::new(
+            "hashicorp/go-retryablehttp client_test.go::TestParseRetryAfterHeader/nil",
+            "no header: the backoff",
+        )
+        .steps(&[Status(429, &[]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            "hashicorp/go-retryablehttp client_test.go::TestParseRetryAfterHeader/two-headers",
+            "two Retry-After lines, 2 and 3: the first, 2 s",
+        )
+        .steps(&[Status(429, &[("retry-after", "2"), ("retry-after", "3")]), OK])
+        .waits(&[S(3)])
+        .ends(200, None)
+        .differs(
+            "Retry-After is a single value (RFC 9110 §10.2.3); of several lines the longest \
+             wins: a client must never retry earlier than any instruction it was given \
+             (hints::retry_after)",
+        ),
+        Row::new(
+            "hashicorp/go-retryablehttp client_test.go::TestParseRetryAfterHeader/empty",
+            "an empty value is no hint: the backoff",
+        )
+        .steps(&[Status(429, &[("retry-after", "")]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            "hashicorp/go-retryablehttp client_test.go::TestParseRetryAfterHeader/negative",
+            "-2 is no hint: the backoff",
+        )
+        .steps(&[Status(429, &[("retry-after", "-2")]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            "hashicorp/go-retryablehttp client_test.go::TestParseRetryAfterHeader/bad-date",
+            "32 December is no date: the backoff",
+        )
+        .steps(&[
+            Status(429, &[GO_DATE, ("retry-after", "Fri, 32 Dec 1999 23:59:59 GMT")]),
+            OK,
+        ])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            "hashicorp/go-retryablehttp client_test.go::TestParseRetryAfterHeader/bad-date-format",
+            "garbage is no hint: the backoff",
+        )
+        .steps(&[Status(429, &[("retry-after", "badbadbad")]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        // --- TestClient_DefaultBackoff ----------------------------------
+        Row::new(
+            "hashicorp/go-retryablehttp client_test.go::TestClient_DefaultBackoff/http_503_seconds",
+            "a 503 with Retry-After: 2 is retryable and waits 2 s",
+        )
+        .steps(&[Status(503, &[("retry-after", "2")]), OK])
+        .waits(&[S(2)])
+        .ends(200, None),
+        Row::new(
+            "hashicorp/go-retryablehttp client_test.go::TestClient_DefaultBackoff/http_503_date",
+            "a 503 with a date 2 s ahead waits 2 s",
+        )
+        .steps(&[
+            Status(503, &[GO_DATE, ("retry-after", "Fri, 31 Dec 1999 23:59:59 GMT")]),
+            OK,
+        ])
+        .waits(&[S(2)])
+        .ends(200, None),
+        // --- TestBackoff_RateLimitLinearJitterBackoff --------------------
+        Row::new(
+            "hashicorp/go-retryablehttp client_test.go::TestBackoff_RateLimitLinearJitterBackoff/502 ignore retry header",
+            "a 502's Retry-After: 2 is ignored: the backoff (1 s)",
+        )
+        .steps(&[Status(502, &[("retry-after", "2")]), OK])
+        .waits(&[S(2)])
+        .ends(200, None)
+        .differs(
+            "RFC 9110 §10.2.3 gives Retry-After one meaning on any response, how long to wait \
+             before a follow-up request; a gateway that says when to come back is waited for \
+             (urllib3 honours it on every retried status too)",
+        ),
+        Row::new(
+            "hashicorp/go-retryablehttp client_test.go::TestBackoff_RateLimitLinearJitterBackoff/429 retry header less than min",
+            "Retry-After: 2 with a 5 s minimum backoff: 2 s, the server's word",
+        )
+        .policy(|| exact().backoff(Backoff::exponential(S(5), 2.0, S(10)).jitter(Jitter::None)))
+        .steps(&[Status(429, &[("retry-after", "2")]), OK])
+        .waits(&[S(2)])
+        .ends(200, None),
+        // --- DefaultRetryPolicy --------------------------------------------
+        Row::new(
+            "hashicorp/go-retryablehttp client.go::baseRetryPolicy (501)",
+            "501 Not Implemented is not retried",
+        )
+        .steps(&[Status(501, &[])])
+        .ends(501, Some(NotRetryable)),
+        Row::new(
+            "hashicorp/go-retryablehttp client.go::baseRetryPolicy (505)",
+            "every 5xx but 501 is retried: a 505 too",
+        )
+        .steps(&[Status(505, &[])])
+        .ends(505, Some(NotRetryable))
+        .differs(
+            "505 says the server refuses the HTTP version the request used (RFC 9110 \
+             §15.6.6); the retry uses the same version and gets the same answer",
+        ),
+        Row::new(
+            "hashicorp/go-retryablehttp client.go::baseRetryPolicy (408)",
+            "a 4xx other than 429 is not retried: a 408 neither",
+        )
+        .steps(&[Status(408, &[]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None)
+        .differs(
+            "RFC 9110 §15.5.9: on a 408 the client MAY repeat the request (the server closed \
+             an idle connection); .NET's standard handler retries it too",
+        ),
+        Row::new(
+            "hashicorp/go-retryablehttp client.go::baseRetryPolicy (999: invalid codes retried)",
+            "a non-standard 5xx (599) is retried",
+        )
+        .steps(&[Status(599, &[]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            "hashicorp/go-retryablehttp client_test.go::TestClient_Do_fails",
+            "a POST answered 500 is retried RetryMax times, then 'giving up'",
+        )
+        .method("POST")
+        .steps(&[Status(500, &[])])
+        .ends(500, Some(NotIdempotent))
+        .differs(
+            "a POST is not idempotent (RFC 9110 §9.2.2): the server may have done it once \
+             already, and a retry may do it twice; it is retried with an Idempotency-Key \
+             (next row) or retry_non_idempotent(true)",
+        ),
+        Row::new(
+            "hashicorp/go-retryablehttp client.go::baseRetryPolicy (429, POST)",
+            "a 429 is retried whatever the method, after its Retry-After",
+        )
+        .method("POST")
+        .steps(&[Status(429, &[("retry-after", "1")])])
+        .ends(429, Some(NotIdempotent))
+        .differs(
+            "RFC 9110 §9.2.2: no automatic retry of a non-idempotent request without a means to \
+             know it was not applied, and RFC 6585 §4 does not say a 429 was not; urllib3 \
+             (allowed_methods) and axios-retry agree. An Idempotency-Key, x-should-retry: true \
+             or retry_non_idempotent(true) makes it retried",
+        ),
+        Row::new(
+            "hashicorp/go-retryablehttp client_test.go::TestClient_Do_fails (with Idempotency-Key)",
+            "a POST answered 500 is retried",
+        )
+        .method("POST")
+        .headers(&[("idempotency-key", "order-42")])
+        .steps(&[Status(500, &[]), Status(500, &[]), Status(500, &[])])
+        .waits(&[MS(500), S(1)])
+        .ends(500, Some(MaxAttempts)),
+        Row::new(
+            "hashicorp/go-retryablehttp client.go::baseRetryPolicy (a connection reset, POST with Idempotency-Key)",
+            "any error but the listed ones is retried",
+        )
+        .method("POST")
+        .headers(&[("idempotency-key", "order-42")])
+        .steps(&[RESET, OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            "hashicorp/go-retryablehttp client_test.go::TestClient_DefaultRetryPolicy_TLS",
+            "an x509 error (certificate not trusted) is not retried: 1 attempt",
+        )
+        .steps(&[Fails(|| ConnectError::boxed("invalid peer certificate: UnknownIssuer"))])
+        .ends_in_transport_error(Some(NotRetryable)),
+        Row::new(
+            "hashicorp/go-retryablehttp client_test.go::TestClient_DefaultRetryPolicy_TLS (native-tls text)",
+            "a certificate that fails verification is not retried",
+        )
+        .method("POST")
+        .steps(&[Fails(|| {
+            ConnectError::boxed("error:0A000086:SSL routines::certificate verify failed")
+        })])
+        .ends_in_transport_error(Some(NotRetryable)),
+        Row::new(
+            "hashicorp/go-retryablehttp client_test.go::TestClient_DefaultRetryPolicy_TLS (a URL naming certificates)",
+            "only the TLS failure's own words stop retries, not the URL's",
+        )
+        .steps(&[
+            Fails(|| {
+                Box::new(SendError(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "operation timed out",
+                )))
+            }),
+            OK,
+        ])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            "hashicorp/go-retryablehttp client_test.go::TestClient_DefaultRetryPolicy_redirects",
+            "too many redirects is an error, not retried",
+        )
+        .steps(&[Status(302, &[("location", "/")])])
+        .ends(302, None),
+        Row::new(
+            "hashicorp/go-retryablehttp client_test.go::TestClient_CheckRetry",
+            "a CheckRetry that says stop stops",
+        )
+        .policy(|| exact().retry_if(|_| Some(false)))
+        .steps(&[Status(500, &[])])
+        .ends(500, Some(ForbiddenByPolicy)),
+        // --- TestBackoff: DefaultBackoff(1 s, 5 min, i) = 1, 2, 4, 8 s ...
+        Row::new(
+            "hashicorp/go-retryablehttp client_test.go::TestBackoff",
+            "min 1 s, max 5 min: 1, 2, 4, 8 s",
+        )
+        .policy(|| {
+            exact()
+                .max_attempts(5)
+                .backoff(Backoff::exponential(S(1), 2.0, S(300)).jitter(Jitter::None))
+        })
+        .steps(&[Status(503, &[]), Status(503, &[]), Status(503, &[]), Status(503, &[]), OK])
+        .waits(&[S(1), S(2), S(4), S(8)])
+        .ends(200, None),
+    ])
+    .await;
+}
+
+/// A connect failure as a client reports it: "client error (Connect)",
+/// whose root cause says why (for a TLS failure, hyper-rustls and
+/// native-tls put the verifier's words there).
+#[derive(Debug)]
+struct ConnectError(std::io::Error);
+
+impl ConnectError {
+    fn boxed(root: &'static str) -> BoxError {
+        Box::new(ConnectError(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            root,
+        )))
+    }
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("client error (Connect)")
+    }
+}
+
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// A send failure as reqwest reports it: its own text names the URL (here
+/// one about certificates and schemes), its root cause says what failed.
+#[derive(Debug)]
+struct SendError(std::io::Error);
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("error sending request for url (https://api.test/v1/certificates?scheme=rsa)")
+    }
+}
+
+impl std::error::Error for SendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// go-retryablehttp `TestClient_DefaultRetryPolicy_invalidscheme` and
+/// failsafe-go `failsafehttp/policy.go` (`unsupportedScheme`): a URL whose
+/// scheme the client cannot send is not retried. A real hyper-util client
+/// on loopback: its connector refuses `ftp://` ("invalid URL, scheme is
+/// not http"), a connect error that no attempt can heal.
+#[tokio::test]
+async fn go_retryablehttp_invalid_scheme_is_not_retried() {
+    let hits = Arc::new(Mutex::new(0));
+    let count = hits.clone();
+    let addr = support::serve(move |_request| {
+        *count.lock().unwrap() += 1;
+        async { support::response(200, &[], "") }
+    })
+    .await;
+    let sent = Arc::new(Mutex::new(0u32));
+    let log = sent.clone();
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default().on_retry(
+            move |_| {
+                *log.lock().unwrap() += 1;
+            },
+        )))
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let request = Request::post(format!("ftp://{addr}/upload"))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let error = client.oneshot(request).await.unwrap_err();
+    let transport = error.transport().expect("a transport error");
+    assert!(transport.to_string().contains("scheme"), "{transport}");
+    assert_eq!(error.retries().attempts(), 1, "{error}");
+    assert_eq!(error.retries().stopped(), Some(StopReason::NotRetryable));
+    assert_eq!(*sent.lock().unwrap(), 0, "no retry was scheduled");
+    assert_eq!(*hits.lock().unwrap(), 0);
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+/// urllib3 `test_retry_default` (`_is_connection_error`: a connect error
+/// is retried whatever the method) and go-retryablehttp `TestClient_Do`
+/// (a PUT sent while nothing listens is retried until a server answers):
+/// a real hyper-util client against a loopback port nothing listens on.
+#[tokio::test]
+async fn a_refused_connection_is_retried_for_a_post_over_real_hyper() {
+    let addr = support::refused_addr();
+    let policy = RetryPolicy::default()
+        .no_budget()
+        .backoff(Backoff::exponential(MS(5), 2.0, MS(20)).jitter(Jitter::None));
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(policy))
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let request = Request::post(format!("http://{addr}/v1/foo"))
+        .body(Full::new(Bytes::from_static(b"hello")))
+        .unwrap();
+    let error = client.oneshot(request).await.unwrap_err();
+    let transport = error.transport().expect("a transport error");
+    assert!(transport.is_connect(), "{transport}");
+    assert_eq!(error.retries().attempts(), 3, "{error}");
+    assert_eq!(error.retries().stopped(), Some(StopReason::MaxAttempts));
+}
+
+#[tokio::test(start_paused = true)]
+async fn dotnet_http_resilience_standard_handler() {
+    use StopReason::*;
+    check(vec![
+        Row::new(
+            "dotnet/extensions HttpRetryStrategyOptionsTests.cs::ShouldHandleResultAsError_DefaultValue_ShouldClassify(OK, false)",
+            "200 is not handled",
+        )
+        .steps(&[OK])
+        .ends(200, None),
+        Row::new(
+            "dotnet/extensions HttpRetryStrategyOptionsTests.cs::ShouldHandleResultAsError_DefaultValue_ShouldClassify(BadRequest, false)",
+            "400 is not retried",
+        )
+        .steps(&[Status(400, &[])])
+        .ends(400, Some(NotRetryable)),
+        Row::new(
+            "dotnet/extensions HttpRetryStrategyOptionsTests.cs::ShouldHandleResultAsError_DefaultValue_ShouldClassify(RequestEntityTooLarge, false)",
+            "413 is not retried",
+        )
+        .steps(&[Status(413, &[])])
+        .ends(413, Some(NotRetryable)),
+        Row::new(
+            "dotnet/extensions HttpRetryStrategyOptionsTests.cs::ShouldHandleResultAsError_DefaultValue_ShouldClassify(InternalServerError, true)",
+            "500 is retried",
+        )
+        .steps(&[Status(500, &[]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            "dotnet/extensions HttpRetryStrategyOptionsTests.cs::ShouldHandleResultAsError_DefaultValue_ShouldClassify(HttpVersionNotSupported, true)",
+            "505 is retried",
+        )
+        .steps(&[Status(505, &[])])
+        .ends(505, Some(NotRetryable))
+        .differs(
+            "505: the server refuses the request's HTTP version (RFC 9110 §15.6.6); the \
+             same request gets the same answer",
+        ),
+        Row::new(
+            "dotnet/extensions HttpRetryStrategyOptionsTests.cs::ShouldHandleResultAsError_DefaultValue_ShouldClassify(RequestTimeout, true)",
+            "408 is retried",
+        )
+        .steps(&[Status(408, &[]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            "dotnet/extensions HttpClientResiliencePredicatesTests.cs::IsTransientFailure_ShouldClassify(429, true)",
+            "429 is retried",
+        )
+        .steps(&[Status(429, &[]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            "dotnet/extensions HttpRetryStrategyOptionsTests.cs::ShouldHandleException_DefaultValue_ShouldClassify(HttpRequestException, true)",
+            "an HttpRequestException (the connection failed) is retried",
+        )
+        .steps(&[RESET, OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            "dotnet/extensions HttpClientResiliencePredicatesTests.cs::IsTransientHttpException_Exception_ShouldClassify(TimeoutRejectedException, true)",
+            "an attempt cut by the attempt timeout (inside the retry) is retried",
+        )
+        .attempt_timeout(S(10))
+        .steps(&[Hangs, OK])
+        .waits(&[S(10) + MS(500)])
+        .ends(200, None),
+        Row::new(
+            "dotnet/extensions HttpClientResiliencePredicatesTests.cs::IsTransientHttpException_Exception_ShouldClassify(TimeoutRejectedException, true) (POST)",
+            "an attempt timeout is retried for any method (DisableForUnsafeHttpMethods opts out)",
+        )
+        .method("POST")
+        .attempt_timeout(S(10))
+        .steps(&[Hangs])
+        .ends_in_transport_error(Some(NotIdempotent))
+        .differs(
+            "a POST that timed out may have been done by the server: not sent twice by \
+             default (RFC 9110 §9.2.2), which .NET's DisableForUnsafeHttpMethods() opts into",
+        ),
+        Row::new(
+            "dotnet/extensions HttpClientResiliencePredicatesTests.cs (attempt timeouts, three of them)",
+            "attempts cut by the attempt timeout use up MaxRetryAttempts",
+        )
+        .attempt_timeout(S(2))
+        .steps(&[Hangs, Hangs, Hangs])
+        .waits(&[S(2) + MS(500), S(2) + S(1)])
+        .ends_in_transport_error(Some(MaxAttempts)),
+        Row::new(
+            "dotnet/extensions HttpRetryStrategyOptionsTests.cs::Ctor_Defaults (MaxRetryAttempts 3)",
+            "three retries: four attempts",
+        )
+        .policy(|| RetryPolicy::default().no_budget().backoff(Backoff::default().jitter(Jitter::None)))
+        .steps(&[Status(503, &[]), Status(503, &[]), Status(503, &[])])
+        .waits(&[MS(500), S(1)])
+        .ends(503, Some(MaxAttempts))
+        .differs(
+            "our default is three attempts in all (two retries): a third attempt rides out most \
+             blips without tripling an outage's load (RetryPolicy's table of defaults)",
+        ),
+        Row::new(
+            "dotnet/extensions HttpRetryStrategyOptionsTests.cs::ShouldRetryAfterHeader_WhenResponseContainsRetryAfterHeader_ShouldReturnTimeSpan",
+            "Retry-After: 10 s is the delay",
+        )
+        .steps(&[Status(503, &[("retry-after", "10")]), OK])
+        .waits(&[S(10)])
+        .ends(200, None),
+        Row::new(
+            "dotnet/extensions HttpRetryStrategyOptionsTests.cs::ShouldRetryAfterHeader_InvalidOutcomes_ShouldReturnZero",
+            "no Retry-After: the generator gives nothing, the backoff decides",
+        )
+        .steps(&[Status(503, &[]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            "dotnet/extensions standard handler (total request timeout, 30 s)",
+            "the total timeout bounds attempts and waits",
+        )
+        .policy(|| exact().deadline(S(30)))
+        .steps(&[Status(503, &[("retry-after", "20")]), Status(503, &[("retry-after", "20")])])
+        .waits(&[S(20)])
+        .ends(503, Some(Deadline)),
+    ])
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn failsafe_go_failsafehttp() {
+    use StopReason::*;
+    check(vec![
+        Row::new(
+            "failsafe-go/failsafe-go failsafehttp/policy.go::RetryPolicyBuilder (429)",
+            "429 is retried, after Retry-After",
+        )
+        .steps(&[Status(429, &[("retry-after", "1")]), OK])
+        .waits(&[S(1)])
+        .ends(200, None),
+        Row::new(
+            "failsafe-go/failsafe-go failsafehttp/policy.go::RetryPolicyBuilder (501)",
+            "5xx but 501 retried: 501 is not",
+        )
+        .steps(&[Status(501, &[])])
+        .ends(501, Some(NotRetryable)),
+        Row::new(
+            "failsafe-go/failsafe-go failsafehttp/policy.go::RetryPolicyBuilder (certNotTrusted)",
+            "'certificate is not trusted' is not retried",
+        )
+        .steps(&[Fails(|| ConnectError::boxed("x509: certificate is not trusted"))])
+        .ends_in_transport_error(Some(NotRetryable)),
+        Row::new(
+            "failsafe-go/failsafe-go failsafehttp/policy.go::RetryPolicyBuilder (unsupportedScheme)",
+            "'unsupported protocol scheme' is not retried",
+        )
+        .steps(&[Fails(|| ConnectError::boxed("unsupported protocol scheme \"ftp\""))])
+        .ends_in_transport_error(Some(NotRetryable)),
+        Row::new(
+            "failsafe-go/failsafe-go failsafehttp/policy.go::RetryPolicyBuilder (other url errors)",
+            "every other connection error is retried",
+        )
+        .steps(&[REFUSED, RESET, OK])
+        .waits(&[MS(500), S(1)])
+        .ends(200, None),
+        Row::new(
+            "failsafe-go/failsafe-go failsafehttp/policy.go::DelayFunc (503, HTTP-date)",
+            "only integer seconds are read: a date falls back to the delay policy",
+        )
+        .steps(&[
+            Status(503, &[DATE, ("retry-after", "Mon, 03 Jun 2019 11:00:02 GMT")]),
+            OK,
+        ])
+        .waits(&[S(2)])
+        .ends(200, None)
+        .differs("RFC 9110 §10.2.3: Retry-After is an HTTP-date or delay-seconds; both are read"),
+        Row::new(
+            "failsafe-go/failsafe-go failsafehttp/policy.go::DelayFunc (502)",
+            "Retry-After is read on a 429 or 503 only: a 502's is ignored",
+        )
+        .steps(&[Status(502, &[("retry-after", "2")]), OK])
+        .waits(&[S(2)])
+        .ends(200, None)
+        .differs("RFC 9110 §10.2.3 gives Retry-After its meaning on any response"),
+        Row::new(
+            "failsafe-go/failsafe-go failsafehttp/policy.go::DelayFunc (503, seconds)",
+            "a 503's Retry-After seconds are the delay",
+        )
+        .steps(&[Status(503, &[("retry-after", "4")]), OK])
+        .waits(&[S(4)])
+        .ends(200, None),
+    ])
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn grpc_a6_client_retries() {
+    use StopReason::*;
+    check(vec![
+        Row::new(
+            "grpc/proposal A6-client-retries.md, Pushback",
+            "a pushback of 250 ms is the delay before the next attempt",
+        )
+        .steps(&[Status(503, &[("grpc-retry-pushback-ms", "250")]), OK])
+        .waits(&[MS(250)])
+        .ends(200, None),
+        Row::new(
+            "grpc/proposal A6-client-retries.md, Pushback (negative)",
+            "a negative pushback: the server says do not retry",
+        )
+        .steps(&[Status(503, &[("grpc-retry-pushback-ms", "-1")])])
+        .ends(503, Some(NotRetryable)),
+        Row::new(
+            "grpc/proposal A6-client-retries.md, Pushback (unparseable)",
+            "an unparseable pushback: do not retry",
+        )
+        .steps(&[Status(503, &[("grpc-retry-pushback-ms", "soon")])])
+        .ends(503, Some(NotRetryable)),
+        Row::new(
+            "grpc/proposal A6-client-retries.md, Pushback (backoff reset)",
+            "after a pushback the backoff starts over from initialBackoff",
+        )
+        .policy(|| exact().max_attempts(4))
+        .steps(&[
+            Status(503, &[]),
+            Status(503, &[("grpc-retry-pushback-ms", "100")]),
+            Status(503, &[]),
+            OK,
+        ])
+        .waits(&[MS(500), MS(100), MS(500)])
+        .ends(200, None),
+        Row::new(
+            "grpc/proposal A6-client-retries.md, Exponential backoff",
+            "random(0, min(initialBackoff × multiplier^(n-1), maxBackoff)) (full jitter)",
+        )
+        .policy(|| {
+            RetryPolicy::default()
+                .no_budget()
+                .max_attempts(5)
+                .backoff(Backoff::exponential(S(1), 2.0, S(3)))
+        })
+        .steps(&[
+            Status(503, &[]),
+            Status(503, &[]),
+            Status(503, &[]),
+            Status(503, &[]),
+            OK,
+        ])
+        .waits_within(&[
+            (Duration::ZERO, S(1)),
+            (Duration::ZERO, S(2)),
+            (Duration::ZERO, S(3)),
+            (Duration::ZERO, S(3)),
+        ])
+        .ends(200, None),
+        Row::new(
+            "grpc/proposal A6-client-retries.md, maxAttempts (values above 5 are treated as 5)",
+            "a policy of 6 attempts makes 5",
+        )
+        .policy(|| exact().max_attempts(6))
+        .steps(&[Status(503, &[]); 6])
+        .waits(&[MS(500), S(1), S(2), S(4), S(8)])
+        .ends(503, Some(MaxAttempts))
+        .differs(
+            "A6 caps maxAttempts because a service config comes from the server's side; \
+             ours is the caller's own setting, and the deadline and budget bound it",
+        ),
+    ])
+    .await;
+}
+
+#[cfg(feature = "grpc")]
+#[tokio::test(start_paused = true)]
+async fn grpc_a6_retryable_status_codes() {
+    use StopReason::*;
+    check(vec![
+        Row::new(
+            "grpc/proposal A6-client-retries.md, retryableStatusCodes (UNAVAILABLE)",
+            "UNAVAILABLE (14) is retried",
+        )
+        .steps(&[Status(200, &[("grpc-status", "14")]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            "grpc/proposal A6-client-retries.md, retryableStatusCodes (INVALID_ARGUMENT)",
+            "a status not in retryableStatusCodes is final",
+        )
+        .steps(&[Status(200, &[("grpc-status", "3")])])
+        .ends(200, Some(NotRetryable)),
+    ])
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn tenacity_and_backoff() {
+    use StopReason::*;
+    let fail = Status(503, &[]);
+    check(vec![
+        Row::new(
+            "jd/tenacity tests/test_tenacity.py::TestWaitConditions::test_exponential_with_max_wait",
+            "wait_exponential(max=40): 1, 2, 4, 8, 16, 32, 40 s",
+        )
+        .policy(|| {
+            exact()
+                .max_attempts(8)
+                .backoff(Backoff::exponential(S(1), 2.0, S(40)).jitter(Jitter::None))
+        })
+        .steps(&[fail, fail, fail, fail, fail, fail, fail, OK])
+        .waits(&[S(1), S(2), S(4), S(8), S(16), S(32), S(40)])
+        .ends(200, None),
+        Row::new(
+            "litl/backoff tests/test_wait_gen.py::test_expo_max_value",
+            "expo(max_value=16): 1, 2, 4, 8, 16, 16, 16",
+        )
+        .policy(|| {
+            exact()
+                .max_attempts(8)
+                .backoff(Backoff::exponential(S(1), 2.0, S(16)).jitter(Jitter::None))
+        })
+        .steps(&[fail, fail, fail, fail, fail, fail, fail, OK])
+        .waits(&[S(1), S(2), S(4), S(8), S(16), S(16), S(16)])
+        .ends(200, None),
+        Row::new(
+            "jd/tenacity tests/test_tenacity.py::TestWaitConditions::test_wait_random_exponential",
+            "wait_random_exponential: uniform in [0, min(max, multiplier × 2^n)]",
+        )
+        .policy(|| {
+            RetryPolicy::default()
+                .no_budget()
+                .max_attempts(4)
+                .backoff(Backoff::exponential(S(1), 2.0, S(3)).jitter(Jitter::Full))
+        })
+        .steps(&[fail, fail, fail, OK])
+        .waits_within(&[(Duration::ZERO, S(1)), (Duration::ZERO, S(2)), (Duration::ZERO, S(3))])
+        .ends(200, None),
+        Row::new(
+            "jd/tenacity tests/test_tenacity.py::TestStopConditions::test_stop_after_delay",
+            "stop_after_delay(10): no attempt after 10 s",
+        )
+        .policy(|| exact().max_attempts(10).deadline(S(10)))
+        .steps(&[fail, fail, fail, fail, fail])
+        .waits(&[MS(500), S(1), S(2), S(4)])
+        .ends(503, Some(Deadline))
+        .differs(
+            "tenacity checks the delay after an attempt, so at 7.5 s it sleeps 8 s more and \
+             tries at 15.5 s; we do not start a wait that would end past the deadline, and \
+             the caller gets the error at 7.5 s (tenacity's stop_before_delay does this)",
+        ),
+        Row::new(
+            "litl/backoff tests/test_backoff.py::test_on_exception_max_time",
+            "max_time bounds the attempts and waits together",
+        )
+        .policy(|| exact().max_attempts(10).deadline(S(3)))
+        .attempt_timeout(S(1))
+        .steps(&[Hangs, Hangs])
+        .waits(&[S(1) + MS(500)])
+        .ends_in_transport_error(Some(Deadline)),
+    ])
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn axios_retry_spec() {
+    use StopReason::*;
+    check(vec![
+        Row::new(
+            "softonic/axios-retry src/index.ts::isNetworkOrIdempotentRequestError (ECONNRESET, GET)",
+            "a network error on a GET is retried",
+        )
+        .steps(&[RESET, OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            "softonic/axios-retry src/index.ts::isNetworkError (ECONNRESET, POST)",
+            "a network error is retried whatever the method",
+        )
+        .method("POST")
+        .steps(&[RESET])
+        .ends_in_transport_error(Some(NotIdempotent))
+        .differs(
+            "a reset after the request was written may come after the server acted on it; \
+             only an error before the connection existed (refused) is safe for a POST \
+             (urllib3's _is_connection_error draws the same line)",
+        ),
+        Row::new(
+            "softonic/axios-retry src/index.ts::isNetworkError (ECONNREFUSED, POST)",
+            "a refused connection is retried",
+        )
+        .method("POST")
+        .steps(&[REFUSED, OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            "softonic/axios-retry src/index.ts::isIdempotentRequestError (5xx, PUT)",
+            "a 5xx on an idempotent method is retried",
+        )
+        .method("PUT")
+        .steps(&[Status(502, &[]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            "softonic/axios-retry src/index.ts::isIdempotentRequestError (5xx, POST)",
+            "a 5xx on a POST is not retried",
+        )
+        .method("POST")
+        .steps(&[Status(502, &[])])
+        .ends(502, Some(NotIdempotent)),
+        Row::new(
+            "softonic/axios-retry src/index.ts::isRetryableError (429)",
+            "only 5xx and network errors: a 429 is not retried",
+        )
+        .steps(&[Status(429, &[("retry-after", "1")]), OK])
+        .waits(&[S(1)])
+        .ends(200, None)
+        .differs(
+            "RFC 6585 §4: a 429 says too many requests, and its Retry-After how long to wait \
+             before a new one; waited out, it is the most retryable failure there is",
+        ),
+        Row::new(
+            "softonic/axios-retry spec/index.spec.ts::should not make a retry attempt if the whole request lifecycle takes more than `timeout`",
+            "no retry whose delay would end past the request's timeout",
+        )
+        .policy(|| exact().max_attempts(5).deadline(S(2)))
+        .steps(&[RESET, RESET, RESET])
+        .waits(&[MS(500), S(1)])
+        .ends_in_transport_error(Some(Deadline)),
+        Row::new(
+            "softonic/axios-retry spec/index.spec.ts::should honor the original `timeout` across retries",
+            "an attempt still running at the request's timeout ends the request",
+        )
+        .policy(|| exact().deadline(S(5)))
+        .steps(&[RESET, Hangs])
+        .waits(&[MS(500)])
+        .ends_in_transport_error(Some(Deadline)),
+        Row::new(
+            "softonic/axios-retry spec/index.spec.ts::should reject with a request error if retries <= 0",
+            "retries: 0 is one attempt",
+        )
+        .policy(|| exact().max_attempts(1))
+        .steps(&[RESET])
+        .ends_in_transport_error(Some(MaxAttempts)),
+        Row::new(
+            "softonic/axios-retry spec/index.spec.ts::should reject with a request error if there are more errors than retries",
+            "the last error is the one the caller gets",
+        )
+        .policy(|| exact().max_attempts(2))
+        .steps(&[RESET, RESET])
+        .waits(&[MS(500)])
+        .ends_in_transport_error(Some(MaxAttempts)),
+    ])
+    .await;
+}
+
+/// axios-retry `spec/index.spec.ts` "should use request-specific
+/// configuration": a request's own settings win over the client's.
+#[tokio::test(start_paused = true)]
+async fn axios_retry_request_specific_configuration() {
+    let (mock, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+    handle.allow(10);
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(exact().max_attempts(1)))
+        .service(mock);
+    let mut request = Request::get("http://api.test/test")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    request
+        .extensions_mut()
+        .insert(RetryOverride::new().max_attempts(3));
+    let call = tokio::spawn(client.oneshot(request));
+    for _ in 0..2 {
+        let (_, send) = handle.next_request().await.unwrap();
+        send.send_error(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "reset",
+        ));
+    }
+    let (_, send) = handle.next_request().await.unwrap();
+    send.send_response(reply(200, &[]));
+    assert_eq!(call.await.unwrap().unwrap().status(), 200);
+}
+
+/// gRFC A6 "Throttling retry attempts and hedged RPCs" (a token bucket
+/// that stops retries when most calls fail); go-retryablehttp and urllib3
+/// have none. Our budget: under total failure, retries add at most ~20 %
+/// to the load (three attempts each would triple it).
+#[tokio::test(start_paused = true)]
+async fn grpc_a6_throttling_a_retry_budget_bounds_total_failure() {
+    let (mock, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+    handle.allow(u64::MAX);
+    let policy = exact().budget(TpsBudget::new(S(10), 1, 0.2));
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(policy))
+        .service(mock);
+    let served = Arc::new(Mutex::new(0usize));
+    let counter = served.clone();
+    let server = tokio::spawn(async move {
+        while let Some((_, send)) = handle.next_request().await {
+            *counter.lock().unwrap() += 1;
+            send.send_response(reply(503, &[]));
+        }
+    });
+    let calls: Vec<_> = (0..200)
+        .map(|_| {
+            let request = Request::get("http://api.test/x")
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+            tokio::spawn(client.clone().oneshot(request))
+        })
+        .collect();
+    let mut exhausted = 0;
+    for call in calls {
+        let response = call.await.unwrap().unwrap();
+        assert_eq!(response.status(), 503);
+        let report = response.extensions().get::<RetryReport>().unwrap();
+        if report.stopped() == Some(StopReason::BudgetExhausted) {
+            exhausted += 1;
+        }
+    }
+    drop(client);
+    server.abort();
+    let total = *served.lock().unwrap();
+    assert!(total <= 260, "{total} attempts for 200 requests");
+    assert!(exhausted > 100, "{exhausted} stopped by the budget");
+}
+
+/// go-retryablehttp `TestClient_Do` (a PUT whose `io.Reader` body is
+/// read again for every retry): a streamed body is replayed byte for byte;
+/// one that outgrew the replay cap cannot be, and is not retried.
+#[tokio::test(start_paused = true)]
+async fn go_retryablehttp_streamed_bodies() {
+    type Streamed = support::Frames<std::io::Error>;
+    for (cap, statuses, replayed) in [
+        (64 * 1024, &[500, 502, 200][..], true),
+        (8, &[500][..], false),
+    ] {
+        let (mock, mut handle) = mock::pair::<Req<Streamed>, Response<Full<Bytes>>>();
+        handle.allow(10);
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(exact().max_replay_bytes(cap)))
+            .service(mock);
+        let body = support::Frames::chunks(&["hel", "lo, ", "", "world"]);
+        let request = Request::put("http://127.0.0.1:28934/v1/foo")
+            .body(body)
+            .unwrap();
+        let call = tokio::spawn(client.oneshot(request));
+        let mut bodies = Vec::new();
+        for status in statuses {
+            let (request, send) = handle.next_request().await.unwrap();
+            bodies.push(request.into_body().collect().await.unwrap().to_bytes());
+            send.send_response(reply(*status, &[]));
+        }
+        let response = call.await.unwrap().unwrap();
+        assert!(
+            bodies.iter().all(|body| body == "hello, world"),
+            "{bodies:?}"
+        );
+        let report = response.extensions().get::<RetryReport>().copied();
+        if replayed {
+            assert_eq!(response.status(), 200);
+            assert_eq!(report.unwrap().attempts(), 3);
+        } else {
+            assert_eq!(response.status(), 500);
+            assert_eq!(
+                report.unwrap().stopped(),
+                Some(StopReason::BodyNotReplayable)
+            );
+        }
+    }
+}
