@@ -9,7 +9,8 @@ use std::time::Duration;
 #[non_exhaustive]
 pub enum StopReason {
     /// The failure is not one a retry can fix (a 4xx other than 408/429, a
-    /// 501, a server's `x-should-retry: false`).
+    /// 501, a server's `x-should-retry: false` or negative gRPC pushback, a
+    /// spent daily quota, a certificate or URL-scheme failure).
     NotRetryable,
     /// The request is not idempotent (a POST or PATCH without an
     /// `Idempotency-Key`) and may have reached the server.
