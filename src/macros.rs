@@ -44,3 +44,18 @@ macro_rules! call_error_accessors {
         }
     };
 }
+
+/// Getters that hand out a field as it is, written once: each
+/// `vis fn name -> Type;`, with its docs, becomes
+/// `vis fn name(&self) -> Type { self.name }` (a `Copy` field, or a
+/// reference the struct holds). Used inside the type's `impl` block.
+macro_rules! field_getters {
+    ($($(#[$attr:meta])* $vis:vis fn $name:ident -> $ty:ty;)*) => {
+        $(
+            $(#[$attr])*
+            $vis fn $name(&self) -> $ty {
+                self.$name
+            }
+        )*
+    };
+}
