@@ -59,3 +59,19 @@ macro_rules! field_getters {
         )*
     };
 }
+
+/// The `poll_ready` every layer's service offers, written once: the inner
+/// service's readiness, its error made ours (an error of this crate passes
+/// through as it is). Used inside the service's `impl Service` block.
+macro_rules! poll_inner_ready {
+    () => {
+        fn poll_ready(
+            &mut self,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Self::Error>> {
+            self.inner
+                .poll_ready(cx)
+                .map_err(|error| crate::Error::from_inner(error, None))
+        }
+    };
+}
