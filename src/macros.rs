@@ -44,3 +44,34 @@ macro_rules! call_error_accessors {
         }
     };
 }
+
+/// Getters that hand out a field as it is, written once: each
+/// `vis fn name -> Type;`, with its docs, becomes
+/// `vis fn name(&self) -> Type { self.name }` (a `Copy` field, or a
+/// reference the struct holds). Used inside the type's `impl` block.
+macro_rules! field_getters {
+    ($($(#[$attr:meta])* $vis:vis fn $name:ident -> $ty:ty;)*) => {
+        $(
+            $(#[$attr])*
+            $vis fn $name(&self) -> $ty {
+                self.$name
+            }
+        )*
+    };
+}
+
+/// The `poll_ready` every layer's service offers, written once: the inner
+/// service's readiness, its error made ours (an error of this crate passes
+/// through as it is). Used inside the service's `impl Service` block.
+macro_rules! poll_inner_ready {
+    () => {
+        fn poll_ready(
+            &mut self,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Self::Error>> {
+            self.inner
+                .poll_ready(cx)
+                .map_err(|error| crate::Error::from_inner(error, None))
+        }
+    };
+}

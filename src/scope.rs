@@ -104,24 +104,18 @@ impl<'a> ScopeRequest<'a> {
         }
     }
 
-    /// The method.
-    pub fn method(&self) -> &'a Method {
-        self.method
-    }
+    field_getters! {
+        /// The method.
+        pub fn method -> &'a Method;
 
-    /// The URI.
-    pub fn uri(&self) -> &'a Uri {
-        self.uri
-    }
+        /// The URI.
+        pub fn uri -> &'a Uri;
 
-    /// The headers.
-    pub fn headers(&self) -> &'a HeaderMap {
-        self.headers
-    }
+        /// The headers.
+        pub fn headers -> &'a HeaderMap;
 
-    /// The extensions (a tenant a layer above put there, say).
-    pub fn extensions(&self) -> &'a Extensions {
-        self.extensions
+        /// The extensions (a tenant a layer above put there, say).
+        pub fn extensions -> &'a Extensions;
     }
 
     /// Host and port, from the URI (never its user-info), else the `Host`

@@ -10,7 +10,6 @@ use crate::Error;
 use http::header::Entry;
 use http::{Request, Response};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use tower::Service;
 
 /// Sets the credential on every request, and on a rejection (401; a 400 or
@@ -72,11 +71,7 @@ where
     type Error = Error;
     type Future = ResponseFuture<S, ReqBody>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner
-            .poll_ready(cx)
-            .map_err(|error| Error::from_inner(error, None))
-    }
+    poll_inner_ready!();
 
     #[inline]
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {

@@ -11,7 +11,6 @@ use crate::scope::ScopeRequest;
 use crate::{CircuitOpen, Error};
 use http::{Request, Response, Uri};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::SystemTime;
 use tokio::time::Instant;
 use tower::{Layer, Service};
@@ -66,11 +65,7 @@ where
     type Error = Error;
     type Future = ResponseFuture<S::Future>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner
-            .poll_ready(cx)
-            .map_err(|error| Error::from_inner(error, None))
-    }
+    poll_inner_ready!();
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let config = &self.config;

@@ -151,15 +151,13 @@ impl Unauthorized {
         }
     }
 
-    /// Why the request ended.
-    pub fn reason(&self) -> AuthFailure {
-        self.reason
-    }
+    field_getters! {
+        /// Why the request ended.
+        pub fn reason -> AuthFailure;
 
-    /// The status that rejected the credential (401; or a 400 or 403 that
-    /// said `error="invalid_token"`), when a request was sent.
-    pub fn status(&self) -> Option<StatusCode> {
-        self.status
+        /// The status that rejected the credential (401; or a 400 or 403 that
+        /// said `error="invalid_token"`), when a request was sent.
+        pub fn status -> Option<StatusCode>;
     }
 
     /// The server's typed answer to the rejected request, when the parse

@@ -89,6 +89,20 @@ pub enum Error {
     CircuitOpen(CircuitOpen),
 }
 
+/// Runs `$then` on the error `$error` holds, whichever it is (each
+/// variant's type offers what it asks).
+macro_rules! each_variant {
+    ($error:expr, $inner:ident => $then:expr) => {
+        match $error {
+            Error::Api($inner) => $then,
+            Error::Transport($inner) => $then,
+            Error::RateLimited($inner) => $then,
+            Error::Unauthorized($inner) => $then,
+            Error::CircuitOpen($inner) => $then,
+        }
+    };
+}
+
 impl Error {
     /// The kind: the API error's, or [`ErrorKind::Transport`].
     pub fn kind(&self) -> ErrorKind {
@@ -171,23 +185,11 @@ impl Error {
 
     /// Attempts made and time waited between them.
     pub fn retries(&self) -> RetryReport {
-        match self {
-            Error::Api(api) => api.retries(),
-            Error::Transport(transport) => transport.retries(),
-            Error::RateLimited(refused) => refused.retries(),
-            Error::Unauthorized(unauthorized) => unauthorized.retries(),
-            Error::CircuitOpen(open) => open.retries(),
-        }
+        each_variant!(self, error => error.retries())
     }
 
     pub(crate) fn set_retries(&mut self, retries: RetryReport) {
-        match self {
-            Error::Api(api) => api.set_retries(retries),
-            Error::Transport(transport) => transport.set_retries(retries),
-            Error::RateLimited(refused) => refused.set_retries(retries),
-            Error::Unauthorized(unauthorized) => unauthorized.set_retries(retries),
-            Error::CircuitOpen(open) => open.set_retries(retries),
-        }
+        each_variant!(self, error => error.set_retries(retries))
     }
 
     /// Recovers our error from a boxed one, as `tower::buffer::Buffer`,
@@ -245,25 +247,13 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Api(api) => api.fmt(f),
-            Error::Transport(transport) => transport.fmt(f),
-            Error::RateLimited(refused) => refused.fmt(f),
-            Error::Unauthorized(unauthorized) => unauthorized.fmt(f),
-            Error::CircuitOpen(open) => open.fmt(f),
-        }
+        each_variant!(self, error => error.fmt(f))
     }
 }
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Api(api) => api.source(),
-            Error::Transport(transport) => transport.source(),
-            Error::RateLimited(refused) => refused.source(),
-            Error::Unauthorized(unauthorized) => unauthorized.source(),
-            Error::CircuitOpen(open) => open.source(),
-        }
+        each_variant!(self, error => error.source())
     }
 }
 

@@ -33,14 +33,12 @@ impl RateLimited {
         }
     }
 
-    /// How long until the scope's quota frees up (or its cooldown ends).
-    pub fn retry_after(&self) -> Duration {
-        self.retry_after
-    }
+    field_getters! {
+        /// How long until the scope's quota frees up (or its cooldown ends).
+        pub fn retry_after -> Duration;
 
-    /// The scope whose quota is spent.
-    pub fn scope(&self) -> ScopeKey {
-        self.scope
+        /// The scope whose quota is spent.
+        pub fn scope -> ScopeKey;
     }
 
     call_error_accessors!();

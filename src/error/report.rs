@@ -75,19 +75,15 @@ impl RetryReport {
         self
     }
 
-    /// Attempts made, the first included.
-    pub fn attempts(&self) -> u32 {
-        self.attempts
-    }
+    field_getters! {
+        /// Attempts made, the first included.
+        pub fn attempts -> u32;
 
-    /// Time spent waiting between attempts.
-    pub fn waited(&self) -> Duration {
-        self.waited
-    }
+        /// Time spent waiting between attempts.
+        pub fn waited -> Duration;
 
-    /// Why the retry layer stopped, for an outcome that is a failure.
-    pub fn stopped(&self) -> Option<StopReason> {
-        self.stopped
+        /// Why the retry layer stopped, for an outcome that is a failure.
+        pub fn stopped -> Option<StopReason>;
     }
 
     /// Why the retry layer gave up, when that is news: every reason but

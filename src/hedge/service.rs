@@ -12,7 +12,6 @@ use crate::scope::ScopeRequest;
 use crate::Error;
 use http::{Request, Response};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Instant;
 use tower::Service;
@@ -61,11 +60,7 @@ where
     type Error = Error;
     type Future = ResponseFuture<S, B>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner
-            .poll_ready(cx)
-            .map_err(|error| Error::from_inner(error, None))
-    }
+    poll_inner_ready!();
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let config = &self.config;

@@ -133,14 +133,12 @@ impl RetryHint {
         }
     }
 
-    /// How long to wait before trying again.
-    pub fn delay(&self) -> Duration {
-        self.delay
-    }
+    field_getters! {
+        /// How long to wait before trying again.
+        pub fn delay -> Duration;
 
-    /// Which header or field the delay came from.
-    pub fn source(&self) -> HintSource {
-        self.source
+        /// Which header or field the delay came from.
+        pub fn source -> HintSource;
     }
 }
 

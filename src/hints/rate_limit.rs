@@ -69,19 +69,15 @@ impl RateLimitInfo {
         ResponseHints::read(headers, now).rate_limit()
     }
 
-    /// Requests allowed in the current window.
-    pub fn limit(&self) -> Option<u64> {
-        self.limit
-    }
+    field_getters! {
+        /// Requests allowed in the current window.
+        pub fn limit -> Option<u64>;
 
-    /// Requests left in the current window.
-    pub fn remaining(&self) -> Option<u64> {
-        self.remaining
-    }
+        /// Requests left in the current window.
+        pub fn remaining -> Option<u64>;
 
-    /// Time until the window resets.
-    pub fn reset(&self) -> Option<Duration> {
-        self.reset
+        /// Time until the window resets.
+        pub fn reset -> Option<Duration>;
     }
 
     /// True when the server says nothing is left (`remaining == 0`).

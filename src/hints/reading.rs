@@ -88,25 +88,19 @@ impl RateLimitPolicy {
         std::str::from_utf8(&self.name[..len]).ok()
     }
 
-    /// The quota: requests (or units) allowed per window.
-    pub fn limit(&self) -> Option<u64> {
-        self.limit
-    }
+    field_getters! {
+        /// The quota: requests (or units) allowed per window.
+        pub fn limit -> Option<u64>;
 
-    /// What is left of the quota in the current window.
-    pub fn remaining(&self) -> Option<u64> {
-        self.remaining
-    }
+        /// What is left of the quota in the current window.
+        pub fn remaining -> Option<u64>;
 
-    /// Time until the window resets, from the response's `Date` (or the
-    /// local clock when the response has none, or has an `Age`).
-    pub fn reset(&self) -> Option<Duration> {
-        self.reset
-    }
+        /// Time until the window resets, from the response's `Date` (or the
+        /// local clock when the response has none, or has an `Age`).
+        pub fn reset -> Option<Duration>;
 
-    /// The window's length (the IETF draft's `w`).
-    pub fn window(&self) -> Option<Duration> {
-        self.window
+        /// The window's length (the IETF draft's `w`).
+        pub fn window -> Option<Duration>;
     }
 
     /// True when nothing is left (`remaining == 0`).

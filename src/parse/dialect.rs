@@ -162,31 +162,23 @@ impl<'a> DialectInput<'a> {
         }
     }
 
-    /// The response status.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
+    field_getters! {
+        /// The response status.
+        pub fn status -> StatusCode;
 
-    /// The response headers.
-    pub fn headers(&self) -> &'a HeaderMap {
-        self.headers
-    }
+        /// The response headers.
+        pub fn headers -> &'a HeaderMap;
 
-    /// The body bytes, up to the cap.
-    pub fn body(&self) -> &'a [u8] {
-        self.body
-    }
+        /// The body bytes, up to the cap.
+        pub fn body -> &'a [u8];
 
-    /// The body as JSON, when it parsed as JSON.
-    pub fn json(&self) -> Option<&'a Value> {
-        self.json
-    }
+        /// The body as JSON, when it parsed as JSON.
+        pub fn json -> Option<&'a Value>;
 
-    /// The `Content-Type` essence as sent (`"application/problem+json"`),
-    /// without parameters. Media types are case-insensitive: compare with
-    /// `eq_ignore_ascii_case`.
-    pub fn content_type(&self) -> Option<&'a str> {
-        self.content_type
+        /// The `Content-Type` essence as sent (`"application/problem+json"`),
+        /// without parameters. Media types are case-insensitive: compare with
+        /// `eq_ignore_ascii_case`.
+        pub fn content_type -> Option<&'a str>;
     }
 
     /// Whether the root object has any of `keys` ([`RootKeys`] bits).

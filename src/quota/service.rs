@@ -8,7 +8,6 @@ use crate::error::BoxError;
 use crate::Error;
 use http::{Request, Response};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 use tower::{Layer, Service};
 
@@ -87,11 +86,7 @@ where
     type Error = Error;
     type Future = ResponseFuture<S, ReqBody>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner
-            .poll_ready(cx)
-            .map_err(|error| Error::from_inner(error, None))
-    }
+    poll_inner_ready!();
 
     #[inline]
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {

@@ -94,14 +94,12 @@ impl Backoff {
         self
     }
 
-    /// The first delay.
-    pub fn initial(&self) -> Duration {
-        self.initial
-    }
+    field_getters! {
+        /// The first delay.
+        pub fn initial -> Duration;
 
-    /// The longest delay.
-    pub fn max(&self) -> Duration {
-        self.max
+        /// The longest delay.
+        pub fn max -> Duration;
     }
 
     /// The jitter in use.

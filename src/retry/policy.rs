@@ -582,20 +582,16 @@ impl<'a> RetryContext<'a> {
         }
     }
 
-    /// Time since the call's clock started (its first wait), for a
-    /// deadline.
-    pub fn elapsed(&self) -> Duration {
-        self.elapsed
-    }
+    field_getters! {
+        /// Time since the call's clock started (its first wait), for a
+        /// deadline.
+        pub fn elapsed -> Duration;
 
-    /// The last wait before this attempt (zero before the first retry).
-    pub fn previous_delay(&self) -> Duration {
-        self.previous_delay
-    }
+        /// The last wait before this attempt (zero before the first retry).
+        pub fn previous_delay -> Duration;
 
-    /// Whether the request body can still be sent again in full.
-    pub fn body_replayable(&self) -> bool {
-        self.body_replayable
+        /// Whether the request body can still be sent again in full.
+        pub fn body_replayable -> bool;
     }
 
     /// What the [`AuthLayer`](crate::AuthLayer) below did for this attempt,
@@ -615,30 +611,22 @@ impl<'a> RetryContext<'a> {
             && matches!(self.kind(), ErrorKind::Unauthorized | ErrorKind::Forbidden)
     }
 
-    /// The request method.
-    pub fn method(&self) -> &Method {
-        self.method
-    }
+    field_getters! {
+        /// The request method.
+        pub fn method -> &Method;
 
-    /// The request URI.
-    pub fn uri(&self) -> &Uri {
-        self.uri
-    }
+        /// The request URI.
+        pub fn uri -> &Uri;
 
-    /// The request headers.
-    pub fn headers(&self) -> &HeaderMap {
-        self.headers
-    }
+        /// The request headers.
+        pub fn headers -> &HeaderMap;
 
-    /// The request's extensions: per-request settings of your own that
-    /// never go on the wire (a [`RetryOverride`] among them).
-    pub fn extensions(&self) -> &Extensions {
-        self.extensions
-    }
+        /// The request's extensions: per-request settings of your own that
+        /// never go on the wire (a [`RetryOverride`] among them).
+        pub fn extensions -> &Extensions;
 
-    /// Attempts made so far, the failed one included.
-    pub fn attempts(&self) -> u32 {
-        self.attempts
+        /// Attempts made so far, the failed one included.
+        pub fn attempts -> u32;
     }
 
     /// The failed attempt's outcome.
@@ -809,29 +797,21 @@ impl<'a> RetryEvent<'a> {
         RedactedUri(self.uri)
     }
 
-    /// The attempt that failed (1 for the first).
-    pub fn attempt(&self) -> u32 {
-        self.attempt
-    }
+    field_getters! {
+        /// The attempt that failed (1 for the first).
+        pub fn attempt -> u32;
 
-    /// The wait before the next attempt.
-    pub fn delay(&self) -> Duration {
-        self.delay
-    }
+        /// The wait before the next attempt.
+        pub fn delay -> Duration;
 
-    /// Why the attempt failed.
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
-    }
+        /// Why the attempt failed.
+        pub fn kind -> ErrorKind;
 
-    /// The failed attempt's status, when there was a response.
-    pub fn status(&self) -> Option<StatusCode> {
-        self.status
-    }
+        /// The failed attempt's status, when there was a response.
+        pub fn status -> Option<StatusCode>;
 
-    /// Where the delay came from: a server hint, or `None` for the backoff.
-    pub fn hint(&self) -> Option<HintSource> {
-        self.hint
+        /// Where the delay came from: a server hint, or `None` for the backoff.
+        pub fn hint -> Option<HintSource>;
     }
 }
 

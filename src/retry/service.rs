@@ -6,7 +6,6 @@ use crate::prototype::Prototype;
 use crate::Error;
 use http::{Request, Response};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use tower::Service;
 
 /// Retries failed requests as its [`Policy`] says ([`RetryPolicy`] by
@@ -100,11 +99,7 @@ where
     type Error = Error;
     type Future = ResponseFuture<S, ReqBody, P>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner
-            .poll_ready(cx)
-            .map_err(|error| Error::from_inner(error, None))
-    }
+    poll_inner_ready!();
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         // The first attempt goes through the service the caller made

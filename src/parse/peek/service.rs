@@ -9,7 +9,6 @@ use http::{Request, Response};
 use http_body::Body;
 use std::fmt;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use tower::Service;
 
 /// The service of [`SuccessPeekLayer`](super::SuccessPeekLayer).
@@ -37,11 +36,7 @@ where
     type Error = Error;
     type Future = PeekFuture<S::Future, ResBody>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner
-            .poll_ready(cx)
-            .map_err(|error| Error::from_inner(error, None))
-    }
+    poll_inner_ready!();
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let context = RequestContext::new(request.method().clone(), request.uri().clone());

@@ -151,14 +151,12 @@ impl Permit {
         }
     }
 
-    /// The scope.
-    pub fn scope(&self) -> ScopeKey {
-        self.scope
-    }
+    field_getters! {
+        /// The scope.
+        pub fn scope -> ScopeKey;
 
-    /// Units the request costs.
-    pub fn cost(&self) -> u64 {
-        self.cost
+        /// Units the request costs.
+        pub fn cost -> u64;
     }
 
     /// Whether the store counted the permit (and must uncount it).
