@@ -84,7 +84,10 @@ const ROWS: &[Row] = &[
     ("Mailchimp", 429, &[("content-type", "application/problem+json")], None, None, None, None),
     // developers.intercom.com/docs/references/rest-api/errors/rate-limiting: Unix timestamp.
     ("Intercom", 429, &[("x-ratelimit-limit", "167"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1700000010")], Some(167), Some(0), Some(10_000), Some((10_000, Reset))),
-    // developer.vimeo.com/guidelines/rate-limiting: reset as a UTC date-time.
+    // developer.vimeo.com/guidelines/rate-limiting: the reset as a moment,
+    // described by clients both as a Unix timestamp (vimeo-api-gem's wiki)
+    // and as a date-time (VimeoDotNet parses it so): both read.
+    ("Vimeo", 200, &[("x-ratelimit-limit", "250"), ("x-ratelimit-remaining", "249"), ("x-ratelimit-reset", "1700000900")], Some(250), Some(249), Some(900_000), None),
     ("Vimeo", 200, &[("x-ratelimit-limit", "250"), ("x-ratelimit-remaining", "249"), ("x-ratelimit-reset", "2023-11-14T22:14:20+00:00")], Some(250), Some(249), Some(60_000), None),
     // developer.box.com/guides/api-calls/permissions-and-errors/rate-limits: `retry-after`.
     ("Box", 429, &[("retry-after", "100")], None, None, None, Some((100_000, RetryAfter))),
@@ -102,8 +105,9 @@ const ROWS: &[Row] = &[
     // limit and remaining; `X-RateLimit-Next` (when one more request may go)
     // is not read, see the changes file.
     ("Akamai", 200, &[("x-ratelimit-limit", "60"), ("x-ratelimit-remaining", "59")], Some(60), Some(59), None, None),
-    // docs.konghq.com/hub/kong-inc/rate-limiting: `RateLimit-*` name the
-    // limit closest to running out; `X-RateLimit-*-<Period>` each period's.
+    // docs.konghq.com/hub/kong-inc/rate-limiting: `RateLimit-*` (one window,
+    // reset in seconds) beside `X-RateLimit-Limit-<Period>` /
+    // `-Remaining-<Period>`, one pair per configured period, not read.
     ("Kong", 200, &[("ratelimit-limit", "6"), ("ratelimit-remaining", "4"), ("ratelimit-reset", "47"), ("x-ratelimit-limit-second", "6"), ("x-ratelimit-remaining-second", "4"), ("x-ratelimit-limit-minute", "10"), ("x-ratelimit-remaining-minute", "9")], Some(6), Some(4), Some(47_000), None),
     ("Kong", 429, &[("retry-after", "47"), ("ratelimit-limit", "10"), ("ratelimit-remaining", "0"), ("ratelimit-reset", "47"), ("x-ratelimit-limit-minute", "10"), ("x-ratelimit-remaining-minute", "0")], Some(10), Some(0), Some(47_000), Some((47_000, RetryAfter))),
     // envoyproxy.io/docs/envoy/latest/configuration/http/http_filters/rate_limit_filter:
@@ -112,7 +116,8 @@ const ROWS: &[Row] = &[
     ("Envoy", 429, &[("x-envoy-ratelimited", "true")], None, None, None, None),
     ("Envoy draft-03", 200, &[("x-ratelimit-limit", "10, 10;w=60"), ("x-ratelimit-remaining", "9"), ("x-ratelimit-reset", "30")], Some(10), Some(9), Some(30_000), None),
     // doc.traefik.io/traefik/middlewares/http/ratelimit: a 429 with
-    // Retry-After (whole seconds) and `X-Retry-In` (a Go duration).
+    // Retry-After (whole seconds) and `X-Retry-In` (a Go duration, the
+    // only hint of the older oxy limiter, vulcand/oxy#139), not read.
     ("Traefik", 429, &[("retry-after", "2"), ("x-retry-in", "1.5s")], None, None, None, Some((2_000, RetryAfter))),
     // nginx.org/en/docs/http/ngx_http_limit_req_module.html: 503 by default, no header.
     ("nginx limit_req", 503, &[("content-type", "text/html")], None, None, None, None),
