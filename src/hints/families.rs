@@ -204,6 +204,66 @@ pub(crate) const FAMILIES: &[Family] = &[
         example: "`16000` / `16000` / `2024-09-03T16:47:48Z`",
     },
     Family {
+        headers: Headers::Window {
+            name: Some("requests"),
+            limit: &["x-ratelimit-requests-limit"],
+            remaining: "x-ratelimit-requests-remaining",
+            resets: &[("x-ratelimit-requests-reset", Moment)],
+        },
+        source: "Linear rate-limiting docs (reset in Unix ms); RapidAPI (reset in seconds)",
+        example: "`5000` / `4999` / `1700003600000`",
+    },
+    Family {
+        headers: Headers::Window {
+            name: Some("complexity"),
+            limit: &["x-ratelimit-complexity-limit"],
+            remaining: "x-ratelimit-complexity-remaining",
+            resets: &[("x-ratelimit-complexity-reset", Moment)],
+        },
+        source: "Linear rate-limiting docs (points; reset in Unix ms)",
+        example: "`250000` / `249988` / `1700003600000`",
+    },
+    Family {
+        headers: Headers::Window {
+            name: Some("daily"),
+            limit: &["x-hubspot-ratelimit-daily"],
+            remaining: "x-hubspot-ratelimit-daily-remaining",
+            resets: &[],
+        },
+        source: "HubSpot API usage guidelines (resets at the account's midnight)",
+        example: "`500000` / `499999`",
+    },
+    Family {
+        headers: Headers::Window {
+            name: Some("interval"),
+            limit: &["x-hubspot-ratelimit-max"],
+            remaining: "x-hubspot-ratelimit-remaining",
+            resets: &[],
+        },
+        source: "HubSpot API usage guidelines (per `-Interval-Milliseconds`)",
+        example: "`100` / `99`",
+    },
+    Family {
+        headers: Headers::Window {
+            name: Some("secondly"),
+            limit: &["x-hubspot-ratelimit-secondly"],
+            remaining: "x-hubspot-ratelimit-secondly-remaining",
+            resets: &[],
+        },
+        source: "HubSpot developer changelog 2018-11-06 (per second)",
+        example: "`10` / `9`",
+    },
+    Family {
+        headers: Headers::Window {
+            name: None,
+            limit: &[],
+            remaining: "fastly-ratelimit-remaining",
+            resets: &[("fastly-ratelimit-reset", Moment)],
+        },
+        source: "Fastly API reference, Rate limiting (no limit header; reset in Unix seconds)",
+        example: "`999` / `1452032384`",
+    },
+    Family {
         headers: Headers::UsedOfLimit("x-shopify-shop-api-call-limit"),
         source: "Shopify REST Admin API",
         example: "`39/40` (used/limit)",

@@ -56,6 +56,12 @@
 //! | `anthropic-ratelimit-tokens-limit`, `anthropic-ratelimit-tokens-remaining`, `anthropic-ratelimit-tokens-reset` | Anthropic rate-limit docs | `80000` / `0` / `2024-09-03T16:47:48Z` | one window, `tokens` | yes |
 //! | `anthropic-ratelimit-input-tokens-limit`, `anthropic-ratelimit-input-tokens-remaining`, `anthropic-ratelimit-input-tokens-reset` | Anthropic rate-limit docs | `80000` / `0` / `2024-09-03T16:47:48Z` | one window, `input-tokens` | yes |
 //! | `anthropic-ratelimit-output-tokens-limit`, `anthropic-ratelimit-output-tokens-remaining`, `anthropic-ratelimit-output-tokens-reset` | Anthropic rate-limit docs | `16000` / `16000` / `2024-09-03T16:47:48Z` | one window, `output-tokens` | yes |
+//! | `x-ratelimit-requests-limit`, `x-ratelimit-requests-remaining`, `x-ratelimit-requests-reset` | Linear rate-limiting docs (reset in Unix ms); RapidAPI (reset in seconds) | `5000` / `4999` / `1700003600000` | one window, `requests` | yes |
+//! | `x-ratelimit-complexity-limit`, `x-ratelimit-complexity-remaining`, `x-ratelimit-complexity-reset` | Linear rate-limiting docs (points; reset in Unix ms) | `250000` / `249988` / `1700003600000` | one window, `complexity` | yes |
+//! | `x-hubspot-ratelimit-daily`, `x-hubspot-ratelimit-daily-remaining` | HubSpot API usage guidelines (resets at the account's midnight) | `500000` / `499999` | one window, `daily` | yes |
+//! | `x-hubspot-ratelimit-max`, `x-hubspot-ratelimit-remaining` | HubSpot API usage guidelines (per `-Interval-Milliseconds`) | `100` / `99` | one window, `interval` | yes |
+//! | `x-hubspot-ratelimit-secondly`, `x-hubspot-ratelimit-secondly-remaining` | HubSpot developer changelog 2018-11-06 (per second) | `10` / `9` | one window, `secondly` | yes |
+//! | `fastly-ratelimit-remaining`, `fastly-ratelimit-reset` | Fastly API reference, Rate limiting (no limit header; reset in Unix seconds) | `999` / `1452032384` | one window, unnamed | yes |
 //! | `x-shopify-shop-api-call-limit` | Shopify REST Admin API | `39/40` (used/limit) | one window, unnamed, no reset | yes |
 //! | `sforce-limit-info` | Salesforce REST API, Limit Info Header (the first, daily, `api-usage`) | `api-usage=10018/100000; api-bursts=1/750` | one window, unnamed, no reset | yes |
 //! | `x-should-retry`, `stripe-should-retry` | OpenAI and Anthropic SDKs; Stripe docs | `true`, `false` | the server's verdict | no |

@@ -11,8 +11,9 @@ use std::time::{Duration, SystemTime};
 ///
 /// Every family of the [module docs](super#header-families) is read
 /// (IETF `RateLimit`/`RateLimit-Policy` in both draft forms, `RateLimit-*`,
-/// `X-RateLimit-*`, `X-Rate-Limit-*`, OpenAI's and Anthropic's per-resource
-/// headers, Shopify's call limit); [`ResponseHints::policies`](super::ResponseHints::policies)
+/// `X-RateLimit-*`, `X-Rate-Limit-*`, OpenAI's, Anthropic's, Linear's and
+/// HubSpot's per-window headers, Fastly's, Shopify's call limit);
+/// [`ResponseHints::policies`](super::ResponseHints::policies)
 /// lists each window on its own.
 ///
 /// **Reset values** are read by size, because vendors disagree: below 10⁹
