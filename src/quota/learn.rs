@@ -2,7 +2,7 @@
 
 use super::{Observation, WindowReport};
 use crate::hints::{teaches_quota, HintSource, RateLimitInfo, ResponseHints, RetryHint};
-use crate::ApiError;
+use crate::{ApiError, ErrorKind};
 use http::{HeaderMap, StatusCode};
 use std::time::{Duration, SystemTime};
 
@@ -36,7 +36,13 @@ pub(crate) fn from_response(status: StatusCode, headers: &HeaderMap) -> Observat
     for policy in hints.policies() {
         observation.push(*policy);
     }
-    cooldown(observation, status, hints.rate_limit().as_ref(), hint)
+    let limited = status == StatusCode::TOO_MANY_REQUESTS;
+    cooldown(
+        observation,
+        (limited, throttled),
+        hints.rate_limit().as_ref(),
+        hint,
+    )
 }
 
 /// What a typed failure teaches: its hints already merge headers and body.
@@ -57,9 +63,13 @@ pub(crate) fn from_error(error: &ApiError) -> Observation {
             None,
         ));
     }
+    // A rate limit in disguise (GitHub's 403 with `Retry-After`, a throttle
+    // sent as 400) holds its scope as a 429 does: the parse layer named it.
+    let limited = error.kind() == ErrorKind::RateLimited;
+    let throttled = limited || is_throttle(error.status());
     cooldown(
         observation,
-        error.status(),
+        (limited, throttled),
         error.rate_limit(),
         error.retry_hint(),
     )
@@ -69,14 +79,16 @@ fn is_throttle(status: StatusCode) -> bool {
     status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE
 }
 
+/// The cooldown a rate limit (`limited`) or an outage (a 503: `throttled`
+/// alone) teaches.
 fn cooldown(
     mut observation: Observation,
-    status: StatusCode,
+    (limited, throttled): (bool, bool),
     info: Option<&RateLimitInfo>,
     hint: Option<RetryHint>,
 ) -> Observation {
-    if is_throttle(status) {
-        if status == StatusCode::TOO_MANY_REQUESTS {
+    if throttled {
+        if limited {
             observation = observation.rate_limited();
         }
         match hint.filter(|hint| !hint.delay().is_zero()) {
@@ -86,7 +98,7 @@ fn cooldown(
                 observation = observation.with_cooldown(hint.delay());
             }
             Some(_) => {}
-            None if status == StatusCode::TOO_MANY_REQUESTS => {
+            None if limited => {
                 let reset = info.and_then(|info| info.reset().filter(|_| info.is_exhausted()));
                 if reset.is_none_or(|reset| reset.is_zero()) {
                     observation = observation.with_cooldown(BARE_429_COOLDOWN);
@@ -301,6 +313,32 @@ mod tests {
             .map(crate::quota::store::window::counts_cost)
             .collect();
         assert_eq!(counts, [false, true]);
+    }
+
+    /// A rate limit the parse layer named although its status is not 429
+    /// holds the scope as a 429 does: GitHub's 403 with `Retry-After` (its
+    /// secondary limit, REST docs "Rate limits for the REST API"), and
+    /// without one (the message names it: the bare 429's hold). A plain
+    /// 403 teaches nothing.
+    #[test]
+    fn a_rate_limit_in_disguise_holds_its_scope() {
+        let body = br#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}"#;
+        type Row<'a> = (&'a [(&'a str, &'a str)], &'a [u8], Option<u64>);
+        let rows: [Row<'_>; 3] = [
+            (&[("retry-after", "30")], body, Some(30)),
+            (&[], body, Some(1)),
+            (
+                &[],
+                br#"{"message":"Must have admin rights to Repository."}"#,
+                None,
+            ),
+        ];
+        for (pairs, body, cooldown) in rows {
+            let error = parse_error(StatusCode::FORBIDDEN, &headers(pairs), body);
+            let observation = from_error(&error);
+            assert_eq!(observation.cooldown(), cooldown.map(Duration::from_secs));
+            assert_eq!(observation.is_rate_limited(), cooldown.is_some());
+        }
     }
 
     #[test]
