@@ -962,6 +962,38 @@ async fn a_token_endpoint_that_says_when_to_come_back_is_not_called_before() {
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
+/// A request ended by a failed refresh, or while its backoff runs, says
+/// how long until the token source is called again
+/// (`Unauthorized::retry_after`): the backoff, or the token endpoint's own
+/// wait when that is longer; none once a refresh succeeded.
+#[tokio::test(start_paused = true)]
+async fn an_unauthorized_request_says_when_the_next_refresh_is_tried() {
+    let (source, _calls) = Scripted::new(|n| match n {
+        1 => {
+            let mut headers = http::HeaderMap::new();
+            headers.insert("retry-after", "60".parse().unwrap());
+            let limited = tower_api_errors::parse::parse_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                &headers,
+                br#"{"error": "slow_down"}"#,
+            );
+            Err(Error::from(limited).into())
+        }
+        _ => Ok(token("t1")),
+    });
+    let client = accepting(AuthLayer::new(source), Arc::new(Mutex::new("t1".into())));
+    let retry_after = |client: Mocked| async move {
+        let request = Request::get("/me").body(Full::default()).unwrap();
+        let error = client.oneshot(request).await.err()?;
+        error.unauthorized().expect("unauthorized").retry_after()
+    };
+    assert_eq!(retry_after(client.clone()).await, Some(60 * SECOND));
+    tokio::time::advance(45 * SECOND).await;
+    assert_eq!(retry_after(client.clone()).await, Some(15 * SECOND));
+    tokio::time::advance(15 * SECOND).await;
+    assert_eq!(retry_after(client.clone()).await, None, "served");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_refresh_that_succeeds_ends_the_backoff_and_the_next_rejection_refreshes_at_once() {
     // Call 1: t1. Calls 2-4 fail. Then t2, t3.

@@ -287,6 +287,7 @@ where
             let failure = Failure {
                 reason: AuthFailure::BodyNotReplayable,
                 source: None,
+                until: None,
             };
             return Next::Ready(Err(self.unauthorized(failure, 1, rejection)));
         }

@@ -197,9 +197,6 @@ struct Failed {
     failure: Failure,
     /// Consecutive failed loads for that generation.
     failures: u32,
-    /// No new load for that generation before this (`None`: a backoff
-    /// beyond the clock's reach, for ever).
-    until: Option<Instant>,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -353,7 +350,7 @@ impl Tokens {
     fn backing_off(&self, state: &State, generation: u64) -> Option<Failure> {
         let failed = state.failed.as_ref()?;
         if failed.generation != generation
-            || failed.until.is_some_and(|until| Instant::now() >= until)
+            || (failed.failure.until).is_some_and(|until| Instant::now() >= until)
         {
             return None;
         }
@@ -424,6 +421,7 @@ impl Tokens {
                 let failure = Failure {
                     reason: AuthFailure::SameCredential,
                     source: None,
+                    until: None,
                 };
                 return Err(self.failed(&mut state, generation, failure));
             }
@@ -436,6 +434,7 @@ impl Tokens {
                 let failure = Failure {
                     reason: AuthFailure::RefreshFailed,
                     source: Some(source),
+                    until: None,
                 };
                 return Err(self.failed(&mut state, generation, failure));
             }
@@ -479,7 +478,7 @@ impl Tokens {
     /// Records `failure` of a load for `generation`, and the backoff it
     /// starts: one more consecutive failure for the same generation (or as
     /// many as renewed credentials were rejected in a row, if more).
-    fn failed(&self, state: &mut State, generation: u64, failure: Failure) -> Failure {
+    fn failed(&self, state: &mut State, generation: u64, mut failure: Failure) -> Failure {
         let failures = match &state.failed {
             Some(last) if last.generation == generation => last.failures.saturating_add(1),
             _ => 1,
@@ -489,11 +488,11 @@ impl Tokens {
         let source = failure.source.as_deref();
         let asked = source.and_then(|error| api_in(error)?.retry_after());
         let delay = self.limits.delay(failures).max(asked.unwrap_or_default());
+        failure.until = Instant::now().checked_add(delay);
         state.failed = Some(Failed {
             generation,
             failure: failure.clone(),
             failures,
-            until: Instant::now().checked_add(delay),
         });
         failure
     }
@@ -541,6 +540,7 @@ impl Load {
         let result = result.map_err(|error| Failure {
             reason: reason_for(replaced),
             source: Some(checked(error, replaced.map(|(_, credential)| credential))),
+            until: None,
         });
         let loaded = self.tokens.finish(result, replaced);
         if let Some(sender) = self.sender.take() {
@@ -579,7 +579,11 @@ impl NoAnswer {
     /// The failure it explains, ended for `reason`.
     fn failure(self, reason: AuthFailure) -> Failure {
         let source = Some(Arc::new(self) as SharedSource);
-        Failure { reason, source }
+        Failure {
+            reason,
+            source,
+            until: None,
+        }
     }
 }
 

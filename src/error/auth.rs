@@ -8,6 +8,7 @@ use http::StatusCode;
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What the auth layer did for one request: sends and renewal.
 ///
@@ -110,6 +111,9 @@ pub(crate) type SharedSource = Arc<dyn StdError + Send + Sync>;
 pub(crate) struct Failure {
     pub(crate) reason: AuthFailure,
     pub(crate) source: Option<SharedSource>,
+    /// No new load before this: the backoff a failed load started
+    /// (`None`: none, or one beyond the clock's reach, for ever).
+    pub(crate) until: Option<tokio::time::Instant>,
 }
 
 /// A request ended by the auth layer: no credential, a failed refresh, a
@@ -130,6 +134,7 @@ pub struct Unauthorized {
     report: AuthReport,
     request: Option<RequestContext>,
     retries: RetryReport,
+    retry_after: Option<Duration>,
 }
 
 impl Unauthorized {
@@ -148,6 +153,8 @@ impl Unauthorized {
             report,
             request,
             retries: RetryReport::default(),
+            retry_after: (failure.until)
+                .map(|until| until.saturating_duration_since(tokio::time::Instant::now())),
         }
     }
 
@@ -158,6 +165,13 @@ impl Unauthorized {
         /// The status that rejected the credential (401; or a 400 or 403 that
         /// said `error="invalid_token"`), when a request was sent.
         pub fn status -> Option<StatusCode>;
+
+        /// For a request ended by a failed refresh, or while its backoff
+        /// runs ([`AuthFailure::RefreshBackingOff`]): how long until the
+        /// layer calls the token source again (the backoff, or longer when
+        /// the token endpoint said when to come back). `None` when no
+        /// backoff runs.
+        pub fn retry_after -> Option<Duration>;
     }
 
     /// The server's typed answer to the rejected request, when the parse
