@@ -152,7 +152,8 @@ impl ErrorParser {
         let code = extract::aws_header_type(headers)
             .or(code)
             .map(|code| extract::bounded(code, extract::MAX_CODE_CHARS));
-        let (kind, retryable) = kind_and_retry(&failure, body_verdict, code.as_deref(), &message);
+        let (kind, retryable) =
+            kind_and_retry(&failure, body_verdict, code.as_deref(), message.as_deref());
         // A failure sent as a success (Slack's `ok: false`) has "OK" for a
         // reason: its code says more.
         let from_code = || code.clone().filter(|_| status.is_success());
@@ -247,15 +248,19 @@ fn kind_and_retry(
     failure: &Failure,
     body_verdict: Option<BodyVerdict>,
     code: Option<&str>,
-    message: &Option<String>,
+    message: Option<&str>,
 ) -> (ErrorKind, bool) {
     use BodyVerdict::{RateLimited as Limited, Throttled};
     let limited = failure.kind() == ErrorKind::RateLimited;
     let by_code = body_verdict.or_else(|| code.and_then(BodyVerdict::for_code));
-    let generic = matches!(by_code, Some(Throttled | Limited));
-    let by_message = || BodyVerdict::for_message(message.as_deref()?, limited || generic);
-    // A generic code's verdict stands unless the message names a quota.
-    let verdict = by_code.filter(|_| !generic).or_else(by_message).or(by_code);
+    // No verdict, or a generic rate limit's: the message may say more (a
+    // generic code's verdict stands unless the message names a quota).
+    let verdict = match by_code {
+        None | Some(Throttled | Limited) => message
+            .and_then(|message| BodyVerdict::for_message(message, limited || by_code.is_some()))
+            .or(by_code),
+        specific => specific,
+    };
     verdict.map_or((failure.kind(), failure.is_retryable()), |body| {
         let (kind, retryable) = body.apply(failure.kind(), failure.is_retryable());
         (kind, failure.server_verdict().unwrap_or(retryable))

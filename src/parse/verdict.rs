@@ -131,13 +131,14 @@ impl BodyVerdict {
     /// once). A message is weaker evidence than a code: it names the
     /// kind, and only ever takes a retry away.
     pub(crate) fn for_message(message: &str, rate_limited: bool) -> Option<BodyVerdict> {
-        let text = message.to_ascii_lowercase();
-        let has = |word: &str| memchr::memmem::find(text.as_bytes(), word.as_bytes()).is_some();
+        let lower = message.to_ascii_lowercase();
+        let text = lower.as_bytes();
         if rate_limited {
-            return names_long_quota(text.as_bytes()).then_some(BodyVerdict::QuotaExhausted);
+            return names_long_quota(text).then_some(BodyVerdict::QuotaExhausted);
         }
-        let names = has("rate limit") || has("rate-limit") || has("ratelimit");
-        (names && (has("exceed") || has("limited"))).then_some(BodyVerdict::RateLimited)
+        let names = has(text, b"rate limit") || has(text, b"rate-limit") || has(text, b"ratelimit");
+        let said = has(text, b"exceed") || has(text, b"limited");
+        (names && said).then_some(BodyVerdict::RateLimited)
     }
 
     /// The kind and retry verdict after this body verdict, from the
