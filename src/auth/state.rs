@@ -349,9 +349,8 @@ impl Tokens {
     /// rejected credential, as it was for the first credential.
     fn backing_off(&self, state: &State, generation: u64) -> Option<Failure> {
         let failed = state.failed.as_ref()?;
-        if failed.generation != generation
-            || (failed.failure.until).is_some_and(|until| Instant::now() >= until)
-        {
+        let until = failed.failure.until;
+        if failed.generation != generation || until.is_some_and(|until| Instant::now() >= until) {
             return None;
         }
         let mut failure = failed.failure.clone();

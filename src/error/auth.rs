@@ -9,6 +9,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// What the auth layer did for one request: sends and renewal.
 ///
@@ -113,7 +114,7 @@ pub(crate) struct Failure {
     pub(crate) source: Option<SharedSource>,
     /// No new load before this: the backoff a failed load started
     /// (`None`: none, or one beyond the clock's reach, for ever).
-    pub(crate) until: Option<tokio::time::Instant>,
+    pub(crate) until: Option<Instant>,
 }
 
 /// A request ended by the auth layer: no credential, a failed refresh, a
@@ -153,8 +154,7 @@ impl Unauthorized {
             report,
             request,
             retries: RetryReport::default(),
-            retry_after: (failure.until)
-                .map(|until| until.saturating_duration_since(tokio::time::Instant::now())),
+            retry_after: failure.until.map(|until| until - Instant::now()),
         }
     }
 
