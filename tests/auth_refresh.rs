@@ -925,22 +925,26 @@ async fn a_failed_first_load_is_backed_off_too() {
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 }
 
+/// A token endpoint's script: a 429 with `Retry-After: 60` (typed, as
+/// this crate's stack hands it on), then `t1`.
+fn slow_down_then_t1(n: u32) -> Result<Credential, BoxError> {
+    if n > 1 {
+        return Ok(token("t1"));
+    }
+    let mut headers = http::HeaderMap::new();
+    headers.insert("retry-after", "60".parse().unwrap());
+    let body = br#"{"error": "slow_down"}"#;
+    let limited =
+        tower_api_errors::parse::parse_error(StatusCode::TOO_MANY_REQUESTS, &headers, body);
+    Err(Error::from(limited).into())
+}
+
 /// A token endpoint that says when to come back (a 429 with `Retry-After:
 /// 60`, read through this crate's stack, so the source's error carries
 /// it) is not called again before then, however short the backoff.
 #[tokio::test(start_paused = true)]
 async fn a_token_endpoint_that_says_when_to_come_back_is_not_called_before() {
-    let (source, calls) = Scripted::new(|n| match n {
-        1 => {
-            let mut headers = http::HeaderMap::new();
-            headers.insert("retry-after", "60".parse().unwrap());
-            let body = br#"{"error": "slow_down"}"#;
-            let limited =
-                tower_api_errors::parse::parse_error(StatusCode::TOO_MANY_REQUESTS, &headers, body);
-            Err(Error::from(limited).into())
-        }
-        _ => Ok(token("t1")),
-    });
+    let (source, calls) = Scripted::new(slow_down_then_t1);
     let client = accepting(AuthLayer::new(source), Arc::new(Mutex::new("t1".into())));
     assert!(matches!(
         send(&client).await,
@@ -968,19 +972,7 @@ async fn a_token_endpoint_that_says_when_to_come_back_is_not_called_before() {
 /// wait when that is longer; none once a refresh succeeded.
 #[tokio::test(start_paused = true)]
 async fn an_unauthorized_request_says_when_the_next_refresh_is_tried() {
-    let (source, _calls) = Scripted::new(|n| match n {
-        1 => {
-            let mut headers = http::HeaderMap::new();
-            headers.insert("retry-after", "60".parse().unwrap());
-            let limited = tower_api_errors::parse::parse_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                &headers,
-                br#"{"error": "slow_down"}"#,
-            );
-            Err(Error::from(limited).into())
-        }
-        _ => Ok(token("t1")),
-    });
+    let (source, _calls) = Scripted::new(slow_down_then_t1);
     let client = accepting(AuthLayer::new(source), Arc::new(Mutex::new("t1".into())));
     let retry_after = |client: Mocked| async move {
         let request = Request::get("/me").body(Full::default()).unwrap();
