@@ -191,6 +191,14 @@ where
                         future.poll(cx)
                     };
                     match polled {
+                        // A success is judged and stamped in place, and
+                        // goes up as it came: passed by value through the
+                        // steps of a failure, it was copied at each.
+                        Poll::Ready(Ok(mut response)) if call.classify(&response).is_success() => {
+                            call.succeeded(&mut response);
+                            this.state.set(State::Done);
+                            return Poll::Ready(Ok(response));
+                        }
                         Poll::Ready(result) => {
                             call.judge(result, this.state.as_mut(), this.deadline.as_mut(), cx)
                         }
@@ -299,7 +307,7 @@ where
             .is_some_and(|sleep| sleep.poll(cx).is_ready())
     }
 
-    /// An attempt answered: a success ends the call; a failure is decided.
+    /// An attempt failed (see [`succeeded`](Self::succeeded)): decided.
     fn judge<T>(
         &mut self,
         result: Result<Response<T>, S::Error>,
@@ -318,19 +326,7 @@ where
                 return self.conclude(decision, (kind, status), outcome, (state, deadline), cx);
             }
         };
-        // A stamp from a classifier below, else the policy's verdict (a
-        // parse layer below has turned failures into errors already).
-        let classification = response
-            .extensions()
-            .get::<Classification>()
-            .copied()
-            .unwrap_or_else(|| {
-                self.policy()
-                    .classify(response.status(), response.headers())
-            });
-        if classification.is_success() {
-            return Next::Ready(Ok(self.succeeded(response)));
-        }
+        let classification = self.classify(&response);
         let status = response.status();
         let outcome = Outcome::Response {
             status,
@@ -362,7 +358,19 @@ where
         self.policy().decide(&context)
     }
 
-    fn succeeded<T>(&mut self, mut response: Response<T>) -> Response<T> {
+    /// A stamp from a classifier below, else the policy's verdict (a
+    /// parse layer below has turned failures into errors already).
+    fn classify<T>(&self, response: &Response<T>) -> Classification {
+        let stamp = response.extensions().get::<Classification>().copied();
+        stamp.unwrap_or_else(|| {
+            self.policy()
+                .classify(response.status(), response.headers())
+        })
+    }
+
+    /// A success ends the call: recorded, and stamped with a report if it
+    /// was retried.
+    fn succeeded<T>(&mut self, response: &mut Response<T>) {
         let report = self.report(None);
         // Only a retried success carries a report: a first-time success
         // costs no allocation.
@@ -371,7 +379,6 @@ where
         }
         self.telemetry
             .finished(&report, Some(response.status()), None);
-        response
     }
 
     /// Acts on the decision: the failure ends the call, or a wait starts.
