@@ -200,9 +200,16 @@ where
                 (StateProj::Acquiring { wait }, Some(send)) => {
                     send.acquired(ready!(wait.as_mut().poll(cx)))
                 }
-                (StateProj::Calling { future }, Some(send)) => {
-                    send.answered(ready!(future.poll(cx)))
-                }
+                // An answer that does not reject the credential goes up as
+                // it came: passed by value through the steps of a renewal,
+                // it was copied at each.
+                (StateProj::Calling { future }, Some(send)) => match ready!(future.poll(cx)) {
+                    Ok(response) if accepts(&response) => {
+                        this.state.set(State::Done);
+                        return Poll::Ready(Ok(response));
+                    }
+                    result => send.answered(result),
+                },
                 (StateProj::Renewing { wait }, Some(send)) => {
                     send.renewed(ready!(wait.as_mut().poll(cx)))
                 }
@@ -231,6 +238,11 @@ where
     }
 }
 
+/// True unless `response` rejects the credential it was sent with.
+fn accepts<T>(response: &Response<T>) -> bool {
+    !challenge::rejects_credential(response.status(), response.headers())
+}
+
 impl<S, B> Send<S, B>
 where
     S: Service<Request<B>>,
@@ -250,19 +262,17 @@ where
         }
     }
 
-    /// The first send answered: a rejection of the credential starts its
-    /// renewal; anything else is the answer.
+    /// The first send rejected the credential (a response the poll has
+    /// judged so), or failed: a rejection starts the credential's renewal;
+    /// any other error is the answer.
     fn answered<T>(&mut self, result: Result<Response<T>, S::Error>) -> Next<Output<T>> {
         let rejection = match result {
-            Ok(response)
-                if challenge::rejects_credential(response.status(), response.headers()) =>
-            {
+            Ok(response) => {
                 // The rejected response (and its connection) is released
                 // before the renewal.
                 self.rejected = Some(response.status());
                 None
             }
-            Ok(response) => return Next::Ready(Ok(response)),
             Err(error) => match self.error_from_inner(error) {
                 Error::Api(api) if challenge::rejects_api(&api) => {
                     self.rejected = Some(api.status());
@@ -284,11 +294,7 @@ where
             // A refresh this started goes on in its own task, for the
             // requests that follow.
             drop(acquire);
-            let failure = Failure {
-                reason: AuthFailure::BodyNotReplayable,
-                source: None,
-                until: None,
-            };
+            let failure = Failure::new(AuthFailure::BodyNotReplayable, None);
             return Next::Ready(Err(self.unauthorized(failure, 1, rejection)));
         }
         match acquire {
@@ -377,10 +383,7 @@ where
         // What the server said of the renewed credential (a transport
         // failure says nothing).
         let rejected = match &output {
-            Ok(response) => Some(challenge::rejects_credential(
-                response.status(),
-                response.headers(),
-            )),
+            Ok(response) => Some(!accepts(response)),
             Err(Error::Api(api)) => Some(challenge::rejects_api(api)),
             Err(_) => None,
         };

@@ -417,11 +417,7 @@ impl Tokens {
         let generation = replaced.map_or(0, |(generation, _)| *generation);
         let credential = match result {
             Ok(credential) if Some(&credential) == replaced.map(|(_, rejected)| rejected) => {
-                let failure = Failure {
-                    reason: AuthFailure::SameCredential,
-                    source: None,
-                    until: None,
-                };
+                let failure = Failure::new(AuthFailure::SameCredential, None);
                 return Err(self.failed(&mut state, generation, failure));
             }
             Ok(credential) => credential,
@@ -430,11 +426,7 @@ impl Tokens {
         let header = match self.format.header_value(&credential) {
             Ok(header) => header,
             Err(source) => {
-                let failure = Failure {
-                    reason: AuthFailure::RefreshFailed,
-                    source: Some(source),
-                    until: None,
-                };
+                let failure = Failure::new(AuthFailure::RefreshFailed, Some(source));
                 return Err(self.failed(&mut state, generation, failure));
             }
         };
@@ -536,10 +528,9 @@ impl Load {
         let timed = tokio::time::timeout(self.tokens.limits.timeout, call).await;
         let result = timed.unwrap_or_else(|elapsed| Err(elapsed.into()));
         let replaced = self.replaced.as_ref();
-        let result = result.map_err(|error| Failure {
-            reason: reason_for(replaced),
-            source: Some(checked(error, replaced.map(|(_, credential)| credential))),
-            until: None,
+        let result = result.map_err(|error| {
+            let source = checked(error, replaced.map(|(_, credential)| credential));
+            Failure::new(reason_for(replaced), Some(source))
         });
         let loaded = self.tokens.finish(result, replaced);
         if let Some(sender) = self.sender.take() {
@@ -578,11 +569,7 @@ impl NoAnswer {
     /// The failure it explains, ended for `reason`.
     fn failure(self, reason: AuthFailure) -> Failure {
         let source = Some(Arc::new(self) as SharedSource);
-        Failure {
-            reason,
-            source,
-            until: None,
-        }
+        Failure::new(reason, source)
     }
 }
 

@@ -117,6 +117,18 @@ pub(crate) struct Failure {
     pub(crate) until: Option<Instant>,
 }
 
+impl Failure {
+    /// A failure for `reason`, with its source if any, that starts no
+    /// backoff.
+    pub(crate) fn new(reason: AuthFailure, source: Option<SharedSource>) -> Failure {
+        Failure {
+            reason,
+            source,
+            until: None,
+        }
+    }
+}
+
 /// A request ended by the auth layer: no credential, a failed refresh, a
 /// refresh that gave back the rejected credential, or a rejected request
 /// whose body cannot be sent again.
