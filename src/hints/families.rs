@@ -9,13 +9,15 @@
 //! one row here.
 
 use std::sync::LazyLock;
-use ResetFormat::{Moment, Seconds};
+use ResetFormat::{Millis, Moment, Seconds};
 
 /// How a reset header reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ResetFormat {
     /// Delta seconds only (`1.5`).
     Seconds,
+    /// Delta milliseconds only (`15000`).
+    Millis,
     /// Delta seconds, Unix seconds or Unix milliseconds (told apart by
     /// size), a Go duration (`6m0s`), an RFC 3339 time or an HTTP-date.
     Moment,
@@ -135,14 +137,14 @@ pub(crate) const FAMILIES: &[Family] = &[
     Family {
         headers: Headers::Window {
             name: None,
-            limit: &["x-ratelimit-limit"],
+            limit: &["x-ratelimit-limit", "x-ratelimit-total"],
             remaining: "x-ratelimit-remaining",
             resets: &[
                 ("x-ratelimit-reset-after", Seconds),
                 ("x-ratelimit-reset", Moment),
             ],
         },
-        doc: "GitHub REST docs, Discord (`-Reset-After`), most APIs | `60` / `0` / `1699999999`",
+        doc: "GitHub REST docs, Discord (`-Reset-After`), Freshdesk (`-Total`), most APIs | `60` / `0` / `1699999999`",
     },
     Family {
         headers: Headers::Window {
@@ -212,6 +214,42 @@ pub(crate) const FAMILIES: &[Family] = &[
             resets: &[("fastly-ratelimit-reset", Moment)],
         },
         doc: "Fastly API reference, Rate limiting (no limit header; reset in Unix seconds) | `999` / `1452032384`",
+    },
+    Family {
+        headers: Headers::Window {
+            name: None,
+            limit: &["x-sentry-rate-limit-limit"],
+            remaining: "x-sentry-rate-limit-remaining",
+            resets: &[("x-sentry-rate-limit-reset", Moment)],
+        },
+        doc: "Sentry API, Rate Limits (reset in Unix seconds) | `40` / `0` / `1700000005`",
+    },
+    Family {
+        headers: Headers::Window {
+            name: Some("secondly"),
+            limit: &["x-contentful-ratelimit-second-limit"],
+            remaining: "x-contentful-ratelimit-second-remaining",
+            resets: &[("x-contentful-ratelimit-reset", Seconds)],
+        },
+        doc: "Contentful API rate limits (reset: seconds until a request is allowed) | `10` / `0` / `1`",
+    },
+    Family {
+        headers: Headers::Window {
+            name: None,
+            limit: &["x-rate-limit-requests-quota"],
+            remaining: "x-rate-limit-requests-left",
+            resets: &[("x-rate-limit-time-reset-ms", Millis)],
+        },
+        doc: "BigCommerce API rate limits (reset in milliseconds) | `150` / `0` / `15000`",
+    },
+    Family {
+        headers: Headers::Window {
+            name: None,
+            limit: &["x-bapi-limit"],
+            remaining: "x-bapi-limit-status",
+            resets: &[("x-bapi-limit-reset-timestamp", Moment)],
+        },
+        doc: "Bybit v5 rate-limit rules (reset in Unix ms) | `100` / `99` / `1672738134824`",
     },
     Family {
         headers: Headers::UsedOfLimit("x-shopify-shop-api-call-limit"),

@@ -48,7 +48,7 @@
 //! | `grpc-retry-pushback-ms` | gRFC A6 | `250`; negative: do not retry | an explicit wait | yes |
 //! | `ratelimit`, `ratelimit-policy` | IETF draft-ietf-httpapi-ratelimit-headers-09+; the older single-field drafts | `"burst";r=0;t=30` + `"burst";q=100;w=60`; older: `limit=100, remaining=0, reset=30` | one window per policy, named (`q`, `w`, `r`, `t`); older: one, unnamed | yes |
 //! | `ratelimit-limit`, `ratelimit-dailylimit`, `ratelimit-remaining`, `ratelimit-reset`, `ratelimit-resettime` | IETF draft-ietf-httpapi-ratelimit-headers-00 to -06; GitLab (`-ResetTime`, an HTTP-date), Yelp (`-DailyLimit`, `-ResetTime`) | `10, 10;w=1` / `0` / `7` | one window, unnamed | yes |
-//! | `x-ratelimit-limit`, `x-ratelimit-remaining`, `x-ratelimit-reset-after`, `x-ratelimit-reset` | GitHub REST docs, Discord (`-Reset-After`), most APIs | `60` / `0` / `1699999999` | one window, unnamed | yes |
+//! | `x-ratelimit-limit`, `x-ratelimit-total`, `x-ratelimit-remaining`, `x-ratelimit-reset-after`, `x-ratelimit-reset` | GitHub REST docs, Discord (`-Reset-After`), Freshdesk (`-Total`), most APIs | `60` / `0` / `1699999999` | one window, unnamed | yes |
 //! | `x-rate-limit-limit`, `x-rate-limit`, `x-rate-limit-remaining`, `x-rate-limit-reset` | Okta, X API v2; Zendesk (`X-Rate-Limit`, no reset) | `600` / `0` / `1609459200` | one window, unnamed | yes |
 //! | `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` | OpenAI rate-limit docs | `60` / `59` / `1s` | one window, `requests` | yes |
 //! | `x-ratelimit-limit-tokens`, `x-ratelimit-remaining-tokens`, `x-ratelimit-reset-tokens` | OpenAI rate-limit docs | `150000` / `0` / `6m0s` | one window, `tokens` | yes |
@@ -62,6 +62,10 @@
 //! | `x-hubspot-ratelimit-max`, `x-hubspot-ratelimit-remaining` | HubSpot API usage guidelines (per `-Interval-Milliseconds`) | `100` / `99` | one window, `interval` | yes |
 //! | `x-hubspot-ratelimit-secondly`, `x-hubspot-ratelimit-secondly-remaining` | HubSpot developer changelog 2018-11-06 (per second) | `10` / `9` | one window, `secondly` | yes |
 //! | `fastly-ratelimit-remaining`, `fastly-ratelimit-reset` | Fastly API reference, Rate limiting (no limit header; reset in Unix seconds) | `999` / `1452032384` | one window, unnamed | yes |
+//! | `x-sentry-rate-limit-limit`, `x-sentry-rate-limit-remaining`, `x-sentry-rate-limit-reset` | Sentry API, Rate Limits (reset in Unix seconds) | `40` / `0` / `1700000005` | one window, unnamed | yes |
+//! | `x-contentful-ratelimit-second-limit`, `x-contentful-ratelimit-second-remaining`, `x-contentful-ratelimit-reset` | Contentful API rate limits (reset: seconds until a request is allowed) | `10` / `0` / `1` | one window, `secondly` | yes |
+//! | `x-rate-limit-requests-quota`, `x-rate-limit-requests-left`, `x-rate-limit-time-reset-ms` | BigCommerce API rate limits (reset in milliseconds) | `150` / `0` / `15000` | one window, unnamed | yes |
+//! | `x-bapi-limit`, `x-bapi-limit-status`, `x-bapi-limit-reset-timestamp` | Bybit v5 rate-limit rules (reset in Unix ms) | `100` / `99` / `1672738134824` | one window, unnamed | yes |
 //! | `x-shopify-shop-api-call-limit` | Shopify REST Admin API | `39/40` (used/limit) | one window, unnamed, no reset | yes |
 //! | `sforce-limit-info` | Salesforce REST API, Limit Info Header (the first, daily, `api-usage`) | `api-usage=10018/100000; api-bursts=1/750` | one window, unnamed, no reset | yes |
 //! | `x-should-retry`, `stripe-should-retry` | OpenAI and Anthropic SDKs; Stripe docs | `true`, `false` | the server's verdict | no |
