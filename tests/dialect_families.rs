@@ -301,6 +301,21 @@ const FAMILIES: &[Row] = &[
     row("Adyen 422", 422, r#"{"status":422,"errorCode":"101","message":"Invalid card number","errorType":"validation","pspReference":"F7WCWRG6JPHR8HG2"}"#, Validation, Some("101"), "Invalid card number", false),
     // Cohere, "Errors" (docs.cohere.com/reference/errors): 400's example messages.
     row("Cohere 400", 400, r#"{"message":"invalid request: list of documents must not be empty"}"#, BadRequest, None, "invalid request: list of documents must not be empty", false),
+    // Audit of vendors3 (changes/vendors3.md): a message naming a day-long
+    // limit ("per day", "DAY limit") is a spent quota, not retried.
+    // LinkedIn, "Rate Limiting" (developer.linkedin.com/docs/guide/v2/concepts/rate-limits):
+    // daily limits that "reset at midnight UTC"; the 429 body as client fixtures quote it.
+    row("LinkedIn DAY limit", 429, r#"{"status":429,"serviceErrorCode":101,"code":"TOO_MANY_REQUESTS","message":"Resource level throttle APPLICATION DAY limit for calls to this resource is reached."}"#, RateLimited, Some("TOO_MANY_REQUESTS"), "Resource level throttle APPLICATION DAY limit for calls to this resource is reached.", false),
+    row("LinkedIn DAY limit, no code", 429, r#"{"message":"Resource level throttle APPLICATION DAY limit for calls to this resource is reached.","status":429}"#, RateLimited, None, "Resource level throttle APPLICATION DAY limit for calls to this resource is reached.", false),
+    // Enable Banking passes on the Berlin Group ACCESS_EXCEEDED text (Berlin Group
+    // NextGenPSD2 XS2A Implementation Guidelines 1.3.8, docslib.org/doc/2447241/nextgenpsd2-framework:
+    // "the consented multiplicity per day"), as its clients' tests quote it.
+    Row { headers: &[("retry-after", "3600")], retry_after_ms: Some(3_600_000),
+        ..row("Enable Banking ASPSP_RATE_LIMIT_EXCEEDED", 429, r#"{"error":"ASPSP_RATE_LIMIT_EXCEEDED","message":"The access on the account has been exceeding the consented multiplicity per day"}"#, RateLimited, Some("ASPSP_RATE_LIMIT_EXCEEDED"), "The access on the account has been exceeding the consented multiplicity per day", false) },
+    row("Enable Banking RATE_LIMIT_EXCEEDED", 429, r#"{"error":"RATE_LIMIT_EXCEEDED","message":"Too many requests"}"#, RateLimited, Some("RATE_LIMIT_EXCEEDED"), "Too many requests", true),
+    // Neighbours that must not trigger it: "today", "Sunday".
+    row("today is not per day", 429, r#"{"message":"Too many requests today, retry in 5 seconds"}"#, RateLimited, None, "Too many requests today, retry in 5 seconds", true),
+    row("Sunday is not a day limit", 429, r#"{"message":"Rate limit exceeded during Sunday maintenance"}"#, RateLimited, None, "Rate limit exceeded during Sunday maintenance", true),
     // The server's explicit word wins over the body's.
     Row { headers: &[("x-should-retry", "false")],
         ..row("x-should-retry wins", 400, r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#, RateLimited, Some("ThrottlingException"), "Rate exceeded", false) },
