@@ -34,7 +34,7 @@ impl Dialect for ErrorsList {
             return None;
         }
         let object = input.json()?.as_object()?;
-        let list = ["errors", "errorMessages"]
+        let list = ["errors", "errorMessages", "tppMessages"]
             .iter()
             .find_map(|key| object.get(*key).filter(|v| !is_empty(v)))
             .or_else(|| {
@@ -108,12 +108,7 @@ fn first_message(list: &Value, first: Option<&Map<String, Value>>, count: usize)
 }
 
 fn entry_code(entry: &Map<String, Value>) -> Option<String> {
-    code_in(entry, &["code", "error_code", "errorCode"])
-        .or_else(|| {
-            entry
-                .get("extensions")?
-                .as_object()
-                .and_then(|ext| code_in(ext, &["code"]))
-        })
+    code_in(entry, &["code", "error_code", "errorCode", "error"])
+        .or_else(|| code_in(entry.get("extensions")?.as_object()?, &["code"]))
         .or_else(|| code_in(entry, &["type", "id"]))
 }

@@ -62,7 +62,8 @@ impl Dialect for FlatError {
                 code = Some(reason);
             }
         }
-        if let Some(error) = object.get("error").and_then(text) {
+        // Kraken lists its errors: `{"error": ["EAPI:Rate limit exceeded"]}`.
+        if let Some(error) = message_in(object, &["error"]) {
             if message.is_some() || is_identifier(&error) {
                 // A type name ("Payment Required") or an identifier: the code,
                 // unless a more specific code member already gave one.
