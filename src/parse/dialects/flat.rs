@@ -14,6 +14,8 @@ use serde_json::Value;
 /// - seed 000's `{"error": "Human-readable"}`;
 /// - seed 004's `{"error": "Payment Required", "message": "Insufficient balance"}`,
 ///   and the Spring/NestJS/Fastify defaults of the same shape;
+/// - Kraken's list `{"error": ["EAPI:Rate limit exceeded"]}`, read as
+///   one string;
 /// - `{"message": ...}` (GitHub, Mailgun), `{"detail": ...}` (Django REST),
 ///   `{"code", "message"}` (Twilio), `{"id", "message"}` (Heroku),
 ///   `{"__type", "message"}` (AWS),

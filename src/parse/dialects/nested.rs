@@ -7,7 +7,9 @@ use super::super::extract::{
 use super::super::{BodyVerdict, Dialect, DialectInput, ErrorFields};
 use serde_json::{Map, Value};
 
-/// An error object under `error`: seed 002's `{"error": {"code": 404 |
+/// An error object under `error` (or under `status` when it holds a
+/// message, as CoinGecko's and CoinMarketCap's `{"status": {"error_code",
+/// "error_message"}}`): seed 002's `{"error": {"code": 404 |
 /// "VERSION_OUTDATED", "message", "retry_after", ...}}`, Google and Azure's
 /// `{"error": {"code", "message", "status", "details": [...]}}`, OpenAI,
 /// Stripe and Anthropic's `{"error": {"type", "code", "message", "param"}}`.
