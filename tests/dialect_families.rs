@@ -301,6 +301,93 @@ const FAMILIES: &[Row] = &[
     row("Adyen 422", 422, r#"{"status":422,"errorCode":"101","message":"Invalid card number","errorType":"validation","pspReference":"F7WCWRG6JPHR8HG2"}"#, Validation, Some("101"), "Invalid card number", false),
     // Cohere, "Errors" (docs.cohere.com/reference/errors): 400's example messages.
     row("Cohere 400", 400, r#"{"message":"invalid request: list of documents must not be empty"}"#, BadRequest, None, "invalid request: list of documents must not be empty", false),
+    // Audit of vendors3 (changes/vendors3.md): one row per documented body.
+    // Kraken, "Errors" (docs.kraken.com/exchange/guides/general/errors): a list
+    // of "E<category>:<text>" strings under `error`, sent under 200 too.
+    row("Kraken rate limit", 429, r#"{"error":["EAPI:Rate limit exceeded"],"result":{}}"#, RateLimited, None, "EAPI:Rate limit exceeded", true),
+    row("Kraken invalid key", 403, r#"{"error":["EAPI:Invalid key"],"result":{}}"#, Forbidden, None, "EAPI:Invalid key", false),
+    // Bybit v5, "Rate Limit Rules" (bybit-exchange.github.io/docs/v5/rate-limit):
+    // `"retCode": 10006, "retMsg": "Too many visits!"` (sent under 200).
+    row("Bybit 10006", 200, r#"{"retCode":10006,"retMsg":"Too many visits!","result":{},"retExtInfo":{},"time":1700000000000}"#, Other, Some("10006"), "Too many visits!", false),
+    // OKX, error code table (web3.okx.com/onchainos/dev-docs-v5/dex-api/dex-market-price-error-code):
+    // 50011 is the 429 "Rate limit reached".
+    row("OKX 50011", 429, r#"{"code":"50011","msg":"Rate limit reached. Please refer to API documentation and throttle requests accordingly","data":[]}"#, RateLimited, Some("50011"), "Rate limit reached. Please refer to API documentation and throttle requests accordingly", true),
+    // KuCoin, "Rate Limit" (kucoin.com/apidoc/project-6000000/doc-338149): http 429,
+    // error code 429000, "re-requested after the length of time displayed in the request header".
+    row("KuCoin 429000", 429, r#"{"code":"429000","msg":"Too Many Requests"}"#, RateLimited, Some("429000"), "Too Many Requests", true),
+    // CoinMarketCap, "Errors and rate limits" (pro.coinmarketcap.com/api/documentation/guides/errors-and-rate-limits,
+    // coinmarketcap.com/api/resources/how-to-handle-coinmarketcap-api-errors-and-rate-limit--responses):
+    // the error under the `status` object; 1008 (per minute) is retried, 1009 (daily) is not.
+    row("CoinMarketCap 1008", 429, r#"{"status":{"timestamp":"2018-06-02T22:51:28.209Z","error_code":1008,"error_message":"You've exceeded your API Key's HTTP request rate limit. Rate limits reset every minute.","elapsed":10,"credit_count":0}}"#, RateLimited, Some("1008"), "You've exceeded your API Key's HTTP request rate limit. Rate limits reset every minute.", true),
+    row("CoinMarketCap 1009", 429, r#"{"status":{"timestamp":"2018-06-02T22:51:28.209Z","error_code":1009,"error_message":"You've exceeded your API Key's daily rate limit.","elapsed":10,"credit_count":0}}"#, RateLimited, Some("1009"), "You've exceeded your API Key's daily rate limit.", false),
+    // CoinGecko, "Common Errors & Rate Limit" (docs.coingecko.com/reference/common-errors-rate-limit):
+    // the same `status` object.
+    row("CoinGecko 429", 429, r#"{"status":{"error_code":429,"error_message":"You've exceeded the Rate Limit. Please visit https://www.coingecko.com/en/api/pricing to subscribe to our API plans for higher rate limits."}}"#, RateLimited, Some("429"), "You've exceeded the Rate Limit. Please visit https://www.coingecko.com/en/api/pricing to subscribe to our API plans for higher rate limits.", true),
+    // api.data.gov (api.data.gov/docs/developer-manual, hourly limit), as USGS Water Data sends it
+    // (raw.githubusercontent.com/api-evangelist/doi/refs/heads/main/examples/usgs-water-error-example.json).
+    row("api.data.gov OVER_RATE_LIMIT", 429, r#"{"error":{"code":"OVER_RATE_LIMIT","message":"Rate limit exceeded. You have exceeded your rate limit. Contact us via https://waterdata.usgs.gov/contact if you need higher limits."}}"#, RateLimited, Some("OVER_RATE_LIMIT"), "Rate limit exceeded. You have exceeded your rate limit. Contact us via https://waterdata.usgs.gov/contact if you need higher limits.", true),
+    // LinkedIn, "Rate Limiting" (developer.linkedin.com/docs/guide/v2/concepts/rate-limits):
+    // daily limits that "reset at midnight UTC"; the 429 body as client fixtures quote it.
+    row("LinkedIn DAY limit", 429, r#"{"status":429,"serviceErrorCode":101,"code":"TOO_MANY_REQUESTS","message":"Resource level throttle APPLICATION DAY limit for calls to this resource is reached."}"#, RateLimited, Some("TOO_MANY_REQUESTS"), "Resource level throttle APPLICATION DAY limit for calls to this resource is reached.", false),
+    row("LinkedIn DAY limit, no code", 429, r#"{"message":"Resource level throttle APPLICATION DAY limit for calls to this resource is reached.","status":429}"#, RateLimited, None, "Resource level throttle APPLICATION DAY limit for calls to this resource is reached.", false),
+    // Berlin Group NextGenPSD2 XS2A Implementation Guidelines 1.3.8 (docslib.org/doc/2447241/nextgenpsd2-framework):
+    // `tppMessages` of {category, code, text}; ACCESS_EXCEEDED (429) is "the consented multiplicity
+    // per day". The body as SIBS sends it (quoted in Tink's SibsAcessExceededErrorFilter);
+    // Enable Banking's pass-through of the same text (quoted in its clients' tests).
+    row("Berlin Group ACCESS_EXCEEDED", 429, r#"{"transactionStatus":"RJCT","tppMessages":[{"category":"ERROR","code":"ACCESS_EXCEEDED","text":"The access on the account has been exceeding the consented multiplicity per day."}]}"#, RateLimited, Some("ACCESS_EXCEEDED"), "The access on the account has been exceeding the consented multiplicity per day.", false),
+    Row { headers: &[("retry-after", "3600")], retry_after_ms: Some(3_600_000),
+        ..row("Enable Banking ASPSP_RATE_LIMIT_EXCEEDED", 429, r#"{"error":"ASPSP_RATE_LIMIT_EXCEEDED","message":"The access on the account has been exceeding the consented multiplicity per day"}"#, RateLimited, Some("ASPSP_RATE_LIMIT_EXCEEDED"), "The access on the account has been exceeding the consented multiplicity per day", false) },
+    row("Enable Banking RATE_LIMIT_EXCEEDED", 429, r#"{"error":"RATE_LIMIT_EXCEEDED","message":"Too many requests"}"#, RateLimited, Some("RATE_LIMIT_EXCEEDED"), "Too many requests", true),
+    // Companies House, as its forum quotes the API (forum.aws.chdev.org/t/non-existing-company-number-returns-500/8468/2):
+    // an `errors` entry names its error by `error`, `type` is the error's family.
+    row("Companies House 404", 404, r#"{"errors":[{"type":"ch:service","error":"company-profile-not-found"}]}"#, NotFound, Some("company-profile-not-found"), "company-profile-not-found", false),
+    row("Companies House 500", 500, r#"{"exception_id":"6wm4ym5vfxu3","error":"Internal server error"}"#, Server, None, "Internal server error", true),
+    // Checkout.com, "Error codes" (checkout.com/docs/developer-resources/codes/error-codes):
+    // an `error_type` and a list of `error_codes`, as Chargebee quotes one
+    // (chargebee.com/docs/1.0/payments/articles-and-faq/checkoutcom-error-messagethe-api-response-status-code-422-does-not-indicate-success.html).
+    row("Checkout.com 422", 422, r#"{"request_id":"0HL80RJLS76I7","error_type":"request_invalid","error_codes":["processing_channel_id_required"]}"#, Validation, Some("request_invalid"), "processing_channel_id_required", false),
+    // Klarna, "Errors" (docs.klarna.com/api/errors): `error_code` and an array of `error_messages`.
+    row("Klarna 400", 400, r#"{"error_code":"BAD_VALUE","error_messages":["Bad value: order_lines"],"correlation_id":"6a9b1cb1-73a3-4936-a030-481ba4bb203b"}"#, BadRequest, Some("BAD_VALUE"), "Bad value: order_lines", false),
+    // ClickUp, "Common Errors" (developer.clickup.com/docs/common_errors): `err` and `ECODE`.
+    row("ClickUp 401", 401, r#"{"err":"Token invalid","ECODE":"OAUTH_025"}"#, Unauthorized, Some("OAUTH_025"), "Token invalid", false),
+    // Paddle, "Too many requests" (developer.paddle.com/errors/shared/too_many_requests).
+    Row { headers: &[("retry-after", "30")], retry_after_ms: Some(30_000),
+        ..row("Paddle 429", 429, r#"{"error":{"type":"api_error","code":"too_many_requests","detail":"IP address exceeded the allowed rate limit. Retry after the number of seconds in the Retry-After header.","documentation_url":"https://developer.paddle.com/errors/shared/too_many_requests"},"meta":{"request_id":"00000000-0000-0000-0000-000000000000"}}"#, RateLimited, Some("too_many_requests"), "IP address exceeded the allowed rate limit. Retry after the number of seconds in the Retry-After header.", true) },
+    // Telnyx, "Rate limiting" (developers.telnyx.com/development/api-fundamentals/reliability/rate-limiting).
+    row("Telnyx 10011", 429, r#"{"errors":[{"code":"10011","title":"Too many requests","detail":"You have exceeded the maximum number of allowed requests."}]}"#, RateLimited, Some("10011"), "You have exceeded the maximum number of allowed requests.", true),
+    // Vonage, "API Errors" (developer.vonage.com/api-errors): RFC 7807, out of credit.
+    row("Vonage out-of-credit", 403, r#"{"type":"https://example.com/Error#out-of-credit","title":"You do not have enough credit","detail":"Your current balance is 30, but that costs 50.","instance":"<trace_id>"}"#, Forbidden, Some("https://example.com/Error#out-of-credit"), "Your current balance is 30, but that costs 50.", false),
+    // Hugging Face Inference API: a model still loading, 503 with its `estimated_time`
+    // (as the Hub's discussions quote it, huggingface.co/nvidia/canary-1b/discussions/25).
+    Row { retry_after_ms: Some(20_000),
+        ..row("Hugging Face loading", 503, r#"{"error":"Model nvidia/canary-1b is currently loading","estimated_time":20.0}"#, Unavailable, None, "Model nvidia/canary-1b is currently loading", true) },
+    // Elasticsearch, "Rejected requests" (elastic.co/docs/troubleshoot/elasticsearch/rejected-requests):
+    // 429 TOO_MANY_REQUESTS, retried with backoff.
+    row("Elasticsearch 429", 429, r#"{"error":{"root_cause":[{"type":"es_rejected_execution_exception","reason":"rejected execution of coordinating operation"}],"type":"es_rejected_execution_exception","reason":"rejected execution of coordinating operation"},"status":429}"#, RateLimited, Some("es_rejected_execution_exception"), "rejected execution of coordinating operation", true),
+    // Wise, "Error Handling" (docs.wise.com/guides/developer/errors): client and system errors.
+    Row { fields: &[("sourceAmount", "Please type in a number that's larger than 0.")],
+        ..row("Wise 422", 422, r#"{"errors":[{"code":"error.greaterThanZero","message":"Please type in a number that's larger than 0.","path":"sourceAmount","arguments":["sourceAmount"]}]}"#, Validation, Some("error.greaterThanZero"), "Please type in a number that's larger than 0.", false) },
+    row("Wise 401", 401, r#"{"error":"invalid_token","error_description":"945fdc16-56cb-4039-90b4-998d583740ce"}"#, Unauthorized, Some("invalid_token"), "945fdc16-56cb-4039-90b4-998d583740ce", false),
+    // Spotify Web API changelog, July 2026 (developer.spotify.com/documentation/web-api/references/changes/july-2026):
+    // a spent quota's 429.
+    row("Spotify QUOTA_EXCEEDED", 429, r#"{"error":{"status":429,"message":"Too many requests","reason":"QUOTA_EXCEEDED"}}"#, RateLimited, Some("QUOTA_EXCEEDED"), "Too many requests", false),
+    // DeepL, "Error handling" (developers.deepl.com/docs/best-practices/error-handling): 456 is the
+    // monthly character quota, 429 is retried with backoff.
+    row("DeepL 456", 456, r#"{"message":"Quota Exceeded"}"#, Other, None, "Quota Exceeded", false),
+    row("DeepL 429", 429, r#"{"message":"Too many requests"}"#, RateLimited, None, "Too many requests", true),
+    // Pluggy, "Rate limits" (docs.pluggy.ai/docs/rate-limits).
+    row("Pluggy 429", 429, r#"{"message":"Too many requests. Please try again later (see Retry-After header in seconds)","code":429}"#, RateLimited, Some("429"), "Too many requests. Please try again later (see Retry-After header in seconds)", true),
+    // Akamai CPS, 429 (techdocs.akamai.com/cps/reference/429).
+    row("Akamai CPS 429", 429, r#"{"type":"429 Too Many Requests","title":"Too Many Requests","detail":"You have exhausted your API Request Quota. Retry after: 21 seconds."}"#, RateLimited, Some("429 Too Many Requests"), "You have exhausted your API Request Quota. Retry after: 21 seconds.", true),
+    // New rules' neighbours that must not trigger them: a `status` object
+    // beside a top-level message, "today" and "Sunday" (not a day-long
+    // limit), an `errors` entry whose `error` is a sentence, an empty
+    // Kraken `error` list.
+    row("status object beside a message", 404, r#"{"message":"Widget not found","status":{"code":404,"name":"NOT_FOUND"}}"#, NotFound, None, "Widget not found", false),
+    row("today is not per day", 429, r#"{"message":"Too many requests today, retry in 5 seconds"}"#, RateLimited, None, "Too many requests today, retry in 5 seconds", true),
+    row("Sunday is not a day limit", 429, r#"{"message":"Rate limit exceeded during Sunday maintenance"}"#, RateLimited, None, "Rate limit exceeded during Sunday maintenance", true),
+    row("errors entry with a sentence", 400, r#"{"errors":[{"error":"Something went wrong badly"}]}"#, BadRequest, None, "Bad Request", false),
+    row("empty error list", 400, r#"{"error":[],"result":{}}"#, BadRequest, None, "Bad Request", false),
     // The server's explicit word wins over the body's.
     Row { headers: &[("x-should-retry", "false")],
         ..row("x-should-retry wins", 400, r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#, RateLimited, Some("ThrottlingException"), "Rate exceeded", false) },

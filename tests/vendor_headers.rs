@@ -142,6 +142,55 @@ const ROWS: &[Row] = &[
     ("Asana", 429, &[("retry-after", "30")], None, None, None, Some((30_000, RetryAfter))),
     // developer.monday.com/api-reference/docs/rate-limits: Retry-After in seconds.
     ("monday.com", 429, &[("retry-after", "25")], None, None, None, Some((25_000, RetryAfter))),
+    // Audit of vendors3 (changes/vendors3.md).
+    // docs.sentry.io/api/ratelimits: `X-Sentry-Rate-Limit-*`, reset "measured in UTC
+    // seconds from epoch"; the concurrent limit is not a window.
+    ("Sentry", 200, &[("x-sentry-rate-limit-limit", "40"), ("x-sentry-rate-limit-remaining", "39"), ("x-sentry-rate-limit-reset", "1700000001"), ("x-sentry-rate-limit-concurrentlimit", "25"), ("x-sentry-rate-limit-concurrentremaining", "24")], Some(40), Some(39), Some(1_000), None),
+    ("Sentry", 429, &[("x-sentry-rate-limit-limit", "40"), ("x-sentry-rate-limit-remaining", "0"), ("x-sentry-rate-limit-reset", "1700000005")], Some(40), Some(0), Some(5_000), Some((5_000, Reset))),
+    // contentful.com/developers/docs/references/content-management-api (`X-Contentful-RateLimit-Reset: 0`
+    // on a 2xx) and the changelog "Content Delivery API and GraphQL API response header": a 429 carries
+    // `-Second-Limit` and `-Reset`, the seconds until a request is allowed (contentful-management.rb's
+    // `reset_time`), and no remaining count.
+    ("Contentful", 200, &[("x-contentful-ratelimit-second-limit", "10"), ("x-contentful-ratelimit-second-remaining", "9"), ("x-contentful-ratelimit-reset", "0")], Some(10), Some(9), Some(0), None),
+    ("Contentful", 429, &[("x-contentful-ratelimit-second-limit", "55"), ("x-contentful-ratelimit-reset", "1")], Some(55), None, Some(1_000), Some((1_000, Reset))),
+    // docs.bigcommerce.com/developer/docs/overview/api-fundamentals/rate-limits: the reset in
+    // milliseconds (`X-Rate-Limit-Time-Reset-Ms`), the window's length in `-Time-Window-Ms`.
+    ("BigCommerce", 200, &[("x-rate-limit-requests-quota", "150"), ("x-rate-limit-requests-left", "149"), ("x-rate-limit-time-reset-ms", "15000"), ("x-rate-limit-time-window-ms", "30000")], Some(150), Some(149), Some(15_000), None),
+    ("BigCommerce", 429, &[("x-rate-limit-requests-quota", "150"), ("x-rate-limit-requests-left", "0"), ("x-rate-limit-time-reset-ms", "15000"), ("x-rate-limit-time-window-ms", "30000")], Some(150), Some(0), Some(15_000), Some((15_000, Reset))),
+    // bybit-exchange.github.io/docs/v5/rate-limit: `X-Bapi-Limit-Status` is the remaining count,
+    // `-Reset-Timestamp` Unix ms ("otherwise, this is just the current timestamp"); the limit is
+    // answered under 200 with retCode 10006.
+    ("Bybit", 200, &[("x-bapi-limit", "100"), ("x-bapi-limit-status", "99"), ("x-bapi-limit-reset-timestamp", "1700000000000")], Some(100), Some(99), Some(0), None),
+    ("Bybit", 200, &[("x-bapi-limit", "100"), ("x-bapi-limit-status", "0"), ("x-bapi-limit-reset-timestamp", "1700000001500")], Some(100), Some(0), Some(1_500), Some((1_500, Reset))),
+    // developers.freshdesk.com/api (rate limit): `X-RateLimit-Total` is the limit,
+    // `-Used-CurrentRequest` the cost of this call; a 429 has `Retry-After`.
+    ("Freshdesk", 200, &[("x-ratelimit-total", "200"), ("x-ratelimit-remaining", "199"), ("x-ratelimit-used-currentrequest", "1")], Some(200), Some(199), None, None),
+    ("Freshdesk", 429, &[("retry-after", "32"), ("x-ratelimit-total", "200"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-used-currentrequest", "1")], Some(200), Some(0), None, Some((32_000, RetryAfter))),
+    // developers.telnyx.com/development/api-fundamentals/reliability/rate-limiting: reset in seconds.
+    ("Telnyx", 429, &[("x-ratelimit-limit", "100"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "30")], Some(100), Some(0), Some(30_000), Some((30_000, Reset))),
+    // docs.joinmastodon.org/api/rate-limits: the reset an ISO 8601 time
+    // (`x-ratelimit-reset: 2020-09-08T13:25:00.019685Z`, qiita.com/KEINOS/items/8ad7a88d42e94d894f0d).
+    ("Mastodon", 429, &[("x-ratelimit-limit", "300"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "2023-11-14T22:15:00.019685Z")], Some(300), Some(0), Some(100_019), Some((100_019, Reset))),
+    // docs.bsky.app/docs/advanced-guides/rate-limits: the draft-polli headers, reset in Unix seconds.
+    ("Bluesky", 429, &[("ratelimit-limit", "3000"), ("ratelimit-remaining", "0"), ("ratelimit-reset", "1700000300"), ("ratelimit-policy", "3000;w=300")], Some(3000), Some(0), Some(300_000), Some((300_000, Reset))),
+    // docs.withpersona.com/v2021-07-05/reference/rate-limiting: "seconds until the limit resets".
+    ("Persona", 429, &[("ratelimit-limit", "300"), ("ratelimit-remaining", "0"), ("ratelimit-reset", "53")], Some(300), Some(0), Some(53_000), Some((53_000, Reset))),
+    // resend.com/changelog/api-rate-limit: the IETF fields and `retry-after`, which wins.
+    ("Resend", 429, &[("ratelimit-limit", "2"), ("ratelimit-remaining", "0"), ("ratelimit-reset", "1"), ("retry-after", "1")], Some(2), Some(0), Some(1_000), Some((1_000, RetryAfter))),
+    // developer.clickup.com/docs/rate-limits: reset "in Unix timestamp format".
+    ("ClickUp", 429, &[("x-ratelimit-limit", "100"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1700000060")], Some(100), Some(0), Some(60_000), Some((60_000, Reset))),
+    // developers.smartsheet.com (throttling and rate limiting): the reset in epoch
+    // seconds, here the page's own example, long past: nothing left to wait.
+    ("Smartsheet", 429, &[("x-ratelimit-limit", "120"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1482966442")], Some(120), Some(0), Some(0), Some((0, Reset))),
+    // Docker Hub pull limits (docs.docker.com, docker-hub/usage/pulls): the draft-polli
+    // fields with a `;w=` policy, no reset.
+    ("Docker Hub", 429, &[("ratelimit-limit", "100;w=21600"), ("ratelimit-remaining", "0;w=21600"), ("docker-ratelimit-source", "192.0.2.1")], Some(100), Some(0), None, None),
+    // Groq (its rate-limit docs, as dev.to/vectle quotes them): OpenAI's named windows, and a
+    // `retry-after` only on a 429, which wins over the windows' resets.
+    ("Groq", 429, &[("retry-after", "2"), ("x-ratelimit-limit-requests", "14400"), ("x-ratelimit-limit-tokens", "18000"), ("x-ratelimit-remaining-requests", "14370"), ("x-ratelimit-remaining-tokens", "0"), ("x-ratelimit-reset-requests", "2m59.56s"), ("x-ratelimit-reset-tokens", "7.66s")], Some(18000), Some(0), Some(7_660), Some((2_000, RetryAfter))),
+    // Lemlist (developer.lemlist.com/api-reference/getting-started/rate-limits): a JavaScript
+    // `Date.toString()` reset the reader does not take; `Retry-After` gives the wait.
+    ("Lemlist", 429, &[("retry-after", "2"), ("x-ratelimit-limit", "20"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "Tue Nov 14 2023 23:13:22 GMT+0100 (Central European Standard Time)")], Some(20), Some(0), None, Some((2_000, RetryAfter))),
 ];
 
 fn headers(pairs: &[(&str, &str)]) -> HeaderMap {

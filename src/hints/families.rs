@@ -9,13 +9,15 @@
 //! one row here.
 
 use std::sync::LazyLock;
-use ResetFormat::{Moment, Seconds};
+use ResetFormat::{Millis, Moment, Seconds};
 
 /// How a reset header reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ResetFormat {
     /// Delta seconds only (`1.5`).
     Seconds,
+    /// Delta milliseconds only (`15000`).
+    Millis,
     /// Delta seconds, Unix seconds or Unix milliseconds (told apart by
     /// size), a Go duration (`6m0s`), an RFC 3339 time or an HTTP-date.
     Moment,
@@ -67,12 +69,10 @@ pub(crate) struct Family {
     /// The header names (lower case, as `http` stores them) and what each
     /// holds.
     pub(crate) headers: Headers,
-    /// Where the format is specified or documented (docs table).
+    /// Where the format is specified or documented, then ` | ` and a value
+    /// as sent: the docs table's two columns.
     #[cfg_attr(not(test), allow(dead_code))] // read by the docs-table test
-    pub(crate) source: &'static str,
-    /// A value as sent (docs table).
-    #[cfg_attr(not(test), allow(dead_code))] // read by the docs-table test
-    pub(crate) example: &'static str,
+    pub(crate) doc: &'static str,
 }
 
 /// Reset headers one window family may have.
@@ -81,34 +81,49 @@ pub(crate) const MAX_RESETS: usize = 2;
 /// Values kept per family while reading: limit, remaining, the resets.
 pub(crate) const VALUES: usize = 2 + MAX_RESETS;
 
+/// A window named `{name}` whose headers are `{prefix}{name}-limit`,
+/// `-remaining` and `-reset` (any [`Moment`]), documented by `doc`.
+macro_rules! per_name {
+    ($prefix:literal, $name:literal, $doc:expr) => {
+        Family {
+            headers: Headers::Window {
+                name: Some($name),
+                limit: &[concat!($prefix, $name, "-limit")],
+                remaining: concat!($prefix, $name, "-remaining"),
+                resets: &[(concat!($prefix, $name, "-reset"), Moment)],
+            },
+            doc: $doc,
+        }
+    };
+}
+
+const ANTHROPIC: &str = "Anthropic rate-limit docs | `50` / `0` / `2024-09-03T16:47:48Z`";
+const LINEAR: &str = "Linear rate-limiting docs (`complexity` in points; reset in Unix ms); RapidAPI (`requests`, reset in seconds) | `5000` / `4999` / `1700003600000`";
+
 /// Every header family read, in the order windows are reported (see
 /// [`ResponseHints::policies`](super::ResponseHints::policies)).
 pub(crate) const FAMILIES: &[Family] = &[
     Family {
         headers: Headers::Wait(&["retry-after"], WaitFormat::SecondsOrDate),
-        source: "RFC 9110 §10.2.3",
-        example: "`120`, `Sun, 06 Nov 1994 08:49:37 GMT`; leniently `... UTC`, `... +0000`, no weekday, RFC 3339",
+        doc: "RFC 9110 §10.2.3 | `120`, `Sun, 06 Nov 1994 08:49:37 GMT`; leniently `... UTC`, `... +0000`, no weekday, RFC 3339",
     },
     Family {
         headers: Headers::Wait(
             &["retry-after-ms", "x-ms-retry-after-ms"],
             WaitFormat::Millis,
         ),
-        source: "OpenAI SDKs; Azure OpenAI (`x-ms-`)",
-        example: "`1500`",
+        doc: "OpenAI SDKs; Azure OpenAI (`x-ms-`) | `1500`",
     },
     Family {
         headers: Headers::Wait(&["grpc-retry-pushback-ms"], WaitFormat::Pushback),
-        source: "gRFC A6",
-        example: "`250`; negative: do not retry",
+        doc: "gRFC A6 | `250`; negative: do not retry",
     },
     Family {
         headers: Headers::Structured {
             state: "ratelimit",
             policy: "ratelimit-policy",
         },
-        source: "IETF draft-ietf-httpapi-ratelimit-headers-09+; the older single-field drafts",
-        example: "`\"burst\";r=0;t=30` + `\"burst\";q=100;w=60`; older: `limit=100, remaining=0, reset=30`",
+        doc: "IETF draft-ietf-httpapi-ratelimit-headers-09+; the older single-field drafts | `\"burst\";r=0;t=30` + `\"burst\";q=100;w=60`; older: `limit=100, remaining=0, reset=30`",
     },
     Family {
         headers: Headers::Window {
@@ -117,21 +132,19 @@ pub(crate) const FAMILIES: &[Family] = &[
             remaining: "ratelimit-remaining",
             resets: &[("ratelimit-reset", Moment), ("ratelimit-resettime", Moment)],
         },
-        source: "IETF draft-ietf-httpapi-ratelimit-headers-00 to -06; GitLab (`-ResetTime`, an HTTP-date), Yelp (`-DailyLimit`, `-ResetTime`)",
-        example: "`10, 10;w=1` / `0` / `7`",
+        doc: "IETF draft-ietf-httpapi-ratelimit-headers-00 to -06; GitLab (`-ResetTime`, an HTTP-date), Yelp (`-DailyLimit`, `-ResetTime`) | `10, 10;w=1` / `0` / `7`",
     },
     Family {
         headers: Headers::Window {
             name: None,
-            limit: &["x-ratelimit-limit"],
+            limit: &["x-ratelimit-limit", "x-ratelimit-total"],
             remaining: "x-ratelimit-remaining",
             resets: &[
                 ("x-ratelimit-reset-after", Seconds),
                 ("x-ratelimit-reset", Moment),
             ],
         },
-        source: "GitHub REST docs, Discord (`-Reset-After`), most APIs",
-        example: "`60` / `0` / `1699999999`",
+        doc: "GitHub REST docs, Discord (`-Reset-After`), Freshdesk (`-Total`), most APIs | `60` / `0` / `1699999999`",
     },
     Family {
         headers: Headers::Window {
@@ -140,8 +153,7 @@ pub(crate) const FAMILIES: &[Family] = &[
             remaining: "x-rate-limit-remaining",
             resets: &[("x-rate-limit-reset", Moment)],
         },
-        source: "Okta, X API v2; Zendesk (`X-Rate-Limit`, no reset)",
-        example: "`600` / `0` / `1609459200`",
+        doc: "Okta, X API v2; Zendesk (`X-Rate-Limit`, no reset) | `600` / `0` / `1609459200`",
     },
     Family {
         headers: Headers::Window {
@@ -150,8 +162,7 @@ pub(crate) const FAMILIES: &[Family] = &[
             remaining: "x-ratelimit-remaining-requests",
             resets: &[("x-ratelimit-reset-requests", Moment)],
         },
-        source: "OpenAI rate-limit docs",
-        example: "`60` / `59` / `1s`",
+        doc: "OpenAI rate-limit docs | `60` / `59` / `1s`",
     },
     Family {
         headers: Headers::Window {
@@ -160,69 +171,14 @@ pub(crate) const FAMILIES: &[Family] = &[
             remaining: "x-ratelimit-remaining-tokens",
             resets: &[("x-ratelimit-reset-tokens", Moment)],
         },
-        source: "OpenAI rate-limit docs",
-        example: "`150000` / `0` / `6m0s`",
+        doc: "OpenAI rate-limit docs | `150000` / `0` / `6m0s`",
     },
-    Family {
-        headers: Headers::Window {
-            name: Some("requests"),
-            limit: &["anthropic-ratelimit-requests-limit"],
-            remaining: "anthropic-ratelimit-requests-remaining",
-            resets: &[("anthropic-ratelimit-requests-reset", Moment)],
-        },
-        source: "Anthropic rate-limit docs",
-        example: "`50` / `0` / `2024-09-03T16:47:48Z`",
-    },
-    Family {
-        headers: Headers::Window {
-            name: Some("tokens"),
-            limit: &["anthropic-ratelimit-tokens-limit"],
-            remaining: "anthropic-ratelimit-tokens-remaining",
-            resets: &[("anthropic-ratelimit-tokens-reset", Moment)],
-        },
-        source: "Anthropic rate-limit docs",
-        example: "`80000` / `0` / `2024-09-03T16:47:48Z`",
-    },
-    Family {
-        headers: Headers::Window {
-            name: Some("input-tokens"),
-            limit: &["anthropic-ratelimit-input-tokens-limit"],
-            remaining: "anthropic-ratelimit-input-tokens-remaining",
-            resets: &[("anthropic-ratelimit-input-tokens-reset", Moment)],
-        },
-        source: "Anthropic rate-limit docs",
-        example: "`80000` / `0` / `2024-09-03T16:47:48Z`",
-    },
-    Family {
-        headers: Headers::Window {
-            name: Some("output-tokens"),
-            limit: &["anthropic-ratelimit-output-tokens-limit"],
-            remaining: "anthropic-ratelimit-output-tokens-remaining",
-            resets: &[("anthropic-ratelimit-output-tokens-reset", Moment)],
-        },
-        source: "Anthropic rate-limit docs",
-        example: "`16000` / `16000` / `2024-09-03T16:47:48Z`",
-    },
-    Family {
-        headers: Headers::Window {
-            name: Some("requests"),
-            limit: &["x-ratelimit-requests-limit"],
-            remaining: "x-ratelimit-requests-remaining",
-            resets: &[("x-ratelimit-requests-reset", Moment)],
-        },
-        source: "Linear rate-limiting docs (reset in Unix ms); RapidAPI (reset in seconds)",
-        example: "`5000` / `4999` / `1700003600000`",
-    },
-    Family {
-        headers: Headers::Window {
-            name: Some("complexity"),
-            limit: &["x-ratelimit-complexity-limit"],
-            remaining: "x-ratelimit-complexity-remaining",
-            resets: &[("x-ratelimit-complexity-reset", Moment)],
-        },
-        source: "Linear rate-limiting docs (points; reset in Unix ms)",
-        example: "`250000` / `249988` / `1700003600000`",
-    },
+    per_name!("anthropic-ratelimit-", "requests", ANTHROPIC),
+    per_name!("anthropic-ratelimit-", "tokens", ANTHROPIC),
+    per_name!("anthropic-ratelimit-", "input-tokens", ANTHROPIC),
+    per_name!("anthropic-ratelimit-", "output-tokens", ANTHROPIC),
+    per_name!("x-ratelimit-", "requests", LINEAR),
+    per_name!("x-ratelimit-", "complexity", LINEAR),
     Family {
         headers: Headers::Window {
             name: Some("daily"),
@@ -230,8 +186,7 @@ pub(crate) const FAMILIES: &[Family] = &[
             remaining: "x-hubspot-ratelimit-daily-remaining",
             resets: &[],
         },
-        source: "HubSpot API usage guidelines (resets at the account's midnight)",
-        example: "`500000` / `499999`",
+        doc: "HubSpot API usage guidelines (resets at the account's midnight) | `500000` / `499999`",
     },
     Family {
         headers: Headers::Window {
@@ -240,8 +195,7 @@ pub(crate) const FAMILIES: &[Family] = &[
             remaining: "x-hubspot-ratelimit-remaining",
             resets: &[],
         },
-        source: "HubSpot API usage guidelines (per `-Interval-Milliseconds`)",
-        example: "`100` / `99`",
+        doc: "HubSpot API usage guidelines (per `-Interval-Milliseconds`) | `100` / `99`",
     },
     Family {
         headers: Headers::Window {
@@ -250,8 +204,7 @@ pub(crate) const FAMILIES: &[Family] = &[
             remaining: "x-hubspot-ratelimit-secondly-remaining",
             resets: &[],
         },
-        source: "HubSpot developer changelog 2018-11-06 (per second)",
-        example: "`10` / `9`",
+        doc: "HubSpot developer changelog 2018-11-06 (per second) | `10` / `9`",
     },
     Family {
         headers: Headers::Window {
@@ -260,23 +213,55 @@ pub(crate) const FAMILIES: &[Family] = &[
             remaining: "fastly-ratelimit-remaining",
             resets: &[("fastly-ratelimit-reset", Moment)],
         },
-        source: "Fastly API reference, Rate limiting (no limit header; reset in Unix seconds)",
-        example: "`999` / `1452032384`",
+        doc: "Fastly API reference, Rate limiting (no limit header; reset in Unix seconds) | `999` / `1452032384`",
+    },
+    Family {
+        headers: Headers::Window {
+            name: None,
+            limit: &["x-sentry-rate-limit-limit"],
+            remaining: "x-sentry-rate-limit-remaining",
+            resets: &[("x-sentry-rate-limit-reset", Moment)],
+        },
+        doc: "Sentry API, Rate Limits (reset in Unix seconds) | `40` / `0` / `1700000005`",
+    },
+    Family {
+        headers: Headers::Window {
+            name: Some("secondly"),
+            limit: &["x-contentful-ratelimit-second-limit"],
+            remaining: "x-contentful-ratelimit-second-remaining",
+            resets: &[("x-contentful-ratelimit-reset", Seconds)],
+        },
+        doc: "Contentful API rate limits (reset: seconds until a request is allowed) | `10` / `0` / `1`",
+    },
+    Family {
+        headers: Headers::Window {
+            name: None,
+            limit: &["x-rate-limit-requests-quota"],
+            remaining: "x-rate-limit-requests-left",
+            resets: &[("x-rate-limit-time-reset-ms", Millis)],
+        },
+        doc: "BigCommerce API rate limits (reset in milliseconds) | `150` / `0` / `15000`",
+    },
+    Family {
+        headers: Headers::Window {
+            name: None,
+            limit: &["x-bapi-limit"],
+            remaining: "x-bapi-limit-status",
+            resets: &[("x-bapi-limit-reset-timestamp", Moment)],
+        },
+        doc: "Bybit v5 rate-limit rules (reset in Unix ms) | `100` / `99` / `1672738134824`",
     },
     Family {
         headers: Headers::UsedOfLimit("x-shopify-shop-api-call-limit"),
-        source: "Shopify REST Admin API",
-        example: "`39/40` (used/limit)",
+        doc: "Shopify REST Admin API | `39/40` (used/limit)",
     },
     Family {
         headers: Headers::UsedOfLimit("sforce-limit-info"),
-        source: "Salesforce REST API, Limit Info Header (the first, daily, `api-usage`)",
-        example: "`api-usage=10018/100000; api-bursts=1/750`",
+        doc: "Salesforce REST API, Limit Info Header (the first, daily, `api-usage`) | `api-usage=10018/100000; api-bursts=1/750`",
     },
     Family {
         headers: Headers::Verdict(&["x-should-retry", "stripe-should-retry"]),
-        source: "OpenAI and Anthropic SDKs; Stripe docs",
-        example: "`true`, `false`",
+        doc: "OpenAI and Anthropic SDKs; Stripe docs | `true`, `false`",
     },
 ];
 
@@ -427,10 +412,9 @@ mod tests {
                 _ => "yes",
             };
             table += &format!(
-                "| {} | {} | {} | {gives} | {teaches} |\n",
+                "| {} | {} | {gives} | {teaches} |\n",
                 code(&all),
-                family.source,
-                family.example
+                family.doc
             );
         }
         table

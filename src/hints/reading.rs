@@ -542,6 +542,7 @@ fn read_family(
                 let (name, format) = (std::slice::from_ref(&at.0), at.1);
                 let read = |text: &str| match format {
                     ResetFormat::Seconds => text.split(',').filter_map(parse_seconds).max(),
+                    ResetFormat::Millis => parse_millis(text),
                     ResetFormat::Moment => {
                         parse_reset_when(text, clock.now).map(|at| at.from(clock.reference()))
                     }

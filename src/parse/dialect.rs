@@ -94,8 +94,9 @@ impl RootKeys {
     pub(crate) const INNER_ERROR: u32 = 1 << 14;
     pub(crate) const ERROR_CAUSES: u32 = 1 << 15;
     /// A member that may hold the body's retry hint: any key starting
-    /// with `retry`, `extensions` (Shopify's GraphQL query cost) or
-    /// `parameters` (Telegram's `retry_after`).
+    /// with `retry`, `extensions` (Shopify's GraphQL query cost),
+    /// `parameters` (Telegram's `retry_after`) or `estimated_time` (Hugging
+    /// Face's model loading).
     pub(crate) const RETRY: u32 = 1 << 16;
 
     fn of(json: Option<&Value>) -> Self {
@@ -113,7 +114,8 @@ impl RootKeys {
             "type" => Self::TYPE,
             "error_description" => Self::ERROR_DESCRIPTION,
             "errors" => Self::ERRORS,
-            "errorMessages" => Self::ERROR_MESSAGES,
+            "errorMessages" | "tppMessages" => Self::ERROR_MESSAGES,
+            "status" if value.is_object() => Self::STATUS | Self::ERROR_OBJECT,
             "status" => Self::STATUS,
             "validation_errors" => Self::VALIDATION_ERRORS,
             "error_summary" => Self::ERROR_SUMMARY,
@@ -122,7 +124,7 @@ impl RootKeys {
             "details" => Self::DETAILS,
             "innererror" | "innerError" => Self::INNER_ERROR,
             "errorCauses" => Self::ERROR_CAUSES,
-            "extensions" | "parameters" => Self::RETRY,
+            "extensions" | "parameters" | "estimated_time" => Self::RETRY,
             key if key.starts_with("retry") => Self::RETRY,
             _ => 0,
         }

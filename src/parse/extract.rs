@@ -34,11 +34,27 @@ pub(crate) const MESSAGE_KEYS: &[&str] = &[
     "reason",
     "title",
     "err",
+    "errmsg",
+    "retMsg",
+    "error_messages",
+    "error_codes",
+    "text",
 ];
 
 /// Keys that hold a machine-readable code, most specific first.
-pub(crate) const CODE_KEYS: &[&str] =
-    &["code", "error_code", "errorCode", "__type", "name", "type"];
+pub(crate) const CODE_KEYS: &[&str] = &[
+    "code",
+    "error_code",
+    "errorCode",
+    "errcode",
+    "retCode",
+    "serviceErrorCode",
+    "ECODE",
+    "__type",
+    "name",
+    "type",
+    "error_type",
+];
 
 /// Keys that name the error broadly, or only in some APIs: a code when
 /// nothing more specific is (HubSpot's `category` and `errorType`,
@@ -234,7 +250,7 @@ fn code_under(key: &str, value: &Value) -> Option<String> {
         "__type" => Some(aws_type(&found).to_owned()),
         // `name` is a code only when it reads as one (PayPal's
         // "VALIDATION_ERROR"); elsewhere it is often a person's name.
-        "name" | "reason" if !is_identifier(&found) => None,
+        "name" | "reason" | "error" if !is_identifier(&found) => None,
         // Heroku's error `id` is a word (`rate_limit`); elsewhere an `id`
         // names the occurrence (a UUID, `req_8f3a`).
         "id" if !found.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') => None,
@@ -539,7 +555,8 @@ pub(crate) fn first_human_text(root: &Value) -> Option<String> {
 /// object, in a `parameters` object (Telegram's `ResponseParameters`,
 /// "the number of seconds left to wait before the request can be
 /// repeated") or in the first GraphQL error's `extensions` (monday.com's
-/// `retry_in_seconds`), Google's `RetryInfo.retryDelay` (`"30s"`) in `error.details`, or
+/// `retry_in_seconds`), Hugging Face's `estimated_time` (seconds until a loading model
+/// answers, sent with a 503), Google's `RetryInfo.retryDelay` (`"30s"`) in `error.details`, or
 /// the wait Shopify's GraphQL query cost implies ([`cost_wait`]).
 pub(crate) fn retry_after(root: &Value) -> Option<Duration> {
     let top = root.as_object()?;
@@ -555,16 +572,17 @@ pub(crate) fn retry_after(root: &Value) -> Option<Duration> {
         .filter(|object| {
             object
                 .keys()
-                .any(|key| key.starts_with("retry") || key == "details")
+                .any(|key| key.starts_with("retry") || key == "details" || key == "estimated_time")
         })
         .find_map(|object| {
             // Seconds, then milliseconds.
-            const KEYS: [(&str, f64); 7] = [
+            const KEYS: [(&str, f64); 8] = [
                 ("retry_after", 1.0),
                 ("retryAfter", 1.0),
                 ("retry_after_seconds", 1.0),
                 ("retry_in_seconds", 1.0),
                 ("retry-after", 1.0),
+                ("estimated_time", 1.0),
                 ("retry_after_ms", 0.001),
                 ("retryAfterMs", 0.001),
             ];

@@ -180,9 +180,11 @@ fn normalise(code: &str, key: &mut [u8; MAX_KEY]) -> Option<usize> {
     (!too_long).then_some(len)
 }
 
-/// Whether `text` (lower case) names a daily or monthly limit or quota.
+/// Whether `text` (lower case) names a daily or monthly limit or quota
+/// ("per day", LinkedIn's "APPLICATION DAY limit" too).
 fn names_long_quota(text: &[u8]) -> bool {
-    (has(text, b"daily") || has(text, b"monthly")) && (has(text, b"limit") || has(text, b"quota"))
+    let any = |words: &[&[u8]]| words.iter().any(|word| has(text, word));
+    any(&[b"daily", b"monthly", b"per day", b" day "]) && any(&[b"limit", b"quota", b"exceed"])
 }
 
 /// Whether `key` holds `word`.

@@ -17,14 +17,15 @@ use serde_json::{Map, Value};
 ///   Square, SendGrid;
 /// - `errors` as an object mapping fields to messages (Rails, ASP.NET);
 /// - `errors` as a string or an array of strings (Shopify);
-/// - FastAPI's `detail` array (`[{"loc", "msg", "type"}]`) and Atlassian's
-///   `errorMessages`.
+/// - FastAPI's `detail` array (`[{"loc", "msg", "type"}]`), Atlassian's
+///   `errorMessages` and the Berlin Group's (NextGenPSD2) `tppMessages`
+///   (`[{"category", "code", "text"}]`).
 ///
 /// The message is a top-level `message` when there is one (GitHub), else
 /// the first entry's, with "(and N more)" when there are several. The code
-/// is a top-level one, else the first entry's (`code`, GraphQL's
-/// `extensions.code`, FastAPI's `type`), else the body's category
-/// (HubSpot's `category`).
+/// is a top-level one, else the first entry's (`code`, an identifier
+/// `error` as Companies House sends, GraphQL's `extensions.code`, FastAPI's
+/// `type`), else the body's category (HubSpot's `category`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ErrorsList;
 
@@ -34,7 +35,7 @@ impl Dialect for ErrorsList {
             return None;
         }
         let object = input.json()?.as_object()?;
-        let list = ["errors", "errorMessages"]
+        let list = ["errors", "errorMessages", "tppMessages"]
             .iter()
             .find_map(|key| object.get(*key).filter(|v| !is_empty(v)))
             .or_else(|| {
@@ -108,12 +109,7 @@ fn first_message(list: &Value, first: Option<&Map<String, Value>>, count: usize)
 }
 
 fn entry_code(entry: &Map<String, Value>) -> Option<String> {
-    code_in(entry, &["code", "error_code", "errorCode"])
-        .or_else(|| {
-            entry
-                .get("extensions")?
-                .as_object()
-                .and_then(|ext| code_in(ext, &["code"]))
-        })
+    code_in(entry, &["code", "error_code", "errorCode", "error"])
+        .or_else(|| code_in(entry.get("extensions")?.as_object()?, &["code"]))
         .or_else(|| code_in(entry, &["type", "id"]))
 }

@@ -14,6 +14,8 @@ use serde_json::Value;
 /// - seed 000's `{"error": "Human-readable"}`;
 /// - seed 004's `{"error": "Payment Required", "message": "Insufficient balance"}`,
 ///   and the Spring/NestJS/Fastify defaults of the same shape;
+/// - Kraken's list `{"error": ["EAPI:Rate limit exceeded"]}`, read as
+///   one string;
 /// - `{"message": ...}` (GitHub, Mailgun), `{"detail": ...}` (Django REST),
 ///   `{"code", "message"}` (Twilio), `{"id", "message"}` (Heroku),
 ///   `{"__type", "message"}` (AWS),
@@ -62,7 +64,8 @@ impl Dialect for FlatError {
                 code = Some(reason);
             }
         }
-        if let Some(error) = object.get("error").and_then(text) {
+        // Kraken lists its errors: `{"error": ["EAPI:Rate limit exceeded"]}`.
+        if let Some(error) = message_in(object, &["error"]) {
             if message.is_some() || is_identifier(&error) {
                 // A type name ("Payment Required") or an identifier: the code,
                 // unless a more specific code member already gave one.

@@ -7,7 +7,9 @@ use super::super::extract::{
 use super::super::{BodyVerdict, Dialect, DialectInput, ErrorFields};
 use serde_json::{Map, Value};
 
-/// An error object under `error`: seed 002's `{"error": {"code": 404 |
+/// An error object under `error` (or under `status` when it holds a
+/// message, as CoinGecko's and CoinMarketCap's `{"status": {"error_code",
+/// "error_message"}}`): seed 002's `{"error": {"code": 404 |
 /// "VERSION_OUTDATED", "message", "retry_after", ...}}`, Google and Azure's
 /// `{"error": {"code", "message", "status", "details": [...]}}`, OpenAI,
 /// Stripe and Anthropic's `{"error": {"type", "code", "message", "param"}}`.
@@ -34,13 +36,20 @@ impl Dialect for NestedError {
         if !input.has_any(RootKeys::ERROR_OBJECT) {
             return None;
         }
-        let error = input.json()?.get("error")?.as_object()?;
+        // CoinGecko and CoinMarketCap nest it under `status`: read when it
+        // holds a message (another `status` object is data).
+        let [error, status] = ["error", "status"].map(|key| input.json()?.get(key));
+        let in_status = error.is_none();
+        let error = error.or(status)?.as_object()?;
         let mut fields = ErrorFields::new();
         let message = message_in(error, MESSAGE_KEYS).or_else(|| {
             // Google's older shape keeps the text in `errors[0].message`.
             let first = error.get("errors")?.as_array()?.first()?.as_object()?;
             message_in(first, MESSAGE_KEYS)
         });
+        if in_status && message.is_none() {
+            return None;
+        }
         fields.message = message;
         let string_code = [
             "code",
@@ -54,7 +63,7 @@ impl Dialect for NestedError {
         .find_map(|key| error.get(*key).filter(|v| v.is_string()).and_then(code));
         fields.code = nested_code(error)
             .or(string_code)
-            .or_else(|| code_in(error, &["code", "status"]));
+            .or_else(|| code_in(error, &["code", "error_code", "status"]));
         fields.verdict = transient_verdict(error).or_else(|| google_rpc_verdict(error));
         let mut errors: Vec<_> = ["details", "errors"]
             .iter()
