@@ -148,18 +148,31 @@ mod tests {
         }
     }
 
+    /// A scope's first request probes it (the store keeps the scope, and
+    /// holds its other requests until the answer); an answer with no quota
+    /// headers opens the scope: from then on, requests pass straight
+    /// through, and nothing more is kept.
     #[tokio::test(start_paused = true)]
     async fn nothing_learned_passes_straight_through() {
         let (inner, mut handle) = mock::pair();
         let store = MemoryStore::new();
         let service = QuotaLayer::with_store(store.clone()).layer(inner);
-        let call = tokio::spawn(service.oneshot(get("http://api.example/a")));
+        let probe = tokio::spawn(service.clone().oneshot(get("http://api.example/a")));
+        tokio::task::yield_now().await;
+        let mut held = tokio::spawn(service.clone().oneshot(get("http://api.example/b")));
+        assert!(pending(&mut held).await, "held on the probe");
         answer(&mut handle, Response::new("plain")).await;
-        assert_eq!(call.await.unwrap().unwrap().into_body(), "plain");
-        assert!(
-            store.is_empty(),
-            "a response with no quota headers creates no state"
-        );
+        assert_eq!(probe.await.unwrap().unwrap().into_body(), "plain");
+        assert_eq!(store.len(), 1, "the probed scope, open");
+        tokio::time::advance(Duration::from_millis(50)).await;
+        answer(&mut handle, Response::new("plain")).await;
+        assert_eq!(held.await.unwrap().unwrap().into_body(), "plain");
+        for _ in 0..3 {
+            let call = tokio::spawn(service.clone().oneshot(get("http://api.example/c")));
+            answer(&mut handle, Response::new("plain")).await;
+            assert_eq!(call.await.unwrap().unwrap().into_body(), "plain");
+        }
+        assert_eq!(store.len(), 1, "nothing more kept");
     }
 
     #[tokio::test(start_paused = true)]
