@@ -209,6 +209,7 @@
 
 mod error;
 mod future;
+#[macro_use]
 mod layer;
 mod learn;
 mod scope;

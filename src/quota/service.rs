@@ -3,12 +3,11 @@
 use super::future::ResponseFuture;
 use super::layer::Config;
 use super::scope::{scope_of, QuotaRequest};
-use super::{QuotaLayer, QuotaStore};
+use super::QuotaLayer;
 use crate::error::BoxError;
 use crate::Error;
 use http::{Request, Response};
 use std::sync::Arc;
-use std::time::Duration;
 use tower::{Layer, Service};
 
 /// Holds each request until the quota its scope learned allows it, and
@@ -37,42 +36,7 @@ impl<S> Quota<S> {
         Quota { inner, config }
     }
 
-    /// Same as [`QuotaLayer::max_wait`].
-    pub fn max_wait(mut self, max: Duration) -> Self {
-        Arc::make_mut(&mut self.config).max_wait(max);
-        self
-    }
-
-    /// Same as [`QuotaLayer::partition`].
-    pub fn partition<F, K>(mut self, f: F) -> Self
-    where
-        F: Fn(&QuotaRequest<'_>) -> Option<K> + Send + Sync + 'static,
-        K: AsRef<[u8]>,
-    {
-        Arc::make_mut(&mut self.config).partition(f);
-        self
-    }
-
-    /// Same as [`QuotaLayer::cost`].
-    pub fn cost<F>(mut self, f: F) -> Self
-    where
-        F: Fn(&QuotaRequest<'_>) -> u64 + Send + Sync + 'static,
-    {
-        Arc::make_mut(&mut self.config).cost(f);
-        self
-    }
-
-    /// As [`QuotaLayer::metrics`](super::QuotaLayer::metrics).
-    #[cfg(feature = "opentelemetry")]
-    pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
-        Arc::make_mut(&mut self.config).metrics(metrics);
-        self
-    }
-
-    /// The store.
-    pub fn store(&self) -> &dyn QuotaStore {
-        &*self.config.store
-    }
+    quota_config_builders!();
 
     inner_service_accessors!();
 }

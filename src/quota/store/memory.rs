@@ -46,8 +46,8 @@ pub(crate) type ScopeMap<V> = HashMap<ScopeKey, V, BuildHasherDefault<Identity>>
 /// again every 50 ms, for 2 s at most; a probe dropped unanswered lets
 /// another go at once), as a fleet's do on its shared store. From then on,
 /// acquiring and settling update the scope in place, with no allocation. A
-/// scope whose probe's answer announced nothing is open: acquiring is one
-/// lookup, and its requests are never held until a 429 teaches its window
+/// scope whose probe's answer announced nothing is open: acquiring takes
+/// no lock, and its requests are never held until a 429 teaches its window
 /// (see the [module docs](crate::quota)).
 ///
 /// Bounded: at most 16 384 scopes by default ([`max_scopes`](Self::max_scopes));

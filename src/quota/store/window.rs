@@ -34,10 +34,8 @@ pub(crate) const PROBE_RECHECK: Millis = 50;
 /// `probe`) holds them [`PROBE_TTL`] at most, then another may probe.
 /// `Ok`: this one probes, holding the scope until then; `Err`: hold this long.
 pub(crate) fn cold_start(probe: Option<Millis>, now: Millis) -> Result<Millis, Millis> {
-    match probe {
-        Some(until) if until > now => Err((until - now).min(PROBE_RECHECK)),
-        _ => Ok(now + PROBE_TTL),
-    }
+    let hold = probe.filter(|until| *until > now).map(|until| until - now);
+    hold.map_or(Ok(now + PROBE_TTL), |ms| Err(ms.min(PROBE_RECHECK)))
 }
 
 /// The arithmetic every store shares.
