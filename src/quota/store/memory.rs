@@ -74,6 +74,8 @@ struct Shared {
     learned: AtomicBool,
     /// By shard, the last scope found open (its digest): its requests take
     /// no lock. Set and cleared (when the scope learns) under the shard's.
+    /// Cleared, shard `i`'s holds `i + 1`: no digest of that shard (any
+    /// digest, 0 too, may be a scope's).
     open: [AtomicU64; SHARDS],
     /// The clock's origin: the window algorithm counts milliseconds from it.
     epoch: Instant,
@@ -119,7 +121,7 @@ impl MemoryStore {
                 tuning,
                 alone,
                 learned: AtomicBool::new(false),
-                open: std::array::from_fn(|_| AtomicU64::new(0)),
+                open: std::array::from_fn(|i| AtomicU64::new(i as u64 + 1)),
                 epoch: Instant::now(),
                 openings: Mutex::default(),
                 any_opening: AtomicBool::new(false),
@@ -159,6 +161,7 @@ impl MemoryStore {
         lock(&self.shared.shards[(scope.as_u64() as usize) % SHARDS])
     }
 
+    /// `scope`'s shard's hint of an open scope (see `Shared::open`).
     fn open_hint(&self, scope: ScopeKey) -> &AtomicU64 {
         &self.shared.open[(scope.as_u64() as usize) % SHARDS]
     }
@@ -287,9 +290,9 @@ impl MemoryStore {
                 state.learn(observation, now(), tuning);
                 // (What it taught ends a cold start, or an open scope's.)
                 (state.probe, state.open) = (None, false);
-                let open = self.open_hint(permit.scope());
-                if open.load(Ordering::Relaxed) == permit.scope().as_u64() {
-                    open.store(0, Ordering::Relaxed);
+                let (open, digest) = (self.open_hint(permit.scope()), permit.scope().as_u64());
+                if open.load(Ordering::Relaxed) == digest {
+                    open.store(digest % SHARDS as u64 + 1, Ordering::Relaxed);
                 }
             }
             if self.shared.alone && observation.is_some() {
@@ -430,7 +433,23 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn nothing_learned_is_one_probe_then_a_lookup_and_an_unheld_permit() {
         let store = MemoryStore::new();
-        let scope = ScopeKey::new("a.example", None);
+        // (Digests 0 and 16 share shard 0, whose cleared hint is 1.)
+        let scopes = [ScopeKey::new("a.example", None), ScopeKey::from_u64(0)];
+        for scope in scopes.into_iter().chain([ScopeKey::from_u64(16)]) {
+            one_probe_then_open(&store, scope);
+        }
+        assert_eq!(store.len(), 3, "the open scopes, and nothing more");
+        // A 429 teaches the open scope of digest 0 its cooldown: held.
+        let zero = ScopeKey::from_u64(0);
+        let (permit, _) = go(store.acquire_now(zero, 1, FOREVER, 0));
+        let throttled = Observation::new().with_cooldown(Duration::from_secs(5));
+        store.settle_now(permit, Some(&throttled.rate_limited()));
+        let held = store.acquire_now(zero, 1, FOREVER, 0);
+        assert_eq!(held, Grant::Wait(Duration::from_secs(5)));
+        go(store.acquire_now(ScopeKey::from_u64(16), 1, FOREVER, 0));
+    }
+
+    fn one_probe_then_open(store: &MemoryStore, scope: ScopeKey) {
         let (probe, delay) = go(store.acquire_now(scope, 1, FOREVER, 0));
         assert!(probe.is_held());
         assert_eq!(delay, Duration::ZERO);
@@ -443,7 +462,6 @@ mod tests {
             assert_eq!(delay, Duration::ZERO);
             store.settle_now(permit, Some(&Observation::new()));
         }
-        assert_eq!(store.len(), 1, "the open scope, and nothing more");
     }
 
     #[tokio::test(start_paused = true)]
