@@ -22,8 +22,9 @@
 //!   not lease (a cold start, another client) tightens the budget.
 //! - **Cold start**: while nothing is known, one member holds the probe
 //!   (the rule of [`cold_start`], which one process's store follows too):
-//!   it sends one request, the others wait for what it teaches. The window it teaches is held while the fleet joins
-//!   ([`RAMP_JOIN`]), then released whole. A probe that taught nothing
+//!   it sends one request, the others wait for what it teaches. The
+//!   window it teaches is held while the fleet joins ([`RAMP_JOIN`]),
+//!   then released whole. A probe that taught nothing
 //!   opens the scope: after the same join, the fleet keeps at most
 //!   [`OPEN_IN_FLIGHT`] requests in flight until a 429 teaches a limit.
 

@@ -28,7 +28,7 @@ pub(crate) const PROBE_TTL: Millis = 2_000;
 pub(crate) const PROBE_RECHECK: Millis = 50;
 
 /// The cold-start rule, once: a fleet's ledger follows it for the fleet,
-/// [`ScopeState::acquire`] for one process. While nothing is known of a
+/// [`ScopeState::acquire_cold`] for one process. While nothing is known of a
 /// scope, one request probes it and the others hold until its answer
 /// teaches, asking again every [`PROBE_RECHECK`]; a probe out (until
 /// `probe`) holds them [`PROBE_TTL`] at most, then another may probe.
