@@ -37,33 +37,65 @@ impl fmt::Debug for Config {
     }
 }
 
-impl Config {
-    #[cfg(feature = "opentelemetry")]
-    pub(crate) fn metrics(&mut self, metrics: crate::metrics::Metrics) {
-        self.observer = Observer::new().metrics(metrics);
-    }
+/// The builder methods [`QuotaLayer`] and [`Quota`] share, written once:
+/// each sets its own copy (`Arc::make_mut`) of the `config` field.
+macro_rules! quota_config_builders {
+    () => {
+        /// The longest a request is held for the quota (pacing, a spent window,
+        /// a cooldown), 120 s by default. A request that would wait longer fails
+        /// at once, without being sent, with [`Error::RateLimited`](crate::Error::RateLimited).
+        pub fn max_wait(mut self, max: std::time::Duration) -> Self {
+            std::sync::Arc::make_mut(&mut self.config).max_wait = max;
+            self
+        }
 
-    pub(crate) fn max_wait(&mut self, max: Duration) {
-        self.max_wait = max;
-    }
+        /// Partitions scopes by a value of the request (an API key, a tenant):
+        /// requests with different values learn and spend separate quotas.
+        /// `None` leaves a request in the unpartitioned scope.
+        ///
+        /// The value is hashed ([`digest`](super::digest)) as soon as the
+        /// closure returns: no store key, log line or error ever holds it.
+        pub fn partition<F, K>(mut self, f: F) -> Self
+        where
+            F: Fn(&super::QuotaRequest<'_>) -> Option<K> + Send + Sync + 'static,
+            K: AsRef<[u8]>,
+        {
+            // Hashed here, before anything stores or logs it.
+            let config = std::sync::Arc::make_mut(&mut self.config);
+            config.partition = Some(std::sync::Arc::new(move |request| {
+                f(request).map(|value| super::digest(&value))
+            }));
+            self
+        }
 
-    pub(crate) fn partition<F, K>(&mut self, f: F)
-    where
-        F: Fn(&QuotaRequest<'_>) -> Option<K> + Send + Sync + 'static,
-        K: AsRef<[u8]>,
-    {
-        // Hashed here, before anything stores or logs it.
-        self.partition = Some(Arc::new(move |request| {
-            f(request).map(|value| super::digest(&value))
-        }));
-    }
+        /// What a request costs (1 by default): LLM tokens, bytes. Windows the
+        /// server counts in requests draw 1; the others draw the cost. The
+        /// server's own figures (`remaining-tokens`) replace the estimate with
+        /// each response. A cost of 0 is counted as 1.
+        pub fn cost<F>(mut self, f: F) -> Self
+        where
+            F: Fn(&super::QuotaRequest<'_>) -> u64 + Send + Sync + 'static,
+        {
+            std::sync::Arc::make_mut(&mut self.config).cost = Some(std::sync::Arc::new(f));
+            self
+        }
 
-    pub(crate) fn cost<F>(&mut self, f: F)
-    where
-        F: Fn(&QuotaRequest<'_>) -> u64 + Send + Sync + 'static,
-    {
-        self.cost = Some(Arc::new(f));
-    }
+        /// Records each hold (`tower_api_errors.quota.holds`, and its wait as
+        /// `tower_api_errors.waits` with source `quota`) and each local refusal
+        /// (`tower_api_errors.failed_fast`, reason `quota`) into `metrics`; see
+        /// [the table](crate::metrics#the-metrics).
+        #[cfg(feature = "opentelemetry")]
+        pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+            let observer = crate::observe::Observer::new().metrics(metrics);
+            std::sync::Arc::make_mut(&mut self.config).observer = observer;
+            self
+        }
+
+        /// The store.
+        pub fn store(&self) -> &dyn super::QuotaStore {
+            &*self.config.store
+        }
+    };
 }
 
 /// Wraps a service in a [`Quota`]: requests wait for the quota the server
@@ -101,59 +133,7 @@ impl QuotaLayer {
         }
     }
 
-    fn config(&mut self) -> &mut Config {
-        Arc::make_mut(&mut self.config)
-    }
-
-    /// The longest a request is held for the quota (pacing, a spent window,
-    /// a cooldown), 120 s by default. A request that would wait longer fails
-    /// at once, without being sent, with [`Error::RateLimited`](crate::Error::RateLimited).
-    pub fn max_wait(mut self, max: Duration) -> Self {
-        self.config().max_wait(max);
-        self
-    }
-
-    /// Partitions scopes by a value of the request (an API key, a tenant):
-    /// requests with different values learn and spend separate quotas.
-    /// `None` leaves a request in the unpartitioned scope.
-    ///
-    /// The value is hashed ([`digest`](super::digest)) as soon as the
-    /// closure returns: no store key, log line or error ever holds it.
-    pub fn partition<F, K>(mut self, f: F) -> Self
-    where
-        F: Fn(&QuotaRequest<'_>) -> Option<K> + Send + Sync + 'static,
-        K: AsRef<[u8]>,
-    {
-        self.config().partition(f);
-        self
-    }
-
-    /// What a request costs (1 by default): LLM tokens, bytes. Windows the
-    /// server counts in requests draw 1; the others draw the cost. The
-    /// server's own figures (`remaining-tokens`) replace the estimate with
-    /// each response. A cost of 0 is counted as 1.
-    pub fn cost<F>(mut self, f: F) -> Self
-    where
-        F: Fn(&QuotaRequest<'_>) -> u64 + Send + Sync + 'static,
-    {
-        self.config().cost(f);
-        self
-    }
-
-    /// Records each hold (`tower_api_errors.quota.holds`, and its wait as
-    /// `tower_api_errors.waits` with source `quota`) and each local refusal
-    /// (`tower_api_errors.failed_fast`, reason `quota`) into `metrics`; see
-    /// [the table](crate::metrics#the-metrics).
-    #[cfg(feature = "opentelemetry")]
-    pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
-        self.config().metrics(metrics);
-        self
-    }
-
-    /// The store.
-    pub fn store(&self) -> &dyn QuotaStore {
-        &*self.config.store
-    }
+    quota_config_builders!();
 }
 
 impl<S> Layer<S> for QuotaLayer {

@@ -44,9 +44,15 @@
 //! - **Cost.** A request may cost more than 1 ([`cost`](QuotaLayer::cost):
 //!   LLM tokens, bytes); windows counted in requests draw 1, the others the
 //!   cost, and each answer's own figures replace the estimate.
-//! - **Nothing learned, nothing added.** Until a scope's responses announce
-//!   something, a request costs one lookup and no allocation (see
-//!   `BENCHMARKS.md`).
+//! - **Cold start.** A scope's first request probes it: until its answer,
+//!   the scope's other requests hold (asking again every 50 ms, 2 s at
+//!   most; a probe dropped unanswered lets another go at once), as a
+//!   fleet's do on `RedisStore`. Many workers starting together send one
+//!   request, not one each into a window they do not know yet; a caller
+//!   that sends one request after another waits for nothing.
+//! - **Nothing announced, nothing added.** A scope whose probe's answer
+//!   announced nothing is open: until a 429 teaches it a window, a request
+//!   takes no lock and no allocation (see `BENCHMARKS.md`).
 //!
 //! # Scopes
 //!
@@ -209,6 +215,7 @@
 
 mod error;
 mod future;
+#[macro_use]
 mod layer;
 mod learn;
 mod scope;

@@ -3,12 +3,11 @@
 use super::future::ResponseFuture;
 use super::layer::Config;
 use super::scope::{scope_of, QuotaRequest};
-use super::{QuotaLayer, QuotaStore};
+use super::QuotaLayer;
 use crate::error::BoxError;
 use crate::Error;
 use http::{Request, Response};
 use std::sync::Arc;
-use std::time::Duration;
 use tower::{Layer, Service};
 
 /// Holds each request until the quota its scope learned allows it, and
@@ -37,42 +36,7 @@ impl<S> Quota<S> {
         Quota { inner, config }
     }
 
-    /// Same as [`QuotaLayer::max_wait`].
-    pub fn max_wait(mut self, max: Duration) -> Self {
-        Arc::make_mut(&mut self.config).max_wait(max);
-        self
-    }
-
-    /// Same as [`QuotaLayer::partition`].
-    pub fn partition<F, K>(mut self, f: F) -> Self
-    where
-        F: Fn(&QuotaRequest<'_>) -> Option<K> + Send + Sync + 'static,
-        K: AsRef<[u8]>,
-    {
-        Arc::make_mut(&mut self.config).partition(f);
-        self
-    }
-
-    /// Same as [`QuotaLayer::cost`].
-    pub fn cost<F>(mut self, f: F) -> Self
-    where
-        F: Fn(&QuotaRequest<'_>) -> u64 + Send + Sync + 'static,
-    {
-        Arc::make_mut(&mut self.config).cost(f);
-        self
-    }
-
-    /// As [`QuotaLayer::metrics`](super::QuotaLayer::metrics).
-    #[cfg(feature = "opentelemetry")]
-    pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
-        Arc::make_mut(&mut self.config).metrics(metrics);
-        self
-    }
-
-    /// The store.
-    pub fn store(&self) -> &dyn QuotaStore {
-        &*self.config.store
-    }
+    quota_config_builders!();
 
     inner_service_accessors!();
 }
@@ -148,18 +112,31 @@ mod tests {
         }
     }
 
+    /// A scope's first request probes it (the store keeps the scope, and
+    /// holds its other requests until the answer); an answer with no quota
+    /// headers opens the scope: from then on, requests pass straight
+    /// through, and nothing more is kept.
     #[tokio::test(start_paused = true)]
     async fn nothing_learned_passes_straight_through() {
         let (inner, mut handle) = mock::pair();
         let store = MemoryStore::new();
         let service = QuotaLayer::with_store(store.clone()).layer(inner);
-        let call = tokio::spawn(service.oneshot(get("http://api.example/a")));
+        let probe = tokio::spawn(service.clone().oneshot(get("http://api.example/a")));
+        tokio::task::yield_now().await;
+        let mut held = tokio::spawn(service.clone().oneshot(get("http://api.example/b")));
+        assert!(pending(&mut held).await, "held on the probe");
         answer(&mut handle, Response::new("plain")).await;
-        assert_eq!(call.await.unwrap().unwrap().into_body(), "plain");
-        assert!(
-            store.is_empty(),
-            "a response with no quota headers creates no state"
-        );
+        assert_eq!(probe.await.unwrap().unwrap().into_body(), "plain");
+        assert_eq!(store.len(), 1, "the probed scope, open");
+        tokio::time::advance(Duration::from_millis(50)).await;
+        answer(&mut handle, Response::new("plain")).await;
+        assert_eq!(held.await.unwrap().unwrap().into_body(), "plain");
+        for _ in 0..3 {
+            let call = tokio::spawn(service.clone().oneshot(get("http://api.example/c")));
+            answer(&mut handle, Response::new("plain")).await;
+            assert_eq!(call.await.unwrap().unwrap().into_body(), "plain");
+        }
+        assert_eq!(store.len(), 1, "nothing more kept");
     }
 
     #[tokio::test(start_paused = true)]

@@ -21,14 +21,15 @@
 //!   remaining any member saw plus what was leased: traffic the ledger did
 //!   not lease (a cold start, another client) tightens the budget.
 //! - **Cold start**: while nothing is known, one member holds the probe
-//!   for [`PROBE_TTL`]: it sends one request, the others wait for what it
-//!   teaches. The window it teaches is held while the fleet joins
-//!   ([`RAMP_JOIN`]), then released whole. A probe that taught nothing
+//!   (the rule of [`cold_start`], which one process's store follows too):
+//!   it sends one request, the others wait for what it teaches. The
+//!   window it teaches is held while the fleet joins ([`RAMP_JOIN`]),
+//!   then released whole. A probe that taught nothing
 //!   opens the scope: after the same join, the fleet keeps at most
 //!   [`OPEN_IN_FLIGHT`] requests in flight until a 429 teaches a limit.
 
 use super::inferred::{install, Inferred, INFERRED};
-use super::window::{Millis, Report, ScopeState, Tuning, Window, WHOLE_SECOND};
+use super::window::{cold_start, Millis, Report, ScopeState, Tuning, Window, WHOLE_SECOND};
 use super::MAX_WINDOWS;
 
 /// How long a lease (or a hold) lasts without renewal (a member renews
@@ -39,11 +40,6 @@ pub(crate) const LEASE_TTL: Millis = 5_000;
 pub(crate) const MEMBER_TTL: Millis = 2 * LEASE_TTL;
 /// A member past its share asks again after this (others may not need theirs).
 pub(crate) const SHARE_WAIT: Millis = 1_000;
-/// How long a cold-start probe holds the scope before another may probe.
-pub(crate) const PROBE_TTL: Millis = 2_000;
-/// Members held on a probe ask again this often (its answer comes within
-/// a round trip); the others hold exactly as long as they are told.
-const PROBE_RECHECK: Millis = 50;
 /// How long a probe that taught nothing (no quota announced) leaves the
 /// scope open before the fleet asks again.
 pub(crate) const OPEN_TTL: Millis = 30_000;
@@ -335,13 +331,11 @@ impl Ledger {
             let cap = OPEN_IN_FLIGHT.max(self.count / 16);
             return Answer::Open(self.fair_share(cap));
         }
-        match self.probe {
-            Some((_, until)) if until > now => Answer::Hold((until - now).min(PROBE_RECHECK)),
-            _ => {
-                self.probe = Some((member, now + PROBE_TTL));
-                Answer::Probe
-            }
+        match cold_start(self.probe.map(|(_, until)| until), now) {
+            Ok(until) => self.probe = Some((member, until)),
+            Err(hold) => return Answer::Hold(hold),
         }
+        Answer::Probe
     }
 
     /// Starts a new lease window when the last one lapsed (ending at the
@@ -672,6 +666,7 @@ impl Ledger {
 
 #[cfg(test)]
 mod tests {
+    use super::super::window::PROBE_RECHECK;
     use super::*;
 
     fn report(limit: u64, remaining: u64, reset: Millis) -> [Option<Report>; MAX_WINDOWS] {

@@ -7,7 +7,7 @@ use crate::fleet::{from_unix_ms, unix_ms, OpeningStore};
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -41,11 +41,14 @@ pub(crate) type ScopeMap<V> = HashMap<ScopeKey, V, BuildHasherDefault<Identity>>
 /// Learned quotas kept in this process: the default store.
 ///
 /// Sharded by scope over 16 mutexes (held for a few arithmetic steps, never
-/// across an await). A scope is created by the first response that teaches
-/// something; from then on, acquiring and settling update it in place, with
-/// no allocation. With nothing learned, acquiring is one lookup. A scope
-/// that announces nothing is learned from its 429s (see the
-/// [module docs](crate::quota)).
+/// across an await). A scope is created by its first request, which probes
+/// it: until the probe's answer, the scope's other requests hold (asking
+/// again every 50 ms, for 2 s at most; a probe dropped unanswered lets
+/// another go at once), as a fleet's do on its shared store. From then on,
+/// acquiring and settling update the scope in place, with no allocation. A
+/// scope whose probe's answer announced nothing is open: acquiring takes
+/// no lock, and its requests are never held until a 429 teaches its window
+/// (see the [module docs](crate::quota)).
 ///
 /// Bounded: at most 16 384 scopes by default ([`max_scopes`](Self::max_scopes));
 /// when full, scopes whose windows have all reset are dropped first, then
@@ -62,12 +65,18 @@ struct Shared {
     shards: [Mutex<ScopeMap<ScopeState>>; SHARDS],
     max_per_shard: usize,
     tuning: Tuning,
-    // Counts answers toward an inferred window (see `Tally`): not as a
-    // fleet store's local view, whose ledger counts the fleet's.
-    infers: bool,
-    // False until a first scope is learned: until then a request takes no
-    // lock at all (an API that announces no quota costs one atomic load).
+    // Probes the scopes it knows nothing of, and counts answers toward an
+    // inferred window (see `Tally`): not as a fleet store's local view,
+    // whose ledger does both for the fleet.
+    alone: bool,
+    // A local view's: false until a first scope is learned, a request
+    // takes no lock at all until then.
     learned: AtomicBool,
+    /// By shard, the last scope found open (its digest): its requests take
+    /// no lock. Set and cleared (when the scope learns) under the shard's.
+    /// Cleared, shard `i`'s holds `i + 1`: no digest of that shard (any
+    /// digest, 0 too, may be a scope's).
+    open: [AtomicU64; SHARDS],
     /// The clock's origin: the window algorithm counts milliseconds from it.
     epoch: Instant,
     /// The openings a server signalled (see [`OpeningStore`]), by scope,
@@ -104,14 +113,15 @@ impl MemoryStore {
         MemoryStore::with_limits(DEFAULT_MAX_SCOPES, Tuning::default(), false)
     }
 
-    fn with_limits(max_scopes: usize, tuning: Tuning, infers: bool) -> Self {
+    fn with_limits(max_scopes: usize, tuning: Tuning, alone: bool) -> Self {
         MemoryStore {
             shared: Arc::new(Shared {
                 shards: std::array::from_fn(|_| Mutex::new(ScopeMap::default())),
                 max_per_shard: max_scopes.div_ceil(SHARDS).max(1),
                 tuning,
-                infers,
+                alone,
                 learned: AtomicBool::new(false),
+                open: std::array::from_fn(|i| AtomicU64::new(i as u64 + 1)),
                 epoch: Instant::now(),
                 openings: Mutex::default(),
                 any_opening: AtomicBool::new(false),
@@ -125,7 +135,7 @@ impl MemoryStore {
     /// When `max` is zero.
     pub fn max_scopes(self, max: usize) -> Self {
         assert!(max > 0, "max_scopes must be at least 1");
-        MemoryStore::with_limits(max, self.shared.tuning, self.shared.infers)
+        MemoryStore::with_limits(max, self.shared.tuning, self.shared.alone)
     }
 
     /// Scopes currently kept.
@@ -149,6 +159,11 @@ impl MemoryStore {
 
     fn shard(&self, scope: ScopeKey) -> MutexGuard<'_, ScopeMap<ScopeState>> {
         lock(&self.shared.shards[(scope.as_u64() as usize) % SHARDS])
+    }
+
+    /// `scope`'s shard's hint of an open scope (see `Shared::open`).
+    fn open_hint(&self, scope: ScopeKey) -> &AtomicU64 {
+        &self.shared.open[(scope.as_u64() as usize) % SHARDS]
     }
 
     /// The decision, now, without a future.
@@ -183,16 +198,33 @@ impl MemoryStore {
             permit: Permit::new(scope, cost, false, tag),
             delay: Duration::ZERO,
         };
-        if !self.shared.learned.load(Ordering::Acquire) {
+        let (alone, open) = (self.shared.alone, self.open_hint(scope));
+        let unlearned = !alone && !self.shared.learned.load(Ordering::Acquire);
+        if unlearned || open.load(Ordering::Relaxed) == scope.as_u64() {
             return Local::Unknown(unknown);
         }
-        let now = self.now();
         let mut shard = self.shard(scope);
-        let Some(state) = shard.get_mut(&scope) else {
-            return Local::Unknown(unknown);
+        let state = match shard.get_mut(&scope) {
+            Some(state) if !state.open => state,
+            Some(_) => {
+                open.store(scope.as_u64(), Ordering::Relaxed);
+                return Local::Unknown(unknown);
+            }
+            None if !alone => return Local::Unknown(unknown),
+            None => {
+                // Made cold (see `with_scope`): this request probes it.
+                drop(shard);
+                self.with_scope(scope, true, |_, _| ());
+                return self.decide(scope, cost, held, max_delay, tag, renew_within);
+            }
         };
+        let now = self.now();
         let jitter = || HasherRng::default().next_f64();
-        match state.acquire(cost, held, max_delay, now, jitter, &self.shared.tuning) {
+        let decision = match state.probe {
+            Some(_) => state.acquire_cold(cost, now),
+            None => state.acquire(cost, held, max_delay, now, jitter, &self.shared.tuning),
+        };
+        match decision {
             Decision::Go(delay) => {
                 let grant = Grant::Go {
                     permit: Permit::new(scope, cost, true, tag),
@@ -205,8 +237,9 @@ impl MemoryStore {
         }
     }
 
-    /// Runs `f` on `scope`'s state (created empty when `create` and absent).
-    /// The clock is the caller's to read: most looks need none.
+    /// Runs `f` on `scope`'s state (created when `create` and absent: cold,
+    /// when this store probes, see [`ScopeState::probe`]). The clock is the
+    /// caller's to read: most looks need none.
     pub(crate) fn with_scope<R>(
         &self,
         scope: ScopeKey,
@@ -221,7 +254,9 @@ impl MemoryStore {
         let state = match create {
             true => Some(shard.entry(scope).or_insert_with(|| {
                 self.shared.learned.store(true, Ordering::Release);
-                ScopeState::default()
+                let mut state = ScopeState::default();
+                state.probe = Some(0).filter(|_| self.shared.alone);
+                state
             })),
             false => shard.get_mut(&scope),
         };
@@ -253,8 +288,14 @@ impl MemoryStore {
             }
             if let Some(observation) = learns {
                 state.learn(observation, now(), tuning);
+                // (What it taught ends a cold start, or an open scope's.)
+                (state.probe, state.open) = (None, false);
+                let (open, digest) = (self.open_hint(permit.scope()), permit.scope().as_u64());
+                if open.load(Ordering::Relaxed) == digest {
+                    open.store(digest % SHARDS as u64 + 1, Ordering::Relaxed);
+                }
             }
-            if self.shared.infers && observation.is_some() {
+            if self.shared.alone && observation.is_some() {
                 tally(state, learns, now);
             }
         });
@@ -385,15 +426,42 @@ mod tests {
 
     const FOREVER: Duration = Duration::from_secs(3600);
 
+    /// A scope nothing is known of: its first request probes it (a held
+    /// permit), the others hold until its answer. An answer that teaches
+    /// nothing opens the scope: every request then is a lookup and an
+    /// unheld permit.
     #[tokio::test(start_paused = true)]
-    async fn nothing_learned_is_a_lookup_and_an_unheld_permit() {
+    async fn nothing_learned_is_one_probe_then_a_lookup_and_an_unheld_permit() {
         let store = MemoryStore::new();
-        let scope = ScopeKey::new("a.example", None);
-        let (permit, delay) = go(store.acquire_now(scope, 1, FOREVER, 0));
-        assert!(!permit.is_held());
+        // (Digests 0 and 16 share shard 0, whose cleared hint is 1.)
+        let scopes = [ScopeKey::new("a.example", None), ScopeKey::from_u64(0)];
+        for scope in scopes.into_iter().chain([ScopeKey::from_u64(16)]) {
+            one_probe_then_open(&store, scope);
+        }
+        assert_eq!(store.len(), 3, "the open scopes, and nothing more");
+        // A 429 teaches the open scope of digest 0 its cooldown: held.
+        let zero = ScopeKey::from_u64(0);
+        let (permit, _) = go(store.acquire_now(zero, 1, FOREVER, 0));
+        let throttled = Observation::new().with_cooldown(Duration::from_secs(5));
+        store.settle_now(permit, Some(&throttled.rate_limited()));
+        let held = store.acquire_now(zero, 1, FOREVER, 0);
+        assert_eq!(held, Grant::Wait(Duration::from_secs(5)));
+        go(store.acquire_now(ScopeKey::from_u64(16), 1, FOREVER, 0));
+    }
+
+    fn one_probe_then_open(store: &MemoryStore, scope: ScopeKey) {
+        let (probe, delay) = go(store.acquire_now(scope, 1, FOREVER, 0));
+        assert!(probe.is_held());
         assert_eq!(delay, Duration::ZERO);
-        store.settle_now(permit, Some(&Observation::new()));
-        assert!(store.is_empty(), "an empty observation creates no scope");
+        let held = store.acquire_now(scope, 1, FOREVER, 0);
+        assert_eq!(held, Grant::Wait(Duration::from_millis(50)));
+        store.settle_now(probe, Some(&Observation::new()));
+        for _ in 0..3 {
+            let (permit, delay) = go(store.acquire_now(scope, 1, FOREVER, 0));
+            assert!(!permit.is_held());
+            assert_eq!(delay, Duration::ZERO);
+            store.settle_now(permit, Some(&Observation::new()));
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -2,9 +2,9 @@
 //! one shared ledger.
 
 use super::inferred::INFERRED;
-use super::ledger::{Answer, Ask, Granted, Ledger, FIRST_WANT, LEASE_TTL, PROBE_TTL};
+use super::ledger::{Answer, Ask, Granted, Ledger, FIRST_WANT, LEASE_TTL};
 use super::memory::{Local, ScopeMap};
-use super::window::{Lease, Millis, ScopeState};
+use super::window::{Lease, Millis, ScopeState, PROBE_TTL};
 use super::{Grant, MemoryStore, Observation, Permit, QuotaStore, ScopeKey, StoreFuture};
 use crate::fleet::{from_unix_ms, unix_ms, OpeningStore};
 use crate::observe;

@@ -21,6 +21,23 @@ pub(crate) type Millis = u64;
 /// shortest window a guess assumes.
 pub(crate) const WHOLE_SECOND: Millis = 1_000;
 
+/// How long a cold-start probe holds its scope before another may probe.
+pub(crate) const PROBE_TTL: Millis = 2_000;
+/// Requests held on a probe ask again this often (its answer comes within
+/// a round trip).
+pub(crate) const PROBE_RECHECK: Millis = 50;
+
+/// The cold-start rule, once: a fleet's ledger follows it for the fleet,
+/// [`ScopeState::acquire_cold`] for one process. While nothing is known of a
+/// scope, one request probes it and the others hold until its answer
+/// teaches, asking again every [`PROBE_RECHECK`]; a probe out (until
+/// `probe`) holds them [`PROBE_TTL`] at most, then another may probe.
+/// `Ok`: this one probes, holding the scope until then; `Err`: hold this long.
+pub(crate) fn cold_start(probe: Option<Millis>, now: Millis) -> Result<Millis, Millis> {
+    let hold = probe.filter(|until| *until > now).map(|until| until - now);
+    hold.map_or(Ok(now + PROBE_TTL), |ms| Err(ms.min(PROBE_RECHECK)))
+}
+
 /// The arithmetic every store shares.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Tuning {
@@ -171,6 +188,13 @@ pub(crate) struct ScopeState {
     pub(crate) tally: Tally,
     /// The last cooldown learned from an answer was a 429's, not a 503's.
     pub(crate) limited: bool,
+    /// One process's cold start (a fleet's ledger keeps the fleet's):
+    /// nothing is known yet, and the probe out holds the scope until then
+    /// (see [`cold_start`]).
+    pub(crate) probe: Option<Millis>,
+    /// The probe's answer taught nothing: the scope announces no quota,
+    /// and goes unheld, as an unknown one did, until an answer teaches.
+    pub(crate) open: bool,
 }
 
 /// A run of decisions made ahead by [`ScopeState::acquire`], from its own
@@ -280,6 +304,17 @@ impl ScopeState {
             }
         };
         Decision::Go(ms(delay))
+    }
+
+    /// [`acquire`](Self::acquire) while the scope is cold (see
+    /// [`probe`](Self::probe)): the probe goes, counted, or this one holds.
+    pub(crate) fn acquire_cold(&mut self, cost: u64, now: Millis) -> Decision {
+        match cold_start(self.probe, now) {
+            Ok(until) => self.probe = Some(until),
+            Err(hold) => return Decision::Wait(ms(hold)),
+        }
+        self.count(cost);
+        Decision::Go(Duration::ZERO)
     }
 
     /// Counts a go of `cost` in flight and takes it from the lease.
@@ -396,9 +431,14 @@ impl ScopeState {
 
     /// Uncounts a permit of `cost` granted by [`acquire`](Self::acquire);
     /// one never used (no answer), or an open lease's, goes back to the lease.
+    /// A cold scope's probe ends: answered, the scope opens (unless the
+    /// answer teaches it); unused, another may probe at once.
     pub(crate) fn release(&mut self, cost: u64, unused: bool) {
         self.in_flight_requests = self.in_flight_requests.saturating_sub(1);
         self.in_flight_cost = self.in_flight_cost.saturating_sub(cost);
+        if self.probe.is_some() {
+            (self.probe, self.open) = (Some(0).filter(|_| unused), !unused);
+        }
         if let Some(lease) = self.lease.as_mut().filter(|lease| unused || lease.open) {
             let need = amount(lease.counts_cost, cost).min(lease.taken);
             lease.left += need;
