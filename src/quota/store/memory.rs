@@ -204,19 +204,17 @@ impl MemoryStore {
             return Local::Unknown(unknown);
         }
         let mut shard = self.shard(scope);
+        if alone && !shard.contains_key(&scope) {
+            // Unknown here: made cold (see `create`), this request probes it.
+            self.create(&mut shard, scope);
+        }
         let state = match shard.get_mut(&scope) {
             Some(state) if !state.open => state,
             Some(_) => {
                 open.store(scope.as_u64(), Ordering::Relaxed);
                 return Local::Unknown(unknown);
             }
-            None if !alone => return Local::Unknown(unknown),
-            None => {
-                // Made cold (see `with_scope`): this request probes it.
-                drop(shard);
-                self.with_scope(scope, true, |_, _| ());
-                return self.decide(scope, cost, held, max_delay, tag, renew_within);
-            }
+            None => return Local::Unknown(unknown),
         };
         let now = self.now();
         let jitter = || HasherRng::default().next_f64();
@@ -247,20 +245,30 @@ impl MemoryStore {
         f: impl FnOnce(Option<&mut ScopeState>, &Tuning) -> R,
     ) -> R {
         let mut shard = self.shard(scope);
-        let full = shard.len() >= self.shared.max_per_shard;
-        if create && full && !shard.contains_key(&scope) {
-            self.make_room(&mut shard);
-        }
         let state = match create {
-            true => Some(shard.entry(scope).or_insert_with(|| {
-                self.shared.learned.store(true, Ordering::Release);
-                let mut state = ScopeState::default();
-                state.probe = Some(0).filter(|_| self.shared.alone);
-                state
-            })),
+            true => Some(self.create(&mut shard, scope)),
             false => shard.get_mut(&scope),
         };
         f(state, &self.shared.tuning)
+    }
+
+    /// The scope's state, made if it is not kept (room made in a full
+    /// shard): one process's store makes it cold, for its next request to
+    /// probe.
+    fn create<'a>(
+        &self,
+        shard: &'a mut ScopeMap<ScopeState>,
+        scope: ScopeKey,
+    ) -> &'a mut ScopeState {
+        if shard.len() >= self.shared.max_per_shard && !shard.contains_key(&scope) {
+            self.make_room(shard);
+        }
+        shard.entry(scope).or_insert_with(|| {
+            self.shared.learned.store(true, Ordering::Release);
+            let mut state = ScopeState::default();
+            state.probe = Some(0).filter(|_| self.shared.alone);
+            state
+        })
     }
 
     /// Makes room in a full shard: scopes whose windows have all reset go
