@@ -5,11 +5,14 @@
 //! does, on tower-test mocks with paused time (and, for the rows that need
 //! a real client, hyper on 127.0.0.1). Every row runs twice: over the bare
 //! retry layer (failures arrive as responses) and over the parse layer
-//! (failures arrive as typed errors); both must agree.
+//! (failures arrive as typed errors); both must agree. A row whose
+//! answers carry an error body (an error code) runs over the parse
+//! layer only: the bare layer reads no body.
 //!
 //! Where we and the peer differ and the peer is right, the code was fixed
-//! (see `changes/peers.md`); where we are right, the row keeps our
-//! behaviour and its `differs` says why (RFC 9110, the vendors' docs).
+//! (see `changes/peers.md`, `changes/peers2.md`); where we are right, the
+//! row keeps our behaviour and its `differs` says why (RFC 9110, the
+//! vendors' docs).
 //!
 //! The peers:
 //! - urllib3 `test/test_retry.py` (`Retry`, `RETRY_AFTER_STATUS_CODES`);
@@ -22,7 +25,15 @@
 //! - grpc/proposal A6-client-retries.md (gRFC A6: pushback, throttling);
 //! - jd/tenacity `tests/test_tenacity.py`, litl/backoff `tests/test_wait_gen.py`;
 //! - softonic/axios-retry `spec/index.spec.ts` and `src/index.ts`
-//!   (`isNetworkOrIdempotentRequestError`, `exponentialDelay`).
+//!   (`isNetworkOrIdempotentRequestError`, `exponentialDelay`);
+//! - TrueLayer/reqwest-middleware, the `reqwest-retry` crate:
+//!   `tests/all/retry.rs` and `src/retryable_strategy.rs`
+//!   (`default_on_request_success`, `default_on_request_failure`);
+//! - the OpenAI and Anthropic SDKs (Stainless-generated): openai-python
+//!   `_base_client.py` (`_should_retry`, `_calculate_retry_timeout`) and
+//!   `tests/test_client.py`, openai-node `retryRequest` (`retry-after-ms`);
+//! - Stripe's SDKs: stripe-java `HttpClientTest.java`, stripe-go
+//!   `shouldRetry` (`Stripe-Should-Retry`, 409, `lock_timeout`).
 
 mod support;
 
@@ -65,6 +76,9 @@ fn patient() -> RetryPolicy {
 enum Step {
     /// Answers with this status and these headers (empty body).
     Status(u16, &'static [(&'static str, &'static str)]),
+    /// Answers with this status, content type and body: what only the
+    /// parse layer reads (a row with one runs over the parse layer only).
+    Body(u16, &'static str, &'static str),
     /// Fails with an I/O error of this kind (refused: never sent; reset,
     /// timed out: may have reached the server).
     Io(std::io::ErrorKind),
@@ -74,7 +88,7 @@ enum Step {
     Hangs,
 }
 
-use Step::{Fails, Hangs, Io, Status};
+use Step::{Body, Fails, Hangs, Io, Status};
 
 /// How the waits between attempts are checked.
 #[derive(Clone, Debug)]
@@ -249,6 +263,11 @@ async fn run(row: &Row, stack: Stack) -> Seen {
                 // counted: the row then fails on its count).
                 match *steps.next().unwrap_or(&OK) {
                     Status(status, headers) => send.send_response(reply(status, headers)),
+                    Body(status, content_type, body) => {
+                        let mut response = reply(status, &[("content-type", content_type)]);
+                        *response.body_mut() = Full::new(Bytes::from_static(body.as_bytes()));
+                        send.send_response(response)
+                    }
                     Io(kind) => send.send_error(std::io::Error::new(kind, "injected")),
                     Fails(error) => send.send_error(error()),
                     Hangs => hanging.push(send),
@@ -289,7 +308,15 @@ async fn run(row: &Row, stack: Stack) -> Seen {
 async fn check(rows: Vec<Row>) {
     let mut failures = Vec::new();
     for row in &rows {
-        for stack in [Stack::Bare, Stack::Parsed] {
+        // The bare layer classifies by status and headers: a body's verdict
+        // is the parse layer's.
+        let bodies = row.steps.iter().any(|step| matches!(step, Body(..)));
+        let stacks = if bodies {
+            &[Stack::Parsed][..]
+        } else {
+            &[Stack::Bare, Stack::Parsed]
+        };
+        for &stack in stacks {
             let seen = run(row, stack).await;
             let waits_ok = match &row.waits {
                 Exact(waits) => seen.waits == *waits,
@@ -1618,4 +1645,411 @@ async fn go_retryablehttp_streamed_bodies() {
             );
         }
     }
+}
+
+/// A peer's name for one case of a test generated per status
+/// (`file::test_STATUS`).
+fn named(file: &str, test: &str, status: u16) -> &'static str {
+    leak(format!("{file}::{test}{status}"))
+}
+
+/// A row's text made at run time (a parametrised peer test's name).
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
+
+#[tokio::test(start_paused = true)]
+async fn reqwest_retry_default_strategy() {
+    use StopReason::*;
+    const FILE: &str = "TrueLayer/reqwest-middleware reqwest-retry/tests/all/retry.rs";
+    let retried = |status: u16| vec![Status(status, &[]), OK];
+    let mut rows = Vec::new();
+    for status in [500, 502, 503, 504, 507, 408, 429] {
+        rows.push(
+            Row::new(
+                named(FILE, "assert_retry_succeds_on_", status),
+                "a 5xx, a 408 or a 429 is Transient",
+            )
+            .steps(&retried(status))
+            .waits(&[MS(500)])
+            .ends(200, None),
+        );
+    }
+    for status in [400, 401, 403, 404, 409, 410, 413, 418, 422, 423, 451] {
+        rows.push(
+            Row::new(
+                named(FILE, "assert_no_retry_on_", status),
+                "any other 4xx is Fatal",
+            )
+            .steps(&[Status(status, &[])])
+            .ends(status, Some(NotRetryable)),
+        );
+    }
+    for status in [200, 201, 204, 302, 304] {
+        rows.push(
+            Row::new(
+                named(FILE, "assert_no_retry_on_", status),
+                "a 2xx or 3xx is no failure",
+            )
+            .steps(&[Status(status, &[])])
+            .ends(status, None),
+        );
+    }
+    for (status, why) in [
+        (501, "501: the server does not support the method (RFC 9110 §15.6.2); it will not learn it in a second"),
+        (505, "505: the server refuses the request's HTTP version (RFC 9110 §15.6.6)"),
+        (506, "506: a content-negotiation misconfiguration (RFC 2295 §8.1)"),
+        (508, "508: the server found an infinite loop (RFC 5842 §7.2)"),
+        (510, "510: the request lacks an extension the server requires (RFC 2774 §7)"),
+        (511, "511: a captive portal wants the user to log in (RFC 6585 §6); no resend does that"),
+    ] {
+        rows.push(
+            Row::new(named(FILE, "assert_retry_succeds_on_", status), "every 5xx is Transient")
+                .steps(&[Status(status, &[])])
+                .ends(status, Some(NotRetryable))
+                .differs(why),
+        );
+    }
+    rows.extend([
+        Row::new(
+            "TrueLayer/reqwest-middleware reqwest-retry/tests/all/retry.rs::assert_retry_on_request_timeout",
+            "a request cut by reqwest's timeout is Transient: retried",
+        )
+        .attempt_timeout(MS(10))
+        .steps(&[Hangs, OK])
+        .waits(&[MS(10) + MS(500)])
+        .ends(200, None),
+        Row::new(
+            "TrueLayer/reqwest-middleware reqwest-retry/tests/all/retry.rs::assert_retry_on_incomplete_message",
+            "three responses cut short (hyper IncompleteMessage) are retried; the fourth answers",
+        )
+        .policy(|| exact().max_attempts(4))
+        .steps(&[Io(std::io::ErrorKind::UnexpectedEof), Io(std::io::ErrorKind::UnexpectedEof), Io(std::io::ErrorKind::UnexpectedEof), OK])
+        .waits(&[MS(500), S(1), S(2)])
+        .ends(200, None),
+        Row::new(
+            "TrueLayer/reqwest-middleware reqwest-retry/src/retryable_strategy.rs::classify_io_error (ConnectionAborted)",
+            "a connection reset or aborted is Transient",
+        )
+        .steps(&[Io(std::io::ErrorKind::ConnectionAborted), RESET, OK])
+        .waits(&[MS(500), S(1)])
+        .ends(200, None),
+        Row::new(
+            "TrueLayer/reqwest-middleware reqwest-retry/src/retryable_strategy.rs::classify_io_error (BrokenPipe)",
+            "any other I/O error under hyper is Fatal",
+        )
+        .steps(&[Io(std::io::ErrorKind::BrokenPipe), OK])
+        .waits(&[MS(500)])
+        .ends(200, None)
+        .differs(
+            "a broken pipe is a write to a connection the server already closed (a pooled \
+             keep-alive one, typically): the server never read the request, and a GET \
+             sent again on a new connection is answered",
+        ),
+        Row::new(
+            "TrueLayer/reqwest-middleware reqwest-retry/src/retryable_strategy.rs::default_on_request_success (POST)",
+            "the verdict ignores the method: a POST answered 503 is retried",
+        )
+        .method("POST")
+        .steps(&[Status(503, &[])])
+        .ends(503, Some(NotIdempotent))
+        .differs(
+            "RFC 9110 §9.2.2: a POST is not retried automatically unless the client knows it \
+             was not applied (an Idempotency-Key, the server's x-should-retry: true, or \
+             retry_non_idempotent(true))",
+        ),
+    ]);
+    check(rows).await;
+}
+
+/// The OpenAI and Anthropic SDKs (Stainless-generated: openai-python,
+/// anthropic-sdk-python, openai-node, anthropic-sdk-typescript share the
+/// rules): `_should_retry` (x-should-retry, then 408, 409, 429, >= 500),
+/// `_calculate_retry_timeout` (retry-after-ms, then Retry-After honoured
+/// when 0 < wait <= 60 s, else 0.5 s doubling to 8 s) and
+/// `tests/test_client.py::test_parse_retry_after_header`, whose clock is
+/// fixed at 1696004797 (Fri, 29 Sep 2023 16:26:37 GMT).
+#[tokio::test(start_paused = true)]
+async fn openai_and_anthropic_sdks() {
+    use StopReason::*;
+    const NOW: (&str, &str) = ("date", "Fri, 29 Sep 2023 16:26:37 GMT");
+    const PARSE: &str = "openai/openai-python tests/test_client.py::test_parse_retry_after_header";
+    const SHOULD: &str = "openai/openai-python src/openai/_base_client.py::_should_retry";
+    let after = |value: &'static str| -> Vec<Step> {
+        let headers: &'static [(&str, &str)] = Box::leak(Box::new([NOW, ("retry-after", value)]));
+        vec![Status(429, headers), OK]
+    };
+    let mut rows = Vec::new();
+    // --- test_parse_retry_after_header: the cases we agree on ----------
+    for (case, value, wait) in [
+        ("[3-20-20]", "20", S(20)),
+        ("[3-0-0.5]", "0", MS(500)),
+        ("[3--10-0.5]", "-10", MS(500)),
+        ("[3-60-60]", "60", S(60)),
+        (
+            "[3-Fri, 29 Sep 2023 16:26:57 GMT-20]",
+            "Fri, 29 Sep 2023 16:26:57 GMT",
+            S(20),
+        ),
+        (
+            "[3-Fri, 29 Sep 2023 16:26:37 GMT-0.5]",
+            "Fri, 29 Sep 2023 16:26:37 GMT",
+            MS(500),
+        ),
+        (
+            "[3-Fri, 29 Sep 2023 16:26:27 GMT-0.5]",
+            "Fri, 29 Sep 2023 16:26:27 GMT",
+            MS(500),
+        ),
+        (
+            "[3-Fri, 29 Sep 2023 16:27:37 GMT-60]",
+            "Fri, 29 Sep 2023 16:27:37 GMT",
+            S(60),
+        ),
+        (
+            "[3-Zun, 29 Sep 2023 16:26:27 GMT-0.5]",
+            "Zun, 29 Sep 2023 16:26:27 GMT",
+            MS(500),
+        ),
+        ("[3--0.5]", "", MS(500)),
+    ] {
+        rows.push(
+            Row::new(
+                leak(format!("{PARSE}{case}")),
+                "a hint within 60 s is the wait; none, zero, past or unreadable: 0.5 s",
+            )
+            .steps(&after(value))
+            .waits(&[wait])
+            .ends(200, None),
+        );
+    }
+    // --- the cases past 60 s -------------------------------------------
+    for (case, value) in [
+        ("[3-61-0.5]", "61"),
+        (
+            "[3-Fri, 29 Sep 2023 16:27:38 GMT-0.5]",
+            "Fri, 29 Sep 2023 16:27:38 GMT",
+        ),
+    ] {
+        rows.push(
+            Row::new(
+                leak(format!("{PARSE}{case}")),
+                "a hint past 60 s is ignored: the backoff's 0.5 s",
+            )
+            .steps(&after(value))
+            .waits(&[S(61)])
+            .ends(200, None)
+            .differs(
+                "a server that asks for 61 s and is retried after 0.5 s answers 429 again: \
+                     we honour hints up to max_retry_after (120 s), which a caller lowers to 60 s \
+                     to get the SDKs' bound (and the error, not an early retry, past it)",
+            ),
+        );
+    }
+    rows.extend([
+        Row::new(
+            leak(format!("{PARSE}[3-99999999999999999999999999999999999-0.5]")),
+            "a huge hint is ignored: the backoff's 0.5 s",
+        )
+        .steps(&after("99999999999999999999999999999999999")[..1])
+        .ends(429, Some(HintTooLong))
+        .differs("a hint past max_retry_after fails fast with the hint on the error (urllib3's rows)"),
+        Row::new(
+            "openai/openai-python tests/test_client.py::test_parse_retry_after_header[3-, 2-, 1-]",
+            "no hint: 0.5, 1, 2 s (before the SDK's jitter of up to -25 %)",
+        )
+        .policy(|| exact().max_attempts(4))
+        .steps(&[Status(503, &[]), Status(503, &[]), Status(503, &[]), OK])
+        .waits(&[MS(500), S(1), S(2)])
+        .ends(200, None),
+        Row::new(
+            "openai/openai-node src/core.ts::retryRequest (retry-after-ms)",
+            "retry-after-ms is read first, as milliseconds: 1.5 s over Retry-After's 2 s",
+        )
+        .steps(&[Status(429, &[("retry-after-ms", "1500"), ("retry-after", "2")]), OK])
+        .waits(&[MS(1500)])
+        .ends(200, None),
+        Row::new(
+            "openai/openai-python src/openai/_constants.py::DEFAULT_MAX_RETRIES (2)",
+            "two retries: three attempts",
+        )
+        .steps(&[Status(500, &[]), Status(500, &[]), Status(500, &[])])
+        .waits(&[MS(500), S(1)])
+        .ends(500, Some(MaxAttempts)),
+        // --- _should_retry ----------------------------------------------
+        Row::new(SHOULD, "x-should-retry: true on a 400: retried, whatever the status")
+            .steps(&[Status(400, &[("x-should-retry", "true")]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(SHOULD, "x-should-retry: false on a 503: not retried")
+            .steps(&[Status(503, &[("x-should-retry", "false")])])
+            .ends(503, Some(NotRetryable)),
+        Row::new(SHOULD, "x-should-retry: false on a 429 with Retry-After: not retried")
+            .steps(&[Status(429, &[("x-should-retry", "false"), ("retry-after", "1")])])
+            .ends(429, Some(NotRetryable)),
+        Row::new(SHOULD, "x-should-retry: true on a POST's 500: retried")
+            .method("POST")
+            .steps(&[Status(500, &[("x-should-retry", "true")]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(SHOULD, "408: retried (request timeouts)")
+            .steps(&[Status(408, &[]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(SHOULD, "429: retried (rate limits)")
+            .steps(&[Status(429, &[]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(SHOULD, "529 (Anthropic's overloaded_error) is >= 500: retried")
+            .steps(&[Status(529, &[]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(SHOULD, "409: retried (lock timeouts)")
+            .steps(&[Status(409, &[])])
+            .ends(409, Some(NotRetryable))
+            .differs(
+                "RFC 9110 §15.5.10: a 409 is a conflict with the resource's state that the \
+                 user may resolve and resubmit (GitHub's empty repository, an existing name); \
+                 resending it unchanged gets it again. A server whose 409 is a lock timeout \
+                 says so with x-should-retry: true (next row), as OpenAI's and Anthropic's \
+                 own servers may; retry_if retries it for an API known to mean that",
+            ),
+        Row::new(SHOULD, "409 with x-should-retry: true: retried")
+            .steps(&[Status(409, &[("x-should-retry", "true")]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(SHOULD, "a POST (a completion) answered 500 is retried")
+            .method("POST")
+            .steps(&[Status(500, &[])])
+            .ends(500, Some(NotIdempotent))
+            .differs(
+                "RFC 9110 §9.2.2: a POST whose 500 may have come after the work (a charged \
+                 completion) is not sent twice by default; it is with an Idempotency-Key (the \
+                 SDKs' idempotency_key option sends one), the server's x-should-retry: true \
+                 (above) or retry_non_idempotent(true)",
+            ),
+        Row::new(
+            "openai/openai-python src/openai/_base_client.py::_retry_request (APIConnectionError, POST)",
+            "a connection that could not be made is retried",
+        )
+        .method("POST")
+        .steps(&[REFUSED, OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            "openai/openai-python tests/test_client.py::test_retrying_timeout_errors_doesnt_leak",
+            "a timed-out POST /chat/completions is retried (max_retries times), then APITimeoutError",
+        )
+        .method("POST")
+        .attempt_timeout(S(10))
+        .steps(&[Hangs])
+        .ends_in_transport_error(Some(NotIdempotent))
+        .differs(
+            "a POST that timed out may be running on the server: not sent twice by default \
+             (RFC 9110 §9.2.2); a GET's timeout is retried (the reqwest-retry rows)",
+        ),
+    ]);
+    check(rows).await;
+}
+
+/// Stripe's SDKs: stripe-java `HttpClientTest` (a GET with
+/// `maxNetworkRetries(2)`), stripe-go `stripe.go::shouldRetry` and
+/// stripe-node `RequestSender._shouldRetry`: `Stripe-Should-Retry` first,
+/// then connection errors, 409, a 429 whose code is `lock_timeout`, 500
+/// (not for a POST: its idempotency layer replays the saved 500) and 503.
+#[tokio::test(start_paused = true)]
+async fn stripe_sdks() {
+    use StopReason::*;
+    const JAVA: &str = "stripe/stripe-java src/test/java/com/stripe/net/HttpClientTest.java";
+    const GO: &str = "stripe/stripe-go stripe.go::shouldRetry";
+    let key: &'static [(&str, &str)] = &[("idempotency-key", "order-42")];
+    check(vec![
+        Row::new(leak(format!("{JAVA}::testRequestWithRetriesConnectException")), "a refused connection is retried")
+            .steps(&[REFUSED, OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(
+            leak(format!("{JAVA}::testRequestWithRetriesConnectExceptionRethrowAfterAllAttempts")),
+            "three refused connections: the last error",
+        )
+        .steps(&[REFUSED, REFUSED, REFUSED])
+        .waits(&[MS(500), S(1)])
+        .ends_in_transport_error(Some(MaxAttempts)),
+        Row::new(leak(format!("{JAVA}::testRequestWithRetriesSocketTimeoutException")), "a read timeout is retried")
+            .attempt_timeout(S(80))
+            .steps(&[Hangs, OK])
+            .waits(&[S(80) + MS(500)])
+            .ends(200, None),
+        Row::new(leak(format!("{JAVA}::testRequestWithRetriesStripeShouldRetryTrue")), "a 400 with Stripe-Should-Retry: true is retried")
+            .steps(&[Status(400, &[("stripe-should-retry", "true")]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(leak(format!("{JAVA}::testRequestWithRetriesStripeShouldRetryFalse")), "a 400 with Stripe-Should-Retry: false is not")
+            .steps(&[Status(400, &[("stripe-should-retry", "false")])])
+            .ends(400, Some(NotRetryable)),
+        Row::new(leak(format!("{JAVA}::testRequestWithRetriesConflictServiceUnavailable")), "a 503 is retried")
+            .steps(&[Status(503, &[]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(leak(format!("{JAVA}::testRequestWithRetriesConflictInternalServerError")), "a GET's 500 is retried")
+            .steps(&[Status(500, &[]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(leak(format!("{JAVA}::testRequestWithRetriesConflict")), "a 409 is retried")
+            .steps(&[Status(409, &[])])
+            .ends(409, Some(NotRetryable))
+            .differs(
+                "RFC 9110 §15.5.10: a 409 is a conflict the user may resolve and resubmit; \
+                 most APIs' 409s (an existing name, a stale version) come back unchanged. \
+                 Stripe's transient one (a concurrent request on the same Idempotency-Key) is \
+                 retried when its Stripe-Should-Retry: true says so (next row), or by retry_if",
+            ),
+        Row::new(leak(format!("{JAVA}::testRequestWithRetriesConflict (Stripe-Should-Retry: true)")), "a 409 the server calls retryable is retried")
+            .method("POST")
+            .headers(key)
+            .steps(&[Status(409, &[("stripe-should-retry", "true")]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(leak(format!("{GO} (429 lock_timeout)")), "a 429 whose error code is lock_timeout is retried")
+            .method("POST")
+            .headers(key)
+            .steps(&[
+                Body(429, "application/json", r#"{"error":{"code":"lock_timeout","message":"This object cannot be accessed right now because another API request or Stripe process is currently accessing it.","type":"invalid_request_error"}}"#),
+                OK,
+            ])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(leak(format!("{GO} (429 rate_limit)")), "any other 429 (a rate limit) is not retried: it adds to the contention")
+            .steps(&[Status(429, &[]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None)
+            .differs(
+                "Stripe's own rate-limit guide asks clients to retry a 429 with exponential \
+                 backoff (stripe-node and stripe-python's 429 handling agrees); the backoff and \
+                 the budget keep the retries off a contended account",
+            ),
+        Row::new(leak(format!("{GO} (500, POST)")), "a POST's 500 is not retried: the idempotency layer would replay it")
+            .method("POST")
+            .headers(key)
+            .steps(&[Status(500, &[]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None)
+            .differs(
+                "a POST with an Idempotency-Key is safe to send again (RFC 9110 §9.2.2), and \
+                 most servers do not save a 500 under the key; Stripe, which does, says so \
+                 with Stripe-Should-Retry: false (next row), which we obey",
+            ),
+        Row::new(leak(format!("{GO} (500, POST, Stripe-Should-Retry: false)")), "Stripe-Should-Retry: false is obeyed first")
+            .method("POST")
+            .headers(key)
+            .steps(&[Status(500, &[("stripe-should-retry", "false")])])
+            .ends(500, Some(NotRetryable)),
+        Row::new(leak(format!("{GO} (503, POST)")), "a 503 is retried for any method (the SDK sent an Idempotency-Key)")
+            .method("POST")
+            .headers(key)
+            .steps(&[Status(503, &[]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+    ])
+    .await;
 }
