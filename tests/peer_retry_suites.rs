@@ -33,7 +33,9 @@
 //!   `_base_client.py` (`_should_retry`, `_calculate_retry_timeout`) and
 //!   `tests/test_client.py`, openai-node `retryRequest` (`retry-after-ms`);
 //! - Stripe's SDKs: stripe-java `HttpClientTest.java`, stripe-go
-//!   `shouldRetry` (`Stripe-Should-Retry`, 409, `lock_timeout`).
+//!   `shouldRetry` (`Stripe-Should-Retry`, 409, `lock_timeout`);
+//! - boto/botocore's standard retry mode, `botocore/retries/standard.py`
+//!   and `tests/unit/retries/test_standard.py` (the body's error code).
 
 mod support;
 
@@ -2052,4 +2054,137 @@ async fn stripe_sdks() {
             .ends(200, None),
     ])
     .await;
+}
+
+/// botocore's standard retry mode (`botocore/retries/standard.py`) and its
+/// table of cases, `tests/unit/retries/test_standard.py`
+/// (`RETRYABLE_TRANSIENT_ERRORS`, `RETRYABLE_THROTTLED_RESPONSES`):
+/// statuses 500, 502, 503, 504, connection errors, and the error code of
+/// the parsed body (JSON protocols' `__type`, Query and REST-XML's
+/// `<Code>`). AWS's JSON and Query protocols send every operation as a
+/// POST, which botocore retries; our caller says so with
+/// `retry_non_idempotent(true)` (the last row shows the default).
+#[tokio::test(start_paused = true)]
+async fn botocore_standard_retry_mode() {
+    use StopReason::*;
+    const TABLE: &str = "boto/botocore tests/unit/retries/test_standard.py";
+    fn aws() -> RetryPolicy {
+        exact().retry_non_idempotent(true)
+    }
+    fn json(code: &str) -> &'static str {
+        leak(format!(
+            r#"{{"__type":"com.amazonaws.service#{code}","message":"{code}"}}"#
+        ))
+    }
+    fn query(code: &str) -> &'static str {
+        leak(format!(
+            "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{code}</Message></Error><RequestId>a1b2</RequestId></ErrorResponse>"
+        ))
+    }
+    const JSON: &str = "application/x-amz-json-1.0";
+    const XML: &str = "text/xml";
+    let mut rows = Vec::new();
+    for (list, status, code, body) in [
+        ("RETRYABLE_THROTTLED_RESPONSES", 400, "Throttling", (XML, query("Throttling"))),
+        ("RETRYABLE_THROTTLED_RESPONSES", 400, "ThrottlingException", (JSON, json("ThrottlingException"))),
+        ("RETRYABLE_THROTTLED_RESPONSES", 400, "ThrottledException", (JSON, json("ThrottledException"))),
+        ("RETRYABLE_THROTTLED_RESPONSES", 400, "RequestThrottledException", (JSON, json("RequestThrottledException"))),
+        ("RETRYABLE_THROTTLED_RESPONSES", 400, "TooManyRequestsException", (JSON, json("TooManyRequestsException"))),
+        ("RETRYABLE_THROTTLED_RESPONSES", 400, "ProvisionedThroughputExceededException", (JSON, json("ProvisionedThroughputExceededException"))),
+        ("RETRYABLE_THROTTLED_RESPONSES", 400, "TransactionInProgressException", (JSON, json("TransactionInProgressException"))),
+        ("RETRYABLE_THROTTLED_RESPONSES", 503, "RequestLimitExceeded", (XML, query("RequestLimitExceeded"))),
+        ("RETRYABLE_THROTTLED_RESPONSES", 509, "BandwidthLimitExceeded", (XML, query("BandwidthLimitExceeded"))),
+        ("RETRYABLE_THROTTLED_RESPONSES", 403, "RequestThrottled", (XML, query("RequestThrottled"))),
+        ("RETRYABLE_THROTTLED_RESPONSES", 503, "SlowDown", (XML, "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>")),
+        ("RETRYABLE_THROTTLED_RESPONSES", 400, "PriorRequestNotComplete", (XML, query("PriorRequestNotComplete"))),
+        ("RETRYABLE_THROTTLED_RESPONSES", 502, "EC2ThrottledException", (JSON, json("EC2ThrottledException"))),
+        ("RETRYABLE_TRANSIENT_ERRORS", 400, "RequestTimeout", (XML, "<Error><Code>RequestTimeout</Code><Message>Your socket connection to the server was not read from or written to within the timeout period.</Message></Error>")),
+        ("RETRYABLE_TRANSIENT_ERRORS", 400, "RequestTimeoutException", (JSON, json("RequestTimeoutException"))),
+        ("RETRYABLE_TRANSIENT_ERRORS", 500, "InternalServiceError", (JSON, json("InternalServiceError"))),
+        ("RETRYABLE_TRANSIENT_ERRORS", 502, "BadError", (JSON, json("BadError"))),
+    ] {
+        let (content_type, body) = body;
+        let steps: &'static [Step] = Box::leak(Box::new([Body(status, content_type, body), OK]));
+        rows.push(
+            Row::new(leak(format!("{TABLE}::{list} ({status}, {code})")), "retryable")
+                .method("POST")
+                .policy(aws)
+                .steps(steps)
+                .waits(&[MS(500)])
+                .ends(200, None),
+        );
+    }
+    for status in [500, 502, 503, 504] {
+        rows.push(
+            Row::new(
+                leak(format!(
+                    "{TABLE}::RETRYABLE_TRANSIENT_ERRORS ({status}, None)"
+                )),
+                "any 500, 502, 503 or 504 is transient",
+            )
+            .method("POST")
+            .policy(aws)
+            .steps(&[Status(status, &[]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        );
+    }
+    rows.extend([
+        Row::new(leak(format!("{TABLE}::RETRYABLE_THROTTLED_RESPONSES (400, NotAThrottlingError)")), "not retryable")
+            .method("POST")
+            .policy(aws)
+            .steps(&[Body(400, JSON, json("NotAThrottlingError"))])
+            .ends(400, Some(NotRetryable)),
+        Row::new(leak(format!("{TABLE}::RETRYABLE_TRANSIENT_ERRORS (400, None)")), "a 400 without a code is not retryable")
+            .method("POST")
+            .policy(aws)
+            .steps(&[Status(400, &[])])
+            .ends(400, Some(NotRetryable)),
+        Row::new(leak(format!("{TABLE}::RETRYABLE_THROTTLED_RESPONSES (400, LimitExceededException)")), "retryable")
+            .method("POST")
+            .policy(aws)
+            .steps(&[Body(400, JSON, json("LimitExceededException"))])
+            .ends(400, Some(NotRetryable))
+            .differs(
+                "AWS services share this name between rate limits (Kinesis) and count quotas \
+                 that no wait heals (IAM, CloudFormation: too many policies, stacks); a 400 \
+                 of it is left to the caller. Those sent as 429 (API Gateway) are retried by \
+                 their status",
+            ),
+        Row::new(leak(format!("{TABLE}::RETRYABLE_TRANSIENT_ERRORS (None, ConnectionError)")), "a connection error is transient")
+            .method("POST")
+            .policy(aws)
+            .steps(&[RESET, OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(leak(format!("{TABLE}::test_can_honor_max_attempts")), "max_attempts 3: the third failure is final")
+            .method("POST")
+            .policy(aws)
+            .steps(&[Status(503, &[]), Status(503, &[]), Status(503, &[])])
+            .waits(&[MS(500), S(1)])
+            .ends(503, Some(MaxAttempts)),
+        Row::new(
+            "boto/botocore botocore/retries/standard.py::ExponentialBackoff.delay_amount",
+            "rand(0, 1) × min(2^(attempt - 1), 20): [0, 1], [0, 2], [0, 4] s",
+        )
+        .policy(|| {
+            RetryPolicy::default()
+                .no_budget()
+                .max_attempts(4)
+                .backoff(Backoff::exponential(S(1), 2.0, S(20)).jitter(Jitter::Full))
+        })
+        .steps(&[Status(500, &[]), Status(500, &[]), Status(500, &[]), OK])
+        .waits_within(&[(Duration::ZERO, S(1)), (Duration::ZERO, S(2)), (Duration::ZERO, S(4))])
+        .ends(200, None),
+        Row::new(leak(format!("{TABLE}::RETRYABLE_THROTTLED_RESPONSES (400, ThrottlingException), our default policy")), "retryable: every AWS call is a POST")
+            .method("POST")
+            .steps(&[Body(400, JSON, json("ThrottlingException"))])
+            .ends(400, Some(NotIdempotent))
+            .differs(
+                "by default a POST is not retried (RFC 9110 §9.2.2), and RFC 6585 does not \
+                 say a throttled request was not applied; an AWS client, whose operations \
+                 carry their own idempotency tokens, says retry_non_idempotent(true) (rows above)",
+            ),
+    ]);
+    check(rows).await;
 }
