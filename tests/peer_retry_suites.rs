@@ -35,7 +35,11 @@
 //! - Stripe's SDKs: stripe-java `HttpClientTest.java`, stripe-go
 //!   `shouldRetry` (`Stripe-Should-Retry`, 409, `lock_timeout`);
 //! - boto/botocore's standard retry mode, `botocore/retries/standard.py`
-//!   and `tests/unit/retries/test_standard.py` (the body's error code).
+//!   and `tests/unit/retries/test_standard.py` (the body's error code);
+//! - square/okhttp `RetryAndFollowUpInterceptor.kt` (`followUpRequest`:
+//!   408 and 503; `isRecoverable`);
+//! - googleapis/python-api-core `tests/unit/retry/test_retry_base.py`
+//!   (`if_transient_error`, `exponential_sleep_generator`).
 
 mod support;
 
@@ -2185,6 +2189,153 @@ async fn botocore_standard_retry_mode() {
                  say a throttled request was not applied; an AWS client, whose operations \
                  carry their own idempotency tokens, says retry_non_idempotent(true) (rows above)",
             ),
+    ]);
+    check(rows).await;
+}
+
+/// OkHttp's `RetryAndFollowUpInterceptor.kt` (`followUpRequest` for
+/// 408 and 503, `recover`/`isRecoverable` for I/O failures): a follow-up
+/// engine rather than a retry policy, sending again at once and only when
+/// the protocol says the request can be repeated.
+#[tokio::test(start_paused = true)]
+async fn okhttp_retry_and_follow_up_interceptor() {
+    use StopReason::*;
+    const FOLLOW: &str = "square/okhttp okhttp/src/main/kotlin/okhttp3/internal/http/RetryAndFollowUpInterceptor.kt::followUpRequest";
+    const RECOVER: &str = "square/okhttp okhttp/src/main/kotlin/okhttp3/internal/http/RetryAndFollowUpInterceptor.kt::isRecoverable";
+    check(vec![
+        Row::new(leak(format!("{FOLLOW} (HTTP_CLIENT_TIMEOUT)")), "a 408 is repeated (RFC 9110 allows it), at once")
+            .steps(&[Status(408, &[]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None)
+            .differs("no immediate retry: the backoff's first step (urllib3's backoff row)"),
+        Row::new(
+            leak(format!("{FOLLOW} (HTTP_CLIENT_TIMEOUT, POST)")),
+            "a POST's 408 is repeated too: \"modern browsers also repeat the request (even non-idempotent ones)\"",
+        )
+        .method("POST")
+        .steps(&[Status(408, &[]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            leak(format!("{FOLLOW} (HTTP_CLIENT_TIMEOUT, PATCH)")),
+            "a 408 says the request never arrived whole: repeated whatever the method",
+        )
+        .method("PATCH")
+        .steps(&[Status(408, &[]), Status(408, &[]), OK])
+        .waits(&[MS(500), S(1)])
+        .ends(200, None)
+        .differs(
+            "a second 408 in a row is repeated too (OkHttp gives up): RFC 9110 §15.5.9 does \
+             not limit the repeats, and max_attempts and the deadline bound them",
+        ),
+        Row::new(leak(format!("{FOLLOW} (HTTP_CLIENT_TIMEOUT, Retry-After: 1)")), "a 408 with a Retry-After above 0 is not repeated")
+            .steps(&[Status(408, &[("retry-after", "1")]), OK])
+            .waits(&[S(1)])
+            .ends(200, None)
+            .differs("RFC 9110 §10.2.3: Retry-After says how long to wait before a follow-up request, on any response: we wait it"),
+        Row::new(leak(format!("{FOLLOW} (HTTP_UNAVAILABLE, Retry-After: 0)")), "a 503 with Retry-After: 0 is repeated, at once")
+            .steps(&[Status(503, &[("retry-after", "0")]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None)
+            .differs("a zero wait is the backoff's (urllib3's test_parse_retry_after[0-0] row)"),
+        Row::new(leak(format!("{FOLLOW} (HTTP_UNAVAILABLE, Retry-After: 2)")), "a 503 with a later Retry-After is returned to the caller")
+            .steps(&[Status(503, &[("retry-after", "2")]), OK])
+            .waits(&[S(2)])
+            .ends(200, None)
+            .differs("a retry policy waits the hint out when it fits max_retry_after (120 s); OkHttp leaves waiting to the application"),
+        Row::new(leak(format!("{FOLLOW} (HTTP_UNAVAILABLE, no Retry-After)")), "a 503 without Retry-After is returned to the caller")
+            .steps(&[Status(503, &[]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None)
+            .differs("a 503 is the transient failure (RFC 9110 §15.6.4): a retry policy backs off and retries it"),
+        Row::new(leak(format!("{RECOVER} (ConnectException, POST)")), "a connection that could not be made is retried on a route")
+            .method("POST")
+            .steps(&[REFUSED, OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(leak(format!("{RECOVER} (SSLHandshakeException caused by CertificateException)")), "a certificate failure is not retried")
+            .steps(&[Fails(|| ConnectError::boxed("invalid peer certificate: UnknownIssuer"))])
+            .ends_in_transport_error(Some(NotRetryable)),
+        Row::new(leak(format!("{RECOVER} (SocketTimeoutException after the request was sent)")), "a read timeout is not recovered")
+            .attempt_timeout(S(10))
+            .steps(&[Hangs, OK])
+            .waits(&[S(10) + MS(500)])
+            .ends(200, None)
+            .differs(
+                "a GET that timed out is idempotent (RFC 9110 §9.2.2) and retried, as .NET's \
+                 standard handler and reqwest-retry do; a POST's is not (the .NET rows)",
+            ),
+    ])
+    .await;
+}
+
+/// googleapis/python-api-core `google/api_core/retry` (`if_transient_error`,
+/// `exponential_sleep_generator`) and its `tests/unit/retry/test_retry_base.py`.
+#[tokio::test(start_paused = true)]
+async fn google_api_core_retry() {
+    use StopReason::*;
+    const TEST: &str = "googleapis/python-api-core tests/unit/retry/test_retry_base.py";
+    let mut rows = Vec::new();
+    for (exception, step) in [
+        ("InternalServerError", Status(500, &[])),
+        ("TooManyRequests", Status(429, &[])),
+        ("ServiceUnavailable", Status(503, &[])),
+        ("requests.exceptions.ConnectionError", REFUSED),
+        (
+            "requests.exceptions.ChunkedEncodingError",
+            Io(std::io::ErrorKind::UnexpectedEof),
+        ),
+    ] {
+        rows.push(
+            Row::new(
+                leak(format!("{TEST}::test_if_transient_error ({exception})")),
+                "transient: retried",
+            )
+            .steps(&[step, OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        );
+    }
+    rows.extend([
+        Row::new(
+            leak(format!("{TEST}::test_if_transient_error (InvalidArgument)")),
+            "not transient",
+        )
+        .steps(&[Status(400, &[])])
+        .ends(400, Some(NotRetryable)),
+        Row::new(
+            leak(format!("{TEST}::test_if_transient_error (GatewayTimeout)")),
+            "504 is not in if_transient_error: not retried",
+        )
+        .steps(&[Status(504, &[]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None)
+        .differs(
+            "a 504 is a gateway that gave up waiting upstream (RFC 9110 §15.6.5), as \
+                 transient as a 503; botocore, go-retryablehttp and .NET retry it, and so \
+                 does google-cloud-go's storage client",
+        ),
+        Row::new(
+            leak(format!("{TEST}::test_exponential_sleep_generator_base_2")),
+            "initial 1, maximum 60, multiplier 2: 1, 2, 4, 8, 16, 32, 60 s",
+        )
+        .policy(|| {
+            exact()
+                .max_attempts(8)
+                .backoff(Backoff::exponential(S(1), 2.0, S(60)).jitter(Jitter::None))
+        })
+        .steps(&[
+            Status(503, &[]),
+            Status(503, &[]),
+            Status(503, &[]),
+            Status(503, &[]),
+            Status(503, &[]),
+            Status(503, &[]),
+            Status(503, &[]),
+            OK,
+        ])
+        .waits(&[S(1), S(2), S(4), S(8), S(16), S(32), S(60)])
+        .ends(200, None),
     ]);
     check(rows).await;
 }
