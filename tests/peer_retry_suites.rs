@@ -39,7 +39,12 @@
 //! - square/okhttp `RetryAndFollowUpInterceptor.kt` (`followUpRequest`:
 //!   408 and 503; `isRecoverable`);
 //! - googleapis/python-api-core `tests/unit/retry/test_retry_base.py`
-//!   (`if_transient_error`, `exponential_sleep_generator`).
+//!   (`if_transient_error`, `exponential_sleep_generator`);
+//! - envoyproxy/envoy `test/common/router/retry_state_impl_test.cc`
+//!   (`retry_on`: 5xx, gateway-error, connect-failure, retriable-4xx,
+//!   `x-envoy-overloaded`), grpc-java `RetriableStream` (buffer limit);
+//! - grpc/grpc-go `test/retry_test.go` (`TestRetryStreaming`: codes,
+//!   attempts, pushback).
 
 mod support;
 
@@ -2338,4 +2343,177 @@ async fn google_api_core_retry() {
         .ends(200, None),
     ]);
     check(rows).await;
+}
+
+/// Envoy's router retries (`retry_on`, `x-envoy-retry-on`):
+/// `test/common/router/retry_state_impl_test.cc` (`RouterRetryStateImplTest`),
+/// with Envoy's default of one retry (`num_retries: 1`) as our
+/// `max_attempts(2)`; grpc-java's `RetriableStream` for a body past the
+/// buffer limit.
+#[tokio::test(start_paused = true)]
+async fn envoy_router_retry_state() {
+    use StopReason::*;
+    const TEST: &str =
+        "envoyproxy/envoy test/common/router/retry_state_impl_test.cc::RouterRetryStateImplTest";
+    fn once() -> RetryPolicy {
+        exact().max_attempts(2)
+    }
+    let mut rows = Vec::new();
+    for (test, status) in [
+        ("Policy5xxRemote503", 503),
+        ("PolicyGatewayErrorRemote502", 502),
+        ("PolicyGatewayErrorRemote503", 503),
+        ("PolicyGatewayErrorRemote504", 504),
+    ] {
+        rows.push(
+            Row::new(
+                leak(format!("{TEST}.{test}")),
+                "retried once; the second is NoRetryLimitExceeded",
+            )
+            .policy(once)
+            .steps(&[Status(status, &[]), Status(status, &[])])
+            .waits(&[MS(500)])
+            .ends(status, Some(MaxAttempts)),
+        );
+    }
+    rows.extend([
+        Row::new(leak(format!("{TEST}.PolicyGatewayErrorRemoteReset")), "an upstream reset is retried once")
+            .policy(once)
+            .steps(&[RESET, RESET])
+            .waits(&[MS(500)])
+            .ends_in_transport_error(Some(MaxAttempts)),
+        Row::new(leak(format!("{TEST}.PolicyConnectFailureResetConnectFailure")), "a connect failure is retried")
+            .policy(once)
+            .steps(&[REFUSED, OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(leak(format!("{TEST}.PolicyRetriable4xxRetry")), "retriable-4xx (opted into) retries a 409")
+            .policy(|| once().retry_if(|ctx| (ctx.status() == Some(StatusCode::CONFLICT)).then_some(true)))
+            .steps(&[Status(409, &[]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(leak(format!("{TEST}.PolicyRetriable4xxNoRetry")), "retriable-4xx does not retry a 400")
+            .policy(|| once().retry_if(|ctx| (ctx.status() == Some(StatusCode::CONFLICT)).then_some(true)))
+            .steps(&[Status(400, &[])])
+            .ends(400, Some(NotRetryable)),
+        Row::new(leak(format!("{TEST}.Policy5xxRemote503Overloaded")), "a 503 with x-envoy-overloaded is never retried")
+            .policy(once)
+            .steps(&[Status(503, &[("x-envoy-overloaded", "true")]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None)
+            .differs(
+                "Envoy marks a 503 it made by shedding load (a circuit breaker's overflow, \
+                 maintenance mode) so that the proxies behind it do not multiply the load: \
+                 a rule for a mesh of retrying hops. At the edge our retry budget bounds what \
+                 retries add (20 % of traffic), and an overflow is over in a moment; a server \
+                 that means \"do not retry\" says x-should-retry: false",
+            ),
+        Row::new(
+            "grpc/grpc-java core/src/main/java/io/grpc/internal/RetriableStream.java (bufferLimitExceeded)",
+            "a request whose buffered body passed the limit is committed: no retry",
+        )
+        .policy(|| exact().max_replay_bytes(1))
+        .steps(&[Status(503, &[])])
+        .ends(503, Some(BodyNotReplayable)),
+    ]);
+    check(rows).await;
+}
+
+/// grpc-go `test/retry_test.go::TestRetryStreaming` (its retry policy:
+/// `MaxAttempts` 4, `RetryableStatusCodes` `UNAVAILABLE`), over
+/// trailers-only responses; every gRPC call is a POST, so the service is
+/// declared safe to repeat (`retry_non_idempotent(true)`, as A6 makes
+/// retries a per-service opt-in).
+#[cfg(feature = "grpc")]
+#[tokio::test(start_paused = true)]
+async fn grpc_go_retry_streaming() {
+    use StopReason::*;
+    const TEST: &str = "grpc/grpc-go test/retry_test.go::TestRetryStreaming";
+    fn service() -> RetryPolicy {
+        exact().retry_non_idempotent(true).max_attempts(4)
+    }
+    const UNAVAILABLE: Step = Status(200, &[("grpc-status", "14")]);
+    let row = |case: &str, says: &'static str| {
+        Row::new(leak(format!("{TEST}/{case}")), says)
+            .method("POST")
+            .policy(service)
+    };
+    check(vec![
+        row(
+            "Non-retryable error code",
+            "INTERNAL is not in RetryableStatusCodes: final",
+        )
+        .steps(&[Status(200, &[("grpc-status", "13")])])
+        .ends(200, Some(NotRetryable)),
+        row("One retry necessary", "UNAVAILABLE, then the answer")
+            .steps(&[UNAVAILABLE, OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        row(
+            "Exceed max attempts (4)",
+            "four UNAVAILABLE: the last is the caller's",
+        )
+        .steps(&[UNAVAILABLE; 4])
+        .waits(&[MS(500), S(1), S(2)])
+        .ends(200, Some(MaxAttempts)),
+        row(
+            "No retry after header",
+            "a response whose headers carried no status is committed",
+        )
+        .steps(&[Status(200, &[("test_header", "test_value")])])
+        .ends(200, None),
+        row(
+            "Negative server pushback - no retry",
+            "pushback -1: no retry",
+        )
+        .steps(&[Status(
+            200,
+            &[("grpc-status", "14"), ("grpc-retry-pushback-ms", "-1")],
+        )])
+        .ends(200, Some(NotRetryable)),
+        row(
+            "Non-numeric server pushback - no retry",
+            "pushback xxx: no retry",
+        )
+        .steps(&[Status(
+            200,
+            &[("grpc-status", "14"), ("grpc-retry-pushback-ms", "xxx")],
+        )])
+        .ends(200, Some(NotRetryable)),
+        row(
+            "Multiple server pushback values - no retry",
+            "two pushback values: no retry",
+        )
+        .steps(&[Status(
+            200,
+            &[
+                ("grpc-status", "14"),
+                ("grpc-retry-pushback-ms", "100"),
+                ("grpc-retry-pushback-ms", "10"),
+            ],
+        )])
+        .ends(200, Some(NotRetryable)),
+        row(
+            "1s server pushback - delayed retry",
+            "pushback 1000: the retry comes 1 s later",
+        )
+        .steps(&[
+            Status(
+                200,
+                &[("grpc-status", "14"), ("grpc-retry-pushback-ms", "1000")],
+            ),
+            OK,
+        ])
+        .waits(&[S(1)])
+        .ends(200, None),
+        Row::new(
+            leak(format!("{TEST}/Overflowing buffer - no retry")),
+            "a request past MaxRetryRPCBufferSize is not retried",
+        )
+        .method("POST")
+        .policy(|| service().max_replay_bytes(1))
+        .steps(&[UNAVAILABLE])
+        .ends(200, Some(BodyNotReplayable)),
+    ])
+    .await;
 }
