@@ -44,7 +44,8 @@
 //!   (`retry_on`: 5xx, gateway-error, connect-failure, retriable-4xx,
 //!   `x-envoy-overloaded`), grpc-java `RetriableStream` (buffer limit);
 //! - grpc/grpc-go `test/retry_test.go` (`TestRetryStreaming`: codes,
-//!   attempts, pushback).
+//!   attempts, pushback);
+//! - googleapis/google-cloud-go `storage/invoke.go` (`ShouldRetry`).
 
 mod support;
 
@@ -2514,6 +2515,96 @@ async fn grpc_go_retry_streaming() {
         .policy(|| service().max_replay_bytes(1))
         .steps(&[UNAVAILABLE])
         .ends(200, Some(BodyNotReplayable)),
+    ])
+    .await;
+}
+
+/// googleapis/google-cloud-go `storage/invoke.go::ShouldRetry` (GCS's
+/// retry strategy: 408, 429, 5xx; unexpected EOF, closed connections,
+/// "connection refused", "connection reset", "broken pipe").
+#[tokio::test(start_paused = true)]
+async fn google_cloud_go_storage_should_retry() {
+    use StopReason::*;
+    const FN: &str = "googleapis/google-cloud-go storage/invoke.go::ShouldRetry";
+    let mut rows = Vec::new();
+    for step in [
+        Status(408, &[]),
+        Status(429, &[]),
+        Status(500, &[]),
+        Status(502, &[]),
+        Status(503, &[]),
+        Status(504, &[]),
+        Io(std::io::ErrorKind::UnexpectedEof),
+        Io(std::io::ErrorKind::BrokenPipe),
+        REFUSED,
+        RESET,
+    ] {
+        rows.push(
+            Row::new(leak(format!("{FN} ({step:?})")), "retried")
+                .steps(&[step, OK])
+                .waits(&[MS(500)])
+                .ends(200, None),
+        );
+    }
+    for status in [501, 505] {
+        rows.push(
+            Row::new(leak(format!("{FN} ({status})")), "any 5xx is retried")
+                .steps(&[Status(status, &[])])
+                .ends(status, Some(NotRetryable))
+                .differs("501 and 505 name what the server will not do (RFC 9110 §15.6.2, §15.6.6): the same request gets the same answer"),
+        );
+    }
+    rows.push(
+        Row::new(
+            leak(format!("{FN} (404)")),
+            "a 4xx but 408 and 429 is not retried",
+        )
+        .steps(&[Status(404, &[])])
+        .ends(404, Some(NotRetryable)),
+    );
+    check(rows).await;
+}
+
+/// The gRPC half of google-cloud-go's `storage/invoke.go::ShouldRetry`:
+/// UNAVAILABLE, RESOURCE_EXHAUSTED, INTERNAL and DEADLINE_EXCEEDED.
+#[cfg(feature = "grpc")]
+#[tokio::test(start_paused = true)]
+async fn google_cloud_go_storage_should_retry_grpc() {
+    use StopReason::*;
+    const FN: &str = "googleapis/google-cloud-go storage/invoke.go::ShouldRetry";
+    fn service() -> RetryPolicy {
+        exact().retry_non_idempotent(true)
+    }
+    let row = |code: &str, says: &'static str| {
+        Row::new(leak(format!("{FN} (codes.{code})")), says)
+            .method("POST")
+            .policy(service)
+    };
+    check(vec![
+        row("Unavailable", "retried")
+            .steps(&[Status(200, &[("grpc-status", "14")]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        row("ResourceExhausted", "retried")
+            .steps(&[Status(200, &[("grpc-status", "8")]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        row("Internal", "retried")
+            .steps(&[Status(200, &[("grpc-status", "13")])])
+            .ends(200, Some(NotRetryable))
+            .differs(
+                "INTERNAL says invariants of the server are broken (gRPC's status-code \
+                 guide, which names UNAVAILABLE as the code a client retries); GCS's retry \
+                 guide lists it for GCS, whose client says so with retry_if",
+            ),
+        row("DeadlineExceeded", "retried")
+            .steps(&[Status(200, &[("grpc-status", "4")])])
+            .ends(200, Some(NotRetryable))
+            .differs(
+                "a DEADLINE_EXCEEDED a client sees is, in gRPC, almost always its own \
+                 deadline (propagated to the server), which a retry cannot meet; gRFC A6 \
+                 leaves it out of the retryable codes unless a service lists it",
+            ),
     ])
     .await;
 }
