@@ -45,7 +45,9 @@
 //!   `x-envoy-overloaded`), grpc-java `RetriableStream` (buffer limit);
 //! - grpc/grpc-go `test/retry_test.go` (`TestRetryStreaming`: codes,
 //!   attempts, pushback);
-//! - googleapis/google-cloud-go `storage/invoke.go` (`ShouldRetry`).
+//! - googleapis/google-cloud-go `storage/invoke.go` (`ShouldRetry`);
+//! - Azure/azure-sdk-for-python azure-core `policies/_retry.py` and
+//!   `tests/test_retry_policy.py` (`retry-after-ms`, `x-ms-retry-after-ms`).
 
 mod support;
 
@@ -2607,4 +2609,155 @@ async fn google_cloud_go_storage_should_retry_grpc() {
             ),
     ])
     .await;
+}
+
+/// Azure's azure-core for Python: `azure/core/pipeline/policies/_retry.py`
+/// (`_RETRY_CODES`: 408, 429, 500, 502, 503, 504 and 506 up; a response
+/// with `Retry-After` is retried whatever its status; POST and PATCH on
+/// 500, 503, 504) and `tests/test_retry_policy.py`.
+#[tokio::test(start_paused = true)]
+async fn azure_core_retry_policy() {
+    use StopReason::*;
+    const TEST: &str = "Azure/azure-sdk-for-python sdk/core/azure-core/tests/test_retry_policy.py";
+    const POLICY: &str =
+        "Azure/azure-sdk-for-python sdk/core/azure-core/azure/core/pipeline/policies/_retry.py";
+    let mut rows = vec![
+        Row::new(
+            leak(format!("{TEST}::test_retry_code_class_variables (408)")),
+            "408 is in _RETRY_CODES",
+        )
+        .steps(&[Status(408, &[]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            leak(format!("{TEST}::test_retry_code_class_variables (501)")),
+            "501 is not in _RETRY_CODES",
+        )
+        .steps(&[Status(501, &[])])
+        .ends(501, Some(NotRetryable)),
+        Row::new(
+            leak(format!("{POLICY}::_RETRY_CODES (505)")),
+            "505 is not either",
+        )
+        .steps(&[Status(505, &[])])
+        .ends(505, Some(NotRetryable)),
+        Row::new(
+            leak(format!("{POLICY}::_RETRY_CODES (507)")),
+            "506 and up are retried: 507",
+        )
+        .steps(&[Status(507, &[]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            leak(format!("{POLICY}::_RETRY_CODES (511)")),
+            "506 and up are retried: 511",
+        )
+        .steps(&[Status(511, &[])])
+        .ends(511, Some(NotRetryable))
+        .differs(
+            "511 is a captive portal asking the user to log in (RFC 6585 §6): no resend does that",
+        ),
+        Row::new(
+            leak(format!("{TEST}::test_retry_on_429")),
+            "retry_total=1: a 429 is sent twice",
+        )
+        .policy(|| exact().max_attempts(2))
+        .steps(&[Status(429, &[]), Status(429, &[])])
+        .waits(&[MS(500)])
+        .ends(429, Some(MaxAttempts)),
+        Row::new(
+            leak(format!("{TEST}::test_no_retry_on_201")),
+            "a 201 with Retry-After is no failure",
+        )
+        .steps(&[Status(201, &[("retry-after", "1")])])
+        .ends(201, None),
+    ];
+    for (header, value, wait) in [
+        ("retry-after-ms", "800", MS(800)),
+        ("retry-after-ms", "1200", MS(1200)),
+        ("x-ms-retry-after-ms", "800", MS(800)),
+        ("x-ms-retry-after-ms", "1000", S(1)),
+        ("retry-after", "0", MS(500)),
+    ] {
+        let headers: &'static [(&str, &str)] = Box::leak(Box::new([(header, value)]));
+        let test = if header == "x-ms-retry-after-ms" {
+            "test_x_ms_retry_after"
+        } else {
+            "test_retry_after"
+        };
+        rows.push(
+            Row::new(
+                leak(format!("{TEST}::{test} ({header}: {value})")),
+                "the header's wait (milliseconds for the -ms headers)",
+            )
+            .steps(&[Status(503, headers), OK])
+            .waits(&[wait])
+            .ends(200, None),
+        );
+    }
+    rows.extend([
+        Row::new(
+            leak(format!("{TEST}::test_retry_after (Retry-After: 800)")),
+            "Retry-After in seconds: 800 s",
+        )
+        .policy(patient)
+        .steps(&[Status(503, &[("retry-after", "800")]), OK])
+        .waits(&[S(800)])
+        .ends(200, None),
+        Row::new(
+            leak(format!(
+                "{TEST}::test_retry_after (Retry-After: 1 with retry-after-ms: 500)"
+            )),
+            "Retry-After is read before retry-after-ms: 1 s",
+        )
+        .steps(&[
+            Status(503, &[("retry-after", "1"), ("retry-after-ms", "500")]),
+            OK,
+        ])
+        .waits(&[MS(500)])
+        .ends(200, None)
+        .differs(
+            "the two are one hint, the -ms one finer: the OpenAI SDKs and azure-core for \
+                 Java (RetryPolicy.getWellKnownRetryDelay) read x-ms-retry-after-ms and \
+                 retry-after-ms first, as we do",
+        ),
+        Row::new(
+            leak(format!("{POLICY}::is_retry (404 with Retry-After)")),
+            "any response with Retry-After is retried",
+        )
+        .steps(&[Status(404, &[("retry-after", "1")])])
+        .ends(404, Some(NotRetryable))
+        .differs(
+            "Retry-After says when a follow-up may come (RFC 9110 §10.2.3), not that the \
+                 failure heals: a 404 is not a rate limit (urllib3's 404 row agrees)",
+        ),
+        Row::new(
+            leak(format!("{POLICY}::_is_method_retryable (POST, 503)")),
+            "a POST is retried on 500, 503 and 504",
+        )
+        .method("POST")
+        .steps(&[Status(503, &[])])
+        .ends(503, Some(NotIdempotent))
+        .differs(
+            "RFC 9110 §9.2.2: a POST's 500 or 504 may come after the work was done; \
+                 without an Idempotency-Key (or the server's x-should-retry: true) it is not \
+                 sent twice",
+        ),
+        Row::new(
+            leak(format!("{POLICY}::_is_method_retryable (POST, 502)")),
+            "a POST's 502 is not retried",
+        )
+        .method("POST")
+        .steps(&[Status(502, &[])])
+        .ends(502, Some(NotIdempotent)),
+        Row::new(
+            leak(format!("{TEST}::test_does_not_sleep_after_timeout")),
+            "no sleep that would end past the timeout",
+        )
+        .policy(|| exact().max_attempts(4).deadline(S(1)))
+        .steps(&[RESET, RESET])
+        .waits(&[MS(500)])
+        .ends_in_transport_error(Some(Deadline)),
+    ]);
+    check(rows).await;
 }
