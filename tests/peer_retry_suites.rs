@@ -1925,8 +1925,8 @@ async fn openai_and_anthropic_sdks() {
                 "RFC 9110 §15.5.10: a 409 is a conflict with the resource's state that the \
                  user may resolve and resubmit (GitHub's empty repository, an existing name); \
                  resending it unchanged gets it again. A server whose 409 is a lock timeout \
-                 says so with x-should-retry: true (next row), as OpenAI's and Anthropic's \
-                 own servers may; retry_if retries it for an API known to mean that",
+                 can say so with x-should-retry: true (next row); retry_if retries it for an \
+                 API known to mean that",
             ),
         Row::new(SHOULD, "409 with x-should-retry: true: retried")
             .steps(&[Status(409, &[("x-should-retry", "true")]), OK])
@@ -2016,7 +2016,8 @@ async fn stripe_sdks() {
                 "RFC 9110 §15.5.10: a 409 is a conflict the user may resolve and resubmit; \
                  most APIs' 409s (an existing name, a stale version) come back unchanged. \
                  Stripe's transient one (a concurrent request on the same Idempotency-Key) is \
-                 retried when its Stripe-Should-Retry: true says so (next row), or by retry_if",
+                 retried when the response carries Stripe-Should-Retry: true (next row), or by \
+                 retry_if",
             ),
         Row::new(leak(format!("{JAVA}::testRequestWithRetriesConflict (Stripe-Should-Retry: true)")), "a 409 the server calls retryable is retried")
             .method("POST")
@@ -2039,8 +2040,7 @@ async fn stripe_sdks() {
             .ends(200, None)
             .differs(
                 "Stripe's own rate-limit guide asks clients to retry a 429 with exponential \
-                 backoff (stripe-node and stripe-python's 429 handling agrees); the backoff and \
-                 the budget keep the retries off a contended account",
+                 backoff; the backoff and the budget keep the retries off a contended account",
             ),
         Row::new(leak(format!("{GO} (500, POST)")), "a POST's 500 is not retried: the idempotency layer would replay it")
             .method("POST")
@@ -2208,8 +2208,10 @@ async fn botocore_standard_retry_mode() {
 #[tokio::test(start_paused = true)]
 async fn okhttp_retry_and_follow_up_interceptor() {
     use StopReason::*;
-    const FOLLOW: &str = "square/okhttp okhttp/src/main/kotlin/okhttp3/internal/http/RetryAndFollowUpInterceptor.kt::followUpRequest";
-    const RECOVER: &str = "square/okhttp okhttp/src/main/kotlin/okhttp3/internal/http/RetryAndFollowUpInterceptor.kt::isRecoverable";
+    const FOLLOW: &str =
+        "square/okhttp okhttp3/internal/http/RetryAndFollowUpInterceptor.kt::followUpRequest";
+    const RECOVER: &str =
+        "square/okhttp okhttp3/internal/http/RetryAndFollowUpInterceptor.kt::isRecoverable";
     check(vec![
         Row::new(leak(format!("{FOLLOW} (HTTP_CLIENT_TIMEOUT)")), "a 408 is repeated (RFC 9110 allows it), at once")
             .steps(&[Status(408, &[]), OK])
