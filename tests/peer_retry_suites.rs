@@ -5,11 +5,14 @@
 //! does, on tower-test mocks with paused time (and, for the rows that need
 //! a real client, hyper on 127.0.0.1). Every row runs twice: over the bare
 //! retry layer (failures arrive as responses) and over the parse layer
-//! (failures arrive as typed errors); both must agree.
+//! (failures arrive as typed errors); both must agree. A row whose
+//! answers carry an error body (an error code) runs over the parse
+//! layer only: the bare layer reads no body.
 //!
 //! Where we and the peer differ and the peer is right, the code was fixed
-//! (see `changes/peers.md`); where we are right, the row keeps our
-//! behaviour and its `differs` says why (RFC 9110, the vendors' docs).
+//! (see `changes/peers.md`, `changes/peers2.md`); where we are right, the
+//! row keeps our behaviour and its `differs` says why (RFC 9110, the
+//! vendors' docs).
 //!
 //! The peers:
 //! - urllib3 `test/test_retry.py` (`Retry`, `RETRY_AFTER_STATUS_CODES`);
@@ -22,7 +25,29 @@
 //! - grpc/proposal A6-client-retries.md (gRFC A6: pushback, throttling);
 //! - jd/tenacity `tests/test_tenacity.py`, litl/backoff `tests/test_wait_gen.py`;
 //! - softonic/axios-retry `spec/index.spec.ts` and `src/index.ts`
-//!   (`isNetworkOrIdempotentRequestError`, `exponentialDelay`).
+//!   (`isNetworkOrIdempotentRequestError`, `exponentialDelay`);
+//! - TrueLayer/reqwest-middleware, the `reqwest-retry` crate:
+//!   `tests/all/retry.rs` and `src/retryable_strategy.rs`
+//!   (`default_on_request_success`, `default_on_request_failure`);
+//! - the OpenAI and Anthropic SDKs (Stainless-generated): openai-python
+//!   `_base_client.py` (`_should_retry`, `_calculate_retry_timeout`) and
+//!   `tests/test_client.py`, openai-node `retryRequest` (`retry-after-ms`);
+//! - Stripe's SDKs: stripe-java `HttpClientTest.java`, stripe-go
+//!   `shouldRetry` (`Stripe-Should-Retry`, 409, `lock_timeout`);
+//! - boto/botocore's standard retry mode, `botocore/retries/standard.py`
+//!   and `tests/unit/retries/test_standard.py` (the body's error code);
+//! - square/okhttp `RetryAndFollowUpInterceptor.kt` (`followUpRequest`:
+//!   408 and 503; `isRecoverable`);
+//! - googleapis/python-api-core `tests/unit/retry/test_retry_base.py`
+//!   (`if_transient_error`, `exponential_sleep_generator`);
+//! - envoyproxy/envoy `test/common/router/retry_state_impl_test.cc`
+//!   (`retry_on`: 5xx, gateway-error, connect-failure, retriable-4xx,
+//!   `x-envoy-overloaded`), grpc-java `RetriableStream` (buffer limit);
+//! - grpc/grpc-go `test/retry_test.go` (`TestRetryStreaming`: codes,
+//!   attempts, pushback);
+//! - googleapis/google-cloud-go `storage/invoke.go` (`ShouldRetry`);
+//! - Azure/azure-sdk-for-python azure-core `policies/_retry.py` and
+//!   `tests/test_retry_policy.py` (`retry-after-ms`, `x-ms-retry-after-ms`).
 
 mod support;
 
@@ -65,6 +90,9 @@ fn patient() -> RetryPolicy {
 enum Step {
     /// Answers with this status and these headers (empty body).
     Status(u16, &'static [(&'static str, &'static str)]),
+    /// Answers with this status, content type and body: what only the
+    /// parse layer reads (a row with one runs over the parse layer only).
+    Body(u16, &'static str, &'static str),
     /// Fails with an I/O error of this kind (refused: never sent; reset,
     /// timed out: may have reached the server).
     Io(std::io::ErrorKind),
@@ -74,7 +102,7 @@ enum Step {
     Hangs,
 }
 
-use Step::{Fails, Hangs, Io, Status};
+use Step::{Body, Fails, Hangs, Io, Status};
 
 /// How the waits between attempts are checked.
 #[derive(Clone, Debug)]
@@ -249,6 +277,11 @@ async fn run(row: &Row, stack: Stack) -> Seen {
                 // counted: the row then fails on its count).
                 match *steps.next().unwrap_or(&OK) {
                     Status(status, headers) => send.send_response(reply(status, headers)),
+                    Body(status, content_type, body) => {
+                        let mut response = reply(status, &[("content-type", content_type)]);
+                        *response.body_mut() = Full::new(Bytes::from_static(body.as_bytes()));
+                        send.send_response(response)
+                    }
                     Io(kind) => send.send_error(std::io::Error::new(kind, "injected")),
                     Fails(error) => send.send_error(error()),
                     Hangs => hanging.push(send),
@@ -289,7 +322,15 @@ async fn run(row: &Row, stack: Stack) -> Seen {
 async fn check(rows: Vec<Row>) {
     let mut failures = Vec::new();
     for row in &rows {
-        for stack in [Stack::Bare, Stack::Parsed] {
+        // The bare layer classifies by status and headers: a body's verdict
+        // is the parse layer's.
+        let bodies = row.steps.iter().any(|step| matches!(step, Body(..)));
+        let stacks = if bodies {
+            &[Stack::Parsed][..]
+        } else {
+            &[Stack::Bare, Stack::Parsed]
+        };
+        for &stack in stacks {
             let seen = run(row, stack).await;
             let waits_ok = match &row.waits {
                 Exact(waits) => seen.waits == *waits,
@@ -1618,4 +1659,1107 @@ async fn go_retryablehttp_streamed_bodies() {
             );
         }
     }
+}
+
+/// A peer's name for one case of a test generated per status
+/// (`file::test_STATUS`).
+fn named(file: &str, test: &str, status: u16) -> &'static str {
+    leak(format!("{file}::{test}{status}"))
+}
+
+/// A row's text made at run time (a parametrised peer test's name).
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
+
+#[tokio::test(start_paused = true)]
+async fn reqwest_retry_default_strategy() {
+    use StopReason::*;
+    const FILE: &str = "TrueLayer/reqwest-middleware reqwest-retry/tests/all/retry.rs";
+    let retried = |status: u16| vec![Status(status, &[]), OK];
+    let mut rows = Vec::new();
+    for status in [500, 502, 503, 504, 507, 408, 429] {
+        rows.push(
+            Row::new(
+                named(FILE, "assert_retry_succeds_on_", status),
+                "a 5xx, a 408 or a 429 is Transient",
+            )
+            .steps(&retried(status))
+            .waits(&[MS(500)])
+            .ends(200, None),
+        );
+    }
+    for status in [400, 401, 403, 404, 409, 410, 413, 418, 422, 423, 451] {
+        rows.push(
+            Row::new(
+                named(FILE, "assert_no_retry_on_", status),
+                "any other 4xx is Fatal",
+            )
+            .steps(&[Status(status, &[])])
+            .ends(status, Some(NotRetryable)),
+        );
+    }
+    for status in [200, 201, 204, 302, 304] {
+        rows.push(
+            Row::new(
+                named(FILE, "assert_no_retry_on_", status),
+                "a 2xx or 3xx is no failure",
+            )
+            .steps(&[Status(status, &[])])
+            .ends(status, None),
+        );
+    }
+    for (status, why) in [
+        (501, "501: the server does not support the method (RFC 9110 §15.6.2); it will not learn it in a second"),
+        (505, "505: the server refuses the request's HTTP version (RFC 9110 §15.6.6)"),
+        (506, "506: a content-negotiation misconfiguration (RFC 2295 §8.1)"),
+        (508, "508: the server found an infinite loop (RFC 5842 §7.2)"),
+        (510, "510: the request lacks an extension the server requires (RFC 2774 §7)"),
+        (511, "511: a captive portal wants the user to log in (RFC 6585 §6); no resend does that"),
+    ] {
+        rows.push(
+            Row::new(named(FILE, "assert_retry_succeds_on_", status), "every 5xx is Transient")
+                .steps(&[Status(status, &[])])
+                .ends(status, Some(NotRetryable))
+                .differs(why),
+        );
+    }
+    rows.extend([
+        Row::new(
+            "TrueLayer/reqwest-middleware reqwest-retry/tests/all/retry.rs::assert_retry_on_request_timeout",
+            "a request cut by reqwest's timeout is Transient: retried",
+        )
+        .attempt_timeout(MS(10))
+        .steps(&[Hangs, OK])
+        .waits(&[MS(10) + MS(500)])
+        .ends(200, None),
+        Row::new(
+            "TrueLayer/reqwest-middleware reqwest-retry/tests/all/retry.rs::assert_retry_on_incomplete_message",
+            "three responses cut short (hyper IncompleteMessage) are retried; the fourth answers",
+        )
+        .policy(|| exact().max_attempts(4))
+        .steps(&[Io(std::io::ErrorKind::UnexpectedEof), Io(std::io::ErrorKind::UnexpectedEof), Io(std::io::ErrorKind::UnexpectedEof), OK])
+        .waits(&[MS(500), S(1), S(2)])
+        .ends(200, None),
+        Row::new(
+            "TrueLayer/reqwest-middleware reqwest-retry/src/retryable_strategy.rs::classify_io_error (ConnectionAborted)",
+            "a connection reset or aborted is Transient",
+        )
+        .steps(&[Io(std::io::ErrorKind::ConnectionAborted), RESET, OK])
+        .waits(&[MS(500), S(1)])
+        .ends(200, None),
+        Row::new(
+            "TrueLayer/reqwest-middleware reqwest-retry/src/retryable_strategy.rs::classify_io_error (BrokenPipe)",
+            "any other I/O error under hyper is Fatal",
+        )
+        .steps(&[Io(std::io::ErrorKind::BrokenPipe), OK])
+        .waits(&[MS(500)])
+        .ends(200, None)
+        .differs(
+            "a broken pipe is a write to a connection the server already closed (a pooled \
+             keep-alive one, typically): the server never read the request, and a GET \
+             sent again on a new connection is answered",
+        ),
+        Row::new(
+            "TrueLayer/reqwest-middleware reqwest-retry/src/retryable_strategy.rs::default_on_request_success (POST)",
+            "the verdict ignores the method: a POST answered 503 is retried",
+        )
+        .method("POST")
+        .steps(&[Status(503, &[])])
+        .ends(503, Some(NotIdempotent))
+        .differs(
+            "RFC 9110 §9.2.2: a POST is not retried automatically unless the client knows it \
+             was not applied (an Idempotency-Key, the server's x-should-retry: true, or \
+             retry_non_idempotent(true))",
+        ),
+    ]);
+    check(rows).await;
+}
+
+/// The OpenAI and Anthropic SDKs (Stainless-generated: openai-python,
+/// anthropic-sdk-python, openai-node, anthropic-sdk-typescript share the
+/// rules): `_should_retry` (x-should-retry, then 408, 409, 429, >= 500),
+/// `_calculate_retry_timeout` (retry-after-ms, then Retry-After honoured
+/// when 0 < wait <= 60 s, else 0.5 s doubling to 8 s) and
+/// `tests/test_client.py::test_parse_retry_after_header`, whose clock is
+/// fixed at 1696004797 (Fri, 29 Sep 2023 16:26:37 GMT).
+#[tokio::test(start_paused = true)]
+async fn openai_and_anthropic_sdks() {
+    use StopReason::*;
+    const NOW: (&str, &str) = ("date", "Fri, 29 Sep 2023 16:26:37 GMT");
+    const PARSE: &str = "openai/openai-python tests/test_client.py::test_parse_retry_after_header";
+    const SHOULD: &str = "openai/openai-python src/openai/_base_client.py::_should_retry";
+    let after = |value: &'static str| -> Vec<Step> {
+        let headers: &'static [(&str, &str)] = Box::leak(Box::new([NOW, ("retry-after", value)]));
+        vec![Status(429, headers), OK]
+    };
+    let mut rows = Vec::new();
+    // --- test_parse_retry_after_header: the cases we agree on ----------
+    for (case, value, wait) in [
+        ("[3-20-20]", "20", S(20)),
+        ("[3-0-0.5]", "0", MS(500)),
+        ("[3--10-0.5]", "-10", MS(500)),
+        ("[3-60-60]", "60", S(60)),
+        (
+            "[3-Fri, 29 Sep 2023 16:26:57 GMT-20]",
+            "Fri, 29 Sep 2023 16:26:57 GMT",
+            S(20),
+        ),
+        (
+            "[3-Fri, 29 Sep 2023 16:26:37 GMT-0.5]",
+            "Fri, 29 Sep 2023 16:26:37 GMT",
+            MS(500),
+        ),
+        (
+            "[3-Fri, 29 Sep 2023 16:26:27 GMT-0.5]",
+            "Fri, 29 Sep 2023 16:26:27 GMT",
+            MS(500),
+        ),
+        (
+            "[3-Fri, 29 Sep 2023 16:27:37 GMT-60]",
+            "Fri, 29 Sep 2023 16:27:37 GMT",
+            S(60),
+        ),
+        (
+            "[3-Zun, 29 Sep 2023 16:26:27 GMT-0.5]",
+            "Zun, 29 Sep 2023 16:26:27 GMT",
+            MS(500),
+        ),
+        ("[3--0.5]", "", MS(500)),
+    ] {
+        rows.push(
+            Row::new(
+                leak(format!("{PARSE}{case}")),
+                "a hint within 60 s is the wait; none, zero, past or unreadable: 0.5 s",
+            )
+            .steps(&after(value))
+            .waits(&[wait])
+            .ends(200, None),
+        );
+    }
+    // --- the cases past 60 s -------------------------------------------
+    for (case, value) in [
+        ("[3-61-0.5]", "61"),
+        (
+            "[3-Fri, 29 Sep 2023 16:27:38 GMT-0.5]",
+            "Fri, 29 Sep 2023 16:27:38 GMT",
+        ),
+    ] {
+        rows.push(
+            Row::new(
+                leak(format!("{PARSE}{case}")),
+                "a hint past 60 s is ignored: the backoff's 0.5 s",
+            )
+            .steps(&after(value))
+            .waits(&[S(61)])
+            .ends(200, None)
+            .differs(
+                "a server that asks for 61 s and is retried after 0.5 s answers 429 again: \
+                     we honour hints up to max_retry_after (120 s), which a caller lowers to 60 s \
+                     to get the SDKs' bound (and the error, not an early retry, past it)",
+            ),
+        );
+    }
+    rows.extend([
+        Row::new(
+            leak(format!("{PARSE}[3-99999999999999999999999999999999999-0.5]")),
+            "a huge hint is ignored: the backoff's 0.5 s",
+        )
+        .steps(&after("99999999999999999999999999999999999")[..1])
+        .ends(429, Some(HintTooLong))
+        .differs("a hint past max_retry_after fails fast with the hint on the error (urllib3's rows)"),
+        Row::new(
+            "openai/openai-python tests/test_client.py::test_parse_retry_after_header[3-, 2-, 1-]",
+            "no hint: 0.5, 1, 2 s (before the SDK's jitter of up to -25 %)",
+        )
+        .policy(|| exact().max_attempts(4))
+        .steps(&[Status(503, &[]), Status(503, &[]), Status(503, &[]), OK])
+        .waits(&[MS(500), S(1), S(2)])
+        .ends(200, None),
+        Row::new(
+            "openai/openai-node src/core.ts::retryRequest (retry-after-ms)",
+            "retry-after-ms is read first, as milliseconds: 1.5 s over Retry-After's 2 s",
+        )
+        .steps(&[Status(429, &[("retry-after-ms", "1500"), ("retry-after", "2")]), OK])
+        .waits(&[MS(1500)])
+        .ends(200, None),
+        Row::new(
+            "openai/openai-python src/openai/_constants.py::DEFAULT_MAX_RETRIES (2)",
+            "two retries: three attempts",
+        )
+        .steps(&[Status(500, &[]), Status(500, &[]), Status(500, &[])])
+        .waits(&[MS(500), S(1)])
+        .ends(500, Some(MaxAttempts)),
+        // --- _should_retry ----------------------------------------------
+        Row::new(SHOULD, "x-should-retry: true on a 400: retried, whatever the status")
+            .steps(&[Status(400, &[("x-should-retry", "true")]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(SHOULD, "x-should-retry: false on a 503: not retried")
+            .steps(&[Status(503, &[("x-should-retry", "false")])])
+            .ends(503, Some(NotRetryable)),
+        Row::new(SHOULD, "x-should-retry: false on a 429 with Retry-After: not retried")
+            .steps(&[Status(429, &[("x-should-retry", "false"), ("retry-after", "1")])])
+            .ends(429, Some(NotRetryable)),
+        Row::new(SHOULD, "x-should-retry: true on a POST's 500: retried")
+            .method("POST")
+            .steps(&[Status(500, &[("x-should-retry", "true")]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(SHOULD, "408: retried (request timeouts)")
+            .steps(&[Status(408, &[]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(SHOULD, "429: retried (rate limits)")
+            .steps(&[Status(429, &[]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(SHOULD, "529 (Anthropic's overloaded_error) is >= 500: retried")
+            .steps(&[Status(529, &[]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(SHOULD, "409: retried (lock timeouts)")
+            .steps(&[Status(409, &[])])
+            .ends(409, Some(NotRetryable))
+            .differs(
+                "RFC 9110 §15.5.10: a 409 is a conflict with the resource's state that the \
+                 user may resolve and resubmit (GitHub's empty repository, an existing name); \
+                 resending it unchanged gets it again. A server whose 409 is a lock timeout \
+                 can say so with x-should-retry: true (next row); retry_if retries it for an \
+                 API known to mean that",
+            ),
+        Row::new(SHOULD, "409 with x-should-retry: true: retried")
+            .steps(&[Status(409, &[("x-should-retry", "true")]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(SHOULD, "a POST (a completion) answered 500 is retried")
+            .method("POST")
+            .steps(&[Status(500, &[])])
+            .ends(500, Some(NotIdempotent))
+            .differs(
+                "RFC 9110 §9.2.2: a POST whose 500 may have come after the work (a charged \
+                 completion) is not sent twice by default; it is with an Idempotency-Key (the \
+                 SDKs' idempotency_key option sends one), the server's x-should-retry: true \
+                 (above) or retry_non_idempotent(true)",
+            ),
+        Row::new(
+            "openai/openai-python src/openai/_base_client.py::_retry_request (APIConnectionError, POST)",
+            "a connection that could not be made is retried",
+        )
+        .method("POST")
+        .steps(&[REFUSED, OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            "openai/openai-python tests/test_client.py::test_retrying_timeout_errors_doesnt_leak",
+            "a timed-out POST /chat/completions is retried (max_retries times), then APITimeoutError",
+        )
+        .method("POST")
+        .attempt_timeout(S(10))
+        .steps(&[Hangs])
+        .ends_in_transport_error(Some(NotIdempotent))
+        .differs(
+            "a POST that timed out may be running on the server: not sent twice by default \
+             (RFC 9110 §9.2.2); a GET's timeout is retried (the reqwest-retry rows)",
+        ),
+    ]);
+    check(rows).await;
+}
+
+/// Stripe's SDKs: stripe-java `HttpClientTest` (a GET with
+/// `maxNetworkRetries(2)`), stripe-go `stripe.go::shouldRetry` and
+/// stripe-node `RequestSender._shouldRetry`: `Stripe-Should-Retry` first,
+/// then connection errors, 409, a 429 whose code is `lock_timeout`, 500
+/// (not for a POST: its idempotency layer replays the saved 500) and 503.
+#[tokio::test(start_paused = true)]
+async fn stripe_sdks() {
+    use StopReason::*;
+    const JAVA: &str = "stripe/stripe-java src/test/java/com/stripe/net/HttpClientTest.java";
+    const GO: &str = "stripe/stripe-go stripe.go::shouldRetry";
+    let key: &'static [(&str, &str)] = &[("idempotency-key", "order-42")];
+    check(vec![
+        Row::new(leak(format!("{JAVA}::testRequestWithRetriesConnectException")), "a refused connection is retried")
+            .steps(&[REFUSED, OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(
+            leak(format!("{JAVA}::testRequestWithRetriesConnectExceptionRethrowAfterAllAttempts")),
+            "three refused connections: the last error",
+        )
+        .steps(&[REFUSED, REFUSED, REFUSED])
+        .waits(&[MS(500), S(1)])
+        .ends_in_transport_error(Some(MaxAttempts)),
+        Row::new(leak(format!("{JAVA}::testRequestWithRetriesSocketTimeoutException")), "a read timeout is retried")
+            .attempt_timeout(S(80))
+            .steps(&[Hangs, OK])
+            .waits(&[S(80) + MS(500)])
+            .ends(200, None),
+        Row::new(leak(format!("{JAVA}::testRequestWithRetriesStripeShouldRetryTrue")), "a 400 with Stripe-Should-Retry: true is retried")
+            .steps(&[Status(400, &[("stripe-should-retry", "true")]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(leak(format!("{JAVA}::testRequestWithRetriesStripeShouldRetryFalse")), "a 400 with Stripe-Should-Retry: false is not")
+            .steps(&[Status(400, &[("stripe-should-retry", "false")])])
+            .ends(400, Some(NotRetryable)),
+        Row::new(leak(format!("{JAVA}::testRequestWithRetriesConflictServiceUnavailable")), "a 503 is retried")
+            .steps(&[Status(503, &[]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(leak(format!("{JAVA}::testRequestWithRetriesConflictInternalServerError")), "a GET's 500 is retried")
+            .steps(&[Status(500, &[]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(leak(format!("{JAVA}::testRequestWithRetriesConflict")), "a 409 is retried")
+            .steps(&[Status(409, &[])])
+            .ends(409, Some(NotRetryable))
+            .differs(
+                "RFC 9110 §15.5.10: a 409 is a conflict the user may resolve and resubmit; \
+                 most APIs' 409s (an existing name, a stale version) come back unchanged. \
+                 Stripe's transient one (a concurrent request on the same Idempotency-Key) is \
+                 retried when the response carries Stripe-Should-Retry: true (next row), or by \
+                 retry_if",
+            ),
+        Row::new(leak(format!("{JAVA}::testRequestWithRetriesConflict (Stripe-Should-Retry: true)")), "a 409 the server calls retryable is retried")
+            .method("POST")
+            .headers(key)
+            .steps(&[Status(409, &[("stripe-should-retry", "true")]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(leak(format!("{GO} (429 lock_timeout)")), "a 429 whose error code is lock_timeout is retried")
+            .method("POST")
+            .headers(key)
+            .steps(&[
+                Body(429, "application/json", r#"{"error":{"code":"lock_timeout","message":"This object cannot be accessed right now because another API request or Stripe process is currently accessing it.","type":"invalid_request_error"}}"#),
+                OK,
+            ])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(leak(format!("{GO} (429 rate_limit)")), "any other 429 (a rate limit) is not retried: it adds to the contention")
+            .steps(&[Status(429, &[]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None)
+            .differs(
+                "Stripe's own rate-limit guide asks clients to retry a 429 with exponential \
+                 backoff; the backoff and the budget keep the retries off a contended account",
+            ),
+        Row::new(leak(format!("{GO} (500, POST)")), "a POST's 500 is not retried: the idempotency layer would replay it")
+            .method("POST")
+            .headers(key)
+            .steps(&[Status(500, &[]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None)
+            .differs(
+                "a POST with an Idempotency-Key is safe to send again (RFC 9110 §9.2.2), and \
+                 most servers do not save a 500 under the key; Stripe, which does, says so \
+                 with Stripe-Should-Retry: false (next row), which we obey",
+            ),
+        Row::new(leak(format!("{GO} (500, POST, Stripe-Should-Retry: false)")), "Stripe-Should-Retry: false is obeyed first")
+            .method("POST")
+            .headers(key)
+            .steps(&[Status(500, &[("stripe-should-retry", "false")])])
+            .ends(500, Some(NotRetryable)),
+        Row::new(leak(format!("{GO} (503, POST)")), "a 503 is retried for any method (the SDK sent an Idempotency-Key)")
+            .method("POST")
+            .headers(key)
+            .steps(&[Status(503, &[]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+    ])
+    .await;
+}
+
+/// botocore's standard retry mode (`botocore/retries/standard.py`) and its
+/// table of cases, `tests/unit/retries/test_standard.py`
+/// (`RETRYABLE_TRANSIENT_ERRORS`, `RETRYABLE_THROTTLED_RESPONSES`):
+/// statuses 500, 502, 503, 504, connection errors, and the error code of
+/// the parsed body (JSON protocols' `__type`, Query and REST-XML's
+/// `<Code>`). AWS's JSON and Query protocols send every operation as a
+/// POST, which botocore retries; our caller says so with
+/// `retry_non_idempotent(true)` (the last row shows the default).
+#[tokio::test(start_paused = true)]
+async fn botocore_standard_retry_mode() {
+    use StopReason::*;
+    const TABLE: &str = "boto/botocore tests/unit/retries/test_standard.py";
+    fn aws() -> RetryPolicy {
+        exact().retry_non_idempotent(true)
+    }
+    fn json(code: &str) -> &'static str {
+        leak(format!(
+            r#"{{"__type":"com.amazonaws.service#{code}","message":"{code}"}}"#
+        ))
+    }
+    fn query(code: &str) -> &'static str {
+        leak(format!(
+            "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{code}</Message></Error><RequestId>a1b2</RequestId></ErrorResponse>"
+        ))
+    }
+    const JSON: &str = "application/x-amz-json-1.0";
+    const XML: &str = "text/xml";
+    let mut rows = Vec::new();
+    for (list, status, code, body) in [
+        ("RETRYABLE_THROTTLED_RESPONSES", 400, "Throttling", (XML, query("Throttling"))),
+        ("RETRYABLE_THROTTLED_RESPONSES", 400, "ThrottlingException", (JSON, json("ThrottlingException"))),
+        ("RETRYABLE_THROTTLED_RESPONSES", 400, "ThrottledException", (JSON, json("ThrottledException"))),
+        ("RETRYABLE_THROTTLED_RESPONSES", 400, "RequestThrottledException", (JSON, json("RequestThrottledException"))),
+        ("RETRYABLE_THROTTLED_RESPONSES", 400, "TooManyRequestsException", (JSON, json("TooManyRequestsException"))),
+        ("RETRYABLE_THROTTLED_RESPONSES", 400, "ProvisionedThroughputExceededException", (JSON, json("ProvisionedThroughputExceededException"))),
+        ("RETRYABLE_THROTTLED_RESPONSES", 400, "TransactionInProgressException", (JSON, json("TransactionInProgressException"))),
+        ("RETRYABLE_THROTTLED_RESPONSES", 503, "RequestLimitExceeded", (XML, query("RequestLimitExceeded"))),
+        ("RETRYABLE_THROTTLED_RESPONSES", 509, "BandwidthLimitExceeded", (XML, query("BandwidthLimitExceeded"))),
+        ("RETRYABLE_THROTTLED_RESPONSES", 403, "RequestThrottled", (XML, query("RequestThrottled"))),
+        ("RETRYABLE_THROTTLED_RESPONSES", 503, "SlowDown", (XML, "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>")),
+        ("RETRYABLE_THROTTLED_RESPONSES", 400, "PriorRequestNotComplete", (XML, query("PriorRequestNotComplete"))),
+        ("RETRYABLE_THROTTLED_RESPONSES", 502, "EC2ThrottledException", (JSON, json("EC2ThrottledException"))),
+        ("RETRYABLE_TRANSIENT_ERRORS", 400, "RequestTimeout", (XML, "<Error><Code>RequestTimeout</Code><Message>Your socket connection to the server was not read from or written to within the timeout period.</Message></Error>")),
+        ("RETRYABLE_TRANSIENT_ERRORS", 400, "RequestTimeoutException", (JSON, json("RequestTimeoutException"))),
+        ("RETRYABLE_TRANSIENT_ERRORS", 500, "InternalServiceError", (JSON, json("InternalServiceError"))),
+        ("RETRYABLE_TRANSIENT_ERRORS", 502, "BadError", (JSON, json("BadError"))),
+    ] {
+        let (content_type, body) = body;
+        let steps: &'static [Step] = Box::leak(Box::new([Body(status, content_type, body), OK]));
+        rows.push(
+            Row::new(leak(format!("{TABLE}::{list} ({status}, {code})")), "retryable")
+                .method("POST")
+                .policy(aws)
+                .steps(steps)
+                .waits(&[MS(500)])
+                .ends(200, None),
+        );
+    }
+    for status in [500, 502, 503, 504] {
+        rows.push(
+            Row::new(
+                leak(format!(
+                    "{TABLE}::RETRYABLE_TRANSIENT_ERRORS ({status}, None)"
+                )),
+                "any 500, 502, 503 or 504 is transient",
+            )
+            .method("POST")
+            .policy(aws)
+            .steps(&[Status(status, &[]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        );
+    }
+    rows.extend([
+        Row::new(leak(format!("{TABLE}::RETRYABLE_THROTTLED_RESPONSES (400, NotAThrottlingError)")), "not retryable")
+            .method("POST")
+            .policy(aws)
+            .steps(&[Body(400, JSON, json("NotAThrottlingError"))])
+            .ends(400, Some(NotRetryable)),
+        Row::new(leak(format!("{TABLE}::RETRYABLE_TRANSIENT_ERRORS (400, None)")), "a 400 without a code is not retryable")
+            .method("POST")
+            .policy(aws)
+            .steps(&[Status(400, &[])])
+            .ends(400, Some(NotRetryable)),
+        Row::new(leak(format!("{TABLE}::RETRYABLE_THROTTLED_RESPONSES (400, LimitExceededException)")), "retryable")
+            .method("POST")
+            .policy(aws)
+            .steps(&[Body(400, JSON, json("LimitExceededException"))])
+            .ends(400, Some(NotRetryable))
+            .differs(
+                "AWS services share this name between rate limits (Kinesis) and count quotas \
+                 that no wait heals (IAM, CloudFormation: too many policies, stacks); a 400 \
+                 of it is left to the caller. Those sent as 429 (API Gateway) are retried by \
+                 their status",
+            ),
+        Row::new(leak(format!("{TABLE}::RETRYABLE_TRANSIENT_ERRORS (None, ConnectionError)")), "a connection error is transient")
+            .method("POST")
+            .policy(aws)
+            .steps(&[RESET, OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(leak(format!("{TABLE}::test_can_honor_max_attempts")), "max_attempts 3: the third failure is final")
+            .method("POST")
+            .policy(aws)
+            .steps(&[Status(503, &[]), Status(503, &[]), Status(503, &[])])
+            .waits(&[MS(500), S(1)])
+            .ends(503, Some(MaxAttempts)),
+        Row::new(
+            "boto/botocore botocore/retries/standard.py::ExponentialBackoff.delay_amount",
+            "rand(0, 1) × min(2^(attempt - 1), 20): [0, 1], [0, 2], [0, 4] s",
+        )
+        .policy(|| {
+            RetryPolicy::default()
+                .no_budget()
+                .max_attempts(4)
+                .backoff(Backoff::exponential(S(1), 2.0, S(20)).jitter(Jitter::Full))
+        })
+        .steps(&[Status(500, &[]), Status(500, &[]), Status(500, &[]), OK])
+        .waits_within(&[(Duration::ZERO, S(1)), (Duration::ZERO, S(2)), (Duration::ZERO, S(4))])
+        .ends(200, None),
+        Row::new(leak(format!("{TABLE}::RETRYABLE_THROTTLED_RESPONSES (400, ThrottlingException), our default policy")), "retryable: every AWS call is a POST")
+            .method("POST")
+            .steps(&[Body(400, JSON, json("ThrottlingException"))])
+            .ends(400, Some(NotIdempotent))
+            .differs(
+                "by default a POST is not retried (RFC 9110 §9.2.2), and RFC 6585 does not \
+                 say a throttled request was not applied; an AWS client, whose operations \
+                 carry their own idempotency tokens, says retry_non_idempotent(true) (rows above)",
+            ),
+    ]);
+    check(rows).await;
+}
+
+/// OkHttp's `RetryAndFollowUpInterceptor.kt` (`followUpRequest` for
+/// 408 and 503, `recover`/`isRecoverable` for I/O failures): a follow-up
+/// engine rather than a retry policy, sending again at once and only when
+/// the protocol says the request can be repeated.
+#[tokio::test(start_paused = true)]
+async fn okhttp_retry_and_follow_up_interceptor() {
+    use StopReason::*;
+    const FOLLOW: &str =
+        "square/okhttp okhttp3/internal/http/RetryAndFollowUpInterceptor.kt::followUpRequest";
+    const RECOVER: &str =
+        "square/okhttp okhttp3/internal/http/RetryAndFollowUpInterceptor.kt::isRecoverable";
+    check(vec![
+        Row::new(leak(format!("{FOLLOW} (HTTP_CLIENT_TIMEOUT)")), "a 408 is repeated (RFC 9110 allows it), at once")
+            .steps(&[Status(408, &[]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None)
+            .differs("no immediate retry: the backoff's first step (urllib3's backoff row)"),
+        Row::new(
+            leak(format!("{FOLLOW} (HTTP_CLIENT_TIMEOUT, POST)")),
+            "a POST's 408 is repeated too: \"modern browsers also repeat the request (even non-idempotent ones)\"",
+        )
+        .method("POST")
+        .steps(&[Status(408, &[]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            leak(format!("{FOLLOW} (HTTP_CLIENT_TIMEOUT, PATCH)")),
+            "a 408 says the request never arrived whole: repeated whatever the method",
+        )
+        .method("PATCH")
+        .steps(&[Status(408, &[]), Status(408, &[]), OK])
+        .waits(&[MS(500), S(1)])
+        .ends(200, None)
+        .differs(
+            "a second 408 in a row is repeated too (OkHttp gives up): RFC 9110 §15.5.9 does \
+             not limit the repeats, and max_attempts and the deadline bound them",
+        ),
+        Row::new(leak(format!("{FOLLOW} (HTTP_CLIENT_TIMEOUT, Retry-After: 1)")), "a 408 with a Retry-After above 0 is not repeated")
+            .steps(&[Status(408, &[("retry-after", "1")]), OK])
+            .waits(&[S(1)])
+            .ends(200, None)
+            .differs("RFC 9110 §10.2.3: Retry-After says how long to wait before a follow-up request, on any response: we wait it"),
+        Row::new(leak(format!("{FOLLOW} (HTTP_UNAVAILABLE, Retry-After: 0)")), "a 503 with Retry-After: 0 is repeated, at once")
+            .steps(&[Status(503, &[("retry-after", "0")]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None)
+            .differs("a zero wait is the backoff's (urllib3's test_parse_retry_after[0-0] row)"),
+        Row::new(leak(format!("{FOLLOW} (HTTP_UNAVAILABLE, Retry-After: 2)")), "a 503 with a later Retry-After is returned to the caller")
+            .steps(&[Status(503, &[("retry-after", "2")]), OK])
+            .waits(&[S(2)])
+            .ends(200, None)
+            .differs("a retry policy waits the hint out when it fits max_retry_after (120 s); OkHttp leaves waiting to the application"),
+        Row::new(leak(format!("{FOLLOW} (HTTP_UNAVAILABLE, no Retry-After)")), "a 503 without Retry-After is returned to the caller")
+            .steps(&[Status(503, &[]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None)
+            .differs("a 503 is the transient failure (RFC 9110 §15.6.4): a retry policy backs off and retries it"),
+        Row::new(leak(format!("{RECOVER} (ConnectException, POST)")), "a connection that could not be made is retried on a route")
+            .method("POST")
+            .steps(&[REFUSED, OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(leak(format!("{RECOVER} (SSLHandshakeException caused by CertificateException)")), "a certificate failure is not retried")
+            .steps(&[Fails(|| ConnectError::boxed("invalid peer certificate: UnknownIssuer"))])
+            .ends_in_transport_error(Some(NotRetryable)),
+        Row::new(leak(format!("{RECOVER} (SocketTimeoutException after the request was sent)")), "a read timeout is not recovered")
+            .attempt_timeout(S(10))
+            .steps(&[Hangs, OK])
+            .waits(&[S(10) + MS(500)])
+            .ends(200, None)
+            .differs(
+                "a GET that timed out is idempotent (RFC 9110 §9.2.2) and retried, as .NET's \
+                 standard handler and reqwest-retry do; a POST's is not (the .NET rows)",
+            ),
+    ])
+    .await;
+}
+
+/// googleapis/python-api-core `google/api_core/retry` (`if_transient_error`,
+/// `exponential_sleep_generator`) and its `tests/unit/retry/test_retry_base.py`.
+#[tokio::test(start_paused = true)]
+async fn google_api_core_retry() {
+    use StopReason::*;
+    const TEST: &str = "googleapis/python-api-core tests/unit/retry/test_retry_base.py";
+    let mut rows = Vec::new();
+    for (exception, step) in [
+        ("InternalServerError", Status(500, &[])),
+        ("TooManyRequests", Status(429, &[])),
+        ("ServiceUnavailable", Status(503, &[])),
+        ("requests.exceptions.ConnectionError", REFUSED),
+        (
+            "requests.exceptions.ChunkedEncodingError",
+            Io(std::io::ErrorKind::UnexpectedEof),
+        ),
+    ] {
+        rows.push(
+            Row::new(
+                leak(format!("{TEST}::test_if_transient_error ({exception})")),
+                "transient: retried",
+            )
+            .steps(&[step, OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        );
+    }
+    rows.extend([
+        Row::new(
+            leak(format!("{TEST}::test_if_transient_error (InvalidArgument)")),
+            "not transient",
+        )
+        .steps(&[Status(400, &[])])
+        .ends(400, Some(NotRetryable)),
+        Row::new(
+            leak(format!("{TEST}::test_if_transient_error (GatewayTimeout)")),
+            "504 is not in if_transient_error: not retried",
+        )
+        .steps(&[Status(504, &[]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None)
+        .differs(
+            "a 504 is a gateway that gave up waiting upstream (RFC 9110 §15.6.5), as \
+                 transient as a 503; botocore, go-retryablehttp and .NET retry it, and so \
+                 does google-cloud-go's storage client",
+        ),
+        Row::new(
+            leak(format!("{TEST}::test_exponential_sleep_generator_base_2")),
+            "initial 1, maximum 60, multiplier 2: 1, 2, 4, 8, 16, 32, 60 s",
+        )
+        .policy(|| {
+            exact()
+                .max_attempts(8)
+                .backoff(Backoff::exponential(S(1), 2.0, S(60)).jitter(Jitter::None))
+        })
+        .steps(&[
+            Status(503, &[]),
+            Status(503, &[]),
+            Status(503, &[]),
+            Status(503, &[]),
+            Status(503, &[]),
+            Status(503, &[]),
+            Status(503, &[]),
+            OK,
+        ])
+        .waits(&[S(1), S(2), S(4), S(8), S(16), S(32), S(60)])
+        .ends(200, None),
+    ]);
+    check(rows).await;
+}
+
+/// Envoy's router retries (`retry_on`, `x-envoy-retry-on`):
+/// `test/common/router/retry_state_impl_test.cc` (`RouterRetryStateImplTest`),
+/// with Envoy's default of one retry (`num_retries: 1`) as our
+/// `max_attempts(2)`; grpc-java's `RetriableStream` for a body past the
+/// buffer limit.
+#[tokio::test(start_paused = true)]
+async fn envoy_router_retry_state() {
+    use StopReason::*;
+    const TEST: &str =
+        "envoyproxy/envoy test/common/router/retry_state_impl_test.cc::RouterRetryStateImplTest";
+    fn once() -> RetryPolicy {
+        exact().max_attempts(2)
+    }
+    let mut rows = Vec::new();
+    for (test, status) in [
+        ("Policy5xxRemote503", 503),
+        ("PolicyGatewayErrorRemote502", 502),
+        ("PolicyGatewayErrorRemote503", 503),
+        ("PolicyGatewayErrorRemote504", 504),
+    ] {
+        rows.push(
+            Row::new(
+                leak(format!("{TEST}.{test}")),
+                "retried once; the second is NoRetryLimitExceeded",
+            )
+            .policy(once)
+            .steps(&[Status(status, &[]), Status(status, &[])])
+            .waits(&[MS(500)])
+            .ends(status, Some(MaxAttempts)),
+        );
+    }
+    rows.extend([
+        Row::new(leak(format!("{TEST}.PolicyGatewayErrorRemoteReset")), "an upstream reset is retried once")
+            .policy(once)
+            .steps(&[RESET, RESET])
+            .waits(&[MS(500)])
+            .ends_in_transport_error(Some(MaxAttempts)),
+        Row::new(leak(format!("{TEST}.PolicyConnectFailureResetConnectFailure")), "a connect failure is retried")
+            .policy(once)
+            .steps(&[REFUSED, OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(leak(format!("{TEST}.PolicyRetriable4xxRetry")), "retriable-4xx (opted into) retries a 409")
+            .policy(|| once().retry_if(|ctx| (ctx.status() == Some(StatusCode::CONFLICT)).then_some(true)))
+            .steps(&[Status(409, &[]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        Row::new(leak(format!("{TEST}.PolicyRetriable4xxNoRetry")), "retriable-4xx does not retry a 400")
+            .policy(|| once().retry_if(|ctx| (ctx.status() == Some(StatusCode::CONFLICT)).then_some(true)))
+            .steps(&[Status(400, &[])])
+            .ends(400, Some(NotRetryable)),
+        Row::new(leak(format!("{TEST}.Policy5xxRemote503Overloaded")), "a 503 with x-envoy-overloaded is never retried")
+            .policy(once)
+            .steps(&[Status(503, &[("x-envoy-overloaded", "true")]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None)
+            .differs(
+                "Envoy marks a 503 it made by shedding load (a circuit breaker's overflow, \
+                 maintenance mode) so that the proxies behind it do not multiply the load: \
+                 a rule for a mesh of retrying hops. At the edge our retry budget bounds what \
+                 retries add (20 % of traffic), and an overflow is over in a moment; a server \
+                 that means \"do not retry\" says x-should-retry: false",
+            ),
+        Row::new(
+            "grpc/grpc-java core/src/main/java/io/grpc/internal/RetriableStream.java (bufferLimitExceeded)",
+            "a request whose buffered body passed the limit is committed: no retry",
+        )
+        .policy(|| exact().max_replay_bytes(1))
+        .steps(&[Status(503, &[])])
+        .ends(503, Some(BodyNotReplayable)),
+    ]);
+    check(rows).await;
+}
+
+/// grpc-go `test/retry_test.go::TestRetryStreaming` (its retry policy:
+/// `MaxAttempts` 4, `RetryableStatusCodes` `UNAVAILABLE`), over
+/// trailers-only responses; every gRPC call is a POST, so the service is
+/// declared safe to repeat (`retry_non_idempotent(true)`, as A6 makes
+/// retries a per-service opt-in).
+#[cfg(feature = "grpc")]
+#[tokio::test(start_paused = true)]
+async fn grpc_go_retry_streaming() {
+    use StopReason::*;
+    const TEST: &str = "grpc/grpc-go test/retry_test.go::TestRetryStreaming";
+    fn service() -> RetryPolicy {
+        exact().retry_non_idempotent(true).max_attempts(4)
+    }
+    const UNAVAILABLE: Step = Status(200, &[("grpc-status", "14")]);
+    let row = |case: &str, says: &'static str| {
+        Row::new(leak(format!("{TEST}/{case}")), says)
+            .method("POST")
+            .policy(service)
+    };
+    check(vec![
+        row(
+            "Non-retryable error code",
+            "INTERNAL is not in RetryableStatusCodes: final",
+        )
+        .steps(&[Status(200, &[("grpc-status", "13")])])
+        .ends(200, Some(NotRetryable)),
+        row("One retry necessary", "UNAVAILABLE, then the answer")
+            .steps(&[UNAVAILABLE, OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        row(
+            "Exceed max attempts (4)",
+            "four UNAVAILABLE: the last is the caller's",
+        )
+        .steps(&[UNAVAILABLE; 4])
+        .waits(&[MS(500), S(1), S(2)])
+        .ends(200, Some(MaxAttempts)),
+        row(
+            "No retry after header",
+            "a response whose headers carried no status is committed",
+        )
+        .steps(&[Status(200, &[("test_header", "test_value")])])
+        .ends(200, None),
+        row(
+            "Negative server pushback - no retry",
+            "pushback -1: no retry",
+        )
+        .steps(&[Status(
+            200,
+            &[("grpc-status", "14"), ("grpc-retry-pushback-ms", "-1")],
+        )])
+        .ends(200, Some(NotRetryable)),
+        row(
+            "Non-numeric server pushback - no retry",
+            "pushback xxx: no retry",
+        )
+        .steps(&[Status(
+            200,
+            &[("grpc-status", "14"), ("grpc-retry-pushback-ms", "xxx")],
+        )])
+        .ends(200, Some(NotRetryable)),
+        row(
+            "Multiple server pushback values - no retry",
+            "two pushback values: no retry",
+        )
+        .steps(&[Status(
+            200,
+            &[
+                ("grpc-status", "14"),
+                ("grpc-retry-pushback-ms", "100"),
+                ("grpc-retry-pushback-ms", "10"),
+            ],
+        )])
+        .ends(200, Some(NotRetryable)),
+        row(
+            "1s server pushback - delayed retry",
+            "pushback 1000: the retry comes 1 s later",
+        )
+        .steps(&[
+            Status(
+                200,
+                &[("grpc-status", "14"), ("grpc-retry-pushback-ms", "1000")],
+            ),
+            OK,
+        ])
+        .waits(&[S(1)])
+        .ends(200, None),
+        Row::new(
+            leak(format!("{TEST}/Overflowing buffer - no retry")),
+            "a request past MaxRetryRPCBufferSize is not retried",
+        )
+        .method("POST")
+        .policy(|| service().max_replay_bytes(1))
+        .steps(&[UNAVAILABLE])
+        .ends(200, Some(BodyNotReplayable)),
+    ])
+    .await;
+}
+
+/// googleapis/google-cloud-go `storage/invoke.go::ShouldRetry` (GCS's
+/// retry strategy: 408, 429, 5xx; unexpected EOF, closed connections,
+/// "connection refused", "connection reset", "broken pipe").
+#[tokio::test(start_paused = true)]
+async fn google_cloud_go_storage_should_retry() {
+    use StopReason::*;
+    const FN: &str = "googleapis/google-cloud-go storage/invoke.go::ShouldRetry";
+    let mut rows = Vec::new();
+    for step in [
+        Status(408, &[]),
+        Status(429, &[]),
+        Status(500, &[]),
+        Status(502, &[]),
+        Status(503, &[]),
+        Status(504, &[]),
+        Io(std::io::ErrorKind::UnexpectedEof),
+        Io(std::io::ErrorKind::BrokenPipe),
+        REFUSED,
+        RESET,
+    ] {
+        rows.push(
+            Row::new(leak(format!("{FN} ({step:?})")), "retried")
+                .steps(&[step, OK])
+                .waits(&[MS(500)])
+                .ends(200, None),
+        );
+    }
+    for status in [501, 505] {
+        rows.push(
+            Row::new(leak(format!("{FN} ({status})")), "any 5xx is retried")
+                .steps(&[Status(status, &[])])
+                .ends(status, Some(NotRetryable))
+                .differs("501 and 505 name what the server will not do (RFC 9110 §15.6.2, §15.6.6): the same request gets the same answer"),
+        );
+    }
+    rows.push(
+        Row::new(
+            leak(format!("{FN} (404)")),
+            "a 4xx but 408 and 429 is not retried",
+        )
+        .steps(&[Status(404, &[])])
+        .ends(404, Some(NotRetryable)),
+    );
+    check(rows).await;
+}
+
+/// The gRPC half of google-cloud-go's `storage/invoke.go::ShouldRetry`:
+/// UNAVAILABLE, RESOURCE_EXHAUSTED, INTERNAL and DEADLINE_EXCEEDED.
+#[cfg(feature = "grpc")]
+#[tokio::test(start_paused = true)]
+async fn google_cloud_go_storage_should_retry_grpc() {
+    use StopReason::*;
+    const FN: &str = "googleapis/google-cloud-go storage/invoke.go::ShouldRetry";
+    fn service() -> RetryPolicy {
+        exact().retry_non_idempotent(true)
+    }
+    let row = |code: &str, says: &'static str| {
+        Row::new(leak(format!("{FN} (codes.{code})")), says)
+            .method("POST")
+            .policy(service)
+    };
+    check(vec![
+        row("Unavailable", "retried")
+            .steps(&[Status(200, &[("grpc-status", "14")]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        row("ResourceExhausted", "retried")
+            .steps(&[Status(200, &[("grpc-status", "8")]), OK])
+            .waits(&[MS(500)])
+            .ends(200, None),
+        row("Internal", "retried")
+            .steps(&[Status(200, &[("grpc-status", "13")])])
+            .ends(200, Some(NotRetryable))
+            .differs(
+                "INTERNAL says invariants of the server are broken (gRPC's status-code \
+                 guide, which names UNAVAILABLE as the code a client retries); GCS's retry \
+                 guide lists it for GCS, whose client says so with retry_if",
+            ),
+        row("DeadlineExceeded", "retried")
+            .steps(&[Status(200, &[("grpc-status", "4")])])
+            .ends(200, Some(NotRetryable))
+            .differs(
+                "a DEADLINE_EXCEEDED a client sees is, in gRPC, almost always its own \
+                 deadline (propagated to the server), which a retry cannot meet; gRFC A6 \
+                 leaves it out of the retryable codes unless a service lists it",
+            ),
+    ])
+    .await;
+}
+
+/// Azure's azure-core for Python: `azure/core/pipeline/policies/_retry.py`
+/// (`_RETRY_CODES`: 408, 429, 500, 502, 503, 504 and 506 up; a response
+/// with `Retry-After` is retried whatever its status; POST and PATCH on
+/// 500, 503, 504) and `tests/test_retry_policy.py`.
+#[tokio::test(start_paused = true)]
+async fn azure_core_retry_policy() {
+    use StopReason::*;
+    const TEST: &str = "Azure/azure-sdk-for-python sdk/core/azure-core/tests/test_retry_policy.py";
+    const POLICY: &str =
+        "Azure/azure-sdk-for-python sdk/core/azure-core/azure/core/pipeline/policies/_retry.py";
+    let mut rows = vec![
+        Row::new(
+            leak(format!("{TEST}::test_retry_code_class_variables (408)")),
+            "408 is in _RETRY_CODES",
+        )
+        .steps(&[Status(408, &[]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            leak(format!("{TEST}::test_retry_code_class_variables (501)")),
+            "501 is not in _RETRY_CODES",
+        )
+        .steps(&[Status(501, &[])])
+        .ends(501, Some(NotRetryable)),
+        Row::new(
+            leak(format!("{POLICY}::_RETRY_CODES (505)")),
+            "505 is not either",
+        )
+        .steps(&[Status(505, &[])])
+        .ends(505, Some(NotRetryable)),
+        Row::new(
+            leak(format!("{POLICY}::_RETRY_CODES (507)")),
+            "506 and up are retried: 507",
+        )
+        .steps(&[Status(507, &[]), OK])
+        .waits(&[MS(500)])
+        .ends(200, None),
+        Row::new(
+            leak(format!("{POLICY}::_RETRY_CODES (511)")),
+            "506 and up are retried: 511",
+        )
+        .steps(&[Status(511, &[])])
+        .ends(511, Some(NotRetryable))
+        .differs(
+            "511 is a captive portal asking the user to log in (RFC 6585 §6): no resend does that",
+        ),
+        Row::new(
+            leak(format!("{TEST}::test_retry_on_429")),
+            "retry_total=1: a 429 is sent twice",
+        )
+        .policy(|| exact().max_attempts(2))
+        .steps(&[Status(429, &[]), Status(429, &[])])
+        .waits(&[MS(500)])
+        .ends(429, Some(MaxAttempts)),
+        Row::new(
+            leak(format!("{TEST}::test_no_retry_on_201")),
+            "a 201 with Retry-After is no failure",
+        )
+        .steps(&[Status(201, &[("retry-after", "1")])])
+        .ends(201, None),
+    ];
+    for (header, value, wait) in [
+        ("retry-after-ms", "800", MS(800)),
+        ("retry-after-ms", "1200", MS(1200)),
+        ("x-ms-retry-after-ms", "800", MS(800)),
+        ("x-ms-retry-after-ms", "1000", S(1)),
+        ("retry-after", "0", MS(500)),
+    ] {
+        let headers: &'static [(&str, &str)] = Box::leak(Box::new([(header, value)]));
+        let test = if header == "x-ms-retry-after-ms" {
+            "test_x_ms_retry_after"
+        } else {
+            "test_retry_after"
+        };
+        rows.push(
+            Row::new(
+                leak(format!("{TEST}::{test} ({header}: {value})")),
+                "the header's wait (milliseconds for the -ms headers)",
+            )
+            .steps(&[Status(503, headers), OK])
+            .waits(&[wait])
+            .ends(200, None),
+        );
+    }
+    rows.extend([
+        Row::new(
+            leak(format!("{TEST}::test_retry_after (Retry-After: 800)")),
+            "Retry-After in seconds: 800 s",
+        )
+        .policy(patient)
+        .steps(&[Status(503, &[("retry-after", "800")]), OK])
+        .waits(&[S(800)])
+        .ends(200, None),
+        Row::new(
+            leak(format!(
+                "{TEST}::test_retry_after (Retry-After: 1 with retry-after-ms: 500)"
+            )),
+            "Retry-After is read before retry-after-ms: 1 s",
+        )
+        .steps(&[
+            Status(503, &[("retry-after", "1"), ("retry-after-ms", "500")]),
+            OK,
+        ])
+        .waits(&[MS(500)])
+        .ends(200, None)
+        .differs(
+            "the two are one hint, the -ms one finer: the OpenAI SDKs and azure-core for \
+                 Java (RetryPolicy.getWellKnownRetryDelay) read x-ms-retry-after-ms and \
+                 retry-after-ms first, as we do",
+        ),
+        Row::new(
+            leak(format!("{POLICY}::is_retry (404 with Retry-After)")),
+            "any response with Retry-After is retried",
+        )
+        .steps(&[Status(404, &[("retry-after", "1")])])
+        .ends(404, Some(NotRetryable))
+        .differs(
+            "Retry-After says when a follow-up may come (RFC 9110 §10.2.3), not that the \
+                 failure heals: a 404 is not a rate limit (urllib3's 404 row agrees)",
+        ),
+        Row::new(
+            leak(format!("{POLICY}::_is_method_retryable (POST, 503)")),
+            "a POST is retried on 500, 503 and 504",
+        )
+        .method("POST")
+        .steps(&[Status(503, &[])])
+        .ends(503, Some(NotIdempotent))
+        .differs(
+            "RFC 9110 §9.2.2: a POST's 500 or 504 may come after the work was done; \
+                 without an Idempotency-Key (or the server's x-should-retry: true) it is not \
+                 sent twice",
+        ),
+        Row::new(
+            leak(format!("{POLICY}::_is_method_retryable (POST, 502)")),
+            "a POST's 502 is not retried",
+        )
+        .method("POST")
+        .steps(&[Status(502, &[])])
+        .ends(502, Some(NotIdempotent)),
+        Row::new(
+            leak(format!("{TEST}::test_does_not_sleep_after_timeout")),
+            "no sleep that would end past the timeout",
+        )
+        .policy(|| exact().max_attempts(4).deadline(S(1)))
+        .steps(&[RESET, RESET])
+        .waits(&[MS(500)])
+        .ends_in_transport_error(Some(Deadline)),
+    ]);
+    check(rows).await;
 }

@@ -397,10 +397,11 @@ impl ResponseHints {
                     .and_then(|text| text.split(',').filter_map(parse_millis).max());
                 self.retry_after_ms = self.retry_after_ms.max(delay);
             }
+            // Two fields are not one integer (RFC 9110 §5.3 joins them):
+            // unparseable, "do not retry" (gRFC A6; grpc-go reads them so).
             Role::Wait(WaitFormat::Pushback) => {
-                if self.pushback.is_none() {
-                    self.pushback = Some(parse_pushback(value));
-                }
+                let pushback = self.pushback.map(|_| GrpcPushback::DoNotRetry);
+                self.pushback = pushback.or_else(|| Some(parse_pushback(value)));
             }
             Role::Verdict => {
                 if let Some(verdict) = parse_verdict(value) {
@@ -470,7 +471,8 @@ impl ResponseHints {
 
     /// The hints a server states outright, in this order: `retry-after-ms`
     /// (or Azure's `x-ms-retry-after-ms`), `Retry-After`, and
-    /// `grpc-retry-pushback-ms`. Several fields of one: the longest wins.
+    /// `grpc-retry-pushback-ms`. Several fields of one: the longest wins
+    /// (several pushbacks are no pushback: "do not retry").
     pub fn explicit_hint(&self) -> Option<RetryHint> {
         if let Some(delay) = self.retry_after_ms {
             return Some(RetryHint::new(delay, HintSource::RetryAfterMs));

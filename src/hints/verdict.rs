@@ -54,7 +54,8 @@ pub(crate) fn parse_verdict(value: &HeaderValue) -> Option<bool> {
 pub enum GrpcPushback {
     /// Retry after this delay, in place of the backoff.
     After(Duration),
-    /// The value was negative or malformed: gRFC A6 says not to retry.
+    /// The value was negative or malformed (or there were several): gRFC
+    /// A6 says not to retry.
     DoNotRetry,
 }
 
@@ -70,9 +71,15 @@ pub enum GrpcPushback {
 /// assert_eq!(grpc_pushback(&headers), Some(GrpcPushback::After(Duration::from_millis(250))));
 /// headers.insert("grpc-retry-pushback-ms", "-1".parse().unwrap());
 /// assert_eq!(grpc_pushback(&headers), Some(GrpcPushback::DoNotRetry));
+/// // Two values are no one integer: "do not retry" too (as grpc-go).
+/// headers.insert("grpc-retry-pushback-ms", "100".parse().unwrap());
+/// headers.append("grpc-retry-pushback-ms", "10".parse().unwrap());
+/// assert_eq!(grpc_pushback(&headers), Some(GrpcPushback::DoNotRetry));
 /// ```
 pub fn grpc_pushback(headers: &HeaderMap) -> Option<GrpcPushback> {
-    Some(parse_pushback(headers.get(GRPC_RETRY_PUSHBACK_MS)?))
+    let mut values = headers.get_all(GRPC_RETRY_PUSHBACK_MS).iter();
+    let first = parse_pushback(values.next()?);
+    Some(values.next().map_or(first, |_| GrpcPushback::DoNotRetry))
 }
 
 /// One `grpc-retry-pushback-ms` value.

@@ -80,27 +80,32 @@ impl BodyVerdict {
     pub fn for_code(code: &str) -> Option<BodyVerdict> {
         let mut key = [0u8; MAX_KEY];
         let len = normalise(code, &mut key)?;
-        let key = &key[..len];
+        // AWS's Query protocols name a code (`Throttling`) whose shape its
+        // JSON ones name with a suffix (`ThrottlingException`): one code.
+        let key = key[..len].strip_suffix(b"exception").unwrap_or(&key[..len]);
         // Codes normalised (ASCII letters and digits only, lower case). A
         // `match` compares the length before any byte, so a code is
         // compared in full only with the few of its size.
         match key {
-            // Throttled, try again soon.
-            b"throttling"                              // AWS Query APIs
-            | b"throttlingexception"                   // AWS JSON APIs
-            | b"throttled"                             // Azure, generic
+            // Throttled, try again soon (botocore's standard retry mode
+            // lists the AWS ones: `ThrottledRetryableChecker`).
+            b"throttling"                              // AWS Query APIs (JSON: ThrottlingException)
+            | b"throttled"                             // Azure, generic; AWS ThrottledException
             | b"requestthrottled"                      // AWS
-            | b"requestthrottledexception"             // AWS
             | b"requestlimitexceeded"                  // AWS EC2
-            | b"provisionedthroughputexceededexception" // DynamoDB
-            | b"toomanyrequestsexception"              // AWS Lambda, API Gateway
-            | b"toomanyrequests"                       // Dropbox too_many_requests, generic
+            | b"provisionedthroughputexceeded"         // DynamoDB
+            | b"toomanyrequests"                       // AWS Lambda, API Gateway; Dropbox too_many_requests
             | b"slowdown"                              // S3
+            | b"priorrequestnotcomplete"               // Route 53: "retry after a short delay"
             | b"ratelimitexceeded"                     // Google rateLimitExceeded, RATE_LIMIT_EXCEEDED
             | b"userratelimitexceeded"                 // Google
             | b"ratelimited"                           // GraphQL RATE_LIMITED
             | b"ratelimiterror"                        // Anthropic rate_limit_error
             => Some(BodyVerdict::Throttled),
+            // Transient, kind unchanged (botocore: `_TRANSIENT_ERROR_CODES`).
+            b"requesttimeout"                          // S3's 400: the upload stalled; AWS JSON
+            | b"transactioninprogress"                 // DynamoDB: the same token is running
+            => Some(BodyVerdict::Transient),
             // The quota is spent; it will not come back soon.
             b"insufficientquota"                       // OpenAI insufficient_quota
             | b"billinghardlimitreached"               // OpenAI
@@ -160,16 +165,12 @@ fn normalise(code: &str, key: &mut [u8; MAX_KEY]) -> Option<usize> {
     // One pass: a SOAP code or an AWS `__type` may carry a namespace
     // prefix, so a `:` or `#` starts the key afresh (the key is what
     // follows the last one); letters and digits are kept, lower case.
-    let mut len = 0;
-    let mut too_long = false;
+    let (mut len, mut too_long) = (0, false);
     for &byte in code.as_bytes() {
         // One table load per byte instead of a chain of range tests.
         match KEY_BYTE[usize::from(byte)] {
             SKIP => {}
-            RESTART => {
-                len = 0;
-                too_long = false;
-            }
+            RESTART => (len, too_long) = (0, false),
             kept if len < MAX_KEY => {
                 key[len] = kept;
                 len += 1;
@@ -247,6 +248,8 @@ mod tests {
             "userRateLimitExceeded",
             "RATE_LIMITED",
             "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+            "ThrottledException",
+            "PriorRequestNotComplete",
         ] {
             assert_eq!(
                 BodyVerdict::for_code(code),
@@ -267,7 +270,26 @@ mod tests {
                 "{code}"
             );
         }
-        for code in ["", "404", "card_declined", "Client", &"x".repeat(10_000)] {
+        for code in [
+            "RequestTimeout",
+            "RequestTimeoutException",
+            "TransactionInProgressException",
+        ] {
+            assert_eq!(
+                BodyVerdict::for_code(code),
+                Some(BodyVerdict::Transient),
+                "{code}"
+            );
+        }
+        for code in [
+            "",
+            "404",
+            "card_declined",
+            "Client",
+            "Exception",
+            "LimitExceededException",
+            &"x".repeat(10_000),
+        ] {
             assert_eq!(BodyVerdict::for_code(code), None, "{code}");
         }
         for code in [

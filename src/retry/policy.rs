@@ -319,7 +319,9 @@ impl RetryPolicy {
     /// Whether requests that are not idempotent (POST, PATCH without an
     /// `Idempotency-Key`) may be retried after reaching the server.
     /// Connect failures are retried regardless: such a request never left
-    /// (unless no resend heals them: a certificate or URL-scheme failure).
+    /// (unless no resend heals them: a certificate or URL-scheme failure);
+    /// so is a 408, a request the server did not receive whole (RFC 9110
+    /// §15.5.9; OkHttp and browsers repeat it for any method).
     pub fn retry_non_idempotent(mut self, retry: bool) -> Self {
         self.config().retry_non_idempotent = retry;
         self
@@ -407,8 +409,11 @@ impl RetryPolicy {
                 let idempotent = c
                     .idempotent
                     .unwrap_or_else(|| is_idempotent(context.method, context.headers));
+                // A 408 says the server did not receive the request whole
+                // (RFC 9110 §15.5.9): it cannot have acted on it.
                 let safe = idempotent
                     || facts.never_sent
+                    || context.status() == Some(StatusCode::REQUEST_TIMEOUT)
                     || facts.server_verdict == Some(true)
                     || c.retry_non_idempotent;
                 if safe {
