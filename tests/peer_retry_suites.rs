@@ -2719,9 +2719,8 @@ async fn azure_core_retry_policy() {
         .waits(&[MS(500)])
         .ends(200, None)
         .differs(
-            "the two are one hint, the -ms one finer: the OpenAI SDKs and azure-core for \
-                 Java (RetryPolicy.getWellKnownRetryDelay) read x-ms-retry-after-ms and \
-                 retry-after-ms first, as we do",
+            "the two are one hint, the -ms one finer: the OpenAI SDKs read retry-after-ms \
+                 first, as we do",
         ),
         Row::new(
             leak(format!("{POLICY}::is_retry (404 with Retry-After)")),
