@@ -239,75 +239,69 @@ mod tests {
 
     #[test]
     fn table_ignores_case_and_punctuation() {
-        for code in [
-            "Throttling",
-            "ThrottlingException",
-            "SlowDown",
-            "rateLimitExceeded",
-            "RATE_LIMIT_EXCEEDED",
-            "userRateLimitExceeded",
-            "RATE_LIMITED",
-            "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-            "ThrottledException",
-            "PriorRequestNotComplete",
-        ] {
-            assert_eq!(
-                BodyVerdict::for_code(code),
-                Some(BodyVerdict::Throttled),
-                "{code}"
-            );
-        }
-        for code in [
-            "insufficient_quota",
-            "dailyLimitExceeded",
-            "DAILY_QUOTA_EXCEEDED",
-            "monthly_limit_exceeded",
-            "billing_hard_limit_reached",
-        ] {
-            assert_eq!(
-                BodyVerdict::for_code(code),
-                Some(BodyVerdict::QuotaExhausted),
-                "{code}"
-            );
-        }
-        for code in [
-            "RequestTimeout",
-            "RequestTimeoutException",
-            "TransactionInProgressException",
-        ] {
-            assert_eq!(
-                BodyVerdict::for_code(code),
-                Some(BodyVerdict::Transient),
-                "{code}"
-            );
-        }
-        for code in [
-            "",
-            "404",
-            "card_declined",
-            "Client",
-            "Exception",
-            "LimitExceededException",
-            &"x".repeat(10_000),
-        ] {
-            assert_eq!(BodyVerdict::for_code(code), None, "{code}");
-        }
-        for code in [
-            "ns:Throttling",
-            "a#b:SlowDown",
-            &format!("{}:SlowDown", "x".repeat(100)),
-        ] {
-            assert_eq!(
-                BodyVerdict::for_code(code),
-                Some(BodyVerdict::Throttled),
-                "{code}"
-            );
-        }
-        for code in [
-            &"x".repeat(65),
-            &format!("{}#{}", "x".repeat(100), "y".repeat(65)),
-        ] {
-            assert_eq!(BodyVerdict::for_code(code), None, "{code}");
+        use BodyVerdict::{QuotaExhausted, Throttled, Transient};
+        let long = "x".repeat(10_000);
+        let prefixed = format!("{}:SlowDown", "x".repeat(100));
+        let (too_long, long_after_prefix) = (
+            "x".repeat(65),
+            format!("{}#{}", "x".repeat(100), "y".repeat(65)),
+        );
+        let rows: &[(&[&str], Option<BodyVerdict>)] = &[
+            (
+                &[
+                    "Throttling",
+                    "ThrottlingException",
+                    "SlowDown",
+                    "rateLimitExceeded",
+                    "RATE_LIMIT_EXCEEDED",
+                    "userRateLimitExceeded",
+                    "RATE_LIMITED",
+                    "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                    "ThrottledException",
+                    "PriorRequestNotComplete",
+                    "ns:Throttling",
+                    "a#b:SlowDown",
+                    &prefixed,
+                ],
+                Some(Throttled),
+            ),
+            (
+                &[
+                    "insufficient_quota",
+                    "dailyLimitExceeded",
+                    "DAILY_QUOTA_EXCEEDED",
+                    "monthly_limit_exceeded",
+                    "billing_hard_limit_reached",
+                ],
+                Some(QuotaExhausted),
+            ),
+            (
+                &[
+                    "RequestTimeout",
+                    "RequestTimeoutException",
+                    "TransactionInProgressException",
+                ],
+                Some(Transient),
+            ),
+            (
+                &[
+                    "",
+                    "404",
+                    "card_declined",
+                    "Client",
+                    "Exception",
+                    "LimitExceededException",
+                    &long,
+                    &too_long,
+                    &long_after_prefix,
+                ],
+                None,
+            ),
+        ];
+        for (codes, verdict) in rows {
+            for code in *codes {
+                assert_eq!(BodyVerdict::for_code(code), *verdict, "{code}");
+            }
         }
     }
 }
