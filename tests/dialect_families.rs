@@ -407,6 +407,17 @@ const FAMILIES: &[Row] = &[
     row("OneAPI %2 inside a variable", 400, r#"{"requestError":{"serviceException":{"messageId":"SVC0002","text":"Invalid %1 for %3, 100% sure","variables":["%2","x"]}}}"#, BadRequest, Some("SVC0002"), "Invalid %2 for %3, 100% sure", false),
     row("error-led list of strings", 400, r#"["error","Name is required"]"#, BadRequest, None, "error (and 1 more)", false),
     row("triple with a string code", 400, r#"["error","10020","limit: invalid"]"#, BadRequest, None, "error (and 2 more)", false),
+    // More vendors audited (changes/vendors4.md).
+    // Bitvavo, "Handle errors" (docs.bitvavo.com/docs/errors): a numeric `errorCode` and the text under `error`.
+    row("Bitvavo 205", 400, r#"{"errorCode": 205, "error": "Invalid parameter: price"}"#, BadRequest, Some("205"), "Invalid parameter: price", false),
+    // Acuity Scheduling, "API Errors" (developers.acuityscheduling.com/reference/api-errors).
+    row("Acuity 400", 400, r#"{"status_code": 400, "message": "Expected a JSON object.", "error": "invalid_body"}"#, BadRequest, Some("invalid_body"), "Expected a JSON object.", false),
+    // ePay, "API Error handling" (docs.epay.eu/products/blocks/api-error-handling).
+    Row { fields: &[("amount", "[required]: Is a required non-nullable field"), ("amount", "[int]: Must be an integer")],
+        ..row("ePay validation", 422, r#"{"errorCode":"VALIDATION_ERROR","message":"Input validation errors","errors":{"amount":["[required]: Is a required non-nullable field","[int]: Must be an integer"]}}"#, Validation, Some("VALIDATION_ERROR"), "Input validation errors", false) },
+    row("ePay session", 401, r#"{"errorCode": "INVALID_OR_EXPIRED_SESSION", "message": "Invalid session authentication or the session has expired."}"#, Unauthorized, Some("INVALID_OR_EXPIRED_SESSION"), "Invalid session authentication or the session has expired.", false),
+    // SumUp, "404 Not Found" (developer.sumup.com/problem/404-not-found).
+    row("SumUp 404", 404, r#"{ "error_code": "NOT_FOUND", "message": "Resource not found"}"#, NotFound, Some("NOT_FOUND"), "Resource not found", false),
     // New rules' neighbours that must not trigger them: a `status` object
     // beside a top-level message, "today" and "Sunday" (not a day-long
     // limit), an `errors` entry whose `error` is a sentence, an empty

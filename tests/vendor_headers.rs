@@ -217,6 +217,38 @@ const ROWS: &[Row] = &[
     ("Brave Search", 200, &[("x-ratelimit-limit", "1, 15000"), ("x-ratelimit-policy", "1;w=1, 15000;w=2592000"), ("x-ratelimit-remaining", "1, 1000"), ("x-ratelimit-reset", "1, 1419704")], Some(1), Some(1), Some(1_000), None),
     ("Brave Search", 429, &[("x-ratelimit-limit", "1, 15000"), ("x-ratelimit-policy", "1;w=1, 15000;w=2592000"), ("x-ratelimit-remaining", "0, 1000"), ("x-ratelimit-reset", "1, 1419704")], Some(1), Some(0), Some(1_000), Some((1_000, Reset))),
     ("Brave Search month spent", 429, &[("x-ratelimit-limit", "1, 15000"), ("x-ratelimit-policy", "1;w=1, 15000;w=2592000"), ("x-ratelimit-remaining", "1, 0"), ("x-ratelimit-reset", "1, 1419704")], Some(15000), Some(0), Some(1_419_704_000), Some((1_419_704_000, Reset))),
+    // More vendors audited (changes/vendors4.md).
+    // developer.calendly.com/api-docs/overview/rate-limits: `X-RateLimit-Reset` is the "number of
+    // seconds until the limit resets (typically 60 seconds)", on every response.
+    ("Calendly", 429, &[("x-ratelimit-limit", "500"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "60")], Some(500), Some(0), Some(60_000), Some((60_000, Reset))),
+    // developer.xero.com/faq/limits: `X-DayLimit-Remaining`, `X-MinLimit-Remaining` and
+    // `X-AppMinLimit-Remaining` are remaining counts, no limit, no reset: no window; a 429 has
+    // `Retry-After` and `X-Rate-Limit-Problem` (developer.xero.com/documentation/guides/oauth2/limits).
+    ("Xero", 200, &[("x-daylimit-remaining", "4999"), ("x-minlimit-remaining", "59"), ("x-appminlimit-remaining", "9999")], None, None, None, None),
+    ("Xero", 429, &[("retry-after", "43"), ("x-rate-limit-problem", "minute"), ("x-minlimit-remaining", "0")], None, None, None, Some((43_000, RetryAfter))),
+    // devcenter.heroku.com/articles/platform-api-reference#rate-limits: `RateLimit-Remaining` alone
+    // (tokens, refilled at about 75 a minute): a window of what is left, no limit, no reset.
+    ("Heroku", 200, &[("ratelimit-remaining", "2400")], None, Some(2400), None, None),
+    // marketplace.gohighlevel.com/docs/other/rate-limits: a burst window (`X-RateLimit-Max` per
+    // `-Interval-Milliseconds`, `-Remaining`) and a daily one (`-Limit-Daily`, `-Daily-Remaining`).
+    ("HighLevel", 200, &[("x-ratelimit-limit-daily", "200000"), ("x-ratelimit-daily-remaining", "199999"), ("x-ratelimit-interval-milliseconds", "10000"), ("x-ratelimit-max", "100"), ("x-ratelimit-remaining", "99")], Some(100), Some(99), None, None),
+    ("HighLevel", 429, &[("x-ratelimit-limit-daily", "200000"), ("x-ratelimit-daily-remaining", "0"), ("x-ratelimit-interval-milliseconds", "10000"), ("x-ratelimit-max", "100"), ("x-ratelimit-remaining", "40")], Some(200000), Some(0), None, None),
+    // docs.ship24.com/rate-limiter: both sets, `RateLimit-*` (a 1 s window, reset in seconds) and
+    // `X-RateLimit-*` (reset a Unix timestamp), one window read twice.
+    ("Ship24", 200, &[("ratelimit-limit", "10"), ("ratelimit-remaining", "9"), ("ratelimit-reset", "1"), ("x-ratelimit-limit", "10"), ("x-ratelimit-remaining", "9"), ("x-ratelimit-reset", "1700000001")], Some(10), Some(9), Some(1_000), None),
+    // hexdocs.pm/codat (Codat.RateLimit): `X-Rate-Limit-Reset` is the Unix time of 00:00 UTC.
+    ("Codat", 200, &[("x-rate-limit-limit", "1000"), ("x-rate-limit-remaining", "999"), ("x-rate-limit-reset", "1700006400")], Some(1000), Some(999), Some(6_400_000), None),
+    // Korbit Open API v2 (docs.korbit.co.kr/llms/en/rest_api.md, as api-evangelist/korbit records it):
+    // the older single-field draft, `Ratelimit: limit=50, remaining=48, reset=1`.
+    ("Korbit", 200, &[("ratelimit", "limit=50, remaining=48, reset=1"), ("ratelimit-policy", "50;w=1")], Some(50), Some(48), Some(1_000), None),
+    // developer.xentral.com/reference/rate-limiting: `X-RateLimit-Reset` (Unix) and `Retry-After`
+    // only on a 429; `Retry-After` wins.
+    ("Xentral", 429, &[("x-ratelimit-limit", "100"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1700000042"), ("retry-after", "42")], Some(100), Some(0), Some(42_000), Some((42_000, RetryAfter))),
+    // HashiCorp Vagrant Cloud, "Request Limits" (hashicorp/vagrant website/content/vagrant-cloud/request-limits.mdx):
+    // "The Unix timestamp for when the window resets".
+    ("Vagrant Cloud", 429, &[("x-ratelimit-limit", "100"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1700000030")], Some(100), Some(0), Some(30_000), Some((30_000, Reset))),
+    // docs.pyannote.ai/ratelimits: the reset (UTC epoch seconds) and `Retry-After` only when exceeded.
+    ("pyannote.ai", 429, &[("x-ratelimit-limit", "100"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1700000020"), ("retry-after", "20")], Some(100), Some(0), Some(20_000), Some((20_000, RetryAfter))),
 ];
 
 fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
