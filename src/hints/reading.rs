@@ -624,7 +624,8 @@ impl PerPolicy {
         read: &mut impl FnMut(&str) -> Option<T>,
         tighter: impl Fn(T, T) -> T,
     ) -> (Option<T>, Option<T>) {
-        let fewest = self.remaining.iter().flatten().min();
+        let fewest = (self.len > 1).then(|| self.remaining.iter().flatten().min());
+        let fewest = fewest.flatten();
         let (mut all, mut paired, mut len) = (None, None, 0);
         let tightest =
             |kept: Option<T>, value| Some(kept.map_or(value, |kept| tighter(kept, value)));
