@@ -379,6 +379,45 @@ const FAMILIES: &[Row] = &[
     row("Pluggy 429", 429, r#"{"message":"Too many requests. Please try again later (see Retry-After header in seconds)","code":429}"#, RateLimited, Some("429"), "Too many requests. Please try again later (see Retry-After header in seconds)", true),
     // Akamai CPS, 429 (techdocs.akamai.com/cps/reference/429).
     row("Akamai CPS 429", 429, r#"{"type":"429 Too Many Requests","title":"Too Many Requests","detail":"You have exhausted your API Request Quota. Retry after: 21 seconds."}"#, RateLimited, Some("429 Too Many Requests"), "You have exhausted your API Request Quota. Retry after: 21 seconds.", true),
+    // Audit of vendors4 (changes/vendors4.md): the bodies vendors3 left to the fallback walk.
+    // GSMA OneAPI exceptions, `{"requestError": {"serviceException" | "policyException": {"messageId",
+    // "text", "variables"}}}`: Infobip's 401 as its API answered (pastebin.com/mUnsDPCL); SVC0002 with
+    // its `%1` filled from `variables`, a list (as the OneAPI servers of WSO2's and Telenor's gateways
+    // send it) or one string (ideabiz's "Exception Body", docs-ideamart); POL0003's text is the
+    // GSMA OneAPI SMS policy exception's.
+    row("Infobip 401", 401, r#"{"requestError":{"serviceException":{"messageId":"UNAUTHORIZED","text":"Invalid login details"}}}"#, Unauthorized, Some("UNAUTHORIZED"), "Invalid login details", false),
+    row("OneAPI SVC0002", 400, r#"{"requestError":{"serviceException":{"messageId":"SVC0002","text":"Invalid input value for message part %1","variables":["to"]}}}"#, BadRequest, Some("SVC0002"), "Invalid input value for message part to", false),
+    row("OneAPI SVC0002, one variable", 400, r#"{"requestError":{"serviceException":{"messageId":"SVC0002","text":"Invalid input value for message part %1","variables":"clientCorrelator"}}}"#, BadRequest, Some("SVC0002"), "Invalid input value for message part clientCorrelator", false),
+    row("OneAPI POL0003", 403, r#"{"requestError":{"policyException":{"messageId":"POL0003","text":"Too many addresses specified in message part %1","variables":["address"]}}}"#, Forbidden, Some("POL0003"), "Too many addresses specified in message part address", false),
+    // Bitfinex v2: one error as a triple `["error", code, message]` (its docs as
+    // github.com/arthurk/bitfinex-ohlc-import's NOTES quote them: a 500 `["error", 10020,
+    // "limit: invalid"]`, and `["error", 20060, "maintenance"]`, sent as a 500 too).
+    row("Bitfinex 10020", 500, r#"["error",10020,"limit: invalid"]"#, Server, Some("10020"), "limit: invalid", true),
+    row("Bitfinex maintenance", 500, r#"["error", 20060, "maintenance"]"#, Server, Some("20060"), "maintenance", true),
+    // Contentful, "Errors" (contentful.com/developers/docs/references/errors): `sys.type` is always
+    // "Error" and `sys.id` "identifies the exact error code"; the 429 as contentful-core.php's tests
+    // record it.
+    row("Contentful 429", 429, r#"{"sys": {"type": "Error","id": "RateLimitExceeded"},"message": "You have exceeded the rate limit of the Organization this Space belongs to by making too many API requests within a short timespan. Please wait a moment before trying the request again.","requestId": "4d0274fb176b51ae43a64b98639a3090"}"#, RateLimited, Some("RateLimitExceeded"), "You have exceeded the rate limit of the Organization this Space belongs to by making too many API requests within a short timespan. Please wait a moment before trying the request again.", true),
+    row("Contentful 404", 404, r#"{"sys":{"type":"Error","id":"NotFound"},"message":"The resource could not be found.","details":{"type":"Entry","id":"nyancat"},"requestId":"abc"}"#, NotFound, Some("NotFound"), "The resource could not be found.", false),
+    // Their neighbours that must not read so: a `sys` that describes a resource, a `%` with no
+    // variable of its number, a variable holding `%2` (filled once), an array that is not the
+    // triple (a list of strings beginning with "error", a triple whose code is a string).
+    row("sys of a resource", 404, r#"{"sys":{"type":"Entry","id":"nyancat"},"message":"Widget not found"}"#, NotFound, None, "Widget not found", false),
+    row("OneAPI %1 without variables", 500, r#"{"requestError":{"serviceException":{"messageId":"SVC0001","text":"A service error occurred. Error code is %1"}}}"#, Server, Some("SVC0001"), "A service error occurred. Error code is %1", true),
+    row("OneAPI %2 inside a variable", 400, r#"{"requestError":{"serviceException":{"messageId":"SVC0002","text":"Invalid %1 for %3, 100% sure","variables":["%2","x"]}}}"#, BadRequest, Some("SVC0002"), "Invalid %2 for %3, 100% sure", false),
+    row("error-led list of strings", 400, r#"["error","Name is required"]"#, BadRequest, None, "error (and 1 more)", false),
+    row("triple with a string code", 400, r#"["error","10020","limit: invalid"]"#, BadRequest, None, "error (and 2 more)", false),
+    // More vendors audited (changes/vendors4.md).
+    // Bitvavo, "Handle errors" (docs.bitvavo.com/docs/errors): a numeric `errorCode` and the text under `error`.
+    row("Bitvavo 205", 400, r#"{"errorCode": 205, "error": "Invalid parameter: price"}"#, BadRequest, Some("205"), "Invalid parameter: price", false),
+    // Acuity Scheduling, "API Errors" (developers.acuityscheduling.com/reference/api-errors).
+    row("Acuity 400", 400, r#"{"status_code": 400, "message": "Expected a JSON object.", "error": "invalid_body"}"#, BadRequest, Some("invalid_body"), "Expected a JSON object.", false),
+    // ePay, "API Error handling" (docs.epay.eu/products/blocks/api-error-handling).
+    Row { fields: &[("amount", "[required]: Is a required non-nullable field"), ("amount", "[int]: Must be an integer")],
+        ..row("ePay validation", 422, r#"{"errorCode":"VALIDATION_ERROR","message":"Input validation errors","errors":{"amount":["[required]: Is a required non-nullable field","[int]: Must be an integer"]}}"#, Validation, Some("VALIDATION_ERROR"), "Input validation errors", false) },
+    row("ePay session", 401, r#"{"errorCode": "INVALID_OR_EXPIRED_SESSION", "message": "Invalid session authentication or the session has expired."}"#, Unauthorized, Some("INVALID_OR_EXPIRED_SESSION"), "Invalid session authentication or the session has expired.", false),
+    // SumUp, "404 Not Found" (developer.sumup.com/problem/404-not-found).
+    row("SumUp 404", 404, r#"{ "error_code": "NOT_FOUND", "message": "Resource not found"}"#, NotFound, Some("NOT_FOUND"), "Resource not found", false),
     // New rules' neighbours that must not trigger them: a `status` object
     // beside a top-level message, "today" and "Sunday" (not a day-long
     // limit), an `errors` entry whose `error` is a sentence, an empty

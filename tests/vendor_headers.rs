@@ -191,6 +191,64 @@ const ROWS: &[Row] = &[
     // Lemlist (developer.lemlist.com/api-reference/getting-started/rate-limits): a JavaScript
     // `Date.toString()` reset the reader does not take; `Retry-After` gives the wait.
     ("Lemlist", 429, &[("retry-after", "2"), ("x-ratelimit-limit", "20"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "Tue Nov 14 2023 23:13:22 GMT+0100 (Central European Standard Time)")], Some(20), Some(0), None, Some((2_000, RetryAfter))),
+    // Audit of vendors4 (changes/vendors4.md): the headers vendors3 left unread.
+    // developers.brevo.com/docs/limit-headers: `x-sib-ratelimit-reset` is the "time remaining until
+    // the rate limit resets, expressed in the granularity unit (typically seconds)".
+    ("Brevo", 200, &[("x-sib-ratelimit-limit", "1000"), ("x-sib-ratelimit-remaining", "999"), ("x-sib-ratelimit-reset", "3")], Some(1000), Some(999), Some(3_000), None),
+    ("Brevo", 429, &[("x-sib-ratelimit-limit", "10"), ("x-sib-ratelimit-remaining", "0"), ("x-sib-ratelimit-reset", "1")], Some(10), Some(0), Some(1_000), Some((1_000, Reset))),
+    // kucoin.com/docs-new/rate-limit, "3. Request Header": the resource pool's quota, what is
+    // left, and the "quota reset countdown (milliseconds)"; a 429 (code 429000) waits for it.
+    ("KuCoin", 200, &[("gw-ratelimit-limit", "500"), ("gw-ratelimit-remaining", "300"), ("gw-ratelimit-reset", "1489")], Some(500), Some(300), Some(1_489), None),
+    ("KuCoin", 429, &[("gw-ratelimit-limit", "4000"), ("gw-ratelimit-remaining", "0"), ("gw-ratelimit-reset", "1489")], Some(4000), Some(0), Some(1_489), Some((1_489, Reset))),
+    // developers-classic.mailerlite.com/docs/api-rate-limits: `X-RateLimit-Retry-After` "indicates
+    // the seconds remaining before you can make a new request" (the reset, "a date and time value",
+    // is left out: its format is not shown).
+    ("MailerLite", 429, &[("x-ratelimit-limit", "60"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-retry-after", "22")], Some(60), Some(0), None, Some((22_000, RetryAfter))),
+    // developers.gorgias.com/reference/limitations: a leaky bucket; `X-Gorgias-Account-Api-Call-Limit`
+    // is "the number of requests you made in the current period, and the limit" (`10/40`), as
+    // Shopify's `X-Shopify-Shop-Api-Call-Limit`; a 429 has `Retry-after` in seconds.
+    ("Gorgias", 200, &[("x-gorgias-account-api-call-limit", "10/40")], Some(40), Some(30), None, None),
+    ("Gorgias", 429, &[("retry-after", "5"), ("x-gorgias-account-api-call-limit", "40/40")], Some(40), Some(0), None, Some((5_000, RetryAfter))),
+    // api.search.brave.com/app/documentation/web-search/response-headers: one value per policy
+    // (`X-RateLimit-Policy: 1;w=1, 15000;w=2592000`), "1 request per second and 15000 requests per
+    // month"; `X-RateLimit-Reset: 1, 1419704` "means a single request can be done again in a second
+    // and in 1419704 seconds the full monthly quota ... will be available again". The binding
+    // policy is the one with the fewest left: its limit and its reset.
+    ("Brave Search", 200, &[("x-ratelimit-limit", "1, 15000"), ("x-ratelimit-policy", "1;w=1, 15000;w=2592000"), ("x-ratelimit-remaining", "1, 1000"), ("x-ratelimit-reset", "1, 1419704")], Some(1), Some(1), Some(1_000), None),
+    ("Brave Search", 429, &[("x-ratelimit-limit", "1, 15000"), ("x-ratelimit-policy", "1;w=1, 15000;w=2592000"), ("x-ratelimit-remaining", "0, 1000"), ("x-ratelimit-reset", "1, 1419704")], Some(1), Some(0), Some(1_000), Some((1_000, Reset))),
+    ("Brave Search month spent", 429, &[("x-ratelimit-limit", "1, 15000"), ("x-ratelimit-policy", "1;w=1, 15000;w=2592000"), ("x-ratelimit-remaining", "1, 0"), ("x-ratelimit-reset", "1, 1419704")], Some(15000), Some(0), Some(1_419_704_000), Some((1_419_704_000, Reset))),
+    // More vendors audited (changes/vendors4.md).
+    // developer.calendly.com/api-docs/overview/rate-limits: `X-RateLimit-Reset` is the "number of
+    // seconds until the limit resets (typically 60 seconds)", on every response.
+    ("Calendly", 429, &[("x-ratelimit-limit", "500"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "60")], Some(500), Some(0), Some(60_000), Some((60_000, Reset))),
+    // developer.xero.com/faq/limits: `X-DayLimit-Remaining`, `X-MinLimit-Remaining` and
+    // `X-AppMinLimit-Remaining` are remaining counts, no limit, no reset: no window; a 429 has
+    // `Retry-After` and `X-Rate-Limit-Problem` (developer.xero.com/documentation/guides/oauth2/limits).
+    ("Xero", 200, &[("x-daylimit-remaining", "4999"), ("x-minlimit-remaining", "59"), ("x-appminlimit-remaining", "9999")], None, None, None, None),
+    ("Xero", 429, &[("retry-after", "43"), ("x-rate-limit-problem", "minute"), ("x-minlimit-remaining", "0")], None, None, None, Some((43_000, RetryAfter))),
+    // devcenter.heroku.com/articles/platform-api-reference#rate-limits: `RateLimit-Remaining` alone
+    // (tokens, refilled at about 75 a minute): a window of what is left, no limit, no reset.
+    ("Heroku", 200, &[("ratelimit-remaining", "2400")], None, Some(2400), None, None),
+    // marketplace.gohighlevel.com/docs/other/rate-limits: a burst window (`X-RateLimit-Max` per
+    // `-Interval-Milliseconds`, `-Remaining`) and a daily one (`-Limit-Daily`, `-Daily-Remaining`).
+    ("HighLevel", 200, &[("x-ratelimit-limit-daily", "200000"), ("x-ratelimit-daily-remaining", "199999"), ("x-ratelimit-interval-milliseconds", "10000"), ("x-ratelimit-max", "100"), ("x-ratelimit-remaining", "99")], Some(100), Some(99), None, None),
+    ("HighLevel", 429, &[("x-ratelimit-limit-daily", "200000"), ("x-ratelimit-daily-remaining", "0"), ("x-ratelimit-interval-milliseconds", "10000"), ("x-ratelimit-max", "100"), ("x-ratelimit-remaining", "40")], Some(200000), Some(0), None, None),
+    // docs.ship24.com/rate-limiter: both sets, `RateLimit-*` (a 1 s window, reset in seconds) and
+    // `X-RateLimit-*` (reset a Unix timestamp), one window read twice.
+    ("Ship24", 200, &[("ratelimit-limit", "10"), ("ratelimit-remaining", "9"), ("ratelimit-reset", "1"), ("x-ratelimit-limit", "10"), ("x-ratelimit-remaining", "9"), ("x-ratelimit-reset", "1700000001")], Some(10), Some(9), Some(1_000), None),
+    // hexdocs.pm/codat (Codat.RateLimit): `X-Rate-Limit-Reset` is the Unix time of 00:00 UTC.
+    ("Codat", 200, &[("x-rate-limit-limit", "1000"), ("x-rate-limit-remaining", "999"), ("x-rate-limit-reset", "1700006400")], Some(1000), Some(999), Some(6_400_000), None),
+    // Korbit Open API v2 (docs.korbit.co.kr/llms/en/rest_api.md, as api-evangelist/korbit records it):
+    // the older single-field draft, `Ratelimit: limit=50, remaining=48, reset=1`.
+    ("Korbit", 200, &[("ratelimit", "limit=50, remaining=48, reset=1"), ("ratelimit-policy", "50;w=1")], Some(50), Some(48), Some(1_000), None),
+    // developer.xentral.com/reference/rate-limiting: `X-RateLimit-Reset` (Unix) and `Retry-After`
+    // only on a 429; `Retry-After` wins.
+    ("Xentral", 429, &[("x-ratelimit-limit", "100"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1700000042"), ("retry-after", "42")], Some(100), Some(0), Some(42_000), Some((42_000, RetryAfter))),
+    // HashiCorp Vagrant Cloud, "Request Limits" (hashicorp/vagrant website/content/vagrant-cloud/request-limits.mdx):
+    // "The Unix timestamp for when the window resets".
+    ("Vagrant Cloud", 429, &[("x-ratelimit-limit", "100"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1700000030")], Some(100), Some(0), Some(30_000), Some((30_000, Reset))),
+    // docs.pyannote.ai/ratelimits: the reset (UTC epoch seconds) and `Retry-After` only when exceeded.
+    ("pyannote.ai", 429, &[("x-ratelimit-limit", "100"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1700000020"), ("retry-after", "20")], Some(100), Some(0), Some(20_000), Some((20_000, RetryAfter))),
 ];
 
 fn headers(pairs: &[(&str, &str)]) -> HeaderMap {

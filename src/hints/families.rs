@@ -54,8 +54,9 @@ pub(crate) enum Headers {
         state: &'static str,
         policy: &'static str,
     },
-    /// One header holding `used/limit`, no reset.
-    UsedOfLimit(&'static str),
+    /// One header holding `used/limit`, no reset, under any of these
+    /// names.
+    UsedOfLimit(&'static [&'static str]),
     /// An explicit wait, under any of these names.
     Wait(&'static [&'static str], WaitFormat),
     /// The server's `true` / `false` retry verdict, under any of these
@@ -81,19 +82,28 @@ pub(crate) const MAX_RESETS: usize = 2;
 /// Values kept per family while reading: limit, remaining, the resets.
 pub(crate) const VALUES: usize = 2 + MAX_RESETS;
 
+/// A window family from its parts (as [`Headers::Window`]'s) and its `doc`:
+/// one table row on few lines.
+macro_rules! window {
+    ($name:expr, $limit:expr, $remaining:expr, $resets:expr, $doc:expr) => {
+        Family {
+            headers: Headers::Window {
+                name: $name,
+                limit: $limit,
+                remaining: $remaining,
+                resets: $resets,
+            },
+            doc: $doc,
+        }
+    };
+}
+
 /// A window named `{name}` whose headers are `{prefix}{name}-limit`,
 /// `-remaining` and `-reset` (any [`Moment`]), documented by `doc`.
 macro_rules! per_name {
     ($prefix:literal, $name:literal, $doc:expr) => {
-        Family {
-            headers: Headers::Window {
-                name: Some($name),
-                limit: &[concat!($prefix, $name, "-limit")],
-                remaining: concat!($prefix, $name, "-remaining"),
-                resets: &[(concat!($prefix, $name, "-reset"), Moment)],
-            },
-            doc: $doc,
-        }
+        window! { Some($name), &[concat!($prefix, $name, "-limit")], concat!($prefix, $name, "-remaining"),
+        &[(concat!($prefix, $name, "-reset"), Moment)], $doc }
     };
 }
 
@@ -103,166 +113,61 @@ const LINEAR: &str = "Linear rate-limiting docs (`complexity` in points; reset i
 /// Every header family read, in the order windows are reported (see
 /// [`ResponseHints::policies`](super::ResponseHints::policies)).
 pub(crate) const FAMILIES: &[Family] = &[
-    Family {
-        headers: Headers::Wait(&["retry-after"], WaitFormat::SecondsOrDate),
-        doc: "RFC 9110 §10.2.3 | `120`, `Sun, 06 Nov 1994 08:49:37 GMT`; leniently `... UTC`, `... +0000`, no weekday, RFC 3339",
-    },
-    Family {
-        headers: Headers::Wait(
-            &["retry-after-ms", "x-ms-retry-after-ms"],
-            WaitFormat::Millis,
-        ),
-        doc: "OpenAI SDKs; Azure OpenAI (`x-ms-`) | `1500`",
-    },
-    Family {
-        headers: Headers::Wait(&["grpc-retry-pushback-ms"], WaitFormat::Pushback),
-        doc: "gRFC A6 | `250`; negative: do not retry",
-    },
-    Family {
-        headers: Headers::Structured {
-            state: "ratelimit",
-            policy: "ratelimit-policy",
-        },
-        doc: "IETF draft-ietf-httpapi-ratelimit-headers-09+; the older single-field drafts | `\"burst\";r=0;t=30` + `\"burst\";q=100;w=60`; older: `limit=100, remaining=0, reset=30`",
-    },
-    Family {
-        headers: Headers::Window {
-            name: None,
-            limit: &["ratelimit-limit", "ratelimit-dailylimit"],
-            remaining: "ratelimit-remaining",
-            resets: &[("ratelimit-reset", Moment), ("ratelimit-resettime", Moment)],
-        },
-        doc: "IETF draft-ietf-httpapi-ratelimit-headers-00 to -06; GitLab (`-ResetTime`, an HTTP-date), Yelp (`-DailyLimit`, `-ResetTime`) | `10, 10;w=1` / `0` / `7`",
-    },
-    Family {
-        headers: Headers::Window {
-            name: None,
-            limit: &["x-ratelimit-limit", "x-ratelimit-total"],
-            remaining: "x-ratelimit-remaining",
-            resets: &[
-                ("x-ratelimit-reset-after", Seconds),
-                ("x-ratelimit-reset", Moment),
-            ],
-        },
-        doc: "GitHub REST docs, Discord (`-Reset-After`), Freshdesk (`-Total`), most APIs | `60` / `0` / `1699999999`",
-    },
-    Family {
-        headers: Headers::Window {
-            name: None,
-            limit: &["x-rate-limit-limit", "x-rate-limit"],
-            remaining: "x-rate-limit-remaining",
-            resets: &[("x-rate-limit-reset", Moment)],
-        },
-        doc: "Okta, X API v2; Zendesk (`X-Rate-Limit`, no reset) | `600` / `0` / `1609459200`",
-    },
-    Family {
-        headers: Headers::Window {
-            name: Some("requests"),
-            limit: &["x-ratelimit-limit-requests"],
-            remaining: "x-ratelimit-remaining-requests",
-            resets: &[("x-ratelimit-reset-requests", Moment)],
-        },
-        doc: "OpenAI rate-limit docs | `60` / `59` / `1s`",
-    },
-    Family {
-        headers: Headers::Window {
-            name: Some("tokens"),
-            limit: &["x-ratelimit-limit-tokens"],
-            remaining: "x-ratelimit-remaining-tokens",
-            resets: &[("x-ratelimit-reset-tokens", Moment)],
-        },
-        doc: "OpenAI rate-limit docs | `150000` / `0` / `6m0s`",
-    },
+    Family { headers: Headers::Wait(&["retry-after", "x-ratelimit-retry-after"], WaitFormat::SecondsOrDate),
+        doc: "RFC 9110 §10.2.3; MailerLite (`X-RateLimit-Retry-After`) | `120`, `Sun, 06 Nov 1994 08:49:37 GMT`; leniently `... UTC`, `... +0000`, no weekday, RFC 3339" },
+    Family { headers: Headers::Wait(&["retry-after-ms", "x-ms-retry-after-ms"], WaitFormat::Millis),
+        doc: "OpenAI SDKs; Azure OpenAI (`x-ms-`) | `1500`" },
+    Family { headers: Headers::Wait(&["grpc-retry-pushback-ms"], WaitFormat::Pushback),
+        doc: "gRFC A6 | `250`; negative: do not retry" },
+    Family { headers: Headers::Structured { state: "ratelimit", policy: "ratelimit-policy" },
+        doc: "IETF draft-ietf-httpapi-ratelimit-headers-09+; the older single-field drafts | `\"burst\";r=0;t=30` + `\"burst\";q=100;w=60`; older: `limit=100, remaining=0, reset=30`" },
+    window! { None, &["ratelimit-limit", "ratelimit-dailylimit"], "ratelimit-remaining",
+        &[("ratelimit-reset", Moment), ("ratelimit-resettime", Moment)],
+        "IETF draft-ietf-httpapi-ratelimit-headers-00 to -06; GitLab (`-ResetTime`, an HTTP-date), Yelp (`-DailyLimit`, `-ResetTime`) | `10, 10;w=1` / `0` / `7`" },
+    window! { None, &["x-ratelimit-limit", "x-ratelimit-total", "x-ratelimit-max"], "x-ratelimit-remaining",
+        &[("x-ratelimit-reset-after", Seconds), ("x-ratelimit-reset", Moment)],
+        "GitHub REST docs, Discord (`-Reset-After`), Freshdesk (`-Total`), HighLevel (`-Max`), Brave Search (one value per policy), most APIs | `60` / `0` / `1699999999`; `1, 15000` / `1, 1000` / `1, 1419704`" },
+    window! { None, &["x-rate-limit-limit", "x-rate-limit"], "x-rate-limit-remaining", &[("x-rate-limit-reset", Moment)],
+        "Okta, X API v2; Zendesk (`X-Rate-Limit`, no reset) | `600` / `0` / `1609459200`" },
+    window! { Some("requests"), &["x-ratelimit-limit-requests"], "x-ratelimit-remaining-requests",
+        &[("x-ratelimit-reset-requests", Moment)], "OpenAI rate-limit docs | `60` / `59` / `1s`" },
+    window! { Some("tokens"), &["x-ratelimit-limit-tokens"], "x-ratelimit-remaining-tokens",
+        &[("x-ratelimit-reset-tokens", Moment)], "OpenAI rate-limit docs | `150000` / `0` / `6m0s`" },
     per_name!("anthropic-ratelimit-", "requests", ANTHROPIC),
     per_name!("anthropic-ratelimit-", "tokens", ANTHROPIC),
     per_name!("anthropic-ratelimit-", "input-tokens", ANTHROPIC),
     per_name!("anthropic-ratelimit-", "output-tokens", ANTHROPIC),
     per_name!("x-ratelimit-", "requests", LINEAR),
     per_name!("x-ratelimit-", "complexity", LINEAR),
-    Family {
-        headers: Headers::Window {
-            name: Some("daily"),
-            limit: &["x-hubspot-ratelimit-daily"],
-            remaining: "x-hubspot-ratelimit-daily-remaining",
-            resets: &[],
-        },
-        doc: "HubSpot API usage guidelines (resets at the account's midnight) | `500000` / `499999`",
-    },
-    Family {
-        headers: Headers::Window {
-            name: Some("interval"),
-            limit: &["x-hubspot-ratelimit-max"],
-            remaining: "x-hubspot-ratelimit-remaining",
-            resets: &[],
-        },
-        doc: "HubSpot API usage guidelines (per `-Interval-Milliseconds`) | `100` / `99`",
-    },
-    Family {
-        headers: Headers::Window {
-            name: Some("secondly"),
-            limit: &["x-hubspot-ratelimit-secondly"],
-            remaining: "x-hubspot-ratelimit-secondly-remaining",
-            resets: &[],
-        },
-        doc: "HubSpot developer changelog 2018-11-06 (per second) | `10` / `9`",
-    },
-    Family {
-        headers: Headers::Window {
-            name: None,
-            limit: &[],
-            remaining: "fastly-ratelimit-remaining",
-            resets: &[("fastly-ratelimit-reset", Moment)],
-        },
-        doc: "Fastly API reference, Rate limiting (no limit header; reset in Unix seconds) | `999` / `1452032384`",
-    },
-    Family {
-        headers: Headers::Window {
-            name: None,
-            limit: &["x-sentry-rate-limit-limit"],
-            remaining: "x-sentry-rate-limit-remaining",
-            resets: &[("x-sentry-rate-limit-reset", Moment)],
-        },
-        doc: "Sentry API, Rate Limits (reset in Unix seconds) | `40` / `0` / `1700000005`",
-    },
-    Family {
-        headers: Headers::Window {
-            name: Some("secondly"),
-            limit: &["x-contentful-ratelimit-second-limit"],
-            remaining: "x-contentful-ratelimit-second-remaining",
-            resets: &[("x-contentful-ratelimit-reset", Seconds)],
-        },
-        doc: "Contentful API rate limits (reset: seconds until a request is allowed) | `10` / `0` / `1`",
-    },
-    Family {
-        headers: Headers::Window {
-            name: None,
-            limit: &["x-rate-limit-requests-quota"],
-            remaining: "x-rate-limit-requests-left",
-            resets: &[("x-rate-limit-time-reset-ms", Millis)],
-        },
-        doc: "BigCommerce API rate limits (reset in milliseconds) | `150` / `0` / `15000`",
-    },
-    Family {
-        headers: Headers::Window {
-            name: None,
-            limit: &["x-bapi-limit"],
-            remaining: "x-bapi-limit-status",
-            resets: &[("x-bapi-limit-reset-timestamp", Moment)],
-        },
-        doc: "Bybit v5 rate-limit rules (reset in Unix ms) | `100` / `99` / `1672738134824`",
-    },
-    Family {
-        headers: Headers::UsedOfLimit("x-shopify-shop-api-call-limit"),
-        doc: "Shopify REST Admin API | `39/40` (used/limit)",
-    },
-    Family {
-        headers: Headers::UsedOfLimit("sforce-limit-info"),
-        doc: "Salesforce REST API, Limit Info Header (the first, daily, `api-usage`) | `api-usage=10018/100000; api-bursts=1/750`",
-    },
-    Family {
-        headers: Headers::Verdict(&["x-should-retry", "stripe-should-retry"]),
-        doc: "OpenAI and Anthropic SDKs; Stripe docs | `true`, `false`",
-    },
+    window! { Some("daily"), &["x-ratelimit-limit-daily"], "x-ratelimit-daily-remaining", &[],
+        "HighLevel API rate limits (per day, beside `X-RateLimit-Max` per `-Interval-Milliseconds`) | `200000` / `199999`" },
+    window! { Some("daily"), &["x-hubspot-ratelimit-daily"], "x-hubspot-ratelimit-daily-remaining", &[],
+        "HubSpot API usage guidelines (resets at the account's midnight) | `500000` / `499999`" },
+    window! { Some("interval"), &["x-hubspot-ratelimit-max"], "x-hubspot-ratelimit-remaining", &[],
+        "HubSpot API usage guidelines (per `-Interval-Milliseconds`) | `100` / `99`" },
+    window! { Some("secondly"), &["x-hubspot-ratelimit-secondly"], "x-hubspot-ratelimit-secondly-remaining", &[],
+        "HubSpot developer changelog 2018-11-06 (per second) | `10` / `9`" },
+    window! { None, &[], "fastly-ratelimit-remaining", &[("fastly-ratelimit-reset", Moment)],
+        "Fastly API reference, Rate limiting (no limit header; reset in Unix seconds) | `999` / `1452032384`" },
+    window! { None, &["x-sentry-rate-limit-limit"], "x-sentry-rate-limit-remaining", &[("x-sentry-rate-limit-reset", Moment)],
+        "Sentry API, Rate Limits (reset in Unix seconds) | `40` / `0` / `1700000005`" },
+    window! { Some("secondly"), &["x-contentful-ratelimit-second-limit"], "x-contentful-ratelimit-second-remaining",
+        &[("x-contentful-ratelimit-reset", Seconds)],
+        "Contentful API rate limits (reset: seconds until a request is allowed) | `10` / `0` / `1`" },
+    window! { None, &["x-rate-limit-requests-quota"], "x-rate-limit-requests-left", &[("x-rate-limit-time-reset-ms", Millis)],
+        "BigCommerce API rate limits (reset in milliseconds) | `150` / `0` / `15000`" },
+    window! { None, &["x-bapi-limit"], "x-bapi-limit-status", &[("x-bapi-limit-reset-timestamp", Moment)],
+        "Bybit v5 rate-limit rules (reset in Unix ms) | `100` / `99` / `1672738134824`" },
+    window! { None, &["x-sib-ratelimit-limit"], "x-sib-ratelimit-remaining", &[("x-sib-ratelimit-reset", Seconds)],
+        "Brevo rate limit headers (reset: seconds remaining) | `1000` / `999` / `3`" },
+    window! { None, &["gw-ratelimit-limit"], "gw-ratelimit-remaining", &[("gw-ratelimit-reset", Millis)],
+        "KuCoin rate limit, Request Header (reset: a countdown in ms) | `500` / `300` / `1489`" },
+    Family { headers: Headers::UsedOfLimit(&["x-shopify-shop-api-call-limit", "x-gorgias-account-api-call-limit"]),
+        doc: "Shopify REST Admin API; Gorgias rate limits | `39/40` (used/limit)" },
+    Family { headers: Headers::UsedOfLimit(&["sforce-limit-info"]),
+        doc: "Salesforce REST API, Limit Info Header (the first, daily, `api-usage`) | `api-usage=10018/100000; api-bursts=1/750`" },
+    Family { headers: Headers::Verdict(&["x-should-retry", "stripe-should-retry"]),
+        doc: "OpenAI and Anthropic SDKs; Stripe docs | `true`, `false`" },
 ];
 
 /// The set of families a response carries, one bit per row of [`FAMILIES`].
@@ -319,7 +224,7 @@ fn each_header(headers: Headers, mut each: impl FnMut(&'static str, Role)) {
             each(state, Role::State);
             each(policy, Role::Policy);
         }
-        Headers::UsedOfLimit(name) => each(name, Role::Value(0)),
+        Headers::UsedOfLimit(names) => names.iter().for_each(|n| each(n, Role::Value(0))),
         Headers::Wait(names, format) => names.iter().for_each(|n| each(n, Role::Wait(format))),
         Headers::Verdict(names) => names.iter().for_each(|n| each(n, Role::Verdict)),
     }

@@ -43,12 +43,12 @@
 //!
 //! | headers | source | example | gives | teaches the quota |
 //! |---|---|---|---|---|
-//! | `retry-after` | RFC 9110 §10.2.3 | `120`, `Sun, 06 Nov 1994 08:49:37 GMT`; leniently `... UTC`, `... +0000`, no weekday, RFC 3339 | an explicit wait | yes |
+//! | `retry-after`, `x-ratelimit-retry-after` | RFC 9110 §10.2.3; MailerLite (`X-RateLimit-Retry-After`) | `120`, `Sun, 06 Nov 1994 08:49:37 GMT`; leniently `... UTC`, `... +0000`, no weekday, RFC 3339 | an explicit wait | yes |
 //! | `retry-after-ms`, `x-ms-retry-after-ms` | OpenAI SDKs; Azure OpenAI (`x-ms-`) | `1500` | an explicit wait | yes |
 //! | `grpc-retry-pushback-ms` | gRFC A6 | `250`; negative: do not retry | an explicit wait | yes |
 //! | `ratelimit`, `ratelimit-policy` | IETF draft-ietf-httpapi-ratelimit-headers-09+; the older single-field drafts | `"burst";r=0;t=30` + `"burst";q=100;w=60`; older: `limit=100, remaining=0, reset=30` | one window per policy, named (`q`, `w`, `r`, `t`); older: one, unnamed | yes |
 //! | `ratelimit-limit`, `ratelimit-dailylimit`, `ratelimit-remaining`, `ratelimit-reset`, `ratelimit-resettime` | IETF draft-ietf-httpapi-ratelimit-headers-00 to -06; GitLab (`-ResetTime`, an HTTP-date), Yelp (`-DailyLimit`, `-ResetTime`) | `10, 10;w=1` / `0` / `7` | one window, unnamed | yes |
-//! | `x-ratelimit-limit`, `x-ratelimit-total`, `x-ratelimit-remaining`, `x-ratelimit-reset-after`, `x-ratelimit-reset` | GitHub REST docs, Discord (`-Reset-After`), Freshdesk (`-Total`), most APIs | `60` / `0` / `1699999999` | one window, unnamed | yes |
+//! | `x-ratelimit-limit`, `x-ratelimit-total`, `x-ratelimit-max`, `x-ratelimit-remaining`, `x-ratelimit-reset-after`, `x-ratelimit-reset` | GitHub REST docs, Discord (`-Reset-After`), Freshdesk (`-Total`), HighLevel (`-Max`), Brave Search (one value per policy), most APIs | `60` / `0` / `1699999999`; `1, 15000` / `1, 1000` / `1, 1419704` | one window, unnamed | yes |
 //! | `x-rate-limit-limit`, `x-rate-limit`, `x-rate-limit-remaining`, `x-rate-limit-reset` | Okta, X API v2; Zendesk (`X-Rate-Limit`, no reset) | `600` / `0` / `1609459200` | one window, unnamed | yes |
 //! | `x-ratelimit-limit-requests`, `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` | OpenAI rate-limit docs | `60` / `59` / `1s` | one window, `requests` | yes |
 //! | `x-ratelimit-limit-tokens`, `x-ratelimit-remaining-tokens`, `x-ratelimit-reset-tokens` | OpenAI rate-limit docs | `150000` / `0` / `6m0s` | one window, `tokens` | yes |
@@ -58,6 +58,7 @@
 //! | `anthropic-ratelimit-output-tokens-limit`, `anthropic-ratelimit-output-tokens-remaining`, `anthropic-ratelimit-output-tokens-reset` | Anthropic rate-limit docs | `50` / `0` / `2024-09-03T16:47:48Z` | one window, `output-tokens` | yes |
 //! | `x-ratelimit-requests-limit`, `x-ratelimit-requests-remaining`, `x-ratelimit-requests-reset` | Linear rate-limiting docs (`complexity` in points; reset in Unix ms); RapidAPI (`requests`, reset in seconds) | `5000` / `4999` / `1700003600000` | one window, `requests` | yes |
 //! | `x-ratelimit-complexity-limit`, `x-ratelimit-complexity-remaining`, `x-ratelimit-complexity-reset` | Linear rate-limiting docs (`complexity` in points; reset in Unix ms); RapidAPI (`requests`, reset in seconds) | `5000` / `4999` / `1700003600000` | one window, `complexity` | yes |
+//! | `x-ratelimit-limit-daily`, `x-ratelimit-daily-remaining` | HighLevel API rate limits (per day, beside `X-RateLimit-Max` per `-Interval-Milliseconds`) | `200000` / `199999` | one window, `daily` | yes |
 //! | `x-hubspot-ratelimit-daily`, `x-hubspot-ratelimit-daily-remaining` | HubSpot API usage guidelines (resets at the account's midnight) | `500000` / `499999` | one window, `daily` | yes |
 //! | `x-hubspot-ratelimit-max`, `x-hubspot-ratelimit-remaining` | HubSpot API usage guidelines (per `-Interval-Milliseconds`) | `100` / `99` | one window, `interval` | yes |
 //! | `x-hubspot-ratelimit-secondly`, `x-hubspot-ratelimit-secondly-remaining` | HubSpot developer changelog 2018-11-06 (per second) | `10` / `9` | one window, `secondly` | yes |
@@ -66,7 +67,9 @@
 //! | `x-contentful-ratelimit-second-limit`, `x-contentful-ratelimit-second-remaining`, `x-contentful-ratelimit-reset` | Contentful API rate limits (reset: seconds until a request is allowed) | `10` / `0` / `1` | one window, `secondly` | yes |
 //! | `x-rate-limit-requests-quota`, `x-rate-limit-requests-left`, `x-rate-limit-time-reset-ms` | BigCommerce API rate limits (reset in milliseconds) | `150` / `0` / `15000` | one window, unnamed | yes |
 //! | `x-bapi-limit`, `x-bapi-limit-status`, `x-bapi-limit-reset-timestamp` | Bybit v5 rate-limit rules (reset in Unix ms) | `100` / `99` / `1672738134824` | one window, unnamed | yes |
-//! | `x-shopify-shop-api-call-limit` | Shopify REST Admin API | `39/40` (used/limit) | one window, unnamed, no reset | yes |
+//! | `x-sib-ratelimit-limit`, `x-sib-ratelimit-remaining`, `x-sib-ratelimit-reset` | Brevo rate limit headers (reset: seconds remaining) | `1000` / `999` / `3` | one window, unnamed | yes |
+//! | `gw-ratelimit-limit`, `gw-ratelimit-remaining`, `gw-ratelimit-reset` | KuCoin rate limit, Request Header (reset: a countdown in ms) | `500` / `300` / `1489` | one window, unnamed | yes |
+//! | `x-shopify-shop-api-call-limit`, `x-gorgias-account-api-call-limit` | Shopify REST Admin API; Gorgias rate limits | `39/40` (used/limit) | one window, unnamed, no reset | yes |
 //! | `sforce-limit-info` | Salesforce REST API, Limit Info Header (the first, daily, `api-usage`) | `api-usage=10018/100000; api-bursts=1/750` | one window, unnamed, no reset | yes |
 //! | `x-should-retry`, `stripe-should-retry` | OpenAI and Anthropic SDKs; Stripe docs | `true`, `false` | the server's verdict | no |
 //!

@@ -147,9 +147,14 @@ impl fmt::Debug for RateLimitPolicy {
 /// **Repeated headers.** A window's limit, remaining or reset sent on
 /// several lines (an API gateway's beside the service's own), or as a
 /// comma-separated list (`5, 3`: lines a proxy joined, RFC 9110 §5.3), is
-/// read at its tightest: the fewest, the latest reset. A list whose later
-/// members carry parameters (`10, 10;w=1`, the IETF draft-00 form) counts
-/// its bare members only. `Retry-After` sent twice waits the longer.
+/// read at its tightest: the fewest, the latest reset. When the remaining
+/// counts and the resets (or the limits) pair up, one value per policy in
+/// the same order (Brave Search's `X-RateLimit-Remaining: 1, 1000` with
+/// `X-RateLimit-Reset: 1, 1419704`: a second's and a month's), the policy
+/// with the fewest left binds: its reset and its limit, not the month's
+/// reset for a spent second. A list whose later members carry parameters
+/// (`10, 10;w=1`, the IETF draft-00 form) counts its bare members only.
+/// `Retry-After` sent twice waits the longer.
 ///
 /// **Clock.** Absolute times (HTTP-dates, Unix and RFC 3339 resets) are
 /// read against the response's own `Date` header when it has one, so a
@@ -537,23 +542,34 @@ fn read_family(
             resets,
         } => {
             let count = |names, kept| lines(all, names, kept).filter_map(fewest).min();
-            let remaining = count(std::slice::from_ref(&remaining), values[1]);
-            // The first readable reset header, in the table's order. (A
-            // moment is not split: an HTTP-date holds a comma.)
+            let remaining_names = std::slice::from_ref(&remaining);
+            let remaining = count(remaining_names, values[1]);
+            // One count (most responses): no policies to pair.
+            let listed = all.is_some() || text(values[1]).is_some_and(|t| t.contains(','));
+            let policies = match listed {
+                true => PerPolicy::of(lines(all, remaining_names, values[1])),
+                false => PerPolicy::default(),
+            };
+            // The first readable reset header, in the table's order.
             let reset = resets.iter().zip(&values[2..]).find_map(|(at, kept)| {
+                kept.as_ref()?; // absent
                 let (name, format) = (std::slice::from_ref(&at.0), at.1);
-                let read = |text: &str| match format {
-                    ResetFormat::Seconds => text.split(',').filter_map(parse_seconds).max(),
+                let mut read = |text: &str| match format {
+                    ResetFormat::Seconds => parse_seconds(text),
                     ResetFormat::Millis => parse_millis(text),
                     ResetFormat::Moment => {
                         parse_reset_when(text, clock.now).map(|at| at.from(clock.reference()))
                     }
                 };
-                lines(all, name, *kept).filter_map(read).max()
+                let picked = policies.pick(lines(all, name, *kept), &mut read, Duration::max);
+                picked.0.or(picked.1)
             });
+            // A limit of one value per policy is the binding policy's.
+            let limits = lines(all, limit, values[0]).filter(|_| policies.len > 1);
+            let paired = policies.pick(limits, &mut parse_count, u64::min).0;
             Some(RateLimitPolicy::new(
                 name,
-                count(limit, values[0]),
+                paired.or_else(|| count(limit, values[0])),
                 remaining,
                 reset,
                 None,
@@ -575,6 +591,61 @@ fn read_family(
             ))
         }
         Headers::Structured { .. } | Headers::Wait(..) | Headers::Verdict(_) => None,
+    }
+}
+
+/// The remaining counts of a window's policies, when its headers are
+/// lists with one value per policy (Brave Search: `X-RateLimit-Remaining:
+/// 1, 1000` beside `-Reset: 1, 1419704`, a second's and a month's), or
+/// lines a gateway and the service sent (RFC 9110 §5.3).
+#[derive(Default)]
+struct PerPolicy {
+    remaining: [Option<u64>; MAX_FIELD_LINES],
+    len: usize,
+}
+
+impl PerPolicy {
+    fn of<'a>(lines: impl Iterator<Item = &'a str>) -> Self {
+        let mut policies = PerPolicy::default();
+        for member in lines.flat_map(|line| line.split(',')) {
+            if let Some(slot) = policies.remaining.get_mut(policies.len) {
+                *slot = parse_count(member);
+            }
+            policies.len += 1;
+        }
+        policies
+    }
+
+    /// The value of the policy with the fewest remaining (the `tighter` of
+    /// those tied) when the values pair up with the counts, and the
+    /// `tighter` of all. A line `read` takes whole is one value (an
+    /// HTTP-date holds a comma), else its comma-separated members are.
+    fn pick<'a, T: Copy>(
+        &self,
+        lines: impl Iterator<Item = &'a str>,
+        read: &mut impl FnMut(&str) -> Option<T>,
+        tighter: impl Fn(T, T) -> T,
+    ) -> (Option<T>, Option<T>) {
+        let fewest = (self.len > 1).then(|| self.remaining.iter().flatten().min());
+        let fewest = fewest.flatten();
+        let (mut all, mut paired, mut len) = (None, None, 0);
+        let tightest =
+            |kept: Option<T>, value| Some(kept.map_or(value, |kept| tighter(kept, value)));
+        for line in lines {
+            let whole = read(line).map(Some);
+            let members = line.split(',').filter(|_| whole.is_none());
+            for value in members.map(&mut *read).chain(whole) {
+                let at = self.remaining.get(len).copied().flatten();
+                len += 1;
+                let Some(value) = value else { continue };
+                if fewest.is_some() && at.as_ref() == fewest {
+                    paired = tightest(paired, value);
+                }
+                all = tightest(all, value);
+            }
+        }
+        let pairs = len == self.len && len > 1 && len <= MAX_FIELD_LINES;
+        (paired.filter(|_| pairs), all)
     }
 }
 
@@ -762,6 +833,32 @@ mod tests {
                     ("x-ratelimit-remaining-requests", ""),
                 ][..],
                 (None, Some(9), None),
+            ),
+            // One value per policy (Brave Search): the policy with the
+            // fewest left binds, its limit and its reset; ties wait longest.
+            (
+                &[
+                    ("x-ratelimit-limit", "10, 500"),
+                    ("x-ratelimit-remaining", "0, 50"),
+                    ("x-ratelimit-reset", "30, 600"),
+                ][..],
+                (Some(10), Some(0), secs(30)),
+            ),
+            (
+                &[
+                    ("x-ratelimit-remaining", "0, 0"),
+                    ("x-ratelimit-reset", "30, 600"),
+                ][..],
+                (None, Some(0), secs(600)),
+            ),
+            // Lists that do not pair up: the latest reset, the fewest.
+            (
+                &[
+                    ("x-ratelimit-limit", "10, 500"),
+                    ("x-ratelimit-remaining", "3"),
+                    ("x-ratelimit-reset", "30, 600"),
+                ][..],
+                (Some(10), Some(3), secs(600)),
             ),
             // An HTTP-date holds a comma: a reset that may be one is not split.
             (

@@ -116,6 +116,7 @@ impl RootKeys {
             "errors" => Self::ERRORS,
             "errorMessages" | "tppMessages" => Self::ERROR_MESSAGES,
             "status" if value.is_object() => Self::STATUS | Self::ERROR_OBJECT,
+            "requestError" if value.is_object() => Self::ERROR_OBJECT,
             "status" => Self::STATUS,
             "validation_errors" => Self::VALIDATION_ERRORS,
             "error_summary" => Self::ERROR_SUMMARY,

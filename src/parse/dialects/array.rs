@@ -10,7 +10,8 @@ use serde_json::Value;
 
 /// A top-level array of error objects, as Salesforce sends for every error:
 /// `[{"message": "...", "errorCode": "INVALID_FIELD", "fields": ["Name"]}]`,
-/// or an array of strings.
+/// or an array of strings; Bitfinex's one error as a triple, `["error",
+/// 10020, "limit: invalid"]` (code and message).
 ///
 /// The message and code are the first entry's (with "(and N more)" when
 /// there are several); each entry's `fields` (a list of names) gives field
@@ -22,15 +23,25 @@ pub struct ErrorArray;
 impl Dialect for ErrorArray {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
         let items = input.json()?.as_array()?;
-        let first = items.first()?;
-        let (message, code) = match first {
-            Value::Object(entry) => (message_in(entry, MESSAGE_KEYS), code_in(entry, CODE_KEYS)),
-            other => (text(other), None),
+        let (message, code, len) = match items.as_slice() {
+            // Bitfinex: one error as a triple, `["error", 10020, "limit: invalid"]`.
+            [Value::String(tag), Value::Number(number), message @ Value::String(_)]
+                if tag == "error" =>
+            {
+                (text(message), Some(number.to_string()), 1)
+            }
+            [Value::Object(entry), ..] => (
+                message_in(entry, MESSAGE_KEYS),
+                code_in(entry, CODE_KEYS),
+                items.len(),
+            ),
+            [other, ..] => (text(other), None, items.len()),
+            [] => return None,
         };
         if message.is_none() && code.is_none() {
             return None;
         }
-        let message = message.map(|message| match items.len() {
+        let message = message.map(|message| match len {
             1 => message,
             n => one_line(
                 &format!("{message} (and {} more)", n - 1),

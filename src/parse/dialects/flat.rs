@@ -2,7 +2,7 @@
 
 use super::super::dialect::RootKeys;
 use super::super::extract::{
-    code_in, field_errors, is_identifier, is_number, message_in, nested_code, one_line, text,
+    code, code_in, field_errors, is_identifier, is_number, message_in, nested_code, one_line, text,
     CODE_KEYS, FALLBACK_CODE_KEYS, MAX_CODE_CHARS, MAX_FIELD_ERRORS, MAX_VISITED, MESSAGE_KEYS,
 };
 use super::super::{Dialect, DialectInput, ErrorFields};
@@ -22,7 +22,8 @@ use serde_json::Value;
 ///   `{"errorCode", "errorSummary"}` (Okta), `{"name", "message",
 ///   "details"}` (PayPal), `{"ok": false, "error": "invalid_auth"}` (Slack),
 ///   `{"status", "err"}` (Figma), `{"status": "error", "message",
-///   "errorType" | "category"}` (HubSpot);
+///   "errorType" | "category"}` (HubSpot), `{"sys": {"type": "Error", "id"},
+///   "message"}` (Contentful: `sys.id` is the code);
 /// - GitLab's `message` object: `{"message": {"error": "..."}}`, or a map
 ///   of fields (and embedded entities) to messages, `{"message": {"bio":
 ///   ["is too long"]}}`, which gives field errors and, from the first, the
@@ -53,6 +54,7 @@ impl Dialect for FlatError {
             .then(|| nested_code(object))
             .flatten()
             .or_else(|| code_in(object, CODE_KEYS))
+            .or_else(|| sys_code(object))
             .or_else(|| code_in(object, FALLBACK_CODE_KEYS));
         // A numeric code repeats the status; a string `reason` names the error.
         if code.as_deref().is_some_and(is_number) {
@@ -113,6 +115,13 @@ impl Dialect for FlatError {
         fields.field_errors = errors;
         Some(fields)
     }
+}
+
+/// Contentful's code: `{"sys": {"type": "Error", "id": "RateLimitExceeded"}}`
+/// (any other `sys` describes a resource).
+fn sys_code(object: &serde_json::Map<String, Value>) -> Option<String> {
+    let sys = object.get("sys")?;
+    (sys.get("type")? == "Error").then(|| sys.get("id").and_then(code))?
 }
 
 /// Okta's `errorCauses`: `[{"errorSummary": "login: An object with this

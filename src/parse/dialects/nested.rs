@@ -2,14 +2,18 @@
 
 use super::super::dialect::RootKeys;
 use super::super::extract::{
-    code, code_in, field_errors, message_in, nested_code, text, MESSAGE_KEYS,
+    code, code_in, field_errors, message_in, nested_code, one_line, text, MAX_MESSAGE_CHARS,
+    MESSAGE_KEYS,
 };
 use super::super::{BodyVerdict, Dialect, DialectInput, ErrorFields};
 use serde_json::{Map, Value};
 
 /// An error object under `error` (or under `status` when it holds a
 /// message, as CoinGecko's and CoinMarketCap's `{"status": {"error_code",
-/// "error_message"}}`): seed 002's `{"error": {"code": 404 |
+/// "error_message"}}`, or GSMA OneAPI's `{"requestError":
+/// {"serviceException" | "policyException": {"messageId", "text",
+/// "variables"}}}`, whose `messageId` is the code and whose `text` has its
+/// `%1`, `%2`... filled from `variables`): seed 002's `{"error": {"code": 404 |
 /// "VERSION_OUTDATED", "message", "retry_after", ...}}`, Google and Azure's
 /// `{"error": {"code", "message", "status", "details": [...]}}`, OpenAI,
 /// Stripe and Anthropic's `{"error": {"type", "code", "message", "param"}}`.
@@ -37,10 +41,14 @@ impl Dialect for NestedError {
             return None;
         }
         // CoinGecko and CoinMarketCap nest it under `status`: read when it
-        // holds a message (another `status` object is data).
-        let [error, status] = ["error", "status"].map(|key| input.json()?.get(key));
-        let in_status = error.is_none();
-        let error = error.or(status)?.as_object()?;
+        // holds a message (another `status` object is data); GSMA OneAPI
+        // under `requestError`, as a service or a policy exception.
+        let [error, status, request] =
+            ["error", "status", "requestError"].map(|key| input.json()?.get(key));
+        let exception = ["serviceException", "policyException"];
+        let one_api = request.and_then(|r| exception.iter().find_map(|key| r.get(*key)));
+        let in_status = error.is_none() && one_api.is_none();
+        let error = error.or(one_api).or(status)?.as_object()?;
         let mut fields = ErrorFields::new();
         let message = message_in(error, MESSAGE_KEYS).or_else(|| {
             // Google's older shape keeps the text in `errors[0].message`.
@@ -50,7 +58,10 @@ impl Dialect for NestedError {
         if in_status && message.is_none() {
             return None;
         }
-        fields.message = message;
+        fields.message = match one_api.and_then(|_| error.get("variables")) {
+            Some(variables) => message.map(|text| substitute(&text, variables)),
+            None => message,
+        };
         let string_code = [
             "code",
             "status",
@@ -61,7 +72,9 @@ impl Dialect for NestedError {
         ]
         .iter()
         .find_map(|key| error.get(*key).filter(|v| v.is_string()).and_then(code));
-        fields.code = nested_code(error)
+        let message_id = one_api.and_then(|_| error.get("messageId")).and_then(code);
+        fields.code = message_id
+            .or_else(|| nested_code(error))
             .or(string_code)
             .or_else(|| code_in(error, &["code", "error_code", "status"]));
         fields.verdict = transient_verdict(error).or_else(|| google_rpc_verdict(error));
@@ -112,4 +125,25 @@ fn google_rpc_verdict(error: &Map<String, Value>) -> Option<BodyVerdict> {
         .filter_map(|detail| detail.get("@type")?.as_str())
         .any(|kind| kind.ends_with("google.rpc.QuotaFailure"));
     quota.then_some(BodyVerdict::RateLimited)
+}
+
+/// OneAPI's `text` with `%1`, `%2`... replaced by its `variables` (a list,
+/// or one string), in one pass: a variable's own `%2` stays as it is. A
+/// `%` without a variable of its number stays too.
+fn substitute(text: &str, variables: &Value) -> String {
+    let variables = match variables {
+        Value::Array(list) => list.as_slice(),
+        one => std::slice::from_ref(one),
+    };
+    let mut parts = text.split('%');
+    let mut out = parts.next().unwrap_or_default().to_owned();
+    for part in parts {
+        let digit = part.bytes().next().filter(u8::is_ascii_digit);
+        let at = digit.and_then(|d| usize::from(d).checked_sub(usize::from(b'1')));
+        match at.and_then(|at| variables.get(at)?.as_str()) {
+            Some(value) if out.len() < MAX_MESSAGE_CHARS * 4 => out.extend([value, &part[1..]]),
+            _ => out.extend(["%", part]),
+        }
+    }
+    one_line(&out, MAX_MESSAGE_CHARS)
 }
