@@ -204,18 +204,18 @@ impl MemoryStore {
             return Local::Unknown(unknown);
         }
         let mut shard = self.shard(scope);
-        if alone && !shard.contains_key(&scope) {
+        let state = match alone {
             // Unknown here: made cold (see `create`), this request probes it.
-            self.create(&mut shard, scope);
-        }
-        let state = match shard.get_mut(&scope) {
-            Some(state) if !state.open => state,
-            Some(_) => {
-                open.store(scope.as_u64(), Ordering::Relaxed);
-                return Local::Unknown(unknown);
-            }
-            None => return Local::Unknown(unknown),
+            true => self.create(&mut shard, scope),
+            false => match shard.get_mut(&scope) {
+                Some(state) => state,
+                None => return Local::Unknown(unknown),
+            },
         };
+        if state.open {
+            open.store(scope.as_u64(), Ordering::Relaxed);
+            return Local::Unknown(unknown);
+        }
         let now = self.now();
         let jitter = || HasherRng::default().next_f64();
         let decision = match state.probe {
