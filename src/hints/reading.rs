@@ -9,7 +9,7 @@ use super::number::{parse_count, parse_millis, parse_reset_when, parse_seconds, 
 use super::rate_limit::RateLimitInfo;
 use super::retry_after::retry_after_when;
 use super::structured::{members, step, MAX_MEMBERS};
-use super::verdict::{parse_pushback, parse_verdict, GrpcPushback};
+use super::verdict::{parse_verdict, with_pushback, GrpcPushback};
 use super::{HintSource, RetryHint, MAX_HINT};
 use http::{HeaderMap, HeaderValue};
 use std::fmt;
@@ -402,11 +402,8 @@ impl ResponseHints {
                     .and_then(|text| text.split(',').filter_map(parse_millis).max());
                 self.retry_after_ms = self.retry_after_ms.max(delay);
             }
-            // Two fields are not one integer (RFC 9110 §5.3 joins them):
-            // unparseable, "do not retry" (gRFC A6; grpc-go reads them so).
             Role::Wait(WaitFormat::Pushback) => {
-                let pushback = self.pushback.map(|_| GrpcPushback::DoNotRetry);
-                self.pushback = pushback.or_else(|| Some(parse_pushback(value)));
+                self.pushback = Some(with_pushback(self.pushback, value));
             }
             Role::Verdict => {
                 if let Some(verdict) = parse_verdict(value) {

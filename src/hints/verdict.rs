@@ -77,13 +77,20 @@ pub enum GrpcPushback {
 /// assert_eq!(grpc_pushback(&headers), Some(GrpcPushback::DoNotRetry));
 /// ```
 pub fn grpc_pushback(headers: &HeaderMap) -> Option<GrpcPushback> {
-    let mut values = headers.get_all(GRPC_RETRY_PUSHBACK_MS).iter();
-    let first = parse_pushback(values.next()?);
-    Some(values.next().map_or(first, |_| GrpcPushback::DoNotRetry))
+    let values = headers.get_all(GRPC_RETRY_PUSHBACK_MS).iter();
+    values.fold(None, |kept, value| Some(with_pushback(kept, value)))
+}
+
+/// The pushback after one more `grpc-retry-pushback-ms` field, `kept` the
+/// fields before it: the first is read; several are no one integer (RFC
+/// 9110 §5.3 joins them), which gRFC A6 reads as "do not retry" (as
+/// grpc-go does).
+pub(crate) fn with_pushback(kept: Option<GrpcPushback>, value: &HeaderValue) -> GrpcPushback {
+    kept.map_or_else(|| parse_pushback(value), |_| GrpcPushback::DoNotRetry)
 }
 
 /// One `grpc-retry-pushback-ms` value.
-pub(crate) fn parse_pushback(value: &HeaderValue) -> GrpcPushback {
+fn parse_pushback(value: &HeaderValue) -> GrpcPushback {
     let parsed = value
         .to_str()
         .ok()
