@@ -228,7 +228,7 @@ impl Tokens {
     /// `wait`, timed and reported as an `auth` wait of `method uri` when
     /// the observer records metrics; as it is otherwise.
     pub(crate) fn timed(&self, wait: Wait, method: &http::Method, uri: &http::Uri) -> Wait {
-        if !self.times_waits() {
+        if !self.observer.has_metrics() {
             return wait;
         }
         let observer = self.observer.clone();
@@ -239,11 +239,6 @@ impl Tokens {
             observer.credential_waited(started.elapsed(), &method, &uri);
             loaded
         })
-    }
-
-    /// True when [`timed`](Self::timed) times waits (metrics are on).
-    pub(crate) fn times_waits(&self) -> bool {
-        self.observer.has_metrics()
     }
 
     /// The token source.
@@ -309,12 +304,7 @@ impl Tokens {
             // The refresh goes on in its own task.
             return Acquire::Ready(current);
         }
-        Acquire::Wait(Box::pin(async move {
-            match wait.await {
-                Ok(renewed) => Ok(renewed),
-                Err(_) => Ok(current),
-            }
-        }))
+        Acquire::Wait(Box::pin(async move { Ok(wait.await.unwrap_or(current)) }))
     }
 
     /// A credential to replace the one of generation `rejected`, which the
