@@ -51,7 +51,7 @@ pub fn parse_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiE
 ///
 /// # Clone
 /// Cheap: the dialects are shared behind an `Arc`.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct ErrorParser {
     dialects: Arc<[Arc<dyn Dialect>]>,
 }
@@ -61,14 +61,6 @@ impl fmt::Debug for ErrorParser {
         f.debug_struct("ErrorParser")
             .field("user_dialects", &self.dialects.len())
             .finish()
-    }
-}
-
-impl Default for ErrorParser {
-    fn default() -> Self {
-        ErrorParser {
-            dialects: Arc::new([]),
-        }
     }
 }
 

@@ -157,12 +157,6 @@ struct Origin {
     uri: http::Uri,
 }
 
-impl fmt::Debug for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Origin").finish_non_exhaustive()
-    }
-}
-
 impl Origin {
     /// `request` as the stack's `http::Request`, and its origin: the
     /// caller's request itself, left without its headers and body.
