@@ -184,17 +184,15 @@ impl Unauthorized {
         /// the token endpoint said when to come back). `None` when no
         /// backoff runs.
         pub fn retry_after -> Option<Duration>;
+
+        /// What the auth layer did: one send, and the renewal if any.
+        pub fn report -> AuthReport;
     }
 
     /// The server's typed answer to the rejected request, when the parse
     /// layer sits below the auth layer.
     pub fn rejection(&self) -> Option<&ApiError> {
         self.rejection.as_ref()
-    }
-
-    /// What the auth layer did: one send, and the renewal if any.
-    pub fn report(&self) -> AuthReport {
-        self.report
     }
 
     call_error_accessors!();

@@ -157,16 +157,14 @@ impl Permit {
 
         /// Units the request costs.
         pub fn cost -> u64;
+
+        /// The store's tag.
+        pub fn tag -> u8;
     }
 
     /// Whether the store counted the permit (and must uncount it).
     pub fn is_held(&self) -> bool {
         self.held
-    }
-
-    /// The store's tag.
-    pub fn tag(&self) -> u8 {
-        self.tag
     }
 }
 
