@@ -61,14 +61,8 @@ pub(crate) fn parse_millis(text: &str) -> Option<Duration> {
 /// [`EPOCH_MILLIS_FLOOR`]). A Go-style duration (`"6m0s"`, `"20ms"`, as
 /// OpenAI sends), an RFC 3339 time (`2024-09-03T16:47:48Z`, Anthropic) and
 /// an HTTP-date (GitLab's `RateLimit-ResetTime`) are accepted too. Past
-/// timestamps mean zero.
-#[cfg(test)]
-pub(crate) fn parse_reset(text: &str, now: SystemTime) -> Option<Duration> {
-    parse_reset_when(text, now).map(|when| when.from(now))
-}
-
-/// [`parse_reset`] before it is resolved against a clock (`now` places a
-/// date's two-digit year).
+/// timestamps mean zero once resolved against a clock ([`When::from`];
+/// `now` places a date's two-digit year).
 pub(crate) fn parse_reset_when(text: &str, now: SystemTime) -> Option<When> {
     let Some((whole, nanos)) = parse_decimal(text) else {
         return parse_go_duration(text)
@@ -196,6 +190,11 @@ fn saturating_duration(secs: u64, nanos: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`parse_reset_when`], resolved against `now`.
+    fn parse_reset(text: &str, now: SystemTime) -> Option<Duration> {
+        parse_reset_when(text, now).map(|when| when.from(now))
+    }
 
     #[test]
     fn seconds() {

@@ -4,11 +4,7 @@
 
 use super::ScopeKey;
 pub use crate::scope::digest;
-#[cfg(test)]
-use crate::scope::Fnv1a;
 use crate::scope::{authority_digest, ScopeRequest};
-#[cfg(test)]
-use http::Request;
 
 /// What the [`partition`](super::QuotaLayer::partition) and
 /// [`cost`](super::QuotaLayer::cost) closures see of a request: the
@@ -24,6 +20,8 @@ pub(crate) fn scope_of(request: &QuotaRequest<'_>, partition: Option<u64>) -> Sc
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scope::Fnv1a;
+    use http::Request;
 
     const PINNED_SK_LIVE_1: u64 = 0xc952_6df4_6de3_cd9a;
     const PINNED_API: u64 = 0x79e1_6f3b_5f1e_daa4;
