@@ -7,7 +7,7 @@ use super::learn::Lesson;
 use crate::context::CallContext;
 use crate::error::BoxError;
 use crate::hedged::Hedged;
-use crate::hints::{HintSource, ResponseHints};
+use crate::hints::{HintSource, RateLimitInfo, ResponseHints};
 use crate::prototype::Prototype;
 use crate::replay::ReplayBody;
 use crate::{Error, ErrorKind};
@@ -192,19 +192,12 @@ where
 
     /// The first attempt, and a hedge due at `at`.
     pub(crate) fn hedged(first: S::Future, call: Call<S>, spare: Spare<S, B>, at: Instant) -> Self {
-        ResponseFuture {
-            first: Attempt::Running {
-                future: first,
-                sent: call.started,
-            },
-            second: Attempt::Idle,
-            timer: Timer::Armed {
-                sleep: tokio::time::sleep_until(at),
-            },
-            spare: Some(Box::new(spare)),
-            kept: None,
-            call,
-        }
+        let mut future = ResponseFuture::single(first, call);
+        future.timer = Timer::Armed {
+            sleep: tokio::time::sleep_until(at),
+        };
+        future.spare = Some(Box::new(spare));
+        future
     }
 }
 
@@ -230,6 +223,18 @@ struct Judged {
     lesson: Lesson,
 }
 
+impl Judged {
+    /// Stops the hedges when the server asked to wait (`cooldown`), and
+    /// teaches the wait and the `window`.
+    fn new(last: bool, cooldown: Option<Duration>, window: Option<RateLimitInfo>) -> Self {
+        Judged {
+            last,
+            stop: cooldown.is_some(),
+            lesson: Lesson { cooldown, window },
+        }
+    }
+}
+
 /// Judges an attempt's outcome, and reads what it teaches about the
 /// scope's quota (its hints, read once).
 fn judge<R>(result: &Result<Response<R>, Error>) -> Judged {
@@ -244,39 +249,13 @@ fn judge<R>(result: &Result<Response<R>, Error>) -> Judged {
                     .filter(|h| explicit(h.source()))
                     .map(|h| h.delay()),
             };
-            Judged {
-                last: !api.is_retryable(),
-                stop: wait.is_some(),
-                lesson: Lesson {
-                    cooldown: wait,
-                    window: api.rate_limit().copied(),
-                },
-            }
+            Judged::new(!api.is_retryable(), wait, api.rate_limit().copied())
         }
-        Err(Error::Transport(transport)) => Judged {
-            last: transport.is_deadline(),
-            stop: false,
-            lesson: Lesson::default(),
-        },
+        Err(Error::Transport(transport)) => Judged::new(transport.is_deadline(), None, None),
         // Refusals from below, which say when to come back.
-        Err(Error::RateLimited(refused)) => stopped(refused.retry_after()),
-        Err(Error::CircuitOpen(open)) => stopped(open.retry_after()),
-        Err(_) => Judged {
-            last: true,
-            stop: false,
-            lesson: Lesson::default(),
-        },
-    }
-}
-
-fn stopped(wait: Duration) -> Judged {
-    Judged {
-        last: false,
-        stop: true,
-        lesson: Lesson {
-            cooldown: Some(wait),
-            window: None,
-        },
+        Err(Error::RateLimited(refused)) => Judged::new(false, Some(refused.retry_after()), None),
+        Err(Error::CircuitOpen(open)) => Judged::new(false, Some(open.retry_after()), None),
+        Err(_) => Judged::new(true, None, None),
     }
 }
 
@@ -285,14 +264,7 @@ fn judge_response(status: StatusCode, headers: &http::HeaderMap) -> Judged {
     let hints = ResponseHints::read(headers, SystemTime::now());
     let window = hints.rate_limit();
     if !status.is_client_error() && !status.is_server_error() {
-        return Judged {
-            last: true,
-            stop: false,
-            lesson: Lesson {
-                cooldown: None,
-                window,
-            },
-        };
+        return Judged::new(true, None, window);
     }
     let kind = ErrorKind::from_status(status).unwrap_or(ErrorKind::Other);
     let wait = match status == StatusCode::TOO_MANY_REQUESTS {
@@ -301,14 +273,7 @@ fn judge_response(status: StatusCode, headers: &http::HeaderMap) -> Judged {
         )),
         false => hints.explicit_hint().map(|h| h.delay()),
     };
-    Judged {
-        last: !kind.is_transient(),
-        stop: wait.is_some(),
-        lesson: Lesson {
-            cooldown: wait,
-            window,
-        },
-    }
+    Judged::new(!kind.is_transient(), wait, window)
 }
 
 /// Whether the hedge went.
