@@ -465,10 +465,8 @@ impl ResponseHints {
     fn reset_hint(&self, limited: bool) -> Option<RetryHint> {
         let binding = self.binding?;
         let spent = binding.is_exhausted() || (limited && binding.remaining().is_none());
-        match (spent, binding.reset()) {
-            (true, Some(reset)) => Some(RetryHint::new(reset, HintSource::RateLimitReset)),
-            _ => None,
-        }
+        let reset = binding.reset().filter(|_| spent)?;
+        Some(RetryHint::new(reset, HintSource::RateLimitReset))
     }
 
     /// The hints a server states outright, in this order: `retry-after-ms`
@@ -688,13 +686,10 @@ fn read_structured(raw: &Raw<'_>, windows: &mut Collector) {
                 step(1);
                 policy.name == member.name
             });
-            let (quota, window) = match policy {
-                Some(policy) => {
-                    policy.matched = true;
-                    (policy.quota, policy.window)
-                }
-                None => (None, None),
-            };
+            let (quota, window) = policy.map_or((None, None), |policy| {
+                policy.matched = true;
+                (policy.quota, policy.window)
+            });
             windows.push(RateLimitPolicy::new(
                 Some(member.name),
                 quota,

@@ -335,11 +335,10 @@ where
         };
         let decision = self.decide(outcome, response.extensions().get::<AuthReport>().copied());
         let kind = classification.kind().unwrap_or(ErrorKind::Other);
-        let outcome = Ok(response);
         self.conclude(
             decision,
             (kind, Some(status)),
-            outcome,
+            Ok(response),
             (state, deadline),
             cx,
         )
