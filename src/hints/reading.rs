@@ -283,18 +283,15 @@ impl<'a> Clock<'a> {
     }
 
     fn reference(&mut self) -> SystemTime {
-        if let Some(reference) = self.reference {
-            return reference;
-        }
-        let reference = if self.age {
-            self.now
-        } else {
-            text(self.date)
-                .and_then(|date| parse_date(date, self.now))
-                .unwrap_or(self.now)
-        };
-        self.reference = Some(reference);
-        reference
+        *self.reference.get_or_insert_with(|| {
+            if self.age {
+                self.now
+            } else {
+                text(self.date)
+                    .and_then(|date| parse_date(date, self.now))
+                    .unwrap_or(self.now)
+            }
+        })
     }
 }
 
