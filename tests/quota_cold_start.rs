@@ -2,7 +2,9 @@
 //! limit is known, one request probes it and the others hold, for a
 //! bounded time, until its answer teaches the window (then they go in the
 //! window's terms), teaches nothing (the scope is open: not held again),
-//! or never comes (dropped or unanswered: another probes).
+//! or never comes (dropped or unanswered: another probes). A spent
+//! window's refill is held the same way on one request, for a second at
+//! most.
 //!
 //! The vendor is an in-process service on tokio's paused clock, not a
 //! loopback server: with real sockets, the paused clock advances to the
@@ -21,40 +23,62 @@ use tower_api_errors::quota::QuotaLayer;
 
 /// How long the vendor takes to answer.
 const LATENCY: Duration = Duration::from_millis(5);
-/// What the vendor announces: `X-RateLimit-*` of 10 per 1 s, or nothing.
+/// The vendor: `limit` requests per `secs` seconds, its windows begun
+/// `ahead` ms before the callers; a spent window answers 429 and
+/// `Retry-After`. It announces its window in `X-RateLimit-*` headers (when
+/// `announces`); its resets and waits are whole seconds, rounded up, or
+/// truncated (when `truncates`).
 #[derive(Clone, Copy, Debug)]
-enum Vendor {
-    TenPerSecond,
-    Silent,
+struct Vendor {
+    limit: u64,
+    secs: u64,
+    announces: bool,
+    truncates: bool,
+    ahead: u64,
 }
 
-/// What the vendor saw: each request's arrival (ms since the start) and
-/// whether it was refused (429).
+const TEN_PER_SECOND: Vendor = Vendor {
+    limit: 10,
+    secs: 1,
+    announces: true,
+    truncates: false,
+    ahead: 0,
+};
+
+/// A vendor that announces nothing and never refuses.
+const SILENT: Vendor = Vendor {
+    limit: u64::MAX,
+    announces: false,
+    ..TEN_PER_SECOND
+};
+
+/// What the vendor saw: each request's arrival (ms on its clock: since the
+/// start, unless its windows began ahead) and whether it was refused (429).
 type Log = Arc<Mutex<Vec<(u64, bool)>>>;
 
-/// The vendor's answer at `elapsed`: fixed 1 s windows of 10 (a spent one
-/// answers 429 and `Retry-After`), announced or not.
+/// The vendor's answer at `elapsed`.
 fn answer(vendor: Vendor, log: &Log, elapsed: Duration) -> Response<Full<Bytes>> {
     let mut log = log.lock().unwrap();
-    let second = elapsed.as_secs();
+    let elapsed = elapsed + Duration::from_millis(vendor.ahead);
+    let window = elapsed.as_secs() / vendor.secs;
     let in_window = log
         .iter()
-        .filter(|(at, refused)| at / 1_000 == second && !refused);
+        .filter(|(at, refused)| at / 1_000 / vendor.secs == window && !refused);
     let used = in_window.count() as u64;
-    let refused = matches!(vendor, Vendor::TenPerSecond) && used >= 10;
+    let refused = used >= vendor.limit;
     log.push((elapsed.as_millis() as u64, refused));
     let mut response = Response::builder().status(if refused { 429 } else { 200 });
-    if let Vendor::TenPerSecond = vendor {
-        let left = Duration::from_secs(second + 1) - elapsed;
-        let reset = left.as_secs() + u64::from(left.subsec_nanos() > 0);
-        let remaining = 10 - (used + 1).min(10);
+    let left = Duration::from_secs((window + 1) * vendor.secs) - elapsed;
+    let reset = left.as_secs() + u64::from(left.subsec_nanos() > 0 && !vendor.truncates);
+    if vendor.announces {
+        let remaining = vendor.limit - (used + 1).min(vendor.limit);
         response = response
-            .header("x-ratelimit-limit", "10")
+            .header("x-ratelimit-limit", vendor.limit.to_string())
             .header("x-ratelimit-remaining", remaining.to_string())
             .header("x-ratelimit-reset", reset.to_string());
-        if refused {
-            response = response.header("retry-after", reset.to_string());
-        }
+    }
+    if refused {
+        response = response.header("retry-after", reset.to_string());
     }
     response.body(Full::new(Bytes::from_static(b"{}"))).unwrap()
 }
@@ -120,14 +144,7 @@ const NEVER: Duration = Duration::from_secs(3600);
 /// no 429 in the first window (or any); every window used.
 #[tokio::test(start_paused = true)]
 async fn one_probe_then_the_window() {
-    let log = run(
-        Vendor::TenPerSecond,
-        64,
-        Duration::from_secs(3),
-        ANSWERED,
-        NEVER,
-    )
-    .await;
+    let log = run(TEN_PER_SECOND, 64, Duration::from_secs(3), ANSWERED, NEVER).await;
     let before_answer = log
         .iter()
         .filter(|(at, _)| *at < LATENCY.as_millis() as u64);
@@ -142,55 +159,114 @@ async fn one_probe_then_the_window() {
 
 /// Checks that one caller alone sends (one request after another) until
 /// `released` ms, its second request at `second` ms (the first probe's
-/// end), and that the 63 others all go at `released`.
-fn held_until(log: &[(u64, bool)], second: u64, released: u64, name: &str) {
+/// end), and that at least `others` go at `released`.
+fn held_until(log: &[(u64, bool)], (second, released, others): (u64, u64, usize), name: &str) {
     assert_eq!(log[0].0, 0, "{name}: the probe");
     assert_eq!(log[1].0, second, "{name}: the second request");
     let before = log.iter().filter(|(at, _)| *at < released).count() as u64;
-    let alone = 1 + (released - second) / LATENCY.as_millis() as u64;
+    let alone = 1 + (released - second).div_ceil(LATENCY.as_millis() as u64);
     assert_eq!(
         before, alone,
         "{name}: one caller alone until {released} ms"
     );
     let at = log.iter().filter(|(at, _)| *at == released).count();
-    assert!(at >= 63, "{name}: {at} went at {released} ms");
+    assert!(at >= others, "{name}: {at} went at {released} ms");
 }
 
 /// A vendor that announces nothing: the others hold on the probe until
-/// their first recheck (50 ms), then none is held again; one sequential
-/// caller is never held.
+/// they next ask after its answer (they ask again after as long as it has
+/// been out: at 1, 2, 4 and 8 ms; answered at 5 ms, they go at 8), then
+/// none is held again; one sequential caller is never held.
 #[tokio::test(start_paused = true)]
 async fn a_silent_vendor_is_held_for_its_probe_only() {
     let span = Duration::from_secs(1);
-    let log = run(Vendor::Silent, 64, span, ANSWERED, NEVER).await;
-    held_until(&log, 5, 50, "silent");
+    let log = run(SILENT, 64, span, ANSWERED, NEVER).await;
+    held_until(&log, (5, 8, 63), "silent");
     // From there, every worker sends every 5 ms.
-    assert_eq!(log.len(), 200 + 63 * 190, "never held again");
-    let alone = run(Vendor::Silent, 1, span, ANSWERED, NEVER).await;
+    assert_eq!(log.len(), 200 + 63 * 199, "never held again");
+    let alone = run(SILENT, 1, span, ANSWERED, NEVER).await;
     assert_eq!(alone.len(), 200, "a sequential caller: no added latency");
 }
 
 /// The probe's hold ends however the probe ends: an error (an answer that
 /// taught nothing: the scope opens), its caller dropping it (another
 /// probes at once), or no answer within the probe's 2 s (another probes
-/// then). The others go at their first recheck after the scope opened.
+/// then, one of the held). The others go when they next ask after the
+/// scope opened (held 1 s or 2 s, they ask every 50 ms, then as the new
+/// probe ages).
 #[tokio::test(start_paused = true)]
 async fn a_probe_that_fails_is_dropped_or_hangs_holds_no_longer() {
-    // (the first request's answer, each caller's timeout, when the second
-    // request arrives, when the others go)
+    // (the first request's answer, each caller's timeout, (when the
+    // second request arrives, when the others go, how many))
     let rows = [
-        ("fails", (LATENCY, true), NEVER, 5, 50),
+        ("fails", (LATENCY, true), NEVER, (5, 8, 63)),
         (
             "dropped at 1 s",
             (NEVER, false),
             Duration::from_secs(1),
-            1_000,
-            1_050,
+            (1_000, 1_008, 63),
         ),
-        ("unanswered", (NEVER, false), NEVER, 2_000, 2_050),
+        ("unanswered", (NEVER, false), NEVER, (2_000, 2_008, 62)),
     ];
-    for (name, first, timeout, second, released) in rows {
-        let log = run(Vendor::Silent, 64, Duration::from_secs(3), first, timeout).await;
-        held_until(&log, second, released, name);
+    for (name, first, timeout, held) in rows {
+        let log = run(SILENT, 64, Duration::from_secs(3), first, timeout).await;
+        held_until(&log, held, name);
+    }
+}
+
+/// A vendor that truncates its resets to whole seconds (300 per 10 s,
+/// its windows begun 50 ms before the callers): the first reset read, 9,
+/// is 0.95 s early, and no answer says "reset 0" to show it (none lands
+/// in the vendor's last 50 ms before the refill read). 64 workers wait for
+/// the refill; one request confirms it first, and its 429 (the vendor's
+/// window not over) holds the others and teaches that the resets read a
+/// second early. One 429 in all; before, one per worker (64).
+#[tokio::test(start_paused = true)]
+async fn a_refill_read_early_draws_one_429() {
+    let vendor = Vendor {
+        limit: 300,
+        secs: 10,
+        announces: true,
+        truncates: true,
+        ahead: 50,
+    };
+    let log = run(vendor, 64, Duration::from_millis(29_950), ANSWERED, NEVER).await;
+    let refused = log.iter().filter(|(_, refused)| *refused).count();
+    assert!(refused <= 1, "{refused} 429s");
+    for window in 0..3 {
+        let used = log.iter().filter(|(at, no)| at / 10_000 == window && !no);
+        assert!(used.count() >= 290, "window {window} used: {log:?}");
+    }
+}
+
+/// A vendor that announces nothing (300 per 10 s, 128 workers). Window 0
+/// meets the unknown limit with every worker in flight. After that 429,
+/// at most 16 are in flight until the next 429 teaches the window: window
+/// 1 draws at most 17 (before: 128). The windows after are paced and draw
+/// none. With waits truncated to whole seconds (`Retry-After: 0` in the
+/// vendor's last second), a 429 with no answer since the last wait ended
+/// marks the window's truer start (before: 256 in every window); the
+/// first inference still reads the window short (by its two reads'
+/// errors), and window 2 draws one burst.
+#[tokio::test(start_paused = true)]
+async fn a_silent_vendor_is_learned_with_few_429s() {
+    for truncates in [false, true] {
+        let vendor = Vendor {
+            limit: 300,
+            secs: 10,
+            announces: false,
+            truncates,
+            ahead: 50,
+        };
+        let log = run(vendor, 128, Duration::from_secs(60), ANSWERED, NEVER).await;
+        let refused = |w| {
+            log.iter()
+                .filter(|(at, no)| at / 10_000 == w && *no)
+                .count()
+        };
+        assert!(refused(1) <= 17, "window 1: {}", refused(1));
+        for window in 3..6 {
+            assert_eq!(refused(window), 0, "window {window}, truncates {truncates}");
+        }
     }
 }

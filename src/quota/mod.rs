@@ -40,13 +40,21 @@
 //!   between their waits' ends as the window; the windows that follow are
 //!   paced at 90 % of it, a margin that shrinks on a 429 and grows back 2
 //!   points per window without one. Learning takes the two windows the
-//!   429s bound.
+//!   429s bound; between the two, at most 16 requests are in flight (more
+//!   as answers come back or time passes), so that meeting the limit
+//!   again costs few 429s.
+//! - **Refills.** A window spent and refilled on this store's clock is
+//!   confirmed by one request before the others go, for a second at most:
+//!   a reset read early (a vendor that truncates its whole seconds, a
+//!   clock ahead of the server's) costs one 429, not one per request
+//!   held for the refill.
 //! - **Cost.** A request may cost more than 1 ([`cost`](QuotaLayer::cost):
 //!   LLM tokens, bytes); windows counted in requests draw 1, the others the
 //!   cost, and each answer's own figures replace the estimate.
 //! - **Cold start.** A scope's first request probes it: until its answer,
-//!   the scope's other requests hold (asking again every 50 ms, 2 s at
-//!   most; a probe dropped unanswered lets another go at once), as a
+//!   the scope's other requests hold (asking again after as long as the
+//!   probe has been out, every 50 ms at most, 2 s in all; a probe dropped
+//!   unanswered lets another go at once), as a
 //!   fleet's do on `RedisStore`. Many workers starting together send one
 //!   request, not one each into a window they do not know yet; a caller
 //!   that sends one request after another waits for nothing.
@@ -170,7 +178,8 @@
 //!   sends one probe request and the others hold theirs until it teaches.
 //! - **Vendors that announce nothing**: until a 429 teaches a limit, the
 //!   fleet keeps at most 16 requests in flight (fair shares, once it has
-//!   joined), so that the limit, when it comes, costs few 429s; then the
+//!   joined; more as answers come back or time passes), so that the
+//!   limit, when it comes, costs few 429s; then the
 //!   ledger infers a window from a 429's wait (what got through before it,
 //!   the time between two) and paces the fleet at a margin that shrinks on
 //!   a 429 and grows back. A fleet that starts late in a vendor's window

@@ -5,7 +5,7 @@
 //! counts the fleet's answers into it (feature `redis`), a [`Tally`] one
 //! process's (`MemoryStore`).
 
-use super::window::{Millis, Window};
+use super::window::{unknown_limit_cap, Millis, Window};
 
 /// The policy digest of a window inferred for a vendor that announces none.
 pub(crate) const INFERRED: u64 = u64::MAX;
@@ -160,6 +160,15 @@ impl Tally {
         self.since != 0
     }
 
+    /// Between the first 429 and the one that teaches the window, the
+    /// vendor has shown a limit no one knows yet: the bound on requests in
+    /// flight (see [`unknown_limit_cap`]).
+    pub(crate) fn unknown_limit(&self, now: Millis) -> Option<u64> {
+        let elapsed = now.saturating_sub(self.since);
+        (self.is_counting() && self.inferred.is_none())
+            .then(|| unknown_limit_cap(self.count, elapsed))
+    }
+
     /// An answer (not a 429), `now`: counted, and taken from the inferred
     /// window, as a vendor that announced its remaining would have. An
     /// inferred window that reset since the last answer ended without a
@@ -199,10 +208,12 @@ impl Tally {
 
     /// A 429 whose wait ends at `end`: the first starts the count, the
     /// next teaches the window between their waits' ends and the answers
-    /// counted in it (none: this process got none of that window; the
-    /// count starts again). One whose wait ends within a second of the
-    /// last one's answers a request sent before that wait ended: the same
-    /// episode.
+    /// counted in it. One whose wait ends within a second of the last
+    /// one's answers a request sent before that wait ended: the same
+    /// episode. One later with no answer counted since shows the vendor's
+    /// window not over (a wait read early: a vendor that truncates its
+    /// seconds says 0 in its last one), or none of it for this process:
+    /// its end is the window's truer start.
     pub(crate) fn throttled(&mut self, end: Millis, windows: &mut [Option<Window>]) {
         let since = self.since;
         if since == 0 {
@@ -210,6 +221,14 @@ impl Tally {
             return;
         }
         if end <= since + 1_000 {
+            return;
+        }
+        if self.count == 0 {
+            self.since = end;
+            if let Some(inferred) = self.inferred.as_mut().filter(|i| i.last_end == since) {
+                inferred.last_end = end;
+                install(windows, inferred);
+            }
             return;
         }
         let (count, measured) = (self.count, end - since);

@@ -29,7 +29,10 @@
 //!   [`OPEN_IN_FLIGHT`] requests in flight until a 429 teaches a limit.
 
 use super::inferred::{install, Inferred, INFERRED};
-use super::window::{cold_start, Millis, Report, ScopeState, Tuning, Window, WHOLE_SECOND};
+use super::window::{
+    cold_start, unknown_limit_cap, Millis, Report, ScopeState, Tuning, Window, OPEN_IN_FLIGHT,
+    WHOLE_SECOND,
+};
 use super::MAX_WINDOWS;
 
 /// How long a lease (or a hold) lasts without renewal (a member renews
@@ -43,14 +46,6 @@ pub(crate) const SHARE_WAIT: Millis = 1_000;
 /// How long a probe that taught nothing (no quota announced) leaves the
 /// scope open before the fleet asks again.
 pub(crate) const OPEN_TTL: Millis = 30_000;
-/// While a scope's limit is unknown (it announces none, and no 429 taught
-/// one yet), the fleet keeps at most this many requests in flight, in fair
-/// shares, or a sixteenth of the answers counted since it opened once that
-/// is more. Every request in flight when the unknown limit runs out draws a
-/// 429, and so does each one a member sends before its first 429 is back:
-/// a member's share bounds both. (Unbounded, each member's every worker
-/// drew one: 1 to 96 429s in the first window of `quota_fleet`'s 4 x 32.)
-pub(crate) const OPEN_IN_FLIGHT: u64 = 16;
 /// A member's first lease of a window, before it has shown any demand.
 pub(crate) const FIRST_WANT: u64 = 4;
 /// The first window a cold fleet learns is held back this long (a quarter
@@ -328,7 +323,7 @@ impl Ledger {
             if now < join {
                 return Answer::Hold(join - now);
             }
-            let cap = OPEN_IN_FLIGHT.max(self.count / 16);
+            let cap = unknown_limit_cap(self.count, now - join);
             return Answer::Open(self.fair_share(cap));
         }
         match cold_start(self.probe.map(|(_, until)| until), now) {
@@ -666,7 +661,6 @@ impl Ledger {
 
 #[cfg(test)]
 mod tests {
-    use super::super::window::PROBE_RECHECK;
     use super::*;
 
     fn report(limit: u64, remaining: u64, reset: Millis) -> [Option<Report>; MAX_WINDOWS] {
@@ -710,15 +704,10 @@ mod tests {
         let tuning = Tuning::default();
         let mut ledger = Ledger::default();
         assert_eq!(ledger.renew(&ask(1, 0, 10), &tuning), Answer::Probe);
-        assert_eq!(
-            ledger.renew(&ask(2, 10, 10), &tuning),
-            Answer::Hold(PROBE_RECHECK)
-        );
+        // Asks again after as long as the probe has been out.
+        assert_eq!(ledger.renew(&ask(2, 10, 10), &tuning), Answer::Hold(10));
         // The probe holder's other workers hold too.
-        assert_eq!(
-            ledger.renew(&ask(1, 15, 10), &tuning),
-            Answer::Hold(PROBE_RECHECK)
-        );
+        assert_eq!(ledger.renew(&ask(1, 15, 10), &tuning), Answer::Hold(15));
         // The probe's answer: 300 per 10 s, 299 left. The first window of a
         // cold fleet is held while the fleet joins, then leased whole in
         // fair shares: every member that held on the probe, or started a
@@ -780,14 +769,14 @@ mod tests {
     /// A scope that announces nothing opens on its probe's answer: the
     /// fleet joins, then each member may have its fair share of
     /// [`OPEN_IN_FLIGHT`] requests in flight, and more once many answers
-    /// came back without a 429.
+    /// came back without a 429, or as time passes.
     #[test]
     fn an_open_scope_bounds_the_fleets_requests_in_flight() {
         let tuning = Tuning::default();
         let mut ledger = Ledger::default();
         assert_eq!(ledger.renew(&ask(1, 0, 10), &tuning), Answer::Probe);
         let held = ledger.renew(&ask(2, 1, 10), &tuning);
-        assert_eq!(held, Answer::Hold(PROBE_RECHECK), "asks again soon");
+        assert_eq!(held, Answer::Hold(1), "asks again soon");
         let mut nothing = ask(1, 5, 10);
         nothing.open = true;
         // Held exactly while the fleet joins (3 and 4 start late).
@@ -803,10 +792,12 @@ mod tests {
             assert_eq!(share, Answer::Open(4), "{member}");
         }
         // A fleet whose vendor never throttles is not held to 16: 1,280
-        // answers without a 429, 80 in flight.
-        let mut busy = ask(1, at + 3_000, 10);
+        // answers without a 429, 80 in flight; 8 s on, 80 (slow answers).
+        let mut busy = ask(1, at + 100, 10);
         busy.answered = 1_280;
         assert_eq!(ledger.renew(&busy, &tuning), Answer::Open(20));
+        let slow = ask(2, at + 8_000, 10);
+        assert_eq!(ledger.renew(&slow, &tuning), Answer::Open(20));
         let decoded = Ledger::decode(&ledger.encode()).unwrap();
         assert_eq!(decoded.encode(), ledger.encode());
     }
@@ -935,7 +926,8 @@ mod tests {
         // at 9.01 s: 300 per 10 s, paced at 90 %.
         let mut b = ask(2, 5_000, 10);
         b.answered = 120;
-        assert_eq!(ledger.renew(&b, &tuning), Answer::Open(8));
+        // (Half of 47 in flight: one more per 100 ms since the fleet joined.)
+        assert_eq!(ledger.renew(&b, &tuning), Answer::Open(23));
         let mut throttled = ask(1, 9_010, 1_000);
         throttled.answered = 180;
         throttled.cooldown = Some(1_000);

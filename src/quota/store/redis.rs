@@ -121,7 +121,8 @@ const OPENING_EVERY: Millis = 250;
 ///   whole, in fair shares. A probe that teaches nothing (a vendor that
 ///   announces no quota) opens the scope: after the same join, each
 ///   process may have its fair share of 16 requests in flight until a 429
-///   teaches a limit (more once many answers came back without one); an
+///   teaches a limit (more as answers come back without one, or as time
+///   passes); an
 ///   answer gives its unit back, with no Redis call.
 /// - **When Redis fails** (down, slower than [`timeout`](Self::timeout),
 ///   or answering what the script does not), each process falls back to

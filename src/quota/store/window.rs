@@ -30,12 +30,46 @@ pub(crate) const PROBE_RECHECK: Millis = 50;
 /// The cold-start rule, once: a fleet's ledger follows it for the fleet,
 /// [`ScopeState::acquire_cold`] for one process. While nothing is known of a
 /// scope, one request probes it and the others hold until its answer
-/// teaches, asking again every [`PROBE_RECHECK`]; a probe out (until
-/// `probe`) holds them [`PROBE_TTL`] at most, then another may probe.
-/// `Ok`: this one probes, holding the scope until then; `Err`: hold this long.
+/// teaches; a probe out (until `probe`) holds them [`PROBE_TTL`] at most,
+/// then another may probe. `Ok`: this one probes, holding the scope until
+/// then; `Err`: hold this long.
+///
+/// A held request asks again after as long as the probe has been out (at
+/// least 1 ms, at most [`PROBE_RECHECK`]), so the held ones are back
+/// within about the probe's round trip. Held a fixed 50 ms, they found a
+/// quick server's window taken: the probe's own worker, answered in
+/// 0.1 ms, had sent its next requests one after another meanwhile (on
+/// loopback, one worker of 128 took the window and p99 latency tripled).
 pub(crate) fn cold_start(probe: Option<Millis>, now: Millis) -> Result<Millis, Millis> {
-    let hold = probe.filter(|until| *until > now).map(|until| until - now);
-    hold.map_or(Ok(now + PROBE_TTL), |ms| Err(ms.min(PROBE_RECHECK)))
+    match probe.filter(|until| *until > now) {
+        Some(until) => Err(held_on(until, PROBE_TTL, now)),
+        None => Ok(now + PROBE_TTL),
+    }
+}
+
+/// How long a request holds on a probe that holds the scope until `until`
+/// (`ttl` after it went): see [`cold_start`].
+fn held_on(until: Millis, ttl: Millis, now: Millis) -> Millis {
+    let out = (now + ttl).saturating_sub(until);
+    out.clamp(1, PROBE_RECHECK).min(until - now)
+}
+
+/// While a scope's limit is unknown (it announces none, and no 429 taught
+/// one yet), at most this many requests are in flight (a fleet's, in fair
+/// shares) at first (see [`unknown_limit_cap`]). Every request in flight
+/// when the unknown limit runs out draws a 429, and so does each one sent
+/// before the first 429 is back: this bounds both. (Unbounded, each
+/// worker drew one: 1 to 96 429s in the first window of `quota_fleet`'s
+/// 4 x 32.)
+pub(crate) const OPEN_IN_FLIGHT: u64 = 16;
+
+/// The in-flight bound of [`OPEN_IN_FLIGHT`], `elapsed` ms and `answers`
+/// answers into it: a sixteenth of the answers or one per 100 ms,
+/// whichever is more. A quick server meets its limit within a second,
+/// still bounded; a slow one (an LLM's answers take seconds) is not held
+/// to 16 for the minutes that many answers would take.
+pub(crate) fn unknown_limit_cap(answers: u64, elapsed: Millis) -> u64 {
+    OPEN_IN_FLIGHT.max(answers / 16).max(elapsed / 100)
 }
 
 /// The arithmetic every store shares.
@@ -195,6 +229,16 @@ pub(crate) struct ScopeState {
     /// The probe's answer taught nothing: the scope announces no quota,
     /// and goes unheld, as an unknown one did, until an answer teaches.
     pub(crate) open: bool,
+    /// A spent window refilled, or a cooldown ended, on this store's
+    /// clock, which no answer has confirmed yet: one request confirms it
+    /// before the rest go (0: the next one; else it is out, and the others
+    /// hold as on a cold start's probe), for a second at most, since
+    /// resets and waits are sent in whole seconds. A reset or a wait read
+    /// early (a vendor that truncates its seconds, a clock ahead of the
+    /// server's) then costs one 429, not one per request held. A window
+    /// with room left holds no one back at its refill, and a slow answer
+    /// (an LLM's) holds no longer.
+    confirm: Option<Millis>,
 }
 
 /// A run of decisions made ahead by [`ScopeState::acquire`], from its own
@@ -258,33 +302,12 @@ impl ScopeState {
             return Decision::Go(Duration::ZERO);
         }
         self.run = Run::default();
-        if let Some(until) = self.cooldown_until {
-            if until > now {
-                return Decision::Wait(ms(until - now));
-            }
-            self.cooldown_until = None;
+        if let Some(hold) = self.hold(cost, held, now, tuning) {
+            return hold;
         }
-        self.refill(now);
-        match self.lease {
-            None => (),
-            Some(lease) if lease.hold_until > now => {
-                return Decision::Wait(ms(lease.hold_until - now))
-            }
-            Some(lease) if lease.until <= now => return Decision::Renew,
-            // (A fresh request may not take what is kept for the waiters.)
-            Some(lease)
-                if lease.left
-                    < amount(lease.counts_cost, cost) + self.waiters * u64::from(!held) =>
-            {
-                // An open lease's units come back with the answers.
-                if lease.open {
-                    return Decision::Wait(ms(tuning.recheck));
-                }
-                // (A refill past the lease's end: the ledger says how long.)
-                let refill = Some(lease.refill).filter(|at| *at > now && *at <= lease.until);
-                return refill.map_or(Decision::Renew, |at| Decision::Wait(ms(at - now)));
-            }
-            Some(_) => (),
+        let capped = self.tally.unknown_limit(now);
+        if capped.is_some_and(|cap| self.in_flight_requests >= cap) {
+            return Decision::Wait(ms(tuning.recheck));
         }
         let slot = self.pace_next.filter(|next| *next > now).unwrap_or(now);
         let (wait, pace) = self.scan(cost, as_ms(max_delay), now, slot, tuning);
@@ -292,9 +315,12 @@ impl ScopeState {
             return Decision::Wait(ms(wait));
         }
         self.count(cost);
+        if self.confirm == Some(0) {
+            self.confirm = Some(now + WHOLE_SECOND);
+        }
         let delay = match pace {
             None => {
-                self.run = self.run_ahead(cost, tuning);
+                self.run = self.run_ahead(cost, capped, tuning);
                 0
             }
             Some((interval, reset)) => {
@@ -304,6 +330,49 @@ impl ScopeState {
             }
         };
         Decision::Go(ms(delay))
+    }
+
+    /// What holds a request before the windows are scanned: a cooldown,
+    /// a refill's confirmation (see [`confirm`](Self::confirm)), the lease.
+    fn hold(&mut self, cost: u64, held: bool, now: Millis, tuning: &Tuning) -> Option<Decision> {
+        let mut ended = false;
+        if let Some(until) = self.cooldown_until {
+            if until > now {
+                return Some(Decision::Wait(ms(until - now)));
+            }
+            (self.cooldown_until, ended) = (None, true);
+        }
+        if (self.refill(now) || ended) && self.lease.is_none() {
+            self.confirm = Some(0);
+        }
+        match self.confirm {
+            Some(until) if until > now => {
+                return Some(Decision::Wait(ms(held_on(until, WHOLE_SECOND, now))))
+            }
+            Some(until) if until > 0 => self.confirm = None,
+            _ => (),
+        }
+        match self.lease {
+            None => None,
+            Some(lease) if lease.hold_until > now => {
+                Some(Decision::Wait(ms(lease.hold_until - now)))
+            }
+            Some(lease) if lease.until <= now => Some(Decision::Renew),
+            // (A fresh request may not take what is kept for the waiters.)
+            Some(lease)
+                if lease.left
+                    < amount(lease.counts_cost, cost) + self.waiters * u64::from(!held) =>
+            {
+                // An open lease's units come back with the answers.
+                if lease.open {
+                    return Some(Decision::Wait(ms(tuning.recheck)));
+                }
+                // (A refill past the lease's end: the ledger says how long.)
+                let refill = Some(lease.refill).filter(|at| *at > now && *at <= lease.until);
+                Some(refill.map_or(Decision::Renew, |at| Decision::Wait(ms(at - now))))
+            }
+            Some(_) => None,
+        }
     }
 
     /// [`acquire`](Self::acquire) while the scope is cold (see
@@ -333,12 +402,18 @@ impl ScopeState {
     /// no other decision: what the lease holds, and what each window has
     /// above the mark where pacing may start (the whole of it when it
     /// cannot pace); until the lease lapses or a window resets.
-    fn run_ahead(&self, cost: u64, tuning: &Tuning) -> Run {
+    fn run_ahead(&self, cost: u64, capped: Option<u64>, tuning: &Tuning) -> Run {
+        if self.confirm.is_some() {
+            return Run::default();
+        }
         let lease = self.lease.map(|l| {
             let need = amount(l.counts_cost, cost).max(1);
             (l.left.saturating_sub(self.waiters) / need, l.until)
         });
         let (mut left, mut until) = lease.unwrap_or((u64::MAX, Millis::MAX));
+        if let Some(cap) = capped {
+            left = left.min(cap.saturating_sub(self.in_flight_requests));
+        }
         for window in self.windows.iter().flatten() {
             let available = window.remaining.saturating_sub(self.in_flight(window));
             let mark = match (window.limit, window.reset_at) {
@@ -368,13 +443,18 @@ impl ScopeState {
     }
 
     /// Windows that have reset refill (when their limit is known) or are
-    /// forgotten.
-    pub(crate) fn refill(&mut self, now: Millis) {
+    /// forgotten. True when one refilled that was spent (on this clock: an
+    /// answer confirms it, see [`confirm`](Self::confirm)).
+    pub(crate) fn refill(&mut self, now: Millis) -> bool {
+        let mut refilled = false;
+        let (requests, units) = (self.in_flight_requests, self.in_flight_cost);
         for slot in self.windows.iter_mut() {
             let Some(window) = slot else { continue };
             if window.reset_at.is_some_and(|reset| reset <= now) {
                 match window.limit {
                     Some(limit) => {
+                        let held = if window.counts_cost { units } else { requests };
+                        refilled |= window.remaining <= held;
                         window.remaining = limit;
                         window.reset_at = window.length.filter(|l| *l > 0).and_then(|length| {
                             let reset = window.reset_at?;
@@ -385,6 +465,7 @@ impl ScopeState {
                 }
             }
         }
+        refilled
     }
 
     /// The tightest window decides: how long to wait (0: none), or the
@@ -432,13 +513,16 @@ impl ScopeState {
     /// Uncounts a permit of `cost` granted by [`acquire`](Self::acquire);
     /// one never used (no answer), or an open lease's, goes back to the lease.
     /// A cold scope's probe ends: answered, the scope opens (unless the
-    /// answer teaches it); unused, another may probe at once.
+    /// answer teaches it); unused, another may probe at once. So does a
+    /// refill's confirmation (answered, the rest go).
     pub(crate) fn release(&mut self, cost: u64, unused: bool) {
         self.in_flight_requests = self.in_flight_requests.saturating_sub(1);
         self.in_flight_cost = self.in_flight_cost.saturating_sub(cost);
         if self.probe.is_some() {
             (self.probe, self.open) = (Some(0).filter(|_| unused), !unused);
         }
+        // (Whatever the answer, the refill is as confirmed as it will be.)
+        self.confirm = self.confirm.and(Some(0)).filter(|_| unused);
         if let Some(lease) = self.lease.as_mut().filter(|lease| unused || lease.open) {
             let need = amount(lease.counts_cost, cost).min(lease.taken);
             lease.left += need;
@@ -624,6 +708,139 @@ mod tests {
             last: false,
             refill: 0,
         }
+    }
+
+    /// One probe at a time; the held ask again after as long as it has
+    /// been out (1 ms at least, 50 ms at most), and another may probe once
+    /// it has been out 2 s.
+    #[test]
+    fn the_held_ask_again_as_the_probe_ages() {
+        assert_eq!(cold_start(None, 1_000), Ok(1_000 + PROBE_TTL));
+        let out = Some(1_000 + PROBE_TTL);
+        let holds = [(1_000, 1), (1_010, 10), (1_040, 40), (1_500, PROBE_RECHECK)];
+        for (now, hold) in holds {
+            assert_eq!(cold_start(out, now), Err(hold), "at {now}");
+        }
+        assert_eq!(cold_start(out, 2_990), Err(10), "until it lapses");
+        assert_eq!(cold_start(out, 3_000), Ok(3_000 + PROBE_TTL));
+    }
+
+    /// A window refilled on this store's clock is confirmed by one request
+    /// before the rest go. A vendor that truncates its seconds gave a
+    /// reset read up to a second early: the one request draws a 429 (0
+    /// left, reset 0, a second's wait), which holds the others, and which
+    /// teaches that its resets read a second early. Before, every request
+    /// in flight at the refill drew one (`quota_fleet`, 1 x 128,
+    /// `QUOTA_FLEET_RESET_FLOOR=1`: 107 429s per 1,000, 1.1 after).
+    #[test]
+    fn a_refilled_window_is_confirmed_by_one_request() {
+        let tuning = Tuning::default();
+        let mut state = ScopeState::default();
+        let go =
+            |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0, &tuning);
+        state.learn(&report(300, 0, 9), 100, &tuning);
+        assert_eq!(
+            go(&mut state, 9_100),
+            Decision::Go(Duration::ZERO),
+            "it confirms"
+        );
+        assert_eq!(
+            go(&mut state, 9_100),
+            Decision::Wait(Duration::from_millis(1))
+        );
+        assert_eq!(
+            go(&mut state, 9_120),
+            Decision::Wait(Duration::from_millis(20))
+        );
+        state.release(1, false);
+        let throttled = report(300, 0, 0).with_cooldown(Duration::from_secs(1));
+        state.learn(&throttled, 9_130, &tuning);
+        assert_eq!(
+            go(&mut state, 9_140),
+            Decision::Wait(Duration::from_millis(990))
+        );
+        // The next refill is confirmed too; its answer lets the rest go.
+        assert_eq!(go(&mut state, 10_130), Decision::Go(Duration::ZERO));
+        assert_eq!(
+            go(&mut state, 10_131),
+            Decision::Wait(Duration::from_millis(1))
+        );
+        state.release(1, false);
+        state.learn(&report(300, 299, 9), 10_132, &tuning);
+        for _ in 0..100 {
+            assert_eq!(go(&mut state, 10_140), Decision::Go(Duration::ZERO));
+        }
+        // A confirmation dropped unanswered lets another go at once.
+        state.learn(&report(300, 0, 1), 10_150, &tuning);
+        assert_eq!(go(&mut state, 21_200), Decision::Go(Duration::ZERO));
+        state.release(1, true);
+        assert_eq!(go(&mut state, 21_201), Decision::Go(Duration::ZERO));
+    }
+
+    /// Only a spent window's refill, or a cooldown's end, is confirmed (a window with room left
+    /// held no one back), and a slow answer (an LLM's takes seconds) holds
+    /// the others a second at most: the vendor's window has surely reset
+    /// a second after the one read, which was sent in whole seconds.
+    #[test]
+    fn a_refill_holds_only_when_spent_and_a_second_at_most() {
+        let tuning = Tuning::default();
+        let go =
+            |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0, &tuning);
+        let mut roomy = ScopeState::default();
+        roomy.learn(&report(500, 499, 1), 0, &tuning);
+        for now in [1_000, 1_000, 1_001] {
+            assert_eq!(go(&mut roomy, now), Decision::Go(Duration::ZERO));
+        }
+        let mut spent = ScopeState::default();
+        spent.learn(&report(500, 0, 1), 0, &tuning);
+        assert_eq!(go(&mut spent, 1_000), Decision::Go(Duration::ZERO));
+        let held = [(1_500, 50), (1_990, 10)];
+        for (now, hold) in held {
+            let wait = Decision::Wait(Duration::from_millis(hold));
+            assert_eq!(go(&mut spent, now), wait, "at {now}");
+        }
+        for _ in 0..3 {
+            assert_eq!(go(&mut spent, 2_000), Decision::Go(Duration::ZERO));
+        }
+        // A 429's wait (whole seconds too) ends the same way.
+        let mut cooled = ScopeState::default();
+        let wait = Observation::new().with_cooldown(Duration::from_secs(2));
+        cooled.learn(&wait, 8_000, &tuning);
+        assert_eq!(go(&mut cooled, 10_000), Decision::Go(Duration::ZERO));
+        let held = Decision::Wait(Duration::from_millis(1));
+        assert_eq!(go(&mut cooled, 10_000), held);
+    }
+
+    /// A vendor that announces nothing, between its first 429 and the one
+    /// that teaches its window: a limit is shown but not its size. At most
+    /// [`OPEN_IN_FLIGHT`] requests are in flight, so that running into it
+    /// again draws a few 429s, not one per worker (`quota_fleet`, 1 x 128,
+    /// no quota headers: window 1 drew 81 429s, now 4 to 10).
+    #[test]
+    fn an_unknown_limit_bounds_the_requests_in_flight() {
+        let tuning = Tuning::default();
+        let mut state = ScopeState::default();
+        state.tally.throttled(1_000, &mut state.windows);
+        let go = |state: &mut ScopeState| state.acquire(1, false, FOREVER, 1_000, || 0.0, &tuning);
+        for _ in 0..OPEN_IN_FLIGHT {
+            assert_eq!(go(&mut state), Decision::Go(Duration::ZERO));
+        }
+        let recheck = Duration::from_millis(tuning.recheck);
+        assert_eq!(go(&mut state), Decision::Wait(recheck));
+        state.release(1, false);
+        assert_eq!(
+            go(&mut state),
+            Decision::Go(Duration::ZERO),
+            "an answer makes room"
+        );
+        assert_eq!(go(&mut state), Decision::Wait(recheck));
+        // Slow answers: one more per 100 ms.
+        let at =
+            |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0, &tuning);
+        for _ in 0..4 {
+            assert_eq!(at(&mut state, 3_000), Decision::Go(Duration::ZERO));
+        }
+        assert_eq!(at(&mut state, 3_000), Decision::Wait(recheck));
     }
 
     /// A vendor that truncates its whole seconds (10 s windows ending at
