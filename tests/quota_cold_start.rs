@@ -27,7 +27,8 @@ const LATENCY: Duration = Duration::from_millis(5);
 /// `ahead` ms before the callers; a spent window answers 429 and
 /// `Retry-After`. It announces its window in `X-RateLimit-*` headers (when
 /// `announces`); its resets and waits are whole seconds, rounded up, or
-/// truncated (when `truncates`).
+/// truncated (when `truncates`). It answers in [`LATENCY`], or in 0.2 to
+/// 20 ms (when its latency `varies`: answers then come back out of order).
 #[derive(Clone, Copy, Debug)]
 struct Vendor {
     limit: u64,
@@ -35,6 +36,7 @@ struct Vendor {
     announces: bool,
     truncates: bool,
     ahead: u64,
+    varies: bool,
 }
 
 const TEN_PER_SECOND: Vendor = Vendor {
@@ -43,6 +45,7 @@ const TEN_PER_SECOND: Vendor = Vendor {
     announces: true,
     truncates: false,
     ahead: 0,
+    varies: false,
 };
 
 /// A vendor that announces nothing and never refuses.
@@ -100,8 +103,11 @@ async fn run(
         let log = log.clone();
         service_fn(move |_request: Request<Full<Bytes>>| {
             let response = answer(vendor, &log, started.elapsed());
-            let is_first = log.lock().unwrap().len() == 1;
-            let (latency, fails) = if is_first { first } else { (LATENCY, false) };
+            let sent = log.lock().unwrap().len() as u64;
+            // (A spread of latencies, the same on every run.)
+            let varied = Duration::from_micros(sent.wrapping_mul(2_654_435_761) % 20_000 + 200);
+            let latency = if vendor.varies { varied } else { LATENCY };
+            let (latency, fails) = if sent == 1 { first } else { (latency, false) };
             async move {
                 tokio::time::sleep(latency).await;
                 match fails {
@@ -229,6 +235,7 @@ async fn a_refill_read_early_draws_one_429() {
         announces: true,
         truncates: true,
         ahead: 50,
+        varies: false,
     };
     let log = run(vendor, 64, Duration::from_millis(29_950), ANSWERED, NEVER).await;
     let refused = log.iter().filter(|(_, refused)| *refused).count();
@@ -257,6 +264,7 @@ async fn a_silent_vendor_is_learned_with_few_429s() {
             announces: false,
             truncates,
             ahead: 50,
+            varies: false,
         };
         let log = run(vendor, 128, Duration::from_secs(60), ANSWERED, NEVER).await;
         let refused = |w| {
@@ -267,6 +275,34 @@ async fn a_silent_vendor_is_learned_with_few_429s() {
         assert!(refused(1) <= 17, "window 1: {}", refused(1));
         for window in 3..6 {
             assert_eq!(refused(window), 0, "window {window}, truncates {truncates}");
+        }
+    }
+}
+
+/// Answers whose latencies vary (0.2 to 20 ms, out of order), 128 workers,
+/// 300 per 10 s, the vendor's windows begun at four offsets of the
+/// callers' clock: every window is used whole, and no request waits for
+/// two windows. Before, the last paced requests were sent at the reset
+/// read, a few ms after the vendor's, and counted in the next window
+/// (193 to 296 of 300 used, requests waiting 20 s); and an answer from
+/// the window before, back after the new window's first, set its
+/// remaining to 0.
+#[tokio::test(start_paused = true)]
+async fn varied_latencies_use_every_window() {
+    for ahead in [0, 50, 3_300, 7_700] {
+        let vendor = Vendor {
+            limit: 300,
+            secs: 10,
+            announces: true,
+            truncates: false,
+            ahead,
+            varies: true,
+        };
+        let log = run(vendor, 128, Duration::from_secs(50), ANSWERED, NEVER).await;
+        // (Window 0 is the part of the vendor's first that the run saw.)
+        for window in 1..5 {
+            let used = log.iter().filter(|(at, no)| at / 10_000 == window && !no);
+            assert_eq!(used.count(), 300, "window {window}, ahead {ahead}");
         }
     }
 }

@@ -533,12 +533,12 @@ mod tests {
         let delays: Vec<Duration> = (0..4)
             .map(|_| go(store.acquire_now(scope, 1, FOREVER, 0)).1)
             .collect();
-        // 4 left, 8 s to the reset: slots at 0, 2, 4, 6 s, each with jitter
-        // of up to half a slot (1 s).
+        // 4 left, 8 s to the reset, paced to end 0.8 s before it: slots at
+        // 0, 1.8, 3.6 and 5.4 s, each with jitter of up to half a slot.
         for (slot, delay) in delays.iter().enumerate() {
-            let start = Duration::from_secs(2 * slot as u64);
+            let start = Duration::from_millis(1_800 * slot as u64);
             assert!(
-                *delay >= start && *delay <= start + Duration::from_secs(1),
+                *delay >= start && *delay <= start + Duration::from_millis(900),
                 "{delays:?}"
             );
         }

@@ -497,13 +497,18 @@ impl ScopeState {
                 continue;
             };
             let left = available - need;
+            // Paced to end a tenth of the time left before the reset (a
+            // second at most): one read in whole seconds may be that late,
+            // and a request paced to the reset read lands in the next
+            // window, which it then takes from.
+            let end = reset - (reset.saturating_sub(now) / 10).min(WHOLE_SECOND);
             let paced = (left as f64) < (limit as f64) * tuning.pace_below
                 && reset.saturating_sub(now) <= max_delay
-                && slot < reset;
+                && slot < end;
             if paced {
-                let interval = (reset - slot) / left.saturating_add(1);
+                let interval = (end - slot) / left.saturating_add(1);
                 if pace.is_none_or(|(current, _)| interval > current) {
-                    pace = Some((interval, reset));
+                    pace = Some((interval, end));
                 }
             }
         }
@@ -660,6 +665,14 @@ impl ScopeState {
             Some(current) => reset_at > current + tuning.new_window_after,
         };
         let reset_at = reset_at + WHOLE_SECOND * u64::from(window.truncated);
+        // A window that ended before this one began (an answer that came
+        // back after the next window's first: answers' latencies vary)
+        // says nothing of this one. (Taken for it, its "0 left" held a
+        // window the vendor had just refilled to its end.)
+        let current = window.reset_at.unwrap_or(0);
+        if report.reset.is_some() && reset_at + tuning.new_window_after < current {
+            return;
+        }
         if !new_window {
             window.remaining = window.remaining.min(remaining);
             // Reset 0 in the window: a vendor that truncates its whole
@@ -809,6 +822,44 @@ mod tests {
         assert_eq!(go(&mut cooled, 10_000), Decision::Go(Duration::ZERO));
         let held = Decision::Wait(Duration::from_millis(1));
         assert_eq!(go(&mut cooled, 10_000), held);
+    }
+
+    /// An answer from the window before, back after the new window's first
+    /// (answers' latencies vary: sent at 9.99 s, it says 0 left, reset in
+    /// 1 s) says nothing of the new window. Taken for it, its "0 left"
+    /// held the window the vendor had just refilled to its end.
+    #[test]
+    fn a_late_answer_of_the_window_before_is_not_the_new_ones() {
+        let tuning = Tuning::default();
+        let mut state = ScopeState::default();
+        state.learn(&report(300, 0, 1), 9_000, &tuning);
+        state.refill(10_000);
+        state.learn(&report(300, 299, 10), 10_005, &tuning);
+        state.learn(&report(300, 0, 1), 10_010, &tuning);
+        let window = state.windows[0].unwrap();
+        assert_eq!((window.remaining, window.reset_at), (299, Some(20_005)));
+        // An answer of the new window still counts.
+        state.learn(&report(300, 250, 9), 11_000, &tuning);
+        assert_eq!(state.windows[0].unwrap().remaining, 250);
+    }
+
+    /// Paced requests end a tenth of the time left before the reset read
+    /// (a second at most): paced to the reset itself, the last ones were
+    /// sent a few ms after the vendor's (read late by its rounding, or by
+    /// the latency) and counted in its next window, which they took from.
+    #[test]
+    fn pacing_ends_before_the_reset() {
+        let tuning = Tuning::default();
+        let mut state = ScopeState::default();
+        state.learn(&report(100, 5, 10), 0, &tuning);
+        let mut last = 0;
+        for _ in 0..5 {
+            match state.acquire(1, false, FOREVER, 0, || 1.0, &tuning) {
+                Decision::Go(delay) => last = last.max(as_ms(delay)),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(last < 9_000, "the last paced at {last} ms");
     }
 
     /// A vendor that announces nothing, between its first 429 and the one
