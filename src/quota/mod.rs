@@ -24,11 +24,14 @@
 //!   is let through until its answer is learned from: the server's
 //!   `remaining` does not yet include requests still in flight, so they are
 //!   subtracted from it. An older answer arriving late never raises the
-//!   count (the fewest remaining in a window wins).
+//!   count (the fewest remaining in a window wins), and an answer of the
+//!   window before, back after the new window's first, is not the new one's.
 //! - **Pacing.** When what is left falls below a tenth of the limit, the
 //!   rest is spread over the time to the reset, with jitter, instead of
 //!   being sent as a burst that ends the window early and piles every
-//!   caller up at its reset. At zero, a request is held until the reset.
+//!   caller up at its reset. The spread ends a tenth of that time before
+//!   the reset (a second at most), so that none lands in the vendor's next
+//!   window. At zero, a request is held until the reset.
 //! - **Failing fast.** A request that would be held longer than
 //!   [`max_wait`](QuotaLayer::max_wait) (120 s by default, as the retry
 //!   policy's `max_retry_after`) fails at once, without being sent, with
