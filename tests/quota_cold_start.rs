@@ -3,8 +3,8 @@
 //! bounded time, until its answer teaches the window (then they go in the
 //! window's terms), teaches nothing (the scope is open: not held again),
 //! or never comes (dropped or unanswered: another probes). A spent
-//! window's refill is held the same way on one request, for a second at
-//! most.
+//! window's refill is held the same way on one request, for a tenth of
+//! the window at most.
 //!
 //! The vendor is an in-process service on tokio's paused clock, not a
 //! loopback server: with real sockets, the paused clock advances to the

@@ -196,6 +196,9 @@ pub(crate) struct Window {
     /// The vendor truncates its resets to whole seconds (it said 0 left,
     /// reset 0): each reads up to a second early, so a second is added.
     pub(crate) truncated: bool,
+    /// When its reset was learned (the time to it is how long it held a
+    /// request at most).
+    pub(crate) learned_at: Millis,
 }
 
 /// One scope's learned state.
@@ -232,13 +235,17 @@ pub(crate) struct ScopeState {
     /// A spent window refilled, or a cooldown ended, on this store's
     /// clock, which no answer has confirmed yet: one request confirms it
     /// before the rest go (0: the next one; else it is out, and the others
-    /// hold as on a cold start's probe), for a second at most, since
-    /// resets and waits are sent in whole seconds. A reset or a wait read
-    /// early (a vendor that truncates its seconds, a clock ahead of the
-    /// server's) then costs one 429, not one per request held. A window
-    /// with room left holds no one back at its refill, and a slow answer
-    /// (an LLM's) holds no longer.
+    /// hold as on a cold start's probe), for `confirm_for`: a tenth of
+    /// what held them, a second at most (resets and waits are sent in
+    /// whole seconds). A reset or a wait read early (a vendor that
+    /// truncates its seconds, a clock ahead of the server's) then costs
+    /// one 429, not one per request held. A window with room left holds no
+    /// one back at its refill, and a slow answer (an LLM's) holds no
+    /// longer, nor a short window's most.
     confirm: Option<Millis>,
+    confirm_for: Millis,
+    /// When the cooldown began.
+    cooldown_from: Millis,
 }
 
 /// A run of decisions made ahead by [`ScopeState::acquire`], from its own
@@ -316,7 +323,7 @@ impl ScopeState {
         }
         self.count(cost);
         if self.confirm == Some(0) {
-            self.confirm = Some(now + WHOLE_SECOND);
+            self.confirm = Some(now + self.confirm_for);
         }
         let delay = match pace {
             None => {
@@ -335,19 +342,21 @@ impl ScopeState {
     /// What holds a request before the windows are scanned: a cooldown,
     /// a refill's confirmation (see [`confirm`](Self::confirm)), the lease.
     fn hold(&mut self, cost: u64, held: bool, now: Millis, tuning: &Tuning) -> Option<Decision> {
-        let mut ended = false;
+        let mut held_for = 0;
         if let Some(until) = self.cooldown_until {
             if until > now {
                 return Some(Decision::Wait(ms(until - now)));
             }
-            (self.cooldown_until, ended) = (None, true);
+            (self.cooldown_until, held_for) = (None, until - self.cooldown_from);
         }
-        if (self.refill(now) || ended) && self.lease.is_none() {
+        held_for = held_for.max(self.refill(now));
+        if held_for > 0 && self.lease.is_none() {
             self.confirm = Some(0);
+            self.confirm_for = (held_for / 10).clamp(1, WHOLE_SECOND);
         }
         match self.confirm {
             Some(until) if until > now => {
-                return Some(Decision::Wait(ms(held_on(until, WHOLE_SECOND, now))))
+                return Some(Decision::Wait(ms(held_on(until, self.confirm_for, now))))
             }
             Some(until) if until > 0 => self.confirm = None,
             _ => (),
@@ -443,10 +452,11 @@ impl ScopeState {
     }
 
     /// Windows that have reset refill (when their limit is known) or are
-    /// forgotten. True when one refilled that was spent (on this clock: an
-    /// answer confirms it, see [`confirm`](Self::confirm)).
-    pub(crate) fn refill(&mut self, now: Millis) -> bool {
-        let mut refilled = false;
+    /// forgotten. How long the longest spent one that refilled held
+    /// requests at most (0: none; on this clock: an answer confirms it,
+    /// see [`confirm`](Self::confirm)).
+    pub(crate) fn refill(&mut self, now: Millis) -> Millis {
+        let mut refilled = 0;
         let (requests, units) = (self.in_flight_requests, self.in_flight_cost);
         for slot in self.windows.iter_mut() {
             let Some(window) = slot else { continue };
@@ -454,7 +464,13 @@ impl ScopeState {
                 match window.limit {
                     Some(limit) => {
                         let held = if window.counts_cost { units } else { requests };
-                        refilled |= window.remaining <= held;
+                        let reset = window.reset_at.unwrap_or(now);
+                        let span = window
+                            .length
+                            .unwrap_or(reset - window.learned_at.min(reset));
+                        if window.remaining <= held {
+                            refilled = refilled.max(span.max(1));
+                        }
                         window.remaining = limit;
                         window.reset_at = window.length.filter(|l| *l > 0).and_then(|length| {
                             let reset = window.reset_at?;
@@ -608,6 +624,9 @@ impl ScopeState {
         self.run = Run::default();
         if let Some(cooldown) = cooldown {
             let until = now + cooldown;
+            if self.cooldown_until.is_none_or(|c| c <= now) {
+                self.cooldown_from = now;
+            }
             self.cooldown_until = Some(self.cooldown_until.map_or(until, |c| c.max(until)));
         }
         for report in reports {
@@ -644,6 +663,7 @@ impl ScopeState {
                 remaining,
                 reset_at: Some(reset_at.max(within)),
                 counts_cost: report.counts_cost,
+                learned_at: now,
                 ..Window::default()
             };
             if let Some(free) = self.windows.iter_mut().find(|slot| slot.is_none()) {
@@ -687,7 +707,7 @@ impl ScopeState {
             // says nothing about the new one; unless the vendor truncates,
             // and its windows' every answer may say 0.)
             window.remaining = remaining;
-            window.reset_at = Some(reset_at);
+            (window.reset_at, window.learned_at) = (Some(reset_at), now);
         }
     }
 }
@@ -790,12 +810,13 @@ mod tests {
         assert_eq!(go(&mut state, 21_201), Decision::Go(Duration::ZERO));
     }
 
-    /// Only a spent window's refill, or a cooldown's end, is confirmed (a window with room left
-    /// held no one back), and a slow answer (an LLM's takes seconds) holds
-    /// the others a second at most: the vendor's window has surely reset
-    /// a second after the one read, which was sent in whole seconds.
+    /// Only a spent window's refill, or a cooldown's end, is confirmed (a
+    /// window with room left held no one back), and a slow answer (an
+    /// LLM's takes seconds) holds the others a tenth of what held them, a
+    /// second at most: a reset or wait sent in whole seconds is that far
+    /// off at most, and a short window loses no more than a tenth.
     #[test]
-    fn a_refill_holds_only_when_spent_and_a_second_at_most() {
+    fn a_refill_holds_only_when_spent_and_a_tenth_at_most() {
         let tuning = Tuning::default();
         let go =
             |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0, &tuning);
@@ -804,16 +825,24 @@ mod tests {
         for now in [1_000, 1_000, 1_001] {
             assert_eq!(go(&mut roomy, now), Decision::Go(Duration::ZERO));
         }
-        let mut spent = ScopeState::default();
-        spent.learn(&report(500, 0, 1), 0, &tuning);
-        assert_eq!(go(&mut spent, 1_000), Decision::Go(Duration::ZERO));
-        let held = [(1_500, 50), (1_990, 10)];
-        for (now, hold) in held {
-            let wait = Decision::Wait(Duration::from_millis(hold));
-            assert_eq!(go(&mut spent, now), wait, "at {now}");
-        }
-        for _ in 0..3 {
-            assert_eq!(go(&mut spent, 2_000), Decision::Go(Duration::ZERO));
+        // Rows: (the window's length, the holds asked as its refill's
+        // confirmation ages, when the others go).
+        let rows = [
+            (10, [(500, 50), (990, 10)], 1_000),
+            (1, [(20, 20), (90, 10)], 100),
+        ];
+        for (secs, holds, lapse) in rows {
+            let mut spent = ScopeState::default();
+            spent.learn(&report(500, 0, secs), 0, &tuning);
+            let reset = secs * 1_000;
+            assert_eq!(go(&mut spent, reset), Decision::Go(Duration::ZERO));
+            for (after, hold) in holds {
+                let wait = Decision::Wait(Duration::from_millis(hold));
+                assert_eq!(go(&mut spent, reset + after), wait, "{secs} s, at {after}");
+            }
+            for _ in 0..3 {
+                assert_eq!(go(&mut spent, reset + lapse), Decision::Go(Duration::ZERO));
+            }
         }
         // A 429's wait (whole seconds too) ends the same way.
         let mut cooled = ScopeState::default();
@@ -822,6 +851,7 @@ mod tests {
         assert_eq!(go(&mut cooled, 10_000), Decision::Go(Duration::ZERO));
         let held = Decision::Wait(Duration::from_millis(1));
         assert_eq!(go(&mut cooled, 10_000), held);
+        assert_eq!(go(&mut cooled, 10_200), Decision::Go(Duration::ZERO));
     }
 
     /// An answer from the window before, back after the new window's first
