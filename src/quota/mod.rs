@@ -61,9 +61,11 @@
 //!   fleet's do on `RedisStore`. Many workers starting together send one
 //!   request, not one each into a window they do not know yet; a caller
 //!   that sends one request after another waits for nothing.
-//! - **Nothing announced, nothing added.** A scope whose probe's answer
-//!   announced nothing is open: until a 429 teaches it a window, a request
-//!   takes no lock and no allocation (see `BENCHMARKS.md`).
+//! - **Nothing announced.** A scope whose probe's answer announced nothing
+//!   is open: until a 429 teaches it a window, its requests go at most 16
+//!   in flight (a sixteenth of the answers, or one per 100 ms elapsed,
+//!   once that is more), so that the limit, when it comes, meets few of
+//!   them; a request takes a shard's lock and no allocation.
 //!
 //! # Scopes
 //!

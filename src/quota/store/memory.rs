@@ -7,7 +7,7 @@ use crate::fleet::{from_unix_ms, unix_ms, OpeningStore};
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -47,9 +47,9 @@ pub(crate) type ScopeMap<V> = HashMap<ScopeKey, V, BuildHasherDefault<Identity>>
 /// dropped unanswered lets another go at once), as a fleet's do on its
 /// shared store. From then on, acquiring and settling update the scope in
 /// place, with no allocation. A scope whose probe's answer announced
-/// nothing is open: acquiring takes no lock, and its requests are never
-/// held until a 429 teaches its window (see the [module
-/// docs](crate::quota)).
+/// nothing is open: its requests go, at most 16 in flight (more as
+/// answers come back or time passes), until a 429 teaches its window (see
+/// the [module docs](crate::quota)).
 ///
 /// Bounded: at most 16 384 scopes by default ([`max_scopes`](Self::max_scopes));
 /// when full, scopes whose windows have all reset are dropped first, then
@@ -73,11 +73,6 @@ struct Shared {
     // A local view's: false until a first scope is learned, a request
     // takes no lock at all until then.
     learned: AtomicBool,
-    /// By shard, the last scope found open (its digest): its requests take
-    /// no lock. Set and cleared (when the scope learns) under the shard's.
-    /// Cleared, shard `i`'s holds `i + 1`: no digest of that shard (any
-    /// digest, 0 too, may be a scope's).
-    open: [AtomicU64; SHARDS],
     /// The clock's origin: the window algorithm counts milliseconds from it.
     epoch: Instant,
     /// The openings a server signalled (see [`OpeningStore`]), by scope,
@@ -122,7 +117,6 @@ impl MemoryStore {
                 tuning,
                 alone,
                 learned: AtomicBool::new(false),
-                open: std::array::from_fn(|i| AtomicU64::new(i as u64 + 1)),
                 epoch: Instant::now(),
                 openings: Mutex::default(),
                 any_opening: AtomicBool::new(false),
@@ -162,11 +156,6 @@ impl MemoryStore {
         lock(&self.shared.shards[(scope.as_u64() as usize) % SHARDS])
     }
 
-    /// `scope`'s shard's hint of an open scope (see `Shared::open`).
-    fn open_hint(&self, scope: ScopeKey) -> &AtomicU64 {
-        &self.shared.open[(scope.as_u64() as usize) % SHARDS]
-    }
-
     /// The decision, now, without a future.
     pub(crate) fn acquire_now(
         &self,
@@ -199,9 +188,8 @@ impl MemoryStore {
             permit: Permit::new(scope, cost, false, tag),
             delay: Duration::ZERO,
         };
-        let (alone, open) = (self.shared.alone, self.open_hint(scope));
-        let unlearned = !alone && !self.shared.learned.load(Ordering::Acquire);
-        if unlearned || open.load(Ordering::Relaxed) == scope.as_u64() {
+        let alone = self.shared.alone;
+        if !alone && !self.shared.learned.load(Ordering::Acquire) {
             return Local::Unknown(unknown);
         }
         let mut shard = self.shard(scope);
@@ -213,10 +201,6 @@ impl MemoryStore {
                 None => return Local::Unknown(unknown),
             },
         };
-        if state.open {
-            open.store(scope.as_u64(), Ordering::Relaxed);
-            return Local::Unknown(unknown);
-        }
         let now = self.now();
         let jitter = || HasherRng::default().next_f64();
         let decision = match state.probe {
@@ -299,10 +283,6 @@ impl MemoryStore {
                 state.learn(observation, now(), tuning);
                 // (What it taught ends a cold start, or an open scope's.)
                 (state.probe, state.open) = (None, false);
-                let (open, digest) = (self.open_hint(permit.scope()), permit.scope().as_u64());
-                if open.load(Ordering::Relaxed) == digest {
-                    open.store(digest % SHARDS as u64 + 1, Ordering::Relaxed);
-                }
             }
             if self.shared.alone && observation.is_some() {
                 tally(state, learns, now);
@@ -437,25 +417,32 @@ mod tests {
 
     /// A scope nothing is known of: its first request probes it (a held
     /// permit), the others hold until its answer. An answer that teaches
-    /// nothing opens the scope: every request then is a lookup and an
-    /// unheld permit.
+    /// nothing opens the scope: its requests go at once, at most 16 in
+    /// flight (so that a vendor's unknown limit meets few of them), more
+    /// as answers come back or time passes, until a 429 teaches.
     #[tokio::test(start_paused = true)]
-    async fn nothing_learned_is_one_probe_then_a_lookup_and_an_unheld_permit() {
+    async fn nothing_learned_is_one_probe_then_an_open_scope() {
         let store = MemoryStore::new();
-        // (Digests 0 and 16 share shard 0, whose cleared hint is 1.)
-        let scopes = [ScopeKey::new("a.example", None), ScopeKey::from_u64(0)];
-        for scope in scopes.into_iter().chain([ScopeKey::from_u64(16)]) {
-            one_probe_then_open(&store, scope);
+        let scope = ScopeKey::new("a.example", None);
+        one_probe_then_open(&store, scope);
+        let permits: Vec<_> = (0..16)
+            .map(|_| go(store.acquire_now(scope, 1, FOREVER, 0)).0)
+            .collect();
+        let recheck = Grant::Wait(Duration::from_millis(50));
+        assert_eq!(store.acquire_now(scope, 1, FOREVER, 0), recheck);
+        // (One per 100 ms once that is more: 17 by 1.8 s.)
+        tokio::time::advance(Duration::from_millis(1_800)).await;
+        let (one_more, _) = go(store.acquire_now(scope, 1, FOREVER, 0));
+        assert_eq!(store.acquire_now(scope, 1, FOREVER, 0), recheck);
+        for permit in permits.into_iter().chain([one_more]) {
+            store.settle_now(permit, Some(&Observation::new()));
         }
-        assert_eq!(store.len(), 3, "the open scopes, and nothing more");
-        // A 429 teaches the open scope of digest 0 its cooldown: held.
-        let zero = ScopeKey::from_u64(0);
-        let (permit, _) = go(store.acquire_now(zero, 1, FOREVER, 0));
+        // A 429 teaches the open scope its cooldown: held.
+        let (permit, _) = go(store.acquire_now(scope, 1, FOREVER, 0));
         let throttled = Observation::new().with_cooldown(Duration::from_secs(5));
         store.settle_now(permit, Some(&throttled.rate_limited()));
-        let held = store.acquire_now(zero, 1, FOREVER, 0);
+        let held = store.acquire_now(scope, 1, FOREVER, 0);
         assert_eq!(held, Grant::Wait(Duration::from_secs(5)));
-        go(store.acquire_now(ScopeKey::from_u64(16), 1, FOREVER, 0));
     }
 
     fn one_probe_then_open(store: &MemoryStore, scope: ScopeKey) {
@@ -468,7 +455,7 @@ mod tests {
         store.settle_now(probe, Some(&Observation::new()));
         for _ in 0..3 {
             let (permit, delay) = go(store.acquire_now(scope, 1, FOREVER, 0));
-            assert!(!permit.is_held());
+            assert!(permit.is_held(), "counted in flight");
             assert_eq!(delay, Duration::ZERO);
             store.settle_now(permit, Some(&Observation::new()));
         }

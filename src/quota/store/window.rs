@@ -230,8 +230,11 @@ pub(crate) struct ScopeState {
     /// (see [`cold_start`]).
     pub(crate) probe: Option<Millis>,
     /// The probe's answer taught nothing: the scope announces no quota,
-    /// and goes unheld, as an unknown one did, until an answer teaches.
+    /// and its requests go, bounded in flight (see [`unknown_limit_cap`]:
+    /// `open_for` counts the answers, and the time from the first request
+    /// after it opened), until an answer teaches.
     pub(crate) open: bool,
+    open_for: (u64, Millis),
     /// A spent window refilled, or a cooldown ended, on this store's
     /// clock, which no answer has confirmed yet: one request confirms it
     /// before the rest go (0: the next one; else it is out, and the others
@@ -312,7 +315,16 @@ impl ScopeState {
         if let Some(hold) = self.hold(cost, held, now, tuning) {
             return hold;
         }
-        let capped = self.tally.unknown_limit(now);
+        if self.open && self.open_for.1 == 0 {
+            self.open_for.1 = now.max(1);
+        }
+        let capped = match self.open {
+            true => Some(unknown_limit_cap(
+                self.open_for.0,
+                now.saturating_sub(self.open_for.1),
+            )),
+            false => self.tally.unknown_limit(now),
+        };
         if capped.is_some_and(|cap| self.in_flight_requests >= cap) {
             return Decision::Wait(ms(tuning.recheck));
         }
@@ -540,7 +552,9 @@ impl ScopeState {
         self.in_flight_requests = self.in_flight_requests.saturating_sub(1);
         self.in_flight_cost = self.in_flight_cost.saturating_sub(cost);
         if self.probe.is_some() {
-            (self.probe, self.open) = (Some(0).filter(|_| unused), !unused);
+            (self.probe, self.open, self.open_for) = (Some(0).filter(|_| unused), !unused, (0, 0));
+        } else if self.open && !unused {
+            self.open_for.0 += 1;
         }
         // (Whatever the answer, the refill is as confirmed as it will be.)
         self.confirm = self.confirm.and(Some(0)).filter(|_| unused);
@@ -915,7 +929,7 @@ mod tests {
             "an answer makes room"
         );
         assert_eq!(go(&mut state), Decision::Wait(recheck));
-        // Slow answers: one more per 100 ms.
+        // Slow answers: one per 100 ms once that is more (20 at 2 s).
         let at =
             |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0, &tuning);
         for _ in 0..4 {
