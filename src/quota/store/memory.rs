@@ -430,8 +430,8 @@ mod tests {
             .collect();
         let recheck = Grant::Wait(Duration::from_millis(50));
         assert_eq!(store.acquire_now(scope, 1, FOREVER, 0), recheck);
-        // (One per 100 ms once that is more: 17 by 1.8 s.)
-        tokio::time::advance(Duration::from_millis(1_800)).await;
+        // (One per 100 ms once that is more: 17 at 1.7 s.)
+        tokio::time::advance(Duration::from_millis(1_700)).await;
         let (one_more, _) = go(store.acquire_now(scope, 1, FOREVER, 0));
         assert_eq!(store.acquire_now(scope, 1, FOREVER, 0), recheck);
         for permit in permits.into_iter().chain([one_more]) {

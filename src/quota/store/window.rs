@@ -234,7 +234,7 @@ pub(crate) struct ScopeState {
     /// `open_for` counts the answers, and the time from the first request
     /// after it opened), until an answer teaches.
     pub(crate) open: bool,
-    open_for: (u64, Millis),
+    open_for: (u64, Option<Millis>),
     /// A spent window refilled, or a cooldown ended, on this store's
     /// clock, which no answer has confirmed yet: one request confirms it
     /// before the rest go (0: the next one; else it is out, and the others
@@ -315,16 +315,7 @@ impl ScopeState {
         if let Some(hold) = self.hold(cost, held, now, tuning) {
             return hold;
         }
-        if self.open && self.open_for.1 == 0 {
-            self.open_for.1 = now.max(1);
-        }
-        let capped = match self.open {
-            true => Some(unknown_limit_cap(
-                self.open_for.0,
-                now.saturating_sub(self.open_for.1),
-            )),
-            false => self.tally.unknown_limit(now),
-        };
+        let capped = self.unknown_limit(now);
         if capped.is_some_and(|cap| self.in_flight_requests >= cap) {
             return Decision::Wait(ms(tuning.recheck));
         }
@@ -349,6 +340,17 @@ impl ScopeState {
             }
         };
         Decision::Go(ms(delay))
+    }
+
+    /// The bound on requests in flight while the scope's limit is unknown:
+    /// open (see [`open`](Self::open)), or between a silent vendor's first
+    /// 429 and the one that teaches its window (see [`Tally`]).
+    fn unknown_limit(&mut self, now: Millis) -> Option<u64> {
+        if !self.open {
+            return self.tally.unknown_limit(now);
+        }
+        let since = *self.open_for.1.get_or_insert(now);
+        Some(unknown_limit_cap(self.open_for.0, now - since))
     }
 
     /// What holds a request before the windows are scanned: a cooldown,
@@ -472,26 +474,25 @@ impl ScopeState {
         let (requests, units) = (self.in_flight_requests, self.in_flight_cost);
         for slot in self.windows.iter_mut() {
             let Some(window) = slot else { continue };
-            if window.reset_at.is_some_and(|reset| reset <= now) {
-                match window.limit {
-                    Some(limit) => {
-                        let held = if window.counts_cost { units } else { requests };
-                        let reset = window.reset_at.unwrap_or(now);
-                        let span = window
-                            .length
-                            .unwrap_or(reset - window.learned_at.min(reset));
-                        if window.remaining <= held {
-                            refilled = refilled.max(span.max(1));
-                        }
-                        window.remaining = limit;
-                        window.reset_at = window.length.filter(|l| *l > 0).and_then(|length| {
-                            let reset = window.reset_at?;
-                            Some(reset + ((now - reset) / length + 1) * length)
-                        });
-                    }
-                    None => *slot = None,
-                }
+            let Some(reset) = window.reset_at.filter(|reset| *reset <= now) else {
+                continue;
+            };
+            let Some(limit) = window.limit else {
+                *slot = None;
+                continue;
+            };
+            let held = if window.counts_cost { units } else { requests };
+            if window.remaining <= held {
+                let span = window
+                    .length
+                    .unwrap_or(reset - window.learned_at.min(reset));
+                refilled = refilled.max(span.max(1));
             }
+            window.remaining = limit;
+            window.reset_at = window
+                .length
+                .filter(|l| *l > 0)
+                .map(|length| reset + ((now - reset) / length + 1) * length);
         }
         refilled
     }
@@ -552,12 +553,16 @@ impl ScopeState {
         self.in_flight_requests = self.in_flight_requests.saturating_sub(1);
         self.in_flight_cost = self.in_flight_cost.saturating_sub(cost);
         if self.probe.is_some() {
-            (self.probe, self.open, self.open_for) = (Some(0).filter(|_| unused), !unused, (0, 0));
+            (self.probe, self.open, self.open_for) =
+                (Some(0).filter(|_| unused), !unused, (0, None));
         } else if self.open && !unused {
             self.open_for.0 += 1;
         }
-        // (Whatever the answer, the refill is as confirmed as it will be.)
-        self.confirm = self.confirm.and(Some(0)).filter(|_| unused);
+        // (Whatever the answer, the refill is as confirmed as it will be;
+        // unused, the next request confirms it.)
+        if self.confirm.is_some() {
+            self.confirm = unused.then_some(0);
+        }
         if let Some(lease) = self.lease.as_mut().filter(|lease| unused || lease.open) {
             let need = amount(lease.counts_cost, cost).min(lease.taken);
             lease.left += need;
