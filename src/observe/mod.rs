@@ -375,7 +375,8 @@ pub(crate) fn store_shared() {
     trace::store_shared();
 }
 
-#[cfg(all(test, feature = "opentelemetry"))]
+#[cfg(feature = "opentelemetry")]
+#[cfg(test)]
 mod tests {
     use super::*;
     use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};

@@ -5,7 +5,7 @@
 //! counts the fleet's answers into it (feature `redis`), a [`Tally`] one
 //! process's (`MemoryStore`).
 
-use super::window::{unknown_limit_cap, Millis, Window};
+use super::window::{unknown_limit_cap, Millis, Window, OPEN_IN_FLIGHT};
 
 /// The policy digest of a window inferred for a vendor that announces none.
 pub(crate) const INFERRED: u64 = u64::MAX;
@@ -31,11 +31,11 @@ pub(crate) struct Inferred {
     /// count, which members keep adding to while its wait lasts).
     pub(crate) episode: u64,
     /// The first window's end when its length was measured from the
-    /// scope's opening, not between two 429s (0: it was not): a fleet that
-    /// started late in the vendor's window measured it short, and the
-    /// vendor's window may not reset there. From then on, leases stay
-    /// small (see the ledger's `guarded`) until the fleet's answers pass a
-    /// window's limit.
+    /// scope's opening or a first 429, not between two inferences (0: it
+    /// was not): a fleet that started late in the vendor's window, or a
+    /// wait read early, measured it short, and the vendor's window may not
+    /// reset there. From then on, requests in flight stay few (see
+    /// [`unsure`](Self::unsure)) until the answers pass a window's limit.
     pub(crate) unsure_from: Millis,
 }
 
@@ -53,11 +53,35 @@ impl Inferred {
         }
     }
 
+    /// A 429 with no answer since the last wait's end: the vendor's window
+    /// was not over (a wait read early) or none of it was ours. Its `end`
+    /// is the window's truer start; the length and limit hold.
+    pub(crate) fn start_at(&mut self, end: Millis) {
+        let shift = end.saturating_sub(self.last_end);
+        self.last_end = end;
+        self.unsure_from += shift * u64::from(self.unsure_from > 0);
+    }
+
     /// `answers` of the episode's window reported late (sent before its
     /// 429, counted after it taught): that window allowed them too.
     pub(crate) fn count_late(&mut self, answers: u64) {
         self.episode += answers;
         self.limit = self.limit.max(self.episode);
+    }
+
+    /// True while the window after the first inference, a guess, has not
+    /// shown that it reset: a window that did not reset then draws a few
+    /// 429s ([`OPEN_IN_FLIGHT`] in flight), not one per worker. It has once
+    /// the `count` of answers since the 429 passes the limit and those few
+    /// (the first window gave at most its limit), or a window went by.
+    pub(crate) fn unsure(&mut self, count: u64, now: Millis) -> bool {
+        if self.unsure_from == 0 || now < self.unsure_from {
+            return false;
+        }
+        if count >= self.limit + OPEN_IN_FLIGHT || now >= self.unsure_from + self.length {
+            self.unsure_from = 0;
+        }
+        self.unsure_from != 0
     }
 
     pub(crate) fn budget(&self) -> u64 {
@@ -163,10 +187,14 @@ impl Tally {
     /// Between the first 429 and the one that teaches the window, the
     /// vendor has shown a limit no one knows yet: the bound on requests in
     /// flight (see [`unknown_limit_cap`]).
-    pub(crate) fn unknown_limit(&self, now: Millis) -> Option<u64> {
+    pub(crate) fn unknown_limit(&mut self, now: Millis) -> Option<u64> {
         let elapsed = now.saturating_sub(self.since);
-        (self.is_counting() && self.inferred.is_none())
-            .then(|| unknown_limit_cap(self.count, elapsed))
+        match self.inferred.as_mut() {
+            Some(inferred) => inferred.unsure(self.count, now).then_some(OPEN_IN_FLIGHT),
+            None => self
+                .is_counting()
+                .then(|| unknown_limit_cap(self.count, elapsed)),
+        }
     }
 
     /// An answer (not a 429), `now`: counted, and taken from the inferred
@@ -226,7 +254,7 @@ impl Tally {
         if self.count == 0 {
             self.since = end;
             if let Some(inferred) = self.inferred.as_mut().filter(|i| i.last_end == since) {
-                inferred.last_end = end;
+                inferred.start_at(end);
                 install(windows, inferred);
             }
             return;
@@ -234,7 +262,7 @@ impl Tally {
         let (count, measured) = (self.count, end - since);
         (self.since, self.count) = (end, 0);
         let inferred = match self.inferred {
-            None => Inferred::first(count, measured, end, 0),
+            None => Inferred::first(count, measured, end, end + measured),
             Some(previous) => previous.after(count, measured, end),
         };
         if inferred.limit > 0 && inferred.length >= 1_000 {

@@ -289,22 +289,12 @@ impl Ledger {
     }
 
     /// A member's most per lease while the window the first inference
-    /// guessed has not shown that it reset: its fair share of
-    /// [`OPEN_IN_FLIGHT`], so that a window that did not reset draws a few
-    /// 429s, not one per worker. It has, once the fleet's answers since
-    /// the 429 pass the limit and those shares (the first window gave at
-    /// most its limit).
+    /// guessed has not shown that it reset (see [`Inferred::unsure`]): its
+    /// fair share of [`OPEN_IN_FLIGHT`].
     fn guarded(&mut self, now: Millis) -> Option<u64> {
-        let inferred = self.inferred.as_mut()?;
-        if inferred.unsure_from == 0 || now < inferred.unsure_from {
-            return None;
-        }
-        let answered = self.count >= inferred.limit + OPEN_IN_FLIGHT;
-        if answered || now >= inferred.unsure_from + inferred.length {
-            inferred.unsure_from = 0;
-            return None;
-        }
-        Some(self.fair_share(OPEN_IN_FLIGHT))
+        let count = self.count;
+        let unsure = self.inferred.as_mut()?.unsure(count, now);
+        unsure.then(|| self.fair_share(OPEN_IN_FLIGHT))
     }
 
     /// Nothing known: one member probes, the others hold until it teaches.
@@ -400,6 +390,11 @@ impl Ledger {
         // sent before it: the same episode.
         if previous.is_some_and(|p| now < p.last_end + 1_000 || end <= p.last_end + 1_000) {
             return;
+        }
+        // (No answer since the last wait's end: see `Inferred::start_at`.)
+        if let (Some(mut truer), 0) = (previous, self.count) {
+            truer.start_at(end);
+            return self.install(truer);
         }
         let since = previous.map_or(self.open_since, |p| p.last_end);
         let measured = end.saturating_sub(since);
@@ -1050,6 +1045,28 @@ mod tests {
         assert_eq!(ledger.inferred.unwrap().unsure_from, 0);
         let decoded = Ledger::decode(&ledger.encode()).unwrap();
         assert_eq!(decoded.encode(), ledger.encode());
+    }
+
+    /// A 429 more than a second after the last wait's end with no answer
+    /// since: the wait was read early (a vendor that truncates its
+    /// seconds), and the vendor's window had not ended. Its end is the
+    /// window's truer start: the length, limit and margin hold (before,
+    /// the 2.5 s between the two ends were taken for a window's length).
+    #[test]
+    fn a_429_with_no_answer_since_the_last_wait_marks_the_windows_start() {
+        let tuning = Tuning::default();
+        let (mut ledger, _) = opened_then_throttled(300, 9_010, 1_000);
+        let learned = ledger.inferred.unwrap();
+        let mut early = ask(1, 11_500, 1_000);
+        early.cooldown = Some(1_000);
+        lease(ledger.renew(&early, &tuning));
+        let truer = ledger.inferred.unwrap();
+        assert_eq!(
+            (truer.length, truer.limit, truer.margin),
+            (learned.length, learned.limit, learned.margin)
+        );
+        assert_eq!(truer.last_end, 12_500);
+        assert_eq!(truer.unsure_from, 12_500 + truer.length);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //!
 //! [`MemoryStore`]: super::MemoryStore
 
-use super::inferred::Tally;
+use super::inferred::{Tally, INFERRED};
 use super::{Observation, WindowReport, MAX_WINDOWS};
 use std::time::Duration;
 
@@ -466,8 +466,8 @@ impl ScopeState {
     }
 
     /// Windows that have reset refill (when their limit is known) or are
-    /// forgotten. How long the longest spent one that refilled held
-    /// requests at most (0: none; on this clock: an answer confirms it,
+    /// forgotten. How long the longest spent (or inferred) one that
+    /// refilled held requests at most (0: none; on this clock: an answer confirms it,
     /// see [`confirm`](Self::confirm)).
     pub(crate) fn refill(&mut self, now: Millis) -> Millis {
         let mut refilled = 0;
@@ -482,7 +482,9 @@ impl ScopeState {
                 continue;
             };
             let held = if window.counts_cost { units } else { requests };
-            if window.remaining <= held {
+            // (An inferred window's reset is a guess: confirmed even with
+            // room left, so that a guess early draws one 429, not a burst.)
+            if window.remaining <= held || window.policy == INFERRED {
                 let span = window
                     .length
                     .unwrap_or(reset - window.learned_at.min(reset));
@@ -827,6 +829,24 @@ mod tests {
         assert_eq!(go(&mut state, 21_200), Decision::Go(Duration::ZERO));
         state.release(1, true);
         assert_eq!(go(&mut state, 21_201), Decision::Go(Duration::ZERO));
+    }
+
+    /// An inferred window's reset is a guess (a vendor that announces
+    /// nothing): its refill is confirmed even with room left, so that a
+    /// guess early draws one 429, not one per request held.
+    #[test]
+    fn an_inferred_windows_refill_is_confirmed() {
+        use super::super::inferred::{install, Inferred};
+        let tuning = Tuning::default();
+        let mut state = ScopeState::default();
+        install(&mut state.windows, &Inferred::first(300, 10_000, 0, 0));
+        let go =
+            |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0, &tuning);
+        assert_eq!(go(&mut state, 10_000), Decision::Go(Duration::ZERO));
+        assert_eq!(
+            go(&mut state, 10_000),
+            Decision::Wait(Duration::from_millis(1))
+        );
     }
 
     /// Only a spent window's refill, or a cooldown's end, is confirmed (a
