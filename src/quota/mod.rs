@@ -46,11 +46,12 @@
 //!   429s bound; between the two, at most 16 requests are in flight (more
 //!   as answers come back or time passes), so that meeting the limit
 //!   again costs few 429s.
-//! - **Refills.** A window spent and refilled, or a 429's wait ended, on
-//!   this store's clock is confirmed by one request before the others go,
-//!   for a tenth of what held them at most (a second at most): a reset
-//!   read early (a vendor that truncates its whole seconds, a clock ahead
-//!   of the server's) costs one 429, not one per request held.
+//! - **Refills.** A window spent and refilled, an inferred window's reset
+//!   (a guess), or a 429's wait ended, on this store's clock, is confirmed
+//!   by one request before the others go, for a tenth of what held them
+//!   at most (a second at most): a reset read early (a vendor that
+//!   truncates its whole seconds, a clock ahead of the server's) costs one
+//!   429, not one per request held; in a fleet, one per process.
 //! - **Cost.** A request may cost more than 1 ([`cost`](QuotaLayer::cost):
 //!   LLM tokens, bytes); windows counted in requests draw 1, the others the
 //!   cost, and each answer's own figures replace the estimate.

@@ -236,7 +236,8 @@ pub(crate) struct ScopeState {
     pub(crate) open: bool,
     open_for: (u64, Option<Millis>),
     /// A spent window refilled, or a cooldown ended, on this store's
-    /// clock, which no answer has confirmed yet: one request confirms it
+    /// clock (a fleet member's too: its lease may hold units), which no
+    /// answer has confirmed yet: one request confirms it
     /// before the rest go (0: the next one; else it is out, and the others
     /// hold as on a cold start's probe), for `confirm_for`: a tenth of
     /// what held them, a second at most (resets and waits are sent in
@@ -364,7 +365,7 @@ impl ScopeState {
             (self.cooldown_until, held_for) = (None, until - self.cooldown_from);
         }
         held_for = held_for.max(self.refill(now));
-        if held_for > 0 && self.lease.is_none() {
+        if held_for > 0 {
             self.confirm = Some(0);
             self.confirm_for = (held_for / 10).clamp(1, WHOLE_SECOND);
         }
@@ -891,6 +892,15 @@ mod tests {
         let held = Decision::Wait(Duration::from_millis(1));
         assert_eq!(go(&mut cooled, 10_000), held);
         assert_eq!(go(&mut cooled, 10_200), Decision::Go(Duration::ZERO));
+        // A fleet member too, its lease's units notwithstanding: a fleet's
+        // wait read early costs one 429 per member, not one per worker.
+        let mut member = ScopeState::default();
+        *member.lease_mut() = Some(lease_of(100, 60_000));
+        member.learn(&wait, 8_000, &tuning);
+        assert_eq!(go(&mut member, 10_000), Decision::Go(Duration::ZERO));
+        assert_eq!(go(&mut member, 10_000), held);
+        member.release(1, false);
+        assert_eq!(go(&mut member, 10_001), Decision::Go(Duration::ZERO));
     }
 
     /// An answer from the window before, back after the new window's first
