@@ -298,10 +298,17 @@ fn after_grant<S, B, F>(
 }
 
 /// The state after a hold: send with the permit it holds, or ask the store
-/// again for what is left of `max_wait`.
-fn after_sleep<F>(since: Instant, ticket: &Ticket) -> State<F> {
-    if ticket.permit.is_some() {
-        return State::Readying;
+/// again for what is left of `max_wait`. A paced request whose scope began
+/// a 429's wait meanwhile (another process spent the window, say) gives
+/// its permit back and asks again: sent at its slot, it would be refused.
+fn after_sleep<F>(since: Instant, ticket: &mut Ticket) -> State<F> {
+    if let Some(permit) = ticket.permit.take() {
+        let store = &ticket.config.store;
+        if !store.cooling_down(ticket.scope) {
+            ticket.permit = Some(permit);
+            return State::Readying;
+        }
+        store.release(permit);
     }
     let left = ticket.config.max_wait.saturating_sub(since.elapsed());
     let grant = ticket.config.store.acquire(ticket.scope, ticket.cost, left);

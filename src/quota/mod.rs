@@ -31,7 +31,8 @@
 //!   being sent as a burst that ends the window early and piles every
 //!   caller up at its reset. The spread ends a tenth of that time before
 //!   the reset (a second at most), so that none lands in the vendor's next
-//!   window. At zero, a request is held until the reset.
+//!   window. At zero, a request is held until the reset. A request paced
+//!   before a 429 was learned is held again at its slot, not sent.
 //! - **Failing fast.** A request that would be held longer than
 //!   [`max_wait`](QuotaLayer::max_wait) (120 s by default, as the retry
 //!   policy's `max_retry_after`) fails at once, without being sent, with

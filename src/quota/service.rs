@@ -292,6 +292,42 @@ mod tests {
         again.await.unwrap().unwrap();
     }
 
+    /// A request paced before its scope's 429 was learned (another process
+    /// spent the window they share) is not sent at its slot: it gives its
+    /// permit back and holds until the 429's wait ends. Before, each such
+    /// slot drew a 429 (`quota_fleet`, 4 x 32, a `MemoryStore` each).
+    #[tokio::test(start_paused = true)]
+    async fn a_request_paced_before_a_429_holds_for_its_wait() {
+        let (inner, mut handle) = mock::pair();
+        let service = QuotaLayer::new().layer(inner);
+        let first = tokio::spawn(service.clone().oneshot(get("http://api.example/")));
+        // 2 left of 100, reset in 50 s: the next two are paced.
+        answer(&mut handle, window(2, 50)).await;
+        first.await.unwrap().unwrap();
+        let started = Instant::now();
+        let paced: Vec<_> = ["/a", "/b"]
+            .map(|path| {
+                tokio::spawn(
+                    service
+                        .clone()
+                        .oneshot(get(&format!("http://api.example{path}"))),
+                )
+            })
+            .into();
+        let spent = Response::builder()
+            .status(429)
+            .header("retry-after", "60")
+            .body("spent")
+            .unwrap();
+        answer(&mut handle, spent).await;
+        let refused_at = started.elapsed();
+        answer(&mut handle, window(99, 50)).await;
+        assert!(started.elapsed() >= refused_at + Duration::from_secs(60));
+        for request in paced {
+            request.await.unwrap().unwrap();
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn the_retry_layer_does_not_retry_a_refusal() {
         use bytes::Bytes;

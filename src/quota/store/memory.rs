@@ -344,6 +344,13 @@ impl QuotaStore for MemoryStore {
     fn release(&self, permit: Permit) {
         self.settle_now(permit, None);
     }
+
+    fn cooling_down(&self, scope: ScopeKey) -> bool {
+        let now = self.now();
+        self.with_scope(scope, false, |state, _| {
+            state.and_then(|state| state.cooldown_until) > Some(now)
+        })
+    }
 }
 
 /// Shares openings among the breakers of one process (and of tests that

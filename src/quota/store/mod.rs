@@ -276,4 +276,13 @@ pub trait QuotaStore: fmt::Debug + Send + Sync + 'static {
 
     /// Releases `permit` of a request that ended without an answer.
     fn release(&self, permit: Permit);
+
+    /// True while `scope` waits out a 429's (or a 503's) wait: a request
+    /// paced before it was learned is not sent at its slot (the vendor
+    /// would refuse it), but gives its permit back and asks again. By
+    /// default false: a store that paces nothing need not say.
+    fn cooling_down(&self, scope: ScopeKey) -> bool {
+        let _ = scope;
+        false
+    }
 }
