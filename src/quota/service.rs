@@ -86,6 +86,15 @@ mod tests {
             .unwrap()
     }
 
+    /// A 429 asking to wait `retry_after` seconds, nothing announced.
+    fn too_many(retry_after: u64) -> Response<&'static str> {
+        Response::builder()
+            .status(429)
+            .header("retry-after", retry_after.to_string())
+            .body("slow down")
+            .unwrap()
+    }
+
     fn get(uri: &str) -> Request<&'static str> {
         Request::get(uri).body("").unwrap()
     }
@@ -191,15 +200,7 @@ mod tests {
         let (inner, mut handle) = mock::pair();
         let service = QuotaLayer::new().layer(inner);
         let throttled = tokio::spawn(service.clone().oneshot(get("http://api.example/a")));
-        answer(
-            &mut handle,
-            Response::builder()
-                .status(429)
-                .header("retry-after", "3")
-                .body("slow down")
-                .unwrap(),
-        )
-        .await;
+        answer(&mut handle, too_many(3)).await;
         assert_eq!(throttled.await.unwrap().unwrap().status(), 429);
 
         let started = Instant::now();
@@ -314,12 +315,7 @@ mod tests {
                 )
             })
             .into();
-        let spent = Response::builder()
-            .status(429)
-            .header("retry-after", "60")
-            .body("spent")
-            .unwrap();
-        answer(&mut handle, spent).await;
+        answer(&mut handle, too_many(60)).await;
         let refused_at = started.elapsed();
         answer(&mut handle, window(99, 50)).await;
         assert!(started.elapsed() >= refused_at + Duration::from_secs(60));

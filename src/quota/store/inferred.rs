@@ -188,12 +188,11 @@ impl Tally {
     /// vendor has shown a limit no one knows yet: the bound on requests in
     /// flight (see [`unknown_limit_cap`]).
     pub(crate) fn unknown_limit(&mut self, now: Millis) -> Option<u64> {
-        let elapsed = now.saturating_sub(self.since);
         match self.inferred.as_mut() {
             Some(inferred) => inferred.unsure(self.count, now).then_some(OPEN_IN_FLIGHT),
             None => self
                 .is_counting()
-                .then(|| unknown_limit_cap(self.count, elapsed)),
+                .then(|| unknown_limit_cap(self.count, now.saturating_sub(self.since))),
         }
     }
 

@@ -1017,6 +1017,12 @@ impl QuotaStore for RedisStore {
     fn release(&self, permit: Permit) {
         self.shared.local.settle_now(permit, None);
     }
+
+    // (The local view knows this process's 429s and the fleet's cooldown:
+    // a go it paced while Redis failed holds on them too.)
+    fn cooling_down(&self, scope: ScopeKey) -> bool {
+        self.shared.local.cooling_down(scope)
+    }
 }
 
 impl RedisStore {

@@ -468,8 +468,8 @@ impl ScopeState {
 
     /// Windows that have reset refill (when their limit is known) or are
     /// forgotten. How long the longest spent (or inferred) one that
-    /// refilled held requests at most (0: none; on this clock: an answer confirms it,
-    /// see [`confirm`](Self::confirm)).
+    /// refilled held requests at most (0: none; on this clock: an answer
+    /// confirms it, see [`confirm`](Self::confirm)).
     pub(crate) fn refill(&mut self, now: Millis) -> Millis {
         let mut refilled = 0;
         let (requests, units) = (self.in_flight_requests, self.in_flight_cost);
