@@ -97,6 +97,19 @@ async fn run(
     first: (Duration, bool),
     timeout: Duration,
 ) -> Vec<(u64, bool)> {
+    run_processes(vendor, 1, workers, span, first, timeout).await
+}
+
+/// [`run`] with `processes` processes of `workers` callers each, sharing
+/// the vendor and nothing else.
+async fn run_processes(
+    vendor: Vendor,
+    processes: usize,
+    workers: usize,
+    span: Duration,
+    first: (Duration, bool),
+    timeout: Duration,
+) -> Vec<(u64, bool)> {
     let log = Log::default();
     let started = Instant::now();
     let service = {
@@ -117,13 +130,19 @@ async fn run(
             }
         })
     };
-    let client = ServiceBuilder::new()
-        .layer(QuotaLayer::new())
-        .service(service);
-    let until = started + span;
-    let workers: Vec<_> = (0..workers)
+    // Each process its own quota layer (and store), as processes that
+    // share no store are.
+    let clients: Vec<_> = (0..processes)
         .map(|_| {
-            let client = client.clone();
+            ServiceBuilder::new()
+                .layer(QuotaLayer::new())
+                .service(service.clone())
+        })
+        .collect();
+    let until = started + span;
+    let workers: Vec<_> = (0..workers * processes)
+        .map(|worker| {
+            let client = clients[worker % processes].clone();
             tokio::spawn(async move {
                 while Instant::now() < until {
                     let request = Request::get("https://api.example.com/v1/items")
@@ -317,6 +336,47 @@ async fn varied_latencies_use_every_window() {
         for window in 1..5 {
             let used = log.iter().filter(|(at, no)| at / 10_000 == window && !no);
             assert_eq!(used.count(), 300, "window {window}, ahead {ahead}");
+        }
+    }
+}
+
+/// Processes that share no store (each its own `MemoryStore`) against one
+/// vendor (300 per 10 s, announced, varied latencies): each reads the
+/// vendor's remaining, which counts the others' requests too, and its
+/// paced slots after a 429 hold for the wait (issue 23). Every window
+/// after the first is used whole, with at most two 429s per process
+/// (4 per window at 4 x 32).
+#[tokio::test(start_paused = true)]
+async fn processes_that_share_no_store_draw_few_429s() {
+    for (processes, workers) in [(2, 16), (4, 32), (8, 8)] {
+        let vendor = Vendor {
+            limit: 300,
+            secs: 10,
+            announces: true,
+            truncates: false,
+            ahead: 50,
+            varies: true,
+        };
+        let span = Duration::from_secs(60);
+        let log = run_processes(vendor, processes, workers, span, ANSWERED, NEVER).await;
+        let count = |window, refused| {
+            log.iter()
+                .filter(|(at, no)| at / 10_000 == window && *no == refused)
+                .count()
+        };
+        for window in 0..6 {
+            let refused = count(window, true);
+            assert!(
+                refused <= 2 * processes,
+                "{processes} x {workers}, window {window}: {refused}"
+            );
+        }
+        for window in 1..6 {
+            assert_eq!(
+                count(window, false),
+                300,
+                "{processes} x {workers}, window {window}"
+            );
         }
     }
 }
