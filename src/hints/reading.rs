@@ -5,7 +5,9 @@ use super::date::parse_date;
 use super::families::{
     slot, FamilyMask, Headers, ResetFormat, Role, Slot, WaitFormat, FAMILIES, VALUES,
 };
-use super::number::{parse_count, parse_millis, parse_reset_when, parse_seconds, When};
+use super::number::{
+    parse_count, parse_millis, parse_nanos, parse_reset_when, parse_seconds, When,
+};
 use super::rate_limit::RateLimitInfo;
 use super::retry_after::retry_after_when;
 use super::structured::{members, step, MAX_MEMBERS};
@@ -392,6 +394,11 @@ impl ResponseHints {
                     Some(When::At(at)) => raw.retry_after_at = raw.retry_after_at.max(Some(at)),
                     None => {}
                 }
+            }
+            Role::Wait(WaitFormat::Nanos) => {
+                self.saw_retry_after = true;
+                let delay = text(Some(value)).and_then(parse_nanos);
+                raw.retry_after_delta = raw.retry_after_delta.max(delay);
             }
             Role::Wait(WaitFormat::Millis) => {
                 // Joined lines (`1500, 2000`) wait the longest, as lines do.
