@@ -427,6 +427,37 @@ const FAMILIES: &[Row] = &[
     row("Sunday is not a day limit", 429, r#"{"message":"Rate limit exceeded during Sunday maintenance"}"#, RateLimited, None, "Rate limit exceeded during Sunday maintenance", true),
     row("errors entry with a sentence", 400, r#"{"errors":[{"error":"Something went wrong badly"}]}"#, BadRequest, None, "Bad Request", false),
     row("empty error list", 400, r#"{"error":[],"result":{}}"#, BadRequest, None, "Bad Request", false),
+    // eBay, "Handling error messages" (developer.ebay.com/api-docs/static/handling-error-messages.html):
+    // `errorId` is a number, "a unique code that identifies the particular error condition".
+    row("eBay 400", 400, r#"{"errors":[{"errorId":15008,"domain":"API_ORDER","category":"REQUEST","message":"Invalid Field : itemId.","inputRefIds":["$.lineItemInputs[0].itemId"],"parameters":[{"name":"itemId","value":"v1|2*********|0"}]}]}"#, BadRequest, Some("15008"), "Invalid Field : itemId.", false),
+    // A string `errorId` may name the occurrence (a trace id), not the condition: no code.
+    row("errorId string", 400, r#"{"errors":[{"errorId":"6f1c2d","message":"Bad things"}]}"#, BadRequest, None, "Bad things", false),
+    // Etherscan, "Common Error Messages" (docs.etherscan.io/resources/common-error-messages):
+    // "An API call that encounters an error will return 0 as its status code and display the
+    // cause of the error under the result field", under HTTP 200. The rate limit is named, a
+    // message's verdict: not retried on a 200's word.
+    row("Etherscan rate limit", 200, r#"{"status":"0","message":"NOTOK","result":"Max rate limit reached"}"#, RateLimited, Some("NOTOK"), "Max rate limit reached", false),
+    row("Etherscan rate limit v2", 200, r#"{"status":"0","message":"NOTOK","result":"Max rate limit reached, please use API Key for higher rate limit"}"#, RateLimited, Some("NOTOK"), "Max rate limit reached, please use API Key for higher rate limit", false),
+    row("Etherscan invalid key", 200, r#"{"status":"0","message":"NOTOK","result":"Invalid API Key"}"#, Other, Some("NOTOK"), "Invalid API Key", false),
+    // Not an Etherscan failure: a status other than 0, a sentence for a message, a numeric result.
+    row("status 1 with a result", 400, r#"{"status":"1","message":"NOTOK","result":"Max rate limit reached"}"#, BadRequest, None, "NOTOK", false),
+    row("status 0 numeric result", 400, r#"{"status":0,"message":"NOTOK","result":"12345"}"#, BadRequest, None, "NOTOK", false),
+    // Amazon SP-API, "Usage Plans and Rate Limits" (developer-docs.amazon.com/sp-api/docs/usage-plans-and-rate-limits):
+    // a throttled request is a 429, its body as amzn/selling-partner-api-models#418 quotes it;
+    // `x-amzn-RateLimit-Limit` is the operation's rate (requests per second, `0.0167` for one a
+    // minute), not a window: not read. `QuotaExceeded` is the code Spotify's spent quota has too,
+    // and SP-API quotas run from a second to a day (getReport's): a rate limit, left to the caller.
+    Row { headers: &[("x-amzn-ratelimit-limit", "0.0167")],
+        ..row("Amazon SP-API 429", 429, r#"{"errors":[{"code":"QuotaExceeded","message":"You exceeded your quota for the requested resource.","details":""}]}"#, RateLimited, Some("QuotaExceeded"), "You exceeded your quota for the requested resource.", false) },
+    // Aevo, "Rate Limits" (docs.aevo.xyz/api-reference/rate-limits): `X-RETRY-AFTER` and the
+    // body's `retry_after` are nanoseconds; the header wins.
+    Row { headers: &[("x-retry-after", "4406000000")], retry_after_ms: Some(4_406),
+        ..row("Aevo 429", 429, r#"{"error":"RATE_LIMIT_EXCEEDED","retry_after":"4406000000"}"#, RateLimited, Some("RATE_LIMIT_EXCEEDED"), "Too Many Requests", true) },
+    // PluralKit, API reference "Rate Limiting" (pluralkit.me/api, docs/content/api/reference.md): the
+    // headers on every response, `X-RateLimit-Reset` "the UNIX time (in milliseconds)"; the 429's
+    // body `retry_after` is milliseconds too, where the body reader takes seconds: the headers win.
+    Row { headers: &[("date", "Tue, 14 Nov 2023 22:13:20 GMT"), ("x-ratelimit-limit", "10"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1700000000019"), ("x-ratelimit-scope", "generic_get")], retry_after_ms: Some(19),
+        ..row("PluralKit 429", 429, r#"{"message":"429: too many requests","retry_after":19,"code":0}"#, RateLimited, Some("0"), "429: too many requests", true) },
     // The server's explicit word wins over the body's.
     Row { headers: &[("x-should-retry", "false")],
         ..row("x-should-retry wins", 400, r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#, RateLimited, Some("ThrottlingException"), "Rate exceeded", false) },

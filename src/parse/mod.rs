@@ -55,7 +55,7 @@
 //! | `Throttled` | `Throttling`, `ThrottlingException`, `SlowDown`, `rateLimitExceeded`, `userRateLimitExceeded`, `RATE_LIMITED`, `too_many_requests`; Facebook codes 4, 17, 32, 613 with `is_transient` | `RateLimited` | yes |
 //! | `QuotaExhausted` | `insufficient_quota`, `billing_hard_limit_reached`, `dailyLimitExceeded`, `quotaExceeded`, any code naming a daily or monthly limit or quota | `RateLimited` | **no**: it will not come back soon |
 //! | `RateLimited` | a `google.rpc.QuotaFailure` detail | `RateLimited` | as the status says |
-//! | `RateLimited` (message) | no code verdict, and a message saying a rate limit was exceeded (GitHub's 403 secondary limit, Twitter v1's 400) | `RateLimited` | as the status says |
+//! | `RateLimited` (message) | no code verdict, and a message saying a rate limit was exceeded or reached (GitHub's 403 secondary limit, Twitter v1's 400, Etherscan's "Max rate limit reached" under 200) | `RateLimited` | as the status says |
 //! | `QuotaExhausted` (message) | a rate limit (by status, headers or a code that only says "rate limit") whose message names a daily or monthly limit or quota (HubSpot's daily 429, CoinMarketCal's `rate_limit_exceeded` daily quota) | `RateLimited` | **no** |
 //! | `Transient` | Facebook's `is_transient: true` | unchanged | yes |
 //! | `ClientFault` | SOAP `Client`/`Sender` faults, JSON-RPC -32700, -32600, -32601, -32602 | unchanged | **no**, whatever the status |
