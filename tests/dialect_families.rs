@@ -260,7 +260,17 @@ const FAMILIES: &[Row] = &[
     row("Mistral 400", 400, r#"{"object":"error","message":"A human-readable description of the error.","type":"invalid_request_error","param":"model","code":"unknown_model"}"#, BadRequest, Some("unknown_model"), "A human-readable description of the error.", false),
     // Vercel, "REST API Errors" (vercel.com/docs/rest-api/errors).
     row("Vercel 403", 403, r#"{"error":{"code":"forbidden","message":"Not authorized"}}"#, Forbidden, Some("forbidden"), "Not authorized", false),
-    row("Vercel 429", 429, r#"{"error":{"code":"rate_limited","message":"The rate limit of 6 exceeded for 'api-www-user-update-username'. Try again in 7 days","limit":{"remaining":0,"reset":1571432075,"resetMs":1571432075563,"total":6}}}"#, RateLimited, Some("rate_limited"), "The rate limit of 6 exceeded for 'api-www-user-update-username'. Try again in 7 days", true),
+    // Its 429's `error.limit` is the window, `reset` in Unix seconds (`resetMs` the same in
+    // ms): the wait is until the reset, by the response's `Date`. The example's reset (2019) is
+    // past by the local clock: nothing left to wait (before, no wait was read at all).
+    Row { retry_after_ms: Some(0),
+        ..row("Vercel 429", 429, r#"{"error":{"code":"rate_limited","message":"The rate limit of 6 exceeded for 'api-www-user-update-username'. Try again in 7 days","limit":{"remaining":0,"reset":1571432075,"resetMs":1571432075563,"total":6}}}"#, RateLimited, Some("rate_limited"), "The rate limit of 6 exceeded for 'api-www-user-update-username'. Try again in 7 days", true) },
+    Row { headers: &[("date", "Fri, 11 Oct 2019 20:54:35 GMT")], retry_after_ms: Some(604_800_000),
+        ..row("Vercel 429, a week before its reset", 429, r#"{"error":{"code":"rate_limited","message":"The rate limit of 6 exceeded for 'api-www-user-update-username'. Try again in 7 days","limit":{"remaining":0,"reset":1571432075,"resetMs":1571432075563,"total":6}}}"#, RateLimited, Some("rate_limited"), "The rate limit of 6 exceeded for 'api-www-user-update-username'. Try again in 7 days", true) },
+    // A window with requests left, or without a readable reset, names no wait.
+    Row { headers: &[("date", "Fri, 11 Oct 2019 20:54:35 GMT")],
+        ..row("Vercel-like window not spent", 429, r#"{"error":{"code":"rate_limited","message":"Slow down","limit":{"remaining":2,"reset":1571432075,"total":6}}}"#, RateLimited, Some("rate_limited"), "Slow down", true) },
+    row("Vercel-like reset unreadable", 429, r#"{"error":{"code":"rate_limited","message":"Slow down","limit":{"remaining":0,"reset":"soon","total":6}}}"#, RateLimited, Some("rate_limited"), "Slow down", true),
     row("Vercel 400", 400, r#"{"error":{"code":"bad_request","message":"An english description of the error that just occurred"}}"#, BadRequest, Some("bad_request"), "An english description of the error that just occurred", false),
     row("Vercel 500", 500, r#"{"error":{"code":"internal_server_error","message":"An unexpected internal error occurred"}}"#, Server, Some("internal_server_error"), "An unexpected internal error occurred", true),
     row("Vercel 404", 404, r#"{"error":{"code":"not_found","message":"Could not find the RESOURCE: ID"}}"#, NotFound, Some("not_found"), "Could not find the RESOURCE: ID", false),

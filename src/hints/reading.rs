@@ -524,6 +524,19 @@ impl ResponseHints {
     }
 }
 
+/// A reset named outside the headers (a body's), read as a reset header is
+/// ([`parse_reset_when`]: a delta, or a Unix time whose unit its size
+/// tells) and resolved against the response's clock: its `Date` unless it
+/// has an `Age`, else `now`, as [`ResponseHints::read`] does.
+pub(crate) fn reset_from(value: &str, headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let when = parse_reset_when(value, now)?;
+    let date = headers
+        .get(http::header::DATE)
+        .filter(|_| !headers.contains_key(http::header::AGE));
+    let reference = text(date).and_then(|date| parse_date(date, now));
+    Some(when.from(reference.unwrap_or(now)))
+}
+
 /// The window of one family of separate headers, from its values (see
 /// [`Role::Value`]), or from all its lines when one of them came more
 /// than once: read at the tightest (RFC 9110 §5.3: the lines of a field

@@ -599,6 +599,24 @@ pub(crate) fn retry_after(root: &Value) -> Option<Duration> {
         .or_else(|| cost_wait(top))
 }
 
+/// The reset of an exhausted window the error object announces, Vercel's
+/// `{"error": {"code": "rate_limited", "limit": {"remaining": 0, "reset":
+/// 1571432075, "resetMs": 1571432075563, "total": 6}}}` (vercel.com/docs/rest-api/errors),
+/// as its text: the parser reads it as a reset header is (a delta, or a
+/// Unix time whose unit its size tells) against the response's clock.
+/// A window with requests left names no wait.
+pub(crate) fn limit_reset(root: &Value) -> Option<String> {
+    let limit = root.get("error")?.get("limit")?.as_object()?;
+    if limit.get("remaining")?.as_u64()? != 0 {
+        return None;
+    }
+    match limit.get("reset")? {
+        Value::Number(reset) => Some(reset.to_string()),
+        Value::String(reset) => Some(reset.clone()),
+        _ => None,
+    }
+}
+
 /// Shopify's GraphQL cost (`extensions.cost`, GraphQL Admin API rate
 /// limits): a leaky bucket that refills at `restoreRate` points a second
 /// and must hold the query's `requestedQueryCost`. When it holds less, the
@@ -702,6 +720,25 @@ mod tests {
             );
         }
         assert!(!is_one_line("abcdefghi", 8));
+    }
+
+    #[test]
+    fn a_spent_windows_reset() {
+        let reset = |body: Value| limit_reset(&body);
+        let vercel = json!({"error": {"code": "rate_limited", "limit": {"remaining": 0, "reset": 1571432075, "resetMs": 1571432075563_u64, "total": 6}}});
+        assert_eq!(reset(vercel).as_deref(), Some("1571432075"));
+        let text = json!({"error": {"limit": {"remaining": 0, "reset": "30"}}});
+        assert_eq!(reset(text).as_deref(), Some("30"));
+        for body in [
+            json!({"error": {"limit": {"remaining": 1, "reset": 30}}}),
+            json!({"error": {"limit": {"reset": 30}}}),
+            json!({"error": {"limit": {"remaining": 0, "reset": [30]}}}),
+            json!({"error": {"limit": 6}}),
+            json!({"limit": {"remaining": 0, "reset": 30}}),
+            json!({"error": "rate_limited"}),
+        ] {
+            assert_eq!(reset(body.clone()), None, "{body}");
+        }
     }
 
     #[test]

@@ -195,6 +195,15 @@ impl ErrorParser {
                 .filter(|_| may_hint)
                 .and_then(extract::retry_after)
         });
+        // An exhausted window's reset in the error object (Vercel's
+        // `error.limit`), when the body names no wait.
+        let body_hint = body_hint.or_else(|| {
+            let reset = json
+                .as_ref()
+                .filter(|_| input.has_any(RootKeys::ERROR_OBJECT))
+                .and_then(extract::limit_reset)?;
+            crate::hints::reset_from(&reset, headers, SystemTime::now())
+        });
         // Keep the text, not the parsed value: see `ApiError::details`.
         let details = json.is_some().then(|| match body_text {
             Cow::Borrowed(text) => Box::from(text),
