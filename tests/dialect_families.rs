@@ -433,7 +433,9 @@ const FAMILIES: &[Row] = &[
     // limit), an `errors` entry whose `error` is a sentence, an empty
     // Kraken `error` list.
     row("status object beside a message", 404, r#"{"message":"Widget not found","status":{"code":404,"name":"NOT_FOUND"}}"#, NotFound, None, "Widget not found", false),
-    row("today is not per day", 429, r#"{"message":"Too many requests today, retry in 5 seconds"}"#, RateLimited, None, "Too many requests today, retry in 5 seconds", true),
+    // Its message names its wait, and nothing else does: read (before, no wait).
+    Row { retry_after_ms: Some(5_000),
+        ..row("today is not per day", 429, r#"{"message":"Too many requests today, retry in 5 seconds"}"#, RateLimited, None, "Too many requests today, retry in 5 seconds", true) },
     row("Sunday is not a day limit", 429, r#"{"message":"Rate limit exceeded during Sunday maintenance"}"#, RateLimited, None, "Rate limit exceeded during Sunday maintenance", true),
     row("errors entry with a sentence", 400, r#"{"errors":[{"error":"Something went wrong badly"}]}"#, BadRequest, None, "Bad Request", false),
     row("empty error list", 400, r#"{"error":[],"result":{}}"#, BadRequest, None, "Bad Request", false),
@@ -468,6 +470,17 @@ const FAMILIES: &[Row] = &[
     // body `retry_after` is milliseconds too, where the body reader takes seconds: the headers win.
     Row { headers: &[("date", "Tue, 14 Nov 2023 22:13:20 GMT"), ("x-ratelimit-limit", "10"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1700000000019"), ("x-ratelimit-scope", "generic_get")], retry_after_ms: Some(19),
         ..row("PluralKit 429", 429, r#"{"message":"429: too many requests","retry_after":19,"code":0}"#, RateLimited, Some("0"), "429: too many requests", true) },
+    // Waits in prose, when nothing structured names one. OpenAI's 429 message (its
+    // rate-limit guide, platform.openai.com/docs/guides/rate-limits: "Please try again in 6s."),
+    // here without its headers (a proxy dropped them); with them, the headers win (tests/dialects.rs).
+    Row { retry_after_ms: Some(6_000),
+        ..row("OpenAI 429 message only", 429, r#"{"error":{"message":"Rate limit reached for gpt-4 in organization org-abc on tokens per min (TPM): Limit 10000, Used 9000, Requested 2000. Please try again in 6s.","type":"tokens","param":null,"code":"rate_limit_exceeded"}}"#, RateLimited, Some("rate_limit_exceeded"), "Rate limit reached for gpt-4 in organization org-abc on tokens per min (TPM): Limit 10000, Used 9000, Requested 2000. Please try again in 6s.", true) },
+    // Azure OpenAI's quota 429 (learn.microsoft.com, Azure OpenAI quotas and limits, as its
+    // users quote it): "Please retry after 86400 seconds."; with its header the header wins.
+    Row { headers: &[("retry-after", "10")], retry_after_ms: Some(10_000),
+        ..row("Azure OpenAI 429 with Retry-After", 429, r#"{"error":{"code":"429","message":"Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-02-01 have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after 86400 seconds."}}"#, RateLimited, Some("429"), "Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-02-01 have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after 86400 seconds.", true) },
+    // A failure that is no rate limit nor outage: its prose is not a wait.
+    row("prose on a 400", 400, r#"{"message":"Invalid date, try again in 5 seconds"}"#, BadRequest, None, "Invalid date, try again in 5 seconds", false),
     // The server's explicit word wins over the body's.
     Row { headers: &[("x-should-retry", "false")],
         ..row("x-should-retry wins", 400, r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#, RateLimited, Some("ThrottlingException"), "Rate exceeded", false) },

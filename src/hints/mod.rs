@@ -118,6 +118,7 @@ mod verdict;
 
 pub(crate) use challenge::challenge_error;
 pub(crate) use families::teaches_quota;
+pub(crate) use number::parse_go_duration;
 pub use rate_limit::RateLimitInfo;
 pub(crate) use reading::reset_from;
 pub use reading::{RateLimitPolicy, ResponseHints, MAX_POLICIES, MAX_POLICY_NAME};

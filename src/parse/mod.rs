@@ -39,8 +39,15 @@
 //! `ErrorInfo.reason` or `errors[].reason`, PayPal's `details[].issue`, a
 //! string `reason` over a numeric `code`. HTML inside a JSON message is
 //! stripped; a JSON document no dialect recognised is never dumped as the
-//! message. A body's `retry_after` (seconds), `retry_after_ms` or Google
-//! `RetryInfo` is the hint when no header gave one.
+//! message. A body's `retry_after` (seconds), `retry_after_ms`, Google
+//! `RetryInfo` or a spent `error.limit`'s `reset` (Vercel) is the hint when
+//! no header gave one. When nothing structured names a wait, a rate limit's
+//! or an outage's message may: "Please try again in 6s." (OpenAI, Groq),
+//! "Please retry in 16.7s." (Gemini), "Please retry after 86400 seconds."
+//! (Azure OpenAI), "Try again in 7 days" (Vercel). After "try again in",
+//! "retry in" or "retry after", a Go duration (`6s`, `20ms`, `1m30s`) or a
+//! number and a unit word (milliseconds to days) is read, in one pass over
+//! the bounded message; a bare number or "a few minutes" names no wait.
 //!
 //! # Body verdicts
 //!

@@ -166,6 +166,16 @@ impl ErrorParser {
             details,
             request_id: crate::error::request_id(headers),
         });
+        // Nothing structured named a wait: a rate limit's or an outage's
+        // message may ("Please try again in 6s.").
+        let in_prose = body_hint.is_none()
+            && error.retry_after().is_none()
+            && matches!(kind, ErrorKind::RateLimited | ErrorKind::Unavailable);
+        let body_hint = body_hint.or_else(|| {
+            in_prose
+                .then(|| extract::prose_wait(error.message()))
+                .flatten()
+        });
         error.merge_body_hint(body_hint);
         error
     }
