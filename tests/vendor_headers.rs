@@ -193,6 +193,11 @@ const ROWS: &[Row] = &[
     // its offset read, its zone's name dropped; `Retry-After` gives the wait.
     ("Lemlist", 429, &[("retry-after", "2"), ("x-ratelimit-limit", "20"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "Tue Nov 14 2023 23:13:22 GMT+0100 (Central European Standard Time)")], Some(20), Some(0), Some(2_000), Some((2_000, RetryAfter))),
     ("Lemlist", 200, &[("retry-after", "2"), ("x-ratelimit-limit", "20"), ("x-ratelimit-remaining", "7"), ("x-ratelimit-reset", "Tue Nov 14 2023 23:13:22 GMT+0100 (Central European Standard Time)")], Some(20), Some(7), Some(2_000), Some((2_000, RetryAfter))),
+    // developer.prisjakt.nu/docs/sections/rate-limit: `X-Rate-Limit-Reset` is "the time in
+    // milliseconds when the current rate limit window resets": a Unix time in ms, told by its
+    // size. (The page's example, `600000 (in milliseconds)`, would be a delta in ms, which no
+    // size tells from seconds under the shared `X-Rate-Limit-*` names: not read so.)
+    ("Prisjakt", 429, &[("x-rate-limit-limit", "10000"), ("x-rate-limit-remaining", "0"), ("x-rate-limit-reset", "1700000600000")], Some(10000), Some(0), Some(600_000), Some((600_000, Reset))),
     // docs.aevo.xyz/api-reference/rate-limits: a 429's `X-RETRY-AFTER` "indicates the number of
     // nanoseconds to wait until you can retry"; the body says the same (`retry_after`).
     ("Aevo", 429, &[("x-retry-after", "4406000000")], None, None, None, Some((4_406, RetryAfter))),
