@@ -45,7 +45,7 @@
 //! | headers | source | example | gives | teaches the quota |
 //! |---|---|---|---|---|
 //! | `retry-after`, `x-ratelimit-retry-after` | RFC 9110 §10.2.3; MailerLite (`X-RateLimit-Retry-After`) | `120`, `Sun, 06 Nov 1994 08:49:37 GMT`; leniently `... UTC`, `... +0000`, no weekday, RFC 3339 | an explicit wait | yes |
-//! | `x-retry-after` | Aevo API, Rate Limits ("the number of nanoseconds to wait") | `4406000000` | an explicit wait | yes |
+//! | `x-retry-after` | Aevo API, Rate Limits ("the number of nanoseconds to wait") | `4406000000`; below 10^6, seconds (`30`) | an explicit wait | yes |
 //! | `retry-after-ms`, `x-ms-retry-after-ms` | OpenAI SDKs; Azure OpenAI (`x-ms-`) | `1500` | an explicit wait | yes |
 //! | `grpc-retry-pushback-ms` | gRFC A6 | `250`; negative: do not retry | an explicit wait | yes |
 //! | `ratelimit`, `ratelimit-policy` | IETF draft-ietf-httpapi-ratelimit-headers-09+; the older single-field drafts | `"burst";r=0;t=30` + `"burst";q=100;w=60`; older: `limit=100, remaining=0, reset=30` | one window per policy, named (`q`, `w`, `r`, `t`); older: one, unnamed | yes |

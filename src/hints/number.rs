@@ -105,11 +105,22 @@ pub(crate) fn parse_reset_when(text: &str, now: SystemTime) -> Option<When> {
     }
 }
 
+/// Below this, an `X-Retry-After` is read as seconds: a wait of under a
+/// millisecond in nanoseconds is as unlikely as one of over 11 days in
+/// seconds, and the header's name promises `Retry-After`'s unit.
+const NANOS_FROM: u64 = 1_000_000;
+
 /// A non-negative whole number of nanoseconds (Aevo's `X-Retry-After`),
-/// saturating at [`MAX_HINT`]; a fraction of a nanosecond is dropped.
+/// saturating at [`MAX_HINT`]; a fraction of a nanosecond is dropped; a
+/// number below [`NANOS_FROM`] is whole seconds (the same header name in
+/// `Retry-After`'s unit).
 pub(crate) fn parse_nanos(text: &str) -> Option<Duration> {
-    let (nanos, _) = parse_decimal(text)?;
-    Some(Duration::from_nanos(nanos).min(MAX_HINT))
+    let (number, _) = parse_decimal(text)?;
+    let wait = match number {
+        seconds if seconds < NANOS_FROM => Duration::from_secs(seconds),
+        nanos => Duration::from_nanos(nanos),
+    };
+    Some(wait.min(MAX_HINT))
 }
 
 /// A non-negative whole number (`X-RateLimit-Limit: 60`), saturating at
@@ -246,7 +257,9 @@ mod tests {
             parse_nanos("4406000000"),
             Some(Duration::from_millis(4_406))
         );
-        assert_eq!(parse_nanos("1.5"), Some(Duration::from_nanos(1)));
+        assert_eq!(parse_nanos("1000000.5"), Some(Duration::from_millis(1)));
+        assert_eq!(parse_nanos("30"), Some(Duration::from_secs(30)), "seconds");
+        assert_eq!(parse_nanos("86400"), Some(Duration::from_secs(86_400)));
         assert_eq!(parse_nanos(&"9".repeat(40)), Some(MAX_HINT));
         assert_eq!(parse_nanos("-1"), None);
     }
