@@ -260,7 +260,17 @@ const FAMILIES: &[Row] = &[
     row("Mistral 400", 400, r#"{"object":"error","message":"A human-readable description of the error.","type":"invalid_request_error","param":"model","code":"unknown_model"}"#, BadRequest, Some("unknown_model"), "A human-readable description of the error.", false),
     // Vercel, "REST API Errors" (vercel.com/docs/rest-api/errors).
     row("Vercel 403", 403, r#"{"error":{"code":"forbidden","message":"Not authorized"}}"#, Forbidden, Some("forbidden"), "Not authorized", false),
-    row("Vercel 429", 429, r#"{"error":{"code":"rate_limited","message":"The rate limit of 6 exceeded for 'api-www-user-update-username'. Try again in 7 days","limit":{"remaining":0,"reset":1571432075,"resetMs":1571432075563,"total":6}}}"#, RateLimited, Some("rate_limited"), "The rate limit of 6 exceeded for 'api-www-user-update-username'. Try again in 7 days", true),
+    // Its 429's `error.limit` is the window, `reset` in Unix seconds (`resetMs` the same in
+    // ms): the wait is until the reset, by the response's `Date`. The example's reset (2019) is
+    // past by the local clock: nothing left to wait (before, no wait was read at all).
+    Row { retry_after_ms: Some(0),
+        ..row("Vercel 429", 429, r#"{"error":{"code":"rate_limited","message":"The rate limit of 6 exceeded for 'api-www-user-update-username'. Try again in 7 days","limit":{"remaining":0,"reset":1571432075,"resetMs":1571432075563,"total":6}}}"#, RateLimited, Some("rate_limited"), "The rate limit of 6 exceeded for 'api-www-user-update-username'. Try again in 7 days", true) },
+    Row { headers: &[("date", "Fri, 11 Oct 2019 20:54:35 GMT")], retry_after_ms: Some(604_800_000),
+        ..row("Vercel 429, a week before its reset", 429, r#"{"error":{"code":"rate_limited","message":"The rate limit of 6 exceeded for 'api-www-user-update-username'. Try again in 7 days","limit":{"remaining":0,"reset":1571432075,"resetMs":1571432075563,"total":6}}}"#, RateLimited, Some("rate_limited"), "The rate limit of 6 exceeded for 'api-www-user-update-username'. Try again in 7 days", true) },
+    // A window with requests left, or without a readable reset, names no wait.
+    Row { headers: &[("date", "Fri, 11 Oct 2019 20:54:35 GMT")],
+        ..row("Vercel-like window not spent", 429, r#"{"error":{"code":"rate_limited","message":"Slow down","limit":{"remaining":2,"reset":1571432075,"total":6}}}"#, RateLimited, Some("rate_limited"), "Slow down", true) },
+    row("Vercel-like reset unreadable", 429, r#"{"error":{"code":"rate_limited","message":"Slow down","limit":{"remaining":0,"reset":"soon","total":6}}}"#, RateLimited, Some("rate_limited"), "Slow down", true),
     row("Vercel 400", 400, r#"{"error":{"code":"bad_request","message":"An english description of the error that just occurred"}}"#, BadRequest, Some("bad_request"), "An english description of the error that just occurred", false),
     row("Vercel 500", 500, r#"{"error":{"code":"internal_server_error","message":"An unexpected internal error occurred"}}"#, Server, Some("internal_server_error"), "An unexpected internal error occurred", true),
     row("Vercel 404", 404, r#"{"error":{"code":"not_found","message":"Could not find the RESOURCE: ID"}}"#, NotFound, Some("not_found"), "Could not find the RESOURCE: ID", false),
@@ -423,10 +433,54 @@ const FAMILIES: &[Row] = &[
     // limit), an `errors` entry whose `error` is a sentence, an empty
     // Kraken `error` list.
     row("status object beside a message", 404, r#"{"message":"Widget not found","status":{"code":404,"name":"NOT_FOUND"}}"#, NotFound, None, "Widget not found", false),
-    row("today is not per day", 429, r#"{"message":"Too many requests today, retry in 5 seconds"}"#, RateLimited, None, "Too many requests today, retry in 5 seconds", true),
+    // Its message names its wait, and nothing else does: read (before, no wait).
+    Row { retry_after_ms: Some(5_000),
+        ..row("today is not per day", 429, r#"{"message":"Too many requests today, retry in 5 seconds"}"#, RateLimited, None, "Too many requests today, retry in 5 seconds", true) },
     row("Sunday is not a day limit", 429, r#"{"message":"Rate limit exceeded during Sunday maintenance"}"#, RateLimited, None, "Rate limit exceeded during Sunday maintenance", true),
     row("errors entry with a sentence", 400, r#"{"errors":[{"error":"Something went wrong badly"}]}"#, BadRequest, None, "Bad Request", false),
     row("empty error list", 400, r#"{"error":[],"result":{}}"#, BadRequest, None, "Bad Request", false),
+    // eBay, "Handling error messages" (developer.ebay.com/api-docs/static/handling-error-messages.html):
+    // `errorId` is a number, "a unique code that identifies the particular error condition".
+    row("eBay 400", 400, r#"{"errors":[{"errorId":15008,"domain":"API_ORDER","category":"REQUEST","message":"Invalid Field : itemId.","inputRefIds":["$.lineItemInputs[0].itemId"],"parameters":[{"name":"itemId","value":"v1|2*********|0"}]}]}"#, BadRequest, Some("15008"), "Invalid Field : itemId.", false),
+    // A string `errorId` may name the occurrence (a trace id), not the condition: no code.
+    row("errorId string", 400, r#"{"errors":[{"errorId":"6f1c2d","message":"Bad things"}]}"#, BadRequest, None, "Bad things", false),
+    // Etherscan, "Common Error Messages" (docs.etherscan.io/resources/common-error-messages):
+    // "An API call that encounters an error will return 0 as its status code and display the
+    // cause of the error under the result field", under HTTP 200. The rate limit is named, a
+    // message's verdict: not retried on a 200's word.
+    row("Etherscan rate limit", 200, r#"{"status":"0","message":"NOTOK","result":"Max rate limit reached"}"#, RateLimited, Some("NOTOK"), "Max rate limit reached", false),
+    row("Etherscan rate limit v2", 200, r#"{"status":"0","message":"NOTOK","result":"Max rate limit reached, please use API Key for higher rate limit"}"#, RateLimited, Some("NOTOK"), "Max rate limit reached, please use API Key for higher rate limit", false),
+    row("Etherscan invalid key", 200, r#"{"status":"0","message":"NOTOK","result":"Invalid API Key"}"#, Other, Some("NOTOK"), "Invalid API Key", false),
+    // Not an Etherscan failure: a status other than 0, a sentence for a message, a numeric result.
+    row("status 1 with a result", 400, r#"{"status":"1","message":"NOTOK","result":"Max rate limit reached"}"#, BadRequest, None, "NOTOK", false),
+    row("status 0 numeric result", 400, r#"{"status":0,"message":"NOTOK","result":"12345"}"#, BadRequest, None, "NOTOK", false),
+    // Amazon SP-API, "Usage Plans and Rate Limits" (developer-docs.amazon.com/sp-api/docs/usage-plans-and-rate-limits):
+    // a throttled request is a 429, its body as amzn/selling-partner-api-models#418 quotes it;
+    // `x-amzn-RateLimit-Limit` is the operation's rate (requests per second, `0.0167` for one a
+    // minute), not a window: not read. `QuotaExceeded` is the code Spotify's spent quota has too,
+    // and SP-API quotas run from a second to a day (getReport's): a rate limit, left to the caller.
+    Row { headers: &[("x-amzn-ratelimit-limit", "0.0167")],
+        ..row("Amazon SP-API 429", 429, r#"{"errors":[{"code":"QuotaExceeded","message":"You exceeded your quota for the requested resource.","details":""}]}"#, RateLimited, Some("QuotaExceeded"), "You exceeded your quota for the requested resource.", false) },
+    // Aevo, "Rate Limits" (docs.aevo.xyz/api-reference/rate-limits): `X-RETRY-AFTER` and the
+    // body's `retry_after` are nanoseconds; the header wins.
+    Row { headers: &[("x-retry-after", "4406000000")], retry_after_ms: Some(4_406),
+        ..row("Aevo 429", 429, r#"{"error":"RATE_LIMIT_EXCEEDED","retry_after":"4406000000"}"#, RateLimited, Some("RATE_LIMIT_EXCEEDED"), "Too Many Requests", true) },
+    // PluralKit, API reference "Rate Limiting" (pluralkit.me/api, docs/content/api/reference.md): the
+    // headers on every response, `X-RateLimit-Reset` "the UNIX time (in milliseconds)"; the 429's
+    // body `retry_after` is milliseconds too, where the body reader takes seconds: the headers win.
+    Row { headers: &[("date", "Tue, 14 Nov 2023 22:13:20 GMT"), ("x-ratelimit-limit", "10"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1700000000019"), ("x-ratelimit-scope", "generic_get")], retry_after_ms: Some(19),
+        ..row("PluralKit 429", 429, r#"{"message":"429: too many requests","retry_after":19,"code":0}"#, RateLimited, Some("0"), "429: too many requests", true) },
+    // Waits in prose, when nothing structured names one. OpenAI's 429 message (its
+    // rate-limit guide, platform.openai.com/docs/guides/rate-limits: "Please try again in 6s."),
+    // here without its headers (a proxy dropped them); with them, the headers win (tests/dialects.rs).
+    Row { retry_after_ms: Some(6_000),
+        ..row("OpenAI 429 message only", 429, r#"{"error":{"message":"Rate limit reached for gpt-4 in organization org-abc on tokens per min (TPM): Limit 10000, Used 9000, Requested 2000. Please try again in 6s.","type":"tokens","param":null,"code":"rate_limit_exceeded"}}"#, RateLimited, Some("rate_limit_exceeded"), "Rate limit reached for gpt-4 in organization org-abc on tokens per min (TPM): Limit 10000, Used 9000, Requested 2000. Please try again in 6s.", true) },
+    // Azure OpenAI's quota 429 (learn.microsoft.com, Azure OpenAI quotas and limits, as its
+    // users quote it): "Please retry after 86400 seconds."; with its header the header wins.
+    Row { headers: &[("retry-after", "10")], retry_after_ms: Some(10_000),
+        ..row("Azure OpenAI 429 with Retry-After", 429, r#"{"error":{"code":"429","message":"Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-02-01 have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after 86400 seconds."}}"#, RateLimited, Some("429"), "Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-02-01 have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after 86400 seconds.", true) },
+    // A failure that is no rate limit nor outage: its prose is not a wait.
+    row("prose on a 400", 400, r#"{"message":"Invalid date, try again in 5 seconds"}"#, BadRequest, None, "Invalid date, try again in 5 seconds", false),
     // The server's explicit word wins over the body's.
     Row { headers: &[("x-should-retry", "false")],
         ..row("x-should-retry wins", 400, r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#, RateLimited, Some("ThrottlingException"), "Rate exceeded", false) },

@@ -188,9 +188,19 @@ const ROWS: &[Row] = &[
     // Groq (its rate-limit docs, as dev.to/vectle quotes them): OpenAI's named windows, and a
     // `retry-after` only on a 429, which wins over the windows' resets.
     ("Groq", 429, &[("retry-after", "2"), ("x-ratelimit-limit-requests", "14400"), ("x-ratelimit-limit-tokens", "18000"), ("x-ratelimit-remaining-requests", "14370"), ("x-ratelimit-remaining-tokens", "0"), ("x-ratelimit-reset-requests", "2m59.56s"), ("x-ratelimit-reset-tokens", "7.66s")], Some(18000), Some(0), Some(7_660), Some((2_000, RetryAfter))),
-    // Lemlist (developer.lemlist.com/api-reference/getting-started/rate-limits): a JavaScript
-    // `Date.toString()` reset the reader does not take; `Retry-After` gives the wait.
-    ("Lemlist", 429, &[("retry-after", "2"), ("x-ratelimit-limit", "20"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "Tue Nov 14 2023 23:13:22 GMT+0100 (Central European Standard Time)")], Some(20), Some(0), None, Some((2_000, RetryAfter))),
+    // Lemlist (developer.lemlist.com/api-reference/getting-started/rate-limits): the reset a
+    // JavaScript `Date.toString()` ("Pay special attention to the human-readable date format"),
+    // its offset read, its zone's name dropped; `Retry-After` gives the wait.
+    ("Lemlist", 429, &[("retry-after", "2"), ("x-ratelimit-limit", "20"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "Tue Nov 14 2023 23:13:22 GMT+0100 (Central European Standard Time)")], Some(20), Some(0), Some(2_000), Some((2_000, RetryAfter))),
+    ("Lemlist", 200, &[("retry-after", "2"), ("x-ratelimit-limit", "20"), ("x-ratelimit-remaining", "7"), ("x-ratelimit-reset", "Tue Nov 14 2023 23:13:22 GMT+0100 (Central European Standard Time)")], Some(20), Some(7), Some(2_000), Some((2_000, RetryAfter))),
+    // developer.prisjakt.nu/docs/sections/rate-limit: `X-Rate-Limit-Reset` is "the time in
+    // milliseconds when the current rate limit window resets": a Unix time in ms, told by its
+    // size. (The page's example, `600000 (in milliseconds)`, would be a delta in ms, which no
+    // size tells from seconds under the shared `X-Rate-Limit-*` names: not read so.)
+    ("Prisjakt", 429, &[("x-rate-limit-limit", "10000"), ("x-rate-limit-remaining", "0"), ("x-rate-limit-reset", "1700000600000")], Some(10000), Some(0), Some(600_000), Some((600_000, Reset))),
+    // docs.aevo.xyz/api-reference/rate-limits: a 429's `X-RETRY-AFTER` "indicates the number of
+    // nanoseconds to wait until you can retry"; the body says the same (`retry_after`).
+    ("Aevo", 429, &[("x-retry-after", "4406000000")], None, None, None, Some((4_406, RetryAfter))),
     // Audit of vendors4 (changes/vendors4.md): the headers vendors3 left unread.
     // developers.brevo.com/docs/limit-headers: `x-sib-ratelimit-reset` is the "time remaining until
     // the rate limit resets, expressed in the granularity unit (typically seconds)".

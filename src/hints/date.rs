@@ -27,7 +27,7 @@ pub(crate) const MAX_DATE_LEN: usize = 64;
 /// (`06-Nov-94`, a `-` no other HTTP-date holds) is the lenient reader's:
 /// `httpdate` reads its year as 1970 to 2069 whatever the time.
 pub(crate) fn parse_date(text: &str, now: SystemTime) -> Option<SystemTime> {
-    let text = text.trim();
+    let text = without_zone_comment(text.trim())?;
     if text.len() > MAX_DATE_LEN {
         return None;
     }
@@ -37,6 +37,29 @@ pub(crate) fn parse_date(text: &str, now: SystemTime) -> Option<SystemTime> {
         .filter(|_| !text.contains('-'))
         .or_else(|| parse_lenient(text, now))
         .or_else(|| parse_rfc3339(text))
+}
+
+/// The longest zone comment dropped by [`without_zone_comment`]. The
+/// longest zone names JavaScript engines print (ICU's long names, such as
+/// `(Australian Central Western Standard Time)`) are under 50 bytes.
+const MAX_ZONE_COMMENT: usize = 64;
+
+/// `text` without a trailing parenthesised comment of at most
+/// [`MAX_ZONE_COMMENT`] bytes: JavaScript's `Date.prototype.toString()`
+/// (ECMA-262, "Date.prototype.toString": `Tue Nov 14 2023 23:13:22
+/// GMT+0100 (Central European Standard Time)`, as Lemlist sends its
+/// `X-RateLimit-Reset`) names the zone after the offset, and RFC 5322 §3.3
+/// allows a comment there too. The offset says it all; the name is
+/// dropped. `None` for text too long to be a date with a comment.
+fn without_zone_comment(text: &str) -> Option<&str> {
+    if text.len() > MAX_DATE_LEN + MAX_ZONE_COMMENT {
+        return None;
+    }
+    let Some(inside) = text.strip_suffix(')') else {
+        return Some(text);
+    };
+    let open = inside.rfind('(')?;
+    (text.len() - open <= MAX_ZONE_COMMENT).then(|| inside[..open].trim_end())
 }
 
 /// An RFC 3339 / ISO 8601 extended timestamp:
@@ -256,6 +279,16 @@ fn lenient_time(time_and_zone: &[&str]) -> Option<((u64, u64, u64), i64)> {
     if clock.next().is_some() {
         return None;
     }
+    // JavaScript's `GMT+0100`: an offset from GMT, written after it.
+    if let Some(offset) = ["GMT", "UTC"].iter().find_map(|name| {
+        let rest = zone
+            .get(..3)?
+            .eq_ignore_ascii_case(name)
+            .then(|| &zone[3..])?;
+        rest.starts_with(['+', '-']).then_some(rest)
+    }) {
+        zone = offset;
+    }
     let offset = if zone.is_empty() {
         0
     } else if let Some(&(_, hours)) = ZONES.iter().find(|(n, _)| n.eq_ignore_ascii_case(zone)) {
@@ -382,7 +415,24 @@ mod tests {
             ("Sun, 06 Nov 1994 08:49:60 GMT", at(RFC + 22)),
             ("Fri, 31 Dec 9999 23:59:59 GMT", at(253_402_300_799)),
             ("Fri, 31 Dec 9999 23:59:59 -0100", at(253_402_304_399)),
+            // JavaScript's Date.prototype.toString() (Lemlist's reset),
+            // with and without the zone's name; an RFC 5322 comment.
+            (
+                "Sun Nov 06 1994 09:49:37 GMT+0100 (Central European Standard Time)",
+                at(RFC),
+            ),
+            (
+                "Sun Nov 06 1994 08:49:37 GMT+0000 (Coordinated Universal Time)",
+                at(RFC),
+            ),
+            ("Sun Nov 06 1994 00:49:37 GMT-0800", at(RFC)),
+            ("Sun Nov 06 1994 00:49:37 UTC-0800 (PST)", at(RFC)),
+            ("Sun, 06 Nov 1994 08:49:37 +0000 (UTC)", at(RFC)),
             // Hostile.
+            ("Sun Nov 06 1994 09:49:37 GMT+0100 (unclosed", None),
+            ("Sun Nov 06 1994 09:49:37 GMT+0100 no open)", None),
+            ("Sun Nov 06 1994 09:49:37 GMT+2500 (x)", None),
+            ("Sun Nov 06 1994 09:49:37 GMTX0100 (x)", None),
             ("Sun, 31 Feb 1994 08:49:37 GMT", None),
             ("Sun, 06 Nov 1994 24:49:37 GMT", None),
             ("Sun, 06 Nov 1994 08:49:37 XYZ", None),
@@ -398,6 +448,12 @@ mod tests {
             assert_eq!(parse_date(text, at(RFC).unwrap()), *expected, "{text:?}");
         }
         assert_eq!(parse_date(&"1".repeat(10_000), at(RFC).unwrap()), None);
+        // A comment longer than a zone's name, or a long text ending in
+        // one, is refused before it is looked at.
+        let long_comment = format!("Sun Nov 06 1994 08:49:37 GMT+0000 ({})", "x".repeat(70));
+        assert_eq!(parse_date(&long_comment, at(RFC).unwrap()), None);
+        let long = format!("{}(x)", "(".repeat(10_000));
+        assert_eq!(parse_date(&long, at(RFC).unwrap()), None);
     }
 
     /// RFC 9110 §5.6.7: "Recipients of a timestamp value in rfc850-date

@@ -32,6 +32,10 @@ pub(crate) enum WaitFormat {
     Millis,
     /// gRFC A6 pushback: milliseconds, or negative for "do not retry".
     Pushback,
+    /// A `Retry-After` in nanoseconds (Aevo's `X-Retry-After`; a number
+    /// below 10^6 is seconds): one more `Retry-After` field, the longest
+    /// of which is waited.
+    Nanos,
 }
 
 /// What the headers of one family are.
@@ -115,6 +119,8 @@ const LINEAR: &str = "Linear rate-limiting docs (`complexity` in points; reset i
 pub(crate) const FAMILIES: &[Family] = &[
     Family { headers: Headers::Wait(&["retry-after", "x-ratelimit-retry-after"], WaitFormat::SecondsOrDate),
         doc: "RFC 9110 §10.2.3; MailerLite (`X-RateLimit-Retry-After`) | `120`, `Sun, 06 Nov 1994 08:49:37 GMT`; leniently `... UTC`, `... +0000`, no weekday, RFC 3339" },
+    Family { headers: Headers::Wait(&["x-retry-after"], WaitFormat::Nanos),
+        doc: "Aevo API, Rate Limits (\"the number of nanoseconds to wait\") | `4406000000`; below 10^6, seconds (`30`)" },
     Family { headers: Headers::Wait(&["retry-after-ms", "x-ms-retry-after-ms"], WaitFormat::Millis),
         doc: "OpenAI SDKs; Azure OpenAI (`x-ms-`) | `1500`" },
     Family { headers: Headers::Wait(&["grpc-retry-pushback-ms"], WaitFormat::Pushback),

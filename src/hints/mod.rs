@@ -17,7 +17,8 @@
 //! [`retry_hint`] picks the one delay a retry should honour, in this order:
 //!
 //! 1. `retry-after-ms` (or Azure's `x-ms-retry-after-ms`), then
-//!    `Retry-After` (seconds or a date), see [`retry_after`];
+//!    `Retry-After` (seconds or a date; Aevo's `X-Retry-After`, in
+//!    nanoseconds, is one more of its fields), see [`retry_after`];
 //! 2. `grpc-retry-pushback-ms` (gRFC A6), see [`grpc_pushback`];
 //! 3. the reset of the binding rate-limit window, but only when it is
 //!    exhausted (`remaining == 0`), see [`RateLimitInfo`]. For a 429 the
@@ -44,6 +45,7 @@
 //! | headers | source | example | gives | teaches the quota |
 //! |---|---|---|---|---|
 //! | `retry-after`, `x-ratelimit-retry-after` | RFC 9110 §10.2.3; MailerLite (`X-RateLimit-Retry-After`) | `120`, `Sun, 06 Nov 1994 08:49:37 GMT`; leniently `... UTC`, `... +0000`, no weekday, RFC 3339 | an explicit wait | yes |
+//! | `x-retry-after` | Aevo API, Rate Limits ("the number of nanoseconds to wait") | `4406000000`; below 10^6, seconds (`30`) | an explicit wait | yes |
 //! | `retry-after-ms`, `x-ms-retry-after-ms` | OpenAI SDKs; Azure OpenAI (`x-ms-`) | `1500` | an explicit wait | yes |
 //! | `grpc-retry-pushback-ms` | gRFC A6 | `250`; negative: do not retry | an explicit wait | yes |
 //! | `ratelimit`, `ratelimit-policy` | IETF draft-ietf-httpapi-ratelimit-headers-09+; the older single-field drafts | `"burst";r=0;t=30` + `"burst";q=100;w=60`; older: `limit=100, remaining=0, reset=30` | one window per policy, named (`q`, `w`, `r`, `t`); older: one, unnamed | yes |
@@ -116,7 +118,9 @@ mod verdict;
 
 pub(crate) use challenge::challenge_error;
 pub(crate) use families::teaches_quota;
+pub(crate) use number::parse_go_duration;
 pub use rate_limit::RateLimitInfo;
+pub(crate) use reading::reset_from;
 pub use reading::{RateLimitPolicy, ResponseHints, MAX_POLICIES, MAX_POLICY_NAME};
 pub use retry_after::{parse_retry_after, retry_after};
 pub use verdict::{grpc_pushback, should_retry, GrpcPushback};

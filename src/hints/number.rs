@@ -38,6 +38,13 @@ const EPOCH_SECONDS_FLOOR: u64 = 1_000_000_000;
 /// Values at or above this are read as a Unix timestamp in milliseconds
 /// (1e12 ms is 2001-09-09 too).
 const EPOCH_MILLIS_FLOOR: u64 = 1_000_000_000_000;
+/// Values at or above this are read as a Unix timestamp in microseconds
+/// (1e15 µs is 2001-09-09 too; as milliseconds it would be the year 33658).
+const EPOCH_MICROS_FLOOR: u64 = 1_000_000_000_000_000;
+/// Values at or above this are read as a Unix timestamp in nanoseconds, as
+/// Go's `time.UnixNano()` gives it (1e18 ns is 2001-09-09 too; `u64::MAX`
+/// ns is the year 2554, the most a value can say).
+const EPOCH_NANOS_FLOOR: u64 = 1_000_000_000_000_000_000;
 
 /// A non-negative decimal number of seconds (`"30"`, `"1.5"`, `" 2 "`),
 /// saturating at [`MAX_HINT`]. Signs, exponents, empty and non-digit text
@@ -56,9 +63,22 @@ pub(crate) fn parse_millis(text: &str) -> Option<Duration> {
     Some(saturating_duration(millis / 1_000, nanos))
 }
 
-/// A rate-limit reset value: delta seconds, Unix seconds, or Unix
-/// milliseconds, told apart by size (see [`EPOCH_SECONDS_FLOOR`] and
-/// [`EPOCH_MILLIS_FLOOR`]). A Go-style duration (`"6m0s"`, `"20ms"`, as
+/// A rate-limit reset value: delta seconds, or a Unix time in seconds,
+/// milliseconds, microseconds or nanoseconds, told apart by size alone:
+///
+/// | value | read as |
+/// |---|---|
+/// | below 10^9 | seconds from now |
+/// | 10^9 to 10^12 | Unix seconds |
+/// | 10^12 to 10^15 | Unix milliseconds |
+/// | 10^15 to 10^18 | Unix microseconds |
+/// | 10^18 and up | Unix nanoseconds (saturating at `u64::MAX`) |
+///
+/// Each floor is 2001-09-09 in its unit ([`EPOCH_SECONDS_FLOOR`] and on),
+/// and each range ends where the next unit's begins (the year 33658 in the
+/// smaller unit), so a time between those years reads the same in any of
+/// the four units, and no clock is consulted to choose. The test is three
+/// comparisons on a number already parsed. A Go-style duration (`"6m0s"`, `"20ms"`, as
 /// OpenAI sends), an RFC 3339 time (`2024-09-03T16:47:48Z`, Anthropic) and
 /// an HTTP-date (GitLab's `RateLimit-ResetTime`) are accepted too. Past
 /// timestamps mean zero once resolved against a clock ([`When::from`];
@@ -69,10 +89,13 @@ pub(crate) fn parse_reset_when(text: &str, now: SystemTime) -> Option<When> {
             .map(When::After)
             .or_else(|| parse_date(text, now).map(When::At));
     };
-    if whole >= EPOCH_MILLIS_FLOOR {
-        UNIX_EPOCH
-            .checked_add(Duration::from_millis(whole))
-            .map(When::At)
+    let epoch = |since: Duration| UNIX_EPOCH.checked_add(since).map(When::At);
+    if whole >= EPOCH_NANOS_FLOOR {
+        epoch(Duration::from_nanos(whole))
+    } else if whole >= EPOCH_MICROS_FLOOR {
+        epoch(Duration::from_micros(whole))
+    } else if whole >= EPOCH_MILLIS_FLOOR {
+        epoch(Duration::from_millis(whole))
     } else if whole >= EPOCH_SECONDS_FLOOR {
         UNIX_EPOCH
             .checked_add(Duration::new(whole, nanos))
@@ -80,6 +103,24 @@ pub(crate) fn parse_reset_when(text: &str, now: SystemTime) -> Option<When> {
     } else {
         Some(When::After(saturating_duration(whole, nanos)))
     }
+}
+
+/// Below this, an `X-Retry-After` is read as seconds: a wait of under a
+/// millisecond in nanoseconds is as unlikely as one of over 11 days in
+/// seconds, and the header's name promises `Retry-After`'s unit.
+const NANOS_FROM: u64 = 1_000_000;
+
+/// A non-negative whole number of nanoseconds (Aevo's `X-Retry-After`),
+/// saturating at [`MAX_HINT`]; a fraction of a nanosecond is dropped; a
+/// number below [`NANOS_FROM`] is whole seconds (the same header name in
+/// `Retry-After`'s unit).
+pub(crate) fn parse_nanos(text: &str) -> Option<Duration> {
+    let (number, _) = parse_decimal(text)?;
+    let wait = match number {
+        seconds if seconds < NANOS_FROM => Duration::from_secs(seconds),
+        nanos => Duration::from_nanos(nanos),
+    };
+    Some(wait.min(MAX_HINT))
 }
 
 /// A non-negative whole number (`X-RateLimit-Limit: 60`), saturating at
@@ -211,6 +252,19 @@ mod tests {
     }
 
     #[test]
+    fn nanos() {
+        assert_eq!(
+            parse_nanos("4406000000"),
+            Some(Duration::from_millis(4_406))
+        );
+        assert_eq!(parse_nanos("1000000.5"), Some(Duration::from_millis(1)));
+        assert_eq!(parse_nanos("30"), Some(Duration::from_secs(30)), "seconds");
+        assert_eq!(parse_nanos("86400"), Some(Duration::from_secs(86_400)));
+        assert_eq!(parse_nanos(&"9".repeat(40)), Some(MAX_HINT));
+        assert_eq!(parse_nanos("-1"), None);
+    }
+
+    #[test]
     fn millis() {
         assert_eq!(parse_millis("1500"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_millis("20.5"), Some(Duration::from_micros(20_500)));
@@ -270,6 +324,30 @@ mod tests {
             Some(Duration::from_millis(500))
         );
         assert_eq!(parse_reset("1600000000", now), Some(Duration::ZERO));
+        // Microseconds and nanoseconds since the epoch (Go's UnixNano).
+        assert_eq!(
+            parse_reset("1700000000250000", now),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            parse_reset("1700000002000000000", now),
+            Some(Duration::from_secs(2))
+        );
+        // Every floor is 2001 in its unit (past: zero), where the unit
+        // below would put it in the far future; the value under a floor is
+        // the far future in the unit below (saturated).
+        assert_eq!(parse_reset("999999999", now), Some(MAX_HINT));
+        for (floor, below) in [
+            ("1000000000", "999999999999"),
+            ("1000000000000", "999999999999999"),
+            ("1000000000000000", "999999999999999999"),
+            ("1000000000000000000", "18446744073709551615"),
+        ] {
+            assert_eq!(parse_reset(floor, now), Some(Duration::ZERO), "{floor}");
+            assert_eq!(parse_reset(below, now), Some(MAX_HINT), "{below}");
+        }
+        // Saturating: more digits than a u64 holds is the year 2554.
+        assert_eq!(parse_reset(&"9".repeat(40), now), Some(MAX_HINT));
         assert_eq!(parse_reset("6m0s", now), Some(Duration::from_secs(360)));
         assert_eq!(
             parse_reset("2023-11-14T22:14:20Z", now),

@@ -5,7 +5,9 @@ use super::date::parse_date;
 use super::families::{
     slot, FamilyMask, Headers, ResetFormat, Role, Slot, WaitFormat, FAMILIES, VALUES,
 };
-use super::number::{parse_count, parse_millis, parse_reset_when, parse_seconds, When};
+use super::number::{
+    parse_count, parse_millis, parse_nanos, parse_reset_when, parse_seconds, When,
+};
 use super::rate_limit::RateLimitInfo;
 use super::retry_after::retry_after_when;
 use super::structured::{members, step, MAX_MEMBERS};
@@ -393,6 +395,11 @@ impl ResponseHints {
                     None => {}
                 }
             }
+            Role::Wait(WaitFormat::Nanos) => {
+                self.saw_retry_after = true;
+                let delay = text(Some(value)).and_then(parse_nanos);
+                raw.retry_after_delta = raw.retry_after_delta.max(delay);
+            }
             Role::Wait(WaitFormat::Millis) => {
                 // Joined lines (`1500, 2000`) wait the longest, as lines do.
                 let delay = text(Some(value))
@@ -515,6 +522,19 @@ impl ResponseHints {
     pub(crate) fn saw_retry_after(&self) -> bool {
         self.saw_retry_after
     }
+}
+
+/// A reset named outside the headers (a body's), read as a reset header is
+/// ([`parse_reset_when`]: a delta, or a Unix time whose unit its size
+/// tells) and resolved against the response's clock: its `Date` unless it
+/// has an `Age`, else `now`, as [`ResponseHints::read`] does.
+pub(crate) fn reset_from(value: &str, headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let when = parse_reset_when(value, now)?;
+    let date = headers
+        .get(http::header::DATE)
+        .filter(|_| !headers.contains_key(http::header::AGE));
+    let reference = text(date).and_then(|date| parse_date(date, now));
+    Some(when.from(reference.unwrap_or(now)))
 }
 
 /// The window of one family of separate headers, from its values (see

@@ -599,6 +599,73 @@ pub(crate) fn retry_after(root: &Value) -> Option<Duration> {
         .or_else(|| cost_wait(top))
 }
 
+/// The reset of an exhausted window the error object announces, Vercel's
+/// `{"error": {"code": "rate_limited", "limit": {"remaining": 0, "reset":
+/// 1571432075, "resetMs": 1571432075563, "total": 6}}}` (vercel.com/docs/rest-api/errors),
+/// as its text: the parser reads it as a reset header is (a delta, or a
+/// Unix time whose unit its size tells) against the response's clock.
+/// A window with requests left names no wait.
+pub(crate) fn limit_reset(root: &Value) -> Option<String> {
+    let limit = root.get("error")?.get("limit")?.as_object()?;
+    if limit.get("remaining")?.as_u64()? != 0 {
+        return None;
+    }
+    match limit.get("reset")? {
+        Value::Number(reset) => Some(reset.to_string()),
+        Value::String(reset) => Some(reset.clone()),
+        _ => None,
+    }
+}
+
+/// Phrases after which a message names its wait (lower case).
+const WAIT_PHRASES: [&str; 3] = ["try again in ", "retry in ", "retry after "];
+
+/// The wait a message names in prose, for a failure whose headers and
+/// body name none: after the first of [`WAIT_PHRASES`], a Go duration
+/// glued to its number (OpenAI's and Groq's "Please try again in 6s.",
+/// `20ms`, `7.66s`; Gemini's "Please retry in 16.7s.") or a number and a
+/// unit word (Azure OpenAI's "Please retry after 86400 seconds.",
+/// Vercel's "Try again in 7 days"), saturating at [`MAX_HINT`]. A bare
+/// number ("retry after 35") or words ("in a few minutes") name no wait.
+/// Linear in the message: one lower-casing, three substring searches and
+/// one scan after the phrase.
+pub(crate) fn prose_wait(message: &str) -> Option<Duration> {
+    let lower = message.to_ascii_lowercase();
+    let (at, len) = WAIT_PHRASES
+        .iter()
+        .filter_map(|phrase| {
+            let at = memchr::memmem::find(lower.as_bytes(), phrase.as_bytes())?;
+            Some((at, phrase.len()))
+        })
+        .min()?;
+    let rest = &lower[at + len..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
+        .unwrap_or(rest.len());
+    let token = rest[..end].trim_end_matches('.');
+    if !token.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    if let Some(wait) = crate::hints::parse_go_duration(token) {
+        return Some(wait);
+    }
+    if !token.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return None;
+    }
+    let word = rest[end..]
+        .trim_start()
+        .split(|c: char| !c.is_ascii_alphabetic());
+    let scale = match word.into_iter().next()? {
+        "ms" | "millisecond" | "milliseconds" => 0.001,
+        "s" | "sec" | "secs" | "second" | "seconds" => 1.0,
+        "min" | "mins" | "minute" | "minutes" => 60.0,
+        "h" | "hr" | "hrs" | "hour" | "hours" => 3_600.0,
+        "day" | "days" => 86_400.0,
+        _ => return None,
+    };
+    seconds(&Value::String(token.to_owned()), scale)
+}
+
 /// Shopify's GraphQL cost (`extensions.cost`, GraphQL Admin API rate
 /// limits): a leaky bucket that refills at `restoreRate` points a second
 /// and must hold the query's `requestedQueryCost`. When it holds less, the
@@ -702,6 +769,64 @@ mod tests {
             );
         }
         assert!(!is_one_line("abcdefghi", 8));
+    }
+
+    #[test]
+    fn waits_in_prose() {
+        let wait = |text: &str| prose_wait(text);
+        let secs = |s: f64| Some(Duration::from_secs_f64(s));
+        for (text, expected) in [
+            (
+                "Limit 10000, Used 9000, Requested 2000. Please try again in 6s.",
+                secs(6.0),
+            ),
+            ("Please try again in 20ms.", secs(0.02)),
+            ("Please try again in 7.66s", secs(7.66)),
+            ("Please try again in 1m30s.", secs(90.0)),
+            ("Please retry in 16.739049404s.", secs(16.739049404)),
+            ("Please retry after 86400 seconds.", secs(86_400.0)),
+            ("Try again in 7 days", secs(604_800.0)),
+            ("try again in 20 seconds", secs(20.0)),
+            ("Please retry after 1.5s", secs(1.5)),
+            ("TRY AGAIN IN 2 Minutes", secs(120.0)),
+            ("retry in 1 hour, or upgrade", secs(3_600.0)),
+            // The first phrase counts.
+            ("retry in 5 seconds; try again in 9 seconds", secs(5.0)),
+            ("Try again in 99999999999999999999 days", Some(MAX_HINT)),
+            // Nothing to read.
+            ("Too Many Requests: retry after 35", None),
+            ("Please try again in a few minutes.", None),
+            ("Please try again later.", None),
+            ("try again in 5 fortnights", None),
+            ("try again in 5x", None),
+            ("try again in .5s", None),
+            ("try again in ", None),
+            ("", None),
+        ] {
+            assert_eq!(wait(text), expected, "{text:?}");
+        }
+        // Long text costs one pass: a phrase at the end of a megabyte.
+        let long = format!("{}try again in 3s", "try again ".repeat(100_000));
+        assert_eq!(wait(&long), secs(3.0));
+    }
+
+    #[test]
+    fn a_spent_windows_reset() {
+        let reset = |body: Value| limit_reset(&body);
+        let vercel = json!({"error": {"code": "rate_limited", "limit": {"remaining": 0, "reset": 1571432075, "resetMs": 1571432075563_u64, "total": 6}}});
+        assert_eq!(reset(vercel).as_deref(), Some("1571432075"));
+        let text = json!({"error": {"limit": {"remaining": 0, "reset": "30"}}});
+        assert_eq!(reset(text).as_deref(), Some("30"));
+        for body in [
+            json!({"error": {"limit": {"remaining": 1, "reset": 30}}}),
+            json!({"error": {"limit": {"reset": 30}}}),
+            json!({"error": {"limit": {"remaining": 0, "reset": [30]}}}),
+            json!({"error": {"limit": 6}}),
+            json!({"limit": {"remaining": 0, "reset": 30}}),
+            json!({"error": "rate_limited"}),
+        ] {
+            assert_eq!(reset(body.clone()), None, "{body}");
+        }
     }
 
     #[test]

@@ -39,8 +39,15 @@
 //! `ErrorInfo.reason` or `errors[].reason`, PayPal's `details[].issue`, a
 //! string `reason` over a numeric `code`. HTML inside a JSON message is
 //! stripped; a JSON document no dialect recognised is never dumped as the
-//! message. A body's `retry_after` (seconds), `retry_after_ms` or Google
-//! `RetryInfo` is the hint when no header gave one.
+//! message. A body's `retry_after` (seconds), `retry_after_ms`, Google
+//! `RetryInfo` or a spent `error.limit`'s `reset` (Vercel) is the hint when
+//! no header gave one. When nothing structured names a wait, a rate limit's
+//! or an outage's message may: "Please try again in 6s." (OpenAI, Groq),
+//! "Please retry in 16.7s." (Gemini), "Please retry after 86400 seconds."
+//! (Azure OpenAI), "Try again in 7 days" (Vercel). After "try again in",
+//! "retry in" or "retry after", a Go duration (`6s`, `20ms`, `1m30s`) or a
+//! number and a unit word (milliseconds to days) is read, in one pass over
+//! the bounded message; a bare number or "a few minutes" names no wait.
 //!
 //! # Body verdicts
 //!
@@ -55,7 +62,7 @@
 //! | `Throttled` | `Throttling`, `ThrottlingException`, `SlowDown`, `rateLimitExceeded`, `userRateLimitExceeded`, `RATE_LIMITED`, `too_many_requests`; Facebook codes 4, 17, 32, 613 with `is_transient` | `RateLimited` | yes |
 //! | `QuotaExhausted` | `insufficient_quota`, `billing_hard_limit_reached`, `dailyLimitExceeded`, `quotaExceeded`, any code naming a daily or monthly limit or quota | `RateLimited` | **no**: it will not come back soon |
 //! | `RateLimited` | a `google.rpc.QuotaFailure` detail | `RateLimited` | as the status says |
-//! | `RateLimited` (message) | no code verdict, and a message saying a rate limit was exceeded (GitHub's 403 secondary limit, Twitter v1's 400) | `RateLimited` | as the status says |
+//! | `RateLimited` (message) | no code verdict, and a message saying a rate limit was exceeded or reached (GitHub's 403 secondary limit, Twitter v1's 400, Etherscan's "Max rate limit reached" under 200) | `RateLimited` | as the status says |
 //! | `QuotaExhausted` (message) | a rate limit (by status, headers or a code that only says "rate limit") whose message names a daily or monthly limit or quota (HubSpot's daily 429, CoinMarketCal's `rate_limit_exceeded` daily quota) | `RateLimited` | **no** |
 //! | `Transient` | Facebook's `is_transient: true` | unchanged | yes |
 //! | `ClientFault` | SOAP `Client`/`Sender` faults, JSON-RPC -32700, -32600, -32601, -32602 | unchanged | **no**, whatever the status |

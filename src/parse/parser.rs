@@ -166,6 +166,16 @@ impl ErrorParser {
             details,
             request_id: crate::error::request_id(headers),
         });
+        // Nothing structured named a wait: a rate limit's or an outage's
+        // message may ("Please try again in 6s.").
+        let in_prose = body_hint.is_none()
+            && error.retry_after().is_none()
+            && matches!(kind, ErrorKind::RateLimited | ErrorKind::Unavailable);
+        let body_hint = body_hint.or_else(|| {
+            in_prose
+                .then(|| extract::prose_wait(error.message()))
+                .flatten()
+        });
         error.merge_body_hint(body_hint);
         error
     }
@@ -194,6 +204,15 @@ impl ErrorParser {
             json.as_ref()
                 .filter(|_| may_hint)
                 .and_then(extract::retry_after)
+        });
+        // An exhausted window's reset in the error object (Vercel's
+        // `error.limit`), when the body names no wait.
+        let body_hint = body_hint.or_else(|| {
+            let reset = json
+                .as_ref()
+                .filter(|_| input.has_any(RootKeys::ERROR_OBJECT))
+                .and_then(extract::limit_reset)?;
+            crate::hints::reset_from(&reset, headers, SystemTime::now())
         });
         // Keep the text, not the parsed value: see `ApiError::details`.
         let details = json.is_some().then(|| match body_text {

@@ -112,7 +112,7 @@ impl BodyVerdict {
             | b"billingnotactive"                      // OpenAI
             | b"dailylimitexceeded"                    // Google dailyLimitExceeded
             | b"dailylimitexceededunreg"               // Google
-            | b"quotaexceeded"                         // YouTube Data API (daily units)
+            | b"quotaexceeded"                         // YouTube Data API (daily units); Spotify's 429
             | b"accesslimitreached"                    // Yelp's daily limit (resets at midnight UTC)
             => Some(BodyVerdict::QuotaExhausted),
             _ if names_long_quota(key) => Some(BodyVerdict::QuotaExhausted),
@@ -142,7 +142,9 @@ impl BodyVerdict {
             return names_long_quota(text).then_some(BodyVerdict::QuotaExhausted);
         }
         let names = has(text, b"rate limit") || has(text, b"rate-limit") || has(text, b"ratelimit");
-        let said = has(text, b"exceed") || has(text, b"limited");
+        // "exceeded", "limited", and "reached" (Etherscan's "Max rate
+        // limit reached", OpenAI's "Rate limit reached for ...").
+        let said = has(text, b"exceed") || has(text, b"limited") || has(text, b"reached");
         (names && said).then_some(BodyVerdict::RateLimited)
     }
 
@@ -275,6 +277,9 @@ mod tests {
                 ],
                 Some(QuotaExhausted),
             ),
+            // YouTube's daily units, Spotify's spent quota; the Amazon
+            // SP-API's 429 too, whose quotas run from a second to a day.
+            (&["quotaExceeded", "QuotaExceeded"], Some(QuotaExhausted)),
             (
                 &[
                     "RequestTimeout",

@@ -24,8 +24,9 @@ use serde_json::{Map, Value};
 /// The message is a top-level `message` when there is one (GitHub), else
 /// the first entry's, with "(and N more)" when there are several. The code
 /// is a top-level one, else the first entry's (`code`, an identifier
-/// `error` as Companies House sends, GraphQL's `extensions.code`, FastAPI's
-/// `type`), else the body's category (HubSpot's `category`).
+/// `error` as Companies House sends, eBay's numeric `errorId`, GraphQL's
+/// `extensions.code`, FastAPI's `type`), else the body's category
+/// (HubSpot's `category`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ErrorsList;
 
@@ -110,6 +111,15 @@ fn first_message(list: &Value, first: Option<&Map<String, Value>>, count: usize)
 
 fn entry_code(entry: &Map<String, Value>) -> Option<String> {
     code_in(entry, &["code", "error_code", "errorCode", "error"])
+        // eBay's `ErrorDetailV3.errorId`, a number ("a unique code that
+        // identifies the particular error condition"); a string `errorId`
+        // elsewhere may name the occurrence, not the condition.
+        .or_else(|| {
+            entry
+                .get("errorId")
+                .filter(|id| id.is_number())
+                .and_then(code)
+        })
         .or_else(|| code_in(entry.get("extensions")?.as_object()?, &["code"]))
         .or_else(|| code_in(entry, &["type", "id"]))
 }

@@ -23,7 +23,9 @@ use serde_json::Value;
 ///   "details"}` (PayPal), `{"ok": false, "error": "invalid_auth"}` (Slack),
 ///   `{"status", "err"}` (Figma), `{"status": "error", "message",
 ///   "errorType" | "category"}` (HubSpot), `{"sys": {"type": "Error", "id"},
-///   "message"}` (Contentful: `sys.id` is the code);
+///   "message"}` (Contentful: `sys.id` is the code), `{"status": "0",
+///   "message": "NOTOK", "result": "Max rate limit reached"}` (Etherscan:
+///   the cause in `result`, the status word the code);
 /// - GitLab's `message` object: `{"message": {"error": "..."}}`, or a map
 ///   of fields (and embedded entities) to messages, `{"message": {"bio":
 ///   ["is too long"]}}`, which gives field errors and, from the first, the
@@ -76,6 +78,11 @@ impl Dialect for FlatError {
                 message = Some(error);
             }
         }
+        // An envelope whose `status` is `0` names its cause in `result`.
+        if let Some(cause) = status_zero_cause(object, message.as_deref()) {
+            code = code.or(message.take());
+            message = Some(cause);
+        }
         // GitLab nests the message: its text under `error`, or (validation)
         // a map of fields and embedded entities to messages, the first of
         // which says it.
@@ -115,6 +122,30 @@ impl Dialect for FlatError {
         fields.field_errors = errors;
         Some(fields)
     }
+}
+
+/// The cause of an Etherscan-style failure: "an API call that encounters
+/// an error will return 0 as its status code and display the cause of the
+/// error under the result field" (docs.etherscan.io, "Common Error
+/// Messages"; the explorers built on its API answer alike), `message`
+/// being a status word: `{"status": "0", "message": "NOTOK", "result":
+/// "Max rate limit reached"}`. That word becomes the code.
+fn status_zero_cause(
+    object: &serde_json::Map<String, Value>,
+    word: Option<&str>,
+) -> Option<String> {
+    let zero = match object.get("status")? {
+        Value::String(status) => status == "0",
+        Value::Number(status) => status.as_u64() == Some(0),
+        _ => false,
+    };
+    if !zero || !word.is_some_and(is_identifier) {
+        return None;
+    }
+    object
+        .get("result")
+        .and_then(text)
+        .filter(|cause| !is_number(cause))
 }
 
 /// Contentful's code: `{"sys": {"type": "Error", "id": "RateLimitExceeded"}}`
