@@ -9,6 +9,11 @@
 //! cd benches/peers && cargo build --release && taskset -c 0 target/release/peers
 //! ONLY=5 ROUNDS=1 REQUESTS=4000 valgrind --tool=callgrind target/release/peers   # one client
 //! ```
+//!
+//! Rows (`ONLY=<row>`): 0 bare hyper-util, 1 ours over hyper-util, 2 bare
+//! reqwest, 3 reqwest's built-in retry, 4 reqwest-middleware +
+//! reqwest-retry, 5 ours over reqwest (`ReqwestClient`), 6
+//! `ApiErrorsMiddleware`, 7 `ReqwestClient` alone (the adapter's share).
 
 #[path = "../../common/loopback.rs"]
 mod harness;
@@ -87,12 +92,16 @@ fn main() {
         ))
         .build();
 
-    let ours_reqwest = ApiErrorsLayer::new()
-        .layer(ReqwestClient::new(reqwest::Client::builder().no_proxy().build().unwrap()));
+    let ours_reqwest = ApiErrorsLayer::new().layer(ReqwestClient::new(
+        reqwest::Client::builder().no_proxy().build().unwrap(),
+    ));
     let ours_middleware =
         ClientBuilder::new(reqwest::Client::builder().no_proxy().build().unwrap())
             .with(ApiErrorsMiddleware::new())
             .build();
+    // The adapter alone, no layers: what `ReqwestClient` itself adds to
+    // bare reqwest, apart from the stack's share.
+    let adapter_only = ReqwestClient::new(reqwest::Client::builder().no_proxy().build().unwrap());
 
     let names = [
         "bare hyper-util client",
@@ -102,11 +111,14 @@ fn main() {
         "reqwest-middleware + reqwest-retry",
         "tower-api-errors: ApiErrorsLayer (retry, parse) over reqwest",
         "tower-api-errors: ApiErrorsMiddleware on reqwest-middleware",
+        "tower-api-errors: ReqwestClient alone (no layers)",
     ];
-    let baseline_of = [0, 0, 2, 2, 2, 2, 2];
+    let baseline_of = [0, 0, 2, 2, 2, 2, 2, 2];
     let n = names.len();
     // `ONLY=<row>` measures one client alone (for a profiler).
-    let only = std::env::var("ONLY").ok().and_then(|v| v.parse::<usize>().ok());
+    let only = std::env::var("ONLY")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok());
     let mut results = Vec::new();
     for round in 0..rounds {
         let mut row = vec![0.0; n];
@@ -133,12 +145,17 @@ fn main() {
                     total,
                     reqwest_sender!(middleware.clone(), url.clone()),
                 ),
-                5 => harness::throughput(&runtime, total, tower_sender!(ours_reqwest.clone(), addr)),
-                _ => harness::throughput(
+                5 => {
+                    harness::throughput(&runtime, total, tower_sender!(ours_reqwest.clone(), addr))
+                }
+                6 => harness::throughput(
                     &runtime,
                     total,
                     reqwest_sender!(ours_middleware.clone(), url.clone()),
                 ),
+                _ => {
+                    harness::throughput(&runtime, total, tower_sender!(adapter_only.clone(), addr))
+                }
             };
         }
         results.push(row);
