@@ -43,7 +43,7 @@ macro_rules! impl_classify_response {
     };
 }
 
-/// Every classifier of ours, for one tower-http version, with its test.
+/// Every classifier of ours, for one tower-http version.
 /// The two versions' traits have the same shape.
 macro_rules! impl_for_tower_http {
     ($krate:ident) => {
@@ -51,31 +51,6 @@ macro_rules! impl_for_tower_http {
         impl_classify_response!($krate; WithStatus<C>, C: Classify);
         impl_classify_response!($krate; Refine<C, F>, C: Classify, F: Fn(StatusCode, &HeaderMap, Classification) -> Classification);
         impl_classify_response!($krate; ClassifyFn<F>, F: Fn(StatusCode, &HeaderMap) -> Classification);
-
-        #[cfg(test)]
-        mod $krate {
-            use super::*;
-            use ::$krate::classify::{ClassifiedResponse, ClassifyResponse, MakeClassifier, SharedClassifier};
-
-            #[test]
-            fn drives_tower_http_classification() {
-                let make = SharedClassifier::new(DefaultClassifier::new());
-                let request = http::Request::new(());
-                let response = Response::builder().status(503).body(()).unwrap();
-                match make.make_classifier(&request).classify_response(&response) {
-                    ClassifiedResponse::Ready(Err(failure)) => {
-                        assert_eq!(failure.kind(), ErrorKind::Unavailable);
-                        assert!(failure.is_retryable());
-                    }
-                    other => panic!("expected a ready failure, got {other:?}"),
-                }
-                let ok = Response::new(());
-                assert!(matches!(
-                    make.make_classifier(&request).classify_response(&ok),
-                    ClassifiedResponse::Ready(Ok(()))
-                ));
-            }
-        }
     };
 }
 
@@ -83,3 +58,44 @@ macro_rules! impl_for_tower_http {
 impl_for_tower_http!(tower_http);
 #[cfg(feature = "tower-http-06")]
 impl_for_tower_http!(tower_http_06);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The test of one tower-http version's classifiers.
+    macro_rules! drives_tower_http {
+        ($krate:ident) => {
+            mod $krate {
+                use super::*;
+                use ::$krate::classify::{
+                    ClassifiedResponse, ClassifyResponse, MakeClassifier, SharedClassifier,
+                };
+
+                #[test]
+                fn drives_tower_http_classification() {
+                    let make = SharedClassifier::new(DefaultClassifier::new());
+                    let request = http::Request::new(());
+                    let response = Response::builder().status(503).body(()).unwrap();
+                    match make.make_classifier(&request).classify_response(&response) {
+                        ClassifiedResponse::Ready(Err(failure)) => {
+                            assert_eq!(failure.kind(), ErrorKind::Unavailable);
+                            assert!(failure.is_retryable());
+                        }
+                        other => panic!("expected a ready failure, got {other:?}"),
+                    }
+                    let ok = Response::new(());
+                    assert!(matches!(
+                        make.make_classifier(&request).classify_response(&ok),
+                        ClassifiedResponse::Ready(Ok(()))
+                    ));
+                }
+            }
+        };
+    }
+
+    #[cfg(feature = "tower-http-07")]
+    drives_tower_http!(tower_http);
+    #[cfg(feature = "tower-http-06")]
+    drives_tower_http!(tower_http_06);
+}
