@@ -284,6 +284,16 @@ impl<'a> Clock<'a> {
         }
     }
 
+    /// The clock of a response's headers, for a time read outside them.
+    fn of(headers: &'a HeaderMap, now: SystemTime) -> Self {
+        Clock {
+            now,
+            date: headers.get(http::header::DATE),
+            age: headers.contains_key(http::header::AGE),
+            reference: None,
+        }
+    }
+
     fn reference(&mut self) -> SystemTime {
         *self.reference.get_or_insert_with(|| {
             if self.age {
@@ -526,15 +536,11 @@ impl ResponseHints {
 
 /// A reset named outside the headers (a body's), read as a reset header is
 /// ([`parse_reset_when`]: a delta, or a Unix time whose unit its size
-/// tells) and resolved against the response's clock: its `Date` unless it
-/// has an `Age`, else `now`, as [`ResponseHints::read`] does.
+/// tells) and resolved against the response's [`Clock`], as
+/// [`ResponseHints::read`] does.
 pub(crate) fn reset_from(value: &str, headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let when = parse_reset_when(value, now)?;
-    let date = headers
-        .get(http::header::DATE)
-        .filter(|_| !headers.contains_key(http::header::AGE));
-    let reference = text(date).and_then(|date| parse_date(date, now));
-    Some(when.from(reference.unwrap_or(now)))
+    Some(when.from(Clock::of(headers, now).reference()))
 }
 
 /// The window of one family of separate headers, from its values (see

@@ -663,7 +663,7 @@ pub(crate) fn prose_wait(message: &str) -> Option<Duration> {
         "day" | "days" => 86_400.0,
         _ => return None,
     };
-    seconds(&Value::String(token.to_owned()), scale)
+    text_seconds(token, scale)
 }
 
 /// Shopify's GraphQL cost (`extensions.cost`, GraphQL Admin API rate
@@ -677,17 +677,27 @@ fn cost_wait(top: &Map<String, Value>) -> Option<Duration> {
     let short = number(cost, "requestedQueryCost")? - number(status, "currentlyAvailable")?;
     // Saturating: a bucket that never refills waits the longest hint.
     let wait = (short / number(status, "restoreRate")?).min(MAX_HINT.as_secs_f64());
-    seconds(&Value::from(wait), 1.0).filter(|_| short > 0.0)
+    scaled(wait, 1.0).filter(|_| short > 0.0)
 }
 
 /// A non-negative number (or numeric string) times `scale` seconds,
 /// saturating at [`MAX_HINT`].
 fn seconds(value: &Value, scale: f64) -> Option<Duration> {
-    let number = match value {
-        Value::Number(n) => n.as_f64()?,
-        Value::String(s) => s.trim().parse::<f64>().ok()?,
-        _ => return None,
-    };
+    match value {
+        Value::Number(n) => scaled(n.as_f64()?, scale),
+        Value::String(s) => text_seconds(s, scale),
+        _ => None,
+    }
+}
+
+/// A non-negative decimal in text times `scale` seconds (see [`seconds`]).
+fn text_seconds(text: &str, scale: f64) -> Option<Duration> {
+    scaled(text.trim().parse().ok()?, scale)
+}
+
+/// `number` times `scale` seconds, if that is a non-negative finite
+/// number, saturating at [`MAX_HINT`].
+fn scaled(number: f64, scale: f64) -> Option<Duration> {
     let secs = number * scale;
     if !secs.is_finite() || secs < 0.0 {
         return None;
@@ -701,7 +711,7 @@ fn seconds(value: &Value, scale: f64) -> Option<Duration> {
 
 /// A protobuf JSON `Duration` such as `"30s"` or `"1.5s"`.
 fn protobuf_duration(text: &str) -> Option<Duration> {
-    seconds(&Value::String(text.strip_suffix('s')?.to_owned()), 1.0)
+    text_seconds(text.strip_suffix('s')?, 1.0)
 }
 
 #[cfg(test)]
