@@ -17,7 +17,7 @@ const NAMES: &[&str] = &[
     "ratelimit-remaining", "ratelimit-reset", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens",
     "x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset", "anthropic-ratelimit-requests-remaining",
     "anthropic-ratelimit-requests-reset", "anthropic-ratelimit-output-tokens-reset", "x-shopify-shop-api-call-limit",
-    "date", "age", "x-should-retry", "stripe-should-retry", "grpc-retry-pushback-ms", "grpc-status",
+    "x-retry-after", "date", "age", "x-should-retry", "stripe-should-retry", "grpc-retry-pushback-ms", "grpc-status",
 ];
 
 fuzz_target!(|input: (u32, Vec<(u8, Vec<u8>)>)| {
