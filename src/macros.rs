@@ -30,7 +30,7 @@ macro_rules! call_error_accessors {
     () => {
         /// The request: method and redacted URI, when a layer recorded it.
         pub fn request(&self) -> Option<&crate::redact::RequestContext> {
-            self.request.as_ref()
+            self.request.as_deref()
         }
 
         /// Attempts made and time waited, as the retry layer above

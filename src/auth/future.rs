@@ -365,8 +365,6 @@ where
     }
 
     /// The answer to the re-send, with the report of what this layer did.
-    // The crate's `Error` is what the layer returns, large or not.
-    #[allow(clippy::result_large_err)]
     fn resent<T>(&mut self, result: Result<Response<T>, S::Error>) -> Output<T> {
         let report = AuthReport::new(2, self.renewal);
         let output = match result {

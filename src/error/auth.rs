@@ -145,7 +145,7 @@ pub struct Unauthorized {
     rejection: Option<ApiError>,
     source: Option<SharedSource>,
     report: AuthReport,
-    request: Option<RequestContext>,
+    request: Option<Box<RequestContext>>,
     retries: RetryReport,
     retry_after: Option<Duration>,
 }
@@ -164,7 +164,7 @@ impl Unauthorized {
             rejection,
             source: failure.source,
             report,
-            request,
+            request: request.map(Box::new),
             retries: RetryReport::default(),
             retry_after: failure.until.map(|until| until - Instant::now()),
         }
@@ -212,7 +212,7 @@ impl fmt::Display for Unauthorized {
         if let Some(source) = &self.source {
             write!(f, ": {source}")?;
         }
-        write_outcome(f, self.retries, self.request.as_ref())
+        write_outcome(f, self.retries, self.request.as_deref())
     }
 }
 

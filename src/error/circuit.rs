@@ -21,7 +21,7 @@ pub struct CircuitOpen {
     retry_after: Duration,
     source: Option<HintSource>,
     probing: bool,
-    request: Option<RequestContext>,
+    request: Option<Box<RequestContext>>,
     retries: RetryReport,
 }
 
@@ -39,7 +39,7 @@ impl CircuitOpen {
             retry_after,
             source,
             probing,
-            request: Some(request),
+            request: Some(Box::new(request)),
             retries: RetryReport::default(),
         }
     }
@@ -82,7 +82,7 @@ impl fmt::Display for CircuitOpen {
             (false, None) => f.write_str("upstream failing")?,
         }
         write!(f, "): come back in {:?}; not sent", self.retry_after)?;
-        super::write_outcome(f, self.retries, self.request.as_ref())
+        super::write_outcome(f, self.retries, self.request.as_deref())
     }
 }
 

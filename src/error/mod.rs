@@ -281,3 +281,29 @@ impl From<TransportError> for Error {
         Error::Transport(transport)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every layer's `poll` hands back a `Result<Response, Error>`, moved
+    /// at each layer on every call, failure or not: the error is kept
+    /// small (its bulky parts boxed, allocated only when a call fails), so
+    /// that it does not make every success's result larger than the
+    /// response (clippy's `result_large_err` draws the line at 128 bytes).
+    #[test]
+    fn the_error_is_small() {
+        let sizes = [
+            ("Error", std::mem::size_of::<Error>()),
+            ("TransportError", std::mem::size_of::<TransportError>()),
+            ("Unauthorized", std::mem::size_of::<Unauthorized>()),
+            ("RateLimited", std::mem::size_of::<RateLimited>()),
+            ("CircuitOpen", std::mem::size_of::<CircuitOpen>()),
+            (
+                "Response",
+                std::mem::size_of::<http::Response<http_body_util::Full<bytes::Bytes>>>(),
+            ),
+        ];
+        assert!(sizes[0].1 <= 128, "{sizes:?}");
+    }
+}

@@ -19,7 +19,7 @@ use std::time::Duration;
 pub struct RateLimited {
     retry_after: Duration,
     scope: ScopeKey,
-    request: Option<RequestContext>,
+    request: Option<Box<RequestContext>>,
     retries: RetryReport,
 }
 
@@ -28,7 +28,7 @@ impl RateLimited {
         RateLimited {
             retry_after,
             scope,
-            request: Some(request),
+            request: Some(Box::new(request)),
             retries: RetryReport::default(),
         }
     }

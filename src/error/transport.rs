@@ -11,7 +11,7 @@ use std::fmt;
 #[derive(Debug)]
 pub struct TransportError {
     source: BoxError,
-    request: Option<RequestContext>,
+    request: Option<Box<RequestContext>>,
     retries: RetryReport,
     pub(super) auth: Option<AuthReport>,
 }
@@ -93,7 +93,7 @@ impl TransportError {
     }
 
     pub(crate) fn set_request(&mut self, request: Option<RequestContext>) {
-        self.request = request;
+        self.request = request.map(Box::new);
     }
 }
 
@@ -112,7 +112,7 @@ impl fmt::Display for TransportError {
             }
             printed = text;
         }
-        write_outcome(f, self.retries, self.request.as_ref())
+        write_outcome(f, self.retries, self.request.as_deref())
     }
 }
 

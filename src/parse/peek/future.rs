@@ -174,8 +174,6 @@ impl<B: Body> Peek<B> {
 
     /// A failure in disguise becomes a typed error; anything else is given
     /// back with its bytes unchanged.
-    // The crate's `Error` is what the layer returns, large or not.
-    #[allow(clippy::result_large_err)]
     fn judge(
         self: Box<Self>,
         ended: Ended<B::Error>,
