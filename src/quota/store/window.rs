@@ -196,9 +196,17 @@ pub(crate) struct Window {
     /// The vendor truncates its resets to whole seconds (it said 0 left,
     /// reset 0): each reads up to a second early, so a second is added.
     pub(crate) truncated: bool,
-    /// When its reset was learned (the time to it is how long it held a
-    /// request at most).
+    /// When its reset was learned (see [`read_for`](Self::read_for)).
     pub(crate) learned_at: Millis,
+}
+
+impl Window {
+    /// The window as read: from when its reset was learned to `reset`.
+    /// How long it held a request at most (a refill's hold), and what the
+    /// pacing margin before the reset is a tenth of.
+    fn read_for(&self, reset: Millis) -> Millis {
+        reset.saturating_sub(self.learned_at)
+    }
 }
 
 /// One scope's learned state.
@@ -486,9 +494,7 @@ impl ScopeState {
             // (An inferred window's reset is a guess: confirmed even with
             // room left, so that a guess early draws one 429, not a burst.)
             if window.remaining <= held || window.policy == INFERRED {
-                let span = window
-                    .length
-                    .unwrap_or(reset - window.learned_at.min(reset));
+                let span = window.length.unwrap_or(window.read_for(reset));
                 refilled = refilled.max(span.max(1));
             }
             window.remaining = limit;
@@ -535,8 +541,7 @@ impl ScopeState {
             // the next window, which it then takes from. (Measured from
             // when the reset was read, not from now: the read is no less
             // late as the window goes on.)
-            let read_for = reset.saturating_sub(window.learned_at);
-            let end = reset - (read_for / 10).min(WHOLE_SECOND);
+            let end = reset - (window.read_for(reset) / 10).min(WHOLE_SECOND);
             let paced = (left as f64) < (limit as f64) * tuning.pace_below
                 && reset.saturating_sub(now) <= max_delay
                 && slot < end;
