@@ -103,6 +103,12 @@ pub(crate) fn one_line(text: &str, max_chars: usize) -> String {
             continue;
         }
         if chars >= max_chars {
+            // Cut at the last space, not in the word the bound falls in:
+            // that word may be an echoed credential, whose scrubbing
+            // (after the parse) finds it only whole.
+            if !pending_space {
+                out.truncate(out.rfind(' ').map_or(0, |space| space + 1));
+            }
             out.push('…');
             return out;
         }
@@ -722,8 +728,21 @@ mod tests {
     #[test]
     fn one_line_collapses_and_bounds() {
         assert_eq!(one_line("  a\n\n b\tc  ", 100), "a b c");
-        assert_eq!(one_line("abcdef", 3), "abc…");
         assert_eq!(one_line("\u{0}\u{7}", 10), "");
+    }
+
+    /// The bound cuts at the last space before it, never in a word: the
+    /// word may be an echoed credential, which scrubbing finds only whole.
+    #[test]
+    fn one_line_cuts_between_words() {
+        assert_eq!(one_line("abcdef", 3), "…");
+        assert_eq!(one_line("invalid key sk_live_51HqLyj", 16), "invalid key …");
+        assert_eq!(
+            one_line("invalid key  sk_live_51HqLyj", 12),
+            "invalid key …"
+        );
+        assert_eq!(one_line("a b c d", 3), "a b…");
+        assert_eq!(one_line("ab cd", 3), "ab …");
     }
 
     /// The word-at-a-time check agrees with the byte-at-a-time one on every

@@ -172,7 +172,11 @@ impl Report {
     fn of(report: &WindowReport) -> Self {
         Report {
             policy: policy_of(report),
-            limit: report.limit(),
+            // A limit of 0 is no window to refill: refilled to nothing at
+            // its reset, it would hold every request from then on, with no
+            // answer to teach it otherwise. Its remaining (0) still holds
+            // requests until that reset.
+            limit: report.limit().filter(|limit| *limit > 0),
             remaining: report.remaining(),
             reset: report.reset().map(as_ms),
             counts_cost: counts_cost(report),
@@ -792,6 +796,24 @@ mod tests {
         }
         assert_eq!(cold_start(out, 2_990), Err(10), "until it lapses");
         assert_eq!(cold_start(out, 3_000), Ok(3_000 + PROBE_TTL));
+    }
+
+    /// A limit of 0 is learned as no limit: its spent window holds requests
+    /// until its reset, then is forgotten (refilled to nothing, it held
+    /// every request from then on, with nothing sent to teach it again).
+    #[test]
+    fn a_limit_of_zero_holds_to_its_reset_only() {
+        let tuning = Tuning::default();
+        let mut state = ScopeState::default();
+        let go =
+            |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0, &tuning);
+        state.learn(&report(0, 0, 60), 100, &tuning);
+        assert_eq!(
+            go(&mut state, 1_100),
+            Decision::Wait(Duration::from_millis(59_000))
+        );
+        assert_eq!(go(&mut state, 60_100), Decision::Go(Duration::ZERO));
+        assert!(state.windows.iter().all(Option::is_none));
     }
 
     /// A window refilled on this store's clock is confirmed by one request
