@@ -77,23 +77,16 @@ impl Ticket {
 }
 
 fn record(config: &Config, key: u64, probe: bool, verdict: Verdict, now: Instant) {
-    let transition = config
-        .circuits
-        .record(key, probe, verdict, now, &config.thresholds);
-    if let (
-        Some(store),
-        Some((
-            Transition::Opened {
-                until,
-                signalled: true,
-            },
-            _,
-        )),
-    ) = (&config.fleet, &transition)
-    {
-        // Only the server's word is shared, never this process's counts.
-        let at = SystemTime::now() + *until;
-        config.circuits.published(key, unix_ms(at));
+    let circuits = &config.circuits;
+    let transition = circuits.record(key, probe, verdict, now, &config.thresholds);
+    // Only the server's word is shared, never this process's counts.
+    let signalled = match &transition {
+        Some((Transition::Opened { until, signalled }, _)) if *signalled => Some(*until),
+        _ => None,
+    };
+    if let (Some(store), Some(until)) = (&config.fleet, signalled) {
+        let at = SystemTime::now() + until;
+        circuits.published(key, unix_ms(at));
         store.publish(ScopeKey::from_u64(key), at);
     }
     super::observe(&config.observer, transition);
@@ -103,13 +96,8 @@ impl Drop for Ticket {
     fn drop(&mut self) {
         // Only a probe's fate matters when nothing was learned.
         if self.probe {
-            record(
-                &self.config,
-                self.key,
-                true,
-                Verdict::Silent,
-                Instant::now(),
-            );
+            let now = Instant::now();
+            record(&self.config, self.key, true, Verdict::Silent, now);
         }
     }
 }

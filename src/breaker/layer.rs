@@ -55,56 +55,6 @@ impl Config {
     pub(crate) fn counts(&self, kind: ErrorKind) -> bool {
         self.counted & bit(kind) != 0
     }
-
-    pub(crate) fn failure_rate(&mut self, rate: f64) {
-        assert!(
-            rate > 0.0 && rate <= 1.0,
-            "failure_rate must be within (0, 1]"
-        );
-        self.thresholds.failure_rate = rate;
-    }
-
-    pub(crate) fn minimum_calls(&mut self, calls: u32) {
-        assert!(calls >= 1, "minimum_calls must be at least 1");
-        self.thresholds.minimum_calls = calls;
-    }
-
-    pub(crate) fn window(&mut self, window: Duration) {
-        assert!(
-            (Duration::from_millis(100)..=Duration::from_secs(3600)).contains(&window),
-            "window must be within 100 ms and 1 h"
-        );
-        self.thresholds.window = window;
-    }
-
-    pub(crate) fn break_duration(&mut self, base: Duration, max: Duration) {
-        assert!(
-            !base.is_zero() && max >= base,
-            "the break must be longer than zero and its cap no shorter"
-        );
-        self.thresholds.base_break = base;
-        self.thresholds.max_break = max;
-    }
-
-    pub(crate) fn count(&mut self, kinds: impl IntoIterator<Item = ErrorKind>) {
-        self.counted = kinds.into_iter().fold(0, |set, kind| set | bit(kind));
-    }
-
-    #[cfg(feature = "opentelemetry")]
-    pub(crate) fn metrics(&mut self, metrics: crate::metrics::Metrics) {
-        self.observer = crate::observe::Observer::new().metrics(metrics);
-    }
-
-    pub(crate) fn partition<F, K>(&mut self, f: F)
-    where
-        F: Fn(&ScopeRequest<'_>) -> Option<K> + Send + Sync + 'static,
-        K: AsRef<[u8]>,
-    {
-        // Hashed here, before anything keeps it.
-        self.partition = Some(Arc::new(move |request| {
-            f(request).map(|value| digest(&value))
-        }));
-    }
 }
 
 /// Wraps a service in a [`CircuitBreaker`]: calls to an upstream that
@@ -131,7 +81,7 @@ impl CircuitBreakerLayer {
     /// doubling with each opening in a row up to 60 s, or for what the
     /// server asked; counts [`DEFAULT_COUNTED`].
     pub fn new() -> Self {
-        let mut config = Config {
+        let config = Arc::new(Config {
             circuits: Arc::default(),
             thresholds: Thresholds {
                 failure_rate: 0.5,
@@ -144,11 +94,8 @@ impl CircuitBreakerLayer {
             partition: None,
             observer: crate::observe::Observer::new(),
             fleet: None,
-        };
-        config.count(DEFAULT_COUNTED);
-        CircuitBreakerLayer {
-            config: Arc::new(config),
-        }
+        });
+        CircuitBreakerLayer { config }.count(DEFAULT_COUNTED)
     }
 
     fn config(&mut self) -> &mut Config {
@@ -160,7 +107,11 @@ impl CircuitBreakerLayer {
     /// # Panics
     /// When `rate` is not within (0, 1].
     pub fn failure_rate(mut self, rate: f64) -> Self {
-        self.config().failure_rate(rate);
+        assert!(
+            rate > 0.0 && rate <= 1.0,
+            "failure_rate must be within (0, 1]"
+        );
+        self.config().thresholds.failure_rate = rate;
         self
     }
 
@@ -170,7 +121,8 @@ impl CircuitBreakerLayer {
     /// # Panics
     /// When `calls` is zero.
     pub fn minimum_calls(mut self, calls: u32) -> Self {
-        self.config().minimum_calls(calls);
+        assert!(calls >= 1, "minimum_calls must be at least 1");
+        self.config().thresholds.minimum_calls = calls;
         self
     }
 
@@ -179,7 +131,11 @@ impl CircuitBreakerLayer {
     /// # Panics
     /// When `window` is not within 100 ms and 1 h.
     pub fn window(mut self, window: Duration) -> Self {
-        self.config().window(window);
+        assert!(
+            (Duration::from_millis(100)..=Duration::from_secs(3600)).contains(&window),
+            "window must be within 100 ms and 1 h"
+        );
+        self.config().thresholds.window = window;
         self
     }
 
@@ -190,7 +146,12 @@ impl CircuitBreakerLayer {
     /// # Panics
     /// When `base` is zero or `max` shorter than it.
     pub fn break_duration(mut self, base: Duration, max: Duration) -> Self {
-        self.config().break_duration(base, max);
+        assert!(
+            !base.is_zero() && max >= base,
+            "the break must be longer than zero and its cap no shorter"
+        );
+        let thresholds = &mut self.config().thresholds;
+        (thresholds.base_break, thresholds.max_break) = (base, max);
         self
     }
 
@@ -198,7 +159,7 @@ impl CircuitBreakerLayer {
     /// a 4xx (a 429 included) and a request never sent (a quota or auth
     /// refusal) never count: they say nothing about the upstream's health.
     pub fn count(mut self, kinds: impl IntoIterator<Item = ErrorKind>) -> Self {
-        self.config().count(kinds);
+        self.config().counted = kinds.into_iter().fold(0, |set, kind| set | bit(kind));
         self
     }
 
@@ -210,7 +171,9 @@ impl CircuitBreakerLayer {
         F: Fn(&ScopeRequest<'_>) -> Option<K> + Send + Sync + 'static,
         K: AsRef<[u8]>,
     {
-        self.config().partition(f);
+        // Hashed here, before anything keeps it.
+        let hashed = move |request: &ScopeRequest<'_>| f(request).map(|value| digest(&value));
+        self.config().partition = Some(Arc::new(hashed));
         self
     }
 
@@ -232,7 +195,7 @@ impl CircuitBreakerLayer {
     /// to `tracing` with or without it); see [`observe`](crate::observe).
     #[cfg(feature = "opentelemetry")]
     pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
-        self.config().metrics(metrics);
+        self.config().observer = crate::observe::Observer::new().metrics(metrics);
         self
     }
 }

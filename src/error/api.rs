@@ -77,6 +77,12 @@ struct LazyJson {
 }
 
 impl LazyJson {
+    /// `text`, to be parsed on the first look.
+    fn shared(text: Box<[u8]>) -> Arc<Self> {
+        let parsed = OnceLock::new();
+        Arc::new(LazyJson { text, parsed })
+    }
+
     fn value(&self) -> &Value {
         // The text parsed once already (that is why it was kept); should
         // it not, `Null` is the answer rather than a panic.
@@ -128,12 +134,7 @@ impl ApiError {
                 rate_limit: parts.rate_limit,
                 policies: parts.policies,
                 request_id: parts.request_id,
-                details: parts.details.map(|text| {
-                    Arc::new(LazyJson {
-                        text,
-                        parsed: OnceLock::new(),
-                    })
-                }),
+                details: parts.details.map(LazyJson::shared),
                 truncated: false,
                 body_error: None,
                 request: None,
@@ -345,10 +346,7 @@ impl ApiError {
         }
         if let Some(details) = &mut inner.details {
             if let Some(text) = scrub_json_text(&details.text, scrubber) {
-                *details = Arc::new(LazyJson {
-                    text,
-                    parsed: OnceLock::new(),
-                });
+                *details = LazyJson::shared(text);
             }
         }
     }

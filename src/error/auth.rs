@@ -34,20 +34,18 @@ impl AuthReport {
         AuthReport { sends, renewal }
     }
 
-    /// Requests the auth layer sent: 1, or 2 when it sent the request
-    /// again with a renewed credential.
-    pub fn sends(&self) -> u32 {
-        self.sends
+    field_getters! {
+        /// Requests the auth layer sent: 1, or 2 when it sent the request
+        /// again with a renewed credential.
+        pub fn sends -> u32;
+
+        /// How the rejected credential was renewed, when it was.
+        pub fn renewal -> Option<Renewal>;
     }
 
     /// True when the request was sent again with a renewed credential.
     pub fn resent(&self) -> bool {
         self.sends > 1
-    }
-
-    /// How the rejected credential was renewed, when it was.
-    pub fn renewal(&self) -> Option<Renewal> {
-        self.renewal
     }
 }
 

@@ -318,14 +318,8 @@ fn signed_offset(sign: u8, hours: u64, minutes: u64) -> Option<i64> {
 
 /// A run of 1 to 4 ASCII digits.
 fn digits(bytes: &[u8]) -> Option<u64> {
-    if bytes.is_empty() || bytes.len() > 4 || !bytes.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(
-        bytes
-            .iter()
-            .fold(0, |acc, d| acc * 10 + u64::from(d - b'0')),
-    )
+    let valid = !bytes.is_empty() && bytes.len() <= 4 && bytes.iter().all(u8::is_ascii_digit);
+    valid.then(|| bytes.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0')))
 }
 
 /// The weekday `httpdate` checks an IMF-fixdate's date against (Tomohiko

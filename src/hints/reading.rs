@@ -731,15 +731,14 @@ fn read_structured(raw: &Raw<'_>, windows: &mut Collector) {
             policy.window.map(seconds),
         ));
     }
-    if old_limit.is_some() || old_remaining.is_some() || old_reset.is_some() {
-        windows.push(RateLimitPolicy::new(
-            None,
-            old_limit,
-            old_remaining,
-            old_reset,
-            None,
-        ));
-    }
+    // (Nothing of the older draft's: an empty window, not kept.)
+    windows.push(RateLimitPolicy::new(
+        None,
+        old_limit,
+        old_remaining,
+        old_reset,
+        None,
+    ));
 }
 
 #[cfg(test)]

@@ -274,7 +274,7 @@ impl Observer {
     /// fast for `open_for`.
     pub fn breaker_opened(&self, uri: &Uri, open_for: Duration) {
         #[cfg(feature = "tracing")]
-        trace::breaker_opened(uri, open_for);
+        trace::breaker_opened("breaker_opened", uri, open_for);
         self.breaker_transition("open", uri, false);
     }
 
@@ -283,7 +283,7 @@ impl Observer {
     /// that long (see [`fleet`](crate::fleet)).
     pub fn breaker_fleet_opened(&self, uri: &Uri, open_for: Duration) {
         #[cfg(feature = "tracing")]
-        trace::breaker_fleet_opened(uri, open_for);
+        trace::breaker_opened("breaker_fleet_opened", uri, open_for);
         self.breaker_transition("open", uri, true);
     }
 
@@ -291,14 +291,14 @@ impl Observer {
     /// probe request through to see whether the server recovered.
     pub fn breaker_half_open(&self, uri: &Uri) {
         #[cfg(feature = "tracing")]
-        trace::breaker_half_open(uri);
+        trace::breaker_changed("breaker_half_open", uri);
         self.breaker_transition("half_open", uri, false);
     }
 
     /// A circuit breaker for `uri`'s server closed: requests flow again.
     pub fn breaker_closed(&self, uri: &Uri) {
         #[cfg(feature = "tracing")]
-        trace::breaker_closed(uri);
+        trace::breaker_changed("breaker_closed", uri);
         self.breaker_transition("closed", uri, false);
     }
 
@@ -321,7 +321,7 @@ impl Observer {
     /// A hedge of `method uri` answered first: its answer is the call's.
     pub fn hedge_won(&self, method: &Method, uri: &Uri) {
         #[cfg(feature = "tracing")]
-        trace::hedge_won(method, uri);
+        trace::hedge_ended("hedge_won", method, uri);
         self.hedge("won", method, uri);
     }
 
@@ -329,7 +329,7 @@ impl Observer {
     /// first, or the call was dropped.
     pub fn hedge_cancelled(&self, method: &Method, uri: &Uri) {
         #[cfg(feature = "tracing")]
-        trace::hedge_cancelled(method, uri);
+        trace::hedge_ended("hedge_cancelled", method, uri);
         self.hedge("cancelled", method, uri);
     }
 

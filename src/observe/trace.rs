@@ -224,45 +224,26 @@ pub(super) fn unauthorized(reason: AuthFailure) {
     tracing::warn!(target: TARGET, reason = %reason, "unauthorized");
 }
 
-/// `breaker_opened` {address, port, open_ms}, at WARN.
-pub(super) fn breaker_opened(uri: &Uri, open_for: Duration) {
+/// `breaker_opened` or `breaker_fleet_opened` (`name`) {address, port,
+/// open_ms}, at WARN.
+pub(super) fn breaker_opened(name: &'static str, uri: &Uri, open_for: Duration) {
     tracing::warn!(
         target: TARGET,
         address = uri.host(),
         port = server_port(uri),
         open_ms = open_for.as_millis() as u64,
-        "breaker_opened"
+        "{name}"
     );
 }
 
-/// `breaker_fleet_opened` {address, port, open_ms}, at WARN.
-pub(super) fn breaker_fleet_opened(uri: &Uri, open_for: Duration) {
-    tracing::warn!(
-        target: TARGET,
-        address = uri.host(),
-        port = server_port(uri),
-        open_ms = open_for.as_millis() as u64,
-        "breaker_fleet_opened"
-    );
-}
-
-/// `breaker_half_open` {address, port}, at INFO.
-pub(super) fn breaker_half_open(uri: &Uri) {
+/// `breaker_half_open` or `breaker_closed` (`name`) {address, port}, at
+/// INFO.
+pub(super) fn breaker_changed(name: &'static str, uri: &Uri) {
     tracing::info!(
         target: TARGET,
         address = uri.host(),
         port = server_port(uri),
-        "breaker_half_open"
-    );
-}
-
-/// `breaker_closed` {address, port}, at INFO.
-pub(super) fn breaker_closed(uri: &Uri) {
-    tracing::info!(
-        target: TARGET,
-        address = uri.host(),
-        port = server_port(uri),
-        "breaker_closed"
+        "{name}"
     );
 }
 
@@ -279,25 +260,14 @@ pub(super) fn hedge_sent(method: &Method, uri: &Uri, after: Duration) {
     );
 }
 
-/// `hedge_won` {method, address, port}, at DEBUG.
-pub(super) fn hedge_won(method: &Method, uri: &Uri) {
+/// `hedge_won` or `hedge_cancelled` (`name`) {method, address, port}, at
+/// DEBUG.
+pub(super) fn hedge_ended(name: &'static str, method: &Method, uri: &Uri) {
     tracing::debug!(
         target: TARGET,
         method = method_name(method),
         address = uri.host(),
         port = server_port(uri),
-        "hedge_won"
-    );
-}
-
-/// `hedge_cancelled` {method, address, port},
-/// at DEBUG.
-pub(super) fn hedge_cancelled(method: &Method, uri: &Uri) {
-    tracing::debug!(
-        target: TARGET,
-        method = method_name(method),
-        address = uri.host(),
-        port = server_port(uri),
-        "hedge_cancelled"
+        "{name}"
     );
 }

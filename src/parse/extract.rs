@@ -705,14 +705,8 @@ fn text_seconds(text: &str, scale: f64) -> Option<Duration> {
 /// number, saturating at [`MAX_HINT`].
 fn scaled(number: f64, scale: f64) -> Option<Duration> {
     let secs = number * scale;
-    if !secs.is_finite() || secs < 0.0 {
-        return None;
-    }
-    Some(
-        Duration::try_from_secs_f64(secs)
-            .unwrap_or(MAX_HINT)
-            .min(MAX_HINT),
-    )
+    let valid = secs.is_finite() && secs >= 0.0;
+    valid.then(|| Duration::try_from_secs_f64(secs).map_or(MAX_HINT, |d| d.min(MAX_HINT)))
 }
 
 /// A protobuf JSON `Duration` such as `"30s"` or `"1.5s"`.

@@ -12,6 +12,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 use tower::Service;
 
@@ -78,24 +79,15 @@ struct Ticket {
 
 impl Ticket {
     fn settle(&mut self, observation: &super::Observation) -> StoreFuture<()> {
-        let permit = self
-            .permit
-            .take()
-            .unwrap_or_else(|| Permit::new(self.scope, self.cost, false, 0));
+        let unheld = || Permit::new(self.scope, self.cost, false, 0);
+        let permit = self.permit.take().unwrap_or_else(unheld);
         self.config.store.settle(permit, observation)
     }
 
     /// Reports a hold of `request` for `delay` (`reason`: `pacing`, `quota spent`).
-    fn held<B>(
-        &self,
-        delay: std::time::Duration,
-        reason: &'static str,
-        request: Option<&Request<B>>,
-    ) {
-        let scope = self.scope.as_u64();
-        self.config
-            .observer
-            .quota_held(scope, delay, reason, request);
+    fn held<B>(&self, delay: Duration, reason: &'static str, request: Option<&Request<B>>) {
+        let observer = &self.config.observer;
+        observer.quota_held(self.scope.as_u64(), delay, reason, request);
     }
 }
 
@@ -131,32 +123,25 @@ where
         if let Some(Grant::Go { permit, delay }) = answered {
             ticket.permit = Some(permit);
             if delay.is_zero() {
-                return ResponseFuture {
-                    state: State::Calling {
-                        future: service.call(request),
-                    },
-                    held: None,
-                    ticket,
-                    outcome: None,
-                };
+                let future = service.call(request);
+                return ResponseFuture::new(State::Calling { future }, None, ticket);
             }
             ticket.held(delay, "pacing", Some(&request));
-            return ResponseFuture {
-                state: State::Sleeping {
-                    sleep: Box::pin(tokio::time::sleep(delay)),
-                },
-                held: Some(Box::new(Held::new(service.clone(), request))),
-                ticket,
-                outcome: None,
-            };
+            let held = Held::new(service.clone(), request);
+            return ResponseFuture::new(sleeping(delay), Some(held), ticket);
         }
         if let Some(wait) = answered {
             // Already answered (a `Wait`): handled by the same state.
             grant = StoreFuture::ready(wait);
         }
+        let held = Held::new(service.clone(), request);
+        ResponseFuture::new(State::Acquiring { grant }, Some(held), ticket)
+    }
+
+    fn new(state: State<S::Future>, held: Option<Held<S, B>>, ticket: Ticket) -> Self {
         ResponseFuture {
-            state: State::Acquiring { grant },
-            held: Some(Box::new(Held::new(service.clone(), request))),
+            state,
+            held: held.map(Box::new),
             ticket,
             outcome: None,
         }
@@ -270,9 +255,6 @@ fn after_grant<S, B, F>(
     held: &mut Held<S, B>,
     ticket: &mut Ticket,
 ) -> Result<State<F>, Box<RateLimited>> {
-    let sleep = |delay| State::Sleeping {
-        sleep: Box::pin(tokio::time::sleep(delay)),
-    };
     match grant {
         Grant::Go { permit, delay } => {
             ticket.permit = Some(permit);
@@ -280,12 +262,12 @@ fn after_grant<S, B, F>(
                 return Ok(State::Readying);
             }
             ticket.held(delay, "pacing", held.request.as_ref());
-            Ok(sleep(delay))
+            Ok(sleeping(delay))
         }
         Grant::Wait(wait) => {
             if held.since.elapsed().saturating_add(wait) <= ticket.config.max_wait {
                 ticket.held(wait, "quota spent", held.request.as_ref());
-                return Ok(sleep(wait));
+                return Ok(sleeping(wait));
             }
             let scope = ticket.scope;
             let observer = &ticket.config.observer;
@@ -295,6 +277,12 @@ fn after_grant<S, B, F>(
             Err(Box::new(RateLimited::new(wait, scope, context)))
         }
     }
+}
+
+/// The state of a request held for `delay`.
+fn sleeping<F>(delay: Duration) -> State<F> {
+    let sleep = Box::pin(tokio::time::sleep(delay));
+    State::Sleeping { sleep }
 }
 
 /// The state after a hold: send with the permit it holds, or ask the store

@@ -27,11 +27,7 @@ pub(crate) fn from_response(status: StatusCode, headers: &HeaderMap) -> Observat
         return Observation::new();
     }
     let hints = ResponseHints::read(headers, SystemTime::now());
-    let hint = if throttled {
-        hints.retry_hint_when_limited()
-    } else {
-        None
-    };
+    let hint = hints.retry_hint_when_limited().filter(|_| throttled);
     let mut observation = Observation::new();
     for policy in hints.policies() {
         observation.push(*policy);

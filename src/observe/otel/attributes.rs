@@ -146,26 +146,27 @@ impl Target {
         }
     }
 
+    /// `server.address`, then `server.port` (each when known; no port
+    /// without an address).
+    fn server(&self) -> impl Iterator<Item = KeyValue> + '_ {
+        let address = self.address.as_ref();
+        let port = self.port.filter(|_| address.is_some());
+        let address = address.map(|address| kv(SERVER_ADDRESS, Value::String(address.clone())));
+        address
+            .into_iter()
+            .chain(port.map(|port| kv(SERVER_PORT, port)))
+    }
+
     /// `server.address`, `server.port` (when known).
     pub(crate) fn push_server<const N: usize>(&self, attrs: &mut Attrs<N>) {
-        if let Some(address) = &self.address {
-            attrs.push(kv(SERVER_ADDRESS, Value::String(address.clone())));
-            if let Some(port) = self.port {
-                attrs.push(kv(SERVER_PORT, port));
-            }
-        }
+        self.server().for_each(|kv| attrs.push(kv));
     }
 
     /// `http.request.method`, `server.address`, `server.port` (when
     /// known), into a list that outlives a record.
     pub(crate) fn extend_request(&self, attrs: &mut Vec<KeyValue>) {
         attrs.push(kv(HTTP_REQUEST_METHOD, self.method));
-        if let Some(address) = &self.address {
-            attrs.push(kv(SERVER_ADDRESS, Value::String(address.clone())));
-            if let Some(port) = self.port {
-                attrs.push(kv(SERVER_PORT, port));
-            }
-        }
+        attrs.extend(self.server());
     }
 
     /// `http.request.method`, then [`push_server`](Self::push_server).

@@ -69,9 +69,7 @@ impl Call {
         state.record(
             |attrs| {
                 attrs.push(attr::error_type(error_type(failure.kind)));
-                if let Some(status) = status {
-                    attrs.push(attr::status(status.as_u16()));
-                }
+                attrs.extend(status.map(|status| attr::status(status.as_u16())));
             },
             |metrics, attrs| metrics.retry(attrs),
         );
@@ -107,14 +105,10 @@ impl Call {
         let seconds = now.saturating_duration_since(state.started).as_secs_f64();
         state.record(
             |attrs| {
-                if let Some(status) = status {
-                    attrs.push(attr::status(status.as_u16()));
-                }
+                attrs.extend(status.map(|status| attr::status(status.as_u16())));
                 if let Some(failure) = failure {
                     attrs.push(attr::error_type(error_type(failure.kind)));
-                    if let Some(reason) = report.stopped() {
-                        attrs.push(attr::stop_reason(stop_reason(reason)));
-                    }
+                    attrs.extend(report.stopped().map(|r| attr::stop_reason(stop_reason(r))));
                 }
             },
             |metrics, attrs| metrics.call(seconds, report.attempts(), attrs),
@@ -122,11 +116,7 @@ impl Call {
         match report.stopped() {
             Some(StopReason::BudgetExhausted) => {
                 state.record(
-                    |attrs| {
-                        if let Some(failure) = failure {
-                            attrs.push(attr::error_type(error_type(failure.kind)));
-                        }
-                    },
+                    |attrs| attrs.extend(failure.map(|f| attr::error_type(error_type(f.kind)))),
                     |metrics, attrs| metrics.budget_refusal(attrs),
                 );
             }
@@ -172,15 +162,9 @@ impl State {
         let resends = self.resends;
         self.record(
             |attrs| {
-                if let Some(status) = status {
-                    attrs.push(attr::status(status.as_u16()));
-                }
-                if let Some(failure) = failure {
-                    attrs.push(attr::error_type(error_type(failure.kind)));
-                }
-                if let Some(code) = code {
-                    attrs.push(attr::error_code(code));
-                }
+                attrs.extend(status.map(|status| attr::status(status.as_u16())));
+                attrs.extend(failure.map(|f| attr::error_type(error_type(f.kind))));
+                attrs.extend(code.map(attr::error_code));
                 if resends > 0 {
                     attrs.push(attr::resend_count(resends));
                 }

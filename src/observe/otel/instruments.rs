@@ -231,18 +231,12 @@ impl Metrics {
     /// Call it after the application installed its SDK: a [`Meter`] taken
     /// before that stays a no-op one.
     pub fn global() -> Self {
-        let scope = InstrumentationScope::builder(SCOPE)
-            .with_version(env!("CARGO_PKG_VERSION"))
-            .build();
-        Metrics::new(&opentelemetry::global::meter_provider().meter_with_scope(scope))
+        Metrics::new(&opentelemetry::global::meter_provider().meter_with_scope(scope()))
     }
 
     /// The instruments on `provider`'s meter for this crate's scope.
     pub fn from_provider(provider: &impl MeterProvider) -> Self {
-        let scope = InstrumentationScope::builder(SCOPE)
-            .with_version(env!("CARGO_PKG_VERSION"))
-            .build();
-        Metrics::new(&provider.meter_with_scope(scope))
+        Metrics::new(&provider.meter_with_scope(scope()))
     }
 
     /// Vendor error codes (as [`ApiError::code`](crate::ApiError::code)
@@ -333,9 +327,7 @@ impl Metrics {
         Target::new(method, uri).push_request(&mut attrs);
         self.inner.quota_holds.add(1, attrs.as_slice());
     }
-}
 
-impl Metrics {
     /// `tower_api_errors.breaker.transitions`: a circuit breaker for
     /// `uri`'s server entered `state` (`open`, `half_open`, `closed`);
     /// `fleet` when it learned the opening from the fleet.
@@ -357,6 +349,13 @@ impl Metrics {
         Target::new(method, uri).push_request(&mut attrs);
         self.inner.hedges.add(1, attrs.as_slice());
     }
+}
+
+/// The crate's instrumentation scope: [`SCOPE`], with the crate's version.
+fn scope() -> InstrumentationScope {
+    InstrumentationScope::builder(SCOPE)
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build()
 }
 
 /// An `f64` histogram on `meter`, in `unit`, with explicit `buckets`.

@@ -153,13 +153,9 @@ impl Inferred {
 /// Puts `inferred`'s window in `windows`, in place of an inferred one, else
 /// in a free slot.
 pub(crate) fn install(windows: &mut [Option<Window>], inferred: &Inferred) {
-    let slot = match windows
-        .iter()
-        .position(|s| s.is_some_and(|w| w.policy == INFERRED))
-    {
-        Some(index) => Some(index),
-        None => windows.iter().position(Option::is_none),
-    };
+    let is_inferred = |slot: &Option<Window>| slot.is_some_and(|w| w.policy == INFERRED);
+    let kept = windows.iter().position(is_inferred);
+    let slot = kept.or_else(|| windows.iter().position(Option::is_none));
     if let Some(index) = slot {
         windows[index] = Some(inferred.window());
     }

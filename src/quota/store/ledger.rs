@@ -517,55 +517,45 @@ impl Ledger {
         (left, whole)
     }
 
-    /// The ledger as hash fields (Redis `HSET` pairs).
+    /// The ledger as hash fields (Redis `HSET` pairs): the scope's, then
+    /// each window's (numbered from 1), then each member's.
     pub(crate) fn encode(&self) -> Vec<(String, String)> {
-        let mut fields = vec![
-            ("v".to_owned(), self.version.to_string()),
-            ("ls".to_owned(), self.lease_start.to_string()),
-            ("le".to_owned(), self.lease_end.to_string()),
-            ("b".to_owned(), self.budget.to_string()),
-            ("g".to_owned(), self.granted.to_string()),
-        ];
-        if let Some(until) = self.state.cooldown_until {
-            fields.push(("cd".to_owned(), until.to_string()));
-        }
-        if self.open_until > 0 {
-            fields.push(("op".to_owned(), self.open_until.to_string()));
-            fields.push(("os".to_owned(), self.open_since.to_string()));
-        }
-        if let Some(i) = self.inferred {
+        let open = self.open_until > 0;
+        let inferred = self.inferred.map(|i| {
             let (limit, margin, length) = (i.limit, i.margin, i.length);
             let (end, episode, unsure) = (i.last_end, i.episode, i.unsure_from);
-            let value = format!("{limit}:{margin}:{length}:{end}:{episode}:{unsure}");
-            fields.push(("in".to_owned(), value));
-        }
-        if self.count > 0 {
-            fields.push(("n".to_owned(), self.count.to_string()));
-        }
-        if let Some((member, until)) = self.probe {
-            fields.push(("pr".to_owned(), format!("{member:x}:{until}")));
-        }
-        if let Some((start, end)) = self.ramp {
-            fields.push(("ra".to_owned(), format!("{start}:{end}")));
-        }
-        let windows = self.state.windows.iter().flatten().enumerate();
-        for (index, window) in windows {
+            format!("{limit}:{margin}:{length}:{end}:{episode}:{unsure}")
+        });
+        let scope = [
+            ("v", Some(self.version.to_string())),
+            ("ls", Some(self.lease_start.to_string())),
+            ("le", Some(self.lease_end.to_string())),
+            ("b", Some(self.budget.to_string())),
+            ("g", Some(self.granted.to_string())),
+            ("cd", self.state.cooldown_until.map(|at| at.to_string())),
+            ("op", open.then(|| self.open_until.to_string())),
+            ("os", open.then(|| self.open_since.to_string())),
+            ("in", inferred),
+            ("n", (self.count > 0).then(|| self.count.to_string())),
+            ("pr", self.probe.map(|(id, at)| format!("{id:x}:{at}"))),
+            ("ra", self.ramp.map(|(start, end)| format!("{start}:{end}"))),
+        ];
+        let present = |(name, value): (String, Option<String>)| Some((name, value?));
+        let scope = scope.map(|(name, value)| (name.to_owned(), value));
+        let mut fields: Vec<_> = scope.into_iter().filter_map(present).collect();
+        for (index, window) in self.state.windows.iter().flatten().enumerate() {
             let i = index + 1;
-            fields.push((format!("p{i}"), window.policy.to_string()));
-            fields.push((format!("r{i}"), window.remaining.to_string()));
-            fields.push((format!("c{i}"), u8::from(window.counts_cost).to_string()));
-            if let Some(limit) = window.limit {
-                fields.push((format!("l{i}"), limit.to_string()));
-            }
-            if let Some(reset_at) = window.reset_at {
-                fields.push((format!("t{i}"), reset_at.to_string()));
-            }
-            if let Some(length) = window.length {
-                fields.push((format!("w{i}"), length.to_string()));
-            }
-            if window.truncated {
-                fields.push((format!("f{i}"), "1".to_owned()));
-            }
+            let numbers = [
+                ("p", Some(window.policy)),
+                ("r", Some(window.remaining)),
+                ("c", Some(u64::from(window.counts_cost))),
+                ("l", window.limit),
+                ("t", window.reset_at),
+                ("w", window.length),
+                ("f", window.truncated.then_some(1)),
+            ];
+            let named = numbers.map(|(kind, n)| (format!("{kind}{i}"), n.map(|n| n.to_string())));
+            fields.extend(named.into_iter().filter_map(present));
         }
         for member in &self.members {
             let value = format!("{}:{}:{}", member.seen, member.leased, member.due);
@@ -586,6 +576,9 @@ impl Ledger {
 
     fn field(&mut self, name: &str, value: &str) -> Option<()> {
         let number = || value.parse::<u64>().ok();
+        // The numbers of a `:`-separated value, in turn.
+        let mut parts = value.split(':').map(|part| part.parse::<u64>().ok());
+        let mut next = || parts.next().flatten();
         match name {
             "v" => self.version = number()?,
             "ls" => self.lease_start = number()?,
@@ -597,8 +590,6 @@ impl Ledger {
             "os" => self.open_since = number()?,
             "n" => self.count = number()?,
             "in" => {
-                let mut parts = value.split(':').map(|part| part.parse::<u64>().ok());
-                let mut next = || parts.next().flatten();
                 self.inferred = Some(Inferred {
                     limit: next()?,
                     margin: next()?,
@@ -617,8 +608,6 @@ impl Ledger {
                 self.ramp = Some((start.parse().ok()?, end.parse().ok()?));
             }
             _ if name.starts_with("m:") => {
-                let mut parts = value.split(':').map(|part| part.parse::<u64>().ok());
-                let mut next = || parts.next().flatten();
                 self.members.push(Member {
                     id: u64::from_str_radix(&name[2..], 16).ok()?,
                     seen: next()?,

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 use tower::util::rng::{HasherRng, Rng};
@@ -135,11 +135,8 @@ impl MemoryStore {
 
     /// Scopes currently kept.
     pub fn len(&self) -> usize {
-        self.shared
-            .shards
-            .iter()
-            .map(|shard| lock(shard).len())
-            .sum()
+        let shards = self.shared.shards.iter();
+        shards.map(|shard| lock(shard).len()).sum()
     }
 
     /// True when nothing has been learned.
@@ -326,9 +323,7 @@ pub(crate) enum Local {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere while holding the lock leaves plain numbers: use them.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl QuotaStore for MemoryStore {

@@ -455,13 +455,7 @@ impl RedisStore {
         if sync.running.load(Ordering::Acquire) {
             return false;
         }
-        let asked = sync.asked.load(Ordering::Relaxed);
-        let ask = (asked == 0 || now >= asked + JOIN_EVERY)
-            && sync
-                .asked
-                .compare_exchange(asked, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok();
-        !ask
+        !take_turn(&sync.asked, now, JOIN_EVERY)
     }
 
     /// The local view's decision, unpaced: what a lease holds is this
@@ -936,6 +930,17 @@ fn bootstrap(
     state.learn_reports(unknown, cooldown, now, tuning);
 }
 
+/// Whether this caller takes the turn of something done at most once
+/// `every` ms (`last`: when it was last done, local ms + 1; 0: never),
+/// `now` (local ms + 1): it is due, and no other caller took it first.
+fn take_turn(last: &AtomicU64, now: Millis, every: Millis) -> bool {
+    let at = last.load(Ordering::Relaxed);
+    (at == 0 || now >= at + every)
+        && last
+            .compare_exchange(at, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+}
+
 /// A name for this store among the fleet's: unique per process and store
 /// (process id, clock, a counter), hashed.
 fn member_name() -> u64 {
@@ -1047,10 +1052,8 @@ impl RedisStore {
             store.shared.commands.fetch_add(1, Ordering::Relaxed);
             let bound = (store.timeout * 3).max(RENEWAL_BOUND);
             let reply = tokio::time::timeout(bound, store.connection.invoke(&invocation)).await;
-            let kept = reply.ok().and_then(Result::ok).and_then(|reply| {
-                let at = reply.first()?.parse::<u64>().ok()?;
-                Some(at)
-            });
+            let reply = reply.ok().and_then(Result::ok);
+            let kept = reply.and_then(|reply| reply.first()?.parse::<u64>().ok());
             match kept {
                 Some(0) => {}
                 Some(at) => store.shared.local.publish(scope, from_unix_ms(at)),
@@ -1078,13 +1081,8 @@ impl OpeningStore for RedisStore {
     fn opening(&self, scope: ScopeKey) -> Option<SystemTime> {
         let now = self.local_now() + 1;
         let sync = self.sync(scope);
-        let read = sync.opening_read.load(Ordering::Relaxed);
-        let due = (read == 0 || now >= read + OPENING_EVERY)
-            && now > self.shared.openings_after.load(Ordering::Relaxed)
-            && sync
-                .opening_read
-                .compare_exchange(read, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok();
+        let due = now > self.shared.openings_after.load(Ordering::Relaxed)
+            && take_turn(&sync.opening_read, now, OPENING_EVERY);
         if due {
             self.exchange_opening(scope, 0);
         }
