@@ -334,6 +334,13 @@ impl Circuit {
                 circuit.hinted = Some((at, hint.source()));
             }
         }
+        // A probe settles only a circuit still waiting on it: one that
+        // learned the fleet's opening meanwhile stays open until then (the
+        // server's word; a dropped probe or a local break would cut it
+        // short, and it is not learned twice).
+        if probe && !matches!(circuit.phase, Phase::Probing) {
+            return None;
+        }
         if probe {
             return match verdict {
                 Verdict::Answered => {
@@ -566,6 +573,39 @@ mod tests {
                 .2,
             None
         );
+    }
+
+    /// A fleet opening learned while this circuit's probe is out stands
+    /// until its end, however the probe ends (dropped, failed without a
+    /// hint, or answered): the server's word is the fleet's.
+    #[test]
+    fn a_fleet_opening_learned_during_a_probe_outlasts_it() {
+        let t = thresholds();
+        let t0 = Instant::now();
+        let thirty = Duration::from_secs(30);
+        for verdict in [Verdict::Silent, UNWELL, Verdict::Answered] {
+            let c = Circuits::default();
+            for _ in 0..4 {
+                call(&c, t0, UNWELL);
+            }
+            let later = t0 + Duration::from_secs(5);
+            let (key, probe, _) = c.admit(1, later, None, &t, Uri::default);
+            assert_eq!(probe, Admission::Go { probe: true });
+            let (_, refused, _) = c.admit(1, later, Some((100, thirty)), &t, Uri::default);
+            assert!(matches!(refused, Admission::Refuse { after, .. } if after == thirty));
+            assert_eq!(c.record(key.unwrap(), true, verdict, later, &t), None);
+            let (_, still, _) = c.admit(1, later + Duration::from_secs(1), None, &t, Uri::default);
+            assert!(
+                matches!(
+                    still,
+                    Admission::Refuse {
+                        source: Some(_),
+                        ..
+                    }
+                ),
+                "{verdict:?}: {still:?}"
+            );
+        }
     }
 
     #[test]

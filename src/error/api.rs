@@ -61,6 +61,10 @@ struct ApiErrorInner {
     request: Option<RequestContext>,
     retries: RetryReport,
     auth: Option<AuthReport>,
+    /// The `grpc-status` of a gRPC failure, and the `tonic::Status` made
+    /// of it on first look (see [`ApiError::grpc_status`]).
+    #[cfg(feature = "grpc")]
+    grpc: Option<(i32, OnceLock<Arc<tonic::Status>>)>,
 }
 
 /// A failure body's JSON text, kept as the bounded bytes that were read and
@@ -110,6 +114,9 @@ pub(crate) struct ApiErrorParts {
     pub(crate) details: Option<Box<[u8]>>,
     /// The upstream's request id, from the allowlisted headers.
     pub(crate) request_id: Option<Box<str>>,
+    /// The response's `grpc-status`, when it had one.
+    #[cfg(feature = "grpc")]
+    pub(crate) grpc_code: Option<u32>,
 }
 
 impl ApiError {
@@ -140,6 +147,8 @@ impl ApiError {
                 request: None,
                 retries: RetryReport::default(),
                 auth: None,
+                #[cfg(feature = "grpc")]
+                grpc: parts.grpc_code.map(|code| (code as i32, OnceLock::new())),
             }),
         }
     }
@@ -292,6 +301,34 @@ impl ApiError {
         self.inner.auth
     }
 
+    /// The server's gRPC status, for a failure read from a response's
+    /// `grpc-status` (feature `grpc`): its code, and the error's message
+    /// (decoded and scrubbed). It is also the error's
+    /// [`source`](std::error::Error::source), where tonic looks: a
+    /// `tonic::client::Grpc` over the stack answers a call with the
+    /// server's code, and the [`Error`](crate::Error) as the status's own
+    /// source.
+    ///
+    /// ```
+    /// use http::{HeaderMap, StatusCode};
+    /// use tower_api_errors::parse_error;
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("grpc-status", "9".parse().unwrap());
+    /// headers.insert("grpc-message", "bucket%20not%20empty".parse().unwrap());
+    /// let error = parse_error(StatusCode::OK, &headers, b"");
+    /// let status = error.grpc_status().unwrap();
+    /// assert_eq!(status.code(), tonic::Code::FailedPrecondition);
+    /// assert_eq!(status.message(), "bucket not empty");
+    /// ```
+    #[cfg(feature = "grpc")]
+    pub fn grpc_status(&self) -> Option<&tonic::Status> {
+        let (code, status) = self.inner.grpc.as_ref()?;
+        let made =
+            status.get_or_init(|| Arc::new(tonic::Status::new((*code).into(), self.message())));
+        Some(made)
+    }
+
     /// True for [`ErrorKind::RateLimited`].
     pub fn is_rate_limited(&self) -> bool {
         self.inner.kind == ErrorKind::RateLimited
@@ -348,6 +385,11 @@ impl ApiError {
             if let Some(text) = scrub_json_text(&details.text, scrubber) {
                 *details = LazyJson::shared(text);
             }
+        }
+        // A status made before carries the message unscrubbed.
+        #[cfg(feature = "grpc")]
+        if let Some((_, status)) = &mut inner.grpc {
+            status.take();
         }
     }
 
@@ -423,6 +465,10 @@ impl fmt::Debug for ApiError {
 
 impl std::error::Error for ApiError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        #[cfg(feature = "grpc")]
+        if let Some(status) = self.grpc_status() {
+            return Some(status);
+        }
         self.inner
             .body_error
             .as_deref()

@@ -23,18 +23,25 @@ pub fn code_for_kind(kind: ErrorKind) -> tonic::Code {
     }
 }
 
-/// An upstream's error as a `tonic::Status` for a gRPC caller: the code
-/// from the kind, the error's one-line `Display` (credentials redacted) as
-/// the message.
+/// An upstream's error as a `tonic::Status` for a gRPC caller: the
+/// upstream's own gRPC code when it answered with one
+/// ([`ApiError::grpc_status`]), else the code for the kind; the error's
+/// one-line `Display` (credentials redacted) as the message.
 impl From<&ApiError> for tonic::Status {
     fn from(error: &ApiError) -> Self {
-        tonic::Status::new(code_for_kind(error.kind()), error.to_string())
+        let code = error
+            .grpc_status()
+            .map_or_else(|| code_for_kind(error.kind()), tonic::Status::code);
+        tonic::Status::new(code, error.to_string())
     }
 }
 
 impl From<&Error> for tonic::Status {
     fn from(error: &Error) -> Self {
-        tonic::Status::new(code_for_kind(error.kind()), error.to_string())
+        match error.api() {
+            Some(api) => tonic::Status::from(api),
+            None => tonic::Status::new(code_for_kind(error.kind()), error.to_string()),
+        }
     }
 }
 

@@ -165,6 +165,8 @@ impl ErrorParser {
             policies: hints.policies().to_vec(),
             details,
             request_id: crate::error::request_id(headers),
+            #[cfg(feature = "grpc")]
+            grpc_code: crate::grpc::grpc_status(headers),
         });
         // Nothing structured named a wait: a rate limit's or an outage's
         // message may ("Please try again in 6s.").
