@@ -138,6 +138,9 @@ where
         ResponseFuture::new(State::Acquiring { grant }, Some(held), ticket)
     }
 
+    // Inlined: the state it is given may hold the inner future, which a
+    // call would copy once more on every request.
+    #[inline(always)]
     fn new(state: State<S::Future>, held: Option<Held<S, B>>, ticket: Ticket) -> Self {
         ResponseFuture {
             state,
