@@ -11,7 +11,7 @@ use http_body_util::Full;
 use prost::Message;
 use std::time::Duration;
 use tonic::Code;
-use tower::{ServiceBuilder, ServiceExt};
+use tower::{Layer, ServiceBuilder, ServiceExt};
 use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryPolicy};
 use tower_api_errors::{Error, ErrorBodyParseLayer, ErrorKind, StatusClassifierLayer};
 
@@ -120,4 +120,48 @@ async fn the_parse_layer_reads_grpc_status_and_decodes_grpc_message() {
     assert_eq!(error.message(), "scenario must be lowercase: ÉCHO 100%");
     let status = tonic::Status::from(&error);
     assert_eq!(status.code(), Code::InvalidArgument);
+}
+
+/// README, "The one line, for each client": tonic's `Grpc` over
+/// `ApiErrorsLayer` around a `Channel`. A gRPC caller must still see the
+/// server's status code (NOT_FOUND is NOT_FOUND), not `Unknown`.
+///
+/// tonic turns a service's error into a `Status` with `Status::from_error`,
+/// which looks for a `tonic::Status` in the error's source chain: the
+/// parse layer's `ApiError` has the server's there
+/// (`ApiError::grpc_status`), and the typed error is the status's source.
+/// (Every code read `Unknown` before.)
+#[tokio::test]
+async fn the_readme_tonic_client_keeps_the_servers_status_code() {
+    let (echo, channel) = echo::start().await;
+    let stack = tower_api_errors::ApiErrorsLayer::new()
+        .retry(RetryPolicy::default().retry_non_idempotent(true))
+        .layer(
+            channel.map_request(|r: http::Request<ReplayBody<tonic::body::Body>>| {
+                r.map(tonic::body::Body::new)
+            }),
+        );
+    let mut client = tonic::client::Grpc::new(stack);
+    for (scenario, code) in [
+        ("missing", tonic::Code::NotFound),
+        ("denied", tonic::Code::PermissionDenied),
+        ("invalid", tonic::Code::InvalidArgument),
+    ] {
+        client.ready().await.unwrap();
+        let request = tonic::Request::new(echo::EchoRequest {
+            scenario: scenario.into(),
+        });
+        let call = client.unary(request, echo::SAY, echo::codec());
+        let status = tokio::time::timeout(Duration::from_secs(10), call)
+            .await
+            .expect("an answer")
+            .unwrap_err();
+        assert_eq!(status.code(), code, "{scenario}: {status:?}");
+        assert_eq!(echo.calls(scenario), 1, "{scenario}");
+        let typed = std::error::Error::source(&status)
+            .and_then(|source| source.downcast_ref::<Error>())
+            .and_then(Error::api)
+            .expect("the typed error behind the status");
+        assert_eq!(typed.message(), status.message(), "{scenario}");
+    }
 }

@@ -1250,52 +1250,6 @@ async fn the_full_stack_never_logs_or_records_a_secret_or_an_id() {
 // ---------------------------------------------------------------------------
 // gRPC
 
-/// README, "The one line, for each client": tonic's `Grpc` over
-/// `ApiErrorsLayer` around a `Channel`. A gRPC caller must still see the
-/// server's status code (NOT_FOUND is NOT_FOUND), not `Unknown`.
-///
-/// tonic turns a service's error into a `Status` with `Status::from_error`,
-/// which looks for a `tonic::Status` in the error's source chain: the
-/// parse layer's `ApiError` has the server's there
-/// (`ApiError::grpc_status`), and the typed error is the status's source.
-/// (Every code read `Unknown` before.)
-#[tokio::test]
-async fn the_readme_tonic_client_keeps_the_servers_status_code() {
-    let (echo, channel) = echo::start().await;
-    let stack = ApiErrorsLayer::new()
-        .retry(RetryPolicy::default().retry_non_idempotent(true))
-        .layer(
-            channel.map_request(|r: http::Request<ReplayBody<tonic::body::Body>>| {
-                r.map(tonic::body::Body::new)
-            }),
-        );
-    let mut client = tonic::client::Grpc::new(stack);
-    for (scenario, code) in [
-        ("missing", tonic::Code::NotFound),
-        ("denied", tonic::Code::PermissionDenied),
-        ("invalid", tonic::Code::InvalidArgument),
-    ] {
-        client.ready().await.unwrap();
-        let request = tonic::Request::new(echo::EchoRequest {
-            scenario: scenario.into(),
-        });
-        let status = bounded(
-            "grpc",
-            Duration::from_secs(10),
-            client.unary(request, echo::SAY, echo::codec()),
-        )
-        .await
-        .unwrap_err();
-        assert_eq!(status.code(), code, "{scenario}: {status:?}");
-        assert_eq!(echo.calls(scenario), 1, "{scenario}");
-        let typed = std::error::Error::source(&status)
-            .and_then(|source| source.downcast_ref::<tower_api_errors::Error>())
-            .and_then(tower_api_errors::Error::api)
-            .expect("the typed error behind the status");
-        assert_eq!(typed.message(), status.message(), "{scenario}");
-    }
-}
-
 fn grpc_reply(code: &str, headers: &[(&str, &str)]) -> Response<Full<Bytes>> {
     let mut builder = Response::builder()
         .status(200)
