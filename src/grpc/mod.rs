@@ -32,11 +32,16 @@
 //! idempotency rule retries none of them. gRFC A6 makes retries an opt-in
 //! per service or method: say `retry_non_idempotent(true)` for a service
 //! whose methods are safe to repeat, or decide per method with `retry_if`
-//! on `ctx.uri().path()`. Around a tonic `Channel`, stack
-//! `RetryLayer -> StatusClassifierLayer -> map_request(ReplayBody -> tonic::body::Body)`
-//! and let tonic turn the final response into a `Status` (see
-//! `examples/tonic_client.rs`); the [`GrpcStatus`] dialect serves stacks
-//! that parse errors themselves.
+//! on `ctx.uri().path()`. Around a tonic `Channel`, the README's one line
+//! (`ApiErrorsLayer` with `map_request(ReplayBody -> tonic::body::Body)`)
+//! parses a trailers-only failure with the [`GrpcStatus`] dialect: the
+//! typed error carries the server's `tonic::Status` as its source
+//! ([`ApiError::grpc_status`](crate::ApiError::grpc_status)), where tonic
+//! finds it, so a call fails with the server's code and the
+//! [`Error`](crate::Error) is reachable as that status's own source. A
+//! stack without the parse layer (`RetryLayer -> StatusClassifierLayer`,
+//! `examples/tonic_client.rs`) hands the response on and tonic reads its
+//! status itself.
 //!
 //! ```
 //! use http::HeaderMap;
