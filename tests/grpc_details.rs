@@ -74,3 +74,57 @@ fn garbage_details_are_ignored() {
         assert!(error.is_retryable(), "{garbage}");
     }
 }
+
+/// The server's rich details reach a tonic caller: the error's gRPC status
+/// carries them as sent (`StatusExt` reads them back), with the server's
+/// code, not the kind's (FAILED_PRECONDITION is not INVALID_ARGUMENT).
+#[test]
+fn the_grpc_status_keeps_the_servers_code_and_details() {
+    let mut details =
+        ErrorDetails::with_bad_request(vec![FieldViolation::new("bucket", "Bucket is not empty")]);
+    details.set_error_info("BUCKET_NOT_EMPTY", "storage.googleapis.com", []);
+    let sent = Status::with_error_details(Code::FailedPrecondition, "Not empty", details);
+    let error = parse_error(StatusCode::OK, &headers_of(&sent), b"");
+    let status = error.grpc_status().expect("a gRPC failure");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(Status::from(&error).code(), Code::FailedPrecondition);
+    let read = status.get_error_details();
+    assert_eq!(read.error_info().unwrap().reason, "BUCKET_NOT_EMPTY");
+    assert_eq!(read.bad_request().unwrap().field_violations.len(), 1);
+}
+
+/// Details that echo the request's credential are left out of the status
+/// (opaque bytes: they cannot be scrubbed in place); the rest of the error
+/// stands, scrubbed.
+#[tokio::test]
+async fn details_that_echo_a_credential_are_left_out() {
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use tower::{Layer, ServiceExt};
+    const KEY: &str = "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY";
+    for (echoed, kept) in [(KEY, false), ("project-123", true)] {
+        let details = ErrorDetails::with_error_info(
+            "API_KEY_INVALID",
+            "googleapis.com",
+            [("key".to_owned(), echoed.to_owned())],
+        );
+        let sent = Status::with_error_details(Code::InvalidArgument, "API key not valid", details);
+        let headers = headers_of(&sent);
+        let upstream = tower::service_fn(move |_request: http::Request<Full<Bytes>>| {
+            let mut response = http::Response::new(Full::new(Bytes::new()));
+            *response.headers_mut() = headers.clone();
+            async move { Ok::<_, std::convert::Infallible>(response) }
+        });
+        let request =
+            http::Request::post("https://pubsub.googleapis.com/google.pubsub.v1.Publisher/Publish")
+                .header("x-goog-api-key", KEY)
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+        let client = tower_api_errors::ErrorBodyParseLayer::new().layer(upstream);
+        let error = client.oneshot(request).await.unwrap_err();
+        let status = error.api().unwrap().grpc_status().unwrap();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(!status.details().is_empty(), kept, "{echoed}");
+        assert!(!format!("{status:?}").contains(KEY));
+    }
+}

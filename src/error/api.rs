@@ -61,10 +61,9 @@ struct ApiErrorInner {
     request: Option<RequestContext>,
     retries: RetryReport,
     auth: Option<AuthReport>,
-    /// The `grpc-status` of a gRPC failure, and the `tonic::Status` made
-    /// of it on first look (see [`ApiError::grpc_status`]).
+    /// What a gRPC failure's status said (see [`ApiError::grpc_status`]).
     #[cfg(feature = "grpc")]
-    grpc: Option<(i32, OnceLock<Arc<tonic::Status>>)>,
+    grpc: Option<GrpcOrigin>,
 }
 
 /// A failure body's JSON text, kept as the bounded bytes that were read and
@@ -114,9 +113,20 @@ pub(crate) struct ApiErrorParts {
     pub(crate) details: Option<Box<[u8]>>,
     /// The upstream's request id, from the allowlisted headers.
     pub(crate) request_id: Option<Box<str>>,
-    /// The response's `grpc-status`, when it had one.
+    /// The response's `grpc-status`, when it had one, and its decoded
+    /// `grpc-status-details-bin`.
     #[cfg(feature = "grpc")]
-    pub(crate) grpc_code: Option<u32>,
+    pub(crate) grpc: Option<(u32, Option<Vec<u8>>)>,
+}
+
+/// A gRPC failure's status code and rich details (a `google.rpc.Status`'s
+/// bytes), and the `tonic::Status` made of them on first look.
+#[cfg(feature = "grpc")]
+#[derive(Clone)]
+struct GrpcOrigin {
+    code: i32,
+    details: Option<bytes::Bytes>,
+    status: OnceLock<Arc<tonic::Status>>,
 }
 
 impl ApiError {
@@ -148,7 +158,11 @@ impl ApiError {
                 retries: RetryReport::default(),
                 auth: None,
                 #[cfg(feature = "grpc")]
-                grpc: parts.grpc_code.map(|code| (code as i32, OnceLock::new())),
+                grpc: parts.grpc.map(|(code, details)| GrpcOrigin {
+                    code: code as i32,
+                    details: details.map(Into::into),
+                    status: OnceLock::new(),
+                }),
             }),
         }
     }
@@ -302,8 +316,10 @@ impl ApiError {
     }
 
     /// The server's gRPC status, for a failure read from a response's
-    /// `grpc-status` (feature `grpc`): its code, and the error's message
-    /// (decoded and scrubbed). It is also the error's
+    /// `grpc-status` (feature `grpc`): its code, the error's message
+    /// (decoded and scrubbed), and the rich details the server sent
+    /// (`grpc-status-details-bin`, for `tonic_types::StatusExt`; left out
+    /// when they echo one of the request's credentials). It is also the error's
     /// [`source`](std::error::Error::source), where tonic looks: a
     /// `tonic::client::Grpc` over the stack answers a call with the
     /// server's code, and the [`Error`](crate::Error) as the status's own
@@ -323,9 +339,12 @@ impl ApiError {
     /// ```
     #[cfg(feature = "grpc")]
     pub fn grpc_status(&self) -> Option<&tonic::Status> {
-        let (code, status) = self.inner.grpc.as_ref()?;
-        let made =
-            status.get_or_init(|| Arc::new(tonic::Status::new((*code).into(), self.message())));
+        let origin = self.inner.grpc.as_ref()?;
+        let made = origin.status.get_or_init(|| {
+            let details = origin.details.clone().unwrap_or_default();
+            let code = origin.code.into();
+            Arc::new(tonic::Status::with_details(code, self.message(), details))
+        });
         Some(made)
     }
 
@@ -386,10 +405,18 @@ impl ApiError {
                 *details = LazyJson::shared(text);
             }
         }
-        // A status made before carries the message unscrubbed.
         #[cfg(feature = "grpc")]
-        if let Some((_, status)) = &mut inner.grpc {
-            status.take();
+        if let Some(origin) = &mut inner.grpc {
+            // Opaque bytes: kept only when no credential is found in them.
+            let echoes = |details: &bytes::Bytes| {
+                let text = String::from_utf8_lossy(details);
+                matches!(scrubber.scrub(&text), Cow::Owned(_))
+            };
+            if origin.details.as_ref().is_some_and(echoes) {
+                origin.details = None;
+            }
+            // A status made before carries what was scrubbed.
+            origin.status.take();
         }
     }
 

@@ -91,12 +91,7 @@ impl GrpcStatus {
 /// violations are kept.
 fn read_status_details(headers: &HeaderMap, fields: &mut StatusFields) {
     use tonic_types::StatusExt;
-    // Decoded here, not by `tonic::Status::from_header_map`: that panics on
-    // invalid base64 and copies every header.
-    let Some(bytes) = headers
-        .get(GRPC_STATUS_DETAILS)
-        .and_then(|value| decode_base64(value.as_bytes()))
-    else {
+    let Some(bytes) = status_details(headers) else {
         return;
     };
     let status = tonic::Status::with_details(tonic::Code::Unknown, "", bytes.into());
@@ -121,6 +116,15 @@ fn read_status_details(headers: &HeaderMap, fields: &mut StatusFields) {
             .collect();
     }
     fields.quota_failure = details.quota_failure().is_some();
+}
+
+/// A response's `grpc-status-details-bin`, decoded: the bytes of a
+/// `google.rpc.Status`. (Decoded here, not by
+/// `tonic::Status::from_header_map`: that panics on invalid base64 and
+/// copies every header.)
+pub(crate) fn status_details(headers: &HeaderMap) -> Option<Vec<u8>> {
+    let value = headers.get(GRPC_STATUS_DETAILS)?;
+    decode_base64(value.as_bytes())
 }
 
 /// Standard base64, padded or not (gRPC's `-bin` headers may be either);

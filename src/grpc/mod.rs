@@ -87,6 +87,7 @@ mod dialect;
 mod status;
 
 pub use convert::code_for_kind;
+pub(crate) use dialect::status_details;
 pub use dialect::GrpcStatus;
 pub use status::{
     classify_trailers_only, code_name, decode_grpc_message, grpc_status, kind_for_code,

@@ -166,7 +166,8 @@ impl ErrorParser {
             details,
             request_id: crate::error::request_id(headers),
             #[cfg(feature = "grpc")]
-            grpc_code: crate::grpc::grpc_status(headers),
+            grpc: crate::grpc::grpc_status(headers)
+                .map(|code| (code, crate::grpc::status_details(headers))),
         });
         // Nothing structured named a wait: a rate limit's or an outage's
         // message may ("Please try again in 6s.").
