@@ -1,8 +1,10 @@
 //! Which requests may be sent twice: the one rule the retry and hedge
 //! layers both follow (RFC 9110 §9.2.2, and the `Idempotency-Key` header
-//! that vendors dedupe by). Re-exported from [`retry`](crate::retry).
+//! that vendors dedupe by), and a request's own word on it
+//! ([`RetryOverride`]). Re-exported from [`retry`](crate::retry).
 
-use http::{HeaderMap, HeaderName, Method};
+use http::{Extensions, HeaderMap, HeaderName, Method};
+use std::time::Duration;
 
 /// The header that makes any request safe to retry: the server dedupes by it.
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -29,4 +31,112 @@ pub fn is_idempotent(method: &Method, headers: &HeaderMap) -> bool {
     ) || headers
         .get(IDEMPOTENCY_KEY)
         .is_some_and(|key| !matches!(key.as_bytes().trim_ascii(), b"" | b"\"\""))
+}
+
+/// Whether a request may be sent more than once, its own word first: a
+/// [`RetryOverride`] that allows one attempt, or says whether it is
+/// idempotent; else [`is_idempotent`]. What the hedge layer asks before a
+/// second attempt.
+pub(crate) fn may_send_twice(
+    method: &Method,
+    headers: &HeaderMap,
+    extensions: &Extensions,
+) -> bool {
+    let word = extensions.get::<RetryOverride>();
+    if word.is_some_and(|word| word.max_attempts == Some(1)) {
+        return false;
+    }
+    word.and_then(|word| word.idempotent)
+        .unwrap_or_else(|| is_idempotent(method, headers))
+}
+
+/// Per-request retry settings, carried as a request **extension**: they
+/// change what the [`RetryLayer`](crate::RetryLayer) does for this one
+/// request and never go on the wire (unlike a header would). The
+/// [`HedgeLayer`](crate::hedge::HedgeLayer) reads its word on sending
+/// twice too: a request allowed one attempt, or said not to be
+/// idempotent, is never hedged.
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Request, Response};
+/// use http_body_util::Full;
+/// use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
+/// use tower::{service_fn, Layer, ServiceExt};
+/// use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryOverride, RetryPolicy};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let sent = Arc::new(AtomicU32::new(0));
+/// let counter = sent.clone();
+/// let upstream = service_fn(move |req: Request<ReplayBody<Full<Bytes>>>| {
+///     counter.fetch_add(1, Ordering::SeqCst);
+///     assert!(req.headers().is_empty(), "nothing of the override goes on the wire");
+///     async { Ok::<_, std::convert::Infallible>(Response::builder().status(503).body(Full::new(Bytes::new())).unwrap()) }
+/// });
+/// let client = RetryLayer::new(RetryPolicy::default()).layer(upstream);
+///
+/// // A health probe that must not be retried:
+/// let mut probe = Request::get("/health").body(Full::new(Bytes::new())).unwrap();
+/// probe.extensions_mut().insert(RetryOverride::no_retries());
+/// let response = client.clone().oneshot(probe).await.unwrap();
+/// assert_eq!((response.status().as_u16(), sent.load(Ordering::SeqCst)), (503, 1));
+///
+/// // A POST this API dedupes by its body: safe to retry.
+/// let mut post = Request::post("/orders").body(Full::new(Bytes::from_static(b"{}"))).unwrap();
+/// post.extensions_mut().insert(RetryOverride::new().idempotent(true).max_attempts(2));
+/// client.oneshot(post).await.unwrap();
+/// assert_eq!(sent.load(Ordering::SeqCst), 1 + 2);
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetryOverride {
+    pub(crate) max_attempts: Option<u32>,
+    pub(crate) deadline: Option<Option<Duration>>,
+    pub(crate) idempotent: Option<bool>,
+}
+
+impl RetryOverride {
+    /// Overrides nothing (a starting point for the setters).
+    pub fn new() -> Self {
+        RetryOverride::default()
+    }
+
+    /// One attempt, no retry, whatever the failure.
+    pub fn no_retries() -> Self {
+        RetryOverride::new().max_attempts(1)
+    }
+
+    /// Total attempts for this request (see [`RetryPolicy::max_attempts`](crate::RetryPolicy::max_attempts)).
+    ///
+    /// # Panics
+    /// When `attempts` is zero.
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        assert!(attempts >= 1, "max_attempts must be at least 1");
+        self.max_attempts = Some(attempts);
+        self
+    }
+
+    /// This request's total time (see [`RetryPolicy::deadline`](crate::RetryPolicy::deadline)).
+    ///
+    /// # Panics
+    /// When `deadline` is zero.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        assert!(!deadline.is_zero(), "deadline must be longer than zero");
+        self.deadline = Some(Some(deadline));
+        self
+    }
+
+    /// No deadline for this request (a long download, a stream).
+    pub fn no_deadline(mut self) -> Self {
+        self.deadline = Some(None);
+        self
+    }
+
+    /// Whether this request may be sent twice, in place of the method's
+    /// rule: `true` for a POST the server dedupes, `false` for a GET with
+    /// side effects.
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = Some(idempotent);
+        self
+    }
 }

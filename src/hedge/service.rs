@@ -5,7 +5,7 @@ use super::layer::Config;
 use crate::context::CallContext;
 use crate::error::BoxError;
 use crate::hedged::Hedged;
-use crate::idempotency::is_idempotent;
+use crate::idempotency::may_send_twice;
 use crate::prototype::Prototype;
 use crate::replay::ReplayBody;
 use crate::scope::ScopeRequest;
@@ -68,7 +68,8 @@ where
         let started = Instant::now();
         let key = crate::scope::key(&ScopeRequest::from_parts(&parts), None);
         let call = Call::new(config.clone(), self.prototype.clone(), key, started);
-        // Not idempotent, or no hedge for it now (too little learned, a
+        // Not to be sent twice (not idempotent, or its `RetryOverride`
+        // says so), or no hedge for it now (too little learned, a
         // cooldown, no quota headroom): one attempt, unmarked, so that a
         // retry layer below treats it as any other call.
         // Under a retry layer (a call context is entered: the retry layer
@@ -76,7 +77,8 @@ where
         // two strategies multiplying: gRPC A6 allows one per call, so this
         // layer then passes calls through unhedged.
         let under_retries = CallContext::is_entered();
-        let delay = match is_idempotent(&parts.method, &parts.headers) && !under_retries {
+        let twice = may_send_twice(&parts.method, &parts.headers, &parts.extensions);
+        let delay = match twice && !under_retries {
             true => config.scopes.delay(key, &config.delay, started),
             false => None,
         };

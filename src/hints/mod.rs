@@ -121,7 +121,7 @@ pub(crate) use families::teaches_quota;
 pub(crate) use number::parse_go_duration;
 pub use rate_limit::RateLimitInfo;
 pub(crate) use reading::reset_from;
-pub use reading::{RateLimitPolicy, ResponseHints, MAX_POLICIES, MAX_POLICY_NAME};
+pub use reading::{QuotaUnit, RateLimitPolicy, ResponseHints, MAX_POLICIES, MAX_POLICY_NAME};
 pub use retry_after::{parse_retry_after, retry_after};
 pub use verdict::{grpc_pushback, should_retry, GrpcPushback};
 

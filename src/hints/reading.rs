@@ -10,7 +10,7 @@ use super::number::{
 };
 use super::rate_limit::RateLimitInfo;
 use super::retry_after::retry_after_when;
-use super::structured::{members, step, MAX_MEMBERS};
+use super::structured::{members, step, Value, MAX_MEMBERS};
 use super::verdict::{parse_verdict, with_pushback, GrpcPushback};
 use super::{HintSource, RetryHint, MAX_HINT};
 use http::{HeaderMap, HeaderValue};
@@ -51,6 +51,39 @@ pub struct RateLimitPolicy {
     remaining: Option<u64>,
     reset: Option<Duration>,
     window: Option<Duration>,
+    unit: Option<QuotaUnit>,
+}
+
+/// What a window's quota counts, when the server said: the IETF draft's
+/// `qu` parameter of `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers,
+/// "Quota Units": `requests`, the default, `content-bytes`,
+/// `concurrent-requests`, or a unit of the server's own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum QuotaUnit {
+    /// `requests`: each request counts one.
+    Requests,
+    /// `content-bytes`: the bytes of content sent.
+    ContentBytes,
+    /// `concurrent-requests`: requests in flight at once.
+    ConcurrentRequests,
+    /// A unit of the server's own (`tokens`, `points`).
+    Other,
+}
+
+impl QuotaUnit {
+    /// The unit a `qu` value names (ASCII case ignored).
+    pub fn from_label(label: &str) -> QuotaUnit {
+        const UNITS: [(&str, QuotaUnit); 3] = [
+            ("requests", QuotaUnit::Requests),
+            ("content-bytes", QuotaUnit::ContentBytes),
+            ("concurrent-requests", QuotaUnit::ConcurrentRequests),
+        ];
+        let named = UNITS
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(label));
+        named.map_or(QuotaUnit::Other, |(_, unit)| *unit)
+    }
 }
 
 impl RateLimitPolicy {
@@ -82,6 +115,12 @@ impl RateLimitPolicy {
         policy
     }
 
+    /// This window with the unit its quota counts (see [`QuotaUnit`]).
+    pub fn with_unit(mut self, unit: Option<QuotaUnit>) -> Self {
+        self.unit = unit;
+        self
+    }
+
     /// The policy's name (`"daily"` from the IETF draft, `"requests"` or
     /// `"tokens"` from per-resource headers), at most [`MAX_POLICY_NAME`]
     /// bytes; `None` for families that do not name their window.
@@ -103,6 +142,10 @@ impl RateLimitPolicy {
 
         /// The window's length (the IETF draft's `w`).
         pub fn window -> Option<Duration>;
+
+        /// What the window's quota counts, when the server said (the IETF
+        /// draft's `qu`).
+        pub fn unit -> Option<QuotaUnit>;
     }
 
     /// True when nothing is left (`remaining == 0`).
@@ -131,6 +174,7 @@ impl fmt::Debug for RateLimitPolicy {
             .field("remaining", &self.remaining)
             .field("reset", &self.reset)
             .field("window", &self.window)
+            .field("unit", &self.unit)
             .finish()
     }
 }
@@ -340,6 +384,7 @@ struct Announced<'a> {
     name: &'a str,
     quota: Option<u64>,
     window: Option<u64>,
+    unit: Option<QuotaUnit>,
     matched: bool,
 }
 
@@ -685,6 +730,10 @@ fn read_structured(raw: &Raw<'_>, windows: &mut Collector) {
                 name: member.name,
                 quota: member.param("q"),
                 window: member.param("w"),
+                unit: match member.get("qu") {
+                    Some(Value::Text(label)) => Some(QuotaUnit::from_label(label)),
+                    _ => None,
+                },
                 matched: false,
             };
             announced_len += 1;
@@ -709,27 +758,21 @@ fn read_structured(raw: &Raw<'_>, windows: &mut Collector) {
                 step(1);
                 policy.name == member.name
             });
-            let (quota, window) = policy.map_or((None, None), |policy| {
+            let (quota, window, unit) = policy.map_or((None, None, None), |policy| {
                 policy.matched = true;
-                (policy.quota, policy.window)
+                (policy.quota, policy.window, policy.unit)
             });
-            windows.push(RateLimitPolicy::new(
-                Some(member.name),
-                quota,
-                member.param("r"),
-                member.param("t").map(seconds),
-                window.map(seconds),
-            ));
+            let reset = member.param("t").map(seconds);
+            let window = window.map(seconds);
+            let read =
+                RateLimitPolicy::new(Some(member.name), quota, member.param("r"), reset, window);
+            windows.push(read.with_unit(unit));
         }
     }
     for policy in announced.iter().filter(|policy| !policy.matched) {
-        windows.push(RateLimitPolicy::new(
-            Some(policy.name),
-            policy.quota,
-            None,
-            None,
-            policy.window.map(seconds),
-        ));
+        let window = policy.window.map(seconds);
+        let announced = RateLimitPolicy::new(Some(policy.name), policy.quota, None, None, window);
+        windows.push(announced.with_unit(policy.unit));
     }
     // (Nothing of the older draft's: an empty window, not kept.)
     windows.push(RateLimitPolicy::new(
@@ -974,5 +1017,34 @@ mod tests {
         };
         let (small, large) = (cost(10_000), cost(20_000));
         assert!(large <= 2 * small + 100, "{small} then {large}");
+    }
+
+    /// The IETF draft's `qu` names what a window counts (draft-08, "Quota
+    /// Units"); a policy without it says nothing.
+    #[test]
+    fn a_policys_quota_unit_is_read() {
+        let policy = r#""burst";q=100;w=60;qu="requests", "llm";q=10000;w=60;qu="tokens", "d";q=5"#;
+        let headers = map(&[
+            ("ratelimit-policy", policy),
+            ("ratelimit", r#""burst";r=99;t=60, "llm";r=9000;t=60"#),
+        ]);
+        let hints = ResponseHints::read(&headers, UNIX_EPOCH);
+        let units: Vec<_> = hints
+            .policies()
+            .iter()
+            .map(|p| (p.name(), p.unit()))
+            .collect();
+        assert_eq!(
+            units,
+            [
+                (Some("burst"), Some(QuotaUnit::Requests)),
+                (Some("llm"), Some(QuotaUnit::Other)),
+                (Some("d"), None),
+            ]
+        );
+        assert_eq!(
+            QuotaUnit::from_label("Content-Bytes"),
+            QuotaUnit::ContentBytes
+        );
     }
 }

@@ -40,16 +40,26 @@ pub(crate) fn decode<'a>(headers: &HeaderMap, body: &'a [u8]) -> Cow<'a, [u8]> {
 }
 
 fn is_latin1_label(label: &str) -> bool {
+    // The WHATWG Encoding Standard's labels of windows-1252, which it
+    // reads ISO-8859-1 and ASCII as.
     const LABELS: &[&str] = &[
-        "iso-8859-1",
-        "iso8859-1",
-        "iso_8859-1",
-        "latin1",
-        "l1",
-        "cp1252",
-        "windows-1252",
-        "us-ascii",
+        "ansi_x3.4-1968",
         "ascii",
+        "cp1252",
+        "cp819",
+        "csisolatin1",
+        "ibm819",
+        "iso-8859-1",
+        "iso-ir-100",
+        "iso8859-1",
+        "iso88591",
+        "iso_8859-1",
+        "iso_8859-1:1987",
+        "l1",
+        "latin1",
+        "us-ascii",
+        "windows-1252",
+        "x-cp1252",
     ];
     let label = label.trim().trim_matches(['"', '\'']);
     LABELS.iter().any(|known| known.eq_ignore_ascii_case(label))
@@ -74,9 +84,11 @@ fn declares_latin1(headers: &HeaderMap, body: &[u8]) -> bool {
         return false;
     };
     let end = memchr::memchr(b'>', rest).unwrap_or(rest.len());
+    // (XML 1.0 §2.8 allows spaces around the `=`.)
     String::from_utf8_lossy(&rest[..end])
-        .split_once("encoding=")
+        .split_once("encoding")
         .and_then(|(_, rest)| {
+            let rest = rest.trim_start().strip_prefix('=')?.trim_start();
             let quote = rest.chars().next()?;
             rest[quote.len_utf8()..].split(quote).next()
         })
@@ -100,6 +112,24 @@ fn windows_1252(byte: u8) -> char {
 mod tests {
     use super::*;
     use http::HeaderValue;
+
+    /// Every WHATWG label of windows-1252, and an XML declaration with
+    /// spaces around its `=` (XML 1.0 §2.8).
+    #[test]
+    fn every_latin1_label_and_a_spaced_declaration() {
+        for label in [
+            "CP819",
+            "csISOLatin1",
+            "iso-ir-100",
+            "ISO_8859-1:1987",
+            "x-cp1252",
+        ] {
+            assert!(is_latin1_label(label), "{label}");
+        }
+        assert!(!is_latin1_label("utf-8"));
+        let xml = b"<?xml version = \"1.0\" encoding = 'ISO-8859-1' ?><a>caf\xe9</a>";
+        assert!(declares_latin1(&HeaderMap::new(), xml));
+    }
 
     #[test]
     fn decodes_declared_latin1() {

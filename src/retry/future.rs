@@ -354,7 +354,14 @@ where
             context.extensions(),
         );
         let context = RetryContext::new(parts, self.attempt_state(), auth, outcome);
-        self.policy().decide(&context)
+        match self.policy().decide(&context) {
+            // Whatever the policy says, a body not kept whole is never
+            // sent again: the layer, not each policy, keeps that promise.
+            Decision::Retry { .. } if !context.body_replayable() => {
+                Decision::Stop(StopReason::BodyNotReplayable)
+            }
+            decision => decision,
+        }
     }
 
     /// A stamp from a classifier below, else the policy's verdict (a

@@ -17,7 +17,7 @@ use std::time::Duration;
 use tower::retry::budget::Budget;
 use tower::util::rng::HasherRng;
 
-pub use crate::idempotency::{is_idempotent, IDEMPOTENCY_KEY};
+pub use crate::idempotency::{is_idempotent, RetryOverride, IDEMPOTENCY_KEY};
 
 /// The retry layer's decision: whether a failed attempt is retried, and
 /// after how long. [`RetryPolicy`] is the default; implement it for a
@@ -467,6 +467,8 @@ impl RetryPolicy {
             return Err(StopReason::HintTooLong);
         }
         self.admits(context, &facts)?;
+        // (The layer never sends such a body again, whatever a policy
+        // says: stopped here, before the budget is drawn for it.)
         if !context.body_replayable {
             return Err(StopReason::BodyNotReplayable);
         }
@@ -817,93 +819,5 @@ impl<'a> RetryEvent<'a> {
 
         /// Where the delay came from: a server hint, or `None` for the backoff.
         pub fn hint -> Option<HintSource>;
-    }
-}
-
-/// Per-request retry settings, carried as a request **extension**: they
-/// change what the [`RetryLayer`](super::RetryLayer) does for this one
-/// request and never go on the wire (unlike a header would).
-///
-/// ```
-/// use bytes::Bytes;
-/// use http::{Request, Response};
-/// use http_body_util::Full;
-/// use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
-/// use tower::{service_fn, Layer, ServiceExt};
-/// use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryOverride, RetryPolicy};
-///
-/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
-/// let sent = Arc::new(AtomicU32::new(0));
-/// let counter = sent.clone();
-/// let upstream = service_fn(move |req: Request<ReplayBody<Full<Bytes>>>| {
-///     counter.fetch_add(1, Ordering::SeqCst);
-///     assert!(req.headers().is_empty(), "nothing of the override goes on the wire");
-///     async { Ok::<_, std::convert::Infallible>(Response::builder().status(503).body(Full::new(Bytes::new())).unwrap()) }
-/// });
-/// let client = RetryLayer::new(RetryPolicy::default()).layer(upstream);
-///
-/// // A health probe that must not be retried:
-/// let mut probe = Request::get("/health").body(Full::new(Bytes::new())).unwrap();
-/// probe.extensions_mut().insert(RetryOverride::no_retries());
-/// let response = client.clone().oneshot(probe).await.unwrap();
-/// assert_eq!((response.status().as_u16(), sent.load(Ordering::SeqCst)), (503, 1));
-///
-/// // A POST this API dedupes by its body: safe to retry.
-/// let mut post = Request::post("/orders").body(Full::new(Bytes::from_static(b"{}"))).unwrap();
-/// post.extensions_mut().insert(RetryOverride::new().idempotent(true).max_attempts(2));
-/// client.oneshot(post).await.unwrap();
-/// assert_eq!(sent.load(Ordering::SeqCst), 1 + 2);
-/// # }
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RetryOverride {
-    max_attempts: Option<u32>,
-    deadline: Option<Option<Duration>>,
-    idempotent: Option<bool>,
-}
-
-impl RetryOverride {
-    /// Overrides nothing (a starting point for the setters).
-    pub fn new() -> Self {
-        RetryOverride::default()
-    }
-
-    /// One attempt, no retry, whatever the failure.
-    pub fn no_retries() -> Self {
-        RetryOverride::new().max_attempts(1)
-    }
-
-    /// Total attempts for this request (see [`RetryPolicy::max_attempts`]).
-    ///
-    /// # Panics
-    /// When `attempts` is zero.
-    pub fn max_attempts(mut self, attempts: u32) -> Self {
-        assert!(attempts >= 1, "max_attempts must be at least 1");
-        self.max_attempts = Some(attempts);
-        self
-    }
-
-    /// This request's total time (see [`RetryPolicy::deadline`]).
-    ///
-    /// # Panics
-    /// When `deadline` is zero.
-    pub fn deadline(mut self, deadline: Duration) -> Self {
-        assert!(!deadline.is_zero(), "deadline must be longer than zero");
-        self.deadline = Some(Some(deadline));
-        self
-    }
-
-    /// No deadline for this request (a long download, a stream).
-    pub fn no_deadline(mut self) -> Self {
-        self.deadline = Some(None);
-        self
-    }
-
-    /// Whether this request may be sent twice, in place of the method's
-    /// rule: `true` for a POST the server dedupes, `false` for a GET with
-    /// side effects.
-    pub fn idempotent(mut self, idempotent: bool) -> Self {
-        self.idempotent = Some(idempotent);
-        self
     }
 }

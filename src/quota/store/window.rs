@@ -145,10 +145,16 @@ pub(crate) fn amount(counts_cost: bool, cost: u64) -> u64 {
     }
 }
 
-/// Whether `report`'s window draws a request's cost (any window but one
-/// named `requests`, which draws 1 beside a tokens window).
+/// Whether `report`'s window draws a request's cost: as its unit says
+/// (`requests` and `concurrent-requests` draw 1); without one, any window
+/// but one named `requests` (beside a tokens window).
 pub(crate) fn counts_cost(report: &WindowReport) -> bool {
-    report.name() != Some("requests")
+    use crate::hints::QuotaUnit;
+    match report.unit() {
+        Some(QuotaUnit::Requests | QuotaUnit::ConcurrentRequests) => false,
+        Some(_) => true,
+        None => report.name() != Some("requests"),
+    }
 }
 
 /// The digest a window is known by (0 for the server's unnamed window).
