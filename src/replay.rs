@@ -73,12 +73,7 @@ impl<B: Body> ReplayBody<B> {
     /// Wraps `body`, keeping at most `max` bytes for replays.
     pub fn new(body: B, max: usize) -> Self {
         if body.is_end_stream() {
-            return ReplayBody {
-                shared: None,
-                position: 0,
-                trailers_sent: false,
-                generation: None,
-            };
+            return ReplayBody::copy(None, 0);
         }
         let size_hint = body.size_hint();
         // A body whose exact length is already over the cap can never be
@@ -96,22 +91,24 @@ impl<B: Body> ReplayBody<B> {
             size_hint,
             generation: 0,
         }));
-        ReplayBody {
-            shared: Some(shared),
-            position: if unreplayable { DIRECT } else { 0 },
-            trailers_sent: false,
-            generation: None,
-        }
+        ReplayBody::copy(Some(shared), if unreplayable { DIRECT } else { 0 })
     }
 }
 
 impl<B> ReplayBody<B> {
+    /// A copy reading `shared` from `position`, before it has claimed a turn.
+    fn copy(shared: Option<Arc<Mutex<Shared<B>>>>, position: usize) -> Self {
+        ReplayBody {
+            shared,
+            position,
+            trailers_sent: false,
+            generation: None,
+        }
+    }
+
     /// True while the body can still be sent again in full.
     pub fn is_replayable(&self) -> bool {
-        match &self.shared {
-            None => true,
-            Some(shared) => !lock(shared).unreplayable,
-        }
+        self.shared.as_ref().is_none_or(|s| !lock(s).unreplayable)
     }
 
     /// True when the original was read to its end and kept whole (or was
@@ -149,12 +146,7 @@ impl<B> ReplayBody<B> {
     /// (their attempt has been given up), so an abandoned attempt can never
     /// interfere with the retry.
     pub fn replay(&self) -> Self {
-        ReplayBody {
-            shared: self.shared.clone(),
-            position: 0,
-            trailers_sent: false,
-            generation: None,
-        }
+        ReplayBody::copy(self.shared.clone(), 0)
     }
 }
 
@@ -339,10 +331,8 @@ where
     }
 
     fn size_hint(&self) -> SizeHint {
-        match &self.shared {
-            None => SizeHint::with_exact(0),
-            Some(shared) => lock(shared).size_hint,
-        }
+        let shared = self.shared.as_ref();
+        shared.map_or(SizeHint::with_exact(0), |shared| lock(shared).size_hint)
     }
 }
 
