@@ -252,13 +252,8 @@ static BY_LENGTH: LazyLock<Vec<Vec<(&'static str, Slot)>>> = LazyLock::new(|| {
             assert!(resets.len() <= MAX_RESETS, "too many reset headers");
         }
         each_header(family.headers, |name, role| {
-            add(
-                name,
-                Slot::Family {
-                    family: f as u8,
-                    role,
-                },
-            )
+            let family = f as u8;
+            add(name, Slot::Family { family, role })
         });
     }
     by_length

@@ -97,9 +97,7 @@ pub(crate) fn parse_reset_when(text: &str, now: SystemTime) -> Option<When> {
     } else if whole >= EPOCH_MILLIS_FLOOR {
         epoch(Duration::from_millis(whole))
     } else if whole >= EPOCH_SECONDS_FLOOR {
-        UNIX_EPOCH
-            .checked_add(Duration::new(whole, nanos))
-            .map(When::At)
+        epoch(Duration::new(whole, nanos))
     } else {
         Some(When::After(saturating_duration(whole, nanos)))
     }
@@ -134,9 +132,7 @@ pub(crate) fn parse_count(text: &str) -> Option<u64> {
 /// The time from `now` until `at`: zero for the past, saturating at
 /// [`MAX_HINT`] for the far future.
 pub(crate) fn until(at: SystemTime, now: SystemTime) -> Duration {
-    at.duration_since(now)
-        .unwrap_or(Duration::ZERO)
-        .min(MAX_HINT)
+    at.duration_since(now).unwrap_or_default().min(MAX_HINT)
 }
 
 /// A Go `time.Duration` string: one or more `<decimal><unit>` runs with
@@ -221,11 +217,8 @@ fn parse_decimal(text: &str) -> Option<(u64, u32)> {
 }
 
 fn saturating_duration(secs: u64, nanos: u32) -> Duration {
-    if secs >= MAX_HINT.as_secs() {
-        MAX_HINT
-    } else {
-        Duration::new(secs, nanos).min(MAX_HINT)
-    }
+    // MAX_HINT is whole seconds: at its seconds, any `nanos` reach it.
+    Duration::new(secs.min(MAX_HINT.as_secs()), nanos).min(MAX_HINT)
 }
 
 #[cfg(test)]

@@ -319,21 +319,11 @@ struct Clock<'a> {
 }
 
 impl<'a> Clock<'a> {
-    fn new(raw: &Raw<'a>, now: SystemTime) -> Self {
+    fn new(date: Option<&'a HeaderValue>, age: bool, now: SystemTime) -> Self {
         Clock {
             now,
-            date: raw.date,
-            age: raw.age,
-            reference: None,
-        }
-    }
-
-    /// The clock of a response's headers, for a time read outside them.
-    fn of(headers: &'a HeaderMap, now: SystemTime) -> Self {
-        Clock {
-            now,
-            date: headers.get(http::header::DATE),
-            age: headers.contains_key(http::header::AGE),
+            date,
+            age,
             reference: None,
         }
     }
@@ -412,7 +402,7 @@ impl ResponseHints {
                 hints.take(slot, value, &mut raw, now);
             }
         }
-        let mut clock = Clock::new(&raw, now);
+        let mut clock = Clock::new(raw.date, raw.age, now);
         hints.retry_after = match (raw.retry_after_delta, raw.retry_after_at) {
             (None, None) => None,
             (delta, at) => delta.max(at.map(|at| When::At(at).from(clock.reference()))),
@@ -533,18 +523,13 @@ impl ResponseHints {
     /// `grpc-retry-pushback-ms`. Several fields of one: the longest wins
     /// (several pushbacks are no pushback: "do not retry").
     pub fn explicit_hint(&self) -> Option<RetryHint> {
-        if let Some(delay) = self.retry_after_ms {
-            return Some(RetryHint::new(delay, HintSource::RetryAfterMs));
-        }
-        if let Some(delay) = self.retry_after {
-            return Some(RetryHint::new(delay, HintSource::RetryAfter));
-        }
-        match self.pushback {
-            Some(GrpcPushback::After(delay)) => {
-                Some(RetryHint::new(delay, HintSource::GrpcPushback))
-            }
-            _ => None,
-        }
+        let (delay, source) = match (self.retry_after_ms, self.retry_after, self.pushback) {
+            (Some(delay), ..) => (delay, HintSource::RetryAfterMs),
+            (None, Some(delay), _) => (delay, HintSource::RetryAfter),
+            (None, None, Some(GrpcPushback::After(delay))) => (delay, HintSource::GrpcPushback),
+            _ => return None,
+        };
+        Some(RetryHint::new(delay, source))
     }
 
     /// The binding window: the most restrictive of all those announced
@@ -585,7 +570,9 @@ impl ResponseHints {
 /// [`ResponseHints::read`] does.
 pub(crate) fn reset_from(value: &str, headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let when = parse_reset_when(value, now)?;
-    Some(when.from(Clock::of(headers, now).reference()))
+    let date = headers.get(http::header::DATE);
+    let mut clock = Clock::new(date, headers.contains_key(http::header::AGE), now);
+    Some(when.from(clock.reference()))
 }
 
 /// The window of one family of separate headers, from its values (see
@@ -645,13 +632,9 @@ fn read_family(
             let first = text(values[0])?.split([';', ',']).next()?;
             let (used, limit) = first.rsplit('=').next()?.split_once('/')?;
             let (used, limit) = (parse_count(used)?, parse_count(limit)?);
-            Some(RateLimitPolicy::new(
-                None,
-                Some(limit),
-                Some(limit.saturating_sub(used)),
-                None,
-                None,
-            ))
+            let remaining = Some(limit.saturating_sub(used));
+            let policy = RateLimitPolicy::new(None, Some(limit), remaining, None, None);
+            Some(policy)
         }
         Headers::Structured { .. } | Headers::Wait(..) | Headers::Verdict(_) => None,
     }
@@ -775,13 +758,8 @@ fn read_structured(raw: &Raw<'_>, windows: &mut Collector) {
         windows.push(announced.with_unit(policy.unit));
     }
     // (Nothing of the older draft's: an empty window, not kept.)
-    windows.push(RateLimitPolicy::new(
-        None,
-        old_limit,
-        old_remaining,
-        old_reset,
-        None,
-    ));
+    let old = RateLimitPolicy::new(None, old_limit, old_remaining, old_reset, None);
+    windows.push(old);
 }
 
 #[cfg(test)]
