@@ -315,45 +315,33 @@ where
         deadline: Pin<&mut Option<Sleep>>,
         cx: &mut Context<'_>,
     ) -> Next<Output<T>> {
-        let response = match result {
-            Ok(response) => response,
+        let (decision, kind, status, outcome) = match result {
+            Ok(response) => {
+                let classification = self.classify(&response);
+                let status = response.status();
+                let outcome = Outcome::Response {
+                    status,
+                    headers: response.headers(),
+                    classification,
+                };
+                let auth = response.extensions().get::<AuthReport>().copied();
+                let decision = self.decide(outcome, auth);
+                let kind = classification.kind().unwrap_or(ErrorKind::Other);
+                (decision, kind, Some(status), Ok(response))
+            }
             Err(error) => {
                 let error = Error::from_inner(error, Some(self.context.request()));
                 let decision = self.decide(Outcome::Error(&error), error.auth_report());
-                let kind = error.kind();
                 let status = error.api().map(|api| api.status());
-                let outcome = Err(error);
-                return self.conclude(decision, (kind, status), outcome, (state, deadline), cx);
+                (decision, error.kind(), status, Err(error))
             }
         };
-        let classification = self.classify(&response);
-        let status = response.status();
-        let outcome = Outcome::Response {
-            status,
-            headers: response.headers(),
-            classification,
-        };
-        let decision = self.decide(outcome, response.extensions().get::<AuthReport>().copied());
-        let kind = classification.kind().unwrap_or(ErrorKind::Other);
-        self.conclude(
-            decision,
-            (kind, Some(status)),
-            Ok(response),
-            (state, deadline),
-            cx,
-        )
+        self.conclude(decision, (kind, status), outcome, (state, deadline), cx)
     }
 
     /// The policy's decision on a failed attempt.
     fn decide(&self, outcome: Outcome<'_>, auth: Option<AuthReport>) -> Decision {
-        let context = &self.context;
-        let parts = (
-            context.method(),
-            context.uri(),
-            context.headers(),
-            context.extensions(),
-        );
-        let context = RetryContext::new(parts, self.attempt_state(), auth, outcome);
+        let context = RetryContext::new(&self.context, self.attempt_state(), auth, outcome);
         match self.policy().decide(&context) {
             // Whatever the policy says, a body not kept whole is never
             // sent again: the layer, not each policy, keeps that promise.
@@ -396,12 +384,9 @@ where
         (mut state, deadline): (Pin<&mut State<S::Future>>, Pin<&mut Option<Sleep>>),
         cx: &mut Context<'_>,
     ) -> Next<Output<T>> {
-        let code = outcome
-            .as_ref()
-            .err()
-            .and_then(Error::api)
-            .and_then(|api| api.code());
-        let refused = matches!(outcome, Err(Error::RateLimited(_)));
+        let error = outcome.as_ref().err();
+        let code = error.and_then(Error::api).and_then(|api| api.code());
+        let refused = matches!(error, Some(Error::RateLimited(_)));
         let failure = Failure {
             kind,
             code,
@@ -489,14 +474,12 @@ where
     /// Records a call that ends in `error` with no response to show: its
     /// deadline passed, or the service failed to get ready for a retry.
     fn ended_unanswered(&mut self, error: &Error) {
-        self.telemetry.finished(
-            &error.retries(),
-            None,
-            Some(Failure {
-                kind: error.kind(),
-                code: None,
-                refused: false,
-            }),
-        );
+        let failure = Failure {
+            kind: error.kind(),
+            code: None,
+            refused: false,
+        };
+        self.telemetry
+            .finished(&error.retries(), None, Some(failure));
     }
 }

@@ -4,6 +4,7 @@
 use super::backoff::Backoff;
 use crate::budget::RetryBudget;
 use crate::classification::{Classification, Classify, DefaultClassifier};
+use crate::context::CallContext;
 use crate::error::AuthReport;
 use crate::hints::HintSource;
 use crate::observe::Observer;
@@ -375,23 +376,6 @@ impl RetryPolicy {
         self
     }
 
-    /// This policy with a request's [`RetryOverride`] applied (a copy of
-    /// the settings; the budget and hooks stay shared).
-    fn overridden(&self, with: &RetryOverride) -> RetryPolicy {
-        let mut policy = self.clone();
-        let c = policy.config();
-        if let Some(attempts) = with.max_attempts {
-            c.max_attempts = attempts;
-        }
-        if let Some(deadline) = with.deadline {
-            c.deadline = deadline;
-        }
-        if with.idempotent.is_some() {
-            c.idempotent = with.idempotent;
-        }
-        policy
-    }
-
     /// Whether the failure may be retried at all, before the limits: the
     /// policy's verdict (or `retry_if`'s), and the idempotency rule.
     fn admits(&self, context: &RetryContext<'_>, facts: &Facts) -> Result<(), StopReason> {
@@ -531,8 +515,15 @@ impl Policy for RetryPolicy {
         self.config.max_replay_bytes
     }
 
+    /// This policy with a request's [`RetryOverride`] applied (a copy of
+    /// the settings; the budget and hooks stay shared).
     fn with_override(&self, with: &RetryOverride) -> Option<Self> {
-        Some(self.overridden(with))
+        let mut policy = self.clone();
+        let c = policy.config();
+        c.max_attempts = with.max_attempts.unwrap_or(c.max_attempts);
+        c.deadline = with.deadline.unwrap_or(c.deadline);
+        c.idempotent = with.idempotent.or(c.idempotent);
+        Some(policy)
     }
 
     fn observer(&self) -> &Observer {
@@ -569,16 +560,16 @@ pub struct RetryContext<'a> {
 
 impl<'a> RetryContext<'a> {
     pub(crate) fn new(
-        (method, uri, headers, extensions): (&'a Method, &'a Uri, &'a HeaderMap, &'a Extensions),
+        call: &'a CallContext,
         state: AttemptState,
         auth: Option<AuthReport>,
         outcome: Outcome<'a>,
     ) -> Self {
         RetryContext {
-            method,
-            uri,
-            headers,
-            extensions,
+            method: call.method(),
+            uri: call.uri(),
+            headers: call.headers(),
+            extensions: call.extensions(),
             attempts: state.attempts,
             elapsed: state.elapsed,
             previous_delay: state.previous_delay,
