@@ -249,15 +249,18 @@ where
     S::Error: Into<BoxError>,
     B: ResendBody,
 {
+    /// `current` is the credential to send with next.
+    fn readying<T>(&mut self, current: Current) -> Next<T> {
+        self.next = Some(current);
+        Next::Readying
+    }
+
     /// The first credential loaded, or could not be.
     fn acquired<T>(&mut self, loaded: Result<Current, Failure>) -> Next<Output<T>> {
         match loaded {
             // The first request, still held: sent once a service is ready
             // for it.
-            Ok(current) => {
-                self.next = Some(current);
-                Next::Readying
-            }
+            Ok(current) => self.readying(current),
             Err(failure) => Next::Ready(Err(self.unauthorized(failure, 0, None))),
         }
     }
@@ -298,10 +301,7 @@ where
             return Next::Ready(Err(self.unauthorized(failure, 1, rejection)));
         }
         match acquire {
-            Acquire::Ready(current) => {
-                self.next = Some(current);
-                Next::Readying
-            }
+            Acquire::Ready(current) => self.readying(current),
             Acquire::Wait(wait) => {
                 let wait = self.timed(wait);
                 // Held only to end in an `Unauthorized` that shows the
@@ -317,8 +317,7 @@ where
         match loaded {
             Ok(current) => {
                 self.rejection = None;
-                self.next = Some(current);
-                Next::Readying
+                self.readying(current)
             }
             Err(failure) => {
                 // Not renewed: the report says so.
@@ -458,12 +457,9 @@ where
 
     fn unauthorized(&self, failure: Failure, sends: u32, rejection: Option<ApiError>) -> Error {
         self.tokens.observer.unauthorized(failure.reason);
-        Error::Unauthorized(Unauthorized::new(
-            failure,
-            self.rejected,
-            rejection,
-            AuthReport::new(sends, self.renewal),
-            Some(self.context.request()),
-        ))
+        let report = AuthReport::new(sends, self.renewal);
+        let request = Some(self.context.request());
+        let unauthorized = Unauthorized::new(failure, self.rejected, rejection, report, request);
+        Error::Unauthorized(unauthorized)
     }
 }

@@ -405,20 +405,17 @@ impl Tokens {
         let mut state = self.lock();
         state.pending = None;
         let generation = replaced.map_or(0, |(generation, _)| *generation);
-        let credential = match result {
-            Ok(credential) if Some(&credential) == replaced.map(|(_, rejected)| rejected) => {
-                let failure = Failure::new(AuthFailure::SameCredential, None);
-                return Err(self.failed(&mut state, generation, failure));
+        let checked = result.and_then(|credential| {
+            if Some(&credential) == replaced.map(|(_, rejected)| rejected) {
+                return Err(Failure::new(AuthFailure::SameCredential, None));
             }
-            Ok(credential) => credential,
+            let refused = |source| Failure::new(AuthFailure::RefreshFailed, Some(source));
+            let header = self.format.header_value(&credential).map_err(refused)?;
+            Ok((credential, header))
+        });
+        let (credential, header) = match checked {
+            Ok(checked) => checked,
             Err(failure) => return Err(self.failed(&mut state, generation, failure)),
-        };
-        let header = match self.format.header_value(&credential) {
-            Ok(header) => header,
-            Err(source) => {
-                let failure = Failure::new(AuthFailure::RefreshFailed, Some(source));
-                return Err(self.failed(&mut state, generation, failure));
-            }
         };
         state.generations += 1;
         state.failed = None;
