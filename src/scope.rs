@@ -5,6 +5,8 @@
 //! Floor 1: used by every layer that keeps per-scope state; imports no layer.
 
 use http::{Extensions, HeaderMap, Method, Request, Uri};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// The one hash of scopes: 64-bit FNV-1a over `value`'s bytes.
 ///
@@ -51,6 +53,30 @@ impl Fnv1a {
         self.0
     }
 }
+
+/// Hashes a key that is a digest already (FNV-1a above) as it is: the maps
+/// keyed by scope need no second hash.
+#[derive(Debug, Default)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key;
+    }
+}
+
+/// A map keyed by digests, with no second hash.
+pub(crate) type DigestMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
 
 /// The digest of a scope, documented so that any implementation can
 /// compute it: FNV-1a 64 ([`digest`]) over the authority's bytes (`host`

@@ -3,9 +3,8 @@
 //! without a clock.
 
 use crate::hints::{HintSource, RetryHint};
+use crate::scope::DigestMap;
 use http::Uri;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -200,28 +199,7 @@ impl Circuit {
     }
 }
 
-/// The keys are digests already (the scope module's FNV-1a): the map
-/// uses them as they are instead of hashing them again.
-#[derive(Debug, Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
-        }
-    }
-
-    fn write_u64(&mut self, key: u64) {
-        self.0 = key;
-    }
-}
-
-type Map = HashMap<u64, Circuit, BuildHasherDefault<KeyHasher>>;
+type Map = DigestMap<u64, Circuit>;
 
 /// A layer's circuits, by scope key.
 #[derive(Debug, Default)]

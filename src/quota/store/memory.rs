@@ -4,9 +4,8 @@ use super::inferred::INFERRED;
 use super::window::{as_ms, Decision, Millis, ScopeState, Tuning};
 use super::{Grant, Observation, Permit, QuotaStore, ScopeKey, StoreFuture};
 use crate::fleet::{from_unix_ms, unix_ms, OpeningStore};
-use std::collections::HashMap;
+use crate::scope::DigestMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
@@ -17,26 +16,8 @@ const SHARDS: usize = 16;
 /// Default bound on scopes kept (all shards together).
 const DEFAULT_MAX_SCOPES: usize = 16 * 1024;
 
-/// Keys are digests already: hashing them again would be wasted work.
-#[derive(Default)]
-pub(crate) struct Identity(u64);
-
-impl Hasher for Identity {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 = (self.0 << 8) | u64::from(*byte);
-        }
-    }
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
-    }
-}
-
 /// A map by scope: keyed by the digest itself, with no second hash.
-pub(crate) type ScopeMap<V> = HashMap<ScopeKey, V, BuildHasherDefault<Identity>>;
+pub(crate) type ScopeMap<V> = DigestMap<ScopeKey, V>;
 
 /// Learned quotas kept in this process: the default store.
 ///
