@@ -309,11 +309,8 @@ where
         Poll::Ready(Err(_)) => return Hedging::Never,
         Poll::Ready(Ok(())) => {}
     }
-    if config
-        .budget
-        .as_ref()
-        .is_some_and(|budget| !budget.withdraw())
-    {
+    let budget = config.budget.as_ref();
+    if budget.is_some_and(|budget| !budget.withdraw()) {
         return Hedging::Never;
     }
     let Spare {

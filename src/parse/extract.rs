@@ -531,6 +531,7 @@ pub(crate) fn first_human_text(root: &Value) -> Option<String> {
         if visited > MAX_VISITED {
             return None;
         }
+        let room = MAX_VISITED.saturating_sub(visited + stack.len());
         match value {
             Value::String(s) => {
                 let looks_human = s.contains(' ')
@@ -542,11 +543,9 @@ pub(crate) fn first_human_text(root: &Value) -> Option<String> {
                 }
             }
             Value::Array(items) if depth < MAX_DEPTH => {
-                let room = MAX_VISITED.saturating_sub(visited + stack.len());
                 stack.extend(items.iter().take(room).rev().map(|v| (v, depth + 1)));
             }
             Value::Object(map) if depth < MAX_DEPTH => {
-                let room = MAX_VISITED.saturating_sub(visited + stack.len());
                 let children: Vec<&Value> = map.values().take(room).collect();
                 stack.extend(children.into_iter().rev().map(|v| (v, depth + 1)));
             }

@@ -33,12 +33,8 @@ pub(crate) fn from_response(status: StatusCode, headers: &HeaderMap) -> Observat
         observation.push(*policy);
     }
     let limited = status == StatusCode::TOO_MANY_REQUESTS;
-    cooldown(
-        observation,
-        (limited, throttled),
-        hints.rate_limit().as_ref(),
-        hint,
-    )
+    let info = hints.rate_limit();
+    cooldown(observation, (limited, throttled), info.as_ref(), hint)
 }
 
 /// What a typed failure teaches: its hints already merge headers and body.
@@ -51,24 +47,15 @@ pub(crate) fn from_error(error: &ApiError) -> Observation {
         observation.push(*policy);
     }
     if let (true, Some(info)) = (error.policies().is_empty(), error.rate_limit()) {
-        observation.push(WindowReport::new(
-            None,
-            info.limit(),
-            info.remaining(),
-            info.reset(),
-            None,
-        ));
+        let window = WindowReport::new(None, info.limit(), info.remaining(), info.reset(), None);
+        observation.push(window);
     }
     // A rate limit in disguise (GitHub's 403 with `Retry-After`, a throttle
     // sent as 400) holds its scope as a 429 does: the parse layer named it.
     let limited = error.kind() == ErrorKind::RateLimited;
     let throttled = limited || is_throttle(error.status());
-    cooldown(
-        observation,
-        (limited, throttled),
-        error.rate_limit(),
-        error.retry_hint(),
-    )
+    let (info, hint) = (error.rate_limit(), error.retry_hint());
+    cooldown(observation, (limited, throttled), info, hint)
 }
 
 fn is_throttle(status: StatusCode) -> bool {

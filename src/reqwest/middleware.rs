@@ -122,10 +122,7 @@ where
         let result = stack.oneshot(request).await;
         // What the last attempt left, beside the mark.
         extensions.extend(shared.into_inner().unwrap_or_else(PoisonError::into_inner));
-        match result {
-            Ok(response) => Ok(::reqwest::Response::from(response)),
-            Err(error) => Err(wrap(error)),
-        }
+        result.map(::reqwest::Response::from).map_err(wrap)
     }
 }
 
@@ -182,13 +179,11 @@ impl Origin {
         *converted.uri_mut() = uri.clone();
         *converted.version_mut() = request.version();
         *converted.headers_mut() = std::mem::take(request.headers_mut());
-        Ok((
-            converted,
-            Origin {
-                template: request,
-                uri,
-            },
-        ))
+        let origin = Origin {
+            template: request,
+            uri,
+        };
+        Ok((converted, origin))
     }
 
     /// An attempt as reqwest's request: the origin with the attempt's
@@ -294,10 +289,7 @@ pub trait MiddlewareErrorExt {
 
     /// The [`ApiError`]: the upstream answered with a failure.
     fn api_error(&self) -> Option<&ApiError> {
-        match self.typed_error()? {
-            Error::Api(api) => Some(api),
-            _ => None,
-        }
+        self.typed_error()?.api()
     }
 }
 

@@ -85,7 +85,7 @@ fn is_empty(value: &Value) -> bool {
 /// The first entry's message (for a list of objects or strings), or a
 /// string list's text, or a field map's first "field: message".
 fn first_message(list: &Value, first: Option<&Map<String, Value>>, count: usize) -> Option<String> {
-    let message = match list {
+    let mut message = match list {
         Value::String(_) => return text(list),
         Value::Object(map) => {
             let (field, messages) = map.iter().next()?;
@@ -101,11 +101,9 @@ fn first_message(list: &Value, first: Option<&Map<String, Value>>, count: usize)
         },
         _ => return None,
     };
-    let message = if count > 1 {
-        format!("{message} (and {} more)", count - 1)
-    } else {
-        message
-    };
+    if count > 1 {
+        message = format!("{message} (and {} more)", count - 1);
+    }
     Some(one_line(&message, MAX_MESSAGE_CHARS))
 }
 

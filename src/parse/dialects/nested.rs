@@ -98,19 +98,12 @@ impl Dialect for NestedError {
 /// `is_transient`; its throttles are codes 4 (application), 17 (user), 32
 /// (page) and 613 (custom rate limit).
 fn transient_verdict(error: &Map<String, Value>) -> Option<BodyVerdict> {
-    if error.get("is_transient")?.as_bool()? {
-        let throttle = matches!(
-            error.get("code").and_then(Value::as_i64),
-            Some(4 | 17 | 32 | 613)
-        );
-        Some(if throttle {
-            BodyVerdict::Throttled
-        } else {
-            BodyVerdict::Transient
-        })
-    } else {
-        None
-    }
+    let transient = error.get("is_transient")?.as_bool()?;
+    let verdict = match error.get("code").and_then(Value::as_i64) {
+        Some(4 | 17 | 32 | 613) => BodyVerdict::Throttled,
+        _ => BodyVerdict::Transient,
+    };
+    transient.then_some(verdict)
 }
 
 /// A `google.rpc.QuotaFailure` among JSON-transcoded `details` (each with

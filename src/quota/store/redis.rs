@@ -318,9 +318,8 @@ impl RedisStore {
             client,
             connection: tokio::sync::OnceCell::new(),
         };
-        Ok(RedisStore::with_connection(Connection::Cluster(Arc::new(
-            lazy,
-        ))))
+        let connection = Connection::Cluster(Arc::new(lazy));
+        Ok(RedisStore::with_connection(connection))
     }
 
     fn with_connection(connection: Connection) -> Self {
