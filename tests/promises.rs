@@ -5,88 +5,21 @@
 
 mod support;
 
+#[path = "support/scripted.rs"]
+mod scripted;
+
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
+use scripted::{exact, get, reply, Scripted};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
-use tower::{service_fn, Layer, ServiceExt};
+use tower::{Layer, ServiceExt};
 use tower_api_errors::auth::{AuthLayer, Credential, TokenFuture, TokenSource};
 use tower_api_errors::retry::{Backoff, Jitter, ReplayBody, RetryLayer, RetryPolicy};
 use tower_api_errors::{Error, ErrorBodyParseLayer, QuotaLayer, RetryReport, StopReason};
-
-fn reply(status: u16, headers: &[(&str, &str)], body: &str) -> Response<Full<Bytes>> {
-    let mut builder = Response::builder().status(status);
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    builder
-        .body(Full::new(Bytes::from(body.to_owned())))
-        .unwrap()
-}
-
-fn exact() -> RetryPolicy {
-    RetryPolicy::default()
-        .backoff(
-            Backoff::exponential(Duration::from_millis(500), 2.0, Duration::from_secs(20))
-                .jitter(Jitter::None),
-        )
-        .no_budget()
-}
-
-fn get(uri: &str) -> Request<Full<Bytes>> {
-    Request::get(uri).body(Full::new(Bytes::new())).unwrap()
-}
-
-/// An upstream that answers each request with `script(n)` (n from 0) and
-/// records the instant each arrived.
-#[derive(Clone)]
-struct Scripted {
-    arrivals: Arc<Mutex<Vec<Instant>>>,
-    requests: Arc<Mutex<Vec<http::request::Parts>>>,
-}
-
-impl Scripted {
-    fn new() -> Self {
-        Scripted {
-            arrivals: Arc::default(),
-            requests: Arc::default(),
-        }
-    }
-
-    fn service<B: Send + 'static>(
-        &self,
-        script: impl Fn(usize) -> Response<Full<Bytes>> + Clone + Send + Sync + 'static,
-    ) -> impl tower::Service<
-        Request<B>,
-        Response = Response<Full<Bytes>>,
-        Error = std::convert::Infallible,
-        Future = impl Send,
-    > + Clone
-           + Send {
-        let arrivals = self.arrivals.clone();
-        let requests = self.requests.clone();
-        service_fn(move |request: Request<B>| {
-            let mut arrivals = arrivals.lock().unwrap();
-            let n = arrivals.len();
-            arrivals.push(Instant::now());
-            requests.lock().unwrap().push(request.into_parts().0);
-            let response = script(n);
-            async move { Ok::<_, std::convert::Infallible>(response) }
-        })
-    }
-
-    fn count(&self) -> usize {
-        self.arrivals.lock().unwrap().len()
-    }
-
-    fn waits(&self) -> Vec<Duration> {
-        let arrivals = self.arrivals.lock().unwrap();
-        arrivals.windows(2).map(|w| w[1] - w[0]).collect()
-    }
-}
 
 /// Runs `test` on a paused current-thread runtime in a thread of its own,
 /// and fails if it does not end within `real` wall-clock time: a busy loop

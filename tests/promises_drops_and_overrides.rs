@@ -3,9 +3,13 @@
 //! small window, per-request overrides and custom policies, and body
 //! decoding edge cases (charsets, proxy pages, stalls).
 
+#[path = "support/scripted.rs"]
+mod scripted;
+
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, StreamBody};
+use scripted::{get, reply};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
@@ -28,20 +32,6 @@ use tower_api_errors::{
 // ---------------------------------------------------------------------------
 
 type Body = Full<Bytes>;
-
-fn reply(status: u16, headers: &[(&str, &str)], body: &str) -> Response<Body> {
-    let mut builder = Response::builder().status(status);
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    builder
-        .body(Full::new(Bytes::from(body.to_owned())))
-        .unwrap()
-}
-
-fn get(uri: &str) -> Request<Body> {
-    Request::get(uri).body(Full::new(Bytes::new())).unwrap()
-}
 
 /// Lets every task run and timers due at the current instant fire, without
 /// moving the paused clock further than `ms`.

@@ -1,0 +1,87 @@
+//! What the probe suites (`tests/promises*.rs`) share: a scripted answer,
+//! a GET, and a retry policy whose waits are exact.
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+use tower::service_fn;
+use tower_api_errors::retry::{Backoff, Jitter, RetryPolicy};
+
+/// An answer with `status`, `headers` and `body`.
+pub fn reply(status: u16, headers: &[(&str, &str)], body: &str) -> Response<Full<Bytes>> {
+    let mut builder = Response::builder().status(status);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .unwrap()
+}
+
+/// A GET of `uri` with an empty body.
+pub fn get(uri: &str) -> Request<Full<Bytes>> {
+    Request::get(uri).body(Full::new(Bytes::new())).unwrap()
+}
+
+/// The default policy with exact waits: backoff from 500 ms, doubling, at
+/// most 20 s, no jitter, no budget.
+pub fn exact() -> RetryPolicy {
+    RetryPolicy::default()
+        .backoff(
+            Backoff::exponential(Duration::from_millis(500), 2.0, Duration::from_secs(20))
+                .jitter(Jitter::None),
+        )
+        .no_budget()
+}
+
+/// An upstream that answers each request with `script(n)` (n from 0) and
+/// records the instant each arrived.
+#[derive(Clone, Default)]
+pub struct Scripted {
+    arrivals: Arc<Mutex<Vec<Instant>>>,
+    pub requests: Arc<Mutex<Vec<http::request::Parts>>>,
+}
+
+impl Scripted {
+    pub fn new() -> Self {
+        Scripted {
+            arrivals: Arc::default(),
+            requests: Arc::default(),
+        }
+    }
+
+    pub fn service<B: Send + 'static>(
+        &self,
+        script: impl Fn(usize) -> Response<Full<Bytes>> + Clone + Send + Sync + 'static,
+    ) -> impl tower::Service<
+        Request<B>,
+        Response = Response<Full<Bytes>>,
+        Error = std::convert::Infallible,
+        Future = impl Send,
+    > + Clone
+           + Send {
+        let arrivals = self.arrivals.clone();
+        let requests = self.requests.clone();
+        service_fn(move |request: Request<B>| {
+            let mut arrivals = arrivals.lock().unwrap();
+            let n = arrivals.len();
+            arrivals.push(Instant::now());
+            requests.lock().unwrap().push(request.into_parts().0);
+            let response = script(n);
+            async move { Ok::<_, std::convert::Infallible>(response) }
+        })
+    }
+
+    pub fn count(&self) -> usize {
+        self.arrivals.lock().unwrap().len()
+    }
+
+    pub fn waits(&self) -> Vec<Duration> {
+        let arrivals = self.arrivals.lock().unwrap();
+        arrivals.windows(2).map(|w| w[1] - w[0]).collect()
+    }
+}
