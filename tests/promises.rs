@@ -11,7 +11,7 @@ mod scripted;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
-use scripted::{exact, get, reply, Scripted};
+use scripted::{exact, get, reply, within, Scripted};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,36 +21,17 @@ use tower_api_errors::auth::{AuthLayer, Credential, TokenFuture, TokenSource};
 use tower_api_errors::retry::{Backoff, Jitter, ReplayBody, RetryLayer, RetryPolicy};
 use tower_api_errors::{Error, ErrorBodyParseLayer, QuotaLayer, RetryReport, StopReason};
 
-/// Runs `test` on a paused current-thread runtime in a thread of its own,
-/// and fails if it does not end within `real` wall-clock time: a busy loop
-/// under paused time never lets the clock advance, so `timeout` alone
-/// cannot catch it.
+/// Runs `test` on a paused current-thread runtime, within `real`
+/// wall-clock time (see [`within`]).
 fn watchdog<F>(real: Duration, test: impl FnOnce() -> F + Send + 'static)
 where
     F: std::future::Future<Output = ()>,
 {
-    let (done, wait) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .start_paused(true)
-            .build()
-            .unwrap();
-        runtime.block_on(test());
-        let _ = done.send(());
-    });
-    match wait.recv_timeout(real) {
-        Ok(()) => thread.join().unwrap(),
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            // The test panicked: surface its panic.
-            if let Err(panic) = thread.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-            panic!("did not finish within {real:?} of wall-clock time: a hang or busy loop")
-        }
-    }
+    let paused = || {
+        let mut builder = tokio::runtime::Builder::new_current_thread();
+        builder.enable_all().start_paused(true).build().unwrap()
+    };
+    within(real, paused, test);
 }
 
 // ---------------------------------------------------------------------------

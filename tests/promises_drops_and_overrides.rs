@@ -9,11 +9,12 @@ mod scripted;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, StreamBody};
-use scripted::{get, reply};
+use scripted::{get, reply, within};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tower::{service_fn, Layer, ServiceExt};
 use tower_api_errors::auth::{
@@ -78,38 +79,46 @@ impl TokenSource for Rotating {
     }
 }
 
-/// Runs `test` on a multi-thread runtime and fails if it does not end
-/// within `real` wall-clock time (a deadlock).
+/// Runs `test` on a multi-thread runtime of `workers` threads, within
+/// `real` wall-clock time (see [`within`]).
 fn watchdog_mt<F>(real: Duration, workers: usize, test: impl FnOnce() -> F + Send + 'static)
 where
     F: std::future::Future<Output = ()>,
 {
-    let (done, wait) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
+    let threads = move || {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder
             .worker_threads(workers)
             .enable_all()
             .build()
-            .unwrap();
-        runtime.block_on(test());
-        let _ = done.send(());
-    });
-    match wait.recv_timeout(real) {
-        Ok(()) => thread.join().unwrap(),
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = thread.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-            panic!("did not finish within {real:?} of wall-clock time: a deadlock")
-        }
-    }
+            .unwrap()
+    };
+    within(real, threads, test);
 }
 
 // ---------------------------------------------------------------------------
 // 1. Cancellation and drop safety
 // ---------------------------------------------------------------------------
+
+/// `n` calls of `uri` through `client`, each in a task of its own.
+fn spawn_calls<S>(client: &S, n: usize, uri: &str) -> Vec<JoinHandle<Result<S::Response, S::Error>>>
+where
+    S: tower::Service<Request<Body>> + Clone + Send + 'static,
+    S::Response: Send + 'static,
+    S::Error: Send + 'static,
+    S::Future: Send,
+{
+    let call = |_| tokio::spawn(client.clone().oneshot(get(uri)));
+    (0..n).map(call).collect()
+}
+
+/// Drops every call (its task aborted), and waits until each is gone.
+async fn drop_all<T>(calls: Vec<JoinHandle<T>>) {
+    for call in calls {
+        call.abort();
+        let _ = call.await;
+    }
+}
 
 /// An upstream whose `/hang` requests are counted and never answered; the
 /// first request is answered with `first`, every other with `rest`.
@@ -178,9 +187,7 @@ async fn requests_dropped_in_flight_give_their_window_permits_back() {
         .oneshot(get("http://api.example/"))
         .await
         .unwrap();
-    let hanging: Vec<_> = (0..5)
-        .map(|_| tokio::spawn(client.clone().oneshot(get("http://api.example/hang"))))
-        .collect();
+    let hanging = spawn_calls(&client, 5, "http://api.example/hang");
     settle(1).await;
     assert_eq!(sent.load(SeqCst), 6, "the window's five went");
     // The window is spent by the five in flight: a sixth is refused at once.
@@ -234,18 +241,14 @@ async fn an_open_scopes_in_flight_bound_survives_dropped_requests() {
         let _ = call.await;
     }
     settle(1).await;
-    let calls: Vec<_> = (0..16)
-        .map(|_| tokio::spawn(client.clone().oneshot(get("http://open.example/hang"))))
-        .collect();
+    let calls = spawn_calls(&client, 16, "http://open.example/hang");
     settle(1).await;
     assert_eq!(
         sent.load(SeqCst),
         1 + 16 + 16,
         "dropped requests leaked their in-flight count"
     );
-    for call in calls {
-        call.abort();
-    }
+    drop_all(calls).await;
 }
 
 /// The same through a hedge: each call has two attempts in flight when its
@@ -269,32 +272,23 @@ async fn hedged_calls_dropped_with_both_attempts_in_flight_leak_nothing() {
         .await
         .unwrap();
 
-    let calls: Vec<_> = (0..8)
-        .map(|_| tokio::spawn(client.clone().oneshot(get("http://hedge.example/hang"))))
-        .collect();
+    let calls = spawn_calls(&client, 8, "http://hedge.example/hang");
     settle(60).await;
     assert_eq!(
         sent.load(SeqCst),
         1 + 16,
         "each call and its hedge in flight"
     );
-    for call in calls {
-        call.abort();
-        let _ = call.await;
-    }
+    drop_all(calls).await;
     settle(1).await;
-    let calls: Vec<_> = (0..8)
-        .map(|_| tokio::spawn(client.clone().oneshot(get("http://hedge.example/hang"))))
-        .collect();
+    let calls = spawn_calls(&client, 8, "http://hedge.example/hang");
     settle(60).await;
     assert_eq!(
         sent.load(SeqCst),
         1 + 32,
         "the dropped hedges' permits were not given back"
     );
-    for call in calls {
-        call.abort();
-    }
+    drop_all(calls).await;
 }
 
 /// Auth docs: "the refresh runs in a task of its own: dropping any
@@ -392,14 +386,9 @@ async fn a_refresh_all_of_whose_waiters_were_dropped_still_installs() {
         .auth(AuthLayer::from_arc(source.clone()))
         .quota(QuotaLayer::new())
         .layer(upstream);
-    let calls: Vec<_> = (0..5)
-        .map(|_| tokio::spawn(client.clone().oneshot(get("http://api.example/"))))
-        .collect();
+    let calls = spawn_calls(&client, 5, "http://api.example/");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    for call in calls {
-        call.abort();
-        let _ = call.await;
-    }
+    drop_all(calls).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let started = Instant::now();
     let response = client
@@ -440,14 +429,10 @@ async fn calls_dropped_in_a_retry_wait_or_a_quota_hold_send_nothing_more() {
     settle(1).await;
     assert_eq!(sent.load(SeqCst), 1);
     // Held by the quota layer's cooldown (the 429's 5 s).
-    let held: Vec<_> = (0..5)
-        .map(|_| tokio::spawn(client.clone().oneshot(get("http://api.example/b"))))
-        .collect();
+    let held = spawn_calls(&client, 5, "http://api.example/b");
     tokio::time::sleep(Duration::from_secs(2)).await;
     waiting.abort();
-    for call in held {
-        call.abort();
-    }
+    drop_all(held).await;
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert_eq!(sent.load(SeqCst), 1, "nothing sent for the dropped calls");
     let started = Instant::now();

@@ -85,3 +85,35 @@ impl Scripted {
         arrivals.windows(2).map(|w| w[1] - w[0]).collect()
     }
 }
+
+/// Runs `test` on the runtime `build` makes, in a thread of its own, and
+/// fails if it does not end within `real` wall-clock time: a busy loop
+/// under paused time never lets the clock advance, and a deadlock never
+/// ends, so `timeout` alone catches neither.
+pub fn within<F>(
+    real: Duration,
+    build: impl FnOnce() -> tokio::runtime::Runtime + Send + 'static,
+    test: impl FnOnce() -> F + Send + 'static,
+) where
+    F: std::future::Future<Output = ()>,
+{
+    let (done, wait) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        build().block_on(test());
+        let _ = done.send(());
+    });
+    match wait.recv_timeout(real) {
+        Ok(()) => thread.join().unwrap(),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            // The test panicked: surface its panic.
+            if let Err(panic) = thread.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!(
+                "did not finish within {real:?} of wall-clock time: a hang, busy loop or deadlock"
+            )
+        }
+    }
+}
