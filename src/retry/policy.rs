@@ -20,6 +20,10 @@ use tower::util::rng::HasherRng;
 
 pub use crate::idempotency::{is_idempotent, RetryOverride, IDEMPOTENCY_KEY};
 
+/// The resolution of tokio's timer: a wait ending this close to the
+/// deadline fires with it.
+const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
+
 /// The retry layer's decision: whether a failed attempt is retried, and
 /// after how long. [`RetryPolicy`] is the default; implement it for a
 /// policy of your own and pass it to [`RetryLayer::new`](super::RetryLayer::new)
@@ -463,8 +467,13 @@ impl RetryPolicy {
         let Decision::Retry { delay, .. } = decision else {
             return Ok(decision);
         };
+        // A wait that ends at the deadline, or within the timer's
+        // resolution of it (tokio's, 1 ms), fires with the deadline, which
+        // wins: no attempt would follow it. Not started, the failure is
+        // the caller's at once.
         if let Some(deadline) = c.deadline {
-            if context.elapsed.saturating_add(delay) > deadline {
+            let ends = context.elapsed.saturating_add(delay) + TIMER_RESOLUTION;
+            if ends > deadline {
                 return Err(StopReason::Deadline);
             }
         }

@@ -1,0 +1,450 @@
+//! The retry budget and deadline as documented, error typing over a real
+//! client, and tower-http 0.7's TraceLayer driven by our classifier.
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+use tower::{service_fn, Layer, ServiceBuilder, ServiceExt};
+use tower_api_errors::hints::HintSource;
+use tower_api_errors::retry::{
+    Backoff, Jitter, ReplayBody, RetryBudget, RetryLayer, RetryOverride, RetryPolicy,
+};
+use tower_api_errors::{BoxError, Error, ErrorBodyParseLayer, ErrorKind, RetryReport, StopReason};
+
+type Body = Full<Bytes>;
+type Req = Request<ReplayBody<Body>>;
+
+fn exact() -> RetryPolicy {
+    RetryPolicy::default()
+        .backoff(
+            Backoff::exponential(Duration::from_millis(100), 2.0, Duration::from_secs(20))
+                .jitter(Jitter::None),
+        )
+        .no_budget()
+}
+
+fn reply(status: u16, headers: &[(&str, &str)]) -> Response<Body> {
+    let mut builder = Response::builder().status(status);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(Full::new(Bytes::new())).unwrap()
+}
+
+fn get() -> Request<Body> {
+    Request::get("http://api.test/items")
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
+/// An upstream answering every request with `status` and `headers`, counting sends.
+fn always(
+    status: u16,
+    headers: &'static [(&'static str, &'static str)],
+) -> (
+    impl tower::Service<
+            Req,
+            Response = Response<Body>,
+            Error = std::convert::Infallible,
+            Future: Send,
+        > + Clone
+        + Send,
+    Arc<AtomicU32>,
+) {
+    let sent = Arc::new(AtomicU32::new(0));
+    let counter = sent.clone();
+    let service = service_fn(move |_req: Req| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async move { Ok::<_, std::convert::Infallible>(reply(status, headers)) }
+    });
+    (service, sent)
+}
+
+/// RetryBudget: clones of the service share one account; the floor of
+/// 1 retry/s over 10 s allows exactly 10 retries in that window.
+#[tokio::test(start_paused = true)]
+async fn the_retry_budget_floor_is_shared_by_every_clone_of_the_service() {
+    let (upstream, sent) = always(503, &[]);
+    let policy = exact().budget(RetryBudget::new(Duration::from_secs(10), 1, 0.0));
+    let client = RetryLayer::new(policy).layer(upstream);
+    let mut exhausted = 0;
+    for _ in 0..30 {
+        let response = client.clone().oneshot(get()).await.unwrap();
+        let report = response.extensions().get::<RetryReport>().unwrap();
+        if report.stopped() == Some(StopReason::BudgetExhausted) {
+            exhausted += 1;
+        }
+    }
+    assert_eq!(
+        sent.load(Ordering::SeqCst),
+        30 + 10,
+        "10 retries over all clones"
+    );
+    assert_eq!(exhausted, 25, "5 calls used 2 retries each, the rest none");
+}
+
+/// RetryBudget: with no floor, retries are a share of recent requests.
+#[tokio::test(start_paused = true)]
+async fn the_retry_budget_percentage_bounds_retries_to_a_share_of_calls() {
+    let (upstream, sent) = always(503, &[]);
+    let policy = exact().budget(RetryBudget::new(Duration::from_secs(10), 0, 0.5));
+    let client = RetryLayer::new(policy).layer(upstream);
+    for _ in 0..20 {
+        client.clone().oneshot(get()).await.unwrap();
+    }
+    let retries = sent.load(Ordering::SeqCst) - 20;
+    assert!((8..=10).contains(&retries), "50 % of 20 calls: {retries}");
+}
+
+/// A per-request deadline shorter than the policy's cuts a hanging attempt.
+#[tokio::test(start_paused = true)]
+async fn a_request_deadline_override_cuts_a_hanging_attempt() {
+    let upstream =
+        service_fn(|_req: Req| std::future::pending::<Result<Response<Body>, BoxError>>());
+    let client = RetryLayer::new(exact()).layer(upstream);
+    let mut request = get();
+    request
+        .extensions_mut()
+        .insert(RetryOverride::new().deadline(Duration::from_secs(2)));
+    let started = Instant::now();
+    let error = client.oneshot(request).await.unwrap_err();
+    assert_eq!(started.elapsed(), Duration::from_secs(2));
+    assert!(error.transport().unwrap().is_deadline());
+    assert_eq!(error.kind(), ErrorKind::Transport);
+    let report = error.retries();
+    assert_eq!(
+        (report.attempts(), report.stopped()),
+        (1, Some(StopReason::Deadline))
+    );
+}
+
+/// `RetryOverride::no_deadline` lifts the policy's deadline for one request.
+#[tokio::test(start_paused = true)]
+async fn a_request_no_deadline_override_lifts_the_policy_deadline() {
+    let upstream =
+        service_fn(|_req: Req| std::future::pending::<Result<Response<Body>, BoxError>>());
+    let client = RetryLayer::new(exact().deadline(Duration::from_secs(5))).layer(upstream);
+    let mut request = get();
+    request
+        .extensions_mut()
+        .insert(RetryOverride::new().no_deadline());
+    let outcome =
+        tokio::time::timeout(Duration::from_secs(1000), client.clone().oneshot(request)).await;
+    assert!(outcome.is_err(), "still running after 1000 s: {outcome:?}");
+    // Without the override, the policy's 5 s hold.
+    let started = Instant::now();
+    let error = client.oneshot(get()).await.unwrap_err();
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+    assert!(error.transport().unwrap().is_deadline());
+}
+
+/// The default deadline (150 s) bounds the whole call, not each attempt:
+/// a 100 s hint waited out, then a hanging attempt is cut at 150 s.
+#[tokio::test(start_paused = true)]
+async fn the_default_deadline_counts_from_the_call_not_from_the_attempt() {
+    let sent = Arc::new(AtomicU32::new(0));
+    let counter = sent.clone();
+    let upstream = service_fn(move |_req: Req| {
+        let first = counter.fetch_add(1, Ordering::SeqCst) == 0;
+        async move {
+            if first {
+                Ok::<_, BoxError>(reply(503, &[("retry-after", "100")]))
+            } else {
+                std::future::pending().await
+            }
+        }
+    });
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default().no_budget()))
+        .layer(ErrorBodyParseLayer::new())
+        .service(upstream);
+    let started = Instant::now();
+    let error = client.oneshot(get()).await.unwrap_err();
+    assert_eq!(started.elapsed(), Duration::from_secs(150));
+    assert!(error.transport().unwrap().is_deadline());
+    let report = error.retries();
+    assert_eq!(
+        (report.attempts(), report.waited(), report.stopped()),
+        (2, Duration::from_secs(100), Some(StopReason::Deadline))
+    );
+}
+
+/// `on_retry`: exactly one event per retry, and its delay is what was waited.
+#[tokio::test(start_paused = true)]
+async fn on_retry_sees_one_event_per_retry_with_the_delay_waited() {
+    let sent = Arc::new(AtomicU32::new(0));
+    let counter = sent.clone();
+    let upstream = service_fn(move |_req: Req| {
+        let call = counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            Ok::<_, std::convert::Infallible>(match call {
+                0 => reply(503, &[]),
+                1 => reply(429, &[("retry-after", "3")]),
+                2 => reply(502, &[]),
+                _ => reply(200, &[]),
+            })
+        }
+    });
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    // The default backoff, with full jitter: the delays are random.
+    let policy = RetryPolicy::default()
+        .max_attempts(4)
+        .no_budget()
+        .on_retry(move |event| {
+            seen.lock().unwrap().push((
+                event.attempt(),
+                event.delay(),
+                event.kind(),
+                event.status().map(|s| s.as_u16()),
+                event.hint(),
+            ));
+        });
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(policy))
+        .layer(ErrorBodyParseLayer::new())
+        .service(upstream);
+    let started = Instant::now();
+    let response = client.oneshot(get()).await.unwrap();
+    let elapsed = started.elapsed();
+    let report = *response.extensions().get::<RetryReport>().unwrap();
+    let events = events.lock().unwrap().clone();
+    assert_eq!(events.len(), 3, "{events:?}");
+    let attempts: Vec<_> = events.iter().map(|e| e.0).collect();
+    assert_eq!(attempts, [1, 2, 3]);
+    assert_eq!(
+        events.iter().map(|e| (e.2, e.3)).collect::<Vec<_>>(),
+        [
+            (ErrorKind::Unavailable, Some(503)),
+            (ErrorKind::RateLimited, Some(429)),
+            (ErrorKind::BadGateway, Some(502)),
+        ]
+    );
+    assert_eq!(
+        (events[1].1, events[1].4),
+        (Duration::from_secs(3), Some(HintSource::RetryAfter))
+    );
+    assert_eq!((events[0].4, events[2].4), (None, None));
+    let total: Duration = events.iter().map(|e| e.1).sum();
+    // tokio's timer rounds each sleep up to the millisecond.
+    assert!(
+        elapsed >= total && elapsed - total < Duration::from_millis(3),
+        "the events' delays are what was waited: {total:?} vs {elapsed:?}"
+    );
+    assert_eq!((report.attempts(), report.waited()), (4, total));
+}
+
+/// `max_retry_after`: a hint of exactly the cap is waited; one longer fails
+/// at once with the hint on the error.
+#[tokio::test(start_paused = true)]
+async fn max_retry_after_waits_the_cap_and_refuses_longer() {
+    let policy = exact()
+        .max_retry_after(Duration::from_secs(10))
+        .max_attempts(2);
+    let (upstream, sent) = always(429, &[("retry-after", "10")]);
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(policy.clone()))
+        .layer(ErrorBodyParseLayer::new())
+        .service(upstream);
+    let started = Instant::now();
+    let error = client.oneshot(get()).await.unwrap_err();
+    assert_eq!(started.elapsed(), Duration::from_secs(10));
+    assert_eq!(sent.load(Ordering::SeqCst), 2);
+    assert_eq!(error.retries().stopped(), Some(StopReason::MaxAttempts));
+
+    let (upstream, sent) = always(429, &[("retry-after", "11")]);
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(policy))
+        .layer(ErrorBodyParseLayer::new())
+        .service(upstream);
+    let started = Instant::now();
+    let error = client.oneshot(get()).await.unwrap_err();
+    assert_eq!(started.elapsed(), Duration::ZERO);
+    assert_eq!(sent.load(Ordering::SeqCst), 1);
+    let api = error.api().unwrap();
+    assert_eq!(api.retry_after(), Some(Duration::from_secs(11)));
+    assert!(api.is_retryable());
+    assert_eq!(error.kind(), ErrorKind::RateLimited);
+    let report = error.retries();
+    assert_eq!(
+        (report.attempts(), report.waited(), report.stopped()),
+        (1, Duration::ZERO, Some(StopReason::HintTooLong))
+    );
+}
+
+/// `retry_if` forcing a retry still draws on the budget; forbidding one
+/// stops with `ForbiddenByPolicy`.
+#[tokio::test(start_paused = true)]
+async fn retry_if_forces_within_the_budget_and_forbids() {
+    let (upstream, sent) = always(400, &[]);
+    let policy = exact()
+        .budget(RetryBudget::new(Duration::from_secs(10), 0, 0.0))
+        .retry_if(|_| Some(true));
+    let client = RetryLayer::new(policy).layer(upstream);
+    let response = client.oneshot(get()).await.unwrap();
+    assert_eq!(sent.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        response
+            .extensions()
+            .get::<RetryReport>()
+            .unwrap()
+            .stopped(),
+        Some(StopReason::BudgetExhausted)
+    );
+
+    let (upstream, sent) = always(503, &[]);
+    let client = RetryLayer::new(exact().retry_if(|_| Some(false))).layer(upstream);
+    let response = client.oneshot(get()).await.unwrap();
+    assert_eq!(sent.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        response
+            .extensions()
+            .get::<RetryReport>()
+            .unwrap()
+            .stopped(),
+        Some(StopReason::ForbiddenByPolicy)
+    );
+}
+
+/// A real hyper-util client to a closed port: a connect error, retried
+/// even for a POST (it never left), typed, with the io error in its chain.
+#[tokio::test]
+async fn a_refused_connection_is_a_typed_retried_transport_error() {
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let inner = Client::builder(TokioExecutor::new()).build_http::<ReplayBody<Body>>();
+    let policy = RetryPolicy::default()
+        .backoff(
+            Backoff::exponential(Duration::from_millis(1), 2.0, Duration::from_millis(5))
+                .jitter(Jitter::None),
+        )
+        .no_budget();
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(policy))
+        .layer(ErrorBodyParseLayer::new())
+        .service(inner);
+    let request = Request::post(format!(
+        "http://127.0.0.1:{port}/orders?api_key=sk_secret_value"
+    ))
+    .body(Full::new(Bytes::from_static(b"{}")))
+    .unwrap();
+    let error = client.oneshot(request).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Transport);
+    let transport = error.transport().unwrap();
+    assert!(transport.is_connect(), "{error:?}");
+    assert!(!transport.is_deadline());
+    let report = error.retries();
+    assert_eq!(
+        (report.attempts(), report.stopped()),
+        (3, Some(StopReason::MaxAttempts)),
+        "{error}"
+    );
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    let mut refused = false;
+    while let Some(current) = cause {
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            refused |= io.kind() == std::io::ErrorKind::ConnectionRefused;
+        }
+        cause = current.source();
+    }
+    assert!(refused, "the io error is in the source chain: {error:?}");
+    let printed = format!("{error} {error:?}");
+    assert!(!printed.contains("sk_secret_value"), "{printed}");
+    // Through a BoxError and back, nothing is lost.
+    let boxed: BoxError = Box::new(error);
+    let back = Error::from_boxed(boxed);
+    assert!(back.transport().unwrap().is_connect());
+    assert_eq!(back.retries().attempts(), 3);
+}
+
+/// tower-http 0.7's TraceLayer, classified by our DefaultClassifier: the
+/// failure callback sees our `Failure` for a 503, a 429's hint, and nothing
+/// for a 200.
+#[cfg(all(feature = "tower-http-07", feature = "tracing"))]
+#[tokio::test]
+async fn tower_http_07_trace_layer_reports_our_failures() {
+    use tower_api_errors::classify::{DefaultClassifier, Failure};
+    use tower_http::classify::SharedClassifier;
+    use tower_http::trace::TraceLayer;
+    let failures = Arc::new(Mutex::new(Vec::<Failure>::new()));
+    let seen = failures.clone();
+    let upstream = service_fn(|req: Request<Body>| async move {
+        let response = match req.uri().path() {
+            "/down" => reply(503, &[]),
+            "/slow" => reply(429, &[("retry-after", "7")]),
+            "/gone" => reply(501, &[]),
+            _ => reply(200, &[]),
+        };
+        Ok::<_, std::convert::Infallible>(response)
+    });
+    let service = ServiceBuilder::new()
+        .layer(
+            TraceLayer::new(SharedClassifier::new(DefaultClassifier::new())).on_failure(
+                move |failure: Failure, _latency: Duration, _span: &tracing::Span| {
+                    seen.lock().unwrap().push(failure);
+                },
+            ),
+        )
+        .service(upstream);
+    for path in ["/ok", "/down", "/slow", "/gone"] {
+        let request = Request::get(path).body(Full::new(Bytes::new())).unwrap();
+        service.clone().oneshot(request).await.unwrap();
+    }
+    let failures = failures.lock().unwrap().clone();
+    assert_eq!(failures.len(), 3, "{failures:?}");
+    assert_eq!(
+        failures
+            .iter()
+            .map(|f| (f.kind(), f.is_retryable()))
+            .collect::<Vec<_>>(),
+        [
+            (ErrorKind::Unavailable, true),
+            (ErrorKind::RateLimited, true),
+            (ErrorKind::Other, false),
+        ]
+    );
+    assert_eq!(
+        failures[1].retry_hint().map(|h| h.delay()),
+        Some(Duration::from_secs(7))
+    );
+}
+
+/// Retry docs: "a wait that would end past the deadline is not started:
+/// the caller gets the error at once". A wait ending at the deadline (or
+/// within the timer's 1 ms of it) fires with it, and the deadline wins: no
+/// attempt could follow, so it is not started either, and the caller has
+/// the 503 at once. (It was: the caller waited the 5 s, then got a
+/// transport error "deadline elapsed during the attempt", with no attempt
+/// sent.) A wait ending a tick before the deadline is followed by its
+/// attempt.
+#[tokio::test(start_paused = true)]
+async fn a_wait_that_ends_at_the_deadline_is_not_started() {
+    // (the 503's hint, attempts sent, time waited)
+    let rows = [
+        (("retry-after", "5"), 1, Duration::ZERO),
+        (("retry-after-ms", "4998"), 2, Duration::from_millis(4998)),
+    ];
+    for (hint, sends, waited) in rows {
+        let headers: &'static [(&str, &str)] = Box::leak(Box::new([hint]));
+        let (upstream, sent) = always(503, headers);
+        let client = RetryLayer::new(exact().deadline(Duration::from_secs(5))).layer(upstream);
+        let started = Instant::now();
+        let response = client.oneshot(get()).await.unwrap();
+        assert_eq!(response.status(), 503, "{headers:?}");
+        let report = response.extensions().get::<RetryReport>().copied();
+        let stopped = report.and_then(|report| report.stopped());
+        assert_eq!(stopped, Some(StopReason::Deadline), "{headers:?}");
+        assert_eq!(sent.load(Ordering::SeqCst), sends, "{headers:?}");
+        assert!(
+            started.elapsed() - waited < Duration::from_millis(2),
+            "{headers:?}"
+        );
+    }
+}
