@@ -12,7 +12,10 @@ const PROBLEM_JSON: HeaderValue = HeaderValue::from_static("application/problem+
 
 impl ApiError {
     /// This error as an RFC 9457 problem-details response: the upstream's
-    /// status, a body with `type` (`about:blank`), `title` (the status
+    /// status (502 Bad Gateway for a failure the upstream sent under a
+    /// status that is no error, a 200 with `ok: false` or S3's `SlowDown`:
+    /// an `about:blank` problem means what its status means, RFC 9457
+    /// §4.2.1, and a 200 says nothing failed), a body with `type` (`about:blank`), `title` (the status
     /// reason), `status`, `detail` (the message), and the extensions `code`
     /// and `errors` (field errors) when present, and `Retry-After` (whole
     /// seconds, rounded up) when the upstream gave a hint.
@@ -55,7 +58,9 @@ impl ApiError {
     /// # }
     /// ```
     pub fn to_problem_response(&self) -> Response<Full<Bytes>> {
-        let status = self.status();
+        let status = Some(self.status())
+            .filter(|status| status.is_client_error() || status.is_server_error())
+            .unwrap_or(http::StatusCode::BAD_GATEWAY);
         let mut problem = serde_json::Map::new();
         problem.insert("type".into(), "about:blank".into());
         problem.insert(
