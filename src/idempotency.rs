@@ -106,7 +106,8 @@ impl RetryOverride {
         RetryOverride::new().max_attempts(1)
     }
 
-    /// Total attempts for this request (see [`RetryPolicy::max_attempts`](crate::RetryPolicy::max_attempts)).
+    /// Total attempts for this request (see
+    /// [`RetryPolicy::max_attempts`](crate::RetryPolicy::max_attempts)).
     ///
     /// # Panics
     /// When `attempts` is zero.
@@ -116,7 +117,8 @@ impl RetryOverride {
         self
     }
 
-    /// This request's total time (see [`RetryPolicy::deadline`](crate::RetryPolicy::deadline)).
+    /// This request's total time (see
+    /// [`RetryPolicy::deadline`](crate::RetryPolicy::deadline)).
     ///
     /// # Panics
     /// When `deadline` is zero.

@@ -15,8 +15,9 @@ impl ApiError {
     /// status (502 Bad Gateway for a failure the upstream sent under a
     /// status that is no error, a 200 with `ok: false` or S3's `SlowDown`:
     /// an `about:blank` problem means what its status means, RFC 9457
-    /// §4.2.1, and a 200 says nothing failed), a body with `type` (`about:blank`), `title` (the status
-    /// reason), `status`, `detail` (the message), and the extensions `code`
+    /// §4.2.1, and a 200 says nothing failed), a body with `type`
+    /// (`about:blank`), `title` (the status reason), `status`, `detail`
+    /// (the message), and the extensions `code`
     /// and `errors` (field errors) when present, and `Retry-After` (whole
     /// seconds, rounded up) when the upstream gave a hint.
     ///

@@ -10,7 +10,8 @@ use tokio::time::Instant;
 use tower::{service_fn, Layer, ServiceBuilder, ServiceExt};
 use tower_api_errors::hints::HintSource;
 use tower_api_errors::retry::{
-    Backoff, Jitter, ReplayBody, RetryBudget, RetryLayer, RetryOverride, RetryPolicy,
+    Backoff, Decision, Jitter, Policy, ReplayBody, RetryBudget, RetryContext, RetryLayer,
+    RetryOverride, RetryPolicy,
 };
 use tower_api_errors::{BoxError, Error, ErrorBodyParseLayer, ErrorKind, RetryReport, StopReason};
 
@@ -447,4 +448,38 @@ async fn a_wait_that_ends_at_the_deadline_is_not_started() {
             "{headers:?}"
         );
     }
+}
+
+/// A policy of the user's own that waits 5 s under its own 5 s deadline.
+#[derive(Clone)]
+struct FiveSecondsTwice;
+
+impl Policy for FiveSecondsTwice {
+    fn decide(&self, context: &RetryContext<'_>) -> Decision {
+        match context.attempts() {
+            1 => Decision::retry_after(Duration::from_secs(5)),
+            _ => Decision::stop(StopReason::MaxAttempts),
+        }
+    }
+
+    fn deadline(&self) -> Option<Duration> {
+        Some(Duration::from_secs(5))
+    }
+}
+
+/// The same boundary under a policy of the user's own: the layer keeps the
+/// deadline's promise, whatever the policy decides ("the layer ... bounds
+/// the call by the policy's deadline"): the wait is not started, and the
+/// 503 is the caller's at once.
+#[tokio::test(start_paused = true)]
+async fn a_custom_policys_wait_that_ends_at_its_deadline_is_not_started() {
+    let (upstream, sent) = always(503, &[]);
+    let client = RetryLayer::new(FiveSecondsTwice).layer(upstream);
+    let started = Instant::now();
+    let response = client.oneshot(get()).await.unwrap();
+    assert_eq!(response.status(), 503);
+    let report = response.extensions().get::<RetryReport>().copied();
+    assert_eq!(report.and_then(|r| r.stopped()), Some(StopReason::Deadline));
+    assert_eq!(sent.load(Ordering::SeqCst), 1);
+    assert_eq!(started.elapsed(), Duration::ZERO);
 }

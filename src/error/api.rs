@@ -319,8 +319,8 @@ impl ApiError {
     /// `grpc-status` (feature `grpc`): its code, the error's message
     /// (decoded and scrubbed), and the rich details the server sent
     /// (`grpc-status-details-bin`, for `tonic_types::StatusExt`; left out
-    /// when they echo one of the request's credentials). It is also the error's
-    /// [`source`](std::error::Error::source), where tonic looks: a
+    /// when they echo one of the request's credentials). It is also the
+    /// error's [`source`](std::error::Error::source), where tonic looks: a
     /// `tonic::client::Grpc` over the stack answers a call with the
     /// server's code, and the [`Error`](crate::Error) as the status's own
     /// source.

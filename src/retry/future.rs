@@ -1,7 +1,9 @@
 //! [`ResponseFuture`] of [`Retry`](super::Retry): attempt, decide, wait,
 //! get ready, attempt again.
 
-use super::policy::{AttemptState, Decision, Outcome, RetryContext, RetryEvent, RetryOverride};
+use super::policy::{
+    wait_fits, AttemptState, Decision, Outcome, RetryContext, RetryEvent, RetryOverride,
+};
 use super::service::Shared;
 use super::{Policy, ReplayBody, RetryPolicy};
 use crate::classification::Classification;
@@ -342,11 +344,17 @@ where
     /// The policy's decision on a failed attempt.
     fn decide(&self, outcome: Outcome<'_>, auth: Option<AuthReport>) -> Decision {
         let context = RetryContext::new(&self.context, self.attempt_state(), auth, outcome);
+        // Whatever the policy says, a body not kept whole is never sent
+        // again, and no wait is started that the deadline would cut: the
+        // layer, not each policy, keeps those promises.
         match self.policy().decide(&context) {
-            // Whatever the policy says, a body not kept whole is never
-            // sent again: the layer, not each policy, keeps that promise.
             Decision::Retry { .. } if !context.body_replayable() => {
                 Decision::Stop(StopReason::BodyNotReplayable)
+            }
+            Decision::Retry { delay, .. }
+                if !wait_fits(context.elapsed(), delay, self.policy().deadline()) =>
+            {
+                Decision::Stop(StopReason::Deadline)
             }
             decision => decision,
         }

@@ -20,9 +20,15 @@ use tower::util::rng::HasherRng;
 
 pub use crate::idempotency::{is_idempotent, RetryOverride, IDEMPOTENCY_KEY};
 
-/// The resolution of tokio's timer: a wait ending this close to the
-/// deadline fires with it.
-const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
+/// Whether a wait of `delay`, `elapsed` into the call, ends before the
+/// call's `deadline`. One ending at the deadline, or within the timer's
+/// resolution of it (tokio's, 1 ms), fires with the deadline, which wins:
+/// no attempt would follow it, so it is not started, and the failure is
+/// the caller's at once.
+pub(crate) fn wait_fits(elapsed: Duration, delay: Duration, deadline: Option<Duration>) -> bool {
+    const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
+    deadline.is_none_or(|deadline| elapsed.saturating_add(delay) + TIMER_RESOLUTION <= deadline)
+}
 
 /// The retry layer's decision: whether a failed attempt is retried, and
 /// after how long. [`RetryPolicy`] is the default; implement it for a
@@ -467,15 +473,8 @@ impl RetryPolicy {
         let Decision::Retry { delay, .. } = decision else {
             return Ok(decision);
         };
-        // A wait that ends at the deadline, or within the timer's
-        // resolution of it (tokio's, 1 ms), fires with the deadline, which
-        // wins: no attempt would follow it. Not started, the failure is
-        // the caller's at once.
-        if let Some(deadline) = c.deadline {
-            let ends = context.elapsed.saturating_add(delay) + TIMER_RESOLUTION;
-            if ends > deadline {
-                return Err(StopReason::Deadline);
-            }
+        if !wait_fits(context.elapsed, delay, c.deadline) {
+            return Err(StopReason::Deadline);
         }
         // A rate limit waited out as the server paced it is not extra
         // load on a failing upstream: it draws nothing from the budget
