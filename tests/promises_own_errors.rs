@@ -2,9 +2,13 @@
 //! open circuits), problem details, the axum pattern, and the memory
 //! store's bounds.
 
+#[path = "support/scripted.rs"]
+mod scripted;
+
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response, StatusCode};
+use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
+use scripted::{reply, Scripted};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
@@ -30,18 +34,6 @@ fn get(host: &str) -> Request<Full<Bytes>> {
     Request::get(uri(host))
         .body(Full::new(Bytes::new()))
         .unwrap()
-}
-
-fn reply(status: u16, headers: &[(&str, &str)], body: &str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body.to_owned())));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap();
-    for (name, value) in headers {
-        response.headers_mut().insert(
-            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            value.parse().unwrap(),
-        );
-    }
-    response
 }
 
 fn quick() -> RetryPolicy {
@@ -125,20 +117,16 @@ fn full_stack() -> ApiErrorsLayer<
 /// wait, its request redacted.
 #[tokio::test(start_paused = true)]
 async fn a_quota_refusal_through_the_full_stack_is_typed_and_clean() {
-    let sent = Arc::new(AtomicUsize::new(0));
-    let counter = sent.clone();
-    let upstream = service_fn(move |_req: Request<ReplayBody<Full<Bytes>>>| {
-        counter.fetch_add(1, SeqCst);
-        async move {
-            Ok::<_, Infallible>(reply(
-                429,
-                &[
-                    ("retry-after", "3600"),
-                    ("content-type", "application/json"),
-                ],
-                r#"{"error": {"code": "rate_limited", "message": "Slow down"}}"#,
-            ))
-        }
+    let sent = Scripted::new();
+    let upstream = sent.service::<ReplayBody<Full<Bytes>>>(move |_| {
+        reply(
+            429,
+            &[
+                ("retry-after", "3600"),
+                ("content-type", "application/json"),
+            ],
+            r#"{"error": {"code": "rate_limited", "message": "Slow down"}}"#,
+        )
     });
     let client = full_stack().layer(upstream);
     let first = client.clone().oneshot(get("api.test")).await.unwrap_err();
@@ -149,7 +137,7 @@ async fn a_quota_refusal_through_the_full_stack_is_typed_and_clean() {
     );
     assert_clean(&first, "server 429");
     let error = client.clone().oneshot(get("api.test")).await.unwrap_err();
-    assert_eq!(sent.load(SeqCst), 1, "the refusal was sent: {error}");
+    assert_eq!(sent.count(), 1, "the refusal was sent: {error}");
     let refused = error
         .rate_limited()
         .unwrap_or_else(|| panic!("not a local refusal: {error:?}"));
@@ -180,12 +168,8 @@ impl TokenSource for Failing {
 /// redacted, one attempt.
 #[tokio::test(start_paused = true)]
 async fn a_failing_token_source_through_the_full_stack_is_typed_and_clean() {
-    let sent = Arc::new(AtomicUsize::new(0));
-    let counter = sent.clone();
-    let upstream = service_fn(move |_req: Request<ReplayBody<Full<Bytes>>>| {
-        counter.fetch_add(1, SeqCst);
-        async move { Ok::<_, Infallible>(reply(200, &[], "{}")) }
-    });
+    let sent = Scripted::new();
+    let upstream = sent.service::<ReplayBody<Full<Bytes>>>(move |_| reply(200, &[], "{}"));
     let client = ApiErrorsLayer::new()
         .retry(RetryPolicy::default().deadline(Duration::from_secs(60)))
         .auth(AuthLayer::new(Failing))
@@ -193,7 +177,7 @@ async fn a_failing_token_source_through_the_full_stack_is_typed_and_clean() {
         .breaker(CircuitBreakerLayer::new())
         .layer(upstream);
     let error = client.oneshot(get("api.test")).await.unwrap_err();
-    assert_eq!(sent.load(SeqCst), 0);
+    assert_eq!(sent.count(), 0);
     assert_eq!(error.kind(), ErrorKind::Unauthorized, "{error:?}");
     let unauthorized = error.unauthorized().expect("Unauthorized");
     assert_eq!(unauthorized.reason(), AuthFailure::NoCredential);
@@ -263,12 +247,8 @@ async fn a_rejected_static_key_through_the_full_stack_never_prints_it() {
 /// nothing sent, a wait, the request redacted.
 #[tokio::test(start_paused = true)]
 async fn an_open_circuit_through_the_full_stack_is_typed_and_clean() {
-    let sent = Arc::new(AtomicUsize::new(0));
-    let counter = sent.clone();
-    let upstream = service_fn(move |_req: Request<ReplayBody<Full<Bytes>>>| {
-        counter.fetch_add(1, SeqCst);
-        async move { Ok::<_, Infallible>(reply(503, &[], "oops")) }
-    });
+    let sent = Scripted::new();
+    let upstream = sent.service::<ReplayBody<Full<Bytes>>>(move |_| reply(503, &[], "oops"));
     let client = full_stack().layer(upstream);
     let mut open = None;
     for _ in 0..200 {
@@ -286,10 +266,10 @@ async fn an_open_circuit_through_the_full_stack_is_typed_and_clean() {
         tokio::time::advance(Duration::from_millis(10)).await;
     }
     let error = open.expect("the breaker never opened");
-    let before = sent.load(SeqCst);
+    let before = sent.count();
     let again = client.clone().oneshot(get("api.test")).await.unwrap_err();
     assert!(again.circuit_open().is_some(), "{again}");
-    assert_eq!(sent.load(SeqCst), before, "an open circuit sent");
+    assert_eq!(sent.count(), before, "an open circuit sent");
     assert_eq!(error.kind(), ErrorKind::Unavailable);
     let circuit = error.circuit_open().unwrap();
     assert!(circuit.retry_after() > Duration::ZERO);
@@ -411,21 +391,17 @@ async fn the_axum_pattern_never_passes_an_upstream_body_or_key_on() {
 #[tokio::test(start_paused = true)]
 async fn many_authorities_stay_within_the_scope_bound() {
     let store = MemoryStore::new().max_scopes(512);
-    let sent = Arc::new(AtomicUsize::new(0));
-    let counter = sent.clone();
-    let upstream = service_fn(move |_req: Request<ReplayBody<Full<Bytes>>>| {
-        counter.fetch_add(1, SeqCst);
-        async move {
-            Ok::<_, Infallible>(reply(
-                200,
-                &[
-                    ("x-ratelimit-limit", "100"),
-                    ("x-ratelimit-remaining", "99"),
-                    ("x-ratelimit-reset", "60"),
-                ],
-                "{}",
-            ))
-        }
+    let sent = Scripted::new();
+    let upstream = sent.service::<ReplayBody<Full<Bytes>>>(move |_| {
+        reply(
+            200,
+            &[
+                ("x-ratelimit-limit", "100"),
+                ("x-ratelimit-remaining", "99"),
+                ("x-ratelimit-reset", "60"),
+            ],
+            "{}",
+        )
     });
     let client = ApiErrorsLayer::new()
         .retry(quick())
@@ -444,7 +420,7 @@ async fn many_authorities_stay_within_the_scope_bound() {
             assert!(store.len() <= 512 + 64, "{} scopes after {i}", store.len());
         }
     }
-    assert_eq!(sent.load(SeqCst), n);
+    assert_eq!(sent.count(), n);
     assert!(store.len() <= 512 + 64, "{} scopes", store.len());
     assert!(!store.is_empty());
 }
@@ -502,16 +478,12 @@ async fn a_failing_token_source_never_opens_the_breaker() {
 /// cooldown ends the next call goes through.
 #[tokio::test(start_paused = true)]
 async fn quota_refusals_never_open_the_breaker() {
-    let sent = Arc::new(AtomicUsize::new(0));
-    let counter = sent.clone();
-    let upstream = service_fn(move |_req: Request<ReplayBody<Full<Bytes>>>| {
-        let n = counter.fetch_add(1, SeqCst);
-        async move {
-            Ok::<_, Infallible>(if n == 0 {
-                reply(429, &[("retry-after", "30")], "{}")
-            } else {
-                reply(200, &[], "{}")
-            })
+    let sent = Scripted::new();
+    let upstream = sent.service::<ReplayBody<Full<Bytes>>>(move |n| {
+        if n == 0 {
+            reply(429, &[("retry-after", "30")], "{}")
+        } else {
+            reply(200, &[], "{}")
         }
     });
     let client = ApiErrorsLayer::new()
@@ -535,7 +507,7 @@ async fn quota_refusals_never_open_the_breaker() {
         );
         assert_clean(&error, "RateLimited");
     }
-    assert_eq!(sent.load(SeqCst), 1);
+    assert_eq!(sent.count(), 1);
     tokio::time::advance(Duration::from_secs(31)).await;
     let response = client.clone().oneshot(get("api.test")).await;
     assert!(response.is_ok(), "{:?}", response.err());
