@@ -32,6 +32,8 @@ enum Expect {
     Go,
     /// A wait of this long (less up to a second the row took).
     Wait(Duration),
+    /// Refused at once: the cost alone is more than this window limit.
+    Exceeds(u64),
 }
 
 /// One row: what the first answer taught, then acquisitions (cost, expected).
@@ -42,7 +44,7 @@ struct Row {
 }
 
 fn rows() -> Vec<Row> {
-    use Expect::{Go, Wait};
+    use Expect::{Exceeds, Go, Wait};
     let secs = Duration::from_secs;
     vec![
         Row {
@@ -72,6 +74,16 @@ fn rows() -> Vec<Row> {
                 .with_window(window(Some("requests"), 100, 50, 60))
                 .with_window(window(Some("tokens"), 10_000, 1_000, 60)),
             steps: vec![(600, Go), (600, Wait(secs(60))), (300, Go)],
+        },
+        Row {
+            // A prompt larger than a tokens-per-minute limit (OpenAI and
+            // Anthropic answer it 429 whenever it is sent): no wait helps,
+            // so it is not held; a request that fits still goes.
+            name: "a cost over a window's whole limit is refused at once",
+            taught: Observation::new()
+                .with_window(window(Some("requests"), 100, 50, 60))
+                .with_window(window(Some("tokens"), 10_000, 10_000, 60)),
+            steps: vec![(10_001, Exceeds(10_000)), (10_000, Go), (1, Wait(secs(60)))],
         },
         Row {
             // A vendor of 1 s windows that truncates its delta seconds says
@@ -111,6 +123,9 @@ async fn run_rows(store: &dyn QuotaStore, label: &str) {
                 (Expect::Wait(expected), Grant::Wait(wait)) => {
                     assert!(wait <= *expected + CLOCKS, "{at}");
                     assert!(wait + Duration::from_secs(1) > *expected, "{at}");
+                }
+                (Expect::Exceeds(expected), Grant::Exceeds { limit, .. }) => {
+                    assert_eq!(limit, *expected, "{at}");
                 }
                 _ => panic!("{at}: expected {expect:?}"),
             }

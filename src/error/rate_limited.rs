@@ -5,6 +5,7 @@
 use super::RetryReport;
 use crate::redact::RequestContext;
 use std::fmt;
+use std::num::NonZeroU64;
 use std::time::Duration;
 
 /// The quota layer refused a request **without sending it**: the scope's
@@ -21,6 +22,9 @@ pub struct RateLimited {
     scope: ScopeKey,
     request: Option<Box<RequestContext>>,
     retries: RetryReport,
+    /// The window limit the request's cost alone is more than, when that
+    /// is why it was refused (a limit is never 0).
+    exceeded: Option<NonZeroU64>,
 }
 
 impl RateLimited {
@@ -30,7 +34,28 @@ impl RateLimited {
             scope,
             request: Some(Box::new(request)),
             retries: RetryReport::default(),
+            exceeded: None,
         }
+    }
+
+    /// The same refusal, of a request whose cost alone is more than a
+    /// window's whole `limit` (when there is one).
+    pub(crate) fn over_limit(self, limit: Option<u64>) -> Self {
+        RateLimited {
+            exceeded: limit.and_then(NonZeroU64::new),
+            ..self
+        }
+    }
+
+    /// The window limit that the request's cost alone is more than, when
+    /// that is why it was refused: then it was refused at once, since no
+    /// wait lets it go while the window keeps that limit (a prompt larger
+    /// than a tokens-per-minute limit; the
+    /// [`cost`](crate::quota::QuotaLayer::cost) closure says what a
+    /// request costs). [`retry_after`](Self::retry_after) is then the
+    /// window's next reset.
+    pub fn exceeded_limit(&self) -> Option<u64> {
+        self.exceeded.map(NonZeroU64::get)
     }
 
     field_getters! {
@@ -46,11 +71,18 @@ impl RateLimited {
 
 impl fmt::Display for RateLimited {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "rate limited locally: quota of scope {} frees up in {:?}, longer than max_wait; not sent",
-            self.scope, self.retry_after
-        )?;
+        match self.exceeded {
+            Some(limit) => write!(
+                f,
+                "rate limited locally: the request costs more than the whole limit ({limit}) of a window of scope {}; not sent",
+                self.scope
+            )?,
+            None => write!(
+                f,
+                "rate limited locally: quota of scope {} frees up in {:?}, longer than max_wait; not sent",
+                self.scope, self.retry_after
+            )?,
+        }
         if self.retries.attempts() > 1 {
             write!(f, " [after {} attempts]", self.retries.attempts())?;
         }

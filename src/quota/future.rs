@@ -272,14 +272,26 @@ fn after_grant<S, B, F>(
                 ticket.held(wait, "quota spent", held.request.as_ref());
                 return Ok(sleeping(wait));
             }
-            let scope = ticket.scope;
-            let observer = &ticket.config.observer;
-            observer.quota_refused(scope.as_u64(), wait, held.request.as_ref());
-            let request = held.request.take().expect("request kept until sent");
-            let context = RequestContext::new(request.method().clone(), request.uri().clone());
-            Err(Box::new(RateLimited::new(wait, scope, context)))
+            Err(refuse(held, ticket, wait, None))
         }
+        Grant::Exceeds { limit, reset } => Err(refuse(held, ticket, reset, Some(limit))),
     }
+}
+
+/// Refuses the held request without sending it: it would wait `wait`
+/// (or, its cost being more than a window's whole `limit`, never go).
+fn refuse<S, B>(
+    held: &mut Held<S, B>,
+    ticket: &Ticket,
+    wait: Duration,
+    limit: Option<u64>,
+) -> Box<RateLimited> {
+    let scope = ticket.scope;
+    let observer = &ticket.config.observer;
+    observer.quota_refused(scope.as_u64(), wait, held.request.as_ref());
+    let request = held.request.take().expect("request kept until sent");
+    let context = RequestContext::new(request.method().clone(), request.uri().clone());
+    Box::new(RateLimited::new(wait, scope, context).over_limit(limit))
 }
 
 /// The state of a request held for `delay`.

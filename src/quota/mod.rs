@@ -39,6 +39,10 @@
 //!   [`Error::RateLimited`](crate::Error::RateLimited), which carries when
 //!   to come back. The retry layer does not retry it: like a hint longer
 //!   than it may wait, the caller decides.
+//!   A request whose [`cost`](QuotaLayer::cost) alone is more than a
+//!   window's whole limit (a prompt larger than a tokens-per-minute
+//!   limit) fails at once the same way, since no wait would let it go:
+//!   [`RateLimited::exceeded_limit`] names that limit.
 //! - **Vendors that announce nothing** (only 429s with `Retry-After`):
 //!   the answers between two 429s are taken as the limit and the time
 //!   between their waits' ends as the window; the windows that follow are

@@ -195,6 +195,55 @@ mod tests {
         );
     }
 
+    /// A request whose cost alone is more than a window's whole limit (a
+    /// prompt larger than OpenAI's tokens per minute, answered 429
+    /// whenever it is sent) is refused at once, not held to `max_wait`;
+    /// a request that fits still goes.
+    #[tokio::test(start_paused = true)]
+    async fn a_cost_over_a_whole_limit_is_refused_at_once() {
+        let (inner, mut handle) = mock::pair();
+        let tokens = |request: &QuotaRequest<'_>| {
+            let cost = request.headers().get("x-tokens");
+            cost.and_then(|v| v.to_str().ok()?.parse().ok())
+                .unwrap_or(1)
+        };
+        let service = QuotaLayer::new().cost(tokens).layer(inner);
+        let first = tokio::spawn(service.clone().oneshot(get("http://api.example/a")));
+        // platform.openai.com/docs/guides/rate-limits, "Rate limits in headers".
+        let taught = Response::builder()
+            .header("x-ratelimit-limit-tokens", "10000")
+            .header("x-ratelimit-remaining-tokens", "9999")
+            .header("x-ratelimit-reset-tokens", "6ms")
+            .body("ok")
+            .unwrap();
+        answer(&mut handle, taught).await;
+        first.await.unwrap().unwrap();
+
+        let started = Instant::now();
+        let large = Request::get("http://api.example/b").header("x-tokens", "20000");
+        let error = service
+            .clone()
+            .oneshot(large.body("").unwrap())
+            .await
+            .unwrap_err();
+        assert_eq!(started.elapsed(), Duration::ZERO, "refused at once");
+        let refused = error.rate_limited().expect("a RateLimited error");
+        assert_eq!(refused.exceeded_limit(), Some(10_000));
+        assert!(error.to_string().contains("whole limit (10000)"), "{error}");
+        assert!(
+            pending(&mut Box::pin(handle.next_request())).await,
+            "nothing sent"
+        );
+
+        let fits = Request::get("http://api.example/c").header("x-tokens", "9000");
+        let call = tokio::spawn(service.clone().oneshot(fits.body("").unwrap()));
+        assert_eq!(
+            answer(&mut handle, Response::new("ok")).await.uri().path(),
+            "/c"
+        );
+        call.await.unwrap().unwrap();
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_cooldown_from_one_429_holds_the_whole_scope() {
         let (inner, mut handle) = mock::pair();

@@ -194,6 +194,9 @@ impl MemoryStore {
                 Local::Decided(grant, state.lease_runs_low(now, renew_within))
             }
             Decision::Wait(wait) => Local::Decided(Grant::Wait(wait), false),
+            Decision::Exceeds(limit, reset) => {
+                Local::Decided(Grant::Exceeds { limit, reset }, false)
+            }
             Decision::Renew => Local::Renew,
         }
     }
@@ -392,7 +395,7 @@ mod tests {
     fn go(grant: Grant) -> (Permit, Duration) {
         match grant {
             Grant::Go { permit, delay } => (permit, delay),
-            Grant::Wait(wait) => panic!("expected Go, got Wait({wait:?})"),
+            other => panic!("expected Go, got {other:?}"),
         }
     }
 

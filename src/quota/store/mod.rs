@@ -183,6 +183,16 @@ pub enum Grant {
     /// Nothing may be sent now: ask again after this long (the window's
     /// reset, or the scope's cooldown).
     Wait(Duration),
+    /// Nothing may be sent, and no wait would help while the window keeps
+    /// its limit: the request's cost alone is more than the window's whole
+    /// `limit` (a prompt larger than a tokens-per-minute limit). The layer
+    /// refuses it at once rather than hold it to `max_wait`.
+    Exceeds {
+        /// The window's limit, which the request's cost is more than.
+        limit: u64,
+        /// How far away the window's reset is (zero when unknown).
+        reset: Duration,
+    },
 }
 
 /// The future of a store call: ready at once (the in-memory store, with no

@@ -106,6 +106,9 @@ pub(crate) enum Decision {
     /// Nothing counted: the lease (a fleet member's slice of the shared
     /// window) is spent or expired; ask the ledger for another.
     Renew,
+    /// Nothing counted, and no wait would help: the request's cost alone
+    /// is more than this window limit, whose reset is this far away.
+    Exceeds(u64, Duration),
 }
 
 /// A fleet member's slice of the shared window, granted by the ledger:
@@ -331,6 +334,9 @@ impl ScopeState {
             return Decision::Go(Duration::ZERO);
         }
         self.run = Run::default();
+        if let Some(refusal) = self.never_fits(cost, now) {
+            return refusal;
+        }
         if let Some(hold) = self.hold(cost, held, now, tuning) {
             return hold;
         }
@@ -370,6 +376,17 @@ impl ScopeState {
         }
         let since = *self.open_for.1.get_or_insert(now);
         Some(unknown_limit_cap(self.open_for.0, now - since))
+    }
+
+    /// A request whose cost alone is more than a window's whole limit (a
+    /// prompt larger than a tokens-per-minute limit): no wait lets it go,
+    /// so it is refused at once rather than held to `max_wait`.
+    fn never_fits(&self, cost: u64, now: Millis) -> Option<Decision> {
+        self.windows.iter().flatten().find_map(|window| {
+            let limit = window.limit?;
+            let reset = window.reset_at.map_or(0, |reset| reset.saturating_sub(now));
+            (amount(window.counts_cost, cost) > limit).then(|| Decision::Exceeds(limit, ms(reset)))
+        })
     }
 
     /// What holds a request before the windows are scanned: a cooldown,
