@@ -204,13 +204,58 @@ type Map = DigestMap<u64, Circuit>;
 /// A layer's circuits, by scope key.
 #[derive(Debug, Default)]
 pub(crate) struct Circuits {
-    map: Mutex<Map>,
+    table: Mutex<Table>,
+}
+
+/// The map, and when a full map is next swept for room: not before a
+/// circuit kept can be idle, nor more than once a slot, so that a new
+/// scope's call goes untracked at once rather than sweep every circuit in
+/// vain (holding the lock every call needs) each time.
+#[derive(Debug, Default)]
+struct Table {
+    map: Map,
+    no_room_until: Option<Instant>,
+}
+
+impl std::ops::Deref for Table {
+    type Target = Map;
+    fn deref(&self) -> &Map {
+        &self.map
+    }
+}
+
+impl std::ops::DerefMut for Table {
+    fn deref_mut(&mut self) -> &mut Map {
+        &mut self.map
+    }
+}
+
+impl Table {
+    /// Drops the idle circuits of a full map, unless it is too early to
+    /// look again; notes when to look next.
+    fn make_room(&mut self, now: Instant, window: Duration) {
+        if self.no_room_until.is_some_and(|until| now < until) {
+            return;
+        }
+        let mut first_idle = None::<Instant>;
+        self.map.retain(|_, circuit| {
+            let idle = circuit.idle(now, window);
+            if !idle {
+                // (`slot_start` only moves on: not idle before this.)
+                let at = circuit.slot_start + window;
+                first_idle = Some(first_idle.map_or(at, |first| first.min(at)));
+            }
+            !idle
+        });
+        let next_slot = now + window / SLOTS as u32;
+        self.no_room_until = first_idle.map(|at| at.max(next_slot));
+    }
 }
 
 impl Circuits {
-    fn lock(&self) -> MutexGuard<'_, Map> {
+    fn lock(&self) -> MutexGuard<'_, Table> {
         // Plain numbers, each update whole: a poisoned map is still usable.
-        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Whether a call to scope `key` may go, and the transition it makes.
@@ -230,7 +275,7 @@ impl Circuits {
             Some(circuit) => circuit,
             None => {
                 if map.len() >= MAX_SCOPES {
-                    map.retain(|_, circuit| !circuit.idle(now, t.window));
+                    map.make_room(now, t.window);
                 }
                 if map.len() >= MAX_SCOPES {
                     return (None, Admission::Go { probe: false }, None);
@@ -603,5 +648,36 @@ mod tests {
             Some(u64::MAX)
         );
         assert_eq!(c.len(), 1);
+    }
+
+    /// A full map of busy circuits is swept once, not on every call to a
+    /// new scope (each sweep visits all 4096 under the lock every call
+    /// needs): the next sweep waits for the first circuit that can be idle.
+    #[test]
+    fn a_vain_sweep_is_not_repeated_before_a_circuit_can_be_idle() {
+        let c = Circuits::default();
+        let t = thresholds();
+        let t0 = Instant::now();
+        for key in 0..MAX_SCOPES as u64 {
+            let at = t0 + Duration::from_millis(key % 3000);
+            c.admit(key, at, None, &t, Uri::default);
+        }
+        let t1 = t0 + Duration::from_secs(3);
+        assert_eq!(c.admit(u64::MAX, t1, None, &t, Uri::default).0, None);
+        assert_eq!(c.lock().no_room_until, Some(t0 + t.window));
+        let t2 = t0 + Duration::from_secs(9);
+        assert_eq!(c.admit(u64::MAX, t2, None, &t, Uri::default).0, None);
+        assert_eq!(
+            c.lock().no_room_until,
+            Some(t0 + t.window),
+            "not swept again"
+        );
+        // From then on, the first circuits are idle and make room.
+        let t3 = t0 + t.window + Duration::from_millis(1);
+        assert_eq!(
+            c.admit(u64::MAX, t3, None, &t, Uri::default).0,
+            Some(u64::MAX)
+        );
+        assert!(c.len() < MAX_SCOPES);
     }
 }
