@@ -307,3 +307,80 @@ async fn timeouts_around_and_inside_keep_their_type() {
     assert!(error.transport().unwrap().is_deadline(), "{error}");
     assert_eq!(error.retries().attempts(), 3, "{error}");
 }
+
+/// AuthLayer over `ConcurrencyLimit(1)`, used as tower documents a
+/// long-lived service (`ready().await`, then `call`; the service kept, as
+/// a tonic-style client keeps its inner service). The first call waits for
+/// the first credential, then sends on a clone of the prototype (auth
+/// service docs, src/auth/service.rs:28-34) whose `poll_ready` needs the
+/// permit that the caller's ready service still holds: never sent.
+// FAILS: Auth sends after the credential wait on a clone, leaving the caller's ready inner (its permit) reserved: deadlock.
+#[tokio::test(start_paused = true)]
+async fn auth_first_call_on_a_kept_service_is_sent() {
+    use tower_api_errors::auth::{AuthLayer, Credential, StaticToken};
+    let (inner, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+    let mut service = ServiceBuilder::new()
+        .layer(AuthLayer::new(StaticToken::new(Credential::new("k-1").unwrap())))
+        .layer(ConcurrencyLimitLayer::new(1))
+        .service(inner);
+    let call = service
+        .ready()
+        .await
+        .unwrap()
+        .call(req("http://api.example/first"));
+    let call = tokio::spawn(call);
+    let Some((request, send)) = next(&mut handle, Duration::from_secs(30)).await else {
+        panic!("the first request was never sent");
+    };
+    assert_eq!(request.headers()["authorization"], "Bearer k-1");
+    send.send_response(reply(200, &[], ""));
+    call.await.unwrap().unwrap();
+    drop(service);
+}
+
+/// The same without the concurrency limit (control: the wait for the
+/// first credential itself is short).
+#[tokio::test(start_paused = true)]
+async fn auth_first_call_on_a_kept_unlimited_service_is_sent() {
+    use tower_api_errors::auth::{AuthLayer, Credential, StaticToken};
+    let (inner, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+    let mut service = ServiceBuilder::new()
+        .layer(AuthLayer::new(StaticToken::new(Credential::new("k-1").unwrap())))
+        .service(inner);
+    let call = service
+        .ready()
+        .await
+        .unwrap()
+        .call(req("http://api.example/first"));
+    let call = tokio::spawn(call);
+    let (_, send) = next(&mut handle, Duration::from_secs(30)).await.unwrap();
+    send.send_response(reply(200, &[], ""));
+    call.await.unwrap().unwrap();
+    drop(service);
+}
+
+/// The recommended stack, `ApiErrorsLayer` with a quota, over a client
+/// behind `Buffer` (bound 1; the crate's docs suggest `Buffer` below the
+/// retry layer for clients that are not `Clone`): a retry the quota paces
+/// is never sent: the retry's clone holds the buffer's slot while the
+/// quota's held clone waits for it.
+// FAILS: same cause as retry_over_quota_over_concurrency_limit_sends_the_paced_retry, with Buffer.
+#[tokio::test(start_paused = true)]
+async fn api_errors_with_quota_over_a_buffer_sends_the_paced_retry() {
+    use tower_api_errors::stack::ApiErrorsLayer;
+    let (inner, mut handle) = mock::pair::<Req, Response<Full<Bytes>>>();
+    let buffered = tower::buffer::Buffer::new(inner, 1);
+    let service = ApiErrorsLayer::new()
+        .retry(exact())
+        .quota(QuotaLayer::new())
+        .client(buffered);
+    let call = tokio::spawn(service.oneshot(get("http://api.example/a")));
+    let (_, send) = next(&mut handle, Duration::from_secs(1)).await.unwrap();
+    send.send_response(window(500, 1, 50));
+    let Some((_, send)) = next(&mut handle, Duration::from_secs(100)).await else {
+        let error = call.await.unwrap().unwrap_err();
+        panic!("the paced retry was never sent; the call ended with: {error}");
+    };
+    send.send_response(reply(200, &[], ""));
+    assert_eq!(call.await.unwrap().unwrap().status(), 200);
+}
