@@ -54,7 +54,7 @@ struct Shared<B> {
     kept: Vec<Bytes>,
     kept_bytes: usize,
     trailers: Option<HeaderMap>,
-    /// The original has ended (or failed).
+    /// The original has ended (its end or its trailers read) or failed.
     complete: bool,
     /// More was streamed than `max` allows, or the original failed: the
     /// body cannot be sent again.
@@ -236,7 +236,11 @@ impl Cursor<'_> {
             }
             Err(frame) => {
                 let trailers = frame.into_trailers().ok()?;
+                // Trailers are the last frame: the body is complete now,
+                // not at a final `None` that an HTTP/2 client never polls.
                 state.trailers = Some(trailers.clone());
+                state.complete = true;
+                state.original = None;
                 *self.trailers_sent = true;
                 Frame::trailers(trailers)
             }
