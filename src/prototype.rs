@@ -1,5 +1,6 @@
 //! [`Prototype`]: where the layers that send a request again (retry; auth
-//! after a renewal) get the service for it.
+//! after a renewal) get the service for it; [`release_readiness`], for
+//! those that send later on a clone.
 
 use std::sync::{Mutex, OnceLock, PoisonError};
 
@@ -45,6 +46,16 @@ impl<S: Clone> Prototype<S> {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
+}
+
+/// Gives back the readiness `service` holds (a `ConcurrencyLimit` permit, a
+/// `Buffer` slot) when the request it was made ready for will be sent
+/// later, on a clone: it is replaced by a clone, which holds none, and
+/// dropped. Tower lets a caller drop a ready service; left in place, a
+/// caller that keeps it (the retry layer does, for the whole call) holds
+/// the reservation that the clone's `poll_ready` then waits for forever.
+pub(crate) fn release_readiness<S: Clone>(service: &mut S) {
+    drop(std::mem::replace(service, service.clone()));
 }
 
 impl<S> std::fmt::Debug for Prototype<S> {

@@ -4,6 +4,7 @@ use super::layer::Config;
 use super::store::{Grant, Permit, StoreFuture};
 use super::{learn, RateLimited, ScopeKey};
 use crate::error::BoxError;
+use crate::prototype::release_readiness;
 use crate::redact::RequestContext;
 use crate::Error;
 use http::{Request, Response};
@@ -104,7 +105,8 @@ where
     S: Service<Request<B>> + Clone,
 {
     /// Sends at once on the service the caller made ready when the store
-    /// says go without a delay; otherwise holds the request with a clone.
+    /// says go without a delay; otherwise holds the request with a clone,
+    /// and gives the ready service's readiness back.
     pub(crate) fn start(
         service: &mut S,
         request: Request<B>,
@@ -127,14 +129,14 @@ where
                 return ResponseFuture::new(State::Calling { future }, None, ticket);
             }
             ticket.held(delay, "pacing", Some(&request));
-            let held = Held::new(service.clone(), request);
+            let held = Held::new(set_aside(service), request);
             return ResponseFuture::new(sleeping(delay), Some(held), ticket);
         }
         if let Some(wait) = answered {
             // Already answered (a `Wait`): handled by the same state.
             grant = StoreFuture::ready(wait);
         }
-        let held = Held::new(service.clone(), request);
+        let held = Held::new(set_aside(service), request);
         ResponseFuture::new(State::Acquiring { grant }, Some(held), ticket)
     }
 
@@ -149,6 +151,15 @@ where
             outcome: None,
         }
     }
+}
+
+/// The clone a held request is sent on once its wait is over. The
+/// caller's ready `service` gives its readiness back: kept while the
+/// request waits, it would hold a permit (or a `Buffer` slot) that the
+/// clone's `poll_ready` needs.
+fn set_aside<S: Clone>(service: &mut S) -> S {
+    release_readiness(service);
+    service.clone()
 }
 
 impl<S, B> Held<S, B> {

@@ -99,7 +99,11 @@
 //! ready. A request that must wait takes a clone of the inner service and
 //! only asks that clone for readiness once the wait is over (as the retry
 //! layer does between attempts): a held request never sits on a
-//! connection or a concurrency permit while it sleeps. The inner service
+//! connection or a concurrency permit while it sleeps. The service the
+//! caller made ready is swapped for a clone, which gives back what that
+//! readiness reserved: a caller that keeps it (a retry layer above, a
+//! long-lived client) would otherwise hold the permit or `Buffer` slot the
+//! held request's own `poll_ready` waits for. The inner service
 //! must therefore be `Clone`, and its clones must share what readiness
 //! protects (hyper-util's client, `Buffer` and `ConcurrencyLimit` do).
 //!

@@ -19,7 +19,8 @@ use tower::{Layer, Service};
 /// made ready; a request that must wait takes a clone and only drives that
 /// clone's `poll_ready` once its wait is over, so a held request never
 /// holds the inner service's readiness (a connection, a concurrency
-/// permit) while it sleeps.
+/// permit) while it sleeps. The ready service is then replaced by a clone,
+/// giving back what its readiness reserved.
 #[derive(Debug, Clone)]
 pub struct Quota<S> {
     inner: S,
