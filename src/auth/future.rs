@@ -7,7 +7,7 @@ use super::state::{Acquire, Acquired, Current, Tokens, Wait};
 use super::{AuthReport, Renewal, ResendBody, Unauthorized};
 use crate::context::CallContext;
 use crate::error::BoxError;
-use crate::prototype::Prototype;
+use crate::prototype::{release_readiness, Prototype};
 use crate::redact::{RequestSecrets, Scrubber};
 use crate::{ApiError, Error};
 use http::{HeaderValue, Request, Response, StatusCode};
@@ -123,12 +123,13 @@ where
 
 impl<S, B> ResponseFuture<S, B>
 where
-    S: Service<Request<B>>,
+    S: Service<Request<B>> + Clone,
     B: ResendBody,
 {
     /// Sends at once with the cached credential, on the service the caller
-    /// made ready; or waits for the first credential. `found` is the call's
-    /// context from a layer above, when it describes this request.
+    /// made ready; or gives that readiness back and waits for the first
+    /// credential. `found` is the call's context from a layer above, when
+    /// it describes this request.
     pub(crate) fn start(
         service: &mut S,
         prototype: Arc<Prototype<S>>,
@@ -159,6 +160,10 @@ where
         let state = match acquired {
             Acquired::Inserted(current) => send.dispatch(service, request, current, false),
             Acquired::Wait(wait) => {
+                // Sent later on a clone of the prototype: the caller's
+                // ready service gives its readiness back, or a caller that
+                // keeps it holds the permit that clone's `poll_ready` needs.
+                release_readiness(service);
                 let wait = send.timed(wait);
                 send.first = Some(Box::new(request));
                 State::Acquiring { wait }

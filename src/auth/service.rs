@@ -31,7 +31,10 @@ use tower::Service;
 /// caller made ready, in place; a send after waiting for the first
 /// credential, or a re-send after a renewal, goes through a clone of the
 /// inner service as it was at this layer's first call (shared by this
-/// service's clones) and drives that clone's `poll_ready` first.
+/// service's clones) and drives that clone's `poll_ready` first. A
+/// request that waits for the first credential gives back the readiness
+/// of the service the caller made ready (replaced by a clone), so that a
+/// kept service's permit is not what that `poll_ready` waits for.
 #[derive(Debug, Clone)]
 pub struct Auth<S> {
     inner: S,
