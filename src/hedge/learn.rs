@@ -21,7 +21,8 @@ const GENERATION: u32 = 1024;
 pub(crate) const MAX_SCOPES: usize = 1024;
 
 /// A scope whose binding window has less than this share of its limit
-/// left (or fewer than 2 requests) gets no hedge until the window resets.
+/// left (or fewer than 2 requests) gets no hedge until the window resets
+/// (or, when it named no reset, until an answer shows headroom again).
 const HEADROOM: f64 = 0.1;
 
 /// A 429 without a stated wait holds hedges back this long.
@@ -105,9 +106,22 @@ struct Scope {
     delay: Option<Duration>,
     /// No hedge before this: a `Retry-After`, a pushback, a 429.
     cooldown: Option<Instant>,
-    /// The binding window was short of headroom until this.
-    short_until: Option<Instant>,
+    /// Whether the binding window is short of headroom, and until when.
+    headroom: Headroom,
     used: Instant,
+}
+
+/// What the last window a scope announced leaves for a hedge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Headroom {
+    /// Enough, or no window announced.
+    Plenty,
+    /// Short until the window's reset.
+    ShortUntil(Instant),
+    /// Short, and the window named no reset: it stays short until an
+    /// answer announces headroom again. Timing it out at once would hedge
+    /// the very next call, spending quota twice on the last requests left.
+    ShortUntilTold,
 }
 
 /// What an answer taught about its scope's quota.
@@ -162,7 +176,7 @@ impl Scopes {
             latencies: Histogram::new(),
             delay: None,
             cooldown: None,
-            short_until: None,
+            headroom: Headroom::Plenty,
             used: now,
         });
         scope.used = now;
@@ -229,11 +243,11 @@ impl Scopes {
             }
         }
         if let Some(window) = lesson.window {
-            scope.short_until = short_of_headroom(&window).then(|| {
-                // Until its reset; a window without one is looked at again
-                // with the next answer.
-                now + window.reset().unwrap_or(Duration::ZERO)
-            });
+            scope.headroom = match (short_of_headroom(&window), window.reset()) {
+                (false, _) => Headroom::Plenty,
+                (true, Some(reset)) => Headroom::ShortUntil(now + reset),
+                (true, None) => Headroom::ShortUntilTold,
+            };
         }
     }
 }
@@ -241,7 +255,11 @@ impl Scopes {
 impl Scope {
     fn may_hedge(&self, now: Instant) -> bool {
         let cooling = self.cooldown.is_some_and(|until| now < until);
-        let short = self.short_until.is_some_and(|until| now < until);
+        let short = match self.headroom {
+            Headroom::Plenty => false,
+            Headroom::ShortUntil(until) => now < until,
+            Headroom::ShortUntilTold => true,
+        };
         !cooling && !short
     }
 }
@@ -353,5 +371,23 @@ mod tests {
         let after_cooldown = now + Duration::from_secs(3);
         assert!(scopes.may_hedge(1, after_cooldown), "headroom again");
         assert!(scopes.may_hedge(2, now), "another scope learned nothing");
+    }
+
+    #[test]
+    fn a_short_window_without_a_reset_stops_hedges_until_headroom_is_shown() {
+        let scopes = Scopes::default();
+        let now = Instant::now();
+        let window = |remaining| Lesson {
+            cooldown: None,
+            window: Some(RateLimitInfo::new(Some(100), Some(remaining), None)),
+        };
+        scopes.learn(1, window(1), now);
+        let later = now + Duration::from_secs(3600);
+        assert!(!scopes.may_hedge(1, later), "no reset: short until told");
+        // An answer without any window teaches nothing either way.
+        scopes.learn(1, Lesson::default(), later);
+        assert!(!scopes.may_hedge(1, later));
+        scopes.learn(1, window(50), later);
+        assert!(scopes.may_hedge(1, later), "headroom again");
     }
 }
