@@ -3,9 +3,10 @@
 
 use super::layer::Config;
 use super::state::{Transition, Verdict};
+use crate::classification::{classify_response, Classification};
 use crate::error::{BoxError, ScopeKey};
 use crate::fleet::unix_ms;
-use crate::hints::{HintSource, ResponseHints};
+use crate::hints::{HintSource, RetryHint};
 use crate::{CircuitOpen, Error, ErrorKind};
 use http::Response;
 use pin_project_lite::pin_project;
@@ -157,19 +158,35 @@ where
     }
 }
 
-/// A response's verdict: a success or a 4xx answered; a counted 5xx is a
-/// failure, with the server's explicit hint (read only then).
+/// A response's verdict (from a client without a parse layer below, or a
+/// success), classified as the retry layer classifies it, a trailers-only
+/// gRPC status included: a 4xx is answered; a counted failure is one, with
+/// the server's explicit hint.
 fn response_verdict<B>(response: &Response<B>, counts: impl Fn(ErrorKind) -> bool) -> Verdict {
-    let status = response.status();
-    if !status.is_server_error() {
+    // Never counted, whatever it says: not worth reading its headers.
+    if response.status().is_client_error() {
         return Verdict::Answered;
     }
-    let kind = ErrorKind::from_status(status).unwrap_or(ErrorKind::Other);
-    if !counts(kind) {
+    match classify_response(response, None) {
+        Classification::Success => Verdict::Answered,
+        Classification::Failure(failure) => {
+            failure_verdict(failure.kind(), failure.retry_hint(), counts)
+        }
+    }
+}
+
+/// A failure's verdict by its kind: a rate limit, or a kind not counted,
+/// is answered; any other is a failure, with the hint the server stated
+/// (a window's reset is not one).
+fn failure_verdict(
+    kind: ErrorKind,
+    hint: Option<RetryHint>,
+    counts: impl Fn(ErrorKind) -> bool,
+) -> Verdict {
+    if kind == ErrorKind::RateLimited || !counts(kind) {
         return Verdict::Answered;
     }
-    let hints = ResponseHints::read(response.headers(), SystemTime::now());
-    Verdict::Unwell(hints.explicit_hint())
+    Verdict::Unwell(hint.filter(|hint| hint.source() != HintSource::RateLimitReset))
 }
 
 /// An error's verdict: a typed failure as its response would be; a
@@ -177,16 +194,8 @@ fn response_verdict<B>(response: &Response<B>, counts: impl Fn(ErrorKind) -> boo
 /// from below (quota, auth, another breaker) tells nothing.
 fn error_verdict(error: &Error, counts: impl Fn(ErrorKind) -> bool) -> Verdict {
     match error {
-        Error::Api(api) => {
-            let kind = api.kind();
-            if api.status().is_client_error() || kind == ErrorKind::RateLimited || !counts(kind) {
-                return Verdict::Answered;
-            }
-            let hint = api
-                .retry_hint()
-                .filter(|hint| hint.source() != HintSource::RateLimitReset);
-            Verdict::Unwell(hint)
-        }
+        Error::Api(api) if api.status().is_client_error() => Verdict::Answered,
+        Error::Api(api) => failure_verdict(api.kind(), api.retry_hint(), counts),
         Error::Transport(transport) => {
             let kind = match transport.is_deadline() {
                 true => ErrorKind::Timeout,

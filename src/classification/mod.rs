@@ -1,11 +1,13 @@
 //! The classifier table, below every layer: [`Classification`] and
 //! [`Failure`] (the verdict on one response), the [`Classify`] trait, the
 //! [`DefaultClassifier`] (the status table) and its combinators. The
-//! classify, parse and retry layers all classify with it; everything here is
-//! re-exported from [`classify`](crate::classify), where users find it.
+//! classify, parse, retry, breaker and hedge layers all classify with it;
+//! everything here is re-exported from [`classify`](crate::classify), where
+//! users find it.
 
-use crate::hints::RetryHint;
+use crate::hints::{ResponseHints, RetryHint};
 use crate::ErrorKind;
+use http::Response;
 use std::fmt;
 
 mod classifier;
@@ -13,6 +15,28 @@ mod combinators;
 
 pub use classifier::{Classify, DefaultClassifier};
 pub use combinators::{classify_fn, ClassifyExt, ClassifyFn, Refine, WithStatus};
+
+/// The verdict on a raw response for a layer with no classifier of its own
+/// (the breaker, the hedge), read as the retry and parse layers read it by
+/// default, so that all agree (a trailers-only gRPC status included): the
+/// stamp of a classifier below, else the [`DefaultClassifier`]'s. `hints`
+/// is the caller's reading of the same headers, when it has one (they are
+/// then not read again). A success without a stamp costs a range check (and
+/// with feature `grpc` one header lookup): no allocation.
+pub(crate) fn classify_response<B>(
+    response: &Response<B>,
+    hints: Option<&ResponseHints>,
+) -> Classification {
+    if let Some(stamp) = response.extensions().get::<Classification>() {
+        return *stamp;
+    }
+    let (status, headers) = (response.status(), response.headers());
+    let classifier = DefaultClassifier::new();
+    match hints {
+        Some(hints) => classifier.classify_with_hints(status, headers, hints),
+        None => classifier.classify(status, headers),
+    }
+}
 
 /// The verdict on one response: a success, or a failure of some kind.
 ///
