@@ -282,7 +282,8 @@ impl ApiError {
     }
 
     /// The server's explicit retry verdict (`x-should-retry`,
-    /// `Stripe-Should-Retry`), when it sent one.
+    /// `Stripe-Should-Retry`; a negative `grpc-retry-pushback-ms` is a
+    /// `false`), when it sent one.
     pub fn server_verdict(&self) -> Option<bool> {
         self.inner.server_verdict
     }

@@ -22,7 +22,9 @@
 //! | `CANCELLED` (1), `UNIMPLEMENTED` (12), anything else | `Other` | no |
 //!
 //! `grpc-retry-pushback-ms` is the hint; a negative or malformed pushback
-//! means "do not retry" (gRFC A6).
+//! means "do not retry" (gRFC A6), and on a status the table retries it is
+//! the server's verdict ([`Failure::server_verdict`](crate::classify::Failure::server_verdict)):
+//! a hedge then sends no more attempts, but waits for those in flight.
 //!
 //! Only trailers-only responses are classified: a call whose response
 //! already carried messages has its `grpc-status` in the trailers, is not a

@@ -77,8 +77,13 @@ pub fn classify_trailers_only(headers: &HeaderMap) -> Option<Classification> {
         Some(GrpcPushback::After(delay)) => {
             failure = failure.with_hint(Some(RetryHint::new(delay, HintSource::GrpcPushback)));
         }
-        Some(GrpcPushback::DoNotRetry) => failure = failure.with_retryable(false),
-        None => {}
+        // The server's "no" to a status the table retries is its verdict,
+        // as on an HTTP failure (a hedge then stops, not cancels, A6); to
+        // one the table never retries it changes nothing.
+        Some(GrpcPushback::DoNotRetry) if retryable => {
+            failure = failure.with_server_verdict(Some(false));
+        }
+        Some(GrpcPushback::DoNotRetry) | None => {}
     }
     Some(Classification::Failure(failure))
 }
@@ -105,6 +110,21 @@ mod tests {
             assert_eq!(verdict.is_success(), code == 0, "{code}");
             assert_eq!(verdict.is_retryable(), code == 8 || code == 14, "{code}");
         }
+    }
+
+    #[test]
+    fn a_do_not_retry_pushback_is_the_servers_verdict_on_a_retried_status() {
+        let mut headers = HeaderMap::new();
+        headers.insert("grpc-retry-pushback-ms", "-1".parse().unwrap());
+        headers.insert("grpc-status", "14".parse().unwrap());
+        let verdict = classify_trailers_only(&headers).unwrap();
+        let failure = verdict.failure().unwrap();
+        assert!(!failure.is_retryable());
+        assert_eq!(failure.server_verdict(), Some(false));
+        // INTERNAL is never retried: the "no" changes nothing.
+        headers.insert("grpc-status", "13".parse().unwrap());
+        let verdict = classify_trailers_only(&headers).unwrap();
+        assert_eq!(verdict.failure().unwrap().server_verdict(), None);
     }
 
     #[test]

@@ -4,14 +4,15 @@
 
 use super::layer::Config;
 use super::learn::Lesson;
+use crate::classification::{classify_response, Classification};
 use crate::context::CallContext;
 use crate::error::BoxError;
 use crate::hedged::Hedged;
-use crate::hints::{HintSource, RateLimitInfo, ResponseHints};
+use crate::hints::{HintSource, RateLimitInfo, ResponseHints, RetryHint};
 use crate::prototype::Prototype;
 use crate::replay::ReplayBody;
 use crate::{Error, ErrorKind};
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 use pin_project_lite::pin_project;
 use std::future::Future;
 use std::pin::Pin;
@@ -217,8 +218,8 @@ where
 struct Judged {
     /// A success, or a failure another attempt cannot fix: the call's answer.
     last: bool,
-    /// The server asked to wait (`Retry-After`, pushback, a 429): no more
-    /// hedges for this call.
+    /// The server asked to wait (`Retry-After`, pushback, a 429) or not to
+    /// retry at all: no more hedges for this call.
     stop: bool,
     lesson: Lesson,
 }
@@ -239,18 +240,14 @@ impl Judged {
 /// scope's quota (its hints, read once).
 fn judge<R>(result: &Result<Response<R>, Error>) -> Judged {
     match result {
-        Ok(response) => judge_response(response.status(), response.headers()),
-        Err(Error::Api(api)) => {
-            let explicit = |source: HintSource| source != HintSource::RateLimitReset;
-            let wait = match api.is_rate_limited() {
-                true => Some(Lesson::throttled(api.retry_after())),
-                false => api
-                    .retry_hint()
-                    .filter(|h| explicit(h.source()))
-                    .map(|h| h.delay()),
-            };
-            Judged::new(!api.is_retryable(), wait, api.rate_limit().copied())
-        }
+        Ok(response) => judge_response(response),
+        Err(Error::Api(api)) => judge_failure(
+            api.kind(),
+            api.is_retryable(),
+            api.server_verdict(),
+            api.retry_hint(),
+            api.rate_limit().copied(),
+        ),
         Err(Error::Transport(transport)) => Judged::new(transport.is_deadline(), None, None),
         // Refusals from below, which say when to come back.
         Err(Error::RateLimited(refused)) => Judged::new(false, Some(refused.retry_after()), None),
@@ -259,21 +256,49 @@ fn judge<R>(result: &Result<Response<R>, Error>) -> Judged {
     }
 }
 
-/// A response from a client without a parse layer below, or a success.
-fn judge_response(status: StatusCode, headers: &http::HeaderMap) -> Judged {
-    let hints = ResponseHints::read(headers, SystemTime::now());
+/// A response from a client without a parse layer below, or a success:
+/// classified as the retry layer classifies it (a trailers-only gRPC
+/// status too), so that both agree on what another try may fix.
+fn judge_response<R>(response: &Response<R>) -> Judged {
+    // Read for every answer: a success's window teaches the headroom too.
+    let hints = ResponseHints::read(response.headers(), SystemTime::now());
     let window = hints.rate_limit();
-    if !status.is_client_error() && !status.is_server_error() {
-        return Judged::new(true, None, window);
+    match classify_response(response, Some(&hints)) {
+        Classification::Failure(failure) => judge_failure(
+            failure.kind(),
+            failure.is_retryable(),
+            failure.server_verdict(),
+            failure.retry_hint(),
+            window,
+        ),
+        Classification::Success => Judged::new(true, None, window),
     }
-    let kind = ErrorKind::from_status(status).unwrap_or(ErrorKind::Other);
-    let wait = match status == StatusCode::TOO_MANY_REQUESTS {
-        true => Some(Lesson::throttled(
-            hints.retry_hint_when_limited().map(|h| h.delay()),
-        )),
-        false => hints.explicit_hint().map(|h| h.delay()),
+}
+
+/// A failure, typed or raw, by its kind, its retry verdict, the server's
+/// own verdict and its hint.
+fn judge_failure(
+    kind: ErrorKind,
+    retryable: bool,
+    server_verdict: Option<bool>,
+    hint: Option<RetryHint>,
+    window: Option<RateLimitInfo>,
+) -> Judged {
+    // A window's reset is no request to wait, but a rate limit's is.
+    let wait = match kind == ErrorKind::RateLimited {
+        true => Some(Lesson::throttled(hint.map(|h| h.delay()))),
+        false => hint
+            .filter(|h| h.source() != HintSource::RateLimitReset)
+            .map(|h| h.delay()),
     };
-    Judged::new(!kind.is_transient(), wait, window)
+    // gRFC A6: the server's "do not retry" (a negative pushback,
+    // `x-should-retry: false`) on a failure another try could have fixed
+    // stops further hedges; it is no fatal status, so the attempts in
+    // flight go on and may still answer the call.
+    let declined = server_verdict == Some(false) && kind.is_transient();
+    let mut judged = Judged::new(!retryable && !declined, wait, window);
+    judged.stop |= declined;
+    judged
 }
 
 /// Whether the hedge went.
