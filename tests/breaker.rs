@@ -4,6 +4,9 @@
 
 mod support;
 
+#[path = "support/scripted.rs"]
+mod scripted;
+
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
@@ -520,4 +523,228 @@ fn types_are_send_sync_and_clone() {
         <tower_api_errors::breaker::CircuitBreaker<Client> as Service<Request<Full<Bytes>>>>::Future,
     >();
     layer::<tower_api_errors::CircuitOpen>();
+}
+
+/// Peers' circuit-breaker scenarios (Polly v8, failsafe-go, Envoy outlier
+/// detection, gRFC A6), on `service_fn` upstreams with paused time.
+mod peer_scenarios {
+    use crate::scripted::{self, reply, Scripted};
+    use bytes::Bytes;
+    use http::{Request, Response};
+    use http_body_util::Full;
+    use std::convert::Infallible;
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tower::{service_fn, Layer, ServiceExt};
+    use tower_api_errors::breaker::{CircuitBreaker, CircuitBreakerLayer};
+
+    const MS: fn(u64) -> Duration = Duration::from_millis;
+    const S: fn(u64) -> Duration = Duration::from_secs;
+
+    fn get() -> Request<Full<Bytes>> {
+        scripted::get("http://api.test/v1/things")
+    }
+
+    /// Breaker docs (src/breaker/mod.rs:6-9, 51-53): it counts "5xx of
+    /// the kinds DEFAULT_COUNTED lists (unavailable, ...)" and "over a raw
+    /// client it reads the status and headers itself"; a gRPC pushback
+    /// times the break (mod.rs:21-24). With the `grpc` feature a
+    /// trailers-only UNAVAILABLE is classified "exactly like an HTTP
+    /// status" (src/grpc/mod.rs:3-8), and the retry layer over a raw client
+    /// retries it (tests/peer_retry_suites.rs grpc rows, bare stack). The
+    /// breaker over the same raw client counts it too (it once read the
+    /// HTTP status only: a gRPC backend that was down never opened it).
+    #[cfg(feature = "grpc")]
+    #[tokio::test(start_paused = true)]
+    async fn over_a_raw_grpc_client_counts_trailers_only_unavailable() {
+        let sent = Arc::new(AtomicU32::new(0));
+        let counter = sent.clone();
+        let upstream = service_fn(move |_req: Request<()>| {
+            counter.fetch_add(1, SeqCst);
+            let response = Response::builder()
+                .status(200)
+                .header("content-type", "application/grpc")
+                .header("grpc-status", "14")
+                .header("grpc-retry-pushback-ms", "3000")
+                .body(())
+                .unwrap();
+            async { Ok::<_, Infallible>(response) }
+        });
+        let breaker = CircuitBreakerLayer::new().minimum_calls(2).layer(upstream);
+        let call = || {
+            Request::post("http://grpc.test/pkg.Svc/Get")
+                .body(())
+                .unwrap()
+        };
+        for _ in 0..2 {
+            breaker.clone().oneshot(call()).await.unwrap();
+        }
+        let third = breaker.clone().oneshot(call()).await;
+        let open = third.as_ref().err().and_then(|e| e.circuit_open());
+        assert!(
+            open.is_some(),
+            "two UNAVAILABLE of two calls (pushback 3 s) did not open it: {:?}",
+            third.map(|r| r.status())
+        );
+        assert_eq!(open.unwrap().retry_after(), S(3));
+        assert_eq!(sent.load(SeqCst), 2);
+    }
+
+    /// Over the parse layer, a trailers-only UNAVAILABLE with a 3 s
+    /// pushback opens the breaker for exactly 3 s, signalled (the probe
+    /// keeps the server's clock); INVALID_ARGUMENT and RESOURCE_EXHAUSTED
+    /// (A6: "avoids conflating server failure with responses to malformed
+    /// requests") never count.
+    #[cfg(feature = "grpc")]
+    #[tokio::test(start_paused = true)]
+    async fn over_the_parse_layer_follows_grpc_statuses() {
+        use tower::ServiceBuilder;
+        use tower_api_errors::{ErrorBodyParseLayer, ErrorKind};
+
+        fn grpc(code: &'static str, pushback: Option<&'static str>) -> Response<Full<Bytes>> {
+            let mut headers = vec![("content-type", "application/grpc"), ("grpc-status", code)];
+            if let Some(ms) = pushback {
+                headers.push(("grpc-retry-pushback-ms", ms));
+            }
+            reply(200, &headers, "")
+        }
+        let call = || {
+            Request::post("http://grpc.test/pkg.Svc/Get")
+                .body(Full::new(Bytes::new()))
+                .unwrap()
+        };
+        // Neither a malformed request nor a rate limit ever opens it.
+        for code in ["3", "8"] {
+            let upstream = Scripted::new();
+            let client = ServiceBuilder::new()
+                .layer(CircuitBreakerLayer::new().minimum_calls(2))
+                .layer(ErrorBodyParseLayer::new())
+                .service(upstream.service(move |_| grpc(code, Some("3000"))));
+            for _ in 0..20 {
+                let error = client.clone().oneshot(call()).await.unwrap_err();
+                assert!(error.circuit_open().is_none(), "code {code}: {error}");
+            }
+            assert_eq!(upstream.count(), 20, "code {code}");
+        }
+        // UNAVAILABLE with a pushback: open for exactly the pushback.
+        let upstream = Scripted::new();
+        let client = ServiceBuilder::new()
+            .layer(CircuitBreakerLayer::new().minimum_calls(2))
+            .layer(ErrorBodyParseLayer::new())
+            .service(upstream.service(|n| match n {
+                0 | 1 => grpc("14", Some("3000")),
+                _ => grpc("0", None),
+            }));
+        for _ in 0..2 {
+            let error = client.clone().oneshot(call()).await.unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::Unavailable);
+        }
+        let error = client.clone().oneshot(call()).await.unwrap_err();
+        let open = error.circuit_open().expect("open");
+        assert_eq!(open.retry_after(), S(3));
+        assert!(open.is_server_signalled());
+        tokio::time::advance(MS(2_999)).await;
+        assert!(client
+            .clone()
+            .oneshot(call())
+            .await
+            .unwrap_err()
+            .circuit_open()
+            .is_some());
+        tokio::time::advance(MS(1)).await;
+        client.clone().oneshot(call()).await.unwrap();
+        assert_eq!(upstream.count(), 3, "one probe, at the server's time");
+    }
+
+    /// Polly v8 `BreakDurationGenerator` / Envoy outlier detection (ejection
+    /// time = base × ejections, capped at max_ejection_time), as our docs put
+    /// it (src/breaker/layer.rs:146-149): "doubled with each opening in a row
+    /// (a failed probe reopens), up to `max`. A circuit that stayed closed a
+    /// whole window starts again from `base`."
+    #[tokio::test(start_paused = true)]
+    async fn break_grows_in_a_row_and_starts_over_after_a_closed_window() {
+        let down = Arc::new(AtomicBool::new(true));
+        let flag = down.clone();
+        let sent = Arc::new(AtomicU32::new(0));
+        let counter = sent.clone();
+        let upstream = service_fn(move |_req: Request<()>| {
+            counter.fetch_add(1, SeqCst);
+            let status = if flag.load(SeqCst) { 502 } else { 200 };
+            let response = Response::builder().status(status).body(()).unwrap();
+            async move { Ok::<_, Infallible>(response) }
+        });
+        let breaker = CircuitBreakerLayer::new()
+            .minimum_calls(2)
+            .failure_rate(1.0)
+            .window(S(10))
+            .break_duration(S(1), S(4))
+            .layer(upstream);
+        let call = || Request::get("http://api.test/").body(()).unwrap();
+        let refused_for = |breaker: &CircuitBreaker<_>| {
+            let breaker = breaker.clone();
+            async move {
+                let error = breaker.oneshot(call()).await.unwrap_err();
+                error.circuit_open().expect("refused").retry_after()
+            }
+        };
+        for _ in 0..2 {
+            breaker.clone().oneshot(call()).await.unwrap();
+        }
+        let mut breaks = vec![refused_for(&breaker).await];
+        // Three failed probes: 2 s, 4 s, 4 s (the cap).
+        for _ in 0..3 {
+            tokio::time::advance(*breaks.last().unwrap()).await;
+            assert_eq!(breaker.clone().oneshot(call()).await.unwrap().status(), 502);
+            breaks.push(refused_for(&breaker).await);
+        }
+        assert_eq!(breaks, [S(1), S(2), S(4), S(4)]);
+        // A probe succeeds: closed.
+        down.store(false, SeqCst);
+        tokio::time::advance(S(4)).await;
+        breaker.clone().oneshot(call()).await.unwrap();
+        // Closed a whole window, then down again: from the base once more.
+        tokio::time::advance(S(11)).await;
+        down.store(true, SeqCst);
+        for _ in 0..2 {
+            breaker.clone().oneshot(call()).await.unwrap();
+        }
+        assert_eq!(refused_for(&breaker).await, S(1), "starts over from base");
+    }
+
+    /// Polly v8 `CircuitBreakerResilienceStrategyTests` / failsafe-go
+    /// `TestShouldRejectExecutionsWhenOpen`: the failure ratio is measured over
+    /// the sampling window with a minimum throughput; successes dilute it, and
+    /// failures older than the window no longer count. Here through the layer,
+    /// on a real clock (paused): 4 failures among 10 calls (rate 0.4 < 0.5)
+    /// do not open it; the window slides past them and 5 failures of 5 do.
+    #[tokio::test(start_paused = true)]
+    async fn failure_ratio_minimum_throughput_and_sliding_window() {
+        let upstream = Scripted::new();
+        // 0..10: S S F S F S F S F S (never half); then everything fails.
+        let service = upstream.service(|n| match n {
+            2 | 4 | 6 | 8 => reply(503, &[], ""),
+            0 | 1 | 3 | 5 | 7 | 9 => reply(200, &[], ""),
+            _ => reply(503, &[], ""),
+        });
+        let breaker = CircuitBreakerLayer::new()
+            .minimum_calls(5)
+            .failure_rate(0.5)
+            .layer(service);
+        for _ in 0..10 {
+            breaker.clone().oneshot(get()).await.unwrap();
+            tokio::time::advance(MS(100)).await;
+        }
+        // 4 of 10: closed. Past the window, the old calls are gone.
+        tokio::time::advance(S(11)).await;
+        for i in 0..4 {
+            let response = breaker.clone().oneshot(get()).await.unwrap();
+            assert_eq!(response.status(), 503, "call {i}: under the minimum");
+        }
+        // The fifth failure of five: opens.
+        breaker.clone().oneshot(get()).await.unwrap();
+        let error = breaker.clone().oneshot(get()).await.unwrap_err();
+        assert_eq!(error.circuit_open().unwrap().retry_after(), S(5));
+        assert_eq!(upstream.count(), 15);
+    }
 }

@@ -4,6 +4,9 @@
 
 mod support;
 
+#[path = "support/scripted.rs"]
+mod scripted;
+
 use bytes::Bytes;
 use http::Request;
 use http_body_util::Full;
@@ -421,4 +424,378 @@ async fn below_a_retry_layer_the_hedge_layer_does_not_hedge() {
     client.oneshot(get(addr)).await.unwrap();
     assert_eq!(started.elapsed(), Duration::from_millis(1000));
     assert_eq!(count.load(Ordering::SeqCst), 1, "no hedge was sent");
+}
+
+/// Peers' hedging scenarios (Polly v8 hedging, gRFC A6), on `service_fn`
+/// upstreams that answer by attempt, with paused time.
+mod peer_scenarios {
+    use crate::scripted::{self, reply, Scripted};
+    use bytes::Bytes;
+    use http::{Request, Response};
+    use http_body_util::Full;
+    use std::convert::Infallible;
+    use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tokio::time::Instant;
+    use tower::{service_fn, Layer, ServiceBuilder, ServiceExt};
+    use tower_api_errors::breaker::CircuitBreakerLayer;
+    use tower_api_errors::hedge::{HedgeLayer, Hedged};
+    use tower_api_errors::retry::ReplayBody;
+    use tower_api_errors::{ErrorBodyParseLayer, ErrorKind};
+
+    const MS: fn(u64) -> Duration = Duration::from_millis;
+    const S: fn(u64) -> Duration = Duration::from_secs;
+
+    /// An answer's headers.
+    type Headers = &'static [(&'static str, &'static str)];
+
+    /// The server's two ways of saying "do not retry": a negative gRPC
+    /// pushback (gRFC A6) and `x-should-retry: false` (OpenAI, Anthropic).
+    const DO_NOT_RETRY: [Headers; 2] = [
+        &[("grpc-retry-pushback-ms", "-1")],
+        &[("x-should-retry", "false")],
+    ];
+
+    fn get() -> Request<Full<Bytes>> {
+        scripted::get("http://api.test/v1/things")
+    }
+
+    /// An upstream for the hedge layer that answers by attempt (1: the
+    /// first, 2: the hedge): `(delay, status, headers)`; counts sends.
+    fn by_attempt(
+        first: (u64, u16, Headers),
+        hedge: (u64, u16, Headers),
+        sent: Arc<AtomicU32>,
+    ) -> impl tower::Service<
+        Request<ReplayBody<Full<Bytes>>>,
+        Response = Response<Full<Bytes>>,
+        Error = Infallible,
+        Future = impl Send,
+    > + Clone
+           + Send {
+        service_fn(move |req: Request<ReplayBody<Full<Bytes>>>| {
+            sent.fetch_add(1, SeqCst);
+            let attempt = req.extensions().get::<Hedged>().map_or(1, |h| h.attempt());
+            let (millis, status, headers) = if attempt == 1 { first } else { hedge };
+            async move {
+                tokio::time::sleep(MS(millis)).await;
+                Ok::<_, Infallible>(reply(status, headers, &format!("attempt {attempt}")))
+            }
+        })
+    }
+
+    /// An upstream whose every answer announces `window`: the first call
+    /// answers at once, the second call's first attempt takes 1 s, any
+    /// other send 5 ms; counts sends.
+    fn announcing(
+        window: Headers,
+        sent: Arc<AtomicU32>,
+    ) -> impl tower::Service<
+        Request<ReplayBody<Full<Bytes>>>,
+        Response = Response<Full<Bytes>>,
+        Error = Infallible,
+        Future = impl Send,
+    > + Clone
+           + Send {
+        let calls = Arc::new(AtomicU32::new(0));
+        service_fn(move |req: Request<ReplayBody<Full<Bytes>>>| {
+            sent.fetch_add(1, SeqCst);
+            let first = req
+                .extensions()
+                .get::<Hedged>()
+                .is_none_or(|h| !h.is_hedge());
+            let n = if first {
+                calls.fetch_add(1, SeqCst)
+            } else {
+                99
+            };
+            async move {
+                let millis = if n == 1 { 1_000 } else { 5 };
+                tokio::time::sleep(MS(millis)).await;
+                Ok::<_, Infallible>(reply(200, window, "{}"))
+            }
+        })
+    }
+
+    #[cfg(feature = "grpc")]
+    async fn text(response: Response<Full<Bytes>>) -> String {
+        use http_body_util::BodyExt;
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    /// Hedge docs (src/hedge/mod.rs:21-23): "while its binding rate-limit
+    /// window has less than 10 % left, no hedge is sent (a hedge spends
+    /// quota twice)". A vendor that announces `X-RateLimit-Limit: 100` and
+    /// `X-RateLimit-Remaining: 1` without a reset header is short of
+    /// headroom all the same: the next slow call is not hedged (the window
+    /// was once short only "until now", and the hedge went).
+    #[tokio::test(start_paused = true)]
+    async fn no_headroom_when_the_window_names_no_reset() {
+        const SHORT: Headers = &[("x-ratelimit-limit", "100"), ("x-ratelimit-remaining", "1")];
+        let sent = Arc::new(AtomicU32::new(0));
+        let upstream = announcing(SHORT, sent.clone());
+        let client = HedgeLayer::fixed(MS(20)).no_budget().layer(upstream);
+        client.clone().oneshot(get()).await.unwrap();
+        assert_eq!(sent.load(SeqCst), 1);
+        // The scope has 1 request of 100 left: no hedge for the slow call.
+        client.clone().oneshot(get()).await.unwrap();
+        assert_eq!(
+            sent.load(SeqCst),
+            2,
+            "a hedge was sent with 1 of 100 requests left in the window"
+        );
+    }
+
+    /// The same window with a reset header is honoured (no hedge).
+    #[tokio::test(start_paused = true)]
+    async fn no_headroom_when_the_window_names_its_reset() {
+        const SHORT: Headers = &[
+            ("x-ratelimit-limit", "100"),
+            ("x-ratelimit-remaining", "1"),
+            ("x-ratelimit-reset", "30"),
+        ];
+        let sent = Arc::new(AtomicU32::new(0));
+        let upstream = announcing(SHORT, sent.clone());
+        let client = HedgeLayer::fixed(MS(20)).no_budget().layer(upstream);
+        client.clone().oneshot(get()).await.unwrap();
+        client.clone().oneshot(get()).await.unwrap();
+        assert_eq!(sent.load(SeqCst), 2, "no hedge without headroom");
+    }
+
+    /// gRFC A6, "Summary of Retry and Hedging Logic", case 4 "Pushback:
+    /// Don't retry — Hedging policy: Don't send any more hedged requests"
+    /// (unlike case 3, a fatal status: "Cancel previous and pending
+    /// hedges"); "Hedged RPCs are returned to the client application when
+    /// all outstanding and pending requests have either received a response
+    /// or been canceled". Our docs (src/hedge/mod.rs:23-24): "A pushback or
+    /// `Retry-After` on either attempt stops further hedges for the call" —
+    /// stops, it does not cancel the attempt still running, which here
+    /// succeeds. Over the bare layer (the 503 as a response) and over the
+    /// parse layer (the 503 as a typed error, not retryable by the server's
+    /// verdict) alike; likewise for `x-should-retry: false`.
+    #[tokio::test(start_paused = true)]
+    async fn a6_do_not_retry_stops_hedges_but_cancels_nothing() {
+        for (parsed, headers) in [false, true]
+            .into_iter()
+            .flat_map(|parsed| DO_NOT_RETRY.map(|headers| (parsed, headers)))
+        {
+            let sent = Arc::new(AtomicU32::new(0));
+            let upstream = by_attempt((1_000, 200, &[]), (5, 503, headers), sent.clone());
+            let started = Instant::now();
+            let outcome = match parsed {
+                false => HedgeLayer::fixed(MS(20))
+                    .no_budget()
+                    .layer(upstream)
+                    .oneshot(get())
+                    .await
+                    .map(|r| r.status().as_u16()),
+                true => ServiceBuilder::new()
+                    .layer(HedgeLayer::fixed(MS(20)).no_budget())
+                    .layer(ErrorBodyParseLayer::new())
+                    .service(upstream)
+                    .oneshot(get())
+                    .await
+                    .map(|r| r.status().as_u16()),
+            };
+            let took = started.elapsed();
+            let case = format!("parsed: {parsed}, {headers:?}");
+            assert_eq!(sent.load(SeqCst), 2, "{case}");
+            assert_eq!(
+                outcome.as_ref().ok(),
+                Some(&200),
+                "{case}: {outcome:?} after {took:?}: the first attempt was cancelled"
+            );
+            assert_eq!(took, MS(1_000), "{case}");
+        }
+    }
+
+    /// The other half of A6 case 4 ("Pushback: Don't retry — Hedging
+    /// policy: Don't send any more hedged requests") and of our docs
+    /// (src/hedge/mod.rs:23-24, "A pushback ... on either attempt stops
+    /// further hedges for the call"): a first attempt that answers 503 with
+    /// `grpc-retry-pushback-ms: -1` (or `x-should-retry: false`) before the
+    /// hedge is due gets no hedge, over the parse layer and over the bare
+    /// hedge layer (where the 503 was once judged "a failure another try
+    /// may fix", and the hedge went at once).
+    #[tokio::test(start_paused = true)]
+    async fn a6_do_not_retry_on_the_first_attempt_sends_no_hedge() {
+        for (parsed, headers) in [true, false]
+            .into_iter()
+            .flat_map(|parsed| DO_NOT_RETRY.map(|headers| (parsed, headers)))
+        {
+            let sent = Arc::new(AtomicU32::new(0));
+            let upstream = by_attempt((5, 503, headers), (5, 200, &[]), sent.clone());
+            let status = match parsed {
+                false => HedgeLayer::fixed(MS(500))
+                    .no_budget()
+                    .layer(upstream)
+                    .oneshot(get())
+                    .await
+                    .unwrap()
+                    .status(),
+                true => ServiceBuilder::new()
+                    .layer(HedgeLayer::fixed(MS(500)).no_budget())
+                    .layer(ErrorBodyParseLayer::new())
+                    .service(upstream)
+                    .oneshot(get())
+                    .await
+                    .unwrap_err()
+                    .api()
+                    .expect("a typed 503")
+                    .status(),
+            };
+            assert_eq!(
+                (sent.load(SeqCst), status.as_u16()),
+                (1, 503),
+                "parsed: {parsed}, {headers:?}: a hedge was sent after the server said not to retry"
+            );
+        }
+    }
+
+    /// gRFC A6 over gRPC: a trailers-only `UNAVAILABLE` (HTTP 200,
+    /// `grpc-status: 14`) is a non-fatal status: "Immediately send next
+    /// scheduled hedged request" (case 2), and it never wins over an
+    /// attempt still running. Hedge docs (src/hedge/mod.rs:30-33): "As gRPC
+    /// A6's hedging policy: a failure another try may fix ... sends the
+    /// hedge at once". With the `grpc` feature the crate classifies a
+    /// trailers-only status "exactly like an HTTP status"
+    /// (src/grpc/mod.rs:3-8), and the hedge layer judges raw responses as
+    /// the retry layer classifies them (it once read the HTTP status only).
+    #[cfg(feature = "grpc")]
+    #[tokio::test(start_paused = true)]
+    async fn raw_grpc_unavailable_is_not_a_final_answer() {
+        const UNAVAILABLE: Headers = &[
+            ("content-type", "application/grpc"),
+            ("grpc-status", "14"),
+            ("grpc-message", "backend%20down"),
+        ];
+        // The hedge answers UNAVAILABLE fast; the slow first attempt succeeds.
+        let sent = Arc::new(AtomicU32::new(0));
+        let upstream = by_attempt((1_000, 200, &[]), (5, 200, UNAVAILABLE), sent.clone());
+        let client = HedgeLayer::fixed(MS(20)).no_budget().layer(upstream);
+        let response = client.oneshot(get()).await.unwrap();
+        let grpc_status = response.headers().get("grpc-status").cloned();
+        assert_eq!(
+            grpc_status, None,
+            "the hedge's UNAVAILABLE won over the first attempt still running"
+        );
+        assert_eq!(text(response).await, "attempt 1");
+    }
+
+    /// The same, the other way round: a first attempt that answers a
+    /// trailers-only UNAVAILABLE at once sends the hedge at once (A6 case
+    /// 2), as a raw 503 does (`a_failure_a_retry_may_fix_sends_the_hedge_at_once`).
+    #[cfg(feature = "grpc")]
+    #[tokio::test(start_paused = true)]
+    async fn raw_grpc_unavailable_sends_the_hedge_at_once() {
+        const UNAVAILABLE: Headers = &[("content-type", "application/grpc"), ("grpc-status", "14")];
+        let sent = Arc::new(AtomicU32::new(0));
+        let upstream = by_attempt((1, 200, UNAVAILABLE), (5, 200, &[]), sent.clone());
+        let client = HedgeLayer::fixed(MS(500)).no_budget().layer(upstream);
+        let started = Instant::now();
+        let response = client.oneshot(get()).await.unwrap();
+        assert_eq!(sent.load(SeqCst), 2, "no hedge after a non-fatal status");
+        assert_eq!(text(response).await, "attempt 2");
+        assert_eq!(started.elapsed(), MS(6));
+    }
+
+    /// A6 case 4 over gRPC: a trailers-only UNAVAILABLE with
+    /// `grpc-retry-pushback-ms: -1` on the hedge stops hedging and cancels
+    /// nothing, raw or parsed (the pushback is the server's verdict on a
+    /// status the table retries, `Failure::server_verdict`).
+    #[cfg(feature = "grpc")]
+    #[tokio::test(start_paused = true)]
+    async fn grpc_do_not_retry_pushback_cancels_nothing() {
+        const REFUSED: Headers = &[
+            ("content-type", "application/grpc"),
+            ("grpc-status", "14"),
+            ("grpc-retry-pushback-ms", "-1"),
+        ];
+        for parsed in [false, true] {
+            let sent = Arc::new(AtomicU32::new(0));
+            let upstream = by_attempt((1_000, 200, &[]), (5, 200, REFUSED), sent.clone());
+            let started = Instant::now();
+            let response = match parsed {
+                false => HedgeLayer::fixed(MS(20))
+                    .no_budget()
+                    .layer(upstream)
+                    .oneshot(get())
+                    .await
+                    .unwrap(),
+                true => ServiceBuilder::new()
+                    .layer(HedgeLayer::fixed(MS(20)).no_budget())
+                    .layer(ErrorBodyParseLayer::new())
+                    .service(upstream)
+                    .oneshot(get())
+                    .await
+                    .unwrap(),
+            };
+            assert_eq!(text(response).await, "attempt 1", "parsed: {parsed}");
+            assert_eq!(started.elapsed(), MS(1_000), "parsed: {parsed}");
+            assert_eq!(sent.load(SeqCst), 2, "parsed: {parsed}");
+        }
+    }
+
+    /// Over the parse layer, a gRPC UNAVAILABLE is a typed, retryable
+    /// failure, and the hedge wins; INVALID_ARGUMENT is fatal (A6 case 3)
+    /// and cancels the other attempt.
+    #[cfg(feature = "grpc")]
+    #[tokio::test(start_paused = true)]
+    async fn parsed_grpc_statuses_follow_a6() {
+        const UNAVAILABLE: Headers = &[("content-type", "application/grpc"), ("grpc-status", "14")];
+        const INVALID: Headers = &[("content-type", "application/grpc"), ("grpc-status", "3")];
+        let sent = Arc::new(AtomicU32::new(0));
+        let upstream = by_attempt((1, 200, UNAVAILABLE), (5, 200, &[]), sent.clone());
+        let client = ServiceBuilder::new()
+            .layer(HedgeLayer::fixed(MS(500)).no_budget())
+            .layer(ErrorBodyParseLayer::new())
+            .service(upstream);
+        let response = client.oneshot(get()).await.unwrap();
+        assert_eq!(text(response).await, "attempt 2");
+        assert_eq!(sent.load(SeqCst), 2);
+
+        let sent = Arc::new(AtomicU32::new(0));
+        let upstream = by_attempt((1_000, 200, &[]), (5, 200, INVALID), sent.clone());
+        let client = ServiceBuilder::new()
+            .layer(HedgeLayer::fixed(MS(20)).no_budget())
+            .layer(ErrorBodyParseLayer::new())
+            .service(upstream);
+        let started = Instant::now();
+        let error = client.oneshot(get()).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::BadRequest, "{error}");
+        assert_eq!(
+            started.elapsed(),
+            MS(25),
+            "fatal: the call's answer at once"
+        );
+    }
+
+    /// Hedge docs: "while a `Retry-After`, a gRPC pushback or a 429 asks
+    /// the scope to wait ... no hedge is sent". A breaker below that is
+    /// open is such a wait: the first attempt, refused unsent, gets no
+    /// hedge (and nothing reaches the upstream).
+    #[tokio::test(start_paused = true)]
+    async fn over_an_open_breaker_sends_nothing() {
+        let upstream = Scripted::new();
+        let service = upstream.service(|_| reply(503, &[("retry-after", "30")], ""));
+        let client = ServiceBuilder::new()
+            .layer(HedgeLayer::fixed(MS(20)).no_budget())
+            .layer(CircuitBreakerLayer::new().minimum_calls(2))
+            .layer(ErrorBodyParseLayer::new())
+            .service(service);
+        // Each call: the first attempt fails at once; a 503 with
+        // Retry-After stops hedging for the call.
+        for _ in 0..2 {
+            let error = client.clone().oneshot(get()).await.unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
+        }
+        assert_eq!(upstream.count(), 2);
+        tokio::time::advance(S(1)).await;
+        let error = client.clone().oneshot(get()).await.unwrap_err();
+        let open = error.circuit_open().expect("refused by the breaker");
+        assert_eq!(open.retry_after(), S(29));
+        assert_eq!(upstream.count(), 2, "nothing sent while open");
+    }
 }
