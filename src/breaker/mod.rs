@@ -51,7 +51,9 @@
 //! like a server's hint: it waits when the time to come back fits its
 //! `max_retry_after` and deadline, and otherwise fails fast with it.
 //! Outside the parse layer, so that failures arrive typed with their body
-//! hints (over a raw client it reads the status and headers itself).
+//! hints (over a raw client it classifies the status and headers itself,
+//! as the retry layer does: a trailers-only gRPC status with feature
+//! `grpc` is counted like an HTTP one).
 //!
 //! # Cost
 //!

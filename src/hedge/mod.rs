@@ -20,18 +20,24 @@
 //!   never cancels an attempt already in flight.
 //! - **The server's word.** Each answer's own hints are learned per scope:
 //!   while a `Retry-After`, a gRPC pushback or a 429 asks the scope to
-//!   wait, and while its binding rate-limit window has less than 10 % left,
-//!   no hedge is sent (a hedge spends quota twice). A pushback or
-//!   `Retry-After` on either attempt stops further hedges for the call.
+//!   wait, and while its binding rate-limit window has less than 10 % left
+//!   (until its reset; when it names none, until an answer shows headroom
+//!   again), no hedge is sent (a hedge spends quota twice). A pushback or
+//!   `Retry-After` on either attempt stops further hedges for the call, and
+//!   so does the server's "do not retry" (`x-should-retry: false`, a
+//!   negative gRPC pushback): as gRFC A6 says, that is no fatal status, so
+//!   it cancels nothing, and an attempt in flight may still answer.
 //! - **Bodies.** The body is replayed through a [`ReplayBody`](crate::retry::ReplayBody),
 //!   kept up to [`max_replay_bytes`](HedgeLayer::max_replay_bytes); a body
 //!   too large to keep, or still streaming when the hedge is due, is not
 //!   hedged (two attempts cannot read one stream).
 //! - **Failures.** As gRPC A6's hedging policy: a failure another try may
-//!   fix (a 503 without a hint, a reset connection) sends the hedge at
-//!   once, if it was not sent yet; a failure that cannot be fixed (a 404)
-//!   is the call's answer. The call ends with the last failure when no
-//!   attempt succeeds.
+//!   fix (a 503 without a hint, a trailers-only gRPC `UNAVAILABLE` with
+//!   feature `grpc`, a reset connection) sends the hedge at once, if it was
+//!   not sent yet; a failure that cannot be fixed (a 404) is the call's
+//!   answer. The call ends with the last failure when no attempt succeeds.
+//!   Over a raw client, a response is classified as the retry layer
+//!   classifies it (a classifier's stamp, else the default classifier).
 //!
 //! # Placement: hedging or retries for a call, not both
 //!
