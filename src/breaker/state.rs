@@ -217,19 +217,6 @@ struct Table {
     no_room_until: Option<Instant>,
 }
 
-impl std::ops::Deref for Table {
-    type Target = Map;
-    fn deref(&self) -> &Map {
-        &self.map
-    }
-}
-
-impl std::ops::DerefMut for Table {
-    fn deref_mut(&mut self) -> &mut Map {
-        &mut self.map
-    }
-}
-
 impl Table {
     /// Drops the idle circuits of a full map, unless it is too early to
     /// look again; notes when to look next.
@@ -269,14 +256,15 @@ impl Circuits {
         t: &Thresholds,
         label: impl FnOnce() -> Uri,
     ) -> (Option<u64>, Admission, Option<(Transition, Uri)>) {
-        let mut map = self.lock();
+        let table = &mut *self.lock();
         // One lookup when the scope is known (every call but its first).
-        let circuit = match map.get_mut(&key) {
+        let circuit = match table.map.get_mut(&key) {
             Some(circuit) => circuit,
             None => {
-                if map.len() >= MAX_SCOPES {
-                    map.make_room(now, t.window);
+                if table.map.len() >= MAX_SCOPES {
+                    table.make_room(now, t.window);
                 }
+                let map = &mut table.map;
                 if map.len() >= MAX_SCOPES {
                     return (None, Admission::Go { probe: false }, None);
                 }
@@ -315,7 +303,7 @@ impl Circuits {
     /// Marks the fleet opening this process published for scope `key`
     /// (Unix ms) as seen: it is not learned back.
     pub(crate) fn published(&self, key: u64, at: u64) {
-        if let Some(circuit) = self.lock().get_mut(&key) {
+        if let Some(circuit) = self.lock().map.get_mut(&key) {
             circuit.fleet_seen = circuit.fleet_seen.max(at);
         }
     }
@@ -329,15 +317,15 @@ impl Circuits {
         now: Instant,
         t: &Thresholds,
     ) -> Option<(Transition, Uri)> {
-        let mut map = self.lock();
-        let circuit = map.get_mut(&key)?;
+        let table = &mut *self.lock();
+        let circuit = table.map.get_mut(&key)?;
         let transition = circuit.settle(probe, verdict, now, t)?;
         Some((transition, circuit.label.clone()))
     }
 
     /// Scopes tracked (for tests and `Debug`).
     pub(crate) fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().map.len()
     }
 }
 
