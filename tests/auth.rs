@@ -566,6 +566,41 @@ async fn which_challenges_reject_the_credential() {
     }
 }
 
+/// RFC 9110 §11.2: an auth-param's value is a token or a quoted-string;
+/// text inside a quoted-string (a realm, an `error_description`) is not a
+/// parameter. A 403 that says `error="insufficient_scope"` must not be
+/// taken for a rejected credential (RFC 6750 §3.1) because its
+/// description, which comes first, mentions `error = invalid_token`; and
+/// a 401 whose realm mentions `error=insufficient_scope` while its real
+/// `error` is `invalid_token` must be renewed.
+#[test]
+fn an_error_inside_a_quoted_string_is_not_the_error_parameter() {
+    use tower_api_errors::auth::rejects_credential;
+    let mut forbidden = http::HeaderMap::new();
+    forbidden.insert(
+        "www-authenticate",
+        r#"Bearer error_description="the token is valid it is not error = invalid_token, but it lacks scope admin", error="insufficient_scope", scope="admin""#
+            .parse()
+            .unwrap(),
+    );
+    let mut unauthorized = http::HeaderMap::new();
+    unauthorized.insert(
+        "www-authenticate",
+        r#"Bearer realm="tokens lacking scope x get error=insufficient_scope, others not", error="invalid_token""#
+            .parse()
+            .unwrap(),
+    );
+    let verdicts = (
+        rejects_credential(StatusCode::FORBIDDEN, &forbidden),
+        rejects_credential(StatusCode::UNAUTHORIZED, &unauthorized),
+    );
+    assert_eq!(
+        verdicts,
+        (false, true),
+        "(403 insufficient_scope renewed?, 401 invalid_token renewed?)"
+    );
+}
+
 #[tokio::test]
 async fn the_re_send_draws_nothing_from_the_retry_budget() {
     // A budget with nothing in it: any retry would be refused.

@@ -15,23 +15,73 @@ pub(crate) fn challenge_error(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The value of the first `error=` auth-param in one `WWW-Authenticate`
-/// value. Linear: each byte is looked at as a name's start once, and the
-/// spaces after an `error` name once.
+/// value. The value is walked as challenges and auth-params (RFC 9110
+/// §11.2): a name, `=`, and a token or a quoted-string (§5.6.4), whose
+/// text (a realm, an `error_description` that mentions `error=...`) is
+/// skipped whole, `\` escapes included, never read as a parameter.
+/// Linear (each byte is looked at once, the spaces around an `=` twice
+/// at most) and without allocation.
 fn error_param(value: &[u8]) -> Option<&str> {
-    let at_param = |i: usize| i == 0 || matches!(value[i - 1], b' ' | b'\t' | b',');
-    let mut params = (0..value.len()).filter_map(|i| {
-        if !(at_param(i) && value.get(i..i + 5)?.eq_ignore_ascii_case(b"error")) {
-            return None;
+    let mut at = 0;
+    while let Some(&byte) = value.get(at) {
+        if matches!(byte, b' ' | b'\t' | b',') {
+            at += 1;
+            continue;
         }
-        // `error_description` and the like have no `=` here.
-        value[i + 5..].trim_ascii_start().strip_prefix(b"=")
-    });
-    let rest = params.next()?.trim_ascii_start();
-    let found = match rest.strip_prefix(b"\"") {
-        Some(quoted) => &quoted[..memchr::memchr(b'"', quoted)?],
-        None => rest.split(|&b| matches!(b, b' ' | b'\t' | b',')).next()?,
-    };
-    std::str::from_utf8(found).ok()
+        if byte == b'"' {
+            // A quoted-string where no parameter's value goes (malformed):
+            // its text is no parameter either.
+            at = param_value(value, at)?.1;
+            continue;
+        }
+        // A scheme, a token68, or a parameter's name (empty before a
+        // stray `=`).
+        let start = at;
+        at += value[at..]
+            .iter()
+            .position(|&b| matches!(b, b' ' | b'\t' | b',' | b'=' | b'"'))
+            .unwrap_or(value.len() - at);
+        let equals = skip_spaces(value, at);
+        if value.get(equals) != Some(&b'=') {
+            continue;
+        }
+        let (found, next) = param_value(value, skip_spaces(value, equals + 1))?;
+        if value[start..at].eq_ignore_ascii_case(b"error") {
+            return std::str::from_utf8(found).ok();
+        }
+        at = next;
+    }
+    None
+}
+
+/// The first index from `at` that is not a space or a tab.
+fn skip_spaces(value: &[u8], at: usize) -> usize {
+    let rest = value.get(at..).unwrap_or_default();
+    at + rest.len() - rest.trim_ascii_start().len()
+}
+
+/// The auth-param value starting at `at`, unquoted (escapes left as they
+/// are: no error code holds one), and the index after it. `None` for a
+/// quoted-string that is not closed: the rest of the value cannot be
+/// told apart from its text.
+fn param_value(value: &[u8], at: usize) -> Option<(&[u8], usize)> {
+    let rest = value.get(at..).unwrap_or_default();
+    if rest.first() != Some(&b'"') {
+        let end = rest
+            .iter()
+            .position(|&b| matches!(b, b' ' | b'\t' | b','))
+            .unwrap_or(rest.len());
+        return Some((&rest[..end], at + end));
+    }
+    let mut end = 1;
+    loop {
+        match rest.get(end)? {
+            b'"' => return Some((&rest[1..end], at + end + 1)),
+            // A quoted-pair: the escaped byte (a quote among them) is text.
+            b'\\' => end += 2,
+            _ => end += 1,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -78,6 +128,31 @@ mod tests {
             ("", None),
             ("error", None),
             ("error=", Some("")),
+            // RFC 9110 §11.2: text inside a quoted-string is no parameter.
+            (
+                r#"Bearer error_description="it is not error = invalid_token", error="insufficient_scope""#,
+                Some("insufficient_scope"),
+            ),
+            (
+                r#"Bearer realm="error=insufficient_scope, others", error="invalid_token""#,
+                Some("invalid_token"),
+            ),
+            // A quoted-pair: an escaped quote does not end the string.
+            (
+                r#"Bearer realm="say \"hi\", error=invalid_token", error="insufficient_scope""#,
+                Some("insufficient_scope"),
+            ),
+            (
+                r#"Bearer realm="a\\", error=invalid_token"#,
+                Some("invalid_token"),
+            ),
+            (r#"Bearer realm="unclosed, error=invalid_token"#, None),
+            // A token68 with its padding, then a challenge with an error.
+            (
+                r#"Basic YWxhZGRpbg==, Bearer error=invalid_token"#,
+                Some("invalid_token"),
+            ),
+            (r#"Bearer "stray error=x", error=y"#, Some("y")),
         ];
         for (value, expected) in table {
             assert_eq!(error_param(value.as_bytes()), *expected, "{value}");
@@ -103,5 +178,7 @@ mod tests {
         assert_eq!(error_param(value.as_bytes()), Some("x"));
         let value = "error_x ".repeat(20_000);
         assert_eq!(error_param(value.as_bytes()), None);
+        let value = format!("realm=\"{}\", error=x", "\\\" error=y ".repeat(20_000));
+        assert_eq!(error_param(value.as_bytes()), Some("x"));
     }
 }
