@@ -104,5 +104,89 @@ async fn no_credential_in_any_output() {
     }
 }
 
+/// `current` gives zq0-...; refresh n gives zqn-...; counts the refreshes.
+#[derive(Default)]
+struct Numbered(std::sync::atomic::AtomicU32);
+
+impl TokenSource for Numbered {
+    fn current(&self) -> TokenFuture<'_> {
+        Box::pin(async { Ok(Credential::new("zq0-s3cr3t-credential-0123456789")?) })
+    }
+
+    fn refresh<'a>(&'a self, _rejected: &'a Credential) -> TokenFuture<'a> {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        Box::pin(async move {
+            Ok(Credential::new(&format!(
+                "zq{n}-s3cr3t-credential-0123456789"
+            ))?)
+        })
+    }
+}
+
+/// An API whose 401 body echoes the bearer token it was sent in the error
+/// code. The house rule: never a credential in a log line. The parse
+/// layer logs its `api_error` event (with the `code`) before the auth
+/// layer above scrubs what it returns, so it scrubs the credential the
+/// request carried itself: under a retry layer (whose recorded copy never
+/// held the auth layer's credential) and with the auth layer alone (whose
+/// copy holds the first credential, not the renewed one of the re-send).
+#[tokio::test]
+async fn an_echoed_credential_never_reaches_the_log_through_the_parse_layer() {
+    use std::sync::Arc;
+    use tower::service_fn;
+    let (logs, _guard) = captured_logs::capture(tracing_subscriber::fmt::format::FmtSpan::NONE);
+    for with_retry in [true, false] {
+        let api = service_fn(|request: Request<ReplayBody<Full<Bytes>>>| async move {
+            let sent = request.headers()["authorization"].to_str().unwrap();
+            let echoed = sent.trim_start_matches("Bearer ");
+            let body =
+                format!(r#"{{"error": {{"code": "{echoed}", "message": "Invalid token"}}}}"#);
+            let response = http::Response::builder()
+                .status(401)
+                .body(Full::new(Bytes::from(body)));
+            Ok::<_, std::convert::Infallible>(response.unwrap())
+        });
+        let source = Arc::new(Numbered::default());
+        let auth = AuthLayer::new(source.clone());
+        let request = Request::get("http://api.test/me");
+        let error = if with_retry {
+            ServiceBuilder::new()
+                .layer(RetryLayer::new(RetryPolicy::default()))
+                .layer(auth)
+                .layer(ErrorBodyParseLayer::new())
+                .service(api)
+                .oneshot(request.body(Full::default()).unwrap())
+                .await
+                .unwrap_err()
+        } else {
+            let body = ReplayBody::new(Full::default(), 1024);
+            ServiceBuilder::new()
+                .layer(auth)
+                .layer(ErrorBodyParseLayer::new())
+                .service(api)
+                .oneshot(request.body(body).unwrap())
+                .await
+                .unwrap_err()
+        };
+        let shown = format!("{error} {error:?}");
+        assert!(!shown.contains("s3cr3t"), "in the error: {shown}");
+        assert_eq!(source.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+    let log = logs.text();
+    // Both stacks' first sends carried zq0-..., their re-sends zq1-...:
+    // four api_error events, their codes scrubbed.
+    let codes: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("api_error"))
+        .filter_map(|line| line.split("code=\"").nth(1)?.split('"').next())
+        .collect();
+    assert_eq!(codes.len(), 4, "{log}");
+    assert!(
+        codes.iter().all(|code| !code.contains("s3cr3t")),
+        "credentials in the log's api_error codes: {codes:?}"
+    );
+    assert!(!log.contains("s3cr3t"), "{log}");
+}
+
 #[path = "support/captured_logs.rs"]
 mod captured_logs;

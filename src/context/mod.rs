@@ -184,13 +184,26 @@ impl CallContext {
     /// [`describes`](Self::describes) `request`: what a layer below looks
     /// for at its `call`.
     pub fn find<B>(request: &Request<B>) -> Option<CallContext> {
+        CallContext::find_setting(request).map(|(context, _)| context)
+    }
+
+    /// [`find`](Self::find), with the value `request` carries of the
+    /// header the layer which entered the context set (see
+    /// [`enter_setting`](Self::enter_setting)): a credential the recorded
+    /// copy does not hold, or holds an older one of, that a layer below
+    /// must scrub from what it logs as well.
+    pub(crate) fn find_setting<B>(
+        request: &Request<B>,
+    ) -> Option<(CallContext, Option<&HeaderValue>)> {
         CURRENT.with(|current| {
             let current = current.borrow();
             let entered = current.as_ref()?;
+            let set = entered.set.as_ref();
             let context = &entered.context;
+            let value = || set.and_then(|name| request.headers().get(name));
             context
-                .matches(request, entered.set.as_ref())
-                .then(|| context.clone())
+                .matches(request, set)
+                .then(|| (context.clone(), value()))
         })
     }
 
@@ -206,8 +219,10 @@ impl CallContext {
     /// on the request before calling below (the auth layer, its
     /// credential): a layer below [`find`](Self::find)s it although the
     /// request it receives carries that header, which the recorded copy
-    /// does not show; the layer that set it scrubs the echoes of its value
-    /// itself.
+    /// does not show (or shows with another value: the credential a layer
+    /// used alone recorded is its first, not a renewed one). The layer that
+    /// set it scrubs the echoes of its value from what it returns; the
+    /// crate's layers below scrub them too, from what they log before.
     pub fn enter_setting(&self, header: &HeaderName) -> Entered {
         self.enter_as(Some(header.clone()))
     }

@@ -6,7 +6,15 @@
 //! parse layer finds it and keeps a reference to it; used alone, it keeps
 //! the method, the URI and fingerprints of the request's credentials (see
 //! [the contract](crate::context)). Either way it names and scrubs its
-//! errors itself, the same way.
+//! errors itself, the same way, before it logs them.
+//!
+//! A context found from a layer that set a header in between (the auth
+//! layer, its credential; [`CallContext::enter_setting`]) does not hold
+//! that header's value as this request carries it: the retry layer's
+//! copy was recorded before the credential went in, and the auth layer's
+//! own copy holds its first credential, not a renewed one. That value is
+//! fingerprinted here, from the request: the failure's `api_error` event
+//! is logged before the auth layer scrubs what it returns.
 
 use crate::context::CallContext;
 use crate::redact::{RequestContext, RequestSecrets, Scrubber};
@@ -19,8 +27,13 @@ use http::Request;
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum Kept {
-    /// The call's context, found from a layer above.
-    Found(CallContext),
+    /// The call's context, found from a layer above, and the fingerprint
+    /// of the header value a layer in between set (none when no layer
+    /// did: only a header lookup, and no hash, on that path).
+    Found {
+        context: CallContext,
+        set: RequestSecrets,
+    },
     /// The layer's own record.
     Own {
         context: RequestContext,
@@ -35,8 +48,14 @@ pub(crate) enum Kept {
 impl Kept {
     /// Keeps what naming a failure of `request` needs.
     pub(crate) fn of<B>(request: &Request<B>) -> Kept {
-        match CallContext::find(request) {
-            Some(found) => Kept::Found(found),
+        match CallContext::find_setting(request) {
+            Some((context, set)) => Kept::Found {
+                context,
+                // The value after its scheme, as the auth layer scrubs it.
+                set: set.map_or_else(RequestSecrets::default, |value| {
+                    RequestSecrets::of_authorization(value.as_bytes())
+                }),
+            },
             None => Kept::Own {
                 context: RequestContext::new(request.method().clone(), request.uri().clone()),
                 secrets: RequestSecrets::of(request.headers()),
@@ -47,7 +66,7 @@ impl Kept {
     /// The request's name, for an error of the layer below.
     pub(crate) fn take_context(&mut self) -> Option<RequestContext> {
         match std::mem::replace(self, Kept::Taken) {
-            Kept::Found(found) => Some(found.request()),
+            Kept::Found { context, .. } => Some(context.request()),
             Kept::Own { context, .. } => Some(context),
             Kept::Taken => None,
         }
@@ -57,9 +76,11 @@ impl Kept {
     /// credentials and URI secrets.
     pub(crate) fn finish(&mut self, error: &mut ApiError) {
         match std::mem::replace(self, Kept::Taken) {
-            Kept::Found(found) => {
-                error.scrub(&Scrubber::new(found.secrets(), Some(found.uri())));
-                error.set_request(Some(found.request()));
+            Kept::Found { context, set } => {
+                // The set value first: it is the one this request carried.
+                let secrets = set.and(context.secrets());
+                error.scrub(&Scrubber::new(secrets, Some(context.uri())));
+                error.set_request(Some(context.request()));
             }
             Kept::Own { context, secrets } => {
                 error.scrub(&Scrubber::new(secrets, Some(context.raw_uri())));
