@@ -1099,3 +1099,92 @@ async fn an_empty_credential_rejected_then_a_failed_refresh_keeps_its_error() {
     );
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
+
+#[path = "support/scripted.rs"]
+mod scripted;
+
+/// A token source over a metadata-server-style token endpoint (a GET, as
+/// GCE's and Azure IMDS's are), called through `ApiErrorsLayer::new()`,
+/// exactly as the `TokenSource` docs suggest.
+struct Metadata<S> {
+    client: S,
+}
+
+impl<S> TokenSource for Metadata<S>
+where
+    S: tower::Service<Request<Full<Bytes>>, Response = http::Response<Full<Bytes>>, Error = Error>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send,
+{
+    fn current(&self) -> TokenFuture<'_> {
+        Box::pin(async { Ok(token("t1")) })
+    }
+
+    fn refresh<'a>(&'a self, _rejected: &'a Credential) -> TokenFuture<'a> {
+        let client = self.client.clone();
+        Box::pin(async move {
+            client
+                .oneshot(scripted::get("http://metadata.test/token"))
+                .await?;
+            Ok(token("t2"))
+        })
+    }
+}
+
+/// The `TokenSource` docs: a token endpoint that says when to come back
+/// is not called before. Through `ApiErrorsLayer::new()` a 503's
+/// `Retry-After: 20` (a GET, 20 s under `max_retry_after`) would be waited
+/// out by its retry layer inside the refresh, cut there by the refresh
+/// timeout (10 s), and lost: the endpoint was called every ~11 s. The
+/// refresh is polled within its timeout's deadline, so that retry layer
+/// returns the 503 at once, hint and all, and the backoff honours it: the
+/// endpoint (down until 45 s) is called at 0, 20, 40 and 60 s, and the
+/// requests succeed from then on.
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_longer_than_the_refresh_timeout_is_honoured_through_api_errors_layer() {
+    let origin = Instant::now();
+    let endpoint = scripted::Scripted::new();
+    let token_endpoint = endpoint.service(move |_| {
+        if origin.elapsed() < 45 * SECOND {
+            let headers = [("retry-after", "20")];
+            scripted::reply(503, &headers, r#"{"error": "temporarily_unavailable"}"#)
+        } else {
+            scripted::reply(200, &[], "{}")
+        }
+    });
+    let source = Metadata {
+        client: tower::Layer::layer(&ApiErrorsLayer::new(), token_endpoint),
+    };
+    let api = tower::service_fn(|request: Request<Full<Bytes>>| async move {
+        let status = if request.headers()["authorization"] == "Bearer t2" {
+            200
+        } else {
+            401
+        };
+        Ok::<_, std::convert::Infallible>(scripted::reply(status, &[], "{}"))
+    });
+    let client = ServiceBuilder::new()
+        .layer(AuthLayer::new(source))
+        .service(api);
+    let first = client.clone().oneshot(scripted::get("/items")).await;
+    let unauthorized = first.unwrap_err();
+    let unauthorized = unauthorized.unauthorized().expect("unauthorized");
+    assert_eq!(unauthorized.reason(), AuthFailure::RefreshFailed);
+    assert_eq!(
+        unauthorized.retry_after(),
+        Some(20 * SECOND),
+        "the endpoint's word"
+    );
+    let mut outcomes = Vec::new();
+    for _ in 0..70 {
+        tokio::time::sleep(SECOND).await;
+        let outcome = client.clone().oneshot(scripted::get("/items")).await;
+        outcomes.push(outcome.map(|response| response.status()).is_ok());
+    }
+    let waits = endpoint.waits();
+    assert_eq!(waits, [20 * SECOND; 3], "calls: {}", endpoint.count());
+    assert!(outcomes[60..].iter().all(|ok| *ok), "{outcomes:?}");
+}

@@ -110,7 +110,9 @@ impl AuthLayer {
     /// [`Elapsed`](tokio::time::error::Elapsed), and the next call waits
     /// the [backoff](Self::refresh_backoff). Without it, a token endpoint
     /// that accepts and never answers would hold every request waiting on
-    /// the refresh, and every later one, for ever.
+    /// the refresh, and every later one, for ever. A retry layer the call
+    /// goes through starts no wait past it (see
+    /// [`TokenSource`](super::TokenSource#when-the-token-endpoint-fails)).
     ///
     /// # Panics
     /// When `timeout` is zero.

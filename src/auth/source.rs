@@ -55,7 +55,17 @@ pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<Credential, BoxErr
 /// layer's [`refresh_timeout`](super::AuthLayer::refresh_timeout) (10 s by
 /// default) has failed: its error is tokio's
 /// [`Elapsed`](tokio::time::error::Elapsed), and it is backed off the same
-/// way (the call itself is dropped). So does a renewed credential that
+/// way (the call itself is dropped). The call is polled within that
+/// deadline: a [`RetryLayer`](crate::RetryLayer) it goes through (the
+/// token endpoint's client built with `ApiErrorsLayer`) starts no wait
+/// the timeout would cut. A `503` with `Retry-After: 20` under the 10 s
+/// default comes back at once, hint and all, and holds the next call off
+/// for 20 s, rather than being waited on, cut and lost (the endpoint then
+/// called a backoff step later). That reaches the retry layers polled
+/// inside the call only: a source that runs its client in a task of its
+/// own (`tokio::spawn`) should give that client's
+/// [`RetryPolicy::max_retry_after`](crate::RetryPolicy::max_retry_after)
+/// (or its deadline) below the refresh timeout. So does a renewed credential that
 /// the server rejects on its re-send, as it did the one it replaced: the
 /// source is not asked for another before the backoff.
 ///

@@ -3,6 +3,7 @@
 
 use super::error::{checked, AuthFailure, Failure, SharedSource};
 use super::{Credential, Renewal, TokenSource};
+use crate::context::within_deadline;
 use crate::error::api_in;
 use crate::observe::Observer;
 use http::{HeaderName, HeaderValue};
@@ -511,8 +512,18 @@ impl Load {
             None => source.current(),
             Some((_, replaced)) => source.refresh(replaced),
         };
-        // A call past its time fails like any other (its error tokio's `Elapsed`).
-        let timed = tokio::time::timeout(self.tokens.limits.timeout, call).await;
+        // A call past its time fails like any other (its error tokio's
+        // `Elapsed`). Polled within that deadline: a retry layer it goes
+        // through (the token endpoint's client) starts no wait the timeout
+        // would cut, and hands back the failure with its `Retry-After`,
+        // which the backoff then honours (see `failed`).
+        let deadline = Instant::now().checked_add(self.tokens.limits.timeout);
+        let bounded = within_deadline(deadline, call);
+        let timed = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, bounded).await,
+            // Beyond the clock's reach: never cut.
+            None => Ok(bounded.await),
+        };
         let result = timed.unwrap_or_else(|elapsed| Err(elapsed.into()));
         let replaced = self.replaced.as_ref();
         let result = result.map_err(|error| {

@@ -42,6 +42,18 @@
 //! outcome travels on the response or the error, as public types
 //! ([`AuthReport`](crate::auth::AuthReport), [`RetryReport`](crate::RetryReport)).
 //!
+//! # A deadline over the calls a future makes
+//!
+//! A caller that will cut a future at a deadline of its own (the auth
+//! layer, its token source's call at `refresh_timeout`) polls it within
+//! that deadline (crate-internal): while it is polled, the
+//! [`RetryLayer`](crate::RetryLayer)s it calls through start no wait that
+//! would end past that deadline, and return the failure at once instead,
+//! with its hint (a `Retry-After` the caller can still honour), as they
+//! do for their own deadline. It reaches the layers polled inside that
+//! future only: a call the future hands to a task of its own
+//! (`tokio::spawn`) is out of its reach.
+//!
 //! # Example: a layer of yours that finds the context
 //!
 //! ```
@@ -76,9 +88,15 @@ pub use crate::replay::{ReplayBody, DEFAULT_MAX_REPLAY};
 use crate::redact::{RequestContext, RequestSecrets};
 use http::request::Parts;
 use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
-use std::cell::RefCell;
+use pin_project_lite::pin_project;
+use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// What several layers need about one call: everything of the request but
 /// its body. See the [module docs](self) for the contract.
@@ -114,6 +132,66 @@ struct Current {
 thread_local! {
     /// The context entered on this thread, while a layer calls below.
     static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
+    /// The deadline of the future polled on this thread, while a caller
+    /// polls it [`within_deadline`].
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+pin_project! {
+    /// The future of [`within_deadline`].
+    pub(crate) struct WithinDeadline<F> {
+        #[pin]
+        future: F,
+        deadline: Option<Instant>,
+    }
+}
+
+/// `future`, polled with `deadline` (none: no bound) as the deadline of
+/// the calls it makes (see [the module docs](self#a-deadline-over-the-calls-a-future-makes));
+/// within an outer deadline, the earlier of the two.
+pub(crate) fn within_deadline<F: Future>(
+    deadline: Option<Instant>,
+    future: F,
+) -> WithinDeadline<F> {
+    WithinDeadline { future, deadline }
+}
+
+impl<F: Future> Future for WithinDeadline<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let outer = DEADLINE.get();
+        let deadline = match (outer, *this.deadline) {
+            (Some(outer), Some(own)) => Some(outer.min(own)),
+            (outer, own) => outer.or(own),
+        };
+        // Restored on the way out, a panic included.
+        let _restore = Restore(outer);
+        DEADLINE.set(deadline);
+        this.future.poll(cx)
+    }
+}
+
+/// Puts the deadline a [`WithinDeadline`] replaced back.
+struct Restore(Option<Instant>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        DEADLINE.set(self.0);
+    }
+}
+
+/// True unless a wait of `delay` started now would end past the deadline
+/// of the future being polled ([`within_deadline`]), or within the timer's
+/// resolution (1 ms) of it: the caller cuts the future then, and the wait
+/// would only lose the failure it follows.
+pub(crate) fn wait_fits_deadline(delay: Duration) -> bool {
+    const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
+    DEADLINE.get().is_none_or(|deadline| {
+        let end = Instant::now().checked_add(delay.saturating_add(TIMER_RESOLUTION));
+        end.is_some_and(|end| end <= deadline)
+    })
 }
 
 impl CallContext {
@@ -449,6 +527,35 @@ mod tests {
         assert_eq!(again.headers().len(), 2);
         assert_eq!(*again.body(), "body");
         assert!(!format!("{context:?}").contains("sk_test"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_fits_the_deadline_it_is_polled_within_the_earlier_of_two() {
+        let second = Duration::from_secs(1);
+        assert!(wait_fits_deadline(Duration::from_secs(1 << 40)), "none");
+        let at = |secs| Some(Instant::now() + secs * second);
+        let (outer, inner) = within_deadline(at(10), async {
+            let inner = within_deadline(at(5), async {
+                (
+                    wait_fits_deadline(4 * second),
+                    wait_fits_deadline(5 * second),
+                )
+            })
+            .await;
+            let outer = (
+                wait_fits_deadline(9 * second),
+                wait_fits_deadline(10 * second),
+            );
+            (outer, inner)
+        })
+        .await;
+        assert_eq!((outer, inner), ((true, false), (true, false)));
+        let wider = within_deadline(
+            at(5),
+            within_deadline(at(60), async { wait_fits_deadline(30 * second) }),
+        );
+        assert!(!wider.await, "an inner deadline does not widen the outer");
+        assert!(wait_fits_deadline(Duration::from_secs(1 << 40)), "restored");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use super::policy::{
 use super::service::Shared;
 use super::{Policy, ReplayBody, RetryPolicy};
 use crate::classification::Classification;
-use crate::context::CallContext;
+use crate::context::{wait_fits_deadline, CallContext};
 use crate::error::{AuthReport, BoxError};
 use crate::hints::HintSource;
 use crate::observe::{self, Failure, Span};
@@ -351,8 +351,12 @@ where
             Decision::Retry { .. } if !context.body_replayable() => {
                 Decision::Stop(StopReason::BodyNotReplayable)
             }
+            // (The deadline of a caller that polls the call within its
+            // own, as the auth layer does its token source's, too: a wait
+            // it cut would lose the failure's hint.)
             Decision::Retry { delay, .. }
-                if !wait_fits(context.elapsed(), delay, self.policy().deadline()) =>
+                if !wait_fits(context.elapsed(), delay, self.policy().deadline())
+                    || !wait_fits_deadline(delay) =>
             {
                 Decision::Stop(StopReason::Deadline)
             }

@@ -69,6 +69,10 @@
 //! it, so 120 s + 30 s; a longer bound would only hold a caller on a dead
 //! server. A wait that would end past the deadline is not started: the
 //! caller gets the error at once ([`StopReason::Deadline`](crate::StopReason)).
+//! Nor is one that would end past the deadline of a caller that cuts the
+//! call itself, when it polls it within that deadline: the auth layer its
+//! token source's call, at its `refresh_timeout` (the caller then has the
+//! failure's hint, not a cut wait).
 //! The deadline is the retry layer's: a stack without it is bounded by the
 //! body timeout for failures only.
 //!
