@@ -1188,3 +1188,89 @@ async fn a_retry_after_longer_than_the_refresh_timeout_is_honoured_through_api_e
     assert_eq!(waits, [20 * SECOND; 3], "calls: {}", endpoint.count());
     assert!(outcomes[60..].iter().all(|ok| *ok), "{outcomes:?}");
 }
+
+/// A credential that expires while the quota layer below holds the
+/// requests that carry it. The auth layer sits above the quota layer (so
+/// that its re-send passes the quota gate too), so a request takes its
+/// credential before the hold: a window spent until 115 s holds 5
+/// requests made at 1 s, whose credential (valid 100 s; refreshed ahead
+/// at 80 s only by a request passing the auth layer then, and none does)
+/// has expired when they go. Each is rejected once and re-sent with the
+/// renewed credential: every request ends once, in a success, for one
+/// refresh, shared.
+#[tokio::test(start_paused = true)]
+async fn a_credential_expiring_during_a_quota_hold_costs_one_refresh_and_every_request_succeeds() {
+    use tower_api_errors::QuotaLayer;
+    let origin = Instant::now();
+    let (source, calls) = Scripted::new(|n| Ok(token(&format!("t{n}")).expires_in(100 * SECOND)));
+    let sends: Arc<Mutex<Vec<(String, u16)>>> = Arc::default();
+    let seen = sends.clone();
+    let api = tower::service_fn(move |request: Request<ReplayBody<Full<Bytes>>>| {
+        let at = origin.elapsed();
+        let sent = request.headers()["authorization"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        // t1 lives until 100 s; the window is spent until 115 s.
+        let valid = sent == "Bearer t2" || (sent == "Bearer t1" && at < 100 * SECOND);
+        let status = if valid { 200 } else { 401 };
+        let remaining = if at < 100 * SECOND { "0" } else { "4" };
+        let reset = 115u64.saturating_sub(at.as_secs()).max(1).to_string();
+        seen.lock().unwrap().push((sent, status));
+        let headers = [
+            ("x-ratelimit-limit", "5"),
+            ("x-ratelimit-remaining", remaining),
+            ("x-ratelimit-reset", reset.as_str()),
+        ];
+        let response = scripted::reply(status, &headers, "{}");
+        async move { Ok::<_, std::convert::Infallible>(response) }
+    });
+    let stack = ApiErrorsLayer::new()
+        .auth(AuthLayer::new(source))
+        .quota(QuotaLayer::new());
+    let client = tower::Layer::layer(&stack, api);
+    client
+        .clone()
+        .oneshot(scripted::get("http://api.test/0"))
+        .await
+        .unwrap();
+    tokio::time::sleep(SECOND).await;
+    let mut held = JoinSet::new();
+    for i in 1..=5 {
+        let request = scripted::get(&format!("http://api.test/{i}"));
+        let client = client.clone();
+        held.spawn(async move { client.oneshot(request).await.map(|r| r.status()) });
+    }
+    let mut ends = Vec::new();
+    while let Some(end) = held.join_next().await {
+        ends.push(end.unwrap().map_err(|error| error.to_string()));
+    }
+    assert_eq!(
+        ends,
+        vec![Ok(StatusCode::OK); 5],
+        "each held request ends once, served"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "the first credential and one refresh"
+    );
+    let sends = sends.lock().unwrap().clone();
+    let count = |credential: &str, status| {
+        let matching = sends
+            .iter()
+            .filter(|(c, s)| c == credential && *s == status);
+        matching.count()
+    };
+    // The known cost: each held request's first send carries the expired
+    // credential; its re-send the renewed one.
+    assert_eq!(
+        (
+            count("Bearer t1", 401),
+            count("Bearer t2", 200),
+            sends.len()
+        ),
+        (5, 5, 11),
+        "{sends:?}"
+    );
+}
