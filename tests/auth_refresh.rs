@@ -1274,3 +1274,76 @@ async fn a_credential_expiring_during_a_quota_hold_costs_one_refresh_and_every_r
         "{sends:?}"
     );
 }
+
+/// A client shared by two runtimes (a sync caller's per-thread
+/// current-thread runtime, driven only inside its `block_on`): the refresh
+/// is spawned, and its `refresh_timeout` timed, on the runtime of the
+/// request that started it. That caller gives up and its runtime goes
+/// idle (alive, not driven); a request on another runtime rejected with
+/// the same credential joins that refresh. The module docs: "each call to
+/// the token source is bounded (refresh_timeout): past it, the call fails
+/// like any failed refresh"; the house rule: never a hang. The waiter is
+/// bounded by the refresh's deadline on its own runtime, and ends then in
+/// the refresh's failure, tokio's `Elapsed`.
+#[test]
+fn a_refresh_left_on_an_idle_runtime_does_not_hold_another_runtimes_requests() {
+    let (source, calls) = Scripted::new(|n| match n {
+        1 => Ok(token("t1")),
+        _ => Ok(token("t2")),
+    });
+    // The refresh takes 200 ms, on the runtime that polls it.
+    struct Slow<S>(S);
+    impl<S: TokenSource> TokenSource for Slow<S> {
+        fn current(&self) -> TokenFuture<'_> {
+            self.0.current()
+        }
+        fn refresh<'a>(&'a self, rejected: &'a Credential) -> TokenFuture<'a> {
+            let answer = self.0.refresh(rejected);
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                answer.await
+            })
+        }
+    }
+    let api = tower::service_fn(|request: Request<Full<Bytes>>| async move {
+        let status = if request.headers()["authorization"] == "Bearer t2" {
+            200
+        } else {
+            401
+        };
+        Ok::<_, std::convert::Infallible>(scripted::reply(status, &[], "{}"))
+    });
+    let client = ServiceBuilder::new()
+        .layer(AuthLayer::new(Slow(source)).refresh_timeout(SECOND))
+        .service(api);
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    // Runtime A: t1 loaded, rejected, the refresh started; the caller
+    // gives up after 50 ms. A stays alive, idle.
+    let idle = runtime();
+    let first = client.clone();
+    idle.block_on(async move {
+        let request = scripted::get("/a");
+        let gave_up = tokio::time::timeout(Duration::from_millis(50), first.oneshot(request)).await;
+        assert!(gave_up.is_err(), "the refresh takes 200 ms");
+    });
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "t1, and the refresh");
+    scripted::within(20 * SECOND, runtime, move || async move {
+        let started = Instant::now();
+        let request = scripted::get("/b");
+        let outcome = tokio::time::timeout(5 * SECOND, client.oneshot(request)).await;
+        let error = outcome
+            .expect("ended, not held by idle runtime A")
+            .unwrap_err();
+        assert!(started.elapsed() <= 2 * SECOND, "{:?}", started.elapsed());
+        let unauthorized = error.unauthorized().expect("unauthorized");
+        assert_eq!(unauthorized.reason(), AuthFailure::RefreshFailed);
+        let source = std::error::Error::source(unauthorized).unwrap();
+        assert!(source.is::<tokio::time::error::Elapsed>(), "{source:?}");
+    });
+    drop(idle);
+}

@@ -145,7 +145,10 @@ pub(crate) struct Tokens {
 struct State {
     current: Option<Installed>,
     /// The load in flight, if any: it replaces `current` (or gives the first).
-    pending: Option<watch::Receiver<Option<Loaded>>>,
+    pending: Option<Pending>,
+    /// The last load started: each has its number, so that one declared
+    /// overdue (see [`Tokens::overdue`]) cannot end its successor.
+    loads: u64,
     /// The last generation handed out.
     generations: u64,
     /// The last load's failure, until a load succeeds: what a request
@@ -153,6 +156,19 @@ struct State {
     failed: Option<Failed>,
     /// Renewed credentials the server rejected on their re-send, in a row.
     rejected_again: u32,
+}
+
+/// A load in flight, as its waiters join it.
+#[derive(Clone)]
+struct Pending {
+    receiver: watch::Receiver<Option<Loaded>>,
+    /// When its timeout cuts it (none: never): each waiter is bounded by
+    /// it too, on its own runtime, should the load's runtime not be
+    /// driven (a current-thread runtime left idle by its caller).
+    deadline: Option<Instant>,
+    /// Its number ([`State::loads`]) and the generation it replaces.
+    id: u64,
+    generation: u64,
 }
 
 /// The current credential, with the raw secret kept to hand to `refresh`.
@@ -366,21 +382,81 @@ impl Tokens {
         replaced: Option<(u64, Credential)>,
     ) -> Wait {
         if let Some(pending) = &state.pending {
-            return wait(pending.clone());
+            return self.wait(pending.clone());
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             // Nothing to run the load on: a typed failure, not a panic.
             return failed(NoAnswer::NoRuntime.failure(reason_for(replaced.as_ref())));
         };
         let (sender, receiver) = watch::channel(None);
-        state.pending = Some(receiver.clone());
+        state.loads += 1;
+        let pending = Pending {
+            receiver,
+            deadline: Instant::now().checked_add(self.limits.timeout),
+            id: state.loads,
+            generation: replaced.as_ref().map_or(0, |(generation, _)| *generation),
+        };
+        state.pending = Some(pending.clone());
         let load = Load {
             tokens: self.clone(),
             sender: Some(sender),
+            deadline: pending.deadline,
+            id: pending.id,
             replaced,
         };
         runtime.spawn(load.run());
-        wait(receiver)
+        self.wait(pending)
+    }
+
+    /// Waits for a load's outcome, at most until its deadline: the load
+    /// and its timeout run on the runtime of the request that started it,
+    /// and a current-thread runtime its caller left idle drives neither;
+    /// this wait's timer runs on the waiter's own runtime.
+    fn wait(self: &Arc<Self>, pending: Pending) -> Wait {
+        let tokens = self.clone();
+        Box::pin(async move {
+            let mut receiver = pending.receiver.clone();
+            let outcome = receiver.wait_for(Option::is_some);
+            let outcome = match pending.deadline {
+                Some(deadline) => tokio::time::timeout_at(deadline, outcome).await,
+                None => Ok(outcome.await),
+            };
+            match outcome {
+                Ok(Ok(loaded)) => loaded
+                    .clone()
+                    .expect("wait_for returns only once the outcome is set"),
+                // The load's task ended without an outcome: its drop guard
+                // always sends one, so only a runtime shutting down gets here.
+                Ok(Err(_)) => Err(NoAnswer::Abandoned.failure(AuthFailure::RefreshFailed)),
+                Err(elapsed) => tokens.overdue(&pending, elapsed),
+            }
+        })
+    }
+
+    /// A waiter saw `pending` pass its deadline unanswered: unless it has
+    /// ended meanwhile, it has failed as its own timeout would have failed
+    /// it (tokio's `Elapsed`, the backoff started), and the slot is free
+    /// for the next load, on a runtime that is driven. Should the overdue
+    /// load end later, its outcome is dropped (see [`install`](Self::install)).
+    fn overdue(&self, pending: &Pending, elapsed: tokio::time::error::Elapsed) -> Loaded {
+        let mut state = self.lock();
+        if state.pending.as_ref().map(|p| p.id) != Some(pending.id) {
+            drop(state);
+            // Ended just now: its outcome, if it was sent.
+            let sent = pending.receiver.borrow().clone();
+            return sent
+                .unwrap_or_else(|| Err(NoAnswer::Abandoned.failure(AuthFailure::RefreshFailed)));
+        }
+        state.pending = None;
+        let reason = match pending.generation {
+            0 => AuthFailure::NoCredential,
+            _ => AuthFailure::RefreshFailed,
+        };
+        let failure = Failure::new(reason, Some(Arc::new(elapsed) as SharedSource));
+        let failure = self.failed(&mut state, pending.generation, failure);
+        drop(state);
+        self.observer.credential_loaded(Err(failure.reason));
+        Err(failure)
     }
 
     /// Ends the load in flight: installs a new credential, or records the
@@ -388,22 +464,29 @@ impl Tokens {
     /// reports which.
     fn finish(
         &self,
+        id: u64,
         result: Result<Credential, Failure>,
         replaced: Option<&(u64, Credential)>,
     ) -> Loaded {
-        let loaded = self.install(result, replaced);
+        let loaded = self.install(id, result, replaced);
         let generation = loaded.as_ref().map(|current| current.generation);
         self.observer
             .credential_loaded(generation.map_err(|failure| failure.reason));
         loaded
     }
 
+    /// Installs the outcome of load `id`; of one declared overdue, drops
+    /// it (its failure was recorded then; the slot may hold a newer load).
     fn install(
         &self,
+        id: u64,
         result: Result<Credential, Failure>,
         replaced: Option<&(u64, Credential)>,
     ) -> Loaded {
         let mut state = self.lock();
+        if state.pending.as_ref().map(|pending| pending.id) != Some(id) {
+            return Err(NoAnswer::Overdue.failure(reason_for(replaced)));
+        }
         state.pending = None;
         let generation = replaced.map_or(0, |(generation, _)| *generation);
         let checked = result.and_then(|credential| {
@@ -482,24 +565,14 @@ fn failed(failure: Failure) -> Wait {
     Box::pin(std::future::ready(Err(failure)))
 }
 
-/// Waits for a load's outcome.
-fn wait(mut receiver: watch::Receiver<Option<Loaded>>) -> Wait {
-    Box::pin(async move {
-        match receiver.wait_for(Option::is_some).await {
-            Ok(loaded) => loaded
-                .clone()
-                .expect("wait_for returns only once the outcome is set"),
-            // The load's task ended without an outcome: its drop guard
-            // always sends one, so only a runtime shutting down gets here.
-            Err(_) => Err(NoAnswer::Abandoned.failure(AuthFailure::RefreshFailed)),
-        }
-    })
-}
-
 /// A load's task, which always ends by sending an outcome.
 struct Load {
     tokens: Arc<Tokens>,
     sender: Option<watch::Sender<Option<Loaded>>>,
+    /// When the call is cut (none: never), as its waiters know it.
+    deadline: Option<Instant>,
+    /// Its number ([`State::loads`]).
+    id: u64,
     /// The credential the load replaces, and its generation: `None` for
     /// the first.
     replaced: Option<(u64, Credential)>,
@@ -517,7 +590,7 @@ impl Load {
         // through (the token endpoint's client) starts no wait the timeout
         // would cut, and hands back the failure with its `Retry-After`,
         // which the backoff then honours (see `failed`).
-        let deadline = Instant::now().checked_add(self.tokens.limits.timeout);
+        let deadline = self.deadline;
         let bounded = within_deadline(deadline, call);
         let timed = match deadline {
             Some(deadline) => tokio::time::timeout_at(deadline, bounded).await,
@@ -530,7 +603,7 @@ impl Load {
             let source = checked(error, replaced.map(|(_, credential)| credential));
             Failure::new(reason_for(replaced), Some(source))
         });
-        let loaded = self.tokens.finish(result, replaced);
+        let loaded = self.tokens.finish(self.id, result, replaced);
         if let Some(sender) = self.sender.take() {
             sender.send_replace(Some(loaded));
         }
@@ -545,7 +618,7 @@ impl Drop for Load {
         if let Some(sender) = self.sender.take() {
             let replaced = self.replaced.as_ref();
             let failure = NoAnswer::Abandoned.failure(reason_for(replaced));
-            let loaded = self.tokens.finish(Err(failure), replaced);
+            let loaded = self.tokens.finish(self.id, Err(failure), replaced);
             sender.send_replace(Some(loaded));
         }
     }
@@ -561,6 +634,9 @@ enum NoAnswer {
     /// The server rejected the credentials renewed last, as it did the
     /// ones they replaced.
     RejectedAgain,
+    /// A load's waiters saw it pass its deadline (its runtime not driven)
+    /// and failed it; it ended later.
+    Overdue,
 }
 
 impl NoAnswer {
@@ -586,6 +662,7 @@ impl std::fmt::Display for NoAnswer {
             NoAnswer::Abandoned => "the token source ended without an answer",
             NoAnswer::NoRuntime => "the auth layer needs a Tokio runtime to load credentials on",
             NoAnswer::RejectedAgain => "the server rejected the renewed credential too",
+            NoAnswer::Overdue => "the token source answered after its timeout",
         })
     }
 }
