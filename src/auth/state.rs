@@ -129,6 +129,11 @@ const AHEAD_SHARE: (u32, u32) = (4, 5);
 /// for a new one in a loop.
 const SHORTEST_LIFETIME: Duration = Duration::from_secs(1);
 
+/// How long after a load's deadline its waiters give up on it themselves
+/// (its runtime is not driving it): past the timer's resolution, so that
+/// the load's own timeout, on a driven runtime, always ends it first.
+const OVERDUE_GRACE: Duration = Duration::from_millis(10);
+
 /// Shared by a layer's clones and every service it makes.
 pub(crate) struct Tokens {
     source: Arc<dyn TokenSource>,
@@ -417,7 +422,12 @@ impl Tokens {
         Box::pin(async move {
             let mut receiver = pending.receiver.clone();
             let outcome = receiver.wait_for(Option::is_some);
-            let outcome = match pending.deadline {
+            // A grace after the deadline: on a runtime that drives the
+            // load, its own timeout fires first and ends it as ever.
+            let deadline = pending
+                .deadline
+                .and_then(|at| at.checked_add(OVERDUE_GRACE));
+            let outcome = match deadline {
                 Some(deadline) => tokio::time::timeout_at(deadline, outcome).await,
                 None => Ok(outcome.await),
             };
@@ -485,7 +495,12 @@ impl Tokens {
     ) -> Loaded {
         let mut state = self.lock();
         if state.pending.as_ref().map(|pending| pending.id) != Some(id) {
-            return Err(NoAnswer::Overdue.failure(reason_for(replaced)));
+            // For the waiters still on it: its failure as it is; a late
+            // credential is not installed (a newer load may be running).
+            return Err(result.map_or_else(
+                |failure| failure,
+                |_| NoAnswer::Overdue.failure(reason_for(replaced)),
+            ));
         }
         state.pending = None;
         let generation = replaced.map_or(0, |(generation, _)| *generation);
