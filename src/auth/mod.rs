@@ -62,6 +62,15 @@
 //! - **Above the quota layer**: the re-send is a physical send like any
 //!   other, so it passes the quota gate below too; with auth below quota, a
 //!   re-send would skip the gate.
+//!   The price: a request passes the auth layer before the quota layer
+//!   holds it, so one held past its credential's expiry goes with that
+//!   credential. The server's 401 is then renewed once for all such
+//!   requests and each re-send passes the gate again: every request still
+//!   ends once, a round trip later. A credential that says when it expires
+//!   is refreshed ahead at 4/5 of its life, so only a hold longer than the
+//!   fifth left (12 minutes of an hour's token; the quota layer holds 120 s
+//!   at most by default) meets it
+//!   (`tests/auth_refresh.rs::a_credential_expiring_during_a_quota_hold_costs_one_refresh_and_every_request_succeeds`).
 //! - The retry layer hands its inner service a
 //!   [`ReplayBody`](crate::retry::ReplayBody); the auth layer re-sends a
 //!   copy of that same body ([`ResendBody`]): the bytes are kept once, for
