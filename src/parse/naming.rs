@@ -19,7 +19,7 @@
 use crate::context::CallContext;
 use crate::redact::{RequestContext, RequestSecrets, Scrubber};
 use crate::ApiError;
-use http::Request;
+use http::{HeaderValue, Request};
 
 /// What the parse layer keeps of each request until its response.
 // Not boxed: the layer's own record would then cost an allocation per
@@ -27,12 +27,12 @@ use http::Request;
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum Kept {
-    /// The call's context, found from a layer above, and the fingerprint
-    /// of the header value a layer in between set (none when no layer
-    /// did: only a header lookup, and no hash, on that path).
+    /// The call's context, found from a layer above, and the header value
+    /// a layer in between set (none when no layer did), fingerprinted
+    /// only if the call fails.
     Found {
         context: CallContext,
-        set: RequestSecrets,
+        set: Option<HeaderValue>,
     },
     /// The layer's own record.
     Own {
@@ -51,10 +51,7 @@ impl Kept {
         match CallContext::find_setting(request) {
             Some((context, set)) => Kept::Found {
                 context,
-                // The value after its scheme, as the auth layer scrubs it.
-                set: set.map_or_else(RequestSecrets::default, |value| {
-                    RequestSecrets::of_authorization(value.as_bytes())
-                }),
+                set: set.cloned(),
             },
             None => Kept::Own {
                 context: RequestContext::new(request.method().clone(), request.uri().clone()),
@@ -77,7 +74,11 @@ impl Kept {
     pub(crate) fn finish(&mut self, error: &mut ApiError) {
         match std::mem::replace(self, Kept::Taken) {
             Kept::Found { context, set } => {
-                // The set value first: it is the one this request carried.
+                // The set value first: it is the one this request carried
+                // (after its scheme, as the auth layer scrubs it).
+                let set = set.map_or_else(RequestSecrets::default, |value| {
+                    RequestSecrets::of_authorization(value.as_bytes())
+                });
                 let secrets = set.and(context.secrets());
                 error.scrub(&Scrubber::new(secrets, Some(context.uri())));
                 error.set_request(Some(context.request()));
