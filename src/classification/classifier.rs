@@ -159,12 +159,20 @@ impl DefaultClassifier {
     }
 }
 
-/// The verdict for a failure of `kind`.
-fn failure(status: StatusCode, mut kind: ErrorKind, hints: &ResponseHints) -> Classification {
+/// The verdict for a failure of `kind`; also for a failure sent under a
+/// 2xx (the success peek's, kind `Other`), whose headers count as an
+/// unnamed 4xx's (GitHub GraphQL's rate limits come under 200).
+pub(crate) fn failure(
+    status: StatusCode,
+    mut kind: ErrorKind,
+    hints: &ResponseHints,
+) -> Classification {
     let mut retryable = is_retryable_status(status);
     let explicit = hints.explicit_hint();
-    // A 4xx of no kind of its own but 413 (Binance's 418 ban) is one too.
-    let unnamed = kind == ErrorKind::Other && status.is_client_error() && status.as_u16() != 413;
+    // A 4xx (or 2xx) of no kind of its own but 413 (Binance's 418 ban) is one too.
+    let unnamed = kind == ErrorKind::Other
+        && (status.is_client_error() || status.is_success())
+        && status.as_u16() != 413;
     if (unnamed || matches!(kind, ErrorKind::BadRequest | ErrorKind::Forbidden))
         && (hints.saw_retry_after() || hints.rate_limit().is_some_and(|r| r.is_exhausted()))
     {

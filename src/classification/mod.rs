@@ -13,6 +13,7 @@ use std::fmt;
 mod classifier;
 mod combinators;
 
+pub(crate) use classifier::failure;
 pub use classifier::{Classify, DefaultClassifier};
 pub use combinators::{classify_fn, ClassifyExt, ClassifyFn, Refine, WithStatus};
 

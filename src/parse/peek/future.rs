@@ -3,8 +3,9 @@
 
 use super::layer::PeekConfig;
 use super::PeekBody;
-use crate::classification::{Classification, Failure};
+use crate::classification::failure;
 use crate::error::BoxError;
+use crate::hints::ResponseHints;
 use crate::parse::DialectInput;
 use crate::redact::RequestContext;
 use crate::{Error, ErrorKind};
@@ -19,6 +20,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use std::time::SystemTime;
 use tokio::time::Sleep;
 
 pin_project! {
@@ -191,12 +193,15 @@ impl<B: Body> Peek<B> {
             let json: Option<Value> = serde_json::from_slice(&buffer).ok();
             let input = DialectInput::new(parts.status, &parts.headers, &buffer, json.as_ref());
             if config.detectors.iter().any(|d| d.is_failure(&input)) {
-                let verdict =
-                    Classification::Failure(Failure::new(ErrorKind::Other).with_retryable(false));
-                let mut error =
-                    config
-                        .parser
-                        .parse_classified(parts.status, &parts.headers, &buffer, verdict);
+                // The headers, read once, count as under a failure status:
+                // their hint, window and the server's verdict (GitHub
+                // GraphQL's limits come under 200 with a reset or Retry-After).
+                let hints = ResponseHints::read(&parts.headers, SystemTime::now());
+                let verdict = failure(parts.status, ErrorKind::Other, &hints);
+                let (status, headers) = (parts.status, &parts.headers);
+                let mut error = config
+                    .parser
+                    .parse_read(status, headers, &buffer, verdict, &hints);
                 error.set_request(context.take());
                 crate::observe::api_error(&error);
                 return Err(Error::Api(error));
