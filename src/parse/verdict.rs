@@ -37,6 +37,10 @@ pub enum BodyVerdict {
     /// A transient failure (Facebook's `is_transient`): retryable, kind
     /// unchanged.
     Transient,
+    /// The server failed, not the request (S3's `InternalError`, which S3
+    /// may send under 200 after a copy started): `Server` when the status
+    /// names no kind of its own, retryable whatever the status.
+    ServerFault,
     /// The request itself is at fault (a SOAP `Client`/`Sender` fault, a
     /// JSON-RPC parse, request, method or params error): not retryable
     /// whatever the status, kind unchanged.
@@ -106,6 +110,12 @@ impl BodyVerdict {
             b"requesttimeout"                          // S3's 400: the upload stalled; AWS JSON
             | b"transactioninprogress"                 // DynamoDB: the same token is running
             => Some(BodyVerdict::Transient),
+            // The server's own failure, whatever the status (botocore
+            // retries an S3 `InternalError` under 200 as a 500).
+            b"internalerror"                           // S3, AWS Query; internal_error
+            | b"internalfailure"                       // AWS common errors (500)
+            | b"internalservererror"                   // Vercel internal_server_error
+            => Some(BodyVerdict::ServerFault),
             // The quota is spent; it will not come back soon.
             b"insufficientquota"                       // OpenAI insufficient_quota
             | b"billinghardlimitreached"               // OpenAI
@@ -156,6 +166,8 @@ impl BodyVerdict {
             BodyVerdict::QuotaExhausted => (ErrorKind::RateLimited, false),
             BodyVerdict::RateLimited => (ErrorKind::RateLimited, retryable),
             BodyVerdict::Transient => (kind, true),
+            BodyVerdict::ServerFault if kind == ErrorKind::Other => (ErrorKind::Server, true),
+            BodyVerdict::ServerFault => (kind, true),
             BodyVerdict::ClientFault => (kind, false),
         }
     }
@@ -241,7 +253,7 @@ mod tests {
 
     #[test]
     fn table_ignores_case_and_punctuation() {
-        use BodyVerdict::{QuotaExhausted, Throttled, Transient};
+        use BodyVerdict::{QuotaExhausted, ServerFault, Throttled, Transient};
         let long = "x".repeat(10_000);
         let prefixed = format!("{}:SlowDown", "x".repeat(100));
         let (too_long, long_after_prefix) = (
@@ -287,6 +299,10 @@ mod tests {
                     "TransactionInProgressException",
                 ],
                 Some(Transient),
+            ),
+            (
+                &["InternalError", "internal_error", "InternalFailure"],
+                Some(ServerFault),
             ),
             (
                 &[
