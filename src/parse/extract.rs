@@ -555,43 +555,49 @@ pub(crate) fn first_human_text(root: &Value) -> Option<String> {
     None
 }
 
-/// The retry hint in a body: `retry_after` (and its spellings) in seconds
-/// or `retry_after_ms` in milliseconds, at the top level, in an `error`
-/// object, in a `parameters` object (Telegram's `ResponseParameters`,
-/// "the number of seconds left to wait before the request can be
-/// repeated") or in the first GraphQL error's `extensions` (monday.com's
-/// `retry_in_seconds`), Hugging Face's `estimated_time` (seconds until a loading model
-/// answers, sent with a 503), Google's `RetryInfo.retryDelay` (`"30s"`) in `error.details`, or
-/// the wait Shopify's GraphQL query cost implies ([`cost_wait`]).
+/// The body's wait keys, seconds then milliseconds: `retry_after` and its
+/// spellings, monday.com's `retry_in_seconds`, Hugging Face's
+/// `estimated_time` (seconds until a loading model answers, sent with a
+/// 503), Infura's `backoff_seconds` ("pause JSON-RPC activity for" it).
+const WAIT_KEYS: [(&str, f64); 9] = [
+    ("retry_after", 1.0),
+    ("retryAfter", 1.0),
+    ("retry_after_seconds", 1.0),
+    ("retry_in_seconds", 1.0),
+    ("retry-after", 1.0),
+    ("estimated_time", 1.0),
+    ("backoff_seconds", 1.0),
+    ("retry_after_ms", 0.001),
+    ("retryAfterMs", 0.001),
+];
+
+/// The retry hint in a body: a [`WAIT_KEYS`] key at the top level, in an
+/// `error` object or its JSON-RPC `data` (Infura), in a `parameters` object
+/// (Telegram's `ResponseParameters`, "the number of seconds left to wait
+/// before the request can be repeated") or in the first GraphQL error's
+/// `extensions`; Google's `RetryInfo.retryDelay` (`"30s"`) in
+/// `error.details`, or the wait Shopify's GraphQL query cost implies
+/// ([`cost_wait`]).
 pub(crate) fn retry_after(root: &Value) -> Option<Duration> {
     let top = root.as_object()?;
     let nested = |key| top.get(key).and_then(Value::as_object);
     let graphql = top
         .get("errors")
         .and_then(|e| e.get(0)?.get("extensions")?.as_object());
-    [Some(top), nested("error"), nested("parameters"), graphql]
+    let error = nested("error");
+    let rpc_data = error.and_then(|e| e.get("data")?.as_object());
+    [Some(top), error, rpc_data, nested("parameters"), graphql]
         .into_iter()
         .flatten()
         // One pass over the keys first: most error objects name no retry
         // delay, and a lookup per candidate key costs more than that.
         .filter(|object| {
-            object
-                .keys()
-                .any(|key| key.starts_with("retry") || key == "details" || key == "estimated_time")
+            let wait = |key: &String| WAIT_KEYS.iter().any(|&(wait, _)| wait == key);
+            object.keys().any(|key| key == "details" || wait(key))
         })
         .find_map(|object| {
-            // Seconds, then milliseconds.
-            const KEYS: [(&str, f64); 8] = [
-                ("retry_after", 1.0),
-                ("retryAfter", 1.0),
-                ("retry_after_seconds", 1.0),
-                ("retry_in_seconds", 1.0),
-                ("retry-after", 1.0),
-                ("estimated_time", 1.0),
-                ("retry_after_ms", 0.001),
-                ("retryAfterMs", 0.001),
-            ];
-            KEYS.iter()
+            WAIT_KEYS
+                .iter()
                 .find_map(|&(key, scale)| seconds(object.get(key)?, scale))
                 .or_else(|| {
                     object

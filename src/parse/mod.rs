@@ -39,7 +39,8 @@
 //! `ErrorInfo.reason` or `errors[].reason`, PayPal's `details[].issue`, a
 //! string `reason` over a numeric `code`. HTML inside a JSON message is
 //! stripped; a JSON document no dialect recognised is never dumped as the
-//! message. A body's `retry_after` (seconds), `retry_after_ms`, Google
+//! message. A body's `retry_after` (seconds), `retry_after_ms`, Infura's
+//! `backoff_seconds` (in JSON-RPC `error.data`), Google
 //! `RetryInfo` or a spent `error.limit`'s `reset` (Vercel) is the hint when
 //! no header gave one. When nothing structured names a wait, a rate limit's
 //! or an outage's message may: "Please try again in 6s." (OpenAI, Groq),

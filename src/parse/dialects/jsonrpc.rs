@@ -10,11 +10,12 @@ use serde_json::{Map, Value};
 /// "data": ...}, "id": 1}`, alone or the first error of a batch.
 ///
 /// The code is the numeric `code` (`"-32601"`), the message `message`; a
-/// string `data` that says more replaces a bare standard message, and an
-/// object `data` may carry field errors. The reserved request errors
-/// (parse error -32700, invalid request -32600, method not found -32601,
-/// invalid params -32602) are the caller's fault: [`BodyVerdict::ClientFault`],
-/// never retried whatever the status.
+/// string `data` that says more replaces a bare standard message, and a
+/// `data` of field entries carries field errors (a map of metadata does
+/// not). The reserved request errors (parse error -32700, invalid request
+/// -32600, method not found -32601, invalid params -32602) are the
+/// caller's fault: [`BodyVerdict::ClientFault`], never retried whatever
+/// the status.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JsonRpcError;
 
@@ -43,7 +44,7 @@ impl Dialect for JsonRpcError {
             (Some(message), _) => Some(message),
             (None, data) => data,
         };
-        if let Some(data) = data.filter(|d| d.is_object() || d.is_array()) {
+        if let Some(data) = data.filter(|&data| holds_fields(data)) {
             fields.field_errors = field_errors(data);
         }
         if matches!(number, Some(-32700 | -32600 | -32601 | -32602)) {
@@ -59,6 +60,17 @@ fn rpc_error(object: &Map<String, Value>) -> Option<&Map<String, Value>> {
         return None;
     }
     object.get("error")?.as_object()
+}
+
+/// Whether `data` holds field entries: a list of them, or a map of fields
+/// to messages. A map with numbers, flags or nulls is metadata (Infura's
+/// `{"see": url, "current_rps", "allowed_rps", "backoff_seconds"}`).
+fn holds_fields(data: &Value) -> bool {
+    let message = |value: &Value| value.is_string() || value.is_array() || value.is_object();
+    data.is_array()
+        || data
+            .as_object()
+            .is_some_and(|map| map.values().all(message))
 }
 
 /// The codes the specification reserves (-32768 to -32000): their messages
