@@ -280,6 +280,96 @@ const SEEDS: &[Row] = &[
     ),
 ];
 
+/// 1700000000 in Unix seconds: resets below are read against it.
+const DATE: &str = "Tue, 14 Nov 2023 22:13:20 GMT";
+
+/// A spent window that resets 60 s after `DATE`.
+const DATED_RESET: &[(&str, &str)] = &[
+    ("date", DATE),
+    ("x-ratelimit-limit", "10"),
+    ("x-ratelimit-remaining", "0"),
+    ("x-ratelimit-reset", "1700000060"),
+];
+
+/// Documented payloads of vendors and forms the other tables did not
+/// cover (probe 5), each with its vendor's page.
+#[rustfmt::skip]
+const MORE_VENDORS: &[Row] = &[
+    // EC2 API Reference, "Error codes" and "Query API request rate"
+    // (docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html):
+    // `<Response><Errors><Error>`, RequestLimitExceeded is a throttle.
+    Row { retryable: Some(true),
+        ..row("EC2 RequestLimitExceeded", 503, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>ea966190-f9aa-478e-9ede-example</RequestID></Response>", RateLimited, Some("RequestLimitExceeded"), "Request limit exceeded.") },
+    row("EC2 InvalidInstanceID.NotFound", 400, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>InvalidInstanceID.NotFound</Code><Message>The instance ID 'i-1a2b3c4d' does not exist</Message></Error></Errors><RequestID>ea966190-f9aa-478e-9ede-example</RequestID></Response>", BadRequest, Some("InvalidInstanceID.NotFound"), "The instance ID 'i-1a2b3c4d' does not exist"),
+    // AWS JSON 1.1 with `Message` capitalised, as several services send it.
+    Row { retryable: Some(true),
+        ..row("AWS JSON Message", 400, r##"{"__type":"com.amazon.coral.service#ThrottlingException","Message":"Rate exceeded"}"##, RateLimited, Some("ThrottlingException"), "Rate exceeded") },
+    // AWS Lambda Invoke, TooManyRequestsException (429) with `Reason`/`Type`.
+    Row { headers: &[("x-amzn-errortype", "TooManyRequestsException"), ("retry-after", "1")], retry_after_ms: Some(1000), retryable: Some(true),
+        ..row("Lambda 429", 429, r#"{"Reason":"ReservedFunctionConcurrentInvocationLimitExceeded","Type":"User","message":"Rate Exceeded."}"#, RateLimited, Some("TooManyRequestsException"), "Rate Exceeded.") },
+    // AWS Query, a Receiver fault (SNS API Reference, "Common errors").
+    Row { retryable: Some(true),
+        ..row("AWS Query Receiver", 503, r#"<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code><Message>Service is unavailable</Message></Error><RequestId>a1b2</RequestId></ErrorResponse>"#, Unavailable, Some("ServiceUnavailable"), "Service is unavailable") },
+    // Azure Resource Manager throttling (learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling).
+    Row { headers: &[("retry-after", "7")], retry_after_ms: Some(7000), retryable: Some(true),
+        ..row("ARM 429", 429, r#"{"error":{"code":"SubscriptionRequestsThrottled","message":"Number of 'read' requests for subscription 'sub' actor 'act' exceeded. Please try again after '7' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling"}}"#, RateLimited, Some("SubscriptionRequestsThrottled"), "Number of 'read' requests for subscription 'sub' actor 'act' exceeded. Please try again after '7' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling") },
+    // Azure Storage, "Common REST API error codes": ServerBusy, 503, XML with a BOM.
+    Row { retryable: Some(true),
+        ..row("Azure Storage ServerBusy", 503, "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>ServerBusy</Code><Message>Operations per second is over the account limit.</Message></Error>", Unavailable, Some("ServerBusy"), "Operations per second is over the account limit.") },
+    // OData JSON Format v4.01 §21 (docs.oasis-open.org/odata/odata-json-format/v4.01), its example.
+    Row { fields: &[("PhoneNumber", "Phone number must not be null"), ("Address", "Address is not valid")],
+        ..row("OData v4", 400, r#"{"error":{"code":"err123","message":"Unsupported functionality","target":"query","details":[{"code":"forty-two","target":"PhoneNumber","message":"Phone number must not be null"},{"code":"forty-three","target":"Address","message":"Address is not valid"}],"innererror":{"trace":[],"context":{}}}}"#, BadRequest, Some("err123"), "Unsupported functionality") },
+    // Google AIP-193 (google.aip.dev/193): ErrorInfo after a Help detail.
+    row("Google SERVICE_DISABLED", 403, r#"{"error":{"code":403,"message":"Cloud Translation API has not been used in project 123 before or it is disabled.","status":"PERMISSION_DENIED","details":[{"@type":"type.googleapis.com/google.rpc.Help","links":[{"description":"Google developers console API activation","url":"https://console.developers.google.com/apis/api/translate.googleapis.com/overview?project=123"}]},{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"SERVICE_DISABLED","domain":"googleapis.com","metadata":{"service":"translate.googleapis.com","consumer":"projects/123"}}]}}"#, Forbidden, Some("SERVICE_DISABLED"), "Cloud Translation API has not been used in project 123 before or it is disabled."),
+    // Gemini API, "Rate limits" (ai.google.dev/gemini-api/docs/rate-limits): QuotaFailure, Help, RetryInfo.
+    Row { retry_after_ms: Some(43_000), retryable: Some(true),
+        ..row("Gemini 429", 429, r#"{"error":{"code":429,"message":"You exceeded your current quota, please check your plan and billing details.","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaMetric":"generativelanguage.googleapis.com/generate_content_free_tier_requests","quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier","quotaValue":"15"}]},{"@type":"type.googleapis.com/google.rpc.Help","links":[{"description":"Learn more about Gemini API quotas","url":"https://ai.google.dev/gemini-api/docs/rate-limits"}]},{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"43s"}]}}"#, RateLimited, Some("RESOURCE_EXHAUSTED"), "You exceeded your current quota, please check your plan and billing details.") },
+    // A per-day Google quota: waiting minutes will not help.
+    Row { retryable: Some(false),
+        ..row("Google per-day quota", 429, r#"{"error":{"code":429,"message":"Quota exceeded for quota metric 'Requests' and limit 'Requests per day' of service 'youtube.googleapis.com' for consumer 'project_number:123'.","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"RATE_LIMIT_EXCEEDED","domain":"googleapis.com"}]}}"#, RateLimited, Some("RATE_LIMIT_EXCEEDED"), "Quota exceeded for quota metric 'Requests' and limit 'Requests per day' of service 'youtube.googleapis.com' for consumer 'project_number:123'.") },
+    // PayPal REST, "Orders v2 errors" (developer.paypal.com/docs/api/orders/v2/#errors): a JSON-path-like field.
+    Row { fields: &[("purchase_units.@reference_id=='default'.amount.value", "Must be greater than zero.")],
+        ..row("PayPal 422", 422, r#"{"name":"UNPROCESSABLE_ENTITY","details":[{"field":"/purchase_units/@reference_id=='default'/amount/value","value":"0","location":"body","issue":"CANNOT_BE_ZERO_OR_NEGATIVE","description":"Must be greater than zero."}],"message":"The requested action could not be performed, semantically incorrect, or failed business validation.","debug_id":"b1d1f06c7246c"}"#, Validation, Some("CANNOT_BE_ZERO_OR_NEGATIVE"), "The requested action could not be performed, semantically incorrect, or failed business validation.") },
+    Row { retryable: Some(true),
+        ..row("PayPal 429", 429, r#"{"name":"RATE_LIMIT_REACHED","message":"Too many requests. Blocked due to rate limiting.","debug_id":"b1d1f06c7246d"}"#, RateLimited, Some("RATE_LIMIT_REACHED"), "Too many requests. Blocked due to rate limiting.") },
+    // Square, "Handling errors" (developer.squareup.com/docs/build-basics/handling-errors).
+    row("Square 401", 401, r#"{"errors":[{"category":"AUTHENTICATION_ERROR","code":"UNAUTHORIZED","detail":"This request could not be authorized."}]}"#, Unauthorized, Some("UNAUTHORIZED"), "This request could not be authorized."),
+    // Okta, "Rate limits" (developer.okta.com/docs/reference/rl-best-practices): E0000047 with X-Rate-Limit-Reset.
+    Row { headers: &[("date", DATE), ("x-rate-limit-limit", "600"), ("x-rate-limit-remaining", "0"), ("x-rate-limit-reset", "1700000060")], retry_after_ms: Some(60_000),
+        ..row("Okta 429", 429, r#"{"errorCode":"E0000047","errorSummary":"API call exceeded rate limit due to too many requests.","errorLink":"E0000047","errorId":"sampleQPivGUj_ND5v78vbYWW","errorCauses":[]}"#, RateLimited, Some("E0000047"), "API call exceeded rate limit due to too many requests.") },
+    // Auth0, "Rate limit policy" (auth0.com/docs/troubleshoot/customer-support/operational-policies/rate-limit-policy).
+    Row { headers: DATED_RESET, retry_after_ms: Some(60_000),
+        ..row("Auth0 429", 429, r#"{"statusCode":429,"error":"Too Many Requests","message":"Global limit has been reached","errorCode":"too_many_requests"}"#, RateLimited, Some("too_many_requests"), "Global limit has been reached") },
+    // Kubernetes API Concepts, Status (kubernetes.io/docs/reference/using-api/api-concepts).
+    Row { headers: &[("retry-after", "1")], retry_after_ms: Some(1000),
+        ..row("Kubernetes 429", 429, r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Too many requests, please try again later.","reason":"TooManyRequests","details":{"retryAfterSeconds":1},"code":429}"#, RateLimited, Some("TooManyRequests"), "Too many requests, please try again later.") },
+    row("Kubernetes 409", 409, r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Operation cannot be fulfilled on deployments.apps \"web\": the object has been modified; please apply your changes to the latest version and try again","reason":"Conflict","details":{"name":"web","group":"apps","kind":"deployments"},"code":409}"#, Conflict, Some("Conflict"), "Operation cannot be fulfilled on deployments.apps \"web\": the object has been modified; please apply your changes to the latest version and try again"),
+    // App Store Connect API, JSON:API errors (developer.apple.com/documentation/appstoreconnectapi/identifying-rate-limits).
+    Row { retryable: Some(true),
+        ..row("App Store Connect 429", 429, r#"{"errors":[{"id":"9f3b","status":"429","code":"RATE_LIMIT_EXCEEDED","title":"The request rate limit has been reached.","detail":"We've received too many requests for this API. Please wait and try again or slow down your request rate."}]}"#, RateLimited, Some("RATE_LIMIT_EXCEEDED"), "We've received too many requests for this API. Please wait and try again or slow down your request rate.") },
+    // RFC 9457 §3.2 extension members: a `code` extension and `errors`.
+    Row { headers: &[("content-type", "application/problem+json")], fields: &[("email", "must be a valid email")],
+        ..row("problem+json extensions", 400, r#"{"type":"https://api.example/errors/validation","title":"Validation failed","status":400,"detail":"The request body is invalid.","code":"VALIDATION","errors":[{"pointer":"/email","detail":"must be a valid email"}]}"#, BadRequest, Some("VALIDATION"), "The request body is invalid.") },
+    // SOAP 1.2 Part 1 §5.4.6: a Receiver fault may succeed later.
+    Row { retryable: Some(true),
+        ..row("SOAP 1.2 Receiver", 500, r#"<?xml version="1.0"?><env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Body><env:Fault><env:Code><env:Value>env:Receiver</env:Value></env:Code><env:Reason><env:Text xml:lang="en">Service temporarily overloaded</env:Text></env:Reason></env:Fault></env:Body></env:Envelope>"#, Server, Some("Receiver"), "Service temporarily overloaded") },
+    // Anthropic, "Errors" (docs.anthropic.com/en/api/errors): 529 overloaded_error.
+    Row { retryable: Some(true),
+        ..row("Anthropic 529", 529, r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#, Unavailable, Some("overloaded_error"), "Overloaded") },
+    // JSON-RPC `data` of field entries (a list, or fields mapped to
+    // messages) gives field errors; Infura's metadata map gives none
+    // (its backoff: promises_vendor_signals.rs).
+    Row { fields: &[("params.to", "invalid address")],
+        ..row("JSON-RPC data list", 400, r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"Invalid params","data":[{"field":"params.to","message":"invalid address"}]}}"#, BadRequest, Some("-32602"), "Invalid params") },
+    Row { fields: &[("to", "invalid address")],
+        ..row("JSON-RPC data map", 400, r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"Invalid params","data":{"to":"invalid address"}}}"#, BadRequest, Some("-32602"), "Invalid params") },
+    Row { retry_after_ms: Some(30_000), retryable: Some(true),
+        ..row("Infura 429", 429, r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32005,"message":"project ID request rate exceeded","data":{"see":"https://infura.io/docs/ethereum/jsonrpc/ratelimits","current_rps":13.333,"allowed_rps":10.0,"backoff_seconds":30.0}}}"#, RateLimited, Some("-32005"), "project ID request rate exceeded") },
+    // S3's 500 (and its code under any status): a retryable server failure.
+    Row { headers: &[("content-type", "application/xml")], retryable: Some(true),
+        ..row("S3 InternalError", 500, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>", Server, Some("InternalError"), "We encountered an internal error. Please try again.") },
+];
+
 const PUBLIC: &[Row] = &[
     // Flat messages.
     row("GitHub 404", 404, r#"{"message":"Not Found","documentation_url":"https://docs.github.com/rest"}"#, NotFound, None, "Not Found"),
@@ -388,6 +478,39 @@ fn public_api_bodies() {
         "at least 30 real bodies beyond the seeds"
     );
     check(PUBLIC);
+}
+
+#[test]
+fn more_vendors_bodies() {
+    check(MORE_VENDORS);
+}
+
+/// Request ids, from the headers the crate lists (Azure's, Graph's, AWS's).
+#[test]
+fn request_ids_of_listed_headers() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "x-ms-request-id",
+            "bc7a7ae4-0001-0027-7a1a-example",
+            "<Error><Code>ServerBusy</Code><Message>busy</Message></Error>",
+        ),
+        (
+            "request-id",
+            "94fb3b52-452a-4535-a601-69e0a90e3aa2",
+            r#"{"error":{"code":"Request_BadRequest","message":"Invalid object identifier 'x'.","innerError":{"date":"2024-01-01T00:00:00","request-id":"94fb3b52-452a-4535-a601-69e0a90e3aa2"}}}"#,
+        ),
+        (
+            "x-amzn-requestid",
+            "c1a0e1b2",
+            r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+        ),
+    ];
+    for (name, id, body) in cases {
+        let mut headers = HeaderMap::new();
+        headers.insert(*name, HeaderValue::from_static(id));
+        let error = parse_error(StatusCode::SERVICE_UNAVAILABLE, &headers, body.as_bytes());
+        assert_eq!(error.request_id(), Some(*id), "{name}");
+    }
 }
 
 #[test]

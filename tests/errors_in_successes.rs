@@ -1,17 +1,21 @@
 //! `SuccessPeekLayer`: 2xx bodies that say they failed become typed errors;
 //! every other success is given back byte for byte (issue #12 item 6).
 
+#[path = "support/scripted.rs"]
+mod scripted;
+
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Request, Response};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body::Frame;
 use http_body_util::{BodyExt, Full, StreamBody};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use tower::{service_fn, ServiceBuilder, ServiceExt};
+use std::time::Duration;
+use tower::{service_fn, Layer, ServiceBuilder, ServiceExt};
 use tower_api_errors::parse::SuccessPeekLayer;
 use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryPolicy};
-use tower_api_errors::{Error, ErrorBodyParseLayer, ErrorKind};
+use tower_api_errors::{parse_error, ApiError, Error, ErrorBodyParseLayer, ErrorKind};
 
 /// One 200 with `content_type` and `body`, through the peek and parse layers.
 async fn peek(content_type: &'static str, body: &'static str) -> Result<Bytes, Error> {
@@ -74,6 +78,132 @@ async fn failures_inside_successes_are_typed() {
         assert_eq!(error.is_retryable(), row.retryable, "{at}");
         let expected = row.retry_after_ms.map(std::time::Duration::from_millis);
         assert_eq!(error.retry_after(), expected, "{at}");
+    }
+}
+
+/// One 200 with `headers` and `body`, through the peek and parse layers:
+/// the typed error.
+async fn peeked(headers: &'static [(&'static str, &'static str)], body: &'static str) -> ApiError {
+    let upstream = scripted::Scripted::new();
+    let client = SuccessPeekLayer::new().layer(
+        ErrorBodyParseLayer::new()
+            .layer(upstream.service::<Full<Bytes>>(move |_| scripted::reply(200, headers, body))),
+    );
+    let request = Request::get("/graphql")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    match client.oneshot(request).await {
+        Err(Error::Api(error)) => error,
+        Err(other) => panic!("expected an API error, got {other:?}"),
+        Ok(response) => panic!("expected an API error, got {}", response.status()),
+    }
+}
+
+/// GitHub, "Rate limits and query limits for the GraphQL API", Exceeding
+/// the rate limit (docs.github.com/en/graphql/overview/rate-limits-and-query-limits-for-the-graphql-api):
+/// "If you exceed your primary rate limit, the response status will still
+/// be 200, but you will receive an error message, and the value of the
+/// x-ratelimit-remaining header will be 0. You should not retry your
+/// request until after the time specified by the x-ratelimit-reset header."
+/// The reset (30 s after `Date`) is the hint, as under a 403 or 429
+/// (promises_vendor_signals.rs, github_primary_and_secondary_limits_on_403;
+/// the retry layer's wait: github_graphql_limits_under_200_wait_their_hint).
+#[tokio::test]
+async fn github_graphql_primary_limit_under_200_keeps_the_reset() {
+    const HEADERS: &[(&str, &str)] = &[
+        ("content-type", "application/json; charset=utf-8"),
+        ("date", "Tue, 14 Nov 2023 22:13:20 GMT"),
+        ("x-ratelimit-limit", "5000"),
+        ("x-ratelimit-remaining", "0"),
+        ("x-ratelimit-used", "5000"),
+        ("x-ratelimit-reset", "1700000030"),
+        ("x-ratelimit-resource", "graphql"),
+        ("x-github-request-id", "CAFE:1234:5678"),
+    ];
+    let error = peeked(
+        HEADERS,
+        r#"{"errors":[{"type":"RATE_LIMITED","message":"API rate limit exceeded for user ID 1234."}]}"#,
+    )
+    .await;
+    assert_eq!(error.kind(), ErrorKind::RateLimited);
+    assert!(error.is_retryable());
+    assert_eq!(error.code(), Some("RATE_LIMITED"));
+    assert_eq!(error.message(), "API rate limit exceeded for user ID 1234.");
+    assert_eq!(error.request_id(), Some("CAFE:1234:5678"));
+    assert_eq!(
+        error.rate_limit().map(|info| info.remaining()),
+        Some(Some(0))
+    );
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(30)));
+}
+
+/// Same page: "If you exceed a secondary rate limit, the response status
+/// will be 200 or 403 ... If the retry-after response header is present,
+/// you should not retry your request until after that many seconds has
+/// elapsed." Under 200 as under 403, `Retry-After` makes it a retryable
+/// rate limit with that hint; `x-should-retry: false` still says no.
+#[tokio::test]
+async fn github_graphql_secondary_limit_under_200_keeps_retry_after() {
+    const HEADERS: &[(&str, &str)] = &[
+        ("content-type", "application/json; charset=utf-8"),
+        ("date", "Tue, 14 Nov 2023 22:13:20 GMT"),
+        ("retry-after", "60"),
+        ("x-ratelimit-remaining", "4990"),
+    ];
+    const REFUSED: &[(&str, &str)] = &[
+        ("content-type", "application/json"),
+        ("retry-after", "60"),
+        ("x-should-retry", "false"),
+    ];
+    const BODY: &str = r#"{"errors":[{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}]}"#;
+    let error = peeked(HEADERS, BODY).await;
+    assert_eq!(error.kind(), ErrorKind::RateLimited);
+    assert!(error.is_retryable());
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(60)));
+    let refused = peeked(REFUSED, BODY).await;
+    assert_eq!(refused.kind(), ErrorKind::RateLimited);
+    assert!(!refused.is_retryable());
+    assert_eq!(refused.retry_after(), Some(Duration::from_secs(60)));
+}
+
+/// Amazon S3 API Reference, CompleteMultipartUpload and CopyObject
+/// (docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html):
+/// "A request could fail after the initial 200 OK response has been sent
+/// ... The SDKs detect the embedded error and apply error handling per
+/// your configuration settings (including automatically retrying the
+/// request as appropriate) ... applications should be prepared to retry
+/// any failed requests (including 500 error responses)". botocore turns
+/// such a 200 into a 500 for its retry decision
+/// (`botocore/handlers.py::_handle_200_error`: "Convert S3 200 responses
+/// with embedded errors to 500"). An `InternalError` (S3's code for a
+/// 500, "We encountered an internal error. Please try again.") under 200
+/// is therefore a retryable server failure, as it is under 500. The body
+/// is preceded by the white space S3 sends to keep the connection open.
+#[tokio::test]
+async fn s3_internal_error_under_200_is_retried_as_its_500_is() {
+    const HEADERS: &[(&str, &str)] = &[
+        ("content-type", "application/xml"),
+        ("x-amz-request-id", "656c76696e6727732072657175657374"),
+    ];
+    let error = peeked(
+        HEADERS,
+        "\n \n \n<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message><RequestId>656c76696e6727732072657175657374</RequestId><HostId>Uuag1LuByRx9e6j5Onimru9pO4ZVKnJ2Qz7/C1NPcfTWAtRPfTaOFg==</HostId></Error>",
+    )
+    .await;
+    assert_eq!(error.code(), Some("InternalError"));
+    assert_eq!(
+        error.message(),
+        "We encountered an internal error. Please try again."
+    );
+    assert_eq!(error.request_id(), Some("656c76696e6727732072657175657374"));
+    let under_500 = parse_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &HeaderMap::new(),
+        b"<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>",
+    );
+    for error in [&error, &under_500] {
+        assert_eq!(error.kind(), ErrorKind::Server, "{}", error.status());
+        assert!(error.is_retryable(), "{}", error.status());
     }
 }
 

@@ -20,6 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 use tower::{Layer, ServiceExt};
 use tower_api_errors::hints::{HintSource, ResponseHints, MAX_HINT};
+use tower_api_errors::parse::SuccessPeekLayer;
 use tower_api_errors::retry::{ReplayBody, RetryLayer};
 use tower_api_errors::{
     parse_error, Error, ErrorBodyParseLayer, ErrorKind, QuotaLayer, StopReason,
@@ -317,6 +318,33 @@ fn github_primary_and_secondary_limits_on_403() {
             "{status}"
         );
     }
+}
+
+/// Infura, "Avoid rate limiting" (docs.infura.io/api/networks/ethereum/how-to/avoid-rate-limiting):
+/// a 429 whose JSON-RPC `error.data` holds `see` (a link), `current_rps`,
+/// `allowed_rps` and `backoff_seconds`, "the suggested amount of time to
+/// wait before sending more requests ... We recommend pausing JSON-RPC
+/// activity for the time value in backoff_seconds".
+const INFURA_429: &str = r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32005,"message":"project ID request rate exceeded","data":{"see":"https://infura.io/docs/ethereum/jsonrpc/ratelimits","current_rps":13.333,"allowed_rps":10.0,"backoff_seconds":30.0}}}"#;
+
+/// Infura's 429 waits its `backoff_seconds`; the link is no field error.
+#[test]
+fn infura_rate_limit_names_its_backoff_and_no_field() {
+    let error = parse_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        &HeaderMap::new(),
+        INFURA_429.as_bytes(),
+    );
+    assert_eq!(error.kind(), ErrorKind::RateLimited);
+    assert!(error.is_retryable());
+    assert_eq!(error.code(), Some("-32005"));
+    assert_eq!(error.message(), "project ID request rate exceeded");
+    assert!(
+        error.field_errors().is_empty(),
+        "{:?}",
+        error.field_errors()
+    );
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(30)));
 }
 
 /// X (Twitter), docs.x.com/x-api/fundamentals/rate-limits: `x-rate-limit-
@@ -777,6 +805,14 @@ async fn retry_layer_waits_each_vendor_hint_exactly() {
             "",
             Duration::from_secs(93),
         ),
+        // Infura's JSON-RPC 429: `error.data.backoff_seconds`.
+        (
+            "infura",
+            429,
+            vec![("content-type", "application/json")],
+            INFURA_429,
+            Duration::from_secs(30),
+        ),
         // Stripe lock_timeout: no hint, the backoff's first step.
         (
             "stripe lock",
@@ -791,6 +827,64 @@ async fn retry_layer_waits_each_vendor_hint_exactly() {
         let (waits, result) = retried("GET", None, reply(status, &headers, body)).await;
         assert!(result.is_ok(), "{vendor}: {result:?}");
         assert_eq!(waits, [want], "{vendor}");
+    }
+}
+
+/// GitHub GraphQL's limits come under 200 (docs.github.com/en/graphql/overview/rate-limits-and-query-limits-for-the-graphql-api,
+/// "Exceeding the rate limit"): the primary with `x-ratelimit-remaining: 0`
+/// ("You should not retry your request until after the time specified by
+/// the x-ratelimit-reset header"), the secondary with `retry-after`. Over
+/// the success peek, the retry waits that hint, not the 500 ms backoff
+/// ("Continuing to make requests while you are rate limited may result in
+/// the banning of your integration", same page).
+#[tokio::test(start_paused = true)]
+async fn github_graphql_limits_under_200_wait_their_hint() {
+    const PRIMARY: &[(&str, &str)] = &[
+        ("content-type", "application/json; charset=utf-8"),
+        ("date", DATE),
+        ("x-ratelimit-limit", "5000"),
+        ("x-ratelimit-remaining", "0"),
+        ("x-ratelimit-reset", "1700000030"),
+        ("x-ratelimit-resource", "graphql"),
+    ];
+    const SECONDARY: &[(&str, &str)] = &[
+        ("content-type", "application/json; charset=utf-8"),
+        ("date", DATE),
+        ("retry-after", "60"),
+        ("x-ratelimit-remaining", "4990"),
+    ];
+    let rows: [(&[(&str, &str)], &str, u64); 2] = [
+        (
+            PRIMARY,
+            r#"{"errors":[{"type":"RATE_LIMITED","message":"API rate limit exceeded for user ID 1234."}]}"#,
+            30,
+        ),
+        (
+            SECONDARY,
+            r#"{"errors":[{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}]}"#,
+            60,
+        ),
+    ];
+    for (headers, body, wait) in rows {
+        let upstream = Scripted::new();
+        let client = RetryLayer::new(exact().retry_non_idempotent(true)).layer(
+            SuccessPeekLayer::new().layer(ErrorBodyParseLayer::new().layer(
+                upstream.service::<ReplayBody<Full<Bytes>>>(move |n| match n {
+                    0 => reply(200, headers, body),
+                    _ => reply(
+                        200,
+                        &[("content-type", "application/json")],
+                        r#"{"data":{"viewer":{"login":"octocat"}}}"#,
+                    ),
+                }),
+            )),
+        );
+        let request = Request::post("/graphql")
+            .body(Full::new(Bytes::from_static(b"{}")))
+            .unwrap();
+        let response = client.oneshot(request).await;
+        assert!(response.is_ok(), "{:?}", response.err());
+        assert_eq!(upstream.waits(), [Duration::from_secs(wait)], "{body}");
     }
 }
 
