@@ -853,7 +853,7 @@ async fn github_graphql_limits_under_200_wait_their_hint() {
         ("retry-after", "60"),
         ("x-ratelimit-remaining", "4990"),
     ];
-    let rows: [(&[(&str, &str)], &str, u64); 2] = [
+    let rows = [
         (
             PRIMARY,
             r#"{"errors":[{"type":"RATE_LIMITED","message":"API rate limit exceeded for user ID 1234."}]}"#,
