@@ -278,10 +278,8 @@ impl CallContext {
             let entered = current.as_ref()?;
             let set = entered.set.as_ref();
             let context = &entered.context;
-            let value = || set.and_then(|name| request.headers().get(name));
-            context
-                .matches(request, set)
-                .then(|| (context.clone(), value()))
+            let carried = context.matches(request, set)?;
+            Some((context.clone(), carried))
         })
     }
 
@@ -323,26 +321,36 @@ impl CallContext {
     /// leaving out the header that the layer which entered the context
     /// set (see [`enter_setting`](Self::enter_setting)).
     pub fn describes<B>(&self, request: &Request<B>) -> bool {
-        self.matches(request, None)
+        self.matches(request, None).is_some()
     }
 
     /// [`describes`](Self::describes), with the header `set` left out on
-    /// both sides.
-    fn matches<B>(&self, request: &Request<B>, set: Option<&HeaderName>) -> bool {
+    /// both sides: `None` if not, else the request's value of `set` (met
+    /// on the way, so never looked up).
+    fn matches<'r, B>(
+        &self,
+        request: &'r Request<B>,
+        set: Option<&HeaderName>,
+    ) -> Option<Option<&'r HeaderValue>> {
         let recorded = &*self.recorded;
         if recorded.method != request.method() || !same_uri(&recorded.uri, request.uri()) {
-            return false;
+            return None;
         }
         let unset = |name: &HeaderName| set != Some(name);
         let mut kept = recorded.headers.iter().filter(|(name, _)| unset(name));
-        for (name, value) in request.headers().iter().filter(|(name, _)| unset(name)) {
+        let mut carried = None;
+        for (name, value) in request.headers() {
+            if !unset(name) {
+                carried = Some(value);
+                continue;
+            }
             match kept.next() {
                 Some((kept_name, kept_value))
                     if name == kept_name && same_storage(value, kept_value) => {}
-                _ => return false,
+                _ => return None,
             }
         }
-        kept.next().is_none()
+        kept.next().is_none().then_some(carried)
     }
 
     /// The request method.
