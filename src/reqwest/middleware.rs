@@ -107,22 +107,38 @@ where
             return Err(wrap(Error::Transport(TransportError::new(SentTwice))));
         }
         let (request, origin) = Origin::split(request)?;
-        let shared = Mutex::new(std::mem::take(extensions));
+        let restore = Restore {
+            shared: Mutex::new(std::mem::take(extensions)),
+            caller: extensions,
+        };
         // Marked at once, in the map the caller keeps, so that a middleware
         // above that sends the call again is refused even when it dropped
         // this one midway (its own timeout). The chain below works on the
         // caller's map without the mark: copies of an empty map cost
         // nothing.
-        extensions.insert(ApiErrorsSent);
+        restore.caller.insert(ApiErrorsSent);
         let stack = self.layer.layer(Chain {
             next,
-            extensions: &shared,
+            extensions: &restore.shared,
             origin: &origin,
         });
         let result = stack.oneshot(request).await;
-        // What the last attempt left, beside the mark.
-        extensions.extend(shared.into_inner().unwrap_or_else(PoisonError::into_inner));
         result.map(::reqwest::Response::from).map_err(wrap)
+    }
+}
+
+/// The caller's map, lent to the chain below for the call: given back when
+/// the call ends or is dropped midway (a middleware above gave up on it),
+/// with what the last attempt left there, beside the mark.
+struct Restore<'a> {
+    caller: &'a mut Extensions,
+    shared: Mutex<Extensions>,
+}
+
+impl Drop for Restore<'_> {
+    fn drop(&mut self) {
+        let lent = self.shared.get_mut().unwrap_or_else(PoisonError::into_inner);
+        self.caller.extend(std::mem::take(lent));
     }
 }
 
