@@ -26,6 +26,8 @@ pub const DEFAULT_MAX_REPLAY: usize = 64 * 1024;
 /// still streams it in full, but it can no longer be replayed, and the retry
 /// layer gives up rather than send a partial body
 /// ([`StopReason::BodyNotReplayable`](crate::StopReason::BodyNotReplayable)).
+/// Nor is a body whose own stream failed
+/// ([`StopReason::BodyFailed`](crate::StopReason::BodyFailed)).
 ///
 /// An empty body (`is_end_stream()` at the start, as for most GETs) costs
 /// nothing: no shared state is allocated.
@@ -59,6 +61,9 @@ struct Shared<B> {
     /// More was streamed than `max` allows, or the original failed: the
     /// body cannot be sent again.
     unreplayable: bool,
+    /// The original failed (its own error, not the cap): the retry layer
+    /// says so rather than blame the cap.
+    failed: bool,
     max: usize,
     size_hint: SizeHint,
     /// The generation of the copy that most recently started reading: the
@@ -87,6 +92,7 @@ impl<B: Body> ReplayBody<B> {
             trailers: None,
             complete: false,
             unreplayable,
+            failed: false,
             max,
             size_hint,
             generation: 0,
@@ -109,6 +115,11 @@ impl<B> ReplayBody<B> {
     /// True while the body can still be sent again in full.
     pub fn is_replayable(&self) -> bool {
         self.shared.as_ref().is_none_or(|s| !lock(s).unreplayable)
+    }
+
+    /// True when the original itself failed while being read.
+    pub(crate) fn has_failed(&self) -> bool {
+        self.shared.as_ref().is_some_and(|s| lock(s).failed)
     }
 
     /// True when the original was read to its end and kept whole (or was
@@ -183,7 +194,7 @@ impl Cursor<'_> {
             if state.unreplayable {
                 // This copy would have to resend bytes that were not kept.
                 // The retry layer checks `is_replayable` and never sends one.
-                return Some(Some(Err(NotReplayable.into())));
+                return Some(Some(Err(NotReplayable(state.failed).into())));
             }
             if let Some(chunk) = state.kept.get(*self.position).cloned() {
                 *self.position += 1;
@@ -223,6 +234,7 @@ impl Cursor<'_> {
             Some(Err(error)) => {
                 state.complete = true;
                 state.unreplayable = true;
+                state.failed = true;
                 state.original = None;
                 return Some(Some(Err(error.into())));
             }
@@ -361,13 +373,18 @@ impl fmt::Display for Superseded {
 
 impl std::error::Error for Superseded {}
 
-/// A copy of a body that stopped being kept was read.
+/// A copy of a body that stopped being kept was read; true when the
+/// original failed rather than outgrew the cap.
 #[derive(Debug)]
-struct NotReplayable;
+struct NotReplayable(bool);
 
 impl fmt::Display for NotReplayable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("request body outgrew the replay cap and cannot be sent again")
+        f.write_str(if self.0 {
+            "request body failed while being sent and cannot be sent again"
+        } else {
+            "request body outgrew the replay cap and cannot be sent again"
+        })
     }
 }
 

@@ -19,6 +19,9 @@ pub enum StopReason {
     ForbiddenByPolicy,
     /// The request body outgrew the replay cap, so it cannot be sent again.
     BodyNotReplayable,
+    /// The request body's own stream failed while being sent (its error,
+    /// not the cap): what was read of it is not the whole body.
+    BodyFailed,
     /// `max_attempts` were made.
     MaxAttempts,
     /// The server asked to wait longer than `max_retry_after`: the caller
@@ -38,6 +41,7 @@ impl fmt::Display for StopReason {
             StopReason::NotIdempotent => "request not idempotent",
             StopReason::ForbiddenByPolicy => "policy said no",
             StopReason::BodyNotReplayable => "request body too large to replay",
+            StopReason::BodyFailed => "request body failed while being sent",
             StopReason::MaxAttempts => "attempts exhausted",
             StopReason::HintTooLong => "server asked to wait longer than max_retry_after",
             StopReason::Deadline => "deadline",

@@ -348,8 +348,14 @@ where
         // again, and no wait is started that the deadline would cut: the
         // layer, not each policy, keeps those promises.
         match self.policy().decide(&context) {
-            Decision::Retry { .. } if !context.body_replayable() => {
-                Decision::Stop(StopReason::BodyNotReplayable)
+            // The cap's reason, or the honest one for a body that failed.
+            Decision::Retry { .. } | Decision::Stop(StopReason::BodyNotReplayable)
+                if !context.body_replayable() =>
+            {
+                Decision::Stop(match self.body.has_failed() {
+                    true => StopReason::BodyFailed,
+                    false => StopReason::BodyNotReplayable,
+                })
             }
             // (The deadline of a caller that polls the call within its
             // own, as the auth layer does its token source's, too: a wait

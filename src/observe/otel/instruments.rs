@@ -395,6 +395,7 @@ pub(crate) fn stop_reason(reason: StopReason) -> &'static str {
         StopReason::NotIdempotent => "not_idempotent",
         StopReason::ForbiddenByPolicy => "forbidden_by_policy",
         StopReason::BodyNotReplayable => "body_not_replayable",
+        StopReason::BodyFailed => "body_failed",
         StopReason::MaxAttempts => "max_attempts",
         StopReason::HintTooLong => "hint_too_long",
         StopReason::Deadline => "deadline",
