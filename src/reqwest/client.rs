@@ -29,6 +29,19 @@ use tower::Service;
 /// retry layer's replayable copies, so a streamed upload is sent again on
 /// a retry without being buffered up front.
 ///
+/// # Redirects that keep the body
+///
+/// reqwest follows a redirect that must send the body again (a 307 or
+/// 308; a 301 or 302 of anything but a POST) only when it can clone the
+/// body, which it cannot for a stream: such a redirect of a request with
+/// a non-empty body comes back as the 3xx response itself, a success to
+/// the stack (a `Full` body too: its copy reaches reqwest as a stream).
+/// Redirects of a bodiless request (a GET) are followed as reqwest
+/// follows them. To have reqwest follow the others, send the request
+/// through [`ApiErrorsMiddleware`](super#reqwest-middleware), whose
+/// attempts carry a body reqwest holds in memory as bytes it can clone,
+/// or follow the `Location` in your own code.
+///
 /// # Errors
 ///
 /// The error is the [`reqwest::Error`], its URL redacted (no userinfo,

@@ -5,12 +5,15 @@ use crate::context::same_uri;
 use crate::{ApiError, ApiErrorsLayer, BoxError, Error, TransportError};
 use ::reqwest::ResponseBuilderExt;
 use ::reqwest_middleware::{Middleware, Next};
+use bytes::Bytes;
 use http::Extensions;
+use http_body::Body as _;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Mutex, PoisonError};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
 use tower::{Layer, Service, ServiceExt};
 
 /// The crate's stack as a [`reqwest_middleware::Middleware`]: an
@@ -66,20 +69,27 @@ impl<A, Q, C> From<ApiErrorsLayer<A, Q, C>> for ApiErrorsMiddleware<ApiErrorsLay
 pub struct ApiErrorsSent;
 
 /// The refusal of a call that a middleware above [`ApiErrorsMiddleware`]
-/// sent through it a second time: retrying there too would multiply the
+/// sent through it a second time (nothing was sent), or whose attempt a
+/// middleware below cloned to send it again (reqwest-retry does; none of
+/// our further attempts is sent): retrying there too would multiply the
 /// attempts (three of theirs times three of ours are nine sends to an
 /// upstream that is already failing). Reaches the caller as the source of
-/// a [`TransportError`]; nothing was sent.
+/// a [`TransportError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct SentTwice;
+pub struct SentTwice {
+    below: bool,
+}
 
 impl fmt::Display for SentTwice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(
+        f.write_str(if self.below {
+            "refused: a middleware below ApiErrorsMiddleware cloned the request to send it \
+             again (it retries already: remove the other retry middleware)"
+        } else {
             "refused: a middleware above ApiErrorsMiddleware sent this request again \
-             (it retries already: remove the other retry middleware)",
-        )
+             (it retries already: remove the other retry middleware)"
+        })
     }
 }
 
@@ -104,7 +114,8 @@ where
         next: Next<'_>,
     ) -> ::reqwest_middleware::Result<::reqwest::Response> {
         if extensions.get::<ApiErrorsSent>().is_some() {
-            return Err(wrap(Error::Transport(TransportError::new(SentTwice))));
+            let refused = SentTwice { below: false };
+            return Err(wrap(Error::Transport(TransportError::new(refused))));
         }
         let (request, origin) = Origin::split(request)?;
         let restore = Restore {
@@ -137,7 +148,10 @@ struct Restore<'a> {
 
 impl Drop for Restore<'_> {
     fn drop(&mut self) {
-        let lent = self.shared.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let lent = self
+            .shared
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
         self.caller.extend(std::mem::take(lent));
     }
 }
@@ -168,6 +182,52 @@ pub struct Chain<'a> {
 struct Origin {
     template: ::reqwest::Request,
     uri: http::Uri,
+    /// The caller's body, when reqwest held it in memory: each attempt
+    /// sends it as bytes reqwest can clone, so that reqwest follows a
+    /// redirect that keeps the body (307, 308) as it does without us.
+    kept: Option<Kept>,
+}
+
+/// An in-memory body, and whether a middleware below cloned an attempt
+/// carrying it (see [`Watch`]).
+struct Kept {
+    bytes: Bytes,
+    cloned: Arc<AtomicBool>,
+}
+
+/// In the reqwest extensions of each attempt sent with a body reqwest can
+/// clone: cloning the attempt, as reqwest-retry does before each of its
+/// sends, records that a middleware below means to send it again (the one
+/// hook a clone runs). Unarmed in the template, whose clones are ours.
+struct Watch {
+    cloned: Arc<AtomicBool>,
+    armed: bool,
+}
+
+impl Clone for Watch {
+    fn clone(&self) -> Self {
+        if self.armed {
+            self.cloned.store(true, Relaxed);
+        }
+        let cloned = self.cloned.clone();
+        Watch {
+            cloned,
+            armed: true,
+        }
+    }
+}
+
+/// `body`'s bytes, when reqwest holds it in memory and it is not empty:
+/// taken without a copy (such a body yields them whole, in one frame, at
+/// once, whatever the waker).
+fn in_memory(mut body: ::reqwest::Body) -> Result<Bytes, ::reqwest::Body> {
+    if body.as_bytes().is_none_or(<[u8]>::is_empty) {
+        return Err(body);
+    }
+    match Pin::new(&mut body).poll_frame(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(Some(Ok(frame))) => frame.into_data().map_err(|_| body),
+        _ => Err(body),
+    }
 }
 
 impl Origin {
@@ -190,14 +250,32 @@ impl Origin {
             }
         };
         let body = request.body_mut().take().unwrap_or_default();
+        let (body, kept) = match in_memory(body) {
+            Ok(bytes) => (bytes.clone().into(), Some(Kept::new(bytes))),
+            Err(body) => (body, None),
+        };
         let mut converted = http::Request::new(body);
         *converted.method_mut() = request.method().clone();
         *converted.uri_mut() = uri.clone();
         *converted.version_mut() = request.version();
         *converted.headers_mut() = std::mem::take(request.headers_mut());
+        let template = match &kept {
+            // reqwest reaches a request's extensions only through its
+            // `http` conversions (the URL parsed again: only such a body
+            // pays for it).
+            Some(kept) => http::Request::try_from(request)
+                .map(|mut template| {
+                    template.extensions_mut().insert(kept.watch(false));
+                    template
+                })
+                .and_then(::reqwest::Request::try_from)
+                .map_err(|error| super::redacted(error))?,
+            None => request,
+        };
         let origin = Origin {
-            template: request,
+            template,
             uri,
+            kept,
         };
         Ok((converted, origin))
     }
@@ -215,11 +293,18 @@ impl Origin {
             .then(|| self.template.try_clone())
             .flatten();
         let Some(mut rebuilt) = template else {
+            let mut request = request;
+            if let Some(kept) = &self.kept {
+                request.extensions_mut().insert(kept.watch(true));
+            }
             // The origin's per-request settings (reqwest keeps them where
             // `http` cannot reach: its timeout is all there is) go along.
             let mut rebuilt = to_reqwest(request, Empty::AsStream)?;
             if let Some(timeout) = self.template.timeout() {
                 *rebuilt.timeout_mut() = Some(*timeout);
+            }
+            if let Some(kept) = &self.kept {
+                *rebuilt.body_mut() = Some(kept.bytes.clone().into());
             }
             return Ok(rebuilt);
         };
@@ -227,9 +312,34 @@ impl Origin {
         *rebuilt.method_mut() = parts.method;
         *rebuilt.headers_mut() = parts.headers;
         *rebuilt.version_mut() = parts.version;
-        // A stream like any other (see `Empty::AsStream`).
-        *rebuilt.body_mut() = Some(::reqwest::Body::wrap(body));
+        // The caller's bytes (the attempt's copy holds the same), else a
+        // stream like any other (see `Empty::AsStream`).
+        *rebuilt.body_mut() = Some(match &self.kept {
+            Some(kept) => kept.bytes.clone().into(),
+            None => ::reqwest::Body::wrap(body),
+        });
         Ok(rebuilt)
+    }
+
+    /// The refusal of an attempt once a middleware below cloned one (see
+    /// [`Watch`]): it sends again already, ours would multiply its sends.
+    fn cloned_below(&self) -> Result<(), BoxError> {
+        match &self.kept {
+            Some(kept) if kept.cloned.load(Relaxed) => Err(SentTwice { below: true }.into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Kept {
+    fn new(bytes: Bytes) -> Self {
+        let cloned = Arc::default();
+        Kept { bytes, cloned }
+    }
+
+    fn watch(&self, armed: bool) -> Watch {
+        let cloned = self.cloned.clone();
+        Watch { cloned, armed }
     }
 }
 
@@ -263,12 +373,14 @@ where
         let origin = self.origin;
         Box::pin(async move {
             let request = origin.rebuild(request).map_err(super::redacted)?;
+            origin.cloned_below()?;
             let mut extensions = shared
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone();
             let result = next.run(request, &mut extensions).await;
             *shared.lock().unwrap_or_else(PoisonError::into_inner) = extensions;
+            origin.cloned_below()?;
             match result {
                 Ok(response) => Ok(http_response(response)),
                 Err(::reqwest_middleware::Error::Reqwest(error)) => {

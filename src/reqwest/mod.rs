@@ -12,7 +12,11 @@
 //! are the retry layer's replayable copies, streamed (`reqwest::Body::wrap`),
 //! so an upload is sent again on a retry without being buffered up front;
 //! responses come back as `http::Response<reqwest::Body>`, failures as the
-//! crate's typed [`Error`].
+//! crate's typed [`Error`]. A stream is what reqwest cannot clone to follow
+//! a redirect that keeps the body (307, 308): through `ReqwestClient`, it
+//! is returned as the 3xx response ([details](ReqwestClient#redirects-that-keep-the-body));
+//! through [`ApiErrorsMiddleware`], a body reqwest holds in memory is
+//! followed as reqwest follows it.
 //!
 //! # The whole stack in one line
 //!
@@ -180,10 +184,15 @@
 //!   that does send the call through again (a custom strategy) finds the
 //!   [`ApiErrorsSent`] marker ours left in the call's extensions and is
 //!   refused with [`SentTwice`], nothing sent.
-//! - **reqwest-retry below ours** (`.with(ours).with(retry)`): each attempt
-//!   goes down with a streamed body, our replayable copy, which it cannot
-//!   clone: it refuses every request ("Request object is not cloneable")
-//!   before sending anything. The misconfiguration shows on the first call.
+//! - **reqwest-retry below ours** (`.with(ours).with(retry)`): an attempt
+//!   without a body, or with a streamed one (our replayable copy), is one
+//!   it cannot clone: it refuses it ("Request object is not cloneable")
+//!   before sending anything. An attempt with a body the caller gave in
+//!   memory goes down as bytes reqwest can clone (for its redirects); the
+//!   clone reqwest-retry makes before its first send marks the call, whose
+//!   attempt ends refused with [`SentTwice`] once reqwest-retry is done
+//!   (its own sends are made, none of ours is added). The misconfiguration
+//!   shows on the first call either way.
 //!
 //! `tests/reqwest_middleware.rs` keeps each of these.
 #![cfg_attr(
