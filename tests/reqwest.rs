@@ -316,3 +316,395 @@ fn the_client_and_its_stack_are_send_sync_clone() {
     check(&client);
     check(&ApiErrorsLayer::new().layer(client));
 }
+
+/// A reqwest user's scenarios (probe 6): a real `reqwest::Client` on
+/// loopback under the stack; redirects, refresh, deadline, hints, bodiless
+/// answers, large successes, failed uploads.
+mod user_scenarios {
+    use super::support::{body_bytes, redirecting, response, serve, Frames};
+    use bytes::Bytes;
+    use http::{Request, Response};
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Incoming;
+    use std::convert::Infallible;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    use tower::{Layer, ServiceExt};
+    use tower_api_errors::auth::{AuthLayer, Credential, TokenFuture, TokenSource};
+    use tower_api_errors::reqwest::ReqwestClient;
+    use tower_api_errors::retry::{Backoff, Jitter};
+    use tower_api_errors::{ApiErrorsLayer, ErrorKind, RetryPolicy, RetryReport, StopReason};
+
+    fn quick() -> RetryPolicy {
+        RetryPolicy::default().backoff(
+            Backoff::exponential(Duration::from_millis(1), 2.0, Duration::from_millis(4))
+                .jitter(Jitter::None),
+        )
+    }
+
+    async fn bounded<F: std::future::Future>(what: &str, f: F) -> F::Output {
+        match tokio::time::timeout(Duration::from_secs(15), f).await {
+            Ok(out) => out,
+            Err(_) => panic!("{what}: no outcome within 15 s (hang)"),
+        }
+    }
+
+    /// A source whose first credential the server refuses; the refresh gives
+    /// the good one.
+    struct Rotating {
+        refreshes: AtomicUsize,
+    }
+
+    impl TokenSource for Rotating {
+        fn current(&self) -> TokenFuture<'_> {
+            Box::pin(async { Ok(Credential::new("tok_old").unwrap()) })
+        }
+        fn refresh<'a>(&'a self, _rejected: &'a Credential) -> TokenFuture<'a> {
+            self.refreshes.fetch_add(1, SeqCst);
+            Box::pin(async { Ok(Credential::new("tok_new").unwrap()) })
+        }
+    }
+
+    /// `ReqwestClient` docs ("Redirects that keep the body"): reqwest follows
+    /// a 307 or 308 of a PUT with a body (RFC 9110 §15.4.8: the method and
+    /// body are kept) only when it can clone the body, and the stack's copy
+    /// reaches it as a stream. A plain `reqwest::Client` follows it; through
+    /// `ReqwestClient` the 3xx comes back as it is, sent once; the same
+    /// redirect of a GET is followed.
+    #[tokio::test]
+    async fn reqwest_client_returns_a_307_that_keeps_a_body_as_documented() {
+        for status in [307u16, 308] {
+            let (addr, seen) = redirecting(status, |_| "/new".to_owned()).await;
+            // Plain reqwest: followed, body sent again.
+            let plain = reqwest::Client::new()
+                .put(format!("http://{addr}/old"))
+                .body("{\"name\": \"Ada\"}")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(plain.status(), 200, "plain reqwest follows the {status}");
+            assert_eq!(seen.lock().unwrap().len(), 2);
+
+            let client = ApiErrorsLayer::new()
+                .retry(quick())
+                .layer(ReqwestClient::new(reqwest::Client::new()));
+            let request = Request::put(format!("http://{addr}/old"))
+                .body(Full::new(Bytes::from_static(b"{\"name\": \"Ada\"}")))
+                .unwrap();
+            let response = bounded("put", client.clone().oneshot(request))
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                status,
+                "returned as the 3xx, as documented"
+            );
+            assert_eq!(response.headers()["location"], "/new");
+            assert_eq!(seen.lock().unwrap().len(), 3, "sent once");
+
+            let request = Request::get(format!("http://{addr}/old"))
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+            let response = bounded("get", client.oneshot(request)).await.unwrap();
+            assert_eq!(response.status(), 200, "a GET's {status} is followed");
+            let seen = seen.lock().unwrap();
+            assert_eq!(seen.len(), 5);
+            assert_eq!(seen[2].5, "{\"name\": \"Ada\"}");
+            assert_eq!(seen[4].1, "/new");
+        }
+    }
+
+    /// README: "on a 401 ... one single-flight refresh per rejected
+    /// credential and one re-send with the identical body". Through reqwest,
+    /// with a streamed (chunked) POST body and no idempotency key: refreshed
+    /// once, re-sent once with the whole body, 201 to the caller.
+    #[tokio::test]
+    async fn reqwest_401_refresh_resends_a_streamed_post_body_whole() {
+        let bodies = Arc::new(Mutex::new(Vec::<(String, Bytes)>::new()));
+        let log = bodies.clone();
+        let addr = serve(move |request: Request<Incoming>| {
+            let log = log.clone();
+            async move {
+                let auth = request.headers()["authorization"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                let body = body_bytes(request.into_body()).await;
+                log.lock().unwrap().push((auth.clone(), body));
+                if auth == "Bearer tok_new" {
+                    response(201, &[], "{}")
+                } else {
+                    response(
+                        401,
+                        &[("www-authenticate", "Bearer error=\"invalid_token\"")],
+                        r#"{"error": "invalid_token"}"#,
+                    )
+                }
+            }
+        })
+        .await;
+        let source = Arc::new(Rotating {
+            refreshes: AtomicUsize::new(0),
+        });
+        let client = ApiErrorsLayer::new()
+            .retry(quick())
+            .auth(AuthLayer::new(source.clone()))
+            .layer(ReqwestClient::new(reqwest::Client::new()));
+        let body = Frames::<Infallible>::chunks(&["{\"a\": ", "1, ", "\"b\": 2}"]);
+        let request = Request::post(format!("http://{addr}/v1/things"))
+            .body(body)
+            .unwrap();
+        let response = bounded("post", client.oneshot(request)).await.unwrap();
+        assert_eq!(response.status(), 201);
+        assert_eq!(source.refreshes.load(SeqCst), 1);
+        let bodies = bodies.lock().unwrap();
+        assert_eq!(bodies.len(), 2);
+        assert_eq!(
+            bodies[0],
+            (
+                "Bearer tok_old".to_owned(),
+                Bytes::from("{\"a\": 1, \"b\": 2}")
+            )
+        );
+        assert_eq!(
+            bodies[1],
+            (
+                "Bearer tok_new".to_owned(),
+                Bytes::from("{\"a\": 1, \"b\": 2}")
+            )
+        );
+    }
+
+    /// `reqwest` module docs: "the retry policy's deadline bounds the whole
+    /// call"; `RetryPolicy::deadline`: "an attempt still running when it
+    /// passes is cut short with a transport error". A reqwest client with no
+    /// timeout against a hanging upstream ends at the deadline.
+    #[tokio::test]
+    async fn the_deadline_cuts_a_hanging_reqwest_attempt() {
+        let addr = serve(|_request: Request<Incoming>| std::future::pending()).await;
+        let client = ApiErrorsLayer::new()
+            .retry(quick().deadline(Duration::from_millis(300)))
+            .layer(ReqwestClient::new(reqwest::Client::new()));
+        let started = std::time::Instant::now();
+        let error = bounded(
+            "deadline",
+            client.oneshot(
+                Request::get(format!("http://{addr}/slow"))
+                    .body(Full::new(Bytes::new()))
+                    .unwrap(),
+            ),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(error.transport().is_some(), "{error}");
+    }
+
+    /// A 503 with `Retry-After: 1` then a 200, through reqwest: waited about
+    /// the hint (not the 1-4 ms backoff), two attempts.
+    #[tokio::test]
+    async fn reqwest_503_retry_after_is_waited_out() {
+        let n = Arc::new(AtomicUsize::new(0));
+        let count = n.clone();
+        let addr = serve(move |_request: Request<Incoming>| {
+            let k = count.fetch_add(1, SeqCst);
+            async move {
+                if k == 0 {
+                    response(503, &[("retry-after", "1")], r#"{"error": "busy"}"#)
+                } else {
+                    response(200, &[], "ok")
+                }
+            }
+        })
+        .await;
+        let client = ApiErrorsLayer::new()
+            .retry(quick())
+            .layer(ReqwestClient::new(reqwest::Client::new()));
+        let started = std::time::Instant::now();
+        let response = bounded(
+            "get",
+            client.oneshot(
+                Request::get(format!("http://{addr}/"))
+                    .body(Full::new(Bytes::new()))
+                    .unwrap(),
+            ),
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            response
+                .extensions()
+                .get::<RetryReport>()
+                .unwrap()
+                .attempts(),
+            2
+        );
+    }
+
+    /// HEAD with a 404 (content-length, no body), 204 and 304: no hang, the
+    /// 404 typed, the others passed through as successes with empty bodies;
+    /// a HEAD answered 503 is retried (idempotent).
+    #[tokio::test]
+    async fn bodiless_answers_through_reqwest() {
+        let n = Arc::new(AtomicUsize::new(0));
+        let count = n.clone();
+        let addr = serve(move |request: Request<Incoming>| {
+            let k = count.fetch_add(1, SeqCst);
+            async move {
+                match request.uri().path() {
+                    "/missing" => response(
+                        404,
+                        &[
+                            ("content-length", "120"),
+                            ("content-type", "application/json"),
+                        ],
+                        "",
+                    ),
+                    "/nocontent" => response(204, &[], ""),
+                    "/cached" => response(304, &[("etag", "\"v1\"")], ""),
+                    _ => {
+                        if k % 2 == 0 {
+                            response(503, &[], "")
+                        } else {
+                            response(200, &[("content-length", "9")], "")
+                        }
+                    }
+                }
+            }
+        })
+        .await;
+        let client = ApiErrorsLayer::new()
+            .retry(quick())
+            .layer(ReqwestClient::new(reqwest::Client::new()));
+        let call = |method: http::Method, path: &str| {
+            let request = Request::builder()
+                .method(method)
+                .uri(format!("http://{addr}{path}"))
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+            bounded("bodiless", client.clone().oneshot(request))
+        };
+        let error = call(http::Method::HEAD, "/missing").await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::NotFound, "{error}");
+        for (path, status) in [("/nocontent", 204), ("/cached", 304)] {
+            let response = call(http::Method::GET, path).await.unwrap();
+            assert_eq!(response.status(), status);
+            assert!(body_bytes(response.into_body()).await.is_empty());
+        }
+        let before = n.load(SeqCst);
+        let response = call(http::Method::HEAD, &format!("/flaky{before}"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+
+    /// A large chunked success passes through byte for byte, streamed.
+    #[tokio::test]
+    async fn a_large_chunked_success_passes_through_unchanged() {
+        let addr = serve(|_request: Request<Incoming>| async move {
+            let chunks: Vec<Result<http_body::Frame<Bytes>, super::support::BoxError>> = (0
+                ..256u32)
+                .map(|i| {
+                    Ok(http_body::Frame::data(Bytes::from(vec![
+                        (i % 251) as u8;
+                        8192
+                    ])))
+                })
+                .collect();
+            let body = http_body_util::StreamBody::new(futures_lite_stream(chunks));
+            Response::builder().status(200).body(body.boxed()).unwrap()
+        })
+        .await;
+        let client = ApiErrorsLayer::new().layer(ReqwestClient::new(reqwest::Client::new()));
+        let response = bounded(
+            "get",
+            client.oneshot(
+                Request::get(format!("http://{addr}/big"))
+                    .body(Full::new(Bytes::new()))
+                    .unwrap(),
+            ),
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(
+            response.headers().get("content-length").is_none(),
+            "chunked"
+        );
+        let body = body_bytes(response.into_body()).await;
+        assert_eq!(body.len(), 256 * 8192);
+        for (i, chunk) in body.chunks(8192).enumerate() {
+            assert!(chunk.iter().all(|b| *b == (i % 251) as u8), "chunk {i}");
+        }
+    }
+
+    fn futures_lite_stream<T: Send + 'static>(
+        items: Vec<T>,
+    ) -> impl tokio_stream::Stream<Item = T> + Send {
+        tokio_stream::iter(items)
+    }
+
+    /// A caller's streamed upload that fails half way (its own stream's
+    /// error): one typed error, no panic, and the server never receives a
+    /// body that ends cleanly but short (a retry replaying the kept prefix
+    /// as if it were whole would corrupt the upload).
+    #[tokio::test]
+    async fn an_upload_stream_that_fails_half_way_is_never_sent_short() {
+        let outcomes = Arc::new(Mutex::new(Vec::<Result<usize, String>>::new()));
+        let log = outcomes.clone();
+        let addr = serve(move |request: Request<Incoming>| {
+            let log = log.clone();
+            async move {
+                let read = request.into_body().collect().await;
+                log.lock()
+                    .unwrap()
+                    .push(read.map(|b| b.to_bytes().len()).map_err(|e| e.to_string()));
+                response(503, &[], "{}")
+            }
+        })
+        .await;
+        let client = ApiErrorsLayer::new()
+            .retry(quick())
+            .layer(ReqwestClient::new(reqwest::Client::new()));
+        let body = Frames::new(vec![
+            Ok(http_body::Frame::data(Bytes::from_static(
+                b"{\"part\": 1, ",
+            ))),
+            Err(std::io::Error::other("disk read failed")),
+        ]);
+        let request = Request::put(format!("http://{addr}/v1/blob"))
+            .body(body)
+            .unwrap();
+        let error = bounded("put", client.oneshot(request)).await.unwrap_err();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let outcomes = outcomes.lock().unwrap().clone();
+        for outcome in &outcomes {
+            assert!(
+                outcome.is_err(),
+                "a short body arrived whole: {outcomes:?} ({error})"
+            );
+        }
+        assert_eq!(error.retries().attempts(), 1, "{error}");
+        // Not "too large to replay" (the cap): the body's own stream failed.
+        assert_eq!(
+            error.retries().stopped(),
+            Some(StopReason::BodyFailed),
+            "{error}"
+        );
+        assert_eq!(
+            StopReason::BodyFailed.to_string(),
+            "request body failed while being sent"
+        );
+    }
+}

@@ -12,7 +12,7 @@ use reqwest_retry::RetryTransientMiddleware;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use support::{response, serve};
+use support::{error_text, response, serve};
 use tower_api_errors::auth::{AuthLayer, Credential, StaticToken};
 use tower_api_errors::reqwest::{ApiErrorsMiddleware, MiddlewareErrorExt, SentTwice};
 use tower_api_errors::retry::Backoff;
@@ -219,6 +219,27 @@ async fn reqwest_retry_below_ours_cannot_resend_so_never_multiplies() {
         .unwrap_err();
     assert!(error.to_string().contains("not cloneable"), "{error}");
     assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn reqwest_retry_below_ours_with_a_body_in_memory_never_multiplies() {
+    // A body given in memory goes down as bytes reqwest can clone (for its
+    // redirects): reqwest-retry clones and sends it again, and the call is
+    // refused once it is done; none of our attempts is added to its three.
+    let (base, calls) = counting(&[(503, r#"{"error": "down"}"#)]).await;
+    let client = ClientBuilder::new(client())
+        .with(ours())
+        .with(theirs())
+        .build();
+    let error = client
+        .put(format!("{base}/v1/things/1"))
+        .body(r#"{"name": "Ada"}"#)
+        .send()
+        .await
+        .unwrap_err();
+    assert_refused_as_sent_twice(&error);
+    assert!(error_text(&error).contains("a middleware below"), "{error}");
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "3 of theirs, not 3 x 3");
 }
 
 #[tokio::test]
@@ -496,4 +517,357 @@ fn assert_refused_as_sent_twice(error: &reqwest_middleware::Error) {
             .is::<SentTwice>(),
         "{error}"
     );
+}
+
+/// A reqwest user's scenarios (probe 6): one `.with(...)` on a real
+/// client; redirects, redaction, the replay cap, what the caller reads,
+/// the caller's extensions.
+mod user_scenarios {
+    use super::support::{body_bytes, error_text, redirecting, response, serve, Frames};
+    use bytes::Bytes;
+    use http::Request;
+    use http_body_util::Full;
+    use hyper::body::Incoming;
+    use std::convert::Infallible;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    use tower::{Layer, ServiceExt};
+    use tower_api_errors::auth::{AuthLayer, Credential, StaticToken, TokenFuture, TokenSource};
+    use tower_api_errors::reqwest::{ApiErrorsMiddleware, MiddlewareErrorExt, ReqwestClient};
+    use tower_api_errors::retry::{Backoff, Jitter};
+    use tower_api_errors::{ApiErrorsLayer, ErrorKind, RetryPolicy};
+
+    fn quick() -> RetryPolicy {
+        RetryPolicy::default().backoff(
+            Backoff::exponential(Duration::from_millis(1), 2.0, Duration::from_millis(4))
+                .jitter(Jitter::None),
+        )
+    }
+
+    async fn bounded<F: std::future::Future>(what: &str, f: F) -> F::Output {
+        match tokio::time::timeout(Duration::from_secs(15), f).await {
+            Ok(out) => out,
+            Err(_) => panic!("{what}: no outcome within 15 s (hang)"),
+        }
+    }
+
+    /// A source whose first credential the server refuses; the refresh gives
+    /// the good one.
+    struct Rotating {
+        refreshes: AtomicUsize,
+    }
+
+    impl TokenSource for Rotating {
+        fn current(&self) -> TokenFuture<'_> {
+            Box::pin(async { Ok(Credential::new("tok_old").unwrap()) })
+        }
+        fn refresh<'a>(&'a self, _rejected: &'a Credential) -> TokenFuture<'a> {
+            self.refreshes.fetch_add(1, SeqCst);
+            Box::pin(async { Ok(Credential::new("tok_new").unwrap()) })
+        }
+    }
+
+    /// The same through `ApiErrorsMiddleware`: `ClientWithMiddleware` with a
+    /// bytes body (which reqwest can clone) follows a 307 without the
+    /// middleware; with it, it must still.
+    #[tokio::test]
+    async fn middleware_307_of_a_put_with_a_body_is_followed_like_reqwest_does() {
+        for status in [302u16, 307] {
+            let (addr, seen) = redirecting(status, |_| "/new".to_owned()).await;
+            let bare = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).build();
+            let plain = bare
+                .put(format!("http://{addr}/old"))
+                .body("{\"name\": \"Ada\"}")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(plain.status(), 200, "without our middleware: followed");
+
+            let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+                .with(ApiErrorsMiddleware::with_layer(
+                    ApiErrorsLayer::new().retry(quick()),
+                ))
+                .build();
+            let response = bounded(
+                "put",
+                client
+                    .put(format!("http://{addr}/old"))
+                    .body("{\"name\": \"Ada\"}")
+                    .send(),
+            )
+            .await
+            .unwrap();
+            assert_eq!(response.status(), 200, "the {status} was not followed");
+            let seen = seen.lock().unwrap();
+            assert_eq!(seen.len(), 4);
+            assert_eq!((&*seen[3].0, &*seen[3].1), ("PUT", "/new"));
+            assert_eq!(seen[3].5, "{\"name\": \"Ada\"}");
+        }
+    }
+
+    /// A 302 of a GET (no body) is followed through both adapters, and a
+    /// cross-host redirect (127.0.0.1 -> localhost) does not carry the
+    /// `Authorization` our `AuthLayer` set (reqwest strips it on a cross-host
+    /// hop, as RFC 9110 §15.4 recommends; the stack must not re-add it).
+    #[tokio::test]
+    async fn redirects_of_a_get_are_followed_and_cross_host_drops_our_bearer() {
+        let (addr, seen) = redirecting(302, |host: &str| {
+            let port = host.rsplit(':').next().unwrap().to_owned();
+            format!("http://localhost:{port}/new")
+        })
+        .await;
+        let token = || Credential::new("sk_test_4eC39HqLyjWDarjtT1zdp7dc").unwrap();
+        let client = ApiErrorsLayer::new()
+            .retry(quick())
+            .auth(AuthLayer::new(StaticToken::new(token())))
+            .layer(ReqwestClient::new(reqwest::Client::new()));
+        let request = Request::get(format!("http://{addr}/old"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let response = bounded("get", client.oneshot(request)).await.unwrap();
+        assert_eq!(response.status(), 200);
+
+        let middleware = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(ApiErrorsMiddleware::with_layer(
+                ApiErrorsLayer::new()
+                    .retry(quick())
+                    .auth(AuthLayer::new(StaticToken::new(token()))),
+            ))
+            .build();
+        let response = bounded("get", middleware.get(format!("http://{addr}/old")).send())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        // The URL the caller sees is the final one.
+        assert!(
+            response.url().as_str().contains("localhost"),
+            "{}",
+            response.url()
+        );
+
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 4, "{seen:?}");
+        for pair in seen.chunks(2) {
+            assert_eq!(pair[0].1, "/old");
+            assert_eq!(pair[0].3, "Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc");
+            assert_eq!(pair[1].1, "/new");
+            assert!(pair[1].2.starts_with("localhost"), "{:?}", pair[1]);
+            assert_eq!(pair[1].3, "", "the bearer went to another host");
+        }
+    }
+
+    /// A bearer token and an API key in the query never print, through either
+    /// adapter, for an API error (401) and a transport error.
+    #[tokio::test]
+    async fn credentials_never_print_in_api_or_transport_errors() {
+        let addr = serve(|request: Request<Incoming>| async move {
+            // Echoes everything it was given.
+            let text = format!(
+                "{{\"error\": \"bad key {} {}\"}}",
+                request.uri(),
+                request
+                    .headers()
+                    .get("authorization")
+                    .map(|v| v.to_str().unwrap())
+                    .unwrap_or("")
+            );
+            response(401, &[("content-type", "application/json")], text)
+        })
+        .await;
+        let token = Credential::new("tok_SECRET_bearer_9f8e").unwrap();
+        let client = ApiErrorsLayer::new()
+            .retry(quick())
+            .auth(AuthLayer::new(StaticToken::new(token.clone())))
+            .layer(ReqwestClient::new(reqwest::Client::new()));
+        let request = Request::get(format!("http://{addr}/v1/x?key=AIzaSECRETkey123&page=1"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let error = bounded("get", client.oneshot(request)).await.unwrap_err();
+        let text = error_text(&error);
+        for secret in ["tok_SECRET_bearer_9f8e", "AIzaSECRETkey123"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+
+        let middleware = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(ApiErrorsMiddleware::with_layer(
+                ApiErrorsLayer::new()
+                    .retry(quick())
+                    .auth(AuthLayer::new(StaticToken::new(token))),
+            ))
+            .build();
+        let error = bounded(
+            "get",
+            middleware
+                .get(format!("http://{addr}/v1/x?key=AIzaSECRETkey123&page=1"))
+                .send(),
+        )
+        .await
+        .unwrap_err();
+        let text = format!("{error} {error:?} {}", error_text(&error));
+        for secret in ["tok_SECRET_bearer_9f8e", "AIzaSECRETkey123"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert_eq!(
+            error.typed_error().unwrap().kind(),
+            ErrorKind::Unauthorized,
+            "{error}"
+        );
+    }
+
+    /// auth docs (src/auth/mod.rs:20): "a body too large to replay is not
+    /// re-sent, and the error says so (AuthFailure::BodyNotReplayable)".
+    /// Through the middleware, a streamed body over the replay cap answered
+    /// 401: sent once, whole, and the typed error says why.
+    #[tokio::test]
+    async fn middleware_401_with_a_body_over_the_replay_cap_is_not_resent() {
+        let lengths = Arc::new(Mutex::new(Vec::<usize>::new()));
+        let log = lengths.clone();
+        let addr = serve(move |request: Request<Incoming>| {
+            let log = log.clone();
+            async move {
+                let n = body_bytes(request.into_body()).await.len();
+                log.lock().unwrap().push(n);
+                response(
+                    401,
+                    &[("www-authenticate", "Bearer error=\"invalid_token\"")],
+                    "{}",
+                )
+            }
+        })
+        .await;
+        let source = Arc::new(Rotating {
+            refreshes: AtomicUsize::new(0),
+        });
+        let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(ApiErrorsMiddleware::with_layer(
+                ApiErrorsLayer::new()
+                    .retry(quick().max_replay_bytes(1024))
+                    .auth(AuthLayer::new(source.clone())),
+            ))
+            .build();
+        let k: &'static str = Box::leak("y".repeat(1024).into_boxed_str());
+        let body = reqwest::Body::wrap(Frames::<Infallible>::chunks(&[k, k, k, k]));
+        let error = bounded(
+            "put",
+            client
+                .put(format!("http://{addr}/v1/blob"))
+                .body(body)
+                .send(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(*lengths.lock().unwrap(), vec![4096], "sent once, whole");
+        let typed = error.typed_error().expect("typed");
+        assert_eq!(typed.kind(), ErrorKind::Unauthorized, "{typed}");
+        assert!(
+            format!("{typed:?}").contains("BodyNotReplayable"),
+            "{typed:?}"
+        );
+    }
+
+    /// One `.with(...)` on an existing client: what a caller reads off the
+    /// `reqwest::Response` (status, headers, content length, version, URL,
+    /// remote address) is what the bare client gives.
+    #[tokio::test]
+    async fn middleware_response_reads_like_the_bare_clients() {
+        let addr = serve(|_request: Request<Incoming>| async move {
+            response(
+                200,
+                &[("x-id", "7"), ("content-type", "text/plain")],
+                "hello",
+            )
+        })
+        .await;
+        let bare = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).build();
+        let ours = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(ApiErrorsMiddleware::new())
+            .build();
+        let url = format!("http://{addr}/v1/x?page=2");
+        let a = bare.get(&url).send().await.unwrap();
+        let b = ours.get(&url).send().await.unwrap();
+        assert_eq!(a.status(), b.status());
+        assert_eq!(a.version(), b.version());
+        assert_eq!(a.url(), b.url());
+        assert_eq!(a.headers().get("x-id"), b.headers().get("x-id"));
+        assert_eq!(a.content_length(), b.content_length(), "content_length");
+        assert_eq!(a.remote_addr(), b.remote_addr(), "remote_addr");
+        assert_eq!(a.text().await.unwrap(), b.text().await.unwrap());
+    }
+
+    /// Debug of the middleware and of the stack, after a call cached the
+    /// credential, never prints it.
+    #[tokio::test]
+    async fn debug_of_the_stack_never_prints_the_cached_credential() {
+        let addr =
+            serve(|_request: Request<Incoming>| async move { response(200, &[], "ok") }).await;
+        let token = Credential::new("tok_DEBUG_secret_77").unwrap();
+        let middleware = ApiErrorsMiddleware::with_layer(
+            ApiErrorsLayer::new().auth(AuthLayer::new(StaticToken::new(token.clone()))),
+        );
+        let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(middleware.clone())
+            .build();
+        client.get(format!("http://{addr}/")).send().await.unwrap();
+        let stack = ApiErrorsLayer::new()
+            .auth(AuthLayer::new(StaticToken::new(token)))
+            .layer(ReqwestClient::new(reqwest::Client::new()));
+        stack
+            .clone()
+            .oneshot(
+                Request::get(format!("http://{addr}/"))
+                    .body(Full::new(Bytes::new()))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let text = format!("{middleware:?} {client:?} {stack:?}");
+        assert!(!text.contains("tok_DEBUG_secret_77"), "{text}");
+    }
+
+    /// reqwest-middleware hands each middleware the call's `&mut Extensions`;
+    /// what a middleware above ours put there is its own. One that gives up on
+    /// the call below (its own timeout, dropping our future midway) and then
+    /// reads its entry back must still find it (module docs: "Each attempt
+    /// goes down the rest of the chain ... with its own copy of the call's
+    /// extensions"; the caller's map is not ours to empty).
+    #[tokio::test]
+    async fn a_middleware_above_keeps_its_extensions_when_it_drops_the_call_midway() {
+        #[derive(Clone, Debug, PartialEq)]
+        struct Mine(&'static str);
+        struct TimesOut(Arc<Mutex<Option<Option<Mine>>>>);
+        #[async_trait::async_trait]
+        impl reqwest_middleware::Middleware for TimesOut {
+            async fn handle(
+                &self,
+                request: reqwest::Request,
+                extensions: &mut http::Extensions,
+                next: reqwest_middleware::Next<'_>,
+            ) -> reqwest_middleware::Result<reqwest::Response> {
+                extensions.insert(Mine("span-42"));
+                let outcome =
+                    tokio::time::timeout(Duration::from_millis(100), next.run(request, extensions))
+                        .await;
+                *self.0.lock().unwrap() = Some(extensions.get::<Mine>().cloned());
+                match outcome {
+                    Ok(result) => result,
+                    Err(_) => Err(reqwest_middleware::Error::Middleware(anyhow::anyhow!(
+                        "timed out"
+                    ))),
+                }
+            }
+        }
+        let addr = serve(|_request: Request<Incoming>| std::future::pending()).await;
+        let found = Arc::new(Mutex::new(None));
+        let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(TimesOut(found.clone()))
+            .with(ApiErrorsMiddleware::new())
+            .build();
+        let _ = bounded("get", client.get(format!("http://{addr}/slow")).send()).await;
+        assert_eq!(
+            *found.lock().unwrap(),
+            Some(Some(Mine("span-42"))),
+            "the entry a middleware above put in its own map vanished"
+        );
+    }
 }

@@ -218,3 +218,48 @@ pub fn error_text(error: &(dyn std::error::Error + 'static)) -> String {
     }
     text
 }
+
+/// (method, path, host, authorization, x-api-key, body) per request seen.
+pub type Hops =
+    std::sync::Arc<std::sync::Mutex<Vec<(String, String, String, String, String, Bytes)>>>;
+
+/// A server that redirects `/old` to `location` with `status`, and answers
+/// everything else 200 with what it saw; records every request.
+pub async fn redirecting(
+    status: u16,
+    location: impl Fn(&str) -> String + Clone + Send + Sync + 'static,
+) -> (SocketAddr, Hops) {
+    let seen: Hops = std::sync::Arc::default();
+    let log = seen.clone();
+    let addr = serve(move |request: Request<Incoming>| {
+        let log = log.clone();
+        let location = location.clone();
+        async move {
+            let (parts, body) = request.into_parts();
+            let body = body_bytes(body).await;
+            let header = |name: &str| {
+                parts
+                    .headers
+                    .get(name)
+                    .map(|v| v.to_str().unwrap().to_owned())
+                    .unwrap_or_default()
+            };
+            let host = header("host");
+            log.lock().unwrap().push((
+                parts.method.to_string(),
+                parts.uri.path().to_owned(),
+                host.clone(),
+                header("authorization"),
+                header("x-api-key"),
+                body.clone(),
+            ));
+            if parts.uri.path() == "/old" {
+                response(status, &[("location", &location(&host))], "")
+            } else {
+                response(200, &[], body)
+            }
+        }
+    })
+    .await;
+    (addr, seen)
+}
