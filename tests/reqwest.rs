@@ -574,7 +574,7 @@ mod user_scenarios {
                     "/nocontent" => response(204, &[], ""),
                     "/cached" => response(304, &[("etag", "\"v1\"")], ""),
                     _ => {
-                        if k % 2 == 0 {
+                        if k.is_multiple_of(2) {
                             response(503, &[], "")
                         } else {
                             response(200, &[("content-length", "9")], "")

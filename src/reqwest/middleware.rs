@@ -251,7 +251,10 @@ impl Origin {
         };
         let body = request.body_mut().take().unwrap_or_default();
         let (body, kept) = match in_memory(body) {
-            Ok(bytes) => (bytes.clone().into(), Some(Kept::new(bytes))),
+            Ok(bytes) => {
+                let cloned = Arc::default();
+                (bytes.clone().into(), Some(Kept { bytes, cloned }))
+            }
             Err(body) => (body, None),
         };
         let mut converted = http::Request::new(body);
@@ -269,7 +272,7 @@ impl Origin {
                     template
                 })
                 .and_then(::reqwest::Request::try_from)
-                .map_err(|error| super::redacted(error))?,
+                .map_err(super::redacted)?,
             None => request,
         };
         let origin = Origin {
@@ -332,11 +335,6 @@ impl Origin {
 }
 
 impl Kept {
-    fn new(bytes: Bytes) -> Self {
-        let cloned = Arc::default();
-        Kept { bytes, cloned }
-    }
-
     fn watch(&self, armed: bool) -> Watch {
         let cloned = self.cloned.clone();
         Watch { cloned, armed }
