@@ -463,18 +463,16 @@ impl Ledger {
     }
 
     fn member(&mut self, id: u64, now: Millis) -> usize {
-        let index = match self.members.iter().position(|m| m.id == id) {
-            Some(index) => index,
-            None => {
-                self.members.push(Member {
-                    id,
-                    seen: now,
-                    leased: 0,
-                    due: now,
-                });
-                self.members.len() - 1
-            }
-        };
+        let index = self.members.iter().position(|m| m.id == id);
+        let index = index.unwrap_or_else(|| {
+            self.members.push(Member {
+                id,
+                seen: now,
+                leased: 0,
+                due: now,
+            });
+            self.members.len() - 1
+        });
         self.members[index].seen = now;
         index
     }

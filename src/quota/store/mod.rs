@@ -32,10 +32,8 @@ impl ScopeKey {
     /// The scope of requests to `authority` (`host` or `host:port`) with
     /// an optional partition digest (see [`digest`](super::digest)).
     pub fn new(authority: &str, partition: Option<u64>) -> Self {
-        ScopeKey::from_u64(crate::scope::authority_digest(
-            authority.as_bytes(),
-            partition,
-        ))
+        let digest = crate::scope::authority_digest(authority.as_bytes(), partition);
+        ScopeKey::from_u64(digest)
     }
 }
 

@@ -170,6 +170,7 @@ struct Shared {
 
 /// One scope's renewals in this process: one at a time, waited on by the
 /// requests that need it.
+#[derive(Default)]
 struct Sync {
     running: AtomicBool,
     done: watch::Sender<u64>,
@@ -418,23 +419,11 @@ impl RedisStore {
             .entry(scope)
             .or_insert_with(|| {
                 Arc::new(Sync {
-                    running: AtomicBool::new(false),
-                    done: watch::channel(0).0,
-                    ledger: Mutex::new(None),
-                    asked: AtomicU64::new(0),
-                    renewed: AtomicU64::new(0),
                     members: AtomicU32::new(1),
                     fallback_for: AtomicU64::new(u64::MAX),
                     leased_for: AtomicU64::new(u64::MAX),
-                    leased: AtomicU64::new(0),
-                    opened: AtomicBool::new(false),
-                    answered: AtomicU64::new(0),
-                    opening_read: AtomicU64::new(0),
                     wanted: AtomicU64::new(FIRST_WANT),
-                    epoch: AtomicU64::new(0),
-                    wait_until: AtomicU64::new(0),
-                    late: AtomicU64::new(0),
-                    waiting: AtomicU64::new(0),
+                    ..Sync::default()
                 })
             })
             .clone()
@@ -536,12 +525,12 @@ impl RedisStore {
         // A process that knows nothing of the scope holds its requests for
         // the ledger's answer: its first call may also open the connection.
         let cold = (self.shared.local).with_scope(scope, false, |state, _| state.is_none());
-        let bound = (self.timeout * 3).max(RENEWAL_BOUND);
-        let bound = if cold {
-            bound.max(CONNECTION_BOUND)
+        let floor = if cold {
+            CONNECTION_BOUND
         } else {
-            bound
+            RENEWAL_BOUND
         };
+        let bound = (self.timeout * 3).max(floor);
         let outcome = tokio::time::timeout(bound, self.renew_shared(scope, sync)).await;
         self.shared.probing.store(false, Ordering::Release);
         match outcome {
@@ -669,11 +658,7 @@ impl RedisStore {
             ask.limited = state.limited;
             // An inferred window is the ledger's: not reported back (a
             // member's copy may predate what the ledger learned since).
-            for report in ask.reports.iter_mut() {
-                if report.is_some_and(|r| r.policy == INFERRED) {
-                    *report = None;
-                }
-            }
+            ask.reports = ask.reports.map(|r| r.filter(|r| r.policy != INFERRED));
             let Some(lease) = state.lease() else {
                 return (ask, 0);
             };
@@ -743,10 +728,10 @@ impl RedisStore {
             let offset = self.shared.offset.load(Ordering::Relaxed);
             ask.now = local_at.saturating_add_signed(offset);
             let mut next = ledger.take().unwrap_or_default();
-            let expected = match next.version {
-                0 => String::new(),
-                version => version.to_string(),
-            };
+            let version = Some(next.version).filter(|version| *version != 0);
+            let expected = version
+                .map(|version| version.to_string())
+                .unwrap_or_default();
             let answer = next.renew(&ask, &Default::default());
             match self.cas(scope, &expected, Some(&next)).await? {
                 None => {
