@@ -26,9 +26,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// assert_eq!(digest("a"), 0xaf63_dc4c_8601_ec8c);
 /// ```
 pub fn digest<T: AsRef<[u8]> + ?Sized>(value: &T) -> u64 {
-    let mut hasher = Fnv1a::default();
-    hasher.write_bytes(value.as_ref());
-    hasher.finish()
+    // (An unpartitioned authority's digest is FNV-1a of its bytes alone.)
+    authority_digest(value.as_ref(), None)
 }
 
 /// FNV-1a, 64 bits.

@@ -512,10 +512,8 @@ impl Tokens {
             let header = self.format.header_value(&credential).map_err(refused)?;
             Ok((credential, header))
         });
-        let (credential, header) = match checked {
-            Ok(checked) => checked,
-            Err(failure) => return Err(self.failed(&mut state, generation, failure)),
-        };
+        let (credential, header) =
+            checked.map_err(|failure| self.failed(&mut state, generation, failure))?;
         state.generations += 1;
         state.failed = None;
         let current = Current {

@@ -357,10 +357,10 @@ impl Collector {
         }
         let info = policy.info();
         if info != RateLimitInfo::default() {
-            self.binding = Some(match self.binding {
-                Some(binding) => binding.more_restrictive(info),
-                None => info,
-            });
+            let binding = self
+                .binding
+                .map_or(info, |binding| binding.more_restrictive(info));
+            self.binding = Some(binding);
         }
         if self.kept.len() < MAX_POLICIES {
             self.kept.push(policy);
