@@ -29,10 +29,9 @@ pub(crate) fn from_response(status: StatusCode, headers: &HeaderMap) -> Observat
     let hints = ResponseHints::read(headers, SystemTime::now());
     let hint = hints.retry_hint_when_limited().filter(|_| throttled);
     let mut observation = Observation::new();
-    hints
-        .policies()
-        .iter()
-        .for_each(|policy| observation.push(*policy));
+    for policy in hints.policies() {
+        observation.push(*policy);
+    }
     let limited = status == StatusCode::TOO_MANY_REQUESTS;
     let info = hints.rate_limit();
     cooldown(observation, (limited, throttled), info.as_ref(), hint)
@@ -44,10 +43,9 @@ pub(crate) fn from_error(error: &ApiError) -> Observation {
     // Every window the failure announced, named as a success's are (so
     // both teach the same windows), from the reading the error kept: no
     // header is parsed again.
-    error
-        .policies()
-        .iter()
-        .for_each(|policy| observation.push(*policy));
+    for policy in error.policies() {
+        observation.push(*policy);
+    }
     if let (true, Some(info)) = (error.policies().is_empty(), error.rate_limit()) {
         let window = WindowReport::new(None, info.limit(), info.remaining(), info.reset(), None);
         observation.push(window);
