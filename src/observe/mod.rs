@@ -234,12 +234,14 @@ impl Observer {
 
     /// A quota gate holds `request` for `delay` (`reason`: `pacing`,
     /// `quota spent`) in the scope with digest `scope` (tracing
-    /// `quota_held`; `tower_api_errors.quota.holds` and a `quota` wait).
+    /// `quota_held` and a `quota` wait, each wait; `first`, the request's
+    /// first wait: `tower_api_errors.quota.holds`, a `{request}` count).
     pub(crate) fn quota_held<B>(
         &self,
         scope: u64,
         delay: Duration,
         reason: &'static str,
+        first: bool,
         request: Option<&Request<B>>,
     ) {
         #[cfg(feature = "tracing")]
@@ -247,7 +249,9 @@ impl Observer {
         #[cfg(feature = "opentelemetry")]
         if let (Some(metrics), Some(request)) = (&self.metrics, request) {
             let (method, uri) = (request.method(), request.uri());
-            metrics.record_quota_hold(method, uri);
+            if first {
+                metrics.record_quota_hold(method, uri);
+            }
             metrics.record_wait(crate::metrics::WaitSource::Quota, delay, method, uri);
         }
     }

@@ -67,6 +67,9 @@ struct Held<S, B> {
     request: Option<Request<B>>,
     /// When the request was first held: `max_wait` counts from here.
     since: Instant,
+    /// Its hold was counted: a request counts once as held, however many
+    /// waits the store gives it (each wait is still one).
+    counted: bool,
 }
 
 /// The permit a request holds, returned to the store exactly once: when
@@ -85,10 +88,12 @@ impl Ticket {
         self.config.store.settle(permit, observation)
     }
 
-    /// Reports a hold of `request` for `delay` (`reason`: `pacing`, `quota spent`).
-    fn held<B>(&self, delay: Duration, reason: &'static str, request: Option<&Request<B>>) {
+    /// Reports a wait of `held` for `delay` (`reason`: `pacing`, `quota
+    /// spent`); its first counts the request as held.
+    fn held<S, B>(&self, delay: Duration, reason: &'static str, held: &mut Held<S, B>) {
+        let first = !std::mem::replace(&mut held.counted, true);
         let observer = &self.config.observer;
-        observer.quota_held(self.scope.as_u64(), delay, reason, request);
+        observer.quota_held(self.scope.as_u64(), delay, reason, first, held.request.as_ref());
     }
 }
 
@@ -128,8 +133,8 @@ where
                 let future = service.call(request);
                 return ResponseFuture::new(State::Calling { future }, None, ticket);
             }
-            ticket.held(delay, "pacing", Some(&request));
-            let held = Held::new(set_aside(service), request);
+            let mut held = Held::new(set_aside(service), request);
+            ticket.held(delay, "pacing", &mut held);
             return ResponseFuture::new(sleeping(delay), Some(held), ticket);
         }
         if let Some(wait) = answered {
@@ -168,6 +173,7 @@ impl<S, B> Held<S, B> {
             service,
             request: Some(request),
             since: Instant::now(),
+            counted: false,
         }
     }
 }
@@ -275,12 +281,12 @@ fn after_grant<S, B, F>(
             if delay.is_zero() {
                 return Ok(State::Readying);
             }
-            ticket.held(delay, "pacing", held.request.as_ref());
+            ticket.held(delay, "pacing", held);
             Ok(sleeping(delay))
         }
         Grant::Wait(wait) => {
             if held.since.elapsed().saturating_add(wait) <= ticket.config.max_wait {
-                ticket.held(wait, "quota spent", held.request.as_ref());
+                ticket.held(wait, "quota spent", held);
                 return Ok(sleeping(wait));
             }
             Err(refuse(held, ticket, wait, None))
