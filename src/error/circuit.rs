@@ -51,12 +51,13 @@ impl CircuitOpen {
     }
 
     /// The wait as a hint: the server's own source when the break was
-    /// timed by its `Retry-After` or pushback; otherwise the breaker's
-    /// break, which stands for a `Retry-After`.
+    /// timed by its `Retry-After` or pushback; otherwise the breaker's own
+    /// break, [`HintSource::Cooldown`] (no server asked for it: a wait on
+    /// it is no `retry_after` wait).
     pub fn retry_hint(&self) -> RetryHint {
         RetryHint::new(
             self.retry_after,
-            self.source.unwrap_or(HintSource::RetryAfter),
+            self.source.unwrap_or(HintSource::Cooldown),
         )
     }
 

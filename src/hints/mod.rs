@@ -179,6 +179,9 @@ pub enum HintSource {
     RateLimitReset,
     /// A `retry_after` (or similar) field of the error body.
     Body,
+    /// No server's word: the client's own cooldown after failures (a
+    /// circuit breaker's break, [`CircuitOpen::retry_hint`](crate::CircuitOpen::retry_hint)).
+    Cooldown,
 }
 
 impl fmt::Display for HintSource {
@@ -189,6 +192,7 @@ impl fmt::Display for HintSource {
             HintSource::GrpcPushback => "grpc-retry-pushback-ms",
             HintSource::RateLimitReset => "rate-limit reset",
             HintSource::Body => "body",
+            HintSource::Cooldown => "cooldown",
         })
     }
 }

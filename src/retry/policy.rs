@@ -146,7 +146,8 @@ pub enum Decision {
     Retry {
         /// The wait before the next attempt.
         delay: Duration,
-        /// The server hint the delay came from, `None` for a backoff.
+        /// The server hint the delay came from ([`HintSource::Cooldown`]:
+        /// a breaker's own break), `None` for a backoff.
         hint: Option<HintSource>,
     },
     /// Give up: the caller gets the failure, with the reason in its
@@ -816,7 +817,8 @@ impl<'a> RetryEvent<'a> {
         /// The failed attempt's status, when there was a response.
         pub fn status -> Option<StatusCode>;
 
-        /// Where the delay came from: a server hint, or `None` for the backoff.
+        /// Where the delay came from: a server hint, a breaker's own break
+        /// ([`HintSource::Cooldown`]), or `None` for the backoff.
         pub fn hint -> Option<HintSource>;
     }
 }

@@ -76,6 +76,7 @@ impl Call {
         let source = match hint {
             None => WaitSource::Backoff,
             Some(HintSource::RateLimitReset) => WaitSource::RateLimit,
+            Some(HintSource::Cooldown) => WaitSource::Cooldown,
             Some(_) => WaitSource::RetryAfter,
         };
         state.metrics.wait_for(source, delay, &state.target);
