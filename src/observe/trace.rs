@@ -36,10 +36,11 @@ pub(super) fn request_span(method: &Method, uri: &Uri) -> tracing::Span {
 }
 
 /// `api_attempt` {otel.kind, otel.name, http.request.method,
-/// server.address, server.port, url.full (redacted),
-/// http.request.resend_count (resends only), http.response.status_code
-/// and error.type (when known)}, at INFO, a child of the request's span:
-/// one per physical request, as OpenTelemetry's HTTP client spans are.
+/// http.request.method_original (an `_OTHER` method only), server.address,
+/// server.port, url.full (redacted), http.request.resend_count (resends
+/// only), http.response.status_code and error.type (when known)}, at INFO,
+/// a child of the request's span: one per physical request, as
+/// OpenTelemetry's HTTP client spans are.
 pub(super) fn attempt_span(
     parent: &tracing::Span,
     method: &Method,
@@ -47,13 +48,18 @@ pub(super) fn attempt_span(
     resends: u32,
 ) -> tracing::Span {
     let name = method_name(method);
+    // OTel's HTTP span conventions: an `_OTHER` method names the span
+    // `HTTP`, and the method itself goes on the span (spans only: on a
+    // metric it would be unbounded).
+    let other = name == "_OTHER";
     tracing::info_span!(
         target: TARGET,
         parent: parent,
         "api_attempt",
         otel.kind = "client",
-        otel.name = name,
+        otel.name = if other { "HTTP" } else { name },
         http.request.method = name,
+        http.request.method_original = other.then(|| method.as_str()),
         server.address = uri.host(),
         server.port = server_port(uri),
         url.full = %RedactedUri(uri),
