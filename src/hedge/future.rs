@@ -44,6 +44,19 @@ pin_project! {
         kept: Option<Result<S::Response, Error>>,
         call: Call<S>,
     }
+
+    // A call dropped with its hedge in flight cancels the hedge: reported
+    // as such (an answered race reported it already, and left it idle).
+    impl<S, B> PinnedDrop for ResponseFuture<S, B>
+    where
+        S: Service<Request<ReplayBody<B>>>,
+    {
+        fn drop(this: Pin<&mut Self>) {
+            if this.second.is_running() {
+                this.call.raced(false);
+            }
+        }
+    }
 }
 
 pin_project! {
