@@ -181,7 +181,7 @@
 //! | event `classified` (classifier layer) | TRACE | `status`, `kind`, `retryable` |
 //! | event `api_error` (parse layer, each failure body read) | DEBUG | `status`, `kind`, `code`, `retryable`, `truncated` |
 //! | event `retrying` (before each retry's wait) | INFO | `attempt`, `kind`, `status`, `delay_ms`, `hint` |
-//! | event `finished` (each logical request's outcome) | DEBUG on success, WARN on failure | `outcome`, `attempts`, `waited_ms`, `status`, `kind`, `stopped` |
+//! | event `finished` (each logical request's outcome; a hedged one's from the hedge layer) | DEBUG on success, WARN on failure | `outcome`, `attempts`, `waited_ms`, `status`, `kind`, `stopped` |
 //! | event `quota_held` (quota layer holds a request: each wait) | DEBUG | `scope` (a digest), `delay_ms`, `reason` |
 //! | event `quota_refused` (refused without sending) | WARN | `scope`, `retry_after_ms` |
 //! | event `quota_store_local` / `quota_store_shared` (Redis failed / answers again; once each) | WARN / INFO | `error` |

@@ -9,9 +9,10 @@ use crate::context::CallContext;
 use crate::error::BoxError;
 use crate::hedged::Hedged;
 use crate::hints::{HintSource, RateLimitInfo, ResponseHints, RetryHint};
+use crate::observe::{Failure, HedgedCall};
 use crate::prototype::Prototype;
 use crate::replay::ReplayBody;
-use crate::{Error, ErrorKind};
+use crate::{Error, ErrorKind, RetryReport, StopReason};
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use std::future::Future;
@@ -108,8 +109,16 @@ pub(crate) struct Call<S> {
     prototype: Arc<Prototype<S>>,
     key: u64,
     started: Instant,
-    /// A hedged call's method and URI, for its events.
-    target: Option<Box<(http::Method, http::Uri)>>,
+    /// A hedged call's method and URI, for its events, and its record.
+    target: Option<Box<Named>>,
+}
+
+/// A hedged call, as its events name it, and what it records.
+struct Named {
+    method: http::Method,
+    uri: http::Uri,
+    attempts: u32,
+    record: HedgedCall,
 }
 
 impl<S> Call<S> {
@@ -129,25 +138,68 @@ impl<S> Call<S> {
     }
 
     pub(crate) fn naming(mut self, method: http::Method, uri: http::Uri) -> Self {
-        self.target = Some(Box::new((method, uri)));
+        let record = HedgedCall::start(&self.config.observer, &method, &uri);
+        self.target = Some(Box::new(Named {
+            method,
+            uri,
+            attempts: 1,
+            record,
+        }));
         self
     }
 
     /// Reports a hedge sent `after` the call began.
-    fn sent(&self, after: Duration) {
-        if let Some(target) = &self.target {
-            self.config.observer.hedge_sent(&target.0, &target.1, after);
+    fn sent(&mut self, after: Duration) {
+        if let Some(target) = &mut self.target {
+            target.attempts += 1;
+            let observer = &self.config.observer;
+            observer.hedge_sent(&target.method, &target.uri, after);
         }
     }
 
     /// Reports how a race ended: the hedge won, or it was cancelled.
     fn raced(&self, hedge_won: bool) {
         let Some(target) = &self.target else { return };
-        let observer = &self.config.observer;
+        let (observer, method, uri) = (&self.config.observer, &target.method, &target.uri);
         match hedge_won {
-            true => observer.hedge_won(&target.0, &target.1),
-            false => observer.hedge_cancelled(&target.0, &target.1),
+            true => observer.hedge_won(method, uri),
+            false => observer.hedge_cancelled(method, uri),
         }
+    }
+
+    /// Records the hedged call's end, once: the caller gets `result`,
+    /// final (`exhausted`: the last of failures another try might have
+    /// fixed). The retry layer below recorded each attempt, not the call.
+    fn ended<R>(
+        &mut self,
+        result: Result<Response<R>, Error>,
+        exhausted: bool,
+    ) -> Result<Response<R>, Error> {
+        let Some(target) = &mut self.target else {
+            return result;
+        };
+        let (status, kind, below) = match &result {
+            Ok(ok) => (Some(ok.status()), classify_response(ok, None).kind(), None),
+            Err(e) => (
+                e.api().map(|a| a.status()),
+                Some(e.kind()),
+                e.retries().stopped(),
+            ),
+        };
+        let stopped = match (exhausted, below) {
+            (true, _) => StopReason::MaxAttempts,
+            (false, Some(StopReason::Deadline)) => StopReason::Deadline,
+            (false, _) => StopReason::NotRetryable,
+        };
+        let failure = kind.map(|kind| Failure {
+            kind,
+            code: None,
+            refused: false,
+        });
+        let report = RetryReport::new(target.attempts, Duration::ZERO)
+            .with_stop(failure.is_some().then_some(stopped));
+        target.record.finished(&report, status, failure);
+        result
     }
 
     fn sample(&self, latency: Duration) {
@@ -400,7 +452,7 @@ where
                     if hedge || cancelled.is_some() {
                         this.call.raced(hedge);
                     }
-                    return Poll::Ready(result);
+                    return Poll::Ready(this.call.ended(result, false));
                 }
                 *this.kept = Some(result);
                 if this.spare.is_some() && !other.is_running() {
@@ -434,7 +486,7 @@ where
             }
             if this.spare.is_none() && !this.first.is_running() && !this.second.is_running() {
                 let kept = this.kept.take().expect("an attempt answered");
-                return Poll::Ready(kept);
+                return Poll::Ready(this.call.ended(kept, true));
             }
             return Poll::Pending;
         }

@@ -141,6 +141,9 @@ impl HedgeLayer {
     /// Records each hedge sent, won and cancelled as
     /// `tower_api_errors.hedges` into `metrics` (the events go to
     /// `tracing` with or without it); see [`observe`](crate::observe).
+    /// A hedged call's `tower_api_errors.call.duration` and `.attempts`
+    /// are recorded here too, once (the retry layer below records each
+    /// attempt only): give it the retry layer's handle.
     #[cfg(feature = "opentelemetry")]
     pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
         self.config().observer = crate::observe::Observer::new().metrics(metrics);

@@ -74,6 +74,10 @@ pub(crate) struct Call {
     metrics: super::otel::Call,
     #[cfg(feature = "tracing")]
     attempt: tracing::Span,
+    /// An attempt of a hedged call: the hedge layer above records the
+    /// call ([`HedgedCall`]), this only the attempt.
+    #[cfg(any(feature = "tracing", feature = "opentelemetry"))]
+    hedged: bool,
 }
 
 // Each feature uses some of the arguments.
@@ -82,14 +86,22 @@ pub(crate) struct Call {
     allow(unused_variables)
 )]
 impl Call {
-    /// The first attempt is about to be sent, in `request`'s span.
+    /// The first attempt is about to be sent, in `request`'s span;
+    /// `hedged`: it is one of a hedged call's attempts.
     #[inline]
-    pub(crate) fn start(observer: &Observer, request: &Span, method: &Method, uri: &Uri) -> Call {
+    pub(crate) fn start(
+        observer: &Observer,
+        request: &Span,
+        (method, uri): (&Method, &Uri),
+        hedged: bool,
+    ) -> Call {
         Call {
             #[cfg(feature = "opentelemetry")]
             metrics: super::otel::Call::start(observer.metrics_handle(), method, uri),
             #[cfg(feature = "tracing")]
             attempt: super::trace::attempt_span(&request.0, method, uri, 0),
+            #[cfg(any(feature = "tracing", feature = "opentelemetry"))]
+            hedged,
         }
     }
 
@@ -138,7 +150,8 @@ impl Call {
     }
 
     /// The call ends with `report`: a success (`failure` is `None`) or a
-    /// failure.
+    /// failure. A hedged call's attempt ends only the attempt: the call
+    /// is the hedge layer's to report, once, whichever attempt wins.
     #[inline]
     pub(crate) fn finished(
         &mut self,
@@ -149,8 +162,50 @@ impl Call {
         #[cfg(feature = "tracing")]
         {
             super::trace::attempt_ended(&self.attempt, status, failure);
-            super::trace::finished(report, status, failure.map(|f| f.kind));
+            if !self.hedged {
+                super::trace::finished(report, status, failure.map(|f| f.kind));
+            }
         }
+        #[cfg(feature = "opentelemetry")]
+        match self.hedged {
+            true => self.metrics.attempt_ended(status, failure),
+            false => self.metrics.finished(report, status, failure),
+        }
+    }
+}
+
+/// What the hedge layer records of a hedged call, whose attempts the
+/// retry layer below records each: the call's `finished` event and call
+/// metrics, once, with the answer the caller gets.
+#[derive(Debug)]
+pub(crate) struct HedgedCall {
+    #[cfg(feature = "opentelemetry")]
+    metrics: super::otel::Call,
+}
+
+#[cfg_attr(
+    not(all(feature = "tracing", feature = "opentelemetry")),
+    allow(unused_variables)
+)]
+impl HedgedCall {
+    /// The call's first attempt is being sent.
+    pub(crate) fn start(observer: &Observer, method: &Method, uri: &Uri) -> HedgedCall {
+        HedgedCall {
+            #[cfg(feature = "opentelemetry")]
+            metrics: super::otel::Call::start(observer.metrics_handle(), method, uri).logical(),
+        }
+    }
+
+    /// The call ends with `report` (its attempts, why it stopped), a
+    /// success (`failure` is `None`) or a failure.
+    pub(crate) fn finished(
+        &mut self,
+        report: &RetryReport,
+        status: Option<StatusCode>,
+        failure: Option<Failure<'_>>,
+    ) {
+        #[cfg(feature = "tracing")]
+        super::trace::finished(report, status, failure.map(|f| f.kind));
         #[cfg(feature = "opentelemetry")]
         self.metrics.finished(report, status, failure);
     }

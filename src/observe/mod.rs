@@ -119,7 +119,7 @@ mod trace;
 
 #[cfg(feature = "opentelemetry")]
 pub(crate) use call::{error_type, method_name};
-pub(crate) use call::{Call, Failure, Span};
+pub(crate) use call::{Call, Failure, HedgedCall, Span};
 
 use crate::error::{AuthFailure, Renewal};
 use crate::{ApiError, ErrorKind};

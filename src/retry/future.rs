@@ -123,12 +123,15 @@ where
         // The one copy of the request that replays need, and the layers
         // below may use (see `crate::context`).
         let context = CallContext::of_parts(&parts);
-        // A hedged call's attempts: the hedge layer counted the call.
-        if parts.extensions.get::<crate::hedged::Hedged>().is_none() {
+        // A hedged call's attempts: the hedge layer counted the call, and
+        // records it.
+        let hedged = parts.extensions.get::<crate::hedged::Hedged>().is_some();
+        if !hedged {
             policy.call_started();
         }
         let span = Span::request(&parts.method, &parts.uri);
-        let telemetry = observe::Call::start(policy.observer(), &span, &parts.method, &parts.uri);
+        let target = (&parts.method, &parts.uri);
+        let telemetry = observe::Call::start(policy.observer(), &span, target, hedged);
         let future = {
             let _entered = span.enter();
             let _attempt = telemetry.enter();

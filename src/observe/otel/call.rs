@@ -54,6 +54,27 @@ impl Call {
         }))
     }
 
+    /// A recorder of the call only, its attempts recorded elsewhere (a
+    /// hedged call's, by the retry layer below the hedge layer).
+    pub(crate) fn logical(mut self) -> Call {
+        if let Some(state) = self.0.as_deref_mut() {
+            state.in_flight = false;
+        }
+        self
+    }
+
+    /// The attempt in flight ended, and not the call (one of a hedged
+    /// call's attempts).
+    pub(crate) fn attempt_ended(
+        &mut self,
+        status: Option<StatusCode>,
+        failure: Option<Failure<'_>>,
+    ) {
+        if let Some(state) = self.0.as_deref_mut() {
+            state.attempt_ended(status, failure);
+        }
+    }
+
     /// An attempt failed and will be retried after `delay`.
     pub(crate) fn retrying(
         &mut self,
