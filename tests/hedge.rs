@@ -4,6 +4,9 @@
 
 mod support;
 
+#[cfg(feature = "opentelemetry")]
+#[path = "support/exported.rs"]
+mod exported;
 #[path = "support/scripted.rs"]
 mod scripted;
 
@@ -797,5 +800,59 @@ mod peer_scenarios {
         let open = error.circuit_open().expect("refused by the breaker");
         assert_eq!(open.retry_after(), S(29));
         assert_eq!(upstream.count(), 2, "nothing sent while open");
+    }
+}
+
+/// Hedges sent, won and cancelled, counted once each (probe 8).
+#[cfg(feature = "opentelemetry")]
+mod counted {
+    use super::scripted;
+    use crate::exported::{points, sdk, total};
+    use bytes::Bytes;
+    use http::{Request, Response};
+    use http_body_util::Full;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tower::{service_fn, Layer, ServiceExt};
+    use tower_api_errors::hedge::HedgeLayer;
+    use tower_api_errors::metrics::Metrics;
+    use tower_api_errors::retry::ReplayBody;
+
+    /// The hedge answers first: one sent, one won, none cancelled (the first
+    /// attempt is dropped, but it is not a hedge).
+    #[tokio::test(start_paused = true)]
+    async fn a_hedge_that_answers_first_counts_sent_and_won_once_each() {
+        let (provider, exporter) = sdk();
+        let n = Arc::new(AtomicU32::new(0));
+        let counter = n.clone();
+        let upstream = service_fn(move |_req: Request<ReplayBody<Full<Bytes>>>| {
+            let first = counter.fetch_add(1, Ordering::SeqCst) == 0;
+            async move {
+                let ms = if first { 5_000 } else { 10 };
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::new())))
+            }
+        });
+        let client = HedgeLayer::fixed(Duration::from_millis(50))
+            .no_budget()
+            .metrics(Metrics::from_provider(&provider))
+            .layer(upstream);
+        client
+            .oneshot(scripted::get("http://api.test/v1/items"))
+            .await
+            .unwrap();
+        let points = points(&provider, &exporter);
+        let h = "tower_api_errors.hedges";
+        let e = "tower_api_errors.hedge.event";
+        assert_eq!(
+            [
+                total(&points, h, &[(e, "sent")]),
+                total(&points, h, &[(e, "won")]),
+                total(&points, h, &[(e, "cancelled")])
+            ],
+            [1, 1, 0],
+            "{points:?}"
+        );
     }
 }

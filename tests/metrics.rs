@@ -4,8 +4,12 @@
 
 mod support;
 
+#[path = "support/exported.rs"]
+mod exported;
 #[path = "../examples/metrics.rs"]
 mod metrics_example;
+#[path = "support/scripted.rs"]
+mod scripted;
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -697,4 +701,153 @@ async fn the_example_answers_error_rate_attempts_and_waits() {
         .iter()
         .flat_map(|p| p.attributes.values())
         .all(|v| !v.contains("sk_demo") && !v.contains('?')));
+}
+
+/// Held requests and series, counted (probe 8).
+mod counted {
+    use super::scripted;
+    use crate::exported::{points, sdk, total};
+    use bytes::Bytes;
+    use http::Request;
+    use http_body_util::Full;
+    use std::collections::BTreeSet;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tower::{service_fn, Layer, ServiceBuilder, ServiceExt};
+    use tower_api_errors::metrics::Metrics;
+    use tower_api_errors::quota::QuotaLayer;
+    use tower_api_errors::retry::ReplayBody;
+    use tower_api_errors::{ErrorBodyParseLayer, RetryLayer};
+
+    /// `tower_api_errors.quota.holds` is documented as a `{request}` counter,
+    /// "each request a quota gate held before sending" (src/metrics/mod.rs:
+    /// the table). Requests queued behind a spent window of one request each
+    /// are held; each request counts once, however many times the store
+    /// makes it wait again.
+    #[tokio::test(start_paused = true)]
+    async fn quota_holds_count_each_held_request_once() {
+        let (provider, exporter) = sdk();
+        let upstream = service_fn(|_req: Request<Full<Bytes>>| async {
+            Ok::<_, std::convert::Infallible>(scripted::reply(
+                200,
+                &[
+                    ("x-ratelimit-limit", "1"),
+                    ("x-ratelimit-remaining", "0"),
+                    ("x-ratelimit-reset", "2"),
+                ],
+                "{}",
+            ))
+        });
+        let quota = QuotaLayer::new()
+            .max_wait(Duration::from_secs(60))
+            .metrics(Metrics::from_provider(&provider));
+        let client = quota.layer(upstream);
+        // Learns the spent window.
+        client
+            .clone()
+            .oneshot(scripted::get("http://api.test/x"))
+            .await
+            .unwrap();
+        let calls: Vec<_> = (0..4)
+            .map(|i| {
+                client
+                    .clone()
+                    .oneshot(scripted::get(&format!("http://api.test/x/{i}")))
+            })
+            .collect();
+        for result in futures_join(calls).await {
+            result.unwrap();
+        }
+        let points = points(&provider, &exporter);
+        let holds = total(&points, "tower_api_errors.quota.holds", &[]);
+        let waits = total(
+            &points,
+            "tower_api_errors.waits",
+            &[("tower_api_errors.wait.source", "quota")],
+        );
+        assert_eq!(holds, 4, "4 held requests; waits {waits}: {points:?}");
+    }
+
+    /// Joins futures on the current task, in order.
+    async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+        let handles: Vec<_> = futures.into_iter().map(Box::pin).collect();
+        let mut outputs: Vec<Option<F::Output>> = handles.iter().map(|_| None).collect();
+        let mut handles: Vec<Option<std::pin::Pin<Box<F>>>> =
+            handles.into_iter().map(Some).collect();
+        std::future::poll_fn(|cx| {
+            let mut pending = false;
+            for (slot, out) in handles.iter_mut().zip(outputs.iter_mut()) {
+                if let Some(f) = slot {
+                    match f.as_mut().poll(cx) {
+                        std::task::Poll::Ready(v) => {
+                            *out = Some(v);
+                            *slot = None;
+                        }
+                        std::task::Poll::Pending => pending = true,
+                    }
+                }
+            }
+            if pending {
+                std::task::Poll::Pending
+            } else {
+                std::task::Poll::Ready(())
+            }
+        })
+        .await;
+        outputs.into_iter().map(Option::unwrap).collect()
+    }
+
+    /// 2,000 calls, each with a distinct custom method and path and query: the
+    /// metrics stay a handful of series (method `_OTHER`, host and port only).
+    #[tokio::test(start_paused = true)]
+    async fn distinct_methods_paths_and_queries_do_not_make_series() {
+        let (provider, exporter) = sdk();
+        let n = Arc::new(AtomicU32::new(0));
+        let counter = n.clone();
+        let upstream = service_fn(move |_req: Request<ReplayBody<Full<Bytes>>>| {
+            let i = counter.fetch_add(1, Ordering::SeqCst);
+            let status = [200, 503, 404, 429][(i % 4) as usize];
+            async move {
+                Ok::<_, std::convert::Infallible>(scripted::reply(
+                    status,
+                    &[("retry-after", "0")],
+                    &format!(r#"{{"error": {{"code": "E{i}", "message": "m{i}"}}}}"#),
+                ))
+            }
+        });
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(
+                scripted::exact()
+                    .max_attempts(2)
+                    .metrics(Metrics::from_provider(&provider)),
+            ))
+            .layer(ErrorBodyParseLayer::new())
+            .service(upstream);
+        for i in 0..2_000 {
+            let request = Request::builder()
+                .method(format!("FOO{i}").as_str())
+                .uri(format!(
+                    "http://api.test/v1/users/{i}/items?cursor={i}&key=k{i}"
+                ))
+                .header("idempotency-key", format!("idem-{i}"))
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+            let _ = client.clone().oneshot(request).await;
+        }
+        let points = points(&provider, &exporter);
+        let series: BTreeSet<String> = points
+            .iter()
+            .map(|(m, a, _)| format!("{m} {a:?}"))
+            .collect();
+        assert!(series.len() < 60, "{} series: {series:#?}", series.len());
+        for (_, attrs, _) in &points {
+            for (k, v) in attrs {
+                assert!(
+                    !v.contains("FOO") && !v.contains('/') && !v.starts_with('E'),
+                    "{k}={v}"
+                );
+            }
+        }
+    }
 }

@@ -15,6 +15,11 @@ use tower_api_errors::{ErrorBodyParseLayer, StatusClassifierLayer};
 
 #[path = "support/captured_logs.rs"]
 mod captured_logs;
+#[cfg(feature = "opentelemetry")]
+#[path = "support/exported.rs"]
+mod exported;
+#[path = "support/scripted.rs"]
+mod scripted;
 
 use tracing_subscriber::fmt::format::FmtSpan;
 
@@ -248,5 +253,538 @@ fn resilience_events_have_stable_names_and_show_only_the_server() {
     }
     for secret in SECRETS {
         assert!(!log.contains(secret), "{secret} leaked into: {log}");
+    }
+}
+
+/// Both backends at once: hedges dropped and won, each call finished
+/// once, wait sources, and no secret anywhere across the stack (probe 8).
+#[cfg(feature = "opentelemetry")]
+mod observed {
+    use super::scripted;
+    use crate::captured_logs;
+    use crate::exported::{count_events, points, sdk, total};
+    use crate::support;
+    use bytes::Bytes;
+    use http::{Request, Response};
+    use http_body_util::Full;
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tower::{service_fn, Layer, ServiceBuilder, ServiceExt};
+    use tower_api_errors::auth::{AuthLayer, Credential, TokenFuture, TokenSource};
+    use tower_api_errors::breaker::CircuitBreakerLayer;
+    use tower_api_errors::hedge::HedgeLayer;
+    use tower_api_errors::metrics::Metrics;
+    use tower_api_errors::quota::QuotaLayer;
+    use tower_api_errors::retry::ReplayBody;
+    use tower_api_errors::{ApiErrorsLayer, ErrorBodyParseLayer, RetryLayer};
+    use tracing_subscriber::fmt::format::FmtSpan;
+
+    /// `hedge_cancelled` is documented as "another attempt answered first, or
+    /// the call was dropped" (src/observe/mod.rs:234-235, the events table).
+    /// A caller that gives up (a timeout above the hedge layer) while the
+    /// first attempt and its hedge are both in flight drops both: one hedge
+    /// sent, one cancelled.
+    #[tokio::test(start_paused = true)]
+    async fn a_hedged_call_dropped_with_its_hedge_in_flight_counts_the_hedge_cancelled() {
+        let (provider, exporter) = sdk();
+        let (logs, _guard) = captured_logs::capture(FmtSpan::NONE);
+        let upstream = service_fn(|_req: Request<ReplayBody<Full<Bytes>>>| async {
+            std::future::pending::<()>().await;
+            Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::new())))
+        });
+        let client = HedgeLayer::fixed(Duration::from_millis(50))
+            .no_budget()
+            .metrics(Metrics::from_provider(&provider))
+            .layer(upstream);
+        let call = client.oneshot(scripted::get("http://api.test/v1/items"));
+        assert!(tokio::time::timeout(Duration::from_secs(1), call)
+            .await
+            .is_err());
+
+        let points = points(&provider, &exporter);
+        let h = "tower_api_errors.hedges";
+        let e = "tower_api_errors.hedge.event";
+        assert_eq!(total(&points, h, &[(e, "sent")]), 1, "{points:?}");
+        let log = logs.text();
+        assert!(log.contains("hedge_sent"), "{log}");
+        assert_eq!(
+            (
+                total(&points, h, &[(e, "cancelled")]),
+                log.matches("hedge_cancelled").count()
+            ),
+            (1, 1),
+            "the dropped hedge: {points:?}\n{log}"
+        );
+    }
+
+    /// The `finished` event is "each logical request's outcome" (src/lib.rs:
+    /// the tracing table) and `tower_api_errors.call.duration` with
+    /// `error.type` is how "error rate by kind" is read (src/metrics/mod.rs,
+    /// "Answering the questions"). A hedged call whose first attempt fails
+    /// (a 503, so the hedge goes at once) and whose hedge succeeds is one
+    /// logical request that succeeded: the caller gets the 200.
+    #[tokio::test(start_paused = true)]
+    async fn a_hedged_call_that_succeeds_records_no_failed_call() {
+        let (provider, exporter) = sdk();
+        let (logs, _guard) = captured_logs::capture(FmtSpan::NONE);
+        let scripted = scripted::Scripted::new();
+        let upstream = scripted.service(|n| match n {
+            0 => scripted::reply(503, &[], r#"{"error": "down"}"#),
+            _ => scripted::reply(200, &[], "{}"),
+        });
+        let metrics = Metrics::from_provider(&provider);
+        let client = ServiceBuilder::new()
+            // The hedge layer records a hedged call's call metrics: the same
+            // handle as the retry layer's.
+            .layer(
+                HedgeLayer::fixed(Duration::from_secs(1))
+                    .no_budget()
+                    .metrics(metrics.clone()),
+            )
+            .layer(RetryLayer::new(scripted::exact().metrics(metrics)))
+            .layer(ErrorBodyParseLayer::new())
+            .service(upstream);
+        let response = client
+            .oneshot(scripted::get("http://api.test/v1/items"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(scripted.count(), 2, "the first attempt and its hedge");
+
+        let points = points(&provider, &exporter);
+        let c = "tower_api_errors.call.duration";
+        let failed: u64 = points
+            .iter()
+            .filter(|(m, a, _)| m == c && a.contains_key("error.type"))
+            .map(|(_, _, n)| n)
+            .sum();
+        let log = logs.text();
+        assert_eq!(
+            (failed, log.matches("outcome=\"failure\"").count()),
+            (0, 0),
+            "one logical request, which succeeded: {points:?}\n{log}"
+        );
+        assert_eq!(count_events(&log, "finished"), 1, "{log}");
+        assert!(
+            log.contains("finished outcome=\"success\" attempts=2"),
+            "{log}"
+        );
+        assert_eq!(total(&points, c, &[]), 1, "one call: {points:?}");
+        // Each attempt is still recorded, the losing 503 as a failure.
+        let a = "http.client.request.duration";
+        assert_eq!(total(&points, a, &[]), 2, "{points:?}");
+        assert_eq!(
+            total(&points, a, &[("http.response.status_code", "503")]),
+            1
+        );
+    }
+
+    /// Each logical call ends in one `finished` event and one
+    /// `tower_api_errors.call.duration` record, whatever its attempts; the
+    /// attempts field and the attempts histogram agree.
+    #[tokio::test(start_paused = true)]
+    async fn each_call_finishes_once_with_its_attempts_and_stop_reason() {
+        let (provider, exporter) = sdk();
+        let (logs, _guard) = captured_logs::capture(FmtSpan::NONE);
+        let scripted = scripted::Scripted::new();
+        let upstream = scripted.service(|n| match n % 4 {
+            0..=2 => scripted::reply(503, &[], r#"{"error": "down"}"#),
+            _ => scripted::reply(200, &[], "{}"),
+        });
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(
+                scripted::exact()
+                    .max_attempts(3)
+                    .metrics(Metrics::from_provider(&provider)),
+            ))
+            .layer(ErrorBodyParseLayer::new())
+            .service(upstream);
+        // Call 1: 503, 503, 503 -> max_attempts. Call 2: 200.
+        assert!(client
+            .clone()
+            .oneshot(scripted::get("http://api.test/a"))
+            .await
+            .is_err());
+        client
+            .clone()
+            .oneshot(scripted::get("http://api.test/a"))
+            .await
+            .unwrap();
+        let log = logs.text();
+        assert_eq!(count_events(&log, "finished"), 2, "{log}");
+        assert_eq!(count_events(&log, "retrying"), 2, "{log}");
+        assert!(
+            log.contains("finished outcome=\"failure\" attempts=3"),
+            "{log}"
+        );
+        assert!(
+            log.contains("finished outcome=\"success\" attempts=1"),
+            "{log}"
+        );
+        let points = points(&provider, &exporter);
+        assert_eq!(total(&points, "tower_api_errors.call.duration", &[]), 2);
+        assert_eq!(
+            total(
+                &points,
+                "tower_api_errors.call.duration",
+                &[("tower_api_errors.stop_reason", "max_attempts")]
+            ),
+            1
+        );
+        assert_eq!(total(&points, "http.client.request.duration", &[]), 4);
+    }
+
+    /// `tower_api_errors.wait.source` = `retry_after` is "A server's explicit
+    /// hint: `Retry-After`, `retry-after-ms`, gRPC pushback, or a body's
+    /// `retry_after`" (src/observe/otel/instruments.rs, `WaitSource::RetryAfter`),
+    /// and "time waited on rate limits" is read as the `retry_after` and
+    /// `rate_limit` waits (src/metrics/mod.rs). A breaker that opened on its
+    /// own count (the server sent no hint) and whose break the retry layer
+    /// waits out is no server hint and no rate limit (`cooldown` is "a
+    /// cooldown after a failure told the client to stay away").
+    #[tokio::test(start_paused = true)]
+    async fn waiting_out_a_self_timed_breaker_break_is_not_a_server_retry_after() {
+        let (provider, exporter) = sdk();
+        let (logs, _guard) = captured_logs::capture(FmtSpan::NONE);
+        let scripted = scripted::Scripted::new();
+        // Down twice (no hint anywhere), then up.
+        let upstream = scripted.service(|n| match n {
+            0 | 1 => scripted::reply(503, &[], r#"{"error": "down"}"#),
+            _ => scripted::reply(200, &[], "{}"),
+        });
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(
+                scripted::exact()
+                    .max_attempts(5)
+                    .metrics(Metrics::from_provider(&provider)),
+            ))
+            .layer(CircuitBreakerLayer::new().minimum_calls(2))
+            .layer(ErrorBodyParseLayer::new())
+            .service(upstream);
+        client
+            .oneshot(scripted::get("http://api.test/v1/items"))
+            .await
+            .unwrap();
+        let log = logs.text();
+        assert!(
+            log.contains("retrying attempt=3"),
+            "the break was waited out: {log}"
+        );
+        let points = points(&provider, &exporter);
+        let w = "tower_api_errors.waits";
+        let s = "tower_api_errors.wait.source";
+        assert_eq!(
+            (
+                total(&points, w, &[(s, "retry_after")]),
+                total(&points, w, &[(s, "rate_limit")])
+            ),
+            (0, 0),
+            "no server hint, no rate limit: {points:?}\n{log}"
+        );
+        assert_eq!(total(&points, w, &[(s, "cooldown")]), 1, "{points:?}");
+        assert!(!log.contains("hint=\"retry-after\""), "{log}");
+        assert!(log.contains("hint=\"cooldown\""), "{log}");
+    }
+
+    /// Hands out `tk-s3cr3t-1`, then `tk-s3cr3t-2` on refresh...
+    #[derive(Default)]
+    struct Rotating(AtomicU32);
+
+    impl TokenSource for Rotating {
+        fn current(&self) -> TokenFuture<'_> {
+            self.next()
+        }
+        fn refresh<'a>(&'a self, _rejected: &'a Credential) -> TokenFuture<'a> {
+            self.next()
+        }
+    }
+
+    impl Rotating {
+        fn next(&self) -> TokenFuture<'_> {
+            let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+            Box::pin(async move { Ok(Credential::new(&format!("tk-s3cr3t-{n}")).unwrap()) })
+        }
+    }
+
+    const SWEEP_SECRETS: &[&str] = &[
+        "tk-s3cr3t",
+        "userpw-s3cr3t",
+        "amzsig-s3cr3t",
+        "amzcred-s3cr3t",
+        "amztok-s3cr3t",
+        "sassig-s3cr3t",
+        "qkey-s3cr3t",
+        "qtoken-s3cr3t",
+        "xapikey-s3cr3t",
+        "cookie-s3cr3t",
+        "s3cr3t",
+    ];
+
+    type Body2 = ReplayBody<ReplayBody<Full<Bytes>>>;
+
+    #[tokio::test(start_paused = true)]
+    async fn no_secret_in_any_span_event_or_metric_across_failure_scenarios() {
+        let (provider, exporter) = sdk();
+        let metrics = Metrics::from_provider(&provider).error_codes(["E_ALLOWED"]);
+        let (logs, _guard) = captured_logs::capture(FmtSpan::FULL);
+        let seen: Arc<std::sync::Mutex<BTreeMap<String, u32>>> = Arc::default();
+        let counter = seen.clone();
+        let upstream = service_fn(move |req: Request<Body2>| {
+            let path = req.uri().path().to_owned();
+            let n = {
+                let mut seen = counter.lock().unwrap();
+                let n = seen.entry(path.clone()).or_default();
+                *n += 1;
+                *n
+            };
+            let auth = req
+                .headers()
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            let key = req
+                .headers()
+                .get("x-api-key")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            let token = auth.trim_start_matches("Bearer ").to_owned();
+            let query = req.uri().query().unwrap_or("").to_owned();
+            async move {
+                let echo = format!(r#"{auth} {key} {query} {token}"#).replace('"', "");
+                let json = |code: &str| {
+                    format!(
+                        r#"{{"error": {{"code": "{code}", "message": "{echo}", "details": [{{"reason": "{token}"}}]}}}}"#
+                    )
+                };
+                let response = match path.as_str() {
+                    // 401 while the first credential is sent, with it echoed.
+                    "/auth" if token.ends_with("-1") => scripted::reply(
+                        401,
+                        &[("www-authenticate", r#"Bearer error="invalid_token""#)],
+                        &json(&format!("invalid_token_{token}")),
+                    ),
+                    // 429 with a rate-limit window, once, then a spent window.
+                    "/throttle" if n == 1 => scripted::reply(
+                        429,
+                        &[
+                            ("retry-after", "1"),
+                            ("x-ratelimit-limit", "10"),
+                            ("x-ratelimit-remaining", "0"),
+                            ("x-ratelimit-reset", "1"),
+                        ],
+                        &json(&key),
+                    ),
+                    // A body that is no JSON at all, echoing everything.
+                    "/garbage" if n <= 2 => scripted::reply(
+                        500,
+                        &[("content-type", "text/plain")],
+                        &format!("<html>oops {echo}"),
+                    ),
+                    // Truncated JSON.
+                    "/truncated" if n <= 2 => scripted::reply(
+                        503,
+                        &[("content-type", "application/json")],
+                        &format!(r#"{{"error": {{"code": "{token}", "mess"#),
+                    ),
+                    // Always down: the breaker opens.
+                    "/down" => scripted::reply(502, &[], &json(&query)),
+                    // Slow first answer: the hedge goes.
+                    "/slow" => {
+                        if n == 1 {
+                            tokio::time::sleep(Duration::from_secs(5)).await;
+                        }
+                        scripted::reply(200, &[], "{}")
+                    }
+                    _ => scripted::reply(200, &[], "{}"),
+                };
+                Ok::<_, std::convert::Infallible>(response)
+            }
+        });
+        let stack = ApiErrorsLayer::new()
+            .retry(scripted::exact().metrics(metrics.clone()))
+            .auth(AuthLayer::new(Rotating::default()).metrics(metrics.clone()))
+            .quota(QuotaLayer::new().metrics(metrics.clone()))
+            .breaker(
+                CircuitBreakerLayer::new()
+                    .minimum_calls(3)
+                    .metrics(metrics.clone()),
+            )
+            .hedge(
+                HedgeLayer::fixed(Duration::from_millis(100))
+                    .no_budget()
+                    .metrics(metrics.clone()),
+            )
+            .client(upstream);
+        let mut outputs = Vec::new();
+        for path in [
+            "/auth",
+            "/throttle",
+            "/throttle",
+            "/garbage",
+            "/truncated",
+            "/down",
+            "/down",
+            "/down",
+            "/down",
+            "/slow",
+        ] {
+            let uri = format!(
+                "https://user:userpw-s3cr3t@api.test{path}?X-Amz-Signature=amzsig-s3cr3t&X-Amz-Credential=amzcred-s3cr3t\
+                 &X-Amz-Security-Token=amztok-s3cr3t&sig=sassig-s3cr3t&key=qkey-s3cr3t&token=qtoken-s3cr3t&page=2"
+            );
+            let request = Request::get(uri)
+                .header("x-api-key", "xapikey-s3cr3t")
+                .header("cookie", "session=cookie-s3cr3t")
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+            match stack.clone().oneshot(request).await {
+                Ok(response) => outputs.push(format!("{:?}", response.status())),
+                Err(error) => outputs.push(support::error_text(&error)),
+            }
+        }
+        let log = logs.text();
+        // The scenarios happened.
+        for event in [
+            "credential_rejected",
+            "credential_installed",
+            "retrying",
+            "api_error",
+            "breaker_opened",
+            "hedge_sent",
+            "finished",
+        ] {
+            assert!(log.contains(event), "{event} missing:\n{log}");
+        }
+        let points = points(&provider, &exporter);
+        let attrs: Vec<String> = points
+            .iter()
+            .flat_map(|(_, a, _)| a.iter().map(|(k, v)| format!("{k}={v}")))
+            .collect();
+        for secret in SWEEP_SECRETS {
+            for line in log.lines() {
+                assert!(!line.contains(secret), "{secret} in log: {line}");
+            }
+            for attr in &attrs {
+                assert!(!attr.contains(secret), "{secret} in attribute {attr}");
+            }
+            for output in &outputs {
+                assert!(!output.contains(secret), "{secret} in output {output}");
+            }
+        }
+    }
+}
+
+/// OpenTelemetry's span name for an unknown method, and a failure storm
+/// (probe 8).
+mod conventions_and_storms {
+    use super::scripted;
+    use crate::captured_logs;
+    use bytes::Bytes;
+    use http::{Request, Response};
+    use http_body_util::Full;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+    use tower::{service_fn, ServiceBuilder, ServiceExt};
+    use tower_api_errors::retry::ReplayBody;
+    use tower_api_errors::{ErrorBodyParseLayer, RetryLayer, RetryPolicy};
+    use tracing_subscriber::fmt::format::FmtSpan;
+
+    /// OpenTelemetry's HTTP span conventions (semconv, "Name"): the span name
+    /// is `{method}` "if the method represents the original method known to
+    /// the instrumentation. In other cases (when `{http.request.method}` is set
+    /// to `_OTHER`), `{method}` MUST be `HTTP`"; and `http.request.method_original`
+    /// is conditionally required "if and only if it's different than
+    /// `http.request.method`". The crate promises conformant client spans for
+    /// tracing-opentelemetry (src/lib.rs:172-175).
+    #[tokio::test(start_paused = true)]
+    async fn an_unknown_method_names_its_attempt_span_http_and_keeps_the_original() {
+        let (logs, _guard) = captured_logs::capture(FmtSpan::CLOSE);
+        let upstream = service_fn(|_req: Request<ReplayBody<Full<Bytes>>>| async {
+            Ok::<_, std::convert::Infallible>(scripted::reply(200, &[], "{}"))
+        });
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(RetryPolicy::default()))
+            .layer(ErrorBodyParseLayer::new())
+            .service(upstream);
+        let request = Request::builder()
+            .method("PURGE")
+            .uri("http://api.test/v1/items")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        client.oneshot(request).await.unwrap();
+        let log = logs.text();
+        let attempt = log
+            .lines()
+            .find(|l| l.contains("api_attempt{") && l.contains(": close"))
+            .unwrap_or_else(|| panic!("{log}"));
+        assert!(
+            attempt.contains("http.request.method=\"_OTHER\""),
+            "{attempt}"
+        );
+        assert!(attempt.contains("otel.name=\"HTTP\""), "{attempt}");
+        assert!(
+            attempt.contains("http.request.method_original=\"PURGE\""),
+            "{attempt}"
+        );
+    }
+
+    /// A storm of 10,000 failures: a constant number of events per call (no
+    /// event per byte of body or per header), and huge bodies with thousands
+    /// of headers log exactly what small ones do.
+    #[tokio::test(start_paused = true)]
+    async fn a_failure_storm_logs_a_constant_number_of_lines_per_call() {
+        let (logs, _guard) = captured_logs::capture(FmtSpan::NONE);
+        let big = Arc::new(AtomicU32::new(0));
+        let flag = big.clone();
+        let upstream = service_fn(move |_req: Request<ReplayBody<Full<Bytes>>>| {
+            let big = flag.load(Ordering::SeqCst) == 1;
+            async move {
+                let mut builder = Response::builder().status(503);
+                let body = if big {
+                    for i in 0..2_000 {
+                        builder = builder.header(format!("x-h{i}"), "v");
+                    }
+                    format!(
+                        r#"{{"error": {{"code": "BUSY", "message": "{}"}}, "errors": [{}]}}"#,
+                        "m".repeat(1 << 20),
+                        vec![r#"{"field": "a", "message": "b"}"#; 5_000].join(",")
+                    )
+                } else {
+                    r#"{"error": {"code": "BUSY", "message": "m"}}"#.to_owned()
+                };
+                Ok::<_, std::convert::Infallible>(
+                    builder.body(Full::new(Bytes::from(body))).unwrap(),
+                )
+            }
+        });
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(scripted::exact().max_attempts(1)))
+            .layer(ErrorBodyParseLayer::new())
+            .layer(tower_api_errors::StatusClassifierLayer::new())
+            .service(upstream);
+        const CALLS: usize = 10_000;
+        for _ in 0..CALLS {
+            let _ = client
+                .clone()
+                .oneshot(scripted::get("http://api.test/storm"))
+                .await;
+        }
+        let small = logs.text().lines().count();
+        assert_eq!(small % CALLS, 0, "lines {small} for {CALLS} calls");
+        let per_call = small / CALLS;
+        assert!(per_call <= 4, "{per_call} lines a call");
+        big.store(1, Ordering::SeqCst);
+        for _ in 0..10 {
+            let _ = client
+                .clone()
+                .oneshot(scripted::get("http://api.test/storm"))
+                .await;
+        }
+        let text = logs.text();
+        let all = text.lines().count();
+        assert_eq!(all - small, 10 * per_call, "{}", &text[text.len() - 2000..]);
+        assert!(text.len() < 400 * all, "a line stays short");
     }
 }
