@@ -48,15 +48,28 @@ macro_rules! call_error_accessors {
 /// Getters that hand out a field as it is, written once: each
 /// `vis fn name -> Type;`, with its docs, becomes
 /// `vis fn name(&self) -> Type { self.name }` (a `Copy` field, or a
-/// reference the struct holds). Used inside the type's `impl` block.
+/// reference the struct holds). A getter that reads more than its
+/// namesake field gives the rest after `self.` in braces:
+/// `vis fn name -> Type { inner.field.as_deref() }` reads
+/// `self.inner.field.as_deref()`, and `{ &inner.field }` borrows
+/// `&self.inner.field`. Used inside the type's `impl` block.
 macro_rules! field_getters {
-    ($($(#[$attr:meta])* $vis:vis fn $name:ident -> $ty:ty;)*) => {
+    ($($(#[$attr:meta])* $vis:vis fn $name:ident -> $ty:ty $({ $($read:tt)* })? $(;)?)*) => {
         $(
             $(#[$attr])*
             $vis fn $name(&self) -> $ty {
-                self.$name
+                field_getters!(@read self $name $($($read)*)?)
             }
         )*
+    };
+    (@read $self:ident $name:ident) => {
+        $self.$name
+    };
+    (@read $self:ident $name:ident & $($read:tt)*) => {
+        &$self.$($read)*
+    };
+    (@read $self:ident $name:ident $($read:tt)*) => {
+        $self.$($read)*
     };
 }
 

@@ -167,54 +167,44 @@ impl ApiError {
         }
     }
 
-    /// The response status.
-    pub fn status(&self) -> StatusCode {
-        self.inner.status
-    }
+    field_getters! {
+        /// The response status.
+        pub fn status -> StatusCode { inner.status }
 
-    /// What sort of failure this is.
-    pub fn kind(&self) -> ErrorKind {
-        self.inner.kind
-    }
+        /// What sort of failure this is.
+        pub fn kind -> ErrorKind { inner.kind }
 
-    /// The vendor's error code, as a string: `"validation_failed"`,
-    /// `"VERSION_OUTDATED"`, `"404"` (numeric codes are stringified),
-    /// `"Unauthorized"`.
-    pub fn code(&self) -> Option<&str> {
-        self.inner.code.as_deref()
-    }
+        /// The vendor's error code, as a string: `"validation_failed"`,
+        /// `"VERSION_OUTDATED"`, `"404"` (numeric codes are stringified),
+        /// `"Unauthorized"`.
+        pub fn code -> Option<&str> { inner.code.as_deref() }
 
-    /// The `error` of the response's `WWW-Authenticate` challenge (RFC
-    /// 6750 §3: `invalid_token`, `insufficient_scope`, `invalid_request`),
-    /// when it had one: what the [`AuthLayer`](crate::auth::AuthLayer)
-    /// above decides by (it renews on `invalid_token`, never on
-    /// `insufficient_scope`), whatever [`code`](Self::code) the body gave.
-    /// Bounded and scrubbed as the code is.
-    ///
-    /// ```
-    /// use http::{HeaderMap, StatusCode};
-    /// use tower_api_errors::parse_error;
-    ///
-    /// let mut headers = HeaderMap::new();
-    /// headers.insert("www-authenticate", r#"Bearer error="insufficient_scope", scope="admin""#.parse().unwrap());
-    /// let error = parse_error(StatusCode::UNAUTHORIZED, &headers, br#"{"code": 401, "message": "no"}"#);
-    /// assert_eq!((error.code(), error.challenge_error()), (Some("401"), Some("insufficient_scope")));
-    /// ```
-    pub fn challenge_error(&self) -> Option<&str> {
-        self.inner.challenge.as_deref()
-    }
+        /// The `error` of the response's `WWW-Authenticate` challenge (RFC
+        /// 6750 §3: `invalid_token`, `insufficient_scope`, `invalid_request`),
+        /// when it had one: what the [`AuthLayer`](crate::auth::AuthLayer)
+        /// above decides by (it renews on `invalid_token`, never on
+        /// `insufficient_scope`), whatever [`code`](Self::code) the body gave.
+        /// Bounded and scrubbed as the code is.
+        ///
+        /// ```
+        /// use http::{HeaderMap, StatusCode};
+        /// use tower_api_errors::parse_error;
+        ///
+        /// let mut headers = HeaderMap::new();
+        /// headers.insert("www-authenticate", r#"Bearer error="insufficient_scope", scope="admin""#.parse().unwrap());
+        /// let error = parse_error(StatusCode::UNAUTHORIZED, &headers, br#"{"code": 401, "message": "no"}"#);
+        /// assert_eq!((error.code(), error.challenge_error()), (Some("401"), Some("insufficient_scope")));
+        /// ```
+        pub fn challenge_error -> Option<&str> { inner.challenge.as_deref() }
 
-    /// The human-readable message. Never empty: when the body has none, the
-    /// status's canonical reason (`"Service Unavailable"`), or for a failure
-    /// sent as a success (Slack's `{"ok": false, "error": "channel_not_found"}`
-    /// under a 200), its code.
-    pub fn message(&self) -> &str {
-        &self.inner.message
-    }
+        /// The human-readable message. Never empty: when the body has none, the
+        /// status's canonical reason (`"Service Unavailable"`), or for a failure
+        /// sent as a success (Slack's `{"ok": false, "error": "channel_not_found"}`
+        /// under a 200), its code.
+        pub fn message -> &str { &inner.message }
 
-    /// Fields that failed validation, in the order the body lists them.
-    pub fn field_errors(&self) -> &[FieldError] {
-        &self.inner.field_errors
+        /// Fields that failed validation, in the order the body lists them.
+        pub fn field_errors -> &[FieldError] { &inner.field_errors }
     }
 
     /// How long the server asked to wait before retrying.
@@ -227,22 +217,18 @@ impl ApiError {
         self.inner.hint.map(|hint| hint.delay())
     }
 
-    /// The retry hint with its source.
-    pub fn retry_hint(&self) -> Option<RetryHint> {
-        self.inner.hint
-    }
+    field_getters! {
+        /// The retry hint with its source.
+        pub fn retry_hint -> Option<RetryHint> { inner.hint }
 
-    /// The server's rate-limit state, from whichever rate-limit headers it sent.
-    pub fn rate_limit(&self) -> Option<&RateLimitInfo> {
-        self.inner.rate_limit.as_ref()
-    }
+        /// The server's rate-limit state, from whichever rate-limit headers it sent.
+        pub fn rate_limit -> Option<&RateLimitInfo> { inner.rate_limit.as_ref() }
 
-    /// Every rate-limit window the server announced on this response (its
-    /// binding one is [`rate_limit`](Self::rate_limit)), read once with
-    /// the rest of its headers: what a quota layer learns from a failure
-    /// without parsing the headers again. Empty when it announced none.
-    pub fn policies(&self) -> &[RateLimitPolicy] {
-        &self.inner.policies
+        /// Every rate-limit window the server announced on this response (its
+        /// binding one is [`rate_limit`](Self::rate_limit)), read once with
+        /// the rest of its headers: what a quota layer learns from a failure
+        /// without parsing the headers again. Empty when it announced none.
+        pub fn policies -> &[RateLimitPolicy] { &inner.policies }
     }
 
     /// The parsed JSON body, for anything the typed accessors do not cover
@@ -264,56 +250,42 @@ impl ApiError {
         std::str::from_utf8(text).ok()
     }
 
-    /// The upstream's id for this request, as its support desk asks for
-    /// it, from the first of these response headers present: `request-id`
-    /// (Stripe, Anthropic), `x-request-id` (OpenAI and most others),
-    /// `x-github-request-id`, `x-amzn-requestid`, `x-amzn-request-id`,
-    /// `x-amz-request-id`, `apigw-requestid` (AWS), `x-ms-request-id`
-    /// (Azure), `x-goog-request-id`, `cf-ray` (Cloudflare),
-    /// `x-correlation-id`. No other header is ever recorded; a value longer
-    /// than 128 bytes or with other than visible ASCII is ignored.
-    pub fn request_id(&self) -> Option<&str> {
-        self.inner.request_id.as_deref()
-    }
+    field_getters! {
+        /// The upstream's id for this request, as its support desk asks for
+        /// it, from the first of these response headers present: `request-id`
+        /// (Stripe, Anthropic), `x-request-id` (OpenAI and most others),
+        /// `x-github-request-id`, `x-amzn-requestid`, `x-amzn-request-id`,
+        /// `x-amz-request-id`, `apigw-requestid` (AWS), `x-ms-request-id`
+        /// (Azure), `x-goog-request-id`, `cf-ray` (Cloudflare),
+        /// `x-correlation-id`. No other header is ever recorded; a value longer
+        /// than 128 bytes or with other than visible ASCII is ignored.
+        pub fn request_id -> Option<&str> { inner.request_id.as_deref() }
 
-    /// Whether trying again may succeed.
-    pub fn is_retryable(&self) -> bool {
-        self.inner.retryable
-    }
+        /// Whether trying again may succeed.
+        pub fn is_retryable -> bool { inner.retryable }
 
-    /// The server's explicit retry verdict (`x-should-retry`,
-    /// `Stripe-Should-Retry`; a negative `grpc-retry-pushback-ms` is a
-    /// `false`), when it sent one.
-    pub fn server_verdict(&self) -> Option<bool> {
-        self.inner.server_verdict
-    }
+        /// The server's explicit retry verdict (`x-should-retry`,
+        /// `Stripe-Should-Retry`; a negative `grpc-retry-pushback-ms` is a
+        /// `false`), when it sent one.
+        pub fn server_verdict -> Option<bool> { inner.server_verdict }
 
-    /// True when the body was not read to its end: it outgrew the cap,
-    /// failed mid-stream or stalled. The fields come from what was read.
-    pub fn is_truncated(&self) -> bool {
-        self.inner.truncated
-    }
+        /// True when the body was not read to its end: it outgrew the cap,
+        /// failed mid-stream or stalled. The fields come from what was read.
+        pub fn is_truncated -> bool { inner.truncated }
 
-    /// The request that failed: method and redacted URI, when a layer
-    /// recorded it.
-    pub fn request(&self) -> Option<&RequestContext> {
-        self.inner.request.as_ref()
-    }
+        /// The request that failed: method and redacted URI, when a layer
+        /// recorded it.
+        pub fn request -> Option<&RequestContext> { inner.request.as_ref() }
 
-    /// Attempts made (the first included) and time waited between them.
-    pub fn retries(&self) -> RetryReport {
-        self.inner.retries
-    }
+        /// Attempts made (the first included) and time waited between them.
+        pub fn retries -> RetryReport { inner.retries }
 
-    /// Shorthand for `self.retries().attempts()`.
-    pub fn attempts(&self) -> u32 {
-        self.inner.retries.attempts()
-    }
+        /// Shorthand for `self.retries().attempts()`.
+        pub fn attempts -> u32 { inner.retries.attempts() }
 
-    /// What the [`AuthLayer`](crate::auth::AuthLayer) did, when this error
-    /// answered a request it sent again with a renewed credential.
-    pub fn auth_report(&self) -> Option<AuthReport> {
-        self.inner.auth
+        /// What the [`AuthLayer`](crate::auth::AuthLayer) did, when this error
+        /// answered a request it sent again with a renewed credential.
+        pub fn auth_report -> Option<AuthReport> { inner.auth }
     }
 
     /// The server's gRPC status, for a failure read from a response's

@@ -185,12 +185,10 @@ impl Unauthorized {
 
         /// What the auth layer did: one send, and the renewal if any.
         pub fn report -> AuthReport;
-    }
 
-    /// The server's typed answer to the rejected request, when the parse
-    /// layer sits below the auth layer.
-    pub fn rejection(&self) -> Option<&ApiError> {
-        self.rejection.as_ref()
+        /// The server's typed answer to the rejected request, when the parse
+        /// layer sits below the auth layer.
+        pub fn rejection -> Option<&ApiError> { rejection.as_ref() }
     }
 
     call_error_accessors!();

@@ -532,35 +532,27 @@ impl ResponseHints {
         Some(RetryHint::new(delay, source))
     }
 
-    /// The binding window: the most restrictive of all those announced
-    /// (fewest remaining, then longest reset), as a [`RateLimitInfo`].
-    pub fn rate_limit(&self) -> Option<RateLimitInfo> {
-        self.binding
-    }
+    field_getters! {
+        /// The binding window: the most restrictive of all those announced
+        /// (fewest remaining, then longest reset), as a [`RateLimitInfo`].
+        pub fn rate_limit -> Option<RateLimitInfo> { binding }
 
-    /// Every window the server announced, in a stable order: IETF
-    /// `RateLimit` members, then `RateLimit-Policy` policies without a
-    /// `RateLimit` member, the older single-field `RateLimit`, then the
-    /// families of the [module docs](super#header-families) top to bottom.
-    /// At most [`MAX_POLICIES`].
-    pub fn policies(&self) -> &[RateLimitPolicy] {
-        &self.policies
-    }
+        /// Every window the server announced, in a stable order: IETF
+        /// `RateLimit` members, then `RateLimit-Policy` policies without a
+        /// `RateLimit` member, the older single-field `RateLimit`, then the
+        /// families of the [module docs](super#header-families) top to bottom.
+        /// At most [`MAX_POLICIES`].
+        pub fn policies -> &[RateLimitPolicy] { &policies }
 
-    /// The server's retry verdict (`x-should-retry`, `Stripe-Should-Retry`);
-    /// `false` wins when they disagree. See [`should_retry`](super::should_retry).
-    pub fn should_retry(&self) -> Option<bool> {
-        self.should_retry
-    }
+        /// The server's retry verdict (`x-should-retry`, `Stripe-Should-Retry`);
+        /// `false` wins when they disagree. See [`should_retry`](super::should_retry).
+        pub fn should_retry -> Option<bool>;
 
-    /// The `grpc-retry-pushback-ms` verdict, if present.
-    pub fn grpc_pushback(&self) -> Option<GrpcPushback> {
-        self.pushback
-    }
+        /// The `grpc-retry-pushback-ms` verdict, if present.
+        pub fn grpc_pushback -> Option<GrpcPushback> { pushback }
 
-    /// Whether a `Retry-After` field was present at all, readable or not.
-    pub(crate) fn saw_retry_after(&self) -> bool {
-        self.saw_retry_after
+        /// Whether a `Retry-After` field was present at all, readable or not.
+        pub(crate) fn saw_retry_after -> bool;
     }
 }
 

@@ -238,28 +238,20 @@ impl ErrorFields {
         self
     }
 
-    /// The body verdict set so far.
-    pub fn get_verdict(&self) -> Option<BodyVerdict> {
-        self.verdict
-    }
+    field_getters! {
+        /// The body verdict set so far.
+        pub fn get_verdict -> Option<BodyVerdict> { verdict }
 
-    /// The code read so far.
-    pub fn get_code(&self) -> Option<&str> {
-        self.code.as_deref()
-    }
+        /// The code read so far.
+        pub fn get_code -> Option<&str> { code.as_deref() }
 
-    /// The message read so far.
-    pub fn get_message(&self) -> Option<&str> {
-        self.message.as_deref()
-    }
+        /// The message read so far.
+        pub fn get_message -> Option<&str> { message.as_deref() }
 
-    /// The field errors read so far.
-    pub fn get_field_errors(&self) -> &[FieldError] {
-        &self.field_errors
-    }
+        /// The field errors read so far.
+        pub fn get_field_errors -> &[FieldError] { &field_errors }
 
-    /// The body's retry hint, if read.
-    pub fn get_retry_after(&self) -> Option<Duration> {
-        self.retry_after
+        /// The body's retry hint, if read.
+        pub fn get_retry_after -> Option<Duration> { retry_after }
     }
 }
