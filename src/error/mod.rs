@@ -103,6 +103,23 @@ macro_rules! each_variant {
     };
 }
 
+/// The accessors of one variant's payload, written once: each
+/// `fn name(receiver) -> Option<..> = Variant;` gives the payload (borrowed
+/// or by value, as the receiver is) when the error is that variant.
+macro_rules! variant_accessors {
+    ($($(#[$attr:meta])* fn $name:ident($($receiver:tt)+) -> $ty:ty = $variant:ident;)*) => {
+        $(
+            $(#[$attr])*
+            pub fn $name($($receiver)+) -> $ty {
+                match $($receiver)+ {
+                    Error::$variant(inner) => Some(inner),
+                    _ => None,
+                }
+            }
+        )*
+    };
+}
+
 impl Error {
     /// The kind: the API error's, or [`ErrorKind::Transport`].
     pub fn kind(&self) -> ErrorKind {
@@ -115,52 +132,24 @@ impl Error {
         }
     }
 
-    /// The API error, if the server answered.
-    pub fn api(&self) -> Option<&ApiError> {
-        match self {
-            Error::Api(api) => Some(api),
-            _ => None,
-        }
-    }
+    variant_accessors! {
+        /// The API error, if the server answered.
+        fn api(&self) -> Option<&ApiError> = Api;
 
-    /// The quota layer's refusal, if the request was never sent.
-    pub fn rate_limited(&self) -> Option<&RateLimited> {
-        match self {
-            Error::RateLimited(refused) => Some(refused),
-            _ => None,
-        }
-    }
+        /// The quota layer's refusal, if the request was never sent.
+        fn rate_limited(&self) -> Option<&RateLimited> = RateLimited;
 
-    /// The circuit breaker's refusal, if the request was never sent.
-    pub fn circuit_open(&self) -> Option<&CircuitOpen> {
-        match self {
-            Error::CircuitOpen(open) => Some(open),
-            _ => None,
-        }
-    }
+        /// The circuit breaker's refusal, if the request was never sent.
+        fn circuit_open(&self) -> Option<&CircuitOpen> = CircuitOpen;
 
-    /// The API error, by value.
-    pub fn into_api(self) -> Option<ApiError> {
-        match self {
-            Error::Api(api) => Some(api),
-            _ => None,
-        }
-    }
+        /// The API error, by value.
+        fn into_api(self) -> Option<ApiError> = Api;
 
-    /// The transport error, if there was no usable answer.
-    pub fn transport(&self) -> Option<&TransportError> {
-        match self {
-            Error::Transport(transport) => Some(transport),
-            _ => None,
-        }
-    }
+        /// The transport error, if there was no usable answer.
+        fn transport(&self) -> Option<&TransportError> = Transport;
 
-    /// The auth layer's error, when it ended the request.
-    pub fn unauthorized(&self) -> Option<&Unauthorized> {
-        match self {
-            Error::Unauthorized(unauthorized) => Some(unauthorized),
-            _ => None,
-        }
+        /// The auth layer's error, when it ended the request.
+        fn unauthorized(&self) -> Option<&Unauthorized> = Unauthorized;
     }
 
     /// What the [`AuthLayer`](crate::auth::AuthLayer) did, when it sent the
@@ -264,23 +253,20 @@ impl From<BoxError> for Error {
     }
 }
 
-impl From<ApiError> for Error {
-    fn from(api: ApiError) -> Self {
-        Error::Api(api)
-    }
+/// `From` each payload the caller builds, written once.
+macro_rules! from_payloads {
+    ($($payload:ty => $variant:ident),*) => {
+        $(
+            impl From<$payload> for Error {
+                fn from(payload: $payload) -> Self {
+                    Error::$variant(payload)
+                }
+            }
+        )*
+    };
 }
 
-impl From<Unauthorized> for Error {
-    fn from(unauthorized: Unauthorized) -> Self {
-        Error::Unauthorized(unauthorized)
-    }
-}
-
-impl From<TransportError> for Error {
-    fn from(transport: TransportError) -> Self {
-        Error::Transport(transport)
-    }
-}
+from_payloads!(ApiError => Api, Unauthorized => Unauthorized, TransportError => Transport);
 
 #[cfg(test)]
 mod tests {
