@@ -76,6 +76,12 @@ struct Ended<E> {
     error: Option<E>,
 }
 
+impl<E> Ended<E> {
+    fn ready(whole: bool, error: Option<E>) -> Poll<Self> {
+        Poll::Ready(Ended { whole, error })
+    }
+}
+
 impl<F, B, E> Future for PeekFuture<F, B>
 where
     F: Future<Output = Result<Response<B>, E>>,
@@ -136,25 +142,11 @@ impl<B: Body> Peek<B> {
         loop {
             let frame = match self.body.as_mut().poll_frame(cx) {
                 Poll::Ready(Some(Ok(frame))) => frame,
-                Poll::Ready(Some(Err(error))) => {
-                    let error = Some(error);
-                    return Poll::Ready(Ended {
-                        whole: false,
-                        error,
-                    });
-                }
-                Poll::Ready(None) => {
-                    return Poll::Ready(Ended {
-                        whole: true,
-                        error: None,
-                    })
-                }
+                Poll::Ready(Some(Err(error))) => return Ended::ready(false, Some(error)),
+                Poll::Ready(None) => return Ended::ready(true, None),
                 Poll::Pending => {
                     ready!(self.timer.as_mut().poll(cx));
-                    return Poll::Ready(Ended {
-                        whole: false,
-                        error: None,
-                    });
+                    return Ended::ready(false, None);
                 }
             };
             // A frame costs at least a byte of the cap: a body always
@@ -166,10 +158,7 @@ impl<B: Body> Peek<B> {
                 Err(frame) => self.trailers = frame.into_trailers().ok().or(self.trailers.take()),
             }
             if self.buffer.len() > max || self.frames > max {
-                return Poll::Ready(Ended {
-                    whole: false,
-                    error: None,
-                });
+                return Ended::ready(false, None);
             }
         }
     }
