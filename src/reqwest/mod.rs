@@ -245,16 +245,8 @@ pub(crate) fn redacted(mut error: ::reqwest::Error) -> ::reqwest::Error {
 /// [`TransportError`](crate::TransportError) (or a cause further down),
 /// when reqwest failed the send.
 pub fn reqwest_error(error: &Error) -> Option<&::reqwest::Error> {
-    let mut next: Option<&(dyn std::error::Error + 'static)> = error
-        .transport()
-        .map(|t| t as &(dyn std::error::Error + 'static));
     // Bounded: a cyclic or very long chain stops here.
-    for _ in 0..16 {
-        let cause = next?;
-        if let Some(reqwest) = cause.downcast_ref::<::reqwest::Error>() {
-            return Some(reqwest);
-        }
-        next = cause.source();
-    }
-    None
+    crate::error::chain(error.transport()?)
+        .take(16)
+        .find_map(|cause| cause.downcast_ref())
 }
