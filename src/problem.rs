@@ -62,16 +62,14 @@ impl ApiError {
         let status = Some(self.status())
             .filter(|status| status.is_client_error() || status.is_server_error())
             .unwrap_or(http::StatusCode::BAD_GATEWAY);
-        let mut problem = serde_json::Map::new();
-        problem.insert("type".into(), "about:blank".into());
-        problem.insert(
-            "title".into(),
-            status.canonical_reason().unwrap_or("Unknown Status").into(),
-        );
-        problem.insert("status".into(), status.as_u16().into());
-        problem.insert("detail".into(), self.message().into());
+        let mut problem = serde_json::json!({
+            "type": "about:blank",
+            "title": status.canonical_reason().unwrap_or("Unknown Status"),
+            "status": status.as_u16(),
+            "detail": self.message(),
+        });
         if let Some(code) = self.code() {
-            problem.insert("code".into(), code.into());
+            problem["code"] = code.into();
         }
         if !self.field_errors().is_empty() {
             let errors = self
@@ -81,7 +79,7 @@ impl ApiError {
                     |field| serde_json::json!({"field": field.field(), "message": field.message()}),
                 )
                 .collect();
-            problem.insert("errors".into(), serde_json::Value::Array(errors));
+            problem["errors"] = serde_json::Value::Array(errors);
         }
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = Response::new(Full::new(Bytes::from(body)));
