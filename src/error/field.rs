@@ -49,6 +49,14 @@ impl FieldError {
     pub(crate) fn footprint(&self) -> usize {
         std::mem::size_of::<Self>() + self.text.len()
     }
+
+    pub(super) fn scrub(&mut self, scrubber: &Scrubber<'_>) {
+        let field = scrubber.scrub(self.field());
+        let message = scrubber.scrub(self.message());
+        if matches!(field, Cow::Owned(_)) || matches!(message, Cow::Owned(_)) {
+            *self = FieldError::new(field.into_owned(), message.into_owned());
+        }
+    }
 }
 
 impl fmt::Debug for FieldError {
@@ -57,16 +65,6 @@ impl fmt::Debug for FieldError {
             .field("field", &self.field())
             .field("message", &self.message())
             .finish()
-    }
-}
-
-impl FieldError {
-    pub(super) fn scrub(&mut self, scrubber: &Scrubber<'_>) {
-        let field = scrubber.scrub(self.field());
-        let message = scrubber.scrub(self.message());
-        if matches!(field, Cow::Owned(_)) || matches!(message, Cow::Owned(_)) {
-            *self = FieldError::new(field.into_owned(), message.into_owned());
-        }
     }
 }
 

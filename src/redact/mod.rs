@@ -112,19 +112,17 @@ impl RequestContext {
         RequestContext { method, uri }
     }
 
-    /// The request method.
-    pub fn method(&self) -> &Method {
-        &self.method
+    field_getters! {
+        /// The request method.
+        pub fn method -> &Method { &method }
+
+        /// The raw URI, for scrubbing echoes of its secrets; never printed.
+        pub(crate) fn raw_uri -> &Uri { &uri }
     }
 
     /// The request URI, redacted (see [`redact_uri`]).
     pub fn uri(&self) -> String {
         redact_uri(&self.uri)
-    }
-
-    /// The raw URI, for scrubbing echoes of its secrets; never printed.
-    pub(crate) fn raw_uri(&self) -> &Uri {
-        &self.uri
     }
 }
 

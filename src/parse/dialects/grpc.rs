@@ -13,21 +13,15 @@ impl Dialect for GrpcStatus {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
         let status = GrpcStatus::read(input.headers())?;
         let mut fields = ErrorFields::new().code(status.code);
-        if let Some(message) = status.message {
-            fields = fields.message(message);
-        }
+        fields.message = status.message;
         if let Some(reason) = &status.reason {
             fields = fields.code(bounded_code(reason));
         }
-        if let Some(delay) = status.retry_after {
-            fields = fields.retry_after(delay);
-        }
+        fields.retry_after = status.retry_after;
         for (field, description) in &status.violations {
             fields = fields.field_error(bounded_code(field), bounded_message(description));
         }
-        if status.quota_failure {
-            fields = fields.verdict(BodyVerdict::RateLimited);
-        }
+        fields.verdict = status.quota_failure.then_some(BodyVerdict::RateLimited);
         Some(fields)
     }
 }
