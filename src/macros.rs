@@ -88,3 +88,17 @@ macro_rules! poll_inner_ready {
         }
     };
 }
+
+/// A `Debug` that names the type and nothing more, written once (futures
+/// and bodies whose state is not worth showing):
+/// `opaque_debug!([F, B] PeekFuture<F, B>)` writes
+/// `impl<F, B> Debug for PeekFuture<F, B>`, printing `PeekFuture { .. }`.
+macro_rules! opaque_debug {
+    ([$($generics:tt)*] $name:ident $($params:tt)*) => {
+        impl<$($generics)*> std::fmt::Debug for $name $($params)* {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+    };
+}

@@ -68,11 +68,7 @@ impl<F, B, C> ResponseFuture<F, B, C> {
     }
 }
 
-impl<F, B, C> std::fmt::Debug for ResponseFuture<F, B, C> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
-    }
-}
+opaque_debug!([F, B, C] ResponseFuture<F, B, C>);
 
 /// Why the body was not read to its end.
 enum Cut {

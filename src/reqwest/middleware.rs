@@ -341,11 +341,7 @@ impl Kept {
     }
 }
 
-impl fmt::Debug for Chain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Chain").finish_non_exhaustive()
-    }
-}
+opaque_debug!([] Chain<'_>);
 
 /// The future of one attempt through a [`Chain`].
 pub type ChainFuture<'a> =

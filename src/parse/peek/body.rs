@@ -4,7 +4,6 @@ use bytes::{Buf, Bytes};
 use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
-use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 pin_project! {
@@ -16,11 +15,7 @@ pin_project! {
     }
 }
 
-impl<B: Body> fmt::Debug for PeekBody<B> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PeekBody").finish_non_exhaustive()
-    }
-}
+opaque_debug!([B: Body] PeekBody<B>);
 
 pin_project! {
     #[project = InnerProj]

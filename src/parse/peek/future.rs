@@ -15,7 +15,6 @@ use http::{HeaderMap, Response};
 use http_body::Body;
 use pin_project_lite::pin_project;
 use serde_json::Value;
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -43,11 +42,7 @@ impl<F, B> PeekFuture<F, B> {
     }
 }
 
-impl<F, B> fmt::Debug for PeekFuture<F, B> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PeekFuture").finish_non_exhaustive()
-    }
-}
+opaque_debug!([F, B] PeekFuture<F, B>);
 
 pin_project! {
     #[project = PeekStateProj]
