@@ -44,12 +44,10 @@ impl Dialect for JsonRpcError {
             (Some(message), _) => Some(message),
             (None, data) => data,
         };
-        if let Some(data) = data.filter(|&data| holds_fields(data)) {
-            fields.field_errors = field_errors(data);
-        }
-        if matches!(number, Some(-32700 | -32600 | -32601 | -32602)) {
-            fields.verdict = Some(BodyVerdict::ClientFault);
-        }
+        let listed = data.filter(|&data| holds_fields(data));
+        fields.field_errors = listed.map(field_errors).unwrap_or_default();
+        let malformed = matches!(number, Some(-32700 | -32600 | -32601 | -32602));
+        fields.verdict = malformed.then_some(BodyVerdict::ClientFault);
         Some(fields)
     }
 }

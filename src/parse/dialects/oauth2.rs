@@ -29,9 +29,8 @@ impl Dialect for OAuth2Error {
         let mut fields = ErrorFields::new();
         fields.code = code(error);
         fields.message = object.get("error_description").and_then(text);
-        if let Some(errors) = object.get("validation_errors") {
-            fields.field_errors = field_errors(errors);
-        }
+        let listed = object.get("validation_errors");
+        fields.field_errors = listed.map(field_errors).unwrap_or_default();
         Some(fields)
     }
 }
