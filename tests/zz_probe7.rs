@@ -908,17 +908,19 @@ fn the_fleets_cautious_shares_add_up_to_no_more_than_the_limit() {
             Some(Duration::from_millis(1_500)),
             None,
         );
-        let unheld = Permit::new(scope, 1, false, 0);
-        stores[0]
-            .settle(unheld, &Observation::new().with_window(window))
-            .await;
-        // Every member joins, then takes what it can (renewing: each
-        // learns that the fleet has four members).
+        // A cold start: store 0 probes, the others join while it does;
+        // its answer's window is held while the fleet joins, then leased
+        // in fair shares, each member knowing that the fleet has four.
+        let Grant::Go { permit, .. } = stores[0].acquire(scope, 1, max).await else {
+            panic!("the probe")
+        };
         for store in &stores[1..] {
-            if let Grant::Go { permit, .. } = store.acquire(scope, 1, max).await {
-                store.release(permit);
-            }
+            assert!(matches!(store.acquire(scope, 1, max).await, Grant::Wait(_)));
         }
+        stores[0]
+            .settle(permit, &Observation::new().with_window(window))
+            .await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
         for store in &stores {
             while let Grant::Go { .. } = store.acquire(scope, 1, max).await {}
         }

@@ -127,7 +127,9 @@ const OPENING_EVERY: Millis = 250;
 /// - **When Redis fails** (down, slower than [`timeout`](Self::timeout),
 ///   or answering what the script does not), each process falls back to
 ///   a cautious share: the last known limit divided by the last known
-///   members, once per window. It says so once through `tracing`
+///   members, once per window, the remainder's units a unit each to the
+///   first members of the ledger (the shares add up to the limit at most;
+///   with fewer units than members, they take turns). It says so once through `tracing`
 ///   (`quota_store_local`, WARN), tries Redis again with one attempt at a
 ///   time across all scopes, backing off (250 ms doubling to 2 s, shared
 ///   by every scope and clone), and says `quota_store_shared` when it
@@ -179,9 +181,12 @@ struct Sync {
     asked: AtomicU64,
     /// When the lease was last renewed (local ms), for the demand estimate.
     renewed: AtomicU64,
-    /// The last known members, and the window end a fallback share was
-    /// already given for.
+    /// The last known members, this process's place among them (`u32::MAX`:
+    /// not known), the windows it fell back in, and the window end a
+    /// fallback share was already given for.
     members: AtomicU32,
+    index: AtomicU32,
+    turns: AtomicU64,
     fallback_for: AtomicU64,
     /// Units the ledger leased this process in the window ending at
     /// `leased_for` (local ms; 0: its end unknown): a fallback share is
@@ -420,6 +425,7 @@ impl RedisStore {
             .or_insert_with(|| {
                 Arc::new(Sync {
                     members: AtomicU32::new(1),
+                    index: AtomicU32::new(u32::MAX),
                     fallback_for: AtomicU64::new(u64::MAX),
                     leased_for: AtomicU64::new(u64::MAX),
                     wanted: AtomicU64::new(FIRST_WANT),
@@ -578,8 +584,9 @@ impl RedisStore {
     }
 
     /// The cautious share while Redis fails: the binding window's limit
-    /// divided by the last known members, once per window; the lease lasts
-    /// until the next attempt on Redis (or the window's end).
+    /// divided by the last known members, once per window (see
+    /// [`cautious_share`]); the lease lasts until the next attempt on Redis
+    /// (or the window's end).
     fn fallback(&self, scope: ScopeKey, sync: &Sync) {
         let cached = sync
             .ledger
@@ -588,6 +595,11 @@ impl RedisStore {
         let members = u64::from(sync.members.load(Ordering::Relaxed))
             .max(cached as u64)
             .max(1);
+        // (Its place in the ledger, else its name: the remainder's units.)
+        let place = match sync.index.load(Ordering::Relaxed) {
+            u32::MAX => self.member,
+            index => u64::from(index),
+        };
         let retry_at = self.shared.retry_at.load(Ordering::Relaxed);
         let now = self.local_now();
         self.shared.local.with_scope(scope, false, |state, _| {
@@ -620,7 +632,9 @@ impl RedisStore {
             });
             if fresh {
                 let limit = binding.limit.unwrap_or(binding.remaining);
-                lease.left = limit.div_ceil(members).saturating_sub(leased);
+                let turn = sync.turns.fetch_add(1, Ordering::Relaxed);
+                let share = cautious_share(limit, members, place, turn);
+                lease.left = share.saturating_sub(leased);
                 lease.taken = 0;
             }
             lease.until = until;
@@ -830,6 +844,9 @@ impl RedisStore {
                     Answer::Lease(granted) => {
                         sync.members
                             .store(granted.members as u32, Ordering::Relaxed);
+                        let index = ledger.members.iter().position(|m| m.id == self.member);
+                        let index = index.map_or(u32::MAX, |index| index as u32);
+                        sync.index.store(index, Ordering::Relaxed);
                         let key = state.binding().and_then(|w| w.reset_at).unwrap_or(0);
                         let before = sync.leased_for.swap(key, Ordering::Relaxed);
                         if before != key && before != 0 {
@@ -888,6 +905,18 @@ fn local_lease(
         refill: spread(granted.refill, old.map_or(0, |l| l.refill)),
         ..Lease::default()
     }
+}
+
+/// A member's cautious share of `limit` among `members`, `place` its place
+/// in the ledger: the floor, and a unit of the remainder for the first
+/// places. The fleet's shares add up to the limit at most (rounded up, 4
+/// members of 6 admitted 8). With fewer units than members, the members
+/// take turns, a unit each: the place moves on by the windows the member
+/// fell back in (`turn`; the fleet falls back together when Redis fails,
+/// so its turns keep in step).
+fn cautious_share(limit: u64, members: u64, place: u64, turn: u64) -> u64 {
+    let turn = if limit < members { turn } else { 0 };
+    limit / members + u64::from((place + turn) % members < limit % members)
 }
 
 /// A random spread of up to [`HOLD_SPREAD`] per member (at most
@@ -1237,6 +1266,19 @@ mod tests {
             (20_000..=20_035).contains(&later),
             "another instant: drawn again"
         );
+    }
+
+    #[test]
+    fn cautious_shares_add_up_to_the_limit_and_go_round() {
+        for (limit, members) in [(6, 4), (15, 2), (3, 5), (1, 3)] {
+            for turn in 0..members {
+                let shares = (0..members).map(|place| cautious_share(limit, members, place, turn));
+                assert_eq!(shares.sum::<u64>(), limit, "{limit} among {members}");
+            }
+        }
+        // 1 among 3: the unit comes round to each member in turn.
+        let turns = (0..3).map(|turn| cautious_share(1, 3, 2, turn));
+        assert_eq!(turns.collect::<Vec<_>>(), [0, 1, 0]);
     }
 
     #[tokio::test]
