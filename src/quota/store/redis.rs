@@ -53,13 +53,19 @@ const MAX_SCOPES: usize = 16 * 1024;
 /// the version the caller read (`''`: none); ARGV[2] a TTL in ms; ARGV[3..]
 /// field, value pairs. Writes them (replacing the hash) only if the version
 /// is unchanged; answers `{written, seconds, microseconds, fields...}`
-/// (Redis's clock, and the current fields when not written).
+/// (Redis's clock, and the current fields when not written). Its first
+/// write is the `HSET`, which a Redis out of memory refuses: a script that
+/// wrote once (a `DEL` first) has its later writes let through.
 const CAS: &str = r#"
 local t = redis.call('TIME')
 local v = redis.call('HGET', KEYS[1], 'v') or ''
 if v == ARGV[1] and #ARGV > 2 then
-  redis.call('DEL', KEYS[1])
+  local old = redis.call('HKEYS', KEYS[1])
   redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+  local new, stale = {}, {}
+  for i = 3, #ARGV, 2 do new[ARGV[i]] = true end
+  for _, f in ipairs(old) do if not new[f] then stale[#stale + 1] = f end end
+  if #stale > 0 then redis.call('HDEL', KEYS[1], unpack(stale)) end
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return {'1', t[1], t[2]}
 end
