@@ -360,7 +360,10 @@ impl Ledger {
                 0 => LEASE_TTL,
                 start => self.lease_end.saturating_sub(start),
             };
-            let guess = binding.length.unwrap_or(last).clamp(WHOLE_SECOND, LEASE_TTL);
+            let guess = binding
+                .length
+                .unwrap_or(last)
+                .clamp(WHOLE_SECOND, LEASE_TTL);
             let told_at_end = self.lease_end <= now && reset.is_some();
             self.lease_start = if told_at_end { self.lease_end } else { now };
             self.lease_end = reset.unwrap_or(now + guess);
@@ -484,7 +487,9 @@ impl Ledger {
             true => m.due,
             false => (m.seen + MEMBER_TTL).max(m.due + LEASE_TTL),
         });
-        let back = back.min().map_or(self.lease_end, |at| at.max(now + SHARE_WAIT));
+        let back = back
+            .min()
+            .map_or(self.lease_end, |at| at.max(now + SHARE_WAIT));
         back.min(self.lease_end)
     }
 
@@ -840,7 +845,13 @@ mod tests {
         taught.reports = report(20, 20, 2_000);
         // (The ledger's first window may be the tail of one: its length is
         // the second's, from its start at the first's end.)
-        let rounds = [(1, 0, 7), (2, 1, 7), (3, 2, 6), (1, 2_000, 7), (2, 2_000, 7)];
+        let rounds = [
+            (1, 0, 7),
+            (2, 1, 7),
+            (3, 2, 6),
+            (1, 2_000, 7),
+            (2, 2_000, 7),
+        ];
         for (member, now, left) in rounds.into_iter().chain([(3, 2_000, 6)]) {
             let asked = Ask {
                 member,
@@ -1134,7 +1145,10 @@ mod tests {
         a.reports = report(100, 100, 60_000);
         assert_eq!(lease(ledger.renew(&a, &tuning)).left, 100);
         // A spent it all: nothing can come back before the window's end.
-        assert_eq!(lease(ledger.renew(&ask(1, 5, 1_000), &tuning)).hold_until, 60_000);
+        assert_eq!(
+            lease(ledger.renew(&ask(1, 5, 1_000), &tuning)).hold_until,
+            60_000
+        );
         let b = lease(ledger.renew(&ask(2, 10, 1_000), &tuning));
         assert_eq!((b.left, b.hold_until), (0, 60_000), "held to A's hold");
         // Two lease intervals on, B has not renewed and is still a member
