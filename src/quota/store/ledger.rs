@@ -78,7 +78,8 @@ pub(crate) struct Ledger {
     /// Bumped by every write; 0: the ledger did not exist.
     pub(crate) version: u64,
     pub(crate) state: ScopeState,
-    /// When the current lease window began and ends (0: none yet).
+    /// When the current lease window began (0: not known, a ledger's
+    /// first) and ends (0: none yet).
     pub(crate) lease_start: Millis,
     pub(crate) lease_end: Millis,
     /// Units the fleet may lease in it.
@@ -351,11 +352,11 @@ impl Ledger {
             // An end not told is guessed as long as the window (vendors'
             // windows repeat: at 10 per 1 s, a lease interval's guess held
             // the fleet 4 s in 5), within 1 s and a lease interval. A lease
-            // window whose end is told starts at the last one's end (a
-            // renewal may come late), one guessed or begun by a report when
-            // rolled. A ledger's first (0: its start unknown) may be the
-            // tail of the vendor's window (Redis came back empty mid-way):
-            // its length says nothing of the window's, it is guessed long.
+            // window whose end is told starts at the last one's end (the
+            // renewal that rolls it may come late); one guessed, or begun
+            // by a report, at its roll. A ledger's first (start 0: unknown)
+            // may be the tail of the vendor's window (Redis came back empty
+            // mid-way): its length says nothing of the window's.
             let last = match self.lease_start {
                 0 => LEASE_TTL,
                 start => self.lease_end.saturating_sub(start),
