@@ -1,0 +1,120 @@
+//! Probe 9: the retry layer's decisions (RFC 9110, peers' suites), the
+//! custom `Policy` path, backoff bounds and the deadline.
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+use tower::{service_fn, Layer, ServiceExt};
+use tower_api_errors::retry::{
+    Backoff, Decision, Jitter, Policy, ReplayBody, RetryContext, RetryLayer, RetryPolicy,
+};
+use tower_api_errors::{RetryReport, StopReason};
+
+type Body = Full<Bytes>;
+type Req = Request<ReplayBody<Body>>;
+
+fn reply(status: u16, headers: &[(&str, &str)]) -> Response<Body> {
+    let mut builder = Response::builder().status(status);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(Full::new(Bytes::new())).unwrap()
+}
+
+fn get() -> Request<Body> {
+    Request::get("http://api.test/items")
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
+fn always(
+    status: u16,
+    headers: &'static [(&'static str, &'static str)],
+) -> (
+    impl tower::Service<Req, Response = Response<Body>, Error = std::convert::Infallible, Future = impl Send>
+        + Clone
+        + Send,
+    Arc<AtomicU32>,
+) {
+    let sent = Arc::new(AtomicU32::new(0));
+    let counter = sent.clone();
+    let service = service_fn(move |_req: Req| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let response = reply(status, headers);
+        async move { Ok::<_, std::convert::Infallible>(response) }
+    });
+    (service, sent)
+}
+
+fn stopped(response: &Response<Body>) -> Option<StopReason> {
+    response
+        .extensions()
+        .get::<RetryReport>()
+        .and_then(|report| report.stopped())
+}
+
+/// A policy of the user's own whose wait is "forever" (a delay computed
+/// from an unchecked number, say `Duration::from_secs(u64::MAX)`).
+#[derive(Clone)]
+struct WaitForever;
+
+impl Policy for WaitForever {
+    fn decide(&self, context: &RetryContext<'_>) -> Decision {
+        match context.attempts() {
+            1 => Decision::retry_after(Duration::MAX),
+            _ => Decision::stop(StopReason::MaxAttempts),
+        }
+    }
+}
+
+/// The layer promises it "bounds the call by the policy's deadline" and
+/// starts no wait the deadline would cut: a wait of `Duration::MAX` under
+/// the default 150 s deadline is not started; the 503 is the caller's at
+/// once, with `StopReason::Deadline`. House rule: never a panic.
+// FAILS: panics "overflow when adding durations" in retry::policy::wait_fits (saturating_add(delay) + 1 ms)
+#[tokio::test(start_paused = true)]
+async fn a_custom_policys_endless_wait_is_a_deadline_stop_not_a_panic() {
+    let (upstream, sent) = always(503, &[]);
+    let client = RetryLayer::new(WaitForever).layer(upstream);
+    let started = Instant::now();
+    let handle = tokio::spawn(async move { client.oneshot(get()).await });
+    let response = handle.await.expect("the retry layer panicked").unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(stopped(&response), Some(StopReason::Deadline));
+    assert_eq!(sent.load(Ordering::SeqCst), 1);
+    assert_eq!(started.elapsed(), Duration::ZERO);
+}
+
+/// The same through `RetryPolicy`: a backoff whose cap is `Duration::MAX`
+/// ("uncapped"; `Backoff::exponential` documents its panics, and this is
+/// not one of them), under the default deadline.
+// FAILS: panics "overflow when adding durations" in retry::policy::wait_fits, called by RetryPolicy::decision
+#[tokio::test(start_paused = true)]
+async fn an_uncapped_backoff_under_the_default_deadline_is_a_deadline_stop_not_a_panic() {
+    let (upstream, sent) = always(503, &[]);
+    let policy = RetryPolicy::default()
+        .no_budget()
+        .backoff(Backoff::exponential(Duration::MAX, 1.0, Duration::MAX).jitter(Jitter::None));
+    let client = RetryLayer::new(policy).layer(upstream);
+    let handle = tokio::spawn(async move { client.oneshot(get()).await });
+    let response = handle.await.expect("the retry policy panicked").unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(stopped(&response), Some(StopReason::Deadline));
+    assert_eq!(sent.load(Ordering::SeqCst), 1);
+}
+
+/// delta-seconds is 1*DIGIT (RFC 9110 §10.2.3): leading zeros are digits.
+#[tokio::test(start_paused = true)]
+async fn retry_after_with_leading_zeros_is_waited_exactly() {
+    let (upstream, sent) = always(503, &[("retry-after", "007")]);
+    let policy = RetryPolicy::default().no_budget().max_attempts(2);
+    let client = RetryLayer::new(policy).layer(upstream);
+    let started = Instant::now();
+    let response = client.oneshot(get()).await.unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(sent.load(Ordering::SeqCst), 2);
+    assert_eq!(started.elapsed(), Duration::from_secs(7));
+}
