@@ -118,3 +118,60 @@ async fn retry_after_with_leading_zeros_is_waited_exactly() {
     assert_eq!(sent.load(Ordering::SeqCst), 2);
     assert_eq!(started.elapsed(), Duration::from_secs(7));
 }
+
+/// A policy of the user's own that bounds a call by its own clock, as
+/// `RetryContext::elapsed` invites ("Time since the call's clock started
+/// (its first wait)"), with the layer's deadline off.
+#[derive(Clone)]
+struct ThreeSecondsOfRetries;
+
+impl Policy for ThreeSecondsOfRetries {
+    fn decide(&self, context: &RetryContext<'_>) -> Decision {
+        if context.elapsed() >= Duration::from_secs(3) {
+            Decision::stop(StopReason::Deadline)
+        } else if context.attempts() >= 20 {
+            // A safety net for this test only.
+            Decision::stop(StopReason::MaxAttempts)
+        } else {
+            Decision::retry_after(Duration::from_secs(1))
+        }
+    }
+
+    fn deadline(&self) -> Option<Duration> {
+        None
+    }
+}
+
+/// After three 1 s waits, three seconds have passed since the first wait
+/// began: `elapsed()` must say so, whether or not the layer has a deadline.
+// FAILS: elapsed() stays zero when the policy has no deadline (retry::future::Call::arm_deadline starts the clock only with a deadline): 20 attempts, not 4
+#[tokio::test(start_paused = true)]
+async fn elapsed_counts_without_a_deadline_too() {
+    let (upstream, sent) = always(503, &[]);
+    let client = RetryLayer::new(ThreeSecondsOfRetries).layer(upstream);
+    let started = Instant::now();
+    let response = client.oneshot(get()).await.unwrap();
+    assert_eq!(
+        (stopped(&response), sent.load(Ordering::SeqCst), started.elapsed()),
+        (Some(StopReason::Deadline), 4, Duration::from_secs(3))
+    );
+}
+
+/// The same through `RetryPolicy::no_deadline` and a `retry_if` that reads
+/// the clock (the `RetryContext` the docs hand to `retry_if`).
+// FAILS: ctx.elapsed() is zero on every decision under no_deadline: the closure never forbids, 10 attempts
+#[tokio::test(start_paused = true)]
+async fn retry_if_sees_elapsed_time_under_no_deadline() {
+    let (upstream, sent) = always(503, &[("retry-after", "1")]);
+    let policy = RetryPolicy::default()
+        .no_budget()
+        .no_deadline()
+        .max_attempts(10)
+        .retry_if(|ctx| (ctx.elapsed() >= Duration::from_secs(3)).then_some(false));
+    let client = RetryLayer::new(policy).layer(upstream);
+    let response = client.oneshot(get()).await.unwrap();
+    assert_eq!(
+        (stopped(&response), sent.load(Ordering::SeqCst)),
+        (Some(StopReason::ForbiddenByPolicy), 4)
+    );
+}
