@@ -175,3 +175,42 @@ async fn retry_if_sees_elapsed_time_under_no_deadline() {
         (Some(StopReason::ForbiddenByPolicy), 4)
     );
 }
+
+/// A budget that is always spent: any retry that draws on it stops.
+struct Spent;
+impl tower::retry::budget::Budget for Spent {
+    fn deposit(&self) {}
+    fn withdraw(&self) -> bool {
+        false
+    }
+}
+
+/// Retry over a quota layer that learns the same 429: the retry waits the
+/// hint once (the quota, having learned the same wait, holds the retry no
+/// longer), and the paced retry draws nothing from the (spent) budget.
+#[tokio::test(start_paused = true)]
+async fn a_429_waited_through_the_quota_layer_is_waited_once_and_costs_no_budget() {
+    use tower::ServiceBuilder;
+    use tower_api_errors::{ErrorBodyParseLayer, QuotaLayer};
+    let sent = Arc::new(AtomicU32::new(0));
+    let counter = sent.clone();
+    let upstream = service_fn(move |_req: Req| {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        let response = if n == 0 {
+            reply(429, &[("retry-after", "2")])
+        } else {
+            reply(200, &[])
+        };
+        async move { Ok::<_, std::convert::Infallible>(response) }
+    });
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default().budget(Spent)))
+        .layer(QuotaLayer::new())
+        .layer(ErrorBodyParseLayer::new())
+        .service(upstream);
+    let started = Instant::now();
+    let response = client.oneshot(get()).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(sent.load(Ordering::SeqCst), 2);
+    assert_eq!(started.elapsed(), Duration::from_secs(2));
+}
