@@ -214,3 +214,39 @@ async fn a_429_waited_through_the_quota_layer_is_waited_once_and_costs_no_budget
     assert_eq!(sent.load(Ordering::SeqCst), 2);
     assert_eq!(started.elapsed(), Duration::from_secs(2));
 }
+
+/// A service that answers 503 and then fails to get ready again (its
+/// connection pool closed, say).
+#[derive(Clone)]
+struct ReadyOnce(Arc<AtomicU32>);
+
+impl tower::Service<Req> for ReadyOnce {
+    type Response = Response<Body>;
+    type Error = std::io::Error;
+    type Future = std::future::Ready<Result<Response<Body>, std::io::Error>>;
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(match self.0.load(Ordering::SeqCst) {
+            0 => Ok(()),
+            _ => Err(std::io::Error::other("pool closed")),
+        })
+    }
+    fn call(&mut self, _: Req) -> Self::Future {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        std::future::ready(Ok(reply(503, &[])))
+    }
+}
+
+/// `RetryReport::stopped`: "Why the retry layer stopped, for an outcome
+/// that is a failure" (src/error/report.rs:89). A retry whose service
+/// fails to get ready ends the call in a failure: the report should name
+/// why it stopped.
+// FAILS: the readiness error carries a report with stopped() == None (retry::future::Call::send_again uses self.report(None))
+#[tokio::test(start_paused = true)]
+async fn a_retry_whose_service_fails_to_get_ready_says_why_it_stopped() {
+    let sent = Arc::new(AtomicU32::new(0));
+    let client = RetryLayer::new(RetryPolicy::default().no_budget()).layer(ReadyOnce(sent.clone()));
+    let error = client.oneshot(get()).await.unwrap_err();
+    assert_eq!(sent.load(Ordering::SeqCst), 1);
+    assert_eq!(error.retries().attempts(), 1);
+    assert!(error.retries().stopped().is_some(), "{error:?} {:?}", error.retries());
+}
