@@ -129,7 +129,8 @@ impl Backoff {
                 return low;
             }
             let span = (high - low).as_secs_f64() * rng();
-            (low + Duration::from_secs_f64(span)).min(high)
+            // Saturating: `span` rounds up near `Duration::MAX`.
+            low.saturating_add(Duration::from_secs_f64(span)).min(high)
         };
         let mut next = || rng.next_f64();
         match self.jitter {

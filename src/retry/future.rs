@@ -442,7 +442,8 @@ where
         if hint == Some(HintSource::GrpcPushback) {
             self.backoff_from = self.attempts;
         }
-        self.waited += delay;
+        // Saturating: a policy may wait `Duration::MAX` with no deadline.
+        self.waited = self.waited.saturating_add(delay);
         self.arm_deadline(deadline, cx);
         state.set(State::Waiting {
             sleep: Box::pin(tokio::time::sleep(delay)),

@@ -27,7 +27,12 @@ pub use crate::idempotency::{is_idempotent, RetryOverride, IDEMPOTENCY_KEY};
 /// the caller's at once.
 pub(crate) fn wait_fits(elapsed: Duration, delay: Duration, deadline: Option<Duration>) -> bool {
     const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
-    deadline.is_none_or(|deadline| elapsed.saturating_add(delay) + TIMER_RESOLUTION <= deadline)
+    // Saturating: a policy's "forever" (`Duration::MAX`) does not fit a
+    // deadline, and is no panic.
+    let end = elapsed
+        .saturating_add(delay)
+        .saturating_add(TIMER_RESOLUTION);
+    deadline.is_none_or(|deadline| end <= deadline)
 }
 
 /// The retry layer's decision: whether a failed attempt is retried, and
