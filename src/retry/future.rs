@@ -76,9 +76,10 @@ struct Call<S, B, P> {
     // else the layer's policy, in `shared`.
     overridden: Option<P>,
     attempts: u32,
-    // The deadline's clock starts the first time the request has to wait
-    // (an attempt pending, or a retry's wait): a request answered at once,
-    // as an in-memory service does, reads no clock and arms no timer.
+    // The call's clock (and the deadline's timer, if any) starts the first
+    // time the request has to wait (an attempt pending, or a retry's
+    // wait): a request answered at once, as an in-memory service does,
+    // reads no clock and arms no timer.
     started: Option<Instant>,
     waited: Duration,
     previous_delay: Duration,
@@ -285,27 +286,28 @@ where
         Next::Ready(Err(error))
     }
 
-    /// Starts the deadline's clock and timer if the policy has a deadline
-    /// and they are not running yet, and registers the timer's waker. True
-    /// if the deadline has already passed.
+    /// Starts the call's clock if it is not running yet, and the
+    /// deadline's timer with it if the policy has a deadline; registers
+    /// the timer's waker. True if the deadline has already passed.
     fn arm_deadline(
         &mut self,
         mut deadline: Pin<&mut Option<Sleep>>,
         cx: &mut Context<'_>,
     ) -> bool {
-        if deadline.is_none() {
-            let Some(limit) = self.policy().deadline() else {
-                return false;
-            };
+        // The clock runs without a deadline too: a policy may bound the
+        // call by `RetryContext::elapsed` itself.
+        if self.started.is_none() {
             // One clock read: the timer's deadline is reckoned from it too.
             let now = Instant::now();
             self.started = Some(now);
-            let sleep = match now.checked_add(limit) {
-                Some(at) => tokio::time::sleep_until(at),
-                // Too far to reckon: tokio's own far future.
-                None => tokio::time::sleep(limit),
-            };
-            deadline.set(Some(sleep));
+            if let Some(limit) = self.policy().deadline() {
+                let sleep = match now.checked_add(limit) {
+                    Some(at) => tokio::time::sleep_until(at),
+                    // Too far to reckon: tokio's own far future.
+                    None => tokio::time::sleep(limit),
+                };
+                deadline.set(Some(sleep));
+            }
         }
         deadline
             .as_pin_mut()
