@@ -32,6 +32,9 @@ pub enum StopReason {
     Deadline,
     /// The retry budget shared by the service's clones is spent.
     BudgetExhausted,
+    /// The service failed to become ready for the next attempt (its
+    /// connection pool closed, say): the error is its failure.
+    ServiceFailed,
 }
 
 impl fmt::Display for StopReason {
@@ -46,6 +49,7 @@ impl fmt::Display for StopReason {
             StopReason::HintTooLong => "server asked to wait longer than max_retry_after",
             StopReason::Deadline => "deadline",
             StopReason::BudgetExhausted => "retry budget exhausted",
+            StopReason::ServiceFailed => "the service failed to become ready",
         })
     }
 }

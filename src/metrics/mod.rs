@@ -62,7 +62,7 @@
 //! - `tower_api_errors.stop_reason`: on failed calls, why the retry layer
 //!   stopped: `not_retryable`, `not_idempotent`, `forbidden_by_policy`,
 //!   `body_not_replayable`, `body_failed`, `max_attempts`, `hint_too_long`,
-//!   `deadline`, `budget_exhausted`.
+//!   `deadline`, `budget_exhausted`, `service_failed`.
 //!
 //! The quota and auth rows are recorded by those layers when given the
 //! same handle ([`QuotaLayer::metrics`](crate::quota::QuotaLayer::metrics),

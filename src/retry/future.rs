@@ -488,7 +488,7 @@ where
             }
             Poll::Ready(Err(error)) => {
                 let mut error = Error::from_inner(error, Some(self.context.request()));
-                error.set_retries(self.report(None));
+                error.set_retries(self.report(Some(StopReason::ServiceFailed)));
                 self.ended_unanswered(&error);
                 Next::Ready(Err(error))
             }

@@ -400,5 +400,6 @@ pub(crate) fn stop_reason(reason: StopReason) -> &'static str {
         StopReason::HintTooLong => "hint_too_long",
         StopReason::Deadline => "deadline",
         StopReason::BudgetExhausted => "budget_exhausted",
+        StopReason::ServiceFailed => "service_failed",
     }
 }
