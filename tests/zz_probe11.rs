@@ -359,6 +359,10 @@ enum H2 {
     Ok,
     /// RST_STREAM INTERNAL_ERROR: may have been processed.
     Internal,
+    /// `:status 400` and part of a body, then silence.
+    StallBody,
+    /// `:status 400`, part of a body, then RST_STREAM INTERNAL_ERROR.
+    ResetBody,
 }
 
 /// A raw h2c server answering the n-th HEADERS frame (over all
@@ -402,6 +406,17 @@ async fn h2_server(script: fn(usize) -> H2) -> Raw {
                                 H2::Refuse => frame(3, 0, id, &7u32.to_be_bytes()),
                                 H2::Ok => frame(1, 0x5, id, &[0x88]),
                                 H2::Internal => frame(3, 0, id, &2u32.to_be_bytes()),
+                                H2::StallBody => {
+                                    let mut out = frame(1, 0x4, id, &[0x8c]);
+                                    out.extend(frame(0, 0, id, b"{\"message\": \"bro"));
+                                    out
+                                }
+                                H2::ResetBody => {
+                                    let mut out = frame(1, 0x4, id, &[0x8c]);
+                                    out.extend(frame(0, 0, id, b"{\"message\": \"bro"));
+                                    out.extend(frame(3, 0, id, &2u32.to_be_bytes()));
+                                    out
+                                }
                                 H2::GoAway => {
                                     let mut p = 0u32.to_be_bytes().to_vec();
                                     p.extend_from_slice(&0u32.to_be_bytes());
@@ -560,5 +575,47 @@ async fn large_chunked_success_with_trailers_streams_through_unchanged() {
             Some("abc123".parse().unwrap()),
             "h2: {h2}"
         );
+    }
+}
+
+/// An h2 error body that stalls, or is reset mid-way: a typed, truncated
+/// error within the body timeout; the next request on the same client (and
+/// connection) succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2_error_body_stalled_or_reset_is_typed_bounded_and_the_connection_stays_usable() {
+    for name in ["stall", "reset"] {
+        let script: fn(usize) -> H2 = if name == "stall" {
+            |n| if n == 0 { H2::StallBody } else { H2::Ok }
+        } else {
+            |n| if n == 0 { H2::ResetBody } else { H2::Ok }
+        };
+        let server = h2_server(script).await;
+        let client = Client::builder(TokioExecutor::new())
+            .http2_only(true)
+            .build_http::<Body>();
+        let stack = ApiErrorsLayer::new()
+            .retry(policy())
+            .parse(ErrorBodyParseLayer::new().body_timeout(Duration::from_millis(500)))
+            .client(client);
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(10),
+            stack.clone().oneshot(request("POST", &server.uri)),
+        )
+        .await
+        .expect("hung");
+        let Err(Error::Api(api)) = &outcome else { panic!("{name}: {outcome:?}") };
+        assert_eq!(api.status(), 400, "{name}");
+        assert!(api.is_truncated(), "{name}");
+        assert!(started.elapsed() < Duration::from_secs(3), "{name}: {:?}", started.elapsed());
+        drop(outcome);
+        let next = tokio::time::timeout(
+            Duration::from_secs(10),
+            stack.clone().oneshot(request("GET", &server.uri)),
+        )
+        .await
+        .expect("next hung");
+        assert_eq!(next.map(|r| r.status().as_u16()).map_err(|e| e.to_string()), Ok(200), "{name}");
+        assert_eq!(server.connections.load(Ordering::SeqCst), 1, "{name}: connections");
     }
 }
