@@ -75,6 +75,18 @@ impl TransportError {
         })
     }
 
+    /// True when the server cannot have acted on the request: the
+    /// connection was never made ([`is_connect`](Self::is_connect)), or the
+    /// server refused its HTTP/2 stream (`RST_STREAM` with
+    /// `REFUSED_STREAM`: not processed, RFC 9113 §8.7; recognised with
+    /// feature `hyper-util`, `reqwest` or `grpc`). Such a request is sent
+    /// again whatever its method. A `GOAWAY` is not enough: h2 hands its
+    /// error to the streams it let through as well, which the server may
+    /// have processed.
+    pub fn is_unprocessed(&self) -> bool {
+        self.is_connect() || refused_stream(self.inner())
+    }
+
     /// An attempt cut short by the retry layer's deadline.
     pub(crate) fn deadline_elapsed() -> Self {
         TransportError::new(DeadlineElapsed)
@@ -165,6 +177,21 @@ impl fmt::Display for DeadlineElapsed {
 }
 
 impl std::error::Error for DeadlineElapsed {}
+
+/// True when `error`'s chain holds the server's refusal of an HTTP/2
+/// stream (see [`TransportError::is_unprocessed`]).
+#[cfg(any(feature = "grpc", feature = "hyper-util", feature = "reqwest"))]
+fn refused_stream(error: super::Cause<'_>) -> bool {
+    super::chain(error).any(|error| {
+        let h2 = error.downcast_ref::<h2::Error>();
+        h2.is_some_and(|h2| h2.is_remote() && h2.reason() == Some(h2::Reason::REFUSED_STREAM))
+    })
+}
+
+#[cfg(not(any(feature = "grpc", feature = "hyper-util", feature = "reqwest")))]
+fn refused_stream(_: super::Cause<'_>) -> bool {
+    false
+}
 
 /// True when `error` is a time limit's: the retry layer's deadline, or a
 /// `tower::timeout::Timeout`'s or `tokio::time::timeout`'s.

@@ -712,7 +712,7 @@ impl Outcome<'_> {
             Outcome::Error(Error::Transport(transport)) => Facts {
                 retryable: transport.retries().stopped() != Some(StopReason::Deadline)
                     && !is_permanent(transport),
-                never_sent: transport.is_connect(),
+                never_sent: transport.is_unprocessed(),
                 ..Facts::default()
             },
             Outcome::Error(Error::RateLimited(refused)) => Facts {
