@@ -69,7 +69,8 @@ macro_rules! quota_config_builders {
         }
 
         /// What a request costs (1 by default): LLM tokens, bytes. Windows the
-        /// server counts in requests draw 1; the others draw the cost. The
+        /// server counts in requests (and Anthropic's `output-tokens`) draw
+        /// 1; the others draw the cost. The
         /// server's own figures (`remaining-tokens`) replace the estimate with
         /// each response. A cost of 0 is counted as 1.
         pub fn cost<F>(mut self, f: F) -> Self

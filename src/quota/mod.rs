@@ -32,7 +32,12 @@
 //!   caller up at its reset. The spread ends a tenth of that time before
 //!   the reset (a second at most), so that none lands in the vendor's next
 //!   window. At zero, a request is held until the reset. A request paced
-//!   before a 429 was learned is held again at its slot, not sent.
+//!   before a 429 was learned is held again at its slot, not sent. A
+//!   window whose reset is further away than
+//!   [`max_wait`](QuotaLayer::max_wait) (GitHub's hour, with the default
+//!   120 s) is not paced: its last requests go as they come, and the
+//!   requests after them fail fast, rather than each be held up to
+//!   `max_wait` for a slot.
 //! - **Failing fast.** A request that would be held longer than
 //!   [`max_wait`](QuotaLayer::max_wait) (120 s by default, as the retry
 //!   policy's `max_retry_after`) fails at once, without being sent, with
@@ -58,8 +63,16 @@
 //!   truncates its whole seconds, a clock ahead of the server's) costs one
 //!   429, not one per request held; in a fleet, one per process.
 //! - **Cost.** A request may cost more than 1 ([`cost`](QuotaLayer::cost):
-//!   LLM tokens, bytes); windows counted in requests draw 1, the others the
-//!   cost, and each answer's own figures replace the estimate.
+//!   LLM tokens, bytes); windows counted in requests draw 1 (and
+//!   Anthropic's `output-tokens`, which the answer spends, not the
+//!   prompt), the others the cost, and each answer's own figures replace
+//!   the estimate.
+//! - **One scope per authority.** Every window a host announces holds every
+//!   request to it. A vendor that limits resources or routes of one host
+//!   apart (GitHub's `x-ratelimit-resource`: `search` 30 a minute beside
+//!   `core` 5,000 an hour; Discord's per-route `x-ratelimit-bucket`) needs a
+//!   [`partition`](QuotaLayer::partition) by resource or route, or a spent
+//!   `search` holds every `core` request until its reset.
 //! - **Cold start.** A scope's first request probes it: until its answer,
 //!   the scope's other requests hold (asking again after as long as the
 //!   probe has been out, every 50 ms at most, 2 s in all; a probe dropped

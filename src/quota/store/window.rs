@@ -150,13 +150,15 @@ pub(crate) fn amount(counts_cost: bool, cost: u64) -> u64 {
 
 /// Whether `report`'s window draws a request's cost: as its unit says
 /// (`requests` and `concurrent-requests` draw 1); without one, any window
-/// but one named `requests` (beside a tokens window).
+/// but one named `requests` (beside a tokens window) or `output-tokens`
+/// (Anthropic's: what the answer will cost is not the request's to say;
+/// its prompt counts against `input-tokens`).
 pub(crate) fn counts_cost(report: &WindowReport) -> bool {
     use crate::hints::QuotaUnit;
     match report.unit() {
         Some(QuotaUnit::Requests | QuotaUnit::ConcurrentRequests) => false,
         Some(_) => true,
-        None => report.name() != Some("requests"),
+        None => !matches!(report.name(), Some("requests" | "output-tokens")),
     }
 }
 
