@@ -219,14 +219,6 @@ macro_rules! parse_setters {
             std::sync::Arc::make_mut(&mut self.config.failure).parser = parser;
             self
         }
-
-        /// Adds a [`Dialect`](crate::parse::Dialect), tried before the
-        /// built-in ones.
-        pub fn dialect(mut self, dialect: impl crate::parse::Dialect) -> Self {
-            let failure = std::sync::Arc::make_mut(&mut self.config.failure);
-            failure.parser = failure.parser.clone().dialect(dialect);
-            self
-        }
     };
 }
 

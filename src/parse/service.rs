@@ -2,11 +2,12 @@
 
 use super::layer::ParseConfig;
 use super::naming::Kept;
-use super::ResponseFuture;
+use super::{Dialect, ResponseFuture};
 use crate::classification::{Classify, DefaultClassifier};
 use crate::error::BoxError;
 use crate::Error;
 use http::{Request, Response};
+use std::sync::Arc;
 use tower::Service;
 
 /// Leaves successful responses untouched and turns failures into
@@ -38,6 +39,13 @@ impl<S, C> ErrorBodyParse<S, C> {
     }
 
     parse_setters!();
+
+    /// See [`ErrorBodyParseLayer::dialect`](super::ErrorBodyParseLayer::dialect).
+    pub fn dialect(mut self, dialect: impl Dialect) -> Self {
+        let failure = Arc::make_mut(&mut self.config.failure);
+        failure.parser = failure.parser.clone().dialect(dialect);
+        self
+    }
 
     /// See [`ErrorBodyParseLayer::classifier`](super::ErrorBodyParseLayer::classifier).
     pub fn classifier<C2: Classify + Clone>(self, classifier: C2) -> ErrorBodyParse<S, C2> {
