@@ -123,11 +123,15 @@ mod tests {
         );
         let io = std::io::Error::other("connection reset");
         let connect = tonic::ConnectError(Box::new(std::io::Error::other("refused")));
-        let cases: [(Error, tonic::Code); 6] = [
+        let cases: [(Error, tonic::Code); 7] = [
             (Error::RateLimited(limited), tonic::Code::ResourceExhausted),
             (Error::CircuitOpen(open), tonic::Code::Unavailable),
             (
                 Unauthorized::new(no_credential, None, None, report, None).into(),
+                tonic::Code::Unauthenticated,
+            ),
+            (
+                Unauthorized::new(refresh, None, None, report, None).into(),
                 tonic::Code::Unauthenticated,
             ),
             (
@@ -144,13 +148,6 @@ mod tests {
             let shown = error.to_string();
             assert_eq!(codes(error), (code, code), "{shown}");
         }
-        // A failed refresh's source stays the token source's error, as
-        // documented: `From` gives the code, tonic's reading cannot.
-        let refresh = Unauthorized::new(refresh, None, None, report, None).into();
-        assert_eq!(
-            codes(refresh),
-            (tonic::Code::Unknown, tonic::Code::Unauthenticated)
-        );
         // tonic's own reading of a connect error stands.
         let connect = TransportError::new(connect);
         assert!(std::error::Error::source(&connect)
