@@ -248,16 +248,20 @@ impl std::error::Error for Coded {
 }
 
 /// True for an error tonic's `Status::from_error` reads a code from: its
-/// own status, connect and timeout errors, an HTTP/2 error, and a hyper
-/// error that is a timeout or a cancel (tonic 0.14, `find_status_in_source_chain`).
+/// own status, connect and timeout errors, and a hyper error that is a
+/// timeout, a cancel or an HTTP/2 error (named by its `Debug`, as this
+/// crate does not depend on hyper).
 #[cfg(feature = "grpc")]
 fn tonic_reads(error: super::Cause<'_>) -> bool {
-    let hyper = error.downcast_ref::<hyper::Error>();
-    error.is::<tonic::Status>()
-        || error.is::<tonic::ConnectError>()
-        || error.is::<tonic::TimeoutExpired>()
-        || error.is::<h2::Error>()
-        || hyper.is_some_and(|hyper| hyper.is_timeout() || hyper.is_canceled())
+    if error.is::<tonic::Status>() || error.is::<tonic::ConnectError>() {
+        return true;
+    }
+    let debug = format!("{error:?}");
+    let hyper = debug.strip_prefix("hyper::Error").is_some_and(|rest| {
+        let kinds = ["(Canceled", "(Http2", "(HeaderTimeout"];
+        kinds.iter().any(|k| rest.starts_with(k)) || rest.contains("TimedOut")
+    });
+    hyper || error.is::<tonic::TimeoutExpired>()
 }
 
 /// The inner error, shared between a [`Coded`] and its status.
