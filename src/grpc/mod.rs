@@ -41,24 +41,9 @@
 //! ([`ApiError::grpc_status`](crate::ApiError::grpc_status)), where tonic
 //! finds it, so a call fails with the server's code and the
 //! [`Error`](crate::Error) is reachable as that status's own source. A
-//! plain HTTP failure (a proxy's 401 or 503, no `grpc-status`) gives the
-//! code gRPC maps its HTTP status to ([`code_for_http_status`]), as tonic
-//! alone would; the crate's own errors give theirs: `DEADLINE_EXCEEDED` for
-//! an attempt the retry layer's deadline cut, `UNAVAILABLE` for another
-//! transport failure (a hyper or connect error tonic reads keeps tonic's
-//! code), `RESOURCE_EXHAUSTED`, `UNAUTHENTICATED` and `UNAVAILABLE` for the
-//! quota, auth and breaker layers' refusals. (`tonic::Status::from` an
-//! [`ApiError`](crate::ApiError), for answering a caller with an upstream's
-//! error, maps a plain HTTP failure by its kind instead: a REST upstream's
-//! 404 is `NOT_FOUND` there.) A stack without the parse layer
-//! (`RetryLayer -> StatusClassifierLayer`, `examples/tonic_client.rs`)
-//! hands the response on and tonic reads its status itself.
-//!
-//! The retry layer does not read the request's `grpc-timeout` (what
-//! tonic's `Request::set_timeout` sends): the policy's
-//! [`deadline`](crate::retry::RetryPolicy::deadline) bounds the call, its
-//! retries and their waits. Set it to the call's timeout, or a retried call
-//! outlives it (each attempt is sent with the full `grpc-timeout`).
+//! stack without the parse layer (`RetryLayer -> StatusClassifierLayer`,
+//! `examples/tonic_client.rs`) hands the response on and tonic reads its
+//! status itself.
 //!
 //! ```
 //! use http::HeaderMap;
