@@ -135,9 +135,7 @@ impl Failure {
 /// there is one. That error was checked: if its text (anywhere in its
 /// chain, `Display` or `Debug`) contained the rejected credential, it is
 /// replaced by a note saying it was withheld. Nothing here holds a
-/// credential. With feature `grpc`, an `UNAUTHENTICATED` `tonic::Status`
-/// comes first in the chain (the token source's error is its source):
-/// tonic's `Status::from_error` finds the code there, not `UNKNOWN`.
+/// credential.
 #[derive(Debug)]
 pub struct Unauthorized {
     reason: AuthFailure,
@@ -158,23 +156,11 @@ impl Unauthorized {
         report: AuthReport,
         request: Option<RequestContext>,
     ) -> Self {
-        // The status is made here, once: the token source's error is
-        // shared already, and this type has no room for a cache.
-        #[cfg(feature = "grpc")]
-        let source = failure.source.map(|cause| {
-            let code = crate::grpc::code_for_kind(crate::ErrorKind::Unauthorized);
-            let message = format!("unauthorized: {}: {cause}", failure.reason);
-            let mut status = tonic::Status::new(code, message);
-            status.set_source(cause);
-            Arc::new(status) as SharedSource
-        });
-        #[cfg(not(feature = "grpc"))]
-        let source = failure.source;
         Unauthorized {
             reason: failure.reason,
             status,
             rejection,
-            source,
+            source: failure.source,
             report,
             request: request.map(Box::new),
             retries: RetryReport::default(),
@@ -219,21 +205,10 @@ impl fmt::Display for Unauthorized {
             write!(f, " ({status})")?;
         }
         write!(f, ": {}", self.reason)?;
-        if let Some(source) = self.cause() {
+        if let Some(source) = &self.source {
             write!(f, ": {source}")?;
         }
         write_outcome(f, self.retries, self.request.as_deref())
-    }
-}
-
-impl Unauthorized {
-    /// The token source's error (below the status made of it).
-    fn cause(&self) -> Option<&(dyn StdError + 'static)> {
-        let source = self.source.as_deref()? as &(dyn StdError + 'static);
-        #[cfg(feature = "grpc")]
-        return source.source();
-        #[cfg(not(feature = "grpc"))]
-        Some(source)
     }
 }
 
@@ -242,6 +217,5 @@ impl StdError for Unauthorized {
         self.source
             .as_deref()
             .map(|source| source as &(dyn StdError + 'static))
-            .or_else(|| super::refusal_status(crate::ErrorKind::Unauthorized))
     }
 }

@@ -87,10 +87,4 @@ impl fmt::Display for CircuitOpen {
     }
 }
 
-impl std::error::Error for CircuitOpen {
-    /// With feature `grpc`, an `UNAVAILABLE` `tonic::Status`, where tonic's
-    /// `Status::from_error` finds the call's code (not `UNKNOWN`).
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        super::refusal_status(crate::ErrorKind::Unavailable)
-    }
-}
+impl std::error::Error for CircuitOpen {}

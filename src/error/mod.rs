@@ -50,29 +50,6 @@ pub(crate) fn api_in(error: Cause<'_>) -> Option<&ApiError> {
         })
 }
 
-/// With feature `grpc`, a status of `kind`'s code, made once per kind:
-/// the source of the layers' refusals, where tonic's `Status::from_error`
-/// finds the call's code (not `UNKNOWN`), at no cost per error.
-pub(crate) fn refusal_status(kind: ErrorKind) -> Option<Cause<'static>> {
-    #[cfg(feature = "grpc")]
-    {
-        static MADE: [std::sync::OnceLock<tonic::Status>; 3] =
-            [const { std::sync::OnceLock::new() }; 3];
-        let slot = match kind {
-            ErrorKind::RateLimited => 0,
-            ErrorKind::Unauthorized => 1,
-            _ => 2,
-        };
-        let code = crate::grpc::code_for_kind(kind);
-        Some(MADE[slot].get_or_init(|| tonic::Status::new(code, kind.to_string())))
-    }
-    #[cfg(not(feature = "grpc"))]
-    {
-        let _ = kind;
-        None
-    }
-}
-
 /// A boxed error, as tower uses for inner services' errors.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

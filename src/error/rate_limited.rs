@@ -93,13 +93,7 @@ impl fmt::Display for RateLimited {
     }
 }
 
-impl std::error::Error for RateLimited {
-    /// With feature `grpc`, a `RESOURCE_EXHAUSTED` `tonic::Status`, where tonic's
-    /// `Status::from_error` finds the call's code (not `UNKNOWN`).
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        super::refusal_status(crate::ErrorKind::RateLimited)
-    }
-}
+impl std::error::Error for RateLimited {}
 
 /// Which learned state a request draws from: the request's authority
 /// (host and port, never user-info) and, when the layer has a

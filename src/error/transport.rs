@@ -3,18 +3,11 @@
 use super::{write_outcome, AuthReport, BoxError, RetryReport};
 use crate::redact::RequestContext;
 use std::fmt;
-#[cfg(feature = "grpc")]
-use std::sync::Arc;
 
 /// No usable response: the connection failed, the inner service errored, or
 /// the request could not be sent again.
 ///
-/// `source()` is the inner service's error, unchanged; with feature `grpc`,
-/// unless tonic reads a code of its own in it (a connect error, a hyper
-/// timeout, cancel or HTTP/2 reset), a `tonic::Status` above it whose own
-/// source is that error: `DEADLINE_EXCEEDED` for a time limit
-/// ([`is_deadline`](Self::is_deadline)), `UNAVAILABLE` otherwise, the code
-/// a tonic caller then gets.
+/// `source()` is the inner service's error, unchanged.
 #[derive(Debug)]
 pub struct TransportError {
     source: BoxError,
@@ -26,11 +19,8 @@ pub struct TransportError {
 impl TransportError {
     /// Wraps an inner service's error.
     pub fn new(source: impl Into<BoxError>) -> Self {
-        let source = source.into();
-        #[cfg(feature = "grpc")]
-        let source = Coded::over(source);
         TransportError {
-            source,
+            source: source.into(),
             request: None,
             retries: RetryReport::default(),
             auth: None,
@@ -42,7 +32,7 @@ impl TransportError {
     /// `ConnectionRefused`, `AddrNotAvailable` or `NotConnected` anywhere in
     /// the source chain, or hyper-util's or reqwest's connect error.
     pub fn is_connect(&self) -> bool {
-        super::chain(self.inner()).any(|error| {
+        super::chain(&*self.source).any(|error| {
             if let Some(io) = error.downcast_ref::<std::io::Error>() {
                 if matches!(
                     io.kind(),
@@ -84,7 +74,7 @@ impl TransportError {
     /// error to the streams it let through as well, which the server may
     /// have processed.
     pub fn is_unprocessed(&self) -> bool {
-        self.is_connect() || refused_stream(self.inner())
+        self.is_connect() || refused_stream(&*self.source)
     }
 
     /// An attempt cut short by the retry layer's deadline.
@@ -96,16 +86,9 @@ impl TransportError {
     /// or an outer `tower::timeout::Timeout` / `tokio::time::timeout` whose
     /// error reached us through [`Error::from_boxed`](super::Error::from_boxed).
     pub fn is_deadline(&self) -> bool {
-        is_deadline(self.inner())
-    }
-
-    /// The inner service's error (under the status [`Coded`] put above it).
-    fn inner(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-        #[cfg(feature = "grpc")]
-        if let Some(coded) = self.source.downcast_ref::<Coded>() {
-            return &*coded.inner.0;
-        }
-        &*self.source
+        self.source.is::<DeadlineElapsed>()
+            || self.source.is::<tower::timeout::error::Elapsed>()
+            || self.source.is::<tokio::time::error::Elapsed>()
     }
 
     call_error_accessors!();
@@ -118,14 +101,6 @@ impl TransportError {
 
     /// The inner service's error.
     pub fn into_source(self) -> BoxError {
-        #[cfg(feature = "grpc")]
-        if self.source.is::<Coded>() {
-            let coded = self.source.downcast::<Coded>().expect("checked");
-            // The status holds the only other reference: dropped first.
-            let Coded { status, inner } = *coded;
-            drop(status);
-            return Arc::try_unwrap(inner).map_or_else(|shared| Box::new(shared) as _, |s| s.0);
-        }
         self.source
     }
 
@@ -136,13 +111,13 @@ impl TransportError {
 
 impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "transport error: {}", self.inner())?;
+        write!(f, "transport error: {}", self.source)?;
         // The causes below, down to the root ("client error (Connect)" says
         // little; "tcp connect error: Connection refused" says what
         // happened). A cause whose text its parent already printed is
         // skipped; the chain is bounded.
-        let mut printed = self.inner().to_string();
-        for cause in super::chain(self.inner()).skip(1).take(MAX_CAUSES) {
+        let mut printed = self.source.to_string();
+        for cause in super::chain(&*self.source).skip(1).take(MAX_CAUSES) {
             let text = cause.to_string();
             if !text.is_empty() && !printed.contains(&text) {
                 write!(f, ": {text}")?;
@@ -155,10 +130,6 @@ impl fmt::Display for TransportError {
 
 impl std::error::Error for TransportError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        #[cfg(feature = "grpc")]
-        if let Some(coded) = self.source.downcast_ref::<Coded>() {
-            return Some(&coded.status);
-        }
         Some(&*self.source)
     }
 }
@@ -191,94 +162,4 @@ fn refused_stream(error: super::Cause<'_>) -> bool {
 #[cfg(not(any(feature = "grpc", feature = "hyper-util", feature = "reqwest")))]
 fn refused_stream(_: super::Cause<'_>) -> bool {
     false
-}
-
-/// True when `error` is a time limit's: the retry layer's deadline, or a
-/// `tower::timeout::Timeout`'s or `tokio::time::timeout`'s.
-fn is_deadline(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
-    error.is::<DeadlineElapsed>()
-        || error.is::<tower::timeout::error::Elapsed>()
-        || error.is::<tokio::time::error::Elapsed>()
-}
-
-/// An inner error with the `tonic::Status` a gRPC caller gets for it
-/// (feature `grpc`): tonic's `Status::from_error` finds no code in a
-/// transport error of ours and says `UNKNOWN`. The status's source is the
-/// inner error, shared, so the source chain keeps every cause.
-#[cfg(feature = "grpc")]
-#[derive(Debug)]
-struct Coded {
-    status: tonic::Status,
-    inner: Arc<Shared>,
-}
-
-#[cfg(feature = "grpc")]
-impl Coded {
-    /// `source` under a status, unless tonic reads a code of its own in
-    /// it: then tonic's code stands (not shadowed by ours).
-    fn over(source: BoxError) -> BoxError {
-        if super::chain(&*source).take(MAX_CAUSES + 1).any(tonic_reads) {
-            return source;
-        }
-        let kind = if is_deadline(&*source) {
-            crate::ErrorKind::Timeout
-        } else {
-            crate::ErrorKind::Transport
-        };
-        let code = crate::grpc::code_for_kind(kind);
-        let mut status = tonic::Status::new(code, source.to_string());
-        let inner = Arc::new(Shared(source));
-        status.set_source(inner.clone());
-        Box::new(Coded { status, inner })
-    }
-}
-
-#[cfg(feature = "grpc")]
-impl fmt::Display for Coded {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner.fmt(f)
-    }
-}
-
-#[cfg(feature = "grpc")]
-impl std::error::Error for Coded {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.status)
-    }
-}
-
-/// True for an error tonic's `Status::from_error` reads a code from: its
-/// own status, connect and timeout errors, and a hyper error that is a
-/// timeout, a cancel or an HTTP/2 error (named by its `Debug`, as this
-/// crate does not depend on hyper).
-#[cfg(feature = "grpc")]
-fn tonic_reads(error: super::Cause<'_>) -> bool {
-    if error.is::<tonic::Status>() || error.is::<tonic::ConnectError>() {
-        return true;
-    }
-    let debug = format!("{error:?}");
-    let hyper = debug.strip_prefix("hyper::Error").is_some_and(|rest| {
-        let kinds = ["(Canceled", "(Http2", "(HeaderTimeout"];
-        kinds.iter().any(|k| rest.starts_with(k)) || rest.contains("TimedOut")
-    });
-    hyper || error.is::<tonic::TimeoutExpired>()
-}
-
-/// The inner error, shared between a [`Coded`] and its status.
-#[cfg(feature = "grpc")]
-#[derive(Debug)]
-struct Shared(BoxError);
-
-#[cfg(feature = "grpc")]
-impl fmt::Display for Shared {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-#[cfg(feature = "grpc")]
-impl std::error::Error for Shared {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.0)
-    }
 }

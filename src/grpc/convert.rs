@@ -55,14 +55,7 @@ impl From<&Error> for tonic::Status {
     fn from(error: &Error) -> Self {
         match error.api() {
             Some(api) => tonic::Status::from(api),
-            // The code a tonic caller gets for it: the status in its
-            // source chain (a deadline's `DEADLINE_EXCEEDED`), else the kind's.
-            None => {
-                let code = crate::error::chain(error)
-                    .find_map(|cause| cause.downcast_ref::<tonic::Status>())
-                    .map_or_else(|| code_for_kind(error.kind()), tonic::Status::code);
-                tonic::Status::new(code, error.to_string())
-            }
+            None => tonic::Status::new(code_for_kind(error.kind()), error.to_string()),
         }
     }
 }
@@ -91,67 +84,5 @@ impl From<Error> for tonic::Status {
 impl From<ApiError> for tonic::Status {
     fn from(error: ApiError) -> Self {
         tonic::Status::from(&error)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::error::{AuthFailure, AuthReport, CircuitOpen, Failure, RateLimited, ScopeKey};
-    use crate::error::{TransportError, Unauthorized};
-    use crate::redact::RequestContext;
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    /// The code a tonic client answers a call with when our error comes
-    /// out of the stack (tonic's `Status::from_error`), and `From`'s.
-    fn codes(error: Error) -> (tonic::Code, tonic::Code) {
-        let from = tonic::Status::from(&error).code();
-        (tonic::Status::from_error(Box::new(error)).code(), from)
-    }
-
-    #[test]
-    fn our_own_errors_reach_tonic_with_their_code() {
-        let context = || RequestContext::new(http::Method::GET, "http://x.test/".parse().unwrap());
-        let limited = RateLimited::new(Duration::from_secs(1), ScopeKey::from_u64(1), context());
-        let open = CircuitOpen::new(Duration::from_secs(1), None, false, context());
-        let report = AuthReport::new(1, None);
-        let no_credential = Failure::new(AuthFailure::NoCredential, None);
-        let refresh = Failure::new(
-            AuthFailure::RefreshFailed,
-            Some(Arc::from(crate::BoxError::from("down"))),
-        );
-        let io = std::io::Error::other("connection reset");
-        let connect = tonic::ConnectError(Box::new(std::io::Error::other("refused")));
-        let cases: [(Error, tonic::Code); 7] = [
-            (Error::RateLimited(limited), tonic::Code::ResourceExhausted),
-            (Error::CircuitOpen(open), tonic::Code::Unavailable),
-            (
-                Unauthorized::new(no_credential, None, None, report, None).into(),
-                tonic::Code::Unauthenticated,
-            ),
-            (
-                Unauthorized::new(refresh, None, None, report, None).into(),
-                tonic::Code::Unauthenticated,
-            ),
-            (
-                TransportError::deadline_elapsed().into(),
-                tonic::Code::DeadlineExceeded,
-            ),
-            (TransportError::new(io).into(), tonic::Code::Unavailable),
-            (
-                TransportError::new(tonic::Status::aborted("own")).into(),
-                tonic::Code::Aborted,
-            ),
-        ];
-        for (error, code) in cases {
-            let shown = error.to_string();
-            assert_eq!(codes(error), (code, code), "{shown}");
-        }
-        // tonic's own reading of a connect error stands.
-        let connect = TransportError::new(connect);
-        assert!(std::error::Error::source(&connect)
-            .unwrap()
-            .is::<tonic::ConnectError>());
     }
 }
