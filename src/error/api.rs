@@ -57,16 +57,13 @@ struct ApiErrorInner {
     details: Option<Arc<LazyJson>>,
     request_id: Option<Box<str>>,
     truncated: bool,
-    body_error: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    body_error: Option<std::sync::Arc<BoxError>>,
     request: Option<RequestContext>,
     retries: RetryReport,
     auth: Option<AuthReport>,
     /// What a gRPC failure's status said (see [`ApiError::grpc_status`]).
     #[cfg(feature = "grpc")]
     grpc: Option<GrpcOrigin>,
-    /// The `tonic::Status` that is the error's source, made on first look.
-    #[cfg(feature = "grpc")]
-    made_status: OnceLock<Arc<tonic::Status>>,
 }
 
 /// A failure body's JSON text, kept as the bounded bytes that were read and
@@ -123,12 +120,13 @@ pub(crate) struct ApiErrorParts {
 }
 
 /// A gRPC failure's status code and rich details (a `google.rpc.Status`'s
-/// bytes).
+/// bytes), and the `tonic::Status` made of them on first look.
 #[cfg(feature = "grpc")]
 #[derive(Clone)]
 struct GrpcOrigin {
     code: i32,
     details: Option<bytes::Bytes>,
+    status: OnceLock<Arc<tonic::Status>>,
 }
 
 impl ApiError {
@@ -163,9 +161,8 @@ impl ApiError {
                 grpc: parts.grpc.map(|(code, details)| GrpcOrigin {
                     code: code as i32,
                     details: details.map(Into::into),
+                    status: OnceLock::new(),
                 }),
-                #[cfg(feature = "grpc")]
-                made_status: OnceLock::new(),
             }),
         }
     }
@@ -315,31 +312,13 @@ impl ApiError {
     /// ```
     #[cfg(feature = "grpc")]
     pub fn grpc_status(&self) -> Option<&tonic::Status> {
-        self.inner.grpc.as_ref()?;
-        Some(self.call_status())
-    }
-
-    /// The error's source, where tonic looks for the call's code: the
-    /// server's [`grpc_status`](Self::grpc_status), or for a plain HTTP
-    /// failure (a proxy's 401 or 503) the code gRPC maps its HTTP status to
-    /// ([`code_for_http_status`](crate::grpc::code_for_http_status)), as
-    /// tonic alone would. Made once, on first look (a success costs
-    /// nothing); its own source is the body's read failure, if any.
-    #[cfg(feature = "grpc")]
-    fn call_status(&self) -> &tonic::Status {
-        let inner = &self.inner;
-        inner.made_status.get_or_init(|| {
-            let (code, details) = match &inner.grpc {
-                Some(origin) => (origin.code.into(), origin.details.clone()),
-                None => (crate::grpc::code_for_http_status(inner.status), None),
-            };
-            let details = details.unwrap_or_default();
-            let mut status = tonic::Status::with_details(code, self.message(), details);
-            if let Some(cause) = &inner.body_error {
-                status.set_source(cause.clone());
-            }
-            Arc::new(status)
-        })
+        let origin = self.inner.grpc.as_ref()?;
+        let made = origin.status.get_or_init(|| {
+            let details = origin.details.clone().unwrap_or_default();
+            let code = origin.code.into();
+            Arc::new(tonic::Status::with_details(code, self.message(), details))
+        });
+        Some(made)
     }
 
     /// True for [`ErrorKind::RateLimited`].
@@ -363,7 +342,7 @@ impl ApiError {
     pub(crate) fn set_truncated(&mut self, cause: Option<BoxError>) {
         self.inner.truncated = true;
         if let Some(cause) = cause {
-            self.inner.body_error = Some(Arc::from(cause));
+            self.inner.body_error = Some(std::sync::Arc::new(cause));
         }
     }
 
@@ -409,10 +388,9 @@ impl ApiError {
             if origin.details.as_ref().is_some_and(echoes) {
                 origin.details = None;
             }
+            // A status made before carries what was scrubbed.
+            origin.status.take();
         }
-        // A status made before carries what was scrubbed.
-        #[cfg(feature = "grpc")]
-        inner.made_status.take();
     }
 
     /// Adds a body hint where the headers gave none.
@@ -488,12 +466,13 @@ impl fmt::Debug for ApiError {
 impl std::error::Error for ApiError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         #[cfg(feature = "grpc")]
-        return Some(self.call_status());
-        #[cfg(not(feature = "grpc"))]
+        if let Some(status) = self.grpc_status() {
+            return Some(status);
+        }
         self.inner
             .body_error
             .as_deref()
-            .map(|error| error as &(dyn std::error::Error + 'static))
+            .map(|error| &**error as &(dyn std::error::Error + 'static))
     }
 }
 

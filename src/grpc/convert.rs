@@ -23,21 +23,6 @@ pub fn code_for_kind(kind: ErrorKind) -> tonic::Code {
     }
 }
 
-/// The gRPC code for a plain HTTP failure with no `grpc-status` (a proxy's
-/// 401 or 503), as gRPC maps it (grpc/grpc `doc/http-grpc-status-mapping.md`,
-/// which tonic follows): a gRPC caller sees the same code with this crate's
-/// layers as without them.
-pub fn code_for_http_status(status: http::StatusCode) -> tonic::Code {
-    match status.as_u16() {
-        400 => tonic::Code::Internal,
-        401 => tonic::Code::Unauthenticated,
-        403 => tonic::Code::PermissionDenied,
-        404 => tonic::Code::Unimplemented,
-        429 | 502 | 503 | 504 => tonic::Code::Unavailable,
-        _ => tonic::Code::Unknown,
-    }
-}
-
 /// An upstream's error as a `tonic::Status` for a gRPC caller: the
 /// upstream's own gRPC code when it answered with one
 /// ([`ApiError::grpc_status`]), else the code for the kind; the error's

@@ -88,7 +88,7 @@ mod convert;
 mod dialect;
 mod status;
 
-pub use convert::{code_for_http_status, code_for_kind};
+pub use convert::code_for_kind;
 pub(crate) use dialect::status_details;
 pub use dialect::GrpcStatus;
 pub use status::{
