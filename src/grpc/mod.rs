@@ -45,6 +45,16 @@
 //! `examples/tonic_client.rs`) hands the response on and tonic reads its
 //! status itself.
 //!
+//! Two limits of that line, known: a failure with no `grpc-status` (a
+//! proxy's plain 503), and the crate's own errors (a deadline, a quota
+//! refusal), reach a tonic caller as `UNKNOWN`, their typed error in the
+//! status's source (tonic reads a code only from a `tonic::Status` in the
+//! error's source chain, which those do not carry:
+//! `tonic::Status::from(&error)` gives the code, for a caller that maps
+//! the error itself); and the retry layer does not read the request's
+//! `grpc-timeout`: set [`RetryPolicy::deadline`](crate::RetryPolicy::deadline)
+//! to the call's timeout, or retries outlive it.
+//!
 //! ```
 //! use http::HeaderMap;
 //! use tower_api_errors::grpc::{classify_trailers_only, decode_grpc_message};
