@@ -29,7 +29,7 @@ use support::{client, response, serve, ServerBody};
 use tokio::time::Instant;
 use tower::{Layer, ServiceBuilder, ServiceExt};
 use tower_api_errors::quota::{
-    Grant, Observation, Permit, QuotaLayer, QuotaStore, RedisStore, ScopeKey, WindowReport,
+    Grant, Observation, QuotaLayer, QuotaStore, RedisStore, ScopeKey, WindowReport,
 };
 use tower_api_errors::{RetryLayer, RetryPolicy};
 
@@ -409,11 +409,9 @@ async fn members_of_a_fleet_get_fair_shares_of_a_window() {
     );
     let (b_taken, b_wait) = granted(&b).await;
     assert_eq!(b_taken.len(), 5, "B's share, the rest of the window");
-    // All leased: B asks again when A's lease may come back (at A's
-    // renewal, within a lease interval), not at the reset a minute on.
     assert!(
-        b_wait > Duration::from_secs(1) && b_wait <= Duration::from_millis(5_100),
-        "the window is leased: ask when A's lease may come back ({b_wait:?})"
+        b_wait > Duration::from_secs(50),
+        "the window is spent: wait for its reset ({b_wait:?})"
     );
     assert!(!a.is_local() && !b.is_local());
 }
@@ -692,128 +690,6 @@ fn every_key_has_a_ttl_a_hash_tag_the_prefix_and_no_partition_value() {
             assert!(!text.contains("SECRET"), "{text}");
             assert!(!text.contains("sk-"), "{text}");
         }
-    });
-}
-
-// ---------------------------------------------------------------------------
-// Redis restarted empty mid-run.
-// ---------------------------------------------------------------------------
-
-/// Two members (two stores) with 3 workers each against a vendor of 15
-/// per 2 s; after `restart_at`, Redis is killed and an empty one started
-/// on the same port. Returns (ok, other statuses, errors, throttled,
-/// received, is_local at the end, ledger exists at the end).
-async fn fleet_across_a_restart(restart: bool) -> (u64, u64, u64, u64, u64, bool, bool) {
-    fleet_run(FleetRun {
-        restart,
-        limit: 15,
-        members: 2,
-        late_start: Duration::ZERO,
-        run: Duration::from_secs(9),
-    })
-    .await
-}
-
-#[derive(Clone, Copy)]
-struct FleetRun {
-    restart: bool,
-    limit: u64,
-    members: usize,
-    /// How far into the vendor's first window the fleet starts.
-    late_start: Duration,
-    run: Duration,
-}
-
-async fn fleet_run(spec: FleetRun) -> (u64, u64, u64, u64, u64, bool, bool) {
-    let FleetRun {
-        restart,
-        limit,
-        members,
-        late_start,
-        run,
-    } = spec;
-    let port = free_port();
-    let mut redis = Some(RedisServer::start(port));
-    let url = redis.as_ref().unwrap().url();
-    let vendor = Vendor::new(limit, Duration::from_secs(2));
-    let addr = vendor.serve().await;
-    tokio::time::sleep(late_start.saturating_sub(vendor.started.elapsed())).await;
-    let stores: Vec<RedisStore> = (0..members)
-        .map(|_| {
-            RedisStore::open(&url)
-                .unwrap()
-                .prefix("p7:restart:")
-                .timeout(Duration::from_millis(100))
-        })
-        .collect();
-    let ok = Arc::new(AtomicU64::new(0));
-    let other = Arc::new(AtomicU64::new(0));
-    let errors = Arc::new(AtomicU64::new(0));
-    let end = Instant::now() + run;
-    let mut tasks = Vec::new();
-    for store in &stores {
-        let service = QuotaLayer::with_store(store.clone())
-            .max_wait(Duration::from_secs(20))
-            .layer(client::<Full<Bytes>>());
-        for _ in 0..(6 / members) {
-            let (service, ok, other, errors) =
-                (service.clone(), ok.clone(), other.clone(), errors.clone());
-            tasks.push(tokio::spawn(async move {
-                while Instant::now() < end {
-                    match service.clone().oneshot(get(addr)).await {
-                        Ok(answer) if answer.status() == 200 => ok.fetch_add(1, Ordering::SeqCst),
-                        Ok(_) => other.fetch_add(1, Ordering::SeqCst),
-                        Err(error) => {
-                            eprintln!("error at {:?}: {error:?}", Instant::now() - (end - run));
-                            errors.fetch_add(1, Ordering::SeqCst)
-                        }
-                    };
-                }
-            }));
-        }
-    }
-    if restart {
-        tokio::time::sleep(Duration::from_millis(3_300)).await;
-        redis.as_mut().unwrap().kill();
-        redis = Some(RedisServer::start(port));
-    }
-    for task in tasks {
-        task.await.unwrap();
-    }
-    let mut connection = admin(redis.as_ref().unwrap()).await;
-    let key = stores[0].key(ScopeKey::new(&addr.to_string(), None));
-    let exists: bool = redis::cmd("EXISTS")
-        .arg(&key)
-        .query_async(&mut connection)
-        .await
-        .unwrap();
-    (
-        ok.load(Ordering::SeqCst),
-        other.load(Ordering::SeqCst),
-        errors.load(Ordering::SeqCst),
-        vendor.throttled.load(Ordering::SeqCst),
-        vendor.received.load(Ordering::SeqCst),
-        stores.iter().any(RedisStore::is_local),
-        exists,
-    )
-}
-
-/// A Redis killed and restarted empty on the same port mid-run (3.3 s into
-/// a 9 s run of two members against 15 per 2 s): sharing resumes on the
-/// same address, every request ends once, and the fleet does not burst
-/// past the vendor's window: at most the one 429 per process a refill
-/// confirmation is documented to cost (a run without the restart draws 0
-/// in most runs, 2 at most).
-#[test]
-fn redis_restarted_empty_mid_run_resumes_sharing_without_a_burst() {
-    within(Duration::from_secs(20), rt, || async {
-        let restarted = fleet_across_a_restart(true).await;
-        eprintln!("restarted {restarted:?}");
-        let (ok, other, errors, throttled, received, local, exists) = restarted;
-        assert_eq!(errors, 0, "no request lost");
-        assert_eq!(ok + other, received, "each sent once");
-        assert!(!local && exists, "sharing resumed on the same address");
-        assert!(throttled <= 2, "a burst past the window: {throttled} 429s");
     });
 }
 
@@ -1121,83 +997,6 @@ fn a_redis_whose_password_changed_is_a_quiet_fallback() {
 // ---------------------------------------------------------------------------
 // A member killed.
 // ---------------------------------------------------------------------------
-
-/// Member A leases units it never uses, then its process dies (the store
-/// dropped). B, which wants more than its share, gets A's units within
-/// two lease intervals (10 s), as documented.
-#[test]
-fn a_dead_members_unused_lease_comes_back_within_two_lease_intervals() {
-    within(Duration::from_secs(20), rt, || async {
-        let redis = RedisServer::start(free_port());
-        let open = || {
-            RedisStore::open(&redis.url())
-                .unwrap()
-                .prefix("p7:dead:")
-                .timeout(Duration::from_secs(2))
-        };
-        let (a, b) = (open(), open());
-        let scope = ScopeKey::new("api.test", None);
-        let max = Duration::from_secs(120);
-        // 20 a minute, all left.
-        let window = WindowReport::new(
-            None,
-            Some(20),
-            Some(20),
-            Some(Duration::from_secs(60)),
-            None,
-        );
-        let unheld = Permit::new(scope, 1, false, 0);
-        a.settle(unheld, &Observation::new().with_window(window))
-            .await;
-        let Grant::Go { permit, .. } = b.acquire(scope, 1, max).await else {
-            panic!("B's first")
-        };
-        b.release(permit);
-        // A takes its share and holds the permits (in flight when it dies).
-        let mut a_taken = Vec::new();
-        loop {
-            match a.acquire(scope, 1, max).await {
-                Grant::Go { permit, .. } => a_taken.push(permit),
-                Grant::Wait(_) => break,
-                other => panic!("{other:?}"),
-            }
-        }
-        // A gives back all but one, unused (never sent), then dies.
-        for permit in a_taken.drain(1..) {
-            a.release(permit);
-        }
-        let a_count = 1;
-        drop(a);
-        let started = Instant::now();
-        let mut b_taken = 0;
-        let mut last_wait = Duration::ZERO;
-        while started.elapsed() < Duration::from_secs(13) && b_taken < 20 - a_count {
-            match b.acquire(scope, 1, max).await {
-                Grant::Go { .. } => b_taken += 1,
-                Grant::Wait(wait) => {
-                    last_wait = wait;
-                    tokio::time::sleep(wait.min(Duration::from_millis(500))).await
-                }
-                other => panic!("{other:?}"),
-            }
-        }
-        // (Diagnostic: a member that asks now finds A's units back in the ledger.)
-        let c = open();
-        let mut c_taken = 0;
-        while let Grant::Go { .. } = c.acquire(scope, 1, max).await {
-            c_taken += 1;
-        }
-        eprintln!(
-            "B took {b_taken} in {:?} (last wait {last_wait:?}); a new member C then took {c_taken}",
-            started.elapsed()
-        );
-        assert!(
-            b_taken >= 20 - a_count - 1,
-            "B got {b_taken} of the {} A left unused, within 13 s (last wait {last_wait:?})",
-            20 - a_count
-        );
-    });
-}
 
 // ---------------------------------------------------------------------------
 // Many scopes.

@@ -78,8 +78,7 @@ pub(crate) struct Ledger {
     /// Bumped by every write; 0: the ledger did not exist.
     pub(crate) version: u64,
     pub(crate) state: ScopeState,
-    /// When the current lease window began (0: not known, a ledger's
-    /// first) and ends (0: none yet).
+    /// When the current lease window began and ends (0: none yet).
     pub(crate) lease_start: Millis,
     pub(crate) lease_end: Millis,
     /// Units the fleet may lease in it.
@@ -164,9 +163,8 @@ pub(crate) struct Granted {
     pub(crate) last: bool,
     /// Non-zero when nothing more can come to this member before this
     /// (its share is cut and no other is unclaimed, or the budget is
-    /// leased until another member's lease may come back): it does not
-    /// renew ahead of running out, and once spent it holds until then
-    /// without asking.
+    /// leased): it does not renew ahead of running out, and once spent it
+    /// holds until then without asking.
     pub(crate) refill: Millis,
 }
 
@@ -223,11 +221,10 @@ impl Ledger {
         let (released, next_step, fair_only) = self.released(now, granted.limit, want);
         let whole;
         (granted.left, whole) = self.cut(me, want, released, fair_only);
-        // When more may come: once it is all leased, when another member's
-        // lease may come back; the join or the end of a ramp, or when
-        // unclaimed shares may be let go.
+        // When more may come: the window's end once it is all leased, the
+        // join or the end of a ramp, or when unclaimed shares may be let go.
         let next = if self.granted >= self.budget {
-            self.comes_back(me, now)
+            self.lease_end
         } else if fair_only {
             next_step
         } else {
@@ -255,7 +252,7 @@ impl Ledger {
         let spent_into = binding.limit.is_some_and(|limit| binding.remaining < limit);
         let fresh = self.version == 1 && spent_into;
         let first = (self.probe.take().is_some() || fresh) && self.lease_end == 0;
-        self.roll(binding, now, tuning);
+        self.roll(binding.reset_at, binding.remaining, now, tuning);
         if first && self.lease_end > now {
             let span = ((self.lease_end - now) / 2).min(LEASE_TTL);
             // Members back from a failing Redis come back over its backoff
@@ -334,39 +331,17 @@ impl Ledger {
     /// window's end when reports move it. A guessed end stands: were it
     /// pushed on by each renewal, members that renew a second apart would
     /// never reach it, and the window's leased budget would never come back.
-    /// A guessed end that comes before the window's known reset moves to
-    /// it: rolled there, the fleet leased the window's remaining again.
-    fn roll(&mut self, binding: &Window, now: Millis, tuning: &Tuning) {
-        let (reset, remaining) = (binding.reset_at, binding.remaining);
+    fn roll(&mut self, reset: Option<Millis>, remaining: u64, now: Millis, tuning: &Tuning) {
         let later = |end: &Millis| *end > self.lease_end + tuning.new_window_after;
         let next_window = reset.is_some_and(|end| later(&end)) && remaining > self.budget;
-        // (A reset within a second of the end is the same window's.)
-        let same = |end: &Millis| *end < self.lease_end + tuning.new_window_after;
-        let ahead = reset.filter(|end| *end > now && same(end) && self.lease_end != 0);
-        if let (Some(end), false, true) = (ahead, next_window, self.lease_end <= now) {
-            // (Its remnant, leased already, is its budget: the next
-            // window's first report, with more left, rolls it.)
-            (self.lease_end, self.budget) = (end, remaining);
-        } else if self.lease_end <= now || next_window {
+        if self.lease_end <= now || next_window {
             let remaining = self.grow_margin(remaining);
-            // An end not told is guessed as long as the window (vendors'
-            // windows repeat: at 10 per 1 s, a lease interval's guess held
-            // the fleet 4 s in 5), within 1 s and a lease interval. A lease
-            // window whose end is told starts at the last one's end (the
-            // renewal that rolls it may come late); one guessed, or begun
-            // by a report, at its roll. A ledger's first (start 0: unknown)
-            // may be the tail of the vendor's window (Redis came back empty
-            // mid-way): its length says nothing of the window's.
-            let last = match self.lease_start {
-                0 => LEASE_TTL,
-                start => self.lease_end.saturating_sub(start),
-            };
-            let guess = binding
-                .length
-                .unwrap_or(last)
-                .clamp(WHOLE_SECOND, LEASE_TTL);
-            let told_at_end = self.lease_end <= now && reset.is_some();
-            self.lease_start = if told_at_end { self.lease_end } else { now };
+            // An end not told is guessed as long as the last lease window
+            // (vendors' windows repeat: at 10 per 1 s, a lease interval's
+            // guess held the fleet 4 s in 5), within 1 s and a lease interval.
+            let last = self.lease_end.saturating_sub(self.lease_start);
+            let guess = last.clamp(WHOLE_SECOND, LEASE_TTL);
+            self.lease_start = now;
             self.lease_end = reset.unwrap_or(now + guess);
             self.budget = remaining;
             self.granted = 0;
@@ -473,25 +448,6 @@ impl Ledger {
             return remaining;
         }
         inferred.grow(&mut self.state.windows)
-    }
-
-    /// When units another member holds may come back, the window's end at
-    /// the latest: at its next renewal (when it said it would be back),
-    /// or, past that, when it is dropped as gone. (Held to the window's
-    /// end, a member never got the lease of one that died.) Not sooner
-    /// than [`SHARE_WAIT`]: a renewal that brings nothing is not repeated
-    /// at once.
-    fn comes_back(&self, me: usize, now: Millis) -> Millis {
-        let others = self.members.iter().enumerate();
-        let holding = others.filter(|(index, m)| *index != me && m.leased > 0);
-        let back = holding.map(|(_, m)| match m.due > now {
-            true => m.due,
-            false => (m.seen + MEMBER_TTL).max(m.due + LEASE_TTL),
-        });
-        let back = back
-            .min()
-            .map_or(self.lease_end, |at| at.max(now + SHARE_WAIT));
-        back.min(self.lease_end)
     }
 
     /// Members that stopped renewing are gone: their leases go back.
@@ -764,11 +720,8 @@ mod tests {
         }
         assert_eq!(totals, [100, 100, 99]);
         assert_eq!(ledger.granted, 299);
-        // Spent: held until the others' leases may come back (they renew
-        // by then), a recheck at the soonest.
-        let at = 20 + LEASE_TTL + 5;
-        let spent = lease(ledger.renew(&ask(1, at, 1_000), &tuning));
-        assert_eq!((spent.left, spent.hold_until), (0, at + SHARE_WAIT));
+        let spent = lease(ledger.renew(&ask(1, 20 + LEASE_TTL + 5, 1_000), &tuning));
+        assert_eq!((spent.left, spent.hold_until), (0, 10_020), "spent: held");
         // Round trip through the hash fields.
         let decoded = Ledger::decode(&ledger.encode()).unwrap();
         assert_eq!(decoded.encode(), ledger.encode());
@@ -844,16 +797,7 @@ mod tests {
         let mut ledger = Ledger::default();
         let mut taught = ask(1, 0, 7);
         taught.reports = report(20, 20, 2_000);
-        // (The ledger's first window may be the tail of one: its length is
-        // the second's, from its start at the first's end.)
-        let rounds = [
-            (1, 0, 7),
-            (2, 1, 7),
-            (3, 2, 6),
-            (1, 2_000, 7),
-            (2, 2_000, 7),
-        ];
-        for (member, now, left) in rounds.into_iter().chain([(3, 2_000, 6)]) {
+        for (member, now, left) in [(1, 0, 7), (2, 1, 7), (3, 2, 6)] {
             let asked = Ask {
                 member,
                 now,
@@ -861,16 +805,16 @@ mod tests {
             };
             assert_eq!(lease(ledger.renew(&asked, &tuning)).left, left);
         }
-        // The window reset at 4 s; nothing since told its next reset: the
+        // The window reset at 2 s; nothing since told its next reset: the
         // next is guessed as long (were it a lease interval, the members
         // would wait 3 s past a vendor's 2 s window).
-        let end = 4_010 + 2_000;
-        for (member, now, left) in [(1, 4_010, 7), (2, 4_020, 7), (3, 4_030, 6)] {
+        let end = 2_010 + 2_000;
+        for (member, now, left) in [(1, 2_010, 7), (2, 2_020, 7), (3, 2_030, 6)] {
             let granted = lease(ledger.renew(&ask(member, now, 7), &tuning));
             assert_eq!((granted.left, granted.until), (left, end));
         }
         // Spent, the members come back: held to that end.
-        for (member, now) in [(1, 5_100), (2, 5_500), (3, 5_900), (1, 6_000)] {
+        for (member, now) in [(1, 3_100), (2, 3_500), (3, 3_900), (1, 4_000)] {
             let held = lease(ledger.renew(&ask(member, now, 7), &tuning));
             assert_eq!((held.left, held.hold_until), (0, end), "{member} at {now}");
         }
@@ -896,11 +840,10 @@ mod tests {
         let mut told = ask(1, 5_040, 100);
         told.reports = report(50, 7, 5_000);
         ledger.renew(&told, &tuning);
-        // Its guessed end comes before that reset: the lease window is not
-        // rolled on the window's remnant (its remaining leased again, with
-        // the units of the last lease still unsent), it ends at the reset.
+        // So the next lease window begins on that window's remnant: 7 left
+        // until 10.04 s.
         let granted = lease(ledger.renew(&ask(1, 10_001, 100), &tuning));
-        assert_eq!((granted.left, granted.hold_until), (0, 10_040));
+        assert_eq!((granted.left, granted.until), (7, 10_040));
         // The vendor's next window's first report (ends 5 s on, 49 left)
         // comes before that: the next window is leased, not the remnant
         // stretched to its end.
@@ -908,27 +851,6 @@ mod tests {
         next.reports = report(50, 49, 5_000);
         let granted = lease(ledger.renew(&next, &tuning));
         assert_eq!((granted.left, granted.until), (49, 15_020));
-    }
-
-    /// Redis came back empty 1.3 s into a vendor's 2 s window: the new
-    /// ledger's first lease window is the window's tail. The next window's
-    /// end, not told yet, is not guessed from it (0.7 s: such a lease
-    /// window ended before the vendor's reset and leased its remaining
-    /// again); the first report tells it.
-    #[test]
-    fn a_new_ledgers_first_window_does_not_set_the_guess() {
-        let tuning = Tuning::default();
-        let mut ledger = Ledger::default();
-        let mut back = ask(1, 10_000, 4);
-        back.reports = report(15, 10, 700);
-        lease(ledger.renew(&back, &tuning));
-        assert_eq!((ledger.lease_start, ledger.lease_end), (0, 10_700));
-        lease(ledger.renew(&ask(1, 10_710, 4), &tuning));
-        assert_eq!(ledger.lease_end, 10_710 + LEASE_TTL, "guessed long");
-        let mut told = ask(1, 10_800, 4);
-        told.reports = report(15, 12, 1_900);
-        lease(ledger.renew(&told, &tuning));
-        assert_eq!(ledger.lease_end, 12_700);
     }
 
     #[test]
@@ -957,11 +879,7 @@ mod tests {
         a.reports = report(100, 100, 60_000);
         assert_eq!(lease(ledger.renew(&a, &tuning)).left, 100);
         let b = lease(ledger.renew(&ask(2, 10, 1_000), &tuning));
-        // A holds the window: B asks again when A renews (it may hand back
-        // units), then when A is dropped, not at the window's end.
-        assert_eq!((b.left, b.hold_until), (0, LEASE_TTL));
-        let b = lease(ledger.renew(&ask(2, LEASE_TTL, 1_000), &tuning));
-        assert_eq!((b.left, b.hold_until), (0, MEMBER_TTL));
+        assert_eq!(b.left, 0, "A holds the window");
         // A is gone: past MEMBER_TTL its lease returns to the pool.
         let later = lease(ledger.renew(&ask(2, MEMBER_TTL + 1, 1_000), &tuning));
         assert_eq!(later.left, 100);
@@ -1145,13 +1063,12 @@ mod tests {
         let mut a = ask(1, 0, 1_000);
         a.reports = report(100, 100, 60_000);
         assert_eq!(lease(ledger.renew(&a, &tuning)).left, 100);
-        // A spent it all: nothing can come back before the window's end.
-        assert_eq!(
-            lease(ledger.renew(&ask(1, 5, 1_000), &tuning)).hold_until,
-            60_000
-        );
         let b = lease(ledger.renew(&ask(2, 10, 1_000), &tuning));
-        assert_eq!((b.left, b.hold_until), (0, 60_000), "held to A's hold");
+        assert_eq!(
+            (b.left, b.hold_until),
+            (0, 60_000),
+            "spent: held to its end"
+        );
         // Two lease intervals on, B has not renewed and is still a member
         // (no keep-alive needed); a lease interval past its hold, it is not.
         let later = lease(ledger.renew(&ask(1, MEMBER_TTL + 20, 1_000), &tuning));
