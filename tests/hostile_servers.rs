@@ -19,8 +19,8 @@ use hyper_util::rt::TokioExecutor;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
 use tower::ServiceExt;
 use tower_api_errors::retry::{Backoff, ReplayBody};
 use tower_api_errors::{ApiErrorsLayer, Error, RetryPolicy, StopReason};
@@ -34,34 +34,6 @@ enum End {
     Reset,
 }
 
-/// Reads one request (head, and a `Content-Length` body); false when the
-/// client went away first.
-async fn read_request(stream: &mut TcpStream) -> bool {
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    let head_end = loop {
-        if let Some(at) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at + 4;
-        }
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => seen.extend_from_slice(&buf[..n]),
-        }
-    };
-    let head = String::from_utf8_lossy(&seen[..head_end]).to_ascii_lowercase();
-    let length: usize = head
-        .lines()
-        .find_map(|line| line.strip_prefix("content-length:"))
-        .map_or(0, |n| n.trim().parse().unwrap());
-    while seen.len() < head_end + length {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => seen.extend_from_slice(&buf[..n]),
-        }
-    }
-    true
-}
-
 /// A server that answers every request with `raw`, then ends the
 /// connection as `end` says; counts the requests it read.
 async fn raw_server(raw: &'static [u8], end: End) -> (String, Arc<AtomicU32>) {
@@ -73,7 +45,7 @@ async fn raw_server(raw: &'static [u8], end: End) -> (String, Arc<AtomicU32>) {
         while let Ok((mut stream, _)) = listener.accept().await {
             let count = count.clone();
             tokio::spawn(async move {
-                if !read_request(&mut stream).await {
+                if !support::read_request(&mut stream, &mut Vec::new()).await {
                     return;
                 }
                 count.fetch_add(1, Ordering::SeqCst);

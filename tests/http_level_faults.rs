@@ -5,6 +5,8 @@
 //! HTTP/2 resets and `GOAWAY`. Real time, small numbers, every call under
 //! a timeout.
 
+mod support;
+
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full, StreamBody};
@@ -15,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tower::ServiceExt;
 use tower_api_errors::retry::{Backoff, ReplayBody};
 use tower_api_errors::{ApiErrorsLayer, Error, ErrorBodyParseLayer, RetryPolicy};
@@ -38,34 +40,6 @@ fn request(method: &str, uri: &str) -> Request<Full<Bytes>> {
         .uri(uri)
         .body(Full::new(Bytes::from_static(b"{\"a\": 1}")))
         .unwrap()
-}
-
-/// Reads one request (head, and a `Content-Length` body); false when the
-/// client went away first.
-async fn read_request(stream: &mut TcpStream, seen: &mut Vec<u8>) -> bool {
-    let mut buf = [0u8; 4096];
-    let head_end = loop {
-        if let Some(at) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at + 4;
-        }
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => seen.extend_from_slice(&buf[..n]),
-        }
-    };
-    let head = String::from_utf8_lossy(&seen[..head_end]).to_ascii_lowercase();
-    let length: usize = head
-        .lines()
-        .find_map(|line| line.strip_prefix("content-length:"))
-        .map_or(0, |n| n.trim().parse().unwrap());
-    while seen.len() < head_end + length {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => seen.extend_from_slice(&buf[..n]),
-        }
-    }
-    seen.drain(..head_end + length);
-    true
 }
 
 /// What the raw server does after writing an answer's bytes.
@@ -104,7 +78,7 @@ async fn raw_server(script: Script) -> Raw {
             tokio::spawn(async move {
                 let mut seen = Vec::new();
                 loop {
-                    if !read_request(&mut stream, &mut seen).await {
+                    if !support::read_request(&mut stream, &mut seen).await {
                         return;
                     }
                     let n = r.fetch_add(1, Ordering::SeqCst);

@@ -263,3 +263,33 @@ pub async fn redirecting(
     .await;
     (addr, seen)
 }
+
+/// Reads one request (head, and a `Content-Length` body) from a raw
+/// server's `stream`, with what an earlier read left in `seen` (what it
+/// read past this request stays there); false when the client went away
+/// first.
+pub async fn read_request(stream: &mut tokio::net::TcpStream, seen: &mut Vec<u8>) -> bool {
+    let mut buf = [0u8; 4096];
+    let head_end = loop {
+        if let Some(at) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        match tokio::io::AsyncReadExt::read(stream, &mut buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&seen[..head_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .map_or(0, |n| n.trim().parse().unwrap());
+    while seen.len() < head_end + length {
+        match tokio::io::AsyncReadExt::read(stream, &mut buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+    seen.drain(..head_end + length);
+    true
+}
