@@ -529,44 +529,15 @@ mod user_scenarios {
     use http_body_util::Full;
     use hyper::body::Incoming;
     use std::convert::Infallible;
-    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::atomic::AtomicUsize;
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
     use tower::{Layer, ServiceExt};
-    use tower_api_errors::auth::{AuthLayer, Credential, StaticToken, TokenFuture, TokenSource};
+    use tower_api_errors::auth::{AuthLayer, Credential, StaticToken};
     use tower_api_errors::reqwest::{ApiErrorsMiddleware, MiddlewareErrorExt, ReqwestClient};
-    use tower_api_errors::retry::{Backoff, Jitter};
-    use tower_api_errors::{ApiErrorsLayer, ErrorKind, RetryPolicy};
+    use tower_api_errors::{ApiErrorsLayer, ErrorKind};
 
-    fn quick() -> RetryPolicy {
-        RetryPolicy::default().backoff(
-            Backoff::exponential(Duration::from_millis(1), 2.0, Duration::from_millis(4))
-                .jitter(Jitter::None),
-        )
-    }
-
-    async fn bounded<F: std::future::Future>(what: &str, f: F) -> F::Output {
-        match tokio::time::timeout(Duration::from_secs(15), f).await {
-            Ok(out) => out,
-            Err(_) => panic!("{what}: no outcome within 15 s (hang)"),
-        }
-    }
-
-    /// A source whose first credential the server refuses; the refresh gives
-    /// the good one.
-    struct Rotating {
-        refreshes: AtomicUsize,
-    }
-
-    impl TokenSource for Rotating {
-        fn current(&self) -> TokenFuture<'_> {
-            Box::pin(async { Ok(Credential::new("tok_old").unwrap()) })
-        }
-        fn refresh<'a>(&'a self, _rejected: &'a Credential) -> TokenFuture<'a> {
-            self.refreshes.fetch_add(1, SeqCst);
-            Box::pin(async { Ok(Credential::new("tok_new").unwrap()) })
-        }
-    }
+    use super::support::{bounded, quick_exact as quick, Rotating};
 
     /// The same through `ApiErrorsMiddleware`: `ClientWithMiddleware` with a
     /// bytes body (which reqwest can clone) follows a 307 without the

@@ -293,3 +293,45 @@ pub async fn read_request(stream: &mut tokio::net::TcpStream, seen: &mut Vec<u8>
     seen.drain(..head_end + length);
     true
 }
+
+/// The default retry policy with quick, exact backoff (1 ms doubling to
+/// 4 ms, no jitter).
+pub fn quick_exact() -> tower_api_errors::RetryPolicy {
+    use tower_api_errors::retry::{Backoff, Jitter};
+    let backoff = Backoff::exponential(
+        std::time::Duration::from_millis(1),
+        2.0,
+        std::time::Duration::from_millis(4),
+    );
+    tower_api_errors::RetryPolicy::default().backoff(backoff.jitter(Jitter::None))
+}
+
+/// `f`, or a panic naming `what` if it has no outcome within 15 s (a hang).
+pub async fn bounded<F: Future>(what: &str, f: F) -> F::Output {
+    match tokio::time::timeout(std::time::Duration::from_secs(15), f).await {
+        Ok(out) => out,
+        Err(_) => panic!("{what}: no outcome within 15 s (hang)"),
+    }
+}
+
+/// A source whose first credential (`tok_old`) the server refuses; the
+/// refresh gives the good one (`tok_new`), and is counted.
+pub struct Rotating {
+    pub refreshes: std::sync::atomic::AtomicUsize,
+}
+
+impl tower_api_errors::auth::TokenSource for Rotating {
+    fn current(&self) -> tower_api_errors::auth::TokenFuture<'_> {
+        use tower_api_errors::auth::Credential;
+        Box::pin(async { Ok(Credential::new("tok_old").unwrap()) })
+    }
+    fn refresh<'a>(
+        &'a self,
+        _rejected: &'a tower_api_errors::auth::Credential,
+    ) -> tower_api_errors::auth::TokenFuture<'a> {
+        use tower_api_errors::auth::Credential;
+        self.refreshes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async { Ok(Credential::new("tok_new").unwrap()) })
+    }
+}
