@@ -182,12 +182,16 @@ impl Drop for Restore {
     }
 }
 
+/// tokio's timer resolution: a wait that ends within it of a deadline
+/// fires with the deadline, which wins (the retry layer's own deadline and
+/// one a caller polls within alike).
+pub(crate) const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
+
 /// True unless a wait of `delay` started now would end past the deadline
 /// of the future being polled ([`within_deadline`]), or within the timer's
 /// resolution (1 ms) of it: the caller cuts the future then, and the wait
 /// would only lose the failure it follows.
 pub(crate) fn wait_fits_deadline(delay: Duration) -> bool {
-    const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
     DEADLINE.get().is_none_or(|deadline| {
         let end = Instant::now().checked_add(delay.saturating_add(TIMER_RESOLUTION));
         end.is_some_and(|end| end <= deadline)

@@ -26,7 +26,7 @@ pub use crate::idempotency::{is_idempotent, RetryOverride, IDEMPOTENCY_KEY};
 /// no attempt would follow it, so it is not started, and the failure is
 /// the caller's at once.
 pub(crate) fn wait_fits(elapsed: Duration, delay: Duration, deadline: Option<Duration>) -> bool {
-    const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
+    use crate::context::TIMER_RESOLUTION;
     // Saturating: a policy's "forever" (`Duration::MAX`) does not fit a
     // deadline, and is no panic.
     let end = elapsed
