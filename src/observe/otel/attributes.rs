@@ -1,8 +1,8 @@
 //! Attribute names and values: every one the crate records is built here,
 //! from values that cannot carry a path, a query, a header or a body.
 
-use super::{FailFast, WaitSource};
 use crate::observe::method_name;
+use crate::{ErrorKind, StopReason};
 use http::{Method, Uri};
 use opentelemetry::{Key, KeyValue, StringValue, Value};
 use std::sync::Arc;
@@ -68,7 +68,7 @@ impl<const N: usize> Attrs<N> {
     }
 }
 
-fn kv(key: &'static str, value: impl Into<Value>) -> KeyValue {
+pub(crate) fn kv(key: &'static str, value: impl Into<Value>) -> KeyValue {
     KeyValue::new(Key::from_static_str(key), value)
 }
 
@@ -76,44 +76,30 @@ pub(crate) fn status(code: u16) -> KeyValue {
     kv(HTTP_RESPONSE_STATUS_CODE, i64::from(code))
 }
 
-pub(crate) fn error_type(value: &'static str) -> KeyValue {
-    kv(ERROR_TYPE, value)
-}
-
 pub(crate) fn resend_count(resends: u32) -> KeyValue {
     kv(HTTP_REQUEST_RESEND_COUNT, i64::from(resends))
 }
 
-pub(crate) fn error_code(code: Arc<str>) -> KeyValue {
-    kv(ERROR_CODE, code)
-}
-
-pub(crate) fn stop_reason(reason: &'static str) -> KeyValue {
+/// `tower_api_errors.stop_reason`: why the retry layer stopped.
+pub(crate) fn stop_reason(reason: StopReason) -> KeyValue {
+    let reason = match reason {
+        StopReason::NotRetryable => "not_retryable",
+        StopReason::NotIdempotent => "not_idempotent",
+        StopReason::ForbiddenByPolicy => "forbidden_by_policy",
+        StopReason::BodyNotReplayable => "body_not_replayable",
+        StopReason::BodyFailed => "body_failed",
+        StopReason::MaxAttempts => "max_attempts",
+        StopReason::HintTooLong => "hint_too_long",
+        StopReason::Deadline => "deadline",
+        StopReason::BudgetExhausted => "budget_exhausted",
+        StopReason::ServiceFailed => "service_failed",
+    };
     kv(STOP_REASON, reason)
 }
 
-pub(crate) fn wait_source(source: WaitSource) -> KeyValue {
-    kv(WAIT_SOURCE, source.as_str())
-}
-
-pub(crate) fn failed_fast_reason(reason: FailFast) -> KeyValue {
-    kv(FAILED_FAST_REASON, reason.as_str())
-}
-
-pub(crate) fn breaker_state(state: &'static str) -> KeyValue {
-    kv(BREAKER_STATE, state)
-}
-
-pub(crate) fn breaker_fleet() -> KeyValue {
-    kv(BREAKER_ORIGIN, "fleet")
-}
-
-pub(crate) fn hedge_event(event: &'static str) -> KeyValue {
-    kv(HEDGE_EVENT, event)
-}
-
-pub(crate) fn auth_outcome(succeeded: bool) -> KeyValue {
-    kv(AUTH_OUTCOME, if succeeded { "success" } else { "failure" })
+/// `error.type` for a failure of `kind`.
+pub(crate) fn error_type(kind: ErrorKind) -> KeyValue {
+    kv(ERROR_TYPE, crate::observe::error_type(kind))
 }
 
 /// What every request-scoped record carries: method, host and port. Built

@@ -1,9 +1,9 @@
 //! [`Call`]: what the retry layer records of one logical call.
 
 use super::attributes::{self as attr, Target};
-use super::{stop_reason, FailFast, Metrics, WaitSource};
+use super::{FailFast, Metrics, WaitSource};
 use crate::hints::HintSource;
-use crate::observe::{error_type, Failure};
+use crate::observe::Failure;
 use crate::{RetryReport, StopReason};
 use http::{Method, StatusCode, Uri};
 use opentelemetry::KeyValue;
@@ -89,7 +89,7 @@ impl Call {
         state.attempt_ended(status, Some(failure));
         state.record(
             |attrs| {
-                attrs.push(attr::error_type(error_type(failure.kind)));
+                attrs.push(attr::error_type(failure.kind));
                 attrs.extend(status.map(|status| attr::status(status.as_u16())));
             },
             |metrics, attrs| metrics.retry(attrs),
@@ -129,8 +129,8 @@ impl Call {
             |attrs| {
                 attrs.extend(status.map(|status| attr::status(status.as_u16())));
                 if let Some(failure) = failure {
-                    attrs.push(attr::error_type(error_type(failure.kind)));
-                    attrs.extend(report.stopped().map(|r| attr::stop_reason(stop_reason(r))));
+                    attrs.push(attr::error_type(failure.kind));
+                    attrs.extend(report.stopped().map(attr::stop_reason));
                 }
             },
             |metrics, attrs| metrics.call(seconds, report.attempts(), attrs),
@@ -138,7 +138,7 @@ impl Call {
         match report.stopped() {
             Some(StopReason::BudgetExhausted) => {
                 state.record(
-                    |attrs| attrs.extend(failure.map(|f| attr::error_type(error_type(f.kind)))),
+                    |attrs| attrs.extend(failure.map(|f| attr::error_type(f.kind))),
                     |metrics, attrs| metrics.budget_refusal(attrs),
                 );
             }
@@ -185,8 +185,8 @@ impl State {
         self.record(
             |attrs| {
                 attrs.extend(status.map(|status| attr::status(status.as_u16())));
-                attrs.extend(failure.map(|f| attr::error_type(error_type(f.kind))));
-                attrs.extend(code.map(attr::error_code));
+                attrs.extend(failure.map(|f| attr::error_type(f.kind)));
+                attrs.extend(code.map(|code| attr::kv(attr::ERROR_CODE, code)));
                 if resends > 0 {
                     attrs.push(attr::resend_count(resends));
                 }

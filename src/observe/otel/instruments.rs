@@ -1,7 +1,6 @@
 //! [`Metrics`]: the instruments, and the recording functions layers call.
 
 use super::attributes::{self as attr, Attrs, Target};
-use crate::StopReason;
 use http::{Method, Uri};
 use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider};
 use opentelemetry::{InstrumentationScope, KeyValue};
@@ -151,8 +150,21 @@ pub const SCOPE: &str = "tower-api-errors";
 impl Metrics {
     /// The instruments, created on `meter`.
     pub fn new(meter: &Meter) -> Self {
-        let histogram = |name, unit, doc, buckets| histogram(meter, name, unit, doc, buckets);
-        let counter = |name, unit, doc| counter(meter, name, unit, doc);
+        let histogram = |name, unit, doc, buckets: &[f64]| {
+            meter
+                .f64_histogram(name)
+                .with_unit(unit)
+                .with_description(doc)
+                .with_boundaries(buckets.to_vec())
+                .build()
+        };
+        let counter = |name, unit, doc| {
+            meter
+                .u64_counter(name)
+                .with_unit(unit)
+                .with_description(doc)
+                .build()
+        };
         Metrics {
             inner: Arc::new(Instruments {
                 attempt_duration: histogram(
@@ -281,7 +293,7 @@ impl Metrics {
 
     pub(crate) fn wait_for(&self, source: WaitSource, waited: Duration, target: &Target) {
         let mut attrs = Attrs::<4>::new();
-        attrs.push(attr::wait_source(source));
+        attrs.push(attr::kv(attr::WAIT_SOURCE, source.as_str()));
         target.push_server(&mut attrs);
         self.inner.waits.add(1, attrs.as_slice());
         self.inner
@@ -291,7 +303,7 @@ impl Metrics {
 
     pub(crate) fn fail_fast_for(&self, reason: FailFast, target: &Target) {
         let mut attrs = Attrs::<4>::new();
-        attrs.push(attr::failed_fast_reason(reason));
+        attrs.push(attr::kv(attr::FAILED_FAST_REASON, reason.as_str()));
         target.push_request(&mut attrs);
         self.inner.failed_fast.add(1, attrs.as_slice());
     }
@@ -314,9 +326,9 @@ impl Metrics {
     /// (`tower_api_errors.auth.refreshes`). A load serves every request
     /// waiting for it, so it has no request attributes.
     pub fn record_auth_refresh(&self, succeeded: bool) {
-        self.inner
-            .auth_refreshes
-            .add(1, &[attr::auth_outcome(succeeded)]);
+        let outcome = if succeeded { "success" } else { "failure" };
+        let attrs = [attr::kv(attr::AUTH_OUTCOME, outcome)];
+        self.inner.auth_refreshes.add(1, &attrs);
     }
 
     /// Records a request to `uri` held by a quota gate
@@ -333,9 +345,9 @@ impl Metrics {
     /// `fleet` when it learned the opening from the fleet.
     pub(crate) fn breaker_transition(&self, state: &'static str, uri: &Uri, fleet: bool) {
         let mut attrs = Attrs::<4>::new();
-        attrs.push(attr::breaker_state(state));
+        attrs.push(attr::kv(attr::BREAKER_STATE, state));
         if fleet {
-            attrs.push(attr::breaker_fleet());
+            attrs.push(attr::kv(attr::BREAKER_ORIGIN, "fleet"));
         }
         Target::new(&Method::GET, uri).push_server(&mut attrs);
         self.inner.breaker_transitions.add(1, attrs.as_slice());
@@ -345,7 +357,7 @@ impl Metrics {
     /// (`sent`, `won`, `cancelled`).
     pub(crate) fn hedge(&self, event: &'static str, method: &Method, uri: &Uri) {
         let mut attrs = Attrs::<4>::new();
-        attrs.push(attr::hedge_event(event));
+        attrs.push(attr::kv(attr::HEDGE_EVENT, event));
         Target::new(method, uri).push_request(&mut attrs);
         self.inner.hedges.add(1, attrs.as_slice());
     }
@@ -356,50 +368,4 @@ fn scope() -> InstrumentationScope {
     InstrumentationScope::builder(SCOPE)
         .with_version(env!("CARGO_PKG_VERSION"))
         .build()
-}
-
-/// An `f64` histogram on `meter`, in `unit`, with explicit `buckets`.
-fn histogram(
-    meter: &Meter,
-    name: &'static str,
-    unit: &'static str,
-    doc: &'static str,
-    buckets: &[f64],
-) -> Histogram<f64> {
-    meter
-        .f64_histogram(name)
-        .with_unit(unit)
-        .with_description(doc)
-        .with_boundaries(buckets.to_vec())
-        .build()
-}
-
-/// A `u64` counter on `meter`, in `unit`.
-fn counter(
-    meter: &Meter,
-    name: &'static str,
-    unit: &'static str,
-    doc: &'static str,
-) -> Counter<u64> {
-    meter
-        .u64_counter(name)
-        .with_unit(unit)
-        .with_description(doc)
-        .build()
-}
-
-/// `tower_api_errors.stop_reason`: why the retry layer stopped.
-pub(crate) fn stop_reason(reason: StopReason) -> &'static str {
-    match reason {
-        StopReason::NotRetryable => "not_retryable",
-        StopReason::NotIdempotent => "not_idempotent",
-        StopReason::ForbiddenByPolicy => "forbidden_by_policy",
-        StopReason::BodyNotReplayable => "body_not_replayable",
-        StopReason::BodyFailed => "body_failed",
-        StopReason::MaxAttempts => "max_attempts",
-        StopReason::HintTooLong => "hint_too_long",
-        StopReason::Deadline => "deadline",
-        StopReason::BudgetExhausted => "budget_exhausted",
-        StopReason::ServiceFailed => "service_failed",
-    }
 }

@@ -12,7 +12,6 @@ pub use attributes::{
     SERVER_ADDRESS, SERVER_PORT, STOP_REASON, WAIT_SOURCE,
 };
 pub(crate) use call::Call;
-pub(crate) use instruments::stop_reason;
 pub use instruments::{
     FailFast, Metrics, WaitSource, ATTEMPT_BUCKETS, CALL_DURATION_BUCKETS, HTTP_DURATION_BUCKETS,
     PREFIX, SCOPE, WAIT_DURATION_BUCKETS,
