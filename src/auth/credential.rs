@@ -111,20 +111,16 @@ impl Credential {
         self.expiry.map(Instant::into_std)
     }
 
-    /// The expiry on Tokio's clock.
-    pub(crate) fn expiry_instant(&self) -> Option<Instant> {
-        self.expiry
-    }
+    field_getters! {
+        /// The expiry on Tokio's clock.
+        pub(crate) fn expiry_instant -> Option<Instant> { expiry }
 
-    /// The secret's bytes, for code that must send it somewhere. Never log
-    /// or format the result.
-    pub fn expose_secret(&self) -> &[u8] {
-        self.value.as_bytes()
-    }
+        /// The secret's bytes, for code that must send it somewhere. Never log
+        /// or format the result.
+        pub fn expose_secret -> &[u8] { value.as_bytes() }
 
-    /// The secret as a header value (marked sensitive).
-    pub fn expose_header_value(&self) -> &HeaderValue {
-        &self.value
+        /// The secret as a header value (marked sensitive).
+        pub fn expose_header_value -> &HeaderValue { &value }
     }
 
     /// True when `text` contains this credential: how the layer checks a

@@ -176,14 +176,7 @@ where
     }
 }
 
-impl<S, B> std::fmt::Debug for ResponseFuture<S, B>
-where
-    S: Service<Request<B>>,
-{
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
-    }
-}
+opaque_debug!([S: Service<Request<B>>, B] ResponseFuture<S, B>);
 
 impl<S, B, ResBody> Future for ResponseFuture<S, B>
 where

@@ -121,11 +121,7 @@ pub struct ClassifyFn<F> {
     f: F,
 }
 
-impl<F> fmt::Debug for ClassifyFn<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClassifyFn").finish_non_exhaustive()
-    }
-}
+opaque_debug!([F] ClassifyFn<F>);
 
 impl<F> Classify for ClassifyFn<F>
 where

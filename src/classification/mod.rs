@@ -157,11 +157,6 @@ impl Failure {
         self
     }
 
-    /// The server's explicit retry verdict, when it sent one.
-    pub fn server_verdict(&self) -> Option<bool> {
-        self.server_verdict
-    }
-
     /// Sets the retry verdict.
     pub fn with_retryable(mut self, retryable: bool) -> Self {
         self.retryable = retryable;
@@ -180,19 +175,18 @@ impl Failure {
         self
     }
 
-    /// What sort of failure this is.
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
-    }
+    field_getters! {
+        /// What sort of failure this is.
+        pub fn kind -> ErrorKind;
 
-    /// Whether a retry may succeed.
-    pub fn is_retryable(&self) -> bool {
-        self.retryable
-    }
+        /// Whether a retry may succeed.
+        pub fn is_retryable -> bool { retryable }
 
-    /// How long the server asked to wait, if it said.
-    pub fn retry_hint(&self) -> Option<RetryHint> {
-        self.hint
+        /// How long the server asked to wait, if it said.
+        pub fn retry_hint -> Option<RetryHint> { hint }
+
+        /// The server's explicit retry verdict, when it sent one.
+        pub fn server_verdict -> Option<bool>;
     }
 }
 

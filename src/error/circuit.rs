@@ -44,12 +44,6 @@ impl CircuitOpen {
         }
     }
 
-    /// How long until the breaker lets a request through again (its
-    /// probe, or, while a probe is out, a look at its outcome).
-    pub fn retry_after(&self) -> Duration {
-        self.retry_after
-    }
-
     /// The wait as a hint: the server's own source when the break was
     /// timed by its `Retry-After` or pushback; otherwise the breaker's own
     /// break, [`HintSource::Cooldown`] (no server asked for it: a wait on
@@ -61,14 +55,16 @@ impl CircuitOpen {
         )
     }
 
-    /// True when the server timed the break (`Retry-After`, pushback).
-    pub fn is_server_signalled(&self) -> bool {
-        self.source.is_some()
-    }
+    field_getters! {
+        /// How long until the breaker lets a request through again (its
+        /// probe, or, while a probe is out, a look at its outcome).
+        pub fn retry_after -> Duration;
 
-    /// True when the breaker is half-open and its one probe is out.
-    pub fn is_probing(&self) -> bool {
-        self.probing
+        /// True when the server timed the break (`Retry-After`, pushback).
+        pub fn is_server_signalled -> bool { source.is_some() }
+
+        /// True when the breaker is half-open and its one probe is out.
+        pub fn is_probing -> bool { probing }
     }
 
     call_error_accessors!();
