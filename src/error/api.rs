@@ -43,19 +43,9 @@ pub struct ApiError {
 // No Debug derive: ApiError's own Debug decides what is shown.
 #[derive(Clone)]
 struct ApiErrorInner {
-    status: StatusCode,
-    kind: ErrorKind,
-    retryable: bool,
-    server_verdict: Option<bool>,
-    code: Option<String>,
-    challenge: Option<String>,
+    reading: Reading,
     message: Cow<'static, str>,
-    field_errors: Vec<FieldError>,
-    hint: Option<RetryHint>,
-    rate_limit: Option<RateLimitInfo>,
-    policies: Vec<RateLimitPolicy>,
     details: Option<Arc<LazyJson>>,
-    request_id: Option<Box<str>>,
     truncated: bool,
     body_error: Option<std::sync::Arc<BoxError>>,
     request: Option<RequestContext>,
@@ -97,6 +87,19 @@ impl LazyJson {
 /// The parts of an [`ApiError`], as the parser assembles them.
 #[derive(Debug)]
 pub(crate) struct ApiErrorParts {
+    pub(crate) reading: Reading,
+    pub(crate) message: Option<String>,
+    /// The body's JSON text (UTF-8), when it parsed as JSON.
+    pub(crate) details: Option<Box<[u8]>>,
+    /// The response's `grpc-status`, when it had one, and its decoded
+    /// `grpc-status-details-bin`.
+    #[cfg(feature = "grpc")]
+    pub(crate) grpc: Option<(u32, Option<Vec<u8>>)>,
+}
+
+/// What the parser read of the response, kept in the error as it is.
+#[derive(Debug, Clone)]
+pub(crate) struct Reading {
     pub(crate) status: StatusCode,
     pub(crate) kind: ErrorKind,
     pub(crate) retryable: bool,
@@ -104,19 +107,12 @@ pub(crate) struct ApiErrorParts {
     pub(crate) code: Option<String>,
     /// The `error` of the response's `WWW-Authenticate` challenge.
     pub(crate) challenge: Option<String>,
-    pub(crate) message: Option<String>,
     pub(crate) field_errors: Vec<FieldError>,
     pub(crate) hint: Option<RetryHint>,
     pub(crate) rate_limit: Option<RateLimitInfo>,
     pub(crate) policies: Vec<RateLimitPolicy>,
-    /// The body's JSON text (UTF-8), when it parsed as JSON.
-    pub(crate) details: Option<Box<[u8]>>,
     /// The upstream's request id, from the allowlisted headers.
     pub(crate) request_id: Option<Box<str>>,
-    /// The response's `grpc-status`, when it had one, and its decoded
-    /// `grpc-status-details-bin`.
-    #[cfg(feature = "grpc")]
-    pub(crate) grpc: Option<(u32, Option<Vec<u8>>)>,
 }
 
 /// A gRPC failure's status code and rich details (a `google.rpc.Status`'s
@@ -131,26 +127,17 @@ struct GrpcOrigin {
 
 impl ApiError {
     pub(crate) fn from_parts(parts: ApiErrorParts) -> Self {
+        let reason = parts.reading.status.canonical_reason();
         let message = match parts.message {
             // Not all whitespace (what `trim().is_empty()` asks, without
             // walking back from the end: the first character decides).
             Some(message) if !message.chars().all(char::is_whitespace) => Cow::Owned(message),
-            _ => Cow::Borrowed(parts.status.canonical_reason().unwrap_or("Unknown Status")),
+            _ => Cow::Borrowed(reason.unwrap_or("Unknown Status")),
         };
         ApiError {
             inner: Box::new(ApiErrorInner {
-                status: parts.status,
-                kind: parts.kind,
-                retryable: parts.retryable,
-                server_verdict: parts.server_verdict,
-                code: parts.code,
-                challenge: parts.challenge,
+                reading: parts.reading,
                 message,
-                field_errors: parts.field_errors,
-                hint: parts.hint,
-                rate_limit: parts.rate_limit,
-                policies: parts.policies,
-                request_id: parts.request_id,
                 details: parts.details.map(LazyJson::shared),
                 truncated: false,
                 body_error: None,
@@ -169,15 +156,15 @@ impl ApiError {
 
     field_getters! {
         /// The response status.
-        pub fn status -> StatusCode { inner.status }
+        pub fn status -> StatusCode { inner.reading.status }
 
         /// What sort of failure this is.
-        pub fn kind -> ErrorKind { inner.kind }
+        pub fn kind -> ErrorKind { inner.reading.kind }
 
         /// The vendor's error code, as a string: `"validation_failed"`,
         /// `"VERSION_OUTDATED"`, `"404"` (numeric codes are stringified),
         /// `"Unauthorized"`.
-        pub fn code -> Option<&str> { inner.code.as_deref() }
+        pub fn code -> Option<&str> { inner.reading.code.as_deref() }
 
         /// The `error` of the response's `WWW-Authenticate` challenge (RFC
         /// 6750 §3: `invalid_token`, `insufficient_scope`, `invalid_request`),
@@ -195,7 +182,7 @@ impl ApiError {
         /// let error = parse_error(StatusCode::UNAUTHORIZED, &headers, br#"{"code": 401, "message": "no"}"#);
         /// assert_eq!((error.code(), error.challenge_error()), (Some("401"), Some("insufficient_scope")));
         /// ```
-        pub fn challenge_error -> Option<&str> { inner.challenge.as_deref() }
+        pub fn challenge_error -> Option<&str> { inner.reading.challenge.as_deref() }
 
         /// The human-readable message. Never empty: when the body has none, the
         /// status's canonical reason (`"Service Unavailable"`), or for a failure
@@ -204,7 +191,7 @@ impl ApiError {
         pub fn message -> &str { &inner.message }
 
         /// Fields that failed validation, in the order the body lists them.
-        pub fn field_errors -> &[FieldError] { &inner.field_errors }
+        pub fn field_errors -> &[FieldError] { &inner.reading.field_errors }
     }
 
     /// How long the server asked to wait before retrying.
@@ -214,21 +201,21 @@ impl ApiError {
     /// then the reset of an exhausted rate-limit window. See
     /// [`retry_hint`](Self::retry_hint) for where it came from.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.inner.hint.map(|hint| hint.delay())
+        self.inner.reading.hint.map(|hint| hint.delay())
     }
 
     field_getters! {
         /// The retry hint with its source.
-        pub fn retry_hint -> Option<RetryHint> { inner.hint }
+        pub fn retry_hint -> Option<RetryHint> { inner.reading.hint }
 
         /// The server's rate-limit state, from whichever rate-limit headers it sent.
-        pub fn rate_limit -> Option<&RateLimitInfo> { inner.rate_limit.as_ref() }
+        pub fn rate_limit -> Option<&RateLimitInfo> { inner.reading.rate_limit.as_ref() }
 
         /// Every rate-limit window the server announced on this response (its
         /// binding one is [`rate_limit`](Self::rate_limit)), read once with
         /// the rest of its headers: what a quota layer learns from a failure
         /// without parsing the headers again. Empty when it announced none.
-        pub fn policies -> &[RateLimitPolicy] { &inner.policies }
+        pub fn policies -> &[RateLimitPolicy] { &inner.reading.policies }
     }
 
     /// The parsed JSON body, for anything the typed accessors do not cover
@@ -259,15 +246,15 @@ impl ApiError {
         /// (Azure), `x-goog-request-id`, `cf-ray` (Cloudflare),
         /// `x-correlation-id`. No other header is ever recorded; a value longer
         /// than 128 bytes or with other than visible ASCII is ignored.
-        pub fn request_id -> Option<&str> { inner.request_id.as_deref() }
+        pub fn request_id -> Option<&str> { inner.reading.request_id.as_deref() }
 
         /// Whether trying again may succeed.
-        pub fn is_retryable -> bool { inner.retryable }
+        pub fn is_retryable -> bool { inner.reading.retryable }
 
         /// The server's explicit retry verdict (`x-should-retry`,
         /// `Stripe-Should-Retry`; a negative `grpc-retry-pushback-ms` is a
         /// `false`), when it sent one.
-        pub fn server_verdict -> Option<bool> { inner.server_verdict }
+        pub fn server_verdict -> Option<bool> { inner.reading.server_verdict }
 
         /// True when the body was not read to its end: it outgrew the cap,
         /// failed mid-stream or stalled. The fields come from what was read.
@@ -323,20 +310,20 @@ impl ApiError {
 
     /// True for [`ErrorKind::RateLimited`].
     pub fn is_rate_limited(&self) -> bool {
-        self.inner.kind == ErrorKind::RateLimited
+        self.inner.reading.kind == ErrorKind::RateLimited
     }
 
     /// True for [`ErrorKind::Unauthorized`] and [`ErrorKind::Forbidden`].
     pub fn is_auth(&self) -> bool {
         matches!(
-            self.inner.kind,
+            self.inner.reading.kind,
             ErrorKind::Unauthorized | ErrorKind::Forbidden
         )
     }
 
     /// True for [`ErrorKind::NotFound`].
     pub fn is_not_found(&self) -> bool {
-        self.inner.kind == ErrorKind::NotFound
+        self.inner.reading.kind == ErrorKind::NotFound
     }
 
     pub(crate) fn set_truncated(&mut self, cause: Option<BoxError>) {
@@ -365,12 +352,13 @@ impl ApiError {
         if let Cow::Owned(text) = scrubber.scrub(&inner.message) {
             inner.message = Cow::Owned(text);
         }
-        for code in inner.code.iter_mut().chain(&mut inner.challenge) {
+        let reading = &mut inner.reading;
+        for code in reading.code.iter_mut().chain(&mut reading.challenge) {
             if let Cow::Owned(text) = scrubber.scrub(code) {
                 *code = text;
             }
         }
-        for field in &mut inner.field_errors {
+        for field in &mut reading.field_errors {
             field.scrub(scrubber);
         }
         if let Some(details) = &mut inner.details {
@@ -395,8 +383,8 @@ impl ApiError {
 
     /// Adds a body hint where the headers gave none.
     pub(crate) fn merge_body_hint(&mut self, delay: Option<Duration>) {
-        if self.inner.hint.is_none() {
-            self.inner.hint = delay.map(|delay| RetryHint::new(delay, HintSource::Body));
+        if self.inner.reading.hint.is_none() {
+            self.inner.reading.hint = delay.map(|delay| RetryHint::new(delay, HintSource::Body));
         }
     }
 }
@@ -404,19 +392,19 @@ impl ApiError {
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = &self.inner;
-        write!(f, "{} ({}): {}", inner.kind, inner.status, inner.message)?;
+        write!(f, "{} ({}): {}", self.kind(), self.status(), inner.message)?;
         let mut notes = Vec::new();
-        if let Some(code) = &inner.code {
+        if let Some(code) = self.code() {
             notes.push(format!("code {code}"));
         }
-        if let Some(id) = &inner.request_id {
+        if let Some(id) = self.request_id() {
             notes.push(format!("request id {id}"));
         }
-        if !inner.field_errors.is_empty() {
-            let fields: Vec<&str> = inner.field_errors.iter().map(FieldError::field).collect();
+        if !self.field_errors().is_empty() {
+            let fields: Vec<&str> = self.field_errors().iter().map(FieldError::field).collect();
             notes.push(format!("fields {}", fields.join(", ")));
         }
-        if let Some(hint) = inner.hint {
+        if let Some(hint) = self.retry_hint() {
             notes.push(format!("retry after {:?}", hint.delay()));
         }
         if inner.retries.attempts() > 1 {
@@ -444,20 +432,21 @@ impl fmt::Display for ApiError {
 impl fmt::Debug for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = &self.inner;
+        let reading = &inner.reading;
         f.debug_struct("ApiError")
-            .field("status", &inner.status)
-            .field("kind", &inner.kind)
-            .field("code", &inner.code)
-            .field("challenge_error", &inner.challenge)
+            .field("status", &reading.status)
+            .field("kind", &reading.kind)
+            .field("code", &reading.code)
+            .field("challenge_error", &reading.challenge)
             .field("message", &inner.message)
-            .field("field_errors", &inner.field_errors)
-            .field("retry_hint", &inner.hint)
-            .field("rate_limit", &inner.rate_limit)
-            .field("retryable", &inner.retryable)
+            .field("field_errors", &reading.field_errors)
+            .field("retry_hint", &reading.hint)
+            .field("rate_limit", &reading.rate_limit)
+            .field("retryable", &reading.retryable)
             .field("truncated", &inner.truncated)
             .field("request", &inner.request)
             .field("retries", &inner.retries)
-            .field("request_id", &inner.request_id)
+            .field("request_id", &reading.request_id)
             .field("auth", &inner.auth)
             .finish_non_exhaustive()
     }

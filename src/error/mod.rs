@@ -14,7 +14,7 @@ mod report;
 mod transport;
 
 pub use api::ApiError;
-pub(crate) use api::{request_id, ApiErrorParts};
+pub(crate) use api::{request_id, ApiErrorParts, Reading};
 pub use auth::{AuthFailure, AuthReport, Renewal, Unauthorized};
 pub(crate) use auth::{Failure, SharedSource};
 pub use circuit::CircuitOpen;

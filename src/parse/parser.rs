@@ -8,7 +8,7 @@ use super::dialects::BUILT_IN;
 use super::extract;
 use super::{BodyVerdict, Dialect, DialectInput, ErrorFields};
 use crate::classification::{Classification, DefaultClassifier, Failure};
-use crate::error::ApiErrorParts;
+use crate::error::{ApiErrorParts, Reading};
 use crate::hints::ResponseHints;
 use crate::{ApiError, ErrorKind, FieldError};
 use http::{HeaderMap, StatusCode};
@@ -151,20 +151,22 @@ impl ErrorParser {
         let from_code = || code.clone().filter(|_| status.is_success());
         let message = message.map(bounded_message).or_else(from_code);
         let mut error = ApiError::from_parts(ApiErrorParts {
-            status,
-            kind,
-            retryable,
-            server_verdict: failure.server_verdict(),
-            code,
-            challenge: crate::hints::challenge_error(headers)
-                .map(|error| extract::bounded(error.to_owned(), extract::MAX_CODE_CHARS)),
+            reading: Reading {
+                status,
+                kind,
+                retryable,
+                server_verdict: failure.server_verdict(),
+                code,
+                challenge: crate::hints::challenge_error(headers)
+                    .map(|error| extract::bounded(error.to_owned(), extract::MAX_CODE_CHARS)),
+                field_errors,
+                hint: failure.retry_hint(),
+                rate_limit: hints.rate_limit(),
+                policies: hints.policies().to_vec(),
+                request_id: crate::error::request_id(headers),
+            },
             message,
-            field_errors,
-            hint: failure.retry_hint(),
-            rate_limit: hints.rate_limit(),
-            policies: hints.policies().to_vec(),
             details,
-            request_id: crate::error::request_id(headers),
             #[cfg(feature = "grpc")]
             grpc: crate::grpc::grpc_status(headers)
                 .map(|code| (code, crate::grpc::status_details(headers))),
