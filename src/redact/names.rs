@@ -98,17 +98,10 @@ fn may_hold_a_secret_word(name: &[u8]) -> bool {
     name.windows(2).any(|pair| {
         // `| 0x20` lowercases ASCII letters; what it does to other bytes
         // can only let more names through to the full check.
+        let lower = [pair[0] | 0x20, pair[1] | 0x20];
         matches!(
-            (pair[0] | 0x20, pair[1] | 0x20),
-            (b'k', b'e')
-                | (b'b', b'e')
-                | (b'c', b'r')
-                | (b'j', b'w')
-                | (b'p', b'a')
-                | (b'p', b'w')
-                | (b's', b'e')
-                | (b's', b'i')
-                | (b't', b'o')
+            &lower,
+            b"ke" | b"be" | b"cr" | b"jw" | b"pa" | b"pw" | b"se" | b"si" | b"to"
         )
     })
 }

@@ -55,7 +55,15 @@ impl fmt::Display for RedactedUri<'_> {
             f.write_str(host)?;
         }
         let rules = Redaction::installed();
-        for_each_path_piece(uri.path(), rules.as_deref(), |piece| f.write_str(piece))?;
+        for (index, (segment, keep)) in path_segments(uri.path(), rules.as_deref()).enumerate() {
+            if index > 0 {
+                f.write_str("/")?;
+            }
+            match keep {
+                Some(visible) => write!(f, "{}{REDACTED}", &segment[..visible])?,
+                None => f.write_str(segment)?,
+            }
+        }
         if let Some(query) = uri.query() {
             f.write_str("?")?;
             for_each_query_piece(query, |piece| f.write_str(piece))?;
@@ -64,29 +72,18 @@ impl fmt::Display for RedactedUri<'_> {
     }
 }
 
-/// Writes `path` piece by piece, secrets replaced.
-fn for_each_path_piece(
-    path: &str,
-    rules: Option<&Redaction>,
-    mut write: impl FnMut(&str) -> fmt::Result,
-) -> fmt::Result {
-    let mut previous: Option<&str> = None;
-    for (index, segment) in path.split('/').enumerate() {
-        if index > 0 {
-            write("/")?;
-        }
-        let keep = telegram_bot_token(segment)
-            .or_else(|| rules.and_then(|rules| rules.segment_rule(previous, segment)));
-        match keep {
-            Some(visible) if visible < segment.len() => {
-                write(&segment[..visible])?;
-                write(REDACTED)?;
-            }
-            _ => write(segment)?,
-        }
+/// Each segment of `path`, with the length of its visible start when the
+/// rest of it is a secret (a Telegram bot token, or by `rules`).
+fn path_segments<'p, 'r>(
+    path: &'p str,
+    rules: Option<&'r Redaction>,
+) -> impl Iterator<Item = (&'p str, Option<usize>)> + use<'p, 'r> {
+    let mut previous = None;
+    path.split('/').map(move |segment| {
+        let keep = telegram_bot_token(segment).or_else(|| rules?.segment_rule(previous, segment));
         previous = Some(segment);
-    }
-    Ok(())
+        (segment, keep.filter(|visible| *visible < segment.len()))
+    })
 }
 
 /// Telegram's bot API puts the token in the path: `/bot<digits>:<secret>/`.
@@ -123,39 +120,28 @@ fn for_each_query_piece(query: &str, mut write: impl FnMut(&str) -> fmt::Result)
 /// password), credential query values, credential path segments. What echo
 /// scrubbing looks for in an error body.
 pub(crate) fn secrets_in<'u>(uri: &'u Uri, mut f: impl FnMut(&'u str)) {
-    if let Some(authority) = uri.authority() {
-        if let Some((userinfo, _)) = authority.as_str().rsplit_once('@') {
-            for part in userinfo.split(':') {
-                f(part);
-            }
-        }
+    let authority = uri.authority().map(|authority| authority.as_str());
+    if let Some((userinfo, _)) = authority.and_then(|authority| authority.rsplit_once('@')) {
+        userinfo.split(':').for_each(&mut f);
     }
     let rules = Redaction::installed();
-    let mut previous = None;
-    for segment in uri.path().split('/') {
-        let keep = telegram_bot_token(segment).or_else(|| {
-            rules
-                .as_deref()
-                .and_then(|rules| rules.segment_rule(previous, segment))
-        });
-        if let Some(visible) = keep.filter(|visible| *visible < segment.len()) {
-            let secret = &segment[visible..];
-            f(secret);
-            // The token part alone too: `<id>:<secret>` is often echoed
-            // without the id.
-            if let Some((_, token)) = secret.split_once(':') {
-                f(token);
-            }
+    for (segment, keep) in path_segments(uri.path(), rules.as_deref()) {
+        let Some(visible) = keep else { continue };
+        let secret = &segment[visible..];
+        f(secret);
+        // The token part alone too: `<id>:<secret>` is often echoed
+        // without the id.
+        if let Some((_, token)) = secret.split_once(':') {
+            f(token);
         }
-        previous = Some(segment);
     }
-    if let Some(query) = uri.query() {
-        for pair in query.split(['&', ';']) {
-            if let Some((name, value)) = pair.split_once('=') {
-                if is_secret_param(name) {
-                    f(value);
-                }
-            }
+    let pairs = uri
+        .query()
+        .into_iter()
+        .flat_map(|query| query.split(['&', ';']));
+    for (name, value) in pairs.filter_map(|pair| pair.split_once('=')) {
+        if is_secret_param(name) {
+            f(value);
         }
     }
 }
