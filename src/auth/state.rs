@@ -67,10 +67,7 @@ pub(crate) struct Format {
 
 impl Format {
     fn header_value(&self, credential: &Credential) -> Result<HeaderValue, SharedSource> {
-        let secret = credential.expose_secret();
-        let mut bytes = Vec::with_capacity(self.prefix.len() + secret.len());
-        bytes.extend_from_slice(self.prefix.as_bytes());
-        bytes.extend_from_slice(secret);
+        let bytes = [self.prefix.as_bytes(), credential.expose_secret()].concat();
         // A credential is a valid header value, and the prefix a checked
         // token and a space: this cannot fail, but say so rather than panic.
         let mut value = HeaderValue::from_maybe_shared(bytes::Bytes::from(bytes))

@@ -1,7 +1,8 @@
 //! The [`Classify`] trait and the [`DefaultClassifier`].
 
 use super::{Classification, Failure};
-use crate::hints::{GrpcPushback, HintSource, ResponseHints};
+use crate::hints::HintSource::{RetryAfter, RetryAfterMs};
+use crate::hints::{GrpcPushback, ResponseHints};
 use crate::ErrorKind;
 use http::{HeaderMap, StatusCode};
 use std::time::SystemTime;
@@ -127,12 +128,8 @@ impl DefaultClassifier {
 /// The statuses the default table retries: 408, 429 and the 5xx that
 /// waiting can heal (see [`DefaultClassifier`]).
 fn is_retryable_status(status: StatusCode) -> bool {
-    match status.as_u16() {
-        408 | 429 => true,
-        501 | 505 | 506 | 508 | 510 | 511 => false,
-        500..=599 => true,
-        _ => false,
-    }
+    let code = status.as_u16();
+    matches!(code, 408 | 429 | 500..=599) && !matches!(code, 501 | 505 | 506 | 508 | 510 | 511)
 }
 
 impl DefaultClassifier {
@@ -168,7 +165,6 @@ pub(crate) fn failure(
     hints: &ResponseHints,
 ) -> Classification {
     let mut retryable = is_retryable_status(status);
-    let explicit = hints.explicit_hint();
     // A 4xx (or 2xx) of no kind of its own but 413 (Binance's 418 ban) is one too.
     let unnamed = kind == ErrorKind::Other
         && (status.is_client_error() || status.is_success())
@@ -180,16 +176,9 @@ pub(crate) fn failure(
         retryable = true;
     }
     // RFC 9110 §15.5.14: a 413 with Retry-After is temporary.
-    if status == StatusCode::PAYLOAD_TOO_LARGE
-        && explicit.is_some_and(|hint| {
-            matches!(
-                hint.source(),
-                HintSource::RetryAfter | HintSource::RetryAfterMs
-            )
-        })
-    {
-        retryable = true;
-    }
+    let source = hints.explicit_hint().map(|hint| hint.source());
+    let temporary = matches!(source, Some(RetryAfter | RetryAfterMs));
+    retryable |= status == StatusCode::PAYLOAD_TOO_LARGE && temporary;
     let hint = if kind == ErrorKind::RateLimited {
         hints.retry_hint_when_limited()
     } else {

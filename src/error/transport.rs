@@ -32,36 +32,28 @@ impl TransportError {
     /// `ConnectionRefused`, `AddrNotAvailable` or `NotConnected` anywhere in
     /// the source chain, or hyper-util's or reqwest's connect error.
     pub fn is_connect(&self) -> bool {
+        use std::io::ErrorKind::{AddrNotAvailable, ConnectionRefused, NotConnected};
         super::chain(&*self.source).any(|error| {
-            if let Some(io) = error.downcast_ref::<std::io::Error>() {
-                if matches!(
-                    io.kind(),
-                    std::io::ErrorKind::ConnectionRefused
-                        | std::io::ErrorKind::AddrNotAvailable
-                        | std::io::ErrorKind::NotConnected
-                ) {
-                    return true;
-                }
-            }
+            let io = error.downcast_ref().map(std::io::Error::kind);
+            let connect = matches!(
+                io,
+                Some(ConnectionRefused | AddrNotAvailable | NotConnected)
+            );
             #[cfg(feature = "reqwest")]
-            if let Some(client) = error.downcast_ref::<::reqwest::Error>() {
-                if client.is_connect() {
-                    return true;
-                }
-            }
+            let connect = connect
+                || error
+                    .downcast_ref()
+                    .is_some_and(::reqwest::Error::is_connect);
             #[cfg(feature = "hyper-util")]
-            if let Some(client) = error.downcast_ref::<hyper_util::client::legacy::Error>() {
-                if client.is_connect() {
-                    return true;
-                }
-            }
+            let connect = connect
+                || error
+                    .downcast_ref()
+                    .is_some_and(hyper_util::client::legacy::Error::is_connect);
             // Without the `hyper-util` feature, hyper-util's legacy client
             // is recognised by its text: "client error (Connect)".
             #[cfg(not(feature = "hyper-util"))]
-            if error.to_string().contains("(Connect)") {
-                return true;
-            }
-            false
+            let connect = connect || error.to_string().contains("(Connect)");
+            connect
         })
     }
 

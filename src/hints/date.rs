@@ -11,6 +11,7 @@
 //! Every parser here refuses text longer than [`MAX_DATE_LEN`] bytes before
 //! looking at it, so each costs O(1) whatever the field's length.
 
+use super::number::nanos_of;
 use super::structured::step;
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -89,11 +90,7 @@ pub(crate) fn parse_rfc3339(text: &str) -> Option<SystemTime> {
             if n == 0 {
                 return None;
             }
-            nanos = tail[..n]
-                .iter()
-                .chain(std::iter::repeat(&b'0'))
-                .take(9)
-                .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'));
+            nanos = nanos_of(&tail[..n]);
             rest = &tail[n..];
         }
     }

@@ -205,15 +205,18 @@ fn parse_decimal(text: &str) -> Option<(u64, u32)> {
             if fraction.is_empty() || !fraction.iter().all(u8::is_ascii_digit) {
                 return None;
             }
-            fraction
-                .iter()
-                .chain(std::iter::repeat(&b'0'))
-                .take(9)
-                .fold(0u32, |acc, digit| acc * 10 + u32::from(digit - b'0'))
+            nanos_of(fraction)
         }
         _ => return None,
     };
     Some((whole, nanos))
+}
+
+/// The nanoseconds of a fraction's digits (after the point): the first
+/// nine, the rest dropped.
+pub(crate) fn nanos_of(fraction: &[u8]) -> u32 {
+    let nine = fraction.iter().chain(std::iter::repeat(&b'0')).take(9);
+    nine.fold(0u32, |acc, digit| acc * 10 + u32::from(digit - b'0'))
 }
 
 fn saturating_duration(secs: u64, nanos: u32) -> Duration {

@@ -3,6 +3,7 @@
 
 use super::ResponseHints;
 use http::HeaderMap;
+use std::cmp::Reverse;
 use std::time::{Duration, SystemTime};
 
 /// A server's rate-limit state as its response headers describe it: the
@@ -88,16 +89,9 @@ impl RateLimitInfo {
 
     /// Orders by restrictiveness: fewer remaining first, then longer reset.
     pub(crate) fn more_restrictive(self, other: Self) -> Self {
-        let key = |info: &Self| {
-            (
-                info.remaining.unwrap_or(u64::MAX),
-                std::cmp::Reverse(info.reset),
-            )
-        };
-        if key(&other) < key(&self) {
-            other
-        } else {
-            self
-        }
+        // Of equals, `self` (the one kept so far).
+        std::cmp::min_by_key(self, other, |info| {
+            (info.remaining.unwrap_or(u64::MAX), Reverse(info.reset))
+        })
     }
 }

@@ -546,8 +546,7 @@ pub(crate) fn first_human_text(root: &Value) -> Option<String> {
                 stack.extend(items.iter().take(room).rev().map(|v| (v, depth + 1)));
             }
             Value::Object(map) if depth < MAX_DEPTH => {
-                let children: Vec<&Value> = map.values().take(room).collect();
-                stack.extend(children.into_iter().rev().map(|v| (v, depth + 1)));
+                stack.extend(map.values().take(room).rev().map(|v| (v, depth + 1)));
             }
             _ => {}
         }

@@ -58,10 +58,8 @@ impl Dialect for ErrorArray {
                 if errors.len() >= MAX_FIELD_ERRORS {
                     break;
                 }
-                errors.push(FieldError::new(
-                    one_line(&name, MAX_CODE_CHARS),
-                    what.clone(),
-                ));
+                let field = one_line(&name, MAX_CODE_CHARS);
+                errors.push(FieldError::new(field, what.clone()));
             }
         }
         if errors.is_empty() {

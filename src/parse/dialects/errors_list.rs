@@ -62,10 +62,8 @@ impl Dialect for ErrorsList {
 
         let mut errors = field_errors(list);
         // Atlassian pairs `errorMessages` with an `errors` field map.
-        if !std::ptr::eq(list, object.get("errors").unwrap_or(&Value::Null)) {
-            if let Some(map) = object.get("errors") {
-                errors.extend(field_errors(map));
-            }
+        if let Some(map) = object.get("errors").filter(|map| !std::ptr::eq(list, *map)) {
+            errors.extend(field_errors(map));
         }
         fields.field_errors = errors;
         Some(fields)

@@ -60,13 +60,8 @@ impl Dialect for FlatError {
             .or_else(|| code_in(object, FALLBACK_CODE_KEYS));
         // A numeric code repeats the status; a string `reason` names the error.
         if code.as_deref().is_some_and(is_number) {
-            if let Some(reason) = object
-                .get("reason")
-                .and_then(text)
-                .filter(|reason| is_identifier(reason))
-            {
-                code = Some(reason);
-            }
+            let reason = object.get("reason").and_then(text);
+            code = reason.filter(|reason| is_identifier(reason)).or(code);
         }
         // Kraken lists its errors: `{"error": ["EAPI:Rate limit exceeded"]}`.
         if let Some(error) = message_in(object, &["error"]) {

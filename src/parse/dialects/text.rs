@@ -29,12 +29,8 @@ impl Dialect for PlainText {
             if let Some(message) = text(json) {
                 return Some(ErrorFields::new().message(message));
             }
-            let reason = input.status().canonical_reason().unwrap_or("Error");
-            let message = match first_human_text(json) {
-                Some(found) => format!("{reason}: {found}"),
-                None => reason.to_owned(),
-            };
-            return Some(ErrorFields::new().message(excerpt(&message)));
+            let found = first_human_text(json);
+            return Some(ErrorFields::new().message(with_reason(input, found.as_deref())));
         }
         let raw = String::from_utf8_lossy(input.body());
         let trimmed = raw.trim_start_matches('\u{feff}').trim();
@@ -58,12 +54,7 @@ impl Dialect for PlainText {
             fields.message = Some(excerpt(&message)).filter(|m| !m.is_empty());
         } else if trimmed.starts_with(['{', '[']) {
             // JSON cut short (by the cap) or malformed: never dumped.
-            let reason = input.status().canonical_reason().unwrap_or("Error");
-            let message = match first_human_literal(trimmed) {
-                Some(found) => format!("{reason}: {found}"),
-                None => reason.to_owned(),
-            };
-            fields.message = Some(excerpt(&message));
+            fields.message = Some(with_reason(input, first_human_literal(trimmed)));
         } else {
             fields.message = Some(excerpt(trimmed));
         }
@@ -99,6 +90,13 @@ fn first_human_literal(json: &str) -> Option<&str> {
 
 /// Most text runs between tags read to find a sentence in XML.
 const MAX_TEXT_RUNS: usize = 256;
+
+/// The status's reason, then the human text found in the body, if any,
+/// as an excerpt.
+fn with_reason(input: &DialectInput<'_>, found: Option<&str>) -> String {
+    let reason = input.status().canonical_reason().unwrap_or("Error");
+    excerpt(&found.map_or_else(|| reason.to_owned(), |found| format!("{reason}: {found}")))
+}
 
 fn excerpt(text: &str) -> String {
     one_line(&decode_entities(text), MAX_EXCERPT_CHARS)
