@@ -20,7 +20,6 @@ pub(crate) struct Span;
 
 impl Span {
     /// The request's span (`api_request`, at INFO).
-    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
     pub(crate) fn request(method: &Method, uri: &Uri) -> Span {
         #[cfg(feature = "tracing")]
         {
@@ -55,7 +54,6 @@ impl Drop for NoGuard {
 
 /// How an attempt or a call failed, as far as spans and metrics go.
 #[derive(Debug, Clone, Copy)]
-#[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
 pub(crate) struct Failure<'a> {
     pub(crate) kind: ErrorKind,
     /// The vendor's code; recorded by metrics only when allowlisted.
@@ -80,11 +78,6 @@ pub(crate) struct Call {
     hedged: bool,
 }
 
-// Each feature uses some of the arguments.
-#[cfg_attr(
-    not(all(feature = "tracing", feature = "opentelemetry")),
-    allow(unused_variables)
-)]
 impl Call {
     /// The first attempt is about to be sent, in `request`'s span;
     /// `hedged`: it is one of a hedged call's attempts.
@@ -183,10 +176,6 @@ pub(crate) struct HedgedCall {
     metrics: super::otel::Call,
 }
 
-#[cfg_attr(
-    not(all(feature = "tracing", feature = "opentelemetry")),
-    allow(unused_variables)
-)]
 impl HedgedCall {
     /// The call's first attempt is being sent.
     pub(crate) fn start(observer: &Observer, method: &Method, uri: &Uri) -> HedgedCall {
@@ -213,10 +202,6 @@ impl HedgedCall {
 
 /// `error.type` (spans and metrics) for a failure of `kind`: the kind in
 /// snake case.
-#[cfg_attr(
-    not(any(feature = "tracing", feature = "opentelemetry")),
-    allow(dead_code)
-)]
 pub(crate) fn error_type(kind: ErrorKind) -> &'static str {
     match kind {
         ErrorKind::BadRequest => "bad_request",
@@ -240,10 +225,6 @@ pub(crate) fn error_type(kind: ErrorKind) -> &'static str {
 /// `http.request.method` (spans and metrics): OpenTelemetry's rule, the
 /// known methods by name and any other as `_OTHER` (a custom method is
 /// unbounded).
-#[cfg_attr(
-    not(any(feature = "tracing", feature = "opentelemetry")),
-    allow(dead_code)
-)]
 pub(crate) fn method_name(method: &Method) -> &'static str {
     const KNOWN: [&str; 9] = [
         "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "TRACE", "CONNECT",

@@ -110,6 +110,12 @@
     doc = "[`Metrics`]: https://docs.rs/tower-api-errors/latest/tower_api_errors/metrics/struct.Metrics.html",
     doc = "[metrics-secrets]: https://docs.rs/tower-api-errors/latest/tower_api_errors/metrics/index.html#cardinality-and-secrets"
 )]
+// Each backend uses some of the events' arguments and of the helpers here:
+// with one of them off, the rest goes unused.
+#![cfg_attr(
+    not(all(feature = "tracing", feature = "opentelemetry")),
+    allow(unused_variables, dead_code)
+)]
 
 mod call;
 #[cfg(feature = "opentelemetry")]
@@ -159,11 +165,6 @@ impl fmt::Debug for Observer {
     }
 }
 
-// Each backend uses some of the arguments.
-#[cfg_attr(
-    not(all(feature = "tracing", feature = "opentelemetry")),
-    allow(unused_variables)
-)]
 impl Observer {
     /// An observer that reports to tracing (feature `tracing`) and to no
     /// metrics.
@@ -306,7 +307,6 @@ impl Observer {
         self.breaker_transition("closed", uri, false);
     }
 
-    #[cfg_attr(not(feature = "opentelemetry"), allow(unused_variables))]
     fn breaker_transition(&self, state: &'static str, uri: &Uri, fleet: bool) {
         #[cfg(feature = "opentelemetry")]
         if let Some(metrics) = &self.metrics {
@@ -347,7 +347,6 @@ impl Observer {
 
 /// The classifier stamped a verdict on a response (tracing `classified`
 /// {status, kind, retryable}, at TRACE).
-#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
 pub(crate) fn classified(status: StatusCode, kind: Option<ErrorKind>, retryable: bool) {
     #[cfg(feature = "tracing")]
     trace::classified(status, kind, retryable);
@@ -355,7 +354,6 @@ pub(crate) fn classified(status: StatusCode, kind: Option<ErrorKind>, retryable:
 
 /// A failure body was read into `error` (tracing `api_error` {status,
 /// kind, code, retryable, truncated}, at DEBUG).
-#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
 pub(crate) fn api_error(error: &ApiError) {
     #[cfg(feature = "tracing")]
     trace::api_error(error);
@@ -364,7 +362,6 @@ pub(crate) fn api_error(error: &ApiError) {
 /// A shared quota store failed (down, slow, garbage) and learned quotas
 /// are kept locally: once per outage (tracing `quota_store_local` {error},
 /// at WARN).
-#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub(crate) fn store_local(error: &dyn fmt::Display) {
     #[cfg(feature = "tracing")]
