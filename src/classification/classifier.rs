@@ -188,12 +188,8 @@ pub(crate) fn failure(
     // negative or unreadable pushback is a "no" (gRFC A6).
     let refused = hints.grpc_pushback() == Some(GrpcPushback::DoNotRetry);
     let verdict = refused.then_some(false).or(hints.should_retry());
-    Classification::Failure(
-        Failure::new(kind)
-            .with_retryable(retryable)
-            .with_hint(hint)
-            .with_server_verdict(verdict),
-    )
+    let failure = Failure::new(kind).with_retryable(retryable).with_hint(hint);
+    Classification::Failure(failure.with_server_verdict(verdict))
 }
 
 impl Classify for DefaultClassifier {

@@ -85,19 +85,14 @@ pub enum AuthFailure {
 
 impl fmt::Display for AuthFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            AuthFailure::NoCredential => "the token source gave no credential",
-            AuthFailure::RefreshFailed => "the credential was rejected and refreshing it failed",
-            AuthFailure::SameCredential => {
-                "the credential was rejected and the token source gave it back unchanged"
-            }
-            AuthFailure::BodyNotReplayable => {
-                "the credential was rejected and the request body is too large to send again"
-            }
-            AuthFailure::RefreshBackingOff => {
-                "the credential was rejected and refreshing it is backing off after a failure"
-            }
-        })
+        let and = match self {
+            AuthFailure::NoCredential => return f.write_str("the token source gave no credential"),
+            AuthFailure::RefreshFailed => "refreshing it failed",
+            AuthFailure::SameCredential => "the token source gave it back unchanged",
+            AuthFailure::BodyNotReplayable => "the request body is too large to send again",
+            AuthFailure::RefreshBackingOff => "refreshing it is backing off after a failure",
+        };
+        write!(f, "the credential was rejected and {and}")
     }
 }
 

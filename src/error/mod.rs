@@ -209,14 +209,13 @@ impl Error {
     /// # }
     /// ```
     pub fn from_boxed(error: BoxError) -> Self {
-        let error = match error.downcast::<Error>() {
-            Ok(ours) => return *ours,
-            Err(other) => other,
-        };
-        if let Some(api) = api_in(&*error) {
-            return Error::Api(api.clone());
+        match error.downcast::<Error>() {
+            Ok(ours) => *ours,
+            Err(other) => match api_in(&*other) {
+                Some(api) => Error::Api(api.clone()),
+                None => Error::Transport(TransportError::new(other)),
+            },
         }
-        Error::Transport(TransportError::new(error))
     }
 
     /// Turns an inner service's error into ours: our own `Error` passes

@@ -609,13 +609,8 @@ fn read_family(
             // A limit of one value per policy is the binding policy's.
             let limits = lines(all, limit, values[0]).filter(|_| policies.len > 1);
             let paired = policies.pick(limits, &mut parse_count, u64::min).0;
-            Some(RateLimitPolicy::new(
-                name,
-                paired.or_else(|| count(limit, values[0])),
-                remaining,
-                reset,
-                None,
-            ))
+            let quota = paired.or_else(|| count(limit, values[0]));
+            Some(RateLimitPolicy::new(name, quota, remaining, reset, None))
         }
         // Shopify's leaky bucket: `used/limit`, no reset (it drains at a
         // steady rate; a 429 carries `Retry-After`); Salesforce's first
