@@ -138,25 +138,22 @@ pub trait TokenSource: Send + Sync + 'static {
     fn refresh<'a>(&'a self, rejected: &'a Credential) -> TokenFuture<'a>;
 }
 
-impl<T: TokenSource + ?Sized> TokenSource for Arc<T> {
-    fn current(&self) -> TokenFuture<'_> {
-        (**self).current()
-    }
+/// A shared or boxed source is the source it holds: written once for both.
+macro_rules! forward_token_source {
+    ($($pointer:ident),*) => {$(
+        impl<T: TokenSource + ?Sized> TokenSource for $pointer<T> {
+            fn current(&self) -> TokenFuture<'_> {
+                (**self).current()
+            }
 
-    fn refresh<'a>(&'a self, rejected: &'a Credential) -> TokenFuture<'a> {
-        (**self).refresh(rejected)
-    }
+            fn refresh<'a>(&'a self, rejected: &'a Credential) -> TokenFuture<'a> {
+                (**self).refresh(rejected)
+            }
+        }
+    )*};
 }
 
-impl<T: TokenSource + ?Sized> TokenSource for Box<T> {
-    fn current(&self) -> TokenFuture<'_> {
-        (**self).current()
-    }
-
-    fn refresh<'a>(&'a self, rejected: &'a Credential) -> TokenFuture<'a> {
-        (**self).refresh(rejected)
-    }
-}
+forward_token_source!(Arc, Box);
 
 /// A credential that never changes: an API key.
 ///

@@ -22,25 +22,17 @@ impl Span {
     /// The request's span (`api_request`, at INFO).
     pub(crate) fn request(method: &Method, uri: &Uri) -> Span {
         #[cfg(feature = "tracing")]
-        {
-            Span(super::trace::request_span(method, uri))
-        }
+        return Span(super::trace::request_span(method, uri));
         #[cfg(not(feature = "tracing"))]
-        {
-            Span
-        }
+        Span
     }
 
     /// Enters the span for the duration of a poll.
     pub(crate) fn enter(&self) -> impl Drop + '_ {
         #[cfg(feature = "tracing")]
-        {
-            self.0.enter()
-        }
+        return self.0.enter();
         #[cfg(not(feature = "tracing"))]
-        {
-            NoGuard
-        }
+        NoGuard
     }
 }
 
@@ -102,13 +94,9 @@ impl Call {
     #[inline]
     pub(crate) fn enter(&self) -> impl Drop + '_ {
         #[cfg(feature = "tracing")]
-        {
-            self.attempt.enter()
-        }
+        return self.attempt.enter();
         #[cfg(not(feature = "tracing"))]
-        {
-            NoGuard
-        }
+        NoGuard
     }
 
     /// Attempt number `attempt` failed and will be retried after `delay`

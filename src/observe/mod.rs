@@ -182,13 +182,9 @@ impl Observer {
     /// True when metrics are recorded (and waits are worth timing).
     pub(crate) fn has_metrics(&self) -> bool {
         #[cfg(feature = "opentelemetry")]
-        {
-            self.metrics.is_some()
-        }
+        return self.metrics.is_some();
         #[cfg(not(feature = "opentelemetry"))]
-        {
-            false
-        }
+        false
     }
 
     #[cfg(feature = "opentelemetry")]

@@ -130,11 +130,6 @@ impl RootKeys {
             _ => 0,
         }
     }
-
-    /// Whether the root object has any of `keys`.
-    pub(crate) fn any(self, keys: u32) -> bool {
-        self.0 & keys != 0
-    }
 }
 
 impl<'a> DialectInput<'a> {
@@ -186,7 +181,7 @@ impl<'a> DialectInput<'a> {
 
     /// Whether the root object has any of `keys` ([`RootKeys`] bits).
     pub(crate) fn has_any(&self, keys: u32) -> bool {
-        self.root_keys.any(keys)
+        self.root_keys.0 & keys != 0
     }
 }
 
