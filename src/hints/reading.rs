@@ -313,30 +313,25 @@ fn text(value: Option<&HeaderValue>) -> Option<&str> {
 /// came from a cache (`Age`), else `now`; read only when a time needs it.
 struct Clock<'a> {
     now: SystemTime,
+    /// The `Date`, when the response did not come from a cache.
     date: Option<&'a HeaderValue>,
-    age: bool,
     reference: Option<SystemTime>,
 }
 
 impl<'a> Clock<'a> {
     fn new(date: Option<&'a HeaderValue>, age: bool, now: SystemTime) -> Self {
+        let date = date.filter(|_| !age);
         Clock {
             now,
             date,
-            age,
             reference: None,
         }
     }
 
     fn reference(&mut self) -> SystemTime {
         *self.reference.get_or_insert_with(|| {
-            if self.age {
-                self.now
-            } else {
-                text(self.date)
-                    .and_then(|date| parse_date(date, self.now))
-                    .unwrap_or(self.now)
-            }
+            let date = text(self.date).and_then(|date| parse_date(date, self.now));
+            date.unwrap_or(self.now)
         })
     }
 }

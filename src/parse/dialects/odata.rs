@@ -39,14 +39,9 @@ impl Dialect for ODataError {
         let mut fields = ErrorFields::new();
         fields.message = message;
         fields.code = nested_code(error).or_else(|| code_in(error, &["code"]));
-        let mut errors = error.get("details").map(field_errors).unwrap_or_default();
-        if let Some(sap) = error
-            .get("innererror")
-            .and_then(|inner| inner.get("errordetails"))
-        {
-            errors.extend(field_errors(sap));
-        }
-        fields.field_errors = errors;
+        let sap = error.get("innererror").and_then(|i| i.get("errordetails"));
+        let lists = [error.get("details"), sap].into_iter().flatten();
+        fields.field_errors = lists.flat_map(field_errors).collect();
         Some(fields)
     }
 }

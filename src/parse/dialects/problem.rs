@@ -45,20 +45,13 @@ impl Dialect for ProblemDetails {
         }
         let mut fields = ErrorFields::new();
         fields.message = message_in(object, &["detail", "title"]);
-        let code = code_in(object, &["code", "error_code", "errorCode", "type"]).or_else(|| {
-            object
-                .get("detail")
-                .is_some()
-                .then(|| message_in(object, &["title"]))
-                .flatten()
-        });
-        fields.code = code;
-        let errors = ["errors", "invalid-params", "invalid_params", "violations"]
+        let title = || message_in(object, &["title"]).filter(|_| object.contains_key("detail"));
+        fields.code = code_in(object, &["code", "error_code", "errorCode", "type"]).or_else(title);
+        fields.field_errors = ["errors", "invalid-params", "invalid_params", "violations"]
             .iter()
             .filter_map(|key| object.get(*key))
             .flat_map(field_errors)
             .collect();
-        fields.field_errors = errors;
         Some(fields)
     }
 }
