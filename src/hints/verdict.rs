@@ -39,13 +39,8 @@ pub fn should_retry(headers: &HeaderMap) -> Option<bool> {
 /// One `x-should-retry` / `Stripe-Should-Retry` value.
 pub(crate) fn parse_verdict(value: &HeaderValue) -> Option<bool> {
     let text = value.to_str().ok()?.trim();
-    if text.eq_ignore_ascii_case("true") {
-        Some(true)
-    } else if text.eq_ignore_ascii_case("false") {
-        Some(false)
-    } else {
-        None
-    }
+    let verdict = text.eq_ignore_ascii_case("true");
+    (verdict || text.eq_ignore_ascii_case("false")).then_some(verdict)
 }
 
 /// A gRPC server's retry pushback (gRFC A6, `grpc-retry-pushback-ms`).

@@ -82,7 +82,7 @@ impl Call {
     ) -> Call {
         Call {
             #[cfg(feature = "opentelemetry")]
-            metrics: super::otel::Call::start(observer.metrics_handle(), method, uri),
+            metrics: super::otel::Call::start(observer.metrics.as_ref(), method, uri),
             #[cfg(feature = "tracing")]
             attempt: super::trace::attempt_span(&request.0, method, uri, 0),
             #[cfg(any(feature = "tracing", feature = "opentelemetry"))]
@@ -169,7 +169,7 @@ impl HedgedCall {
     pub(crate) fn start(observer: &Observer, method: &Method, uri: &Uri) -> HedgedCall {
         HedgedCall {
             #[cfg(feature = "opentelemetry")]
-            metrics: super::otel::Call::start(observer.metrics_handle(), method, uri).logical(),
+            metrics: super::otel::Call::start(observer.metrics.as_ref(), method, uri).logical(),
         }
     }
 

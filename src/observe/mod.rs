@@ -187,11 +187,6 @@ impl Observer {
         false
     }
 
-    #[cfg(feature = "opentelemetry")]
-    pub(crate) fn metrics_handle(&self) -> Option<&crate::metrics::Metrics> {
-        self.metrics.as_ref()
-    }
-
     /// The auth layer renews a credential that `status` rejected, or (no
     /// renewal) ends the request while the last failed refresh's backoff
     /// runs (tracing `credential_rejected`).

@@ -160,10 +160,7 @@ pub(crate) fn code(value: &Value) -> Option<String> {
     match value {
         // One pass, straight to a code's bound (the same as making it a
         // message first, then bounding that).
-        Value::String(text) => {
-            let code = one_line(text, MAX_CODE_CHARS);
-            (!code.is_empty()).then_some(code)
-        }
+        Value::String(text) => Some(one_line(text, MAX_CODE_CHARS)).filter(|code| !code.is_empty()),
         Value::Number(number) => Some(number.to_string()),
         _ => None,
     }

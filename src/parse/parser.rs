@@ -13,7 +13,6 @@ use crate::hints::ResponseHints;
 use crate::{ApiError, ErrorKind, FieldError};
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -117,11 +116,7 @@ impl ErrorParser {
             .failure()
             .copied()
             .unwrap_or_else(|| Failure::new(ErrorKind::Other).with_retryable(false));
-        let BodyReading {
-            fields,
-            body_hint,
-            details,
-        } = self.read_body(status, headers, body);
+        let (fields, body_hint, details) = self.read_body(status, headers, body);
         let ErrorFields {
             code,
             message,
@@ -220,24 +215,14 @@ impl ErrorParser {
             crate::hints::reset_from(&reset, headers, SystemTime::now())
         });
         // Keep the text, not the parsed value: see `ApiError::details`.
-        let details = json.is_some().then(|| match body_text {
-            Cow::Borrowed(text) => Box::from(text),
-            Cow::Owned(text) => text.into_boxed_slice(),
-        });
-        BodyReading {
-            fields,
-            body_hint,
-            details,
-        }
+        let details = json.map(|_| body_text.into_owned().into_boxed_slice());
+        (fields, body_hint, details)
     }
 }
 
-/// What [`ErrorParser::read_body`] found.
-struct BodyReading {
-    fields: ErrorFields,
-    body_hint: Option<Duration>,
-    details: Option<Box<[u8]>>,
-}
+/// What [`ErrorParser::read_body`] found: the fields, the body's retry
+/// hint, and its JSON text.
+type BodyReading = (ErrorFields, Option<Duration>, Option<Box<[u8]>>);
 
 /// Keeps the field errors that fit in `budget` bytes, in order. With the
 /// budget the parser gives (twice the body plus 512 bytes, less the kept
