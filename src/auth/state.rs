@@ -652,8 +652,7 @@ enum NoAnswer {
 impl NoAnswer {
     /// The failure it explains, ended for `reason`.
     fn failure(self, reason: AuthFailure) -> Failure {
-        let source = Some(Arc::new(self) as SharedSource);
-        Failure::new(reason, source)
+        Failure::new(reason, Some(Arc::new(self) as SharedSource))
     }
 }
 

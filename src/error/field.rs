@@ -26,11 +26,8 @@ impl FieldError {
     /// the text's size (growing the field's string by the message, then
     /// shrinking it to a box, could cost two more).
     pub(crate) fn from_parts(field: &str, message: &str) -> Self {
-        let mut text = String::with_capacity(field.len() + message.len());
-        text.push_str(field);
-        text.push_str(message);
         FieldError {
-            text: text.into_boxed_str(),
+            text: [field, message].concat().into_boxed_str(),
             field_len: field.len(),
         }
     }

@@ -475,8 +475,7 @@ fn normalise_pointer(raw: &str) -> Cow<'_, str> {
         Some(pointer) if pointer.contains('/') => {
             Cow::Owned(one_line(&pointer.replace('/', "."), MAX_CODE_CHARS))
         }
-        Some(name) => bounded_ref(name, MAX_CODE_CHARS),
-        None => bounded_ref(trimmed, MAX_CODE_CHARS),
+        name => bounded_ref(name.unwrap_or(trimmed), MAX_CODE_CHARS),
     }
 }
 
