@@ -32,10 +32,7 @@ pub struct StatusClassifier<S, C = DefaultClassifier> {
 impl<S> StatusClassifier<S> {
     /// Wraps `inner` with the [`DefaultClassifier`].
     pub fn new(inner: S) -> Self {
-        StatusClassifier {
-            inner,
-            classifier: DefaultClassifier::new(),
-        }
+        StatusClassifier::with_classifier(inner, DefaultClassifier::new())
     }
 }
 
@@ -46,10 +43,7 @@ impl<S, C> StatusClassifier<S, C> {
 
     /// Replaces the classifier.
     pub fn classifier<C2: Classify + Clone>(self, classifier: C2) -> StatusClassifier<S, C2> {
-        StatusClassifier {
-            inner: self.inner,
-            classifier,
-        }
+        StatusClassifier::with_classifier(self.inner, classifier)
     }
 
     inner_service_accessors!();

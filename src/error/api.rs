@@ -383,9 +383,8 @@ impl ApiError {
 
     /// Adds a body hint where the headers gave none.
     pub(crate) fn merge_body_hint(&mut self, delay: Option<Duration>) {
-        if self.inner.reading.hint.is_none() {
-            self.inner.reading.hint = delay.map(|delay| RetryHint::new(delay, HintSource::Body));
-        }
+        let hint = &mut self.inner.reading.hint;
+        *hint = hint.or(delay.map(|delay| RetryHint::new(delay, HintSource::Body)));
     }
 }
 

@@ -72,19 +72,17 @@ pub fn classify_trailers_only(headers: &HeaderMap) -> Option<Classification> {
     let Some((kind, retryable)) = kind_for_code(code) else {
         return Some(Classification::Success);
     };
-    let mut failure = Failure::new(kind).with_retryable(retryable);
-    match grpc_pushback(headers) {
+    let failure = Failure::new(kind).with_retryable(retryable);
+    let failure = match grpc_pushback(headers) {
         Some(GrpcPushback::After(delay)) => {
-            failure = failure.with_hint(Some(RetryHint::new(delay, HintSource::GrpcPushback)));
+            failure.with_hint(Some(RetryHint::new(delay, HintSource::GrpcPushback)))
         }
         // The server's "no" to a status the table retries is its verdict,
         // as on an HTTP failure (a hedge then stops, not cancels, A6); to
         // one the table never retries it changes nothing.
-        Some(GrpcPushback::DoNotRetry) if retryable => {
-            failure = failure.with_server_verdict(Some(false));
-        }
-        Some(GrpcPushback::DoNotRetry) | None => {}
-    }
+        Some(GrpcPushback::DoNotRetry) if retryable => failure.with_server_verdict(Some(false)),
+        Some(GrpcPushback::DoNotRetry) | None => failure,
+    };
     Some(Classification::Failure(failure))
 }
 
