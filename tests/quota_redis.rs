@@ -29,7 +29,7 @@ use support::{client, response, serve, ServerBody};
 use tokio::time::Instant;
 use tower::{Layer, ServiceBuilder, ServiceExt};
 use tower_api_errors::quota::{
-    Grant, Observation, QuotaLayer, QuotaStore, RedisStore, ScopeKey, WindowReport,
+    Grant, Observation, Permit, QuotaLayer, QuotaStore, RedisStore, ScopeKey, WindowReport,
 };
 use tower_api_errors::{RetryLayer, RetryPolicy};
 
@@ -409,9 +409,11 @@ async fn members_of_a_fleet_get_fair_shares_of_a_window() {
     );
     let (b_taken, b_wait) = granted(&b).await;
     assert_eq!(b_taken.len(), 5, "B's share, the rest of the window");
+    // All leased: B asks again when A's lease may come back (at A's
+    // renewal, within a lease interval), not at the reset a minute on.
     assert!(
-        b_wait > Duration::from_secs(50),
-        "the window is spent: wait for its reset ({b_wait:?})"
+        b_wait > Duration::from_secs(1) && b_wait <= Duration::from_millis(5_100),
+        "the window is leased: ask when A's lease may come back ({b_wait:?})"
     );
     assert!(!a.is_local() && !b.is_local());
 }
@@ -997,6 +999,83 @@ fn a_redis_whose_password_changed_is_a_quiet_fallback() {
 // ---------------------------------------------------------------------------
 // A member killed.
 // ---------------------------------------------------------------------------
+
+/// Member A leases units it never uses, then its process dies (the store
+/// dropped). B, which wants more than its share, gets A's units within
+/// two lease intervals (10 s), as documented.
+#[test]
+fn a_dead_members_unused_lease_comes_back_within_two_lease_intervals() {
+    within(Duration::from_secs(20), rt, || async {
+        let redis = RedisServer::start(free_port());
+        let open = || {
+            RedisStore::open(&redis.url())
+                .unwrap()
+                .prefix("p7:dead:")
+                .timeout(Duration::from_secs(2))
+        };
+        let (a, b) = (open(), open());
+        let scope = ScopeKey::new("api.test", None);
+        let max = Duration::from_secs(120);
+        // 20 a minute, all left.
+        let window = WindowReport::new(
+            None,
+            Some(20),
+            Some(20),
+            Some(Duration::from_secs(60)),
+            None,
+        );
+        let unheld = Permit::new(scope, 1, false, 0);
+        a.settle(unheld, &Observation::new().with_window(window))
+            .await;
+        let Grant::Go { permit, .. } = b.acquire(scope, 1, max).await else {
+            panic!("B's first")
+        };
+        b.release(permit);
+        // A takes its share and holds the permits (in flight when it dies).
+        let mut a_taken = Vec::new();
+        loop {
+            match a.acquire(scope, 1, max).await {
+                Grant::Go { permit, .. } => a_taken.push(permit),
+                Grant::Wait(_) => break,
+                other => panic!("{other:?}"),
+            }
+        }
+        // A gives back all but one, unused (never sent), then dies.
+        for permit in a_taken.drain(1..) {
+            a.release(permit);
+        }
+        let a_count = 1;
+        drop(a);
+        let started = Instant::now();
+        let mut b_taken = 0;
+        let mut last_wait = Duration::ZERO;
+        while started.elapsed() < Duration::from_secs(13) && b_taken < 20 - a_count {
+            match b.acquire(scope, 1, max).await {
+                Grant::Go { .. } => b_taken += 1,
+                Grant::Wait(wait) => {
+                    last_wait = wait;
+                    tokio::time::sleep(wait.min(Duration::from_millis(500))).await
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // (Diagnostic: a member that asks now finds A's units back in the ledger.)
+        let c = open();
+        let mut c_taken = 0;
+        while let Grant::Go { .. } = c.acquire(scope, 1, max).await {
+            c_taken += 1;
+        }
+        eprintln!(
+            "B took {b_taken} in {:?} (last wait {last_wait:?}); a new member C then took {c_taken}",
+            started.elapsed()
+        );
+        assert!(
+            b_taken >= 20 - a_count - 1,
+            "B got {b_taken} of the {} A left unused, within 13 s (last wait {last_wait:?})",
+            20 - a_count
+        );
+    });
+}
 
 // ---------------------------------------------------------------------------
 // Many scopes.

@@ -163,8 +163,9 @@ pub(crate) struct Granted {
     pub(crate) last: bool,
     /// Non-zero when nothing more can come to this member before this
     /// (its share is cut and no other is unclaimed, or the budget is
-    /// leased): it does not renew ahead of running out, and once spent it
-    /// holds until then without asking.
+    /// leased until another member's lease may come back): it does not
+    /// renew ahead of running out, and once spent it holds until then
+    /// without asking.
     pub(crate) refill: Millis,
 }
 
@@ -221,10 +222,11 @@ impl Ledger {
         let (released, next_step, fair_only) = self.released(now, granted.limit, want);
         let whole;
         (granted.left, whole) = self.cut(me, want, released, fair_only);
-        // When more may come: the window's end once it is all leased, the
-        // join or the end of a ramp, or when unclaimed shares may be let go.
+        // When more may come: once it is all leased, when another member's
+        // lease may come back; the join or the end of a ramp, or when
+        // unclaimed shares may be let go.
         let next = if self.granted >= self.budget {
-            self.lease_end
+            self.comes_back(me, now)
         } else if fair_only {
             next_step
         } else {
@@ -448,6 +450,25 @@ impl Ledger {
             return remaining;
         }
         inferred.grow(&mut self.state.windows)
+    }
+
+    /// When units another member holds may come back, the window's end at
+    /// the latest: at its next renewal (when it said it would be back),
+    /// or, past that, when it is dropped as gone. (Held to the window's
+    /// end, a member never got the lease of one that died.) Not sooner
+    /// than [`SHARE_WAIT`]: a renewal that brings nothing is not repeated
+    /// at once.
+    fn comes_back(&self, me: usize, now: Millis) -> Millis {
+        let others = self.members.iter().enumerate();
+        let holding = others.filter(|(index, m)| *index != me && m.leased > 0);
+        let back = holding.map(|(_, m)| match m.due > now {
+            true => m.due,
+            false => (m.seen + MEMBER_TTL).max(m.due + LEASE_TTL),
+        });
+        let back = back
+            .min()
+            .map_or(self.lease_end, |at| at.max(now + SHARE_WAIT));
+        back.min(self.lease_end)
     }
 
     /// Members that stopped renewing are gone: their leases go back.
@@ -720,8 +741,11 @@ mod tests {
         }
         assert_eq!(totals, [100, 100, 99]);
         assert_eq!(ledger.granted, 299);
-        let spent = lease(ledger.renew(&ask(1, 20 + LEASE_TTL + 5, 1_000), &tuning));
-        assert_eq!((spent.left, spent.hold_until), (0, 10_020), "spent: held");
+        // Spent: held until the others' leases may come back (they renew
+        // by then), a recheck at the soonest.
+        let at = 20 + LEASE_TTL + 5;
+        let spent = lease(ledger.renew(&ask(1, at, 1_000), &tuning));
+        assert_eq!((spent.left, spent.hold_until), (0, at + SHARE_WAIT));
         // Round trip through the hash fields.
         let decoded = Ledger::decode(&ledger.encode()).unwrap();
         assert_eq!(decoded.encode(), ledger.encode());
@@ -879,7 +903,11 @@ mod tests {
         a.reports = report(100, 100, 60_000);
         assert_eq!(lease(ledger.renew(&a, &tuning)).left, 100);
         let b = lease(ledger.renew(&ask(2, 10, 1_000), &tuning));
-        assert_eq!(b.left, 0, "A holds the window");
+        // A holds the window: B asks again when A renews (it may hand back
+        // units), then when A is dropped, not at the window's end.
+        assert_eq!((b.left, b.hold_until), (0, LEASE_TTL));
+        let b = lease(ledger.renew(&ask(2, LEASE_TTL, 1_000), &tuning));
+        assert_eq!((b.left, b.hold_until), (0, MEMBER_TTL));
         // A is gone: past MEMBER_TTL its lease returns to the pool.
         let later = lease(ledger.renew(&ask(2, MEMBER_TTL + 1, 1_000), &tuning));
         assert_eq!(later.left, 100);
@@ -1063,12 +1091,13 @@ mod tests {
         let mut a = ask(1, 0, 1_000);
         a.reports = report(100, 100, 60_000);
         assert_eq!(lease(ledger.renew(&a, &tuning)).left, 100);
-        let b = lease(ledger.renew(&ask(2, 10, 1_000), &tuning));
+        // A spent it all: nothing can come back before the window's end.
         assert_eq!(
-            (b.left, b.hold_until),
-            (0, 60_000),
-            "spent: held to its end"
+            lease(ledger.renew(&ask(1, 5, 1_000), &tuning)).hold_until,
+            60_000
         );
+        let b = lease(ledger.renew(&ask(2, 10, 1_000), &tuning));
+        assert_eq!((b.left, b.hold_until), (0, 60_000), "held to A's hold");
         // Two lease intervals on, B has not renewed and is still a member
         // (no keep-alive needed); a lease interval past its hold, it is not.
         let later = lease(ledger.renew(&ask(1, MEMBER_TTL + 20, 1_000), &tuning));

@@ -135,7 +135,9 @@ const OPENING_EVERY: Millis = 250;
 ///   a cautious share: the last known limit divided by the last known
 ///   members, once per window, the remainder's units a unit each to the
 ///   first members of the ledger (the shares add up to the limit at most;
-///   with fewer units than members, they take turns). It says so once through `tracing`
+///   with fewer units than members, they take turns); in a window the
+///   ledger had leased, no more than what it was leased there and its
+///   share of what the ledger had not leased. It says so once through `tracing`
 ///   (`quota_store_local`, WARN), tries Redis again with one attempt at a
 ///   time across all scopes, backing off (250 ms doubling to 2 s, shared
 ///   by every scope and clone), and says `quota_store_shared` when it
@@ -592,12 +594,17 @@ impl RedisStore {
     /// The cautious share while Redis fails: the binding window's limit
     /// divided by the last known members, once per window (see
     /// [`cautious_share`]); the lease lasts until the next attempt on Redis
-    /// (or the window's end).
+    /// (or the window's end). In a window the ledger leased, no more than
+    /// what this process was leased and its share of what the ledger had
+    /// not leased when last read: units sent outside the leases (a cold
+    /// start's probe) are in no member's share of the limit.
     fn fallback(&self, scope: ScopeKey, sync: &Sync) {
-        let cached = sync
-            .ledger
-            .lock()
-            .map_or(0, |l| l.as_ref().map_or(0, |l| l.members.len()));
+        let (cached, unleased) = sync.ledger.lock().map_or((0, None), |l| {
+            l.as_ref().map_or((0, None), |l| {
+                let unleased = l.budget.saturating_sub(l.granted);
+                (l.members.len(), Some(unleased))
+            })
+        });
         let members = u64::from(sync.members.load(Ordering::Relaxed))
             .max(cached as u64)
             .max(1);
@@ -626,10 +633,11 @@ impl RedisStore {
             // once an answer tells its reset.)
             let before = sync.fallback_for.swap(key, Ordering::Relaxed);
             let fresh = before != key && before != 0;
-            let leased = match sync.leased_for.load(Ordering::Relaxed) {
-                0 => sync.leased.load(Ordering::Relaxed),
-                same if same == key => sync.leased.load(Ordering::Relaxed),
-                _ => 0,
+            let leased_for = sync.leased_for.load(Ordering::Relaxed);
+            let this_window = leased_for == 0 || leased_for == key;
+            let leased = match this_window {
+                true => sync.leased.load(Ordering::Relaxed),
+                false => 0,
             };
             let lease = state.lease_mut().get_or_insert(Lease {
                 until,
@@ -639,7 +647,11 @@ impl RedisStore {
             if fresh {
                 let limit = binding.limit.unwrap_or(binding.remaining);
                 let turn = sync.turns.fetch_add(1, Ordering::Relaxed);
-                let share = cautious_share(limit, members, place, turn);
+                let mut share = cautious_share(limit, members, place, turn);
+                if let Some(unleased) = unleased.filter(|_| this_window) {
+                    let rest = cautious_share(unleased, members, place, turn);
+                    share = share.min(leased + rest);
+                }
                 lease.left = share.saturating_sub(leased);
                 lease.taken = 0;
             }
@@ -740,7 +752,8 @@ impl RedisStore {
         mut ask: Ask,
         taken_before: u64,
     ) -> Result<bool, String> {
-        let mut ledger = sync.ledger.lock().map_or(None, |mut l| l.take());
+        // (A copy: the one kept stays for a fallback, should Redis fail.)
+        let mut ledger = sync.ledger.lock().map_or(None, |l| l.clone());
         for _ in 0..CAS_ATTEMPTS {
             // The ledger's clock, mapped from this process's (the offset
             // comes with every answer).
