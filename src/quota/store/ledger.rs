@@ -78,7 +78,8 @@ pub(crate) struct Ledger {
     /// Bumped by every write; 0: the ledger did not exist.
     pub(crate) version: u64,
     pub(crate) state: ScopeState,
-    /// When the current lease window began and ends (0: none yet).
+    /// When the current lease window began (0: not known, a ledger's
+    /// first) and ends (0: none yet).
     pub(crate) lease_start: Millis,
     pub(crate) lease_end: Millis,
     /// Units the fleet may lease in it.
@@ -254,7 +255,7 @@ impl Ledger {
         let spent_into = binding.limit.is_some_and(|limit| binding.remaining < limit);
         let fresh = self.version == 1 && spent_into;
         let first = (self.probe.take().is_some() || fresh) && self.lease_end == 0;
-        self.roll(binding.reset_at, binding.remaining, now, tuning);
+        self.roll(binding, now, tuning);
         if first && self.lease_end > now {
             let span = ((self.lease_end - now) / 2).min(LEASE_TTL);
             // Members back from a failing Redis come back over its backoff
@@ -333,17 +334,39 @@ impl Ledger {
     /// window's end when reports move it. A guessed end stands: were it
     /// pushed on by each renewal, members that renew a second apart would
     /// never reach it, and the window's leased budget would never come back.
-    fn roll(&mut self, reset: Option<Millis>, remaining: u64, now: Millis, tuning: &Tuning) {
+    /// A guessed end that comes before the window's known reset moves to
+    /// it: rolled there, the fleet leased the window's remaining again.
+    fn roll(&mut self, binding: &Window, now: Millis, tuning: &Tuning) {
+        let (reset, remaining) = (binding.reset_at, binding.remaining);
         let later = |end: &Millis| *end > self.lease_end + tuning.new_window_after;
         let next_window = reset.is_some_and(|end| later(&end)) && remaining > self.budget;
-        if self.lease_end <= now || next_window {
+        // (A reset within a second of the end is the same window's.)
+        let same = |end: &Millis| *end < self.lease_end + tuning.new_window_after;
+        let ahead = reset.filter(|end| *end > now && same(end) && self.lease_end != 0);
+        if let (Some(end), false, true) = (ahead, next_window, self.lease_end <= now) {
+            // (Its remnant, leased already, is its budget: the next
+            // window's first report, with more left, rolls it.)
+            (self.lease_end, self.budget) = (end, remaining);
+        } else if self.lease_end <= now || next_window {
             let remaining = self.grow_margin(remaining);
-            // An end not told is guessed as long as the last lease window
-            // (vendors' windows repeat: at 10 per 1 s, a lease interval's
-            // guess held the fleet 4 s in 5), within 1 s and a lease interval.
-            let last = self.lease_end.saturating_sub(self.lease_start);
-            let guess = last.clamp(WHOLE_SECOND, LEASE_TTL);
-            self.lease_start = now;
+            // An end not told is guessed as long as the window (vendors'
+            // windows repeat: at 10 per 1 s, a lease interval's guess held
+            // the fleet 4 s in 5), within 1 s and a lease interval. A lease
+            // window whose end is told starts at the last one's end (the
+            // renewal that rolls it may come late); one guessed, or begun
+            // by a report, at its roll. A ledger's first (start 0: unknown)
+            // may be the tail of the vendor's window (Redis came back empty
+            // mid-way): its length says nothing of the window's.
+            let last = match self.lease_start {
+                0 => LEASE_TTL,
+                start => self.lease_end.saturating_sub(start),
+            };
+            let guess = binding
+                .length
+                .unwrap_or(last)
+                .clamp(WHOLE_SECOND, LEASE_TTL);
+            let told_at_end = self.lease_end <= now && reset.is_some();
+            self.lease_start = if told_at_end { self.lease_end } else { now };
             self.lease_end = reset.unwrap_or(now + guess);
             self.budget = remaining;
             self.granted = 0;
@@ -821,7 +844,16 @@ mod tests {
         let mut ledger = Ledger::default();
         let mut taught = ask(1, 0, 7);
         taught.reports = report(20, 20, 2_000);
-        for (member, now, left) in [(1, 0, 7), (2, 1, 7), (3, 2, 6)] {
+        // (The ledger's first window may be the tail of one: its length is
+        // the second's, from its start at the first's end.)
+        let rounds = [
+            (1, 0, 7),
+            (2, 1, 7),
+            (3, 2, 6),
+            (1, 2_000, 7),
+            (2, 2_000, 7),
+        ];
+        for (member, now, left) in rounds.into_iter().chain([(3, 2_000, 6)]) {
             let asked = Ask {
                 member,
                 now,
@@ -829,16 +861,16 @@ mod tests {
             };
             assert_eq!(lease(ledger.renew(&asked, &tuning)).left, left);
         }
-        // The window reset at 2 s; nothing since told its next reset: the
+        // The window reset at 4 s; nothing since told its next reset: the
         // next is guessed as long (were it a lease interval, the members
         // would wait 3 s past a vendor's 2 s window).
-        let end = 2_010 + 2_000;
-        for (member, now, left) in [(1, 2_010, 7), (2, 2_020, 7), (3, 2_030, 6)] {
+        let end = 4_010 + 2_000;
+        for (member, now, left) in [(1, 4_010, 7), (2, 4_020, 7), (3, 4_030, 6)] {
             let granted = lease(ledger.renew(&ask(member, now, 7), &tuning));
             assert_eq!((granted.left, granted.until), (left, end));
         }
         // Spent, the members come back: held to that end.
-        for (member, now) in [(1, 3_100), (2, 3_500), (3, 3_900), (1, 4_000)] {
+        for (member, now) in [(1, 5_100), (2, 5_500), (3, 5_900), (1, 6_000)] {
             let held = lease(ledger.renew(&ask(member, now, 7), &tuning));
             assert_eq!((held.left, held.hold_until), (0, end), "{member} at {now}");
         }
@@ -864,10 +896,11 @@ mod tests {
         let mut told = ask(1, 5_040, 100);
         told.reports = report(50, 7, 5_000);
         ledger.renew(&told, &tuning);
-        // So the next lease window begins on that window's remnant: 7 left
-        // until 10.04 s.
+        // Its guessed end comes before that reset: the lease window is not
+        // rolled on the window's remnant (its remaining leased again, with
+        // the units of the last lease still unsent), it ends at the reset.
         let granted = lease(ledger.renew(&ask(1, 10_001, 100), &tuning));
-        assert_eq!((granted.left, granted.until), (7, 10_040));
+        assert_eq!((granted.left, granted.hold_until), (0, 10_040));
         // The vendor's next window's first report (ends 5 s on, 49 left)
         // comes before that: the next window is leased, not the remnant
         // stretched to its end.
@@ -875,6 +908,27 @@ mod tests {
         next.reports = report(50, 49, 5_000);
         let granted = lease(ledger.renew(&next, &tuning));
         assert_eq!((granted.left, granted.until), (49, 15_020));
+    }
+
+    /// Redis came back empty 1.3 s into a vendor's 2 s window: the new
+    /// ledger's first lease window is the window's tail. The next window's
+    /// end, not told yet, is not guessed from it (0.7 s: such a lease
+    /// window ended before the vendor's reset and leased its remaining
+    /// again); the first report tells it.
+    #[test]
+    fn a_new_ledgers_first_window_does_not_set_the_guess() {
+        let tuning = Tuning::default();
+        let mut ledger = Ledger::default();
+        let mut back = ask(1, 10_000, 4);
+        back.reports = report(15, 10, 700);
+        lease(ledger.renew(&back, &tuning));
+        assert_eq!((ledger.lease_start, ledger.lease_end), (0, 10_700));
+        lease(ledger.renew(&ask(1, 10_710, 4), &tuning));
+        assert_eq!(ledger.lease_end, 10_710 + LEASE_TTL, "guessed long");
+        let mut told = ask(1, 10_800, 4);
+        told.reports = report(15, 12, 1_900);
+        lease(ledger.renew(&told, &tuning));
+        assert_eq!(ledger.lease_end, 12_700);
     }
 
     #[test]
