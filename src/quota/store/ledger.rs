@@ -476,18 +476,17 @@ impl Ledger {
     }
 
     /// When units another member holds may come back, the window's end at
-    /// the latest: at its next renewal (when it said it would be back),
-    /// or, past that, when it is dropped as gone. (Held to the window's
-    /// end, a member never got the lease of one that died.) Not sooner
-    /// than [`SHARE_WAIT`]: a renewal that brings nothing is not repeated
-    /// at once.
+    /// the latest: when it would be dropped as gone, should it stop
+    /// renewing (held to the window's end, a member never got the lease of
+    /// one that died). A live member's renewals push that on, so the
+    /// others ask again about once per [`MEMBER_TTL`], not at each of its
+    /// renewals (asked then, a fleet of 8 sent twice the Redis commands);
+    /// what a live member hands back waits for the window's end, as it
+    /// did. Not sooner than [`SHARE_WAIT`].
     fn comes_back(&self, me: usize, now: Millis) -> Millis {
         let others = self.members.iter().enumerate();
         let holding = others.filter(|(index, m)| *index != me && m.leased > 0);
-        let back = holding.map(|(_, m)| match m.due > now {
-            true => m.due,
-            false => (m.seen + MEMBER_TTL).max(m.due + LEASE_TTL),
-        });
+        let back = holding.map(|(_, m)| (m.seen + MEMBER_TTL).max(m.due + LEASE_TTL));
         let back = back
             .min()
             .map_or(self.lease_end, |at| at.max(now + SHARE_WAIT));
@@ -764,11 +763,11 @@ mod tests {
         }
         assert_eq!(totals, [100, 100, 99]);
         assert_eq!(ledger.granted, 299);
-        // Spent: held until the others' leases may come back (they renew
-        // by then), a recheck at the soonest.
+        // Spent: held until the window's end (the others, were they to stop
+        // renewing now, would be dropped no sooner).
         let at = 20 + LEASE_TTL + 5;
         let spent = lease(ledger.renew(&ask(1, at, 1_000), &tuning));
-        assert_eq!((spent.left, spent.hold_until), (0, at + SHARE_WAIT));
+        assert_eq!((spent.left, spent.hold_until), (0, 10_020));
         // Round trip through the hash fields.
         let decoded = Ledger::decode(&ledger.encode()).unwrap();
         assert_eq!(decoded.encode(), ledger.encode());
@@ -957,15 +956,35 @@ mod tests {
         a.reports = report(100, 100, 60_000);
         assert_eq!(lease(ledger.renew(&a, &tuning)).left, 100);
         let b = lease(ledger.renew(&ask(2, 10, 1_000), &tuning));
-        // A holds the window: B asks again when A renews (it may hand back
-        // units), then when A is dropped, not at the window's end.
-        assert_eq!((b.left, b.hold_until), (0, LEASE_TTL));
+        // A holds the window: B asks again when A would be dropped, should
+        // it stop renewing, not at the window's end a minute on.
+        assert_eq!((b.left, b.hold_until), (0, MEMBER_TTL));
+        // Asked sooner (a restart), the same.
         let b = lease(ledger.renew(&ask(2, LEASE_TTL, 1_000), &tuning));
         assert_eq!((b.left, b.hold_until), (0, MEMBER_TTL));
         // A is gone: past MEMBER_TTL its lease returns to the pool.
         let later = lease(ledger.renew(&ask(2, MEMBER_TTL + 1, 1_000), &tuning));
         assert_eq!(later.left, 100);
         assert_eq!(later.members, 1);
+    }
+
+    /// A member that renews stays a member: the others, held until it
+    /// would be dropped, are then held on, not asked back every second.
+    #[test]
+    fn a_live_member_holding_the_window_keeps_the_others_held() {
+        let tuning = Tuning::default();
+        let mut ledger = Ledger::default();
+        let mut a = ask(1, 0, 1_000);
+        a.reports = report(100, 100, 60_000);
+        assert_eq!(lease(ledger.renew(&a, &tuning)).left, 100);
+        let b = lease(ledger.renew(&ask(2, 10, 1_000), &tuning));
+        assert_eq!((b.left, b.hold_until), (0, MEMBER_TTL));
+        // A renews at 4 s, having used it all: nothing of it can come back
+        // before the window's end, and B, asking again, is held to it.
+        let a = lease(ledger.renew(&ask(1, 4_000, 1_000), &tuning));
+        assert_eq!((a.left, a.hold_until), (0, 60_000));
+        let b = lease(ledger.renew(&ask(2, MEMBER_TTL, 1_000), &tuning));
+        assert_eq!((b.left, b.hold_until), (0, 60_000));
     }
 
     #[test]
