@@ -61,6 +61,10 @@ pub async fn run() -> Vec<Call> {
         ))
         .on_retry(move |event| log.lock().unwrap().push(event.delay()));
     let stack = ServiceBuilder::new()
+        // Every failure the caller sees gets its gRPC code, the crate's own
+        // (a deadline, a dropped connection) included; tonic alone gives
+        // those `UNKNOWN`.
+        .map_err(tower_api_errors::grpc::into_status)
         .layer(RetryLayer::new(policy))
         .layer(StatusClassifierLayer::new())
         // The retry layer hands on `ReplayBody<tonic::body::Body>`; a Channel takes tonic's Body.

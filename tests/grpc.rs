@@ -3,6 +3,7 @@
 
 #[path = "support/echo.rs"]
 mod echo;
+mod support;
 #[path = "../examples/tonic_client.rs"]
 mod tonic_client;
 
@@ -123,14 +124,10 @@ async fn the_parse_layer_reads_grpc_status_and_decodes_grpc_message() {
 }
 
 /// README, "The one line, for each client": tonic's `Grpc` over
-/// `ApiErrorsLayer` around a `Channel`. A gRPC caller must still see the
-/// server's status code (NOT_FOUND is NOT_FOUND), not `Unknown`.
-///
-/// tonic turns a service's error into a `Status` with `Status::from_error`,
-/// which looks for a `tonic::Status` in the error's source chain: the
-/// parse layer's `ApiError` has the server's there
-/// (`ApiError::grpc_status`), and the typed error is the status's source.
-/// (Every code read `Unknown` before.)
+/// `ApiErrorsLayer` around a `Channel`, its errors mapped by
+/// `grpc::into_status`. A gRPC caller must still see the server's status
+/// (NOT_FOUND is NOT_FOUND, with the server's message), not `Unknown`, and
+/// the typed error as the status's source.
 #[tokio::test]
 async fn the_readme_tonic_client_keeps_the_servers_status_code() {
     let (echo, channel) = echo::start().await;
@@ -141,7 +138,7 @@ async fn the_readme_tonic_client_keeps_the_servers_status_code() {
                 r.map(tonic::body::Body::new)
             }),
         );
-    let mut client = tonic::client::Grpc::new(stack);
+    let mut client = tonic::client::Grpc::new(stack.map_err(tower_api_errors::grpc::into_status));
     for (scenario, code) in [
         ("missing", tonic::Code::NotFound),
         ("denied", tonic::Code::PermissionDenied),
@@ -164,4 +161,63 @@ async fn the_readme_tonic_client_keeps_the_servers_status_code() {
             .expect("the typed error behind the status");
         assert_eq!(typed.message(), status.message(), "{scenario}");
     }
+}
+
+/// The same line in front of what is not a gRPC server answering: a proxy's
+/// plain 503, with no `grpc-status`. tonic reads a code only from a
+/// `tonic::Status` in the error's chain, which the crate's own errors do
+/// not carry: without `grpc::into_status` the caller saw `UNKNOWN`; with
+/// it, `UNAVAILABLE` (the kind's code), the typed error its source.
+#[tokio::test]
+async fn the_readme_tonic_client_gives_a_proxys_503_its_code() {
+    let addr = support::serve(|_request| async {
+        support::response(
+            503,
+            &[("content-type", "text/plain")],
+            "upstream connect error",
+        )
+    })
+    .await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let stack = tower_api_errors::ApiErrorsLayer::new()
+        .retry(
+            RetryPolicy::default()
+                .retry_non_idempotent(true)
+                .max_attempts(1),
+        )
+        .layer(
+            channel.map_request(|r: http::Request<ReplayBody<tonic::body::Body>>| {
+                r.map(tonic::body::Body::new)
+            }),
+        );
+    let mut bare = tonic::client::Grpc::new(stack.clone());
+    let mut client = tonic::client::Grpc::new(stack.map_err(tower_api_errors::grpc::into_status));
+    let say = |scenario: &str| {
+        tonic::Request::new(echo::EchoRequest {
+            scenario: scenario.into(),
+        })
+    };
+    bare.ready().await.unwrap();
+    let call = bare.unary(say("ok"), echo::SAY, echo::codec());
+    let unmapped = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("an answer")
+        .unwrap_err();
+    assert_eq!(unmapped.code(), Code::Unknown, "tonic alone: {unmapped:?}");
+    client.ready().await.unwrap();
+    let call = client.unary(say("ok"), echo::SAY, echo::codec());
+    let status = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("an answer")
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    let typed = std::error::Error::source(&status)
+        .and_then(|source| source.downcast_ref::<Error>())
+        .expect("the typed error behind the status");
+    assert_eq!(typed.kind(), ErrorKind::Unavailable);
+    assert_eq!(status.message(), typed.to_string());
 }

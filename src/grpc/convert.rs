@@ -2,6 +2,8 @@
 //! upstream's error.
 
 use crate::{ApiError, Error, ErrorKind};
+use bytes::Bytes;
+use std::sync::Arc;
 
 /// The gRPC code for an error kind, for answering a gRPC caller with an
 /// upstream's error.
@@ -70,4 +72,46 @@ impl From<ApiError> for tonic::Status {
     fn from(error: ApiError) -> Self {
         tonic::Status::from(&error)
     }
+}
+
+/// A call's error as the `tonic::Status` a gRPC caller gets, for the edge
+/// of a client stack: `tonic::client::Grpc` over
+/// `ApiErrorsLayer::new().layer(channel).map_err(into_status)`, as the
+/// README's tonic line has it.
+///
+/// tonic makes a `Status` of a service's error itself, but reads a code
+/// only from a `tonic::Status` in the error's source chain: the server's,
+/// which the parse layer keeps ([`ApiError::grpc_status`]); every other
+/// error (a proxy's plain 503, a transport failure, the crate's own
+/// deadline or quota refusal) reached the caller as `UNKNOWN`. Here:
+///
+/// - the server's status, when the error carries one, as tonic reads it
+///   (its code, message, details and metadata);
+/// - else the code for the error's kind ([`code_for_kind`]) and its
+///   one-line `Display` (credentials redacted) as the message.
+///
+/// Either way the typed [`Error`] is the status's source.
+///
+/// ```
+/// use std::error::Error as _;
+/// use tower_api_errors::grpc::into_status;
+/// use tower_api_errors::{Error, TransportError};
+///
+/// let status = into_status(TransportError::new("connection reset").into());
+/// assert_eq!(status.code(), tonic::Code::Unavailable);
+/// let typed = status.source().and_then(|s| s.downcast_ref::<Error>()).unwrap();
+/// assert!(typed.to_string().contains("connection reset"));
+/// ```
+pub fn into_status(error: Error) -> tonic::Status {
+    let mut status = match error.api().and_then(ApiError::grpc_status) {
+        Some(server) => tonic::Status::with_details_and_metadata(
+            server.code(),
+            server.message(),
+            Bytes::copy_from_slice(server.details()),
+            server.metadata().clone(),
+        ),
+        None => tonic::Status::new(code_for_kind(error.kind()), error.to_string()),
+    };
+    status.set_source(Arc::new(error));
+    status
 }

@@ -45,13 +45,14 @@
 //! `examples/tonic_client.rs`) hands the response on and tonic reads its
 //! status itself.
 //!
-//! Two limits of that line, known: a failure with no `grpc-status` (a
-//! proxy's plain 503), and the crate's own errors (a deadline, a quota
-//! refusal), reach a tonic caller as `UNKNOWN`, their typed error in the
-//! status's source (tonic reads a code only from a `tonic::Status` in the
-//! error's source chain, which those do not carry:
-//! `tonic::Status::from(&error)` gives the code, for a caller that maps
-//! the error itself); and the retry layer does not read the request's
+//! The line ends with `.map_err(`[`into_status`]`)`: tonic reads a code
+//! only from a `tonic::Status` in the error's source chain, which the
+//! crate's own errors (a deadline, a quota refusal) and a failure with no
+//! `grpc-status` (a proxy's plain 503) do not carry, so without it they
+//! reach a tonic caller as `UNKNOWN`. [`into_status`] keeps the server's
+//! status when there is one and gives the others their kind's code
+//! ([`code_for_kind`]), the typed error the status's source either way.
+//! One limit, known: the retry layer does not read the request's
 //! `grpc-timeout`: set [`RetryPolicy::deadline`](crate::RetryPolicy::deadline)
 //! to the call's timeout, or retries outlive it.
 //!
@@ -98,7 +99,7 @@ mod convert;
 mod dialect;
 mod status;
 
-pub use convert::code_for_kind;
+pub use convert::{code_for_kind, into_status};
 pub(crate) use dialect::status_details;
 pub use dialect::GrpcStatus;
 pub use status::{
