@@ -767,6 +767,15 @@ impl ScopeState {
             if report.reset == Some(0) {
                 window.reset_at = window.reset_at.map(|at| at.max(now + WHOLE_SECOND));
             }
+            // Spent, with no reset told: trusted a whole period from the
+            // answer that says so, not from the window's first. (A leaky
+            // bucket, Shopify's `40/40`, has leaked a unit or two a period
+            // after it is full; "refilled" at the end of a period begun
+            // earlier, a request went into the full bucket: a 429 every
+            // 3 s in one run of ten.)
+            if report.reset.is_none() && remaining == 0 {
+                window.reset_at = window.reset_at.map(|at| at.max(reset_at));
+            }
         } else if report.reset != Some(0) || window.truncated {
             // (A late answer from the window that just ended, reset 0,
             // says nothing about the new one; unless the vendor truncates,
