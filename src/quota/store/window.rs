@@ -758,30 +758,44 @@ impl ScopeState {
         if report.reset.is_some() && reset_at + tuning.new_window_after < current {
             return;
         }
-        if !new_window {
-            window.remaining = window.remaining.min(remaining);
+        window.take(report, (remaining, reset_at), new_window, now);
+    }
+}
+
+impl Window {
+    /// Takes a report of `remaining` (and `reset_at`, as read) into the
+    /// window: as its next window's first (`new_window`), else as one more
+    /// reading of it.
+    fn take(&mut self, report: Report, read: (u64, Millis), new_window: bool, now: Millis) {
+        let (remaining, reset_at) = read;
+        if new_window {
+            // (A late answer from the window that just ended, reset 0,
+            // says nothing about the new one; unless the vendor truncates,
+            // and its windows' every answer may say 0.)
+            if report.reset != Some(0) || self.truncated {
+                self.remaining = remaining;
+                (self.reset_at, self.learned_at) = (Some(reset_at), now);
+            }
+            return;
+        }
+        self.remaining = self.remaining.min(remaining);
+        let ends_no_sooner = match report.reset {
             // Reset 0 in the window: a vendor that truncates its whole
             // seconds, whose window ends within the next one (its earlier
             // resets read up to a second early: refilled there, the
             // requests in flight drew 429s).
-            if report.reset == Some(0) {
-                window.reset_at = window.reset_at.map(|at| at.max(now + WHOLE_SECOND));
-            }
+            Some(0) => Some(now + WHOLE_SECOND),
             // Spent, with no reset told: trusted a whole period from the
             // answer that says so, not from the window's first. (A leaky
             // bucket, Shopify's `40/40`, has leaked a unit or two a period
             // after it is full; "refilled" at the end of a period begun
             // earlier, a request went into the full bucket: a 429 every
             // 3 s in one run of ten.)
-            if report.reset.is_none() && remaining == 0 {
-                window.reset_at = window.reset_at.map(|at| at.max(reset_at));
-            }
-        } else if report.reset != Some(0) || window.truncated {
-            // (A late answer from the window that just ended, reset 0,
-            // says nothing about the new one; unless the vendor truncates,
-            // and its windows' every answer may say 0.)
-            window.remaining = remaining;
-            (window.reset_at, window.learned_at) = (Some(reset_at), now);
+            None if remaining == 0 => Some(reset_at),
+            _ => None,
+        };
+        if let Some(end) = ends_no_sooner {
+            self.reset_at = self.reset_at.map(|at| at.max(end));
         }
     }
 }
