@@ -196,24 +196,21 @@ async fn the_readme_tonic_client_gives_a_proxys_503_its_code() {
         );
     let mut bare = tonic::client::Grpc::new(stack.clone());
     let mut client = tonic::client::Grpc::new(stack.map_err(tower_api_errors::grpc::into_status));
-    let say = |scenario: &str| {
-        tonic::Request::new(echo::EchoRequest {
-            scenario: scenario.into(),
-        })
-    };
-    bare.ready().await.unwrap();
-    let call = bare.unary(say("ok"), echo::SAY, echo::codec());
-    let unmapped = tokio::time::timeout(Duration::from_secs(10), call)
-        .await
-        .expect("an answer")
-        .unwrap_err();
+    // (One call, its status: the two clients' types differ.)
+    macro_rules! failed_call {
+        ($client:ident) => {{
+            $client.ready().await.unwrap();
+            let request = tonic::Request::new(echo::EchoRequest {
+                scenario: "ok".into(),
+            });
+            let call = $client.unary(request, echo::SAY, echo::codec());
+            let answer = tokio::time::timeout(Duration::from_secs(10), call).await;
+            answer.expect("an answer").unwrap_err()
+        }};
+    }
+    let unmapped = failed_call!(bare);
     assert_eq!(unmapped.code(), Code::Unknown, "tonic alone: {unmapped:?}");
-    client.ready().await.unwrap();
-    let call = client.unary(say("ok"), echo::SAY, echo::codec());
-    let status = tokio::time::timeout(Duration::from_secs(10), call)
-        .await
-        .expect("an answer")
-        .unwrap_err();
+    let status = failed_call!(client);
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     let typed = std::error::Error::source(&status)
         .and_then(|source| source.downcast_ref::<Error>())

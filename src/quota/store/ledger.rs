@@ -948,17 +948,23 @@ mod tests {
         assert_eq!(shares, [7, 7, 6, 6, 6, 6, 6, 6]);
     }
 
-    #[test]
-    fn a_member_that_stops_renewing_gives_its_lease_back() {
-        let tuning = Tuning::default();
+    /// A holds the whole window (100 of a minute); B finds it all leased
+    /// and is held until A would be dropped, should A stop renewing, not to
+    /// the window's end a minute on.
+    fn held_by_a(tuning: &Tuning) -> Ledger {
         let mut ledger = Ledger::default();
         let mut a = ask(1, 0, 1_000);
         a.reports = report(100, 100, 60_000);
-        assert_eq!(lease(ledger.renew(&a, &tuning)).left, 100);
-        let b = lease(ledger.renew(&ask(2, 10, 1_000), &tuning));
-        // A holds the window: B asks again when A would be dropped, should
-        // it stop renewing, not at the window's end a minute on.
+        assert_eq!(lease(ledger.renew(&a, tuning)).left, 100);
+        let b = lease(ledger.renew(&ask(2, 10, 1_000), tuning));
         assert_eq!((b.left, b.hold_until), (0, MEMBER_TTL));
+        ledger
+    }
+
+    #[test]
+    fn a_member_that_stops_renewing_gives_its_lease_back() {
+        let tuning = Tuning::default();
+        let mut ledger = held_by_a(&tuning);
         // Asked sooner (a restart), the same.
         let b = lease(ledger.renew(&ask(2, LEASE_TTL, 1_000), &tuning));
         assert_eq!((b.left, b.hold_until), (0, MEMBER_TTL));
@@ -973,12 +979,7 @@ mod tests {
     #[test]
     fn a_live_member_holding_the_window_keeps_the_others_held() {
         let tuning = Tuning::default();
-        let mut ledger = Ledger::default();
-        let mut a = ask(1, 0, 1_000);
-        a.reports = report(100, 100, 60_000);
-        assert_eq!(lease(ledger.renew(&a, &tuning)).left, 100);
-        let b = lease(ledger.renew(&ask(2, 10, 1_000), &tuning));
-        assert_eq!((b.left, b.hold_until), (0, MEMBER_TTL));
+        let mut ledger = held_by_a(&tuning);
         // A renews at 4 s, having used it all: nothing of it can come back
         // before the window's end, and B, asking again, is held to it.
         let a = lease(ledger.renew(&ask(1, 4_000, 1_000), &tuning));
