@@ -30,8 +30,8 @@
 
 use super::inferred::{install, Inferred, INFERRED};
 use super::window::{
-    cold_start, unknown_limit_cap, Millis, Report, ScopeState, Tuning, Window, OPEN_IN_FLIGHT,
-    WHOLE_SECOND,
+    cold_start, unknown_limit_cap, Millis, Report, ScopeState, Window, NEW_WINDOW_AFTER,
+    OPEN_IN_FLIGHT, WHOLE_SECOND,
 };
 use super::MAX_WINDOWS;
 
@@ -173,7 +173,7 @@ pub(crate) struct Granted {
 impl Ledger {
     /// One member's renewal: learns its reports, returns its unused lease,
     /// drops members gone quiet, and cuts its next lease.
-    pub(crate) fn renew(&mut self, ask: &Ask, tuning: &Tuning) -> Answer {
+    pub(crate) fn renew(&mut self, ask: &Ask) -> Answer {
         let now = ask.now;
         self.version += 1;
         // A report of a window's last second may describe the window the
@@ -181,9 +181,9 @@ impl Ledger {
         // a second): it is not taken for the next one.
         // (A ledger that knows no window closed none.)
         let cold = self.state.binding().is_none();
-        let current = |r: &Report| cold || r.reset.is_none_or(|ms| ms >= tuning.new_window_after);
+        let current = |r: &Report| cold || r.reset.is_none_or(|ms| ms >= NEW_WINDOW_AFTER);
         let reports = ask.reports.into_iter().flatten().filter(current);
-        self.state.learn_reports(reports, ask.cooldown, now, tuning);
+        self.state.learn_reports(reports, ask.cooldown, now);
         self.state.refill(now);
         self.expire_members(now);
         let joined = !self.members.iter().any(|m| m.id == ask.member);
@@ -196,7 +196,7 @@ impl Ledger {
         let Some(binding) = self.state.binding() else {
             return self.cold(ask.member, ask.open, now);
         };
-        self.start(&binding, (ask, me, joined), tuning);
+        self.start(&binding, (ask, me, joined));
         // (A roll may have grown an inferred window.)
         let binding = self.state.binding().unwrap_or(binding);
         // Never more than the fewest remaining seen plus what was leased.
@@ -249,13 +249,13 @@ impl Ledger {
     /// cautious share meanwhile counts in its share, never more than the
     /// limit in all (a member's view of what is left may predate what the
     /// others admitted).
-    fn start(&mut self, binding: &Window, asked: (&Ask, usize, bool), tuning: &Tuning) {
+    fn start(&mut self, binding: &Window, asked: (&Ask, usize, bool)) {
         let (ask, me, joined) = asked;
         let now = ask.now;
         let spent_into = binding.limit.is_some_and(|limit| binding.remaining < limit);
         let fresh = self.version == 1 && spent_into;
         let first = (self.probe.take().is_some() || fresh) && self.lease_end == 0;
-        self.roll(binding, now, tuning);
+        self.roll(binding, now);
         if first && self.lease_end > now {
             let span = ((self.lease_end - now) / 2).min(LEASE_TTL);
             // Members back from a failing Redis come back over its backoff
@@ -336,12 +336,12 @@ impl Ledger {
     /// never reach it, and the window's leased budget would never come back.
     /// A guessed end that comes before the window's known reset moves to
     /// it: rolled there, the fleet leased the window's remaining again.
-    fn roll(&mut self, binding: &Window, now: Millis, tuning: &Tuning) {
+    fn roll(&mut self, binding: &Window, now: Millis) {
         let (reset, remaining) = (binding.reset_at, binding.remaining);
-        let later = |end: &Millis| *end > self.lease_end + tuning.new_window_after;
+        let later = |end: &Millis| *end > self.lease_end + NEW_WINDOW_AFTER;
         let next_window = reset.is_some_and(|end| later(&end)) && remaining > self.budget;
         // (A reset within a second of the end is the same window's.)
-        let same = |end: &Millis| *end < self.lease_end + tuning.new_window_after;
+        let same = |end: &Millis| *end < self.lease_end + NEW_WINDOW_AFTER;
         let ahead = reset.filter(|end| *end > now && same(end) && self.lease_end != 0);
         if let (Some(end), false, true) = (ahead, next_window, self.lease_end <= now) {
             // (Its remnant, leased already, is its budget: the next
@@ -726,13 +726,12 @@ mod tests {
 
     #[test]
     fn cold_start_one_probe_then_fair_shares() {
-        let tuning = Tuning::default();
         let mut ledger = Ledger::default();
-        assert_eq!(ledger.renew(&ask(1, 0, 10), &tuning), Answer::Probe);
+        assert_eq!(ledger.renew(&ask(1, 0, 10)), Answer::Probe);
         // Asks again after as long as the probe has been out.
-        assert_eq!(ledger.renew(&ask(2, 10, 10), &tuning), Answer::Hold(10));
+        assert_eq!(ledger.renew(&ask(2, 10, 10)), Answer::Hold(10));
         // The probe holder's other workers hold too.
-        assert_eq!(ledger.renew(&ask(1, 15, 10), &tuning), Answer::Hold(15));
+        assert_eq!(ledger.renew(&ask(1, 15, 10)), Answer::Hold(15));
         // The probe's answer: 300 per 10 s, 299 left. The first window of a
         // cold fleet is held while the fleet joins, then leased whole in
         // fair shares: every member that held on the probe, or started a
@@ -740,13 +739,13 @@ mod tests {
         let mut taught = ask(1, 20, 1_000);
         taught.reports = report(300, 299, 10_000);
         let join = 20 + RAMP_JOIN;
-        let first = lease(ledger.renew(&taught, &tuning));
+        let first = lease(ledger.renew(&taught));
         assert_eq!((first.left, first.hold_until), (0, join), "the fleet joins");
         assert_eq!(first.until, 20 + LEASE_TTL);
-        let second = lease(ledger.renew(&ask(2, 30, 1_000), &tuning));
+        let second = lease(ledger.renew(&ask(2, 30, 1_000)));
         assert_eq!((second.left, second.hold_until), (0, join));
         // A third process, a little late, is in before the window goes.
-        let late = lease(ledger.renew(&ask(3, join - 1, 1_000), &tuning));
+        let late = lease(ledger.renew(&ask(3, join - 1, 1_000)));
         assert_eq!((late.left, late.hold_until), (0, join));
         // Released: each member asks until it gets nothing; 299 in all,
         // evenly, and each one's last lease says nothing more can come.
@@ -754,7 +753,7 @@ mod tests {
         for (index, total) in totals.iter_mut().enumerate() {
             loop {
                 let now = join + index as Millis;
-                let next = lease(ledger.renew(&ask(index as u64 + 1, now, 1_000), &tuning));
+                let next = lease(ledger.renew(&ask(index as u64 + 1, now, 1_000)));
                 *total += next.left;
                 if next.left == 0 || next.refill > 0 {
                     break;
@@ -766,7 +765,7 @@ mod tests {
         // Spent: held until the window's end (the others, were they to stop
         // renewing now, would be dropped no sooner).
         let at = 20 + LEASE_TTL + 5;
-        let spent = lease(ledger.renew(&ask(1, at, 1_000), &tuning));
+        let spent = lease(ledger.renew(&ask(1, at, 1_000)));
         assert_eq!((spent.left, spent.hold_until), (0, 10_020));
         // Round trip through the hash fields.
         let decoded = Ledger::decode(&ledger.encode()).unwrap();
@@ -779,18 +778,17 @@ mod tests {
     /// report, the fleet probed every 2 s and used 5.6 % of the quota).
     #[test]
     fn a_cold_ledger_learns_a_window_shorter_than_a_second() {
-        let tuning = Tuning::default();
         let mut ledger = Ledger::default();
-        assert_eq!(ledger.renew(&ask(1, 0, 10), &tuning), Answer::Probe);
+        assert_eq!(ledger.renew(&ask(1, 0, 10)), Answer::Probe);
         let mut taught = ask(1, 20, 10);
         taught.reports = report(10, 9, 980);
-        let first = lease(ledger.renew(&taught, &tuning));
+        let first = lease(ledger.renew(&taught));
         assert_eq!(first.limit, 10);
         assert_eq!(ledger.lease_end, 1_000, "the window's end");
         // Once a window is known, a short report may be a late one of it.
         let mut late = ask(2, 1_100, 10);
         late.reports = report(10, 0, 900);
-        ledger.renew(&late, &tuning);
+        ledger.renew(&late);
         assert_eq!(ledger.state.binding().unwrap().remaining, 10, "refilled");
     }
 
@@ -800,32 +798,31 @@ mod tests {
     /// came back without a 429, or as time passes.
     #[test]
     fn an_open_scope_bounds_the_fleets_requests_in_flight() {
-        let tuning = Tuning::default();
         let mut ledger = Ledger::default();
-        assert_eq!(ledger.renew(&ask(1, 0, 10), &tuning), Answer::Probe);
-        let held = ledger.renew(&ask(2, 1, 10), &tuning);
+        assert_eq!(ledger.renew(&ask(1, 0, 10)), Answer::Probe);
+        let held = ledger.renew(&ask(2, 1, 10));
         assert_eq!(held, Answer::Hold(1), "asks again soon");
         let mut nothing = ask(1, 5, 10);
         nothing.open = true;
         // Held exactly while the fleet joins (3 and 4 start late).
-        assert_eq!(ledger.renew(&nothing, &tuning), Answer::Hold(RAMP_JOIN));
-        let late = ledger.renew(&ask(3, 100, 10), &tuning);
+        assert_eq!(ledger.renew(&nothing), Answer::Hold(RAMP_JOIN));
+        let late = ledger.renew(&ask(3, 100, 10));
         assert_eq!(late, Answer::Hold(RAMP_JOIN - 95));
-        let later = ledger.renew(&ask(4, 200, 10), &tuning);
+        let later = ledger.renew(&ask(4, 200, 10));
         assert_eq!(later, Answer::Hold(RAMP_JOIN - 195));
         // Then fair shares of 16 in flight.
         let at = 5 + RAMP_JOIN;
         for member in 1..=4 {
-            let share = ledger.renew(&ask(member, at, 10), &tuning);
+            let share = ledger.renew(&ask(member, at, 10));
             assert_eq!(share, Answer::Open(4), "{member}");
         }
         // A fleet whose vendor never throttles is not held to 16: 1,280
         // answers without a 429, 80 in flight; 8 s on, 80 (slow answers).
         let mut busy = ask(1, at + 100, 10);
         busy.answered = 1_280;
-        assert_eq!(ledger.renew(&busy, &tuning), Answer::Open(20));
+        assert_eq!(ledger.renew(&busy), Answer::Open(20));
         let slow = ask(2, at + 8_000, 10);
-        assert_eq!(ledger.renew(&slow, &tuning), Answer::Open(20));
+        assert_eq!(ledger.renew(&slow), Answer::Open(20));
         let decoded = Ledger::decode(&ledger.encode()).unwrap();
         assert_eq!(decoded.encode(), ledger.encode());
     }
@@ -839,7 +836,6 @@ mod tests {
     /// nothing was sent that could teach the window's reset.)
     #[test]
     fn a_lease_window_whose_end_is_guessed_ends_there() {
-        let tuning = Tuning::default();
         let mut ledger = Ledger::default();
         let mut taught = ask(1, 0, 7);
         taught.reports = report(20, 20, 2_000);
@@ -858,54 +854,53 @@ mod tests {
                 now,
                 ..taught
             };
-            assert_eq!(lease(ledger.renew(&asked, &tuning)).left, left);
+            assert_eq!(lease(ledger.renew(&asked)).left, left);
         }
         // The window reset at 4 s; nothing since told its next reset: the
         // next is guessed as long (were it a lease interval, the members
         // would wait 3 s past a vendor's 2 s window).
         let end = 4_010 + 2_000;
         for (member, now, left) in [(1, 4_010, 7), (2, 4_020, 7), (3, 4_030, 6)] {
-            let granted = lease(ledger.renew(&ask(member, now, 7), &tuning));
+            let granted = lease(ledger.renew(&ask(member, now, 7)));
             assert_eq!((granted.left, granted.until), (left, end));
         }
         // Spent, the members come back: held to that end.
         for (member, now) in [(1, 5_100), (2, 5_500), (3, 5_900), (1, 6_000)] {
-            let held = lease(ledger.renew(&ask(member, now, 7), &tuning));
+            let held = lease(ledger.renew(&ask(member, now, 7)));
             assert_eq!((held.left, held.hold_until), (0, end), "{member} at {now}");
         }
         // There, the next lease window opens.
         for (member, left) in [(2, 7), (3, 7), (1, 6)] {
-            let granted = lease(ledger.renew(&ask(member, end, 7), &tuning));
+            let granted = lease(ledger.renew(&ask(member, end, 7)));
             assert_eq!((granted.left, granted.until), (left, end + 2_000));
         }
     }
 
     #[test]
     fn a_lease_window_begun_on_a_remnant_rolls_at_the_next_window() {
-        let tuning = Tuning::default();
         let mut ledger = Ledger::default();
         let mut taught = ask(1, 0, 100);
         taught.reports = report(50, 50, 5_000);
-        assert_eq!(lease(ledger.renew(&taught, &tuning)).left, 50);
+        assert_eq!(lease(ledger.renew(&taught)).left, 50);
         // The window reset at 5 s; its lease window's end is guessed, and
         // the next report's end (to the second) is 40 ms past that guess.
         let mut spent = ask(1, 5_000, 43);
         spent.returned = 50;
-        assert_eq!(lease(ledger.renew(&spent, &tuning)).until, 10_000);
+        assert_eq!(lease(ledger.renew(&spent)).until, 10_000);
         let mut told = ask(1, 5_040, 100);
         told.reports = report(50, 7, 5_000);
-        ledger.renew(&told, &tuning);
+        ledger.renew(&told);
         // Its guessed end comes before that reset: the lease window is not
         // rolled on the window's remnant (its remaining leased again, with
         // the units of the last lease still unsent), it ends at the reset.
-        let granted = lease(ledger.renew(&ask(1, 10_001, 100), &tuning));
+        let granted = lease(ledger.renew(&ask(1, 10_001, 100)));
         assert_eq!((granted.left, granted.hold_until), (0, 10_040));
         // The vendor's next window's first report (ends 5 s on, 49 left)
         // comes before that: the next window is leased, not the remnant
         // stretched to its end.
         let mut next = ask(1, 10_020, 100);
         next.reports = report(50, 49, 5_000);
-        let granted = lease(ledger.renew(&next, &tuning));
+        let granted = lease(ledger.renew(&next));
         assert_eq!((granted.left, granted.until), (49, 15_020));
     }
 
@@ -916,17 +911,16 @@ mod tests {
     /// again); the first report tells it.
     #[test]
     fn a_new_ledgers_first_window_does_not_set_the_guess() {
-        let tuning = Tuning::default();
         let mut ledger = Ledger::default();
         let mut back = ask(1, 10_000, 4);
         back.reports = report(15, 10, 700);
-        lease(ledger.renew(&back, &tuning));
+        lease(ledger.renew(&back));
         assert_eq!((ledger.lease_start, ledger.lease_end), (0, 10_700));
-        lease(ledger.renew(&ask(1, 10_710, 4), &tuning));
+        lease(ledger.renew(&ask(1, 10_710, 4)));
         assert_eq!(ledger.lease_end, 10_710 + LEASE_TTL, "guessed long");
         let mut told = ask(1, 10_800, 4);
         told.reports = report(15, 12, 1_900);
-        lease(ledger.renew(&told, &tuning));
+        lease(ledger.renew(&told));
         assert_eq!(ledger.lease_end, 12_700);
     }
 
@@ -934,16 +928,15 @@ mod tests {
     fn shares_differ_by_a_unit_at_most() {
         // 50 among 8 busy members: two get 7 and six 6 (shares rounded up
         // for all left the last to claim 1).
-        let tuning = Tuning::default();
         let mut ledger = Ledger::default();
         let mut taught = ask(1, 0, 0);
         taught.reports = report(50, 50, 10_000);
-        ledger.renew(&taught, &tuning);
+        ledger.renew(&taught);
         for member in 2..=8 {
-            ledger.renew(&ask(member, 1, 0), &tuning);
+            ledger.renew(&ask(member, 1, 0));
         }
         let shares: Vec<u64> = (1..=8)
-            .map(|member| lease(ledger.renew(&ask(member, 2, 1_000), &tuning)).left)
+            .map(|member| lease(ledger.renew(&ask(member, 2, 1_000))).left)
             .collect();
         assert_eq!(shares, [7, 7, 6, 6, 6, 6, 6, 6]);
     }
@@ -951,25 +944,24 @@ mod tests {
     /// A holds the whole window (100 of a minute); B finds it all leased
     /// and is held until A would be dropped, should A stop renewing, not to
     /// the window's end a minute on.
-    fn held_by_a(tuning: &Tuning) -> Ledger {
+    fn held_by_a() -> Ledger {
         let mut ledger = Ledger::default();
         let mut a = ask(1, 0, 1_000);
         a.reports = report(100, 100, 60_000);
-        assert_eq!(lease(ledger.renew(&a, tuning)).left, 100);
-        let b = lease(ledger.renew(&ask(2, 10, 1_000), tuning));
+        assert_eq!(lease(ledger.renew(&a)).left, 100);
+        let b = lease(ledger.renew(&ask(2, 10, 1_000)));
         assert_eq!((b.left, b.hold_until), (0, MEMBER_TTL));
         ledger
     }
 
     #[test]
     fn a_member_that_stops_renewing_gives_its_lease_back() {
-        let tuning = Tuning::default();
-        let mut ledger = held_by_a(&tuning);
+        let mut ledger = held_by_a();
         // Asked sooner (a restart), the same.
-        let b = lease(ledger.renew(&ask(2, LEASE_TTL, 1_000), &tuning));
+        let b = lease(ledger.renew(&ask(2, LEASE_TTL, 1_000)));
         assert_eq!((b.left, b.hold_until), (0, MEMBER_TTL));
         // A is gone: past MEMBER_TTL its lease returns to the pool.
-        let later = lease(ledger.renew(&ask(2, MEMBER_TTL + 1, 1_000), &tuning));
+        let later = lease(ledger.renew(&ask(2, MEMBER_TTL + 1, 1_000)));
         assert_eq!(later.left, 100);
         assert_eq!(later.members, 1);
     }
@@ -978,63 +970,60 @@ mod tests {
     /// would be dropped, are then held on, not asked back every second.
     #[test]
     fn a_live_member_holding_the_window_keeps_the_others_held() {
-        let tuning = Tuning::default();
-        let mut ledger = held_by_a(&tuning);
+        let mut ledger = held_by_a();
         // A renews at 4 s, having used it all: nothing of it can come back
         // before the window's end, and B, asking again, is held to it.
-        let a = lease(ledger.renew(&ask(1, 4_000, 1_000), &tuning));
+        let a = lease(ledger.renew(&ask(1, 4_000, 1_000)));
         assert_eq!((a.left, a.hold_until), (0, 60_000));
-        let b = lease(ledger.renew(&ask(2, MEMBER_TTL, 1_000), &tuning));
+        let b = lease(ledger.renew(&ask(2, MEMBER_TTL, 1_000)));
         assert_eq!((b.left, b.hold_until), (0, 60_000));
     }
 
     #[test]
     fn an_outage_teaches_no_window() {
-        let tuning = Tuning::default();
         let mut ledger = opened();
         // 300 answers, then a 503 asking for 1 s: no limit is learned
         // from it (a 429's, the same, teaches one: the test below), and
         // the scope stays open.
         let mut outage = ask(1, 9_010, 1_000);
         (outage.answered, outage.cooldown, outage.limited) = (300, Some(1_000), false);
-        assert!(matches!(ledger.renew(&outage, &tuning), Answer::Open(_)));
+        assert!(matches!(ledger.renew(&outage), Answer::Open(_)));
         assert_eq!(ledger.inferred, None);
         assert_eq!(ledger.state.cooldown_until, Some(10_010), "shared");
     }
 
     #[test]
     fn a_vendor_that_announces_nothing_is_inferred_and_paced_aimd() {
-        let tuning = Tuning::default();
         let mut ledger = opened();
         // Two members counted 180 + 120 successes, then a 429 asked for 1 s
         // at 9.01 s: 300 per 10 s, paced at 90 %.
         let mut b = ask(2, 5_000, 10);
         b.answered = 120;
         // (Half of 47 in flight: one more per 100 ms since the fleet joined.)
-        assert_eq!(ledger.renew(&b, &tuning), Answer::Open(23));
+        assert_eq!(ledger.renew(&b), Answer::Open(23));
         let mut throttled = ask(1, 9_010, 1_000);
         throttled.answered = 180;
         throttled.cooldown = Some(1_000);
-        let held = lease(ledger.renew(&throttled, &tuning));
+        let held = lease(ledger.renew(&throttled));
         assert_eq!(held.hold_until, 10_010, "the 429's wait holds the fleet");
         let inferred = ledger.inferred.unwrap();
         assert_eq!((inferred.limit, inferred.margin), (300, 90));
         assert_eq!(inferred.length, 10_000);
         // After the wait: a lease of the inferred window (270, two members).
-        let first = lease(ledger.renew(&ask(1, 10_020, 1_000), &tuning));
+        let first = lease(ledger.renew(&ask(1, 10_020, 1_000)));
         assert_eq!((first.left, first.limit), (135, 270));
         // B reports 20 more it counted before it heard of the 429: late,
         // yet that window's; the window that followed grows by 90 % of it.
         let mut late = ask(2, 10_030, 10);
         late.answered = 20;
-        lease(ledger.renew(&late, &tuning));
+        lease(ledger.renew(&late));
         assert_eq!(ledger.inferred.unwrap().limit, 320);
         assert_eq!(ledger.budget, 288, "the window under way grows too");
         assert_eq!(ledger.count, 0, "nothing of the window under way");
         // A window without a 429 grows the margin back by a step.
         let mut quiet = ask(1, 20_030, 1_000);
         (quiet.answered, quiet.epoch) = (288, inferred.last_end);
-        let next = lease(ledger.renew(&quiet, &tuning));
+        let next = lease(ledger.renew(&quiet));
         assert_eq!(ledger.inferred.unwrap().margin, 92);
         assert_eq!(next.limit, 294);
         // A 429 in the next window shrinks it; the two windows' answers
@@ -1043,7 +1032,7 @@ mod tests {
         again.answered = 250;
         again.epoch = inferred.last_end;
         again.cooldown = Some(1_010);
-        lease(ledger.renew(&again, &tuning));
+        lease(ledger.renew(&again));
         let shrunk = ledger.inferred.unwrap();
         assert_eq!(
             (shrunk.limit, shrunk.margin, shrunk.length),
@@ -1055,12 +1044,11 @@ mod tests {
     /// A scope opened at 10 ms: its probe taught nothing, and the fleet
     /// joins before the first shares are cut.
     fn opened() -> Ledger {
-        let tuning = Tuning::default();
         let mut ledger = Ledger::default();
-        assert_eq!(ledger.renew(&ask(1, 0, 10), &tuning), Answer::Probe);
+        assert_eq!(ledger.renew(&ask(1, 0, 10)), Answer::Probe);
         let mut opened = ask(1, 10, 10);
         opened.open = true;
-        assert_eq!(ledger.renew(&opened, &tuning), Answer::Hold(RAMP_JOIN));
+        assert_eq!(ledger.renew(&opened), Answer::Hold(RAMP_JOIN));
         ledger
     }
 
@@ -1068,11 +1056,10 @@ mod tests {
     /// counted `answered` successes, then a 429 at `at` that asked to wait
     /// `wait`; the lease that answered it.
     fn opened_then_throttled(answered: u64, at: Millis, wait: Millis) -> (Ledger, Granted) {
-        let tuning = Tuning::default();
         let mut ledger = opened();
         let mut first = ask(1, at, 1_000);
         (first.answered, first.cooldown) = (answered, Some(wait));
-        let held = lease(ledger.renew(&first, &tuning));
+        let held = lease(ledger.renew(&first));
         (ledger, held)
     }
 
@@ -1086,7 +1073,6 @@ mod tests {
     /// a 429, and the length holds (the margin shrinks).
     #[test]
     fn a_fleet_that_starts_late_in_a_window_learns_its_length_at_the_next_429() {
-        let tuning = Tuning::default();
         for (answered, length, margin) in [(300, 10_000, 92), (600, 3_990, 82)] {
             let (mut ledger, held) = opened_then_throttled(300, 500, 3_500);
             assert_eq!(held.hold_until, 4_000);
@@ -1095,16 +1081,13 @@ mod tests {
                 3_990,
                 "short: started late"
             );
-            assert_eq!(
-                lease(ledger.renew(&ask(1, 4_010, 1_000), &tuning)).left,
-                270
-            );
-            let guessed = lease(ledger.renew(&ask(1, 8_000, 1_000), &tuning));
+            assert_eq!(lease(ledger.renew(&ask(1, 4_010, 1_000))).left, 270);
+            let guessed = lease(ledger.renew(&ask(1, 8_000, 1_000)));
             assert_eq!(guessed.left, 16, "the guessed window opens small");
             let mut second = ask(1, 8_100, 1_000);
             (second.answered, second.epoch) = (answered, 4_000);
             second.cooldown = Some(5_900);
-            lease(ledger.renew(&second, &tuning));
+            lease(ledger.renew(&second));
             let learned = ledger.inferred.unwrap();
             assert_eq!(
                 (learned.length, learned.last_end, learned.margin),
@@ -1119,18 +1102,17 @@ mod tests {
     /// 429 (its limit, 300, and the 16).
     #[test]
     fn the_window_after_the_first_inferred_one_opens_with_small_leases() {
-        let tuning = Tuning::default();
         let (mut ledger, _) = opened_then_throttled(300, 9_010, 1_000);
         assert_eq!(ledger.inferred.unwrap().unsure_from, 20_010);
-        let whole = lease(ledger.renew(&ask(1, 10_020, 1_000), &tuning));
+        let whole = lease(ledger.renew(&ask(1, 10_020, 1_000)));
         assert_eq!(whole.left, 270, "the window after a 429's wait: sure");
         let mut guessed = ask(1, 20_020, 1_000);
         (guessed.answered, guessed.epoch) = (270, 10_010);
-        assert_eq!(lease(ledger.renew(&guessed, &tuning)).left, 16);
+        assert_eq!(lease(ledger.renew(&guessed)).left, 16);
         let mut shown = ask(1, 20_030, 1_000);
         (shown.answered, shown.epoch) = (46, 10_010);
         // (The margin grew by a step: the window before had no 429.)
-        assert_eq!(lease(ledger.renew(&shown, &tuning)).left, 276 - 16);
+        assert_eq!(lease(ledger.renew(&shown)).left, 276 - 16);
         assert_eq!(ledger.inferred.unwrap().unsure_from, 0);
         let decoded = Ledger::decode(&ledger.encode()).unwrap();
         assert_eq!(decoded.encode(), ledger.encode());
@@ -1143,12 +1125,11 @@ mod tests {
     /// the 2.5 s between the two ends were taken for a window's length).
     #[test]
     fn a_429_with_no_answer_since_the_last_wait_marks_the_windows_start() {
-        let tuning = Tuning::default();
         let (mut ledger, _) = opened_then_throttled(300, 9_010, 1_000);
         let learned = ledger.inferred.unwrap();
         let mut early = ask(1, 11_500, 1_000);
         early.cooldown = Some(1_000);
-        lease(ledger.renew(&early, &tuning));
+        lease(ledger.renew(&early));
         let truer = ledger.inferred.unwrap();
         assert_eq!(
             (truer.length, truer.limit, truer.margin),
@@ -1160,44 +1141,39 @@ mod tests {
 
     #[test]
     fn a_member_held_to_the_window_end_stays_one_without_renewing() {
-        let tuning = Tuning::default();
         let mut ledger = Ledger::default();
         let mut a = ask(1, 0, 1_000);
         a.reports = report(100, 100, 60_000);
-        assert_eq!(lease(ledger.renew(&a, &tuning)).left, 100);
+        assert_eq!(lease(ledger.renew(&a)).left, 100);
         // A spent it all: nothing can come back before the window's end.
-        assert_eq!(
-            lease(ledger.renew(&ask(1, 5, 1_000), &tuning)).hold_until,
-            60_000
-        );
-        let b = lease(ledger.renew(&ask(2, 10, 1_000), &tuning));
+        assert_eq!(lease(ledger.renew(&ask(1, 5, 1_000))).hold_until, 60_000);
+        let b = lease(ledger.renew(&ask(2, 10, 1_000)));
         assert_eq!((b.left, b.hold_until), (0, 60_000), "held to A's hold");
         // Two lease intervals on, B has not renewed and is still a member
         // (no keep-alive needed); a lease interval past its hold, it is not.
-        let later = lease(ledger.renew(&ask(1, MEMBER_TTL + 20, 1_000), &tuning));
+        let later = lease(ledger.renew(&ask(1, MEMBER_TTL + 20, 1_000)));
         assert_eq!(later.members, 2);
-        let gone = lease(ledger.renew(&ask(1, 60_000 + LEASE_TTL + 1, 1_000), &tuning));
+        let gone = lease(ledger.renew(&ask(1, 60_000 + LEASE_TTL + 1, 1_000)));
         assert_eq!(gone.members, 1);
     }
     #[test]
     fn a_ledger_back_empty_counts_what_members_were_given_meanwhile() {
-        let tuning = Tuning::default();
         let mut ledger = Ledger::default();
         // Redis came back empty mid-window: A saw 150 of 300 left, and had
         // taken its cautious share (75) while Redis was down; so had B.
         let mut a = ask(1, 0, 1_000);
         a.reports = report(300, 150, 8_000);
         a.held = 75;
-        assert_eq!(lease(ledger.renew(&a, &tuning)).left, 0, "A has its share");
+        assert_eq!(lease(ledger.renew(&a)).left, 0, "A has its share");
         let mut b = ask(2, 10, 1_000);
         b.held = 75;
-        assert_eq!(lease(ledger.renew(&b, &tuning)).left, 0, "so has B");
+        assert_eq!(lease(ledger.renew(&b)).left, 0, "so has B");
         // C and D took none: theirs is what is left, never more than 300 in all.
         let (c, d) = (ask(3, 20, 1_000), ask(4, 30, 1_000));
         let (mut c_total, mut d_total) = (0, 0);
         for at in [40, 40 + RAMP_JOIN, 40 + LEASE_TTL] {
-            c_total += lease(ledger.renew(&Ask { now: at, ..c }, &tuning)).left;
-            d_total += lease(ledger.renew(&Ask { now: at + 1, ..d }, &tuning)).left;
+            c_total += lease(ledger.renew(&Ask { now: at, ..c })).left;
+            d_total += lease(ledger.renew(&Ask { now: at + 1, ..d })).left;
         }
         assert_eq!((c_total, d_total), (75, 75));
         assert!(ledger.budget <= 300 && ledger.granted == 300, "{ledger:?}");
@@ -1210,7 +1186,6 @@ mod tests {
     /// member that wants little gets it at once.
     #[test]
     fn a_cold_fleets_first_window_is_held_while_the_fleet_joins() {
-        let tuning = Tuning::default();
         let held = |answer| {
             let granted = lease(answer);
             (granted.left, granted.hold_until)
@@ -1222,30 +1197,26 @@ mod tests {
         ];
         for (length, join, end) in rows {
             let mut ledger = Ledger::default();
-            assert_eq!(ledger.renew(&ask(1, 0, 10), &tuning), Answer::Probe);
+            assert_eq!(ledger.renew(&ask(1, 0, 10)), Answer::Probe);
             let mut taught = ask(1, 100, 1_000);
             taught.reports = report(300, 299, length);
             let at = 100 + join;
-            assert_eq!(held(ledger.renew(&taught, &tuning)), (0, at), "{length}");
+            assert_eq!(held(ledger.renew(&taught)), (0, at), "{length}");
             let joins = ask(2, at - 1, 1_000);
-            assert_eq!(held(ledger.renew(&joins, &tuning)), (0, at), "{length}");
+            assert_eq!(held(ledger.renew(&joins)), (0, at), "{length}");
             // A member that wants little meanwhile is not held: it fits
             // its fair share of the first eighth (37 over three members);
             // a fourth's share is 10.
             let little = ask(3, at - 1, 12);
-            assert_eq!(held(ledger.renew(&little, &tuning)), (12, 0), "{length}");
+            assert_eq!(held(ledger.renew(&little)), (12, 0), "{length}");
             let more = ask(4, at - 1, 11);
-            assert_eq!(held(ledger.renew(&more, &tuning)), (0, at), "{length}");
-            let first = lease(ledger.renew(&ask(1, at, 1_000), &tuning));
-            let second = lease(ledger.renew(&ask(2, at, 1_000), &tuning));
+            assert_eq!(held(ledger.renew(&more)), (0, at), "{length}");
+            let first = lease(ledger.renew(&ask(1, at, 1_000)));
+            let second = lease(ledger.renew(&ask(2, at, 1_000)));
             assert_eq!((first.left, second.left), (75, 75), "{length}");
             // Nothing beyond a fair share until the ramp's end.
             let again = ask(1, at + 1, 1_000);
-            assert_eq!(
-                held(ledger.renew(&again, &tuning)),
-                (0, 100 + end),
-                "{length}"
-            );
+            assert_eq!(held(ledger.renew(&again)), (0, 100 + end), "{length}");
         }
     }
 }

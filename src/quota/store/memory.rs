@@ -1,7 +1,7 @@
 //! [`MemoryStore`]: learned quotas in this process, lock-sharded.
 
 use super::inferred::INFERRED;
-use super::window::{as_ms, Decision, Millis, ScopeState, Tuning};
+use super::window::{as_ms, Decision, Millis, ScopeState, RECHECK};
 use super::{Grant, Observation, Permit, QuotaStore, ScopeKey, StoreFuture};
 use crate::fleet::{from_unix_ms, unix_ms, OpeningStore};
 use crate::scope::DigestMap;
@@ -46,7 +46,6 @@ pub struct MemoryStore {
 struct Shared {
     shards: [Mutex<ScopeMap<ScopeState>>; SHARDS],
     max_per_shard: usize,
-    tuning: Tuning,
     // Probes the scopes it knows nothing of, and counts answers toward an
     // inferred window (see `Tally`): not as a fleet store's local view,
     // whose ledger does both for the fleet.
@@ -81,21 +80,20 @@ impl Default for MemoryStore {
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
-        MemoryStore::with_limits(DEFAULT_MAX_SCOPES, Tuning::default(), true)
+        MemoryStore::with_limits(DEFAULT_MAX_SCOPES, true)
     }
 
     /// A fleet store's local view: the ledger infers for the fleet.
     #[cfg(feature = "redis")]
     pub(crate) fn local_view() -> Self {
-        MemoryStore::with_limits(DEFAULT_MAX_SCOPES, Tuning::default(), false)
+        MemoryStore::with_limits(DEFAULT_MAX_SCOPES, false)
     }
 
-    fn with_limits(max_scopes: usize, tuning: Tuning, alone: bool) -> Self {
+    fn with_limits(max_scopes: usize, alone: bool) -> Self {
         MemoryStore {
             shared: Arc::new(Shared {
                 shards: std::array::from_fn(|_| Mutex::new(ScopeMap::default())),
                 max_per_shard: max_scopes.div_ceil(SHARDS).max(1),
-                tuning,
                 alone,
                 learned: AtomicBool::new(false),
                 epoch: Instant::now(),
@@ -111,7 +109,7 @@ impl MemoryStore {
     /// When `max` is zero.
     pub fn max_scopes(self, max: usize) -> Self {
         assert!(max > 0, "max_scopes must be at least 1");
-        MemoryStore::with_limits(max, self.shared.tuning, self.shared.alone)
+        MemoryStore::with_limits(max, self.shared.alone)
     }
 
     /// Scopes currently kept.
@@ -146,7 +144,7 @@ impl MemoryStore {
             Local::Unknown(grant) | Local::Decided(grant, _) => grant,
             // No lease is ever set here; a fleet store's local view
             // handles this itself.
-            Local::Renew => Grant::Wait(Duration::from_millis(self.shared.tuning.recheck)),
+            Local::Renew => Grant::Wait(Duration::from_millis(RECHECK)),
         }
     }
 
@@ -183,7 +181,7 @@ impl MemoryStore {
         let jitter = || HasherRng::default().next_f64();
         let decision = match state.probe {
             Some(_) => state.acquire_cold(cost, now),
-            None => state.acquire(cost, held, max_delay, now, jitter, &self.shared.tuning),
+            None => state.acquire(cost, held, max_delay, now, jitter),
         };
         match decision {
             Decision::Go(delay) => {
@@ -208,14 +206,14 @@ impl MemoryStore {
         &self,
         scope: ScopeKey,
         create: bool,
-        f: impl FnOnce(Option<&mut ScopeState>, &Tuning) -> R,
+        f: impl FnOnce(Option<&mut ScopeState>) -> R,
     ) -> R {
         let mut shard = self.shard(scope);
         let state = match create {
             true => Some(self.create(&mut shard, scope)),
             false => shard.get_mut(&scope),
         };
-        f(state, &self.shared.tuning)
+        f(state)
     }
 
     /// The scope's state, made if it is not kept (room made in a full
@@ -255,13 +253,13 @@ impl MemoryStore {
             return;
         }
         let now = || self.now();
-        self.with_scope(permit.scope(), learns.is_some(), |state, tuning| {
+        self.with_scope(permit.scope(), learns.is_some(), |state| {
             let Some(state) = state else { return };
             if permit.is_held() {
                 state.release(permit.cost(), observation.is_none());
             }
             if let Some(observation) = learns {
-                state.learn(observation, now(), tuning);
+                state.learn(observation, now());
                 // (What it taught ends a cold start, or an open scope's.)
                 (state.probe, state.open) = (None, false);
             }
@@ -326,7 +324,7 @@ impl QuotaStore for MemoryStore {
 
     fn cooling_down(&self, scope: ScopeKey) -> bool {
         let now = self.now();
-        self.with_scope(scope, false, |state, _| {
+        self.with_scope(scope, false, |state| {
             state.and_then(|state| state.cooldown_until) > Some(now)
         })
     }

@@ -235,7 +235,7 @@ impl Waiting {
         let sync = store.sync(scope);
         sync.waiting.fetch_add(1, Ordering::Relaxed);
         let local = &store.shared.local;
-        let counted = local.with_scope(scope, false, |state, _| state.map(|s| s.waiters += 1));
+        let counted = local.with_scope(scope, false, |state| state.map(|s| s.waiters += 1));
         Waiting {
             sync,
             scope,
@@ -249,7 +249,7 @@ impl Drop for Waiting {
         self.sync.waiting.fetch_sub(1, Ordering::Relaxed);
         let waited = |s: &mut ScopeState| s.waiters = s.waiters.saturating_sub(1);
         if let Some(local) = &self.counted_in {
-            local.with_scope(self.scope, false, |state, _| state.map(waited));
+            local.with_scope(self.scope, false, |state| state.map(waited));
         }
     }
 }
@@ -403,7 +403,7 @@ impl RedisStore {
     /// 429's wait ends (0: none); `None` when this process knows nothing of it.
     fn released(&self, permit: Permit) -> Option<(bool, bool, Millis)> {
         let local = &self.shared.local;
-        local.with_scope(permit.scope(), false, |state, _| {
+        local.with_scope(permit.scope(), false, |state| {
             let state = state?;
             state.release(permit.cost(), false);
             let unannounced = state.windows.iter().flatten().all(|w| w.policy == INFERRED);
@@ -508,9 +508,7 @@ impl RedisStore {
 
     fn renewal_ended(&self, scope: ScopeKey) {
         let local = &self.shared.local;
-        local.with_scope(scope, false, |state, _| {
-            state.map(ScopeState::renewal_ended)
-        });
+        local.with_scope(scope, false, |state| state.map(ScopeState::renewal_ended));
     }
 
     /// Renews `scope`'s lease and waits for it (bounded). The renewal
@@ -538,7 +536,7 @@ impl RedisStore {
         }
         // A process that knows nothing of the scope holds its requests for
         // the ledger's answer: its first call may also open the connection.
-        let cold = (self.shared.local).with_scope(scope, false, |state, _| state.is_none());
+        let cold = (self.shared.local).with_scope(scope, false, |state| state.is_none());
         let floor = if cold {
             CONNECTION_BOUND
         } else {
@@ -615,7 +613,7 @@ impl RedisStore {
         };
         let retry_at = self.shared.retry_at.load(Ordering::Relaxed);
         let now = self.local_now();
-        self.shared.local.with_scope(scope, false, |state, _| {
+        self.shared.local.with_scope(scope, false, |state| {
             let Some(state) = state else { return };
             let Some(binding) = state.binding() else {
                 // An open scope keeps its share of the requests in flight.
@@ -663,7 +661,7 @@ impl RedisStore {
     /// What this process reports and hands back, read from its local view.
     fn ask(&self, scope: ScopeKey, sync: &Sync) -> (Ask, u64) {
         let now = self.local_now();
-        self.shared.local.with_scope(scope, false, |state, _| {
+        self.shared.local.with_scope(scope, false, |state| {
             let mut ask = Ask {
                 member: self.member,
                 now,
@@ -765,7 +763,7 @@ impl RedisStore {
             let expected = version
                 .map(|version| version.to_string())
                 .unwrap_or_default();
-            let answer = next.renew(&ask, &Default::default());
+            let answer = next.renew(&ask);
             match self.cas(scope, &expected, Some(&next)).await? {
                 None => {
                     let clock = (ask.now, local_at);
@@ -844,54 +842,52 @@ impl RedisStore {
         let to_local = |at: Millis| local_at + at.saturating_sub(redis_now);
         let create = ledger.state.binding().is_some() || !matches!(answer, Answer::Lease(_));
         let now = self.local_now();
-        self.shared
-            .local
-            .with_scope(scope, create, |state, tuning| {
-                sync.renewed.store(now, Ordering::Relaxed);
-                let Some(state) = state else { return };
-                bootstrap(state, &ledger.state, redis_now, now, tuning);
-                // A probe sent stays marked, so that its answer can open the scope.
-                let probing = state.lease().is_some_and(|lease| lease.probe);
-                let cold = |left, hold: Millis| Lease {
-                    left,
-                    until: now + PROBE_TTL,
-                    hold_until: hold,
-                    probe: left > 0 || probing,
-                    ..Lease::default()
-                };
-                let lease = match answer {
-                    Answer::Lease(granted) => {
-                        sync.members
-                            .store(granted.members as u32, Ordering::Relaxed);
-                        let index = ledger.members.iter().position(|m| m.id == self.member);
-                        let index = index.map_or(u32::MAX, |index| index as u32);
-                        sync.index.store(index, Ordering::Relaxed);
-                        let key = state.binding().and_then(|w| w.reset_at).unwrap_or(0);
-                        let before = sync.leased_for.swap(key, Ordering::Relaxed);
-                        if before != key && before != 0 {
-                            sync.leased.store(0, Ordering::Relaxed);
-                        }
-                        sync.leased.fetch_add(granted.left, Ordering::Relaxed);
-                        Some(local_lease(state, granted, taken, to_local))
+        self.shared.local.with_scope(scope, create, |state| {
+            sync.renewed.store(now, Ordering::Relaxed);
+            let Some(state) = state else { return };
+            bootstrap(state, &ledger.state, redis_now, now);
+            // A probe sent stays marked, so that its answer can open the scope.
+            let probing = state.lease().is_some_and(|lease| lease.probe);
+            let cold = |left, hold: Millis| Lease {
+                left,
+                until: now + PROBE_TTL,
+                hold_until: hold,
+                probe: left > 0 || probing,
+                ..Lease::default()
+            };
+            let lease = match answer {
+                Answer::Lease(granted) => {
+                    sync.members
+                        .store(granted.members as u32, Ordering::Relaxed);
+                    let index = ledger.members.iter().position(|m| m.id == self.member);
+                    let index = index.map_or(u32::MAX, |index| index as u32);
+                    sync.index.store(index, Ordering::Relaxed);
+                    let key = state.binding().and_then(|w| w.reset_at).unwrap_or(0);
+                    let before = sync.leased_for.swap(key, Ordering::Relaxed);
+                    if before != key && before != 0 {
+                        sync.leased.store(0, Ordering::Relaxed);
                     }
-                    Answer::Open(share) => {
-                        // (Its requests still in flight keep their units.)
-                        let open = state.lease().filter(|lease| lease.open);
-                        let taken = open.map_or(0, |lease| lease.taken);
-                        Some(Lease {
-                            left: share.saturating_sub(taken),
-                            taken,
-                            until: now + LEASE_TTL,
-                            probe: false,
-                            open: true,
-                            ..cold(0, 0)
-                        })
-                    }
-                    Answer::Probe => Some(cold(1, 0)),
-                    Answer::Hold(wait) => Some(cold(0, now + wait)),
-                };
-                *state.lease_mut() = lease;
-            });
+                    sync.leased.fetch_add(granted.left, Ordering::Relaxed);
+                    Some(local_lease(state, granted, taken, to_local))
+                }
+                Answer::Open(share) => {
+                    // (Its requests still in flight keep their units.)
+                    let open = state.lease().filter(|lease| lease.open);
+                    let taken = open.map_or(0, |lease| lease.taken);
+                    Some(Lease {
+                        left: share.saturating_sub(taken),
+                        taken,
+                        until: now + LEASE_TTL,
+                        probe: false,
+                        open: true,
+                        ..cold(0, 0)
+                    })
+                }
+                Answer::Probe => Some(cold(1, 0)),
+                Answer::Hold(wait) => Some(cold(0, now + wait)),
+            };
+            *state.lease_mut() = lease;
+        });
     }
 }
 
@@ -948,18 +944,12 @@ fn hold_jitter(members: u64) -> Millis {
 
 /// Teaches the local view what the fleet knows and it does not: windows it
 /// has not seen, and the fleet's cooldown.
-fn bootstrap(
-    state: &mut ScopeState,
-    fleet: &ScopeState,
-    fleet_now: Millis,
-    now: Millis,
-    tuning: &super::window::Tuning,
-) {
+fn bootstrap(state: &mut ScopeState, fleet: &ScopeState, fleet_now: Millis, now: Millis) {
     let (reports, cooldown) = fleet.reports(fleet_now);
     let known = state.windows.map(|window| window.map(|w| w.policy));
     let unknown = reports.into_iter().flatten();
     let unknown = unknown.filter(|report| !known.contains(&Some(report.policy)));
-    state.learn_reports(unknown, cooldown, now, tuning);
+    state.learn_reports(unknown, cooldown, now);
 }
 
 /// Whether this caller takes the turn of something done at most once
@@ -1035,7 +1025,7 @@ impl QuotaStore for RedisStore {
             }
             return StoreFuture::ready(());
         }
-        let knew = local.with_scope(scope, false, |state, _| {
+        let knew = local.with_scope(scope, false, |state| {
             state.is_some_and(|state| state.binding().is_some())
         });
         local.settle_now(permit, Some(observation));
@@ -1139,9 +1129,9 @@ mod tests {
             None,
         );
         let taught = Observation::new().with_window(window);
-        store.shared.local.with_scope(scope, true, |state, tuning| {
+        store.shared.local.with_scope(scope, true, |state| {
             let state = state.expect("created");
-            state.learn(&taught, now, tuning);
+            state.learn(&taught, now);
             *state.lease_mut() = Some(Lease {
                 left,
                 taken: 0,
@@ -1158,7 +1148,7 @@ mod tests {
 
     fn lease_of(store: &RedisStore, scope: ScopeKey) -> Lease {
         let local = &store.shared.local;
-        local.with_scope(scope, false, |state, _| {
+        local.with_scope(scope, false, |state| {
             state.and_then(|s| s.lease()).expect("a lease")
         })
     }
@@ -1171,7 +1161,7 @@ mod tests {
         let scope = ScopeKey::new("api.example.com", None);
         let waiters = |store: &RedisStore| {
             let local = &store.shared.local;
-            local.with_scope(scope, false, |state, _| state.map(|s| s.waiters))
+            local.with_scope(scope, false, |state| state.map(|s| s.waiters))
         };
         let early = Waiting::new(&store, scope);
         assert_eq!(waiters(&store), None, "no local view yet");

@@ -72,29 +72,14 @@ pub(crate) fn unknown_limit_cap(answers: u64, elapsed: Millis) -> u64 {
     OPEN_IN_FLIGHT.max(answers / 16).max(elapsed / 100)
 }
 
-/// The arithmetic every store shares.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Tuning {
-    /// Pacing starts when what is left falls below this share of the limit.
-    pub(crate) pace_below: f64,
-    /// A window whose reset the server did not give is trusted this long.
-    pub(crate) unknown_reset: Millis,
-    /// A spent window whose reset is unknown (just refilled) is asked again after this.
-    pub(crate) recheck: Millis,
-    /// A report whose reset is later than the window's by more than this starts a new window.
-    pub(crate) new_window_after: Millis,
-}
-
-impl Default for Tuning {
-    fn default() -> Self {
-        Tuning {
-            pace_below: 0.1,
-            unknown_reset: 1_000,
-            recheck: 50,
-            new_window_after: 1_000,
-        }
-    }
-}
+/// Pacing starts when what is left falls below this share of the limit.
+const PACE_BELOW: f64 = 0.1;
+/// A window whose reset the server did not give is trusted this long.
+const UNKNOWN_RESET: Millis = 1_000;
+/// A spent window whose reset is unknown (just refilled) is asked again after this.
+pub(crate) const RECHECK: Millis = 50;
+/// A report whose reset is later than the window's by more than this starts a new window.
+pub(crate) const NEW_WINDOW_AFTER: Millis = 1_000;
 
 /// What [`ScopeState::acquire`] decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -327,7 +312,6 @@ impl ScopeState {
         now: Millis,
         // Drawn only when the go is paced.
         jitter: impl FnOnce() -> f64,
-        tuning: &Tuning,
     ) -> Decision {
         let run = self.run;
         if run.left > 0 && run.cost == cost && now < run.until {
@@ -339,15 +323,15 @@ impl ScopeState {
         if let Some(refusal) = self.never_fits(cost, now) {
             return refusal;
         }
-        if let Some(hold) = self.hold(cost, held, now, tuning) {
+        if let Some(hold) = self.hold(cost, held, now) {
             return hold;
         }
         let capped = self.unknown_limit(now);
         if capped.is_some_and(|cap| self.in_flight_requests >= cap) {
-            return Decision::Wait(ms(tuning.recheck));
+            return Decision::Wait(ms(RECHECK));
         }
         let slot = self.pace_next.filter(|next| *next > now).unwrap_or(now);
-        let (wait, pace) = self.scan(cost, as_ms(max_delay), now, slot, tuning);
+        let (wait, pace) = self.scan(cost, as_ms(max_delay), now, slot);
         if wait > 0 {
             return Decision::Wait(ms(wait));
         }
@@ -357,7 +341,7 @@ impl ScopeState {
         }
         let delay = match pace {
             None => {
-                self.run = self.run_ahead(cost, capped, tuning);
+                self.run = self.run_ahead(cost, capped);
                 0
             }
             Some((interval, reset)) => {
@@ -393,7 +377,7 @@ impl ScopeState {
 
     /// What holds a request before the windows are scanned: a cooldown,
     /// a refill's confirmation (see [`confirm`](Self::confirm)), the lease.
-    fn hold(&mut self, cost: u64, held: bool, now: Millis, tuning: &Tuning) -> Option<Decision> {
+    fn hold(&mut self, cost: u64, held: bool, now: Millis) -> Option<Decision> {
         let mut held_for = 0;
         if let Some(until) = self.cooldown_until {
             if until > now {
@@ -426,7 +410,7 @@ impl ScopeState {
             {
                 // An open lease's units come back with the answers.
                 if lease.open {
-                    return Some(Decision::Wait(ms(tuning.recheck)));
+                    return Some(Decision::Wait(ms(RECHECK)));
                 }
                 // (A refill past the lease's end: the ledger says how long.)
                 let refill = Some(lease.refill).filter(|at| *at > now && *at <= lease.until);
@@ -463,7 +447,7 @@ impl ScopeState {
     /// no other decision: what the lease holds, and what each window has
     /// above the mark where pacing may start (the whole of it when it
     /// cannot pace); until the lease lapses or a window resets.
-    fn run_ahead(&self, cost: u64, capped: Option<u64>, tuning: &Tuning) -> Run {
+    fn run_ahead(&self, cost: u64, capped: Option<u64>) -> Run {
         if self.confirm.is_some() {
             return Run::default();
         }
@@ -478,7 +462,7 @@ impl ScopeState {
         for window in self.windows.iter().flatten() {
             let available = window.remaining.saturating_sub(self.in_flight(window));
             let mark = match (window.limit, window.reset_at) {
-                (Some(limit), Some(_)) => (limit as f64 * tuning.pace_below).ceil() as u64,
+                (Some(limit), Some(_)) => (limit as f64 * PACE_BELOW).ceil() as u64,
                 _ => 0,
             };
             let need = amount(window.counts_cost, cost).max(1);
@@ -546,7 +530,6 @@ impl ScopeState {
         max_delay: Millis,
         now: Millis,
         slot: Millis,
-        tuning: &Tuning,
     ) -> (Millis, Option<(Millis, Millis)>) {
         let mut wait = 0;
         let mut pace: Option<(Millis, Millis)> = None;
@@ -556,7 +539,7 @@ impl ScopeState {
             if available < need {
                 let until = window
                     .reset_at
-                    .map_or(tuning.recheck, |reset| reset.saturating_sub(now));
+                    .map_or(RECHECK, |reset| reset.saturating_sub(now));
                 wait = wait.max(until.max(1));
                 continue;
             }
@@ -571,7 +554,7 @@ impl ScopeState {
             // when the reset was read, not from now: the read is no less
             // late as the window goes on.)
             let end = reset - (window.read_for(reset) / 10).min(WHOLE_SECOND);
-            let paced = (left as f64) < (limit as f64) * tuning.pace_below
+            let paced = (left as f64) < (limit as f64) * PACE_BELOW
                 && reset.saturating_sub(now) <= max_delay
                 && slot < end;
             if paced {
@@ -678,7 +661,6 @@ impl ScopeState {
         reports: impl IntoIterator<Item = Report>,
         cooldown: Option<Millis>,
         now: Millis,
-        tuning: &Tuning,
     ) {
         self.run = Run::default();
         if let Some(cooldown) = cooldown {
@@ -689,20 +671,20 @@ impl ScopeState {
             self.cooldown_until = Some(self.cooldown_until.map_or(until, |c| c.max(until)));
         }
         for report in reports {
-            self.learn_window(report, now, tuning);
+            self.learn_window(report, now);
         }
     }
     /// Learns what one answer reported: its cooldown and windows.
-    pub(crate) fn learn(&mut self, observation: &Observation, now: Millis, tuning: &Tuning) {
+    pub(crate) fn learn(&mut self, observation: &Observation, now: Millis) {
         let reports = observation.windows().iter().map(Report::of);
         if observation.cooldown().is_some() {
             self.limited = observation.is_rate_limited();
         }
-        self.learn_reports(reports, observation.cooldown().map(as_ms), now, tuning);
+        self.learn_reports(reports, observation.cooldown().map(as_ms), now);
     }
 
-    fn learn_window(&mut self, report: Report, now: Millis, tuning: &Tuning) {
-        let reset_at = now + report.reset.unwrap_or(tuning.unknown_reset);
+    fn learn_window(&mut self, report: Report, now: Millis) {
+        let reset_at = now + report.reset.unwrap_or(UNKNOWN_RESET);
         let policy = report.policy;
         let existing = self
             .windows
@@ -745,9 +727,7 @@ impl ScopeState {
             // answer of the window's last second reads its reset up to a
             // second late (rounded up, then its latency), and says as
             // little left as the window has, or less.
-            Some(current) => {
-                reset_at > current + tuning.new_window_after && remaining > window.remaining
-            }
+            Some(current) => reset_at > current + NEW_WINDOW_AFTER && remaining > window.remaining,
         };
         let reset_at = reset_at + WHOLE_SECOND * u64::from(window.truncated);
         // A window that ended before this one began (an answer that came
@@ -755,7 +735,7 @@ impl ScopeState {
         // says nothing of this one. (Taken for it, its "0 left" held a
         // window the vendor had just refilled to its end.)
         let current = window.reset_at.unwrap_or(0);
-        if report.reset.is_some() && reset_at + tuning.new_window_after < current {
+        if report.reset.is_some() && reset_at + NEW_WINDOW_AFTER < current {
             return;
         }
         window.take(report, (remaining, reset_at), new_window, now);
@@ -851,11 +831,9 @@ mod tests {
     /// every request from then on, with nothing sent to teach it again).
     #[test]
     fn a_limit_of_zero_holds_to_its_reset_only() {
-        let tuning = Tuning::default();
         let mut state = ScopeState::default();
-        let go =
-            |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0, &tuning);
-        state.learn(&report(0, 0, 60), 100, &tuning);
+        let go = |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0);
+        state.learn(&report(0, 0, 60), 100);
         assert_eq!(
             go(&mut state, 1_100),
             Decision::Wait(Duration::from_millis(59_000))
@@ -873,11 +851,9 @@ mod tests {
     /// `QUOTA_FLEET_RESET_FLOOR=1`: 107 429s per 1,000, 1.1 after).
     #[test]
     fn a_refilled_window_is_confirmed_by_one_request() {
-        let tuning = Tuning::default();
         let mut state = ScopeState::default();
-        let go =
-            |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0, &tuning);
-        state.learn(&report(300, 0, 9), 100, &tuning);
+        let go = |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0);
+        state.learn(&report(300, 0, 9), 100);
         assert_eq!(
             go(&mut state, 9_100),
             Decision::Go(Duration::ZERO),
@@ -893,7 +869,7 @@ mod tests {
         );
         state.release(1, false);
         let throttled = report(300, 0, 0).with_cooldown(Duration::from_secs(1));
-        state.learn(&throttled, 9_130, &tuning);
+        state.learn(&throttled, 9_130);
         assert_eq!(
             go(&mut state, 9_140),
             Decision::Wait(Duration::from_millis(990))
@@ -905,12 +881,12 @@ mod tests {
             Decision::Wait(Duration::from_millis(1))
         );
         state.release(1, false);
-        state.learn(&report(300, 299, 9), 10_132, &tuning);
+        state.learn(&report(300, 299, 9), 10_132);
         for _ in 0..100 {
             assert_eq!(go(&mut state, 10_140), Decision::Go(Duration::ZERO));
         }
         // A confirmation dropped unanswered lets another go at once.
-        state.learn(&report(300, 0, 1), 10_150, &tuning);
+        state.learn(&report(300, 0, 1), 10_150);
         assert_eq!(go(&mut state, 21_200), Decision::Go(Duration::ZERO));
         state.release(1, true);
         assert_eq!(go(&mut state, 21_201), Decision::Go(Duration::ZERO));
@@ -922,11 +898,9 @@ mod tests {
     #[test]
     fn an_inferred_windows_refill_is_confirmed() {
         use super::super::inferred::{install, Inferred};
-        let tuning = Tuning::default();
         let mut state = ScopeState::default();
         install(&mut state.windows, &Inferred::first(300, 10_000, 0, 0));
-        let go =
-            |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0, &tuning);
+        let go = |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0);
         assert_eq!(go(&mut state, 10_000), Decision::Go(Duration::ZERO));
         assert_eq!(
             go(&mut state, 10_000),
@@ -941,11 +915,9 @@ mod tests {
     /// off at most, and a short window loses no more than a tenth.
     #[test]
     fn a_refill_holds_only_when_spent_and_a_tenth_at_most() {
-        let tuning = Tuning::default();
-        let go =
-            |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0, &tuning);
+        let go = |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0);
         let mut roomy = ScopeState::default();
-        roomy.learn(&report(500, 499, 1), 0, &tuning);
+        roomy.learn(&report(500, 499, 1), 0);
         for now in [1_000, 1_000, 1_001] {
             assert_eq!(go(&mut roomy, now), Decision::Go(Duration::ZERO));
         }
@@ -957,7 +929,7 @@ mod tests {
         ];
         for (secs, holds, lapse) in rows {
             let mut spent = ScopeState::default();
-            spent.learn(&report(500, 0, secs), 0, &tuning);
+            spent.learn(&report(500, 0, secs), 0);
             let reset = secs * 1_000;
             assert_eq!(go(&mut spent, reset), Decision::Go(Duration::ZERO));
             for (after, hold) in holds {
@@ -971,7 +943,7 @@ mod tests {
         // A 429's wait (whole seconds too) ends the same way.
         let mut cooled = ScopeState::default();
         let wait = Observation::new().with_cooldown(Duration::from_secs(2));
-        cooled.learn(&wait, 8_000, &tuning);
+        cooled.learn(&wait, 8_000);
         assert_eq!(go(&mut cooled, 10_000), Decision::Go(Duration::ZERO));
         let held = Decision::Wait(Duration::from_millis(1));
         assert_eq!(go(&mut cooled, 10_000), held);
@@ -980,7 +952,7 @@ mod tests {
         // wait read early costs one 429 per member, not one per worker.
         let mut member = ScopeState::default();
         *member.lease_mut() = Some(lease_of(100, 60_000));
-        member.learn(&wait, 8_000, &tuning);
+        member.learn(&wait, 8_000);
         assert_eq!(go(&mut member, 10_000), Decision::Go(Duration::ZERO));
         assert_eq!(go(&mut member, 10_000), held);
         member.release(1, false);
@@ -993,16 +965,15 @@ mod tests {
     /// held the window the vendor had just refilled to its end.
     #[test]
     fn a_late_answer_of_the_window_before_is_not_the_new_ones() {
-        let tuning = Tuning::default();
         let mut state = ScopeState::default();
-        state.learn(&report(300, 0, 1), 9_000, &tuning);
+        state.learn(&report(300, 0, 1), 9_000);
         state.refill(10_000);
-        state.learn(&report(300, 299, 10), 10_005, &tuning);
-        state.learn(&report(300, 0, 1), 10_010, &tuning);
+        state.learn(&report(300, 299, 10), 10_005);
+        state.learn(&report(300, 0, 1), 10_010);
         let window = state.windows[0].unwrap();
         assert_eq!((window.remaining, window.reset_at), (299, Some(20_005)));
         // An answer of the new window still counts.
-        state.learn(&report(300, 250, 9), 11_000, &tuning);
+        state.learn(&report(300, 250, 9), 11_000);
         assert_eq!(state.windows[0].unwrap().remaining, 250);
     }
 
@@ -1012,14 +983,13 @@ mod tests {
     /// its "0 left" held the scope until 11 s, a second past the refill.
     #[test]
     fn a_reset_read_late_in_the_windows_last_second_is_not_a_new_window() {
-        let tuning = Tuning::default();
         let mut state = ScopeState::default();
-        state.learn(&report(300, 299, 10), 5, &tuning);
-        state.learn(&report(300, 0, 2), 9_013, &tuning);
+        state.learn(&report(300, 299, 10), 5);
+        state.learn(&report(300, 0, 2), 9_013);
         let window = state.windows[0].unwrap();
         assert_eq!((window.remaining, window.reset_at), (0, Some(10_005)));
         // The next window's first answer, before the refill here.
-        state.learn(&report(300, 299, 10), 10_004, &tuning);
+        state.learn(&report(300, 299, 10), 10_004);
         assert_eq!(state.windows[0].unwrap().remaining, 299);
     }
 
@@ -1029,12 +999,11 @@ mod tests {
     /// by the latency) and counted in its next window, which they took from.
     #[test]
     fn pacing_ends_before_the_reset() {
-        let tuning = Tuning::default();
         let mut state = ScopeState::default();
-        state.learn(&report(100, 5, 10), 0, &tuning);
+        state.learn(&report(100, 5, 10), 0);
         let mut last = 0;
         for _ in 0..5 {
-            match state.acquire(1, false, FOREVER, 0, || 1.0, &tuning) {
+            match state.acquire(1, false, FOREVER, 0, || 1.0) {
                 Decision::Go(delay) => last = last.max(as_ms(delay)),
                 other => panic!("{other:?}"),
             }
@@ -1050,13 +1019,12 @@ mod tests {
     /// window used 299 of 300, 1 run in 200 of the varied-latency fleet.)
     #[test]
     fn the_margin_before_the_reset_holds_as_the_window_goes_on() {
-        let tuning = Tuning::default();
         let mut state = ScopeState::default();
-        state.learn(&report(300, 299, 10), 10_820, &tuning);
-        state.learn(&report(300, 5, 2), 19_000, &tuning);
+        state.learn(&report(300, 299, 10), 10_820);
+        state.learn(&report(300, 5, 2), 19_000);
         let mut last = 0;
         for _ in 0..5 {
-            match state.acquire(1, false, FOREVER, 19_000, || 1.0, &tuning) {
+            match state.acquire(1, false, FOREVER, 19_000, || 1.0) {
                 Decision::Go(delay) => last = last.max(19_000 + as_ms(delay)),
                 other => panic!("{other:?}"),
             }
@@ -1071,14 +1039,13 @@ mod tests {
     /// no quota headers: window 1 drew 81 429s, now 4 to 10).
     #[test]
     fn an_unknown_limit_bounds_the_requests_in_flight() {
-        let tuning = Tuning::default();
         let mut state = ScopeState::default();
         state.tally.throttled(1_000, &mut state.windows);
-        let go = |state: &mut ScopeState| state.acquire(1, false, FOREVER, 1_000, || 0.0, &tuning);
+        let go = |state: &mut ScopeState| state.acquire(1, false, FOREVER, 1_000, || 0.0);
         for _ in 0..OPEN_IN_FLIGHT {
             assert_eq!(go(&mut state), Decision::Go(Duration::ZERO));
         }
-        let recheck = Duration::from_millis(tuning.recheck);
+        let recheck = Duration::from_millis(RECHECK);
         assert_eq!(go(&mut state), Decision::Wait(recheck));
         state.release(1, false);
         assert_eq!(
@@ -1088,8 +1055,7 @@ mod tests {
         );
         assert_eq!(go(&mut state), Decision::Wait(recheck));
         // Slow answers: one per 100 ms once that is more (20 at 2 s).
-        let at =
-            |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0, &tuning);
+        let at = |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0);
         for _ in 0..4 {
             assert_eq!(at(&mut state, 3_000), Decision::Go(Duration::ZERO));
         }
@@ -1104,15 +1070,14 @@ mod tests {
     /// added to its resets.
     #[test]
     fn a_vendor_that_truncates_its_resets_is_read_a_second_later() {
-        let tuning = Tuning::default();
         let mut state = ScopeState::default();
         let end = |state: &ScopeState| state.windows[0].and_then(|w| w.reset_at);
-        state.learn(&report(300, 299, 9), 10_100, &tuning);
+        state.learn(&report(300, 299, 9), 10_100);
         assert_eq!(end(&state), Some(19_100), "read early: not yet known");
-        state.learn(&report(300, 0, 0), 19_500, &tuning);
+        state.learn(&report(300, 0, 0), 19_500);
         assert_eq!(end(&state), Some(20_500), "its last second");
         state.refill(20_500);
-        state.learn(&report(300, 299, 9), 20_100 + 500, &tuning);
+        state.learn(&report(300, 299, 9), 20_100 + 500);
         assert_eq!(
             end(&state),
             Some(30_600),
@@ -1129,15 +1094,13 @@ mod tests {
     /// Reset 0 says the window ends within the second.
     #[test]
     fn a_reset_of_zero_ends_within_the_second() {
-        let tuning = Tuning::default();
         let mut state = ScopeState::default();
         let end = |state: &ScopeState| state.windows[0].and_then(|w| w.reset_at);
-        state.learn(&report(10, 9, 0), 100, &tuning);
+        state.learn(&report(10, 9, 0), 100);
         assert_eq!(end(&state), Some(1_100), "within the second");
-        state.learn(&report(10, 0, 0), 400, &tuning);
+        state.learn(&report(10, 0, 0), 400);
         assert_eq!(end(&state), Some(1_400), "spent: a second after");
-        let go =
-            |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0, &tuning);
+        let go = |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0);
         assert_eq!(
             go(&mut state, 1_000),
             Decision::Wait(Duration::from_millis(400))
@@ -1145,7 +1108,7 @@ mod tests {
         assert_eq!(go(&mut state, 1_400), Decision::Go(Duration::ZERO));
         state.release(1, false);
         // Refilled: the next window's answers say reset 0 too, and teach it.
-        state.learn(&report(10, 0, 0), 1_450, &tuning);
+        state.learn(&report(10, 0, 0), 1_450);
         assert_eq!(end(&state), Some(2_450), "the next window, learned");
         assert_eq!(
             go(&mut state, 1_500),
@@ -1155,20 +1118,19 @@ mod tests {
 
     #[test]
     fn decisions_on_a_given_clock() {
-        let tuning = Tuning::default();
         let mut state = ScopeState::default();
-        state.learn(&report(100, 1, 10), 1_000, &tuning);
+        state.learn(&report(100, 1, 10), 1_000);
         assert_eq!(
-            state.acquire(1, false, FOREVER, 1_000, || 0.0, &tuning),
+            state.acquire(1, false, FOREVER, 1_000, || 0.0),
             Decision::Go(Duration::ZERO)
         );
         assert_eq!(
-            state.acquire(1, false, FOREVER, 1_000, || 0.0, &tuning),
+            state.acquire(1, false, FOREVER, 1_000, || 0.0),
             Decision::Wait(Duration::from_secs(10))
         );
         // The reset comes from the clock reading alone: 10 s later, refilled.
         assert_eq!(
-            state.acquire(1, false, FOREVER, 11_000, || 0.0, &tuning),
+            state.acquire(1, false, FOREVER, 11_000, || 0.0),
             Decision::Go(Duration::ZERO)
         );
         state.release(1, false);
@@ -1180,13 +1142,12 @@ mod tests {
     /// a lease changed.
     #[test]
     fn decisions_made_ahead_are_the_decisions_a_scan_makes() {
-        let tuning = Tuning::default();
         let mut state = ScopeState::default();
-        state.learn(&report(100, 100, 10), 0, &tuning);
+        state.learn(&report(100, 100, 10), 0);
         *state.lease_mut() = Some(lease_of(40, 3_000));
         let mut scanned = state.clone();
         let decide = |state: &mut ScopeState, now, cost| {
-            state.acquire(cost, false, Duration::ZERO, now, || 0.0, &tuning)
+            state.acquire(cost, false, Duration::ZERO, now, || 0.0)
         };
         for step in 0..40u64 {
             let (now, cost) = (step * 100, 1 + step / 25);
@@ -1209,11 +1170,11 @@ mod tests {
         assert_eq!(decide(&mut state, 3_000, 1), Decision::Renew);
         // A window nearly spent: the run stops at its pacing mark (10).
         let mut paced = ScopeState::default();
-        paced.learn(&report(100, 15, 10), 0, &tuning);
+        paced.learn(&report(100, 15, 10), 0);
         decide(&mut paced, 0, 1);
         assert_eq!(paced.run.left, 4);
         // A lesson forgets the run: 2 left of the window, 1 in flight.
-        paced.learn(&report(100, 2, 10), 0, &tuning);
+        paced.learn(&report(100, 2, 10), 0);
         assert_eq!(decide(&mut paced, 0, 1), Decision::Go(Duration::ZERO));
         assert_eq!(
             decide(&mut paced, 0, 1),
@@ -1223,9 +1184,8 @@ mod tests {
 
     #[test]
     fn a_lease_that_is_all_for_now_waits_for_its_refill_without_asking() {
-        let tuning = Tuning::default();
         let mut state = ScopeState::default();
-        state.learn(&report(100, 100, 10), 0, &tuning);
+        state.learn(&report(100, 100, 10), 0);
         let lease = |refill| Lease {
             taken: 3,
             refill,
@@ -1234,13 +1194,13 @@ mod tests {
         *state.lease_mut() = Some(lease(1_000));
         assert!(!state.lease_runs_low(0, 0), "not renewed ahead");
         assert_eq!(
-            state.acquire(1, false, FOREVER, 0, || 0.0, &tuning),
+            state.acquire(1, false, FOREVER, 0, || 0.0),
             Decision::Go(Duration::ZERO)
         );
-        let wait = state.acquire(1, false, FOREVER, 100, || 0.0, &tuning);
+        let wait = state.acquire(1, false, FOREVER, 100, || 0.0);
         assert_eq!(wait, Decision::Wait(Duration::from_millis(900)), "no call");
         assert_eq!(
-            state.acquire(1, false, FOREVER, 1_000, || 0.0, &tuning),
+            state.acquire(1, false, FOREVER, 1_000, || 0.0),
             Decision::Renew
         );
         // A refill past the lease's end: the ledger says how long.
@@ -1249,7 +1209,7 @@ mod tests {
             ..lease(9_000)
         });
         assert_eq!(
-            state.acquire(1, false, FOREVER, 100, || 0.0, &tuning),
+            state.acquire(1, false, FOREVER, 100, || 0.0),
             Decision::Renew
         );
         // Without a refill time, a quarter left renews ahead, once until
@@ -1265,29 +1225,24 @@ mod tests {
     /// theirs: a fresh request (or a run decided ahead) takes only the rest.
     #[test]
     fn a_lease_keeps_its_units_for_the_requests_that_waited_for_it() {
-        let tuning = Tuning::default();
         let mut state = ScopeState::default();
-        state.learn(&report(100, 100, 10), 0, &tuning);
+        state.learn(&report(100, 100, 10), 0);
         *state.lease_mut() = Some(lease_of(3, 5_000));
         state.waiters = 2;
         let go = Decision::Go(Duration::ZERO);
-        let mut decide = |held| state.acquire(1, held, FOREVER, 0, || 0.0, &tuning);
+        let mut decide = |held| state.acquire(1, held, FOREVER, 0, || 0.0);
         assert_eq!(decide(false), go, "one unit to spare");
         assert_eq!(decide(false), Decision::Renew, "the rest are the waiters'");
         assert_eq!(decide(true), go);
         state.waiters = 1;
-        assert_eq!(
-            state.acquire(1, false, FOREVER, 0, || 0.0, &tuning),
-            Decision::Renew
-        );
-        assert_eq!(state.acquire(1, true, FOREVER, 0, || 0.0, &tuning), go);
+        assert_eq!(state.acquire(1, false, FOREVER, 0, || 0.0), Decision::Renew);
+        assert_eq!(state.acquire(1, true, FOREVER, 0, || 0.0), go);
         state.waiters = 0;
         assert_eq!(state.lease().unwrap().left, 0);
     }
 
     #[test]
     fn an_open_lease_bounds_the_requests_in_flight() {
-        let tuning = Tuning::default();
         let lease = Some(Lease {
             counts_cost: false,
             open: true,
@@ -1298,15 +1253,15 @@ mod tests {
             ..ScopeState::default()
         };
         let go = Decision::Go(Duration::ZERO);
-        assert_eq!(state.acquire(1, false, FOREVER, 0, || 0.0, &tuning), go);
-        assert_eq!(state.acquire(1, false, FOREVER, 0, || 0.0, &tuning), go);
+        assert_eq!(state.acquire(1, false, FOREVER, 0, || 0.0), go);
+        assert_eq!(state.acquire(1, false, FOREVER, 0, || 0.0), go);
         // Both in flight: the next waits, without a renewal, and none is due.
-        let wait = Decision::Wait(Duration::from_millis(tuning.recheck));
-        assert_eq!(state.acquire(1, false, FOREVER, 1, || 0.0, &tuning), wait);
+        let wait = Decision::Wait(Duration::from_millis(RECHECK));
+        assert_eq!(state.acquire(1, false, FOREVER, 1, || 0.0), wait);
         assert!(!state.lease_runs_low(1, 0));
         // An answer gives its unit back.
         state.release(1, false);
-        assert_eq!(state.acquire(1, false, FOREVER, 2, || 0.0, &tuning), go);
-        assert_eq!(state.acquire(1, false, FOREVER, 3, || 0.0, &tuning), wait);
+        assert_eq!(state.acquire(1, false, FOREVER, 2, || 0.0), go);
+        assert_eq!(state.acquire(1, false, FOREVER, 3, || 0.0), wait);
     }
 }
