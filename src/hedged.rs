@@ -33,9 +33,9 @@ impl Hedged {
         Hedged { attempt }
     }
 
-    /// Which attempt of the call this is (1: the first one).
-    pub fn attempt(&self) -> u32 {
-        self.attempt
+    field_getters! {
+        /// Which attempt of the call this is (1: the first one).
+        pub fn attempt -> u32;
     }
 
     /// True for an attempt sent after the first: a hedge.

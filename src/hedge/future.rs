@@ -3,7 +3,7 @@
 //! first final answer.
 
 use super::layer::Config;
-use super::learn::Lesson;
+use super::learn::{Lesson, BARE_429};
 use crate::classification::{classify_response, Classification};
 use crate::context::CallContext;
 use crate::error::BoxError;
@@ -351,7 +351,7 @@ fn judge_failure(
 ) -> Judged {
     // A window's reset is no request to wait, but a rate limit's is.
     let wait = match kind == ErrorKind::RateLimited {
-        true => Some(Lesson::throttled(hint.map(|h| h.delay()))),
+        true => Some(hint.map_or(BARE_429, |h| h.delay())),
         false => hint
             .filter(|h| h.source() != HintSource::RateLimitReset)
             .map(|h| h.delay()),

@@ -26,7 +26,7 @@ pub(crate) const MAX_SCOPES: usize = 1024;
 const HEADROOM: f64 = 0.1;
 
 /// A 429 without a stated wait holds hedges back this long.
-const BARE_429: Duration = Duration::from_secs(1);
+pub(crate) const BARE_429: Duration = Duration::from_secs(1);
 
 /// The bucket of a latency.
 fn bucket(latency: Duration) -> usize {
@@ -131,13 +131,6 @@ pub(crate) struct Lesson {
     pub(crate) cooldown: Option<Duration>,
     /// The binding rate-limit window, when announced.
     pub(crate) window: Option<RateLimitInfo>,
-}
-
-impl Lesson {
-    /// A 429 with the wait it named, if any.
-    pub(crate) fn throttled(wait: Option<Duration>) -> Duration {
-        wait.unwrap_or(BARE_429)
-    }
 }
 
 /// How the delay before a hedge is chosen.

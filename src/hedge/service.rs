@@ -78,11 +78,9 @@ where
         // layer then passes calls through unhedged.
         let under_retries = CallContext::is_entered();
         let twice = may_send_twice(&parts.method, &parts.headers, &parts.extensions);
-        let delay = match twice && !under_retries {
-            true => config.scopes.delay(key, &config.delay, started),
-            false => None,
-        };
-        let Some(delay) = delay else {
+        let hedgeable = twice && !under_retries;
+        let delay = hedgeable.then(|| config.scopes.delay(key, &config.delay, started));
+        let Some(delay) = delay.flatten() else {
             let body = ReplayBody::new(body, 0);
             let first = self.inner.call(Request::from_parts(parts, body));
             return ResponseFuture::single(first, call);

@@ -139,7 +139,7 @@ where
                 let future = service.call(request);
                 return ResponseFuture::new(State::Calling { future }, None, ticket);
             }
-            let mut held = Held::new(set_aside(service), request);
+            let mut held = Held::new(service, request);
             ticket.held(delay, "pacing", &mut held);
             return ResponseFuture::new(sleeping(delay), Some(held), ticket);
         }
@@ -147,7 +147,7 @@ where
             // Already answered (a `Wait`): handled by the same state.
             grant = StoreFuture::ready(wait);
         }
-        let held = Held::new(set_aside(service), request);
+        let held = Held::new(service, request);
         ResponseFuture::new(State::Acquiring { grant }, Some(held), ticket)
     }
 
@@ -164,19 +164,15 @@ where
     }
 }
 
-/// The clone a held request is sent on once its wait is over. The
-/// caller's ready `service` gives its readiness back: kept while the
-/// request waits, it would hold a permit (or a `Buffer` slot) that the
-/// clone's `poll_ready` needs.
-fn set_aside<S: Clone>(service: &mut S) -> S {
-    release_readiness(service);
-    service.clone()
-}
-
-impl<S, B> Held<S, B> {
-    fn new(service: S, request: Request<B>) -> Self {
+impl<S: Clone, B> Held<S, B> {
+    /// Holds `request` on the clone it is sent on once its wait is over.
+    /// The caller's ready `service` gives its readiness back: kept while
+    /// the request waits, it would hold a permit (or a `Buffer` slot) that
+    /// the clone's `poll_ready` needs.
+    fn new(service: &mut S, request: Request<B>) -> Self {
+        release_readiness(service);
         Held {
-            service,
+            service: service.clone(),
             request: Some(request),
             since: Instant::now(),
             counted: false,

@@ -28,10 +28,7 @@ pub(crate) fn from_response(status: StatusCode, headers: &HeaderMap) -> Observat
     }
     let hints = ResponseHints::read(headers, SystemTime::now());
     let hint = hints.retry_hint_when_limited().filter(|_| throttled);
-    let mut observation = Observation::new();
-    for policy in hints.policies() {
-        observation.push(*policy);
-    }
+    let observation = of_windows(hints.policies());
     let limited = status == StatusCode::TOO_MANY_REQUESTS;
     let info = hints.rate_limit();
     cooldown(observation, (limited, throttled), info.as_ref(), hint)
@@ -39,13 +36,10 @@ pub(crate) fn from_response(status: StatusCode, headers: &HeaderMap) -> Observat
 
 /// What a typed failure teaches: its hints already merge headers and body.
 pub(crate) fn from_error(error: &ApiError) -> Observation {
-    let mut observation = Observation::new();
     // Every window the failure announced, named as a success's are (so
     // both teach the same windows), from the reading the error kept: no
     // header is parsed again.
-    for policy in error.policies() {
-        observation.push(*policy);
-    }
+    let mut observation = of_windows(error.policies());
     if let (true, Some(info)) = (error.policies().is_empty(), error.rate_limit()) {
         let window = WindowReport::new(None, info.limit(), info.remaining(), info.reset(), None);
         observation.push(window);
@@ -56,6 +50,12 @@ pub(crate) fn from_error(error: &ApiError) -> Observation {
     let throttled = limited || is_throttle(error.status());
     let (info, hint) = (error.rate_limit(), error.retry_hint());
     cooldown(observation, (limited, throttled), info, hint)
+}
+
+/// An observation of `windows`, and nothing else yet.
+fn of_windows(windows: &[WindowReport]) -> Observation {
+    let windows = windows.iter().copied();
+    windows.fold(Observation::new(), Observation::with_window)
 }
 
 fn is_throttle(status: StatusCode) -> bool {

@@ -250,7 +250,6 @@
     doc = "[`RedisStore`]: https://docs.rs/tower-api-errors/latest/tower_api_errors/quota/struct.RedisStore.html"
 )]
 
-mod error;
 mod future;
 #[macro_use]
 mod layer;
@@ -261,7 +260,7 @@ mod store;
 
 #[cfg(feature = "redis")]
 pub use self::store::redis::{RedisStore, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
-pub use error::RateLimited;
+pub use crate::error::RateLimited;
 pub use future::ResponseFuture;
 pub use layer::{QuotaLayer, DEFAULT_MAX_WAIT};
 pub use scope::{digest, QuotaRequest};

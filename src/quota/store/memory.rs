@@ -168,35 +168,30 @@ impl MemoryStore {
         if !alone && !self.shared.learned.load(Ordering::Acquire) {
             return Local::Unknown(unknown);
         }
-        let mut shard = self.shard(scope);
-        let state = match alone {
-            // Unknown here: made cold (see `create`), this request probes it.
-            true => self.create(&mut shard, scope),
-            false => match shard.get_mut(&scope) {
-                Some(state) => state,
-                None => return Local::Unknown(unknown),
-            },
-        };
-        let now = self.now();
-        let jitter = || HasherRng::default().next_f64();
-        let decision = match state.probe {
-            Some(_) => state.acquire_cold(cost, now),
-            None => state.acquire(cost, held, max_delay, now, jitter),
-        };
-        match decision {
-            Decision::Go(delay) => {
-                let grant = Grant::Go {
-                    permit: Permit::new(scope, cost, true, tag),
-                    delay,
-                };
-                Local::Decided(grant, state.lease_runs_low(now, renew_within))
+        // Unknown here and alone: made cold (see `create`), this request probes it.
+        self.with_scope(scope, alone, |state| {
+            let Some(state) = state else {
+                return Local::Unknown(unknown);
+            };
+            let now = self.now();
+            let jitter = || HasherRng::default().next_f64();
+            let decision = match state.probe {
+                Some(_) => state.acquire_cold(cost, now),
+                None => state.acquire(cost, held, max_delay, now, jitter),
+            };
+            match decision {
+                Decision::Go(delay) => {
+                    let permit = Permit::new(scope, cost, true, tag);
+                    let grant = Grant::Go { permit, delay };
+                    Local::Decided(grant, state.lease_runs_low(now, renew_within))
+                }
+                Decision::Wait(wait) => Local::Decided(Grant::Wait(wait), false),
+                Decision::Exceeds(limit, reset) => {
+                    Local::Decided(Grant::Exceeds { limit, reset }, false)
+                }
+                Decision::Renew => Local::Renew,
             }
-            Decision::Wait(wait) => Local::Decided(Grant::Wait(wait), false),
-            Decision::Exceeds(limit, reset) => {
-                Local::Decided(Grant::Exceeds { limit, reset }, false)
-            }
-            Decision::Renew => Local::Renew,
-        }
+        })
     }
 
     /// Runs `f` on `scope`'s state (created when `create` and absent: cold,

@@ -89,12 +89,6 @@ impl Observation {
         self
     }
 
-    /// Whether the cooldown is a rate limit's (see
-    /// [`rate_limited`](Self::rate_limited)).
-    pub fn is_rate_limited(&self) -> bool {
-        self.limited
-    }
-
     pub(crate) fn push(&mut self, window: WindowReport) {
         let len = self.len as usize;
         if len < MAX_WINDOWS {
@@ -115,9 +109,13 @@ impl Observation {
         &self.windows[..self.len as usize]
     }
 
-    /// How long the server asked the whole scope to hold off.
-    pub fn cooldown(&self) -> Option<Duration> {
-        self.cooldown
+    field_getters! {
+        /// Whether the cooldown is a rate limit's (see
+        /// [`rate_limited`](Self::rate_limited)).
+        pub fn is_rate_limited -> bool { limited }
+
+        /// How long the server asked the whole scope to hold off.
+        pub fn cooldown -> Option<Duration>;
     }
 
     /// True when the response taught nothing.
@@ -158,11 +156,9 @@ impl Permit {
 
         /// The store's tag.
         pub fn tag -> u8;
-    }
 
-    /// Whether the store counted the permit (and must uncount it).
-    pub fn is_held(&self) -> bool {
-        self.held
+        /// Whether the store counted the permit (and must uncount it).
+        pub fn is_held -> bool { held }
     }
 }
 
