@@ -23,9 +23,10 @@ fn label_of(request: &ScopeRequest<'_>) -> Uri {
     Uri::try_from(format!("{scheme}://{authority}/")).unwrap_or_default()
 }
 
-/// The fleet's latest opening of scope `key`, and what is left of it.
-fn fleet_opening(store: &dyn OpeningStore, key: u64) -> Option<FleetOpening> {
-    let at = store.opening(ScopeKey::from_u64(key))?;
+/// The fleet's latest opening of scope `key` in `store` (if shared), and
+/// what is left of it.
+fn fleet_opening(store: Option<&dyn OpeningStore>, key: u64) -> Option<FleetOpening> {
+    let at = store?.opening(ScopeKey::from_u64(key))?;
     let left = at.duration_since(SystemTime::now()).unwrap_or_default();
     Some((unix_ms(at), left))
 }
@@ -74,10 +75,7 @@ where
         let key = crate::scope::key(&view, partition);
         let label = || label_of(&view);
         let now = Instant::now();
-        let fleet = config
-            .fleet
-            .as_ref()
-            .and_then(|store| fleet_opening(&**store, key));
+        let fleet = fleet_opening(config.fleet.as_deref(), key);
         let (tracked, admission, transition) =
             config
                 .circuits

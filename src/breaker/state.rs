@@ -144,13 +144,12 @@ impl Circuit {
     /// Slides the window to `now`.
     fn slide(&mut self, now: Instant, window: Duration) {
         let slot = window / SLOTS as u32;
-        let since = now.saturating_duration_since(self.slot_start);
+        let mut since = now.saturating_duration_since(self.slot_start);
         if since >= window {
             self.slots = [Slot::default(); SLOTS];
             self.slot_start = now;
             return;
         }
-        let mut since = since;
         while since >= slot {
             self.index = (self.index + 1) % SLOTS;
             self.slots[self.index] = Slot::default();
@@ -196,6 +195,68 @@ impl Circuit {
             until: until - now,
             signalled: source.is_some(),
         }
+    }
+
+    /// Records what a call admitted to this circuit told.
+    fn settle(
+        &mut self,
+        probe: bool,
+        verdict: Verdict,
+        now: Instant,
+        t: &Thresholds,
+    ) -> Option<Transition> {
+        if let Verdict::Unwell(Some(hint)) = verdict {
+            let at = now + hint.delay();
+            if self.hinted.is_none_or(|(known, _)| known < at) {
+                self.hinted = Some((at, hint.source()));
+            }
+        }
+        // A probe settles only a circuit still waiting on it: one that
+        // learned the fleet's opening meanwhile stays open until then (the
+        // server's word; a dropped probe or a local break would cut it
+        // short, and it is not learned twice).
+        if probe && !matches!(self.phase, Phase::Probing) {
+            return None;
+        }
+        if probe {
+            return match verdict {
+                Verdict::Answered => {
+                    let label = std::mem::take(&mut self.label);
+                    *self = Circuit {
+                        opens: self.opens,
+                        fleet_seen: self.fleet_seen,
+                        closed_at: Some(now),
+                        ..Circuit::new(now, label)
+                    };
+                    Some(Transition::Closed)
+                }
+                Verdict::Unwell(_) => Some(self.open(now, t)),
+                // Nothing learned: the next call probes.
+                Verdict::Silent => {
+                    self.phase = Phase::Open {
+                        until: now,
+                        source: None,
+                    };
+                    None
+                }
+            };
+        }
+        if !matches!(self.phase, Phase::Closed) || verdict == Verdict::Silent {
+            // A call admitted before the opening, answering late.
+            return None;
+        }
+        self.slide(now, t.window);
+        let slot = &mut self.slots[self.index];
+        slot.calls += 1;
+        if matches!(verdict, Verdict::Unwell(_)) {
+            slot.failures += 1;
+            let (calls, failures) = self.totals();
+            if calls >= t.minimum_calls && f64::from(failures) >= t.failure_rate * f64::from(calls)
+            {
+                return Some(self.open(now, t));
+            }
+        }
+        None
     }
 }
 
@@ -272,32 +333,26 @@ impl Circuits {
             }
         };
         let learned = fleet.and_then(|opening| circuit.learn(opening, now));
-        let learned = learned.map(|transition| (transition, circuit.label.clone()));
-        let (admission, transition) = match circuit.phase {
-            Phase::Closed => (Admission::Go { probe: false }, None),
-            Phase::Open { until, source } if now < until => (
-                Admission::Refuse {
-                    after: until - now,
-                    source,
-                    probing: false,
-                },
-                None,
-            ),
+        let mut transition = learned.map(|transition| (transition, circuit.label.clone()));
+        let admission = match circuit.phase {
+            Phase::Closed => Admission::Go { probe: false },
+            Phase::Open { until, source } if now < until => Admission::Refuse {
+                after: until - now,
+                source,
+                probing: false,
+            },
             Phase::Open { .. } => {
                 circuit.phase = Phase::Probing;
-                let probe = (Transition::Probe, circuit.label.clone());
-                (Admission::Go { probe: true }, Some(probe))
+                transition.get_or_insert_with(|| (Transition::Probe, circuit.label.clone()));
+                Admission::Go { probe: true }
             }
-            Phase::Probing => (
-                Admission::Refuse {
-                    after: PROBE_WAIT,
-                    source: None,
-                    probing: true,
-                },
-                None,
-            ),
+            Phase::Probing => Admission::Refuse {
+                after: PROBE_WAIT,
+                source: None,
+                probing: true,
+            },
         };
-        (Some(key), admission, learned.or(transition))
+        (Some(key), admission, transition)
     }
 
     /// Marks the fleet opening this process published for scope `key`
@@ -326,71 +381,6 @@ impl Circuits {
     /// Scopes tracked (for tests and `Debug`).
     pub(crate) fn len(&self) -> usize {
         self.lock().map.len()
-    }
-}
-
-impl Circuit {
-    /// Records what a call admitted to this circuit told.
-    fn settle(
-        &mut self,
-        probe: bool,
-        verdict: Verdict,
-        now: Instant,
-        t: &Thresholds,
-    ) -> Option<Transition> {
-        let circuit = self;
-        if let Verdict::Unwell(Some(hint)) = verdict {
-            let at = now + hint.delay();
-            if circuit.hinted.is_none_or(|(known, _)| known < at) {
-                circuit.hinted = Some((at, hint.source()));
-            }
-        }
-        // A probe settles only a circuit still waiting on it: one that
-        // learned the fleet's opening meanwhile stays open until then (the
-        // server's word; a dropped probe or a local break would cut it
-        // short, and it is not learned twice).
-        if probe && !matches!(circuit.phase, Phase::Probing) {
-            return None;
-        }
-        if probe {
-            return match verdict {
-                Verdict::Answered => {
-                    let label = std::mem::take(&mut circuit.label);
-                    *circuit = Circuit {
-                        opens: circuit.opens,
-                        fleet_seen: circuit.fleet_seen,
-                        closed_at: Some(now),
-                        ..Circuit::new(now, label)
-                    };
-                    Some(Transition::Closed)
-                }
-                Verdict::Unwell(_) => Some(circuit.open(now, t)),
-                // Nothing learned: the next call probes.
-                Verdict::Silent => {
-                    circuit.phase = Phase::Open {
-                        until: now,
-                        source: None,
-                    };
-                    None
-                }
-            };
-        }
-        if !matches!(circuit.phase, Phase::Closed) || verdict == Verdict::Silent {
-            // A call admitted before the opening, answering late.
-            return None;
-        }
-        circuit.slide(now, t.window);
-        let slot = &mut circuit.slots[circuit.index];
-        slot.calls += 1;
-        if matches!(verdict, Verdict::Unwell(_)) {
-            slot.failures += 1;
-            let (calls, failures) = circuit.totals();
-            if calls >= t.minimum_calls && f64::from(failures) >= t.failure_rate * f64::from(calls)
-            {
-                return Some(circuit.open(now, t));
-            }
-        }
-        None
     }
 }
 

@@ -190,15 +190,13 @@ impl Scopes {
                 p,
                 min_samples,
                 floor,
-            } => {
-                if scope.latencies.samples() < min_samples {
-                    return None;
-                }
+            } if scope.latencies.samples() >= min_samples => {
                 let learned = *scope
                     .delay
                     .get_or_insert_with(|| scope.latencies.quantile(p));
                 Some(learned.max(floor))
             }
+            Delay::Percentile { .. } => None,
         }
     }
 

@@ -34,8 +34,7 @@ const JOIN_EVERY: Millis = 1_000;
 const BACKOFF_FIRST: Millis = 250;
 const BACKOFF_MAX: Millis = 2_000;
 /// A request whose lease could not be renewed asks again after this.
-const RECHECK: Duration = Duration::from_millis(RECHECK_MS);
-const RECHECK_MS: Millis = 50;
+const RECHECK: Duration = Duration::from_millis(50);
 /// A renewal runs off the request's path: it may take this long at least,
 /// whatever the (per-call) timeout, before the store falls back.
 const RENEWAL_BOUND: Duration = Duration::from_millis(250);
@@ -454,10 +453,7 @@ impl RedisStore {
         }
         let now = self.local_now() + 1;
         let sync = self.sync(scope);
-        if sync.running.load(Ordering::Acquire) {
-            return false;
-        }
-        !take_turn(&sync.asked, now, JOIN_EVERY)
+        !sync.running.load(Ordering::Acquire) && !take_turn(&sync.asked, now, JOIN_EVERY)
     }
 
     /// The local view's decision, unpaced: what a lease holds is this
@@ -536,12 +532,9 @@ impl RedisStore {
         }
         // A process that knows nothing of the scope holds its requests for
         // the ledger's answer: its first call may also open the connection.
-        let cold = (self.shared.local).with_scope(scope, false, |state| state.is_none());
-        let floor = if cold {
-            CONNECTION_BOUND
-        } else {
-            RENEWAL_BOUND
-        };
+        let floor = (self.shared.local).with_scope(scope, false, |state| {
+            state.map_or(CONNECTION_BOUND, |_| RENEWAL_BOUND)
+        });
         let bound = (self.timeout * 3).max(floor);
         let outcome = tokio::time::timeout(bound, self.renew_shared(scope, sync)).await;
         self.shared.probing.store(false, Ordering::Release);
@@ -661,20 +654,19 @@ impl RedisStore {
     /// What this process reports and hands back, read from its local view.
     fn ask(&self, scope: ScopeKey, sync: &Sync) -> (Ask, u64) {
         let now = self.local_now();
+        // (At least the requests waiting for this renewal.)
+        let waiting = sync.waiting.load(Ordering::Relaxed);
         self.shared.local.with_scope(scope, false, |state| {
             let mut ask = Ask {
                 member: self.member,
                 now,
-                want: FIRST_WANT,
+                want: FIRST_WANT.max(waiting),
                 open: sync.opened.swap(false, Ordering::Relaxed),
                 answered: sync.answered.swap(0, Ordering::Relaxed),
                 epoch: sync.epoch.load(Ordering::Relaxed),
                 late: sync.late.swap(0, Ordering::Relaxed),
                 ..Ask::default()
             };
-            // (At least the requests waiting for this renewal.)
-            let waiting = sync.waiting.load(Ordering::Relaxed);
-            ask.want = ask.want.max(waiting);
             let Some(state) = state else {
                 // Held until the ledger answers, every request waits: once
                 // let go, each is answered and comes back for another at
@@ -889,6 +881,40 @@ impl RedisStore {
             *state.lease_mut() = lease;
         });
     }
+
+    /// The Redis key of `scope`'s breaker opening: `prefix{digest}:opening`,
+    /// in its ledger's hash slot.
+    pub fn opening_key(&self, scope: ScopeKey) -> String {
+        format!("{}{{{scope}}}:opening", self.prefix)
+    }
+
+    /// In the background, bounded: publishes `until` (Unix ms; 0 reads)
+    /// as `scope`'s opening and learns locally the one Redis keeps. A
+    /// failure leaves the local view as it was.
+    fn exchange_opening(&self, scope: ScopeKey, until: u64) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let store = self.clone();
+        runtime.spawn(async move {
+            let mut invocation = store.shared.opening.key(store.opening_key(scope));
+            let ttl = until.saturating_sub(unix_ms(SystemTime::now())) + 60_000;
+            invocation.arg(until).arg(ttl);
+            store.shared.commands.fetch_add(1, Ordering::Relaxed);
+            let bound = (store.timeout * 3).max(RENEWAL_BOUND);
+            let reply = tokio::time::timeout(bound, store.connection.invoke(&invocation)).await;
+            let reply = reply.ok().and_then(Result::ok);
+            let kept = reply.and_then(|reply| reply.first()?.parse::<u64>().ok());
+            match kept {
+                Some(0) => {}
+                Some(at) => store.shared.local.publish(scope, from_unix_ms(at)),
+                None => {
+                    let after = store.local_now() + BACKOFF_MAX;
+                    store.shared.openings_after.store(after, Ordering::Relaxed);
+                }
+            }
+        });
+    }
 }
 
 /// The local lease from the ledger's grant, less what this process admitted
@@ -1049,42 +1075,6 @@ impl QuotaStore for RedisStore {
     // a go it paced while Redis failed holds on them too.)
     fn cooling_down(&self, scope: ScopeKey) -> bool {
         self.shared.local.cooling_down(scope)
-    }
-}
-
-impl RedisStore {
-    /// The Redis key of `scope`'s breaker opening: `prefix{digest}:opening`,
-    /// in its ledger's hash slot.
-    pub fn opening_key(&self, scope: ScopeKey) -> String {
-        format!("{}{{{scope}}}:opening", self.prefix)
-    }
-
-    /// In the background, bounded: publishes `until` (Unix ms; 0 reads)
-    /// as `scope`'s opening and learns locally the one Redis keeps. A
-    /// failure leaves the local view as it was.
-    fn exchange_opening(&self, scope: ScopeKey, until: u64) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let store = self.clone();
-        runtime.spawn(async move {
-            let mut invocation = store.shared.opening.key(store.opening_key(scope));
-            let ttl = until.saturating_sub(unix_ms(SystemTime::now())) + 60_000;
-            invocation.arg(until).arg(ttl);
-            store.shared.commands.fetch_add(1, Ordering::Relaxed);
-            let bound = (store.timeout * 3).max(RENEWAL_BOUND);
-            let reply = tokio::time::timeout(bound, store.connection.invoke(&invocation)).await;
-            let reply = reply.ok().and_then(Result::ok);
-            let kept = reply.and_then(|reply| reply.first()?.parse::<u64>().ok());
-            match kept {
-                Some(0) => {}
-                Some(at) => store.shared.local.publish(scope, from_unix_ms(at)),
-                None => {
-                    let after = store.local_now() + BACKOFF_MAX;
-                    store.shared.openings_after.store(after, Ordering::Relaxed);
-                }
-            }
-        });
     }
 }
 
