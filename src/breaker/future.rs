@@ -3,7 +3,7 @@
 
 use super::layer::Config;
 use super::state::{Transition, Verdict};
-use crate::classification::{classify_response, Classification};
+use crate::classification::{classify_response, Failure};
 use crate::error::{BoxError, ScopeKey};
 use crate::fleet::unix_ms;
 use crate::hints::{HintSource, RetryHint};
@@ -47,24 +47,15 @@ pin_project! {
 /// A call let through, recorded exactly once: with its answer, or as
 /// telling nothing when it is dropped.
 pub(crate) struct Ticket {
-    config: Arc<Config>,
-    key: u64,
-    probe: bool,
+    pub(super) config: Arc<Config>,
+    pub(super) key: u64,
+    pub(super) probe: bool,
     /// When the call was let through: where an answer is counted in the
     /// window (no second clock read for a success).
-    admitted: Instant,
+    pub(super) admitted: Instant,
 }
 
 impl Ticket {
-    pub(crate) fn new(config: Arc<Config>, key: u64, probe: bool, admitted: Instant) -> Self {
-        Ticket {
-            config,
-            key,
-            probe,
-            admitted,
-        }
-    }
-
     fn settle(mut self, verdict: Verdict) {
         // A failure is timed when it came: its hint counts from then.
         let now = match verdict {
@@ -167,12 +158,9 @@ fn response_verdict<B>(response: &Response<B>, counts: impl Fn(ErrorKind) -> boo
     if response.status().is_client_error() {
         return Verdict::Answered;
     }
-    match classify_response(response, None) {
-        Classification::Success => Verdict::Answered,
-        Classification::Failure(failure) => {
-            failure_verdict(failure.kind(), failure.retry_hint(), counts)
-        }
-    }
+    let classification = classify_response(response, None);
+    let verdict = |failure: &Failure| failure_verdict(failure.kind(), failure.retry_hint(), counts);
+    classification.failure().map_or(Verdict::Answered, verdict)
 }
 
 /// A failure's verdict by its kind: a rate limit, or a kind not counted,

@@ -83,7 +83,12 @@ where
         super::observe(&config.observer, transition);
         match admission {
             Admission::Go { probe } => {
-                let ticket = tracked.map(|key| Ticket::new(config.clone(), key, probe, now));
+                let ticket = tracked.map(|key| Ticket {
+                    config: config.clone(),
+                    key,
+                    probe,
+                    admitted: now,
+                });
                 ResponseFuture::calling(self.inner.call(request), ticket)
             }
             // Refused: the inner service is not called; the readiness it

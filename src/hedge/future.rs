@@ -88,33 +88,23 @@ pin_project! {
 /// The hedge's request, kept from the call: its parts, a replay of the
 /// body, and the service it goes through once made ready.
 pub(crate) struct Spare<S, B> {
-    template: CallContext,
-    body: ReplayBody<B>,
-    service: Option<S>,
-}
-
-impl<S, B> Spare<S, B> {
-    pub(crate) fn new(template: CallContext, body: ReplayBody<B>) -> Self {
-        Spare {
-            template,
-            body,
-            service: None,
-        }
-    }
+    pub(super) template: CallContext,
+    pub(super) body: ReplayBody<B>,
+    pub(super) service: Option<S>,
 }
 
 /// What a call needs of its layer.
 pub(crate) struct Call<S> {
-    config: Arc<Config>,
-    prototype: Arc<Prototype<S>>,
-    key: u64,
-    started: Instant,
+    pub(super) config: Arc<Config>,
+    pub(super) prototype: Arc<Prototype<S>>,
+    pub(super) key: u64,
+    pub(super) started: Instant,
     /// A hedged call's method and URI, for its events, and its record.
-    target: Option<Box<Named>>,
+    pub(super) target: Option<Box<Named>>,
 }
 
 /// A hedged call, as its events name it, and what it records.
-struct Named {
+pub(crate) struct Named {
     method: http::Method,
     uri: http::Uri,
     attempts: u32,
@@ -122,21 +112,6 @@ struct Named {
 }
 
 impl<S> Call<S> {
-    pub(crate) fn new(
-        config: Arc<Config>,
-        prototype: Arc<Prototype<S>>,
-        key: u64,
-        started: Instant,
-    ) -> Self {
-        Call {
-            config,
-            prototype,
-            key,
-            started,
-            target: None,
-        }
-    }
-
     pub(crate) fn naming(mut self, method: http::Method, uri: http::Uri) -> Self {
         let record = HedgedCall::start(&self.config.observer, &method, &uri);
         self.target = Some(Box::new(Named {

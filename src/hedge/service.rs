@@ -67,7 +67,13 @@ where
         let (mut parts, body) = request.into_parts();
         let started = Instant::now();
         let key = crate::scope::key(&ScopeRequest::from_parts(&parts), None);
-        let call = Call::new(config.clone(), self.prototype.clone(), key, started);
+        let call = Call {
+            config: config.clone(),
+            prototype: self.prototype.clone(),
+            key,
+            started,
+            target: None,
+        };
         // Not to be sent twice (not idempotent, or its `RetryOverride`
         // says so), or no hedge for it now (too little learned, a
         // cooldown, no quota headroom): one attempt, unmarked, so that a
@@ -92,7 +98,11 @@ where
         let body = ReplayBody::new(body, config.max_replay);
         let template = CallContext::of_parts(&parts);
         let call = call.naming(template.method().clone(), template.uri().clone());
-        let spare = Spare::new(template, body.replay());
+        let spare = Spare {
+            template,
+            body: body.replay(),
+            service: None,
+        };
         self.prototype.keep(&self.inner);
         let first = self.inner.call(Request::from_parts(parts, body));
         ResponseFuture::hedged(first, call, spare, started + delay.min(MAX_DELAY))
