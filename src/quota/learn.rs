@@ -70,27 +70,23 @@ fn cooldown(
     info: Option<&RateLimitInfo>,
     hint: Option<RetryHint>,
 ) -> Observation {
-    if throttled {
-        if limited {
-            observation = observation.rate_limited();
-        }
-        match hint.filter(|hint| !hint.delay().is_zero()) {
-            // An exhausted window's reset is learned as the window; an
-            // explicit wait (or a body's) holds the whole scope.
-            Some(hint) if hint.source() != HintSource::RateLimitReset => {
-                observation = observation.with_cooldown(hint.delay());
-            }
-            Some(_) => {}
-            None if limited => {
-                let reset = info.and_then(|info| info.reset().filter(|_| info.is_exhausted()));
-                if reset.is_none_or(|reset| reset.is_zero()) {
-                    observation = observation.with_cooldown(BARE_429_COOLDOWN);
-                }
-            }
-            None => {}
-        }
+    if !throttled {
+        return observation;
     }
-    observation
+    if limited {
+        observation = observation.rate_limited();
+    }
+    let wait = match hint.filter(|hint| !hint.delay().is_zero()) {
+        // An exhausted window's reset is learned as the window; an
+        // explicit wait (or a body's) holds the whole scope.
+        Some(hint) => Some(hint.delay()).filter(|_| hint.source() != HintSource::RateLimitReset),
+        None => {
+            let reset = info.and_then(|info| info.reset().filter(|_| info.is_exhausted()));
+            let bare = limited && reset.is_none_or(|reset| reset.is_zero());
+            bare.then_some(BARE_429_COOLDOWN)
+        }
+    };
+    wait.map_or(observation, |wait| observation.with_cooldown(wait))
 }
 
 #[cfg(test)]

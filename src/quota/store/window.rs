@@ -472,21 +472,6 @@ impl ScopeState {
         Run { left, cost, until }
     }
 
-    /// The lease.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis store's
-    pub(crate) fn lease(&self) -> Option<Lease> {
-        self.lease
-    }
-
-    /// The lease, to set or change: decisions made ahead are forgotten,
-    /// and a new lease that runs low asks for its renewal.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis store's
-    pub(crate) fn lease_mut(&mut self) -> &mut Option<Lease> {
-        self.run = Run::default();
-        self.renewing = false;
-        &mut self.lease
-    }
-
     /// Windows that have reset refill (when their limit is known) or are
     /// forgotten. How long the longest spent (or inferred) one that
     /// refilled held requests at most (0: none; on this clock: an answer
@@ -612,49 +597,6 @@ impl ScopeState {
         low
     }
 
-    /// The renewal a low lease asked for ended (renewed or not): a lease
-    /// still low asks again.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis store's
-    pub(crate) fn renewal_ended(&mut self) {
-        self.renewing = false;
-    }
-
-    /// The tightest window (fewest remaining) with a known reset or limit
-    /// (a refilled window whose next reset no answer gave yet): the one a
-    /// fleet divides into leases.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis store's
-    pub(crate) fn binding(&self) -> Option<Window> {
-        self.windows
-            .iter()
-            .flatten()
-            .filter(|w| w.reset_at.is_some() || w.limit.is_some())
-            .min_by_key(|w| w.remaining)
-            .copied()
-    }
-
-    /// What this state knows, relative to `now`: its live windows and the
-    /// time left of its cooldown (what a fleet member tells the ledger, and
-    /// the ledger tells a member).
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis store's
-    pub(crate) fn reports(&self, now: Millis) -> ([Option<Report>; MAX_WINDOWS], Option<Millis>) {
-        let mut reports = [None; MAX_WINDOWS];
-        for (report, window) in reports.iter_mut().zip(self.windows.iter()) {
-            let Some(window) = window else { continue };
-            let Some(reset_at) = window.reset_at.filter(|reset| *reset > now) else {
-                continue;
-            };
-            *report = Some(Report {
-                policy: window.policy,
-                limit: window.limit,
-                remaining: Some(window.remaining),
-                reset: Some(reset_at - now),
-                counts_cost: window.counts_cost,
-            });
-        }
-        let cooldown = self.cooldown_until.filter(|until| *until > now);
-        (reports, cooldown.map(|until| until - now))
-    }
-
     /// Learns reports (see [`reports`](Self::reports)) made `now`.
     pub(crate) fn learn_reports(
         &mut self,
@@ -777,6 +719,64 @@ impl Window {
         if let Some(end) = ends_no_sooner {
             self.reset_at = self.reset_at.map(|at| at.max(end));
         }
+    }
+}
+
+/// What only a fleet's stores (feature `redis`) read and set: the lease,
+/// its renewal, and what a member and the ledger tell each other.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+impl ScopeState {
+    /// The lease.
+    pub(crate) fn lease(&self) -> Option<Lease> {
+        self.lease
+    }
+
+    /// The lease, to set or change: decisions made ahead are forgotten,
+    /// and a new lease that runs low asks for its renewal.
+    pub(crate) fn lease_mut(&mut self) -> &mut Option<Lease> {
+        self.run = Run::default();
+        self.renewing = false;
+        &mut self.lease
+    }
+
+    /// The renewal a low lease asked for ended (renewed or not): a lease
+    /// still low asks again.
+    pub(crate) fn renewal_ended(&mut self) {
+        self.renewing = false;
+    }
+
+    /// The tightest window (fewest remaining) with a known reset or limit
+    /// (a refilled window whose next reset no answer gave yet): the one a
+    /// fleet divides into leases.
+    pub(crate) fn binding(&self) -> Option<Window> {
+        self.windows
+            .iter()
+            .flatten()
+            .filter(|w| w.reset_at.is_some() || w.limit.is_some())
+            .min_by_key(|w| w.remaining)
+            .copied()
+    }
+
+    /// What this state knows, relative to `now`: its live windows and the
+    /// time left of its cooldown (what a fleet member tells the ledger, and
+    /// the ledger tells a member).
+    pub(crate) fn reports(&self, now: Millis) -> ([Option<Report>; MAX_WINDOWS], Option<Millis>) {
+        let mut reports = [None; MAX_WINDOWS];
+        for (report, window) in reports.iter_mut().zip(self.windows.iter()) {
+            let Some(window) = window else { continue };
+            let Some(reset_at) = window.reset_at.filter(|reset| *reset > now) else {
+                continue;
+            };
+            *report = Some(Report {
+                policy: window.policy,
+                limit: window.limit,
+                remaining: Some(window.remaining),
+                reset: Some(reset_at - now),
+                counts_cost: window.counts_cost,
+            });
+        }
+        let cooldown = self.cooldown_until.filter(|until| *until > now);
+        (reports, cooldown.map(|until| until - now))
     }
 }
 
