@@ -341,42 +341,31 @@ fn judge_failure(
     judged
 }
 
-/// Whether the hedge went.
-enum Hedging<F> {
-    Sent(F),
-    NotYet,
-    Never,
-}
-
 /// Sends the hedge when all still allows it: the body is whole, the scope
 /// has headroom and no cooldown, its service is ready, and the budget has
-/// one to give. An empty budget only stops this hedge.
+/// one to give. An empty budget only stops this hedge. Pending while its
+/// service is not ready; `None` when it will never go.
 fn send_hedge<S, B>(
     spare: &mut Option<Box<Spare<S, B>>>,
     call: &Call<S>,
     cx: &mut Context<'_>,
-) -> Hedging<S::Future>
+) -> Poll<Option<S::Future>>
 where
     S: Service<Request<ReplayBody<B>>> + Clone,
     B: http_body::Body,
 {
     let Some(kept) = spare.as_mut() else {
-        return Hedging::Never;
+        return Poll::Ready(None);
     };
     let config = &call.config;
     if !kept.body.is_complete() || !config.scopes.may_hedge(call.key, Instant::now()) {
-        return Hedging::Never;
+        return Poll::Ready(None);
     }
     let service = kept.service.get_or_insert_with(|| call.prototype.service());
-    match service.poll_ready(cx) {
-        Poll::Pending => return Hedging::NotYet,
-        // The first attempt goes on; no hedge.
-        Poll::Ready(Err(_)) => return Hedging::Never,
-        Poll::Ready(Ok(())) => {}
-    }
     let budget = config.budget.as_ref();
-    if budget.is_some_and(|budget| !budget.withdraw()) {
-        return Hedging::Never;
+    // A service that failed, or no budget: the first attempt goes on alone.
+    if ready!(service.poll_ready(cx)).is_err() || budget.is_some_and(|b| !b.withdraw()) {
+        return Poll::Ready(None);
     }
     let Spare {
         template,
@@ -385,7 +374,7 @@ where
     } = *spare.take().expect("checked above");
     let mut request = template.rebuild(body);
     request.extensions_mut().insert(Hedged::new(2));
-    Hedging::Sent(service.expect("made ready above").call(request))
+    Poll::Ready(Some(service.expect("made ready above").call(request)))
 }
 
 impl<S, B, ResBody> Future for ResponseFuture<S, B>
@@ -444,15 +433,15 @@ where
                 if due {
                     this.timer.set(Timer::Due);
                     match send_hedge(this.spare, this.call, cx) {
-                        Hedging::Sent(future) => {
+                        Poll::Ready(Some(future)) => {
                             let sent = Instant::now();
                             this.call.sent(sent - this.call.started);
                             this.second.set(Attempt::Running { future, sent });
                             this.timer.set(Timer::Off);
                             continue;
                         }
-                        Hedging::NotYet => {}
-                        Hedging::Never => {
+                        Poll::Pending => {}
+                        Poll::Ready(None) => {
                             *this.spare = None;
                             this.timer.set(Timer::Off);
                         }

@@ -28,7 +28,7 @@ pub(crate) fn from_response(status: StatusCode, headers: &HeaderMap) -> Observat
     }
     let hints = ResponseHints::read(headers, SystemTime::now());
     let hint = hints.retry_hint_when_limited().filter(|_| throttled);
-    let observation = of_windows(hints.policies());
+    let observation = of_windows(hints.policies().iter().copied());
     let limited = status == StatusCode::TOO_MANY_REQUESTS;
     let info = hints.rate_limit();
     cooldown(observation, (limited, throttled), info.as_ref(), hint)
@@ -39,11 +39,9 @@ pub(crate) fn from_error(error: &ApiError) -> Observation {
     // Every window the failure announced, named as a success's are (so
     // both teach the same windows), from the reading the error kept: no
     // header is parsed again.
-    let mut observation = of_windows(error.policies());
-    if let (true, Some(info)) = (error.policies().is_empty(), error.rate_limit()) {
-        let window = WindowReport::new(None, info.limit(), info.remaining(), info.reset(), None);
-        observation.push(window);
-    }
+    let info = error.rate_limit().filter(|_| error.policies().is_empty());
+    let window = info.map(|i| WindowReport::new(None, i.limit(), i.remaining(), i.reset(), None));
+    let observation = of_windows(error.policies().iter().copied().chain(window));
     // A rate limit in disguise (GitHub's 403 with `Retry-After`, a throttle
     // sent as 400) holds its scope as a 429 does: the parse layer named it.
     let limited = error.kind() == ErrorKind::RateLimited;
@@ -53,8 +51,7 @@ pub(crate) fn from_error(error: &ApiError) -> Observation {
 }
 
 /// An observation of `windows`, and nothing else yet.
-fn of_windows(windows: &[WindowReport]) -> Observation {
-    let windows = windows.iter().copied();
+fn of_windows(windows: impl Iterator<Item = WindowReport>) -> Observation {
     windows.fold(Observation::new(), Observation::with_window)
 }
 

@@ -149,7 +149,7 @@ pub(crate) enum Answer {
 }
 
 /// A lease, on the ledger's clock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Granted {
     pub(crate) left: u64,
     pub(crate) until: Millis,
@@ -205,14 +205,12 @@ impl Ledger {
             .min(binding.remaining.saturating_add(self.granted));
         let members = self.members.len() as u64;
         let mut granted = Granted {
-            left: 0,
             until: self.lease_end.min(now + LEASE_TTL),
-            hold_until: 0,
             counts_cost: binding.counts_cost,
             members,
             limit: binding.limit.unwrap_or(self.budget),
             last: self.lease_end <= now + LEASE_TTL,
-            refill: 0,
+            ..Granted::default()
         };
         if let Some(until) = self.state.cooldown_until.filter(|until| *until > now) {
             granted.hold_until = until;

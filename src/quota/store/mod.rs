@@ -71,7 +71,17 @@ impl Observation {
     /// Adds a window; beyond [`MAX_WINDOWS`] the least restrictive is
     /// dropped (the one with most remaining).
     pub fn with_window(mut self, window: WindowReport) -> Self {
-        self.push(window);
+        let len = self.len as usize;
+        if len < MAX_WINDOWS {
+            self.windows[len] = window;
+            self.len += 1;
+            return self;
+        }
+        let slack = |w: &WindowReport| w.remaining().unwrap_or(u64::MAX);
+        let loosest = self.windows.iter_mut().max_by_key(|w| slack(w));
+        if let Some(loosest) = loosest.filter(|loosest| slack(loosest) > slack(&window)) {
+            *loosest = window;
+        }
         self
     }
 
@@ -87,21 +97,6 @@ impl Observation {
     pub fn rate_limited(mut self) -> Self {
         self.limited = true;
         self
-    }
-
-    pub(crate) fn push(&mut self, window: WindowReport) {
-        let len = self.len as usize;
-        if len < MAX_WINDOWS {
-            self.windows[len] = window;
-            self.len += 1;
-            return;
-        }
-        let slack = |w: &WindowReport| w.remaining().unwrap_or(u64::MAX);
-        if let Some(loosest) = self.windows.iter_mut().max_by_key(|w| slack(w)) {
-            if slack(loosest) > slack(&window) {
-                *loosest = window;
-            }
-        }
     }
 
     /// The windows, as reported.
