@@ -33,20 +33,6 @@ impl fmt::Debug for Config {
     }
 }
 
-impl Config {
-    fn new(delay: Delay) -> Self {
-        Config {
-            delay,
-            // Of a layer that is not given one: 10 % of its hedged calls of
-            // the last 10 s, plus 1 hedge a second.
-            budget: Some(Arc::new(RetryBudget::new(Duration::from_secs(10), 1, 0.1))),
-            max_replay: DEFAULT_MAX_REPLAY,
-            scopes: Arc::default(),
-            observer: crate::observe::Observer::new(),
-        }
-    }
-}
-
 /// Wraps a service in a [`Hedge`]: an idempotent call that is slow to
 /// answer gets a second attempt; the first success wins. See the
 /// [module docs](super).
@@ -66,9 +52,7 @@ impl HedgeLayer {
     /// When `delay` is zero (that is two requests for every call).
     pub fn fixed(delay: Duration) -> Self {
         assert!(!delay.is_zero(), "a hedge delay must be longer than zero");
-        HedgeLayer {
-            config: Arc::new(Config::new(Delay::Fixed(delay))),
-        }
+        HedgeLayer::with_delay(Delay::Fixed(delay))
     }
 
     /// A hedge when the first attempt is slower than the `p` quantile of
@@ -83,13 +67,25 @@ impl HedgeLayer {
             p > 0.5 && p < 1.0,
             "the hedge percentile must be within (0.5, 1)"
         );
-        HedgeLayer {
-            config: Arc::new(Config::new(Delay::Percentile {
-                p,
-                min_samples: 20,
-                floor: Duration::from_millis(1),
-            })),
-        }
+        HedgeLayer::with_delay(Delay::Percentile {
+            p,
+            min_samples: 20,
+            floor: Duration::from_millis(1),
+        })
+    }
+
+    fn with_delay(delay: Delay) -> Self {
+        let config = Config {
+            delay,
+            // Of a layer that is not given one: 10 % of its hedged calls of
+            // the last 10 s, plus 1 hedge a second.
+            budget: Some(Arc::new(RetryBudget::new(Duration::from_secs(10), 1, 0.1))),
+            max_replay: DEFAULT_MAX_REPLAY,
+            scopes: Arc::default(),
+            observer: crate::observe::Observer::new(),
+        };
+        let config = Arc::new(config);
+        HedgeLayer { config }
     }
 
     fn config(&mut self) -> &mut Config {

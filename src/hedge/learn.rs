@@ -227,12 +227,8 @@ impl Scopes {
         }
         let mut map = self.lock();
         let scope = Self::scope(&mut map, key, now);
-        if let Some(wait) = lesson.cooldown {
-            let until = now + wait;
-            if scope.cooldown.is_none_or(|known| known < until) {
-                scope.cooldown = Some(until);
-            }
-        }
+        // (The later of two cooldowns holds; `None` is before any.)
+        scope.cooldown = scope.cooldown.max(lesson.cooldown.map(|wait| now + wait));
         if let Some(window) = lesson.window {
             scope.headroom = match (short_of_headroom(&window), window.reset()) {
                 (false, _) => Headroom::Plenty,
@@ -257,11 +253,12 @@ impl Scope {
 
 /// Whether a window has too little left for a request to be sent twice.
 fn short_of_headroom(window: &RateLimitInfo) -> bool {
-    match (window.remaining(), window.limit()) {
-        (Some(remaining), Some(limit)) => (remaining as f64) < (limit as f64 * HEADROOM).max(2.0),
-        (Some(remaining), None) => remaining < 2,
-        _ => false,
-    }
+    let least = window
+        .limit()
+        .map_or(2.0, |limit| (limit as f64 * HEADROOM).max(2.0));
+    window
+        .remaining()
+        .is_some_and(|remaining| (remaining as f64) < least)
 }
 
 #[cfg(test)]
