@@ -133,14 +133,8 @@ impl MemoryStore {
     }
 
     /// The decision, now, without a future.
-    pub(crate) fn acquire_now(
-        &self,
-        scope: ScopeKey,
-        cost: u64,
-        max_delay: Duration,
-        tag: u8,
-    ) -> Grant {
-        match self.decide(scope, cost, false, max_delay, tag, 0) {
+    pub(crate) fn acquire_now(&self, scope: ScopeKey, cost: u64, max_delay: Duration) -> Grant {
+        match self.decide(scope, cost, false, max_delay, 0, 0) {
             Local::Unknown(grant) | Local::Decided(grant, _) => grant,
             // No lease is ever set here; a fleet store's local view
             // handles this itself.
@@ -305,7 +299,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl QuotaStore for MemoryStore {
     fn acquire(&self, scope: ScopeKey, cost: u64, max_delay: Duration) -> StoreFuture<Grant> {
-        StoreFuture::ready(self.acquire_now(scope, cost, max_delay, 0))
+        StoreFuture::ready(self.acquire_now(scope, cost, max_delay))
     }
 
     fn settle(&self, permit: Permit, observation: &Observation) -> StoreFuture<()> {
@@ -405,35 +399,35 @@ mod tests {
         let scope = ScopeKey::new("a.example", None);
         one_probe_then_open(&store, scope);
         let permits: Vec<_> = (0..16)
-            .map(|_| go(store.acquire_now(scope, 1, FOREVER, 0)).0)
+            .map(|_| go(store.acquire_now(scope, 1, FOREVER)).0)
             .collect();
         let recheck = Grant::Wait(Duration::from_millis(50));
-        assert_eq!(store.acquire_now(scope, 1, FOREVER, 0), recheck);
+        assert_eq!(store.acquire_now(scope, 1, FOREVER), recheck);
         // (One per 100 ms once that is more: 17 at 1.7 s.)
         tokio::time::advance(Duration::from_millis(1_700)).await;
-        let (one_more, _) = go(store.acquire_now(scope, 1, FOREVER, 0));
-        assert_eq!(store.acquire_now(scope, 1, FOREVER, 0), recheck);
+        let (one_more, _) = go(store.acquire_now(scope, 1, FOREVER));
+        assert_eq!(store.acquire_now(scope, 1, FOREVER), recheck);
         for permit in permits.into_iter().chain([one_more]) {
             store.settle_now(permit, Some(&Observation::new()));
         }
         // A 429 teaches the open scope its cooldown: held.
-        let (permit, _) = go(store.acquire_now(scope, 1, FOREVER, 0));
+        let (permit, _) = go(store.acquire_now(scope, 1, FOREVER));
         let throttled = Observation::new().with_cooldown(Duration::from_secs(5));
         store.settle_now(permit, Some(&throttled.rate_limited()));
-        let held = store.acquire_now(scope, 1, FOREVER, 0);
+        let held = store.acquire_now(scope, 1, FOREVER);
         assert_eq!(held, Grant::Wait(Duration::from_secs(5)));
     }
 
     fn one_probe_then_open(store: &MemoryStore, scope: ScopeKey) {
-        let (probe, delay) = go(store.acquire_now(scope, 1, FOREVER, 0));
+        let (probe, delay) = go(store.acquire_now(scope, 1, FOREVER));
         assert!(probe.is_held());
         assert_eq!(delay, Duration::ZERO);
         // (Asks again after as long as the probe has been out: 1 ms at least.)
-        let held = store.acquire_now(scope, 1, FOREVER, 0);
+        let held = store.acquire_now(scope, 1, FOREVER);
         assert!(matches!(held, Grant::Wait(wait) if wait <= Duration::from_millis(50)));
         store.settle_now(probe, Some(&Observation::new()));
         for _ in 0..3 {
-            let (permit, delay) = go(store.acquire_now(scope, 1, FOREVER, 0));
+            let (permit, delay) = go(store.acquire_now(scope, 1, FOREVER));
             assert!(permit.is_held(), "counted in flight");
             assert_eq!(delay, Duration::ZERO);
             store.settle_now(permit, Some(&Observation::new()));
@@ -444,34 +438,34 @@ mod tests {
     async fn counts_in_flight_against_the_reported_remaining() {
         let store = MemoryStore::new();
         let scope = ScopeKey::new("a.example", None);
-        let (first, _) = go(store.acquire_now(scope, 1, FOREVER, 0));
+        let (first, _) = go(store.acquire_now(scope, 1, FOREVER));
         store.settle_now(first, Some(&report(100, 3, 10)));
         let permits: Vec<_> = (0..3)
-            .map(|_| go(store.acquire_now(scope, 1, FOREVER, 0)).0)
+            .map(|_| go(store.acquire_now(scope, 1, FOREVER)).0)
             .collect();
         assert!(permits.iter().all(Permit::is_held));
         assert_eq!(
-            store.acquire_now(scope, 1, FOREVER, 0),
+            store.acquire_now(scope, 1, FOREVER),
             Grant::Wait(Duration::from_secs(10))
         );
         // The server answers "2 left" for the first: the two still in flight
         // may not be counted yet, so nothing is free.
         store.settle_now(permits[0], Some(&report(100, 2, 10)));
         assert!(matches!(
-            store.acquire_now(scope, 1, FOREVER, 0),
+            store.acquire_now(scope, 1, FOREVER),
             Grant::Wait(_)
         ));
         // An older answer arriving late ("3 left") does not raise the count,
         // but its request is now known counted: one is free.
         store.settle_now(permits[1], Some(&report(100, 3, 10)));
-        go(store.acquire_now(scope, 1, FOREVER, 0));
+        go(store.acquire_now(scope, 1, FOREVER));
         assert!(matches!(
-            store.acquire_now(scope, 1, FOREVER, 0),
+            store.acquire_now(scope, 1, FOREVER),
             Grant::Wait(_)
         ));
         // At the reset the window refills from its limit.
         tokio::time::advance(Duration::from_secs(10)).await;
-        go(store.acquire_now(scope, 1, FOREVER, 0));
+        go(store.acquire_now(scope, 1, FOREVER));
     }
 
     #[tokio::test(start_paused = true)]
@@ -486,7 +480,7 @@ mod tests {
             Some(&Observation::new().with_window(burst).with_window(daily)),
         );
         assert_eq!(
-            store.acquire_now(scope, 1, FOREVER, 0),
+            store.acquire_now(scope, 1, FOREVER),
             Grant::Wait(Duration::from_secs(3000))
         );
     }
@@ -497,7 +491,7 @@ mod tests {
         let scope = ScopeKey::new("a.example", None);
         store.settle_now(Permit::new(scope, 1, false, 0), Some(&report(100, 4, 8)));
         let delays: Vec<Duration> = (0..4)
-            .map(|_| go(store.acquire_now(scope, 1, FOREVER, 0)).1)
+            .map(|_| go(store.acquire_now(scope, 1, FOREVER)).1)
             .collect();
         // 4 left, 8 s to the reset, paced to end 0.8 s before it: slots at
         // 0, 1.8, 3.6 and 5.4 s, each with jitter of up to half a slot.
@@ -512,7 +506,7 @@ mod tests {
         let other = ScopeKey::new("b.example", None);
         store.settle_now(Permit::new(other, 1, false, 0), Some(&report(100, 4, 8)));
         assert_eq!(
-            go(store.acquire_now(other, 1, Duration::from_secs(1), 0)).1,
+            go(store.acquire_now(other, 1, Duration::from_secs(1))).1,
             Duration::ZERO
         );
     }
@@ -526,11 +520,11 @@ mod tests {
             Some(&Observation::new().with_cooldown(Duration::from_secs(5))),
         );
         assert_eq!(
-            store.acquire_now(scope, 1, FOREVER, 0),
+            store.acquire_now(scope, 1, FOREVER),
             Grant::Wait(Duration::from_secs(5))
         );
         tokio::time::advance(Duration::from_secs(5)).await;
-        go(store.acquire_now(scope, 1, FOREVER, 0));
+        go(store.acquire_now(scope, 1, FOREVER));
 
         let tokens = ScopeKey::new("llm.example", None);
         let minute = Some(Duration::from_secs(60));
@@ -545,13 +539,13 @@ mod tests {
                     .with_window(token_window),
             ),
         );
-        go(store.acquire_now(tokens, 600, Duration::ZERO, 0));
+        go(store.acquire_now(tokens, 600, Duration::ZERO));
         // 400 tokens left: a 600-token request waits, a 300-token one goes.
         assert!(matches!(
-            store.acquire_now(tokens, 600, Duration::ZERO, 0),
+            store.acquire_now(tokens, 600, Duration::ZERO),
             Grant::Wait(_)
         ));
-        go(store.acquire_now(tokens, 300, Duration::ZERO, 0));
+        go(store.acquire_now(tokens, 300, Duration::ZERO));
     }
 
     #[tokio::test(start_paused = true)]
