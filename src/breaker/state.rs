@@ -260,8 +260,6 @@ impl Circuit {
     }
 }
 
-type Map = DigestMap<u64, Circuit>;
-
 /// A layer's circuits, by scope key.
 #[derive(Debug, Default)]
 pub(crate) struct Circuits {
@@ -274,7 +272,7 @@ pub(crate) struct Circuits {
 /// vain (holding the lock every call needs) each time.
 #[derive(Debug, Default)]
 struct Table {
-    map: Map,
+    map: DigestMap<u64, Circuit>,
     no_room_until: Option<Instant>,
 }
 

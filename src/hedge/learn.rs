@@ -230,7 +230,12 @@ impl Scopes {
         // (The later of two cooldowns holds; `None` is before any.)
         scope.cooldown = scope.cooldown.max(lesson.cooldown.map(|wait| now + wait));
         if let Some(window) = lesson.window {
-            scope.headroom = match (short_of_headroom(&window), window.reset()) {
+            // Too little left for a request to be sent twice: no hedge.
+            let least = window
+                .limit()
+                .map_or(2.0, |limit| (limit as f64 * HEADROOM).max(2.0));
+            let short = window.remaining().is_some_and(|left| (left as f64) < least);
+            scope.headroom = match (short, window.reset()) {
                 (false, _) => Headroom::Plenty,
                 (true, Some(reset)) => Headroom::ShortUntil(now + reset),
                 (true, None) => Headroom::ShortUntilTold,
@@ -249,16 +254,6 @@ impl Scope {
         };
         !cooling && !short
     }
-}
-
-/// Whether a window has too little left for a request to be sent twice.
-fn short_of_headroom(window: &RateLimitInfo) -> bool {
-    let least = window
-        .limit()
-        .map_or(2.0, |limit| (limit as f64 * HEADROOM).max(2.0));
-    window
-        .remaining()
-        .is_some_and(|remaining| (remaining as f64) < least)
 }
 
 #[cfg(test)]

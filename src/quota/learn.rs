@@ -13,17 +13,12 @@ use std::time::{Duration, SystemTime};
 /// hundreds of 429s a second until the reset.)
 pub(crate) const BARE_429_COOLDOWN: Duration = Duration::from_secs(1);
 
-/// True when a header could carry a window or a hint (the hints' family
-/// table says which): one pass over the names, so a response without any
-/// costs no reading.
-fn may_teach(headers: &HeaderMap) -> bool {
-    headers.keys().any(|name| teaches_quota(name.as_str()))
-}
-
 /// What a response (success or failure without a parse layer) teaches.
 pub(crate) fn from_response(status: StatusCode, headers: &HeaderMap) -> Observation {
     let throttled = is_throttle(status);
-    if !throttled && !may_teach(headers) {
+    // Unless a header could carry a window or a hint (the hints' family
+    // table says which), nothing is read: one pass over the names.
+    if !throttled && !headers.keys().any(|name| teaches_quota(name.as_str())) {
         return Observation::new();
     }
     let hints = ResponseHints::read(headers, SystemTime::now());

@@ -147,11 +147,6 @@ pub(crate) fn counts_cost(report: &WindowReport) -> bool {
     }
 }
 
-/// The digest a window is known by (0 for the server's unnamed window).
-pub(crate) fn policy_of(report: &WindowReport) -> u64 {
-    report.name().map_or(0, crate::quota::digest)
-}
-
 /// One window as one answer (or one fleet member) reported it, relative
 /// to when it was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,7 +162,8 @@ pub(crate) struct Report {
 impl Report {
     fn of(report: &WindowReport) -> Self {
         Report {
-            policy: policy_of(report),
+            // The digest a window is known by (0 for the server's unnamed window).
+            policy: report.name().map_or(0, crate::quota::digest),
             // A limit of 0 is no window to refill: refilled to nothing at
             // its reset, it would hold every request from then on, with no
             // answer to teach it otherwise. Its remaining (0) still holds
