@@ -650,9 +650,7 @@ impl ScopeState {
             }
             return;
         };
-        if report.limit.is_some() {
-            window.limit = report.limit;
-        }
+        window.limit = report.limit.or(window.limit);
         window.counts_cost = report.counts_cost;
         let Some(remaining) = report.remaining else {
             return;
