@@ -82,6 +82,13 @@ struct Ticket {
 }
 
 impl Ticket {
+    /// Gives the permit back unused, when one is held.
+    fn release(&mut self) {
+        if let Some(permit) = self.permit.take() {
+            self.config.store.release(permit);
+        }
+    }
+
     fn settle(&mut self, observation: &super::Observation) -> StoreFuture<()> {
         let unheld = || Permit::new(self.scope, self.cost, false, 0);
         let permit = self.permit.take().unwrap_or_else(unheld);
@@ -105,9 +112,7 @@ impl Ticket {
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        if let Some(permit) = self.permit.take() {
-            self.config.store.release(permit);
-        }
+        self.release();
     }
 }
 
@@ -248,9 +253,7 @@ where
                         }
                         Err(error) => {
                             // Never sent: the permit goes back unused.
-                            if let Some(permit) = this.ticket.permit.take() {
-                                this.ticket.config.store.release(permit);
-                            }
+                            this.ticket.release();
                             this.state.set(State::Done);
                             return Poll::Ready(Err(Error::from_inner(error, None)));
                         }
@@ -324,14 +327,10 @@ fn sleeping<F>(delay: Duration) -> State<F> {
 /// a 429's wait meanwhile (another process spent the window, say) gives
 /// its permit back and asks again: sent at its slot, it would be refused.
 fn after_sleep<F>(since: Instant, ticket: &mut Ticket) -> State<F> {
-    if let Some(permit) = ticket.permit.take() {
-        let store = &ticket.config.store;
-        if !store.cooling_down(ticket.scope) {
-            ticket.permit = Some(permit);
-            return State::Readying;
-        }
-        store.release(permit);
+    if ticket.permit.is_some() && !ticket.config.store.cooling_down(ticket.scope) {
+        return State::Readying;
     }
+    ticket.release();
     let left = ticket.config.max_wait.saturating_sub(since.elapsed());
     let grant = ticket.config.store.acquire(ticket.scope, ticket.cost, left);
     State::Acquiring { grant }
