@@ -564,9 +564,7 @@ impl ScopeState {
         }
         // (Whatever the answer, the refill is as confirmed as it will be;
         // unused, the next request confirms it.)
-        if self.confirm.is_some() {
-            self.confirm = unused.then_some(0);
-        }
+        self.confirm = self.confirm.and(unused.then_some(0));
         if let Some(lease) = self.lease.as_mut().filter(|lease| unused || lease.open) {
             let need = amount(lease.counts_cost, cost).min(lease.taken);
             lease.left += need;
