@@ -661,7 +661,10 @@ impl Ledger {
     }
 
     fn window_field(&mut self, name: &str, value: u64) -> Option<()> {
-        let (kind, index) = name.split_at(1);
+        // (`split_at_checked`: a field Redis holds may start with any
+        // character, or be empty; a ledger this crate did not write is
+        // refused, not a panic in the renewal task.)
+        let (kind, index) = name.split_at_checked(1)?;
         let index = index.parse::<usize>().ok()?.checked_sub(1)?;
         let slot = self.state.windows.get_mut(index)?;
         let window = slot.get_or_insert(Window {
@@ -1039,6 +1042,21 @@ mod tests {
         let decoded = Ledger::decode(&ledger.encode()).unwrap();
         assert_eq!(decoded.encode(), ledger.encode());
     }
+
+    /// A hash this crate did not write (another program's, a corrupted
+    /// one) is refused, whatever its field names: an empty name, or one
+    /// that starts with a character of several bytes, panicked in the
+    /// renewal task.
+    #[test]
+    fn a_ledger_with_foreign_field_names_is_refused_without_a_panic() {
+        let mut fields = Ledger::default().encode();
+        for name in ["", "é1", "\u{1F600}", "x"] {
+            fields.push((name.to_owned(), "1".to_owned()));
+            assert!(Ledger::decode(&fields).is_none(), "{name:?}");
+            fields.pop();
+        }
+    }
+
     /// A scope opened at 10 ms: its probe taught nothing, and the fleet
     /// joins before the first shares are cut.
     fn opened() -> Ledger {
