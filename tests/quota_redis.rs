@@ -352,31 +352,41 @@ async fn garbage_in_redis_is_a_local_decision() {
     assert_eq!(vendor.received.load(Ordering::SeqCst), 3);
 }
 
+/// Two members of a fleet (two stores, as two processes have) on `redis`.
+fn two_members(redis: &RedisServer, prefix: &str) -> (RedisStore, RedisStore) {
+    let open = || {
+        RedisStore::open(&redis.url())
+            .unwrap()
+            .prefix(prefix)
+            .timeout(Duration::from_secs(2))
+    };
+    (open(), open())
+}
+
+/// A window of `limit` a minute, all left, as a server announces it.
+fn a_minute_of(limit: u64) -> WindowReport {
+    WindowReport::new(
+        None,
+        Some(limit),
+        Some(limit),
+        Some(Duration::from_secs(60)),
+        None,
+    )
+}
+
 /// Fair shares: two processes (two stores, two members) on one learned
 /// window of 10: while both are asking, neither takes more than 5; the one
 /// past its share is told to ask again shortly (not to wait for the
 /// reset), and the window is still used whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_of_a_fleet_get_fair_shares_of_a_window() {
-    use tower_api_errors::quota::{Grant, Observation, QuotaStore, WindowReport};
+    use tower_api_errors::quota::{Grant, Observation, QuotaStore};
     let redis = RedisServer::start(free_port());
-    let open = || {
-        RedisStore::open(&redis.url())
-            .unwrap()
-            .prefix("test:fair:")
-            .timeout(Duration::from_secs(2))
-    };
-    let (a, b) = (open(), open());
+    let (a, b) = two_members(&redis, "test:fair:");
     let scope = ScopeKey::new("api.test", None);
     let max = Duration::from_secs(120);
     // The server announced 10 a minute.
-    let window = WindowReport::new(
-        None,
-        Some(10),
-        Some(10),
-        Some(Duration::from_secs(60)),
-        None,
-    );
+    let window = a_minute_of(10);
     // A learned it from an answer it had before the fleet knew the scope
     // (no cold start: the window is leased whole at once).
     let unheld = tower_api_errors::quota::Permit::new(scope, 1, false, 0);
@@ -1130,23 +1140,11 @@ fn a_redis_whose_password_changed_is_a_quiet_fallback() {
 fn a_dead_members_unused_lease_comes_back_within_two_lease_intervals() {
     within(Duration::from_secs(20), rt, || async {
         let redis = RedisServer::start(free_port());
-        let open = || {
-            RedisStore::open(&redis.url())
-                .unwrap()
-                .prefix("p7:dead:")
-                .timeout(Duration::from_secs(2))
-        };
-        let (a, b) = (open(), open());
+        let (a, b) = two_members(&redis, "p7:dead:");
         let scope = ScopeKey::new("api.test", None);
         let max = Duration::from_secs(120);
         // 20 a minute, all left.
-        let window = WindowReport::new(
-            None,
-            Some(20),
-            Some(20),
-            Some(Duration::from_secs(60)),
-            None,
-        );
+        let window = a_minute_of(20);
         let unheld = Permit::new(scope, 1, false, 0);
         a.settle(unheld, &Observation::new().with_window(window))
             .await;
@@ -1183,7 +1181,7 @@ fn a_dead_members_unused_lease_comes_back_within_two_lease_intervals() {
             }
         }
         // (Diagnostic: a member that asks now finds A's units back in the ledger.)
-        let c = open();
+        let (c, _) = two_members(&redis, "p7:dead:");
         let mut c_taken = 0;
         while let Grant::Go { .. } = c.acquire(scope, 1, max).await {
             c_taken += 1;
