@@ -218,3 +218,60 @@ async fn the_readme_tonic_client_gives_a_proxys_503_its_code() {
     assert_eq!(typed.kind(), ErrorKind::Unavailable);
     assert_eq!(status.message(), typed.to_string());
 }
+
+/// gRFC A6: "the deadline applies to the overall call, including retries".
+/// tonic sends a call's timeout as `grpc-timeout`; the retry layer bounds
+/// the call by it as by its own deadline. Here every attempt fails at once
+/// (UNAVAILABLE) and the backoff is 100 ms: a call of 250 ms starts no wait
+/// past its timeout and hands the last answer back within it, not after
+/// ten attempts and a second of backoff.
+#[tokio::test(start_paused = true)]
+async fn a_calls_grpc_timeout_bounds_its_retries() {
+    use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+    use std::sync::Arc;
+    use tower_api_errors::retry::Backoff;
+    async fn run(timeout: Option<&str>) -> (Result<(), Error>, u32, Duration) {
+        let sent = Arc::new(AtomicU32::new(0));
+        let count = sent.clone();
+        let unavailable = tower::service_fn(move |_: http::Request<ReplayBody<Full<Bytes>>>| {
+            count.fetch_add(1, SeqCst);
+            let answer = http::Response::builder()
+                .header("content-type", "application/grpc")
+                .header("grpc-status", "14")
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+            async move { Ok::<_, std::convert::Infallible>(answer) }
+        });
+        let backoff =
+            Backoff::exponential(Duration::from_millis(100), 1.0, Duration::from_millis(100));
+        let policy = RetryPolicy::default()
+            .retry_non_idempotent(true)
+            .max_attempts(10)
+            .backoff(backoff);
+        let service = ServiceBuilder::new()
+            .layer(RetryLayer::new(policy))
+            .layer(StatusClassifierLayer::new())
+            .service(unavailable);
+        let mut request = http::Request::post("http://127.0.0.1/echo.Echo/Say");
+        if let Some(timeout) = timeout {
+            request = request.header("grpc-timeout", timeout);
+        }
+        let request = request.body(Full::new(Bytes::new())).unwrap();
+        let started = tokio::time::Instant::now();
+        let result = service.oneshot(request).await.map(|_| ());
+        (result, sent.load(SeqCst), started.elapsed())
+    }
+    let (unbounded, sent, took) = run(None).await;
+    assert!(
+        unbounded.is_ok(),
+        "the classifier's verdict goes up: a response"
+    );
+    assert_eq!(sent, 10, "no timeout: every attempt ({took:?})");
+    let (bounded, sent, took) = run(Some("250m")).await;
+    // No wait past the call's timeout starts: the last answer goes up.
+    assert!(bounded.is_ok(), "the last answer, not an error");
+    assert!(
+        sent < 10 && took < Duration::from_millis(250),
+        "{sent} sent in {took:?}"
+    );
+}

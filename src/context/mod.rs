@@ -379,6 +379,14 @@ impl CallContext {
         })
     }
 
+    /// The request's first value of header `name`, read from the recorded
+    /// copy (no header map built).
+    #[cfg(feature = "grpc")]
+    pub(crate) fn header(&self, name: &str) -> Option<&HeaderValue> {
+        let mut headers = self.recorded.headers.iter();
+        headers.find_map(|(found, value)| (found == name).then_some(value))
+    }
+
     /// The request extensions.
     pub fn extensions(&self) -> &Extensions {
         &self.recorded.extensions

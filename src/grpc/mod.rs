@@ -52,9 +52,11 @@
 //! reach a tonic caller as `UNKNOWN`. [`into_status`] keeps the server's
 //! status when there is one and gives the others their kind's code
 //! ([`code_for_kind`]), the typed error the status's source either way.
-//! One limit, known: the retry layer does not read the request's
-//! `grpc-timeout`: set [`RetryPolicy::deadline`](crate::RetryPolicy::deadline)
-//! to the call's timeout, or retries outlive it.
+//! A call's own timeout (`grpc-timeout`, which tonic sets from
+//! `tonic::Request::set_timeout`; read by [`grpc_timeout`]) bounds its
+//! retries as [`RetryPolicy::deadline`](crate::RetryPolicy::deadline)
+//! does, the sooner of the two (gRFC A6: the deadline applies to the
+//! call, retries included).
 //!
 //! ```
 //! use http::HeaderMap;
@@ -103,5 +105,7 @@ pub use convert::{code_for_kind, into_status};
 pub(crate) use dialect::status_details;
 pub use dialect::GrpcStatus;
 pub use status::{
-    classify_trailers_only, code_name, decode_grpc_message, grpc_status, kind_for_code,
+    classify_trailers_only, code_name, decode_grpc_message, grpc_status, grpc_timeout,
+    kind_for_code,
 };
+pub(crate) use status::{parse_timeout, GRPC_TIMEOUT};

@@ -6,6 +6,7 @@ use crate::classification::{Classification, Failure};
 use crate::hints::{grpc_pushback, GrpcPushback, HintSource, RetryHint};
 use crate::ErrorKind;
 use http::{HeaderMap, HeaderName};
+use std::time::Duration;
 
 const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 
@@ -63,6 +64,47 @@ pub fn grpc_status(headers: &HeaderMap) -> Option<u32> {
         return None;
     }
     text.parse().ok()
+}
+
+/// The `grpc-timeout` of a request's headers, when present and valid
+/// (gRPC over HTTP/2, "Requests": one to eight ASCII digits and a unit,
+/// `H`, `M`, `S`, `m`, `u` or `n`); tonic sets it from
+/// `tonic::Request::set_timeout` and a channel's timeout.
+///
+/// ```
+/// use http::HeaderMap;
+/// use std::time::Duration;
+/// use tower_api_errors::grpc::grpc_timeout;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("grpc-timeout", "250m".parse().unwrap());
+/// assert_eq!(grpc_timeout(&headers), Some(Duration::from_millis(250)));
+/// headers.insert("grpc-timeout", "123456789S".parse().unwrap());
+/// assert_eq!(grpc_timeout(&headers), None, "nine digits");
+/// ```
+pub fn grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
+    parse_timeout(headers.get(GRPC_TIMEOUT)?.as_bytes())
+}
+
+/// The request header of a call's timeout.
+pub(crate) const GRPC_TIMEOUT: &str = "grpc-timeout";
+
+/// A `grpc-timeout` value (see [`grpc_timeout`]).
+pub(crate) fn parse_timeout(text: &[u8]) -> Option<Duration> {
+    let (&unit, digits) = text.split_last()?;
+    if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let value: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some(match unit {
+        b'H' => Duration::from_secs(value * 3600),
+        b'M' => Duration::from_secs(value * 60),
+        b'S' => Duration::from_secs(value),
+        b'm' => Duration::from_millis(value),
+        b'u' => Duration::from_micros(value),
+        b'n' => Duration::from_nanos(value),
+        _ => return None,
+    })
 }
 
 /// Classifies a trailers-only response (or a trailer map) by its

@@ -249,6 +249,22 @@ where
         self.overridden.as_ref().unwrap_or(&self.shared.policy)
     }
 
+    /// The call's deadline: the policy's, or the request's own
+    /// `grpc-timeout` when sooner (feature `grpc`): a server gives up on
+    /// the call then, and gRFC A6 bounds retries by the call's deadline.
+    fn deadline(&self) -> Option<Duration> {
+        let policy = self.policy().deadline();
+        #[cfg(feature = "grpc")]
+        {
+            let own = self.context.header(crate::grpc::GRPC_TIMEOUT);
+            let own = own.and_then(|value| crate::grpc::parse_timeout(value.as_bytes()));
+            if let Some(own) = own {
+                return Some(policy.map_or(own, |policy| policy.min(own)));
+            }
+        }
+        policy
+    }
+
     /// What an attempt's failure is judged with, beside its outcome (a
     /// clock read with a deadline, a lock for a streamed body: only a
     /// failure pays for them).
@@ -300,7 +316,7 @@ where
             // One clock read: the timer's deadline is reckoned from it too.
             let now = Instant::now();
             self.started = Some(now);
-            if let Some(limit) = self.policy().deadline() {
+            if let Some(limit) = self.deadline() {
                 let sleep = match now.checked_add(limit) {
                     Some(at) => tokio::time::sleep_until(at),
                     // Too far to reckon: tokio's own far future.
@@ -366,7 +382,7 @@ where
             // own, as the auth layer does its token source's, too: a wait
             // it cut would lose the failure's hint.)
             Decision::Retry { delay, .. }
-                if !wait_fits(context.elapsed(), delay, self.policy().deadline())
+                if !wait_fits(context.elapsed(), delay, self.deadline())
                     || !wait_fits_deadline(delay) =>
             {
                 Decision::Stop(StopReason::Deadline)

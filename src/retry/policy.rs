@@ -300,7 +300,8 @@ impl RetryPolicy {
 
     /// The total time for all attempts and waits. A wait that would end
     /// past it is not started, and an attempt still running when it passes
-    /// is cut short with a transport error.
+    /// is cut short with a transport error. With feature `grpc`, a gRPC
+    /// call's own `grpc-timeout` bounds it too, when sooner.
     ///
     /// # Panics
     /// When `deadline` is zero.
