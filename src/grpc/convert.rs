@@ -110,7 +110,7 @@ pub fn into_status(error: Error) -> tonic::Status {
             Bytes::copy_from_slice(server.details()),
             server.metadata().clone(),
         ),
-        None => tonic::Status::new(code_for_kind(error.kind()), error.to_string()),
+        None => tonic::Status::from(&error),
     };
     status.set_source(Arc::new(error));
     status

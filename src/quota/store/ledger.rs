@@ -72,6 +72,14 @@ pub(crate) struct Member {
     pub(crate) due: Millis,
 }
 
+impl Member {
+    /// When it is gone, unless it renews before: two lease intervals after
+    /// its last renewal, or one past the end of the hold it was given.
+    fn gone_at(&self) -> Millis {
+        (self.seen + MEMBER_TTL).max(self.due + LEASE_TTL)
+    }
+}
+
 /// One scope's ledger.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Ledger {
@@ -484,7 +492,7 @@ impl Ledger {
     fn comes_back(&self, me: usize, now: Millis) -> Millis {
         let others = self.members.iter().enumerate();
         let holding = others.filter(|(index, m)| *index != me && m.leased > 0);
-        let back = holding.map(|(_, m)| (m.seen + MEMBER_TTL).max(m.due + LEASE_TTL));
+        let back = holding.map(|(_, m)| m.gone_at());
         let back = back
             .min()
             .map_or(self.lease_end, |at| at.max(now + SHARE_WAIT));
@@ -495,7 +503,7 @@ impl Ledger {
     fn expire_members(&mut self, now: Millis) {
         let granted = &mut self.granted;
         self.members.retain(|member| {
-            let alive = (member.seen + MEMBER_TTL).max(member.due + LEASE_TTL) > now;
+            let alive = member.gone_at() > now;
             if !alive {
                 *granted = granted.saturating_sub(member.leased);
             }
