@@ -29,7 +29,8 @@ use support::{client, response, serve, ServerBody};
 use tokio::time::Instant;
 use tower::{Layer, ServiceBuilder, ServiceExt};
 use tower_api_errors::quota::{
-    Grant, Observation, Permit, QuotaLayer, QuotaStore, RedisStore, ScopeKey, WindowReport,
+    Grant, Observation, Permit, QuotaLayer, QuotaRequest, QuotaStore, RedisStore, ScopeKey,
+    WindowReport,
 };
 use tower_api_errors::{RetryLayer, RetryPolicy};
 
@@ -352,6 +353,13 @@ async fn garbage_in_redis_is_a_local_decision() {
     assert_eq!(vendor.received.load(Ordering::SeqCst), 3);
 }
 
+/// The partition of the tests that key the quota by tenant: the request's
+/// `x-api-key`.
+fn api_key(request: &QuotaRequest<'_>) -> Option<Vec<u8>> {
+    let key = request.headers().get("x-api-key")?;
+    Some(key.as_bytes().to_vec())
+}
+
 /// Two members of a fleet (two stores, as two processes have) on `redis`.
 fn two_members(redis: &RedisServer, prefix: &str) -> (RedisStore, RedisStore) {
     let open = || {
@@ -653,12 +661,7 @@ fn every_key_has_a_ttl_a_hash_tag_the_prefix_and_no_partition_value() {
             .prefix("p7:keys:")
             .timeout(Duration::from_secs(1));
         let service = QuotaLayer::with_store(store.clone())
-            .partition(|request| {
-                request
-                    .headers()
-                    .get("x-api-key")
-                    .map(|key| key.as_bytes().to_vec())
-            })
+            .partition(api_key)
             .layer(client::<Full<Bytes>>());
         let tasks: Vec<_> = (0..50)
             .map(|i| {
@@ -919,12 +922,7 @@ fn script_flush_mid_run_costs_one_reload_not_a_storm() {
         let addr = vendor.serve().await;
         let store = RedisStore::open(&redis.url()).unwrap().prefix("p7:flush:");
         let service = QuotaLayer::with_store(store.clone())
-            .partition(|request| {
-                request
-                    .headers()
-                    .get("x-api-key")
-                    .map(|key| key.as_bytes().to_vec())
-            })
+            .partition(api_key)
             .layer(client::<Full<Bytes>>());
         let mut connection = admin(&redis).await;
         let send_round = |round: usize| {
@@ -991,12 +989,7 @@ fn an_out_of_memory_redis_gets_no_new_ledgers() {
             .prefix("p7:oom:")
             .timeout(Duration::from_millis(200));
         let service = QuotaLayer::with_store(store.clone())
-            .partition(|request| {
-                request
-                    .headers()
-                    .get("x-api-key")
-                    .map(|key| key.as_bytes().to_vec())
-            })
+            .partition(api_key)
             .layer(client::<Full<Bytes>>());
         let answer = service.clone().oneshot(keyed(addr, "first")).await.unwrap();
         assert_eq!(answer.status(), 200);
@@ -1216,12 +1209,7 @@ fn a_thousand_scopes_cost_few_commands_per_request_in_steady_state() {
             .prefix("p7:many:")
             .timeout(Duration::from_secs(1));
         let service = QuotaLayer::with_store(store.clone())
-            .partition(|request| {
-                request
-                    .headers()
-                    .get("x-api-key")
-                    .map(|key| key.as_bytes().to_vec())
-            })
+            .partition(api_key)
             .layer(client::<Full<Bytes>>());
         let round = |each: usize| {
             let service = service.clone();
