@@ -275,3 +275,59 @@ async fn a_calls_grpc_timeout_bounds_its_retries() {
         "{sent} sent in {took:?}"
     );
 }
+
+/// gRFC A6: the deadline is the call's, retries included; grpc-go writes
+/// each attempt's `grpc-timeout` from the time left. Here a call of 250 ms
+/// whose attempts fail at once (UNAVAILABLE, 50 ms apart): every re-send
+/// carries what is left of the 250 ms when it goes, so a server gives up
+/// when the caller does, not a whole timeout later.
+#[tokio::test(start_paused = true)]
+async fn a_resend_carries_the_time_left_of_the_calls_grpc_timeout() {
+    use std::sync::{Arc, Mutex};
+    use tokio::time::Instant;
+    use tower_api_errors::grpc::grpc_timeout;
+    use tower_api_errors::retry::Backoff;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let unavailable = tower::service_fn(move |request: http::Request<ReplayBody<Full<Bytes>>>| {
+        let timeout = grpc_timeout(request.headers()).expect("every attempt carries one");
+        record.lock().unwrap().push((Instant::now(), timeout));
+        let answer = http::Response::builder()
+            .header("content-type", "application/grpc")
+            .header("grpc-status", "14")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        async move { Ok::<_, std::convert::Infallible>(answer) }
+    });
+    let backoff = Backoff::exponential(Duration::from_millis(50), 1.0, Duration::from_millis(50));
+    let policy = RetryPolicy::default()
+        .retry_non_idempotent(true)
+        .max_attempts(10)
+        .backoff(backoff);
+    let service = ServiceBuilder::new()
+        .layer(RetryLayer::new(policy))
+        .layer(StatusClassifierLayer::new())
+        .service(unavailable);
+    let request = http::Request::post("http://127.0.0.1/echo.Echo/Say")
+        .header("grpc-timeout", "250m")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let called = Instant::now();
+    service.oneshot(request).await.unwrap();
+    let seen = seen.lock().unwrap();
+    assert!(seen.len() >= 3, "retried within the timeout: {seen:?}");
+    assert_eq!(
+        seen[0].1,
+        Duration::from_millis(250),
+        "the first goes as sent"
+    );
+    for (sent, timeout) in &seen[1..] {
+        let left = Duration::from_millis(250) - (*sent - called);
+        assert!(*timeout < Duration::from_millis(250), "{seen:?}");
+        // Written rounded up, in the finest unit that fits eight digits.
+        assert!(
+            *timeout >= left && *timeout - left < Duration::from_micros(1),
+            "{seen:?}"
+        );
+    }
+}

@@ -856,3 +856,38 @@ mod counted {
         );
     }
 }
+
+/// gRFC A6: a hedge is an attempt of the same call, under the call's
+/// deadline: it carries the time left of the call's `grpc-timeout` when it
+/// goes (230 ms of 250, 20 ms in), not the whole of it.
+#[cfg(feature = "grpc")]
+#[tokio::test(start_paused = true)]
+async fn a_hedge_carries_the_time_left_of_the_calls_grpc_timeout() {
+    use std::sync::Mutex;
+    use tower_api_errors::grpc::grpc_timeout;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let addr = support::serve(move |request| {
+        let mut seen = record.lock().unwrap();
+        seen.push(grpc_timeout(request.headers()));
+        let millis = if seen.len() == 1 { 1000 } else { 5 };
+        async move {
+            tokio::time::sleep(Duration::from_millis(millis)).await;
+            support::response(200, &[], "{}")
+        }
+    })
+    .await;
+    let client = ServiceBuilder::new()
+        .layer(HedgeLayer::fixed(Duration::from_millis(20)))
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let (mut parts, body) = get(addr).into_parts();
+    parts
+        .headers
+        .insert("grpc-timeout", "250m".parse().unwrap());
+    client
+        .oneshot(Request::from_parts(parts, body))
+        .await
+        .unwrap();
+    let timeouts = [250, 230].map(|millis| Some(Duration::from_millis(millis)));
+    assert_eq!(*seen.lock().unwrap(), timeouts);
+}

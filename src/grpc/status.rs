@@ -5,7 +5,7 @@
 use crate::classification::{Classification, Failure};
 use crate::hints::{grpc_pushback, GrpcPushback, HintSource, RetryHint};
 use crate::ErrorKind;
-use http::{HeaderMap, HeaderName};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use std::time::Duration;
 
 const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
@@ -89,22 +89,54 @@ pub fn grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
 /// The request header of a call's timeout.
 pub(crate) const GRPC_TIMEOUT: &str = "grpc-timeout";
 
+/// The units of a `grpc-timeout`, finest first.
+const TIMEOUT_UNITS: [(u8, Duration); 6] = [
+    (b'n', Duration::from_nanos(1)),
+    (b'u', Duration::from_micros(1)),
+    (b'm', Duration::from_millis(1)),
+    (b'S', Duration::from_secs(1)),
+    (b'M', Duration::from_secs(60)),
+    (b'H', Duration::from_secs(3600)),
+];
+
+/// The most a `grpc-timeout` counts of its unit: eight digits.
+const MAX_TIMEOUT_VALUE: u32 = 99_999_999;
+
 /// A `grpc-timeout` value (see [`grpc_timeout`]).
 pub(crate) fn parse_timeout(text: &[u8]) -> Option<Duration> {
     let (&unit, digits) = text.split_last()?;
     if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let value: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
-    Some(match unit {
-        b'H' => Duration::from_secs(value * 3600),
-        b'M' => Duration::from_secs(value * 60),
-        b'S' => Duration::from_secs(value),
-        b'm' => Duration::from_millis(value),
-        b'u' => Duration::from_micros(value),
-        b'n' => Duration::from_nanos(value),
-        _ => return None,
-    })
+    let value: u32 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    let (_, per) = TIMEOUT_UNITS.iter().find(|(name, _)| *name == unit)?;
+    Some(*per * value)
+}
+
+/// `timeout` as a `grpc-timeout` value: in the finest unit that counts it
+/// in eight digits, rounded up (a server that reads it gives up no sooner
+/// than the caller), as grpc-go and grpc-java write it.
+pub(crate) fn format_timeout(timeout: Duration) -> HeaderValue {
+    let fits = TIMEOUT_UNITS.iter().find_map(|&(unit, per)| {
+        let count = timeout.as_nanos().div_ceil(per.as_nanos());
+        (count <= u128::from(MAX_TIMEOUT_VALUE)).then_some((count, unit))
+    });
+    let (count, unit) = fits.unwrap_or((u128::from(MAX_TIMEOUT_VALUE), b'H'));
+    let text = format!("{count}{}", char::from(unit));
+    HeaderValue::try_from(text).expect("digits and a unit letter make a header value")
+}
+
+/// Shortens a re-sent request's `grpc-timeout`, if it carries one, by the
+/// time its call has run: gRFC A6 makes the deadline the call's, retries
+/// and hedges included, and grpc-go writes each attempt's timeout from the
+/// time left, so that the server gives up when the caller does.
+pub(crate) fn shorten_timeout(headers: &mut HeaderMap, elapsed: Duration) {
+    if let Some(timeout) = grpc_timeout(headers) {
+        headers.insert(
+            GRPC_TIMEOUT,
+            format_timeout(timeout.saturating_sub(elapsed)),
+        );
+    }
 }
 
 /// Classifies a trailers-only response (or a trailer map) by its
@@ -140,6 +172,27 @@ pub fn decode_grpc_message(raw: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The finest unit that counts the timeout in eight digits, rounded
+    /// up; what is written reads back as at least the timeout.
+    #[test]
+    fn a_timeout_is_written_in_the_finest_unit_that_fits() {
+        let cases = [
+            (Duration::ZERO, "0n"),
+            (Duration::from_nanos(99_999_999), "99999999n"),
+            (Duration::from_millis(250), "250000u"),
+            (Duration::from_nanos(250_000_001), "250001u"),
+            (Duration::from_secs(100), "100000m"),
+            (Duration::from_secs(100_000_000), "1666667M"),
+            (Duration::from_secs(400_000_000_000), "99999999H"),
+        ];
+        for (timeout, written) in cases {
+            let value = format_timeout(timeout);
+            assert_eq!(value, written, "{timeout:?}");
+            let read = parse_timeout(value.as_bytes()).unwrap();
+            assert!(read >= timeout.min(Duration::from_secs(99_999_999 * 3600)));
+        }
+    }
 
     #[test]
     fn every_code_has_a_verdict() {

@@ -374,6 +374,8 @@ where
     } = *spare.take().expect("checked above");
     let mut request = template.rebuild(body);
     request.extensions_mut().insert(Hedged::new(2));
+    #[cfg(feature = "grpc")]
+    crate::grpc::shorten_timeout(request.headers_mut(), call.started.elapsed());
     Poll::Ready(Some(service.expect("made ready above").call(request)))
 }
 

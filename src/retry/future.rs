@@ -255,14 +255,29 @@ where
     fn deadline(&self) -> Option<Duration> {
         let policy = self.policy().deadline();
         #[cfg(feature = "grpc")]
-        {
-            let own = self.context.header(crate::grpc::GRPC_TIMEOUT);
-            let own = own.and_then(|value| crate::grpc::parse_timeout(value.as_bytes()));
-            if let Some(own) = own {
-                return Some(policy.map_or(own, |policy| policy.min(own)));
-            }
+        if let Some(own) = self.grpc_timeout() {
+            return Some(policy.map_or(own, |policy| policy.min(own)));
         }
         policy
+    }
+
+    /// The request's own `grpc-timeout`, if it carries one.
+    #[cfg(feature = "grpc")]
+    fn grpc_timeout(&self) -> Option<Duration> {
+        let value = self.context.header(crate::grpc::GRPC_TIMEOUT)?;
+        crate::grpc::parse_timeout(value.as_bytes())
+    }
+
+    /// A re-send carries the time left of the call's `grpc-timeout`, not
+    /// the whole of it (see `grpc::shorten_timeout`). The request no
+    /// longer matches the recorded copy, so the layers below build their
+    /// own context for it, as for any request changed in between.
+    #[cfg(feature = "grpc")]
+    fn with_time_left<T>(&self, mut request: Request<T>) -> Request<T> {
+        if let Some(started) = self.started {
+            crate::grpc::shorten_timeout(request.headers_mut(), started.elapsed());
+        }
+        request
     }
 
     /// What an attempt's failure is judged with, beside its outcome (a
@@ -488,6 +503,8 @@ where
             Poll::Pending => self.pending(deadline, cx),
             Poll::Ready(Ok(())) => {
                 let request = self.context.rebuild(self.body.replay());
+                #[cfg(feature = "grpc")]
+                let request = self.with_time_left(request);
                 self.attempts += 1;
                 let (method, uri) = (self.context.method(), self.context.uri());
                 self.telemetry.resend(span, method, uri, self.attempts - 1);
