@@ -219,6 +219,41 @@ async fn the_readme_tonic_client_gives_a_proxys_503_its_code() {
     assert_eq!(status.message(), typed.to_string());
 }
 
+/// A gRPC call, with `grpc-timeout: timeout` if any, to a service whose
+/// every attempt fails at once (UNAVAILABLE), each shown to `sent` first,
+/// through the retry layer: ten attempts at most, `every` apart.
+async fn call_unavailable(
+    timeout: Option<&str>,
+    every: Duration,
+    sent: impl Fn(&http::Request<ReplayBody<Full<Bytes>>>) + Clone + Send + Sync + 'static,
+) -> Result<(), Error> {
+    let unavailable = tower::service_fn(move |request: http::Request<ReplayBody<Full<Bytes>>>| {
+        sent(&request);
+        let answer = http::Response::builder()
+            .header("content-type", "application/grpc")
+            .header("grpc-status", "14")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        async move { Ok::<_, std::convert::Infallible>(answer) }
+    });
+    let policy = RetryPolicy::default()
+        .retry_non_idempotent(true)
+        .max_attempts(10)
+        .backoff(tower_api_errors::retry::Backoff::exponential(
+            every, 1.0, every,
+        ));
+    let service = ServiceBuilder::new()
+        .layer(RetryLayer::new(policy))
+        .layer(StatusClassifierLayer::new())
+        .service(unavailable);
+    let mut request = http::Request::post("http://127.0.0.1/echo.Echo/Say");
+    if let Some(timeout) = timeout {
+        request = request.header("grpc-timeout", timeout);
+    }
+    let request = request.body(Full::new(Bytes::new())).unwrap();
+    service.oneshot(request).await.map(|_| ())
+}
+
 /// gRFC A6: "the deadline applies to the overall call, including retries".
 /// tonic sends a call's timeout as `grpc-timeout`; the retry layer bounds
 /// the call by it as by its own deadline. Here every attempt fails at once
@@ -229,36 +264,15 @@ async fn the_readme_tonic_client_gives_a_proxys_503_its_code() {
 async fn a_calls_grpc_timeout_bounds_its_retries() {
     use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
     use std::sync::Arc;
-    use tower_api_errors::retry::Backoff;
     async fn run(timeout: Option<&str>) -> (Result<(), Error>, u32, Duration) {
         let sent = Arc::new(AtomicU32::new(0));
         let count = sent.clone();
-        let unavailable = tower::service_fn(move |_: http::Request<ReplayBody<Full<Bytes>>>| {
-            count.fetch_add(1, SeqCst);
-            let answer = http::Response::builder()
-                .header("content-type", "application/grpc")
-                .header("grpc-status", "14")
-                .body(Full::new(Bytes::new()))
-                .unwrap();
-            async move { Ok::<_, std::convert::Infallible>(answer) }
-        });
-        let backoff =
-            Backoff::exponential(Duration::from_millis(100), 1.0, Duration::from_millis(100));
-        let policy = RetryPolicy::default()
-            .retry_non_idempotent(true)
-            .max_attempts(10)
-            .backoff(backoff);
-        let service = ServiceBuilder::new()
-            .layer(RetryLayer::new(policy))
-            .layer(StatusClassifierLayer::new())
-            .service(unavailable);
-        let mut request = http::Request::post("http://127.0.0.1/echo.Echo/Say");
-        if let Some(timeout) = timeout {
-            request = request.header("grpc-timeout", timeout);
-        }
-        let request = request.body(Full::new(Bytes::new())).unwrap();
         let started = tokio::time::Instant::now();
-        let result = service.oneshot(request).await.map(|_| ());
+        let every = Duration::from_millis(100);
+        let result = call_unavailable(timeout, every, move |_| {
+            count.fetch_add(1, SeqCst);
+        });
+        let result = result.await;
         (result, sent.load(SeqCst), started.elapsed())
     }
     let (unbounded, sent, took) = run(None).await;
@@ -286,34 +300,16 @@ async fn a_resend_carries_the_time_left_of_the_calls_grpc_timeout() {
     use std::sync::{Arc, Mutex};
     use tokio::time::Instant;
     use tower_api_errors::grpc::grpc_timeout;
-    use tower_api_errors::retry::Backoff;
     let seen = Arc::new(Mutex::new(Vec::new()));
     let record = seen.clone();
-    let unavailable = tower::service_fn(move |request: http::Request<ReplayBody<Full<Bytes>>>| {
+    let called = Instant::now();
+    let every = Duration::from_millis(50);
+    call_unavailable(Some("250m"), every, move |request| {
         let timeout = grpc_timeout(request.headers()).expect("every attempt carries one");
         record.lock().unwrap().push((Instant::now(), timeout));
-        let answer = http::Response::builder()
-            .header("content-type", "application/grpc")
-            .header("grpc-status", "14")
-            .body(Full::new(Bytes::new()))
-            .unwrap();
-        async move { Ok::<_, std::convert::Infallible>(answer) }
-    });
-    let backoff = Backoff::exponential(Duration::from_millis(50), 1.0, Duration::from_millis(50));
-    let policy = RetryPolicy::default()
-        .retry_non_idempotent(true)
-        .max_attempts(10)
-        .backoff(backoff);
-    let service = ServiceBuilder::new()
-        .layer(RetryLayer::new(policy))
-        .layer(StatusClassifierLayer::new())
-        .service(unavailable);
-    let request = http::Request::post("http://127.0.0.1/echo.Echo/Say")
-        .header("grpc-timeout", "250m")
-        .body(Full::new(Bytes::new()))
-        .unwrap();
-    let called = Instant::now();
-    service.oneshot(request).await.unwrap();
+    })
+    .await
+    .unwrap();
     let seen = seen.lock().unwrap();
     assert!(seen.len() >= 3, "retried within the timeout: {seen:?}");
     assert_eq!(
