@@ -244,6 +244,13 @@ impl Cursor<'_> {
             Ok(mut data) => {
                 let chunk = data.copy_to_bytes(data.remaining());
                 self.keep(state, &chunk);
+                // An original that says it has ended (a `Full`, after its
+                // one frame) is complete now: a client that asks
+                // `is_end_stream` ends the stream with this frame.
+                if state.original.as_ref().is_some_and(Body::is_end_stream) {
+                    state.complete = true;
+                    state.original = None;
+                }
                 Frame::data(chunk)
             }
             Err(frame) => {
@@ -416,6 +423,32 @@ mod tests {
 
     fn chunks(parts: &[&'static str]) -> Chunks {
         Chunks(parts.iter().copied().collect())
+    }
+
+    /// A client asks `is_end_stream` after each frame (hyper ends an
+    /// HTTP/2 stream with the last DATA frame; the reqwest adapter sends a
+    /// body that has ended in its first frame as bytes): a copy of a
+    /// `Full` says it has ended after its one frame, as the `Full` does,
+    /// and so does its replay.
+    #[tokio::test]
+    async fn a_copy_of_a_full_body_has_ended_after_its_one_frame() {
+        let mut first = ReplayBody::new(http_body_util::Full::new(Bytes::from("abc")), 1024);
+        assert!(!first.is_end_stream());
+        let frame = first.frame().await.unwrap().unwrap();
+        assert_eq!(frame.into_data().unwrap(), "abc");
+        assert!(first.is_end_stream(), "ended with its one frame");
+        let mut again = first.replay();
+        assert!(!again.is_end_stream());
+        assert_eq!(
+            again.frame().await.unwrap().unwrap().into_data().unwrap(),
+            "abc"
+        );
+        assert!(again.is_end_stream());
+        assert!(again.frame().await.is_none());
+        // A body that does not say so ends at its `None`, as before.
+        let mut chunked = ReplayBody::new(chunks(&["abc"]), 1024);
+        chunked.frame().await.unwrap().unwrap();
+        assert!(!chunked.is_end_stream());
     }
 
     #[tokio::test]

@@ -19,8 +19,8 @@ use tower::Service;
 /// its `http` conversions: the request becomes the `reqwest::Request`
 /// that `TryFrom<http::Request<_>>` makes (its URL parsed by reqwest's
 /// `Url` from the URI's text), its body a `reqwest::Body` streamed from
-/// yours ([`reqwest::Body::wrap`]; an empty body is
-/// sent as none), and the `reqwest::Response` becomes an
+/// yours ([`reqwest::Body::wrap`]; an empty body is sent as none, and one
+/// in memory as its bytes), and the `reqwest::Response` becomes an
 /// `http::Response<reqwest::Body>` (`From<reqwest::Response>`). Everything
 /// the `reqwest::Client` was built with (timeouts, proxies, TLS, default
 /// headers, pools) applies.
@@ -33,14 +33,16 @@ use tower::Service;
 ///
 /// reqwest follows a redirect that must send the body again (a 307 or
 /// 308; a 301 or 302 of anything but a POST) only when it can clone the
-/// body, which it cannot for a stream: such a redirect of a request with
-/// a non-empty body comes back as the 3xx response itself, a success to
-/// the stack (a `Full` body too: its copy reaches reqwest as a stream).
+/// body, which it cannot for a stream. A body in memory (a `Full`, or the
+/// retry layer's copy of one: the first polls give it whole, in one data
+/// frame) reaches reqwest as its bytes, and such a redirect is followed
+/// as plain reqwest follows it (FastAPI answers a POST to a path without
+/// its trailing slash with a 307, for one). A body still streaming when
+/// the request is sent (a stream, a body of several frames) reaches it as
+/// a stream: such a redirect comes back as the 3xx response itself, a
+/// success to the stack; follow its `Location` in your own code.
 /// Redirects of a bodiless request (a GET) are followed as reqwest
-/// follows them. To have reqwest follow the others, send the request
-/// through [`ApiErrorsMiddleware`](super#reqwest-middleware), whose
-/// attempts carry a body reqwest holds in memory as bytes it can clone,
-/// or follow the `Location` in your own code.
+/// follows them.
 ///
 /// # Errors
 ///
@@ -110,10 +112,11 @@ where
     }
 }
 
-/// How [`to_reqwest`] sends an empty body.
+/// How [`to_reqwest`] sends a body.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Empty {
-    /// As none: no allocation, and reqwest's own handling of a GET.
+    /// An empty one as none (no allocation, and reqwest's own handling of
+    /// a GET), one in memory as bytes (see `body::in_memory_or_stream`).
     AsNone,
     /// As a stream like any other, so that no middleware below can clone
     /// the request to send it again (see the middleware's docs).
@@ -139,10 +142,9 @@ where
     B::Error: Into<BoxError>,
 {
     let (parts, body) = request.into_parts();
-    let body = if empty == Empty::AsNone && body.is_end_stream() {
-        ::reqwest::Body::default()
-    } else {
-        ::reqwest::Body::wrap(body)
+    let body = match empty {
+        Empty::AsNone => super::body::in_memory_or_stream(body),
+        Empty::AsStream => ::reqwest::Body::wrap(body),
     };
     let Some(url) = url_of(&parts) else {
         return ::reqwest::Request::try_from(Request::from_parts(parts, body));

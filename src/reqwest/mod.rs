@@ -12,11 +12,10 @@
 //! are the retry layer's replayable copies, streamed (`reqwest::Body::wrap`),
 //! so an upload is sent again on a retry without being buffered up front;
 //! responses come back as `http::Response<reqwest::Body>`, failures as the
-//! crate's typed [`Error`]. A stream is what reqwest cannot clone to follow
-//! a redirect that keeps the body (307, 308): through `ReqwestClient`, it
-//! is returned as the 3xx response ([details](ReqwestClient#redirects-that-keep-the-body));
-//! through [`ApiErrorsMiddleware`], a body reqwest holds in memory is
-//! followed as reqwest follows it.
+//! crate's typed [`Error`]. A body in memory goes as its bytes, so that
+//! reqwest follows a redirect that keeps the body (307, 308) as it does
+//! without us; a stream, which reqwest cannot clone, gets the 3xx response
+//! back ([details](ReqwestClient#redirects-that-keep-the-body)).
 //!
 //! # The whole stack in one line
 //!
@@ -204,6 +203,7 @@
     doc = "[`SentTwice`]: https://docs.rs/tower-api-errors/latest/tower_api_errors/reqwest/struct.SentTwice.html"
 )]
 
+mod body;
 mod client;
 #[cfg(feature = "reqwest-middleware")]
 mod middleware;
