@@ -83,6 +83,20 @@ async fn long_tail(quota: Option<u64>) -> (SocketAddr, Arc<Counts>) {
     (addr, counts)
 }
 
+/// A client over loopback with `hedge` above the parse layer.
+fn hedged(
+    hedge: HedgeLayer,
+) -> impl Service<
+    Request<Full<Bytes>>,
+    Response = http::Response<hyper::body::Incoming>,
+    Error = Error,
+> + Clone {
+    ServiceBuilder::new()
+        .layer(hedge)
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<ReplayBody<Full<Bytes>>>())
+}
+
 fn get(addr: SocketAddr) -> Request<Full<Bytes>> {
     Request::get(format!("http://{addr}/v1/items"))
         .body(Full::new(Bytes::new()))
@@ -126,10 +140,7 @@ async fn a_long_tail_p99_is_cut_with_few_extra_requests() {
     assert_eq!(counts.requests.load(Ordering::SeqCst), CALLS as u64);
 
     let (addr, counts) = long_tail(None).await;
-    let hedged = ServiceBuilder::new()
-        .layer(HedgeLayer::percentile(0.95))
-        .layer(ErrorBodyParseLayer::new())
-        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let hedged = hedged(HedgeLayer::percentile(0.95));
     let after = p99(drive(hedged, addr, CALLS).await);
     let extra = counts.requests.load(Ordering::SeqCst) - CALLS as u64;
     eprintln!("p99 {before:?} -> {after:?}, {extra} extra requests of {CALLS}");
@@ -151,10 +162,7 @@ async fn hedges_never_push_a_quota_into_429() {
     // use ~85 % of: hedges are sent (while 10 % is left) and none is
     // answered 429.
     let (addr, counts) = long_tail(Some(2000)).await;
-    let hedged = ServiceBuilder::new()
-        .layer(HedgeLayer::percentile(0.95))
-        .layer(ErrorBodyParseLayer::new())
-        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let hedged = hedged(HedgeLayer::percentile(0.95));
     drive(hedged, addr, CALLS).await;
     assert_eq!(counts.throttled.load(Ordering::SeqCst), 0, "no 429");
     assert!(
@@ -183,10 +191,7 @@ async fn no_hedge_without_quota_headroom() {
         }
     })
     .await;
-    let client = ServiceBuilder::new()
-        .layer(HedgeLayer::fixed(Duration::from_millis(20)).no_budget())
-        .layer(ErrorBodyParseLayer::new())
-        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let client = hedged(HedgeLayer::fixed(Duration::from_millis(20)).no_budget());
     let latencies = drive(client, addr, 10).await;
     assert_eq!(count.load(Ordering::SeqCst), 10, "not one hedge");
     assert_eq!(
@@ -223,10 +228,7 @@ async fn by_attempt(
 #[tokio::test(start_paused = true)]
 async fn the_first_success_wins_and_the_loser_is_cancelled() {
     let (addr, count) = by_attempt((200, None, 1000), (200, None, 5)).await;
-    let client = ServiceBuilder::new()
-        .layer(HedgeLayer::fixed(Duration::from_millis(20)))
-        .layer(ErrorBodyParseLayer::new())
-        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let client = hedged(HedgeLayer::fixed(Duration::from_millis(20)));
     let started = Instant::now();
     client.oneshot(get(addr)).await.unwrap();
     assert_eq!(started.elapsed(), Duration::from_millis(25));
@@ -237,10 +239,7 @@ async fn the_first_success_wins_and_the_loser_is_cancelled() {
 async fn a_retry_after_on_an_attempt_stops_hedging_and_cools_the_scope() {
     // The first attempt: 503 with Retry-After: 2 after 1 ms.
     let (addr, count) = by_attempt((503, Some("2"), 1), (200, None, 1)).await;
-    let client = ServiceBuilder::new()
-        .layer(HedgeLayer::fixed(Duration::from_millis(20)))
-        .layer(ErrorBodyParseLayer::new())
-        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let client = hedged(HedgeLayer::fixed(Duration::from_millis(20)));
     let error = client.clone().oneshot(get(addr)).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Unavailable);
     assert_eq!(
@@ -257,10 +256,7 @@ async fn a_retry_after_on_an_attempt_stops_hedging_and_cools_the_scope() {
 #[tokio::test(start_paused = true)]
 async fn a_failure_a_retry_may_fix_sends_the_hedge_at_once() {
     let (addr, count) = by_attempt((502, None, 1), (200, None, 5)).await;
-    let client = ServiceBuilder::new()
-        .layer(HedgeLayer::fixed(Duration::from_millis(500)))
-        .layer(ErrorBodyParseLayer::new())
-        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let client = hedged(HedgeLayer::fixed(Duration::from_millis(500)));
     let started = Instant::now();
     client.oneshot(get(addr)).await.unwrap();
     assert_eq!(
@@ -274,16 +270,13 @@ async fn a_failure_a_retry_may_fix_sends_the_hedge_at_once() {
 #[tokio::test(start_paused = true)]
 async fn an_empty_budget_sends_no_hedge_and_cancels_nothing() {
     let (addr, count) = by_attempt((200, None, 1000), (200, None, 5)).await;
-    let client = ServiceBuilder::new()
-        .layer(
-            HedgeLayer::fixed(Duration::from_millis(20)).budget(RetryBudget::new(
-                Duration::from_secs(10),
-                0,
-                0.0,
-            )),
-        )
-        .layer(ErrorBodyParseLayer::new())
-        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let client = hedged(
+        HedgeLayer::fixed(Duration::from_millis(20)).budget(RetryBudget::new(
+            Duration::from_secs(10),
+            0,
+            0.0,
+        )),
+    );
     let started = Instant::now();
     client.oneshot(get(addr)).await.unwrap();
     assert_eq!(
@@ -330,10 +323,7 @@ async fn hedges_are_recorded_as_metrics() {
     // Every first attempt takes 1 s and every hedge 5 ms: two calls, two
     // hedges sent, both won.
     let (addr, _) = by_attempt((200, None, 1000), (200, None, 5)).await;
-    let client = ServiceBuilder::new()
-        .layer(HedgeLayer::fixed(Duration::from_millis(20)).metrics(reader.metrics()))
-        .layer(ErrorBodyParseLayer::new())
-        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let client = hedged(HedgeLayer::fixed(Duration::from_millis(20)).metrics(reader.metrics()));
     client.clone().oneshot(get(addr)).await.unwrap();
     client.clone().oneshot(get(addr)).await.unwrap();
 
@@ -362,10 +352,7 @@ async fn a_body_is_replayed_whole_to_the_hedge() {
         }
     })
     .await;
-    let client = ServiceBuilder::new()
-        .layer(HedgeLayer::fixed(Duration::from_millis(20)))
-        .layer(ErrorBodyParseLayer::new())
-        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let client = hedged(HedgeLayer::fixed(Duration::from_millis(20)));
     let put = Request::put(format!("http://{addr}/v1/items/7"))
         .body(Full::new(Bytes::from_static(b"{\"name\":\"seven\"}")))
         .unwrap();
@@ -382,10 +369,7 @@ async fn a_body_is_replayed_whole_to_the_hedge() {
 #[tokio::test(start_paused = true)]
 async fn a_post_without_a_key_is_never_hedged() {
     let (addr, count) = by_attempt((200, None, 1000), (200, None, 5)).await;
-    let client = ServiceBuilder::new()
-        .layer(HedgeLayer::fixed(Duration::from_millis(20)))
-        .layer(ErrorBodyParseLayer::new())
-        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let client = hedged(HedgeLayer::fixed(Duration::from_millis(20)));
     let post = Request::post(format!("http://{addr}/v1/orders"))
         .body(Full::new(Bytes::from_static(b"{}")))
         .unwrap();
