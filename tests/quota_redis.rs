@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::{client, response, serve, ServerBody};
 use tokio::time::Instant;
-use tower::{Layer, ServiceBuilder, ServiceExt};
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 use tower_api_errors::quota::{
     Grant, Observation, Permit, QuotaLayer, QuotaRequest, QuotaStore, RedisStore, ScopeKey,
     WindowReport,
@@ -232,7 +232,7 @@ async fn redis_dying_mid_run_falls_back_to_local_and_sharing_resumes() {
     let mut redis = RedisServer::start(port);
     let vendor = Vendor::new(10_000, Duration::from_secs(60));
     let addr = vendor.serve().await;
-    let store = RedisStore::open(&redis.url()).unwrap().prefix("test:kill:");
+    let store = store_on(&redis, "test:kill:");
     let service = QuotaLayer::with_store(store.clone()).layer(client::<Full<Bytes>>());
     let key = store.key(ScopeKey::new(&addr.to_string(), None));
     let mut sent = 0;
@@ -326,9 +326,7 @@ async fn garbage_in_redis_is_a_local_decision() {
     let redis = RedisServer::start(free_port());
     let vendor = Vendor::new(10_000, Duration::from_secs(60));
     let addr = vendor.serve().await;
-    let store = RedisStore::open(&redis.url())
-        .unwrap()
-        .prefix("test:garbage:");
+    let store = store_on(&redis, "test:garbage:");
     let key = store.key(ScopeKey::new(&addr.to_string(), None));
     let mut connection = redis::Client::open(redis.url())
         .unwrap()
@@ -360,14 +358,30 @@ fn api_key(request: &QuotaRequest<'_>) -> Option<Vec<u8>> {
     Some(key.as_bytes().to_vec())
 }
 
+/// A store on `redis` under `prefix`, as one process opens it.
+fn store_on(redis: &RedisServer, prefix: &str) -> RedisStore {
+    RedisStore::open(&redis.url()).unwrap().prefix(prefix)
+}
+
+/// The quota layer on `store` over loopback, a scope per API key.
+fn by_api_key(
+    store: &RedisStore,
+) -> impl Service<
+    Request<Full<Bytes>>,
+    Response = Response<hyper::body::Incoming>,
+    Error = tower_api_errors::Error,
+    Future: Send,
+> + Clone
+       + Send
+       + 'static {
+    QuotaLayer::with_store(store.clone())
+        .partition(api_key)
+        .layer(client::<Full<Bytes>>())
+}
+
 /// Two members of a fleet (two stores, as two processes have) on `redis`.
 fn two_members(redis: &RedisServer, prefix: &str) -> (RedisStore, RedisStore) {
-    let open = || {
-        RedisStore::open(&redis.url())
-            .unwrap()
-            .prefix(prefix)
-            .timeout(Duration::from_secs(2))
-    };
+    let open = || store_on(redis, prefix).timeout(Duration::from_secs(2));
     (open(), open())
 }
 
@@ -504,12 +518,7 @@ async fn an_unreachable_redis_is_tried_once_per_backoff_step_not_per_request() {
 async fn a_process_that_has_not_heard_from_the_ledger_admits_nothing() {
     use tower_api_errors::quota::{Grant, QuotaStore};
     let redis = RedisServer::start(free_port());
-    let open = || {
-        RedisStore::open(&redis.url())
-            .unwrap()
-            .prefix("test:cold:")
-            .timeout(Duration::from_secs(2))
-    };
+    let open = || store_on(&redis, "test:cold:").timeout(Duration::from_secs(2));
     let (a, b) = (open(), open());
     let scope = ScopeKey::new("api.test", None);
     let max = Duration::from_secs(120);
@@ -538,10 +547,7 @@ async fn a_process_that_has_not_heard_from_the_ledger_admits_nothing() {
 async fn a_lease_goes_unpaced() {
     use tower_api_errors::quota::{Grant, Observation, QuotaStore, WindowReport};
     let redis = RedisServer::start(free_port());
-    let store = RedisStore::open(&redis.url())
-        .unwrap()
-        .prefix("test:unpaced:")
-        .timeout(Duration::from_secs(2));
+    let store = store_on(&redis, "test:unpaced:").timeout(Duration::from_secs(2));
     let scope = ScopeKey::new("api.test", None);
     let max = Duration::from_secs(120);
     // 3 of 100 left, the reset in 60 s: below the pacing mark.
@@ -656,13 +662,8 @@ fn every_key_has_a_ttl_a_hash_tag_the_prefix_and_no_partition_value() {
         let redis = RedisServer::start(free_port());
         let vendor = Vendor::new(1_000, Duration::from_secs(60));
         let addr = vendor.serve().await;
-        let store = RedisStore::open(&redis.url())
-            .unwrap()
-            .prefix("p7:keys:")
-            .timeout(Duration::from_secs(1));
-        let service = QuotaLayer::with_store(store.clone())
-            .partition(api_key)
-            .layer(client::<Full<Bytes>>());
+        let store = store_on(&redis, "p7:keys:").timeout(Duration::from_secs(1));
+        let service = by_api_key(&store);
         let tasks: Vec<_> = (0..50)
             .map(|i| {
                 let service = service.clone();
@@ -845,7 +846,7 @@ fn a_paused_redis_falls_back_and_no_request_waits_past_the_bound() {
         let redis = RedisServer::start(free_port());
         let vendor = Vendor::new(100_000, Duration::from_secs(60));
         let addr = vendor.serve().await;
-        let store = RedisStore::open(&redis.url()).unwrap().prefix("p7:slow:");
+        let store = store_on(&redis, "p7:slow:");
         let service = QuotaLayer::with_store(store.clone()).layer(client::<Full<Bytes>>());
         // Warm: the scope is known and leased.
         for _ in 0..20 {
@@ -920,10 +921,8 @@ fn script_flush_mid_run_costs_one_reload_not_a_storm() {
         let redis = RedisServer::start(free_port());
         let vendor = Vendor::new(100_000, Duration::from_secs(60));
         let addr = vendor.serve().await;
-        let store = RedisStore::open(&redis.url()).unwrap().prefix("p7:flush:");
-        let service = QuotaLayer::with_store(store.clone())
-            .partition(api_key)
-            .layer(client::<Full<Bytes>>());
+        let store = store_on(&redis, "p7:flush:");
+        let service = by_api_key(&store);
         let mut connection = admin(&redis).await;
         let send_round = |round: usize| {
             let service = service.clone();
@@ -984,13 +983,8 @@ fn an_out_of_memory_redis_gets_no_new_ledgers() {
         let redis = RedisServer::start(free_port());
         let vendor = Vendor::new(100_000, Duration::from_secs(60));
         let addr = vendor.serve().await;
-        let store = RedisStore::open(&redis.url())
-            .unwrap()
-            .prefix("p7:oom:")
-            .timeout(Duration::from_millis(200));
-        let service = QuotaLayer::with_store(store.clone())
-            .partition(api_key)
-            .layer(client::<Full<Bytes>>());
+        let store = store_on(&redis, "p7:oom:").timeout(Duration::from_millis(200));
+        let service = by_api_key(&store);
         let answer = service.clone().oneshot(keyed(addr, "first")).await.unwrap();
         assert_eq!(answer.status(), 200);
         let mut connection = admin(&redis).await;
@@ -1204,13 +1198,8 @@ fn a_thousand_scopes_cost_few_commands_per_request_in_steady_state() {
         let redis = RedisServer::start(free_port());
         let vendor = Vendor::new(1_000_000, Duration::from_secs(60));
         let addr = vendor.serve().await;
-        let store = RedisStore::open(&redis.url())
-            .unwrap()
-            .prefix("p7:many:")
-            .timeout(Duration::from_secs(1));
-        let service = QuotaLayer::with_store(store.clone())
-            .partition(api_key)
-            .layer(client::<Full<Bytes>>());
+        let store = store_on(&redis, "p7:many:").timeout(Duration::from_secs(1));
+        let service = by_api_key(&store);
         let round = |each: usize| {
             let service = service.clone();
             async move {
@@ -1269,12 +1258,7 @@ fn the_fleets_cautious_shares_add_up_to_no_more_than_the_limit() {
     within(Duration::from_secs(20), rt, || async {
         let mut redis = RedisServer::start(free_port());
         let stores: Vec<RedisStore> = (0..4)
-            .map(|_| {
-                RedisStore::open(&redis.url())
-                    .unwrap()
-                    .prefix("p7:share:")
-                    .timeout(Duration::from_millis(200))
-            })
+            .map(|_| store_on(&redis, "p7:share:").timeout(Duration::from_millis(200)))
             .collect();
         let scope = ScopeKey::new("api.test", None);
         let max = Duration::from_secs(120);
