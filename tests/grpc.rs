@@ -327,3 +327,43 @@ async fn a_resend_carries_the_time_left_of_the_calls_grpc_timeout() {
         );
     }
 }
+
+/// A call the quota layer holds has spent part of its deadline before it
+/// is sent: it carries the time left of its `grpc-timeout` (gRFC A6), not
+/// the whole. Here the first answer spends the window (`remaining: 0`,
+/// reset in 2 s); the next call, of 5 s, is held ~2 s and goes with ~3 s.
+#[tokio::test(start_paused = true)]
+async fn a_call_held_for_the_quota_carries_the_time_left_of_its_grpc_timeout() {
+    use std::sync::{Arc, Mutex};
+    use tower_api_errors::grpc::grpc_timeout;
+    use tower_api_errors::QuotaLayer;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let spent = tower::service_fn(move |request: http::Request<Full<Bytes>>| {
+        record.lock().unwrap().push(grpc_timeout(request.headers()));
+        let answer = http::Response::builder()
+            .header("content-type", "application/grpc")
+            .header("grpc-status", "0")
+            .header("x-ratelimit-limit", "1")
+            .header("x-ratelimit-remaining", "0")
+            .header("x-ratelimit-reset", "2")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        async move { Ok::<_, std::convert::Infallible>(answer) }
+    });
+    let service = QuotaLayer::new().layer(spent);
+    let call = || {
+        http::Request::post("http://127.0.0.1/echo.Echo/Say")
+            .header("grpc-timeout", "5S")
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    service.clone().oneshot(call()).await.unwrap();
+    let called = tokio::time::Instant::now();
+    service.oneshot(call()).await.unwrap();
+    let held = called.elapsed();
+    assert!(held >= Duration::from_secs(2), "held for the window: {held:?}");
+    let seen = seen.lock().unwrap();
+    let left = Duration::from_secs(5) - held;
+    assert_eq!(*seen, [Some(Duration::from_secs(5)), Some(left)]);
+}

@@ -56,9 +56,9 @@
 //! `tonic::Request::set_timeout`; read by [`grpc_timeout`]) bounds its
 //! retries as [`RetryPolicy::deadline`](crate::RetryPolicy::deadline)
 //! does, the sooner of the two (gRFC A6: the deadline applies to the
-//! call, retries included), and each re-send and hedge carries the time
-//! left of it, not the whole, so that the server gives up when the
-//! caller does.
+//! call, retries included), and each re-send, hedge and call the quota
+//! layer held carries the time left of it, not the whole, so that the
+//! server gives up when the caller does.
 //!
 //! ```
 //! use http::HeaderMap;
@@ -110,4 +110,4 @@ pub use status::{
     classify_trailers_only, code_name, decode_grpc_message, grpc_status, grpc_timeout,
     kind_for_code,
 };
-pub(crate) use status::{parse_timeout, shorten_timeout, GRPC_TIMEOUT};
+pub(crate) use status::{parse_timeout, with_time_left, GRPC_TIMEOUT};

@@ -5,7 +5,7 @@
 use crate::classification::{Classification, Failure};
 use crate::hints::{grpc_pushback, GrpcPushback, HintSource, RetryHint};
 use crate::ErrorKind;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue, Request};
 use std::time::Duration;
 
 const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
@@ -126,17 +126,17 @@ pub(crate) fn format_timeout(timeout: Duration) -> HeaderValue {
     HeaderValue::try_from(text).expect("digits and a unit letter make a header value")
 }
 
-/// Shortens a re-sent request's `grpc-timeout`, if it carries one, by the
-/// time its call has run: gRFC A6 makes the deadline the call's, retries
-/// and hedges included, and grpc-go writes each attempt's timeout from the
-/// time left, so that the server gives up when the caller does.
-pub(crate) fn shorten_timeout(headers: &mut HeaderMap, elapsed: Duration) {
-    if let Some(timeout) = grpc_timeout(headers) {
-        headers.insert(
-            GRPC_TIMEOUT,
-            format_timeout(timeout.saturating_sub(elapsed)),
-        );
+/// `request` with its `grpc-timeout`, if it carries one, shortened by the
+/// time its call has run (a retry's or a hedge's wait, a hold for the
+/// quota): gRFC A6 makes the deadline the call's, retries and hedges
+/// included, and grpc-go writes each attempt's timeout from the time left,
+/// so that the server gives up when the caller does.
+pub(crate) fn with_time_left<B>(mut request: Request<B>, elapsed: Duration) -> Request<B> {
+    if let Some(timeout) = grpc_timeout(request.headers()) {
+        let left = format_timeout(timeout.saturating_sub(elapsed));
+        request.headers_mut().insert(GRPC_TIMEOUT, left);
     }
+    request
 }
 
 /// Classifies a trailers-only response (or a trailer map) by its

@@ -375,7 +375,7 @@ where
     let mut request = template.rebuild(body);
     request.extensions_mut().insert(Hedged::new(2));
     #[cfg(feature = "grpc")]
-    crate::grpc::shorten_timeout(request.headers_mut(), call.started.elapsed());
+    let request = crate::grpc::with_time_left(request, call.started.elapsed());
     Poll::Ready(Some(service.expect("made ready above").call(request)))
 }
 

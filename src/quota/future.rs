@@ -248,6 +248,10 @@ where
                     match ready!(held.service.poll_ready(cx)) {
                         Ok(()) => {
                             let request = held.request.take().expect("request kept until sent");
+                            // The hold spent part of a gRPC call's deadline.
+                            #[cfg(feature = "grpc")]
+                            let request =
+                                crate::grpc::with_time_left(request, held.since.elapsed());
                             let future = held.service.call(request);
                             this.state.set(State::Calling { future });
                         }

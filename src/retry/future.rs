@@ -269,15 +269,15 @@ where
     }
 
     /// A re-send carries the time left of the call's `grpc-timeout`, not
-    /// the whole of it (see `grpc::shorten_timeout`). The request no
+    /// the whole of it (see `grpc::with_time_left`). The request no
     /// longer matches the recorded copy, so the layers below build their
     /// own context for it, as for any request changed in between.
     #[cfg(feature = "grpc")]
-    fn with_time_left<T>(&self, mut request: Request<T>) -> Request<T> {
-        if let Some(started) = self.started {
-            crate::grpc::shorten_timeout(request.headers_mut(), started.elapsed());
+    fn with_time_left<T>(&self, request: Request<T>) -> Request<T> {
+        match self.started {
+            Some(started) => crate::grpc::with_time_left(request, started.elapsed()),
+            None => request,
         }
-        request
     }
 
     /// What an attempt's failure is judged with, beside its outcome (a
