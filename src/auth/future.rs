@@ -3,7 +3,7 @@
 
 use super::challenge;
 use super::error::{AuthFailure, Failure};
-use super::state::{Acquire, Acquired, Current, Tokens, Wait};
+use super::state::{Acquire, Current, Tokens, Wait};
 use super::{AuthReport, Renewal, ResendBody, Unauthorized};
 use crate::context::CallContext;
 use crate::error::BoxError;
@@ -42,17 +42,14 @@ pin_project! {
             #[pin]
             future: F,
         },
-        // No credential cached yet: waiting for the first one.
-        Acquiring {
+        // Waiting for the first credential (none cached yet), or for the
+        // renewed one (the first send was rejected).
+        Waiting {
             wait: Wait,
         },
         Calling {
             #[pin]
             future: F,
-        },
-        // Rejected: waiting for the renewed credential.
-        Renewing {
-            wait: Wait,
         },
         Readying,
         Resending {
@@ -102,7 +99,7 @@ enum Next<T> {
     /// A credential is ready: send, once a service is.
     Readying,
     /// Wait for the renewal.
-    Renewing(Wait),
+    Waiting(Wait),
     /// Go on in the state the step set.
     Continue,
 }
@@ -136,7 +133,7 @@ where
         request: Request<B>,
         tokens: Arc<Tokens>,
         found: Option<CallContext>,
-        acquired: Acquired,
+        acquired: Acquire,
     ) -> Self {
         let copy = request.body().resend_copy();
         // The context it re-sends from, and enters for the layers below
@@ -158,15 +155,15 @@ where
             rejection: None,
         };
         let state = match acquired {
-            Acquired::Inserted(current) => send.dispatch(service, request, current, false),
-            Acquired::Wait(wait) => {
+            Acquire::Ready(current) => send.dispatch(service, request, current, false),
+            Acquire::Wait(wait) => {
                 // Sent later on a clone of the prototype: the caller's
                 // ready service gives its readiness back, or a caller that
                 // keeps it holds the permit that clone's `poll_ready` needs.
                 release_readiness(service);
                 let wait = send.timed(wait);
                 send.first = Some(Box::new(request));
-                State::Acquiring { wait }
+                State::Waiting { wait }
             }
         };
         ResponseFuture {
@@ -195,8 +192,8 @@ where
                     let result = ready!(future.poll(cx));
                     Next::Ready(result.map_err(|error| Error::from_inner(error, None)))
                 }
-                (StateProj::Acquiring { wait }, Some(send)) => {
-                    send.acquired(ready!(wait.as_mut().poll(cx)))
+                (StateProj::Waiting { wait }, Some(send)) => {
+                    send.loaded(ready!(wait.as_mut().poll(cx)))
                 }
                 // An answer that does not reject the credential goes up as
                 // it came: passed by value through the steps of a renewal,
@@ -208,9 +205,6 @@ where
                     }
                     result => send.answered(result),
                 },
-                (StateProj::Renewing { wait }, Some(send)) => {
-                    send.renewed(ready!(wait.as_mut().poll(cx)))
-                }
                 (StateProj::Readying, Some(send)) => {
                     let state = this.state.as_mut();
                     ready!(send.poll_send(state, cx))
@@ -229,7 +223,7 @@ where
                     return Poll::Ready(output);
                 }
                 Next::Readying => this.state.set(State::Readying),
-                Next::Renewing(wait) => this.state.set(State::Renewing { wait }),
+                Next::Waiting(wait) => this.state.set(State::Waiting { wait }),
                 Next::Continue => {}
             }
         }
@@ -251,16 +245,6 @@ where
     fn readying<T>(&mut self, current: Current) -> Next<T> {
         self.next = Some(current);
         Next::Readying
-    }
-
-    /// The first credential loaded, or could not be.
-    fn acquired<T>(&mut self, loaded: Result<Current, Failure>) -> Next<Output<T>> {
-        match loaded {
-            // The first request, still held: sent once a service is ready
-            // for it.
-            Ok(current) => self.readying(current),
-            Err(failure) => Next::Ready(Err(self.unauthorized(failure, 0, None))),
-        }
     }
 
     /// The first send rejected the credential (a response the poll has
@@ -305,13 +289,15 @@ where
                 // Held only to end in an `Unauthorized` that shows the
                 // server's answer.
                 self.rejection = rejection;
-                Next::Renewing(wait)
+                Next::Waiting(wait)
             }
         }
     }
 
-    /// The renewal ended.
-    fn renewed<T>(&mut self, loaded: Result<Current, Failure>) -> Next<Output<T>> {
+    /// The first credential loaded, or the renewal ended (or could not):
+    /// the held first request, or the re-send, is sent once a service is
+    /// ready for it.
+    fn loaded<T>(&mut self, loaded: Result<Current, Failure>) -> Next<Output<T>> {
         match loaded {
             Ok(current) => {
                 self.rejection = None;
@@ -321,7 +307,8 @@ where
                 // Not renewed: the report says so.
                 self.renewal = None;
                 let rejection = self.rejection.take();
-                Next::Ready(Err(self.unauthorized(failure, 1, rejection)))
+                let sends = u32::from(self.first.is_none());
+                Next::Ready(Err(self.unauthorized(failure, sends, rejection)))
             }
         }
     }
@@ -346,7 +333,7 @@ where
             return Poll::Ready(Next::Ready(Err(error)));
         }
         let current = self.next.take().expect("a credential is ready");
-        let (request, resend) = match self.first.take() {
+        let (mut request, resend) = match self.first.take() {
             // The first send, after the first credential loaded.
             Some(first) => (*first, false),
             // A re-send, after a renewal: rebuilt from the call's context.
@@ -355,8 +342,11 @@ where
                 (self.context.rebuild(body), true)
             }
         };
+        request
+            .headers_mut()
+            .insert(self.tokens.format.header.clone(), current.header.clone());
         let mut spare = self.spare.take().expect("made above");
-        state.set(self.send(&mut spare, request, current, resend));
+        state.set(self.dispatch(&mut spare, request, current, resend));
         self.spare = Some(spare);
         Poll::Ready(Next::Continue)
     }
@@ -387,21 +377,6 @@ where
         }
         output
     }
-
-    /// Sends `request` with `credential`: a first send, or the re-send
-    /// after a renewal (whose answer is the answer).
-    fn send(
-        &mut self,
-        service: &mut S,
-        mut request: Request<B>,
-        credential: Current,
-        resend: bool,
-    ) -> State<S::Future> {
-        request
-            .headers_mut()
-            .insert(self.tokens.format.header.clone(), credential.header.clone());
-        self.dispatch(service, request, credential, resend)
-    }
 }
 
 impl<S, B> Send<S, B>
@@ -430,10 +405,21 @@ where
         }
     }
 
-    /// `wait`, timed into the metrics under the request's method and URI.
+    /// `wait`, timed and reported as an `auth` wait of the request's
+    /// method and URI when the observer records metrics; as it is
+    /// otherwise.
     fn timed(&self, wait: Wait) -> Wait {
-        self.tokens
-            .timed(wait, self.context.method(), self.context.uri())
+        let observer = self.tokens.observer.clone();
+        if !observer.has_metrics() {
+            return wait;
+        }
+        let (method, uri) = (self.context.method().clone(), self.context.uri().clone());
+        Box::pin(async move {
+            let started = tokio::time::Instant::now();
+            let loaded = wait.await;
+            observer.credential_waited(started.elapsed(), &method, &uri);
+            loaded
+        })
     }
 
     /// The inner service's error as ours, with echoes of the credential

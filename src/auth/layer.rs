@@ -132,7 +132,7 @@ impl AuthLayer {
     /// The layer with its settings changed by `change`, over a new cache
     /// (a credential loaded under the old settings is not carried over).
     fn rebuilt(self, change: impl FnOnce(&mut Tokens)) -> Self {
-        let mut tokens = Tokens::new(self.tokens.source(), self.tokens.format.clone());
+        let mut tokens = Tokens::new(self.tokens.source.clone(), self.tokens.format.clone());
         tokens.observer = self.tokens.observer.clone();
         tokens.limits = self.tokens.limits;
         change(&mut tokens);

@@ -39,22 +39,14 @@ pub(crate) enum Acquire {
 
 impl Acquire {
     /// Puts a ready credential's header value where `insert` says (the
-    /// request's header slot, found once), so it is not looked up again.
-    pub(crate) fn inserted(self, insert: impl FnOnce(HeaderValue)) -> Acquired {
-        match self {
-            Acquire::Ready(current) => {
-                insert(current.header.clone());
-                Acquired::Inserted(current)
-            }
-            Acquire::Wait(wait) => Acquired::Wait(wait),
+    /// request's header slot, found once), so it is not looked up again:
+    /// a `Ready` returned is in the request already.
+    pub(crate) fn inserted(self, insert: impl FnOnce(HeaderValue)) -> Acquire {
+        if let Acquire::Ready(current) = &self {
+            insert(current.header.clone());
         }
+        self
     }
-}
-
-/// An [`Acquire`] whose ready credential is in the request already.
-pub(crate) enum Acquired {
-    Inserted(Current),
-    Wait(Wait),
 }
 
 /// How the header is written: its name and the scheme before the secret.
@@ -133,7 +125,7 @@ const OVERDUE_GRACE: Duration = Duration::from_millis(10);
 
 /// Shared by a layer's clones and every service it makes.
 pub(crate) struct Tokens {
-    source: Arc<dyn TokenSource>,
+    pub(crate) source: Arc<dyn TokenSource>,
     pub(crate) format: Format,
     /// How long a load may take, and a failed one holds off the next
     /// (see [`LoadLimits`]).
@@ -244,27 +236,6 @@ impl Tokens {
         }
     }
 
-    /// `wait`, timed and reported as an `auth` wait of `method uri` when
-    /// the observer records metrics; as it is otherwise.
-    pub(crate) fn timed(&self, wait: Wait, method: &http::Method, uri: &http::Uri) -> Wait {
-        if !self.observer.has_metrics() {
-            return wait;
-        }
-        let observer = self.observer.clone();
-        let (method, uri) = (method.clone(), uri.clone());
-        Box::pin(async move {
-            let started = tokio::time::Instant::now();
-            let loaded = wait.await;
-            observer.credential_waited(started.elapsed(), &method, &uri);
-            loaded
-        })
-    }
-
-    /// The token source.
-    pub(crate) fn source(&self) -> Arc<dyn TokenSource> {
-        self.source.clone()
-    }
-
     fn lock(&self) -> MutexGuard<'_, State> {
         // Every update under the lock leaves consistent state: a poisoned
         // lock still holds it.
@@ -279,10 +250,10 @@ impl Tokens {
     pub(crate) fn acquire(self: &Arc<Self>) -> Acquire {
         let mut state = self.lock();
         if let Some(installed) = &state.current {
-            if installed.ahead.is_none() {
-                return Acquire::Ready(installed.current.clone());
-            }
-            return self.ahead(&mut state);
+            return match installed.ahead {
+                None => Acquire::Ready(installed.current.clone()),
+                Some(ahead) => self.ahead(&mut state, ahead),
+            };
         }
         if let Some(failure) = self.backing_off(&state, 0) {
             return Acquire::Wait(failed(failure));
@@ -300,12 +271,9 @@ impl Tokens {
     /// endpoint's blip at the refresh point costs nothing at the expiry,
     /// and one that is down gets a call per backoff step.
     #[cold]
-    fn ahead(self: &Arc<Self>, state: &mut State) -> Acquire {
+    fn ahead(self: &Arc<Self>, state: &mut State, ahead: Ahead) -> Acquire {
         let Some(installed) = state.current.as_ref() else {
             unreachable!("called with a credential installed")
-        };
-        let Some(ahead) = installed.ahead else {
-            unreachable!("called for a credential of known expiry")
         };
         let now = Instant::now();
         if now < ahead.at {
