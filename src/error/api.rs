@@ -194,17 +194,15 @@ impl ApiError {
         pub fn field_errors -> &[FieldError] { &inner.reading.field_errors }
     }
 
-    /// How long the server asked to wait before retrying.
-    ///
-    /// Header hints win over the body's: `retry-after-ms`, `Retry-After`,
-    /// `grpc-retry-pushback-ms`, then a body field such as `retry_after`,
-    /// then the reset of an exhausted rate-limit window. See
-    /// [`retry_hint`](Self::retry_hint) for where it came from.
-    pub fn retry_after(&self) -> Option<Duration> {
-        self.inner.reading.hint.map(|hint| hint.delay())
-    }
-
     field_getters! {
+        /// How long the server asked to wait before retrying.
+        ///
+        /// Header hints win over the body's: `retry-after-ms`, `Retry-After`,
+        /// `grpc-retry-pushback-ms`, then a body field such as `retry_after`,
+        /// then the reset of an exhausted rate-limit window. See
+        /// [`retry_hint`](Self::retry_hint) for where it came from.
+        pub fn retry_after -> Option<Duration> { inner.reading.hint.map(|hint| hint.delay()) }
+
         /// The retry hint with its source.
         pub fn retry_hint -> Option<RetryHint> { inner.reading.hint }
 
@@ -308,9 +306,12 @@ impl ApiError {
         Some(made)
     }
 
-    /// True for [`ErrorKind::RateLimited`].
-    pub fn is_rate_limited(&self) -> bool {
-        self.inner.reading.kind == ErrorKind::RateLimited
+    field_getters! {
+        /// True for [`ErrorKind::RateLimited`].
+        pub fn is_rate_limited -> bool { inner.reading.kind == ErrorKind::RateLimited }
+
+        /// True for [`ErrorKind::NotFound`].
+        pub fn is_not_found -> bool { inner.reading.kind == ErrorKind::NotFound }
     }
 
     /// True for [`ErrorKind::Unauthorized`] and [`ErrorKind::Forbidden`].
@@ -319,11 +320,6 @@ impl ApiError {
             self.inner.reading.kind,
             ErrorKind::Unauthorized | ErrorKind::Forbidden
         )
-    }
-
-    /// True for [`ErrorKind::NotFound`].
-    pub fn is_not_found(&self) -> bool {
-        self.inner.reading.kind == ErrorKind::NotFound
     }
 
     pub(crate) fn set_truncated(&mut self, cause: Option<BoxError>) {
@@ -392,32 +388,25 @@ impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = &self.inner;
         write!(f, "{} ({}): {}", self.kind(), self.status(), inner.message)?;
-        let mut notes = Vec::new();
-        if let Some(code) = self.code() {
-            notes.push(format!("code {code}"));
-        }
-        if let Some(id) = self.request_id() {
-            notes.push(format!("request id {id}"));
-        }
-        if !self.field_errors().is_empty() {
-            let fields: Vec<&str> = self.field_errors().iter().map(FieldError::field).collect();
-            notes.push(format!("fields {}", fields.join(", ")));
-        }
-        if let Some(hint) = self.retry_hint() {
-            notes.push(format!("retry after {:?}", hint.delay()));
-        }
-        if inner.retries.attempts() > 1 {
-            notes.push(format!("after {} attempts", inner.retries.attempts()));
-        }
-        if let Some(reason) = inner.retries.gave_up() {
-            notes.push(format!("gave up: {reason}"));
-        }
-        if inner.auth.is_some_and(|auth| auth.resent()) {
-            notes.push("sent again with a renewed credential".to_owned());
-        }
-        if inner.truncated {
-            notes.push("body truncated".to_owned());
-        }
+        let fields: Vec<&str> = self.field_errors().iter().map(FieldError::field).collect();
+        let (retries, attempts) = (inner.retries, inner.retries.attempts());
+        let notes: Vec<String> = [
+            self.code().map(|code| format!("code {code}")),
+            self.request_id().map(|id| format!("request id {id}")),
+            (!fields.is_empty()).then(|| format!("fields {}", fields.join(", "))),
+            self.retry_after()
+                .map(|after| format!("retry after {after:?}")),
+            (attempts > 1).then(|| format!("after {attempts} attempts")),
+            retries.gave_up().map(|reason| format!("gave up: {reason}")),
+            inner
+                .auth
+                .is_some_and(|auth| auth.resent())
+                .then(|| "sent again with a renewed credential".to_owned()),
+            inner.truncated.then(|| "body truncated".to_owned()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         if !notes.is_empty() {
             write!(f, " [{}]", notes.join("; "))?;
         }

@@ -27,21 +27,12 @@ impl Span {
         Span
     }
 
-    /// Enters the span for the duration of a poll.
-    pub(crate) fn enter(&self) -> impl Drop + '_ {
+    /// Enters the span for the duration of a poll (until the guard
+    /// returned is dropped).
+    pub(crate) fn enter(&self) -> impl Sized + '_ {
         #[cfg(feature = "tracing")]
         return self.0.enter();
-        #[cfg(not(feature = "tracing"))]
-        NoGuard
     }
-}
-
-#[cfg(not(feature = "tracing"))]
-struct NoGuard;
-
-#[cfg(not(feature = "tracing"))]
-impl Drop for NoGuard {
-    fn drop(&mut self) {}
 }
 
 /// How an attempt or a call failed, as far as spans and metrics go.
@@ -92,11 +83,9 @@ impl Call {
 
     /// Enters the current attempt's span while it is sent or polled.
     #[inline]
-    pub(crate) fn enter(&self) -> impl Drop + '_ {
+    pub(crate) fn enter(&self) -> impl Sized + '_ {
         #[cfg(feature = "tracing")]
         return self.attempt.enter();
-        #[cfg(not(feature = "tracing"))]
-        NoGuard
     }
 
     /// Attempt number `attempt` failed and will be retried after `delay`
