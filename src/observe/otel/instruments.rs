@@ -158,13 +158,7 @@ impl Metrics {
                 .with_boundaries(buckets.to_vec())
                 .build()
         };
-        let counter = |name, unit, doc| {
-            meter
-                .u64_counter(name)
-                .with_unit(unit)
-                .with_description(doc)
-                .build()
-        };
+        let counter = |name, unit, doc| counter(meter, name, unit, doc);
         Metrics {
             inner: Arc::new(Instruments {
                 attempt_duration: histogram(
@@ -361,6 +355,20 @@ impl Metrics {
         Target::new(method, uri).push_request(&mut attrs);
         self.inner.hedges.add(1, attrs.as_slice());
     }
+}
+
+/// A `u64` counter on `meter`, in `unit`.
+fn counter(
+    meter: &Meter,
+    name: &'static str,
+    unit: &'static str,
+    doc: &'static str,
+) -> Counter<u64> {
+    meter
+        .u64_counter(name)
+        .with_unit(unit)
+        .with_description(doc)
+        .build()
 }
 
 /// The crate's instrumentation scope: [`SCOPE`], with the crate's version.
