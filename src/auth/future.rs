@@ -108,7 +108,9 @@ type Output<R> = Result<Response<R>, Error>;
 
 impl<S, B> ResponseFuture<S, B>
 where
-    S: Service<Request<B>>,
+    S: Service<Request<B>> + Clone,
+    S::Error: Into<BoxError>,
+    B: ResendBody,
 {
     pub(crate) fn passthrough(future: S::Future) -> Self {
         ResponseFuture {
@@ -116,13 +118,7 @@ where
             send: None,
         }
     }
-}
 
-impl<S, B> ResponseFuture<S, B>
-where
-    S: Service<Request<B>> + Clone,
-    B: ResendBody,
-{
     /// Sends at once with the cached credential, on the service the caller
     /// made ready; or gives that readiness back and waits for the first
     /// credential. `found` is the call's context from a layer above, when
@@ -377,12 +373,7 @@ where
         }
         output
     }
-}
 
-impl<S, B> Send<S, B>
-where
-    S: Service<Request<B>>,
-{
     /// Sends `request`, which carries `credential` already, on `service`
     /// (made ready).
     fn dispatch(

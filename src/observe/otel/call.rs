@@ -92,7 +92,7 @@ impl Call {
                 attrs.push(attr::error_type(failure.kind));
                 attrs.extend(status.map(|status| attr::status(status.as_u16())));
             },
-            |metrics, attrs| metrics.retry(attrs),
+            |metrics, attrs| metrics.inner.retries.add(1, attrs),
         );
         let source = match hint {
             None => WaitSource::Backoff,
@@ -139,7 +139,7 @@ impl Call {
             Some(StopReason::BudgetExhausted) => {
                 state.record(
                     |attrs| attrs.extend(failure.map(|f| attr::error_type(f.kind))),
-                    |metrics, attrs| metrics.budget_refusal(attrs),
+                    |metrics, attrs| metrics.inner.budget_refusals.add(1, attrs),
                 );
             }
             // A quota refusal stops as `HintTooLong` here, and the quota
@@ -191,7 +191,7 @@ impl State {
                     attrs.push(attr::resend_count(resends));
                 }
             },
-            |metrics, attrs| metrics.attempt_duration(seconds, attrs),
+            |metrics, attrs| metrics.inner.attempt_duration.record(seconds, attrs),
         );
         now
     }

@@ -116,18 +116,20 @@ impl fmt::Display for FailFast {
 /// Cheap (one `Arc`); clones record into the same instruments.
 #[derive(Clone)]
 pub struct Metrics {
-    inner: Arc<Instruments>,
+    pub(super) inner: Arc<Instruments>,
 }
 
+/// The instruments; the call recorder (`super::call`) records into the
+/// ones that take its attributes as they are.
 #[derive(Clone)]
-struct Instruments {
-    attempt_duration: Histogram<f64>,
+pub(super) struct Instruments {
+    pub(super) attempt_duration: Histogram<f64>,
     call_duration: Histogram<f64>,
     call_attempts: Histogram<u64>,
-    retries: Counter<u64>,
+    pub(super) retries: Counter<u64>,
     waits: Counter<u64>,
     wait_duration: Histogram<f64>,
-    budget_refusals: Counter<u64>,
+    pub(super) budget_refusals: Counter<u64>,
     failed_fast: Counter<u64>,
     auth_refreshes: Counter<u64>,
     quota_holds: Counter<u64>,
@@ -268,21 +270,9 @@ impl Metrics {
             .cloned()
     }
 
-    pub(crate) fn attempt_duration(&self, seconds: f64, attrs: &[KeyValue]) {
-        self.inner.attempt_duration.record(seconds, attrs);
-    }
-
     pub(crate) fn call(&self, seconds: f64, attempts: u32, attrs: &[KeyValue]) {
         self.inner.call_duration.record(seconds, attrs);
         self.inner.call_attempts.record(u64::from(attempts), attrs);
-    }
-
-    pub(crate) fn retry(&self, attrs: &[KeyValue]) {
-        self.inner.retries.add(1, attrs);
-    }
-
-    pub(crate) fn budget_refusal(&self, attrs: &[KeyValue]) {
-        self.inner.budget_refusals.add(1, attrs);
     }
 
     pub(crate) fn wait_for(&self, source: WaitSource, waited: Duration, target: &Target) {
