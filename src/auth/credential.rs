@@ -104,14 +104,12 @@ impl Credential {
         self.expires_in(left)
     }
 
-    /// When the credential expires, if its source said: an instant on
-    /// Tokio's clock (a test that pauses time moves it), as
-    /// [`tokio::time::Instant::into_std`] gives it.
-    pub fn expiry(&self) -> Option<std::time::Instant> {
-        self.expiry.map(Instant::into_std)
-    }
-
     field_getters! {
+        /// When the credential expires, if its source said: an instant on
+        /// Tokio's clock (a test that pauses time moves it), as
+        /// [`tokio::time::Instant::into_std`] gives it.
+        pub fn expiry -> Option<std::time::Instant> { expiry.map(Instant::into_std) }
+
         /// The expiry on Tokio's clock.
         pub(crate) fn expiry_instant -> Option<Instant> { expiry }
 

@@ -214,18 +214,16 @@ impl ApiError {
         /// the rest of its headers: what a quota layer learns from a failure
         /// without parsing the headers again. Empty when it announced none.
         pub fn policies -> &[RateLimitPolicy] { &inner.reading.policies }
-    }
 
-    /// The parsed JSON body, for anything the typed accessors do not cover
-    /// (`min_version` and `update_url` of a 426, a vendor's `request_id`).
-    ///
-    /// The error keeps the body's JSON *text* (at most the bytes read) and
-    /// parses it on the first call, then keeps the parsed value: a kept
-    /// error stays within about twice the body read until then. Clones
-    /// share both. [`details_json`](Self::details_json) gives the text
-    /// without parsing.
-    pub fn details(&self) -> Option<&Value> {
-        self.inner.details.as_deref().map(LazyJson::value)
+        /// The parsed JSON body, for anything the typed accessors do not cover
+        /// (`min_version` and `update_url` of a 426, a vendor's `request_id`).
+        ///
+        /// The error keeps the body's JSON *text* (at most the bytes read) and
+        /// parses it on the first call, then keeps the parsed value: a kept
+        /// error stays within about twice the body read until then. Clones
+        /// share both. [`details_json`](Self::details_json) gives the text
+        /// without parsing.
+        pub fn details -> Option<&Value> { inner.details.as_deref().map(LazyJson::value) }
     }
 
     /// The body's JSON text (UTF-8, a declared charset already decoded),

@@ -41,11 +41,9 @@ impl AuthReport {
 
         /// How the rejected credential was renewed, when it was.
         pub fn renewal -> Option<Renewal>;
-    }
 
-    /// True when the request was sent again with a renewed credential.
-    pub fn resent(&self) -> bool {
-        self.sends > 1
+        /// True when the request was sent again with a renewed credential.
+        pub fn resent -> bool { sends > 1 }
     }
 }
 

@@ -47,18 +47,16 @@ impl RateLimited {
         }
     }
 
-    /// The window limit that the request's cost alone is more than, when
-    /// that is why it was refused: then it was refused at once, since no
-    /// wait lets it go while the window keeps that limit (a prompt larger
-    /// than a tokens-per-minute limit; the
-    /// [`cost`](crate::quota::QuotaLayer::cost) closure says what a
-    /// request costs). [`retry_after`](Self::retry_after) is then the
-    /// window's next reset.
-    pub fn exceeded_limit(&self) -> Option<u64> {
-        self.exceeded.map(NonZeroU64::get)
-    }
-
     field_getters! {
+        /// The window limit that the request's cost alone is more than, when
+        /// that is why it was refused: then it was refused at once, since no
+        /// wait lets it go while the window keeps that limit (a prompt larger
+        /// than a tokens-per-minute limit; the
+        /// [`cost`](crate::quota::QuotaLayer::cost) closure says what a
+        /// request costs). [`retry_after`](Self::retry_after) is then the
+        /// window's next reset.
+        pub fn exceeded_limit -> Option<u64> { exceeded.map(NonZeroU64::get) }
+
         /// How long until the scope's quota frees up (or its cooldown ends).
         pub fn retry_after -> Duration;
 

@@ -92,14 +92,13 @@ impl RetryReport {
 
         /// Why the retry layer stopped, for an outcome that is a failure.
         pub fn stopped -> Option<StopReason>;
-    }
 
-    /// Why the retry layer gave up, when that is news: every reason but
-    /// [`StopReason::NotRetryable`], which is the ordinary fate of a 404
-    /// and not worth mentioning. What error messages print.
-    pub fn gave_up(&self) -> Option<StopReason> {
-        self.stopped
-            .filter(|reason| *reason != StopReason::NotRetryable)
+        /// Why the retry layer gave up, when that is news: every reason but
+        /// [`StopReason::NotRetryable`], which is the ordinary fate of a 404
+        /// and not worth mentioning. What error messages print.
+        pub fn gave_up -> Option<StopReason> {
+            stopped.filter(|reason| *reason != StopReason::NotRetryable)
+        }
     }
 }
 

@@ -8,15 +8,10 @@ use crate::{ErrorKind, RetryReport};
 use http::{Method, StatusCode, Uri};
 use std::time::Duration;
 
-/// The span of one logical request through the retry layer.
-#[cfg(feature = "tracing")]
+/// The span of one logical request through the retry layer (without
+/// `tracing`, a span is nothing).
 #[derive(Debug, Clone)]
-pub(crate) struct Span(tracing::Span);
-
-/// Without `tracing`, a span is nothing.
-#[cfg(not(feature = "tracing"))]
-#[derive(Debug, Clone)]
-pub(crate) struct Span;
+pub(crate) struct Span(#[cfg(feature = "tracing")] tracing::Span);
 
 impl Span {
     /// The request's span (`api_request`, at INFO).
@@ -24,7 +19,7 @@ impl Span {
         #[cfg(feature = "tracing")]
         return Span(super::trace::request_span(method, uri));
         #[cfg(not(feature = "tracing"))]
-        Span
+        Span()
     }
 
     /// Enters the span for the duration of a poll (until the guard
