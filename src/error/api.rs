@@ -322,9 +322,8 @@ impl ApiError {
 
     pub(crate) fn set_truncated(&mut self, cause: Option<BoxError>) {
         self.inner.truncated = true;
-        if let Some(cause) = cause {
-            self.inner.body_error = Some(std::sync::Arc::new(cause));
-        }
+        // A cause replaces the one kept, if any.
+        self.inner.body_error = cause.map(Arc::new).or(self.inner.body_error.take());
     }
 
     pub(crate) fn set_request(&mut self, request: Option<RequestContext>) {

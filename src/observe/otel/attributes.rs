@@ -76,8 +76,9 @@ pub(crate) fn status(code: u16) -> KeyValue {
     kv(HTTP_RESPONSE_STATUS_CODE, i64::from(code))
 }
 
-pub(crate) fn resend_count(resends: u32) -> KeyValue {
-    kv(HTTP_REQUEST_RESEND_COUNT, i64::from(resends))
+/// `http.request.resend_count`, on resends only.
+pub(crate) fn resend_count(resends: u32) -> Option<KeyValue> {
+    (resends > 0).then(|| kv(HTTP_REQUEST_RESEND_COUNT, i64::from(resends)))
 }
 
 /// `tower_api_errors.stop_reason`: why the retry layer stopped.

@@ -187,9 +187,7 @@ impl State {
                 attrs.extend(status.map(|status| attr::status(status.as_u16())));
                 attrs.extend(failure.map(|f| attr::error_type(f.kind)));
                 attrs.extend(code.map(|code| attr::kv(attr::ERROR_CODE, code)));
-                if resends > 0 {
-                    attrs.push(attr::resend_count(resends));
-                }
+                attrs.extend(attr::resend_count(resends));
             },
             |metrics, attrs| metrics.inner.attempt_duration.record(seconds, attrs),
         );
