@@ -309,14 +309,14 @@ impl Observer {
     /// unanswered that long.
     pub fn hedge_sent(&self, method: &Method, uri: &Uri, after: Duration) {
         #[cfg(feature = "tracing")]
-        trace::hedge_sent(method, uri, after);
+        trace::hedge("hedge_sent", method, uri, Some(after));
         self.hedge("sent", method, uri);
     }
 
     /// A hedge of `method uri` answered first: its answer is the call's.
     pub fn hedge_won(&self, method: &Method, uri: &Uri) {
         #[cfg(feature = "tracing")]
-        trace::hedge_ended("hedge_won", method, uri);
+        trace::hedge("hedge_won", method, uri, None);
         self.hedge("won", method, uri);
     }
 
@@ -324,7 +324,7 @@ impl Observer {
     /// first, or the call was dropped.
     pub fn hedge_cancelled(&self, method: &Method, uri: &Uri) {
         #[cfg(feature = "tracing")]
-        trace::hedge_ended("hedge_cancelled", method, uri);
+        trace::hedge("hedge_cancelled", method, uri, None);
         self.hedge("cancelled", method, uri);
     }
 

@@ -253,27 +253,16 @@ pub(super) fn breaker_changed(name: &'static str, uri: &Uri) {
     );
 }
 
-/// `hedge_sent` {method, address, port,
-/// after_ms}, at DEBUG.
-pub(super) fn hedge_sent(method: &Method, uri: &Uri, after: Duration) {
+/// `hedge_sent` {method, address, port, after_ms}, `hedge_won` or
+/// `hedge_cancelled` (`name`) {method, address, port}, at DEBUG: `after`,
+/// for a hedge sent only.
+pub(super) fn hedge(name: &'static str, method: &Method, uri: &Uri, after: Option<Duration>) {
     tracing::debug!(
         target: TARGET,
         method = method_name(method),
         address = uri.host(),
         port = server_port(uri),
-        after_ms = after.as_millis() as u64,
-        "hedge_sent"
-    );
-}
-
-/// `hedge_won` or `hedge_cancelled` (`name`) {method, address, port}, at
-/// DEBUG.
-pub(super) fn hedge_ended(name: &'static str, method: &Method, uri: &Uri) {
-    tracing::debug!(
-        target: TARGET,
-        method = method_name(method),
-        address = uri.host(),
-        port = server_port(uri),
+        after_ms = after.map(|after| after.as_millis() as u64),
         "{name}"
     );
 }
