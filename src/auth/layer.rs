@@ -20,13 +20,8 @@ use tower::Layer;
 #[derive(Debug, Clone)]
 pub struct AuthLayer {
     tokens: Arc<Tokens>,
-    config: AuthConfig,
-}
-
-/// The per-request settings.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct AuthConfig {
-    pub(crate) override_explicit: bool,
+    /// The one per-request setting (see [`override_explicit`](Self::override_explicit)).
+    override_explicit: bool,
 }
 
 impl AuthLayer {
@@ -43,7 +38,7 @@ impl AuthLayer {
         };
         AuthLayer {
             tokens: Arc::new(Tokens::new(source, format)),
-            config: AuthConfig::default(),
+            override_explicit: false,
         }
     }
 
@@ -76,7 +71,7 @@ impl AuthLayer {
     /// request that carries its own credential header goes through as it
     /// is, and is not renewed on a rejection: it is not ours to renew).
     pub fn override_explicit(mut self, override_explicit: bool) -> Self {
-        self.config.override_explicit = override_explicit;
+        self.override_explicit = override_explicit;
         self
     }
 
@@ -138,7 +133,7 @@ impl AuthLayer {
         change(&mut tokens);
         AuthLayer {
             tokens: Arc::new(tokens),
-            config: self.config,
+            override_explicit: self.override_explicit,
         }
     }
 }
@@ -152,7 +147,7 @@ impl<S> Layer<S> for AuthLayer {
     type Service = Auth<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Auth::from_parts(inner, self.tokens.clone(), self.config)
+        Auth::from_parts(inner, self.tokens.clone(), self.override_explicit)
     }
 }
 

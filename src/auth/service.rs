@@ -1,6 +1,5 @@
 //! [`Auth`].
 
-use super::layer::AuthConfig;
 use super::state::Tokens;
 use super::{ResendBody, ResponseFuture};
 use crate::context::CallContext;
@@ -42,22 +41,22 @@ pub struct Auth<S> {
     // renewal go through (see `Prototype`).
     prototype: Arc<Prototype<S>>,
     tokens: Arc<Tokens>,
-    config: AuthConfig,
+    override_explicit: bool,
 }
 
 impl<S> Auth<S> {
-    pub(crate) fn from_parts(inner: S, tokens: Arc<Tokens>, config: AuthConfig) -> Self {
+    pub(crate) fn from_parts(inner: S, tokens: Arc<Tokens>, override_explicit: bool) -> Self {
         Auth {
             inner,
             prototype: Arc::new(Prototype::default()),
             tokens,
-            config,
+            override_explicit,
         }
     }
 
     /// See [`AuthLayer::override_explicit`](super::AuthLayer::override_explicit).
     pub fn override_explicit(mut self, override_explicit: bool) -> Self {
-        self.config.override_explicit = override_explicit;
+        self.override_explicit = override_explicit;
         self
     }
 
@@ -88,7 +87,7 @@ where
             .headers_mut()
             .entry(self.tokens.format.header.clone())
         {
-            Entry::Occupied(_) if !self.config.override_explicit => {
+            Entry::Occupied(_) if !self.override_explicit => {
                 // The caller's own credential: not ours to set or renew.
                 return ResponseFuture::passthrough(self.inner.call(request));
             }

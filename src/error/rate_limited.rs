@@ -81,13 +81,9 @@ impl fmt::Display for RateLimited {
                 self.scope, self.retry_after
             )?,
         }
-        if self.retries.attempts() > 1 {
-            write!(f, " [after {} attempts]", self.retries.attempts())?;
-        }
-        if let Some(request) = &self.request {
-            write!(f, " ({request})")?;
-        }
-        Ok(())
+        // Why the retry layer stopped goes unsaid: the refusal says it.
+        let retries = self.retries.with_stop(None);
+        super::write_outcome(f, retries, self.request.as_deref())
     }
 }
 
