@@ -131,7 +131,7 @@ impl<'a> Members<'a, '_> {
     }
 
     /// Advances while `keep` holds; returns the slice passed over.
-    fn scan_while(&mut self, keep: impl Fn(u8) -> bool) -> &'a str {
+    fn scan_while(&mut self, mut keep: impl FnMut(u8) -> bool) -> &'a str {
         let start = self.pos;
         let bytes = self.text.as_bytes();
         while self.pos < bytes.len() && keep(bytes[self.pos]) {
@@ -150,23 +150,13 @@ impl<'a> Members<'a, '_> {
     /// quote; an unterminated string runs to the end.
     fn quoted(&mut self) -> &'a str {
         self.pos += 1;
-        let start = self.pos;
-        let bytes = self.text.as_bytes();
         let mut escaped = false;
-        while self.pos < bytes.len() {
-            let b = bytes[self.pos];
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                break;
-            }
-            self.pos += 1;
-        }
-        step(self.pos - start + 1);
-        let content = self.text.get(start..self.pos).unwrap_or("");
-        if self.pos < bytes.len() {
+        let content = self.scan_while(|b| {
+            let closes = b == b'"' && !escaped;
+            escaped = b == b'\\' && !escaped;
+            !closes
+        });
+        if self.peek().is_some() {
             self.pos += 1; // the closing quote
         }
         content
