@@ -3,7 +3,7 @@
 use super::BodyVerdict;
 use crate::FieldError;
 use http::{HeaderMap, StatusCode};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::time::Duration;
 
 /// Reads one shape of error body.
@@ -182,6 +182,12 @@ impl<'a> DialectInput<'a> {
     /// Whether the root object has any of `keys` ([`RootKeys`] bits).
     pub(crate) fn has_any(&self, keys: u32) -> bool {
         self.root_keys.0 & keys != 0
+    }
+
+    /// The root object, when it has any of `keys` ([`RootKeys`] bits): a
+    /// dialect's first question, answered by a mask test.
+    pub(crate) fn object_with(&self, keys: u32) -> Option<&'a Map<String, Value>> {
+        self.json.filter(|_| self.has_any(keys))?.as_object()
     }
 }
 

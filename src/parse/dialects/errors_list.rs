@@ -32,10 +32,8 @@ pub struct ErrorsList;
 
 impl Dialect for ErrorsList {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
-        if !input.has_any(RootKeys::ERRORS | RootKeys::ERROR_MESSAGES | RootKeys::DETAIL) {
-            return None;
-        }
-        let object = input.json()?.as_object()?;
+        let object =
+            input.object_with(RootKeys::ERRORS | RootKeys::ERROR_MESSAGES | RootKeys::DETAIL)?;
         let list = ["errors", "errorMessages", "tppMessages"]
             .iter()
             .find_map(|key| object.get(*key).filter(|v| !is_empty(v)))

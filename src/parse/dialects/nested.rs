@@ -37,14 +37,11 @@ pub struct NestedError;
 
 impl Dialect for NestedError {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
-        if !input.has_any(RootKeys::ERROR_OBJECT) {
-            return None;
-        }
+        let root = input.object_with(RootKeys::ERROR_OBJECT)?;
         // CoinGecko and CoinMarketCap nest it under `status`: read when it
         // holds a message (another `status` object is data); GSMA OneAPI
         // under `requestError`, as a service or a policy exception.
-        let [error, status, request] =
-            ["error", "status", "requestError"].map(|key| input.json()?.get(key));
+        let [error, status, request] = ["error", "status", "requestError"].map(|key| root.get(key));
         let exception = ["serviceException", "policyException"];
         let one_api = request.and_then(|r| exception.iter().find_map(|key| r.get(*key)));
         let in_status = error.is_none() && one_api.is_none();

@@ -16,16 +16,11 @@ pub struct OAuth2Error;
 
 impl Dialect for OAuth2Error {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
-        if !(input.has_any(RootKeys::ERROR)
-            && input.has_any(RootKeys::ERROR_DESCRIPTION | RootKeys::VALIDATION_ERRORS))
-        {
-            return None;
-        }
-        let object = input.json()?.as_object()?;
+        // The mask test is the `error_description` or `validation_errors`
+        // member's presence.
+        let object =
+            input.object_with(RootKeys::ERROR_DESCRIPTION | RootKeys::VALIDATION_ERRORS)?;
         let error = object.get("error").filter(|v| v.is_string())?;
-        if object.get("error_description").is_none() && object.get("validation_errors").is_none() {
-            return None;
-        }
         let mut fields = ErrorFields::new();
         fields.code = code(error);
         fields.message = object.get("error_description").and_then(text);

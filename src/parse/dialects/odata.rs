@@ -23,10 +23,7 @@ pub struct ODataError;
 
 impl Dialect for ODataError {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
-        if !input.has_any(RootKeys::ODATA_ERROR | RootKeys::ERROR_OBJECT) {
-            return None;
-        }
-        let root = input.json()?.as_object()?;
+        let root = input.object_with(RootKeys::ODATA_ERROR | RootKeys::ERROR_OBJECT)?;
         let (error, light) = match root.get("odata.error") {
             Some(error) => (error.as_object()?, true),
             None => (root.get("error")?.as_object()?, false),

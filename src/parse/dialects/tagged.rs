@@ -20,10 +20,7 @@ pub struct TaggedUnion;
 
 impl Dialect for TaggedUnion {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
-        if !input.has_any(RootKeys::ERROR_SUMMARY | RootKeys::ERROR_OBJECT) {
-            return None;
-        }
-        let root = input.json()?.as_object()?;
+        let root = input.object_with(RootKeys::ERROR_SUMMARY | RootKeys::ERROR_OBJECT)?;
         let summary = root.get("error_summary").and_then(text);
         let tags = root
             .get("error")
