@@ -118,13 +118,6 @@ pub struct DefaultClassifier {
     _private: (),
 }
 
-impl DefaultClassifier {
-    /// The default classifier.
-    pub const fn new() -> Self {
-        DefaultClassifier { _private: () }
-    }
-}
-
 /// The statuses the default table retries: 408, 429 and the 5xx that
 /// waiting can heal (see [`DefaultClassifier`]).
 fn is_retryable_status(status: StatusCode) -> bool {
@@ -133,6 +126,11 @@ fn is_retryable_status(status: StatusCode) -> bool {
 }
 
 impl DefaultClassifier {
+    /// The default classifier.
+    pub const fn new() -> Self {
+        DefaultClassifier { _private: () }
+    }
+
     /// The verdict for a response whose headers were already read into
     /// `hints` (by [`ResponseHints::read`] on the same `headers`): the same
     /// as [`Classify::classify`], without reading the headers again. The
