@@ -248,15 +248,3 @@ pub use peek::{
 };
 pub use service::ErrorBodyParse;
 pub use verdict::BodyVerdict;
-
-/// A code from outside the body (a gRPC detail), bounded as the dialects bound theirs.
-#[cfg(feature = "grpc")]
-pub(crate) fn bounded_code(text: &str) -> String {
-    extract::one_line(text, extract::MAX_CODE_CHARS)
-}
-
-/// A message from outside the body, bounded as the dialects bound theirs.
-#[cfg(feature = "grpc")]
-pub(crate) fn bounded_message(text: &str) -> String {
-    extract::one_line(text, extract::MAX_MESSAGE_CHARS)
-}

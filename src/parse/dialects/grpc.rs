@@ -3,23 +3,24 @@
 //! read into the fields every dialect gives. Defined in and documented by
 //! [`crate::grpc`].
 
-use crate::parse::{
-    bounded_code, bounded_message, BodyVerdict, Dialect, DialectInput, ErrorFields,
-};
+use super::super::extract::{one_line, MAX_CODE_CHARS, MAX_MESSAGE_CHARS};
+use super::super::{BodyVerdict, Dialect, DialectInput, ErrorFields};
 
 pub use crate::grpc::GrpcStatus;
 
 impl Dialect for GrpcStatus {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
         let status = GrpcStatus::read(input.headers())?;
+        // Bounded as the dialects bound what they read from a body.
+        let code = |text: &str| one_line(text, MAX_CODE_CHARS);
         let mut fields = ErrorFields::new().code(status.code);
         fields.message = status.message;
         if let Some(reason) = &status.reason {
-            fields = fields.code(bounded_code(reason));
+            fields = fields.code(code(reason));
         }
         fields.retry_after = status.retry_after;
         for (field, description) in &status.violations {
-            fields = fields.field_error(bounded_code(field), bounded_message(description));
+            fields = fields.field_error(code(field), one_line(description, MAX_MESSAGE_CHARS));
         }
         fields.verdict = status.quota_failure.then_some(BodyVerdict::RateLimited);
         Some(fields)
