@@ -140,23 +140,13 @@ impl<'a> DialectInput<'a> {
         body: &'a [u8],
         json: Option<&'a Value>,
     ) -> Self {
-        let content_type = headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .map(|value| {
-                // `to_str` let through visible ASCII and tabs only, so ASCII
-                // trimming is `trim`'s, without decoding characters.
-                let end = memchr::memchr(b';', value.as_bytes());
-                value[..end.unwrap_or(value.len())].trim_ascii()
-            });
-        let root_keys = RootKeys::of(json);
         DialectInput {
             status,
             headers,
             body,
             json,
-            content_type,
-            root_keys,
+            content_type: essence(headers),
+            root_keys: RootKeys::of(json),
         }
     }
 
@@ -189,6 +179,15 @@ impl<'a> DialectInput<'a> {
     pub(crate) fn object_with(&self, keys: u32) -> Option<&'a Map<String, Value>> {
         self.json.filter(|_| self.has_any(keys))?.as_object()
     }
+}
+
+/// The `Content-Type` essence as sent, without parameters.
+pub(crate) fn essence(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?;
+    // `to_str` let through visible ASCII and tabs only, so ASCII trimming is
+    // `trim`'s, without decoding characters.
+    let end = memchr::memchr(b';', value.as_bytes());
+    Some(value[..end.unwrap_or(value.len())].trim_ascii())
 }
 
 /// What a [`Dialect`] read from a body. Every part is optional; the parser

@@ -1,6 +1,7 @@
 //! [`SuccessPeekLayer`] and its configuration.
 
 use super::{FailureInSuccess, GraphQlErrors, OkFalse, SuccessPeek, XmlErrorRoot};
+use crate::parse::dialect::essence;
 use crate::parse::{ErrorParser, DEFAULT_BODY_TIMEOUT};
 use http::Response;
 use std::fmt;
@@ -153,26 +154,17 @@ impl<S> Layer<S> for SuccessPeekLayer {
 impl PeekConfig {
     /// Whether a response is worth peeking at.
     pub(super) fn wants<B>(&self, response: &Response<B>) -> bool {
-        if !response.status().is_success() {
-            return false;
-        }
         let headers = response.headers();
-        let Some(essence) = headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split(';').next())
-        else {
-            return false;
+        let wanted = |essence: &str| {
+            let mut types = self.content_types.iter();
+            types.any(|wanted| wanted.eq_ignore_ascii_case(essence))
         };
-        let essence = essence.trim();
-        let small = headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok()?.parse::<u64>().ok())
-            .is_none_or(|length| length <= self.max_bytes as u64);
-        small
-            && self
-                .content_types
-                .iter()
-                .any(|wanted| wanted.eq_ignore_ascii_case(essence))
+        let length = || {
+            let length = headers.get(http::header::CONTENT_LENGTH)?.to_str().ok()?;
+            length.parse::<u64>().ok()
+        };
+        response.status().is_success()
+            && essence(headers).is_some_and(wanted)
+            && length().is_none_or(|length| length <= self.max_bytes as u64)
     }
 }
