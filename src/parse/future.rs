@@ -70,15 +70,10 @@ impl<F, B, C> ResponseFuture<F, B, C> {
 
 opaque_debug!([F, B, C] ResponseFuture<F, B, C>);
 
-/// Why the body was not read to its end.
-enum Cut {
-    /// Read to the end.
-    No,
-    /// Outgrew the cap, or stalled past the timeout.
-    Quietly,
-    /// Failed mid-stream.
-    WithError(BoxError),
-}
+/// Whether the body was cut short: `None` when it was read to its end;
+/// `Some(None)` when it outgrew the cap or stalled past the timeout;
+/// `Some(Some(error))` when it failed mid-stream.
+type Cut = Option<Option<BoxError>>;
 
 impl<F, B, C, E> Future for ResponseFuture<F, B, C>
 where
@@ -124,10 +119,8 @@ where
                         read.verdict,
                         &read.hints,
                     );
-                    match cut {
-                        Cut::No => {}
-                        Cut::Quietly => error.set_truncated(None),
-                        Cut::WithError(cause) => error.set_truncated(Some(cause)),
+                    if let Some(cause) = cut {
+                        error.set_truncated(cause);
                     }
                     this.kept.finish(&mut error);
                     this.state.set(State::Done);
@@ -201,18 +194,18 @@ where
                     let take = data.remaining().min(max - read.buffer.len());
                     read.buffer.put((&mut data).take(take));
                     if data.has_remaining() {
-                        return Poll::Ready(Cut::Quietly);
+                        return Poll::Ready(Some(None));
                     }
                 }
                 if read.frames > max {
-                    return Poll::Ready(Cut::Quietly);
+                    return Poll::Ready(Some(None));
                 }
             }
-            Poll::Ready(Some(Err(error))) => return Poll::Ready(Cut::WithError(error.into())),
-            Poll::Ready(None) => return Poll::Ready(Cut::No),
+            Poll::Ready(Some(Err(error))) => return Poll::Ready(Some(Some(error.into()))),
+            Poll::Ready(None) => return Poll::Ready(None),
             Poll::Pending => {
                 ready!(read.timer.as_mut().poll(cx));
-                return Poll::Ready(Cut::Quietly);
+                return Poll::Ready(Some(None));
             }
         }
     }

@@ -63,19 +63,10 @@ struct Peek<B> {
     timer: Pin<Box<Sleep>>,
 }
 
-/// How a peek ended.
-struct Ended<E> {
-    /// The body was read to its end.
-    whole: bool,
-    /// The body failed.
-    error: Option<E>,
-}
-
-impl<E> Ended<E> {
-    fn ready(whole: bool, error: Option<E>) -> Poll<Self> {
-        Poll::Ready(Ended { whole, error })
-    }
-}
+/// Whether a peek was cut short: `None` when the body was read to its
+/// end; `Some(None)` at the cap or a stall; `Some(Some(error))` when the
+/// body failed.
+type Cut<E> = Option<Option<E>>;
 
 impl<F, B, E> Future for PeekFuture<F, B>
 where
@@ -108,10 +99,10 @@ where
                 }
                 PeekStateProj::Peeking { peek: slot } => {
                     let peek = slot.as_mut().expect("the peek is taken once, when it ends");
-                    let ended = ready!(peek.read(this.config.max_bytes, cx));
+                    let cut = ready!(peek.read(this.config.max_bytes, cx));
                     let peek = slot.take().expect("the peek is taken once, when it ends");
                     this.state.set(PeekState::Done);
-                    return Poll::Ready(peek.judge(ended, this.config, this.context));
+                    return Poll::Ready(peek.judge(cut, this.config, this.context));
                 }
                 PeekStateProj::Done => panic!("PeekFuture polled after completion"),
             }
@@ -133,15 +124,15 @@ impl<B: Body> Peek<B> {
     }
 
     /// Reads until the end, the cap, a stall or an error.
-    fn read(&mut self, max: usize, cx: &mut Context<'_>) -> Poll<Ended<B::Error>> {
+    fn read(&mut self, max: usize, cx: &mut Context<'_>) -> Poll<Cut<B::Error>> {
         loop {
             let frame = match self.body.as_mut().poll_frame(cx) {
                 Poll::Ready(Some(Ok(frame))) => frame,
-                Poll::Ready(Some(Err(error))) => return Ended::ready(false, Some(error)),
-                Poll::Ready(None) => return Ended::ready(true, None),
+                Poll::Ready(Some(Err(error))) => return Poll::Ready(Some(Some(error))),
+                Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Pending => {
                     ready!(self.timer.as_mut().poll(cx));
-                    return Ended::ready(false, None);
+                    return Poll::Ready(Some(None));
                 }
             };
             // A frame costs at least a byte of the cap: a body always
@@ -153,7 +144,7 @@ impl<B: Body> Peek<B> {
                 Err(frame) => self.trailers = frame.into_trailers().ok().or(self.trailers.take()),
             }
             if self.buffer.len() > max || self.frames > max {
-                return Ended::ready(false, None);
+                return Poll::Ready(Some(None));
             }
         }
     }
@@ -162,7 +153,7 @@ impl<B: Body> Peek<B> {
     /// back with its bytes unchanged.
     fn judge(
         self: Box<Self>,
-        ended: Ended<B::Error>,
+        cut: Cut<B::Error>,
         config: &PeekConfig,
         context: &mut Option<RequestContext>,
     ) -> Result<Response<PeekBody<B>>, Error> {
@@ -173,7 +164,7 @@ impl<B: Body> Peek<B> {
             trailers,
             ..
         } = *self;
-        if ended.whole {
+        if cut.is_none() {
             let json: Option<Value> = serde_json::from_slice(&buffer).ok();
             let input = DialectInput::new(parts.status, &parts.headers, &buffer, json.as_ref());
             if config.detectors.iter().any(|d| d.is_failure(&input)) {
@@ -192,8 +183,8 @@ impl<B: Body> Peek<B> {
             }
         }
         let prefix = (!buffer.is_empty()).then(|| Bytes::from(buffer));
-        let rest = (!ended.whole).then_some(body);
-        let body = PeekBody::peeked(prefix, ended.error, rest, trailers);
+        let rest = cut.is_some().then_some(body);
+        let body = PeekBody::peeked(prefix, cut.flatten(), rest, trailers);
         Ok(Response::from_parts(parts, body))
     }
 }
