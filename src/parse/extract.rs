@@ -316,24 +316,21 @@ const FIELD_MESSAGE_KEYS: &[&str] = &[
 /// - objects mapping a field to a message or a list of them (Rails,
 ///   ASP.NET: `{"email": ["is invalid"]}`).
 pub(crate) fn field_errors(value: &Value) -> Vec<FieldError> {
-    let mut out = Vec::new();
-    let mut walk = Walk {
-        out: &mut out,
-        visited: 0,
-    };
+    let mut walk = Walk::default();
     walk.collect(value, "", 0);
-    out
+    walk.out
 }
 
 /// One walk over a field-error tree, bounded in entries visited
 /// ([`MAX_VISITED`]), depth ([`MAX_DEPTH`]) and errors kept
 /// ([`MAX_FIELD_ERRORS`]).
-struct Walk<'a> {
-    out: &'a mut Vec<FieldError>,
+#[derive(Default)]
+struct Walk {
+    out: Vec<FieldError>,
     visited: usize,
 }
 
-impl Walk<'_> {
+impl Walk {
     /// Counts one visit; false when the walk should stop.
     fn visit(&mut self) -> bool {
         self.visited += 1;
@@ -377,11 +374,9 @@ impl Walk<'_> {
 
     /// A map of fields to messages, lists of messages, lists of error
     /// objects, or subtrees (Discord's `errors`, whose nodes hold their own
-    /// errors under `_errors`).
+    /// errors under `_errors`). Reached through [`collect`](Self::collect),
+    /// which bounds the depth.
     fn collect_map(&mut self, map: &Map<String, Value>, prefix: &str, depth: usize) {
-        if depth > MAX_DEPTH {
-            return;
-        }
         for (field, child) in map {
             if !self.visit() {
                 return;
@@ -392,11 +387,7 @@ impl Walk<'_> {
             }
             let path = join(prefix, field);
             match child {
-                Value::Object(node) => self.collect_map(node, &path, depth + 1),
-                Value::Array(items) if items.iter().any(Value::is_object) => {
-                    self.collect(child, &path, depth + 1);
-                }
-                Value::Array(items) => {
+                Value::Array(items) if !items.iter().any(Value::is_object) => {
                     for message in items.iter().filter_map(text) {
                         if !self.visit() {
                             return;
@@ -404,6 +395,7 @@ impl Walk<'_> {
                         self.push(&path, message);
                     }
                 }
+                Value::Object(_) | Value::Array(_) => self.collect(child, &path, depth + 1),
                 other => {
                     if let Some(message) = text(other) {
                         self.push(&path, message);
