@@ -207,6 +207,20 @@ impl ErrorFields {
         ErrorFields::default()
     }
 
+    /// What most dialects read: a code, a message and field errors.
+    pub(crate) fn of(
+        code: Option<String>,
+        message: Option<String>,
+        field_errors: Vec<FieldError>,
+    ) -> Self {
+        ErrorFields {
+            code,
+            message,
+            field_errors,
+            ..ErrorFields::default()
+        }
+    }
+
     /// Sets the vendor's error code.
     pub fn code(mut self, code: impl Into<String>) -> Self {
         self.code = Some(code.into());

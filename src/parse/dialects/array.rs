@@ -65,10 +65,6 @@ impl Dialect for ErrorArray {
         if errors.is_empty() {
             errors = field_errors(input.json()?);
         }
-        let mut fields = ErrorFields::new();
-        fields.message = message;
-        fields.code = code;
-        fields.field_errors = errors;
-        Some(fields)
+        Some(ErrorFields::of(code, message, errors))
     }
 }

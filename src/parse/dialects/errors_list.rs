@@ -43,17 +43,16 @@ impl Dialect for ErrorsList {
                     .filter(|v| v.is_array() && !is_empty(v))
             })?;
 
-        let mut fields = ErrorFields::new();
         let entries = list.as_array().map_or(&[][..], Vec::as_slice);
         let first = entries.first().and_then(Value::as_object);
 
-        fields.message = message_in(
+        let message = message_in(
             object,
             &["message", "Message", "error_description", "title"],
         )
         .or_else(|| first_message(list, first, entries.len()));
 
-        fields.code = code_in(object, &["code", "error_code", "errorCode"])
+        let code = code_in(object, &["code", "error_code", "errorCode"])
             .or_else(|| object.get("error").and_then(code))
             .or_else(|| first.and_then(entry_code))
             .or_else(|| code_in(object, FALLBACK_CODE_KEYS));
@@ -63,8 +62,7 @@ impl Dialect for ErrorsList {
         if let Some(map) = object.get("errors").filter(|map| !std::ptr::eq(list, *map)) {
             errors.extend(field_errors(map));
         }
-        fields.field_errors = errors;
-        Some(fields)
+        Some(ErrorFields::of(code, message, errors))
     }
 }
 

@@ -94,9 +94,6 @@ impl Dialect for FlatError {
         if message.is_none() && code.is_none() {
             return None;
         }
-        let mut fields = ErrorFields::new();
-        fields.message = message;
-        fields.code = code;
         if input.has_any(RootKeys::DETAILS | RootKeys::ERROR_CAUSES) {
             // Lists, and maps of fields to lists (Zendesk's `details`); any
             // other object under `details` is data (Kubernetes' Status).
@@ -114,8 +111,7 @@ impl Dialect for FlatError {
             }
             errors.truncate(MAX_FIELD_ERRORS);
         }
-        fields.field_errors = errors;
-        Some(fields)
+        Some(ErrorFields::of(code, message, errors))
     }
 }
 

@@ -31,21 +31,20 @@ impl Dialect for JsonRpcError {
                 .find_map(rpc_error)?,
             _ => return None,
         };
-        let mut fields = ErrorFields::new();
         let number = response.get("code").and_then(Value::as_i64);
-        fields.code = response.get("code").and_then(code);
         let data = response.get("data");
         let message = response.get("message").and_then(text);
         let data_text = data.and_then(text);
-        fields.message = match (message, data_text) {
+        let message = match (message, data_text) {
             (Some(message), Some(data)) if is_standard(number) => {
                 Some(format!("{message}: {data}"))
             }
             (Some(message), _) => Some(message),
             (None, data) => data,
         };
-        let listed = data.filter(|&data| holds_fields(data));
-        fields.field_errors = listed.map(field_errors).unwrap_or_default();
+        let listed = data.filter(|&data| holds_fields(data)).map(field_errors);
+        let code = response.get("code").and_then(code);
+        let mut fields = ErrorFields::of(code, message, listed.unwrap_or_default());
         let malformed = matches!(number, Some(-32700 | -32600 | -32601 | -32602));
         fields.verdict = malformed.then_some(BodyVerdict::ClientFault);
         Some(fields)

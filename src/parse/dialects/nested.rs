@@ -46,7 +46,6 @@ impl Dialect for NestedError {
         let one_api = request.and_then(|r| exception.iter().find_map(|key| r.get(*key)));
         let in_status = error.is_none() && one_api.is_none();
         let error = error.or(one_api).or(status)?.as_object()?;
-        let mut fields = ErrorFields::new();
         let message = message_in(error, MESSAGE_KEYS).or_else(|| {
             // Google's older shape keeps the text in `errors[0].message`.
             let first = error.get("errors")?.as_array()?.first()?.as_object()?;
@@ -55,7 +54,7 @@ impl Dialect for NestedError {
         if in_status && message.is_none() {
             return None;
         }
-        fields.message = match one_api.and_then(|_| error.get("variables")) {
+        let message = match one_api.and_then(|_| error.get("variables")) {
             Some(variables) => message.map(|text| substitute(&text, variables)),
             None => message,
         };
@@ -70,11 +69,10 @@ impl Dialect for NestedError {
         .iter()
         .find_map(|key| error.get(*key).filter(|v| v.is_string()).and_then(code));
         let message_id = one_api.and_then(|_| error.get("messageId")).and_then(code);
-        fields.code = message_id
+        let code = message_id
             .or_else(|| nested_code(error))
             .or(string_code)
             .or_else(|| code_in(error, &["code", "error_code", "status"]));
-        fields.verdict = transient_verdict(error).or_else(|| google_rpc_verdict(error));
         let mut errors: Vec<_> = ["details", "errors"]
             .iter()
             .filter_map(|key| error.get(*key))
@@ -82,11 +80,12 @@ impl Dialect for NestedError {
             .collect();
         // Stripe names the offending parameter (and sends `""` when none).
         if let (Some(param), Some(message)) =
-            (error.get("param").and_then(text), fields.get_message())
+            (error.get("param").and_then(text), message.as_deref())
         {
             errors.push(crate::FieldError::new(param, message));
         }
-        fields.field_errors = errors;
+        let mut fields = ErrorFields::of(code, message, errors);
+        fields.verdict = transient_verdict(error).or_else(|| google_rpc_verdict(error));
         Some(fields)
     }
 }

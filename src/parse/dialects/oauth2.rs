@@ -21,11 +21,8 @@ impl Dialect for OAuth2Error {
         let object =
             input.object_with(RootKeys::ERROR_DESCRIPTION | RootKeys::VALIDATION_ERRORS)?;
         let error = object.get("error").filter(|v| v.is_string())?;
-        let mut fields = ErrorFields::new();
-        fields.code = code(error);
-        fields.message = object.get("error_description").and_then(text);
-        let listed = object.get("validation_errors");
-        fields.field_errors = listed.map(field_errors).unwrap_or_default();
-        Some(fields)
+        let (code, message) = (code(error), object.get("error_description").and_then(text));
+        let listed = object.get("validation_errors").map(field_errors);
+        Some(ErrorFields::of(code, message, listed.unwrap_or_default()))
     }
 }

@@ -33,12 +33,10 @@ impl Dialect for ODataError {
             message if light => text(message),
             _ => return None,
         };
-        let mut fields = ErrorFields::new();
-        fields.message = message;
-        fields.code = nested_code(error).or_else(|| code_in(error, &["code"]));
+        let code = nested_code(error).or_else(|| code_in(error, &["code"]));
         let sap = error.get("innererror").and_then(|i| i.get("errordetails"));
         let lists = [error.get("details"), sap].into_iter().flatten();
-        fields.field_errors = lists.flat_map(field_errors).collect();
-        Some(fields)
+        let errors = lists.flat_map(field_errors).collect();
+        Some(ErrorFields::of(code, message, errors))
     }
 }

@@ -43,15 +43,14 @@ impl Dialect for ProblemDetails {
         if !(media_type || shaped) {
             return None;
         }
-        let mut fields = ErrorFields::new();
-        fields.message = message_in(object, &["detail", "title"]);
+        let message = message_in(object, &["detail", "title"]);
         let title = || message_in(object, &["title"]).filter(|_| object.contains_key("detail"));
-        fields.code = code_in(object, &["code", "error_code", "errorCode", "type"]).or_else(title);
-        fields.field_errors = ["errors", "invalid-params", "invalid_params", "violations"]
+        let code = code_in(object, &["code", "error_code", "errorCode", "type"]).or_else(title);
+        let errors = ["errors", "invalid-params", "invalid_params", "violations"]
             .iter()
             .filter_map(|key| object.get(*key))
             .flat_map(field_errors)
             .collect();
-        Some(fields)
+        Some(ErrorFields::of(code, message, errors))
     }
 }

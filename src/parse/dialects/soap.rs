@@ -47,9 +47,8 @@ impl Dialect for SoapFault {
                 (top.unwrap_or_default(), specific.unwrap_or_default(), text)
             }
         };
-        let mut fields = ErrorFields::new();
-        fields.code = Some(specific).filter(|c| !c.is_empty());
-        fields.message = message;
+        let code = Some(specific).filter(|c| !c.is_empty());
+        let mut fields = ErrorFields::of(code, message, Vec::new());
         let blamed = top.split('.').next().unwrap_or_default();
         if matches!(
             blamed,

@@ -33,10 +33,9 @@ impl Dialect for TaggedUnion {
             .get("user_message")
             .and_then(|m| m.get("text").and_then(text).or_else(|| text(m)));
         let summary = summary.map(|s| s.trim_end_matches(['/', '.']).to_owned());
-        let mut fields = ErrorFields::new();
-        fields.message = user_message.or_else(|| summary.clone());
-        fields.code = tags.or(summary).map(|code| one_line(&code, MAX_CODE_CHARS));
-        Some(fields)
+        let message = user_message.or_else(|| summary.clone());
+        let code = tags.or(summary).map(|code| one_line(&code, MAX_CODE_CHARS));
+        Some(ErrorFields::of(code, message, Vec::new()))
     }
 }
 
