@@ -477,35 +477,27 @@ fn normalise_pointer(raw: &str) -> Cow<'_, str> {
 /// (Google's `ErrorInfo.reason` and older `errors[].reason`, PayPal's
 /// `details[].issue`). Bounded: [`MAX_DEPTH`] levels, [`MAX_VISITED`] entries.
 pub(crate) fn nested_code(object: &Map<String, Value>) -> Option<String> {
-    let mut deepest = None;
-    let mut current = object;
-    for _ in 0..MAX_DEPTH {
-        let Some(inner) = ["innererror", "innerError"]
+    let chain = std::iter::successors(Some(object), |current| {
+        let mut keys = ["innererror", "innerError"].iter();
+        keys.find_map(|key| current.get(*key)?.as_object())
+    });
+    // A numeric inner code repeats the status (Microsoft Graph's 429).
+    let code_of = |inner: &Map<String, Value>| inner.get("code").and_then(code);
+    let codes = chain.skip(1).take(MAX_DEPTH).filter_map(code_of);
+    let deepest = codes.filter(|c| !is_number(c)).last();
+    deepest.or_else(|| {
+        ["details", "errors"]
             .iter()
-            .find_map(|key| current.get(*key)?.as_object())
-        else {
-            break;
-        };
-        // A numeric inner code repeats the status (Microsoft Graph's 429).
-        if let Some(found) = inner.get("code").and_then(code).filter(|c| !is_number(c)) {
-            deepest = Some(found);
-        }
-        current = inner;
-    }
-    if deepest.is_some() {
-        return deepest;
-    }
-    ["details", "errors"]
-        .iter()
-        .filter_map(|key| object.get(*key)?.as_array())
-        .flat_map(|entries| entries.iter().take(MAX_VISITED))
-        .filter_map(Value::as_object)
-        .find_map(|entry| {
-            ["reason", "issue"].iter().find_map(|key| {
-                let found = entry.get(*key).filter(|v| v.is_string()).and_then(code)?;
-                is_identifier(&found).then_some(found)
+            .filter_map(|key| object.get(*key)?.as_array())
+            .flat_map(|entries| entries.iter().take(MAX_VISITED))
+            .filter_map(Value::as_object)
+            .find_map(|entry| {
+                ["reason", "issue"].iter().find_map(|key| {
+                    let found = entry.get(*key).filter(|v| v.is_string()).and_then(code)?;
+                    is_identifier(&found).then_some(found)
+                })
             })
-        })
+    })
 }
 
 /// The first string in a JSON document that reads as human text (letters
