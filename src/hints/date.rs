@@ -277,14 +277,10 @@ fn lenient_time(time_and_zone: &[&str]) -> Option<((u64, u64, u64), i64)> {
         return None;
     }
     // JavaScript's `GMT+0100`: an offset from GMT, written after it.
-    if let Some(offset) = ["GMT", "UTC"].iter().find_map(|name| {
-        let rest = zone
-            .get(..3)?
-            .eq_ignore_ascii_case(name)
-            .then(|| &zone[3..])?;
-        rest.starts_with(['+', '-']).then_some(rest)
-    }) {
-        zone = offset;
+    let head = zone.get(..3).unwrap_or_default();
+    let gmt = head.eq_ignore_ascii_case("GMT") || head.eq_ignore_ascii_case("UTC");
+    if gmt && zone[3..].starts_with(['+', '-']) {
+        zone = &zone[3..];
     }
     let offset = if zone.is_empty() {
         0
