@@ -51,16 +51,13 @@ fn is_inline(tag: &str) -> bool {
     ];
     let bytes = tag.as_bytes();
     let start = if bytes.get(1) == Some(&b'/') { 2 } else { 1 };
-    let name_len = bytes
+    let head = bytes.get(start..).unwrap_or_default();
+    let head = &head[..head.len().min(8)];
+    let len = head
         .iter()
-        .skip(start)
-        .take(8)
         .take_while(|b| b.is_ascii_alphanumeric())
         .count();
-    let name = &bytes[start.min(bytes.len())..(start + name_len).min(bytes.len())];
-    INLINE
-        .iter()
-        .any(|inline| inline.eq_ignore_ascii_case(name))
+    INLINE.iter().any(|k| k.eq_ignore_ascii_case(&head[..len]))
 }
 
 /// The handful of entities error pages use.
