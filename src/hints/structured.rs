@@ -237,16 +237,13 @@ impl<'a> Members<'a, '_> {
         // Skip what we could not read, up to the next member.
         loop {
             self.scan_while(|b| b != b',' && b != b'"');
-            match self.peek() {
-                Some(b'"') => {
-                    self.quoted();
-                }
-                Some(_) => {
-                    self.pos += 1; // the comma
-                    break;
-                }
-                None => break,
+            if self.peek() != Some(b'"') {
+                break;
             }
+            self.quoted();
+        }
+        if self.peek().is_some() {
+            self.pos += 1; // the comma
         }
         (!member.name.is_empty()).then_some(member)
     }
