@@ -320,10 +320,9 @@ struct Clock<'a> {
 
 impl<'a> Clock<'a> {
     fn new(date: Option<&'a HeaderValue>, age: bool, now: SystemTime) -> Self {
-        let date = date.filter(|_| !age);
         Clock {
             now,
-            date,
+            date: date.filter(|_| !age),
             reference: None,
         }
     }
