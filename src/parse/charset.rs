@@ -66,15 +66,12 @@ fn is_latin1_label(label: &str) -> bool {
 }
 
 fn declares_latin1(headers: &HeaderMap, body: &[u8]) -> bool {
-    let header = headers
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| {
-            value.split(';').skip(1).find_map(|param| {
-                let (name, label) = param.split_once('=')?;
-                name.trim().eq_ignore_ascii_case("charset").then_some(label)
-            })
-        });
+    let value = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let mut params = value.unwrap_or_default().split(';').skip(1);
+    let header = params.find_map(|param| {
+        let (name, label) = param.split_once('=')?;
+        name.trim().eq_ignore_ascii_case("charset").then_some(label)
+    });
     if let Some(label) = header {
         return is_latin1_label(label);
     }
