@@ -198,12 +198,10 @@ impl ErrorParser {
             // The hint is looked for at the root, in an `error` or
             // `parameters` object and a GraphQL error's `extensions`, under
             // `retry…` keys or Google's `details`: a mask test first.
-            let may_hint = input.has_any(
-                RootKeys::RETRY | RootKeys::DETAILS | RootKeys::ERROR_OBJECT | RootKeys::ERRORS,
-            );
-            json.as_ref()
-                .filter(|_| may_hint)
-                .and_then(extract::retry_after)
+            let keys =
+                RootKeys::RETRY | RootKeys::DETAILS | RootKeys::ERROR_OBJECT | RootKeys::ERRORS;
+            let may_hint = json.as_ref().filter(|_| input.has_any(keys));
+            may_hint.and_then(extract::retry_after)
         });
         // An exhausted window's reset in the error object (Vercel's
         // `error.limit`), when the body names no wait.
