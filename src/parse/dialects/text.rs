@@ -26,11 +26,8 @@ impl Dialect for PlainText {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
         if let Some(json) = input.json() {
             // A JSON string is a message; other JSON no dialect knew is shown as text.
-            if let Some(message) = text(json) {
-                return Some(ErrorFields::new().message(message));
-            }
-            let found = first_human_text(json);
-            return Some(ErrorFields::new().message(with_reason(input, found.as_deref())));
+            let shown = || with_reason(input, first_human_text(json).as_deref());
+            return Some(ErrorFields::new().message(text(json).unwrap_or_else(shown)));
         }
         let raw = String::from_utf8_lossy(input.body());
         let trimmed = raw.trim_start_matches('\u{feff}').trim();
