@@ -50,12 +50,11 @@ impl Dialect for SoapFault {
         let code = Some(specific).filter(|c| !c.is_empty());
         let mut fields = ErrorFields::of(code, message, Vec::new());
         let blamed = top.split('.').next().unwrap_or_default();
-        if matches!(
+        let client = matches!(
             blamed,
             "Client" | "Sender" | "VersionMismatch" | "MustUnderstand" | "DataEncodingUnknown"
-        ) {
-            fields.verdict = Some(BodyVerdict::ClientFault);
-        }
+        );
+        fields.verdict = client.then_some(BodyVerdict::ClientFault);
         Some(fields)
     }
 }
