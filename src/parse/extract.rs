@@ -426,16 +426,17 @@ fn join(prefix: &str, name: &str) -> String {
 /// A path given as an array of names and indexes (`["body", "email"]`),
 /// joined with dots.
 fn path_of(value: &Value) -> Option<String> {
-    let parts: Vec<String> = value
-        .as_array()?
-        .iter()
-        .filter_map(|part| match part {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        })
-        .collect();
+    let parts: Vec<String> = value.as_array()?.iter().filter_map(scalar).collect();
     (!parts.is_empty()).then(|| parts.join("."))
+}
+
+/// A string's or a number's text, as sent.
+fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
 }
 
 /// The field an error entry is about, normalised to a dotted path.
@@ -600,11 +601,7 @@ pub(crate) fn limit_reset(root: &Value) -> Option<String> {
     if limit.get("remaining")?.as_u64()? != 0 {
         return None;
     }
-    match limit.get("reset")? {
-        Value::Number(reset) => Some(reset.to_string()),
-        Value::String(reset) => Some(reset.clone()),
-        _ => None,
-    }
+    scalar(limit.get("reset")?)
 }
 
 /// Phrases after which a message names its wait (lower case).
