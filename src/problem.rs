@@ -2,11 +2,12 @@
 //! `application/problem+json` response, for axum (or any `http`) handlers
 //! that pass an upstream failure through.
 
-use crate::ApiError;
+use crate::{ApiError, FieldError};
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use http::Response;
 use http_body_util::Full;
+use serde_json::json;
 
 const PROBLEM_JSON: HeaderValue = HeaderValue::from_static("application/problem+json");
 
@@ -62,7 +63,7 @@ impl ApiError {
         let status = Some(self.status())
             .filter(|status| status.is_client_error() || status.is_server_error())
             .unwrap_or(http::StatusCode::BAD_GATEWAY);
-        let mut problem = serde_json::json!({
+        let mut problem = json!({
             "type": "about:blank",
             "title": status.canonical_reason().unwrap_or("Unknown Status"),
             "status": status.as_u16(),
@@ -72,14 +73,8 @@ impl ApiError {
             problem["code"] = code.into();
         }
         if !self.field_errors().is_empty() {
-            let errors = self
-                .field_errors()
-                .iter()
-                .map(
-                    |field| serde_json::json!({"field": field.field(), "message": field.message()}),
-                )
-                .collect();
-            problem["errors"] = serde_json::Value::Array(errors);
+            let entry = |e: &FieldError| json!({"field": e.field(), "message": e.message()});
+            problem["errors"] = self.field_errors().iter().map(entry).collect();
         }
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = Response::new(Full::new(Bytes::from(body)));
