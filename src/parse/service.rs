@@ -49,10 +49,7 @@ impl<S, C> ErrorBodyParse<S, C> {
 
     /// See [`ErrorBodyParseLayer::classifier`](super::ErrorBodyParseLayer::classifier).
     pub fn classifier<C2: Classify + Clone>(self, classifier: C2) -> ErrorBodyParse<S, C2> {
-        ErrorBodyParse {
-            inner: self.inner,
-            config: self.config.with_classifier(classifier),
-        }
+        ErrorBodyParse::from_config(self.inner, self.config.with_classifier(classifier))
     }
 
     inner_service_accessors!();
