@@ -1,6 +1,7 @@
 //! [`FailureInSuccess`]: what tells a failure in disguise, and the
 //! built-in detectors.
 
+use crate::parse::dialect::RootKeys;
 use crate::parse::DialectInput;
 use serde_json::Value;
 
@@ -32,14 +33,11 @@ pub struct GraphQlErrors;
 
 impl FailureInSuccess for GraphQlErrors {
     fn is_failure(&self, input: &DialectInput<'_>) -> bool {
-        let Some(object) = input.json().and_then(Value::as_object) else {
-            return false;
-        };
-        let has_errors = object
-            .get("errors")
-            .and_then(Value::as_array)
-            .is_some_and(|errors| !errors.is_empty());
-        has_errors && object.get("data").is_none_or(Value::is_null)
+        input.object_with(RootKeys::ERRORS).is_some_and(|object| {
+            let errors = object.get("errors").and_then(Value::as_array);
+            let no_data = object.get("data").is_none_or(Value::is_null);
+            errors.is_some_and(|errors| !errors.is_empty()) && no_data
+        })
     }
 }
 
