@@ -150,22 +150,33 @@ impl ErrorKind {
 
     /// A short, lowercase, stable name, as used in `Display` and log fields.
     pub fn as_str(self) -> &'static str {
+        self.names().0
+    }
+
+    /// The kind in snake case: the `error.type` of spans and metrics.
+    #[cfg(any(feature = "tracing", feature = "opentelemetry"))]
+    pub(crate) fn label(self) -> &'static str {
+        self.names().1
+    }
+
+    /// The kind's two names, prose and snake case: one row a kind.
+    fn names(self) -> (&'static str, &'static str) {
         match self {
-            ErrorKind::BadRequest => "bad request",
-            ErrorKind::Unauthorized => "unauthorized",
-            ErrorKind::PaymentRequired => "payment required",
-            ErrorKind::Forbidden => "forbidden",
-            ErrorKind::NotFound => "not found",
-            ErrorKind::Conflict => "conflict",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::Validation => "validation",
-            ErrorKind::UpgradeRequired => "upgrade required",
-            ErrorKind::RateLimited => "rate limited",
-            ErrorKind::Server => "server error",
-            ErrorKind::BadGateway => "bad gateway",
-            ErrorKind::Unavailable => "unavailable",
-            ErrorKind::Transport => "transport",
-            ErrorKind::Other => "other",
+            ErrorKind::BadRequest => ("bad request", "bad_request"),
+            ErrorKind::Unauthorized => ("unauthorized", "unauthorized"),
+            ErrorKind::PaymentRequired => ("payment required", "payment_required"),
+            ErrorKind::Forbidden => ("forbidden", "forbidden"),
+            ErrorKind::NotFound => ("not found", "not_found"),
+            ErrorKind::Conflict => ("conflict", "conflict"),
+            ErrorKind::Timeout => ("timeout", "timeout"),
+            ErrorKind::Validation => ("validation", "validation"),
+            ErrorKind::UpgradeRequired => ("upgrade required", "upgrade_required"),
+            ErrorKind::RateLimited => ("rate limited", "rate_limited"),
+            ErrorKind::Server => ("server error", "server_error"),
+            ErrorKind::BadGateway => ("bad gateway", "bad_gateway"),
+            ErrorKind::Unavailable => ("unavailable", "unavailable"),
+            ErrorKind::Transport => ("transport", "transport"),
+            ErrorKind::Other => ("other", "other"),
         }
     }
 }

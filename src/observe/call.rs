@@ -172,28 +172,6 @@ impl HedgedCall {
     }
 }
 
-/// `error.type` (spans and metrics) for a failure of `kind`: the kind in
-/// snake case.
-pub(crate) fn error_type(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::BadRequest => "bad_request",
-        ErrorKind::Unauthorized => "unauthorized",
-        ErrorKind::PaymentRequired => "payment_required",
-        ErrorKind::Forbidden => "forbidden",
-        ErrorKind::NotFound => "not_found",
-        ErrorKind::Conflict => "conflict",
-        ErrorKind::Timeout => "timeout",
-        ErrorKind::Validation => "validation",
-        ErrorKind::UpgradeRequired => "upgrade_required",
-        ErrorKind::RateLimited => "rate_limited",
-        ErrorKind::Server => "server_error",
-        ErrorKind::BadGateway => "bad_gateway",
-        ErrorKind::Unavailable => "unavailable",
-        ErrorKind::Transport => "transport",
-        ErrorKind::Other => "other",
-    }
-}
-
 /// `http.request.method` (spans and metrics): OpenTelemetry's rule, the
 /// known methods by name and any other as `_OTHER` (a custom method is
 /// unbounded).

@@ -4,7 +4,7 @@
 //! Values are statuses, kinds, codes, counts, durations and digests:
 //! never headers, never bodies, and URIs only redacted.
 
-use super::call::{error_type, method_name, Failure};
+use super::call::{method_name, Failure};
 use crate::error::{AuthFailure, Renewal};
 use crate::hints::HintSource;
 use crate::redact::RedactedUri;
@@ -80,7 +80,7 @@ pub(super) fn attempt_ended(
         span.record("http.response.status_code", status.as_u16());
     }
     if let Some(failure) = failure {
-        span.record("error.type", error_type(failure.kind));
+        span.record("error.type", failure.kind.label());
     }
 }
 

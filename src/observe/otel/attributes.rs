@@ -100,7 +100,7 @@ pub(crate) fn stop_reason(reason: StopReason) -> KeyValue {
 
 /// `error.type` for a failure of `kind`.
 pub(crate) fn error_type(kind: ErrorKind) -> KeyValue {
-    kv(ERROR_TYPE, crate::observe::error_type(kind))
+    kv(ERROR_TYPE, kind.label())
 }
 
 /// What every request-scoped record carries: method, host and port. Built
