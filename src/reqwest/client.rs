@@ -5,7 +5,6 @@ use crate::BoxError;
 use bytes::Bytes;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -162,15 +161,11 @@ fn url_of(parts: &http::request::Parts) -> Option<::reqwest::Url> {
         return None;
     }
     let uri = &parts.uri;
-    let mut text = String::with_capacity(
-        uri.scheme_str()
-            .map_or(0, |scheme| scheme.len() + "://".len())
-            + uri
-                .authority()
-                .map_or(0, |authority| authority.as_str().len())
-            + uri.path_and_query().map_or(1, |path| path.as_str().len()),
-    );
-    fmt::Write::write_fmt(&mut text, format_args!("{uri}")).ok()?;
+    // The URI's text as its `Display` writes it, in one allocation of the
+    // right size (`concat` sums the lengths first), without the
+    // formatting machinery.
+    let path = uri.path_and_query().map_or("", |path| path.as_str());
+    let text = [uri.scheme_str()?, "://", uri.authority()?.as_str(), path].concat();
     ::reqwest::Url::parse(&text).ok()
 }
 
