@@ -700,3 +700,68 @@ async fn epoch_resets_with_server_clock_behind_or_ahead() {
     }
     assert!(failures.is_empty(), "failed: {failures:#?}");
 }
+
+/// The partition of the quota module's docs ("Scopes"): one scope per
+/// GitHub resource, by path.
+fn github_resource(request: &tower_api_errors::quota::QuotaRequest<'_>) -> Option<&'static str> {
+    let path = request.uri().path();
+    match path {
+        _ if path.starts_with("/search/code") => Some("code_search"),
+        _ if path.starts_with("/search/") => Some("search"),
+        "/graphql" => Some("graphql"),
+        _ => None,
+    }
+}
+
+/// GitHub's REST API rate limits: the search API counts apart from the
+/// rest (`x-ratelimit-resource: search`, 30 a minute, beside `core`'s
+/// 5,000 an hour), on the same host and headers. Once the search minute
+/// is spent, a `core` call under one scope per host waits for the
+/// search reset (the module docs' warning); with the docs' partition by
+/// resource it goes at once.
+#[tokio::test(start_paused = true)]
+async fn github_a_spent_search_minute_holds_no_core_call_under_the_resource_partition() {
+    use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+    use std::sync::Arc;
+    async fn core_call_after_searches(quota: QuotaLayer) -> Duration {
+        let searches = Arc::new(AtomicU64::new(0));
+        let github = tower::service_fn(move |request: Request<Full<Bytes>>| {
+            let search = request.uri().path().starts_with("/search/");
+            let (limit, used, window, resource) = match search {
+                true => (30u64, searches.fetch_add(1, SeqCst) + 1, 60, "search"),
+                false => (5000, 1, 3600, "core"),
+            };
+            let remaining = limit.saturating_sub(used).to_string();
+            let reset = (epoch_now() + window).to_string();
+            let headers = [
+                ("x-ratelimit-limit", limit.to_string()),
+                ("x-ratelimit-remaining", remaining),
+                ("x-ratelimit-reset", reset),
+                ("x-ratelimit-resource", resource.to_owned()),
+            ];
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            let status = if used > limit { 403 } else { 200 };
+            let answer = reply(status, &headers, "{}");
+            async move { Ok::<_, std::convert::Infallible>(answer) }
+        });
+        let service = quota.layer(github);
+        for _ in 0..30 {
+            let search = get("https://api.github.com/search/issues?q=tower");
+            assert_eq!(service.clone().oneshot(search).await.unwrap().status(), 200);
+        }
+        let started = Instant::now();
+        let core = service.oneshot(get("https://api.github.com/repos/tower-rs/tower"));
+        assert_eq!(core.await.unwrap().status(), 200);
+        started.elapsed()
+    }
+    let one_scope = core_call_after_searches(QuotaLayer::new()).await;
+    // Held to the search window's reset (the searches, paced, took ~43 s
+    // of it).
+    assert!(
+        one_scope >= Duration::from_secs(5),
+        "held for search: {one_scope:?}"
+    );
+    let by_resource = core_call_after_searches(QuotaLayer::new().partition(github_resource)).await;
+    assert_eq!(by_resource, Duration::ZERO, "core is its own scope");
+}

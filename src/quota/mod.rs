@@ -95,6 +95,30 @@
 //! ([`digest`]) as soon as the closure returns: store keys, log lines and
 //! errors show a 16-hex-digit [`ScopeKey`], never the value.
 //!
+//! A vendor that limits parts of its API apart needs them as scopes of
+//! their own, or a spent part holds the others until its reset. GitHub,
+//! for one, counts its search API (`x-ratelimit-resource: search`, 30
+//! requests a minute; code search, `code_search`, 10) and GraphQL apart
+//! from the rest (`core`, 5,000 an hour), by path:
+//!
+//! ```
+//! use tower_api_errors::quota::QuotaLayer;
+//!
+//! // One scope per GitHub resource (and per token, when one process
+//! // calls with several: add the token's value to the key).
+//! let quota = QuotaLayer::new().partition(|request| {
+//!     let path = request.uri().path();
+//!     let resource = match path {
+//!         _ if path.starts_with("/search/code") => "code_search",
+//!         _ if path.starts_with("/search/") => "search",
+//!         "/graphql" => "graphql",
+//!         _ => return None, // core: the unpartitioned scope
+//!     };
+//!     Some(resource)
+//! });
+//! # let _ = quota;
+//! ```
+//!
 //! # Stack order, and why
 //!
 //! ```text
