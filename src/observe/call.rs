@@ -172,6 +172,16 @@ impl HedgedCall {
     }
 }
 
+/// `server.port` (spans and metrics) of a URI that names none: its
+/// scheme's default (RFC 9110 §4.2.1-2, RFC 6455 §3 for `ws`/`wss`).
+pub(crate) fn default_port(uri: &Uri) -> Option<u16> {
+    match uri.scheme_str() {
+        Some("https" | "wss") => Some(443),
+        Some("http" | "ws") => Some(80),
+        _ => None,
+    }
+}
+
 /// `http.request.method` (spans and metrics): OpenTelemetry's rule, the
 /// known methods by name and any other as `_OTHER` (a custom method is
 /// unbounded).
@@ -181,4 +191,25 @@ pub(crate) fn method_name(method: &Method) -> &'static str {
     ];
     let known = KNOWN.into_iter().find(|known| *known == method.as_str());
     known.unwrap_or("_OTHER")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Spans and metrics give a URI without a port its scheme's: the same
+    /// for both (spans gave none to `ws`/`wss` before).
+    #[test]
+    fn a_uri_without_a_port_has_its_schemes() {
+        for (uri, port) in [
+            ("https://api.test/v1", Some(443)),
+            ("wss://api.test/stream", Some(443)),
+            ("http://api.test/v1", Some(80)),
+            ("ws://api.test/stream", Some(80)),
+            ("ftp://api.test/file", None),
+            ("/v1/items", None),
+        ] {
+            assert_eq!(default_port(&uri.parse().unwrap()), port, "{uri}");
+        }
+    }
 }

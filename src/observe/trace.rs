@@ -4,7 +4,7 @@
 //! Values are statuses, kinds, codes, counts, durations and digests:
 //! never headers, never bodies, and URIs only redacted.
 
-use super::call::{method_name, Failure};
+use super::call::{default_port, method_name, Failure};
 use crate::error::{AuthFailure, Renewal};
 use crate::hints::HintSource;
 use crate::redact::RedactedUri;
@@ -86,11 +86,7 @@ pub(super) fn attempt_ended(
 
 /// The URI's port, or its scheme's default.
 fn server_port(uri: &Uri) -> Option<u16> {
-    uri.port_u16().or(match uri.scheme_str() {
-        Some("https") => Some(443),
-        Some("http") => Some(80),
-        _ => None,
-    })
+    uri.port_u16().or_else(|| default_port(uri))
 }
 
 /// `classified` {status, kind, retryable}, at TRACE.

@@ -1,7 +1,7 @@
 //! Attribute names and values: every one the crate records is built here,
 //! from values that cannot carry a path, a query, a header or a body.
 
-use crate::observe::method_name;
+use crate::observe::{default_port, method_name};
 use crate::{ErrorKind, StopReason};
 use http::{Method, Uri};
 use opentelemetry::{Key, KeyValue, StringValue, Value};
@@ -123,13 +123,7 @@ impl Target {
         Target {
             method: method_name(method),
             address: host.map(|host| StringValue::from(Arc::<str>::from(host))),
-            port: port
-                .or_else(|| match uri.scheme_str() {
-                    Some("https") | Some("wss") => Some(443),
-                    Some("http") | Some("ws") => Some(80),
-                    _ => None,
-                })
-                .map(i64::from),
+            port: port.or_else(|| default_port(uri)).map(i64::from),
         }
     }
 
