@@ -33,7 +33,7 @@ use tower::Service;
 /// reqwest follows a redirect that must send the body again (a 307 or
 /// 308; a 301 or 302 of anything but a POST) only when it can clone the
 /// body, which it cannot for a stream. A body in memory (a `Full`, or the
-/// retry layer's copy of one: the first polls give it whole, in one data
+/// retry layer's copy of one: its first poll gives it whole, in one data
 /// frame) reaches reqwest as its bytes, and such a redirect is followed
 /// as plain reqwest follows it (FastAPI answers a POST to a path without
 /// its trailing slash with a 307, for one). A body still streaming when
@@ -99,7 +99,7 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let state = match to_reqwest(request, Empty::AsNone) {
+        let state = match to_reqwest(request, BodyAs::Cloneable) {
             Ok(request) => State::Sending {
                 pending: self.client.call(request),
             },
@@ -112,18 +112,19 @@ where
 }
 
 /// How [`to_reqwest`] sends a body.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Empty {
-    /// An empty one as none (no allocation, and reqwest's own handling of
-    /// a GET), one in memory as bytes (see `body::in_memory_or_stream`).
-    AsNone,
+#[derive(Clone, Copy)]
+pub(crate) enum BodyAs {
+    /// What reqwest can clone where it can: an empty body as none (no
+    /// allocation, and reqwest's own handling of a GET), one in memory as
+    /// its bytes (see `body::in_memory_or_stream`), any other a stream.
+    Cloneable,
     /// As a stream like any other, so that no middleware below can clone
     /// the request to send it again (see the middleware's docs).
     #[cfg_attr(not(feature = "reqwest-middleware"), allow(dead_code))]
-    AsStream,
+    Stream,
 }
 
-/// `request` as reqwest's, its body streamed from the original.
+/// `request` as reqwest's, its body sent as `body_as` says.
 ///
 /// The URL is the one reqwest's own conversion makes (the URI's text,
 /// parsed by reqwest's `Url`), its text written once into room made for
@@ -133,7 +134,7 @@ pub(crate) enum Empty {
 /// reqwest makes) goes through reqwest's `TryFrom`.
 pub(crate) fn to_reqwest<B>(
     request: Request<B>,
-    empty: Empty,
+    body_as: BodyAs,
 ) -> Result<::reqwest::Request, ::reqwest::Error>
 where
     B: http_body::Body + Send + Sync + 'static,
@@ -141,9 +142,9 @@ where
     B::Error: Into<BoxError>,
 {
     let (parts, body) = request.into_parts();
-    let body = match empty {
-        Empty::AsNone => super::body::in_memory_or_stream(body),
-        Empty::AsStream => ::reqwest::Body::wrap(body),
+    let body = match body_as {
+        BodyAs::Cloneable => super::body::in_memory_or_stream(body),
+        BodyAs::Stream => ::reqwest::Body::wrap(body),
     };
     let Some(url) = url_of(&parts) else {
         return ::reqwest::Request::try_from(Request::from_parts(parts, body));

@@ -1,6 +1,6 @@
 //! [`ApiErrorsMiddleware`]: the stack as a `reqwest_middleware::Middleware`.
 
-use super::client::{to_reqwest, Empty};
+use super::client::{to_reqwest, BodyAs};
 use crate::context::same_uri;
 use crate::{ApiError, ApiErrorsLayer, BoxError, Error, TransportError};
 use ::reqwest::ResponseBuilderExt;
@@ -302,7 +302,7 @@ impl Origin {
             }
             // The origin's per-request settings (reqwest keeps them where
             // `http` cannot reach: its timeout is all there is) go along.
-            let mut rebuilt = to_reqwest(request, Empty::AsStream)?;
+            let mut rebuilt = to_reqwest(request, BodyAs::Stream)?;
             if let Some(timeout) = self.template.timeout() {
                 *rebuilt.timeout_mut() = Some(*timeout);
             }
@@ -316,7 +316,7 @@ impl Origin {
         *rebuilt.headers_mut() = parts.headers;
         *rebuilt.version_mut() = parts.version;
         // The caller's bytes (the attempt's copy holds the same), else a
-        // stream like any other (see `Empty::AsStream`).
+        // stream like any other (see `BodyAs::Stream`).
         *rebuilt.body_mut() = Some(match &self.kept {
             Some(kept) => kept.bytes.clone().into(),
             None => ::reqwest::Body::wrap(body),
