@@ -1,6 +1,7 @@
 //! When a response rejects the credential: 401, or a 400 or 403 whose
 //! `WWW-Authenticate` says `error="invalid_token"` (RFC 6750 §3.1); never
-//! one that says `error="insufficient_scope"`.
+//! one that says `error="insufficient_scope"`. With the `grpc` feature,
+//! gRPC's own 401 too: a trailers-only `UNAUTHENTICATED`.
 
 use crate::hints::challenge_error;
 use crate::ApiError;
@@ -11,7 +12,12 @@ use http::{HeaderMap, StatusCode};
 /// `error="invalid_token"` (RFC 6750 §3.1). A 401 whose `WWW-Authenticate`
 /// has `error="insufficient_scope"` does not: the token is good but lacks
 /// a scope (RFC 6750 §3.1 says 403; servers send 401 too), and a refresh
-/// would not give it. What [`AuthLayer`](super::AuthLayer) renews on;
+/// would not give it. With the `grpc` feature, a gRPC trailers-only
+/// response (HTTP 200) whose `grpc-status` is `UNAUTHENTICATED` (16) does:
+/// gRPC's status codes say it means "the request does not have valid
+/// authentication credentials", which is what a server's auth interceptor
+/// answers to a token it refuses (`PERMISSION_DENIED`, a token lacking a
+/// right, does not). What [`AuthLayer`](super::AuthLayer) renews on;
 /// public for clients that renew by hand. One pass over each
 /// `WWW-Authenticate` value, up to the first `error` parameter.
 ///
@@ -28,14 +34,32 @@ use http::{HeaderMap, StatusCode};
 /// assert!(!rejects_credential(StatusCode::UNAUTHORIZED, &headers));
 /// ```
 pub fn rejects_credential(status: StatusCode, headers: &HeaderMap) -> bool {
-    rejects(status, || challenge_error(headers))
+    rejects(status, || challenge_error(headers)) || grpc_unauthenticated(status, headers)
 }
 
 /// True when a typed error rejects the credential: by the challenge it
 /// kept ([`ApiError::challenge_error`]), else by its body's code (RFC
 /// 6750's error code, as OAuth2-shaped bodies carry it).
 pub(crate) fn rejects_api(error: &ApiError) -> bool {
+    #[cfg(feature = "grpc")]
+    if let Some(status) = error.grpc_status() {
+        return status.code() == tonic::Code::Unauthenticated;
+    }
     rejects(error.status(), || error.challenge_error().or(error.code()))
+}
+
+/// gRPC's 401: a trailers-only response whose `grpc-status` is
+/// `UNAUTHENTICATED`. (Read for a 200 only: a gRPC failure in the
+/// trailers comes after messages the caller has, and is not re-sent.)
+#[cfg(feature = "grpc")]
+fn grpc_unauthenticated(status: StatusCode, headers: &HeaderMap) -> bool {
+    const UNAUTHENTICATED: u32 = 16;
+    status == StatusCode::OK && crate::grpc::grpc_status(headers) == Some(UNAUTHENTICATED)
+}
+
+#[cfg(not(feature = "grpc"))]
+fn grpc_unauthenticated(_: StatusCode, _: &HeaderMap) -> bool {
+    false
 }
 
 /// A 401 unless its `error` is `insufficient_scope`; a 400 or 403 when it
@@ -86,5 +110,25 @@ mod tests {
             HeaderValue::from_static("Bearer error=\"invalid_request\""),
         );
         assert!(rejects_credential(StatusCode::UNAUTHORIZED, &scope));
+    }
+
+    /// gRPC's 401, and only it: UNAUTHENTICATED (16) in a trailers-only
+    /// response; PERMISSION_DENIED (7) is a token lacking a right, and OK
+    /// or an unreadable status is no rejection.
+    #[cfg(feature = "grpc")]
+    #[test]
+    fn grpc_statuses() {
+        for (status, code, rejects) in [
+            (StatusCode::OK, "16", true),
+            (StatusCode::OK, "7", false),
+            (StatusCode::OK, "0", false),
+            (StatusCode::OK, "16x", false),
+            // Not a trailers-only gRPC answer: the HTTP status decides.
+            (StatusCode::SERVICE_UNAVAILABLE, "16", false),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert("grpc-status", HeaderValue::from_static(code));
+            assert_eq!(rejects_credential(status, &headers), rejects, "{code}");
+        }
     }
 }

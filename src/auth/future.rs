@@ -88,6 +88,11 @@ struct Send<S, B> {
     rejected: Option<StatusCode>,
     /// The server's typed answer to the rejected send, while renewing.
     rejection: Option<ApiError>,
+    /// When the call reached this layer, for a gRPC call with a deadline
+    /// (`grpc-timeout`): a send after a wait or a renewal carries the time
+    /// left of it, not the whole (gRFC A6).
+    #[cfg(feature = "grpc")]
+    started: Option<tokio::time::Instant>,
 }
 
 /// What a step of [`ResponseFuture::poll`] leads to. (A step that sends
@@ -136,6 +141,10 @@ where
         // with the credential header declared as set here (this layer
         // scrubs its echoes): the one found; used alone, one recorded here.
         let context = found.unwrap_or_else(|| CallContext::record(&request));
+        #[cfg(feature = "grpc")]
+        let started = context
+            .header(crate::grpc::GRPC_TIMEOUT)
+            .map(|_| tokio::time::Instant::now());
         let mut send = Send {
             prototype,
             spare: None,
@@ -149,6 +158,8 @@ where
             renewal: None,
             rejected: None,
             rejection: None,
+            #[cfg(feature = "grpc")]
+            started,
         };
         let state = match acquired {
             Acquire::Ready(current) => send.dispatch(service, request, current, false),
@@ -338,6 +349,10 @@ where
                 (self.context.rebuild(body), true)
             }
         };
+        #[cfg(feature = "grpc")]
+        if let Some(started) = self.started {
+            request = crate::grpc::with_time_left(request, started.elapsed());
+        }
         request
             .headers_mut()
             .insert(self.tokens.format.header.clone(), current.header.clone());

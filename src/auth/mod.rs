@@ -8,7 +8,11 @@
 //! §3.1), the layer renews the credential and sends the request again,
 //! once. (A 401 whose `WWW-Authenticate` says `error="insufficient_scope"`
 //! is an answer, not a rejection: the token is good but lacks a scope, and
-//! a new one would lack it too.) This is what vendor docs prescribe ("on 401, re-authenticate,
+//! a new one would lack it too.) With the `grpc` feature, gRPC's 401 is one
+//! too: a trailers-only `UNAUTHENTICATED`, which is how a server's auth
+//! interceptor refuses a token; and every send the layer makes after a wait
+//! (the first credential loading, a renewal) carries the time left of the
+//! call's `grpc-timeout`, not the whole (gRFC A6). This is what vendor docs prescribe ("on 401, re-authenticate,
 //! then retry") and what every hand-written version gets wrong in the same
 //! ways; here is how each is handled:
 //!

@@ -166,7 +166,9 @@ impl Unauthorized {
         pub fn reason -> AuthFailure;
 
         /// The status that rejected the credential (401; or a 400 or 403 that
-        /// said `error="invalid_token"`), when a request was sent.
+        /// said `error="invalid_token"`; a gRPC `UNAUTHENTICATED` arrives
+        /// on a 200, its code in [`rejection`](Self::rejection)), when a
+        /// request was sent.
         pub fn status -> Option<StatusCode>;
 
         /// For a request ended by a failed refresh, or while its backoff

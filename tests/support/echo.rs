@@ -61,8 +61,12 @@ fn with_pushback(code: Code, message: &str, pushback: &'static str) -> Status {
     Status::with_metadata(code, message, metadata)
 }
 
-/// What `Say` answers to the `call`-th request of `scenario`.
-fn answer(scenario: &str, call: u32) -> Result<EchoReply, Status> {
+/// The credential the `authenticated` scenario accepts.
+pub const ACCEPTED: &str = "Bearer fresh";
+
+/// What `Say` answers to the `call`-th request of `scenario`, sent with
+/// the `authorization` metadata `credential`.
+fn answer(scenario: &str, call: u32, credential: Option<&str>) -> Result<EchoReply, Status> {
     let reply = |message: &str| {
         Ok(EchoReply {
             message: message.to_owned(),
@@ -85,6 +89,10 @@ fn answer(scenario: &str, call: u32) -> Result<EchoReply, Status> {
         )),
         "denied" => Err(Status::permission_denied("caller lacks echo.say")),
         "unauthenticated" => Err(Status::unauthenticated("token expired")),
+        // As a server's auth interceptor answers: a trailers-only
+        // UNAUTHENTICATED to any credential but the one it accepts.
+        "authenticated" if credential == Some(ACCEPTED) => reply("welcome"),
+        "authenticated" => Err(Status::unauthenticated("invalid token")),
         "missing" => Err(Status::not_found("no such echo")),
         "invalid" => Err(Status::invalid_argument(
             "scenario must be lowercase: ÉCHO 100%",
@@ -110,9 +118,11 @@ impl tower::Service<tonic::Request<EchoRequest>> for Say {
     }
 
     fn call(&mut self, request: tonic::Request<EchoRequest>) -> Self::Future {
+        let credential = request.metadata().get("authorization").cloned();
+        let credential = credential.as_ref().and_then(|value| value.to_str().ok());
         let scenario = request.into_inner().scenario;
         let call = self.0.count(&scenario);
-        std::future::ready(answer(&scenario, call).map(tonic::Response::new))
+        std::future::ready(answer(&scenario, call, credential).map(tonic::Response::new))
     }
 }
 
