@@ -496,3 +496,78 @@ async fn the_auth_layers_sends_carry_the_time_left_of_the_calls_grpc_timeout() {
     let secs = Duration::from_secs;
     assert_eq!(*seen, [Some(secs(4)), Some(secs(3))]);
 }
+
+/// gRPC's 429 is a trailers-only `RESOURCE_EXHAUSTED`, its 503
+/// `UNAVAILABLE`, and their wait the pushback (gRFC A6): the quota layer
+/// holds the scope for it, as for a 429's or a 503's `Retry-After`, with
+/// the parse layer below (a typed error) and without it (the response as
+/// it came).
+#[tokio::test(start_paused = true)]
+async fn a_grpc_throttle_with_a_pushback_holds_the_quota_scope() {
+    use std::sync::atomic::Ordering;
+    use tower_api_errors::QuotaLayer;
+    for code in ["8", "14"] {
+        let (raw, calls) = throttled_once(code);
+        let held = held_after_throttle(QuotaLayer::new().layer(raw)).await;
+        assert!(held >= Duration::from_secs(2), "{code}: held {held:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        let (raw, calls) = throttled_once(code);
+        let parsed = ServiceBuilder::new()
+            .layer(QuotaLayer::new())
+            .layer(ErrorBodyParseLayer::new())
+            .service(raw);
+        let held = held_after_throttle(parsed).await;
+        assert!(held >= Duration::from_secs(2), "{code} parsed: {held:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+}
+
+type Calls = std::sync::Arc<std::sync::atomic::AtomicU32>;
+
+/// A gRPC server that answers its first call with `code` and a 2 s
+/// pushback, trailers-only, and every later one with `OK`.
+fn throttled_once(
+    code: &'static str,
+) -> (
+    impl tower::Service<
+            http::Request<Full<Bytes>>,
+            Response = http::Response<Full<Bytes>>,
+            Error = std::convert::Infallible,
+            Future = impl Send,
+        > + Clone
+        + Send,
+    Calls,
+) {
+    let calls = Calls::default();
+    let counted = calls.clone();
+    let server = tower::service_fn(move |_: http::Request<Full<Bytes>>| {
+        let first = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+        let answer = http::Response::builder().header("content-type", "application/grpc");
+        let answer = match first {
+            true => answer
+                .header("grpc-status", code)
+                .header("grpc-retry-pushback-ms", "2000"),
+            false => answer.header("grpc-status", "0"),
+        };
+        let answer = answer.body(Full::new(Bytes::new())).unwrap();
+        async move { Ok::<_, std::convert::Infallible>(answer) }
+    });
+    (server, calls)
+}
+
+/// Sends two calls through `service`: how long the second was held.
+async fn held_after_throttle<S>(service: S) -> Duration
+where
+    S: tower::Service<http::Request<Full<Bytes>>> + Clone,
+    S::Error: std::fmt::Debug,
+{
+    let call = || {
+        http::Request::post("http://127.0.0.1/echo.Echo/Say")
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    let _ = service.clone().oneshot(call()).await;
+    let called = tokio::time::Instant::now();
+    service.oneshot(call()).await.unwrap();
+    called.elapsed()
+}

@@ -15,7 +15,7 @@ pub(crate) const BARE_429_COOLDOWN: Duration = Duration::from_secs(1);
 
 /// What a response (success or failure without a parse layer) teaches.
 pub(crate) fn from_response(status: StatusCode, headers: &HeaderMap) -> Observation {
-    let throttled = is_throttle(status);
+    let (limited, throttled) = throttle(status, headers);
     // Unless a header could carry a window or a hint (the hints' family
     // table says which), nothing is read: one pass over the names.
     if !throttled && !headers.keys().any(|name| teaches_quota(name.as_str())) {
@@ -24,7 +24,6 @@ pub(crate) fn from_response(status: StatusCode, headers: &HeaderMap) -> Observat
     let hints = ResponseHints::read(headers, SystemTime::now());
     let hint = hints.retry_hint_when_limited().filter(|_| throttled);
     let observation = of_windows(hints.policies().iter().copied());
-    let limited = status == StatusCode::TOO_MANY_REQUESTS;
     let info = hints.rate_limit();
     cooldown(observation, (limited, throttled), info.as_ref(), hint)
 }
@@ -38,9 +37,12 @@ pub(crate) fn from_error(error: &ApiError) -> Observation {
     let window = info.map(|i| WindowReport::new(None, i.limit(), i.remaining(), i.reset(), None));
     let observation = of_windows(error.policies().iter().copied().chain(window));
     // A rate limit in disguise (GitHub's 403 with `Retry-After`, a throttle
-    // sent as 400) holds its scope as a 429 does: the parse layer named it.
+    // sent as 400, gRPC's RESOURCE_EXHAUSTED) holds its scope as a 429
+    // does, and gRPC's UNAVAILABLE throttles as a 503: the parse layer
+    // named them.
     let limited = error.kind() == ErrorKind::RateLimited;
-    let throttled = limited || is_throttle(error.status());
+    let unavailable = error.kind() == ErrorKind::Unavailable;
+    let throttled = limited || unavailable || is_throttle(error.status());
     let (info, hint) = (error.rate_limit(), error.retry_hint());
     cooldown(observation, (limited, throttled), info, hint)
 }
@@ -52,6 +54,25 @@ fn of_windows(windows: impl Iterator<Item = WindowReport>) -> Observation {
 
 fn is_throttle(status: StatusCode) -> bool {
     status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE
+}
+
+/// Whether a response is a rate limit (a 429) and whether it throttles (a
+/// 429 or a 503). With the `grpc` feature, a trailers-only gRPC status
+/// on a 200 stands for them: `RESOURCE_EXHAUSTED` (8) is gRPC's 429 and
+/// `UNAVAILABLE` (14) its 503, their wait the pushback (gRFC A6).
+fn throttle(status: StatusCode, headers: &HeaderMap) -> (bool, bool) {
+    #[cfg(feature = "grpc")]
+    if status == StatusCode::OK {
+        return match crate::grpc::grpc_status(headers) {
+            Some(8) => (true, true),
+            Some(14) => (false, true),
+            _ => (false, false),
+        };
+    }
+    #[cfg(not(feature = "grpc"))]
+    let _ = headers;
+    let limited = status == StatusCode::TOO_MANY_REQUESTS;
+    (limited, is_throttle(status))
 }
 
 /// The cooldown a rate limit (`limited`) or an outage (a 503: `throttled`

@@ -15,7 +15,9 @@
 //!   truncate (it said "0 left, reset 0") has its resets read a second
 //!   later. A 429 or 503
 //!   with `Retry-After`, `retry-after-ms` or a body's `retry_after` holds
-//!   the **whole scope** for that long, not only the request that got it.
+//!   the **whole scope** for that long, not only the request that got it;
+//!   so does gRPC's own (feature `grpc`): a trailers-only
+//!   `RESOURCE_EXHAUSTED` or `UNAVAILABLE` with `grpc-retry-pushback-ms`.
 //!   Over an [`ErrorBodyParseLayer`](crate::ErrorBodyParseLayer), failures
 //!   are read from the typed [`ApiError`](crate::ApiError) (whose hint
 //!   merges headers and body); successes from their headers, once
