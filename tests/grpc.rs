@@ -369,50 +369,6 @@ async fn a_call_held_for_the_quota_carries_the_time_left_of_its_grpc_timeout() {
     assert_eq!(*seen, [Some(Duration::from_secs(5)), Some(left)]);
 }
 
-/// A token source that gives `first` while its first credential loads and
-/// `renewed` on every refresh, each after `delay`, and counts refreshes.
-struct Rotating {
-    first: &'static str,
-    renewed: &'static str,
-    delay: Duration,
-    refreshes: std::sync::Arc<std::sync::atomic::AtomicU32>,
-}
-
-impl Rotating {
-    fn new(first: &'static str, renewed: &'static str, delay: Duration) -> Self {
-        let refreshes = std::sync::Arc::default();
-        Rotating {
-            first,
-            renewed,
-            delay,
-            refreshes,
-        }
-    }
-
-    fn give(&self, secret: &'static str) -> tower_api_errors::auth::TokenFuture<'_> {
-        let delay = self.delay;
-        Box::pin(async move {
-            tokio::time::sleep(delay).await;
-            Ok(tower_api_errors::auth::Credential::new(secret)?)
-        })
-    }
-}
-
-impl tower_api_errors::auth::TokenSource for Rotating {
-    fn current(&self) -> tower_api_errors::auth::TokenFuture<'_> {
-        self.give(self.first)
-    }
-
-    fn refresh<'a>(
-        &'a self,
-        _rejected: &'a tower_api_errors::auth::Credential,
-    ) -> tower_api_errors::auth::TokenFuture<'a> {
-        self.refreshes
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.give(self.renewed)
-    }
-}
-
 /// gRPC's 401 is a trailers-only `UNAUTHENTICATED` (HTTP 200): the auth
 /// layer renews the credential on it and sends again, as on a 401, both
 /// in the README's tonic line (the parse layer turns it into a typed
@@ -424,20 +380,19 @@ async fn a_grpc_unauthenticated_renews_the_credential_and_the_call_succeeds() {
     let body = |r: http::Request<ReplayBody<tonic::body::Body>>| r.map(tonic::body::Body::new);
     for parsed in [true, false] {
         let (echo, channel) = echo::start().await;
-        let source = Rotating::new("stale", "fresh", Duration::ZERO);
-        let refreshes = source.refreshes.clone();
+        let source = support::Rotating::new(Duration::ZERO);
         let policy = RetryPolicy::default().retry_non_idempotent(true);
         let stack = if parsed {
             tower_api_errors::ApiErrorsLayer::new()
                 .retry(policy)
-                .auth(AuthLayer::new(source))
+                .auth(AuthLayer::new(source.clone()))
                 .layer(channel.map_request(body))
                 .map_err(tower_api_errors::grpc::into_status)
                 .boxed_clone()
         } else {
             ServiceBuilder::new()
                 .layer(RetryLayer::new(policy))
-                .layer(AuthLayer::new(source))
+                .layer(AuthLayer::new(source.clone()))
                 .map_request(body)
                 .service(channel)
                 .map_err(tower_api_errors::grpc::into_status)
@@ -455,7 +410,8 @@ async fn a_grpc_unauthenticated_renews_the_credential_and_the_call_succeeds() {
             .unwrap_or_else(|status| panic!("parsed: {parsed}: {status:?}"));
         assert_eq!(reply.into_inner().message, "welcome", "parsed: {parsed}");
         assert_eq!(echo.calls("authenticated"), 2, "parsed: {parsed}");
-        assert_eq!(refreshes.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let refreshes = source.refreshes.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(refreshes, 1, "parsed: {parsed}");
     }
 }
 
@@ -484,7 +440,7 @@ async fn the_auth_layers_sends_carry_the_time_left_of_the_calls_grpc_timeout() {
             .unwrap();
         async move { Ok::<_, std::convert::Infallible>(answer) }
     });
-    let source = Rotating::new("stale", "fresh", Duration::from_secs(1));
+    let source = support::Rotating::new(Duration::from_secs(1));
     let service = AuthLayer::new(source).layer(server);
     let call = http::Request::post("http://127.0.0.1/echo.Echo/Say")
         .header("grpc-timeout", "5S")

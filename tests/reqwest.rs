@@ -424,9 +424,7 @@ mod user_scenarios {
             }
         })
         .await;
-        let source = Arc::new(Rotating {
-            refreshes: AtomicUsize::new(0),
-        });
+        let source = Rotating::new(Duration::ZERO);
         let client = ApiErrorsLayer::new()
             .retry(quick())
             .auth(AuthLayer::new(source.clone()))

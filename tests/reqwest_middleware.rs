@@ -529,7 +529,6 @@ mod user_scenarios {
     use http_body_util::Full;
     use hyper::body::Incoming;
     use std::convert::Infallible;
-    use std::sync::atomic::AtomicUsize;
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
     use tower::{Layer, ServiceExt};
@@ -707,9 +706,7 @@ mod user_scenarios {
             }
         })
         .await;
-        let source = Arc::new(Rotating {
-            refreshes: AtomicUsize::new(0),
-        });
+        let source = Rotating::new(std::time::Duration::ZERO);
         let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
             .with(ApiErrorsMiddleware::with_layer(
                 ApiErrorsLayer::new()

@@ -62,7 +62,7 @@ fn with_pushback(code: Code, message: &str, pushback: &'static str) -> Status {
 }
 
 /// The credential the `authenticated` scenario accepts.
-pub const ACCEPTED: &str = "Bearer fresh";
+pub const ACCEPTED: &str = "Bearer tok_new";
 
 /// What `Say` answers to the `call`-th request of `scenario`, sent with
 /// the `authorization` metadata `credential`.

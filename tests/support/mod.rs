@@ -315,23 +315,41 @@ pub async fn bounded<F: Future>(what: &str, f: F) -> F::Output {
 }
 
 /// A source whose first credential (`tok_old`) the server refuses; the
-/// refresh gives the good one (`tok_new`), and is counted.
+/// refresh gives the good one (`tok_new`), and is counted. Each takes
+/// `delay` to load.
 pub struct Rotating {
     pub refreshes: std::sync::atomic::AtomicUsize,
+    pub delay: std::time::Duration,
+}
+
+impl Rotating {
+    pub fn new(delay: std::time::Duration) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Rotating {
+            refreshes: Default::default(),
+            delay,
+        })
+    }
+
+    fn give(&self, secret: &'static str) -> tower_api_errors::auth::TokenFuture<'_> {
+        Box::pin(async move {
+            if !self.delay.is_zero() {
+                tokio::time::sleep(self.delay).await;
+            }
+            Ok(tower_api_errors::auth::Credential::new(secret)?)
+        })
+    }
 }
 
 impl tower_api_errors::auth::TokenSource for Rotating {
     fn current(&self) -> tower_api_errors::auth::TokenFuture<'_> {
-        use tower_api_errors::auth::Credential;
-        Box::pin(async { Ok(Credential::new("tok_old").unwrap()) })
+        self.give("tok_old")
     }
     fn refresh<'a>(
         &'a self,
         _rejected: &'a tower_api_errors::auth::Credential,
     ) -> tower_api_errors::auth::TokenFuture<'a> {
-        use tower_api_errors::auth::Credential;
         self.refreshes
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Box::pin(async { Ok(Credential::new("tok_new").unwrap()) })
+        self.give("tok_new")
     }
 }
