@@ -60,6 +60,15 @@
 //! layer held carries the time left of it, not the whole, so that the
 //! server gives up when the caller does.
 //!
+//! The other layers read a trailers-only status as they read its HTTP
+//! counterpart: the auth layer renews the credential on `UNAUTHENTICATED`
+//! (gRPC's 401) and sends again, once; the quota layer holds the whole
+//! scope for the pushback of a `RESOURCE_EXHAUSTED` (gRPC's 429) or an
+//! `UNAVAILABLE` (its 503); the circuit breaker counts the kinds of the
+//! table it counts for HTTP (`UNAVAILABLE`, `DEADLINE_EXCEEDED`, and
+//! `UNKNOWN`, `INTERNAL`, `DATA_LOSS` by default), never
+//! `RESOURCE_EXHAUSTED`.
+//!
 //! ```
 //! use http::HeaderMap;
 //! use tower_api_errors::grpc::{classify_trailers_only, decode_grpc_message};
