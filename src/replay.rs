@@ -7,7 +7,7 @@ use http_body::{Body, Frame, SizeHint};
 use std::fmt;
 use std::num::NonZeroU64;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{ready, Context, Poll};
 
 /// The default replay cap: 64 KiB.
@@ -131,17 +131,13 @@ impl<B> ReplayBody<B> {
     where
         B: Body,
     {
-        match &self.shared {
-            None => true,
-            Some(shared) => {
-                let state = lock(shared);
-                // A client that knows the length stops at the last byte
-                // without reading the end: the original says it is over.
-                let over =
-                    state.complete || state.original.as_ref().is_some_and(Body::is_end_stream);
-                over && !state.unreplayable
-            }
-        }
+        self.shared.as_ref().is_none_or(|shared| {
+            let state = lock(shared);
+            // A client that knows the length stops at the last byte
+            // without reading the end: the original says it is over.
+            let over = state.complete || state.original.as_ref().is_some_and(Body::is_end_stream);
+            over && !state.unreplayable
+        })
     }
 
     /// A fresh copy of the body, which starts again from the first byte: what
@@ -194,7 +190,7 @@ impl Cursor<'_> {
             if state.unreplayable {
                 // This copy would have to resend bytes that were not kept.
                 // The retry layer checks `is_replayable` and never sends one.
-                return Some(Some(Err(NotReplayable(state.failed).into())));
+                return Some(Some(Err(BodyError::not_replayable(state.failed).into())));
             }
             if let Some(chunk) = state.kept.get(*self.position).cloned() {
                 *self.position += 1;
@@ -288,9 +284,7 @@ impl Cursor<'_> {
 fn lock<B>(shared: &Mutex<Shared<B>>) -> MutexGuard<'_, Shared<B>> {
     // A panic while holding the lock leaves consistent state (every update
     // is a single push or flag), so a poisoned lock is still usable.
-    shared
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl<B> Body for ReplayBody<B>
@@ -311,7 +305,7 @@ where
         };
         let mut state = lock(shared);
         if !claim(&mut this.generation, &mut state) {
-            return Poll::Ready(Some(Err(Superseded.into())));
+            return Poll::Ready(Some(Err(SUPERSEDED.into())));
         }
         let direct = this.position == DIRECT;
         let cursor = Cursor {
@@ -343,14 +337,11 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        match &self.shared {
-            None => true,
-            Some(shared) => {
-                let state = lock(shared);
-                let replayed_all = self.position == DIRECT || self.position >= state.kept.len();
-                state.complete && replayed_all && (self.trailers_sent || state.trailers.is_none())
-            }
-        }
+        self.shared.as_ref().is_none_or(|shared| {
+            let state = lock(shared);
+            let replayed_all = self.position == DIRECT || self.position >= state.kept.len();
+            state.complete && replayed_all && (self.trailers_sent || state.trailers.is_none())
+        })
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -368,26 +359,17 @@ impl<B> fmt::Debug for ReplayBody<B> {
     }
 }
 
-/// An abandoned attempt's copy was read after a newer copy started.
+/// Why a copy's read failed: an abandoned attempt's copy read after a
+/// newer copy started, or a copy of a body that stopped being kept (the
+/// original failed, or outgrew the cap).
 #[derive(Debug)]
-struct Superseded;
+struct BodyError(&'static str);
 
-impl fmt::Display for Superseded {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("request body superseded by a retry of the same request")
-    }
-}
+const SUPERSEDED: BodyError = BodyError("request body superseded by a retry of the same request");
 
-impl std::error::Error for Superseded {}
-
-/// A copy of a body that stopped being kept was read; true when the
-/// original failed rather than outgrew the cap.
-#[derive(Debug)]
-struct NotReplayable(bool);
-
-impl fmt::Display for NotReplayable {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0 {
+impl BodyError {
+    fn not_replayable(failed: bool) -> Self {
+        BodyError(if failed {
             "request body failed while being sent and cannot be sent again"
         } else {
             "request body outgrew the replay cap and cannot be sent again"
@@ -395,7 +377,13 @@ impl fmt::Display for NotReplayable {
     }
 }
 
-impl std::error::Error for NotReplayable {}
+impl fmt::Display for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for BodyError {}
 
 #[cfg(test)]
 mod tests {
