@@ -417,11 +417,7 @@ impl RetryPolicy {
                     || context.status() == Some(StatusCode::REQUEST_TIMEOUT)
                     || facts.server_verdict == Some(true)
                     || c.retry_non_idempotent;
-                if safe {
-                    Ok(())
-                } else {
-                    Err(StopReason::NotIdempotent)
-                }
+                safe.then_some(()).ok_or(StopReason::NotIdempotent)
             }
         }
     }
@@ -442,8 +438,8 @@ impl RetryPolicy {
             }
             _ => {
                 // Counted from the last pushback, if any (gRFC A6).
-                let retry = context.attempts - context.backoff_from;
-                let previous = (retry > 1).then_some(context.previous_delay);
+                let retry = context.state.attempts - context.state.backoff_from;
+                let previous = (retry > 1).then_some(context.state.previous_delay);
                 let mut rng = HasherRng::default();
                 let delay = c
                     .backoff
@@ -470,17 +466,17 @@ impl RetryPolicy {
         self.admits(context, &facts)?;
         // (The layer never sends such a body again, whatever a policy
         // says: stopped here, before the budget is drawn for it.)
-        if !context.body_replayable {
+        if !context.state.body_replayable {
             return Err(StopReason::BodyNotReplayable);
         }
-        if context.attempts >= c.max_attempts {
+        if context.state.attempts >= c.max_attempts {
             return Err(StopReason::MaxAttempts);
         }
         let decision = self.delay(context, &facts)?;
         let Decision::Retry { delay, .. } = decision else {
             return Ok(decision);
         };
-        if !wait_fits(context.elapsed, delay, c.deadline) {
+        if !wait_fits(context.state.elapsed, delay, c.deadline) {
             return Err(StopReason::Deadline);
         }
         // A rate limit waited out as the server paced it is not extra
@@ -564,11 +560,7 @@ pub struct RetryContext<'a> {
     uri: &'a Uri,
     headers: &'a HeaderMap,
     extensions: &'a Extensions,
-    attempts: u32,
-    elapsed: Duration,
-    previous_delay: Duration,
-    backoff_from: u32,
-    body_replayable: bool,
+    state: AttemptState,
     auth: Option<AuthReport>,
     outcome: Outcome<'a>,
 }
@@ -585,11 +577,7 @@ impl<'a> RetryContext<'a> {
             uri: call.uri(),
             headers: call.headers(),
             extensions: call.extensions(),
-            attempts: state.attempts,
-            elapsed: state.elapsed,
-            previous_delay: state.previous_delay,
-            backoff_from: state.backoff_from,
-            body_replayable: state.body_replayable,
+            state,
             auth,
             outcome,
         }
@@ -598,20 +586,18 @@ impl<'a> RetryContext<'a> {
     field_getters! {
         /// Time since the call's clock started (its first wait), for a
         /// deadline.
-        pub fn elapsed -> Duration;
+        pub fn elapsed -> Duration { state.elapsed }
 
         /// The last wait before this attempt (zero before the first retry).
-        pub fn previous_delay -> Duration;
+        pub fn previous_delay -> Duration { state.previous_delay }
 
         /// Whether the request body can still be sent again in full.
-        pub fn body_replayable -> bool;
-    }
+        pub fn body_replayable -> bool { state.body_replayable }
 
-    /// What the [`AuthLayer`](crate::AuthLayer) below did for this attempt,
-    /// when it did more than one send: its report on the response or the
-    /// error.
-    pub fn auth_report(&self) -> Option<AuthReport> {
-        self.auth
+        /// What the [`AuthLayer`](crate::AuthLayer) below did for this attempt,
+        /// when it did more than one send: its report on the response or the
+        /// error.
+        pub fn auth_report -> Option<AuthReport> { auth }
     }
 
     /// True when the failure answers the auth layer's re-send with a
@@ -639,27 +625,19 @@ impl<'a> RetryContext<'a> {
         pub fn extensions -> &Extensions;
 
         /// Attempts made so far, the failed one included.
-        pub fn attempts -> u32;
-    }
+        pub fn attempts -> u32 { state.attempts }
 
-    /// The failed attempt's outcome.
-    pub fn outcome(&self) -> &Outcome<'a> {
-        &self.outcome
-    }
+        /// The failed attempt's outcome.
+        pub fn outcome -> &Outcome<'a> { &outcome }
 
-    /// The failure's kind.
-    pub fn kind(&self) -> ErrorKind {
-        self.outcome.kind()
-    }
+        /// The failure's kind.
+        pub fn kind -> ErrorKind { outcome.kind() }
 
-    /// The response status, when there was a response.
-    pub fn status(&self) -> Option<StatusCode> {
-        self.outcome.status()
-    }
+        /// The response status, when there was a response.
+        pub fn status -> Option<StatusCode> { outcome.status() }
 
-    /// The policy's own verdict before `retry_if`: is the failure transient?
-    pub fn is_retryable(&self) -> bool {
-        self.outcome.facts().retryable
+        /// The policy's own verdict before `retry_if`: is the failure transient?
+        pub fn is_retryable -> bool { outcome.facts().retryable }
     }
 }
 
