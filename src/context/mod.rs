@@ -357,15 +357,16 @@ impl CallContext {
         kept.next().is_none().then_some(carried)
     }
 
-    /// The request method.
-    pub fn method(&self) -> &Method {
-        &self.recorded.method
-    }
+    field_getters! {
+        /// The request method.
+        pub fn method -> &Method { &recorded.method }
 
-    /// The request URI (print it redacted: [`request`](Self::request) or
-    /// [`RedactedUri`](crate::redact::RedactedUri)).
-    pub fn uri(&self) -> &Uri {
-        &self.recorded.uri
+        /// The request URI (print it redacted: [`request`](Self::request) or
+        /// [`RedactedUri`](crate::redact::RedactedUri)).
+        pub fn uri -> &Uri { &recorded.uri }
+
+        /// The request extensions.
+        pub fn extensions -> &Extensions { &recorded.extensions }
     }
 
     /// The request headers, credentials included: never print them.
@@ -385,11 +386,6 @@ impl CallContext {
     pub(crate) fn header(&self, name: &str) -> Option<&HeaderValue> {
         let mut headers = self.recorded.headers.iter();
         headers.find_map(|(found, value)| (found == name).then_some(value))
-    }
-
-    /// The request extensions.
-    pub fn extensions(&self) -> &Extensions {
-        &self.recorded.extensions
     }
 
     /// The request as errors name it: method and redacted URI.

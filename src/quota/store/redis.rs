@@ -379,21 +379,17 @@ impl RedisStore {
         self
     }
 
-    /// True while decisions fall back on local shares because Redis failed.
-    pub fn is_local(&self) -> bool {
-        self.shared.local_mode.load(Ordering::Relaxed)
-    }
+    field_getters! {
+        /// True while decisions fall back on local shares because Redis failed.
+        pub fn is_local -> bool { shared.local_mode.load(Ordering::Relaxed) }
 
-    /// How many acquisitions were decided while Redis was failing (on the
-    /// cautious local share).
-    pub fn local_decisions(&self) -> u64 {
-        self.shared.local_decisions.load(Ordering::Relaxed)
-    }
+        /// How many acquisitions were decided while Redis was failing (on the
+        /// cautious local share).
+        pub fn local_decisions -> u64 { shared.local_decisions.load(Ordering::Relaxed) }
 
-    /// How many calls this store (and its clones) sent to Redis: each
-    /// script call counts once.
-    pub fn commands(&self) -> u64 {
-        self.shared.commands.load(Ordering::Relaxed)
+        /// How many calls this store (and its clones) sent to Redis: each
+        /// script call counts once.
+        pub fn commands -> u64 { shared.commands.load(Ordering::Relaxed) }
     }
 
     /// Releases `permit`, whose answer taught nothing, and reads in the same
