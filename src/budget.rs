@@ -118,7 +118,7 @@ impl RetryBudget {
             "retry_percent must be within 0 and 1000"
         );
         let now = Instant::now();
-        let account = Account {
+        let account = Arc::new(Account {
             pending: AtomicU64::new(0),
             window: Mutex::new(Window {
                 slots: [0.0; SLOTS],
@@ -130,50 +130,43 @@ impl RetryBudget {
             slot: ttl / SLOTS as u32,
             ratio: f64::from(retry_percent),
             reserve: f64::from(min_per_sec) * ttl.as_secs_f64(),
-        };
-        RetryBudget {
-            account: Arc::new(account),
-        }
+        });
+        RetryBudget { account }
     }
 
-    fn withdraw_at(&self, now: Instant) -> bool {
-        self.account.withdraw_at(now)
-    }
-}
-
-impl Account {
     /// Settles the pending deposits at `now` and withdraws one retry when
     /// the balance allows it.
     fn withdraw_at(&self, now: Instant) -> bool {
+        let account = &*self.account;
         // A poisoned lock only means a panic elsewhere mid-update of plain
         // numbers: the account is still usable.
-        let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        let mut window = account.window.lock().unwrap_or_else(|e| e.into_inner());
         let w = &mut *window;
         // A racing withdrawal may have settled at a later instant.
         let now = now.max(w.settled);
         // Slide the window to `now`.
-        if now.duration_since(w.slot_start) >= self.ttl {
+        if now.duration_since(w.slot_start) >= account.ttl {
             w.slots = [0.0; SLOTS];
             w.slot_start = now;
         } else {
-            while now.duration_since(w.slot_start) >= self.slot {
+            while now.duration_since(w.slot_start) >= account.slot {
                 w.index = (w.index + 1) % SLOTS;
                 w.slots[w.index] = 0.0;
-                w.slot_start += self.slot;
+                w.slot_start += account.slot;
             }
         }
         // Spread the unstamped deposits evenly over [settled, now]; what
         // falls before the window is gone.
-        let fresh = self.pending.swap(0, Ordering::AcqRel) as f64 * self.ratio;
+        let fresh = account.pending.swap(0, Ordering::AcqRel) as f64 * account.ratio;
         if fresh > 0.0 {
             let span = now.duration_since(w.settled).as_secs_f64();
             if span == 0.0 {
                 w.slots[w.index] += fresh;
             } else {
                 for back in 0..SLOTS {
-                    let start = w.slot_start.checked_sub(self.slot * back as u32);
+                    let start = w.slot_start.checked_sub(account.slot * back as u32);
                     let Some(start) = start else { break };
-                    let end = if back == 0 { now } else { start + self.slot };
+                    let end = if back == 0 { now } else { start + account.slot };
                     let from = start.max(w.settled);
                     if end > from {
                         let share = end.duration_since(from).as_secs_f64() / span;
@@ -183,14 +176,13 @@ impl Account {
             }
         }
         w.settled = now;
-        let balance: f64 = w.slots.iter().sum::<f64>() + self.reserve;
+        let balance: f64 = w.slots.iter().sum::<f64>() + account.reserve;
         // A little slack for the float sums of fractional deposits.
-        if balance >= 1.0 - 1e-9 {
+        let allowed = balance >= 1.0 - 1e-9;
+        if allowed {
             w.slots[w.index] -= 1.0;
-            true
-        } else {
-            false
         }
+        allowed
     }
 }
 
