@@ -753,20 +753,17 @@ impl ScopeState {
     /// time left of its cooldown (what a fleet member tells the ledger, and
     /// the ledger tells a member).
     pub(crate) fn reports(&self, now: Millis) -> ([Option<Report>; MAX_WINDOWS], Option<Millis>) {
-        let mut reports = [None; MAX_WINDOWS];
-        for (report, window) in reports.iter_mut().zip(self.windows.iter()) {
-            let Some(window) = window else { continue };
-            let Some(reset_at) = window.reset_at.filter(|reset| *reset > now) else {
-                continue;
-            };
-            *report = Some(Report {
+        let reports = self.windows.map(|window| {
+            let window = window?;
+            let reset_at = window.reset_at.filter(|reset| *reset > now)?;
+            Some(Report {
                 policy: window.policy,
                 limit: window.limit,
                 remaining: Some(window.remaining),
                 reset: Some(reset_at - now),
                 counts_cost: window.counts_cost,
-            });
-        }
+            })
+        });
         let cooldown = self.cooldown_until.filter(|until| *until > now);
         (reports, cooldown.map(|until| until - now))
     }
