@@ -8,7 +8,7 @@
 //! success path.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// Extra redaction rules, added to the built-in ones (which cannot be
 /// turned off).
@@ -69,9 +69,7 @@ impl Redaction {
     /// Makes these the process's extra rules, replacing any installed
     /// before. Errors already built are printed with the new rules too.
     pub fn install(self) {
-        let mut installed = INSTALLED
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut installed = INSTALLED.write().unwrap_or_else(PoisonError::into_inner);
         *installed = Some(Arc::new(self));
         ANY_INSTALLED.store(true, Ordering::Release);
     }
@@ -81,10 +79,8 @@ impl Redaction {
         if !ANY_INSTALLED.load(Ordering::Acquire) {
             return None;
         }
-        INSTALLED
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        let installed = INSTALLED.read().unwrap_or_else(PoisonError::into_inner);
+        installed.clone()
     }
 
     /// How many bytes of `segment` stay visible: `None` keeps the whole
