@@ -468,8 +468,15 @@ where
         // The failed response (and its connection) is released before the
         // wait.
         drop(outcome);
-        let request = (self.context.method(), self.context.uri());
-        let event = RetryEvent::new(request, self.attempts, delay, kind, status, hint);
+        let event = RetryEvent {
+            method: self.context.method(),
+            uri: self.context.uri(),
+            attempt: self.attempts,
+            delay,
+            kind,
+            status,
+            hint,
+        };
         self.policy().retrying(&event);
         self.previous_delay = delay;
         if hint == Some(HintSource::GrpcPushback) {

@@ -748,40 +748,16 @@ fn is_permanent(transport: &crate::TransportError) -> bool {
 /// waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryEvent<'a> {
-    method: &'a Method,
-    uri: &'a Uri,
-    attempt: u32,
-    delay: Duration,
-    kind: ErrorKind,
-    status: Option<StatusCode>,
-    hint: Option<HintSource>,
+    pub(super) method: &'a Method,
+    pub(super) uri: &'a Uri,
+    pub(super) attempt: u32,
+    pub(super) delay: Duration,
+    pub(super) kind: ErrorKind,
+    pub(super) status: Option<StatusCode>,
+    pub(super) hint: Option<HintSource>,
 }
 
 impl<'a> RetryEvent<'a> {
-    pub(crate) fn new(
-        (method, uri): (&'a Method, &'a Uri),
-        attempt: u32,
-        delay: Duration,
-        kind: ErrorKind,
-        status: Option<StatusCode>,
-        hint: Option<HintSource>,
-    ) -> Self {
-        RetryEvent {
-            method,
-            uri,
-            attempt,
-            delay,
-            kind,
-            status,
-            hint,
-        }
-    }
-
-    /// The request's method.
-    pub fn method(&self) -> &'a Method {
-        self.method
-    }
-
     /// The request's URI, for printing: it displays redacted (no userinfo,
     /// no credential-like query values).
     pub fn uri(&self) -> RedactedUri<'a> {
@@ -789,6 +765,9 @@ impl<'a> RetryEvent<'a> {
     }
 
     field_getters! {
+        /// The request's method.
+        pub fn method -> &'a Method;
+
         /// The attempt that failed (1 for the first).
         pub fn attempt -> u32;
 
