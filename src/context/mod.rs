@@ -230,11 +230,7 @@ impl CallContext {
         extensions: &Extensions,
     ) -> CallContext {
         let mut list = Vec::with_capacity(headers.len());
-        list.extend(
-            headers
-                .iter()
-                .map(|(name, value)| (name.clone(), value.clone())),
-        );
+        list.extend(headers.iter().map(|(n, v)| (n.clone(), v.clone())));
         CallContext {
             recorded: Arc::new(Recorded {
                 method: method.clone(),
@@ -371,13 +367,10 @@ impl CallContext {
 
     /// The request headers, credentials included: never print them.
     pub fn headers(&self) -> &HeaderMap {
-        self.recorded.map.get_or_init(|| {
-            let mut map = HeaderMap::with_capacity(self.recorded.headers.len());
-            for (name, value) in &self.recorded.headers {
-                map.append(name.clone(), value.clone());
-            }
-            map
-        })
+        let headers = &self.recorded.headers;
+        self.recorded
+            .map
+            .get_or_init(|| headers.iter().cloned().collect())
     }
 
     /// The request's first value of header `name`, read from the recorded
