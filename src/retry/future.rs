@@ -379,7 +379,15 @@ where
 
     /// The policy's decision on a failed attempt.
     fn decide(&self, outcome: Outcome<'_>, auth: Option<AuthReport>) -> Decision {
-        let context = RetryContext::new(&self.context, self.attempt_state(), auth, outcome);
+        let context = RetryContext {
+            method: self.context.method(),
+            uri: self.context.uri(),
+            headers: self.context.headers(),
+            extensions: self.context.extensions(),
+            state: self.attempt_state(),
+            auth,
+            outcome,
+        };
         // Whatever the policy says, a body not kept whole is never sent
         // again, and no wait is started that the deadline would cut: the
         // layer, not each policy, keeps those promises.

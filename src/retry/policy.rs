@@ -4,7 +4,6 @@
 use super::backoff::Backoff;
 use crate::budget::RetryBudget;
 use crate::classification::{Classification, Classify, DefaultClassifier};
-use crate::context::CallContext;
 use crate::error::AuthReport;
 use crate::hints::HintSource;
 use crate::observe::Observer;
@@ -556,33 +555,16 @@ pub(crate) struct AttemptState {
 /// the failed attempt and the state of the call.
 #[derive(Debug)]
 pub struct RetryContext<'a> {
-    method: &'a Method,
-    uri: &'a Uri,
-    headers: &'a HeaderMap,
-    extensions: &'a Extensions,
-    state: AttemptState,
-    auth: Option<AuthReport>,
-    outcome: Outcome<'a>,
+    pub(super) method: &'a Method,
+    pub(super) uri: &'a Uri,
+    pub(super) headers: &'a HeaderMap,
+    pub(super) extensions: &'a Extensions,
+    pub(super) state: AttemptState,
+    pub(super) auth: Option<AuthReport>,
+    pub(super) outcome: Outcome<'a>,
 }
 
 impl<'a> RetryContext<'a> {
-    pub(crate) fn new(
-        call: &'a CallContext,
-        state: AttemptState,
-        auth: Option<AuthReport>,
-        outcome: Outcome<'a>,
-    ) -> Self {
-        RetryContext {
-            method: call.method(),
-            uri: call.uri(),
-            headers: call.headers(),
-            extensions: call.extensions(),
-            state,
-            auth,
-            outcome,
-        }
-    }
-
     field_getters! {
         /// Time since the call's clock started (its first wait), for a
         /// deadline.
