@@ -100,11 +100,9 @@ impl Backoff {
 
         /// The longest delay.
         pub fn max -> Duration;
-    }
 
-    /// The jitter in use.
-    pub fn jitter_mode(&self) -> Jitter {
-        self.jitter
+        /// The jitter in use.
+        pub fn jitter_mode -> Jitter { jitter }
     }
 
     /// The delay before retry `retry` (1 for the first retry) without
