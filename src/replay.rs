@@ -185,7 +185,7 @@ struct Cursor<'a> {
 impl Cursor<'_> {
     /// The next kept chunk, or the end (trailers first) of a body read to
     /// its end; `None` when the original must be read on.
-    fn replay_kept<B>(self, state: &Shared<B>) -> Option<Polled> {
+    fn replay_kept<B>(&mut self, state: &Shared<B>) -> Option<Polled> {
         if !self.direct {
             if state.unreplayable {
                 // This copy would have to resend bytes that were not kept.
@@ -307,11 +307,10 @@ where
         if !claim(&mut this.generation, &mut state) {
             return Poll::Ready(Some(Err(SUPERSEDED.into())));
         }
-        let direct = this.position == DIRECT;
-        let cursor = Cursor {
+        let mut cursor = Cursor {
+            direct: this.position == DIRECT,
             position: &mut this.position,
             trailers_sent: &mut this.trailers_sent,
-            direct,
         };
         if let Some(replayed) = cursor.replay_kept(&state) {
             return Poll::Ready(replayed);
@@ -320,11 +319,6 @@ where
             return Poll::Ready(None);
         };
         let polled = ready!(Pin::new(original).poll_frame(cx));
-        let cursor = Cursor {
-            position: &mut this.position,
-            trailers_sent: &mut this.trailers_sent,
-            direct,
-        };
         match cursor.streamed(&mut state, polled) {
             Some(frame) => Poll::Ready(frame),
             // A frame kind this crate does not know: pass nothing on, and
