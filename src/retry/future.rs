@@ -280,21 +280,6 @@ where
         }
     }
 
-    /// What an attempt's failure is judged with, beside its outcome (a
-    /// clock read with a deadline, a lock for a streamed body: only a
-    /// failure pays for them).
-    fn attempt_state(&self) -> AttemptState {
-        AttemptState {
-            attempts: self.attempts,
-            elapsed: self
-                .started
-                .map_or(Duration::ZERO, |started| started.elapsed()),
-            previous_delay: self.previous_delay,
-            backoff_from: self.backoff_from,
-            body_replayable: self.body.is_replayable(),
-        }
-    }
-
     fn report(&self, reason: Option<StopReason>) -> RetryReport {
         RetryReport::new(self.attempts, self.waited).with_stop(reason)
     }
@@ -384,7 +369,16 @@ where
             uri: self.context.uri(),
             headers: self.context.headers(),
             extensions: self.context.extensions(),
-            state: self.attempt_state(),
+            // What an attempt's failure is judged with, beside its outcome
+            // (a clock read with a deadline, a lock for a streamed body:
+            // only a failure pays for them).
+            state: AttemptState {
+                attempts: self.attempts,
+                elapsed: self.started.map_or(Duration::ZERO, |at| at.elapsed()),
+                previous_delay: self.previous_delay,
+                backoff_from: self.backoff_from,
+                body_replayable: self.body.is_replayable(),
+            },
             auth,
             outcome,
         };
