@@ -75,7 +75,7 @@ impl HedgeLayer {
     }
 
     fn with_delay(delay: Delay) -> Self {
-        let config = Config {
+        let config = Arc::new(Config {
             delay,
             // Of a layer that is not given one: 10 % of its hedged calls of
             // the last 10 s, plus 1 hedge a second.
@@ -83,8 +83,7 @@ impl HedgeLayer {
             max_replay: DEFAULT_MAX_REPLAY,
             scopes: Arc::default(),
             observer: crate::observe::Observer::new(),
-        };
-        let config = Arc::new(config);
+        });
         HedgeLayer { config }
     }
 

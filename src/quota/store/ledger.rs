@@ -447,15 +447,14 @@ impl Ledger {
         let before = late.budget();
         late.count_late(answered);
         self.inferred = Some(late);
-        let more = late.budget() - before;
+        // (What it grows by goes to the window that followed only.)
         let following = self.lease_end == late.last_end + late.length;
-        if following {
-            self.budget += more;
-        }
+        let more = if following { late.budget() - before } else { 0 };
+        self.budget += more;
         for window in self.state.windows.iter_mut().flatten() {
             if window.policy == INFERRED {
                 window.limit = Some(late.budget());
-                window.remaining += if following { more } else { 0 };
+                window.remaining += more;
             }
         }
     }

@@ -586,12 +586,9 @@ impl RedisStore {
     /// not leased when last read: units sent outside the leases (a cold
     /// start's probe) are in no member's share of the limit.
     fn fallback(&self, scope: ScopeKey, sync: &Sync) {
-        let (cached, unleased) = sync.ledger.lock().map_or((0, None), |l| {
-            l.as_ref().map_or((0, None), |l| {
-                let unleased = l.budget.saturating_sub(l.granted);
-                (l.members.len(), Some(unleased))
-            })
-        });
+        let read = |l: &Ledger| (l.members.len(), l.budget.saturating_sub(l.granted));
+        let ledger = sync.ledger.lock().ok().and_then(|l| l.as_ref().map(read));
+        let (cached, unleased) = (ledger.map_or(0, |l| l.0), ledger.map(|l| l.1));
         let members = u64::from(sync.members.load(Ordering::Relaxed))
             .max(cached as u64)
             .max(1);
