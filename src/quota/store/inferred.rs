@@ -140,14 +140,17 @@ impl Inferred {
     pub(crate) fn grow(&mut self, windows: &mut [Option<Window>]) -> u64 {
         self.margin = (self.margin + MARGIN_STEP).min(100);
         let budget = self.budget();
-        for window in windows.iter_mut().flatten() {
-            if window.policy == INFERRED {
-                window.limit = Some(budget);
-                window.remaining = budget;
-            }
+        for window in inferred_mut(windows) {
+            window.limit = Some(budget);
+            window.remaining = budget;
         }
         budget
     }
+}
+
+/// The inferred windows in `slots`.
+pub(crate) fn inferred_mut(slots: &mut [Option<Window>]) -> impl Iterator<Item = &mut Window> {
+    slots.iter_mut().flatten().filter(|w| w.policy == INFERRED)
 }
 
 /// Puts `inferred`'s window in `windows`, in place of an inferred one, else
@@ -222,10 +225,8 @@ impl Tally {
             }
             self.grown_at = reset;
         }
-        for window in windows.iter_mut().flatten() {
-            if window.policy == INFERRED {
-                window.remaining = window.remaining.saturating_sub(1);
-            }
+        for window in inferred_mut(windows) {
+            window.remaining = window.remaining.saturating_sub(1);
         }
     }
 

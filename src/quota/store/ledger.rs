@@ -28,7 +28,7 @@
 //!   opens the scope: after the same join, the fleet keeps at most
 //!   [`OPEN_IN_FLIGHT`] requests in flight until a 429 teaches a limit.
 
-use super::inferred::{install, Inferred, INFERRED};
+use super::inferred::{inferred_mut, install, Inferred, INFERRED};
 use super::window::{
     cold_start, unknown_limit_cap, Millis, Report, ScopeState, Window, NEW_WINDOW_AFTER,
     OPEN_IN_FLIGHT, WHOLE_SECOND,
@@ -451,11 +451,9 @@ impl Ledger {
         let following = self.lease_end == late.last_end + late.length;
         let more = if following { late.budget() - before } else { 0 };
         self.budget += more;
-        for window in self.state.windows.iter_mut().flatten() {
-            if window.policy == INFERRED {
-                window.limit = Some(late.budget());
-                window.remaining += more;
-            }
+        for window in inferred_mut(&mut self.state.windows) {
+            window.limit = Some(late.budget());
+            window.remaining += more;
         }
     }
 
