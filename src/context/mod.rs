@@ -246,10 +246,7 @@ impl CallContext {
     /// The context entered on this thread, if a layer above is calling
     /// below with one entered (see [`enter`](Self::enter)).
     pub fn current() -> Option<CallContext> {
-        CURRENT.with(|current| {
-            let current = current.borrow();
-            current.as_ref().map(|entered| entered.context.clone())
-        })
+        CURRENT.with(|current| current.borrow().as_ref().map(|e| e.context.clone()))
     }
 
     /// True while a layer above is calling below with a context entered:
@@ -276,10 +273,8 @@ impl CallContext {
         CURRENT.with(|current| {
             let current = current.borrow();
             let entered = current.as_ref()?;
-            let set = entered.set.as_ref();
-            let context = &entered.context;
-            let carried = context.matches(request, set)?;
-            Some((context.clone(), carried))
+            let carried = entered.context.matches(request, entered.set.as_ref())?;
+            Some((entered.context.clone(), carried))
         })
     }
 
