@@ -483,12 +483,10 @@ impl RetryPolicy {
         // (nor does one it said to retry at once: a quota layer learns
         // the wait from its headers).
         let paced = facts.hint.is_some() && context.kind() == ErrorKind::RateLimited;
-        if let (Some(budget), false) = (&c.budget, paced) {
-            if !budget.withdraw() {
-                return Err(StopReason::BudgetExhausted);
-            }
-        }
-        Ok(decision)
+        let withdrawn = paced || c.budget.as_ref().is_none_or(|budget| budget.withdraw());
+        withdrawn
+            .then_some(decision)
+            .ok_or(StopReason::BudgetExhausted)
     }
 }
 
@@ -517,12 +515,9 @@ impl Policy for RetryPolicy {
         }
     }
 
-    fn deadline(&self) -> Option<Duration> {
-        self.config.deadline
-    }
-
-    fn max_replay_bytes(&self) -> usize {
-        self.config.max_replay_bytes
+    field_getters! {
+        fn deadline -> Option<Duration> { config.deadline }
+        fn max_replay_bytes -> usize { config.max_replay_bytes }
     }
 
     /// This policy with a request's [`RetryOverride`] applied (a copy of

@@ -340,9 +340,8 @@ impl OpeningStore for MemoryStore {
         if !self.shared.any_opening.load(Ordering::Acquire) {
             return None;
         }
-        lock(&self.shared.openings)
-            .get(&scope)
-            .map(|at| from_unix_ms(*at))
+        let openings = lock(&self.shared.openings);
+        openings.get(&scope).map(|at| from_unix_ms(*at))
     }
 }
 
