@@ -477,25 +477,24 @@ impl RedisStore {
     }
 
     /// Starts `scope`'s renewal in the background unless one is running.
-    fn spawn_renewal(&self, scope: ScopeKey) -> Arc<Sync> {
+    fn spawn_renewal(&self, scope: ScopeKey) {
         let sync = self.sync(scope);
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             self.renewal_ended(scope);
-            return sync;
+            return;
         };
         if sync.running.swap(true, Ordering::AcqRel) {
-            return sync;
+            return;
         }
-        let (store, task) = (self.clone(), sync.clone());
+        let store = self.clone();
         runtime.spawn(async move {
-            store.renew(scope, &task).await;
-            task.running.store(false, Ordering::Release);
+            store.renew(scope, &sync).await;
+            sync.running.store(false, Ordering::Release);
             // (After `running` is down: a request that finds the lease
             // still low then starts the next renewal.)
             store.renewal_ended(scope);
-            task.done.send_modify(|generation| *generation += 1);
+            sync.done.send_modify(|generation| *generation += 1);
         });
-        sync
     }
 
     fn renewal_ended(&self, scope: ScopeKey) {
@@ -544,12 +543,8 @@ impl RedisStore {
     /// Whether Redis may be called now: always while it answers; while it
     /// fails, one attempt at a time, after the shared backoff.
     fn may_call(&self) -> bool {
-        if !self.is_local() {
-            return true;
-        }
-        let now = self.local_now();
-        now >= self.shared.retry_at.load(Ordering::Relaxed)
-            && !self.shared.probing.swap(true, Ordering::AcqRel)
+        let due = || self.local_now() >= self.shared.retry_at.load(Ordering::Relaxed);
+        !self.is_local() || (due() && !self.shared.probing.swap(true, Ordering::AcqRel))
     }
 
     fn failed(&self, error: &dyn fmt::Display, scope: ScopeKey, sync: &Sync) {
