@@ -267,6 +267,28 @@ async fn a_failure_a_retry_may_fix_sends_the_hedge_at_once() {
     assert_eq!(count.load(Ordering::SeqCst), 2);
 }
 
+/// A failure no resend heals is the call's answer, as for the retry
+/// layer: here hyper-util refuses an `https://` URI ("scheme is not
+/// http"); before, the hedge went at once and met the same refusal.
+#[tokio::test]
+async fn a_failure_no_resend_heals_sends_no_hedge() {
+    let sends = Arc::new(AtomicU32::new(0));
+    let counted = sends.clone();
+    let client = ServiceBuilder::new()
+        .map_request(move |request: Request<ReplayBody<Full<Bytes>>>| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            request
+        })
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let hedged = tower::Layer::layer(&HedgeLayer::fixed(Duration::from_secs(5)), client);
+    let request = Request::get("https://127.0.0.1:9/")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let error = hedged.oneshot(request).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Transport, "{error}");
+    assert_eq!(sends.load(Ordering::SeqCst), 1, "{error}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_empty_budget_sends_no_hedge_and_cancels_nothing() {
     let (addr, count) = by_attempt((200, None, 1000), (200, None, 5)).await;

@@ -83,6 +83,18 @@ impl TransportError {
             || self.source.is::<tokio::time::error::Elapsed>()
     }
 
+    /// True when the root cause names a certificate (refused by either
+    /// side) or a URL scheme the client cannot send to: no resend heals it
+    /// (go-retryablehttp's and failsafe-go's rule), so neither the retry
+    /// layer nor a hedge sends again. Only the root is read: an outer
+    /// error's text may hold the request's URL.
+    pub(crate) fn is_permanent(&self) -> bool {
+        let inner: &(dyn std::error::Error + 'static) = &*self.source;
+        let causes = std::iter::successors(Some(inner), |e| e.source());
+        let root = causes.last().map(|e| e.to_string().to_ascii_lowercase());
+        root.is_some_and(|text| text.contains("certificate") || text.contains("scheme"))
+    }
+
     call_error_accessors!();
 
     /// What the [`AuthLayer`](crate::auth::AuthLayer) did, when this error

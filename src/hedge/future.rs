@@ -288,7 +288,12 @@ fn judge<R>(result: &Result<Response<R>, Error>) -> Judged {
             api.retry_hint(),
             api.rate_limit().copied(),
         ),
-        Err(Error::Transport(transport)) => Judged::new(transport.is_deadline(), None, None),
+        // A deadline, or a failure no resend heals (a certificate, a URL
+        // scheme), is the call's answer, as for the retry layer.
+        Err(Error::Transport(transport)) => {
+            let last = transport.is_deadline() || transport.is_permanent();
+            Judged::new(last, None, None)
+        }
         // Refusals from below, which say when to come back.
         Err(Error::RateLimited(refused)) => Judged::new(false, Some(refused.retry_after()), None),
         Err(Error::CircuitOpen(open)) => Judged::new(false, Some(open.retry_after()), None),

@@ -86,6 +86,8 @@ struct Call<S, B, P> {
     // The attempt whose failure the server's pushback answered last (0:
     // none): the backoff starts over after it (gRFC A6).
     backoff_from: u32,
+    // Attempts a circuit breaker below refused, never sent.
+    refusals: u32,
     telemetry: observe::Call,
 }
 
@@ -154,6 +156,7 @@ where
                 waited: Duration::ZERO,
                 previous_delay: Duration::ZERO,
                 backoff_from: 0,
+                refusals: 0,
                 telemetry,
             },
         }
@@ -377,6 +380,7 @@ where
                 elapsed: self.started.map_or(Duration::ZERO, |at| at.elapsed()),
                 previous_delay: self.previous_delay,
                 backoff_from: self.backoff_from,
+                refusals: self.refusals,
                 body_replayable: self.body.is_replayable(),
             },
             auth,
@@ -443,6 +447,7 @@ where
         let error = outcome.as_ref().err();
         let code = error.and_then(Error::api).and_then(|api| api.code());
         let refused = matches!(error, Some(Error::RateLimited(_)));
+        let withheld = matches!(error, Some(Error::CircuitOpen(_)));
         let failure = Failure {
             kind,
             code,
@@ -481,6 +486,7 @@ where
         };
         self.policy().retrying(&event);
         self.previous_delay = delay;
+        self.refusals += u32::from(withheld);
         if hint == Some(HintSource::GrpcPushback) {
             self.backoff_from = self.attempts;
         }

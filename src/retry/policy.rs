@@ -273,7 +273,10 @@ impl RetryPolicy {
         Arc::make_mut(&mut self.config)
     }
 
-    /// Total attempts, the first included: 1 turns retries off.
+    /// Total attempts, the first included: 1 turns retries off. An
+    /// attempt a [circuit breaker](crate::breaker) below refused was never
+    /// sent and is not counted (nor drawn from the budget): the deadline
+    /// bounds the waits for it.
     ///
     /// # Panics
     /// When `attempts` is zero: a request is always attempted once.
@@ -468,7 +471,12 @@ impl RetryPolicy {
         if !context.state.body_replayable {
             return Err(StopReason::BodyNotReplayable);
         }
-        if context.state.attempts >= c.max_attempts {
+        // `max_attempts` counts sends: a breaker's refusals sent nothing
+        // (the deadline bounds their waits), and, like them, draw nothing
+        // from the budget below.
+        let withheld = matches!(context.outcome, Outcome::Error(Error::CircuitOpen(_)));
+        let sends = context.state.attempts - context.state.refusals - u32::from(withheld);
+        if sends >= c.max_attempts {
             return Err(StopReason::MaxAttempts);
         }
         let decision = self.delay(context, &facts)?;
@@ -481,9 +489,12 @@ impl RetryPolicy {
         // A rate limit waited out as the server paced it is not extra
         // load on a failing upstream: it draws nothing from the budget
         // (nor does one it said to retry at once: a quota layer learns
-        // the wait from its headers).
+        // the wait from its headers). Nor does a breaker's refusal, which
+        // sent nothing: a herd refused while a probe is out would
+        // otherwise empty the budget the recovery needs.
         let paced = facts.hint.is_some() && context.kind() == ErrorKind::RateLimited;
-        let withdrawn = paced || c.budget.as_ref().is_none_or(|budget| budget.withdraw());
+        let withdrawn =
+            paced || withheld || c.budget.as_ref().is_none_or(|budget| budget.withdraw());
         withdrawn
             .then_some(decision)
             .ok_or(StopReason::BudgetExhausted)
@@ -543,6 +554,8 @@ pub(crate) struct AttemptState {
     pub(crate) elapsed: Duration,
     pub(crate) previous_delay: Duration,
     pub(crate) backoff_from: u32,
+    /// Attempts a circuit breaker refused before this one, never sent.
+    pub(crate) refusals: u32,
     pub(crate) body_replayable: bool,
 }
 
@@ -667,7 +680,7 @@ impl Outcome<'_> {
             // deadline, or a failure no resend heals, is not.
             Outcome::Error(Error::Transport(transport)) => Facts {
                 retryable: transport.retries().stopped() != Some(StopReason::Deadline)
-                    && !is_permanent(transport),
+                    && !transport.is_permanent(),
                 never_sent: transport.is_unprocessed(),
                 ..Facts::default()
             },
@@ -708,16 +721,6 @@ impl Outcome<'_> {
             Outcome::Error(error) => error.api().map(|api| api.status()),
         }
     }
-}
-
-/// True when a transport error's root cause names a certificate (refused
-/// by either side) or a URL scheme the client cannot send to: no resend
-/// heals it (go-retryablehttp's and failsafe-go's rule). Only the root is
-/// read: an outer error's text may hold the request's URL.
-fn is_permanent(transport: &crate::TransportError) -> bool {
-    let causes = std::iter::successors(std::error::Error::source(transport), |e| e.source());
-    let root = causes.last().map(|e| e.to_string().to_ascii_lowercase());
-    root.is_some_and(|text| text.contains("certificate") || text.contains("scheme"))
 }
 
 /// What [`RetryPolicy::on_retry`] sees before each retry's wait: the
