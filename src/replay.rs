@@ -65,7 +65,6 @@ struct Shared<B> {
     /// says so rather than blame the cap.
     failed: bool,
     max: usize,
-    size_hint: SizeHint,
     /// The generation of the copy that most recently started reading: the
     /// only one allowed to read. An abandoned attempt's copy may still be
     /// polled by a connection task after a retry has started; were both to
@@ -94,7 +93,6 @@ impl<B: Body> ReplayBody<B> {
             unreplayable,
             failed: false,
             max,
-            size_hint,
             generation: 0,
         }));
         ReplayBody::copy(Some(shared), if unreplayable { DIRECT } else { 0 })
@@ -281,6 +279,16 @@ impl Cursor<'_> {
     }
 }
 
+/// `hint` with `more` bytes ahead of it: exact stays exact.
+pub(crate) fn size_hint_plus(hint: SizeHint, more: u64) -> SizeHint {
+    let mut sum = SizeHint::new();
+    sum.set_lower(hint.lower().saturating_add(more));
+    if let Some(upper) = hint.upper() {
+        sum.set_upper(upper.saturating_add(more));
+    }
+    sum
+}
+
 fn lock<B>(shared: &Mutex<Shared<B>>) -> MutexGuard<'_, Shared<B>> {
     // A panic while holding the lock leaves consistent state (every update
     // is a single push or flag), so a poisoned lock is still usable.
@@ -338,9 +346,31 @@ where
         })
     }
 
+    /// What this copy has still to yield: the kept chunks past its
+    /// position and what the original has left. Exact when the original's
+    /// is, so a client sends it as `Content-Length` on every attempt
+    /// (a hint of the whole, once a copy has yielded part of it, would
+    /// announce more than follows).
     fn size_hint(&self) -> SizeHint {
-        let shared = self.shared.as_ref();
-        shared.map_or(SizeHint::with_exact(0), |shared| lock(shared).size_hint)
+        let Some(shared) = &self.shared else {
+            return SizeHint::with_exact(0);
+        };
+        let state = lock(shared);
+        let kept = match self.position {
+            DIRECT => 0,
+            position => state
+                .kept
+                .iter()
+                .skip(position)
+                .map(Bytes::len)
+                .sum::<usize>() as u64,
+        };
+        // The original is dropped once it has ended: nothing left of it.
+        let rest = state
+            .original
+            .as_ref()
+            .map_or(SizeHint::with_exact(0), B::size_hint);
+        size_hint_plus(rest, kept)
     }
 }
 
@@ -405,6 +435,36 @@ mod tests {
 
     fn chunks(parts: &[&'static str]) -> Chunks {
         Chunks(parts.iter().copied().collect())
+    }
+
+    /// A copy's size hint is what it has still to yield, exact when the
+    /// original's is: a client sends it as `Content-Length`, so a hint of
+    /// the whole after part was yielded would announce more than follows.
+    #[tokio::test]
+    async fn a_copys_size_hint_is_what_it_has_left() {
+        let exact = |body: &ReplayBody<_>| body.size_hint().exact();
+        // A `Full`: exact, then nothing left; its replay, all of it.
+        let mut first = ReplayBody::new(http_body_util::Full::new(Bytes::from("abcdef")), 1024);
+        assert_eq!(exact(&first), Some(6));
+        first.frame().await.unwrap().unwrap();
+        assert_eq!(exact(&first), Some(0));
+        assert_eq!(exact(&first.replay()), Some(6));
+        // A stream of unknown length: a lower bound of what was kept.
+        let mut first = ReplayBody::new(chunks(&["ab", "cd", "ef"]), 1024);
+        first.frame().await.unwrap().unwrap();
+        let mut again = first.replay();
+        assert_eq!(
+            (again.size_hint().lower(), again.size_hint().upper()),
+            (2, None)
+        );
+        again.frame().await.unwrap().unwrap();
+        assert_eq!(again.size_hint().lower(), 0);
+        // Read to its end (by the newest copy: an older one is superseded).
+        let mut last = again.replay();
+        while let Some(frame) = last.frame().await {
+            frame.unwrap();
+        }
+        assert_eq!(last.replay().size_hint().exact(), Some(6));
     }
 
     /// A client asks `is_end_stream` after each frame (hyper ends an

@@ -33,6 +33,8 @@ where
         Poll::Ready(Some(Ok(frame))) if frame.is_data() && rest.is_end_stream() => {
             return ::reqwest::Body::from(frame.into_data().unwrap_or_default());
         }
+        // Ended: never polled again (a stream may panic if it is).
+        Poll::Ready(None) => return ::reqwest::Body::default(),
         Poll::Ready(first) => first,
         Poll::Pending => None,
     };
@@ -76,11 +78,14 @@ where
         self.first.is_none() && self.rest.is_end_stream()
     }
 
+    /// The rest's hint and what went first: an exact length stays exact,
+    /// so reqwest sends it as `Content-Length` as it does for the body
+    /// itself, not chunked (which presigned uploads refuse).
     fn size_hint(&self) -> SizeHint {
-        match self.first {
-            None => self.rest.size_hint(),
-            // What went first was taken from the rest's hint.
-            Some(_) => SizeHint::default(),
-        }
+        let first = match &self.first {
+            Some(Ok(frame)) => frame.data_ref().map_or(0, |data| data.len() as u64),
+            _ => 0,
+        };
+        crate::replay::size_hint_plus(self.rest.size_hint(), first)
     }
 }

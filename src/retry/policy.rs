@@ -273,10 +273,10 @@ impl RetryPolicy {
         Arc::make_mut(&mut self.config)
     }
 
-    /// Total attempts, the first included: 1 turns retries off. An
-    /// attempt a [circuit breaker](crate::breaker) below refused was never
-    /// sent and is not counted (nor drawn from the budget): the deadline
-    /// bounds the waits for it.
+    /// Total attempts, the first included: 1 turns retries off. With
+    /// retries on, an attempt a [circuit breaker](crate::breaker) below
+    /// refused was never sent and is not counted (nor drawn from the
+    /// budget): the deadline bounds the waits for it.
     ///
     /// # Panics
     /// When `attempts` is zero: a request is always attempted once.
@@ -471,12 +471,13 @@ impl RetryPolicy {
         if !context.state.body_replayable {
             return Err(StopReason::BodyNotReplayable);
         }
-        // `max_attempts` counts sends: a breaker's refusals sent nothing
-        // (the deadline bounds their waits), and, like them, draw nothing
-        // from the budget below.
+        // `max_attempts` counts sends: a breaker's refusals sent nothing,
+        // so a policy that retries at all waits them out without using
+        // an attempt up (the deadline bounds those waits), nor, below,
+        // the budget.
         let withheld = matches!(context.outcome, Outcome::Error(Error::CircuitOpen(_)));
         let sends = context.state.attempts - context.state.refusals - u32::from(withheld);
-        if sends >= c.max_attempts {
+        if sends >= c.max_attempts || c.max_attempts == 1 {
             return Err(StopReason::MaxAttempts);
         }
         let decision = self.delay(context, &facts)?;

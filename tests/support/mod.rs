@@ -113,6 +113,8 @@ where
 #[derive(Debug)]
 pub struct Frames<E> {
     frames: std::collections::VecDeque<Result<http_body::Frame<Bytes>, E>>,
+    /// The exact length left, for a body that says it (`sized`).
+    left: Option<u64>,
 }
 
 impl<E> Frames<E> {
@@ -120,6 +122,17 @@ impl<E> Frames<E> {
     pub fn new(frames: Vec<Result<http_body::Frame<Bytes>, E>>) -> Self {
         Frames {
             frames: frames.into(),
+            left: None,
+        }
+    }
+
+    /// A body of these data chunks whose size hint is their exact length,
+    /// as a file's stream with its length has.
+    pub fn sized(chunks: &[&'static str]) -> Self {
+        let left = chunks.iter().map(|c| c.len() as u64).sum();
+        Frames {
+            left: Some(left),
+            ..Frames::chunks(chunks)
         }
     }
 
@@ -141,7 +154,22 @@ impl<E: Unpin> http_body::Body for Frames<E> {
         mut self: std::pin::Pin<&mut Self>,
         _: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, E>>> {
-        std::task::Poll::Ready(self.frames.pop_front())
+        let frame = self.frames.pop_front();
+        let len = match &frame {
+            Some(Ok(frame)) => frame.data_ref().map_or(0, |data| data.len() as u64),
+            _ => 0,
+        };
+        if let Some(left) = &mut self.left {
+            *left -= len;
+        }
+        std::task::Poll::Ready(frame)
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.left.map_or_else(
+            http_body::SizeHint::default,
+            http_body::SizeHint::with_exact,
+        )
     }
 }
 
