@@ -527,3 +527,30 @@ where
     service.oneshot(call()).await.unwrap();
     called.elapsed()
 }
+
+/// A call its own deadline cut reaches the tonic caller as
+/// `DEADLINE_EXCEEDED`, as the gRPC status codes say a client reports a
+/// deadline that expired before the server answered; before, as
+/// `UNAVAILABLE`, the code that tells a caller's retry policy to send
+/// again. The retry layer's cut (the call's `grpc-timeout`), and tonic's
+/// own (`TimeoutExpired`, a channel's timeout), alike.
+#[tokio::test(start_paused = true)]
+async fn a_call_cut_by_its_deadline_is_deadline_exceeded() {
+    use tower_api_errors::grpc::into_status;
+    let never = tower::service_fn(|_: http::Request<ReplayBody<Full<Bytes>>>| {
+        std::future::pending::<Result<http::Response<Full<Bytes>>, std::convert::Infallible>>()
+    });
+    let stack = tower_api_errors::ApiErrorsLayer::new()
+        .retry(RetryPolicy::default().retry_non_idempotent(true))
+        .layer(never)
+        .map_err(into_status);
+    let call = http::Request::post("http://127.0.0.1/echo.Echo/Say")
+        .header("grpc-timeout", "200m")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let status = stack.oneshot(call).await.unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    let expired = tower_api_errors::TransportError::new(tonic::TimeoutExpired(()));
+    assert!(expired.is_deadline());
+    assert_eq!(into_status(expired.into()).code(), Code::DeadlineExceeded);
+}

@@ -76,8 +76,14 @@ impl TransportError {
 
     /// True when a time limit cut the attempt: the retry layer's deadline,
     /// or an outer `tower::timeout::Timeout` / `tokio::time::timeout` whose
-    /// error reached us through [`Error::from_boxed`](super::Error::from_boxed).
+    /// error reached us through [`Error::from_boxed`](super::Error::from_boxed);
+    /// with feature `grpc`, tonic's own (`tonic::TimeoutExpired`: a
+    /// channel's timeout, or the call's `grpc-timeout`).
     pub fn is_deadline(&self) -> bool {
+        #[cfg(feature = "grpc")]
+        if self.source.is::<tonic::TimeoutExpired>() {
+            return true;
+        }
         self.source.is::<DeadlineElapsed>()
             || self.source.is::<tower::timeout::error::Elapsed>()
             || self.source.is::<tokio::time::error::Elapsed>()

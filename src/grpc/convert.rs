@@ -38,11 +38,18 @@ impl From<&ApiError> for tonic::Status {
     }
 }
 
+/// A call cut by its deadline is `DEADLINE_EXCEEDED`, as the gRPC status
+/// codes say a client reports a deadline that expired before the server
+/// answered (not `UNAVAILABLE`, which tells a caller's retry policy to
+/// send again).
 impl From<&Error> for tonic::Status {
     fn from(error: &Error) -> Self {
-        match error.api() {
-            Some(api) => tonic::Status::from(api),
-            None => tonic::Status::new(code_for_kind(error.kind()), error.to_string()),
+        match error {
+            Error::Api(api) => tonic::Status::from(api),
+            Error::Transport(cut) if cut.is_deadline() => {
+                tonic::Status::new(tonic::Code::DeadlineExceeded, error.to_string())
+            }
+            _ => tonic::Status::new(code_for_kind(error.kind()), error.to_string()),
         }
     }
 }
@@ -87,6 +94,8 @@ impl From<ApiError> for tonic::Status {
 ///
 /// - the server's status, when the error carries one, as tonic reads it
 ///   (its code, message, details and metadata);
+/// - a call its deadline cut (the call's `grpc-timeout`, the retry
+///   policy's deadline, tonic's own timeout): `DEADLINE_EXCEEDED`;
 /// - else the code for the error's kind ([`code_for_kind`]) and its
 ///   one-line `Display` (credentials redacted) as the message.
 ///
