@@ -340,7 +340,7 @@ impl ApiError {
 
     /// Replaces echoed secrets in everything the body gave: message, code,
     /// field errors and details.
-    pub(crate) fn scrub(&mut self, scrubber: &crate::redact::Scrubber<'_>) {
+    pub(crate) fn scrub(&mut self, scrubber: &crate::redact::Scrubber) {
         let inner = &mut *self.inner;
         if let Cow::Owned(text) = scrubber.scrub(&inner.message) {
             inner.message = Cow::Owned(text);

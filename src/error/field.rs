@@ -47,7 +47,7 @@ impl FieldError {
         std::mem::size_of::<Self>() + self.text.len()
     }
 
-    pub(super) fn scrub(&mut self, scrubber: &Scrubber<'_>) {
+    pub(super) fn scrub(&mut self, scrubber: &Scrubber) {
         let field = scrubber.scrub(self.field());
         let message = scrubber.scrub(self.message());
         if matches!(field, Cow::Owned(_)) || matches!(message, Cow::Owned(_)) {
@@ -69,7 +69,7 @@ impl fmt::Debug for FieldError {
 /// were none. Without escapes in the text, the raw text is scrubbed (what a
 /// string holds is then what the text shows), and kept if it still parses;
 /// otherwise the value is parsed, scrubbed and written out again.
-pub(super) fn scrub_json_text(text: &[u8], scrubber: &Scrubber<'_>) -> Option<Box<[u8]>> {
+pub(super) fn scrub_json_text(text: &[u8], scrubber: &Scrubber) -> Option<Box<[u8]>> {
     let raw = std::str::from_utf8(text).ok()?;
     if !raw.contains('\\') {
         match scrubber.scrub(raw) {
@@ -87,7 +87,7 @@ pub(super) fn scrub_json_text(text: &[u8], scrubber: &Scrubber<'_>) -> Option<Bo
 }
 
 /// Scrubs every string of a JSON value, keys included, in place.
-fn scrub_value(value: &mut Value, scrubber: &Scrubber<'_>) {
+fn scrub_value(value: &mut Value, scrubber: &Scrubber) {
     match value {
         Value::String(text) => {
             if let Cow::Owned(scrubbed) = scrubber.scrub(text) {

@@ -84,7 +84,8 @@ impl RetryReport {
     }
 
     field_getters! {
-        /// Attempts made, the first included.
+        /// Attempts sent, the first included (a circuit breaker's
+        /// refusal sent nothing and is none, as for `max_attempts`).
         pub fn attempts -> u32;
 
         /// Time spent waiting between attempts.

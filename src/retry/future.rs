@@ -283,8 +283,10 @@ where
         }
     }
 
+    /// The attempts sent (a breaker's refusals are none, as for
+    /// `max_attempts`) and the time waited.
     fn report(&self, reason: Option<StopReason>) -> RetryReport {
-        RetryReport::new(self.attempts, self.waited).with_stop(reason)
+        RetryReport::new(self.attempts - self.refusals, self.waited).with_stop(reason)
     }
 
     /// The request would wait: pending, unless the deadline has passed
