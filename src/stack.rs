@@ -228,20 +228,21 @@ impl<A, Q, C, Br, H> ApiErrorsLayer<A, Q, C, Br, H> {
     }
 
     /// Adds a [`HedgeLayer`](crate::hedge::HedgeLayer), outside the retry
-    /// layer (a call is hedged or retried, not both). Give it a clone of
-    /// the retry policy's budget to share one. The client then takes
-    /// `ReplayBody<ReplayBody<B>>` bodies.
+    /// layer (a call is hedged or retried, not both). Hedges draw on the
+    /// budget of the retry policy set so far (set [`retry`](Self::retry)
+    /// first), unless the hedge layer was given a budget, or none, of its
+    /// own. The client then takes `ReplayBody<ReplayBody<B>>` bodies.
     pub fn hedge(
         self,
         hedge: crate::hedge::HedgeLayer,
     ) -> ApiErrorsLayer<A, Q, C, Br, crate::hedge::HedgeLayer> {
         ApiErrorsLayer {
+            hedge: hedge.sharing(self.retry.shared_budget()),
             retry: self.retry,
             auth: self.auth,
             quota: self.quota,
             parse: self.parse,
             breaker: self.breaker,
-            hedge,
         }
     }
 

@@ -289,6 +289,47 @@ async fn a_failure_no_resend_heals_sends_no_hedge() {
     assert_eq!(sends.load(Ordering::SeqCst), 1, "{error}");
 }
 
+/// In `ApiErrorsLayer`, hedges draw on the retry policy's budget (issue
+/// 26: "hedges draw on the same budget as retries"; the README: "within
+/// the retry budget"): with it empty, no hedge goes; with a budget of the
+/// hedge layer's own, one does. Before, the hedge layer kept a budget of
+/// its own unless given the policy's by hand.
+#[tokio::test(start_paused = true)]
+async fn in_the_stack_hedges_draw_on_the_retry_budget() {
+    for own in [false, true] {
+        let sent = Arc::new(AtomicU32::new(0));
+        let counted = sent.clone();
+        let upstream = tower::service_fn(move |_: Request<ReplayBody<ReplayBody<Full<Bytes>>>>| {
+            let first = counted.fetch_add(1, Ordering::SeqCst) == 0;
+            async move {
+                let takes = if first { 1000 } else { 10 };
+                tokio::time::sleep(Duration::from_millis(takes)).await;
+                Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::new())))
+            }
+        });
+        let empty = RetryBudget::new(Duration::from_secs(10), 0, 0.0);
+        let hedge = HedgeLayer::fixed(Duration::from_millis(50));
+        let hedge = if own {
+            hedge.budget(RetryBudget::default())
+        } else {
+            hedge
+        };
+        let stack = tower_api_errors::ApiErrorsLayer::new()
+            .retry(RetryPolicy::default().budget(empty))
+            .hedge(hedge);
+        let client = tower::Layer::layer(&stack, upstream);
+        let request = Request::get("http://api.test/v1/items")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        client.oneshot(request).await.unwrap();
+        assert_eq!(
+            sent.load(Ordering::SeqCst),
+            1 + u32::from(own),
+            "own: {own}"
+        );
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_empty_budget_sends_no_hedge_and_cancels_nothing() {
     let (addr, count) = by_attempt((200, None, 1000), (200, None, 5)).await;

@@ -17,6 +17,9 @@ type SharedBudget = dyn Budget + Send + Sync;
 pub(crate) struct Config {
     pub(crate) delay: Delay,
     pub(crate) budget: Option<Arc<SharedBudget>>,
+    /// Whether `budget` is the caller's choice (`budget`, `no_budget`),
+    /// not the default a stack may replace with its retry budget.
+    budget_chosen: bool,
     pub(crate) max_replay: usize,
     pub(crate) scopes: Arc<Scopes>,
     /// Where hedges sent, won and cancelled are reported.
@@ -80,6 +83,7 @@ impl HedgeLayer {
             // Of a layer that is not given one: 10 % of its hedged calls of
             // the last 10 s, plus 1 hedge a second.
             budget: Some(Arc::new(RetryBudget::new(Duration::from_secs(10), 1, 0.1))),
+            budget_chosen: false,
             max_replay: DEFAULT_MAX_REPLAY,
             scopes: Arc::default(),
             observer: crate::observe::Observer::new(),
@@ -116,12 +120,23 @@ impl HedgeLayer {
     /// one in flight.
     pub fn budget(mut self, budget: impl Budget + Send + Sync + 'static) -> Self {
         self.config().budget = Some(Arc::new(budget));
+        self.config().budget_chosen = true;
         self
     }
 
     /// No budget: every slow call may be hedged (tests, experiments).
     pub fn no_budget(mut self) -> Self {
         self.config().budget = None;
+        self.config().budget_chosen = true;
+        self
+    }
+
+    /// Hedges draw on `budget` (the retry policy's, in `ApiErrorsLayer`),
+    /// unless this layer was given a budget, or none, of its own.
+    pub(crate) fn sharing(mut self, budget: Option<Arc<SharedBudget>>) -> Self {
+        if let (false, Some(budget)) = (self.config.budget_chosen, budget) {
+            self.config().budget = Some(budget);
+        }
         self
     }
 

@@ -16,7 +16,8 @@
 //! - **A budget.** Hedges draw on a [`RetryBudget`] (each hedgeable call
 //!   deposits one, each hedge withdraws one): 10 % of recent calls plus
 //!   1 hedge a second by default. Give the layer a clone of the retry policy's budget and
-//!   retries and hedges share one. An empty budget stops new hedges; it
+//!   retries and hedges share one; in [`ApiErrorsLayer`](crate::ApiErrorsLayer)
+//!   they do unless the layer was given a budget of its own. An empty budget stops new hedges; it
 //!   never cancels an attempt already in flight.
 //! - **The server's word.** Each answer's own hints are learned per scope:
 //!   while a `Retry-After`, a gRPC pushback or a 429 asks the scope to

@@ -330,6 +330,11 @@ impl RetryPolicy {
         self
     }
 
+    /// The budget retries draw on, for `ApiErrorsLayer`'s hedges to share.
+    pub(crate) fn shared_budget(&self) -> Option<Arc<SharedBudget>> {
+        self.config.budget.clone()
+    }
+
     /// Turns the budget off: retries are limited by `max_attempts` only.
     pub fn no_budget(mut self) -> Self {
         self.config().budget = None;
