@@ -554,3 +554,51 @@ async fn a_call_cut_by_its_deadline_is_deadline_exceeded() {
     assert!(expired.is_deadline());
     assert_eq!(into_status(expired.into()).code(), Code::DeadlineExceeded);
 }
+
+/// The README's tonic line keeps the server status's metadata, as a bare
+/// tonic channel does (`grpc-retry-pushback-ms`, a debug id), but no
+/// header that may hold a credential: a secret-looking name, a cookie, or
+/// a value that echoes the request's own credential (a `tonic::Status`
+/// prints its metadata). Before, the status had no metadata at all.
+#[tokio::test]
+async fn the_readme_tonic_line_keeps_the_status_metadata_but_no_credential() {
+    let server = tower::service_fn(|_: http::Request<ReplayBody<Full<Bytes>>>| async {
+        let answer = http::Response::builder()
+            .header("content-type", "application/grpc")
+            .header("grpc-status", "8")
+            .header("grpc-message", "slow%20down")
+            .header("grpc-retry-pushback-ms", "-1")
+            .header("x-debug-id", "dbg-7f3a")
+            .header("x-api-key", "sk_live_echoed_key")
+            .header("set-cookie", "session=s3cr3t-cookie")
+            .header("x-echo", "Bearer tok_live_123456")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        Ok::<_, std::convert::Infallible>(answer)
+    });
+    let stack = tower_api_errors::ApiErrorsLayer::new()
+        .layer(server)
+        .map_err(tower_api_errors::grpc::into_status);
+    let call = http::Request::post("http://127.0.0.1/echo.Echo/Say")
+        .header("authorization", "Bearer tok_live_123456")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let status = stack.oneshot(call).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    let metadata = status.metadata();
+    assert_eq!(metadata.get("grpc-retry-pushback-ms").unwrap(), "-1");
+    assert_eq!(metadata.get("x-debug-id").unwrap(), "dbg-7f3a");
+    for gone in [
+        "x-api-key",
+        "set-cookie",
+        "x-echo",
+        "grpc-status",
+        "grpc-message",
+    ] {
+        assert!(metadata.get(gone).is_none(), "{gone}: {metadata:?}");
+    }
+    let printed = format!("{status:?}");
+    for secret in ["sk_live_echoed_key", "s3cr3t-cookie", "tok_live_123456"] {
+        assert!(!printed.contains(secret), "{printed}");
+    }
+}

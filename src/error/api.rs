@@ -91,10 +91,11 @@ pub(crate) struct ApiErrorParts {
     pub(crate) message: Option<String>,
     /// The body's JSON text (UTF-8), when it parsed as JSON.
     pub(crate) details: Option<Box<[u8]>>,
-    /// The response's `grpc-status`, when it had one, and its decoded
-    /// `grpc-status-details-bin`.
+    /// The response's `grpc-status`, when it had one, its decoded
+    /// `grpc-status-details-bin`, and the headers its status keeps as
+    /// metadata (`grpc::status_metadata`).
     #[cfg(feature = "grpc")]
-    pub(crate) grpc: Option<(u32, Option<Vec<u8>>)>,
+    pub(crate) grpc: Option<(u32, Option<Vec<u8>>, http::HeaderMap)>,
 }
 
 /// What the parser read of the response, kept in the error as it is.
@@ -122,6 +123,7 @@ pub(crate) struct Reading {
 struct GrpcOrigin {
     code: i32,
     details: Option<bytes::Bytes>,
+    metadata: http::HeaderMap,
     status: OnceLock<Arc<tonic::Status>>,
 }
 
@@ -145,9 +147,10 @@ impl ApiError {
                 retries: RetryReport::default(),
                 auth: None,
                 #[cfg(feature = "grpc")]
-                grpc: parts.grpc.map(|(code, details)| GrpcOrigin {
+                grpc: parts.grpc.map(|(code, details, metadata)| GrpcOrigin {
                     code: code as i32,
                     details: details.map(Into::into),
+                    metadata,
                     status: OnceLock::new(),
                 }),
             }),
@@ -299,7 +302,10 @@ impl ApiError {
         let made = origin.status.get_or_init(|| {
             let details = origin.details.clone().unwrap_or_default();
             let code = origin.code.into();
-            Arc::new(tonic::Status::with_details(code, self.message(), details))
+            let metadata = tonic::metadata::MetadataMap::from_headers(origin.metadata.clone());
+            let status =
+                tonic::Status::with_details_and_metadata(code, self.message(), details, metadata);
+            Arc::new(status)
         });
         Some(made)
     }
@@ -368,6 +374,14 @@ impl ApiError {
             };
             if origin.details.as_ref().is_some_and(echoes) {
                 origin.details = None;
+            }
+            // So are the metadata's values (an echo under a plain name).
+            let echoed: Vec<_> = (origin.metadata.iter())
+                .filter(|(_, value)| echoes(&bytes::Bytes::copy_from_slice(value.as_bytes())))
+                .map(|(name, _)| name.clone())
+                .collect();
+            for name in echoed {
+                origin.metadata.remove(name);
             }
             // A status made before carries what was scrubbed.
             origin.status.take();

@@ -122,6 +122,25 @@ fn read_status_details(headers: &HeaderMap, fields: &mut StatusFields) {
 /// `google.rpc.Status`. (Decoded here, not by
 /// `tonic::Status::from_header_map`: that panics on invalid base64 and
 /// copies every header.)
+/// What tonic makes a trailers-only failure's status metadata (every
+/// header but the status's own three), less any header that may hold a
+/// credential (a secret-looking name, a cookie): a `tonic::Status` prints
+/// its metadata. Bounded by the response's headers.
+pub(crate) fn status_metadata(headers: &HeaderMap) -> HeaderMap {
+    const OWN: [&str; 5] = [
+        "grpc-status",
+        "grpc-message",
+        "grpc-status-details-bin",
+        "cookie",
+        "set-cookie",
+    ];
+    let kept = headers.iter().filter(|(name, _)| {
+        !OWN.contains(&name.as_str()) && !crate::redact::is_secret_name(name.as_str())
+    });
+    kept.map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
+}
+
 pub(crate) fn status_details(headers: &HeaderMap) -> Option<Vec<u8>> {
     let value = headers.get(GRPC_STATUS_DETAILS)?;
     decode_base64(value.as_bytes())

@@ -113,8 +113,8 @@ mod dialect;
 mod status;
 
 pub use convert::{code_for_kind, into_status};
-pub(crate) use dialect::status_details;
 pub use dialect::GrpcStatus;
+pub(crate) use dialect::{status_details, status_metadata};
 pub use status::{
     classify_trailers_only, code_name, decode_grpc_message, grpc_status, grpc_timeout,
     kind_for_code,

@@ -163,8 +163,10 @@ impl ErrorParser {
             message,
             details,
             #[cfg(feature = "grpc")]
-            grpc: crate::grpc::grpc_status(headers)
-                .map(|code| (code, crate::grpc::status_details(headers))),
+            grpc: crate::grpc::grpc_status(headers).map(|code| {
+                let details = crate::grpc::status_details(headers);
+                (code, details, crate::grpc::status_metadata(headers))
+            }),
         });
         // Nothing structured named a wait: a rate limit's or an outage's
         // message may ("Please try again in 6s.").
