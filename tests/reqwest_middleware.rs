@@ -224,8 +224,9 @@ async fn reqwest_retry_below_ours_cannot_resend_so_never_multiplies() {
 #[tokio::test]
 async fn reqwest_retry_below_ours_with_a_body_in_memory_never_multiplies() {
     // A body given in memory goes down as bytes reqwest can clone (for its
-    // redirects): reqwest-retry clones and sends it again, and the call is
-    // refused once it is done; none of our attempts is added to its three.
+    // redirects): reqwest-retry clones and sends it again; its answer (a
+    // 503) is one we would retry, and our retry is refused, not sent: none
+    // of our attempts is added to its three.
     let (base, calls) = counting(&[(503, r#"{"error": "down"}"#)]).await;
     let client = ClientBuilder::new(client())
         .with(ours())
@@ -240,6 +241,68 @@ async fn reqwest_retry_below_ours_with_a_body_in_memory_never_multiplies() {
     assert_refused_as_sent_twice(&error);
     assert!(error_text(&error).contains("a middleware below"), "{error}");
     assert_eq!(calls.load(Ordering::SeqCst), 3, "3 of theirs, not 3 x 3");
+}
+
+/// reqwest-retry below ours that sends again and gets an answer: the
+/// answer is the caller's (the server acted on it), and none of our
+/// attempts is added (module docs, "reqwest-retry below ours").
+#[tokio::test]
+async fn reqwest_retry_below_ours_keeps_the_answer_it_got() {
+    let (base, calls) = counting(&[(503, r#"{"error": "down"}"#), (201, "{}")]).await;
+    let client = ClientBuilder::new(client())
+        .with(ours())
+        .with(theirs())
+        .build();
+    let response = client
+        .post(format!("{base}/v1/orders"))
+        .body(r#"{"qty": 1}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+/// A middleware below ours that clones each attempt once (to read or sign
+/// its body, as request signers do) and sends the attempt itself: nothing
+/// is sent twice, so the server's answer is the caller's and our retries
+/// go on (`src/reqwest/mod.rs`, "reqwest-retry below ours": a middleware
+/// below that sends again is what is refused).
+#[tokio::test]
+async fn a_middleware_below_that_only_clones_keeps_the_answer_and_our_retries() {
+    struct Signer;
+    #[async_trait::async_trait]
+    impl Middleware for Signer {
+        async fn handle(
+            &self,
+            mut request: reqwest::Request,
+            extensions: &mut http::Extensions,
+            next: Next<'_>,
+        ) -> reqwest_middleware::Result<reqwest::Response> {
+            let copy = request.try_clone().unwrap();
+            let length = copy.body().and_then(|b| b.as_bytes()).unwrap().len();
+            request.headers_mut().insert("x-body-length", length.into());
+            next.run(request, extensions).await
+        }
+    }
+    let signed = || {
+        ClientBuilder::new(client())
+            .with(ours())
+            .with(Signer)
+            .build()
+    };
+    let (base, calls) = counting(&[(201, "{}")]).await;
+    let post = signed()
+        .post(format!("{base}/v1/orders"))
+        .body(r#"{"qty": 1}"#);
+    assert_eq!(post.send().await.unwrap().status(), 201);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let (base, calls) = counting(&[(503, r#"{"error": "down"}"#), (200, "{}")]).await;
+    let put = signed()
+        .put(format!("{base}/v1/things/1"))
+        .body(r#"{"name": "Ada"}"#);
+    assert_eq!(put.send().await.unwrap().status(), 200);
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "one retry of ours");
 }
 
 #[tokio::test]
@@ -286,6 +349,61 @@ async fn a_failure_never_prints_the_request_credentials() {
             .is_connect(),
         "{text}"
     );
+}
+
+/// A middleware below ours that wraps reqwest's error in its own (an
+/// anyhow error, with a context, or a `reqwest_middleware::Error` in one):
+/// the URL in reqwest's error text is redacted all the same
+/// (`src/reqwest/mod.rs`, "Transport errors"; README: no credentials in
+/// errors).
+#[tokio::test]
+async fn a_reqwest_error_a_middleware_below_wraps_never_prints_the_credentials() {
+    type Wrap = fn(reqwest::Error) -> anyhow::Error;
+    struct Wrapping(Wrap);
+    #[async_trait::async_trait]
+    impl Middleware for Wrapping {
+        async fn handle(
+            &self,
+            request: reqwest::Request,
+            extensions: &mut http::Extensions,
+            next: Next<'_>,
+        ) -> reqwest_middleware::Result<reqwest::Response> {
+            next.run(request, extensions).await.map_err(|e| match e {
+                reqwest_middleware::Error::Reqwest(e) => {
+                    reqwest_middleware::Error::Middleware((self.0)(e))
+                }
+                other => other,
+            })
+        }
+    }
+    let port = support::refused_addr().port();
+    let wraps: [Wrap; 4] = [
+        |e| anyhow::Error::new(e),
+        |e| anyhow::Error::new(e).context("outbound call"),
+        |e| anyhow::Error::new(reqwest_middleware::Error::Reqwest(e)).context("outbound call"),
+        |e| {
+            let inner = reqwest_middleware::Error::Middleware(anyhow::Error::new(e));
+            anyhow::Error::new(inner)
+        },
+    ];
+    for wrap in wraps {
+        let client = ClientBuilder::new(client())
+            .with(ours())
+            .with(Wrapping(wrap))
+            .build();
+        let error = client
+            .get(format!(
+                "http://user:hunter2pw@127.0.0.1:{port}/v1?access_token=at_leak1"
+            ))
+            .send()
+            .await
+            .unwrap_err();
+        let text = format!("{} {error:?}", support::error_text(&error));
+        assert!(text.contains("127.0.0.1"), "{text}");
+        for secret in ["hunter2pw", "at_leak1"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -69,9 +69,10 @@ impl<A, Q, C> From<ApiErrorsLayer<A, Q, C>> for ApiErrorsMiddleware<ApiErrorsLay
 pub struct ApiErrorsSent;
 
 /// The refusal of a call that a middleware above [`ApiErrorsMiddleware`]
-/// sent through it a second time (nothing was sent), or whose attempt a
-/// middleware below cloned to send it again (reqwest-retry does; none of
-/// our further attempts is sent): retrying there too would multiply the
+/// sent through it a second time (nothing was sent), or of a further
+/// attempt of ours once a middleware below sent one again (reqwest-retry
+/// does; the answer it got is handed back when we would not retry it; the
+/// attempt refused is not sent): retrying there too would multiply the
 /// attempts (three of theirs times three of ours are nine sends to an
 /// upstream that is already failing). Reaches the caller as the source of
 /// a [`TransportError`].
@@ -188,32 +189,33 @@ struct Origin {
     kept: Option<Kept>,
 }
 
-/// An in-memory body, and whether a middleware below cloned an attempt
-/// carrying it (see [`Watch`]).
+/// An in-memory body, and whether a middleware below sent an attempt
+/// carrying it again (see [`Watch`]).
 struct Kept {
     bytes: Bytes,
-    cloned: Arc<AtomicBool>,
+    resent: Arc<AtomicBool>,
 }
 
 /// In the reqwest extensions of each attempt sent with a body reqwest can
-/// clone: cloning the attempt, as reqwest-retry does before each of its
-/// sends, records that a middleware below means to send it again (the one
-/// hook a clone runs). Unarmed in the template, whose clones are ours.
+/// clone (the one hook a clone runs). reqwest-retry clones the attempt
+/// before each of its sends: a second clone of one attempt is a second
+/// send below. One clone is not (a middleware that reads or signs the
+/// body through a clone, then sends the attempt). Unarmed (`cloned` is
+/// `None`) in the template, whose clones are ours: new attempts.
 struct Watch {
-    cloned: Arc<AtomicBool>,
-    armed: bool,
+    resent: Arc<AtomicBool>,
+    cloned: Option<Arc<AtomicBool>>,
 }
 
 impl Clone for Watch {
     fn clone(&self) -> Self {
-        if self.armed {
-            self.cloned.store(true, Relaxed);
+        let cloned = self.cloned.clone().unwrap_or_default();
+        if self.cloned.is_some() && cloned.swap(true, Relaxed) {
+            self.resent.store(true, Relaxed);
         }
-        let cloned = self.cloned.clone();
-        Watch {
-            cloned,
-            armed: true,
-        }
+        let resent = self.resent.clone();
+        let cloned = Some(cloned);
+        Watch { resent, cloned }
     }
 }
 
@@ -252,8 +254,8 @@ impl Origin {
         let body = request.body_mut().take().unwrap_or_default();
         let (body, kept) = match in_memory(body) {
             Ok(bytes) => {
-                let cloned = Arc::default();
-                (bytes.clone().into(), Some(Kept { bytes, cloned }))
+                let resent = Arc::default();
+                (bytes.clone().into(), Some(Kept { bytes, resent }))
             }
             Err(body) => (body, None),
         };
@@ -324,11 +326,11 @@ impl Origin {
         Ok(rebuilt)
     }
 
-    /// The refusal of an attempt once a middleware below cloned one (see
-    /// [`Watch`]): it sends again already, ours would multiply its sends.
-    fn cloned_below(&self) -> Result<(), BoxError> {
+    /// The refusal of an attempt, before it is sent, once a middleware
+    /// below sent one again (see [`Watch`]): ours would multiply its sends.
+    fn resent_below(&self) -> Result<(), BoxError> {
         match &self.kept {
-            Some(kept) if kept.cloned.load(Relaxed) => Err(SentTwice { below: true }.into()),
+            Some(kept) if kept.resent.load(Relaxed) => Err(SentTwice { below: true }.into()),
             _ => Ok(()),
         }
     }
@@ -336,8 +338,8 @@ impl Origin {
 
 impl Kept {
     fn watch(&self, armed: bool) -> Watch {
-        let cloned = self.cloned.clone();
-        Watch { cloned, armed }
+        let (resent, cloned) = (self.resent.clone(), armed.then(Arc::default));
+        Watch { resent, cloned }
     }
 }
 
@@ -367,22 +369,42 @@ where
         let origin = self.origin;
         Box::pin(async move {
             let request = origin.rebuild(request).map_err(super::redacted)?;
-            origin.cloned_below()?;
+            origin.resent_below()?;
             let mut extensions = shared
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone();
             let result = next.run(request, &mut extensions).await;
             *shared.lock().unwrap_or_else(PoisonError::into_inner) = extensions;
-            origin.cloned_below()?;
             match result {
                 Ok(response) => Ok(http_response(response)),
                 Err(::reqwest_middleware::Error::Reqwest(error)) => {
                     Err(super::redacted(error).into())
                 }
-                Err(::reqwest_middleware::Error::Middleware(error)) => Err(error.into()),
+                Err(::reqwest_middleware::Error::Middleware(mut error)) => {
+                    redact_below(&mut error, 0);
+                    Err(error.into())
+                }
             }
         })
+    }
+}
+
+/// The reqwest errors in a middleware's error from below, their URLs
+/// redacted as the adapter's own (see [`super::redacted`]): the error
+/// itself, under its `.context(..)`, or in a `reqwest_middleware::Error`
+/// it holds. One it holds as another error's source cannot be changed.
+fn redact_below(error: &mut anyhow::Error, depth: u8) {
+    if let Some(error) = error.downcast_mut::<::reqwest::Error>() {
+        return super::redact(error);
+    }
+    match error.downcast_mut::<::reqwest_middleware::Error>() {
+        Some(::reqwest_middleware::Error::Reqwest(error)) => super::redact(error),
+        // Bounded: a long nesting stops here.
+        Some(::reqwest_middleware::Error::Middleware(inner)) if depth < 16 => {
+            redact_below(inner, depth + 1)
+        }
+        _ => {}
     }
 }
 

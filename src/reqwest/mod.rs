@@ -187,11 +187,14 @@
 //!   without a body, or with a streamed one (our replayable copy), is one
 //!   it cannot clone: it refuses it ("Request object is not cloneable")
 //!   before sending anything. An attempt with a body the caller gave in
-//!   memory goes down as bytes reqwest can clone (for its redirects); the
-//!   clone reqwest-retry makes before its first send marks the call, whose
-//!   attempt ends refused with [`SentTwice`] once reqwest-retry is done
-//!   (its own sends are made, none of ours is added). The misconfiguration
-//!   shows on the first call either way.
+//!   memory goes down as bytes reqwest can clone (for its redirects), and
+//!   reqwest-retry clones it before each of its sends: its second clone of
+//!   one attempt (a second send) marks the call. The answer it got is the
+//!   caller's (the server may have acted on it); a further attempt of ours
+//!   is refused with [`SentTwice`], nothing sent (its own sends are made,
+//!   none of ours is added). A middleware below that clones an attempt
+//!   once (to read or sign its body) and sends it sends nothing again. The
+//!   misconfiguration shows on the first call that both would retry.
 //!
 //! `tests/reqwest_middleware.rs` keeps each of these.
 #![cfg_attr(
@@ -221,6 +224,12 @@ use crate::Error;
 /// an error's text ends up in logs. The URL keeps its scheme, host, path
 /// and harmless query pairs ([`redact_uri`](crate::redact::redact_uri)).
 pub(crate) fn redacted(mut error: ::reqwest::Error) -> ::reqwest::Error {
+    redact(&mut error);
+    error
+}
+
+/// [`redacted`], in place.
+pub(crate) fn redact(error: &mut ::reqwest::Error) {
     if let Some(url) = error.url_mut() {
         let printable = url
             .as_str()
@@ -238,7 +247,6 @@ pub(crate) fn redacted(mut error: ::reqwest::Error) -> ::reqwest::Error {
             }
         }
     }
-    error
 }
 
 /// The `reqwest::Error` under one of the crate's errors: the source of its
