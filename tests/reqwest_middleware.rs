@@ -352,7 +352,8 @@ async fn a_failure_never_prints_the_request_credentials() {
 }
 
 /// A middleware below ours that wraps reqwest's error in its own (an
-/// anyhow error, with a context, or a `reqwest_middleware::Error` in one):
+/// anyhow error, with a context, a `reqwest_middleware::Error` in one, or
+/// an error of its own with reqwest's as its source, as reqwest-retry's):
 /// the URL in reqwest's error text is redacted all the same
 /// (`src/reqwest/mod.rs`, "Transport errors"; README: no credentials in
 /// errors).
@@ -377,13 +378,18 @@ async fn a_reqwest_error_a_middleware_below_wraps_never_prints_the_credentials()
         }
     }
     let port = support::refused_addr().port();
-    let wraps: [Wrap; 4] = [
+    let wraps: [Wrap; 5] = [
         |e| anyhow::Error::new(e),
         |e| anyhow::Error::new(e).context("outbound call"),
         |e| anyhow::Error::new(reqwest_middleware::Error::Reqwest(e)).context("outbound call"),
         |e| {
             let inner = reqwest_middleware::Error::Middleware(anyhow::Error::new(e));
             anyhow::Error::new(inner)
+        },
+        // reqwest-retry's: reqwest's error as another error's source.
+        |e| {
+            let err = reqwest_middleware::Error::Reqwest(e);
+            anyhow::Error::new(reqwest_retry::RetryError::WithRetries { retries: 2, err })
         },
     ];
     for wrap in wraps {

@@ -381,20 +381,53 @@ where
                 Err(::reqwest_middleware::Error::Reqwest(error)) => {
                     Err(super::redacted(error).into())
                 }
-                Err(::reqwest_middleware::Error::Middleware(mut error)) => {
-                    redact_below(&mut error, 0);
-                    Err(error.into())
-                }
+                Err(::reqwest_middleware::Error::Middleware(error)) => Err(redact_below(error)),
             }
         })
     }
 }
 
-/// The reqwest errors in a middleware's error from below, their URLs
-/// redacted as the adapter's own (see [`super::redacted`]): the error
-/// itself, under its `.context(..)`, or in a `reqwest_middleware::Error`
-/// it holds. One it holds as another error's source cannot be changed.
-fn redact_below(error: &mut anyhow::Error, depth: u8) {
+/// A middleware's error from below, the URLs of the reqwest errors in it
+/// redacted as the adapter's own (see [`super::redacted`]): in place where
+/// [`redact_in`] reaches them; when one is another error's source
+/// (reqwest-retry's `RetryError`), which cannot be changed, the error is
+/// its text alone, with their URLs redacted.
+fn redact_below(mut error: anyhow::Error) -> BoxError {
+    redact_in(&mut error, 0);
+    let mut text = None::<String>;
+    held_urls(&error, 0, &mut |url| {
+        let printable = super::printable(url);
+        if printable != *url {
+            let whole = text.get_or_insert_with(|| format!("{error:#}"));
+            *whole = whole.replace(url.as_str(), printable.as_str());
+        }
+    });
+    text.map_or_else(|| error.into(), BoxError::from)
+}
+
+/// The URLs of the reqwest errors in `error`'s chain, those a
+/// `reqwest_middleware::Error` holds included (its sources skip them).
+/// Bounded: a long or deep chain stops here.
+fn held_urls(error: &anyhow::Error, depth: u8, found: &mut dyn FnMut(&::reqwest::Url)) {
+    for cause in error.chain().take(16) {
+        let url = match cause.downcast_ref::<::reqwest_middleware::Error>() {
+            Some(::reqwest_middleware::Error::Reqwest(error)) => error.url(),
+            Some(::reqwest_middleware::Error::Middleware(inner)) if depth < 4 => {
+                held_urls(inner, depth + 1, found);
+                None
+            }
+            _ => cause.downcast_ref().and_then(::reqwest::Error::url),
+        };
+        if let Some(url) = url {
+            found(url);
+        }
+    }
+}
+
+/// The reqwest errors in `error` that can be changed in place, redacted:
+/// the error itself, under its `.context(..)`, or in a
+/// `reqwest_middleware::Error` it holds.
+fn redact_in(error: &mut anyhow::Error, depth: u8) {
     if let Some(error) = error.downcast_mut::<::reqwest::Error>() {
         return super::redact(error);
     }
@@ -402,7 +435,7 @@ fn redact_below(error: &mut anyhow::Error, depth: u8) {
         Some(::reqwest_middleware::Error::Reqwest(error)) => super::redact(error),
         // Bounded: a long nesting stops here.
         Some(::reqwest_middleware::Error::Middleware(inner)) if depth < 16 => {
-            redact_below(inner, depth + 1)
+            redact_in(inner, depth + 1)
         }
         _ => {}
     }

@@ -231,22 +231,26 @@ pub(crate) fn redacted(mut error: ::reqwest::Error) -> ::reqwest::Error {
 /// [`redacted`], in place.
 pub(crate) fn redact(error: &mut ::reqwest::Error) {
     if let Some(url) = error.url_mut() {
-        let printable = url
-            .as_str()
-            .parse::<http::Uri>()
-            .ok()
-            .and_then(|uri| ::reqwest::Url::parse(&crate::redact::redact_uri(&uri)).ok());
-        match printable {
-            Some(printable) => *url = printable,
-            // A URL `http` cannot read: keep only what cannot be secret.
-            None => {
-                let _ = url.set_password(None);
-                let _ = url.set_username("");
-                url.set_query(None);
-                url.set_fragment(None);
-            }
-        }
+        *url = printable(url);
     }
+}
+
+/// `url` as it may be printed (see [`redacted`]).
+pub(crate) fn printable(url: &::reqwest::Url) -> ::reqwest::Url {
+    let printable = url
+        .as_str()
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|uri| ::reqwest::Url::parse(&crate::redact::redact_uri(&uri)).ok());
+    // A URL `http` cannot read: keep only what cannot be secret.
+    printable.unwrap_or_else(|| {
+        let mut url = url.clone();
+        let _ = url.set_password(None);
+        let _ = url.set_username("");
+        url.set_query(None);
+        url.set_fragment(None);
+        url
+    })
 }
 
 /// The `reqwest::Error` under one of the crate's errors: the source of its
