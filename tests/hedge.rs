@@ -361,20 +361,47 @@ async fn under_hedging_the_retry_layer_retries_only_what_is_not_hedged() {
             .layer(ErrorBodyParseLayer::new())
             .service(support::client::<ReplayBody<ReplayBody<Full<Bytes>>>>())
     };
-    // A hedged GET: two attempts (the first, and its hedge at once after
-    // its failure), neither retried.
+    // A hedged GET whose first attempt fails before its hedge is due: the
+    // retry layer starts the second attempt first, so it owns the call
+    // (src/hedge/mod.rs "Placement"): retried as any call, no hedge sent.
     let hedged = stack(HedgeLayer::fixed(Duration::from_millis(20)));
-    let error = hedged.oneshot(get(addr)).await.unwrap_err();
+    let error = hedged.clone().oneshot(get(addr)).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::BadGateway);
-    assert_eq!(error.retries().attempts(), 1, "{error}");
-    assert_eq!(count.load(Ordering::SeqCst), 2);
+    assert_eq!(error.retries().attempts(), 3, "{error}");
+    assert_eq!(error.retries().stopped(), Some(StopReason::MaxAttempts));
+    assert_eq!(count.load(Ordering::SeqCst), 3);
     // A GET this layer does not hedge (nothing learned yet): unmarked, so
     // the retry layer retries it as any other call.
     let learning = stack(HedgeLayer::percentile(0.95));
     let error = learning.oneshot(get(addr)).await.unwrap_err();
     assert_eq!(error.retries().attempts(), 3, "{error}");
     assert_eq!(error.retries().stopped(), Some(StopReason::MaxAttempts));
-    assert_eq!(count.load(Ordering::SeqCst), 2 + 3);
+    assert_eq!(count.load(Ordering::SeqCst), 3 + 3);
+    // Once the hedge is out, the hedge layer owns the call: two attempts
+    // (the first fails at 100 ms, its hedge at 220 ms), neither retried.
+    let (addr, count) = by_attempt((502, None, 100), (502, None, 200)).await;
+    let error = hedged.oneshot(get(addr)).await.unwrap_err();
+    assert_eq!(error.retries().attempts(), 1, "{error}");
+    assert_eq!(count.load(Ordering::SeqCst), 2);
+}
+
+/// gRPC A6, a call "hedged or retried, never both" (src/hedge/mod.rs
+/// "Placement"): inside `ApiErrorsLayer`, a GET answered 429 or 503 with
+/// `Retry-After: 1` before its hedge is due is retried after the wait, as
+/// without `.hedge`, and its hedge, due during the wait, is not sent.
+#[tokio::test(start_paused = true)]
+async fn a_hint_on_the_first_attempt_is_retried_below_the_hedge_layer() {
+    for status in [429, 503] {
+        let (addr, count) = by_attempt((status, Some("1"), 1), (200, None, 1)).await;
+        let client = tower_api_errors::ApiErrorsLayer::new()
+            .hedge(HedgeLayer::fixed(Duration::from_millis(500)))
+            .client(support::client::<ReplayBody<ReplayBody<Full<Bytes>>>>());
+        let started = Instant::now();
+        let response = client.oneshot(get(addr)).await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(started.elapsed(), Duration::from_millis(1002));
+        assert_eq!(count.load(Ordering::SeqCst), 2, "one retry, no hedge");
+    }
 }
 
 /// Hedges sent, won and cancelled reach the one observer: here its

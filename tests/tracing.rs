@@ -323,8 +323,10 @@ mod observed {
     /// the tracing table) and `tower_api_errors.call.duration` with
     /// `error.type` is how "error rate by kind" is read (src/metrics/mod.rs,
     /// "Answering the questions"). A hedged call whose first attempt fails
-    /// (a 503, so the hedge goes at once) and whose hedge succeeds is one
-    /// logical request that succeeded: the caller gets the 200.
+    /// (a 503, before the hedge is due: the retry layer below retries it,
+    /// and owns the call, src/hedge/mod.rs "Placement") and whose second
+    /// attempt succeeds is one logical request that succeeded: the caller
+    /// gets the 200, and the call's record counts both attempts.
     #[tokio::test(start_paused = true)]
     async fn a_hedged_call_that_succeeds_records_no_failed_call() {
         let (provider, exporter) = sdk();
@@ -351,7 +353,7 @@ mod observed {
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
-        assert_eq!(scripted.count(), 2, "the first attempt and its hedge");
+        assert_eq!(scripted.count(), 2, "the first attempt and its retry");
 
         let points = points(&provider, &exporter);
         let c = "tower_api_errors.call.duration";
@@ -624,11 +626,11 @@ mod observed {
             "/throttle",
             "/garbage",
             "/truncated",
-            "/down",
-            "/down",
-            "/down",
-            "/down",
             "/slow",
+            "/down",
+            "/down",
+            "/down",
+            "/down",
         ] {
             let uri = format!(
                 "https://user:userpw-s3cr3t@api.test{path}?X-Amz-Signature=amzsig-s3cr3t&X-Amz-Credential=amzcred-s3cr3t\

@@ -7,7 +7,7 @@ use super::learn::{Lesson, BARE_429};
 use crate::classification::{classify_response, Classification};
 use crate::context::CallContext;
 use crate::error::BoxError;
-use crate::hedged::Hedged;
+use crate::hedged::{Claim, Hedged};
 use crate::hints::{HintSource, RateLimitInfo, ResponseHints, RetryHint};
 use crate::observe::{Failure, HedgedCall};
 use crate::prototype::Prototype;
@@ -91,6 +91,7 @@ pub(crate) struct Spare<S, B> {
     pub(super) template: CallContext,
     pub(super) body: ReplayBody<B>,
     pub(super) service: Option<S>,
+    pub(super) claim: Claim,
 }
 
 /// What a call needs of its layer.
@@ -144,7 +145,8 @@ impl<S> Call<S> {
 
     /// Records the hedged call's end, once: the caller gets `result`,
     /// final (`exhausted`: the last of failures another try might have
-    /// fixed). The retry layer below recorded each attempt, not the call.
+    /// fixed). The retry layer below recorded each attempt, not the call;
+    /// when it retried the first attempt (it owned the call), its report.
     fn ended<R>(
         &mut self,
         result: Result<Response<R>, Error>,
@@ -154,14 +156,18 @@ impl<S> Call<S> {
             return result;
         };
         let (status, kind, below) = match &result {
-            Ok(ok) => (Some(ok.status()), classify_response(ok, None).kind(), None),
+            Ok(ok) => (
+                Some(ok.status()),
+                classify_response(ok, None).kind(),
+                ok.extensions().get::<RetryReport>().copied(),
+            ),
             Err(e) => (
                 e.api().map(|a| a.status()),
                 Some(e.kind()),
-                e.retries().stopped(),
+                Some(e.retries()),
             ),
         };
-        let stopped = match (exhausted, below) {
+        let stopped = match (exhausted, below.and_then(|r| r.stopped())) {
             (true, _) => StopReason::MaxAttempts,
             (false, Some(StopReason::Deadline)) => StopReason::Deadline,
             (false, _) => StopReason::NotRetryable,
@@ -171,8 +177,10 @@ impl<S> Call<S> {
             code: None,
             refused: false,
         });
-        let report = RetryReport::new(target.attempts, Duration::ZERO)
-            .with_stop(failure.is_some().then_some(stopped));
+        let report = below.filter(|r| r.attempts() > 1).unwrap_or_else(|| {
+            RetryReport::new(target.attempts, Duration::ZERO)
+                .with_stop(failure.is_some().then_some(stopped))
+        });
         target.record.finished(&report, status, failure);
         result
     }
@@ -347,8 +355,9 @@ fn judge_failure(
 }
 
 /// Sends the hedge when all still allows it: the body is whole, the scope
-/// has headroom and no cooldown, its service is ready, and the budget has
-/// one to give. An empty budget only stops this hedge. Pending while its
+/// has headroom and no cooldown, no retry layer below retried the first
+/// attempt (see [`Hedged`]), its service is ready, and the budget has one
+/// to give. An empty budget only stops this hedge. Pending while its
 /// service is not ready; `None` when it will never go.
 fn send_hedge<S, B>(
     spare: &mut Option<Box<Spare<S, B>>>,
@@ -363,7 +372,8 @@ where
         return Poll::Ready(None);
     };
     let config = &call.config;
-    if !kept.body.is_complete() || !config.scopes.may_hedge(call.key, Instant::now()) {
+    let may = kept.claim.may(Claim::HEDGE) && kept.body.is_complete();
+    if !may || !config.scopes.may_hedge(call.key, Instant::now()) {
         return Poll::Ready(None);
     }
     let service = kept.service.get_or_insert_with(|| call.prototype.service());
@@ -376,7 +386,12 @@ where
         template,
         body,
         service,
+        claim,
     } = *spare.take().expect("checked above");
+    // (Lost only to a retry started since the check above.)
+    if !claim.take(Claim::HEDGE) {
+        return Poll::Ready(None);
+    }
     let mut request = template.rebuild(body);
     request.extensions_mut().insert(Hedged::new(2));
     #[cfg(feature = "grpc")]

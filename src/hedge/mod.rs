@@ -46,12 +46,17 @@
 //! HedgeLayer -> RetryLayer -> CircuitBreakerLayer -> AuthLayer -> QuotaLayer -> ErrorBodyParseLayer -> client
 //! ```
 //!
-//! As in gRPC A6, a call is hedged or retried, never both: two strategies
-//! multiplying each other's extra load is how a slowdown becomes an
-//! outage. The hedge layer sits **above** the retry layer and marks every
-//! attempt of a call it hedges with [`Hedged`], a public extension the
-//! [`RetryPolicy`](crate::retry::RetryPolicy) honours: it does not retry
-//! such an attempt, nor count it as a new request in the budget. A call
+//! As in gRPC A6, a call is hedged or retried, never both at once: two
+//! strategies multiplying each other's extra load is how a slowdown
+//! becomes an outage. The hedge layer sits **above** the retry layer and
+//! marks every attempt of a call it hedges with [`Hedged`], a public
+//! extension the [`RetryPolicy`](crate::retry::RetryPolicy) honours:
+//! whichever starts the call's second attempt first owns its further
+//! attempts. A first attempt that fails before its hedge is sent (a 429
+//! or 503 with `Retry-After`, a 502) is retried by the retry layer as any
+//! call, and the hedge layer then sends no hedge; once the hedge is out,
+//! neither attempt is retried. A marked attempt is not counted as a new
+//! request in the budget (the hedge layer counted the call). A call
 //! that is not hedged (not idempotent; or no hedge now: a cooldown, no
 //! headroom, too little learned yet) goes through unmarked, and the retry
 //! layer retries it as usual. Each attempt still passes the breaker, auth

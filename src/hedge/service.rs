@@ -4,7 +4,7 @@ use super::future::{Call, ResponseFuture, Spare};
 use super::layer::Config;
 use crate::context::CallContext;
 use crate::error::BoxError;
-use crate::hedged::Hedged;
+use crate::hedged::{Claim, Hedged};
 use crate::idempotency::may_send_twice;
 use crate::prototype::Prototype;
 use crate::replay::ReplayBody;
@@ -94,6 +94,10 @@ where
             budget.deposit();
         }
         parts.extensions.insert(Hedged::new(1));
+        // Who sends the second attempt first, the hedge or a retry layer
+        // below, owns the call's further attempts.
+        let claim = Claim::default();
+        parts.extensions.insert(claim.clone());
         let body = ReplayBody::new(body, config.max_replay);
         let template = CallContext::of_parts(&parts);
         let call = call.naming(template.method().clone(), template.uri().clone());
@@ -101,6 +105,7 @@ where
             template,
             body: body.replay(),
             service: None,
+            claim,
         };
         self.prototype.keep(&self.inner);
         let first = self.inner.call(Request::from_parts(parts, body));

@@ -5,6 +5,7 @@ use super::backoff::Backoff;
 use crate::budget::RetryBudget;
 use crate::classification::{Classification, Classify, DefaultClassifier};
 use crate::error::AuthReport;
+use crate::hedged::{Claim, Hedged};
 use crate::hints::HintSource;
 use crate::observe::Observer;
 use crate::redact::RedactedUri;
@@ -459,11 +460,17 @@ impl RetryPolicy {
     /// The whole retry decision for a failed attempt.
     fn decision(&self, context: &RetryContext<'_>) -> Result<Decision, StopReason> {
         let c = &self.config;
-        // An attempt of a hedged call: the hedge layer above owns the
-        // call's further attempts (gRPC A6: hedging or retries, not both).
-        if context.extensions.get::<crate::hedged::Hedged>().is_some() {
-            return Err(StopReason::MaxAttempts);
-        }
+        // An attempt of a hedged call (gRPC A6: hedging or retries, not
+        // both): whichever starts its second attempt first owns the rest.
+        // A hedge is never retried; the first attempt is, unless the hedge
+        // layer above sent its hedge (claimed below, when all else allows).
+        let claim = match context.extensions.get::<Hedged>() {
+            Some(mark) => match context.extensions.get::<Claim>() {
+                Some(claim) if !mark.is_hedge() && claim.may(Claim::RETRY) => Some(claim),
+                _ => return Err(StopReason::MaxAttempts),
+            },
+            None => None,
+        };
         let facts = context.outcome.facts();
         // A quota refusal is a wait longer than the caller may wait, never
         // sent: retrying it would only be refused again.
@@ -501,9 +508,10 @@ impl RetryPolicy {
         let paced = facts.hint.is_some() && context.kind() == ErrorKind::RateLimited;
         let withdrawn =
             paced || withheld || c.budget.as_ref().is_none_or(|budget| budget.withdraw());
-        withdrawn
-            .then_some(decision)
-            .ok_or(StopReason::BudgetExhausted)
+        withdrawn.then_some(()).ok_or(StopReason::BudgetExhausted)?;
+        // (Lost only to a hedge sent since the check above.)
+        let owned = claim.is_none_or(|claim| claim.take(Claim::RETRY));
+        owned.then_some(decision).ok_or(StopReason::MaxAttempts)
     }
 }
 
