@@ -641,6 +641,83 @@ mod peer_scenarios {
         assert_eq!(sent.load(SeqCst), 2, "no hedge without headroom");
     }
 
+    /// Hedge docs (src/hedge/mod.rs, "The server's word"): no hedge while
+    /// any window announced has less than 10 % of its own limit left.
+    /// OpenAI's requests window (59 of 60) has the fewest left, but its
+    /// tokens window (100 of 150,000: 0.07 %) is the one a hedge would
+    /// overdraw: the slow call is not hedged (it was).
+    #[tokio::test(start_paused = true)]
+    async fn no_headroom_when_any_window_is_short_of_its_own_limit() {
+        const OPENAI: Headers = &[
+            ("x-ratelimit-limit-requests", "60"),
+            ("x-ratelimit-remaining-requests", "59"),
+            ("x-ratelimit-reset-requests", "1s"),
+            ("x-ratelimit-limit-tokens", "150000"),
+            ("x-ratelimit-remaining-tokens", "100"),
+            ("x-ratelimit-reset-tokens", "6m0s"),
+        ];
+        let sent = Arc::new(AtomicU32::new(0));
+        let upstream = announcing(OPENAI, sent.clone());
+        let client = HedgeLayer::fixed(MS(20)).no_budget().layer(upstream);
+        client.clone().oneshot(get()).await.unwrap();
+        client.clone().oneshot(get()).await.unwrap();
+        assert_eq!(
+            sent.load(SeqCst),
+            2,
+            "hedged with 0.07 % of the tokens left"
+        );
+    }
+
+    /// Hedge docs (src/hedge/mod.rs, "The server's word"): no hedge while
+    /// the window has less than 10 % left, until its reset; as the quota
+    /// layer reads a window, the fewest left wins. An older call's answer
+    /// (sent before, answered after: 50 of 100 left) that comes back after
+    /// a newer one said 5 of 100 does not lift the short state (it did:
+    /// the next slow call was hedged); an answer to a request sent after
+    /// the short one came does.
+    #[tokio::test(start_paused = true)]
+    async fn a_late_answer_of_an_older_call_keeps_the_headroom_short() {
+        let sent = Arc::new(AtomicU32::new(0));
+        let counter = sent.clone();
+        let upstream = service_fn(move |req: Request<ReplayBody<Full<Bytes>>>| {
+            counter.fetch_add(1, SeqCst);
+            let hedge = req
+                .extensions()
+                .get::<Hedged>()
+                .is_some_and(|h| h.is_hedge());
+            let (left, millis) = match req.uri().path() {
+                "/old" => ("50", 2_000),
+                "/fresh" => ("50", 0),
+                "/slow" if !hedge => ("5", 3_000),
+                _ => ("5", 0),
+            };
+            async move {
+                tokio::time::sleep(MS(millis)).await;
+                let headers = [
+                    ("x-ratelimit-limit", "100"),
+                    ("x-ratelimit-remaining", left),
+                    ("x-ratelimit-reset", "60"),
+                ];
+                Ok::<_, Infallible>(reply(200, &headers, "{}"))
+            }
+        });
+        let client = HedgeLayer::fixed(MS(2_500)).no_budget().layer(upstream);
+        let call = |path: &str| {
+            let request = scripted::get(&format!("http://api.test{path}"));
+            client.clone().oneshot(request)
+        };
+        let old = tokio::spawn(call("/old"));
+        tokio::time::sleep(MS(100)).await;
+        call("/new").await.unwrap();
+        old.await.unwrap().unwrap();
+        call("/slow").await.unwrap();
+        assert_eq!(sent.load(SeqCst), 3, "hedged with 5 of 100 left");
+        // Sent after the short answer: headroom again, the slow call hedged.
+        call("/fresh").await.unwrap();
+        call("/slow").await.unwrap();
+        assert_eq!(sent.load(SeqCst), 6);
+    }
+
     /// gRFC A6, "Summary of Retry and Hedging Logic", case 4 "Pushback:
     /// Don't retry — Hedging policy: Don't send any more hedged requests"
     /// (unlike case 3, a fatal status: "Cancel previous and pending

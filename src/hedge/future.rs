@@ -3,7 +3,7 @@
 //! first final answer.
 
 use super::layer::Config;
-use super::learn::{Lesson, BARE_429};
+use super::learn::{judged_window, Lesson, BARE_429};
 use crate::classification::{classify_response, Classification};
 use crate::context::CallContext;
 use crate::error::BoxError;
@@ -294,7 +294,7 @@ fn judge<R>(result: &Result<Response<R>, Error>) -> Judged {
             api.is_retryable(),
             api.server_verdict(),
             api.retry_hint(),
-            api.rate_limit().copied(),
+            judged_window(api.rate_limit().copied(), api.policies()),
         ),
         // A deadline, or a failure no resend heals (a certificate, a URL
         // scheme), is the call's answer, as for the retry layer.
@@ -315,7 +315,7 @@ fn judge<R>(result: &Result<Response<R>, Error>) -> Judged {
 fn judge_response<R>(response: &Response<R>) -> Judged {
     // Read for every answer: a success's window teaches the headroom too.
     let hints = ResponseHints::read(response.headers(), SystemTime::now());
-    let window = hints.rate_limit();
+    let window = judged_window(hints.rate_limit(), hints.policies());
     match classify_response(response, Some(&hints)) {
         Classification::Failure(failure) => judge_failure(
             failure.kind(),
@@ -421,9 +421,8 @@ where
                 let result = result.map_err(|error| Error::from_inner(error, None));
                 let judged = judge(&result);
                 let config = &this.call.config;
-                config
-                    .scopes
-                    .learn(this.call.key, judged.lesson, Instant::now());
+                let (key, now) = (this.call.key, Instant::now());
+                config.scopes.learn(key, judged.lesson, now - latency, now);
                 if judged.stop || judged.last {
                     *this.spare = None;
                     this.timer.set(Timer::Off);

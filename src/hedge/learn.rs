@@ -3,7 +3,7 @@
 //! (`Retry-After`, rate-limit remaining, pushback) whether a hedge would
 //! spend quota the server is short of.
 
-use crate::hints::RateLimitInfo;
+use crate::hints::{RateLimitInfo, RateLimitPolicy};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -20,10 +20,32 @@ const GENERATION: u32 = 1024;
 /// Scopes kept at most; past it, the least recently used one goes.
 pub(crate) const MAX_SCOPES: usize = 1024;
 
-/// A scope whose binding window has less than this share of its limit
+/// A scope with a window that has less than this share of its limit
 /// left (or fewer than 2 requests) gets no hedge until the window resets
 /// (or, when it named no reset, until an answer shows headroom again).
 const HEADROOM: f64 = 0.1;
+
+/// Whether `window` leaves too little for a request to be sent twice.
+fn is_short(window: &RateLimitInfo) -> bool {
+    let least = (window.limit().unwrap_or(0) as f64 * HEADROOM).max(2.0);
+    window.remaining().is_some_and(|left| (left as f64) < least)
+}
+
+/// The window a hedge is judged on: a short one of those announced, each
+/// of its own limit (OpenAI's tokens, at 100 of 150,000, bind, though its
+/// requests, at 59 of 60, are fewer), the latest to reset; else `binding`.
+pub(crate) fn judged_window(binding: Window, all: &[RateLimitPolicy]) -> Window {
+    let mut short = binding.filter(is_short);
+    for p in all {
+        let window = RateLimitInfo::new(p.limit(), p.remaining(), p.reset());
+        if is_short(&window) && short.is_none_or(|s| s.reset() < window.reset()) {
+            short = Some(window);
+        }
+    }
+    short.or(binding)
+}
+
+type Window = Option<RateLimitInfo>;
 
 /// A 429 without a stated wait holds hedges back this long.
 pub(crate) const BARE_429: Duration = Duration::from_secs(1);
@@ -111,17 +133,18 @@ struct Scope {
     used: Instant,
 }
 
-/// What the last window a scope announced leaves for a hedge.
+/// What the last window a scope announced leaves for a hedge; a short
+/// one, since when it was learned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Headroom {
     /// Enough, or no window announced.
     Plenty,
     /// Short until the window's reset.
-    ShortUntil(Instant),
+    ShortUntil(Instant, Instant),
     /// Short, and the window named no reset: it stays short until an
     /// answer announces headroom again. Timing it out at once would hedge
     /// the very next call, spending quota twice on the last requests left.
-    ShortUntilTold,
+    ShortUntilTold(Instant),
 }
 
 /// What an answer taught about its scope's quota.
@@ -220,8 +243,9 @@ impl Scopes {
         }
     }
 
-    /// Learns what an answer said about the scope's quota.
-    pub(crate) fn learn(&self, key: u64, lesson: Lesson, now: Instant) {
+    /// Learns what an answer (to a request `sent` then) said about the
+    /// scope's quota.
+    pub(crate) fn learn(&self, key: u64, lesson: Lesson, sent: Instant, now: Instant) {
         if lesson.cooldown.is_none() && lesson.window.is_none() {
             return;
         }
@@ -231,14 +255,23 @@ impl Scopes {
         scope.cooldown = scope.cooldown.max(lesson.cooldown.map(|wait| now + wait));
         if let Some(window) = lesson.window {
             // Too little left for a request to be sent twice: no hedge.
-            let least = window
-                .limit()
-                .map_or(2.0, |limit| (limit as f64 * HEADROOM).max(2.0));
-            let short = window.remaining().is_some_and(|left| (left as f64) < least);
+            let short = is_short(&window);
+            // The fewest left in a window wins: a request sent before the
+            // short answer came may have been counted before it, so its
+            // headroom lifts the short state only for a window that resets
+            // later (counted from its sending, the earliest it can mean).
+            let stale = match scope.headroom {
+                Headroom::ShortUntil(until, since) => {
+                    sent < since && window.reset().is_none_or(|reset| sent + reset <= until)
+                }
+                Headroom::ShortUntilTold(since) => sent < since,
+                Headroom::Plenty => false,
+            };
             scope.headroom = match (short, window.reset()) {
+                (false, _) if stale => scope.headroom,
                 (false, _) => Headroom::Plenty,
-                (true, Some(reset)) => Headroom::ShortUntil(now + reset),
-                (true, None) => Headroom::ShortUntilTold,
+                (true, Some(reset)) => Headroom::ShortUntil(now + reset, now),
+                (true, None) => Headroom::ShortUntilTold(now),
             };
         }
     }
@@ -249,8 +282,8 @@ impl Scope {
         let cooling = self.cooldown.is_some_and(|until| now < until);
         let short = match self.headroom {
             Headroom::Plenty => false,
-            Headroom::ShortUntil(until) => now < until,
-            Headroom::ShortUntilTold => true,
+            Headroom::ShortUntil(until, _) => now < until,
+            Headroom::ShortUntilTold(_) => true,
         };
         !cooling && !short
     }
@@ -326,7 +359,7 @@ mod tests {
             cooldown: Some(Duration::from_secs(3)),
             window: None,
         };
-        scopes.learn(1, lesson, now);
+        scopes.learn(1, lesson, now, now);
         assert_eq!(scopes.delay(1, &fixed, now + Duration::from_secs(2)), None);
         assert!(scopes
             .delay(1, &fixed, now + Duration::from_secs(3))
@@ -339,7 +372,7 @@ mod tests {
                 Some(Duration::from_secs(30)),
             )),
         };
-        scopes.learn(1, short, now);
+        scopes.learn(1, short, now, now);
         assert!(!scopes.may_hedge(1, now + Duration::from_secs(29)));
         assert!(scopes.may_hedge(1, now + Duration::from_secs(30)));
         let plenty = Lesson {
@@ -350,7 +383,7 @@ mod tests {
                 Some(Duration::from_secs(30)),
             )),
         };
-        scopes.learn(1, plenty, now);
+        scopes.learn(1, plenty, now, now);
         let after_cooldown = now + Duration::from_secs(3);
         assert!(scopes.may_hedge(1, after_cooldown), "headroom again");
         assert!(scopes.may_hedge(2, now), "another scope learned nothing");
@@ -364,13 +397,36 @@ mod tests {
             cooldown: None,
             window: Some(RateLimitInfo::new(Some(100), Some(remaining), None)),
         };
-        scopes.learn(1, window(1), now);
+        scopes.learn(1, window(1), now, now);
         let later = now + Duration::from_secs(3600);
         assert!(!scopes.may_hedge(1, later), "no reset: short until told");
         // An answer without any window teaches nothing either way.
-        scopes.learn(1, Lesson::default(), later);
+        scopes.learn(1, Lesson::default(), later, later);
         assert!(!scopes.may_hedge(1, later));
-        scopes.learn(1, window(50), later);
+        scopes.learn(1, window(50), later, later);
         assert!(scopes.may_hedge(1, later), "headroom again");
+    }
+
+    /// The fewest left in a window wins: an answer to a request sent
+    /// before the short answer came lifts the short state only when it
+    /// names a later reset (a new window).
+    #[test]
+    fn a_stale_answer_lifts_a_short_window_only_with_a_later_reset() {
+        let scopes = Scopes::default();
+        let t0 = Instant::now();
+        let at = |secs| t0 + Duration::from_secs(secs);
+        let window = |left, reset| Lesson {
+            cooldown: None,
+            window: Some(RateLimitInfo::new(
+                Some(100),
+                Some(left),
+                Some(Duration::from_secs(reset)),
+            )),
+        };
+        scopes.learn(1, window(5, 60), at(1), at(1));
+        scopes.learn(1, window(50, 60), t0, at(2));
+        assert!(!scopes.may_hedge(1, at(3)), "the same window: still short");
+        scopes.learn(1, window(50, 120), t0, at(2));
+        assert!(scopes.may_hedge(1, at(3)), "a new window");
     }
 }

@@ -21,9 +21,18 @@
 //!   never cancels an attempt already in flight.
 //! - **The server's word.** Each answer's own hints are learned per scope:
 //!   while a `Retry-After`, a gRPC pushback or a 429 asks the scope to
-//!   wait, and while its binding rate-limit window has less than 10 % left
-//!   (until its reset; when it names none, until an answer shows headroom
-//!   again), no hedge is sent (a hedge spends quota twice). A pushback or
+//!   wait, and while any rate-limit window it announces has less than 10 %
+//!   of its own limit left (OpenAI's tokens as much as its requests; until
+//!   its reset; when it names none, until an answer shows headroom again),
+//!   no hedge is sent (a hedge spends quota twice). As the quota layer
+//!   reads a window, the fewest left wins: the late answer of a request
+//!   sent before the short one came does not lift it, unless it names a
+//!   later reset (a new window). A call's hints are learned from its
+//!   final answer: inside [`ApiErrorsLayer`](crate::ApiErrorsLayer), a 429
+//!   the retry layer below waited out teaches the cooldown only when that
+//!   call ends, so without a quota layer a hedge of another call may go
+//!   during it (with the quota layer below, a hedge is held like any
+//!   send). A pushback or
 //!   `Retry-After` on either attempt stops further hedges for the call, and
 //!   so does the server's "do not retry" (`x-should-retry: false`, a
 //!   negative gRPC pushback): as gRFC A6 says, that is no fatal status, so
