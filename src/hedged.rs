@@ -1,7 +1,8 @@
 //! [`Hedged`]: the mark the hedge layer puts on the attempts it sends.
 //! Floor 2: the public contract between the hedge layer and the retry
 //! layer below it, importing neither; and [`Claim`], who owns a hedged
-//! call's further attempts.
+//! call's further attempts (public, so that a policy of your own can keep
+//! to it too: no private signal between the two layers).
 
 use std::sync::atomic::{AtomicU8, Ordering::*};
 use std::sync::Arc;
@@ -17,8 +18,8 @@ use std::sync::Arc;
 /// (`attempt() > 1`); it retries the first attempt only when no hedge was
 /// sent yet, and then the hedge layer sends none. It does not count a
 /// marked attempt as a new request in its budget (the hedge layer did,
-/// once per call). A retry policy of your own that cannot know whether the
-/// hedge went should not retry a marked attempt at all.
+/// once per call). A retry policy of your own keeps to the rule through
+/// the [`Claim`] beside the mark, or does not retry a marked attempt.
 ///
 /// ```
 /// use tower_api_errors::hedge::Hedged;
@@ -53,23 +54,43 @@ impl Hedged {
 
 /// Who owns a hedged call's further attempts: the retry layer below or the
 /// hedge layer, whichever starts the second attempt first (see
-/// [`Hedged`]). Rides, shared, on every attempt of a hedged call.
+/// [`Hedged`]). The hedge layer puts one, shared, on every attempt of a
+/// call it hedges, beside the mark; the other side of the contract is
+/// public so that a retry policy of your own can keep to it as
+/// [`RetryPolicy`](crate::retry::RetryPolicy) does: retry a marked first
+/// attempt only when [`take`](Self::take) of [`ClaimedBy::Retry`] is true.
+///
+/// ```
+/// use tower_api_errors::hedge::{Claim, ClaimedBy};
+///
+/// let claim = Claim::default();
+/// assert!(claim.may(ClaimedBy::Retry) && claim.may(ClaimedBy::Hedge));
+/// assert!(claim.take(ClaimedBy::Retry));
+/// assert!(!claim.may(ClaimedBy::Hedge), "the hedge layer sends no hedge");
+/// assert!(!claim.clone().take(ClaimedBy::Hedge), "clones share the claim");
+/// ```
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Claim(Arc<AtomicU8>);
+pub struct Claim(Arc<AtomicU8>);
+
+/// The side that may own a hedged call's further attempts ([`Claim`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimedBy {
+    /// The retry layer below the hedge layer: it retries the first attempt.
+    Retry = 1,
+    /// The hedge layer: it sends the hedge.
+    Hedge = 2,
+}
 
 impl Claim {
-    pub(crate) const RETRY: u8 = 1;
-    pub(crate) const HEDGE: u8 = 2;
-
-    /// Whether `owner` owns the call's further attempts, or may still.
-    pub(crate) fn may(&self, owner: u8) -> bool {
-        [0, owner].contains(&self.0.load(Acquire))
+    /// Whether `side` owns the call's further attempts, or may still.
+    pub fn may(&self, side: ClaimedBy) -> bool {
+        [0, side as u8].contains(&self.0.load(Acquire))
     }
 
-    /// Claims the call's further attempts for `owner`: true when it owns
+    /// Claims the call's further attempts for `side`: true when it owns
     /// them (now, or already).
-    pub(crate) fn take(&self, owner: u8) -> bool {
-        let was = self.0.compare_exchange(0, owner, AcqRel, Acquire);
-        was.is_ok() || was == Err(owner)
+    pub fn take(&self, side: ClaimedBy) -> bool {
+        let was = self.0.compare_exchange(0, side as u8, AcqRel, Acquire);
+        was.is_ok() || was == Err(side as u8)
     }
 }

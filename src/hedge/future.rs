@@ -7,7 +7,7 @@ use super::learn::{judged_window, Lesson, BARE_429};
 use crate::classification::{classify_response, Classification};
 use crate::context::CallContext;
 use crate::error::BoxError;
-use crate::hedged::{Claim, Hedged};
+use crate::hedged::{Claim, ClaimedBy, Hedged};
 use crate::hints::{HintSource, RateLimitInfo, ResponseHints, RetryHint};
 use crate::observe::{Failure, HedgedCall};
 use crate::prototype::Prototype;
@@ -372,7 +372,7 @@ where
         return Poll::Ready(None);
     };
     let config = &call.config;
-    let may = kept.claim.may(Claim::HEDGE) && kept.body.is_complete();
+    let may = kept.claim.may(ClaimedBy::Hedge) && kept.body.is_complete();
     if !may || !config.scopes.may_hedge(call.key, Instant::now()) {
         return Poll::Ready(None);
     }
@@ -389,7 +389,7 @@ where
         claim,
     } = *spare.take().expect("checked above");
     // (Lost only to a retry started since the check above.)
-    if !claim.take(Claim::HEDGE) {
+    if !claim.take(ClaimedBy::Hedge) {
         return Poll::Ready(None);
     }
     let mut request = template.rebuild(body);

@@ -159,7 +159,7 @@ mod learn;
 mod service;
 
 pub use crate::budget::RetryBudget;
-pub use crate::hedged::Hedged;
+pub use crate::hedged::{Claim, ClaimedBy, Hedged};
 pub use future::ResponseFuture;
 pub use layer::HedgeLayer;
 pub use service::Hedge;

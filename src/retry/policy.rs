@@ -5,7 +5,7 @@ use super::backoff::Backoff;
 use crate::budget::RetryBudget;
 use crate::classification::{Classification, Classify, DefaultClassifier};
 use crate::error::AuthReport;
-use crate::hedged::{Claim, Hedged};
+use crate::hedged::{Claim, ClaimedBy, Hedged};
 use crate::hints::HintSource;
 use crate::observe::Observer;
 use crate::redact::RedactedUri;
@@ -466,7 +466,7 @@ impl RetryPolicy {
         // layer above sent its hedge (claimed below, when all else allows).
         let claim = match context.extensions.get::<Hedged>() {
             Some(mark) => match context.extensions.get::<Claim>() {
-                Some(claim) if !mark.is_hedge() && claim.may(Claim::RETRY) => Some(claim),
+                Some(claim) if !mark.is_hedge() && claim.may(ClaimedBy::Retry) => Some(claim),
                 _ => return Err(StopReason::MaxAttempts),
             },
             None => None,
@@ -510,7 +510,7 @@ impl RetryPolicy {
             paced || withheld || c.budget.as_ref().is_none_or(|budget| budget.withdraw());
         withdrawn.then_some(()).ok_or(StopReason::BudgetExhausted)?;
         // (Lost only to a hedge sent since the check above.)
-        let owned = claim.is_none_or(|claim| claim.take(Claim::RETRY));
+        let owned = claim.is_none_or(|claim| claim.take(ClaimedBy::Retry));
         owned.then_some(decision).ok_or(StopReason::MaxAttempts)
     }
 }
