@@ -146,6 +146,18 @@ impl Default for ApiErrorsLayer {
     }
 }
 
+/// `layer` with its `field` replaced by `value` (read after `layer` is
+/// taken apart into its `fields`, so it may use them), whose type may
+/// differ: each builder method below is one such replacement.
+macro_rules! with_layer {
+    ($layer:expr, [$($fields:ident)*], $field:ident = $value:expr) => {{
+        #[allow(unused_variables)]
+        let ApiErrorsLayer { $($fields),* } = $layer;
+        let $field = $value;
+        ApiErrorsLayer { $($fields),* }
+    }};
+}
+
 impl<A, Q, C, Br, H> ApiErrorsLayer<A, Q, C, Br, H> {
     /// The retry policy.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
@@ -154,15 +166,8 @@ impl<A, Q, C, Br, H> ApiErrorsLayer<A, Q, C, Br, H> {
     }
 
     /// The parse layer (dialects, body cap and timeout, classifier).
-    pub fn parse<C2>(self, parse: ErrorBodyParseLayer<C2>) -> ApiErrorsLayer<A, Q, C2, Br, H> {
-        ApiErrorsLayer {
-            retry: self.retry,
-            auth: self.auth,
-            quota: self.quota,
-            parse,
-            breaker: self.breaker,
-            hedge: self.hedge,
-        }
+    pub fn parse<C2>(self, layer: ErrorBodyParseLayer<C2>) -> ApiErrorsLayer<A, Q, C2, Br, H> {
+        with_layer!(self, [retry auth quota parse breaker hedge], parse = layer)
     }
 
     /// The classifier the parse layer (and so the retry layer above it,
@@ -171,38 +176,17 @@ impl<A, Q, C, Br, H> ApiErrorsLayer<A, Q, C, Br, H> {
         self,
         classifier: C2,
     ) -> ApiErrorsLayer<A, Q, C2, Br, H> {
-        ApiErrorsLayer {
-            retry: self.retry,
-            auth: self.auth,
-            quota: self.quota,
-            parse: self.parse.classifier(classifier),
-            breaker: self.breaker,
-            hedge: self.hedge,
-        }
+        with_layer!(self, [retry auth quota parse breaker hedge], parse = parse.classifier(classifier))
     }
 
     /// Adds an [`AuthLayer`], inside the retry layer.
-    pub fn auth(self, auth: AuthLayer) -> ApiErrorsLayer<AuthLayer, Q, C, Br, H> {
-        ApiErrorsLayer {
-            retry: self.retry,
-            auth,
-            quota: self.quota,
-            parse: self.parse,
-            breaker: self.breaker,
-            hedge: self.hedge,
-        }
+    pub fn auth(self, layer: AuthLayer) -> ApiErrorsLayer<AuthLayer, Q, C, Br, H> {
+        with_layer!(self, [retry auth quota parse breaker hedge], auth = layer)
     }
 
     /// Adds a [`QuotaLayer`], inside the auth layer.
-    pub fn quota(self, quota: QuotaLayer) -> ApiErrorsLayer<A, QuotaLayer, C, Br, H> {
-        ApiErrorsLayer {
-            retry: self.retry,
-            auth: self.auth,
-            quota,
-            parse: self.parse,
-            breaker: self.breaker,
-            hedge: self.hedge,
-        }
+    pub fn quota(self, layer: QuotaLayer) -> ApiErrorsLayer<A, QuotaLayer, C, Br, H> {
+        with_layer!(self, [retry auth quota parse breaker hedge], quota = layer)
     }
 
     /// Adds a [`CircuitBreakerLayer`](crate::breaker::CircuitBreakerLayer),
@@ -215,16 +199,9 @@ impl<A, Q, C, Br, H> ApiErrorsLayer<A, Q, C, Br, H> {
     /// `QuotaLayer::with_store(store)` (see [`fleet`](crate::fleet)).
     pub fn breaker(
         self,
-        breaker: crate::breaker::CircuitBreakerLayer,
+        layer: crate::breaker::CircuitBreakerLayer,
     ) -> ApiErrorsLayer<A, Q, C, crate::breaker::CircuitBreakerLayer, H> {
-        ApiErrorsLayer {
-            retry: self.retry,
-            auth: self.auth,
-            quota: self.quota,
-            parse: self.parse,
-            breaker,
-            hedge: self.hedge,
-        }
+        with_layer!(self, [retry auth quota parse breaker hedge], breaker = layer)
     }
 
     /// Adds a [`HedgeLayer`](crate::hedge::HedgeLayer), outside the retry
@@ -234,16 +211,9 @@ impl<A, Q, C, Br, H> ApiErrorsLayer<A, Q, C, Br, H> {
     /// own. The client then takes `ReplayBody<ReplayBody<B>>` bodies.
     pub fn hedge(
         self,
-        hedge: crate::hedge::HedgeLayer,
+        layer: crate::hedge::HedgeLayer,
     ) -> ApiErrorsLayer<A, Q, C, Br, crate::hedge::HedgeLayer> {
-        ApiErrorsLayer {
-            hedge: hedge.sharing(self.retry.shared_budget()),
-            retry: self.retry,
-            auth: self.auth,
-            quota: self.quota,
-            parse: self.parse,
-            breaker: self.breaker,
-        }
+        with_layer!(self, [retry auth quota parse breaker hedge], hedge = layer.sharing(retry.shared_budget()))
     }
 
     /// Wraps `client`, checking at compile time what the layer cannot:
