@@ -2,7 +2,8 @@
 //! after a renewal) get the service for it; [`release_readiness`], for
 //! those that send later on a clone.
 
-use std::sync::{Mutex, OnceLock, PoisonError};
+use crate::lock;
+use std::sync::{Mutex, OnceLock};
 
 /// The clone of the inner service that a request's further sends (its
 /// retries, the auth layer's re-send) are cloned from, taken at the first
@@ -39,12 +40,8 @@ impl<S: Clone> Prototype<S> {
 
     /// A new clone, for a further send.
     pub(crate) fn service(&self) -> S {
-        self.service
-            .get()
-            .expect("kept at the call that made the future")
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        let kept = self.service.get();
+        lock(kept.expect("kept at the call that made the future")).clone()
     }
 }
 

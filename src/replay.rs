@@ -1,13 +1,14 @@
 //! [`ReplayBody`]: a request body that can be sent again without being
 //! buffered up front.
 
+use crate::lock;
 use bytes::{Buf, Bytes};
 use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use std::fmt;
 use std::num::NonZeroU64;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
 
 /// The default replay cap: 64 KiB.
@@ -287,12 +288,6 @@ pub(crate) fn size_hint_plus(hint: SizeHint, more: u64) -> SizeHint {
         sum.set_upper(upper.saturating_add(more));
     }
     sum
-}
-
-fn lock<B>(shared: &Mutex<Shared<B>>) -> MutexGuard<'_, Shared<B>> {
-    // A panic while holding the lock leaves consistent state (every update
-    // is a single push or flag), so a poisoned lock is still usable.
-    shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl<B> Body for ReplayBody<B>

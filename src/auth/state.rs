@@ -5,11 +5,12 @@ use super::error::{checked, AuthFailure, Failure, SharedSource};
 use super::{Credential, Renewal, TokenSource};
 use crate::context::within_deadline;
 use crate::error::api_in;
+use crate::lock;
 use crate::observe::Observer;
 use http::{HeaderName, HeaderValue};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -212,7 +213,7 @@ struct Failed {
 
 impl std::fmt::Debug for Tokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let state = self.lock();
+        let state = lock(&self.state);
         f.debug_struct("Tokens")
             .field("header", &self.format.header)
             .field(
@@ -236,19 +237,11 @@ impl Tokens {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // Every update under the lock leaves consistent state: a poisoned
-        // lock still holds it.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     /// The credential for a new request: the cached one (a lock and a
     /// clone), or the first load, started or joined. A credential of known
     /// expiry may start its refresh ahead (see [`ahead`](Self::ahead)).
     pub(crate) fn acquire(self: &Arc<Self>) -> Acquire {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         if let Some(installed) = &state.current {
             return match installed.ahead {
                 None => Acquire::Ready(installed.current.clone()),
@@ -300,7 +293,7 @@ impl Tokens {
     /// backoff runs, its failure at once (no renewal); or a new refresh,
     /// started.
     pub(crate) fn renew(self: &Arc<Self>, rejected: u64) -> (Acquire, Option<Renewal>) {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         let credential = match &state.current {
             Some(installed) if installed.current.generation > rejected => {
                 let ready = Acquire::Ready(installed.current.clone());
@@ -414,7 +407,7 @@ impl Tokens {
     /// for the next load, on a runtime that is driven. Should the overdue
     /// load end later, its outcome is dropped (see [`install`](Self::install)).
     fn overdue(&self, pending: &Pending, elapsed: tokio::time::error::Elapsed) -> Loaded {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         if state.pending.as_ref().map(|p| p.id) != Some(pending.id) {
             drop(state);
             // Ended just now: its outcome, if it was sent.
@@ -458,7 +451,7 @@ impl Tokens {
         result: Result<Credential, Failure>,
         replaced: Option<&(u64, Credential)>,
     ) -> Loaded {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         if state.pending.as_ref().map(|pending| pending.id) != Some(id) {
             // For the waiters still on it: its failure as it is; a late
             // credential is not installed (a newer load may be running).
@@ -503,7 +496,7 @@ impl Tokens {
     /// re-send with an older credential says nothing of the current one,
     /// and must not replace its backoff.
     pub(crate) fn resend_answered(&self, generation: u64, rejected: bool) {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         let current = state.current.as_ref().map(|c| c.current.generation);
         let counted = state.failed.as_ref().map(|failed| failed.generation);
         if !rejected {

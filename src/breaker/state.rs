@@ -3,9 +3,10 @@
 //! without a clock.
 
 use crate::hints::{HintSource, RetryHint};
+use crate::lock;
 use crate::scope::DigestMap;
 use http::Uri;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -299,11 +300,6 @@ impl Table {
 }
 
 impl Circuits {
-    fn lock(&self) -> MutexGuard<'_, Table> {
-        // Plain numbers, each update whole: a poisoned map is still usable.
-        self.table.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Whether a call to scope `key` may go, and the transition it makes.
     /// `None` for the key: the scope is untracked (no room). `label` names
     /// a new scope in events.
@@ -315,7 +311,7 @@ impl Circuits {
         t: &Thresholds,
         label: impl FnOnce() -> Uri,
     ) -> (Option<u64>, Admission, Option<(Transition, Uri)>) {
-        let table = &mut *self.lock();
+        let table = &mut *lock(&self.table);
         // One lookup when the scope is known (every call but its first).
         let circuit = match table.map.get_mut(&key) {
             Some(circuit) => circuit,
@@ -356,7 +352,7 @@ impl Circuits {
     /// Marks the fleet opening this process published for scope `key`
     /// (Unix ms) as seen: it is not learned back.
     pub(crate) fn published(&self, key: u64, at: u64) {
-        if let Some(circuit) = self.lock().map.get_mut(&key) {
+        if let Some(circuit) = lock(&self.table).map.get_mut(&key) {
             circuit.fleet_seen = circuit.fleet_seen.max(at);
         }
     }
@@ -370,7 +366,7 @@ impl Circuits {
         now: Instant,
         t: &Thresholds,
     ) -> Option<(Transition, Uri)> {
-        let table = &mut *self.lock();
+        let table = &mut *lock(&self.table);
         let circuit = table.map.get_mut(&key)?;
         let transition = circuit.settle(probe, verdict, now, t)?;
         Some((transition, circuit.label.clone()))
@@ -378,7 +374,7 @@ impl Circuits {
 
     /// Scopes tracked (for tests and `Debug`).
     pub(crate) fn len(&self) -> usize {
-        self.lock().map.len()
+        lock(&self.table).map.len()
     }
 }
 
@@ -640,11 +636,11 @@ mod tests {
         }
         let t1 = t0 + Duration::from_secs(3);
         assert_eq!(c.admit(u64::MAX, t1, None, &t, Uri::default).0, None);
-        assert_eq!(c.lock().no_room_until, Some(t0 + t.window));
+        assert_eq!(lock(&c.table).no_room_until, Some(t0 + t.window));
         let t2 = t0 + Duration::from_secs(9);
         assert_eq!(c.admit(u64::MAX, t2, None, &t, Uri::default).0, None);
         assert_eq!(
-            c.lock().no_room_until,
+            lock(&c.table).no_room_until,
             Some(t0 + t.window),
             "not swept again"
         );

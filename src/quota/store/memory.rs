@@ -4,10 +4,11 @@ use super::inferred::INFERRED;
 use super::window::{as_ms, Decision, Millis, ScopeState, RECHECK};
 use super::{Grant, Observation, Permit, QuotaStore, ScopeKey, StoreFuture};
 use crate::fleet::{from_unix_ms, unix_ms, OpeningStore};
+use crate::lock;
 use crate::scope::DigestMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 use tower::util::rng::{HasherRng, Rng};
@@ -290,11 +291,6 @@ pub(crate) enum Local {
     Unknown(Grant),
     Decided(Grant, bool),
     Renew,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic elsewhere while holding the lock leaves plain numbers: use them.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl QuotaStore for MemoryStore {

@@ -419,7 +419,7 @@ impl RedisStore {
     }
 
     fn sync(&self, scope: ScopeKey) -> Arc<Sync> {
-        let mut scopes = self.shared.scopes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut scopes = crate::lock(&self.shared.scopes);
         if scopes.len() >= MAX_SCOPES && !scopes.contains_key(&scope) {
             scopes.retain(|_, sync| sync.running.load(Ordering::Relaxed));
         }
@@ -708,7 +708,7 @@ impl RedisStore {
             // Nothing is written on this process's clock: the first call
             // reads the ledger and Redis's clock.
             let read = self.cas(scope, "", None).await?;
-            *sync.ledger.lock().unwrap_or_else(|p| p.into_inner()) = read;
+            *crate::lock(&sync.ledger) = read;
         }
         let (ask, taken_before) = self.ask(scope, sync);
         let renewed = self.renew_with(scope, sync, ask, taken_before).await;
@@ -752,7 +752,7 @@ impl RedisStore {
                     let wait = epoch.saturating_sub(ask.now);
                     sync.wait_until.store(local_at + wait, Ordering::Relaxed);
                     self.apply(scope, sync, &next, answer, taken_before, clock);
-                    *sync.ledger.lock().unwrap_or_else(|p| p.into_inner()) = Some(next);
+                    *crate::lock(&sync.ledger) = Some(next);
                     return Ok(true);
                 }
                 Some(current) => ledger = Some(current),
