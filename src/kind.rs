@@ -1,7 +1,6 @@
 //! [`ErrorKind`]: what sort of failure a response (or its absence) is.
 
 use http::StatusCode;
-use std::fmt;
 
 /// What sort of failure an API call ended in.
 ///
@@ -181,11 +180,7 @@ impl ErrorKind {
     }
 }
 
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+display_as_str!(ErrorKind);
 
 #[cfg(test)]
 mod tests {

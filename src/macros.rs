@@ -102,3 +102,15 @@ macro_rules! opaque_debug {
         }
     };
 }
+
+/// A `Display` that writes the type's `as_str()`, written once:
+/// `display_as_str!(ErrorKind)`.
+macro_rules! display_as_str {
+    ($($name:ty),*) => {
+        $(impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        })*
+    };
+}

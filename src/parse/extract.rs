@@ -217,18 +217,13 @@ fn pick<'a, T>(
 /// The first message among `keys`: a string, or an array of strings joined
 /// with "; " (NestJS sends `"message": ["a", "b"]`).
 pub(crate) fn message_in(object: &Map<String, Value>, keys: &[&str]) -> Option<String> {
-    message_ref(object, keys).map(Cow::into_owned)
+    pick(object, keys, message_of).map(Cow::into_owned)
 }
 
-/// [`message_in`], borrowed when the message is a string that is one line
+/// A message value (of any key, for [`pick`]): a string, or an array of
+/// strings joined with "; "; borrowed when it is a string that is one line
 /// already.
-fn message_ref<'a>(object: &'a Map<String, Value>, keys: &[&str]) -> Option<Cow<'a, str>> {
-    pick(object, keys, |_, value| message_of(value))
-}
-
-/// A message value: a string, or an array of strings joined with "; ";
-/// borrowed when it is a string that is one line already.
-fn message_of(value: &Value) -> Option<Cow<'_, str>> {
+fn message_of<'a>(_: &str, value: &'a Value) -> Option<Cow<'a, str>> {
     match value {
         Value::Array(items) => {
             let parts: Vec<String> = items.iter().filter_map(text).take(10).collect();
@@ -361,7 +356,7 @@ impl Walk {
                         (true, Some(name)) => name,
                         (false, named) => Cow::Owned(join(prefix, named.as_deref().unwrap_or(""))),
                     };
-                    let message = message_ref(object, FIELD_MESSAGE_KEYS)
+                    let message = pick(object, FIELD_MESSAGE_KEYS, message_of)
                         .unwrap_or(Cow::Borrowed("is invalid"));
                     // One allocation: the field error's own text.
                     self.out.push(FieldError::from_parts(&field, &message));
@@ -1035,7 +1030,7 @@ mod tests {
         for (value, field, message) in &cases {
             let object = value.as_object().unwrap();
             assert_eq!(field_name(object).as_deref(), *field, "{value}");
-            let found = message_ref(object, FIELD_MESSAGE_KEYS);
+            let found = pick(object, FIELD_MESSAGE_KEYS, message_of);
             assert_eq!(found.as_deref(), *message, "{value}");
         }
     }

@@ -68,12 +68,6 @@ impl WaitSource {
     }
 }
 
-impl fmt::Display for WaitSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Why a request failed without waiting: the
 /// `tower_api_errors.failed_fast.reason` attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -99,11 +93,7 @@ impl FailFast {
     }
 }
 
-impl fmt::Display for FailFast {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+display_as_str!(WaitSource, FailFast);
 
 /// The crate's OpenTelemetry instruments, created once from a [`Meter`];
 /// hand it to the layers ([`RetryPolicy::metrics`](crate::RetryPolicy::metrics)).
