@@ -111,14 +111,12 @@ impl<B> ReplayBody<B> {
         }
     }
 
-    /// True while the body can still be sent again in full.
-    pub fn is_replayable(&self) -> bool {
-        self.shared.as_ref().is_none_or(|s| !lock(s).unreplayable)
-    }
+    field_getters! {
+        /// True while the body can still be sent again in full.
+        pub fn is_replayable -> bool { shared.as_ref().is_none_or(|s| !lock(s).unreplayable) }
 
-    /// True when the original itself failed while being read.
-    pub(crate) fn has_failed(&self) -> bool {
-        self.shared.as_ref().is_some_and(|s| lock(s).failed)
+        /// True when the original itself failed while being read.
+        pub(crate) fn has_failed -> bool { shared.as_ref().is_some_and(|s| lock(s).failed) }
     }
 
     /// True when the original was read to its end and kept whole (or was

@@ -83,19 +83,15 @@ impl Classification {
         }
     }
 
-    /// The failure's kind; `None` for a success.
-    pub fn kind(&self) -> Option<ErrorKind> {
-        self.failure().map(Failure::kind)
-    }
+    field_getters! {
+        /// The failure's kind; `None` for a success.
+        pub fn kind -> Option<ErrorKind> { failure().map(Failure::kind) }
 
-    /// True for a failure that may be retried; a success never is.
-    pub fn is_retryable(&self) -> bool {
-        self.failure().is_some_and(Failure::is_retryable)
-    }
+        /// True for a failure that may be retried; a success never is.
+        pub fn is_retryable -> bool { failure().is_some_and(Failure::is_retryable) }
 
-    /// The server's retry hint, for a failure that carried one.
-    pub fn retry_hint(&self) -> Option<RetryHint> {
-        self.failure().and_then(Failure::retry_hint)
+        /// The server's retry hint, for a failure that carried one.
+        pub fn retry_hint -> Option<RetryHint> { failure().and_then(Failure::retry_hint) }
     }
 }
 

@@ -195,9 +195,7 @@ impl ApiError {
 
         /// Fields that failed validation, in the order the body lists them.
         pub fn field_errors -> &[FieldError] { &inner.reading.field_errors }
-    }
 
-    field_getters! {
         /// How long the server asked to wait before retrying.
         ///
         /// Header hints win over the body's: `retry-after-ms`, `Retry-After`,
@@ -227,16 +225,13 @@ impl ApiError {
         /// share both. [`details_json`](Self::details_json) gives the text
         /// without parsing.
         pub fn details -> Option<&Value> { inner.details.as_deref().map(LazyJson::value) }
-    }
 
-    /// The body's JSON text (UTF-8, a declared charset already decoded),
-    /// when the body was JSON; never parses.
-    pub fn details_json(&self) -> Option<&str> {
-        let text = &self.inner.details.as_deref()?.text;
-        std::str::from_utf8(text).ok()
-    }
+        /// The body's JSON text (UTF-8, a declared charset already decoded),
+        /// when the body was JSON; never parses.
+        pub fn details_json -> Option<&str> {
+            inner.details.as_deref().and_then(|json| std::str::from_utf8(&json.text).ok())
+        }
 
-    field_getters! {
         /// The upstream's id for this request, as its support desk asks for
         /// it, from the first of these response headers present: `request-id`
         /// (Stripe, Anthropic), `x-request-id` (OpenAI and most others),
@@ -272,6 +267,12 @@ impl ApiError {
         /// What the [`AuthLayer`](crate::auth::AuthLayer) did, when this error
         /// answered a request it sent again with a renewed credential.
         pub fn auth_report -> Option<AuthReport> { inner.auth }
+
+        /// True for [`ErrorKind::RateLimited`].
+        pub fn is_rate_limited -> bool { inner.reading.kind == ErrorKind::RateLimited }
+
+        /// True for [`ErrorKind::NotFound`].
+        pub fn is_not_found -> bool { inner.reading.kind == ErrorKind::NotFound }
     }
 
     /// The server's gRPC status, for a failure read from a response's
@@ -308,14 +309,6 @@ impl ApiError {
             Arc::new(status)
         });
         Some(made)
-    }
-
-    field_getters! {
-        /// True for [`ErrorKind::RateLimited`].
-        pub fn is_rate_limited -> bool { inner.reading.kind == ErrorKind::RateLimited }
-
-        /// True for [`ErrorKind::NotFound`].
-        pub fn is_not_found -> bool { inner.reading.kind == ErrorKind::NotFound }
     }
 
     /// True for [`ErrorKind::Unauthorized`] and [`ErrorKind::Forbidden`].

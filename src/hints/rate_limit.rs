@@ -80,11 +80,9 @@ impl RateLimitInfo {
 
         /// Time until the window resets.
         pub fn reset -> Option<Duration>;
-    }
 
-    /// True when the server says nothing is left (`remaining == 0`).
-    pub fn is_exhausted(&self) -> bool {
-        self.remaining == Some(0)
+        /// True when the server says nothing is left (`remaining == 0`).
+        pub fn is_exhausted -> bool { remaining == Some(0) }
     }
 
     /// Orders by restrictiveness: fewer remaining first, then longer reset.

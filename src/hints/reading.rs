@@ -146,11 +146,9 @@ impl RateLimitPolicy {
         /// What the window's quota counts, when the server said (the IETF
         /// draft's `qu`).
         pub fn unit -> Option<QuotaUnit>;
-    }
 
-    /// True when nothing is left (`remaining == 0`).
-    pub fn is_exhausted(&self) -> bool {
-        self.remaining == Some(0)
+        /// True when nothing is left (`remaining == 0`).
+        pub fn is_exhausted -> bool { remaining == Some(0) }
     }
 
     /// This window as a [`RateLimitInfo`] (limit, remaining, reset).
