@@ -140,7 +140,7 @@ impl RetryBudget {
         let account = &*self.account;
         // A poisoned lock only means a panic elsewhere mid-update of plain
         // numbers: the account is still usable.
-        let mut window = account.window.lock().unwrap_or_else(|e| e.into_inner());
+        let mut window = crate::lock(&account.window);
         let w = &mut *window;
         // A racing withdrawal may have settled at a later instant.
         let now = now.max(w.settled);

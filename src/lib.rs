@@ -250,15 +250,6 @@ pub mod retry;
 mod scope;
 pub mod stack;
 
-/// A mutex's guard, poisoned or not: every lock in the crate guards state
-/// that each update leaves whole (plain numbers, a single push or flag), so
-/// a panic elsewhere while holding it leaves the state usable.
-pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 /// The README's Rust snippets, compiled and run as doctests so that they
 /// stay true.
 #[cfg(doctest)]
@@ -275,3 +266,12 @@ pub use parse::{parse_error, ErrorBodyParseLayer};
 pub use quota::QuotaLayer;
 pub use retry::{RetryLayer, RetryPolicy};
 pub use stack::{ApiErrors, ApiErrorsLayer, ServiceBuilderExt};
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// A mutex's guard, poisoned or not: every lock in the crate guards state
+/// that each update leaves whole (plain numbers, a single push or flag), so
+/// a panic elsewhere while holding it leaves the state usable.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

@@ -370,12 +370,9 @@ where
         Box::pin(async move {
             let request = origin.rebuild(request).map_err(super::redacted)?;
             origin.resent_below()?;
-            let mut extensions = shared
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone();
+            let mut extensions = crate::lock(shared).clone();
             let result = next.run(request, &mut extensions).await;
-            *shared.lock().unwrap_or_else(PoisonError::into_inner) = extensions;
+            *crate::lock(shared) = extensions;
             match result {
                 Ok(response) => Ok(http_response(response)),
                 Err(::reqwest_middleware::Error::Reqwest(error)) => {
