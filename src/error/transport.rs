@@ -95,9 +95,8 @@ impl TransportError {
     /// layer nor a hedge sends again. Only the root is read: an outer
     /// error's text may hold the request's URL.
     pub(crate) fn is_permanent(&self) -> bool {
-        let inner: &(dyn std::error::Error + 'static) = &*self.source;
-        let causes = std::iter::successors(Some(inner), |e| e.source());
-        let root = causes.last().map(|e| e.to_string().to_ascii_lowercase());
+        let root = super::chain(&*self.source).last();
+        let root = root.map(|e| e.to_string().to_ascii_lowercase());
         root.is_some_and(|text| text.contains("certificate") || text.contains("scheme"))
     }
 
