@@ -142,17 +142,12 @@ pub(crate) fn parse_go_duration(text: &str) -> Option<Duration> {
     if rest.is_empty() {
         return None;
     }
+    let is_number = |b: &u8| b.is_ascii_digit() || *b == b'.';
     let mut total = Duration::ZERO;
     while !rest.is_empty() {
-        let digits = rest
-            .iter()
-            .position(|b| !(b.is_ascii_digit() || *b == b'.'))
-            .unwrap_or(rest.len());
+        let digits = rest.iter().take_while(|b| is_number(b)).count();
         let (number, after) = rest.split_at(digits);
-        let unit_len = after
-            .iter()
-            .position(|b| b.is_ascii_digit() || *b == b'.')
-            .unwrap_or(after.len());
+        let unit_len = after.iter().take_while(|b| !is_number(b)).count();
         let (unit, next) = after.split_at(unit_len);
         let (whole, nanos) = parse_decimal(std::str::from_utf8(number).ok()?)?;
         let value = saturating_duration(whole, nanos);
@@ -180,10 +175,7 @@ fn parse_decimal(text: &str) -> Option<(u64, u32)> {
     // Every rate-limit header of every learning response comes here: the
     // whole part is found first, then read without overflow checks when it
     // has at most 19 digits (10^19 - 1 fits a u64), as every real one has.
-    let digits = bytes
-        .iter()
-        .position(|byte| !byte.is_ascii_digit())
-        .unwrap_or(bytes.len());
+    let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
     if digits == 0 {
         return None;
     }
