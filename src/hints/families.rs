@@ -263,10 +263,8 @@ static BY_LENGTH: LazyLock<Vec<Vec<(&'static str, Slot)>>> = LazyLock::new(|| {
 /// `None` for the headers the hints do not read.
 pub(crate) fn slot(name: &str) -> Option<Slot> {
     let same_length = BY_LENGTH.get(name.len())?;
-    same_length
-        .iter()
-        .find(|(known, _)| *known == name)
-        .map(|(_, slot)| *slot)
+    let (_, slot) = same_length.iter().find(|(known, _)| *known == name)?;
+    Some(*slot)
 }
 
 /// Whether a header (lower-case name) may teach the quota layer a window

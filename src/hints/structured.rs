@@ -73,10 +73,8 @@ impl<'a> Member<'a> {
 
     /// Parameter `key`'s value, if present.
     pub(crate) fn get(&self, key: &str) -> Option<Value<'a>> {
-        self.params[..self.len]
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| *v)
+        let (_, value) = self.params[..self.len].iter().find(|(k, _)| *k == key)?;
+        Some(*value)
     }
 
     fn push(&mut self, key: &'a str, value: Value<'a>) {

@@ -160,11 +160,7 @@ impl Target {
 /// The host (brackets of an IPv6 literal removed) and the port of an
 /// authority `[userinfo@]host[:port]`.
 fn host_and_port(authority: &str) -> (Option<&str>, Option<u16>) {
-    let bytes = authority.as_bytes();
-    let start = bytes
-        .iter()
-        .rposition(|&b| b == b'@')
-        .map_or(0, |at| at + 1);
+    let start = authority.rfind('@').map_or(0, |at| at + 1);
     let host_port = &authority[start..];
     let (host, port) = match host_port.strip_prefix('[') {
         Some(v6) => match v6.split_once(']') {

@@ -253,11 +253,8 @@ impl Metrics {
     /// The allowlisted code equal to `code`, shared (no allocation).
     pub(crate) fn allowed_code(&self, code: Option<&str>) -> Option<Arc<str>> {
         let code = code?;
-        self.inner
-            .error_codes
-            .iter()
-            .find(|allowed| &***allowed == code)
-            .cloned()
+        let mut allowed = self.inner.error_codes.iter();
+        allowed.find(|allowed| &***allowed == code).cloned()
     }
 
     pub(crate) fn call(&self, seconds: f64, attempts: u32, attrs: &[KeyValue]) {
