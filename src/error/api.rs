@@ -450,10 +450,8 @@ impl std::error::Error for ApiError {
         if let Some(status) = self.grpc_status() {
             return Some(status);
         }
-        self.inner
-            .body_error
-            .as_deref()
-            .map(|error| &**error as &(dyn std::error::Error + 'static))
+        let error = self.inner.body_error.as_deref()?;
+        Some(&**error)
     }
 }
 

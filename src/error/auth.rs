@@ -209,8 +209,6 @@ impl fmt::Display for Unauthorized {
 
 impl StdError for Unauthorized {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source
-            .as_deref()
-            .map(|source| source as &(dyn StdError + 'static))
+        Some(self.source.as_deref()?)
     }
 }

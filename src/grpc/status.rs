@@ -50,11 +50,7 @@ pub fn code_name(code: u32) -> &'static str {
         "DATA_LOSS",
         "UNAUTHENTICATED",
     ];
-    usize::try_from(code)
-        .ok()
-        .and_then(|index| NAMES.get(index))
-        .copied()
-        .unwrap_or("UNKNOWN_CODE")
+    NAMES.get(code as usize).copied().unwrap_or("UNKNOWN_CODE")
 }
 
 /// The `grpc-status` of a header map, when present and numeric.

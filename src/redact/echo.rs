@@ -123,10 +123,8 @@ impl RequestSecrets {
 
 /// The credential of an `Authorization` value: what follows the scheme.
 fn after_scheme(bytes: &[u8]) -> &[u8] {
-    bytes
-        .iter()
-        .position(|b| *b == b' ')
-        .map_or(bytes, |space| bytes[space + 1..].trim_ascii())
+    let space = memchr::memchr(b' ', bytes);
+    space.map_or(bytes, |space| bytes[space + 1..].trim_ascii())
 }
 
 fn hash(bytes: &[u8]) -> u64 {

@@ -622,11 +622,8 @@ impl ScopeState {
     fn learn_window(&mut self, report: Report, now: Millis) {
         let reset_at = now + report.reset.unwrap_or(UNKNOWN_RESET);
         let policy = report.policy;
-        let existing = self
-            .windows
-            .iter_mut()
-            .flatten()
-            .find(|window| window.policy == policy);
+        let mut windows = self.windows.iter_mut().flatten();
+        let existing = windows.find(|window| window.policy == policy);
         let Some(window) = existing else {
             let Some(remaining) = report.remaining else {
                 return;
