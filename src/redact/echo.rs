@@ -12,7 +12,7 @@
 //! (`Bearer …`, `Basic …`, JSON Web Tokens). Each is replaced by
 //! [`REDACTED`](super::REDACTED).
 
-use super::names::is_secret_name;
+use super::is_secret_name;
 use aho_corasick::AhoCorasick;
 use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
 use http::{HeaderMap, Uri};
