@@ -48,10 +48,8 @@ impl fmt::Display for RedactedUri<'_> {
         }
         if let Some(authority) = uri.authority() {
             // Userinfo sits before the last '@' of the authority.
-            let host = authority
-                .as_str()
-                .rsplit_once('@')
-                .map_or(authority.as_str(), |(_, host)| host);
+            let host = authority.as_str();
+            let host = host.rsplit_once('@').map_or(host, |(_, host)| host);
             f.write_str(host)?;
         }
         let rules = Redaction::installed();

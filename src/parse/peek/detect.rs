@@ -19,10 +19,7 @@ pub struct OkFalse;
 
 impl FailureInSuccess for OkFalse {
     fn is_failure(&self, input: &DialectInput<'_>) -> bool {
-        input
-            .json()
-            .and_then(|json| json.get("ok"))
-            .is_some_and(|ok| ok == &Value::Bool(false))
+        input.json().and_then(|json| json.get("ok")) == Some(&Value::Bool(false))
     }
 }
 

@@ -983,10 +983,7 @@ fn member_name() -> u64 {
     static STORES: AtomicU32 = AtomicU32::new(0);
     let mut hasher = crate::scope::Fnv1a::default();
     hasher.write_bytes(&std::process::id().to_le_bytes());
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
+    let nanos = UNIX_EPOCH.elapsed().unwrap_or_default().as_nanos();
     hasher.write_bytes(&nanos.to_le_bytes());
     hasher.write_bytes(&STORES.fetch_add(1, Ordering::Relaxed).to_le_bytes());
     hasher.finish()
