@@ -67,10 +67,7 @@ fn skip_spaces(value: &[u8], at: usize) -> usize {
 fn param_value(value: &[u8], at: usize) -> Option<(&[u8], usize)> {
     let rest = value.get(at..).unwrap_or_default();
     if rest.first() != Some(&b'"') {
-        let end = rest
-            .iter()
-            .position(|&b| matches!(b, b' ' | b'\t' | b','))
-            .unwrap_or(rest.len());
+        let end = memchr::memchr3(b' ', b'\t', b',', rest).unwrap_or(rest.len());
         return Some((&rest[..end], at + end));
     }
     let mut end = 1;

@@ -288,12 +288,9 @@ impl ScopeState {
 
     /// True when nothing here holds anything back any more.
     pub(crate) fn is_spent(&self, now: Millis) -> bool {
+        let mut windows = self.windows.iter().flatten();
         self.cooldown_until.is_none_or(|until| until <= now)
-            && self
-                .windows
-                .iter()
-                .flatten()
-                .all(|window| window.reset_at.is_some_and(|reset| reset <= now))
+            && windows.all(|window| window.reset_at.is_some_and(|reset| reset <= now))
     }
 
     /// Whether `cost` may go now, and after what pacing delay (at most
