@@ -62,7 +62,6 @@ mod rules;
 mod uri;
 
 pub(crate) use echo::{RequestSecrets, Scrubber};
-#[cfg(feature = "grpc")]
 pub(crate) use names::is_secret_name;
 pub use names::is_secret_param;
 pub use rules::Redaction;
