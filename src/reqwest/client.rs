@@ -43,6 +43,14 @@ use tower::Service;
 /// Redirects of a bodiless request (a GET) are followed as reqwest
 /// follows them.
 ///
+/// On a redirect to another host, reqwest drops `Authorization` and
+/// cookies, but sends every other header on: an
+/// [`AuthLayer`](crate::auth::AuthLayer) credential set in a header of
+/// its own (`x-api-key`) goes to that host too. For such a vendor, build
+/// the client with a redirect policy that stops at another host
+/// (`reqwest::redirect::Policy::custom`, comparing `attempt.url()` with
+/// `attempt.previous()`), or with `Policy::none()`.
+///
 /// # Errors
 ///
 /// The error is the [`reqwest::Error`], its URL redacted (no userinfo,
