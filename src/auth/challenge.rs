@@ -53,8 +53,8 @@ pub(crate) fn rejects_api(error: &ApiError) -> bool {
 /// trailers comes after messages the caller has, and is not re-sent.)
 #[cfg(feature = "grpc")]
 fn grpc_unauthenticated(status: StatusCode, headers: &HeaderMap) -> bool {
-    const UNAUTHENTICATED: u32 = 16;
-    status == StatusCode::OK && crate::grpc::grpc_status(headers) == Some(UNAUTHENTICATED)
+    let kind = crate::grpc::trailers_only_kind(status, headers);
+    kind == Some(crate::ErrorKind::Unauthorized)
 }
 
 #[cfg(not(feature = "grpc"))]

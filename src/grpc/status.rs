@@ -5,7 +5,7 @@
 use crate::classification::{Classification, Failure};
 use crate::hints::{grpc_pushback, GrpcPushback, HintSource, RetryHint};
 use crate::ErrorKind;
-use http::{HeaderMap, HeaderName, HeaderValue, Request};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
 use std::time::Duration;
 
 const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
@@ -51,6 +51,14 @@ pub fn code_name(code: u32) -> &'static str {
         "UNAUTHENTICATED",
     ];
     NAMES.get(code as usize).copied().unwrap_or("UNKNOWN_CODE")
+}
+
+/// The kind of a trailers-only gRPC failure: a 200 whose `grpc-status`
+/// is not `OK`, by the table of [`kind_for_code`]. How the auth and quota
+/// layers read gRPC's 401, 429 and 503.
+pub(crate) fn trailers_only_kind(status: StatusCode, headers: &HeaderMap) -> Option<ErrorKind> {
+    let code = grpc_status(headers).filter(|_| status == StatusCode::OK)?;
+    kind_for_code(code).map(|(kind, _)| kind)
 }
 
 /// The `grpc-status` of a header map, when present and numeric.

@@ -58,16 +58,15 @@ fn is_throttle(status: StatusCode) -> bool {
 
 /// Whether a response is a rate limit (a 429) and whether it throttles (a
 /// 429 or a 503). With the `grpc` feature, a trailers-only gRPC status
-/// on a 200 stands for them: `RESOURCE_EXHAUSTED` (8) is gRPC's 429 and
-/// `UNAVAILABLE` (14) its 503, their wait the pushback (gRFC A6).
+/// on a 200 stands for them by its kind, as a typed failure's does
+/// (`RESOURCE_EXHAUSTED` is gRPC's 429, `UNAVAILABLE` its 503, their wait
+/// the pushback: gRFC A6).
 fn throttle(status: StatusCode, headers: &HeaderMap) -> (bool, bool) {
     #[cfg(feature = "grpc")]
     if status == StatusCode::OK {
-        return match crate::grpc::grpc_status(headers) {
-            Some(8) => (true, true),
-            Some(14) => (false, true),
-            _ => (false, false),
-        };
+        let kind = crate::grpc::trailers_only_kind(status, headers);
+        let limited = kind == Some(ErrorKind::RateLimited);
+        return (limited, limited || kind == Some(ErrorKind::Unavailable));
     }
     #[cfg(not(feature = "grpc"))]
     let _ = headers;
