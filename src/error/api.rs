@@ -361,16 +361,18 @@ impl ApiError {
         #[cfg(feature = "grpc")]
         if let Some(origin) = &mut inner.grpc {
             // Opaque bytes: kept only when no credential is found in them.
-            let echoes = |details: &bytes::Bytes| {
-                let text = String::from_utf8_lossy(details);
+            let echoes = |bytes: &[u8]| {
+                let text = String::from_utf8_lossy(bytes);
                 matches!(scrubber.scrub(&text), Cow::Owned(_))
             };
-            if origin.details.as_ref().is_some_and(echoes) {
+            if origin.details.as_deref().is_some_and(echoes) {
                 origin.details = None;
             }
             // So are the metadata's values (an echo under a plain name).
-            let echoed: Vec<_> = (origin.metadata.iter())
-                .filter(|(_, value)| echoes(&bytes::Bytes::copy_from_slice(value.as_bytes())))
+            let echoed: Vec<_> = origin
+                .metadata
+                .iter()
+                .filter(|(_, value)| echoes(value.as_bytes()))
                 .map(|(name, _)| name.clone())
                 .collect();
             for name in echoed {

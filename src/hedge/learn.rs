@@ -37,7 +37,7 @@ fn is_short(window: &RateLimitInfo) -> bool {
 pub(crate) fn judged_window(binding: Window, all: &[RateLimitPolicy]) -> Window {
     let mut short = binding.filter(is_short);
     for p in all {
-        let window = RateLimitInfo::new(p.limit(), p.remaining(), p.reset());
+        let window = p.info();
         if is_short(&window) && short.is_none_or(|s| s.reset() < window.reset()) {
             short = Some(window);
         }
