@@ -84,8 +84,10 @@ impl RetryReport {
     }
 
     field_getters! {
-        /// Attempts sent, the first included (a circuit breaker's
-        /// refusal sent nothing and is none, as for `max_attempts`).
+        /// Attempts made, the first included. A circuit breaker's refusal
+        /// that the retry layer waited out sent nothing and is not counted,
+        /// as for `max_attempts`; a refusal that ends the call is its last
+        /// attempt.
         pub fn attempts -> u32;
 
         /// Time spent waiting between attempts.

@@ -283,8 +283,8 @@ where
         }
     }
 
-    /// The attempts sent (a breaker's refusals are none, as for
-    /// `max_attempts`) and the time waited.
+    /// The attempts made, less the breaker's refusals waited out (none
+    /// was sent, as for `max_attempts`), and the time waited.
     fn report(&self, reason: Option<StopReason>) -> RetryReport {
         RetryReport::new(self.attempts - self.refusals, self.waited).with_stop(reason)
     }
