@@ -332,22 +332,14 @@ async fn a_resend_carries_the_time_left_of_the_calls_grpc_timeout() {
 /// reset in 2 s); the next call, of 5 s, is held ~2 s and goes with ~3 s.
 #[tokio::test(start_paused = true)]
 async fn a_call_held_for_the_quota_carries_the_time_left_of_its_grpc_timeout() {
-    use std::sync::{Arc, Mutex};
-    use tower_api_errors::grpc::grpc_timeout;
     use tower_api_errors::QuotaLayer;
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let record = seen.clone();
-    let spent = tower::service_fn(move |request: http::Request<Full<Bytes>>| {
-        record.lock().unwrap().push(grpc_timeout(request.headers()));
-        let answer = http::Response::builder()
-            .header("content-type", "application/grpc")
-            .header("grpc-status", "0")
-            .header("x-ratelimit-limit", "1")
-            .header("x-ratelimit-remaining", "0")
-            .header("x-ratelimit-reset", "2")
-            .body(Full::new(Bytes::new()))
-            .unwrap();
-        async move { Ok::<_, std::convert::Infallible>(answer) }
+    let (spent, seen) = grpc_server(|_, _| {
+        vec![
+            ("grpc-status", "0"),
+            ("x-ratelimit-limit", "1"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "2"),
+        ]
     });
     let service = QuotaLayer::new().layer(spent);
     let call = || {
@@ -422,23 +414,13 @@ async fn a_grpc_unauthenticated_renews_the_credential_and_the_call_succeeds() {
 /// then 3 s.
 #[tokio::test(start_paused = true)]
 async fn the_auth_layers_sends_carry_the_time_left_of_the_calls_grpc_timeout() {
-    use std::sync::{Arc, Mutex};
     use tower_api_errors::auth::AuthLayer;
-    use tower_api_errors::grpc::grpc_timeout;
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let record = seen.clone();
-    let server = tower::service_fn(move |request: http::Request<Full<Bytes>>| {
-        record.lock().unwrap().push(grpc_timeout(request.headers()));
+    let (server, seen) = grpc_server(|request, _| {
         let status = match request.headers()["authorization"] == echo::ACCEPTED {
             true => "0",
             false => "16",
         };
-        let answer = http::Response::builder()
-            .header("content-type", "application/grpc")
-            .header("grpc-status", status)
-            .body(Full::new(Bytes::new()))
-            .unwrap();
-        async move { Ok::<_, std::convert::Infallible>(answer) }
+        vec![("grpc-status", status)]
     });
     let source = support::Rotating::new(Duration::from_secs(1));
     let service = AuthLayer::new(source).layer(server);
@@ -460,13 +442,20 @@ async fn the_auth_layers_sends_carry_the_time_left_of_the_calls_grpc_timeout() {
 /// it came).
 #[tokio::test(start_paused = true)]
 async fn a_grpc_throttle_with_a_pushback_holds_the_quota_scope() {
-    use std::sync::atomic::Ordering;
     use tower_api_errors::QuotaLayer;
+    // Answers its first call with `code` and a 2 s pushback, every later
+    // one with `OK`.
+    let throttled_once = |code| {
+        grpc_server(move |_, before| match before {
+            0 => vec![("grpc-status", code), ("grpc-retry-pushback-ms", "2000")],
+            _ => vec![("grpc-status", "0")],
+        })
+    };
     for code in ["8", "14"] {
         let (raw, calls) = throttled_once(code);
         let held = held_after_throttle(QuotaLayer::new().layer(raw)).await;
         assert!(held >= Duration::from_secs(2), "{code}: held {held:?}");
-        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(calls.lock().unwrap().len(), 2);
         let (raw, calls) = throttled_once(code);
         let parsed = ServiceBuilder::new()
             .layer(QuotaLayer::new())
@@ -474,16 +463,21 @@ async fn a_grpc_throttle_with_a_pushback_holds_the_quota_scope() {
             .service(raw);
         let held = held_after_throttle(parsed).await;
         assert!(held >= Duration::from_secs(2), "{code} parsed: {held:?}");
-        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(calls.lock().unwrap().len(), 2);
     }
 }
 
-type Calls = std::sync::Arc<std::sync::atomic::AtomicU32>;
+/// What a test's gRPC server saw: each request's `grpc-timeout`.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<Option<Duration>>>>;
 
-/// A gRPC server that answers its first call with `code` and a 2 s
-/// pushback, trailers-only, and every later one with `OK`.
-fn throttled_once(
-    code: &'static str,
+/// A gRPC server answering trailers-only: `application/grpc` and the
+/// headers `answer` gives for each request (and how many came before it),
+/// recording what it saw.
+fn grpc_server(
+    answer: impl Fn(&http::Request<Full<Bytes>>, usize) -> Vec<(&'static str, &'static str)>
+        + Clone
+        + Send
+        + 'static,
 ) -> (
     impl tower::Service<
             http::Request<Full<Bytes>>,
@@ -492,23 +486,24 @@ fn throttled_once(
             Future = impl Send,
         > + Clone
         + Send,
-    Calls,
+    Seen,
 ) {
-    let calls = Calls::default();
-    let counted = calls.clone();
-    let server = tower::service_fn(move |_: http::Request<Full<Bytes>>| {
-        let first = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
-        let answer = http::Response::builder().header("content-type", "application/grpc");
-        let answer = match first {
-            true => answer
-                .header("grpc-status", code)
-                .header("grpc-retry-pushback-ms", "2000"),
-            false => answer.header("grpc-status", "0"),
+    let seen = Seen::default();
+    let record = seen.clone();
+    let server = tower::service_fn(move |request: http::Request<Full<Bytes>>| {
+        let before = {
+            let mut seen = record.lock().unwrap();
+            seen.push(tower_api_errors::grpc::grpc_timeout(request.headers()));
+            seen.len() - 1
         };
-        let answer = answer.body(Full::new(Bytes::new())).unwrap();
-        async move { Ok::<_, std::convert::Infallible>(answer) }
+        let mut response = http::Response::builder().header("content-type", "application/grpc");
+        for (name, value) in answer(&request, before) {
+            response = response.header(name, value);
+        }
+        let response = response.body(Full::new(Bytes::new())).unwrap();
+        async move { Ok::<_, std::convert::Infallible>(response) }
     });
-    (server, calls)
+    (server, seen)
 }
 
 /// Sends two calls through `service`: how long the second was held.
