@@ -78,6 +78,33 @@ fn malformed_bodies_still_give_a_message() {
     assert_eq!(error.code(), None, "a code of the wrong type is dropped");
 }
 
+/// The bound holds with the ellipsis in it (parse module docs: "bounded
+/// to 1024 characters"; it was 1,025 when the cut fell after a word), and
+/// a code or message that is one token past the bound is absent (the
+/// status's reason for a message), not a lone "…".
+#[test]
+fn a_cut_is_within_the_bound_and_never_a_lone_ellipsis() {
+    let json = |body: String| {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", "application/json".parse().unwrap());
+        parse_error(StatusCode::BAD_REQUEST, &headers, body.as_bytes())
+    };
+    let message = "try again in ".repeat(500);
+    let error = json(format!(r#"{{"message": "{message}"}}"#));
+    assert_eq!(error.message().chars().count(), 1024);
+    assert!(error.message().ends_with("again…"));
+    let code = "E".repeat(200);
+    let error = json(format!(
+        r#"{{"error": {{"code": "{code}", "message": "Bad"}}}}"#
+    ));
+    assert_eq!((error.code(), error.message()), (None, "Bad"));
+    let url = format!("https://example.com/{}", "a".repeat(1100));
+    assert_eq!(
+        json(format!(r#"{{"message": "{url}"}}"#)).message(),
+        "Bad Request"
+    );
+}
+
 #[test]
 fn huge_messages_are_bounded() {
     let long = "word ".repeat(100_000);
@@ -86,8 +113,17 @@ fn huge_messages_are_bounded() {
         "C".repeat(10_000)
     );
     let error = parse_error(StatusCode::BAD_REQUEST, &HeaderMap::new(), body.as_bytes());
-    assert!(error.message().chars().count() <= 1025);
-    assert!(error.code().unwrap().chars().count() <= 129);
+    assert!(error.message().chars().count() <= 1024);
+    // A code with no word that fits the bound is no code (it was a lone
+    // "…"); one of words is cut between them, within the bound.
+    assert_eq!(error.code(), None);
+    let body = format!(r#"{{"message": "m", "code": "{}"}}"#, "CODE ".repeat(2_000));
+    let error = parse_error(StatusCode::BAD_REQUEST, &HeaderMap::new(), body.as_bytes());
+    let code = error.code().unwrap();
+    assert!(
+        code.chars().count() <= 128 && code.ends_with("CODE…"),
+        "{code}"
+    );
 }
 
 // ---- the layer on hostile bodies ----

@@ -867,7 +867,7 @@ fn broken_bodies_still_give_one_bounded_line() {
                 "{content_type} {status}: empty message"
             );
             assert!(
-                message.chars().count() <= 1025,
+                message.chars().count() <= 1024,
                 "{content_type}: {} chars",
                 message.chars().count()
             );

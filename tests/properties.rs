@@ -142,9 +142,9 @@ proptest! {
     fn parse_error_is_total_and_bounded(status in 100u16..600, headers in headers(), body in body()) {
         let error = parse_error(StatusCode::from_u16(status).unwrap(), &headers, &body);
         prop_assert!(!error.message().is_empty());
-        prop_assert!(error.message().chars().count() <= 1025);
+        prop_assert!(error.message().chars().count() <= 1024);
         prop_assert!(!error.message().contains('\n'));
-        prop_assert!(error.code().is_none_or(|code| code.chars().count() <= 129));
+        prop_assert!(error.code().is_none_or(|code| code.chars().count() <= 128));
         prop_assert!(error.field_errors().len() <= 100);
         prop_assert!(error.retry_after().is_none_or(|d| d <= MAX_HINT));
         prop_assert!(!error.to_string().contains('\n'));

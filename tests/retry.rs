@@ -785,8 +785,9 @@ impl tower::retry::budget::Budget for Spent {
 
 /// Issue 23, item 4: a rate limit waited out as the server paced it is
 /// not extra load on a failing upstream, so it draws nothing from the
-/// budget (nor one it said to retry at once); a paced 503, or a rate
-/// limit without a hint, still does.
+/// budget (nor one it said to retry at once under a quota it announced);
+/// a paced 503, a rate limit without a hint, or a bare zero wait, still
+/// does.
 #[tokio::test(start_paused = true)]
 async fn a_paced_rate_limit_draws_nothing_from_the_budget() {
     for over_parse in [false, true] {
@@ -838,10 +839,31 @@ async fn a_paced_rate_limit_draws_nothing_from_the_budget() {
         // truncated): its backoff, but the server paced it, budget spent.
         let (client, mut handle) = retrying(policy.clone());
         let call = tokio::spawn(client.oneshot(get()));
-        answer(&mut handle, reply(429, &[("retry-after", "0")], "")).await;
+        let truncated = [
+            ("retry-after", "0"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "0"),
+        ];
+        answer(&mut handle, reply(429, &truncated, "")).await;
         answer(&mut handle, reply(200, &[], "ok")).await;
         let response = call.await.unwrap().unwrap();
         assert_eq!(response.status(), 200);
+
+        // The same zero wait with no quota announced paces nothing: the
+        // backoff is ours, so the budget decides (a 429 storm saying
+        // `Retry-After: 0` is held to the budget's share).
+        let (client, mut handle) = retrying(policy.clone());
+        let call = tokio::spawn(client.oneshot(get()));
+        answer(&mut handle, reply(429, &[("retry-after", "0")], "")).await;
+        let response = call.await.unwrap().unwrap();
+        let report = response.extensions().get::<RetryReport>().unwrap();
+        assert_eq!(report.stopped(), Some(StopReason::BudgetExhausted));
+        let (client, mut handle) = parsing(policy.clone());
+        let call = tokio::spawn(client.oneshot(get()));
+        answer(&mut handle, reply(429, &[("retry-after", "0")], "")).await;
+        let error = call.await.unwrap().unwrap_err();
+        let stopped = error.api().unwrap().retries().stopped();
+        assert_eq!(stopped, Some(StopReason::BudgetExhausted));
 
         // A 429 without a hint: a backoff of our own, so the budget decides.
         let (client, mut handle) = retrying(policy);

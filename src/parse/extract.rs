@@ -89,7 +89,14 @@ fn is_line<const NO_ANGLE: bool>(text: &str, max_chars: usize) -> bool {
 }
 
 /// Collapses whitespace and control characters to single spaces and bounds
-/// the length, so that a message is one line of reasonable size.
+/// the length, so that a message is one line of reasonable size: at most
+/// `max_chars` characters, the ellipsis that marks a cut included.
+///
+/// A cut falls between words, never in one: the word may be an echoed
+/// credential, whose scrubbing (after the parse) finds it only whole.
+/// Text whose first word alone is past the bound is cut to nothing (a
+/// code is then absent, a message the status's reason), not to a lone
+/// ellipsis.
 pub(crate) fn one_line(text: &str, max_chars: usize) -> String {
     if is_one_line(text, max_chars) {
         return text.to_owned();
@@ -102,14 +109,15 @@ pub(crate) fn one_line(text: &str, max_chars: usize) -> String {
             pending_space = !out.is_empty();
             continue;
         }
-        if chars >= max_chars {
-            // Cut at the last space, not in the word the bound falls in:
-            // that word may be an echoed credential, whose scrubbing
-            // (after the parse) finds it only whole.
-            if !pending_space {
-                out.truncate(out.rfind(' ').map_or(0, |space| space + 1));
+        if chars + usize::from(pending_space) >= max_chars {
+            // Whole words only, and room for the ellipsis: the word under
+            // way (or, with no room left, the last whole one) goes.
+            if !(pending_space && chars < max_chars) {
+                out.truncate(out.rfind(' ').unwrap_or(0));
             }
-            out.push('…');
+            if !out.is_empty() {
+                out.push('…');
+            }
             return out;
         }
         if pending_space {
@@ -703,16 +711,21 @@ mod tests {
 
     /// The bound cuts at the last space before it, never in a word: the
     /// word may be an echoed credential, which scrubbing finds only whole.
+    /// The ellipsis counts within the bound (parse module docs: "bounded
+    /// to 1024 characters"); a first word past it leaves nothing.
     #[test]
     fn one_line_cuts_between_words() {
-        assert_eq!(one_line("abcdef", 3), "…");
-        assert_eq!(one_line("invalid key sk_live_51HqLyj", 16), "invalid key …");
-        assert_eq!(
-            one_line("invalid key  sk_live_51HqLyj", 12),
-            "invalid key …"
-        );
-        assert_eq!(one_line("a b c d", 3), "a b…");
-        assert_eq!(one_line("ab cd", 3), "ab …");
+        assert_eq!(one_line("abcdef", 3), "");
+        assert_eq!(one_line("invalid key sk_live_51HqLyj", 16), "invalid key…");
+        assert_eq!(one_line("invalid key  sk_live_51HqLyj", 12), "invalid key…");
+        assert_eq!(one_line("invalid key sk", 11), "invalid…");
+        assert_eq!(one_line("a b c d", 3), "a…");
+        assert_eq!(one_line("ab cd", 3), "ab…");
+        for max in 1..40 {
+            let cut = one_line("try again in a moment, or later ", max);
+            assert!(cut.chars().count() <= max, "{max}: {cut:?}");
+            assert_ne!(cut, "…");
+        }
     }
 
     /// The word-at-a-time check agrees with the byte-at-a-time one on every
@@ -954,7 +967,7 @@ mod tests {
     /// order of keys, whatever order the members come in.
     #[test]
     fn entry_field_and_message() {
-        let long = "x".repeat(2000);
+        let long = "xxxx ".repeat(400);
         let (long_field, long_message) = (
             bounded(long.clone(), MAX_CODE_CHARS),
             bounded(long.clone(), MAX_MESSAGE_CHARS),

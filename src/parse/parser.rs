@@ -138,7 +138,8 @@ impl ErrorParser {
         // An AWS error type in `X-Amzn-Errortype` wins, as the AWS protocols say.
         let code = extract::aws_header_type(headers)
             .or(code)
-            .map(|code| extract::bounded(code, extract::MAX_CODE_CHARS));
+            .map(|code| extract::bounded(code, extract::MAX_CODE_CHARS))
+            .filter(|code| !code.is_empty());
         let (kind, retryable) =
             kind_and_retry(&failure, body_verdict, code.as_deref(), message.as_deref());
         // A failure sent as a success (Slack's `ok: false`) has "OK" for a

@@ -6,7 +6,7 @@ use crate::budget::RetryBudget;
 use crate::classification::{Classification, Classify, DefaultClassifier};
 use crate::error::AuthReport;
 use crate::hedged::{Claim, ClaimedBy, Hedged};
-use crate::hints::HintSource;
+use crate::hints::{HintSource, RateLimitInfo};
 use crate::observe::Observer;
 use crate::redact::RedactedUri;
 use crate::replay::DEFAULT_MAX_REPLAY;
@@ -14,7 +14,7 @@ use crate::{Error, ErrorKind, StopReason};
 use http::{Extensions, HeaderMap, Method, StatusCode, Uri};
 use std::fmt;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tower::retry::budget::Budget;
 use tower::util::rng::HasherRng;
 
@@ -493,19 +493,23 @@ impl RetryPolicy {
             return Err(StopReason::MaxAttempts);
         }
         let decision = self.delay(context, &facts)?;
-        let Decision::Retry { delay, .. } = decision else {
+        let Decision::Retry { delay, hint } = decision else {
             return Ok(decision);
         };
         if !wait_fits(context.state.elapsed, delay, c.deadline) {
             return Err(StopReason::Deadline);
         }
         // A rate limit waited out as the server paced it is not extra
-        // load on a failing upstream: it draws nothing from the budget
-        // (nor does one it said to retry at once: a quota layer learns
-        // the wait from its headers). Nor does a breaker's refusal, which
-        // sent nothing: a herd refused while a probe is out would
-        // otherwise empty the budget the recovery needs.
-        let paced = facts.hint.is_some() && context.kind() == ErrorKind::RateLimited;
+        // load on a failing upstream: it draws nothing from the budget.
+        // Nor does one it said to retry at once under a quota it
+        // announced (a vendor truncating its window's last second: a
+        // quota layer learns the wait from those headers); a bare zero
+        // wait paces nothing, so its backoff is ours and the budget
+        // decides. Nor does a breaker's refusal, which sent nothing: a
+        // herd refused while a probe is out would otherwise empty the
+        // budget the recovery needs.
+        let paced = context.kind() == ErrorKind::RateLimited
+            && (hint.is_some() || facts.hint.is_some() && context.outcome.announces_quota());
         let withdrawn =
             paced || withheld || c.budget.as_ref().is_none_or(|budget| budget.withdraw());
         withdrawn.then_some(()).ok_or(StopReason::BudgetExhausted)?;
@@ -715,6 +719,17 @@ impl Outcome<'_> {
             // The auth layer already renewed once, or could not: sending
             // the same request again cannot fix it.
             Outcome::Error(Error::Unauthorized(_)) => Facts::default(),
+        }
+    }
+
+    /// True when the answer announced its quota (a rate-limit header
+    /// family's limit, remaining or reset).
+    fn announces_quota(&self) -> bool {
+        match self {
+            Outcome::Response { headers, .. } => {
+                RateLimitInfo::from_headers(headers, SystemTime::now()).is_some()
+            }
+            Outcome::Error(error) => error.api().is_some_and(|api| api.rate_limit().is_some()),
         }
     }
 
