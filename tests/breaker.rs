@@ -801,3 +801,146 @@ async fn a_breakers_refusals_spend_neither_the_retry_budget_nor_attempts() {
         "{with} failed with it, {without} without: {errors:?}"
     );
 }
+
+/// What the breaker counts and what it gives back, beside tower's own
+/// layers and the stack's classifier. Found by a probe of the tower
+/// contract.
+mod beside_tower {
+    use crate::scripted::{exact, get, reply, Scripted};
+    use bytes::Bytes;
+    use http::{Request, Response, StatusCode};
+    use http_body_util::Full;
+    use std::convert::Infallible;
+    use std::time::Duration;
+    use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+    use tower_api_errors::breaker::CircuitBreakerLayer;
+    use tower_api_errors::classify::{Classification, Classify, ClassifyExt, DefaultClassifier};
+    use tower_api_errors::retry::{ReplayBody, RetryLayer};
+    use tower_api_errors::{ApiErrorsLayer, Error, ErrorBodyParseLayer};
+
+    /// Opens `breaker`'s circuit for api.example for 2 s (a 503 with
+    /// `Retry-After: 2`).
+    async fn open_for_two_seconds(breaker: &CircuitBreakerLayer) {
+        let opener = breaker.layer(tower::service_fn(|_req: Request<Full<Bytes>>| async {
+            Ok::<_, Infallible>(reply(503, &[("retry-after", "2")], ""))
+        }));
+        let _ = opener.oneshot(get("http://api.example/open")).await;
+    }
+
+    fn answers_503() -> impl Classify + Clone + Send + Sync + 'static {
+        let classifier = DefaultClassifier::new();
+        classifier.with_status(StatusCode::SERVICE_UNAVAILABLE, Classification::Success)
+    }
+
+    /// tower lets a caller keep a service it made ready; a refusal gives
+    /// back the readiness it took below (here a `ConcurrencyLimit(1)`
+    /// permit), as the quota layer's does. Kept, it made the retry's
+    /// clone wait for it until the deadline (150 s), never sending the
+    /// retry the 2 s opening allowed.
+    #[tokio::test(start_paused = true)]
+    async fn a_refusal_gives_back_the_readiness_it_took_below() {
+        type Req = Request<ReplayBody<Full<Bytes>>>;
+        let breaker = CircuitBreakerLayer::new().minimum_calls(1);
+        open_for_two_seconds(&breaker).await;
+        let (inner, mut handle) = tower_test::mock::pair::<Req, Response<Full<Bytes>>>();
+        let mut service = ServiceBuilder::new()
+            .layer(RetryLayer::new(exact()))
+            .layer(breaker)
+            .concurrency_limit(1)
+            .service(inner);
+        let started = tokio::time::Instant::now();
+        let call = service
+            .ready()
+            .await
+            .unwrap()
+            .call(get("http://api.example/a"));
+        let call = tokio::spawn(call);
+        let next = tokio::time::timeout(Duration::from_secs(25), handle.next_request());
+        let (_, send) = next.await.expect("the retry is sent").unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+        send.send_response(reply(200, &[], ""));
+        assert_eq!(call.await.unwrap().unwrap().status(), 200);
+    }
+
+    /// The breaker counts what the stack's classifier calls a failure:
+    /// over a parse layer (or in `ApiErrorsLayer`) told a 503 is an
+    /// answer, twenty 503s open nothing (they opened it at the fifth).
+    #[tokio::test(start_paused = true)]
+    async fn it_never_opens_on_what_the_stacks_classifier_calls_a_success() {
+        let scripted = Scripted::new();
+        let alone = ServiceBuilder::new()
+            .layer(CircuitBreakerLayer::new().minimum_calls(5))
+            .layer(ErrorBodyParseLayer::new().classifier(answers_503()))
+            .service(scripted.service::<Full<Bytes>>(|_| reply(503, &[], "{}")));
+        let stack = ApiErrorsLayer::new()
+            .retry(exact())
+            .classifier(answers_503())
+            .breaker(CircuitBreakerLayer::new().minimum_calls(5))
+            .layer(scripted.service::<ReplayBody<Full<Bytes>>>(|_| reply(503, &[], "{}")));
+        for _ in 0..20 {
+            let response = alone.clone().oneshot(get("http://api.example/")).await;
+            assert_eq!(response.unwrap().status(), 503);
+            let response = stack.clone().oneshot(get("http://api.example/")).await;
+            assert_eq!(response.unwrap().status(), 503);
+        }
+        assert_eq!(scripted.count(), 40);
+    }
+
+    /// A request a `LoadShed` below shed was never sent: it tells nothing
+    /// of the upstream (breaker module docs), and opens nothing.
+    #[tokio::test(start_paused = true)]
+    async fn requests_shed_below_never_open_it() {
+        let upstream = tower::service_fn(|_req: Request<Full<Bytes>>| async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Ok::<_, Infallible>(reply(200, &[], ""))
+        });
+        let service = ServiceBuilder::new()
+            .layer(CircuitBreakerLayer::new().minimum_calls(5))
+            .load_shed()
+            .concurrency_limit(1)
+            .service(upstream);
+        let calls: Vec<_> = (0..20)
+            .map(|_| tokio::spawn(service.clone().oneshot(get("http://api.example/"))))
+            .collect();
+        let mut shed = 0;
+        for call in calls {
+            match call.await.unwrap() {
+                Ok(_) => {}
+                Err(Error::Transport(_)) => shed += 1,
+                Err(error) => panic!("{error:?}"),
+            }
+        }
+        assert!(shed >= 5, "{shed} shed");
+        let next = service.oneshot(get("http://api.example/")).await;
+        assert!(next.is_ok(), "after {shed} requests shed: {next:?}");
+    }
+
+    /// The caller's own request bodies failing mid-upload (hyper's "error
+    /// from user's Body stream") say nothing of a healthy upstream.
+    #[tokio::test]
+    async fn the_callers_failing_bodies_never_open_it() {
+        type Chan = http_body_util::channel::Channel<Bytes, crate::support::BoxError>;
+        let addr = crate::support::serve(|req| async move {
+            let _ = http_body_util::BodyExt::collect(req.into_body()).await;
+            crate::support::response(200, &[], "ok")
+        })
+        .await;
+        let service = CircuitBreakerLayer::new()
+            .minimum_calls(5)
+            .layer(crate::support::client::<Chan>());
+        for i in 0..10 {
+            let (mut tx, body) = Chan::new(1);
+            let request = Request::put(format!("http://{addr}/upload/{i}")).body(body);
+            let call = tokio::spawn(service.clone().oneshot(request.unwrap()));
+            tx.send_data(Bytes::from_static(b"partial")).await.unwrap();
+            tx.abort("the caller's file read failed".into());
+            let outcome = call.await.unwrap();
+            assert!(matches!(outcome, Err(Error::Transport(_))), "{outcome:?}");
+        }
+        let (tx, body) = Chan::new(1);
+        drop(tx);
+        let request = Request::get(format!("http://{addr}/health")).body(body);
+        let healthy = service.oneshot(request.unwrap()).await;
+        assert!(healthy.is_ok(), "{healthy:?}");
+    }
+}

@@ -1042,3 +1042,38 @@ async fn a_hedge_carries_the_time_left_of_the_calls_grpc_timeout() {
     let timeouts = [250, 230].map(|millis| Some(Duration::from_millis(millis)));
     assert_eq!(*seen.lock().unwrap(), timeouts);
 }
+
+/// The hedge reads a response as the retry layer below it classified it
+/// (hedge module docs): with a classifier calling a 503 an answer, the
+/// retry layer's success is not hedged, alone or in `ApiErrorsLayer`
+/// (the 503 was judged by the default classifier, a retryable failure,
+/// and hedged at once: two sends for one successful call). Found by a
+/// probe of the tower contract.
+#[tokio::test(start_paused = true)]
+async fn a_success_by_the_stacks_classifier_is_not_hedged() {
+    use crate::scripted::{exact, get, reply, Scripted};
+    use tower::Layer;
+    use tower_api_errors::classify::{Classification, ClassifyExt, DefaultClassifier};
+    let answers_503 = || {
+        let classifier = DefaultClassifier::new();
+        classifier.with_status(
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            Classification::Success,
+        )
+    };
+    let hedge = || HedgeLayer::fixed(Duration::from_secs(10)).no_budget();
+    let scripted = Scripted::new();
+    let alone = ServiceBuilder::new()
+        .layer(hedge())
+        .layer(RetryLayer::new(exact().classifier(answers_503())))
+        .service(scripted.service(|_| reply(503, &[], "")));
+    let response = alone.oneshot(get("http://api.example/")).await.unwrap();
+    assert_eq!((response.status().as_u16(), scripted.count()), (503, 1));
+    let stack = tower_api_errors::ApiErrorsLayer::new()
+        .retry(exact())
+        .classifier(answers_503())
+        .hedge(hedge())
+        .layer(scripted.service(|_| reply(503, &[], "{}")));
+    let response = stack.oneshot(get("http://api.example/")).await.unwrap();
+    assert_eq!((response.status().as_u16(), scripted.count()), (503, 2));
+}

@@ -179,11 +179,13 @@ fn failure_verdict(
 
 /// An error's verdict: a typed failure as its response would be; a
 /// transport failure by its kind (a cut attempt is a timeout); a refusal
-/// from below (quota, auth, another breaker) tells nothing.
+/// from below (quota, auth, another breaker, a load shedder) or the
+/// caller's own failure (its request body) tells nothing.
 fn error_verdict(error: &Error, counts: impl Fn(ErrorKind) -> bool) -> Verdict {
     match error {
         Error::Api(api) if api.status().is_client_error() => Verdict::Answered,
         Error::Api(api) => failure_verdict(api.kind(), api.retry_hint(), counts),
+        Error::Transport(transport) if transport.is_local() => Verdict::Silent,
         Error::Transport(transport) => {
             let kind = match transport.is_deadline() {
                 true => ErrorKind::Timeout,

@@ -59,7 +59,7 @@ impl<S> CircuitBreaker<S> {
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for CircuitBreaker<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     S::Error: Into<BoxError>,
 {
     type Response = Response<ResBody>;
@@ -91,13 +91,16 @@ where
                 });
                 ResponseFuture::calling(self.inner.call(request), ticket)
             }
-            // Refused: the inner service is not called; the readiness it
-            // granted stays with it for the next call.
+            // Refused: the inner service is not called, and the readiness
+            // it granted (a `ConcurrencyLimit` permit, a `Buffer` slot) is
+            // given back: a caller that keeps this service would otherwise
+            // hold it while the retry's clone waits for it.
             Admission::Refuse {
                 after,
                 source,
                 probing,
             } => {
+                crate::prototype::release_readiness(&mut self.inner);
                 let context = RequestContext::new(request.method().clone(), request.uri().clone());
                 ResponseFuture::refused(CircuitOpen::new(after, source, probing, context))
             }

@@ -39,6 +39,23 @@ pub(crate) fn classify_response<B>(
     }
 }
 
+/// Stamps a response that a classifier other than the default called a
+/// success, where the default would call it a failure (a 503 a caller
+/// counts as an answer): the layers above that have no classifier of
+/// their own (the breaker, the hedge) read the stamp, so every layer of a
+/// stack agrees with the classifier it was given. A success the default
+/// agrees with, the usual case, costs its range check and is not stamped.
+pub(crate) fn stamp_success<B>(response: &mut Response<B>) {
+    let (status, headers) = (response.status(), response.headers());
+    if DefaultClassifier::new()
+        .classify(status, headers)
+        .is_failure()
+        && response.extensions().get::<Classification>().is_none()
+    {
+        response.extensions_mut().insert(Classification::Success);
+    }
+}
+
 /// The verdict on one response: a success, or a failure of some kind.
 ///
 /// [`StatusClassifier`](crate::classify::StatusClassifier) stamps it into the

@@ -69,6 +69,21 @@ impl TransportError {
         self.is_connect() || refused_stream(&*self.source)
     }
 
+    /// True when the failure is on the caller's side and tells nothing of
+    /// the upstream: a `tower` `LoadShed` below shed the request (never
+    /// sent), or, with feature `hyper-util` or `reqwest`, hyper failed on
+    /// the caller's own part (`hyper::Error::is_user`: the request body
+    /// stream failed, a request hyper cannot send).
+    pub(crate) fn is_local(&self) -> bool {
+        super::chain(&*self.source).any(|error| {
+            #[cfg(any(feature = "hyper-util", feature = "reqwest"))]
+            if error.downcast_ref().is_some_and(hyper::Error::is_user) {
+                return true;
+            }
+            error.is::<tower::load_shed::error::Overloaded>()
+        })
+    }
+
     /// An attempt cut short by the retry layer's deadline.
     pub(crate) fn deadline_elapsed() -> Self {
         TransportError::new(DeadlineElapsed)

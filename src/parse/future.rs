@@ -102,6 +102,8 @@ where
                     // Judged in place: a success goes up as it came.
                     let (verdict, hints) = verdict_of(&response, &this.config.classifier);
                     if verdict.is_success() {
+                        let mut response = response;
+                        crate::classification::stamp_success(&mut response);
                         this.state.set(State::Done);
                         return Poll::Ready(Ok(response));
                     }

@@ -101,12 +101,33 @@ impl RequestSecrets {
         self
     }
 
+    /// Fingerprints `value`, and its form-encoded spelling when that
+    /// differs: a server that quotes what it was sent in a form or a query
+    /// (an identity provider its refresh token or client secret, `+`, `/`
+    /// and `=` as `%2B`, `%2F` and `%3D`) echoes it encoded.
     fn push(&mut self, value: &[u8]) {
+        if !(MIN_SECRET_LEN..=MAX_SECRET_LEN).contains(&value.len()) {
+            return;
+        }
+        self.push_print(value.len(), hash(value));
+        // The first chunk is the whole value when nothing is escaped.
+        let mut encoded = percent_encoding::percent_encode(value, FORM_ENCODED).peekable();
+        if encoded
+            .peek()
+            .is_some_and(|first| first.len() < value.len())
+        {
+            let (length, hash) = encoded.fold((0, 0u64), |(length, h), chunk| {
+                (length + chunk.len(), chunk.bytes().fold(h, step))
+            });
+            self.push_print(length, hash);
+        }
+    }
+
+    fn push_print(&mut self, length: usize, hash: u64) {
         let count = usize::from(self.count);
-        let length = u16::try_from(value.len()).unwrap_or(u16::MAX);
-        if count < MAX_FINGERPRINTS && (MIN_SECRET_LEN..=MAX_SECRET_LEN).contains(&value.len()) {
-            self.hashes[count] = hash(value);
-            self.lengths[count] = length;
+        if count < MAX_FINGERPRINTS && length <= MAX_SECRET_LEN {
+            self.hashes[count] = hash;
+            self.lengths[count] = u16::try_from(length).unwrap_or(u16::MAX);
             self.count += 1;
         }
     }
@@ -128,10 +149,20 @@ fn after_scheme(bytes: &[u8]) -> &[u8] {
 }
 
 fn hash(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0u64, |h, b| {
-        h.wrapping_mul(BASE).wrapping_add(u64::from(*b))
-    })
+    bytes.iter().copied().fold(0u64, step)
 }
+
+fn step(h: u64, byte: u8) -> u64 {
+    h.wrapping_mul(BASE).wrapping_add(u64::from(byte))
+}
+
+/// What `application/x-www-form-urlencoded` leaves as it is (WHATWG URL,
+/// "urlencoded serializer"): ASCII letters and digits, `*`, `-`, `.`, `_`.
+const FORM_ENCODED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'*')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_');
 
 /// Replaces a request's secrets and well-known token shapes in text.
 pub(crate) struct Scrubber {
@@ -321,6 +352,7 @@ mod tests {
         let secrets = RequestSecrets::of(&headers(&[
             ("authorization", "Bearer sk_live_abcdef123456"),
             ("x-api-key", "key-98765432"),
+            ("x-refresh-token", "rt/ab+cd=="),
             ("cookie", "theme=dark; session=cookie-s3cr3t-v4l"),
             ("accept", "application/json"),
         ]));
@@ -351,6 +383,10 @@ mod tests {
                 "token REDACTED expired",
             ),
             ("é sk_live_abcdef123456é", "é REDACTEDé"),
+            (
+                "refresh_token=rt%2Fab%2Bcd%3D%3D is revoked",
+                "refresh_token=REDACTED is revoked",
+            ),
             ("nothing to see", "nothing to see"),
             ("", ""),
         ];

@@ -204,6 +204,7 @@ where
                         // goes up as it came: passed by value through the
                         // steps of a failure, it was copied at each.
                         Poll::Ready(Ok(mut response)) if call.classify(&response).is_success() => {
+                            crate::classification::stamp_success(&mut response);
                             call.succeeded(&mut response);
                             this.state.set(State::Done);
                             return Poll::Ready(Ok(response));
