@@ -91,7 +91,7 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Calling { future } => {
-                    let response = match ready!(future.poll(cx)) {
+                    let mut response = match ready!(future.poll(cx)) {
                         Ok(response) => response,
                         Err(error) => {
                             this.state.set(State::Done);
@@ -102,7 +102,6 @@ where
                     // Judged in place: a success goes up as it came.
                     let (verdict, hints) = verdict_of(&response, &this.config.classifier);
                     if verdict.is_success() {
-                        let mut response = response;
                         crate::classification::stamp_success(&mut response);
                         this.state.set(State::Done);
                         return Poll::Ready(Ok(response));

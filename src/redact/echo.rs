@@ -110,12 +110,9 @@ impl RequestSecrets {
             return;
         }
         self.push_print(value.len(), hash(value));
-        // The first chunk is the whole value when nothing is escaped.
-        let mut encoded = percent_encoding::percent_encode(value, FORM_ENCODED).peekable();
-        if encoded
-            .peek()
-            .is_some_and(|first| first.len() < value.len())
-        {
+        let form_safe = |b: &u8| matches!(b, b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z' | b'*' | b'-' | b'.' | b'_');
+        if !value.iter().all(form_safe) {
+            let encoded = percent_encoding::percent_encode(value, FORM_ENCODED);
             let (length, hash) = encoded.fold((0, 0u64), |(length, h), chunk| {
                 (length + chunk.len(), chunk.bytes().fold(h, step))
             });
@@ -156,8 +153,9 @@ fn step(h: u64, byte: u8) -> u64 {
     h.wrapping_mul(BASE).wrapping_add(u64::from(byte))
 }
 
-/// What `application/x-www-form-urlencoded` leaves as it is (WHATWG URL,
-/// "urlencoded serializer"): ASCII letters and digits, `*`, `-`, `.`, `_`.
+/// What `application/x-www-form-urlencoded` escapes (WHATWG URL,
+/// "urlencoded serializer"): all but ASCII letters and digits, `*`, `-`,
+/// `.` and `_` (the `form_safe` bytes of `RequestSecrets::push`).
 const FORM_ENCODED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'*')
     .remove(b'-')
