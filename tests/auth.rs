@@ -434,6 +434,58 @@ async fn invalid_token_challenges_are_rejections_and_plain_403s_are_not() {
     assert!(response.extensions().get::<AuthReport>().unwrap().resent());
 }
 
+/// A `grpc-status` header is gRPC's verdict only on a trailers-only
+/// response (HTTP 200): on any other status the HTTP status and challenge
+/// decide (`rejects_credential`'s docs, "a gRPC trailers-only response
+/// (HTTP 200)"), the same for the layer alone and over the parse layer,
+/// whose typed error keeps the gRPC status.
+#[cfg(feature = "grpc")]
+#[tokio::test]
+async fn a_grpc_status_on_a_non_200_is_judged_by_the_http_status_alone_and_over_the_parse_layer() {
+    // (HTTP status, grpc-status, renewed)
+    for (code, grpc, renewed) in [
+        (503, "16", false),
+        (401, "7", true),
+        (401, "0", true),
+        (200, "16", true),
+        (200, "7", false),
+    ] {
+        for parse in [false, true] {
+            let source = Source::numbered();
+            let (_, refreshes) = source.counters();
+            let upstream = service_fn(move |_: Request<Full<Bytes>>| async move {
+                let response = Response::builder()
+                    .status(code)
+                    .header("content-type", "application/grpc")
+                    .header("grpc-status", grpc);
+                Ok::<_, BoxError>(response.body(Full::<Bytes>::default()).unwrap())
+            });
+            let auth = AuthLayer::new(source);
+            let _ = match parse {
+                false => ServiceBuilder::new()
+                    .layer(auth)
+                    .service(upstream)
+                    .oneshot(get("/rpc"))
+                    .await
+                    .map(drop),
+                true => ServiceBuilder::new()
+                    .layer(auth)
+                    .layer(ErrorBodyParseLayer::new())
+                    .service(upstream)
+                    .oneshot(get("/rpc"))
+                    .await
+                    .map(drop),
+            };
+            let renewals = refreshes.load(Ordering::SeqCst);
+            assert_eq!(
+                renewals,
+                u32::from(renewed),
+                "HTTP {code}, grpc-status {grpc}, parse layer: {parse}"
+            );
+        }
+    }
+}
+
 /// Which answers reject the credential, over a real server on loopback
 /// that answers each path the same whatever the token: a rejection is
 /// renewed once (one refresh, a re-send rejected again); any other answer

@@ -41,8 +41,13 @@ pub fn rejects_credential(status: StatusCode, headers: &HeaderMap) -> bool {
 /// kept ([`ApiError::challenge_error`]), else by its body's code (RFC
 /// 6750's error code, as OAuth2-shaped bodies carry it).
 pub(crate) fn rejects_api(error: &ApiError) -> bool {
+    // gRPC's code for a trailers-only response only (HTTP 200), as
+    // `rejects_credential` reads it: otherwise the HTTP status decides.
     #[cfg(feature = "grpc")]
-    if let Some(status) = error.grpc_status() {
+    if let Some(status) = error
+        .grpc_status()
+        .filter(|_| error.status() == StatusCode::OK)
+    {
         return status.code() == tonic::Code::Unauthenticated;
     }
     rejects(error.status(), || error.challenge_error().or(error.code()))
