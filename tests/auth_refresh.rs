@@ -986,6 +986,42 @@ async fn an_unauthorized_request_says_when_the_next_refresh_is_tried() {
     assert_eq!(retry_after(client.clone()).await, None, "served");
 }
 
+/// The same 429 whose body quotes the rejected credential (a token
+/// exchange endpoint echoing its `subject_token`): the error is withheld,
+/// its `Retry-After` is not. `TokenSource`'s docs: a token endpoint that
+/// says when to come back "is not called before".
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_is_honoured_when_the_token_endpoints_error_quotes_the_credential() {
+    let (source, calls) = Scripted::new(|n| match n {
+        1 => Ok(token("t1-SECRET")),
+        2 => {
+            let mut headers = http::HeaderMap::new();
+            headers.insert("retry-after", "60".parse().unwrap());
+            let body = br#"{"error": "slow_down", "error_description": "too many for t1-SECRET"}"#;
+            let limited =
+                tower_api_errors::parse::parse_error(StatusCode::TOO_MANY_REQUESTS, &headers, body);
+            Err(Error::from(limited).into())
+        }
+        _ => Ok(token("t2")),
+    });
+    let client = accepting(AuthLayer::new(source), Arc::new(Mutex::new("t2".into())));
+    let request = Request::get("/me").body(Full::default()).unwrap();
+    let error = client.clone().oneshot(request).await.unwrap_err();
+    assert!(!format!("{error} {error:?}").contains("SECRET"), "withheld");
+    let unauthorized = error.unauthorized().expect("unauthorized");
+    assert_eq!(unauthorized.reason(), AuthFailure::RefreshFailed);
+    assert_eq!(unauthorized.retry_after(), Some(60 * SECOND));
+    tokio::time::advance(59 * SECOND).await;
+    assert!(matches!(
+        send(&client).await,
+        Err((AuthFailure::RefreshBackingOff, _))
+    ));
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "not before its 60 s");
+    tokio::time::advance(SECOND).await;
+    assert_eq!(send(&client).await, Ok(()));
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_refresh_that_succeeds_ends_the_backoff_and_the_next_rejection_refreshes_at_once() {
     // Call 1: t1. Calls 2-4 fail. Then t2, t3.

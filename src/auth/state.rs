@@ -510,17 +510,17 @@ impl Tokens {
 
     /// Records `failure` of a load for `generation`, and the backoff it
     /// starts: one more consecutive failure for the same generation (or as
-    /// many as renewed credentials were rejected in a row, if more).
+    /// many as renewed credentials were rejected in a row, if more), and at
+    /// least until the `until` it comes with (the token endpoint's own
+    /// `Retry-After`, see [`Load::run`]).
     fn failed(&self, state: &mut State, generation: u64, mut failure: Failure) -> Failure {
         let failures = match &state.failed {
             Some(last) if last.generation == generation => last.failures.saturating_add(1),
             _ => 1,
         }
         .max(state.rejected_again);
-        // (A token endpoint that said when to come back is not asked before.)
-        let source = failure.source.as_deref();
-        let asked = source.and_then(|error| api_in(error)?.retry_after());
-        let delay = self.limits.delay(failures).max(asked.unwrap_or_default());
+        let asked = failure.until.unwrap_or_else(Instant::now);
+        let delay = self.limits.delay(failures).max(asked - Instant::now());
         failure.until = Instant::now().checked_add(delay);
         state.failed = Some(Failed {
             generation,
@@ -571,8 +571,13 @@ impl Load {
         let result = timed.unwrap_or_else(|elapsed| Err(elapsed.into()));
         let replaced = self.replaced.as_ref();
         let result = result.map_err(|error| {
+            // A token endpoint that said when to come back is not asked
+            // before: read before `checked` may withhold the error.
+            let until =
+                api_in(&*error).and_then(|api| Instant::now().checked_add(api.retry_after()?));
             let source = checked(error, replaced.map(|(_, credential)| credential));
-            Failure::new(reason_for(replaced), Some(source))
+            let failure = Failure::new(reason_for(replaced), Some(source));
+            Failure { until, ..failure }
         });
         let loaded = self.tokens.finish(self.id, result, replaced);
         if let Some(sender) = self.sender.take() {
