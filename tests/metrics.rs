@@ -851,3 +851,59 @@ mod counted {
         }
     }
 }
+
+/// A load left on an idle runtime is failed by another runtime's waiter
+/// at its deadline (and counted then, a failure); when its own runtime
+/// later runs it to its end, that one load is not counted again
+/// (`tower_api_errors.auth.refreshes`: "each credential load").
+#[test]
+fn an_overdue_load_is_counted_once() {
+    struct Late(Arc<Mutex<u32>>);
+    impl TokenSource for Late {
+        fn current(&self) -> TokenFuture<'_> {
+            *self.0.lock().unwrap() += 1;
+            // Pending on its first poll: it ends when its runtime runs again.
+            Box::pin(async {
+                tokio::task::yield_now().await;
+                Ok(Credential::new("t1").unwrap())
+            })
+        }
+        fn refresh<'a>(&'a self, _: &'a Credential) -> TokenFuture<'a> {
+            self.current()
+        }
+    }
+    let reader = support::MetricsReader::new();
+    let calls = Arc::new(Mutex::new(0));
+    let auth = AuthLayer::new(Late(calls.clone()))
+        .refresh_timeout(Duration::from_millis(20))
+        .metrics(reader.metrics());
+    let api = service_fn(|_: Request<Full<Bytes>>| async {
+        Ok::<_, BoxError>(Response::new(Full::<Bytes>::default()))
+    });
+    let client = ServiceBuilder::new().layer(auth).service(api);
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let idle = runtime();
+    let (first, started) = (client.clone(), calls.clone());
+    let request = idle.block_on(async move {
+        let request = tokio::spawn(first.oneshot(scripted::get("/a")));
+        while *started.lock().unwrap() == 0 {
+            tokio::task::yield_now().await;
+        }
+        request
+    });
+    // The idle runtime drives nothing meanwhile: this waiter fails the load.
+    let waited = runtime().block_on(client.oneshot(scripted::get("/b")));
+    assert!(waited.is_err(), "the overdue load failed this wait");
+    let _ = idle.block_on(request);
+    assert_eq!(*calls.lock().unwrap(), 1);
+    let points = reader.counter_points(
+        "tower_api_errors.auth.refreshes",
+        "tower_api_errors.auth.outcome",
+    );
+    assert_eq!(points, ["failure 1"], "one load, counted once");
+}

@@ -429,36 +429,38 @@ impl Tokens {
 
     /// Ends the load in flight: installs a new credential, or records the
     /// failure (starting its backoff) and hands it to every waiter;
-    /// reports which.
+    /// reports which (of a load still current: one declared overdue was
+    /// reported then).
     fn finish(
         &self,
         id: u64,
         result: Result<Credential, Failure>,
         replaced: Option<&(u64, Credential)>,
     ) -> Loaded {
-        let loaded = self.install(id, result, replaced);
-        let generation = loaded.as_ref().map(|current| current.generation);
-        self.observer
-            .credential_loaded(generation.map_err(|failure| failure.reason));
+        let (loaded, current) = self.install(id, result, replaced);
+        if current {
+            let generation = loaded.as_ref().map(|current| current.generation);
+            self.observer
+                .credential_loaded(generation.map_err(|failure| failure.reason));
+        }
         loaded
     }
 
     /// Installs the outcome of load `id`; of one declared overdue, drops
-    /// it (its failure was recorded then; the slot may hold a newer load).
+    /// it (its failure was recorded then; the slot may hold a newer load),
+    /// and says so (`false`).
     fn install(
         &self,
         id: u64,
         result: Result<Credential, Failure>,
         replaced: Option<&(u64, Credential)>,
-    ) -> Loaded {
+    ) -> (Loaded, bool) {
         let mut state = lock(&self.state);
         if state.pending.as_ref().map(|pending| pending.id) != Some(id) {
             // For the waiters still on it: its failure as it is; a late
             // credential is not installed (a newer load may be running).
-            return Err(result.map_or_else(
-                |failure| failure,
-                |_| NoAnswer::Overdue.failure(reason_for(replaced)),
-            ));
+            let late = |_| NoAnswer::Overdue.failure(reason_for(replaced));
+            return (Err(result.map_or_else(|failure| failure, late)), false);
         }
         state.pending = None;
         let generation = replaced.map_or(0, |(generation, _)| *generation);
@@ -470,8 +472,10 @@ impl Tokens {
             let header = self.format.header_value(&credential).map_err(refused)?;
             Ok((credential, header))
         });
-        let (credential, header) =
-            checked.map_err(|failure| self.failed(&mut state, generation, failure))?;
+        let (credential, header) = match checked {
+            Ok(checked) => checked,
+            Err(failure) => return (Err(self.failed(&mut state, generation, failure)), true),
+        };
         state.generations += 1;
         state.failed = None;
         let current = Current {
@@ -483,7 +487,7 @@ impl Tokens {
             ahead: Ahead::of(credential.expiry_instant()),
             credential,
         });
-        Ok(current)
+        (Ok(current), true)
     }
 
     /// The re-send with `generation`, a renewed credential, was answered:
