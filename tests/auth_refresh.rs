@@ -1383,3 +1383,77 @@ fn a_refresh_left_on_an_idle_runtime_does_not_hold_another_runtimes_requests() {
     });
     drop(idle);
 }
+
+/// A runtime that shuts down mid-load (a layer shared by several runtimes:
+/// a `static` client used by several `#[tokio::test]`s) drops the load; the
+/// token source did not fail. The load "runs in a task of its own"
+/// (`TokenSource`'s docs): the next runtime's request loads the credential
+/// and is sent, not failed at once and held off by a backoff.
+#[test]
+fn a_runtime_shutting_down_mid_load_does_not_fail_the_next_runtimes_requests() {
+    runtime_shutting_down_mid(1);
+}
+
+/// The same, the runtime shutting down mid-refresh: a request on another
+/// runtime rejected with the same credential gets a refresh.
+#[test]
+fn a_runtime_shutting_down_mid_refresh_does_not_fail_the_next_runtimes_rejections() {
+    runtime_shutting_down_mid(2);
+}
+
+/// The source's call `stalled` never answers; its runtime shuts down while
+/// it is in flight; a request on another runtime then succeeds.
+fn runtime_shutting_down_mid(stalled: u32) {
+    struct Stalling(Arc<AtomicU32>, u32);
+    impl TokenSource for Stalling {
+        fn current(&self) -> TokenFuture<'_> {
+            self.refresh_or_current()
+        }
+        fn refresh<'a>(&'a self, _rejected: &'a Credential) -> TokenFuture<'a> {
+            self.refresh_or_current()
+        }
+    }
+    impl Stalling {
+        fn refresh_or_current(&self) -> TokenFuture<'_> {
+            let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+            let stalls = n == self.1;
+            Box::pin(async move {
+                if stalls {
+                    std::future::pending::<()>().await;
+                }
+                Ok(token(&format!("t{n}")))
+            })
+        }
+    }
+    let calls = Arc::new(AtomicU32::new(0));
+    let api = tower::service_fn(|request: Request<Full<Bytes>>| async move {
+        let status = match request.headers()["authorization"] == "Bearer t1" {
+            true => 401,
+            false => 200,
+        };
+        Ok::<_, std::convert::Infallible>(scripted::reply(status, &[], "{}"))
+    });
+    let client = ServiceBuilder::new()
+        .layer(AuthLayer::new(Stalling(calls.clone(), stalled)))
+        .service(api);
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let first = runtime();
+    let (dying, counted) = (client.clone(), calls.clone());
+    first.block_on(async move {
+        let request = tokio::spawn(dying.oneshot(scripted::get("/a")));
+        while counted.load(Ordering::SeqCst) < stalled {
+            tokio::task::yield_now().await;
+        }
+        request.abort();
+    });
+    drop(first);
+    let outcome = runtime().block_on(client.oneshot(scripted::get("/b")));
+    let response = outcome.unwrap_or_else(|error| panic!("{error:?}"));
+    assert_eq!(response.status(), 200);
+    assert_eq!(calls.load(Ordering::SeqCst), stalled + 1, "one more call");
+}

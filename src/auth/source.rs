@@ -18,7 +18,10 @@ pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<Credential, BoxErr
 /// per rejected credential, however many requests were rejected with it
 /// (and ahead of a known expiry, below). Both calls run in a task of
 /// their own, so a caller that gives up does not cancel them for the
-/// others.
+/// others. A call dropped with its runtime (one shutting down, when the
+/// layer is shared by several) has not failed: it starts no backoff, and
+/// the next request, or one still waiting on another runtime, calls
+/// again.
 ///
 /// # When the token endpoint fails
 ///

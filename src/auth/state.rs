@@ -379,7 +379,8 @@ impl Tokens {
         let tokens = self.clone();
         Box::pin(async move {
             let mut receiver = pending.receiver.clone();
-            let outcome = receiver.wait_for(Option::is_some);
+            // `None`: its runtime dropped the load (shutting down).
+            let outcome = async move { receiver.wait_for(Option::is_some).await.ok()?.clone() };
             // A grace after the deadline: on a runtime that drives the
             // load, its own timeout fires first and ends it as ever.
             let deadline = pending
@@ -389,14 +390,16 @@ impl Tokens {
                 Some(deadline) => tokio::time::timeout_at(deadline, outcome).await,
                 None => Ok(outcome.await),
             };
-            match outcome {
-                Ok(Ok(loaded)) => loaded
-                    .clone()
-                    .expect("wait_for returns only once the outcome is set"),
-                // The load's task ended without an outcome: its drop guard
-                // always sends one, so only a runtime shutting down gets here.
-                Ok(Err(_)) => Err(NoAnswer::Abandoned.failure(AuthFailure::RefreshFailed)),
-                Err(elapsed) => tokens.overdue(&pending, elapsed),
+            let loaded = outcome.unwrap_or_else(|elapsed| tokens.overdue(&pending, elapsed));
+            if let Some(loaded) = loaded {
+                return loaded;
+            }
+            // Dropped unanswered, not failed: the slot is free, and this
+            // request goes on as if it came after (the first credential's
+            // generation, 0, as a rejected one's).
+            match tokens.renew(pending.generation).0 {
+                Acquire::Ready(current) => Ok(current),
+                Acquire::Wait(wait) => wait.await,
             }
         })
     }
@@ -406,14 +409,12 @@ impl Tokens {
     /// it (tokio's `Elapsed`, the backoff started), and the slot is free
     /// for the next load, on a runtime that is driven. Should the overdue
     /// load end later, its outcome is dropped (see [`install`](Self::install)).
-    fn overdue(&self, pending: &Pending, elapsed: tokio::time::error::Elapsed) -> Loaded {
+    /// `None`: it ended just now, its outcome not sent (yet, or ever).
+    fn overdue(&self, pending: &Pending, elapsed: tokio::time::error::Elapsed) -> Option<Loaded> {
         let mut state = lock(&self.state);
         if state.pending.as_ref().map(|p| p.id) != Some(pending.id) {
             drop(state);
-            // Ended just now: its outcome, if it was sent.
-            let sent = pending.receiver.borrow().clone();
-            return sent
-                .unwrap_or_else(|| Err(NoAnswer::Abandoned.failure(AuthFailure::RefreshFailed)));
+            return pending.receiver.borrow().clone();
         }
         state.pending = None;
         let reason = match pending.generation {
@@ -424,7 +425,7 @@ impl Tokens {
         let failure = self.failed(&mut state, pending.generation, failure);
         drop(state);
         self.observer.credential_loaded(Err(failure.reason));
-        Err(failure)
+        Some(Err(failure))
     }
 
     /// Ends the load in flight: installs a new credential, or records the
@@ -591,11 +592,17 @@ impl Load {
 }
 
 impl Drop for Load {
-    /// The source panicked, or the runtime dropped the task: clear the
-    /// slot (the failure's backoff holds off the next load) and release
-    /// the waiters with a failure.
+    /// The source panicked: clear the slot (the failure's backoff holds off
+    /// the next load) and release the waiters with a failure. Its runtime
+    /// dropped the task (shutting down): the source did not fail; clear
+    /// the slot, and the waiters, seeing no outcome, start the next load.
     fn drop(&mut self) {
         if let Some(sender) = self.sender.take() {
+            if !std::thread::panicking() {
+                let mut state = lock(&self.tokens.state);
+                state.pending.take_if(|pending| pending.id == self.id);
+                return;
+            }
             let replaced = self.replaced.as_ref();
             let failure = NoAnswer::Abandoned.failure(reason_for(replaced));
             let loaded = self.tokens.finish(self.id, Err(failure), replaced);
