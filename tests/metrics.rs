@@ -888,13 +888,12 @@ fn an_overdue_load_is_counted_once() {
             .unwrap()
     };
     let idle = runtime();
-    let (first, started) = (client.clone(), calls.clone());
-    let request = idle.block_on(async move {
-        let request = tokio::spawn(first.oneshot(scripted::get("/a")));
+    let request = idle.spawn(client.clone().oneshot(scripted::get("/a")));
+    let started = calls.clone();
+    idle.block_on(async move {
         while *started.lock().unwrap() == 0 {
             tokio::task::yield_now().await;
         }
-        request
     });
     // The idle runtime drives nothing meanwhile: this waiter fails the load.
     let waited = runtime().block_on(client.oneshot(scripted::get("/b")));
