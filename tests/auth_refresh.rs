@@ -1457,3 +1457,53 @@ fn runtime_shutting_down_mid(stalled: u32) {
     assert_eq!(response.status(), 200);
     assert_eq!(calls.load(Ordering::SeqCst), stalled + 1, "one more call");
 }
+
+/// A source that caches its token and renews it only 5 s before its
+/// expiry (a cloud metadata server, a sidecar) answers the refresh ahead,
+/// at 4/5 of the life, with the same token. `TokenSource`'s docs: "a
+/// known expiry never costs a 401". A refresh ahead given the same token
+/// back is tried again by the expiry at the latest, when the source has
+/// a new one: steady traffic over six lifetimes meets no 401.
+#[tokio::test(start_paused = true)]
+async fn a_caching_source_that_renews_late_never_costs_a_401() {
+    let lifetime = 300 * SECOND;
+    // The expiry of each token issued (t0, t1, ...): the server's view.
+    let issued = Arc::new(Mutex::new(vec![Instant::now() + lifetime]));
+    let cache = issued.clone();
+    let (source, calls) = Scripted::new(move |_| {
+        let (mut issued, now) = (cache.lock().unwrap(), Instant::now());
+        if *issued.last().unwrap() - now <= 5 * SECOND {
+            issued.push(now + lifetime);
+        }
+        let n = issued.len() - 1;
+        Ok(token(&format!("t{n}")).expires_in(issued[n] - now))
+    });
+    let rejected = Arc::new(AtomicU32::new(0));
+    let counted = rejected.clone();
+    let upstream = tower::service_fn(move |request: Request<Full<Bytes>>| {
+        let sent = request.headers()["authorization"].to_str().unwrap();
+        let n: usize = sent["Bearer t".len()..].parse().unwrap();
+        let fresh = Instant::now() < issued.lock().unwrap()[n];
+        counted.fetch_add(u32::from(!fresh), Ordering::SeqCst);
+        let status = if fresh { 200 } else { 401 };
+        async move { Ok::<_, std::convert::Infallible>(scripted::reply(status, &[], "{}")) }
+    });
+    let client = ServiceBuilder::new()
+        .layer(AuthLayer::new(source))
+        .service(upstream);
+    for second in 0..1800 {
+        let response = client.clone().oneshot(scripted::get("/me")).await;
+        let status = response.map(|response| response.status());
+        assert!(
+            matches!(status, Ok(StatusCode::OK)),
+            "at {second} s: {status:?}"
+        );
+        tokio::time::advance(SECOND).await;
+    }
+    assert_eq!(rejected.load(Ordering::SeqCst), 0, "no 401");
+    let calls = calls.load(Ordering::SeqCst);
+    assert!(
+        calls <= 60,
+        "{calls} calls: a few per lifetime, not one per request"
+    );
+}

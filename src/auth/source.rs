@@ -86,7 +86,10 @@ pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<Credential, BoxErr
 /// stays in use until the server rejects it, and the refresh is tried
 /// again after the failure's backoff (as above), before the expiry as
 /// after it: a token endpoint that blinked at the refresh point is called
-/// again a second or so later, not at the expiry. A request made after the expiry, when nothing refreshed the
+/// again a second or so later, not at the expiry. A refresh ahead that
+/// gets the same credential back (a source that caches it, and renews it
+/// late: a cloud metadata server, a sidecar) is tried again by the expiry
+/// at the latest, however long its backoff has grown. A request made after the expiry, when nothing refreshed the
 /// credential in time (an idle client), waits for the refresh rather than
 /// send a credential known to have expired; if the refresh fails (or a
 /// failure's backoff runs), it goes with the old one. A credential with less than a second left when

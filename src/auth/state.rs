@@ -525,7 +525,14 @@ impl Tokens {
         }
         .max(state.rejected_again);
         let asked = failure.until.unwrap_or_else(Instant::now);
-        let delay = self.limits.delay(failures).max(asked - Instant::now());
+        let mut delay = self.limits.delay(failures).max(asked - Instant::now());
+        // A refresh ahead given its credential back (a source that caches
+        // it and renews it late) is tried again by its expiry at the latest.
+        let ahead = state.current.as_ref().and_then(|installed| installed.ahead);
+        let same = failure.reason == AuthFailure::SameCredential;
+        if let Some(ahead) = ahead.filter(|ahead| same && ahead.expires > Instant::now()) {
+            delay = delay.min(ahead.expires - Instant::now());
+        }
         failure.until = Instant::now().checked_add(delay);
         state.failed = Some(Failed {
             generation,
