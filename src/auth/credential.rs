@@ -121,14 +121,16 @@ impl Credential {
         pub fn expose_header_value -> &HeaderValue { &value }
     }
 
-    /// True when `text` contains this credential: how the layer checks a
-    /// token source's error messages before passing them on. An empty one
-    /// (a header value may be empty) appears nowhere.
+    /// True when `text` contains this credential, as it is or as a form
+    /// carries it (an identity provider quoting the form it was sent):
+    /// how the layer checks a token source's error messages before
+    /// passing them on. An empty one (a header value may be empty)
+    /// appears nowhere.
     pub(crate) fn appears_in(&self, text: &str) -> bool {
         let secret = self.value.as_bytes();
-        text.as_bytes()
-            .windows(secret.len().max(1))
-            .any(|window| window == secret)
+        let found = |secret: &[u8]| memchr::memmem::find(text.as_bytes(), secret).is_some();
+        let encoded = crate::redact::form_encoded(secret).map(|encoded| encoded.to_string());
+        !secret.is_empty() && (found(secret) || encoded.is_some_and(|e| found(e.as_bytes())))
     }
 }
 

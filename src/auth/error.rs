@@ -68,5 +68,9 @@ mod tests {
         let nested = checked(Box::new(nested), Some(&secret));
         assert!(nested.to_string().contains("withheld"));
         assert!(nested.source().is_none());
+        // Quoted as the form it was sent in (`+`, `/`, `=` escaped).
+        let secret = Credential::new("ya29.a0Af+Hb/Xy9=KLMN").unwrap();
+        let echo = "invalid_grant: subject_token=ya29.a0Af%2BHb%2FXy9%3DKLMN";
+        assert!(checked(echo.into(), Some(&secret)).to_string().contains("withheld"));
     }
 }

@@ -110,9 +110,7 @@ impl RequestSecrets {
             return;
         }
         self.push_print(value.len(), hash(value));
-        let form_safe = |b: &u8| matches!(b, b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z' | b'*' | b'-' | b'.' | b'_');
-        if !value.iter().all(form_safe) {
-            let encoded = percent_encoding::percent_encode(value, FORM_ENCODED);
+        if let Some(encoded) = form_encoded(value) {
             let (length, hash) = encoded.fold((0, 0u64), |(length, h), chunk| {
                 (length + chunk.len(), chunk.bytes().fold(h, step))
             });
@@ -153,9 +151,18 @@ fn step(h: u64, byte: u8) -> u64 {
     h.wrapping_mul(BASE).wrapping_add(u64::from(byte))
 }
 
+/// `value` as a form or a query carries it (`+`, `/` and `=` as `%2B`,
+/// `%2F` and `%3D`), when that spelling differs from the value's own.
+pub(crate) fn form_encoded(value: &[u8]) -> Option<percent_encoding::PercentEncode<'_>> {
+    let form_safe =
+        |b: &u8| matches!(b, b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z' | b'*' | b'-' | b'.' | b'_');
+    let escaped = !value.iter().all(form_safe);
+    escaped.then(|| percent_encoding::percent_encode(value, FORM_ENCODED))
+}
+
 /// What `application/x-www-form-urlencoded` escapes (WHATWG URL,
 /// "urlencoded serializer"): all but ASCII letters and digits, `*`, `-`,
-/// `.` and `_` (the `form_safe` bytes of `RequestSecrets::push`).
+/// `.` and `_`.
 const FORM_ENCODED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'*')
     .remove(b'-')

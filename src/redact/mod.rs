@@ -61,7 +61,7 @@ mod names;
 mod rules;
 mod uri;
 
-pub(crate) use echo::{RequestSecrets, Scrubber};
+pub(crate) use echo::{form_encoded, RequestSecrets, Scrubber};
 pub(crate) use names::is_secret_name;
 pub use names::is_secret_param;
 pub use rules::Redaction;
