@@ -1,0 +1,1898 @@
+//! Promises of the tower contract and composition: every public layer as
+//! a `tower::Service` under tower's rules (readiness, errors, drops,
+//! extensions, streaming), beside tower's `Buffer`, `ConcurrencyLimit`,
+//! `Timeout` and `LoadShed`, tower-http's layers, hyper-util over HTTP/1
+//! and h2, reqwest and axum; and what a failure storm leaves in memory.
+//! (Brought in from a probe of the crate's promises.)
+#![allow(clippy::type_complexity)]
+
+#[path = "support/scripted.rs"]
+mod scripted;
+mod support;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use scripted::{exact, get, reply, Scripted};
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tower::limit::ConcurrencyLimitLayer;
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use tower_api_errors::auth::{AuthLayer, Credential, StaticToken};
+use tower_api_errors::breaker::CircuitBreakerLayer;
+use tower_api_errors::hedge::HedgeLayer;
+use tower_api_errors::retry::ReplayBody;
+use tower_api_errors::{
+    ApiErrorsLayer, Error, ErrorBodyParseLayer, QuotaLayer, RetryLayer, StatusClassifierLayer,
+};
+
+type Rb = ReplayBody<Full<Bytes>>;
+type Rb2 = ReplayBody<ReplayBody<Full<Bytes>>>;
+
+#[derive(Clone, Debug, PartialEq)]
+struct Marker(u32);
+
+fn token() -> StaticToken {
+    StaticToken::new(Credential::new("sk_live_probe_secret_0123456789").unwrap())
+}
+
+fn full_layer() -> ApiErrorsLayer<
+    AuthLayer,
+    QuotaLayer,
+    tower_api_errors::classify::DefaultClassifier,
+    CircuitBreakerLayer,
+    HedgeLayer,
+> {
+    ApiErrorsLayer::new()
+        .retry(exact())
+        .auth(AuthLayer::new(token()))
+        .quota(QuotaLayer::new())
+        .breaker(CircuitBreakerLayer::new())
+        .hedge(HedgeLayer::fixed(Duration::from_secs(5)))
+}
+
+// ---------------------------------------------------------------------
+// Bounds a user needs: Clone, Send, Sync, 'static; a Send future.
+// ---------------------------------------------------------------------
+
+fn assert_user_bounds<S, R>(_: &S)
+where
+    S: Service<R> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + Sync + 'static,
+{
+}
+
+/// The full stack over hyper-util, and each layer alone, is `Clone + Send +
+/// Sync + 'static` with a `Send` future and error: what `tokio::spawn`,
+/// axum state and `tower::buffer::Buffer` need (README, "Use it with
+/// hyper-util").
+#[tokio::test]
+async fn full_stack_over_hyper_util_has_the_bounds_users_need() {
+    let client = support::client::<Rb2>();
+    let service = full_layer().client(client);
+    assert_user_bounds::<_, Request<Full<Bytes>>>(&service);
+    let client = support::client::<Rb>();
+    let service = ApiErrorsLayer::new().client(client);
+    assert_user_bounds::<_, Request<Full<Bytes>>>(&service);
+    // Each layer alone.
+    let client = support::client::<Full<Bytes>>();
+    assert_user_bounds::<_, Request<Full<Bytes>>>(&AuthLayer::new(token()).layer(client.clone()));
+    assert_user_bounds::<_, Request<Full<Bytes>>>(&QuotaLayer::new().layer(client.clone()));
+    assert_user_bounds::<_, Request<Full<Bytes>>>(
+        &CircuitBreakerLayer::new().layer(client.clone()),
+    );
+    assert_user_bounds::<_, Request<Full<Bytes>>>(
+        &ErrorBodyParseLayer::new().layer(client.clone()),
+    );
+    assert_user_bounds::<_, Request<Full<Bytes>>>(&StatusClassifierLayer::new().layer(client));
+}
+
+/// The full stack kept in axum state (`State<AppState>`) serves a real
+/// request through a real server (examples/axum_outbound.rs).
+#[tokio::test]
+async fn full_stack_in_axum_state_serves_a_real_request() {
+    use axum::extract::State;
+    use axum::routing::get as axum_get;
+    let upstream =
+        support::serve(|_req| async { support::response(200, &[], "upstream-ok") }).await;
+    type Upstream = tower_api_errors::ApiErrors<
+        hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Rb2>,
+        ApiErrorsLayer<
+            AuthLayer,
+            QuotaLayer,
+            tower_api_errors::classify::DefaultClassifier,
+            CircuitBreakerLayer,
+            HedgeLayer,
+        >,
+    >;
+    #[derive(Clone)]
+    struct AppState {
+        upstream: Upstream,
+        uri: String,
+    }
+    async fn handler(State(state): State<AppState>) -> String {
+        let response = state
+            .upstream
+            .oneshot(
+                Request::get(&state.uri)
+                    .body(Full::new(Bytes::new()))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        String::from_utf8(support::body_bytes(response.into_body()).await.to_vec()).unwrap()
+    }
+    let state = AppState {
+        upstream: full_layer().client(support::client::<Rb2>()),
+        uri: format!("http://{upstream}/x"),
+    };
+    let app: axum::Router = axum::Router::new()
+        .route("/", axum_get(handler))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let body = reqwest::get(format!("http://{addr}/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "upstream-ok");
+}
+
+// ---------------------------------------------------------------------
+// Request extensions reach the client on every send.
+// ---------------------------------------------------------------------
+
+/// A request's extensions reach every send the full stack makes: the
+/// first, the retry after a 503, the auth layer's re-send after a 401
+/// (`RetryPolicy` docs: a re-send is the request rebuilt, extensions
+/// included).
+#[tokio::test(start_paused = true)]
+async fn request_extensions_reach_every_send_through_the_full_stack() {
+    let seen: Arc<Mutex<Vec<Option<Marker>>>> = Arc::default();
+    let record = seen.clone();
+    let count = Arc::new(AtomicUsize::new(0));
+    let n = count.clone();
+    let upstream = tower::service_fn(move |req: Request<Rb2>| {
+        record
+            .lock()
+            .unwrap()
+            .push(req.extensions().get::<Marker>().cloned());
+        let i = n.fetch_add(1, Ordering::SeqCst);
+        async move {
+            Ok::<_, Infallible>(match i {
+                0 => reply(503, &[], ""),
+                1 => reply(
+                    401,
+                    &[("www-authenticate", "Bearer error=\"invalid_token\"")],
+                    "",
+                ),
+                _ => reply(200, &[], "ok"),
+            })
+        }
+    });
+    let source = support::Rotating::new(Duration::ZERO);
+    let layer = ApiErrorsLayer::new()
+        .retry(exact())
+        .auth(AuthLayer::new(source))
+        .quota(QuotaLayer::new())
+        .breaker(CircuitBreakerLayer::new())
+        .hedge(HedgeLayer::fixed(Duration::from_secs(30)));
+    let service = layer.layer(upstream);
+    let mut request = get("http://api.example/v1/items");
+    request.extensions_mut().insert(Marker(7));
+    let response = service.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.len() >= 3, "{seen:?}");
+    assert!(
+        seen.iter().all(|m| m.as_ref() == Some(&Marker(7))),
+        "{seen:?}"
+    );
+}
+
+/// Each re-sending layer alone keeps the request's extensions on its own
+/// re-sends: the retry's, the auth layer's after a 401, both of the
+/// hedge's attempts.
+#[tokio::test(start_paused = true)]
+async fn request_extensions_survive_each_layer_alone() {
+    // Retry alone.
+    let seen: Arc<Mutex<Vec<Option<Marker>>>> = Arc::default();
+    let record = seen.clone();
+    let scripted = Scripted::new();
+    let inner = scripted.service(|n| {
+        if n == 0 {
+            reply(503, &[], "")
+        } else {
+            reply(200, &[], "")
+        }
+    });
+    let inner = tower::ServiceBuilder::new()
+        .map_request(move |r: Request<Rb>| {
+            record
+                .lock()
+                .unwrap()
+                .push(r.extensions().get::<Marker>().cloned());
+            r
+        })
+        .service(inner);
+    let service = RetryLayer::new(exact()).layer(inner);
+    let mut request = get("http://api.example/");
+    request.extensions_mut().insert(Marker(1));
+    service.oneshot(request).await.unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![Some(Marker(1)), Some(Marker(1))]
+    );
+
+    // Auth alone, its re-send after a 401.
+    let seen: Arc<Mutex<Vec<Option<Marker>>>> = Arc::default();
+    let record = seen.clone();
+    let scripted = Scripted::new();
+    let inner = scripted.service(|n| {
+        if n == 0 {
+            reply(401, &[], "")
+        } else {
+            reply(200, &[], "")
+        }
+    });
+    let inner = tower::ServiceBuilder::new()
+        .map_request(move |r: Request<Rb>| {
+            record
+                .lock()
+                .unwrap()
+                .push(r.extensions().get::<Marker>().cloned());
+            r
+        })
+        .service(inner);
+    let service = AuthLayer::new(support::Rotating::new(Duration::ZERO)).layer(inner);
+    let mut request = get("http://api.example/");
+    request.extensions_mut().insert(Marker(2));
+    let request = request.map(|b| ReplayBody::new(b, 64 * 1024));
+    let response = service.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![Some(Marker(2)), Some(Marker(2))]
+    );
+
+    // Hedge alone: both attempts.
+    let seen: Arc<Mutex<Vec<Option<Marker>>>> = Arc::default();
+    let record = seen.clone();
+    let n = Arc::new(AtomicUsize::new(0));
+    let inner = tower::service_fn(move |r: Request<Rb>| {
+        record
+            .lock()
+            .unwrap()
+            .push(r.extensions().get::<Marker>().cloned());
+        let i = n.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if i == 0 {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+            Ok::<_, Infallible>(reply(200, &[], ""))
+        }
+    });
+    let service = HedgeLayer::fixed(Duration::from_millis(100))
+        .no_budget()
+        .layer(inner);
+    let mut request = get("http://api.example/");
+    request.extensions_mut().insert(Marker(3));
+    service.oneshot(request).await.unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![Some(Marker(3)), Some(Marker(3))]
+    );
+}
+
+// ---------------------------------------------------------------------
+// Response extensions and the body type are kept on success.
+// ---------------------------------------------------------------------
+
+/// A success comes back as the client gave it, extensions included
+/// (parse module docs: "a success goes up as it came"), also after a
+/// retry, from the attempt that succeeded.
+#[tokio::test(start_paused = true)]
+async fn response_extensions_survive_the_full_stack_on_success() {
+    let upstream = tower::service_fn(|_req: Request<Rb2>| async {
+        let mut response = reply(200, &[], "ok");
+        response.extensions_mut().insert(Marker(42));
+        Ok::<_, Infallible>(response)
+    });
+    let service = full_layer().layer(upstream);
+    let response = service.oneshot(get("http://api.example/")).await.unwrap();
+    assert_eq!(response.extensions().get::<Marker>(), Some(&Marker(42)));
+    // And after a retry.
+    let n = Arc::new(AtomicUsize::new(0));
+    let upstream = tower::service_fn(move |_req: Request<Rb2>| {
+        let i = n.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let mut response = if i == 0 {
+                reply(503, &[], "")
+            } else {
+                reply(200, &[], "ok")
+            };
+            response.extensions_mut().insert(Marker(i as u32));
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let service = full_layer().layer(upstream);
+    let response = service.oneshot(get("http://api.example/")).await.unwrap();
+    assert_eq!(response.extensions().get::<Marker>(), Some(&Marker(1)));
+}
+
+/// A server that sends its headers and first chunk, then holds the rest
+/// until `release` is notified.
+async fn streaming_server(release: Arc<tokio::sync::Notify>, status: u16) -> std::net::SocketAddr {
+    support::serve(move |_req| {
+        let release = release.clone();
+        async move {
+            let (mut tx, body) =
+                http_body_util::channel::Channel::<Bytes, support::BoxError>::new(4);
+            tokio::spawn(async move {
+                tx.send_data(Bytes::from_static(b"first")).await.ok();
+                release.notified().await;
+                tx.send_data(Bytes::from_static(b"rest")).await.ok();
+            });
+            Response::builder()
+                .status(status)
+                .header("content-type", "application/json")
+                .body(body.boxed())
+                .unwrap()
+        }
+    })
+    .await
+}
+
+/// A success body streams through the full stack over HTTP/1 and h2: the
+/// headers and first chunk arrive while the server still holds the rest
+/// (parse module docs: successes pass "without buffering").
+#[tokio::test]
+async fn a_success_body_is_streamed_through_the_full_stack_over_h1_and_h2() {
+    for h2 in [false, true] {
+        let release = Arc::new(tokio::sync::Notify::new());
+        let addr = streaming_server(release.clone(), 200).await;
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .http2_only(h2)
+                .build_http::<Rb2>();
+        let service = full_layer().client(client);
+        let request = get(&format!("http://{addr}/stream"));
+        let response = tokio::time::timeout(Duration::from_secs(5), service.oneshot(request))
+            .await
+            .expect("headers arrive before the body ends")
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let mut body = response.into_body();
+        let first = tokio::time::timeout(Duration::from_secs(5), body.frame())
+            .await
+            .expect("first chunk streams")
+            .unwrap()
+            .unwrap();
+        assert_eq!(first.into_data().unwrap(), "first");
+        release.notify_one();
+        let rest = body.collect().await.unwrap().to_bytes();
+        assert_eq!(rest, "rest", "h2={h2}");
+    }
+}
+
+// ---------------------------------------------------------------------
+// Real servers, HTTP/1 and h2: a retried call over hyper-util.
+// ---------------------------------------------------------------------
+
+/// A retried PUT over hyper-util, HTTP/1 and h2 prior knowledge, sends its
+/// body whole on every attempt and ends with the server's success.
+#[tokio::test]
+async fn h1_and_h2_prior_knowledge_retry_over_hyper_util() {
+    for h2 in [false, true] {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        let addr = support::serve(move |req| {
+            let i = counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let body = req.into_body().collect().await.unwrap().to_bytes();
+                assert_eq!(body, "payload");
+                if i < 2 {
+                    support::response(503, &[("retry-after", "0")], "{\"error\":\"down\"}")
+                } else {
+                    support::response(200, &[], "ok")
+                }
+            }
+        })
+        .await;
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .http2_only(h2)
+                .build_http::<Rb>();
+        let service = ApiErrorsLayer::new()
+            .retry(support::quick_exact())
+            .client(client);
+        let request = Request::put(format!("http://{addr}/x"))
+            .body(Full::new(Bytes::from_static(b"payload")))
+            .unwrap();
+        let response = service.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(hits.load(Ordering::SeqCst), 3, "h2={h2}");
+    }
+}
+
+// ---------------------------------------------------------------------
+// poll_ready then drop: readiness reserved, then given back.
+// ---------------------------------------------------------------------
+
+async fn reserve_then_drop_then_call<S>(service: S, what: &str)
+where
+    S: Service<Request<Full<Bytes>>> + Clone,
+    S::Error: std::fmt::Debug,
+{
+    let mut reserved = service.clone();
+    std::future::poll_fn(|cx| reserved.poll_ready(cx))
+        .await
+        .unwrap();
+    drop(reserved);
+    let call = service.clone().oneshot(get("http://api.example/"));
+    let result = tokio::time::timeout(Duration::from_secs(60), call).await;
+    assert!(
+        result.is_ok(),
+        "{what}: the dropped reservation was not given back"
+    );
+    // And a reservation kept while another clone is called: pending, then
+    // ready once the kept one is dropped.
+    let mut kept = service.clone();
+    std::future::poll_fn(|cx| kept.poll_ready(cx))
+        .await
+        .unwrap();
+    let mut other = service.clone();
+    let mut other_ready = poll_ready_once(&mut other);
+    assert!(
+        !other_ready(),
+        "{what}: ConcurrencyLimit(1) lets two reserve"
+    );
+    drop(kept);
+    assert!(
+        other_ready(),
+        "{what}: not ready after the reservation dropped"
+    );
+}
+
+fn poll_ready_once<'a, S, R>(service: &'a mut S) -> impl FnMut() -> bool + 'a
+where
+    S: Service<R>,
+    S::Error: std::fmt::Debug,
+{
+    move || {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        matches!(service.poll_ready(&mut cx), std::task::Poll::Ready(Ok(())))
+    }
+}
+
+fn ok_service<B>(
+) -> impl Service<Request<B>, Response = Response<Full<Bytes>>, Error = Infallible, Future = impl Send>
+       + Clone
+       + Send {
+    tower::service_fn(|_req: Request<B>| async { Ok::<_, Infallible>(reply(200, &[], "")) })
+}
+
+/// tower's `Service` contract: `poll_ready` may reserve capacity, and a
+/// service dropped after it gives it back. Each layer over a
+/// `ConcurrencyLimit(1)`: a dropped reservation frees the permit, and a
+/// kept one holds it (another clone is pending) until dropped.
+#[tokio::test(start_paused = true)]
+async fn a_dropped_reservation_is_given_back_through_every_layer() {
+    let limit = ConcurrencyLimitLayer::new(1);
+    reserve_then_drop_then_call(
+        RetryLayer::new(exact()).layer(limit.layer(ok_service::<Rb>())),
+        "retry",
+    )
+    .await;
+    reserve_then_drop_then_call(
+        ErrorBodyParseLayer::new().layer(limit.layer(ok_service())),
+        "parse",
+    )
+    .await;
+    reserve_then_drop_then_call(
+        AuthLayer::new(token()).layer(limit.layer(ok_service())),
+        "auth",
+    )
+    .await;
+    reserve_then_drop_then_call(QuotaLayer::new().layer(limit.layer(ok_service())), "quota").await;
+    reserve_then_drop_then_call(
+        CircuitBreakerLayer::new().layer(limit.layer(ok_service())),
+        "breaker",
+    )
+    .await;
+    reserve_then_drop_then_call(
+        HedgeLayer::fixed(Duration::from_millis(10)).layer(limit.layer(ok_service::<Rb>())),
+        "hedge",
+    )
+    .await;
+    reserve_then_drop_then_call(
+        StatusClassifierLayer::new().layer(limit.layer(ok_service())),
+        "classify",
+    )
+    .await;
+    reserve_then_drop_then_call(full_layer().layer(limit.layer(ok_service::<Rb2>())), "full").await;
+}
+
+// ---------------------------------------------------------------------
+// An inner poll_ready error: typed, its source kept, once.
+// ---------------------------------------------------------------------
+
+#[derive(Debug)]
+struct NotReady;
+impl std::fmt::Display for NotReady {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("backend not ready")
+    }
+}
+impl std::error::Error for NotReady {}
+
+#[derive(Clone)]
+struct FailsReady;
+impl<B> Service<Request<B>> for FailsReady {
+    type Response = Response<Full<Bytes>>;
+    type Error = NotReady;
+    type Future = std::future::Ready<Result<Self::Response, NotReady>>;
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), NotReady>> {
+        std::task::Poll::Ready(Err(NotReady))
+    }
+    fn call(&mut self, _: Request<B>) -> Self::Future {
+        panic!("called after a poll_ready error")
+    }
+}
+
+fn has_source<T: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if e.is::<T>() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
+/// An inner `poll_ready` error reaches the caller as a transport error
+/// with the original error in its source chain, through every layer and
+/// the full stack; `call` is never made after it.
+#[tokio::test]
+async fn an_inner_poll_ready_error_reaches_the_caller_with_its_source() {
+    async fn check<S>(service: S, what: &str)
+    where
+        S: Service<Request<Full<Bytes>>, Error = Error>,
+        S::Response: std::fmt::Debug,
+    {
+        let error = service
+            .oneshot(get("http://api.example/"))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::Transport(_)), "{what}: {error:?}");
+        assert!(
+            has_source::<NotReady>(&error),
+            "{what}: source lost: {error:?}"
+        );
+    }
+    check(RetryLayer::new(exact()).layer(FailsReady), "retry").await;
+    check(ErrorBodyParseLayer::new().layer(FailsReady), "parse").await;
+    check(AuthLayer::new(token()).layer(FailsReady), "auth").await;
+    check(QuotaLayer::new().layer(FailsReady), "quota").await;
+    check(CircuitBreakerLayer::new().layer(FailsReady), "breaker").await;
+    check(
+        HedgeLayer::fixed(Duration::from_millis(1)).layer(FailsReady),
+        "hedge",
+    )
+    .await;
+    check(full_layer().layer(FailsReady), "full").await;
+}
+
+// ---------------------------------------------------------------------
+// tower's Buffer, Timeout, LoadShed around and inside.
+// ---------------------------------------------------------------------
+
+/// `tower::buffer::Buffer` over the full stack: forty concurrent calls,
+/// each retried once, all answered.
+#[tokio::test(start_paused = true)]
+async fn buffer_over_the_full_stack_answers_every_call_once() {
+    // The first attempt of every path fails, the retry succeeds.
+    let failed: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
+    let upstream = tower::service_fn(move |req: Request<Rb2>| {
+        let first = failed.lock().unwrap().insert(req.uri().path().to_owned());
+        async move {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            Ok::<_, Infallible>(if first {
+                reply(503, &[], "")
+            } else {
+                reply(200, &[], "")
+            })
+        }
+    });
+    let service = tower::buffer::Buffer::new(full_layer().layer(upstream), 4);
+    let mut calls = Vec::new();
+    for i in 0..40 {
+        let s = service.clone();
+        calls.push(tokio::spawn(async move {
+            s.oneshot(get(&format!("http://api.example/{i}"))).await
+        }));
+    }
+    let mut ok = 0;
+    for call in calls {
+        let response = call.await.unwrap().unwrap();
+        assert_eq!(response.status(), 200);
+        ok += 1;
+    }
+    assert_eq!(ok, 40);
+}
+
+/// A `tower::timeout::Timeout` above the stack ends the call with its
+/// `Elapsed`, and no attempt is sent after it (the dropped call's retry
+/// loop is gone).
+#[tokio::test(start_paused = true)]
+async fn a_timeout_above_ends_the_call_and_no_attempt_follows() {
+    let scripted = Scripted::new();
+    let upstream = scripted.service(|_| reply(503, &[], ""));
+    let service = ServiceBuilder::new()
+        .timeout(Duration::from_millis(1200))
+        .layer(full_layer())
+        .service(upstream);
+    let error = service
+        .oneshot(get("http://api.example/"))
+        .await
+        .unwrap_err();
+    assert!(error.is::<tower::timeout::error::Elapsed>(), "{error:?}");
+    let sent = scripted.count();
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert_eq!(
+        scripted.count(),
+        sent,
+        "an attempt was sent after the caller's timeout"
+    );
+}
+
+/// A `Timeout` below the retry layer: the GET's timed-out attempt is
+/// retried (retry module docs: transport errors of idempotent requests),
+/// the POST's is not, and its `Elapsed` stays in the source chain.
+#[tokio::test(start_paused = true)]
+async fn a_timeout_below_retry_is_retried_for_a_get_and_not_for_a_post() {
+    let n = Arc::new(AtomicUsize::new(0));
+    let counter = n.clone();
+    let upstream = tower::service_fn(move |_req: Request<Rb>| {
+        let i = counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if i == 0 {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            }
+            Ok::<_, Infallible>(reply(200, &[], ""))
+        }
+    });
+    let service = ServiceBuilder::new()
+        .layer(RetryLayer::new(exact()))
+        .timeout(Duration::from_secs(1))
+        .service(upstream);
+    let response = service
+        .clone()
+        .oneshot(get("http://api.example/"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(n.load(Ordering::SeqCst), 2);
+    n.store(0, Ordering::SeqCst);
+    let post = Request::post("http://api.example/")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let error = service.oneshot(post).await.unwrap_err();
+    assert!(
+        has_source::<tower::timeout::error::Elapsed>(&error),
+        "{error:?}"
+    );
+    assert_eq!(
+        n.load(Ordering::SeqCst),
+        1,
+        "a POST was re-sent after a timeout"
+    );
+}
+
+/// tower's `LoadShed` over `ConcurrencyLimit(1)` above the full stack
+/// sheds a second call with `Overloaded` while the first holds the
+/// permit; the first completes and the capacity is back.
+#[tokio::test(start_paused = true)]
+async fn load_shed_above_the_full_stack_sheds_and_the_first_call_completes() {
+    let (gate_tx, gate_rx) = tokio::sync::watch::channel(false);
+    let (arrived_tx, mut arrived) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let upstream = tower::service_fn(move |_req: Request<Rb2>| {
+        let mut gate = gate_rx.clone();
+        let _ = arrived_tx.send(());
+        async move {
+            gate.wait_for(|open| *open).await.unwrap();
+            Ok::<_, Infallible>(reply(200, &[], ""))
+        }
+    });
+    let service = ServiceBuilder::new()
+        .load_shed()
+        .concurrency_limit(1)
+        .layer(full_layer())
+        .service(upstream);
+    let first = tokio::spawn(service.clone().oneshot(get("http://api.example/a")));
+    // The first call is at the upstream: it holds the only permit.
+    arrived.recv().await.unwrap();
+    let second = service.clone().oneshot(get("http://api.example/b")).await;
+    let error = second.unwrap_err();
+    assert!(
+        error.is::<tower::load_shed::error::Overloaded>(),
+        "{error:?}"
+    );
+    gate_tx.send(true).unwrap();
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(first.status(), 200);
+    // Capacity is back.
+    service.oneshot(get("http://api.example/c")).await.unwrap();
+}
+
+// ---------------------------------------------------------------------
+// A header set between retry and parse (tower-http): echo scrubbing
+// still covers it.
+// ---------------------------------------------------------------------
+
+/// A credential that tower-http's `SetRequestHeaderLayer` sets below the
+/// retry layer, echoed by the server, is scrubbed from the error (redact
+/// module docs: the parse layer fingerprints the request it sends).
+#[tokio::test]
+async fn a_credential_set_by_tower_http_below_retry_is_scrubbed_from_errors() {
+    use tower_http::set_header::SetRequestHeaderLayer;
+    let secret = "xk_live_between_layers_7f3a9c2e";
+    let addr = support::serve(move |req| async move {
+        let key = req
+            .headers()
+            .get("x-api-key")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        support::response(
+            400,
+            &[("content-type", "application/json")],
+            format!(
+                "{{\"error\":{{\"code\":\"bad_key\",\"message\":\"API key {key} is invalid\"}}}}"
+            ),
+        )
+    })
+    .await;
+    let service = ServiceBuilder::new()
+        .layer(RetryLayer::new(exact()))
+        .layer(SetRequestHeaderLayer::overriding(
+            http::HeaderName::from_static("x-api-key"),
+            http::HeaderValue::from_static(secret),
+        ))
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<Rb>());
+    let error = service
+        .oneshot(get(&format!("http://{addr}/v1")))
+        .await
+        .unwrap_err();
+    let shown = format!("{error} {error:?} {}", support::error_text(&error));
+    assert!(matches!(error, Error::Api(_)), "{shown}");
+    assert!(!shown.contains(secret), "the credential leaked: {shown}");
+}
+
+// ---------------------------------------------------------------------
+// A breaker refusal inside the retry layer: retried once the circuit
+// allows.
+// ---------------------------------------------------------------------
+
+type MReq = Request<Rb>;
+type MHandle = tower_test::mock::Handle<MReq, Response<Full<Bytes>>>;
+
+async fn next(
+    handle: &mut MHandle,
+    within: Duration,
+) -> Option<(MReq, tower_test::mock::SendResponse<Response<Full<Bytes>>>)> {
+    tokio::time::timeout(within, handle.next_request())
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Opens `breaker`'s circuit for api.example for 2 s (a 503 with
+/// `Retry-After: 2`, one call is enough).
+async fn open_for_two_seconds(breaker: &CircuitBreakerLayer) {
+    let opener = breaker.layer(tower::service_fn(|_req: Request<Full<Bytes>>| async {
+        Ok::<_, Infallible>(reply(503, &[("retry-after", "2")], ""))
+    }));
+    let _ = opener.oneshot(get("http://api.example/open")).await;
+}
+
+/// A call refused by an open circuit is retried once the circuit allows
+/// (breaker module docs: "the retry layer then treats the refusal like a
+/// server's hint: it waits when the time to come back fits"): sent after
+/// the 2 s opening, and answered.
+#[tokio::test(start_paused = true)]
+async fn a_breaker_refusal_is_retried_and_sent_once_the_circuit_allows() {
+    let breaker = CircuitBreakerLayer::new().minimum_calls(1);
+    open_for_two_seconds(&breaker).await;
+    let (inner, mut handle) = tower_test::mock::pair::<MReq, Response<Full<Bytes>>>();
+    let service = ApiErrorsLayer::new()
+        .retry(exact())
+        .breaker(breaker)
+        .client(ConcurrencyLimitLayer::new(1).layer(inner));
+    let started = tokio::time::Instant::now();
+    let call = tokio::spawn(service.clone().oneshot(get("http://api.example/a")));
+    let (request, send) = next(&mut handle, Duration::from_secs(25))
+        .await
+        .expect("sent");
+    assert_eq!(request.uri().path(), "/a");
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(2),
+        "sent when the circuit allowed"
+    );
+    send.send_response(reply(200, &[], ""));
+    assert_eq!(call.await.unwrap().unwrap().status(), 200);
+}
+
+// ---------------------------------------------------------------------
+// Memory under a failure storm: live bytes, counted per thread (the
+// storm runs on a current-thread runtime, so everything it allocates and
+// frees is on this thread).
+// ---------------------------------------------------------------------
+
+mod live {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+    pub struct Live;
+    thread_local! {
+        static NET: Cell<i64> = const { Cell::new(0) };
+        static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+    }
+    unsafe impl GlobalAlloc for Live {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let _ = NET.try_with(|n| n.set(n.get() + layout.size() as i64));
+            let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            let _ = NET.try_with(|n| n.set(n.get() - layout.size() as i64));
+            unsafe { System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
+            let _ = NET.try_with(|n| n.set(n.get() + new as i64 - layout.size() as i64));
+            unsafe { System.realloc(ptr, layout, new) }
+        }
+    }
+    /// Live bytes allocated by this thread.
+    pub fn net() -> i64 {
+        NET.with(Cell::get)
+    }
+    /// Allocations made by this thread so far.
+    pub fn allocations() -> u64 {
+        ALLOCATIONS.with(Cell::get)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: live::Live = live::Live;
+
+async fn storm<S>(service: &S, from: usize, to: usize, hosts: bool)
+where
+    S: Service<Request<Full<Bytes>>, Error = Error> + Clone,
+{
+    for i in from..to {
+        let uri = match hosts {
+            true => format!("http://h{i:06}.example/v1?api_key=k{i:06}"),
+            false => format!("http://one.example/v1/{i}"),
+        };
+        let result = service.clone().oneshot(get(&uri)).await;
+        assert!(result.is_err());
+    }
+}
+
+fn storm_service(
+) -> impl Service<Request<Full<Bytes>>, Error = Error, Response = Response<Full<Bytes>>> + Clone {
+    let upstream = tower::service_fn(|_req: Request<Rb2>| async {
+        Ok::<_, Infallible>(reply(
+            503,
+            &[
+                ("content-type", "application/json"),
+                ("x-ratelimit-limit", "100"),
+                ("x-ratelimit-remaining", "50"),
+                ("x-ratelimit-reset", "30"),
+            ],
+            "{\"error\":{\"code\":\"down\",\"message\":\"try later\"}}",
+        ))
+    });
+    ApiErrorsLayer::new()
+        .retry(support::quick_exact().max_attempts(2).no_budget())
+        .auth(AuthLayer::new(token()))
+        .quota(QuotaLayer::new())
+        .breaker(CircuitBreakerLayer::new())
+        .hedge(HedgeLayer::percentile(0.95))
+        .layer(upstream)
+}
+
+/// Every per-scope map is bounded (breaker, quota and hedge docs; README
+/// "Bounds"): past 20,000 distinct failing authorities (every map full),
+/// 10,000 more grow live memory by less than 512 KiB.
+#[test]
+fn a_failure_storm_over_many_authorities_grows_memory_boundedly() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let service = storm_service();
+        storm(&service, 0, 20_000, true).await;
+        let after_warmup = live::net();
+        storm(&service, 20_000, 30_000, true).await;
+        let after = live::net();
+        let growth = after - after_warmup;
+        assert!(
+            growth < 512 * 1024,
+            "grew {growth} B over 10,000 failing calls past every cap"
+        );
+    });
+}
+
+/// 10,000 failing calls on one authority keep nothing per call: live
+/// memory grows by less than 256 KiB.
+#[test]
+fn a_failure_storm_on_one_authority_grows_memory_boundedly() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let service = storm_service();
+        storm(&service, 0, 2_000, false).await;
+        let after_warmup = live::net();
+        storm(&service, 2_000, 12_000, false).await;
+        let growth = live::net() - after_warmup;
+        assert!(
+            growth < 256 * 1024,
+            "grew {growth} B over 10,000 failing calls"
+        );
+    });
+}
+
+// ---------------------------------------------------------------------
+// The layers that judge responses themselves (breaker, hedge): a stamp
+// from below, and the default classifier.
+// ---------------------------------------------------------------------
+
+fn a_503_is_an_answer() -> impl tower_api_errors::classify::Classify + Clone + Send + Sync + 'static
+{
+    use tower_api_errors::classify::{Classification, ClassifyExt, DefaultClassifier};
+    DefaultClassifier::new().with_status(
+        http::StatusCode::SERVICE_UNAVAILABLE,
+        Classification::Success,
+    )
+}
+
+/// A `StatusClassifierLayer` stamp innermost is read by every layer above
+/// (classify module docs): a 503 it calls a success is neither retried,
+/// nor counted by the breaker, nor hedged; twenty calls, twenty sends.
+#[tokio::test(start_paused = true)]
+async fn a_stamp_from_below_is_read_by_every_layer_above() {
+    use tower_api_errors::classify::StatusClassifierLayer as Stamp;
+    let scripted = Scripted::new();
+    let upstream = scripted.service(|_| reply(503, &[], ""));
+    let service = ServiceBuilder::new()
+        .layer(HedgeLayer::fixed(Duration::from_secs(10)).no_budget())
+        .layer(RetryLayer::new(exact()))
+        .layer(CircuitBreakerLayer::new().minimum_calls(5))
+        .layer(ErrorBodyParseLayer::new())
+        .layer(Stamp::new().classifier(a_503_is_an_answer()))
+        .service(upstream);
+    for i in 0..20 {
+        let outcome = service.clone().oneshot(get("http://api.example/")).await;
+        assert!(outcome.is_ok(), "call {i}: {outcome:?}");
+    }
+    assert_eq!(scripted.count(), 20);
+}
+
+/// With the default classifier the breaker opens on 503s (breaker module
+/// docs), in `ApiErrorsLayer` and alone over a raw client: the
+/// counterpart of the stamp test above.
+#[tokio::test(start_paused = true)]
+async fn the_breaker_opens_on_503s_in_the_stack_and_alone() {
+    let scripted = Scripted::new();
+    let upstream = scripted.service(|_| reply(503, &[], "{\"result\":\"no\"}"));
+    let stack = ApiErrorsLayer::new()
+        .retry(exact().max_attempts(1))
+        .breaker(CircuitBreakerLayer::new().minimum_calls(5))
+        .layer(upstream);
+    let scripted_alone = Scripted::new();
+    let alone = CircuitBreakerLayer::new()
+        .minimum_calls(5)
+        .layer(scripted_alone.service(|_| reply(503, &[], "")));
+    let (mut stack_open, mut alone_open) = (false, false);
+    for _ in 0..20 {
+        if let Err(Error::CircuitOpen(_)) = stack.clone().oneshot(get("http://api.example/")).await
+        {
+            stack_open = true;
+        }
+        if let Err(Error::CircuitOpen(_)) = alone.clone().oneshot(get("http://api.example/")).await
+        {
+            alone_open = true;
+        }
+    }
+    assert!(stack_open, "in the stack: sent {}", scripted.count());
+    assert!(alone_open, "alone: sent {}", scripted_alone.count());
+    assert!(scripted.count() < 20 && scripted_alone.count() < 20);
+}
+
+// ---------------------------------------------------------------------
+// Futures dropped at every await point of the full stack: the capacity
+// below comes back.
+// ---------------------------------------------------------------------
+
+type FReq = Request<Rb2>;
+type FHandle = tower_test::mock::Handle<FReq, Response<Full<Bytes>>>;
+
+async fn admitted_full<S>(service: &S, handle: &mut FHandle, host: &str, what: &str)
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>, Error = Error>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    let call = tokio::spawn(
+        service
+            .clone()
+            .oneshot(get(&format!("http://{host}/check"))),
+    );
+    let Ok(Some((_, send))) =
+        tokio::time::timeout(Duration::from_secs(20), handle.next_request()).await
+    else {
+        panic!("{what}: a new call was not admitted (capacity leaked)");
+    };
+    send.send_response(reply(200, &[], ""));
+    assert_eq!(call.await.unwrap().unwrap().status(), 200, "{what}");
+}
+
+/// Dropping a full-stack call at every await point gives back the
+/// capacity below (`ConcurrencyLimit(2)`): during the credential's load,
+/// mid-hedge-race with both permits taken, during the quota's hold; the
+/// spent scope still sends once its window resets.
+#[tokio::test(start_paused = true)]
+async fn dropping_a_full_stack_call_mid_race_mid_hold_mid_auth_leaves_full_capacity() {
+    let (inner, mut handle) = tower_test::mock::pair::<FReq, Response<Full<Bytes>>>();
+    let source = support::Rotating::new(Duration::from_secs(3));
+    let service = ApiErrorsLayer::new()
+        .retry(exact())
+        .auth(AuthLayer::new(source))
+        .quota(QuotaLayer::new())
+        .breaker(CircuitBreakerLayer::new())
+        .hedge(HedgeLayer::fixed(Duration::from_millis(100)).no_budget())
+        .layer(ConcurrencyLimitLayer::new(2).layer(inner));
+
+    // 1. During the first credential's load (3 s).
+    let call = tokio::spawn(service.clone().oneshot(get("http://a.example/1")));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!call.is_finished());
+    call.abort();
+    let _ = call.await;
+    admitted_full(
+        &service,
+        &mut handle,
+        "a.example",
+        "dropped during the credential's load",
+    )
+    .await;
+
+    // 2. During the race: both attempts in flight, both permits taken
+    // (the scope warmed first: the quota's cold-start probe answered).
+    admitted_full(&service, &mut handle, "b.example", "warm-up").await;
+    let call = tokio::spawn(service.clone().oneshot(get("http://b.example/2")));
+    let (_, _first) = handle.next_request().await.unwrap();
+    let (_, _second) = tokio::time::timeout(Duration::from_secs(1), handle.next_request())
+        .await
+        .expect("the hedge is sent after 100 ms")
+        .unwrap();
+    call.abort();
+    let _ = call.await;
+    admitted_full(&service, &mut handle, "b.example", "dropped mid-race (1)").await;
+    admitted_full(&service, &mut handle, "b.example", "dropped mid-race (2)").await;
+
+    // 3. During the quota's hold: c.example spent, reset in 5 s.
+    let call = tokio::spawn(service.clone().oneshot(get("http://c.example/3")));
+    let (_, send) = handle.next_request().await.unwrap();
+    send.send_response(reply(
+        200,
+        &[
+            ("x-ratelimit-limit", "10"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "5"),
+        ],
+        "",
+    ));
+    call.await.unwrap().unwrap();
+    let held = tokio::spawn(service.clone().oneshot(get("http://c.example/held")));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!held.is_finished(), "held by the quota");
+    held.abort();
+    let _ = held.await;
+    admitted_full(
+        &service,
+        &mut handle,
+        "d.example",
+        "dropped during the hold (1)",
+    )
+    .await;
+    admitted_full(
+        &service,
+        &mut handle,
+        "d.example",
+        "dropped during the hold (2)",
+    )
+    .await;
+    // The spent scope still sends once its window resets, once.
+    let later = tokio::spawn(service.clone().oneshot(get("http://c.example/later")));
+    let (request, send) = tokio::time::timeout(Duration::from_secs(20), handle.next_request())
+        .await
+        .expect("sent after the reset")
+        .unwrap();
+    assert_eq!(request.uri().path(), "/later");
+    send.send_response(reply(200, &[], ""));
+    later.await.unwrap().unwrap();
+}
+
+// ---------------------------------------------------------------------
+// tower-http's TraceLayer driven by our classifier, around the stack.
+// ---------------------------------------------------------------------
+
+/// tower-http 0.7's `TraceLayer` driven by our classifier (feature
+/// `tower-http-07`) around the full stack: a success after a retry is no
+/// failure; a call ending in an error is one.
+#[cfg(all(feature = "tower-http-07", feature = "tracing"))]
+#[tokio::test(start_paused = true)]
+async fn tower_http_trace_layer_with_our_classifier_around_the_full_stack() {
+    use tower_http::classify::SharedClassifier;
+    use tower_http::trace::TraceLayer;
+    let scripted = Scripted::new();
+    let upstream = scripted.service(|n| {
+        if n == 0 {
+            reply(503, &[], "")
+        } else {
+            reply(200, &[], "ok")
+        }
+    });
+    let failures = Arc::new(AtomicUsize::new(0));
+    let counted = failures.clone();
+    let service = ServiceBuilder::new()
+        .layer(
+            TraceLayer::new(SharedClassifier::new(
+                tower_api_errors::classify::DefaultClassifier::new(),
+            ))
+            .on_failure(
+                move |_f: tower_api_errors::classify::Failure, _: Duration, _: &tracing::Span| {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                },
+            ),
+        )
+        .layer(full_layer())
+        .service(upstream);
+    let response = service
+        .clone()
+        .oneshot(get("http://api.example/"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(support::body_bytes(response.into_body()).await, "ok");
+    assert_eq!(failures.load(Ordering::SeqCst), 0);
+    // A call that ends in an error is one failure.
+    let scripted = Scripted::new();
+    let upstream = scripted.service(|_| reply(404, &[], ""));
+    let failures2 = Arc::new(AtomicUsize::new(0));
+    let counted = failures2.clone();
+    let service = ServiceBuilder::new()
+        .layer(
+            TraceLayer::new(SharedClassifier::new(
+                tower_api_errors::classify::DefaultClassifier::new(),
+            ))
+            .on_failure(
+                move |_f: tower_api_errors::classify::Failure, _: Duration, _: &tracing::Span| {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                },
+            ),
+        )
+        .layer(full_layer())
+        .service(upstream);
+    let Err(error) = service.oneshot(get("http://api.example/")).await else {
+        panic!("a 404 succeeded")
+    };
+    assert!(matches!(error, Error::Api(_)));
+    assert_eq!(failures2.load(Ordering::SeqCst), 1);
+}
+
+async fn hedge_sent_over(limit: Option<usize>, auth: bool, quota: bool) -> bool {
+    let (inner, mut handle) = tower_test::mock::pair::<FReq, Response<Full<Bytes>>>();
+    let inner = tower::util::BoxCloneSyncService::new(
+        ServiceBuilder::new()
+            .option_layer(limit.map(ConcurrencyLimitLayer::new))
+            .service(inner),
+    );
+    let layer = ApiErrorsLayer::new().retry(exact());
+    let hedge = HedgeLayer::fixed(Duration::from_millis(100)).no_budget();
+    type Boxed =
+        tower::util::BoxCloneSyncService<Request<Full<Bytes>>, Response<Full<Bytes>>, Error>;
+    let service: Boxed = match (auth, quota) {
+        (true, true) => Boxed::new(
+            layer
+                .auth(AuthLayer::new(token()))
+                .quota(QuotaLayer::new())
+                .hedge(hedge)
+                .layer(inner),
+        ),
+        (true, false) => Boxed::new(
+            layer
+                .auth(AuthLayer::new(token()))
+                .hedge(hedge)
+                .layer(inner),
+        ),
+        (false, true) => Boxed::new(layer.quota(QuotaLayer::new()).hedge(hedge).layer(inner)),
+        (false, false) => Boxed::new(layer.hedge(hedge).layer(inner)),
+    };
+    // A first call answered at once: the scope is known (the quota's
+    // cold-start probe answered, nothing announced).
+    let warm = tokio::spawn(service.clone().oneshot(get("http://b.example/1")));
+    let (_, send) = handle.next_request().await.unwrap();
+    send.send_response(reply(200, &[], ""));
+    warm.await.unwrap().unwrap();
+    let call = tokio::spawn(service.clone().oneshot(get("http://b.example/2")));
+    let (_, _first) = handle.next_request().await.unwrap();
+    let second = tokio::time::timeout(Duration::from_secs(1), handle.next_request()).await;
+    call.abort();
+    second.is_ok()
+}
+
+/// The hedge is sent after its delay whatever sits below it: with or
+/// without a `ConcurrencyLimit`, auth and quota layers (hedge module
+/// docs).
+#[tokio::test(start_paused = true)]
+async fn the_hedge_is_sent_after_its_delay_whatever_sits_below() {
+    let mut report = Vec::new();
+    for limit in [None, Some(2)] {
+        for auth in [false, true] {
+            for quota in [false, true] {
+                report.push((
+                    limit,
+                    auth,
+                    quota,
+                    hedge_sent_over(limit, auth, quota).await,
+                ));
+            }
+        }
+    }
+    assert!(
+        report.iter().all(|r| r.3),
+        "(limit, auth, quota, hedge sent): {report:?}"
+    );
+}
+
+// ---------------------------------------------------------------------
+// SuccessPeekLayer: a peeked success given back as it came.
+// ---------------------------------------------------------------------
+
+/// A success `SuccessPeekLayer` peeked at comes back as it came (parse
+/// module docs: "byte for byte"): its extensions, bytes and trailers, and
+/// a body that fails mid-peek still fails, after its bytes.
+#[tokio::test]
+async fn a_peeked_success_keeps_its_extensions_bytes_trailers_and_error() {
+    use tower_api_errors::parse::SuccessPeekLayer;
+    // Extensions and trailers.
+    let upstream = tower::service_fn(|_req: Request<Full<Bytes>>| async {
+        let (mut tx, body) = http_body_util::channel::Channel::<Bytes, support::BoxError>::new(4);
+        tokio::spawn(async move {
+            tx.send_data(Bytes::from_static(b"{\"ok\": true,"))
+                .await
+                .ok();
+            tx.send_data(Bytes::from_static(b" \"n\": 1}")).await.ok();
+            let mut trailers = http::HeaderMap::new();
+            trailers.insert("x-checksum", http::HeaderValue::from_static("abc"));
+            tx.send_trailers(trailers).await.ok();
+        });
+        let mut response = Response::builder()
+            .header("content-type", "application/json")
+            .body(body)
+            .unwrap();
+        response.extensions_mut().insert(Marker(9));
+        Ok::<_, Infallible>(response)
+    });
+    let service = ServiceBuilder::new()
+        .layer(SuccessPeekLayer::new())
+        .layer(ErrorBodyParseLayer::new())
+        .service(upstream);
+    let response = service.oneshot(get("http://api.example/")).await.unwrap();
+    assert_eq!(
+        response.extensions().get::<Marker>(),
+        Some(&Marker(9)),
+        "extension lost"
+    );
+    let collected = response.into_body().collect().await.unwrap();
+    let trailers = collected.trailers().cloned();
+    assert_eq!(collected.to_bytes(), "{\"ok\": true, \"n\": 1}");
+    assert_eq!(
+        trailers
+            .and_then(|t| t.get("x-checksum").cloned())
+            .as_ref()
+            .map(|v| v.to_str().unwrap().to_owned()),
+        Some("abc".to_owned()),
+        "trailers lost"
+    );
+
+    // A body that fails mid-peek: given back with its bytes and its error.
+    let upstream = tower::service_fn(|_req: Request<Full<Bytes>>| async {
+        let (mut tx, body) = http_body_util::channel::Channel::<Bytes, support::BoxError>::new(4);
+        tokio::spawn(async move {
+            tx.send_data(Bytes::from_static(b"{\"ok\": tr")).await.ok();
+            tx.abort("upstream reset".into());
+        });
+        let response = Response::builder()
+            .header("content-type", "application/json")
+            .body(body)
+            .unwrap();
+        Ok::<_, Infallible>(response)
+    });
+    let service = ServiceBuilder::new()
+        .layer(SuccessPeekLayer::new())
+        .layer(ErrorBodyParseLayer::new())
+        .service(upstream);
+    let response = service.oneshot(get("http://api.example/")).await.unwrap();
+    let mut body = response.into_body();
+    let mut bytes = Vec::new();
+    let mut failed = false;
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => bytes.extend_from_slice(&frame.into_data().unwrap_or_default()),
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    assert_eq!(bytes, b"{\"ok\": tr");
+    assert!(failed, "the body's error was swallowed");
+}
+
+// ---------------------------------------------------------------------
+// Hedging over hyper-util, HTTP/1 and h2, against a real server: one
+// answer; the loser is cancelled at the server.
+// ---------------------------------------------------------------------
+
+struct OnDrop(Option<tokio::sync::oneshot::Sender<()>>);
+impl Drop for OnDrop {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A hedged call over hyper-util, HTTP/1 and h2, against a real server:
+/// one answer (the hedge's), and the losing attempt is cancelled at the
+/// server (hedge module docs: "the other attempt is dropped (cancelled)").
+#[tokio::test]
+async fn a_hedged_call_over_hyper_util_has_one_answer_and_the_loser_is_cancelled() {
+    for h2 in [false, true] {
+        let (cancelled_tx, cancelled_rx) = tokio::sync::oneshot::channel::<()>();
+        let cancelled_tx = Arc::new(Mutex::new(Some(cancelled_tx)));
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        let addr = support::serve(move |req| {
+            let i = counter.fetch_add(1, Ordering::SeqCst);
+            let guard = OnDrop(if i == 1 {
+                cancelled_tx.lock().unwrap().take()
+            } else {
+                None
+            });
+            async move {
+                let _guard = guard;
+                // The warm-up (0) answers; the hedged call's first attempt
+                // (1) never does; its hedge (2) answers.
+                if i == 1 {
+                    std::future::pending::<()>().await;
+                }
+                support::response(
+                    200,
+                    &[("x-attempt", &i.to_string())],
+                    format!("answer {i} to {}", req.uri().path()),
+                )
+            }
+        })
+        .await;
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .http2_only(h2)
+                .build_http::<Rb2>();
+        let service = ApiErrorsLayer::new()
+            .retry(exact())
+            .quota(QuotaLayer::new())
+            .hedge(HedgeLayer::fixed(Duration::from_millis(50)).no_budget())
+            .client(client);
+        let warm = service
+            .clone()
+            .oneshot(get(&format!("http://{addr}/warm")))
+            .await
+            .unwrap();
+        assert_eq!(warm.status(), 200);
+        let response = tokio::time::timeout(
+            Duration::from_secs(10),
+            service
+                .clone()
+                .oneshot(get(&format!("http://{addr}/hedged"))),
+        )
+        .await
+        .expect("the hedge answers")
+        .unwrap();
+        assert_eq!(response.headers()["x-attempt"], "2", "h2={h2}");
+        let body = support::body_bytes(response.into_body()).await;
+        assert_eq!(body, "answer 2 to /hedged");
+        tokio::time::timeout(Duration::from_secs(10), cancelled_rx)
+            .await
+            .expect("the loser was not cancelled at the server")
+            .unwrap();
+        assert_eq!(hits.load(Ordering::SeqCst), 3, "h2={h2}");
+    }
+}
+
+// ---------------------------------------------------------------------
+// The reqwest adapters: a success streams through the stack.
+// ---------------------------------------------------------------------
+
+/// A success body streams through the stack over `ReqwestClient` and
+/// `ApiErrorsMiddleware` (reqwest module docs): headers and the first
+/// chunk arrive while the server holds the rest.
+#[cfg(feature = "reqwest-middleware")]
+#[tokio::test]
+async fn a_success_body_streams_through_the_stack_over_reqwest_and_reqwest_middleware() {
+    let release = Arc::new(tokio::sync::Notify::new());
+    let addr = streaming_server(release.clone(), 200).await;
+    let service = full_layer().layer(tower_api_errors::reqwest::ReqwestClient::new(
+        reqwest::Client::new(),
+    ));
+    let response = tokio::time::timeout(
+        Duration::from_secs(5),
+        service.oneshot(get(&format!("http://{addr}/s"))),
+    )
+    .await
+    .expect("headers arrive before the body ends (reqwest)")
+    .unwrap();
+    let mut body = response.into_body();
+    let first = tokio::time::timeout(Duration::from_secs(5), body.frame())
+        .await
+        .expect("first chunk streams (reqwest)")
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.into_data().unwrap(), "first");
+    release.notify_one();
+    assert_eq!(body.collect().await.unwrap().to_bytes(), "rest");
+
+    let release = Arc::new(tokio::sync::Notify::new());
+    let addr = streaming_server(release.clone(), 200).await;
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(tower_api_errors::reqwest::ApiErrorsMiddleware::new())
+        .build();
+    let mut response = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.get(format!("http://{addr}/s")).send(),
+    )
+    .await
+    .expect("headers arrive before the body ends (middleware)")
+    .unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(5), response.chunk())
+        .await
+        .expect("first chunk streams (middleware)")
+        .unwrap()
+        .unwrap();
+    assert_eq!(first, "first");
+    release.notify_one();
+    assert_eq!(response.bytes().await.unwrap(), "rest");
+}
+
+/// Work per call does not grow once every scope map is full and each new
+/// authority evicts (no rebuild or copy of a map per call), counted as
+/// allocations, which are deterministic on a current-thread runtime
+/// (elapsed times are not): 2,000 calls to new authorities with the maps
+/// full allocate no more than 2,000 calls made while they filled, plus a
+/// quarter.
+#[test]
+fn a_storm_of_new_authorities_allocates_no_more_per_call_when_the_maps_are_full() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let service = storm_service();
+        let before = live::allocations();
+        storm(&service, 0, 2_000, true).await;
+        let filling = live::allocations() - before;
+        storm(&service, 2_000, 20_000, true).await;
+        let before = live::allocations();
+        storm(&service, 20_000, 22_000, true).await;
+        let full = live::allocations() - before;
+        assert!(
+            full <= filling + filling / 4,
+            "2,000 calls allocated {filling} times while the maps filled, {full} once full"
+        );
+    });
+}
+
+/// tower-http 0.6's `TraceLayer` takes our classifier too (feature
+/// `tower-http-06`), around the full stack.
+#[cfg(feature = "tower-http-06")]
+#[tokio::test(start_paused = true)]
+async fn tower_http_06_trace_layer_with_our_classifier_around_the_stack() {
+    use tower_http_06::classify::SharedClassifier;
+    use tower_http_06::trace::TraceLayer;
+    let scripted = Scripted::new();
+    let upstream = scripted.service(|_| reply(200, &[], "ok"));
+    let service = ServiceBuilder::new()
+        .layer(TraceLayer::new(SharedClassifier::new(
+            tower_api_errors::classify::DefaultClassifier::new(),
+        )))
+        .layer(full_layer())
+        .service(upstream);
+    let response = service.oneshot(get("http://api.example/")).await.unwrap();
+    assert_eq!(support::body_bytes(response.into_body()).await, "ok");
+}
+
+// ---------------------------------------------------------------------
+// Debug of the layers, services and futures never prints a credential.
+// ---------------------------------------------------------------------
+
+/// `Debug` of the layers, services and in-flight futures never prints a
+/// credential: the token source's, userinfo, a query key or a header's
+/// (redact module docs).
+#[tokio::test(start_paused = true)]
+async fn debug_of_layers_services_and_futures_never_prints_the_credential() {
+    let secret = "sk_live_probe_secret_0123456789";
+    let layer = full_layer();
+    let shown_layer = format!("{layer:?} {:?} {:?}", AuthLayer::new(token()), token());
+    assert!(!shown_layer.contains(secret), "{shown_layer}");
+    let upstream = tower::service_fn(|_req: Request<Rb2>| async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        Ok::<_, Infallible>(reply(200, &[], ""))
+    });
+    let mut service = layer.layer(upstream);
+    // A call made: the credential is cached now.
+    service
+        .clone()
+        .oneshot(get("http://api.example/"))
+        .await
+        .unwrap();
+    let shown = format!("{service:?} {service:#?}");
+    assert!(!shown.contains(secret), "service Debug: {shown}");
+    std::future::poll_fn(|cx| service.poll_ready(cx))
+        .await
+        .unwrap();
+    let mut request = get("http://user:pa55w0rd@api.example/?api_key=k_9876543210");
+    request.headers_mut().insert(
+        "x-api-key",
+        http::HeaderValue::from_static("xk_header_secret_555"),
+    );
+    let future = service.call(request);
+    let shown = format!("{future:?} {future:#?}");
+    for s in [secret, "pa55w0rd", "k_9876543210", "xk_header_secret_555"] {
+        assert!(!shown.contains(s), "future Debug shows {s}: {shown}");
+    }
+    future.await.unwrap();
+}
+
+// ---------------------------------------------------------------------
+// A streamed request body reaches the server as it is produced, not
+// buffered up front, through the full stack (hedge included), h1 and h2.
+// ---------------------------------------------------------------------
+
+/// A streamed request body reaches the server as it is produced, not
+/// buffered up front (`ReplayBody` docs), through the full stack, hedge
+/// included, PUT and POST, HTTP/1 and h2.
+#[tokio::test]
+async fn a_streamed_request_body_is_sent_as_it_is_produced_through_the_full_stack() {
+    type Chan = http_body_util::channel::Channel<Bytes, support::BoxError>;
+    for h2 in [false, true] {
+        for method in [http::Method::PUT, http::Method::POST] {
+            let (got_first_tx, got_first_rx) = tokio::sync::oneshot::channel::<()>();
+            let got_first_tx = Arc::new(Mutex::new(Some(got_first_tx)));
+            let addr = support::serve(move |req| {
+                let got_first_tx = got_first_tx.clone();
+                async move {
+                    let mut body = req.into_body();
+                    let mut all = Vec::new();
+                    while let Some(frame) = body.frame().await {
+                        let frame = frame.unwrap();
+                        if let Some(data) = frame.data_ref() {
+                            all.extend_from_slice(data);
+                            if let Some(tx) = got_first_tx.lock().unwrap().take() {
+                                let _ = tx.send(());
+                            }
+                        }
+                    }
+                    support::response(200, &[], all)
+                }
+            })
+            .await;
+            let client =
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .http2_only(h2)
+                    .build_http::<ReplayBody<ReplayBody<Chan>>>();
+            let service = ApiErrorsLayer::new()
+                .retry(exact())
+                .auth(AuthLayer::new(token()))
+                .quota(QuotaLayer::new())
+                .breaker(CircuitBreakerLayer::new())
+                .hedge(HedgeLayer::fixed(Duration::from_millis(20)).no_budget())
+                .client(client);
+            let (mut tx, body) = Chan::new(1);
+            let request = Request::builder()
+                .method(method.clone())
+                .uri(format!("http://{addr}/upload"))
+                .body(body)
+                .unwrap();
+            let call = tokio::spawn(service.oneshot(request));
+            tx.send_data(Bytes::from_static(b"first-")).await.unwrap();
+            tokio::time::timeout(Duration::from_secs(10), got_first_rx)
+                .await
+                .unwrap_or_else(|_| panic!("h2={h2} {method}: the first chunk was held back"))
+                .unwrap();
+            tx.send_data(Bytes::from_static(b"rest")).await.unwrap();
+            drop(tx);
+            let response = tokio::time::timeout(Duration::from_secs(10), call)
+                .await
+                .expect("answered")
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                support::body_bytes(response.into_body()).await,
+                "first-rest",
+                "h2={h2} {method}"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------
+// The auth layer's credential, echoed by a hostile server in its error
+// body, never reaches the error: alone, in the stack, on the hedge's
+// attempt, in a header of its own.
+// ---------------------------------------------------------------------
+
+/// The auth layer's credential, echoed by a hostile server in its body
+/// and headers, never reaches the error: alone, in a header of its own,
+/// in the full stack (redact module docs).
+#[tokio::test]
+async fn an_echoed_auth_credential_is_scrubbed_alone_and_in_every_stack() {
+    let secret = "sk_live_probe_secret_0123456789";
+    let addr = support::serve(|req| async move {
+        let auth = req
+            .headers()
+            .get("authorization")
+            .or_else(|| req.headers().get("x-api-key"))
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let attempt = req.uri().path().to_owned();
+        support::response(
+            400,
+            &[("content-type", "application/json"), ("x-echo", &auth)],
+            format!("{{\"error\":{{\"code\":\"bad\",\"message\":\"credential {auth} refused at {attempt}\",\"details\":[\"{auth}\"]}}}}"),
+        )
+    })
+    .await;
+    let uri = format!("http://{addr}/v1");
+    let mut shown = Vec::new();
+    // Alone: AuthLayer -> ErrorBodyParseLayer -> client.
+    let alone = ServiceBuilder::new()
+        .layer(AuthLayer::new(token()))
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<Full<Bytes>>());
+    let error = alone.oneshot(get(&uri)).await.unwrap_err();
+    shown.push((
+        "alone",
+        format!("{error} | {error:?} | {}", support::error_text(&error)),
+    ));
+    // Alone, in a header of its own, no scheme.
+    let alone = ServiceBuilder::new()
+        .layer(
+            AuthLayer::new(token())
+                .header(http::HeaderName::from_static("x-api-key"))
+                .no_scheme(),
+        )
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<Full<Bytes>>());
+    let error = alone.oneshot(get(&uri)).await.unwrap_err();
+    shown.push((
+        "alone x-api-key",
+        format!("{error} | {error:?} | {}", support::error_text(&error)),
+    ));
+    // The full stack.
+    let error = full_layer()
+        .client(support::client::<Rb2>())
+        .oneshot(get(&uri))
+        .await
+        .unwrap_err();
+    shown.push((
+        "full",
+        format!("{error} | {error:?} | {}", support::error_text(&error)),
+    ));
+    // The stack with the credential in its own header.
+    let error = ApiErrorsLayer::new()
+        .auth(
+            AuthLayer::new(token())
+                .header(http::HeaderName::from_static("x-api-key"))
+                .no_scheme(),
+        )
+        .client(support::client::<Rb>())
+        .oneshot(get(&uri))
+        .await
+        .unwrap_err();
+    shown.push((
+        "stack x-api-key",
+        format!("{error} | {error:?} | {}", support::error_text(&error)),
+    ));
+    if let Error::Api(api) = &error {
+        shown.push(("details", format!("{:?}", api.details())));
+    }
+    for (what, text) in &shown {
+        assert!(
+            !text.contains(secret),
+            "{what}: the credential leaked: {text}"
+        );
+        assert!(
+            !text.contains("0123456789"),
+            "{what}: part of the credential leaked: {text}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------
+// No background task left: after a mix of successes, failures, hedges,
+// refreshes and dropped calls, and the service dropped, the runtime has
+// no task of ours alive.
+// ---------------------------------------------------------------------
+
+/// No task of ours outlives the stack: after successes, failures, hedges,
+/// refreshes and aborted calls, and the service dropped, the runtime has
+/// no task alive.
+#[tokio::test(start_paused = true)]
+async fn no_background_task_is_left_after_the_stack_is_dropped() {
+    let n = Arc::new(AtomicUsize::new(0));
+    let counter = n.clone();
+    let upstream = tower::service_fn(move |req: Request<Rb2>| {
+        let i = counter.fetch_add(1, Ordering::SeqCst);
+        let fresh = req
+            .headers()
+            .get("authorization")
+            .is_some_and(|v| v == "Bearer tok_new");
+        async move {
+            if i % 7 == 3 {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Ok::<_, Infallible>(match i % 5 {
+                0 if !fresh => reply(401, &[], ""),
+                1 => reply(503, &[], ""),
+                2 => reply(
+                    200,
+                    &[
+                        ("x-ratelimit-limit", "100"),
+                        ("x-ratelimit-remaining", "90"),
+                        ("x-ratelimit-reset", "10"),
+                    ],
+                    "",
+                ),
+                _ => reply(200, &[], ""),
+            })
+        }
+    });
+    let service = ApiErrorsLayer::new()
+        .retry(exact())
+        .auth(AuthLayer::new(support::Rotating::new(
+            Duration::from_millis(10),
+        )))
+        .quota(QuotaLayer::new())
+        .breaker(CircuitBreakerLayer::new())
+        .hedge(HedgeLayer::fixed(Duration::from_millis(500)).no_budget())
+        .layer(upstream);
+    let mut calls = Vec::new();
+    for i in 0..60 {
+        calls.push(tokio::spawn(
+            service
+                .clone()
+                .oneshot(get(&format!("http://h{}.example/{i}", i % 4))),
+        ));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for (i, call) in calls.iter().enumerate() {
+        if i % 6 == 0 {
+            call.abort();
+        }
+    }
+    for call in calls {
+        let _ = call.await;
+    }
+    drop(service);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let alive = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    assert_eq!(alive, 0, "{alive} tasks left alive");
+}
+
+// ---------------------------------------------------------------------
+// A hedged call dropped: both attempts cancelled at the server.
+// ---------------------------------------------------------------------
+
+/// A call dropped with a hedge in flight (as a `Timeout` above drops it
+/// when it fires) cancels both attempts at the server: the hedge's
+/// attempts are futures it owns (hedge module docs: "the other attempt is
+/// dropped (cancelled)"), and dropping the call drops both.
+/// Ordered by the server: the call is dropped once both attempts arrived.
+#[tokio::test]
+async fn a_dropped_hedged_call_cancels_both_attempts_at_the_server() {
+    let (arrived_tx, mut arrived_rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
+    let (dropped_tx, mut dropped_rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let addr = support::serve(move |_req| {
+        let i = counter.fetch_add(1, Ordering::SeqCst);
+        let (arrived_tx, dropped_tx) = (arrived_tx.clone(), dropped_tx.clone());
+        async move {
+            if i == 0 {
+                return support::response(200, &[], "warm");
+            }
+            struct Guard(usize, tokio::sync::mpsc::UnboundedSender<usize>);
+            impl Drop for Guard {
+                fn drop(&mut self) {
+                    let _ = self.1.send(self.0);
+                }
+            }
+            let _guard = Guard(i, dropped_tx);
+            let _ = arrived_tx.send(i);
+            std::future::pending::<()>().await;
+            unreachable!()
+        }
+    })
+    .await;
+    let service = ApiErrorsLayer::new()
+        .retry(exact())
+        .quota(QuotaLayer::new())
+        .breaker(CircuitBreakerLayer::new())
+        .hedge(HedgeLayer::fixed(Duration::from_millis(50)).no_budget())
+        .client(support::client::<Rb2>());
+    service
+        .clone()
+        .oneshot(get(&format!("http://{addr}/warm")))
+        .await
+        .unwrap();
+    let call = service.oneshot(get(&format!("http://{addr}/slow")));
+    let both_arrived = async {
+        let mut arrived = vec![
+            arrived_rx.recv().await.unwrap(),
+            arrived_rx.recv().await.unwrap(),
+        ];
+        arrived.sort();
+        arrived
+    };
+    let arrived = tokio::select! {
+        outcome = call => panic!("the call ended before its hedge was sent: {outcome:?}"),
+        arrived = support::bounded("both attempts at the server", both_arrived) => arrived,
+    };
+    assert_eq!(arrived, vec![1, 2]);
+    let mut dropped = Vec::new();
+    for _ in 0..2 {
+        let got =
+            support::bounded("an attempt left running at the server", dropped_rx.recv()).await;
+        dropped.push(got.unwrap());
+    }
+    dropped.sort();
+    assert_eq!(dropped, vec![1, 2]);
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+}
