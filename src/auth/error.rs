@@ -71,6 +71,8 @@ mod tests {
         // Quoted as the form it was sent in (`+`, `/`, `=` escaped).
         let secret = Credential::new("ya29.a0Af+Hb/Xy9=KLMN").unwrap();
         let echo = "invalid_grant: subject_token=ya29.a0Af%2BHb%2FXy9%3DKLMN";
-        assert!(checked(echo.into(), Some(&secret)).to_string().contains("withheld"));
+        assert!(checked(echo.into(), Some(&secret))
+            .to_string()
+            .contains("withheld"));
     }
 }
