@@ -102,65 +102,81 @@ impl CircuitBreakerLayer {
         Arc::make_mut(&mut self.config)
     }
 
-    /// The share of the window's calls that must have failed (0.5).
-    ///
-    /// # Panics
-    /// When `rate` is not within (0, 1].
-    pub fn failure_rate(mut self, rate: f64) -> Self {
-        assert!(
-            rate > 0.0 && rate <= 1.0,
-            "failure_rate must be within (0, 1]"
-        );
-        self.config().thresholds.failure_rate = rate;
-        self
-    }
+    crate::scope::config_setters! {
+        config;
 
-    /// The fewest calls in the window before the rate is looked at (10):
-    /// two failures of a quiet client open nothing.
-    ///
-    /// # Panics
-    /// When `calls` is zero.
-    pub fn minimum_calls(mut self, calls: u32) -> Self {
-        assert!(calls >= 1, "minimum_calls must be at least 1");
-        self.config().thresholds.minimum_calls = calls;
-        self
-    }
+        /// The share of the window's calls that must have failed (0.5).
+        ///
+        /// # Panics
+        /// When `rate` is not within (0, 1].
+        pub fn failure_rate(rate: f64) |c| {
+            assert!(
+                rate > 0.0 && rate <= 1.0,
+                "failure_rate must be within (0, 1]"
+            );
+            c.thresholds.failure_rate = rate;
+        };
 
-    /// The window the failure rate is measured over (10 s, in ten slots).
-    ///
-    /// # Panics
-    /// When `window` is not within 100 ms and 1 h.
-    pub fn window(mut self, window: Duration) -> Self {
-        assert!(
-            (Duration::from_millis(100)..=Duration::from_secs(3600)).contains(&window),
-            "window must be within 100 ms and 1 h"
-        );
-        self.config().thresholds.window = window;
-        self
-    }
+        /// The fewest calls in the window before the rate is looked at (10):
+        /// two failures of a quiet client open nothing.
+        ///
+        /// # Panics
+        /// When `calls` is zero.
+        pub fn minimum_calls(calls: u32) |c| {
+            assert!(calls >= 1, "minimum_calls must be at least 1");
+            c.thresholds.minimum_calls = calls;
+        };
 
-    /// The break when the server named none (5 s), doubled with each
-    /// opening in a row (a failed probe reopens), up to `max` (60 s). A
-    /// circuit that stayed closed a whole window starts again from `base`.
-    ///
-    /// # Panics
-    /// When `base` is zero or `max` shorter than it.
-    pub fn break_duration(mut self, base: Duration, max: Duration) -> Self {
-        assert!(
-            !base.is_zero() && max >= base,
-            "the break must be longer than zero and its cap no shorter"
-        );
-        let thresholds = &mut self.config().thresholds;
-        (thresholds.base_break, thresholds.max_break) = (base, max);
-        self
-    }
+        /// The window the failure rate is measured over (10 s, in ten slots).
+        ///
+        /// # Panics
+        /// When `window` is not within 100 ms and 1 h.
+        pub fn window(window: Duration) |c| {
+            assert!(
+                (Duration::from_millis(100)..=Duration::from_secs(3600)).contains(&window),
+                "window must be within 100 ms and 1 h"
+            );
+            c.thresholds.window = window;
+        };
 
-    /// The failure kinds counted ([`DEFAULT_COUNTED`]). Whatever the list,
-    /// a 4xx (a 429 included) and a request never sent (a quota or auth
-    /// refusal) never count: they say nothing about the upstream's health.
-    pub fn count(mut self, kinds: impl IntoIterator<Item = ErrorKind>) -> Self {
-        self.config().counted = kinds.into_iter().fold(0, |set, kind| set | bit(kind));
-        self
+        /// The break when the server named none (5 s), doubled with each
+        /// opening in a row (a failed probe reopens), up to `max` (60 s). A
+        /// circuit that stayed closed a whole window starts again from `base`.
+        ///
+        /// # Panics
+        /// When `base` is zero or `max` shorter than it.
+        pub fn break_duration(base: Duration, max: Duration) |c| {
+            assert!(
+                !base.is_zero() && max >= base,
+                "the break must be longer than zero and its cap no shorter"
+            );
+            (c.thresholds.base_break, c.thresholds.max_break) = (base, max);
+        };
+
+        /// The failure kinds counted ([`DEFAULT_COUNTED`]). Whatever the list,
+        /// a 4xx (a 429 included) and a request never sent (a quota or auth
+        /// refusal) never count: they say nothing about the upstream's health.
+        pub fn count(kinds: impl IntoIterator<Item = ErrorKind>) |c| {
+            c.counted = kinds.into_iter().fold(0, |set, kind| set | bit(kind));
+        };
+
+        /// Shares with the fleet, through `store`, the openings the server
+        /// signalled (a counted failure's `Retry-After`, `retry-after-ms` or
+        /// pushback timed the break), and learns the fleet's: every process's
+        /// breaker for the scope then fails fast until the time the server
+        /// named, and probes at it. Failure counts, and breaks the breaker
+        /// timed itself, stay in this process. `store` is the quota's:
+        /// [`MemoryStore`](crate::quota::MemoryStore), or `RedisStore`
+        /// (feature `redis`), whose view is refreshed off the request's path.
+        pub fn shared(store: impl OpeningStore) |c| c.fleet = Some(Arc::new(store));
+
+        /// Records each opening, probe and closing as
+        /// `tower_api_errors.breaker.transitions` into `metrics` (the events go
+        /// to `tracing` with or without it); see [`observe`](crate::observe).
+        #[cfg(feature = "opentelemetry")]
+        pub fn metrics(metrics: crate::metrics::Metrics) |c| {
+            c.observer = crate::observe::Observer::new().metrics(metrics);
+        };
     }
 
     /// One breaker per value of the request (a region header, a tenant),
@@ -174,28 +190,6 @@ impl CircuitBreakerLayer {
         // Hashed here, before anything keeps it.
         let hashed = move |request: &ScopeRequest<'_>| f(request).map(|value| digest(&value));
         self.config().partition = Some(Arc::new(hashed));
-        self
-    }
-
-    /// Shares with the fleet, through `store`, the openings the server
-    /// signalled (a counted failure's `Retry-After`, `retry-after-ms` or
-    /// pushback timed the break), and learns the fleet's: every process's
-    /// breaker for the scope then fails fast until the time the server
-    /// named, and probes at it. Failure counts, and breaks the breaker
-    /// timed itself, stay in this process. `store` is the quota's:
-    /// [`MemoryStore`](crate::quota::MemoryStore), or `RedisStore`
-    /// (feature `redis`), whose view is refreshed off the request's path.
-    pub fn shared(mut self, store: impl OpeningStore) -> Self {
-        self.config().fleet = Some(Arc::new(store));
-        self
-    }
-
-    /// Records each opening, probe and closing as
-    /// `tower_api_errors.breaker.transitions` into `metrics` (the events go
-    /// to `tracing` with or without it); see [`observe`](crate::observe).
-    #[cfg(feature = "opentelemetry")]
-    pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
-        self.config().observer = crate::observe::Observer::new().metrics(metrics);
         self
     }
 }

@@ -112,25 +112,6 @@ impl HedgeLayer {
         self
     }
 
-    /// The budget hedges draw on (by default, 10 % of this layer's
-    /// hedged calls over 10 s, plus 1 hedge a second). Give it a clone of the
-    /// [`RetryBudget`](super::RetryBudget) the retry policy has, and hedges
-    /// and retries share one. Each hedgeable call deposits one; each hedge
-    /// withdraws one; an empty budget stops new hedges and never cancels
-    /// one in flight.
-    pub fn budget(mut self, budget: impl Budget + Send + Sync + 'static) -> Self {
-        self.config().budget = Some(Arc::new(budget));
-        self.config().budget_chosen = true;
-        self
-    }
-
-    /// No budget: every slow call may be hedged (tests, experiments).
-    pub fn no_budget(mut self) -> Self {
-        self.config().budget = None;
-        self.config().budget_chosen = true;
-        self
-    }
-
     /// Hedges draw on `budget` (the retry policy's, in `ApiErrorsLayer`),
     /// unless this layer was given a budget, or none, of its own.
     pub(crate) fn sharing(mut self, budget: Option<Arc<SharedBudget>>) -> Self {
@@ -140,24 +121,38 @@ impl HedgeLayer {
         self
     }
 
-    /// The most request-body bytes kept to send the body again (64 KiB).
-    /// A call whose body outgrows it, or is still streaming when the hedge
-    /// is due, is not hedged.
-    pub fn max_replay_bytes(mut self, bytes: usize) -> Self {
-        self.config().max_replay = bytes;
-        self
-    }
+    crate::scope::config_setters! {
+        config;
 
-    /// Records each hedge sent, won and cancelled as
-    /// `tower_api_errors.hedges` into `metrics` (the events go to
-    /// `tracing` with or without it); see [`observe`](crate::observe).
-    /// A hedged call's `tower_api_errors.call.duration` and `.attempts`
-    /// are recorded here too, once (the retry layer below records each
-    /// attempt only): give it the retry layer's handle.
-    #[cfg(feature = "opentelemetry")]
-    pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
-        self.config().observer = crate::observe::Observer::new().metrics(metrics);
-        self
+        /// The budget hedges draw on (by default, 10 % of this layer's
+        /// hedged calls over 10 s, plus 1 hedge a second). Give it a clone of the
+        /// [`RetryBudget`](super::RetryBudget) the retry policy has, and hedges
+        /// and retries share one. Each hedgeable call deposits one; each hedge
+        /// withdraws one; an empty budget stops new hedges and never cancels
+        /// one in flight.
+        pub fn budget(budget: impl Budget + Send + Sync + 'static) |c| {
+            c.budget = Some(Arc::new(budget));
+            c.budget_chosen = true;
+        };
+
+        /// No budget: every slow call may be hedged (tests, experiments).
+        pub fn no_budget() |c| (c.budget, c.budget_chosen) = (None, true);
+
+        /// The most request-body bytes kept to send the body again (64 KiB).
+        /// A call whose body outgrows it, or is still streaming when the hedge
+        /// is due, is not hedged.
+        pub fn max_replay_bytes(bytes: usize) |c| c.max_replay = bytes;
+
+        /// Records each hedge sent, won and cancelled as
+        /// `tower_api_errors.hedges` into `metrics` (the events go to
+        /// `tracing` with or without it); see [`observe`](crate::observe).
+        /// A hedged call's `tower_api_errors.call.duration` and `.attempts`
+        /// are recorded here too, once (the retry layer below records each
+        /// attempt only): give it the retry layer's handle.
+        #[cfg(feature = "opentelemetry")]
+        pub fn metrics(metrics: crate::metrics::Metrics) |c| {
+            c.observer = crate::observe::Observer::new().metrics(metrics);
+        };
     }
 }
 

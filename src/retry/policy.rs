@@ -274,100 +274,90 @@ impl RetryPolicy {
         Arc::make_mut(&mut self.config)
     }
 
-    /// Total attempts, the first included: 1 turns retries off. With
-    /// retries on, an attempt a [circuit breaker](crate::breaker) below
-    /// refused was never sent and is not counted (nor drawn from the
-    /// budget): the deadline bounds the waits for it.
-    ///
-    /// # Panics
-    /// When `attempts` is zero: a request is always attempted once.
-    pub fn max_attempts(mut self, attempts: u32) -> Self {
-        assert!(attempts >= 1, "max_attempts must be at least 1");
-        self.config().max_attempts = attempts;
-        self
-    }
+    crate::scope::config_setters! {
+        config;
 
-    /// The backoff used when the server gives no hint.
-    pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.config().backoff = backoff;
-        self
-    }
+        /// Total attempts, the first included: 1 turns retries off. With
+        /// retries on, an attempt a [circuit breaker](crate::breaker) below
+        /// refused was never sent and is not counted (nor drawn from the
+        /// budget): the deadline bounds the waits for it.
+        ///
+        /// # Panics
+        /// When `attempts` is zero: a request is always attempted once.
+        pub fn max_attempts(attempts: u32) |c| {
+            assert!(attempts >= 1, "max_attempts must be at least 1");
+            c.max_attempts = attempts;
+        };
 
-    /// The longest server hint that is waited out. A longer one is not
-    /// slept on: the caller gets the error at once, hint included, and
-    /// decides (a daily quota is not worth holding a request for).
-    pub fn max_retry_after(mut self, max: Duration) -> Self {
-        self.config().max_retry_after = max;
-        self
-    }
+        /// The backoff used when the server gives no hint.
+        pub fn backoff(backoff: Backoff) |c| c.backoff = backoff;
 
-    /// The total time for all attempts and waits. A wait that would end
-    /// past it is not started, and an attempt still running when it passes
-    /// is cut short with a transport error. With feature `grpc`, a gRPC
-    /// call's own `grpc-timeout` bounds it too, when sooner.
-    ///
-    /// # Panics
-    /// When `deadline` is zero.
-    pub fn deadline(mut self, deadline: Duration) -> Self {
-        assert!(!deadline.is_zero(), "deadline must be longer than zero");
-        self.config().deadline = Some(deadline);
-        self
-    }
+        /// The longest server hint that is waited out. A longer one is not
+        /// slept on: the caller gets the error at once, hint included, and
+        /// decides (a daily quota is not worth holding a request for).
+        pub fn max_retry_after(max: Duration) |c| c.max_retry_after = max;
 
-    /// Turns the deadline off: a request may then take as long as its
-    /// attempts and waits take. An explicit choice, for streaming or
-    /// long-polling calls whose length the caller bounds itself.
-    pub fn no_deadline(mut self) -> Self {
-        self.config().deadline = None;
-        self
-    }
+        /// The total time for all attempts and waits. A wait that would end
+        /// past it is not started, and an attempt still running when it passes
+        /// is cut short with a transport error. With feature `grpc`, a gRPC
+        /// call's own `grpc-timeout` bounds it too, when sooner.
+        ///
+        /// # Panics
+        /// When `deadline` is zero.
+        pub fn deadline(deadline: Duration) |c| {
+            assert!(!deadline.is_zero(), "deadline must be longer than zero");
+            c.deadline = Some(deadline);
+        };
 
-    /// Replaces the retry budget: a [`RetryBudget`](super::RetryBudget) with
-    /// other numbers, tower's [`TpsBudget`](super::TpsBudget), or any
-    /// `tower::retry::budget::Budget` of yours. Every clone of the policy,
-    /// and so every clone of the service, draws from it.
-    pub fn budget(mut self, budget: impl Budget + Send + Sync + 'static) -> Self {
-        self.config().budget = Some(Arc::new(budget));
-        self
+        /// Turns the deadline off: a request may then take as long as its
+        /// attempts and waits take. An explicit choice, for streaming or
+        /// long-polling calls whose length the caller bounds itself.
+        pub fn no_deadline() |c| c.deadline = None;
+
+        /// Replaces the retry budget: a [`RetryBudget`](super::RetryBudget) with
+        /// other numbers, tower's [`TpsBudget`](super::TpsBudget), or any
+        /// `tower::retry::budget::Budget` of yours. Every clone of the policy,
+        /// and so every clone of the service, draws from it.
+        pub fn budget(budget: impl Budget + Send + Sync + 'static) |c| {
+            c.budget = Some(Arc::new(budget));
+        };
+
+        /// Turns the budget off: retries are limited by `max_attempts` only.
+        pub fn no_budget() |c| c.budget = None;
+
+        /// Whether requests that are not idempotent (POST, PATCH without an
+        /// `Idempotency-Key`) may be retried after reaching the server.
+        /// Connect failures are retried regardless: such a request never left
+        /// (unless no resend heals them: a certificate or URL-scheme failure);
+        /// so is a 408, a request the server did not receive whole (RFC 9110
+        /// §15.5.9; OkHttp and browsers repeat it for any method).
+        pub fn retry_non_idempotent(retry: bool) |c| c.retry_non_idempotent = retry;
+
+        /// The classifier for responses that carry no
+        /// [`Classification`] stamp (default: the [`DefaultClassifier`]). Give
+        /// it the parse layer's classifier when that one calls some failure
+        /// statuses successes, so that the two layers agree
+        /// ([`ApiErrorsLayer`](crate::ApiErrorsLayer) does).
+        pub fn classifier(classifier: impl Classify + Send + Sync + 'static) |c| {
+            c.classifier = Some(Arc::new(classifier));
+        };
+
+        /// The most request-body bytes kept for replay. A request whose body
+        /// outgrows it is not retried ([`StopReason::BodyNotReplayable`]).
+        pub fn max_replay_bytes(bytes: usize) |c| c.max_replay_bytes = bytes;
+
+        /// Records OpenTelemetry metrics of every call and attempt into
+        /// `metrics` (see [the table](crate::metrics#the-metrics)). Without
+        /// it, nothing is recorded and nothing is paid.
+        #[cfg(feature = "opentelemetry")]
+        pub fn metrics(metrics: crate::metrics::Metrics) |c| {
+            c.observer = Observer::new().metrics(metrics);
+        };
     }
 
     /// The budget retries draw on, for `ApiErrorsLayer`'s hedges to share.
     pub(crate) fn shared_budget(&self) -> Option<Arc<SharedBudget>> {
         self.config.budget.clone()
-    }
-
-    /// Turns the budget off: retries are limited by `max_attempts` only.
-    pub fn no_budget(mut self) -> Self {
-        self.config().budget = None;
-        self
-    }
-
-    /// Whether requests that are not idempotent (POST, PATCH without an
-    /// `Idempotency-Key`) may be retried after reaching the server.
-    /// Connect failures are retried regardless: such a request never left
-    /// (unless no resend heals them: a certificate or URL-scheme failure);
-    /// so is a 408, a request the server did not receive whole (RFC 9110
-    /// §15.5.9; OkHttp and browsers repeat it for any method).
-    pub fn retry_non_idempotent(mut self, retry: bool) -> Self {
-        self.config().retry_non_idempotent = retry;
-        self
-    }
-
-    /// The classifier for responses that carry no
-    /// [`Classification`] stamp (default: the [`DefaultClassifier`]). Give
-    /// it the parse layer's classifier when that one calls some failure
-    /// statuses successes, so that the two layers agree
-    /// ([`ApiErrorsLayer`](crate::ApiErrorsLayer) does).
-    pub fn classifier(mut self, classifier: impl Classify + Send + Sync + 'static) -> Self {
-        self.config().classifier = Some(Arc::new(classifier));
-        self
-    }
-
-    /// The most request-body bytes kept for replay. A request whose body
-    /// outgrows it is not retried ([`StopReason::BodyNotReplayable`]).
-    pub fn max_replay_bytes(mut self, bytes: usize) -> Self {
-        self.config().max_replay_bytes = bytes;
-        self
     }
 
     /// A closure that can force (`Some(true)`) or forbid (`Some(false)`) a
@@ -389,15 +379,6 @@ impl RetryPolicy {
         F: Fn(&RetryEvent<'_>) + Send + Sync + 'static,
     {
         self.config().on_retry = Some(Arc::new(f));
-        self
-    }
-
-    /// Records OpenTelemetry metrics of every call and attempt into
-    /// `metrics` (see [the table](crate::metrics#the-metrics)). Without
-    /// it, nothing is recorded and nothing is paid.
-    #[cfg(feature = "opentelemetry")]
-    pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
-        self.config().observer = Observer::new().metrics(metrics);
         self
     }
 
