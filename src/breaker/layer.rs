@@ -98,10 +98,6 @@ impl CircuitBreakerLayer {
         CircuitBreakerLayer { config }.count(DEFAULT_COUNTED)
     }
 
-    fn config(&mut self) -> &mut Config {
-        Arc::make_mut(&mut self.config)
-    }
-
     crate::scope::config_setters! {
         config;
 
@@ -189,7 +185,7 @@ impl CircuitBreakerLayer {
     {
         // Hashed here, before anything keeps it.
         let hashed = move |request: &ScopeRequest<'_>| f(request).map(|value| digest(&value));
-        self.config().partition = Some(Arc::new(hashed));
+        Arc::make_mut(&mut self.config).partition = Some(Arc::new(hashed));
         self
     }
 }

@@ -162,10 +162,7 @@ impl<F: Future> Future for WithinDeadline<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let outer = DEADLINE.get();
-        let deadline = match (outer, *this.deadline) {
-            (Some(outer), Some(own)) => Some(outer.min(own)),
-            (outer, own) => outer.or(own),
-        };
+        let deadline = [outer, *this.deadline].into_iter().flatten().min();
         // Restored on the way out, a panic included.
         let _restore = Restore(outer);
         DEADLINE.set(deadline);

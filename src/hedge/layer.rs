@@ -91,10 +91,6 @@ impl HedgeLayer {
         HedgeLayer { config }
     }
 
-    fn config(&mut self) -> &mut Config {
-        Arc::make_mut(&mut self.config)
-    }
-
     /// The answers learned before a learned delay is used (20), and the
     /// shortest delay (1 ms). No effect on a fixed delay.
     ///
@@ -103,7 +99,7 @@ impl HedgeLayer {
     pub fn learning(mut self, samples: u32, floor: Duration) -> Self {
         assert!(samples >= 1, "learning needs at least one sample");
         if let Delay::Percentile { p, .. } = self.config.delay {
-            self.config().delay = Delay::Percentile {
+            Arc::make_mut(&mut self.config).delay = Delay::Percentile {
                 p,
                 min_samples: samples,
                 floor,
@@ -116,7 +112,7 @@ impl HedgeLayer {
     /// unless this layer was given a budget, or none, of its own.
     pub(crate) fn sharing(mut self, budget: Option<Arc<SharedBudget>>) -> Self {
         if let (false, Some(budget)) = (self.config.budget_chosen, budget) {
-            self.config().budget = Some(budget);
+            Arc::make_mut(&mut self.config).budget = Some(budget);
         }
         self
     }

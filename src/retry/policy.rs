@@ -270,10 +270,6 @@ impl RetryPolicy {
         RetryPolicy::default()
     }
 
-    fn config(&mut self) -> &mut Config {
-        Arc::make_mut(&mut self.config)
-    }
-
     crate::scope::config_setters! {
         config;
 
@@ -368,7 +364,7 @@ impl RetryPolicy {
     where
         F: Fn(&RetryContext<'_>) -> Option<bool> + Send + Sync + 'static,
     {
-        self.config().retry_if = Some(Arc::new(f));
+        Arc::make_mut(&mut self.config).retry_if = Some(Arc::new(f));
         self
     }
 
@@ -378,7 +374,7 @@ impl RetryPolicy {
     where
         F: Fn(&RetryEvent<'_>) + Send + Sync + 'static,
     {
-        self.config().on_retry = Some(Arc::new(f));
+        Arc::make_mut(&mut self.config).on_retry = Some(Arc::new(f));
         self
     }
 
@@ -534,7 +530,7 @@ impl Policy for RetryPolicy {
     /// the settings; the budget and hooks stay shared).
     fn with_override(&self, with: &RetryOverride) -> Option<Self> {
         let mut policy = self.clone();
-        let c = policy.config();
+        let c = Arc::make_mut(&mut policy.config);
         c.max_attempts = with.max_attempts.unwrap_or(c.max_attempts);
         c.deadline = with.deadline.unwrap_or(c.deadline);
         c.idempotent = with.idempotent.or(c.idempotent);
