@@ -64,10 +64,9 @@ pub(crate) fn trailers_only_kind(status: StatusCode, headers: &HeaderMap) -> Opt
 /// The `grpc-status` of a header map, when present and numeric.
 pub fn grpc_status(headers: &HeaderMap) -> Option<u32> {
     let text = headers.get(GRPC_STATUS)?.to_str().ok()?.trim();
-    if text.is_empty() || text.len() > 9 || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok()
+    let numeric =
+        |text: &&str| (1..=9).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit());
+    Some(text).filter(numeric)?.parse().ok()
 }
 
 /// The `grpc-timeout` of a request's headers, when present and valid
@@ -109,9 +108,9 @@ const MAX_TIMEOUT_VALUE: u32 = 99_999_999;
 /// A `grpc-timeout` value (see [`grpc_timeout`]).
 pub(crate) fn parse_timeout(text: &[u8]) -> Option<Duration> {
     let (&unit, digits) = text.split_last()?;
-    if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
+    let numeric =
+        |digits: &&[u8]| (1..=8).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit);
+    let digits = Some(digits).filter(numeric)?;
     let value: u32 = std::str::from_utf8(digits).ok()?.parse().ok()?;
     let (_, per) = TIMEOUT_UNITS.iter().find(|(name, _)| *name == unit)?;
     Some(*per * value)

@@ -28,10 +28,7 @@ pub(crate) const MAX_DATE_LEN: usize = 64;
 /// (`06-Nov-94`, a `-` no other HTTP-date holds) is the lenient reader's:
 /// `httpdate` reads its year as 1970 to 2069 whatever the time.
 pub(crate) fn parse_date(text: &str, now: SystemTime) -> Option<SystemTime> {
-    let text = without_zone_comment(text.trim())?;
-    if text.len() > MAX_DATE_LEN {
-        return None;
-    }
+    let text = without_zone_comment(text.trim()).filter(|text| text.len() <= MAX_DATE_LEN)?;
     step(text.len());
     httpdate::parse_http_date(text)
         .ok()
@@ -69,10 +66,7 @@ fn without_zone_comment(text: &str) -> Option<&str> {
 /// form (`2024-09-03T16:47:48Z`, its rate-limit docs).
 pub(crate) fn parse_rfc3339(text: &str) -> Option<SystemTime> {
     let text = text.trim();
-    let b = text.as_bytes();
-    if b.len() > MAX_DATE_LEN || b.len() < 16 {
-        return None;
-    }
+    let b = Some(text.as_bytes()).filter(|b| (16..=MAX_DATE_LEN).contains(&b.len()))?;
     step(b.len());
     if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' {
         return None;
@@ -87,9 +81,7 @@ pub(crate) fn parse_rfc3339(text: &str) -> Option<SystemTime> {
         rest = tail;
         if let [b'.' | b',', tail @ ..] = rest {
             let n = tail.iter().take_while(|c| c.is_ascii_digit()).count();
-            if n == 0 {
-                return None;
-            }
+            let n = Some(n).filter(|n| *n > 0)?;
             nanos = nanos_of(&tail[..n]);
             rest = &tail[n..];
         }

@@ -138,10 +138,7 @@ pub(crate) fn until(at: SystemTime, now: SystemTime) -> Duration {
 /// A Go `time.Duration` string: one or more `<decimal><unit>` runs with
 /// units h, m, s, ms, us, µs, ns (`"1h2m3.5s"`, `"6m0s"`, `"20ms"`).
 pub(crate) fn parse_go_duration(text: &str) -> Option<Duration> {
-    let mut rest = text.trim().as_bytes();
-    if rest.is_empty() {
-        return None;
-    }
+    let mut rest = Some(text.trim().as_bytes()).filter(|rest| !rest.is_empty())?;
     let is_number = |b: &u8| b.is_ascii_digit() || *b == b'.';
     let mut total = Duration::ZERO;
     while !rest.is_empty() {
@@ -176,9 +173,7 @@ fn parse_decimal(text: &str) -> Option<(u64, u32)> {
     // whole part is found first, then read without overflow checks when it
     // has at most 19 digits (10^19 - 1 fits a u64), as every real one has.
     let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
-    if digits == 0 {
-        return None;
-    }
+    let digits = Some(digits).filter(|digits| *digits > 0)?;
     let (integer, rest) = bytes.split_at(digits);
     let whole = if digits <= 19 {
         integer
@@ -193,10 +188,9 @@ fn parse_decimal(text: &str) -> Option<(u64, u32)> {
     };
     let nanos = match rest {
         [] => 0,
-        [b'.', fraction @ ..] => {
-            if fraction.is_empty() || !fraction.iter().all(u8::is_ascii_digit) {
-                return None;
-            }
+        [b'.', fraction @ ..]
+            if !fraction.is_empty() && fraction.iter().all(u8::is_ascii_digit) =>
+        {
             nanos_of(fraction)
         }
         _ => return None,

@@ -38,9 +38,7 @@ impl Dialect for ErrorArray {
             [other, ..] => (text(other), None, items.len()),
             [] => return None,
         };
-        if message.is_none() && code.is_none() {
-            return None;
-        }
+        message.as_ref().or(code.as_ref())?;
         let message = message.map(|message| match len {
             1 => message,
             n => one_line(

@@ -91,9 +91,7 @@ impl Dialect for FlatError {
                     Some(format!("{}: {}", first.field(), first.message()))
                 });
         }
-        if message.is_none() && code.is_none() {
-            return None;
-        }
+        message.as_ref().or(code.as_ref())?;
         if input.has_any(RootKeys::DETAILS | RootKeys::ERROR_CAUSES) {
             // Lists, and maps of fields to lists (Zendesk's `details`); any
             // other object under `details` is data (Kubernetes' Status).
@@ -130,13 +128,10 @@ fn status_zero_cause(
         Value::Number(status) => status.as_u64() == Some(0),
         _ => false,
     };
-    if !zero || !word.is_some_and(is_identifier) {
-        return None;
-    }
-    object
+    let result = object
         .get("result")
-        .and_then(text)
-        .filter(|cause| !is_number(cause))
+        .filter(|_| zero && word.is_some_and(is_identifier));
+    result.and_then(text).filter(|cause| !is_number(cause))
 }
 
 /// Contentful's code: `{"sys": {"type": "Error", "id": "RateLimitExceeded"}}`

@@ -53,9 +53,8 @@ impl Dialect for JsonRpcError {
 
 /// The error object of a JSON-RPC 2.0 response, if it is one.
 fn rpc_error(object: &Map<String, Value>) -> Option<&Map<String, Value>> {
-    if object.get("jsonrpc")?.as_str()? != "2.0" {
-        return None;
-    }
+    let version = object.get("jsonrpc")?.as_str();
+    version.filter(|version| *version == "2.0")?;
     object.get("error")?.as_object()
 }
 

@@ -24,10 +24,8 @@ impl Dialect for SoapFault {
         if input.json().is_some() {
             return None;
         }
-        let markup = std::str::from_utf8(input.body()).ok()?;
-        if !markup.trim_start().starts_with('<') {
-            return None;
-        }
+        let markup = std::str::from_utf8(input.body()).ok();
+        let markup = markup.filter(|markup| markup.trim_start().starts_with('<'))?;
         let fault = element(markup, "Fault")?.content;
         let (top, specific, message) = match element(fault, "faultcode") {
             Some(code) => {

@@ -26,9 +26,7 @@ impl Dialect for TaggedUnion {
             .get("error")
             .and_then(Value::as_object)
             .and_then(tag_path);
-        if summary.is_none() && tags.is_none() {
-            return None;
-        }
+        summary.as_ref().or(tags.as_ref())?;
         let user_message = root
             .get("user_message")
             .and_then(|m| m.get("text").and_then(text).or_else(|| text(m)));

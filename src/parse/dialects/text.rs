@@ -30,10 +30,7 @@ impl Dialect for PlainText {
             return Some(ErrorFields::new().message(text(json).unwrap_or_else(shown)));
         }
         let raw = String::from_utf8_lossy(input.body());
-        let trimmed = raw.trim_start_matches('\u{feff}').trim();
-        if trimmed.is_empty() {
-            return None;
-        }
+        let trimmed = Some(raw.trim_start_matches('\u{feff}').trim()).filter(|t| !t.is_empty())?;
         let mut fields = ErrorFields::new();
         if trimmed.starts_with('<') {
             let code = element_text(trimmed, "Code");
