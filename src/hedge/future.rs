@@ -4,11 +4,11 @@
 
 use super::layer::Config;
 use super::learn::{judged_window, Lesson, BARE_429};
-use crate::classification::{classify_response, Classification};
+use crate::classification::{self, classify_response, Classification};
 use crate::context::CallContext;
 use crate::error::BoxError;
 use crate::hedged::{Claim, ClaimedBy, Hedged};
-use crate::hints::{HintSource, RateLimitInfo, ResponseHints, RetryHint};
+use crate::hints::{HintSource, RateLimitInfo, ResponseHints};
 use crate::observe::{Failure, HedgedCall};
 use crate::prototype::Prototype;
 use crate::replay::ReplayBody;
@@ -289,13 +289,15 @@ impl Judged {
 fn judge<R>(result: &Result<Response<R>, Error>) -> Judged {
     match result {
         Ok(response) => judge_response(response),
-        Err(Error::Api(api)) => judge_failure(
-            api.kind(),
-            api.is_retryable(),
-            api.server_verdict(),
-            api.retry_hint(),
-            judged_window(api.rate_limit().copied(), api.policies()),
-        ),
+        Err(Error::Api(api)) => {
+            // (The verdict first: it sets the retry verdict, which the
+            // error's own then replaces.)
+            let failure = classification::Failure::new(api.kind());
+            let failure = failure.with_server_verdict(api.server_verdict());
+            let failure = failure.with_retryable(api.is_retryable());
+            let window = judged_window(api.rate_limit().copied(), api.policies());
+            judge_failure(failure.with_hint(api.retry_hint()), window)
+        }
         // A deadline, or a failure no resend heals (a certificate, a URL
         // scheme), is the call's answer, as for the retry layer.
         Err(Error::Transport(transport)) => {
@@ -317,26 +319,15 @@ fn judge_response<R>(response: &Response<R>) -> Judged {
     let hints = ResponseHints::read(response.headers(), SystemTime::now());
     let window = judged_window(hints.rate_limit(), hints.policies());
     match classify_response(response, Some(&hints)) {
-        Classification::Failure(failure) => judge_failure(
-            failure.kind(),
-            failure.is_retryable(),
-            failure.server_verdict(),
-            failure.retry_hint(),
-            window,
-        ),
+        Classification::Failure(failure) => judge_failure(failure, window),
         Classification::Success => Judged::new(true, None, window),
     }
 }
 
 /// A failure, typed or raw, by its kind, its retry verdict, the server's
 /// own verdict and its hint.
-fn judge_failure(
-    kind: ErrorKind,
-    retryable: bool,
-    server_verdict: Option<bool>,
-    hint: Option<RetryHint>,
-    window: Option<RateLimitInfo>,
-) -> Judged {
+fn judge_failure(failure: classification::Failure, window: Option<RateLimitInfo>) -> Judged {
+    let (kind, hint) = (failure.kind(), failure.retry_hint());
     // A window's reset is no request to wait, but a rate limit's is.
     let wait = match kind == ErrorKind::RateLimited {
         true => Some(hint.map_or(BARE_429, |h| h.delay())),
@@ -348,8 +339,8 @@ fn judge_failure(
     // `x-should-retry: false`) on a failure another try could have fixed
     // stops further hedges; it is no fatal status, so the attempts in
     // flight go on and may still answer the call.
-    let declined = server_verdict == Some(false) && kind.is_transient();
-    let mut judged = Judged::new(!retryable && !declined, wait, window);
+    let declined = failure.server_verdict() == Some(false) && kind.is_transient();
+    let mut judged = Judged::new(!failure.is_retryable() && !declined, wait, window);
     judged.stop |= declined;
     judged
 }
