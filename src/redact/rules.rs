@@ -76,10 +76,8 @@ impl Redaction {
 
     /// The rules installed now, if any.
     pub(crate) fn installed() -> Option<Arc<Redaction>> {
-        if !ANY_INSTALLED.load(Ordering::Acquire) {
-            return None;
-        }
-        let installed = INSTALLED.read().unwrap_or_else(PoisonError::into_inner);
+        let any = ANY_INSTALLED.load(Ordering::Acquire);
+        let installed = any.then(|| INSTALLED.read().unwrap_or_else(PoisonError::into_inner))?;
         installed.clone()
     }
 

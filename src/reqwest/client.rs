@@ -166,10 +166,7 @@ where
 
 /// The URL of `parts`, where [`to_reqwest`] need not leave it to reqwest.
 fn url_of(parts: &http::request::Parts) -> Option<::reqwest::Url> {
-    if !parts.extensions.is_empty() {
-        return None;
-    }
-    let uri = &parts.uri;
+    let uri = Some(&parts.uri).filter(|_| parts.extensions.is_empty())?;
     // The URI's text as its `Display` writes it, in one allocation of the
     // right size (`concat` sums the lengths first), without the
     // formatting machinery.

@@ -333,10 +333,8 @@ impl OpeningStore for MemoryStore {
     }
 
     fn opening(&self, scope: ScopeKey) -> Option<SystemTime> {
-        if !self.shared.any_opening.load(Ordering::Acquire) {
-            return None;
-        }
-        let openings = lock(&self.shared.openings);
+        let any = self.shared.any_opening.load(Ordering::Acquire);
+        let openings = any.then(|| lock(&self.shared.openings))?;
         openings.get(&scope).map(|at| from_unix_ms(*at))
     }
 }
