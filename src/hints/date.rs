@@ -50,9 +50,7 @@ const MAX_ZONE_COMMENT: usize = 64;
 /// allows a comment there too. The offset says it all; the name is
 /// dropped. `None` for text too long to be a date with a comment.
 fn without_zone_comment(text: &str) -> Option<&str> {
-    if text.len() > MAX_DATE_LEN + MAX_ZONE_COMMENT {
-        return None;
-    }
+    let text = Some(text).filter(|text| text.len() <= MAX_DATE_LEN + MAX_ZONE_COMMENT)?;
     let Some(inside) = text.strip_suffix(')') else {
         return Some(text);
     };
@@ -290,10 +288,8 @@ fn lenient_time(time_and_zone: &[&str]) -> Option<((u64, u64, u64), i64)> {
 
 /// `±HH:MM` as seconds east of UTC.
 fn signed_offset(sign: u8, hours: u64, minutes: u64) -> Option<i64> {
-    if hours > 23 || minutes > 59 {
-        return None;
-    }
     let seconds = (hours * 3600 + minutes * 60) as i64;
+    let seconds = Some(seconds).filter(|_| hours <= 23 && minutes <= 59)?;
     match sign {
         b'+' => Some(seconds),
         b'-' => Some(-seconds),

@@ -632,10 +632,8 @@ pub(crate) fn prose_wait(message: &str) -> Option<Duration> {
     let end = rest
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
         .unwrap_or(rest.len());
-    let token = rest[..end].trim_end_matches('.');
-    if !token.starts_with(|c: char| c.is_ascii_digit()) {
-        return None;
-    }
+    let token = Some(rest[..end].trim_end_matches('.'));
+    let token = token.filter(|token| token.starts_with(|c: char| c.is_ascii_digit()))?;
     if let Some(wait) = crate::hints::parse_go_duration(token) {
         return Some(wait);
     }

@@ -41,12 +41,22 @@ impl fmt::Debug for Config {
 /// each sets its own copy (`Arc::make_mut`) of the `config` field.
 macro_rules! quota_config_builders {
     () => {
-        /// The longest a request is held for the quota (pacing, a spent window,
-        /// a cooldown), 120 s by default. A request that would wait longer fails
-        /// at once, without being sent, with [`Error::RateLimited`](crate::Error::RateLimited).
-        pub fn max_wait(mut self, max: std::time::Duration) -> Self {
-            std::sync::Arc::make_mut(&mut self.config).max_wait = max;
-            self
+        crate::scope::config_setters! {
+            config;
+
+            /// The longest a request is held for the quota (pacing, a spent window,
+            /// a cooldown), 120 s by default. A request that would wait longer fails
+            /// at once, without being sent, with [`Error::RateLimited`](crate::Error::RateLimited).
+            pub fn max_wait(max: std::time::Duration) |c| c.max_wait = max;
+
+            /// Records each hold (`tower_api_errors.quota.holds`, and its wait as
+            /// `tower_api_errors.waits` with source `quota`) and each local refusal
+            /// (`tower_api_errors.failed_fast`, reason `quota`) into `metrics`; see
+            /// [the table](crate::metrics#the-metrics).
+            #[cfg(feature = "opentelemetry")]
+            pub fn metrics(metrics: crate::metrics::Metrics) |c| {
+                c.observer = crate::observe::Observer::new().metrics(metrics);
+            };
         }
 
         /// Partitions scopes by a value of the request (an API key, a tenant):
@@ -78,17 +88,6 @@ macro_rules! quota_config_builders {
             F: Fn(&super::QuotaRequest<'_>) -> u64 + Send + Sync + 'static,
         {
             std::sync::Arc::make_mut(&mut self.config).cost = Some(std::sync::Arc::new(f));
-            self
-        }
-
-        /// Records each hold (`tower_api_errors.quota.holds`, and its wait as
-        /// `tower_api_errors.waits` with source `quota`) and each local refusal
-        /// (`tower_api_errors.failed_fast`, reason `quota`) into `metrics`; see
-        /// [the table](crate::metrics#the-metrics).
-        #[cfg(feature = "opentelemetry")]
-        pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
-            let observer = crate::observe::Observer::new().metrics(metrics);
-            std::sync::Arc::make_mut(&mut self.config).observer = observer;
             self
         }
 
