@@ -349,10 +349,7 @@ impl Collector {
         }
         let info = policy.info();
         if info != RateLimitInfo::default() {
-            let binding = self
-                .binding
-                .map_or(info, |binding| binding.more_restrictive(info));
-            self.binding = Some(binding);
+            self.binding = Some(self.binding.map_or(info, |b| b.more_restrictive(info)));
         }
         if self.kept.len() < MAX_POLICIES {
             self.kept.push(policy);
