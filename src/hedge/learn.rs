@@ -5,7 +5,7 @@
 
 use crate::hints::{RateLimitInfo, RateLimitPolicy};
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -174,10 +174,6 @@ pub(crate) struct Scopes {
 }
 
 impl Scopes {
-    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Scope>> {
-        self.map.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     fn scope(map: &mut HashMap<u64, Scope>, key: u64, now: Instant) -> &mut Scope {
         if !map.contains_key(&key) && map.len() >= MAX_SCOPES {
             let oldest = map
@@ -202,7 +198,7 @@ impl Scopes {
     /// The delay before a hedge of a call to `key` now, or `None`: no hedge
     /// (too little learned yet, a cooldown, no quota headroom).
     pub(crate) fn delay(&self, key: u64, delay: &Delay, now: Instant) -> Option<Duration> {
-        let mut map = self.lock();
+        let mut map = crate::lock(&self.map);
         let scope = Self::scope(&mut map, key, now);
         if !scope.may_hedge(now) {
             return None;
@@ -226,7 +222,7 @@ impl Scopes {
     /// Whether a hedge may go now (the quota may have changed since the
     /// call began).
     pub(crate) fn may_hedge(&self, key: u64, now: Instant) -> bool {
-        self.lock()
+        crate::lock(&self.map)
             .get(&key)
             .is_none_or(|scope| scope.may_hedge(now))
     }
@@ -234,7 +230,7 @@ impl Scopes {
     /// Records an answer's latency (or an attempt's time so far, when it
     /// was cancelled: a lower bound of its latency).
     pub(crate) fn sample(&self, key: u64, latency: Duration, now: Instant) {
-        let mut map = self.lock();
+        let mut map = crate::lock(&self.map);
         let scope = Self::scope(&mut map, key, now);
         scope.latencies.record(latency);
         // Recomputed every 16 samples: a percentile is a walk of the buckets.
@@ -249,7 +245,7 @@ impl Scopes {
         if lesson.cooldown.is_none() && lesson.window.is_none() {
             return;
         }
-        let mut map = self.lock();
+        let mut map = crate::lock(&self.map);
         let scope = Self::scope(&mut map, key, now);
         // (The later of two cooldowns holds; `None` is before any.)
         scope.cooldown = scope.cooldown.max(lesson.cooldown.map(|wait| now + wait));
