@@ -341,7 +341,7 @@ mod tests {
             learned >= Duration::from_millis(5) && learned < Duration::from_millis(7),
             "{learned:?}"
         );
-        let map = scopes.lock();
+        let map = crate::lock(&scopes.map);
         assert!(map[&1].latencies.samples() <= 2 * GENERATION);
     }
 
