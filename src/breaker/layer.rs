@@ -98,7 +98,7 @@ impl CircuitBreakerLayer {
         CircuitBreakerLayer { config }.count(DEFAULT_COUNTED)
     }
 
-    crate::scope::config_setters! {
+    config_setters! {
         config;
 
         /// The share of the window's calls that must have failed (0.5).

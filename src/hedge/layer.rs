@@ -117,7 +117,7 @@ impl HedgeLayer {
         self
     }
 
-    crate::scope::config_setters! {
+    config_setters! {
         config;
 
         /// The budget hedges draw on (by default, 10 % of this layer's

@@ -41,7 +41,7 @@ impl fmt::Debug for Config {
 /// each sets its own copy (`Arc::make_mut`) of the `config` field.
 macro_rules! quota_config_builders {
     () => {
-        crate::scope::config_setters! {
+        config_setters! {
             config;
 
             /// The longest a request is held for the quota (pacing, a spent window,

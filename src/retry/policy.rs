@@ -270,7 +270,7 @@ impl RetryPolicy {
         RetryPolicy::default()
     }
 
-    crate::scope::config_setters! {
+    config_setters! {
         config;
 
         /// Total attempts, the first included: 1 turns retries off. With
