@@ -177,7 +177,7 @@
 //! | what | level | fields |
 //! |---|---|---|
 //! | span `api_request` (retry layer, one per logical request) | INFO | `method`, `uri`; OpenTelemetry's `http.request.method`, `server.address`, `server.port`, `url.full` (redacted) |
-//! | span `api_attempt` (retry layer, a child of `api_request`, one per physical request) | INFO | `otel.kind` (`client`), `otel.name` (the method; `HTTP` for one that is not standard), `http.request.method`, `http.request.method_original` (a method that is not standard), `server.address`, `server.port`, `url.full` (redacted), `http.request.resend_count` (resends only); when the attempt ends: `http.response.status_code`, `error.type` (failures: the kind in snake case) |
+//! | span `api_attempt` (retry layer, a child of `api_request`, one per physical request) | INFO | `otel.kind` (`client`; `internal` once an attempt ends with nothing sent: refused below, by a quota or a breaker, or no credential), `otel.name` (the method; `HTTP` for one that is not standard), `http.request.method`, `http.request.method_original` (a method that is not standard), `server.address`, `server.port`, `url.full` (redacted), `http.request.resend_count` (resends only); when the attempt ends: `http.response.status_code`, `error.type` (failures: the kind in snake case) |
 //! | event `classified` (classifier layer) | TRACE | `status`, `kind`, `retryable` |
 //! | event `api_error` (parse layer, each failure body read) | DEBUG | `status`, `kind`, `code`, `retryable`, `truncated` |
 //! | event `retrying` (before each retry's wait) | INFO | `attempt`, `kind`, `status`, `delay_ms`, `hint` |

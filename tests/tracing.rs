@@ -790,3 +790,138 @@ mod conventions_and_storms {
         assert!(text.len() < 400 * all, "a line stays short");
     }
 }
+
+/// What is recorded as an HTTP request, and where (probe `observe`).
+#[cfg(feature = "opentelemetry")]
+mod requests_sent {
+    use super::scripted;
+    use crate::captured_logs::{self, Captured};
+    use crate::exported::{points, sdk, total};
+    use std::time::Duration;
+    use tower::{Layer, ServiceBuilder, ServiceExt};
+    use tower_api_errors::auth::{AuthLayer, Credential, TokenFuture, TokenSource};
+    use tower_api_errors::breaker::CircuitBreakerLayer;
+    use tower_api_errors::metrics::Metrics;
+    use tower_api_errors::quota::QuotaLayer;
+    use tower_api_errors::retry::ReplayBody;
+    use tower_api_errors::{ApiErrorsLayer, ErrorBodyParseLayer, RetryLayer};
+    use tracing_subscriber::fmt::format::FmtSpan;
+
+    const ATTEMPT: &str = "http.client.request.duration";
+    const CALL: &str = "tower_api_errors.call.duration";
+    type Body = ReplayBody<http_body_util::Full<bytes::Bytes>>;
+
+    /// The `api_attempt` spans closed: (client spans, spans of attempts
+    /// never sent, marked `otel.kind="internal"`).
+    fn attempt_spans(logs: &Captured) -> (usize, usize) {
+        let text = logs.text();
+        let closed: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains(":api_attempt{") && l.contains(": close "))
+            .collect();
+        let unsent = closed
+            .iter()
+            .filter(|l| l.contains("otel.kind=\"internal\""))
+            .count();
+        (closed.len() - unsent, unsent)
+    }
+
+    /// `http.client.request.duration` is the "Duration of each HTTP
+    /// request sent (each attempt)" (src/metrics/mod.rs, the table), and
+    /// `api_attempt` an OTel HTTP client span (src/lib.rs): a quota
+    /// gate's local refusal sends nothing, so it is neither; the call is
+    /// still recorded.
+    #[tokio::test(start_paused = true)]
+    async fn a_quota_refusal_is_not_an_http_request() {
+        let (provider, exporter) = sdk();
+        let (logs, _guard) = captured_logs::capture(FmtSpan::CLOSE);
+        let scripted = scripted::Scripted::new();
+        let spent = [
+            ("x-ratelimit-limit", "10"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "60"),
+            ("retry-after", "60"),
+        ];
+        let metrics = Metrics::from_provider(&provider);
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(
+                scripted::exact().max_attempts(1).metrics(metrics.clone()),
+            ))
+            .layer(
+                QuotaLayer::new()
+                    .max_wait(Duration::from_secs(1))
+                    .metrics(metrics),
+            )
+            .layer(ErrorBodyParseLayer::new())
+            .service(scripted.service(move |_| scripted::reply(429, &spent, "")));
+        for _ in 0..2 {
+            let call = client.clone().oneshot(scripted::get("http://api.test/x"));
+            assert!(call.await.is_err());
+        }
+        assert_eq!(scripted.count(), 1, "the second call was refused locally");
+        let points = points(&provider, &exporter);
+        assert_eq!(total(&points, ATTEMPT, &[]), 1, "{points:?}");
+        assert_eq!(total(&points, CALL, &[]), 2, "{points:?}");
+        assert_eq!(attempt_spans(&logs), (1, 1), "{}", logs.text());
+    }
+
+    /// The same for a circuit breaker's refusals, in the stack.
+    #[tokio::test(start_paused = true)]
+    async fn a_breaker_refusal_is_not_an_http_request() {
+        let (provider, exporter) = sdk();
+        let (logs, _guard) = captured_logs::capture(FmtSpan::CLOSE);
+        let scripted = scripted::Scripted::new();
+        let metrics = Metrics::from_provider(&provider);
+        let client = ApiErrorsLayer::new()
+            .retry(scripted::exact().max_attempts(1).metrics(metrics.clone()))
+            .breaker(
+                CircuitBreakerLayer::new()
+                    .minimum_calls(2)
+                    .failure_rate(0.5)
+                    .metrics(metrics),
+            )
+            .layer(scripted.service::<Body>(|_| scripted::reply(500, &[], "")));
+        for _ in 0..5 {
+            let call = client.clone().oneshot(scripted::get("http://api.test/x"));
+            assert!(call.await.is_err());
+        }
+        let sent = scripted.count();
+        assert!(sent < 5, "the breaker opened: {sent}");
+        let points = points(&provider, &exporter);
+        assert_eq!(total(&points, ATTEMPT, &[]), sent as u64, "{points:?}");
+        assert_eq!(total(&points, CALL, &[]), 5, "{points:?}");
+        assert_eq!(attempt_spans(&logs), (sent, 5 - sent), "{}", logs.text());
+    }
+
+    /// The auth layer ends a request before sending it (its token source
+    /// fails): nothing went on the wire.
+    #[tokio::test(start_paused = true)]
+    async fn an_auth_failure_before_sending_is_not_an_http_request() {
+        struct Down;
+        impl TokenSource for Down {
+            fn current(&self) -> TokenFuture<'_> {
+                Box::pin(async { Err("idp down".into()) })
+            }
+            fn refresh<'a>(&'a self, _rejected: &'a Credential) -> TokenFuture<'a> {
+                self.current()
+            }
+        }
+        let (provider, exporter) = sdk();
+        let (logs, _guard) = captured_logs::capture(FmtSpan::CLOSE);
+        let scripted = scripted::Scripted::new();
+        let metrics = Metrics::from_provider(&provider);
+        let client = ApiErrorsLayer::new()
+            .retry(scripted::exact().max_attempts(1).metrics(metrics.clone()))
+            .auth(AuthLayer::new(Down).metrics(metrics))
+            .layer(scripted.service::<Body>(|_| scripted::reply(200, &[], "")));
+        let error = client
+            .oneshot(scripted::get("http://api.test/x"))
+            .await
+            .unwrap_err();
+        assert_eq!(scripted.count(), 0, "{error:?}");
+        let points = points(&provider, &exporter);
+        assert_eq!(total(&points, ATTEMPT, &[]), 0, "{points:?}");
+        assert_eq!(total(&points, CALL, &[]), 1, "{points:?}");
+        assert_eq!(attempt_spans(&logs), (0, 1), "{}", logs.text());
+    }
+}

@@ -176,6 +176,7 @@ impl<S> Call<S> {
             kind,
             code: None,
             refused: false,
+            unsent: false,
         });
         let report = below.filter(|r| r.attempts() > 1).unwrap_or_else(|| {
             RetryReport::new(target.attempts, Duration::ZERO)

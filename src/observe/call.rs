@@ -38,6 +38,9 @@ pub(crate) struct Failure<'a> {
     pub(crate) code: Option<&'a str>,
     /// A quota layer's local refusal (it records its own fail-fast).
     pub(crate) refused: bool,
+    /// Nothing was sent (a local refusal, no credential): not an HTTP
+    /// request, so no attempt metric, and its span is no client span.
+    pub(crate) unsent: bool,
 }
 
 /// What the retry layer records of each attempt and call: the

@@ -70,7 +70,8 @@ pub(super) fn attempt_span(
 }
 
 /// Records the attempt's outcome on its span (once: a closed attempt's
-/// fields are not overwritten by the call's end).
+/// fields are not overwritten by the call's end); an attempt nothing was
+/// sent for becomes `otel.kind` `internal`.
 pub(super) fn attempt_ended(
     span: &tracing::Span,
     status: Option<StatusCode>,
@@ -81,6 +82,11 @@ pub(super) fn attempt_ended(
     }
     if let Some(failure) = failure {
         span.record("error.type", failure.kind.label());
+        // Nothing was sent: the span (opened before the layers below
+        // decided) is no HTTP client span.
+        if failure.unsent {
+            span.record("otel.kind", "internal");
+        }
     }
 }
 

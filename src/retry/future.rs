@@ -451,10 +451,17 @@ where
         let code = error.and_then(Error::api).and_then(|api| api.code());
         let refused = matches!(error, Some(Error::RateLimited(_)));
         let withheld = matches!(error, Some(Error::CircuitOpen(_)));
+        // Refused below, or ended by the auth layer before any send.
+        let unsent = refused
+            || withheld
+            || error
+                .and_then(Error::auth_report)
+                .is_some_and(|auth| auth.sends() == 0);
         let failure = Failure {
             kind,
             code,
             refused,
+            unsent,
         };
         let (delay, hint) = match decision {
             Decision::Retry { delay, hint } => (delay, hint),
@@ -553,6 +560,7 @@ where
             kind: error.kind(),
             code: None,
             refused: false,
+            unsent: false,
         };
         self.telemetry
             .finished(&error.retries(), None, Some(failure));

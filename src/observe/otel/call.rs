@@ -167,14 +167,17 @@ impl State {
         record(&self.metrics, &self.attrs);
     }
 
-    /// Records the attempt in flight, if any; returns the clock reading.
+    /// Records the attempt in flight, if any and sent; returns the clock
+    /// reading.
     fn attempt_ended(
         &mut self,
         status: Option<StatusCode>,
         failure: Option<Failure<'_>>,
     ) -> Instant {
         let now = Instant::now();
-        if !std::mem::take(&mut self.in_flight) {
+        // An attempt never sent is no HTTP request (OTel's HTTP client
+        // conventions): the call counts it, not this metric.
+        if !std::mem::take(&mut self.in_flight) || failure.is_some_and(|f| f.unsent) {
             return now;
         }
         let seconds = now
