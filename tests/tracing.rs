@@ -924,4 +924,34 @@ mod requests_sent {
         assert_eq!(total(&points, CALL, &[]), 1, "{points:?}");
         assert_eq!(attempt_spans(&logs), (0, 1), "{}", logs.text());
     }
+
+    /// Spans, events and metrics agree on `server.address` ("decided
+    /// here, so the two always agree", src/observe/mod.rs): an IPv6
+    /// literal without its brackets, as OpenTelemetry has it.
+    #[tokio::test(start_paused = true)]
+    async fn span_and_metric_agree_on_an_ipv6_server_address() {
+        let (provider, exporter) = sdk();
+        let (logs, _guard) = captured_logs::capture(FmtSpan::CLOSE);
+        let scripted = scripted::Scripted::new();
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(
+                scripted::exact().metrics(Metrics::from_provider(&provider)),
+            ))
+            .service(scripted.service(|_| scripted::reply(200, &[], "")));
+        let call = client.oneshot(scripted::get("http://[2001:db8::1]:8080/x"));
+        call.await.unwrap();
+        let uri = "http://[2001:db8::1]:8080/x".parse().unwrap();
+        tower_api_errors::observe::Observer::new().breaker_opened(&uri, Duration::from_secs(1));
+        let points = points(&provider, &exporter);
+        let address = [("server.address", "2001:db8::1")];
+        assert_eq!(total(&points, ATTEMPT, &address), 1, "{points:?}");
+        let text = logs.text();
+        assert!(!text.contains("address=\"["), "{text}");
+        assert!(
+            text.contains("breaker_opened address=\"2001:db8::1\""),
+            "{text}"
+        );
+        let close = text.lines().find(|l| l.contains(":api_attempt{")).unwrap();
+        assert_eq!(close.matches("server.address=\"2001:db8::1\"").count(), 2);
+    }
 }

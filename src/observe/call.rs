@@ -175,9 +175,39 @@ impl HedgedCall {
     }
 }
 
+/// `server.address` and `server.port`, for spans and metrics alike: the
+/// URI's host (an IPv6 literal without its brackets, as OpenTelemetry
+/// has it), never userinfo, path or query; its port, or its scheme's
+/// default. One backwards scan of the authority (http's `host()` and
+/// `port_u16()` scan it three times).
+pub(crate) fn server(uri: &Uri) -> (Option<&str>, Option<u16>) {
+    let authority = uri.authority().map(|authority| authority.as_str());
+    let (host, port) = authority.map_or((None, None), host_and_port);
+    (host, port.or_else(|| default_port(uri)))
+}
+
+/// The host (brackets of an IPv6 literal removed) and the port of an
+/// authority `[userinfo@]host[:port]`.
+fn host_and_port(authority: &str) -> (Option<&str>, Option<u16>) {
+    let start = authority.rfind('@').map_or(0, |at| at + 1);
+    let host_port = &authority[start..];
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((host, rest)) => (host, rest.strip_prefix(':')),
+            None => (v6, None),
+        },
+        None => match host_port.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        },
+    };
+    let host = (!host.is_empty()).then_some(host);
+    (host, port.and_then(|port| port.parse().ok()))
+}
+
 /// `server.port` (spans and metrics) of a URI that names none: its
 /// scheme's default (RFC 9110 §4.2.1-2, RFC 6455 §3 for `ws`/`wss`).
-pub(crate) fn default_port(uri: &Uri) -> Option<u16> {
+fn default_port(uri: &Uri) -> Option<u16> {
     match uri.scheme_str() {
         Some("https" | "wss") => Some(443),
         Some("http" | "ws") => Some(80),
@@ -213,6 +243,21 @@ mod tests {
             ("/v1/items", None),
         ] {
             assert_eq!(default_port(&uri.parse().unwrap()), port, "{uri}");
+        }
+    }
+
+    #[test]
+    fn authorities_split_into_host_and_port() {
+        for (authority, expected) in [
+            ("api.test", (Some("api.test"), None)),
+            ("api.test:8443", (Some("api.test"), Some(8443))),
+            ("u:p@api.test:8443", (Some("api.test"), Some(8443))),
+            ("u:p@w@api.test", (Some("api.test"), None)),
+            ("[::1]:80", (Some("::1"), Some(80))),
+            ("[::1]", (Some("::1"), None)),
+            ("api.test:99999", (Some("api.test"), None)),
+        ] {
+            assert_eq!(host_and_port(authority), expected, "{authority}");
         }
     }
 }

@@ -124,7 +124,7 @@ pub(crate) mod otel;
 mod trace;
 
 #[cfg(feature = "opentelemetry")]
-pub(crate) use call::{default_port, method_name};
+pub(crate) use call::{method_name, server};
 pub(crate) use call::{Call, Failure, HedgedCall, Span};
 
 use crate::error::{AuthFailure, Renewal};

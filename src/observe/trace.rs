@@ -4,7 +4,7 @@
 //! Values are statuses, kinds, codes, counts, durations and digests:
 //! never headers, never bodies, and URIs only redacted.
 
-use super::call::{default_port, method_name, Failure};
+use super::call::{method_name, server, Failure};
 use crate::error::{AuthFailure, Renewal};
 use crate::hints::HintSource;
 use crate::redact::RedactedUri;
@@ -29,8 +29,8 @@ pub(super) fn request_span(method: &Method, uri: &Uri) -> tracing::Span {
         uri = %RedactedUri(uri),
         // OpenTelemetry's names, for tracing-opentelemetry.
         http.request.method = method_name(method),
-        server.address = uri.host(),
-        server.port = server_port(uri),
+        server.address = server(uri).0,
+        server.port = server(uri).1,
         url.full = %RedactedUri(uri),
     )
 }
@@ -60,8 +60,8 @@ pub(super) fn attempt_span(
         otel.name = if other { "HTTP" } else { name },
         http.request.method = name,
         http.request.method_original = other.then(|| method.as_str()),
-        server.address = uri.host(),
-        server.port = server_port(uri),
+        server.address = server(uri).0,
+        server.port = server(uri).1,
         url.full = %RedactedUri(uri),
         http.request.resend_count = (resends > 0).then_some(resends),
         http.response.status_code = tracing::field::Empty,
@@ -88,11 +88,6 @@ pub(super) fn attempt_ended(
             span.record("otel.kind", "internal");
         }
     }
-}
-
-/// The URI's port, or its scheme's default.
-fn server_port(uri: &Uri) -> Option<u16> {
-    uri.port_u16().or_else(|| default_port(uri))
 }
 
 /// `classified` {status, kind, retryable}, at TRACE.
@@ -237,8 +232,8 @@ pub(super) fn unauthorized(reason: AuthFailure) {
 pub(super) fn breaker_opened(name: &'static str, uri: &Uri, open_for: Duration) {
     tracing::warn!(
         target: TARGET,
-        address = uri.host(),
-        port = server_port(uri),
+        address = server(uri).0,
+        port = server(uri).1,
         open_ms = open_for.as_millis() as u64,
         "{name}"
     );
@@ -249,8 +244,8 @@ pub(super) fn breaker_opened(name: &'static str, uri: &Uri, open_for: Duration) 
 pub(super) fn breaker_changed(name: &'static str, uri: &Uri) {
     tracing::info!(
         target: TARGET,
-        address = uri.host(),
-        port = server_port(uri),
+        address = server(uri).0,
+        port = server(uri).1,
         "{name}"
     );
 }
@@ -262,8 +257,8 @@ pub(super) fn hedge(name: &'static str, method: &Method, uri: &Uri, after: Optio
     tracing::debug!(
         target: TARGET,
         method = method_name(method),
-        address = uri.host(),
-        port = server_port(uri),
+        address = server(uri).0,
+        port = server(uri).1,
         after_ms = after.map(|after| after.as_millis() as u64),
         "{name}"
     );

@@ -1,7 +1,7 @@
 //! Attribute names and values: every one the crate records is built here,
 //! from values that cannot carry a path, a query, a header or a body.
 
-use crate::observe::{default_port, method_name};
+use crate::observe::{method_name, server};
 use crate::{ErrorKind, StopReason};
 use http::{Method, Uri};
 use opentelemetry::{Key, KeyValue, StringValue, Value};
@@ -114,16 +114,11 @@ pub(crate) struct Target {
 
 impl Target {
     pub(crate) fn new(method: &Method, uri: &Uri) -> Self {
-        // One backwards scan of the authority (http's `host()` and
-        // `port_u16()` scan it three times): the host only, never
-        // userinfo, path or query.
-        let (host, port) = uri
-            .authority()
-            .map_or((None, None), |authority| host_and_port(authority.as_str()));
+        let (host, port) = server(uri);
         Target {
             method: method_name(method),
             address: host.map(|host| StringValue::from(Arc::<str>::from(host))),
-            port: port.or_else(|| default_port(uri)).map(i64::from),
+            port: port.map(i64::from),
         }
     }
 
@@ -157,25 +152,6 @@ impl Target {
     }
 }
 
-/// The host (brackets of an IPv6 literal removed) and the port of an
-/// authority `[userinfo@]host[:port]`.
-fn host_and_port(authority: &str) -> (Option<&str>, Option<u16>) {
-    let start = authority.rfind('@').map_or(0, |at| at + 1);
-    let host_port = &authority[start..];
-    let (host, port) = match host_port.strip_prefix('[') {
-        Some(v6) => match v6.split_once(']') {
-            Some((host, rest)) => (host, rest.strip_prefix(':')),
-            None => (v6, None),
-        },
-        None => match host_port.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (host_port, None),
-        },
-    };
-    let host = (!host.is_empty()).then_some(host);
-    (host, port.and_then(|port| port.parse().ok()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,21 +177,6 @@ mod tests {
                 "server.port=443"
             ]
         );
-    }
-
-    #[test]
-    fn authorities_split_into_host_and_port() {
-        for (authority, expected) in [
-            ("api.test", (Some("api.test"), None)),
-            ("api.test:8443", (Some("api.test"), Some(8443))),
-            ("u:p@api.test:8443", (Some("api.test"), Some(8443))),
-            ("u:p@w@api.test", (Some("api.test"), None)),
-            ("[::1]:80", (Some("::1"), Some(80))),
-            ("[::1]", (Some("::1"), None)),
-            ("api.test:99999", (Some("api.test"), None)),
-        ] {
-            assert_eq!(host_and_port(authority), expected, "{authority}");
-        }
     }
 
     #[test]
