@@ -185,7 +185,7 @@
 //! | event `quota_held` (quota layer holds a request: each wait) | DEBUG | `scope` (a digest), `delay_ms`, `reason` |
 //! | event `quota_refused` (refused without sending) | WARN | `scope`, `retry_after_ms` |
 //! | event `quota_store_local` / `quota_store_shared` (Redis failed / answers again; once each) | WARN / INFO | `error` |
-//! | event `credential_rejected` (auth layer, before renewing) | INFO | `status`, `renewal` (`refresh` or `already_renewed`) |
+//! | event `credential_rejected` (auth layer, before renewing) | INFO | `status`, `renewal` (`refresh`; `already_renewed`; `backing_off`: the backoff after a failed refresh runs, none is tried) |
 //! | event `credential_installed` (auth layer, a new credential) | INFO | `generation` |
 //! | event `credential_refresh_failed` (auth layer) | WARN | `reason` |
 //! | event `unauthorized` (auth layer, each request it ends) | WARN | `reason` |

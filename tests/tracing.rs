@@ -954,4 +954,48 @@ mod requests_sent {
         let close = text.lines().find(|l| l.contains(":api_attempt{")).unwrap();
         assert_eq!(close.matches("server.address=\"2001:db8::1\"").count(), 2);
     }
+
+    /// `credential_rejected`'s `renewal` takes only the values the
+    /// tracing table lists (src/lib.rs): a refresh, then a rejection
+    /// while the failed refresh's backoff runs.
+    #[tokio::test(start_paused = true)]
+    async fn credential_rejected_renewal_values_are_the_documented_ones() {
+        struct FirstOnly;
+        impl TokenSource for FirstOnly {
+            fn current(&self) -> TokenFuture<'_> {
+                Box::pin(async { Ok(Credential::new("tok-1").unwrap()) })
+            }
+            fn refresh<'a>(&'a self, _rejected: &'a Credential) -> TokenFuture<'a> {
+                Box::pin(async { Err("idp down".into()) })
+            }
+        }
+        let (logs, _guard) = captured_logs::capture(FmtSpan::NONE);
+        let scripted = scripted::Scripted::new();
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(scripted::exact()))
+            .layer(AuthLayer::new(FirstOnly))
+            .layer(ErrorBodyParseLayer::new())
+            .service(scripted.service::<Body>(|_| scripted::reply(401, &[], "")));
+        for _ in 0..2 {
+            let call = client.clone().oneshot(scripted::get("http://api.test/x"));
+            assert!(call.await.is_err());
+        }
+        let row = include_str!("../src/lib.rs")
+            .lines()
+            .find(|l| l.contains("| event `credential_rejected`"))
+            .unwrap();
+        let text = logs.text();
+        let values: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.split("renewal=\"").nth(1))
+            .filter_map(|v| v.split('"').next())
+            .collect();
+        assert_eq!(values, ["refresh", "backing_off"], "{text}");
+        for value in values {
+            assert!(
+                row.contains(&format!("`{value}`")),
+                "{value} undocumented: {row}"
+            );
+        }
+    }
 }
