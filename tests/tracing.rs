@@ -998,4 +998,44 @@ mod requests_sent {
             );
         }
     }
+
+    /// One `api_attempt` per attempt of the retry layer (src/lib.rs, the
+    /// tracing table): the auth layer's re-send after a 401 is a second
+    /// request sent within the same attempt, as in the metrics (one
+    /// `http.client.request.duration` point).
+    #[tokio::test(start_paused = true)]
+    async fn an_auth_resend_is_part_of_its_attempt_span() {
+        #[derive(Default)]
+        struct Rotating(std::sync::atomic::AtomicU32);
+        impl TokenSource for Rotating {
+            fn current(&self) -> TokenFuture<'_> {
+                let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                Box::pin(async move { Ok(Credential::new(&format!("tok-{n}")).unwrap()) })
+            }
+            fn refresh<'a>(&'a self, _rejected: &'a Credential) -> TokenFuture<'a> {
+                self.current()
+            }
+        }
+        let (provider, exporter) = sdk();
+        let (logs, _guard) = captured_logs::capture(FmtSpan::CLOSE);
+        let scripted = scripted::Scripted::new();
+        let client = ApiErrorsLayer::new()
+            .retry(scripted::exact().metrics(Metrics::from_provider(&provider)))
+            .auth(AuthLayer::new(Rotating::default()))
+            .layer(scripted.service::<Body>(|n| scripted::reply([401, 200][n.min(1)], &[], "")));
+        let call = client.oneshot(scripted::get("http://api.test/x"));
+        assert_eq!(call.await.unwrap().status(), 200);
+        assert_eq!(scripted.count(), 2, "the request and its re-send");
+        let points = points(&provider, &exporter);
+        assert_eq!(total(&points, ATTEMPT, &[]), 1, "{points:?}");
+        assert_eq!(attempt_spans(&logs), (1, 0), "{}", logs.text());
+        let row = include_str!("../src/lib.rs")
+            .lines()
+            .find(|l| l.contains("| span `api_attempt`"))
+            .unwrap();
+        assert!(
+            row.contains("re-send below is part of its attempt"),
+            "{row}"
+        );
+    }
 }

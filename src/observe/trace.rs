@@ -39,8 +39,9 @@ pub(super) fn request_span(method: &Method, uri: &Uri) -> tracing::Span {
 /// http.request.method_original (an `_OTHER` method only), server.address,
 /// server.port, url.full (redacted), http.request.resend_count (resends
 /// only), http.response.status_code and error.type (when known)}, at INFO,
-/// a child of the request's span: one per physical request, as
-/// OpenTelemetry's HTTP client spans are.
+/// a child of the request's span: one per attempt of the retry layer, as
+/// OpenTelemetry's HTTP client spans are per request (an auth layer's
+/// re-send below is part of its attempt, as in the metrics).
 pub(super) fn attempt_span(
     parent: &tracing::Span,
     method: &Method,
