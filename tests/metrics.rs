@@ -906,3 +906,186 @@ fn an_overdue_load_is_counted_once() {
     );
     assert_eq!(points, ["failure 1"], "one load, counted once");
 }
+
+/// Calls and attempts dropped before their end are still recorded, with
+/// `error.type` `cancelled`: "each attempt the retry layer sends" and
+/// "each logical call ... at its end" (src/metrics/mod.rs, the table).
+mod dropped {
+    use super::scripted::{exact, get, reply};
+    use crate::metrics_example::{points, sdk, Point};
+    use bytes::Bytes;
+    use http::{Request, Response};
+    use http_body_util::Full;
+    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, SdkMeterProvider};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tower::{service_fn, BoxError, Layer, ServiceBuilder, ServiceExt};
+    use tower_api_errors::hedge::HedgeLayer;
+    use tower_api_errors::metrics::Metrics;
+    use tower_api_errors::retry::ReplayBody;
+    use tower_api_errors::{ApiErrorsLayer, ErrorBodyParseLayer, RetryLayer};
+
+    const ATTEMPT: &str = "http.client.request.duration";
+    const CALL: &str = "tower_api_errors.call.duration";
+    const CALL_ATTEMPTS: &str = "tower_api_errors.call.attempts";
+    type Body = ReplayBody<Full<Bytes>>;
+
+    /// An upstream answering request n (from 0) with `status(n)` after
+    /// `delay(n)` (`None`: never); counts requests.
+    fn upstream<B>(
+        hits: &Arc<AtomicUsize>,
+        answer: fn(
+            usize,
+        ) -> (
+            Option<Duration>,
+            u16,
+            &'static [(&'static str, &'static str)],
+        ),
+    ) -> impl tower::Service<
+        Request<B>,
+        Response = Response<Full<Bytes>>,
+        Error = BoxError,
+        Future = impl Send,
+    > + Clone
+           + Send
+           + Sync {
+        let hits = hits.clone();
+        service_fn(move |_req: Request<B>| {
+            let (delay, status, headers) = answer(hits.fetch_add(1, Ordering::SeqCst));
+            async move {
+                match delay {
+                    Some(delay) => tokio::time::sleep(delay).await,
+                    None => std::future::pending().await,
+                }
+                Ok::<_, BoxError>(reply(status, headers, ""))
+            }
+        })
+    }
+
+    /// (count, sum) of `metric`'s points with `error.type` `error`.
+    fn seen(
+        provider: &SdkMeterProvider,
+        exporter: &InMemoryMetricExporter,
+        metric: &str,
+        error: Option<&str>,
+    ) -> (u64, f64) {
+        provider.force_flush().unwrap();
+        let points: Vec<Point> = points(&exporter.get_finished_metrics().unwrap());
+        points
+            .iter()
+            .filter(|p| p.metric == metric)
+            .filter(|p| {
+                error.is_none_or(|e| p.attributes.get("error.type").map(String::as_str) == Some(e))
+            })
+            .fold((0, 0.0), |(n, sum), p| (n + p.count, sum + p.sum))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_dropped_mid_attempt_is_recorded() {
+        let (provider, exporter) = sdk();
+        let hits = Arc::default();
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(
+                exact().metrics(Metrics::from_provider(&provider)),
+            ))
+            .layer(ErrorBodyParseLayer::new())
+            .service(upstream(&hits, |_| (None, 200, &[])));
+        let call = client.oneshot(get("http://api.test/x"));
+        assert!(tokio::time::timeout(Duration::from_secs(3), call)
+            .await
+            .is_err());
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+        let attempt = seen(&provider, &exporter, ATTEMPT, Some("cancelled"));
+        assert_eq!(attempt.0, 1, "the attempt sent");
+        assert!((attempt.1 - 3.0).abs() < 0.01, "it ran 3 s: {attempt:?}");
+        assert_eq!(seen(&provider, &exporter, CALL, Some("cancelled")).0, 1);
+        assert_eq!(seen(&provider, &exporter, CALL_ATTEMPTS, None), (1, 1.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_dropped_mid_wait_is_recorded() {
+        let (provider, exporter) = sdk();
+        let hits = Arc::default();
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(
+                exact().metrics(Metrics::from_provider(&provider)),
+            ))
+            .layer(ErrorBodyParseLayer::new())
+            .service(upstream(&hits, |_| {
+                (Some(Duration::ZERO), 503, &[("retry-after", "10")])
+            }));
+        let call = client.oneshot(get("http://api.test/x"));
+        assert!(tokio::time::timeout(Duration::from_secs(3), call)
+            .await
+            .is_err());
+        assert_eq!(
+            seen(&provider, &exporter, ATTEMPT, Some("unavailable")).0,
+            1
+        );
+        assert_eq!(seen(&provider, &exporter, ATTEMPT, None).0, 1);
+        let call = seen(&provider, &exporter, CALL, Some("cancelled"));
+        assert_eq!(call.0, 1, "the call");
+        assert!((call.1 - 3.0).abs() < 0.01, "it lasted 3 s: {call:?}");
+        assert_eq!(seen(&provider, &exporter, CALL_ATTEMPTS, None), (1, 1.0));
+    }
+
+    /// The hedge answers first: the first attempt, cancelled, was sent
+    /// too; the call is recorded once, by the hedge layer.
+    #[tokio::test(start_paused = true)]
+    async fn a_hedged_call_is_recorded_once_with_both_attempts() {
+        let (provider, exporter) = sdk();
+        let hits = Arc::default();
+        let metrics = Metrics::from_provider(&provider);
+        let client = ApiErrorsLayer::new()
+            .retry(exact().metrics(metrics.clone()))
+            .hedge(
+                HedgeLayer::fixed(Duration::from_millis(100))
+                    .no_budget()
+                    .metrics(metrics),
+            )
+            .layer(upstream::<ReplayBody<Body>>(&hits, |n| {
+                (
+                    [
+                        Some(Duration::from_secs(5)),
+                        Some(Duration::from_millis(10)),
+                    ][n.min(1)],
+                    200,
+                    &[],
+                )
+            }));
+        client.oneshot(get("http://api.test/x")).await.unwrap();
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+        assert_eq!(
+            seen(&provider, &exporter, ATTEMPT, None).0,
+            2,
+            "each attempt sent"
+        );
+        assert_eq!(seen(&provider, &exporter, ATTEMPT, Some("cancelled")).0, 1);
+        assert_eq!(seen(&provider, &exporter, CALL, None).0, 1);
+        assert_eq!(seen(&provider, &exporter, CALL_ATTEMPTS, None), (1, 2.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hedged_call_dropped_is_recorded() {
+        let (provider, exporter) = sdk();
+        let hits = Arc::default();
+        let metrics = Metrics::from_provider(&provider);
+        let client = ApiErrorsLayer::new()
+            .retry(exact().metrics(metrics.clone()))
+            .hedge(
+                HedgeLayer::fixed(Duration::from_millis(100))
+                    .no_budget()
+                    .metrics(metrics),
+            )
+            .layer(upstream::<ReplayBody<Body>>(&hits, |_| (None, 200, &[])));
+        let call = client.oneshot(get("http://api.test/x"));
+        assert!(tokio::time::timeout(Duration::from_secs(1), call)
+            .await
+            .is_err());
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+        assert_eq!(seen(&provider, &exporter, ATTEMPT, Some("cancelled")).0, 2);
+        assert_eq!(seen(&provider, &exporter, CALL, Some("cancelled")).0, 1);
+        assert_eq!(seen(&provider, &exporter, CALL_ATTEMPTS, None), (1, 2.0));
+    }
+}

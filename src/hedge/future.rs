@@ -112,6 +112,14 @@ pub(crate) struct Named {
     record: HedgedCall,
 }
 
+/// A hedged call dropped before its end (the caller gave up) is still
+/// recorded, once.
+impl Drop for Named {
+    fn drop(&mut self) {
+        self.record.dropped(self.attempts);
+    }
+}
+
 impl<S> Call<S> {
     pub(crate) fn naming(mut self, method: http::Method, uri: http::Uri) -> Self {
         let record = HedgedCall::start(&self.config.observer, &method, &uri);

@@ -33,8 +33,10 @@
 //! case: `bad_request`, `unauthorized`, `payment_required`, `forbidden`,
 //! `not_found`, `conflict`, `timeout`, `validation`, `upgrade_required`,
 //! `rate_limited`, `server_error`, `bad_gateway`, `unavailable`,
-//! `transport`, `other`. It is absent on successes, so "error rate by kind"
-//! is `sum by (error.type)` over all calls.
+//! `transport`, `other`; and `cancelled` for an attempt or a call dropped
+//! before its end (the caller gave up, or another of a hedged call's
+//! attempts answered first). It is absent on successes, so "error rate by
+//! kind" is `sum by (error.type)` over all calls.
 //!
 //! # The metrics
 //!

@@ -71,7 +71,7 @@ impl Call {
     ) -> Call {
         Call {
             #[cfg(feature = "opentelemetry")]
-            metrics: super::otel::Call::start(observer.metrics.as_ref(), method, uri),
+            metrics: super::otel::Call::start(observer, (method, uri), (true, !hedged)),
             #[cfg(feature = "tracing")]
             attempt: super::trace::attempt_span(&request.0, method, uri, 0),
             #[cfg(any(feature = "tracing", feature = "opentelemetry"))]
@@ -156,7 +156,7 @@ impl HedgedCall {
     pub(crate) fn start(observer: &Observer, method: &Method, uri: &Uri) -> HedgedCall {
         HedgedCall {
             #[cfg(feature = "opentelemetry")]
-            metrics: super::otel::Call::start(observer.metrics.as_ref(), method, uri).logical(),
+            metrics: super::otel::Call::start(observer, (method, uri), (false, true)),
         }
     }
 
@@ -172,6 +172,13 @@ impl HedgedCall {
         super::trace::finished(report, status, failure.map(|f| f.kind));
         #[cfg(feature = "opentelemetry")]
         self.metrics.finished(report, status, failure);
+    }
+
+    /// The call was dropped before its end, `attempts` sent (its record
+    /// says `cancelled`); nothing once it ended.
+    pub(crate) fn dropped(&mut self, attempts: u32) {
+        #[cfg(feature = "opentelemetry")]
+        self.metrics.dropped(attempts);
     }
 }
 

@@ -452,11 +452,8 @@ where
         let refused = matches!(error, Some(Error::RateLimited(_)));
         let withheld = matches!(error, Some(Error::CircuitOpen(_)));
         // Refused below, or ended by the auth layer before any send.
-        let unsent = refused
-            || withheld
-            || error
-                .and_then(Error::auth_report)
-                .is_some_and(|auth| auth.sends() == 0);
+        let auth = error.and_then(Error::auth_report);
+        let unsent = auth.map_or(refused || withheld, |auth| auth.sends() == 0);
         let failure = Failure {
             kind,
             code,

@@ -27,16 +27,28 @@ struct State {
     started: Instant,
     attempt_started: Instant,
     resends: u32,
+    /// Attempts that ended with nothing sent (not the call's).
+    unsent: u32,
     in_flight: bool,
+    /// The call is still to be recorded, here (not a hedged call's
+    /// attempt's recorder): a call dropped before its end is recorded
+    /// when its recorder drops.
+    open: bool,
 }
 
 /// Most attributes a call-scoped record carries.
 const MOST_ATTRIBUTES: usize = 7;
 
 impl Call {
-    /// The first attempt is being sent.
-    pub(crate) fn start(metrics: Option<&Metrics>, method: &Method, uri: &Uri) -> Call {
-        Call(metrics.map(|metrics| {
+    /// The first attempt is being sent; what this records: its attempts
+    /// (else a hedged call's retry layers below do), the call (else the
+    /// hedge layer above does).
+    pub(crate) fn start(
+        observer: &crate::observe::Observer,
+        (method, uri): (&Method, &Uri),
+        (attempts, call): (bool, bool),
+    ) -> Call {
+        Call(observer.metrics.as_ref().map(|metrics| {
             let now = Instant::now();
             let target = Target::new(method, uri);
             let mut attrs = Vec::with_capacity(MOST_ATTRIBUTES);
@@ -49,18 +61,19 @@ impl Call {
                 started: now,
                 attempt_started: now,
                 resends: 0,
-                in_flight: true,
+                unsent: 0,
+                in_flight: attempts,
+                open: call,
             })
         }))
     }
 
-    /// A recorder of the call only, its attempts recorded elsewhere (a
-    /// hedged call's, by the retry layer below the hedge layer).
-    pub(crate) fn logical(mut self) -> Call {
+    /// The call was dropped before its end, `attempts` sent: the attempt
+    /// in flight and the call recorded as `cancelled`, unless ended.
+    pub(crate) fn dropped(&mut self, attempts: u32) {
         if let Some(state) = self.0.as_deref_mut() {
-            state.in_flight = false;
+            state.cancelled(attempts);
         }
-        self
     }
 
     /// The attempt in flight ended, and not the call (one of a hedged
@@ -71,7 +84,7 @@ impl Call {
         failure: Option<Failure<'_>>,
     ) {
         if let Some(state) = self.0.as_deref_mut() {
-            state.attempt_ended(status, failure);
+            state.attempt_ended(status, failure, false);
         }
     }
 
@@ -86,7 +99,7 @@ impl Call {
         let Some(state) = self.0.as_deref_mut() else {
             return;
         };
-        state.attempt_ended(status, Some(failure));
+        state.attempt_ended(status, Some(failure), false);
         state.record(
             |attrs| {
                 attrs.push(attr::error_type(failure.kind));
@@ -123,7 +136,8 @@ impl Call {
         let Some(state) = self.0.as_deref_mut() else {
             return;
         };
-        let now = state.attempt_ended(status, failure);
+        state.open = false;
+        let now = state.attempt_ended(status, failure, false);
         let seconds = now.saturating_duration_since(state.started).as_secs_f64();
         state.record(
             |attrs| {
@@ -155,7 +169,33 @@ impl Call {
     }
 }
 
+/// A call or an attempt dropped before its end (the caller gave up, or
+/// another of a hedged call's attempts won) is still recorded.
+impl Drop for Call {
+    fn drop(&mut self) {
+        if let Some(state) = self.0.as_deref_mut() {
+            state.cancelled(state.resends + 1 - state.unsent);
+        }
+    }
+}
+
 impl State {
+    /// Records the attempt in flight and the call (if this records it)
+    /// as `cancelled`, after `attempts` sent; nothing once they ended.
+    fn cancelled(&mut self, attempts: u32) {
+        if !self.in_flight && !self.open {
+            return;
+        }
+        let now = self.attempt_ended(None, None, true);
+        if std::mem::take(&mut self.open) {
+            let seconds = now.saturating_duration_since(self.started).as_secs_f64();
+            self.record(
+                |attrs| attrs.push(attr::kv(attr::ERROR_TYPE, "cancelled")),
+                |metrics, attrs| metrics.call(seconds, attempts, attrs),
+            );
+        }
+    }
+
     /// Records with the request's attributes, then those `extra` adds.
     fn record(
         &mut self,
@@ -167,17 +207,22 @@ impl State {
         record(&self.metrics, &self.attrs);
     }
 
-    /// Records the attempt in flight, if any and sent; returns the clock
-    /// reading.
+    /// Records the attempt in flight, if any and sent (`cancelled`: dropped
+    /// before its end); returns the clock reading.
     fn attempt_ended(
         &mut self,
         status: Option<StatusCode>,
         failure: Option<Failure<'_>>,
+        cancelled: bool,
     ) -> Instant {
         let now = Instant::now();
         // An attempt never sent is no HTTP request (OTel's HTTP client
         // conventions): the call counts it, not this metric.
-        if !std::mem::take(&mut self.in_flight) || failure.is_some_and(|f| f.unsent) {
+        if !std::mem::take(&mut self.in_flight) {
+            return now;
+        }
+        if failure.is_some_and(|f| f.unsent) {
+            self.unsent += 1;
             return now;
         }
         let seconds = now
@@ -188,7 +233,8 @@ impl State {
         self.record(
             |attrs| {
                 attrs.extend(status.map(|status| attr::status(status.as_u16())));
-                attrs.extend(failure.map(|f| attr::error_type(f.kind)));
+                let error = failure.map(|f| attr::error_type(f.kind));
+                attrs.extend(error.or(cancelled.then(|| attr::kv(attr::ERROR_TYPE, "cancelled"))));
                 attrs.extend(code.map(|code| attr::kv(attr::ERROR_CODE, code)));
                 attrs.extend(attr::resend_count(resends));
             },
