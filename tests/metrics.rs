@@ -930,18 +930,18 @@ mod dropped {
     const CALL: &str = "tower_api_errors.call.duration";
     const CALL_ATTEMPTS: &str = "tower_api_errors.call.attempts";
     type Body = ReplayBody<Full<Bytes>>;
+    /// After how long (`None`: never), the status, the headers.
+    type Answer = (
+        Option<Duration>,
+        u16,
+        &'static [(&'static str, &'static str)],
+    );
 
     /// An upstream answering request n (from 0) with `status(n)` after
     /// `delay(n)` (`None`: never); counts requests.
     fn upstream<B>(
         hits: &Arc<AtomicUsize>,
-        answer: fn(
-            usize,
-        ) -> (
-            Option<Duration>,
-            u16,
-            &'static [(&'static str, &'static str)],
-        ),
+        answer: fn(usize) -> Answer,
     ) -> impl tower::Service<
         Request<B>,
         Response = Response<Full<Bytes>>,
