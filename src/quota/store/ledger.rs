@@ -139,6 +139,10 @@ pub(crate) struct Ask {
     /// Units it admitted in the current window on its own cautious share
     /// while Redis failed.
     pub(crate) held: u64,
+    /// Units it admitted that the ledger counts as handed back: taken from
+    /// the lease its last renewal returned while that renewal was on its
+    /// way, beyond the grant that answered it (charged like a lease).
+    pub(crate) owed: u64,
 }
 
 /// What the ledger answered a member.
@@ -199,8 +203,8 @@ impl Ledger {
         let limited = ask.cooldown.filter(|_| ask.limited);
         self.infer(limited, (ask.answered, ask.epoch, ask.late), now);
         let back = ask.returned.min(self.members[me].leased);
-        self.members[me].leased -= back;
-        self.granted = self.granted.saturating_sub(back);
+        self.members[me].leased = self.members[me].leased - back + ask.owed;
+        self.granted = self.granted.saturating_sub(back) + ask.owed;
         let Some(binding) = self.state.binding() else {
             return self.cold(ask.member, ask.open, now);
         };
@@ -719,7 +723,7 @@ mod tests {
             answered: 0,
             epoch: 0,
             late: 0,
-            held: 0,
+            ..Ask::default()
         }
     }
 

@@ -216,6 +216,9 @@ struct Sync {
     late: AtomicU64,
     /// Requests waiting for a renewal now: demand the next one asks for.
     waiting: AtomicU64,
+    /// Units admitted that the ledger counts as handed back (see
+    /// `local_lease`): charged by the next renewal, at once.
+    owed: AtomicU64,
 }
 
 /// Counts a request waiting for a renewal while it lives, until it has
@@ -653,6 +656,7 @@ impl RedisStore {
                 answered: sync.answered.swap(0, Ordering::Relaxed),
                 epoch: sync.epoch.load(Ordering::Relaxed),
                 late: sync.late.swap(0, Ordering::Relaxed),
+                owed: sync.owed.swap(0, Ordering::Relaxed),
                 ..Ask::default()
             };
             let Some(state) = state else {
@@ -710,17 +714,25 @@ impl RedisStore {
             let read = self.cas(scope, "", None).await?;
             *crate::lock(&sync.ledger) = read;
         }
-        let (ask, taken_before) = self.ask(scope, sync);
-        let renewed = self.renew_with(scope, sync, ask, taken_before).await;
-        if !matches!(renewed, Ok(true)) {
-            // What the ledger did not hear is told at the next renewal.
-            sync.answered.fetch_add(ask.answered, Ordering::Relaxed);
-            sync.late.fetch_add(ask.late, Ordering::Relaxed);
-            if ask.open {
-                sync.opened.store(true, Ordering::Relaxed);
+        // A renewal that leaves units owed is followed by one more at once:
+        // until the ledger counts them, it would lease them again.
+        for _ in 0..2 {
+            let (ask, taken_before) = self.ask(scope, sync);
+            let renewed = self.renew_with(scope, sync, ask, taken_before).await;
+            if !matches!(renewed, Ok(true)) {
+                // What the ledger did not hear is told at the next renewal.
+                sync.answered.fetch_add(ask.answered, Ordering::Relaxed);
+                sync.late.fetch_add(ask.late, Ordering::Relaxed);
+                sync.owed.fetch_add(ask.owed, Ordering::Relaxed);
+                if ask.open {
+                    sync.opened.store(true, Ordering::Relaxed);
+                }
+            }
+            if !matches!(renewed, Ok(true)) || sync.owed.load(Ordering::Relaxed) == 0 {
+                return renewed;
             }
         }
-        renewed
+        Ok(true)
     }
 
     async fn renew_with(
@@ -848,7 +860,7 @@ impl RedisStore {
                         sync.leased.store(0, Ordering::Relaxed);
                     }
                     sync.leased.fetch_add(granted.left, Ordering::Relaxed);
-                    Some(local_lease(state, granted, taken, to_local))
+                    Some(local_lease(state, granted, (taken, &sync.owed), to_local))
                 }
                 Answer::Open(share) => {
                     // (Its requests still in flight keep their units.)
@@ -906,15 +918,19 @@ impl RedisStore {
 }
 
 /// The local lease from the ledger's grant, less what this process admitted
-/// from its old lease while the renewal was on its way.
+/// from its old lease while the renewal was on its way. The renewal handed
+/// those units back (its ask read them as left): what the grant does not
+/// cover of them (a member past its share is granted none) is `owed`, for
+/// the ledger to count, or it would lease them again (43 admitted of 40).
 fn local_lease(
     state: &ScopeState,
     granted: Granted,
-    taken_before: u64,
+    (taken_before, owed): (u64, &AtomicU64),
     to_local: impl Fn(Millis) -> Millis,
 ) -> Lease {
     let old = state.lease();
     let taken_since = old.map_or(0, |old| old.taken.saturating_sub(taken_before));
+    owed.fetch_add(taken_since.saturating_sub(granted.left), Ordering::Relaxed);
     // Members held to one instant (a window's end) come back spread over a
     // few round trips, so that their renewals do not collide. A member
     // keeps the instant it drew for that end: its requests told to come
@@ -1234,18 +1250,25 @@ mod tests {
             last: false,
             refill: 0,
         };
-        *state.lease_mut() = Some(local_lease(&state, granted, 0, |at| at));
+        *state.lease_mut() = Some(local_lease(
+            &state,
+            granted,
+            (0, &AtomicU64::new(0)),
+            |at| at,
+        ));
         let drawn = state.lease().unwrap().hold_until;
         assert!((10_000..=10_035).contains(&drawn));
         for shift in 0..20 {
-            let again = local_lease(&state, granted, 0, |at| at + shift % 3);
+            let again = local_lease(&state, granted, (0, &AtomicU64::new(0)), |at| {
+                at + shift % 3
+            });
             assert_eq!(again.hold_until, drawn);
         }
         let later = Granted {
             hold_until: 20_000,
             ..granted
         };
-        let later = local_lease(&state, later, 0, |at| at).hold_until;
+        let later = local_lease(&state, later, (0, &AtomicU64::new(0)), |at| at).hold_until;
         assert!(
             (20_000..=20_035).contains(&later),
             "another instant: drawn again"
