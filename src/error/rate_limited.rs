@@ -94,8 +94,14 @@ impl std::error::Error for RateLimited {}
 /// [`partition`](crate::quota::QuotaLayer::partition), the hashed partition
 /// value ([`ScopeKey::new`] computes it).
 ///
-/// It is a 64-bit digest: no credential or tenant name can be read back
-/// from it, so it is what store keys and log lines show (as 16 hex digits).
+/// It is a 64-bit digest, and what store keys and log lines show (as 16
+/// hex digits): no partition value is kept or shown in clear. The digest is
+/// documented, unkeyed and stable (a fleet mid-deploy must agree on keys),
+/// so it hides a random credential (an API key), not a guessable value:
+/// whoever can read the keys (Redis's, the logs) can recover a tenant name
+/// such as `tenant-4711` by hashing guesses. Where that matters, partition
+/// by a value the fleet derives with a secret of its own (an HMAC of the
+/// tenant name under a key every member holds).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ScopeKey(u64);
 

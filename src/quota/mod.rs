@@ -95,7 +95,11 @@
 //! window. [`partition`](QuotaLayer::partition) splits scopes by a value of
 //! the request (an API key, a tenant). Partition values are hashed
 //! ([`digest`]) as soon as the closure returns: store keys, log lines and
-//! errors show a 16-hex-digit [`ScopeKey`], never the value.
+//! errors show a 16-hex-digit [`ScopeKey`], never the value in clear. The
+//! digest is unkeyed and stable, so it hides a random API key, not a
+//! guessable tenant name (recovered from the key by hashing guesses): to
+//! keep those from whoever reads the Redis keys or the logs, partition by a
+//! value derived with a secret of the fleet's own (an HMAC of the name).
 //!
 //! A vendor that limits parts of its API apart needs them as scopes of
 //! their own, or a spent part holds the others until its reset. GitHub,
