@@ -185,31 +185,12 @@ impl HedgedCall {
 /// `server.address` and `server.port`, for spans and metrics alike: the
 /// URI's host (an IPv6 literal without its brackets, as OpenTelemetry
 /// has it), never userinfo, path or query; its port, or its scheme's
-/// default. One backwards scan of the authority (http's `host()` and
-/// `port_u16()` scan it three times).
+/// default.
 pub(crate) fn server(uri: &Uri) -> (Option<&str>, Option<u16>) {
-    let authority = uri.authority().map(|authority| authority.as_str());
-    let (host, port) = authority.map_or((None, None), host_and_port);
-    (host, port.or_else(|| default_port(uri)))
-}
-
-/// The host (brackets of an IPv6 literal removed) and the port of an
-/// authority `[userinfo@]host[:port]`.
-fn host_and_port(authority: &str) -> (Option<&str>, Option<u16>) {
-    let start = authority.rfind('@').map_or(0, |at| at + 1);
-    let host_port = &authority[start..];
-    let (host, port) = match host_port.strip_prefix('[') {
-        Some(v6) => match v6.split_once(']') {
-            Some((host, rest)) => (host, rest.strip_prefix(':')),
-            None => (v6, None),
-        },
-        None => match host_port.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (host_port, None),
-        },
-    };
-    let host = (!host.is_empty()).then_some(host);
-    (host, port.and_then(|port| port.parse().ok()))
+    let host = uri
+        .host()
+        .map(|host| host.trim_start_matches('[').trim_end_matches(']'));
+    (host, uri.port_u16().or_else(|| default_port(uri)))
 }
 
 /// `server.port` (spans and metrics) of a URI that names none: its
@@ -254,17 +235,19 @@ mod tests {
     }
 
     #[test]
-    fn authorities_split_into_host_and_port() {
-        for (authority, expected) in [
-            ("api.test", (Some("api.test"), None)),
-            ("api.test:8443", (Some("api.test"), Some(8443))),
-            ("u:p@api.test:8443", (Some("api.test"), Some(8443))),
-            ("u:p@w@api.test", (Some("api.test"), None)),
-            ("[::1]:80", (Some("::1"), Some(80))),
-            ("[::1]", (Some("::1"), None)),
-            ("api.test:99999", (Some("api.test"), None)),
+    fn servers_are_the_host_and_port_of_the_uri() {
+        for (uri, expected) in [
+            ("http://api.test/x", (Some("api.test"), Some(80))),
+            ("https://api.test:8443/x", (Some("api.test"), Some(8443))),
+            (
+                "https://u:p@api.test:8443/x?k=v",
+                (Some("api.test"), Some(8443)),
+            ),
+            ("http://[::1]:8080/", (Some("::1"), Some(8080))),
+            ("https://[2001:db8::1]/", (Some("2001:db8::1"), Some(443))),
+            ("/relative", (None, None)),
         ] {
-            assert_eq!(host_and_port(authority), expected, "{authority}");
+            assert_eq!(server(&uri.parse().unwrap()), expected, "{uri}");
         }
     }
 }
