@@ -524,16 +524,19 @@ impl Tokens {
             _ => 1,
         }
         .max(state.rejected_again);
-        let asked = failure.until.unwrap_or_else(Instant::now);
-        let mut delay = self.limits.delay(failures).max(asked - Instant::now());
+        let now = Instant::now();
+        let asked = failure
+            .until
+            .map(|until| until.saturating_duration_since(now));
+        let mut delay = self.limits.delay(failures).max(asked.unwrap_or_default());
         // A refresh ahead given its credential back (a source that caches
         // it and renews it late) is tried again by its expiry at the latest.
         let ahead = state.current.as_ref().and_then(|installed| installed.ahead);
         let same = failure.reason == AuthFailure::SameCredential;
-        if let Some(ahead) = ahead.filter(|ahead| same && ahead.expires > Instant::now()) {
-            delay = delay.min(ahead.expires - Instant::now());
+        if let Some(ahead) = ahead.filter(|ahead| same && ahead.expires > now) {
+            delay = delay.min(ahead.expires - now);
         }
-        failure.until = Instant::now().checked_add(delay);
+        failure.until = now.checked_add(delay);
         state.failed = Some(Failed {
             generation,
             failure: failure.clone(),
