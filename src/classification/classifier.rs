@@ -141,16 +141,7 @@ impl DefaultClassifier {
         headers: &HeaderMap,
         hints: &ResponseHints,
     ) -> Classification {
-        #[cfg(feature = "grpc")]
-        if let Some(verdict) = crate::grpc::classify_trailers_only(headers) {
-            return verdict;
-        }
-        #[cfg(not(feature = "grpc"))]
-        let _ = headers;
-        match ErrorKind::from_status(status) {
-            None => Classification::Success,
-            Some(kind) => failure(status, kind, hints),
-        }
+        settled(status, headers).unwrap_or_else(|kind| failure(status, kind, hints))
     }
 }
 
@@ -200,15 +191,29 @@ impl Classify for DefaultClassifier {
         status: StatusCode,
         headers: &HeaderMap,
     ) -> (Classification, Option<ResponseHints>) {
-        #[cfg(feature = "grpc")]
-        if let Some(verdict) = crate::grpc::classify_trailers_only(headers) {
-            return (verdict, None);
+        match settled(status, headers) {
+            Ok(verdict) => (verdict, None),
+            Err(kind) => {
+                let hints = ResponseHints::read(headers, SystemTime::now());
+                (failure(status, kind, &hints), Some(hints))
+            }
         }
-        // The success path: one range check, no header lookups.
-        let Some(kind) = ErrorKind::from_status(status) else {
-            return (Classification::Success, None);
-        };
-        let hints = ResponseHints::read(headers, SystemTime::now());
-        (failure(status, kind, &hints), Some(hints))
     }
+}
+
+/// The default's verdict as far as it needs no hints: `Ok` for a success
+/// or a trailers-only gRPC status (feature `grpc`), `Err` with the kind
+/// of an HTTP failure, whose hints are still to be read. The success
+/// path: one range check, no header lookups (but gRPC's one).
+pub(crate) fn settled(
+    status: StatusCode,
+    headers: &HeaderMap,
+) -> Result<Classification, ErrorKind> {
+    #[cfg(feature = "grpc")]
+    if let Some(verdict) = crate::grpc::classify_trailers_only(headers) {
+        return Ok(verdict);
+    }
+    #[cfg(not(feature = "grpc"))]
+    let _ = headers;
+    ErrorKind::from_status(status).map_or(Ok(Classification::Success), Err)
 }

@@ -46,16 +46,8 @@ pub(crate) fn classify_response<B>(
 /// stack agrees with the classifier it was given. A success the default
 /// agrees with, the usual case, costs its range check and is not stamped.
 pub(crate) fn stamp_success<B>(response: &mut Response<B>) {
-    // The default's verdict without reading a failure's hints: a status
-    // with a kind, or (feature `grpc`) a trailers-only gRPC failure.
-    #[cfg(feature = "grpc")]
-    let grpc = crate::grpc::classify_trailers_only(response.headers());
-    #[cfg(not(feature = "grpc"))]
-    let grpc: Option<Classification> = None;
-    let default_fails = grpc.map_or_else(
-        || ErrorKind::from_status(response.status()).is_some(),
-        |verdict| verdict.is_failure(),
-    );
+    let settled = classifier::settled(response.status(), response.headers());
+    let default_fails = !settled.is_ok_and(|verdict| verdict.is_success());
     if default_fails && response.extensions().get::<Classification>().is_none() {
         response.extensions_mut().insert(Classification::Success);
     }
