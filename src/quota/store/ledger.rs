@@ -121,9 +121,14 @@ pub(crate) struct Ask {
     pub(crate) cooldown: Option<Millis>,
     /// The cooldown is a 429's: a 503's (an outage's) teaches no window.
     pub(crate) limited: bool,
-    /// Units of its lease it did not use (handed back).
+    /// Units of its lease it hands back: taken out of its local lease
+    /// before it asked, never admitted (a unit it may still admit while
+    /// the renewal is on its way is kept, or the ledger would lease it
+    /// again: 43 of 40 were admitted).
     pub(crate) returned: u64,
-    /// Units it expects to need until its next renewal.
+    /// Units of its lease it keeps: still counted leased to it.
+    pub(crate) kept: u64,
+    /// Units it expects to need until its next renewal, beyond those kept.
     pub(crate) want: u64,
     /// Its probe was answered and taught nothing.
     pub(crate) open: bool,
@@ -139,10 +144,6 @@ pub(crate) struct Ask {
     /// Units it admitted in the current window on its own cautious share
     /// while Redis failed.
     pub(crate) held: u64,
-    /// Units it admitted that the ledger counts as handed back: taken from
-    /// the lease its last renewal returned while that renewal was on its
-    /// way, beyond the grant that answered it (charged like a lease).
-    pub(crate) owed: u64,
 }
 
 /// What the ledger answered a member.
@@ -163,7 +164,11 @@ pub(crate) enum Answer {
 /// A lease, on the ledger's clock.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Granted {
+    /// Units granted beyond those kept.
     pub(crate) left: u64,
+    /// Units of the member's lease it keeps: what it asked to keep, none
+    /// once the lease window rolled (or the member was dropped as gone).
+    pub(crate) kept: u64,
     pub(crate) until: Millis,
     /// Non-zero with an empty lease: do not ask again before this.
     pub(crate) hold_until: Millis,
@@ -203,12 +208,15 @@ impl Ledger {
         let limited = ask.cooldown.filter(|_| ask.limited);
         self.infer(limited, (ask.answered, ask.epoch, ask.late), now);
         let back = ask.returned.min(self.members[me].leased);
-        self.members[me].leased = self.members[me].leased - back + ask.owed;
-        self.granted = self.granted.saturating_sub(back) + ask.owed;
+        self.members[me].leased -= back;
+        self.granted = self.granted.saturating_sub(back);
         let Some(binding) = self.state.binding() else {
             return self.cold(ask.member, ask.open, now);
         };
         self.start(&binding, (ask, me, joined));
+        // (A roll leased nothing yet: what the member kept was the last
+        // lease window's; one dropped as gone had its lease go back.)
+        let kept = ask.kept.min(self.members[me].leased) * u64::from(!joined);
         // (A roll may have grown an inferred window.)
         let binding = self.state.binding().unwrap_or(binding);
         // Never more than the fewest remaining seen plus what was leased.
@@ -222,6 +230,7 @@ impl Ledger {
             members,
             limit: binding.limit.unwrap_or(self.budget),
             last: self.lease_end <= now + LEASE_TTL,
+            kept,
             ..Granted::default()
         };
         if let Some(until) = self.state.cooldown_until.filter(|until| *until > now) {
@@ -229,7 +238,9 @@ impl Ledger {
             self.members[me].due = until;
             return Answer::Lease(granted);
         }
-        let want = ask.want.min(self.guarded(now).unwrap_or(u64::MAX));
+        // (What it may not keep, it wants again.)
+        let most = self.guarded(now).unwrap_or(u64::MAX);
+        let want = (ask.want + ask.kept - kept).min(most.saturating_sub(kept));
         let (released, next_step, fair_only) = self.released(now, granted.limit, want);
         let whole;
         (granted.left, whole) = self.cut(me, want, released, fair_only);
@@ -243,7 +254,7 @@ impl Ledger {
         } else {
             self.lease_end.min(now + SHARE_WAIT)
         };
-        match (granted.left, whole) {
+        match (granted.left + granted.kept, whole) {
             (0, _) => granted.hold_until = next,
             (_, true) => granted.refill = next,
             (_, false) => {}
@@ -780,6 +791,36 @@ mod tests {
         // Round trip through the hash fields.
         let decoded = Ledger::decode(&ledger.encode()).unwrap();
         assert_eq!(decoded.encode(), ledger.encode());
+    }
+
+    /// A member renews while its requests still draw on its lease: what it
+    /// keeps stays its own, and only what it hands back (taken out of its
+    /// lease first) goes to another member. Handed back while it could
+    /// still be admitted, a fleet admitted 43 of 40. Once the lease window
+    /// rolls, nothing of the last one is kept, and it is leased anew (asked
+    /// for less by what it meant to keep, it was held to the window's end:
+    /// a Redis slow for a moment held a process 2.8 s).
+    #[test]
+    fn what_a_member_keeps_is_never_leased_to_another() {
+        let mut ledger = Ledger::default();
+        let mut taught = ask(1, 0, 40);
+        taught.reports = report(40, 40, 10_000);
+        assert_eq!(lease(ledger.renew(&taught)).left, 40);
+        assert_eq!(lease(ledger.renew(&ask(2, 10, 20))).left, 0);
+        let mut keeping = ask(1, 20, 0);
+        keeping.kept = 10;
+        let kept = lease(ledger.renew(&keeping));
+        assert_eq!((kept.kept, kept.left, kept.hold_until), (10, 0, 0));
+        assert_eq!(lease(ledger.renew(&ask(2, 30, 20))).left, 0);
+        let mut handing_back = ask(1, 40, 0);
+        handing_back.returned = 10;
+        assert_eq!(lease(ledger.renew(&handing_back)).kept, 0);
+        assert_eq!(lease(ledger.renew(&ask(2, 50, 20))).left, 10);
+        // (What it may not keep it is leased again: it wanted 15 in all.)
+        let mut rolled = ask(2, 10_001, 5);
+        rolled.kept = 10;
+        let next = lease(ledger.renew(&rolled));
+        assert_eq!((next.kept, next.left), (0, 15));
     }
 
     /// A vendor of 1 s windows (10 per 1 s): the probe's answer reports a

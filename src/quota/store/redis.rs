@@ -216,9 +216,9 @@ struct Sync {
     late: AtomicU64,
     /// Requests waiting for a renewal now: demand the next one asks for.
     waiting: AtomicU64,
-    /// Units admitted that the ledger counts as handed back (see
-    /// `local_lease`): charged by the next renewal, at once.
-    owed: AtomicU64,
+    /// Units the renewal on its way takes out of the local lease to hand
+    /// back: the lease's again should the ledger not hear of them.
+    handing_back: AtomicU64,
 }
 
 /// Counts a request waiting for a renewal while it lives, until it has
@@ -536,6 +536,13 @@ impl RedisStore {
         let bound = (self.timeout * 3).max(floor);
         let outcome = tokio::time::timeout(bound, self.renew_shared(scope, sync)).await;
         self.shared.probing.store(false, Ordering::Release);
+        // (Taken out for a ledger that did not hear of them: still ours.)
+        let unheard = sync.handing_back.swap(0, Ordering::Relaxed);
+        (self.shared.local).with_scope(scope, false, |state| {
+            if let Some(lease) = state.and_then(|state| state.lease_mut().as_mut()) {
+                lease.left += unheard;
+            }
+        });
         match outcome {
             Ok(Ok(_)) => self.answered(),
             Ok(Err(error)) => self.failed(&error, scope, sync),
@@ -656,7 +663,6 @@ impl RedisStore {
                 answered: sync.answered.swap(0, Ordering::Relaxed),
                 epoch: sync.epoch.load(Ordering::Relaxed),
                 late: sync.late.swap(0, Ordering::Relaxed),
-                owed: sync.owed.swap(0, Ordering::Relaxed),
                 ..Ask::default()
             };
             let Some(state) = state else {
@@ -673,33 +679,31 @@ impl RedisStore {
             // An inferred window is the ledger's: not reported back (a
             // member's copy may predate what the ledger learned since).
             ask.reports = ask.reports.map(|r| r.filter(|r| r.policy != INFERRED));
-            let Some(lease) = state.lease() else {
+            let Some(lease) = state.lease_mut().as_mut() else {
                 return (ask, 0);
             };
-            ask.returned = lease.left;
             // (Back from a failing Redis: what its cautious share admitted.)
             if self.is_local() {
                 ask.held = lease.taken;
             }
             if lease.probe || lease.open {
                 // (A probe's answer: the requests held meanwhile are the
-                // demand. An open lease keeps its scope open.)
+                // demand. An open lease keeps its scope open; its units
+                // bound the requests in flight, not a window's count.)
+                ask.returned += lease.left;
                 ask.open |= lease.open;
                 ask.want = ask.want.max(sync.wanted.load(Ordering::Relaxed));
                 return (ask, lease.taken);
             }
-            // Demand: what the last lease admitted, per lease lifetime
-            // (over a second at least), with room to grow; a lease that was
-            // a hold (nothing to admit) keeps the demand asked before it.
-            let since = sync.renewed.load(Ordering::Relaxed);
-            let elapsed = now.saturating_sub(since).max(1_000);
-            let rate = lease.taken.saturating_mul(LEASE_TTL) / elapsed;
-            ask.want = match lease.left + lease.taken {
-                0 => sync.wanted.load(Ordering::Relaxed),
-                _ => (rate + rate / 2).max(lease.taken * 2).max(FIRST_WANT),
-            }
-            .max(waiting);
-            sync.wanted.store(ask.want, Ordering::Relaxed);
+            let want = demand(lease, sync, (now, waiting));
+            sync.wanted.store(want, Ordering::Relaxed);
+            // What it keeps, it may admit while the renewal is on its way;
+            // what it hands back leaves the lease now.
+            ask.kept = lease.left.min(want);
+            ask.returned += lease.left - ask.kept;
+            ask.want = want - ask.kept;
+            lease.left = ask.kept;
+            sync.handing_back.store(ask.returned, Ordering::Relaxed);
             (ask, lease.taken)
         })
     }
@@ -714,25 +718,17 @@ impl RedisStore {
             let read = self.cas(scope, "", None).await?;
             *crate::lock(&sync.ledger) = read;
         }
-        // A renewal that leaves units owed is followed by one more at once:
-        // until the ledger counts them, it would lease them again.
-        for _ in 0..2 {
-            let (ask, taken_before) = self.ask(scope, sync);
-            let renewed = self.renew_with(scope, sync, ask, taken_before).await;
-            if !matches!(renewed, Ok(true)) {
-                // What the ledger did not hear is told at the next renewal.
-                sync.answered.fetch_add(ask.answered, Ordering::Relaxed);
-                sync.late.fetch_add(ask.late, Ordering::Relaxed);
-                sync.owed.fetch_add(ask.owed, Ordering::Relaxed);
-                if ask.open {
-                    sync.opened.store(true, Ordering::Relaxed);
-                }
-            }
-            if !matches!(renewed, Ok(true)) || sync.owed.load(Ordering::Relaxed) == 0 {
-                return renewed;
+        let (ask, taken_before) = self.ask(scope, sync);
+        let renewed = self.renew_with(scope, sync, ask, taken_before).await;
+        if !matches!(renewed, Ok(true)) {
+            // What the ledger did not hear is told at the next renewal.
+            sync.answered.fetch_add(ask.answered, Ordering::Relaxed);
+            sync.late.fetch_add(ask.late, Ordering::Relaxed);
+            if ask.open {
+                sync.opened.store(true, Ordering::Relaxed);
             }
         }
-        Ok(true)
+        renewed
     }
 
     async fn renew_with(
@@ -758,6 +754,7 @@ impl RedisStore {
             let answer = next.renew(&ask);
             match self.cas(scope, &expected, Some(&next)).await? {
                 None => {
+                    sync.handing_back.store(0, Ordering::Relaxed);
                     let clock = (ask.now, local_at);
                     let epoch = next.inferred.map_or(0, |i| i.last_end);
                     sync.epoch.store(epoch, Ordering::Relaxed);
@@ -860,7 +857,7 @@ impl RedisStore {
                         sync.leased.store(0, Ordering::Relaxed);
                     }
                     sync.leased.fetch_add(granted.left, Ordering::Relaxed);
-                    Some(local_lease(state, granted, (taken, &sync.owed), to_local))
+                    Some(local_lease(state, granted, taken, to_local))
                 }
                 Answer::Open(share) => {
                     // (Its requests still in flight keep their units.)
@@ -917,20 +914,33 @@ impl RedisStore {
     }
 }
 
-/// The local lease from the ledger's grant, less what this process admitted
-/// from its old lease while the renewal was on its way. The renewal handed
-/// those units back (its ask read them as left): what the grant does not
-/// cover of them (a member past its share is granted none) is `owed`, for
-/// the ledger to count, or it would lease them again (43 admitted of 40).
+/// What a member asks for until its next renewal: what its lease admitted
+/// per lease lifetime (over a second at least), with room to grow, and at
+/// least the requests `waiting`; a lease that was a hold (nothing to admit)
+/// keeps the demand asked before it.
+fn demand(lease: &Lease, sync: &Sync, (now, waiting): (Millis, u64)) -> u64 {
+    let since = sync.renewed.load(Ordering::Relaxed);
+    let elapsed = now.saturating_sub(since).max(1_000);
+    let rate = lease.taken.saturating_mul(LEASE_TTL) / elapsed;
+    match lease.left + lease.taken {
+        0 => sync.wanted.load(Ordering::Relaxed),
+        _ => (rate + rate / 2).max(lease.taken * 2).max(FIRST_WANT),
+    }
+    .max(waiting)
+}
+
+/// The local lease from the ledger's grant and what it let this process
+/// keep, less what this process admitted from its old lease while the
+/// renewal was on its way (all of it from what it kept, unless the lease
+/// window rolled meanwhile).
 fn local_lease(
     state: &ScopeState,
     granted: Granted,
-    (taken_before, owed): (u64, &AtomicU64),
+    taken_before: u64,
     to_local: impl Fn(Millis) -> Millis,
 ) -> Lease {
     let old = state.lease();
     let taken_since = old.map_or(0, |old| old.taken.saturating_sub(taken_before));
-    owed.fetch_add(taken_since.saturating_sub(granted.left), Ordering::Relaxed);
     // Members held to one instant (a window's end) come back spread over a
     // few round trips, so that their renewals do not collide. A member
     // keeps the instant it drew for that end: its requests told to come
@@ -942,7 +952,7 @@ fn local_lease(
         at => to_local(at) + hold_jitter(granted.members),
     };
     Lease {
-        left: granted.left.saturating_sub(taken_since),
+        left: (granted.kept + granted.left).saturating_sub(taken_since),
         until: to_local(granted.until),
         hold_until: spread(granted.hold_until, old.map_or(0, |l| l.hold_until)),
         counts_cost: granted.counts_cost,
@@ -1217,7 +1227,7 @@ mod tests {
             members: 1,
             limit: 2,
             last: true,
-            refill: 0,
+            ..Granted::default()
         };
         let answer = Answer::Lease(granted);
         store.apply(scope, &sync, &Ledger::default(), answer, 0, (now, now));
@@ -1248,27 +1258,20 @@ mod tests {
             members: 8,
             limit: 300,
             last: false,
-            refill: 0,
+            ..Granted::default()
         };
-        *state.lease_mut() = Some(local_lease(
-            &state,
-            granted,
-            (0, &AtomicU64::new(0)),
-            |at| at,
-        ));
+        *state.lease_mut() = Some(local_lease(&state, granted, 0, |at| at));
         let drawn = state.lease().unwrap().hold_until;
         assert!((10_000..=10_035).contains(&drawn));
         for shift in 0..20 {
-            let again = local_lease(&state, granted, (0, &AtomicU64::new(0)), |at| {
-                at + shift % 3
-            });
+            let again = local_lease(&state, granted, 0, |at| at + shift % 3);
             assert_eq!(again.hold_until, drawn);
         }
         let later = Granted {
             hold_until: 20_000,
             ..granted
         };
-        let later = local_lease(&state, later, (0, &AtomicU64::new(0)), |at| at).hold_until;
+        let later = local_lease(&state, later, 0, |at| at).hold_until;
         assert!(
             (20_000..=20_035).contains(&later),
             "another instant: drawn again"
