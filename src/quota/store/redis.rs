@@ -99,9 +99,11 @@ const OPENING_EVERY: Millis = 250;
 ///   Responses are learned locally.
 /// - **Leases, renewed off the request's path.** When a lease runs low (a
 ///   quarter of its units, or 40 % of its 4 s left) a background task
-///   renews it: it hands back what was not used, reports what this process
-///   learned, and receives its next slice, sized by its recent demand and
-///   the scope's active members (fair shares, see the ledger rules below).
+///   renews it: it keeps what its recent demand needs of what is left
+///   (its requests draw on that while the renewal is on its way), hands
+///   back the rest, reports what this process learned, and receives its
+///   next slice, sized by that demand and the scope's active members (fair
+///   shares, see the ledger rules below).
 ///   A request finds a spent lease only when demand outruns the renewals;
 ///   it then waits for the one renewal in flight.
 /// - **The ledger** (one Redis hash per scope, key `prefix` + `{digest}`:
@@ -110,9 +112,10 @@ const OPENING_EVERY: Millis = 250;
 ///   renewal, units leased), the cold-start probe. It is updated by a
 ///   version compare-and-set script that holds no rule: every rule is the
 ///   crate's Rust, run on Redis's clock (`TIME`). Unused units come back
-///   at the window's end, at each renewal, and when a member stops renewing
-///   (two lease intervals, 10 s, or one past the end of the hold it was
-///   given: a member held to a window's end need not renew to stay one).
+///   at the window's end, at a renewal (beyond the member's demand), and
+///   when a member stops renewing (two lease intervals, 10 s, or one past
+///   the end of the hold it was given: a member held to a window's end
+///   need not renew to stay one).
 ///   A lease that is all a member can get in its window is renewed once
 ///   spent, not ahead; members held to one instant come back spread over a
 ///   few milliseconds, so that their renewals do not collide.
