@@ -1039,3 +1039,217 @@ mod requests_sent {
         );
     }
 }
+
+/// One logical request, one `api_request` span and one `finished` event,
+/// however it ends: hedged, or dropped by its caller (probe `observe`).
+mod one_request {
+    use super::scripted::{exact, get, reply};
+    use crate::captured_logs::{self, Captured};
+    use bytes::Bytes;
+    use http::{Request, Response};
+    use http_body_util::Full;
+    use std::time::Duration;
+    use tower::{service_fn, BoxError, Layer, Service, ServiceBuilder, ServiceExt};
+    use tower_api_errors::hedge::HedgeLayer;
+    use tower_api_errors::retry::ReplayBody;
+    use tower_api_errors::{ApiErrorsLayer, ErrorBodyParseLayer, RetryLayer};
+    use tracing_subscriber::fmt::format::FmtSpan;
+
+    type Body = ReplayBody<Full<Bytes>>;
+
+    /// An upstream answering request n (from 0) with `answer(n)`: after
+    /// how long (`None`: never), and the status and headers.
+    fn upstream<B>(
+        answer: fn(
+            usize,
+        ) -> (
+            Option<Duration>,
+            u16,
+            &'static [(&'static str, &'static str)],
+        ),
+    ) -> impl Service<
+        Request<B>,
+        Response = Response<Full<Bytes>>,
+        Error = BoxError,
+        Future = impl Send,
+    > + Clone
+           + Send
+           + Sync {
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        service_fn(move |_req: Request<B>| {
+            let n = hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let (delay, status, headers) = answer(n);
+            async move {
+                match delay {
+                    Some(delay) => tokio::time::sleep(delay).await,
+                    None => std::future::pending().await,
+                }
+                Ok::<_, BoxError>(reply(status, headers, ""))
+            }
+        })
+    }
+
+    /// (`api_request` spans closed, `api_attempt` spans closed, the
+    /// `finished` event lines).
+    fn seen(logs: &Captured) -> (usize, usize, Vec<String>) {
+        let text = logs.text();
+        let closed = |l: &&str| l.contains(": close ");
+        let attempts = text
+            .lines()
+            .filter(closed)
+            .filter(|l| l.contains(":api_attempt{"));
+        let requests = text
+            .lines()
+            .filter(closed)
+            .filter(|l| !l.contains(":api_attempt{"));
+        let finished = text.lines().filter(|l| l.contains("telemetry: finished"));
+        let finished = finished.map(str::to_owned).collect();
+        (requests.count(), attempts.count(), finished)
+    }
+
+    /// src/lib.rs, the tracing table: "span `api_request` (retry layer, one
+    /// per logical request)". A hedged call is one logical request: its
+    /// two attempts, each through the retry layer below the hedge layer,
+    /// are two `api_attempt`s of one `api_request`, which holds the
+    /// call's one `finished` event too.
+    #[tokio::test(start_paused = true)]
+    async fn a_hedged_call_has_one_request_span() {
+        let (logs, _guard) = captured_logs::capture(FmtSpan::CLOSE);
+        let client = ApiErrorsLayer::new()
+            .retry(exact())
+            .hedge(HedgeLayer::fixed(Duration::from_millis(100)).no_budget())
+            .layer(upstream::<ReplayBody<Body>>(|n| {
+                let slow = [Duration::from_secs(5), Duration::from_millis(10)];
+                (Some(slow[n.min(1)]), 200, &[])
+            }));
+        client.oneshot(get("http://api.test/x")).await.unwrap();
+        let (requests, attempts, finished) = seen(&logs);
+        assert_eq!(
+            (requests, attempts, finished.len()),
+            (1, 2, 1),
+            "{}",
+            logs.text()
+        );
+        assert!(finished[0].contains("api_request{"), "{finished:?}");
+        assert!(finished[0].contains("attempts=2"), "{finished:?}");
+    }
+
+    /// The same without a hedge: one span for the retry layer alone and
+    /// for the stack, retried or not.
+    #[tokio::test(start_paused = true)]
+    async fn a_retried_call_has_one_request_span_alone_and_in_the_stack() {
+        let (logs, _guard) = captured_logs::capture(FmtSpan::CLOSE);
+        let answer = |n: usize| (Some(Duration::ZERO), [503, 200][n.min(1)], &[][..]);
+        let alone = ServiceBuilder::new()
+            .layer(RetryLayer::new(exact()))
+            .layer(ErrorBodyParseLayer::new())
+            .service(upstream(answer));
+        alone.oneshot(get("http://api.test/x")).await.unwrap();
+        assert_eq!(seen(&logs).0, 1);
+        let stack = ApiErrorsLayer::new()
+            .retry(exact())
+            .layer(upstream::<Body>(answer));
+        stack.oneshot(get("http://api.test/x")).await.unwrap();
+        let (requests, attempts, finished) = seen(&logs);
+        assert_eq!(
+            (requests, attempts, finished.len()),
+            (2, 4, 2),
+            "{}",
+            logs.text()
+        );
+    }
+
+    /// A call its caller dropped is still "each logical request's outcome"
+    /// (src/lib.rs, the `finished` row), as in the metrics
+    /// (tests/metrics.rs, `dropped`): one `finished` event, outcome
+    /// `cancelled`, and the attempt cut in flight says so.
+    #[tokio::test(start_paused = true)]
+    async fn a_call_dropped_mid_attempt_finishes_cancelled() {
+        let (logs, _guard) = captured_logs::capture(FmtSpan::CLOSE);
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(exact()))
+            .layer(ErrorBodyParseLayer::new())
+            .service(upstream(|_| (None, 200, &[])));
+        let call = client.oneshot(get("http://api.test/x"));
+        assert!(tokio::time::timeout(Duration::from_secs(3), call)
+            .await
+            .is_err());
+        let (requests, attempts, finished) = seen(&logs);
+        assert_eq!(
+            (requests, attempts, finished.len()),
+            (1, 1, 1),
+            "{}",
+            logs.text()
+        );
+        assert!(
+            finished[0].contains("outcome=\"cancelled\" attempts=1"),
+            "{finished:?}"
+        );
+        let text = logs.text();
+        let closed = |l: &&str| l.contains(":api_attempt{") && l.contains(": close ");
+        let attempt = text.lines().find(closed).unwrap();
+        assert!(attempt.contains("error.type=\"cancelled\""), "{attempt}");
+    }
+
+    /// Dropped while waiting to retry: the attempt had ended (its own
+    /// failure stays on its span), the call is cancelled.
+    #[tokio::test(start_paused = true)]
+    async fn a_call_dropped_mid_wait_finishes_cancelled() {
+        let (logs, _guard) = captured_logs::capture(FmtSpan::CLOSE);
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(exact()))
+            .layer(ErrorBodyParseLayer::new())
+            .service(upstream(|_| {
+                (Some(Duration::ZERO), 503, &[("retry-after", "10")])
+            }));
+        let call = client.oneshot(get("http://api.test/x"));
+        assert!(tokio::time::timeout(Duration::from_secs(3), call)
+            .await
+            .is_err());
+        let (requests, attempts, finished) = seen(&logs);
+        assert_eq!(
+            (requests, attempts, finished.len()),
+            (1, 1, 1),
+            "{}",
+            logs.text()
+        );
+        assert!(
+            finished[0].contains("outcome=\"cancelled\" attempts=1"),
+            "{finished:?}"
+        );
+        let text = logs.text();
+        let closed = |l: &&str| l.contains(":api_attempt{") && l.contains(": close ");
+        let attempt = text.lines().find(closed).unwrap();
+        assert!(attempt.contains("error.type=\"unavailable\""), "{attempt}");
+    }
+
+    /// A hedged call dropped with both attempts in flight: one `finished`
+    /// (the hedge layer's), in the call's one span; both attempts
+    /// cancelled.
+    #[tokio::test(start_paused = true)]
+    async fn a_hedged_call_dropped_finishes_cancelled_once() {
+        let (logs, _guard) = captured_logs::capture(FmtSpan::CLOSE);
+        let client = ApiErrorsLayer::new()
+            .retry(exact())
+            .hedge(HedgeLayer::fixed(Duration::from_millis(100)).no_budget())
+            .layer(upstream::<ReplayBody<Body>>(|_| (None, 200, &[])));
+        let call = client.oneshot(get("http://api.test/x"));
+        assert!(tokio::time::timeout(Duration::from_secs(1), call)
+            .await
+            .is_err());
+        let (requests, attempts, finished) = seen(&logs);
+        assert_eq!(
+            (requests, attempts, finished.len()),
+            (1, 2, 1),
+            "{}",
+            logs.text()
+        );
+        assert!(
+            finished[0].contains("outcome=\"cancelled\" attempts=2"),
+            "{finished:?}"
+        );
+        assert!(finished[0].contains("api_request{"), "{finished:?}");
+        let cancelled = logs.text().matches("error.type=\"cancelled\"").count();
+        assert_eq!(cancelled, 2, "{}", logs.text());
+    }
+}

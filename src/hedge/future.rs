@@ -116,17 +116,21 @@ pub(crate) struct Named {
 /// recorded, once.
 impl Drop for Named {
     fn drop(&mut self) {
-        self.record.dropped(self.attempts);
+        let report = RetryReport::new(self.attempts, Duration::ZERO);
+        self.record.finished(&report, None);
     }
 }
 
 impl<S> Call<S> {
-    pub(crate) fn naming(mut self, method: http::Method, uri: http::Uri) -> Self {
-        let record = HedgedCall::start(&self.config.observer, &method, &uri);
+    /// A hedged call, of `parts` (given what its attempts share).
+    pub(crate) fn naming(mut self, parts: &mut http::request::Parts) -> Self {
+        let record = HedgedCall::start(&self.config.observer, parts);
+        let (method, uri) = (parts.method.clone(), parts.uri.clone());
+        let attempts = 1;
         self.target = Some(Box::new(Named {
             method,
             uri,
-            attempts: 1,
+            attempts,
             record,
         }));
         self
@@ -190,7 +194,7 @@ impl<S> Call<S> {
             RetryReport::new(target.attempts, Duration::ZERO)
                 .with_stop(failure.is_some().then_some(stopped))
         });
-        target.record.finished(&report, status, failure);
+        target.record.finished(&report, Some((status, failure)));
         result
     }
 

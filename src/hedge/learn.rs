@@ -176,11 +176,7 @@ pub(crate) struct Scopes {
 impl Scopes {
     fn scope(map: &mut HashMap<u64, Scope>, key: u64, now: Instant) -> &mut Scope {
         if !map.contains_key(&key) && map.len() >= MAX_SCOPES {
-            let oldest = map
-                .iter()
-                .min_by_key(|(_, scope)| scope.used)
-                .map(|(k, _)| *k);
-            if let Some(oldest) = oldest {
+            if let Some((&oldest, _)) = map.iter().min_by_key(|(_, scope)| scope.used) {
                 map.remove(&oldest);
             }
         }

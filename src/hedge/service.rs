@@ -99,8 +99,8 @@ where
         let claim = Claim::default();
         parts.extensions.insert(claim.clone());
         let body = ReplayBody::new(body, config.max_replay);
+        let call = call.naming(&mut parts);
         let template = CallContext::of_parts(&parts);
-        let call = call.naming(template.method().clone(), template.uri().clone());
         let spare = Spare {
             template,
             body: body.replay(),

@@ -6,6 +6,7 @@ use super::Observer;
 use crate::hints::HintSource;
 use crate::{ErrorKind, RetryReport};
 use http::{Method, StatusCode, Uri};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// The span of one logical request through the retry layer (without
@@ -13,13 +14,24 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub(crate) struct Span(#[cfg(feature = "tracing")] tracing::Span);
 
+/// The request span a hedged call's attempts share, on each of them (the
+/// hedge layer puts it there, empty): the first retry layer below to see
+/// one opens it, the others find it, so a hedged call is one request.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SharedSpan(Arc<OnceLock<Span>>);
+
 impl Span {
-    /// The request's span (`api_request`, at INFO).
-    pub(crate) fn request(method: &Method, uri: &Uri) -> Span {
-        #[cfg(feature = "tracing")]
-        return Span(super::trace::request_span(method, uri));
-        #[cfg(not(feature = "tracing"))]
-        Span()
+    /// The request's span (`api_request`, at INFO): a hedged call's own
+    /// ([`SharedSpan`], taken off the request), else a new one.
+    pub(crate) fn request(parts: &mut http::request::Parts, hedged: bool) -> Span {
+        let open = || Span {
+            #[cfg(feature = "tracing")]
+            0: super::trace::request_span(&parts.method, &parts.uri),
+        };
+        match hedged.then(|| parts.extensions.remove::<SharedSpan>()) {
+            Some(Some(shared)) => shared.0.get_or_init(open).clone(),
+            _ => open(),
+        }
     }
 
     /// Enters the span for the duration of a poll (until the guard
@@ -117,6 +129,19 @@ impl Call {
         self.metrics.resend();
     }
 
+    /// The call was dropped before its end (`in_flight`: during an
+    /// attempt), after `report`: as in the metrics (`otel::Call`'s drop),
+    /// the attempt's span and the call's `finished` event say `cancelled`.
+    pub(crate) fn dropped(&self, report: &RetryReport, in_flight: bool) {
+        #[cfg(feature = "tracing")]
+        self.attempt
+            .record("error.type", in_flight.then_some("cancelled"));
+        #[cfg(feature = "tracing")]
+        if !self.hedged {
+            super::trace::finished(report, None);
+        }
+    }
+
     /// The call ends with `report`: a success (`failure` is `None`) or a
     /// failure. A hedged call's attempt ends only the attempt: the call
     /// is the hedge layer's to report, once, whichever attempt wins.
@@ -131,7 +156,7 @@ impl Call {
         {
             super::trace::attempt_ended(&self.attempt, status, failure);
             if !self.hedged {
-                super::trace::finished(report, status, failure.map(|f| f.kind));
+                super::trace::finished(report, Some((status, failure.map(|f| f.kind))));
             }
         }
         #[cfg(feature = "opentelemetry")]
@@ -144,43 +169,47 @@ impl Call {
 
 /// What the hedge layer records of a hedged call, whose attempts the
 /// retry layer below records each: the call's `finished` event and call
-/// metrics, once, with the answer the caller gets.
+/// metrics, once, with the answer the caller gets; in the request span
+/// its attempts share ([`SharedSpan`]; taken at the end).
 #[derive(Debug)]
 pub(crate) struct HedgedCall {
     #[cfg(feature = "opentelemetry")]
     metrics: super::otel::Call,
+    span: Option<SharedSpan>,
 }
 
 impl HedgedCall {
-    /// The call's first attempt is being sent.
-    pub(crate) fn start(observer: &Observer, method: &Method, uri: &Uri) -> HedgedCall {
+    /// The call's first attempt (`parts`, given the shared span) is being
+    /// sent.
+    pub(crate) fn start(observer: &Observer, parts: &mut http::request::Parts) -> HedgedCall {
+        let span = SharedSpan::default();
+        parts.extensions.insert(span.clone());
         HedgedCall {
             #[cfg(feature = "opentelemetry")]
-            metrics: super::otel::Call::start(observer, (method, uri), (false, true)),
+            metrics: super::otel::Call::start(observer, (&parts.method, &parts.uri), (false, true)),
+            span: Some(span),
         }
     }
 
     /// The call ends with `report` (its attempts, why it stopped), a
-    /// success (`failure` is `None`) or a failure.
-    pub(crate) fn finished(
-        &mut self,
-        report: &RetryReport,
-        status: Option<StatusCode>,
-        failure: Option<Failure<'_>>,
-    ) {
+    /// success (`failure` is `None`) or a failure; `None`: it was dropped
+    /// before its end (`cancelled`), `report.attempts()` sent. Once.
+    pub(crate) fn finished(&mut self, report: &RetryReport, end: Option<End<'_>>) {
         #[cfg(feature = "tracing")]
-        super::trace::finished(report, status, failure.map(|f| f.kind));
+        if let Some(span) = self.span.take() {
+            let _entered = span.0.get().map(Span::enter);
+            super::trace::finished(report, end.map(|(status, f)| (status, f.map(|f| f.kind))));
+        }
         #[cfg(feature = "opentelemetry")]
-        self.metrics.finished(report, status, failure);
-    }
-
-    /// The call was dropped before its end, `attempts` sent (its record
-    /// says `cancelled`); nothing once it ended.
-    pub(crate) fn dropped(&mut self, attempts: u32) {
-        #[cfg(feature = "opentelemetry")]
-        self.metrics.dropped(attempts);
+        match end {
+            Some((status, failure)) => self.metrics.finished(report, status, failure),
+            None => self.metrics.dropped(report.attempts()),
+        }
     }
 }
+
+/// How a call ended: its status, if any, and its failure, if it failed.
+pub(crate) type End<'a> = (Option<StatusCode>, Option<Failure<'a>>);
 
 /// `server.address` and `server.port`, for spans and metrics alike: the
 /// URI's host (an IPv6 literal without its brackets, as OpenTelemetry

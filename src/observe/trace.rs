@@ -135,34 +135,25 @@ pub(super) fn retrying(
 }
 
 /// `finished` {outcome, attempts, waited_ms, status, kind, stopped}: at
-/// DEBUG for a success, WARN for a failure.
-pub(super) fn finished(
-    report: &RetryReport,
-    status: Option<StatusCode>,
-    failure: Option<ErrorKind>,
-) {
+/// DEBUG for a success, WARN for a failure; `end` `None`, the caller
+/// dropped the call: outcome `cancelled`, at INFO.
+pub(super) fn finished(report: &RetryReport, end: Option<(Option<StatusCode>, Option<ErrorKind>)>) {
+    let (status, failure) = end.unwrap_or_default();
+    let (attempts, waited_ms) = (report.attempts(), report.waited().as_millis() as u64);
     let status = status.map(|s| s.as_u16());
-    let waited_ms = report.waited().as_millis() as u64;
-    let stopped = report.stopped().map(|reason| reason.to_string());
-    match failure {
-        None => tracing::debug!(
-            target: TARGET,
-            outcome = "success",
-            attempts = report.attempts(),
-            waited_ms,
-            status,
-            "finished"
-        ),
-        Some(kind) => tracing::warn!(
-            target: TARGET,
-            outcome = "failure",
-            attempts = report.attempts(),
-            waited_ms,
-            status,
-            kind = kind.as_str(),
-            stopped,
-            "finished"
-        ),
+    let kind = failure.map(ErrorKind::as_str);
+    let stopped = failure
+        .and(report.stopped())
+        .map(|reason| reason.to_string());
+    macro_rules! finished {
+        ($level:ident, $outcome:literal) => {
+            tracing::$level!(target: TARGET, outcome = $outcome, attempts, waited_ms, status, kind, stopped, "finished")
+        };
+    }
+    match (end, failure) {
+        (None, _) => finished!(info, "cancelled"),
+        (_, None) => finished!(debug, "success"),
+        _ => finished!(warn, "failure"),
     }
 }
 

@@ -40,6 +40,20 @@ pin_project! {
         span: Span,
         call: Call<S, B, P>,
     }
+
+    // A call dropped before its end is still recorded, once.
+    impl<S, B, P> PinnedDrop for ResponseFuture<S, B, P>
+    where
+        S: Service<Request<ReplayBody<B>>>,
+    {
+        fn drop(this: Pin<&mut Self>) {
+            if !matches!(this.state, State::Done) {
+                let _entered = this.span.enter();
+                let in_flight = matches!(this.state, State::Calling { .. });
+                this.call.telemetry.dropped(&this.call.report(None), in_flight);
+            }
+        }
+    }
 }
 
 pin_project! {
@@ -113,7 +127,7 @@ where
 {
     /// Sends the first attempt at once, on the service the caller made ready.
     pub(crate) fn start(service: &mut S, shared: Arc<Shared<S, P>>, request: Request<B>) -> Self {
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
         // A request's own settings, if it carries any (an empty extension
         // map answers this without a lookup).
         let overridden = parts
@@ -123,16 +137,16 @@ where
         let policy = overridden.as_ref().unwrap_or(&shared.policy);
         let first_body = ReplayBody::new(body, policy.max_replay_bytes());
         let body = first_body.replay();
-        // The one copy of the request that replays need, and the layers
-        // below may use (see `crate::context`).
-        let context = CallContext::of_parts(&parts);
         // A hedged call's attempts: the hedge layer counted the call, and
-        // records it.
+        // records it; they share its span.
         let hedged = parts.extensions.get::<crate::hedged::Hedged>().is_some();
         if !hedged {
             policy.call_started();
         }
-        let span = Span::request(&parts.method, &parts.uri);
+        let span = Span::request(&mut parts, hedged);
+        // The one copy of the request that replays need, and the layers
+        // below may use (see `crate::context`).
+        let context = CallContext::of_parts(&parts);
         let target = (&parts.method, &parts.uri);
         let telemetry = observe::Call::start(policy.observer(), &span, target, hedged);
         let future = {
@@ -243,6 +257,14 @@ where
     }
 }
 
+impl<S, B, P> Call<S, B, P> {
+    /// The attempts made, less the breaker's refusals waited out (none
+    /// was sent, as for `max_attempts`), and the time waited.
+    fn report(&self, reason: Option<StopReason>) -> RetryReport {
+        RetryReport::new(self.attempts - self.refusals, self.waited).with_stop(reason)
+    }
+}
+
 impl<S, B, P> Call<S, B, P>
 where
     S: Service<Request<ReplayBody<B>>>,
@@ -282,12 +304,6 @@ where
             Some(started) => crate::grpc::with_time_left(request, started.elapsed()),
             None => request,
         }
-    }
-
-    /// The attempts made, less the breaker's refusals waited out (none
-    /// was sent, as for `max_attempts`), and the time waited.
-    fn report(&self, reason: Option<StopReason>) -> RetryReport {
-        RetryReport::new(self.attempts - self.refusals, self.waited).with_stop(reason)
     }
 
     /// The request would wait: pending, unless the deadline has passed
