@@ -125,12 +125,10 @@ impl<S> Call<S> {
     /// A hedged call, of `parts` (given what its attempts share).
     pub(crate) fn naming(mut self, parts: &mut http::request::Parts) -> Self {
         let record = HedgedCall::start(&self.config.observer, parts);
-        let (method, uri) = (parts.method.clone(), parts.uri.clone());
-        let attempts = 1;
         self.target = Some(Box::new(Named {
-            method,
-            uri,
-            attempts,
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            attempts: 1,
             record,
         }));
         self

@@ -269,38 +269,36 @@ impl Observer {
     /// A circuit breaker for `uri`'s server opened: requests to it fail
     /// fast for `open_for`.
     pub fn breaker_opened(&self, uri: &Uri, open_for: Duration) {
-        #[cfg(feature = "tracing")]
-        trace::breaker_opened("breaker_opened", uri, open_for);
-        self.breaker_transition("open", uri, false);
+        self.breaker("breaker_opened", uri, Some(open_for), false);
     }
 
     /// A circuit breaker for `uri`'s server opened for `open_for` because
     /// another process of the fleet was told by the server to hold off
     /// that long (see [`fleet`](crate::fleet)).
     pub fn breaker_fleet_opened(&self, uri: &Uri, open_for: Duration) {
-        #[cfg(feature = "tracing")]
-        trace::breaker_opened("breaker_fleet_opened", uri, open_for);
-        self.breaker_transition("open", uri, true);
+        self.breaker("breaker_fleet_opened", uri, Some(open_for), true);
     }
 
     /// A circuit breaker for `uri`'s server turned half-open: it lets a
     /// probe request through to see whether the server recovered.
     pub fn breaker_half_open(&self, uri: &Uri) {
-        #[cfg(feature = "tracing")]
-        trace::breaker_changed("breaker_half_open", uri);
-        self.breaker_transition("half_open", uri, false);
+        self.breaker("breaker_half_open", uri, None, false);
     }
 
     /// A circuit breaker for `uri`'s server closed: requests flow again.
     pub fn breaker_closed(&self, uri: &Uri) {
-        #[cfg(feature = "tracing")]
-        trace::breaker_changed("breaker_closed", uri);
-        self.breaker_transition("closed", uri, false);
+        self.breaker("breaker_closed", uri, None, false);
     }
 
-    fn breaker_transition(&self, state: &'static str, uri: &Uri, fleet: bool) {
+    /// A breaker's event `name` (tracing; the state it entered, for the
+    /// metrics: `open` when open for `open_for`, else its name's end);
+    /// `fleet`: told by the fleet.
+    fn breaker(&self, name: &'static str, uri: &Uri, open_for: Option<Duration>, fleet: bool) {
+        #[cfg(feature = "tracing")]
+        trace::breaker(name, uri, open_for);
         #[cfg(feature = "opentelemetry")]
         if let Some(metrics) = &self.metrics {
+            let state = open_for.map_or(name.trim_start_matches("breaker_"), |_| "open");
             metrics.breaker_transition(state, uri, fleet);
         }
     }
@@ -308,30 +306,28 @@ impl Observer {
     /// A hedge of `method uri` was sent, `after` the first attempt went
     /// unanswered that long.
     pub fn hedge_sent(&self, method: &Method, uri: &Uri, after: Duration) {
-        #[cfg(feature = "tracing")]
-        trace::hedge("hedge_sent", method, uri, Some(after));
-        self.hedge("sent", method, uri);
+        self.hedge("hedge_sent", method, uri, Some(after));
     }
 
     /// A hedge of `method uri` answered first: its answer is the call's.
     pub fn hedge_won(&self, method: &Method, uri: &Uri) {
-        #[cfg(feature = "tracing")]
-        trace::hedge("hedge_won", method, uri, None);
-        self.hedge("won", method, uri);
+        self.hedge("hedge_won", method, uri, None);
     }
 
     /// A hedge of `method uri` was cancelled: another attempt answered
     /// first, or the call was dropped.
     pub fn hedge_cancelled(&self, method: &Method, uri: &Uri) {
-        #[cfg(feature = "tracing")]
-        trace::hedge("hedge_cancelled", method, uri, None);
-        self.hedge("cancelled", method, uri);
+        self.hedge("hedge_cancelled", method, uri, None);
     }
 
-    fn hedge(&self, event: &'static str, method: &Method, uri: &Uri) {
+    /// A hedge's event `name` (tracing; `hedge_` and the metric's
+    /// event), `after` the call began (for `hedge_sent`).
+    fn hedge(&self, name: &'static str, method: &Method, uri: &Uri, after: Option<Duration>) {
+        #[cfg(feature = "tracing")]
+        trace::hedge(name, method, uri, after);
         #[cfg(feature = "opentelemetry")]
         if let Some(metrics) = &self.metrics {
-            metrics.hedge(event, method, uri);
+            metrics.hedge(name.trim_start_matches("hedge_"), method, uri);
         }
     }
 }

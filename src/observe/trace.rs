@@ -219,27 +219,15 @@ pub(super) fn unauthorized(reason: AuthFailure) {
     tracing::warn!(target: TARGET, reason = %reason, "unauthorized");
 }
 
-/// `breaker_opened` or `breaker_fleet_opened` (`name`) {address, port,
-/// open_ms}, at WARN.
-pub(super) fn breaker_opened(name: &'static str, uri: &Uri, open_for: Duration) {
-    tracing::warn!(
-        target: TARGET,
-        address = server(uri).0,
-        port = server(uri).1,
-        open_ms = open_for.as_millis() as u64,
-        "{name}"
-    );
-}
-
-/// `breaker_half_open` or `breaker_closed` (`name`) {address, port}, at
-/// INFO.
-pub(super) fn breaker_changed(name: &'static str, uri: &Uri) {
-    tracing::info!(
-        target: TARGET,
-        address = server(uri).0,
-        port = server(uri).1,
-        "{name}"
-    );
+/// `breaker_opened` or `breaker_fleet_opened` (`name`, `open_for` given)
+/// {address, port, open_ms} at WARN; `breaker_half_open` or
+/// `breaker_closed` {address, port} at INFO.
+pub(super) fn breaker(name: &'static str, uri: &Uri, open_for: Option<Duration>) {
+    let (address, port) = server(uri);
+    match open_for.map(|open_for| open_for.as_millis() as u64) {
+        Some(open_ms) => tracing::warn!(target: TARGET, address, port, open_ms, "{name}"),
+        None => tracing::info!(target: TARGET, address, port, "{name}"),
+    }
 }
 
 /// `hedge_sent` {method, address, port, after_ms}, `hedge_won` or
