@@ -176,12 +176,12 @@
 //!
 //! | what | level | fields |
 //! |---|---|---|
-//! | span `api_request` (retry layer, one per logical request) | INFO | `method`, `uri`; OpenTelemetry's `http.request.method`, `server.address`, `server.port`, `url.full` (redacted) |
-//! | span `api_attempt` (retry layer, a child of `api_request`, one per attempt the retry layer makes; an auth layer's re-send below is part of its attempt, as in the metrics) | INFO | `otel.kind` (`client`; `internal` once an attempt ends with nothing sent: refused below, by a quota or a breaker, or no credential), `otel.name` (the method; `HTTP` for one that is not standard), `http.request.method`, `http.request.method_original` (a method that is not standard), `server.address`, `server.port`, `url.full` (redacted), `http.request.resend_count` (resends only); when the attempt ends: `http.response.status_code`, `error.type` (failures: the kind in snake case) |
+//! | span `api_request` (retry layer, one per logical request: a hedged call's attempts, each through a retry layer below the hedge layer, share one) | INFO | `method`, `uri`; OpenTelemetry's `http.request.method`, `server.address`, `server.port`, `url.full` (redacted) |
+//! | span `api_attempt` (retry layer, a child of `api_request`, one per attempt the retry layer makes; an auth layer's re-send below is part of its attempt, as in the metrics) | INFO | `otel.kind` (`client`; `internal` once an attempt ends with nothing sent: refused below, by a quota or a breaker, or no credential), `otel.name` (the method; `HTTP` for one that is not standard), `http.request.method`, `http.request.method_original` (a method that is not standard), `server.address`, `server.port`, `url.full` (redacted), `http.request.resend_count` (resends only); when the attempt ends: `http.response.status_code`, `error.type` (failures: the kind in snake case; `cancelled`: the call was dropped during the attempt) |
 //! | event `classified` (classifier layer) | TRACE | `status`, `kind`, `retryable` |
 //! | event `api_error` (parse layer, each failure body read) | DEBUG | `status`, `kind`, `code`, `retryable`, `truncated` |
 //! | event `retrying` (before each retry's wait) | INFO | `attempt`, `kind`, `status`, `delay_ms`, `hint` |
-//! | event `finished` (each logical request's outcome; a hedged one's from the hedge layer) | DEBUG on success, WARN on failure | `outcome`, `attempts`, `waited_ms`, `status`, `kind`, `stopped` |
+//! | event `finished` (each logical request's outcome, once, in its `api_request`; a hedged one's from the hedge layer; `outcome` `cancelled`: its caller dropped it before its end) | DEBUG on success, WARN on failure, INFO when cancelled | `outcome`, `attempts`, `waited_ms`, `status`, `kind`, `stopped` |
 //! | event `quota_held` (quota layer holds a request: each wait) | DEBUG | `scope` (a digest), `delay_ms`, `reason` |
 //! | event `quota_refused` (refused without sending) | WARN | `scope`, `retry_after_ms` |
 //! | event `quota_store_local` / `quota_store_shared` (Redis failed / answers again; once each) | WARN / INFO | `error` |
@@ -189,6 +189,15 @@
 //! | event `credential_installed` (auth layer, a new credential) | INFO | `generation` |
 //! | event `credential_refresh_failed` (auth layer) | WARN | `reason` |
 //! | event `unauthorized` (auth layer, each request it ends) | WARN | `reason` |
+//!
+//! An `api_attempt` span is opened as the attempt is handed to the layers
+//! below, before they decide: the events they emit on the way (a quota
+//! hold, a credential rejected) are its children, and an OpenTelemetry
+//! propagator below finds it current. So an attempt that a breaker, a
+//! quota gate or a missing credential ends before anything is sent has
+//! one too, ended as `otel.kind` `internal` with its `error.type`: only
+//! `client` spans are HTTP requests sent, as only those are counted in
+//! `http.client.request.duration`.
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,

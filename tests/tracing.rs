@@ -1189,6 +1189,11 @@ mod one_request {
         let closed = |l: &&str| l.contains(":api_attempt{") && l.contains(": close ");
         let attempt = text.lines().find(closed).unwrap();
         assert!(attempt.contains("error.type=\"cancelled\""), "{attempt}");
+        let row = include_str!("../src/lib.rs")
+            .lines()
+            .find(|l| l.contains("| event `finished`"))
+            .unwrap();
+        assert!(row.contains("`outcome` `cancelled`"), "{row}");
     }
 
     /// Dropped while waiting to retry: the attempt had ended (its own
