@@ -1057,16 +1057,17 @@ mod one_request {
 
     type Body = ReplayBody<Full<Bytes>>;
 
+    /// After how long (`None`: never), the status, the headers.
+    type Answer = (
+        Option<Duration>,
+        u16,
+        &'static [(&'static str, &'static str)],
+    );
+
     /// An upstream answering request n (from 0) with `answer(n)`: after
     /// how long (`None`: never), and the status and headers.
     fn upstream<B>(
-        answer: fn(
-            usize,
-        ) -> (
-            Option<Duration>,
-            u16,
-            &'static [(&'static str, &'static str)],
-        ),
+        answer: fn(usize) -> Answer,
     ) -> impl Service<
         Request<B>,
         Response = Response<Full<Bytes>>,

@@ -24,10 +24,10 @@ impl Span {
     /// The request's span (`api_request`, at INFO): a hedged call's own
     /// ([`SharedSpan`], taken off the request), else a new one.
     pub(crate) fn request(parts: &mut http::request::Parts, hedged: bool) -> Span {
-        let open = || Span {
-            #[cfg(feature = "tracing")]
-            0: super::trace::request_span(&parts.method, &parts.uri),
-        };
+        #[cfg(feature = "tracing")]
+        let open = || Span(super::trace::request_span(&parts.method, &parts.uri));
+        #[cfg(not(feature = "tracing"))]
+        let open = || Span();
         match hedged.then(|| parts.extensions.remove::<SharedSpan>()) {
             Some(Some(shared)) => shared.0.get_or_init(open).clone(),
             _ => open(),
