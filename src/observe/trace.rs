@@ -147,7 +147,16 @@ pub(super) fn finished(report: &RetryReport, end: Option<(Option<StatusCode>, Op
         .map(|reason| reason.to_string());
     macro_rules! finished {
         ($level:ident, $outcome:literal) => {
-            tracing::$level!(target: TARGET, outcome = $outcome, attempts, waited_ms, status, kind, stopped, "finished")
+            tracing::$level!(
+                target: TARGET,
+                outcome = $outcome,
+                attempts,
+                waited_ms,
+                status,
+                kind,
+                stopped,
+                "finished"
+            )
         };
     }
     match (end, failure) {
