@@ -206,6 +206,13 @@ async fn spans_carry_opentelemetry_attribute_names() {
         ],
     );
     assert!(!closes[1].contains("error.type"), "{}", closes[1]);
+    // The first attempt's span closes when it ends, before the retry's
+    // wait (OTel: a client span lasts as long as its request), not at the
+    // resend: the `retrying` event comes after it.
+    let at = |found: &dyn Fn(&str) -> bool| log.lines().position(found);
+    let retrying = at(&|l| l.contains(" retrying attempt=1")).expect("retrying");
+    let closed = at(&|l| l.contains("api_attempt{") && l.contains(": close "));
+    assert!(closed.is_some_and(|closed| closed < retrying), "{log}");
     // The inner layers' events happen inside the attempt's span.
     assert!(
         log.lines()

@@ -112,6 +112,8 @@ impl Call {
         #[cfg(feature = "tracing")]
         {
             super::trace::attempt_ended(&self.attempt, status, Some(failure));
+            // (Closed now: its duration is the attempt's, not the wait's.)
+            self.attempt = tracing::Span::none();
             super::trace::retrying(attempt, failure.kind, status, delay, hint);
         }
         #[cfg(feature = "opentelemetry")]
