@@ -267,6 +267,24 @@ async fn a_failure_a_retry_may_fix_sends_the_hedge_at_once() {
     assert_eq!(count.load(Ordering::SeqCst), 2);
 }
 
+/// A per-attempt `tower::timeout` below the hedge layer cuts one attempt,
+/// not the call: the hedge, sent at 100 ms, answers at 1.05 s, past the
+/// first attempt's 1 s timeout (the retry layer over the same timeout
+/// retries the attempt it cut). Before, the timeout was the call's
+/// answer and the winning hedge was cancelled.
+#[tokio::test(start_paused = true)]
+async fn a_per_attempt_timeout_below_does_not_end_the_race() {
+    let (addr, count) = by_attempt((200, None, 3_600_000), (200, None, 950)).await;
+    let client = ServiceBuilder::new()
+        .layer(HedgeLayer::fixed(Duration::from_millis(100)))
+        .layer(tower::timeout::TimeoutLayer::new(Duration::from_secs(1)))
+        .service(support::client::<ReplayBody<Full<Bytes>>>());
+    let started = Instant::now();
+    let answer = client.oneshot(get(addr)).await;
+    assert!(answer.is_ok(), "{answer:?} at {:?}", started.elapsed());
+    assert_eq!(count.load(Ordering::SeqCst), 2);
+}
+
 /// A failure no resend heals is the call's answer, as for the retry
 /// layer: here hyper-util refuses an `https://` URI ("scheme is not
 /// http"); before, the hedge went at once and met the same refusal.

@@ -104,15 +104,19 @@ impl TransportError {
             || self.source.is::<tokio::time::error::Elapsed>()
     }
 
-    /// True when the root cause names a certificate (refused by either
-    /// side) or a URL scheme the client cannot send to: no resend heals it
-    /// (go-retryablehttp's and failsafe-go's rule), so neither the retry
-    /// layer nor a hedge sends again. Only the root is read: an outer
-    /// error's text may hold the request's URL.
-    pub(crate) fn is_permanent(&self) -> bool {
+    /// True when no resend heals it, so neither the retry layer nor a
+    /// hedge sends again: a call an inner retry layer ended at its
+    /// deadline (an attempt a timeout below cut is not: a per-attempt
+    /// timeout, which .NET's standard handler retries), or a root cause
+    /// that names a certificate (refused by either side) or a URL scheme
+    /// the client cannot send to (go-retryablehttp's and failsafe-go's
+    /// rule). Only the root is read: an outer error's text may hold the
+    /// request's URL.
+    pub(crate) fn ends_the_call(&self) -> bool {
         let root = super::chain(&*self.source).last();
         let root = root.map(|e| e.to_string().to_ascii_lowercase());
-        root.is_some_and(|text| text.contains("certificate") || text.contains("scheme"))
+        self.retries().stopped() == Some(crate::StopReason::Deadline)
+            || root.is_some_and(|text| text.contains("certificate") || text.contains("scheme"))
     }
 
     call_error_accessors!();

@@ -309,12 +309,10 @@ fn judge<R>(result: &Result<Response<R>, Error>) -> Judged {
             let window = judged_window(api.rate_limit().copied(), api.policies());
             judge_failure(failure.with_hint(api.retry_hint()), window)
         }
-        // A deadline, or a failure no resend heals (a certificate, a URL
-        // scheme), is the call's answer, as for the retry layer.
-        Err(Error::Transport(transport)) => {
-            let last = transport.is_deadline() || transport.is_permanent();
-            Judged::new(last, None, None)
-        }
+        // A failure no resend heals is the call's answer, as for the retry
+        // layer; an attempt a per-attempt timeout below cut is not: the
+        // other attempt may still win.
+        Err(Error::Transport(transport)) => Judged::new(transport.ends_the_call(), None, None),
         // Refusals from below, which say when to come back.
         Err(Error::RateLimited(refused)) => Judged::new(false, Some(refused.retry_after()), None),
         Err(Error::CircuitOpen(open)) => Judged::new(false, Some(open.retry_after()), None),

@@ -669,13 +669,10 @@ impl Outcome<'_> {
                 server_verdict: api.server_verdict(),
                 ..Facts::default()
             },
-            // An attempt cut by a timeout below is retried (a per-attempt
-            // timeout: .NET's standard handler retries it, as reqwest's own
-            // timeout was); a call an inner retry layer ended at its
-            // deadline, or a failure no resend heals, is not.
+            // (An attempt cut by a timeout below is retried, as reqwest's
+            // own timeout was.)
             Outcome::Error(Error::Transport(transport)) => Facts {
-                retryable: transport.retries().stopped() != Some(StopReason::Deadline)
-                    && !transport.is_permanent(),
+                retryable: !transport.ends_the_call(),
                 never_sent: transport.is_unprocessed(),
                 ..Facts::default()
             },
