@@ -31,6 +31,13 @@ pub(crate) struct Thresholds {
     pub(crate) max_break: Duration,
 }
 
+impl Thresholds {
+    /// Whether what happened at `at` is still in the window at `now`.
+    fn in_window(&self, at: Instant, now: Instant) -> bool {
+        now.saturating_duration_since(at) < self.window
+    }
+}
+
 /// What an attempt told about its upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verdict {
@@ -99,8 +106,10 @@ struct Circuit {
     slot_start: Instant,
     /// Openings in a row (a failed probe counts): the break grows with it.
     opens: u32,
-    /// The latest time a counted failure's server hint named.
-    hinted: Option<(Instant, HintSource)>,
+    /// The latest time a counted failure's server hint named, and when
+    /// that failure was counted (a hint times an opening only while its
+    /// failure is in the window).
+    hinted: Option<(Instant, HintSource, Instant)>,
     /// When a probe last closed it.
     closed_at: Option<Instant>,
     /// The latest fleet opening (Unix ms) learned or published here: each
@@ -170,20 +179,17 @@ impl Circuit {
             && now.saturating_duration_since(self.slot_start) >= window
     }
 
-    /// Opens: until the server's hint when a counted failure gave one that
-    /// is still ahead, else for the break, which doubles with each opening
-    /// in a row up to the cap.
+    /// Opens: until the server's hint when a counted failure in the window
+    /// gave one that is still ahead, else for the break, which doubles with
+    /// each opening in a row up to the cap.
     /// A circuit that stayed closed a whole window starts from the base.
     fn open(&mut self, now: Instant, t: &Thresholds) -> Transition {
-        if self
-            .closed_at
-            .is_some_and(|at| now.saturating_duration_since(at) >= t.window)
-        {
+        if self.closed_at.is_some_and(|at| !t.in_window(at, now)) {
             self.opens = 0;
         }
         self.opens = self.opens.saturating_add(1);
         let (until, source) = match self.hinted.take() {
-            Some((at, source)) if at > now => (at, Some(source)),
+            Some((at, source, seen)) if at > now && t.in_window(seen, now) => (at, Some(source)),
             _ => {
                 let doublings = self.opens.saturating_sub(1).min(16);
                 let length = t.base_break.saturating_mul(1 << doublings).min(t.max_break);
@@ -208,8 +214,11 @@ impl Circuit {
     ) -> Option<Transition> {
         if let Verdict::Unwell(Some(hint)) = verdict {
             let at = now + hint.delay();
-            if self.hinted.is_none_or(|(known, _)| known < at) {
-                self.hinted = Some((at, hint.source()));
+            if self
+                .hinted
+                .is_none_or(|(known, _, seen)| known < at || !t.in_window(seen, now))
+            {
+                self.hinted = Some((at, hint.source(), now));
             }
         }
         // A probe settles only a circuit still waiting on it: one that
@@ -504,6 +513,32 @@ mod tests {
             call(&c, t0 + Duration::from_secs(3), Verdict::Answered).1,
             Some(Transition::Closed)
         );
+    }
+
+    /// A hint whose failure left the window times no later opening: a
+    /// 503 said `Retry-After: 3600`, answers followed, and 25 s on, hint-
+    /// less failures open for the breaker's own 5 s (not the 3,575 s left,
+    /// marked the server's word and shared with the fleet as such).
+    #[test]
+    fn a_hint_whose_failure_left_the_window_times_nothing() {
+        let c = Circuits::default();
+        let t0 = Instant::now();
+        let hint = RetryHint::new(Duration::from_secs(3600), HintSource::RetryAfter);
+        call(&c, t0, Verdict::Unwell(Some(hint)));
+        for _ in 0..20 {
+            call(&c, t0, Verdict::Answered);
+        }
+        let later = t0 + Duration::from_secs(25);
+        for _ in 0..3 {
+            call(&c, later, UNWELL);
+        }
+        let opened = call(&c, later, UNWELL).1;
+        let own = Duration::from_secs(5);
+        let expected = Transition::Opened {
+            until: own,
+            signalled: false,
+        };
+        assert_eq!(opened, Some(expected));
     }
 
     #[test]
