@@ -360,6 +360,48 @@ async fn a_signalled_opening_is_shared_by_the_fleet() {
     assert_eq!(sends(), 3);
 }
 
+/// A request that names no server (a tonic `Channel`'s, whose origin is
+/// added below our layers: `/pkg.Svc/Method`, no `Host`) is no scope of
+/// the fleet's: a server's signalled opening (503, `Retry-After: 30`) in
+/// one process does not refuse another process's calls, which may go to
+/// another server (before, every such request was one fleet scope).
+#[tokio::test(start_paused = true)]
+async fn an_opening_of_a_request_naming_no_server_stays_in_its_process() {
+    let upstream = |status: u16| {
+        service_fn(move |_request: Request<Full<Bytes>>| async move {
+            let response = Response::builder()
+                .status(status)
+                .header("retry-after", "30");
+            Ok::<_, Infallible>(response.body(Full::new(Bytes::new())).unwrap())
+        })
+    };
+    let store = MemoryStore::new();
+    let breaker = |minimum_calls| {
+        let layer = CircuitBreakerLayer::new().minimum_calls(minimum_calls);
+        layer.shared(store.clone())
+    };
+    let (a, b) = (
+        breaker(2).layer(upstream(503)),
+        breaker(10).layer(upstream(200)),
+    );
+    let call = || {
+        Request::post("/pkg.Svc/Method")
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    for _ in 0..2 {
+        assert_eq!(a.clone().oneshot(call()).await.unwrap().status(), 503);
+    }
+    let refused = a.clone().oneshot(call()).await.unwrap_err();
+    assert!(refused.circuit_open().is_some(), "A opened: {refused}");
+    let answer = b
+        .clone()
+        .oneshot(call())
+        .await
+        .map(|answer| answer.status());
+    assert_eq!(answer.ok(), Some(http::StatusCode::OK), "B's call went");
+}
+
 /// What is not the server's word stays in its process: a failure-rate
 /// opening (502s without a hint) is not shared, and a 429 with
 /// `Retry-After` never opens a breaker at all.

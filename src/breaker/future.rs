@@ -53,6 +53,8 @@ pub(crate) struct Ticket {
     /// When the call was let through: where an answer is counted in the
     /// window (no second clock read for a success).
     pub(super) admitted: Instant,
+    /// The request named its server: the scope is the fleet's too.
+    pub(super) named: bool,
 }
 
 impl Ticket {
@@ -62,13 +64,14 @@ impl Ticket {
             Verdict::Unwell(_) => Instant::now(),
             _ => self.admitted,
         };
-        record(&self.config, self.key, self.probe, verdict, now);
+        record(&self, verdict, now);
         // Recorded: the drop has nothing left to say.
         self.probe = false;
     }
 }
 
-fn record(config: &Config, key: u64, probe: bool, verdict: Verdict, now: Instant) {
+fn record(ticket: &Ticket, verdict: Verdict, now: Instant) {
+    let (config, key, probe) = (&ticket.config, ticket.key, ticket.probe);
     let circuits = &config.circuits;
     let transition = circuits.record(key, probe, verdict, now, &config.thresholds);
     // Only the server's word is shared, never this process's counts.
@@ -76,7 +79,7 @@ fn record(config: &Config, key: u64, probe: bool, verdict: Verdict, now: Instant
         Some((Transition::Opened { until, signalled }, _)) if *signalled => Some(*until),
         _ => None,
     };
-    if let (Some(store), Some(until)) = (&config.fleet, signalled) {
+    if let (Some(store), Some(until), true) = (&config.fleet, signalled, ticket.named) {
         let at = SystemTime::now() + until;
         circuits.published(key, unix_ms(at));
         store.publish(ScopeKey::from_u64(key), at);
@@ -88,8 +91,7 @@ impl Drop for Ticket {
     fn drop(&mut self) {
         // Only a probe's fate matters when nothing was learned.
         if self.probe {
-            let now = Instant::now();
-            record(&self.config, self.key, true, Verdict::Silent, now);
+            record(self, Verdict::Silent, Instant::now());
         }
     }
 }

@@ -19,9 +19,9 @@
 //!   vendor that only rate limits is answering, and cutting it off would
 //!   turn a pacing problem into an outage. (The quota layer paces it.)
 //! - **The probe keeps the server's clock.** When a counted failure
-//!   carried `Retry-After`, `retry-after-ms` or a gRPC pushback, the
-//!   breaker stays open exactly that long: no probe before the time the
-//!   server named. Without one, the break is 5 s, doubling with each
+//!   carried `Retry-After`, `retry-after-ms` or a gRPC pushback (a failure
+//!   still in the window), the breaker stays open exactly that long: no
+//!   probe before the time the server named. Without one, the break is 5 s, doubling with each
 //!   opening in a row (a failed probe reopens) up to 60 s.
 //! - **One probe at a time.** When the break is over, one call goes
 //!   through; the others are told to come back a little later. An answer
@@ -38,7 +38,12 @@
 //!   process learns the fleet's openings off the request's path (Redis is
 //!   read in the background, at most every 250 ms a scope), so a request
 //!   never waits for the store, and a store that is down leaves each
-//!   breaker to its own counts. See [`fleet`](crate::fleet).
+//!   breaker to its own counts. See [`fleet`](crate::fleet). A request
+//!   that names no server (neither its URI nor a `Host` header: a tonic
+//!   `Channel`'s, whose origin the channel adds below our layers) is one
+//!   scope of its layer's, never shared: give the client its origin
+//!   (`tonic::client::Grpc::with_origin`, or the generated client's
+//!   `with_origin`) for a breaker per server and a shared one.
 //!
 //! # Stack order, and why
 //!

@@ -75,7 +75,10 @@ where
         let key = crate::scope::key(&view, partition);
         let label = || label_of(&view);
         let now = Instant::now();
-        let fleet = fleet_opening(config.fleet.as_deref(), key);
+        // A request that names no server (a tonic `Channel`'s: its origin
+        // is added below) is no scope of the fleet's: its openings stay here.
+        let named = !view.authority().is_empty();
+        let fleet = fleet_opening(config.fleet.as_deref().filter(|_| named), key);
         let (tracked, admission, transition) =
             config
                 .circuits
@@ -88,6 +91,7 @@ where
                     key,
                     probe,
                     admitted: now,
+                    named,
                 });
                 ResponseFuture::calling(self.inner.call(request), ticket)
             }
