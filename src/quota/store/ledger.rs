@@ -24,7 +24,9 @@
 //!   (the rule of [`cold_start`], which one process's store follows too):
 //!   it sends one request, the others wait for what it teaches. The
 //!   window it teaches is held while the fleet joins ([`RAMP_JOIN`]),
-//!   then released whole. A probe that taught nothing
+//!   then released whole. A first window a member's answer taught (no
+//!   probe) is held the same while the fleet joins, but for what that
+//!   member asked with it. A probe that taught nothing
 //!   opens the scope: after the same join, the fleet keeps at most
 //!   [`OPEN_IN_FLIGHT`] requests in flight until a 429 teaches a limit.
 
@@ -201,6 +203,8 @@ impl Ledger {
         let current = |r: &Report| cold || r.reset.is_none_or(|ms| ms >= NEW_WINDOW_AFTER);
         let reports = ask.reports.into_iter().flatten().filter(current);
         self.state.learn_reports(reports, ask.cooldown, now);
+        // (Its first window, from a report: a probe's, or a member's.)
+        let learned = cold && self.state.binding().is_some();
         self.state.refill(now);
         self.expire_members(now);
         let joined = !self.members.iter().any(|m| m.id == ask.member);
@@ -213,7 +217,7 @@ impl Ledger {
         let Some(binding) = self.state.binding() else {
             return self.cold(ask.member, ask.open, now);
         };
-        self.start(&binding, (ask, me, joined));
+        let reporter = self.start(&binding, (ask, me, joined), learned);
         // (A roll leased nothing yet: what the member kept was the last
         // lease window's; one dropped as gone had its lease go back.)
         let kept = ask.kept.min(self.members[me].leased) * u64::from(!joined);
@@ -241,7 +245,7 @@ impl Ledger {
         // (What it may not keep, it wants again.)
         let most = self.guarded(now).unwrap_or(u64::MAX);
         let want = (ask.want + ask.kept - kept).min(most.saturating_sub(kept));
-        let (released, next_step, fair_only) = self.released(now, granted.limit, want);
+        let (released, next_step, fair_only) = self.released(now, granted.limit, want, reporter);
         let whole;
         (granted.left, whole) = self.cut(me, want, released, fair_only);
         // When more may come: once it is all leased, when another member's
@@ -263,34 +267,41 @@ impl Ledger {
         Answer::Lease(granted)
     }
 
-    /// Rolls the lease window. The answer to a cold start's probe, or a new
-    /// ledger (Redis came back empty) learning a window already spent into,
-    /// does not know the members yet: its first lease window is ramped
-    /// (held while they join), and what a member admitted of it on its
-    /// cautious share meanwhile counts in its share, never more than the
-    /// limit in all (a member's view of what is left may predate what the
-    /// others admitted).
-    fn start(&mut self, binding: &Window, asked: (&Ask, usize, bool)) {
+    /// Rolls the lease window. A ledger that `learned` its first window
+    /// from a report (a cold start's probe's; a member's, say a new ledger
+    /// when Redis came back empty) does not know the members yet: its
+    /// first lease window is ramped (held while they join: unramped, the
+    /// member that taught it took 21-40 of 40 by quick renewals before
+    /// the 3 others, asking at once, were in), and what a member admitted
+    /// of it on its cautious share meanwhile counts in its share, never
+    /// more than the limit in all (a member's view of what is left may
+    /// predate what the others admitted). True when the ramp is a member's
+    /// report's (not a probe's, nor a new ledger's spent into): the lease
+    /// of that renewal is cut unramped (a lone member gets what it asks),
+    /// and the ramp ends with the join.
+    fn start(&mut self, binding: &Window, asked: (&Ask, usize, bool), learned: bool) -> bool {
         let (ask, me, joined) = asked;
         let now = ask.now;
-        let spent_into = binding.limit.is_some_and(|limit| binding.remaining < limit);
-        let fresh = self.version == 1 && spent_into;
-        let first = (self.probe.take().is_some() || fresh) && self.lease_end == 0;
+        // (A new ledger spent into: `learned` holds too.)
+        let fresh = self.version == 1 && binding.limit.is_some_and(|l| binding.remaining < l);
+        let probed = self.probe.take().is_some();
+        let first = (probed | learned) && self.lease_end == 0;
         self.roll(binding, now);
         if first && self.lease_end > now {
             let span = ((self.lease_end - now) / 2).min(LEASE_TTL);
             // Members back from a failing Redis come back over its backoff
             // (2 s at most), each with what it admitted meanwhile: the
-            // window waits for them all, the whole span.
+            // window waits for them all, the whole span. A member's report:
+            // once the fleet joined, shares are cut as in any window.
             let join = if fresh { span } else { RAMP_JOIN.min(span / 4) };
-            self.ramp = Some((now + join, now + span));
+            self.ramp = Some((now + join, now + if probed || fresh { span } else { join }));
         }
         if joined && self.ramp.is_some() {
             self.members[me].leased += ask.held;
             self.granted += ask.held;
-            let limit = binding.limit.unwrap_or(u64::MAX);
-            self.budget = (self.budget + ask.held).min(limit);
+            self.budget = (self.budget + ask.held).min(binding.limit.unwrap_or(u64::MAX));
         }
+        first && !probed && !fresh
     }
 
     /// What of the budget may be leased by now to a member that wants
@@ -299,16 +310,15 @@ impl Ledger {
     /// late find theirs): all of it, except while the fleet joins (the
     /// ramp's first [`RAMP_JOIN`]): then an eighth of the window's `limit`
     /// if `want` fits its fair share of that, else none.
-    fn released(&self, now: Millis, limit: u64, want: u64) -> (u64, Millis, bool) {
-        let ramp = (self.ramp).filter(|(_, end)| now < *end && *end <= self.lease_end);
+    fn released(&self, now: Millis, limit: u64, want: u64, reporter: bool) -> (u64, Millis, bool) {
+        let ramp = (self.ramp).filter(|(_, end)| !reporter && now < *end && *end <= self.lease_end);
         let Some((join, end)) = ramp else {
             return (self.budget, self.lease_end, false);
         };
         if now >= join {
             return (self.budget, end, true);
         }
-        let share = self.fair_share(limit / 8);
-        let first = if want <= share { limit / 8 } else { 0 };
+        let first = limit / 8 * u64::from(want <= self.fair_share(limit / 8));
         (self.budget.min(first), join, true)
     }
 
@@ -815,7 +825,9 @@ mod tests {
         let mut handing_back = ask(1, 40, 0);
         handing_back.returned = 10;
         assert_eq!(lease(ledger.renew(&handing_back)).kept, 0);
-        assert_eq!(lease(ledger.renew(&ask(2, 50, 20))).left, 10);
+        // (Past the fleet's join: the first window the ledger learned is
+        // ramped, see RAMP_JOIN.)
+        assert_eq!(lease(ledger.renew(&ask(2, RAMP_JOIN, 20))).left, 10);
         // (What it may not keep it is leased again: it wanted 15 in all.)
         let mut rolled = ask(2, 10_001, 5);
         rolled.kept = 10;
@@ -891,11 +903,12 @@ mod tests {
         let mut taught = ask(1, 0, 7);
         taught.reports = report(20, 20, 2_000);
         // (The ledger's first window may be the tail of one: its length is
-        // the second's, from its start at the first's end.)
+        // the second's, from its start at the first's end. It is ramped:
+        // 2 and 3 ask past the fleet's join, a quarter of half of it.)
         let rounds = [
             (1, 0, 7),
-            (2, 1, 7),
-            (3, 2, 6),
+            (2, 250, 7),
+            (3, 250, 6),
             (1, 2_000, 7),
             (2, 2_000, 7),
         ];
@@ -987,7 +1000,7 @@ mod tests {
             ledger.renew(&ask(member, 1, 0));
         }
         let shares: Vec<u64> = (1..=8)
-            .map(|member| lease(ledger.renew(&ask(member, 2, 1_000))).left)
+            .map(|member| lease(ledger.renew(&ask(member, RAMP_JOIN, 1_000))).left)
             .collect();
         assert_eq!(shares, [7, 7, 6, 6, 6, 6, 6, 6]);
     }
@@ -1284,5 +1297,30 @@ mod tests {
             let again = ask(1, at + 1, 1_000);
             assert_eq!(held(ledger.renew(&again)), (0, 100 + end), "{length}");
         }
+    }
+
+    /// A ledger's first window learned from a member's report (not a
+    /// probe's) is ramped too: the member that taught it gets what it asked
+    /// (a lone member is not held), but its quick renewals find no more
+    /// than the members asking at once until they joined, then a fair
+    /// share each (README, the fleet: "fair shares of each window"). It
+    /// took 30 of 40 at its second renewal, and 4 members admitted
+    /// [40, 0, 3, 0].
+    #[test]
+    fn a_first_window_learned_from_a_report_is_shared_by_members_asking_at_once() {
+        let mut ledger = Ledger::default();
+        let mut taught = ask(1, 0, 4);
+        taught.reports = report(40, 40, 60_000);
+        assert_eq!(lease(ledger.renew(&taught)).left, 4);
+        let again = lease(ledger.renew(&ask(1, 5, 30)));
+        assert_eq!((again.left, again.hold_until), (0, RAMP_JOIN));
+        for member in 2..=4 {
+            let joins = lease(ledger.renew(&ask(member, 10, 4)));
+            assert_eq!((joins.left, joins.hold_until), (0, RAMP_JOIN), "{member}");
+        }
+        let shares: Vec<u64> = (1..=4)
+            .map(|member| lease(ledger.renew(&ask(member, RAMP_JOIN, 30))).left)
+            .collect();
+        assert_eq!(shares, [6, 10, 10, 10], "10 each in all");
     }
 }
