@@ -36,7 +36,10 @@ use tower_api_errors::{RetryLayer, RetryPolicy};
 
 /// A vendor that enforces `limit` requests per fixed `window` and says so
 /// in `X-RateLimit-*` headers (reset as delta seconds, rounded up); a spent
-/// window answers 429 with `Retry-After`.
+/// window answers 429 with `Retry-After`. (The fault tests' vendor allows
+/// 100,000,000 a minute: a 3 s run a process sends as fast as it can must
+/// not spend it, however fast the machine; 100,000 was spent in release
+/// builds, and the store then held a request the rest of the minute.)
 #[derive(Clone)]
 struct Vendor {
     state: Arc<Mutex<(u64, u64)>>,
@@ -858,7 +861,7 @@ fn redis_restarted_empty_mid_run_resumes_sharing_without_a_burst() {
 fn a_paused_redis_falls_back_and_no_request_waits_past_the_bound() {
     within(Duration::from_secs(20), rt, || async {
         let redis = RedisServer::start(free_port());
-        let vendor = Vendor::new(100_000, Duration::from_secs(60));
+        let vendor = Vendor::new(100_000_000, Duration::from_secs(60));
         let addr = vendor.serve().await;
         let store = store_on(&redis, "p7:slow:");
         let service = QuotaLayer::with_store(store.clone()).layer(client::<Full<Bytes>>());
@@ -933,7 +936,7 @@ fn a_paused_redis_falls_back_and_no_request_waits_past_the_bound() {
 fn script_flush_mid_run_costs_one_reload_not_a_storm() {
     within(Duration::from_secs(20), rt, || async {
         let redis = RedisServer::start(free_port());
-        let vendor = Vendor::new(100_000, Duration::from_secs(60));
+        let vendor = Vendor::new(100_000_000, Duration::from_secs(60));
         let addr = vendor.serve().await;
         let store = store_on(&redis, "p7:flush:");
         let service = by_api_key(&store);
@@ -995,7 +998,7 @@ fn script_flush_mid_run_costs_one_reload_not_a_storm() {
 fn an_out_of_memory_redis_gets_no_new_ledgers() {
     within(Duration::from_secs(20), rt, || async {
         let redis = RedisServer::start(free_port());
-        let vendor = Vendor::new(100_000, Duration::from_secs(60));
+        let vendor = Vendor::new(100_000_000, Duration::from_secs(60));
         let addr = vendor.serve().await;
         let store = store_on(&redis, "p7:oom:").timeout(Duration::from_millis(200));
         let service = by_api_key(&store);
@@ -1049,7 +1052,7 @@ fn a_redis_whose_password_changed_is_a_quiet_fallback() {
         #[cfg(feature = "tracing")]
         let (logs, _guard) = captured_logs::capture(tracing_subscriber::fmt::format::FmtSpan::NONE);
         let redis = RedisServer::start(free_port());
-        let vendor = Vendor::new(100_000, Duration::from_secs(60));
+        let vendor = Vendor::new(100_000_000, Duration::from_secs(60));
         let addr = vendor.serve().await;
         // Connected before any password: stays authenticated throughout.
         let mut connection = admin(&redis).await;
