@@ -193,10 +193,8 @@ fn error_verdict(error: &Error, counts: impl Fn(ErrorKind) -> bool) -> Verdict {
                 true => ErrorKind::Timeout,
                 false => ErrorKind::Transport,
             };
-            match counts(kind) {
-                true => Verdict::Unwell(None),
-                false => Verdict::Silent,
-            }
+            let unwell = counts(kind).then_some(Verdict::Unwell(None));
+            unwell.unwrap_or(Verdict::Silent)
         }
         _ => Verdict::Silent,
     }

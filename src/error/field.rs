@@ -72,13 +72,11 @@ impl fmt::Debug for FieldError {
 pub(super) fn scrub_json_text(text: &[u8], scrubber: &Scrubber) -> Option<Box<[u8]>> {
     let raw = std::str::from_utf8(text).ok()?;
     if !raw.contains('\\') {
-        match scrubber.scrub(raw) {
-            Cow::Borrowed(_) => return None,
-            Cow::Owned(scrubbed) => {
-                if serde_json::from_str::<serde::de::IgnoredAny>(&scrubbed).is_ok() {
-                    return Some(scrubbed.into_bytes().into_boxed_slice());
-                }
-            }
+        let Cow::Owned(scrubbed) = scrubber.scrub(raw) else {
+            return None;
+        };
+        if serde_json::from_str::<serde::de::IgnoredAny>(&scrubbed).is_ok() {
+            return Some(scrubbed.into_bytes().into_boxed_slice());
         }
     }
     let mut value: Value = serde_json::from_str(raw).ok()?;

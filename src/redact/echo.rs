@@ -90,13 +90,8 @@ impl RequestSecrets {
     /// These fingerprints and `more`'s, these first (beyond the cap, the
     /// last of `more` are left out).
     pub(crate) fn and(mut self, more: RequestSecrets) -> Self {
-        let count = usize::from(more.count);
-        for (hash, length) in more.hashes[..count].iter().zip(&more.lengths[..count]) {
-            if usize::from(self.count) < MAX_FINGERPRINTS {
-                self.hashes[usize::from(self.count)] = *hash;
-                self.lengths[usize::from(self.count)] = *length;
-                self.count += 1;
-            }
+        for (length, hash) in more.prints() {
+            self.push_print(length, hash);
         }
         self
     }

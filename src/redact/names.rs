@@ -63,11 +63,8 @@ const SECRET_ENDINGS: &[&str] = &[
 /// }
 /// ```
 pub fn is_secret_param(name: &str) -> bool {
-    if name.contains('%') {
-        let decoded = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
-        return is_secret_name(&decoded);
-    }
-    is_secret_name(name)
+    // Borrowed as it is when there is no escape to decode.
+    is_secret_name(&percent_encoding::percent_decode_str(name).decode_utf8_lossy())
 }
 
 pub(crate) fn is_secret_name(name: &str) -> bool {

@@ -583,19 +583,7 @@ impl<'a> RetryContext<'a> {
         /// when it did more than one send: its report on the response or the
         /// error.
         pub fn auth_report -> Option<AuthReport> { auth }
-    }
 
-    /// True when the failure answers the auth layer's re-send with a
-    /// renewed credential and rejects the credential again (401, or 403):
-    /// sending again cannot fix it, whatever the server says, since the
-    /// re-send already was the retry "with a credential" a 401 asks for.
-    /// [`RetryPolicy`] never retries it (unless `retry_if` forces it).
-    pub fn auth_rejected_again(&self) -> bool {
-        self.auth.is_some_and(|report| report.resent())
-            && matches!(self.kind(), ErrorKind::Unauthorized | ErrorKind::Forbidden)
-    }
-
-    field_getters! {
         /// The request method.
         pub fn method -> &Method;
 
@@ -623,6 +611,16 @@ impl<'a> RetryContext<'a> {
 
         /// The policy's own verdict before `retry_if`: is the failure transient?
         pub fn is_retryable -> bool { outcome.facts().retryable }
+    }
+
+    /// True when the failure answers the auth layer's re-send with a
+    /// renewed credential and rejects the credential again (401, or 403):
+    /// sending again cannot fix it, whatever the server says, since the
+    /// re-send already was the retry "with a credential" a 401 asks for.
+    /// [`RetryPolicy`] never retries it (unless `retry_if` forces it).
+    pub fn auth_rejected_again(&self) -> bool {
+        self.auth.is_some_and(|report| report.resent())
+            && matches!(self.kind(), ErrorKind::Unauthorized | ErrorKind::Forbidden)
     }
 }
 
