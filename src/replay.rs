@@ -1,6 +1,7 @@
 //! [`ReplayBody`]: a request body that can be sent again without being
 //! buffered up front.
 
+use crate::error::Message;
 use crate::lock;
 use bytes::{Buf, Bytes};
 use http::HeaderMap;
@@ -187,7 +188,7 @@ impl Cursor<'_> {
             if state.unreplayable {
                 // This copy would have to resend bytes that were not kept.
                 // The retry layer checks `is_replayable` and never sends one.
-                return Some(Some(Err(BodyError::not_replayable(state.failed).into())));
+                return Some(Some(Err(not_replayable(state.failed).into())));
             }
             if let Some(chunk) = state.kept.get(*self.position).cloned() {
                 *self.position += 1;
@@ -379,28 +380,15 @@ impl<B> fmt::Debug for ReplayBody<B> {
 /// Why a copy's read failed: an abandoned attempt's copy read after a
 /// newer copy started, or a copy of a body that stopped being kept (the
 /// original failed, or outgrew the cap).
-#[derive(Debug)]
-struct BodyError(&'static str);
+const SUPERSEDED: Message = Message("request body superseded by a retry of the same request");
 
-const SUPERSEDED: BodyError = BodyError("request body superseded by a retry of the same request");
-
-impl BodyError {
-    fn not_replayable(failed: bool) -> Self {
-        BodyError(if failed {
-            "request body failed while being sent and cannot be sent again"
-        } else {
-            "request body outgrew the replay cap and cannot be sent again"
-        })
-    }
+fn not_replayable(failed: bool) -> Message {
+    Message(if failed {
+        "request body failed while being sent and cannot be sent again"
+    } else {
+        "request body outgrew the replay cap and cannot be sent again"
+    })
 }
-
-impl fmt::Display for BodyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
-    }
-}
-
-impl std::error::Error for BodyError {}
 
 #[cfg(test)]
 mod tests {

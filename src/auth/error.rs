@@ -3,28 +3,20 @@
 //! check of a token source's error for the credential.
 
 use super::Credential;
+use crate::error::Message;
 use crate::BoxError;
 use std::error::Error as StdError;
-use std::fmt;
 use std::sync::Arc;
 
 pub use crate::error::{AuthFailure, AuthReport, Renewal, Unauthorized};
 pub(crate) use crate::error::{Failure, SharedSource};
 
 /// A token source's error whose text contained the credential.
-#[derive(Debug)]
-struct Withheld;
-
-impl fmt::Display for Withheld {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the token source's error was withheld: its text contained the credential")
-    }
-}
-
-impl StdError for Withheld {}
+const WITHHELD: Message =
+    Message("the token source's error was withheld: its text contained the credential");
 
 /// `error`, unless its text (`Display` or `Debug`, anywhere along its
-/// source chain) contains `secret`: then a [`Withheld`] note instead. Runs
+/// source chain) contains `secret`: then a [`WITHHELD`] note instead. Runs
 /// only when a refresh fails.
 pub(crate) fn checked(error: BoxError, secret: Option<&Credential>) -> SharedSource {
     let Some(secret) = secret else {
@@ -34,7 +26,7 @@ pub(crate) fn checked(error: BoxError, secret: Option<&Credential>) -> SharedSou
         secret.appears_in(&error.to_string()) || secret.appears_in(&format!("{error:?}"))
     };
     if crate::error::chain(&*error).any(shows) {
-        return Arc::new(Withheld);
+        return Arc::new(WITHHELD);
     }
     Arc::from(error)
 }
@@ -42,6 +34,7 @@ pub(crate) fn checked(error: BoxError, secret: Option<&Credential>) -> SharedSou
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fmt;
 
     #[derive(Debug)]
     struct Outer(std::io::Error);

@@ -4,7 +4,7 @@
 use super::error::{checked, AuthFailure, Failure, SharedSource};
 use super::{Credential, Renewal, TokenSource};
 use crate::context::within_deadline;
-use crate::error::api_in;
+use crate::error::{api_in, Message};
 use crate::lock;
 use crate::observe::Observer;
 use http::{HeaderName, HeaderValue};
@@ -349,7 +349,7 @@ impl Tokens {
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             // Nothing to run the load on: a typed failure, not a panic.
-            return failed(NoAnswer::NoRuntime.failure(reason_for(replaced.as_ref())));
+            return failed(no_answer(NO_RUNTIME, reason_for(replaced.as_ref())));
         };
         let (sender, receiver) = watch::channel(None);
         state.loads += 1;
@@ -460,7 +460,7 @@ impl Tokens {
         if state.pending.as_ref().map(|pending| pending.id) != Some(id) {
             // For the waiters still on it: its failure as it is; a late
             // credential is not installed (a newer load may be running).
-            let late = |_| NoAnswer::Overdue.failure(reason_for(replaced));
+            let late = |_| no_answer(OVERDUE, reason_for(replaced));
             return (Err(result.map_or_else(|failure| failure, late)), false);
         }
         state.pending = None;
@@ -508,7 +508,7 @@ impl Tokens {
             state.rejected_again = 0;
         } else if current == Some(generation) && counted != Some(generation) {
             state.rejected_again = state.rejected_again.saturating_add(1);
-            let failure = NoAnswer::RejectedAgain.failure(AuthFailure::RefreshFailed);
+            let failure = no_answer(REJECTED_AGAIN, AuthFailure::RefreshFailed);
             self.failed(&mut state, generation, failure);
         }
     }
@@ -614,33 +614,28 @@ impl Drop for Load {
                 return;
             }
             let replaced = self.replaced.as_ref();
-            let failure = NoAnswer::Abandoned.failure(reason_for(replaced));
+            let failure = no_answer(ABANDONED, reason_for(replaced));
             let loaded = self.tokens.finish(self.id, Err(failure), replaced);
             sender.send_replace(Some(loaded));
         }
     }
 }
 
-/// Why the layer has no credential, where the token source did not say.
-#[derive(Debug)]
-enum NoAnswer {
-    /// A load's task ended without an answer (the token source panicked).
-    Abandoned,
-    /// The auth layer was called outside a Tokio runtime.
-    NoRuntime,
-    /// The server rejected the credentials renewed last, as it did the
-    /// ones they replaced.
-    RejectedAgain,
-    /// A load's waiters saw it pass its deadline (its runtime not driven)
-    /// and failed it; it ended later.
-    Overdue,
-}
+// Why the layer has no credential, where the token source did not say.
+/// A load's task ended without an answer (the token source panicked).
+const ABANDONED: Message = Message("the token source ended without an answer");
+/// The auth layer was called outside a Tokio runtime.
+const NO_RUNTIME: Message = Message("the auth layer needs a Tokio runtime to load credentials on");
+/// The server rejected the credentials renewed last, as it did the ones
+/// they replaced.
+const REJECTED_AGAIN: Message = Message("the server rejected the renewed credential too");
+/// A load's waiters saw it pass its deadline (its runtime not driven) and
+/// failed it; it ended later.
+const OVERDUE: Message = Message("the token source answered after its timeout");
 
-impl NoAnswer {
-    /// The failure it explains, ended for `reason`.
-    fn failure(self, reason: AuthFailure) -> Failure {
-        Failure::new(reason, Some(Arc::new(self) as SharedSource))
-    }
+/// The failure `why` explains, ended for `reason`.
+fn no_answer(why: Message, reason: AuthFailure) -> Failure {
+    Failure::new(reason, Some(Arc::new(why) as SharedSource))
 }
 
 /// Why a load that replaces `replaced` ended without a credential: the
@@ -651,19 +646,6 @@ fn reason_for(replaced: Option<&(u64, Credential)>) -> AuthFailure {
         Some(_) => AuthFailure::RefreshFailed,
     }
 }
-
-impl std::fmt::Display for NoAnswer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            NoAnswer::Abandoned => "the token source ended without an answer",
-            NoAnswer::NoRuntime => "the auth layer needs a Tokio runtime to load credentials on",
-            NoAnswer::RejectedAgain => "the server rejected the renewed credential too",
-            NoAnswer::Overdue => "the token source answered after its timeout",
-        })
-    }
-}
-
-impl std::error::Error for NoAnswer {}
 
 #[cfg(test)]
 mod tests {

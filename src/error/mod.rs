@@ -50,6 +50,20 @@ pub(crate) fn api_in(error: Cause<'_>) -> Option<&ApiError> {
         })
 }
 
+/// An error that is its text and nothing more: the crate's own notes in a
+/// source chain (a body that cannot be sent again, a credential load that
+/// ended unanswered).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Message(pub(crate) &'static str);
+
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Message {}
+
 /// A boxed error, as tower uses for inner services' errors.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
