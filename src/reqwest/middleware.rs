@@ -478,8 +478,7 @@ impl MiddlewareErrorExt for ::reqwest_middleware::Error {
                 // Another middleware's error that names a
                 // `reqwest_middleware::Error` as its source (reqwest-retry's
                 // `RetryError::WithRetries`).
-                let inner = cause.downcast_ref::<::reqwest_middleware::Error>()?;
-                match inner {
+                match cause.downcast_ref::<::reqwest_middleware::Error>()? {
                     ::reqwest_middleware::Error::Middleware(inner) => inner.downcast_ref::<Error>(),
                     ::reqwest_middleware::Error::Reqwest(_) => None,
                 }

@@ -110,11 +110,8 @@ impl Backoff {
     pub fn base(&self, retry: u32) -> Duration {
         let exponent = retry.saturating_sub(1).min(1_000) as i32;
         let secs = self.initial.as_secs_f64() * self.multiplier.powi(exponent);
-        if !secs.is_finite() || secs >= self.max.as_secs_f64() {
-            self.max
-        } else {
-            Duration::from_secs_f64(secs)
-        }
+        // Past `max`, or past any duration (infinite): `max`.
+        Duration::try_from_secs_f64(secs).map_or(self.max, |base| base.min(self.max))
     }
 
     /// The delay before retry `retry`, jittered with `rng`; `previous` is
