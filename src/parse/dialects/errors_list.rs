@@ -46,11 +46,9 @@ impl Dialect for ErrorsList {
         let entries = list.as_array().map_or(&[][..], Vec::as_slice);
         let first = entries.first().and_then(Value::as_object);
 
-        let message = message_in(
-            object,
-            &["message", "Message", "error_description", "title"],
-        )
-        .or_else(|| first_message(list, first, entries.len()));
+        let message_keys = ["message", "Message", "error_description", "title"];
+        let message =
+            message_in(object, &message_keys).or_else(|| first_message(list, first, entries.len()));
 
         let code = code_in(object, &["code", "error_code", "errorCode"])
             .or_else(|| object.get("error").and_then(code))
