@@ -93,14 +93,10 @@ impl<B: Body> Body for PeekBody<B> {
             Inner::Untouched { body } => body.size_hint(),
             Inner::Peeked { prefix, rest, .. } => {
                 let peeked = prefix.as_ref().map_or(0, |p| p.len() as u64);
-                let mut hint = rest
+                let rest = rest
                     .as_ref()
                     .map_or_else(|| SizeHint::with_exact(0), |b| b.size_hint());
-                hint.set_lower(hint.lower() + peeked);
-                if let Some(upper) = hint.upper() {
-                    hint.set_upper(upper + peeked);
-                }
-                hint
+                crate::replay::size_hint_plus(rest, peeked)
             }
         }
     }
