@@ -408,7 +408,7 @@ impl Tokens {
     /// ended meanwhile, it has failed as its own timeout would have failed
     /// it (tokio's `Elapsed`, the backoff started), and the slot is free
     /// for the next load, on a runtime that is driven. Should the overdue
-    /// load end later, its outcome is dropped (see [`install`](Self::install)).
+    /// load end later, its outcome is dropped (see [`finish`](Self::finish)).
     /// `None`: it ended just now, its outcome not sent (yet, or ever).
     fn overdue(&self, pending: &Pending, elapsed: tokio::time::error::Elapsed) -> Option<Loaded> {
         let mut state = lock(&self.state);
@@ -428,40 +428,22 @@ impl Tokens {
         Some(Err(failure))
     }
 
-    /// Ends the load in flight: installs a new credential, or records the
-    /// failure (starting its backoff) and hands it to every waiter;
-    /// reports which (of a load still current: one declared overdue was
-    /// reported then).
+    /// Ends load `id`: installs a new credential, or records the failure
+    /// (starting its backoff) and hands it to every waiter; reports which.
+    /// Of a load declared overdue, drops the outcome (its failure was
+    /// recorded and reported then; the slot may hold a newer load).
     fn finish(
         &self,
         id: u64,
         result: Result<Credential, Failure>,
         replaced: Option<&(u64, Credential)>,
     ) -> Loaded {
-        let (loaded, current) = self.install(id, result, replaced);
-        if current {
-            let generation = loaded.as_ref().map(|current| current.generation);
-            self.observer
-                .credential_loaded(generation.map_err(|failure| failure.reason));
-        }
-        loaded
-    }
-
-    /// Installs the outcome of load `id`; of one declared overdue, drops
-    /// it (its failure was recorded then; the slot may hold a newer load),
-    /// and says so (`false`).
-    fn install(
-        &self,
-        id: u64,
-        result: Result<Credential, Failure>,
-        replaced: Option<&(u64, Credential)>,
-    ) -> (Loaded, bool) {
         let mut state = lock(&self.state);
         if state.pending.as_ref().map(|pending| pending.id) != Some(id) {
             // For the waiters still on it: its failure as it is; a late
             // credential is not installed (a newer load may be running).
             let late = |_| no_answer(OVERDUE, reason_for(replaced));
-            return (Err(result.map_or_else(|failure| failure, late)), false);
+            return Err(result.map_or_else(|failure| failure, late));
         }
         state.pending = None;
         let generation = replaced.map_or(0, |(generation, _)| *generation);
@@ -473,22 +455,28 @@ impl Tokens {
             let header = self.format.header_value(&credential).map_err(refused)?;
             Ok((credential, header))
         });
-        let (credential, header) = match checked {
-            Ok(checked) => checked,
-            Err(failure) => return (Err(self.failed(&mut state, generation, failure)), true),
+        let loaded = match checked {
+            Ok((credential, header)) => {
+                state.generations += 1;
+                state.failed = None;
+                let current = Current {
+                    generation: state.generations,
+                    header,
+                };
+                state.current = Some(Installed {
+                    current: current.clone(),
+                    ahead: Ahead::of(credential.expiry_instant()),
+                    credential,
+                });
+                Ok(current)
+            }
+            Err(failure) => Err(self.failed(&mut state, generation, failure)),
         };
-        state.generations += 1;
-        state.failed = None;
-        let current = Current {
-            generation: state.generations,
-            header,
-        };
-        state.current = Some(Installed {
-            current: current.clone(),
-            ahead: Ahead::of(credential.expiry_instant()),
-            credential,
-        });
-        (Ok(current), true)
+        drop(state);
+        let generation = loaded.as_ref().map(|current| current.generation);
+        self.observer
+            .credential_loaded(generation.map_err(|failure| failure.reason));
+        loaded
     }
 
     /// The re-send with `generation`, a renewed credential, was answered:

@@ -16,7 +16,7 @@ pub(crate) fn strip_tags(markup: &str) -> String {
         if !is_inline(tag) {
             out.push(' ');
         }
-        let skip_to = ["<script", "<style", "<!--"]
+        let end = ["<script", "<style", "<!--"]
             .iter()
             .zip(["</script>", "</style>", "-->"])
             // Compared as bytes: slicing the str could split a character.
@@ -25,15 +25,11 @@ pub(crate) fn strip_tags(markup: &str) -> String {
                     .get(..start.len())
                     .is_some_and(|prefix| prefix.eq_ignore_ascii_case(start.as_bytes()))
             })
-            .map(|(_, end)| end);
-        let end = match skip_to {
-            Some(end) => tag.find(end).map(|at| at + end.len()),
-            None => tag.find('>').map(|at| at + 1),
+            .map_or(">", |(_, end)| end);
+        let Some(at) = tag.find(end) else {
+            return out;
         };
-        match end {
-            Some(end) => rest = &tag[end..],
-            None => return out,
-        }
+        rest = &tag[at + end.len()..];
         if out.len() > MAX_STRIPPED {
             return out;
         }
