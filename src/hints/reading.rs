@@ -47,9 +47,8 @@ const MAX_FIELD_LINES: usize = 4;
 pub struct RateLimitPolicy {
     name: [u8; MAX_POLICY_NAME],
     name_len: Option<u8>,
-    limit: Option<u64>,
-    remaining: Option<u64>,
-    reset: Option<Duration>,
+    /// Its limit, remaining and reset.
+    info: RateLimitInfo,
     window: Option<Duration>,
     unit: Option<QuotaUnit>,
 }
@@ -98,9 +97,7 @@ impl RateLimitPolicy {
         window: Option<Duration>,
     ) -> Self {
         let mut policy = RateLimitPolicy {
-            limit,
-            remaining,
-            reset: reset.map(|r| r.min(MAX_HINT)),
+            info: RateLimitInfo::new(limit, remaining, reset.map(|r| r.min(MAX_HINT))),
             window: window.map(|w| w.min(MAX_HINT)),
             ..RateLimitPolicy::default()
         };
@@ -131,14 +128,14 @@ impl RateLimitPolicy {
 
     field_getters! {
         /// The quota: requests (or units) allowed per window.
-        pub fn limit -> Option<u64>;
+        pub fn limit -> Option<u64> { info.limit() }
 
         /// What is left of the quota in the current window.
-        pub fn remaining -> Option<u64>;
+        pub fn remaining -> Option<u64> { info.remaining() }
 
         /// Time until the window resets, from the response's `Date` (or the
         /// local clock when the response has none, or has an `Age`).
-        pub fn reset -> Option<Duration>;
+        pub fn reset -> Option<Duration> { info.reset() }
 
         /// The window's length (the IETF draft's `w`).
         pub fn window -> Option<Duration>;
@@ -148,19 +145,14 @@ impl RateLimitPolicy {
         pub fn unit -> Option<QuotaUnit>;
 
         /// True when nothing is left (`remaining == 0`).
-        pub fn is_exhausted -> bool { remaining == Some(0) }
-    }
+        pub fn is_exhausted -> bool { info.is_exhausted() }
 
-    /// This window as a [`RateLimitInfo`] (limit, remaining, reset).
-    pub fn info(&self) -> RateLimitInfo {
-        RateLimitInfo::new(self.limit, self.remaining, self.reset)
+        /// This window as a [`RateLimitInfo`] (limit, remaining, reset).
+        pub fn info -> RateLimitInfo;
     }
 
     fn is_empty(&self) -> bool {
-        self.limit.is_none()
-            && self.remaining.is_none()
-            && self.reset.is_none()
-            && self.window.is_none()
+        self.info == RateLimitInfo::default() && self.window.is_none()
     }
 }
 
@@ -168,9 +160,9 @@ impl fmt::Debug for RateLimitPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RateLimitPolicy")
             .field("name", &self.name())
-            .field("limit", &self.limit)
-            .field("remaining", &self.remaining)
-            .field("reset", &self.reset)
+            .field("limit", &self.info.limit())
+            .field("remaining", &self.info.remaining())
+            .field("reset", &self.info.reset())
             .field("window", &self.window)
             .field("unit", &self.unit)
             .finish()
