@@ -107,14 +107,11 @@ fn read_status_details(headers: &HeaderMap, fields: &mut StatusFields) {
         .retry_info()
         .and_then(|info| info.retry_delay)
         .map(|delay| delay.min(MAX_HINT));
-    if let Some(bad_request) = details.bad_request() {
-        fields.violations = bad_request
-            .field_violations
-            .iter()
-            .take(MAX_VIOLATIONS)
-            .map(|violation| (violation.field.clone(), violation.description.clone()))
-            .collect();
-    }
+    let violations = details
+        .bad_request()
+        .map_or(&[][..], |bad| &bad.field_violations);
+    let pair = |v: &tonic_types::FieldViolation| (v.field.clone(), v.description.clone());
+    fields.violations = violations.iter().take(MAX_VIOLATIONS).map(pair).collect();
     fields.quota_failure = details.quota_failure().is_some();
 }
 
@@ -142,8 +139,7 @@ pub(crate) fn status_metadata(headers: &HeaderMap) -> HeaderMap {
 }
 
 pub(crate) fn status_details(headers: &HeaderMap) -> Option<Vec<u8>> {
-    let value = headers.get(GRPC_STATUS_DETAILS)?;
-    decode_base64(value.as_bytes())
+    decode_base64(headers.get(GRPC_STATUS_DETAILS)?.as_bytes())
 }
 
 /// Standard base64, padded or not (gRPC's `-bin` headers may be either);

@@ -90,16 +90,12 @@ pub(crate) fn parse_reset_when(text: &str, now: SystemTime) -> Option<When> {
             .or_else(|| parse_date(text, now).map(When::At));
     };
     let epoch = |since: Duration| UNIX_EPOCH.checked_add(since).map(When::At);
-    if whole >= EPOCH_NANOS_FLOOR {
-        epoch(Duration::from_nanos(whole))
-    } else if whole >= EPOCH_MICROS_FLOOR {
-        epoch(Duration::from_micros(whole))
-    } else if whole >= EPOCH_MILLIS_FLOOR {
-        epoch(Duration::from_millis(whole))
-    } else if whole >= EPOCH_SECONDS_FLOOR {
-        epoch(Duration::new(whole, nanos))
-    } else {
-        Some(When::After(saturating_duration(whole, nanos)))
+    match whole {
+        EPOCH_NANOS_FLOOR.. => epoch(Duration::from_nanos(whole)),
+        EPOCH_MICROS_FLOOR..EPOCH_NANOS_FLOOR => epoch(Duration::from_micros(whole)),
+        EPOCH_MILLIS_FLOOR..EPOCH_MICROS_FLOOR => epoch(Duration::from_millis(whole)),
+        EPOCH_SECONDS_FLOOR..EPOCH_MILLIS_FLOOR => epoch(Duration::new(whole, nanos)),
+        _ => Some(When::After(saturating_duration(whole, nanos))),
     }
 }
 
