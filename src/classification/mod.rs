@@ -202,14 +202,10 @@ impl Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let verdict = if self.retryable {
-            "retryable"
-        } else {
-            "not retryable"
-        };
+        let not = if self.retryable { "" } else { "not " };
         match self.hint {
-            Some(hint) => write!(f, "{} ({verdict}, retry after {hint})", self.kind),
-            None => write!(f, "{} ({verdict})", self.kind),
+            Some(hint) => write!(f, "{} ({not}retryable, retry after {hint})", self.kind),
+            None => write!(f, "{} ({not}retryable)", self.kind),
         }
     }
 }
