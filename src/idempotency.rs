@@ -43,11 +43,9 @@ pub(crate) fn may_send_twice(
     extensions: &Extensions,
 ) -> bool {
     let word = extensions.get::<RetryOverride>();
-    if word.is_some_and(|word| word.max_attempts == Some(1)) {
-        return false;
-    }
-    word.and_then(|word| word.idempotent)
-        .unwrap_or_else(|| is_idempotent(method, headers))
+    let idempotent = word.and_then(|word| word.idempotent);
+    word.is_none_or(|word| word.max_attempts != Some(1))
+        && idempotent.unwrap_or_else(|| is_idempotent(method, headers))
 }
 
 /// Per-request retry settings, carried as a request **extension**: they

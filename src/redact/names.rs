@@ -132,13 +132,11 @@ fn for_each_word(name: &[u8], mut f: impl FnMut(&[u8])) {
 /// (the last capital of an acronym that a lowercase letter follows).
 fn is_camel_boundary(name: &[u8], index: usize) -> bool {
     let (previous, current) = (name[index - 1], name[index]);
-    if !current.is_ascii_uppercase() {
-        return false;
-    }
-    if previous.is_ascii_lowercase() || previous.is_ascii_digit() {
-        return true;
-    }
-    previous.is_ascii_uppercase() && name.get(index + 1).is_some_and(u8::is_ascii_lowercase)
+    let acronym_ends = || name.get(index + 1).is_some_and(u8::is_ascii_lowercase);
+    current.is_ascii_uppercase()
+        && (previous.is_ascii_lowercase()
+            || previous.is_ascii_digit()
+            || previous.is_ascii_uppercase() && acronym_ends())
 }
 
 fn eq_folded(word: &[u8], known: &str) -> bool {
