@@ -384,10 +384,11 @@ impl ResponseHints {
             }
         }
         let mut clock = Clock::new(raw.date, raw.age, now);
-        hints.retry_after = match (raw.retry_after_delta, raw.retry_after_at) {
-            (None, None) => None,
-            (delta, at) => delta.max(at.map(|at| When::At(at).from(clock.reference()))),
-        };
+        // The clock is read only for a date.
+        let at = raw
+            .retry_after_at
+            .map(|at| When::At(at).from(clock.reference()));
+        hints.retry_after = raw.retry_after_delta.max(at);
         // Most failures announce no window: nothing below would find one.
         if raw.announces_windows() {
             hints.read_windows(&raw, headers, &mut clock);
