@@ -57,12 +57,12 @@ impl Credential {
     /// characters such as a newline), or is empty. The error does not
     /// contain the secret.
     pub fn new(secret: &str) -> Result<Self, InvalidCredential> {
-        if secret.is_empty() {
-            return Err(InvalidCredential);
-        }
-        HeaderValue::from_str(secret)
+        let value = HeaderValue::from_str(secret)
+            .ok()
+            .filter(|_| !secret.is_empty());
+        value
             .map(Credential::from_header_value)
-            .map_err(|_| InvalidCredential)
+            .ok_or(InvalidCredential)
     }
 
     /// A credential from a header value (marked sensitive here, whatever it
@@ -98,10 +98,7 @@ impl Credential {
     /// Duration::from_secs(exp)`). Read against the system clock now, and
     /// kept as the time left; a time already past means it has expired.
     pub fn expires_at(self, at: SystemTime) -> Self {
-        let left = at
-            .duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO);
-        self.expires_in(left)
+        self.expires_in(at.duration_since(SystemTime::now()).unwrap_or_default())
     }
 
     field_getters! {
