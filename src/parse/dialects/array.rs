@@ -46,20 +46,18 @@ impl Dialect for ErrorArray {
                 MAX_MESSAGE_CHARS,
             ),
         });
-        let mut errors: Vec<FieldError> = Vec::new();
-        for entry in items.iter().take(MAX_VISITED).filter_map(Value::as_object) {
-            let Some(names) = entry.get("fields").and_then(Value::as_array) else {
-                continue;
-            };
-            let what = message_in(entry, MESSAGE_KEYS).unwrap_or_else(|| "is invalid".to_owned());
-            for name in names.iter().take(MAX_FIELD_ERRORS).filter_map(text) {
-                if errors.len() >= MAX_FIELD_ERRORS {
-                    break;
-                }
-                let field = one_line(&name, MAX_CODE_CHARS);
-                errors.push(FieldError::new(field, what.clone()));
-            }
-        }
+        let entries = items.iter().take(MAX_VISITED).filter_map(Value::as_object);
+        let named = entries.filter_map(|entry| Some((entry, entry.get("fields")?.as_array()?)));
+        let mut errors: Vec<FieldError> = named
+            .flat_map(|(entry, names)| {
+                let what =
+                    message_in(entry, MESSAGE_KEYS).unwrap_or_else(|| "is invalid".to_owned());
+                let names = names.iter().take(MAX_FIELD_ERRORS).filter_map(text);
+                names
+                    .map(move |name| FieldError::new(one_line(&name, MAX_CODE_CHARS), what.clone()))
+            })
+            .take(MAX_FIELD_ERRORS)
+            .collect();
         if errors.is_empty() {
             errors = field_errors(input.json()?);
         }
