@@ -300,15 +300,14 @@ impl ApiError {
     #[cfg(feature = "grpc")]
     pub fn grpc_status(&self) -> Option<&tonic::Status> {
         let origin = self.inner.grpc.as_ref()?;
-        let made = origin.status.get_or_init(|| {
+        Some(origin.status.get_or_init(|| {
             let details = origin.details.clone().unwrap_or_default();
             let code = origin.code.into();
             let metadata = tonic::metadata::MetadataMap::from_headers(origin.metadata.clone());
             let status =
                 tonic::Status::with_details_and_metadata(code, self.message(), details, metadata);
             Arc::new(status)
-        });
-        Some(made)
+        }))
     }
 
     /// True for [`ErrorKind::Unauthorized`] and [`ErrorKind::Forbidden`].
@@ -353,10 +352,9 @@ impl ApiError {
         for field in &mut reading.field_errors {
             field.scrub(scrubber);
         }
-        if let Some(details) = &mut inner.details {
-            if let Some(text) = scrub_json_text(&details.text, scrubber) {
-                *details = LazyJson::shared(text);
-            }
+        let details = inner.details.as_ref();
+        if let Some(text) = details.and_then(|json| scrub_json_text(&json.text, scrubber)) {
+            inner.details = Some(LazyJson::shared(text));
         }
         #[cfg(feature = "grpc")]
         if let Some(origin) = &mut inner.grpc {

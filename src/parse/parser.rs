@@ -72,9 +72,8 @@ impl ErrorParser {
     /// Adds a dialect, tried after the user dialects added before it and
     /// before every built-in one.
     pub fn dialect(mut self, dialect: impl Dialect) -> Self {
-        let mut dialects: Vec<Arc<dyn Dialect>> = self.dialects.iter().cloned().collect();
-        dialects.push(Arc::new(dialect));
-        self.dialects = dialects.into();
+        let added: Arc<dyn Dialect> = Arc::new(dialect);
+        self.dialects = self.dialects.iter().cloned().chain([added]).collect();
         self
     }
 
