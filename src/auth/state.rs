@@ -609,7 +609,8 @@ impl Drop for Load {
     }
 }
 
-// Why the layer has no credential, where the token source did not say.
+// Why the layer has no credential, where the token source did not say:
+
 /// A load's task ended without an answer (the token source panicked).
 const ABANDONED: Message = Message("the token source ended without an answer");
 /// The auth layer was called outside a Tokio runtime.
@@ -621,7 +622,8 @@ const REJECTED_AGAIN: Message = Message("the server rejected the renewed credent
 /// failed it; it ended later.
 const OVERDUE: Message = Message("the token source answered after its timeout");
 
-/// The failure `why` explains, ended for `reason`.
+/// The failure `why` (one of the notes above) explains, ended for
+/// `reason`.
 fn no_answer(why: Message, reason: AuthFailure) -> Failure {
     Failure::new(reason, Some(Arc::new(why) as SharedSource))
 }
