@@ -570,10 +570,8 @@ fn read_family(
             let remaining = count(remaining_names, values[1]);
             // One count (most responses): no policies to pair.
             let listed = all.is_some() || text(values[1]).is_some_and(|t| t.contains(','));
-            let policies = match listed {
-                true => PerPolicy::of(lines(all, remaining_names, values[1])),
-                false => PerPolicy::default(),
-            };
+            let policies = listed.then(|| PerPolicy::of(lines(all, remaining_names, values[1])));
+            let policies = policies.unwrap_or_default();
             // The first readable reset header, in the table's order.
             let reset = resets.iter().zip(&values[2..]).find_map(|(at, kept)| {
                 kept.as_ref()?; // absent
