@@ -101,9 +101,8 @@ impl Dialect for FlatError {
             };
             let lists = ["details", "errorCauses"].map(|key| object.get(key).filter(listed));
             errors.extend(lists.into_iter().flatten().flat_map(field_errors));
-            if let Some(causes) = object.get("details").and_then(|d| d.get("causes")) {
-                errors.extend(field_errors(causes));
-            }
+            let causes = object.get("details").and_then(|d| d.get("causes"));
+            errors.extend(causes.into_iter().flat_map(field_errors));
             if let Some(causes) = object.get("errorCauses").and_then(Value::as_array) {
                 errors.extend(summary_field_errors(causes));
             }
