@@ -47,15 +47,14 @@ pin_project! {
         Waiting {
             wait: Wait,
         },
+        // A send with a credential: the first, or (`resend`) the one
+        // after a renewal.
         Calling {
             #[pin]
             future: F,
+            resend: bool,
         },
         Readying,
-        Resending {
-            #[pin]
-            future: F,
-        },
         Done,
     }
 }
@@ -202,24 +201,24 @@ where
                 (StateProj::Waiting { wait }, Some(send)) => {
                     send.loaded(ready!(wait.as_mut().poll(cx)))
                 }
-                // An answer that does not reject the credential goes up as
-                // it came: passed by value through the steps of a renewal,
-                // it was copied at each.
-                (StateProj::Calling { future }, Some(send)) => match ready!(future.poll(cx)) {
-                    Ok(response) if accepts(&response) => {
-                        this.state.set(State::Done);
-                        return Poll::Ready(Ok(response));
+                // The answer to the re-send is the answer: a second
+                // rejection is returned as it is, never renewed again. An
+                // answer to the first send that does not reject the
+                // credential goes up as it came: passed by value through the
+                // steps of a renewal, it was copied at each.
+                (StateProj::Calling { future, resend }, Some(send)) => {
+                    match ready!(future.poll(cx)) {
+                        result if *resend => Next::Ready(send.resent(result)),
+                        Ok(response) if accepts(&response) => {
+                            this.state.set(State::Done);
+                            return Poll::Ready(Ok(response));
+                        }
+                        result => send.answered(result),
                     }
-                    result => send.answered(result),
-                },
+                }
                 (StateProj::Readying, Some(send)) => {
                     let state = this.state.as_mut();
                     ready!(send.poll_send(state, cx))
-                }
-                // The answer to the re-send is the answer: a second
-                // rejection is returned as it is, never renewed again.
-                (StateProj::Resending { future }, Some(send)) => {
-                    Next::Ready(send.resent(ready!(future.poll(cx))))
                 }
                 (StateProj::Done, _) => panic!("auth ResponseFuture polled after completion"),
                 (_, None) => unreachable!("every state but Passthrough has its send"),
@@ -404,11 +403,7 @@ where
             let _context = self.context.enter_setting(&self.tokens.format.header);
             service.call(request)
         };
-        if resend {
-            State::Resending { future }
-        } else {
-            State::Calling { future }
-        }
+        State::Calling { future, resend }
     }
 
     /// `wait`, timed and reported as an `auth` wait of the request's
