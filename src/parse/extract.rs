@@ -209,13 +209,9 @@ fn pick<'a, T>(
         else {
             continue;
         };
-        if best
-            .as_ref()
-            .is_some_and(|(best_rank, _)| *best_rank < rank)
-        {
-            continue;
-        }
-        if let Some(found) = convert(key, value) {
+        // Converted only when it would rank first so far.
+        let better = best.as_ref().is_none_or(|(known, _)| rank <= *known);
+        if let Some(found) = better.then(|| convert(key, value)).flatten() {
             best = Some((rank, found));
         }
     }
