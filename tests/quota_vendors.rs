@@ -531,6 +531,25 @@ async fn openai_tokens_window_paces_by_cost() {
     assert_eq!(&s.0[..3], &[9000, 9000, 9000], "in {elapsed:?}");
 }
 
+/// An IETF `RateLimit-Policy` without `qu` counts requests, the draft's
+/// default (draft-ietf-httpapi-ratelimit-headers, "Quota Units"): a
+/// request costing 500 (tokens, to a cost function) draws 1 of its 100.
+/// Before, a policy whose unit was not named drew the cost, and the
+/// request was refused as costing more than the whole limit.
+#[tokio::test(start_paused = true)]
+async fn an_ietf_policy_without_a_unit_counts_requests() {
+    let up = Scripted::new();
+    let svc = up.service::<Full<Bytes>>(|_| {
+        let policy = ("ratelimit-policy", r#""burst";q=100;w=60"#);
+        reply(200, &[policy, ("ratelimit", r#""burst";r=50;t=30"#)], "{}")
+    });
+    let client = QuotaLayer::new().cost(|_| 500).layer(svc);
+    for _ in 0..2 {
+        let answer = client.clone().oneshot(get("http://api.test/x")).await;
+        assert!(answer.is_ok(), "{:?}", answer.err().map(|e| e.to_string()));
+    }
+}
+
 /// max_wait: OpenAI's tokens window spent for "6m0s": refused at once,
 /// not sent, with when to come back.
 #[tokio::test(start_paused = true)]

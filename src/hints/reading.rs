@@ -141,7 +141,8 @@ impl RateLimitPolicy {
         pub fn window -> Option<Duration>;
 
         /// What the window's quota counts, when the server said (the IETF
-        /// draft's `qu`).
+        /// draft's `qu`; `requests`, its default, for a `RateLimit-Policy`
+        /// member that names none).
         pub fn unit -> Option<QuotaUnit>;
 
         /// True when nothing is left (`remaining == 0`).
@@ -680,10 +681,11 @@ fn read_structured(raw: &Raw<'_>, windows: &mut Collector) {
                 name: member.name,
                 quota: member.param("q"),
                 window: member.param("w"),
-                unit: match member.get("qu") {
-                    Some(Value::Text(label)) => Some(QuotaUnit::from_label(label)),
-                    _ => None,
-                },
+                // (None named: `requests`, the draft's default.)
+                unit: Some(match member.get("qu") {
+                    Some(Value::Text(label)) => QuotaUnit::from_label(label),
+                    _ => QuotaUnit::Requests,
+                }),
                 matched: false,
             };
             announced_len += 1;
@@ -965,7 +967,9 @@ mod tests {
     }
 
     /// The IETF draft's `qu` names what a window counts (draft-08, "Quota
-    /// Units"); a policy without it says nothing.
+    /// Units"); a policy without it counts `requests`, the draft's default
+    /// (it said nothing, and a policy named like a tokens window drew a
+    /// request's cost).
     #[test]
     fn a_policys_quota_unit_is_read() {
         let policy = r#""burst";q=100;w=60;qu="requests", "llm";q=10000;w=60;qu="tokens", "d";q=5"#;
@@ -984,7 +988,7 @@ mod tests {
             [
                 (Some("burst"), Some(QuotaUnit::Requests)),
                 (Some("llm"), Some(QuotaUnit::Other)),
-                (Some("d"), None),
+                (Some("d"), Some(QuotaUnit::Requests)),
             ]
         );
         assert_eq!(

@@ -79,10 +79,14 @@ macro_rules! quota_config_builders {
         }
 
         /// What a request costs (1 by default): LLM tokens, bytes. Windows the
-        /// server counts in requests (and Anthropic's `output-tokens`) draw
-        /// 1; the others draw the cost. The
-        /// server's own figures (`remaining-tokens`) replace the estimate with
-        /// each response. A cost of 0 is counted as 1.
+        /// server says count requests (a family's `requests` window, an IETF
+        /// policy's `qu`, whose default is `requests`) and Anthropic's
+        /// `output-tokens` draw 1; the others draw the cost, a window whose
+        /// unit no header names (`X-RateLimit-*` alone) too: the crate cannot
+        /// tell requests from tokens there, and a cost function is the
+        /// caller's word that the API counts cost. The server's own figures
+        /// (`remaining-tokens`) replace the estimate with each response. A
+        /// cost of 0 is counted as 1.
         pub fn cost<F>(mut self, f: F) -> Self
         where
             F: Fn(&super::QuotaRequest<'_>) -> u64 + Send + Sync + 'static,

@@ -65,10 +65,10 @@
 //!   truncates its whole seconds, a clock ahead of the server's) costs one
 //!   429, not one per request held; in a fleet, one per process.
 //! - **Cost.** A request may cost more than 1 ([`cost`](QuotaLayer::cost):
-//!   LLM tokens, bytes); windows counted in requests draw 1 (and
-//!   Anthropic's `output-tokens`, which the answer spends, not the
-//!   prompt), the others the cost, and each answer's own figures replace
-//!   the estimate.
+//!   LLM tokens, bytes); windows the server says count requests draw 1
+//!   (and Anthropic's `output-tokens`, which the answer spends, not the
+//!   prompt), the others the cost (a window whose unit no header names
+//!   too), and each answer's own figures replace the estimate.
 //! - **One scope per authority.** Every window a host announces holds every
 //!   request to it. A vendor that limits resources or routes of one host
 //!   apart (GitHub's `x-ratelimit-resource`: `search` 30 a minute beside
