@@ -1167,35 +1167,34 @@ mod one_request {
         );
     }
 
+    /// A call through the retry layer over `answer`, dropped after 3 s:
+    /// one request span, one attempt span, one `finished` event (outcome
+    /// `cancelled`, one attempt); the attempt span's close line.
+    async fn dropped(answer: fn(usize) -> Answer) -> String {
+        let (logs, _guard) = captured_logs::capture(FmtSpan::CLOSE);
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(exact()))
+            .layer(ErrorBodyParseLayer::new())
+            .service(upstream(answer));
+        let call = client.oneshot(get("http://api.test/x"));
+        let cut = tokio::time::timeout(Duration::from_secs(3), call).await;
+        assert!(cut.is_err());
+        let (requests, attempts, finished) = seen(&logs);
+        let text = logs.text();
+        assert_eq!((requests, attempts, finished.len()), (1, 1, 1), "{text}");
+        let cancelled = "outcome=\"cancelled\" attempts=1";
+        assert!(finished[0].contains(cancelled), "{finished:?}");
+        let closed = |l: &&str| l.contains(":api_attempt{") && l.contains(": close ");
+        text.lines().find(closed).unwrap().to_owned()
+    }
+
     /// A call its caller dropped is still "each logical request's outcome"
     /// (src/lib.rs, the `finished` row), as in the metrics
     /// (tests/metrics.rs, `dropped`): one `finished` event, outcome
     /// `cancelled`, and the attempt cut in flight says so.
     #[tokio::test(start_paused = true)]
     async fn a_call_dropped_mid_attempt_finishes_cancelled() {
-        let (logs, _guard) = captured_logs::capture(FmtSpan::CLOSE);
-        let client = ServiceBuilder::new()
-            .layer(RetryLayer::new(exact()))
-            .layer(ErrorBodyParseLayer::new())
-            .service(upstream(|_| (None, 200, &[])));
-        let call = client.oneshot(get("http://api.test/x"));
-        assert!(tokio::time::timeout(Duration::from_secs(3), call)
-            .await
-            .is_err());
-        let (requests, attempts, finished) = seen(&logs);
-        assert_eq!(
-            (requests, attempts, finished.len()),
-            (1, 1, 1),
-            "{}",
-            logs.text()
-        );
-        assert!(
-            finished[0].contains("outcome=\"cancelled\" attempts=1"),
-            "{finished:?}"
-        );
-        let text = logs.text();
-        let closed = |l: &&str| l.contains(":api_attempt{") && l.contains(": close ");
-        let attempt = text.lines().find(closed).unwrap();
+        let attempt = dropped(|_| (None, 200, &[])).await;
         assert!(attempt.contains("error.type=\"cancelled\""), "{attempt}");
         let row = include_str!("../src/lib.rs")
             .lines()
@@ -1208,31 +1207,7 @@ mod one_request {
     /// failure stays on its span), the call is cancelled.
     #[tokio::test(start_paused = true)]
     async fn a_call_dropped_mid_wait_finishes_cancelled() {
-        let (logs, _guard) = captured_logs::capture(FmtSpan::CLOSE);
-        let client = ServiceBuilder::new()
-            .layer(RetryLayer::new(exact()))
-            .layer(ErrorBodyParseLayer::new())
-            .service(upstream(|_| {
-                (Some(Duration::ZERO), 503, &[("retry-after", "10")])
-            }));
-        let call = client.oneshot(get("http://api.test/x"));
-        assert!(tokio::time::timeout(Duration::from_secs(3), call)
-            .await
-            .is_err());
-        let (requests, attempts, finished) = seen(&logs);
-        assert_eq!(
-            (requests, attempts, finished.len()),
-            (1, 1, 1),
-            "{}",
-            logs.text()
-        );
-        assert!(
-            finished[0].contains("outcome=\"cancelled\" attempts=1"),
-            "{finished:?}"
-        );
-        let text = logs.text();
-        let closed = |l: &&str| l.contains(":api_attempt{") && l.contains(": close ");
-        let attempt = text.lines().find(closed).unwrap();
+        let attempt = dropped(|_| (Some(Duration::ZERO), 503, &[("retry-after", "10")])).await;
         assert!(attempt.contains("error.type=\"unavailable\""), "{attempt}");
     }
 
