@@ -136,9 +136,39 @@ async fn run_rows(store: &dyn QuotaStore, label: &str) {
     }
 }
 
+/// A scope that keeps [`MAX_WINDOWS`](tower_api_errors::quota::MAX_WINDOWS)
+/// roomy policies still learns one a later answer says is spent, and it
+/// binds (src/quota/mod.rs: "a burst and a daily policy are kept side by
+/// side and the tightest binds"; IETF RateLimit draft §5.3). It was
+/// ignored for want of a free slot: one answer naming four policies
+/// blinded the scope for good.
+async fn a_fifth_policy_spent_later_binds(store: &dyn QuotaStore, label: &str) {
+    let scope = ScopeKey::new("fifth.example", None);
+    let roomy = ["a", "b", "c", "d"]
+        .into_iter()
+        .fold(Observation::new(), |o, name| {
+            o.with_window(window(Some(name), 100, 90, 50))
+        });
+    let spent = Observation::new().with_window(window(Some("e"), 10, 0, 20));
+    for taught in [roomy, spent] {
+        let permit = go(store.acquire(scope, 1, MAX).await).expect(label);
+        store.settle(permit, &taught).await;
+    }
+    let grant = store.acquire(scope, 1, MAX).await;
+    let Grant::Wait(wait) = grant else {
+        panic!("{label}: sent into policy e, announced spent: {grant:?}")
+    };
+    let expected = Duration::from_secs(20);
+    assert!(
+        wait <= expected + CLOCKS && wait + Duration::from_secs(1) > expected,
+        "{label}: {wait:?}"
+    );
+}
+
 #[tokio::test]
 async fn memory_store() {
     run_rows(&MemoryStore::new(), "MemoryStore").await;
+    a_fifth_policy_spent_later_binds(&MemoryStore::new(), "MemoryStore").await;
 }
 
 #[cfg(feature = "redis")]
@@ -151,6 +181,7 @@ async fn redis_store() {
         .prefix("test:rows:")
         .timeout(Duration::from_secs(2));
     run_rows(&store, "RedisStore").await;
+    a_fifth_policy_spent_later_binds(&store, "RedisStore").await;
     assert!(!store.is_local(), "every row was shared");
     assert_eq!(store.local_decisions(), 0);
 }

@@ -39,7 +39,9 @@ impl ScopeKey {
 
 /// The most windows (policies) one response reports and one scope keeps:
 /// a burst and a daily policy, requests and tokens, with room to spare.
-/// More are ignored (tightest first), so no response can grow a scope.
+/// Beyond them, the loosest (most left of its limit, or reset) gives way
+/// to a tighter one, in a response and in a scope alike: no response can
+/// grow a scope, nor blind it to a policy spent later.
 pub const MAX_WINDOWS: usize = 4;
 
 /// One window (policy) as one response reported it: the crate's one
@@ -69,7 +71,8 @@ impl Observation {
     }
 
     /// Adds a window; beyond [`MAX_WINDOWS`] the least restrictive is
-    /// dropped (the one with most remaining).
+    /// dropped (the one with most left of its limit), as a scope keeps its
+    /// windows.
     pub fn with_window(mut self, window: WindowReport) -> Self {
         let len = self.len as usize;
         if len < MAX_WINDOWS {
@@ -77,7 +80,7 @@ impl Observation {
             self.len += 1;
             return self;
         }
-        let slack = |w: &WindowReport| w.remaining().unwrap_or(u64::MAX);
+        let slack = |w: &WindowReport| window::looseness(w.remaining(), w.limit());
         let loosest = self.windows.iter_mut().max_by_key(|w| slack(w));
         if let Some(loosest) = loosest.filter(|loosest| slack(loosest) > slack(&window)) {
             *loosest = window;

@@ -147,6 +147,17 @@ pub(crate) fn counts_cost(report: &WindowReport) -> bool {
     }
 }
 
+/// How loose a window is, the one rule by which windows beyond
+/// [`MAX_WINDOWS`] give way (a response's and a scope's): what is left of
+/// its limit, in millionths (a window of unknown limit: loose unless
+/// spent); an unknown remaining is loosest.
+pub(crate) fn looseness(remaining: Option<u64>, limit: Option<u64>) -> u128 {
+    let Some(remaining) = remaining else {
+        return u128::MAX;
+    };
+    u128::from(remaining) * 1_000_000 / u128::from(limit.unwrap_or(remaining).max(1))
+}
+
 /// One window as one answer (or one fleet member) reported it, relative
 /// to when it was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -637,8 +648,20 @@ impl ScopeState {
                 learned_at: now,
                 ..Window::default()
             };
-            if let Some(free) = self.windows.iter_mut().find(|slot| slot.is_none()) {
-                *free = Some(window);
+            // The first free slot, else the loosest kept (or one reset),
+            // if this one is tighter: no answer naming many
+            // policies once blinds the scope to a spent one later.
+            let kept = |slot: &Option<Window>| match slot {
+                Some(w) if w.reset_at.is_none_or(|reset| reset > now) => {
+                    looseness(Some(w.remaining), w.limit)
+                }
+                _ => u128::MAX,
+            };
+            let loosest = self.windows.iter_mut().rev().max_by_key(|slot| kept(slot));
+            if let Some(slot) =
+                loosest.filter(|slot| kept(slot) > looseness(Some(remaining), report.limit))
+            {
+                *slot = Some(window);
             }
             return;
         };
@@ -792,6 +815,38 @@ mod tests {
             last: false,
             refill: 0,
         }
+    }
+
+    /// A scope full of policies learns a tighter one in the loosest's
+    /// place (or a reset one's), and no looser one: the tightest binds
+    /// (module docs of `quota`; `MAX_WINDOWS`). Kept only in a free
+    /// slot, a policy announced spent after four roomy ones was ignored.
+    #[test]
+    fn a_scope_full_of_policies_learns_a_tighter_one_in_the_loosests_place() {
+        let named = |name, limit, remaining, reset| {
+            let reset = Some(Duration::from_secs(reset));
+            Observation::new().with_window(WindowReport::new(
+                Some(name),
+                Some(limit),
+                Some(remaining),
+                reset,
+                None,
+            ))
+        };
+        let mut state = ScopeState::default();
+        for (name, left, reset) in [("a", 90, 50), ("b", 50, 50), ("c", 95, 50), ("d", 80, 5)] {
+            state.learn(&named(name, 100, left, reset), 0);
+        }
+        let kept = |state: &ScopeState| state.windows.map(|w| w.unwrap().remaining);
+        state.learn(&named("e", 1_000, 960, 50), 0);
+        assert_eq!(kept(&state), [90, 50, 95, 80], "looser than every one kept");
+        state.learn(&named("e", 10, 0, 20), 0);
+        assert_eq!(kept(&state), [90, 50, 0, 80], "in the loosest's place");
+        let go = |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0);
+        assert_eq!(go(&mut state, 0), Decision::Wait(Duration::from_secs(20)));
+        // Once `d` has reset, a looser one takes its place.
+        state.learn(&named("f", 100, 99, 50), 6_000);
+        assert_eq!(kept(&state), [90, 50, 0, 99], "in the reset one's place");
     }
 
     /// One probe at a time; the held ask again after as long as it has
