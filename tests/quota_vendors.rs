@@ -464,6 +464,64 @@ async fn shopify_leaky_bucket_sequential_caller() {
     );
 }
 
+/// The same bucket, nearly full (`39/40` after a first request), and 20
+/// callers at once, answered in 20 ms: the quota layer stops them sending
+/// into 429s (src/quota/mod.rs, "Refills": a reset that is a guess is
+/// confirmed by one request before the others go). The bucket gives no
+/// reset: it leaks, it is not refilled to 40 a second later; so refilled,
+/// every held caller went at once and 13 of 20 drew 429s.
+#[tokio::test(start_paused = true)]
+async fn shopify_nearly_full_bucket_and_a_burst_of_callers() {
+    let start = Instant::now();
+    // (level, when last leaked, 429s)
+    let bucket = Arc::new(Mutex::new((38.0f64, Duration::ZERO, 0u64)));
+    let b = bucket.clone();
+    let svc = tower::service_fn(move |_req: Request<Full<Bytes>>| {
+        let (now, mut s) = (start.elapsed(), b.lock().unwrap());
+        s.0 = (s.0 - (now - s.1).as_secs_f64() * 2.0).max(0.0);
+        s.1 = now;
+        let r = if s.0 + 1.0 > 40.0 {
+            s.2 += 1;
+            let full = [
+                ("x-shopify-shop-api-call-limit", "40/40"),
+                ("retry-after", "2.0"),
+            ];
+            reply(429, &full, "{}")
+        } else {
+            s.0 += 1.0;
+            let used = format!("{}/40", s.0.ceil() as u64);
+            reply(
+                200,
+                &[("x-shopify-shop-api-call-limit", used.as_str())],
+                "{}",
+            )
+        };
+        async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok::<_, std::convert::Infallible>(r)
+        }
+    });
+    let client = QuotaLayer::new().layer(svc);
+    let uri = "http://shop.myshopify.com/admin/api/2024-01/products.json";
+    client.clone().oneshot(get(uri)).await.unwrap();
+    let callers: Vec<_> = (0..20)
+        .map(|_| tokio::spawn(client.clone().oneshot(get(uri))))
+        .collect();
+    for caller in callers {
+        caller.await.unwrap().unwrap();
+    }
+    let (rejected, elapsed) = (bucket.lock().unwrap().2, start.elapsed());
+    assert!(
+        rejected <= 2,
+        "{rejected} 429s from a bucket announced 39/40"
+    );
+    // 20 at 2 a second: 10 s; held no longer than twice that.
+    assert!(
+        elapsed <= Duration::from_secs(20),
+        "20 requests took {elapsed:?}"
+    );
+}
+
 /// OpenAI rate-limit docs: tokens are counted per minute beside requests;
 /// `QuotaLayer::cost` charges the tokens window. Tokens limit 10000 per
 /// 10 s, each request 3000 tokens: three per window, none refused.

@@ -59,7 +59,9 @@
 //!   as answers come back or time passes), so that meeting the limit
 //!   again costs few 429s.
 //! - **Refills.** A window spent and refilled, an inferred window's reset
-//!   (a guess), or a 429's wait ended, on this store's clock, is confirmed
+//!   (a guess), a window the server gave no reset (a leaky bucket's,
+//!   guessed a second: its answer, not its limit, says what is left), or
+//!   a 429's wait ended, on this store's clock, is confirmed
 //!   by one request before the others go, for a tenth of what held them
 //!   at most (a second at most): a reset read early (a vendor that
 //!   truncates its whole seconds, a clock ahead of the server's) costs one

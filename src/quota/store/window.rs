@@ -205,6 +205,9 @@ pub(crate) struct Window {
     pub(crate) truncated: bool,
     /// When its reset was learned (see [`read_for`](Self::read_for)).
     pub(crate) learned_at: Millis,
+    /// Its reset is a guess ([`UNKNOWN_RESET`]: the server gave none, as
+    /// a leaky bucket's): at the guess, one answer confirms what is left.
+    pub(crate) guessed: bool,
 }
 
 impl Window {
@@ -493,10 +496,19 @@ impl ScopeState {
                 continue;
             };
             let held = if window.counts_cost { units } else { requests };
-            // (An inferred window's reset is a guess: confirmed even with
-            // room left, so that a guess early draws one 429, not a burst.)
-            if window.remaining <= held || window.policy == INFERRED {
+            // (An inferred window's reset is a guess, and so is one the
+            // server gave none (a leaky bucket's, Shopify's `39/40`, has
+            // leaked a unit or two by then, not refilled): confirmed even
+            // with room left, so that a guess early draws one 429, not a
+            // burst. The others wait for the answer a guess's second at
+            // most: it, not the limit, says what is left.)
+            if window.remaining <= held || window.policy == INFERRED || window.guessed {
                 let span = window.length.unwrap_or(window.read_for(reset));
+                let span = if window.guessed {
+                    UNKNOWN_RESET * 10
+                } else {
+                    span
+                };
                 refilled = refilled.max(span.max(1));
             }
             window.remaining = limit;
@@ -646,6 +658,7 @@ impl ScopeState {
                 reset_at: Some(reset_at.max(within)),
                 counts_cost: report.counts_cost,
                 learned_at: now,
+                guessed: report.reset.is_none(),
                 ..Window::default()
             };
             // The first free slot, else the loosest kept (or one reset),
@@ -706,6 +719,7 @@ impl Window {
             if report.reset != Some(0) || self.truncated {
                 self.remaining = remaining;
                 (self.reset_at, self.learned_at) = (Some(reset_at), now);
+                self.guessed = report.reset.is_none();
             }
             return;
         }
@@ -727,6 +741,7 @@ impl Window {
         };
         if let Some(end) = ends_no_sooner {
             self.reset_at = self.reset_at.map(|at| at.max(end));
+            self.guessed |= report.reset.is_none();
         }
     }
 }
@@ -847,6 +862,35 @@ mod tests {
         // Once `d` has reset, a looser one takes its place.
         state.learn(&named("f", 100, 99, 50), 6_000);
         assert_eq!(kept(&state), [90, 50, 0, 99], "in the reset one's place");
+    }
+
+    /// A window the server gave no reset (a leaky bucket's, Shopify's
+    /// `39/40`) is not refilled to its limit at the guessed reset: one
+    /// request confirms it, the others wait for its answer (a second at
+    /// most), which says what is left. Refilled to 40, every held caller
+    /// went at once into a bucket that had leaked 2.
+    #[test]
+    fn a_guessed_reset_is_confirmed_even_with_room_left() {
+        let mut state = ScopeState::default();
+        let bucket = |remaining| {
+            let window = WindowReport::new(None, Some(40), Some(remaining), None, None);
+            Observation::new().with_window(window)
+        };
+        state.learn(&bucket(1), 0);
+        let go = |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0);
+        assert_eq!(go(&mut state, 1_000), Decision::Go(Duration::ZERO));
+        assert_eq!(
+            go(&mut state, 1_000),
+            Decision::Wait(Duration::from_millis(1))
+        );
+        assert!(
+            matches!(go(&mut state, 1_900), Decision::Wait(_)),
+            "held for its answer"
+        );
+        state.release(1, false);
+        state.learn(&bucket(2), 1_020);
+        assert_eq!(state.windows[0].unwrap().remaining, 2, "the answer, not 40");
+        assert_eq!(go(&mut state, 1_020), Decision::Go(Duration::ZERO));
     }
 
     /// One probe at a time; the held ask again after as long as it has
