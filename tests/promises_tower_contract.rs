@@ -34,6 +34,27 @@ type Rb2 = ReplayBody<ReplayBody<Full<Bytes>>>;
 #[derive(Clone, Debug, PartialEq)]
 struct Marker(u32);
 
+/// The `Marker`s of the requests that reached it, as `recording` saw them.
+type Seen = Arc<Mutex<Vec<Option<Marker>>>>;
+
+/// `inner` behind a recorder of each request's `Marker` (what the layers
+/// above sent down), and what it recorded.
+fn recording<B, S>(
+    inner: S,
+) -> (
+    tower::util::MapRequest<S, impl FnMut(Request<B>) -> Request<B> + Clone>,
+    Seen,
+) {
+    let seen = Seen::default();
+    let record = seen.clone();
+    let recorder = move |request: Request<B>| {
+        let marker = request.extensions().get::<Marker>().cloned();
+        record.lock().unwrap().push(marker);
+        request
+    };
+    (tower::util::MapRequest::new(inner, recorder), seen)
+}
+
 fn token() -> StaticToken {
     StaticToken::new(Credential::new("sk_live_probe_secret_0123456789").unwrap())
 }
@@ -154,15 +175,9 @@ async fn full_stack_in_axum_state_serves_a_real_request() {
 /// included).
 #[tokio::test(start_paused = true)]
 async fn request_extensions_reach_every_send_through_the_full_stack() {
-    let seen: Arc<Mutex<Vec<Option<Marker>>>> = Arc::default();
-    let record = seen.clone();
     let count = Arc::new(AtomicUsize::new(0));
     let n = count.clone();
-    let upstream = tower::service_fn(move |req: Request<Rb2>| {
-        record
-            .lock()
-            .unwrap()
-            .push(req.extensions().get::<Marker>().cloned());
+    let upstream = tower::service_fn(move |_req: Request<Rb2>| {
         let i = n.fetch_add(1, Ordering::SeqCst);
         async move {
             Ok::<_, Infallible>(match i {
@@ -183,6 +198,7 @@ async fn request_extensions_reach_every_send_through_the_full_stack() {
         .quota(QuotaLayer::new())
         .breaker(CircuitBreakerLayer::new())
         .hedge(HedgeLayer::fixed(Duration::from_secs(30)));
+    let (upstream, seen) = recording(upstream);
     let service = layer.layer(upstream);
     let mut request = get("http://api.example/v1/items");
     request.extensions_mut().insert(Marker(7));
@@ -202,25 +218,14 @@ async fn request_extensions_reach_every_send_through_the_full_stack() {
 #[tokio::test(start_paused = true)]
 async fn request_extensions_survive_each_layer_alone() {
     // Retry alone.
-    let seen: Arc<Mutex<Vec<Option<Marker>>>> = Arc::default();
-    let record = seen.clone();
     let scripted = Scripted::new();
-    let inner = scripted.service(|n| {
+    let (inner, seen) = recording::<Rb, _>(scripted.service(|n| {
         if n == 0 {
             reply(503, &[], "")
         } else {
             reply(200, &[], "")
         }
-    });
-    let inner = tower::ServiceBuilder::new()
-        .map_request(move |r: Request<Rb>| {
-            record
-                .lock()
-                .unwrap()
-                .push(r.extensions().get::<Marker>().cloned());
-            r
-        })
-        .service(inner);
+    }));
     let service = RetryLayer::new(exact()).layer(inner);
     let mut request = get("http://api.example/");
     request.extensions_mut().insert(Marker(1));
@@ -231,25 +236,14 @@ async fn request_extensions_survive_each_layer_alone() {
     );
 
     // Auth alone, its re-send after a 401.
-    let seen: Arc<Mutex<Vec<Option<Marker>>>> = Arc::default();
-    let record = seen.clone();
     let scripted = Scripted::new();
-    let inner = scripted.service(|n| {
+    let (inner, seen) = recording::<Rb, _>(scripted.service(|n| {
         if n == 0 {
             reply(401, &[], "")
         } else {
             reply(200, &[], "")
         }
-    });
-    let inner = tower::ServiceBuilder::new()
-        .map_request(move |r: Request<Rb>| {
-            record
-                .lock()
-                .unwrap()
-                .push(r.extensions().get::<Marker>().cloned());
-            r
-        })
-        .service(inner);
+    }));
     let service = AuthLayer::new(support::Rotating::new(Duration::ZERO)).layer(inner);
     let mut request = get("http://api.example/");
     request.extensions_mut().insert(Marker(2));
@@ -262,14 +256,8 @@ async fn request_extensions_survive_each_layer_alone() {
     );
 
     // Hedge alone: both attempts.
-    let seen: Arc<Mutex<Vec<Option<Marker>>>> = Arc::default();
-    let record = seen.clone();
     let n = Arc::new(AtomicUsize::new(0));
-    let inner = tower::service_fn(move |r: Request<Rb>| {
-        record
-            .lock()
-            .unwrap()
-            .push(r.extensions().get::<Marker>().cloned());
+    let (inner, seen) = recording(tower::service_fn(move |_r: Request<Rb>| {
         let i = n.fetch_add(1, Ordering::SeqCst);
         async move {
             if i == 0 {
@@ -277,7 +265,7 @@ async fn request_extensions_survive_each_layer_alone() {
             }
             Ok::<_, Infallible>(reply(200, &[], ""))
         }
-    });
+    }));
     let service = HedgeLayer::fixed(Duration::from_millis(100))
         .no_budget()
         .layer(inner);
