@@ -136,11 +136,12 @@ impl Call {
     /// the attempt's span and the call's `finished` event say `cancelled`.
     pub(crate) fn dropped(&self, report: &RetryReport, in_flight: bool) {
         #[cfg(feature = "tracing")]
-        self.attempt
-            .record("error.type", in_flight.then_some("cancelled"));
-        #[cfg(feature = "tracing")]
-        if !self.hedged {
-            super::trace::finished(report, None);
+        {
+            self.attempt
+                .record("error.type", in_flight.then_some("cancelled"));
+            if !self.hedged {
+                super::trace::finished(report, None);
+            }
         }
     }
 

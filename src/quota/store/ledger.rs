@@ -220,7 +220,11 @@ impl Ledger {
         let reporter = self.start(&binding, (ask, me, joined), learned);
         // (A roll leased nothing yet: what the member kept was the last
         // lease window's; one dropped as gone had its lease go back.)
-        let kept = ask.kept.min(self.members[me].leased) * u64::from(!joined);
+        let kept = if joined {
+            0
+        } else {
+            ask.kept.min(self.members[me].leased)
+        };
         // (A roll may have grown an inferred window.)
         let binding = self.state.binding().unwrap_or(binding);
         // Never more than the fewest remaining seen plus what was leased.
@@ -285,7 +289,7 @@ impl Ledger {
         // (A new ledger spent into: `learned` holds too.)
         let fresh = self.version == 1 && binding.limit.is_some_and(|l| binding.remaining < l);
         let probed = self.probe.take().is_some();
-        let first = (probed | learned) && self.lease_end == 0;
+        let first = (probed || learned) && self.lease_end == 0;
         self.roll(binding, now);
         if first && self.lease_end > now {
             let span = ((self.lease_end - now) / 2).min(LEASE_TTL);
@@ -318,7 +322,11 @@ impl Ledger {
         if now >= join {
             return (self.budget, end, true);
         }
-        let first = limit / 8 * u64::from(want <= self.fair_share(limit / 8));
+        let first = if want <= self.fair_share(limit / 8) {
+            limit / 8
+        } else {
+            0
+        };
         (self.budget.min(first), join, true)
     }
 

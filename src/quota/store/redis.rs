@@ -539,13 +539,16 @@ impl RedisStore {
         let bound = (self.timeout * 3).max(floor);
         let outcome = tokio::time::timeout(bound, self.renew_shared(scope, sync)).await;
         self.shared.probing.store(false, Ordering::Release);
-        // (Taken out for a ledger that did not hear of them: still ours.)
+        // (Taken out for a ledger that did not hear of them: still ours.
+        // Heard, there is nothing to give back, and no lock to take.)
         let unheard = sync.handing_back.swap(0, Ordering::Relaxed);
-        (self.shared.local).with_scope(scope, false, |state| {
-            if let Some(lease) = state.and_then(|state| state.lease_mut().as_mut()) {
-                lease.left += unheard;
-            }
-        });
+        if unheard > 0 {
+            (self.shared.local).with_scope(scope, false, |state| {
+                if let Some(lease) = state.and_then(|state| state.lease_mut().as_mut()) {
+                    lease.left += unheard;
+                }
+            });
+        }
         match outcome {
             Ok(Ok(_)) => self.answered(),
             Ok(Err(error)) => self.failed(&error, scope, sync),

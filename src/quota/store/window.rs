@@ -503,11 +503,11 @@ impl ScopeState {
             // burst. The others wait for the answer a guess's second at
             // most: it, not the limit, says what is left.)
             if window.remaining <= held || window.policy == INFERRED || window.guessed {
-                let span = window.length.unwrap_or(window.read_for(reset));
-                let span = if window.guessed {
-                    UNKNOWN_RESET * 10
-                } else {
-                    span
+                // (A guess's span is ten of its second: the confirmation
+                // is waited for a tenth of the span, here that second.)
+                let span = match window.guessed {
+                    true => UNKNOWN_RESET * 10,
+                    false => window.length.unwrap_or(window.read_for(reset)),
                 };
                 refilled = refilled.max(span.max(1));
             }
