@@ -2122,6 +2122,35 @@ async fn wire_server() -> (
     (addr, counts)
 }
 
+/// Each of `WIRE_ROWS` through `client` (a tower service) to `addr`: the
+/// sends the server counted on its path, and whether the call failed.
+#[cfg(feature = "reqwest-middleware")]
+async fn wire_rows<S>(
+    client: S,
+    addr: std::net::SocketAddr,
+    counts: &Mutex<std::collections::HashMap<String, usize>>,
+) -> Vec<(usize, bool)>
+where
+    S: tower::Service<Request<Full<Bytes>>> + Clone,
+{
+    let mut row = Vec::new();
+    for (path, method, _, _, _, key) in WIRE_ROWS {
+        let mut b = Request::builder()
+            .method(*method)
+            .uri(format!("http://{addr}{path}"));
+        if let Some(k) = key {
+            b = b.header("idempotency-key", *k);
+        }
+        let failed = client
+            .clone()
+            .oneshot(b.body(Full::new(Bytes::from_static(b"{}"))).unwrap())
+            .await
+            .is_err();
+        row.push((counts.lock().unwrap()[*path], failed));
+    }
+    row
+}
+
 /// hyper-util, `ReqwestClient` and `ApiErrorsMiddleware` (reqwest module
 /// docs) send the same number of times and fail the same way for each
 /// row, over one real server.
@@ -2136,22 +2165,7 @@ async fn hyper_reqwest_and_middleware_clients_agree() {
     let client = ApiErrorsLayer::new()
         .retry(policy())
         .client(support::client::<ReplayBody<Full<Bytes>>>());
-    let mut row = Vec::new();
-    for (path, method, _, _, _, key) in WIRE_ROWS {
-        let mut b = Request::builder()
-            .method(*method)
-            .uri(format!("http://{addr}{path}"));
-        if let Some(k) = key {
-            b = b.header("idempotency-key", *k);
-        }
-        let failed = client
-            .clone()
-            .oneshot(b.body(Full::new(Bytes::from_static(b"{}"))).unwrap())
-            .await
-            .is_err();
-        row.push((counts.lock().unwrap()[*path], failed));
-    }
-    results.push(("hyper-util", row));
+    results.push(("hyper-util", wire_rows(client, addr, &counts).await));
 
     // reqwest through ReqwestClient
     let (addr, counts) = wire_server().await;
@@ -2161,22 +2175,7 @@ async fn hyper_reqwest_and_middleware_clients_agree() {
             .layer(tower_api_errors::reqwest::ReqwestClient::new(
                 reqwest::Client::new(),
             ));
-    let mut row = Vec::new();
-    for (path, method, _, _, _, key) in WIRE_ROWS {
-        let mut b = Request::builder()
-            .method(*method)
-            .uri(format!("http://{addr}{path}"));
-        if let Some(k) = key {
-            b = b.header("idempotency-key", *k);
-        }
-        let failed = client
-            .clone()
-            .oneshot(b.body(Full::new(Bytes::from_static(b"{}"))).unwrap())
-            .await
-            .is_err();
-        row.push((counts.lock().unwrap()[*path], failed));
-    }
-    results.push(("ReqwestClient", row));
+    results.push(("ReqwestClient", wire_rows(client, addr, &counts).await));
 
     // reqwest-middleware
     let (addr, counts) = wire_server().await;
