@@ -26,8 +26,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// assert_eq!(digest("a"), 0xaf63_dc4c_8601_ec8c);
 /// ```
 pub fn digest<T: AsRef<[u8]> + ?Sized>(value: &T) -> u64 {
-    // (An unpartitioned authority's digest is FNV-1a of its bytes alone.)
-    authority_digest(value.as_ref(), None)
+    let mut hasher = Fnv1a::default();
+    hasher.write_bytes(value.as_ref());
+    hasher.finish()
 }
 
 /// FNV-1a, 64 bits.
@@ -79,12 +80,16 @@ pub(crate) type DigestMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
 
 /// The digest of a scope, documented so that any implementation can
 /// compute it: FNV-1a 64 ([`digest`]) over the authority's bytes (`host`
-/// or `host:port`, as written, without user-info), then, when partitioned,
-/// one byte `0xff` (never part of an authority) and the partition digest's
-/// eight bytes, little-endian.
+/// or `host:port`, without user-info) in ASCII lower case, then, when
+/// partitioned, one byte `0xff` (never part of an authority) and the
+/// partition digest's eight bytes, little-endian. Lower case because a
+/// host's case carries no meaning (RFC 3986 §6.2.2.1): `API.example.com`
+/// and `api.example.com` are one vendor, so one scope.
 pub(crate) fn authority_digest(authority: &[u8], partition: Option<u64>) -> u64 {
     let mut hasher = Fnv1a::default();
-    hasher.write_bytes(authority);
+    for byte in authority {
+        hasher.write_bytes(&[byte.to_ascii_lowercase()]);
+    }
     if let Some(partition) = partition {
         hasher.write_bytes(&[0xff]);
         hasher.write_bytes(&partition.to_le_bytes());
@@ -143,8 +148,9 @@ impl<'a> ScopeRequest<'a> {
         pub fn extensions -> &'a Extensions;
     }
 
-    /// Host and port, from the URI (never its user-info), else the `Host`
-    /// header; empty when the request names neither.
+    /// Host and port, from the URI (never its user-info, nor the port its
+    /// scheme implies: `https://h:443/` is `https://h/`, RFC 3986 §6.2.3),
+    /// else the `Host` header; empty when the request names neither.
     pub(crate) fn authority(&self) -> &'a [u8] {
         match self.uri.authority() {
             Some(authority) => {
@@ -152,6 +158,12 @@ impl<'a> ScopeRequest<'a> {
                 // char pattern's search is set up for long texts).
                 let text = authority.as_str().as_bytes();
                 let host = text.rsplit(|byte| *byte == b'@').next().unwrap_or(text);
+                let implied: &[u8] = match self.uri.scheme_str() {
+                    Some("https") => b":443",
+                    Some("http") => b":80",
+                    _ => b":",
+                };
+                let host = host.strip_suffix(implied).unwrap_or(host);
                 host.strip_suffix(b":").unwrap_or(host)
             }
             None => self
@@ -176,6 +188,16 @@ mod tests {
         assert_eq!(base, key_of("https://u:secret@api.example.com/b?x=1", None));
         assert_eq!(base, key_of("https://api.example.com:/c", None));
         assert_ne!(base, key_of("https://api.example.com:8443/a", None));
+        // One vendor however its host is cased or its port implied
+        // (RFC 3986 §6.2.2.1, §6.2.3); another port is another scope.
+        assert_eq!(base, key_of("https://API.Example.COM/a", None));
+        assert_eq!(base, key_of("https://api.example.com:443/a", None));
+        assert_ne!(base, key_of("https://api.example.com:80/a", None));
+        let plain = key_of("http://api.example.com/a", None);
+        assert_eq!(plain, key_of("http://Api.example.com:80/a", None));
+        assert_ne!(plain, key_of("http://api.example.com:8080/a", None));
+        // Partition values keep their case: an API key is case-sensitive.
+        assert_ne!(digest("sk-LIVE-1"), digest("sk-live-1"));
         assert_ne!(
             base,
             key_of("https://api.example.com/a", Some(digest("k1")))
@@ -189,5 +211,8 @@ mod tests {
             .body(())
             .unwrap();
         assert_eq!(base, key(&ScopeRequest::new(&relative), None));
+        let shouted = Request::get("/x").header("host", "API.EXAMPLE.COM");
+        let shouted = shouted.body(()).unwrap();
+        assert_eq!(base, key(&ScopeRequest::new(&shouted), None));
     }
 }

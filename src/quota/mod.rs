@@ -92,8 +92,9 @@
 //!
 //! # Scopes
 //!
-//! By default requests to one authority (host and port, never user-info)
-//! share a scope, and within it each policy the server names is its own
+//! By default requests to one authority (host and port, never user-info;
+//! the host in any case, the scheme's own port written or not) share a
+//! scope, and within it each policy the server names is its own
 //! window. [`partition`](QuotaLayer::partition) splits scopes by a value of
 //! the request (an API key, a tenant). Partition values are hashed
 //! ([`digest`]) as soon as the closure returns: store keys, log lines and

@@ -29,8 +29,10 @@ pub use crate::error::ScopeKey;
 // The key type is plain data in the error module (a refusal names it); the
 // digest that makes one from an authority is the quota layer's.
 impl ScopeKey {
-    /// The scope of requests to `authority` (`host` or `host:port`) with
-    /// an optional partition digest (see [`digest`](super::digest)).
+    /// The scope of requests to `authority` (`host` or `host:port`; the
+    /// host's case does not matter, and a port the scheme implies, `:443`
+    /// of `https`, is left out, as requests' scopes leave it out) with an
+    /// optional partition digest (see [`digest`](super::digest)).
     pub fn new(authority: &str, partition: Option<u64>) -> Self {
         let digest = crate::scope::authority_digest(authority.as_bytes(), partition);
         ScopeKey::from_u64(digest)
