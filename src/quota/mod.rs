@@ -104,6 +104,14 @@
 //! keep those from whoever reads the Redis keys or the logs, partition by a
 //! value derived with a secret of the fleet's own (an HMAC of the name).
 //!
+//! A request that names no server (neither its URI nor a `Host` header: a
+//! tonic `Channel`'s, whose origin the channel adds below our layers) is in
+//! the scope of the empty authority, and so is every other such request
+//! through the same store: two gRPC services without an origin, sharing a
+//! `RedisStore` (feature `redis`), would share one quota. Give
+//! each client its origin (`tonic::client::Grpc::with_origin`, or the
+//! generated client's `with_origin`), or a partition of its own.
+//!
 //! A vendor that limits parts of its API apart needs them as scopes of
 //! their own, or a spent part holds the others until its reset. GitHub,
 //! for one, counts its search API (`x-ratelimit-resource: search`, 30
