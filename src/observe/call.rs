@@ -178,6 +178,9 @@ impl Call {
 pub(crate) struct HedgedCall {
     #[cfg(feature = "opentelemetry")]
     metrics: super::otel::Call,
+    // Without `tracing` there is no span to share: nothing is put on the
+    // request (an extension is an allocation).
+    #[cfg(feature = "tracing")]
     span: Option<SharedSpan>,
 }
 
@@ -185,11 +188,14 @@ impl HedgedCall {
     /// The call's first attempt (`parts`, given the shared span) is being
     /// sent.
     pub(crate) fn start(observer: &Observer, parts: &mut http::request::Parts) -> HedgedCall {
+        #[cfg(feature = "tracing")]
         let span = SharedSpan::default();
+        #[cfg(feature = "tracing")]
         parts.extensions.insert(span.clone());
         HedgedCall {
             #[cfg(feature = "opentelemetry")]
             metrics: super::otel::Call::start(observer, (&parts.method, &parts.uri), (false, true)),
+            #[cfg(feature = "tracing")]
             span: Some(span),
         }
     }
