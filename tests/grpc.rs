@@ -167,12 +167,43 @@ async fn the_readme_tonic_client_keeps_the_servers_status_code() {
 /// plain 503, with no `grpc-status`. tonic reads a code only from a
 /// `tonic::Status` in the error's chain, which the crate's own errors do
 /// not carry: without `grpc::into_status` the caller saw `UNKNOWN`; with
-/// it, `UNAVAILABLE` (the kind's code), the typed error its source.
+/// it, `UNAVAILABLE`, the typed error its source. Every status gets the
+/// code of gRPC's HTTP-to-gRPC mapping (doc/http-grpc-status-mapping.md),
+/// not its kind's: before, a 504 was `DEADLINE_EXCEEDED` (the caller's own
+/// deadline passed), a 429 `RESOURCE_EXHAUSTED`, a 404 `NOT_FOUND`.
 #[tokio::test]
 async fn the_readme_tonic_client_gives_a_proxys_503_its_code() {
-    let addr = support::serve(|_request| async {
+    for (status, code) in [
+        (400, Code::Internal),
+        (401, Code::Unauthenticated),
+        (403, Code::PermissionDenied),
+        (404, Code::Unimplemented),
+        (429, Code::Unavailable),
+        (500, Code::Unknown),
+        (502, Code::Unavailable),
+        (504, Code::Unavailable),
+    ] {
+        let failed = proxy_answers(status, false).await;
+        assert_eq!(failed.code(), code, "{status}: {failed:?}");
+    }
+    let unmapped = proxy_answers(503, true).await;
+    assert_eq!(unmapped.code(), Code::Unknown, "tonic alone: {unmapped:?}");
+    let status = proxy_answers(503, false).await;
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    let typed = std::error::Error::source(&status)
+        .and_then(|source| source.downcast_ref::<Error>())
+        .expect("the typed error behind the status");
+    assert_eq!(typed.kind(), ErrorKind::Unavailable);
+    assert_eq!(status.message(), typed.to_string());
+}
+
+/// The status a tonic client gets of one call through the README's line
+/// (`bare`: without `into_status`) when a proxy answers `status`, plain
+/// text and no `grpc-status`.
+async fn proxy_answers(status: u16, bare: bool) -> tonic::Status {
+    let addr = support::serve(move |_request| async move {
         support::response(
-            503,
+            status,
             &[("content-type", "text/plain")],
             "upstream connect error",
         )
@@ -194,7 +225,7 @@ async fn the_readme_tonic_client_gives_a_proxys_503_its_code() {
                 r.map(tonic::body::Body::new)
             }),
         );
-    let mut bare = tonic::client::Grpc::new(stack.clone());
+    let mut bare_client = tonic::client::Grpc::new(stack.clone());
     let mut client = tonic::client::Grpc::new(stack.map_err(tower_api_errors::grpc::into_status));
     // (One call, its status: the two clients' types differ.)
     macro_rules! failed_call {
@@ -208,15 +239,10 @@ async fn the_readme_tonic_client_gives_a_proxys_503_its_code() {
             answer.expect("an answer").unwrap_err()
         }};
     }
-    let unmapped = failed_call!(bare);
-    assert_eq!(unmapped.code(), Code::Unknown, "tonic alone: {unmapped:?}");
-    let status = failed_call!(client);
-    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-    let typed = std::error::Error::source(&status)
-        .and_then(|source| source.downcast_ref::<Error>())
-        .expect("the typed error behind the status");
-    assert_eq!(typed.kind(), ErrorKind::Unavailable);
-    assert_eq!(status.message(), typed.to_string());
+    match bare {
+        true => failed_call!(bare_client),
+        false => failed_call!(client),
+    }
 }
 
 /// A gRPC call, with `grpc-timeout: timeout` if any, to a service whose
@@ -548,6 +574,40 @@ async fn a_call_cut_by_its_deadline_is_deadline_exceeded() {
     let expired = tower_api_errors::TransportError::new(tonic::TimeoutExpired(()));
     assert!(expired.is_deadline());
     assert_eq!(into_status(expired.into()).code(), Code::DeadlineExceeded);
+}
+
+/// The same through a real tonic `Channel` whose own timeout
+/// (`Endpoint::timeout`) cuts the call: the channel reports tonic's
+/// `TimeoutExpired` inside its `tonic::transport::Error`, which
+/// `is_deadline` missed (it read only the outermost error), so the caller
+/// got `UNAVAILABLE`, the code that tells it to send again.
+#[tokio::test]
+async fn a_channels_own_timeout_is_deadline_exceeded() {
+    let addr = support::serve(|_request| std::future::pending()).await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .timeout(Duration::from_millis(100))
+        .connect()
+        .await
+        .unwrap();
+    let stack = tower_api_errors::ApiErrorsLayer::new()
+        .retry(RetryPolicy::default().max_attempts(1))
+        .layer(
+            channel.map_request(|r: http::Request<ReplayBody<tonic::body::Body>>| {
+                r.map(tonic::body::Body::new)
+            }),
+        );
+    let call = http::Request::post(format!("http://{addr}/echo.Echo/Say"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(tonic::body::Body::new(Full::new(grpc_frame("ok"))))
+        .unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(10), stack.oneshot(call));
+    let error = answer.await.expect("an answer").unwrap_err();
+    let cut = error.transport().expect("a transport failure");
+    assert!(cut.is_deadline(), "{error:?}");
+    let status = tower_api_errors::grpc::into_status(error);
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
 }
 
 /// The README's tonic line keeps the server status's metadata, as a bare

@@ -93,10 +93,14 @@ impl TransportError {
     /// or an outer `tower::timeout::Timeout` / `tokio::time::timeout` whose
     /// error reached us through [`Error::from_boxed`](super::Error::from_boxed);
     /// with feature `grpc`, tonic's own (`tonic::TimeoutExpired`: a
-    /// channel's timeout, or the call's `grpc-timeout`).
+    /// channel's timeout, or the call's `grpc-timeout`, which a `Channel`
+    /// reports inside its `tonic::transport::Error`).
     pub fn is_deadline(&self) -> bool {
         #[cfg(feature = "grpc")]
-        if self.source.is::<tonic::TimeoutExpired>() {
+        if super::chain(&*self.source)
+            .take(MAX_CAUSES + 1)
+            .any(|cause| cause.is::<tonic::TimeoutExpired>())
+        {
             return true;
         }
         self.source.is::<DeadlineElapsed>()

@@ -25,6 +25,23 @@ pub fn code_for_kind(kind: ErrorKind) -> tonic::Code {
     }
 }
 
+/// The code a gRPC client gives an HTTP response that carries no
+/// `grpc-status` (a proxy's, a load balancer's), as gRPC's
+/// `doc/http-grpc-status-mapping.md` has it: the statuses a resend may
+/// heal (429, 502, 503, 504) are `UNAVAILABLE`, the one a caller's retry
+/// policy retries; 504 is not `DEADLINE_EXCEEDED`, which says the
+/// caller's own deadline passed.
+fn code_for_http(status: http::StatusCode) -> tonic::Code {
+    match status.as_u16() {
+        400 => tonic::Code::Internal,
+        401 => tonic::Code::Unauthenticated,
+        403 => tonic::Code::PermissionDenied,
+        404 => tonic::Code::Unimplemented,
+        429 | 502 | 503 | 504 => tonic::Code::Unavailable,
+        _ => tonic::Code::Unknown,
+    }
+}
+
 /// An upstream's error as a `tonic::Status` for a gRPC caller: the
 /// upstream's own gRPC code when it answered with one
 /// ([`ApiError::grpc_status`]), else the code for the kind; the error's
@@ -94,10 +111,17 @@ impl From<ApiError> for tonic::Status {
 ///
 /// - the server's status, when the error carries one, as tonic reads it
 ///   (its code, message, details and metadata);
+/// - an HTTP answer without a `grpc-status` (a proxy's 503, a load
+///   balancer's 404): the code gRPC's HTTP-to-gRPC status mapping gives
+///   it (429, 502, 503 and 504 `UNAVAILABLE`, 404 `UNIMPLEMENTED`, 400
+///   `INTERNAL`, any other status without a row `UNKNOWN`), not the
+///   kind's, which is for an HTTP API's errors;
 /// - a call its deadline cut (the call's `grpc-timeout`, the retry
 ///   policy's deadline, tonic's own timeout): `DEADLINE_EXCEEDED`;
-/// - else the code for the error's kind ([`code_for_kind`]) and its
-///   one-line `Display` (credentials redacted) as the message.
+/// - else the code for the error's kind ([`code_for_kind`]);
+///
+/// the error's one-line `Display` (credentials redacted) as the message
+/// where the server sent none.
 ///
 /// Either way the typed [`Error`] is the status's source.
 ///
@@ -119,7 +143,15 @@ pub fn into_status(error: Error) -> tonic::Status {
             Bytes::copy_from_slice(server.details()),
             server.metadata().clone(),
         ),
-        None => tonic::Status::from(&error),
+        // (A failure on a 200 is a gRPC status the parse layer did not
+        // keep: its kind is the gRPC code's.)
+        None => match error
+            .api()
+            .filter(|api| api.status() != http::StatusCode::OK)
+        {
+            Some(api) => tonic::Status::new(code_for_http(api.status()), api.to_string()),
+            None => tonic::Status::from(&error),
+        },
     };
     status.set_source(Arc::new(error));
     status
