@@ -445,6 +445,16 @@ const PUBLIC: &[Row] = &[
         ..row("S3 XML", 404, r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>photos/2006/February/sample.jpg</Key><RequestId>4442587FB7D0A2F9</RequestId></Error>"#, NotFound, Some("NoSuchKey"), "The specified key does not exist.") },
     row("Envoy 503", 503, "upstream connect error or disconnect/reset before headers. reset reason: connection failure", Unavailable, None, "upstream connect error or disconnect/reset before headers. reset reason: connection failure"),
     row("HTML without title", 500, "<html><body><p>Something   went\n wrong &amp; we know</p></body></html>", Server, None, "Something went wrong & we know"),
+    // XML 1.0 §4.1: character references decoded, as entities are (they
+    // were shown as written).
+    Row { headers: &[("content-type", "application/xml")],
+        ..row("XML character references", 400, "<Error><Code>InvalidArgument</Code><Message>Header &#34;x-amz-date&#34; &#x2F; value &#43;1</Message></Error>", BadRequest, Some("InvalidArgument"), "Header \"x-amz-date\" / value +1") },
+    // XML 1.0 §2.7: a CDATA section is text (it was read as markup:
+    // "b & c]]").
+    Row { headers: &[("content-type", "application/xml")],
+        ..row("XML CDATA message", 400, "<Error><Code>X</Code><Message><![CDATA[a < b & c]]></Message></Error>", BadRequest, Some("X"), "a < b & c") },
+    Row { headers: &[("content-type", "text/xml; charset=utf-8")], retryable: Some(false),
+        ..row("SOAP 1.1 faultstring in CDATA", 500, r#"<?xml version="1.0"?><S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body><S:Fault><faultcode>S:Client</faultcode><faultstring><![CDATA[Value of <amount> must be > 0]]></faultstring></S:Fault></S:Body></S:Envelope>"#, Server, Some("Client"), "Value of <amount> must be > 0") },
     // A bare JSON string is the message; this one says the 400 is a rate
     // limit (the message's verdict, as no code gave one).
     row("JSON string", 400, r#""Rate limited""#, RateLimited, None, "Rate limited"),

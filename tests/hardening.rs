@@ -203,6 +203,37 @@ async fn a_server_echoing_the_request_credentials_does_not_leak_them() {
     assert_scrubbed_and_named(&error);
 }
 
+/// An HTML error page that echoes the request's bearer token the way Go's
+/// `html/template` writes it (`+` as `&#43;`, `/` as `&#x2F;`): the
+/// character references are decoded (XML 1.0 §4.1) before the echo is
+/// looked for, so it is found and scrubbed. Before, they were shown as
+/// written, and the token with them, one trivial decoding away.
+#[tokio::test]
+async fn an_echo_written_in_character_references_is_scrubbed() {
+    const TOKEN: &str = "AbCdEfGh+IjKlMnOp/QrStUv==";
+    let addr = support::serve(|request: Request<hyper::body::Incoming>| async move {
+        let sent = request.headers()["authorization"].to_str().unwrap();
+        let token = sent.trim_start_matches("Bearer ");
+        let written = token.replace('+', "&#43;").replace('/', "&#x2F;");
+        let page = format!(
+            "<html><body><h1>Unauthorized</h1><p>token {written} is not valid</p></body></html>"
+        );
+        support::response(401, &[("content-type", "text/html; charset=utf-8")], page)
+    })
+    .await;
+    let request = Request::get(format!("http://{addr}/v1/me"))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let client = ErrorBodyParseLayer::new().layer(support::client::<Full<Bytes>>());
+    let Err(Error::Api(error)) = client.oneshot(request).await else {
+        panic!("a 401 is an ApiError")
+    };
+    let shown = format!("{error} | {error:?}");
+    assert!(!shown.contains("IjKlMnOp"), "{shown}");
+    assert!(shown.contains("REDACTED"), "{shown}");
+}
+
 /// The one-layer stack keeps one copy of the request (the retry layer's)
 /// and names and scrubs the parse layer's errors from it, on a failure
 /// only: the same result as layers that each keep their own copy.

@@ -1,18 +1,26 @@
-//! Reading HTML and XML without a parser: tags stripped, a handful of
-//! entities decoded, elements found by local name. Every function here is
-//! linear in its input: each `<` is looked at once, and a matched element's
-//! closing tag is searched once.
+//! Reading HTML and XML without a parser: tags stripped, entities
+//! decoded, CDATA sections kept as text, elements found by local name.
+//! Every function here is linear in its input: each `<` and `&` is looked
+//! at once, and a matched element's closing tag is searched once.
 
-/// Most bytes of text [`strip_tags`] produces before it stops.
+/// Most bytes of text [`text_of`] produces before it stops.
 pub(crate) const MAX_STRIPPED: usize = 64 * 1024;
 
-/// Text with tags, comments, scripts and styles removed.
-pub(crate) fn strip_tags(markup: &str) -> String {
+/// The text of `markup`: tags, comments, scripts and styles removed,
+/// entities decoded ([`decode_entities`]), a CDATA section's content kept
+/// as written (XML 1.0 §2.7: character data, not markup).
+pub(crate) fn text_of(markup: &str) -> String {
     let mut out = String::with_capacity(markup.len().min(4096));
     let mut rest = markup;
     while let Some(open) = rest.find('<') {
-        out.push_str(&rest[..open]);
+        decode_into(&mut out, &rest[..open]);
         let tag = &rest[open..];
+        if let Some(data) = tag.strip_prefix("<![CDATA[") {
+            let length = data.find("]]>").unwrap_or(data.len());
+            out.push_str(&data[..length]);
+            rest = data.get(length + 3..).unwrap_or_default();
+            continue;
+        }
         if !is_inline(tag) {
             out.push(' ');
         }
@@ -34,7 +42,7 @@ pub(crate) fn strip_tags(markup: &str) -> String {
             return out;
         }
     }
-    out.push_str(rest);
+    decode_into(&mut out, rest);
     out
 }
 
@@ -56,18 +64,51 @@ fn is_inline(tag: &str) -> bool {
     INLINE.iter().any(|k| k.eq_ignore_ascii_case(&head[..len]))
 }
 
-/// The handful of entities error pages use.
+/// `text` with its entities decoded: the XML ones (`&lt;` `&gt;` `&amp;`
+/// `&quot;` `&apos;`), `&nbsp;`, and numeric character references
+/// (`&#34;`, `&#x2F;`; XML 1.0 §4.1, which Go's `html/template` writes for
+/// `+`), in one pass, so `&amp;lt;` is `&lt;`; anything else stays as
+/// written.
 pub(crate) fn decode_entities(text: &str) -> String {
-    if !text.contains('&') {
-        return text.to_owned();
+    let mut out = String::with_capacity(text.len());
+    decode_into(&mut out, text);
+    out
+}
+
+fn decode_into(out: &mut String, text: &str) {
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let (decoded, length) = entity(&rest[at..]).unwrap_or(('&', 1));
+        out.push(decoded);
+        rest = &rest[at + length..];
     }
-    text.replace("&nbsp;", " ")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
+    out.push_str(rest);
+}
+
+/// The character of the entity `text` starts with (at its `&`), and the
+/// entity's length; `None` when it is none this module decodes. A
+/// reference to no character, NUL or a control character is none.
+fn entity(text: &str) -> Option<(char, usize)> {
+    // The longest decoded, `&#x10FFFF;`, is ten bytes.
+    let end = text.bytes().take(11).position(|byte| byte == b';')?;
+    let decoded = match &text[1..end] {
+        "lt" => '<',
+        "gt" => '>',
+        "amp" => '&',
+        "quot" => '"',
+        "apos" => '\'',
+        "nbsp" => ' ',
+        name => {
+            let number = name.strip_prefix('#')?;
+            let value = match number.strip_prefix(['x', 'X']) {
+                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                None => number.parse().ok()?,
+            };
+            char::from_u32(value).filter(|c| !c.is_control() || c.is_whitespace())?
+        }
+    };
+    Some((decoded, end + 1))
 }
 
 /// True when `text` carries markup worth stripping: a closing tag, a
@@ -85,7 +126,7 @@ pub(crate) fn has_markup(text: &str) -> bool {
 /// `text` with markup stripped and entities decoded, when it has markup.
 pub(crate) fn without_markup(text: String) -> String {
     if has_markup(&text) {
-        decode_entities(&strip_tags(&text))
+        text_of(&text)
     } else {
         text
     }
@@ -135,10 +176,10 @@ pub(crate) fn element<'a>(markup: &'a str, local: &str) -> Option<Element<'a>> {
     None
 }
 
-/// The content of the first element named `local`, tags stripped and
-/// entities decoded; `None` when missing or blank.
+/// The [text](text_of) of the first element named `local`; `None` when
+/// missing or blank.
 pub(crate) fn element_text(markup: &str, local: &str) -> Option<String> {
-    let content = decode_entities(&strip_tags(element(markup, local)?.content));
+    let content = text_of(element(markup, local)?.content);
     (!content.trim().is_empty()).then_some(content)
 }
 
@@ -178,12 +219,12 @@ mod tests {
     #[test]
     fn strips_markup() {
         assert_eq!(
-            strip_tags("<p>a</p><script>x()</script>b<!-- c -->d")
+            text_of("<p>a</p><script>x()</script>b<!-- c -->d")
                 .split_whitespace()
                 .collect::<Vec<_>>(),
             ["a", "b", "d"]
         );
-        assert_eq!(strip_tags("unterminated <tag"), "unterminated  ");
+        assert_eq!(text_of("unterminated <tag"), "unterminated  ");
     }
 
     #[test]
@@ -211,12 +252,54 @@ mod tests {
         );
     }
 
+    /// XML 1.0 §4.1: numeric character references, decimal and hex, next
+    /// to the predefined entities, in one pass; what is no reference to a
+    /// character stays as written.
+    #[test]
+    fn decodes_entities_and_character_references_once() {
+        for (text, decoded) in [
+            (
+                "Header &#34;x-amz-date&#34; &#x2F; value &#43;1",
+                "Header \"x-amz-date\" / value +1",
+            ),
+            (
+                "a &lt;b&gt; &amp; &quot;c&quot; &apos;d&#39; e&nbsp;f",
+                "a <b> & \"c\" 'd' e f",
+            ),
+            (
+                "&amp;lt; is how &lt; is written",
+                "&lt; is how < is written",
+            ),
+            ("&#X1F600; &#128512;", "\u{1f600} \u{1f600}"),
+            (
+                "AT&T & &unknown; &#; &#x; &#0; &#1; &#xD800; &#99999999999; &#12",
+                "AT&T & &unknown; &#; &#x; &#0; &#1; &#xD800; &#99999999999; &#12",
+            ),
+            ("&", "&"),
+        ] {
+            assert_eq!(decode_entities(text), decoded, "{text}");
+        }
+    }
+
+    /// XML 1.0 §2.7: a CDATA section is character data, kept as written
+    /// (its `<` and `&` are no markup, nor entities).
+    #[test]
+    fn cdata_is_text() {
+        let xml = "<Message><![CDATA[a < b & c &amp; d]]></Message>";
+        assert_eq!(
+            element_text(xml, "Message").as_deref(),
+            Some("a < b & c &amp; d")
+        );
+        assert_eq!(text_of("x <![CDATA[<y>]]> z &amp;"), "x <y> z &");
+        assert_eq!(text_of("<![CDATA[never closed"), "never closed");
+    }
+
     /// Found by the `parse_error_is_total_and_bounded` property: a tag whose
     /// first bytes are a multi-byte character.
     #[test]
     fn a_tag_starting_with_a_wide_character_does_not_panic() {
-        assert_eq!(strip_tags("<{\"\u{202e}f>x").trim(), "x");
-        assert_eq!(strip_tags("<\u{202e}"), " ");
+        assert_eq!(text_of("<{\"\u{202e}f>x").trim(), "x");
+        assert_eq!(text_of("<\u{202e}"), " ");
         assert!(element("<\u{202e}x>", "x").is_none());
     }
 

@@ -2,7 +2,7 @@
 
 use super::super::extract::{first_human_text, one_line, text, MAX_CODE_CHARS};
 use super::super::{Dialect, DialectInput, ErrorFields};
-use super::markup::{decode_entities, element_text, first_sentence, strip_tags};
+use super::markup::{decode_entities, element_text, first_sentence, text_of};
 
 /// Longest excerpt, in characters.
 const MAX_EXCERPT_CHARS: usize = 256;
@@ -43,9 +43,11 @@ impl Dialect for PlainText {
                         .then(|| first_sentence(trimmed, MAX_TEXT_RUNS))
                         .flatten()
                 })
-                .unwrap_or_else(|| strip_tags(trimmed));
+                .unwrap_or_else(|| text_of(trimmed));
             fields.code = code.map(|code| one_line(&code, MAX_CODE_CHARS));
-            fields.message = Some(excerpt(&message)).filter(|m| !m.is_empty());
+            // (Decoded once already: `&amp;lt;` stays `&lt;`.)
+            let message = one_line(&message, MAX_EXCERPT_CHARS);
+            fields.message = Some(message).filter(|m| !m.is_empty());
         } else if trimmed.starts_with(['{', '[']) {
             // JSON cut short (by the cap) or malformed: never dumped.
             fields.message = Some(with_reason(input, first_human_literal(trimmed)));
