@@ -1448,3 +1448,95 @@ fn a_fleet_never_admits_more_than_the_window_past_the_holds() {
         }
     });
 }
+
+// ---------------------------------------------------------------------------
+// A window with no reset announced, shared by a fleet.
+// ---------------------------------------------------------------------------
+
+/// A leaky bucket of 40 leaking 2 a second, answered in 20 ms, that
+/// announces `x-ratelimit-limit` and `-remaining` and no reset (a 429 says
+/// `retry-after: 2`); it starts at `level`. Returns the vendor and its
+/// (level, last leak, 429s).
+#[allow(clippy::type_complexity)]
+fn leaky_bucket(
+    level: f64,
+) -> (
+    impl Service<
+            Request<Full<Bytes>>,
+            Response = Response<Full<Bytes>>,
+            Error = std::convert::Infallible,
+            Future: Send,
+        > + Clone
+        + Send
+        + 'static,
+    Arc<Mutex<(f64, Duration, u64)>>,
+) {
+    let start = std::time::Instant::now();
+    let bucket = Arc::new(Mutex::new((level, Duration::ZERO, 0u64)));
+    let b = bucket.clone();
+    let vendor = tower::service_fn(move |_request: Request<Full<Bytes>>| {
+        let (now, mut s) = (start.elapsed(), b.lock().unwrap());
+        s.0 = (s.0 - (now - s.1).as_secs_f64() * 2.0).max(0.0);
+        s.1 = now;
+        let full = s.0 + 1.0 > 40.0;
+        s.2 += u64::from(full);
+        s.0 += f64::from(u8::from(!full));
+        let remaining = (40.0 - s.0).floor().to_string();
+        let mut answer = Response::builder()
+            .status(if full { 429 } else { 200 })
+            .header("x-ratelimit-limit", "40")
+            .header("x-ratelimit-remaining", remaining);
+        if full {
+            answer = answer.header("retry-after", "2");
+        }
+        let answer = answer.body(Full::new(Bytes::new())).unwrap();
+        async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok::<_, std::convert::Infallible>(answer)
+        }
+    });
+    (vendor, bucket)
+}
+
+/// A fleet of 4 on a window with no reset announced (a bucket nearly full,
+/// `1` of `40` left after a first request, that leaks 2 a second), 3
+/// callers each at once: as in one process (src/quota/mod.rs, "Refills";
+/// tests/quota_vendors.rs, the same bucket), its guessed reset is confirmed
+/// by one request for the fleet, not refilled to 40: 2 429s at most. The
+/// ledger did not keep the guess: the fleet leased the whole 40 at the
+/// guessed reset, and 8 of the 12 callers drew 429s (5 with the guess kept
+/// but confirmed by each member).
+#[test]
+fn a_fleet_confirms_a_guessed_reset_rather_than_refilling_it() {
+    within(Duration::from_secs(40), rt, || async {
+        let redis = RedisServer::start(free_port());
+        let (vendor, bucket) = leaky_bucket(38.0);
+        let stores: Vec<RedisStore> = (0..4)
+            .map(|_| store_on(&redis, "test:guessed:").timeout(Duration::from_secs(1)))
+            .collect();
+        let clients: Vec<_> = (stores.iter())
+            .map(|store| QuotaLayer::with_store(store.clone()).layer(vendor.clone()))
+            .collect();
+        let get = || Request::get("http://shop.test/items").body(Full::default());
+        // The first request teaches the fleet `39/40`, no reset.
+        clients[0].clone().oneshot(get().unwrap()).await.unwrap();
+        let mut callers = Vec::new();
+        for client in &clients {
+            for _ in 0..3 {
+                let client = client.clone();
+                callers.push(tokio::spawn(async move {
+                    client.oneshot(get().unwrap()).await.map(|r| r.status())
+                }));
+            }
+        }
+        let mut outcomes = Vec::new();
+        for caller in callers {
+            outcomes.push(caller.await.unwrap());
+        }
+        let rejected = bucket.lock().unwrap().2;
+        assert!(
+            rejected <= 2,
+            "{rejected} 429s from a bucket announced 39/40: {outcomes:?}"
+        );
+    });
+}

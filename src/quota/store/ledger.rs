@@ -33,7 +33,7 @@
 use super::inferred::{inferred_mut, install, Inferred, INFERRED};
 use super::window::{
     cold_start, unknown_limit_cap, Millis, Report, ScopeState, Window, NEW_WINDOW_AFTER,
-    OPEN_IN_FLIGHT, WHOLE_SECOND,
+    OPEN_IN_FLIGHT, RECHECK, WHOLE_SECOND,
 };
 use super::MAX_WINDOWS;
 
@@ -195,16 +195,7 @@ impl Ledger {
     pub(crate) fn renew(&mut self, ask: &Ask) -> Answer {
         let now = ask.now;
         self.version += 1;
-        // A report of a window's last second may describe the window the
-        // ledger already closed (members' clocks and resets differ by up to
-        // a second): it is not taken for the next one.
-        // (A ledger that knows no window closed none.)
-        let cold = self.state.binding().is_none();
-        let current = |r: &Report| cold || r.reset.is_none_or(|ms| ms >= NEW_WINDOW_AFTER);
-        let reports = ask.reports.into_iter().flatten().filter(current);
-        self.state.learn_reports(reports, ask.cooldown, now);
-        // (Its first window, from a report: a probe's, or a member's.)
-        let learned = cold && self.state.binding().is_some();
+        let learned = self.learn(ask);
         self.state.refill(now);
         self.expire_members(now);
         let joined = !self.members.iter().any(|m| m.id == ask.member);
@@ -262,7 +253,10 @@ impl Ledger {
         } else {
             self.lease_end.min(now + SHARE_WAIT)
         };
-        match (granted.left + granted.kept, whole) {
+        // (While a guessed reset is confirmed, all ask again shortly.)
+        let confirming = self.unconfirmed();
+        let next = next.min(if confirming { now + RECHECK } else { next });
+        match (granted.left + granted.kept, whole && !confirming) {
             (0, _) => granted.hold_until = next,
             (_, true) => granted.refill = next,
             (_, false) => {}
@@ -339,6 +333,33 @@ impl Ledger {
         unsure.then(|| self.fair_share(OPEN_IN_FLIGHT))
     }
 
+    /// Learns a member's reports; true when they taught the ledger its
+    /// first window (a probe's, or a member's).
+    fn learn(&mut self, ask: &Ask) -> bool {
+        // A report of a window's last second may describe the window the
+        // ledger already closed (members' clocks and resets differ by up to
+        // a second): it is not taken for the next one.
+        // (A ledger that knows no window closed none; a guessed reset is
+        // no window's last second, however near.)
+        let cold = self.state.binding().is_none();
+        let current =
+            |r: &Report| cold || r.guessed || r.reset.is_none_or(|ms| ms >= NEW_WINDOW_AFTER);
+        let reports = ask.reports.into_iter().flatten().filter(current);
+        let unconfirmed = self.unconfirmed();
+        self.state.learn_reports(reports, ask.cooldown, ask.now);
+        if unconfirmed && !self.unconfirmed() {
+            // Confirmed: the window is leased anew, from what is left.
+            self.lease_end = self.lease_end.min(ask.now);
+        }
+        cold && self.state.binding().is_some()
+    }
+
+    /// A window's guessed reset passed, and no answer told what is left.
+    fn unconfirmed(&self) -> bool {
+        let mut windows = self.state.windows.iter().flatten();
+        windows.any(|window| window.guessed && window.reset_at.is_none())
+    }
+
     /// Nothing known: one member probes, the others hold until it teaches.
     fn cold(&mut self, member: u64, open: bool, now: Millis) -> Answer {
         if open {
@@ -388,6 +409,9 @@ impl Ledger {
             (self.lease_end, self.budget) = (end, remaining);
         } else if self.lease_end <= now || next_window {
             let remaining = self.grow_margin(remaining);
+            // A guessed reset passed: one request confirms what is left,
+            // for the fleet (as for one process, see `ScopeState::refill`).
+            let remaining = remaining.min(if self.unconfirmed() { 1 } else { remaining });
             // An end not told is guessed as long as the window (vendors'
             // windows repeat: at 10 per 1 s, a lease interval's guess held
             // the fleet 4 s in 5), within 1 s and a lease interval. A lease
@@ -630,6 +654,7 @@ impl Ledger {
                 ("t", window.reset_at),
                 ("w", window.length),
                 ("f", window.truncated.then_some(1)),
+                ("u", window.guessed.then_some(1)),
             ];
             let named = numbers.map(|(kind, n)| (format!("{kind}{i}"), n.map(|n| n.to_string())));
             fields.extend(named.into_iter().filter_map(present));
@@ -717,6 +742,7 @@ impl Ledger {
             "t" => window.reset_at = Some(value),
             "w" => window.length = Some(value),
             "f" => window.truncated = value == 1,
+            "u" => window.guessed = value == 1,
             _ => return None,
         }
         Some(())
@@ -735,6 +761,7 @@ mod tests {
             remaining: Some(remaining),
             reset: Some(reset),
             counts_cost: true,
+            guessed: false,
         });
         reports
     }
@@ -761,6 +788,34 @@ mod tests {
             Answer::Lease(granted) => granted,
             other => panic!("expected a lease, got {other:?}"),
         }
+    }
+
+    /// A window whose server gave no reset (a leaky bucket's `39/40`) is
+    /// confirmed at its guessed reset for the fleet, as in one process (see
+    /// `ScopeState::refill`): the guess is kept in Redis, one unit goes,
+    /// the others ask again shortly, and the answer that confirms what is
+    /// left is leased anew. (Refilled to 40, the fleet sent into the full
+    /// bucket at each guessed reset.)
+    #[test]
+    fn a_guessed_reset_is_confirmed_by_one_unit_for_the_fleet() {
+        let guessed = |member, now, remaining| {
+            let mut ask = ask(member, now, 4);
+            ask.reports =
+                report(40, remaining, 1_000).map(|r| r.map(|r| Report { guessed: true, ..r }));
+            ask
+        };
+        let mut ledger = Ledger::default();
+        lease(ledger.renew(&guessed(1, 0, 39)));
+        lease(ledger.renew(&ask(2, 400, 4)));
+        let mut ledger = Ledger::decode(&ledger.encode()).unwrap();
+        assert!(ledger.state.windows[0].unwrap().guessed, "kept in Redis");
+        assert_eq!(lease(ledger.renew(&ask(1, 1_100, 4))).left, 1, "one");
+        let held = lease(ledger.renew(&ask(2, 1_110, 4)));
+        assert_eq!((held.left, held.hold_until), (0, 1_110 + RECHECK));
+        // Its answer: 2 left (guessed again), in fair shares.
+        assert_eq!(lease(ledger.renew(&guessed(1, 1_150, 2))).left, 1);
+        assert_eq!(lease(ledger.renew(&ask(2, 1_160, 4))).left, 1);
+        assert_eq!((ledger.budget, ledger.lease_end), (2, 2_150));
     }
 
     #[test]

@@ -168,6 +168,9 @@ pub(crate) struct Report {
     /// Milliseconds to the reset.
     pub(crate) reset: Option<Millis>,
     pub(crate) counts_cost: bool,
+    /// The reset is a guess (see [`Window::guessed`]): a member's, or the
+    /// ledger's, report of a window whose server gave none.
+    pub(crate) guessed: bool,
 }
 
 impl Report {
@@ -183,7 +186,13 @@ impl Report {
             remaining: report.remaining(),
             reset: report.reset().map(as_ms),
             counts_cost: counts_cost(report),
+            guessed: false,
         }
+    }
+
+    /// The server told no reset (this report's, or the one it relays).
+    fn untold(&self) -> bool {
+        self.reset.is_none() || self.guessed
     }
 }
 
@@ -658,7 +667,7 @@ impl ScopeState {
                 reset_at: Some(reset_at.max(within)),
                 counts_cost: report.counts_cost,
                 learned_at: now,
-                guessed: report.reset.is_none(),
+                guessed: report.untold(),
                 ..Window::default()
             };
             // The first free slot, else the loosest kept (or one reset),
@@ -719,7 +728,7 @@ impl Window {
             if report.reset != Some(0) || self.truncated {
                 self.remaining = remaining;
                 (self.reset_at, self.learned_at) = (Some(reset_at), now);
-                self.guessed = report.reset.is_none();
+                self.guessed = report.untold();
             }
             return;
         }
@@ -741,7 +750,7 @@ impl Window {
         };
         if let Some(end) = ends_no_sooner {
             self.reset_at = self.reset_at.map(|at| at.max(end));
-            self.guessed |= report.reset.is_none();
+            self.guessed |= report.untold();
         }
     }
 }
@@ -794,6 +803,7 @@ impl ScopeState {
                 remaining: Some(window.remaining),
                 reset: Some(reset_at - now),
                 counts_cost: window.counts_cost,
+                guessed: window.guessed,
             })
         });
         let cooldown = self.cooldown_until.filter(|until| *until > now);
