@@ -1540,3 +1540,57 @@ fn a_fleet_confirms_a_guessed_reset_rather_than_refilling_it() {
         );
     });
 }
+
+/// A fleet back from idle (4 members x 8 workers busy on a vendor of 40
+/// per 2 s, then quiet past two lease intervals, 10 s, so that every
+/// member is gone from the ledger) and all back at once with a request
+/// per worker, 32 of a window of 40: as for a cold fleet's first window,
+/// the first member back does not take the window before the others are
+/// in: every request goes within the join (300 ms) and its round trips.
+/// Unramped, the first back took most of it, and another member's 8
+/// workers waited for the next window (2-5 s).
+#[test]
+fn a_fleet_back_from_idle_shares_its_next_window() {
+    within(Duration::from_secs(60), rt, || async {
+        let redis = RedisServer::start(free_port());
+        let vendor = Vendor::new(40, Duration::from_secs(2));
+        let addr = vendor.serve().await;
+        let stores: Vec<RedisStore> = (0..4)
+            .map(|_| store_on(&redis, "test:idle:").timeout(Duration::from_secs(1)))
+            .collect();
+        let clients: Vec<_> = stores.iter().map(by_api_key).collect();
+        let busy_until = Instant::now() + Duration::from_secs(2);
+        let mut workers = Vec::new();
+        for client in clients.iter().flat_map(|client| [client; 8]) {
+            let client = client.clone();
+            workers.push(tokio::spawn(async move {
+                while Instant::now() < busy_until {
+                    let _ = client.clone().oneshot(keyed(addr, "k")).await;
+                }
+            }));
+        }
+        for worker in workers {
+            worker.await.unwrap();
+        }
+        // (Past two lease intervals: every member is gone.)
+        tokio::time::sleep(Duration::from_millis(10_500)).await;
+        let back = Instant::now();
+        let mut workers = Vec::new();
+        for client in clients.iter().flat_map(|client| [client; 8]) {
+            let request = client.clone().oneshot(keyed(addr, "k"));
+            workers.push(tokio::spawn(async move {
+                let status = request.await.map(|r| r.status().as_u16());
+                (status.unwrap_or(0), back.elapsed())
+            }));
+        }
+        let mut answers = Vec::new();
+        for worker in workers {
+            answers.push(worker.await.unwrap());
+        }
+        let slowest = answers.iter().map(|(_, took)| *took).max().unwrap();
+        assert!(
+            answers.iter().all(|(status, _)| *status == 200) && slowest < Duration::from_secs(1),
+            "back from idle: {answers:?}"
+        );
+    });
+}

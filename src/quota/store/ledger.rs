@@ -197,7 +197,10 @@ impl Ledger {
         self.version += 1;
         let learned = self.learn(ask);
         self.state.refill(now);
+        // (A fleet back from idle: every member had gone, as if cold.)
+        let fleet = self.members.len() > 1;
         self.expire_members(now);
+        let idle = fleet && self.members.is_empty();
         let joined = !self.members.iter().any(|m| m.id == ask.member);
         let me = self.member(ask.member, now);
         let limited = ask.cooldown.filter(|_| ask.limited);
@@ -208,7 +211,7 @@ impl Ledger {
         let Some(binding) = self.state.binding() else {
             return self.cold(ask.member, ask.open, now);
         };
-        let reporter = self.start(&binding, (ask, me, joined), learned);
+        let reporter = self.start(&binding, (ask, me, joined), (learned, idle));
         // (A roll leased nothing yet: what the member kept was the last
         // lease window's; one dropped as gone had its lease go back.)
         let kept = if joined {
@@ -273,19 +276,22 @@ impl Ledger {
     /// the 3 others, asking at once, were in), and what a member admitted
     /// of it on its cautious share meanwhile counts in its share, never
     /// more than the limit in all (a member's view of what is left may
-    /// predate what the others admitted). True when the ramp is a member's
+    /// predate what the others admitted). So is the lease window a fleet
+    /// comes back to from `idle` (its members all gone: the first back
+    /// took most of the window, and another's 8 workers waited 2-5 s). True
+    /// when the ramp is a member's
     /// report's (not a probe's, nor a new ledger's spent into): the lease
     /// of that renewal is cut unramped (a lone member gets what it asks),
     /// and the ramp ends with the join.
-    fn start(&mut self, binding: &Window, asked: (&Ask, usize, bool), learned: bool) -> bool {
-        let (ask, me, joined) = asked;
+    fn start(&mut self, binding: &Window, asked: (&Ask, usize, bool), new: (bool, bool)) -> bool {
+        let ((ask, me, joined), (learned, idle)) = (asked, new);
         let now = ask.now;
         // (A new ledger spent into: `learned` holds too.)
         let fresh = self.version == 1 && binding.limit.is_some_and(|l| binding.remaining < l);
         let probed = self.probe.take().is_some();
         let first = (probed || learned) && self.lease_end == 0;
         self.roll(binding, now);
-        if first && self.lease_end > now {
+        if (first || idle) && self.lease_end > now {
             let span = ((self.lease_end - now) / 2).min(LEASE_TTL);
             // Members back from a failing Redis come back over its backoff
             // (2 s at most), each with what it admitted meanwhile: the
@@ -816,6 +822,24 @@ mod tests {
         assert_eq!(lease(ledger.renew(&guessed(1, 1_150, 2))).left, 1);
         assert_eq!(lease(ledger.renew(&ask(2, 1_160, 4))).left, 1);
         assert_eq!((ledger.budget, ledger.lease_end), (2, 2_150));
+    }
+
+    /// A fleet back from idle (its members all gone, their leases back)
+    /// joins before its window is cut, as a cold fleet's first: the first
+    /// member back does not take the window before the others are in (it
+    /// took most of 40 while another's 8 workers waited for the next).
+    #[test]
+    fn a_fleet_back_from_idle_joins_before_its_window_is_cut() {
+        let mut ledger = Ledger::default();
+        let mut taught = ask(1, 0, 4);
+        taught.reports = report(40, 40, 60_000);
+        lease(ledger.renew(&taught));
+        lease(ledger.renew(&ask(2, 400, 4)));
+        let first = lease(ledger.renew(&ask(1, 20_000, 32)));
+        assert_eq!((first.left, first.hold_until), (0, 20_000 + RAMP_JOIN));
+        assert_eq!(lease(ledger.renew(&ask(2, 20_010, 32))).left, 0);
+        let joined = lease(ledger.renew(&ask(1, 20_000 + RAMP_JOIN, 32)));
+        assert_eq!(joined.left, 20, "a fair share");
     }
 
     #[test]
