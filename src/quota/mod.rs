@@ -65,7 +65,8 @@
 //!   by one request before the others go, for a tenth of what held them
 //!   at most (a second at most): a reset read early (a vendor that
 //!   truncates its whole seconds, a clock ahead of the server's) costs one
-//!   429, not one per request held; in a fleet, one per process.
+//!   429, not one per request held; in a fleet, one per process (one
+//!   for the fleet at a guessed reset: its ledger leases one unit).
 //! - **Cost.** A request may cost more than 1 ([`cost`](QuotaLayer::cost):
 //!   LLM tokens, bytes); windows the server says count requests draw 1
 //!   (and Anthropic's `output-tokens`, which the answer spends, not the
