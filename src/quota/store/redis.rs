@@ -128,8 +128,8 @@ const OPENING_EVERY: Millis = 250;
 ///   the fleet joins (held processes ask again every 50 ms), then leased
 ///   whole, in fair shares; so is a window the fleet comes back to once
 ///   every member went quiet (two lease intervals). A probe that teaches
-///   nothing (a vendor that announces no quota) opens the scope: after the same join, each
-///   process may have its fair share of 16 requests in flight until a 429
+///   nothing (a vendor that announces no quota) opens the scope: after
+///   the same join, each process may have its fair share of 16 requests in flight until a 429
 ///   teaches a limit (more as answers come back without one, or as time
 ///   passes); an
 ///   answer gives its unit back, with no Redis call.
