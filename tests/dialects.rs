@@ -453,6 +453,10 @@ const PUBLIC: &[Row] = &[
     // "b & c]]").
     Row { headers: &[("content-type", "application/xml")],
         ..row("XML CDATA message", 400, "<Error><Code>X</Code><Message><![CDATA[a < b & c]]></Message></Error>", BadRequest, Some("X"), "a < b & c") },
+    // XML 1.0 §4.6: the five predefined entities (and a character
+    // reference beside them) are decoded in an XML message.
+    Row { headers: &[("content-type", "application/xml")],
+        ..row("XML predefined entities", 400, "<Error><Code>InvalidArgument</Code><Message>Key &lt;foo&gt; &amp; bar &#39;baz&#39; &quot;q&quot; &apos;a&apos;</Message></Error>", BadRequest, Some("InvalidArgument"), "Key <foo> & bar 'baz' \"q\" 'a'") },
     Row { headers: &[("content-type", "text/xml; charset=utf-8")], retryable: Some(false),
         ..row("SOAP 1.1 faultstring in CDATA", 500, r#"<?xml version="1.0"?><S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body><S:Fault><faultcode>S:Client</faultcode><faultstring><![CDATA[Value of <amount> must be > 0]]></faultstring></S:Fault></S:Body></S:Envelope>"#, Server, Some("Client"), "Value of <amount> must be > 0") },
     // A bare JSON string is the message; this one says the 400 is a rate

@@ -1,6 +1,8 @@
 //! `SuccessPeekLayer`: 2xx bodies that say they failed become typed errors;
 //! every other success is given back byte for byte (issue #12 item 6).
 
+mod support;
+
 #[path = "support/scripted.rs"]
 mod scripted;
 
@@ -17,23 +19,7 @@ use tower_api_errors::parse::SuccessPeekLayer;
 use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryPolicy};
 use tower_api_errors::{parse_error, ApiError, Error, ErrorBodyParseLayer, ErrorKind};
 
-/// One 200 with `content_type` and `body`, through the peek and parse layers.
-async fn peek(content_type: &'static str, body: &'static str) -> Result<Bytes, Error> {
-    let upstream = service_fn(move |_req: Request<()>| async move {
-        Ok::<_, Infallible>(
-            Response::builder()
-                .header("content-type", content_type)
-                .body(Full::new(Bytes::from_static(body.as_bytes())))
-                .unwrap(),
-        )
-    });
-    let client = ServiceBuilder::new()
-        .layer(SuccessPeekLayer::new())
-        .layer(ErrorBodyParseLayer::new())
-        .service(upstream);
-    let response = client.oneshot(Request::new(())).await?;
-    Ok(response.into_body().collect().await.unwrap().to_bytes())
-}
+use support::peek;
 
 struct Failing {
     source: &'static str,

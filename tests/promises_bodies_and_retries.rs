@@ -25,23 +25,13 @@ use tower_api_errors::{
 };
 
 use scripted::{exact, get, reply, Scripted};
+use support::headers;
 
 /// Header pairs, as a row lists them.
 type Pairs = &'static [(&'static str, &'static str)];
 
 /// A hostile body of about `n` bytes.
 type Shape = Box<dyn Fn(usize) -> Vec<u8>>;
-
-fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    for (n, v) in pairs {
-        map.append(
-            http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
-            HeaderValue::from_str(v).unwrap(),
-        );
-    }
-    map
-}
 
 fn parse(status: u16, pairs: &[(&str, &str)], body: &str) -> tower_api_errors::ApiError {
     parse_error(

@@ -99,6 +99,42 @@ where
     Client::builder(TokioExecutor::new()).build_http()
 }
 
+/// A header map of `pairs`, in order (a repeated name appends a line).
+pub fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {
+    let mut map = http::HeaderMap::new();
+    for (name, value) in pairs {
+        map.append(
+            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            http::HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    map
+}
+
+/// One 200 with `content_type` and `body`, through `SuccessPeekLayer` over
+/// `ErrorBodyParseLayer` (as the peek layer's docs place them): the bytes
+/// given back, or the typed failure.
+pub async fn peek(
+    content_type: &'static str,
+    body: &'static str,
+) -> Result<Bytes, tower_api_errors::Error> {
+    use tower::ServiceExt;
+    let upstream = tower::service_fn(move |_req: Request<()>| async move {
+        Ok::<_, Infallible>(
+            Response::builder()
+                .header("content-type", content_type)
+                .body(Full::new(Bytes::from_static(body.as_bytes())))
+                .unwrap(),
+        )
+    });
+    let client = tower::ServiceBuilder::new()
+        .layer(tower_api_errors::parse::SuccessPeekLayer::new())
+        .layer(tower_api_errors::ErrorBodyParseLayer::new())
+        .service(upstream);
+    let response = client.oneshot(Request::new(())).await?;
+    Ok(response.into_body().collect().await.unwrap().to_bytes())
+}
+
 /// Collects a body to bytes.
 pub async fn body_bytes<B>(body: B) -> Bytes
 where
