@@ -453,6 +453,11 @@ const PUBLIC: &[Row] = &[
     // "b & c]]").
     Row { headers: &[("content-type", "application/xml")],
         ..row("XML CDATA message", 400, "<Error><Code>X</Code><Message><![CDATA[a < b & c]]></Message></Error>", BadRequest, Some("X"), "a < b & c") },
+    // Parse module docs (src/parse/mod.rs:15-17): the body is "parsed as
+    // JSON once" whatever its declared type: a framework's JSON error sent
+    // as `text/html` is still read as JSON, not as a page.
+    Row { headers: &[("content-type", "text/html; charset=utf-8")],
+        ..row("JSON under text/html", 404, r#"{"error":{"code":"not_found","message":"No such user"}}"#, NotFound, Some("not_found"), "No such user") },
     // XML 1.0 §4.6: the five predefined entities (and a character
     // reference beside them) are decoded in an XML message.
     Row { headers: &[("content-type", "application/xml")],
