@@ -4,6 +4,7 @@
 //! partition values (API keys, tenants) out of keys, logs and errors.
 //! Floor 1: used by every layer that keeps per-scope state; imports no layer.
 
+use http::uri::Scheme;
 use http::{Extensions, HeaderMap, Method, Request, Uri};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -49,6 +50,14 @@ impl Fnv1a {
         }
     }
 
+    /// [`write_bytes`](Self::write_bytes) of `bytes` in ASCII lower case.
+    pub(crate) fn write_lowercase(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 ^= u64::from(byte.to_ascii_lowercase());
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
     pub(crate) fn finish(&self) -> u64 {
         self.0
     }
@@ -87,9 +96,7 @@ pub(crate) type DigestMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
 /// and `api.example.com` are one vendor, so one scope.
 pub(crate) fn authority_digest(authority: &[u8], partition: Option<u64>) -> u64 {
     let mut hasher = Fnv1a::default();
-    for byte in authority {
-        hasher.write_bytes(&[byte.to_ascii_lowercase()]);
-    }
+    hasher.write_lowercase(authority);
     if let Some(partition) = partition {
         hasher.write_bytes(&[0xff]);
         hasher.write_bytes(&partition.to_le_bytes());
@@ -158,12 +165,15 @@ impl<'a> ScopeRequest<'a> {
                 // char pattern's search is set up for long texts).
                 let text = authority.as_str().as_bytes();
                 let host = text.rsplit(|byte| *byte == b'@').next().unwrap_or(text);
-                let implied: &[u8] = match self.uri.scheme_str() {
-                    Some("https") => b":443",
-                    Some("http") => b":80",
-                    _ => b":",
+                let scheme = self.uri.scheme();
+                let implied = if scheme == Some(&Scheme::HTTPS) {
+                    host.strip_suffix(b":443")
+                } else if scheme == Some(&Scheme::HTTP) {
+                    host.strip_suffix(b":80")
+                } else {
+                    None
                 };
-                let host = host.strip_suffix(implied).unwrap_or(host);
+                let host = implied.unwrap_or(host);
                 host.strip_suffix(b":").unwrap_or(host)
             }
             None => self
