@@ -323,3 +323,76 @@ async fn a_success_of_endless_empty_frames_is_given_back() {
     assert_eq!(response.status(), 200);
     assert!(polled.load(Ordering::SeqCst) <= 4097);
 }
+
+const TOKEN: &str = "sk_live_51Hx9q2eZvKYlo2CabcdefGHIJ";
+const QUERY_TOKEN: &str = "xoxb-17653672481-19874698323";
+const JWT: &str =
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+
+/// Failures inside successes that echo the request's bearer token, its
+/// `?token=` query secret and a JSON Web Token into message, code and
+/// details, through the peek and parse layers.
+async fn peeked_echo(content_type: &'static str, body: fn(&str, &str) -> String) -> ApiError {
+    let upstream = service_fn(move |req: Request<()>| async move {
+        let bearer = req.headers()["authorization"].to_str().unwrap();
+        let bearer = bearer.strip_prefix("Bearer ").unwrap().to_owned();
+        let query = req.uri().query().unwrap().strip_prefix("token=").unwrap();
+        Ok::<_, Infallible>(
+            Response::builder()
+                .header("content-type", content_type)
+                .body(Full::new(Bytes::from(body(&bearer, query))))
+                .unwrap(),
+        )
+    });
+    let client = SuccessPeekLayer::new().layer(ErrorBodyParseLayer::new().layer(upstream));
+    let request = Request::get(format!(
+        "https://slack.test/api/auth.test?token={QUERY_TOKEN}"
+    ))
+    .header("authorization", format!("Bearer {TOKEN}"))
+    .body(())
+    .unwrap();
+    let Err(Error::Api(error)) = client.oneshot(request).await else {
+        panic!("a failure inside a success is an API error")
+    };
+    error
+}
+
+/// Before: the peek layer built its error without scrubbing it, so the
+/// request's own credentials and token shapes stayed in its message, code
+/// and details. It types them "like any other" (parse module docs), so
+/// the parse layer's echo promise holds (redact module docs; SECURITY.md,
+/// "No credentials in errors or logs").
+#[tokio::test]
+async fn failures_inside_successes_are_scrubbed_of_echoed_credentials() {
+    type Body = fn(&str, &str) -> String;
+    let rows: [(&str, &'static str, Body); 3] = [
+        ("Slack", "application/json", |t, q| {
+            format!(
+                r#"{{"ok":false,"error":"{t}","message":"token {t} or {q} or {JWT} was revoked","echo":{{"q":"{q}","jwt":"{JWT}"}}}}"#
+            )
+        }),
+        ("GraphQL", "application/graphql-response+json", |t, q| {
+            format!(
+                r#"{{"data":null,"errors":[{{"message":"bad token {t} {q} {JWT}","extensions":{{"code":"{t}","seen":["{q}","{JWT}"]}}}}]}}"#
+            )
+        }),
+        ("S3", "application/xml", |t, q| {
+            format!("<Error><Code>{t}</Code><Message>Key {t}, {q}, {JWT} refused</Message></Error>")
+        }),
+    ];
+    for (at, content_type, body) in rows {
+        let error = peeked_echo(content_type, body).await;
+        let shown = format!(
+            "{error} | {error:?} | {:?} | {:?} | {:?}",
+            error.code(),
+            error.details_json(),
+            error.details()
+        );
+        for secret in [TOKEN, QUERY_TOKEN, JWT, &TOKEN[..12], &JWT[..20]] {
+            assert!(!shown.contains(secret), "{at}: {secret} leaked: {shown}");
+        }
+        assert!(error.message().contains("REDACTED"), "{at}: {shown}");
+        let request = error.request().expect("the error names its request");
+        assert!(request.to_string().contains("token=REDACTED"), "{at}");
+    }
+}

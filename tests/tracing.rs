@@ -224,6 +224,41 @@ async fn spans_carry_opentelemetry_attribute_names() {
     }
 }
 
+/// Before: the `SuccessPeekLayer`'s `api_error` event logged a failure
+/// inside a success unscrubbed: here its code, the request's bearer token
+/// echoed (SECURITY.md: "No credentials in errors or logs").
+#[tokio::test(flavor = "current_thread")]
+async fn the_peek_layers_event_logs_no_echoed_credential() {
+    use tower::service_fn;
+    use tower_api_errors::parse::SuccessPeekLayer;
+    let (logs, _guard) = captured_logs::capture(FmtSpan::NONE);
+    let upstream = service_fn(|req: Request<()>| async move {
+        let token = req.headers()["authorization"].to_str().unwrap()[7..].to_owned();
+        let body = format!(r#"{{"ok":false,"error":"{token}"}}"#);
+        Ok::<_, std::convert::Infallible>(
+            http::Response::builder()
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from(body)))
+                .unwrap(),
+        )
+    });
+    let client = ServiceBuilder::new()
+        .layer(SuccessPeekLayer::new())
+        .layer(ErrorBodyParseLayer::new())
+        .service(upstream);
+    let request = Request::get("https://slack.test/api/auth.test")
+        .header("authorization", format!("Bearer {}", SECRETS[5]))
+        .body(())
+        .unwrap();
+    let Err(tower_api_errors::Error::Api(error)) = client.oneshot(request).await else {
+        panic!("ok false is an API error")
+    };
+    assert_eq!(error.code(), Some("REDACTED"));
+    let text = logs.text();
+    assert!(text.contains("api_error"), "the event was logged: {text}");
+    assert!(!text.contains(SECRETS[5]), "{text}");
+}
+
 /// The resilience layers' events (a circuit breaker's transitions, hedged
 /// requests) go through the one observer: stable names and fields, the
 /// server's host and port only (never userinfo, path or query).

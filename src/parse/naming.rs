@@ -1,5 +1,6 @@
-//! [`Kept`]: what the parse layer keeps of a request to name its failure
-//! and scrub the failure body's echoes of the request's credentials.
+//! [`Kept`]: what the parse layer (and the success peek layer, the same
+//! way) keeps of a request to name its failure and scrub the failure body's
+//! echoes of the request's credentials.
 //!
 //! Under a layer that recorded the call's
 //! [`CallContext`](crate::context::CallContext) (the retry layer), the

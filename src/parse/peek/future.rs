@@ -6,8 +6,8 @@ use super::PeekBody;
 use crate::classification::failure;
 use crate::error::BoxError;
 use crate::hints::ResponseHints;
+use crate::parse::naming::Kept;
 use crate::parse::DialectInput;
-use crate::redact::RequestContext;
 use crate::{Error, ErrorKind};
 use bytes::{BufMut, Bytes};
 use http::response::Parts;
@@ -28,16 +28,16 @@ pin_project! {
         #[pin]
         state: PeekState<F, B>,
         config: Arc<PeekConfig>,
-        context: Option<RequestContext>,
+        kept: Kept,
     }
 }
 
 impl<F, B> PeekFuture<F, B> {
-    pub(super) fn new(future: F, config: Arc<PeekConfig>, context: RequestContext) -> Self {
+    pub(super) fn new(future: F, config: Arc<PeekConfig>, kept: Kept) -> Self {
         PeekFuture {
             state: PeekState::Calling { future },
             config,
-            context: Some(context),
+            kept,
         }
     }
 }
@@ -85,7 +85,8 @@ where
                         Ok(response) => response,
                         Err(error) => {
                             this.state.set(PeekState::Done);
-                            return Poll::Ready(Err(Error::from_inner(error, this.context.take())));
+                            let context = this.kept.take_context();
+                            return Poll::Ready(Err(Error::from_inner(error, context)));
                         }
                     };
                     if !this.config.wants(&response) {
@@ -102,7 +103,7 @@ where
                     let cut = ready!(peek.read(this.config.max_bytes, cx));
                     let peek = slot.take().expect("the peek is taken once, when it ends");
                     this.state.set(PeekState::Done);
-                    return Poll::Ready(peek.judge(cut, this.config, this.context));
+                    return Poll::Ready(peek.judge(cut, this.config, this.kept));
                 }
                 PeekStateProj::Done => panic!("PeekFuture polled after completion"),
             }
@@ -155,7 +156,7 @@ impl<B: Body> Peek<B> {
         self: Box<Self>,
         cut: Cut<B::Error>,
         config: &PeekConfig,
-        context: &mut Option<RequestContext>,
+        kept: &mut Kept,
     ) -> Result<Response<PeekBody<B>>, Error> {
         let Peek {
             parts,
@@ -177,8 +178,9 @@ impl<B: Body> Peek<B> {
                 let mut error = config
                     .parser
                     .parse_read(status, headers, &buffer, verdict, &hints);
-                error.set_request(context.take());
-                crate::observe::api_error(&error);
+                // Named, scrubbed of echoes and logged as the parse layer
+                // does it: one path for both.
+                kept.finish(&mut error);
                 return Err(Error::Api(error));
             }
         }

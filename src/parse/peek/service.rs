@@ -3,7 +3,7 @@
 use super::layer::PeekConfig;
 use super::{PeekBody, PeekFuture};
 use crate::error::BoxError;
-use crate::redact::RequestContext;
+use crate::parse::naming::Kept;
 use crate::Error;
 use http::{Request, Response};
 use http_body::Body;
@@ -39,8 +39,10 @@ where
     poll_inner_ready!();
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let context = RequestContext::new(request.method().clone(), request.uri().clone());
-        PeekFuture::new(self.inner.call(request), self.config.clone(), context)
+        // As the parse layer: the call's context, or a record of our own
+        // (with the fingerprints that scrub a failure's echoes).
+        let kept = Kept::of(&request);
+        PeekFuture::new(self.inner.call(request), self.config.clone(), kept)
     }
 }
 
