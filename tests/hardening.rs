@@ -300,3 +300,68 @@ fn installed_rules_apply_to_every_uri_printed() {
         "https://a.test/keys/REDACTED/sess_REDACTED/x?x-tenant-pin=REDACTED&q=1"
     );
 }
+
+/// Before: only six fingerprints were kept, in header order, and a value
+/// with `+`, `/` or `=` took two (raw and form-encoded): three base64
+/// session cookies or API-key headers before `Authorization` left the
+/// bearer token unfingerprinted, and its echo whole in the error. The
+/// `Authorization` value now comes first, and the cap holds a realistic
+/// request's credentials (SECURITY.md, "No credentials in errors or logs":
+/// the request's own `Authorization` value, credential-named headers and
+/// cookies), alone and through the one-layer stack.
+#[tokio::test]
+async fn the_bearer_token_is_scrubbed_beside_many_credential_headers_and_cookies() {
+    const COOKIES: [&str; 3] = ["AbC+dEf/GhI=", "XyZ+uVw/RsT=", "QqQ+wWw/EeE="];
+    const KEYS: [&str; 3] = [
+        "AKIA+EXAMPLE/KEY=",
+        "wJalrXUt+nFEMI/K7MDENG=",
+        "FQoGZXIvYXdz+EX/TOKEN=",
+    ];
+    let addr = support::serve(|request: Request<hyper::body::Incoming>| async move {
+        let token = request.headers()["authorization"].to_str().unwrap()[7..].to_owned();
+        let mut seen = vec![token];
+        seen.extend(COOKIES.iter().chain(&KEYS).map(|value| value.to_string()));
+        let body = serde_json::json!({"message": format!("invalid key {}", seen.join(" "))});
+        support::response(
+            401,
+            &[("content-type", "application/json")],
+            body.to_string(),
+        )
+    })
+    .await;
+    let request = || {
+        Request::get(format!("http://{addr}/v1/me"))
+            .header(
+                "cookie",
+                format!(
+                    "session_id={}; refresh_token={}; csrf_token={}",
+                    COOKIES[0], COOKIES[1], COOKIES[2]
+                ),
+            )
+            .header("x-api-key", KEYS[0])
+            .header("x-api-secret", KEYS[1])
+            .header("x-session-token", KEYS[2])
+            .header("authorization", format!("Bearer {BEARER}"))
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    let alone = ErrorBodyParseLayer::new().layer(support::client::<Full<Bytes>>());
+    let Err(Error::Api(alone)) = alone.oneshot(request()).await else {
+        panic!("a 401 is an ApiError")
+    };
+    let stack = ApiErrorsLayer::new().client(support::client::<ReplayBody<Full<Bytes>>>());
+    let Err(Error::Api(stacked)) = stack.oneshot(request()).await else {
+        panic!("a 401 is an ApiError")
+    };
+    for error in [alone, stacked] {
+        assert_eq!(
+            error.message(),
+            format!("invalid key{}", " REDACTED".repeat(7))
+        );
+        let shown = format!("{error} {error:?} {:?}", error.details());
+        assert!(
+            !shown.contains(BEARER) && !shown.contains("AbC+dEf"),
+            "{shown}"
+        );
+    }
+}

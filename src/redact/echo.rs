@@ -19,9 +19,13 @@ use http::{HeaderMap, Uri};
 use std::borrow::Cow;
 use std::ops::Range;
 
-/// Header secrets remembered per request; more are ignored (a request with
-/// more than this many credential headers is exotic).
-const MAX_FINGERPRINTS: usize = 6;
+/// Fingerprints remembered per request (a value with `+`, `/` or `=` takes
+/// two: raw and form-encoded); the `Authorization` values come first, more
+/// are ignored. Enough for a bearer token beside several API-key headers and
+/// session cookies, and a bound on a hostile request's: scrubbing a text is
+/// at most this many linear passes, each window compared with at most this
+/// many hashes.
+const MAX_FINGERPRINTS: usize = 16;
 /// Values shorter than this are not searched for: too many false hits.
 const MIN_SECRET_LEN: usize = 6;
 /// Longer values are not fingerprinted (no credential is this long).
@@ -52,18 +56,20 @@ impl std::fmt::Debug for RequestSecrets {
 
 impl RequestSecrets {
     /// Fingerprints `Authorization` and `Proxy-Authorization` (the
-    /// credential after the scheme), secret-named cookies, and every header
-    /// whose name is credential-like (`x-api-key`, `X-Auth-Token`).
+    /// credential after the scheme) first, then in header order every
+    /// header whose name is credential-like (`x-api-key`, `X-Auth-Token`)
+    /// and secret-named cookies, up to the cap.
     pub(crate) fn of(headers: &HeaderMap) -> Self {
         let mut secrets = RequestSecrets::default();
+        // An echo of the whole value holds the credential after the
+        // scheme too, so one fingerprint covers both.
+        let authorization = headers.get_all(AUTHORIZATION).iter();
+        for value in authorization.chain(headers.get_all(PROXY_AUTHORIZATION)) {
+            secrets.push(after_scheme(value.as_bytes()));
+        }
         for (name, value) in headers {
-            let bytes = value.as_bytes();
-            if name == AUTHORIZATION || name == PROXY_AUTHORIZATION {
-                // The credential after the scheme: an echo of the whole
-                // value holds it too, so one fingerprint covers both.
-                secrets.push(after_scheme(bytes));
-            } else if name == COOKIE {
-                for pair in bytes.split(|b| *b == b';') {
+            if name == COOKIE {
+                for pair in value.as_bytes().split(|b| *b == b';') {
                     let mut parts = pair.splitn(2, |b| *b == b'=');
                     let (Some(key), Some(value)) = (parts.next(), parts.next()) else {
                         continue;
@@ -72,8 +78,11 @@ impl RequestSecrets {
                         secrets.push(value.trim_ascii());
                     }
                 }
-            } else if is_secret_name(name.as_str()) {
-                secrets.push(bytes);
+            } else if name != AUTHORIZATION
+                && name != PROXY_AUTHORIZATION
+                && is_secret_name(name.as_str())
+            {
+                secrets.push(value.as_bytes());
             }
         }
         secrets
@@ -240,7 +249,7 @@ impl Scrubber {
                         .wrapping_mul(BASE)
                         .wrapping_add(u64::from(text[start + len - 1]));
                 }
-                if prints.prints().any(|(l, p)| l == len && p == h) {
+                if prints.prints().any(|(l, p)| p == h && l == len) {
                     ranges.push(start..start + len);
                 }
             }
@@ -414,6 +423,28 @@ mod tests {
         let secrets = RequestSecrets::of(&map);
         assert_eq!(usize::from(secrets.count), MAX_FINGERPRINTS);
         assert!(!format!("{secrets:?}").contains("secret-value"));
+    }
+
+    /// Before: six fingerprints in header order, so credentials before
+    /// `Authorization` crowded its token out. `Authorization` comes first;
+    /// a hostile request's thousand cookies still make at most
+    /// `MAX_FINGERPRINTS` (each search a linear pass).
+    #[test]
+    fn authorization_first_and_a_bound_whatever_comes_before() {
+        let cookies: Vec<String> = (0..1_000)
+            .map(|i| format!("session_{i}=v+{i:06}/x="))
+            .collect();
+        let mut map = headers(&[("cookie", &cookies.join("; "))]);
+        map.append("x-api-key", "AKIA+EXAMPLE/KEY=".parse().unwrap());
+        map.append(
+            AUTHORIZATION,
+            "Bearer sk_live_abcdef123456".parse().unwrap(),
+        );
+        let secrets = RequestSecrets::of(&map);
+        assert_eq!(usize::from(secrets.count), MAX_FINGERPRINTS);
+        let scrubber = Scrubber::new(secrets, None);
+        let text = "bad sk_live_abcdef123456, v+000000/x= v+000006/x=";
+        assert_eq!(scrubber.scrub(text), "bad REDACTED, REDACTED REDACTED");
     }
 
     #[test]

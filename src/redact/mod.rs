@@ -15,8 +15,10 @@
 //!   (its `Authorization` token, an API-key header, a secret query value,
 //!   userinfo) or a well-known token shape (`Bearer …`, `Basic …`, a JSON
 //!   Web Token) has it replaced in the error's message, code, field errors
-//!   and details, by the parse layer. Only fingerprints of the header values
-//!   are kept while the request is in flight, never the values.
+//!   and details, by the parse layer (and the success peek layer, for a
+//!   failure inside a success). Only fingerprints of the header values
+//!   are kept while the request is in flight, never the values: at most
+//!   16, the `Authorization` values first.
 //! - **Your own rules**: [`Redaction`] adds names and path shapes for the
 //!   whole process.
 //!
