@@ -234,6 +234,50 @@ async fn a_smaller_cap_is_honoured() {
     assert_eq!(error.message(), "0123456789");
 }
 
+/// Before: a body cut at the read cap kept the start of the word the cap
+/// fell in, an echoed credential's first bytes (`sk_live_51Hx9`), which
+/// scrubbing finds only whole (`parse::extract::one_line`: "a cut falls
+/// between words, never in one"; SECURITY.md, "No credentials in errors
+/// or logs"). The cut word goes, whatever the cap and the dialect.
+#[tokio::test]
+async fn a_body_cut_at_the_cap_keeps_no_part_of_the_word_it_fell_in() {
+    const KEY: &str = "sk_live_51Hx9q2eZvKYlo2CabcdefGHIJ";
+    let lead = 65_536 - r#"{"message":"Invalid API key: "#.len() - 13;
+    let json = format!(
+        r#"{{{}"message":"Invalid API key: {KEY}"}}"#,
+        " ".repeat(lead)
+    );
+    let rows = [
+        (None, "application/json", json),
+        (Some(32), "text/plain", format!("Invalid API key: {KEY}")),
+        (
+            Some(40),
+            "text/html",
+            format!("<p>Invalid API key:<b>{KEY}</b></p>"),
+        ),
+    ];
+    for (cap, content_type, body) in rows {
+        let layer = cap.map_or_else(ErrorBodyParseLayer::new, |cap| {
+            ErrorBodyParseLayer::new().max_body_bytes(cap)
+        });
+        let error = api_error(layer.layer(upstream(move || {
+            Response::builder()
+                .status(401)
+                .header("content-type", content_type)
+                .body(Full::new(Bytes::from(body.clone())))
+                .unwrap()
+        })))
+        .await;
+        assert!(error.is_truncated(), "{content_type}");
+        let message = error.message();
+        assert!(
+            message.ends_with("Invalid API key:"),
+            "{content_type}: {message}"
+        );
+        assert!(!format!("{error:?} {:?}", error.details()).contains("sk_live"));
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_stalled_body_times_out() {
     let service = ErrorBodyParseLayer::new()

@@ -116,7 +116,7 @@ where
                     let mut error = this.config.failure.parser.parse_read(
                         read.parts.status,
                         &read.parts.headers,
-                        &read.buffer,
+                        whole_words(&read.buffer, &cut),
                         read.verdict,
                         &read.hints,
                     );
@@ -130,6 +130,19 @@ where
                 StateProj::Done => panic!("ResponseFuture polled after completion"),
             }
         }
+    }
+}
+
+/// The body read; cut at the cap or by the timer (not at a word's end),
+/// without its last, partial word: the word may be the start of an echoed
+/// credential, which scrubbing finds only whole. Words end at whitespace
+/// and at the delimiters of JSON, markup, headers and lists; a body without
+/// one is one word, kept as read.
+fn whole_words<'b>(buffer: &'b [u8], cut: &Cut) -> &'b [u8] {
+    let is_boundary = |b: &u8| b.is_ascii_whitespace() || b"\"'<>,:;&()[]{}".contains(b);
+    match (cut, buffer.iter().rposition(is_boundary)) {
+        (Some(None), Some(at)) => &buffer[..=at],
+        _ => buffer,
     }
 }
 
