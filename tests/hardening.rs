@@ -305,8 +305,8 @@ fn installed_rules_apply_to_every_uri_printed() {
 /// with `+`, `/` or `=` took two (raw and form-encoded): three base64
 /// session cookies or API-key headers before `Authorization` left the
 /// bearer token unfingerprinted, and its echo whole in the error. The
-/// `Authorization` value now comes first, and the cap holds a realistic
-/// request's credentials (SECURITY.md, "No credentials in errors or logs":
+/// `Authorization` value now has fingerprints of its own, and the cap
+/// holds a realistic request's credentials (SECURITY.md, "No credentials in errors or logs":
 /// the request's own `Authorization` value, credential-named headers and
 /// cookies), alone and through the one-layer stack.
 #[tokio::test]

@@ -19,13 +19,16 @@ use http::{HeaderMap, Uri};
 use std::borrow::Cow;
 use std::ops::Range;
 
-/// Fingerprints remembered per request (a value with `+`, `/` or `=` takes
-/// two: raw and form-encoded); the `Authorization` values come first, more
-/// are ignored. Enough for a bearer token beside several API-key headers and
-/// session cookies, and a bound on a hostile request's: scrubbing a text is
-/// at most this many linear passes, each window compared with at most this
-/// many hashes.
-const MAX_FINGERPRINTS: usize = 16;
+/// Fingerprints remembered per request of credential-named headers and
+/// cookies (a value with `+`, `/` or `=` takes two: raw and form-encoded);
+/// more are ignored. Enough for several API-key headers and session
+/// cookies, and a bound on a hostile request's.
+const MAX_FINGERPRINTS: usize = 12;
+/// And those only `Authorization` and `Proxy-Authorization` fill (each raw
+/// and form-encoded), whatever credentials come before them. Scrubbing a
+/// text is at most `SLOTS` linear passes, each window compared with at most
+/// `SLOTS` hashes.
+const SLOTS: usize = MAX_FINGERPRINTS + 4;
 /// Values shorter than this are not searched for: too many false hits.
 const MIN_SECRET_LEN: usize = 6;
 /// Longer values are not fingerprinted (no credential is this long).
@@ -41,8 +44,8 @@ const BASE: u64 = 0x0100_0000_01b3; // odd: a unit mod 2^64
 // call's future, and pairs would pad each length to eight bytes.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct RequestSecrets {
-    hashes: [u64; MAX_FINGERPRINTS],
-    lengths: [u16; MAX_FINGERPRINTS],
+    hashes: [u64; SLOTS],
+    lengths: [u16; SLOTS],
     count: u8,
 }
 
@@ -56,33 +59,29 @@ impl std::fmt::Debug for RequestSecrets {
 
 impl RequestSecrets {
     /// Fingerprints `Authorization` and `Proxy-Authorization` (the
-    /// credential after the scheme) first, then in header order every
-    /// header whose name is credential-like (`x-api-key`, `X-Auth-Token`)
-    /// and secret-named cookies, up to the cap.
+    /// credential after the scheme), secret-named cookies, and every header
+    /// whose name is credential-like (`x-api-key`, `X-Auth-Token`), these
+    /// two up to `MAX_FINGERPRINTS`: the rest is `Authorization`'s.
     pub(crate) fn of(headers: &HeaderMap) -> Self {
         let mut secrets = RequestSecrets::default();
-        // An echo of the whole value holds the credential after the
-        // scheme too, so one fingerprint covers both.
-        let authorization = headers.get_all(AUTHORIZATION).iter();
-        for value in authorization.chain(headers.get_all(PROXY_AUTHORIZATION)) {
-            secrets.push(after_scheme(value.as_bytes()));
-        }
         for (name, value) in headers {
-            if name == COOKIE {
-                for pair in value.as_bytes().split(|b| *b == b';') {
+            let bytes = value.as_bytes();
+            if name == AUTHORIZATION || name == PROXY_AUTHORIZATION {
+                // The credential after the scheme: an echo of the whole
+                // value holds it too, so one fingerprint covers both.
+                secrets.push(after_scheme(bytes), SLOTS);
+            } else if name == COOKIE {
+                for pair in bytes.split(|b| *b == b';') {
                     let mut parts = pair.splitn(2, |b| *b == b'=');
                     let (Some(key), Some(value)) = (parts.next(), parts.next()) else {
                         continue;
                     };
                     if std::str::from_utf8(key.trim_ascii()).is_ok_and(is_secret_name) {
-                        secrets.push(value.trim_ascii());
+                        secrets.push(value.trim_ascii(), MAX_FINGERPRINTS);
                     }
                 }
-            } else if name != AUTHORIZATION
-                && name != PROXY_AUTHORIZATION
-                && is_secret_name(name.as_str())
-            {
-                secrets.push(value.as_bytes());
+            } else if is_secret_name(name.as_str()) {
+                secrets.push(bytes, MAX_FINGERPRINTS);
             }
         }
         secrets
@@ -92,7 +91,7 @@ impl RequestSecrets {
     /// the credential after the scheme.
     pub(crate) fn of_authorization(value: &[u8]) -> Self {
         let mut secrets = RequestSecrets::default();
-        secrets.push(after_scheme(value));
+        secrets.push(after_scheme(value), SLOTS);
         secrets
     }
 
@@ -100,7 +99,7 @@ impl RequestSecrets {
     /// last of `more` are left out).
     pub(crate) fn and(mut self, more: RequestSecrets) -> Self {
         for (length, hash) in more.prints() {
-            self.push_print(length, hash);
+            self.push_print(length, hash, SLOTS);
         }
         self
     }
@@ -108,23 +107,24 @@ impl RequestSecrets {
     /// Fingerprints `value`, and its form-encoded spelling when that
     /// differs: a server that quotes what it was sent in a form or a query
     /// (an identity provider its refresh token or client secret, `+`, `/`
-    /// and `=` as `%2B`, `%2F` and `%3D`) echoes it encoded.
-    fn push(&mut self, value: &[u8]) {
+    /// and `=` as `%2B`, `%2F` and `%3D`) echoes it encoded. Up to `cap`
+    /// fingerprints in all.
+    fn push(&mut self, value: &[u8], cap: usize) {
         if !(MIN_SECRET_LEN..=MAX_SECRET_LEN).contains(&value.len()) {
             return;
         }
-        self.push_print(value.len(), hash(value));
+        self.push_print(value.len(), hash(value), cap);
         if let Some(encoded) = form_encoded(value) {
             let (length, hash) = encoded.fold((0, 0u64), |(length, h), chunk| {
                 (length + chunk.len(), chunk.bytes().fold(h, step))
             });
-            self.push_print(length, hash);
+            self.push_print(length, hash, cap);
         }
     }
 
-    fn push_print(&mut self, length: usize, hash: u64) {
+    fn push_print(&mut self, length: usize, hash: u64, cap: usize) {
         let count = usize::from(self.count);
-        if count < MAX_FINGERPRINTS && length <= MAX_SECRET_LEN {
+        if count < cap && length <= MAX_SECRET_LEN {
             self.hashes[count] = hash;
             self.lengths[count] = u16::try_from(length).unwrap_or(u16::MAX);
             self.count += 1;
@@ -426,8 +426,8 @@ mod tests {
     }
 
     /// Before: six fingerprints in header order, so credentials before
-    /// `Authorization` crowded its token out. `Authorization` comes first;
-    /// a hostile request's thousand cookies still make at most
+    /// `Authorization` crowded its token out. Its token has slots of its
+    /// own; a hostile request's thousand cookies still make at most
     /// `MAX_FINGERPRINTS` (each search a linear pass).
     #[test]
     fn authorization_first_and_a_bound_whatever_comes_before() {
@@ -441,10 +441,10 @@ mod tests {
             "Bearer sk_live_abcdef123456".parse().unwrap(),
         );
         let secrets = RequestSecrets::of(&map);
-        assert_eq!(usize::from(secrets.count), MAX_FINGERPRINTS);
-        let scrubber = Scrubber::new(secrets, None);
-        let text = "bad sk_live_abcdef123456, v+000000/x= v+000006/x=";
-        assert_eq!(scrubber.scrub(text), "bad REDACTED, REDACTED REDACTED");
+        let text = "bad sk_live_abcdef123456, v+000000/x= v+000005/x=";
+        let scrubbed = Scrubber::new(secrets, None).scrub(text).into_owned();
+        assert_eq!(scrubbed, "bad REDACTED, REDACTED REDACTED");
+        assert_eq!(usize::from(secrets.count), MAX_FINGERPRINTS + 1);
     }
 
     #[test]

@@ -18,7 +18,8 @@
 //!   and details, by the parse layer (and the success peek layer, for a
 //!   failure inside a success). Only fingerprints of the header values
 //!   are kept while the request is in flight, never the values: at most
-//!   16, the `Authorization` values first.
+//!   12 of credential headers and cookies, and 4 for `Authorization` and
+//!   `Proxy-Authorization` whatever comes before them.
 //! - **Your own rules**: [`Redaction`] adds names and path shapes for the
 //!   whole process.
 //!
