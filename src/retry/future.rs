@@ -318,10 +318,7 @@ where
         }
         let mut transport = TransportError::deadline_elapsed();
         transport.set_request(Some(self.context.request()));
-        let mut error = Error::Transport(transport);
-        error.set_retries(self.report(Some(StopReason::Deadline)));
-        self.ended_unanswered(&error);
-        Next::Ready(Err(error))
+        self.ended_unanswered(Error::Transport(transport), StopReason::Deadline)
     }
 
     /// Starts the call's clock if it is not running yet, and the
@@ -558,24 +555,25 @@ where
                 Next::Continue
             }
             Poll::Ready(Err(error)) => {
-                let mut error = Error::from_inner(error, Some(self.context.request()));
-                error.set_retries(self.report(Some(StopReason::ServiceFailed)));
-                self.ended_unanswered(&error);
-                Next::Ready(Err(error))
+                let error = Error::from_inner(error, Some(self.context.request()));
+                self.ended_unanswered(error, StopReason::ServiceFailed)
             }
         }
     }
 
-    /// Records a call that ends in `error` with no response to show: its
+    /// Ends the call in `error`, stopped for `reason`, with no response to
+    /// show, and records it: its
     /// deadline passed, or the service failed to get ready for a retry.
-    fn ended_unanswered(&mut self, error: &Error) {
+    fn ended_unanswered<T>(&mut self, mut error: Error, reason: StopReason) -> Next<Output<T>> {
+        let report = self.report(Some(reason));
+        error.set_retries(report);
         let failure = Failure {
             kind: error.kind(),
             code: None,
             refused: false,
             unsent: false,
         };
-        self.telemetry
-            .finished(&error.retries(), None, Some(failure));
+        self.telemetry.finished(&report, None, Some(failure));
+        Next::Ready(Err(error))
     }
 }
