@@ -192,7 +192,17 @@ impl Observer {
     /// runs (tracing `credential_rejected`).
     pub(crate) fn credential_rejected(&self, status: StatusCode, renewal: Option<Renewal>) {
         #[cfg(feature = "tracing")]
-        trace::credential_rejected(status, renewal);
+        tracing::info!(
+            target: trace::TARGET,
+            status = status.as_u16(),
+            renewal = match renewal {
+                Some(Renewal::Refreshed) => "refresh",
+                Some(Renewal::AlreadyRenewed) => "already_renewed",
+                // The last refresh failed and its backoff runs.
+                None => "backing_off",
+            },
+            "credential_rejected"
+        );
     }
 
     /// A load from the auth layer's token source ended: the generation of
@@ -202,7 +212,14 @@ impl Observer {
     /// `tower_api_errors.auth.refreshes`).
     pub(crate) fn credential_loaded(&self, loaded: Result<u64, AuthFailure>) {
         #[cfg(feature = "tracing")]
-        trace::credential_loaded(loaded);
+        match loaded {
+            Ok(generation) => {
+                tracing::info!(target: trace::TARGET, generation, "credential_installed")
+            }
+            Err(reason) => {
+                tracing::warn!(target: trace::TARGET, reason = %reason, "credential_refresh_failed")
+            }
+        }
         #[cfg(feature = "opentelemetry")]
         if let Some(metrics) = &self.metrics {
             metrics.record_auth_refresh(loaded.is_ok());
@@ -221,7 +238,7 @@ impl Observer {
     /// The auth layer ends a request (tracing `unauthorized`).
     pub(crate) fn unauthorized(&self, reason: AuthFailure) {
         #[cfg(feature = "tracing")]
-        trace::unauthorized(reason);
+        tracing::warn!(target: trace::TARGET, reason = %reason, "unauthorized");
     }
 
     /// A quota gate holds `request` for `delay` (`reason`: `pacing`,
@@ -237,7 +254,13 @@ impl Observer {
         request: Option<&Request<B>>,
     ) {
         #[cfg(feature = "tracing")]
-        trace::quota_held(scope, delay, reason);
+        tracing::debug!(
+            target: trace::TARGET,
+            scope = %format_args!("{scope:016x}"),
+            delay_ms = delay.as_millis() as u64,
+            reason,
+            "quota_held"
+        );
         #[cfg(feature = "opentelemetry")]
         if let (Some(metrics), Some(request)) = (&self.metrics, request) {
             let (method, uri) = (request.method(), request.uri());
@@ -258,7 +281,12 @@ impl Observer {
         request: Option<&Request<B>>,
     ) {
         #[cfg(feature = "tracing")]
-        trace::quota_refused(scope, retry_after);
+        tracing::warn!(
+            target: trace::TARGET,
+            scope = %format_args!("{scope:016x}"),
+            retry_after_ms = retry_after.as_millis() as u64,
+            "quota_refused"
+        );
         #[cfg(feature = "opentelemetry")]
         if let (Some(metrics), Some(request)) = (&self.metrics, request) {
             let reason = crate::metrics::FailFast::Quota;
@@ -324,7 +352,14 @@ impl Observer {
     /// event), `after` the call began (for `hedge_sent`).
     fn hedge(&self, name: &'static str, method: &Method, uri: &Uri, after: Option<Duration>) {
         #[cfg(feature = "tracing")]
-        trace::hedge(name, method, uri, after);
+        tracing::debug!(
+            target: trace::TARGET,
+            method = call::method_name(method),
+            address = call::server(uri).0,
+            port = call::server(uri).1,
+            after_ms = after.map(|after| after.as_millis() as u64),
+            "{name}"
+        );
         #[cfg(feature = "opentelemetry")]
         if let Some(metrics) = &self.metrics {
             metrics.hedge(name.trim_start_matches("hedge_"), method, uri);
@@ -336,14 +371,28 @@ impl Observer {
 /// {status, kind, retryable}, at TRACE).
 pub(crate) fn classified(status: StatusCode, kind: Option<ErrorKind>, retryable: bool) {
     #[cfg(feature = "tracing")]
-    trace::classified(status, kind, retryable);
+    tracing::trace!(
+        target: trace::TARGET,
+        status = status.as_u16(),
+        kind = kind.map_or("success", ErrorKind::as_str),
+        retryable,
+        "classified"
+    );
 }
 
 /// A failure body was read into `error` (tracing `api_error` {status,
 /// kind, code, retryable, truncated}, at DEBUG).
 pub(crate) fn api_error(error: &ApiError) {
     #[cfg(feature = "tracing")]
-    trace::api_error(error);
+    tracing::debug!(
+        target: trace::TARGET,
+        status = error.status().as_u16(),
+        kind = error.kind().as_str(),
+        code = error.code(),
+        retryable = error.is_retryable(),
+        truncated = error.is_truncated(),
+        "api_error"
+    );
 }
 
 /// A shared quota store failed (down, slow, garbage) and learned quotas
@@ -352,7 +401,7 @@ pub(crate) fn api_error(error: &ApiError) {
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub(crate) fn store_local(error: &dyn fmt::Display) {
     #[cfg(feature = "tracing")]
-    trace::store_local(error);
+    tracing::warn!(target: trace::TARGET, error = %error, "quota_store_local");
 }
 
 /// The shared quota store answers again (tracing `quota_store_shared`, at
@@ -360,7 +409,7 @@ pub(crate) fn store_local(error: &dyn fmt::Display) {
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub(crate) fn store_shared() {
     #[cfg(feature = "tracing")]
-    trace::store_shared();
+    tracing::info!(target: trace::TARGET, "quota_store_shared");
 }
 
 #[cfg(feature = "opentelemetry")]

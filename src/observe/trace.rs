@@ -5,16 +5,15 @@
 //! never headers, never bodies, and URIs only redacted.
 
 use super::call::{method_name, server, Failure};
-use crate::error::{AuthFailure, Renewal};
 use crate::hints::HintSource;
 use crate::redact::RedactedUri;
-use crate::{ApiError, ErrorKind, RetryReport};
+use crate::{ErrorKind, RetryReport};
 use http::{Method, StatusCode, Uri};
 use std::time::Duration;
 
 /// The target of every span and event (the module they were first emitted
 /// from; filters written for it keep working).
-const TARGET: &str = "tower_api_errors::telemetry";
+pub(super) const TARGET: &str = "tower_api_errors::telemetry";
 
 /// `api_request` {method, uri (redacted)}, at INFO.
 pub(super) fn request_span(method: &Method, uri: &Uri) -> tracing::Span {
@@ -91,30 +90,6 @@ pub(super) fn attempt_ended(
     }
 }
 
-/// `classified` {status, kind, retryable}, at TRACE.
-pub(super) fn classified(status: StatusCode, kind: Option<ErrorKind>, retryable: bool) {
-    tracing::trace!(
-        target: TARGET,
-        status = status.as_u16(),
-        kind = kind.map_or("success", ErrorKind::as_str),
-        retryable,
-        "classified"
-    );
-}
-
-/// `api_error` {status, kind, code, retryable, truncated}, at DEBUG.
-pub(super) fn api_error(error: &ApiError) {
-    tracing::debug!(
-        target: TARGET,
-        status = error.status().as_u16(),
-        kind = error.kind().as_str(),
-        code = error.code(),
-        retryable = error.is_retryable(),
-        truncated = error.is_truncated(),
-        "api_error"
-    );
-}
-
 /// `retrying` {attempt, kind, status, delay_ms, hint}, at INFO.
 pub(super) fn retrying(
     attempt: u32,
@@ -166,68 +141,6 @@ pub(super) fn finished(report: &RetryReport, end: Option<(Option<StatusCode>, Op
     }
 }
 
-/// `quota_held` {scope (16 hex digits), delay_ms, reason}, at DEBUG.
-pub(super) fn quota_held(scope: u64, delay: Duration, reason: &'static str) {
-    tracing::debug!(
-        target: TARGET,
-        scope = %format_args!("{scope:016x}"),
-        delay_ms = delay.as_millis() as u64,
-        reason,
-        "quota_held"
-    );
-}
-
-/// `quota_refused` {scope (16 hex digits), retry_after_ms}, at WARN.
-pub(super) fn quota_refused(scope: u64, retry_after: Duration) {
-    tracing::warn!(
-        target: TARGET,
-        scope = %format_args!("{scope:016x}"),
-        retry_after_ms = retry_after.as_millis() as u64,
-        "quota_refused"
-    );
-}
-
-/// `quota_store_local` {error}, at WARN.
-pub(super) fn store_local(error: &dyn std::fmt::Display) {
-    tracing::warn!(target: TARGET, error = %error, "quota_store_local");
-}
-
-/// `quota_store_shared`, at INFO.
-pub(super) fn store_shared() {
-    tracing::info!(target: TARGET, "quota_store_shared");
-}
-
-/// `credential_rejected` {status, renewal}, at INFO.
-pub(super) fn credential_rejected(status: StatusCode, renewal: Option<Renewal>) {
-    tracing::info!(
-        target: TARGET,
-        status = status.as_u16(),
-        renewal = match renewal {
-            Some(Renewal::Refreshed) => "refresh",
-            Some(Renewal::AlreadyRenewed) => "already_renewed",
-            // The last refresh failed and its backoff runs.
-            None => "backing_off",
-        },
-        "credential_rejected"
-    );
-}
-
-/// `credential_installed` {generation} at INFO, or
-/// `credential_refresh_failed` {reason} at WARN.
-pub(super) fn credential_loaded(loaded: Result<u64, AuthFailure>) {
-    match loaded {
-        Ok(generation) => tracing::info!(target: TARGET, generation, "credential_installed"),
-        Err(reason) => {
-            tracing::warn!(target: TARGET, reason = %reason, "credential_refresh_failed")
-        }
-    }
-}
-
-/// `unauthorized` {reason}, at WARN.
-pub(super) fn unauthorized(reason: AuthFailure) {
-    tracing::warn!(target: TARGET, reason = %reason, "unauthorized");
-}
-
 /// `breaker_opened` or `breaker_fleet_opened` (`name`, `open_for` given)
 /// {address, port, open_ms} at WARN; `breaker_half_open` or
 /// `breaker_closed` {address, port} at INFO.
@@ -237,18 +150,4 @@ pub(super) fn breaker(name: &'static str, uri: &Uri, open_for: Option<Duration>)
         Some(open_ms) => tracing::warn!(target: TARGET, address, port, open_ms, "{name}"),
         None => tracing::info!(target: TARGET, address, port, "{name}"),
     }
-}
-
-/// `hedge_sent` {method, address, port, after_ms}, `hedge_won` or
-/// `hedge_cancelled` (`name`) {method, address, port}, at DEBUG: `after`,
-/// for a hedge sent only.
-pub(super) fn hedge(name: &'static str, method: &Method, uri: &Uri, after: Option<Duration>) {
-    tracing::debug!(
-        target: TARGET,
-        method = method_name(method),
-        address = server(uri).0,
-        port = server(uri).1,
-        after_ms = after.map(|after| after.as_millis() as u64),
-        "{name}"
-    );
 }
