@@ -99,7 +99,8 @@ impl Call {
     }
 
     /// Attempt number `attempt` failed and will be retried after `delay`
-    /// (`hint`: the server's word it waits on, if any).
+    /// (`hint`: the server's word it waits on, if any): tracing `retrying`
+    /// {attempt, kind, status, delay_ms, hint}, at INFO.
     #[inline]
     pub(crate) fn retrying(
         &mut self,
@@ -114,7 +115,15 @@ impl Call {
             super::trace::attempt_ended(&self.attempt, status, Some(failure));
             // (Closed now: its duration is the attempt's, not the wait's.)
             self.attempt = tracing::Span::none();
-            super::trace::retrying(attempt, failure.kind, status, delay, hint);
+            tracing::info!(
+                target: super::trace::TARGET,
+                attempt,
+                kind = failure.kind.as_str(),
+                status = status.map(|s| s.as_u16()),
+                delay_ms = delay.as_millis() as u64,
+                hint = hint.map(|h| h.to_string()),
+                "retrying"
+            );
         }
         #[cfg(feature = "opentelemetry")]
         self.metrics.retrying(status, failure, delay, hint);

@@ -1,11 +1,12 @@
-//! The `tracing` backend (feature `tracing`): every span and event the
-//! crate emits, with stable names and fields.
+//! The `tracing` backend (feature `tracing`): the spans the crate opens,
+//! and the events several places emit, with stable names and fields (an
+//! event emitted from one place, the observer's, is written there, on
+//! [`TARGET`]).
 //!
 //! Values are statuses, kinds, codes, counts, durations and digests:
 //! never headers, never bodies, and URIs only redacted.
 
 use super::call::{method_name, server, Failure};
-use crate::hints::HintSource;
 use crate::redact::RedactedUri;
 use crate::{ErrorKind, RetryReport};
 use http::{Method, StatusCode, Uri};
@@ -88,25 +89,6 @@ pub(super) fn attempt_ended(
             span.record("otel.kind", "internal");
         }
     }
-}
-
-/// `retrying` {attempt, kind, status, delay_ms, hint}, at INFO.
-pub(super) fn retrying(
-    attempt: u32,
-    kind: ErrorKind,
-    status: Option<StatusCode>,
-    delay: Duration,
-    hint: Option<HintSource>,
-) {
-    tracing::info!(
-        target: TARGET,
-        attempt,
-        kind = kind.as_str(),
-        status = status.map(|s| s.as_u16()),
-        delay_ms = delay.as_millis() as u64,
-        hint = hint.map(|h| h.to_string()),
-        "retrying"
-    );
 }
 
 /// `finished` {outcome, attempts, waited_ms, status, kind, stopped}: at
