@@ -99,14 +99,8 @@ impl Ticket {
     /// spent`); its first counts the request as held.
     fn held<S, B>(&self, delay: Duration, reason: &'static str, held: &mut Held<S, B>) {
         let first = !std::mem::replace(&mut held.counted, true);
-        let observer = &self.config.observer;
-        observer.quota_held(
-            self.scope.as_u64(),
-            delay,
-            reason,
-            first,
-            held.request.as_ref(),
-        );
+        let (observer, request) = (&self.config.observer, held.request.as_ref());
+        observer.quota_held(self.scope.as_u64(), delay, reason, first, request);
     }
 }
 
