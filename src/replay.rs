@@ -350,21 +350,12 @@ where
             return SizeHint::with_exact(0);
         };
         let state = lock(shared);
-        let kept = match self.position {
-            DIRECT => 0,
-            position => state
-                .kept
-                .iter()
-                .skip(position)
-                .map(Bytes::len)
-                .sum::<usize>() as u64,
-        };
+        // (A copy past the cap, at `DIRECT`, skips every kept chunk.)
+        let kept = state.kept.iter().skip(self.position).map(Bytes::len);
         // The original is dropped once it has ended: nothing left of it.
-        let rest = state
-            .original
-            .as_ref()
-            .map_or(SizeHint::with_exact(0), B::size_hint);
-        size_hint_plus(rest, kept)
+        let rest = state.original.as_ref();
+        let rest = rest.map_or(SizeHint::with_exact(0), B::size_hint);
+        size_hint_plus(rest, kept.sum::<usize>() as u64)
     }
 }
 
