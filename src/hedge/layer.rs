@@ -91,23 +91,6 @@ impl HedgeLayer {
         HedgeLayer { config }
     }
 
-    /// The answers learned before a learned delay is used (20), and the
-    /// shortest delay (1 ms). No effect on a fixed delay.
-    ///
-    /// # Panics
-    /// When `samples` is zero.
-    pub fn learning(mut self, samples: u32, floor: Duration) -> Self {
-        assert!(samples >= 1, "learning needs at least one sample");
-        if let Delay::Percentile { p, .. } = self.config.delay {
-            Arc::make_mut(&mut self.config).delay = Delay::Percentile {
-                p,
-                min_samples: samples,
-                floor,
-            };
-        }
-        self
-    }
-
     /// Hedges draw on `budget` (the retry policy's, in `ApiErrorsLayer`),
     /// unless this layer was given a budget, or none, of its own.
     pub(crate) fn sharing(mut self, budget: Option<Arc<SharedBudget>>) -> Self {
@@ -119,6 +102,18 @@ impl HedgeLayer {
 
     config_setters! {
         config;
+
+        /// The answers learned before a learned delay is used (20), and the
+        /// shortest delay (1 ms). No effect on a fixed delay.
+        ///
+        /// # Panics
+        /// When `samples` is zero.
+        pub fn learning(samples: u32, floor: Duration) |c| {
+            assert!(samples >= 1, "learning needs at least one sample");
+            if let Delay::Percentile { min_samples, floor: least, .. } = &mut c.delay {
+                (*min_samples, *least) = (samples, floor);
+            }
+        };
 
         /// The budget hedges draw on (by default, 10 % of this layer's
         /// hedged calls over 10 s, plus 1 hedge a second). Give it a clone of the
