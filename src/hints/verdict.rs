@@ -86,10 +86,7 @@ pub(crate) fn with_pushback(kept: Option<GrpcPushback>, value: &HeaderValue) -> 
 
 /// One `grpc-retry-pushback-ms` value.
 fn parse_pushback(value: &HeaderValue) -> GrpcPushback {
-    let parsed = value
-        .to_str()
-        .ok()
-        .filter(|text| !text.contains('.'))
-        .and_then(parse_millis);
+    let text = value.to_str().ok().filter(|text| !text.contains('.'));
+    let parsed = text.and_then(parse_millis);
     parsed.map_or(GrpcPushback::DoNotRetry, GrpcPushback::After)
 }
