@@ -4,7 +4,6 @@
 use crate::BoxError;
 use bytes::Bytes;
 use http::{Request, Response};
-use pin_project_lite::pin_project;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -107,15 +106,11 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let state = match to_reqwest(request, BodyAs::Cloneable) {
-            Ok(request) => State::Sending {
-                pending: self.client.call(request),
-            },
-            Err(error) => State::Failed {
-                error: Some(super::redacted(error)),
-            },
-        };
-        ResponseFuture { state }
+        let converted = to_reqwest(request, BodyAs::Cloneable);
+        let state = converted.map_err(|error| Some(super::redacted(error)));
+        ResponseFuture {
+            state: state.map(|request| self.client.call(request)),
+        }
     }
 }
 
@@ -178,34 +173,22 @@ fn url_of(parts: &http::request::Parts) -> Option<::reqwest::Url> {
 /// reqwest's own response future (a type it does not name).
 type Pending = <::reqwest::Client as Service<::reqwest::Request>>::Future;
 
-pin_project! {
-    /// The response future of [`ReqwestClient`].
-    pub struct ResponseFuture {
-        #[pin]
-        state: State,
-    }
-}
-
-pin_project! {
-    #[project = StateProj]
-    enum State {
-        Sending { #[pin] pending: Pending },
-        // The request did not convert: its error, until taken.
-        Failed { error: Option<::reqwest::Error> },
-    }
+/// The response future of [`ReqwestClient`].
+pub struct ResponseFuture {
+    // reqwest's future, or (the request did not convert) its error, until
+    // taken. (`Pending` is `Unpin`: no projection.)
+    state: Result<Pending, Option<::reqwest::Error>>,
 }
 
 impl Future for ResponseFuture {
     type Output = Result<Response<::reqwest::Body>, ::reqwest::Error>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProj::Sending { pending } => pending
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.state {
+            Ok(pending) => Pin::new(pending)
                 .poll(cx)
                 .map(|result| result.map(Response::from).map_err(super::redacted)),
-            StateProj::Failed { error } => {
-                Poll::Ready(Err(error.take().expect("polled after completion")))
-            }
+            Err(error) => Poll::Ready(Err(error.take().expect("polled after completion"))),
         }
     }
 }
