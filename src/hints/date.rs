@@ -211,10 +211,8 @@ fn parse_lenient(text: &str, now: SystemTime) -> Option<SystemTime> {
 /// in a common year, is after its 28th and before March 1st.
 fn fifty_years_after(now: SystemTime) -> Option<(u64, Option<SystemTime>)> {
     // `httpdate` panics outside 1970 to 9999.
-    let now = now.clamp(
-        UNIX_EPOCH,
-        UNIX_EPOCH + Duration::from_secs(253_402_300_799),
-    );
+    let last = UNIX_EPOCH + Duration::from_secs(253_402_300_799);
+    let now = now.clamp(UNIX_EPOCH, last);
     // `Sun, 06 Nov 1994 08:49:37 GMT`
     let text = httpdate::fmt_http_date(now);
     let (year, month, day) = lenient_day((&text[5..7], &text[8..11], &text[12..16]))?;
@@ -226,11 +224,9 @@ fn fifty_years_after(now: SystemTime) -> Option<(u64, Option<SystemTime>)> {
 
 /// The tokens of `text` split at whitespace and commas, at most six.
 fn lenient_tokens<'a>(text: &'a str, tokens: &mut [&'a str; 6]) -> Option<usize> {
+    let words = text.split(|c: char| c.is_ascii_whitespace() || c == ',');
     let mut count = 0;
-    for token in text
-        .split(|c: char| c.is_ascii_whitespace() || c == ',')
-        .filter(|t| !t.is_empty())
-    {
+    for token in words.filter(|t| !t.is_empty()) {
         *tokens.get_mut(count)? = token;
         count += 1;
     }
