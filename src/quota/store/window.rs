@@ -521,10 +521,8 @@ impl ScopeState {
                 refilled = refilled.max(span.max(1));
             }
             window.remaining = limit;
-            window.reset_at = window
-                .length
-                .filter(|l| *l > 0)
-                .map(|length| reset + ((now - reset) / length + 1) * length);
+            let length = window.length.filter(|l| *l > 0);
+            window.reset_at = length.map(|length| reset + ((now - reset) / length + 1) * length);
         }
         refilled
     }
@@ -782,12 +780,9 @@ impl ScopeState {
     /// (a refilled window whose next reset no answer gave yet): the one a
     /// fleet divides into leases.
     pub(crate) fn binding(&self) -> Option<Window> {
-        self.windows
-            .iter()
-            .flatten()
-            .filter(|w| w.reset_at.is_some() || w.limit.is_some())
-            .min_by_key(|w| w.remaining)
-            .copied()
+        let windows = self.windows.iter().flatten();
+        let told = windows.filter(|w| w.reset_at.is_some() || w.limit.is_some());
+        told.min_by_key(|w| w.remaining).copied()
     }
 
     /// What this state knows, relative to `now`: its live windows and the
