@@ -237,11 +237,9 @@ pub(crate) fn redact(error: &mut ::reqwest::Error) {
 
 /// `url` as it may be printed (see [`redacted`]).
 pub(crate) fn printable(url: &::reqwest::Url) -> ::reqwest::Url {
-    let printable = url
-        .as_str()
-        .parse::<http::Uri>()
-        .ok()
-        .and_then(|uri| ::reqwest::Url::parse(&crate::redact::redact_uri(&uri)).ok());
+    let uri = url.as_str().parse::<http::Uri>().ok();
+    let redacted = uri.map(|uri| crate::redact::redact_uri(&uri));
+    let printable = redacted.and_then(|text| ::reqwest::Url::parse(&text).ok());
     // A URL `http` cannot read: keep only what cannot be secret.
     printable.unwrap_or_else(|| {
         let mut url = url.clone();

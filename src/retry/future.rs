@@ -130,10 +130,8 @@ where
         let (mut parts, body) = request.into_parts();
         // A request's own settings, if it carries any (an empty extension
         // map answers this without a lookup).
-        let overridden = parts
-            .extensions
-            .get::<RetryOverride>()
-            .and_then(|with| shared.policy.with_override(with));
+        let with = parts.extensions.get::<RetryOverride>();
+        let overridden = with.and_then(|with| shared.policy.with_override(with));
         let policy = overridden.as_ref().unwrap_or(&shared.policy);
         let first_body = ReplayBody::new(body, policy.max_replay_bytes());
         let body = first_body.replay();
@@ -543,13 +541,11 @@ where
                 self.attempts += 1;
                 let (method, uri) = (self.context.method(), self.context.uri());
                 self.telemetry.resend(span, method, uri, self.attempts - 1);
+                let service = self.service.as_mut().expect("made ready above");
                 let future = {
                     let _attempt = self.telemetry.enter();
                     let _context = self.context.enter();
-                    self.service
-                        .as_mut()
-                        .expect("made ready above")
-                        .call(request)
+                    service.call(request)
                 };
                 state.set(State::Calling { future });
                 Next::Continue
