@@ -425,10 +425,8 @@ impl RetryPolicy {
                 // Counted from the last pushback, if any (gRFC A6).
                 let retry = context.state.attempts - context.state.backoff_from;
                 let previous = (retry > 1).then_some(context.state.previous_delay);
-                let mut rng = HasherRng::default();
-                let delay = c
-                    .backoff
-                    .delay(retry, previous.unwrap_or_default(), &mut rng);
+                let previous = previous.unwrap_or_default();
+                let delay = c.backoff.delay(retry, previous, &mut HasherRng::default());
                 Decision::retry_after(delay)
             }
         })
