@@ -34,7 +34,14 @@ use http::{HeaderMap, StatusCode};
 /// assert!(!rejects_credential(StatusCode::UNAUTHORIZED, &headers));
 /// ```
 pub fn rejects_credential(status: StatusCode, headers: &HeaderMap) -> bool {
-    rejects(status, || challenge_error(headers)) || grpc_unauthenticated(status, headers)
+    // gRPC's 401: a trailers-only response whose `grpc-status` is
+    // `UNAUTHENTICATED`. (Read for a 200 only: a gRPC failure in the
+    // trailers comes after messages the caller has, and is not re-sent.)
+    #[cfg(feature = "grpc")]
+    if crate::grpc::trailers_only_kind(status, headers) == Some(crate::ErrorKind::Unauthorized) {
+        return true;
+    }
+    rejects(status, || challenge_error(headers))
 }
 
 /// True when a typed error rejects the credential: by the challenge it
@@ -51,20 +58,6 @@ pub(crate) fn rejects_api(error: &ApiError) -> bool {
         return status.code() == tonic::Code::Unauthenticated;
     }
     rejects(error.status(), || error.challenge_error().or(error.code()))
-}
-
-/// gRPC's 401: a trailers-only response whose `grpc-status` is
-/// `UNAUTHENTICATED`. (Read for a 200 only: a gRPC failure in the
-/// trailers comes after messages the caller has, and is not re-sent.)
-#[cfg(feature = "grpc")]
-fn grpc_unauthenticated(status: StatusCode, headers: &HeaderMap) -> bool {
-    let kind = crate::grpc::trailers_only_kind(status, headers);
-    kind == Some(crate::ErrorKind::Unauthorized)
-}
-
-#[cfg(not(feature = "grpc"))]
-fn grpc_unauthenticated(_: StatusCode, _: &HeaderMap) -> bool {
-    false
 }
 
 /// A 401 unless its `error` is `insufficient_scope`; a 400 or 403 when it
