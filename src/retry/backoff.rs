@@ -119,23 +119,22 @@ impl Backoff {
     /// before the first).
     pub fn delay(&self, retry: u32, previous: Duration, rng: &mut impl Rng) -> Duration {
         let base = self.base(retry);
-        let uniform = |rng: &mut dyn FnMut() -> f64, low: Duration, high: Duration| {
+        let mut uniform = |low: Duration, high: Duration| {
             if high <= low {
                 return low;
             }
-            let span = (high - low).as_secs_f64() * rng();
+            let span = (high - low).as_secs_f64() * rng.next_f64();
             // Saturating: `span` rounds up near `Duration::MAX`.
             low.saturating_add(Duration::from_secs_f64(span)).min(high)
         };
-        let mut next = || rng.next_f64();
         match self.jitter {
             Jitter::None => base,
-            Jitter::Full => uniform(&mut next, Duration::ZERO, base),
-            Jitter::Equal => uniform(&mut next, base / 2, base),
+            Jitter::Full => uniform(Duration::ZERO, base),
+            Jitter::Equal => uniform(base / 2, base),
             Jitter::Decorrelated => {
                 let previous = previous.max(self.initial);
                 let high = previous.saturating_mul(3).min(self.max);
-                uniform(&mut next, self.initial, high)
+                uniform(self.initial, high)
             }
         }
     }
