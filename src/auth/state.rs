@@ -214,12 +214,10 @@ struct Failed {
 impl std::fmt::Debug for Tokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = lock(&self.state);
+        let generation = state.current.as_ref().map(|c| c.current.generation);
         f.debug_struct("Tokens")
             .field("header", &self.format.header)
-            .field(
-                "generation",
-                &state.current.as_ref().map(|c| c.current.generation),
-            )
+            .field("generation", &generation)
             .field("refreshing", &state.pending.is_some())
             .field("failures", &state.failed.as_ref().map(|f| f.failures))
             .finish_non_exhaustive()
