@@ -149,6 +149,7 @@ impl Call {
             },
             |metrics, attrs| metrics.call(seconds, report.attempts(), attrs),
         );
+        let (metrics, target) = (&state.metrics, &state.target);
         match report.stopped() {
             Some(StopReason::BudgetExhausted) => {
                 state.record(
@@ -158,12 +159,10 @@ impl Call {
             }
             // A quota refusal stops as `HintTooLong` here, and the quota
             // layer already counted it as `quota`.
-            Some(StopReason::HintTooLong) if !failure.is_some_and(|f| f.refused) => state
-                .metrics
-                .fail_fast_for(FailFast::HintTooLong, &state.target),
-            Some(StopReason::Deadline) => state
-                .metrics
-                .fail_fast_for(FailFast::Deadline, &state.target),
+            Some(StopReason::HintTooLong) if !failure.is_some_and(|f| f.refused) => {
+                metrics.fail_fast_for(FailFast::HintTooLong, target)
+            }
+            Some(StopReason::Deadline) => metrics.fail_fast_for(FailFast::Deadline, target),
             _ => {}
         }
     }

@@ -266,10 +266,9 @@ impl Metrics {
         let mut attrs = Attrs::<4>::new();
         attrs.push(attr::kv(attr::WAIT_SOURCE, source.as_str()));
         target.push_server(&mut attrs);
-        self.inner.waits.add(1, attrs.as_slice());
-        self.inner
-            .wait_duration
-            .record(waited.as_secs_f64(), attrs.as_slice());
+        let (inner, attrs) = (&self.inner, attrs.as_slice());
+        inner.waits.add(1, attrs);
+        inner.wait_duration.record(waited.as_secs_f64(), attrs);
     }
 
     pub(crate) fn fail_fast_for(&self, reason: FailFast, target: &Target) {
