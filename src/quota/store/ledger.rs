@@ -278,11 +278,11 @@ impl Ledger {
     /// more than the limit in all (a member's view of what is left may
     /// predate what the others admitted). So is the lease window a fleet
     /// comes back to from `idle` (its members all gone: the first back
-    /// took most of the window, and another's 8 workers waited 2-5 s). True
-    /// when the ramp is a member's
-    /// report's (not a probe's, nor a new ledger's spent into): the lease
-    /// of that renewal is cut unramped (a lone member gets what it asks),
-    /// and the ramp ends with the join.
+    /// took most of the window, and another's 8 workers waited 2-5 s).
+    ///
+    /// True when the ramp is a member's report's (not a probe's, nor a new
+    /// ledger's spent into): the lease of that renewal is cut unramped (a
+    /// lone member gets what it asks), and the ramp ends with the join.
     fn start(&mut self, binding: &Window, asked: (&Ask, usize, bool), new: (bool, bool)) -> bool {
         let ((ask, me, joined), (learned, idle)) = (asked, new);
         let now = ask.now;
