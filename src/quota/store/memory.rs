@@ -316,20 +316,20 @@ impl QuotaStore for MemoryStore {
 }
 
 /// Shares openings among the breakers of one process (and of tests that
-/// stand for a fleet): bounded like the scopes, past openings go first.
+/// stand for a fleet): bounded like the scopes ([`max_scopes`](MemoryStore::max_scopes)).
+/// A new opening is always kept, the server's word: when the map is full,
+/// past openings go first, then those that end soonest.
 impl OpeningStore for MemoryStore {
     fn publish(&self, scope: ScopeKey, until: SystemTime) {
         let until = unix_ms(until);
+        let bound = self.shared.max_per_shard * SHARDS;
         let mut openings = lock(&self.shared.openings);
-        if openings.len() >= DEFAULT_MAX_SCOPES {
-            let now = unix_ms(SystemTime::now());
-            openings.retain(|_, at| *at > now);
+        if openings.len() >= bound && !openings.contains_key(&scope) {
+            make_room(&mut openings, bound, unix_ms(SystemTime::now()));
         }
-        if openings.len() < DEFAULT_MAX_SCOPES || openings.contains_key(&scope) {
-            let at = openings.entry(scope).or_default();
-            *at = (*at).max(until);
-            self.shared.any_opening.store(true, Ordering::Release);
-        }
+        let at = openings.entry(scope).or_default();
+        *at = (*at).max(until);
+        self.shared.any_opening.store(true, Ordering::Release);
     }
 
     fn opening(&self, scope: ScopeKey) -> Option<SystemTime> {
@@ -339,10 +339,59 @@ impl OpeningStore for MemoryStore {
     }
 }
 
+/// Room in a full map of openings (`bound` of them): the past ones go,
+/// and while that leaves more than seven eighths of `bound`, those that
+/// end soonest, down to seven eighths. A map full of live openings is so
+/// swept once in `bound / 8` new ones, not at each (under the lock every
+/// shared breaker's look takes).
+fn make_room(openings: &mut ScopeMap<u64>, bound: usize, now: u64) {
+    openings.retain(|_, at| *at > now);
+    let keep = bound - (bound / 8).max(1);
+    let Some(mut excess) = openings.len().checked_sub(keep).filter(|n| *n > 0) else {
+        return;
+    };
+    let mut ends: Vec<u64> = openings.values().copied().collect();
+    let (_, &mut cut, _) = ends.select_nth_unstable(excess - 1);
+    openings.retain(|_, at| {
+        let drop = excess > 0 && *at <= cut;
+        excess -= usize::from(drop);
+        !drop
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::quota::WindowReport;
+
+    /// Openings are bounded by `max_scopes` (they kept 16 384 whatever it
+    /// said); a full map of live openings keeps the new one (it was
+    /// refused: the fleet never heard the server) and drops those that end
+    /// soonest, an eighth at a time (it swept the whole map at each new
+    /// one, under the lock every shared breaker's look takes).
+    #[test]
+    fn openings_are_bounded_and_a_new_one_is_always_kept() {
+        let store = MemoryStore::new().max_scopes(16);
+        let scope = |i: u64| ScopeKey::new(&format!("h{i}.example"), None);
+        let start = SystemTime::now() + Duration::from_secs(60);
+        let ends = |i: u64| start + Duration::from_secs(i);
+        for i in 0..16 {
+            store.publish(scope(i), ends(i));
+        }
+        store.publish(scope(100), ends(1_000));
+        let kept = |i| store.opening(scope(i)).is_some();
+        assert!(kept(100), "the newest, the server's word, is kept");
+        assert!(!kept(0) && !kept(1), "the two that end soonest go");
+        assert!((2..16).all(kept));
+        // An eighth made room: the next one sweeps nothing.
+        store.publish(scope(101), ends(1));
+        assert!(kept(101) && (2..16).all(kept));
+        for i in 200..1_200 {
+            store.publish(scope(i), ends(i));
+        }
+        assert!(lock(&store.shared.openings).len() <= 16);
+        assert!(kept(1_199));
+    }
 
     #[test]
     fn openings_keep_the_latest_per_scope() {
