@@ -911,16 +911,15 @@ fn an_overdue_load_is_counted_once() {
 /// `error.type` `cancelled`: "each attempt the retry layer sends" and
 /// "each logical call ... at its end" (src/metrics/mod.rs, the table).
 mod dropped {
-    use super::scripted::{exact, get, reply};
+    use super::scripted::{delayed as upstream, exact, get};
     use crate::metrics_example::{points, sdk, Point};
     use bytes::Bytes;
-    use http::{Request, Response};
     use http_body_util::Full;
     use opentelemetry_sdk::metrics::{InMemoryMetricExporter, SdkMeterProvider};
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::Ordering;
     use std::sync::Arc;
     use std::time::Duration;
-    use tower::{service_fn, BoxError, Layer, ServiceBuilder, ServiceExt};
+    use tower::{Layer, ServiceBuilder, ServiceExt};
     use tower_api_errors::hedge::HedgeLayer;
     use tower_api_errors::metrics::Metrics;
     use tower_api_errors::retry::ReplayBody;
@@ -930,39 +929,6 @@ mod dropped {
     const CALL: &str = "tower_api_errors.call.duration";
     const CALL_ATTEMPTS: &str = "tower_api_errors.call.attempts";
     type Body = ReplayBody<Full<Bytes>>;
-    /// After how long (`None`: never), the status, the headers.
-    type Answer = (
-        Option<Duration>,
-        u16,
-        &'static [(&'static str, &'static str)],
-    );
-
-    /// An upstream answering request n (from 0) with `status(n)` after
-    /// `delay(n)` (`None`: never); counts requests.
-    fn upstream<B>(
-        hits: &Arc<AtomicUsize>,
-        answer: fn(usize) -> Answer,
-    ) -> impl tower::Service<
-        Request<B>,
-        Response = Response<Full<Bytes>>,
-        Error = BoxError,
-        Future = impl Send,
-    > + Clone
-           + Send
-           + Sync {
-        let hits = hits.clone();
-        service_fn(move |_req: Request<B>| {
-            let (delay, status, headers) = answer(hits.fetch_add(1, Ordering::SeqCst));
-            async move {
-                match delay {
-                    Some(delay) => tokio::time::sleep(delay).await,
-                    None => std::future::pending().await,
-                }
-                Ok::<_, BoxError>(reply(status, headers, ""))
-            }
-        })
-    }
-
     /// (count, sum) of `metric`'s points with `error.type` `error`.
     fn seen(
         provider: &SdkMeterProvider,

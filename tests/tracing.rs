@@ -1085,52 +1085,18 @@ mod requests_sent {
 /// One logical request, one `api_request` span and one `finished` event,
 /// however it ends: hedged, or dropped by its caller (probe `observe`).
 mod one_request {
-    use super::scripted::{exact, get, reply};
+    use super::scripted::{delayed, exact, get, Answer};
     use crate::captured_logs::{self, Captured};
     use bytes::Bytes;
-    use http::{Request, Response};
     use http_body_util::Full;
     use std::time::Duration;
-    use tower::{service_fn, BoxError, Layer, Service, ServiceBuilder, ServiceExt};
+    use tower::{Layer, ServiceBuilder, ServiceExt};
     use tower_api_errors::hedge::HedgeLayer;
     use tower_api_errors::retry::ReplayBody;
     use tower_api_errors::{ApiErrorsLayer, ErrorBodyParseLayer, RetryLayer};
     use tracing_subscriber::fmt::format::FmtSpan;
 
     type Body = ReplayBody<Full<Bytes>>;
-
-    /// After how long (`None`: never), the status, the headers.
-    type Answer = (
-        Option<Duration>,
-        u16,
-        &'static [(&'static str, &'static str)],
-    );
-
-    /// An upstream answering request n (from 0) with `answer(n)`: after
-    /// how long (`None`: never), and the status and headers.
-    fn upstream<B>(
-        answer: fn(usize) -> Answer,
-    ) -> impl Service<
-        Request<B>,
-        Response = Response<Full<Bytes>>,
-        Error = BoxError,
-        Future = impl Send,
-    > + Clone
-           + Send
-           + Sync {
-        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        service_fn(move |_req: Request<B>| {
-            let n = hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let (delay, status, headers) = answer(n);
-            async move {
-                match delay {
-                    Some(delay) => tokio::time::sleep(delay).await,
-                    None => std::future::pending().await,
-                }
-                Ok::<_, BoxError>(reply(status, headers, ""))
-            }
-        })
-    }
 
     /// (`api_request` spans closed, `api_attempt` spans closed, the
     /// `finished` event lines).
@@ -1161,7 +1127,7 @@ mod one_request {
         let client = ApiErrorsLayer::new()
             .retry(exact())
             .hedge(HedgeLayer::fixed(Duration::from_millis(100)).no_budget())
-            .layer(upstream::<ReplayBody<Body>>(|n| {
+            .layer(delayed::<ReplayBody<Body>>(&Default::default(), |n| {
                 let slow = [Duration::from_secs(5), Duration::from_millis(10)];
                 (Some(slow[n.min(1)]), 200, &[])
             }));
@@ -1186,12 +1152,12 @@ mod one_request {
         let alone = ServiceBuilder::new()
             .layer(RetryLayer::new(exact()))
             .layer(ErrorBodyParseLayer::new())
-            .service(upstream(answer));
+            .service(delayed(&Default::default(), answer));
         alone.oneshot(get("http://api.test/x")).await.unwrap();
         assert_eq!(seen(&logs).0, 1);
         let stack = ApiErrorsLayer::new()
             .retry(exact())
-            .layer(upstream::<Body>(answer));
+            .layer(delayed::<Body>(&Default::default(), answer));
         stack.oneshot(get("http://api.test/x")).await.unwrap();
         let (requests, attempts, finished) = seen(&logs);
         assert_eq!(
@@ -1210,7 +1176,7 @@ mod one_request {
         let client = ServiceBuilder::new()
             .layer(RetryLayer::new(exact()))
             .layer(ErrorBodyParseLayer::new())
-            .service(upstream(answer));
+            .service(delayed(&Default::default(), answer));
         let call = client.oneshot(get("http://api.test/x"));
         let cut = tokio::time::timeout(Duration::from_secs(3), call).await;
         assert!(cut.is_err());
@@ -1255,7 +1221,9 @@ mod one_request {
         let client = ApiErrorsLayer::new()
             .retry(exact())
             .hedge(HedgeLayer::fixed(Duration::from_millis(100)).no_budget())
-            .layer(upstream::<ReplayBody<Body>>(|_| (None, 200, &[])));
+            .layer(delayed::<ReplayBody<Body>>(&Default::default(), |_| {
+                (None, 200, &[])
+            }));
         let call = client.oneshot(get("http://api.test/x"));
         assert!(tokio::time::timeout(Duration::from_secs(1), call)
             .await

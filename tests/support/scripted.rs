@@ -5,10 +5,11 @@
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
-use tower::service_fn;
+use tower::{service_fn, BoxError};
 use tower_api_errors::retry::{Backoff, Jitter, RetryPolicy};
 
 /// An answer with `status`, `headers` and `body`.
@@ -36,6 +37,40 @@ pub fn exact() -> RetryPolicy {
                 .jitter(Jitter::None),
         )
         .no_budget()
+}
+
+/// After how long (`None`: never), the status, the headers.
+pub type Answer = (
+    Option<Duration>,
+    u16,
+    &'static [(&'static str, &'static str)],
+);
+
+/// An upstream answering request n (from 0) with `answer(n)`: after how
+/// long (`None`: never), and the status and headers; `hits` counts the
+/// requests.
+pub fn delayed<B>(
+    hits: &Arc<AtomicUsize>,
+    answer: fn(usize) -> Answer,
+) -> impl tower::Service<
+    Request<B>,
+    Response = Response<Full<Bytes>>,
+    Error = BoxError,
+    Future = impl Send,
+> + Clone
+       + Send
+       + Sync {
+    let hits = hits.clone();
+    service_fn(move |_req: Request<B>| {
+        let (delay, status, headers) = answer(hits.fetch_add(1, Ordering::SeqCst));
+        async move {
+            match delay {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => std::future::pending().await,
+            }
+            Ok::<_, BoxError>(reply(status, headers, ""))
+        }
+    })
 }
 
 /// An upstream that answers each request with `script(n)` (n from 0) and
