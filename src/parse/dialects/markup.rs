@@ -13,6 +13,9 @@ pub(crate) fn text_of(markup: &str) -> String {
     let mut out = String::with_capacity(markup.len().min(4096));
     let mut rest = markup;
     while let Some(open) = rest.find('<') {
+        if out.len() > MAX_STRIPPED {
+            return out;
+        }
         decode_into(&mut out, &rest[..open]);
         let tag = &rest[open..];
         if let Some(data) = tag.strip_prefix("<![CDATA[") {
@@ -38,11 +41,10 @@ pub(crate) fn text_of(markup: &str) -> String {
             return out;
         };
         rest = &tag[at + end.len()..];
-        if out.len() > MAX_STRIPPED {
-            return out;
-        }
     }
-    decode_into(&mut out, rest);
+    if out.len() <= MAX_STRIPPED {
+        decode_into(&mut out, rest);
+    }
     out
 }
 
@@ -292,6 +294,9 @@ mod tests {
         );
         assert_eq!(text_of("x <![CDATA[<y>]]> z &amp;"), "x <y> z &");
         assert_eq!(text_of("<![CDATA[never closed"), "never closed");
+        // Bounded like any other text (the CDATA branch skipped the bound).
+        let many = "<![CDATA[xx]]>".repeat(MAX_STRIPPED);
+        assert!(text_of(&many).len() <= MAX_STRIPPED + 2);
     }
 
     /// Found by the `parse_error_is_total_and_bounded` property: a tag whose
