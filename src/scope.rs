@@ -44,18 +44,19 @@ impl Default for Fnv1a {
 
 impl Fnv1a {
     pub(crate) fn write_bytes(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 ^= u64::from(*byte);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
+        bytes.iter().for_each(|byte| self.step(*byte));
     }
 
     /// [`write_bytes`](Self::write_bytes) of `bytes` in ASCII lower case.
     pub(crate) fn write_lowercase(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 ^= u64::from(byte.to_ascii_lowercase());
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
+        bytes
+            .iter()
+            .for_each(|byte| self.step(byte.to_ascii_lowercase()));
+    }
+
+    /// FNV-1a's step: xor in the byte, multiply by the 64-bit prime.
+    fn step(&mut self, byte: u8) {
+        self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
     }
 
     pub(crate) fn finish(&self) -> u64 {
