@@ -158,7 +158,9 @@ fn hanging_upstream<B: Send + 'static>(
 /// learned from, or when the future is dropped". Five requests of a
 /// window of five, in flight and then dropped by their callers (through
 /// the whole stack: retry, auth, quota, parse), must not keep the window
-/// spent: the next request is sent at once, not refused.
+/// spent past its reset: the first request after it is sent at once, not
+/// refused. Until the reset the window stays spent: the vendor counted
+/// the five sent (`Permit::is_sent`), so a request then would draw a 429.
 #[tokio::test(start_paused = true)]
 async fn requests_dropped_in_flight_give_their_window_permits_back() {
     let sent = Arc::new(AtomicU32::new(0));
@@ -203,6 +205,12 @@ async fn requests_dropped_in_flight_give_their_window_permits_back() {
         assert!(call.await.unwrap_err().is_cancelled());
     }
     settle(1).await;
+    let spent = client.clone().oneshot(get("http://api.example/x")).await;
+    assert!(
+        matches!(&spent, Err(Error::RateLimited(_))),
+        "the five sent were counted by the vendor: {spent:?}"
+    );
+    tokio::time::advance(Duration::from_secs(60)).await;
     let started = Instant::now();
     let again = client.clone().oneshot(get("http://api.example/x")).await;
     assert!(

@@ -165,10 +165,42 @@ async fn a_fifth_policy_spent_later_binds(store: &dyn QuotaStore, label: &str) {
     );
 }
 
+/// A permit whose request was sent and then dropped unanswered (a caller's
+/// timeout) stays spent: the vendor counted it. Given back as unused, it
+/// let the fleet send one request past the window per caller that gave up
+/// (`QuotaStore::release`, `Permit::is_sent`). A permit never sent still
+/// comes back.
+async fn a_permit_sent_then_dropped_stays_spent(store: &dyn QuotaStore, label: &str) {
+    let scope = ScopeKey::new("dropped.example", None);
+    let first = go(store.acquire(scope, 1, MAX).await).expect(label);
+    store
+        .settle(
+            first,
+            &Observation::new().with_window(window(None, 100, 3, 10)),
+        )
+        .await;
+    let sent = go(store.acquire(scope, 1, MAX).await).expect(label);
+    store.release(sent.sent());
+    let unsent = go(store.acquire(scope, 1, MAX).await).expect(label);
+    store.release(unsent);
+    let mut held = Vec::new();
+    for step in 0..2 {
+        let grant = store.acquire(scope, 1, MAX).await;
+        held.push(go(grant).unwrap_or_else(|| panic!("{label}: step {step}: {grant:?}")));
+    }
+    let grant = store.acquire(scope, 1, MAX).await;
+    assert!(
+        matches!(grant, Grant::Wait(_)),
+        "{label}: 3 left, one sent: a third go is one past the window: {grant:?}"
+    );
+    held.into_iter().for_each(|permit| store.release(permit));
+}
+
 #[tokio::test]
 async fn memory_store() {
     run_rows(&MemoryStore::new(), "MemoryStore").await;
     a_fifth_policy_spent_later_binds(&MemoryStore::new(), "MemoryStore").await;
+    a_permit_sent_then_dropped_stays_spent(&MemoryStore::new(), "MemoryStore").await;
 }
 
 #[cfg(feature = "redis")]
@@ -182,6 +214,7 @@ async fn redis_store() {
         .timeout(Duration::from_secs(2));
     run_rows(&store, "RedisStore").await;
     a_fifth_policy_spent_later_binds(&store, "RedisStore").await;
+    a_permit_sent_then_dropped_stays_spent(&store, "RedisStore").await;
     assert!(!store.is_local(), "every row was shared");
     assert_eq!(store.local_decisions(), 0);
 }
@@ -201,6 +234,7 @@ async fn redis_cluster_store() {
         .prefix("test:cluster:")
         .timeout(Duration::from_secs(2));
     run_rows(&store, "RedisStore (cluster)").await;
+    a_permit_sent_then_dropped_stays_spent(&store, "RedisStore (cluster)").await;
     assert!(!store.is_local(), "every row was shared");
     assert_eq!(store.local_decisions(), 0);
     // The ledgers are spread over the nodes' slots, each key whole on one.

@@ -73,7 +73,9 @@ struct Held<S, B> {
 }
 
 /// The permit a request holds, returned to the store exactly once: when
-/// the response is learned from, or when the future is dropped.
+/// the response is learned from, or when the future is dropped (marked
+/// sent once its request is: a request dropped unanswered may have been
+/// counted by the vendor).
 struct Ticket {
     config: Arc<Config>,
     scope: ScopeKey,
@@ -133,11 +135,12 @@ where
         };
         let answered = grant.now_or_never();
         if let Some(Grant::Go { permit, delay }) = answered {
-            ticket.permit = Some(permit);
             if delay.is_zero() {
+                ticket.permit = Some(permit.sent());
                 let future = service.call(request);
                 return ResponseFuture::new(State::Calling { future }, None, ticket);
             }
+            ticket.permit = Some(permit);
             let mut held = Held::new(service, request);
             ticket.held(delay, "pacing", &mut held);
             return ResponseFuture::new(sleeping(delay), Some(held), ticket);
@@ -246,6 +249,7 @@ where
                             #[cfg(feature = "grpc")]
                             let request =
                                 crate::grpc::with_time_left(request, held.since.elapsed());
+                            this.ticket.permit = this.ticket.permit.map(Permit::sent);
                             let future = held.service.call(request);
                             this.state.set(State::Calling { future });
                         }

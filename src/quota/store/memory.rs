@@ -1,7 +1,7 @@
 //! [`MemoryStore`]: learned quotas in this process, lock-sharded.
 
 use super::inferred::INFERRED;
-use super::window::{as_ms, Decision, Millis, ScopeState, RECHECK};
+use super::window::{as_ms, Decision, Ended, Millis, ScopeState, RECHECK};
 use super::{Grant, Observation, Permit, QuotaStore, ScopeKey, StoreFuture};
 use crate::fleet::{from_unix_ms, unix_ms, OpeningStore};
 use crate::lock;
@@ -246,7 +246,12 @@ impl MemoryStore {
         self.with_scope(permit.scope(), learns.is_some(), |state| {
             let Some(state) = state else { return };
             if permit.is_held() {
-                state.release(permit.cost(), observation.is_none());
+                let ended = match observation {
+                    Some(_) => Ended::Answered,
+                    None if permit.is_sent() => Ended::Unanswered,
+                    None => Ended::Unsent,
+                };
+                state.release(permit.cost(), ended);
             }
             if let Some(observation) = learns {
                 state.learn(observation, now());

@@ -132,6 +132,7 @@ pub struct Permit {
     cost: u64,
     held: bool,
     tag: u8,
+    sent: bool,
 }
 
 impl Permit {
@@ -144,7 +145,13 @@ impl Permit {
             cost,
             held,
             tag,
+            sent: false,
         }
+    }
+
+    /// The permit of a request that was sent (see [`is_sent`](Self::is_sent)).
+    pub fn sent(self) -> Self {
+        Permit { sent: true, ..self }
     }
 
     field_getters! {
@@ -159,6 +166,11 @@ impl Permit {
 
         /// Whether the store counted the permit (and must uncount it).
         pub fn is_held -> bool { held }
+
+        /// Whether its request was sent: one [released](QuotaStore::release)
+        /// after it was sent went unanswered (its caller dropped it), and
+        /// the vendor may have counted it.
+        pub fn is_sent -> bool { sent }
     }
 }
 
@@ -278,7 +290,10 @@ pub trait QuotaStore: fmt::Debug + Send + Sync + 'static {
     /// typed error) taught.
     fn settle(&self, permit: Permit, observation: &Observation) -> StoreFuture<()>;
 
-    /// Releases `permit` of a request that ended without an answer.
+    /// Releases `permit` of a request that ended without an answer: never
+    /// sent (its units unused), or sent and dropped before its answer
+    /// ([`Permit::is_sent`]: the vendor may have counted it, so its units
+    /// stay spent).
     fn release(&self, permit: Permit);
 
     /// True while `scope` waits out a 429's (or a 503's) wait: a request

@@ -4,7 +4,7 @@
 use super::inferred::INFERRED;
 use super::ledger::{Answer, Ask, Granted, Ledger, FIRST_WANT, LEASE_TTL};
 use super::memory::{Local, ScopeMap};
-use super::window::{Lease, Millis, ScopeState, PROBE_TTL};
+use super::window::{Ended, Lease, Millis, ScopeState, PROBE_TTL};
 use super::{Grant, MemoryStore, Observation, Permit, QuotaStore, ScopeKey, StoreFuture};
 use crate::fleet::{from_unix_ms, unix_ms, OpeningStore};
 use crate::observe;
@@ -98,7 +98,7 @@ const OPENING_EVERY: Millis = 250;
 ///   no Redis call, no allocation, no await while the lease has units.
 ///   Responses are learned locally.
 /// - **Leases, renewed off the request's path.** When a lease runs low (a
-///   quarter of its units, or 40 % of its 4 s left) a background task
+///   quarter of its units, or 40 % of its 5 s left) a background task
 ///   renews it: it keeps what its recent demand needs of what is left
 ///   (its requests draw on that while the renewal is on its way), hands
 ///   back the rest, reports what this process learned, and receives its
@@ -407,7 +407,7 @@ impl RedisStore {
         let local = &self.shared.local;
         local.with_scope(permit.scope(), false, |state| {
             let state = state?;
-            state.release(permit.cost(), false);
+            state.release(permit.cost(), Ended::Answered);
             let unannounced = state.windows.iter().flatten().all(|w| w.policy == INFERRED);
             let probe = state.lease().is_some_and(|lease| lease.probe) && state.binding().is_none();
             Some((probe, unannounced, state.cooldown_until.unwrap_or(0)))

@@ -96,6 +96,17 @@ pub(crate) enum Decision {
     Exceeds(u64, Duration),
 }
 
+/// How a permit's request ended (see [`ScopeState::release`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// Answered (what the answer taught is learned besides).
+    Answered,
+    /// Sent, and dropped before its answer.
+    Unanswered,
+    /// Never sent.
+    Unsent,
+}
+
 /// A fleet member's slice of the shared window, granted by the ledger:
 /// what this process may admit on its own, until `until` (by default:
 /// none, counting requests, not a probe's or an open scope's).
@@ -575,27 +586,45 @@ impl ScopeState {
         (wait, pace)
     }
 
-    /// Uncounts a permit of `cost` granted by [`acquire`](Self::acquire);
-    /// one never used (no answer), or an open lease's, goes back to the lease.
-    /// A cold scope's probe ends: answered, the scope opens (unless the
-    /// answer teaches it); unused, another may probe at once. So does a
-    /// refill's confirmation (answered, the rest go).
-    pub(crate) fn release(&mut self, cost: u64, unused: bool) {
+    /// Uncounts a permit of `cost` granted by [`acquire`](Self::acquire).
+    /// One never sent goes back to the lease; one sent and dropped before
+    /// its answer stays spent (the vendor may have counted it), unless it
+    /// was a probe's or an open lease's (their units bound what is in
+    /// flight, not a window's count). A cold scope's probe ends: answered,
+    /// the scope opens (unless the answer teaches it); unanswered, another
+    /// may probe at once. So does a refill's confirmation (answered, the
+    /// rest go).
+    pub(crate) fn release(&mut self, cost: u64, ended: Ended) {
+        let answered = ended == Ended::Answered;
         self.in_flight_requests = self.in_flight_requests.saturating_sub(1);
         self.in_flight_cost = self.in_flight_cost.saturating_sub(cost);
         if self.probe.is_some() {
             (self.probe, self.open, self.open_for) =
-                (Some(0).filter(|_| unused), !unused, (0, None));
-        } else if self.open && !unused {
+                (Some(0).filter(|_| !answered), answered, (0, None));
+        } else if self.open && answered {
             self.open_for.0 += 1;
         }
         // (Whatever the answer, the refill is as confirmed as it will be;
-        // unused, the next request confirms it.)
-        self.confirm = self.confirm.and(unused.then_some(0));
-        if let Some(lease) = self.lease.as_mut().filter(|lease| unused || lease.open) {
+        // unanswered, the next request confirms it.)
+        self.confirm = self.confirm.and((!answered).then_some(0));
+        let back = |lease: &Lease| match ended {
+            Ended::Unsent => true,
+            Ended::Unanswered => lease.open || lease.probe,
+            Ended::Answered => lease.open,
+        };
+        if let Some(lease) = self.lease.as_mut().filter(|lease| back(lease)) {
             let need = amount(lease.counts_cost, cost).min(lease.taken);
             lease.left += need;
             lease.taken -= need;
+        }
+        if ended == Ended::Unanswered {
+            // Counted by the vendor, though no answer says what is left:
+            // the next answer's report replaces this.
+            for window in self.windows.iter_mut().flatten() {
+                let spent = amount(window.counts_cost, cost);
+                window.remaining = window.remaining.saturating_sub(spent);
+            }
+            self.run = Run::default();
         }
     }
 
@@ -892,7 +921,7 @@ mod tests {
             matches!(go(&mut state, 1_900), Decision::Wait(_)),
             "held for its answer"
         );
-        state.release(1, false);
+        state.release(1, Ended::Answered);
         state.learn(&bucket(2), 1_020);
         assert_eq!(state.windows[0].unwrap().remaining, 2, "the answer, not 40");
         assert_eq!(go(&mut state, 1_020), Decision::Go(Duration::ZERO));
@@ -954,7 +983,7 @@ mod tests {
             go(&mut state, 9_120),
             Decision::Wait(Duration::from_millis(20))
         );
-        state.release(1, false);
+        state.release(1, Ended::Answered);
         let throttled = report(300, 0, 0).with_cooldown(Duration::from_secs(1));
         state.learn(&throttled, 9_130);
         assert_eq!(
@@ -967,7 +996,7 @@ mod tests {
             go(&mut state, 10_131),
             Decision::Wait(Duration::from_millis(1))
         );
-        state.release(1, false);
+        state.release(1, Ended::Answered);
         state.learn(&report(300, 299, 9), 10_132);
         for _ in 0..100 {
             assert_eq!(go(&mut state, 10_140), Decision::Go(Duration::ZERO));
@@ -975,7 +1004,7 @@ mod tests {
         // A confirmation dropped unanswered lets another go at once.
         state.learn(&report(300, 0, 1), 10_150);
         assert_eq!(go(&mut state, 21_200), Decision::Go(Duration::ZERO));
-        state.release(1, true);
+        state.release(1, Ended::Unsent);
         assert_eq!(go(&mut state, 21_201), Decision::Go(Duration::ZERO));
     }
 
@@ -1042,7 +1071,7 @@ mod tests {
         member.learn(&wait, 8_000);
         assert_eq!(go(&mut member, 10_000), Decision::Go(Duration::ZERO));
         assert_eq!(go(&mut member, 10_000), held);
-        member.release(1, false);
+        member.release(1, Ended::Answered);
         assert_eq!(go(&mut member, 10_001), Decision::Go(Duration::ZERO));
     }
 
@@ -1134,7 +1163,7 @@ mod tests {
         }
         let recheck = Duration::from_millis(RECHECK);
         assert_eq!(go(&mut state), Decision::Wait(recheck));
-        state.release(1, false);
+        state.release(1, Ended::Answered);
         assert_eq!(
             go(&mut state),
             Decision::Go(Duration::ZERO),
@@ -1193,7 +1222,7 @@ mod tests {
             Decision::Wait(Duration::from_millis(400))
         );
         assert_eq!(go(&mut state, 1_400), Decision::Go(Duration::ZERO));
-        state.release(1, false);
+        state.release(1, Ended::Answered);
         // Refilled: the next window's answers say reset 0 too, and teach it.
         state.learn(&report(10, 0, 0), 1_450);
         assert_eq!(end(&state), Some(2_450), "the next window, learned");
@@ -1220,7 +1249,7 @@ mod tests {
             state.acquire(1, false, FOREVER, 11_000, || 0.0),
             Decision::Go(Duration::ZERO)
         );
-        state.release(1, false);
+        state.release(1, Ended::Answered);
         assert!(!state.is_spent(11_000));
     }
     /// A run decided ahead gives every request the decision a fresh scan
@@ -1240,8 +1269,8 @@ mod tests {
             let (now, cost) = (step * 100, 1 + step / 25);
             if step == 20 {
                 // A release in between: the run stands, scans agree.
-                state.release(1, true);
-                scanned.release(1, true);
+                state.release(1, Ended::Unsent);
+                scanned.release(1, Ended::Unsent);
             }
             let expected = decide(&mut scanned, now, cost);
             *scanned.lease_mut() = scanned.lease();
@@ -1347,7 +1376,7 @@ mod tests {
         assert_eq!(state.acquire(1, false, FOREVER, 1, || 0.0), wait);
         assert!(!state.lease_runs_low(1, 0));
         // An answer gives its unit back.
-        state.release(1, false);
+        state.release(1, Ended::Answered);
         assert_eq!(state.acquire(1, false, FOREVER, 2, || 0.0), go);
         assert_eq!(state.acquire(1, false, FOREVER, 3, || 0.0), wait);
     }
