@@ -926,6 +926,45 @@ fn a_paused_redis_falls_back_and_no_request_waits_past_the_bound() {
     });
 }
 
+/// Redis paused while a process that never heard from the ledger sends its
+/// first request, with `max_wait` shorter than the renewal's bound (the
+/// README's `.timeout(30ms)`): `RedisStore` promises "No request is lost,
+/// held beyond `max_wait`, or sent twice", so it is refused (typed, not
+/// sent) at `max_wait`, not held for the ledger's answer (172 ms at a
+/// `max_wait` of 100 ms; 1.5 s at 200 ms and a 500 ms timeout).
+#[test]
+fn a_paused_redis_holds_no_cold_request_past_max_wait() {
+    within(Duration::from_secs(20), rt, || async {
+        let vendor = Vendor::new(1_000, Duration::from_secs(60));
+        let addr = vendor.serve().await;
+        for (timeout, max_wait) in [(30, 100), (500, 200)] {
+            let redis = RedisServer::start(free_port());
+            let store = store_on(&redis, &format!("p7:cold{timeout}:"))
+                .timeout(Duration::from_millis(timeout));
+            let service = QuotaLayer::with_store(store)
+                .max_wait(Duration::from_millis(max_wait))
+                .layer(client::<Full<Bytes>>());
+            let mut connection = admin(&redis).await;
+            let () = redis::cmd("CLIENT")
+                .arg("PAUSE")
+                .arg(1_500)
+                .arg("ALL")
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            let started = Instant::now();
+            let answer = service.oneshot(get(addr)).await;
+            let took = started.elapsed();
+            assert!(
+                matches!(answer, Err(tower_api_errors::Error::RateLimited(_))),
+                "refused: {answer:?}"
+            );
+            assert!(took < Duration::from_millis(max_wait + 40), "held {took:?}");
+        }
+        assert_eq!(vendor.received.load(Ordering::SeqCst), 0, "nothing sent");
+    });
+}
+
 // ---------------------------------------------------------------------------
 // Redis refusing: NOSCRIPT, OOM, NOAUTH.
 // ---------------------------------------------------------------------------

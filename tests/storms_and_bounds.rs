@@ -34,7 +34,8 @@ use tower_api_errors::breaker::{CircuitBreakerLayer, ScopeRequest};
 use tower_api_errors::hedge::HedgeLayer;
 use tower_api_errors::hints::ResponseHints;
 use tower_api_errors::quota::{
-    Grant, MemoryStore, Observation, Permit, QuotaLayer, QuotaStore, ScopeKey, WindowReport,
+    Grant, MemoryStore, Observation, Permit, QuotaLayer, QuotaStore, ScopeKey, StoreFuture,
+    WindowReport,
 };
 use tower_api_errors::retry::ReplayBody;
 use tower_api_errors::{parse_error, ApiErrorsLayer, Error, RetryPolicy};
@@ -451,6 +452,46 @@ fn quota_layer_with_hostile_resets_never_waits_past_max_wait() {
                 );
             }
         }
+    });
+}
+
+/// A store that answers late (a Redis that does not answer, a third
+/// party's store across the network): `QuotaLayer::max_wait` ("the longest
+/// a request is held for the quota") bounds the wait for its answer too. The
+/// request is refused at `max_wait`, typed and not sent, as a wait that does
+/// not fit; it was held the store's 10 s, then sent.
+#[test]
+fn a_store_slower_than_max_wait_holds_no_request_past_it() {
+    #[derive(Debug)]
+    struct Slow(MemoryStore);
+    impl QuotaStore for Slow {
+        fn acquire(&self, scope: ScopeKey, cost: u64, max: Duration) -> StoreFuture<Grant> {
+            let grant = self.0.acquire(scope, cost, max);
+            StoreFuture::boxed(async move {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                grant.await
+            })
+        }
+        fn settle(&self, permit: Permit, observation: &Observation) -> StoreFuture<()> {
+            self.0.settle(permit, observation)
+        }
+        fn release(&self, permit: Permit) {
+            self.0.release(permit)
+        }
+    }
+    within(Duration::from_secs(30), paused, || async {
+        let sent = Arc::new(AtomicUsize::new(0));
+        let client = QuotaLayer::with_store(Slow(MemoryStore::new()))
+            .max_wait(Duration::from_millis(200))
+            .layer(upstream(sent.clone(), || reply(200, &[], "")));
+        let started = tokio::time::Instant::now();
+        let answer = client.oneshot(get("http://slow.example/")).await;
+        assert_eq!(started.elapsed(), Duration::from_millis(200));
+        let Err(Error::RateLimited(refused)) = answer else {
+            panic!("not refused: {answer:?}");
+        };
+        assert_eq!(refused.retry_after(), Duration::from_millis(200));
+        assert_eq!(sent.load(Ordering::Relaxed), 0, "refused, not sent");
     });
 }
 

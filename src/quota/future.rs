@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
-use tokio::time::{Instant, Sleep};
+use tokio::time::{sleep_until, Instant, Sleep};
 use tower::Service;
 
 pin_project! {
@@ -50,6 +50,9 @@ pin_project! {
         },
         Acquiring {
             grant: StoreFuture<Grant>,
+            // The end of `max_wait`, set once the store's answer is not
+            // ready: no store holds a request past it.
+            deadline: Option<Pin<Box<Sleep>>>,
         },
         Sleeping {
             sleep: Pin<Box<Sleep>>,
@@ -150,7 +153,7 @@ where
             grant = StoreFuture::ready(wait);
         }
         let held = Held::new(service, request);
-        ResponseFuture::new(State::Acquiring { grant }, Some(held), ticket)
+        ResponseFuture::new(acquiring(grant), Some(held), ticket)
     }
 
     // Inlined: the state it is given may hold the inner future, which a
@@ -223,10 +226,22 @@ where
                     let outcome = this.outcome.take();
                     return Poll::Ready(*outcome.expect("the answer is kept until settled"));
                 }
-                StateProj::Acquiring { grant } => {
-                    let grant = ready!(Pin::new(grant).poll(cx));
+                StateProj::Acquiring { grant, deadline } => {
                     let held = this.held.as_mut().expect("a held request");
-                    match after_grant(grant, held, this.ticket) {
+                    let outcome = match Pin::new(grant).poll(cx) {
+                        Poll::Ready(grant) => after_grant(grant, held, this.ticket),
+                        // A store slower than `max_wait` (a Redis that does
+                        // not answer): refused as a wait that does not fit.
+                        Poll::Pending => {
+                            let end = held.since + this.ticket.config.max_wait;
+                            let deadline =
+                                deadline.get_or_insert_with(|| Box::pin(sleep_until(end)));
+                            ready!(deadline.as_mut().poll(cx));
+                            let waited = held.since.elapsed();
+                            Err(refuse(held, this.ticket, waited, None))
+                        }
+                    };
+                    match outcome {
                         Ok(next) => this.state.set(next),
                         Err(refused) => {
                             this.state.set(State::Done);
@@ -334,6 +349,11 @@ fn after_sleep<F>(since: Instant, ticket: &mut Ticket) -> State<F> {
     }
     ticket.release();
     let left = ticket.config.max_wait.saturating_sub(since.elapsed());
-    let grant = ticket.config.store.acquire(ticket.scope, ticket.cost, left);
-    State::Acquiring { grant }
+    acquiring(ticket.config.store.acquire(ticket.scope, ticket.cost, left))
+}
+
+/// The state of a request waiting for the store's `grant`.
+fn acquiring<F>(grant: StoreFuture<Grant>) -> State<F> {
+    let deadline = None;
+    State::Acquiring { grant, deadline }
 }

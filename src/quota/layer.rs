@@ -45,8 +45,11 @@ macro_rules! quota_config_builders {
             config;
 
             /// The longest a request is held for the quota (pacing, a spent window,
-            /// a cooldown), 120 s by default. A request that would wait longer fails
-            /// at once, without being sent, with [`Error::RateLimited`](crate::Error::RateLimited).
+            /// a cooldown, a store's answer), 120 s by default. A request that would
+            /// wait longer fails at once, without being sent, with
+            /// [`Error::RateLimited`](crate::Error::RateLimited); one whose store has
+            /// not answered by then (a Redis that does not answer) fails then, the
+            /// same way.
             pub fn max_wait(max: std::time::Duration) |c| c.max_wait = max;
 
             /// Records each hold (`tower_api_errors.quota.holds`, and its wait as

@@ -283,7 +283,9 @@ impl<T> Future for StoreFuture<T> {
 pub trait QuotaStore: fmt::Debug + Send + Sync + 'static {
     /// Asks for `cost` units in `scope`. A [`Grant::Go`]'s delay must not
     /// exceed `max_delay`; with nothing learned for the scope, the answer is
-    /// `Go` at once with a permit that is not held.
+    /// `Go` at once with a permit that is not held. The layer waits for the
+    /// answer until its `max_wait` at most: then it drops the future and
+    /// refuses the request (a store need not bound its own wait).
     fn acquire(&self, scope: ScopeKey, cost: u64, max_delay: Duration) -> StoreFuture<Grant>;
 
     /// Releases `permit` and learns what its answer (a response, or a
