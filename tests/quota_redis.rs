@@ -557,6 +557,42 @@ async fn a_process_that_has_not_heard_from_the_ledger_admits_nothing() {
     assert_eq!(b.commands(), 2);
 }
 
+/// A probe dropped unanswered (its caller gave up) lets another member go
+/// at once, as the quota module's docs promise ("a probe dropped
+/// unanswered lets another go at once), as a fleet's do on `RedisStore`"):
+/// the ledger's lock on it goes, and B probes within a recheck or two, not
+/// after the lock's 2 s (B was held 2 s). A's own next request holds
+/// while B may probe: one probe for the fleet, not one each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_dropped_unanswered_lets_another_member_probe_at_once() {
+    use tower_api_errors::quota::{Grant, QuotaStore};
+    let redis = RedisServer::start(free_port());
+    let (a, b) = two_members(&redis, "test:dropped:");
+    let scope = ScopeKey::new("api.test", None);
+    let max = Duration::from_secs(120);
+    let Grant::Go { permit: probe, .. } = a.acquire(scope, 1, max).await else {
+        panic!("the first member of a cold fleet sends the probe")
+    };
+    let grant = b.acquire(scope, 1, max).await;
+    assert!(
+        matches!(grant, Grant::Wait(_)),
+        "held on A's probe: {grant:?}"
+    );
+    let dropped = Instant::now();
+    a.release(probe);
+    let grant = a.acquire(scope, 1, max).await;
+    assert!(
+        matches!(grant, Grant::Wait(_)),
+        "A holds a recheck: {grant:?}"
+    );
+    let probe = first_permit(&b, scope).await;
+    assert!(probe.is_held(), "B probes");
+    let took = dropped.elapsed();
+    assert!(took < Duration::from_millis(500), "B held {took:?}");
+    let grant = a.acquire(scope, 1, max).await;
+    assert!(matches!(grant, Grant::Wait(_)), "one probe: {grant:?}");
+}
+
 /// A lease's units are its process's: the last tenth of a window (where
 /// `MemoryStore` paces) goes without a pacing delay, the ledger keeping
 /// the fleet within the window.

@@ -134,6 +134,8 @@ pub(crate) struct Ask {
     pub(crate) want: u64,
     /// Its probe was answered and taught nothing.
     pub(crate) open: bool,
+    /// Its probe was dropped unanswered: another member may probe at once.
+    pub(crate) dropped: bool,
     /// Answers it counted (none throttled) since its last renewal.
     pub(crate) answered: u64,
     /// The end of the last 429's wait it knew of while counting them
@@ -209,7 +211,7 @@ impl Ledger {
         self.members[me].leased -= back;
         self.granted = self.granted.saturating_sub(back);
         let Some(binding) = self.state.binding() else {
-            return self.cold(ask.member, ask.open, now);
+            return self.cold(ask);
         };
         let reporter = self.start(&binding, (ask, me, joined), (learned, idle));
         // (A roll leased nothing yet: what the member kept was the last
@@ -367,8 +369,9 @@ impl Ledger {
     }
 
     /// Nothing known: one member probes, the others hold until it teaches.
-    fn cold(&mut self, member: u64, open: bool, now: Millis) -> Answer {
-        if open {
+    fn cold(&mut self, ask: &Ask) -> Answer {
+        let (member, now) = (ask.member, ask.now);
+        if ask.open {
             self.probe = None;
             self.open_until = now + OPEN_TTL;
             if self.open_since == 0 {
@@ -384,6 +387,12 @@ impl Ledger {
             }
             let cap = unknown_limit_cap(self.count, now - join);
             return Answer::Open(self.fair_share(cap));
+        }
+        // A probe dropped unanswered: its lock goes, and the member holds a
+        // recheck, so that another (asking every 50 ms) probes at once.
+        if ask.dropped && self.probe.is_some_and(|(id, _)| id == member) {
+            self.probe = None;
+            return Answer::Hold(RECHECK);
         }
         match cold_start(self.probe.map(|(_, until)| until), now) {
             Ok(until) => self.probe = Some((member, until)),
@@ -840,6 +849,24 @@ mod tests {
         assert_eq!(lease(ledger.renew(&ask(2, 20_010, 32))).left, 0);
         let joined = lease(ledger.renew(&ask(1, 20_000 + RAMP_JOIN, 32)));
         assert_eq!(joined.left, 20, "a fair share");
+    }
+
+    /// A probe dropped unanswered: its member's next renewal takes the
+    /// lock off, and holds it a recheck; another member probes at once,
+    /// not after the lock's 2 s. Another's lock is not taken off.
+    #[test]
+    fn a_probe_dropped_unanswered_lets_another_probe_at_once() {
+        let mut ledger = Ledger::default();
+        assert_eq!(ledger.renew(&ask(1, 0, 10)), Answer::Probe);
+        assert_eq!(ledger.renew(&ask(2, 10, 10)), Answer::Hold(10));
+        let dropped = Ask {
+            dropped: true,
+            ..ask(1, 20, 10)
+        };
+        assert_eq!(ledger.renew(&dropped), Answer::Hold(RECHECK));
+        assert_eq!(ledger.renew(&ask(2, 25, 10)), Answer::Probe);
+        let stale = Ask { now: 30, ..dropped };
+        assert_eq!(ledger.renew(&stale), Answer::Hold(5), "B's probe holds");
     }
 
     #[test]

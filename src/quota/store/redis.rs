@@ -204,8 +204,10 @@ struct Sync {
     /// what is left of the fair share after them.
     leased_for: AtomicU64,
     leased: AtomicU64,
-    /// This process's probe was answered and taught nothing.
+    /// This process's probe was answered and taught nothing, or dropped
+    /// unanswered.
     opened: AtomicBool,
+    dropped: AtomicBool,
     /// Answers (none throttled) since the last renewal, in a scope that
     /// announces no quota: what the ledger infers a limit from.
     answered: AtomicU64,
@@ -501,6 +503,10 @@ impl RedisStore {
             // still low then starts the next renewal.)
             store.renewal_ended(scope);
             sync.done.send_modify(|generation| *generation += 1);
+            // (A probe dropped while the renewal was on its way.)
+            if sync.dropped.load(Ordering::Relaxed) && !store.is_local() {
+                store.spawn_renewal(scope);
+            }
         });
     }
 
@@ -667,6 +673,7 @@ impl RedisStore {
                 now,
                 want: FIRST_WANT.max(waiting),
                 open: sync.opened.swap(false, Ordering::Relaxed),
+                dropped: sync.dropped.swap(false, Ordering::Relaxed),
                 answered: sync.answered.swap(0, Ordering::Relaxed),
                 epoch: sync.epoch.load(Ordering::Relaxed),
                 late: sync.late.swap(0, Ordering::Relaxed),
@@ -731,9 +738,8 @@ impl RedisStore {
             // What the ledger did not hear is told at the next renewal.
             sync.answered.fetch_add(ask.answered, Ordering::Relaxed);
             sync.late.fetch_add(ask.late, Ordering::Relaxed);
-            if ask.open {
-                sync.opened.store(true, Ordering::Relaxed);
-            }
+            sync.opened.fetch_or(ask.open, Ordering::Relaxed);
+            sync.dropped.fetch_or(ask.dropped, Ordering::Relaxed);
         }
         renewed
     }
@@ -1085,8 +1091,22 @@ impl QuotaStore for RedisStore {
         StoreFuture::ready(())
     }
 
+    // A probe dropped unanswered (its caller gave up): its unit goes back
+    // to the ledger, which lets another member probe at once rather than
+    // hold the fleet for the probe's lock (2 s).
     fn release(&self, permit: Permit) {
         self.shared.local.settle_now(permit, None);
+        let probe = |state: Option<&mut ScopeState>| {
+            let state = state.filter(|state| state.binding().is_none())?;
+            let lease = state.lease_mut().as_mut().filter(|l| l.probe && !l.open)?;
+            lease.left = 0;
+            Some(())
+        };
+        let scope = permit.scope();
+        if permit.is_held() && self.shared.local.with_scope(scope, false, probe).is_some() {
+            self.sync(scope).dropped.store(true, Ordering::Relaxed);
+            self.spawn_renewal(scope);
+        }
     }
 
     // (The local view knows this process's 429s and the fleet's cooldown:
