@@ -50,9 +50,6 @@ pin_project! {
         },
         Acquiring {
             grant: StoreFuture<Grant>,
-            // The end of `max_wait`, set once the store's answer is not
-            // ready: no store holds a request past it.
-            deadline: Option<Pin<Box<Sleep>>>,
         },
         Sleeping {
             sleep: Pin<Box<Sleep>>,
@@ -70,6 +67,10 @@ struct Held<S, B> {
     request: Option<Request<B>>,
     /// When the request was first held: `max_wait` counts from here.
     since: Instant,
+    /// The end of `max_wait`, set once a store's answer is not ready: no
+    /// store (a Redis that does not answer, a third party's) holds a
+    /// request past it.
+    deadline: Option<Pin<Box<Sleep>>>,
     /// Its hold was counted: a request counts once as held, however many
     /// waits the store gives it (each wait is still one).
     counted: bool,
@@ -153,7 +154,7 @@ where
             grant = StoreFuture::ready(wait);
         }
         let held = Held::new(service, request);
-        ResponseFuture::new(acquiring(grant), Some(held), ticket)
+        ResponseFuture::new(State::Acquiring { grant }, Some(held), ticket)
     }
 
     // Inlined: the state it is given may hold the inner future, which a
@@ -180,6 +181,7 @@ impl<S: Clone, B> Held<S, B> {
             service: service.clone(),
             request: Some(request),
             since: Instant::now(),
+            deadline: None,
             counted: false,
         }
     }
@@ -226,19 +228,17 @@ where
                     let outcome = this.outcome.take();
                     return Poll::Ready(*outcome.expect("the answer is kept until settled"));
                 }
-                StateProj::Acquiring { grant, deadline } => {
+                StateProj::Acquiring { grant } => {
                     let held = this.held.as_mut().expect("a held request");
                     let outcome = match Pin::new(grant).poll(cx) {
                         Poll::Ready(grant) => after_grant(grant, held, this.ticket),
                         // A store slower than `max_wait` (a Redis that does
                         // not answer): refused as a wait that does not fit.
                         Poll::Pending => {
-                            let end = held.since + this.ticket.config.max_wait;
-                            let deadline =
-                                deadline.get_or_insert_with(|| Box::pin(sleep_until(end)));
-                            ready!(deadline.as_mut().poll(cx));
-                            let waited = held.since.elapsed();
-                            Err(refuse(held, this.ticket, waited, None))
+                            let (max, since) = (this.ticket.config.max_wait, held.since);
+                            let end = || Box::pin(sleep_until(since + max));
+                            ready!(held.deadline.get_or_insert_with(end).as_mut().poll(cx));
+                            Err(refuse(held, this.ticket, max, None))
                         }
                     };
                     match outcome {
@@ -349,11 +349,6 @@ fn after_sleep<F>(since: Instant, ticket: &mut Ticket) -> State<F> {
     }
     ticket.release();
     let left = ticket.config.max_wait.saturating_sub(since.elapsed());
-    acquiring(ticket.config.store.acquire(ticket.scope, ticket.cost, left))
-}
-
-/// The state of a request waiting for the store's `grant`.
-fn acquiring<F>(grant: StoreFuture<Grant>) -> State<F> {
-    let deadline = None;
-    State::Acquiring { grant, deadline }
+    let grant = ticket.config.store.acquire(ticket.scope, ticket.cost, left);
+    State::Acquiring { grant }
 }

@@ -212,11 +212,9 @@ impl Tally {
             return;
         }
         self.count += 1;
-        let Some(inferred) = self.inferred.as_mut() else {
-            return;
-        };
         let reset = windows.iter().flatten().find(|w| w.policy == INFERRED);
-        let Some(reset) = reset.and_then(|w| w.reset_at) else {
+        let reset = reset.and_then(|w| w.reset_at);
+        let (Some(inferred), Some(reset)) = (self.inferred.as_mut(), reset) else {
             return;
         };
         if reset > self.grown_at {

@@ -211,16 +211,13 @@ impl Ledger {
         self.members[me].leased -= back;
         self.granted = self.granted.saturating_sub(back);
         let Some(binding) = self.state.binding() else {
-            return self.cold(ask);
+            return self.cold(ask, now);
         };
         let reporter = self.start(&binding, (ask, me, joined), (learned, idle));
         // (A roll leased nothing yet: what the member kept was the last
         // lease window's; one dropped as gone had its lease go back.)
-        let kept = if joined {
-            0
-        } else {
-            ask.kept.min(self.members[me].leased)
-        };
+        let kept = (!joined).then(|| ask.kept.min(self.members[me].leased));
+        let kept = kept.unwrap_or(0);
         // (A roll may have grown an inferred window.)
         let binding = self.state.binding().unwrap_or(binding);
         // Never more than the fewest remaining seen plus what was leased.
@@ -324,11 +321,7 @@ impl Ledger {
         if now >= join {
             return (self.budget, end, true);
         }
-        let first = if want <= self.fair_share(limit / 8) {
-            limit / 8
-        } else {
-            0
-        };
+        let first = limit / 8 * u64::from(want <= self.fair_share(limit / 8));
         (self.budget.min(first), join, true)
     }
 
@@ -369,8 +362,8 @@ impl Ledger {
     }
 
     /// Nothing known: one member probes, the others hold until it teaches.
-    fn cold(&mut self, ask: &Ask) -> Answer {
-        let (member, now) = (ask.member, ask.now);
+    fn cold(&mut self, ask: &Ask, now: Millis) -> Answer {
+        let member = ask.member;
         if ask.open {
             self.probe = None;
             self.open_until = now + OPEN_TTL;

@@ -503,10 +503,6 @@ impl RedisStore {
             // still low then starts the next renewal.)
             store.renewal_ended(scope);
             sync.done.send_modify(|generation| *generation += 1);
-            // (A probe dropped while the renewal was on its way.)
-            if sync.dropped.load(Ordering::Relaxed) && !store.is_local() {
-                store.spawn_renewal(scope);
-            }
         });
     }
 
@@ -578,14 +574,11 @@ impl RedisStore {
             }
             true => self.shared.backoff.load(Ordering::Relaxed),
         };
-        self.shared
-            .backoff
-            .store((backoff * 2).min(BACKOFF_MAX), Ordering::Relaxed);
+        let next = (backoff * 2).min(BACKOFF_MAX);
+        self.shared.backoff.store(next, Ordering::Relaxed);
         let jitter = tower::util::rng::Rng::next_f64(&mut tower::util::rng::HasherRng::default());
-        let wait = backoff / 2 + (backoff as f64 * 0.5 * jitter) as Millis;
-        self.shared
-            .retry_at
-            .store(self.local_now() + wait, Ordering::Relaxed);
+        let retry_at = self.local_now() + backoff / 2 + (backoff as f64 * 0.5 * jitter) as Millis;
+        self.shared.retry_at.store(retry_at, Ordering::Relaxed);
         self.fallback(scope, sync);
     }
 
@@ -806,10 +799,8 @@ impl RedisStore {
         };
         let redis_ms = seconds.parse::<u64>().map_err(|e| e.to_string())? * 1000
             + micros.parse::<u64>().map_err(|e| e.to_string())? / 1000;
-        let midway = sent + self.local_now().saturating_sub(sent) / 2;
-        self.shared
-            .offset
-            .store(redis_ms as i64 - midway as i64, Ordering::Relaxed);
+        let offset = redis_ms as i64 - (sent + self.local_now().saturating_sub(sent) / 2) as i64;
+        self.shared.offset.store(offset, Ordering::Relaxed);
         self.shared.clock_known.store(true, Ordering::Release);
         if written == "1" {
             return Ok(None);
@@ -1097,10 +1088,11 @@ impl QuotaStore for RedisStore {
     fn release(&self, permit: Permit) {
         self.shared.local.settle_now(permit, None);
         let probe = |state: Option<&mut ScopeState>| {
-            let state = state.filter(|state| state.binding().is_none())?;
-            let lease = state.lease_mut().as_mut().filter(|l| l.probe && !l.open)?;
-            lease.left = 0;
-            Some(())
+            let lease = state
+                .filter(|s| s.binding().is_none())?
+                .lease_mut()
+                .as_mut()?;
+            (lease.probe && !lease.open).then(|| lease.left = 0)
         };
         let scope = permit.scope();
         if permit.is_held() && self.shared.local.with_scope(scope, false, probe).is_some() {
