@@ -593,6 +593,40 @@ async fn a_probe_dropped_unanswered_lets_another_member_probe_at_once() {
     assert!(matches!(grant, Grant::Wait(_)), "one probe: {grant:?}");
 }
 
+/// A request of 8 in a window of 10 per 2 s that two members share (fair
+/// shares of 5), while the other member keeps asking: a cost within a
+/// window's limit is not one "no wait would let go" (quota docs, "Failing
+/// fast"), so it is placed in a window with room for it, the other
+/// member's share making room, not held to `max_wait` and refused (held
+/// 6 s, the vendor seeing 1-3 units a window).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_costly_request_past_a_members_share_is_placed_in_a_window_with_room() {
+    use tower_api_errors::quota::{Grant, Observation, QuotaStore, WindowReport};
+    let redis = RedisServer::start(free_port());
+    let (a, b) = two_members(&redis, "test:costly:");
+    let scope = ScopeKey::new("api.test", None);
+    let max = Duration::from_secs(120);
+    let window = WindowReport::new(None, Some(10), Some(10), Some(Duration::from_secs(2)), None);
+    let unheld = Permit::new(scope, 1, false, 0);
+    a.settle(unheld, &Observation::new().with_window(window))
+        .await;
+    b.release(first_permit(&b, scope).await);
+    let started = Instant::now();
+    loop {
+        // B keeps asking (and gives back what it took, unused).
+        if let Grant::Go { permit, .. } = b.acquire(scope, 1, max).await {
+            b.release(permit);
+        }
+        match a.acquire(scope, 8, max).await {
+            Grant::Go { permit, .. } => break assert_eq!(permit.cost(), 8),
+            Grant::Wait(wait) => tokio::time::sleep(wait.min(Duration::from_millis(100))).await,
+            other => panic!("{other:?}"),
+        }
+        let waited = started.elapsed();
+        assert!(waited < Duration::from_secs(5), "not placed in {waited:?}");
+    }
+}
+
 /// A lease's units are its process's: the last tenth of a window (where
 /// `MemoryStore` paces) goes without a pacing delay, the ledger keeping
 /// the fleet within the window.

@@ -98,19 +98,16 @@ impl Inferred {
     /// limit, drew the 429.
     pub(crate) fn after(self, count: u64, measured: Millis, end: Millis) -> Inferred {
         let held = measured * 2 >= self.length * 3 && count * 4 > self.limit * 5;
-        let length = match held {
-            true => self.length,
-            false => measured.max(self.length / 2),
-        };
+        let length = measured.max(self.length / 2);
+        let length = if held { self.length } else { length };
         let limit = match (held, count) {
             (_, 0) => self.limit,
             (true, count) => count.min(self.limit),
             (false, count) => count,
         };
-        let margin = match length > self.length {
-            true => self.margin,
-            false => (self.margin * 9 / 10).max(MARGIN_FLOOR),
-        };
+        let shrunk = (self.margin * 9 / 10).max(MARGIN_FLOOR);
+        let grew = length > self.length;
+        let margin = if grew { self.margin } else { shrunk };
         Inferred {
             limit,
             margin,

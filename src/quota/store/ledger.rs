@@ -62,7 +62,7 @@ pub(crate) const FIRST_WANT: u64 = 4;
 const RAMP_JOIN: Millis = 300;
 
 /// One member of the fleet, as the ledger knows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Member {
     pub(crate) id: u64,
     /// Its last renewal.
@@ -72,6 +72,11 @@ pub(crate) struct Member {
     /// When it said it would be back: its lease's end, or the end of the
     /// hold it was given (a member on hold need not renew to stay one).
     pub(crate) due: Millis,
+    /// The cost of its request waiting past its fair share (within the
+    /// window's limit), until leased: the shares of the members after it
+    /// make room for it, so that it is placed, not held to `max_wait` (one
+    /// request: fair over time).
+    pub(crate) costly: u64,
 }
 
 impl Member {
@@ -136,6 +141,8 @@ pub(crate) struct Ask {
     pub(crate) open: bool,
     /// Its probe was dropped unanswered: another member may probe at once.
     pub(crate) dropped: bool,
+    /// The cost of its costliest request waiting for this renewal.
+    pub(crate) costly: u64,
     /// Answers it counted (none throttled) since its last renewal.
     pub(crate) answered: u64,
     /// The end of the last 429's wait it knew of while counting them
@@ -243,6 +250,8 @@ impl Ledger {
         let most = self.guarded(now).unwrap_or(u64::MAX);
         let want = (ask.want + ask.kept - kept).min(most.saturating_sub(kept));
         let (released, next_step, fair_only) = self.released(now, granted.limit, want, reporter);
+        let past_share = ask.costly > self.fair_share(released);
+        self.members[me].costly = ask.costly * u64::from(past_share);
         let whole;
         (granted.left, whole) = self.cut(me, want, released, fair_only);
         // When more may come: once it is all leased, when another member's
@@ -579,8 +588,8 @@ impl Ledger {
             self.members.push(Member {
                 id,
                 seen: now,
-                leased: 0,
                 due: now,
+                ..Member::default()
             });
             self.members.len() - 1
         });
@@ -610,17 +619,20 @@ impl Ledger {
             (extra.saturating_sub(extras_taken + fair - part)).min(members - 1 - extras_taken);
         let reserve = kept
             + others()
-                .map(|(_, m)| part.saturating_sub(m.leased))
+                .map(|(_, m)| part.max(m.costly).saturating_sub(m.leased))
                 .sum::<u64>();
         let available = released.saturating_sub(self.granted);
+        // A costly request's share is its cost, out of the shares after it.
+        let before = |(i, m): (usize, &Member)| m.costly * u64::from(i < me);
+        let (claims, mine) = (others().map(before).sum::<u64>(), self.members[me].costly);
+        let fair = fair.max(mine).min(released.saturating_sub(claims));
         let within_share = fair.saturating_sub(self.members[me].leased);
-        let beyond = match fair_only {
-            true => 0,
-            false => available.saturating_sub(reserve),
-        };
+        let beyond = available.saturating_sub(reserve) * u64::from(!fair_only);
         let left = want.min(available).min(within_share.max(beyond));
         self.members[me].leased += left;
         self.granted += left;
+        let member = &mut self.members[me];
+        member.costly *= u64::from(member.leased < member.costly);
         let whole = self.granted >= released
             || (self.members[me].leased >= fair && beyond.saturating_sub(left) == 0);
         (left, whole)
@@ -667,9 +679,9 @@ impl Ledger {
             let named = numbers.map(|(kind, n)| (format!("{kind}{i}"), n.map(|n| n.to_string())));
             fields.extend(named.into_iter().filter_map(present));
         }
-        for member in &self.members {
-            let value = format!("{}:{}:{}", member.seen, member.leased, member.due);
-            fields.push((format!("m:{:x}", member.id), value));
+        for m in &self.members {
+            let value = format!("{}:{}:{}:{}", m.seen, m.leased, m.due, m.costly);
+            fields.push((format!("m:{:x}", m.id), value));
         }
         fields
     }
@@ -724,6 +736,7 @@ impl Ledger {
                     leased: next()?,
                     // (Absent in a ledger an earlier version wrote.)
                     due: next().unwrap_or(0),
+                    costly: next().unwrap_or(0),
                 });
             }
             _ => self.window_field(name, number()?)?,
@@ -1110,6 +1123,39 @@ mod tests {
             .map(|member| lease(ledger.renew(&ask(member, RAMP_JOIN, 1_000))).left)
             .collect();
         assert_eq!(shares, [7, 7, 6, 6, 6, 6, 6, 6]);
+    }
+
+    /// A request of 8 in a window of 10 that two members share (fair
+    /// shares of 5): its member's claim is leased whole in a window with
+    /// room for it, the other member's share making room, and the claim
+    /// goes once leased. (Held to a share of 5, it was never placed: held
+    /// to `max_wait`, then refused, while the vendor saw 1-3 units a
+    /// window.) A request within its share claims nothing.
+    #[test]
+    fn a_costly_request_past_a_share_is_placed_in_a_window_with_room() {
+        let mut ledger = Ledger::default();
+        let mut taught = ask(1, 0, 0);
+        taught.reports = report(10, 10, 2_000);
+        ledger.renew(&taught);
+        ledger.renew(&ask(2, 1, 0));
+        let b = lease(ledger.renew(&ask(2, RAMP_JOIN, 4)));
+        let costly = |now, cost| Ask {
+            costly: cost,
+            ..ask(1, now, cost)
+        };
+        let a = lease(ledger.renew(&costly(RAMP_JOIN + 1, 8)));
+        // This window: B keeps its lease, A gets the rest; the claim stands.
+        assert_eq!((b.left, a.left), (4, 6));
+        let mut ledger = Ledger::decode(&ledger.encode()).unwrap();
+        assert_eq!(ledger.members[0].costly, 8, "kept in Redis");
+        // The next window: B, asking first, makes room; A gets its 8.
+        let mut next = ask(2, 2_100, 4);
+        next.reports = report(10, 10, 2_000);
+        assert_eq!(lease(ledger.renew(&next)).left, 2);
+        assert_eq!(lease(ledger.renew(&costly(2_110, 8))).left, 8);
+        assert_eq!(ledger.members[0].costly, 0, "leased: the claim goes");
+        lease(ledger.renew(&costly(2_120, 5)));
+        assert_eq!(ledger.members[0].costly, 0, "within a share: no claim");
     }
 
     /// A holds the whole window (100 of a minute); B finds it all leased

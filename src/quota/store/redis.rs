@@ -220,8 +220,10 @@ struct Sync {
     epoch: AtomicU64,
     wait_until: AtomicU64,
     late: AtomicU64,
-    /// Requests waiting for a renewal now: demand the next one asks for.
+    /// Requests waiting for a renewal now: demand the next one asks for;
+    /// the cost of the costliest since the last renewal asked.
     waiting: AtomicU64,
+    costly: AtomicU64,
     /// Units the renewal on its way takes out of the local lease to hand
     /// back: the lease's again should the ledger not hear of them.
     handing_back: AtomicU64,
@@ -239,9 +241,10 @@ struct Waiting {
 }
 
 impl Waiting {
-    fn new(store: &RedisStore, scope: ScopeKey) -> Self {
+    fn new(store: &RedisStore, scope: ScopeKey, cost: u64) -> Self {
         let sync = store.sync(scope);
         sync.waiting.fetch_add(1, Ordering::Relaxed);
+        sync.costly.fetch_max(cost, Ordering::Relaxed);
         let local = &store.shared.local;
         let counted = local.with_scope(scope, false, |state| state.map(|s| s.waiters += 1));
         Waiting {
@@ -630,10 +633,7 @@ impl RedisStore {
             let fresh = before != key && before != 0;
             let leased_for = sync.leased_for.load(Ordering::Relaxed);
             let this_window = leased_for == 0 || leased_for == key;
-            let leased = match this_window {
-                true => sync.leased.load(Ordering::Relaxed),
-                false => 0,
-            };
+            let leased = sync.leased.load(Ordering::Relaxed) * u64::from(this_window);
             let lease = state.lease_mut().get_or_insert(Lease {
                 until,
                 counts_cost: binding.counts_cost,
@@ -660,6 +660,7 @@ impl RedisStore {
         let now = self.local_now();
         // (At least the requests waiting for this renewal.)
         let waiting = sync.waiting.load(Ordering::Relaxed);
+        let costly = sync.costly.swap(0, Ordering::Relaxed);
         self.shared.local.with_scope(scope, false, |state| {
             let mut ask = Ask {
                 member: self.member,
@@ -702,7 +703,9 @@ impl RedisStore {
                 ask.want = ask.want.max(sync.wanted.load(Ordering::Relaxed));
                 return (ask, lease.taken);
             }
-            let want = demand(lease, sync, (now, waiting));
+            // (Its costliest request, when the lease counts cost: see `Ledger::costly`.)
+            ask.costly = costly * u64::from(lease.counts_cost);
+            let want = demand(lease, sync, (now, waiting.max(ask.costly)));
             sync.wanted.store(want, Ordering::Relaxed);
             // What it keeps, it may admit while the renewal is on its way;
             // what it hands back leaves the lease now.
@@ -1031,7 +1034,7 @@ impl QuotaStore for RedisStore {
             }
             Local::Unknown(grant) if self.cold_go(scope) => StoreFuture::ready(grant),
             Local::Unknown(_) | Local::Renew => {
-                let waiting = Waiting::new(self, scope);
+                let waiting = Waiting::new(self, scope, cost);
                 let (store, renewed) = (self.clone(), self.renew_and_wait(scope));
                 StoreFuture::boxed(async move {
                     renewed.await;
@@ -1183,10 +1186,10 @@ mod tests {
             let local = &store.shared.local;
             local.with_scope(scope, false, |state| state.map(|s| s.waiters))
         };
-        let early = Waiting::new(&store, scope);
+        let early = Waiting::new(&store, scope, 1);
         assert_eq!(waiters(&store), None, "no local view yet");
         leased(&store, scope, 0);
-        let later = Waiting::new(&store, scope);
+        let later = Waiting::new(&store, scope, 1);
         assert_eq!(waiters(&store), Some(1));
         drop(early);
         assert_eq!(waiters(&store), Some(1), "the later waiter's claim stands");
