@@ -45,7 +45,8 @@
 //!   policy's `max_retry_after`) fails at once, without being sent, with
 //!   [`Error::RateLimited`](crate::Error::RateLimited), which carries when
 //!   to come back. The retry layer does not retry it: like a hint longer
-//!   than it may wait, the caller decides.
+//!   than it may wait, the caller decides. So does a request whose store
+//!   has not answered by then (a Redis that does not answer).
 //!   A request whose [`cost`](QuotaLayer::cost) alone is more than a
 //!   window's whole limit (a prompt larger than a tokens-per-minute
 //!   limit) fails at once the same way, since no wait would let it go:

@@ -105,7 +105,11 @@ const OPENING_EVERY: Millis = 250;
 ///   next slice, sized by that demand and the scope's active members (fair
 ///   shares, see the ledger rules below).
 ///   A request finds a spent lease only when demand outruns the renewals;
-///   it then waits for the one renewal in flight.
+///   it then waits for the one renewal in flight (the layer's `max_wait`
+///   at most). A request that costs more than a fair share, within the
+///   window's limit, is told with it: its process's share is that cost,
+///   out of the shares of the members after it, until it is leased, so it
+///   is placed in a window with room (the next, once their leases roll).
 /// - **The ledger** (one Redis hash per scope, key `prefix` + `{digest}`:
 ///   one hash slot, so Redis Cluster works): the fleet's windows and
 ///   cooldown, units leased in the current window, the members (last
