@@ -492,6 +492,14 @@ fn a_store_slower_than_max_wait_holds_no_request_past_it() {
         };
         assert_eq!(refused.retry_after(), Duration::from_millis(200));
         assert_eq!(sent.load(Ordering::Relaxed), 0, "refused, not sent");
+        // With no bound at all ("as long as it takes"), the store's answer
+        // is awaited, and no end past the clock's range is reckoned.
+        let client = QuotaLayer::with_store(Slow(MemoryStore::new()))
+            .max_wait(Duration::MAX)
+            .layer(upstream(sent.clone(), || reply(200, &[], "")));
+        let answer = client.oneshot(get("http://slow.example/")).await;
+        assert_eq!(answer.unwrap().status(), 200);
+        assert_eq!(sent.load(Ordering::Relaxed), 1);
     });
 }
 

@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
-use tokio::time::{sleep_until, Instant, Sleep};
+use tokio::time::{sleep, Instant, Sleep};
 use tower::Service;
 
 pin_project! {
@@ -235,8 +235,10 @@ where
                         // A store slower than `max_wait` (a Redis that does
                         // not answer): refused as a wait that does not fit.
                         Poll::Pending => {
+                            // (A `max_wait` past the clock's range is
+                            // tokio's far future: `sleep` clamps it.)
                             let (max, since) = (this.ticket.config.max_wait, held.since);
-                            let end = || Box::pin(sleep_until(since + max));
+                            let end = || Box::pin(sleep(max.saturating_sub(since.elapsed())));
                             ready!(held.deadline.get_or_insert_with(end).as_mut().poll(cx));
                             Err(refuse(held, this.ticket, max, None))
                         }
