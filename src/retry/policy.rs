@@ -522,6 +522,7 @@ impl Policy for RetryPolicy {
     field_getters! {
         fn deadline -> Option<Duration> { config.deadline }
         fn max_replay_bytes -> usize { config.max_replay_bytes }
+        fn observer -> &Observer { &config.observer }
     }
 
     /// This policy with a request's [`RetryOverride`] applied (a copy of
@@ -533,10 +534,6 @@ impl Policy for RetryPolicy {
         c.deadline = with.deadline.unwrap_or(c.deadline);
         c.idempotent = with.idempotent.or(c.idempotent);
         Some(policy)
-    }
-
-    fn observer(&self) -> &Observer {
-        &self.config.observer
     }
 }
 
