@@ -225,12 +225,10 @@ fn fifty_years_after(now: SystemTime) -> Option<(u64, Option<SystemTime>)> {
 /// The tokens of `text` split at whitespace and commas, at most six.
 fn lenient_tokens<'a>(text: &'a str, tokens: &mut [&'a str; 6]) -> Option<usize> {
     let words = text.split(|c: char| c.is_ascii_whitespace() || c == ',');
-    let mut count = 0;
-    for token in words.filter(|t| !t.is_empty()) {
+    words.filter(|t| !t.is_empty()).try_fold(0, |count, token| {
         *tokens.get_mut(count)? = token;
-        count += 1;
-    }
-    Some(count)
+        Some(count + 1)
+    })
 }
 
 /// `DD Mon YYYY` or `Mon DD YYYY` as (year, month, day); a year of one or
@@ -250,10 +248,8 @@ fn lenient_day((first, second, year_text): (&str, &str, &str)) -> Option<(u64, u
 fn lenient_time(time_and_zone: &[&str]) -> Option<((u64, u64, u64), i64)> {
     let mut time = time_and_zone[0];
     let mut zone = time_and_zone.get(1).copied().unwrap_or("");
-    if zone.is_empty() {
-        if let Some(at) = time.find(['+', '-']) {
-            (time, zone) = time.split_at(at);
-        }
+    if let Some(at) = time.find(['+', '-']).filter(|_| zone.is_empty()) {
+        (time, zone) = time.split_at(at);
     }
     let mut clock = time.split(':');
     let hour = digits(clock.next()?.as_bytes())?;
