@@ -1,10 +1,9 @@
 //! [`ResponseFuture`] of [`Auth`](super::Auth): get a credential, send,
 //! and on a rejection renew it once and send again.
 
-use super::challenge;
 use super::error::{AuthFailure, Failure};
 use super::state::{Acquire, Current, Tokens, Wait};
-use super::{AuthReport, Renewal, ResendBody, Unauthorized};
+use super::{challenge, AuthReport, Renewal, ResendBody, Unauthorized};
 use crate::context::CallContext;
 use crate::error::BoxError;
 use crate::prototype::{release_readiness, Prototype};

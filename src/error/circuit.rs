@@ -49,10 +49,8 @@ impl CircuitOpen {
     /// break, [`HintSource::Cooldown`] (no server asked for it: a wait on
     /// it is no `retry_after` wait).
     pub fn retry_hint(&self) -> RetryHint {
-        RetryHint::new(
-            self.retry_after,
-            self.source.unwrap_or(HintSource::Cooldown),
-        )
+        let source = self.source.unwrap_or(HintSource::Cooldown);
+        RetryHint::new(self.retry_after, source)
     }
 
     field_getters! {

@@ -1,12 +1,10 @@
 //! [`ErrorParser`] and [`parse_error`]: status, headers and body to an
 //! [`ApiError`].
 
-use super::charset;
 use super::dialect::RootKeys;
 use super::dialects::markup::without_markup;
 use super::dialects::BUILT_IN;
-use super::extract;
-use super::{BodyVerdict, Dialect, DialectInput, ErrorFields};
+use super::{charset, extract, BodyVerdict, Dialect, DialectInput, ErrorFields};
 use crate::classification::{Classification, DefaultClassifier, Failure};
 use crate::error::{ApiErrorParts, Reading};
 use crate::hints::ResponseHints;
@@ -173,11 +171,10 @@ impl ErrorParser {
         let in_prose = body_hint.is_none()
             && error.retry_after().is_none()
             && matches!(kind, ErrorKind::RateLimited | ErrorKind::Unavailable);
-        let body_hint = body_hint.or_else(|| {
-            in_prose
-                .then(|| extract::prose_wait(error.message()))
-                .flatten()
-        });
+        let body_hint = match in_prose {
+            true => extract::prose_wait(error.message()),
+            false => body_hint,
+        };
         error.merge_body_hint(body_hint);
         error
     }
