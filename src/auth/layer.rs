@@ -55,8 +55,10 @@ impl AuthLayer {
     /// # Panics
     /// When `scheme` is empty or not an HTTP token (RFC 9110 §5.6.2).
     pub fn scheme(self, scheme: &str) -> Self {
+        // RFC 9110's `tchar`s.
+        let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
         assert!(
-            !scheme.is_empty() && scheme.bytes().all(is_tchar),
+            !scheme.is_empty() && scheme.bytes().all(tchar),
             "AuthLayer::scheme: {scheme:?} is not an HTTP token"
         );
         self.rebuilt(|tokens| tokens.format.prefix = format!("{scheme} "))
@@ -136,11 +138,6 @@ impl AuthLayer {
             override_explicit: self.override_explicit,
         }
     }
-}
-
-/// `tchar` of RFC 9110 §5.6.2.
-fn is_tchar(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
 }
 
 impl<S> Layer<S> for AuthLayer {

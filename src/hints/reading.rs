@@ -283,13 +283,6 @@ struct Raw<'a> {
     age: bool,
 }
 
-impl Raw<'_> {
-    /// Whether a rate-limit window may be in what was found.
-    fn announces_windows(&self) -> bool {
-        self.present != 0 || self.ratelimit[0].is_some() || self.ratelimit_policy[0].is_some()
-    }
-}
-
 fn push_line<'a>(lines: &mut [Option<&'a HeaderValue>; MAX_FIELD_LINES], value: &'a HeaderValue) {
     if let Some(free) = lines.iter_mut().find(|line| line.is_none()) {
         *free = Some(value);
@@ -391,7 +384,7 @@ impl ResponseHints {
             .map(|at| When::At(at).from(clock.reference()));
         hints.retry_after = raw.retry_after_delta.max(at);
         // Most failures announce no window: nothing below would find one.
-        if raw.announces_windows() {
+        if raw.present != 0 || raw.ratelimit[0].is_some() || raw.ratelimit_policy[0].is_some() {
             hints.read_windows(&raw, headers, &mut clock);
         }
         hints

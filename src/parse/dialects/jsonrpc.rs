@@ -32,13 +32,14 @@ impl Dialect for JsonRpcError {
             _ => return None,
         };
         let number = response.get("code").and_then(Value::as_i64);
+        // The codes the specification reserves (-32768 to -32000): their
+        // messages are generic, so a string `data` is worth adding.
+        let standard = number.is_some_and(|code| (-32768..=-32000).contains(&code));
         let data = response.get("data");
         let message = response.get("message").and_then(text);
         let data_text = data.and_then(text);
         let message = match (message, data_text) {
-            (Some(message), Some(data)) if is_standard(number) => {
-                Some(format!("{message}: {data}"))
-            }
+            (Some(message), Some(data)) if standard => Some(format!("{message}: {data}")),
             (Some(message), _) => Some(message),
             (None, data) => data,
         };
@@ -67,10 +68,4 @@ fn holds_fields(data: &Value) -> bool {
         || data
             .as_object()
             .is_some_and(|map| map.values().all(message))
-}
-
-/// The codes the specification reserves (-32768 to -32000): their messages
-/// are generic, so a string `data` is worth adding.
-fn is_standard(code: Option<i64>) -> bool {
-    code.is_some_and(|code| (-32768..=-32000).contains(&code))
 }
