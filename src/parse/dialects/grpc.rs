@@ -13,11 +13,11 @@ impl Dialect for GrpcStatus {
         let status = GrpcStatus::read(input.headers())?;
         // Bounded as the dialects bound what they read from a body.
         let code = |text: &str| one_line(text, MAX_CODE_CHARS);
-        let mut fields = ErrorFields::new().code(status.code);
+        // The `ErrorInfo` reason, more specific than the status code's name.
+        let reason = status.reason.as_deref();
+        let named = reason.map_or_else(|| status.code.to_owned(), code);
+        let mut fields = ErrorFields::new().code(named);
         fields.message = status.message;
-        if let Some(reason) = &status.reason {
-            fields = fields.code(code(reason));
-        }
         fields.retry_after = status.retry_after;
         for (field, description) in &status.violations {
             fields = fields.field_error(code(field), one_line(description, MAX_MESSAGE_CHARS));
