@@ -133,10 +133,7 @@ pub(crate) fn secrets_in<'u>(uri: &'u Uri, mut f: impl FnMut(&'u str)) {
             f(token);
         }
     }
-    let pairs = uri
-        .query()
-        .into_iter()
-        .flat_map(|query| query.split(['&', ';']));
+    let pairs = uri.query().unwrap_or_default().split(['&', ';']);
     for (name, value) in pairs.filter_map(|pair| pair.split_once('=')) {
         if is_secret_param(name) {
             f(value);
