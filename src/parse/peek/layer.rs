@@ -63,6 +63,7 @@ pub struct SuccessPeekLayer {
     config: Arc<PeekConfig>,
 }
 
+#[derive(Clone)]
 pub(super) struct PeekConfig {
     content_types: Vec<String>,
     pub(super) max_bytes: usize,
@@ -115,31 +116,24 @@ impl SuccessPeekLayer {
         SuccessPeekLayer::default()
     }
 
-    fn edit(mut self, change: impl FnOnce(&mut PeekConfig)) -> Self {
-        let config = Arc::get_mut(&mut self.config).expect("a layer being built is not shared");
-        change(config);
+    /// Only these content types (essence, compared without case) are peeked.
+    pub fn content_types<I: IntoIterator<Item = T>, T: Into<String>>(mut self, types: I) -> Self {
+        let types = types.into_iter().map(Into::into).collect();
+        Arc::make_mut(&mut self.config).content_types = types;
         self
     }
 
-    /// Only these content types (essence, compared without case) are peeked.
-    pub fn content_types<I: IntoIterator<Item = T>, T: Into<String>>(self, types: I) -> Self {
-        let types = types.into_iter().map(Into::into).collect();
-        self.edit(|config| config.content_types = types)
-    }
+    config_setters! {
+        config;
 
-    /// The most bytes peeked; a longer body is given back unread.
-    pub fn max_bytes(self, max: usize) -> Self {
-        self.edit(|config| config.max_bytes = max)
-    }
+        /// The most bytes peeked; a longer body is given back unread.
+        pub fn max_bytes(max: usize) |c| c.max_bytes = max;
 
-    /// Adds a detector, tried after those already there.
-    pub fn detector(self, detector: impl FailureInSuccess) -> Self {
-        self.edit(|config| config.detectors.push(Arc::new(detector)))
-    }
+        /// Adds a detector, tried after those already there.
+        pub fn detector(detector: impl FailureInSuccess) |c| c.detectors.push(Arc::new(detector));
 
-    /// The parser that reads a flagged body (yours, with your dialects).
-    pub fn parser(self, parser: ErrorParser) -> Self {
-        self.edit(|config| config.parser = parser)
+        /// The parser that reads a flagged body (yours, with your dialects).
+        pub fn parser(parser: ErrorParser) |c| c.parser = parser;
     }
 }
 
