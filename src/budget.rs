@@ -13,6 +13,10 @@ use tower::retry::budget::Budget;
 /// The window is kept as this many slots, like `TpsBudget`'s.
 const SLOTS: usize = 10;
 
+/// A budget behind an `Arc`, as the retry and hedge layers of one stack
+/// share it.
+pub(crate) type SharedBudget = dyn Budget + Send + Sync;
+
 /// A retry budget: extra sends (retries, hedges) may be at most `retry_percent` of the recent
 /// requests, plus `min_per_sec` retries a second, "recent" meaning the last
 /// `ttl`. The default is 20 % + 1 retry/s over 10 s, like

@@ -2,15 +2,13 @@
 
 use super::learn::{Delay, Scopes};
 use super::Hedge;
-use crate::budget::RetryBudget;
+use crate::budget::{RetryBudget, SharedBudget};
 use crate::replay::DEFAULT_MAX_REPLAY;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::retry::budget::Budget;
 use tower::Layer;
-
-type SharedBudget = dyn Budget + Send + Sync;
 
 /// The configuration a layer and its services share.
 #[derive(Clone)]

@@ -2,7 +2,7 @@
 //! default one: what is retried, when, and how often.
 
 use super::backoff::Backoff;
-use crate::budget::RetryBudget;
+use crate::budget::{RetryBudget, SharedBudget};
 use crate::classification::{Classification, Classify, DefaultClassifier};
 use crate::error::AuthReport;
 use crate::hedged::{Claim, ClaimedBy, Hedged};
@@ -174,7 +174,6 @@ impl Decision {
 
 type RetryIf = dyn Fn(&RetryContext<'_>) -> Option<bool> + Send + Sync;
 type OnRetry = dyn Fn(&RetryEvent<'_>) + Send + Sync;
-type SharedBudget = dyn Budget + Send + Sync;
 type SharedClassifier = dyn Classify + Send + Sync;
 
 /// What is retried, when, and how often. Built with by-value setters;
