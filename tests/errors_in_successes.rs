@@ -248,6 +248,33 @@ async fn bodies_past_the_cap_come_back_unchanged() {
     assert_eq!(collected.to_bytes(), expected);
 }
 
+/// A setting changed on a clone of a layer already built (a shared base
+/// layer, tuned per client) is that clone's alone, as tower's layers are
+/// `Clone` for: it panicked ("a layer being built is not shared").
+#[tokio::test]
+async fn a_setting_changed_on_a_clone_is_the_clones_alone() {
+    let slack = r#"{"ok": false, "error": "channel_not_found"}"#;
+    let upstream = service_fn(move |_req: Request<()>| async move {
+        let response = Response::builder().header("content-type", "application/json");
+        Ok::<_, Infallible>(response.body(Full::new(Bytes::from(slack))).unwrap())
+    });
+    let base = SuccessPeekLayer::new();
+    let tuned = base.clone().max_bytes(8);
+    let flagged = base.layer(upstream).oneshot(Request::new(())).await;
+    assert!(matches!(flagged, Err(Error::Api(_))), "{flagged:?}");
+    let unread = tuned
+        .layer(upstream)
+        .oneshot(Request::new(()))
+        .await
+        .unwrap();
+    let bytes = unread.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(
+        bytes,
+        slack.as_bytes(),
+        "past the clone's 8 bytes: given back"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_retry_layer_retries_a_throttle_sent_as_200() {
     let calls = Arc::new(AtomicU32::new(0));
