@@ -376,7 +376,10 @@ impl RedisStore {
     }
 
     /// The key prefix (default `tower-api-errors:quota:`): one per API and
-    /// environment sharing a Redis.
+    /// environment sharing a Redis. Keep braces out of it: Redis Cluster
+    /// hashes a key by its first `{...}`, which is meant to be the scope's
+    /// digest ([`key`](Self::key)); one in the prefix would put every
+    /// scope's keys in one slot, on one node.
     pub fn prefix(mut self, prefix: &str) -> Self {
         self.prefix = Arc::from(prefix);
         self
