@@ -14,6 +14,7 @@ pub struct TransportError {
     request: Option<Box<RequestContext>>,
     retries: RetryReport,
     pub(super) auth: Option<AuthReport>,
+    ends: bool,
 }
 
 impl TransportError {
@@ -24,7 +25,15 @@ impl TransportError {
             request: None,
             retries: RetryReport::default(),
             auth: None,
+            ends: false,
         }
+    }
+
+    /// This error as an adapter's refusal of an attempt it did not send,
+    /// which no resend heals (see [`ends_the_call`](Self::ends_the_call)).
+    pub(crate) fn ending(mut self) -> Self {
+        self.ends = true;
+        self
     }
 
     /// True when the error says the connection was never made, so the
@@ -109,8 +118,9 @@ impl TransportError {
     }
 
     /// True when no resend heals it, so neither the retry layer nor a
-    /// hedge sends again: a call an inner retry layer ended at its
-    /// deadline (an attempt a timeout below cut is not: a per-attempt
+    /// hedge sends again: an adapter's refusal ([`ending`](Self::ending):
+    /// reqwest-middleware's `SentTwice`), a call an inner retry layer ended
+    /// at its deadline (an attempt a timeout below cut is not: a per-attempt
     /// timeout, which .NET's standard handler retries), or a root cause
     /// that names a certificate (refused by either side) or a URL scheme
     /// the client cannot send to (go-retryablehttp's and failsafe-go's
@@ -119,7 +129,8 @@ impl TransportError {
     pub(crate) fn ends_the_call(&self) -> bool {
         let root = super::chain(&*self.source).last();
         let root = root.map(|e| e.to_string().to_ascii_lowercase());
-        self.retries().stopped() == Some(crate::StopReason::Deadline)
+        self.ends
+            || self.retries().stopped() == Some(crate::StopReason::Deadline)
             || root.is_some_and(|text| text.contains("certificate") || text.contains("scheme"))
     }
 

@@ -4,14 +4,14 @@ use super::client::{to_reqwest, BodyAs};
 use crate::context::same_uri;
 use crate::{ApiError, ApiErrorsLayer, BoxError, Error, TransportError};
 use ::reqwest::ResponseBuilderExt;
-use ::reqwest_middleware::{Middleware, Next};
+use ::reqwest_middleware::{Error as MwError, Middleware, Next};
 use bytes::Bytes;
 use http::Extensions;
 use http_body::Body as _;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 use tower::{Layer, Service, ServiceExt};
@@ -149,16 +149,14 @@ struct Restore<'a> {
 
 impl Drop for Restore<'_> {
     fn drop(&mut self) {
-        let lent = self
-            .shared
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner);
-        self.caller.extend(std::mem::take(lent));
+        let Restore { caller, shared } = self;
+        let lent = shared.get_mut().unwrap_or_else(PoisonError::into_inner);
+        caller.extend(std::mem::take(lent));
     }
 }
 
 fn wrap(error: Error) -> ::reqwest_middleware::Error {
-    ::reqwest_middleware::Error::Middleware(anyhow::Error::new(error))
+    MwError::Middleware(anyhow::Error::new(error))
 }
 
 /// The rest of a middleware chain, below [`ApiErrorsMiddleware`], as the
@@ -189,33 +187,41 @@ struct Origin {
     kept: Option<Kept>,
 }
 
-/// An in-memory body, and whether a middleware below sent an attempt
-/// carrying it again (see [`Watch`]).
+/// An in-memory body, and `sends`: how many times the call's attempts
+/// waited below (for an answer, or a backoff), with [`RESENT`] set once a
+/// middleware below sent an attempt carrying it again (see [`Watch`]).
 struct Kept {
     bytes: Bytes,
-    resent: Arc<AtomicBool>,
+    sends: Arc<AtomicUsize>,
 }
+
+/// The bit of [`Kept`]'s `sends` that says a middleware below sent again.
+const RESENT: usize = !(usize::MAX >> 1);
 
 /// In the reqwest extensions of each attempt sent with a body reqwest can
 /// clone (the one hook a clone runs). reqwest-retry clones the attempt
-/// before each of its sends: a second clone of one attempt is a second
-/// send below. One clone is not (a middleware that reads or signs the
-/// body through a clone, then sends the attempt). Unarmed (`cloned` is
-/// `None`) in the template, whose clones are ours: new attempts.
+/// before each of its sends, and waits for the answer between two: a
+/// clone made after the attempt waited below since the previous clone is
+/// a second send. Clones made at once are not (middlewares that read,
+/// sign or log the body through clones, then send the attempt). Unarmed
+/// (`cloned` is `None`) in the template, whose clones are ours: new
+/// attempts. `cloned` holds 1 + the call's waits at the last clone.
 struct Watch {
-    resent: Arc<AtomicBool>,
-    cloned: Option<Arc<AtomicBool>>,
+    sends: Arc<AtomicUsize>,
+    cloned: Option<Arc<AtomicUsize>>,
 }
 
 impl Clone for Watch {
     fn clone(&self) -> Self {
-        let cloned = self.cloned.clone().unwrap_or_default();
-        if self.cloned.is_some() && cloned.swap(true, Relaxed) {
-            self.resent.store(true, Relaxed);
+        if let Some(cloned) = &self.cloned {
+            let now = (self.sends.load(Relaxed) & !RESENT) + 1;
+            if ![0, now].contains(&cloned.swap(now, Relaxed)) {
+                self.sends.fetch_or(RESENT, Relaxed);
+            }
         }
-        let resent = self.resent.clone();
-        let cloned = Some(cloned);
-        Watch { resent, cloned }
+        let sends = self.sends.clone();
+        let cloned = Some(self.cloned.clone().unwrap_or_default());
+        Watch { sends, cloned }
     }
 }
 
@@ -254,8 +260,8 @@ impl Origin {
         let body = request.body_mut().take().unwrap_or_default();
         let (body, kept) = match in_memory(body) {
             Ok(bytes) => {
-                let resent = Arc::default();
-                (bytes.clone().into(), Some(Kept { bytes, resent }))
+                let sends = Arc::default();
+                (bytes.clone().into(), Some(Kept { bytes, sends }))
             }
             Err(body) => (body, None),
         };
@@ -328,18 +334,19 @@ impl Origin {
 
     /// The refusal of an attempt, before it is sent, once a middleware
     /// below sent one again (see [`Watch`]): ours would multiply its sends.
+    /// It ends the call: neither retried nor hedged, nothing sent.
     fn resent_below(&self) -> Result<(), BoxError> {
-        match &self.kept {
-            Some(kept) if kept.resent.load(Relaxed) => Err(SentTwice { below: true }.into()),
-            _ => Ok(()),
-        }
+        let kept = self.kept.as_ref();
+        let resent = kept.filter(|kept| kept.sends.load(Relaxed) & RESENT != 0);
+        let refused = resent.map(|_| TransportError::new(SentTwice { below: true }).ending());
+        refused.map_or(Ok(()), |refused| Err(Error::Transport(refused).into()))
     }
 }
 
 impl Kept {
     fn watch(&self, armed: bool) -> Watch {
-        let (resent, cloned) = (self.resent.clone(), armed.then(Arc::default));
-        Watch { resent, cloned }
+        let (sends, cloned) = (self.sends.clone(), armed.then(Arc::default));
+        Watch { sends, cloned }
     }
 }
 
@@ -364,60 +371,86 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let next = self.next.clone();
-        let shared = self.extensions;
-        let origin = self.origin;
+        let (next, shared, origin) = (self.next.clone(), self.extensions, self.origin);
         Box::pin(async move {
             let request = origin.rebuild(request).map_err(super::redacted)?;
             origin.resent_below()?;
             let mut extensions = crate::lock(shared).clone();
-            let result = next.run(request, &mut extensions).await;
+            let (mut sent, kept) = (next.run(request, &mut extensions), &origin.kept);
+            // Each wait below counted (see `Watch`).
+            let result = std::future::poll_fn(move |cx| {
+                let poll = sent.as_mut().poll(cx);
+                let waited = kept.as_ref().filter(|_| poll.is_pending());
+                waited.map(|kept| kept.sends.fetch_add(1, Relaxed));
+                poll
+            })
+            .await;
             *crate::lock(shared) = extensions;
             match result {
                 Ok(response) => Ok(http_response(response)),
-                Err(::reqwest_middleware::Error::Reqwest(error)) => {
-                    Err(super::redacted(error).into())
-                }
-                Err(::reqwest_middleware::Error::Middleware(error)) => Err(redact_below(error)),
+                Err(MwError::Reqwest(error)) => Err(super::redacted(error).into()),
+                Err(MwError::Middleware(error)) => Err(redact_below(error, &origin.uri)),
             }
         })
     }
 }
 
 /// A middleware's error from below, the URLs of the reqwest errors in it
-/// redacted as the adapter's own (see [`super::redacted`]): in place where
-/// [`redact_in`] reaches them; when one is another error's source
-/// (reqwest-retry's `RetryError`), which cannot be changed, the error is
-/// its text alone, with their URLs redacted.
-fn redact_below(mut error: anyhow::Error) -> BoxError {
+/// redacted as the adapter's own (see [`super::redacted`]) in place, where
+/// [`redact_in`] reaches them. Should its text still hold a URL secret (a
+/// context of its own naming the URL, a reqwest error another error holds,
+/// as reqwest-retry's `RetryError` does), the error is [`Scrubbed`]: those
+/// URLs redacted, and the caller's URL secrets replaced as echoes are.
+fn redact_below(mut error: anyhow::Error, uri: &http::Uri) -> BoxError {
     redact_in(&mut error, 0);
-    let mut text = None::<String>;
-    held_urls(&error, 0, &mut |url| {
-        let printable = super::printable(url);
-        if printable != *url {
-            let whole = text.get_or_insert_with(|| format!("{error:#}"));
-            *whole = whole.replace(url.as_str(), printable.as_str());
-        }
-    });
-    text.map_or_else(|| error.into(), BoxError::from)
+    let mut urls = vec![];
+    held_urls(&error, 0, &mut urls);
+    let scrubber = crate::redact::Scrubber::new(Default::default(), Some(uri));
+    let scrub = |t: String| {
+        let t = urls.iter().fold(t, |t, (url, to)| t.replace(url, to));
+        scrubber.scrub(&t).into_owned()
+    };
+    let texts: Vec<_> = error.chain().take(16).map(|c| c.to_string()).collect();
+    let Some(last) = texts.into_iter().rposition(|t| scrub(t.clone()) != t) else {
+        return error.into();
+    };
+    Box::new(Scrubbed(scrub(format!("{error:#}")), error, last + 1))
+}
+
+/// A middleware's error from below whose text held a URL secret: that
+/// text scrubbed, the error, and the index in its chain of the first cause
+/// from which none is left: its source (the types from there reachable, a
+/// reqwest error redacted in place).
+struct Scrubbed(String, anyhow::Error, usize);
+
+impl fmt::Display for Scrubbed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+opaque_debug!([] Scrubbed);
+
+impl std::error::Error for Scrubbed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.1.chain().nth(self.2)
+    }
 }
 
 /// The URLs of the reqwest errors in `error`'s chain, those a
-/// `reqwest_middleware::Error` holds included (its sources skip them).
-/// Bounded: a long or deep chain stops here.
-fn held_urls(error: &anyhow::Error, depth: u8, found: &mut dyn FnMut(&::reqwest::Url)) {
+/// `reqwest_middleware::Error` holds included (its sources skip them),
+/// each with its printable form. Bounded: a long or deep chain stops here.
+fn held_urls(error: &anyhow::Error, depth: u8, found: &mut Vec<(String, String)>) {
     for cause in error.chain().take(16) {
-        let url = match cause.downcast_ref::<::reqwest_middleware::Error>() {
-            Some(::reqwest_middleware::Error::Reqwest(error)) => error.url(),
-            Some(::reqwest_middleware::Error::Middleware(inner)) if depth < 4 => {
+        let url = match cause.downcast_ref::<MwError>() {
+            Some(MwError::Reqwest(error)) => error.url(),
+            Some(MwError::Middleware(inner)) if depth < 4 => {
                 held_urls(inner, depth + 1, found);
                 None
             }
             _ => cause.downcast_ref().and_then(::reqwest::Error::url),
         };
-        if let Some(url) = url {
-            found(url);
-        }
+        found.extend(url.map(|url| (url.to_string(), super::printable(url).to_string())));
     }
 }
 
@@ -428,12 +461,10 @@ fn redact_in(error: &mut anyhow::Error, depth: u8) {
     if let Some(error) = error.downcast_mut::<::reqwest::Error>() {
         return super::redact(error);
     }
-    match error.downcast_mut::<::reqwest_middleware::Error>() {
-        Some(::reqwest_middleware::Error::Reqwest(error)) => super::redact(error),
+    match error.downcast_mut::<MwError>() {
+        Some(MwError::Reqwest(error)) => super::redact(error),
         // Bounded: a long nesting stops here.
-        Some(::reqwest_middleware::Error::Middleware(inner)) if depth < 16 => {
-            redact_in(inner, depth + 1)
-        }
+        Some(MwError::Middleware(inner)) if depth < 16 => redact_in(inner, depth + 1),
         _ => {}
     }
 }
@@ -469,7 +500,7 @@ pub trait MiddlewareErrorExt {
 
 impl MiddlewareErrorExt for ::reqwest_middleware::Error {
     fn typed_error(&self) -> Option<&Error> {
-        let ::reqwest_middleware::Error::Middleware(error) = self else {
+        let MwError::Middleware(error) = self else {
             return None;
         };
         // Bounded: a long chain stops here.
@@ -478,9 +509,9 @@ impl MiddlewareErrorExt for ::reqwest_middleware::Error {
                 // Another middleware's error that names a
                 // `reqwest_middleware::Error` as its source (reqwest-retry's
                 // `RetryError::WithRetries`).
-                match cause.downcast_ref::<::reqwest_middleware::Error>()? {
-                    ::reqwest_middleware::Error::Middleware(inner) => inner.downcast_ref::<Error>(),
-                    ::reqwest_middleware::Error::Reqwest(_) => None,
+                match cause.downcast_ref::<MwError>()? {
+                    MwError::Middleware(inner) => inner.downcast_ref::<Error>(),
+                    MwError::Reqwest(_) => None,
                 }
             })
         })
