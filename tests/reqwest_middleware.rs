@@ -305,6 +305,157 @@ async fn a_middleware_below_that_only_clones_keeps_the_answer_and_our_retries() 
     assert_eq!(calls.load(Ordering::SeqCst), 2, "one retry of ours");
 }
 
+/// Middlewares below ours that clone an attempt, at once, more than once
+/// (a signer that hashes the body and then logs it; a signer and a
+/// logger, each cloning once) and send it once: nothing is sent twice,
+/// so our retry goes on (`SentTwice` docs: refused "once a middleware
+/// below sent one again"; `src/reqwest/mod.rs`, "reqwest-retry below
+/// ours").
+#[tokio::test]
+async fn middlewares_below_that_clone_twice_without_resending_keep_our_retries() {
+    struct Clones(usize);
+    #[async_trait::async_trait]
+    impl Middleware for Clones {
+        async fn handle(
+            &self,
+            request: reqwest::Request,
+            extensions: &mut http::Extensions,
+            next: Next<'_>,
+        ) -> reqwest_middleware::Result<reqwest::Response> {
+            for _ in 0..self.0 {
+                drop(request.try_clone().unwrap());
+            }
+            next.run(request, extensions).await
+        }
+    }
+    for below in [vec![Clones(2)], vec![Clones(1), Clones(1)]] {
+        let (base, calls) = counting(&[(503, r#"{"error": "down"}"#), (200, "{}")]).await;
+        let client = below
+            .into_iter()
+            .fold(ClientBuilder::new(client()).with(ours()), |chain, m| {
+                chain.with(m)
+            })
+            .build();
+        let put = client.put(format!("{base}/v1/things/1")).body("{}");
+        assert_eq!(put.send().await.unwrap().status(), 200);
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "one retry of ours");
+    }
+}
+
+/// reqwest-retry below ours sends our first attempt three times; our
+/// retry is refused with `SentTwice`, nothing sent, and that refusal ends
+/// the call: not retried in turn (`src/reqwest/mod.rs`: "a further attempt
+/// of ours is refused with SentTwice, nothing sent"), so it spends none of
+/// the budget that "bounds the extra load on a failing upstream" (README):
+/// a healthy call on the same policy afterwards still gets its retry.
+#[tokio::test]
+async fn a_sent_twice_refusal_below_ends_the_call_and_spares_the_budget() {
+    let policy = RetryPolicy::default()
+        .backoff(Backoff::exponential(
+            Duration::from_millis(1),
+            2.0,
+            Duration::from_millis(4),
+        ))
+        .max_attempts(10);
+    let misconfigured = ClientBuilder::new(client())
+        .with(ApiErrorsMiddleware::from(
+            ApiErrorsLayer::new().retry(policy.clone()),
+        ))
+        .with(theirs())
+        .build();
+    let (base, calls) = counting(&[(503, r#"{"error": "down"}"#)]).await;
+    for _ in 0..2 {
+        let put = misconfigured.put(format!("{base}/v1/things/1")).body("{}");
+        let error = put.send().await.unwrap_err();
+        assert_refused_as_sent_twice(&error);
+        // Our first attempt (their three sends), and the refused one.
+        assert_eq!(
+            error.typed_error().unwrap().retries().attempts(),
+            2,
+            "{error}"
+        );
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        6,
+        "3 of theirs per call, none of ours"
+    );
+    let healthy = ClientBuilder::new(client())
+        .with(ApiErrorsMiddleware::from(
+            ApiErrorsLayer::new().retry(policy),
+        ))
+        .build();
+    let (base, calls) = counting(&[(503, r#"{"error": "down"}"#), (200, "{}")]).await;
+    let response = healthy.get(format!("{base}/v1/things/1")).send().await;
+    assert_eq!(response.unwrap().status(), 200);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+/// A middleware below whose own error text names the URL (a context
+/// around reqwest's error or around reqwest-retry's, or a message of its
+/// own that carries reqwest's text): the caller's Display, Debug and
+/// source chain never hold the URL's credentials (SECURITY.md: "URIs are
+/// recorded for context but always printed redacted"), and reqwest's
+/// error, when kept, stays reachable (`src/reqwest/mod.rs`, "Transport
+/// errors": `reqwest_error`, `is_connect`).
+#[tokio::test]
+async fn a_middleware_below_naming_the_url_never_prints_its_credentials() {
+    struct Names(u8);
+    #[async_trait::async_trait]
+    impl Middleware for Names {
+        async fn handle(
+            &self,
+            request: reqwest::Request,
+            extensions: &mut http::Extensions,
+            next: Next<'_>,
+        ) -> reqwest_middleware::Result<reqwest::Response> {
+            let url = request.url().clone();
+            let result = next.run(request, extensions).await;
+            result.map_err(|e| match (e, self.0) {
+                (reqwest_middleware::Error::Reqwest(e), 0) => {
+                    reqwest_middleware::Error::Middleware(
+                        anyhow::Error::new(e).context(format!("GET {url} failed")),
+                    )
+                }
+                (reqwest_middleware::Error::Reqwest(e), 1) => {
+                    let err = reqwest_middleware::Error::Reqwest(e);
+                    let retried = reqwest_retry::RetryError::WithRetries { retries: 1, err };
+                    let context = format!("GET {url} failed");
+                    reqwest_middleware::Error::Middleware(
+                        anyhow::Error::new(retried).context(context),
+                    )
+                }
+                (e, _) => reqwest_middleware::Error::Middleware(anyhow::anyhow!("GET {url}: {e}")),
+            })
+        }
+    }
+    let port = support::refused_addr().port();
+    for mode in 0..3 {
+        let client = ClientBuilder::new(client())
+            .with(ours())
+            .with(Names(mode))
+            .build();
+        let url = format!("http://user:hunter2pw@127.0.0.1:{port}/v1?access_token=at_leak1");
+        let error = client.get(url).send().await.unwrap_err();
+        let text = format!(
+            "{error} {error:?} {error:#} {error:#?} {}",
+            error_text(&error)
+        );
+        assert!(text.contains("127.0.0.1"), "{text}");
+        for secret in ["hunter2pw", "at_leak1"] {
+            assert!(!text.contains(secret), "mode {mode}: {secret} in {text}");
+        }
+        // (A message of its own keeps reqwest's text, not its error.)
+        let typed = error.typed_error().unwrap();
+        let connect = typed.transport().unwrap().is_connect();
+        assert_eq!(connect, mode < 2, "mode {mode}: {error}");
+        if mode == 0 {
+            let reqwest = tower_api_errors::reqwest::reqwest_error(typed).expect("reqwest's error");
+            assert!(reqwest.is_connect());
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_refused_connection_is_a_typed_connect_error() {
     let port = support::refused_addr().port();
