@@ -72,7 +72,8 @@ pub struct ApiErrorsSent;
 /// sent through it a second time (nothing was sent), or of a further
 /// attempt of ours once a middleware below sent one again (reqwest-retry
 /// does; the answer it got is handed back when we would not retry it; the
-/// attempt refused is not sent): retrying there too would multiply the
+/// attempt refused is not sent, and the refusal ends the call, neither
+/// retried nor hedged): retrying there too would multiply the
 /// attempts (three of theirs times three of ours are nine sends to an
 /// upstream that is already failing). Reaches the caller as the source of
 /// a [`TransportError`].

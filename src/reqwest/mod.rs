@@ -188,12 +188,15 @@
 //!   it cannot clone: it refuses it ("Request object is not cloneable")
 //!   before sending anything. An attempt with a body the caller gave in
 //!   memory goes down as bytes reqwest can clone (for its redirects), and
-//!   reqwest-retry clones it before each of its sends: its second clone of
-//!   one attempt (a second send) marks the call. The answer it got is the
-//!   caller's (the server may have acted on it); a further attempt of ours
-//!   is refused with [`SentTwice`], nothing sent (its own sends are made,
-//!   none of ours is added). A middleware below that clones an attempt
-//!   once (to read or sign its body) and sends it sends nothing again. The
+//!   reqwest-retry clones it before each of its sends and waits for each
+//!   answer: a clone of one attempt made after it waited below (a second
+//!   send) marks the call. The answer it got is the caller's (the server
+//!   may have acted on it); a further attempt of ours is refused with
+//!   [`SentTwice`], nothing sent, and the refusal ends the call: it is
+//!   neither retried nor hedged, and draws nothing more from the retry
+//!   budget (its own sends are made, none of ours is added). Middlewares
+//!   below that clone an attempt at once, however many times (to read,
+//!   sign or log its body), and send it send nothing again. The
 //!   misconfiguration shows on the first call that both would retry.
 //!
 //! `tests/reqwest_middleware.rs` keeps each of these.
