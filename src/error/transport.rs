@@ -14,7 +14,9 @@ pub struct TransportError {
     request: Option<Box<RequestContext>>,
     retries: RetryReport,
     pub(super) auth: Option<AuthReport>,
-    ends: bool,
+    /// Set by an adapter on its refusal of an attempt it did not send,
+    /// which no resend heals (see [`ends_the_call`](Self::ends_the_call)).
+    pub(crate) ends: bool,
 }
 
 impl TransportError {
@@ -27,13 +29,6 @@ impl TransportError {
             auth: None,
             ends: false,
         }
-    }
-
-    /// This error as an adapter's refusal of an attempt it did not send,
-    /// which no resend heals (see [`ends_the_call`](Self::ends_the_call)).
-    pub(crate) fn ending(mut self) -> Self {
-        self.ends = true;
-        self
     }
 
     /// True when the error says the connection was never made, so the
@@ -118,7 +113,7 @@ impl TransportError {
     }
 
     /// True when no resend heals it, so neither the retry layer nor a
-    /// hedge sends again: an adapter's refusal ([`ending`](Self::ending):
+    /// hedge sends again: an adapter's refusal (`ends`:
     /// reqwest-middleware's `SentTwice`), a call an inner retry layer ended
     /// at its deadline (an attempt a timeout below cut is not: a per-attempt
     /// timeout, which .NET's standard handler retries), or a root cause

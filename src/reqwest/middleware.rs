@@ -339,8 +339,11 @@ impl Origin {
     fn resent_below(&self) -> Result<(), BoxError> {
         let kept = self.kept.as_ref();
         let resent = kept.filter(|kept| kept.sends.load(Relaxed) & RESENT != 0);
-        let refused = resent.map(|_| TransportError::new(SentTwice { below: true }).ending());
-        refused.map_or(Ok(()), |refused| Err(Error::Transport(refused).into()))
+        let refused = resent.map(|_| TransportError::new(SentTwice { below: true }));
+        refused.map_or(Ok(()), |mut refused| {
+            refused.ends = true;
+            Err(Error::Transport(refused).into())
+        })
     }
 }
 
