@@ -368,7 +368,9 @@ async fn a_sent_twice_refusal_below_ends_the_call_and_spares_the_budget() {
         let put = misconfigured.put(format!("{base}/v1/things/1")).body("{}");
         let error = put.send().await.unwrap_err();
         assert_refused_as_sent_twice(&error);
-        // Our first attempt (their three sends), and the refused one.
+        // Our first attempt (their three sends), and the refused one; the
+        // refusal names the call, as every error of ours does.
+        assert!(error.to_string().contains("(PUT http://"), "{error}");
         assert_eq!(
             error.typed_error().unwrap().retries().attempts(),
             2,

@@ -2,7 +2,7 @@
 
 use super::client::{to_reqwest, BodyAs};
 use crate::context::same_uri;
-use crate::{ApiError, ApiErrorsLayer, BoxError, Error, TransportError};
+use crate::{redact::RequestContext, ApiError, ApiErrorsLayer, BoxError, Error, TransportError};
 use ::reqwest::ResponseBuilderExt;
 use ::reqwest_middleware::{Error as MwError, Middleware, Next};
 use bytes::Bytes;
@@ -12,7 +12,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError as Poison};
 use std::task::{Context, Poll, Waker};
 use tower::{Layer, Service, ServiceExt};
 
@@ -150,9 +150,8 @@ struct Restore<'a> {
 
 impl Drop for Restore<'_> {
     fn drop(&mut self) {
-        let Restore { caller, shared } = self;
-        let lent = shared.get_mut().unwrap_or_else(PoisonError::into_inner);
-        caller.extend(std::mem::take(lent));
+        let lent = self.shared.get_mut().unwrap_or_else(Poison::into_inner);
+        self.caller.extend(std::mem::take(lent));
     }
 }
 
@@ -335,13 +334,15 @@ impl Origin {
 
     /// The refusal of an attempt, before it is sent, once a middleware
     /// below sent one again (see [`Watch`]): ours would multiply its sends.
-    /// It ends the call: neither retried nor hedged, nothing sent.
-    fn resent_below(&self) -> Result<(), BoxError> {
+    /// It ends the call: neither retried nor hedged, nothing sent; it names
+    /// the call as an error from below would (`method` and the URI).
+    fn resent_below(&self, method: &http::Method) -> Result<(), BoxError> {
         let kept = self.kept.as_ref();
         let resent = kept.filter(|kept| kept.sends.load(Relaxed) & RESENT != 0);
         let refused = resent.map(|_| TransportError::new(SentTwice { below: true }));
         refused.map_or(Ok(()), |mut refused| {
             refused.ends = true;
+            refused.set_request(Some(RequestContext::new(method.clone(), self.uri.clone())));
             Err(Error::Transport(refused).into())
         })
     }
@@ -378,7 +379,7 @@ where
         let (next, shared, origin) = (self.next.clone(), self.extensions, self.origin);
         Box::pin(async move {
             let request = origin.rebuild(request).map_err(super::redacted)?;
-            origin.resent_below()?;
+            origin.resent_below(request.method())?;
             let mut extensions = crate::lock(shared).clone();
             let (mut sent, kept) = (next.run(request, &mut extensions), &origin.kept);
             // Each wait below counted (see `Watch`).
