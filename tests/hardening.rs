@@ -365,3 +365,51 @@ async fn the_bearer_token_is_scrubbed_beside_many_credential_headers_and_cookies
         );
     }
 }
+
+/// SECURITY.md: "Headers are never recorded by any error or event. URIs
+/// are recorded for context but always printed redacted". What a policy's
+/// hooks see printed with `{:?}` (the `RetryEvent` of `on_retry`, the
+/// `RetryContext` of `retry_if`), and a `RedactedUri` itself, showed the
+/// userinfo, the query's secrets and the `Authorization` header.
+#[tokio::test(start_paused = true)]
+async fn what_a_policys_hooks_print_is_redacted() {
+    use std::sync::{Arc, Mutex};
+    let printed = Arc::new(Mutex::new(String::new()));
+    let (events, contexts) = (printed.clone(), printed.clone());
+    let policy = RetryPolicy::default()
+        .max_attempts(2)
+        .on_retry(move |event| events.lock().unwrap().push_str(&format!("{event:?}")))
+        .retry_if(move |context| {
+            contexts.lock().unwrap().push_str(&format!("{context:?}"));
+            None
+        });
+    let upstream = tower::service_fn(|_: Request<ReplayBody<Full<Bytes>>>| async {
+        let response = Response::builder()
+            .status(503)
+            .body(Full::new(Bytes::new()));
+        Ok::<_, std::convert::Infallible>(response.unwrap())
+    });
+    let request = Request::get("https://bob:pw_SECRET1@api.test/v1/x?api_key=SECRET2")
+        .header("authorization", "Bearer SECRET3")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    RetryLayer::new(policy)
+        .layer(upstream)
+        .oneshot(request)
+        .await
+        .unwrap();
+    let uri: Uri = "https://bob:pw_SECRET4@api.test/?token=SECRET5"
+        .parse()
+        .unwrap();
+    let redacted = format!("{:?}", tower_api_errors::redact::RedactedUri(&uri));
+    let printed = format!("{} {redacted}", printed.lock().unwrap());
+    assert!(
+        printed.contains("RetryEvent") && printed.contains("RetryContext"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("api.test/v1/x") && printed.contains("authorization"),
+        "{printed}"
+    );
+    assert!(!printed.contains("SECRET"), "{printed}");
+}

@@ -68,6 +68,7 @@ pub(crate) use echo::{form_encoded, RequestSecrets, Scrubber};
 pub(crate) use names::is_secret_name;
 pub use names::is_secret_param;
 pub use rules::Redaction;
+pub(crate) use uri::HeaderNames;
 pub use uri::{redact_uri, RedactedUri};
 
 use http::{Method, Uri};

@@ -36,9 +36,26 @@ pub fn redact_uri(uri: &Uri) -> String {
 
 /// Displays a URI redacted, as [`redact_uri`] does, without building a
 /// string first: nothing is done unless it is actually formatted (a log
-/// line that is filtered out costs nothing).
-#[derive(Debug, Clone, Copy)]
+/// line that is filtered out costs nothing). Its `Debug` is redacted too.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct RedactedUri<'a>(pub &'a Uri);
+
+impl fmt::Debug for RedactedUri<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{self}\"")
+    }
+}
+
+/// A header map as its `Debug` shows it where values may be credentials:
+/// the names only.
+#[derive(Clone, Copy)]
+pub(crate) struct HeaderNames<'a>(pub(crate) &'a http::HeaderMap);
+
+impl fmt::Debug for HeaderNames<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
+}
 
 impl fmt::Display for RedactedUri<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -11,6 +11,7 @@ use crate::context::{wait_fits_deadline, CallContext};
 use crate::error::{AuthReport, BoxError};
 use crate::hints::HintSource;
 use crate::observe::{self, Failure, Span};
+use crate::redact::{HeaderNames, RedactedUri};
 use crate::{Error, ErrorKind, RetryReport, StopReason, TransportError};
 use http::{Request, Response, StatusCode};
 use pin_project_lite::pin_project;
@@ -383,8 +384,8 @@ where
     fn decide(&self, outcome: Outcome<'_>, auth: Option<AuthReport>) -> Decision {
         let context = RetryContext {
             method: self.context.method(),
-            uri: self.context.uri(),
-            headers: self.context.headers(),
+            uri: RedactedUri(self.context.uri()),
+            headers: HeaderNames(self.context.headers()),
             extensions: self.context.extensions(),
             // What an attempt's failure is judged with, beside its outcome
             // (a clock read with a deadline, a lock for a streamed body:
@@ -495,7 +496,7 @@ where
         drop(outcome);
         let event = RetryEvent {
             method: self.context.method(),
-            uri: self.context.uri(),
+            uri: RedactedUri(self.context.uri()),
             attempt: self.attempts,
             delay,
             kind,

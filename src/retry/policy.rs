@@ -8,7 +8,7 @@ use crate::error::AuthReport;
 use crate::hedged::{Claim, ClaimedBy, Hedged};
 use crate::hints::{HintSource, RateLimitInfo};
 use crate::observe::Observer;
-use crate::redact::RedactedUri;
+use crate::redact::{HeaderNames, RedactedUri};
 use crate::replay::DEFAULT_MAX_REPLAY;
 use crate::{Error, ErrorKind, StopReason};
 use http::{Extensions, HeaderMap, Method, StatusCode, Uri};
@@ -393,7 +393,7 @@ impl RetryPolicy {
             None => {
                 let idempotent = c
                     .idempotent
-                    .unwrap_or_else(|| is_idempotent(context.method, context.headers));
+                    .unwrap_or_else(|| is_idempotent(context.method, context.headers.0));
                 // A 408 says the server did not receive the request whole
                 // (RFC 9110 §15.5.9): it cannot have acted on it.
                 let safe = idempotent
@@ -553,8 +553,10 @@ pub(crate) struct AttemptState {
 #[derive(Debug)]
 pub struct RetryContext<'a> {
     pub(super) method: &'a Method,
-    pub(super) uri: &'a Uri,
-    pub(super) headers: &'a HeaderMap,
+    // Printed redacted, the headers by name only, as errors and events
+    // print them (SECURITY.md).
+    pub(super) uri: RedactedUri<'a>,
+    pub(super) headers: HeaderNames<'a>,
     pub(super) extensions: &'a Extensions,
     pub(super) state: AttemptState,
     pub(super) auth: Option<AuthReport>,
@@ -582,10 +584,10 @@ impl<'a> RetryContext<'a> {
         pub fn method -> &Method;
 
         /// The request URI.
-        pub fn uri -> &Uri;
+        pub fn uri -> &Uri { uri.0 }
 
         /// The request headers.
-        pub fn headers -> &HeaderMap;
+        pub fn headers -> &HeaderMap { headers.0 }
 
         /// The request's extensions: per-request settings of your own that
         /// never go on the wire (a [`RetryOverride`] among them).
@@ -724,7 +726,7 @@ impl Outcome<'_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryEvent<'a> {
     pub(super) method: &'a Method,
-    pub(super) uri: &'a Uri,
+    pub(super) uri: RedactedUri<'a>,
     pub(super) attempt: u32,
     pub(super) delay: Duration,
     pub(super) kind: ErrorKind,
@@ -736,7 +738,7 @@ impl<'a> RetryEvent<'a> {
     /// The request's URI, for printing: it displays redacted (no userinfo,
     /// no credential-like query values).
     pub fn uri(&self) -> RedactedUri<'a> {
-        RedactedUri(self.uri)
+        self.uri
     }
 
     field_getters! {
