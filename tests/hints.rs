@@ -63,6 +63,13 @@ fn retry_after_values() {
         (b"Sun Nov 6 08:49:37 1994", secs(60)),
         (b"Sun Nov 06 08:49:37 1994", secs(60)),
         (b"Nov 6 08:49:37 1994", secs(60)),
+        // Dates before 1970 (which `httpdate` refuses) are in the past:
+        // zero (RFC 9110 §10.2.3), not garbage; an RFC 850 year placed
+        // more than 50 years on reads a century earlier (1945).
+        (b"Sat, 06 Nov 1965 08:49:37 GMT", secs(0)),
+        (b"Wed, 31 Dec 1969 23:59:59 GMT", secs(0)),
+        (b"Tuesday, 06-Nov-45 08:49:47 GMT", secs(0)),
+        (b"Sat Nov  6 08:49:37 1965", secs(0)),
         // Hostile dates: refused, never a panic.
         (b"Sun, 06 Nov 1994 08:49:37 +2500", None),
         (b"Sun, 06 Nov 1994 08:49:37 Mars/Olympus", None),
@@ -293,6 +300,13 @@ fn rate_limit_families() {
             "IETF draft, most restrictive member",
             &[("ratelimit", br#""burst";r=5;t=1, "daily";r=0;t=3600"#)],
             Some((None, Some(0), secs(3600))),
+        ),
+        (
+            // RFC 8941 §4.2.3.2: a repeated parameter overwrites the earlier
+            // value (the first was kept: a retry 2 s before the server asked).
+            "IETF repeated parameter, the last wins",
+            &[("ratelimit", br#""a";r=0;t=5;t=7"#)],
+            Some((None, Some(0), secs(7))),
         ),
         (
             "IETF token names",

@@ -309,13 +309,14 @@ fn weekday(year: u64, month: u64, day: u64) -> &'static str {
 /// The instant of a civil time at `offset` seconds east of UTC: written as
 /// an IMF-fixdate for `httpdate`, which checks the date and converts it.
 /// `None` when a field is out of range or the instant is before 1970. A
-/// leap second (`:60`) reads as `:59`.
+/// year before 1970 (which `httpdate` refuses) is the epoch: as far in
+/// the past as any instant here. A leap second (`:60`) reads as `:59`.
 fn to_time(
     (year, month, day): (u64, u64, u64),
     (hour, minute, second): (u64, u64, u64),
     offset: i64,
 ) -> Option<SystemTime> {
-    if !(1970..=9999).contains(&year)
+    if !(1..=9999).contains(&year)
         || !(1..=12).contains(&month)
         || !(1..=31).contains(&day)
         || hour > 23
@@ -323,6 +324,9 @@ fn to_time(
         || second > 60
     {
         return None;
+    }
+    if year < 1970 {
+        return Some(UNIX_EPOCH);
     }
     let mut fixdate = [0u8; 29];
     write!(
@@ -405,7 +409,9 @@ mod tests {
             ("Sun, 06 Nov 1994 08:49:37 XYZ", None),
             ("Sun, 06 Nov 1994 08:49:37 +99999", None),
             ("Sun, 06 Nov 19945 08:49:37 GMT", None),
-            ("Sun, 06 Nov 1960 08:49:37 GMT", None),
+            // Before 1970, which `httpdate` refuses: the epoch, a past
+            // date (RFC 9110 §10.2.3: a `Retry-After` of it is zero).
+            ("Sun, 06 Nov 1960 08:49:37 GMT", Some(UNIX_EPOCH)),
             ("06 Nov", None),
             ("", None),
             ("------", None),

@@ -71,10 +71,11 @@ impl<'a> Member<'a> {
         }
     }
 
-    /// Parameter `key`'s value, if present.
+    /// Parameter `key`'s value, if present: its last, as a repeated key
+    /// overwrites the earlier value (RFC 8941 §4.2.3.2).
     pub(crate) fn get(&self, key: &str) -> Option<Value<'a>> {
-        let (_, value) = self.params[..self.len].iter().find(|(k, _)| *k == key)?;
-        Some(*value)
+        let mut params = self.params[..self.len].iter().rev();
+        params.find(|(k, _)| *k == key).map(|(_, value)| *value)
     }
 
     fn push(&mut self, key: &'a str, value: Value<'a>) {

@@ -607,11 +607,8 @@ impl ScopeState {
         // (Whatever the answer, the refill is as confirmed as it will be;
         // unanswered, the next request confirms it.)
         self.confirm = self.confirm.and((!answered).then_some(0));
-        let back = |lease: &Lease| match ended {
-            Ended::Unsent => true,
-            Ended::Unanswered => lease.open || lease.probe,
-            Ended::Answered => lease.open,
-        };
+        let unsent = ended == Ended::Unsent;
+        let back = |lease: &Lease| unsent || lease.open || (!answered && lease.probe);
         if let Some(lease) = self.lease.as_mut().filter(|lease| back(lease)) {
             let need = amount(lease.counts_cost, cost).min(lease.taken);
             lease.left += need;
