@@ -378,6 +378,26 @@ async fn repeated_headers_survive_every_send_through_both_adapters() {
     }
 }
 
+/// A redirect loop is not retried: no resend heals it (go-retryablehttp
+/// does not retry "stopped after 10 redirects", nor failsafe-go). Each
+/// attempt followed reqwest's ten redirects: 33 sends for three attempts,
+/// through both adapters; now 11, one attempt, typed.
+#[tokio::test]
+async fn a_redirect_loop_is_not_retried_through_either_adapter() {
+    let looping = || server(|_, _| response(302, &[("location", "/loop")], ""));
+    let (base, via_client) = looping().await;
+    let request = Request::get(format!("{base}/loop"))
+        .body(Full::default())
+        .unwrap();
+    let error = reqwest_stack(quick()).oneshot(request).await.unwrap_err();
+    assert!(error.transport().is_some(), "{error:?}");
+    assert_eq!(error.retries().attempts(), 1, "{error}");
+    let (base, via_middleware) = looping().await;
+    let error = middleware(quick()).get(format!("{base}/loop")).send().await;
+    assert!(error.is_err());
+    assert_eq!((hits_len(&via_client), hits_len(&via_middleware)), (11, 11));
+}
+
 /// `ReqwestClient` docs ("Redirects that keep the body": a body in memory
 /// is followed as plain reqwest follows it) and the retry policy's
 /// `Idempotency-Key`: a keyed POST redirected 307 whose target then

@@ -117,16 +117,18 @@ impl TransportError {
     /// reqwest-middleware's `SentTwice`), a call an inner retry layer ended
     /// at its deadline (an attempt a timeout below cut is not: a per-attempt
     /// timeout, which .NET's standard handler retries), or a root cause
-    /// that names a certificate (refused by either side) or a URL scheme
-    /// the client cannot send to (go-retryablehttp's and failsafe-go's
-    /// rule). Only the root is read: an outer error's text may hold the
-    /// request's URL.
+    /// that names a certificate (refused by either side), a URL scheme the
+    /// client cannot send to, or redirects its policy stopped following
+    /// (reqwest's "too many redirects", Go's "stopped after 10 redirects":
+    /// go-retryablehttp's and failsafe-go's rules). Only the root is read:
+    /// an outer error's text may hold the request's URL.
     pub(crate) fn ends_the_call(&self) -> bool {
         let root = super::chain(&*self.source).last();
-        let root = root.map(|e| e.to_string().to_ascii_lowercase());
+        let root = root.map_or_else(String::new, |e| e.to_string().to_ascii_lowercase());
+        let names = |word: &&str| root.contains(word);
         self.ends
             || self.retries().stopped() == Some(crate::StopReason::Deadline)
-            || root.is_some_and(|text| text.contains("certificate") || text.contains("scheme"))
+            || ["certificate", "scheme", "redirect"].iter().any(names)
     }
 
     call_error_accessors!();
