@@ -120,8 +120,20 @@ macro_rules! display_as_str {
 /// `vis fn name(args) |config| change;`, with its docs, becomes
 /// `vis fn name(mut self, args) -> Self`, which makes `change` to the
 /// field's own copy (`Arc::make_mut`, bound to `config`) and returns
-/// `self`. Used inside the builder's `impl` block.
+/// `self`; after `self;`, the change is made to the builder itself (its
+/// options held in place, not shared). Used inside the builder's `impl`
+/// block.
 macro_rules! config_setters {
+    (self; $($(#[$attr:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),*) |$config:ident| $change:expr;)*) => {
+        $(
+            $(#[$attr])*
+            $vis fn $name(mut self, $($arg: $ty),*) -> Self {
+                let $config = &mut self;
+                $change;
+                self
+            }
+        )*
+    };
     ($field:ident; $($(#[$attr:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),*) |$config:ident| $change:expr;)*) => {
         $(
             $(#[$attr])*

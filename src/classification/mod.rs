@@ -167,22 +167,17 @@ impl Failure {
         self
     }
 
-    /// Sets the retry verdict.
-    pub fn with_retryable(mut self, retryable: bool) -> Self {
-        self.retryable = retryable;
-        self
-    }
+    config_setters! {
+        self;
 
-    /// Sets the retry hint.
-    pub fn with_hint(mut self, hint: Option<RetryHint>) -> Self {
-        self.hint = hint;
-        self
-    }
+        /// Sets the retry verdict.
+        pub fn with_retryable(retryable: bool) |c| c.retryable = retryable;
 
-    /// Sets the kind, keeping the verdict and hint.
-    pub fn with_kind(mut self, kind: ErrorKind) -> Self {
-        self.kind = kind;
-        self
+        /// Sets the retry hint.
+        pub fn with_hint(hint: Option<RetryHint>) |c| c.hint = hint;
+
+        /// Sets the kind, keeping the verdict and hint.
+        pub fn with_kind(kind: ErrorKind) |c| c.kind = kind;
     }
 
     field_getters! {

@@ -221,35 +221,26 @@ impl ErrorFields {
         }
     }
 
-    /// Sets the vendor's error code.
-    pub fn code(mut self, code: impl Into<String>) -> Self {
-        self.code = Some(code.into());
-        self
-    }
+    config_setters! {
+        self;
 
-    /// Sets the human-readable message.
-    pub fn message(mut self, message: impl Into<String>) -> Self {
-        self.message = Some(message.into());
-        self
-    }
+        /// Sets the vendor's error code.
+        pub fn code(code: impl Into<String>) |f| f.code = Some(code.into());
 
-    /// Adds a field error.
-    pub fn field_error(mut self, field: impl Into<String>, message: impl Into<String>) -> Self {
-        self.field_errors.push(FieldError::new(field, message));
-        self
-    }
+        /// Sets the human-readable message.
+        pub fn message(message: impl Into<String>) |f| f.message = Some(message.into());
 
-    /// Sets the body's retry hint.
-    pub fn retry_after(mut self, delay: Duration) -> Self {
-        self.retry_after = Some(delay);
-        self
-    }
+        /// Adds a field error.
+        pub fn field_error(field: impl Into<String>, message: impl Into<String>) |f| {
+            f.field_errors.push(FieldError::new(field, message))
+        };
 
-    /// Sets what the body says about retrying (see [`BodyVerdict`]); without
-    /// one, the parser looks the code up in [`BodyVerdict::for_code`]'s table.
-    pub fn verdict(mut self, verdict: BodyVerdict) -> Self {
-        self.verdict = Some(verdict);
-        self
+        /// Sets the body's retry hint.
+        pub fn retry_after(delay: Duration) |f| f.retry_after = Some(delay);
+
+        /// Sets what the body says about retrying (see [`BodyVerdict`]); without
+        /// one, the parser looks the code up in [`BodyVerdict::for_code`]'s table.
+        pub fn verdict(verdict: BodyVerdict) |f| f.verdict = Some(verdict);
     }
 
     field_getters! {

@@ -44,26 +44,25 @@ impl Redaction {
         Redaction::default()
     }
 
-    /// A query parameter (or request header) name whose value is always
-    /// redacted, matched case-insensitively and exactly.
-    pub fn secret_name(mut self, name: impl Into<String>) -> Self {
-        self.names.push(name.into().to_ascii_lowercase());
-        self
-    }
+    config_setters! {
+        self;
 
-    /// Redacts the path segment that follows a segment equal to `segment`
-    /// (`segment_after("keys")`: `/keys/k-123/usage` → `/keys/REDACTED/usage`).
-    pub fn segment_after(mut self, segment: impl Into<String>) -> Self {
-        self.segments_after.push(segment.into());
-        self
-    }
+        /// A query parameter (or request header) name whose value is always
+        /// redacted, matched case-insensitively and exactly.
+        pub fn secret_name(name: impl Into<String>) |r| {
+            r.names.push(name.into().to_ascii_lowercase())
+        };
 
-    /// Redacts the rest of any path segment that starts with `prefix`
-    /// (`segment_prefix("bot")`: `/bot123:abc/getMe` → `/botREDACTED/getMe`).
-    /// Telegram's `bot<id>:<token>` shape is redacted without this rule.
-    pub fn segment_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.segment_prefixes.push(prefix.into());
-        self
+        /// Redacts the path segment that follows a segment equal to `segment`
+        /// (`segment_after("keys")`: `/keys/k-123/usage` → `/keys/REDACTED/usage`).
+        pub fn segment_after(segment: impl Into<String>) |r| r.segments_after.push(segment.into());
+
+        /// Redacts the rest of any path segment that starts with `prefix`
+        /// (`segment_prefix("bot")`: `/bot123:abc/getMe` → `/botREDACTED/getMe`).
+        /// Telegram's `bot<id>:<token>` shape is redacted without this rule.
+        pub fn segment_prefix(prefix: impl Into<String>) |r| {
+            r.segment_prefixes.push(prefix.into())
+        };
     }
 
     /// Makes these the process's extra rules, replacing any installed
