@@ -1,17 +1,21 @@
 //! [`RetryBudget`]: the budget for extra sends (retries, hedges), with no
-//! lock and no clock read on the success path. Floor 1: the retry and
+//! lock and no clock read on the success path but every 64th request's. Floor 1: the retry and
 //! hedge layers both draw on it and neither owns it; re-exported as
 //! `retry::RetryBudget` and `hedge::RetryBudget`.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::time::Instant;
 use tower::retry::budget::Budget;
 
 /// The window is kept as this many slots, like `TpsBudget`'s.
 const SLOTS: usize = 10;
+
+/// Every this many deposits, the account is settled: at most `BATCH - 1`
+/// deposits are ever unsettled.
+const BATCH: u64 = 64;
 
 /// A budget behind an `Arc`, as the retry and hedge layers of one stack
 /// share it.
@@ -36,20 +40,23 @@ pub(crate) type SharedBudget = dyn Budget + Send + Sync;
 ///
 /// A deposit happens on every request, a withdrawal only when a failure is
 /// about to be retried. `TpsBudget` takes a mutex and reads the clock on
-/// both. Here a deposit is one relaxed atomic add, with no lock and no clock
-/// read; only the (rare) withdrawal reads the clock and takes a short lock
-/// to settle the account.
+/// both. Here a deposit is one relaxed atomic add; only every 64th deposit
+/// and the (rare) withdrawal read the clock and take a short lock to settle
+/// the account.
 ///
 /// # How it counts
 ///
 /// As `TpsBudget` does: a sliding window of `ttl` in ten slots; a retry is
 /// allowed while `min_per_sec × ttl` plus `retry_percent` of the window's
-/// requests, less the window's retries, is at least one. Deposits made
-/// since the previous withdrawal carry no time stamp: the withdrawal
-/// spreads them evenly over the time since the previous one, and only the
-/// part that falls inside the window counts. After a long quiet spell this
-/// errs on the side of fewer retries, never more (the reserve still allows
-/// `min_per_sec`). Time is tokio's clock, so paused-time tests see it move.
+/// requests, less the window's retries, is at least one. Deposits carry no
+/// time stamp: every 64th settles the batch since the previous settlement,
+/// spread evenly over the time since; a withdrawal settles the (at most 63)
+/// others at the previous settlement, the earliest they can have been made.
+/// So a burst is credited when it happened (after a burst and a quiet
+/// spell, no more retries than `TpsBudget` allows), and the window differs
+/// from `TpsBudget`'s by at most the batch that straddles its start: 63
+/// requests' share more (63 requests, a quiet spell, the 64th) or fewer.
+/// Time is tokio's clock, so paused-time tests see it move.
 ///
 /// ```
 /// use tower::retry::budget::Budget;
@@ -138,15 +145,17 @@ impl RetryBudget {
         RetryBudget { account }
     }
 
-    /// Settles the pending deposits at `now` and withdraws one retry when
-    /// the balance allows it.
-    fn withdraw_at(&self, now: Instant) -> bool {
+    /// Settles the pending deposits at `now`: spread evenly over the time
+    /// since the previous settlement (`spread`), or all at that settlement
+    /// (`!spread`), the earliest they can have been made; what falls before
+    /// the window is gone.
+    fn settle(&self, now: Instant, spread: bool) -> MutexGuard<'_, Window> {
         let account = &*self.account;
         // A poisoned lock only means a panic elsewhere mid-update of plain
         // numbers: the account is still usable.
         let mut window = crate::lock(&account.window);
         let w = &mut *window;
-        // A racing withdrawal may have settled at a later instant.
+        // A racing settlement may have settled at a later instant.
         let now = now.max(w.settled);
         // Slide the window to `now`.
         if now.duration_since(w.slot_start) >= account.ttl {
@@ -159,32 +168,37 @@ impl RetryBudget {
                 w.slot_start += account.slot;
             }
         }
-        // Spread the unstamped deposits evenly over [settled, now]; what
-        // falls before the window is gone.
         let fresh = account.pending.swap(0, Ordering::AcqRel) as f64 * account.ratio;
-        if fresh > 0.0 {
-            let span = now.duration_since(w.settled).as_secs_f64();
-            if span == 0.0 {
-                w.slots[w.index] += fresh;
+        let to = if spread { now } else { w.settled };
+        let span = to.duration_since(w.settled).as_secs_f64();
+        for back in 0..SLOTS {
+            let Some(start) = w.slot_start.checked_sub(account.slot * back as u32) else {
+                break;
+            };
+            let end = if back == 0 { now } else { start + account.slot };
+            let share = if span == 0.0 {
+                // All at one instant: the slot that holds it.
+                f64::from(start <= to && (to < end || back == 0))
             } else {
-                for back in 0..SLOTS {
-                    let start = w.slot_start.checked_sub(account.slot * back as u32);
-                    let Some(start) = start else { break };
-                    let end = if back == 0 { now } else { start + account.slot };
-                    let from = start.max(w.settled);
-                    if end > from {
-                        let share = end.duration_since(from).as_secs_f64() / span;
-                        w.slots[(w.index + SLOTS - back) % SLOTS] += fresh * share;
-                    }
-                }
-            }
+                let from = start.max(w.settled);
+                end.min(to).saturating_duration_since(from).as_secs_f64() / span
+            };
+            w.slots[(w.index + SLOTS - back) % SLOTS] += fresh * share;
         }
         w.settled = now;
-        let balance: f64 = w.slots.iter().sum::<f64>() + account.reserve;
+        window
+    }
+
+    /// Settles the pending deposits at `now` and withdraws one retry when
+    /// the balance allows it.
+    fn withdraw_at(&self, now: Instant) -> bool {
+        let mut w = self.settle(now, false);
+        let balance: f64 = w.slots.iter().sum::<f64>() + self.account.reserve;
         // A little slack for the float sums of fractional deposits.
         let allowed = balance >= 1.0 - 1e-9;
         if allowed {
-            w.slots[w.index] -= 1.0;
+            let index = w.index;
+            w.slots[index] -= 1.0;
         }
         allowed
     }
@@ -199,7 +213,11 @@ impl Default for RetryBudget {
 
 impl Budget for RetryBudget {
     fn deposit(&self) {
-        self.account.pending.fetch_add(1, Ordering::Relaxed);
+        // Every `BATCH`th deposit settles, at its time: a burst is credited
+        // when it happened, not spread over a quiet spell after it.
+        if self.account.pending.fetch_add(1, Ordering::Relaxed) % BATCH == BATCH - 1 {
+            drop(self.settle(Instant::now(), true));
+        }
     }
 
     fn withdraw(&self) -> bool {
@@ -284,11 +302,11 @@ mod tests {
         for _ in 0..1000 {
             budget.deposit();
         }
-        // 1000 deposits at some time in the last 1000 s: spread evenly,
-        // at most 10 s of them are in the window: 1000 × 0.2 × 10 / 1000
-        // = 2 (the window's nine full slots: 1.8).
+        // 1000 deposits at t0 (every 64th settles them, at t0; the 40 left
+        // are credited at that settlement, the earliest they can have been
+        // made): all out of the window 1000 s later, as `TpsBudget`'s.
         let earned = allowed(&budget, t0 + Duration::from_secs(1000), 1000);
-        assert_eq!(earned, 1);
+        assert_eq!(earned, 0);
     }
 
     #[test]

@@ -100,6 +100,111 @@ async fn the_retry_budget_percentage_bounds_retries_to_a_share_of_calls() {
     assert!((8..=10).contains(&retries), "50 % of 20 calls: {retries}");
 }
 
+/// RetryBudget (src/budget.rs, "How it counts"): on the same traffic, it
+/// allows what `TpsBudget` with the same settings allows, give or take the
+/// share of one batch of 64 requests; after a burst and a quiet spell, no
+/// more (it used to credit part of the burst to the quiet spell: 36
+/// retries where `TpsBudget` allowed 0).
+#[tokio::test(start_paused = true)]
+async fn the_retry_budget_allows_what_tps_budget_allows_on_the_same_traffic() {
+    use tower::retry::budget::{Budget, TpsBudget};
+    // (traffic, floor, steps of (requests, then a pause in ms, times),
+    // retries allowed over and under TpsBudget's)
+    type Row = (&'static str, u32, &'static [(u32, u64, u32)], usize, usize);
+    let rows: &[Row] = &[
+        ("a burst, then a quiet 50 s", 0, &[(1000, 50_000, 1)], 0, 0),
+        ("a burst, then a quiet 9 s", 0, &[(1000, 9_000, 1)], 0, 0),
+        // The first 64th of the outage spreads its batch over the minute.
+        (
+            "a burst, a quiet minute, 100 calls",
+            1,
+            &[(1000, 60_000, 1), (100, 0, 1)],
+            0,
+            3,
+        ),
+        // At a slot's start, the window is 9 s long, TpsBudget's 10 s.
+        ("100/s for a minute", 0, &[(1, 10, 6000)], 0, 21),
+        ("5/s for a minute", 0, &[(1, 200, 300)], 0, 2),
+        // The one case it allows more: 63 requests, then the 64th after a
+        // quiet spell spreads them over it.
+        (
+            "63 requests, a quiet 50 s, one more",
+            0,
+            &[(63, 50_000, 1), (1, 0, 1)],
+            2,
+            0,
+        ),
+    ];
+    for &(traffic, floor, steps, over, under) in rows {
+        let ours = RetryBudget::new(Duration::from_secs(10), floor, 0.2);
+        let tps = TpsBudget::new(Duration::from_secs(10), floor, 0.2);
+        let (a, b) = (ours.withdraw(), tps.withdraw());
+        assert_eq!(a, b, "{traffic}");
+        for &(requests, pause, times) in steps {
+            for _ in 0..times {
+                for _ in 0..requests {
+                    ours.deposit();
+                    tps.deposit();
+                }
+                tokio::time::advance(Duration::from_millis(pause)).await;
+            }
+        }
+        let ours = (0..1000).filter(|_| ours.withdraw()).count();
+        let tps = (0..1000).filter(|_| tps.withdraw()).count();
+        assert!(
+            ours <= tps + over && ours + under >= tps,
+            "{traffic}: RetryBudget allows {ours} retries, TpsBudget {tps}"
+        );
+    }
+}
+
+/// src/retry/mod.rs: "a failing upstream sees at most ~1.2× its normal
+/// load from us". 1000 calls, a quiet minute, then 100 calls into an
+/// outage at once: `RetryBudget::default()` sends no more than
+/// `TpsBudget::new(10 s, 1, 0.2)` (100 + 10 + 20); it used to send 159.
+#[tokio::test(start_paused = true)]
+async fn an_outage_after_a_quiet_minute_sees_no_more_than_tps_budget_allows() {
+    async fn sends(budget: impl tower::retry::budget::Budget + Send + Sync + 'static) -> u32 {
+        let (down, sent) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+        let (is_down, counter) = (down.clone(), sent.clone());
+        let upstream = service_fn(move |_req: Req| {
+            let status = if is_down.load(Ordering::SeqCst) == 1 {
+                503
+            } else {
+                200
+            };
+            counter.fetch_add(u32::from(status == 503), Ordering::SeqCst);
+            async move { Ok::<_, std::convert::Infallible>(reply(status, &[])) }
+        });
+        let client = RetryLayer::new(exact().budget(budget)).layer(upstream);
+        for _ in 0..1000 {
+            client.clone().oneshot(get()).await.unwrap();
+        }
+        tokio::time::advance(Duration::from_secs(60)).await;
+        down.store(1, Ordering::SeqCst);
+        let mut calls = tokio::task::JoinSet::new();
+        for _ in 0..100 {
+            calls.spawn(client.clone().oneshot(get()));
+        }
+        while let Some(call) = calls.join_next().await {
+            call.unwrap().unwrap();
+        }
+        sent.load(Ordering::SeqCst)
+    }
+    let tps = sends(tower::retry::budget::TpsBudget::new(
+        Duration::from_secs(10),
+        1,
+        0.2,
+    ))
+    .await;
+    let ours = sends(RetryBudget::default()).await;
+    assert_eq!(tps, 130);
+    assert!(
+        ours <= tps,
+        "RetryBudget::default() sent {ours}, TpsBudget {tps}"
+    );
+}
+
 /// A per-request deadline shorter than the policy's cuts a hanging attempt.
 #[tokio::test(start_paused = true)]
 async fn a_request_deadline_override_cuts_a_hanging_attempt() {

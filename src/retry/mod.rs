@@ -36,7 +36,8 @@
 //! turns a blip into an outage. A budget bounds retries to a share of
 //! recent traffic (20 % by default, plus a floor of one a second so a
 //! quiet client can still retry), shared by every clone of the service, so
-//! a failing upstream sees at most ~1.2× its normal load from us.
+//! a failing upstream sees at most ~1.2× its normal load from us (give or
+//! take [`RetryBudget`]'s share of 64 requests).
 //!
 //! # Why a long hint is not slept on
 //!
