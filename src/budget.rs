@@ -171,7 +171,9 @@ impl RetryBudget {
         let fresh = account.pending.swap(0, Ordering::AcqRel) as f64 * account.ratio;
         let to = if spread { now } else { w.settled };
         let span = to.duration_since(w.settled).as_secs_f64();
-        for back in 0..SLOTS {
+        // All since the current slot's start (the usual case): that slot alone.
+        let slots = if w.settled >= w.slot_start { 1 } else { SLOTS };
+        for back in 0..slots {
             let Some(start) = w.slot_start.checked_sub(account.slot * back as u32) else {
                 break;
             };
