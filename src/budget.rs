@@ -174,9 +174,8 @@ impl RetryBudget {
         // All since the current slot's start (the usual case): that slot alone.
         let slots = if w.settled >= w.slot_start { 1 } else { SLOTS };
         for back in 0..slots {
-            let Some(start) = w.slot_start.checked_sub(account.slot * back as u32) else {
-                break;
-            };
+            let start = w.slot_start.checked_sub(account.slot * back as u32);
+            let Some(start) = start else { break };
             let end = if back == 0 { now } else { start + account.slot };
             let share = if span == 0.0 {
                 // All at one instant: the slot that holds it.
@@ -194,13 +193,12 @@ impl RetryBudget {
     /// Settles the pending deposits at `now` and withdraws one retry when
     /// the balance allows it.
     fn withdraw_at(&self, now: Instant) -> bool {
-        let mut w = self.settle(now, false);
+        let w = &mut *self.settle(now, false);
         let balance: f64 = w.slots.iter().sum::<f64>() + self.account.reserve;
         // A little slack for the float sums of fractional deposits.
         let allowed = balance >= 1.0 - 1e-9;
         if allowed {
-            let index = w.index;
-            w.slots[index] -= 1.0;
+            w.slots[w.index] -= 1.0;
         }
         allowed
     }
