@@ -413,3 +413,35 @@ async fn what_a_policys_hooks_print_is_redacted() {
     );
     assert!(!printed.contains("SECRET"), "{printed}");
 }
+
+/// The auth layer's docs: "No error, `Debug` output or tracing event of this
+/// layer holds one", however short. Its own example's key, `k-123` (five
+/// bytes), echoed by the server in its 401, printed in the `Unauthorized`
+/// error: credentials under six bytes were never fingerprinted. The layer
+/// knows its credential exactly, so it scrubs it at any length, alone and
+/// under the retry and parse layers.
+#[tokio::test(start_paused = true)]
+async fn a_short_credential_of_the_auth_layer_echoed_is_scrubbed() {
+    let echo = tower::service_fn(|request: Request<ReplayBody<Full<Bytes>>>| {
+        let key = request.headers()["x-api-key"].to_str().unwrap().to_owned();
+        let body = format!(r#"{{"error": {{"code": 401, "message": "Invalid token {key}"}}}}"#);
+        let response = Response::builder()
+            .status(401)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)));
+        async move { Ok::<_, std::convert::Infallible>(response.unwrap()) }
+    });
+    let auth = AuthLayer::new(StaticToken::new(Credential::new("k-123").unwrap()))
+        .header(http::HeaderName::from_static("x-api-key"))
+        .no_scheme();
+    let client = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryPolicy::default()))
+        .layer(auth)
+        .layer(ErrorBodyParseLayer::new())
+        .service(echo);
+    let error = client.oneshot(get()).await.unwrap_err();
+    let printed = format!("{error} {error:?} {error:#?}");
+    assert!(matches!(error, Error::Unauthorized(_)), "{printed}");
+    assert!(printed.contains("Invalid token"), "{printed}");
+    assert!(!printed.contains("k-123"), "{printed}");
+}

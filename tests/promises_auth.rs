@@ -2174,3 +2174,40 @@ async fn the_refresh_metric_counts_loads_not_requests() {
         ["failure 1", "success 1"]
     );
 }
+
+/// `crate::context`'s contract: "A layer in between that changed the
+/// request ... breaks the match, and the layer below builds what it needs
+/// itself"; "A layer behaves the same alone and in `ApiErrorsLayer`". A
+/// layer between the retry and auth layers that sets an extension and the
+/// version: the auth layer's re-send after a 401 went out without either
+/// (rebuilt from the retry layer's copy), though alone it kept both.
+#[tokio::test(start_paused = true)]
+async fn a_resend_keeps_the_extension_and_version_a_layer_between_set() {
+    #[derive(Clone, Debug, PartialEq)]
+    struct Marker;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let api = tower::service_fn(move |request: Request<ReplayBody<Full<Bytes>>>| {
+        let bearer = request.headers()["authorization"].clone();
+        let sent = (
+            request.extensions().get::<Marker>().cloned(),
+            request.version(),
+        );
+        log.lock().unwrap().push(sent);
+        let status = if bearer == "Bearer tok_new" { 200 } else { 401 };
+        async move { Ok::<_, Infallible>(reply(status, &[], "")) }
+    });
+    let client = ServiceBuilder::new()
+        .layer(tower_api_errors::RetryLayer::new(support::quick_exact()))
+        .map_request(|mut request: Request<ReplayBody<Full<Bytes>>>| {
+            request.extensions_mut().insert(Marker);
+            *request.version_mut() = http::Version::HTTP_2;
+            request
+        })
+        .layer(AuthLayer::new(support::Rotating::new(Duration::ZERO)))
+        .service(api);
+    let answer = client.oneshot(get("http://api.test/x")).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let both = (Some(Marker), http::Version::HTTP_2);
+    assert_eq!(*seen.lock().unwrap(), [both.clone(), both]);
+}

@@ -23,8 +23,9 @@
 //! - **Found by the others**, at their own `call`, with
 //!   [`CallContext::find`]: the entered context, if it
 //!   [`describes`](CallContext::describes) the request as that layer
-//!   receives it: same method, URI and headers. A layer in between that
-//!   changed the request (set a header, rewrote the URI) breaks the match,
+//!   receives it: same method, URI, version, headers and number of
+//!   extensions. A layer in between that changed the request (set a header,
+//!   rewrote the URI, added an extension) breaks the match,
 //!   and the layer below builds what it needs itself, so no credential
 //!   added in between escapes echo scrubbing.
 //! - **A layer used alone builds what it needs itself**: the parse layer
@@ -305,10 +306,12 @@ impl CallContext {
     }
 
     /// True when `request` is the request this context recorded, as far as
-    /// a layer below can tell: the same method, the same URI and the same
-    /// headers in the same order, sharing their storage with the recorded
-    /// copy (a header set or replaced in between, even to an equal value,
-    /// or a URI rewritten, does not match). A layer uses a context only
+    /// a layer below can tell: the same method, URI and version, as many
+    /// extensions, and the same headers in the same order, sharing their
+    /// storage with the recorded copy (a header set or replaced in between,
+    /// even to an equal value, a URI rewritten, the version changed or an
+    /// extension added, does not match; an extension replaced by one of its
+    /// type is not seen). A layer uses a context only
     /// when it describes the request: [`find`](Self::find) checks it,
     /// leaving out the header that the layer which entered the context
     /// set (see [`enter_setting`](Self::enter_setting)).
@@ -325,7 +328,9 @@ impl CallContext {
         set: Option<&HeaderName>,
     ) -> Option<Option<&'r HeaderValue>> {
         let recorded = &*self.recorded;
-        if recorded.method != request.method() || !same_uri(&recorded.uri, request.uri()) {
+        let same = recorded.version == request.version()
+            && recorded.extensions.len() == request.extensions().len();
+        if !same || recorded.method != request.method() || !same_uri(&recorded.uri, request.uri()) {
             return None;
         }
         let unset = |name: &HeaderName| set != Some(name);
@@ -336,10 +341,9 @@ impl CallContext {
                 carried = Some(value);
                 continue;
             }
-            match kept.next() {
-                Some((kept_name, kept_value))
-                    if name == kept_name && same_storage(value, kept_value) => {}
-                _ => return None,
+            let next = kept.next();
+            if !next.is_some_and(|(n, v)| name == n && same_storage(value, v)) {
+                return None;
             }
         }
         kept.next().is_none().then_some(carried)

@@ -36,7 +36,8 @@ impl AuthReport {
 
     field_getters! {
         /// Requests the auth layer sent: 1, or 2 when it sent the request
-        /// again with a renewed credential.
+        /// again with a renewed credential (0 when no credential could be
+        /// loaded: nothing was sent).
         pub fn sends -> u32;
 
         /// How the rejected credential was renewed, when it was.

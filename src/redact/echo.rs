@@ -69,7 +69,7 @@ impl RequestSecrets {
             if name == AUTHORIZATION || name == PROXY_AUTHORIZATION {
                 // The credential after the scheme: an echo of the whole
                 // value holds it too, so one fingerprint covers both.
-                secrets.push(after_scheme(bytes), SLOTS);
+                secrets.push(after_scheme(bytes), SLOTS, MIN_SECRET_LEN);
             } else if name == COOKIE {
                 for pair in bytes.split(|b| *b == b';') {
                     let mut parts = pair.splitn(2, |b| *b == b'=');
@@ -77,21 +77,22 @@ impl RequestSecrets {
                         continue;
                     };
                     if std::str::from_utf8(key.trim_ascii()).is_ok_and(is_secret_name) {
-                        secrets.push(value.trim_ascii(), MAX_FINGERPRINTS);
+                        secrets.push(value.trim_ascii(), MAX_FINGERPRINTS, MIN_SECRET_LEN);
                     }
                 }
             } else if is_secret_name(name.as_str()) {
-                secrets.push(bytes, MAX_FINGERPRINTS);
+                secrets.push(bytes, MAX_FINGERPRINTS, MIN_SECRET_LEN);
             }
         }
         secrets
     }
 
     /// The fingerprint of one `Authorization`-style value (`Bearer <token>`):
-    /// the credential after the scheme.
+    /// the credential after the scheme, the auth layer's own, scrubbed
+    /// however short (its layer promises it never prints).
     pub(crate) fn of_authorization(value: &[u8]) -> Self {
         let mut secrets = RequestSecrets::default();
-        secrets.push(after_scheme(value), SLOTS);
+        secrets.push(after_scheme(value), SLOTS, 1);
         secrets
     }
 
@@ -109,8 +110,8 @@ impl RequestSecrets {
     /// (an identity provider its refresh token or client secret, `+`, `/`
     /// and `=` as `%2B`, `%2F` and `%3D`) echoes it encoded. Up to `cap`
     /// fingerprints in all.
-    fn push(&mut self, value: &[u8], cap: usize) {
-        if !(MIN_SECRET_LEN..=MAX_SECRET_LEN).contains(&value.len()) {
+    fn push(&mut self, value: &[u8], cap: usize, min: usize) {
+        if !(min..=MAX_SECRET_LEN).contains(&value.len()) {
             return;
         }
         self.push_print(value.len(), hash(value), cap);
