@@ -28,11 +28,14 @@
 #[cfg(feature = "tracing")]
 #[path = "support/captured_logs.rs"]
 mod captured_logs;
+#[path = "support/fixed_window.rs"]
+mod fixed_window;
 #[path = "support/redis_server.rs"]
 mod redis_server;
 mod support;
 
 use bytes::Bytes;
+use fixed_window::FixedWindow;
 use http::{Request, Response};
 use http_body_util::Full;
 use redis_server::{free_port, RedisCluster, RedisServer};
@@ -59,11 +62,7 @@ use tower_api_errors::ApiErrorsLayer;
 /// tests wait on.
 #[derive(Clone)]
 struct Vendor {
-    state: Arc<Mutex<(u64, u64)>>,
-    started: std::time::Instant,
-    limit: u64,
-    window: Duration,
-    announce: bool,
+    window: Arc<FixedWindow>,
     throttled: Arc<AtomicU64>,
     arrivals: Arc<tokio::sync::watch::Sender<u64>>,
     arrived_at: Arc<Mutex<Vec<std::time::Instant>>>,
@@ -75,11 +74,7 @@ struct Vendor {
 impl Vendor {
     fn new(limit: u64, window: Duration, announce: bool) -> Vendor {
         Vendor {
-            state: Arc::new(Mutex::new((0, 0))),
-            started: std::time::Instant::now(),
-            limit,
-            window,
-            announce,
+            window: Arc::new(FixedWindow::new(limit, window, announce)),
             throttled: Arc::default(),
             arrivals: Arc::new(tokio::sync::watch::channel(0).0),
             arrived_at: Arc::default(),
@@ -112,45 +107,10 @@ impl Vendor {
     }
 
     fn answer(&self) -> Response<ServerBody> {
-        let elapsed = self.started.elapsed();
-        let index = (elapsed.as_nanos() / self.window.as_nanos()) as u64;
-        let reset = self.window * (index as u32 + 1) - elapsed;
-        let reset_secs = reset.as_secs() + u64::from(reset.subsec_nanos() > 0);
-        let mut state = self.state.lock().unwrap();
-        if state.0 != index {
-            *state = (index, 0);
-        }
-        let (limit, reset) = (self.limit.to_string(), reset_secs.to_string());
-        if state.1 >= self.limit {
-            self.throttled.fetch_add(1, Ordering::SeqCst);
-            if !self.announce {
-                return response(429, &[("retry-after", &reset)], "spent");
-            }
-            return response(
-                429,
-                &[
-                    ("x-ratelimit-limit", &limit),
-                    ("x-ratelimit-remaining", "0"),
-                    ("x-ratelimit-reset", &reset),
-                    ("retry-after", &reset),
-                ],
-                "spent",
-            );
-        }
-        state.1 += 1;
-        if !self.announce {
-            return response(200, &[], "ok");
-        }
-        let remaining = (self.limit - state.1).to_string();
-        response(
-            200,
-            &[
-                ("x-ratelimit-limit", &limit),
-                ("x-ratelimit-remaining", &remaining),
-                ("x-ratelimit-reset", &reset),
-            ],
-            "ok",
-        )
+        let (answer, throttled) = self.window.answer();
+        self.throttled
+            .fetch_add(u64::from(throttled), Ordering::SeqCst);
+        answer
     }
 
     async fn serve(&self) -> SocketAddr {

@@ -9,6 +9,8 @@
 #[cfg(feature = "tracing")]
 #[path = "support/captured_logs.rs"]
 mod captured_logs;
+#[path = "support/fixed_window.rs"]
+mod fixed_window;
 #[path = "support/redis_server.rs"]
 mod redis_server;
 #[path = "support/scripted.rs"]
@@ -16,6 +18,7 @@ mod scripted;
 mod support;
 
 use bytes::Bytes;
+use fixed_window::FixedWindow;
 use http::{Request, Response};
 use http_body_util::Full;
 use redis_server::{free_port, RedisServer};
@@ -25,7 +28,7 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{client, response, serve, ServerBody};
+use support::{client, serve, ServerBody};
 use tokio::time::Instant;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 use tower_api_errors::quota::{
@@ -42,10 +45,7 @@ use tower_api_errors::{RetryLayer, RetryPolicy};
 /// builds, and the store then held a request the rest of the minute.)
 #[derive(Clone)]
 struct Vendor {
-    state: Arc<Mutex<(u64, u64)>>,
-    started: std::time::Instant,
-    limit: u64,
-    window: Duration,
+    window: Arc<FixedWindow>,
     received: Arc<AtomicU64>,
     throttled: Arc<AtomicU64>,
 }
@@ -53,10 +53,7 @@ struct Vendor {
 impl Vendor {
     fn new(limit: u64, window: Duration) -> Vendor {
         Vendor {
-            state: Arc::new(Mutex::new((0, 0))),
-            started: std::time::Instant::now(),
-            limit,
-            window,
+            window: Arc::new(FixedWindow::new(limit, window, true)),
             received: Arc::default(),
             throttled: Arc::default(),
         }
@@ -64,39 +61,10 @@ impl Vendor {
 
     fn answer(&self) -> Response<ServerBody> {
         self.received.fetch_add(1, Ordering::SeqCst);
-        let elapsed = self.started.elapsed();
-        let index = (elapsed.as_nanos() / self.window.as_nanos()) as u64;
-        let reset = self.window * (index as u32 + 1) - elapsed;
-        let reset_secs = reset.as_secs() + u64::from(reset.subsec_nanos() > 0);
-        let mut state = self.state.lock().unwrap();
-        if state.0 != index {
-            *state = (index, 0);
-        }
-        let (limit, reset) = (self.limit.to_string(), reset_secs.to_string());
-        if state.1 >= self.limit {
-            self.throttled.fetch_add(1, Ordering::SeqCst);
-            return response(
-                429,
-                &[
-                    ("x-ratelimit-limit", &limit),
-                    ("x-ratelimit-remaining", "0"),
-                    ("x-ratelimit-reset", &reset),
-                    ("retry-after", &reset),
-                ],
-                "spent",
-            );
-        }
-        state.1 += 1;
-        let remaining = (self.limit - state.1).to_string();
-        response(
-            200,
-            &[
-                ("x-ratelimit-limit", &limit),
-                ("x-ratelimit-remaining", &remaining),
-                ("x-ratelimit-reset", &reset),
-            ],
-            "ok",
-        )
+        let (answer, throttled) = self.window.answer();
+        self.throttled
+            .fetch_add(u64::from(throttled), Ordering::SeqCst);
+        answer
     }
 
     async fn serve(&self) -> SocketAddr {
@@ -839,7 +807,7 @@ async fn fleet_run(spec: FleetRun) -> (u64, u64, u64, u64, u64, bool, bool) {
     let url = redis.as_ref().unwrap().url();
     let vendor = Vendor::new(limit, Duration::from_secs(2));
     let addr = vendor.serve().await;
-    tokio::time::sleep(late_start.saturating_sub(vendor.started.elapsed())).await;
+    tokio::time::sleep(late_start.saturating_sub(vendor.window.started.elapsed())).await;
     let stores: Vec<RedisStore> = (0..members)
         .map(|_| {
             RedisStore::open(&url)
