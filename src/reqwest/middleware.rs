@@ -337,14 +337,14 @@ impl Origin {
     /// It ends the call: neither retried nor hedged, nothing sent; it names
     /// the call as an error from below would (`method` and the URI).
     fn resent_below(&self, method: &http::Method) -> Result<(), BoxError> {
-        let kept = self.kept.as_ref();
-        let resent = kept.filter(|kept| kept.sends.load(Relaxed) & RESENT != 0);
-        let refused = resent.map(|_| TransportError::new(SentTwice { below: true }));
-        refused.map_or(Ok(()), |mut refused| {
-            refused.ends = true;
-            refused.set_request(Some(RequestContext::new(method.clone(), self.uri.clone())));
-            Err(Error::Transport(refused).into())
-        })
+        let resent = |kept: &Kept| kept.sends.load(Relaxed) & RESENT != 0;
+        if !self.kept.as_ref().is_some_and(resent) {
+            return Ok(());
+        }
+        let mut refused = TransportError::new(SentTwice { below: true });
+        refused.ends = true;
+        refused.set_request(Some(RequestContext::new(method.clone(), self.uri.clone())));
+        Err(Error::Transport(refused).into())
     }
 }
 
