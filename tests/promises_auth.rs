@@ -13,6 +13,8 @@
 //! src/error/auth.rs; `RetryPolicy::deadline` in src/retry/policy.rs.
 #![allow(clippy::type_complexity)]
 
+#[path = "support/idp.rs"]
+mod idp;
 #[path = "support/scripted.rs"]
 mod scripted;
 mod support;
@@ -20,6 +22,7 @@ mod support;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
+use idp::{err, hang, numbered, ok, Idp};
 use scripted::{get, reply};
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -41,66 +44,6 @@ const SECOND: Duration = Duration::from_secs(1);
 const HOUR: Duration = Duration::from_secs(3600);
 
 // ---------------------------------------------------------------- IdP
-
-type Script = Arc<dyn Fn(u32, Option<String>) -> TokenFuture<'static> + Send + Sync>;
-
-/// A token source run by a script, given the call number (1-based,
-/// `current` and `refresh` alike) and, for a refresh, the rejected secret.
-struct Idp {
-    calls: AtomicU32,
-    refreshes: AtomicU32,
-    script: Script,
-}
-
-impl Idp {
-    fn new(
-        script: impl Fn(u32, Option<String>) -> TokenFuture<'static> + Send + Sync + 'static,
-    ) -> Arc<Self> {
-        Arc::new(Idp {
-            calls: AtomicU32::new(0),
-            refreshes: AtomicU32::new(0),
-            script: Arc::new(script),
-        })
-    }
-    fn calls(&self) -> u32 {
-        self.calls.load(SeqCst)
-    }
-    fn refreshes(&self) -> u32 {
-        self.refreshes.load(SeqCst)
-    }
-}
-
-impl TokenSource for Idp {
-    fn current(&self) -> TokenFuture<'_> {
-        let n = self.calls.fetch_add(1, SeqCst) + 1;
-        (self.script)(n, None)
-    }
-    fn refresh<'a>(&'a self, rejected: &'a Credential) -> TokenFuture<'a> {
-        let n = self.calls.fetch_add(1, SeqCst) + 1;
-        self.refreshes.fetch_add(1, SeqCst);
-        let rejected = String::from_utf8_lossy(rejected.expose_secret()).into_owned();
-        (self.script)(n, Some(rejected))
-    }
-}
-
-fn ok(secret: &str) -> TokenFuture<'static> {
-    let credential = Credential::new(secret).unwrap();
-    Box::pin(async move { Ok(credential) })
-}
-
-fn err(text: &str) -> TokenFuture<'static> {
-    let text = text.to_owned();
-    Box::pin(async move { Err(text.into()) })
-}
-
-fn hang() -> TokenFuture<'static> {
-    Box::pin(std::future::pending())
-}
-
-/// `tok-1`, `tok-2`, ... one per call.
-fn numbered() -> Arc<Idp> {
-    Idp::new(|n, _| ok(&format!("tok-{n}")))
-}
 
 // ---------------------------------------------------------------- APIs
 

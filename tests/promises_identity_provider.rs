@@ -8,6 +8,8 @@
 //! `ApiErrorsLayer` with retry, breaker and hedge, and over reqwest.
 //! Curated from the probe branch `probe-auth`.
 
+#[path = "support/idp.rs"]
+mod idp;
 #[path = "support/scripted.rs"]
 mod scripted;
 mod support;
@@ -15,70 +17,19 @@ mod support;
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::Full;
+use idp::{err, numbered, ok, Idp};
 use scripted::{get, reply};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tower::{service_fn, Service, ServiceBuilder, ServiceExt};
-use tower_api_errors::auth::{
-    rejects_credential, AuthFailure, AuthLayer, Credential, TokenFuture, TokenSource,
-};
+use tower_api_errors::auth::{rejects_credential, AuthFailure, AuthLayer, Credential};
 use tower_api_errors::retry::ReplayBody;
 use tower_api_errors::stack::ApiErrorsLayer;
 use tower_api_errors::{BoxError, Error};
 
 const SECOND: Duration = Duration::from_secs(1);
-
-type Script = Box<dyn Fn(u32, Option<String>) -> TokenFuture<'static> + Send + Sync>;
-
-/// A token source run by a script of (call number from 1, the rejected
-/// secret for a refresh).
-struct Idp {
-    calls: AtomicU32,
-    script: Script,
-}
-
-impl Idp {
-    fn new(
-        script: impl Fn(u32, Option<String>) -> TokenFuture<'static> + Send + Sync + 'static,
-    ) -> Arc<Self> {
-        Arc::new(Idp {
-            calls: AtomicU32::new(0),
-            script: Box::new(script),
-        })
-    }
-    fn calls(&self) -> u32 {
-        self.calls.load(SeqCst)
-    }
-}
-
-impl TokenSource for Idp {
-    fn current(&self) -> TokenFuture<'_> {
-        let n = self.calls.fetch_add(1, SeqCst) + 1;
-        (self.script)(n, None)
-    }
-    fn refresh<'a>(&'a self, rejected: &'a Credential) -> TokenFuture<'a> {
-        let n = self.calls.fetch_add(1, SeqCst) + 1;
-        let secret = String::from_utf8(rejected.expose_secret().to_vec()).unwrap();
-        (self.script)(n, Some(secret))
-    }
-}
-
-fn ok(secret: &str) -> TokenFuture<'static> {
-    let credential = Credential::new(secret).unwrap();
-    Box::pin(async move { Ok(credential) })
-}
-
-fn err(text: &str) -> TokenFuture<'static> {
-    let error: BoxError = text.to_owned().into();
-    Box::pin(async move { Err(error) })
-}
-
-/// tok-1, tok-2, ... one per call.
-fn numbered() -> Arc<Idp> {
-    Idp::new(|n, _| ok(&format!("tok-{n}")))
-}
 
 /// The first credential, then every refresh fails with `text`.
 fn down_after_first(text: &'static str) -> Arc<Idp> {
