@@ -36,14 +36,14 @@ mod support;
 
 use bytes::Bytes;
 use fixed_window::FixedWindow;
-use http::{Request, Response};
+use http::Request;
 use http_body_util::Full;
 use redis_server::{free_port, RedisCluster, RedisServer};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{bounded, client, response, serve, ServerBody};
+use support::{bounded, client, response, serve};
 use tokio::time::Instant;
 use tower::{Layer, ServiceExt};
 use tower_api_errors::quota::{
@@ -63,7 +63,6 @@ use tower_api_errors::ApiErrorsLayer;
 #[derive(Clone)]
 struct Vendor {
     window: Arc<FixedWindow>,
-    throttled: Arc<AtomicU64>,
     arrivals: Arc<tokio::sync::watch::Sender<u64>>,
     arrived_at: Arc<Mutex<Vec<std::time::Instant>>>,
     /// Each request (but the first `free`) is held until this is open.
@@ -75,7 +74,6 @@ impl Vendor {
     fn new(limit: u64, window: Duration, announce: bool) -> Vendor {
         Vendor {
             window: Arc::new(FixedWindow::new(limit, window, announce)),
-            throttled: Arc::default(),
             arrivals: Arc::new(tokio::sync::watch::channel(0).0),
             arrived_at: Arc::default(),
             gate: Arc::new(tokio::sync::watch::channel(true).0),
@@ -106,13 +104,6 @@ impl Vendor {
             .unwrap();
     }
 
-    fn answer(&self) -> Response<ServerBody> {
-        let (answer, throttled) = self.window.answer();
-        self.throttled
-            .fetch_add(u64::from(throttled), Ordering::SeqCst);
-        answer
-    }
-
     async fn serve(&self) -> SocketAddr {
         let vendor = self.clone();
         serve(move |_request| {
@@ -132,7 +123,7 @@ impl Vendor {
                     let mut gate = vendor.gate.subscribe();
                     let _ = gate.wait_for(|open| *open).await;
                 }
-                vendor.answer()
+                vendor.window.answer()
             }
         })
         .await
@@ -400,7 +391,7 @@ async fn steady_state_costs_few_redis_calls_per_request() {
         calls * 5 <= sent,
         "{calls} script calls for {sent} requests"
     );
-    assert_eq!(vendor.throttled.load(Ordering::SeqCst), 0);
+    assert_eq!(vendor.window.throttled.load(Ordering::SeqCst), 0);
 }
 
 /// `RedisStore` docs, "Leases, renewed off the request's path ... 40 % of
@@ -908,7 +899,7 @@ async fn a_fleet_across_a_frozen_redis_draws_few_429s() {
     let run = tokio::spawn(drive(calls, started, Duration::from_secs(8)));
     // The freeze: from 3 s (the window learned and shared) for 2.5 s.
     tokio::time::sleep(Duration::from_secs(3).saturating_sub(started.elapsed())).await;
-    let before = vendor.throttled.load(Ordering::SeqCst);
+    let before = vendor.window.throttled.load(Ordering::SeqCst);
     signal(pid, "STOP");
     let frozen = Instant::now();
     let mut went_local = false;
@@ -919,7 +910,7 @@ async fn a_fleet_across_a_frozen_redis_draws_few_429s() {
     signal(pid, "CONT");
     let surfaced = bounded("the run", run).await.unwrap();
     // (What surfaced is the vendor's 429s and refusals at max_wait.)
-    let across = vendor.throttled.load(Ordering::SeqCst) - before;
+    let across = vendor.window.throttled.load(Ordering::SeqCst) - before;
     assert!(went_local, "the members fell back while Redis was frozen");
     assert!(across <= 4, "{across} 429s across the freeze");
     drop(surfaced);

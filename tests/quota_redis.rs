@@ -28,7 +28,7 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{client, serve, ServerBody};
+use support::client;
 use tokio::time::Instant;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 use tower_api_errors::quota::{
@@ -43,38 +43,8 @@ use tower_api_errors::{RetryLayer, RetryPolicy};
 /// 100,000,000 a minute: a 3 s run a process sends as fast as it can must
 /// not spend it, however fast the machine; 100,000 was spent in release
 /// builds, and the store then held a request the rest of the minute.)
-#[derive(Clone)]
-struct Vendor {
-    window: Arc<FixedWindow>,
-    received: Arc<AtomicU64>,
-    throttled: Arc<AtomicU64>,
-}
-
-impl Vendor {
-    fn new(limit: u64, window: Duration) -> Vendor {
-        Vendor {
-            window: Arc::new(FixedWindow::new(limit, window, true)),
-            received: Arc::default(),
-            throttled: Arc::default(),
-        }
-    }
-
-    fn answer(&self) -> Response<ServerBody> {
-        self.received.fetch_add(1, Ordering::SeqCst);
-        let (answer, throttled) = self.window.answer();
-        self.throttled
-            .fetch_add(u64::from(throttled), Ordering::SeqCst);
-        answer
-    }
-
-    async fn serve(&self) -> SocketAddr {
-        let vendor = self.clone();
-        serve(move |_request| {
-            let answer = vendor.answer();
-            async move { answer }
-        })
-        .await
-    }
+fn vendor(limit: u64, window: Duration) -> Arc<FixedWindow> {
+    Arc::new(FixedWindow::new(limit, window, true))
 }
 
 /// Sends `workers` x `each` requests through retry + quota + RedisStore;
@@ -151,8 +121,8 @@ async fn fleet_child() {
 async fn three_processes_share_one_learned_window() {
     let redis = RedisServer::start(free_port());
     // 20 per 2 s; 3 processes x 4 workers x 5 requests = 60 = three windows.
-    let vendor = Vendor::new(20, Duration::from_secs(2));
-    let addr = vendor.serve().await;
+    let vendor = vendor(20, Duration::from_secs(2));
+    let addr = vendor.clone().serve().await;
     let exe = std::env::current_exe().unwrap();
     let children: Vec<_> = (0..3)
         .map(|_| {
@@ -201,8 +171,8 @@ fn get(addr: SocketAddr) -> Request<Full<Bytes>> {
 async fn redis_dying_mid_run_falls_back_to_local_and_sharing_resumes() {
     let port = free_port();
     let mut redis = RedisServer::start(port);
-    let vendor = Vendor::new(10_000, Duration::from_secs(60));
-    let addr = vendor.serve().await;
+    let vendor = vendor(10_000, Duration::from_secs(60));
+    let addr = vendor.clone().serve().await;
     let store = store_on(&redis, "test:kill:");
     let service = QuotaLayer::with_store(store.clone()).layer(client::<Full<Bytes>>());
     let key = store.key(ScopeKey::new(&addr.to_string(), None));
@@ -295,8 +265,8 @@ async fn redis_dying_mid_run_falls_back_to_local_and_sharing_resumes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_in_redis_is_a_local_decision() {
     let redis = RedisServer::start(free_port());
-    let vendor = Vendor::new(10_000, Duration::from_secs(60));
-    let addr = vendor.serve().await;
+    let vendor = vendor(10_000, Duration::from_secs(60));
+    let addr = vendor.clone().serve().await;
     let store = store_on(&redis, "test:garbage:");
     let key = store.key(ScopeKey::new(&addr.to_string(), None));
     let mut connection = redis::Client::open(redis.url())
@@ -715,8 +685,8 @@ async fn command_stats(
 fn every_key_has_a_ttl_a_hash_tag_the_prefix_and_no_partition_value() {
     within(Duration::from_secs(20), rt, || async {
         let redis = RedisServer::start(free_port());
-        let vendor = Vendor::new(1_000, Duration::from_secs(60));
-        let addr = vendor.serve().await;
+        let vendor = vendor(1_000, Duration::from_secs(60));
+        let addr = vendor.clone().serve().await;
         let store = store_on(&redis, "p7:keys:").timeout(Duration::from_secs(1));
         let service = by_api_key(&store);
         let tasks: Vec<_> = (0..50)
@@ -805,9 +775,9 @@ async fn fleet_run(spec: FleetRun) -> (u64, u64, u64, u64, u64, bool, bool) {
     let port = free_port();
     let mut redis = Some(RedisServer::start(port));
     let url = redis.as_ref().unwrap().url();
-    let vendor = Vendor::new(limit, Duration::from_secs(2));
-    let addr = vendor.serve().await;
-    tokio::time::sleep(late_start.saturating_sub(vendor.window.started.elapsed())).await;
+    let vendor = vendor(limit, Duration::from_secs(2));
+    let addr = vendor.clone().serve().await;
+    tokio::time::sleep(late_start.saturating_sub(vendor.started.elapsed())).await;
     let stores: Vec<RedisStore> = (0..members)
         .map(|_| {
             RedisStore::open(&url)
@@ -899,8 +869,8 @@ fn redis_restarted_empty_mid_run_resumes_sharing_without_a_burst() {
 fn a_paused_redis_falls_back_and_no_request_waits_past_the_bound() {
     within(Duration::from_secs(20), rt, || async {
         let redis = RedisServer::start(free_port());
-        let vendor = Vendor::new(100_000_000, Duration::from_secs(60));
-        let addr = vendor.serve().await;
+        let vendor = vendor(100_000_000, Duration::from_secs(60));
+        let addr = vendor.clone().serve().await;
         let store = store_on(&redis, "p7:slow:");
         let service = QuotaLayer::with_store(store.clone()).layer(client::<Full<Bytes>>());
         // Warm: the scope is known and leased.
@@ -973,8 +943,8 @@ fn a_paused_redis_falls_back_and_no_request_waits_past_the_bound() {
 #[test]
 fn a_paused_redis_holds_no_cold_request_past_max_wait() {
     within(Duration::from_secs(20), rt, || async {
-        let vendor = Vendor::new(1_000, Duration::from_secs(60));
-        let addr = vendor.serve().await;
+        let vendor = vendor(1_000, Duration::from_secs(60));
+        let addr = vendor.clone().serve().await;
         for (timeout, max_wait) in [(30, 100), (500, 200)] {
             let redis = RedisServer::start(free_port());
             let store = store_on(&redis, &format!("p7:cold{timeout}:"))
@@ -1013,8 +983,8 @@ fn a_paused_redis_holds_no_cold_request_past_max_wait() {
 fn script_flush_mid_run_costs_one_reload_not_a_storm() {
     within(Duration::from_secs(20), rt, || async {
         let redis = RedisServer::start(free_port());
-        let vendor = Vendor::new(100_000_000, Duration::from_secs(60));
-        let addr = vendor.serve().await;
+        let vendor = vendor(100_000_000, Duration::from_secs(60));
+        let addr = vendor.clone().serve().await;
         let store = store_on(&redis, "p7:flush:");
         let service = by_api_key(&store);
         let mut connection = admin(&redis).await;
@@ -1075,8 +1045,8 @@ fn script_flush_mid_run_costs_one_reload_not_a_storm() {
 fn an_out_of_memory_redis_gets_no_new_ledgers() {
     within(Duration::from_secs(20), rt, || async {
         let redis = RedisServer::start(free_port());
-        let vendor = Vendor::new(100_000_000, Duration::from_secs(60));
-        let addr = vendor.serve().await;
+        let vendor = vendor(100_000_000, Duration::from_secs(60));
+        let addr = vendor.clone().serve().await;
         let store = store_on(&redis, "p7:oom:").timeout(Duration::from_millis(200));
         let service = by_api_key(&store);
         let answer = service.clone().oneshot(keyed(addr, "first")).await.unwrap();
@@ -1129,8 +1099,8 @@ fn a_redis_whose_password_changed_is_a_quiet_fallback() {
         #[cfg(feature = "tracing")]
         let (logs, _guard) = captured_logs::capture(tracing_subscriber::fmt::format::FmtSpan::NONE);
         let redis = RedisServer::start(free_port());
-        let vendor = Vendor::new(100_000_000, Duration::from_secs(60));
-        let addr = vendor.serve().await;
+        let vendor = vendor(100_000_000, Duration::from_secs(60));
+        let addr = vendor.clone().serve().await;
         // Connected before any password: stays authenticated throughout.
         let mut connection = admin(&redis).await;
         let set_password = |connection: &mut redis::aio::MultiplexedConnection, pw: &str| {
@@ -1287,8 +1257,8 @@ fn a_dead_members_unused_lease_comes_back_within_two_lease_intervals() {
 fn a_thousand_scopes_cost_few_commands_per_request_in_steady_state() {
     within(Duration::from_secs(30), rt, || async {
         let redis = RedisServer::start(free_port());
-        let vendor = Vendor::new(1_000_000, Duration::from_secs(60));
-        let addr = vendor.serve().await;
+        let vendor = vendor(1_000_000, Duration::from_secs(60));
+        let addr = vendor.clone().serve().await;
         let store = store_on(&redis, "p7:many:").timeout(Duration::from_secs(1));
         let service = by_api_key(&store);
         let round = |each: usize| {
@@ -1630,8 +1600,8 @@ fn a_fleet_confirms_a_guessed_reset_rather_than_refilling_it() {
 fn a_fleet_back_from_idle_shares_its_next_window() {
     within(Duration::from_secs(60), rt, || async {
         let redis = RedisServer::start(free_port());
-        let vendor = Vendor::new(40, Duration::from_secs(2));
-        let addr = vendor.serve().await;
+        let vendor = vendor(40, Duration::from_secs(2));
+        let addr = vendor.clone().serve().await;
         let stores: Vec<RedisStore> = (0..4)
             .map(|_| store_on(&redis, "test:idle:").timeout(Duration::from_secs(1)))
             .collect();
