@@ -38,7 +38,7 @@ use bytes::Bytes;
 use fixed_window::FixedWindow;
 use http::Request;
 use http_body_util::Full;
-use redis_server::{free_port, RedisCluster, RedisServer};
+use redis_server::{free_port, info_number, RedisCluster, RedisServer};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -160,18 +160,8 @@ async fn admin(url: &str) -> redis::aio::MultiplexedConnection {
 }
 
 async fn redis_pid(url: &str) -> u32 {
-    let mut connection = admin(url).await;
-    let info: String = redis::cmd("INFO")
-        .arg("server")
-        .query_async(&mut connection)
-        .await
-        .unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("process_id:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
+    let pid = info_number(&mut admin(url).await, "server", "process_id").await;
+    u32::try_from(pid).unwrap()
 }
 
 /// Sends `sig` (`STOP`, `CONT`) to a redis-server this test started.

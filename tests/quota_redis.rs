@@ -21,7 +21,7 @@ use bytes::Bytes;
 use fixed_window::FixedWindow;
 use http::{Request, Response};
 use http_body_util::Full;
-use redis_server::{free_port, RedisServer};
+use redis_server::{free_port, info_number, RedisServer};
 use scripted::within;
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -1135,19 +1135,7 @@ fn a_redis_whose_password_changed_is_a_quiet_fallback() {
             .unwrap();
         let connections = |connection: &mut redis::aio::MultiplexedConnection| {
             let mut connection = connection.clone();
-            async move {
-                let info: String = redis::cmd("INFO")
-                    .arg("stats")
-                    .query_async(&mut connection)
-                    .await
-                    .unwrap();
-                info.lines()
-                    .find_map(|l| l.strip_prefix("total_connections_received:"))
-                    .unwrap()
-                    .trim()
-                    .parse::<u64>()
-                    .unwrap()
-            }
+            async move { info_number(&mut connection, "stats", "total_connections_received").await }
         };
         let connections_before = connections(&mut connection).await;
         let before = store.commands();

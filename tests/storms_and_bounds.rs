@@ -963,15 +963,7 @@ fn a_storm_into_one_opening_costs_a_few_redis_commands() {
 async fn processed(url: &str) -> u64 {
     let client = redis::Client::open(url).unwrap();
     let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-    let info: String = redis::cmd("INFO")
-        .arg("stats")
-        .query_async(&mut connection)
-        .await
-        .unwrap();
-    let line = info
-        .lines()
-        .find_map(|l| l.strip_prefix("total_commands_processed:"));
-    line.unwrap().trim().parse().unwrap()
+    redis_server::info_number(&mut connection, "stats", "total_commands_processed").await
 }
 
 /// `RedisStore`: "Leases, renewed off the request's path. When a lease

@@ -175,3 +175,24 @@ impl RedisCluster {
         self.nodes.iter().map(RedisServer::url).collect()
     }
 }
+
+/// The number `INFO <section>` gives for `field` (`process_id`,
+/// `total_commands_processed`, ...), on `connection`.
+pub async fn info_number(
+    connection: &mut redis::aio::MultiplexedConnection,
+    section: &str,
+    field: &str,
+) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg(section)
+        .query_async(connection)
+        .await
+        .unwrap();
+    let prefix = format!("{field}:");
+    let value = info.lines().find_map(|l| l.strip_prefix(prefix.as_str()));
+    value
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
