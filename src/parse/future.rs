@@ -133,15 +133,15 @@ where
     }
 }
 
-/// The body read; cut at the cap or by the timer (not at a word's end),
-/// without its last, partial word: the word may be the start of an echoed
-/// credential, which scrubbing finds only whole. Words end at whitespace
-/// and at the delimiters of JSON, markup, headers and lists; a body without
-/// one is one word, kept as read.
+/// The body read; cut (at the cap, by the timer or by a failed stream:
+/// not at a word's end), without its last, partial word: the word may be
+/// the start of an echoed credential, which scrubbing finds only whole.
+/// Words end at whitespace and at the delimiters of JSON, markup, headers
+/// and lists; a body without one is one word, kept as read.
 fn whole_words<'b>(buffer: &'b [u8], cut: &Cut) -> &'b [u8] {
     let is_boundary = |b: &u8| b.is_ascii_whitespace() || b"\"'<>,:;&()[]{}".contains(b);
     match (cut, buffer.iter().rposition(is_boundary)) {
-        (Some(None), Some(at)) => &buffer[..=at],
+        (Some(_), Some(at)) => &buffer[..=at],
         _ => buffer,
     }
 }
