@@ -370,7 +370,8 @@ async fn the_bearer_token_is_scrubbed_beside_many_credential_headers_and_cookies
 /// are recorded for context but always printed redacted". What a policy's
 /// hooks see printed with `{:?}` (the `RetryEvent` of `on_retry`, the
 /// `RetryContext` of `retry_if`), and a `RedactedUri` itself, showed the
-/// userinfo, the query's secrets and the `Authorization` header.
+/// userinfo, the query's secrets and the `Authorization` header; a failure
+/// response's `Outcome`, its `Set-Cookie`.
 #[tokio::test(start_paused = true)]
 async fn what_a_policys_hooks_print_is_redacted() {
     use std::sync::{Arc, Mutex};
@@ -386,6 +387,7 @@ async fn what_a_policys_hooks_print_is_redacted() {
     let upstream = tower::service_fn(|_: Request<ReplayBody<Full<Bytes>>>| async {
         let response = Response::builder()
             .status(503)
+            .header("set-cookie", "session=SECRET6")
             .body(Full::new(Bytes::new()));
         Ok::<_, std::convert::Infallible>(response.unwrap())
     });
@@ -411,6 +413,7 @@ async fn what_a_policys_hooks_print_is_redacted() {
         printed.contains("api.test/v1/x") && printed.contains("authorization"),
         "{printed}"
     );
+    assert!(printed.contains("set-cookie"), "{printed}");
     assert!(!printed.contains("SECRET"), "{printed}");
 }
 

@@ -38,7 +38,7 @@ use bytes::Bytes;
 use fixed_window::FixedWindow;
 use http::Request;
 use http_body_util::Full;
-use redis_server::{free_port, info_number, RedisCluster, RedisServer};
+use redis_server::{command_stats, free_port, info_number, RedisCluster, RedisServer};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -178,39 +178,12 @@ fn signal(pid: u32, sig: &str) {
 /// (`evalsha`, `eval`, `script`), and `evalsha`'s failed calls.
 async fn script_calls(url: &str) -> (u64, u64) {
     let mut connection = admin(url).await;
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut connection)
-        .await
-        .unwrap();
-    let field = |rest: &str, name: &str| -> u64 {
-        rest.split(',')
-            .find_map(|kv| kv.strip_prefix(name))
-            .map_or(0, |v| v.parse().unwrap())
-    };
-    let (mut calls, mut failed) = (0, 0);
-    for line in info.lines() {
-        let Some((name, rest)) = line.split_once(':') else {
-            continue;
-        };
-        let name = name.trim_start_matches("cmdstat_");
-        if [
-            "evalsha",
-            "eval",
-            "script|load",
-            "script",
-            "evalsha_ro",
-            "eval_ro",
-        ]
-        .contains(&name)
-        {
-            calls += field(rest, "calls=");
-        }
-        if name == "evalsha" {
-            failed += field(rest, "failed_calls=");
-        }
+    let mut calls = 0;
+    for name in ["eval", "script|load", "script", "evalsha_ro", "eval_ro"] {
+        calls += command_stats(&mut connection, name).await.0;
     }
-    (calls, failed)
+    let (evalsha, failed) = command_stats(&mut connection, "evalsha").await;
+    (calls + evalsha, failed)
 }
 
 fn a_minute_of(limit: u64) -> WindowReport {

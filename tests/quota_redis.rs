@@ -21,7 +21,7 @@ use bytes::Bytes;
 use fixed_window::FixedWindow;
 use http::{Request, Response};
 use http_body_util::Full;
-use redis_server::{free_port, info_number, RedisServer};
+use redis_server::{command_stats, free_port, info_number, RedisServer};
 use scripted::within;
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -644,34 +644,6 @@ async fn scan_all(connection: &mut redis::aio::MultiplexedConnection) -> Vec<Str
         }
         cursor = next;
     }
-}
-
-/// The calls of `command` (e.g. `evalsha`) Redis counted, from
-/// `INFO commandstats`: (calls, failed + rejected).
-async fn command_stats(
-    connection: &mut redis::aio::MultiplexedConnection,
-    command: &str,
-) -> (u64, u64) {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(connection)
-        .await
-        .unwrap();
-    let prefix = format!("cmdstat_{command}:");
-    let Some(line) = info.lines().find(|l| l.starts_with(&prefix)) else {
-        return (0, 0);
-    };
-    let field = |name: &str| {
-        line[prefix.len()..]
-            .split(',')
-            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (
-        field("calls"),
-        field("failed_calls") + field("rejected_calls"),
-    )
 }
 
 // ---------------------------------------------------------------------------
