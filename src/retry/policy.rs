@@ -621,7 +621,6 @@ impl<'a> RetryContext<'a> {
 }
 
 /// How an attempt failed.
-#[derive(Debug)]
 #[non_exhaustive]
 pub enum Outcome<'a> {
     /// A failure response (when no parse layer sits inside the retry layer).
@@ -646,6 +645,26 @@ struct Facts {
     server_verdict: Option<bool>,
     never_sent: bool,
     refused: bool,
+}
+
+/// The response's headers by name only: their values can carry a
+/// session cookie or an echoed credential (SECURITY.md).
+impl fmt::Debug for Outcome<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Response {
+                status,
+                headers,
+                classification,
+            } => f
+                .debug_struct("Response")
+                .field("status", status)
+                .field("headers", &HeaderNames(headers))
+                .field("classification", classification)
+                .finish(),
+            Outcome::Error(error) => f.debug_tuple("Error").field(error).finish(),
+        }
+    }
 }
 
 impl Outcome<'_> {
