@@ -121,7 +121,8 @@ const API_KEY: &str = "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY";
 const QUERY_SECRET: &str = "qs-77f1b2c3d4";
 
 /// A loopback server that answers 401 with a body echoing the request's
-/// credentials (Google's error shape, seed 002), and a GET to it carrying
+/// credentials (Google's error shape, seed 002) and its API key as the
+/// request id, and a GET to it carrying
 /// an API key header, a secret in its query and, with `bearer`, its own
 /// `Authorization`.
 async fn echoing_server(bearer: bool) -> Request<Full<Bytes>> {
@@ -143,7 +144,10 @@ async fn echoing_server(bearer: bool) -> Request<Full<Bytes>> {
                 "token": header("authorization").trim_start_matches("Bearer ").to_owned(),
             }
         });
-        support::response(401, &[("content-type", "application/json")], body.to_string())
+        // A gateway reflecting a request header as its request id.
+        let key = header("x-goog-api-key");
+        let headers = [("content-type", "application/json"), ("x-request-id", &*key)];
+        support::response(401, &headers, body.to_string())
     })
     .await;
     let mut request = Request::get(format!(
@@ -447,4 +451,33 @@ async fn a_short_credential_of_the_auth_layer_echoed_is_scrubbed() {
     assert!(matches!(error, Error::Unauthorized(_)), "{printed}");
     assert!(printed.contains("Invalid token"), "{printed}");
     assert!(!printed.contains("k-123"), "{printed}");
+}
+
+/// The parse module's docs: a kept error "retains at most twice the body
+/// read plus 1 KiB". The auth layer's own credential is scrubbed at any
+/// length, and a two-byte one echoed all over a 60 KiB body made each
+/// `ab ` a `REDACTED ` (3x): past twice the text, the details go.
+#[tokio::test(start_paused = true)]
+async fn a_short_credential_echoed_all_over_keeps_the_memory_bound() {
+    let mut body = String::from(r#"{"message":"denied","echo":""#);
+    while body.len() < 60 * 1024 {
+        body.push_str("ab ");
+    }
+    body.push_str(r#""}"#);
+    let read = body.len();
+    let echo = tower::service_fn(move |_: Request<ReplayBody<Full<Bytes>>>| {
+        let response = Response::builder()
+            .status(403)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body.clone())));
+        async move { Ok::<_, std::convert::Infallible>(response.unwrap()) }
+    });
+    let auth = AuthLayer::new(StaticToken::new(Credential::new("ab").unwrap()));
+    let client = ApiErrorsLayer::new().auth(auth).client(echo);
+    let error = client.oneshot(get()).await.unwrap_err();
+    let error = error.api().expect("an API error");
+    assert_eq!(error.message(), "denied");
+    let kept = error.details_json().map_or(0, str::len);
+    assert!(kept <= 2 * read + 1024, "kept {kept} for a body of {read}");
+    assert!(!format!("{error:?}").contains(" ab "));
 }

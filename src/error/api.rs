@@ -113,7 +113,7 @@ pub(crate) struct Reading {
     pub(crate) rate_limit: Option<RateLimitInfo>,
     pub(crate) policies: Vec<RateLimitPolicy>,
     /// The upstream's request id, from the allowlisted headers.
-    pub(crate) request_id: Option<Box<str>>,
+    pub(crate) request_id: Option<String>,
 }
 
 /// A gRPC failure's status code and rich details (a `google.rpc.Status`'s
@@ -336,15 +336,17 @@ impl ApiError {
         self.inner.auth = Some(report);
     }
 
-    /// Replaces echoed secrets in everything the body gave: message, code,
-    /// field errors and details.
+    /// Replaces echoed secrets in everything the response gave: message,
+    /// code, challenge, request id (a gateway may reflect a request header
+    /// as its id), field errors and details.
     pub(crate) fn scrub(&mut self, scrubber: &crate::redact::Scrubber) {
         let inner = &mut *self.inner;
         if let Cow::Owned(text) = scrubber.scrub(&inner.message) {
             inner.message = Cow::Owned(text);
         }
         let reading = &mut inner.reading;
-        for code in reading.code.iter_mut().chain(&mut reading.challenge) {
+        let texts = reading.code.iter_mut().chain(&mut reading.challenge);
+        for code in texts.chain(&mut reading.request_id) {
             if let Cow::Owned(text) = scrubber.scrub(code) {
                 *code = text;
             }
@@ -354,7 +356,11 @@ impl ApiError {
         }
         let details = inner.details.as_ref();
         if let Some(text) = details.and_then(|json| scrub_json_text(&json.text, scrubber)) {
-            inner.details = Some(LazyJson::shared(text));
+            // A short credential echoed densely grows the text (each match
+            // becomes `REDACTED`): past twice its size, the details go, and
+            // the memory bound holds (the parse module's docs).
+            let bound = 2 * details.map_or(0, |json| json.text.len());
+            inner.details = (text.len() <= bound).then(|| LazyJson::shared(text));
         }
         #[cfg(feature = "grpc")]
         if let Some(origin) = &mut inner.grpc {
@@ -477,7 +483,7 @@ const MAX_REQUEST_ID: usize = 128;
 /// The upstream's request id (see [`ApiError::request_id`]): the first
 /// valid value (visible ASCII, at most [`MAX_REQUEST_ID`] bytes) of the
 /// most specific header that has one.
-pub(crate) fn request_id(headers: &http::HeaderMap) -> Option<Box<str>> {
+pub(crate) fn request_id(headers: &http::HeaderMap) -> Option<String> {
     let rank = |name: &http::HeaderName| {
         REQUEST_ID_HEADERS
             .iter()
@@ -494,5 +500,5 @@ pub(crate) fn request_id(headers: &http::HeaderMap) -> Option<Box<str>> {
         .filter(|(_, value)| valid(value))
         .min_by_key(|(rank, _)| *rank)?;
     // Visible ASCII only: valid UTF-8 as it is.
-    value.to_str().ok().map(Box::from)
+    value.to_str().ok().map(String::from)
 }
