@@ -4,7 +4,6 @@
 //! partition values (API keys, tenants) out of keys, logs and errors.
 //! Floor 1: used by every layer that keeps per-scope state; imports no layer.
 
-use http::uri::Scheme;
 use http::{Extensions, HeaderMap, Method, Request, Uri};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -166,15 +165,12 @@ impl<'a> ScopeRequest<'a> {
                 // char pattern's search is set up for long texts).
                 let text = authority.as_str().as_bytes();
                 let host = text.rsplit(|byte| *byte == b'@').next().unwrap_or(text);
-                let scheme = self.uri.scheme();
-                let implied = if scheme == Some(&Scheme::HTTPS) {
-                    host.strip_suffix(b":443")
-                } else if scheme == Some(&Scheme::HTTP) {
-                    host.strip_suffix(b":80")
-                } else {
-                    None
+                let implied: &[u8] = match self.uri.scheme_str() {
+                    Some("https") => b":443",
+                    Some("http") => b":80",
+                    _ => b"",
                 };
-                let host = implied.unwrap_or(host);
+                let host = host.strip_suffix(implied).unwrap_or(host);
                 host.strip_suffix(b":").unwrap_or(host)
             }
             None => self

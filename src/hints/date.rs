@@ -316,13 +316,9 @@ fn to_time(
     (hour, minute, second): (u64, u64, u64),
     offset: i64,
 ) -> Option<SystemTime> {
-    if !(1..=9999).contains(&year)
-        || !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
+    let date = (1..=9999).contains(&year) && (1..=12).contains(&month);
+    let valid = date && (1..=31).contains(&day) && hour <= 23 && minute <= 59 && second <= 60;
+    if !valid {
         return None;
     }
     if year < 1970 {

@@ -180,9 +180,8 @@ impl<'a> Members<'a, '_> {
             }
             _ => {
                 let text = self.bare();
-                if text.is_empty() {
-                    Value::Other
-                } else if text.len() <= 15 && text.bytes().all(|b| b.is_ascii_digit()) {
+                // (An empty text parses as no number: `Other`.)
+                if text.len() <= 15 && text.bytes().all(|b| b.is_ascii_digit()) {
                     text.parse().map_or(Value::Other, Value::Int)
                 } else if text.bytes().next().is_some_and(|b| b.is_ascii_alphabetic()) {
                     Value::Text(text)
