@@ -228,14 +228,12 @@ impl Ledger {
         // (A roll may have grown an inferred window.)
         let binding = self.state.binding().unwrap_or(binding);
         // Never more than the fewest remaining seen plus what was leased.
-        self.budget = self
-            .budget
-            .min(binding.remaining.saturating_add(self.granted));
-        let members = self.members.len() as u64;
+        let cap = binding.remaining.saturating_add(self.granted);
+        self.budget = self.budget.min(cap);
         let mut granted = Granted {
             until: self.lease_end.min(now + LEASE_TTL),
             counts_cost: binding.counts_cost,
-            members,
+            members: self.members.len() as u64,
             limit: binding.limit.unwrap_or(self.budget),
             last: self.lease_end <= now + LEASE_TTL,
             kept,
@@ -251,7 +249,7 @@ impl Ledger {
         let want = (ask.want + ask.kept - kept).min(most.saturating_sub(kept));
         let (released, next_step, fair_only) = self.released(now, granted.limit, want, reporter);
         let past_share = ask.costly > self.fair_share(released);
-        self.members[me].costly = ask.costly * u64::from(past_share);
+        self.members[me].costly = if past_share { ask.costly } else { 0 };
         let whole;
         (granted.left, whole) = self.cut(me, want, released, fair_only);
         // When more may come: once it is all leased, when another member's
@@ -330,7 +328,8 @@ impl Ledger {
         if now >= join {
             return (self.budget, end, true);
         }
-        let first = limit / 8 * u64::from(want <= self.fair_share(limit / 8));
+        let fits = want <= self.fair_share(limit / 8);
+        let first = if fits { limit / 8 } else { 0 };
         (self.budget.min(first), join, true)
     }
 
@@ -623,16 +622,19 @@ impl Ledger {
                 .sum::<u64>();
         let available = released.saturating_sub(self.granted);
         // A costly request's share is its cost, out of the shares after it.
-        let before = |(i, m): (usize, &Member)| m.costly * u64::from(i < me);
+        let before = |(i, m): (usize, &Member)| if i < me { m.costly } else { 0 };
         let (claims, mine) = (others().map(before).sum::<u64>(), self.members[me].costly);
         let fair = fair.max(mine).min(released.saturating_sub(claims));
         let within_share = fair.saturating_sub(self.members[me].leased);
-        let beyond = available.saturating_sub(reserve) * u64::from(!fair_only);
+        let spare = available.saturating_sub(reserve);
+        let beyond = if fair_only { 0 } else { spare };
         let left = want.min(available).min(within_share.max(beyond));
         self.members[me].leased += left;
         self.granted += left;
         let member = &mut self.members[me];
-        member.costly *= u64::from(member.leased < member.costly);
+        if member.leased >= member.costly {
+            member.costly = 0;
+        }
         let whole = self.granted >= released
             || (self.members[me].leased >= fair && beyond.saturating_sub(left) == 0);
         (left, whole)

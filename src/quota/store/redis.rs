@@ -442,19 +442,17 @@ impl RedisStore {
         if scopes.len() >= MAX_SCOPES && !scopes.contains_key(&scope) {
             scopes.retain(|_, sync| sync.running.load(Ordering::Relaxed));
         }
-        scopes
-            .entry(scope)
-            .or_insert_with(|| {
-                Arc::new(Sync {
-                    members: AtomicU32::new(1),
-                    index: AtomicU32::new(u32::MAX),
-                    fallback_for: AtomicU64::new(u64::MAX),
-                    leased_for: AtomicU64::new(u64::MAX),
-                    wanted: AtomicU64::new(FIRST_WANT),
-                    ..Sync::default()
-                })
+        let sync = scopes.entry(scope).or_insert_with(|| {
+            Arc::new(Sync {
+                members: AtomicU32::new(1),
+                index: AtomicU32::new(u32::MAX),
+                fallback_for: AtomicU64::new(u64::MAX),
+                leased_for: AtomicU64::new(u64::MAX),
+                wanted: AtomicU64::new(FIRST_WANT),
+                ..Sync::default()
             })
-            .clone()
+        });
+        sync.clone()
     }
 
     /// Whether a request to a scope this process knows nothing of goes
@@ -640,7 +638,8 @@ impl RedisStore {
             let fresh = before != key && before != 0;
             let leased_for = sync.leased_for.load(Ordering::Relaxed);
             let this_window = leased_for == 0 || leased_for == key;
-            let leased = sync.leased.load(Ordering::Relaxed) * u64::from(this_window);
+            let leased = sync.leased.load(Ordering::Relaxed);
+            let leased = if this_window { leased } else { 0 };
             let lease = state.lease_mut().get_or_insert(Lease {
                 until,
                 counts_cost: binding.counts_cost,
@@ -711,7 +710,7 @@ impl RedisStore {
                 return (ask, lease.taken);
             }
             // (Its costliest request, when the lease counts cost: see `Ledger::costly`.)
-            ask.costly = costly * u64::from(lease.counts_cost);
+            ask.costly = if lease.counts_cost { costly } else { 0 };
             let want = demand(lease, sync, (now, waiting.max(ask.costly)));
             sync.wanted.store(want, Ordering::Relaxed);
             // What it keeps, it may admit while the renewal is on its way;
@@ -764,9 +763,7 @@ impl RedisStore {
             ask.now = local_at.saturating_add_signed(offset);
             let mut next = ledger.take().unwrap_or_default();
             let version = Some(next.version).filter(|version| *version != 0);
-            let expected = version
-                .map(|version| version.to_string())
-                .unwrap_or_default();
+            let expected = version.map_or_else(String::new, |version| version.to_string());
             let answer = next.renew(&ask);
             match self.cas(scope, &expected, Some(&next)).await? {
                 None => {
