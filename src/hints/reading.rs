@@ -78,9 +78,7 @@ impl QuotaUnit {
             ("content-bytes", QuotaUnit::ContentBytes),
             ("concurrent-requests", QuotaUnit::ConcurrentRequests),
         ];
-        let named = UNITS
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(label));
+        let named = UNITS.iter().find(|(n, _)| n.eq_ignore_ascii_case(label));
         named.map_or(QuotaUnit::Other, |(_, unit)| *unit)
     }
 }

@@ -440,13 +440,10 @@ impl Ledger {
                 0 => LEASE_TTL,
                 start => self.lease_end.saturating_sub(start),
             };
-            let guess = binding
-                .length
-                .unwrap_or(last)
-                .clamp(WHOLE_SECOND, LEASE_TTL);
+            let guess = binding.length.unwrap_or(last);
             let told_at_end = self.lease_end <= now && reset.is_some();
             self.lease_start = if told_at_end { self.lease_end } else { now };
-            self.lease_end = reset.unwrap_or(now + guess);
+            self.lease_end = reset.unwrap_or(now + guess.clamp(WHOLE_SECOND, LEASE_TTL));
             self.budget = remaining;
             self.granted = 0;
             self.ramp = None;
@@ -562,10 +559,8 @@ impl Ledger {
     fn comes_back(&self, me: usize, now: Millis) -> Millis {
         let others = self.members.iter().enumerate();
         let holding = others.filter(|(index, m)| *index != me && m.leased > 0);
-        let back = holding.map(|(_, m)| m.gone_at());
-        let back = back
-            .min()
-            .map_or(self.lease_end, |at| at.max(now + SHARE_WAIT));
+        let back = holding.map(|(_, m)| m.gone_at()).min();
+        let back = back.map_or(self.lease_end, |at| at.max(now + SHARE_WAIT));
         back.min(self.lease_end)
     }
 
@@ -616,10 +611,8 @@ impl Ledger {
         // The remainder's units not yet claimed, kept for members without one.
         let kept =
             (extra.saturating_sub(extras_taken + fair - part)).min(members - 1 - extras_taken);
-        let reserve = kept
-            + others()
-                .map(|(_, m)| part.max(m.costly).saturating_sub(m.leased))
-                .sum::<u64>();
+        let unclaimed = |(_, m): (usize, &Member)| part.max(m.costly).saturating_sub(m.leased);
+        let reserve = kept + others().map(unclaimed).sum::<u64>();
         let available = released.saturating_sub(self.granted);
         // A costly request's share is its cost, out of the shares after it.
         let before = |(i, m): (usize, &Member)| if i < me { m.costly } else { 0 };

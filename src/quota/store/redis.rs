@@ -608,9 +608,8 @@ impl RedisStore {
         let read = |l: &Ledger| (l.members.len(), l.budget.saturating_sub(l.granted));
         let ledger = sync.ledger.lock().ok().and_then(|l| l.as_ref().map(read));
         let (cached, unleased) = (ledger.map_or(0, |l| l.0), ledger.map(|l| l.1));
-        let members = u64::from(sync.members.load(Ordering::Relaxed))
-            .max(cached as u64)
-            .max(1);
+        let known = u64::from(sync.members.load(Ordering::Relaxed));
+        let members = known.max(cached as u64).max(1);
         // (Its place in the ledger, else its name: the remainder's units.)
         let place = match sync.index.load(Ordering::Relaxed) {
             u32::MAX => self.member,
@@ -1095,10 +1094,8 @@ impl QuotaStore for RedisStore {
     fn release(&self, permit: Permit) {
         self.shared.local.settle_now(permit, None);
         let probe = |state: Option<&mut ScopeState>| {
-            let lease = state
-                .filter(|s| s.binding().is_none())?
-                .lease_mut()
-                .as_mut()?;
+            let state = state.filter(|s| s.binding().is_none())?;
+            let lease = state.lease_mut().as_mut()?;
             (lease.probe && !lease.open).then(|| lease.left = 0)
         };
         let scope = permit.scope();

@@ -556,9 +556,7 @@ impl ScopeState {
             let need = amount(window.counts_cost, cost);
             let available = window.remaining.saturating_sub(self.in_flight(window));
             if available < need {
-                let until = window
-                    .reset_at
-                    .map_or(RECHECK, |reset| reset.saturating_sub(now));
+                let until = window.reset_at.map_or(RECHECK, |r| r.saturating_sub(now));
                 wait = wait.max(until.max(1));
                 continue;
             }
