@@ -4,7 +4,7 @@
 //! partition values (API keys, tenants) out of keys, logs and errors.
 //! Floor 1: used by every layer that keeps per-scope state; imports no layer.
 
-use http::{Extensions, HeaderMap, Method, Request, Uri};
+use http::{header::HOST, Extensions, HeaderMap, HeaderValue, Method, Request, Uri};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -48,9 +48,7 @@ impl Fnv1a {
 
     /// [`write_bytes`](Self::write_bytes) of `bytes` in ASCII lower case.
     pub(crate) fn write_lowercase(&mut self, bytes: &[u8]) {
-        bytes
-            .iter()
-            .for_each(|byte| self.step(byte.to_ascii_lowercase()));
+        bytes.iter().for_each(|b| self.step(b.to_ascii_lowercase()));
     }
 
     /// FNV-1a's step: xor in the byte, multiply by the 64-bit prime.
@@ -175,8 +173,8 @@ impl<'a> ScopeRequest<'a> {
             }
             None => self
                 .headers
-                .get(http::header::HOST)
-                .map_or(&[][..], |host| host.as_bytes()),
+                .get(HOST)
+                .map_or(&[][..], HeaderValue::as_bytes),
         }
     }
 }

@@ -37,10 +37,8 @@ fn error_param(value: &[u8]) -> Option<&str> {
         // A scheme, a token68, or a parameter's name (empty before a
         // stray `=`).
         let start = at;
-        at += value[at..]
-            .iter()
-            .position(|&b| matches!(b, b' ' | b'\t' | b',' | b'=' | b'"'))
-            .unwrap_or(value.len() - at);
+        let ends = |b: &u8| matches!(b, b' ' | b'\t' | b',' | b'=' | b'"');
+        at += value[at..].iter().take_while(|b| !ends(b)).count();
         let equals = skip_spaces(value, at);
         if value.get(equals) != Some(&b'=') {
             continue;

@@ -169,10 +169,8 @@ fn parse_lenient(text: &str, now: SystemTime) -> Option<SystemTime> {
     let count = lenient_tokens(text, &mut tokens)?;
     let mut tokens = &tokens[..count];
     // A leading weekday, any spelling.
-    if tokens
-        .first()
-        .is_some_and(|t| t.bytes().all(|b| b.is_ascii_alphabetic()) && month(t).is_none())
-    {
+    let weekday = |t: &&str| t.bytes().all(|b| b.is_ascii_alphabetic()) && month(t).is_none();
+    if tokens.first().is_some_and(weekday) {
         tokens = &tokens[1..];
     }
     // RFC 850's `06-Nov-94`, split into three tokens.

@@ -6,7 +6,7 @@ use super::families::{
     slot, FamilyMask, Headers, ResetFormat, Role, Slot, WaitFormat, FAMILIES, VALUES,
 };
 use super::number::{
-    parse_count, parse_millis, parse_nanos, parse_reset_when, parse_seconds, When,
+    parse_count, parse_millis, parse_nanos, parse_reset_when, parse_seconds, until, When,
 };
 use super::rate_limit::RateLimitInfo;
 use super::retry_after::retry_after_when;
@@ -377,9 +377,7 @@ impl ResponseHints {
         }
         let mut clock = Clock::new(raw.date, raw.age, now);
         // The clock is read only for a date.
-        let at = raw
-            .retry_after_at
-            .map(|at| When::At(at).from(clock.reference()));
+        let at = raw.retry_after_at.map(|at| until(at, clock.reference()));
         hints.retry_after = raw.retry_after_delta.max(at);
         // Most failures announce no window: nothing below would find one.
         if raw.present != 0 || raw.ratelimit[0].is_some() || raw.ratelimit_policy[0].is_some() {

@@ -287,10 +287,8 @@ impl Connection {
         match self {
             Connection::Single(manager) => invocation.invoke_async(&mut manager.clone()).await,
             Connection::Cluster(lazy) => {
-                let connection = lazy
-                    .connection
-                    .get_or_try_init(|| lazy.client.get_async_connection())
-                    .await?;
+                let connect = || lazy.client.get_async_connection();
+                let connection = lazy.connection.get_or_try_init(connect).await?;
                 invocation.invoke_async(&mut connection.clone()).await
             }
         }
