@@ -220,9 +220,7 @@ impl Tally {
             }
             self.grown_at = reset;
         }
-        for window in inferred_mut(windows) {
-            window.remaining = window.remaining.saturating_sub(1);
-        }
+        inferred_mut(windows).for_each(|w| w.remaining = w.remaining.saturating_sub(1));
     }
 
     /// A 429 whose wait ends at `end`: the first starts the count, the

@@ -447,9 +447,7 @@ impl Ledger {
             self.budget = remaining;
             self.granted = 0;
             self.ramp = None;
-            for member in &mut self.members {
-                member.leased = 0;
-            }
+            self.members.iter_mut().for_each(|member| member.leased = 0);
         } else if let Some(end) = reset.filter(|end| later(end) || *end < self.lease_end) {
             self.lease_end = end;
         }
