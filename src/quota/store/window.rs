@@ -424,27 +424,25 @@ impl ScopeState {
             Some(until) if until > 0 => self.confirm = None,
             _ => (),
         }
-        match self.lease {
-            None => None,
-            Some(lease) if lease.hold_until > now => {
-                Some(Decision::Wait(ms(lease.hold_until - now)))
-            }
-            Some(lease) if lease.until <= now => Some(Decision::Renew),
-            // (A fresh request may not take what is kept for the waiters.)
-            Some(lease)
-                if lease.left
-                    < amount(lease.counts_cost, cost) + self.waiters * u64::from(!held) =>
-            {
-                // An open lease's units come back with the answers.
-                if lease.open {
-                    return Some(Decision::Wait(ms(RECHECK)));
-                }
-                // (A refill past the lease's end: the ledger says how long.)
-                let refill = Some(lease.refill).filter(|at| *at > now && *at <= lease.until);
-                Some(refill.map_or(Decision::Renew, |at| Decision::Wait(ms(at - now))))
-            }
-            Some(_) => None,
+        let lease = self.lease?;
+        if lease.hold_until > now {
+            return Some(Decision::Wait(ms(lease.hold_until - now)));
         }
+        if lease.until <= now {
+            return Some(Decision::Renew);
+        }
+        // (A fresh request may not take what is kept for the waiters.)
+        let kept = if held { 0 } else { self.waiters };
+        if lease.left >= amount(lease.counts_cost, cost) + kept {
+            return None;
+        }
+        // An open lease's units come back with the answers.
+        if lease.open {
+            return Some(Decision::Wait(ms(RECHECK)));
+        }
+        // (A refill past the lease's end: the ledger says how long.)
+        let refill = Some(lease.refill).filter(|at| *at > now && *at <= lease.until);
+        Some(refill.map_or(Decision::Renew, |at| Decision::Wait(ms(at - now))))
     }
 
     /// [`acquire`](Self::acquire) while the scope is cold (see
