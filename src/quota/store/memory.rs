@@ -230,10 +230,9 @@ impl MemoryStore {
     fn make_room(&self, shard: &mut ScopeMap<ScopeState>) {
         let now = self.now();
         shard.retain(|_, state| !state.is_spent(now));
-        if shard.len() >= self.shared.max_per_shard {
-            if let Some(victim) = shard.keys().next().copied() {
-                shard.remove(&victim);
-            }
+        let full = shard.len() >= self.shared.max_per_shard;
+        if let Some(victim) = shard.keys().next().copied().filter(|_| full) {
+            shard.remove(&victim);
         }
     }
 
