@@ -437,8 +437,7 @@ pub struct Entered {
 
 impl Drop for Entered {
     fn drop(&mut self) {
-        let previous = self.previous.take();
-        CURRENT.with(|current| *current.borrow_mut() = previous);
+        CURRENT.with(|current| *current.borrow_mut() = self.previous.take());
     }
 }
 

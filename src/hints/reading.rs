@@ -120,8 +120,7 @@ impl RateLimitPolicy {
     /// `"tokens"` from per-resource headers), at most [`MAX_POLICY_NAME`]
     /// bytes; `None` for families that do not name their window.
     pub fn name(&self) -> Option<&str> {
-        let len = usize::from(self.name_len?);
-        std::str::from_utf8(&self.name[..len]).ok()
+        std::str::from_utf8(&self.name[..usize::from(self.name_len?)]).ok()
     }
 
     field_getters! {

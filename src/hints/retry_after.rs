@@ -44,8 +44,7 @@ pub fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duratio
 /// places a date's two-digit year).
 pub(crate) fn retry_after_when(text: &str, now: SystemTime) -> Option<When> {
     let text = text.trim();
-    let first = text.bytes().next()?;
-    if first.is_ascii_digit() {
+    if text.bytes().next()?.is_ascii_digit() {
         // Delta-seconds, several of them joined (the longest: see
         // [`retry_after`]), or a date that starts with its day (`06 Nov
         // 1994 ...`, `1994-11-06T...`).

@@ -337,8 +337,7 @@ impl Ledger {
     /// guessed has not shown that it reset (see [`Inferred::unsure`]): its
     /// fair share of [`OPEN_IN_FLIGHT`].
     fn guarded(&mut self, now: Millis) -> Option<u64> {
-        let count = self.count;
-        let unsure = self.inferred.as_mut()?.unsure(count, now);
+        let unsure = self.inferred.as_mut()?.unsure(self.count, now);
         unsure.then(|| self.fair_share(OPEN_IN_FLIGHT))
     }
 
