@@ -90,18 +90,18 @@ impl Observation {
         self
     }
 
-    /// Sets (or lengthens) the cooldown.
-    pub fn with_cooldown(mut self, cooldown: Duration) -> Self {
-        self.cooldown = Some(self.cooldown.map_or(cooldown, |c| c.max(cooldown)));
-        self
-    }
+    config_setters! {
+        self;
 
-    /// Marks the cooldown as a rate limit's (a 429's), not an outage's (a
-    /// 503's): only a rate limit's wait teaches a vendor that announces no
-    /// quota its window.
-    pub fn rate_limited(mut self) -> Self {
-        self.limited = true;
-        self
+        /// Sets (or lengthens) the cooldown.
+        pub fn with_cooldown(cooldown: Duration) |o| {
+            o.cooldown = Some(o.cooldown.map_or(cooldown, |c| c.max(cooldown)))
+        };
+
+        /// Marks the cooldown as a rate limit's (a 429's), not an outage's (a
+        /// 503's): only a rate limit's wait teaches a vendor that announces no
+        /// quota its window.
+        pub fn rate_limited() |o| o.limited = true;
     }
 
     /// The windows, as reported.

@@ -373,27 +373,27 @@ impl RedisStore {
         }
     }
 
-    /// The key prefix (default `tower-api-errors:quota:`): one per API and
-    /// environment sharing a Redis. Keep braces out of it: Redis Cluster
-    /// hashes a key by its first `{...}`, which is meant to be the scope's
-    /// digest ([`key`](Self::key)); one in the prefix would put every
-    /// scope's keys in one slot, on one node.
-    pub fn prefix(mut self, prefix: &str) -> Self {
-        self.prefix = Arc::from(prefix);
-        self
-    }
+    config_setters! {
+        self;
 
-    /// How long a request whose lease is spent waits for its renewal
-    /// (four of these, default 50 ms) before it asks again; a renewal
-    /// (off the request's path) may take three of these, and at least
-    /// 250 ms, before the store falls back to its cautious local share.
-    ///
-    /// # Panics
-    /// When `timeout` is zero.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        assert!(!timeout.is_zero(), "timeout must be longer than zero");
-        self.timeout = timeout;
-        self
+        /// The key prefix (default `tower-api-errors:quota:`): one per API and
+        /// environment sharing a Redis. Keep braces out of it: Redis Cluster
+        /// hashes a key by its first `{...}`, which is meant to be the scope's
+        /// digest ([`key`](Self::key)); one in the prefix would put every
+        /// scope's keys in one slot, on one node.
+        pub fn prefix(prefix: &str) |s| s.prefix = Arc::from(prefix);
+
+        /// How long a request whose lease is spent waits for its renewal
+        /// (four of these, default 50 ms) before it asks again; a renewal
+        /// (off the request's path) may take three of these, and at least
+        /// 250 ms, before the store falls back to its cautious local share.
+        ///
+        /// # Panics
+        /// When `timeout` is zero.
+        pub fn timeout(timeout: Duration) |s| {
+            assert!(!timeout.is_zero(), "timeout must be longer than zero");
+            s.timeout = timeout;
+        };
     }
 
     field_getters! {
