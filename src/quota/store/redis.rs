@@ -407,6 +407,9 @@ impl RedisStore {
         /// How many calls this store (and its clones) sent to Redis: each
         /// script call counts once.
         pub fn commands -> u64 { shared.commands.load(Ordering::Relaxed) }
+
+        /// Milliseconds on the local view's clock.
+        fn local_now -> Millis { shared.local.now() }
     }
 
     /// Releases `permit`, whose answer taught nothing, and reads in the same
@@ -429,10 +432,6 @@ impl RedisStore {
     /// Redis Cluster slot.
     pub fn key(&self, scope: ScopeKey) -> String {
         format!("{}{{{scope}}}", self.prefix)
-    }
-
-    fn local_now(&self) -> Millis {
-        self.shared.local.now()
     }
 
     fn sync(&self, scope: ScopeKey) -> Arc<Sync> {
