@@ -20,6 +20,9 @@ const DEFAULT_MAX_SCOPES: usize = 16 * 1024;
 /// A map by scope: keyed by the digest itself, with no second hash.
 pub(crate) type ScopeMap<V> = DigestMap<ScopeKey, V>;
 
+/// One shard's scopes.
+type Shard = ScopeMap<ScopeState>;
+
 /// Learned quotas kept in this process: the default store.
 ///
 /// Sharded by scope over 16 mutexes (held for a few arithmetic steps, never
@@ -45,7 +48,7 @@ pub struct MemoryStore {
 }
 
 struct Shared {
-    shards: [Mutex<ScopeMap<ScopeState>>; SHARDS],
+    shards: [Mutex<Shard>; SHARDS],
     max_per_shard: usize,
     // Probes the scopes it knows nothing of, and counts answers toward an
     // inferred window (see `Tally`): not as a fleet store's local view,
@@ -129,7 +132,7 @@ impl MemoryStore {
         self.shared.epoch.elapsed().as_millis() as Millis
     }
 
-    fn shard(&self, scope: ScopeKey) -> MutexGuard<'_, ScopeMap<ScopeState>> {
+    fn shard(&self, scope: ScopeKey) -> MutexGuard<'_, Shard> {
         lock(&self.shared.shards[(scope.as_u64() as usize) % SHARDS])
     }
 
@@ -209,11 +212,7 @@ impl MemoryStore {
     /// The scope's state, made if it is not kept (room made in a full
     /// shard): one process's store makes it cold, for its next request to
     /// probe.
-    fn create<'a>(
-        &self,
-        shard: &'a mut ScopeMap<ScopeState>,
-        scope: ScopeKey,
-    ) -> &'a mut ScopeState {
+    fn create<'a>(&self, shard: &'a mut Shard, scope: ScopeKey) -> &'a mut ScopeState {
         if shard.len() >= self.shared.max_per_shard && !shard.contains_key(&scope) {
             self.make_room(shard);
         }
@@ -227,7 +226,7 @@ impl MemoryStore {
 
     /// Makes room in a full shard: scopes whose windows have all reset go
     /// first, then any one.
-    fn make_room(&self, shard: &mut ScopeMap<ScopeState>) {
+    fn make_room(&self, shard: &mut Shard) {
         let now = self.now();
         shard.retain(|_, state| !state.is_spent(now));
         let full = shard.len() >= self.shared.max_per_shard;
