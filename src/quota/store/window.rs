@@ -628,14 +628,12 @@ impl ScopeState {
     /// lease changes: the requests that find it low meanwhile do not ask
     /// again.
     pub(crate) fn lease_runs_low(&mut self, now: Millis, renew_within: Millis) -> bool {
-        let low = !self.renewing
-            && self.lease.is_some_and(|lease| {
-                lease.hold_until <= now
-                    && ((lease.refill == 0
-                        && !lease.open
-                        && lease.left * 4 <= lease.left + lease.taken)
-                        || (!lease.last && lease.until.saturating_sub(now) <= renew_within))
-            });
+        let lease = self.lease.filter(|l| !self.renewing && l.hold_until <= now);
+        let Some(lease) = lease else {
+            return false;
+        };
+        let few = lease.refill == 0 && !lease.open && lease.left * 4 <= lease.left + lease.taken;
+        let low = few || (!lease.last && lease.until.saturating_sub(now) <= renew_within);
         self.renewing |= low;
         low
     }
