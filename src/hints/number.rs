@@ -171,24 +171,17 @@ fn parse_decimal(text: &str) -> Option<(u64, u32)> {
     let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
     let digits = Some(digits).filter(|digits| *digits > 0)?;
     let (integer, rest) = bytes.split_at(digits);
+    let digit = |d: &u8| u64::from(d - b'0');
     let whole = if digits <= 19 {
-        integer
-            .iter()
-            .fold(0u64, |whole, digit| whole * 10 + u64::from(digit - b'0'))
+        integer.iter().fold(0, |whole, d| whole * 10 + digit(d))
     } else {
-        integer.iter().fold(0u64, |whole, digit| {
-            whole
-                .saturating_mul(10)
-                .saturating_add(u64::from(digit - b'0'))
-        })
+        let saturating = |whole: u64, d| whole.saturating_mul(10).saturating_add(digit(d));
+        integer.iter().fold(0, saturating)
     };
+    let all_digits = |text: &[u8]| !text.is_empty() && text.iter().all(u8::is_ascii_digit);
     let nanos = match rest {
         [] => 0,
-        [b'.', fraction @ ..]
-            if !fraction.is_empty() && fraction.iter().all(u8::is_ascii_digit) =>
-        {
-            nanos_of(fraction)
-        }
+        [b'.', fraction @ ..] if all_digits(fraction) => nanos_of(fraction),
         _ => return None,
     };
     Some((whole, nanos))
