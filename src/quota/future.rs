@@ -116,10 +116,7 @@ impl Drop for Ticket {
     }
 }
 
-impl<S, B> ResponseFuture<S, B>
-where
-    S: Service<Request<B>> + Clone,
-{
+impl<S: Service<Request<B>> + Clone, B> ResponseFuture<S, B> {
     /// Sends at once on the service the caller made ready when the store
     /// says go without a delay; otherwise holds the request with a clone,
     /// and gives the ready service's readiness back.
@@ -187,10 +184,7 @@ impl<S: Clone, B> Held<S, B> {
     }
 }
 
-impl<S, B> std::fmt::Debug for ResponseFuture<S, B>
-where
-    S: Service<Request<B>>,
-{
+impl<S: Service<Request<B>>, B> std::fmt::Debug for ResponseFuture<S, B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture")
             .field("scope", &self.ticket.scope)

@@ -698,9 +698,8 @@ impl ScopeState {
                 _ => u128::MAX,
             };
             let loosest = self.windows.iter_mut().rev().max_by_key(|slot| kept(slot));
-            if let Some(slot) =
-                loosest.filter(|slot| kept(slot) > looseness(Some(remaining), report.limit))
-            {
+            let own = looseness(Some(remaining), report.limit);
+            if let Some(slot) = loosest.filter(|slot| kept(slot) > own) {
                 *slot = Some(window);
             }
             return;
