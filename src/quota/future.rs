@@ -23,10 +23,7 @@ pin_project! {
     /// Ends in exactly one outcome: the inner service's response or error,
     /// or [`Error::RateLimited`] without sending. Dropping it cancels
     /// cleanly: a held request is never sent, and its permit is returned.
-    pub struct ResponseFuture<S, B>
-    where
-        S: Service<Request<B>>,
-    {
+    pub struct ResponseFuture<S: Service<Request<B>>, B> {
         #[pin]
         state: State<S::Future>,
         // Only a request that waits owns a clone of the service and its
