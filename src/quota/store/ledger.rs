@@ -578,7 +578,6 @@ impl Ledger {
         let index = index.unwrap_or_else(|| {
             self.members.push(Member {
                 id,
-                seen: now,
                 due: now,
                 ..Member::default()
             });
