@@ -874,9 +874,8 @@ impl RedisStore {
                         left: share.saturating_sub(taken),
                         taken,
                         until: now + LEASE_TTL,
-                        probe: false,
                         open: true,
-                        ..cold(0, 0)
+                        ..Lease::default()
                     })
                 }
                 Answer::Probe => Some(cold(1, 0)),
