@@ -297,10 +297,7 @@ where
     type Data = Bytes;
     type Error = crate::BoxError;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Polled> {
         let this = &mut *self;
         let Some(shared) = &this.shared else {
             return Poll::Ready(None);

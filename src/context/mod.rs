@@ -150,10 +150,7 @@ pin_project! {
 /// `future`, polled with `deadline` (none: no bound) as the deadline of
 /// the calls it makes (see [the module docs](self#a-deadline-over-the-calls-a-future-makes));
 /// within an outer deadline, the earlier of the two.
-pub(crate) fn within_deadline<F: Future>(
-    deadline: Option<Instant>,
-    future: F,
-) -> WithinDeadline<F> {
+pub(crate) fn within_deadline<F>(deadline: Option<Instant>, future: F) -> WithinDeadline<F> {
     WithinDeadline { future, deadline }
 }
 
