@@ -25,9 +25,14 @@
 //!   [`describes`](CallContext::describes) the request as that layer
 //!   receives it: same method, URI, version, headers and number of
 //!   extensions. A layer in between that changed the request (set a header,
-//!   rewrote the URI, added an extension) breaks the match,
+//!   rewrote the URI, added or removed an extension) breaks the match,
 //!   and the layer below builds what it needs itself, so no credential
-//!   added in between escapes echo scrubbing.
+//!   added in between escapes echo scrubbing. Extensions are compared by
+//!   number only (`http::Extensions` can be neither listed nor compared):
+//!   one that replaces an extension's value, or swaps one type for
+//!   another, is not seen, and the auth layer's re-send after a 401 then
+//!   carries the extensions the retry layer recorded. Set such extensions
+//!   above the retry layer or below the auth layer.
 //! - **A layer used alone builds what it needs itself**: the parse layer
 //!   keeps its request's method, URI and credential fingerprints; the auth
 //!   layer records a context of its own for its re-send. A layer behaves

@@ -59,7 +59,9 @@ impl Inferred {
     pub(crate) fn start_at(&mut self, end: Millis) {
         let shift = end.saturating_sub(self.last_end);
         self.last_end = end;
-        self.unsure_from += shift * u64::from(self.unsure_from > 0);
+        if self.unsure_from > 0 {
+            self.unsure_from += shift;
+        }
     }
 
     /// `answers` of the episode's window reported late (sent before its

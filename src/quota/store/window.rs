@@ -677,7 +677,11 @@ impl ScopeState {
             };
             // (Reset 0 says only that the window ends within the second:
             // a vendor that truncates says so all through its last one.)
-            let within = now + WHOLE_SECOND * u64::from(report.reset == Some(0));
+            let within = if report.reset == Some(0) {
+                now + WHOLE_SECOND
+            } else {
+                now
+            };
             let window = Window {
                 policy,
                 limit: report.limit,
@@ -719,7 +723,11 @@ impl ScopeState {
             // little left as the window has, or less.
             Some(current) => reset_at > current + NEW_WINDOW_AFTER && remaining > window.remaining,
         };
-        let reset_at = reset_at + WHOLE_SECOND * u64::from(window.truncated);
+        let reset_at = if window.truncated {
+            reset_at + WHOLE_SECOND
+        } else {
+            reset_at
+        };
         // A window that ended before this one began (an answer that came
         // back after the next window's first: answers' latencies vary)
         // says nothing of this one. (Taken for it, its "0 left" held a
