@@ -104,39 +104,35 @@ impl RetryOverride {
         RetryOverride::new().max_attempts(1)
     }
 
-    /// Total attempts for this request (see
-    /// [`RetryPolicy::max_attempts`](crate::RetryPolicy::max_attempts)).
-    ///
-    /// # Panics
-    /// When `attempts` is zero.
-    pub fn max_attempts(mut self, attempts: u32) -> Self {
-        assert!(attempts >= 1, "max_attempts must be at least 1");
-        self.max_attempts = Some(attempts);
-        self
-    }
+    config_setters! {
+        self;
 
-    /// This request's total time (see
-    /// [`RetryPolicy::deadline`](crate::RetryPolicy::deadline)).
-    ///
-    /// # Panics
-    /// When `deadline` is zero.
-    pub fn deadline(mut self, deadline: Duration) -> Self {
-        assert!(!deadline.is_zero(), "deadline must be longer than zero");
-        self.deadline = Some(Some(deadline));
-        self
-    }
+        /// Total attempts for this request (see
+        /// [`RetryPolicy::max_attempts`](crate::RetryPolicy::max_attempts)).
+        ///
+        /// # Panics
+        /// When `attempts` is zero.
+        pub fn max_attempts(attempts: u32) |o| {
+            assert!(attempts >= 1, "max_attempts must be at least 1");
+            o.max_attempts = Some(attempts)
+        };
 
-    /// No deadline for this request (a long download, a stream).
-    pub fn no_deadline(mut self) -> Self {
-        self.deadline = Some(None);
-        self
-    }
+        /// This request's total time (see
+        /// [`RetryPolicy::deadline`](crate::RetryPolicy::deadline)).
+        ///
+        /// # Panics
+        /// When `deadline` is zero.
+        pub fn deadline(deadline: Duration) |o| {
+            assert!(!deadline.is_zero(), "deadline must be longer than zero");
+            o.deadline = Some(Some(deadline))
+        };
 
-    /// Whether this request may be sent twice, in place of the method's
-    /// rule: `true` for a POST the server dedupes, `false` for a GET with
-    /// side effects.
-    pub fn idempotent(mut self, idempotent: bool) -> Self {
-        self.idempotent = Some(idempotent);
-        self
+        /// No deadline for this request (a long download, a stream).
+        pub fn no_deadline() |o| o.deadline = Some(None);
+
+        /// Whether this request may be sent twice, in place of the method's
+        /// rule: `true` for a POST the server dedupes, `false` for a GET with
+        /// side effects.
+        pub fn idempotent(idempotent: bool) |o| o.idempotent = Some(idempotent);
     }
 }
