@@ -53,7 +53,7 @@ pub(crate) fn api_in(error: Cause<'_>) -> Option<&ApiError> {
 /// An error that is its text and nothing more: the crate's own notes in a
 /// source chain (a body that cannot be sent again, a credential load that
 /// ended unanswered).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Message(pub(crate) &'static str);
 
 impl fmt::Display for Message {

@@ -1,6 +1,6 @@
 //! [`TransportError`]: no usable response.
 
-use super::{write_outcome, AuthReport, BoxError, RetryReport};
+use super::{write_outcome, AuthReport, BoxError, Message, RetryReport};
 use crate::redact::RequestContext;
 use std::fmt;
 
@@ -90,7 +90,7 @@ impl TransportError {
 
     /// An attempt cut short by the retry layer's deadline.
     pub(crate) fn deadline_elapsed() -> Self {
-        TransportError::new(DeadlineElapsed)
+        TransportError::new(DEADLINE_ELAPSED)
     }
 
     /// True when a time limit cut the attempt: the retry layer's deadline,
@@ -107,7 +107,7 @@ impl TransportError {
         {
             return true;
         }
-        self.source.is::<DeadlineElapsed>()
+        self.source.downcast_ref() == Some(&DEADLINE_ELAPSED)
             || self.source.is::<tower::timeout::error::Elapsed>()
             || self.source.is::<tokio::time::error::Elapsed>()
     }
@@ -178,16 +178,7 @@ impl std::error::Error for TransportError {
 pub(super) const MAX_CAUSES: usize = 8;
 
 /// The retry layer's deadline passed while an attempt was in flight.
-#[derive(Debug)]
-struct DeadlineElapsed;
-
-impl fmt::Display for DeadlineElapsed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("retry deadline elapsed during the attempt")
-    }
-}
-
-impl std::error::Error for DeadlineElapsed {}
+const DEADLINE_ELAPSED: Message = Message("retry deadline elapsed during the attempt");
 
 /// True when `error`'s chain holds the server's refusal of an HTTP/2
 /// stream (see [`TransportError::is_unprocessed`]).
