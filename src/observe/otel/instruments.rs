@@ -136,6 +136,18 @@ impl fmt::Debug for Metrics {
     }
 }
 
+/// Binds each `field` to a `u64` counter on `meter` named
+/// `tower_api_errors.{name}`, in `unit`: one table row a counter.
+macro_rules! counters {
+    ($meter:ident; $($field:ident: $name:literal, $unit:literal, $doc:literal;)*) => {
+        $(let $field = $meter
+            .u64_counter(concat!("tower_api_errors.", $name))
+            .with_unit($unit)
+            .with_description($doc)
+            .build();)*
+    };
+}
+
 /// The instrumentation scope's name: the crate's.
 pub const SCOPE: &str = "tower-api-errors";
 
@@ -150,7 +162,19 @@ impl Metrics {
                 .with_boundaries(buckets.to_vec())
                 .build()
         };
-        let counter = |name, unit, doc| counter(meter, name, unit, doc);
+        // One row per counter: its field, its name after `tower_api_errors.`,
+        // unit and description.
+        counters! { meter;
+            retries: "retries", "{retry}", "Retries decided, by the failure that caused them.";
+            waits: "waits", "{wait}", "Waits before a request was sent, by source.";
+            budget_refusals: "budget.refusals", "{retry}", "Retries the retry budget refused.";
+            failed_fast: "failed_fast", "{request}", "Requests failed without waiting, by reason.";
+            auth_refreshes: "auth.refreshes", "{refresh}", "Credential refreshes, by outcome.";
+            quota_holds: "quota.holds", "{request}", "Requests a quota gate held before sending.";
+            breaker_transitions: "breaker.transitions", "{transition}",
+                "Circuit breaker state changes, by the state entered.";
+            hedges: "hedges", "{request}", "Hedged requests sent, won and cancelled.";
+        }
         Metrics {
             inner: Arc::new(Instruments {
                 attempt_duration: histogram(
@@ -171,52 +195,20 @@ impl Metrics {
                     .with_description("Attempts made by each logical call, the first included.")
                     .with_boundaries(ATTEMPT_BUCKETS.to_vec())
                     .build(),
-                retries: counter(
-                    "tower_api_errors.retries",
-                    "{retry}",
-                    "Retries decided, by the failure that caused them.",
-                ),
-                waits: counter(
-                    "tower_api_errors.waits",
-                    "{wait}",
-                    "Waits before a request was sent, by source.",
-                ),
+                retries,
+                waits,
                 wait_duration: histogram(
                     "tower_api_errors.wait.duration",
                     "s",
                     "Duration of each wait before a request was sent, by source.",
                     WAIT_DURATION_BUCKETS,
                 ),
-                budget_refusals: counter(
-                    "tower_api_errors.budget.refusals",
-                    "{retry}",
-                    "Retries the retry budget refused.",
-                ),
-                failed_fast: counter(
-                    "tower_api_errors.failed_fast",
-                    "{request}",
-                    "Requests failed without waiting, by reason.",
-                ),
-                auth_refreshes: counter(
-                    "tower_api_errors.auth.refreshes",
-                    "{refresh}",
-                    "Credential refreshes, by outcome.",
-                ),
-                quota_holds: counter(
-                    "tower_api_errors.quota.holds",
-                    "{request}",
-                    "Requests a quota gate held before sending.",
-                ),
-                breaker_transitions: counter(
-                    "tower_api_errors.breaker.transitions",
-                    "{transition}",
-                    "Circuit breaker state changes, by the state entered.",
-                ),
-                hedges: counter(
-                    "tower_api_errors.hedges",
-                    "{request}",
-                    "Hedged requests sent, won and cancelled.",
-                ),
+                budget_refusals,
+                failed_fast,
+                auth_refreshes,
+                quota_holds,
+                breaker_transitions,
+                hedges,
                 error_codes: Box::default(),
             }),
         }
@@ -331,20 +323,6 @@ impl Metrics {
         Target::new(method, uri).push_request(&mut attrs);
         self.inner.hedges.add(1, attrs.as_slice());
     }
-}
-
-/// A `u64` counter on `meter`, in `unit`.
-fn counter(
-    meter: &Meter,
-    name: &'static str,
-    unit: &'static str,
-    doc: &'static str,
-) -> Counter<u64> {
-    meter
-        .u64_counter(name)
-        .with_unit(unit)
-        .with_description(doc)
-        .build()
 }
 
 /// The crate's instrumentation scope: [`SCOPE`], with the crate's version.
