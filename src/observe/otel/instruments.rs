@@ -136,14 +136,16 @@ impl fmt::Debug for Metrics {
     }
 }
 
-/// Binds each `field` to a `u64` counter on `meter` named
-/// `tower_api_errors.{name}`, in `unit`: one table row a counter.
-macro_rules! counters {
-    ($meter:ident; $($field:ident: $name:literal, $unit:literal, $doc:literal;)*) => {
+/// Binds each `field` to an instrument on `meter` (`kind`, a `Meter`
+/// method: `u64_counter`, `f64_histogram`, ...) named `name`, in `unit`,
+/// with `buckets` when given: one table row an instrument.
+macro_rules! instruments {
+    ($meter:ident; $($field:ident: $kind:ident($name:literal, $unit:literal, $doc:literal $(, $buckets:expr)?);)*) => {
         $(let $field = $meter
-            .u64_counter(concat!("tower_api_errors.", $name))
+            .$kind($name)
             .with_unit($unit)
             .with_description($doc)
+            $(.with_boundaries($buckets.to_vec()))?
             .build();)*
     };
 }
@@ -154,55 +156,43 @@ pub const SCOPE: &str = "tower-api-errors";
 impl Metrics {
     /// The instruments, created on `meter`.
     pub fn new(meter: &Meter) -> Self {
-        let histogram = |name, unit, doc, buckets: &[f64]| {
-            meter
-                .f64_histogram(name)
-                .with_unit(unit)
-                .with_description(doc)
-                .with_boundaries(buckets.to_vec())
-                .build()
-        };
-        // One row per counter: its field, its name after `tower_api_errors.`,
-        // unit and description.
-        counters! { meter;
-            retries: "retries", "{retry}", "Retries decided, by the failure that caused them.";
-            waits: "waits", "{wait}", "Waits before a request was sent, by source.";
-            budget_refusals: "budget.refusals", "{retry}", "Retries the retry budget refused.";
-            failed_fast: "failed_fast", "{request}", "Requests failed without waiting, by reason.";
-            auth_refreshes: "auth.refreshes", "{refresh}", "Credential refreshes, by outcome.";
-            quota_holds: "quota.holds", "{request}", "Requests a quota gate held before sending.";
-            breaker_transitions: "breaker.transitions", "{transition}",
-                "Circuit breaker state changes, by the state entered.";
-            hedges: "hedges", "{request}", "Hedged requests sent, won and cancelled.";
+        // One row per instrument: its field, kind, name, unit, description
+        // and buckets.
+        instruments! { meter;
+            attempt_duration: f64_histogram("http.client.request.duration", "s",
+                "Duration of each HTTP request sent (each attempt).", HTTP_DURATION_BUCKETS);
+            call_duration: f64_histogram("tower_api_errors.call.duration", "s",
+                "Duration of each logical call through the retry layer, attempts and waits included.",
+                CALL_DURATION_BUCKETS);
+            call_attempts: u64_histogram("tower_api_errors.call.attempts", "{attempt}",
+                "Attempts made by each logical call, the first included.", ATTEMPT_BUCKETS);
+            retries: u64_counter("tower_api_errors.retries", "{retry}",
+                "Retries decided, by the failure that caused them.");
+            waits: u64_counter("tower_api_errors.waits", "{wait}",
+                "Waits before a request was sent, by source.");
+            wait_duration: f64_histogram("tower_api_errors.wait.duration", "s",
+                "Duration of each wait before a request was sent, by source.", WAIT_DURATION_BUCKETS);
+            budget_refusals: u64_counter("tower_api_errors.budget.refusals", "{retry}",
+                "Retries the retry budget refused.");
+            failed_fast: u64_counter("tower_api_errors.failed_fast", "{request}",
+                "Requests failed without waiting, by reason.");
+            auth_refreshes: u64_counter("tower_api_errors.auth.refreshes", "{refresh}",
+                "Credential refreshes, by outcome.");
+            quota_holds: u64_counter("tower_api_errors.quota.holds", "{request}",
+                "Requests a quota gate held before sending.");
+            breaker_transitions: u64_counter("tower_api_errors.breaker.transitions", "{transition}",
+                "Circuit breaker state changes, by the state entered.");
+            hedges: u64_counter("tower_api_errors.hedges", "{request}",
+                "Hedged requests sent, won and cancelled.");
         }
         Metrics {
             inner: Arc::new(Instruments {
-                attempt_duration: histogram(
-                    "http.client.request.duration",
-                    "s",
-                    "Duration of each HTTP request sent (each attempt).",
-                    HTTP_DURATION_BUCKETS,
-                ),
-                call_duration: histogram(
-                    "tower_api_errors.call.duration",
-                    "s",
-                    "Duration of each logical call through the retry layer, attempts and waits included.",
-                    CALL_DURATION_BUCKETS,
-                ),
-                call_attempts: meter
-                    .u64_histogram("tower_api_errors.call.attempts")
-                    .with_unit("{attempt}")
-                    .with_description("Attempts made by each logical call, the first included.")
-                    .with_boundaries(ATTEMPT_BUCKETS.to_vec())
-                    .build(),
+                attempt_duration,
+                call_duration,
+                call_attempts,
                 retries,
                 waits,
-                wait_duration: histogram(
-                    "tower_api_errors.wait.duration",
-                    "s",
-                    "Duration of each wait before a request was sent, by source.",
-                    WAIT_DURATION_BUCKETS,
-                ),
+                wait_duration,
                 budget_refusals,
                 failed_fast,
                 auth_refreshes,
