@@ -91,19 +91,14 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Calling { future } => {
-                    let mut response = match ready!(future.poll(cx)) {
-                        Ok(response) => response,
-                        Err(error) => {
-                            this.state.set(State::Done);
-                            let context = this.kept.take_context();
-                            return Poll::Ready(Err(Error::from_inner(error, context)));
-                        }
-                    };
+                    let result = ready!(future.poll(cx));
+                    this.state.set(State::Done);
+                    let mut response = result
+                        .map_err(|error| Error::from_inner(error, this.kept.take_context()))?;
                     // Judged in place: a success goes up as it came.
                     let (verdict, hints) = verdict_of(&response, &this.config.classifier);
                     if verdict.is_success() {
                         crate::classification::stamp_success(&mut response);
-                        this.state.set(State::Done);
                         return Poll::Ready(Ok(response));
                     }
                     let (body, read) = start_reading(response, verdict, hints, this.config);

@@ -168,13 +168,10 @@ impl ErrorParser {
         });
         // Nothing structured named a wait: a rate limit's or an outage's
         // message may ("Please try again in 6s.").
-        let in_prose = body_hint.is_none()
-            && error.retry_after().is_none()
+        let in_prose = error.retry_after().is_none()
             && matches!(kind, ErrorKind::RateLimited | ErrorKind::Unavailable);
-        let body_hint = match in_prose {
-            true => extract::prose_wait(error.message()),
-            false => body_hint,
-        };
+        let body_hint =
+            body_hint.or_else(|| in_prose.then(|| extract::prose_wait(error.message()))?);
         error.merge_body_hint(body_hint);
         error
     }

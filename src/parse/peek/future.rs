@@ -81,16 +81,11 @@ where
         loop {
             match this.state.as_mut().project() {
                 PeekStateProj::Calling { future } => {
-                    let response = match ready!(future.poll(cx)) {
-                        Ok(response) => response,
-                        Err(error) => {
-                            this.state.set(PeekState::Done);
-                            let context = this.kept.take_context();
-                            return Poll::Ready(Err(Error::from_inner(error, context)));
-                        }
-                    };
+                    let result = ready!(future.poll(cx));
+                    this.state.set(PeekState::Done);
+                    let response = result
+                        .map_err(|error| Error::from_inner(error, this.kept.take_context()))?;
                     if !this.config.wants(&response) {
-                        this.state.set(PeekState::Done);
                         return Poll::Ready(Ok(response.map(PeekBody::untouched)));
                     }
                     let peek = Peek::new(response, this.config);
