@@ -118,13 +118,6 @@ pub struct DefaultClassifier {
     _private: (),
 }
 
-/// The statuses the default table retries: 408, 429 and the 5xx that
-/// waiting can heal (see [`DefaultClassifier`]).
-fn is_retryable_status(status: StatusCode) -> bool {
-    let code = status.as_u16();
-    matches!(code, 408 | 429 | 500..=599) && !matches!(code, 501 | 505 | 506 | 508 | 510 | 511)
-}
-
 impl DefaultClassifier {
     /// The default classifier.
     pub const fn new() -> Self {
@@ -153,11 +146,15 @@ pub(crate) fn failure(
     mut kind: ErrorKind,
     hints: &ResponseHints,
 ) -> Classification {
-    let mut retryable = is_retryable_status(status);
+    // The statuses the default table retries: 408, 429 and the 5xx that
+    // waiting can heal (see [`DefaultClassifier`]).
+    let code = status.as_u16();
+    let mut retryable =
+        matches!(code, 408 | 429 | 500..=599) && !matches!(code, 501 | 505 | 506 | 508 | 510 | 511);
     // A 4xx (or 2xx) of no kind of its own but 413 (Binance's 418 ban) is one too.
     let unnamed = kind == ErrorKind::Other
         && (status.is_client_error() || status.is_success())
-        && status.as_u16() != 413;
+        && code != 413;
     if (unnamed || matches!(kind, ErrorKind::BadRequest | ErrorKind::Forbidden))
         && (hints.saw_retry_after() || hints.rate_limit().is_some_and(|r| r.is_exhausted()))
     {

@@ -7,7 +7,6 @@ use crate::classification::{Classify, DefaultClassifier};
 use crate::error::BoxError;
 use crate::Error;
 use http::{Request, Response};
-use std::sync::Arc;
 use tower::Service;
 
 /// Leaves successful responses untouched and turns failures into
@@ -41,10 +40,9 @@ impl<S, C> ErrorBodyParse<S, C> {
     parse_setters!();
 
     /// See [`ErrorBodyParseLayer::dialect`](super::ErrorBodyParseLayer::dialect).
-    pub fn dialect(mut self, dialect: impl Dialect) -> Self {
-        let failure = Arc::make_mut(&mut self.config.failure);
-        failure.parser = failure.parser.clone().dialect(dialect);
-        self
+    pub fn dialect(self, dialect: impl Dialect) -> Self {
+        let parser = self.config.failure.parser.clone().dialect(dialect);
+        self.parser(parser)
     }
 
     /// See [`ErrorBodyParseLayer::classifier`](super::ErrorBodyParseLayer::classifier).
