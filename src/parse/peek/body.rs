@@ -11,7 +11,7 @@ pin_project! {
     /// body untouched, or the bytes peeked and then the rest, unchanged.
     pub struct PeekBody<B: Body> {
         #[pin]
-        inner: Inner<B>,
+        pub(super) inner: Inner<B>,
     }
 }
 
@@ -19,8 +19,11 @@ opaque_debug!([B: Body] PeekBody<B>);
 
 pin_project! {
     #[project = InnerProj]
-    enum Inner<B: Body> {
+    pub(super) enum Inner<B: Body> {
         Untouched { #[pin] body: B },
+        // The bytes peeked, then what the peek ended on (an error), then
+        // the rest of the body (when the peek stopped before its end), then
+        // its trailers.
         Peeked {
             prefix: Option<Bytes>,
             error: Option<B::Error>,
@@ -107,25 +110,6 @@ impl<B: Body> PeekBody<B> {
     pub(super) fn untouched(body: B) -> Self {
         PeekBody {
             inner: Inner::Untouched { body },
-        }
-    }
-
-    /// The bytes peeked, then what the peek ended on (an error), then the
-    /// rest of the body (when the peek stopped before its end), then its
-    /// trailers.
-    pub(super) fn peeked(
-        prefix: Option<Bytes>,
-        error: Option<B::Error>,
-        rest: Option<Pin<Box<B>>>,
-        trailers: Option<HeaderMap>,
-    ) -> Self {
-        PeekBody {
-            inner: Inner::Peeked {
-                prefix,
-                error,
-                rest,
-                trailers,
-            },
         }
     }
 }

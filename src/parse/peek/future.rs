@@ -1,6 +1,7 @@
 //! [`PeekFuture`]: waits for the response, and for a success worth
 //! peeking at reads its body up to the cap.
 
+use super::body::Inner;
 use super::layer::PeekConfig;
 use super::PeekBody;
 use crate::classification::failure;
@@ -179,9 +180,12 @@ impl<B: Body> Peek<B> {
                 return Err(Error::Api(error));
             }
         }
-        let prefix = (!buffer.is_empty()).then(|| Bytes::from(buffer));
-        let rest = cut.is_some().then_some(body);
-        let body = PeekBody::peeked(prefix, cut.flatten(), rest, trailers);
-        Ok(Response::from_parts(parts, body))
+        let inner = Inner::Peeked {
+            prefix: (!buffer.is_empty()).then(|| Bytes::from(buffer)),
+            rest: cut.is_some().then_some(body),
+            error: cut.flatten(),
+            trailers,
+        };
+        Ok(Response::from_parts(parts, PeekBody { inner }))
     }
 }
