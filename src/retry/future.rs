@@ -293,18 +293,6 @@ where
         crate::grpc::parse_timeout(value.as_bytes())
     }
 
-    /// A re-send carries the time left of the call's `grpc-timeout`, not
-    /// the whole of it (see `grpc::with_time_left`). The request no
-    /// longer matches the recorded copy, so the layers below build their
-    /// own context for it, as for any request changed in between.
-    #[cfg(feature = "grpc")]
-    fn with_time_left<T>(&self, request: Request<T>) -> Request<T> {
-        match self.started {
-            Some(started) => crate::grpc::with_time_left(request, started.elapsed()),
-            None => request,
-        }
-    }
-
     /// The request would wait: pending, unless the deadline has passed
     /// (its clock and timer start here the first time).
     fn pending<T>(
@@ -537,8 +525,16 @@ where
             Poll::Pending => self.pending(deadline, cx),
             Poll::Ready(Ok(())) => {
                 let request = self.context.rebuild(self.body.replay());
+                // A re-send carries the time left of the call's
+                // `grpc-timeout`, not the whole of it (see
+                // `grpc::with_time_left`). The request no longer matches the
+                // recorded copy, so the layers below build their own context
+                // for it, as for any request changed in between.
                 #[cfg(feature = "grpc")]
-                let request = self.with_time_left(request);
+                let request = match self.started {
+                    Some(started) => crate::grpc::with_time_left(request, started.elapsed()),
+                    None => request,
+                };
                 self.attempts += 1;
                 let (method, uri) = (self.context.method(), self.context.uri());
                 self.telemetry.resend(span, method, uri, self.attempts - 1);
