@@ -115,10 +115,6 @@ fn read_status_details(headers: &HeaderMap, fields: &mut StatusFields) {
     fields.quota_failure = details.quota_failure().is_some();
 }
 
-/// A response's `grpc-status-details-bin`, decoded: the bytes of a
-/// `google.rpc.Status`. (Decoded here, not by
-/// `tonic::Status::from_header_map`: that panics on invalid base64 and
-/// copies every header.)
 /// What tonic makes a trailers-only failure's status metadata (every
 /// header but the status's own three), less any header that may hold a
 /// credential (a secret-looking name, a cookie): a `tonic::Status` prints
@@ -138,6 +134,10 @@ pub(crate) fn status_metadata(headers: &HeaderMap) -> HeaderMap {
         .collect()
 }
 
+/// A response's `grpc-status-details-bin`, decoded: the bytes of a
+/// `google.rpc.Status`. (Decoded here, not by
+/// `tonic::Status::from_header_map`: that panics on invalid base64 and
+/// copies every header.)
 pub(crate) fn status_details(headers: &HeaderMap) -> Option<Vec<u8>> {
     decode_base64(headers.get(GRPC_STATUS_DETAILS)?.as_bytes())
 }
