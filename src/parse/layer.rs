@@ -80,9 +80,10 @@ impl<C> ErrorBodyParseLayer<C> {
     parse_setters!();
 
     /// Adds a [`Dialect`], tried before the built-in ones.
-    pub fn dialect(self, dialect: impl Dialect) -> Self {
-        let parser = self.config.failure.parser.clone().dialect(dialect);
-        self.parser(parser)
+    pub fn dialect(mut self, dialect: impl Dialect) -> Self {
+        let failure = Arc::make_mut(&mut self.config.failure);
+        failure.parser = failure.parser.clone().dialect(dialect);
+        self
     }
 
     /// The classifier (for [`ApiErrorsLayer`](crate::ApiErrorsLayer), whose
