@@ -481,3 +481,39 @@ async fn a_short_credential_echoed_all_over_keeps_the_memory_bound() {
     assert!(kept <= 2 * read + 1024, "kept {kept} for a body of {read}");
     assert!(!format!("{error:?}").contains(" ab "));
 }
+
+/// Credentials under names beyond the first lists: gateways' `X-Auth` and
+/// `X-Authorization` headers, `Authentication` (a common misnaming), and
+/// the query's `passcode`, `otp` and RFC 7521's `client_assertion`. Their
+/// values, echoed by a real server, printed in the error, and the query's
+/// printed in its URI.
+#[tokio::test]
+async fn credentials_under_gateway_and_one_time_names_never_print() {
+    const HEADERS: [(&str, &str); 3] = [
+        ("x-authorization", "xauth_SECRET_0a1b2c3d"),
+        ("x-auth", "xa_SECRET_99887766"),
+        ("authentication", "authn_SECRET_5544332211"),
+    ];
+    let addr = support::serve(|request: Request<hyper::body::Incoming>| async move {
+        let echoed: Vec<_> = HEADERS
+            .iter()
+            .map(|(name, _)| request.headers()[*name].to_str().unwrap().to_owned())
+            .collect();
+        let body = format!(r#"{{"message":"rejected: {}"}}"#, echoed.join(" "));
+        support::response(401, &[("content-type", "application/json")], body)
+    })
+    .await;
+    let query = "passcode=PC_SECRET_1&client_assertion=CA_SECRET_2&otp=OTP_SECRET_3";
+    let mut request = Request::get(format!("http://{addr}/v1?{query}"));
+    for (name, value) in HEADERS {
+        request = request.header(name, value);
+    }
+    let client = ErrorBodyParseLayer::new().layer(support::client::<Full<Bytes>>());
+    let error = client
+        .oneshot(request.body(Full::new(Bytes::new())).unwrap())
+        .await
+        .unwrap_err();
+    let printed = format!("{error} {error:?}");
+    assert!(printed.contains("rejected: REDACTED"), "{printed}");
+    assert!(!printed.contains("SECRET"), "{printed}");
+}

@@ -13,11 +13,16 @@ use super::rules;
 /// (`api_key`, `accessToken`, `X-Session-Id`, `user[password]`).
 const SECRET_WORDS: &[&str] = &[
     "apikey",
+    // RFC 7521 §4.2's `client_assertion` (a signed JWT or SAML assertion).
+    "assertion",
     "bearer",
     "credential",
     "credentials",
     "jwt",
     "key",
+    // One-time passwords and passcodes (`otp`, `sms_passcode`).
+    "otp",
+    "passcode",
     "passphrase",
     "passwd",
     "password",
@@ -30,8 +35,18 @@ const SECRET_WORDS: &[&str] = &[
 ];
 
 /// Whole names that are credentials only on their own: as words they are
-/// too common (`auth` in `auth_type`, `code` in `status_code`).
-const SECRET_NAMES: &[&str] = &["auth", "authorization", "code", "sig"];
+/// too common (`auth` in `auth_type`, `code` in `status_code`). Written
+/// folded (`-` as `_`): `X-Auth` and `X-Authorization` are gateways' and
+/// several APIs' credential headers, `Authentication` a common misnaming.
+const SECRET_NAMES: &[&str] = &[
+    "auth",
+    "authentication",
+    "authorization",
+    "code",
+    "sig",
+    "x_auth",
+    "x_authorization",
+];
 
 /// Endings that mark a run-together lowercase name (`accesstoken`,
 /// `clientsecret`, `dbpassword`, `xapikey`).
@@ -39,6 +54,7 @@ const SECRET_ENDINGS: &[&str] = &[
     "apikey",
     "credential",
     "credentials",
+    "passcode",
     "passwd",
     "password",
     "secret",
@@ -55,7 +71,8 @@ const SECRET_ENDINGS: &[&str] = &[
 /// use tower_api_errors::redact::is_secret_param;
 /// for name in ["api_key", "X-Amz-Signature", "github_token", "api%5Fkey", "accessToken",
 ///              "clientSecret", "sessionToken", "jwt", "bearer", "api_key[]", "user[password]",
-///              "X-Api-Key", "accesstoken"] {
+///              "X-Api-Key", "accesstoken", "X-Authorization", "X-Auth", "passcode", "otp",
+///              "client_assertion"] {
 ///     assert!(is_secret_param(name), "{name}");
 /// }
 /// for name in ["page", "status_code", "author", "monkey", "keyword", "sort"] {
@@ -87,8 +104,8 @@ pub(crate) fn is_secret_name(name: &str) -> bool {
 }
 
 /// A quick, sound pre-filter: every secret word and ending holds one of
-/// these letter pairs (`ke`y, `be`arer, `cr`edential, `jw`t, `pa`ssword,
-/// `pw`d, `se`cret, `se`ssion, `si`gnature, `to`ken), so a name without any
+/// these letter pairs (`ke`y, `be`arer, `cr`edential, `jw`t, `ot`p,
+/// `pa`ssword, `pw`d, `se`cret, `se`ssion, `si`gnature, `to`ken), so a name without any
 /// (`accept`, `content-type`, `host`) is not split into words at all. The
 /// parse layer runs this on every request header name.
 fn may_hold_a_secret_word(name: &[u8]) -> bool {
@@ -98,7 +115,7 @@ fn may_hold_a_secret_word(name: &[u8]) -> bool {
         let lower = [pair[0] | 0x20, pair[1] | 0x20];
         matches!(
             &lower,
-            b"ke" | b"be" | b"cr" | b"jw" | b"pa" | b"pw" | b"se" | b"si" | b"to"
+            b"ke" | b"be" | b"cr" | b"jw" | b"ot" | b"pa" | b"pw" | b"se" | b"si" | b"to"
         )
     })
 }
