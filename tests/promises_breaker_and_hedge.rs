@@ -1,7 +1,12 @@
 //! Issue 26's circuit breaker and hedging as documented: alone, in
 //! `ApiErrorsLayer`, beside tower's timeout, concurrency limit, buffer and
-//! load shedder, over hyper-util and tonic. Time is paused (tokio's clock)
-//! except over real tonic servers, where nothing asserts on elapsed time.
+//! load shedder, over hyper-util, reqwest and tonic. Time is paused
+//! (tokio's clock) except over real tonic servers and reqwest (whose own
+//! timeout is under test), where nothing asserts on elapsed time. The last
+//! section, curated from a probe of both layers, pins the opening rule,
+//! what counts, the break's length and scope, callers held behind a probe,
+//! and what the hedge layer sends (bodies, resets, learned delays,
+//! overrides).
 
 mod support;
 
@@ -13,12 +18,12 @@ mod scripted;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use scripted::{get, reply};
 use std::convert::Infallible;
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -726,5 +731,627 @@ mod over_tonic {
         }
         assert_eq!(echo.calls("denied"), 10);
         say(&mut client, "ok").await.unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------
+// Curated from a probe of both layers (branch probe-bh): the breaker's
+// opening rule at the rate exactly, what counts (every counted 5xx kind,
+// never a 4xx, raw or parsed), the break's length (the defaults' growth,
+// an HTTP-date, a gRPC pushback reaching the fleet), its scope and
+// partitions, a probe answered with a body never read, its refusal's
+// text, callers held in `ApiErrorsLayer` while a probe is out, the
+// deadline and a POST against a refusal, reqwest's own timeouts; and what
+// the hedge layer sends: the same request, not a body over its cap, at
+// once after a reset, with a delay learned per authority, and as a
+// `RetryOverride` says.
+// ---------------------------------------------------------------------
+
+/// Opens `breaker`'s circuit for `API` with 503s carrying `headers`,
+/// through an upstream of its own (the test's upstream counts nothing).
+async fn open_with(
+    breaker: &CircuitBreakerLayer,
+    headers: &'static [(&'static str, &'static str)],
+) {
+    let (opener, _) = timed::<Body>(move |_, _| (0, reply(503, headers, "")));
+    let opener = breaker.layer(opener);
+    for _ in 0..20 {
+        if call(&opener).await.is_err() {
+            return;
+        }
+    }
+    panic!("twenty 503s did not open the breaker");
+}
+
+/// `n` GETs of `API` through `client` at once: their statuses, in order.
+async fn at_once<S>(client: &S, n: usize) -> Vec<Result<u16, String>>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Error> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    let calls: Vec<_> = (0..n)
+        .map(|_| tokio::spawn(client.clone().oneshot(get(API))))
+        .collect();
+    let mut statuses = Vec::new();
+    for call in calls {
+        let outcome = call.await.unwrap();
+        statuses.push(
+            outcome
+                .map(|r| r.status().as_u16())
+                .map_err(|e| e.to_string()),
+        );
+    }
+    statuses
+}
+
+/// Breaker docs (src/breaker/mod.rs:9-11): it opens when "at least
+/// failure_rate" of at least `minimum_calls` calls failed: 2 failures of 4
+/// at rate 0.5, exactly the rate, open it; the fifth call is refused.
+#[tokio::test(start_paused = true)]
+async fn a_failure_rate_met_exactly_opens_it() {
+    let (upstream, sent) = timed::<Body>(|n, _| (0, reply(if n < 2 { 200 } else { 503 }, &[], "")));
+    let client = CircuitBreakerLayer::new()
+        .minimum_calls(4)
+        .failure_rate(0.5)
+        .layer(upstream);
+    for _ in 0..4 {
+        call(&client).await.unwrap();
+    }
+    refusal(call(&client).await);
+    assert_eq!(sent.load(SeqCst), 4);
+}
+
+/// `CircuitBreakerLayer::new` (src/breaker/layer.rs:79-82): with the
+/// defaults the break is "5 s, doubling with each opening in a row up to
+/// 60 s": failed probes reopen it for 5, 10, 20, 40, 60 and 60 s, none of
+/// them the server's.
+#[tokio::test(start_paused = true)]
+async fn the_default_break_doubles_from_5_s_up_to_60_s() {
+    let (upstream, sent) = timed::<Body>(|_, _| (0, reply(502, &[], "")));
+    let client = CircuitBreakerLayer::new().layer(upstream);
+    for _ in 0..10 {
+        assert_eq!(call(&client).await.unwrap().status(), 502);
+    }
+    let mut breaks = Vec::new();
+    for _ in 0..6 {
+        let open = refusal(call(&client).await);
+        assert!(!open.is_server_signalled());
+        breaks.push(open.retry_after());
+        tokio::time::advance(open.retry_after()).await;
+        assert_eq!(call(&client).await.unwrap().status(), 502, "the probe");
+    }
+    assert_eq!(breaks, [S(5), S(10), S(20), S(40), S(60), S(60)]);
+    assert_eq!(sent.load(SeqCst), 16);
+}
+
+/// Breaker docs (src/breaker/mod.rs:21-24, "no probe before the time the
+/// server named"), with RFC 9110 §10.2.3 (`Retry-After` may be an
+/// HTTP-date): a date 120 s ahead opens it for that long, signalled.
+#[tokio::test(start_paused = true)]
+async fn an_http_date_retry_after_times_the_break() {
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now() + S(120));
+    let (upstream, sent) =
+        timed::<Body>(move |_, _| (0, reply(503, &[("retry-after", &date)], "")));
+    let client = CircuitBreakerLayer::new().minimum_calls(2).layer(upstream);
+    for _ in 0..2 {
+        call(&client).await.unwrap();
+    }
+    let open = refusal(call(&client).await);
+    assert!(open.is_server_signalled());
+    let wait = open.retry_after();
+    assert!(wait > S(118) && wait <= S(120), "{wait:?}");
+    tokio::time::advance(wait - MS(1)).await;
+    refusal(call(&client).await);
+    tokio::time::advance(MS(1)).await;
+    call(&client).await.unwrap();
+    assert_eq!(sent.load(SeqCst), 3, "one probe, at the server's time");
+}
+
+/// Breaker docs (src/breaker/mod.rs:6-8, 17-24): 5xx of the counted kinds
+/// (500, 502, 504) open it for the `Retry-After` they carry; a 408 (a 4xx,
+/// though it names a timeout), 400, 401, 403, 404, 409, 422 and 429 never
+/// count. Over a raw client and over the parse layer alike.
+#[tokio::test(start_paused = true)]
+async fn counted_5xx_kinds_open_it_for_their_hint_and_no_4xx_ever_counts() {
+    for status in [500u16, 502, 504, 408, 400, 401, 403, 404, 409, 422, 429] {
+        let (upstream, sent) =
+            timed::<Body>(move |_, _| (0, reply(status, &[("retry-after", "7")], "")));
+        let raw = CircuitBreakerLayer::new()
+            .minimum_calls(3)
+            .layer(upstream.clone());
+        let parsed = ServiceBuilder::new()
+            .layer(CircuitBreakerLayer::new().minimum_calls(3))
+            .layer(ErrorBodyParseLayer::new())
+            .service(upstream);
+        for _ in 0..3 {
+            assert_eq!(call(&raw).await.unwrap().status(), status);
+            let error = call(&parsed).await.unwrap_err();
+            assert!(error.circuit_open().is_none(), "{status}: {error}");
+        }
+        let (raw_next, parsed_next) = (call(&raw).await, call(&parsed).await);
+        if status >= 500 {
+            assert_eq!(refusal(raw_next).retry_after(), S(7), "{status}, raw");
+            assert_eq!(refusal(parsed_next).retry_after(), S(7), "{status}, parsed");
+            assert_eq!(sent.load(SeqCst), 6, "{status}");
+        } else {
+            assert_eq!(raw_next.unwrap().status(), status);
+            let error = parsed_next.unwrap_err();
+            assert!(error.circuit_open().is_none(), "{status}: {error}");
+            assert_eq!(sent.load(SeqCst), 8, "{status}");
+        }
+    }
+}
+
+/// `CircuitBreakerLayer::shared` (src/breaker/layer.rs:159-163): an
+/// opening timed by a counted failure's gRPC pushback (trailers-only
+/// UNAVAILABLE, `grpc-retry-pushback-ms: 7000`) is the server's word and
+/// reaches the fleet: another process sharing the store refuses unsent.
+#[cfg(feature = "grpc")]
+#[tokio::test(start_paused = true)]
+async fn a_grpc_pushback_times_the_break_and_reaches_the_fleet() {
+    let (upstream, sent) = timed::<Body>(|_, _| {
+        let headers = [
+            ("content-type", "application/grpc"),
+            ("grpc-status", "14"),
+            ("grpc-retry-pushback-ms", "7000"),
+        ];
+        (0, reply(200, &headers, ""))
+    });
+    let store = MemoryStore::new();
+    let a = CircuitBreakerLayer::new()
+        .minimum_calls(2)
+        .shared(store.clone())
+        .layer(upstream.clone());
+    let b = CircuitBreakerLayer::new().shared(store).layer(upstream);
+    let uri = "http://grpc.example/pkg.Svc/Method";
+    for _ in 0..2 {
+        a.clone().oneshot(get(uri)).await.unwrap();
+    }
+    let open = refusal(a.clone().oneshot(get(uri)).await);
+    assert_eq!(open.retry_after(), S(7));
+    assert!(open.is_server_signalled());
+    refusal(b.clone().oneshot(get(uri)).await);
+    assert_eq!(sent.load(SeqCst), 2, "B sent nothing");
+}
+
+/// Breaker docs (src/breaker/mod.rs:4-5: "one breaker per scope (the
+/// authority by default, or a partition of it)") and src/scope.rs:90-97,
+/// 156-157 (lower case, no user-info, the scheme's port implied): an
+/// opening for api.example refuses `API.Example`, `user:pw@api.example`
+/// and `api.example:80`; another port and another partition still send.
+#[tokio::test(start_paused = true)]
+async fn the_scope_is_the_authority_and_a_partition_splits_it() {
+    let (upstream, sent) = timed::<Body>(|_, _| (0, reply(503, &[], "")));
+    let client = CircuitBreakerLayer::new()
+        .minimum_calls(2)
+        .partition(|r| r.headers().get("x-region").map(|v| v.as_bytes().to_vec()))
+        .layer(upstream);
+    for _ in 0..2 {
+        client
+            .clone()
+            .oneshot(get("http://api.example/a"))
+            .await
+            .unwrap();
+    }
+    for uri in [
+        "http://API.Example/b",
+        "http://user:pw@api.example/c",
+        "http://api.example:80/d",
+    ] {
+        refusal(client.clone().oneshot(get(uri)).await);
+    }
+    assert_eq!(sent.load(SeqCst), 2);
+    let mut eu = get("http://api.example/a");
+    eu.headers_mut().insert("x-region", "eu".parse().unwrap());
+    let other_partition = client.clone().oneshot(eu).await;
+    assert_eq!(other_partition.unwrap().status(), 503);
+    let other_port = client
+        .clone()
+        .oneshot(get("http://api.example:8080/"))
+        .await;
+    assert_eq!(other_port.unwrap().status(), 503);
+    assert_eq!(sent.load(SeqCst), 4);
+}
+
+/// Breaker docs (src/breaker/mod.rs:27-28): "An answer closes the
+/// breaker". Over a real server, a probe's 200 head closes it though its
+/// body never ends and is never read: the next call is sent while the
+/// caller still holds the probe's response.
+#[tokio::test(start_paused = true)]
+async fn a_probe_whose_body_is_never_read_closes_it() {
+    type Sender = http_body_util::channel::Sender<Bytes, support::BoxError>;
+    let sent = Arc::new(AtomicU32::new(0));
+    let open_bodies: Arc<Mutex<Vec<Sender>>> = Arc::default();
+    let (counter, bodies) = (sent.clone(), open_bodies.clone());
+    let addr = support::serve(move |_req| {
+        let n = counter.fetch_add(1, SeqCst);
+        let bodies = bodies.clone();
+        async move {
+            if n < 2 {
+                return support::response(503, &[], "down");
+            }
+            // The head now; a body that never ends.
+            let (sender, body) =
+                http_body_util::channel::Channel::<Bytes, support::BoxError>::new(1);
+            bodies.lock().unwrap().push(sender);
+            Response::new(body.boxed())
+        }
+    })
+    .await;
+    let client = CircuitBreakerLayer::new()
+        .minimum_calls(2)
+        .break_duration(MS(200), S(1))
+        .layer(support::client::<Body>());
+    let url = format!("http://{addr}/");
+    for _ in 0..2 {
+        assert_eq!(
+            client.clone().oneshot(get(&url)).await.unwrap().status(),
+            503
+        );
+    }
+    refusal(client.clone().oneshot(get(&url)).await);
+    tokio::time::advance(MS(200)).await;
+    let probe = support::bounded("the probe", client.clone().oneshot(get(&url)))
+        .await
+        .unwrap();
+    assert_eq!(probe.status(), 200);
+    let next = support::bounded("the next call", client.clone().oneshot(get(&url))).await;
+    assert_eq!(next.unwrap().status(), 200, "closed by the probe's head");
+    assert_eq!(sent.load(SeqCst), 4);
+    drop(probe);
+}
+
+/// `CircuitOpen` (src/error/circuit.rs:9-18: it "says when to come back",
+/// a request refused "without sending it"): its text names the wait the
+/// server asked for and that nothing was sent.
+#[tokio::test(start_paused = true)]
+async fn a_refusal_says_when_to_come_back_and_that_nothing_was_sent() {
+    let (upstream, _) = timed::<Body>(|_, _| (0, reply(503, &[("retry-after", "30")], "")));
+    let client = CircuitBreakerLayer::new().minimum_calls(1).layer(upstream);
+    call(&client).await.unwrap();
+    let error = call(&client).await.unwrap_err();
+    assert_eq!(
+        error.circuit_open().map(CircuitOpen::retry_after),
+        Some(S(30))
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains("come back in 30s") && text.contains("not sent"),
+        "{text}"
+    );
+}
+
+/// Breaker docs (src/breaker/mod.rs:26-27, 54-57): while the probe is out
+/// "the others are told to come back a little later", and in
+/// `ApiErrorsLayer` the retry layer waits that out: of five callers at the
+/// end of the break, one probes, the other four are held (sent only once
+/// its 200 closed it, not failed), and all five answer 200.
+#[tokio::test(start_paused = true)]
+async fn in_the_stack_callers_behind_the_probe_are_held_then_sent() {
+    let arrivals: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let seen = arrivals.clone();
+    let (upstream, _) = timed::<Once>(move |_, _| {
+        seen.lock().unwrap().push(Instant::now());
+        (100, reply(200, &[], ""))
+    });
+    let breaker = CircuitBreakerLayer::new()
+        .minimum_calls(2)
+        .break_duration(S(1), S(10));
+    open_with(&breaker, &[]).await;
+    tokio::time::advance(S(1)).await;
+    let client = ApiErrorsLayer::new().breaker(breaker).layer(upstream);
+    assert_eq!(at_once(&client, 5).await, vec![Ok(200); 5]);
+    let at = arrivals.lock().unwrap().clone();
+    assert_eq!(at.len(), 5, "each caller sent once");
+    assert!(
+        at[1..].iter().all(|&t| t >= at[0] + MS(100)),
+        "sent beside the probe: {at:?}"
+    );
+}
+
+/// The same with a hedge layer in the stack (hedge docs, src/hedge/mod.rs
+/// "Placement": each attempt "still passes the breaker"): the callers
+/// behind the probe are held and answered 200, not failed by a refusal of
+/// their own hedge or first attempt.
+#[tokio::test(start_paused = true)]
+async fn in_a_hedged_stack_callers_behind_the_probe_are_held_then_sent() {
+    let arrivals: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let seen = arrivals.clone();
+    let (upstream, _) = timed::<Twice>(move |_, _| {
+        seen.lock().unwrap().push(Instant::now());
+        (400, reply(200, &[], ""))
+    });
+    let breaker = CircuitBreakerLayer::new()
+        .minimum_calls(2)
+        .break_duration(S(1), S(10));
+    open_with(&breaker, &[]).await;
+    tokio::time::advance(S(1)).await;
+    let client = ApiErrorsLayer::new()
+        .breaker(breaker)
+        .hedge(HedgeLayer::fixed(MS(100)).no_budget())
+        .layer(upstream);
+    assert_eq!(at_once(&client, 4).await, vec![Ok(200); 4]);
+    let at = arrivals.lock().unwrap().clone();
+    assert!(
+        at[1..].iter().all(|&t| t >= at[0] + MS(400)),
+        "sent beside the probe: {at:?}"
+    );
+}
+
+/// Breaker docs (src/breaker/mod.rs:54-57): the retry layer waits a
+/// refusal out only "when the time to come back fits its max_retry_after
+/// and deadline": an opening of 3 s under a 2 s deadline fails the call
+/// at once with the refusal, nothing sent.
+#[tokio::test(start_paused = true)]
+async fn an_opening_past_the_deadline_fails_the_call_at_once() {
+    let (upstream, sent) = timed::<Once>(|_, _| (0, reply(200, &[], "")));
+    let breaker = CircuitBreakerLayer::new();
+    open_with(&breaker, &[("retry-after", "3")]).await;
+    let client = ApiErrorsLayer::new()
+        .retry(RetryPolicy::default().deadline(S(2)))
+        .breaker(breaker)
+        .layer(upstream);
+    let started = Instant::now();
+    let open = refusal(call(&client).await);
+    assert_eq!(open.retry_after(), S(3));
+    assert_eq!(started.elapsed(), Duration::ZERO);
+    assert_eq!(sent.load(SeqCst), 0);
+}
+
+/// Breaker docs (src/breaker/mod.rs:11-12, 54-57): a refused call was
+/// "not sent", so the retry layer waits the refusal out for a POST too
+/// (never retried once sent, by default): refused by a 2 s opening, it is
+/// sent once, at 2 s, and answered.
+#[tokio::test(start_paused = true)]
+async fn a_refused_post_is_waited_out_and_sent_once() {
+    let (upstream, sent) = timed::<Once>(|_, _| (0, reply(201, &[], "")));
+    let breaker = CircuitBreakerLayer::new();
+    open_with(&breaker, &[("retry-after", "2")]).await;
+    let client = ApiErrorsLayer::new().breaker(breaker).layer(upstream);
+    let post = Request::post(API)
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap();
+    let started = Instant::now();
+    assert_eq!(client.oneshot(post).await.unwrap().status(), 201);
+    assert_eq!(started.elapsed(), S(2));
+    assert_eq!(sent.load(SeqCst), 1);
+}
+
+/// Hedge docs (src/hedge/mod.rs "Placement": a first attempt that fails
+/// before its hedge is sent "is retried by the retry layer as any call,
+/// and the hedge layer then sends no hedge"): a hedged GET refused by a
+/// breaker open for 2 s is waited out and sent once, at 2 s (the probe);
+/// no hedge goes during the wait.
+#[tokio::test(start_paused = true)]
+async fn a_hedged_call_waiting_out_an_open_breaker_sends_no_hedge() {
+    let (upstream, sent) = timed::<Twice>(|_, _| (10, reply(200, &[], "")));
+    let breaker = CircuitBreakerLayer::new();
+    open_with(&breaker, &[("retry-after", "2")]).await;
+    let client = ApiErrorsLayer::new()
+        .breaker(breaker)
+        .hedge(HedgeLayer::fixed(MS(50)).no_budget())
+        .layer(upstream);
+    let started = Instant::now();
+    assert_eq!(call(&client).await.unwrap().status(), 200);
+    assert_eq!(started.elapsed(), S(2) + MS(10));
+    assert_eq!(sent.load(SeqCst), 1, "one probe, no hedge");
+}
+
+/// Breaker docs (src/breaker/mod.rs:6-9: transport failures count) and the
+/// `reqwest` module docs (a client timeout is a transport error of the
+/// attempt): over a `ReqwestClient` with its own 200 ms timeout, two calls
+/// to a server that never answers open the breaker; the third is refused.
+#[cfg(feature = "reqwest")]
+#[tokio::test]
+async fn reqwest_timeouts_open_it() {
+    let addr = support::serve(|_req| async {
+        std::future::pending::<()>().await;
+        support::response(200, &[], "")
+    })
+    .await;
+    let reqwest = reqwest::Client::builder().timeout(MS(200)).build().unwrap();
+    let client = ApiErrorsLayer::new()
+        .retry(RetryPolicy::default().max_attempts(1))
+        .breaker(CircuitBreakerLayer::new().minimum_calls(2))
+        .layer(tower_api_errors::reqwest::ReqwestClient::new(reqwest));
+    let url = format!("http://{addr}/");
+    for _ in 0..2 {
+        let error = client.clone().oneshot(get(&url)).await.unwrap_err();
+        assert!(error.circuit_open().is_none(), "{error}");
+        assert_eq!(error.kind(), ErrorKind::Transport, "{error}");
+    }
+    refusal(client.clone().oneshot(get(&url)).await);
+}
+
+/// Hedge docs (src/hedge/mod.rs:4-7: "sends it again"): the hedge is the
+/// same request as the first attempt (method, URI, headers, body), marked
+/// `Hedged` attempt 2 where the first is attempt 1.
+#[tokio::test(start_paused = true)]
+async fn the_hedge_is_the_same_request() {
+    type Seen = (u32, http::request::Parts, Bytes);
+    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+    let record = seen.clone();
+    let upstream = service_fn(move |r: Request<Once>| {
+        let record = record.clone();
+        async move {
+            let attempt = r.extensions().get::<Hedged>().map_or(0, Hedged::attempt);
+            let (parts, body) = r.into_parts();
+            let body = body.collect().await.unwrap().to_bytes();
+            record.lock().unwrap().push((attempt, parts, body));
+            tokio::time::sleep(if attempt == 1 { S(5) } else { MS(10) }).await;
+            Ok::<_, Infallible>(reply(200, &[], ""))
+        }
+    });
+    let client = HedgeLayer::fixed(MS(50)).no_budget().layer(upstream);
+    let put = Request::put("http://api.example/x?y=1")
+        .header("authorization", "Bearer t")
+        .body(Full::new(Bytes::from_static(b"payload")))
+        .unwrap();
+    client.oneshot(put).await.unwrap();
+    let seen = seen.lock().unwrap();
+    let [(one, first, first_body), (two, hedge, hedge_body)] = &seen[..] else {
+        panic!("{} sends", seen.len())
+    };
+    assert_eq!((*one, *two), (1, 2));
+    assert_eq!((&first.method, &first.uri), (&hedge.method, &hedge.uri));
+    assert_eq!(
+        first.headers["authorization"],
+        hedge.headers["authorization"]
+    );
+    assert_eq!(
+        (&first_body[..], &hedge_body[..]),
+        (&b"payload"[..], &b"payload"[..])
+    );
+}
+
+/// `HedgeLayer::max_replay_bytes` (src/hedge/layer.rs:130-133; hedge docs
+/// "Bodies"): over a real server, a 4 KiB PUT over a 1 KiB cap is not
+/// hedged and its one attempt carries it whole; a 1000-byte PUT under it
+/// is hedged, both attempts whole.
+#[tokio::test(start_paused = true)]
+async fn a_body_over_the_replay_cap_is_sent_once_whole() {
+    let lengths: Arc<Mutex<Vec<usize>>> = Arc::default();
+    let seen = lengths.clone();
+    let addr = support::serve(move |req: Request<hyper::body::Incoming>| {
+        let seen = seen.clone();
+        async move {
+            let body = support::body_bytes(req.into_body()).await;
+            seen.lock().unwrap().push(body.len());
+            tokio::time::sleep(MS(300)).await;
+            support::response(200, &[], "")
+        }
+    })
+    .await;
+    let client = HedgeLayer::fixed(MS(50))
+        .no_budget()
+        .max_replay_bytes(1024)
+        .layer(support::client::<Once>());
+    let put = |len| {
+        Request::put(format!("http://{addr}/"))
+            .body(Full::new(Bytes::from(vec![b'x'; len])))
+            .unwrap()
+    };
+    assert_eq!(
+        client.clone().oneshot(put(4096)).await.unwrap().status(),
+        200
+    );
+    assert_eq!(*lengths.lock().unwrap(), [4096], "not hedged");
+    lengths.lock().unwrap().clear();
+    assert_eq!(
+        client.clone().oneshot(put(1000)).await.unwrap().status(),
+        200
+    );
+    assert_eq!(*lengths.lock().unwrap(), [1000, 1000], "hedged");
+}
+
+/// Hedge docs (src/hedge/mod.rs "Failures": "a reset connection" is a
+/// failure another try may fix, and "sends the hedge at once"): a first
+/// attempt reset at 10 ms sends the hedge then, not at its 1 s delay; the
+/// hedge's answer, 10 ms later, is the call's.
+#[tokio::test(start_paused = true)]
+async fn a_reset_first_attempt_sends_the_hedge_at_once() {
+    let upstream = service_fn(|r: Request<Once>| {
+        let attempt = r.extensions().get::<Hedged>().map_or(0, Hedged::attempt);
+        async move {
+            tokio::time::sleep(MS(10)).await;
+            if attempt == 1 {
+                let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+                return Err(support::BoxError::from(reset));
+            }
+            Ok(reply(200, &[("x-attempt", &attempt.to_string())], ""))
+        }
+    });
+    let client = HedgeLayer::fixed(S(1)).no_budget().layer(upstream);
+    let started = Instant::now();
+    let response = call(&client).await.unwrap();
+    assert_eq!(started.elapsed(), MS(20), "the hedge went at the reset");
+    assert_eq!(response.headers()["x-attempt"], "2");
+}
+
+/// `HedgeLayer::percentile` (src/hedge/layer.rs:61-62; hedge docs: the
+/// delay is "learned per authority"): nothing is hedged until 20 answers
+/// of an authority are learned, and a slow authority (500 ms) keeps its
+/// own p90: a fast one's 10 ms never hedges its calls.
+#[tokio::test(start_paused = true)]
+async fn a_learned_delay_is_per_authority() {
+    let sent = Arc::new(AtomicU32::new(0));
+    let counter = sent.clone();
+    let upstream = service_fn(move |r: Request<Once>| {
+        counter.fetch_add(1, SeqCst);
+        let hedge = r.extensions().get::<Hedged>().is_some_and(Hedged::is_hedge);
+        let slow = r.uri().host() == Some("slow.example");
+        let millis = match (hedge, slow) {
+            (true, _) => 5,
+            (false, true) => 500,
+            (false, false) => 10,
+        };
+        async move {
+            tokio::time::sleep(MS(millis)).await;
+            Ok::<_, Infallible>(reply(200, &[], ""))
+        }
+    });
+    let client = HedgeLayer::percentile(0.9).no_budget().layer(upstream);
+    let fast = || client.clone().oneshot(get("http://fast.example/"));
+    for _ in 0..19 {
+        fast().await.unwrap();
+    }
+    assert_eq!(sent.load(SeqCst), 19, "hedged while learning");
+    fast().await.unwrap();
+    for _ in 0..20 {
+        client
+            .clone()
+            .oneshot(get("http://slow.example/"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        sent.load(SeqCst),
+        40,
+        "slow.example hedged at fast.example's delay"
+    );
+    let started = Instant::now();
+    client
+        .clone()
+        .oneshot(get("http://slow.example/"))
+        .await
+        .unwrap();
+    assert_eq!(started.elapsed(), MS(500));
+    assert_eq!(
+        sent.load(SeqCst),
+        41,
+        "a 500 ms call hedged at slow.example's own p90"
+    );
+}
+
+/// `RetryOverride::idempotent` (src/idempotency.rs:133-136: "in place of
+/// the method's rule: true for a POST the server dedupes, false for a GET
+/// with side effects") and `no_retries()` decide hedging too: a POST
+/// marked idempotent is hedged; a GET marked not, or `no_retries()`, is
+/// not; unmarked, the method's rule (DELETE yes, POST and PATCH no).
+#[tokio::test(start_paused = true)]
+async fn a_retry_override_decides_whether_a_call_is_hedged() {
+    use tower_api_errors::retry::RetryOverride;
+    let (upstream, sent) = timed::<Once>(|_, _| (200, reply(200, &[], "")));
+    let client = HedgeLayer::fixed(MS(50)).no_budget().layer(upstream);
+    for (method, marked, hedged) in [
+        ("GET", Some(RetryOverride::no_retries()), false),
+        ("GET", Some(RetryOverride::new().idempotent(false)), false),
+        ("POST", Some(RetryOverride::new().idempotent(true)), true),
+        ("POST", None, false),
+        ("DELETE", None, true),
+        ("PATCH", None, false),
+    ] {
+        sent.store(0, SeqCst);
+        let mut request = Request::builder()
+            .method(method)
+            .uri(API)
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        if let Some(marked) = marked {
+            request.extensions_mut().insert(marked);
+        }
+        client.clone().oneshot(request).await.unwrap();
+        let sends = if hedged { 2 } else { 1 };
+        assert_eq!(sent.load(SeqCst), sends, "{method} {marked:?}");
     }
 }
