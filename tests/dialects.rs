@@ -417,7 +417,7 @@ const PUBLIC: &[Row] = &[
         ..row("RFC 7807 invalid-params", 400, r#"{"type":"https://example.net/validation-error","title":"Your request parameters didn't validate.","invalid-params":[{"name":"age","reason":"must be a positive integer"},{"name":"color","reason":"must be 'green', 'red' or 'blue'"}]}"#, BadRequest, Some("https://example.net/validation-error"), "Your request parameters didn't validate.") },
     Row { headers: &[("content-type", "application/problem+json")], fields: &[("Name", "The Name field is required.")],
         ..row("ASP.NET Core", 400, r##"{"type":"https://tools.ietf.org/html/rfc9110#section-15.5.1","title":"One or more validation errors occurred.","status":400,"errors":{"Name":["The Name field is required."]},"traceId":"00-84c1fd4063c38d9f3900d06e56542d48-85d1d4-00"}"##, BadRequest, Some("https://tools.ietf.org/html/rfc9110#section-15.5.1"), "One or more validation errors occurred.") },
-    row("Twitter v2 (no media type)", 401, r#"{"title":"Unauthorized","type":"about:blank","status":401,"detail":"Unauthorized"}"#, Unauthorized, Some("Unauthorized"), "Unauthorized"),
+    row("Twitter v2 (no media type)", 401, r#"{"title":"Unauthorized","type":"about:blank","status":401,"detail":"Unauthorized"}"#, Unauthorized, None, "Unauthorized"),
     Row { headers: &[("content-type", "application/vnd.api.problem+json")],
         ..row("vendor problem type", 404, r#"{"title":"Not found","status":404}"#, NotFound, None, "Not found") },
     // Top-level `errors`.
@@ -565,4 +565,38 @@ fn display_is_one_useful_line() {
         error.to_string(),
         "validation (422 Unprocessable Entity): Validation failed [code validation_failed; fields name]"
     );
+}
+
+/// RFC 9457 §3.1.3: a problem's `title` is "a short, human-readable
+/// summary" (under `about:blank`, the status phrase), never its code; the
+/// classify docs: "never other 4xx, never 501". A title that reads
+/// "Internal Server Error" made a 400 or 501 a retryable server fault.
+#[test]
+fn a_problem_title_is_no_code_nor_verdict() {
+    let body = br#"{"type":"about:blank","title":"Internal Server Error","detail":"boom"}"#;
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static("application/problem+json"),
+    );
+    for status in [StatusCode::BAD_REQUEST, StatusCode::NOT_IMPLEMENTED] {
+        let error = parse_error(status, &headers, body);
+        assert_eq!((error.code(), error.message()), (None, "boom"), "{status}");
+        assert!(!error.is_retryable(), "{status} made retryable by a title");
+    }
+    // Our own problem response, read back, gains no code from its title.
+    let error = parse_error(
+        StatusCode::NOT_FOUND,
+        &HeaderMap::new(),
+        br#"{"message":"gone"}"#,
+    );
+    let body = error.to_problem_response().into_body();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let body = runtime
+        .block_on(http_body_util::BodyExt::collect(body))
+        .unwrap();
+    let again = parse_error(StatusCode::NOT_FOUND, &headers, &body.to_bytes());
+    assert_eq!((again.code(), again.message()), (None, "gone"));
 }

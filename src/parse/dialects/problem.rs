@@ -12,10 +12,12 @@ use super::super::{Dialect, DialectInput, ErrorFields};
 /// `detail` beside `type` or a numeric `status` and no `error` member.
 ///
 /// The message is `detail`, else `title`. The code is an extension `code`
-/// (or `error_code`), else the `type` URI unless it is `about:blank`, else
-/// `title` when `detail` holds the message. Field errors come from an
-/// `errors` list (`{"detail", "pointer"}`, as RFC 9457's own example), an
-/// `errors` map (ASP.NET), or `invalid-params` (RFC 7807's example).
+/// (or `error_code`), else the `type` URI unless it is `about:blank`;
+/// never `title`, a human summary (RFC 9457 §3.1.3; under `about:blank`
+/// the status phrase), no code to read a verdict from. Field errors come
+/// from an `errors` list (`{"detail", "pointer"}`, as RFC 9457's own
+/// example), an `errors` map (ASP.NET), or `invalid-params` (RFC 7807's
+/// example).
 /// Extension members stay available through [`ApiError::details`](crate::ApiError::details).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ProblemDetails;
@@ -44,8 +46,7 @@ impl Dialect for ProblemDetails {
             return None;
         }
         let message = message_in(object, &["detail", "title"]);
-        let title = || message_in(object, &["title"]).filter(|_| object.contains_key("detail"));
-        let code = code_in(object, &["code", "error_code", "errorCode", "type"]).or_else(title);
+        let code = code_in(object, &["code", "error_code", "errorCode", "type"]);
         let errors = ["errors", "invalid-params", "invalid_params", "violations"]
             .iter()
             .filter_map(|key| object.get(*key))
