@@ -657,3 +657,27 @@ async fn the_readme_tonic_line_keeps_the_status_metadata_but_no_credential() {
         assert!(!printed.contains(secret), "{printed}");
     }
 }
+
+/// A trailers-only gRPC failure through `parse_error`: a JWT after
+/// `Bearer` in `grpc-message` (percent-encoded, as gRPC sends it) is
+/// scrubbed as the parse layer scrubs it (SECURITY.md: `Bearer`/JWT
+/// shapes out of an error's message), and so are the opaque details
+/// (kept only when no credential is found in them).
+#[test]
+fn parse_error_scrubs_a_token_from_a_trailers_only_grpc_message() {
+    let headers = support::headers(&[
+        ("content-type", "application/grpc"),
+        ("grpc-status", "16"),
+        (
+            "grpc-message",
+            "invalid%20token%3A%20Bearer%20eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJl",
+        ),
+    ]);
+    let error = tower_api_errors::parse_error(http::StatusCode::OK, &headers, b"");
+    assert_eq!(error.kind(), ErrorKind::Unauthorized);
+    assert_eq!(error.message(), "invalid token: Bearer REDACTED");
+    assert!(
+        !format!("{error:?}").contains("eyJzdWIiOiIxMjM0In0"),
+        "{error:?}"
+    );
+}

@@ -517,3 +517,60 @@ async fn credentials_under_gateway_and_one_time_names_never_print() {
     assert!(printed.contains("rejected: REDACTED"), "{printed}");
     assert!(!printed.contains("SECRET"), "{printed}");
 }
+
+/// `parse_error` is "the pure function under ErrorBodyParseLayer"
+/// (`src/parse/parser.rs`), and `to_problem_response` says "the message
+/// and code are already scrubbed" (its own axum example passes a
+/// `parse_error` result on): a JWT the layer scrubbed went out whole
+/// through `parse_error`. SECURITY.md: `Bearer`/`Basic`/JWT shapes are
+/// scrubbed out of message, code, field errors and details.
+#[tokio::test]
+async fn parse_error_scrubs_token_shapes_as_the_layer_does() {
+    use http::{HeaderMap, StatusCode};
+    use tower_api_errors::{parse::ErrorParser, parse_error};
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+    let body = format!(
+        r#"{{"error":{{"code":"Bearer tok_live_0123456789abcdef","message":"token {jwt} was revoked","details":[{{"basic":"Basic dXNlcjpwYXNzd29yZDEyMw=="}}]}}}}"#
+    );
+    let sent = body.clone();
+    let upstream = tower::service_fn(move |_: Request<()>| {
+        let response = Response::builder()
+            .status(401)
+            .body(Full::new(Bytes::from(sent.clone())));
+        async move { Ok::<_, std::convert::Infallible>(response.unwrap()) }
+    });
+    let layered = ErrorBodyParseLayer::new()
+        .layer(upstream)
+        .oneshot(Request::new(()))
+        .await;
+    let Err(Error::Api(layered)) = layered else {
+        panic!("{layered:?}")
+    };
+    let parsed = parse_error(StatusCode::UNAUTHORIZED, &HeaderMap::new(), body.as_bytes());
+    assert_eq!(
+        (parsed.message(), parsed.code()),
+        (layered.message(), layered.code())
+    );
+    assert_eq!(parsed.message(), "token REDACTED was revoked");
+    let classified = ErrorParser::new().parse_classified(
+        StatusCode::UNAUTHORIZED,
+        &HeaderMap::new(),
+        body.as_bytes(),
+        tower_api_errors::classify::Classification::Success,
+    );
+    let problem = support::body_bytes(parsed.to_problem_response().into_body()).await;
+    let printed = [
+        String::from_utf8_lossy(&problem).into_owned(),
+        format!("{parsed:?} {:?} {classified:?}", parsed.details()),
+    ];
+    for secret in [
+        "eyJzdWIiOiIxMjM0NTY3ODkwIn0",
+        "tok_live_0123456789abcdef",
+        "dXNlcjpwYXNz",
+    ] {
+        assert!(
+            !printed.iter().any(|text| text.contains(secret)),
+            "{secret}: {printed:?}"
+        );
+    }
+}

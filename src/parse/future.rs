@@ -108,7 +108,7 @@ where
                     let max = this.config.failure.max_body;
                     let cut = ready!(read_capped(body, read, max, cx));
                     let read = &mut **read;
-                    let mut error = this.config.failure.parser.parse_read(
+                    let mut error = this.config.failure.parser.read_unscrubbed(
                         read.parts.status,
                         &read.parts.headers,
                         whole_words(&read.buffer, &cut),

@@ -8,6 +8,7 @@ use super::{charset, extract, BodyVerdict, Dialect, DialectInput, ErrorFields};
 use crate::classification::{Classification, DefaultClassifier, Failure};
 use crate::error::{ApiErrorParts, Reading};
 use crate::hints::ResponseHints;
+use crate::redact::{RequestSecrets, Scrubber};
 use crate::{ApiError, ErrorKind, FieldError};
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
@@ -24,6 +25,8 @@ use std::time::{Duration, SystemTime};
 /// an error whose message is an excerpt of it, or the status's reason. An
 /// `X-Amzn-Errortype` header names the code ahead of the body, as the AWS
 /// protocols say (`ThrottlingException:http://...` reads `ThrottlingException`).
+/// `Bearer`/`Basic`/JWT shapes are scrubbed out of what the body gave, as
+/// the layer scrubs them (which knows the request's own secrets too).
 ///
 /// ```
 /// use http::{HeaderMap, StatusCode};
@@ -101,6 +104,22 @@ impl ErrorParser {
     /// the same `headers`): the one reading per response that the layers
     /// share. The error's rate-limit window and policies come from `hints`.
     pub fn parse_read(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        verdict: Classification,
+        hints: &ResponseHints,
+    ) -> ApiError {
+        let mut error = self.read_unscrubbed(status, headers, body, verdict, hints);
+        // The layers' scrub, with no request to know secrets of: token shapes.
+        error.scrub(&Scrubber::new(RequestSecrets::default(), None));
+        error
+    }
+
+    /// [`parse_read`](Self::parse_read) unscrubbed, for the layers: they
+    /// scrub with the request's secrets too (`Kept::finish`), in one pass.
+    pub(crate) fn read_unscrubbed(
         &self,
         status: StatusCode,
         headers: &HeaderMap,

@@ -173,7 +173,7 @@ impl<B: Body> Peek<B> {
                 let (status, headers) = (parts.status, &parts.headers);
                 let mut error = config
                     .parser
-                    .parse_read(status, headers, &buffer, verdict, &hints);
+                    .read_unscrubbed(status, headers, &buffer, verdict, &hints);
                 // Named, scrubbed of echoes and logged as the parse layer
                 // does it: one path for both.
                 kept.finish(&mut error);
