@@ -423,3 +423,38 @@ async fn failures_inside_successes_are_scrubbed_of_echoed_credentials() {
         assert!(request.to_string().contains("token=REDACTED"), "{at}");
     }
 }
+
+/// The parse module docs: "The body is decoded (a UTF-8 BOM dropped; a
+/// declared ISO-8859-1 or windows-1252 charset ... transcoded)", and the
+/// peek types failures "like any other": its detectors read raw bytes, so
+/// an `ok: false` behind a BOM or in Latin-1 passed as a success.
+#[tokio::test]
+async fn failures_behind_a_bom_or_in_latin1_are_typed() {
+    let bom = peek(
+        "application/json",
+        "\u{feff}{\"ok\": false, \"error\": \"invalid_auth\"}",
+    )
+    .await;
+    let Err(Error::Api(error)) = bom else {
+        panic!("{bom:?}")
+    };
+    assert_eq!(error.code(), Some("invalid_auth"));
+    let latin1 = service_fn(|_req: Request<()>| async {
+        let body = b"{\"ok\": false, \"error\": \"channel_not_found\", \"hint\": \"caf\xe9\"}";
+        let response = Response::builder()
+            .header("content-type", "application/json; charset=iso-8859-1")
+            .body(Full::new(Bytes::from_static(body)));
+        Ok::<_, Infallible>(response.unwrap())
+    });
+    let r = SuccessPeekLayer::new()
+        .layer(latin1)
+        .oneshot(Request::new(()))
+        .await;
+    let Err(Error::Api(error)) = r else {
+        panic!("a Latin-1 ok:false passed")
+    };
+    assert_eq!(error.code(), Some("channel_not_found"));
+    // A Latin-1 success still comes back byte for byte.
+    let bytes = peek("application/json; charset=latin1", "{\"ok\": true}").await;
+    assert_eq!(bytes.unwrap(), "{\"ok\": true}");
+}

@@ -8,7 +8,7 @@ use crate::classification::failure;
 use crate::error::BoxError;
 use crate::hints::ResponseHints;
 use crate::parse::naming::Kept;
-use crate::parse::DialectInput;
+use crate::parse::{charset, DialectInput};
 use crate::{Error, ErrorKind};
 use bytes::{BufMut, Bytes};
 use http::response::Parts;
@@ -162,8 +162,10 @@ impl<B: Body> Peek<B> {
             ..
         } = *self;
         if cut.is_none() {
-            let json: Option<Value> = serde_json::from_slice(&buffer).ok();
-            let input = DialectInput::new(parts.status, &parts.headers, &buffer, json.as_ref());
+            // Decoded as the parse layer decodes it (a BOM, a Latin-1 charset).
+            let text = charset::decode(&parts.headers, &buffer);
+            let json: Option<Value> = serde_json::from_slice(&text).ok();
+            let input = DialectInput::new(parts.status, &parts.headers, &text, json.as_ref());
             if config.detectors.iter().any(|d| d.is_failure(&input)) {
                 // The headers, read once, count as under a failure status:
                 // their hint, window and the server's verdict (GitHub
