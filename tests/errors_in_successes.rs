@@ -458,3 +458,38 @@ async fn failures_behind_a_bom_or_in_latin1_are_typed() {
     let bytes = peek("application/json; charset=latin1", "{\"ok\": true}").await;
     assert_eq!(bytes.unwrap(), "{\"ok\": true}");
 }
+
+/// The layer docs: "its body is read up to the cap". An 8 MiB success in
+/// one frame, without `Content-Length`, was copied whole; now the first
+/// 16 KiB are copied and the rest of the frame comes back as it was sent,
+/// the same memory (no copy), every byte in order.
+#[tokio::test]
+async fn a_big_frame_is_copied_up_to_the_cap_only() {
+    let sent = Bytes::from(
+        (0..8u32 << 20)
+            .map(|i| b' ' + (i % 90) as u8)
+            .collect::<Vec<_>>(),
+    );
+    let body = sent.clone();
+    let upstream = service_fn(move |_req: Request<()>| {
+        let frame = Ok::<_, Infallible>(Frame::data(body.clone()));
+        let body = StreamBody::new(tokio_stream::iter([frame]));
+        let response = Response::builder().header("content-type", "application/json");
+        async move { Ok::<_, Infallible>(response.body(body).unwrap()) }
+    });
+    let response = SuccessPeekLayer::new()
+        .layer(upstream)
+        .oneshot(Request::new(()))
+        .await;
+    let mut body = response.unwrap().into_body();
+    let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    assert_eq!(first.len(), 16 * 1024, "the peek copied past its cap");
+    let rest = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    assert_eq!(
+        rest.as_ptr(),
+        sent[first.len()..].as_ptr(),
+        "the rest was copied"
+    );
+    assert_eq!([first, rest].concat(), sent);
+    assert!(body.frame().await.is_none());
+}

@@ -21,11 +21,11 @@ pin_project! {
     #[project = InnerProj]
     pub(super) enum Inner<B: Body> {
         Untouched { #[pin] body: B },
-        // The bytes peeked, then what the peek ended on (an error), then
-        // the rest of the body (when the peek stopped before its end), then
-        // its trailers.
+        // The bytes peeked (and the uncopied rest of a frame that outgrew
+        // the cap), then what the peek ended on (an error), then the rest of
+        // the body (when the peek stopped before its end), then its trailers.
         Peeked {
-            prefix: Option<Bytes>,
+            prefix: [Option<Bytes>; 2],
             error: Option<B::Error>,
             rest: Option<Pin<Box<B>>>,
             trailers: Option<HeaderMap>,
@@ -53,8 +53,8 @@ impl<B: Body> Body for PeekBody<B> {
                 rest,
                 trailers,
             } => {
-                if let Some(prefix) = prefix.take() {
-                    return Poll::Ready(Some(Ok(Frame::data(prefix))));
+                if let Some(bytes) = prefix.iter_mut().find_map(Option::take) {
+                    return Poll::Ready(Some(Ok(Frame::data(bytes))));
                 }
                 if let Some(error) = error.take() {
                     return Poll::Ready(Some(Err(error)));
@@ -83,7 +83,7 @@ impl<B: Body> Body for PeekBody<B> {
                 rest,
                 trailers,
             } => {
-                prefix.is_none()
+                prefix.iter().all(Option::is_none)
                     && error.is_none()
                     && trailers.is_none()
                     && rest.as_ref().is_none_or(|body| body.is_end_stream())
@@ -95,7 +95,7 @@ impl<B: Body> Body for PeekBody<B> {
         match &self.inner {
             Inner::Untouched { body } => body.size_hint(),
             Inner::Peeked { prefix, rest, .. } => {
-                let peeked = prefix.as_ref().map_or(0, |p| p.len() as u64);
+                let peeked = prefix.iter().flatten().map(|p| p.len() as u64).sum();
                 let rest = rest
                     .as_ref()
                     .map_or_else(|| SizeHint::with_exact(0), |b| b.size_hint());

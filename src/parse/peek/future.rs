@@ -10,7 +10,7 @@ use crate::hints::ResponseHints;
 use crate::parse::naming::Kept;
 use crate::parse::{charset, DialectInput};
 use crate::{Error, ErrorKind};
-use bytes::{BufMut, Bytes};
+use bytes::{Buf, BufMut, Bytes};
 use http::response::Parts;
 use http::{HeaderMap, Response};
 use http_body::Body;
@@ -59,6 +59,8 @@ struct Peek<B> {
     parts: Parts,
     body: Pin<Box<B>>,
     buffer: Vec<u8>,
+    // The rest of the frame that outgrew the cap, uncopied.
+    tail: Option<Bytes>,
     trailers: Option<HeaderMap>,
     frames: usize,
     timer: Pin<Box<Sleep>>,
@@ -114,6 +116,7 @@ impl<B: Body> Peek<B> {
             parts,
             body: Box::pin(body),
             buffer: Vec::new(),
+            tail: None,
             trailers: None,
             frames: 0,
             timer: Box::pin(tokio::time::sleep(config.timeout)),
@@ -137,10 +140,18 @@ impl<B: Body> Peek<B> {
             // would not stop it.
             self.frames += 1;
             match frame.into_data() {
-                Ok(data) => self.buffer.put(data),
+                Ok(mut data) => {
+                    // Up to the cap; the rest of the frame is kept as it is.
+                    let take = data.remaining().min(max - self.buffer.len());
+                    self.buffer.put((&mut data).take(take));
+                    if data.has_remaining() {
+                        self.tail = Some(data.copy_to_bytes(data.remaining()));
+                        return Poll::Ready(Some(None));
+                    }
+                }
                 Err(frame) => self.trailers = frame.into_trailers().ok().or(self.trailers.take()),
             }
-            if self.buffer.len() > max || self.frames > max {
+            if self.frames > max {
                 return Poll::Ready(Some(None));
             }
         }
@@ -158,6 +169,7 @@ impl<B: Body> Peek<B> {
             parts,
             body,
             buffer,
+            tail,
             trailers,
             ..
         } = *self;
@@ -183,7 +195,7 @@ impl<B: Body> Peek<B> {
             }
         }
         let inner = Inner::Peeked {
-            prefix: (!buffer.is_empty()).then(|| Bytes::from(buffer)),
+            prefix: [(!buffer.is_empty()).then(|| Bytes::from(buffer)), tail],
             rest: cut.is_some().then_some(body),
             error: cut.flatten(),
             trailers,
