@@ -165,14 +165,8 @@ impl<B: Body> Peek<B> {
         config: &PeekConfig,
         kept: &mut Kept,
     ) -> Result<Response<PeekBody<B>>, Error> {
-        let Peek {
-            parts,
-            body,
-            buffer,
-            tail,
-            trailers,
-            ..
-        } = *self;
+        let peek = *self;
+        let (parts, buffer) = (peek.parts, peek.buffer);
         if cut.is_none() {
             // Decoded as the parse layer decodes it (a BOM, a Latin-1 charset).
             let text = charset::decode(&parts.headers, &buffer);
@@ -195,10 +189,10 @@ impl<B: Body> Peek<B> {
             }
         }
         let inner = Inner::Peeked {
-            prefix: [(!buffer.is_empty()).then(|| Bytes::from(buffer)), tail],
-            rest: cut.is_some().then_some(body),
+            prefix: [(!buffer.is_empty()).then(|| Bytes::from(buffer)), peek.tail],
+            rest: cut.is_some().then_some(peek.body),
             error: cut.flatten(),
-            trailers,
+            trailers: peek.trailers,
         };
         Ok(Response::from_parts(parts, PeekBody { inner }))
     }
