@@ -108,12 +108,13 @@ where
                     let max = this.config.failure.max_body;
                     let cut = ready!(read_capped(body, read, max, cx));
                     let read = &mut **read;
-                    let mut error = this.config.failure.parser.read_unscrubbed(
+                    let mut error = this.config.failure.parser.read(
                         read.parts.status,
                         &read.parts.headers,
                         whole_words(&read.buffer, &cut),
                         read.verdict,
                         &read.hints,
+                        None,
                     );
                     if let Some(cause) = cut {
                         error.set_truncated(cause);

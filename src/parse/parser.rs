@@ -12,6 +12,7 @@ use crate::redact::{RequestSecrets, Scrubber};
 use crate::{ApiError, ErrorKind, FieldError};
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -111,27 +112,29 @@ impl ErrorParser {
         verdict: Classification,
         hints: &ResponseHints,
     ) -> ApiError {
-        let mut error = self.read_unscrubbed(status, headers, body, verdict, hints);
-        // The layers' scrub, with no request to know secrets of: token shapes.
-        error.scrub(&Scrubber::new(RequestSecrets::default(), None));
+        // The layers' scrub, with no request to know secrets of: token
+        // shapes; the message and code before they are bounded too (a
+        // replacement may be longer than what it replaces).
+        let scrubber = Scrubber::new(RequestSecrets::default(), None);
+        let mut error = self.read(status, headers, body, verdict, hints, Some(&scrubber));
+        error.scrub(&scrubber);
         error
     }
 
-    /// [`parse_read`](Self::parse_read) unscrubbed, for the layers: they
-    /// scrub with the request's secrets too (`Kept::finish`), in one pass.
-    pub(crate) fn read_unscrubbed(
+    /// [`parse_read`](Self::parse_read) unscrubbed (`None`), for the layers:
+    /// they scrub with the request's secrets too (`Kept::finish`), once.
+    pub(crate) fn read(
         &self,
         status: StatusCode,
         headers: &HeaderMap,
         body: &[u8],
         verdict: Classification,
         hints: &ResponseHints,
+        scrubber: Option<&Scrubber>,
     ) -> ApiError {
         // A success handed to the parser is still reported, as `Other`.
-        let failure = verdict
-            .failure()
-            .copied()
-            .unwrap_or_else(|| Failure::new(ErrorKind::Other).with_retryable(false));
+        let other = Failure::new(ErrorKind::Other).with_retryable(false);
+        let failure = verdict.failure().copied().unwrap_or(other);
         let (fields, body_hint, details) = self.read_body(status, headers, body);
         let ErrorFields {
             code,
@@ -154,14 +157,16 @@ impl ErrorParser {
         // An AWS error type in `X-Amzn-Errortype` wins, as the AWS protocols say.
         let code = extract::aws_header_type(headers)
             .or(code)
-            .map(|code| extract::bounded(code, extract::MAX_CODE_CHARS))
+            .map(|code| extract::bounded(scrubbed(code, scrubber), extract::MAX_CODE_CHARS))
             .filter(|code| !code.is_empty());
         let (kind, retryable) =
             kind_and_retry(&failure, body_verdict, code.as_deref(), message.as_deref());
         // A failure sent as a success (Slack's `ok: false`) has "OK" for a
         // reason: its code says more.
         let from_code = || code.clone().filter(|_| status.is_success());
-        let message = message.map(bounded_message).or_else(from_code);
+        let message = message
+            .map(|text| bounded_message(scrubbed(text, scrubber)))
+            .or_else(from_code);
         let mut error = ApiError::from_parts(ApiErrorParts {
             reading: Reading {
                 status,
@@ -279,6 +284,15 @@ fn kind_and_retry(
         let (kind, retryable) = body.apply(failure.kind(), failure.is_retryable());
         (kind, failure.server_verdict().unwrap_or(retryable))
     })
+}
+
+/// `text` scrubbed, when there is a scrubber: before it is bounded, as a
+/// replacement may be longer than what it replaces.
+fn scrubbed(text: String, scrubber: Option<&Scrubber>) -> String {
+    match scrubber.map(|scrubber| scrubber.scrub(&text)) {
+        Some(Cow::Owned(clean)) => clean,
+        _ => text,
+    }
 }
 
 /// A message as one bounded line without markup. Most messages have no

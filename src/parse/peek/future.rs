@@ -181,7 +181,7 @@ impl<B: Body> Peek<B> {
                 let (status, headers) = (parts.status, &parts.headers);
                 let mut error = config
                     .parser
-                    .read_unscrubbed(status, headers, &buffer, verdict, &hints);
+                    .read(status, headers, &buffer, verdict, &hints, None);
                 // Named, scrubbed of echoes and logged as the parse layer
                 // does it: one path for both.
                 kept.finish(&mut error);
