@@ -25,9 +25,10 @@ impl ApiError {
     /// Only what the typed error holds goes out: no upstream header, no
     /// request URI, and the message and code are already scrubbed of the
     /// request's credentials (by the layers) and of `Bearer`/`Basic`/JWT
-    /// shapes (by [`parse_error`](crate::parse_error) too). Whether your caller should see the
-    /// upstream's status (a 401 from *your* credentials is not the
-    /// caller's fault) is yours to decide: map the status first if not.
+    /// shapes (by [`parse_error`](crate::parse_error) too). Whether your
+    /// caller should see the upstream's status (a 401 from *your*
+    /// credentials is not the caller's fault) is yours to decide: map the
+    /// status first if not.
     ///
     /// ```
     /// use axum::{routing::get, Router};
