@@ -644,3 +644,41 @@ fn a_body_still_in_its_content_coding_is_not_read_as_text() {
         assert_eq!(error.kind(), ErrorKind::RateLimited, "{coding:?}");
     }
 }
+
+/// SECURITY.md: "messages are bounded to 1,024 characters" (codes to
+/// 128). Through the layer, echoes were scrubbed after the bound, and a
+/// six-character echo (a `?token=` secret, `Bearer <scheme word>`) becomes
+/// the longer `REDACTED`: the message outgrew its bound. Now scrubbed
+/// before it is bounded.
+#[tokio::test]
+async fn a_scrubbed_message_stays_within_its_bound() {
+    let message = "abcdef Bearer Bearer ".repeat(3000);
+    let body = format!(r#"{{"message":"{message}","code":"{}"}}"#, &message[..2000]);
+    let upstream = service_fn(move |_: Request<()>| {
+        let response = Response::builder()
+            .status(502)
+            .body(Full::new(Bytes::from(body.clone())));
+        async move { Ok::<_, Infallible>(response.unwrap()) }
+    });
+    let request = Request::get("http://api.test/items?token=abcdef")
+        .body(())
+        .unwrap();
+    let response = ErrorBodyParseLayer::new()
+        .layer(upstream)
+        .oneshot(request)
+        .await;
+    let Err(Error::Api(error)) = response else {
+        panic!("{response:?}")
+    };
+    assert!(
+        error.message().starts_with("REDACTED Bearer REDACTED"),
+        "{}",
+        error.message()
+    );
+    assert!(
+        error.message().chars().count() <= 1024,
+        "{}",
+        error.message().len()
+    );
+    assert!(error.code().is_none_or(|code| code.chars().count() <= 128));
+}

@@ -107,19 +107,23 @@ where
                 StateProj::Reading { body, read } => {
                     let max = this.config.failure.max_body;
                     let cut = ready!(read_capped(body, read, max, cx));
-                    let read = &mut **read;
-                    let mut error = this.config.failure.parser.read(
-                        read.parts.status,
-                        &read.parts.headers,
-                        whole_words(&read.buffer, &cut),
-                        read.verdict,
-                        &read.hints,
-                        None,
-                    );
-                    if let Some(cause) = cut {
-                        error.set_truncated(cause);
-                    }
-                    this.kept.finish(&mut error);
+                    let (read, parser) = (&mut **read, &this.config.failure.parser);
+                    let error = this.kept.finish(|scrubber| {
+                        let (parts, words) = (&read.parts, whole_words(&read.buffer, &cut));
+                        let (verdict, hints) = (read.verdict, &read.hints);
+                        let mut error = parser.read(
+                            parts.status,
+                            &parts.headers,
+                            words,
+                            verdict,
+                            hints,
+                            scrubber,
+                        );
+                        if let Some(cause) = cut {
+                            error.set_truncated(cause);
+                        }
+                        error
+                    });
                     this.state.set(State::Done);
                     return Poll::Ready(Err(Error::Api(error)));
                 }

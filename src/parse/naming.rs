@@ -70,10 +70,12 @@ impl Kept {
         }
     }
 
-    /// Names a parsed failure and scrubs its echoes of the request's
-    /// credentials and URI secrets.
-    pub(crate) fn finish(&mut self, error: &mut ApiError) {
-        match std::mem::replace(self, Kept::Taken) {
+    /// The failure `read` parses with the scrubber of the request's
+    /// credentials and URI secrets (which scrubs its message and code
+    /// before they are bounded: a replacement may be longer than what it
+    /// replaces), scrubbed of their echoes, named and logged.
+    pub(crate) fn finish(&mut self, read: impl FnOnce(Option<&Scrubber>) -> ApiError) -> ApiError {
+        let (scrubber, request) = match std::mem::replace(self, Kept::Taken) {
             Kept::Found { context, set } => {
                 // The set value first: it is the one this request carried
                 // (after its scheme, as the auth layer scrubs it).
@@ -81,15 +83,21 @@ impl Kept {
                     RequestSecrets::of_authorization(value.as_bytes())
                 });
                 let secrets = set.and(context.secrets());
-                error.scrub(&Scrubber::new(secrets, Some(context.uri())));
-                error.set_request(Some(context.request()));
+                let scrubber = Scrubber::new(secrets, Some(context.uri()));
+                (Some(scrubber), Some(context.request()))
             }
             Kept::Own { context, secrets } => {
-                error.scrub(&Scrubber::new(secrets, Some(context.raw_uri())));
-                error.set_request(Some(context));
+                let scrubber = Scrubber::new(secrets, Some(context.raw_uri()));
+                (Some(scrubber), Some(context))
             }
-            Kept::Taken => {}
+            Kept::Taken => (None, None),
+        };
+        let mut error = read(scrubber.as_ref());
+        if let Some(scrubber) = &scrubber {
+            error.scrub(scrubber);
+            error.set_request(request);
         }
-        crate::observe::api_error(error);
+        crate::observe::api_error(&error);
+        error
     }
 }

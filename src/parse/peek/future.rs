@@ -179,12 +179,12 @@ impl<B: Body> Peek<B> {
                 let hints = ResponseHints::read(&parts.headers, SystemTime::now());
                 let verdict = failure(parts.status, ErrorKind::Other, &hints);
                 let (status, headers) = (parts.status, &parts.headers);
-                let mut error = config
-                    .parser
-                    .read(status, headers, &buffer, verdict, &hints, None);
                 // Named, scrubbed of echoes and logged as the parse layer
                 // does it: one path for both.
-                kept.finish(&mut error);
+                let error = kept.finish(|scrubber| {
+                    let parser = &config.parser;
+                    parser.read(status, headers, &buffer, verdict, &hints, scrubber)
+                });
                 return Err(Error::Api(error));
             }
         }
