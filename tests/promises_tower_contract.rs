@@ -1,11 +1,19 @@
 //! Promises of the tower contract and composition: every public layer as
 //! a `tower::Service` under tower's rules (readiness, errors, drops,
-//! extensions, streaming), beside tower's `Buffer`, `ConcurrencyLimit`,
-//! `Timeout` and `LoadShed`, tower-http's layers, hyper-util over HTTP/1
-//! and h2, reqwest and axum; and what a failure storm leaves in memory.
-//! (Brought in from a probe of the crate's promises.)
+//! extensions, streaming, the readiness of re-sends), beside tower's
+//! `Buffer`, `ConcurrencyLimit`, `RateLimit`, `Timeout`, `LoadShed` and
+//! `BoxCloneService`, tower-http's layers, hyper-util over HTTP/1 and h2,
+//! reqwest, axum, and (feature `grpc`) a real tonic `Channel`; and what a
+//! failure storm leaves in memory. (Brought in from probes of the crate's
+//! promises and of the tower contract.)
 #![allow(clippy::type_complexity)]
 
+#[cfg(feature = "grpc")]
+#[path = "support/echo.rs"]
+mod echo;
+#[allow(dead_code)] // Only `Idp`, `ok` and `numbered` are used here.
+#[path = "support/idp.rs"]
+mod idp;
 #[path = "support/scripted.rs"]
 mod scripted;
 mod support;
@@ -775,12 +783,13 @@ async fn a_credential_set_by_tower_http_below_retry_is_scrubbed_from_errors() {
 // ---------------------------------------------------------------------
 
 type MReq = Request<Rb>;
-type MHandle = tower_test::mock::Handle<MReq, Response<Full<Bytes>>>;
 
-async fn next(
-    handle: &mut MHandle,
+/// The next request a tower-test mock receives (of any request type), or
+/// `None` after `within`.
+async fn next<Q>(
+    handle: &mut tower_test::mock::Handle<Q, Response<Full<Bytes>>>,
     within: Duration,
-) -> Option<(MReq, tower_test::mock::SendResponse<Response<Full<Bytes>>>)> {
+) -> Option<(Q, tower_test::mock::SendResponse<Response<Full<Bytes>>>)> {
     tokio::time::timeout(within, handle.next_request())
         .await
         .ok()
@@ -1883,4 +1892,683 @@ async fn a_dropped_hedged_call_cancels_both_attempts_at_the_server() {
     dropped.sort();
     assert_eq!(dropped, vec![1, 2]);
     assert_eq!(hits.load(Ordering::SeqCst), 3);
+}
+
+// ---------------------------------------------------------------------
+// Readiness of the re-sends, an inner `poll_ready` failing mid-call, and
+// tower's `Buffer`, `ConcurrencyLimit`, `RateLimit`, `Timeout` and
+// `BoxCloneService` beside the layers' own re-sends (brought in from the
+// probe-tower session): a re-send waits for the readiness of the clone it
+// goes on, a readiness failure ends the call typed with its source,
+// tower's middleware below still bounds every send, and a call dropped
+// while its re-send waits for a permit leaves the permit free.
+// ---------------------------------------------------------------------
+
+/// The `Authorization` a request carries ("" if none).
+fn bearer<B>(request: &Request<B>) -> String {
+    request
+        .headers()
+        .get("authorization")
+        .map(|value| value.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+/// A GET of `path` on api.example in a body the auth layer alone can
+/// replay (below no retry layer, nothing else wraps it).
+fn replayable(path: &str) -> MReq {
+    get(&format!("http://api.example{path}")).map(|body| ReplayBody::new(body, 1024))
+}
+
+/// `Retry`'s docs ("# Clone", src/retry/service.rs): a retry goes through
+/// a clone of the inner service "and drives that clone's `poll_ready`
+/// before it sends" — with the inner service unready, no retry is sent.
+#[tokio::test(start_paused = true)]
+async fn a_retry_waits_for_the_readiness_of_the_clone_it_is_sent_on() {
+    let (inner, mut handle) = tower_test::mock::pair::<MReq, Response<Full<Bytes>>>();
+    handle.allow(1);
+    let service = RetryLayer::new(exact()).layer(inner);
+    let call = tokio::spawn(service.oneshot(get("http://api.example/a")));
+    let (_, send) = next(&mut handle, Duration::from_secs(1)).await.unwrap();
+    send.send_response(reply(503, &[("retry-after", "1")], ""));
+    // No readiness left (tower-test's mock would panic on a call without it).
+    let early = next(&mut handle, Duration::from_secs(5)).await;
+    assert!(early.is_none(), "a retry was sent on an unready service");
+    handle.allow(1);
+    let (_, send) = next(&mut handle, Duration::from_secs(1))
+        .await
+        .expect("the retry, once the service is ready");
+    send.send_response(reply(200, &[], "ok"));
+    assert_eq!(call.await.unwrap().unwrap().status(), 200);
+}
+
+/// `Auth`'s docs ("# Clone", src/auth/service.rs): "a re-send after a
+/// renewal goes through a clone of the inner service ... and drives that
+/// clone's `poll_ready` first" — with the inner service unready, the
+/// renewed re-send waits.
+#[tokio::test(start_paused = true)]
+async fn the_auth_resend_waits_for_the_readiness_of_the_clone_it_is_sent_on() {
+    let (inner, mut handle) = tower_test::mock::pair::<MReq, Response<Full<Bytes>>>();
+    handle.allow(1);
+    let service = AuthLayer::new(idp::numbered()).layer(inner);
+    let call = tokio::spawn(service.oneshot(replayable("/a")));
+    let (request, send) = next(&mut handle, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(bearer(&request), "Bearer tok-1");
+    send.send_response(reply(401, &[], ""));
+    let early = next(&mut handle, Duration::from_secs(5)).await;
+    assert!(early.is_none(), "a re-send on an unready service");
+    handle.allow(1);
+    let (request, send) = next(&mut handle, Duration::from_secs(1))
+        .await
+        .expect("the re-send, once the service is ready");
+    assert_eq!(bearer(&request), "Bearer tok-2");
+    send.send_response(reply(200, &[], "ok"));
+    assert_eq!(call.await.unwrap().unwrap().status(), 200);
+}
+
+/// `StopReason::ServiceFailed` (src/error/report.rs: "the error is its
+/// failure"): the clone a retry goes on failing its `poll_ready` after
+/// the first send ends the call typed, the inner error in its source chain.
+#[tokio::test(start_paused = true)]
+async fn a_poll_ready_failure_before_a_retry_ends_the_call_with_its_source() {
+    let (inner, mut handle) = tower_test::mock::pair::<MReq, Response<Full<Bytes>>>();
+    let service = RetryLayer::new(exact()).layer(inner);
+    let call = tokio::spawn(service.oneshot(get("http://api.example/a")));
+    let (_, send) = next(&mut handle, Duration::from_secs(1)).await.unwrap();
+    handle.send_error(NotReady);
+    send.send_response(reply(503, &[], ""));
+    let error = call.await.unwrap().unwrap_err();
+    assert!(has_source::<NotReady>(&error), "source lost: {error:?}");
+    assert_eq!(error.retries().attempts(), 1, "{error:?}");
+    let stopped = error.retries().stopped();
+    assert_eq!(stopped, Some(tower_api_errors::StopReason::ServiceFailed));
+}
+
+/// The same for the auth layer's re-send (src/auth/service.rs, "# Clone":
+/// it drives the clone's `poll_ready` first): its failure after a 401 ends
+/// the call with the inner error in its source chain, not a hang or a panic.
+#[tokio::test(start_paused = true)]
+async fn a_poll_ready_failure_before_the_auth_resend_ends_the_call_with_its_source() {
+    let (inner, mut handle) = tower_test::mock::pair::<MReq, Response<Full<Bytes>>>();
+    let service = AuthLayer::new(idp::numbered()).layer(inner);
+    let call = tokio::spawn(service.oneshot(replayable("/a")));
+    let (_, send) = next(&mut handle, Duration::from_secs(1)).await.unwrap();
+    handle.send_error(NotReady);
+    send.send_response(reply(401, &[], ""));
+    let error = call.await.unwrap().unwrap_err();
+    assert!(has_source::<NotReady>(&error), "source lost: {error:?}");
+    assert!(next(&mut handle, Duration::from_secs(5)).await.is_none());
+}
+
+/// The crate docs' pitfall table (src/lib.rs, "When it does not compile":
+/// `ServiceBuilder::buffer(n)` below the retry layer): retries through
+/// `Buffer(1)` over `ConcurrencyLimit(1)`, eight calls each failing once,
+/// are every one answered, each path sent exactly twice.
+#[tokio::test(start_paused = true)]
+async fn retries_through_a_buffer_over_a_concurrency_limit_answer_every_call_once() {
+    let (inner, mut handle) = tower_test::mock::pair::<MReq, Response<Full<Bytes>>>();
+    let service = ServiceBuilder::new()
+        .layer(RetryLayer::new(exact()))
+        .buffer(1)
+        .concurrency_limit(1)
+        .service(inner);
+    let calls: Vec<_> = (0..8)
+        .map(|i| {
+            tokio::spawn(
+                service
+                    .clone()
+                    .oneshot(get(&format!("http://api.example/{i}"))),
+            )
+        })
+        .collect();
+    let mut sends = std::collections::HashMap::<String, u32>::new();
+    for _ in 0..16 {
+        let (request, send) = next(&mut handle, Duration::from_secs(30))
+            .await
+            .expect("every send arrives");
+        let n = sends.entry(request.uri().path().to_owned()).or_default();
+        *n += 1;
+        send.send_response(reply(if *n == 1 { 503 } else { 200 }, &[], ""));
+    }
+    for call in calls {
+        assert_eq!(call.await.unwrap().unwrap().status(), 200);
+    }
+    assert!(sends.values().all(|n| *n == 2), "{sends:?}");
+    assert!(next(&mut handle, Duration::from_secs(5)).await.is_none());
+}
+
+/// The same table's other fix (`BoxCloneService`, which is `Send` but not
+/// `Sync`): the full stack over one, itself boxed as one and spawned,
+/// retries a 503 and answers.
+#[tokio::test(start_paused = true)]
+async fn the_full_stack_over_and_as_a_box_clone_service_retries() {
+    let (inner, mut handle) = tower_test::mock::pair::<FReq, Response<Full<Bytes>>>();
+    let inner = tower::util::BoxCloneService::new(inner);
+    let service = tower::util::BoxCloneService::new(full_layer().layer(inner));
+    let call = tokio::spawn(service.clone().oneshot(get("http://api.example/a")));
+    let (_, send) = next(&mut handle, Duration::from_secs(1)).await.unwrap();
+    send.send_response(reply(503, &[], ""));
+    let (_, send) = next(&mut handle, Duration::from_secs(5))
+        .await
+        .expect("the retry");
+    send.send_response(reply(200, &[], ""));
+    assert_eq!(call.await.unwrap().unwrap().status(), 200);
+}
+
+/// `Retry`'s docs ("# Clone": every retry goes through a clone of the
+/// service below, after its `poll_ready`): below a `Buffer`, tower's
+/// `RateLimit(1 per s)` paces the retries too — three calls failing once,
+/// six sends, none closer than 1 s to the one before.
+#[tokio::test(start_paused = true)]
+async fn retries_below_a_buffered_rate_limit_keep_its_pace() {
+    let (inner, mut handle) = tower_test::mock::pair::<MReq, Response<Full<Bytes>>>();
+    let service = ServiceBuilder::new()
+        .layer(RetryLayer::new(exact()))
+        .buffer(16)
+        .rate_limit(1, Duration::from_secs(1))
+        .service(inner);
+    let calls: Vec<_> = (0..3)
+        .map(|i| {
+            tokio::spawn(
+                service
+                    .clone()
+                    .oneshot(get(&format!("http://api.example/{i}"))),
+            )
+        })
+        .collect();
+    let mut at = Vec::new();
+    let mut sends = std::collections::HashMap::<String, u32>::new();
+    for _ in 0..6 {
+        let (request, send) = next(&mut handle, Duration::from_secs(30))
+            .await
+            .expect("a send");
+        at.push(tokio::time::Instant::now());
+        let n = sends.entry(request.uri().path().to_owned()).or_default();
+        *n += 1;
+        let status = if *n == 1 { 503 } else { 200 };
+        send.send_response(reply(status, &[("retry-after", "0")], ""));
+    }
+    for call in calls {
+        assert_eq!(call.await.unwrap().unwrap().status(), 200);
+    }
+    assert!(sends.values().all(|n| *n == 2), "{sends:?}");
+    for pair in at.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(gap >= Duration::from_secs(1), "sends {gap:?} apart");
+    }
+}
+
+/// The auth module's pitfall table (src/auth/mod.rs: one refresh per
+/// rejected credential, "single-flight"): a per-attempt `Timeout` between
+/// the retry and the auth layer cuts an attempt waiting on a 3 s renewal;
+/// the retry joins the same renewal: one refresh, and the call succeeds.
+#[tokio::test(start_paused = true)]
+async fn a_per_attempt_timeout_over_a_slow_renewal_costs_one_refresh() {
+    let source = idp::Idp::new(|_, rejected| match rejected {
+        None => idp::ok("tok-1"),
+        Some(_) => Box::pin(async {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            Ok(Credential::new("tok-2")?)
+        }),
+    });
+    let (inner, mut handle) = tower_test::mock::pair::<MReq, Response<Full<Bytes>>>();
+    let service = ServiceBuilder::new()
+        .layer(RetryLayer::new(exact()))
+        .timeout(Duration::from_secs(2))
+        .layer(AuthLayer::new(source.clone()))
+        .service(inner);
+    let call = tokio::spawn(service.oneshot(get("http://api.example/a")));
+    let (_, send) = next(&mut handle, Duration::from_secs(1)).await.unwrap();
+    send.send_response(reply(401, &[], ""));
+    // The retry may go with tok-1 while the renewal runs (new sends use the
+    // current credential until it is replaced); a 401 to it joins the
+    // renewal in flight.
+    let mut sent = Vec::new();
+    loop {
+        let (request, send) = next(&mut handle, Duration::from_secs(10))
+            .await
+            .expect("a send with the renewed credential");
+        sent.push(bearer(&request));
+        if bearer(&request) == "Bearer tok-2" {
+            send.send_response(reply(200, &[], ""));
+            break;
+        }
+        send.send_response(reply(401, &[], ""));
+        assert!(sent.len() < 4, "{sent:?}");
+    }
+    assert_eq!(call.await.unwrap().unwrap().status(), 200);
+    assert_eq!(source.refreshes(), 1, "{sent:?}");
+}
+
+/// Hedge docs (src/hedge/mod.rs: "the first final answer wins"; a hedge
+/// passes the layers below like any send): hedge and retry over
+/// `ConcurrencyLimit(1)`, the hedge waiting for the permit while the first
+/// attempt's 503 is retried — two sends, one answer, and the permit whole
+/// again afterwards.
+#[tokio::test(start_paused = true)]
+async fn a_hedge_and_a_retry_competing_for_one_permit_end_the_call_once() {
+    let (inner, mut handle) = tower_test::mock::pair::<FReq, Response<Full<Bytes>>>();
+    let layer = ApiErrorsLayer::new()
+        .retry(exact())
+        .hedge(HedgeLayer::fixed(Duration::from_millis(100)).no_budget());
+    let service = layer.layer(ConcurrencyLimitLayer::new(1).layer(inner));
+    let call = tokio::spawn(service.clone().oneshot(get("http://api.example/a")));
+    let (_, send) = next(&mut handle, Duration::from_secs(1)).await.unwrap();
+    // Past the hedge's delay: the hedge waits for the only permit.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    send.send_response(reply(503, &[], ""));
+    let (_, send) = next(&mut handle, Duration::from_secs(10))
+        .await
+        .expect("a second send (the retry or the hedge)");
+    send.send_response(reply(200, &[], ""));
+    let result = support::bounded("the call", call).await.unwrap();
+    assert_eq!(result.unwrap().status(), 200);
+    let third = next(&mut handle, Duration::from_secs(5)).await;
+    assert!(third.is_none(), "a third send");
+    let again = tokio::spawn(service.clone().oneshot(get("http://api.example/b")));
+    let (_, send) = next(&mut handle, Duration::from_secs(1))
+        .await
+        .expect("admitted: the permit is back");
+    send.send_response(reply(200, &[], ""));
+    assert_eq!(again.await.unwrap().unwrap().status(), 200);
+}
+
+/// tower's `Service` contract (a dropped future gives back what it holds)
+/// and `Auth`'s docs ("# Clone": the re-send drives its clone's
+/// `poll_ready`): the auth layer alone over `ConcurrencyLimit(1)`, a call
+/// dropped while its renewed re-send waits for the permit another call
+/// holds is never sent, and the permit is free for the next call.
+#[tokio::test(start_paused = true)]
+async fn an_auth_call_dropped_while_its_resend_waits_for_the_permit_leaves_it_free() {
+    // Each credential load (the first, then the renewal) takes a permit.
+    let gate = Arc::new(tokio::sync::Semaphore::new(1));
+    let loads = gate.clone();
+    let source = idp::Idp::new(move |n, _| {
+        let gate = loads.clone();
+        Box::pin(async move {
+            gate.acquire().await.unwrap().forget();
+            Ok(Credential::new(&format!("tok-{n}"))?)
+        })
+    });
+    let (inner, mut handle) = tower_test::mock::pair::<MReq, Response<Full<Bytes>>>();
+    let service = ServiceBuilder::new()
+        .layer(AuthLayer::new(source))
+        .concurrency_limit(1)
+        .service(inner);
+    let call = tokio::spawn(service.clone().oneshot(replayable("/dropped")));
+    let (_, rejected) = next(&mut handle, Duration::from_secs(1)).await.unwrap();
+    // Another call queues for the only permit; the renewal may go ahead.
+    let holder = tokio::spawn(service.clone().oneshot(replayable("/holder")));
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    gate.add_permits(1);
+    rejected.send_response(reply(401, &[], ""));
+    let (held, send_holder) = next(&mut handle, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(held.uri().path(), "/holder");
+    // The dropped call's re-send now waits for the permit the holder has.
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    call.abort();
+    let _ = call.await;
+    send_holder.send_response(reply(200, &[], ""));
+    assert_eq!(holder.await.unwrap().unwrap().status(), 200);
+    let check = tokio::spawn(service.clone().oneshot(replayable("/check")));
+    let Some((request, send)) = next(&mut handle, Duration::from_secs(1)).await else {
+        panic!("the permit leaked with the dropped call");
+    };
+    assert_eq!(request.uri().path(), "/check", "the dropped call was sent");
+    assert_eq!(bearer(&request), "Bearer tok-2");
+    send.send_response(reply(200, &[], ""));
+    assert_eq!(check.await.unwrap().unwrap().status(), 200);
+}
+
+// ---------------------------------------------------------------------
+// gRPC through a real tonic `Channel` (brought in from the probe-tower
+// session): a re-send's `grpc-timeout` stays a valid one, a call answered
+// with headers is committed, a client stream answered early is sent again
+// whole (by the retry and the auth layer), the crate's own quota refusal
+// reaches a tonic caller with its code, and a refused connection is
+// retried for a call that is a POST.
+// ---------------------------------------------------------------------
+
+#[cfg(feature = "grpc")]
+mod grpc {
+    use super::{bearer, echo, idp, support};
+    use bytes::{BufMut, Bytes, BytesMut};
+    use echo::{EchoReply, EchoRequest};
+    use http::{HeaderMap, Request, Response};
+    use http_body::Frame;
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Incoming;
+    use prost::Message;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::{Arc, Mutex};
+    use support::{BoxError, Frames, ServerBody};
+    use tonic::transport::{Channel, Endpoint};
+    use tonic::Code;
+    use tower::{Layer, ServiceExt};
+    use tower_api_errors::auth::AuthLayer;
+    use tower_api_errors::retry::ReplayBody;
+    use tower_api_errors::{ApiErrorsLayer, QuotaLayer, RetryPolicy};
+
+    /// The README's tonic line: `$layer` around `$channel`, its errors
+    /// `tonic::Status`es, under a tonic client.
+    macro_rules! readme_line {
+        ($layer:expr, $channel:expr) => {
+            tonic::client::Grpc::new(
+                $layer
+                    .layer($channel.map_request(to_body))
+                    .map_err(tower_api_errors::grpc::into_status),
+            )
+        };
+    }
+
+    /// Each request's headers and body, as a test server saw them.
+    type Seen = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+
+    /// A server on loopback recording each request (headers, whole body)
+    /// and answering the `n`-th (from 0) with `answer(n)`.
+    async fn recording<F>(answer: F) -> (String, Seen)
+    where
+        F: Fn(usize) -> Response<ServerBody> + Send + Sync + 'static,
+    {
+        let seen = Seen::default();
+        let record = seen.clone();
+        let answer = Arc::new(answer);
+        let addr = support::serve(move |request: Request<Incoming>| {
+            let (record, answer) = (record.clone(), answer.clone());
+            async move {
+                let (parts, body) = request.into_parts();
+                let body = body.collect().await.map(|b| b.to_bytes());
+                let n = {
+                    let mut seen = record.lock().unwrap();
+                    seen.push((parts.headers, body.unwrap_or_default()));
+                    seen.len() - 1
+                };
+                answer(n)
+            }
+        })
+        .await;
+        (format!("http://{addr}"), seen)
+    }
+
+    /// A server on loopback for a client-streaming call: the first call
+    /// reads one message, signals `first_read`, and fails trailers-only
+    /// with `code`; every later one records its credential and whole body
+    /// and answers `OK`.
+    async fn answering_early(
+        code: u32,
+        first_read: Arc<tokio::sync::Notify>,
+    ) -> (String, Arc<Mutex<Vec<(String, Bytes)>>>) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        let addr = support::serve(move |request: Request<Incoming>| {
+            let (calls, record, first_read) = (calls.clone(), record.clone(), first_read.clone());
+            async move {
+                let token = bearer(&request);
+                let mut body = request.into_body();
+                if calls.fetch_add(1, SeqCst) == 0 {
+                    let _ = body.frame().await;
+                    first_read.notify_one();
+                    return trailers_only(code, "try again", &[]);
+                }
+                let whole = body.collect().await.unwrap().to_bytes();
+                record.lock().unwrap().push((token, whole));
+                grpc_ok("got all")
+            }
+        })
+        .await;
+        (format!("http://{addr}"), seen)
+    }
+
+    /// A trailers-only gRPC answer: `code`, `message`, and `extra` headers.
+    fn trailers_only(code: u32, message: &str, extra: &[(&str, &str)]) -> Response<ServerBody> {
+        let code = code.to_string();
+        let mut headers = vec![
+            ("content-type", "application/grpc"),
+            ("grpc-status", code.as_str()),
+            ("grpc-message", message),
+        ];
+        headers.extend_from_slice(extra);
+        support::response(200, &headers, Bytes::new())
+    }
+
+    /// One length-prefixed gRPC message.
+    fn frame(message: &impl Message) -> Bytes {
+        let bytes = message.encode_to_vec();
+        let mut frame = BytesMut::with_capacity(5 + bytes.len());
+        frame.put_u8(0);
+        frame.put_u32(bytes.len() as u32);
+        frame.put_slice(&bytes);
+        frame.freeze()
+    }
+
+    /// A gRPC answer with headers: one `EchoReply` per text, then `trailers`.
+    fn answered(texts: &[&str], trailers: &[(&'static str, &'static str)]) -> Response<ServerBody> {
+        let mut frames: Vec<Result<Frame<Bytes>, BoxError>> = texts
+            .iter()
+            .map(|text| {
+                let reply = EchoReply {
+                    message: (*text).into(),
+                };
+                Ok(Frame::data(frame(&reply)))
+            })
+            .collect();
+        let mut map = HeaderMap::new();
+        for (name, value) in trailers {
+            map.insert(*name, value.parse().unwrap());
+        }
+        frames.push(Ok(Frame::trailers(map)));
+        let mut answer = Response::new(Frames::<BoxError>::new(frames).boxed());
+        answer
+            .headers_mut()
+            .insert("content-type", "application/grpc".parse().unwrap());
+        answer
+    }
+
+    /// A gRPC `OK` answer carrying `text`.
+    fn grpc_ok(text: &str) -> Response<ServerBody> {
+        answered(&[text], &[("grpc-status", "0")])
+    }
+
+    /// A tonic `Channel` connected to `base`.
+    async fn channel(base: &str) -> Channel {
+        let endpoint = Endpoint::from_shared(base.to_owned()).unwrap();
+        endpoint.connect().await.unwrap()
+    }
+
+    /// The README's `map_request`: the retry layer's replayable body as tonic's.
+    fn to_body(request: Request<ReplayBody<tonic::body::Body>>) -> Request<tonic::body::Body> {
+        request.map(tonic::body::Body::new)
+    }
+
+    /// Quick exact backoff, and retries on (every gRPC call is a POST).
+    fn quick() -> RetryPolicy {
+        support::quick_exact().retry_non_idempotent(true)
+    }
+
+    fn say(scenario: &str) -> tonic::Request<EchoRequest> {
+        tonic::Request::new(EchoRequest {
+            scenario: scenario.into(),
+        })
+    }
+
+    /// A raw unary `Say` to `base` with `grpc-timeout: timeout`.
+    fn raw_say(base: &str, timeout: &str) -> Request<tonic::body::Body> {
+        let message = frame(&EchoRequest {
+            scenario: "a".into(),
+        });
+        Request::post(format!("{base}/demo.Echo/Say"))
+            .header("grpc-timeout", timeout)
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(tonic::body::Body::new(Full::new(message)))
+            .unwrap()
+    }
+
+    /// src/grpc/mod.rs: each re-send "carries the time left" of the call's
+    /// `grpc-timeout`; gRPC over HTTP/2: "TimeoutValue → {positive integer
+    /// as ASCII string of at most 8 digits}". From the largest a client may
+    /// send down to an hour, the re-send's value is still a valid one.
+    #[tokio::test]
+    async fn a_resend_of_the_largest_grpc_timeout_carries_a_valid_one() {
+        for timeout in ["99999999H", "99999999S", "99999999m", "1H"] {
+            let (base, seen) = recording(|n| match n {
+                0 => trailers_only(14, "x", &[]),
+                _ => grpc_ok("ok"),
+            })
+            .await;
+            let stack = ApiErrorsLayer::new()
+                .retry(quick())
+                .layer(channel(&base).await.map_request(to_body));
+            let call = stack.oneshot(raw_say(&base, timeout));
+            let response = support::bounded("the call", call).await.unwrap();
+            assert_eq!(response.status(), 200);
+            let seen = seen.lock().unwrap();
+            assert_eq!(seen.len(), 2, "{timeout}: retried once");
+            for (headers, _) in seen.iter() {
+                let value = headers["grpc-timeout"].to_str().unwrap();
+                let (digits, unit) = value.split_at(value.len() - 1);
+                let valid = (1..=8).contains(&digits.len())
+                    && digits.bytes().all(|b| b.is_ascii_digit())
+                    && "HMSmun".contains(unit);
+                assert!(valid, "{timeout}: sent grpc-timeout {value}");
+            }
+        }
+    }
+
+    /// src/grpc/mod.rs (only trailers-only responses are classified) and
+    /// gRFC A6 (a call is committed once response headers arrive): headers,
+    /// no message, then `UNAVAILABLE` in the trailers of a server stream —
+    /// one send, and the caller gets `UNAVAILABLE`.
+    #[tokio::test]
+    async fn a_server_stream_failing_in_its_trailers_without_messages_is_not_retried() {
+        let trailers = [("grpc-status", "14"), ("grpc-message", "gone")];
+        let (base, seen) = recording(move |_| answered(&[], &trailers)).await;
+        let mut client = readme_line!(ApiErrorsLayer::new().retry(quick()), channel(&base).await);
+        client.ready().await.unwrap();
+        let call = client.server_streaming(say("a"), echo::STREAM, echo::codec());
+        let status = match support::bounded("the call", call).await {
+            Ok(response) => response.into_inner().message().await.unwrap_err(),
+            Err(status) => status,
+        };
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(
+            seen.lock().unwrap().len(),
+            1,
+            "a committed call was retried"
+        );
+    }
+
+    /// `ReplayBody`'s docs (src/replay.rs: a retry's copy "goes on reading
+    /// the original where the last attempt left it (the server may have
+    /// answered before reading everything)"): a client stream answered
+    /// trailers-only `UNAVAILABLE` after its first message, while the
+    /// client still streams, is sent again whole and in order.
+    #[tokio::test]
+    async fn a_client_stream_answered_early_is_retried_whole() {
+        let first_read = Arc::new(tokio::sync::Notify::new());
+        let (base, seen) = answering_early(14, first_read.clone()).await;
+        let mut client = readme_line!(ApiErrorsLayer::new().retry(quick()), channel(&base).await);
+        client.ready().await.unwrap();
+        let message = |i: u32| EchoRequest {
+            scenario: format!("m{i}"),
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel::<EchoRequest>(8);
+        tx.send(message(0)).await.unwrap();
+        let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+        let call = tokio::spawn(async move {
+            let request = tonic::Request::new(stream);
+            client
+                .client_streaming(request, echo::SAY, echo::codec())
+                .await
+        });
+        support::bounded("the first message read", first_read.notified()).await;
+        tx.send(message(1)).await.unwrap();
+        tx.send(message(2)).await.unwrap();
+        drop(tx);
+        let reply = support::bounded("the call", call).await.unwrap();
+        assert_eq!(reply.unwrap().into_inner().message, "got all");
+        let expected: Vec<u8> = (0..3).flat_map(|i| frame(&message(i)).to_vec()).collect();
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1, "one re-send");
+        assert_eq!(seen[0].1.to_vec(), expected);
+    }
+
+    /// The same for the auth layer (src/grpc/mod.rs: it "renews the
+    /// credential on `UNAUTHENTICATED` ... and sends again, once"): a client
+    /// stream rejected after its first message is sent again whole, with the
+    /// renewed credential.
+    #[tokio::test]
+    async fn a_client_stream_rejected_early_is_resent_whole_with_the_new_credential() {
+        let first_read = Arc::new(tokio::sync::Notify::new());
+        let (base, seen) = answering_early(16, first_read.clone()).await;
+        let layer = ApiErrorsLayer::new()
+            .retry(quick())
+            .auth(AuthLayer::new(idp::numbered()));
+        let mut client = readme_line!(layer, channel(&base).await);
+        client.ready().await.unwrap();
+        let message = |i: u32| EchoRequest {
+            scenario: format!("m{i}"),
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel::<EchoRequest>(8);
+        tx.send(message(0)).await.unwrap();
+        let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+        let call = tokio::spawn(async move {
+            let request = tonic::Request::new(stream);
+            client
+                .client_streaming(request, echo::SAY, echo::codec())
+                .await
+        });
+        support::bounded("the first message read", first_read.notified()).await;
+        tx.send(message(1)).await.unwrap();
+        tx.send(message(2)).await.unwrap();
+        drop(tx);
+        let reply = support::bounded("the call", call).await.unwrap();
+        assert_eq!(reply.unwrap().into_inner().message, "got all");
+        let expected: Vec<u8> = (0..3).flat_map(|i| frame(&message(i)).to_vec()).collect();
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1, "one re-send");
+        assert_eq!(seen[0].0, "Bearer tok-2");
+        assert_eq!(seen[0].1.to_vec(), expected);
+    }
+
+    /// `into_status` (src/grpc/convert.rs: "the crate's own ... quota
+    /// refusal" would reach a tonic caller as `UNKNOWN`; here its kind's
+    /// code): a scope held for a 10 min pushback refuses the next call
+    /// without sending it, and the caller gets `RESOURCE_EXHAUSTED`.
+    #[tokio::test]
+    async fn a_quota_refusal_reaches_a_tonic_caller_as_resource_exhausted() {
+        let pushback = [("grpc-retry-pushback-ms", "600000")];
+        let (base, seen) = recording(move |_| trailers_only(8, "quota", &pushback)).await;
+        let layer = ApiErrorsLayer::new()
+            .retry(quick())
+            .quota(QuotaLayer::new());
+        let mut client = readme_line!(layer, channel(&base).await);
+        client.ready().await.unwrap();
+        let call = client.unary(say("a"), echo::SAY, echo::codec());
+        let status = support::bounded("the first call", call).await.unwrap_err();
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        client.ready().await.unwrap();
+        let call = client.unary(say("a"), echo::SAY, echo::codec());
+        let status = support::bounded("the refused call", call)
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+        assert_eq!(seen.lock().unwrap().len(), 1, "the refused call was sent");
+    }
+
+    /// README, "What is here": the retry layer retries "connect errors" (a
+    /// request never sent, safe even for a POST). A gRPC call (a POST)
+    /// through a lazily connected `Channel` to a port that refuses
+    /// connections is tried the default three times.
+    #[tokio::test]
+    async fn a_refused_grpc_connection_is_retried_as_a_connect_error() {
+        let base = format!("http://{}", support::refused_addr());
+        let channel = Endpoint::from_shared(base.clone()).unwrap().connect_lazy();
+        let stack = ApiErrorsLayer::new()
+            .retry(support::quick_exact())
+            .layer(channel.map_request(to_body));
+        let call = stack.oneshot(raw_say(&base, "10S"));
+        let error = support::bounded("the call", call).await.unwrap_err();
+        assert_eq!(error.retries().attempts(), 3, "{error}");
+    }
 }
