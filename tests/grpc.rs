@@ -461,6 +461,73 @@ async fn the_auth_layers_sends_carry_the_time_left_of_the_calls_grpc_timeout() {
     assert_eq!(*seen, [Some(secs(4)), Some(secs(3))]);
 }
 
+/// A send after a wait that took the whole of the call's `grpc-timeout`
+/// is not made: a timeout is a "positive integer" (gRPC over HTTP/2,
+/// "Requests"; grpc-go fails the call locally), and src/grpc/mod.rs
+/// promises the server gives up when the caller does. The auth layer
+/// alone, and the quota layer alone, end the call as the retry layer's
+/// deadline does inside `ApiErrorsLayer` (src/context/mod.rs: a layer
+/// behaves the same alone), `DEADLINE_EXCEEDED` to a tonic caller. Before,
+/// each sent it with `grpc-timeout: 0n`, and the server served it.
+#[tokio::test(start_paused = true)]
+async fn the_auth_and_quota_layers_alone_send_nothing_past_a_calls_deadline() {
+    use tower_api_errors::{auth::AuthLayer, QuotaLayer};
+    let cut = |error: Error| {
+        assert!(
+            error.transport().is_some_and(|t| t.is_deadline()),
+            "{error:?}"
+        );
+        let status = tower_api_errors::grpc::into_status(error.into());
+        assert_eq!(status.code(), Code::DeadlineExceeded);
+    };
+    let call = |timeout: &str| {
+        http::Request::post("http://127.0.0.1/echo.Echo/Say")
+            .header("grpc-timeout", timeout)
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    // Auth: each credential takes 1 s. A 1.5 s call is sent at 1 s with
+    // 500 ms, rejected, and not sent again after the renewal; a 500 ms
+    // call is not sent at all.
+    for (timeout, sends) in [("1500m", 1), ("500m", 0)] {
+        let (server, seen) = grpc_server(|_, _| vec![("grpc-status", "16")]);
+        let source = support::Rotating::new(Duration::from_secs(1));
+        let error = AuthLayer::new(source).layer(server).oneshot(call(timeout));
+        let error = error.await.unwrap_err();
+        assert_eq!(
+            error.transport().unwrap().auth_report().unwrap().sends(),
+            sends
+        );
+        cut(error);
+        let seen = seen.lock().unwrap();
+        let millis = Duration::from_millis;
+        assert_eq!(*seen, [Some(millis(500))][..sends as usize], "{timeout}");
+    }
+    // Quota: the window is spent till 2 s from now; a 1 s call held for
+    // it is not sent, and gives its permit back: the next call goes at
+    // once.
+    let (spent, seen) = grpc_server(|_, before| match before {
+        0 => vec![
+            ("grpc-status", "0"),
+            ("x-ratelimit-limit", "1"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "2"),
+        ],
+        _ => vec![("grpc-status", "0")],
+    });
+    let service = QuotaLayer::new().layer(spent);
+    service.clone().oneshot(call("5S")).await.unwrap();
+    cut(service.clone().oneshot(call("1S")).await.unwrap_err());
+    assert_eq!(seen.lock().unwrap().len(), 1, "the late call was sent");
+    let called = tokio::time::Instant::now();
+    service.oneshot(call("5S")).await.unwrap();
+    assert!(
+        called.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        called.elapsed()
+    );
+}
+
 /// gRPC's 429 is a trailers-only `RESOURCE_EXHAUSTED`, its 503
 /// `UNAVAILABLE`, and their wait the pushback (gRFC A6): the quota layer
 /// holds the scope for it, as for a 429's or a 503's `Retry-After`, with

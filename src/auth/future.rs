@@ -331,13 +331,15 @@ where
         let spare = self
             .spare
             .get_or_insert_with(|| Box::new(prototype.service()));
+        // Not sent: the service failed, or a gRPC call's deadline passed.
+        let report = AuthReport::new(u32::from(self.first.is_none()), self.renewal);
+        let unsent = |mut error: Error| {
+            error.set_auth_report(report);
+            Poll::Ready(Next::Ready(Err(error)))
+        };
         if let Err(error) = ready!(spare.poll_ready(cx)) {
-            let sends = u32::from(self.first.is_none());
-            let mut error = Error::from_inner(error, Some(self.context.request()));
-            error.set_auth_report(AuthReport::new(sends, self.renewal));
-            return Poll::Ready(Next::Ready(Err(error)));
+            return unsent(Error::from_inner(error, Some(self.context.request())));
         }
-        let current = self.next.take().expect("a credential is ready");
         let (mut request, resend) = match self.first.take() {
             // The first send, after the first credential loaded.
             Some(first) => (*first, false),
@@ -349,8 +351,12 @@ where
         };
         #[cfg(feature = "grpc")]
         if let Some(started) = self.started {
-            request = crate::grpc::with_time_left(request, started.elapsed());
+            match crate::grpc::in_time(request, started.elapsed()) {
+                Ok(left) => request = left,
+                Err(cut) => return unsent(cut),
+            }
         }
+        let current = self.next.take().expect("a credential is ready");
         request
             .headers_mut()
             .insert(self.tokens.format.header.clone(), current.header.clone());

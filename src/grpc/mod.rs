@@ -119,4 +119,4 @@ pub use status::{
     classify_trailers_only, code_name, decode_grpc_message, grpc_status, grpc_timeout,
     kind_for_code,
 };
-pub(crate) use status::{parse_timeout, trailers_only_kind, with_time_left, GRPC_TIMEOUT};
+pub(crate) use status::{in_time, parse_timeout, trailers_only_kind, with_time_left, GRPC_TIMEOUT};

@@ -4,7 +4,8 @@
 
 use crate::classification::{Classification, Failure};
 use crate::hints::{grpc_pushback, GrpcPushback, HintSource, RetryHint};
-use crate::ErrorKind;
+use crate::redact::RequestContext;
+use crate::{Error, ErrorKind, TransportError};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
 use std::time::Duration;
 
@@ -140,6 +141,21 @@ pub(crate) fn with_time_left<B>(mut request: Request<B>, elapsed: Duration) -> R
         request.headers_mut().insert(GRPC_TIMEOUT, left);
     }
     request
+}
+
+/// As [`with_time_left`], for a send after a wait of the auth or quota
+/// layer: with no time left, nothing is sent (a `grpc-timeout` is a
+/// positive integer, gRPC over HTTP/2; grpc-go fails such a call locally)
+/// and the call ends as the retry layer's deadline ends it, an error that
+/// [`into_status`](super::into_status) makes `DEADLINE_EXCEEDED`.
+pub(crate) fn in_time<B>(request: Request<B>, elapsed: Duration) -> Result<Request<B>, Error> {
+    if grpc_timeout(request.headers()).is_some_and(|timeout| timeout <= elapsed) {
+        let mut cut = TransportError::deadline_elapsed();
+        let context = RequestContext::new(request.method().clone(), request.uri().clone());
+        cut.set_request(Some(context));
+        return Err(Error::Transport(cut));
+    }
+    Ok(with_time_left(request, elapsed))
 }
 
 /// Classifies a trailers-only response (or a trailer map) by its

@@ -181,6 +181,17 @@ impl<S: Clone, B> Held<S, B> {
     }
 }
 
+impl<S, B> Held<S, B> {
+    /// The request to send now: the hold spent part of a gRPC call's
+    /// deadline, or all of it, and then it is not sent.
+    fn take(&mut self) -> Result<Request<B>, Error> {
+        let request = self.request.take().expect("request kept until sent");
+        #[cfg(feature = "grpc")]
+        let request = crate::grpc::in_time(request, self.since.elapsed())?;
+        Ok(request)
+    }
+}
+
 impl<S: Service<Request<B>>, B> std::fmt::Debug for ResponseFuture<S, B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture")
@@ -250,13 +261,12 @@ where
                 StateProj::Readying => {
                     let held = this.held.as_mut().expect("a held request");
                     // Readiness is only asked for now, after the wait.
-                    match ready!(held.service.poll_ready(cx)) {
-                        Ok(()) => {
-                            let request = held.request.take().expect("request kept until sent");
-                            // The hold spent part of a gRPC call's deadline.
-                            #[cfg(feature = "grpc")]
-                            let request =
-                                crate::grpc::with_time_left(request, held.since.elapsed());
+                    let ready = ready!(held.service.poll_ready(cx));
+                    match ready
+                        .map_err(|e| Error::from_inner(e, None))
+                        .and_then(|()| held.take())
+                    {
+                        Ok(request) => {
                             this.ticket.permit = this.ticket.permit.map(Permit::sent);
                             let future = held.service.call(request);
                             this.state.set(State::Calling { future });
@@ -265,7 +275,7 @@ where
                             // Never sent: the permit goes back unused.
                             this.ticket.release();
                             this.state.set(State::Done);
-                            return Poll::Ready(Err(Error::from_inner(error, None)));
+                            return Poll::Ready(Err(error));
                         }
                     }
                 }
