@@ -123,6 +123,74 @@ async fn the_parse_layer_reads_grpc_status_and_decodes_grpc_message() {
     assert_eq!(status.code(), Code::InvalidArgument);
 }
 
+/// A `google.rpc.RetryInfo` detail as a server writes it, whatever its
+/// delay: `Any` messages of a `google.rpc.Status`'s `details` (field 3),
+/// which protobuf lets a test append to the status's other fields.
+mod rpc {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Duration {
+        #[prost(int64, tag = "1")]
+        pub seconds: i64,
+        #[prost(int32, tag = "2")]
+        pub nanos: i32,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct RetryInfo {
+        #[prost(message, optional, tag = "1")]
+        pub retry_delay: Option<Duration>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Any {
+        #[prost(string, tag = "1")]
+        pub type_url: String,
+        #[prost(bytes = "vec", tag = "2")]
+        pub value: Vec<u8>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Details {
+        #[prost(message, repeated, tag = "3")]
+        pub details: Vec<Any>,
+    }
+}
+
+/// README, Security: "no panic on hostile input". A trailers-only
+/// `UNAVAILABLE` whose `RetryInfo` delay is negative or outside protobuf's
+/// `Duration` range (duration.proto: seconds 0 to 315,576,000,000 for a
+/// delay, nanos 0 to 999,999,999) is no hint, as a negative pushback is
+/// none (gRFC A6), and the status's other details still count; `i64::MIN`
+/// seconds panicked in prost-types' conversion (debug builds, any with
+/// `overflow-checks`), and a negative delay was a zero hint.
+#[test]
+fn a_hostile_retry_info_delay_is_no_hint_and_no_panic() {
+    use base64::Engine;
+    use tonic_types::{ErrorDetails, StatusExt};
+    let info = ErrorDetails::with_error_info("STOCKOUT", "api.example", []);
+    let base = tonic::Status::with_error_details(Code::Unavailable, "x", info);
+    let hostile = [(i64::MIN, 0), (i64::MIN, -1), (-1, 0), (0, -1), (1, -1)]
+        .into_iter()
+        .chain([(315_576_000_001, 0), (1, 1_000_000_000), (i64::MAX, 0)]);
+    for (seconds, nanos) in hostile.chain([(30, 0)]) {
+        let delay = rpc::Duration { seconds, nanos };
+        let info = rpc::RetryInfo {
+            retry_delay: Some(delay),
+        };
+        let value = info.encode_to_vec();
+        let type_url = "type.googleapis.com/google.rpc.RetryInfo".to_owned();
+        let details = rpc::Details {
+            details: vec![rpc::Any { type_url, value }],
+        };
+        let bytes = [&base.details()[..], &details.encode_to_vec()].concat();
+        let mut headers = http::HeaderMap::new();
+        headers.insert("grpc-status", "14".parse().unwrap());
+        let bin = base64::engine::general_purpose::STANDARD.encode(bytes);
+        headers.insert("grpc-status-details-bin", bin.parse().unwrap());
+        let error = tower_api_errors::parse_error(http::StatusCode::OK, &headers, b"");
+        let hint = (seconds == 30).then(|| Duration::from_secs(30));
+        assert_eq!(error.retry_after(), hint, "({seconds}, {nanos})");
+        assert_eq!(error.code(), Some("STOCKOUT"), "({seconds}, {nanos})");
+    }
+}
+
 /// README, "The one line, for each client": tonic's `Grpc` over
 /// `ApiErrorsLayer` around a `Channel`, its errors mapped by
 /// `grpc::into_status`. A gRPC caller must still see the server's status

@@ -24,7 +24,7 @@ const MAX_VIOLATIONS: usize = 100;
 /// | detail | becomes |
 /// |---|---|
 /// | `ErrorInfo` | its `reason` is the code (`"RATE_LIMIT_EXCEEDED"`), which the verdict table reads |
-/// | `RetryInfo` | its `retry_delay` is the hint (as the body's; a pushback header wins) |
+/// | `RetryInfo` | its `retry_delay` is the hint (as the body's; a pushback header wins); a negative or out-of-range one is none |
 /// | `BadRequest` | its field violations are the field errors |
 /// | `QuotaFailure` | the failure is a quota: [`BodyVerdict::RateLimited`](crate::parse::BodyVerdict) |
 ///
@@ -90,11 +90,25 @@ impl GrpcStatus {
 /// (base64, then protobuf) is linear in it, and at most 100 field
 /// violations are kept.
 fn read_status_details(headers: &HeaderMap, fields: &mut StatusFields) {
-    use tonic_types::StatusExt;
+    use prost::Message;
+    use tonic_types::{pb, RpcStatusExt};
     let Some(bytes) = status_details(headers) else {
         return;
     };
-    let status = tonic::Status::with_details(tonic::Code::Unknown, "", bytes.into());
+    let Ok(mut status) = pb::Status::decode(&bytes[..]) else {
+        return;
+    };
+    // A `RetryInfo` whose delay is negative or out of a Duration's range
+    // (protobuf's `duration.proto`) is no hint, and is dropped before
+    // tonic-types converts it: prost-types negates a negative one, which
+    // overflows for `i64::MIN` seconds (a panic with overflow checks on).
+    status.details.retain(|any| {
+        let info = || pb::RetryInfo::decode(&any.value[..]).ok()?.retry_delay;
+        let delay = (any.type_url == tonic_types::RetryInfo::TYPE_URL).then(info);
+        delay.flatten().is_none_or(|d| {
+            (0..=315_576_000_000).contains(&d.seconds) && (0..1_000_000_000).contains(&d.nanos)
+        })
+    });
     let Ok(details) = status.check_error_details() else {
         return;
     };
