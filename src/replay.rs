@@ -263,8 +263,10 @@ impl Cursor<'_> {
 
     /// Keeps `chunk` for replays, unless the body outgrows the cap (then
     /// it can no longer be replayed, and this copy streams on directly).
+    /// An empty chunk carries nothing to replay: kept, empty frames would
+    /// grow the kept list past any cap, which counts bytes.
     fn keep<B>(self, state: &mut Shared<B>, chunk: &Bytes) {
-        if self.direct {
+        if self.direct || chunk.is_empty() {
             return;
         }
         if state.kept_bytes + chunk.len() > state.max {

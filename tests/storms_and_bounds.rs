@@ -356,6 +356,55 @@ fn a_mib_of_grpc_details_is_bounded() {
     );
 }
 
+/// A body of `n` empty data frames, then one byte.
+struct EmptyFrames(usize);
+
+impl http_body::Body for EmptyFrames {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        let chunk = match self.0 {
+            0 => return std::task::Poll::Ready(None),
+            1 => Bytes::from_static(b"x"),
+            _ => Bytes::new(),
+        };
+        self.0 -= 1;
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(chunk))))
+    }
+}
+
+/// `ReplayBody` "keeps each chunk it streams ..., up to a cap"
+/// (src/replay.rs), README "Bounded memory per request": a byte sent as
+/// 100,000 empty data frames (an h2 peer's zero-length DATA frames,
+/// forwarded) kept every one, ~4 MB for one byte under a 1 KiB cap, since
+/// the cap counts bytes. Empty frames carry nothing and are not kept: the
+/// first attempt streams them all, a replay sends the byte alone.
+#[test]
+fn empty_frames_are_not_kept_for_replay() {
+    use http_body_util::BodyExt;
+    paused().block_on(async {
+        let before = live();
+        let mut body = ReplayBody::new(EmptyFrames(100_000), 1024);
+        let mut copy = body.replay();
+        let mut frames = 0;
+        while let Some(frame) = body.frame().await {
+            frame.unwrap();
+            frames += 1;
+        }
+        assert_eq!(frames, 100_000, "the first attempt streams every frame");
+        let kept = live() - before;
+        assert!(kept < 16 * 1024, "kept {kept} bytes for a 1-byte body");
+        let mut replayed = Vec::new();
+        while let Some(frame) = copy.frame().await {
+            replayed.push(frame.unwrap().into_data().unwrap());
+        }
+        assert_eq!(replayed, [Bytes::from_static(b"x")]);
+    });
+}
+
 // ---------------------------------------------------------------------------
 // 5. MemoryStore and the quota layer with hostile values.
 
