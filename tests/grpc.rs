@@ -179,7 +179,8 @@ fn a_hostile_retry_info_delay_is_no_hint_and_no_panic() {
         let details = rpc::Details {
             details: vec![rpc::Any { type_url, value }],
         };
-        let bytes = [&base.details()[..], &details.encode_to_vec()].concat();
+        let mut bytes = base.details().to_vec();
+        details.encode(&mut bytes).unwrap();
         let mut headers = http::HeaderMap::new();
         headers.insert("grpc-status", "14".parse().unwrap());
         let bin = base64::engine::general_purpose::STANDARD.encode(bytes);
@@ -545,7 +546,7 @@ async fn the_auth_and_quota_layers_alone_send_nothing_past_a_calls_deadline() {
             error.transport().is_some_and(|t| t.is_deadline()),
             "{error:?}"
         );
-        let status = tower_api_errors::grpc::into_status(error.into());
+        let status = tower_api_errors::grpc::into_status(error);
         assert_eq!(status.code(), Code::DeadlineExceeded);
     };
     let call = |timeout: &str| {
