@@ -58,7 +58,9 @@
 //! does, the sooner of the two (gRFC A6: the deadline applies to the
 //! call, retries included), and each re-send, hedge and call the quota
 //! layer held carries the time left of it, not the whole, so that the
-//! server gives up when the caller does.
+//! server gives up when the caller does; the auth or quota layer sends
+//! none with no time left, and the call ends as the retry layer's
+//! deadline ends it (`DEADLINE_EXCEEDED` through [`into_status`]).
 //!
 //! The other layers read a trailers-only status as they read its HTTP
 //! counterpart: the auth layer renews the credential on `UNAUTHENTICATED`
