@@ -597,6 +597,40 @@ async fn the_auth_and_quota_layers_alone_send_nothing_past_a_calls_deadline() {
     );
 }
 
+/// The same for a hedge: a lone hedge layer whose delay outlasts the
+/// call's `grpc-timeout` sends no second attempt with `grpc-timeout: 0n`
+/// (to a server slower than the deadline it was given); the first
+/// attempt answers the call.
+#[tokio::test(start_paused = true)]
+async fn a_hedge_due_past_a_calls_deadline_is_not_sent() {
+    use std::sync::{Arc, Mutex};
+    use tower_api_errors::hedge::HedgeLayer;
+    use tower_api_errors::retry::{ReplayBody, RetryOverride};
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let server = tower::service_fn(move |request: http::Request<ReplayBody<Full<Bytes>>>| {
+        let timeout = tower_api_errors::grpc::grpc_timeout(request.headers());
+        record.lock().unwrap().push(timeout);
+        async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let response = http::Response::builder()
+                .header("content-type", "application/grpc")
+                .header("grpc-status", "0")
+                .body(Full::new(Bytes::new()));
+            Ok::<_, std::convert::Infallible>(response.unwrap())
+        }
+    });
+    let mut call = http::Request::post("http://127.0.0.1/echo.Echo/Say")
+        .header("grpc-timeout", "500m")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    call.extensions_mut()
+        .insert(RetryOverride::new().idempotent(true));
+    let hedged = HedgeLayer::fixed(Duration::from_millis(600)).no_budget();
+    hedged.layer(server).oneshot(call).await.unwrap();
+    assert_eq!(*seen.lock().unwrap(), [Some(Duration::from_millis(500))]);
+}
+
 /// gRPC's 429 is a trailers-only `RESOURCE_EXHAUSTED`, its 503
 /// `UNAVAILABLE`, and their wait the pushback (gRFC A6): the quota layer
 /// holds the scope for it, as for a 429's or a 503's `Retry-After`, with

@@ -527,7 +527,7 @@ async fn tower_http_07_trace_layer_reports_our_failures() {
 /// within the timer's 1 ms of it) fires with it, and the deadline wins: no
 /// attempt could follow, so it is not started either, and the caller has
 /// the 503 at once. (It was: the caller waited the 5 s, then got a
-/// transport error "deadline elapsed during the attempt", with no attempt
+/// transport error "the call's deadline elapsed", with no attempt
 /// sent.) A wait ending a tick before the deadline is followed by its
 /// attempt.
 #[tokio::test(start_paused = true)]

@@ -177,8 +177,9 @@ impl std::error::Error for TransportError {
 /// Causes printed by a [`TransportError`]'s `Display`, at most.
 pub(super) const MAX_CAUSES: usize = 8;
 
-/// The retry layer's deadline passed while an attempt was in flight.
-const DEADLINE_ELAPSED: Message = Message("retry deadline elapsed during the attempt");
+/// The call's deadline passed: the retry layer's while an attempt was in
+/// flight, or a gRPC call's `grpc-timeout` before a send (see `grpc::in_time`).
+const DEADLINE_ELAPSED: Message = Message("the call's deadline elapsed");
 
 /// True when `error`'s chain holds the server's refusal of an HTTP/2
 /// stream (see [`TransportError::is_unprocessed`]).

@@ -144,7 +144,7 @@ pub(crate) fn with_time_left<B>(mut request: Request<B>, elapsed: Duration) -> R
 }
 
 /// As [`with_time_left`], for a send after a wait of the auth or quota
-/// layer: with no time left, nothing is sent (a `grpc-timeout` is a
+/// layer, or a hedge: with no time left, nothing is sent (a `grpc-timeout` is a
 /// positive integer, gRPC over HTTP/2; grpc-go fails such a call locally)
 /// and the call ends as the retry layer's deadline ends it, an error that
 /// [`into_status`](super::into_status) makes `DEADLINE_EXCEEDED`.

@@ -388,14 +388,17 @@ where
         service,
         claim,
     } = *spare.take().expect("checked above");
+    let mut request = template.rebuild(body);
+    request.extensions_mut().insert(Hedged::new(2));
+    // A call with no time left sends no hedge: its first attempt runs on.
+    #[cfg(feature = "grpc")]
+    let Ok(request) = crate::grpc::in_time(request, call.started.elapsed()) else {
+        return Poll::Ready(None);
+    };
     // (Lost only to a retry started since the check above.)
     if !claim.take(ClaimedBy::Hedge) {
         return Poll::Ready(None);
     }
-    let mut request = template.rebuild(body);
-    request.extensions_mut().insert(Hedged::new(2));
-    #[cfg(feature = "grpc")]
-    let request = crate::grpc::with_time_left(request, call.started.elapsed());
     Poll::Ready(Some(service.expect("made ready above").call(request)))
 }
 
