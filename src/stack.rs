@@ -1,12 +1,14 @@
 //! The recommended stack as one layer: [`ApiErrorsLayer`].
 //!
 //! ```text
-//! ApiErrorsLayer = RetryLayer -> [AuthLayer] -> [QuotaLayer] -> ErrorBodyParseLayer -> client
+//! ApiErrorsLayer = [HedgeLayer] -> RetryLayer -> [CircuitBreakerLayer] -> [AuthLayer]
+//!                  -> [QuotaLayer] -> ErrorBodyParseLayer -> client
 //! ```
 //!
 //! A plain composition of the public layers, each configurable on its
 //! own: the retry policy, the parse layer (its dialects, body cap,
-//! classifier), and, when you add them, the auth and quota layers. Without
+//! classifier), and, when you add them, the hedge, breaker, auth and quota
+//! layers. Without
 //! them the stack is `Retry<ErrorBodyParse<S>>`: no cost for what is not
 //! used. It behaves exactly as the same layers stacked with
 //! `ServiceBuilder` in the same order, which is the one the crate's docs

@@ -52,10 +52,14 @@
 //! | `tower_api_errors.failed_fast` | counter (u64) | `{request}` | `tower_api_errors.failed_fast.reason`, `http.request.method`, `server.address`, `server.port` | | each request failed without waiting: `hint_too_long`, `deadline` (retry layer), `quota` (quota layer: a refusal, counted once, not again as the retry layer's `hint_too_long`) |
 //! | `tower_api_errors.auth.refreshes` | counter (u64) | `{refresh}` | `tower_api_errors.auth.outcome` | | each credential load from the token source (the first included), `success` or `failure` (auth layer, [`AuthLayer::metrics`](crate::auth::AuthLayer::metrics)); one load serves every request waiting for it |
 //! | `tower_api_errors.quota.holds` | counter (u64) | `{request}` | `http.request.method`, `server.address`, `server.port` | | each request a quota gate held before sending (quota layer, [`QuotaLayer::metrics`](crate::quota::QuotaLayer::metrics)) |
+//! | `tower_api_errors.breaker.transitions` | counter (u64) | `{transition}` | `tower_api_errors.breaker.state`, `server.address`, `server.port` | `tower_api_errors.breaker.origin` | each state a breaker entered: `open`, `half_open`, `closed`; `origin` = `fleet` on an opening learned from the store (breaker layer, [`CircuitBreakerLayer::metrics`](crate::breaker::CircuitBreakerLayer::metrics); the events in [`observe`](crate::observe)) |
+//! | `tower_api_errors.hedges` | counter (u64) | `{request}` | `tower_api_errors.hedge.event`, `http.request.method`, `server.address`, `server.port` | | each hedge `sent`, and then `won` or `cancelled` (hedge layer, [`HedgeLayer::metrics`](crate::hedge::HedgeLayer::metrics)) |
 //!
 //! When the attributes apply:
 //! - `server.address` and `server.port`: when the request URI has a host
-//!   (a client's URIs do); the port is the URI's, or its scheme's default.
+//!   (hyper-util's and reqwest's do; a tonic client's only when it is
+//!   made with `with_origin`, as `Grpc::new(channel)` sends a path alone);
+//!   the port is the URI's, or its scheme's default.
 //! - `http.response.status_code`: when there was a response.
 //! - `error.type`: on failures only.
 //! - `http.request.resend_count`: on resends only (1 on the first retry).
