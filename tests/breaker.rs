@@ -791,6 +791,25 @@ mod peer_scenarios {
         assert_eq!(error.circuit_open().unwrap().retry_after(), S(5));
         assert_eq!(upstream.count(), 15);
     }
+
+    /// Breaker docs (src/breaker/mod.rs:9-11): "When at least minimum_calls
+    /// were made and at least failure_rate of them failed, it opens: calls
+    /// then fail at once" — whatever the last call was (Resilience4j checks
+    /// after every recorded call). With the defaults (10 calls, rate 0.5),
+    /// nine 503s then a 200 is 9 of 10: the 11th call fails unsent. It once
+    /// went, the rate being looked at only when a failure arrived.
+    #[tokio::test(start_paused = true)]
+    async fn the_rate_met_on_a_success_opens_it() {
+        let upstream = Scripted::new();
+        let service = upstream.service(|n| reply(if n < 9 { 503 } else { 200 }, &[], ""));
+        let breaker = CircuitBreakerLayer::new().layer(service);
+        for _ in 0..10 {
+            breaker.clone().oneshot(get()).await.unwrap();
+        }
+        let error = breaker.clone().oneshot(get()).await.unwrap_err();
+        assert!(error.circuit_open().is_some(), "{error}");
+        assert_eq!(upstream.count(), 10, "the 11th call was not sent");
+    }
 }
 
 /// A herd of 20 calls through the README's stack into an outage (503,

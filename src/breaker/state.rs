@@ -258,15 +258,12 @@ impl Circuit {
         self.slide(now, t.window);
         let slot = &mut self.slots[self.index];
         slot.calls += 1;
-        if matches!(verdict, Verdict::Unwell(_)) {
-            slot.failures += 1;
-            let (calls, failures) = self.totals();
-            if calls >= t.minimum_calls && f64::from(failures) >= t.failure_rate * f64::from(calls)
-            {
-                return Some(self.open(now, t));
-            }
-        }
-        None
+        slot.failures += u32::from(matches!(verdict, Verdict::Unwell(_)));
+        // Checked after every call, a success too (nine failures, then an
+        // answer, is 9 of 10), as Resilience4j does.
+        let (calls, failures) = self.totals();
+        let over = f64::from(failures) >= t.failure_rate * f64::from(calls);
+        (calls >= t.minimum_calls && over).then(|| self.open(now, t))
     }
 }
 
