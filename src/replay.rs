@@ -22,7 +22,8 @@ pub const DEFAULT_MAX_REPLAY: usize = 64 * 1024;
 /// to a cap. A retry's copy replays the kept chunks, then goes on reading
 /// the original where the last attempt left it (the server may have
 /// answered before reading everything). Nothing is buffered before the
-/// first attempt needs it.
+/// first attempt needs it (but for a hedged call's body of known length,
+/// which the hedge layer keeps before the first send).
 ///
 /// A body that outgrows the cap stops being kept: the attempt in flight
 /// still streams it in full, but it can no longer be replayed, and the retry
@@ -136,6 +137,25 @@ impl<B> ReplayBody<B> {
             let over = state.complete || state.original.as_ref().is_some_and(Body::is_end_stream);
             over && !state.unreplayable
         })
+    }
+
+    /// Reads ahead a body of known length within the cap, as far as it
+    /// yields without waiting (a `Full`: whole), so that it is
+    /// [complete](Self::is_complete) before any attempt reads it: what a
+    /// hedge of a call whose first attempt is still connecting needs. A
+    /// streaming body is left to the attempts.
+    pub(crate) fn read_ahead(&self)
+    where
+        B: Body + Unpin,
+        B::Error: Into<crate::BoxError>,
+    {
+        let fits = |n| n <= self.shared.as_ref().map_or(0, |s| lock(s).max) as u64;
+        let Some(true) = self.size_hint().exact().map(fits) else {
+            return;
+        };
+        let (mut reader, mut cx) = (self.replay(), Context::from_waker(std::task::Waker::noop()));
+        let mut read = || Pin::new(&mut reader).poll_frame(&mut cx);
+        while matches!(read(), Poll::Ready(Some(Ok(_)))) {}
     }
 
     /// A fresh copy of the body, which starts again from the first byte: what
@@ -305,7 +325,9 @@ where
             return Poll::Ready(None);
         };
         let mut state = lock(shared);
-        if !claim(&mut this.generation, &mut state) {
+        // (Copies of a body kept whole only replay it: two hedged attempts.)
+        let whole = state.complete && !state.unreplayable;
+        if !claim(&mut this.generation, &mut state) && !whole {
             return Poll::Ready(Some(Err(SUPERSEDED.into())));
         }
         let mut cursor = Cursor {
@@ -504,6 +526,46 @@ mod tests {
             rest.push(frame.unwrap().into_data().unwrap());
         }
         assert_eq!(rest, ["b", "c"]);
+    }
+
+    /// `Chunks` that says its length.
+    struct Exact(Chunks);
+
+    impl Body for Exact {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            Pin::new(&mut self.0).poll_frame(cx)
+        }
+        fn size_hint(&self) -> SizeHint {
+            SizeHint::with_exact(self.0 .0.iter().map(|c| c.len() as u64).sum())
+        }
+    }
+
+    /// A hedged body of known length within the cap is read ahead, whole,
+    /// before any attempt reads it (a first attempt still connecting); its
+    /// copies then replay it side by side, neither superseding the other.
+    /// A streaming body, or one over the cap, is left to the attempts.
+    #[tokio::test]
+    async fn a_body_of_known_length_is_read_ahead_and_replayed_side_by_side() {
+        let body = ReplayBody::new(Exact(chunks(&["ab", "cd"])), 1024);
+        body.read_ahead();
+        assert!(body.is_complete());
+        let (mut a, mut b) = (body.replay(), body.replay());
+        for chunk in ["ab", "cd"] {
+            for copy in [&mut a, &mut b] {
+                let frame = copy.frame().await.unwrap().unwrap();
+                assert_eq!(frame.into_data().unwrap(), chunk);
+            }
+        }
+        let over_the_cap = ReplayBody::new(Exact(chunks(&["ab", "cd"])), 3);
+        let streaming = ReplayBody::new(chunks(&["ab"]), 1024);
+        over_the_cap.read_ahead();
+        streaming.read_ahead();
+        assert!(!over_the_cap.is_complete() && !streaming.is_complete());
     }
 
     #[tokio::test]

@@ -474,6 +474,62 @@ async fn a_body_is_replayed_whole_to_the_hedge() {
         .all(|body| &body[..] == b"{\"name\":\"seven\"}"));
 }
 
+/// Hedge docs (src/hedge/mod.rs:11, :42): "a call that happens to hit a
+/// slow server or a lost packet is answered by its twin"; only a body "too
+/// large to keep, or still streaming" is not hedged. A PUT, a DELETE and a
+/// keyed POST with a small in-memory body, whose first connect takes 2 s
+/// (a lost SYN), are hedged at the delay, as a GET is. They once waited
+/// the full 2 s: the body counted as whole only once the first attempt
+/// had read it, and a first attempt still connecting had not.
+#[tokio::test(start_paused = true)]
+async fn a_body_whose_first_attempt_is_still_connecting_is_hedged() {
+    use hyper_util::client::legacy::{connect::HttpConnector, Client};
+    use tower::Layer;
+    let addr = support::serve(|req: Request<hyper::body::Incoming>| async move {
+        let body = support::body_bytes(req.into_body()).await;
+        support::response(200, &[], format!("len {}", body.len()))
+    })
+    .await;
+    let connects = Arc::new(AtomicU32::new(0));
+    let counter = connects.clone();
+    let connector = tower::service_fn(move |uri: http::Uri| {
+        let slow = counter.fetch_add(1, Ordering::SeqCst) == 0;
+        let mut inner = HttpConnector::new();
+        Box::pin(async move {
+            if slow {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            inner.call(uri).await
+        })
+    });
+    let client = Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_max_idle_per_host(0)
+        .build::<_, ReplayBody<Full<Bytes>>>(connector);
+    let client = HedgeLayer::fixed(Duration::from_millis(100))
+        .no_budget()
+        .layer(client);
+    for (method, key) in [("PUT", None), ("DELETE", None), ("POST", Some("k-1"))] {
+        connects.store(0, Ordering::SeqCst);
+        let mut request = Request::builder()
+            .method(method)
+            .uri(format!("http://{addr}/v1/items/7"));
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        let request = request.body(Full::new(Bytes::from(vec![b'z'; 100])));
+        let started = Instant::now();
+        let response = client.clone().oneshot(request.unwrap()).await.unwrap();
+        let took = started.elapsed();
+        let text = support::body_bytes(response.into_body()).await;
+        assert_eq!(&text[..], b"len 100", "{method}");
+        assert!(
+            took < Duration::from_secs(1),
+            "{method}: not hedged, {took:?}"
+        );
+        assert_eq!(connects.load(Ordering::SeqCst), 2, "{method}");
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_post_without_a_key_is_never_hedged() {
     let (addr, count) = by_attempt((200, None, 1000), (200, None, 5)).await;

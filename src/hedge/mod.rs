@@ -38,8 +38,10 @@
 //!   negative gRPC pushback): as gRFC A6 says, that is no fatal status, so
 //!   it cancels nothing, and an attempt in flight may still answer.
 //! - **Bodies.** The body is replayed through a [`ReplayBody`](crate::retry::ReplayBody),
-//!   kept up to [`max_replay_bytes`](HedgeLayer::max_replay_bytes); a body
-//!   too large to keep, or still streaming when the hedge is due, is not
+//!   kept up to [`max_replay_bytes`](HedgeLayer::max_replay_bytes). One of
+//!   known length that fits (a `Full`) is kept before the first attempt is
+//!   sent, so a first attempt still connecting is hedged too; a body too
+//!   large to keep, or still streaming when the hedge is due, is not
 //!   hedged (two attempts cannot read one stream).
 //! - **Failures.** As gRPC A6's hedging policy: a failure another try may
 //!   fix (a 503 without a hint, a trailers-only gRPC `UNAVAILABLE` with

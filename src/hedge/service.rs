@@ -99,6 +99,9 @@ where
         let claim = Claim::default();
         parts.extensions.insert(claim.clone());
         let body = ReplayBody::new(body, config.max_replay);
+        // A small body of known length is kept before the first attempt
+        // reads it: a first attempt still connecting is hedged too.
+        body.read_ahead();
         let call = call.naming(&mut parts);
         let template = CallContext::of_parts(&parts);
         let spare = Spare {
