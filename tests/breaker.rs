@@ -22,7 +22,7 @@ use tower::{service_fn, Layer, Service, ServiceBuilder, ServiceExt};
 use tower_api_errors::breaker::CircuitBreakerLayer;
 use tower_api_errors::fleet::OpeningStore;
 use tower_api_errors::quota::{MemoryStore, ScopeKey};
-use tower_api_errors::retry::{RetryLayer, RetryPolicy};
+use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryPolicy};
 use tower_api_errors::{Error, ErrorBodyParseLayer, ErrorKind, RetryReport, StopReason};
 
 #[path = "support/counting.rs"]
@@ -195,6 +195,61 @@ async fn under_retry_an_open_breaker_is_waited_out_like_a_hint() {
         .map(Duration::as_secs)
         .collect();
     assert_eq!(secs, [0, 0, 0, 0, 3, 6], "nothing sent while open");
+}
+
+/// Breaker docs (src/breaker/mod.rs:8): timeouts count; the retry
+/// policy's deadline is the stack's timeout (src/retry/policy.rs: an
+/// attempt still running when it passes "is cut short with a transport
+/// error"). In `ApiErrorsLayer`, a vendor that hangs on every call opens
+/// the breaker, and a probe the deadline cuts reopens it for twice the
+/// break; a call the caller gives up on tells nothing. Attempts the
+/// deadline cut once never counted (the retry layer drops them, and a
+/// dropped call told nothing): a hanging vendor never opened it, and each
+/// call after a break was another probe.
+#[tokio::test(start_paused = true)]
+async fn in_the_stack_attempts_the_deadline_cuts_are_timeouts() {
+    let sent = Arc::new(AtomicU32::new(0));
+    let counter = sent.clone();
+    let hanging = service_fn(move |_: Request<ReplayBody<Full<Bytes>>>| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        std::future::pending::<Result<Response<Full<Bytes>>, Infallible>>()
+    });
+    let client = tower_api_errors::ApiErrorsLayer::new()
+        .retry(
+            RetryPolicy::default()
+                .max_attempts(1)
+                .deadline(Duration::from_secs(1)),
+        )
+        .breaker(CircuitBreakerLayer::new().minimum_calls(3))
+        .layer(hanging);
+    let call = || {
+        client
+            .clone()
+            .oneshot(Request::new(Full::new(Bytes::new())))
+    };
+    // The caller's own timeouts, before the deadline: nothing learned.
+    for _ in 0..3 {
+        let gave_up = tokio::time::timeout(Duration::from_millis(500), call()).await;
+        assert!(gave_up.is_err());
+    }
+    for _ in 0..3 {
+        assert_eq!(call().await.unwrap_err().kind(), ErrorKind::Transport);
+    }
+    assert_eq!(sent.load(Ordering::SeqCst), 6);
+    let open = call().await.unwrap_err();
+    assert_eq!(
+        open.circuit_open().unwrap().retry_after(),
+        Duration::from_secs(5)
+    );
+    // The probe hangs too: cut, it reopens the breaker, for 10 s.
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert_eq!(call().await.unwrap_err().kind(), ErrorKind::Transport);
+    let open = call().await.unwrap_err();
+    assert_eq!(
+        open.circuit_open().unwrap().retry_after(),
+        Duration::from_secs(10)
+    );
+    assert_eq!(sent.load(Ordering::SeqCst), 7);
 }
 
 #[tokio::test(start_paused = true)]

@@ -4,6 +4,7 @@
 use super::layer::Config;
 use super::state::{Transition, Verdict};
 use crate::classification::{classify_response, Failure};
+use crate::context::cut_by_deadline;
 use crate::error::{BoxError, ScopeKey};
 use crate::fleet::unix_ms;
 use crate::hints::{HintSource, RetryHint};
@@ -55,6 +56,8 @@ pub(crate) struct Ticket {
     pub(super) admitted: Instant,
     /// The request named its server: the scope is the fleet's too.
     pub(super) named: bool,
+    /// Recorded with its answer: the drop has nothing left to say.
+    pub(super) settled: bool,
 }
 
 impl Ticket {
@@ -65,8 +68,7 @@ impl Ticket {
             _ => self.admitted,
         };
         record(&self, verdict, now);
-        // Recorded: the drop has nothing left to say.
-        self.probe = false;
+        self.settled = true;
     }
 }
 
@@ -89,10 +91,16 @@ fn record(ticket: &Ticket, verdict: Verdict, now: Instant) {
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        // Only a probe's fate matters when nothing was learned.
-        if self.probe {
-            record(self, Verdict::Silent, Instant::now());
-        }
+        // Dropped unanswered: a timeout when the call's deadline cut it (a
+        // retry layer above says so), else nothing learned (the caller gave
+        // up), which only a probe's fate minds.
+        let cut = !self.settled && cut_by_deadline() && self.config.counts(ErrorKind::Timeout);
+        let verdict = match cut {
+            true => Verdict::Unwell(None),
+            false if self.probe && !self.settled => Verdict::Silent,
+            false => return,
+        };
+        record(self, verdict, Instant::now());
     }
 }
 

@@ -5,10 +5,11 @@
 //! default, or a [`partition`](CircuitBreakerLayer::partition) of it) and
 //! counts, over a sliding window, the calls whose failure means the
 //! upstream is unwell: 5xx of the kinds [`DEFAULT_COUNTED`] lists
-//! (unavailable, bad gateway, server errors, timeouts) and transport
-//! failures. When at least [`minimum_calls`](CircuitBreakerLayer::minimum_calls)
-//! were made and at least [`failure_rate`](CircuitBreakerLayer::failure_rate)
-//! of them failed, it opens: calls then fail at once, **without being
+//! (unavailable, bad gateway, server errors, timeouts: an attempt the
+//! retry layer's deadline cuts is one) and transport failures. When at
+//! least [`minimum_calls`](CircuitBreakerLayer::minimum_calls) were made
+//! and at least [`failure_rate`](CircuitBreakerLayer::failure_rate) of
+//! them failed, it opens: calls then fail at once, **without being
 //! sent**, with [`Error::CircuitOpen`](crate::Error::CircuitOpen), which
 //! says when to come back.
 //!
@@ -25,8 +26,9 @@
 //!   opening in a row (a failed probe reopens) up to 60 s.
 //! - **One probe at a time.** When the break is over, one call goes
 //!   through; the others are told to come back a little later. An answer
-//!   closes the breaker; a counted failure reopens it; a probe dropped
-//!   before its answer (a caller's timeout) frees the place for the next.
+//!   closes the breaker; a counted failure (a cut by the retry layer's
+//!   deadline too) reopens it; a probe the caller dropped before its
+//!   answer (its own timeout) frees the place for the next.
 //! - **The server's word is the fleet's.** With the quota's store
 //!   ([`shared`](CircuitBreakerLayer::shared): a
 //!   [`MemoryStore`](crate::quota::MemoryStore), or a `RedisStore` with

@@ -92,6 +92,7 @@ where
                     probe,
                     admitted: now,
                     named,
+                    settled: false,
                 });
                 ResponseFuture::calling(self.inner.call(request), ticket)
             }

@@ -46,7 +46,19 @@
 //! Nothing is signalled through the context: it is read, never written,
 //! by the layers that find it. What one layer tells another about the
 //! outcome travels on the response or the error, as public types
-//! ([`AuthReport`](crate::auth::AuthReport), [`RetryReport`](crate::RetryReport)).
+//! ([`AuthReport`](crate::auth::AuthReport), [`RetryReport`](crate::RetryReport)),
+//! but for an attempt that never ends (below).
+//!
+//! # An attempt cut by the call's deadline
+//!
+//! When its call's deadline passes with an attempt in flight, the
+//! [`RetryLayer`](crate::RetryLayer) drops the attempt (the call ends with
+//! a transport error), marking the drop as a cut (crate-internal): a layer
+//! below that sees its future dropped unanswered then knows the upstream
+//! did not answer in time (the circuit breaker counts a timeout), where a
+//! drop by the caller (its own timeout, a lost race) tells nothing. It
+//! reaches the futures dropped with the attempt, on its thread: not a
+//! call a layer below handed to a task of its own (a `Buffer`'s worker).
 //!
 //! # A deadline over the calls a future makes
 //!
@@ -141,6 +153,31 @@ thread_local! {
     /// The deadline of the future polled on this thread, while a caller
     /// polls it [`within_deadline`].
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// Set while the retry layer drops an attempt its call's deadline cut.
+    static CUTTING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Held while the retry layer drops an attempt in flight that its call's
+/// deadline cut (see [the module docs](self#an-attempt-cut-by-the-calls-deadline)).
+pub(crate) struct Cutting(());
+
+/// Marks the attempts dropped on this thread until the guard drops as cut
+/// by their call's deadline.
+pub(crate) fn cutting() -> Cutting {
+    CUTTING.set(true);
+    Cutting(())
+}
+
+impl Drop for Cutting {
+    fn drop(&mut self) {
+        CUTTING.set(false);
+    }
+}
+
+/// True while an attempt the call's deadline cut is being dropped: what a
+/// layer below, dropped unanswered, tells from a caller's cancellation.
+pub(crate) fn cut_by_deadline() -> bool {
+    CUTTING.get()
 }
 
 pin_project! {

@@ -225,7 +225,15 @@ where
                         Poll::Ready(result) => {
                             call.judge(result, this.state.as_mut(), this.deadline.as_mut(), cx)
                         }
-                        Poll::Pending => call.pending(this.deadline.as_mut(), cx),
+                        Poll::Pending => match call.pending(this.deadline.as_mut(), cx) {
+                            // The deadline cut the attempt: dropped as such.
+                            Next::Ready(output) => {
+                                let _cut = crate::context::cutting();
+                                this.state.set(State::Done);
+                                return Poll::Ready(output);
+                            }
+                            next => next,
+                        },
                     }
                 }
                 StateProj::Waiting { sleep } => {
