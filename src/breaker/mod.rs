@@ -11,7 +11,10 @@
 //! and at least [`failure_rate`](CircuitBreakerLayer::failure_rate) of
 //! them failed, it opens: calls then fail at once, **without being
 //! sent**, with [`Error::CircuitOpen`](crate::Error::CircuitOpen), which
-//! says when to come back.
+//! says when to come back. (At once, that is, once the service below is
+//! ready, as for every tower layer: the refusal is decided at `call`,
+//! where the scope is known, and readiness passes through, so put a
+//! concurrency limit or a `Buffer` above the stack, not below it.)
 //!
 //! # What it does differently, and why
 //!
