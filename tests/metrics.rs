@@ -21,8 +21,10 @@ use std::time::Duration;
 use tower::retry::budget::TpsBudget;
 use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
 use tower_api_errors::auth::{AuthLayer, Credential, TokenFuture, TokenSource};
+use tower_api_errors::breaker::CircuitBreakerLayer;
+use tower_api_errors::hedge::HedgeLayer;
 use tower_api_errors::metrics::{self, Metrics, WaitSource};
-use tower_api_errors::quota::QuotaLayer;
+use tower_api_errors::quota::{MemoryStore, QuotaLayer};
 use tower_api_errors::retry::{Backoff, ReplayBody};
 use tower_api_errors::{ErrorBodyParseLayer, RetryLayer, RetryPolicy, StatusClassifierLayer};
 
@@ -124,6 +126,15 @@ fn script(path: &str) -> Script {
         "/deadline-wait" => &[Some((503, &[("retry-after", "100")], "{}"))],
         // An attempt that never answers: the deadline cuts it.
         "/hang" => &[None],
+        // Down twice, saying when to come back, then up: a breaker opens
+        // (the fleet learns it), and its probe closes it.
+        "/down-then-ok" => &[
+            Some((503, &[("retry-after", "2")], "{}")),
+            Some((503, &[("retry-after", "2")], "{}")),
+            Some((200, &[], "{}")),
+        ],
+        // A first attempt that never answers, then a twin that does.
+        "/slow-then-ok" => &[None, Some((200, &[], "{}"))],
         // A window spent: remaining 0, reset in 3 s.
         "/quota" => &[Some((
             200,
@@ -324,6 +335,46 @@ async fn scripted_run() -> Vec<Point> {
         .oneshot(request("GET", "/quota"))
         .await
         .is_err());
+    // The breaker: opened by two 503s that say when to come back (the
+    // fleet's store learns it: a second breaker counts it `fleet`), then
+    // half-open and closed by its probe.
+    let store = MemoryStore::new();
+    let breaker = |layer: CircuitBreakerLayer| {
+        ServiceBuilder::new()
+            // (A retry layer without metrics: the breaker's are the point.)
+            .layer(RetryLayer::new(RetryPolicy::default().max_attempts(1)))
+            .layer(layer.shared(store.clone()).metrics(metrics.clone()))
+            .layer(ErrorBodyParseLayer::new())
+            .service(upstream())
+    };
+    let local = breaker(CircuitBreakerLayer::new().minimum_calls(2));
+    for _ in 0..2 {
+        let _ = local.clone().oneshot(request("GET", "/down-then-ok")).await;
+    }
+    let fleet = breaker(CircuitBreakerLayer::new());
+    assert!(fleet
+        .oneshot(request("GET", "/down-then-ok"))
+        .await
+        .is_err());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    local
+        .oneshot(request("GET", "/down-then-ok"))
+        .await
+        .unwrap();
+    // A hedge: its first attempt never answers, the twin sent after
+    // 100 ms wins, the first is cancelled.
+    let hedged = ServiceBuilder::new()
+        .layer(
+            HedgeLayer::fixed(Duration::from_millis(100))
+                .no_budget()
+                .metrics(metrics.clone()),
+        )
+        .layer(ErrorBodyParseLayer::new())
+        .service(upstream());
+    hedged
+        .oneshot(request("GET", "/slow-then-ok"))
+        .await
+        .unwrap();
     // A cooldown as a layer of your own would record it.
     let uri: http::Uri = format!("https://{AUTHORITY}/v1/quota?api_key={SECRET}")
         .parse()
@@ -361,7 +412,7 @@ fn total(points: &[&Point]) -> u64 {
 async fn every_documented_metric_appears_with_exactly_its_documented_attributes() {
     let points = scripted_run().await;
     let table = documented();
-    assert_eq!(table.len(), 10, "{table:#?}");
+    assert_eq!(table.len(), 12, "{table:#?}");
 
     let exported: BTreeSet<&str> = points.iter().map(|p| p.metric.as_str()).collect();
     let documented: BTreeSet<&str> = table.iter().map(|r| r.name.as_str()).collect();
@@ -559,23 +610,24 @@ async fn the_scripted_run_counts_what_happened() {
     let hang = find(&points, d, &[("error.type", "transport")]);
     assert_eq!((total(&hang), hang[0].sum), (1, 30.0));
     let calls = find(&points, c, &[]);
-    assert_eq!(total(&calls), 16);
+    // (The hedged call is the hedge layer's, once.)
+    assert_eq!(total(&calls), 17);
     let successes: u64 = calls
         .iter()
         .filter(|p| !p.attributes.contains_key("error.type"))
         .map(|p| p.count)
         .sum();
     assert_eq!(
-        successes, 7,
-        "ok, 503 then ok, 429s then ok, PURGE ok, auth renewed, two quota"
+        successes, 8,
+        "ok, 503 then ok, 429s then ok, PURGE ok, auth renewed, two quota, hedged"
     );
     let attempts: f64 = find(&points, "tower_api_errors.call.attempts", &[])
         .iter()
         .map(|p| p.sum)
         .sum();
     assert_eq!(
-        attempts, 19.0,
-        "16 calls, 3 retries (the auth re-send is inside its attempt)"
+        attempts, 21.0,
+        "17 calls, 3 retries (the auth re-send is inside its attempt), a hedge"
     );
 
     // The allowlisted code shows; the other does not.
