@@ -2260,6 +2260,38 @@ mod grpc {
         };
     }
 
+    /// Streams three messages through the tonic `$client` to a server
+    /// (`answering_early`) that answers once it has read the first: `m0`,
+    /// then, once `$first_read` fires, `m1` and `m2`. Asserts the call's
+    /// reply ("got all") and gives the three messages' frames, in order.
+    macro_rules! three_messages {
+        ($client:expr, $first_read:expr) => {{
+            let mut client = $client;
+            client.ready().await.unwrap();
+            let message = |i: u32| EchoRequest {
+                scenario: format!("m{i}"),
+            };
+            let (tx, rx) = tokio::sync::mpsc::channel::<EchoRequest>(8);
+            tx.send(message(0)).await.unwrap();
+            let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+            let call = tokio::spawn(async move {
+                let request = tonic::Request::new(stream);
+                client
+                    .client_streaming(request, echo::SAY, echo::codec())
+                    .await
+            });
+            support::bounded("the first message read", $first_read.notified()).await;
+            tx.send(message(1)).await.unwrap();
+            tx.send(message(2)).await.unwrap();
+            drop(tx);
+            let reply = support::bounded("the call", call).await.unwrap();
+            assert_eq!(reply.unwrap().into_inner().message, "got all");
+            (0..3)
+                .flat_map(|i| frame(&message(i)).to_vec())
+                .collect::<Vec<u8>>()
+        }};
+    }
+
     /// Each request's headers and body, as a test server saw them.
     type Seen = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
 
@@ -2467,27 +2499,8 @@ mod grpc {
     async fn a_client_stream_answered_early_is_retried_whole() {
         let first_read = Arc::new(tokio::sync::Notify::new());
         let (base, seen) = answering_early(14, first_read.clone()).await;
-        let mut client = readme_line!(ApiErrorsLayer::new().retry(quick()), channel(&base).await);
-        client.ready().await.unwrap();
-        let message = |i: u32| EchoRequest {
-            scenario: format!("m{i}"),
-        };
-        let (tx, rx) = tokio::sync::mpsc::channel::<EchoRequest>(8);
-        tx.send(message(0)).await.unwrap();
-        let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
-        let call = tokio::spawn(async move {
-            let request = tonic::Request::new(stream);
-            client
-                .client_streaming(request, echo::SAY, echo::codec())
-                .await
-        });
-        support::bounded("the first message read", first_read.notified()).await;
-        tx.send(message(1)).await.unwrap();
-        tx.send(message(2)).await.unwrap();
-        drop(tx);
-        let reply = support::bounded("the call", call).await.unwrap();
-        assert_eq!(reply.unwrap().into_inner().message, "got all");
-        let expected: Vec<u8> = (0..3).flat_map(|i| frame(&message(i)).to_vec()).collect();
+        let client = readme_line!(ApiErrorsLayer::new().retry(quick()), channel(&base).await);
+        let expected = three_messages!(client, first_read);
         let seen = seen.lock().unwrap();
         assert_eq!(seen.len(), 1, "one re-send");
         assert_eq!(seen[0].1.to_vec(), expected);
@@ -2504,27 +2517,7 @@ mod grpc {
         let layer = ApiErrorsLayer::new()
             .retry(quick())
             .auth(AuthLayer::new(idp::numbered()));
-        let mut client = readme_line!(layer, channel(&base).await);
-        client.ready().await.unwrap();
-        let message = |i: u32| EchoRequest {
-            scenario: format!("m{i}"),
-        };
-        let (tx, rx) = tokio::sync::mpsc::channel::<EchoRequest>(8);
-        tx.send(message(0)).await.unwrap();
-        let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
-        let call = tokio::spawn(async move {
-            let request = tonic::Request::new(stream);
-            client
-                .client_streaming(request, echo::SAY, echo::codec())
-                .await
-        });
-        support::bounded("the first message read", first_read.notified()).await;
-        tx.send(message(1)).await.unwrap();
-        tx.send(message(2)).await.unwrap();
-        drop(tx);
-        let reply = support::bounded("the call", call).await.unwrap();
-        assert_eq!(reply.unwrap().into_inner().message, "got all");
-        let expected: Vec<u8> = (0..3).flat_map(|i| frame(&message(i)).to_vec()).collect();
+        let expected = three_messages!(readme_line!(layer, channel(&base).await), first_read);
         let seen = seen.lock().unwrap();
         assert_eq!(seen.len(), 1, "one re-send");
         assert_eq!(seen[0].0, "Bearer tok-2");
