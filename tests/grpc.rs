@@ -7,7 +7,7 @@ mod support;
 #[path = "../examples/tonic_client.rs"]
 mod tonic_client;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use http_body_util::Full;
 use prost::Message;
 use std::time::Duration;
@@ -90,15 +90,9 @@ async fn a_call_that_already_streamed_messages_is_not_retried() {
 
 /// A gRPC request body: the 5-byte frame header and the prost message.
 fn grpc_frame(scenario: &str) -> Bytes {
-    let message = echo::EchoRequest {
+    echo::frame(&echo::EchoRequest {
         scenario: scenario.into(),
-    }
-    .encode_to_vec();
-    let mut frame = BytesMut::with_capacity(5 + message.len());
-    frame.put_u8(0);
-    frame.put_u32(message.len() as u32);
-    frame.put_slice(&message);
-    frame.freeze()
+    })
 }
 
 #[tokio::test]

@@ -8,13 +8,12 @@
 mod echo;
 mod support;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use echo::{EchoReply, EchoRequest};
 use http::{HeaderMap, Request, Response};
 use http_body::Frame;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use prost::Message;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -92,16 +91,6 @@ fn trailers_only(code: u32, message: &str, extra: &[(&str, &str)]) -> Response<S
     response(200, &headers, Bytes::new())
 }
 
-/// One length-prefixed gRPC message.
-fn frame(message: &impl Message) -> Bytes {
-    let bytes = message.encode_to_vec();
-    let mut frame = BytesMut::with_capacity(5 + bytes.len());
-    frame.put_u8(0);
-    frame.put_u32(bytes.len() as u32);
-    frame.put_slice(&bytes);
-    frame.freeze()
-}
-
 /// A gRPC answer that carries one `EchoReply`, then `trailers`.
 fn answered(text: &str, trailers: &[(&'static str, &'static str)]) -> Response<ServerBody> {
     let reply = EchoReply {
@@ -111,7 +100,10 @@ fn answered(text: &str, trailers: &[(&'static str, &'static str)]) -> Response<S
     for (name, value) in trailers {
         map.insert(*name, value.parse().unwrap());
     }
-    let frames = vec![Ok(Frame::data(frame(&reply))), Ok(Frame::trailers(map))];
+    let frames = vec![
+        Ok(Frame::data(echo::frame(&reply))),
+        Ok(Frame::trailers(map)),
+    ];
     let body = Frames::<BoxError>::new(frames).boxed();
     let mut answer = Response::new(body);
     answer
@@ -166,7 +158,7 @@ fn to_body(request: Request<ReplayBody<tonic::body::Body>>) -> Request<tonic::bo
 /// A raw `Say` call of one message to `base`, with `grpc-timeout:
 /// timeout`, as a tonic client sends it.
 fn raw_say(base: &str, timeout: &str) -> Request<tonic::body::Body> {
-    let message = frame(&EchoRequest {
+    let message = echo::frame(&EchoRequest {
         scenario: "a".into(),
     });
     Request::post(format!("{base}/demo.Echo/Say"))
@@ -410,7 +402,10 @@ async fn a_client_streaming_call_is_replayed_whole_on_a_retry() {
     let call = client.client_streaming(request, echo::SAY, echo::codec());
     let reply = bounded("the call", call).await.unwrap();
     assert_eq!(reply.into_inner().message, "got all");
-    let expected: Vec<u8> = messages.iter().flat_map(|m| frame(m).to_vec()).collect();
+    let expected: Vec<u8> = messages
+        .iter()
+        .flat_map(|m| echo::frame(m).to_vec())
+        .collect();
     assert_eq!(seen.count(), 2);
     assert_eq!(seen.body(0), expected);
     assert_eq!(seen.body(1), expected);

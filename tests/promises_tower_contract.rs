@@ -2231,13 +2231,12 @@ async fn an_auth_call_dropped_while_its_resend_waits_for_the_permit_leaves_it_fr
 #[cfg(feature = "grpc")]
 mod grpc {
     use super::{bearer, echo, idp, support};
-    use bytes::{BufMut, Bytes, BytesMut};
+    use bytes::Bytes;
     use echo::{EchoReply, EchoRequest};
     use http::{HeaderMap, Request, Response};
     use http_body::Frame;
     use http_body_util::{BodyExt, Full};
     use hyper::body::Incoming;
-    use prost::Message;
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
     use std::sync::{Arc, Mutex};
     use support::{BoxError, Frames, ServerBody};
@@ -2287,7 +2286,7 @@ mod grpc {
             let reply = support::bounded("the call", call).await.unwrap();
             assert_eq!(reply.unwrap().into_inner().message, "got all");
             (0..3)
-                .flat_map(|i| frame(&message(i)).to_vec())
+                .flat_map(|i| echo::frame(&message(i)).to_vec())
                 .collect::<Vec<u8>>()
         }};
     }
@@ -2363,16 +2362,6 @@ mod grpc {
         support::response(200, &headers, Bytes::new())
     }
 
-    /// One length-prefixed gRPC message.
-    fn frame(message: &impl Message) -> Bytes {
-        let bytes = message.encode_to_vec();
-        let mut frame = BytesMut::with_capacity(5 + bytes.len());
-        frame.put_u8(0);
-        frame.put_u32(bytes.len() as u32);
-        frame.put_slice(&bytes);
-        frame.freeze()
-    }
-
     /// A gRPC answer with headers: one `EchoReply` per text, then `trailers`.
     fn answered(texts: &[&str], trailers: &[(&'static str, &'static str)]) -> Response<ServerBody> {
         let mut frames: Vec<Result<Frame<Bytes>, BoxError>> = texts
@@ -2381,7 +2370,7 @@ mod grpc {
                 let reply = EchoReply {
                     message: (*text).into(),
                 };
-                Ok(Frame::data(frame(&reply)))
+                Ok(Frame::data(echo::frame(&reply)))
             })
             .collect();
         let mut map = HeaderMap::new();
@@ -2425,7 +2414,7 @@ mod grpc {
 
     /// A raw unary `Say` to `base` with `grpc-timeout: timeout`.
     fn raw_say(base: &str, timeout: &str) -> Request<tonic::body::Body> {
-        let message = frame(&EchoRequest {
+        let message = echo::frame(&EchoRequest {
             scenario: "a".into(),
         });
         Request::post(format!("{base}/demo.Echo/Say"))

@@ -206,3 +206,15 @@ pub async fn start() -> (Echo, tonic::transport::Channel) {
 pub fn codec() -> ProstCodec<EchoRequest, EchoReply> {
     ProstCodec::default()
 }
+
+/// One length-prefixed gRPC message (gRPC over HTTP/2: an uncompressed
+/// flag byte, a 4-byte big-endian length, the message).
+pub fn frame(message: &impl prost::Message) -> bytes::Bytes {
+    use bytes::BufMut;
+    let bytes = message.encode_to_vec();
+    let mut frame = bytes::BytesMut::with_capacity(5 + bytes.len());
+    frame.put_u8(0);
+    frame.put_u32(bytes.len() as u32);
+    frame.put_slice(&bytes);
+    frame.freeze()
+}
