@@ -703,11 +703,14 @@ async fn the_breaker_opened_by_earlier_middleware_calls_refuses_the_next() {
     assert_eq!(hits_len(&hits), 3, "sent through an open breaker: {error}");
 }
 
-/// `hedge` module docs ("when it has not answered after a delay, sends it
-/// again; the first final answer wins"): through the middleware, a GET
-/// whose first attempt the server holds is answered by its hedge.
-#[tokio::test]
-async fn a_hedge_through_the_middleware_answers_a_held_get() {
+/// A server that holds its `held`-th request (from 0) until the `Notify`
+/// fires, then answers `held_text`, and answers every other at once with
+/// `other_text`; with the count of requests it received.
+async fn holding(
+    held: usize,
+    held_text: &'static str,
+    other_text: &'static str,
+) -> (SocketAddr, Arc<AtomicUsize>, Arc<tokio::sync::Notify>) {
     let release = Arc::new(tokio::sync::Notify::new());
     let hold = release.clone();
     let count = Arc::new(AtomicUsize::new(0));
@@ -716,15 +719,24 @@ async fn a_hedge_through_the_middleware_answers_a_held_get() {
         let hold = hold.clone();
         let n = seen.fetch_add(1, SeqCst);
         async move {
-            if n == 0 {
+            if n == held {
                 hold.notified().await;
-                response(200, &[], "first")
+                response(200, &[], held_text)
             } else {
-                response(200, &[], "hedge")
+                response(200, &[], other_text)
             }
         }
     })
     .await;
+    (addr, count, release)
+}
+
+/// `hedge` module docs ("when it has not answered after a delay, sends it
+/// again; the first final answer wins"): through the middleware, a GET
+/// whose first attempt the server holds is answered by its hedge.
+#[tokio::test]
+async fn a_hedge_through_the_middleware_answers_a_held_get() {
+    let (addr, count, release) = holding(0, "first", "hedge").await;
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(ApiErrorsMiddleware::with_layer(
             ApiErrorsLayer::new()
@@ -745,23 +757,7 @@ async fn a_hedge_through_the_middleware_answers_a_held_get() {
 /// earlier calls are learned, and a later call the server holds is hedged.
 #[tokio::test]
 async fn percentile_hedging_learns_across_middleware_calls() {
-    let release = Arc::new(tokio::sync::Notify::new());
-    let hold = release.clone();
-    let count = Arc::new(AtomicUsize::new(0));
-    let seen = count.clone();
-    let addr = serve(move |_request: Request<Incoming>| {
-        let hold = hold.clone();
-        let n = seen.fetch_add(1, SeqCst);
-        async move {
-            if n == 5 {
-                hold.notified().await;
-                response(200, &[], "held")
-            } else {
-                response(200, &[], "fast")
-            }
-        }
-    })
-    .await;
+    let (addr, count, release) = holding(5, "held", "fast").await;
     let hedge = HedgeLayer::percentile(0.9)
         .learning(5, Duration::from_millis(20))
         .no_budget();

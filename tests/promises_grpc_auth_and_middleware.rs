@@ -155,20 +155,6 @@ fn to_body(request: Request<ReplayBody<tonic::body::Body>>) -> Request<tonic::bo
     request.map(tonic::body::Body::new)
 }
 
-/// A raw `Say` call of one message to `base`, with `grpc-timeout:
-/// timeout`, as a tonic client sends it.
-fn raw_say(base: &str, timeout: &str) -> Request<tonic::body::Body> {
-    let message = echo::frame(&EchoRequest {
-        scenario: "a".into(),
-    });
-    Request::post(format!("{base}/demo.Echo/Say"))
-        .header("grpc-timeout", timeout)
-        .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .body(tonic::body::Body::new(Full::new(message)))
-        .unwrap()
-}
-
 /// The README's tonic line with `policy` and no other layer.
 async fn plain_line(base: &str, policy: RetryPolicy) -> impl GrpcStack {
     readme_line!(ApiErrorsLayer::new().retry(policy), channel(base).await)
@@ -494,7 +480,7 @@ async fn a_calls_grpc_timeout_through_a_real_channel_ends_deadline_exceeded() {
     let base = hanging().await;
     let layer = ApiErrorsLayer::new().retry(quick());
     let stack = layer.layer(channel(&base).await.map_request(to_body));
-    let error = bounded("the call", stack.oneshot(raw_say(&base, "200m"))).await;
+    let error = bounded("the call", stack.oneshot(echo::raw_say(&base, "200m"))).await;
     let error = error.unwrap_err();
     let cut = error.transport().is_some_and(|cut| cut.is_deadline());
     assert!(cut, "a transport error, a deadline: {error:?}");

@@ -2235,7 +2235,7 @@ mod grpc {
     use echo::{EchoReply, EchoRequest};
     use http::{HeaderMap, Request, Response};
     use http_body::Frame;
-    use http_body_util::{BodyExt, Full};
+    use http_body_util::BodyExt;
     use hyper::body::Incoming;
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
     use std::sync::{Arc, Mutex};
@@ -2412,19 +2412,6 @@ mod grpc {
         })
     }
 
-    /// A raw unary `Say` to `base` with `grpc-timeout: timeout`.
-    fn raw_say(base: &str, timeout: &str) -> Request<tonic::body::Body> {
-        let message = echo::frame(&EchoRequest {
-            scenario: "a".into(),
-        });
-        Request::post(format!("{base}/demo.Echo/Say"))
-            .header("grpc-timeout", timeout)
-            .header("content-type", "application/grpc")
-            .header("te", "trailers")
-            .body(tonic::body::Body::new(Full::new(message)))
-            .unwrap()
-    }
-
     /// src/grpc/mod.rs: each re-send "carries the time left" of the call's
     /// `grpc-timeout`; gRPC over HTTP/2: "TimeoutValue → {positive integer
     /// as ASCII string of at most 8 digits}". From the largest a client may
@@ -2440,7 +2427,7 @@ mod grpc {
             let stack = ApiErrorsLayer::new()
                 .retry(quick())
                 .layer(channel(&base).await.map_request(to_body));
-            let call = stack.oneshot(raw_say(&base, timeout));
+            let call = stack.oneshot(echo::raw_say(&base, timeout));
             let response = support::bounded("the call", call).await.unwrap();
             assert_eq!(response.status(), 200);
             let seen = seen.lock().unwrap();
@@ -2549,7 +2536,7 @@ mod grpc {
         let stack = ApiErrorsLayer::new()
             .retry(support::quick_exact())
             .layer(channel.map_request(to_body));
-        let call = stack.oneshot(raw_say(&base, "10S"));
+        let call = stack.oneshot(echo::raw_say(&base, "10S"));
         let error = support::bounded("the call", call).await.unwrap_err();
         assert_eq!(error.retries().attempts(), 3, "{error}");
     }

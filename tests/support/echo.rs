@@ -218,3 +218,17 @@ pub fn frame(message: &impl prost::Message) -> bytes::Bytes {
     frame.put_slice(&bytes);
     frame.freeze()
 }
+
+/// A raw `Say` call of one message to `base`, with `grpc-timeout:
+/// timeout`, as a tonic client sends it.
+pub fn raw_say(base: &str, timeout: &str) -> http::Request<Body> {
+    let message = frame(&EchoRequest {
+        scenario: "a".into(),
+    });
+    http::Request::post(format!("{base}/demo.Echo/Say"))
+        .header("grpc-timeout", timeout)
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(Body::new(http_body_util::Full::new(message)))
+        .unwrap()
+}
