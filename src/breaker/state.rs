@@ -258,7 +258,9 @@ impl Circuit {
         self.slide(now, t.window);
         let slot = &mut self.slots[self.index];
         slot.calls += 1;
-        slot.failures += u32::from(matches!(verdict, Verdict::Unwell(_)));
+        if matches!(verdict, Verdict::Unwell(_)) {
+            slot.failures += 1;
+        }
         // Checked after every call, a success too (nine failures, then an
         // answer, is 9 of 10), as Resilience4j does.
         let (calls, failures) = self.totals();
