@@ -415,16 +415,15 @@ where
     /// method and URI when the observer records metrics; as it is
     /// otherwise.
     fn timed(&self, wait: Wait) -> Wait {
-        let observer = self.tokens.observer.clone();
+        let observer = &self.tokens.observer;
         if !observer.has_metrics() {
             return wait;
         }
-        let (method, uri) = (self.context.method().clone(), self.context.uri().clone());
+        // Recorded as waited when it ends, or when the caller gives up.
+        let waiting = observer.credential_wait(self.context.method(), self.context.uri());
         Box::pin(async move {
-            let started = tokio::time::Instant::now();
-            let loaded = wait.await;
-            observer.credential_waited(started.elapsed(), &method, &uri);
-            loaded
+            let _waiting = waiting;
+            wait.await
         })
     }
 

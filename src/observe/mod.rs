@@ -226,13 +226,12 @@ impl Observer {
         }
     }
 
-    /// `method uri` waited `waited` for a credential
-    /// (`tower_api_errors.waits`, source `auth`).
-    pub(crate) fn credential_waited(&self, waited: Duration, method: &Method, uri: &Uri) {
+    /// `method uri` waits for a credential, as long as the [`Wait`]
+    /// returned is held (`tower_api_errors.waits`, source `auth`).
+    pub(crate) fn credential_wait(&self, method: &Method, uri: &Uri) -> Wait {
         #[cfg(feature = "opentelemetry")]
-        if let Some(metrics) = &self.metrics {
-            metrics.record_wait(crate::metrics::WaitSource::Auth, waited, method, uri);
-        }
+        return (self.metrics.as_ref())
+            .map(|m| otel::Waiting::new(m, otel::WaitSource::Auth, (method, uri), Duration::MAX));
     }
 
     /// The auth layer ends a request (tracing `unauthorized`).
@@ -243,8 +242,9 @@ impl Observer {
 
     /// A quota gate holds `request` for `delay` (`reason`: `pacing`,
     /// `quota spent`) in the scope with digest `scope` (tracing
-    /// `quota_held` and a `quota` wait, each wait; `first`, the request's
-    /// first wait: `tower_api_errors.quota.holds`, a `{request}` count).
+    /// `quota_held`; a `quota` wait, each wait, as long as the [`Wait`]
+    /// returned is held; `first`, the request's first wait:
+    /// `tower_api_errors.quota.holds`, a `{request}` count).
     pub(crate) fn quota_held<B>(
         &self,
         scope: u64,
@@ -252,7 +252,7 @@ impl Observer {
         reason: &'static str,
         first: bool,
         request: Option<&Request<B>>,
-    ) {
+    ) -> Wait {
         #[cfg(feature = "tracing")]
         tracing::debug!(
             target: trace::TARGET,
@@ -267,8 +267,10 @@ impl Observer {
             if first {
                 metrics.record_quota_hold(method, uri);
             }
-            metrics.record_wait(crate::metrics::WaitSource::Quota, delay, method, uri);
+            let source = otel::WaitSource::Quota;
+            return Some(otel::Waiting::new(metrics, source, (method, uri), delay));
         }
+        Wait::default()
     }
 
     /// A quota gate refuses `request` without sending it: the scope frees
@@ -366,6 +368,16 @@ impl Observer {
         }
     }
 }
+
+/// A wait before a send, which the layer waiting holds (in its future)
+/// while it lasts: `tower_api_errors.waits` and
+/// `tower_api_errors.wait.duration` are recorded when it is dropped (the
+/// wait ended, or the caller gave up), with the time waited, not the time
+/// planned (see `otel::Waiting`; the retry layer's are its `Call`'s).
+#[cfg(feature = "opentelemetry")]
+pub(crate) type Wait = Option<otel::Waiting>;
+#[cfg(not(feature = "opentelemetry"))]
+pub(crate) type Wait = ();
 
 /// The classifier stamped a verdict on a response (tracing `classified`
 /// {status, kind, retryable}, at TRACE).

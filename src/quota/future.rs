@@ -71,6 +71,8 @@ struct Held<S, B> {
     /// Its hold was counted: a request counts once as held, however many
     /// waits the store gives it (each wait is still one).
     counted: bool,
+    /// The wait in progress, recorded as waited when it ends or drops.
+    wait: crate::observe::Wait,
 }
 
 /// The permit a request holds, returned to the store exactly once: when
@@ -103,7 +105,7 @@ impl Ticket {
     fn held<S, B>(&self, delay: Duration, reason: &'static str, held: &mut Held<S, B>) {
         let first = !std::mem::replace(&mut held.counted, true);
         let (observer, request) = (&self.config.observer, held.request.as_ref());
-        observer.quota_held(self.scope.as_u64(), delay, reason, first, request);
+        held.wait = observer.quota_held(self.scope.as_u64(), delay, reason, first, request);
     }
 }
 
@@ -177,6 +179,7 @@ impl<S: Clone, B> Held<S, B> {
             since: Instant::now(),
             deadline: None,
             counted: false,
+            wait: Default::default(),
         }
     }
 }
@@ -255,7 +258,8 @@ where
                 }
                 StateProj::Sleeping { sleep } => {
                     ready!(sleep.as_mut().poll(cx));
-                    let held = this.held.as_ref().expect("a held request");
+                    let held = this.held.as_mut().expect("a held request");
+                    held.wait = Default::default();
                     this.state.set(after_sleep(held.since, this.ticket));
                 }
                 StateProj::Readying => {

@@ -49,8 +49,14 @@ pin_project! {
     {
         fn drop(this: Pin<&mut Self>) {
             if !matches!(this.state, State::Done) {
+                let this = this.project();
                 let _entered = this.span.enter();
-                let in_flight = matches!(this.state, State::Calling { .. });
+                let in_flight = matches!(*this.state, State::Calling { .. });
+                // A wait cut short counts as far as it went.
+                if let State::Waiting { sleep } = &*this.state {
+                    let left = sleep.deadline().saturating_duration_since(Instant::now());
+                    this.call.waited = this.call.waited.saturating_sub(left);
+                }
                 this.call.telemetry.dropped(&this.call.report(None), in_flight);
             }
         }

@@ -30,6 +30,9 @@ struct State {
     /// Attempts that ended with nothing sent (not the call's).
     unsent: u32,
     in_flight: bool,
+    /// The retry's wait in progress, recorded when the next attempt is
+    /// sent or the call dropped.
+    wait: Option<Waiting>,
     /// The call is still to be recorded, here (not a hedged call's
     /// attempt's recorder): a call dropped before its end is recorded
     /// when its recorder drops.
@@ -63,6 +66,7 @@ impl Call {
                 resends: 0,
                 unsent: 0,
                 in_flight: attempts,
+                wait: None,
                 open: call,
             })
         }))
@@ -113,12 +117,14 @@ impl Call {
             Some(HintSource::Cooldown) => WaitSource::Cooldown,
             Some(_) => WaitSource::RetryAfter,
         };
-        state.metrics.wait_for(source, delay, &state.target);
+        let (metrics, target) = (state.metrics.clone(), state.target.clone());
+        state.wait = Some(Waiting(metrics, source, target, Instant::now(), delay));
     }
 
     /// The next attempt is being sent.
     pub(crate) fn resend(&mut self) {
         if let Some(state) = self.0.as_deref_mut() {
+            state.wait = None;
             state.attempt_started = Instant::now();
             state.resends += 1;
             state.in_flight = true;
@@ -137,6 +143,8 @@ impl Call {
             return;
         };
         state.open = false;
+        // A wait the deadline ended is recorded now.
+        state.wait = None;
         let now = state.attempt_ended(status, failure, false);
         let seconds = now.saturating_duration_since(state.started).as_secs_f64();
         state.record(
@@ -165,6 +173,30 @@ impl Call {
             Some(StopReason::Deadline) => metrics.fail_fast_for(FailFast::Deadline, target),
             _ => {}
         }
+    }
+}
+
+/// A wait before a send (its metrics, source, request, start and
+/// planned length), held while it lasts: `tower_api_errors.waits` and
+/// `tower_api_errors.wait.duration` are recorded when it is dropped (it
+/// ended, or its caller gave up), with the time waited, at most the
+/// length planned (a wait over records as planned, whenever its waiter is
+/// woken).
+#[derive(Debug)]
+pub(crate) struct Waiting(Metrics, WaitSource, Target, Instant, Duration);
+
+impl Waiting {
+    /// A wait of `max` at most, for `source`, before sending `to` (method, URI).
+    pub(crate) fn new(m: &Metrics, source: WaitSource, to: (&Method, &Uri), max: Duration) -> Self {
+        let target = Target::new(to.0, to.1);
+        Waiting(m.clone(), source, target, Instant::now(), max)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let waited = self.3.elapsed().min(self.4);
+        self.0.wait_for(self.1, waited, &self.2);
     }
 }
 

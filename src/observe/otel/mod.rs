@@ -11,7 +11,7 @@ pub use attributes::{
     HEDGE_EVENT, HTTP_REQUEST_METHOD, HTTP_REQUEST_RESEND_COUNT, HTTP_RESPONSE_STATUS_CODE,
     SERVER_ADDRESS, SERVER_PORT, STOP_REASON, WAIT_SOURCE,
 };
-pub(crate) use call::Call;
+pub(crate) use call::{Call, Waiting};
 pub use instruments::{
     FailFast, Metrics, WaitSource, ATTEMPT_BUCKETS, CALL_DURATION_BUCKETS, HTTP_DURATION_BUCKETS,
     PREFIX, SCOPE, WAIT_DURATION_BUCKETS,
