@@ -1107,3 +1107,125 @@ mod dropped {
         assert_eq!(seen(&provider, &exporter, CALL_ATTEMPTS, None), (1, 2.0));
     }
 }
+
+/// A wait its caller cuts short is recorded as waited, not as planned:
+/// `tower_api_errors.wait.duration` is "with each wait counted above: its
+/// length" (src/metrics/mod.rs, the table). Each caller here gives up 3 s
+/// into a 10 s wait: one wait of 3 s, whichever layer waited.
+mod cut_short {
+    use super::scripted::{self, delayed as upstream, exact, get};
+    use crate::metrics_example::{points, sdk, Point};
+    use bytes::Bytes;
+    use http::Request;
+    use http_body_util::Full;
+    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, SdkMeterProvider};
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tower::{service_fn, BoxError, Layer, ServiceBuilder, ServiceExt};
+    use tower_api_errors::auth::{AuthLayer, Credential, TokenFuture, TokenSource};
+    use tower_api_errors::metrics::Metrics;
+    use tower_api_errors::quota::QuotaLayer;
+    use tower_api_errors::{ErrorBodyParseLayer, RetryLayer};
+
+    /// (count, sum) of `tower_api_errors.waits` and of
+    /// `tower_api_errors.wait.duration` with wait source `source`.
+    fn waits(
+        provider: &SdkMeterProvider,
+        exporter: &InMemoryMetricExporter,
+        source: &str,
+    ) -> (u64, u64, f64) {
+        provider.force_flush().unwrap();
+        let points: Vec<Point> = points(&exporter.get_finished_metrics().unwrap());
+        let of = |metric: &str| {
+            let source = |p: &&Point| {
+                p.attributes
+                    .get("tower_api_errors.wait.source")
+                    .map(String::as_str)
+                    == Some(source)
+            };
+            let matching = points.iter().filter(|p| p.metric == metric).filter(source);
+            matching.fold((0, 0.0), |(n, sum), p| (n + p.count, sum + p.sum))
+        };
+        let (counted, (recorded, waited)) = (
+            of("tower_api_errors.waits").0,
+            of("tower_api_errors.wait.duration"),
+        );
+        (counted, recorded, waited)
+    }
+
+    /// Gives `call` up after 3 s.
+    async fn give_up<T>(call: impl Future<Output = T>) {
+        assert!(tokio::time::timeout(Duration::from_secs(3), call)
+            .await
+            .is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_wait_cut_short_is_recorded_as_waited() {
+        let (provider, exporter) = sdk();
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(
+                exact().metrics(Metrics::from_provider(&provider)),
+            ))
+            .layer(ErrorBodyParseLayer::new())
+            .service(upstream(&Arc::default(), |_| {
+                (Some(Duration::ZERO), 503, &[("retry-after", "10")])
+            }));
+        give_up(client.oneshot(get("http://api.test/x"))).await;
+        assert_eq!(waits(&provider, &exporter, "retry_after"), (1, 1, 3.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quota_hold_cut_short_is_recorded_as_waited() {
+        let (provider, exporter) = sdk();
+        let spent = [
+            ("x-ratelimit-limit", "1"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "10"),
+        ];
+        let client = QuotaLayer::new()
+            .metrics(Metrics::from_provider(&provider))
+            .layer(service_fn(move |_: Request<Full<Bytes>>| async move {
+                Ok::<_, BoxError>(scripted::reply(200, &spent, "{}"))
+            }));
+        // Learns the spent window; the next request is held 10 s.
+        client
+            .clone()
+            .oneshot(get("http://api.test/a"))
+            .await
+            .unwrap();
+        give_up(client.oneshot(get("http://api.test/a"))).await;
+        assert_eq!(waits(&provider, &exporter, "quota"), (1, 1, 3.0));
+    }
+
+    /// The wait for the first credential, cut short, is recorded too (it
+    /// was not at all).
+    #[tokio::test(start_paused = true)]
+    async fn an_auth_wait_cut_short_is_recorded_as_waited() {
+        struct Slow;
+        impl TokenSource for Slow {
+            fn current(&self) -> TokenFuture<'_> {
+                Box::pin(async {
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                    Ok(Credential::new("t1").unwrap())
+                })
+            }
+            fn refresh<'a>(&'a self, _: &'a Credential) -> TokenFuture<'a> {
+                self.current()
+            }
+        }
+        let (provider, exporter) = sdk();
+        let client = AuthLayer::new(Slow)
+            .metrics(Metrics::from_provider(&provider))
+            .layer(service_fn(|_: Request<Full<Bytes>>| async {
+                Ok::<_, BoxError>(scripted::reply(200, &[], "{}"))
+            }));
+        give_up(client.clone().oneshot(get("http://api.test/a"))).await;
+        assert_eq!(waits(&provider, &exporter, "auth"), (1, 1, 3.0));
+        // A wait that ends records its whole length, as before: the load
+        // goes on, and its credential comes 7 s later.
+        client.oneshot(get("http://api.test/a")).await.unwrap();
+        assert_eq!(waits(&provider, &exporter, "auth"), (2, 2, 3.0 + 7.0));
+    }
+}

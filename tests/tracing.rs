@@ -1212,6 +1212,29 @@ mod one_request {
         assert!(attempt.contains("error.type=\"unavailable\""), "{attempt}");
     }
 
+    /// The caller gives up 3 s into a 10 s wait: the `finished` event's
+    /// `waited_ms` is the 3 s waited (it said the 10 s planned, more than
+    /// the whole call lasted), as `tower_api_errors.wait.duration` (tests/metrics.rs,
+    /// `cut_short`).
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_cut_short_is_logged_as_waited() {
+        let (logs, _guard) = captured_logs::capture(FmtSpan::NONE);
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(exact()))
+            .layer(ErrorBodyParseLayer::new())
+            .service(delayed(&Default::default(), |_| {
+                (Some(Duration::ZERO), 503, &[("retry-after", "10")])
+            }));
+        let call = client.oneshot(get("http://api.test/x"));
+        assert!(tokio::time::timeout(Duration::from_secs(3), call)
+            .await
+            .is_err());
+        let finished = seen(&logs).2;
+        assert_eq!(finished.len(), 1, "{}", logs.text());
+        let cut = "outcome=\"cancelled\" attempts=1 waited_ms=3000";
+        assert!(finished[0].ends_with(cut), "{finished:?}");
+    }
+
     /// A hedged call dropped with both attempts in flight: one `finished`
     /// (the hedge layer's), in the call's one span; both attempts
     /// cancelled.
