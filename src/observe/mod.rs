@@ -230,8 +230,11 @@ impl Observer {
     /// returned is held (`tower_api_errors.waits`, source `auth`).
     pub(crate) fn credential_wait(&self, method: &Method, uri: &Uri) -> Wait {
         #[cfg(feature = "opentelemetry")]
-        return (self.metrics.as_ref())
-            .map(|m| otel::Waiting::new(m, otel::WaitSource::Auth, (method, uri), Duration::MAX));
+        if let Some(m) = &self.metrics {
+            let source = otel::WaitSource::Auth;
+            return Some(otel::Waiting::new(m, source, (method, uri), Duration::MAX));
+        }
+        Wait::default()
     }
 
     /// The auth layer ends a request (tracing `unauthorized`).
@@ -377,7 +380,7 @@ impl Observer {
 #[cfg(feature = "opentelemetry")]
 pub(crate) type Wait = Option<otel::Waiting>;
 #[cfg(not(feature = "opentelemetry"))]
-pub(crate) type Wait = ();
+pub(crate) type Wait = Option<std::convert::Infallible>;
 
 /// The classifier stamped a verdict on a response (tracing `classified`
 /// {status, kind, retryable}, at TRACE).
