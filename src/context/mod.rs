@@ -113,6 +113,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
+use std::thread::LocalKey;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -157,20 +158,27 @@ thread_local! {
     static CUTTING: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Held while the retry layer drops an attempt in flight that its call's
-/// deadline cut (see [the module docs](self#an-attempt-cut-by-the-calls-deadline)).
-pub(crate) struct Cutting(());
-
 /// Marks the attempts dropped on this thread until the guard drops as cut
-/// by their call's deadline.
-pub(crate) fn cutting() -> Cutting {
-    CUTTING.set(true);
-    Cutting(())
+/// by their call's deadline (see [the module docs](self#an-attempt-cut-by-the-calls-deadline)):
+/// held while the retry layer drops an attempt in flight that its call's
+/// deadline cut.
+pub(crate) fn cutting() -> impl Drop {
+    Setting::new(&CUTTING, true)
 }
 
-impl Drop for Cutting {
+/// A thread-local set to a value until the guard drops, then put back as
+/// it was (a panic included).
+struct Setting<T: Copy + 'static>(&'static LocalKey<Cell<T>>, T);
+
+impl<T: Copy> Setting<T> {
+    fn new(key: &'static LocalKey<Cell<T>>, value: T) -> Self {
+        Setting(key, key.replace(value))
+    }
+}
+
+impl<T: Copy> Drop for Setting<T> {
     fn drop(&mut self) {
-        CUTTING.set(false);
+        self.0.set(self.1);
     }
 }
 
@@ -203,19 +211,8 @@ impl<F: Future> Future for WithinDeadline<F> {
         let this = self.project();
         let outer = DEADLINE.get();
         let deadline = [outer, *this.deadline].into_iter().flatten().min();
-        // Restored on the way out, a panic included.
-        let _restore = Restore(outer);
-        DEADLINE.set(deadline);
+        let _deadline = Setting::new(&DEADLINE, deadline);
         this.future.poll(cx)
-    }
-}
-
-/// Puts the deadline a [`WithinDeadline`] replaced back.
-struct Restore(Option<Instant>);
-
-impl Drop for Restore {
-    fn drop(&mut self) {
-        DEADLINE.set(self.0);
     }
 }
 

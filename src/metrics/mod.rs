@@ -172,10 +172,4 @@
 
 // The code is the observer's OpenTelemetry backend (`src/observe/otel/`);
 // this page is its public face.
-pub use crate::observe::otel::{
-    FailFast, Metrics, WaitSource, ATTEMPT_BUCKETS, AUTH_OUTCOME, BREAKER_ORIGIN, BREAKER_STATE,
-    CALL_DURATION_BUCKETS, ERROR_CODE, ERROR_TYPE, FAILED_FAST_REASON, HEDGE_EVENT,
-    HTTP_DURATION_BUCKETS, HTTP_REQUEST_METHOD, HTTP_REQUEST_RESEND_COUNT,
-    HTTP_RESPONSE_STATUS_CODE, PREFIX, SCOPE, SERVER_ADDRESS, SERVER_PORT, STOP_REASON,
-    WAIT_DURATION_BUCKETS, WAIT_SOURCE,
-};
+pub use crate::observe::otel::*;

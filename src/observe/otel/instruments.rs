@@ -136,17 +136,21 @@ impl fmt::Debug for Metrics {
     }
 }
 
-/// Binds each `field` to an instrument on `meter` (`kind`, a `Meter`
-/// method: `u64_counter`, `f64_histogram`, ...) named `name`, in `unit`,
-/// with `buckets` when given: one table row an instrument.
+/// The [`Instruments`], each `field` bound to an instrument on `meter`
+/// (`kind`, a `Meter` method: `u64_counter`, `f64_histogram`, ...) named
+/// `name`, in `unit`, with `buckets` when given: one table row an
+/// instrument, and no error codes allowed.
 macro_rules! instruments {
     ($meter:ident; $($field:ident: $kind:ident($name:literal, $unit:literal, $doc:literal $(, $buckets:expr)?);)*) => {
-        $(let $field = $meter
-            .$kind($name)
-            .with_unit($unit)
-            .with_description($doc)
-            $(.with_boundaries($buckets.to_vec()))?
-            .build();)*
+        Instruments {
+            $($field: $meter
+                .$kind($name)
+                .with_unit($unit)
+                .with_description($doc)
+                $(.with_boundaries($buckets.to_vec()))?
+                .build(),)*
+            error_codes: Box::default(),
+        }
     };
 }
 
@@ -158,7 +162,7 @@ impl Metrics {
     pub fn new(meter: &Meter) -> Self {
         // One row per instrument: its field, kind, name, unit, description
         // and buckets.
-        instruments! { meter;
+        let instruments = instruments! { meter;
             attempt_duration: f64_histogram("http.client.request.duration", "s",
                 "Duration of each HTTP request sent (each attempt).", HTTP_DURATION_BUCKETS);
             call_duration: f64_histogram("tower_api_errors.call.duration", "s",
@@ -184,23 +188,9 @@ impl Metrics {
                 "Circuit breaker state changes, by the state entered.");
             hedges: u64_counter("tower_api_errors.hedges", "{request}",
                 "Hedged requests sent, won and cancelled.");
-        }
+        };
         Metrics {
-            inner: Arc::new(Instruments {
-                attempt_duration,
-                call_duration,
-                call_attempts,
-                retries,
-                waits,
-                wait_duration,
-                budget_refusals,
-                failed_fast,
-                auth_refreshes,
-                quota_holds,
-                breaker_transitions,
-                hedges,
-                error_codes: Box::default(),
-            }),
+            inner: Arc::new(instruments),
         }
     }
 

@@ -6,13 +6,8 @@ mod attributes;
 mod call;
 mod instruments;
 
-pub use attributes::{
-    AUTH_OUTCOME, BREAKER_ORIGIN, BREAKER_STATE, ERROR_CODE, ERROR_TYPE, FAILED_FAST_REASON,
-    HEDGE_EVENT, HTTP_REQUEST_METHOD, HTTP_REQUEST_RESEND_COUNT, HTTP_RESPONSE_STATUS_CODE,
-    SERVER_ADDRESS, SERVER_PORT, STOP_REASON, WAIT_SOURCE,
-};
+// Every public name of the backend, re-exported on the
+// [`metrics`](crate::metrics) page.
+pub use attributes::*;
 pub(crate) use call::{Call, Waiting};
-pub use instruments::{
-    FailFast, Metrics, WaitSource, ATTEMPT_BUCKETS, CALL_DURATION_BUCKETS, HTTP_DURATION_BUCKETS,
-    PREFIX, SCOPE, WAIT_DURATION_BUCKETS,
-};
+pub use instruments::*;
