@@ -754,13 +754,11 @@ pub struct RetryEvent<'a> {
 }
 
 impl<'a> RetryEvent<'a> {
-    /// The request's URI, for printing: it displays redacted (no userinfo,
-    /// no credential-like query values).
-    pub fn uri(&self) -> RedactedUri<'a> {
-        self.uri
-    }
-
     field_getters! {
+        /// The request's URI, for printing: it displays redacted (no userinfo,
+        /// no credential-like query values).
+        pub fn uri -> RedactedUri<'a>;
+
         /// The request's method.
         pub fn method -> &'a Method;
 
