@@ -382,13 +382,8 @@ where
     if ready!(service.poll_ready(cx)).is_err() || budget.is_some_and(|b| !b.withdraw()) {
         return Poll::Ready(None);
     }
-    let Spare {
-        template,
-        body,
-        service,
-        claim,
-    } = *spare.take().expect("checked above");
-    let mut request = template.rebuild(body);
+    let spare = *spare.take().expect("checked above");
+    let mut request = spare.template.rebuild(spare.body);
     request.extensions_mut().insert(Hedged::new(2));
     // A call with no time left sends no hedge: its first attempt runs on.
     #[cfg(feature = "grpc")]
@@ -396,10 +391,10 @@ where
         return Poll::Ready(None);
     };
     // (Lost only to a retry started since the check above.)
-    if !claim.take(ClaimedBy::Hedge) {
+    if !spare.claim.take(ClaimedBy::Hedge) {
         return Poll::Ready(None);
     }
-    Poll::Ready(Some(service.expect("made ready above").call(request)))
+    Poll::Ready(Some(spare.service.expect("made ready above").call(request)))
 }
 
 impl<S, B, ResBody> Future for ResponseFuture<S, B>
