@@ -723,11 +723,7 @@ impl ScopeState {
             // little left as the window has, or less.
             Some(current) => reset_at > current + NEW_WINDOW_AFTER && remaining > window.remaining,
         };
-        let reset_at = if window.truncated {
-            reset_at + WHOLE_SECOND
-        } else {
-            reset_at
-        };
+        let reset_at = reset_at + if window.truncated { WHOLE_SECOND } else { 0 };
         // A window that ended before this one began (an answer that came
         // back after the next window's first: answers' latencies vary)
         // says nothing of this one. (Taken for it, its "0 left" held a
