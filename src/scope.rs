@@ -129,16 +129,6 @@ impl<'a> ScopeRequest<'a> {
         }
     }
 
-    /// The view of a request's parts.
-    pub(crate) fn from_parts(parts: &'a http::request::Parts) -> Self {
-        ScopeRequest {
-            method: &parts.method,
-            uri: &parts.uri,
-            headers: &parts.headers,
-            extensions: &parts.extensions,
-        }
-    }
-
     field_getters! {
         /// The method.
         pub fn method -> &'a Method;

@@ -64,9 +64,9 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let config = &self.config;
+        let key = crate::scope::key(&ScopeRequest::new(&request), None);
         let (mut parts, body) = request.into_parts();
         let started = Instant::now();
-        let key = crate::scope::key(&ScopeRequest::from_parts(&parts), None);
         let call = Call {
             config: config.clone(),
             prototype: self.prototype.clone(),
