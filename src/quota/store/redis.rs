@@ -15,7 +15,7 @@ use redis::{Client, RedisError, Script, ScriptInvocation};
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 
@@ -72,6 +72,7 @@ local r = {'0', t[1], t[2]}
 for _, f in ipairs(redis.call('HGETALL', KEYS[1])) do r[#r + 1] = f end
 return r
 "#;
+static CAS_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(CAS));
 
 /// A breaker's opening of a scope (Unix ms), kept when later than the one
 /// Redis holds: KEYS[1] the opening; ARGV[1] the time (`0`: only read it),
@@ -84,6 +85,7 @@ if tonumber(ARGV[1]) > (tonumber(v) or 0) then
 end
 return {v}
 "#;
+static OPENING_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(OPENING));
 /// A process reads the fleet's opening of a scope at most this often, and
 /// after a failed read waits [`BACKOFF_MAX`] before the next of any scope.
 const OPENING_EVERY: Millis = 250;
@@ -163,9 +165,9 @@ pub struct RedisStore {
     shared: Arc<Shared>,
 }
 
+#[derive(Default)]
 struct Shared {
     local: MemoryStore,
-    cas: Script,
     scopes: Mutex<ScopeMap<Arc<Sync>>>,
     local_mode: AtomicBool,
     local_decisions: AtomicU64,
@@ -179,9 +181,8 @@ struct Shared {
     /// whether one came yet.
     offset: AtomicI64,
     clock_known: AtomicBool,
-    /// Breaker openings: the script, and when Redis may next be read for
-    /// them (local ms) after a failure.
-    opening: Script,
+    /// Breaker openings: when Redis may next be read for them (local ms)
+    /// after a failure.
     openings_after: AtomicU64,
 }
 
@@ -357,18 +358,8 @@ impl RedisStore {
             timeout: DEFAULT_TIMEOUT,
             shared: Arc::new(Shared {
                 local: MemoryStore::local_view(),
-                cas: Script::new(CAS),
-                scopes: Mutex::default(),
-                local_mode: AtomicBool::new(false),
-                local_decisions: AtomicU64::new(0),
-                commands: AtomicU64::new(0),
-                retry_at: AtomicU64::new(0),
                 backoff: AtomicU64::new(BACKOFF_FIRST),
-                probing: AtomicBool::new(false),
-                offset: AtomicI64::new(0),
-                opening: Script::new(OPENING),
-                openings_after: AtomicU64::new(0),
-                clock_known: AtomicBool::new(false),
+                ..Shared::default()
             }),
         }
     }
@@ -787,7 +778,7 @@ impl RedisStore {
         expected: &str,
         next: Option<&Ledger>,
     ) -> Result<Option<Ledger>, String> {
-        let mut invocation = self.shared.cas.key(self.key(scope));
+        let mut invocation = CAS_SCRIPT.key(self.key(scope));
         let end = next.map_or(0, |n| n.lease_end.max(n.state.cooldown_until.unwrap_or(0)));
         let ttl = end.saturating_sub(self.redis_now()) + 60_000;
         invocation.arg(expected).arg(ttl);
@@ -900,7 +891,7 @@ impl RedisStore {
         };
         let store = self.clone();
         runtime.spawn(async move {
-            let mut invocation = store.shared.opening.key(store.opening_key(scope));
+            let mut invocation = OPENING_SCRIPT.key(store.opening_key(scope));
             let ttl = until.saturating_sub(unix_ms(SystemTime::now())) + 60_000;
             invocation.arg(until).arg(ttl);
             store.shared.commands.fetch_add(1, Ordering::Relaxed);
