@@ -208,9 +208,7 @@ pub enum Grant {
 /// store's hot path, which never waits, never allocates; a boxed future is
 /// what keeps [`QuotaStore`] object-safe for stores that do wait.
 #[must_use = "futures do nothing unless polled"]
-pub struct StoreFuture<T> {
-    inner: Inner<T>,
-}
+pub struct StoreFuture<T>(Inner<T>);
 
 enum Inner<T> {
     Ready(Option<T>),
@@ -220,21 +218,17 @@ enum Inner<T> {
 impl<T> StoreFuture<T> {
     /// A value available now.
     pub fn ready(value: T) -> Self {
-        StoreFuture {
-            inner: Inner::Ready(Some(value)),
-        }
+        StoreFuture(Inner::Ready(Some(value)))
     }
 
     /// A value a future will produce.
     pub fn boxed(future: impl Future<Output = T> + Send + 'static) -> Self {
-        StoreFuture {
-            inner: Inner::Boxed(Box::pin(future)),
-        }
+        StoreFuture(Inner::Boxed(Box::pin(future)))
     }
 
     /// The value, when it is available without waiting.
     pub fn now_or_never(&mut self) -> Option<T> {
-        match &mut self.inner {
+        match &mut self.0 {
             Inner::Ready(value) => value.take(),
             Inner::Boxed(_) => None,
         }
@@ -243,7 +237,7 @@ impl<T> StoreFuture<T> {
 
 impl<T> fmt::Debug for StoreFuture<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self.inner {
+        f.write_str(match self.0 {
             Inner::Ready(_) => "StoreFuture::Ready",
             Inner::Boxed(_) => "StoreFuture::Boxed",
         })
@@ -257,7 +251,7 @@ impl<T> Future for StoreFuture<T> {
     type Output = T;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        match &mut self.get_mut().inner {
+        match &mut self.get_mut().0 {
             Inner::Ready(value) => {
                 Poll::Ready(value.take().expect("StoreFuture polled after completion"))
             }
