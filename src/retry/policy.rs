@@ -313,9 +313,7 @@ impl RetryPolicy {
         /// other numbers, tower's [`TpsBudget`](super::TpsBudget), or any
         /// `tower::retry::budget::Budget` of yours. Every clone of the policy,
         /// and so every clone of the service, draws from it.
-        pub fn budget(budget: impl Budget + Send + Sync + 'static) |c| {
-            c.budget = Some(Arc::new(budget));
-        };
+        pub fn budget(budget: impl Budget + Send + Sync + 'static) |c| c.budget = Some(Arc::new(budget));
 
         /// Turns the budget off: retries are limited by `max_attempts` only.
         pub fn no_budget() |c| c.budget = None;
