@@ -198,7 +198,7 @@ pub struct RetryPolicy {
     config: Arc<Config>,
 }
 
-#[derive(Clone)]
+#[derive(Clone, Default)]
 struct Config {
     max_attempts: u32,
     /// A request's own word on its idempotency ([`RetryOverride::idempotent`]).
@@ -218,21 +218,17 @@ struct Config {
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
+            // (The rest as Config's derived default: none, false, the
+            // default backoff and observer.)
             config: Arc::new(Config {
                 max_attempts: 3,
-                idempotent: None,
-                backoff: Backoff::default(),
                 max_retry_after: Duration::from_secs(120),
                 deadline: Some(DEFAULT_DEADLINE),
                 // 20 % of the requests of the last 10 s, plus 1 retry a
                 // second (lock-free, no clock read per request).
                 budget: Some(Arc::new(RetryBudget::default())),
-                retry_non_idempotent: false,
-                classifier: None,
                 max_replay_bytes: DEFAULT_MAX_REPLAY,
-                retry_if: None,
-                on_retry: None,
-                observer: Observer::new(),
+                ..Config::default()
             }),
         }
     }
