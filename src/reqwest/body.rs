@@ -45,11 +45,7 @@ where
 fn converted<D: Into<Bytes>, E: Into<BoxError>>(
     polled: Option<Result<Frame<D>, E>>,
 ) -> Option<Polled> {
-    polled.map(|frame| {
-        frame
-            .map(|frame| frame.map_data(Into::into))
-            .map_err(Into::into)
-    })
+    polled.map(|frame| frame.map(|f| f.map_data(Into::into)).map_err(Into::into))
 }
 
 /// A body streamed with what its first poll gave ahead of the rest.
