@@ -52,9 +52,7 @@ pub(crate) const BARE_429: Duration = Duration::from_secs(1);
 
 /// The bucket of a latency.
 fn bucket(latency: Duration) -> usize {
-    let micros = u64::try_from(latency.as_micros())
-        .unwrap_or(u64::MAX)
-        .max(1);
+    let micros = latency.as_micros().clamp(1, u128::from(u64::MAX)) as u64;
     let octave = 63 - micros.leading_zeros() as usize;
     let quarter = match octave {
         0 | 1 => 0,
