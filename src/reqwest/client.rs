@@ -108,9 +108,7 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let converted = to_reqwest(request, BodyAs::Cloneable);
         let state = converted.map_err(|error| Some(super::redacted(error)));
-        ResponseFuture {
-            state: state.map(|request| self.client.call(request)),
-        }
+        ResponseFuture(state.map(|request| self.client.call(request)))
     }
 }
 
@@ -174,17 +172,15 @@ fn url_of(parts: &http::request::Parts) -> Option<::reqwest::Url> {
 type Pending = <::reqwest::Client as Service<::reqwest::Request>>::Future;
 
 /// The response future of [`ReqwestClient`].
-pub struct ResponseFuture {
-    // reqwest's future, or (the request did not convert) its error, until
-    // taken. (`Pending` is `Unpin`: no projection.)
-    state: Result<Pending, Option<::reqwest::Error>>,
-}
+// reqwest's future, or (the request did not convert) its error, until
+// taken. (`Pending` is `Unpin`: no projection.)
+pub struct ResponseFuture(Result<Pending, Option<::reqwest::Error>>);
 
 impl Future for ResponseFuture {
     type Output = Result<Response<::reqwest::Body>, ::reqwest::Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.state {
+        match &mut self.0 {
             Ok(pending) => Pin::new(pending)
                 .poll(cx)
                 .map(|result| result.map(Response::from).map_err(super::redacted)),
