@@ -93,8 +93,7 @@ impl Histogram {
         if self.in_current >= GENERATION {
             std::mem::swap(&mut self.current, &mut self.previous);
             self.current.fill(0);
-            self.in_previous = self.in_current;
-            self.in_current = 0;
+            self.in_previous = std::mem::take(&mut self.in_current);
         }
         self.current[bucket(latency)] += 1;
         self.in_current += 1;
