@@ -19,7 +19,9 @@ pub const DEFAULT_MAX_REPLAY: usize = 64 * 1024;
 ///
 /// The first attempt streams the original body and keeps each chunk it
 /// streams (chunks of `Bytes` are kept by reference count, not copied), up
-/// to a cap. A retry's copy replays the kept chunks, then goes on reading
+/// to a cap (and in at most one chunk per 32 bytes of it, and 64 at
+/// least: a chunk's handle costs 32 bytes, so a body of one-byte frames
+/// holds about twice the cap at most, not 32 times). A retry's copy replays the kept chunks, then goes on reading
 /// the original where the last attempt left it (the server may have
 /// answered before reading everything). Nothing is buffered before the
 /// first attempt needs it (but for a hedged call's body of known length,
@@ -284,12 +286,14 @@ impl Cursor<'_> {
     /// Keeps `chunk` for replays, unless the body outgrows the cap (then
     /// it can no longer be replayed, and this copy streams on directly).
     /// An empty chunk carries nothing to replay: kept, empty frames would
-    /// grow the kept list past any cap, which counts bytes.
+    /// grow the kept list past any cap, which counts bytes. Nor are more
+    /// chunks kept than [`most_chunks`] allows: each costs its handle.
     fn keep<B>(self, state: &mut Shared<B>, chunk: &Bytes) {
         if self.direct || chunk.is_empty() {
             return;
         }
-        if state.kept_bytes + chunk.len() > state.max {
+        let chunks = state.kept.len() + 1;
+        if state.kept_bytes + chunk.len() > state.max || chunks > most_chunks(state.max) {
             state.unreplayable = true;
             state.kept = Vec::new();
             *self.position = DIRECT;
@@ -299,6 +303,14 @@ impl Cursor<'_> {
             *self.position = state.kept.len();
         }
     }
+}
+
+/// The most chunks a body kept within the cap `max` may be in: one per
+/// 32 bytes of it (what a chunk's `Bytes` handle costs), and 64 at least,
+/// so that a body of one-byte frames holds about twice the cap at most,
+/// not 32 times its bytes, while a small cap still takes a few chunks.
+fn most_chunks(max: usize) -> usize {
+    max / std::mem::size_of::<Bytes>() + 64
 }
 
 /// `hint` with `more` bytes ahead of it: exact stays exact.
@@ -365,7 +377,9 @@ where
     /// position and what the original has left. Exact when the original's
     /// is, so a client sends it as `Content-Length` on every attempt
     /// (a hint of the whole, once a copy has yielded part of it, would
-    /// announce more than follows).
+    /// announce more than follows). A stream of unknown length is exact
+    /// too once it has ended: its replays go out with `Content-Length`
+    /// where the first attempt was chunked (the same bytes).
     fn size_hint(&self) -> SizeHint {
         let Some(shared) = &self.shared else {
             return SizeHint::with_exact(0);
@@ -428,6 +442,26 @@ mod tests {
 
     fn chunks(parts: &[&'static str]) -> Chunks {
         Chunks(parts.iter().copied().collect())
+    }
+
+    /// A body is kept in at most one chunk per 32 bytes of the cap (a
+    /// chunk's handle), and 64 at least: a body of one-byte frames stops
+    /// being kept after `max / 32 + 64` of them, so what is kept stays
+    /// within a small multiple of the cap (SECURITY.md), not 32 times its
+    /// bytes; a chunk as large as the cap still fits.
+    #[tokio::test]
+    async fn a_body_is_kept_in_a_bounded_number_of_chunks() {
+        let read = |parts: Vec<&'static str>, max| async move {
+            let mut first = ReplayBody::new(chunks(&parts), max);
+            while let Some(frame) = first.frame().await {
+                frame.unwrap();
+            }
+            first.is_replayable()
+        };
+        assert!(read(vec!["x"; 96], 1024).await, "1024 / 32 + 64 chunks");
+        assert!(!read(vec!["x"; 97], 1024).await, "one chunk more");
+        let whole: &'static str = "x".repeat(1024).leak();
+        assert!(read(vec![whole], 1024).await);
     }
 
     /// A copy's size hint is what it has still to yield, exact when the

@@ -139,6 +139,34 @@ async fn a_posted_body_is_sent_and_replayed() {
     );
 }
 
+/// Per-request retry settings are a request extension
+/// (`tower_api_errors::retry::RetryOverride`); reqwest-middleware users
+/// attach one with `with_extension`, and our stack hears it as it would on
+/// an `http::Request`: a POST the API dedupes is retried, a GET told not to
+/// be retried is sent once (each against a 503, then 200).
+#[tokio::test]
+async fn a_retry_override_attached_with_with_extension_is_heard() {
+    use tower_api_errors::retry::RetryOverride;
+    let client = ClientBuilder::new(client()).with(ours()).build();
+    let (base, calls) = counting(&[(503, "{}"), (200, "{}")]).await;
+    let request = client.post(format!("{base}/v1/charges")).body("{}");
+    let override_ = RetryOverride::new().idempotent(true);
+    let response = request.with_extension(override_).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "the POST marked idempotent is retried"
+    );
+
+    let (base, calls) = counting(&[(503, "{}"), (200, "{}")]).await;
+    let request = client.get(format!("{base}/v1/charges"));
+    let response = request.with_extension(RetryOverride::no_retries()).send();
+    let error = response.await.unwrap_err();
+    assert_eq!(error.api_error().unwrap().status(), 503);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
 #[tokio::test]
 async fn reqwest_retry_above_ours_does_not_multiply_attempts() {
     // Its default strategy calls a middleware's error fatal, and our

@@ -119,7 +119,10 @@ where
             let refused = SentTwice { below: false };
             return Err(wrap(Error::Transport(TransportError::new(refused))));
         }
-        let (request, origin) = Origin::split(request)?;
+        let (mut request, origin) = Origin::split(request)?;
+        // What the caller attached (a `RetryOverride`, say) is heard by the
+        // stack's layers, as an `http::Request`'s extensions are.
+        request.extensions_mut().clone_from(extensions);
         let restore = Restore {
             shared: Mutex::new(std::mem::take(extensions)),
             caller: extensions,

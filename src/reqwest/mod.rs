@@ -118,7 +118,11 @@
 //! `ClientWithMiddleware` gets retry, parse, auth and quota with one
 //! `.with(...)`. Each attempt goes down the rest of the chain (the
 //! middleware added after it, then the client) with its own copy of the
-//! call's extensions. A failure is a `reqwest_middleware::Error::Middleware`
+//! call's extensions. The stack's layers read those extensions too, as
+//! they read an `http::Request`'s: a
+//! [`RetryOverride`](crate::retry::RetryOverride) attached with
+//! `RequestBuilder::with_extension` changes what the retry layer does for
+//! that call. A failure is a `reqwest_middleware::Error::Middleware`
 //! holding the crate's [`Error`]; [`MiddlewareErrorExt`] reaches it.
 //!
 //! ```
