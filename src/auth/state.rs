@@ -347,7 +347,7 @@ impl Tokens {
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             // Nothing to run the load on: a typed failure, not a panic.
-            return failed(no_answer(NO_RUNTIME, reason_for(replaced.as_ref())));
+            return failed(no_answer(NO_RUNTIME, reason_for(replaced.is_none())));
         };
         let (sender, receiver) = watch::channel(None);
         state.loads += 1;
@@ -415,11 +415,7 @@ impl Tokens {
             return pending.receiver.borrow().clone();
         }
         state.pending = None;
-        let reason = match pending.generation {
-            0 => AuthFailure::NoCredential,
-            _ => AuthFailure::RefreshFailed,
-        };
-        let failure = Failure::new(reason, Some(Arc::new(elapsed) as SharedSource));
+        let failure = no_answer(elapsed, reason_for(pending.generation == 0));
         let failure = self.failed(&mut state, pending.generation, failure);
         drop(state);
         self.observer.credential_loaded(Err(failure.reason));
@@ -440,7 +436,7 @@ impl Tokens {
         if state.pending.as_ref().map(|pending| pending.id) != Some(id) {
             // For the waiters still on it: its failure as it is; a late
             // credential is not installed (a newer load may be running).
-            let late = |_| no_answer(OVERDUE, reason_for(replaced));
+            let late = |_| no_answer(OVERDUE, reason_for(replaced.is_none()));
             return Err(result.map_or_else(|failure| failure, late));
         }
         state.pending = None;
@@ -577,7 +573,7 @@ impl Load {
             let until =
                 api_in(&*error).and_then(|api| Instant::now().checked_add(api.retry_after()?));
             let source = checked(error, replaced.map(|(_, credential)| credential));
-            let failure = Failure::new(reason_for(replaced), Some(source));
+            let failure = Failure::new(reason_for(replaced.is_none()), Some(source));
             Failure { until, ..failure }
         });
         let loaded = self.tokens.finish(self.id, result, replaced);
@@ -600,7 +596,7 @@ impl Drop for Load {
                 return;
             }
             let replaced = self.replaced.as_ref();
-            let failure = no_answer(ABANDONED, reason_for(replaced));
+            let failure = no_answer(ABANDONED, reason_for(replaced.is_none()));
             let loaded = self.tokens.finish(self.id, Err(failure), replaced);
             sender.send_replace(Some(loaded));
         }
@@ -620,18 +616,19 @@ const REJECTED_AGAIN: Message = Message("the server rejected the renewed credent
 /// failed it; it ended later.
 const OVERDUE: Message = Message("the token source answered after its timeout");
 
-/// The failure `why` (one of the notes above) explains, ended for
-/// `reason`.
-fn no_answer(why: Message, reason: AuthFailure) -> Failure {
+/// The failure `why` (one of the notes above, or a timeout) explains,
+/// ended for `reason`.
+fn no_answer(why: impl std::error::Error + Send + Sync + 'static, reason: AuthFailure) -> Failure {
     Failure::new(reason, Some(Arc::new(why) as SharedSource))
 }
 
-/// Why a load that replaces `replaced` ended without a credential: the
-/// first credential's load (`None`: nothing was rejected), or a refresh.
-fn reason_for(replaced: Option<&(u64, Credential)>) -> AuthFailure {
-    match replaced {
-        None => AuthFailure::NoCredential,
-        Some(_) => AuthFailure::RefreshFailed,
+/// Why a load ended without a credential: the `first` credential's load
+/// (nothing was rejected), or a refresh.
+fn reason_for(first: bool) -> AuthFailure {
+    if first {
+        AuthFailure::NoCredential
+    } else {
+        AuthFailure::RefreshFailed
     }
 }
 

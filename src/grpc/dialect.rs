@@ -88,16 +88,12 @@ impl GrpcStatus {
 ///
 /// Bounded: the header is as long as the HTTP layer allows, decoding
 /// (base64, then protobuf) is linear in it, and at most 100 field
-/// violations are kept.
-fn read_status_details(headers: &HeaderMap, fields: &mut StatusFields) {
+/// violations are kept. `None` when there are none, or they do not decode.
+fn read_status_details(headers: &HeaderMap, fields: &mut StatusFields) -> Option<()> {
     use prost::Message;
     use tonic_types::{pb, RpcStatusExt};
-    let Some(bytes) = status_details(headers) else {
-        return;
-    };
-    let Ok(mut status) = pb::Status::decode(&bytes[..]) else {
-        return;
-    };
+    let bytes = status_details(headers)?;
+    let mut status = pb::Status::decode(&bytes[..]).ok()?;
     // A `RetryInfo` whose delay is negative or out of a Duration's range
     // (protobuf's `duration.proto`) is no hint, and is dropped before
     // tonic-types converts it: prost-types negates a negative one, which
@@ -109,9 +105,7 @@ fn read_status_details(headers: &HeaderMap, fields: &mut StatusFields) {
             (0..=315_576_000_000).contains(&d.seconds) && (0..1_000_000_000).contains(&d.nanos)
         })
     });
-    let Ok(details) = status.check_error_details() else {
-        return;
-    };
+    let details = status.check_error_details().ok()?;
     fields.reason = details
         .error_info()
         .map(|info| info.reason.trim())
@@ -127,6 +121,7 @@ fn read_status_details(headers: &HeaderMap, fields: &mut StatusFields) {
     let pair = |v: &tonic_types::FieldViolation| (v.field.clone(), v.description.clone());
     fields.violations = violations.iter().take(MAX_VIOLATIONS).map(pair).collect();
     fields.quota_failure = details.quota_failure().is_some();
+    Some(())
 }
 
 /// What tonic makes a trailers-only failure's status metadata (every

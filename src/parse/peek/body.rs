@@ -43,10 +43,10 @@ impl<B: Body> Body for PeekBody<B> {
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let to_bytes =
             |frame: Frame<B::Data>| frame.map_data(|mut d| d.copy_to_bytes(d.remaining()));
+        let mut forward =
+            |body: Pin<&mut B>| body.poll_frame(cx).map(|f| f.map(|f| f.map(to_bytes)));
         match self.project().inner.project() {
-            InnerProj::Untouched { body } => {
-                body.poll_frame(cx).map(|f| f.map(|f| f.map(to_bytes)))
-            }
+            InnerProj::Untouched { body } => forward(body),
             InnerProj::Peeked {
                 prefix,
                 error,
@@ -60,10 +60,7 @@ impl<B: Body> Body for PeekBody<B> {
                     return Poll::Ready(Some(Err(error)));
                 }
                 if let Some(body) = rest {
-                    return body
-                        .as_mut()
-                        .poll_frame(cx)
-                        .map(|f| f.map(|f| f.map(to_bytes)));
+                    return forward(body.as_mut());
                 }
                 Poll::Ready(
                     trailers
