@@ -116,7 +116,8 @@ macro_rules! display_as_str {
 }
 
 /// The builder setters of a layer whose options sit behind an `Arc`, copied
-/// on write, written once: after the name of that field (`config;`), each
+/// on write, written once: after the path of that field (`config;`,
+/// `config.failure;`), each
 /// `vis fn name(args) |config| change;`, with its docs, becomes
 /// `vis fn name(mut self, args) -> Self`, which makes `change` to the
 /// field's own copy (`Arc::make_mut`, bound to `config`) and returns
@@ -134,14 +135,15 @@ macro_rules! config_setters {
             }
         )*
     };
-    ($field:ident; $($(#[$attr:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),*) |$config:ident| $change:expr;)*) => {
-        $(
-            $(#[$attr])*
-            $vis fn $name(mut self, $($arg: $ty),*) -> Self {
-                let $config = std::sync::Arc::make_mut(&mut self.$field);
-                $change;
-                self
-            }
-        )*
+    ($($field:ident).+;) => {};
+    // One setter at a time: the field's path repeats in each.
+    ($($field:ident).+; $(#[$attr:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),*) |$config:ident| $change:expr; $($rest:tt)*) => {
+        $(#[$attr])*
+        $vis fn $name(mut self, $($arg: $ty),*) -> Self {
+            let $config = std::sync::Arc::make_mut(&mut self$(.$field)+);
+            $change;
+            self
+        }
+        config_setters!($($field).+; $($rest)*);
     };
 }

@@ -192,32 +192,37 @@
 /// at the user's call, not inside a macro.)
 macro_rules! parse_setters {
     () => {
-        /// The most bytes of an error body that are read; the rest is
-        /// dropped and the error notes the truncation.
-        ///
-        /// # Panics
-        /// When `bytes` is zero: a parser that can read nothing cannot help.
-        pub fn max_body_bytes(mut self, bytes: usize) -> Self {
-            assert!(bytes > 0, "max_body_bytes must be at least 1");
-            std::sync::Arc::make_mut(&mut self.config.failure).max_body = bytes;
-            self
-        }
+        config_setters! {
+            config.failure;
 
-        /// How long reading an error body may take in total; a body that
-        /// stalls longer is cut there, and the error notes the truncation.
-        ///
-        /// # Panics
-        /// When `timeout` is zero.
-        pub fn body_timeout(mut self, timeout: std::time::Duration) -> Self {
-            assert!(!timeout.is_zero(), "body_timeout must be longer than zero");
-            std::sync::Arc::make_mut(&mut self.config.failure).body_timeout = timeout;
-            self
-        }
+            /// The most bytes of an error body that are read; the rest is
+            /// dropped and the error notes the truncation.
+            ///
+            /// # Panics
+            /// When `bytes` is zero: a parser that can read nothing cannot help.
+            pub fn max_body_bytes(bytes: usize) |c| {
+                assert!(bytes > 0, "max_body_bytes must be at least 1");
+                c.max_body = bytes;
+            };
 
-        /// Replaces the parser (and so its dialects).
-        pub fn parser(mut self, parser: crate::parse::ErrorParser) -> Self {
-            std::sync::Arc::make_mut(&mut self.config.failure).parser = parser;
-            self
+            /// How long reading an error body may take in total; a body that
+            /// stalls longer is cut there, and the error notes the truncation.
+            ///
+            /// # Panics
+            /// When `timeout` is zero.
+            pub fn body_timeout(timeout: std::time::Duration) |c| {
+                assert!(!timeout.is_zero(), "body_timeout must be longer than zero");
+                c.body_timeout = timeout;
+            };
+
+            /// Replaces the parser (and so its dialects).
+            pub fn parser(parser: crate::parse::ErrorParser) |c| c.parser = parser;
+
+            /// Adds a [`Dialect`](crate::parse::Dialect), tried before the
+            /// built-in ones.
+            pub fn dialect(dialect: impl crate::parse::Dialect) |c| {
+                c.parser = c.parser.clone().dialect(dialect);
+            };
         }
     };
 }
