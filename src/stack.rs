@@ -249,7 +249,7 @@ where
         let mut policy = self.retry.clone();
         // The default classifier is the retry policy's default already.
         if TypeId::of::<C>() != TypeId::of::<DefaultClassifier>() {
-            policy = policy.classifier(self.parse.classifier_ref().clone());
+            policy = policy.classifier(self.parse.config.classifier.clone());
         }
         ServiceBuilder::new()
             .layer(&self.hedge)

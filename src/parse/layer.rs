@@ -57,7 +57,9 @@ impl<C> ParseConfig<C> {
 /// Cheap: the parser's dialects are shared.
 #[derive(Debug, Clone)]
 pub struct ErrorBodyParseLayer<C = DefaultClassifier> {
-    config: ParseConfig<C>,
+    /// Its classifier is read by [`ApiErrorsLayer`](crate::ApiErrorsLayer),
+    /// whose retry layer agrees with it.
+    pub(crate) config: ParseConfig<C>,
 }
 
 impl Default for ErrorBodyParseLayer {
@@ -78,12 +80,6 @@ impl ErrorBodyParseLayer {
 
 impl<C> ErrorBodyParseLayer<C> {
     parse_setters!();
-
-    /// The classifier (for [`ApiErrorsLayer`](crate::ApiErrorsLayer), whose
-    /// retry layer agrees with it).
-    pub(crate) fn classifier_ref(&self) -> &C {
-        &self.config.classifier
-    }
 
     /// The classifier used for responses that carry no
     /// [`Classification`](crate::classify::Classification) stamp (no
