@@ -95,10 +95,6 @@ impl Redaction {
 
 /// True for a name a user installed with [`Redaction::secret_name`].
 pub(crate) fn is_user_secret_name(name: &str) -> bool {
-    Redaction::installed().is_some_and(|rules| {
-        rules
-            .names
-            .iter()
-            .any(|known| known.eq_ignore_ascii_case(name))
-    })
+    let names = |rules: Arc<Redaction>| rules.names.iter().any(|n| n.eq_ignore_ascii_case(name));
+    Redaction::installed().is_some_and(names)
 }

@@ -22,10 +22,7 @@ impl Dialect for TaggedUnion {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
         let root = input.object_with(RootKeys::ERROR_SUMMARY | RootKeys::ERROR_OBJECT)?;
         let summary = root.get("error_summary").and_then(text);
-        let tags = root
-            .get("error")
-            .and_then(Value::as_object)
-            .and_then(tag_path);
+        let tags = root.get("error").and_then(|e| tag_path(e.as_object()?));
         summary.as_ref().or(tags.as_ref())?;
         let user_message = root
             .get("user_message")
