@@ -189,16 +189,13 @@ pub(crate) fn element_text(markup: &str, local: &str) -> Option<String> {
 /// read left to right (a SOAP 1.2 fault's innermost `Subcode/Value`).
 /// At most `limit` elements are read.
 pub(crate) fn last_element<'a>(markup: &'a str, local: &str, limit: usize) -> Option<&'a str> {
-    let mut last = None;
     let mut rest = markup;
-    for _ in 0..limit {
-        let Some(found) = element(rest, local) else {
-            break;
-        };
-        last = Some(found.content);
+    let contents = std::iter::from_fn(|| {
+        let found = element(rest, local)?;
         rest = &rest[found.end..];
-    }
-    last
+        Some(found.content)
+    });
+    contents.take(limit).last()
 }
 
 /// The first text between tags that reads as a sentence (a letter and a

@@ -45,21 +45,20 @@ pub struct XmlErrorRoot;
 
 impl FailureInSuccess for XmlErrorRoot {
     fn is_failure(&self, input: &DialectInput<'_>) -> bool {
-        let Ok(text) = std::str::from_utf8(input.body()) else {
-            return false;
-        };
-        let mut rest = text.trim_start_matches('\u{feff}').trim_start();
-        // Skip the declaration, comments and processing instructions.
-        while let Some(after) = rest
-            .strip_prefix("<?")
-            .or_else(|| rest.strip_prefix("<!--"))
-        {
-            let Some(end) = after.find('>') else {
-                return false;
-            };
-            rest = after[end + 1..].trim_start();
-        }
-        rest.strip_prefix("<Error")
-            .is_some_and(|after| after.starts_with(['>', ' ', '\n', '\r', '\t']))
+        let after = xml_root(input.body()).and_then(|root| root.strip_prefix("<Error"));
+        after.is_some_and(|after| after.starts_with(['>', ' ', '\n', '\r', '\t']))
     }
+}
+
+/// Where an XML document's root element starts: after the declaration,
+/// comments and processing instructions. `None` for text that is not
+/// UTF-8, or one of those left open.
+fn xml_root(body: &[u8]) -> Option<&str> {
+    const SKIPPED: [&str; 2] = ["<?", "<!--"];
+    let text = std::str::from_utf8(body).ok()?;
+    let mut rest = text.trim_start_matches('\u{feff}').trim_start();
+    while let Some(after) = SKIPPED.iter().find_map(|open| rest.strip_prefix(open)) {
+        rest = after[after.find('>')? + 1..].trim_start();
+    }
+    Some(rest)
 }
