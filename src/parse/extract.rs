@@ -440,12 +440,11 @@ fn scalar(value: &Value) -> Option<String> {
 
 /// The field an error entry is about, normalised to a dotted path.
 fn field_name(object: &Map<String, Value>) -> Option<Cow<'_, str>> {
-    let raw = pick(object, FIELD_KEYS, |_, value| text_ref(value))
+    let named = |_: &str, value| text_ref(value);
+    let raw = pick(object, FIELD_KEYS, named)
         .or_else(|| {
             let source = object.get("source")?.as_object()?;
-            pick(source, &["pointer", "parameter", "header"], |_, value| {
-                text_ref(value)
-            })
+            pick(source, &["pointer", "parameter", "header"], named)
         })
         .or_else(|| object.get("loc").and_then(path_of).map(Cow::Owned))
         .or_else(|| {
