@@ -133,10 +133,8 @@ impl AuthLayer {
         tokens.observer = self.tokens.observer.clone();
         tokens.limits = self.tokens.limits;
         change(&mut tokens);
-        AuthLayer {
-            tokens: Arc::new(tokens),
-            override_explicit: self.override_explicit,
-        }
+        let tokens = Arc::new(tokens);
+        AuthLayer { tokens, ..self }
     }
 }
 

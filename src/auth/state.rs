@@ -452,11 +452,9 @@ impl Tokens {
         let loaded = match checked {
             Ok((credential, header)) => {
                 state.generations += 1;
+                let generation = state.generations;
                 state.failed = None;
-                let current = Current {
-                    generation: state.generations,
-                    header,
-                };
+                let current = Current { generation, header };
                 state.current = Some(Installed {
                     current: current.clone(),
                     ahead: Ahead::of(credential.expiry_instant()),

@@ -162,18 +162,15 @@ pub(crate) fn element<'a>(markup: &'a str, local: &str) -> Option<Element<'a>> {
         }
         let open_end = name_end + markup[name_end..].find('>')?;
         if markup[..open_end].ends_with('/') {
-            return Some(Element {
-                content: "",
-                end: open_end + 1,
-            });
+            let end = open_end + 1;
+            return Some(Element { content: "", end });
         }
         let content_start = open_end + 1;
         let close = format!("</{qname}>");
         let length = markup[content_start..].find(&close)?;
-        return Some(Element {
-            content: &markup[content_start..content_start + length],
-            end: content_start + length + close.len(),
-        });
+        let content = &markup[content_start..content_start + length];
+        let end = content_start + length + close.len();
+        return Some(Element { content, end });
     }
     None
 }

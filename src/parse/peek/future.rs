@@ -91,10 +91,8 @@ where
                     if !this.config.wants(&response) {
                         return Poll::Ready(Ok(response.map(PeekBody::untouched)));
                     }
-                    let peek = Peek::new(response, this.config);
-                    this.state.set(PeekState::Peeking {
-                        peek: Some(Box::new(peek)),
-                    });
+                    let peek = Some(Box::new(Peek::new(response, this.config)));
+                    this.state.set(PeekState::Peeking { peek });
                 }
                 PeekStateProj::Peeking { peek: slot } => {
                     let peek = slot.as_mut().expect("the peek is taken once, when it ends");
