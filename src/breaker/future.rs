@@ -106,10 +106,8 @@ impl Drop for Ticket {
 
 impl<F> ResponseFuture<F> {
     pub(crate) fn calling(future: F, ticket: Option<Ticket>) -> Self {
-        ResponseFuture {
-            state: State::Calling { future },
-            ticket,
-        }
+        let state = State::Calling { future };
+        ResponseFuture { state, ticket }
     }
 
     pub(crate) fn refused(error: CircuitOpen) -> Self {

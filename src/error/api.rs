@@ -484,11 +484,7 @@ const MAX_REQUEST_ID: usize = 128;
 /// valid value (visible ASCII, at most [`MAX_REQUEST_ID`] bytes) of the
 /// most specific header that has one.
 pub(crate) fn request_id(headers: &http::HeaderMap) -> Option<String> {
-    let rank = |name: &http::HeaderName| {
-        REQUEST_ID_HEADERS
-            .iter()
-            .position(|known| *known == name.as_str())
-    };
+    let rank = |name: &http::HeaderName| REQUEST_ID_HEADERS.iter().position(|k| *k == name);
     let valid = |value: &&http::HeaderValue| {
         let bytes = value.as_bytes();
         !bytes.is_empty() && bytes.len() <= MAX_REQUEST_ID && bytes.iter().all(u8::is_ascii_graphic)

@@ -105,8 +105,7 @@ impl<B: Body> Body for PeekBody<B> {
 impl<B: Body> PeekBody<B> {
     /// The inner body, untouched (a response that was not peeked at).
     pub(super) fn untouched(body: B) -> Self {
-        PeekBody {
-            inner: Inner::Untouched { body },
-        }
+        let inner = Inner::Untouched { body };
+        PeekBody { inner }
     }
 }
