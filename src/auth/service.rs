@@ -83,10 +83,8 @@ where
         let found = CallContext::find(&request);
         // One lookup of the credential header: it tells a caller's own
         // credential, and is where the cached one goes.
-        let acquired = match request
-            .headers_mut()
-            .entry(self.tokens.format.header.clone())
-        {
+        let header = self.tokens.format.header.clone();
+        let acquired = match request.headers_mut().entry(header) {
             Entry::Occupied(_) if !self.override_explicit => {
                 // The caller's own credential: not ours to set or renew.
                 return ResponseFuture::passthrough(self.inner.call(request));

@@ -79,10 +79,8 @@ where
         // is added below) is no scope of the fleet's: its openings stay here.
         let named = !view.authority().is_empty();
         let fleet = fleet_opening(config.fleet.as_deref().filter(|_| named), key);
-        let (tracked, admission, transition) =
-            config
-                .circuits
-                .admit(key, now, fleet, &config.thresholds, label);
+        let (circuits, thresholds) = (&config.circuits, &config.thresholds);
+        let (tracked, admission, transition) = circuits.admit(key, now, fleet, thresholds, label);
         super::observe(&config.observer, transition);
         match admission {
             Admission::Go { probe } => {

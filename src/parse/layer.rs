@@ -64,9 +64,8 @@ pub struct ErrorBodyParseLayer<C = DefaultClassifier> {
 
 impl Default for ErrorBodyParseLayer {
     fn default() -> Self {
-        ErrorBodyParseLayer {
-            config: ParseConfig::default(),
-        }
+        let config = ParseConfig::default();
+        ErrorBodyParseLayer { config }
     }
 }
 
@@ -85,9 +84,8 @@ impl<C> ErrorBodyParseLayer<C> {
     /// [`Classification`](crate::classify::Classification) stamp (no
     /// [`StatusClassifierLayer`](crate::StatusClassifierLayer) below).
     pub fn classifier<C2: Classify + Clone>(self, classifier: C2) -> ErrorBodyParseLayer<C2> {
-        ErrorBodyParseLayer {
-            config: self.config.with_classifier(classifier),
-        }
+        let config = self.config.with_classifier(classifier);
+        ErrorBodyParseLayer { config }
     }
 }
 
