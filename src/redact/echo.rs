@@ -135,9 +135,7 @@ impl RequestSecrets {
     /// Each fingerprint: the value's length and hash.
     fn prints(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
         let count = usize::from(self.count);
-        let lengths = self.lengths[..count]
-            .iter()
-            .map(|length| usize::from(*length));
+        let lengths = self.lengths[..count].iter().map(|&l| usize::from(l));
         lengths.zip(self.hashes[..count].iter().copied())
     }
 }
@@ -219,11 +217,7 @@ impl Scrubber {
         self.fingerprint_matches(text.as_bytes(), &mut ranges);
         if let Some(secrets) = &self.uri_secrets {
             // Overlapping too: one secret inside another is replaced whole.
-            ranges.extend(
-                secrets
-                    .find_overlapping_iter(text)
-                    .map(|found| found.range()),
-            );
+            ranges.extend(secrets.find_overlapping_iter(text).map(|m| m.range()));
         }
         token_shapes(text.as_bytes(), &mut ranges);
         if ranges.is_empty() {
@@ -245,10 +239,8 @@ impl Scrubber {
             for start in 0..=text.len() - len {
                 if start > 0 {
                     let out = u64::from(text[start - 1]).wrapping_mul(high);
-                    h = h
-                        .wrapping_sub(out)
-                        .wrapping_mul(BASE)
-                        .wrapping_add(u64::from(text[start + len - 1]));
+                    let into = u64::from(text[start + len - 1]);
+                    h = h.wrapping_sub(out).wrapping_mul(BASE).wrapping_add(into);
                 }
                 if prints.prints().any(|(l, p)| p == h && l == len) {
                     ranges.push(start..start + len);
