@@ -84,9 +84,7 @@ impl ApiError {
         response.headers_mut().insert(CONTENT_TYPE, PROBLEM_JSON);
         if let Some(delay) = self.retry_after() {
             let seconds = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(seconds));
+            response.headers_mut().insert(RETRY_AFTER, seconds.into());
         }
         response
     }

@@ -183,9 +183,7 @@ pub fn classify_trailers_only(headers: &HeaderMap) -> Option<Classification> {
 /// encodes it); invalid escapes are kept as they are and invalid UTF-8 is
 /// replaced, so decoding never fails.
 pub fn decode_grpc_message(raw: &[u8]) -> String {
-    percent_encoding::percent_decode(raw)
-        .decode_utf8_lossy()
-        .into_owned()
+    String::from(percent_encoding::percent_decode(raw).decode_utf8_lossy())
 }
 
 #[cfg(test)]

@@ -42,9 +42,8 @@ use std::time::{Duration, SystemTime};
 pub fn parse_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiError {
     // One parser for every call: no allocation just to hold no user dialects.
     static DEFAULT: OnceLock<ErrorParser> = OnceLock::new();
-    DEFAULT
-        .get_or_init(ErrorParser::new)
-        .parse(status, headers, body)
+    let parser = DEFAULT.get_or_init(ErrorParser::new);
+    parser.parse(status, headers, body)
 }
 
 /// A configurable [`parse_error`]: user [`Dialect`]s are tried before the

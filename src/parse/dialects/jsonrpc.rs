@@ -64,8 +64,5 @@ fn rpc_error(object: &Map<String, Value>) -> Option<&Map<String, Value>> {
 /// `{"see": url, "current_rps", "allowed_rps", "backoff_seconds"}`).
 fn holds_fields(data: &Value) -> bool {
     let message = |value: &Value| value.is_string() || value.is_array() || value.is_object();
-    data.is_array()
-        || data
-            .as_object()
-            .is_some_and(|map| map.values().all(message))
+    data.is_array() || data.as_object().is_some_and(|m| m.values().all(message))
 }

@@ -62,11 +62,7 @@ impl<B: Body> Body for PeekBody<B> {
                 if let Some(body) = rest {
                     return forward(body.as_mut());
                 }
-                Poll::Ready(
-                    trailers
-                        .take()
-                        .map(|trailers| Ok(Frame::trailers(trailers))),
-                )
+                Poll::Ready(trailers.take().map(|t| Ok(Frame::trailers(t))))
             }
         }
     }
