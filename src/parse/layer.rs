@@ -1,6 +1,6 @@
 //! [`ErrorBodyParseLayer`].
 
-use super::{ErrorBodyParse, ErrorParser};
+use super::{Dialect, ErrorBodyParse, ErrorParser};
 use crate::classification::{Classify, DefaultClassifier};
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,6 +79,13 @@ impl ErrorBodyParseLayer {
 
 impl<C> ErrorBodyParseLayer<C> {
     parse_setters!();
+
+    /// Adds a [`Dialect`], tried before the built-in ones.
+    pub fn dialect(mut self, dialect: impl Dialect) -> Self {
+        let failure = Arc::make_mut(&mut self.config.failure);
+        failure.parser = failure.parser.clone().dialect(dialect);
+        self
+    }
 
     /// The classifier used for responses that carry no
     /// [`Classification`](crate::classify::Classification) stamp (no

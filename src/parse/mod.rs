@@ -217,12 +217,6 @@ macro_rules! parse_setters {
 
             /// Replaces the parser (and so its dialects).
             pub fn parser(parser: crate::parse::ErrorParser) |c| c.parser = parser;
-
-            /// Adds a [`Dialect`](crate::parse::Dialect), tried before the
-            /// built-in ones.
-            pub fn dialect(dialect: impl crate::parse::Dialect) |c| {
-                c.parser = c.parser.clone().dialect(dialect);
-            };
         }
     };
 }

@@ -2,7 +2,7 @@
 
 use super::layer::ParseConfig;
 use super::naming::Kept;
-use super::ResponseFuture;
+use super::{Dialect, ResponseFuture};
 use crate::classification::{Classify, DefaultClassifier};
 use crate::error::BoxError;
 use crate::Error;
@@ -38,6 +38,12 @@ impl<S, C> ErrorBodyParse<S, C> {
     }
 
     parse_setters!();
+
+    /// See [`ErrorBodyParseLayer::dialect`](super::ErrorBodyParseLayer::dialect).
+    pub fn dialect(self, dialect: impl Dialect) -> Self {
+        let parser = self.config.failure.parser.clone().dialect(dialect);
+        self.parser(parser)
+    }
 
     /// See [`ErrorBodyParseLayer::classifier`](super::ErrorBodyParseLayer::classifier).
     pub fn classifier<C2: Classify + Clone>(self, classifier: C2) -> ErrorBodyParse<S, C2> {
