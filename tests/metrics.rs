@@ -972,8 +972,10 @@ mod dropped {
     use std::sync::Arc;
     use std::time::Duration;
     use tower::{Layer, ServiceBuilder, ServiceExt};
+    use tower_api_errors::auth::AuthLayer;
     use tower_api_errors::hedge::HedgeLayer;
     use tower_api_errors::metrics::Metrics;
+    use tower_api_errors::quota::QuotaLayer;
     use tower_api_errors::retry::ReplayBody;
     use tower_api_errors::{ApiErrorsLayer, ErrorBodyParseLayer, RetryLayer};
 
@@ -1046,6 +1048,57 @@ mod dropped {
         assert_eq!(call.0, 1, "the call");
         assert!((call.1 - 3.0).abs() < 0.01, "it lasted 3 s: {call:?}");
         assert_eq!(seen(&provider, &exporter, CALL_ATTEMPTS, None), (1, 1.0));
+    }
+
+    /// An attempt dropped while a layer below holds it unsent (a spent
+    /// quota window, a first credential loading) is no HTTP request:
+    /// `http.client.request.duration` is for "each attempt the retry layer
+    /// sends" (src/metrics/mod.rs, the table; src/context/mod.rs, "An
+    /// attempt dropped before it was sent"). The call is still recorded,
+    /// cancelled.
+    #[tokio::test(start_paused = true)]
+    async fn an_attempt_dropped_while_held_unsent_is_no_http_request() {
+        let (provider, exporter) = sdk();
+        let (hits, metrics) = (Arc::default(), Metrics::from_provider(&provider));
+        let client = ApiErrorsLayer::new()
+            .retry(exact().metrics(metrics.clone()))
+            .quota(QuotaLayer::new().metrics(metrics))
+            .layer(upstream::<Body>(&hits, |_| {
+                let spent = &[
+                    ("x-ratelimit-limit", "1"),
+                    ("x-ratelimit-remaining", "0"),
+                    ("x-ratelimit-reset", "10"),
+                ];
+                (Some(Duration::ZERO), 200, spent)
+            }));
+        client
+            .clone()
+            .oneshot(get("http://api.test/x"))
+            .await
+            .unwrap();
+        let held = client.oneshot(get("http://api.test/x"));
+        assert!(tokio::time::timeout(Duration::from_secs(3), held)
+            .await
+            .is_err());
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "the held request unsent");
+        assert_eq!(seen(&provider, &exporter, ATTEMPT, None).0, 1, "the first");
+        assert_eq!(seen(&provider, &exporter, CALL, Some("cancelled")).0, 1);
+
+        let (provider, exporter) = sdk();
+        let metrics = Metrics::from_provider(&provider);
+        let client = ApiErrorsLayer::new()
+            .retry(exact().metrics(metrics.clone()))
+            .auth(AuthLayer::new(super::cut_short::Slow).metrics(metrics))
+            .layer(upstream::<Body>(&hits, |_| {
+                (Some(Duration::ZERO), 200, &[])
+            }));
+        let waiting = client.oneshot(get("http://api.test/x"));
+        assert!(tokio::time::timeout(Duration::from_secs(3), waiting)
+            .await
+            .is_err());
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "nothing more sent");
+        assert_eq!(seen(&provider, &exporter, ATTEMPT, None).0, 0);
+        assert_eq!(seen(&provider, &exporter, CALL, Some("cancelled")).0, 1);
     }
 
     /// The hedge answers first: the first attempt, cancelled, was sent
@@ -1199,22 +1252,25 @@ mod cut_short {
         assert_eq!(waits(&provider, &exporter, "quota"), (1, 1, 3.0));
     }
 
+    /// A token source whose every load takes 10 s.
+    pub(super) struct Slow;
+
+    impl TokenSource for Slow {
+        fn current(&self) -> TokenFuture<'_> {
+            Box::pin(async {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                Ok(Credential::new("t1").unwrap())
+            })
+        }
+        fn refresh<'a>(&'a self, _: &'a Credential) -> TokenFuture<'a> {
+            self.current()
+        }
+    }
+
     /// The wait for the first credential, cut short, is recorded too (it
     /// was not at all).
     #[tokio::test(start_paused = true)]
     async fn an_auth_wait_cut_short_is_recorded_as_waited() {
-        struct Slow;
-        impl TokenSource for Slow {
-            fn current(&self) -> TokenFuture<'_> {
-                Box::pin(async {
-                    tokio::time::sleep(Duration::from_secs(10)).await;
-                    Ok(Credential::new("t1").unwrap())
-                })
-            }
-            fn refresh<'a>(&'a self, _: &'a Credential) -> TokenFuture<'a> {
-                self.current()
-            }
-        }
         let (provider, exporter) = sdk();
         let client = AuthLayer::new(Slow)
             .metrics(Metrics::from_provider(&provider))

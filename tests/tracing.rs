@@ -868,6 +868,31 @@ mod requests_sent {
         (closed.len() - unsent, unsent)
     }
 
+    /// An attempt dropped while the quota holds it, unsent, is no HTTP
+    /// client span either: `otel.kind="internal"` (src/context/mod.rs,
+    /// "An attempt dropped before it was sent"; tests/metrics.rs,
+    /// `dropped`, for its metrics).
+    #[tokio::test(start_paused = true)]
+    async fn an_attempt_dropped_while_held_is_not_a_client_span() {
+        let (logs, _guard) = captured_logs::capture(FmtSpan::CLOSE);
+        let client = ApiErrorsLayer::new()
+            .retry(scripted::exact())
+            .quota(QuotaLayer::new())
+            .layer(tower::service_fn(|_: http::Request<Body>| async {
+                let spent = &[
+                    ("x-ratelimit-limit", "1"),
+                    ("x-ratelimit-remaining", "0"),
+                    ("x-ratelimit-reset", "10"),
+                ];
+                Ok::<_, tower::BoxError>(scripted::reply(200, spent, "{}"))
+            }));
+        let get = || scripted::get("http://api.test/x");
+        client.clone().oneshot(get()).await.unwrap();
+        let held = tokio::time::timeout(Duration::from_secs(3), client.oneshot(get()));
+        assert!(held.await.is_err());
+        assert_eq!(attempt_spans(&logs), (1, 1), "{}", logs.text());
+    }
+
     /// `http.client.request.duration` is the "Duration of each HTTP
     /// request sent (each attempt)" (src/metrics/mod.rs, the table), and
     /// `api_attempt` an OTel HTTP client span (src/lib.rs): a quota

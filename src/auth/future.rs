@@ -93,6 +93,16 @@ struct Send<S, B> {
     started: Option<tokio::time::Instant>,
 }
 
+/// A request dropped while the first credential loads was never sent
+/// (see `crate::context`).
+impl<S, B> Drop for Send<S, B> {
+    fn drop(&mut self) {
+        if self.first.is_some() {
+            crate::context::dropped_unsent();
+        }
+    }
+}
+
 /// What a step of [`ResponseFuture::poll`] leads to. (A step that sends
 /// sets the state itself: a value carrying the inner future would be
 /// copied on every return.)

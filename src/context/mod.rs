@@ -60,6 +60,16 @@
 //! reaches the futures dropped with the attempt, on its thread: not a
 //! call a layer below handed to a task of its own (a `Buffer`'s worker).
 //!
+//! # An attempt dropped before it was sent
+//!
+//! A layer that holds a request before sending it (the quota layer
+//! waiting for its window, the auth layer for a first credential), when
+//! dropped still holding it, marks the drop as unsent (crate-internal):
+//! the [`RetryLayer`](crate::RetryLayer) dropping the attempt (its caller
+//! gave up) then records no HTTP request for it, as for an attempt
+//! refused below. It reaches the futures dropped with the attempt, on its
+//! thread, as the cut above does.
+//!
 //! # A deadline over the calls a future makes
 //!
 //! A caller that will cut a future at a deadline of its own (the auth
@@ -156,6 +166,8 @@ thread_local! {
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
     /// Set while the retry layer drops an attempt its call's deadline cut.
     static CUTTING: Cell<bool> = const { Cell::new(false) };
+    /// Set by a layer dropped holding a request it never sent.
+    static UNSENT: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Marks the attempts dropped on this thread until the guard drops as cut
@@ -164,6 +176,21 @@ thread_local! {
 /// deadline cut.
 pub(crate) fn cutting() -> impl Drop {
     Setting::new(&CUTTING, true)
+}
+
+/// Marks the attempt being dropped on this thread as never sent (see [the
+/// module docs](self#an-attempt-dropped-before-it-was-sent)): a layer
+/// dropped holding a request calls it.
+pub(crate) fn dropped_unsent() {
+    UNSENT.set(true);
+}
+
+/// Drops an attempt with `drop`: true when a layer below marked it as
+/// never sent.
+pub(crate) fn unsent_when(drop: impl FnOnce()) -> bool {
+    let _unmarked = Setting::new(&UNSENT, false);
+    drop();
+    UNSENT.get()
 }
 
 /// A thread-local set to a value until the guard drops, then put back as

@@ -141,16 +141,25 @@ impl Call {
     }
 
     /// The call was dropped before its end (`in_flight`: during an
-    /// attempt), after `report`: as in the metrics (`otel::Call`'s drop),
-    /// the attempt's span and the call's `finished` event say `cancelled`.
-    pub(crate) fn dropped(&self, report: &RetryReport, in_flight: bool) {
+    /// attempt; `unsent`, one a layer below held, never sent), after
+    /// `report`: as in the metrics (`otel::Call`'s drop), the attempt's
+    /// span and the call's `finished` event say `cancelled`; an attempt
+    /// never sent is no HTTP request (its span `internal`).
+    pub(crate) fn dropped(&mut self, report: &RetryReport, in_flight: bool, unsent: bool) {
         #[cfg(feature = "tracing")]
         {
             self.attempt
                 .record("error.type", in_flight.then_some("cancelled"));
+            if unsent {
+                self.attempt.record("otel.kind", "internal");
+            }
             if !self.hedged {
                 super::trace::finished(report, None);
             }
+        }
+        #[cfg(feature = "opentelemetry")]
+        if unsent {
+            self.metrics.unsent();
         }
     }
 

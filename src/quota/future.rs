@@ -109,6 +109,15 @@ impl Ticket {
     }
 }
 
+/// A request dropped while held was never sent (see `crate::context`).
+impl<S, B> Drop for Held<S, B> {
+    fn drop(&mut self) {
+        if self.request.is_some() {
+            crate::context::dropped_unsent();
+        }
+    }
+}
+
 impl Drop for Ticket {
     fn drop(&mut self) {
         self.release();

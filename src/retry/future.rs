@@ -57,7 +57,11 @@ pin_project! {
                     let left = sleep.deadline().saturating_duration_since(Instant::now());
                     this.call.waited = this.call.waited.saturating_sub(left);
                 }
-                this.call.telemetry.dropped(&this.call.report(None), in_flight);
+                // The attempt first: a layer below held it unsent, or not.
+                let mut state = this.state;
+                let unsent = crate::context::unsent_when(|| state.set(State::Done));
+                let report = this.call.report(None);
+                this.call.telemetry.dropped(&report, in_flight, unsent);
             }
         }
     }

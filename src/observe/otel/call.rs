@@ -80,6 +80,13 @@ impl Call {
         }
     }
 
+    /// The attempt in flight is dropped unsent: no HTTP request.
+    pub(crate) fn unsent(&mut self) {
+        if let Some(state) = self.0.as_deref_mut() {
+            state.unsent += u32::from(std::mem::take(&mut state.in_flight));
+        }
+    }
+
     /// The attempt in flight ended, and not the call (one of a hedged
     /// call's attempts).
     pub(crate) fn attempt_ended(
