@@ -7,6 +7,10 @@
 //! clock is elsewhere: absolute times must be read against the server's
 //! clock (the hints' module docs, "Clock skew"; RFC 9110 §10.2.3 and
 //! §6.6.1).
+//!
+//! The last section pins hint values outside the grammars (ignored,
+//! saturated, never clamped) and what the quota layer does with each hint
+//! source, alone and inside `ApiErrorsLayer`.
 
 #[path = "support/scripted.rs"]
 mod scripted;
@@ -14,12 +18,14 @@ mod scripted;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::Full;
-use scripted::{exact, reply, Scripted};
+use scripted::{exact, get, reply, Scripted};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 use tower::{Layer, ServiceExt};
-use tower_api_errors::hints::{HintSource, ResponseHints, MAX_HINT};
+use tower_api_errors::hints::{
+    parse_retry_after, HintSource, RateLimitInfo, ResponseHints, MAX_HINT,
+};
 use tower_api_errors::parse::SuccessPeekLayer;
 use tower_api_errors::retry::{ReplayBody, RetryLayer};
 use tower_api_errors::{
@@ -1191,4 +1197,348 @@ async fn github_spent_window_behind_a_short_retry_after_is_held_by_the_quota() {
     let waits = upstream.waits();
     assert_eq!(waits.len(), 1);
     assert!(waits[0] >= Duration::from_secs(90), "{waits:?}");
+}
+
+// ---------------------------------------------------------------------------
+// Hint values outside the grammars, and what the quota layer does with
+// each hint source (IETF drafts, 503, past dates, reset 0, gRPC pushback),
+// alone and inside `ApiErrorsLayer`.
+// ---------------------------------------------------------------------------
+
+/// RFC 9110 §10.2.3 (`delay-seconds = 1*DIGIT`) and §5.6.7, hints module
+/// docs ("every parser here is total"): values outside the grammar are
+/// ignored, a date that is no date too, one in the past is zero.
+#[test]
+fn retry_after_values_outside_the_grammar_are_ignored() {
+    let rfc = 784_111_777; // Sun, 06 Nov 1994 08:49:37 GMT
+    let now = at(rfc);
+    let rows: &[(&str, Option<Duration>)] = &[
+        ("007", Some(Duration::from_secs(7))),
+        ("18446744073709551616", Some(MAX_HINT)),
+        ("-0", None),
+        ("0x10", None),
+        ("5.", None),
+        (".5", None),
+        ("5s", None),
+        ("NaN", None),
+        ("inf", None),
+        ("Thu, 01 Jan 1970 00:00:00 GMT", Some(Duration::ZERO)),
+        ("Sun, 31 Feb 1994 08:49:37 GMT", None),
+        ("Sun, 06 Nov 1994", None),
+    ];
+    for (value, expected) in rows {
+        let got = parse_retry_after(&HeaderValue::from_str(value).unwrap(), now);
+        assert_eq!(got, *expected, "{value:?}");
+    }
+}
+
+/// Hints module docs ("every parser here is total"): negative counts are
+/// ignored, counts past `u64` saturate, and counts are kept as the server
+/// sent them (a remaining above the limit is not clamped).
+#[test]
+fn hostile_counts_are_kept_ignored_or_saturated() {
+    let now = at(D);
+    let info = |pairs: &[(&str, &str)]| RateLimitInfo::from_headers(&map(pairs), now).unwrap();
+    let got = info(&[
+        ("x-ratelimit-limit", "10"),
+        ("x-ratelimit-remaining", "100"),
+    ]);
+    assert_eq!((got.limit(), got.remaining()), (Some(10), Some(100)));
+    let got = info(&[
+        ("x-ratelimit-limit", "-10"),
+        ("x-ratelimit-remaining", "-1"),
+        ("x-ratelimit-reset", "5"),
+    ]);
+    assert_eq!((got.limit(), got.remaining()), (None, None));
+    assert_eq!(got.reset(), Some(Duration::from_secs(5)));
+    let got = info(&[
+        ("x-ratelimit-remaining", "99999999999999999999999"),
+        ("x-ratelimit-reset", "99999999999999999999999"),
+    ]);
+    assert_eq!(
+        (got.remaining(), got.reset()),
+        (Some(u64::MAX), Some(MAX_HINT))
+    );
+}
+
+/// draft-ietf-httpapi-ratelimit-headers-09 and RFC 9651 §2.3.1 (unknown
+/// parameters are ignored): they change nothing in the policies read.
+#[test]
+fn ietf_structured_fields_ignore_unknown_parameters() {
+    let headers = map(&[
+        (
+            "ratelimit-policy",
+            r#""burst";q=100;w=60;foo=bar, "daily";q=1000;w=86400;qu="requests""#,
+        ),
+        (
+            "ratelimit",
+            r#""burst";r=0;t=30;x="y", "daily";r=900;t=40000"#,
+        ),
+    ]);
+    let hints = ResponseHints::read(&headers, at(D));
+    let policies = hints.policies();
+    assert_eq!(policies.len(), 2, "{policies:?}");
+    assert_eq!(policies[0].name(), Some("burst"));
+    assert_eq!(
+        (policies[0].limit(), policies[0].remaining()),
+        (Some(100), Some(0))
+    );
+    assert_eq!(policies[0].reset(), Some(Duration::from_secs(30)));
+    assert_eq!(policies[0].window(), Some(Duration::from_secs(60)));
+    assert_eq!(policies[1].limit(), Some(1000));
+    assert_eq!(hints.rate_limit().unwrap().remaining(), Some(0));
+    assert_eq!(
+        hints.retry_hint().map(|h| h.delay()),
+        Some(Duration::from_secs(30))
+    );
+}
+
+/// An upstream answering `first` once, then 200s with no headers.
+fn first_then_ok<B: Send + 'static>(
+    upstream: &Scripted,
+    status: u16,
+    first: &[(&str, &str)],
+) -> impl tower::Service<
+    Request<B>,
+    Response = Response<Full<Bytes>>,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone
+       + Send {
+    let first: Vec<(String, String)> = first
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    upstream.service::<B>(move |n| {
+        if n == 0 {
+            let pairs: Vec<(&str, &str)> = first
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_str()))
+                .collect();
+            reply(status, &pairs, "{}")
+        } else {
+            reply(200, &[], "{}")
+        }
+    })
+}
+
+/// Hints module docs, "Header families" (the IETF rows; "teaches the
+/// quota: yes"): every draft form teaches a spent window held to its reset.
+#[tokio::test(start_paused = true)]
+async fn quota_holds_a_spent_window_in_every_ietf_draft_form() {
+    let forms: [&[(&str, &str)]; 4] = [
+        &[
+            ("ratelimit-policy", r#""default";q=10;w=60"#),
+            ("ratelimit", r#""default";r=0;t=7"#),
+        ],
+        &[
+            ("ratelimit", "limit=10, remaining=0, reset=7"),
+            ("ratelimit-policy", "10;w=60"),
+        ],
+        &[
+            ("ratelimit-limit", "10"),
+            ("ratelimit-remaining", "0"),
+            ("ratelimit-reset", "7"),
+            ("ratelimit-policy", "10;w=60, 1000;w=3600"),
+        ],
+        &[
+            ("ratelimit-limit", "10, 10;w=60"),
+            ("ratelimit-remaining", "0"),
+            ("ratelimit-reset", "7"),
+        ],
+    ];
+    for pairs in forms {
+        let upstream = Scripted::default();
+        let client = QuotaLayer::new().layer(first_then_ok::<Full<Bytes>>(&upstream, 200, pairs));
+        client
+            .clone()
+            .oneshot(get("http://api.example/a"))
+            .await
+            .unwrap();
+        let started = Instant::now();
+        client
+            .clone()
+            .oneshot(get("http://api.example/b"))
+            .await
+            .unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(7), "{pairs:?}");
+    }
+}
+
+/// Quota module docs, "Learning": a 429 or 503 with `Retry-After` holds the
+/// scope that long; a `Retry-After` on a success holds nothing.
+#[tokio::test(start_paused = true)]
+async fn quota_holds_a_503s_retry_after_and_ignores_a_200s() {
+    for (status, held) in [(503u16, Duration::from_secs(2)), (200, Duration::ZERO)] {
+        let upstream = Scripted::default();
+        let client = QuotaLayer::new().layer(first_then_ok::<Full<Bytes>>(
+            &upstream,
+            status,
+            &[("retry-after", "2")],
+        ));
+        client
+            .clone()
+            .oneshot(get("http://api.example/a"))
+            .await
+            .unwrap();
+        let started = Instant::now();
+        client
+            .clone()
+            .oneshot(get("http://api.example/b"))
+            .await
+            .unwrap();
+        assert_eq!(started.elapsed(), held, "{status}");
+    }
+}
+
+/// Hints module docs (a date in the past means zero) and quota/learn.rs (a
+/// zero wait holds as a bare 429 does, 1 s): no longer than that second.
+#[tokio::test(start_paused = true)]
+async fn quota_a_429_with_a_past_date_cools_down_a_second_at_most() {
+    let past = httpdate::fmt_http_date(SystemTime::now() - Duration::from_secs(3600));
+    let upstream = Scripted::default();
+    let client = QuotaLayer::new().layer(first_then_ok::<Full<Bytes>>(
+        &upstream,
+        429,
+        &[("retry-after", &past)],
+    ));
+    client
+        .clone()
+        .oneshot(get("http://api.example/a"))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    client
+        .clone()
+        .oneshot(get("http://api.example/b"))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() <= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(upstream.count(), 2);
+}
+
+/// Quota module docs, "Learning": "a reset of 0 ends the window within the
+/// second, not now".
+#[tokio::test(start_paused = true)]
+async fn quota_a_spent_window_with_reset_zero_holds_within_the_second() {
+    let upstream = Scripted::default();
+    let client = QuotaLayer::new().layer(first_then_ok::<Full<Bytes>>(
+        &upstream,
+        200,
+        &[
+            ("x-ratelimit-limit", "10"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "0"),
+        ],
+    ));
+    client
+        .clone()
+        .oneshot(get("http://api.example/a"))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    client
+        .clone()
+        .oneshot(get("http://api.example/b"))
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert!(
+        waited > Duration::ZERO && waited <= Duration::from_secs(1),
+        "{waited:?}"
+    );
+}
+
+/// Quota module docs, "Learning" (gRFC A6): a trailers-only
+/// `RESOURCE_EXHAUSTED` with `grpc-retry-pushback-ms` holds the scope.
+#[cfg(feature = "grpc")]
+#[tokio::test(start_paused = true)]
+async fn quota_holds_a_grpc_pushback() {
+    let upstream = Scripted::default();
+    let client = QuotaLayer::new().layer(upstream.service::<Full<Bytes>>(|n| {
+        let status = if n == 0 { "8" } else { "0" };
+        let mut pairs = vec![
+            ("content-type", "application/grpc"),
+            ("grpc-status", status),
+        ];
+        if n == 0 {
+            pairs.push(("grpc-retry-pushback-ms", "2500"));
+        }
+        reply(200, &pairs, "")
+    }));
+    client
+        .clone()
+        .oneshot(get("http://grpc.example/svc/M"))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    client
+        .clone()
+        .oneshot(get("http://grpc.example/svc/M"))
+        .await
+        .unwrap();
+    assert_eq!(started.elapsed(), Duration::from_millis(2500));
+}
+
+/// Quota module docs, "Stack order, and why" (a retry waits for the quota
+/// like any request): a 429's `Retry-After: 3` is waited 3 s, not 3 + 3.
+#[tokio::test(start_paused = true)]
+async fn in_the_stack_a_429s_retry_after_is_waited_once() {
+    let upstream = Scripted::default();
+    let client = tower_api_errors::ApiErrorsLayer::new()
+        .quota(QuotaLayer::new())
+        .layer(first_then_ok::<ReplayBody<Full<Bytes>>>(
+            &upstream,
+            429,
+            &[("retry-after", "3")],
+        ));
+    let started = Instant::now();
+    let response = client.oneshot(get("http://api.example/a")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(started.elapsed(), Duration::from_secs(3));
+    assert_eq!(upstream.waits(), [Duration::from_secs(3)]);
+}
+
+/// Quota module docs, "Learning" (over a parse layer, from the typed
+/// `ApiError`): in the stack as alone, a 429 holds the next call.
+#[tokio::test(start_paused = true)]
+async fn the_stack_and_the_quota_alone_hold_a_scope_alike_after_a_429() {
+    let pairs = [("retry-after", "4")];
+    // Alone.
+    let upstream = Scripted::default();
+    let alone = QuotaLayer::new().layer(first_then_ok::<Full<Bytes>>(&upstream, 429, &pairs));
+    let started = Instant::now();
+    let first = alone
+        .clone()
+        .oneshot(get("http://api.example/a"))
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 429);
+    alone
+        .clone()
+        .oneshot(get("http://api.example/b"))
+        .await
+        .unwrap();
+    assert_eq!(started.elapsed(), Duration::from_secs(4), "alone");
+    // In the stack, retries off: the first call fails, the next is held.
+    let upstream = Scripted::default();
+    let stack = tower_api_errors::ApiErrorsLayer::new()
+        .retry(tower_api_errors::RetryPolicy::default().max_attempts(1))
+        .quota(QuotaLayer::new())
+        .layer(first_then_ok::<ReplayBody<Full<Bytes>>>(
+            &upstream, 429, &pairs,
+        ));
+    let started = Instant::now();
+    let first = stack.clone().oneshot(get("http://api.example/a")).await;
+    assert!(matches!(first, Err(Error::Api(_))), "{first:?}");
+    stack
+        .clone()
+        .oneshot(get("http://api.example/b"))
+        .await
+        .unwrap();
+    assert_eq!(started.elapsed(), Duration::from_secs(4), "in the stack");
 }

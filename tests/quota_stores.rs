@@ -6,15 +6,35 @@
 //! The rows need no time to pass (Redis's clock cannot be paused): a wait
 //! is checked to be the one the row taught, less the little time the row
 //! itself took (and within [`CLOCKS`] of it, for the ledger's clock).
+//!
+//! The last section drives `QuotaLayer` itself over the in-memory store,
+//! in one process under paused time: `max_wait`'s boundary, scopes by
+//! authority, refusals, cooldowns confirmed by one request, callers that
+//! give up, pacing, the cold-start hold, readiness, and a silent vendor
+//! learned through `ApiErrorsLayer`.
 
 #[cfg(feature = "redis")]
 #[path = "support/redis_server.rs"]
 mod redis_server;
 
-use std::time::Duration;
+#[path = "support/scripted.rs"]
+mod scripted;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use scripted::{get, reply, Scripted};
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
+use tower::{service_fn, Layer, ServiceExt};
 use tower_api_errors::quota::{
-    Grant, MemoryStore, Observation, Permit, QuotaStore, ScopeKey, WindowReport,
+    Grant, MemoryStore, Observation, Permit, QuotaLayer, QuotaStore, ScopeKey, WindowReport,
 };
+use tower_api_errors::retry::ReplayBody;
+use tower_api_errors::{ApiErrorsLayer, Error, ErrorKind};
 
 const MAX: Duration = Duration::from_secs(7200);
 /// How far the ledger's clock (Redis's `TIME`, mapped onto this process's
@@ -253,4 +273,670 @@ async fn redis_cluster_store() {
         holding += usize::from(!keys.is_empty());
     }
     assert!(holding >= 2, "five scopes' ledgers on {holding} node(s)");
+}
+
+// ---------------------------------------------------------------------------
+// The quota layer over the in-memory store, in one process, under paused
+// time: max_wait's boundary, scopes by authority, refusals (their wait,
+// what they print), cooldowns confirmed by one request, callers that give
+// up, pacing, the cold-start hold, and held requests' readiness.
+// ---------------------------------------------------------------------------
+
+type Body = Full<Bytes>;
+
+const SPENT_5: &[(&str, &str)] = &[
+    ("x-ratelimit-limit", "10"),
+    ("x-ratelimit-remaining", "0"),
+    ("x-ratelimit-reset", "5"),
+];
+
+/// An upstream answering with `answers` in order, the last one repeated.
+fn answering<B: Send + 'static>(
+    upstream: &Scripted,
+    answers: &[(u16, &[(&str, &str)])],
+) -> impl tower::Service<Request<B>, Response = Response<Body>, Error = Infallible, Future = impl Send>
+       + Clone
+       + Send {
+    let answers: Vec<(u16, Vec<(String, String)>)> = answers
+        .iter()
+        .map(|(status, pairs)| {
+            let pairs = pairs.iter().map(|(a, b)| (a.to_string(), b.to_string()));
+            (*status, pairs.collect())
+        })
+        .collect();
+    upstream.service::<B>(move |n| {
+        let (status, pairs) = &answers[n.min(answers.len() - 1)];
+        let pairs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        reply(*status, &pairs, "{}")
+    })
+}
+
+/// When each request arrived, from the first.
+fn arrivals(upstream: &Scripted) -> Vec<Duration> {
+    let mut at = vec![Duration::ZERO];
+    for wait in upstream.waits() {
+        at.push(*at.last().unwrap() + wait);
+    }
+    at
+}
+
+/// The URIs the upstream was sent, in order.
+fn uris(upstream: &Scripted) -> Vec<String> {
+    let requests = upstream.requests.lock().unwrap();
+    requests.iter().map(|parts| parts.uri.to_string()).collect()
+}
+
+/// Quota module docs, "Failing fast": a wait of exactly `max_wait` is
+/// held; one second more is refused at once, unsent, with the wait.
+#[tokio::test(start_paused = true)]
+async fn max_wait_is_held_to_its_boundary_and_refused_past_it() {
+    for (reset, held) in [(30u64, true), (31, false)] {
+        let reset_text = reset.to_string();
+        let spent = [
+            ("x-ratelimit-limit", "10"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", reset_text.as_str()),
+        ];
+        let upstream = Scripted::default();
+        let client = QuotaLayer::new()
+            .max_wait(Duration::from_secs(30))
+            .layer(answering::<Body>(&upstream, &[(200, &spent), (200, &[])]));
+        client
+            .clone()
+            .oneshot(get("http://api.example/a"))
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let result = client.clone().oneshot(get("http://api.example/b")).await;
+        if held {
+            assert!(result.is_ok(), "{reset}: {result:?}");
+            assert_eq!(started.elapsed(), Duration::from_secs(reset));
+        } else {
+            let Err(Error::RateLimited(refused)) = result else {
+                panic!("{reset}: {result:?}")
+            };
+            assert_eq!(started.elapsed(), Duration::ZERO);
+            assert_eq!(refused.retry_after(), Duration::from_secs(reset));
+            assert_eq!(upstream.count(), 1);
+        }
+    }
+}
+
+/// Quota module docs, "Scopes": one scope per authority (host in any case,
+/// the scheme's port written or not, never user-info); another port or
+/// host is another scope; a relative request's `Host` header names it.
+#[tokio::test(start_paused = true)]
+async fn one_scope_per_authority_however_it_is_written() {
+    let upstream = Scripted::default();
+    let client =
+        QuotaLayer::new().layer(answering::<Body>(&upstream, &[(200, SPENT_5), (200, &[])]));
+    client
+        .clone()
+        .oneshot(get("http://api.example/a"))
+        .await
+        .unwrap();
+    for uri in [
+        "http://api.example:8080/x",
+        "http://other.example/x",
+        "https://api.example:8443/x",
+    ] {
+        let started = Instant::now();
+        client.clone().oneshot(get(uri)).await.unwrap();
+        assert_eq!(started.elapsed(), Duration::ZERO, "{uri}");
+    }
+    let started = Instant::now();
+    let relative = Request::get("/b")
+        .header("host", "API.example")
+        .body(Body::default())
+        .unwrap();
+    client.clone().oneshot(relative).await.unwrap();
+    assert_eq!(started.elapsed(), Duration::from_secs(5), "Host header");
+}
+
+/// The same scope spelled with user-info, case and its port is held, as
+/// the plain URI is (quota module docs, "Scopes").
+#[tokio::test(start_paused = true)]
+async fn user_info_case_and_the_default_port_share_the_scope() {
+    let upstream = Scripted::default();
+    let client =
+        QuotaLayer::new().layer(answering::<Body>(&upstream, &[(200, SPENT_5), (200, &[])]));
+    client
+        .clone()
+        .oneshot(get("http://api.example/a"))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    client
+        .clone()
+        .oneshot(get("http://user:pw@API.Example:80/y"))
+        .await
+        .unwrap();
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+}
+
+/// Quota module docs, "Failing fast": a request held for a window's reset
+/// that meets a longer cooldown (a late 429 learned while it waited) is
+/// never held past `max_wait` in all, nor sent into the cooldown.
+#[tokio::test(start_paused = true)]
+async fn a_held_request_is_never_held_past_max_wait_when_a_late_429_extends_it() {
+    let sent = Arc::new(Mutex::new(Vec::<String>::new()));
+    let vendor = {
+        let sent = sent.clone();
+        service_fn(move |request: Request<Body>| {
+            let path = request.uri().path().to_string();
+            sent.lock().unwrap().push(path.clone());
+            async move {
+                let window = |left: &'static str| {
+                    [
+                        ("x-ratelimit-limit", "10"),
+                        ("x-ratelimit-remaining", left),
+                        ("x-ratelimit-reset", "8"),
+                    ]
+                };
+                let response = match path.as_str() {
+                    "/probe" => reply(200, &window("2"), "{}"),
+                    "/slow" => {
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                        reply(429, &[("retry-after", "60")], "{}")
+                    }
+                    "/spend" => reply(200, &window("0"), "{}"),
+                    _ => reply(200, &[], "{}"),
+                };
+                Ok::<_, Infallible>(response)
+            }
+        })
+    };
+    let client = QuotaLayer::new()
+        .max_wait(Duration::from_secs(10))
+        .layer(vendor);
+    client
+        .clone()
+        .oneshot(get("http://api.example/probe"))
+        .await
+        .unwrap();
+    let slow = tokio::spawn(client.clone().oneshot(get("http://api.example/slow")));
+    // The current-thread runtime runs the spawned call up to its sleep.
+    tokio::task::yield_now().await;
+    client
+        .clone()
+        .oneshot(get("http://api.example/spend"))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let held = client.clone().oneshot(get("http://api.example/held")).await;
+    let held_for = started.elapsed();
+    assert_eq!(slow.await.unwrap().unwrap().status(), 429);
+    let sent = sent.lock().unwrap().clone();
+    assert!(held_for <= Duration::from_secs(10), "held {held_for:?}");
+    assert!(matches!(held, Err(Error::RateLimited(_))), "{held:?}");
+    assert!(!sent.iter().any(|path| path == "/held"), "{sent:?}");
+}
+
+/// Quota module docs, "Scopes": partition values are hashed as soon as
+/// the closure returns; a refusal shows neither it nor a query secret.
+#[tokio::test(start_paused = true)]
+async fn a_refusal_prints_no_partition_value_nor_query_secret() {
+    let upstream = Scripted::default();
+    let client = QuotaLayer::new()
+        .partition(|r| {
+            let key = r.headers().get("authorization")?;
+            Some(key.as_bytes().to_vec())
+        })
+        .layer(answering::<Body>(
+            &upstream,
+            &[(429, &[("retry-after", "3600")])],
+        ));
+    let keyed = || {
+        Request::get("http://api.example/x?api_key=QSECRET-123")
+            .header("authorization", "Bearer sk-live-TOPSECRET")
+            .body(Body::default())
+            .unwrap()
+    };
+    let first = client.clone().oneshot(keyed()).await.unwrap();
+    assert_eq!(first.status(), 429);
+    let error = client.clone().oneshot(keyed()).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::RateLimited);
+    let shown = format!("{error} {error:?} {:?}", std::error::Error::source(&error));
+    for secret in ["TOPSECRET", "QSECRET"] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+}
+
+/// Quota module docs, "Counting"/"Refills": a window that grows after its
+/// reset (limit 2 spent, then 100) holds until the reset only; the bigger
+/// window's requests then go at once.
+#[tokio::test(start_paused = true)]
+async fn a_window_that_grows_after_its_reset_is_not_held_again() {
+    let upstream = Scripted::default();
+    let spent = [
+        ("x-ratelimit-limit", "2"),
+        ("x-ratelimit-remaining", "0"),
+        ("x-ratelimit-reset", "5"),
+    ];
+    let grown = |left: &'static str| {
+        [
+            ("x-ratelimit-limit", "100"),
+            ("x-ratelimit-remaining", left),
+            ("x-ratelimit-reset", "60"),
+        ]
+    };
+    let (a, b, c, d) = (grown("99"), grown("98"), grown("97"), grown("96"));
+    let client = QuotaLayer::new().layer(answering::<Body>(
+        &upstream,
+        &[(200, &spent), (200, &a), (200, &b), (200, &c), (200, &d)],
+    ));
+    client
+        .clone()
+        .oneshot(get("http://api.example/a"))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    for _ in 0..4 {
+        client
+            .clone()
+            .oneshot(get("http://api.example/b"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+}
+
+/// `RateLimited::retry_after` docs (when to come back): it counts down;
+/// asked 10 s later, a 300 s cooldown frees up in 290 s; nothing is sent.
+#[tokio::test(start_paused = true)]
+async fn a_refusals_retry_after_counts_down() {
+    let upstream = Scripted::default();
+    let client = QuotaLayer::new().layer(answering::<Body>(
+        &upstream,
+        &[(429, &[("retry-after", "300")])],
+    ));
+    client
+        .clone()
+        .oneshot(get("http://api.example/a"))
+        .await
+        .unwrap();
+    let refused = client.clone().oneshot(get("http://api.example/b")).await;
+    let Err(Error::RateLimited(first)) = refused else {
+        panic!("{refused:?}")
+    };
+    assert_eq!(first.retry_after(), Duration::from_secs(300));
+    tokio::time::advance(Duration::from_secs(10)).await;
+    let refused = client.clone().oneshot(get("http://api.example/b")).await;
+    let Err(Error::RateLimited(later)) = refused else {
+        panic!("{refused:?}")
+    };
+    assert_eq!(later.retry_after(), Duration::from_secs(290));
+    assert_eq!(upstream.count(), 1);
+}
+
+/// Quota module docs, "Refills": a 429's wait ended is confirmed by one
+/// request before the others go; when that one draws another 429, the
+/// others wait it out: two 429s in all, not one per caller.
+#[tokio::test(start_paused = true)]
+async fn a_cooldowns_end_is_confirmed_by_one_request() {
+    let upstream = Scripted::default();
+    let client = QuotaLayer::new().layer(answering::<Body>(
+        &upstream,
+        &[
+            (429, &[("retry-after", "2")]),
+            (429, &[("retry-after", "1")]),
+            (200, &[]),
+        ],
+    ));
+    let first = client
+        .clone()
+        .oneshot(get("http://api.example/first"))
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 429);
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            tokio::spawn(
+                client
+                    .clone()
+                    .oneshot(get(&format!("http://api.example/{i}"))),
+            )
+        })
+        .collect();
+    let mut throttled = 0;
+    for task in tasks {
+        throttled += usize::from(task.await.unwrap().unwrap().status() == 429);
+    }
+    let at = arrivals(&upstream);
+    assert_eq!(at.len(), 17, "each call sent once");
+    assert_eq!(throttled, 1, "{at:?}");
+    assert!(at[1] >= Duration::from_secs(2), "{at:?}");
+    assert!(
+        at[2..].iter().all(|t| *t >= at[1] + Duration::from_secs(1)),
+        "{at:?}"
+    );
+}
+
+/// Quota module docs, "Holding": a held caller that gives up (its future
+/// dropped) is never sent; the others are sent once each, after the
+/// cooldown.
+#[tokio::test(start_paused = true)]
+async fn held_callers_that_give_up_are_never_sent() {
+    let upstream = Scripted::default();
+    let client = QuotaLayer::new().layer(answering::<Body>(
+        &upstream,
+        &[(429, &[("retry-after", "2")]), (200, &[])],
+    ));
+    client
+        .clone()
+        .oneshot(get("http://api.example/first"))
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let call = client
+                .clone()
+                .oneshot(get(&format!("http://api.example/{i}")));
+            tokio::spawn(async move {
+                if i % 2 == 0 {
+                    tokio::time::timeout(Duration::from_millis(1500), call)
+                        .await
+                        .is_ok()
+                } else {
+                    call.await.unwrap().status() == 200
+                }
+            })
+        })
+        .collect();
+    for (i, task) in tasks.into_iter().enumerate() {
+        assert_eq!(task.await.unwrap(), i % 2 == 1, "caller {i}");
+    }
+    let mut sent = uris(&upstream)[1..].to_vec();
+    sent.sort();
+    let mut expected: Vec<String> = (1..16)
+        .step_by(2)
+        .map(|i| format!("http://api.example/{i}"))
+        .collect();
+    expected.sort();
+    assert_eq!(sent, expected);
+    assert!(arrivals(&upstream)[1..]
+        .iter()
+        .all(|t| *t >= Duration::from_secs(2)));
+}
+
+/// What a [`countdown`] vendor answered: when, and the status.
+type Log = Arc<Mutex<Vec<(Duration, u16)>>>;
+
+/// A vendor's window: `limit`, `left` of it at the start, ending at `end`
+/// (then a full one of `length`); every answer announces it in
+/// `X-RateLimit-*` (reset: delta seconds rounded up, or Unix seconds),
+/// and a request into a spent window draws a 429. Answers go to `log`.
+fn countdown(
+    log: &Log,
+    limit: u64,
+    left: u64,
+    (end, length): (Duration, Duration),
+    epoch: bool,
+) -> impl tower::Service<
+    Request<Body>,
+    Response = Response<Body>,
+    Error = Infallible,
+    Future = impl Send,
+> + Clone {
+    let started = Instant::now();
+    let state = Arc::new(Mutex::new((end, left)));
+    let log = log.clone();
+    {
+        service_fn(move |_request: Request<Body>| {
+            let elapsed = started.elapsed();
+            let mut state = state.lock().unwrap();
+            while elapsed >= state.0 {
+                *state = (state.0 + length, limit);
+            }
+            let spent = state.1 == 0;
+            state.1 = state.1.saturating_sub(1);
+            let left = state.0 - elapsed;
+            let reset = if epoch {
+                let at = SystemTime::now() + left;
+                at.duration_since(UNIX_EPOCH).unwrap().as_secs().to_string()
+            } else {
+                (left.as_secs() + u64::from(left.subsec_nanos() > 0)).to_string()
+            };
+            let (limit, remaining) = (limit.to_string(), state.1.to_string());
+            let status = if spent { 429 } else { 200 };
+            log.lock().unwrap().push((elapsed, status));
+            let pairs = [
+                ("x-ratelimit-limit", limit.as_str()),
+                ("x-ratelimit-remaining", remaining.as_str()),
+                ("x-ratelimit-reset", reset.as_str()),
+            ];
+            let response = reply(status, &pairs, "{}");
+            async move { Ok::<_, Infallible>(response) }
+        })
+    }
+}
+
+/// Quota module docs, "Pacing": under a tenth of the limit left, the rest
+/// is spread to end before the reset; at zero the next request waits for
+/// the reset; no 429.
+#[tokio::test(start_paused = true)]
+async fn the_last_tenth_is_paced_to_end_before_the_reset() {
+    let log = Log::default();
+    let fifty = Duration::from_secs(50);
+    let vendor = countdown(&log, 100, 6, (fifty, fifty), false);
+    let client = QuotaLayer::new().layer(vendor);
+    client
+        .clone()
+        .oneshot(get("http://api.example/learn"))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut at = Vec::new();
+    for i in 0..6 {
+        let response = client
+            .clone()
+            .oneshot(get(&format!("http://api.example/{i}")))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{:?}", log.lock().unwrap());
+        at.push(started.elapsed());
+    }
+    assert!(
+        at[0] < Duration::from_secs(20),
+        "spread, not all held: {at:?}"
+    );
+    assert!(
+        at[4] < Duration::from_secs(49),
+        "ends before the reset: {at:?}"
+    );
+    assert!(
+        at[5] >= Duration::from_secs(50),
+        "the next waits for the reset: {at:?}"
+    );
+}
+
+/// Quota module docs, "Pacing": a window whose reset is further than
+/// `max_wait` (GitHub's hour) is not paced: its last requests go as they
+/// come, the next fails fast with when to come back.
+#[tokio::test(start_paused = true)]
+async fn a_window_past_max_wait_is_not_paced_and_then_fails_fast() {
+    let hour = Duration::from_secs(3600);
+    let log = Log::default();
+    let vendor = countdown(&log, 5000, 4, (hour, hour), true);
+    let client = QuotaLayer::new().layer(vendor);
+    client
+        .clone()
+        .oneshot(get("http://api.example/learn"))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    for i in 0..3 {
+        client
+            .clone()
+            .oneshot(get(&format!("http://api.example/{i}")))
+            .await
+            .unwrap();
+    }
+    assert_eq!(started.elapsed(), Duration::ZERO);
+    let refused = client.clone().oneshot(get("http://api.example/late")).await;
+    let Err(Error::RateLimited(refused)) = refused else {
+        panic!("{refused:?} {:?}", log.lock().unwrap())
+    };
+    assert!(
+        refused.retry_after() > Duration::from_secs(3500),
+        "{:?}",
+        refused.retry_after()
+    );
+    assert_eq!(started.elapsed(), Duration::ZERO);
+    assert_eq!(log.lock().unwrap().len(), 4, "the refused one is not sent");
+}
+
+/// Quota module docs, "Cold start" and "Failing fast": the hold while a
+/// scope's probe is out (2 s at most) never holds a request past a
+/// shorter `max_wait`.
+#[tokio::test(start_paused = true)]
+async fn the_cold_start_hold_respects_a_short_max_wait() {
+    let vendor = service_fn(move |request: Request<Body>| {
+        let slow = request.uri().path() == "/probe";
+        async move {
+            if slow {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            }
+            Ok::<_, Infallible>(reply(200, &[], "{}"))
+        }
+    });
+    let client = QuotaLayer::new()
+        .max_wait(Duration::from_millis(300))
+        .layer(vendor);
+    let probe = tokio::spawn(client.clone().oneshot(get("http://api.example/probe")));
+    tokio::task::yield_now().await;
+    let started = Instant::now();
+    let _ = client
+        .clone()
+        .oneshot(get("http://api.example/second"))
+        .await;
+    assert!(
+        started.elapsed() <= Duration::from_millis(300),
+        "held {:?}",
+        started.elapsed()
+    );
+    probe.await.unwrap().unwrap();
+}
+
+/// Quota module docs, "Holding, and the inner service's readiness": a held
+/// request never sits on a concurrency permit; a caller that keeps its
+/// service sends to another scope through `ConcurrencyLimit(1)` at once.
+#[tokio::test(start_paused = true)]
+async fn a_held_request_holds_no_concurrency_permit() {
+    let upstream = Scripted::default();
+    let limited = tower::limit::ConcurrencyLimitLayer::new(1)
+        .layer(answering::<Body>(&upstream, &[(200, SPENT_5), (200, &[])]));
+    let client = QuotaLayer::new().layer(limited);
+    client
+        .clone()
+        .oneshot(get("http://a.example/learn"))
+        .await
+        .unwrap();
+    let mut caller = client.clone();
+    let held = {
+        let ready = caller.ready().await.unwrap();
+        tokio::spawn(tower::Service::call(ready, get("http://a.example/held")))
+    };
+    tokio::task::yield_now().await;
+    let started = Instant::now();
+    let other = caller.ready().await.unwrap();
+    tower::Service::call(other, get("http://b.example/x"))
+        .await
+        .unwrap();
+    assert_eq!(
+        started.elapsed(),
+        Duration::ZERO,
+        "b.example waited for a.example's hold"
+    );
+    held.await.unwrap().unwrap();
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+}
+
+/// Quota module docs, "Vendors that announce nothing" and "Learning" (over
+/// a parse layer, from the typed `ApiError`): through `ApiErrorsLayer`, a
+/// vendor answering only 429 + `Retry-After` (300 per 10 s) is learned as
+/// by the layers alone: after the two windows learning takes, few 429s,
+/// most of each window used, and no error surfaces.
+#[tokio::test(start_paused = true)]
+async fn the_stack_learns_a_silent_vendor() {
+    const LIMIT: u64 = 300;
+    const WINDOW: Duration = Duration::from_secs(10);
+    const WINDOWS: usize = 12;
+    let started = Instant::now();
+    let tally: Arc<Mutex<Vec<(u64, u64)>>> = Arc::default();
+    let sent = Arc::new(AtomicU64::new(0));
+    let vendor = {
+        let tally = tally.clone();
+        service_fn(move |_request: Request<ReplayBody<Body>>| {
+            let elapsed = started.elapsed();
+            let index = (elapsed.as_nanos() / WINDOW.as_nanos()) as usize;
+            let response = {
+                let mut tally = tally.lock().unwrap();
+                if tally.len() <= index {
+                    tally.resize(index + 1, (0, 0));
+                }
+                if tally[index].0 < LIMIT {
+                    tally[index].0 += 1;
+                    reply(200, &[], "{}")
+                } else {
+                    tally[index].1 += 1;
+                    let left = WINDOW * (index as u32 + 1) - elapsed;
+                    let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+                    let secs = secs.to_string();
+                    reply(
+                        429,
+                        &[("retry-after", &secs)],
+                        r#"{"error":"rate limited"}"#,
+                    )
+                }
+            };
+            // Latencies of 1 to 9 ms, varied.
+            let n = sent.fetch_add(1, SeqCst);
+            let latency = Duration::from_millis(1 + n * 7_919 % 9);
+            async move {
+                tokio::time::sleep(latency).await;
+                Ok::<_, Infallible>(response)
+            }
+        })
+    };
+    let client = ApiErrorsLayer::new().quota(QuotaLayer::new()).layer(vendor);
+    let until = started + WINDOW * WINDOWS as u32;
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let (client, errors) = (client.clone(), errors.clone());
+            tokio::spawn(async move {
+                while Instant::now() < until {
+                    let call = client
+                        .clone()
+                        .oneshot(get("https://api.example.com/v1/items"));
+                    match tokio::time::timeout_at(until, call).await {
+                        Ok(Ok(r)) if r.status() == 200 => {}
+                        Ok(Ok(r)) => errors.lock().unwrap().push(r.status().to_string()),
+                        Ok(Err(e)) => errors.lock().unwrap().push(e.to_string()),
+                        Err(_) => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let tally = tally.lock().unwrap().clone();
+    let errors = errors.lock().unwrap().clone();
+    assert!(
+        errors.is_empty(),
+        "{} surfaced, e.g. {:?}",
+        errors.len(),
+        errors.first()
+    );
+    let learned = &tally[2..WINDOWS];
+    let throttled: u64 = learned.iter().map(|(_, t)| t).sum();
+    let used: u64 = learned.iter().map(|(ok, _)| ok).sum();
+    assert!(throttled * 4 <= learned.len() as u64, "{tally:?}");
+    assert!(used * 100 >= LIMIT * learned.len() as u64 * 90, "{tally:?}");
 }
