@@ -2,7 +2,10 @@
 //! documented error bodies, RFC 9110, 6585, 6749, 6750 and 9457, and the
 //! stacks and clients a user builds: what a body says, how long a hint
 //! waits, what is resent, and that every way of stacking the layers
-//! agrees. (Brought in from a probe of the crate's promises.)
+//! agrees; and what of a request body the retry, auth and hedge layers
+//! send again over real hyper (empty bodies, the replay cap's boundary,
+//! trailers, bodies that never end or fail during a replay). (Brought in
+//! from probes of the crate's promises.)
 
 mod support;
 
@@ -11,12 +14,15 @@ mod scripted;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::Full;
+use http_body::Frame;
+use http_body_util::{BodyExt, Full};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tower::{Layer, ServiceBuilder, ServiceExt};
+use tower_api_errors::auth::AuthLayer;
+use tower_api_errors::hedge::HedgeLayer;
 use tower_api_errors::parse::SuccessPeekLayer;
 use tower_api_errors::retry::{Backoff, Jitter, ReplayBody};
 use tower_api_errors::{
@@ -25,7 +31,7 @@ use tower_api_errors::{
 };
 
 use scripted::{exact, get, reply, Scripted};
-use support::headers;
+use support::{bounded, headers, Frames, ServerBody};
 
 /// Header pairs, as a row lists them.
 type Pairs = &'static [(&'static str, &'static str)];
@@ -2421,5 +2427,669 @@ async fn x_ratelimit_reset_as_epoch_and_as_delta_wait_the_same() {
                 }));
         client.oneshot(get("http://api.test/x")).await.unwrap();
         assert_eq!(up.waits(), vec![Duration::from_secs(5)], "{hdrs:?}");
+    }
+}
+
+// ------------------------------------------------------------ request bodies sent again
+//
+// What the retry, auth and hedge layers send again of a request (over a
+// real hyper connection, or a paused-clock mock where timing decides):
+// empty bodies, the replay cap's exact boundary, trailers, `Expect:
+// 100-continue`, what an earlier attempt's inner layers left behind,
+// streams that never end or fail during a replay, and the order of the
+// body and budget checks. (Curated from the probe-replay probes.)
+
+/// What a recording server saw of one request, its body read whole
+/// (trailers too; a body that failed as its error text).
+#[derive(Debug, Clone)]
+struct Recorded {
+    headers: HeaderMap,
+    body: Result<Bytes, String>,
+    trailers: Option<HeaderMap>,
+}
+
+type Recordings = Arc<Mutex<Vec<Recorded>>>;
+
+/// A real server that reads each request whole and answers the `n`-th
+/// (from 0) with `answer(n)`.
+async fn recording_server(
+    answer: impl Fn(usize) -> Response<ServerBody> + Send + Sync + Clone + 'static,
+) -> (String, Recordings) {
+    let log: Recordings = Arc::default();
+    let seen = log.clone();
+    let addr = support::serve(move |req: Request<hyper::body::Incoming>| {
+        let (seen, answer) = (seen.clone(), answer.clone());
+        async move {
+            let (parts, body) = req.into_parts();
+            let (body, trailers) = match body.collect().await {
+                Ok(c) => {
+                    let trailers = c.trailers().cloned();
+                    (Ok(c.to_bytes()), trailers)
+                }
+                Err(e) => (Err(e.to_string()), None),
+            };
+            let n = {
+                let mut log = seen.lock().unwrap();
+                log.push(Recorded {
+                    headers: parts.headers,
+                    body,
+                    trailers,
+                });
+                log.len() - 1
+            };
+            answer(n)
+        }
+    })
+    .await;
+    (format!("http://{addr}"), log)
+}
+
+fn recorded(log: &Recordings) -> Vec<Recorded> {
+    log.lock().unwrap().clone()
+}
+
+/// 503 (with a JSON body) for the first `fails` requests, then 200.
+fn fail_first(fails: usize) -> impl Fn(usize) -> Response<ServerBody> + Send + Sync + Clone {
+    move |n| {
+        if n < fails {
+            support::response(
+                503,
+                &[("content-type", "application/json")],
+                r#"{"error":"down"}"#,
+            )
+        } else {
+            support::response(200, &[], "ok")
+        }
+    }
+}
+
+/// `text` as a stream of one-byte frames of unknown length.
+fn one_byte_frames(text: &'static str) -> Frames<std::io::Error> {
+    Frames::new(
+        text.as_bytes()
+            .chunks(1)
+            .map(|c| Ok(Frame::data(Bytes::copy_from_slice(c))))
+            .collect(),
+    )
+}
+
+/// A frame of a body fed through a channel, or its failure.
+type Fed = Result<Frame<Bytes>, std::io::Error>;
+
+/// A body fed through a channel.
+type FedBody = http_body_util::StreamBody<tokio_stream::wrappers::ReceiverStream<Fed>>;
+
+/// A channel and the body it feeds (a stream still being produced).
+fn channel_body() -> (tokio::sync::mpsc::Sender<Fed>, FedBody) {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+    (tx, http_body_util::StreamBody::new(stream))
+}
+
+/// The stack with a quick exact retry over hyper-util's client.
+fn retrying_hyper<B>() -> impl tower::Service<
+    Request<B>,
+    Response = Response<hyper::body::Incoming>,
+    Error = Error,
+    Future: Send,
+> + Clone
+where
+    B: http_body::Body + Send + Sync + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    ApiErrorsLayer::new()
+        .retry(support::quick_exact())
+        .client(support::client::<ReplayBody<B>>())
+}
+
+/// `ReplayBody` docs (src/replay.rs: "An empty body ... costs nothing"):
+/// an empty DELETE body is retried, empty, with the same framing headers
+/// on both sends.
+#[tokio::test]
+async fn an_empty_body_is_replayed_empty_with_the_same_framing() {
+    let (base, log) = recording_server(fail_first(1)).await;
+    let request = Request::delete(format!("{base}/x"))
+        .body(http_body_util::Empty::<Bytes>::new())
+        .unwrap();
+    let response = bounded("empty", retrying_hyper().oneshot(request))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let seen = recorded(&log);
+    assert_eq!(seen.len(), 2);
+    for name in ["content-length", "transfer-encoding"] {
+        assert_eq!(
+            seen[0].headers.get(name),
+            seen[1].headers.get(name),
+            "{name}"
+        );
+    }
+    assert!(seen.iter().all(|s| s.body.as_ref().unwrap().is_empty()));
+}
+
+/// `RetryPolicy::max_replay_bytes` docs (src/retry/policy.rs: "A request
+/// whose body outgrows it is not retried"): a 1024-byte stream of unknown
+/// length is replayed under a 1024-byte cap, and under 1023 is sent once,
+/// whole, stopped `BodyNotReplayable` with the 503 kept.
+#[tokio::test]
+async fn a_body_exactly_at_the_replay_cap_is_replayed_one_byte_over_is_not() {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let text: &'static str = TEXT.get_or_init(|| "z".repeat(1024));
+    for (cap, sends) in [(1024usize, 2usize), (1023, 1)] {
+        let (base, log) = recording_server(fail_first(1)).await;
+        let client = ApiErrorsLayer::new()
+            .retry(support::quick_exact().max_replay_bytes(cap))
+            .client(support::client::<ReplayBody<Frames<std::io::Error>>>());
+        let chunks = [&text[..512], &text[512..1000], &text[1000..]];
+        let request = Request::put(format!("{base}/x"))
+            .body(Frames::chunks(&chunks))
+            .unwrap();
+        let result = bounded("cap", client.oneshot(request)).await;
+        let seen = recorded(&log);
+        assert_eq!(seen.len(), sends, "cap {cap}");
+        assert!(
+            seen.iter().all(|s| s.body.as_ref().unwrap() == text),
+            "cap {cap}"
+        );
+        if sends == 2 {
+            assert_eq!(result.unwrap().status(), 200);
+        } else {
+            let error = result.unwrap_err();
+            assert_eq!(
+                error.retries().stopped(),
+                Some(StopReason::BodyNotReplayable),
+                "{error}"
+            );
+            assert_eq!(error.api().map(|a| a.status().as_u16()), Some(503));
+        }
+    }
+}
+
+/// `RetryPolicy::max_replay_bytes` docs and `ReplayBody` docs ("An empty
+/// body ... costs nothing"): a cap of 0 still retries an empty PUT, but a
+/// one-byte PUT is sent once, stopped `BodyNotReplayable`.
+#[tokio::test]
+async fn a_replay_cap_of_zero_still_retries_an_empty_body_not_a_byte() {
+    let client = ApiErrorsLayer::new()
+        .retry(support::quick_exact().max_replay_bytes(0))
+        .client(support::client::<ReplayBody<Full<Bytes>>>());
+    let (base, log) = recording_server(fail_first(1)).await;
+    let request = Request::put(format!("{base}/a"))
+        .body(Full::default())
+        .unwrap();
+    let response = bounded("empty", client.clone().oneshot(request)).await;
+    assert_eq!(response.unwrap().status(), 200);
+    assert_eq!(recorded(&log).len(), 2);
+
+    let (base, log) = recording_server(fail_first(1)).await;
+    let request = Request::put(format!("{base}/a"))
+        .body(Full::new(Bytes::from("x")))
+        .unwrap();
+    let error = bounded("one byte", client.oneshot(request))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.retries().stopped(),
+        Some(StopReason::BodyNotReplayable)
+    );
+    let seen = recorded(&log);
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].body.as_ref().unwrap(), "x");
+}
+
+/// Retry module docs (src/retry/mod.rs: transport errors are retried "for
+/// idempotent requests"; RFC 9110 §9.2.2): a connection cut after the
+/// server read the whole streamed body is not resent for a POST
+/// (`NotIdempotent`), and is for a PUT, whole.
+#[tokio::test]
+async fn a_connection_cut_after_the_body_was_read_resends_a_put_whole_not_a_post() {
+    for (method, sends) in [("POST", 1usize), ("PUT", 2)] {
+        let bodies: Arc<Mutex<Vec<Bytes>>> = Arc::default();
+        let b = bodies.clone();
+        let addr = support::serve_fallible(move |req: Request<hyper::body::Incoming>| {
+            let b = b.clone();
+            async move {
+                let body = req.into_body().collect().await.unwrap().to_bytes();
+                let n = {
+                    let mut b = b.lock().unwrap();
+                    b.push(body);
+                    b.len()
+                };
+                if n == 1 {
+                    Err::<Response<ServerBody>, _>(std::io::Error::other("cut"))
+                } else {
+                    Ok(support::response(200, &[], "ok"))
+                }
+            }
+        })
+        .await;
+        let request = Request::builder()
+            .method(method)
+            .uri(format!("http://{addr}/x"))
+            .body(one_byte_frames("hello world"))
+            .unwrap();
+        let result = bounded(method, retrying_hyper().oneshot(request)).await;
+        let bodies = bodies.lock().unwrap().clone();
+        assert_eq!(bodies.len(), sends, "{method}: {result:?}");
+        assert!(bodies.iter().all(|b| b == "hello world"), "{bodies:?}");
+        if sends == 1 {
+            let error = result.unwrap_err();
+            assert_eq!(
+                error.retries().stopped(),
+                Some(StopReason::NotIdempotent),
+                "{error}"
+            );
+        } else {
+            assert_eq!(result.unwrap().status(), 200);
+        }
+    }
+}
+
+/// `ReplayBody` docs (src/replay.rs: the retry's copy "replays the kept
+/// chunks", trailers kept with them): over HTTP/2 a streamed body's
+/// trailers go out on the retry too, with the whole body.
+#[tokio::test]
+async fn trailers_are_replayed_over_http2() {
+    let (base, log) = recording_server(fail_first(1)).await;
+    let client = ApiErrorsLayer::new().retry(support::quick_exact()).client(
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .http2_only(true)
+            .build_http::<ReplayBody<Frames<std::io::Error>>>(),
+    );
+    let mut trailers = HeaderMap::new();
+    trailers.insert("x-checksum", HeaderValue::from_static("abc123"));
+    let body = Frames::new(vec![
+        Ok(Frame::data(Bytes::from_static(b"hello "))),
+        Ok(Frame::data(Bytes::from_static(b"world"))),
+        Ok(Frame::trailers(trailers)),
+    ]);
+    let request = Request::put(format!("{base}/t")).body(body).unwrap();
+    let response = bounded("trailers h2", client.oneshot(request))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let seen = recorded(&log);
+    assert_eq!(seen.len(), 2);
+    for s in &seen {
+        assert_eq!(s.body.as_ref().unwrap(), "hello world");
+        let checksum = s.trailers.as_ref().and_then(|t| t.get("x-checksum"));
+        assert_eq!(checksum.map(|v| v.to_str().unwrap()), Some("abc123"));
+    }
+}
+
+/// Retry module docs (src/retry/mod.rs: "headers ... are the same on every
+/// attempt"): an `Expect: 100-continue` PUT carries the header once on
+/// every attempt, and the whole body follows each time.
+#[tokio::test]
+async fn expect_100_continue_rides_on_every_attempt_with_the_whole_body() {
+    let (base, log) = recording_server(fail_first(1)).await;
+    let request = Request::put(format!("{base}/x"))
+        .header("expect", "100-continue")
+        .body(one_byte_frames("continue please"))
+        .unwrap();
+    let response = bounded("expect", retrying_hyper().oneshot(request))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let seen = recorded(&log);
+    assert_eq!(seen.len(), 2);
+    for s in &seen {
+        assert_eq!(s.body.as_ref().unwrap(), "continue please");
+        assert_eq!(s.headers.get_all("expect").iter().count(), 1);
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct CallerMark(u32);
+
+#[derive(Clone, Debug)]
+struct BelowMark;
+
+/// Retry module docs (src/retry/mod.rs: "Method, URI, version, headers
+/// ... and extensions are the same on every attempt"): each attempt is the
+/// caller's request again (its repeated headers in order, its extension,
+/// its exact size hint and body), with nothing an inner layer added to the
+/// attempt before (an extension, a header) carried over.
+#[tokio::test(start_paused = true)]
+async fn every_attempt_is_the_callers_request_with_nothing_left_from_the_last() {
+    type Attempt = (
+        HeaderMap,
+        Option<CallerMark>,
+        bool,
+        (u64, Option<u64>),
+        Bytes,
+    );
+    let log: Arc<Mutex<Vec<Attempt>>> = Arc::default();
+    let l = log.clone();
+    let upstream = tower::service_fn(move |mut req: Request<ReplayBody<Full<Bytes>>>| {
+        let l = l.clone();
+        // An inner layer marks the request it is given.
+        let marked_before = req.extensions().get::<BelowMark>().is_some();
+        req.extensions_mut().insert(BelowMark);
+        req.headers_mut()
+            .append("x-below", HeaderValue::from_static("1"));
+        async move {
+            let hint = http_body::Body::size_hint(req.body());
+            let caller = req.extensions().get::<CallerMark>().cloned();
+            let (parts, body) = req.into_parts();
+            let body = body.collect().await.unwrap().to_bytes();
+            let n = {
+                let mut l = l.lock().unwrap();
+                let hint = (hint.lower(), hint.upper());
+                l.push((parts.headers, caller, marked_before, hint, body));
+                l.len()
+            };
+            let status = if n == 1 { 503 } else { 200 };
+            Ok::<_, std::convert::Infallible>(
+                Response::builder()
+                    .status(status)
+                    .body(Full::new(Bytes::new()))
+                    .unwrap(),
+            )
+        }
+    });
+    let client = RetryLayer::new(support::quick_exact()).layer(upstream);
+    let mut request = Request::put("http://h/x")
+        .header("x-one", "a")
+        .header("x-one", "b")
+        .header("idempotency-key", "k")
+        .body(Full::new(Bytes::from("payload")))
+        .unwrap();
+    request.extensions_mut().insert(CallerMark(7));
+    let response = client.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let log = log.lock().unwrap().clone();
+    assert_eq!(log.len(), 2);
+    for (headers, caller, marked_before, hint, body) in &log {
+        assert_eq!(*caller, Some(CallerMark(7)));
+        assert!(
+            !marked_before,
+            "an earlier attempt's inner extension leaked"
+        );
+        assert_eq!(headers.get_all("x-below").iter().count(), 1, "{headers:?}");
+        let ones: Vec<_> = headers.get_all("x-one").iter().collect();
+        assert_eq!(ones, ["a", "b"]);
+        assert_eq!(headers.get_all("idempotency-key").iter().count(), 1);
+        assert_eq!(*hint, (7, Some(7)));
+        assert_eq!(body, "payload");
+    }
+}
+
+/// `auth` module docs (src/auth/mod.rs, table: "the re-send carries the
+/// identical body") under the retry layer: a streamed PUT refused 401,
+/// re-sent with the renewed credential, then retried after a 503, goes out
+/// three times whole, each with exactly one `Authorization`.
+#[tokio::test]
+async fn an_auth_resend_then_a_retry_carry_one_authorization_and_the_whole_stream() {
+    let (base, log) = recording_server(|n| match n {
+        0 => support::response(
+            401,
+            &[("www-authenticate", "Bearer error=\"invalid_token\"")],
+            "",
+        ),
+        1 => support::response(503, &[], ""),
+        _ => support::response(200, &[], "ok"),
+    })
+    .await;
+    let source = support::Rotating::new(Duration::ZERO);
+    let client = ApiErrorsLayer::new()
+        .retry(support::quick_exact())
+        .auth(AuthLayer::from_arc(source))
+        .client(support::client::<ReplayBody<Frames<std::io::Error>>>());
+    let request = Request::put(format!("{base}/x"))
+        .body(one_byte_frames("streamed body"))
+        .unwrap();
+    let response = bounded("auth", client.oneshot(request)).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let seen = recorded(&log);
+    let auths: Vec<Vec<_>> = seen
+        .iter()
+        .map(|s| s.headers.get_all("authorization").iter().cloned().collect())
+        .collect();
+    assert_eq!(
+        auths,
+        [
+            vec!["Bearer tok_old"],
+            vec!["Bearer tok_new"],
+            vec!["Bearer tok_new"]
+        ]
+    );
+    assert!(seen
+        .iter()
+        .all(|s| s.body.as_ref().unwrap() == "streamed body"));
+}
+
+/// SECURITY.md ("Never retries an unsafe request without consent") and
+/// `ReplayBody` docs (the server "may have answered before reading
+/// everything"): an unkeyed POST whose body never ends, answered 503 at
+/// once, returns the 503 now (`NotIdempotent`), sent once.
+#[tokio::test]
+async fn an_unkeyed_post_with_an_endless_body_answered_early_returns_at_once() {
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    let addr = support::serve(move |_req: Request<hyper::body::Incoming>| {
+        c.fetch_add(1, Ordering::SeqCst);
+        async { support::response(503, &[], "") }
+    })
+    .await;
+    let (tx, body) = channel_body();
+    tx.send(Ok(Frame::data(Bytes::from_static(b"first"))))
+        .await
+        .unwrap();
+    let request = Request::post(format!("http://{addr}/x"))
+        .body(body)
+        .unwrap();
+    let error = bounded("endless post", retrying_hyper().oneshot(request))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.retries().stopped(),
+        Some(StopReason::NotIdempotent),
+        "{error}"
+    );
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    drop(tx);
+}
+
+/// `StopReason::BodyFailed` docs (src/error/report.rs: "The request body's
+/// own stream failed while being sent (its error, not the cap)"): a keyed
+/// POST whose body fails half way is not resent, and the body's own error
+/// is in the chain.
+#[tokio::test]
+async fn a_body_failing_half_way_is_not_resent_and_its_error_is_in_the_chain() {
+    let (base, log) = recording_server(fail_first(1)).await;
+    let body = Frames::<std::io::Error>::new(vec![
+        Ok(Frame::data(Bytes::from_static(b"ab"))),
+        Err(std::io::Error::other("disk gone")),
+    ]);
+    let request = Request::post(format!("{base}/x"))
+        .header("idempotency-key", "k")
+        .body(body)
+        .unwrap();
+    let error = bounded("failing", retrying_hyper().oneshot(request))
+        .await
+        .unwrap_err();
+    assert_eq!(error.retries().attempts(), 1, "{error}");
+    assert_eq!(
+        error.retries().stopped(),
+        Some(StopReason::BodyFailed),
+        "{error}"
+    );
+    let text = support::error_text(&error);
+    assert!(text.contains("disk gone"), "{text}");
+    assert!(recorded(&log).len() <= 1);
+}
+
+/// `ReplayBody` docs (a retry's copy "goes on reading the original where
+/// the last attempt left it"; `StopReason::BodyFailed`): answered 503
+/// after its first chunk, a streamed PUT is replayed and read on; when the
+/// original then fails, the call ends `BodyFailed`, its cause in the
+/// chain, after two sends, not three.
+#[tokio::test]
+async fn an_original_failing_during_its_replay_ends_typed_without_a_third_send() {
+    let (arrived_tx, mut arrived) = tokio::sync::mpsc::unbounded_channel::<usize>();
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    let addr = support::serve(move |req: Request<hyper::body::Incoming>| {
+        let (c, arrived_tx) = (c.clone(), arrived_tx.clone());
+        async move {
+            let n = c.fetch_add(1, Ordering::SeqCst);
+            let mut body = req.into_body();
+            let _ = body.frame().await;
+            let _ = arrived_tx.send(n);
+            if n == 0 {
+                return support::response(503, &[], "");
+            }
+            while let Some(Ok(_)) = body.frame().await {}
+            support::response(200, &[], "ok")
+        }
+    })
+    .await;
+    let (tx, body) = channel_body();
+    tx.send(Ok(Frame::data(Bytes::from_static(b"first"))))
+        .await
+        .unwrap();
+    let request = Request::put(format!("http://{addr}/x")).body(body).unwrap();
+    let call = tokio::spawn(retrying_hyper().oneshot(request));
+    assert_eq!(bounded("first", arrived.recv()).await, Some(0));
+    assert_eq!(bounded("replay", arrived.recv()).await, Some(1));
+    tx.send(Err(std::io::Error::other("disk gone")))
+        .await
+        .unwrap();
+    let error = bounded("replay failing", call)
+        .await
+        .unwrap()
+        .expect_err("the body failed");
+    assert_eq!(count.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        error.retries().stopped(),
+        Some(StopReason::BodyFailed),
+        "{error}"
+    );
+    assert!(support::error_text(&error).contains("disk gone"));
+}
+
+/// `RetryPolicy` (src/retry/policy.rs: a body the layer cannot send again
+/// is "stopped here, before the budget is drawn for it"): with an empty
+/// budget, a body over the cap stops `BodyNotReplayable`, a small one
+/// `BudgetExhausted`.
+#[tokio::test]
+async fn an_unreplayable_body_stops_for_its_body_before_the_budget_is_asked() {
+    let (base, log) = recording_server(fail_first(5)).await;
+    let budget = tower_api_errors::retry::RetryBudget::new(Duration::from_secs(1), 0, 0.0);
+    let client = ApiErrorsLayer::new()
+        .retry(support::quick_exact().budget(budget).max_replay_bytes(4))
+        .client(support::client::<ReplayBody<Full<Bytes>>>());
+    for (body, stop) in [
+        ("0123456789", StopReason::BodyNotReplayable),
+        ("01", StopReason::BudgetExhausted),
+    ] {
+        let request = Request::put(format!("{base}/x"))
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        let error = bounded(body, client.clone().oneshot(request))
+            .await
+            .unwrap_err();
+        assert_eq!(error.retries().stopped(), Some(stop), "{body}: {error}");
+    }
+    assert_eq!(recorded(&log).len(), 2);
+}
+
+/// Hedge module docs (src/hedge/mod.rs, "Bodies": a body "still streaming
+/// when the hedge is due, is not hedged (two attempts cannot read one
+/// stream)"): a keyed POST whose stream has not ended sends one attempt.
+#[tokio::test(start_paused = true)]
+async fn a_body_still_streaming_when_the_hedge_is_due_is_not_hedged() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let upstream = tower::service_fn(move |req: Request<ReplayBody<ReplayBody<_>>>| {
+        c.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let mut body = req.into_body();
+            while let Some(Ok(_)) = body.frame().await {}
+            std::future::pending::<()>().await;
+            Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::new())))
+        }
+    });
+    let client = ApiErrorsLayer::new()
+        .hedge(HedgeLayer::fixed(Duration::from_millis(50)))
+        .layer(upstream);
+    let (tx, body) = channel_body();
+    tx.send(Ok(Frame::data(Bytes::from_static(b"first"))))
+        .await
+        .unwrap();
+    let request = Request::post("http://h/x")
+        .header("idempotency-key", "k")
+        .body(body)
+        .unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(5), client.oneshot(request)).await;
+    assert!(result.is_err(), "the one attempt never answers");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "a streaming body was hedged"
+    );
+    drop(tx);
+}
+
+/// Hedge module docs (src/hedge/mod.rs, "Bodies") and `auth` module docs
+/// (the credential is carried once): over real hyper, with retry, auth
+/// and hedge stacked, the hedge of a keyed POST carries one
+/// `Authorization`, the `Idempotency-Key` and the identical body.
+#[tokio::test]
+async fn a_hedged_keyed_post_carries_one_credential_the_key_and_the_same_body() {
+    let (second_tx, _second) = tokio::sync::watch::channel(false);
+    let log: Recordings = Arc::default();
+    let l = log.clone();
+    let addr = support::serve(move |req: Request<hyper::body::Incoming>| {
+        let (l, second_tx) = (l.clone(), second_tx.clone());
+        let mut second = second_tx.subscribe();
+        async move {
+            let (parts, body) = req.into_parts();
+            let body = body.collect().await.unwrap().to_bytes();
+            let n = {
+                let mut l = l.lock().unwrap();
+                l.push(Recorded {
+                    headers: parts.headers,
+                    body: Ok(body),
+                    trailers: None,
+                });
+                l.len()
+            };
+            if n == 1 {
+                // Hold the first attempt until the hedge arrives.
+                let _ = second.wait_for(|arrived| *arrived).await;
+            } else {
+                let _ = second_tx.send(true);
+            }
+            support::response(200, &[], "ok")
+        }
+    })
+    .await;
+    let token = tower_api_errors::auth::Credential::new("sk_live_secret").unwrap();
+    let client = ApiErrorsLayer::new()
+        .retry(support::quick_exact())
+        .auth(AuthLayer::new(tower_api_errors::auth::StaticToken::new(
+            token,
+        )))
+        .hedge(HedgeLayer::fixed(Duration::from_millis(20)))
+        .client(support::client::<ReplayBody<ReplayBody<Full<Bytes>>>>());
+    let request = Request::post(format!("http://{addr}/x"))
+        .header("idempotency-key", "key-1")
+        .body(Full::new(Bytes::from("hedged body")))
+        .unwrap();
+    let response = bounded("hedge", client.oneshot(request)).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let seen = recorded(&log);
+    assert_eq!(seen.len(), 2);
+    for s in &seen {
+        assert_eq!(s.body.as_ref().unwrap(), "hedged body");
+        let auth: Vec<_> = s.headers.get_all("authorization").iter().collect();
+        assert_eq!(auth, ["Bearer sk_live_secret"]);
+        let keys: Vec<_> = s.headers.get_all("idempotency-key").iter().collect();
+        assert_eq!(keys, ["key-1"]);
+        let length = s.headers.get("content-length");
+        assert_eq!(length.map(|v| v.to_str().unwrap()), Some("11"));
     }
 }

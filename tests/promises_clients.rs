@@ -6,8 +6,10 @@
 //! `https_only`, failing uploads, endless error bodies), the state a
 //! middleware client shares across its calls (quota, breaker, hedge
 //! latencies, concurrency), one-line errors of hostile bodies and gRPC
-//! messages, and no secret in logs or metrics through the adapters.
-//! (Curated from the probe-clients probes; each test names its promise.)
+//! messages, no secret in logs or metrics through the adapters, and
+//! streamed uploads sent again whole (after an early 401, a 401 then a
+//! 503, reqwest's timeout). (Curated from the probe-clients and
+//! probe-replay probes; each test names its promise.)
 #![cfg(all(
     feature = "reqwest-middleware",
     feature = "hyper-util",
@@ -991,4 +993,187 @@ async fn a_url_in_a_context_below_never_reaches_our_logs() {
     let text = logs.text();
     assert!(!text.is_empty(), "no logs captured");
     assert!(!text.contains("at_leak1"), "{text}");
+}
+
+// ------------------------------------------------------------ streamed uploads sent again through the adapters
+//
+// A streamed request body sent again through `ReqwestClient` and the
+// middleware: after a 401 answered while the stream is still being
+// produced, after a 401 then a 503, and after reqwest's own timeout cut
+// an attempt. (Curated from the probe-replay probes.)
+
+/// `text` as a stream of one-byte frames of unknown length.
+fn one_byte_frames(text: &'static str) -> Frames<std::io::Error> {
+    Frames::new(
+        text.as_bytes()
+            .chunks(1)
+            .map(|c| Ok(http_body::Frame::data(Bytes::copy_from_slice(c))))
+            .collect(),
+    )
+}
+
+/// `auth` module docs (src/auth/mod.rs, table: "the re-send carries the
+/// identical body: a `ReplayBody` copy") and `ReplayBody` docs (a copy
+/// "goes on reading the original where the last attempt left it"): a 401
+/// answered after the first chunk of an upload still being produced is
+/// re-sent with the renewed credential, that chunk replayed and the rest
+/// sent as it comes, through hyper-util and `ReqwestClient`.
+#[tokio::test]
+async fn an_early_401_on_a_live_stream_is_resent_whole_through_both_clients() {
+    use http_body::Frame;
+    use http_body_util::BodyExt;
+    type Chunk = Result<Frame<Bytes>, std::io::Error>;
+    /// Each send's `Authorization` and the body it carried.
+    type Sends = Arc<Mutex<Vec<(Option<String>, Bytes)>>>;
+    for via_reqwest in [false, true] {
+        let (arrived_tx, mut arrived) = tokio::sync::mpsc::unbounded_channel::<usize>();
+        let sends: Sends = Arc::default();
+        let log = sends.clone();
+        let addr = serve(move |req: Request<Incoming>| {
+            let (log, arrived_tx) = (log.clone(), arrived_tx.clone());
+            async move {
+                let auth = req.headers().get("authorization").cloned();
+                let auth = auth.map(|v| v.to_str().unwrap().to_owned());
+                let mut body = req.into_body();
+                let first = body.frame().await.and_then(|f| f.ok());
+                let first = first.and_then(|f| f.into_data().ok()).unwrap_or_default();
+                let n = {
+                    let mut log = log.lock().unwrap();
+                    log.push((auth, first.clone()));
+                    log.len() - 1
+                };
+                let _ = arrived_tx.send(n);
+                if n == 0 {
+                    let challenge = ("www-authenticate", "Bearer error=\"invalid_token\"");
+                    return response(401, &[challenge], "");
+                }
+                let rest = body_bytes(body).await;
+                log.lock().unwrap()[n].1 = [first, rest].concat().into();
+                response(200, &[], "ok")
+            }
+        })
+        .await;
+        let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(16);
+        let body = http_body_util::StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(rx));
+        tx.send(Ok(Frame::data(Bytes::from_static(b"one,"))))
+            .await
+            .unwrap();
+        let layer = ApiErrorsLayer::new()
+            .retry(quick())
+            .auth(AuthLayer::from_arc(support::Rotating::new(Duration::ZERO)));
+        let request = Request::post(format!("http://{addr}/x"))
+            .body(body)
+            .unwrap();
+        let call: tokio::task::JoinHandle<Result<u16, Error>> = if via_reqwest {
+            let client = layer.layer(ReqwestClient::new(reqwest::Client::new()));
+            tokio::spawn(async move { client.oneshot(request).await.map(|r| r.status().as_u16()) })
+        } else {
+            let client = layer.client(support::client::<ReplayBody<_>>());
+            tokio::spawn(async move { client.oneshot(request).await.map(|r| r.status().as_u16()) })
+        };
+        assert_eq!(bounded("refused", arrived.recv()).await, Some(0));
+        assert_eq!(bounded("re-sent", arrived.recv()).await, Some(1));
+        for chunk in ["two,", "three"] {
+            tx.send(Ok(Frame::data(Bytes::from_static(chunk.as_bytes()))))
+                .await
+                .unwrap();
+        }
+        drop(tx);
+        let status = bounded("early 401", call).await.unwrap().unwrap();
+        assert_eq!(status, 200, "reqwest: {via_reqwest}");
+        let sends = sends.lock().unwrap().clone();
+        assert_eq!(sends.len(), 2, "reqwest: {via_reqwest}");
+        assert_eq!(sends[0].0.as_deref(), Some("Bearer tok_old"));
+        assert_eq!(sends[1].0.as_deref(), Some("Bearer tok_new"));
+        assert_eq!(sends[1].1, "one,two,three", "reqwest: {via_reqwest}");
+    }
+}
+
+/// `reqwest` module docs ("an upload is sent again on a retry") and
+/// `auth` module docs (the re-send carries the credential once, renewed):
+/// through the middleware, a streamed keyed POST refused 401, then
+/// answered 503, goes out three times whole, each with one
+/// `Authorization` and one `Idempotency-Key`.
+#[tokio::test]
+async fn a_streamed_keyed_post_through_the_middleware_is_resent_whole_with_one_credential() {
+    let (base, hits) = server(|n, _| match n {
+        0 => response(401, &[], ""),
+        1 => response(503, &[], ""),
+        _ => response(200, &[], "ok"),
+    })
+    .await;
+    let client = middleware_with(
+        ApiErrorsLayer::new()
+            .retry(quick())
+            .auth(AuthLayer::from_arc(support::Rotating::new(Duration::ZERO))),
+    );
+    let send = client
+        .post(format!("{base}/x"))
+        .header("idempotency-key", "k")
+        .body(reqwest::Body::wrap(one_byte_frames("middleware streamed")))
+        .send();
+    let answer = bounded("middleware stream", send).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let hits = hits.lock().unwrap().clone();
+    assert_eq!(hits.len(), 3);
+    let auths: Vec<Vec<_>> = hits
+        .iter()
+        .map(|h| h.headers.get_all("authorization").iter().cloned().collect())
+        .collect();
+    assert_eq!(
+        auths,
+        [
+            vec!["Bearer tok_old"],
+            vec!["Bearer tok_new"],
+            vec!["Bearer tok_new"]
+        ]
+    );
+    for hit in &hits {
+        assert_eq!(hit.body, "middleware streamed");
+        assert_eq!(hit.headers.get_all("idempotency-key").iter().count(), 1);
+    }
+}
+
+/// `reqwest` module docs ("Transport errors": a timeout set on the
+/// `reqwest::Client` "bounds each attempt and is retried like any transport
+/// failure of an idempotent request") and `ReplayBody` docs: a PUT whose
+/// streamed body the server read whole before hanging is cut by reqwest's
+/// timeout and retried, the retry carrying the whole body.
+#[tokio::test]
+async fn a_reqwest_timeout_cuts_an_attempt_and_the_retry_sends_the_whole_stream() {
+    let bodies: Arc<Mutex<Vec<Bytes>>> = Arc::default();
+    let log = bodies.clone();
+    let addr = serve(move |req: Request<Incoming>| {
+        let log = log.clone();
+        async move {
+            let body = body_bytes(req.into_body()).await;
+            let n = {
+                let mut log = log.lock().unwrap();
+                log.push(body);
+                log.len()
+            };
+            if n == 1 {
+                // Read whole, then never answered.
+                std::future::pending::<()>().await;
+            }
+            response(200, &[], "ok")
+        }
+    })
+    .await;
+    let reqwest = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let client = ApiErrorsLayer::new()
+        .retry(quick())
+        .layer(ReqwestClient::new(reqwest));
+    let request = Request::put(format!("http://{addr}/x"))
+        .body(one_byte_frames("timed out once"))
+        .unwrap();
+    let answer = bounded("reqwest timeout", client.oneshot(request))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let bodies = bodies.lock().unwrap().clone();
+    assert_eq!(bodies, ["timed out once", "timed out once"]);
 }
