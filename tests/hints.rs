@@ -129,7 +129,11 @@ fn several_retry_after_fields_the_longest_valid_wins() {
 
 /// `Retry-After` is a single value (RFC 9110 §10.2.3), not a list; lines a
 /// proxy joined into one (RFC 9110 §5.3) read as the lines do: the longest.
-/// So `retry-after-ms`. A date holds a comma: joined dates are not split.
+/// So `retry-after-ms`. A date holds a comma: a piece that is no delay is
+/// read with the next as a date, so joined dates, and a delay joined with
+/// a date (a delay of 5 s cut a date's 60 s short: "a client must never
+/// retry earlier than any instruction it was given", `retry_after` docs),
+/// wait the longest.
 #[test]
 fn joined_retry_after_lines_read_as_lines() {
     let rows: &[(Pairs<'_>, Option<Duration>)] = &[
@@ -145,8 +149,21 @@ fn joined_retry_after_lines_read_as_lines() {
                 "retry-after",
                 b"Sun, 06 Nov 1994 08:49:37 GMT, Sun, 06 Nov 1994 08:50:37 GMT",
             )],
-            None,
+            secs(120),
         ),
+        (
+            &[("retry-after", b"5, Sun, 06 Nov 1994 08:49:37 GMT")],
+            secs(60),
+        ),
+        (
+            &[("retry-after", b"Sunday, 06-Nov-94 08:49:37 GMT, 90")],
+            secs(90),
+        ),
+        (
+            &[("retry-after", b"x, Sun, 06 Nov 1994 08:49:37 GMT, 7")],
+            secs(60),
+        ),
+        (&[("retry-after", b"Sun Nov  6 08:49:37 1994, 5")], secs(60)),
         (&[("retry-after", b", ,")], None),
     ];
     for (pairs, expected) in rows {

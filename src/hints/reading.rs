@@ -6,7 +6,7 @@ use super::families::{
     slot, FamilyMask, Headers, ResetFormat, Role, Slot, WaitFormat, FAMILIES, VALUES,
 };
 use super::number::{
-    parse_count, parse_millis, parse_nanos, parse_reset_when, parse_seconds, until, When,
+    parse_count, parse_millis, parse_nanos, parse_reset_when, parse_seconds, until,
 };
 use super::rate_limit::RateLimitInfo;
 use super::retry_after::retry_after_when;
@@ -403,13 +403,11 @@ impl ResponseHints {
         match role {
             Role::Wait(WaitFormat::SecondsOrDate) => {
                 self.saw_retry_after = true;
-                match text(Some(value)).and_then(|text| retry_after_when(text, now)) {
-                    Some(When::After(delay)) => {
-                        raw.retry_after_delta = raw.retry_after_delta.max(Some(delay));
-                    }
-                    Some(When::At(at)) => raw.retry_after_at = raw.retry_after_at.max(Some(at)),
-                    None => {}
-                }
+                let (delay, at) = text(Some(value))
+                    .map(|text| retry_after_when(text, now))
+                    .unwrap_or_default();
+                raw.retry_after_delta = raw.retry_after_delta.max(delay);
+                raw.retry_after_at = raw.retry_after_at.max(at);
             }
             Role::Wait(WaitFormat::Nanos) => {
                 self.saw_retry_after = true;

@@ -37,22 +37,33 @@ use std::time::{Duration, SystemTime};
 /// assert_eq!(parse_retry_after(&HeaderValue::from_static("-5"), now), None);
 /// ```
 pub fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duration> {
-    retry_after_when(value.to_str().ok()?, now).map(|when| when.from(now))
+    let (delay, at) = retry_after_when(value.to_str().ok()?, now);
+    delay.max(at.map(|at| When::At(at).from(now)))
 }
 
-/// One `Retry-After` value, before it is resolved against a clock (`now`
-/// places a date's two-digit year).
-pub(crate) fn retry_after_when(text: &str, now: SystemTime) -> Option<When> {
-    let text = text.trim();
-    if text.bytes().next()?.is_ascii_digit() {
-        // Delta-seconds, several of them joined (the longest: see
-        // [`retry_after`]), or a date that starts with its day (`06 Nov
-        // 1994 ...`, `1994-11-06T...`).
-        if let Some(delay) = text.split(',').filter_map(parse_seconds).max() {
-            return Some(When::After(delay));
+/// A line's longest delay and latest date.
+type Longest = (Option<Duration>, Option<SystemTime>);
+
+/// One `Retry-After` line's longest delay and latest date, before they are
+/// resolved against a clock (`now` places a date's two-digit year). Its
+/// comma-joined pieces (see [`retry_after`]) are delays, or dates: a piece
+/// that is no delay is read with the next one first (IMF-fixdate and RFC
+/// 850 dates hold a comma after the day's name), else alone; each piece is
+/// read at most three times.
+pub(crate) fn retry_after_when(text: &str, now: SystemTime) -> Longest {
+    let (mut delay, mut at, mut pieces) = (None, None, text.split(',').peekable());
+    let start = |piece: &str| piece.as_ptr() as usize - text.as_ptr() as usize;
+    while let Some(piece) = pieces.next() {
+        let pair = |next: &&str| parse_date(&text[start(piece)..start(next) + next.len()], now);
+        if let Some(seconds) = parse_seconds(piece) {
+            delay = delay.max(Some(seconds));
+        } else if let Some(date) = pieces.peek().and_then(pair) {
+            (at, _) = (at.max(Some(date)), pieces.next());
+        } else {
+            at = at.max(parse_date(piece, now));
         }
     }
-    parse_date(text, now).map(When::At)
+    (delay, at)
 }
 
 /// The `Retry-After` hint of a response, relative to `now`: the
