@@ -185,6 +185,34 @@ async fn a_fifth_policy_spent_later_binds(store: &dyn QuotaStore, label: &str) {
     );
 }
 
+/// A window that shrinks (99 of 100 left for 60 s, then an answer to a
+/// request sent after it: 0 of 3 left, reset in 20 s; or GitHub's `core`
+/// hour, then a spent `search` minute, unpartitioned) binds until its
+/// reset: src/quota/mod.rs, "At zero, a request is held until the reset";
+/// only an answer of "the window before" may be disregarded. An earlier
+/// reset was taken for a late answer: the next requests went at once, and
+/// each drew a 429.
+async fn a_window_that_shrinks_binds(store: &dyn QuotaStore, label: &str) {
+    for (host, wide, spent) in [
+        ("shrinks.example", (100, 99, 60), (3, 0, 20)),
+        ("gh.example", (5000, 4999, 3600), (30, 0, 20)),
+    ] {
+        let scope = ScopeKey::new(host, None);
+        for (limit, left, reset) in [wide, spent] {
+            let permit = go(store.acquire(scope, 1, MAX).await).expect(label);
+            let taught = Observation::new().with_window(window(None, limit, left, reset));
+            store.settle(permit, &taught).await;
+        }
+        let grant = store.acquire(scope, 1, MAX).await;
+        let Grant::Wait(wait) = grant else {
+            panic!("{label}: {host}: sent into the spent window: {grant:?}")
+        };
+        let expected = Duration::from_secs(20);
+        let near = wait <= expected + CLOCKS && wait + Duration::from_secs(1) > expected;
+        assert!(near, "{label}: {host}: {wait:?}");
+    }
+}
+
 /// A permit whose request was sent and then dropped unanswered (a caller's
 /// timeout) stays spent: the vendor counted it. Given back as unused, it
 /// let the fleet send one request past the window per caller that gave up
@@ -221,6 +249,7 @@ async fn memory_store() {
     run_rows(&MemoryStore::new(), "MemoryStore").await;
     a_fifth_policy_spent_later_binds(&MemoryStore::new(), "MemoryStore").await;
     a_permit_sent_then_dropped_stays_spent(&MemoryStore::new(), "MemoryStore").await;
+    a_window_that_shrinks_binds(&MemoryStore::new(), "MemoryStore").await;
 }
 
 #[cfg(feature = "redis")]
@@ -235,6 +264,7 @@ async fn redis_store() {
     run_rows(&store, "RedisStore").await;
     a_fifth_policy_spent_later_binds(&store, "RedisStore").await;
     a_permit_sent_then_dropped_stays_spent(&store, "RedisStore").await;
+    a_window_that_shrinks_binds(&store, "RedisStore").await;
     assert!(!store.is_local(), "every row was shared");
     assert_eq!(store.local_decisions(), 0);
 }
@@ -255,6 +285,7 @@ async fn redis_cluster_store() {
         .timeout(Duration::from_secs(2));
     run_rows(&store, "RedisStore (cluster)").await;
     a_permit_sent_then_dropped_stays_spent(&store, "RedisStore (cluster)").await;
+    a_window_that_shrinks_binds(&store, "RedisStore (cluster)").await;
     assert!(!store.is_local(), "every row was shared");
     assert_eq!(store.local_decisions(), 0);
     // The ledgers are spread over the nodes' slots, each key whole on one.

@@ -354,7 +354,8 @@ impl Ledger {
             |r: &Report| cold || r.guessed || r.reset.is_none_or(|ms| ms >= NEW_WINDOW_AFTER);
         let reports = ask.reports.into_iter().flatten().filter(current);
         let unconfirmed = self.unconfirmed();
-        self.state.learn_reports(reports, ask.cooldown, ask.now);
+        self.state
+            .learn_reports(reports, ask.cooldown, ask.now, ask.now);
         if unconfirmed && !self.unconfirmed() {
             // Confirmed: the window is leased anew, from what is left.
             self.lease_end = self.lease_end.min(ask.now);

@@ -177,7 +177,8 @@ impl MemoryStore {
             };
             match decision {
                 Decision::Go(delay) => {
-                    let permit = Permit::new(scope, cost, true, tag);
+                    let mut permit = Permit::new(scope, cost, true, tag);
+                    permit.at = now + as_ms(delay);
                     let grant = Grant::Go { permit, delay };
                     Local::Decided(grant, state.lease_runs_low(now, renew_within))
                 }
@@ -250,7 +251,7 @@ impl MemoryStore {
                 state.release(permit.cost(), ended);
             }
             if let Some(observation) = learns {
-                state.learn(observation, now());
+                state.learn(observation, permit.at, now());
                 // (What it taught ends a cold start, or an open scope's.)
                 (state.probe, state.open) = (None, false);
             }

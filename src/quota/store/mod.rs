@@ -133,6 +133,10 @@ pub struct Permit {
     held: bool,
     tag: u8,
     sent: bool,
+    /// When its request went, on the store's clock (0: unknown), as a
+    /// store of this module stamps it: an answer to a request sent before
+    /// its window was learned may be the window before's.
+    at: u64,
 }
 
 impl Permit {
@@ -146,6 +150,7 @@ impl Permit {
             held,
             tag,
             sent: false,
+            at: 0,
         }
     }
 

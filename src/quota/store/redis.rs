@@ -986,7 +986,7 @@ fn bootstrap(state: &mut ScopeState, fleet: &ScopeState, fleet_now: Millis, now:
     let known = state.windows.map(|window| window.map(|w| w.policy));
     let unknown = reports.into_iter().flatten();
     let unknown = unknown.filter(|report| !known.contains(&Some(report.policy)));
-    state.learn_reports(unknown, cooldown, now);
+    state.learn_reports(unknown, cooldown, now, now);
 }
 
 /// Whether this caller takes the turn of something done at most once
@@ -1142,7 +1142,7 @@ mod tests {
         let taught = Observation::new().with_window(window);
         store.shared.local.with_scope(scope, true, |state| {
             let state = state.expect("created");
-            state.learn(&taught, now);
+            state.learn(&taught, now, now);
             *state.lease_mut() = Some(Lease {
                 left,
                 taken: 0,

@@ -137,11 +137,7 @@ pub(crate) struct Lease {
 
 /// Units one request of `cost` draws from a window.
 pub(crate) fn amount(counts_cost: bool, cost: u64) -> u64 {
-    if counts_cost {
-        cost
-    } else {
-        1
-    }
+    Some(cost).filter(|_| counts_cost).unwrap_or(1)
 }
 
 /// Whether `report`'s window draws a request's cost: as its unit says
@@ -163,10 +159,8 @@ pub(crate) fn counts_cost(report: &WindowReport) -> bool {
 /// its limit, in millionths (a window of unknown limit: loose unless
 /// spent); an unknown remaining is loosest.
 pub(crate) fn looseness(remaining: Option<u64>, limit: Option<u64>) -> u128 {
-    let Some(remaining) = remaining else {
-        return u128::MAX;
-    };
-    u128::from(remaining) * 1_000_000 / u128::from(limit.unwrap_or(remaining).max(1))
+    let of = |left| u128::from(left) * 1_000_000 / u128::from(limit.unwrap_or(left).max(1));
+    remaining.map_or(u128::MAX, of)
 }
 
 /// One window as one answer (or one fleet member) reported it, relative
@@ -629,20 +623,20 @@ impl ScopeState {
     /// again.
     pub(crate) fn lease_runs_low(&mut self, now: Millis, renew_within: Millis) -> bool {
         let lease = self.lease.filter(|l| !self.renewing && l.hold_until <= now);
-        let Some(lease) = lease else {
-            return false;
-        };
+        let Some(lease) = lease else { return false };
         let few = lease.refill == 0 && !lease.open && lease.left * 4 <= lease.left + lease.taken;
         let low = few || (!lease.last && lease.until.saturating_sub(now) <= renew_within);
         self.renewing |= low;
         low
     }
 
-    /// Learns reports (see [`reports`](Self::reports)) made `now`.
+    /// Learns reports (see [`reports`](Self::reports)) made `now`, of a
+    /// state as it was at `sent` (an answer's: when its request went).
     pub(crate) fn learn_reports(
         &mut self,
         reports: impl IntoIterator<Item = Report>,
         cooldown: Option<Millis>,
+        sent: Millis,
         now: Millis,
     ) {
         self.run = Run::default();
@@ -654,19 +648,20 @@ impl ScopeState {
             self.cooldown_until = Some(self.cooldown_until.map_or(until, |c| c.max(until)));
         }
         for report in reports {
-            self.learn_window(report, now);
+            self.learn_window(report, sent, now);
         }
     }
-    /// Learns what one answer reported: its cooldown and windows.
-    pub(crate) fn learn(&mut self, observation: &Observation, now: Millis) {
+    /// Learns what one answer, to a request sent at `sent`, reported: its
+    /// cooldown and windows.
+    pub(crate) fn learn(&mut self, observation: &Observation, sent: Millis, now: Millis) {
         let reports = observation.windows().iter().map(Report::of);
         if observation.cooldown().is_some() {
             self.limited = observation.is_rate_limited();
         }
-        self.learn_reports(reports, observation.cooldown().map(as_ms), now);
+        self.learn_reports(reports, observation.cooldown().map(as_ms), sent, now);
     }
 
-    fn learn_window(&mut self, report: Report, now: Millis) {
+    fn learn_window(&mut self, report: Report, sent: Millis, now: Millis) {
         let reset_at = now + report.reset.unwrap_or(UNKNOWN_RESET);
         let policy = report.policy;
         let mut windows = self.windows.iter_mut().flatten();
@@ -677,11 +672,12 @@ impl ScopeState {
             };
             // (Reset 0 says only that the window ends within the second:
             // a vendor that truncates says so all through its last one.)
-            let within = if report.reset == Some(0) {
-                now + WHOLE_SECOND
-            } else {
-                now
-            };
+            let within = now
+                + if report.reset == Some(0) {
+                    WHOLE_SECOND
+                } else {
+                    0
+                };
             let window = Window {
                 policy,
                 limit: report.limit,
@@ -724,15 +720,18 @@ impl ScopeState {
             Some(current) => reset_at > current + NEW_WINDOW_AFTER && remaining > window.remaining,
         };
         let reset_at = reset_at + if window.truncated { WHOLE_SECOND } else { 0 };
-        // A window that ended before this one began (an answer that came
-        // back after the next window's first: answers' latencies vary)
-        // says nothing of this one. (Taken for it, its "0 left" held a
-        // window the vendor had just refilled to its end.)
+        // An earlier end: a window that ended before this one began (an
+        // answer to a request sent before this one was learned, back
+        // after: answers' latencies vary) says nothing of this one (taken
+        // for it, its "0 left" held a window the vendor had just refilled
+        // to its end); else, with fewer left, it binds until then, as a
+        // new window (a window that shrank, a shorter policy: ignored,
+        // each request after it drew a 429).
         let current = window.reset_at.unwrap_or(0);
-        if report.reset.is_some() && reset_at + NEW_WINDOW_AFTER < current {
-            return;
+        let earlier = report.reset.is_some() && reset_at + NEW_WINDOW_AFTER < current;
+        if !earlier || (sent >= window.learned_at && remaining < window.remaining) {
+            window.take(report, (remaining, reset_at), new_window || earlier, now);
         }
-        window.take(report, (remaining, reset_at), new_window, now);
     }
 }
 
@@ -878,17 +877,17 @@ mod tests {
         };
         let mut state = ScopeState::default();
         for (name, left, reset) in [("a", 90, 50), ("b", 50, 50), ("c", 95, 50), ("d", 80, 5)] {
-            state.learn(&named(name, 100, left, reset), 0);
+            state.learn(&named(name, 100, left, reset), 0, 0);
         }
         let kept = |state: &ScopeState| state.windows.map(|w| w.unwrap().remaining);
-        state.learn(&named("e", 1_000, 960, 50), 0);
+        state.learn(&named("e", 1_000, 960, 50), 0, 0);
         assert_eq!(kept(&state), [90, 50, 95, 80], "looser than every one kept");
-        state.learn(&named("e", 10, 0, 20), 0);
+        state.learn(&named("e", 10, 0, 20), 0, 0);
         assert_eq!(kept(&state), [90, 50, 0, 80], "in the loosest's place");
         let go = |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0);
         assert_eq!(go(&mut state, 0), Decision::Wait(Duration::from_secs(20)));
         // Once `d` has reset, a looser one takes its place.
-        state.learn(&named("f", 100, 99, 50), 6_000);
+        state.learn(&named("f", 100, 99, 50), 6_000, 6_000);
         assert_eq!(kept(&state), [90, 50, 0, 99], "in the reset one's place");
     }
 
@@ -904,7 +903,7 @@ mod tests {
             let window = WindowReport::new(None, Some(40), Some(remaining), None, None);
             Observation::new().with_window(window)
         };
-        state.learn(&bucket(1), 0);
+        state.learn(&bucket(1), 0, 0);
         let go = |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0);
         assert_eq!(go(&mut state, 1_000), Decision::Go(Duration::ZERO));
         assert_eq!(
@@ -916,7 +915,7 @@ mod tests {
             "held for its answer"
         );
         state.release(1, Ended::Answered);
-        state.learn(&bucket(2), 1_020);
+        state.learn(&bucket(2), 1_020, 1_020);
         assert_eq!(state.windows[0].unwrap().remaining, 2, "the answer, not 40");
         assert_eq!(go(&mut state, 1_020), Decision::Go(Duration::ZERO));
     }
@@ -943,7 +942,7 @@ mod tests {
     fn a_limit_of_zero_holds_to_its_reset_only() {
         let mut state = ScopeState::default();
         let go = |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0);
-        state.learn(&report(0, 0, 60), 100);
+        state.learn(&report(0, 0, 60), 100, 100);
         assert_eq!(
             go(&mut state, 1_100),
             Decision::Wait(Duration::from_millis(59_000))
@@ -963,7 +962,7 @@ mod tests {
     fn a_refilled_window_is_confirmed_by_one_request() {
         let mut state = ScopeState::default();
         let go = |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0);
-        state.learn(&report(300, 0, 9), 100);
+        state.learn(&report(300, 0, 9), 100, 100);
         assert_eq!(
             go(&mut state, 9_100),
             Decision::Go(Duration::ZERO),
@@ -979,7 +978,7 @@ mod tests {
         );
         state.release(1, Ended::Answered);
         let throttled = report(300, 0, 0).with_cooldown(Duration::from_secs(1));
-        state.learn(&throttled, 9_130);
+        state.learn(&throttled, 9_130, 9_130);
         assert_eq!(
             go(&mut state, 9_140),
             Decision::Wait(Duration::from_millis(990))
@@ -991,12 +990,12 @@ mod tests {
             Decision::Wait(Duration::from_millis(1))
         );
         state.release(1, Ended::Answered);
-        state.learn(&report(300, 299, 9), 10_132);
+        state.learn(&report(300, 299, 9), 10_132, 10_132);
         for _ in 0..100 {
             assert_eq!(go(&mut state, 10_140), Decision::Go(Duration::ZERO));
         }
         // A confirmation dropped unanswered lets another go at once.
-        state.learn(&report(300, 0, 1), 10_150);
+        state.learn(&report(300, 0, 1), 10_150, 10_150);
         assert_eq!(go(&mut state, 21_200), Decision::Go(Duration::ZERO));
         state.release(1, Ended::Unsent);
         assert_eq!(go(&mut state, 21_201), Decision::Go(Duration::ZERO));
@@ -1027,7 +1026,7 @@ mod tests {
     fn a_refill_holds_only_when_spent_and_a_tenth_at_most() {
         let go = |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0);
         let mut roomy = ScopeState::default();
-        roomy.learn(&report(500, 499, 1), 0);
+        roomy.learn(&report(500, 499, 1), 0, 0);
         for now in [1_000, 1_000, 1_001] {
             assert_eq!(go(&mut roomy, now), Decision::Go(Duration::ZERO));
         }
@@ -1039,7 +1038,7 @@ mod tests {
         ];
         for (secs, holds, lapse) in rows {
             let mut spent = ScopeState::default();
-            spent.learn(&report(500, 0, secs), 0);
+            spent.learn(&report(500, 0, secs), 0, 0);
             let reset = secs * 1_000;
             assert_eq!(go(&mut spent, reset), Decision::Go(Duration::ZERO));
             for (after, hold) in holds {
@@ -1053,7 +1052,7 @@ mod tests {
         // A 429's wait (whole seconds too) ends the same way.
         let mut cooled = ScopeState::default();
         let wait = Observation::new().with_cooldown(Duration::from_secs(2));
-        cooled.learn(&wait, 8_000);
+        cooled.learn(&wait, 8_000, 8_000);
         assert_eq!(go(&mut cooled, 10_000), Decision::Go(Duration::ZERO));
         let held = Decision::Wait(Duration::from_millis(1));
         assert_eq!(go(&mut cooled, 10_000), held);
@@ -1062,7 +1061,7 @@ mod tests {
         // wait read early costs one 429 per member, not one per worker.
         let mut member = ScopeState::default();
         *member.lease_mut() = Some(lease_of(100, 60_000));
-        member.learn(&wait, 8_000);
+        member.learn(&wait, 8_000, 8_000);
         assert_eq!(go(&mut member, 10_000), Decision::Go(Duration::ZERO));
         assert_eq!(go(&mut member, 10_000), held);
         member.release(1, Ended::Answered);
@@ -1076,15 +1075,46 @@ mod tests {
     #[test]
     fn a_late_answer_of_the_window_before_is_not_the_new_ones() {
         let mut state = ScopeState::default();
-        state.learn(&report(300, 0, 1), 9_000);
+        state.learn(&report(300, 0, 1), 9_000, 9_000);
         state.refill(10_000);
-        state.learn(&report(300, 299, 10), 10_005);
-        state.learn(&report(300, 0, 1), 10_010);
+        state.learn(&report(300, 299, 10), 10_005, 10_005);
+        state.learn(&report(300, 0, 1), 9_990, 10_010);
         let window = state.windows[0].unwrap();
         assert_eq!((window.remaining, window.reset_at), (299, Some(20_005)));
         // An answer of the new window still counts.
-        state.learn(&report(300, 250, 9), 11_000);
+        state.learn(&report(300, 250, 9), 11_000, 11_000);
         assert_eq!(state.windows[0].unwrap().remaining, 250);
+    }
+
+    /// An answer to a request sent after the window was learned is this
+    /// window's, whatever its reset: fewer left until an earlier reset
+    /// binds until then (module docs of `quota`: "At zero, a request is
+    /// held until the reset"). A window that shrinks (40 left for 60 s,
+    /// then 0 of 3 for 20 s) was ignored, and each request after it drew
+    /// a 429; more left until an earlier reset changes nothing.
+    #[test]
+    fn an_earlier_reset_with_fewer_left_binds_until_then() {
+        let mut state = ScopeState::default();
+        state.learn(&report(100, 40, 60), 1_000, 1_000);
+        state.learn(&report(100, 50, 20), 1_000, 1_010);
+        assert_eq!(
+            state.windows[0].unwrap().remaining,
+            40,
+            "more left: no change"
+        );
+        state.learn(&report(3, 0, 20), 1_000, 1_020);
+        let window = state.windows[0].unwrap();
+        assert_eq!((window.remaining, window.reset_at), (0, Some(21_020)));
+        let go = |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0);
+        assert_eq!(
+            go(&mut state, 1_020),
+            Decision::Wait(Duration::from_secs(20))
+        );
+        assert_eq!(
+            go(&mut state, 21_020),
+            Decision::Go(Duration::ZERO),
+            "refilled to 3"
+        );
     }
 
     /// An answer of the window's last second, its reset rounded up to 2 s
@@ -1094,12 +1124,12 @@ mod tests {
     #[test]
     fn a_reset_read_late_in_the_windows_last_second_is_not_a_new_window() {
         let mut state = ScopeState::default();
-        state.learn(&report(300, 299, 10), 5);
-        state.learn(&report(300, 0, 2), 9_013);
+        state.learn(&report(300, 299, 10), 5, 5);
+        state.learn(&report(300, 0, 2), 9_013, 9_013);
         let window = state.windows[0].unwrap();
         assert_eq!((window.remaining, window.reset_at), (0, Some(10_005)));
         // The next window's first answer, before the refill here.
-        state.learn(&report(300, 299, 10), 10_004);
+        state.learn(&report(300, 299, 10), 10_004, 10_004);
         assert_eq!(state.windows[0].unwrap().remaining, 299);
     }
 
@@ -1110,7 +1140,7 @@ mod tests {
     #[test]
     fn pacing_ends_before_the_reset() {
         let mut state = ScopeState::default();
-        state.learn(&report(100, 5, 10), 0);
+        state.learn(&report(100, 5, 10), 0, 0);
         let mut last = 0;
         for _ in 0..5 {
             match state.acquire(1, false, FOREVER, 0, || 1.0) {
@@ -1130,8 +1160,8 @@ mod tests {
     #[test]
     fn the_margin_before_the_reset_holds_as_the_window_goes_on() {
         let mut state = ScopeState::default();
-        state.learn(&report(300, 299, 10), 10_820);
-        state.learn(&report(300, 5, 2), 19_000);
+        state.learn(&report(300, 299, 10), 10_820, 10_820);
+        state.learn(&report(300, 5, 2), 19_000, 19_000);
         let mut last = 0;
         for _ in 0..5 {
             match state.acquire(1, false, FOREVER, 19_000, || 1.0) {
@@ -1182,12 +1212,12 @@ mod tests {
     fn a_vendor_that_truncates_its_resets_is_read_a_second_later() {
         let mut state = ScopeState::default();
         let end = |state: &ScopeState| state.windows[0].and_then(|w| w.reset_at);
-        state.learn(&report(300, 299, 9), 10_100);
+        state.learn(&report(300, 299, 9), 10_100, 10_100);
         assert_eq!(end(&state), Some(19_100), "read early: not yet known");
-        state.learn(&report(300, 0, 0), 19_500);
+        state.learn(&report(300, 0, 0), 19_500, 19_500);
         assert_eq!(end(&state), Some(20_500), "its last second");
         state.refill(20_500);
-        state.learn(&report(300, 299, 9), 20_100 + 500);
+        state.learn(&report(300, 299, 9), 20_100 + 500, 20_100 + 500);
         assert_eq!(
             end(&state),
             Some(30_600),
@@ -1206,9 +1236,9 @@ mod tests {
     fn a_reset_of_zero_ends_within_the_second() {
         let mut state = ScopeState::default();
         let end = |state: &ScopeState| state.windows[0].and_then(|w| w.reset_at);
-        state.learn(&report(10, 9, 0), 100);
+        state.learn(&report(10, 9, 0), 100, 100);
         assert_eq!(end(&state), Some(1_100), "within the second");
-        state.learn(&report(10, 0, 0), 400);
+        state.learn(&report(10, 0, 0), 400, 400);
         assert_eq!(end(&state), Some(1_400), "spent: a second after");
         let go = |state: &mut ScopeState, now| state.acquire(1, false, FOREVER, now, || 0.0);
         assert_eq!(
@@ -1218,7 +1248,7 @@ mod tests {
         assert_eq!(go(&mut state, 1_400), Decision::Go(Duration::ZERO));
         state.release(1, Ended::Answered);
         // Refilled: the next window's answers say reset 0 too, and teach it.
-        state.learn(&report(10, 0, 0), 1_450);
+        state.learn(&report(10, 0, 0), 1_450, 1_450);
         assert_eq!(end(&state), Some(2_450), "the next window, learned");
         assert_eq!(
             go(&mut state, 1_500),
@@ -1229,7 +1259,7 @@ mod tests {
     #[test]
     fn decisions_on_a_given_clock() {
         let mut state = ScopeState::default();
-        state.learn(&report(100, 1, 10), 1_000);
+        state.learn(&report(100, 1, 10), 1_000, 1_000);
         assert_eq!(
             state.acquire(1, false, FOREVER, 1_000, || 0.0),
             Decision::Go(Duration::ZERO)
@@ -1253,7 +1283,7 @@ mod tests {
     #[test]
     fn decisions_made_ahead_are_the_decisions_a_scan_makes() {
         let mut state = ScopeState::default();
-        state.learn(&report(100, 100, 10), 0);
+        state.learn(&report(100, 100, 10), 0, 0);
         *state.lease_mut() = Some(lease_of(40, 3_000));
         let mut scanned = state.clone();
         let decide = |state: &mut ScopeState, now, cost| {
@@ -1280,11 +1310,11 @@ mod tests {
         assert_eq!(decide(&mut state, 3_000, 1), Decision::Renew);
         // A window nearly spent: the run stops at its pacing mark (10).
         let mut paced = ScopeState::default();
-        paced.learn(&report(100, 15, 10), 0);
+        paced.learn(&report(100, 15, 10), 0, 0);
         decide(&mut paced, 0, 1);
         assert_eq!(paced.run.left, 4);
         // A lesson forgets the run: 2 left of the window, 1 in flight.
-        paced.learn(&report(100, 2, 10), 0);
+        paced.learn(&report(100, 2, 10), 0, 0);
         assert_eq!(decide(&mut paced, 0, 1), Decision::Go(Duration::ZERO));
         assert_eq!(
             decide(&mut paced, 0, 1),
@@ -1295,7 +1325,7 @@ mod tests {
     #[test]
     fn a_lease_that_is_all_for_now_waits_for_its_refill_without_asking() {
         let mut state = ScopeState::default();
-        state.learn(&report(100, 100, 10), 0);
+        state.learn(&report(100, 100, 10), 0, 0);
         let lease = |refill| Lease {
             taken: 3,
             refill,
@@ -1336,7 +1366,7 @@ mod tests {
     #[test]
     fn a_lease_keeps_its_units_for_the_requests_that_waited_for_it() {
         let mut state = ScopeState::default();
-        state.learn(&report(100, 100, 10), 0);
+        state.learn(&report(100, 100, 10), 0, 0);
         *state.lease_mut() = Some(lease_of(3, 5_000));
         state.waiters = 2;
         let go = Decision::Go(Duration::ZERO);
