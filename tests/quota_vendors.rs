@@ -842,3 +842,39 @@ async fn github_a_spent_search_minute_holds_no_core_call_under_the_resource_part
     let by_resource = core_call_after_searches(QuotaLayer::new().partition(github_resource)).await;
     assert_eq!(by_resource, Duration::ZERO, "core is its own scope");
 }
+
+/// The module docs' warning the other way round ("One scope per
+/// authority": without a partition, "a spent `search` holds every `core`
+/// request until its reset"), GitHub's core hour learned first: the spent
+/// search minute, its reset earlier than core's, was taken for a late
+/// answer of a window gone and ignored, and the next call drew a 403.
+#[tokio::test(start_paused = true)]
+async fn github_a_spent_search_minute_after_the_core_hour_holds_one_scope() {
+    let (core, search) = (
+        (epoch_now() + 3600).to_string(),
+        (epoch_now() + 60).to_string(),
+    );
+    let upstream = Scripted::default();
+    let client = QuotaLayer::new().layer(upstream.service::<Full<Bytes>>(move |n| {
+        let (limit, left, reset, resource) = match n {
+            0 => ("5000", "4999", core.as_str(), "core"),
+            _ => ("30", "0", search.as_str(), "search"),
+        };
+        let headers = [
+            ("x-ratelimit-limit", limit),
+            ("x-ratelimit-remaining", left),
+            ("x-ratelimit-reset", reset),
+            ("x-ratelimit-resource", resource),
+        ];
+        reply(200, &headers, "{}")
+    }));
+    for uri in ["/user", "/search/issues?q=x", "/search/issues?q=y"] {
+        let request = get(&format!("https://api.github.com{uri}"));
+        client.clone().oneshot(request).await.unwrap();
+    }
+    let waits = upstream.waits();
+    assert!(
+        waits[1] >= Duration::from_secs(55),
+        "not held for the spent search: {waits:?}"
+    );
+}
