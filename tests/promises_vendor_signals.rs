@@ -1542,3 +1542,94 @@ async fn the_stack_and_the_quota_alone_hold_a_scope_alike_after_a_429() {
         .unwrap();
     assert_eq!(started.elapsed(), Duration::from_secs(4), "in the stack");
 }
+
+/// A 429 naming only its window's reset (no `remaining`, no
+/// `Retry-After`): src/hints/mod.rs, "For a 429 the classifier also waits
+/// for a known reset whose `remaining` is absent"; src/quota/learn.rs, a
+/// 429 "still holds its scope". The quota layer held nothing (not even a
+/// bare 429's second): its other callers went straight into the spent
+/// window. Now the reset holds the scope, read from the headers (layer
+/// alone) and from the typed failure (over the parse layer).
+#[tokio::test(start_paused = true)]
+async fn quota_a_429_naming_only_its_reset_holds_the_scope() {
+    let rows: [&[(&str, &str)]; 3] = [
+        &[("x-ratelimit-reset", "30")],
+        &[("x-ratelimit-limit", "60"), ("x-ratelimit-reset", "30")],
+        &[("ratelimit", r#""default";t=30"#)],
+    ];
+    for (pairs, typed) in rows.into_iter().flat_map(|p| [(p, false), (p, true)]) {
+        let hint = ResponseHints::read(&map(pairs), SystemTime::now()).retry_hint_when_limited();
+        assert_eq!(
+            hint.map(|h| h.delay()),
+            Some(Duration::from_secs(30)),
+            "{pairs:?}"
+        );
+        let upstream = Scripted::default();
+        let answers = move |n| reply(if n == 0 { 429 } else { 200 }, pairs, "{}");
+        let service = upstream.service::<Full<Bytes>>(answers);
+        let client = tower::util::BoxCloneService::new(match typed {
+            true => QuotaLayer::new()
+                .layer(ErrorBodyParseLayer::new().layer(service))
+                .boxed_clone(),
+            false => QuotaLayer::new()
+                .layer(service)
+                .map_err(Error::from)
+                .boxed_clone(),
+        });
+        let first = client.clone().oneshot(request("GET", None)).await;
+        assert!(first.map_or(true, |r| r.status() == 429), "{pairs:?}");
+        client.clone().oneshot(request("GET", None)).await.unwrap();
+        let held = upstream.waits()[0];
+        assert!(
+            held >= Duration::from_secs(30),
+            "{pairs:?} typed {typed}: sent again after {held:?}"
+        );
+    }
+}
+
+/// The same 429 through `ApiErrorsLayer`: while the first caller's retry
+/// waits out the reset, a second caller is not sent into the spent window
+/// (it was: every caller of the scope drew a 429 of its own).
+#[tokio::test(start_paused = true)]
+async fn stack_a_429_naming_only_its_reset_holds_other_callers() {
+    let (upstream, started) = (Scripted::default(), Instant::now());
+    let client = tower_api_errors::ApiErrorsLayer::new()
+        .retry(exact())
+        .quota(QuotaLayer::new())
+        .layer(upstream.service::<ReplayBody<Full<Bytes>>>(move |_| {
+            let spent = started.elapsed() < Duration::from_secs(30);
+            let pairs = [("x-ratelimit-limit", "60"), ("x-ratelimit-reset", "30")];
+            reply(
+                if spent { 429 } else { 200 },
+                if spent { &pairs } else { &[] },
+                "{}",
+            )
+        }));
+    let first = tokio::spawn(client.clone().oneshot(request("GET", None)));
+    while upstream.count() == 0 {
+        tokio::task::yield_now().await;
+    }
+    for _ in 0..100 {
+        tokio::task::yield_now().await; // the 429 is learned, the retry sleeps
+    }
+    client.clone().oneshot(request("GET", None)).await.unwrap();
+    first.await.unwrap().unwrap();
+    // (When each request after the first arrived.)
+    let mut at = Duration::ZERO;
+    let arrivals: Vec<_> = upstream
+        .waits()
+        .into_iter()
+        .map(|w| {
+            at += w;
+            at
+        })
+        .collect();
+    let early = arrivals
+        .iter()
+        .filter(|at| **at < Duration::from_secs(30))
+        .count();
+    assert_eq!(
+        early, 0,
+        "sent into the spent window after the first: {arrivals:?}"
+    );
+}

@@ -88,10 +88,13 @@ fn cooldown(
     if limited {
         observation = observation.rate_limited();
     }
+    let untold = limited && info.is_none_or(|info| info.remaining().is_none());
     let wait = match hint.filter(|hint| !hint.delay().is_zero()) {
         // An exhausted window's reset is learned as the window; an
-        // explicit wait (or a body's) holds the whole scope.
-        Some(hint) => Some(hint.delay()).filter(|_| hint.source() != HintSource::RateLimitReset),
+        // explicit wait (or a body's) holds the whole scope, and so does a
+        // 429's reset whose window says nothing left (no window learned).
+        Some(hint) if untold || hint.source() != HintSource::RateLimitReset => Some(hint.delay()),
+        Some(_) => None,
         None => {
             let reset = info.and_then(|info| info.reset().filter(|_| info.is_exhausted()));
             let bare = limited && reset.is_none_or(|reset| reset.is_zero());
