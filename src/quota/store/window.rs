@@ -724,13 +724,16 @@ impl ScopeState {
         // answer to a request sent before this one was learned, back
         // after: answers' latencies vary) says nothing of this one (taken
         // for it, its "0 left" held a window the vendor had just refilled
-        // to its end); else, with fewer left, it binds until then, as a
-        // new window (a window that shrank, a shorter policy: ignored,
-        // each request after it drew a 429).
+        // to its end). Else it is this window's (fewer left counts), and
+        // spent, a window that shrank (a shorter policy) binds until its
+        // reset, as a new one: ignored, each request after it drew a 429.
+        // (The same window's, read a second early, is a tighter reading
+        // of its end; taken unspent, later answers flipped it back.)
         let current = window.reset_at.unwrap_or(0);
         let earlier = report.reset.is_some() && reset_at + NEW_WINDOW_AFTER < current;
-        if !earlier || (sent >= window.learned_at && remaining < window.remaining) {
-            window.take(report, (remaining, reset_at), new_window || earlier, now);
+        if !earlier || sent >= window.learned_at {
+            let shrank = earlier && remaining == 0 && window.remaining > 0;
+            window.take(report, (remaining, reset_at), new_window || shrank, now);
         }
     }
 }
@@ -1087,11 +1090,13 @@ mod tests {
     }
 
     /// An answer to a request sent after the window was learned is this
-    /// window's, whatever its reset: fewer left until an earlier reset
-    /// binds until then (module docs of `quota`: "At zero, a request is
-    /// held until the reset"). A window that shrinks (40 left for 60 s,
-    /// then 0 of 3 for 20 s) was ignored, and each request after it drew
-    /// a 429; more left until an earlier reset changes nothing.
+    /// window's, whatever its reset: what it says is left counts, and
+    /// spent, it binds until its earlier reset (module docs of `quota`:
+    /// "At zero, a request is held until the reset"). A window that
+    /// shrinks (40 left for 60 s, then 0 of 3 for 20 s) was ignored, and
+    /// each request after it drew a 429. Unspent, the later reset stays:
+    /// the same window's answers, read in whole seconds, differ by a
+    /// second, and one moved earlier was flipped back by the next.
     #[test]
     fn an_earlier_reset_with_fewer_left_binds_until_then() {
         let mut state = ScopeState::default();
@@ -1101,6 +1106,13 @@ mod tests {
             state.windows[0].unwrap().remaining,
             40,
             "more left: no change"
+        );
+        state.learn(&report(100, 30, 20), 1_000, 1_015);
+        let window = state.windows[0].unwrap();
+        assert_eq!(
+            (window.remaining, window.reset_at),
+            (30, Some(61_000)),
+            "fewer"
         );
         state.learn(&report(3, 0, 20), 1_000, 1_020);
         let window = state.windows[0].unwrap();
