@@ -672,12 +672,7 @@ impl ScopeState {
             };
             // (Reset 0 says only that the window ends within the second:
             // a vendor that truncates says so all through its last one.)
-            let within = now
-                + if report.reset == Some(0) {
-                    WHOLE_SECOND
-                } else {
-                    0
-                };
+            let within = now + WHOLE_SECOND * u64::from(report.reset == Some(0));
             let window = Window {
                 policy,
                 limit: report.limit,
