@@ -27,7 +27,10 @@
 //!   `remaining` does not yet include requests still in flight, so they are
 //!   subtracted from it. An older answer arriving late never raises the
 //!   count (the fewest remaining in a window wins), and an answer of the
-//!   window before, back after the new window's first, is not the new one's.
+//!   window before (its request went before the window was learned), back
+//!   after the new window's first, is not the new one's. Any other answer
+//!   saying 0 left holds until its reset, however much earlier than the
+//!   window's (a window that shrank, a shorter policy that binds).
 //! - **Pacing.** When what is left falls below a tenth of the limit, the
 //!   rest is spread over the time to the reset, with jitter, instead of
 //!   being sent as a burst that ends the window early and piles every
