@@ -711,6 +711,31 @@ fn every_key_has_a_ttl_a_hash_tag_the_prefix_and_no_partition_value() {
 // Redis restarted empty mid-run.
 // ---------------------------------------------------------------------------
 
+/// A vendor's window under 2 s (20 per 1 s, one member, 6 workers): the
+/// ledger's first lease window, lapsed untold, is followed by one guessed
+/// as long as the window was read (a second) and confirmed by one unit,
+/// not by a lease interval: each window is used, as a `MemoryStore` uses
+/// it (`RedisStore` docs: "admitted ... by the same window algorithm as
+/// [`MemoryStore`]'s"; quota docs: "At zero, a request is held until the
+/// reset"). Guessed 5 s long, the fleet sent 40-52 in 5 s, then nothing.
+#[test]
+fn a_one_second_window_is_used_every_second_not_held_a_lease_interval() {
+    within(Duration::from_secs(20), rt, || async {
+        let run = fleet_run(FleetRun {
+            restart: false,
+            limit: 20,
+            members: 1,
+            late_start: Duration::ZERO,
+            run: Duration::from_secs(5),
+            window: Duration::from_secs(1),
+        })
+        .await;
+        let (ok, other, errors, throttled, ..) = run;
+        assert_eq!((errors, other), (0, throttled), "{run:?}");
+        assert!(throttled <= 1 && ok >= 4 * 20, "5 windows of 20: {run:?}");
+    });
+}
+
 /// Two members (two stores) with 3 workers each against a vendor of 15
 /// per 2 s; after `restart_at`, Redis is killed and an empty one started
 /// on the same port. Returns (ok, other statuses, errors, throttled,
@@ -722,6 +747,7 @@ async fn fleet_across_a_restart(restart: bool) -> (u64, u64, u64, u64, u64, bool
         members: 2,
         late_start: Duration::ZERO,
         run: Duration::from_secs(9),
+        window: Duration::from_secs(2),
     })
     .await
 }
@@ -734,6 +760,7 @@ struct FleetRun {
     /// How far into the vendor's first window the fleet starts.
     late_start: Duration,
     run: Duration,
+    window: Duration,
 }
 
 async fn fleet_run(spec: FleetRun) -> (u64, u64, u64, u64, u64, bool, bool) {
@@ -743,11 +770,12 @@ async fn fleet_run(spec: FleetRun) -> (u64, u64, u64, u64, u64, bool, bool) {
         members,
         late_start,
         run,
+        window,
     } = spec;
     let port = free_port();
     let mut redis = Some(RedisServer::start(port));
     let url = redis.as_ref().unwrap().url();
-    let vendor = vendor(limit, Duration::from_secs(2));
+    let vendor = vendor(limit, window);
     let addr = vendor.clone().serve().await;
     tokio::time::sleep(late_start.saturating_sub(vendor.started.elapsed())).await;
     let stores: Vec<RedisStore> = (0..members)

@@ -204,6 +204,9 @@ impl Ledger {
     pub(crate) fn renew(&mut self, ask: &Ask) -> Answer {
         let now = ask.now;
         self.version += 1;
+        // (Refilled first: a report of the window after a passed reset
+        // is that window's first.)
+        self.state.refill(now);
         let learned = self.learn(ask);
         self.state.refill(now);
         // (A fleet back from idle: every member had gone, as if cold.)
@@ -349,11 +352,12 @@ impl Ledger {
         // a second): it is not taken for the next one.
         // (A ledger that knows no window closed none; a guessed reset is
         // no window's last second, however near.)
-        let cold = self.state.binding().is_none();
-        let current =
-            |r: &Report| cold || r.guessed || r.reset.is_none_or(|ms| ms >= NEW_WINDOW_AFTER);
+        // (Nor is a report that confirms a guess: it tells the window
+        // since the guessed reset, however short.)
+        let (cold, unconfirmed) = (self.state.binding().is_none(), self.unconfirmed());
+        let late = |r: &Report| r.reset.is_some_and(|ms| ms < NEW_WINDOW_AFTER);
+        let current = |r: &Report| cold || unconfirmed || r.guessed || !late(r);
         let reports = ask.reports.into_iter().flatten().filter(current);
-        let unconfirmed = self.unconfirmed();
         self.state
             .learn_reports(reports, ask.cooldown, ask.now, ask.now);
         if unconfirmed && !self.unconfirmed() {
@@ -375,9 +379,7 @@ impl Ledger {
         if ask.open {
             self.probe = None;
             self.open_until = now + OPEN_TTL;
-            if self.open_since == 0 {
-                self.open_since = now;
-            }
+            self.open_since = Some(self.open_since).filter(|at| *at > 0).unwrap_or(now);
         }
         if self.open_until > now {
             // The fleet joins before the first shares are cut (as a cold
@@ -425,6 +427,19 @@ impl Ledger {
             (self.lease_end, self.budget) = (end, remaining);
         } else if self.lease_end <= now || next_window {
             let remaining = self.grow_margin(remaining);
+            // A ledger's first lease window (start 0) may be the tail of
+            // the vendor's window (Redis came back empty mid-way): lapsed
+            // untold, the next is guessed as long as the window was read,
+            // and, read under a second, confirmed by one unit, as a guessed
+            // reset is (guessed a lease interval, a fleet on a 1 s window
+            // was held 4 s in 5; unconfirmed, the tail of a 2 s window
+            // leased its remaining again; confirmed when read longer, a
+            // fleet whose answers told nothing got one unit a window).
+            let read = self.lease_end.saturating_sub(binding.learned_at);
+            let short = self.lease_start == 0 && reset.is_none() && read < WHOLE_SECOND;
+            let mark = |w: &&mut Window| short && w.policy == binding.policy && w.length.is_none();
+            let windows = self.state.windows.iter_mut().flatten();
+            windows.filter(mark).for_each(|w| w.guessed = true);
             // A guessed reset passed: one request confirms what is left,
             // for the fleet (as for one process, see `ScopeState::refill`).
             let remaining = remaining.min(if self.unconfirmed() { 1 } else { remaining });
@@ -433,11 +448,9 @@ impl Ledger {
             // the fleet 4 s in 5), within 1 s and a lease interval. A lease
             // window whose end is told starts at the last one's end (the
             // renewal that rolls it may come late); one guessed, or begun
-            // by a report, at its roll. A ledger's first (start 0: unknown)
-            // may be the tail of the vendor's window (Redis came back empty
-            // mid-way): its length says nothing of the window's.
+            // by a report, at its roll.
             let last = match self.lease_start {
-                0 => LEASE_TTL,
+                0 => read,
                 start => self.lease_end.saturating_sub(start),
             };
             let guess = binding.length.unwrap_or(last);
@@ -564,14 +577,12 @@ impl Ledger {
 
     /// Members that stopped renewing are gone: their leases go back.
     fn expire_members(&mut self, now: Millis) {
-        let granted = &mut self.granted;
-        self.members.retain(|member| {
-            let alive = member.gone_at() > now;
-            if !alive {
-                *granted = granted.saturating_sub(member.leased);
-            }
-            alive
-        });
+        let gone = |m: &Member| m.gone_at() <= now;
+        let leased: u64 = (self.members.iter().filter(|m| gone(m)))
+            .map(|m| m.leased)
+            .sum();
+        self.granted = self.granted.saturating_sub(leased);
+        self.members.retain(|m| !gone(m));
     }
 
     fn member(&mut self, id: u64, now: Millis) -> usize {
@@ -667,6 +678,7 @@ impl Ledger {
                 ("w", window.length),
                 ("f", window.truncated.then_some(1)),
                 ("u", window.guessed.then_some(1)),
+                ("a", Some(window.learned_at)),
             ];
             let named = numbers.map(|(kind, n)| (format!("{kind}{i}"), n.map(|n| n.to_string())));
             fields.extend(named.into_iter().filter_map(present));
@@ -756,6 +768,7 @@ impl Ledger {
             "w" => window.length = Some(value),
             "f" => window.truncated = value == 1,
             "u" => window.guessed = value == 1,
+            "a" => window.learned_at = value,
             _ => return None,
         }
         Some(())
@@ -1082,9 +1095,10 @@ mod tests {
 
     /// Redis came back empty 1.3 s into a vendor's 2 s window: the new
     /// ledger's first lease window is the window's tail. The next window's
-    /// end, not told yet, is not guessed from it (0.7 s: such a lease
-    /// window ended before the vendor's reset and leased its remaining
-    /// again); the first report tells it.
+    /// end, not told yet, is guessed short (a second: it may be a 1 s
+    /// window's) and confirmed by one unit (0.7 s, unconfirmed: such a
+    /// lease window ended before the vendor's reset and leased its
+    /// remaining again); the first report tells it.
     #[test]
     fn a_new_ledgers_first_window_does_not_set_the_guess() {
         let mut ledger = Ledger::default();
@@ -1092,8 +1106,8 @@ mod tests {
         back.reports = report(15, 10, 700);
         lease(ledger.renew(&back));
         assert_eq!((ledger.lease_start, ledger.lease_end), (0, 10_700));
-        lease(ledger.renew(&ask(1, 10_710, 4)));
-        assert_eq!(ledger.lease_end, 10_710 + LEASE_TTL, "guessed long");
+        assert_eq!(lease(ledger.renew(&ask(1, 10_710, 4))).left, 1, "confirmed");
+        assert_eq!(ledger.lease_end, 10_710 + WHOLE_SECOND, "guessed short");
         let mut told = ask(1, 10_800, 4);
         told.reports = report(15, 12, 1_900);
         lease(ledger.renew(&told));

@@ -684,9 +684,7 @@ impl RedisStore {
                 return (ask, 0);
             };
             // (Back from a failing Redis: what its cautious share admitted.)
-            if self.is_local() {
-                ask.held = lease.taken;
-            }
+            ask.held = if self.is_local() { lease.taken } else { 0 };
             if lease.probe || lease.open {
                 // (A probe's answer: the requests held meanwhile are the
                 // demand. An open lease keeps its scope open; its units
