@@ -543,9 +543,8 @@ impl RedisStore {
         let unheard = sync.handing_back.swap(0, Ordering::Relaxed);
         if unheard > 0 {
             (self.shared.local).with_scope(scope, false, |state| {
-                if let Some(lease) = state.and_then(|state| state.lease_mut().as_mut()) {
-                    lease.left += unheard;
-                }
+                let lease = state.and_then(|state| state.lease_mut().as_mut());
+                lease.into_iter().for_each(|lease| lease.left += unheard);
             });
         }
         match outcome {
@@ -716,8 +715,7 @@ impl RedisStore {
         if !self.shared.clock_known.load(Ordering::Acquire) {
             // Nothing is written on this process's clock: the first call
             // reads the ledger and Redis's clock.
-            let read = self.cas(scope, "", None).await?;
-            *crate::lock(&sync.ledger) = read;
+            *crate::lock(&sync.ledger) = self.cas(scope, "", None).await?;
         }
         let (ask, taken_before) = self.ask(scope, sync);
         let renewed = self.renew_with(scope, sync, ask, taken_before).await;
@@ -740,6 +738,7 @@ impl RedisStore {
     ) -> Result<bool, String> {
         // (A copy: the one kept stays for a fallback, should Redis fail.)
         let mut ledger = sync.ledger.lock().map_or(None, |l| l.clone());
+        let old = (ledger.as_ref()).map_or((0, 0, 0), |l| (l.version, l.lease_end, l.budget));
         for _ in 0..CAS_ATTEMPTS {
             // The ledger's clock, mapped from this process's (the offset
             // comes with every answer).
@@ -747,6 +746,12 @@ impl RedisStore {
             let offset = self.shared.offset.load(Ordering::Relaxed);
             ask.now = local_at.saturating_add_signed(offset);
             let mut next = ledger.take().unwrap_or_default();
+            // Redis came back empty (a ledger older than the one read):
+            // what the fleet was leased of the window is unknown to the new
+            // one (a member held to its end does not renew before), so all
+            // the old one could lease of it counts as this member's.
+            let back = (next.version < old.0 && old.1 > ask.now).then_some(old.2);
+            ask.held = ask.held.max(back.unwrap_or_default());
             let version = Some(next.version).filter(|version| *version != 0);
             let expected = version.map_or_else(String::new, |version| version.to_string());
             let answer = next.renew(&ask);
@@ -857,8 +862,7 @@ impl RedisStore {
                 }
                 Answer::Open(share) => {
                     // (Its requests still in flight keep their units.)
-                    let open = state.lease().filter(|lease| lease.open);
-                    let taken = open.map_or(0, |lease| lease.taken);
+                    let taken = state.lease().filter(|l| l.open).map_or(0, |l| l.taken);
                     Some(Lease {
                         left: share.saturating_sub(taken),
                         taken,
