@@ -4,6 +4,9 @@
 //! stores, each with its own connection, local view and breaker: all they
 //! share is Redis. Real time: what is shared is wall-clock.
 //!
+//! Also: a frozen Redis never delays a breaker call, and the quota and the
+//! breaker on one store (inside `ApiErrorsLayer`) share a scope's digest.
+//!
 //! Needs `redis-server` on the PATH (see `support/redis_server.rs`).
 #![cfg(feature = "redis")]
 
@@ -182,4 +185,146 @@ async fn openings_are_shared_on_a_redis_cluster() {
             tokio::task::yield_now().await;
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// A frozen Redis under the breaker's calls, and the quota and the breaker
+// on one store inside `ApiErrorsLayer`: one digest per scope, and an
+// opening that keeps another process's calls home.
+// ---------------------------------------------------------------------------
+
+/// A frozen Redis (SIGSTOP) never delays a breaker call that opens, publishes or reads (`fleet::OpeningStore` docs: "Neither method may wait").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_redis_never_delays_a_breaker_call() {
+    let redis = RedisServer::start(free_port());
+    let mut connection = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let pid = redis_server::info_number(&mut connection, "server", "process_id").await;
+    let (addr, _sent) = down_vendor().await;
+    // A store bound of 2 s: a call that waited for Redis would take that.
+    let store = RedisStore::open(&redis.url())
+        .unwrap()
+        .prefix("test:frozen:")
+        .timeout(Duration::from_secs(2));
+    let a = ServiceBuilder::new()
+        .layer(CircuitBreakerLayer::new().minimum_calls(2).shared(store))
+        .layer(ErrorBodyParseLayer::new())
+        .service(support::client::<Full<Bytes>>());
+    // Connected before the freeze.
+    let _ = a.clone().oneshot(get(addr)).await;
+    let signal = |name: &str| {
+        let status = std::process::Command::new("kill")
+            .args([name, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {name}");
+    };
+    signal("-STOP");
+    let run = Instant::now();
+    let (mut slowest, mut opened) = (Duration::ZERO, false);
+    // Past several of the store's reads (one per 250 ms at most).
+    while run.elapsed() < Duration::from_millis(1500) {
+        let started = Instant::now();
+        let outcome = support::bounded("a breaker call", a.clone().oneshot(get(addr))).await;
+        slowest = slowest.max(started.elapsed());
+        opened |= outcome.is_err_and(|e| e.circuit_open().is_some());
+    }
+    signal("-CONT");
+    assert!(
+        opened,
+        "the breaker opened (and published) while Redis was frozen"
+    );
+    assert!(slowest < Duration::from_millis(500), "slowest {slowest:?}");
+}
+
+/// In `ApiErrorsLayer`, the quota and the breaker on one store write a scope under one digest, and B keeps home during A's opening (`RedisStore::opening_key` docs: "in its ledger's hash slot").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_and_breaker_on_one_store_share_one_digest_per_scope() {
+    use tower_api_errors::quota::QuotaLayer;
+    use tower_api_errors::{ApiErrorsLayer, RetryPolicy};
+    let redis = RedisServer::start(free_port());
+    let sent = Arc::new(AtomicU32::new(0));
+    let counter = sent.clone();
+    let addr = support::serve(move |_r| {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if n < 3 {
+                let window = [
+                    ("x-ratelimit-limit", "1000"),
+                    ("x-ratelimit-remaining", "990"),
+                    ("x-ratelimit-reset", "60"),
+                ];
+                support::response(200, &window, "ok")
+            } else {
+                support::response(503, &[("retry-after", "5")], "down")
+            }
+        }
+    })
+    .await;
+    let stack = |url: &str| {
+        let store = RedisStore::open(url).unwrap().prefix("test:both:");
+        let layer = ApiErrorsLayer::new()
+            .retry(RetryPolicy::default().max_attempts(1))
+            .quota(QuotaLayer::with_store(store.clone()).max_wait(Duration::from_secs(1)))
+            .breaker(
+                CircuitBreakerLayer::new()
+                    .minimum_calls(1)
+                    .failure_rate(0.1)
+                    .shared(store.clone()),
+            );
+        let client = support::client::<tower_api_errors::retry::ReplayBody<Full<Bytes>>>();
+        (store, layer.client(client))
+    };
+    let request = || {
+        Request::get(format!("http://{addr}/v1"))
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    let (store_a, a) = stack(&redis.url());
+    for _ in 0..4 {
+        let _ = support::bounded("A", a.clone().oneshot(request())).await;
+    }
+    let scope = ScopeKey::new(&addr.to_string(), None);
+    let (ledger, opening) = (store_a.key(scope), store_a.opening_key(scope));
+    let mut connection = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    // Both written under the one scope's digest, by the two layers.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for key in [&ledger, &opening] {
+        loop {
+            let exists: bool = redis::cmd("EXISTS")
+                .arg(key)
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            if exists {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{key} never written");
+            tokio::task::yield_now().await;
+        }
+    }
+    let (store_b, b) = stack(&redis.url());
+    while store_b.opening(scope).is_none() {
+        assert!(Instant::now() < deadline, "B never learned the opening");
+        tokio::task::yield_now().await;
+    }
+    let before = sent.load(Ordering::SeqCst);
+    for _ in 0..5 {
+        let error = support::bounded("B", b.clone().oneshot(request()))
+            .await
+            .unwrap_err();
+        assert!(error.circuit_open().is_some(), "B's call went: {error}");
+    }
+    assert_eq!(
+        sent.load(Ordering::SeqCst),
+        before,
+        "B sent during the opening"
+    );
 }

@@ -1,7 +1,10 @@
 //! `RedisStore` against a real `redis-server` (started here, on a free
 //! loopback port, without persistence), a real hyper vendor on loopback,
 //! and several client **processes**: this test binary re-executed in a
-//! child mode (`QUOTA_FLEET_CHILD`).
+//! child mode (`QUOTA_FLEET_CHILD`). The last section runs a three-node
+//! Redis Cluster: a scope's slot resharded (ASK, MOVED), a master killed,
+//! the cluster rebuilt, `requirepass`, braces in the prefix; and keeps
+//! credentials out of keys and a spent window's ledger until its reset.
 //!
 //! Needs `redis-server` on the PATH (see `support/redis_server.rs`).
 #![cfg(feature = "redis")]
@@ -21,7 +24,7 @@ use bytes::Bytes;
 use fixed_window::FixedWindow;
 use http::{Request, Response};
 use http_body_util::Full;
-use redis_server::{command_stats, free_port, info_number, RedisServer};
+use redis_server::{command_stats, free_port, info_number, RedisCluster, RedisServer};
 use scripted::within;
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -1678,4 +1681,528 @@ fn a_fleet_back_from_idle_shares_its_next_window() {
             "back from idle: {answers:?}"
         );
     });
+}
+
+// ---------------------------------------------------------------------------
+// Redis Cluster topology (a scope's slot resharded with ASK then MOVED, a
+// master killed, the whole cluster rebuilt on its ports), `requirepass` on
+// every node, braces in the prefix, credentials kept out of keys, a spent
+// window's ledger kept until its reset, and what `open`/`open_cluster` say
+// of bad URLs.
+// ---------------------------------------------------------------------------
+
+/// A cluster store on `urls` under `prefix` (a second's bound: this is
+/// about the cluster's topology, the fallback has its own tests).
+fn cluster_store(urls: &[String], prefix: &str) -> RedisStore {
+    let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+    RedisStore::open_cluster(&urls)
+        .unwrap()
+        .prefix(prefix)
+        .timeout(Duration::from_secs(1))
+}
+
+/// The fault tests' store bound: a request waits for four of these at most
+/// (`RedisStore::timeout`), well within their 1 s bound; a request that
+/// waited on the client library's own bound (1 s) would break it.
+const FAULT_BOUND: Duration = Duration::from_millis(200);
+
+/// A vendor that never throttles these tests.
+async fn unlimited() -> SocketAddr {
+    vendor(100_000_000, Duration::from_secs(60)).serve().await
+}
+
+async fn admin_at(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+/// `redis-cli -p port args...` (the cluster's admin commands), its answer.
+fn cli(port: u16, args: &[&str]) -> String {
+    let out = std::process::Command::new("redis-cli")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(args)
+        .output()
+        .expect("redis-cli (apt-get install redis-tools)");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The node (port) and key of every key under `prefix` in the cluster.
+fn cluster_keys(cluster: &RedisCluster, prefix: &str) -> Vec<(u16, String)> {
+    let pattern = format!("{prefix}*");
+    let mut all = Vec::new();
+    for node in &cluster.nodes {
+        let text = cli(node.port, &["--scan", "--pattern", &pattern]);
+        all.extend(text.lines().map(|k| (node.port, k.to_string())));
+    }
+    all
+}
+
+/// The port and node id of the master that owns `slot`, as node `port`
+/// sees it (`CLUSTER NODES`).
+fn owner_of(port: u16, slot: u64) -> (u16, String) {
+    let nodes = cli(port, &["CLUSTER", "NODES"]);
+    for line in nodes.lines() {
+        let parts: Vec<&str> = line.split(' ').collect();
+        if parts.len() < 9 || !parts[2].contains("master") {
+            continue;
+        }
+        let address = parts[1].split('@').next().unwrap();
+        let node_port: u16 = address.rsplit(':').next().unwrap().parse().unwrap();
+        for range in parts[8..].iter().filter(|r| !r.starts_with('[')) {
+            let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+            if (lo.parse().unwrap()..=hi.parse().unwrap()).contains(&slot) {
+                return (node_port, parts[0].to_string());
+            }
+        }
+    }
+    panic!("no owner of slot {slot}: {nodes}");
+}
+
+/// Sends through `services` until each of `stores` called Redis at least
+/// once more (a renewal: a lease renews within its 5 s), every answer a
+/// 200; the slowest request.
+async fn until_each_renews<S>(services: &[S], stores: &[&RedisStore], addr: SocketAddr) -> Duration
+where
+    S: Service<
+            Request<Full<Bytes>>,
+            Response = Response<hyper::body::Incoming>,
+            Error = tower_api_errors::Error,
+        > + Clone,
+{
+    let before: Vec<u64> = stores.iter().map(|s| s.commands()).collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut slowest = Duration::ZERO;
+    while stores.iter().zip(&before).any(|(s, b)| s.commands() <= *b) {
+        assert!(Instant::now() < deadline, "no renewal within 10 s");
+        for service in services {
+            let started = Instant::now();
+            let r = support::bounded("a request", service.clone().oneshot(get(addr))).await;
+            assert_eq!(r.unwrap().status(), 200);
+            slowest = slowest.max(started.elapsed());
+        }
+    }
+    slowest
+}
+
+/// A scope's slot resharded mid-run (ASK, then MOVED) leaves two members shared, no request past 600 ms (`RedisStore::open_cluster` docs: "Each scope's ledger is one key, in one slot").
+#[test]
+fn a_scopes_slot_resharded_mid_run_keeps_the_fleet_shared() {
+    within(Duration::from_secs(40), rt, || async {
+        let cluster = RedisCluster::start().await;
+        let addr = unlimited().await;
+        let prefix = "p8:reshard:";
+        let (a_store, b_store) = (
+            cluster_store(&cluster.urls(), prefix),
+            cluster_store(&cluster.urls(), prefix),
+        );
+        let services = [
+            QuotaLayer::with_store(a_store.clone()).layer(client::<Full<Bytes>>()),
+            QuotaLayer::with_store(b_store.clone()).layer(client::<Full<Bytes>>()),
+        ];
+        let stores = [&a_store, &b_store];
+        until_each_renews(&services, &stores, addr).await;
+        assert!(!a_store.is_local() && !b_store.is_local());
+        let ledger = a_store.key(ScopeKey::new(&addr.to_string(), None));
+        let p0 = cluster.nodes[0].port;
+        let slot: u64 = cli(p0, &["CLUSTER", "KEYSLOT", &ledger]).parse().unwrap();
+        let (source, source_id) = owner_of(p0, slot);
+        let target = cluster.nodes.iter().find(|n| n.port != source).unwrap();
+        let target_id = cli(target.port, &["CLUSTER", "MYID"]);
+        let slot = slot.to_string();
+        let importing = ["CLUSTER", "SETSLOT", &slot, "IMPORTING", &source_id];
+        assert_eq!(cli(target.port, &importing), "OK");
+        let migrating = ["CLUSTER", "SETSLOT", &slot, "MIGRATING", &target_id];
+        assert_eq!(cli(source, &migrating), "OK");
+        let target_port = target.port.to_string();
+        let migrate = [
+            "MIGRATE",
+            "127.0.0.1",
+            &target_port,
+            "",
+            "0",
+            "5000",
+            "KEYS",
+            &ledger,
+        ];
+        assert_eq!(cli(source, &migrate), "OK");
+        // ASK: the key is on the target, the slot still the source's.
+        let slowest_ask = until_each_renews(&services, &stores, addr).await;
+        assert!(
+            !a_store.is_local() && !b_store.is_local(),
+            "fell back during the ASK phase"
+        );
+        for node in &cluster.nodes {
+            cli(
+                node.port,
+                &["CLUSTER", "SETSLOT", &slot, "NODE", &target_id],
+            );
+        }
+        // MOVED: the slot is the target's.
+        let slowest_moved = until_each_renews(&services, &stores, addr).await;
+        assert!(
+            !a_store.is_local() && !b_store.is_local(),
+            "fell back after MOVED"
+        );
+        assert_eq!(
+            cli(target.port, &["EXISTS", &ledger]),
+            "1",
+            "on its new owner"
+        );
+        let slowest = slowest_ask.max(slowest_moved);
+        assert!(slowest < Duration::from_millis(600), "slowest {slowest:?}");
+    });
+}
+
+/// The master of a scope's slot killed: the store falls back, every request a 200 within 1 s (`RedisStore` docs, "When Redis fails").
+#[test]
+fn the_master_of_a_scopes_slot_killed_is_a_bounded_fallback() {
+    within(Duration::from_secs(30), rt, || async {
+        let mut cluster = RedisCluster::start().await;
+        let addr = unlimited().await;
+        let store = cluster_store(&cluster.urls(), "p8:onekilled:").timeout(FAULT_BOUND);
+        let service = QuotaLayer::with_store(store.clone()).layer(client::<Full<Bytes>>());
+        for _ in 0..20 {
+            assert_eq!(
+                service.clone().oneshot(get(addr)).await.unwrap().status(),
+                200
+            );
+        }
+        assert!(!store.is_local());
+        let (owner, _) = cluster_keys(&cluster, "p8:onekilled:").remove(0);
+        let victim = cluster.nodes.iter().position(|n| n.port == owner).unwrap();
+        cluster.nodes[victim].kill();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let (mut slowest, mut after_local) = (Duration::ZERO, 0);
+        while after_local < 50 {
+            assert!(Instant::now() < deadline, "never fell back");
+            let started = Instant::now();
+            let r = support::bounded("a request", service.clone().oneshot(get(addr))).await;
+            assert_eq!(r.unwrap().status(), 200);
+            slowest = slowest.max(started.elapsed());
+            after_local += u32::from(store.is_local());
+        }
+        assert!(slowest < Duration::from_millis(1000), "slowest {slowest:?}");
+    });
+}
+
+/// Polls `CLUSTER INFO` on node `port` until it says `cluster_state:<state>`
+/// (gossip has no event to wait on), for 15 s at most.
+async fn until_cluster_state(port: u16, state: &str) {
+    let mut connection = admin_at(&format!("redis://127.0.0.1:{port}/")).await;
+    let want = format!("cluster_state:{state}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let info: String = redis::cmd("CLUSTER")
+            .arg("INFO")
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        if info.contains(&want) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "node {port} never said {want}");
+        tokio::task::yield_now().await;
+    }
+}
+
+/// CLUSTERDOWN (another master killed) is a fallback within 1 s, and the store shares again once the master is back (`RedisStore` docs, "When Redis fails").
+#[test]
+fn a_cluster_down_then_back_is_a_bounded_fallback_then_shared_again() {
+    within(Duration::from_secs(40), rt, || async {
+        let mut cluster = RedisCluster::start().await;
+        for node in &cluster.nodes {
+            let set = ["CONFIG", "SET", "cluster-node-timeout", "500"];
+            assert_eq!(cli(node.port, &set), "OK");
+        }
+        let addr = unlimited().await;
+        let store = cluster_store(&cluster.urls(), "p8:cdown:").timeout(FAULT_BOUND);
+        let service = QuotaLayer::with_store(store.clone()).layer(client::<Full<Bytes>>());
+        for _ in 0..20 {
+            assert_eq!(
+                service.clone().oneshot(get(addr)).await.unwrap().status(),
+                200
+            );
+        }
+        assert!(!store.is_local());
+        let (owner, _) = cluster_keys(&cluster, "p8:cdown:").remove(0);
+        // Not the scope's node: its node refuses it anyway (CLUSTERDOWN).
+        let victim = cluster.nodes.iter().position(|n| n.port != owner).unwrap();
+        let victim_port = cluster.nodes[victim].port;
+        cluster.nodes[victim].kill();
+        until_cluster_state(owner, "fail").await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut slowest = Duration::ZERO;
+        while !store.is_local() {
+            assert!(Instant::now() < deadline, "CLUSTERDOWN never noticed");
+            let started = Instant::now();
+            let r = support::bounded("a request", service.clone().oneshot(get(addr))).await;
+            assert_eq!(r.unwrap().status(), 200);
+            slowest = slowest.max(started.elapsed());
+        }
+        assert!(slowest < Duration::from_millis(1000), "slowest {slowest:?}");
+        let back = RedisServer::cluster_node(victim_port);
+        for node in &cluster.nodes {
+            if node.port != victim_port {
+                until_cluster_state(node.port, "ok").await;
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while store.is_local() {
+            assert!(Instant::now() < deadline, "never shared again");
+            let r = support::bounded("a request", service.clone().oneshot(get(addr))).await;
+            assert_eq!(r.unwrap().status(), 200);
+            tokio::task::yield_now().await;
+        }
+        drop(back);
+    });
+}
+
+/// A cluster killed and rebuilt empty on its ports (new node ids) is shared again (`RedisStore` docs, "When Redis fails": "says `quota_store_shared` when it answers").
+#[test]
+fn a_cluster_rebuilt_on_its_ports_is_shared_again() {
+    within(Duration::from_secs(40), rt, || async {
+        let cluster = RedisCluster::start().await;
+        let ports: Vec<u16> = cluster.nodes.iter().map(|n| n.port).collect();
+        let addr = unlimited().await;
+        let store = cluster_store(&cluster.urls(), "p8:rebuilt:");
+        let service = QuotaLayer::with_store(store.clone()).layer(client::<Full<Bytes>>());
+        for _ in 0..20 {
+            assert_eq!(
+                service.clone().oneshot(get(addr)).await.unwrap().status(),
+                200
+            );
+        }
+        assert!(!store.is_local());
+        // Every node killed, its `nodes.conf` removed with it.
+        drop(cluster);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !store.is_local() {
+            assert!(Instant::now() < deadline, "never fell back");
+            let r = support::bounded("a request", service.clone().oneshot(get(addr))).await;
+            assert_eq!(r.unwrap().status(), 200);
+        }
+        let nodes: Vec<RedisServer> = ports
+            .iter()
+            .map(|p| RedisServer::cluster_node(*p))
+            .collect();
+        let addresses: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        let created = std::process::Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("redis-cli (apt-get install redis-tools)");
+        assert!(String::from_utf8_lossy(&created.stdout).contains("All 16384 slots covered"));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while store.is_local() {
+            assert!(Instant::now() < deadline, "never shared on the new cluster");
+            let r = support::bounded("a request", service.clone().oneshot(get(addr))).await;
+            assert_eq!(r.unwrap().status(), 200);
+            tokio::task::yield_now().await;
+        }
+        drop(nodes);
+    });
+}
+
+/// Every node with `requirepass`, the password in one node's URL: the nodes found from it share the scopes (`RedisStore::open_cluster` docs: "the URLs of some of its nodes").
+#[test]
+fn a_cluster_with_requirepass_is_shared_from_one_nodes_url() {
+    within(Duration::from_secs(30), rt, || async {
+        let cluster = RedisCluster::start().await;
+        for node in &cluster.nodes {
+            let set = ["CONFIG", "SET", "requirepass", "pw-SECRET-p8"];
+            assert_eq!(cli(node.port, &set), "OK");
+        }
+        let addr = unlimited().await;
+        let url = format!("redis://:pw-SECRET-p8@127.0.0.1:{}/", cluster.nodes[0].port);
+        let store = cluster_store(&[url], "p8:cpw:");
+        let service = by_api_key(&store);
+        for i in 0..30 {
+            let r = support::bounded(
+                "a request",
+                service.clone().oneshot(keyed(addr, &format!("k{i}"))),
+            )
+            .await;
+            assert_eq!(r.unwrap().status(), 200);
+        }
+        assert!(!store.is_local(), "the right password: shared");
+        let mut holding = 0;
+        for node in &cluster.nodes {
+            let url = format!("redis://:pw-SECRET-p8@127.0.0.1:{}/", node.port);
+            let size: u64 = redis::cmd("DBSIZE")
+                .query_async(&mut admin_at(&url).await)
+                .await
+                .unwrap();
+            holding += usize::from(size > 0);
+        }
+        assert!(holding >= 2, "thirty scopes' ledgers on {holding} node(s)");
+    });
+}
+
+/// Braces in the prefix cost a slot, they do not break the store: ledgers and openings still shared on a cluster (`RedisStore::prefix` docs).
+#[test]
+fn prefixes_with_braces_still_share_on_a_cluster() {
+    use tower_api_errors::fleet::OpeningStore;
+    within(Duration::from_secs(30), rt, || async {
+        let cluster = RedisCluster::start().await;
+        let addr = unlimited().await;
+        for prefix in ["app{tenant}:", "app{}:", "app}{:"] {
+            let (a, b) = (
+                cluster_store(&cluster.urls(), prefix),
+                cluster_store(&cluster.urls(), prefix),
+            );
+            let service = QuotaLayer::with_store(a.clone()).layer(client::<Full<Bytes>>());
+            for _ in 0..10 {
+                assert_eq!(
+                    service.clone().oneshot(get(addr)).await.unwrap().status(),
+                    200
+                );
+            }
+            assert!(!a.is_local(), "prefix {prefix}: the ledger fell back");
+            let scope = ScopeKey::new("api.test", None);
+            a.publish(
+                scope,
+                std::time::SystemTime::now() + Duration::from_secs(30),
+            );
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while b.opening(scope).is_none() {
+                assert!(
+                    Instant::now() < deadline,
+                    "prefix {prefix}: opening never shared"
+                );
+                tokio::task::yield_now().await;
+            }
+            assert!(!a.is_local() && !b.is_local(), "prefix {prefix}: fell back");
+        }
+    });
+}
+
+/// URI userinfo and a query token reach no Redis key or field and make no scope of their own (SECURITY.md, "No credential in a quota store key").
+#[test]
+fn credentials_in_a_uri_never_reach_redis_and_make_no_scope_of_their_own() {
+    within(Duration::from_secs(20), rt, || async {
+        let redis = RedisServer::start(free_port());
+        let addr = unlimited().await;
+        let store = store_on(&redis, "p8:creds:");
+        let service = QuotaLayer::with_store(store.clone()).layer(client::<Full<Bytes>>());
+        let uri = format!("http://alice:pw-SECRET@{addr}/items?access_token=tok-SECRET");
+        for _ in 0..10 {
+            let request = Request::get(uri.as_str())
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+            let _ = support::bounded("a request", service.clone().oneshot(request)).await;
+            let r = support::bounded("a request", service.clone().oneshot(get(addr))).await;
+            assert_eq!(r.unwrap().status(), 200);
+        }
+        assert!(!store.is_local());
+        let mut connection = admin(&redis).await;
+        let keys = scan_all(&mut connection).await;
+        for key in &keys {
+            let fields: Vec<String> = redis::cmd("HGETALL")
+                .arg(key)
+                .query_async(&mut connection)
+                .await
+                .unwrap_or_default();
+            let text = format!("{key} {fields:?}");
+            assert!(
+                !text.contains("SECRET") && !text.contains("alice"),
+                "{text}"
+            );
+        }
+        let ledgers: Vec<_> = keys.iter().filter(|k| !k.ends_with(":opening")).collect();
+        assert_eq!(
+            ledgers.len(),
+            1,
+            "userinfo made a scope of its own: {keys:?}"
+        );
+    });
+}
+
+/// A spent hour-long window's ledger is kept until its reset, so a member joining later sends nothing into it (`RedisStore` docs: the ledger holds the fleet's windows).
+#[test]
+fn a_spent_hour_long_window_is_kept_for_a_member_that_joins_later() {
+    within(Duration::from_secs(30), rt, || async {
+        let redis = RedisServer::start(free_port());
+        let sent = Arc::new(AtomicU64::new(0));
+        let counter = sent.clone();
+        let addr = support::serve(move |_r| {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let remaining = 2u64.saturating_sub(n + 1).to_string();
+                let headers = [
+                    ("x-ratelimit-limit", "2"),
+                    ("x-ratelimit-remaining", remaining.as_str()),
+                    ("x-ratelimit-reset", "3600"),
+                ];
+                support::response(if n >= 2 { 429 } else { 200 }, &headers, "x")
+            }
+        })
+        .await;
+        let member = || {
+            QuotaLayer::with_store(store_on(&redis, "p8:long:"))
+                .max_wait(Duration::from_secs(5))
+                .layer(client::<Full<Bytes>>())
+        };
+        let first = member();
+        for _ in 0..2 {
+            let r = support::bounded("a request", first.clone().oneshot(get(addr))).await;
+            assert_eq!(r.unwrap().status(), 200);
+        }
+        let r = support::bounded("a third", first.clone().oneshot(get(addr))).await;
+        assert!(
+            matches!(r, Err(tower_api_errors::Error::RateLimited(_))),
+            "{r:?}"
+        );
+        let mut connection = admin(&redis).await;
+        let ledger = scan_all(&mut connection)
+            .await
+            .into_iter()
+            .find(|k| !k.ends_with(":opening"))
+            .expect("a ledger");
+        let pttl: i64 = redis::cmd("PTTL")
+            .arg(&ledger)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        assert!(
+            pttl > 3_000_000,
+            "a window resetting in an hour, kept {pttl} ms"
+        );
+        let late = support::bounded("a late member", member().oneshot(get(addr))).await;
+        assert!(late.is_err(), "{:?}", late.map(|r| r.status()));
+        assert_eq!(
+            sent.load(Ordering::SeqCst),
+            2,
+            "a late member sent into a spent window"
+        );
+    });
+}
+
+/// Malformed Redis URLs are errors that print no password, and `open_cluster` does not panic (SECURITY.md, "No credentials in errors or logs"; `open_cluster` docs: `# Errors` only).
+#[test]
+fn bad_redis_urls_are_errors_that_print_no_password() {
+    let urls = [
+        "redis://user:hunter2secret@127.0.0.1:99999/",
+        "redis://:hunter2secret@127.0.0.1:6379/notadb",
+        "rediss://:hunter2secret@[::1/",
+        "redis://:hunter2secret@127.0.0.1:6379/?protocol=bogus",
+    ];
+    let none = std::panic::catch_unwind(|| RedisStore::open_cluster(&[]).map(|_| ()));
+    assert!(none.is_ok(), "open_cluster(&[]) panicked");
+    let outside = std::panic::catch_unwind(|| RedisStore::open_cluster(&[urls[0]]).map(|_| ()));
+    assert!(outside.is_ok(), "open_cluster outside a runtime panicked");
+    let runtime = rt_current();
+    let _entered = runtime.enter();
+    for url in urls {
+        let single = RedisStore::open(url).map(|s| format!("{s:?}"));
+        let cluster = RedisStore::open_cluster(&[url]).map(|s| format!("{s:?}"));
+        for text in [single, cluster].map(|r| r.unwrap_or_else(|e| format!("{e} | {e:?}"))) {
+            assert!(!text.contains("hunter2"), "{url}: {text}");
+        }
+    }
 }
