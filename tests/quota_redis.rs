@@ -1293,6 +1293,7 @@ fn a_dead_members_unused_lease_comes_back_within_two_lease_intervals() {
 /// command per request.
 #[test]
 fn a_thousand_scopes_cost_few_commands_per_request_in_steady_state() {
+    let _heavy = heavy();
     within(Duration::from_secs(30), rt, || async {
         let redis = RedisServer::start(free_port());
         let vendor = vendor(1_000_000, Duration::from_secs(60));
@@ -1691,6 +1692,17 @@ fn a_fleet_back_from_idle_shares_its_next_window() {
 // of bad URLs.
 // ---------------------------------------------------------------------------
 
+/// Held by the tests that load the machine most (a three-node cluster
+/// started, the thousand-scope run), so that they never run together: on
+/// two cores, side by side, one's Redis calls outlast the other's store
+/// timeout, and a store gone local is not what either tests.
+fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    HEAVY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A cluster store on `urls` under `prefix` (a second's bound: this is
 /// about the cluster's topology, the fallback has its own tests).
 fn cluster_store(urls: &[String], prefix: &str) -> RedisStore {
@@ -1791,6 +1803,7 @@ where
 /// A scope's slot resharded mid-run (ASK, then MOVED) leaves two members shared, no request past 600 ms (`RedisStore::open_cluster` docs: "Each scope's ledger is one key, in one slot").
 #[test]
 fn a_scopes_slot_resharded_mid_run_keeps_the_fleet_shared() {
+    let _heavy = heavy();
     within(Duration::from_secs(40), rt, || async {
         let cluster = RedisCluster::start().await;
         let addr = unlimited().await;
@@ -1860,6 +1873,7 @@ fn a_scopes_slot_resharded_mid_run_keeps_the_fleet_shared() {
 /// The master of a scope's slot killed: the store falls back, every request a 200 within 1 s (`RedisStore` docs, "When Redis fails").
 #[test]
 fn the_master_of_a_scopes_slot_killed_is_a_bounded_fallback() {
+    let _heavy = heavy();
     within(Duration::from_secs(30), rt, || async {
         let mut cluster = RedisCluster::start().await;
         let addr = unlimited().await;
@@ -1912,6 +1926,7 @@ async fn until_cluster_state(port: u16, state: &str) {
 /// CLUSTERDOWN (another master killed) is a fallback within 1 s, and the store shares again once the master is back (`RedisStore` docs, "When Redis fails").
 #[test]
 fn a_cluster_down_then_back_is_a_bounded_fallback_then_shared_again() {
+    let _heavy = heavy();
     within(Duration::from_secs(40), rt, || async {
         let mut cluster = RedisCluster::start().await;
         for node in &cluster.nodes {
@@ -1964,6 +1979,7 @@ fn a_cluster_down_then_back_is_a_bounded_fallback_then_shared_again() {
 /// A cluster killed and rebuilt empty on its ports (new node ids) is shared again (`RedisStore` docs, "When Redis fails": "says `quota_store_shared` when it answers").
 #[test]
 fn a_cluster_rebuilt_on_its_ports_is_shared_again() {
+    let _heavy = heavy();
     within(Duration::from_secs(40), rt, || async {
         let cluster = RedisCluster::start().await;
         let ports: Vec<u16> = cluster.nodes.iter().map(|n| n.port).collect();
@@ -2012,6 +2028,7 @@ fn a_cluster_rebuilt_on_its_ports_is_shared_again() {
 /// Every node with `requirepass`, the password in one node's URL: the nodes found from it share the scopes (`RedisStore::open_cluster` docs: "the URLs of some of its nodes").
 #[test]
 fn a_cluster_with_requirepass_is_shared_from_one_nodes_url() {
+    let _heavy = heavy();
     within(Duration::from_secs(30), rt, || async {
         let cluster = RedisCluster::start().await;
         for node in &cluster.nodes {
@@ -2047,6 +2064,7 @@ fn a_cluster_with_requirepass_is_shared_from_one_nodes_url() {
 /// Braces in the prefix cost a slot, they do not break the store: ledgers and openings still shared on a cluster (`RedisStore::prefix` docs).
 #[test]
 fn prefixes_with_braces_still_share_on_a_cluster() {
+    let _heavy = heavy();
     use tower_api_errors::fleet::OpeningStore;
     within(Duration::from_secs(30), rt, || async {
         let cluster = RedisCluster::start().await;
