@@ -2488,6 +2488,25 @@ fn recorded(log: &Recordings) -> Vec<Recorded> {
     log.lock().unwrap().clone()
 }
 
+/// Sends `request` through `client` (bounded, as `what`): it is answered
+/// 200, and the server recorded two sends; those two.
+async fn sent_twice<S, B, R>(
+    what: &str,
+    client: S,
+    request: Request<B>,
+    log: &Recordings,
+) -> Vec<Recorded>
+where
+    S: tower::Service<Request<B>, Response = Response<R>>,
+    S::Error: std::fmt::Debug,
+{
+    let response = bounded(what, client.oneshot(request)).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let seen = recorded(log);
+    assert_eq!(seen.len(), 2);
+    seen
+}
+
 /// 503 (with a JSON body) for the first `fails` requests, then 200.
 fn fail_first(fails: usize) -> impl Fn(usize) -> Response<ServerBody> + Send + Sync + Clone {
     move |n| {
@@ -2552,12 +2571,7 @@ async fn an_empty_body_is_replayed_empty_with_the_same_framing() {
     let request = Request::delete(format!("{base}/x"))
         .body(http_body_util::Empty::<Bytes>::new())
         .unwrap();
-    let response = bounded("empty", retrying_hyper().oneshot(request))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let seen = recorded(&log);
-    assert_eq!(seen.len(), 2);
+    let seen = sent_twice("empty", retrying_hyper(), request, &log).await;
     for name in ["content-length", "transfer-encoding"] {
         assert_eq!(
             seen[0].headers.get(name),
@@ -2705,12 +2719,7 @@ async fn trailers_are_replayed_over_http2() {
         Ok(Frame::trailers(trailers)),
     ]);
     let request = Request::put(format!("{base}/t")).body(body).unwrap();
-    let response = bounded("trailers h2", client.oneshot(request))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let seen = recorded(&log);
-    assert_eq!(seen.len(), 2);
+    let seen = sent_twice("trailers h2", client, request, &log).await;
     for s in &seen {
         assert_eq!(s.body.as_ref().unwrap(), "hello world");
         let checksum = s.trailers.as_ref().and_then(|t| t.get("x-checksum"));
@@ -2728,12 +2737,7 @@ async fn expect_100_continue_rides_on_every_attempt_with_the_whole_body() {
         .header("expect", "100-continue")
         .body(one_byte_frames("continue please"))
         .unwrap();
-    let response = bounded("expect", retrying_hyper().oneshot(request))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let seen = recorded(&log);
-    assert_eq!(seen.len(), 2);
+    let seen = sent_twice("expect", retrying_hyper(), request, &log).await;
     for s in &seen {
         assert_eq!(s.body.as_ref().unwrap(), "continue please");
         assert_eq!(s.headers.get_all("expect").iter().count(), 1);
@@ -3079,10 +3083,7 @@ async fn a_hedged_keyed_post_carries_one_credential_the_key_and_the_same_body() 
         .header("idempotency-key", "key-1")
         .body(Full::new(Bytes::from("hedged body")))
         .unwrap();
-    let response = bounded("hedge", client.oneshot(request)).await.unwrap();
-    assert_eq!(response.status(), 200);
-    let seen = recorded(&log);
-    assert_eq!(seen.len(), 2);
+    let seen = sent_twice("hedge", client, request, &log).await;
     for s in &seen {
         assert_eq!(s.body.as_ref().unwrap(), "hedged body");
         let auth: Vec<_> = s.headers.get_all("authorization").iter().collect();

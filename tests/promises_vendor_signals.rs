@@ -18,7 +18,7 @@ mod scripted;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::Full;
-use scripted::{exact, get, reply, Scripted};
+use scripted::{exact, get, held_after, reply, send, Scripted};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
@@ -1350,18 +1350,8 @@ async fn quota_holds_a_spent_window_in_every_ietf_draft_form() {
     for pairs in forms {
         let upstream = Scripted::default();
         let client = QuotaLayer::new().layer(first_then_ok::<Full<Bytes>>(&upstream, 200, pairs));
-        client
-            .clone()
-            .oneshot(get("http://api.example/a"))
-            .await
-            .unwrap();
-        let started = Instant::now();
-        client
-            .clone()
-            .oneshot(get("http://api.example/b"))
-            .await
-            .unwrap();
-        assert_eq!(started.elapsed(), Duration::from_secs(7), "{pairs:?}");
+        let waited = held_after(&client, "http://api.example/a", "http://api.example/b").await;
+        assert_eq!(waited, Duration::from_secs(7), "{pairs:?}");
     }
 }
 
@@ -1376,18 +1366,8 @@ async fn quota_holds_a_503s_retry_after_and_ignores_a_200s() {
             status,
             &[("retry-after", "2")],
         ));
-        client
-            .clone()
-            .oneshot(get("http://api.example/a"))
-            .await
-            .unwrap();
-        let started = Instant::now();
-        client
-            .clone()
-            .oneshot(get("http://api.example/b"))
-            .await
-            .unwrap();
-        assert_eq!(started.elapsed(), held, "{status}");
+        let waited = held_after(&client, "http://api.example/a", "http://api.example/b").await;
+        assert_eq!(waited, held, "{status}");
     }
 }
 
@@ -1402,22 +1382,8 @@ async fn quota_a_429_with_a_past_date_cools_down_a_second_at_most() {
         429,
         &[("retry-after", &past)],
     ));
-    client
-        .clone()
-        .oneshot(get("http://api.example/a"))
-        .await
-        .unwrap();
-    let started = Instant::now();
-    client
-        .clone()
-        .oneshot(get("http://api.example/b"))
-        .await
-        .unwrap();
-    assert!(
-        started.elapsed() <= Duration::from_secs(1),
-        "{:?}",
-        started.elapsed()
-    );
+    let waited = held_after(&client, "http://api.example/a", "http://api.example/b").await;
+    assert!(waited <= Duration::from_secs(1), "{waited:?}");
     assert_eq!(upstream.count(), 2);
 }
 
@@ -1435,18 +1401,7 @@ async fn quota_a_spent_window_with_reset_zero_holds_within_the_second() {
             ("x-ratelimit-reset", "0"),
         ],
     ));
-    client
-        .clone()
-        .oneshot(get("http://api.example/a"))
-        .await
-        .unwrap();
-    let started = Instant::now();
-    client
-        .clone()
-        .oneshot(get("http://api.example/b"))
-        .await
-        .unwrap();
-    let waited = started.elapsed();
+    let waited = held_after(&client, "http://api.example/a", "http://api.example/b").await;
     assert!(
         waited > Duration::ZERO && waited <= Duration::from_secs(1),
         "{waited:?}"
@@ -1470,18 +1425,13 @@ async fn quota_holds_a_grpc_pushback() {
         }
         reply(200, &pairs, "")
     }));
-    client
-        .clone()
-        .oneshot(get("http://grpc.example/svc/M"))
-        .await
-        .unwrap();
-    let started = Instant::now();
-    client
-        .clone()
-        .oneshot(get("http://grpc.example/svc/M"))
-        .await
-        .unwrap();
-    assert_eq!(started.elapsed(), Duration::from_millis(2500));
+    let waited = held_after(
+        &client,
+        "http://grpc.example/svc/M",
+        "http://grpc.example/svc/M",
+    )
+    .await;
+    assert_eq!(waited, Duration::from_millis(2500));
 }
 
 /// Quota module docs, "Stack order, and why" (a retry waits for the quota
@@ -1512,17 +1462,9 @@ async fn the_stack_and_the_quota_alone_hold_a_scope_alike_after_a_429() {
     let upstream = Scripted::default();
     let alone = QuotaLayer::new().layer(first_then_ok::<Full<Bytes>>(&upstream, 429, &pairs));
     let started = Instant::now();
-    let first = alone
-        .clone()
-        .oneshot(get("http://api.example/a"))
-        .await
-        .unwrap();
+    let first = send(&alone, "http://api.example/a").await;
     assert_eq!(first.status(), 429);
-    alone
-        .clone()
-        .oneshot(get("http://api.example/b"))
-        .await
-        .unwrap();
+    send(&alone, "http://api.example/b").await;
     assert_eq!(started.elapsed(), Duration::from_secs(4), "alone");
     // In the stack, retries off: the first call fails, the next is held.
     let upstream = Scripted::default();
@@ -1535,11 +1477,7 @@ async fn the_stack_and_the_quota_alone_hold_a_scope_alike_after_a_429() {
     let started = Instant::now();
     let first = stack.clone().oneshot(get("http://api.example/a")).await;
     assert!(matches!(first, Err(Error::Api(_))), "{first:?}");
-    stack
-        .clone()
-        .oneshot(get("http://api.example/b"))
-        .await
-        .unwrap();
+    send(&stack, "http://api.example/b").await;
     assert_eq!(started.elapsed(), Duration::from_secs(4), "in the stack");
 }
 

@@ -1703,6 +1703,35 @@ fn heavy() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// One GET of `addr` through `service` (bounded): answered 200.
+async fn answered_ok<S, B>(service: &S, addr: SocketAddr)
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<B>> + Clone,
+    S::Error: std::fmt::Debug,
+{
+    let r = support::bounded("a request", service.clone().oneshot(get(addr))).await;
+    assert_eq!(r.unwrap().status(), 200);
+}
+
+/// GETs of `addr` through `service`, each answered 200, until `store` is
+/// shared again; failing with `never` once `deadline` has passed.
+async fn until_shared<S, B>(
+    store: &RedisStore,
+    service: &S,
+    addr: SocketAddr,
+    deadline: Instant,
+    never: &str,
+) where
+    S: Service<Request<Full<Bytes>>, Response = Response<B>> + Clone,
+    S::Error: std::fmt::Debug,
+{
+    while store.is_local() {
+        assert!(Instant::now() < deadline, "{never}");
+        answered_ok(service, addr).await;
+        tokio::task::yield_now().await;
+    }
+}
+
 /// A cluster store on `urls` under `prefix` (a second's bound: this is
 /// about the cluster's topology, the fallback has its own tests).
 fn cluster_store(urls: &[String], prefix: &str) -> RedisStore {
@@ -1792,8 +1821,7 @@ where
         assert!(Instant::now() < deadline, "no renewal within 10 s");
         for service in services {
             let started = Instant::now();
-            let r = support::bounded("a request", service.clone().oneshot(get(addr))).await;
-            assert_eq!(r.unwrap().status(), 200);
+            answered_ok(service, addr).await;
             slowest = slowest.max(started.elapsed());
         }
     }
@@ -1894,8 +1922,7 @@ fn the_master_of_a_scopes_slot_killed_is_a_bounded_fallback() {
         while after_local < 50 {
             assert!(Instant::now() < deadline, "never fell back");
             let started = Instant::now();
-            let r = support::bounded("a request", service.clone().oneshot(get(addr))).await;
-            assert_eq!(r.unwrap().status(), 200);
+            answered_ok(&service, addr).await;
             slowest = slowest.max(started.elapsed());
             after_local += u32::from(store.is_local());
         }
@@ -1954,8 +1981,7 @@ fn a_cluster_down_then_back_is_a_bounded_fallback_then_shared_again() {
         while !store.is_local() {
             assert!(Instant::now() < deadline, "CLUSTERDOWN never noticed");
             let started = Instant::now();
-            let r = support::bounded("a request", service.clone().oneshot(get(addr))).await;
-            assert_eq!(r.unwrap().status(), 200);
+            answered_ok(&service, addr).await;
             slowest = slowest.max(started.elapsed());
         }
         assert!(slowest < Duration::from_millis(1000), "slowest {slowest:?}");
@@ -1966,12 +1992,7 @@ fn a_cluster_down_then_back_is_a_bounded_fallback_then_shared_again() {
             }
         }
         let deadline = Instant::now() + Duration::from_secs(10);
-        while store.is_local() {
-            assert!(Instant::now() < deadline, "never shared again");
-            let r = support::bounded("a request", service.clone().oneshot(get(addr))).await;
-            assert_eq!(r.unwrap().status(), 200);
-            tokio::task::yield_now().await;
-        }
+        until_shared(&store, &service, addr, deadline, "never shared again").await;
         drop(back);
     });
 }
@@ -1998,8 +2019,7 @@ fn a_cluster_rebuilt_on_its_ports_is_shared_again() {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !store.is_local() {
             assert!(Instant::now() < deadline, "never fell back");
-            let r = support::bounded("a request", service.clone().oneshot(get(addr))).await;
-            assert_eq!(r.unwrap().status(), 200);
+            answered_ok(&service, addr).await;
         }
         let nodes: Vec<RedisServer> = ports
             .iter()
@@ -2015,12 +2035,14 @@ fn a_cluster_rebuilt_on_its_ports_is_shared_again() {
             .expect("redis-cli (apt-get install redis-tools)");
         assert!(String::from_utf8_lossy(&created.stdout).contains("All 16384 slots covered"));
         let deadline = Instant::now() + Duration::from_secs(15);
-        while store.is_local() {
-            assert!(Instant::now() < deadline, "never shared on the new cluster");
-            let r = support::bounded("a request", service.clone().oneshot(get(addr))).await;
-            assert_eq!(r.unwrap().status(), 200);
-            tokio::task::yield_now().await;
-        }
+        until_shared(
+            &store,
+            &service,
+            addr,
+            deadline,
+            "never shared on the new cluster",
+        )
+        .await;
         drop(nodes);
     });
 }
@@ -2114,8 +2136,7 @@ fn credentials_in_a_uri_never_reach_redis_and_make_no_scope_of_their_own() {
                 .body(Full::new(Bytes::new()))
                 .unwrap();
             let _ = support::bounded("a request", service.clone().oneshot(request)).await;
-            let r = support::bounded("a request", service.clone().oneshot(get(addr))).await;
-            assert_eq!(r.unwrap().status(), 200);
+            answered_ok(&service, addr).await;
         }
         assert!(!store.is_local());
         let mut connection = admin(&redis).await;
@@ -2168,8 +2189,7 @@ fn a_spent_hour_long_window_is_kept_for_a_member_that_joins_later() {
         };
         let first = member();
         for _ in 0..2 {
-            let r = support::bounded("a request", first.clone().oneshot(get(addr))).await;
-            assert_eq!(r.unwrap().status(), 200);
+            answered_ok(&first, addr).await;
         }
         let r = support::bounded("a third", first.clone().oneshot(get(addr))).await;
         assert!(

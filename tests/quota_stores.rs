@@ -23,7 +23,7 @@ mod scripted;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
-use scripted::{get, reply, Scripted};
+use scripted::{get, held_after, reply, send, Scripted};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
@@ -375,11 +375,7 @@ async fn max_wait_is_held_to_its_boundary_and_refused_past_it() {
         let client = QuotaLayer::new()
             .max_wait(Duration::from_secs(30))
             .layer(answering::<Body>(&upstream, &[(200, &spent), (200, &[])]));
-        client
-            .clone()
-            .oneshot(get("http://api.example/a"))
-            .await
-            .unwrap();
+        send(&client, "http://api.example/a").await;
         let started = Instant::now();
         let result = client.clone().oneshot(get("http://api.example/b")).await;
         if held {
@@ -404,18 +400,14 @@ async fn one_scope_per_authority_however_it_is_written() {
     let upstream = Scripted::default();
     let client =
         QuotaLayer::new().layer(answering::<Body>(&upstream, &[(200, SPENT_5), (200, &[])]));
-    client
-        .clone()
-        .oneshot(get("http://api.example/a"))
-        .await
-        .unwrap();
+    send(&client, "http://api.example/a").await;
     for uri in [
         "http://api.example:8080/x",
         "http://other.example/x",
         "https://api.example:8443/x",
     ] {
         let started = Instant::now();
-        client.clone().oneshot(get(uri)).await.unwrap();
+        send(&client, uri).await;
         assert_eq!(started.elapsed(), Duration::ZERO, "{uri}");
     }
     let started = Instant::now();
@@ -434,18 +426,13 @@ async fn user_info_case_and_the_default_port_share_the_scope() {
     let upstream = Scripted::default();
     let client =
         QuotaLayer::new().layer(answering::<Body>(&upstream, &[(200, SPENT_5), (200, &[])]));
-    client
-        .clone()
-        .oneshot(get("http://api.example/a"))
-        .await
-        .unwrap();
-    let started = Instant::now();
-    client
-        .clone()
-        .oneshot(get("http://user:pw@API.Example:80/y"))
-        .await
-        .unwrap();
-    assert_eq!(started.elapsed(), Duration::from_secs(5));
+    let waited = held_after(
+        &client,
+        "http://api.example/a",
+        "http://user:pw@API.Example:80/y",
+    )
+    .await;
+    assert_eq!(waited, Duration::from_secs(5));
 }
 
 /// Quota module docs, "Failing fast": a request held for a window's reset
@@ -483,19 +470,11 @@ async fn a_held_request_is_never_held_past_max_wait_when_a_late_429_extends_it()
     let client = QuotaLayer::new()
         .max_wait(Duration::from_secs(10))
         .layer(vendor);
-    client
-        .clone()
-        .oneshot(get("http://api.example/probe"))
-        .await
-        .unwrap();
+    send(&client, "http://api.example/probe").await;
     let slow = tokio::spawn(client.clone().oneshot(get("http://api.example/slow")));
     // The current-thread runtime runs the spawned call up to its sleep.
     tokio::task::yield_now().await;
-    client
-        .clone()
-        .oneshot(get("http://api.example/spend"))
-        .await
-        .unwrap();
+    send(&client, "http://api.example/spend").await;
     let started = Instant::now();
     let held = client.clone().oneshot(get("http://api.example/held")).await;
     let held_for = started.elapsed();
@@ -559,18 +538,10 @@ async fn a_window_that_grows_after_its_reset_is_not_held_again() {
         &upstream,
         &[(200, &spent), (200, &a), (200, &b), (200, &c), (200, &d)],
     ));
-    client
-        .clone()
-        .oneshot(get("http://api.example/a"))
-        .await
-        .unwrap();
+    send(&client, "http://api.example/a").await;
     let started = Instant::now();
     for _ in 0..4 {
-        client
-            .clone()
-            .oneshot(get("http://api.example/b"))
-            .await
-            .unwrap();
+        send(&client, "http://api.example/b").await;
     }
     assert_eq!(started.elapsed(), Duration::from_secs(5));
 }
@@ -584,11 +555,7 @@ async fn a_refusals_retry_after_counts_down() {
         &upstream,
         &[(429, &[("retry-after", "300")])],
     ));
-    client
-        .clone()
-        .oneshot(get("http://api.example/a"))
-        .await
-        .unwrap();
+    send(&client, "http://api.example/a").await;
     let refused = client.clone().oneshot(get("http://api.example/b")).await;
     let Err(Error::RateLimited(first)) = refused else {
         panic!("{refused:?}")
@@ -617,11 +584,7 @@ async fn a_cooldowns_end_is_confirmed_by_one_request() {
             (200, &[]),
         ],
     ));
-    let first = client
-        .clone()
-        .oneshot(get("http://api.example/first"))
-        .await
-        .unwrap();
+    let first = send(&client, "http://api.example/first").await;
     assert_eq!(first.status(), 429);
     let tasks: Vec<_> = (0..16)
         .map(|i| {
@@ -656,11 +619,7 @@ async fn held_callers_that_give_up_are_never_sent() {
         &upstream,
         &[(429, &[("retry-after", "2")]), (200, &[])],
     ));
-    client
-        .clone()
-        .oneshot(get("http://api.example/first"))
-        .await
-        .unwrap();
+    send(&client, "http://api.example/first").await;
     let tasks: Vec<_> = (0..16)
         .map(|i| {
             let call = client
@@ -754,19 +713,11 @@ async fn the_last_tenth_is_paced_to_end_before_the_reset() {
     let fifty = Duration::from_secs(50);
     let vendor = countdown(&log, 100, 6, (fifty, fifty), false);
     let client = QuotaLayer::new().layer(vendor);
-    client
-        .clone()
-        .oneshot(get("http://api.example/learn"))
-        .await
-        .unwrap();
+    send(&client, "http://api.example/learn").await;
     let started = Instant::now();
     let mut at = Vec::new();
     for i in 0..6 {
-        let response = client
-            .clone()
-            .oneshot(get(&format!("http://api.example/{i}")))
-            .await
-            .unwrap();
+        let response = send(&client, &format!("http://api.example/{i}")).await;
         assert_eq!(response.status(), 200, "{:?}", log.lock().unwrap());
         at.push(started.elapsed());
     }
@@ -793,18 +744,10 @@ async fn a_window_past_max_wait_is_not_paced_and_then_fails_fast() {
     let log = Log::default();
     let vendor = countdown(&log, 5000, 4, (hour, hour), true);
     let client = QuotaLayer::new().layer(vendor);
-    client
-        .clone()
-        .oneshot(get("http://api.example/learn"))
-        .await
-        .unwrap();
+    send(&client, "http://api.example/learn").await;
     let started = Instant::now();
     for i in 0..3 {
-        client
-            .clone()
-            .oneshot(get(&format!("http://api.example/{i}")))
-            .await
-            .unwrap();
+        send(&client, &format!("http://api.example/{i}")).await;
     }
     assert_eq!(started.elapsed(), Duration::ZERO);
     let refused = client.clone().oneshot(get("http://api.example/late")).await;
@@ -861,11 +804,7 @@ async fn a_held_request_holds_no_concurrency_permit() {
     let limited = tower::limit::ConcurrencyLimitLayer::new(1)
         .layer(answering::<Body>(&upstream, &[(200, SPENT_5), (200, &[])]));
     let client = QuotaLayer::new().layer(limited);
-    client
-        .clone()
-        .oneshot(get("http://a.example/learn"))
-        .await
-        .unwrap();
+    send(&client, "http://a.example/learn").await;
     let mut caller = client.clone();
     let held = {
         let ready = caller.ready().await.unwrap();

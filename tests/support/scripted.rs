@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
-use tower::{service_fn, BoxError};
+use tower::{service_fn, BoxError, ServiceExt};
 use tower_api_errors::retry::{Backoff, Jitter, RetryPolicy};
 
 /// An answer with `status`, `headers` and `body`.
@@ -26,6 +26,28 @@ pub fn reply(status: u16, headers: &[(&str, &str)], body: &str) -> Response<Full
 /// A GET of `uri` with an empty body.
 pub fn get(uri: &str) -> Request<Full<Bytes>> {
     Request::get(uri).body(Full::new(Bytes::new())).unwrap()
+}
+
+/// A GET of `uri` through a clone of `client`; it must not fail.
+pub async fn send<S>(client: &S, uri: &str) -> S::Response
+where
+    S: tower::Service<Request<Full<Bytes>>> + Clone,
+    S::Error: std::fmt::Debug,
+{
+    client.clone().oneshot(get(uri)).await.unwrap()
+}
+
+/// A GET of `first` through `client` (to learn from), then how long a GET
+/// of `then` takes; neither may fail.
+pub async fn held_after<S>(client: &S, first: &str, then: &str) -> Duration
+where
+    S: tower::Service<Request<Full<Bytes>>> + Clone,
+    S::Error: std::fmt::Debug,
+{
+    send(client, first).await;
+    let started = Instant::now();
+    send(client, then).await;
+    started.elapsed()
 }
 
 /// The default policy with exact waits: backoff from 500 ms, doubling, at
