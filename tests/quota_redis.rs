@@ -285,12 +285,7 @@ async fn garbage_in_redis_is_a_local_decision() {
         .await
         .unwrap();
     let service = QuotaLayer::with_store(store.clone()).layer(client::<Full<Bytes>>());
-    for _ in 0..3 {
-        assert_eq!(
-            service.clone().oneshot(get(addr)).await.unwrap().status(),
-            200
-        );
-    }
+    all_ok(&service, addr, 3).await;
     assert!(store.is_local());
     assert_eq!(vendor.received.load(Ordering::SeqCst), 3);
 }
@@ -1713,6 +1708,20 @@ where
     assert_eq!(r.unwrap().status(), 200);
 }
 
+/// `n` GETs of `addr` through `service` (unbounded), each answered 200.
+async fn all_ok<S, B>(service: &S, addr: SocketAddr, n: usize)
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<B>> + Clone,
+    S::Error: std::fmt::Debug,
+{
+    for _ in 0..n {
+        assert_eq!(
+            service.clone().oneshot(get(addr)).await.unwrap().status(),
+            200
+        );
+    }
+}
+
 /// GETs of `addr` through `service`, each answered 200, until `store` is
 /// shared again; failing with `never` once `deadline` has passed.
 async fn until_shared<S, B>(
@@ -1907,12 +1916,7 @@ fn the_master_of_a_scopes_slot_killed_is_a_bounded_fallback() {
         let addr = unlimited().await;
         let store = cluster_store(&cluster.urls(), "p8:onekilled:").timeout(FAULT_BOUND);
         let service = QuotaLayer::with_store(store.clone()).layer(client::<Full<Bytes>>());
-        for _ in 0..20 {
-            assert_eq!(
-                service.clone().oneshot(get(addr)).await.unwrap().status(),
-                200
-            );
-        }
+        all_ok(&service, addr, 20).await;
         assert!(!store.is_local());
         let (owner, _) = cluster_keys(&cluster, "p8:onekilled:").remove(0);
         let victim = cluster.nodes.iter().position(|n| n.port == owner).unwrap();
@@ -1963,12 +1967,7 @@ fn a_cluster_down_then_back_is_a_bounded_fallback_then_shared_again() {
         let addr = unlimited().await;
         let store = cluster_store(&cluster.urls(), "p8:cdown:").timeout(FAULT_BOUND);
         let service = QuotaLayer::with_store(store.clone()).layer(client::<Full<Bytes>>());
-        for _ in 0..20 {
-            assert_eq!(
-                service.clone().oneshot(get(addr)).await.unwrap().status(),
-                200
-            );
-        }
+        all_ok(&service, addr, 20).await;
         assert!(!store.is_local());
         let (owner, _) = cluster_keys(&cluster, "p8:cdown:").remove(0);
         // Not the scope's node: its node refuses it anyway (CLUSTERDOWN).
@@ -2007,12 +2006,7 @@ fn a_cluster_rebuilt_on_its_ports_is_shared_again() {
         let addr = unlimited().await;
         let store = cluster_store(&cluster.urls(), "p8:rebuilt:");
         let service = QuotaLayer::with_store(store.clone()).layer(client::<Full<Bytes>>());
-        for _ in 0..20 {
-            assert_eq!(
-                service.clone().oneshot(get(addr)).await.unwrap().status(),
-                200
-            );
-        }
+        all_ok(&service, addr, 20).await;
         assert!(!store.is_local());
         // Every node killed, its `nodes.conf` removed with it.
         drop(cluster);
@@ -2097,12 +2091,7 @@ fn prefixes_with_braces_still_share_on_a_cluster() {
                 cluster_store(&cluster.urls(), prefix),
             );
             let service = QuotaLayer::with_store(a.clone()).layer(client::<Full<Bytes>>());
-            for _ in 0..10 {
-                assert_eq!(
-                    service.clone().oneshot(get(addr)).await.unwrap().status(),
-                    200
-                );
-            }
+            all_ok(&service, addr, 10).await;
             assert!(!a.is_local(), "prefix {prefix}: the ledger fell back");
             let scope = ScopeKey::new("api.test", None);
             a.publish(
