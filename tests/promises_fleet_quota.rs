@@ -1396,19 +1396,7 @@ async fn a_cluster_down_at_start_is_shared_once_it_comes_up() {
         assert_eq!(r.unwrap().status(), 200);
     }
     assert!(store.is_local(), "down at start: local");
-    let nodes: Vec<RedisServer> = ports
-        .iter()
-        .map(|p| RedisServer::cluster_node(*p))
-        .collect();
-    let addresses: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-    let created = std::process::Command::new("redis-cli")
-        .arg("--cluster")
-        .arg("create")
-        .args(&addresses)
-        .args(["--cluster-replicas", "0", "--cluster-yes"])
-        .output()
-        .expect("redis-cli (apt-get install redis-tools)");
-    assert!(String::from_utf8_lossy(&created.stdout).contains("All 16384 slots covered"));
+    let cluster = RedisCluster::start_on(&ports).await;
     let again = Instant::now();
     while store.is_local() && again.elapsed() < Duration::from_secs(10) {
         let r = bounded("a request", service.clone().oneshot(get(addr))).await;
@@ -1419,7 +1407,7 @@ async fn a_cluster_down_at_start_is_shared_once_it_comes_up() {
         !store.is_local(),
         "sharing never resumed once the cluster came up"
     );
-    drop(nodes);
+    drop(cluster);
 }
 
 /// README "Security" (no credential reaches errors or logs): a cluster

@@ -24,7 +24,9 @@ use bytes::Bytes;
 use fixed_window::FixedWindow;
 use http::{Request, Response};
 use http_body_util::Full;
-use redis_server::{command_stats, free_port, info_number, RedisCluster, RedisServer};
+use redis_server::{
+    command_stats, free_port, info_number, until_cluster_state, RedisCluster, RedisServer,
+};
 use scripted::within;
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -1934,26 +1936,6 @@ fn the_master_of_a_scopes_slot_killed_is_a_bounded_fallback() {
     });
 }
 
-/// Polls `CLUSTER INFO` on node `port` until it says `cluster_state:<state>`
-/// (gossip has no event to wait on), for 15 s at most.
-async fn until_cluster_state(port: u16, state: &str) {
-    let mut connection = admin_at(&format!("redis://127.0.0.1:{port}/")).await;
-    let want = format!("cluster_state:{state}");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let info: String = redis::cmd("CLUSTER")
-            .arg("INFO")
-            .query_async(&mut connection)
-            .await
-            .unwrap();
-        if info.contains(&want) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "node {port} never said {want}");
-        tokio::task::yield_now().await;
-    }
-}
-
 /// CLUSTERDOWN (another master killed) is a fallback within 1 s, and the store shares again once the master is back (`RedisStore` docs, "When Redis fails").
 #[test]
 fn a_cluster_down_then_back_is_a_bounded_fallback_then_shared_again() {
@@ -2015,19 +1997,7 @@ fn a_cluster_rebuilt_on_its_ports_is_shared_again() {
             assert!(Instant::now() < deadline, "never fell back");
             answered_ok(&service, addr).await;
         }
-        let nodes: Vec<RedisServer> = ports
-            .iter()
-            .map(|p| RedisServer::cluster_node(*p))
-            .collect();
-        let addresses: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-        let created = std::process::Command::new("redis-cli")
-            .arg("--cluster")
-            .arg("create")
-            .args(&addresses)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
-            .output()
-            .expect("redis-cli (apt-get install redis-tools)");
-        assert!(String::from_utf8_lossy(&created.stdout).contains("All 16384 slots covered"));
+        let rebuilt = RedisCluster::start_on(&ports).await;
         let deadline = Instant::now() + Duration::from_secs(15);
         until_shared(
             &store,
@@ -2037,7 +2007,7 @@ fn a_cluster_rebuilt_on_its_ports_is_shared_again() {
             "never shared on the new cluster",
         )
         .await;
-        drop(nodes);
+        drop(rebuilt);
     });
 }
 

@@ -124,8 +124,15 @@ pub struct RedisCluster {
 
 impl RedisCluster {
     pub async fn start() -> RedisCluster {
-        let nodes: Vec<RedisServer> = (0..3)
-            .map(|_| RedisServer::cluster_node(free_port()))
+        RedisCluster::start_on(&[free_port(), free_port(), free_port()]).await
+    }
+
+    /// A cluster of fresh nodes on `ports` (a cluster built again where
+    /// one was: its clients' seed URLs find the new one).
+    pub async fn start_on(ports: &[u16]) -> RedisCluster {
+        let nodes: Vec<RedisServer> = ports
+            .iter()
+            .map(|port| RedisServer::cluster_node(*port))
             .collect();
         let addresses: Vec<String> = nodes
             .iter()
@@ -147,26 +154,7 @@ impl RedisCluster {
         );
         // Each node reports the cluster ok once the others' gossip reached it.
         for node in &nodes {
-            let client = redis::Client::open(node.url()).unwrap();
-            let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-            let mut checks = 0;
-            loop {
-                let info: String = redis::cmd("CLUSTER")
-                    .arg("INFO")
-                    .query_async(&mut connection)
-                    .await
-                    .unwrap();
-                if info.contains("cluster_state:ok") {
-                    break;
-                }
-                checks += 1;
-                assert!(
-                    checks < 100_000,
-                    "node {} never reached cluster_state:ok",
-                    node.port
-                );
-                tokio::task::yield_now().await;
-            }
+            until_cluster_state(node.port, "ok").await;
         }
         RedisCluster { nodes }
     }
@@ -223,4 +211,26 @@ pub async fn command_stats(
         field("calls"),
         field("failed_calls") + field("rejected_calls"),
     )
+}
+
+/// Polls `CLUSTER INFO` on node `port` until it says `cluster_state:<state>`
+/// (gossip has no event to wait on), for 15 s at most.
+pub async fn until_cluster_state(port: u16, state: &str) {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let want = format!("cluster_state:{state}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let info: String = redis::cmd("CLUSTER")
+            .arg("INFO")
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        if info.contains(&want) {
+            return;
+        }
+        let now = std::time::Instant::now();
+        assert!(now < deadline, "node {port} never said {want}");
+        tokio::task::yield_now().await;
+    }
 }
