@@ -21,7 +21,8 @@ pub const DEFAULT_MAX_REPLAY: usize = 64 * 1024;
 /// streams (chunks of `Bytes` are kept by reference count, not copied), up
 /// to a cap (and in at most one chunk per 32 bytes of it, and 64 at
 /// least: a chunk's handle costs 32 bytes, so a body of one-byte frames
-/// holds about twice the cap at most, not 32 times). A retry's copy replays the kept chunks, then goes on reading
+/// holds about twice the cap at most, not 32 times). A retry's copy
+/// replays the kept chunks, then goes on reading
 /// the original where the last attempt left it (the server may have
 /// answered before reading everything). Nothing is buffered before the
 /// first attempt needs it (but for a hedged call's body of known length,

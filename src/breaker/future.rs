@@ -95,10 +95,12 @@ impl Drop for Ticket {
         // retry layer above says so), else nothing learned (the caller gave
         // up), which only a probe's fate minds.
         let cut = !self.settled && cut_by_deadline() && self.config.counts(ErrorKind::Timeout);
-        let verdict = match cut {
-            true => Verdict::Unwell(None),
-            false if self.probe && !self.settled => Verdict::Silent,
-            false => return,
+        let verdict = if cut {
+            Verdict::Unwell(None)
+        } else if self.probe && !self.settled {
+            Verdict::Silent
+        } else {
+            return;
         };
         record(self, verdict, Instant::now());
     }

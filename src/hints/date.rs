@@ -103,15 +103,25 @@ pub(crate) fn parse_rfc3339(text: &str) -> Option<SystemTime> {
 }
 
 /// The zone names of RFC 822 §5.1 (kept by RFC 5322 §4.3 as obsolete
-/// zones; their offsets in [`ZONE_HOURS`]). Go's `time.RFC1123` layout, used
+/// zones), with their offsets in hours. Go's `time.RFC1123` layout, used
 /// where `http.TimeFormat` belongs, prints `UTC` or a local zone's name
 /// (`PST`) in place of `GMT`.
-const ZONES: [&str; 14] = [
-    "UT", "UTC", "GMT", "Z", "AST", "ADT", "EST", "EDT", "CST", "CDT", "MST", "MDT", "PST", "PDT",
+const ZONES: &[(&str, i64)] = &[
+    ("UT", 0),
+    ("UTC", 0),
+    ("GMT", 0),
+    ("Z", 0),
+    ("AST", -4),
+    ("ADT", -3),
+    ("EST", -5),
+    ("EDT", -4),
+    ("CST", -6),
+    ("CDT", -5),
+    ("MST", -7),
+    ("MDT", -6),
+    ("PST", -8),
+    ("PDT", -7),
 ];
-
-/// The offsets of [`ZONES`], in the same order.
-const ZONE_HOURS: [i64; 14] = [0, 0, 0, 0, -4, -3, -5, -4, -6, -5, -7, -6, -8, -7];
 
 /// As an IMF-fixdate writes them.
 const MONTHS: [&str; 12] = [
@@ -254,8 +264,8 @@ fn lenient_time(time_and_zone: &[&str]) -> Option<((u64, u64, u64), i64)> {
     }
     let offset = if zone.is_empty() {
         0
-    } else if let Some(index) = ZONES.iter().position(|n| n.eq_ignore_ascii_case(zone)) {
-        ZONE_HOURS[index] * 3600
+    } else if let Some(&(_, hours)) = ZONES.iter().find(|(n, _)| n.eq_ignore_ascii_case(zone)) {
+        hours * 3600
     } else {
         let (sign, hhmm) = zone.as_bytes().split_first()?;
         let [h1, h2, m1, m2] = *hhmm else {

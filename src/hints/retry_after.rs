@@ -58,7 +58,8 @@ pub(crate) fn retry_after_when(text: &str, now: SystemTime) -> Longest {
         if let Some(seconds) = parse_seconds(piece) {
             delay = delay.max(Some(seconds));
         } else if let Some(date) = pieces.peek().and_then(pair) {
-            (at, _) = (at.max(Some(date)), pieces.next());
+            at = at.max(Some(date));
+            pieces.next();
         } else {
             at = at.max(parse_date(piece, now));
         }

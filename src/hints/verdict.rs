@@ -81,8 +81,10 @@ pub fn grpc_pushback(headers: &HeaderMap) -> Option<GrpcPushback> {
 /// 9110 §5.3 joins them), which gRFC A6 reads as "do not retry" (as
 /// grpc-go does).
 pub(crate) fn with_pushback(kept: Option<GrpcPushback>, value: &HeaderValue) -> GrpcPushback {
-    let text = value.to_str().ok();
-    let text = text.filter(|text| kept.is_none() && !text.contains('.'));
-    let parsed = text.and_then(parse_millis);
-    parsed.map_or(GrpcPushback::DoNotRetry, GrpcPushback::After)
+    if kept.is_some() {
+        return GrpcPushback::DoNotRetry;
+    }
+    let text = value.to_str().ok().filter(|text| !text.contains('.'));
+    text.and_then(parse_millis)
+        .map_or(GrpcPushback::DoNotRetry, GrpcPushback::After)
 }

@@ -379,7 +379,9 @@ impl Ledger {
         if ask.open {
             self.probe = None;
             self.open_until = now + OPEN_TTL;
-            self.open_since = Some(self.open_since).filter(|at| *at > 0).unwrap_or(now);
+            if self.open_since == 0 {
+                self.open_since = now;
+            }
         }
         if self.open_until > now {
             // The fleet joins before the first shares are cut (as a cold
@@ -577,12 +579,14 @@ impl Ledger {
 
     /// Members that stopped renewing are gone: their leases go back.
     fn expire_members(&mut self, now: Millis) {
-        let gone = |m: &Member| m.gone_at() <= now;
-        let leased: u64 = (self.members.iter().filter(|m| gone(m)))
-            .map(|m| m.leased)
-            .sum();
-        self.granted = self.granted.saturating_sub(leased);
-        self.members.retain(|m| !gone(m));
+        let granted = &mut self.granted;
+        self.members.retain(|member| {
+            let alive = member.gone_at() > now;
+            if !alive {
+                *granted = granted.saturating_sub(member.leased);
+            }
+            alive
+        });
     }
 
     fn member(&mut self, id: u64, now: Millis) -> usize {

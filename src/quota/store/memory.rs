@@ -122,12 +122,14 @@ impl MemoryStore {
         shards.map(|shard| lock(shard).len()).sum()
     }
 
-    field_getters! {
-        /// True when nothing has been learned.
-        pub fn is_empty -> bool { len() == 0 }
+    /// True when nothing has been learned.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 
-        /// Milliseconds on this store's clock.
-        pub(crate) fn now -> Millis { shared.epoch.elapsed().as_millis() as Millis }
+    /// Milliseconds on this store's clock.
+    pub(crate) fn now(&self) -> Millis {
+        self.shared.epoch.elapsed().as_millis() as Millis
     }
 
     fn shard(&self, scope: ScopeKey) -> MutexGuard<'_, Shard> {

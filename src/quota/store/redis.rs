@@ -543,8 +543,9 @@ impl RedisStore {
         let unheard = sync.handing_back.swap(0, Ordering::Relaxed);
         if unheard > 0 {
             (self.shared.local).with_scope(scope, false, |state| {
-                let lease = state.and_then(|state| state.lease_mut().as_mut());
-                lease.into_iter().for_each(|lease| lease.left += unheard);
+                if let Some(lease) = state.and_then(|state| state.lease_mut().as_mut()) {
+                    lease.left += unheard;
+                }
             });
         }
         match outcome {
@@ -738,7 +739,8 @@ impl RedisStore {
     ) -> Result<bool, String> {
         // (A copy: the one kept stays for a fallback, should Redis fail.)
         let mut ledger = sync.ledger.lock().map_or(None, |l| l.clone());
-        let old = (ledger.as_ref()).map_or((0, 0, 0), |l| (l.version, l.lease_end, l.budget));
+        let read = |l: &Ledger| (l.version, l.lease_end, l.budget);
+        let (old_version, old_end, old_budget) = ledger.as_ref().map_or((0, 0, 0), read);
         for _ in 0..CAS_ATTEMPTS {
             // The ledger's clock, mapped from this process's (the offset
             // comes with every answer).
@@ -750,8 +752,9 @@ impl RedisStore {
             // what the fleet was leased of the window is unknown to the new
             // one (a member held to its end does not renew before), so all
             // the old one could lease of it counts as this member's.
-            let back = (next.version < old.0 && old.1 > ask.now).then_some(old.2);
-            ask.held = ask.held.max(back.unwrap_or_default());
+            if next.version < old_version && old_end > ask.now {
+                ask.held = ask.held.max(old_budget);
+            }
             let version = Some(next.version).filter(|version| *version != 0);
             let expected = version.map_or_else(String::new, |version| version.to_string());
             let answer = next.renew(&ask);

@@ -137,7 +137,11 @@ pub(crate) struct Lease {
 
 /// Units one request of `cost` draws from a window.
 pub(crate) fn amount(counts_cost: bool, cost: u64) -> u64 {
-    Some(cost).filter(|_| counts_cost).unwrap_or(1)
+    if counts_cost {
+        cost
+    } else {
+        1
+    }
 }
 
 /// Whether `report`'s window draws a request's cost: as its unit says
@@ -159,8 +163,10 @@ pub(crate) fn counts_cost(report: &WindowReport) -> bool {
 /// its limit, in millionths (a window of unknown limit: loose unless
 /// spent); an unknown remaining is loosest.
 pub(crate) fn looseness(remaining: Option<u64>, limit: Option<u64>) -> u128 {
-    let of = |left| u128::from(left) * 1_000_000 / u128::from(limit.unwrap_or(left).max(1));
-    remaining.map_or(u128::MAX, of)
+    let Some(remaining) = remaining else {
+        return u128::MAX;
+    };
+    u128::from(remaining) * 1_000_000 / u128::from(limit.unwrap_or(remaining).max(1))
 }
 
 /// One window as one answer (or one fleet member) reported it, relative
@@ -672,7 +678,11 @@ impl ScopeState {
             };
             // (Reset 0 says only that the window ends within the second:
             // a vendor that truncates says so all through its last one.)
-            let within = now + WHOLE_SECOND * u64::from(report.reset == Some(0));
+            let within = if report.reset == Some(0) {
+                now + WHOLE_SECOND
+            } else {
+                now
+            };
             let window = Window {
                 policy,
                 limit: report.limit,
@@ -714,7 +724,11 @@ impl ScopeState {
             // little left as the window has, or less.
             Some(current) => reset_at > current + NEW_WINDOW_AFTER && remaining > window.remaining,
         };
-        let reset_at = reset_at + if window.truncated { WHOLE_SECOND } else { 0 };
+        let reset_at = if window.truncated {
+            reset_at + WHOLE_SECOND
+        } else {
+            reset_at
+        };
         // An earlier end: a window that ended before this one began (an
         // answer to a request sent before this one was learned, back
         // after: answers' latencies vary) says nothing of this one (taken
