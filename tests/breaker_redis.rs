@@ -17,7 +17,7 @@ mod support;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
-use redis_server::{free_port, RedisServer};
+use redis_server::{admin, free_port, RedisServer};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -90,11 +90,7 @@ async fn a_signalled_opening_reaches_another_process_through_redis() {
     let key = store_a.opening_key(scope);
     assert_eq!(key, format!("test:breaker:{{{scope}}}:opening"));
     assert!(!key.contains("127.0.0.1"));
-    let mut connection = redis::Client::open(redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut connection = admin(&redis.url()).await;
     let deadline = Instant::now() + Duration::from_secs(5);
     let stored: u64 = loop {
         let value: Option<u64> = redis::cmd("GET")
@@ -197,11 +193,7 @@ async fn openings_are_shared_on_a_redis_cluster() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_redis_never_delays_a_breaker_call() {
     let redis = RedisServer::start(free_port());
-    let mut connection = redis::Client::open(redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut connection = admin(&redis.url()).await;
     let pid = redis_server::info_number(&mut connection, "server", "process_id").await;
     let (addr, _sent) = down_vendor().await;
     // A store bound of 2 s: a call that waited for Redis would take that.
@@ -289,11 +281,7 @@ async fn quota_and_breaker_on_one_store_share_one_digest_per_scope() {
     }
     let scope = ScopeKey::new(&addr.to_string(), None);
     let (ledger, opening) = (store_a.key(scope), store_a.opening_key(scope));
-    let mut connection = redis::Client::open(redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut connection = admin(&redis.url()).await;
     // Both written under the one scope's digest, by the two layers.
     let deadline = Instant::now() + Duration::from_secs(5);
     for key in [&ledger, &opening] {

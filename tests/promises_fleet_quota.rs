@@ -38,7 +38,7 @@ use bytes::Bytes;
 use fixed_window::FixedWindow;
 use http::Request;
 use http_body_util::Full;
-use redis_server::{command_stats, free_port, info_number, RedisCluster, RedisServer};
+use redis_server::{admin, command_stats, free_port, info_number, RedisCluster, RedisServer};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -149,14 +149,6 @@ fn store_on(url: &str, prefix: &str) -> RedisStore {
 /// frozen Redis costs a request the fallback's bound, not a second.
 fn fault_store(url: &str, prefix: &str) -> RedisStore {
     RedisStore::open(url).unwrap().prefix(prefix)
-}
-
-async fn admin(url: &str) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
 }
 
 async fn redis_pid(url: &str) -> u32 {

@@ -25,7 +25,7 @@ use fixed_window::FixedWindow;
 use http::{Request, Response};
 use http_body_util::Full;
 use redis_server::{
-    command_stats, free_port, info_number, until_cluster_state, RedisCluster, RedisServer,
+    admin, command_stats, free_port, info_number, until_cluster_state, RedisCluster, RedisServer,
 };
 use scripted::within;
 use std::net::SocketAddr;
@@ -227,11 +227,7 @@ async fn redis_dying_mid_run_falls_back_to_local_and_sharing_resumes() {
     );
 
     let redis = RedisServer::start(port);
-    let mut connection = redis::Client::open(redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut connection = admin(&redis.url()).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         assert_eq!(
@@ -274,11 +270,7 @@ async fn garbage_in_redis_is_a_local_decision() {
     let addr = vendor.clone().serve().await;
     let store = store_on(&redis, "test:garbage:");
     let key = store.key(ScopeKey::new(&addr.to_string(), None));
-    let mut connection = redis::Client::open(redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut connection = admin(&redis.url()).await;
     // Not a hash: every script call on it fails with WRONGTYPE.
     let () = redis::cmd("SET")
         .arg(&key)
@@ -619,14 +611,6 @@ fn keyed(addr: SocketAddr, key: &str) -> Request<Full<Bytes>> {
         .unwrap()
 }
 
-async fn admin(redis: &RedisServer) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
-}
-
 async fn scan_all(connection: &mut redis::aio::MultiplexedConnection) -> Vec<String> {
     let mut cursor: u64 = 0;
     let mut keys = Vec::new();
@@ -677,7 +661,7 @@ fn every_key_has_a_ttl_a_hash_tag_the_prefix_and_no_partition_value() {
             task.await.unwrap();
         }
         assert!(!store.is_local());
-        let mut connection = admin(&redis).await;
+        let mut connection = admin(&redis.url()).await;
         let keys = scan_all(&mut connection).await;
         assert_eq!(keys.len(), 50, "one ledger per partition: {keys:?}");
         for key in &keys {
@@ -854,7 +838,7 @@ async fn fleet_run(spec: FleetRun) -> (u64, u64, u64, u64, u64, bool, bool) {
     if restart {
         tokio::time::sleep(Duration::from_millis(if flush { 3_000 } else { 3_300 })).await;
         if flush {
-            let mut connection = admin(redis.as_ref().unwrap()).await;
+            let mut connection = admin(&redis.as_ref().unwrap().url()).await;
             let () = redis::cmd("FLUSHALL")
                 .query_async(&mut connection)
                 .await
@@ -867,7 +851,7 @@ async fn fleet_run(spec: FleetRun) -> (u64, u64, u64, u64, u64, bool, bool) {
     for task in tasks {
         task.await.unwrap();
     }
-    let mut connection = admin(redis.as_ref().unwrap()).await;
+    let mut connection = admin(&redis.as_ref().unwrap().url()).await;
     let key = stores[0].key(ScopeKey::new(&addr.to_string(), None));
     let exists: bool = redis::cmd("EXISTS")
         .arg(&key)
@@ -926,7 +910,7 @@ fn a_paused_redis_falls_back_and_no_request_waits_past_the_bound() {
             assert_eq!(answer.status(), 200);
         }
         assert!(!store.is_local());
-        let mut connection = admin(&redis).await;
+        let mut connection = admin(&redis.url()).await;
         let () = redis::cmd("CLIENT")
             .arg("PAUSE")
             .arg(1_500)
@@ -999,7 +983,7 @@ fn a_paused_redis_holds_no_cold_request_past_max_wait() {
             let service = QuotaLayer::with_store(store)
                 .max_wait(Duration::from_millis(max_wait))
                 .layer(client::<Full<Bytes>>());
-            let mut connection = admin(&redis).await;
+            let mut connection = admin(&redis.url()).await;
             let () = redis::cmd("CLIENT")
                 .arg("PAUSE")
                 .arg(1_500)
@@ -1034,7 +1018,7 @@ fn script_flush_mid_run_costs_one_reload_not_a_storm() {
         let addr = vendor.clone().serve().await;
         let store = store_on(&redis, "p7:flush:");
         let service = by_api_key(&store);
-        let mut connection = admin(&redis).await;
+        let mut connection = admin(&redis.url()).await;
         let send_round = |round: usize| {
             let service = service.clone();
             async move {
@@ -1098,7 +1082,7 @@ fn an_out_of_memory_redis_gets_no_new_ledgers() {
         let service = by_api_key(&store);
         let answer = service.clone().oneshot(keyed(addr, "first")).await.unwrap();
         assert_eq!(answer.status(), 200);
-        let mut connection = admin(&redis).await;
+        let mut connection = admin(&redis.url()).await;
         for (name, value) in [("maxmemory-policy", "noeviction"), ("maxmemory", "1")] {
             let () = redis::cmd("CONFIG")
                 .arg("SET")
@@ -1149,7 +1133,7 @@ fn a_redis_whose_password_changed_is_a_quiet_fallback() {
         let vendor = vendor(100_000_000, Duration::from_secs(60));
         let addr = vendor.clone().serve().await;
         // Connected before any password: stays authenticated throughout.
-        let mut connection = admin(&redis).await;
+        let mut connection = admin(&redis.url()).await;
         let set_password = |connection: &mut redis::aio::MultiplexedConnection, pw: &str| {
             let mut connection = connection.clone();
             let pw = pw.to_owned();
@@ -1465,7 +1449,7 @@ async fn fleet_take(members: usize, tasks: usize, limit: u64, run: Duration) -> 
     let granted: Option<String> = redis::cmd("HGET")
         .arg(stores[0].key(scope))
         .arg("g")
-        .query_async(&mut admin(&redis).await)
+        .query_async(&mut admin(&redis.url()).await)
         .await
         .unwrap();
     let counts = counts.iter().map(|c| c.load(Ordering::SeqCst)).collect();
@@ -1763,14 +1747,6 @@ async fn unlimited() -> SocketAddr {
     vendor(100_000_000, Duration::from_secs(60)).serve().await
 }
 
-async fn admin_at(url: &str) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
-}
-
 /// `redis-cli -p port args...` (the cluster's admin commands), its answer.
 fn cli(port: u16, args: &[&str]) -> String {
     let out = std::process::Command::new("redis-cli")
@@ -2038,7 +2014,7 @@ fn a_cluster_with_requirepass_is_shared_from_one_nodes_url() {
         for node in &cluster.nodes {
             let url = format!("redis://:pw-SECRET-p8@127.0.0.1:{}/", node.port);
             let size: u64 = redis::cmd("DBSIZE")
-                .query_async(&mut admin_at(&url).await)
+                .query_async(&mut admin(&url).await)
                 .await
                 .unwrap();
             holding += usize::from(size > 0);
@@ -2098,7 +2074,7 @@ fn credentials_in_a_uri_never_reach_redis_and_make_no_scope_of_their_own() {
             answered_ok(&service, addr).await;
         }
         assert!(!store.is_local());
-        let mut connection = admin(&redis).await;
+        let mut connection = admin(&redis.url()).await;
         let keys = scan_all(&mut connection).await;
         for key in &keys {
             let fields: Vec<String> = redis::cmd("HGETALL")
@@ -2155,7 +2131,7 @@ fn a_spent_hour_long_window_is_kept_for_a_member_that_joins_later() {
             matches!(r, Err(tower_api_errors::Error::RateLimited(_))),
             "{r:?}"
         );
-        let mut connection = admin(&redis).await;
+        let mut connection = admin(&redis.url()).await;
         let ledger = scan_all(&mut connection)
             .await
             .into_iter()

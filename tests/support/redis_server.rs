@@ -213,11 +213,20 @@ pub async fn command_stats(
     )
 }
 
+/// A connection of our own to the Redis at `url` (to read, break or
+/// flush what the stores under test keep there).
+pub async fn admin(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
 /// Polls `CLUSTER INFO` on node `port` until it says `cluster_state:<state>`
 /// (gossip has no event to wait on), for 15 s at most.
 pub async fn until_cluster_state(port: u16, state: &str) {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
-    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let mut connection = admin(&format!("redis://127.0.0.1:{port}/")).await;
     let want = format!("cluster_state:{state}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
