@@ -259,6 +259,41 @@ async fn the_peek_layers_event_logs_no_echoed_credential() {
     assert!(!text.contains(SECRETS[5]), "{text}");
 }
 
+/// A server quoting the password of the request's `Authorization: Basic`
+/// as it decoded it, with `tracing` and metrics on: before, the
+/// `api_error` event logged it (in the code it quoted it in); now it is
+/// in no log line, no metric's attributes and no text of the error.
+#[cfg(feature = "opentelemetry")]
+#[tokio::test(flavor = "current_thread")]
+async fn a_basic_password_quoted_back_is_in_no_log_line_or_metric() {
+    use tower_api_errors::ApiErrorsLayer;
+    let (provider, exporter) = exported::sdk();
+    let metrics = tower_api_errors::metrics::Metrics::from_provider(&provider);
+    let (logs, _guard) = captured_logs::capture(FmtSpan::CLOSE);
+    let addr = support::quoting_basic_server().await;
+    let client = ApiErrorsLayer::new()
+        .retry(RetryPolicy::default().metrics(metrics))
+        .client(support::client::<ReplayBody<Full<Bytes>>>());
+    let request = Request::get(format!("http://{addr}/v1/me"))
+        .header(
+            "authorization",
+            support::basic("Basic", "alice:s3cr3t-pass"),
+        )
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let error = client.oneshot(request).await.unwrap_err();
+    let log = logs.text();
+    assert!(log.contains("E_BAD_PASSWORD:REDACTED"), "{log}");
+    let points = exported::points(&provider, &exporter);
+    assert!(!points.is_empty(), "the call was measured");
+    let details = error.api().map(|api| format!("{:?}", api.details()));
+    let shown = format!(
+        "{log} {points:?} {} {details:?}",
+        support::error_text(&error)
+    );
+    assert!(!shown.contains("s3cr3t-pass"), "{shown}");
+}
+
 /// The resilience layers' events (a circuit breaker's transitions, hedged
 /// requests) go through the one observer: stable names and fields, the
 /// server's host and port only (never userinfo, path or query).

@@ -3,14 +3,16 @@
 //!
 //! At call time the parse layer remembers **fingerprints** of the request's
 //! credential header values (a length and a 64-bit rolling hash each), not
-//! the values: nothing secret is kept beyond the request. When a failure
-//! body is parsed, its message, code, field errors and details are scanned
-//! for any window of the same length with the same hash (Rabin–Karp: one
-//! linear pass per distinct length), for the secrets the request URI
-//! itself carries (userinfo, credential query values and path segments,
-//! raw and percent-decoded), and for well-known token shapes
-//! (`Bearer …`, `Basic …`, JSON Web Tokens). Each is replaced by
-//! [`REDACTED`](super::REDACTED).
+//! the values: nothing secret is kept beyond the request. A `Basic`
+//! credential is fingerprinted decoded too (RFC 7617: `user-id:password`),
+//! as a server that refuses it quotes it (`bad password … for user
+//! alice`). When a failure body is parsed, its message, code, field
+//! errors and details are scanned for any window of the same length with
+//! the same hash (Rabin–Karp: one linear pass per distinct length), for
+//! the secrets the request URI itself carries (userinfo, credential query
+//! values and path segments, raw and percent-decoded), and for well-known
+//! token shapes (`Bearer …`, `Basic …`, JSON Web Tokens). Each is
+//! replaced by [`REDACTED`](super::REDACTED).
 
 use super::is_secret_name;
 use aho_corasick::AhoCorasick;
@@ -25,9 +27,10 @@ use std::ops::Range;
 /// cookies, and a bound on a hostile request's.
 const MAX_FINGERPRINTS: usize = 12;
 /// And those only `Authorization` and `Proxy-Authorization` fill (each raw
-/// and form-encoded), whatever credentials come before them. Scrubbing a
-/// text is at most `SLOTS` linear passes, each window compared with at most
-/// `SLOTS` hashes.
+/// and form-encoded; a `Basic` one's decoded secret too, so that one
+/// `Basic` value can take all four), whatever credentials come before
+/// them. Scrubbing a text is at most `SLOTS` linear passes, each window
+/// compared with at most `SLOTS` hashes.
 const SLOTS: usize = MAX_FINGERPRINTS + 4;
 /// Values shorter than this are not searched for: too many false hits.
 const MIN_SECRET_LEN: usize = 6;
@@ -67,9 +70,7 @@ impl RequestSecrets {
         for (name, value) in headers {
             let bytes = value.as_bytes();
             if name == AUTHORIZATION || name == PROXY_AUTHORIZATION {
-                // The credential after the scheme: an echo of the whole
-                // value holds it too, so one fingerprint covers both.
-                secrets.push(after_scheme(bytes), SLOTS, MIN_SECRET_LEN);
+                secrets.push_authorization(bytes, MIN_SECRET_LEN);
             } else if name == COOKIE {
                 for pair in bytes.split(|b| *b == b';') {
                     let mut parts = pair.splitn(2, |b| *b == b'=');
@@ -92,8 +93,48 @@ impl RequestSecrets {
     /// however short (its layer promises it never prints).
     pub(crate) fn of_authorization(value: &[u8]) -> Self {
         let mut secrets = RequestSecrets::default();
-        secrets.push(after_scheme(value), SLOTS, 1);
+        secrets.push_authorization(value, 1);
         secrets
+    }
+
+    /// Fingerprints an `Authorization`-style value: the credential after
+    /// the scheme (an echo of the whole value holds it too, so one
+    /// fingerprint covers both), and what a `Basic` one decodes to.
+    fn push_authorization(&mut self, value: &[u8], min: usize) {
+        let (scheme, credential) = split_scheme(value);
+        self.push(credential, SLOTS, min);
+        // RFC 7617 §2: the scheme name is case-insensitive.
+        let basic = scheme.is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"basic"));
+        // (One too long to fingerprint is not decoded either.)
+        if basic && credential.len() <= MAX_SECRET_LEN {
+            self.push_basic_secret(credential, min);
+        }
+    }
+
+    /// The secret a `Basic` credential decodes to, which a server that
+    /// refuses it may quote decoded, where the base64 form's fingerprint
+    /// cannot find it. Of `user-id:password` (RFC 7617 §2), the password:
+    /// the user id is a name, not a secret, and stays readable. The whole
+    /// pair when the password is shorter than `min` (searched for alone,
+    /// it would replace every word that holds it); the user id when the
+    /// password is empty (an API key sent as the user name, as Stripe's,
+    /// Recurly's and Chargebee's clients send theirs); the whole value
+    /// when it holds no `:`. The decoded bytes are dropped at once.
+    fn push_basic_secret(&mut self, credential: &[u8], min: usize) {
+        use base64::Engine;
+        let engine = base64::engine::general_purpose::STANDARD;
+        let Ok(decoded) = engine.decode(credential) else {
+            return;
+        };
+        let secret = match memchr::memchr(b':', &decoded) {
+            None => &decoded[..],
+            Some(colon) => match (&decoded[..colon], &decoded[colon + 1..]) {
+                (user, b"") => user,
+                (_, password) if password.len() < min => &decoded[..],
+                (_, password) => password,
+            },
+        };
+        self.push(secret, SLOTS, min);
     }
 
     /// These fingerprints and `more`'s, these first (beyond the cap, the
@@ -140,10 +181,13 @@ impl RequestSecrets {
     }
 }
 
-/// The credential of an `Authorization` value: what follows the scheme.
-fn after_scheme(bytes: &[u8]) -> &[u8] {
-    let space = memchr::memchr(b' ', bytes);
-    space.map_or(bytes, |space| bytes[space + 1..].trim_ascii())
+/// An `Authorization` value's scheme (none without a space: the value is
+/// a bare credential) and its credential, what follows the scheme.
+fn split_scheme(bytes: &[u8]) -> (Option<&[u8]>, &[u8]) {
+    match memchr::memchr(b' ', bytes) {
+        Some(space) => (Some(&bytes[..space]), bytes[space + 1..].trim_ascii()),
+        None => (None, bytes),
+    }
 }
 
 fn hash(bytes: &[u8]) -> u64 {
@@ -438,6 +482,89 @@ mod tests {
         let scrubbed = Scrubber::new(secrets, None).scrub(text).into_owned();
         assert_eq!(scrubbed, "bad REDACTED, REDACTED REDACTED");
         assert_eq!(usize::from(secrets.count), MAX_FINGERPRINTS + 1);
+    }
+
+    /// Before: only the base64 form of a `Basic` credential was
+    /// fingerprinted, and a server quoting what it decoded (`user:password`
+    /// or the password) printed the password. The user id beside a
+    /// password stays; an API key sent as the user id (empty password) is
+    /// the secret; a short password is scrubbed only with its user id.
+    #[test]
+    fn a_basic_credential_is_scrubbed_decoded() {
+        use base64::Engine;
+        let encode = |pair: &str| base64::engine::general_purpose::STANDARD.encode(pair);
+        let rows = [
+            (
+                format!("Basic {}", encode("alice:s3cr3t-pass")),
+                "bad password s3cr3t-pass for user alice (alice:s3cr3t-pass)",
+                "bad password REDACTED for user alice (alice:REDACTED)",
+            ),
+            (
+                format!("bAsIc {}", encode("bob:p@ss/w+rd=1")),
+                "bob p@ss/w+rd=1 p%40ss%2Fw%2Brd%3D1",
+                "bob REDACTED REDACTED",
+            ),
+            (
+                format!("Basic {}", encode("sk_test_4eC39HqLyjWDarjtT1zdp7dc:")),
+                "Invalid API key: sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+                "Invalid API key: REDACTED",
+            ),
+            (
+                format!("Basic {}", encode("token-without-colon")),
+                "token-without-colon is unknown",
+                "REDACTED is unknown",
+            ),
+            // Not `Basic`: a bearer token is not decoded.
+            (
+                format!("Bearer {}", encode("alice:s3cr3t-pass")),
+                "alice:s3cr3t-pass",
+                "alice:s3cr3t-pass",
+            ),
+            // Not base64: the value's own fingerprint only.
+            (
+                "Basic !!not-base64!!".to_owned(),
+                "!!not-base64!! alice",
+                "REDACTED alice",
+            ),
+        ];
+        for (authorization, text, expected) in rows {
+            let secrets = RequestSecrets::of(&headers(&[("authorization", &authorization)]));
+            let scrubber = Scrubber::new(secrets, None);
+            assert_eq!(scrubber.scrub(text), expected, "{authorization}");
+            let secrets = RequestSecrets::of_authorization(authorization.as_bytes());
+            let scrubber = Scrubber::new(secrets, None);
+            assert_eq!(scrubber.scrub(text), expected, "{authorization}");
+        }
+        // A password under six bytes: a request's is scrubbed with its
+        // user id, the auth layer's own however short.
+        let authorization = format!("Basic {}", encode("alice:pw1"));
+        let text = "alice:pw1 rejected, pw1 too short";
+        let secrets = RequestSecrets::of(&headers(&[("authorization", &authorization)]));
+        let scrubbed = Scrubber::new(secrets, None).scrub(text).into_owned();
+        assert_eq!(scrubbed, "REDACTED rejected, pw1 too short");
+        let own = RequestSecrets::of_authorization(authorization.as_bytes());
+        let scrubbed = Scrubber::new(own, None).scrub(text).into_owned();
+        assert_eq!(scrubbed, "alice:REDACTED rejected, REDACTED too short");
+    }
+
+    /// A `Basic` value's decoded secret comes out of `Authorization`'s
+    /// own slots, after its base64 form: 1,000 cookies before it leave
+    /// both found, and the count within `SLOTS`.
+    #[test]
+    fn a_basic_credential_after_many_cookies_keeps_the_bound() {
+        use base64::Engine;
+        let cookies: Vec<String> = (0..1_000)
+            .map(|i| format!("session_{i}=v+{i:06}/x="))
+            .collect();
+        let mut map = headers(&[("cookie", &cookies.join("; "))]);
+        let encoded = base64::engine::general_purpose::STANDARD.encode("alice:p@ss/w+rd=1");
+        let authorization = format!("Basic {encoded}");
+        map.append(AUTHORIZATION, authorization.parse().unwrap());
+        let secrets = RequestSecrets::of(&map);
+        assert_eq!(usize::from(secrets.count), SLOTS);
+        let text = format!("{encoded} alice p@ss/w+rd=1 p%40ss%2Fw%2Brd%3D1");
+        let scrubbed = Scrubber::new(secrets, None).scrub(&text).into_owned();
+        assert_eq!(scrubbed, "REDACTED alice REDACTED REDACTED");
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //!   `client-secret`, `api_key[]`, `X-Session-Id` and `jwt` are all
 //!   credentials, `page` and `status_code` are not.
 //! - **Echoes**: an error body that repeats the request's own credential
-//!   (its `Authorization` token, an API-key header, a secret query value,
+//!   (its `Authorization` token, and a `Basic` one's password as the
+//!   server decoded it, an API-key header, a secret query value,
 //!   userinfo) or a well-known token shape (`Bearer …`, `Basic …`, a JSON
 //!   Web Token) has it replaced in the error's message, code, field errors
 //!   and details, by the parse layer (and the success peek layer, for a

@@ -264,6 +264,42 @@ impl MetricsReader {
     }
 }
 
+/// `pair` in base64, as `Authorization: Basic` carries it (RFC 7617).
+pub fn base64(pair: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(pair)
+}
+
+/// An `Authorization` value of `scheme` and `pair` in base64.
+pub fn basic(scheme: &str, pair: &str) -> String {
+    format!("{scheme} {}", base64(pair))
+}
+
+/// A loopback server that refuses every request with a 401 quoting what
+/// its `Authorization: Basic` decoded, as servers do: the password and the
+/// user id in the message, the password in the code (what the `api_error`
+/// event logs), the pair in the details.
+pub async fn quoting_basic_server() -> SocketAddr {
+    serve(|request: Request<Incoming>| async move {
+        use base64::Engine;
+        let sent = request.headers()["authorization"].to_str().unwrap();
+        let (_, encoded) = sent.split_once(' ').unwrap();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap();
+        let pair = String::from_utf8(decoded).unwrap();
+        let (user, password) = pair.split_once(':').unwrap();
+        let body = serde_json::json!({"error": {
+            "code": format!("E_BAD_PASSWORD:{password}"),
+            "message": format!("bad password {password} for user {user}"),
+            "echo": {"credentials": pair},
+        }});
+        let headers = [("content-type", "application/json")];
+        response(401, &headers, body.to_string())
+    })
+    .await
+}
+
 /// A loopback address nothing listens on: a port that was free a moment
 /// ago, its listener closed again, so every connect is refused.
 pub fn refused_addr() -> SocketAddr {
