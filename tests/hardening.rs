@@ -650,3 +650,64 @@ async fn a_server_quoting_a_basic_credential_decoded_does_not_leak_it() {
     assert_eq!(error.message(), "bad password REDACTED for user alice");
     assert_eq!(error.code(), Some("E_BAD_PASSWORD:REDACTED"));
 }
+
+/// API keys under the usual header names, session cookies, and secret
+/// query values, each echoed by a loopback server as it was sent (the
+/// query's also percent-decoded): scrubbed from every text of the error,
+/// and the query's redacted in its URI. Before, the session cookies of
+/// Java servlets (`JSESSIONID`), PHP (`PHPSESSID`, in the query too) and
+/// Express (`connect.sid`) were no credential names, and printed.
+#[tokio::test]
+async fn api_keys_session_cookies_and_query_secrets_echoed_are_scrubbed() {
+    const HEADERS: [(&str, &str); 3] = [
+        ("x-api-key", "XAK_SECRET_51Hx9q2e"),
+        ("api-key", "AK_SECRET_9f8e7d6c"),
+        ("x-goog-api-key", "AIzaSy_SECRET_D9tSrke72Po"),
+    ];
+    const COOKIES: [(&str, &str); 4] = [
+        ("session", "SESS_SECRET_1a2b3c"),
+        ("JSESSIONID", "JSESS_SECRET_4D5E6F"),
+        ("PHPSESSID", "PHPSESS_SECRET_7g8h9i"),
+        ("connect.sid", "s%3ACONNECT_SECRET_0j.Kl1m"),
+    ];
+    let query = "key=KEYQ_SECRET_2n3o&access_token=AT_SECRET%2F4p%2B5q&PHPSESSID=PQ_SECRET_6r7s";
+    let addr = support::serve(|request: Request<hyper::body::Incoming>| async move {
+        let mut echoed = Vec::new();
+        for (name, _) in HEADERS {
+            echoed.push(request.headers()[name].to_str().unwrap().to_owned());
+        }
+        let cookies = request.headers()["cookie"].to_str().unwrap();
+        for pair in cookies.split("; ") {
+            echoed.push(pair.split_once('=').unwrap().1.to_owned());
+        }
+        for pair in request.uri().query().unwrap().split('&') {
+            let value = pair.split_once('=').unwrap().1;
+            echoed.push(value.to_owned());
+            let decoded = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
+            echoed.push(decoded.into_owned());
+        }
+        let body = serde_json::json!({"message": format!("rejected: {}", echoed.join(" "))});
+        let headers = [("content-type", "application/json")];
+        support::response(401, &headers, body.to_string())
+    })
+    .await;
+    let request = || {
+        let cookies: Vec<String> = COOKIES.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        let mut request = Request::get(format!("http://{addr}/v1/me?{query}&page=2"))
+            .header("cookie", cookies.join("; "));
+        for (name, value) in HEADERS {
+            request = request.header(name, value);
+        }
+        request.body(Full::new(Bytes::new())).unwrap()
+    };
+    let alone = ErrorBodyParseLayer::new().layer(support::client::<Full<Bytes>>());
+    let alone = alone.oneshot(request()).await.unwrap_err();
+    let stack = ApiErrorsLayer::new().client(support::client::<ReplayBody<Full<Bytes>>>());
+    let stacked = stack.oneshot(request()).await.unwrap_err();
+    for error in [alone, stacked] {
+        let shown = printed(&error);
+        assert!(shown.contains("rejected: REDACTED"), "{shown}");
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(shown.contains("PHPSESSID=REDACTED&page=2"), "{shown}");
+    }
+}

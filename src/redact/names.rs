@@ -40,11 +40,18 @@ const SECRET_WORDS: &[(&str, bool)] = &[
 /// too common (`auth` in `auth_type`, `code` in `status_code`). Written
 /// folded (`-` as `_`): `X-Auth` and `X-Authorization` are gateways' and
 /// several APIs' credential headers, `Authentication` a common misnaming.
+/// The session cookies of Java servlets (`JSESSIONID`), PHP (`PHPSESSID`,
+/// also put in the query without cookies) and Express (`connect.sid`),
+/// and the `sid` of many others, are credentials no word of theirs names.
 const SECRET_NAMES: &[&str] = &[
     "auth",
     "authentication",
     "authorization",
     "code",
+    "connect.sid",
+    "jsessionid",
+    "phpsessid",
+    "sid",
     "sig",
     "x_auth",
     "x_authorization",
@@ -230,6 +237,10 @@ mod tests {
             "db_password",
             "passphrase",
             "clientsecret",
+            "JSESSIONID",
+            "PHPSESSID",
+            "connect.sid",
+            "sid",
         ];
         for name in secret {
             assert!(is_secret_name(name), "{name} should be secret");
@@ -250,6 +261,8 @@ mod tests {
             "accept",
             "user-agent",
             "x-request-id",
+            "account_sid",
+            "side",
         ];
         for name in public {
             assert!(!is_secret_name(name), "{name} should not be secret");
