@@ -711,3 +711,91 @@ async fn api_keys_session_cookies_and_query_secrets_echoed_are_scrubbed() {
         assert!(shown.contains("PHPSESSID=REDACTED&page=2"), "{shown}");
     }
 }
+
+/// PHP's `json_encode` writes `/` as `\/`, and JSON lets any character be
+/// a `\uXXXX` escape (`+` as `\u002b`); a URL in an error quotes the token
+/// percent-encoded (`%2B`, `%2F`, `%3D`). Each echo of the request's
+/// bearer token is scrubbed, in a JSON body and in the same bytes sent as
+/// `text/html` (PHP's default content type). Passed before this probe.
+#[tokio::test]
+async fn a_token_echoed_json_escaped_or_percent_encoded_is_scrubbed() {
+    const TOKEN: &str = "AbCd+EfGh/IjKl==";
+    for content_type in ["application/json", "text/html; charset=UTF-8"] {
+        let addr = support::serve(move |request: Request<hyper::body::Incoming>| async move {
+            let token = request.headers()["authorization"].to_str().unwrap()[7..].to_owned();
+            let php = token.replace('/', "\\/");
+            let escaped = token.replace('+', "\\u002b");
+            let encoded = token
+                .replace('+', "%2B")
+                .replace('/', "%2F")
+                .replace('=', "%3D");
+            let body = format!(
+                r#"{{"error":{{"message":"token {php} rejected","detail":"{escaped}","retry":"https://idp.test/?t={encoded}"}}}}"#
+            );
+            support::response(401, &[("content-type", content_type)], body)
+        })
+        .await;
+        let request = Request::get(format!("http://{addr}/v1/me"))
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let client = ApiErrorsLayer::new().client(support::client::<ReplayBody<Full<Bytes>>>());
+        let error = client.oneshot(request).await.unwrap_err();
+        let shown = printed(&error);
+        assert_eq!(error.api().unwrap().message(), "token REDACTED rejected");
+        assert!(
+            !shown.contains("EfGh") && !shown.contains("IjKl"),
+            "{shown}"
+        );
+    }
+}
+
+#[cfg(feature = "grpc")]
+#[path = "support/echo.rs"]
+mod echo;
+
+/// A tonic server quoting the credential it refuses in its `grpc-message`
+/// (percent-encoded, as tonic writes it) and in rich details (a field
+/// violation, an `ErrorInfo`'s metadata), a `Basic` one decoded, through
+/// the README's tonic line (`ApiErrorsLayer` over a `Channel`, errors
+/// mapped by `grpc::into_status`): the credential is in no text of the
+/// status the caller gets, of its details read back, or of the typed error
+/// behind it. (Passed before this probe for a bearer token.)
+#[cfg(feature = "grpc")]
+#[tokio::test]
+async fn a_grpc_server_quoting_the_credential_leaks_it_nowhere() {
+    use tonic_types::StatusExt;
+    let (_echo, channel) = echo::start().await;
+    let rows = [
+        ("Bearer AbCd+EfGh/IjKl==".to_owned(), "IjKl"),
+        (support::basic("Basic", "alice:s3cr3t-pass"), "s3cr3t-pass"),
+    ];
+    for (credential, secret) in rows {
+        let channel = channel
+            .clone()
+            .map_request(|r: Request<ReplayBody<tonic::body::Body>>| r.map(tonic::body::Body::new));
+        let stack = ApiErrorsLayer::new().layer(channel);
+        let mut client =
+            tonic::client::Grpc::new(stack.map_err(tower_api_errors::grpc::into_status));
+        client.ready().await.unwrap();
+        let mut request = tonic::Request::new(echo::EchoRequest {
+            scenario: "echo-credential".into(),
+        });
+        let metadata = credential.parse().unwrap();
+        request.metadata_mut().insert("authorization", metadata);
+        let call = client.unary(request, echo::SAY, echo::codec());
+        let status = call.await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Unauthenticated);
+        assert!(
+            status.message().starts_with("invalid credential — "),
+            "{status:?}"
+        );
+        let typed = std::error::Error::source(&status)
+            .and_then(|source| source.downcast_ref::<Error>())
+            .expect("the typed error behind the status");
+        let details = status.get_error_details();
+        let shown = format!("{status:?} {details:?} {}", printed(typed));
+        assert!(shown.contains("REDACTED"), "{shown}");
+        assert!(!shown.contains(secret), "{credential}: {shown}");
+    }
+}

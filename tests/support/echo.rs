@@ -100,8 +100,33 @@ fn answer(scenario: &str, call: u32, credential: Option<&str>) -> Result<EchoRep
         "exists" => Err(Status::already_exists("echo already exists")),
         "precondition" => Err(Status::failed_precondition("echo is archived")),
         "deadline" => Err(Status::deadline_exceeded("too slow")),
+        // A server quoting the credential it refuses: in its message, and
+        // in rich details (a field violation, an `ErrorInfo`'s metadata).
+        "echo-credential" => Err(echoing(credential.unwrap_or_default())),
         _ => Err(Status::unimplemented("unknown scenario")),
     }
+}
+
+/// An UNAUTHENTICATED status quoting `credential` as a tonic server
+/// writes one (`grpc-message` percent-encoded, details in
+/// `grpc-status-details-bin`): the token without its scheme, a `Basic`
+/// one as it decoded it (`user:password`).
+fn echoing(credential: &str) -> Status {
+    use base64::Engine;
+    use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+    let (scheme, token) = credential.split_once(' ').unwrap_or(("", credential));
+    let quoted = if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD.decode(token);
+        String::from_utf8(decoded.unwrap()).unwrap()
+    } else {
+        token.to_owned()
+    };
+    let violation = FieldViolation::new("authorization", format!("not valid: {quoted}"));
+    let mut details = ErrorDetails::with_bad_request(vec![violation]);
+    let metadata = [("credential".to_owned(), quoted.clone())];
+    details.set_error_info("CREDENTIAL_INVALID", "echo.test", metadata);
+    let message = format!("invalid credential — {quoted}");
+    Status::with_error_details(Code::Unauthenticated, message, details)
 }
 
 /// `Say`, as a tower service over tonic requests.
