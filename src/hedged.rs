@@ -16,7 +16,9 @@ use std::sync::Arc;
 /// attempt first owns its further attempts. The
 /// [`RetryPolicy`](crate::retry::RetryPolicy) never retries a hedge
 /// (`attempt() > 1`); it retries the first attempt only when no hedge was
-/// sent yet, and then the hedge layer sends none. It does not count a
+/// sent yet, and then the hedge layer sends none. Nor does it send one
+/// when the policy declines to retry the first attempt's failure: a hedge
+/// sent at once for it would be the retry refused. It does not count a
 /// marked attempt as a new request in its budget (the hedge layer did,
 /// once per call). A retry policy of your own keeps to the rule through
 /// the [`Claim`] beside the mark, or does not retry a marked attempt.
@@ -58,7 +60,8 @@ impl Hedged {
 /// call it hedges, beside the mark; the other side of the contract is
 /// public so that a retry policy of your own can keep to it as
 /// [`RetryPolicy`](crate::retry::RetryPolicy) does: retry a marked first
-/// attempt only when [`take`](Self::take) of [`ClaimedBy::Retry`] is true.
+/// attempt only when [`take`](Self::take) of [`ClaimedBy::Retry`] is true,
+/// and take it too when declining to retry the attempt's failure.
 ///
 /// ```
 /// use tower_api_errors::hedge::{Claim, ClaimedBy};

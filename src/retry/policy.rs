@@ -427,11 +427,10 @@ impl RetryPolicy {
 
     /// The whole retry decision for a failed attempt.
     fn decision(&self, context: &RetryContext<'_>) -> Result<Decision, StopReason> {
-        let c = &self.config;
         // An attempt of a hedged call (gRPC A6: hedging or retries, not
         // both): whichever starts its second attempt first owns the rest.
         // A hedge is never retried; the first attempt is, unless the hedge
-        // layer above sent its hedge (claimed below, when all else allows).
+        // layer above sent its hedge.
         let claim = match context.extensions.get::<Hedged>() {
             Some(mark) => match context.extensions.get::<Claim>() {
                 Some(claim) if !mark.is_hedge() && claim.may(ClaimedBy::Retry) => Some(claim),
@@ -439,6 +438,23 @@ impl RetryPolicy {
             },
             None => None,
         };
+        let verdict = self.verdict(context);
+        // Claimed whatever the verdict: a failure of the first attempt is
+        // judged here, and a hedge sent now would be the retry this policy
+        // refused (`retry_if`, a re-send the auth layer saw rejected again,
+        // `max_attempts`). (Lost only to a hedge sent since the check
+        // above.)
+        let owned = claim.is_none_or(|claim| claim.take(ClaimedBy::Retry));
+        match verdict {
+            Ok(Decision::Retry { .. }) if !owned => Err(StopReason::MaxAttempts),
+            verdict => verdict,
+        }
+    }
+
+    /// The retry decision for a failed attempt, once a hedged call's
+    /// claim allows one.
+    fn verdict(&self, context: &RetryContext<'_>) -> Result<Decision, StopReason> {
+        let c = &self.config;
         let facts = context.outcome.facts();
         // A quota refusal is a wait longer than the caller may wait, never
         // sent: retrying it would only be refused again.
@@ -481,9 +497,7 @@ impl RetryPolicy {
         let withdrawn =
             paced || withheld || c.budget.as_ref().is_none_or(|budget| budget.withdraw());
         withdrawn.then_some(()).ok_or(StopReason::BudgetExhausted)?;
-        // (Lost only to a hedge sent since the check above.)
-        let owned = claim.is_none_or(|claim| claim.take(ClaimedBy::Retry));
-        owned.then_some(decision).ok_or(StopReason::MaxAttempts)
+        Ok(decision)
     }
 }
 
