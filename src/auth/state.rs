@@ -595,8 +595,7 @@ impl Drop for Load {
             }
             let replaced = self.replaced.as_ref();
             let failure = no_answer(ABANDONED, reason_for(replaced.is_none()));
-            let loaded = self.tokens.finish(self.id, Err(failure), replaced);
-            sender.send_replace(Some(loaded));
+            sender.send_replace(Some(self.tokens.finish(self.id, Err(failure), replaced)));
         }
     }
 }
