@@ -3,7 +3,8 @@
 //! that vendors dedupe by), and a request's own word on it
 //! ([`RetryOverride`]). Re-exported from [`retry`](crate::retry).
 
-use http::{Extensions, HeaderMap, HeaderName, Method};
+use http::request::Parts;
+use http::{HeaderMap, HeaderName, Method};
 use std::time::Duration;
 
 /// The header that makes any request safe to retry: the server dedupes by it.
@@ -35,17 +36,13 @@ pub fn is_idempotent(method: &Method, headers: &HeaderMap) -> bool {
 
 /// Whether a request may be sent more than once, its own word first: a
 /// [`RetryOverride`] that allows one attempt, or says whether it is
-/// idempotent; else [`is_idempotent`]. What the hedge layer asks before a
-/// second attempt.
-pub(crate) fn may_send_twice(
-    method: &Method,
-    headers: &HeaderMap,
-    extensions: &Extensions,
-) -> bool {
-    let word = extensions.get::<RetryOverride>();
+/// idempotent; else [`is_idempotent`]. What the hedge layer asks of a
+/// request's parts before a second attempt.
+pub(crate) fn may_send_twice(parts: &Parts) -> bool {
+    let word = parts.extensions.get::<RetryOverride>();
     let idempotent = word.and_then(|word| word.idempotent);
     word.is_none_or(|word| word.max_attempts != Some(1))
-        && idempotent.unwrap_or_else(|| is_idempotent(method, headers))
+        && idempotent.unwrap_or_else(|| is_idempotent(&parts.method, &parts.headers))
 }
 
 /// Per-request retry settings, carried as a request **extension**: they

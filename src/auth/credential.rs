@@ -57,12 +57,11 @@ impl Credential {
     /// characters such as a newline), or is empty. The error does not
     /// contain the secret.
     pub fn new(secret: &str) -> Result<Self, InvalidCredential> {
-        let value = HeaderValue::from_str(secret)
-            .ok()
-            .filter(|_| !secret.is_empty());
-        value
-            .map(Credential::from_header_value)
-            .ok_or(InvalidCredential)
+        if secret.is_empty() {
+            return Err(InvalidCredential);
+        }
+        let value = HeaderValue::from_str(secret).map_err(|_| InvalidCredential)?;
+        Ok(Credential::from_header_value(value))
     }
 
     /// A credential from a header value (marked sensitive here, whatever it

@@ -32,6 +32,10 @@ pub(crate) type Loaded = Result<Current, Failure>;
 /// A request's wait for a load in flight.
 pub(crate) type Wait = Pin<Box<dyn Future<Output = Loaded> + Send>>;
 
+/// What a refresh replaces: the credential's generation, and the
+/// credential (rejected, or about to expire).
+type Replaced = (u64, Credential);
+
 /// A credential now, or a load to wait for.
 pub(crate) enum Acquire {
     Ready(Current),
@@ -337,11 +341,7 @@ impl Tokens {
     /// load in flight always replaces the current credential (it is
     /// started only for the current generation, and a new generation is
     /// installed only when it ends), so joining it is always right.
-    fn join_or_start(
-        self: &Arc<Self>,
-        state: &mut State,
-        replaced: Option<(u64, Credential)>,
-    ) -> Wait {
+    fn join_or_start(self: &Arc<Self>, state: &mut State, replaced: Option<Replaced>) -> Wait {
         if let Some(pending) = &state.pending {
             return self.wait(pending.clone());
         }
@@ -430,7 +430,7 @@ impl Tokens {
         &self,
         id: u64,
         result: Result<Credential, Failure>,
-        replaced: Option<&(u64, Credential)>,
+        replaced: Option<&Replaced>,
     ) -> Loaded {
         let mut state = lock(&self.state);
         if state.pending.as_ref().map(|pending| pending.id) != Some(id) {
@@ -539,9 +539,8 @@ struct Load {
     deadline: Option<Instant>,
     /// Its number ([`State::loads`]).
     id: u64,
-    /// The credential the load replaces, and its generation: `None` for
-    /// the first.
-    replaced: Option<(u64, Credential)>,
+    /// What the load replaces: `None` for the first credential.
+    replaced: Option<Replaced>,
 }
 
 impl Load {
@@ -595,8 +594,7 @@ impl Drop for Load {
             }
             let replaced = self.replaced.as_ref();
             let failure = no_answer(ABANDONED, reason_for(replaced.is_none()));
-            let loaded = self.tokens.finish(self.id, Err(failure), replaced);
-            sender.send_replace(Some(loaded));
+            sender.send_replace(Some(self.tokens.finish(self.id, Err(failure), replaced)));
         }
     }
 }

@@ -148,10 +148,9 @@ where
         };
         let result = result.map_err(|error| Error::from_inner(error, None));
         if let Some(ticket) = this.ticket.take() {
-            let counts = |kind| ticket.config.counts(kind);
             let verdict = match &result {
-                Ok(response) => response_verdict(response, counts),
-                Err(error) => error_verdict(error, counts),
+                Ok(response) => response_verdict(response, &ticket.config),
+                Err(error) => error_verdict(error, &ticket.config),
             };
             ticket.settle(verdict);
         }
@@ -163,25 +162,21 @@ where
 /// success), classified as the retry layer classifies it, a trailers-only
 /// gRPC status included: a 4xx is answered; a counted failure is one, with
 /// the server's explicit hint.
-fn response_verdict<B>(response: &Response<B>, counts: impl Fn(ErrorKind) -> bool) -> Verdict {
+fn response_verdict<B>(response: &Response<B>, config: &Config) -> Verdict {
     // Never counted, whatever it says: not worth reading its headers.
     if response.status().is_client_error() {
         return Verdict::Answered;
     }
     let classification = classify_response(response, None);
-    let verdict = |failure: &Failure| failure_verdict(failure.kind(), failure.retry_hint(), counts);
+    let verdict = |failure: &Failure| failure_verdict(failure.kind(), failure.retry_hint(), config);
     classification.failure().map_or(Verdict::Answered, verdict)
 }
 
 /// A failure's verdict by its kind: a rate limit, or a kind not counted,
 /// is answered; any other is a failure, with the hint the server stated
 /// (a window's reset is not one).
-fn failure_verdict(
-    kind: ErrorKind,
-    hint: Option<RetryHint>,
-    counts: impl Fn(ErrorKind) -> bool,
-) -> Verdict {
-    if kind == ErrorKind::RateLimited || !counts(kind) {
+fn failure_verdict(kind: ErrorKind, hint: Option<RetryHint>, config: &Config) -> Verdict {
+    if kind == ErrorKind::RateLimited || !config.counts(kind) {
         return Verdict::Answered;
     }
     Verdict::Unwell(hint.filter(|hint| hint.source() != HintSource::RateLimitReset))
@@ -191,17 +186,17 @@ fn failure_verdict(
 /// transport failure by its kind (a cut attempt is a timeout); a refusal
 /// from below (quota, auth, another breaker, a load shedder) or the
 /// caller's own failure (its request body) tells nothing.
-fn error_verdict(error: &Error, counts: impl Fn(ErrorKind) -> bool) -> Verdict {
+fn error_verdict(error: &Error, config: &Config) -> Verdict {
     match error {
         Error::Api(api) if api.status().is_client_error() => Verdict::Answered,
-        Error::Api(api) => failure_verdict(api.kind(), api.retry_hint(), counts),
+        Error::Api(api) => failure_verdict(api.kind(), api.retry_hint(), config),
         Error::Transport(transport) if transport.is_local() => Verdict::Silent,
         Error::Transport(transport) => {
             let kind = match transport.is_deadline() {
                 true => ErrorKind::Timeout,
                 false => ErrorKind::Transport,
             };
-            let unwell = counts(kind).then_some(Verdict::Unwell(None));
+            let unwell = config.counts(kind).then_some(Verdict::Unwell(None));
             unwell.unwrap_or(Verdict::Silent)
         }
         _ => Verdict::Silent,

@@ -320,20 +320,16 @@ impl Circuits {
         label: impl FnOnce() -> Uri,
     ) -> (Option<u64>, Admission, Option<(Transition, Uri)>) {
         let table = &mut *lock(&self.table);
-        // One lookup when the scope is known (every call but its first).
-        let circuit = match table.map.get_mut(&key) {
-            Some(circuit) => circuit,
-            None => {
-                if table.map.len() >= MAX_SCOPES {
-                    table.make_room(now, t.window);
-                }
-                let map = &mut table.map;
-                if map.len() >= MAX_SCOPES {
-                    return (None, Admission::Go { probe: false }, None);
-                }
-                map.entry(key).or_insert_with(|| Circuit::new(now, label()))
+        // One lookup while the table has room; a full one is asked first
+        // whether the scope is new, and makes room for it.
+        if table.map.len() >= MAX_SCOPES && !table.map.contains_key(&key) {
+            table.make_room(now, t.window);
+            if table.map.len() >= MAX_SCOPES {
+                return (None, Admission::Go { probe: false }, None);
             }
-        };
+        }
+        let fresh = || Circuit::new(now, label());
+        let circuit = table.map.entry(key).or_insert_with(fresh);
         let learned = fleet.and_then(|opening| circuit.learn(opening, now));
         let mut transition = learned.map(|transition| (transition, circuit.label.clone()));
         let admission = match circuit.phase {

@@ -4,7 +4,7 @@ use super::{Classification, Failure};
 use crate::hints::HintSource::{RetryAfter, RetryAfterMs};
 use crate::hints::{GrpcPushback, ResponseHints};
 use crate::ErrorKind;
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, Response, StatusCode};
 use std::time::SystemTime;
 
 /// Decides what a response is: a success, or a failure of some kind.
@@ -198,14 +198,25 @@ impl Classify for DefaultClassifier {
     }
 }
 
+/// Stamps a response that a classifier other than the default called a
+/// success, where the default would call it a failure (a 503 a caller
+/// counts as an answer): the layers above that have no classifier of
+/// their own (the breaker, the hedge) read the stamp, so every layer of a
+/// stack agrees with the classifier it was given. A success the default
+/// agrees with, the usual case, costs its range check and is not stamped.
+pub(crate) fn stamp_success<B>(response: &mut Response<B>) {
+    let settled = settled(response.status(), response.headers());
+    let default_fails = !settled.is_ok_and(|verdict| verdict.is_success());
+    if default_fails && response.extensions().get::<Classification>().is_none() {
+        response.extensions_mut().insert(Classification::Success);
+    }
+}
+
 /// The default's verdict as far as it needs no hints: `Ok` for a success
 /// or a trailers-only gRPC status (feature `grpc`), `Err` with the kind
 /// of an HTTP failure, whose hints are still to be read. The success
 /// path: one range check, no header lookups (but gRPC's one).
-pub(crate) fn settled(
-    status: StatusCode,
-    headers: &HeaderMap,
-) -> Result<Classification, ErrorKind> {
+fn settled(status: StatusCode, headers: &HeaderMap) -> Result<Classification, ErrorKind> {
     #[cfg(feature = "grpc")]
     if let Some(verdict) = crate::grpc::classify_trailers_only(headers) {
         return Ok(verdict);

@@ -13,7 +13,7 @@ use std::fmt;
 mod classifier;
 mod combinators;
 
-pub(crate) use classifier::failure;
+pub(crate) use classifier::{failure, stamp_success};
 pub use classifier::{Classify, DefaultClassifier};
 pub use combinators::{classify_fn, ClassifyExt, ClassifyFn, Refine, WithStatus};
 
@@ -36,20 +36,6 @@ pub(crate) fn classify_response<B>(
     match hints {
         Some(hints) => classifier.classify_with_hints(status, headers, hints),
         None => classifier.classify(status, headers),
-    }
-}
-
-/// Stamps a response that a classifier other than the default called a
-/// success, where the default would call it a failure (a 503 a caller
-/// counts as an answer): the layers above that have no classifier of
-/// their own (the breaker, the hedge) read the stamp, so every layer of a
-/// stack agrees with the classifier it was given. A success the default
-/// agrees with, the usual case, costs its range check and is not stamped.
-pub(crate) fn stamp_success<B>(response: &mut Response<B>) {
-    let settled = classifier::settled(response.status(), response.headers());
-    let default_fails = !settled.is_ok_and(|verdict| verdict.is_success());
-    if default_fails && response.extensions().get::<Classification>().is_none() {
-        response.extensions_mut().insert(Classification::Success);
     }
 }
 

@@ -100,8 +100,7 @@ fn scrub_value(value: &mut Value, scrubber: &Scrubber) {
                 .keys()
                 .any(|key| matches!(scrubber.scrub(key), Cow::Owned(_)));
             if scrubbed_keys {
-                let entries = std::mem::take(map);
-                for (key, mut item) in entries {
+                for (key, mut item) in std::mem::take(map) {
                     scrub_value(&mut item, scrubber);
                     map.insert(scrubber.scrub(&key).into_owned(), item);
                 }

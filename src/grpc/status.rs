@@ -161,8 +161,7 @@ pub(crate) fn in_time<B>(request: Request<B>, elapsed: Duration) -> Result<Reque
 /// Classifies a trailers-only response (or a trailer map) by its
 /// `grpc-status`; `None` when there is no readable `grpc-status`.
 pub fn classify_trailers_only(headers: &HeaderMap) -> Option<Classification> {
-    let code = grpc_status(headers)?;
-    let Some((kind, retryable)) = kind_for_code(code) else {
+    let Some((kind, retryable)) = kind_for_code(grpc_status(headers)?) else {
         return Some(Classification::Success);
     };
     let failure = Failure::new(kind).with_retryable(retryable);

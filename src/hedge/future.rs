@@ -153,19 +153,15 @@ impl<S> Call<S> {
         }
     }
 
-    /// Records the hedged call's end, once: the caller gets `result`,
+    /// Records the hedged call's end, once: `result`, what the caller gets,
     /// final (`exhausted`: the last of failures another try might have
     /// fixed). The retry layer below recorded each attempt, not the call;
     /// when it retried the first attempt (it owned the call), its report.
-    fn ended<R>(
-        &mut self,
-        result: Result<Response<R>, Error>,
-        exhausted: bool,
-    ) -> Result<Response<R>, Error> {
+    fn ended<R>(&mut self, result: &Result<Response<R>, Error>, exhausted: bool) {
         let Some(target) = &mut self.target else {
-            return result;
+            return;
         };
-        let (status, kind, below) = match &result {
+        let (status, kind, below) = match result {
             Ok(ok) => (
                 Some(ok.status()),
                 classify_response(ok, None).kind(),
@@ -193,7 +189,6 @@ impl<S> Call<S> {
                 .with_stop(failure.is_some().then_some(stopped))
         });
         target.record.finished(&report, Some((status, failure)));
-        result
     }
 
     fn sample(&self, latency: Duration) {
@@ -435,7 +430,8 @@ where
                     if hedge || cancelled.is_some() {
                         this.call.raced(hedge);
                     }
-                    return Poll::Ready(this.call.ended(result, false));
+                    this.call.ended(&result, false);
+                    return Poll::Ready(result);
                 }
                 *this.kept = Some(result);
                 if this.spare.is_some() && !other.is_running() {
@@ -469,7 +465,8 @@ where
             }
             if this.spare.is_none() && !this.first.is_running() && !this.second.is_running() {
                 let kept = this.kept.take().expect("an attempt answered");
-                return Poll::Ready(this.call.ended(kept, true));
+                this.call.ended(&kept, true);
+                return Poll::Ready(kept);
             }
             return Poll::Pending;
         }

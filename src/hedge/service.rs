@@ -82,8 +82,7 @@ where
         // records one around each send), each retry would be hedged, the
         // two strategies multiplying: gRPC A6 allows one per call, so this
         // layer then passes calls through unhedged.
-        let twice = may_send_twice(&parts.method, &parts.headers, &parts.extensions);
-        let hedgeable = twice && !CallContext::is_entered();
+        let hedgeable = may_send_twice(&parts) && !CallContext::is_entered();
         let delay = hedgeable.then(|| config.scopes.delay(key, &config.delay, started));
         let Some(delay) = delay.flatten() else {
             let body = ReplayBody::new(body, 0);

@@ -68,15 +68,21 @@ fn param_value(value: &[u8], at: usize) -> Option<(&[u8], usize)> {
         let end = memchr::memchr3(b' ', b'\t', b',', rest).unwrap_or(rest.len());
         return Some((&rest[..end], at + end));
     }
-    let mut end = 1;
-    loop {
-        match rest.get(end)? {
-            b'"' => return Some((&rest[1..end], at + end + 1)),
-            // A quoted-pair: the escaped byte (a quote among them) is text.
-            b'\\' => end += 2,
-            _ => end += 1,
-        }
-    }
+    let end = 1 + closing_quote(&rest[1..])?;
+    Some((&rest[1..end], at + end + 1))
+}
+
+/// Where the quoted string `text` starts (after its opening quote) is
+/// closed: the index of the first quote no backslash escapes (a
+/// quoted-pair, RFC 9110 §5.6.4, or a JSON escape: the escaped byte, a
+/// quote among them, is text). `None` when no quote closes it.
+pub(crate) fn closing_quote(text: &[u8]) -> Option<usize> {
+    let mut escaped = false;
+    text.iter().position(|&byte| {
+        let closes = byte == b'"' && !escaped;
+        escaped = byte == b'\\' && !escaped;
+        closes
+    })
 }
 
 #[cfg(test)]

@@ -123,20 +123,15 @@ const ZONES: &[(&str, i64)] = &[
     ("PDT", -7),
 ];
 
-/// As an IMF-fixdate writes them.
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
-/// The full names, in order.
-const FULL_MONTHS: &str =
+/// The months' names, in order; the first three letters of each are the
+/// name an IMF-fixdate writes.
+const MONTHS: &str =
     "January February March April May June July August September October November December";
 
 /// `Nov` or `November`, any case.
 fn month(token: &str) -> Option<u64> {
-    let full = FULL_MONTHS.split(' ');
-    let index = MONTHS.iter().zip(full).position(|(short, full)| {
-        token.eq_ignore_ascii_case(short) || token.eq_ignore_ascii_case(full)
+    let index = MONTHS.split(' ').position(|name| {
+        token.eq_ignore_ascii_case(name) || token.eq_ignore_ascii_case(&name[..3])
     })?;
     Some(index as u64 + 1)
 }
@@ -327,7 +322,7 @@ fn to_time(
         &mut fixdate[..],
         "{}, {day:02} {} {year:04} {hour:02}:{minute:02}:{:02} GMT",
         weekday(year, month, day),
-        MONTHS[month as usize - 1],
+        &MONTHS.split(' ').nth(month as usize - 1)?[..3],
         second.min(59),
     )
     .ok()?;

@@ -116,7 +116,7 @@ mod retry_after;
 mod structured;
 mod verdict;
 
-pub(crate) use challenge::challenge_error;
+pub(crate) use challenge::{challenge_error, closing_quote};
 pub(crate) use families::teaches_quota;
 pub(crate) use number::parse_go_duration;
 pub use rate_limit::RateLimitInfo;

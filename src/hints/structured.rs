@@ -145,6 +145,26 @@ impl<'a> Members<'a, '_> {
         self.scan_while(is_ows);
     }
 
+    /// Skips whitespace, then `byte` and the whitespace after it when it
+    /// comes next: true when it did.
+    fn eat(&mut self, byte: u8) -> bool {
+        self.skip_ows();
+        let found = self.peek() == Some(byte);
+        if found {
+            self.pos += 1;
+            self.skip_ows();
+        }
+        found
+    }
+
+    /// A name or a member's value: a quoted string's content, or a bare item.
+    fn text(&mut self) -> &'a str {
+        match self.peek() {
+            Some(b'"') => self.quoted(),
+            _ => self.bare(),
+        }
+    }
+
     /// A quoted string's content (escapes left as sent), after its opening
     /// quote; an unterminated string runs to the end.
     fn quoted(&mut self) -> &'a str {
@@ -197,35 +217,17 @@ impl<'a> Members<'a, '_> {
     fn member(&mut self) -> Option<Member<'a>> {
         self.skip_ows();
         let mut member = Member {
-            name: match self.peek() {
-                Some(b'"') => self.quoted(),
-                _ => self.bare(),
-            },
+            name: self.text(),
             ..Member::default()
         };
-        self.skip_ows();
-        if self.peek() == Some(b'=') {
-            self.pos += 1;
-            self.skip_ows();
-            member.value = Some(match self.peek() {
-                Some(b'"') => self.quoted(),
-                _ => self.bare(),
-            });
+        if self.eat(b'=') {
+            member.value = Some(self.text());
         }
         // Parameters past the cap are not parsed: the skip below passes
         // over them in one scan.
-        while member.len < MAX_PARAMS {
-            self.skip_ows();
-            if self.peek() != Some(b';') {
-                break;
-            }
-            self.pos += 1;
-            self.skip_ows();
+        while member.len < MAX_PARAMS && self.eat(b';') {
             let key = self.bare();
-            self.skip_ows();
-            let value = if self.peek() == Some(b'=') {
-                self.pos += 1;
-                self.skip_ows();
+            let value = if self.eat(b'=') {
                 self.value()
             } else {
                 Value::Other

@@ -320,6 +320,13 @@ pub(crate) fn field_errors(value: &Value) -> Vec<FieldError> {
     walk.out
 }
 
+/// The [`field_errors`] under each of `keys` the object holds, in the
+/// keys' order.
+pub(crate) fn field_errors_under(object: &Map<String, Value>, keys: &[&str]) -> Vec<FieldError> {
+    let lists = keys.iter().filter_map(|key| object.get(*key));
+    lists.flat_map(field_errors).collect()
+}
+
 /// One walk over a field-error tree, bounded in entries visited
 /// ([`MAX_VISITED`]), depth ([`MAX_DEPTH`]) and errors kept
 /// ([`MAX_FIELD_ERRORS`]).

@@ -1,13 +1,13 @@
 //! [`ResponseFuture`] of [`ErrorBodyParse`](super::ErrorBodyParse): waits
 //! for the response, and for a failure reads the body up to the cap.
 
+use super::capped::{Capped, Cut};
 use super::layer::ParseConfig;
 use super::naming::Kept;
 use crate::classification::{Classification, Classify, DefaultClassifier};
 use crate::error::BoxError;
 use crate::hints::ResponseHints;
 use crate::Error;
-use bytes::{Buf, BufMut};
 use http::response::Parts;
 use http::Response;
 use http_body::Body;
@@ -16,7 +16,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::SystemTime;
-use tokio::time::Sleep;
 
 pin_project! {
     /// The response future of [`ErrorBodyParse`](super::ErrorBodyParse).
@@ -53,9 +52,7 @@ struct Read {
     parts: Parts,
     verdict: Classification,
     hints: ResponseHints,
-    buffer: Vec<u8>,
-    frames: usize,
-    timer: Pin<Box<Sleep>>,
+    capped: Capped,
 }
 
 impl<F, B, C> ResponseFuture<F, B, C> {
@@ -69,11 +66,6 @@ impl<F, B, C> ResponseFuture<F, B, C> {
 }
 
 opaque_debug!([F, B, C] ResponseFuture<F, B, C>);
-
-/// Whether the body was cut short: `None` when it was read to its end;
-/// `Some(None)` when it outgrew the cap or stalled past the timeout;
-/// `Some(Some(error))` when it failed mid-stream.
-type Cut = Option<Option<BoxError>>;
 
 impl<F, B, C, E> Future for ResponseFuture<F, B, C>
 where
@@ -106,23 +98,18 @@ where
                 }
                 StateProj::Reading { body, read } => {
                     let max = this.config.failure.max_body;
-                    let cut = ready!(read_capped(body, read, max, cx));
+                    let cut = ready!(read.capped.read(body, max, cx));
+                    let cut = cut.map(|failed| failed.map(Into::into));
                     let (read, parser) = (&mut **read, &this.config.failure.parser);
                     let error = this.kept.finish(|scrubber| {
-                        let (parts, words) = (&read.parts, whole_words(&read.buffer, &cut));
+                        let (status, headers) = (read.parts.status, &read.parts.headers);
+                        let words = whole_words(&read.capped.buffer, &cut);
                         let (verdict, hints) = (read.verdict, &read.hints);
-                        let mut error = parser.read(
-                            parts.status,
-                            &parts.headers,
-                            words,
-                            verdict,
-                            hints,
-                            scrubber,
-                        );
+                        let mut api = parser.read(status, headers, words, verdict, hints, scrubber);
                         if let Some(cause) = cut {
-                            error.set_truncated(cause);
+                            api.set_truncated(cause);
                         }
-                        error
+                        api
                     });
                     this.state.set(State::Done);
                     return Poll::Ready(Err(Error::Api(error)));
@@ -138,7 +125,7 @@ where
 /// the start of an echoed credential, which scrubbing finds only whole.
 /// Words end at whitespace and at the delimiters of JSON, markup, headers
 /// and lists; a body without one is one word, kept as read.
-fn whole_words<'b>(buffer: &'b [u8], cut: &Cut) -> &'b [u8] {
+fn whole_words<'b>(buffer: &'b [u8], cut: &Cut<BoxError>) -> &'b [u8] {
     let is_boundary = |b: &u8| b.is_ascii_whitespace() || b"\"'<>,:;&()[]{}".contains(b);
     match (cut, buffer.iter().rposition(is_boundary)) {
         (Some(_), Some(at)) => &buffer[..=at],
@@ -173,54 +160,11 @@ fn start_reading<B, C>(
     let hints = hints
         .or_else(|| parts.extensions.remove::<ResponseHints>())
         .unwrap_or_else(|| ResponseHints::read(&parts.headers, SystemTime::now()));
-    let timer = Box::pin(tokio::time::sleep(config.failure.body_timeout));
     let read = Box::new(Read {
         parts,
         verdict,
         hints,
-        buffer: Vec::new(),
-        frames: 0,
-        timer,
+        capped: Capped::new(config.failure.body_timeout),
     });
     (body, read)
-}
-
-/// Reads `body` into the buffer up to `max` bytes, until its end, the cap,
-/// an error or the timer.
-fn read_capped<B>(
-    mut body: Pin<&mut B>,
-    read: &mut Read,
-    max: usize,
-    cx: &mut Context<'_>,
-) -> Poll<Cut>
-where
-    B: Body,
-    B::Error: Into<BoxError>,
-{
-    loop {
-        match body.as_mut().poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                // A frame costs at least a byte of the cap: a body always
-                // ready with empty frames is never pending, so the timer
-                // alone would not stop it.
-                read.frames += 1;
-                if let Ok(mut data) = frame.into_data() {
-                    let take = data.remaining().min(max - read.buffer.len());
-                    read.buffer.put((&mut data).take(take));
-                    if data.has_remaining() {
-                        return Poll::Ready(Some(None));
-                    }
-                }
-                if read.frames > max {
-                    return Poll::Ready(Some(None));
-                }
-            }
-            Poll::Ready(Some(Err(error))) => return Poll::Ready(Some(Some(error.into()))),
-            Poll::Ready(None) => return Poll::Ready(None),
-            Poll::Pending => {
-                ready!(read.timer.as_mut().poll(cx));
-                return Poll::Ready(Some(None));
-            }
-        }
-    }
 }

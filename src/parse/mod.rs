@@ -221,6 +221,7 @@ macro_rules! parse_setters {
     };
 }
 
+mod capped;
 mod charset;
 mod dialect;
 pub mod dialects;

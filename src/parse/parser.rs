@@ -213,22 +213,20 @@ impl ErrorParser {
             .chain(BUILT_IN.iter().copied())
             .find_map(|dialect| dialect.parse(&input))
             .unwrap_or_default();
+        // The JSON body, when it has any of `keys` at the root.
+        let json_with = |keys| json.as_ref().filter(|_| input.has_any(keys));
         let body_hint = fields.retry_after.or_else(|| {
             // The hint is looked for at the root, in an `error` or
             // `parameters` object and a GraphQL error's `extensions`, under
             // `retry…` keys or Google's `details`: a mask test first.
             let keys =
                 RootKeys::RETRY | RootKeys::DETAILS | RootKeys::ERROR_OBJECT | RootKeys::ERRORS;
-            let may_hint = json.as_ref().filter(|_| input.has_any(keys));
-            may_hint.and_then(extract::retry_after)
+            json_with(keys).and_then(extract::retry_after)
         });
         // An exhausted window's reset in the error object (Vercel's
         // `error.limit`), when the body names no wait.
         let body_hint = body_hint.or_else(|| {
-            let reset = json
-                .as_ref()
-                .filter(|_| input.has_any(RootKeys::ERROR_OBJECT))
-                .and_then(extract::limit_reset)?;
+            let reset = json_with(RootKeys::ERROR_OBJECT).and_then(extract::limit_reset)?;
             crate::hints::reset_from(&reset, headers, SystemTime::now())
         });
         // Keep the text, not the parsed value: see `ApiError::details`.

@@ -106,26 +106,17 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let converted = to_reqwest(request, BodyAs::Cloneable);
+        // What reqwest can clone where it can: an empty body as none (no
+        // allocation, and reqwest's own handling of a GET), one in memory
+        // as its bytes (see `body::in_memory_or_stream`), any other a stream.
+        let converted = to_reqwest(request.map(super::body::in_memory_or_stream));
         let state = converted.map_err(|error| Some(super::redacted(error)));
         ResponseFuture(state.map(|request| self.client.call(request)))
     }
 }
 
-/// How [`to_reqwest`] sends a body.
-#[derive(Clone, Copy)]
-pub(crate) enum BodyAs {
-    /// What reqwest can clone where it can: an empty body as none (no
-    /// allocation, and reqwest's own handling of a GET), one in memory as
-    /// its bytes (see `body::in_memory_or_stream`), any other a stream.
-    Cloneable,
-    /// As a stream like any other, so that no middleware below can clone
-    /// the request to send it again (see the middleware's docs).
-    #[cfg_attr(not(feature = "reqwest-middleware"), allow(dead_code))]
-    Stream,
-}
-
-/// `request` as reqwest's, its body sent as `body_as` says.
+/// `request` as reqwest's, its body already reqwest's (each caller says
+/// how it sends one).
 ///
 /// The URL is the one reqwest's own conversion makes (the URI's text,
 /// parsed by reqwest's `Url`), its text written once into room made for
@@ -133,20 +124,10 @@ pub(crate) enum BodyAs {
 /// (reqwest keeps its per-request settings there, and only its conversion
 /// carries them) or a URI that is not a valid URL (whose error only
 /// reqwest makes) goes through reqwest's `TryFrom`.
-pub(crate) fn to_reqwest<B>(
-    request: Request<B>,
-    body_as: BodyAs,
-) -> Result<::reqwest::Request, ::reqwest::Error>
-where
-    B: http_body::Body + Send + Sync + 'static,
-    B::Data: Into<Bytes>,
-    B::Error: Into<BoxError>,
-{
+pub(crate) fn to_reqwest(
+    request: Request<::reqwest::Body>,
+) -> Result<::reqwest::Request, ::reqwest::Error> {
     let (parts, body) = request.into_parts();
-    let body = match body_as {
-        BodyAs::Cloneable => super::body::in_memory_or_stream(body),
-        BodyAs::Stream => ::reqwest::Body::wrap(body),
-    };
     let Some(url) = url_of(&parts) else {
         return ::reqwest::Request::try_from(Request::from_parts(parts, body));
     };

@@ -1,6 +1,6 @@
 //! [`ApiErrorsMiddleware`]: the stack as a `reqwest_middleware::Middleware`.
 
-use super::client::{to_reqwest, BodyAs};
+use super::client::to_reqwest;
 use crate::context::same_uri;
 use crate::{redact::RequestContext, ApiError, ApiErrorsLayer, BoxError, Error, TransportError};
 use ::reqwest::ResponseBuilderExt;
@@ -311,9 +311,11 @@ impl Origin {
             if let Some(kept) = &self.kept {
                 request.extensions_mut().insert(kept.watch(true));
             }
+            // The body as a stream like any other, so that no middleware
+            // below can clone the request to send it again (see the docs).
             // The origin's per-request settings (reqwest keeps them where
             // `http` cannot reach: its timeout is all there is) go along.
-            let mut rebuilt = to_reqwest(request, BodyAs::Stream)?;
+            let mut rebuilt = to_reqwest(request.map(::reqwest::Body::wrap))?;
             if let Some(timeout) = self.template.timeout() {
                 *rebuilt.timeout_mut() = Some(*timeout);
             }
@@ -327,7 +329,7 @@ impl Origin {
         *rebuilt.headers_mut() = parts.headers;
         *rebuilt.version_mut() = parts.version;
         // The caller's bytes (the attempt's copy holds the same), else a
-        // stream like any other (see `BodyAs::Stream`).
+        // stream like any other (as above).
         *rebuilt.body_mut() = Some(match &self.kept {
             Some(kept) => kept.bytes.clone().into(),
             None => ::reqwest::Body::wrap(body),

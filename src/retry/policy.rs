@@ -419,8 +419,7 @@ impl RetryPolicy {
                 let retry = context.state.attempts - context.state.backoff_from;
                 let previous = (retry > 1).then_some(context.state.previous_delay);
                 let previous = previous.unwrap_or_default();
-                let delay = c.backoff.delay(retry, previous, &mut HasherRng::default());
-                Decision::retry_after(delay)
+                Decision::retry_after(c.backoff.delay(retry, previous, &mut HasherRng::default()))
             }
         })
     }

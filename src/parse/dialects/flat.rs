@@ -7,7 +7,7 @@ use super::super::extract::{
 };
 use super::super::{Dialect, DialectInput, ErrorFields};
 use crate::FieldError;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// A flat error object, the catch-all for JSON objects:
 ///
@@ -118,10 +118,7 @@ impl Dialect for FlatError {
 /// Messages"; the explorers built on its API answer alike), `message`
 /// being a status word: `{"status": "0", "message": "NOTOK", "result":
 /// "Max rate limit reached"}`. That word becomes the code.
-fn status_zero_cause(
-    object: &serde_json::Map<String, Value>,
-    word: Option<&str>,
-) -> Option<String> {
+fn status_zero_cause(object: &Map<String, Value>, word: Option<&str>) -> Option<String> {
     let zero = match object.get("status")? {
         Value::String(status) => status == "0",
         Value::Number(status) => status.as_u64() == Some(0),
@@ -135,7 +132,7 @@ fn status_zero_cause(
 
 /// Contentful's code: `{"sys": {"type": "Error", "id": "RateLimitExceeded"}}`
 /// (any other `sys` describes a resource).
-fn sys_code(object: &serde_json::Map<String, Value>) -> Option<String> {
+fn sys_code(object: &Map<String, Value>) -> Option<String> {
     let sys = object.get("sys")?;
     (sys.get("type")? == "Error").then(|| sys.get("id").and_then(code))?
 }

@@ -2,7 +2,7 @@
 
 use super::super::dialect::RootKeys;
 use super::super::extract::{
-    code, code_in, field_errors, message_in, nested_code, one_line, text, MAX_MESSAGE_CHARS,
+    code, code_in, field_errors_under, message_in, nested_code, one_line, text, MAX_MESSAGE_CHARS,
     MESSAGE_KEYS,
 };
 use super::super::{BodyVerdict, Dialect, DialectInput, ErrorFields};
@@ -73,11 +73,7 @@ impl Dialect for NestedError {
             .or_else(|| nested_code(error))
             .or(string_code)
             .or_else(|| code_in(error, &["code", "error_code", "status"]));
-        let mut errors: Vec<_> = ["details", "errors"]
-            .iter()
-            .filter_map(|key| error.get(*key))
-            .flat_map(field_errors)
-            .collect();
+        let mut errors = field_errors_under(error, &["details", "errors"]);
         // Stripe names the offending parameter (and sends `""` when none).
         if let (Some(param), Some(message)) =
             (error.get("param").and_then(text), message.as_deref())

@@ -1,7 +1,7 @@
 //! RFC 9457 problem details.
 
 use super::super::dialect::RootKeys;
-use super::super::extract::{code_in, field_errors, message_in};
+use super::super::extract::{code_in, field_errors_under, message_in};
 use super::super::{Dialect, DialectInput, ErrorFields};
 
 /// RFC 9457 problem details: `{"type", "title", "status", "detail",
@@ -47,11 +47,8 @@ impl Dialect for ProblemDetails {
         }
         let message = message_in(object, &["detail", "title"]);
         let code = code_in(object, &["code", "error_code", "errorCode", "type"]);
-        let errors = ["errors", "invalid-params", "invalid_params", "violations"]
-            .iter()
-            .filter_map(|key| object.get(*key))
-            .flat_map(field_errors)
-            .collect();
+        let lists = ["errors", "invalid-params", "invalid_params", "violations"];
+        let errors = field_errors_under(object, &lists);
         Some(ErrorFields::of(code, message, errors))
     }
 }

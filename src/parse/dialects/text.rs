@@ -3,6 +3,7 @@
 use super::super::extract::{first_human_text, one_line, text, MAX_CODE_CHARS};
 use super::super::{Dialect, DialectInput, ErrorFields};
 use super::markup::{decode_entities, element_text, first_sentence, text_of};
+use crate::hints::closing_quote;
 
 /// Longest excerpt, in characters.
 const MAX_EXCERPT_CHARS: usize = 256;
@@ -66,15 +67,7 @@ fn first_human_literal(json: &str) -> Option<&str> {
     for _ in 0..MAX_TEXT_RUNS {
         let open = rest.find('"')?;
         let body = &rest[open + 1..];
-        let mut escaped = false;
-        let end = body
-            .char_indices()
-            .find(|&(_, c)| {
-                let closes = c == '"' && !escaped;
-                escaped = c == '\\' && !escaped;
-                closes
-            })
-            .map_or(body.len(), |(at, _)| at);
+        let end = closing_quote(body.as_bytes()).unwrap_or(body.len());
         let literal = &body[..end];
         if literal.contains(' ') && literal.chars().any(char::is_alphabetic) {
             return Some(literal);

@@ -7,12 +7,13 @@ use super::PeekBody;
 use crate::classification::failure;
 use crate::error::BoxError;
 use crate::hints::ResponseHints;
+use crate::parse::capped::{Capped, Cut};
 use crate::parse::naming::Kept;
 use crate::parse::{charset, DialectInput};
 use crate::{Error, ErrorKind};
-use bytes::{Buf, BufMut, Bytes};
+use bytes::Bytes;
 use http::response::Parts;
-use http::{HeaderMap, Response};
+use http::Response;
 use http_body::Body;
 use pin_project_lite::pin_project;
 use serde_json::Value;
@@ -21,7 +22,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::SystemTime;
-use tokio::time::Sleep;
 
 pin_project! {
     /// The response future of [`SuccessPeek`](super::SuccessPeek).
@@ -58,18 +58,8 @@ pin_project! {
 struct Peek<B> {
     parts: Parts,
     body: Pin<Box<B>>,
-    buffer: Vec<u8>,
-    // The rest of the frame that outgrew the cap, uncopied.
-    tail: Option<Bytes>,
-    trailers: Option<HeaderMap>,
-    frames: usize,
-    timer: Pin<Box<Sleep>>,
+    capped: Capped,
 }
-
-/// Whether a peek was cut short: `None` when the body was read to its
-/// end; `Some(None)` at the cap or a stall; `Some(Some(error))` when the
-/// body failed.
-type Cut<E> = Option<Option<E>>;
 
 impl<F, B, E> Future for PeekFuture<F, B>
 where
@@ -96,7 +86,8 @@ where
                 }
                 PeekStateProj::Peeking { peek: slot } => {
                     let peek = slot.as_mut().expect("the peek is taken once, when it ends");
-                    let cut = ready!(peek.read(this.config.max_bytes, cx));
+                    let max = this.config.max_bytes;
+                    let cut = ready!(peek.capped.read(peek.body.as_mut(), max, cx));
                     let peek = slot.take().expect("the peek is taken once, when it ends");
                     this.state.set(PeekState::Done);
                     return Poll::Ready(peek.judge(cut, this.config, this.kept));
@@ -113,45 +104,7 @@ impl<B: Body> Peek<B> {
         Peek {
             parts,
             body: Box::pin(body),
-            buffer: Vec::new(),
-            tail: None,
-            trailers: None,
-            frames: 0,
-            timer: Box::pin(tokio::time::sleep(config.timeout)),
-        }
-    }
-
-    /// Reads until the end, the cap, a stall or an error.
-    fn read(&mut self, max: usize, cx: &mut Context<'_>) -> Poll<Cut<B::Error>> {
-        loop {
-            let frame = match self.body.as_mut().poll_frame(cx) {
-                Poll::Ready(Some(Ok(frame))) => frame,
-                Poll::Ready(Some(Err(error))) => return Poll::Ready(Some(Some(error))),
-                Poll::Ready(None) => return Poll::Ready(None),
-                Poll::Pending => {
-                    ready!(self.timer.as_mut().poll(cx));
-                    return Poll::Ready(Some(None));
-                }
-            };
-            // A frame costs at least a byte of the cap: a body always
-            // ready with empty frames is never pending, so the timer alone
-            // would not stop it.
-            self.frames += 1;
-            match frame.into_data() {
-                Ok(mut data) => {
-                    // Up to the cap; the rest of the frame is kept as it is.
-                    let take = data.remaining().min(max - self.buffer.len());
-                    self.buffer.put((&mut data).take(take));
-                    if data.has_remaining() {
-                        self.tail = Some(data.copy_to_bytes(data.remaining()));
-                        return Poll::Ready(Some(None));
-                    }
-                }
-                Err(frame) => self.trailers = frame.into_trailers().ok().or(self.trailers.take()),
-            }
-            if self.frames > max {
-                return Poll::Ready(Some(None));
-            }
+            capped: Capped::new(config.timeout),
         }
     }
 
@@ -164,7 +117,7 @@ impl<B: Body> Peek<B> {
         kept: &mut Kept,
     ) -> Result<Response<PeekBody<B>>, Error> {
         let peek = *self;
-        let (parts, buffer) = (peek.parts, peek.buffer);
+        let (parts, buffer) = (peek.parts, peek.capped.buffer);
         if cut.is_none() {
             // Decoded as the parse layer decodes it (a BOM, a Latin-1 charset).
             let text = charset::decode(&parts.headers, &buffer);
@@ -187,10 +140,13 @@ impl<B: Body> Peek<B> {
             }
         }
         let inner = Inner::Peeked {
-            prefix: [(!buffer.is_empty()).then(|| Bytes::from(buffer)), peek.tail],
+            prefix: [
+                (!buffer.is_empty()).then(|| Bytes::from(buffer)),
+                peek.capped.tail,
+            ],
             rest: cut.is_some().then_some(peek.body),
             error: cut.flatten(),
-            trailers: peek.trailers,
+            trailers: peek.capped.trailers,
         };
         Ok(Response::from_parts(parts, PeekBody { inner }))
     }
