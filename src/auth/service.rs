@@ -100,7 +100,13 @@ where
         // in place; a send after a wait or a renewal through a clone of
         // the prototype, made then.
         self.prototype.keep(&self.inner);
-        let (prototype, tokens) = (self.prototype.clone(), self.tokens.clone());
-        ResponseFuture::start(&mut self.inner, prototype, request, tokens, found, acquired)
+        ResponseFuture::start(
+            &mut self.inner,
+            self.prototype.clone(),
+            request,
+            self.tokens.clone(),
+            found,
+            acquired,
+        )
     }
 }
