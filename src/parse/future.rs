@@ -102,14 +102,21 @@ where
                     let cut = cut.map(|failed| failed.map(Into::into));
                     let (read, parser) = (&mut **read, &this.config.failure.parser);
                     let error = this.kept.finish(|scrubber| {
-                        let (status, headers) = (read.parts.status, &read.parts.headers);
-                        let words = whole_words(&read.capped.buffer, &cut);
+                        let (parts, buffer) = (&read.parts, &read.capped.buffer);
+                        let words = whole_words(buffer, &cut);
                         let (verdict, hints) = (read.verdict, &read.hints);
-                        let mut api = parser.read(status, headers, words, verdict, hints, scrubber);
+                        let mut error = parser.read(
+                            parts.status,
+                            &parts.headers,
+                            words,
+                            verdict,
+                            hints,
+                            scrubber,
+                        );
                         if let Some(cause) = cut {
-                            api.set_truncated(cause);
+                            error.set_truncated(cause);
                         }
-                        api
+                        error
                     });
                     this.state.set(State::Done);
                     return Poll::Ready(Err(Error::Api(error)));
