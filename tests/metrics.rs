@@ -626,8 +626,9 @@ async fn the_scripted_run_counts_what_happened() {
         .map(|p| p.sum)
         .sum();
     assert_eq!(
-        attempts, 21.0,
-        "17 calls, 3 retries (the auth re-send is inside its attempt), a hedge"
+        attempts, 19.0,
+        "17 calls, 3 retries (the auth re-send is inside its attempt), a hedge; \
+         the broken credential's call and the quota's refused one sent nothing"
     );
 
     // The allowlisted code shows; the other does not.
@@ -984,7 +985,7 @@ mod dropped {
     const CALL_ATTEMPTS: &str = "tower_api_errors.call.attempts";
     type Body = ReplayBody<Full<Bytes>>;
     /// (count, sum) of `metric`'s points with `error.type` `error`.
-    fn seen(
+    pub(super) fn seen(
         provider: &SdkMeterProvider,
         exporter: &InMemoryMetricExporter,
         metric: &str,
@@ -1101,6 +1102,13 @@ mod dropped {
         assert_eq!(seen(&provider, &exporter, CALL, Some("cancelled")).0, 1);
     }
 
+    /// An answer that spends the window: one request per 10 s.
+    pub(super) const SPENT: &[(&str, &str)] = &[
+        ("x-ratelimit-limit", "1"),
+        ("x-ratelimit-remaining", "0"),
+        ("x-ratelimit-reset", "10"),
+    ];
+
     /// The hedge answers first: the first attempt, cancelled, was sent
     /// too; the call is recorded once, by the hedge layer.
     #[tokio::test(start_paused = true)]
@@ -1158,6 +1166,83 @@ mod dropped {
         assert_eq!(seen(&provider, &exporter, ATTEMPT, Some("cancelled")).0, 2);
         assert_eq!(seen(&provider, &exporter, CALL, Some("cancelled")).0, 1);
         assert_eq!(seen(&provider, &exporter, CALL_ATTEMPTS, None), (1, 2.0));
+    }
+}
+
+/// `tower_api_errors.call.attempts` is "the attempts it sent", as
+/// `RetryReport::attempts` counts them (src/metrics/mod.rs, the table):
+/// the same count as the call's report when it ends (tests/tracing.rs,
+/// `requests_sent`, for its `finished` event; `dropped` above for a call
+/// dropped). Both once counted an attempt the quota layer refused, or
+/// held unsent until the call's deadline, as made.
+mod attempts_sent {
+    use super::dropped::{seen, SPENT};
+    use super::scripted::{delayed as upstream, exact, get};
+    use crate::metrics_example::sdk;
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tower::{ServiceBuilder, ServiceExt};
+    use tower_api_errors::metrics::Metrics;
+    use tower_api_errors::quota::QuotaLayer;
+    use tower_api_errors::{ErrorKind, RetryLayer};
+
+    const ATTEMPT: &str = "http.client.request.duration";
+    const CALL_ATTEMPTS: &str = "tower_api_errors.call.attempts";
+
+    /// A 503 spends the window for a minute and asks for a retry in 1 s;
+    /// the quota layer refuses the retry, which may not wait that long: one
+    /// attempt sent.
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_the_quota_refused_is_not_counted() {
+        let (provider, exporter) = sdk();
+        let (hits, metrics) = (Arc::default(), Metrics::from_provider(&provider));
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(exact().metrics(metrics.clone())))
+            .layer(
+                QuotaLayer::new()
+                    .max_wait(Duration::from_secs(1))
+                    .metrics(metrics),
+            )
+            .service(upstream(&hits, |_| {
+                let spent = &[
+                    ("retry-after", "1"),
+                    ("x-ratelimit-limit", "1"),
+                    ("x-ratelimit-remaining", "0"),
+                    ("x-ratelimit-reset", "60"),
+                ];
+                (Some(Duration::ZERO), 503, spent)
+            }));
+        let error = client.oneshot(get("http://api.test/x")).await.unwrap_err();
+        assert!(error.rate_limited().is_some(), "{error}");
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "the retry unsent");
+        assert_eq!(error.retries().attempts(), 1, "{error}");
+        assert_eq!(seen(&provider, &exporter, ATTEMPT, None).0, 1);
+        assert_eq!(seen(&provider, &exporter, CALL_ATTEMPTS, None), (1, 1.0));
+    }
+
+    /// The call's deadline (3 s) passes while the quota holds its attempt
+    /// (10 s): no attempt sent, and no HTTP request recorded for it.
+    #[tokio::test(start_paused = true)]
+    async fn a_call_whose_deadline_cut_a_held_attempt_counts_none() {
+        let (provider, exporter) = sdk();
+        let (hits, metrics) = (Arc::default(), Metrics::from_provider(&provider));
+        let policy = exact().deadline(Duration::from_secs(3));
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(policy.metrics(metrics.clone())))
+            .layer(QuotaLayer::new().metrics(metrics))
+            .service(upstream(&hits, |_| (Some(Duration::ZERO), 200, SPENT)));
+        client
+            .clone()
+            .oneshot(get("http://api.test/x"))
+            .await
+            .unwrap();
+        let error = client.oneshot(get("http://api.test/x")).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Transport, "{error}");
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "the held request unsent");
+        assert_eq!(error.retries().attempts(), 0, "{error}");
+        assert_eq!(seen(&provider, &exporter, ATTEMPT, None).0, 1, "the first");
+        assert_eq!(seen(&provider, &exporter, CALL_ATTEMPTS, None), (2, 1.0));
     }
 }
 
