@@ -63,6 +63,11 @@ pin_project! {
                 this.call.unsent += u32::from(unsent);
                 let report = this.call.report(None);
                 this.call.telemetry.dropped(&report, in_flight, unsent);
+                // Nothing sent: to a retry layer above, its attempt was
+                // held unsent (see `crate::context`).
+                if report.attempts() == 0 {
+                    crate::context::dropped_unsent();
+                }
             }
         }
     }
@@ -485,9 +490,11 @@ where
         let code = error.and_then(Error::api).and_then(|api| api.code());
         let refused = matches!(error, Some(Error::RateLimited(_)));
         let withheld = matches!(error, Some(Error::CircuitOpen(_)));
-        // Refused below, or ended by the auth layer before any send.
+        // Refused below, or ended by the auth layer or a retry layer below
+        // before any send.
         let auth = error.and_then(Error::auth_report);
-        let unsent = auth.map_or(refused || withheld, |auth| auth.sends() == 0);
+        let unsent = auth.map_or(refused || withheld, |auth| auth.sends() == 0)
+            || error.is_some_and(|error| error.retries().attempts() == 0);
         self.unsent += u32::from(unsent);
         let failure = Failure {
             kind,
