@@ -626,8 +626,9 @@ async fn the_scripted_run_counts_what_happened() {
         .map(|p| p.sum)
         .sum();
     assert_eq!(
-        attempts, 21.0,
-        "17 calls, 3 retries (the auth re-send is inside its attempt), a hedge"
+        attempts, 19.0,
+        "17 calls, 3 retries (the auth re-send is inside its attempt), a hedge; \
+         the broken credential's call and the quota's refused one sent nothing"
     );
 
     // The allowlisted code shows; the other does not.
@@ -984,7 +985,7 @@ mod dropped {
     const CALL_ATTEMPTS: &str = "tower_api_errors.call.attempts";
     type Body = ReplayBody<Full<Bytes>>;
     /// (count, sum) of `metric`'s points with `error.type` `error`.
-    fn seen(
+    pub(super) fn seen(
         provider: &SdkMeterProvider,
         exporter: &InMemoryMetricExporter,
         metric: &str,
@@ -1101,6 +1102,89 @@ mod dropped {
         assert_eq!(seen(&provider, &exporter, CALL, Some("cancelled")).0, 1);
     }
 
+    /// An answer that spends the window: one request per 10 s.
+    pub(super) const SPENT: &[(&str, &str)] = &[
+        ("x-ratelimit-limit", "1"),
+        ("x-ratelimit-remaining", "0"),
+        ("x-ratelimit-reset", "10"),
+    ];
+
+    /// The same through a `tower::buffer::Buffer` between the retry and
+    /// quota layers, on a multi-thread runtime: the quota layer is called
+    /// on the buffer's worker, on another thread, and the mark still
+    /// reaches the retry layer (src/context/mod.rs: the buffer hands the
+    /// layer's future back to the caller's task, which drops it with the
+    /// attempt). A probe below the buffer says when the caller's task first
+    /// polls the quota layer's future, holding the request.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn through_a_buffer_an_attempt_dropped_while_held_is_no_http_request() {
+        let (provider, exporter) = sdk();
+        let (hits, metrics) = (Arc::default(), Metrics::from_provider(&provider));
+        let (polled, mut first_polls) = tokio::sync::mpsc::unbounded_channel();
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(exact().metrics(metrics.clone())))
+            .buffer(4)
+            .map_future(move |future| {
+                let (polled, called_on) = (polled.clone(), std::thread::current().id());
+                async move {
+                    let _ = polled.send(called_on);
+                    future.await
+                }
+            })
+            .layer(QuotaLayer::new().metrics(metrics))
+            .service(upstream::<Body>(&hits, |_| {
+                (Some(Duration::ZERO), 200, SPENT)
+            }));
+        client
+            .clone()
+            .oneshot(get("http://api.test/x"))
+            .await
+            .unwrap();
+        first_polls.recv().await.unwrap();
+        let mut held = Box::pin(client.oneshot(get("http://api.test/x")));
+        let called_on = tokio::select! {
+            biased;
+            _ = &mut held => panic!("the window is spent: held"),
+            called_on = first_polls.recv() => called_on.unwrap(),
+        };
+        assert_ne!(called_on, std::thread::current().id(), "another thread");
+        drop(held);
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "the held request unsent");
+        assert_eq!(seen(&provider, &exporter, ATTEMPT, None).0, 1, "the first");
+        assert_eq!(seen(&provider, &exporter, CALL, Some("cancelled")).0, 1);
+        assert_eq!(seen(&provider, &exporter, CALL_ATTEMPTS, None), (2, 1.0));
+    }
+
+    /// The same under a nested retry layer, whose call sent nothing: the
+    /// outer retry layer's attempt was held unsent too (src/context/mod.rs).
+    /// The outer records; the inner, without metrics, does not. The outer
+    /// once recorded its attempt as sent.
+    #[tokio::test(start_paused = true)]
+    async fn under_a_nested_retry_an_attempt_dropped_while_held_is_no_http_request() {
+        let (provider, exporter) = sdk();
+        let (hits, metrics) = (Arc::default(), Metrics::from_provider(&provider));
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(exact().metrics(metrics.clone())))
+            .layer(RetryLayer::new(exact()))
+            .layer(QuotaLayer::new().metrics(metrics))
+            .service(upstream::<ReplayBody<Body>>(&hits, |_| {
+                (Some(Duration::ZERO), 200, SPENT)
+            }));
+        client
+            .clone()
+            .oneshot(get("http://api.test/x"))
+            .await
+            .unwrap();
+        let held = client.oneshot(get("http://api.test/x"));
+        assert!(tokio::time::timeout(Duration::from_secs(3), held)
+            .await
+            .is_err());
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "the held request unsent");
+        assert_eq!(seen(&provider, &exporter, ATTEMPT, None).0, 1, "the first");
+        assert_eq!(seen(&provider, &exporter, CALL, Some("cancelled")).0, 1);
+        assert_eq!(seen(&provider, &exporter, CALL_ATTEMPTS, None), (2, 1.0));
+    }
+
     /// The hedge answers first: the first attempt, cancelled, was sent
     /// too; the call is recorded once, by the hedge layer.
     #[tokio::test(start_paused = true)]
@@ -1158,6 +1242,118 @@ mod dropped {
         assert_eq!(seen(&provider, &exporter, ATTEMPT, Some("cancelled")).0, 2);
         assert_eq!(seen(&provider, &exporter, CALL, Some("cancelled")).0, 1);
         assert_eq!(seen(&provider, &exporter, CALL_ATTEMPTS, None), (1, 2.0));
+    }
+}
+
+/// `tower_api_errors.call.attempts` is "the attempts it sent", as
+/// `RetryReport::attempts` counts them (src/metrics/mod.rs, the table):
+/// the same count as the call's report when it ends (tests/tracing.rs,
+/// `requests_sent`, for its `finished` event; `dropped` above for a call
+/// dropped). Both once counted an attempt the quota layer refused, or
+/// held unsent until the call's deadline, as made.
+mod attempts_sent {
+    use super::dropped::{seen, SPENT};
+    use super::scripted::{delayed as upstream, exact, get};
+    use crate::metrics_example::sdk;
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tower::{ServiceBuilder, ServiceExt};
+    use tower_api_errors::metrics::Metrics;
+    use tower_api_errors::quota::QuotaLayer;
+    use tower_api_errors::retry::ReplayBody;
+    use tower_api_errors::{ErrorKind, RetryLayer};
+
+    type Body = ReplayBody<Full<Bytes>>;
+
+    const ATTEMPT: &str = "http.client.request.duration";
+    const CALL_ATTEMPTS: &str = "tower_api_errors.call.attempts";
+
+    /// A 503 spends the window for a minute and asks for a retry in 1 s;
+    /// the quota layer refuses the retry, which may not wait that long: one
+    /// attempt sent.
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_the_quota_refused_is_not_counted() {
+        let (provider, exporter) = sdk();
+        let (hits, metrics) = (Arc::default(), Metrics::from_provider(&provider));
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(exact().metrics(metrics.clone())))
+            .layer(
+                QuotaLayer::new()
+                    .max_wait(Duration::from_secs(1))
+                    .metrics(metrics),
+            )
+            .service(upstream(&hits, |_| {
+                let spent = &[
+                    ("retry-after", "1"),
+                    ("x-ratelimit-limit", "1"),
+                    ("x-ratelimit-remaining", "0"),
+                    ("x-ratelimit-reset", "60"),
+                ];
+                (Some(Duration::ZERO), 503, spent)
+            }));
+        let error = client.oneshot(get("http://api.test/x")).await.unwrap_err();
+        assert!(error.rate_limited().is_some(), "{error}");
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "the retry unsent");
+        assert_eq!(error.retries().attempts(), 1, "{error}");
+        assert_eq!(seen(&provider, &exporter, ATTEMPT, None).0, 1);
+        assert_eq!(seen(&provider, &exporter, CALL_ATTEMPTS, None), (1, 1.0));
+    }
+
+    /// The call's deadline (3 s) passes while the quota holds its attempt
+    /// (10 s): no attempt sent, and no HTTP request recorded for it.
+    #[tokio::test(start_paused = true)]
+    async fn a_call_whose_deadline_cut_a_held_attempt_counts_none() {
+        let (provider, exporter) = sdk();
+        let (hits, metrics) = (Arc::default(), Metrics::from_provider(&provider));
+        let policy = exact().deadline(Duration::from_secs(3));
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(policy.metrics(metrics.clone())))
+            .layer(QuotaLayer::new().metrics(metrics))
+            .service(upstream(&hits, |_| (Some(Duration::ZERO), 200, SPENT)));
+        client
+            .clone()
+            .oneshot(get("http://api.test/x"))
+            .await
+            .unwrap();
+        let error = client.oneshot(get("http://api.test/x")).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Transport, "{error}");
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "the held request unsent");
+        assert_eq!(error.retries().attempts(), 0, "{error}");
+        assert_eq!(seen(&provider, &exporter, ATTEMPT, None).0, 1, "the first");
+        assert_eq!(seen(&provider, &exporter, CALL_ATTEMPTS, None), (2, 1.0));
+    }
+
+    /// The same under a nested retry layer, whose deadline cut the held
+    /// attempt: its call sent nothing, so neither did the outer retry
+    /// layer's attempt (which once counted it, and recorded an HTTP
+    /// request for it). The outer records; the inner, without metrics,
+    /// does not.
+    #[tokio::test(start_paused = true)]
+    async fn under_a_nested_retry_a_call_that_sent_nothing_counts_none() {
+        let (provider, exporter) = sdk();
+        let (hits, metrics) = (Arc::default(), Metrics::from_provider(&provider));
+        let inner = exact().deadline(Duration::from_secs(3));
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(exact().metrics(metrics.clone())))
+            .layer(RetryLayer::new(inner))
+            .layer(QuotaLayer::new().metrics(metrics))
+            .service(upstream::<ReplayBody<Body>>(&hits, |_| {
+                (Some(Duration::ZERO), 200, SPENT)
+            }));
+        client
+            .clone()
+            .oneshot(get("http://api.test/x"))
+            .await
+            .unwrap();
+        let error = client.oneshot(get("http://api.test/x")).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Transport, "{error}");
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "the held request unsent");
+        assert_eq!(error.retries().attempts(), 0, "{error}");
+        assert_eq!(seen(&provider, &exporter, ATTEMPT, None).0, 1, "the first");
+        assert_eq!(seen(&provider, &exporter, CALL_ATTEMPTS, None), (2, 1.0));
     }
 }
 

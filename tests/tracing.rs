@@ -926,6 +926,68 @@ mod requests_sent {
         let held = tokio::time::timeout(Duration::from_secs(3), client.oneshot(get()));
         assert!(held.await.is_err());
         assert_eq!(attempt_spans(&logs), (1, 1), "{}", logs.text());
+        // Its `finished` event counts the attempts sent: none (it said 1,
+        // where the call's metrics said 0; tests/metrics.rs, `dropped`).
+        let finished = finished(&logs);
+        assert!(
+            finished[1].contains("outcome=\"cancelled\" attempts=0"),
+            "{finished:?}"
+        );
+    }
+
+    /// The `finished` event lines.
+    fn finished(logs: &Captured) -> Vec<String> {
+        let text = logs.text();
+        let lines = text.lines().filter(|l| l.contains("telemetry: finished"));
+        lines.map(str::to_owned).collect()
+    }
+
+    /// A call that ends counts the attempts it sent in its `finished`
+    /// event, as its report and metrics do (`RetryReport::attempts`;
+    /// tests/metrics.rs, `attempts_sent`): a retry the quota layer refused
+    /// is not one, nor an attempt it held until the call's deadline, which
+    /// is no HTTP client span either. Both were counted.
+    #[tokio::test(start_paused = true)]
+    async fn the_finished_event_counts_the_attempts_sent() {
+        let (logs, _guard) = captured_logs::capture(FmtSpan::CLOSE);
+        let upstream = |status: u16| {
+            tower::service_fn(move |_: http::Request<Body>| async move {
+                let spent = &[
+                    ("retry-after", "1"),
+                    ("x-ratelimit-limit", "1"),
+                    ("x-ratelimit-remaining", "0"),
+                    ("x-ratelimit-reset", "60"),
+                ];
+                Ok::<_, tower::BoxError>(scripted::reply(status, spent, "{}"))
+            })
+        };
+        let get = || scripted::get("http://api.test/x");
+        let refusing = ServiceBuilder::new()
+            .layer(RetryLayer::new(scripted::exact()))
+            .layer(QuotaLayer::new().max_wait(Duration::from_secs(1)))
+            .service(upstream(503));
+        let error = refusing.oneshot(get()).await.unwrap_err();
+        assert!(error.rate_limited().is_some(), "{error}");
+        let holding = ServiceBuilder::new()
+            .layer(RetryLayer::new(
+                scripted::exact().deadline(Duration::from_secs(3)),
+            ))
+            .layer(QuotaLayer::new())
+            .service(upstream(200));
+        holding.clone().oneshot(get()).await.unwrap();
+        let error = holding.oneshot(get()).await.unwrap_err();
+        assert_eq!(
+            error.kind(),
+            tower_api_errors::ErrorKind::Transport,
+            "{error}"
+        );
+        let finished = finished(&logs);
+        assert_eq!(finished.len(), 3, "{finished:?}");
+        let failed = |attempts| format!("outcome=\"failure\" attempts={attempts}");
+        assert!(finished[0].contains(&failed(1)), "{finished:?}");
+        assert!(finished[2].contains(&failed(0)), "{finished:?}");
+        // The 503, the refused retry, the success, the held attempt.
+        assert_eq!(attempt_spans(&logs), (2, 2), "{}", logs.text());
     }
 
     /// `http.client.request.duration` is the "Duration of each HTTP

@@ -57,8 +57,8 @@
 //! below that sees its future dropped unanswered then knows the upstream
 //! did not answer in time (the circuit breaker counts a timeout), where a
 //! drop by the caller (its own timeout, a lost race) tells nothing. It
-//! reaches the futures dropped with the attempt, on its thread: not a
-//! call a layer below handed to a task of its own (a `Buffer`'s worker).
+//! reaches the futures dropped with the attempt, while it is dropped (see
+//! below for which).
 //!
 //! # An attempt dropped before it was sent
 //!
@@ -66,9 +66,24 @@
 //! waiting for its window, the auth layer for a first credential), when
 //! dropped still holding it, marks the drop as unsent (crate-internal):
 //! the [`RetryLayer`](crate::RetryLayer) dropping the attempt (its caller
-//! gave up) then records no HTTP request for it, as for an attempt
-//! refused below. It reaches the futures dropped with the attempt, on its
-//! thread, as the cut above does.
+//! gave up, or its deadline passed) then records no HTTP request for it,
+//! as for an attempt refused below. A retry layer below (a nested one)
+//! that has sent nothing of its call marks its own drop so, and a failure
+//! it ends with then reports 0 attempts: to the layer above, that attempt
+//! was not sent either.
+//!
+//! Both marks are set and read on the thread that drops the attempt, while
+//! it drops it: they reach every future dropped with it, through a
+//! `tower::buffer::Buffer` too (its worker calls the layers below and
+//! hands their future back to the caller's task, which drops it). They
+//! miss a future dropped later or elsewhere, and such an attempt is
+//! recorded as sent: a call a layer hands to a task of its own
+//! (`tokio::spawn`, aborted when dropped), one a `Buffer`'s worker drops
+//! because its caller left while it was calling below, and a request
+//! still queued in a `Buffer`, which no layer of ours holds yet. (A mark
+//! kept in the context would reach a spawned call only if the request
+//! carried the context in its extensions, some allocations on every call,
+//! and if the call's record waited for the task to drop it.)
 //!
 //! # A deadline over the calls a future makes
 //!

@@ -84,10 +84,13 @@ impl RetryReport {
     }
 
     field_getters! {
-        /// Attempts made, the first included. A circuit breaker's refusal
-        /// that the retry layer waited out sent nothing and is not counted,
-        /// as for `max_attempts`; a refusal that ends the call is its last
-        /// attempt.
+        /// Attempts sent, the first included. An attempt that sent nothing
+        /// is not counted: refused below (by a circuit breaker or the quota
+        /// layer), ended by the auth layer before any send, or held unsent
+        /// by a layer below when the deadline or the caller cut it; a call
+        /// that sent nothing reports 0. The `finished` event's `attempts`
+        /// and the `tower_api_errors.call.attempts` metric are this count.
+        /// (`max_attempts` counts every attempt but a breaker's refusals.)
         pub fn attempts -> u32;
 
         /// Time spent waiting between attempts.

@@ -142,8 +142,8 @@ impl Call {
 
     /// The call was dropped before its end (`in_flight`: during an
     /// attempt; `unsent`, one a layer below held, never sent), after
-    /// `report`: as in the metrics (`otel::Call`'s drop), the attempt's
-    /// span and the call's `finished` event say `cancelled`; an attempt
+    /// `report` (its attempts, those sent): the attempt's span, the
+    /// call's `finished` event and its metrics say `cancelled`; an attempt
     /// never sent is no HTTP request (its span `internal`).
     pub(crate) fn dropped(&mut self, report: &RetryReport, in_flight: bool, unsent: bool) {
         #[cfg(feature = "tracing")]
@@ -158,9 +158,7 @@ impl Call {
             }
         }
         #[cfg(feature = "opentelemetry")]
-        if unsent {
-            self.metrics.unsent();
-        }
+        self.metrics.dropped(report.attempts(), unsent);
     }
 
     /// The call ends with `report`: a success (`failure` is `None`) or a
@@ -230,7 +228,7 @@ impl HedgedCall {
         #[cfg(feature = "opentelemetry")]
         match end {
             Some((status, failure)) => self.metrics.finished(report, status, failure),
-            None => self.metrics.dropped(report.attempts()),
+            None => self.metrics.dropped(report.attempts(), false),
         }
     }
 }

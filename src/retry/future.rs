@@ -60,8 +60,14 @@ pin_project! {
                 // The attempt first: a layer below held it unsent, or not.
                 let mut state = this.state;
                 let unsent = crate::context::unsent_when(|| state.set(State::Done));
+                this.call.unsent += u32::from(unsent);
                 let report = this.call.report(None);
                 this.call.telemetry.dropped(&report, in_flight, unsent);
+                // Nothing sent: to a retry layer above, its attempt was
+                // held unsent (see `crate::context`).
+                if report.attempts() == 0 {
+                    crate::context::dropped_unsent();
+                }
             }
         }
     }
@@ -113,6 +119,10 @@ struct Call<S, B, P> {
     backoff_from: u32,
     // Attempts a circuit breaker below refused, never sent.
     refusals: u32,
+    // Attempts that sent nothing (those refusals too, any other refusal
+    // below, one held unsent when cut or dropped): the report counts the
+    // others.
+    unsent: u32,
     telemetry: observe::Call,
 }
 
@@ -180,6 +190,7 @@ where
                 previous_delay: Duration::ZERO,
                 backoff_from: 0,
                 refusals: 0,
+                unsent: 0,
                 telemetry,
             },
         }
@@ -235,15 +246,19 @@ where
                         Poll::Ready(result) => {
                             call.judge(result, this.state.as_mut(), this.deadline.as_mut(), cx)
                         }
-                        Poll::Pending => match call.pending(this.deadline.as_mut(), cx) {
-                            // The deadline cut the attempt: dropped as such.
-                            Next::Ready(output) => {
-                                let _cut = crate::context::cutting();
-                                this.state.set(State::Done);
-                                return Poll::Ready(output);
+                        Poll::Pending => {
+                            if !call.arm_deadline(this.deadline.as_mut(), cx) {
+                                return Poll::Pending;
                             }
-                            next => next,
-                        },
+                            // The deadline cut the attempt: dropped as such,
+                            // then recorded, as a layer below held it unsent
+                            // or not.
+                            let unsent = {
+                                let _cut = crate::context::cutting();
+                                crate::context::unsent_when(|| this.state.set(State::Done))
+                            };
+                            return Poll::Ready(call.deadline_passed(unsent));
+                        }
                     }
                 }
                 StateProj::Waiting { sleep } => {
@@ -275,10 +290,10 @@ where
 }
 
 impl<S, B, P> Call<S, B, P> {
-    /// The attempts made, less the breaker's refusals waited out (none
-    /// was sent, as for `max_attempts`), and the time waited.
+    /// The attempts sent (see [`RetryReport::attempts`]) and the time
+    /// waited.
     fn report(&self, reason: Option<StopReason>) -> RetryReport {
-        RetryReport::new(self.attempts - self.refusals, self.waited).with_stop(reason)
+        RetryReport::new(self.attempts - self.unsent, self.waited).with_stop(reason)
     }
 }
 
@@ -321,9 +336,15 @@ where
         if !self.arm_deadline(deadline, cx) {
             return Next::Pending;
         }
+        Next::Ready(self.deadline_passed(false))
+    }
+
+    /// The call's deadline has passed (`unsent`: with an attempt a layer
+    /// below held unsent): it ends unanswered.
+    fn deadline_passed<T>(&mut self, unsent: bool) -> Output<T> {
         let mut transport = TransportError::deadline_elapsed();
         transport.set_request(Some(self.context.request()));
-        self.ended_unanswered(Error::Transport(transport), StopReason::Deadline)
+        self.ended_unanswered(Error::Transport(transport), StopReason::Deadline, unsent)
     }
 
     /// Starts the call's clock if it is not running yet, and the
@@ -469,9 +490,12 @@ where
         let code = error.and_then(Error::api).and_then(|api| api.code());
         let refused = matches!(error, Some(Error::RateLimited(_)));
         let withheld = matches!(error, Some(Error::CircuitOpen(_)));
-        // Refused below, or ended by the auth layer before any send.
+        // Refused below, or ended by the auth layer or a retry layer below
+        // before any send.
         let auth = error.and_then(Error::auth_report);
-        let unsent = auth.map_or(refused || withheld, |auth| auth.sends() == 0);
+        let unsent = auth.map_or(refused || withheld, |auth| auth.sends() == 0)
+            || error.is_some_and(|error| error.retries().attempts() == 0);
+        self.unsent += u32::from(unsent);
         let failure = Failure {
             kind,
             code,
@@ -567,24 +591,30 @@ where
             }
             Poll::Ready(Err(error)) => {
                 let error = Error::from_inner(error, Some(self.context.request()));
-                self.ended_unanswered(error, StopReason::ServiceFailed)
+                Next::Ready(self.ended_unanswered(error, StopReason::ServiceFailed, false))
             }
         }
     }
 
     /// Ends the call in `error`, stopped for `reason`, with no response to
-    /// show, and records it: its
-    /// deadline passed, or the service failed to get ready for a retry.
-    fn ended_unanswered<T>(&mut self, mut error: Error, reason: StopReason) -> Next<Output<T>> {
+    /// show (`unsent`: its last attempt was held unsent), and records it:
+    /// its deadline passed, or the service failed to get ready for a retry.
+    fn ended_unanswered<T>(
+        &mut self,
+        mut error: Error,
+        reason: StopReason,
+        unsent: bool,
+    ) -> Output<T> {
+        self.unsent += u32::from(unsent);
         let report = self.report(Some(reason));
         error.set_retries(report);
         let failure = Failure {
             kind: error.kind(),
             code: None,
             refused: false,
-            unsent: false,
+            unsent,
         };
         self.telemetry.finished(&report, None, Some(failure));
-        Next::Ready(Err(error))
+        Err(error)
     }
 }

@@ -27,15 +27,13 @@ struct State {
     started: Instant,
     attempt_started: Instant,
     resends: u32,
-    /// Attempts that ended with nothing sent (not the call's).
-    unsent: u32,
     in_flight: bool,
     /// The retry's wait in progress, recorded when the next attempt is
     /// sent or the call dropped.
     wait: Option<Waiting>,
     /// The call is still to be recorded, here (not a hedged call's
     /// attempt's recorder): a call dropped before its end is recorded
-    /// when its recorder drops.
+    /// when its owner says so ([`Call::dropped`]).
     open: bool,
 }
 
@@ -64,7 +62,6 @@ impl Call {
                 started: now,
                 attempt_started: now,
                 resends: 0,
-                unsent: 0,
                 in_flight: attempts,
                 wait: None,
                 open: call,
@@ -72,18 +69,17 @@ impl Call {
         }))
     }
 
-    /// The call was dropped before its end, `attempts` sent: the attempt
-    /// in flight and the call recorded as `cancelled`, unless ended.
-    pub(crate) fn dropped(&mut self, attempts: u32) {
+    /// The call was dropped before its end, `attempts` sent (`unsent`:
+    /// with an attempt in flight a layer below held, no HTTP request): the
+    /// attempt in flight and the call recorded as `cancelled`, unless
+    /// ended. Its owner (the retry or hedge layer's future) says so when
+    /// it drops.
+    pub(crate) fn dropped(&mut self, attempts: u32, unsent: bool) {
         if let Some(state) = self.0.as_deref_mut() {
+            if unsent {
+                state.in_flight = false;
+            }
             state.cancelled(attempts);
-        }
-    }
-
-    /// The attempt in flight is dropped unsent: no HTTP request.
-    pub(crate) fn unsent(&mut self) {
-        if let Some(state) = self.0.as_deref_mut() {
-            state.unsent += u32::from(std::mem::take(&mut state.in_flight));
         }
     }
 
@@ -207,16 +203,6 @@ impl Drop for Waiting {
     }
 }
 
-/// A call or an attempt dropped before its end (the caller gave up, or
-/// another of a hedged call's attempts won) is still recorded.
-impl Drop for Call {
-    fn drop(&mut self) {
-        if let Some(state) = self.0.as_deref_mut() {
-            state.cancelled(state.resends + 1 - state.unsent);
-        }
-    }
-}
-
 impl State {
     /// Records the attempt in flight and the call (if this records it)
     /// as `cancelled`, after `attempts` sent; nothing once they ended.
@@ -255,12 +241,11 @@ impl State {
     ) -> Instant {
         let now = Instant::now();
         // An attempt never sent is no HTTP request (OTel's HTTP client
-        // conventions): the call counts it, not this metric.
+        // conventions): neither this metric nor the call counts it.
         if !std::mem::take(&mut self.in_flight) {
             return now;
         }
         if failure.is_some_and(|f| f.unsent) {
-            self.unsent += 1;
             return now;
         }
         let seconds = now

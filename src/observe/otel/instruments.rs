@@ -169,7 +169,7 @@ impl Metrics {
                 "Duration of each logical call through the retry layer, attempts and waits included.",
                 CALL_DURATION_BUCKETS);
             call_attempts: u64_histogram("tower_api_errors.call.attempts", "{attempt}",
-                "Attempts made by each logical call, the first included.", ATTEMPT_BUCKETS);
+                "Attempts sent by each logical call, the first included.", ATTEMPT_BUCKETS);
             retries: u64_counter("tower_api_errors.retries", "{retry}",
                 "Retries decided, by the failure that caused them.");
             waits: u64_counter("tower_api_errors.waits", "{wait}",
