@@ -13,6 +13,11 @@ mod support;
 #[cfg(feature = "grpc")]
 #[path = "support/echo.rs"]
 mod echo;
+#[path = "support/full_stack.rs"]
+mod full_stack;
+#[allow(dead_code)] // The suites share it; each uses its own part.
+#[path = "support/idp.rs"]
+mod idp;
 #[path = "support/scripted.rs"]
 mod scripted;
 
@@ -1353,5 +1358,561 @@ async fn a_retry_override_decides_whether_a_call_is_hedged() {
         client.clone().oneshot(request).await.unwrap();
         let sends = if hedged { 2 } else { 1 };
         assert_eq!(sent.load(SeqCst), sends, "{method} {marked:?}");
+    }
+}
+
+// ------------------------------------------------------ the full stack
+
+/// Curated from a probe of the layers together (branch probe-mix): the
+/// full stack (`ApiErrorsLayer` with retry, breaker, auth, quota and a
+/// hedge) over hyper-util against a scripted vendor on loopback. A
+/// half-open probe meeting a 401 or an identity provider that is down;
+/// one `Retry-After` seen by the breaker, the quota and the retry layer,
+/// in one process and in two on one store; a hedge beside a 429, a
+/// cooled or spent scope and a cold start; hedge losers and held hedges
+/// in the quota's count; what the hedge sends when the retry policy or
+/// the auth layer says no more; a body over the hedge's replay cap.
+mod in_the_full_stack {
+    use crate::full_stack::{
+        accepts_tok2, after, at_once, auth_failure, breaker, exact, get, hedge_after, hyper_stack,
+        layers, learned_hedge, now, outcome, source, warm, Body, Hit, HyperStack, Vendor, MS, S,
+    };
+    use crate::idp::{self, Idp};
+    use crate::support::Frames;
+    use http::Request;
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tokio::time::Instant;
+    use tower::ServiceExt;
+    use tower_api_errors::auth::{AuthFailure, AuthLayer};
+    use tower_api_errors::{ApiErrorsLayer, Error, ErrorKind, QuotaLayer, RetryPolicy};
+
+    // ---------------------------------------------------- breaker and auth
+
+    /// Breaker docs ("An answer closes the breaker"; the retry layer treats
+    /// the refusal "like a server's hint") and auth docs (renewed once and sent
+    /// again within the attempt): a breaker opened by two calls' four 503s
+    /// (two attempts each); the next call is refused, waits out the 5 s break
+    /// without using an attempt up, and is the probe; the probe's 401 is
+    /// renewed and its re-send answered 200, which closes the breaker: three
+    /// callers after it are all sent at once, with the new token, and no
+    /// second refresh.
+    #[tokio::test(start_paused = true)]
+    async fn a_half_open_probe_rejected_401_is_renewed_and_closes_the_breaker() {
+        let vendor = Vendor::start(|n, hit| match n {
+            0..=3 => now(503, &[]),
+            _ => now(if accepts_tok2(hit) { 200 } else { 401 }, &[]),
+        })
+        .await;
+        let idp = source(|_| idp::ok("tok-2"));
+        let client = hyper_stack(layers(
+            exact().max_attempts(2),
+            AuthLayer::new(idp.clone()),
+            breaker(4),
+            learned_hedge(),
+        ));
+        let url = vendor.url("/v1/items");
+        for _ in 0..2 {
+            let result = get(&client, &url).await;
+            assert_eq!(
+                result.as_ref().unwrap_err().kind(),
+                ErrorKind::Unavailable,
+                "{}",
+                outcome(&result)
+            );
+        }
+        let started = Instant::now();
+        let probe = get(&client, &url).await;
+        assert!(probe.is_ok(), "the probe: {}", outcome(&probe));
+        assert_eq!(started.elapsed(), S(5), "the probe waited out the break");
+        let results = at_once(&client, &url, 3).await;
+        for (at, result) in &results {
+            assert_eq!(
+                (*at, result.as_ref().ok()),
+                (Duration::ZERO, Some(&200)),
+                "closed: sent at once"
+            );
+        }
+        assert_eq!(idp.refreshes(), 1);
+        assert_eq!(vendor.count(), 4 + 2 + 3);
+    }
+
+    /// Breaker docs ("a request a layer below refused without sending
+    /// (quota, auth) never count[s]"; "An answer closes the breaker"): the
+    /// half-open probe is answered 401 and the identity provider fails the
+    /// refresh. That is the token endpoint's failure, not the vendor's: the
+    /// next call is sent at once (a 401 again, ended by the refresh's
+    /// backoff), not refused by a reopened breaker.
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_whose_refresh_fails_does_not_reopen_the_breaker() {
+        let vendor = Vendor::start(|n, _| match n {
+            0..=3 => now(503, &[]),
+            _ => now(401, &[]),
+        })
+        .await;
+        let idp = source(|_| idp::err("token endpoint answered 500"));
+        let client = hyper_stack(layers(
+            exact().max_attempts(2),
+            AuthLayer::new(idp.clone()),
+            breaker(4),
+            learned_hedge(),
+        ));
+        let url = vendor.url("/v1/items");
+        for _ in 0..2 {
+            get(&client, &url).await.unwrap_err();
+        }
+        let probe = get(&client, &url).await;
+        assert_eq!(auth_failure(&probe), AuthFailure::RefreshFailed);
+        let started = Instant::now();
+        let next = get(&client, &url).await;
+        assert_eq!(started.elapsed(), Duration::ZERO, "{}", outcome(&next));
+        assert_eq!(auth_failure(&next), AuthFailure::RefreshBackingOff);
+        assert_eq!(vendor.count(), 6, "the call after the probe was sent");
+    }
+
+    /// Breaker docs ("a request a layer below refused without sending
+    /// (quota, auth) never count[s]"; one probe at a time) with two stacks on
+    /// one breaker layer (its clones share the circuits): A's calls open it;
+    /// after the break, B's call is the probe, and B's identity provider is
+    /// down (`NoCredential`: nothing sent). That unsent probe must free the
+    /// probe's place: A's next call is the probe, sent at once, and closes
+    /// the breaker.
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_the_auth_layer_never_sent_frees_the_probe() {
+        let vendor = Vendor::start(|n, _| match n {
+            0..=1 => now(503, &[]),
+            _ => now(200, &[]),
+        })
+        .await;
+        let shared = breaker(2);
+        let good = source(|_| idp::ok("tok-2"));
+        let down = Idp::new(|_, _| idp::err("token endpoint: connection refused"));
+        let policy = exact().max_attempts(1);
+        let a = hyper_stack(layers(
+            policy.clone(),
+            AuthLayer::new(good),
+            shared.clone(),
+            learned_hedge(),
+        ));
+        let b = hyper_stack(layers(
+            policy,
+            AuthLayer::new(down),
+            shared,
+            learned_hedge(),
+        ));
+        let url = vendor.url("/v1/items");
+        for _ in 0..2 {
+            get(&a, &url).await.unwrap_err();
+        }
+        tokio::time::advance(S(5)).await;
+        let probe = get(&b, &url).await;
+        assert_eq!(auth_failure(&probe), AuthFailure::NoCredential);
+        let started = Instant::now();
+        let next = get(&a, &url).await;
+        assert!(next.is_ok(), "{}", outcome(&next));
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        assert_eq!(vendor.count(), 3);
+    }
+
+    // ------------------------------------------ breaker, quota and retry
+
+    /// Breaker docs ("the breaker stays open exactly that long: no probe
+    /// before the time the server named"), quota docs (the 503's
+    /// `Retry-After` "holds the whole scope for that long") and retry docs
+    /// (waits "exactly" what the server said): one 503 with `Retry-After: 3`
+    /// opens the breaker, cools the quota's scope and times the retry; the
+    /// retry goes at 3 s, the same instant for all three, not 6 s or 9 s.
+    #[tokio::test(start_paused = true)]
+    async fn one_retry_after_seen_by_breaker_quota_and_retry_is_one_wait() {
+        let vendor = Vendor::start(|n, _| match n {
+            0 => now(503, &[("retry-after", "3")]),
+            _ => now(200, &[]),
+        })
+        .await;
+        let idp = source(|_| idp::ok("tok-2"));
+        let client = hyper_stack(layers(
+            exact(),
+            AuthLayer::new(idp),
+            breaker(1),
+            learned_hedge(),
+        ));
+        let started = Instant::now();
+        let result = get(&client, &vendor.url("/v1/items")).await;
+        assert!(result.is_ok(), "{}", outcome(&result));
+        assert_eq!(started.elapsed(), S(3));
+        let hits = vendor.hits();
+        assert_eq!(hits.len(), 2);
+        assert_eq!(hits[1].at, S(3));
+    }
+
+    /// Breaker docs ("The server's word is the fleet's": with the quota's
+    /// store, an opening the server timed is published, and "every process's
+    /// breaker for the scope fails fast until T, then probes"), quota docs (a
+    /// 503's `Retry-After` holds the whole scope, shared through the store)
+    /// and retry docs (a refusal is waited out like a server's hint): two processes
+    /// (two stacks) on one `MemoryStore`. A's call is answered 503 with
+    /// `Retry-After: 3` (A does not retry); B's call right after is refused
+    /// unsent by its breaker and held by its quota, both until the same
+    /// instant: B sends once, at 3 s, not at 6 s. (B starts at once: the
+    /// published opening is wall-clock time, which tokio's paused clock does
+    /// not move.)
+    #[tokio::test(start_paused = true)]
+    async fn a_fleet_on_one_store_waits_one_retry_after_once() {
+        let vendor = Vendor::start(|n, _| match n {
+            0 => now(503, &[("retry-after", "3")]),
+            _ => now(200, &[]),
+        })
+        .await;
+        let store = tower_api_errors::quota::MemoryStore::new();
+        let process = |policy: RetryPolicy| {
+            hyper_stack(
+                ApiErrorsLayer::new()
+                    .retry(policy)
+                    .auth(AuthLayer::new(source(|_| idp::ok("tok-2"))))
+                    .quota(QuotaLayer::with_store(store.clone()))
+                    .breaker(breaker(1).shared(store.clone()))
+                    .hedge(learned_hedge()),
+            )
+        };
+        let a = process(exact().max_attempts(1));
+        let b = process(exact());
+        let url = vendor.url("/v1/items");
+        get(&a, &url).await.unwrap_err();
+        let started = Instant::now();
+        let result = get(&b, &url).await;
+        assert!(result.is_ok(), "{}", outcome(&result));
+        assert_eq!(started.elapsed(), S(3));
+        let at: Vec<Duration> = vendor.hits().iter().map(|h| h.at).collect();
+        assert_eq!(at, [S(0), S(3)]);
+    }
+
+    // ------------------------------------------------------ hedge and quota
+
+    /// Hedge docs ("the first final answer wins"; a pushback or `Retry-After`
+    /// "cancels nothing, and an attempt in flight may still answer"): the
+    /// hedge is answered 429 with `Retry-After: 1` while the first attempt is
+    /// still on its way to a 200. The call is the 200, at 300 ms, not a 429,
+    /// nor a wait of a second for a retry of the hedge.
+    #[tokio::test(start_paused = true)]
+    async fn a_429_on_the_hedge_leaves_the_first_attempt_to_answer() {
+        let vendor = Vendor::start(|n, _| match n {
+            0 => after(300, 200, &[]),
+            _ => now(429, &[("retry-after", "1")]),
+        })
+        .await;
+        let idp = source(|_| idp::ok("tok-2"));
+        let client = hyper_stack(layers(
+            exact(),
+            AuthLayer::new(idp),
+            breaker(10),
+            hedge_after(50),
+        ));
+        warm(&client, &vendor).await;
+        let started = Instant::now();
+        let result = get(&client, &vendor.url("/v1/items")).await;
+        assert_eq!(
+            result.as_ref().ok().map(|r| r.status().as_u16()),
+            Some(200),
+            "{}",
+            outcome(&result)
+        );
+        assert_eq!(started.elapsed(), MS(300));
+        assert_eq!(vendor.count(), 2);
+    }
+
+    /// Hedge docs ("with the quota layer below, a hedge is held like any
+    /// send") and quota docs (a 429 with `Retry-After` "holds the whole
+    /// scope"): one call's 429 with `Retry-After: 2` cools the scope; another
+    /// call started 500 ms in, to a vendor slow enough to tempt its hedge,
+    /// sends nothing (first attempt nor hedge) before the 2 s are over.
+    #[tokio::test(start_paused = true)]
+    async fn a_cooled_scope_holds_the_hedges_of_other_calls() {
+        let vendor = Vendor::start(|n, _| match n {
+            0 => now(429, &[("retry-after", "2")]),
+            _ => after(200, 200, &[]),
+        })
+        .await;
+        let idp = source(|_| idp::ok("tok-2"));
+        let client = hyper_stack(layers(
+            exact(),
+            AuthLayer::new(idp),
+            breaker(10),
+            hedge_after(50),
+        ));
+        warm(&client, &vendor).await;
+        let first = tokio::spawn({
+            let (client, url) = (client.clone(), vendor.url("/a"));
+            async move { get(&client, &url).await.map(|r| r.status()) }
+        });
+        tokio::time::sleep(MS(500)).await;
+        let second = get(&client, &vendor.url("/b")).await;
+        assert!(second.is_ok(), "{}", outcome(&second));
+        assert!(first.await.unwrap().is_ok());
+        let early: Vec<Hit> = vendor
+            .hits()
+            .into_iter()
+            .skip(1)
+            .filter(|h| h.at < S(2))
+            .collect();
+        assert!(early.is_empty(), "sent during the cooldown: {early:?}");
+    }
+
+    /// Hedge docs ("Refusals from below" say when to come back; "The call
+    /// ends with the last failure when no attempt succeeds") and quota docs
+    /// (a request held longer than `max_wait` "fails at once, without being
+    /// sent"): in a hedged stack, a call whose first attempt the quota
+    /// refuses (the window spent for an hour) ends at once in `RateLimited`,
+    /// sends nothing and waits for no hedge.
+    #[tokio::test(start_paused = true)]
+    async fn a_hedged_call_refused_by_the_quota_ends_at_once() {
+        let vendor = Vendor::start(|_, _| {
+            now(
+                200,
+                &[
+                    ("x-ratelimit-limit", "100"),
+                    ("x-ratelimit-remaining", "0"),
+                    ("x-ratelimit-reset", "3600"),
+                ],
+            )
+        })
+        .await;
+        let idp = source(|_| idp::ok("tok-2"));
+        let client = hyper_stack(layers(
+            exact(),
+            AuthLayer::new(idp),
+            breaker(10),
+            hedge_after(50),
+        ));
+        warm(&client, &vendor).await;
+        get(&client, &vendor.url("/v1/spend")).await.unwrap();
+        let started = Instant::now();
+        let result = get(&client, &vendor.url("/v1/items")).await;
+        assert_eq!(started.elapsed(), Duration::ZERO, "{}", outcome(&result));
+        assert!(
+            matches!(result, Err(Error::RateLimited(_))),
+            "{}",
+            outcome(&result)
+        );
+        assert_eq!(vendor.count(), 1);
+    }
+
+    /// Quota docs ("Cold start": a scope's first request probes it, its
+    /// other requests hold until its answer: "Many workers starting together
+    /// send one request, not one each") and hedge docs (the hedge of "a slow
+    /// idempotent call"): five callers start together on a cold scope; the
+    /// probe's answer takes 500 ms. The four held calls were never slow at
+    /// the server; when the probe answers they go, one send each, not a first
+    /// attempt and a hedge each.
+    #[tokio::test(start_paused = true)]
+    async fn calls_held_behind_a_cold_start_probe_go_once_each() {
+        let vendor = Vendor::start(|n, _| match n {
+            0 => after(500, 200, &[]),
+            _ => after(5, 200, &[]),
+        })
+        .await;
+        let idp = source(|_| idp::ok("tok-2"));
+        let client = hyper_stack(layers(
+            exact(),
+            AuthLayer::new(idp),
+            breaker(10),
+            hedge_after(50),
+        ));
+        let results = at_once(&client, &vendor.url("/v1/items"), 5).await;
+        for (at, result) in &results {
+            assert!(matches!(result, Ok(200)), "at {at:?}: {result:?}");
+        }
+        let sent: Vec<Duration> = vendor.hits().iter().map(|h| h.at).collect();
+        assert_eq!(sent.len(), 5, "sends: {sent:?}");
+    }
+
+    /// Quota docs ("Permits a request takes are counted from the moment it is
+    /// let through until its answer"; an open scope lets 16 in flight) and
+    /// hedge docs ("the other attempt is dropped (cancelled)"): forty calls
+    /// in a row, each answered by its hedge at 55 ms while its first attempt
+    /// would take a second. Every loser is dropped; none keeps a place in the
+    /// quota's count, so the 40th call is as fast as the first.
+    #[tokio::test(start_paused = true)]
+    async fn hedge_losers_give_their_quota_place_back() {
+        let vendor = Vendor::start(|n, _| match n % 2 {
+            0 => after(1000, 200, &[]),
+            _ => after(5, 200, &[]),
+        })
+        .await;
+        let idp = source(|_| idp::ok("tok-2"));
+        let client = hyper_stack(layers(
+            exact(),
+            AuthLayer::new(idp),
+            breaker(10),
+            hedge_after(50),
+        ));
+        warm(&client, &vendor).await;
+        for call in 0..40 {
+            let started = Instant::now();
+            let result = get(&client, &vendor.url("/v1/items")).await;
+            assert!(result.is_ok(), "call {call}: {}", outcome(&result));
+            assert_eq!(started.elapsed(), MS(55), "call {call}");
+        }
+    }
+
+    /// Hedge docs ("with the quota layer below, a hedge is held like any
+    /// send"; the first final answer wins and "the other attempt is dropped")
+    /// and quota docs (a held request is sent only when let through): a slow
+    /// call's hedge is held by a cooldown another call's 429 started; the
+    /// first attempt answers at 500 ms, ending the call; the held hedge is
+    /// dropped with it and never reaches the vendor after the cooldown.
+    #[tokio::test(start_paused = true)]
+    async fn a_hedge_held_by_the_quota_is_never_sent_after_its_call_ended() {
+        let cooled = Arc::new(AtomicBool::new(false));
+        let seen = cooled.clone();
+        let vendor = Vendor::start(move |_, hit| match hit.path.as_str() {
+            "/slow" => after(500, 200, &[]),
+            _ if !seen.swap(true, SeqCst) => now(429, &[("retry-after", "2")]),
+            _ => now(200, &[]),
+        })
+        .await;
+        let idp = source(|_| idp::ok("tok-2"));
+        let client = hyper_stack(layers(
+            exact(),
+            AuthLayer::new(idp),
+            breaker(10),
+            hedge_after(50),
+        ));
+        warm(&client, &vendor).await;
+        let started = Instant::now();
+        let slow = tokio::spawn({
+            let (client, url) = (client.clone(), vendor.url("/slow"));
+            async move {
+                (
+                    get(&client, &url).await.map(|r| r.status()),
+                    started.elapsed(),
+                )
+            }
+        });
+        tokio::time::sleep(MS(10)).await;
+        let cool = tokio::spawn({
+            let (client, url) = (client.clone(), vendor.url("/cool"));
+            async move { get(&client, &url).await.map(|r| r.status()) }
+        });
+        let (result, took) = slow.await.unwrap();
+        assert_eq!(result.map(|s| s.as_u16()).ok(), Some(200));
+        assert_eq!(took, MS(500));
+        assert!(cool.await.unwrap().is_ok());
+        tokio::time::sleep(S(3)).await;
+        let slow_sends = vendor.hits().iter().filter(|h| h.path == "/slow").count();
+        assert_eq!(slow_sends, 1, "{:?}", vendor.hits());
+    }
+
+    // ------------------------------- what the hedge sends when told no more
+
+    /// Auth docs ("a re-send rejected again is not retried even when the
+    /// server marks it retryable (`x-should-retry: true`), because a 401 that
+    /// says 'retry' asks for a retry with a credential, which the re-send
+    /// already was"; README: "Stacked by hand or in `ApiErrorsLayer`, a call
+    /// makes at most one send and one re-send per attempt") with a hedge
+    /// above: a vendor that rejects every credential with
+    /// `x-should-retry: true`, before the hedge is due. The rejected re-send
+    /// is the call's answer: no hedge is sent for it, and the token source is
+    /// asked for one refresh, not one per attempt.
+    #[tokio::test(start_paused = true)]
+    async fn a_resend_rejected_again_sends_no_hedge() {
+        let vendor = Vendor::start(|_, _| after(10, 401, &[("x-should-retry", "true")])).await;
+        let idp = Idp::new(|n, _| idp::ok(&format!("tok-{n}")));
+        let client = hyper_stack(layers(
+            exact(),
+            AuthLayer::new(idp.clone()),
+            breaker(10),
+            hedge_after(200),
+        ));
+        warm(&client, &vendor).await;
+        let result = get(&client, &vendor.url("/v1/items")).await;
+        assert_eq!(
+            result.as_ref().err().map(Error::kind),
+            Some(ErrorKind::Unauthorized),
+            "{}",
+            outcome(&result)
+        );
+        // Before the fix: the hedge went at once, a third send with the rejected credential.
+        let sent: Vec<(String, Duration)> =
+            vendor.hits().into_iter().map(|h| (h.auth, h.at)).collect();
+        assert_eq!(idp.refreshes(), 1, "{sent:?}");
+        let auths: Vec<&str> = sent.iter().map(|(auth, _)| auth.as_str()).collect();
+        assert_eq!(
+            auths,
+            ["Bearer tok-1", "Bearer tok-2"],
+            "one send and one re-send: {sent:?}"
+        );
+    }
+
+    /// The retry module's customised policy (src/retry/mod.rs: "never retry
+    /// anything against /payments, whatever the server says": `retry_if`
+    /// returning `Some(false)`), hedge docs (a call whose `RetryOverride`
+    /// says it is not to be sent twice is not hedged; "hedging and retrying
+    /// are two strategies for one call") and gRFC A6: a PUT to /payments
+    /// answered 503 at 10 ms, before its hedge is due. The policy forbids
+    /// another try: the 503 is the answer, and no hedge is sent for it at
+    /// once.
+    #[tokio::test(start_paused = true)]
+    async fn a_failure_the_policy_forbids_retrying_sends_no_hedge() {
+        let vendor = Vendor::start(|n, _| match n {
+            0 => after(10, 503, &[]),
+            _ => now(200, &[]),
+        })
+        .await;
+        let idp = source(|_| idp::ok("tok-2"));
+        let policy = exact().retry_if(|ctx| {
+            if ctx.uri().path() == "/payments" {
+                Some(false)
+            } else {
+                None
+            }
+        });
+        let client = hyper_stack(layers(
+            policy,
+            AuthLayer::new(idp),
+            breaker(10),
+            hedge_after(200),
+        ));
+        warm(&client, &vendor).await;
+        let request = Request::put(vendor.url("/payments"))
+            .body(Body::from("{}"))
+            .unwrap();
+        let result = client.clone().oneshot(request).await;
+        let sent: Vec<Duration> = vendor.hits().iter().map(|h| h.at).collect();
+        // Before the fix: the hedge went at once, a second PUT to /payments.
+        assert_eq!(sent, [Duration::ZERO], "{}", outcome(&result));
+        assert_eq!(
+            result.as_ref().err().map(Error::kind),
+            Some(ErrorKind::Unavailable)
+        );
+    }
+
+    /// Replay docs (the hedge and retry layers "each keep the body for a
+    /// replay", README) and auth docs ("the re-send carries the identical
+    /// body"): a streamed 100 KiB PUT, more than the hedge layer keeps (64
+    /// KiB by default) but within the retry policy's cap (1 MiB here), so
+    /// that it is not hedged but can be sent again; the 401's re-send carries
+    /// all 100 KiB.
+    #[tokio::test(start_paused = true)]
+    async fn a_body_over_the_hedge_cap_but_within_the_retry_cap_is_resent_whole() {
+        let vendor =
+            Vendor::start(|_, hit| now(if accepts_tok2(hit) { 200 } else { 401 }, &[])).await;
+        let idp = source(|_| idp::ok("tok-2"));
+        let policy = exact().max_replay_bytes(1024 * 1024);
+        let client: HyperStack<Frames<std::io::Error>> = hyper_stack(layers(
+            policy,
+            AuthLayer::new(idp),
+            breaker(10),
+            hedge_after(50),
+        ));
+        static CHUNK: [u8; 10 * 1024] = [b'x'; 10 * 1024];
+        let chunk = std::str::from_utf8(&CHUNK).unwrap();
+        let request = Request::put(vendor.url("/v1/blobs/1"))
+            .body(Frames::chunks(&[chunk; 10]))
+            .unwrap();
+        let result = client.oneshot(request).await;
+        assert!(result.is_ok(), "{}", outcome(&result));
+        let lengths: Vec<usize> = vendor.hits().iter().map(|h| h.body.len()).collect();
+        assert_eq!(lengths, [100 * 1024, 100 * 1024]);
     }
 }

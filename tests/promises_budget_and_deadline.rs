@@ -1,5 +1,12 @@
 //! The retry budget and deadline as documented, error typing over a real
 //! client, and tower-http 0.7's TraceLayer driven by our classifier.
+#[path = "support/full_stack.rs"]
+mod full_stack;
+#[allow(dead_code)] // The suites share it; each uses its own part.
+#[path = "support/idp.rs"]
+mod idp;
+mod support;
+
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
@@ -792,4 +799,77 @@ async fn a_retry_whose_service_fails_to_get_ready_says_why_it_stopped() {
     assert_eq!(sent.load(Ordering::SeqCst), 1);
     assert_eq!(error.retries().attempts(), 1);
     assert_eq!(error.retries().stopped(), Some(StopReason::ServiceFailed));
+}
+
+// ------------------------------------------------------------ the full stack
+
+/// Curated from a probe of the layers together (branch probe-mix): the
+/// deadline in the full stack (`ApiErrorsLayer` with retry, breaker,
+/// auth, quota and a hedge layer) over hyper-util against a scripted
+/// vendor on loopback: a half-open probe that hangs and the callers held
+/// behind it.
+mod in_the_full_stack {
+    use crate::full_stack::{
+        breaker, exact, get, hyper_stack, layers, learned_hedge, now, outcome, source, Vendor,
+        NEVER, S,
+    };
+    use crate::idp;
+    use crate::support::response;
+    use tokio::time::Instant;
+    use tower_api_errors::auth::AuthLayer;
+    use tower_api_errors::StopReason;
+
+    /// Breaker docs ("One probe at a time": "the others are told to come
+    /// back a little later"; "a counted failure (a cut by the retry layer's
+    /// deadline too) reopens it") and retry docs (an attempt still running
+    /// at the deadline "is cut short"): the half-open probe hangs; it and a
+    /// caller held behind it each end within their 2 s deadline, typed; the
+    /// cut reopened the breaker (10 s, doubled), after which a probe
+    /// succeeds.
+    #[tokio::test(start_paused = true)]
+    async fn callers_behind_a_hanging_probe_end_by_their_deadline() {
+        let vendor = Vendor::start(|n, _| match n {
+            0..=1 => now(503, &[]),
+            2 => (NEVER, response(200, &[], "")),
+            _ => now(200, &[]),
+        })
+        .await;
+        let idp = source(|_| idp::ok("tok-2"));
+        let client = hyper_stack(layers(
+            exact().max_attempts(1).deadline(S(2)),
+            AuthLayer::new(idp),
+            breaker(2),
+            learned_hedge(),
+        ));
+        let url = vendor.url("/v1/items");
+        for _ in 0..2 {
+            get(&client, &url).await.unwrap_err();
+        }
+        tokio::time::advance(S(5)).await;
+        let started = Instant::now();
+        let probe = tokio::spawn({
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                (
+                    get(&client, &url).await.map(|r| r.status()),
+                    started.elapsed(),
+                )
+            }
+        });
+        tokio::task::yield_now().await;
+        let behind = get(&client, &url).await;
+        assert!(
+            started.elapsed() <= S(2),
+            "behind: {:?} {}",
+            started.elapsed(),
+            outcome(&behind)
+        );
+        assert!(behind.is_err());
+        let (probe, took) = probe.await.unwrap();
+        assert!(took <= S(2), "the probe ended at {took:?}");
+        assert!(probe.unwrap_err().retries().stopped() == Some(StopReason::Deadline));
+        tokio::time::advance(S(11)).await;
+        let after = get(&client, &url).await;
+        assert!(after.is_ok(), "{}", outcome(&after));
+    }
 }

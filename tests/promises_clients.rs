@@ -24,6 +24,11 @@ mod support;
 mod captured_logs;
 #[path = "support/exported.rs"]
 mod exported;
+#[path = "support/full_stack.rs"]
+mod full_stack;
+#[allow(dead_code)] // The suites share it; each uses its own part.
+#[path = "support/idp.rs"]
+mod idp;
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -1176,4 +1181,161 @@ async fn a_reqwest_timeout_cuts_an_attempt_and_the_retry_sends_the_whole_stream(
     assert_eq!(answer.status(), 200);
     let bodies = bodies.lock().unwrap().clone();
     assert_eq!(bodies, ["timed out once", "timed out once"]);
+}
+
+// ------------------------------------------------------------ the full stack through the adapters
+
+/// Curated from a probe of the layers together (branch probe-mix): the
+/// full stack (`ApiErrorsLayer` with retry, breaker, auth, quota and a
+/// hedge) through `ReqwestClient` and `ApiErrorsMiddleware` against a
+/// scripted vendor on loopback, as over hyper-util: one `Retry-After` seen
+/// by three layers is one wait; a 429 on the hedge leaves the first
+/// attempt to answer; a slow first attempt is overtaken by its hedge.
+mod in_the_full_stack {
+    use super::middleware_with;
+    use crate::full_stack::{
+        after, breaker, exact, get, hedge_after, hyper_stack, layers, learned_hedge, now, source,
+        warm, Layers, Vendor, MS, NEVER, S, WARM,
+    };
+    use crate::idp;
+    use crate::support::{bounded, response};
+    use tokio::time::Instant;
+    use tower::Layer;
+    use tower_api_errors::auth::AuthLayer;
+    use tower_api_errors::reqwest::ReqwestClient;
+    use tower_api_errors::stack::ApiErrors;
+
+    /// The full stack over `ReqwestClient`.
+    fn over_reqwest(layers: Layers) -> ApiErrors<ReqwestClient, Layers> {
+        layers.layer(ReqwestClient::new(reqwest::Client::new()))
+    }
+
+    /// src/reqwest/mod.rs (the stack around a `reqwest::Client`, and as a
+    /// middleware) with breaker, quota and retry docs (one `Retry-After`
+    /// seen by the three layers is one wait; `promises_breaker_and_hedge.rs`
+    /// pins it over hyper-util): a 503 with `Retry-After: 2` through both
+    /// reqwest adapters is waited once, 2 s, and the retry answered.
+    #[tokio::test(start_paused = true)]
+    async fn reqwest_and_middleware_wait_one_retry_after_once() {
+        for adapter in ["reqwest", "middleware"] {
+            let vendor = Vendor::start(|n, _| match n {
+                0 => now(503, &[("retry-after", "2")]),
+                _ => now(200, &[]),
+            })
+            .await;
+            let idp = source(|_| idp::ok("tok-2"));
+            let layers = layers(exact(), AuthLayer::new(idp), breaker(1), learned_hedge());
+            let url = vendor.url("/v1/items");
+            let started = Instant::now();
+            let status = match adapter {
+                "reqwest" => get(&over_reqwest(layers), &url)
+                    .await
+                    .map(|r| r.status())
+                    .map_err(|e| e.to_string()),
+                _ => middleware_with(layers)
+                    .get(&url)
+                    .send()
+                    .await
+                    .map(|r| r.status())
+                    .map_err(|e| e.to_string()),
+            };
+            assert_eq!(status, Ok(http::StatusCode::OK), "{adapter}");
+            assert_eq!(started.elapsed(), S(2), "{adapter}");
+            assert_eq!(vendor.count(), 2, "{adapter}");
+        }
+    }
+
+    /// src/reqwest/mod.rs (the stack around a `reqwest::Client`, and as a
+    /// middleware) with hedge docs (a `Retry-After` on either attempt
+    /// "stops further hedges for the call", cancelling nothing): a 429 on
+    /// the hedge while the first attempt is on its way to a 200, through
+    /// both reqwest adapters: the 200, at 300 ms.
+    #[tokio::test(start_paused = true)]
+    async fn reqwest_and_middleware_a_429_on_the_hedge_leaves_the_first_to_answer() {
+        for adapter in ["reqwest", "middleware"] {
+            let vendor = Vendor::start(|n, _| match n {
+                0 => after(300, 200, &[]),
+                _ => now(429, &[("retry-after", "1")]),
+            })
+            .await;
+            let idp = source(|_| idp::ok("tok-2"));
+            let layers = layers(exact(), AuthLayer::new(idp), breaker(10), hedge_after(50));
+            let url = vendor.url("/v1/items");
+            let (status, took) = match adapter {
+                "reqwest" => {
+                    let client = over_reqwest(layers);
+                    warm(&client, &vendor).await;
+                    let started = Instant::now();
+                    let status = get(&client, &url)
+                        .await
+                        .map(|r| r.status())
+                        .map_err(|e| e.to_string());
+                    (status, started.elapsed())
+                }
+                _ => {
+                    let client = middleware_with(layers);
+                    client.get(vendor.url(WARM)).send().await.unwrap();
+                    let started = Instant::now();
+                    let sent = client.get(&url).send().await;
+                    (
+                        sent.map(|r| r.status()).map_err(|e| e.to_string()),
+                        started.elapsed(),
+                    )
+                }
+            };
+            assert_eq!(status, Ok(http::StatusCode::OK), "{adapter}");
+            assert_eq!(took, MS(300), "{adapter}");
+            assert_eq!(vendor.count(), 2, "{adapter}");
+        }
+    }
+
+    /// Hedge docs ("when it has not answered after a delay, sends it again;
+    /// the first final answer wins") and README (`.hedge(..)` added to
+    /// `ApiErrorsLayer` over each client of "the one line, for each client"):
+    /// a GET whose first attempt the server never answers, and whose hedge,
+    /// due at 50 ms, is answered at once: the hedge's 200 is the call's
+    /// answer over hyper-util and through both reqwest adapters. (Real time:
+    /// under the paused clock, the hedge's new connection through reqwest
+    /// lets the clock jump ahead of it. The first attempt never answers, so
+    /// no assertion depends on how fast the machine is.)
+    #[tokio::test]
+    async fn over_every_client_a_slow_first_attempt_is_overtaken_by_its_hedge() {
+        for adapter in ["hyper-util", "reqwest", "middleware"] {
+            let vendor = Vendor::start(|n, _| match n {
+                0 => (NEVER, response(200, &[], "")),
+                _ => now(200, &[]),
+            })
+            .await;
+            let idp = source(|_| idp::ok("tok-2"));
+            let layers = layers(exact(), AuthLayer::new(idp), breaker(10), hedge_after(50));
+            let url = vendor.url("/v1/items");
+            let status = match adapter {
+                "hyper-util" => {
+                    let client = hyper_stack(layers);
+                    warm(&client, &vendor).await;
+                    let sent = bounded(adapter, get(&client, &url)).await;
+                    sent.map(|r| r.status()).map_err(|e| e.to_string())
+                }
+                "reqwest" => {
+                    let client = over_reqwest(layers);
+                    warm(&client, &vendor).await;
+                    let sent = bounded(adapter, get(&client, &url)).await;
+                    sent.map(|r| r.status()).map_err(|e| e.to_string())
+                }
+                _ => {
+                    let client = middleware_with(layers);
+                    client.get(vendor.url(WARM)).send().await.unwrap();
+                    let sent = bounded(adapter, client.get(&url).send()).await;
+                    sent.map(|r| r.status()).map_err(|e| e.to_string())
+                }
+            };
+            assert_eq!(status, Ok(http::StatusCode::OK), "{adapter}");
+            assert_eq!(
+                vendor.count(),
+                2,
+                "{adapter}: the hedge was sent: {:?}",
+                vendor.hits()
+            );
+        }
+    }
 }

@@ -6,6 +6,11 @@
 
 #[path = "support/echo.rs"]
 mod echo;
+#[path = "support/full_stack.rs"]
+mod full_stack;
+#[allow(dead_code)] // The suites share it; each uses its own part.
+#[path = "support/idp.rs"]
+mod idp;
 mod support;
 
 use bytes::Bytes;
@@ -785,4 +790,218 @@ async fn a_first_credential_hanging_past_the_calls_deadline_ends_it_there() {
     assert!(result.is_err());
     assert!(took < Duration::from_secs(2), "took {took:?}: {result:?}");
     assert_eq!(seen.count(), 0, "nothing sent");
+}
+
+// ------------------------------------------------------------------ full stack
+
+/// Curated from a probe of the layers together (branch probe-mix): the
+/// README's tonic line with every layer (retry, breaker, auth, quota and a
+/// hedge) against a scripted server on loopback: a pushback seen by the
+/// breaker, the quota and the retry layer is one wait; an open breaker is
+/// waited out within the call; calls are never hedged; fifty calls through
+/// a pushback each end once; an identity provider that is down is
+/// `UNAUTHENTICATED`. Time is tokio's paused clock, as elapsed time is
+/// asserted.
+mod in_the_full_stack {
+    use super::{channel, grpc_ok, req, trailers_only};
+    use crate::echo;
+    use crate::full_stack::{
+        breaker, exact, hedge_after, layers, learned_hedge, source, Layers, Twice, Vendor, MS, S,
+    };
+    use crate::idp::{self, Idp};
+    use crate::support::{bounded, BoxError};
+    use bytes::Bytes;
+    use http::Request;
+    use tokio::time::Instant;
+    use tonic::client::Grpc;
+    use tonic::{Code, Status};
+    use tower::{Layer, ServiceExt};
+    use tower_api_errors::auth::AuthLayer;
+
+    /// The README's `map_request` with a hedge layer in the stack: the
+    /// retry layer's replayable copy of the hedge layer's, as tonic's body.
+    fn twice_to_body(request: Request<Twice<tonic::body::Body>>) -> Request<tonic::body::Body> {
+        request.map(tonic::body::Body::new)
+    }
+
+    /// The README's tonic line with every layer, named for its origin (the
+    /// quota's and the breaker's scope is the server's authority).
+    async fn grpc_client(
+        base: &str,
+        layers: Layers,
+    ) -> Grpc<
+        impl tonic::client::GrpcService<
+                tonic::body::Body,
+                Error: Into<BoxError>,
+                Future: Send,
+                ResponseBody: http_body::Body<Data = Bytes, Error: Into<BoxError> + Send>
+                                  + Send
+                                  + 'static,
+            > + Clone
+            + Send
+            + 'static,
+    > {
+        let channel = channel(base).await.map_request(twice_to_body);
+        let stack = layers
+            .layer(channel)
+            .map_err(tower_api_errors::grpc::into_status);
+        Grpc::with_origin(stack, base.parse().unwrap())
+    }
+
+    /// One `Say` call through a clone of `client`: the reply's message, or
+    /// the status.
+    async fn call<T>(client: &Grpc<T>) -> Result<String, Status>
+    where
+        T: tonic::client::GrpcService<tonic::body::Body> + Clone,
+        T::Error: Into<BoxError>,
+        T::ResponseBody: http_body::Body<Data = Bytes> + Send + 'static,
+        <T::ResponseBody as http_body::Body>::Error: Into<BoxError> + Send,
+    {
+        let mut client = client.clone();
+        client
+            .ready()
+            .await
+            .map_err(|e| Status::unknown(e.into().to_string()))?;
+        let reply = client
+            .unary(req("a", None), echo::SAY, echo::codec())
+            .await?;
+        Ok(reply.into_inner().message)
+    }
+
+    /// The grpc docs (the retry, quota and breaker layers read a
+    /// trailers-only status "as they read its HTTP counterpart"; pushback is
+    /// the hint) and gRFC A6 (retries wait the pushback): `UNAVAILABLE` with
+    /// `grpc-retry-pushback-ms: 300` opens a one-call breaker and cools the
+    /// quota's scope; the retry goes once, at 300 ms, and succeeds.
+    #[tokio::test(start_paused = true)]
+    async fn grpc_unavailable_with_pushback_is_waited_once() {
+        let vendor = Vendor::start(|n, _| match n {
+            0 => (
+                0,
+                trailers_only(14, "refused", &[("grpc-retry-pushback-ms", "300")]),
+            ),
+            _ => (0, grpc_ok("recovered")),
+        })
+        .await;
+        let idp = source(|_| idp::ok("tok-2"));
+        let policy = exact().retry_non_idempotent(true);
+        let client = grpc_client(
+            &vendor.base,
+            layers(policy, AuthLayer::new(idp), breaker(1), learned_hedge()),
+        )
+        .await;
+        let started = Instant::now();
+        assert_eq!(
+            call(&client).await.map_err(|s| s.to_string()),
+            Ok("recovered".to_owned())
+        );
+        assert_eq!(started.elapsed(), MS(300));
+        assert_eq!(vendor.count(), 2);
+    }
+
+    /// The breaker and grpc docs (`UNAVAILABLE` counts; a refusal is waited
+    /// out "like a server's hint" without using an attempt up) through tonic: two
+    /// `UNAVAILABLE`s open a two-call breaker; the third attempt is refused,
+    /// waits out the 5 s break, and is the probe, answered `OK`: one call,
+    /// three sends, done at 5.1 s (the break began at the second failure, at
+    /// 100 ms).
+    #[tokio::test(start_paused = true)]
+    async fn grpc_a_breaker_opened_by_unavailable_is_waited_out_and_probed() {
+        let vendor = Vendor::start(|n, _| match n {
+            0..=1 => (0, trailers_only(14, "refused", &[])),
+            _ => (0, grpc_ok("back")),
+        })
+        .await;
+        let idp = source(|_| idp::ok("tok-2"));
+        let policy = exact().retry_non_idempotent(true).max_attempts(5);
+        let client = grpc_client(
+            &vendor.base,
+            layers(policy, AuthLayer::new(idp), breaker(2), learned_hedge()),
+        )
+        .await;
+        let started = Instant::now();
+        assert_eq!(
+            call(&client).await.map_err(|s| s.to_string()),
+            Ok("back".to_owned())
+        );
+        assert_eq!(started.elapsed(), MS(5100));
+        assert_eq!(vendor.count(), 3);
+    }
+
+    /// The hedge docs (only idempotent calls are hedged; "Every gRPC call is
+    /// an HTTP POST") with the hedge layer in the tonic line: a slow call is
+    /// sent once, never hedged.
+    #[tokio::test(start_paused = true)]
+    async fn grpc_calls_are_not_hedged() {
+        let vendor = Vendor::start(|_, _| (300, grpc_ok("slow"))).await;
+        let idp = source(|_| idp::ok("tok-2"));
+        let policy = exact().retry_non_idempotent(true);
+        let client = grpc_client(
+            &vendor.base,
+            layers(policy, AuthLayer::new(idp), breaker(10), hedge_after(50)),
+        )
+        .await;
+        assert_eq!(
+            call(&client).await.map_err(|s| s.to_string()),
+            Ok("slow".to_owned())
+        );
+        assert_eq!(vendor.count(), 1);
+    }
+
+    /// The README's tonic line under load (quota docs: a held request "never
+    /// sits on a connection or a concurrency permit while it sleeps", and a
+    /// tonic `Channel` is a `Buffer`): fifty calls at once, the first three
+    /// answered `RESOURCE_EXHAUSTED` with a 100 ms pushback, the rest `OK`.
+    /// Every call ends once, in `OK` (five attempts each), within a few
+    /// pushbacks.
+    #[tokio::test(start_paused = true)]
+    async fn grpc_fifty_calls_through_a_pushback_each_end_once() {
+        let vendor = Vendor::start(|n, _| match n {
+            0..=2 => (
+                0,
+                trailers_only(8, "refused", &[("grpc-retry-pushback-ms", "100")]),
+            ),
+            _ => (5, grpc_ok("ok")),
+        })
+        .await;
+        let idp = source(|_| idp::ok("tok-2"));
+        let policy = exact().retry_non_idempotent(true).max_attempts(5);
+        let client = grpc_client(
+            &vendor.base,
+            layers(policy, AuthLayer::new(idp), breaker(10), learned_hedge()),
+        )
+        .await;
+        let started = Instant::now();
+        let mut calls = Vec::new();
+        for _ in 0..50 {
+            let client = client.clone();
+            calls.push(tokio::spawn(async move {
+                call(&client).await.map_err(|s| s.code())
+            }));
+        }
+        for call in calls {
+            let result = bounded("a call", call).await.unwrap();
+            assert_eq!(result, Ok("ok".to_owned()));
+        }
+        assert!(started.elapsed() <= S(2), "{:?}", started.elapsed());
+    }
+
+    /// The README's tonic line with `into_status` ("gives the others their
+    /// kind's code"): a token source that fails makes an `UNAUTHENTICATED`
+    /// status, nothing sent, its message free of the credential; through
+    /// every layer.
+    #[tokio::test(start_paused = true)]
+    async fn grpc_an_identity_provider_down_is_unauthenticated() {
+        let vendor = Vendor::start(|_, _| (0, grpc_ok("never"))).await;
+        let idp = Idp::new(|_, _| idp::err("token endpoint answered 500"));
+        let policy = exact().retry_non_idempotent(true);
+        let client = grpc_client(
+            &vendor.base,
+            layers(policy, AuthLayer::new(idp), breaker(10), learned_hedge()),
+        )
+        .await;
+        let status = call(&client).await.unwrap_err();
+        assert_eq!(status.code(), Code::Unauthenticated, "{status}");
+        assert_eq!(vendor.count(), 0);
+    }
 }

@@ -8,6 +8,8 @@
 //! `ApiErrorsLayer` with retry, breaker and hedge, and over reqwest.
 //! Curated from the probe branch `probe-auth`.
 
+#[path = "support/full_stack.rs"]
+mod full_stack;
 #[path = "support/idp.rs"]
 mod idp;
 #[path = "support/scripted.rs"]
@@ -605,4 +607,323 @@ async fn reqwest_cross_host_redirect_drops_the_layers_authorization() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(*seen.lock().unwrap(), [String::new()]);
+}
+
+// ------------------------------------------------ the full stack
+
+/// Curated from a probe of the layers together (branch probe-mix): the
+/// identity provider failing while the vendor is unwell, through the full
+/// stack (`ApiErrorsLayer` with retry, breaker, auth, quota and a hedge)
+/// over hyper-util against a scripted vendor on loopback: a refresh that
+/// hangs after a 503, failures that spend no retry budget, and a real
+/// token endpoint (behind the crate's own stack) that says when to come
+/// back, fails, answers garbage or answers late.
+mod in_the_full_stack {
+    use crate::full_stack::{
+        accepts_tok2, auth_failure, breaker, exact, get, hyper_stack, layers, learned_hedge, now,
+        outcome, source, Body, Vendor, MS, S,
+    };
+    use crate::idp;
+    use crate::support::{response, serve};
+    use bytes::Bytes;
+    use http::Request;
+    use http_body_util::BodyExt;
+    use hyper::body::Incoming;
+    use hyper_util::client::legacy::{connect::HttpConnector, Client};
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tokio::time::Instant;
+    use tower::ServiceExt;
+    use tower_api_errors::auth::{AuthFailure, AuthLayer, Credential, TokenFuture, TokenSource};
+    use tower_api_errors::breaker::CircuitBreakerLayer;
+    use tower_api_errors::hedge::RetryBudget;
+    use tower_api_errors::retry::ReplayBody;
+    use tower_api_errors::stack::ApiErrors;
+    use tower_api_errors::{ApiErrorsLayer, Error, ErrorKind};
+
+    /// A token endpoint's answer: after how many ms, the status, the
+    /// headers and the body.
+    type TokenAnswer = (
+        u64,
+        u16,
+        &'static [(&'static str, &'static str)],
+        &'static str,
+    );
+
+    /// A token endpoint on loopback: the `n`-th call (from 1) answered by
+    /// `answer(n)`.
+    async fn token_endpoint(answer: fn(u32) -> TokenAnswer) -> (String, Arc<AtomicU32>) {
+        let calls = Arc::new(AtomicU32::new(0));
+        let counter = calls.clone();
+        let addr = serve(move |_request: Request<Incoming>| {
+            let n = counter.fetch_add(1, SeqCst) + 1;
+            let (delay, status, headers, body) = answer(n);
+            async move {
+                tokio::time::sleep(MS(delay)).await;
+                response(status, headers, body)
+            }
+        })
+        .await;
+        (format!("http://{addr}/oauth/token"), calls)
+    }
+
+    /// The client a token source calls its token endpoint with: the crate's
+    /// default stack (retry and parse) over hyper-util.
+    type IdpClient = ApiErrors<Client<HttpConnector, ReplayBody<Body>>>;
+
+    /// A token source over a real token endpoint, its JSON `access_token`
+    /// the credential. Its errors say what failed, never with what.
+    struct HttpTokens {
+        method: http::Method,
+        url: String,
+        client: IdpClient,
+    }
+
+    impl HttpTokens {
+        /// A token endpoint asked with `method` (an OAuth2 token endpoint's
+        /// POST, which the stack does not retry; a metadata server's GET).
+        fn new(method: http::Method, url: String) -> Arc<HttpTokens> {
+            let client = ApiErrorsLayer::new().client(crate::support::client::<ReplayBody<Body>>());
+            Arc::new(HttpTokens {
+                method,
+                url,
+                client,
+            })
+        }
+
+        fn fetch(&self) -> TokenFuture<'_> {
+            Box::pin(async move {
+                let request = Request::builder()
+                    .method(self.method.clone())
+                    .uri(&self.url)
+                    .body(Body::new(Bytes::new()))
+                    .unwrap();
+                let response = self.client.clone().oneshot(request).await?;
+                let body = response.into_body().collect().await?.to_bytes();
+                let json: serde_json::Value =
+                    serde_json::from_slice(&body).map_err(|_| "token endpoint answered garbage")?;
+                let token = json["access_token"]
+                    .as_str()
+                    .ok_or("token endpoint: no access_token")?;
+                Ok(Credential::new(token)?)
+            })
+        }
+    }
+
+    impl TokenSource for HttpTokens {
+        fn current(&self) -> TokenFuture<'_> {
+            self.fetch()
+        }
+        fn refresh<'a>(&'a self, _rejected: &'a Credential) -> TokenFuture<'a> {
+            self.fetch()
+        }
+    }
+
+    /// Auth docs ("each call to the token source is bounded"; the failure is
+    /// "backed off the same way") and breaker docs (auth failures never
+    /// count): a 503 with `Retry-After: 1`, then the retry's 401, whose
+    /// refresh hangs past the 2 s refresh timeout. The call ends once, at
+    /// 3 s, in `Unauthorized`, after 2 attempts. The provider's timeout is no
+    /// vendor failure: with a breaker that opens at 60 % of 2 calls, the next
+    /// call is still sent at once.
+    #[tokio::test(start_paused = true)]
+    async fn a_hanging_refresh_after_a_503_ends_once_and_opens_no_breaker() {
+        let vendor = Vendor::start(|n, _| match n {
+            0 => now(503, &[("retry-after", "1")]),
+            _ => now(401, &[]),
+        })
+        .await;
+        let idp = source(|_| idp::hang());
+        let auth = AuthLayer::new(idp.clone()).refresh_timeout(S(2));
+        let client = hyper_stack(layers(
+            exact(),
+            auth,
+            CircuitBreakerLayer::new()
+                .minimum_calls(2)
+                .failure_rate(0.6),
+            learned_hedge(),
+        ));
+        let url = vendor.url("/v1/items");
+        let started = Instant::now();
+        let result = get(&client, &url).await;
+        assert_eq!(started.elapsed(), S(3), "{}", outcome(&result));
+        assert_eq!(auth_failure(&result), AuthFailure::RefreshFailed);
+        assert_eq!(result.unwrap_err().retries().attempts(), 2);
+        let started = Instant::now();
+        let next = get(&client, &url).await;
+        assert_eq!(started.elapsed(), Duration::ZERO, "{}", outcome(&next));
+        assert!(
+            next.as_ref().err().and_then(Error::circuit_open).is_none(),
+            "{}",
+            outcome(&next)
+        );
+        assert_eq!(vendor.count(), 3);
+    }
+
+    /// Retry docs ("A budget bounds retries to a share of recent traffic")
+    /// and auth docs ("the auth retry eats the transient-retry budget" is a
+    /// pitfall avoided): fifty calls end in the token endpoint's failure
+    /// (`Unauthorized`, each one attempt); then, the provider back and the
+    /// credential renewed, a vendor 503 is still retried: the provider's
+    /// failures drew nothing from a budget of one retry a second.
+    #[tokio::test(start_paused = true)]
+    async fn identity_provider_failures_spend_no_retry_budget() {
+        let flaked = Arc::new(AtomicBool::new(false));
+        let once = flaked.clone();
+        let vendor = Vendor::start(move |_, hit| match hit.path.as_str() {
+            _ if !accepts_tok2(hit) => now(401, &[]),
+            "/flaky" if !once.swap(true, SeqCst) => now(503, &[]),
+            _ => now(200, &[]),
+        })
+        .await;
+        let up = Arc::new(AtomicBool::new(false));
+        let is_up = up.clone();
+        let idp = source(move |_| {
+            if is_up.load(SeqCst) {
+                idp::ok("tok-2")
+            } else {
+                idp::err("token endpoint answered 500")
+            }
+        });
+        let budget = RetryBudget::new(S(10), 1, 0.0);
+        let policy = exact().budget(budget);
+        let auth = AuthLayer::new(idp.clone()).refresh_backoff(MS(10), MS(10));
+        let client = hyper_stack(layers(policy, auth, breaker(1000), learned_hedge()));
+        for _ in 0..50 {
+            let result = get(&client, &vendor.url("/v1/items")).await;
+            assert!(
+                matches!(result, Err(Error::Unauthorized(_))),
+                "{}",
+                outcome(&result)
+            );
+            assert_eq!(result.unwrap_err().retries().attempts(), 1);
+            tokio::time::advance(MS(20)).await;
+        }
+        up.store(true, SeqCst);
+        tokio::time::advance(MS(20)).await;
+        let renewed = get(&client, &vendor.url("/v1/items")).await;
+        assert!(renewed.is_ok(), "{}", outcome(&renewed));
+        let result = get(&client, &vendor.url("/flaky")).await;
+        assert!(
+            result.is_ok(),
+            "the 503 was not retried: {}",
+            outcome(&result)
+        );
+        assert!(flaked.load(SeqCst), "no 503 was answered");
+        let flaky = vendor.hits().iter().filter(|h| h.path == "/flaky").count();
+        assert_eq!(flaky, 2, "the 503, then its retry: {:?}", vendor.hits());
+    }
+
+    /// `TokenSource` docs ("A token endpoint that says when to come back is
+    /// not called before ... the backoff lasts at least that long"; "A `503`
+    /// with `Retry-After: 20` under the 10 s default comes back at once, hint
+    /// and all, and holds the next call off for 20 s, rather than being
+    /// waited on, cut and lost"): a real token endpoint behind the crate's
+    /// own stack answers the refresh 503 with `Retry-After: 20`. The vendor
+    /// call ends at once in `Unauthorized`; calls within the 20 s end in
+    /// `RefreshBackingOff` without calling the endpoint; the first after them
+    /// refreshes and succeeds. The vendor's breaker never counted the
+    /// endpoint's failure.
+    #[tokio::test(start_paused = true)]
+    async fn a_token_endpoint_retry_after_is_honoured_not_slept_on() {
+        let (url, calls) = token_endpoint(|n| match n {
+            1 => (
+                0,
+                200,
+                &[],
+                r#"{"access_token": "tok-1", "expires_in": 3600}"#,
+            ),
+            2 => (
+                0,
+                503,
+                &[("retry-after", "20")],
+                r#"{"error": "temporarily_unavailable"}"#,
+            ),
+            _ => (
+                0,
+                200,
+                &[],
+                r#"{"access_token": "tok-2", "expires_in": 3600}"#,
+            ),
+        })
+        .await;
+        let vendor =
+            Vendor::start(|_, hit| now(if accepts_tok2(hit) { 200 } else { 401 }, &[])).await;
+        let client = hyper_stack(layers(
+            exact(),
+            AuthLayer::new(HttpTokens::new(http::Method::GET, url)),
+            breaker(2),
+            learned_hedge(),
+        ));
+        let api = vendor.url("/v1/items");
+        let started = Instant::now();
+        let first = get(&client, &api).await;
+        assert_eq!(started.elapsed(), Duration::ZERO, "{}", outcome(&first));
+        assert_eq!(auth_failure(&first), AuthFailure::RefreshFailed);
+        tokio::time::advance(S(19)).await;
+        let within = get(&client, &api).await;
+        assert_eq!(auth_failure(&within), AuthFailure::RefreshBackingOff);
+        assert_eq!(calls.load(SeqCst), 2, "not called within the 20 s");
+        tokio::time::advance(S(2)).await;
+        let after = get(&client, &api).await;
+        assert!(after.is_ok(), "{}", outcome(&after));
+        assert_eq!(calls.load(SeqCst), 3);
+    }
+
+    /// Auth docs (a token endpoint "that fails, hangs or hands out refused
+    /// credentials is timed out and backed off, never called per request")
+    /// and breaker docs (auth failures "never count") while the vendor is
+    /// unwell: a real token endpoint answers the refreshes 500, then garbage,
+    /// then too slowly (3 s, past a 2 s refresh timeout), then a token; the
+    /// vendor first answers 503 with `Retry-After: 1`. Each call ends once,
+    /// typed, in time; the endpoint is called once per call (a backoff step
+    /// apart); the vendor's breaker (two calls, 60 %) is never opened by the
+    /// endpoint's failures (one vendor failure in the window: 503), and the
+    /// last two calls succeed.
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_token_endpoint_while_the_vendor_is_unwell() {
+        let (url, calls) = token_endpoint(|n| match n {
+            1 => (0, 200, &[], r#"{"access_token": "tok-1"}"#),
+            2 => (0, 500, &[], r#"{"error": "server_error"}"#),
+            3 => (0, 200, &[], "<html>oops</html>"),
+            4 => (3000, 200, &[], r#"{"access_token": "tok-2"}"#),
+            _ => (0, 200, &[], r#"{"access_token": "tok-2"}"#),
+        })
+        .await;
+        let vendor = Vendor::start(|n, hit| match n {
+            0 => now(503, &[("retry-after", "1")]),
+            _ => now(if accepts_tok2(hit) { 200 } else { 401 }, &[]),
+        })
+        .await;
+        let auth = AuthLayer::new(HttpTokens::new(http::Method::POST, url))
+            .refresh_timeout(S(2))
+            .refresh_backoff(S(1), S(1));
+        let breaker = CircuitBreakerLayer::new()
+            .minimum_calls(2)
+            .failure_rate(0.6);
+        let client = hyper_stack(layers(exact(), auth, breaker, learned_hedge()));
+        let api = vendor.url("/v1/items");
+        let mut outcomes = Vec::new();
+        for _ in 0..5 {
+            let started = Instant::now();
+            let result = get(&client, &api).await;
+            outcomes.push((started.elapsed(), outcome(&result)));
+            if let Err(error) = &result {
+                assert!(error.circuit_open().is_none(), "{outcomes:?}");
+                assert_eq!(error.kind(), ErrorKind::Unauthorized, "{outcomes:?}");
+            }
+            tokio::time::advance(MS(1100)).await;
+        }
+        let took: Vec<Duration> = outcomes.iter().map(|(took, _)| *took).collect();
+        assert_eq!(took, [S(1), S(0), S(2), S(0), S(0)], "{outcomes:?}");
+        assert!(outcomes[3].1.starts_with("ok 200"), "{outcomes:?}");
+        assert!(outcomes[4].1.starts_with("ok 200"), "{outcomes:?}");
+        let called = calls.load(SeqCst);
+        assert_eq!(
+            called, 5,
+            "one call per request, a backoff step apart: {outcomes:?}"
+        );
+        assert_eq!(vendor.count(), 7, "{outcomes:?}");
+    }
 }

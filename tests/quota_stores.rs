@@ -17,8 +17,14 @@
 #[path = "support/redis_server.rs"]
 mod redis_server;
 
+#[path = "support/full_stack.rs"]
+mod full_stack;
+#[allow(dead_code)] // The suites share it; each uses its own part.
+#[path = "support/idp.rs"]
+mod idp;
 #[path = "support/scripted.rs"]
 mod scripted;
+mod support;
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -909,4 +915,220 @@ async fn the_stack_learns_a_silent_vendor() {
     let used: u64 = learned.iter().map(|(ok, _)| ok).sum();
     assert!(throttled * 4 <= learned.len() as u64, "{tally:?}");
     assert!(used * 100 >= LIMIT * learned.len() as u64 * 90, "{tally:?}");
+}
+
+// ---------------------------------------------------------------------------
+// The auth layer's sends through the quota layer, in the full stack
+
+/// Curated from a probe of the layers together (branch probe-mix): the
+/// full stack (`ApiErrorsLayer` with retry, breaker, auth, quota and a
+/// hedge layer) over hyper-util against a scripted vendor on loopback. The
+/// auth layer sits above the quota layer, so its re-send after a 401 is a
+/// send the quota paces, holds and refuses like any other: under a
+/// window, after a 401 that announced the window spent, behind a cold
+/// start's probe, and past `max_wait`.
+mod in_the_full_stack {
+    use crate::full_stack::{
+        accepts_tok2, after, at_once, breaker, exact, get, hyper_stack, layers, learned_hedge, now,
+        outcome, slow_token, source, Vendor, MS, S,
+    };
+    use crate::idp;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    use tokio::time::Instant;
+    use tower_api_errors::auth::{AuthLayer, AuthReport, Renewal};
+    use tower_api_errors::Error;
+
+    /// Auth docs (src/auth/mod.rs, "Above the quota layer": "the re-send is a
+    /// physical send like any other, so it passes the quota gate below too")
+    /// and quota docs ("Counting"): a vendor that allows 3 requests per 2 s
+    /// window and counts every request, 401s included, announcing its window
+    /// on every answer. Six callers at once, all with an expired token: one
+    /// refresh for all, every call a success, and not one request past the
+    /// vendor's limit (no 429): the re-sends were paced like any send.
+    #[tokio::test(start_paused = true)]
+    async fn a_refresh_under_a_quota_window_sends_nothing_past_the_limit() {
+        /// The vendor's current window (its index, from the start) and the
+        /// requests it let through in it; and the requests it refused.
+        #[derive(Default)]
+        struct Window {
+            index: u64,
+            used: u64,
+            refused: usize,
+        }
+        let window = Arc::new(Mutex::new(Window::default()));
+        let seen = window.clone();
+        let origin = Instant::now();
+        let vendor = Vendor::start(move |_, hit| {
+            let elapsed = origin.elapsed().as_millis() as u64;
+            let index = elapsed / 2000;
+            let reset = ((index + 1) * 2000 - elapsed).div_ceil(1000).to_string();
+            let mut window = seen.lock().unwrap();
+            if window.index != index {
+                window.index = index;
+                window.used = 0;
+            }
+            if window.used == 3 {
+                window.refused += 1;
+                let spent = [
+                    ("x-ratelimit-limit", "3"),
+                    ("x-ratelimit-remaining", "0"),
+                    ("x-ratelimit-reset", reset.as_str()),
+                    ("retry-after", reset.as_str()),
+                ];
+                return now(429, &spent);
+            }
+            window.used += 1;
+            let left = (3 - window.used).to_string();
+            let headers = [
+                ("x-ratelimit-limit", "3"),
+                ("x-ratelimit-remaining", left.as_str()),
+                ("x-ratelimit-reset", reset.as_str()),
+            ];
+            now(if accepts_tok2(hit) { 200 } else { 401 }, &headers)
+        })
+        .await;
+        let idp = source(|_| idp::ok("tok-2"));
+        let client = hyper_stack(layers(
+            exact(),
+            AuthLayer::new(idp.clone()),
+            breaker(10),
+            learned_hedge(),
+        ));
+        let results = at_once(&client, &vendor.url("/v1/items"), 6).await;
+        for (at, result) in &results {
+            assert!(matches!(result, Ok(200)), "at {at:?}: {result:?}");
+        }
+        assert_eq!(idp.refreshes(), 1, "one refresh for the six");
+        let refused = window.lock().unwrap().refused;
+        assert_eq!(
+            refused,
+            0,
+            "requests past the vendor's limit: {:?}",
+            vendor.hits()
+        );
+    }
+
+    /// Auth docs ("Above the quota layer") and quota docs ("Any other answer
+    /// saying 0 left holds until its reset"): the 401 itself announces the
+    /// window spent for 3 s; the re-send with the new token is a send like
+    /// any other and waits for the reset, and the call still succeeds, with
+    /// one refresh.
+    #[tokio::test(start_paused = true)]
+    async fn an_auth_resend_waits_out_the_window_its_401_announced_spent() {
+        let vendor = Vendor::start(|_, hit| {
+            if accepts_tok2(hit) {
+                now(
+                    200,
+                    &[
+                        ("x-ratelimit-limit", "10"),
+                        ("x-ratelimit-remaining", "9"),
+                        ("x-ratelimit-reset", "60"),
+                    ],
+                )
+            } else {
+                now(
+                    401,
+                    &[
+                        ("x-ratelimit-limit", "10"),
+                        ("x-ratelimit-remaining", "0"),
+                        ("x-ratelimit-reset", "3"),
+                    ],
+                )
+            }
+        })
+        .await;
+        let idp = source(|_| idp::ok("tok-2"));
+        let client = hyper_stack(layers(
+            exact(),
+            AuthLayer::new(idp.clone()),
+            breaker(10),
+            learned_hedge(),
+        ));
+        let result = get(&client, &vendor.url("/v1/me")).await;
+        let response = result
+            .as_ref()
+            .unwrap_or_else(|_| panic!("{}", outcome(&result)));
+        let report = response.extensions().get::<AuthReport>().copied().unwrap();
+        assert_eq!(
+            (report.sends(), report.renewal()),
+            (2, Some(Renewal::Refreshed))
+        );
+        let hits = vendor.hits();
+        assert_eq!(hits.len(), 2);
+        assert!(
+            hits[1].at >= S(3),
+            "the re-send went before the reset: {:?}",
+            hits[1].at
+        );
+        assert!(
+            hits[1].at < S(4),
+            "the re-send was held too long: {:?}",
+            hits[1].at
+        );
+        assert_eq!(idp.refreshes(), 1);
+    }
+
+    /// Auth docs ("the refresh runs in a task of its own ... the requests
+    /// still waiting" share it) and quota docs ("Cold start": the scope's
+    /// other requests hold until the probe's answer): five callers at once on
+    /// a cold scope; the probe's 401 teaches nothing but renews the
+    /// credential; the callers held behind it went (or go) with the old one
+    /// and are re-sent with the new one, with no second refresh.
+    #[tokio::test(start_paused = true)]
+    async fn a_cold_start_probe_rejected_401_costs_one_refresh_for_everyone() {
+        let vendor =
+            Vendor::start(|_, hit| after(20, if accepts_tok2(hit) { 200 } else { 401 }, &[])).await;
+        let idp = source(|_| slow_token(MS(100), "tok-2"));
+        let client = hyper_stack(layers(
+            exact(),
+            AuthLayer::new(idp.clone()),
+            breaker(10),
+            learned_hedge(),
+        ));
+        let results = at_once(&client, &vendor.url("/v1/items"), 5).await;
+        for (at, result) in &results {
+            assert!(matches!(result, Ok(200)), "at {at:?}: {result:?}");
+        }
+        assert_eq!(idp.refreshes(), 1);
+        assert_eq!(vendor.with_token("tok-2"), 5, "{:?}", vendor.hits());
+    }
+
+    /// Auth docs (the re-send "passes the quota gate below too") and quota
+    /// docs ("A request that would be held longer than `max_wait` ... fails
+    /// at once, without being sent"): the 401 says the window is spent for an
+    /// hour; the re-send with the new token is refused by the quota at once,
+    /// typed (`RateLimited`, an hour), not held, not sent; one refresh.
+    #[tokio::test(start_paused = true)]
+    async fn an_auth_resend_refused_by_the_quota_ends_at_once_typed() {
+        let vendor = Vendor::start(|_, _| {
+            now(
+                401,
+                &[
+                    ("x-ratelimit-limit", "100"),
+                    ("x-ratelimit-remaining", "0"),
+                    ("x-ratelimit-reset", "3600"),
+                ],
+            )
+        })
+        .await;
+        let idp = source(|_| idp::ok("tok-2"));
+        let client = hyper_stack(layers(
+            exact(),
+            AuthLayer::new(idp.clone()),
+            breaker(10),
+            learned_hedge(),
+        ));
+        let started = Instant::now();
+        let result = get(&client, &vendor.url("/v1/me")).await;
+        assert_eq!(started.elapsed(), Duration::ZERO, "{}", outcome(&result));
+        let refused = result.as_ref().err().and_then(Error::rate_limited);
+        assert_eq!(
+            refused.map(|r| r.retry_after()),
+            Some(S(3600)),
+            "{}",
+            outcome(&result)
+        );
+        assert_eq!((vendor.count(), idp.refreshes()), (1, 1));
+    }
 }
