@@ -122,7 +122,9 @@ pub(crate) fn write_outcome(
     request: Option<&RequestContext>,
 ) -> fmt::Result {
     match (retries.attempts(), retries.gave_up()) {
-        (1, None) => {}
+        // (A call that sent nothing, refused below, says so by its error.)
+        (0 | 1, None) => {}
+        (0, Some(reason)) => write!(f, " [nothing sent; gave up: {reason}]")?,
         (attempts, None) => write!(f, " [after {attempts} attempts]")?,
         (attempts, Some(reason)) => write!(f, " [after {attempts} attempts; gave up: {reason}]")?,
     }
