@@ -965,6 +965,55 @@ fn a_paused_redis_falls_back_and_no_request_waits_past_the_bound() {
     });
 }
 
+/// Redis slower than a renewal's bound (what CPU load does to a debug
+/// build: a renewal answered after its 250 ms) while a member of a window
+/// of 10 a minute, leased 4 of it, asks for more: it falls back on its
+/// cautious share (the 6 the ledger had not leased), then Redis answers
+/// again. The ledger counts what it admitted meanwhile in its share and
+/// leases none of it again: 10 admitted in all. Counted only for a
+/// member joining a new ledger, a member of old was leased the 6 again
+/// (16 of 10; under load, `redis_restarted_empty_mid_run_resumes_sharing_without_a_burst`
+/// drew 429s when Redis was slow at a window's start).
+#[test]
+fn a_member_back_from_a_slow_redis_is_leased_none_of_what_it_admitted_meanwhile() {
+    within(Duration::from_secs(20), rt, || async {
+        let redis = RedisServer::start(free_port());
+        let store = store_on(&redis, "test:slow:");
+        let scope = ScopeKey::new("api.test", None);
+        let unheld = Permit::new(scope, 1, false, 0);
+        store
+            .settle(unheld, &Observation::new().with_window(a_minute_of(10)))
+            .await;
+        let () = redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(1_000)
+            .arg("ALL")
+            .query_async(&mut admin(&redis.url()).await)
+            .await
+            .unwrap();
+        // Takes permits (their answers announce nothing more) past the
+        // pause, the backoff after it and a renewal.
+        let (stop, mut admitted) = (Instant::now() + Duration::from_secs(3), 0);
+        while Instant::now() < stop {
+            match store.acquire(scope, 1, Duration::from_secs(120)).await {
+                Grant::Go { permit, .. } => {
+                    admitted += 1;
+                    store.settle(permit, &Observation::new()).await;
+                }
+                // (The store's answer: ask again then, or at the stop.)
+                Grant::Wait(wait) => {
+                    let left = stop.saturating_duration_since(Instant::now());
+                    tokio::time::sleep(wait.min(left)).await;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(store.local_decisions() > 0, "it fell back");
+        assert!(!store.is_local(), "and shared again");
+        assert_eq!(admitted, 10, "the window, once");
+    });
+}
+
 /// Redis paused while a process that never heard from the ledger sends its
 /// first request, with `max_wait` shorter than the renewal's bound (the
 /// README's `.timeout(30ms)`): `RedisStore` promises "No request is lost,

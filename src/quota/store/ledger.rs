@@ -309,9 +309,14 @@ impl Ledger {
             let join = if fresh { span } else { RAMP_JOIN.min(span / 4) };
             self.ramp = Some((now + join, now + if probed || fresh { span } else { join }));
         }
+        // What a member back from a failing Redis admitted on its cautious
+        // share counts in its share: a member's of old too (counted only
+        // for one joining a new ledger, a member that a Redis slower than
+        // its renewal's bound sent to its cautious share was leased it
+        // again, 16 of 10).
+        self.members[me].leased += ask.held;
+        self.granted += ask.held;
         if joined && self.ramp.is_some() {
-            self.members[me].leased += ask.held;
-            self.granted += ask.held;
             self.budget = (self.budget + ask.held).min(binding.limit.unwrap_or(u64::MAX));
         }
         first && !probed && !fresh
