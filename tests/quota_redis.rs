@@ -716,7 +716,13 @@ fn a_one_second_window_is_used_every_second_not_held_a_lease_interval() {
             flush: false,
         })
         .await;
-        let (ok, other, errors, throttled, ..) = run;
+        let FleetOutcome {
+            ok,
+            other,
+            errors,
+            throttled,
+            ..
+        } = run;
         assert_eq!((errors, other), (0, throttled), "{run:?}");
         assert!(throttled <= 1 && ok >= 4 * 20, "5 windows of 20: {run:?}");
     });
@@ -745,18 +751,16 @@ fn redis_flushed_mid_window_leases_none_of_it_again() {
         })
         .await;
         eprintln!("flushed {run:?}");
-        let (ok, other, errors, throttled, received, local, exists) = run;
-        assert_eq!((errors, ok + other), (0, received), "{run:?}");
-        assert!(!local && exists, "sharing went on: {run:?}");
-        assert!(throttled <= 1, "the window leased again: {run:?}");
+        assert_eq!((run.errors, run.ok + run.other), (0, run.received));
+        assert_eq!(run.sharing, 3, "sharing went on: {run:?}");
+        assert!(run.throttled <= 1, "the window leased again: {run:?}");
     });
 }
 
 /// Two members (two stores) with 3 workers each against a vendor of 15
 /// per 2 s; after `restart_at`, Redis is killed and an empty one started
-/// on the same port. Returns (ok, other statuses, errors, throttled,
-/// received, is_local at the end, ledger exists at the end).
-async fn fleet_across_a_restart(restart: bool) -> (u64, u64, u64, u64, u64, bool, bool) {
+/// on the same port.
+async fn fleet_across_a_restart(restart: bool) -> FleetOutcome {
     fleet_run(FleetRun {
         restart,
         limit: 15,
@@ -784,7 +788,24 @@ struct FleetRun {
     flush: bool,
 }
 
-async fn fleet_run(spec: FleetRun) -> (u64, u64, u64, u64, u64, bool, bool) {
+/// What a fleet run saw: its callers' outcomes, the vendor's counts, and
+/// the members the scope's ledger holds at the end.
+#[derive(Debug)]
+struct FleetOutcome {
+    ok: u64,
+    /// Answers other than a 200 (the vendor's 429s).
+    other: u64,
+    errors: u64,
+    throttled: u64,
+    received: u64,
+    /// Each renewed on the Redis that serves at the end (restarted, the
+    /// new one): what sharing resumed means, whatever a member's last
+    /// call took (one slower than its bound, under CPU load, leaves it
+    /// local until the next; sampled at the end, `is_local` failed so).
+    sharing: usize,
+}
+
+async fn fleet_run(spec: FleetRun) -> FleetOutcome {
     let FleetRun {
         restart,
         limit,
@@ -853,20 +874,19 @@ async fn fleet_run(spec: FleetRun) -> (u64, u64, u64, u64, u64, bool, bool) {
     }
     let mut connection = admin(&redis.as_ref().unwrap().url()).await;
     let key = stores[0].key(ScopeKey::new(&addr.to_string(), None));
-    let exists: bool = redis::cmd("EXISTS")
+    let fields: Vec<String> = redis::cmd("HKEYS")
         .arg(&key)
         .query_async(&mut connection)
         .await
         .unwrap();
-    (
-        ok.load(Ordering::SeqCst),
-        other.load(Ordering::SeqCst),
-        errors.load(Ordering::SeqCst),
-        vendor.throttled.load(Ordering::SeqCst),
-        vendor.received.load(Ordering::SeqCst),
-        stores.iter().any(RedisStore::is_local),
-        exists,
-    )
+    FleetOutcome {
+        ok: ok.load(Ordering::SeqCst),
+        other: other.load(Ordering::SeqCst),
+        errors: errors.load(Ordering::SeqCst),
+        throttled: vendor.throttled.load(Ordering::SeqCst),
+        received: vendor.received.load(Ordering::SeqCst),
+        sharing: fields.iter().filter(|f| f.starts_with("m:")).count(),
+    }
 }
 
 /// A Redis killed and restarted empty on the same port mid-run (3.3 s into
@@ -874,16 +894,20 @@ async fn fleet_run(spec: FleetRun) -> (u64, u64, u64, u64, u64, bool, bool) {
 /// same address, every request ends once, and the fleet does not burst
 /// past the vendor's window: at most the one 429 per process a refill
 /// confirmation is documented to cost (a run without the restart draws 0
-/// in most runs, 2 at most).
+/// in most runs, 2 at most). Under CPU load it once failed: a renewal
+/// slower than its bound sends a member to its cautious share outside the
+/// restart too (the ledger then leased that share again, fixed), and one
+/// at the end left `is_local` sampled true; both members' entries in the
+/// new ledger are what shows sharing resumed.
 #[test]
 fn redis_restarted_empty_mid_run_resumes_sharing_without_a_burst() {
     within(Duration::from_secs(20), rt, || async {
-        let restarted = fleet_across_a_restart(true).await;
-        eprintln!("restarted {restarted:?}");
-        let (ok, other, errors, throttled, received, local, exists) = restarted;
-        assert_eq!(errors, 0, "no request lost");
-        assert_eq!(ok + other, received, "each sent once");
-        assert!(!local && exists, "sharing resumed on the same address");
+        let run = fleet_across_a_restart(true).await;
+        eprintln!("restarted {run:?}");
+        assert_eq!(run.errors, 0, "no request lost");
+        assert_eq!(run.ok + run.other, run.received, "each sent once");
+        assert_eq!(run.sharing, 2, "sharing resumed on the same address");
+        let throttled = run.throttled;
         assert!(throttled <= 2, "a burst past the window: {throttled} 429s");
     });
 }
@@ -1009,8 +1033,17 @@ fn a_member_back_from_a_slow_redis_is_leased_none_of_what_it_admitted_meanwhile(
             }
         }
         assert!(store.local_decisions() > 0, "it fell back");
-        assert!(!store.is_local(), "and shared again");
-        assert_eq!(admitted, 10, "the window, once");
+        let granted: u64 = redis::cmd("HGET")
+            .arg(store.key(scope))
+            .arg("g")
+            .query_async(&mut admin(&redis.url()).await)
+            .await
+            .unwrap();
+        assert_eq!(
+            (admitted, granted),
+            (10, 10),
+            "the window, once, all of it in the ledger"
+        );
     });
 }
 
