@@ -205,10 +205,10 @@ impl Ledger {
         let now = ask.now;
         self.version += 1;
         // (Refilled first: a report of the window after a passed reset
-        // is that window's first.)
+        // is that window's first. Once: no report ends at or before now,
+        // a reset of 0 a second on.)
         self.state.refill(now);
         let learned = self.learn(ask);
-        self.state.refill(now);
         // (A fleet back from idle: every member had gone, as if cold.)
         let fleet = self.members.len() > 1;
         self.expire_members(now);
@@ -987,6 +987,23 @@ mod tests {
         late.reports = report(10, 0, 900);
         ledger.renew(&late);
         assert_eq!(ledger.state.binding().unwrap().remaining, 10, "refilled");
+    }
+
+    /// A renewal refills once, before it learns: no report ends a window
+    /// at or before now, not even a reset of 0 (a truncating vendor's
+    /// "0 left" through its window's last second), which ends a second on.
+    /// (A second refill after learning, kept for such reports, refilled
+    /// nothing: this passes with it and without it.)
+    #[test]
+    fn a_reset_of_zero_holds_the_fleet_to_the_end_of_its_second() {
+        let mut ledger = Ledger::default();
+        assert_eq!(ledger.renew(&ask(1, 0, 10)), Answer::Probe);
+        let mut taught = ask(1, 20, 10);
+        taught.reports = report(10, 0, 0);
+        let held = lease(ledger.renew(&taught));
+        assert_eq!((held.left, held.hold_until), (0, 1_020));
+        assert_eq!(ledger.state.binding().unwrap().remaining, 0, "not refilled");
+        assert_eq!(lease(ledger.renew(&ask(1, 1_020, 10))).left, 10);
     }
 
     /// A scope that announces nothing opens on its probe's answer: the
