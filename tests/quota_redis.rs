@@ -714,6 +714,7 @@ fn a_one_second_window_is_used_every_second_not_held_a_lease_interval() {
             window: Duration::from_secs(1),
             workers: 6,
             flush: false,
+            precise: false,
         })
         .await;
         let FleetOutcome {
@@ -725,6 +726,36 @@ fn a_one_second_window_is_used_every_second_not_held_a_lease_interval() {
         } = run;
         assert_eq!((errors, other), (0, throttled), "{run:?}");
         assert!(throttled <= 1 && ok >= 4 * 20, "5 windows of 20: {run:?}");
+    });
+}
+
+/// A vendor's windows of 1.5 s told to the millisecond (`X-RateLimit-Reset:
+/// 1.497`; a reset in milliseconds, or a Unix time in them, reads the
+/// same): the ledger keeps resets to the millisecond, and one member of 6
+/// workers uses each of the first six windows whole. (Reported as "one
+/// window in four unused: the reset rounds up to 2 s". The rounding is a
+/// vendor's that tells whole seconds rounded up, `FixedWindow`'s default:
+/// its "2" is all a fleet learns of a window 1.5 s long, and the ledger
+/// guesses each window after its first as long as it read that one, 2 s,
+/// with no answer of the next to correct it; run so, the fourth window
+/// goes unused.)
+#[test]
+fn windows_of_one_and_a_half_seconds_told_to_the_millisecond_are_each_used() {
+    within(Duration::from_secs(20), rt, || async {
+        let run = fleet_run(FleetRun {
+            restart: false,
+            limit: 10,
+            members: 1,
+            late_start: Duration::ZERO,
+            run: Duration::from_secs(9),
+            window: Duration::from_millis(1_500),
+            workers: 6,
+            flush: false,
+            precise: true,
+        })
+        .await;
+        assert_eq!((run.errors, run.other), (0, run.throttled), "{run:?}");
+        assert_eq!(run.used[..6], [10; 6], "each window whole: {run:?}");
     });
 }
 
@@ -748,6 +779,7 @@ fn redis_flushed_mid_window_leases_none_of_it_again() {
             window: Duration::from_secs(2),
             workers: 4,
             flush: true,
+            precise: false,
         })
         .await;
         eprintln!("flushed {run:?}");
@@ -770,6 +802,7 @@ async fn fleet_across_a_restart(restart: bool) -> FleetOutcome {
         window: Duration::from_secs(2),
         workers: 3,
         flush: false,
+        precise: false,
     })
     .await
 }
@@ -786,6 +819,9 @@ struct FleetRun {
     workers: usize,
     /// At the restart, Redis is emptied by `FLUSHALL` (not killed).
     flush: bool,
+    /// The vendor tells its resets to the millisecond (`1.497`), not in
+    /// whole seconds rounded up.
+    precise: bool,
 }
 
 /// What a fleet run saw: its callers' outcomes, the vendor's counts, and
@@ -798,6 +834,8 @@ struct FleetOutcome {
     errors: u64,
     throttled: u64,
     received: u64,
+    /// The vendor's successes in each of its windows.
+    used: Vec<u64>,
     /// Each renewed on the Redis that serves at the end (restarted, the
     /// new one): what sharing resumed means, whatever a member's last
     /// call took (one slower than its bound, under CPU load, leaves it
@@ -815,11 +853,15 @@ async fn fleet_run(spec: FleetRun) -> FleetOutcome {
         window,
         workers,
         flush,
+        precise,
     } = spec;
     let port = free_port();
     let mut redis = Some(RedisServer::start(port));
     let url = redis.as_ref().unwrap().url();
-    let vendor = vendor(limit, window);
+    let vendor = match precise {
+        true => Arc::new(FixedWindow::new(limit, window, true).precise()),
+        false => vendor(limit, window),
+    };
     let addr = vendor.clone().serve().await;
     tokio::time::sleep(late_start.saturating_sub(vendor.started.elapsed())).await;
     let stores: Vec<RedisStore> = (0..members)
@@ -879,12 +921,14 @@ async fn fleet_run(spec: FleetRun) -> FleetOutcome {
         .query_async(&mut connection)
         .await
         .unwrap();
+    let used = vendor.used.lock().unwrap().clone();
     FleetOutcome {
         ok: ok.load(Ordering::SeqCst),
         other: other.load(Ordering::SeqCst),
         errors: errors.load(Ordering::SeqCst),
         throttled: vendor.throttled.load(Ordering::SeqCst),
         received: vendor.received.load(Ordering::SeqCst),
+        used,
         sharing: fields.iter().filter(|f| f.starts_with("m:")).count(),
     }
 }
