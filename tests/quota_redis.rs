@@ -1091,6 +1091,77 @@ fn a_member_back_from_a_slow_redis_is_leased_none_of_what_it_admitted_meanwhile(
     });
 }
 
+/// The same member back from a slow Redis with units of its cautious
+/// share still in hand (it admitted 3 of its 6, and waits for a renewal
+/// for a request costing 4): those it keeps count with those it admitted,
+/// and the rest is dropped, not handed back, as no ledger leased them: 10
+/// admitted in all. Kept uncounted, and the rest handed back out of what
+/// the ledger had leased it, the ledger leased them again (13 of 10).
+#[test]
+fn what_a_member_keeps_of_its_cautious_share_is_counted_when_redis_answers() {
+    within(Duration::from_secs(20), rt, || async {
+        let redis = RedisServer::start(free_port());
+        let store = store_on(&redis, "test:slow-kept:");
+        let scope = ScopeKey::new("api.test", None);
+        let unheld = Permit::new(scope, 1, false, 0);
+        store
+            .settle(unheld, &Observation::new().with_window(a_minute_of(10)))
+            .await;
+        let () = redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(1_000)
+            .arg("ALL")
+            .query_async(&mut admin(&redis.url()).await)
+            .await
+            .unwrap();
+        // Asks for `cost` until `stop` (a first go, with `once`); what went.
+        let take = |cost: u64, stop: Instant, once: bool| {
+            let store = store.clone();
+            async move {
+                let mut admitted = 0;
+                while Instant::now() < stop {
+                    match store.acquire(scope, cost, Duration::from_secs(120)).await {
+                        Grant::Go { permit, .. } => {
+                            admitted += cost;
+                            store.settle(permit, &Observation::new()).await;
+                            if once {
+                                break;
+                            }
+                        }
+                        // (The store's answer: ask again then, or at the stop.)
+                        Grant::Wait(wait) => {
+                            let left = stop.saturating_duration_since(Instant::now());
+                            tokio::time::sleep(wait.min(left)).await;
+                        }
+                        other => panic!("{other:?}"),
+                    }
+                }
+                admitted
+            }
+        };
+        let later = Instant::now() + Duration::from_secs(10);
+        let mut admitted = 0;
+        // Its 4 leased units, then 3 of its cautious share (of 6).
+        for _ in 0..7 {
+            admitted += take(1, later, true).await;
+        }
+        assert!(store.is_local(), "it fell back");
+        admitted += take(4, Instant::now() + Duration::from_secs(3), false).await;
+        admitted += take(1, Instant::now() + Duration::from_millis(100), false).await;
+        let granted: u64 = redis::cmd("HGET")
+            .arg(store.key(scope))
+            .arg("g")
+            .query_async(&mut admin(&redis.url()).await)
+            .await
+            .unwrap();
+        assert_eq!(
+            (admitted, granted),
+            (10, 10),
+            "the window, once, all in the ledger"
+        );
+    });
+}
+
 /// Redis paused while a process that never heard from the ledger sends its
 /// first request, with `max_wait` shorter than the renewal's bound (the
 /// README's `.timeout(30ms)`): `RedisStore` promises "No request is lost,
