@@ -789,6 +789,42 @@ fn redis_flushed_mid_window_leases_none_of_it_again() {
     });
 }
 
+/// Redis emptied by `FLUSHALL` while a member holds units of its lease
+/// (3 of 4 of a window of 40 a minute) and renews for a request costing
+/// more: the new ledger counts all the old one could lease of the window
+/// as that member's, its units among them, so it keeps them and its next
+/// requests go. They were dropped: its next requests were held to the
+/// window's end, a minute (refused by a layer's `max_wait` below it).
+#[test]
+fn a_member_keeps_its_units_across_a_flushed_redis() {
+    within(Duration::from_secs(20), rt, || async {
+        let redis = RedisServer::start(free_port());
+        let (a, b) = two_members(&redis, "test:kept:");
+        let scope = ScopeKey::new("api.test", None);
+        let unheld = Permit::new(scope, 1, false, 0);
+        a.settle(unheld, &Observation::new().with_window(a_minute_of(40)))
+            .await;
+        b.release(first_permit(&b, scope).await);
+        let go = |grant: Grant| match grant {
+            Grant::Go { permit, .. } => permit,
+            other => panic!("{other:?}"),
+        };
+        a.release(go(a.acquire(scope, 1, Duration::from_secs(120)).await).sent());
+        let () = redis::cmd("FLUSHALL")
+            .query_async(&mut admin(&redis.url()).await)
+            .await
+            .unwrap();
+        // Its 3 units are not enough: it waits for a renewal, which finds
+        // the new ledger.
+        let costly = a.acquire(scope, 4, Duration::from_secs(120)).await;
+        assert!(matches!(costly, Grant::Wait(_)), "{costly:?}");
+        for unit in 0..3 {
+            let grant = a.acquire(scope, 1, Duration::from_secs(120)).await;
+            assert!(matches!(grant, Grant::Go { .. }), "unit {unit}: {grant:?}");
+        }
+    });
+}
+
 /// Two members (two stores) with 3 workers each against a vendor of 15
 /// per 2 s; after `restart_at`, Redis is killed and an empty one started
 /// on the same port.

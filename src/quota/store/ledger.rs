@@ -153,7 +153,8 @@ pub(crate) struct Ask {
     /// before it: that window's).
     pub(crate) late: u64,
     /// Units it admitted in the current window on its own cautious share
-    /// while Redis failed.
+    /// while Redis failed, and those of it it keeps; or, finding Redis came
+    /// back empty, all the old ledger could lease of the window.
     pub(crate) held: u64,
 }
 
@@ -224,10 +225,12 @@ impl Ledger {
             return self.cold(ask, now);
         };
         let reporter = self.start(&binding, (ask, me, joined), (learned, idle));
-        // (A roll leased nothing yet: what the member kept was the last
-        // lease window's; one dropped as gone had its lease go back.)
-        let kept = (!joined).then(|| ask.kept.min(self.members[me].leased));
-        let kept = kept.unwrap_or(0);
+        // What it keeps, within its share: none past a roll (it leased
+        // nothing yet), nor for one dropped as gone (its lease went back);
+        // within what it held, for one joining a Redis come back empty
+        // (its units dropped, its next requests waited for the window's
+        // end).
+        let kept = ask.kept.min(self.members[me].leased);
         // (A roll may have grown an inferred window.)
         let binding = self.state.binding().unwrap_or(binding);
         // Never more than the fewest remaining seen plus what was leased.
@@ -317,7 +320,10 @@ impl Ledger {
         self.members[me].leased += ask.held;
         self.granted += ask.held;
         if joined && self.ramp.is_some() {
-            self.budget = (self.budget + ask.held).min(binding.limit.unwrap_or(u64::MAX));
+            // (Its view of what is left is net of what it sent, not of
+            // what it keeps.)
+            let sent = ask.held.saturating_sub(ask.kept);
+            self.budget = (self.budget + sent).min(binding.limit.unwrap_or(u64::MAX));
         }
         first && !probed && !fresh
     }
@@ -1441,6 +1447,25 @@ mod tests {
         }
         assert_eq!((c_total, d_total), (75, 75));
         assert!(ledger.budget <= 300 && ledger.granted == 300, "{ledger:?}");
+    }
+
+    /// A member joining a ledger come back empty with units of its share
+    /// in hand keeps them, and they count: its view of what is left (150
+    /// of 300) is net of the 50 it sent, not of the 25 it keeps, so the
+    /// window's budget is 200 (the other gets its half), not 225.
+    #[test]
+    fn a_ledger_back_empty_counts_what_a_member_keeps() {
+        let mut ledger = Ledger::default();
+        let mut a = ask(1, 0, 1_000);
+        a.reports = report(300, 150, 8_000);
+        (a.held, a.kept) = (75, 25);
+        let kept = lease(ledger.renew(&a));
+        assert_eq!((kept.kept, kept.left), (25, 0));
+        let mut others = 0;
+        for at in [4_000, 4_001, 4_002, 4_003] {
+            others += lease(ledger.renew(&ask(2, at, 1_000))).left;
+        }
+        assert_eq!((ledger.budget, others), (200, 100));
     }
 
     /// The first window a cold fleet learns is held while the fleet joins
