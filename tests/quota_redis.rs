@@ -714,11 +714,48 @@ fn a_one_second_window_is_used_every_second_not_held_a_lease_interval() {
             window: Duration::from_secs(1),
             workers: 6,
             flush: false,
+            precise: false,
         })
         .await;
-        let (ok, other, errors, throttled, ..) = run;
+        let FleetOutcome {
+            ok,
+            other,
+            errors,
+            throttled,
+            ..
+        } = run;
         assert_eq!((errors, other), (0, throttled), "{run:?}");
         assert!(throttled <= 1 && ok >= 4 * 20, "5 windows of 20: {run:?}");
+    });
+}
+
+/// A vendor's windows of 1.5 s told to the millisecond (`X-RateLimit-Reset:
+/// 1.497`; a reset in milliseconds, or a Unix time in them, reads the
+/// same): the ledger keeps resets to the millisecond, and one member of 6
+/// workers uses each of the first six windows whole. (Reported as "one
+/// window in four unused: the reset rounds up to 2 s". The rounding is a
+/// vendor's that tells whole seconds rounded up, `FixedWindow`'s default:
+/// its "2" is all a fleet learns of a window 1.5 s long, and the ledger
+/// guesses each window after its first as long as it read that one, 2 s,
+/// with no answer of the next to correct it; run so, the fourth window
+/// goes unused.)
+#[test]
+fn windows_of_one_and_a_half_seconds_told_to_the_millisecond_are_each_used() {
+    within(Duration::from_secs(20), rt, || async {
+        let run = fleet_run(FleetRun {
+            restart: false,
+            limit: 10,
+            members: 1,
+            late_start: Duration::ZERO,
+            run: Duration::from_secs(9),
+            window: Duration::from_millis(1_500),
+            workers: 6,
+            flush: false,
+            precise: true,
+        })
+        .await;
+        assert_eq!((run.errors, run.other), (0, run.throttled), "{run:?}");
+        assert_eq!(run.used[..6], [10; 6], "each window whole: {run:?}");
     });
 }
 
@@ -742,21 +779,56 @@ fn redis_flushed_mid_window_leases_none_of_it_again() {
             window: Duration::from_secs(2),
             workers: 4,
             flush: true,
+            precise: false,
         })
         .await;
         eprintln!("flushed {run:?}");
-        let (ok, other, errors, throttled, received, local, exists) = run;
-        assert_eq!((errors, ok + other), (0, received), "{run:?}");
-        assert!(!local && exists, "sharing went on: {run:?}");
-        assert!(throttled <= 1, "the window leased again: {run:?}");
+        assert_eq!((run.errors, run.ok + run.other), (0, run.received));
+        assert_eq!(run.sharing, 3, "sharing went on: {run:?}");
+        assert!(run.throttled <= 1, "the window leased again: {run:?}");
+    });
+}
+
+/// Redis emptied by `FLUSHALL` while a member holds units of its lease
+/// (3 of 4 of a window of 40 a minute) and renews for a request costing
+/// more: the new ledger counts all the old one could lease of the window
+/// as that member's, its units among them, so it keeps them and its next
+/// requests go. They were dropped: its next requests were held to the
+/// window's end, a minute (refused by a layer's `max_wait` below it).
+#[test]
+fn a_member_keeps_its_units_across_a_flushed_redis() {
+    within(Duration::from_secs(20), rt, || async {
+        let redis = RedisServer::start(free_port());
+        let (a, b) = two_members(&redis, "test:kept:");
+        let scope = ScopeKey::new("api.test", None);
+        let unheld = Permit::new(scope, 1, false, 0);
+        a.settle(unheld, &Observation::new().with_window(a_minute_of(40)))
+            .await;
+        b.release(first_permit(&b, scope).await);
+        let go = |grant: Grant| match grant {
+            Grant::Go { permit, .. } => permit,
+            other => panic!("{other:?}"),
+        };
+        a.release(go(a.acquire(scope, 1, Duration::from_secs(120)).await).sent());
+        let () = redis::cmd("FLUSHALL")
+            .query_async(&mut admin(&redis.url()).await)
+            .await
+            .unwrap();
+        // Its 3 units are not enough: it waits for a renewal, which finds
+        // the new ledger.
+        let costly = a.acquire(scope, 4, Duration::from_secs(120)).await;
+        assert!(matches!(costly, Grant::Wait(_)), "{costly:?}");
+        for unit in 0..3 {
+            let grant = a.acquire(scope, 1, Duration::from_secs(120)).await;
+            assert!(matches!(grant, Grant::Go { .. }), "unit {unit}: {grant:?}");
+        }
     });
 }
 
 /// Two members (two stores) with 3 workers each against a vendor of 15
 /// per 2 s; after `restart_at`, Redis is killed and an empty one started
-/// on the same port. Returns (ok, other statuses, errors, throttled,
-/// received, is_local at the end, ledger exists at the end).
-async fn fleet_across_a_restart(restart: bool) -> (u64, u64, u64, u64, u64, bool, bool) {
+/// on the same port.
+async fn fleet_across_a_restart(restart: bool) -> FleetOutcome {
     fleet_run(FleetRun {
         restart,
         limit: 15,
@@ -766,6 +838,7 @@ async fn fleet_across_a_restart(restart: bool) -> (u64, u64, u64, u64, u64, bool
         window: Duration::from_secs(2),
         workers: 3,
         flush: false,
+        precise: false,
     })
     .await
 }
@@ -782,9 +855,31 @@ struct FleetRun {
     workers: usize,
     /// At the restart, Redis is emptied by `FLUSHALL` (not killed).
     flush: bool,
+    /// The vendor tells its resets to the millisecond (`1.497`), not in
+    /// whole seconds rounded up.
+    precise: bool,
 }
 
-async fn fleet_run(spec: FleetRun) -> (u64, u64, u64, u64, u64, bool, bool) {
+/// What a fleet run saw: its callers' outcomes, the vendor's counts, and
+/// the members the scope's ledger holds at the end.
+#[derive(Debug)]
+struct FleetOutcome {
+    ok: u64,
+    /// Answers other than a 200 (the vendor's 429s).
+    other: u64,
+    errors: u64,
+    throttled: u64,
+    received: u64,
+    /// The vendor's successes in each of its windows.
+    used: Vec<u64>,
+    /// Each renewed on the Redis that serves at the end (restarted, the
+    /// new one): what sharing resumed means, whatever a member's last
+    /// call took (one slower than its bound, under CPU load, leaves it
+    /// local until the next; sampled at the end, `is_local` failed so).
+    sharing: usize,
+}
+
+async fn fleet_run(spec: FleetRun) -> FleetOutcome {
     let FleetRun {
         restart,
         limit,
@@ -794,11 +889,15 @@ async fn fleet_run(spec: FleetRun) -> (u64, u64, u64, u64, u64, bool, bool) {
         window,
         workers,
         flush,
+        precise,
     } = spec;
     let port = free_port();
     let mut redis = Some(RedisServer::start(port));
     let url = redis.as_ref().unwrap().url();
-    let vendor = vendor(limit, window);
+    let vendor = match precise {
+        true => Arc::new(FixedWindow::new(limit, window, true).precise()),
+        false => vendor(limit, window),
+    };
     let addr = vendor.clone().serve().await;
     tokio::time::sleep(late_start.saturating_sub(vendor.started.elapsed())).await;
     let stores: Vec<RedisStore> = (0..members)
@@ -853,20 +952,21 @@ async fn fleet_run(spec: FleetRun) -> (u64, u64, u64, u64, u64, bool, bool) {
     }
     let mut connection = admin(&redis.as_ref().unwrap().url()).await;
     let key = stores[0].key(ScopeKey::new(&addr.to_string(), None));
-    let exists: bool = redis::cmd("EXISTS")
+    let fields: Vec<String> = redis::cmd("HKEYS")
         .arg(&key)
         .query_async(&mut connection)
         .await
         .unwrap();
-    (
-        ok.load(Ordering::SeqCst),
-        other.load(Ordering::SeqCst),
-        errors.load(Ordering::SeqCst),
-        vendor.throttled.load(Ordering::SeqCst),
-        vendor.received.load(Ordering::SeqCst),
-        stores.iter().any(RedisStore::is_local),
-        exists,
-    )
+    let used = vendor.used.lock().unwrap().clone();
+    FleetOutcome {
+        ok: ok.load(Ordering::SeqCst),
+        other: other.load(Ordering::SeqCst),
+        errors: errors.load(Ordering::SeqCst),
+        throttled: vendor.throttled.load(Ordering::SeqCst),
+        received: vendor.received.load(Ordering::SeqCst),
+        used,
+        sharing: fields.iter().filter(|f| f.starts_with("m:")).count(),
+    }
 }
 
 /// A Redis killed and restarted empty on the same port mid-run (3.3 s into
@@ -874,16 +974,20 @@ async fn fleet_run(spec: FleetRun) -> (u64, u64, u64, u64, u64, bool, bool) {
 /// same address, every request ends once, and the fleet does not burst
 /// past the vendor's window: at most the one 429 per process a refill
 /// confirmation is documented to cost (a run without the restart draws 0
-/// in most runs, 2 at most).
+/// in most runs, 2 at most). Under CPU load it once failed: a renewal
+/// slower than its bound sends a member to its cautious share outside the
+/// restart too (the ledger then leased that share again, fixed), and one
+/// at the end left `is_local` sampled true; both members' entries in the
+/// new ledger are what shows sharing resumed.
 #[test]
 fn redis_restarted_empty_mid_run_resumes_sharing_without_a_burst() {
     within(Duration::from_secs(20), rt, || async {
-        let restarted = fleet_across_a_restart(true).await;
-        eprintln!("restarted {restarted:?}");
-        let (ok, other, errors, throttled, received, local, exists) = restarted;
-        assert_eq!(errors, 0, "no request lost");
-        assert_eq!(ok + other, received, "each sent once");
-        assert!(!local && exists, "sharing resumed on the same address");
+        let run = fleet_across_a_restart(true).await;
+        eprintln!("restarted {run:?}");
+        assert_eq!(run.errors, 0, "no request lost");
+        assert_eq!(run.ok + run.other, run.received, "each sent once");
+        assert_eq!(run.sharing, 2, "sharing resumed on the same address");
+        let throttled = run.throttled;
         assert!(throttled <= 2, "a burst past the window: {throttled} 429s");
     });
 }
@@ -962,6 +1066,135 @@ fn a_paused_redis_falls_back_and_no_request_waits_past_the_bound() {
             assert!(Instant::now() < deadline, "sharing did not resume");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    });
+}
+
+/// Redis slower than a renewal's bound (what CPU load does to a debug
+/// build: a renewal answered after its 250 ms) while a member of a window
+/// of 10 a minute, leased 4 of it, asks for more: it falls back on its
+/// cautious share (the 6 the ledger had not leased), then Redis answers
+/// again. The ledger counts what it admitted meanwhile in its share and
+/// leases none of it again: 10 admitted in all. Counted only for a
+/// member joining a new ledger, a member of old was leased the 6 again
+/// (16 of 10; under load, `redis_restarted_empty_mid_run_resumes_sharing_without_a_burst`
+/// drew 429s when Redis was slow at a window's start).
+#[test]
+fn a_member_back_from_a_slow_redis_is_leased_none_of_what_it_admitted_meanwhile() {
+    within(Duration::from_secs(20), rt, || async {
+        let redis = RedisServer::start(free_port());
+        let store = store_on(&redis, "test:slow:");
+        let scope = ScopeKey::new("api.test", None);
+        let unheld = Permit::new(scope, 1, false, 0);
+        store
+            .settle(unheld, &Observation::new().with_window(a_minute_of(10)))
+            .await;
+        let () = redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(1_000)
+            .arg("ALL")
+            .query_async(&mut admin(&redis.url()).await)
+            .await
+            .unwrap();
+        // Takes permits (their answers announce nothing more) past the
+        // pause, the backoff after it and a renewal.
+        let (stop, mut admitted) = (Instant::now() + Duration::from_secs(3), 0);
+        while Instant::now() < stop {
+            match store.acquire(scope, 1, Duration::from_secs(120)).await {
+                Grant::Go { permit, .. } => {
+                    admitted += 1;
+                    store.settle(permit, &Observation::new()).await;
+                }
+                // (The store's answer: ask again then, or at the stop.)
+                Grant::Wait(wait) => {
+                    let left = stop.saturating_duration_since(Instant::now());
+                    tokio::time::sleep(wait.min(left)).await;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(store.local_decisions() > 0, "it fell back");
+        let granted: u64 = redis::cmd("HGET")
+            .arg(store.key(scope))
+            .arg("g")
+            .query_async(&mut admin(&redis.url()).await)
+            .await
+            .unwrap();
+        assert_eq!(
+            (admitted, granted),
+            (10, 10),
+            "the window, once, all of it in the ledger"
+        );
+    });
+}
+
+/// The same member back from a slow Redis with units of its cautious
+/// share still in hand (it admitted 3 of its 6, and waits for a renewal
+/// for a request costing 4): those it keeps count with those it admitted,
+/// and the rest is dropped, not handed back, as no ledger leased them: 10
+/// admitted in all. Kept uncounted, and the rest handed back out of what
+/// the ledger had leased it, the ledger leased them again (13 of 10).
+#[test]
+fn what_a_member_keeps_of_its_cautious_share_is_counted_when_redis_answers() {
+    within(Duration::from_secs(20), rt, || async {
+        let redis = RedisServer::start(free_port());
+        let store = store_on(&redis, "test:slow-kept:");
+        let scope = ScopeKey::new("api.test", None);
+        let unheld = Permit::new(scope, 1, false, 0);
+        store
+            .settle(unheld, &Observation::new().with_window(a_minute_of(10)))
+            .await;
+        let () = redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(1_000)
+            .arg("ALL")
+            .query_async(&mut admin(&redis.url()).await)
+            .await
+            .unwrap();
+        // Asks for `cost` until `stop` (a first go, with `once`); what went.
+        let take = |cost: u64, stop: Instant, once: bool| {
+            let store = store.clone();
+            async move {
+                let mut admitted = 0;
+                while Instant::now() < stop {
+                    match store.acquire(scope, cost, Duration::from_secs(120)).await {
+                        Grant::Go { permit, .. } => {
+                            admitted += cost;
+                            store.settle(permit, &Observation::new()).await;
+                            if once {
+                                break;
+                            }
+                        }
+                        // (The store's answer: ask again then, or at the stop.)
+                        Grant::Wait(wait) => {
+                            let left = stop.saturating_duration_since(Instant::now());
+                            tokio::time::sleep(wait.min(left)).await;
+                        }
+                        other => panic!("{other:?}"),
+                    }
+                }
+                admitted
+            }
+        };
+        let later = Instant::now() + Duration::from_secs(10);
+        let mut admitted = 0;
+        // Its 4 leased units, then 3 of its cautious share (of 6).
+        for _ in 0..7 {
+            admitted += take(1, later, true).await;
+        }
+        assert!(store.is_local(), "it fell back");
+        admitted += take(4, Instant::now() + Duration::from_secs(3), false).await;
+        admitted += take(1, Instant::now() + Duration::from_millis(100), false).await;
+        let granted: u64 = redis::cmd("HGET")
+            .arg(store.key(scope))
+            .arg("g")
+            .query_async(&mut admin(&redis.url()).await)
+            .await
+            .unwrap();
+        assert_eq!(
+            (admitted, granted),
+            (10, 10),
+            "the window, once, all in the ledger"
+        );
     });
 }
 

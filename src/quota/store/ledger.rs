@@ -153,7 +153,8 @@ pub(crate) struct Ask {
     /// before it: that window's).
     pub(crate) late: u64,
     /// Units it admitted in the current window on its own cautious share
-    /// while Redis failed.
+    /// while Redis failed, and those of it it keeps; or, finding Redis came
+    /// back empty, all the old ledger could lease of the window.
     pub(crate) held: u64,
 }
 
@@ -205,10 +206,10 @@ impl Ledger {
         let now = ask.now;
         self.version += 1;
         // (Refilled first: a report of the window after a passed reset
-        // is that window's first.)
+        // is that window's first. Once: no report ends at or before now,
+        // a reset of 0 a second on.)
         self.state.refill(now);
         let learned = self.learn(ask);
-        self.state.refill(now);
         // (A fleet back from idle: every member had gone, as if cold.)
         let fleet = self.members.len() > 1;
         self.expire_members(now);
@@ -224,10 +225,12 @@ impl Ledger {
             return self.cold(ask, now);
         };
         let reporter = self.start(&binding, (ask, me, joined), (learned, idle));
-        // (A roll leased nothing yet: what the member kept was the last
-        // lease window's; one dropped as gone had its lease go back.)
-        let kept = (!joined).then(|| ask.kept.min(self.members[me].leased));
-        let kept = kept.unwrap_or(0);
+        // What it keeps, within its share: none past a roll (it leased
+        // nothing yet), nor for one dropped as gone (its lease went back);
+        // within what it held, for one joining a Redis come back empty
+        // (its units dropped, its next requests waited for the window's
+        // end).
+        let kept = ask.kept.min(self.members[me].leased);
         // (A roll may have grown an inferred window.)
         let binding = self.state.binding().unwrap_or(binding);
         // Never more than the fewest remaining seen plus what was leased.
@@ -309,10 +312,18 @@ impl Ledger {
             let join = if fresh { span } else { RAMP_JOIN.min(span / 4) };
             self.ramp = Some((now + join, now + if probed || fresh { span } else { join }));
         }
+        // What a member back from a failing Redis admitted on its cautious
+        // share counts in its share: a member's of old too (counted only
+        // for one joining a new ledger, a member that a Redis slower than
+        // its renewal's bound sent to its cautious share was leased it
+        // again, 16 of 10).
+        self.members[me].leased += ask.held;
+        self.granted += ask.held;
         if joined && self.ramp.is_some() {
-            self.members[me].leased += ask.held;
-            self.granted += ask.held;
-            self.budget = (self.budget + ask.held).min(binding.limit.unwrap_or(u64::MAX));
+            // (Its view of what is left is net of what it sent, not of
+            // what it keeps.)
+            let sent = ask.held.saturating_sub(ask.kept);
+            self.budget = (self.budget + sent).min(binding.limit.unwrap_or(u64::MAX));
         }
         first && !probed && !fresh
     }
@@ -984,6 +995,23 @@ mod tests {
         assert_eq!(ledger.state.binding().unwrap().remaining, 10, "refilled");
     }
 
+    /// A renewal refills once, before it learns: no report ends a window
+    /// at or before now, not even a reset of 0 (a truncating vendor's
+    /// "0 left" through its window's last second), which ends a second on.
+    /// (A second refill after learning, kept for such reports, refilled
+    /// nothing: this passes with it and without it.)
+    #[test]
+    fn a_reset_of_zero_holds_the_fleet_to_the_end_of_its_second() {
+        let mut ledger = Ledger::default();
+        assert_eq!(ledger.renew(&ask(1, 0, 10)), Answer::Probe);
+        let mut taught = ask(1, 20, 10);
+        taught.reports = report(10, 0, 0);
+        let held = lease(ledger.renew(&taught));
+        assert_eq!((held.left, held.hold_until), (0, 1_020));
+        assert_eq!(ledger.state.binding().unwrap().remaining, 0, "not refilled");
+        assert_eq!(lease(ledger.renew(&ask(1, 1_020, 10))).left, 10);
+    }
+
     /// A scope that announces nothing opens on its probe's answer: the
     /// fleet joins, then each member may have its fair share of
     /// [`OPEN_IN_FLIGHT`] requests in flight, and more once many answers
@@ -1419,6 +1447,25 @@ mod tests {
         }
         assert_eq!((c_total, d_total), (75, 75));
         assert!(ledger.budget <= 300 && ledger.granted == 300, "{ledger:?}");
+    }
+
+    /// A member joining a ledger come back empty with units of its share
+    /// in hand keeps them, and they count: its view of what is left (150
+    /// of 300) is net of the 50 it sent, not of the 25 it keeps, so the
+    /// window's budget is 200 (the other gets its half), not 225.
+    #[test]
+    fn a_ledger_back_empty_counts_what_a_member_keeps() {
+        let mut ledger = Ledger::default();
+        let mut a = ask(1, 0, 1_000);
+        a.reports = report(300, 150, 8_000);
+        (a.held, a.kept) = (75, 25);
+        let kept = lease(ledger.renew(&a));
+        assert_eq!((kept.kept, kept.left), (25, 0));
+        let mut others = 0;
+        for at in [4_000, 4_001, 4_002, 4_003] {
+            others += lease(ledger.renew(&ask(2, at, 1_000))).left;
+        }
+        assert_eq!((ledger.budget, others), (200, 100));
     }
 
     /// The first window a cold fleet learns is held while the fleet joins

@@ -229,8 +229,9 @@ struct Sync {
     /// the cost of the costliest since the last renewal asked.
     waiting: AtomicU64,
     costly: AtomicU64,
-    /// Units the renewal on its way takes out of the local lease to hand
-    /// back: the lease's again should the ledger not hear of them.
+    /// Units the renewal on its way takes out of the local lease (to hand
+    /// back, or a cautious share's to drop): the lease's again should the
+    /// ledger not hear of them.
     handing_back: AtomicU64,
 }
 
@@ -684,7 +685,8 @@ impl RedisStore {
                 return (ask, 0);
             };
             // (Back from a failing Redis: what its cautious share admitted.)
-            ask.held = if self.is_local() { lease.taken } else { 0 };
+            let local = self.is_local();
+            ask.held = if local { lease.taken } else { 0 };
             if lease.probe || lease.open {
                 // (A probe's answer: the requests held meanwhile are the
                 // demand. An open lease keeps its scope open; its units
@@ -699,12 +701,21 @@ impl RedisStore {
             let want = demand(lease, sync, (now, waiting.max(ask.costly)));
             sync.wanted.store(want, Ordering::Relaxed);
             // What it keeps, it may admit while the renewal is on its way;
-            // what it hands back leaves the lease now.
+            // the rest leaves the lease now (its again, should the ledger
+            // not hear). A cautious share's units are no ledger's: those
+            // kept count with those admitted, the rest is not handed back
+            // (kept uncounted, the rest taken off what the ledger had
+            // leased it, 13 of 10 were admitted).
             ask.kept = lease.left.min(want);
-            ask.returned += lease.left - ask.kept;
+            let rest = lease.left - ask.kept;
+            if local {
+                ask.held += ask.kept;
+            } else {
+                ask.returned = rest;
+            }
             ask.want = want - ask.kept;
             lease.left = ask.kept;
-            sync.handing_back.store(ask.returned, Ordering::Relaxed);
+            sync.handing_back.store(rest, Ordering::Relaxed);
             (ask, lease.taken)
         })
     }
