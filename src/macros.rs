@@ -33,7 +33,7 @@ macro_rules! call_error_accessors {
             self.request.as_deref()
         }
 
-        /// Attempts made and time waited, as the retry layer above
+        /// Attempts sent and time waited, as the retry layer above
         /// reports them.
         pub fn retries(&self) -> crate::RetryReport {
             self.retries

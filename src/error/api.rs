@@ -258,7 +258,7 @@ impl ApiError {
         /// recorded it.
         pub fn request -> Option<&RequestContext> { inner.request.as_ref() }
 
-        /// Attempts made (the first included) and time waited between them.
+        /// Attempts sent (the first included) and time waited between them.
         pub fn retries -> RetryReport { inner.retries }
 
         /// Shorthand for `self.retries().attempts()`.

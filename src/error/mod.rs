@@ -186,7 +186,7 @@ impl Error {
         }
     }
 
-    /// Attempts made and time waited between them.
+    /// Attempts sent and time waited between them.
     pub fn retries(&self) -> RetryReport {
         each_variant!(self, error => error.retries())
     }
