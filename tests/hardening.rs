@@ -614,12 +614,7 @@ fn printed(error: &Error) -> String {
 async fn a_server_quoting_a_basic_credential_decoded_does_not_leak_it() {
     let addr = support::quoting_basic_server().await;
     for (scheme, pair, secret) in BASIC_ROWS {
-        let request = || {
-            Request::get(format!("http://{addr}/v1/me"))
-                .header("authorization", support::basic(scheme, pair))
-                .body(Full::new(Bytes::new()))
-                .unwrap()
-        };
+        let request = || support::get_me_with_basic(addr, scheme, pair);
         let alone = ErrorBodyParseLayer::new().layer(support::client::<Full<Bytes>>());
         let alone = alone.oneshot(request()).await.unwrap_err();
         let stack = ApiErrorsLayer::new().client(support::client::<ReplayBody<Full<Bytes>>>());
@@ -637,13 +632,7 @@ async fn a_server_quoting_a_basic_credential_decoded_does_not_leak_it() {
             assert!(shown.contains("REDACTED"), "{shown}");
         }
     }
-    let request = Request::get(format!("http://{addr}/v1/me"))
-        .header(
-            "authorization",
-            support::basic("Basic", "alice:s3cr3t-pass"),
-        )
-        .body(Full::new(Bytes::new()))
-        .unwrap();
+    let request = support::get_me_with_basic(addr, "Basic", "alice:s3cr3t-pass");
     let client = ErrorBodyParseLayer::new().layer(support::client::<Full<Bytes>>());
     let error = client.oneshot(request).await.unwrap_err();
     let error = error.api().expect("a 401 is an ApiError");

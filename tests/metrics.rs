@@ -964,21 +964,22 @@ fn an_overdue_load_is_counted_once() {
 /// `error.type` `cancelled`: "each attempt the retry layer sends" and
 /// "each logical call ... at its end" (src/metrics/mod.rs, the table).
 mod dropped {
-    use super::scripted::{delayed as upstream, exact, get};
+    use super::scripted::{delayed as upstream, exact, get, send};
     use crate::metrics_example::{points, sdk, Point};
     use bytes::Bytes;
+    use http::{Request, Response};
     use http_body_util::Full;
     use opentelemetry_sdk::metrics::{InMemoryMetricExporter, SdkMeterProvider};
-    use std::sync::atomic::Ordering;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     use std::time::Duration;
-    use tower::{Layer, ServiceBuilder, ServiceExt};
+    use tower::{Layer, Service, ServiceBuilder, ServiceExt};
     use tower_api_errors::auth::AuthLayer;
     use tower_api_errors::hedge::HedgeLayer;
     use tower_api_errors::metrics::Metrics;
     use tower_api_errors::quota::QuotaLayer;
     use tower_api_errors::retry::ReplayBody;
-    use tower_api_errors::{ApiErrorsLayer, ErrorBodyParseLayer, RetryLayer};
+    use tower_api_errors::{ApiErrorsLayer, Error, ErrorBodyParseLayer, RetryLayer, RetryPolicy};
 
     const ATTEMPT: &str = "http.client.request.duration";
     const CALL: &str = "tower_api_errors.call.duration";
@@ -1109,6 +1110,25 @@ mod dropped {
         ("x-ratelimit-reset", "10"),
     ];
 
+    /// A retry layer recording to `metrics`, over a second retry layer
+    /// (`inner`, recording nothing), over a quota layer recording to
+    /// `metrics`, over an upstream whose every answer, at once, spends the
+    /// window ([`SPENT`]).
+    pub(super) fn nested_retries_over_a_spent_window(
+        hits: &Arc<AtomicUsize>,
+        metrics: Metrics,
+        inner: RetryPolicy,
+    ) -> impl Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>, Error = Error> + Clone
+    {
+        ServiceBuilder::new()
+            .layer(RetryLayer::new(exact().metrics(metrics.clone())))
+            .layer(RetryLayer::new(inner))
+            .layer(QuotaLayer::new().metrics(metrics))
+            .service(upstream::<ReplayBody<Body>>(hits, |_| {
+                (Some(Duration::ZERO), 200, SPENT)
+            }))
+    }
+
     /// The same through a `tower::buffer::Buffer` between the retry and
     /// quota layers, on a multi-thread runtime: the quota layer is called
     /// on the buffer's worker, on another thread, and the mark still
@@ -1135,11 +1155,7 @@ mod dropped {
             .service(upstream::<Body>(&hits, |_| {
                 (Some(Duration::ZERO), 200, SPENT)
             }));
-        client
-            .clone()
-            .oneshot(get("http://api.test/x"))
-            .await
-            .unwrap();
+        send(&client, "http://api.test/x").await;
         first_polls.recv().await.unwrap();
         let mut held = Box::pin(client.oneshot(get("http://api.test/x")));
         let called_on = tokio::select! {
@@ -1163,18 +1179,8 @@ mod dropped {
     async fn under_a_nested_retry_an_attempt_dropped_while_held_is_no_http_request() {
         let (provider, exporter) = sdk();
         let (hits, metrics) = (Arc::default(), Metrics::from_provider(&provider));
-        let client = ServiceBuilder::new()
-            .layer(RetryLayer::new(exact().metrics(metrics.clone())))
-            .layer(RetryLayer::new(exact()))
-            .layer(QuotaLayer::new().metrics(metrics))
-            .service(upstream::<ReplayBody<Body>>(&hits, |_| {
-                (Some(Duration::ZERO), 200, SPENT)
-            }));
-        client
-            .clone()
-            .oneshot(get("http://api.test/x"))
-            .await
-            .unwrap();
+        let client = nested_retries_over_a_spent_window(&hits, metrics, exact());
+        send(&client, "http://api.test/x").await;
         let held = client.oneshot(get("http://api.test/x"));
         assert!(tokio::time::timeout(Duration::from_secs(3), held)
             .await
@@ -1252,21 +1258,16 @@ mod dropped {
 /// dropped). Both once counted an attempt the quota layer refused, or
 /// held unsent until the call's deadline, as made.
 mod attempts_sent {
-    use super::dropped::{seen, SPENT};
-    use super::scripted::{delayed as upstream, exact, get};
+    use super::dropped::{nested_retries_over_a_spent_window, seen, SPENT};
+    use super::scripted::{delayed as upstream, exact, get, send};
     use crate::metrics_example::sdk;
-    use bytes::Bytes;
-    use http_body_util::Full;
     use std::sync::atomic::Ordering;
     use std::sync::Arc;
     use std::time::Duration;
     use tower::{ServiceBuilder, ServiceExt};
     use tower_api_errors::metrics::Metrics;
     use tower_api_errors::quota::QuotaLayer;
-    use tower_api_errors::retry::ReplayBody;
     use tower_api_errors::{ErrorKind, RetryLayer};
-
-    type Body = ReplayBody<Full<Bytes>>;
 
     const ATTEMPT: &str = "http.client.request.duration";
     const CALL_ATTEMPTS: &str = "tower_api_errors.call.attempts";
@@ -1313,11 +1314,7 @@ mod attempts_sent {
             .layer(RetryLayer::new(policy.metrics(metrics.clone())))
             .layer(QuotaLayer::new().metrics(metrics))
             .service(upstream(&hits, |_| (Some(Duration::ZERO), 200, SPENT)));
-        client
-            .clone()
-            .oneshot(get("http://api.test/x"))
-            .await
-            .unwrap();
+        send(&client, "http://api.test/x").await;
         let error = client.oneshot(get("http://api.test/x")).await.unwrap_err();
         assert_eq!(error.kind(), ErrorKind::Transport, "{error}");
         assert_eq!(hits.load(Ordering::SeqCst), 1, "the held request unsent");
@@ -1336,18 +1333,8 @@ mod attempts_sent {
         let (provider, exporter) = sdk();
         let (hits, metrics) = (Arc::default(), Metrics::from_provider(&provider));
         let inner = exact().deadline(Duration::from_secs(3));
-        let client = ServiceBuilder::new()
-            .layer(RetryLayer::new(exact().metrics(metrics.clone())))
-            .layer(RetryLayer::new(inner))
-            .layer(QuotaLayer::new().metrics(metrics))
-            .service(upstream::<ReplayBody<Body>>(&hits, |_| {
-                (Some(Duration::ZERO), 200, SPENT)
-            }));
-        client
-            .clone()
-            .oneshot(get("http://api.test/x"))
-            .await
-            .unwrap();
+        let client = nested_retries_over_a_spent_window(&hits, metrics, inner);
+        send(&client, "http://api.test/x").await;
         let error = client.oneshot(get("http://api.test/x")).await.unwrap_err();
         assert_eq!(error.kind(), ErrorKind::Transport, "{error}");
         assert_eq!(hits.load(Ordering::SeqCst), 1, "the held request unsent");

@@ -1375,7 +1375,8 @@ async fn a_retry_override_decides_whether_a_call_is_hedged() {
 mod in_the_full_stack {
     use crate::full_stack::{
         accepts_tok2, after, at_once, auth_failure, breaker, exact, get, hedge_after, hyper_stack,
-        layers, learned_hedge, now, outcome, source, warm, Body, Hit, HyperStack, Vendor, MS, S,
+        layers, learned_hedge, now, outcome, source, stack, warm, warm_hedged_stack, Body, Hit,
+        HyperStack, Vendor, MS, S,
     };
     use crate::idp::{self, Idp};
     use crate::support::Frames;
@@ -1389,6 +1390,18 @@ mod in_the_full_stack {
     use tower_api_errors::{ApiErrorsLayer, Error, ErrorKind, QuotaLayer, RetryPolicy};
 
     // ---------------------------------------------------- breaker and auth
+
+    /// The stack of the breaker-and-auth scenarios: two attempts a call, a
+    /// breaker that opens after 4 calls (two calls' attempts), credentials
+    /// from `idp`, the learned hedge.
+    fn opens_after_two_calls(idp: &Arc<Idp>) -> HyperStack {
+        hyper_stack(layers(
+            exact().max_attempts(2),
+            AuthLayer::new(idp.clone()),
+            breaker(4),
+            learned_hedge(),
+        ))
+    }
 
     /// Breaker docs ("An answer closes the breaker"; the retry layer treats
     /// the refusal "like a server's hint") and auth docs (renewed once and sent
@@ -1406,12 +1419,7 @@ mod in_the_full_stack {
         })
         .await;
         let idp = source(|_| idp::ok("tok-2"));
-        let client = hyper_stack(layers(
-            exact().max_attempts(2),
-            AuthLayer::new(idp.clone()),
-            breaker(4),
-            learned_hedge(),
-        ));
+        let client = opens_after_two_calls(&idp);
         let url = vendor.url("/v1/items");
         for _ in 0..2 {
             let result = get(&client, &url).await;
@@ -1452,12 +1460,7 @@ mod in_the_full_stack {
         })
         .await;
         let idp = source(|_| idp::err("token endpoint answered 500"));
-        let client = hyper_stack(layers(
-            exact().max_attempts(2),
-            AuthLayer::new(idp.clone()),
-            breaker(4),
-            learned_hedge(),
-        ));
+        let client = opens_after_two_calls(&idp);
         let url = vendor.url("/v1/items");
         for _ in 0..2 {
             get(&client, &url).await.unwrap_err();
@@ -1601,14 +1604,7 @@ mod in_the_full_stack {
             _ => now(429, &[("retry-after", "1")]),
         })
         .await;
-        let idp = source(|_| idp::ok("tok-2"));
-        let client = hyper_stack(layers(
-            exact(),
-            AuthLayer::new(idp),
-            breaker(10),
-            hedge_after(50),
-        ));
-        warm(&client, &vendor).await;
+        let client = warm_hedged_stack(&vendor, 50).await;
         let started = Instant::now();
         let result = get(&client, &vendor.url("/v1/items")).await;
         assert_eq!(
@@ -1633,14 +1629,7 @@ mod in_the_full_stack {
             _ => after(200, 200, &[]),
         })
         .await;
-        let idp = source(|_| idp::ok("tok-2"));
-        let client = hyper_stack(layers(
-            exact(),
-            AuthLayer::new(idp),
-            breaker(10),
-            hedge_after(50),
-        ));
-        warm(&client, &vendor).await;
+        let client = warm_hedged_stack(&vendor, 50).await;
         let first = tokio::spawn({
             let (client, url) = (client.clone(), vendor.url("/a"));
             async move { get(&client, &url).await.map(|r| r.status()) }
@@ -1677,14 +1666,7 @@ mod in_the_full_stack {
             )
         })
         .await;
-        let idp = source(|_| idp::ok("tok-2"));
-        let client = hyper_stack(layers(
-            exact(),
-            AuthLayer::new(idp),
-            breaker(10),
-            hedge_after(50),
-        ));
-        warm(&client, &vendor).await;
+        let client = warm_hedged_stack(&vendor, 50).await;
         get(&client, &vendor.url("/v1/spend")).await.unwrap();
         let started = Instant::now();
         let result = get(&client, &vendor.url("/v1/items")).await;
@@ -1712,12 +1694,7 @@ mod in_the_full_stack {
         })
         .await;
         let idp = source(|_| idp::ok("tok-2"));
-        let client = hyper_stack(layers(
-            exact(),
-            AuthLayer::new(idp),
-            breaker(10),
-            hedge_after(50),
-        ));
+        let client = stack(exact(), &idp, hedge_after(50));
         let results = at_once(&client, &vendor.url("/v1/items"), 5).await;
         for (at, result) in &results {
             assert!(matches!(result, Ok(200)), "at {at:?}: {result:?}");
@@ -1739,14 +1716,7 @@ mod in_the_full_stack {
             _ => after(5, 200, &[]),
         })
         .await;
-        let idp = source(|_| idp::ok("tok-2"));
-        let client = hyper_stack(layers(
-            exact(),
-            AuthLayer::new(idp),
-            breaker(10),
-            hedge_after(50),
-        ));
-        warm(&client, &vendor).await;
+        let client = warm_hedged_stack(&vendor, 50).await;
         for call in 0..40 {
             let started = Instant::now();
             let result = get(&client, &vendor.url("/v1/items")).await;
@@ -1771,14 +1741,7 @@ mod in_the_full_stack {
             _ => now(200, &[]),
         })
         .await;
-        let idp = source(|_| idp::ok("tok-2"));
-        let client = hyper_stack(layers(
-            exact(),
-            AuthLayer::new(idp),
-            breaker(10),
-            hedge_after(50),
-        ));
-        warm(&client, &vendor).await;
+        let client = warm_hedged_stack(&vendor, 50).await;
         let started = Instant::now();
         let slow = tokio::spawn({
             let (client, url) = (client.clone(), vendor.url("/slow"));
@@ -1818,12 +1781,7 @@ mod in_the_full_stack {
     async fn a_resend_rejected_again_sends_no_hedge() {
         let vendor = Vendor::start(|_, _| after(10, 401, &[("x-should-retry", "true")])).await;
         let idp = Idp::new(|n, _| idp::ok(&format!("tok-{n}")));
-        let client = hyper_stack(layers(
-            exact(),
-            AuthLayer::new(idp.clone()),
-            breaker(10),
-            hedge_after(200),
-        ));
+        let client = stack(exact(), &idp, hedge_after(200));
         warm(&client, &vendor).await;
         let result = get(&client, &vendor.url("/v1/items")).await;
         assert_eq!(
@@ -1867,12 +1825,7 @@ mod in_the_full_stack {
                 None
             }
         });
-        let client = hyper_stack(layers(
-            policy,
-            AuthLayer::new(idp),
-            breaker(10),
-            hedge_after(200),
-        ));
+        let client = stack(policy, &idp, hedge_after(200));
         warm(&client, &vendor).await;
         let request = Request::put(vendor.url("/payments"))
             .body(Body::from("{}"))
@@ -1899,12 +1852,7 @@ mod in_the_full_stack {
             Vendor::start(|_, hit| now(if accepts_tok2(hit) { 200 } else { 401 }, &[])).await;
         let idp = source(|_| idp::ok("tok-2"));
         let policy = exact().max_replay_bytes(1024 * 1024);
-        let client: HyperStack<Frames<std::io::Error>> = hyper_stack(layers(
-            policy,
-            AuthLayer::new(idp),
-            breaker(10),
-            hedge_after(50),
-        ));
+        let client: HyperStack<Frames<std::io::Error>> = stack(policy, &idp, hedge_after(50));
         static CHUNK: [u8; 10 * 1024] = [b'x'; 10 * 1024];
         let chunk = std::str::from_utf8(&CHUNK).unwrap();
         let request = Request::put(vendor.url("/v1/blobs/1"))

@@ -1069,6 +1069,63 @@ fn a_paused_redis_falls_back_and_no_request_waits_past_the_bound() {
     });
 }
 
+/// Teaches `store` a window of 10 a minute for `scope` (one unheld permit
+/// settled with it), then pauses `redis` for a second.
+async fn teach_a_minute_of_10_then_pause(redis: &RedisServer, store: &RedisStore, scope: ScopeKey) {
+    let unheld = Permit::new(scope, 1, false, 0);
+    store
+        .settle(unheld, &Observation::new().with_window(a_minute_of(10)))
+        .await;
+    let () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(1_000)
+        .arg("ALL")
+        .query_async(&mut admin(&redis.url()).await)
+        .await
+        .unwrap();
+}
+
+/// Asks `store` for `cost` units of `scope` until `stop` (only a first go,
+/// with `once`), settling each permit with an answer that announces
+/// nothing; the units that went.
+async fn admit_until(
+    store: &RedisStore,
+    scope: ScopeKey,
+    cost: u64,
+    stop: Instant,
+    once: bool,
+) -> u64 {
+    let mut admitted = 0;
+    while Instant::now() < stop {
+        match store.acquire(scope, cost, Duration::from_secs(120)).await {
+            Grant::Go { permit, .. } => {
+                admitted += cost;
+                store.settle(permit, &Observation::new()).await;
+                if once {
+                    break;
+                }
+            }
+            // (The store's answer: ask again then, or at the stop.)
+            Grant::Wait(wait) => {
+                let left = stop.saturating_duration_since(Instant::now());
+                tokio::time::sleep(wait.min(left)).await;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    admitted
+}
+
+/// The units the ledger in `redis` granted for `scope` (its `g` field).
+async fn ledger_granted(redis: &RedisServer, store: &RedisStore, scope: ScopeKey) -> u64 {
+    redis::cmd("HGET")
+        .arg(store.key(scope))
+        .arg("g")
+        .query_async(&mut admin(&redis.url()).await)
+        .await
+        .unwrap()
+}
+
 /// Redis slower than a renewal's bound (what CPU load does to a debug
 /// build: a renewal answered after its 250 ms) while a member of a window
 /// of 10 a minute, leased 4 of it, asks for more: it falls back on its
@@ -1084,41 +1141,13 @@ fn a_member_back_from_a_slow_redis_is_leased_none_of_what_it_admitted_meanwhile(
         let redis = RedisServer::start(free_port());
         let store = store_on(&redis, "test:slow:");
         let scope = ScopeKey::new("api.test", None);
-        let unheld = Permit::new(scope, 1, false, 0);
-        store
-            .settle(unheld, &Observation::new().with_window(a_minute_of(10)))
-            .await;
-        let () = redis::cmd("CLIENT")
-            .arg("PAUSE")
-            .arg(1_000)
-            .arg("ALL")
-            .query_async(&mut admin(&redis.url()).await)
-            .await
-            .unwrap();
+        teach_a_minute_of_10_then_pause(&redis, &store, scope).await;
         // Takes permits (their answers announce nothing more) past the
         // pause, the backoff after it and a renewal.
-        let (stop, mut admitted) = (Instant::now() + Duration::from_secs(3), 0);
-        while Instant::now() < stop {
-            match store.acquire(scope, 1, Duration::from_secs(120)).await {
-                Grant::Go { permit, .. } => {
-                    admitted += 1;
-                    store.settle(permit, &Observation::new()).await;
-                }
-                // (The store's answer: ask again then, or at the stop.)
-                Grant::Wait(wait) => {
-                    let left = stop.saturating_duration_since(Instant::now());
-                    tokio::time::sleep(wait.min(left)).await;
-                }
-                other => panic!("{other:?}"),
-            }
-        }
+        let stop = Instant::now() + Duration::from_secs(3);
+        let admitted = admit_until(&store, scope, 1, stop, false).await;
         assert!(store.local_decisions() > 0, "it fell back");
-        let granted: u64 = redis::cmd("HGET")
-            .arg(store.key(scope))
-            .arg("g")
-            .query_async(&mut admin(&redis.url()).await)
-            .await
-            .unwrap();
+        let granted = ledger_granted(&redis, &store, scope).await;
         assert_eq!(
             (admitted, granted),
             (10, 10),
@@ -1139,57 +1168,31 @@ fn what_a_member_keeps_of_its_cautious_share_is_counted_when_redis_answers() {
         let redis = RedisServer::start(free_port());
         let store = store_on(&redis, "test:slow-kept:");
         let scope = ScopeKey::new("api.test", None);
-        let unheld = Permit::new(scope, 1, false, 0);
-        store
-            .settle(unheld, &Observation::new().with_window(a_minute_of(10)))
-            .await;
-        let () = redis::cmd("CLIENT")
-            .arg("PAUSE")
-            .arg(1_000)
-            .arg("ALL")
-            .query_async(&mut admin(&redis.url()).await)
-            .await
-            .unwrap();
-        // Asks for `cost` until `stop` (a first go, with `once`); what went.
-        let take = |cost: u64, stop: Instant, once: bool| {
-            let store = store.clone();
-            async move {
-                let mut admitted = 0;
-                while Instant::now() < stop {
-                    match store.acquire(scope, cost, Duration::from_secs(120)).await {
-                        Grant::Go { permit, .. } => {
-                            admitted += cost;
-                            store.settle(permit, &Observation::new()).await;
-                            if once {
-                                break;
-                            }
-                        }
-                        // (The store's answer: ask again then, or at the stop.)
-                        Grant::Wait(wait) => {
-                            let left = stop.saturating_duration_since(Instant::now());
-                            tokio::time::sleep(wait.min(left)).await;
-                        }
-                        other => panic!("{other:?}"),
-                    }
-                }
-                admitted
-            }
-        };
+        teach_a_minute_of_10_then_pause(&redis, &store, scope).await;
         let later = Instant::now() + Duration::from_secs(10);
         let mut admitted = 0;
         // Its 4 leased units, then 3 of its cautious share (of 6).
         for _ in 0..7 {
-            admitted += take(1, later, true).await;
+            admitted += admit_until(&store, scope, 1, later, true).await;
         }
         assert!(store.is_local(), "it fell back");
-        admitted += take(4, Instant::now() + Duration::from_secs(3), false).await;
-        admitted += take(1, Instant::now() + Duration::from_millis(100), false).await;
-        let granted: u64 = redis::cmd("HGET")
-            .arg(store.key(scope))
-            .arg("g")
-            .query_async(&mut admin(&redis.url()).await)
-            .await
-            .unwrap();
+        admitted += admit_until(
+            &store,
+            scope,
+            4,
+            Instant::now() + Duration::from_secs(3),
+            false,
+        )
+        .await;
+        admitted += admit_until(
+            &store,
+            scope,
+            1,
+            Instant::now() + Duration::from_millis(100),
+            false,
+        )
+        .await;
+        let granted = ledger_granted(&redis, &store, scope).await;
         assert_eq!(
             (admitted, granted),
             (10, 10),

@@ -929,14 +929,14 @@ async fn the_stack_learns_a_silent_vendor() {
 /// start's probe, and past `max_wait`.
 mod in_the_full_stack {
     use crate::full_stack::{
-        accepts_tok2, after, at_once, breaker, exact, get, hyper_stack, layers, learned_hedge, now,
-        outcome, slow_token, source, Vendor, MS, S,
+        accepts_tok2, after, at_once, exact, get, learned_hedge, now, outcome, slow_token, source,
+        stack, Vendor, MS, S,
     };
     use crate::idp;
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
     use tokio::time::Instant;
-    use tower_api_errors::auth::{AuthLayer, AuthReport, Renewal};
+    use tower_api_errors::auth::{AuthReport, Renewal};
     use tower_api_errors::Error;
 
     /// Auth docs (src/auth/mod.rs, "Above the quota layer": "the re-send is a
@@ -989,12 +989,7 @@ mod in_the_full_stack {
         })
         .await;
         let idp = source(|_| idp::ok("tok-2"));
-        let client = hyper_stack(layers(
-            exact(),
-            AuthLayer::new(idp.clone()),
-            breaker(10),
-            learned_hedge(),
-        ));
+        let client = stack(exact(), &idp, learned_hedge());
         let results = at_once(&client, &vendor.url("/v1/items"), 6).await;
         for (at, result) in &results {
             assert!(matches!(result, Ok(200)), "at {at:?}: {result:?}");
@@ -1039,12 +1034,7 @@ mod in_the_full_stack {
         })
         .await;
         let idp = source(|_| idp::ok("tok-2"));
-        let client = hyper_stack(layers(
-            exact(),
-            AuthLayer::new(idp.clone()),
-            breaker(10),
-            learned_hedge(),
-        ));
+        let client = stack(exact(), &idp, learned_hedge());
         let result = get(&client, &vendor.url("/v1/me")).await;
         let response = result
             .as_ref()
@@ -1080,12 +1070,7 @@ mod in_the_full_stack {
         let vendor =
             Vendor::start(|_, hit| after(20, if accepts_tok2(hit) { 200 } else { 401 }, &[])).await;
         let idp = source(|_| slow_token(MS(100), "tok-2"));
-        let client = hyper_stack(layers(
-            exact(),
-            AuthLayer::new(idp.clone()),
-            breaker(10),
-            learned_hedge(),
-        ));
+        let client = stack(exact(), &idp, learned_hedge());
         let results = at_once(&client, &vendor.url("/v1/items"), 5).await;
         for (at, result) in &results {
             assert!(matches!(result, Ok(200)), "at {at:?}: {result:?}");
@@ -1113,12 +1098,7 @@ mod in_the_full_stack {
         })
         .await;
         let idp = source(|_| idp::ok("tok-2"));
-        let client = hyper_stack(layers(
-            exact(),
-            AuthLayer::new(idp.clone()),
-            breaker(10),
-            learned_hedge(),
-        ));
+        let client = stack(exact(), &idp, learned_hedge());
         let started = Instant::now();
         let result = get(&client, &vendor.url("/v1/me")).await;
         assert_eq!(started.elapsed(), Duration::ZERO, "{}", outcome(&result));

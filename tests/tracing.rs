@@ -274,13 +274,7 @@ async fn a_basic_password_quoted_back_is_in_no_log_line_or_metric() {
     let client = ApiErrorsLayer::new()
         .retry(RetryPolicy::default().metrics(metrics))
         .client(support::client::<ReplayBody<Full<Bytes>>>());
-    let request = Request::get(format!("http://{addr}/v1/me"))
-        .header(
-            "authorization",
-            support::basic("Basic", "alice:s3cr3t-pass"),
-        )
-        .body(Full::new(Bytes::new()))
-        .unwrap();
+    let request = support::get_me_with_basic(addr, "Basic", "alice:s3cr3t-pass");
     let error = client.oneshot(request).await.unwrap_err();
     let log = logs.text();
     assert!(log.contains("E_BAD_PASSWORD:REDACTED"), "{log}");

@@ -210,6 +210,34 @@ where
     layers.layer(crate::support::client::<Twice<B>>())
 }
 
+/// The full stack most scenarios build: `policy`, credentials from `idp`,
+/// a breaker that opens after 10 calls, and `hedge`.
+pub fn stack<B>(policy: RetryPolicy, idp: &Arc<Idp>, hedge: HedgeLayer) -> HyperStack<B>
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<BoxError>,
+{
+    hyper_stack(layers(
+        policy,
+        AuthLayer::new(idp.clone()),
+        breaker(10),
+        hedge,
+    ))
+}
+
+/// The hedged full stack (the [`exact`] policy, a token source that
+/// renews to `tok-2`, a breaker after 10 calls, a hedge after `hedge_ms`),
+/// [`warm`]ed against `vendor`.
+pub async fn warm_hedged_stack(vendor: &Vendor, hedge_ms: u64) -> HyperStack {
+    let client = stack(
+        exact(),
+        &source(|_| idp::ok("tok-2")),
+        hedge_after(hedge_ms),
+    );
+    warm(&client, vendor).await;
+    client
+}
+
 // ------------------------------------------------------------------ calls
 
 /// A GET of `url` through a clone of `client`.

@@ -300,6 +300,15 @@ pub async fn quoting_basic_server() -> SocketAddr {
     .await
 }
 
+/// A GET of `/v1/me` at `addr` with `Authorization: {scheme}` and `pair`
+/// in base64: what [`quoting_basic_server`] quotes back decoded.
+pub fn get_me_with_basic(addr: SocketAddr, scheme: &str, pair: &str) -> Request<Full<Bytes>> {
+    Request::get(format!("http://{addr}/v1/me"))
+        .header("authorization", basic(scheme, pair))
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
 /// A loopback address nothing listens on: a port that was free a moment
 /// ago, its listener closed again, so every connect is refused.
 pub fn refused_addr() -> SocketAddr {
