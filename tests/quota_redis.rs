@@ -924,7 +924,12 @@ async fn fleet_run(spec: FleetRun) -> FleetOutcome {
                 while Instant::now() < end {
                     match service.clone().oneshot(get(addr)).await {
                         Ok(answer) if answer.status() == 200 => ok.fetch_add(1, Ordering::SeqCst),
-                        Ok(_) => other.fetch_add(1, Ordering::SeqCst),
+                        Ok(answer) => {
+                            // (When, to tell which of the vendor's windows.)
+                            let at = Instant::now() - (end - run);
+                            eprintln!("{} at {at:?}", answer.status());
+                            other.fetch_add(1, Ordering::SeqCst)
+                        }
                         Err(error) => {
                             eprintln!("error at {:?}: {error:?}", Instant::now() - (end - run));
                             errors.fetch_add(1, Ordering::SeqCst)

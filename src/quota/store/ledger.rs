@@ -360,14 +360,22 @@ impl Ledger {
     fn learn(&mut self, ask: &Ask) -> bool {
         // A report of a window's last second may describe the window the
         // ledger already closed (members' clocks and resets differ by up to
-        // a second): it is not taken for the next one.
+        // a second): it is not taken for the next one. Its reset falls
+        // within a second of the lease window's start; one further on is
+        // this window's, and taken: a lease window whose end was guessed
+        // short of the vendor's (a new ledger's, which read only a window's
+        // tail) ends at the reset it tells (dropped, the fleet leased the
+        // next window before the vendor's reset: 3 429s). (A ledger's
+        // first lease window, its start unknown, takes none.)
         // (A ledger that knows no window closed none; a guessed reset is
         // no window's last second, however near.)
         // (Nor is a report that confirms a guess: it tells the window
         // since the guessed reset, however short.)
         let (cold, unconfirmed) = (self.state.binding().is_none(), self.unconfirmed());
-        let late = |r: &Report| r.reset.is_some_and(|ms| ms < NEW_WINDOW_AFTER);
-        let current = |r: &Report| cold || unconfirmed || r.guessed || !late(r);
+        let start = self.lease_start;
+        let closed = |ms: Millis| start == 0 || ask.now + ms < start + NEW_WINDOW_AFTER;
+        let late = |ms: Millis| ms < NEW_WINDOW_AFTER && closed(ms);
+        let current = |r: &Report| cold || unconfirmed || r.guessed || !r.reset.is_some_and(late);
         let reports = ask.reports.into_iter().flatten().filter(current);
         self.state
             .learn_reports(reports, ask.cooldown, ask.now, ask.now);
@@ -1144,6 +1152,30 @@ mod tests {
         told.reports = report(15, 12, 1_900);
         lease(ledger.renew(&told));
         assert_eq!(ledger.lease_end, 12_700);
+    }
+
+    /// Redis came back empty 0.2 s into a vendor's 2 s window: the new
+    /// ledger read the window's last 1.8 s, and guesses the next as long,
+    /// short of the vendor's. A report of that window's last second tells
+    /// its end, and the lease window ends there, not at the guess (the
+    /// report was taken for the closed window's and dropped: the fleet
+    /// leased the next window 0.2 s before the vendor's reset, and
+    /// `tests/quota_redis.rs`'s restarted fleet drew 3 429s).
+    #[test]
+    fn a_guessed_end_short_of_the_vendors_follows_its_told_reset() {
+        let mut ledger = Ledger::default();
+        let mut back = ask(1, 10_000, 4);
+        back.reports = report(15, 10, 1_800);
+        lease(ledger.renew(&back));
+        lease(ledger.renew(&ask(1, 11_800, 4)));
+        let guessed = (ledger.lease_start, ledger.lease_end);
+        assert_eq!(guessed, (11_800, 13_600), "guessed as long as read");
+        let mut told = ask(1, 13_000, 4);
+        told.reports = report(15, 7, 999);
+        lease(ledger.renew(&told));
+        lease(ledger.renew(&ask(1, 13_700, 4)));
+        let told = (ledger.lease_start, ledger.lease_end);
+        assert_eq!(told, (11_800, 13_999), "no new window before the reset");
     }
 
     #[test]
