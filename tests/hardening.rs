@@ -788,3 +788,55 @@ async fn a_grpc_server_quoting_the_credential_leaks_it_nowhere() {
         assert!(!shown.contains(secret), "{credential}: {shown}");
     }
 }
+
+/// RFC 3986 §2.1: a percent-escape's hex digits are case-insensitive, and
+/// many servers and URL libraries write them in lower case (`%2f`).
+/// Before, only the upper-case spelling of an echo was found: the bearer
+/// token and a query secret quoted with lower-case or mixed-case escapes
+/// reached the error whole. Through the parse layer alone and the stack.
+#[tokio::test]
+async fn an_echo_percent_encoded_in_lower_or_mixed_case_is_scrubbed() {
+    const TOKEN: &str = "AbCd+EfGh/IjKl==";
+    let addr = support::serve(|request: Request<hyper::body::Incoming>| async move {
+        let token = request.headers()["authorization"].to_str().unwrap()[7..].to_owned();
+        let lower = token
+            .replace('+', "%2b")
+            .replace('/', "%2f")
+            .replace('=', "%3d");
+        let mixed = lower.replace("%2b", "%2B").replace("%3d", "%3D");
+        // The query's secret as sent (`%2F`, `%2b`), its escapes flipped.
+        let query = request.uri().query().unwrap();
+        let sent = query.split_once('=').unwrap().1.split('&').next().unwrap();
+        let flipped = sent.replace("%2F", "%2f").replace("%2b", "%2B");
+        let body = serde_json::json!({"error": {
+            "message": format!("token {lower} rejected"),
+            "detail": mixed,
+            "retry": format!("https://idp.test/?t={lower}&access_token={flipped}"),
+        }});
+        support::response(
+            401,
+            &[("content-type", "application/json")],
+            body.to_string(),
+        )
+    })
+    .await;
+    let request = || {
+        Request::get(format!(
+            "http://{addr}/v1/me?access_token=qs%2FSECRET%2b4p&page=2"
+        ))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+    };
+    let alone = ErrorBodyParseLayer::new().layer(support::client::<Full<Bytes>>());
+    let alone = alone.oneshot(request()).await.unwrap_err();
+    let stack = ApiErrorsLayer::new().client(support::client::<ReplayBody<Full<Bytes>>>());
+    let stacked = stack.oneshot(request()).await.unwrap_err();
+    for error in [alone, stacked] {
+        let shown = printed(&error);
+        assert_eq!(error.api().unwrap().message(), "token REDACTED rejected");
+        for secret in ["EfGh", "IjKl", "SECRET"] {
+            assert!(!shown.contains(secret), "{secret}: {shown}");
+        }
+    }
+}

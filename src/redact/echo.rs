@@ -10,9 +10,9 @@
 //! errors and details are scanned for any window of the same length with
 //! the same hash (Rabin–Karp: one linear pass per distinct length), for
 //! the secrets the request URI itself carries (userinfo, credential query
-//! values and path segments, raw and percent-decoded), and for well-known
-//! token shapes (`Bearer …`, `Basic …`, JSON Web Tokens). Each is
-//! replaced by [`REDACTED`](super::REDACTED).
+//! values and path segments, raw and percent-decoded; escapes match in
+//! either case), and for well-known token shapes (`Bearer …`, `Basic …`,
+//! JSON Web Tokens). Each is replaced by [`REDACTED`](super::REDACTED).
 
 use super::is_secret_name;
 use aho_corasick::AhoCorasick;
@@ -155,7 +155,8 @@ impl RequestSecrets {
         if !(min..=MAX_SECRET_LEN).contains(&value.len()) {
             return;
         }
-        self.push_print(value.len(), hash(value), cap);
+        self.push_print(value.len(), hash(&fold_escapes(value)), cap);
+        // (Its escapes are upper-case already: no folding to do.)
         if let Some(encoded) = form_encoded(value) {
             let (length, hash) = encoded.fold((0, 0u64), |(length, h), chunk| {
                 (length + chunk.len(), chunk.bytes().fold(h, step))
@@ -198,6 +199,24 @@ fn step(h: u64, byte: u8) -> u64 {
     h.wrapping_mul(BASE).wrapping_add(u64::from(byte))
 }
 
+/// `bytes` with the hex digits of every percent-escape in upper case.
+/// RFC 3986 §2.1: `%2f` and `%2F` are the same escape, and servers and URL
+/// libraries write either; secrets and texts are both folded before they
+/// are compared, so an echo is found however its escapes are written.
+/// Only ASCII letters change: lengths and char boundaries stay.
+fn fold_escapes(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let mut folded = Cow::Borrowed(bytes);
+    for percent in memchr::memchr_iter(b'%', bytes) {
+        let Some(hex) = bytes.get(percent + 1..percent + 3) else {
+            break;
+        };
+        if hex.iter().all(u8::is_ascii_hexdigit) && hex.iter().any(u8::is_ascii_lowercase) {
+            folded.to_mut()[percent + 1..percent + 3].make_ascii_uppercase();
+        }
+    }
+    folded
+}
+
 /// `value` as a form or a query carries it (`+`, `/` and `=` as `%2B`,
 /// `%2F` and `%3D`), when that spelling differs from the value's own.
 pub(crate) fn form_encoded(value: &[u8]) -> Option<percent_encoding::PercentEncode<'_>> {
@@ -228,7 +247,8 @@ pub(crate) struct Scrubber {
 impl Scrubber {
     /// A scrubber for the request with these header fingerprints and URI.
     pub(crate) fn new(prints: RequestSecrets, uri: Option<&Uri>) -> Self {
-        let mut secrets: Vec<Cow<'_, str>> = Vec::new();
+        // Escapes folded, as the text searched will be.
+        let mut secrets: Vec<Cow<'_, [u8]>> = Vec::new();
         if let Some(uri) = uri {
             super::uri::secrets_in(uri, |secret| {
                 if secret.len() < MIN_SECRET_LEN {
@@ -238,16 +258,16 @@ impl Scrubber {
                     let spaced = secret.replace('+', " ");
                     let decoded = percent_encoding::percent_decode_str(&spaced).decode_utf8();
                     if let Ok(decoded) = decoded {
-                        secrets.push(Cow::Owned(decoded.into_owned()));
+                        secrets.push(Cow::Owned(fold_escapes(decoded.as_bytes()).into_owned()));
                     }
                 }
-                secrets.push(Cow::Borrowed(secret));
+                secrets.push(fold_escapes(secret.as_bytes()));
             });
         }
         // (Building fails only past the crate's size limits, far beyond a
         // URI's: then the header fingerprints and token shapes still apply.)
         let uri_secrets = (!secrets.is_empty())
-            .then(|| AhoCorasick::new(secrets.iter().map(|secret| secret.as_bytes())).ok())
+            .then(|| AhoCorasick::new(&secrets).ok())
             .flatten();
         Scrubber {
             prints,
@@ -258,10 +278,13 @@ impl Scrubber {
     /// `text` with every secret and token shape replaced.
     pub(crate) fn scrub<'t>(&self, text: &'t str) -> Cow<'t, str> {
         let mut ranges = Vec::new();
-        self.fingerprint_matches(text.as_bytes(), &mut ranges);
+        // Same length as `text`: a range in one is the same in the other.
+        let folded = fold_escapes(text.as_bytes());
+        self.fingerprint_matches(&folded, &mut ranges);
         if let Some(secrets) = &self.uri_secrets {
             // Overlapping too: one secret inside another is replaced whole.
-            ranges.extend(secrets.find_overlapping_iter(text).map(|m| m.range()));
+            let found = secrets.find_overlapping_iter(&*folded);
+            ranges.extend(found.map(|m| m.range()));
         }
         token_shapes(text.as_bytes(), &mut ranges);
         if ranges.is_empty() {
@@ -433,6 +456,8 @@ mod tests {
                 "refresh_token=rt%2Fab%2Bcd%3D%3D is revoked",
                 "refresh_token=REDACTED is revoked",
             ),
+            // RFC 3986 §2.1: escapes in lower or mixed case are the same.
+            ("rt%2fab%2bcd%3d%3D, q-k%2fabc12", "REDACTED, REDACTED"),
             ("nothing to see", "nothing to see"),
             ("", ""),
         ];
