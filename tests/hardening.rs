@@ -840,3 +840,42 @@ async fn an_echo_percent_encoded_in_lower_or_mixed_case_is_scrubbed() {
         }
     }
 }
+
+/// Some clients send `Authorization: Basic` without its `=` padding
+/// (`dXNlcjpwYXNzd29yZA`), and servers accept it. Before, only padded
+/// base64 was decoded, so a server quoting the password it decoded from
+/// an unpadded credential printed it in the error: through the parse
+/// layer alone, the stack, and the auth layer's own `Basic` credential.
+#[tokio::test]
+async fn an_unpadded_basic_credential_quoted_decoded_does_not_leak() {
+    let addr = support::quoting_basic_server().await;
+    // One `=` of padding dropped, and two.
+    for (pair, secret) in [
+        ("alice:s3cr3t-pass", "s3cr3t-pass"),
+        ("dave:0pen-s3same", "0pen-s3same"),
+    ] {
+        let encoded = support::base64(pair).trim_end_matches('=').to_owned();
+        let request = |credential: Option<&str>| {
+            let request = Request::get(format!("http://{addr}/v1/me"));
+            let request = match credential {
+                Some(value) => request.header("authorization", format!("Basic {value}")),
+                None => request,
+            };
+            request.body(Full::new(Bytes::new())).unwrap()
+        };
+        let alone = ErrorBodyParseLayer::new().layer(support::client::<Full<Bytes>>());
+        let alone = alone.oneshot(request(Some(&encoded))).await.unwrap_err();
+        let stack = ApiErrorsLayer::new().client(support::client::<ReplayBody<Full<Bytes>>>());
+        let stacked = stack.oneshot(request(Some(&encoded))).await.unwrap_err();
+        let source = StaticToken::new(Credential::new(&encoded).unwrap());
+        let own = ApiErrorsLayer::new()
+            .auth(AuthLayer::new(source).scheme("Basic"))
+            .client(support::client::<ReplayBody<Full<Bytes>>>());
+        let own = own.oneshot(request(None)).await.unwrap_err();
+        for error in [alone, stacked, own] {
+            let shown = printed(&error);
+            assert!(shown.contains("bad password REDACTED"), "{shown}");
+            assert!(!shown.contains(secret), "{pair}: {shown}");
+        }
+    }
+}

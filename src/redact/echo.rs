@@ -121,8 +121,13 @@ impl RequestSecrets {
     /// Recurly's and Chargebee's clients send theirs); the whole value
     /// when it holds no `:`. The decoded bytes are dropped at once.
     fn push_basic_secret(&mut self, credential: &[u8], min: usize) {
-        use base64::Engine;
-        let engine = base64::engine::general_purpose::STANDARD;
+        use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+        use base64::{alphabet, Engine};
+        // With its `=` padding or without: some clients leave it out, and
+        // servers accept (and quote) the credential either way.
+        let padding = DecodePaddingMode::Indifferent;
+        let config = GeneralPurposeConfig::new().with_decode_padding_mode(padding);
+        let engine = GeneralPurpose::new(&alphabet::STANDARD, config);
         let Ok(decoded) = engine.decode(credential) else {
             return;
         };
@@ -538,6 +543,20 @@ mod tests {
                 format!("Basic {}", encode("token-without-colon")),
                 "token-without-colon is unknown",
                 "REDACTED is unknown",
+            ),
+            // Unpadded (one `=` and two left out): decoded all the same.
+            (
+                format!(
+                    "Basic {}",
+                    encode("alice:s3cr3t-pass").trim_end_matches('=')
+                ),
+                "bad password s3cr3t-pass",
+                "bad password REDACTED",
+            ),
+            (
+                format!("Basic {}", encode("dave:0pen-s3same").trim_end_matches('=')),
+                "alice:0pen-s3same",
+                "alice:REDACTED",
             ),
             // Not `Basic`: a bearer token is not decoded.
             (
