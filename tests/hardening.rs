@@ -879,3 +879,59 @@ async fn an_unpadded_basic_credential_quoted_decoded_does_not_leak() {
         }
     }
 }
+
+/// A request with a dozen API-key headers, then `Authorization` and
+/// `Proxy-Authorization`, both `Basic`, each quoted decoded. Before, the
+/// keys filled the shared cap, `Authorization` took the four slots left,
+/// and the proxy's password was not fingerprinted: its echo printed. Each
+/// of the two now has slots of its own, taken before any other header's.
+#[tokio::test]
+async fn both_basic_credentials_are_scrubbed_beside_a_dozen_api_keys() {
+    let addr = support::serve(|request: Request<hyper::body::Incoming>| async move {
+        let mut quoted = Vec::new();
+        for (name, value) in request.headers() {
+            let value = value.to_str().unwrap();
+            if name.as_str().ends_with("authorization") {
+                let pair = support::decode_basic(value);
+                quoted.push(pair.split_once(':').unwrap().1.to_owned());
+            } else if name.as_str().starts_with("x-api-key") {
+                quoted.push(value.to_owned());
+            }
+        }
+        let body = serde_json::json!({"message": format!("rejected: {}", quoted.join(" "))});
+        support::response(
+            401,
+            &[("content-type", "application/json")],
+            body.to_string(),
+        )
+    })
+    .await;
+    let request = || {
+        let mut request = Request::get(format!("http://{addr}/v1/me"));
+        for i in 0..12 {
+            request = request.header(format!("x-api-key-{i}"), format!("key_SECRET_{i:02}"));
+        }
+        request
+            .header(
+                "authorization",
+                support::basic("Basic", "alice:p@ss/w+rd=1"),
+            )
+            .header(
+                "proxy-authorization",
+                support::basic("Basic", "proxy:pr0xy/SECRET+pw"),
+            )
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    let alone = ErrorBodyParseLayer::new().layer(support::client::<Full<Bytes>>());
+    let alone = alone.oneshot(request()).await.unwrap_err();
+    let stack = ApiErrorsLayer::new().client(support::client::<ReplayBody<Full<Bytes>>>());
+    let stacked = stack.oneshot(request()).await.unwrap_err();
+    for error in [alone, stacked] {
+        let shown = printed(&error);
+        assert!(shown.contains("rejected: REDACTED"), "{shown}");
+        for secret in ["SECRET", "p@ss", "pr0xy"] {
+            assert!(!shown.contains(secret), "{secret}: {shown}");
+        }
+    }
+}
