@@ -788,3 +788,150 @@ async fn a_grpc_server_quoting_the_credential_leaks_it_nowhere() {
         assert!(!shown.contains(secret), "{credential}: {shown}");
     }
 }
+
+/// RFC 3986 §2.1: a percent-escape's hex digits are case-insensitive, and
+/// many servers and URL libraries write them in lower case (`%2f`).
+/// Before, only the upper-case spelling of an echo was found: the bearer
+/// token and a query secret quoted with lower-case or mixed-case escapes
+/// reached the error whole. Through the parse layer alone and the stack.
+#[tokio::test]
+async fn an_echo_percent_encoded_in_lower_or_mixed_case_is_scrubbed() {
+    const TOKEN: &str = "AbCd+EfGh/IjKl==";
+    let addr = support::serve(|request: Request<hyper::body::Incoming>| async move {
+        let token = request.headers()["authorization"].to_str().unwrap()[7..].to_owned();
+        let lower = token
+            .replace('+', "%2b")
+            .replace('/', "%2f")
+            .replace('=', "%3d");
+        let mixed = lower.replace("%2b", "%2B").replace("%3d", "%3D");
+        // The query's secret as sent (`%2F`, `%2b`), its escapes flipped.
+        let query = request.uri().query().unwrap();
+        let sent = query.split_once('=').unwrap().1.split('&').next().unwrap();
+        let flipped = sent.replace("%2F", "%2f").replace("%2b", "%2B");
+        let body = serde_json::json!({"error": {
+            "message": format!("token {lower} rejected"),
+            "detail": mixed,
+            "retry": format!("https://idp.test/?t={lower}&access_token={flipped}"),
+        }});
+        support::response(
+            401,
+            &[("content-type", "application/json")],
+            body.to_string(),
+        )
+    })
+    .await;
+    let request = || {
+        Request::get(format!(
+            "http://{addr}/v1/me?access_token=qs%2FSECRET%2b4p&page=2"
+        ))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+    };
+    let alone = ErrorBodyParseLayer::new().layer(support::client::<Full<Bytes>>());
+    let alone = alone.oneshot(request()).await.unwrap_err();
+    let stack = ApiErrorsLayer::new().client(support::client::<ReplayBody<Full<Bytes>>>());
+    let stacked = stack.oneshot(request()).await.unwrap_err();
+    for error in [alone, stacked] {
+        let shown = printed(&error);
+        assert_eq!(error.api().unwrap().message(), "token REDACTED rejected");
+        for secret in ["EfGh", "IjKl", "SECRET"] {
+            assert!(!shown.contains(secret), "{secret}: {shown}");
+        }
+    }
+}
+
+/// Some clients send `Authorization: Basic` without its `=` padding
+/// (`dXNlcjpwYXNzd29yZA`), and servers accept it. Before, only padded
+/// base64 was decoded, so a server quoting the password it decoded from
+/// an unpadded credential printed it in the error: through the parse
+/// layer alone, the stack, and the auth layer's own `Basic` credential.
+#[tokio::test]
+async fn an_unpadded_basic_credential_quoted_decoded_does_not_leak() {
+    let addr = support::quoting_basic_server().await;
+    // One `=` of padding dropped, and two.
+    for (pair, secret) in [
+        ("alice:s3cr3t-pass", "s3cr3t-pass"),
+        ("dave:0pen-s3same", "0pen-s3same"),
+    ] {
+        let encoded = support::base64(pair).trim_end_matches('=').to_owned();
+        let request = |credential: Option<&str>| {
+            let request = Request::get(format!("http://{addr}/v1/me"));
+            let request = match credential {
+                Some(value) => request.header("authorization", format!("Basic {value}")),
+                None => request,
+            };
+            request.body(Full::new(Bytes::new())).unwrap()
+        };
+        let alone = ErrorBodyParseLayer::new().layer(support::client::<Full<Bytes>>());
+        let alone = alone.oneshot(request(Some(&encoded))).await.unwrap_err();
+        let stack = ApiErrorsLayer::new().client(support::client::<ReplayBody<Full<Bytes>>>());
+        let stacked = stack.oneshot(request(Some(&encoded))).await.unwrap_err();
+        let source = StaticToken::new(Credential::new(&encoded).unwrap());
+        let own = ApiErrorsLayer::new()
+            .auth(AuthLayer::new(source).scheme("Basic"))
+            .client(support::client::<ReplayBody<Full<Bytes>>>());
+        let own = own.oneshot(request(None)).await.unwrap_err();
+        for error in [alone, stacked, own] {
+            let shown = printed(&error);
+            assert!(shown.contains("bad password REDACTED"), "{shown}");
+            assert!(!shown.contains(secret), "{pair}: {shown}");
+        }
+    }
+}
+
+/// A request with a dozen API-key headers, then `Authorization` and
+/// `Proxy-Authorization`, both `Basic`, each quoted decoded. Before, the
+/// keys filled the shared cap, `Authorization` took the four slots left,
+/// and the proxy's password was not fingerprinted: its echo printed. Each
+/// of the two now has slots of its own, taken before any other header's.
+#[tokio::test]
+async fn both_basic_credentials_are_scrubbed_beside_a_dozen_api_keys() {
+    let addr = support::serve(|request: Request<hyper::body::Incoming>| async move {
+        let mut quoted = Vec::new();
+        for (name, value) in request.headers() {
+            let value = value.to_str().unwrap();
+            if name.as_str().ends_with("authorization") {
+                let pair = support::decode_basic(value);
+                quoted.push(pair.split_once(':').unwrap().1.to_owned());
+            } else if name.as_str().starts_with("x-api-key") {
+                quoted.push(value.to_owned());
+            }
+        }
+        let body = serde_json::json!({"message": format!("rejected: {}", quoted.join(" "))});
+        support::response(
+            401,
+            &[("content-type", "application/json")],
+            body.to_string(),
+        )
+    })
+    .await;
+    let request = || {
+        let mut request = Request::get(format!("http://{addr}/v1/me"));
+        for i in 0..12 {
+            request = request.header(format!("x-api-key-{i}"), format!("key_SECRET_{i:02}"));
+        }
+        request
+            .header(
+                "authorization",
+                support::basic("Basic", "alice:p@ss/w+rd=1"),
+            )
+            .header(
+                "proxy-authorization",
+                support::basic("Basic", "proxy:pr0xy/SECRET+pw"),
+            )
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    let alone = ErrorBodyParseLayer::new().layer(support::client::<Full<Bytes>>());
+    let alone = alone.oneshot(request()).await.unwrap_err();
+    let stack = ApiErrorsLayer::new().client(support::client::<ReplayBody<Full<Bytes>>>());
+    let stacked = stack.oneshot(request()).await.unwrap_err();
+    for error in [alone, stacked] {
+        let shown = printed(&error);
+        assert!(shown.contains("rejected: REDACTED"), "{shown}");
+        for secret in ["SECRET", "p@ss", "pr0xy"] {
+            assert!(!shown.contains(secret), "{secret}: {shown}");
+        }
+    }
+}

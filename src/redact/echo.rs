@@ -10,9 +10,9 @@
 //! errors and details are scanned for any window of the same length with
 //! the same hash (Rabin–Karp: one linear pass per distinct length), for
 //! the secrets the request URI itself carries (userinfo, credential query
-//! values and path segments, raw and percent-decoded), and for well-known
-//! token shapes (`Bearer …`, `Basic …`, JSON Web Tokens). Each is
-//! replaced by [`REDACTED`](super::REDACTED).
+//! values and path segments, raw and percent-decoded; escapes match in
+//! either case), and for well-known token shapes (`Bearer …`, `Basic …`,
+//! JSON Web Tokens). Each is replaced by [`REDACTED`](super::REDACTED).
 
 use super::is_secret_name;
 use aho_corasick::AhoCorasick;
@@ -26,12 +26,15 @@ use std::ops::Range;
 /// more are ignored. Enough for several API-key headers and session
 /// cookies, and a bound on a hostile request's.
 const MAX_FINGERPRINTS: usize = 12;
-/// And those only `Authorization` and `Proxy-Authorization` fill (each raw
-/// and form-encoded; a `Basic` one's decoded secret too, so that one
-/// `Basic` value can take all four), whatever credentials come before
-/// them. Scrubbing a text is at most `SLOTS` linear passes, each window
+/// And those each of `Authorization` and `Proxy-Authorization` has of
+/// its own (raw and form-encoded; a `Basic` one's decoded secret too, so
+/// that one `Basic` value can take all four), taken before any other
+/// header's: the credentials a request surely carries are never crowded
+/// out, by each other or by any number of lesser ones.
+const AUTHORIZATION_SLOTS: usize = 4;
+/// Scrubbing a text is at most `SLOTS` linear passes, each window
 /// compared with at most `SLOTS` hashes.
-const SLOTS: usize = MAX_FINGERPRINTS + 4;
+const SLOTS: usize = MAX_FINGERPRINTS + 2 * AUTHORIZATION_SLOTS;
 /// Values shorter than this are not searched for: too many false hits.
 const MIN_SECRET_LEN: usize = 6;
 /// Longer values are not fingerprinted (no credential is this long).
@@ -61,28 +64,37 @@ impl std::fmt::Debug for RequestSecrets {
 }
 
 impl RequestSecrets {
-    /// Fingerprints `Authorization` and `Proxy-Authorization` (the
-    /// credential after the scheme), secret-named cookies, and every header
-    /// whose name is credential-like (`x-api-key`, `X-Auth-Token`), these
-    /// two up to `MAX_FINGERPRINTS`: the rest is `Authorization`'s.
+    /// Fingerprints, in this order: `Authorization`, then
+    /// `Proxy-Authorization` (the credential after the scheme), each in
+    /// `AUTHORIZATION_SLOTS` of its own; then every header whose name is
+    /// credential-like (`x-api-key`, `X-Auth-Token`), then secret-named
+    /// cookies, these two up to `MAX_FINGERPRINTS`. Cookies come last: a
+    /// browser-like request carries many, most of them no credential of
+    /// the API called.
     pub(crate) fn of(headers: &HeaderMap) -> Self {
         let mut secrets = RequestSecrets::default();
+        for name in [AUTHORIZATION, PROXY_AUTHORIZATION] {
+            let cap = usize::from(secrets.count) + AUTHORIZATION_SLOTS;
+            for value in headers.get_all(name) {
+                secrets.push_authorization(value.as_bytes(), cap, MIN_SECRET_LEN);
+            }
+        }
+        let cap = usize::from(secrets.count) + MAX_FINGERPRINTS;
+        let taken = [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE];
         for (name, value) in headers {
-            let bytes = value.as_bytes();
-            if name == AUTHORIZATION || name == PROXY_AUTHORIZATION {
-                secrets.push_authorization(bytes, MIN_SECRET_LEN);
-            } else if name == COOKIE {
-                for pair in bytes.split(|b| *b == b';') {
-                    let mut parts = pair.splitn(2, |b| *b == b'=');
-                    let (Some(key), Some(value)) = (parts.next(), parts.next()) else {
-                        continue;
-                    };
-                    if std::str::from_utf8(key.trim_ascii()).is_ok_and(is_secret_name) {
-                        secrets.push(value.trim_ascii(), MAX_FINGERPRINTS, MIN_SECRET_LEN);
-                    }
+            if !taken.contains(name) && is_secret_name(name.as_str()) {
+                secrets.push(value.as_bytes(), cap, MIN_SECRET_LEN);
+            }
+        }
+        for value in headers.get_all(COOKIE) {
+            for pair in value.as_bytes().split(|b| *b == b';') {
+                let mut parts = pair.splitn(2, |b| *b == b'=');
+                let (Some(key), Some(value)) = (parts.next(), parts.next()) else {
+                    continue;
+                };
+                if std::str::from_utf8(key.trim_ascii()).is_ok_and(is_secret_name) {
+                    secrets.push(value.trim_ascii(), cap, MIN_SECRET_LEN);
                 }
-            } else if is_secret_name(name.as_str()) {
-                secrets.push(bytes, MAX_FINGERPRINTS, MIN_SECRET_LEN);
             }
         }
         secrets
@@ -93,21 +105,22 @@ impl RequestSecrets {
     /// however short (its layer promises it never prints).
     pub(crate) fn of_authorization(value: &[u8]) -> Self {
         let mut secrets = RequestSecrets::default();
-        secrets.push_authorization(value, 1);
+        secrets.push_authorization(value, AUTHORIZATION_SLOTS, 1);
         secrets
     }
 
     /// Fingerprints an `Authorization`-style value: the credential after
     /// the scheme (an echo of the whole value holds it too, so one
-    /// fingerprint covers both), and what a `Basic` one decodes to.
-    fn push_authorization(&mut self, value: &[u8], min: usize) {
+    /// fingerprint covers both), and what a `Basic` one decodes to; up to
+    /// `cap` fingerprints in all.
+    fn push_authorization(&mut self, value: &[u8], cap: usize, min: usize) {
         let (scheme, credential) = split_scheme(value);
-        self.push(credential, SLOTS, min);
+        self.push(credential, cap, min);
         // RFC 7617 §2: the scheme name is case-insensitive.
         let basic = scheme.is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"basic"));
         // (One too long to fingerprint is not decoded either.)
         if basic && credential.len() <= MAX_SECRET_LEN {
-            self.push_basic_secret(credential, min);
+            self.push_basic_secret(credential, cap, min);
         }
     }
 
@@ -120,9 +133,14 @@ impl RequestSecrets {
     /// password is empty (an API key sent as the user name, as Stripe's,
     /// Recurly's and Chargebee's clients send theirs); the whole value
     /// when it holds no `:`. The decoded bytes are dropped at once.
-    fn push_basic_secret(&mut self, credential: &[u8], min: usize) {
-        use base64::Engine;
-        let engine = base64::engine::general_purpose::STANDARD;
+    fn push_basic_secret(&mut self, credential: &[u8], cap: usize, min: usize) {
+        use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+        use base64::{alphabet, Engine};
+        // With its `=` padding or without: some clients leave it out, and
+        // servers accept (and quote) the credential either way.
+        let padding = DecodePaddingMode::Indifferent;
+        let config = GeneralPurposeConfig::new().with_decode_padding_mode(padding);
+        let engine = GeneralPurpose::new(&alphabet::STANDARD, config);
         let Ok(decoded) = engine.decode(credential) else {
             return;
         };
@@ -134,7 +152,7 @@ impl RequestSecrets {
                 (_, password) => password,
             },
         };
-        self.push(secret, SLOTS, min);
+        self.push(secret, cap, min);
     }
 
     /// These fingerprints and `more`'s, these first (beyond the cap, the
@@ -155,7 +173,8 @@ impl RequestSecrets {
         if !(min..=MAX_SECRET_LEN).contains(&value.len()) {
             return;
         }
-        self.push_print(value.len(), hash(value), cap);
+        self.push_print(value.len(), hash(&fold_escapes(value)), cap);
+        // (Its escapes are upper-case already: no folding to do.)
         if let Some(encoded) = form_encoded(value) {
             let (length, hash) = encoded.fold((0, 0u64), |(length, h), chunk| {
                 (length + chunk.len(), chunk.bytes().fold(h, step))
@@ -198,6 +217,24 @@ fn step(h: u64, byte: u8) -> u64 {
     h.wrapping_mul(BASE).wrapping_add(u64::from(byte))
 }
 
+/// `bytes` with the hex digits of every percent-escape in upper case.
+/// RFC 3986 §2.1: `%2f` and `%2F` are the same escape, and servers and URL
+/// libraries write either; secrets and texts are both folded before they
+/// are compared, so an echo is found however its escapes are written.
+/// Only ASCII letters change: lengths and char boundaries stay.
+fn fold_escapes(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let mut folded = Cow::Borrowed(bytes);
+    for percent in memchr::memchr_iter(b'%', bytes) {
+        let Some(hex) = bytes.get(percent + 1..percent + 3) else {
+            break;
+        };
+        if hex.iter().all(u8::is_ascii_hexdigit) && hex.iter().any(u8::is_ascii_lowercase) {
+            folded.to_mut()[percent + 1..percent + 3].make_ascii_uppercase();
+        }
+    }
+    folded
+}
+
 /// `value` as a form or a query carries it (`+`, `/` and `=` as `%2B`,
 /// `%2F` and `%3D`), when that spelling differs from the value's own.
 pub(crate) fn form_encoded(value: &[u8]) -> Option<percent_encoding::PercentEncode<'_>> {
@@ -228,7 +265,8 @@ pub(crate) struct Scrubber {
 impl Scrubber {
     /// A scrubber for the request with these header fingerprints and URI.
     pub(crate) fn new(prints: RequestSecrets, uri: Option<&Uri>) -> Self {
-        let mut secrets: Vec<Cow<'_, str>> = Vec::new();
+        // Escapes folded, as the text searched will be.
+        let mut secrets: Vec<Cow<'_, [u8]>> = Vec::new();
         if let Some(uri) = uri {
             super::uri::secrets_in(uri, |secret| {
                 if secret.len() < MIN_SECRET_LEN {
@@ -238,16 +276,16 @@ impl Scrubber {
                     let spaced = secret.replace('+', " ");
                     let decoded = percent_encoding::percent_decode_str(&spaced).decode_utf8();
                     if let Ok(decoded) = decoded {
-                        secrets.push(Cow::Owned(decoded.into_owned()));
+                        secrets.push(Cow::Owned(fold_escapes(decoded.as_bytes()).into_owned()));
                     }
                 }
-                secrets.push(Cow::Borrowed(secret));
+                secrets.push(fold_escapes(secret.as_bytes()));
             });
         }
         // (Building fails only past the crate's size limits, far beyond a
         // URI's: then the header fingerprints and token shapes still apply.)
         let uri_secrets = (!secrets.is_empty())
-            .then(|| AhoCorasick::new(secrets.iter().map(|secret| secret.as_bytes())).ok())
+            .then(|| AhoCorasick::new(&secrets).ok())
             .flatten();
         Scrubber {
             prints,
@@ -258,10 +296,13 @@ impl Scrubber {
     /// `text` with every secret and token shape replaced.
     pub(crate) fn scrub<'t>(&self, text: &'t str) -> Cow<'t, str> {
         let mut ranges = Vec::new();
-        self.fingerprint_matches(text.as_bytes(), &mut ranges);
+        // Same length as `text`: a range in one is the same in the other.
+        let folded = fold_escapes(text.as_bytes());
+        self.fingerprint_matches(&folded, &mut ranges);
         if let Some(secrets) = &self.uri_secrets {
             // Overlapping too: one secret inside another is replaced whole.
-            ranges.extend(secrets.find_overlapping_iter(text).map(|m| m.range()));
+            let found = secrets.find_overlapping_iter(&*folded);
+            ranges.extend(found.map(|m| m.range()));
         }
         token_shapes(text.as_bytes(), &mut ranges);
         if ranges.is_empty() {
@@ -433,6 +474,8 @@ mod tests {
                 "refresh_token=rt%2Fab%2Bcd%3D%3D is revoked",
                 "refresh_token=REDACTED is revoked",
             ),
+            // RFC 3986 §2.1: escapes in lower or mixed case are the same.
+            ("rt%2fab%2bcd%3d%3D, q-k%2fabc12", "REDACTED, REDACTED"),
             ("nothing to see", "nothing to see"),
             ("", ""),
         ];
@@ -465,7 +508,8 @@ mod tests {
     /// Before: six fingerprints in header order, so credentials before
     /// `Authorization` crowded its token out. Its token has slots of its
     /// own; a hostile request's thousand cookies still make at most
-    /// `MAX_FINGERPRINTS` (each search a linear pass).
+    /// `MAX_FINGERPRINTS` (each search a linear pass), and come after the
+    /// API-key header that followed them.
     #[test]
     fn authorization_first_and_a_bound_whatever_comes_before() {
         let cookies: Vec<String> = (0..1_000)
@@ -478,10 +522,44 @@ mod tests {
             "Bearer sk_live_abcdef123456".parse().unwrap(),
         );
         let secrets = RequestSecrets::of(&map);
-        let text = "bad sk_live_abcdef123456, v+000000/x= v+000005/x=";
+        let text = "bad sk_live_abcdef123456, AKIA+EXAMPLE/KEY= v+000000/x= v+000004/x=";
         let scrubbed = Scrubber::new(secrets, None).scrub(text).into_owned();
-        assert_eq!(scrubbed, "bad REDACTED, REDACTED REDACTED");
+        assert_eq!(scrubbed, "bad REDACTED, REDACTED REDACTED REDACTED");
         assert_eq!(usize::from(secrets.count), MAX_FINGERPRINTS + 1);
+        // The key's two and five cookies' two each fill the cap.
+        let past_the_cap = Scrubber::new(secrets, None).scrub("v+000005/x=");
+        assert_eq!(past_the_cap, "v+000005/x=");
+    }
+
+    /// Before: `Authorization` and `Proxy-Authorization` shared four
+    /// slots after the others' twelve, and a dozen API-key headers before
+    /// two `Basic` values left the second unfingerprinted. Each has four
+    /// of its own now, whatever the header order, and a hostile request
+    /// (a thousand cookies, fifty key headers, fifty `Authorization`
+    /// values) still makes at most `SLOTS`.
+    #[test]
+    fn two_basic_credentials_keep_their_slots_and_the_bound() {
+        use base64::Engine;
+        let encode = |pair: &str| base64::engine::general_purpose::STANDARD.encode(pair);
+        let cookies: Vec<String> = (0..1_000)
+            .map(|i| format!("session_{i}=v+{i:06}/x="))
+            .collect();
+        let mut map = headers(&[("cookie", &cookies.join("; "))]);
+        for i in 0..50 {
+            let name: http::HeaderName = format!("x-key-{i}").parse().unwrap();
+            map.append(name, format!("k+{i:06}/x=").parse().unwrap());
+        }
+        let proxy = format!("Basic {}", encode("proxy:pr0xy/s3cret+pwd"));
+        map.append(PROXY_AUTHORIZATION, proxy.parse().unwrap());
+        for i in 0..50 {
+            let value = format!("Basic {}", encode(&format!("alice:p@ss/w+rd={i:02}")));
+            map.append(AUTHORIZATION, value.parse().unwrap());
+        }
+        let secrets = RequestSecrets::of(&map);
+        assert_eq!(usize::from(secrets.count), SLOTS);
+        let text = "pr0xy/s3cret+pwd p@ss/w+rd=00 pr0xy%2Fs3cret%2Bpwd k+000000/x=";
+        let scrubbed = Scrubber::new(secrets, None).scrub(text).into_owned();
+        assert_eq!(scrubbed, "REDACTED REDACTED REDACTED REDACTED");
     }
 
     /// Before: only the base64 form of a `Basic` credential was
@@ -513,6 +591,20 @@ mod tests {
                 format!("Basic {}", encode("token-without-colon")),
                 "token-without-colon is unknown",
                 "REDACTED is unknown",
+            ),
+            // Unpadded (one `=` and two left out): decoded all the same.
+            (
+                format!(
+                    "Basic {}",
+                    encode("alice:s3cr3t-pass").trim_end_matches('=')
+                ),
+                "bad password s3cr3t-pass",
+                "bad password REDACTED",
+            ),
+            (
+                format!("Basic {}", encode("dave:0pen-s3same").trim_end_matches('=')),
+                "alice:0pen-s3same",
+                "alice:REDACTED",
             ),
             // Not `Basic`: a bearer token is not decoded.
             (
@@ -549,7 +641,7 @@ mod tests {
 
     /// A `Basic` value's decoded secret comes out of `Authorization`'s
     /// own slots, after its base64 form: 1,000 cookies before it leave
-    /// both found, and the count within `SLOTS`.
+    /// both found, and the count within its slots and the others'.
     #[test]
     fn a_basic_credential_after_many_cookies_keeps_the_bound() {
         use base64::Engine;
@@ -561,7 +653,10 @@ mod tests {
         let authorization = format!("Basic {encoded}");
         map.append(AUTHORIZATION, authorization.parse().unwrap());
         let secrets = RequestSecrets::of(&map);
-        assert_eq!(usize::from(secrets.count), SLOTS);
+        assert_eq!(
+            usize::from(secrets.count),
+            AUTHORIZATION_SLOTS + MAX_FINGERPRINTS
+        );
         let text = format!("{encoded} alice p@ss/w+rd=1 p%40ss%2Fw%2Brd%3D1");
         let scrubbed = Scrubber::new(secrets, None).scrub(&text).into_owned();
         assert_eq!(scrubbed, "REDACTED alice REDACTED REDACTED");

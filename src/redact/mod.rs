@@ -18,9 +18,10 @@
 //!   Web Token) has it replaced in the error's message, code, field errors
 //!   and details, by the parse layer (and the success peek layer, for a
 //!   failure inside a success). Only fingerprints of the header values
-//!   are kept while the request is in flight, never the values: at most
-//!   12 of credential headers and cookies, and 4 for `Authorization` and
-//!   `Proxy-Authorization` whatever comes before them.
+//!   are kept while the request is in flight, never the values: 4 each
+//!   for `Authorization` and `Proxy-Authorization`, taken first whatever
+//!   the header order, then at most 12 of credential headers, then of
+//!   cookies.
 //! - **Your own rules**: [`Redaction`] adds names and path shapes for the
 //!   whole process.
 //!

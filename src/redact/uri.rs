@@ -105,8 +105,20 @@ fn path_segments<'p, 'r>(
 /// Keeps `bot`, redacts the rest.
 pub(crate) fn telegram_bot_token(segment: &str) -> Option<usize> {
     let rest = segment.strip_prefix("bot")?;
-    let (id, secret) = rest.split_once(':').or_else(|| rest.split_once("%3A"))?;
-    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && !secret.is_empty()).then_some(3)
+    let id = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let after_id = &rest[id..];
+    // `:`, or its escape in either case (RFC 3986 §2.1: `%3a` is `%3A`).
+    let separator = if after_id.starts_with(':') {
+        1
+    } else if after_id
+        .get(..3)
+        .is_some_and(|escape| escape.eq_ignore_ascii_case("%3a"))
+    {
+        3
+    } else {
+        return None;
+    };
+    (id > 0 && after_id.len() > separator).then_some(3)
 }
 
 /// Writes `query` pair by pair (split at `&` and `;`), secret values replaced.
@@ -203,6 +215,12 @@ mod tests {
                 "/bot123456%3AABC-DEF/sendMessage",
                 "/botREDACTED/sendMessage",
             ),
+            (
+                "/bot123456%3aABC-DEF/sendMessage",
+                "/botREDACTED/sendMessage",
+            ),
+            ("/bot%3Aabc/x", "/bot%3Aabc/x"),
+            ("/bot12%3A/x", "/bot12%3A/x"),
             ("/bots/list", "/bots/list"),
             ("/botany:x/", "/botany:x/"),
             ("/x?&&;=", "/x?&&;="),

@@ -275,19 +275,25 @@ pub fn basic(scheme: &str, pair: &str) -> String {
     format!("{scheme} {}", base64(pair))
 }
 
+/// What an `Authorization: Basic` value decodes to, its `=` padding
+/// present or not (servers accept both).
+pub fn decode_basic(sent: &str) -> String {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    use base64::{alphabet, Engine};
+    let config =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    let (_, encoded) = sent.split_once(' ').unwrap();
+    let decoded = GeneralPurpose::new(&alphabet::STANDARD, config).decode(encoded);
+    String::from_utf8(decoded.unwrap()).unwrap()
+}
+
 /// A loopback server that refuses every request with a 401 quoting what
 /// its `Authorization: Basic` decoded, as servers do: the password and the
 /// user id in the message, the password in the code (what the `api_error`
 /// event logs), the pair in the details.
 pub async fn quoting_basic_server() -> SocketAddr {
     serve(|request: Request<Incoming>| async move {
-        use base64::Engine;
-        let sent = request.headers()["authorization"].to_str().unwrap();
-        let (_, encoded) = sent.split_once(' ').unwrap();
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .unwrap();
-        let pair = String::from_utf8(decoded).unwrap();
+        let pair = decode_basic(request.headers()["authorization"].to_str().unwrap());
         let (user, password) = pair.split_once(':').unwrap();
         let body = serde_json::json!({"error": {
             "code": format!("E_BAD_PASSWORD:{password}"),
