@@ -1206,6 +1206,72 @@ fn what_a_member_keeps_of_its_cautious_share_is_counted_when_redis_answers() {
     });
 }
 
+/// A window of 10, `left` left, resetting in `reset`, as a server tells it.
+fn ten_left(left: u64, reset: Duration) -> Observation {
+    let window = WindowReport::new(None, Some(10), Some(left), Some(reset), None);
+    Observation::new().with_window(window)
+}
+
+/// Takes permits of `scope` from `store` while they go at once, settling
+/// each with an answer that tells nothing: how many went.
+async fn take_while_they_go(store: &RedisStore, scope: ScopeKey) -> u64 {
+    let mut taken = 0;
+    while let Grant::Go { permit, .. } = store.acquire(scope, 1, Duration::from_secs(120)).await {
+        store.settle(permit, &Observation::new()).await;
+        taken += 1;
+    }
+    taken
+}
+
+/// Two members of a window of 10 per 2 s whose ends they read 0.3 s apart
+/// (answers' latency and rounding): the ledger cuts the next lease window
+/// at the earlier end, while A's own view is still the window before; A
+/// takes its fair share (5) of the new lease window, then learns the new
+/// window's reset, and Redis pauses when A asks again for B's unclaimed
+/// share: A's cautious share counts the 5 it was leased in that lease
+/// window, and A admits no more. (The leased units were counted by A's
+/// view of the window's end when leased, the old window's: taken for
+/// another window's, A got 3 more on its cautious share, and a fleet
+/// across a frozen Redis drew 6-8 429s.)
+#[test]
+fn a_cautious_share_counts_what_the_lease_window_leased_whatever_the_members_view() {
+    within(Duration::from_secs(20), rt, || async {
+        let redis = RedisServer::start(free_port());
+        let (a, b) = (
+            store_on(&redis, "test:view:"),
+            store_on(&redis, "test:view:"),
+        );
+        let scope = ScopeKey::new("api.test", None);
+        let start = Instant::now();
+        let at = |ms| start + Duration::from_millis(ms);
+        let unheld = || Permit::new(scope, 1, false, 0);
+        b.settle(unheld(), &ten_left(10, Duration::from_millis(2_000)))
+            .await;
+        b.release(first_permit(&b, scope).await);
+        a.settle(unheld(), &ten_left(9, Duration::from_millis(2_300)))
+            .await;
+        a.release(first_permit(&a, scope).await);
+        // Past the ledger's end of the window, before A's.
+        tokio::time::sleep_until(at(2_100)).await;
+        let leased = take_while_they_go(&a, scope).await;
+        assert!(Instant::now() < at(2_300), "within A's view of the window");
+        assert_eq!(leased, 5, "A's fair share of the next lease window");
+        tokio::time::sleep_until(at(2_400)).await;
+        a.settle(unheld(), &ten_left(5, Duration::from_millis(1_700)))
+            .await;
+        let () = redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(1_500)
+            .arg("ALL")
+            .query_async(&mut admin(&redis.url()).await)
+            .await
+            .unwrap();
+        let more = admit_until(&a, scope, 1, at(3_800), false).await;
+        assert!(a.is_local(), "A fell back");
+        assert_eq!(more, 0, "A's cautious share, after the 5 it was leased");
+    });
+}
+
 /// Redis paused while a process that never heard from the ledger sends its
 /// first request, with `max_wait` shorter than the renewal's bound (the
 /// README's `.timeout(30ms)`): `RedisStore` promises "No request is lost,

@@ -204,10 +204,12 @@ struct Sync {
     index: AtomicU32,
     turns: AtomicU64,
     fallback_for: AtomicU64,
-    /// Units the ledger leased this process in the window ending at
-    /// `leased_for` (local ms; 0: its end unknown): a fallback share is
-    /// what is left of the fair share after them.
-    leased_for: AtomicU64,
+    /// Units the ledger leased this process in its current lease window
+    /// (known by the window's start on the ledger's clock), and when that
+    /// window ends (local ms): until then, a fallback share is what is
+    /// left of the fair share after them.
+    lease_window: AtomicU64,
+    leased_until: AtomicU64,
     leased: AtomicU64,
     /// This process's probe was answered and taught nothing, or dropped
     /// unanswered.
@@ -436,7 +438,7 @@ impl RedisStore {
                 members: AtomicU32::new(1),
                 index: AtomicU32::new(u32::MAX),
                 fallback_for: AtomicU64::new(u64::MAX),
-                leased_for: AtomicU64::new(u64::MAX),
+                lease_window: AtomicU64::new(u64::MAX),
                 wanted: AtomicU64::new(FIRST_WANT),
                 ..Sync::default()
             })
@@ -624,8 +626,14 @@ impl RedisStore {
             // once an answer tells its reset.)
             let before = sync.fallback_for.swap(key, Ordering::Relaxed);
             let fresh = before != key && before != 0;
-            let leased_for = sync.leased_for.load(Ordering::Relaxed);
-            let this_window = leased_for == 0 || leased_for == key;
+            // (Until the lease window's end, as the ledger cut it: a
+            // member's own view of the window differs from the ledger's by
+            // its answers' rounding and latency. Keyed by that view, a
+            // member leased units of the next window while its view was
+            // still of the one before took a fallback share on top of them
+            // once it learned the new window's reset: 6-8 429s across a
+            // frozen Redis.)
+            let this_window = now < sync.leased_until.load(Ordering::Relaxed);
             let leased = sync.leased.load(Ordering::Relaxed);
             let leased = if this_window { leased } else { 0 };
             let lease = state.lease_mut().get_or_insert(Lease {
@@ -866,12 +874,17 @@ impl RedisStore {
                     let index = ledger.members.iter().position(|m| m.id == self.member);
                     let index = index.map_or(u32::MAX, |index| index as u32);
                     sync.index.store(index, Ordering::Relaxed);
-                    let key = state.binding().and_then(|w| w.reset_at).unwrap_or(0);
-                    let before = sync.leased_for.swap(key, Ordering::Relaxed);
-                    if before != key && before != 0 {
+                    let window = ledger.lease_start;
+                    if sync.lease_window.swap(window, Ordering::Relaxed) != window {
                         sync.leased.store(0, Ordering::Relaxed);
                     }
                     sync.leased.fetch_add(granted.left, Ordering::Relaxed);
+                    let until = match ledger.lease_end {
+                        // (No end yet: they count until the next lease.)
+                        0 => u64::MAX,
+                        end => to_local(end),
+                    };
+                    sync.leased_until.store(until, Ordering::Relaxed);
                     Some(local_lease(state, granted, taken, to_local))
                 }
                 Answer::Open(share) => {
