@@ -590,6 +590,16 @@ const BASIC_ROWS: [(&str, &str, &str); 3] = [
     ),
 ];
 
+/// The error `request` ends in through the parse layer alone and through
+/// the default stack, each over a real client.
+async fn alone_and_stacked(request: impl Fn() -> Request<Full<Bytes>>) -> [Error; 2] {
+    let alone = ErrorBodyParseLayer::new().layer(support::client::<Full<Bytes>>());
+    let alone = alone.oneshot(request()).await.unwrap_err();
+    let stack = ApiErrorsLayer::new().client(support::client::<ReplayBody<Full<Bytes>>>());
+    let stacked = stack.oneshot(request()).await.unwrap_err();
+    [alone, stacked]
+}
+
 /// Everything `error` prints, and its typed answer's code, field errors
 /// and details.
 fn printed(error: &Error) -> String {
@@ -615,10 +625,7 @@ async fn a_server_quoting_a_basic_credential_decoded_does_not_leak_it() {
     let addr = support::quoting_basic_server().await;
     for (scheme, pair, secret) in BASIC_ROWS {
         let request = || support::get_me_with_basic(addr, scheme, pair);
-        let alone = ErrorBodyParseLayer::new().layer(support::client::<Full<Bytes>>());
-        let alone = alone.oneshot(request()).await.unwrap_err();
-        let stack = ApiErrorsLayer::new().client(support::client::<ReplayBody<Full<Bytes>>>());
-        let stacked = stack.oneshot(request()).await.unwrap_err();
+        let [alone, stacked] = alone_and_stacked(request).await;
         let source = StaticToken::new(Credential::new(&support::base64(pair)).unwrap());
         let own = ApiErrorsLayer::new()
             .auth(AuthLayer::new(source).scheme(scheme))
@@ -689,11 +696,7 @@ async fn api_keys_session_cookies_and_query_secrets_echoed_are_scrubbed() {
         }
         request.body(Full::new(Bytes::new())).unwrap()
     };
-    let alone = ErrorBodyParseLayer::new().layer(support::client::<Full<Bytes>>());
-    let alone = alone.oneshot(request()).await.unwrap_err();
-    let stack = ApiErrorsLayer::new().client(support::client::<ReplayBody<Full<Bytes>>>());
-    let stacked = stack.oneshot(request()).await.unwrap_err();
-    for error in [alone, stacked] {
+    for error in alone_and_stacked(request).await {
         let shown = printed(&error);
         assert!(shown.contains("rejected: REDACTED"), "{shown}");
         assert!(!shown.contains("SECRET"), "{shown}");
@@ -828,11 +831,7 @@ async fn an_echo_percent_encoded_in_lower_or_mixed_case_is_scrubbed() {
         .body(Full::new(Bytes::new()))
         .unwrap()
     };
-    let alone = ErrorBodyParseLayer::new().layer(support::client::<Full<Bytes>>());
-    let alone = alone.oneshot(request()).await.unwrap_err();
-    let stack = ApiErrorsLayer::new().client(support::client::<ReplayBody<Full<Bytes>>>());
-    let stacked = stack.oneshot(request()).await.unwrap_err();
-    for error in [alone, stacked] {
+    for error in alone_and_stacked(request).await {
         let shown = printed(&error);
         assert_eq!(error.api().unwrap().message(), "token REDACTED rejected");
         for secret in ["EfGh", "IjKl", "SECRET"] {
@@ -863,10 +862,7 @@ async fn an_unpadded_basic_credential_quoted_decoded_does_not_leak() {
             };
             request.body(Full::new(Bytes::new())).unwrap()
         };
-        let alone = ErrorBodyParseLayer::new().layer(support::client::<Full<Bytes>>());
-        let alone = alone.oneshot(request(Some(&encoded))).await.unwrap_err();
-        let stack = ApiErrorsLayer::new().client(support::client::<ReplayBody<Full<Bytes>>>());
-        let stacked = stack.oneshot(request(Some(&encoded))).await.unwrap_err();
+        let [alone, stacked] = alone_and_stacked(|| request(Some(&encoded))).await;
         let source = StaticToken::new(Credential::new(&encoded).unwrap());
         let own = ApiErrorsLayer::new()
             .auth(AuthLayer::new(source).scheme("Basic"))
@@ -923,11 +919,7 @@ async fn both_basic_credentials_are_scrubbed_beside_a_dozen_api_keys() {
             .body(Full::new(Bytes::new()))
             .unwrap()
     };
-    let alone = ErrorBodyParseLayer::new().layer(support::client::<Full<Bytes>>());
-    let alone = alone.oneshot(request()).await.unwrap_err();
-    let stack = ApiErrorsLayer::new().client(support::client::<ReplayBody<Full<Bytes>>>());
-    let stacked = stack.oneshot(request()).await.unwrap_err();
-    for error in [alone, stacked] {
+    for error in alone_and_stacked(request).await {
         let shown = printed(&error);
         assert!(shown.contains("rejected: REDACTED"), "{shown}");
         for secret in ["SECRET", "p@ss", "pr0xy"] {
