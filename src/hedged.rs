@@ -4,7 +4,7 @@
 //! call's further attempts (public, so that a policy of your own can keep
 //! to it too: no private signal between the two layers); and [`Holds`],
 //! how a layer below says that a hedged call's first attempt is held
-//! before its send (waiting for a credential), so that its hedge
+//! before its send (a credential, a quota's window), so that its hedge
 //! waits for the send.
 
 use std::sync::atomic::{AtomicU32, AtomicU8, Ordering::*};
@@ -103,7 +103,8 @@ impl Claim {
 
 /// Whether a hedged call's first attempt is held below before it is sent:
 /// the contract between the hedge layer and the layers that may hold a
-/// send ([`AuthLayer`](crate::auth::AuthLayer) waiting for a credential).
+/// send ([`AuthLayer`](crate::auth::AuthLayer) waiting for a credential,
+/// [`QuotaLayer`](crate::quota::QuotaLayer) for its window or lease).
 ///
 /// A hedge's delay is a latency of the *server*: a hedge sent while the
 /// first attempt waits below would wait behind the same hold, and both

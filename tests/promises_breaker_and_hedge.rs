@@ -1389,6 +1389,7 @@ mod in_the_full_stack {
     use tower::ServiceExt;
     use tower_api_errors::auth::{AuthFailure, AuthLayer, Credential};
     use tower_api_errors::hedge::HedgeLayer;
+    use tower_api_errors::quota::MemoryStore;
     use tower_api_errors::{ApiErrorsLayer, Error, ErrorKind, QuotaLayer, RetryPolicy};
 
     // ---------------------------------------------------- breaker and auth
@@ -1954,5 +1955,58 @@ mod in_the_full_stack {
         if cfg!(feature = "opentelemetry") {
             assert_eq!(hedge_events(&reader), ["sent 1", "won 1"]);
         }
+    }
+
+    /// Quota docs (a spent window, shared through the store, holds the
+    /// scope's requests until its reset) and hedge docs (no hedge while the
+    /// first attempt is held below): process A spends the window (reset in
+    /// 2 s) on the store it shares with B, whose hedge layer never saw it.
+    /// B's call is held 2 s by its quota layer and sent once, and its hedge
+    /// layer sends no hedge to wait behind the same window.
+    #[tokio::test(start_paused = true)]
+    async fn a_first_attempt_held_for_the_quota_sends_no_hedge() {
+        let vendor = Vendor::start(|_, hit| match hit.path.as_str() {
+            "/spend" => now(
+                200,
+                &[
+                    ("x-ratelimit-limit", "100"),
+                    ("x-ratelimit-remaining", "0"),
+                    ("x-ratelimit-reset", "2"),
+                ],
+            ),
+            _ => after(10, 200, &[]),
+        })
+        .await;
+        let store = MemoryStore::new();
+        let process = |hedge: HedgeLayer| {
+            hyper_stack(
+                ApiErrorsLayer::new()
+                    .retry(exact())
+                    .auth(AuthLayer::new(source(|_| idp::ok("tok-2"))))
+                    .quota(QuotaLayer::with_store(store.clone()))
+                    .breaker(breaker(10))
+                    .hedge(hedge),
+            )
+        };
+        let reader = MetricsReader::new();
+        let (a, b) = (
+            process(learned_hedge()),
+            process(counted_hedge(50, &reader)),
+        );
+        warm(&b, &vendor).await;
+        get(&a, &vendor.url("/spend")).await.unwrap();
+        let started = Instant::now();
+        let result = get(&b, &vendor.url("/v1/items")).await;
+        assert!(result.is_ok(), "{}", outcome(&result));
+        assert_eq!(started.elapsed(), S(2) + MS(10));
+        let paths: Vec<String> = vendor.hits().into_iter().map(|h| h.path).collect();
+        assert_eq!(paths, ["/spend", "/v1/items"]);
+        // Before the fix: the hedge went at 50 ms, to be held in the quota
+        // layer (there until the first attempt's answer, which ended it).
+        assert!(
+            hedge_events(&reader).is_empty(),
+            "{:?}",
+            hedge_events(&reader)
+        );
     }
 }

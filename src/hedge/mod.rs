@@ -39,9 +39,10 @@
 //!   it cancels nothing, and an attempt in flight may still answer.
 //! - **Holds below.** The delay is the server's latency, not the stack's:
 //!   while the first attempt is held below before its send (the auth
-//!   layer waiting for a credential or a blocking refresh), a hedge would
-//!   wait behind the same hold and go out with it, an extra request for
-//!   nothing. That layer says so through [`Holds`], on the first attempt;
+//!   layer waiting for a credential or a blocking refresh, the quota layer
+//!   for its window, its pacing or its fleet's lease), a hedge would wait
+//!   behind the same hold and go out with it, an extra request for
+//!   nothing. Those layers say so through [`Holds`], on the first attempt;
 //!   no hedge is sent while it is held, and once it is sent, its hedge is
 //!   due a delay after the send, and its latency (what a learned delay
 //!   learns) runs from the send. A hedge itself held below is not timed
