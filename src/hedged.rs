@@ -2,9 +2,12 @@
 //! Floor 2: the public contract between the hedge layer and the retry
 //! layer below it, importing neither; and [`Claim`], who owns a hedged
 //! call's further attempts (public, so that a policy of your own can keep
-//! to it too: no private signal between the two layers).
+//! to it too: no private signal between the two layers); and [`Holds`],
+//! how a layer below says that a hedged call's first attempt is held
+//! before its send (a credential, a quota's window), so that its hedge
+//! waits for the send.
 
-use std::sync::atomic::{AtomicU8, Ordering::*};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering::*};
 use std::sync::Arc;
 
 /// The extension on every attempt of a call the
@@ -95,5 +98,73 @@ impl Claim {
     pub fn take(&self, side: ClaimedBy) -> bool {
         let was = self.0.compare_exchange(0, side as u8, AcqRel, Acquire);
         was.is_ok() || was == Err(side as u8)
+    }
+}
+
+/// Whether a hedged call's first attempt is held below before it is sent:
+/// the contract between the hedge layer and the layers that may hold a
+/// send ([`AuthLayer`](crate::auth::AuthLayer) waiting for a credential,
+/// [`QuotaLayer`](crate::quota::QuotaLayer) for its window or lease).
+///
+/// A hedge's delay is a latency of the *server*: a hedge sent while the
+/// first attempt waits below would wait behind the same hold, and both
+/// would go out together, one extra request for nothing. So the
+/// [`HedgeLayer`](crate::hedge::HedgeLayer) puts a handle in the
+/// extensions of the first attempt of a call it hedges (not of the
+/// hedge), sends no hedge while the attempt is held, and once the hold
+/// ends, times the hedge and the attempt's latency from that moment.
+///
+/// A layer of your own that holds a request keeps to it: it takes
+/// [`hold`](Self::hold) of the request's handle, when there is one, while
+/// it waits, and drops the guard when it sends, inside the poll of its
+/// response future (the hedge layer sees the hold end in the same poll).
+/// Clones share the count.
+///
+/// ```
+/// use tower_api_errors::hedge::Holds;
+///
+/// let mut request = http::Request::new(());
+/// request.extensions_mut().insert(Holds::default());
+/// let holds = request.extensions().get::<Holds>().unwrap();
+/// let guard = holds.hold();
+/// assert!(holds.clone().is_held(), "clones share the count");
+/// drop(guard);
+/// assert!(!holds.is_held(), "sent");
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Holds(Arc<AtomicU32>);
+
+impl Holds {
+    /// Marks the attempt held until the guard is dropped.
+    pub fn hold(&self) -> HoldGuard {
+        self.0.fetch_add(1, AcqRel);
+        HoldGuard(self.clone())
+    }
+
+    /// Whether a guard of this handle (or of a clone) is alive.
+    pub fn is_held(&self) -> bool {
+        self.0.load(Acquire) > 0
+    }
+}
+
+/// A hold on an attempt's send, from [`Holds::hold`]: it ends when
+/// dropped.
+///
+/// ```
+/// use tower_api_errors::hedge::{HoldGuard, Holds};
+///
+/// let holds = Holds::default();
+/// let guard: HoldGuard = holds.hold();
+/// assert!(holds.is_held());
+/// drop(guard);
+/// assert!(!holds.is_held());
+/// ```
+#[derive(Debug)]
+#[must_use = "the hold ends when the guard is dropped"]
+pub struct HoldGuard(Holds);
+
+impl Drop for HoldGuard {
+    fn drop(&mut self) {
+        self.0 .0.fetch_sub(1, AcqRel);
     }
 }

@@ -1373,20 +1373,23 @@ async fn a_retry_override_decides_whether_a_call_is_hedged() {
 /// in the quota's count; what the hedge sends when the retry policy or
 /// the auth layer says no more; a body over the hedge's replay cap.
 mod in_the_full_stack {
+    use crate::full_stack::slow_token;
     use crate::full_stack::{
         accepts_tok2, after, at_once, auth_failure, breaker, exact, get, hedge_after, hyper_stack,
         layers, learned_hedge, now, outcome, source, stack, warm, warm_hedged_stack, Body, Hit,
         HyperStack, Vendor, MS, S,
     };
     use crate::idp::{self, Idp};
-    use crate::support::Frames;
+    use crate::support::{Frames, MetricsReader};
     use http::Request;
     use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
     use std::sync::Arc;
     use std::time::Duration;
     use tokio::time::Instant;
     use tower::ServiceExt;
-    use tower_api_errors::auth::{AuthFailure, AuthLayer};
+    use tower_api_errors::auth::{AuthFailure, AuthLayer, Credential};
+    use tower_api_errors::hedge::HedgeLayer;
+    use tower_api_errors::quota::MemoryStore;
     use tower_api_errors::{ApiErrorsLayer, Error, ErrorKind, QuotaLayer, RetryPolicy};
 
     // ---------------------------------------------------- breaker and auth
@@ -1862,5 +1865,148 @@ mod in_the_full_stack {
         assert!(result.is_ok(), "{}", outcome(&result));
         let lengths: Vec<usize> = vendor.hits().iter().map(|h| h.body.len()).collect();
         assert_eq!(lengths, [100 * 1024, 100 * 1024]);
+    }
+
+    // ------------------------------------------- a first attempt held below
+
+    /// The full stack with `hedge`, warmed against `vendor` with a
+    /// credential that has expired since: its next call waits 200 ms for
+    /// the refresh (`tok-2`) before its first attempt is sent.
+    async fn held_by_a_refresh(vendor: &Vendor, hedge: HedgeLayer) -> HyperStack {
+        let idp = Idp::new(|_, rejected| match rejected {
+            None => Box::pin(async { Ok(Credential::new("tok-1")?.expires_in(S(1))) }),
+            Some(_) => slow_token(MS(200), "tok-2"),
+        });
+        let client = hyper_stack(layers(exact(), AuthLayer::new(idp), breaker(10), hedge));
+        warm(&client, vendor).await;
+        tokio::time::sleep(S(2)).await;
+        client
+    }
+
+    /// `hedge_after(ms)`, its events counted by `reader` (feature
+    /// `opentelemetry`).
+    fn counted_hedge(ms: u64, reader: &MetricsReader) -> HedgeLayer {
+        #[cfg(feature = "opentelemetry")]
+        return hedge_after(ms).metrics(reader.metrics());
+        #[cfg(not(feature = "opentelemetry"))]
+        return {
+            let _ = reader; // (Nothing records into it.)
+            hedge_after(ms)
+        };
+    }
+
+    /// The hedge events `reader` counted, "sent 1" and so on (none without
+    /// feature `opentelemetry`: nothing records them).
+    fn hedge_events(reader: &MetricsReader) -> Vec<String> {
+        let name = "tower_api_errors.hedges";
+        if !reader.recorded(name) {
+            return Vec::new();
+        }
+        reader.counter_points(name, "tower_api_errors.hedge.event")
+    }
+
+    /// `Holds` docs and hedge docs ("a first attempt held below before its
+    /// send is not hedged while it is held"): the first attempt waits 200
+    /// ms for a blocking refresh, longer than the 50 ms hedge delay, and
+    /// the vendor answers in 10 ms. One request reaches the vendor, and no
+    /// hedge is sent: a hedge would have waited for the same refresh and
+    /// gone out with the first attempt, an extra request for nothing.
+    #[tokio::test(start_paused = true)]
+    async fn a_first_attempt_waiting_for_its_credential_sends_no_hedge() {
+        let vendor = Vendor::start(|_, _| after(10, 200, &[])).await;
+        let reader = MetricsReader::new();
+        let client = held_by_a_refresh(&vendor, counted_hedge(50, &reader)).await;
+        let started = Instant::now();
+        let result = get(&client, &vendor.url("/v1/items")).await;
+        assert!(result.is_ok(), "{}", outcome(&result));
+        assert_eq!(started.elapsed(), MS(210));
+        // Before the fix: two sends with `tok-2`, both at 200 ms.
+        let auths: Vec<String> = vendor.hits().into_iter().map(|h| h.auth).collect();
+        assert_eq!(auths, ["Bearer tok-2"]);
+        assert!(
+            hedge_events(&reader).is_empty(),
+            "{:?}",
+            hedge_events(&reader)
+        );
+    }
+
+    /// Hedge docs (the hedge goes `delay` after a held first attempt's
+    /// send; the delay is the server's latency): the first attempt waits
+    /// 200 ms for a refresh, then the vendor is slow to answer it (1 s).
+    /// The hedge is still sent, 50 ms after the first attempt reached the
+    /// vendor (not at once, 250 ms after the call began), and wins.
+    #[tokio::test(start_paused = true)]
+    async fn a_held_first_attempt_is_hedged_delay_after_its_send() {
+        let vendor = Vendor::start(|n, _| match n {
+            0 => after(1000, 200, &[]),
+            _ => after(10, 200, &[]),
+        })
+        .await;
+        let reader = MetricsReader::new();
+        let client = held_by_a_refresh(&vendor, counted_hedge(50, &reader)).await;
+        let started = Instant::now();
+        let result = get(&client, &vendor.url("/v1/items")).await;
+        assert!(result.is_ok(), "{}", outcome(&result));
+        assert_eq!(started.elapsed(), MS(260), "the hedge's answer");
+        let hits = vendor.hits();
+        let sent: Vec<Duration> = hits.iter().map(|h| h.at - hits[0].at).collect();
+        assert_eq!(sent, [Duration::ZERO, MS(50)], "{hits:?}");
+        assert_eq!(vendor.with_token("tok-2"), 2);
+        if cfg!(feature = "opentelemetry") {
+            assert_eq!(hedge_events(&reader), ["sent 1", "won 1"]);
+        }
+    }
+
+    /// Quota docs (a spent window, shared through the store, holds the
+    /// scope's requests until its reset) and hedge docs (no hedge while the
+    /// first attempt is held below): process A spends the window (reset in
+    /// 2 s) on the store it shares with B, whose hedge layer never saw it.
+    /// B's call is held 2 s by its quota layer and sent once, and its hedge
+    /// layer sends no hedge to wait behind the same window.
+    #[tokio::test(start_paused = true)]
+    async fn a_first_attempt_held_for_the_quota_sends_no_hedge() {
+        let vendor = Vendor::start(|_, hit| match hit.path.as_str() {
+            "/spend" => now(
+                200,
+                &[
+                    ("x-ratelimit-limit", "100"),
+                    ("x-ratelimit-remaining", "0"),
+                    ("x-ratelimit-reset", "2"),
+                ],
+            ),
+            _ => after(10, 200, &[]),
+        })
+        .await;
+        let store = MemoryStore::new();
+        let process = |hedge: HedgeLayer| {
+            hyper_stack(
+                ApiErrorsLayer::new()
+                    .retry(exact())
+                    .auth(AuthLayer::new(source(|_| idp::ok("tok-2"))))
+                    .quota(QuotaLayer::with_store(store.clone()))
+                    .breaker(breaker(10))
+                    .hedge(hedge),
+            )
+        };
+        let reader = MetricsReader::new();
+        let (a, b) = (
+            process(learned_hedge()),
+            process(counted_hedge(50, &reader)),
+        );
+        warm(&b, &vendor).await;
+        get(&a, &vendor.url("/spend")).await.unwrap();
+        let started = Instant::now();
+        let result = get(&b, &vendor.url("/v1/items")).await;
+        assert!(result.is_ok(), "{}", outcome(&result));
+        assert_eq!(started.elapsed(), S(2) + MS(10));
+        let paths: Vec<String> = vendor.hits().into_iter().map(|h| h.path).collect();
+        assert_eq!(paths, ["/spend", "/v1/items"]);
+        // Before the fix: the hedge went at 50 ms, to be held in the quota
+        // layer (there until the first attempt's answer, which ended it).
+        assert!(
+            hedge_events(&reader).is_empty(),
+            "{:?}",
+            hedge_events(&reader)
+        );
     }
 }

@@ -6,6 +6,7 @@ use super::state::{Acquire, Current, Tokens, Wait};
 use super::{challenge, AuthReport, Renewal, ResendBody, Unauthorized};
 use crate::context::CallContext;
 use crate::error::BoxError;
+use crate::hedged::{HoldGuard, Holds};
 use crate::prototype::{release_readiness, Prototype};
 use crate::redact::{RequestSecrets, Scrubber};
 use crate::{ApiError, Error};
@@ -86,6 +87,9 @@ struct Send<S, B> {
     rejected: Option<StatusCode>,
     /// The server's typed answer to the rejected send, while renewing.
     rejection: Option<ApiError>,
+    /// While a send waits for a credential: the hold a hedge layer above
+    /// sees (see [`Holds`]), so that it sends no hedge to wait behind it.
+    held: Option<HoldGuard>,
     /// When the call reached this layer, for a gRPC call with a deadline
     /// (`grpc-timeout`): a send after a wait or a renewal carries the time
     /// left of it, not the whole (gRFC A6).
@@ -166,6 +170,7 @@ where
             renewal: None,
             rejected: None,
             rejection: None,
+            held: None,
             #[cfg(feature = "grpc")]
             started,
         };
@@ -414,6 +419,7 @@ where
     ) -> State<S::Future> {
         self.generation = credential.generation;
         self.sent = Some(credential.header);
+        self.held = None;
         let future = {
             let _context = self.context.enter_setting(&self.tokens.format.header);
             service.call(request)
@@ -423,8 +429,9 @@ where
 
     /// `wait`, timed and reported as an `auth` wait of the request's
     /// method and URI when the observer records metrics; as it is
-    /// otherwise.
-    fn timed(&self, wait: Wait) -> Wait {
+    /// otherwise. The send is held until it is made.
+    fn timed(&mut self, wait: Wait) -> Wait {
+        self.held = self.context.extensions().get::<Holds>().map(Holds::hold);
         let observer = &self.tokens.observer;
         if !observer.has_metrics() {
             return wait;

@@ -7,7 +7,7 @@ use super::learn::{judged_window, Lesson, BARE_429};
 use crate::classification::{self, classify_response, Classification};
 use crate::context::CallContext;
 use crate::error::BoxError;
-use crate::hedged::{Claim, ClaimedBy, Hedged};
+use crate::hedged::{Claim, ClaimedBy, Hedged, Holds};
 use crate::hints::{HintSource, RateLimitInfo, ResponseHints};
 use crate::observe::{Failure, HedgedCall};
 use crate::prototype::Prototype;
@@ -81,6 +81,8 @@ pin_project! {
         },
         // The hedge is due: waiting for its service to be ready.
         Due,
+        // The first attempt is held below before its send: no hedge yet.
+        Held,
         Off,
     }
 }
@@ -92,6 +94,28 @@ pub(crate) struct Spare<S, B> {
     pub(super) body: ReplayBody<B>,
     pub(super) service: Option<S>,
     pub(super) claim: Claim,
+    /// The first attempt's: held below before its send (see [`Holds`]).
+    pub(super) holds: Holds,
+    /// The hedge's delay, from the first attempt's send.
+    pub(super) delay: Duration,
+}
+
+impl<S, B> Spare<S, B> {
+    /// Follows the first attempt's hold below before its send (see
+    /// [`Holds`]): no hedge goes while it is held. Once it is sent, the
+    /// hedge is due `delay` after the send, and the attempt's latency runs
+    /// from it: the server's, as the delay is.
+    fn follow_hold<F>(&self, first: Pin<&mut Attempt<F>>, mut timer: Pin<&mut Timer>) {
+        if self.holds.is_held() {
+            timer.set(Timer::Held);
+        } else if matches!(*timer, Timer::Held) {
+            if let AttemptProj::Running { sent, .. } = first.project() {
+                *sent = Instant::now();
+            }
+            let sleep = tokio::time::sleep(self.delay);
+            timer.set(Timer::Armed { sleep });
+        }
+    }
 }
 
 /// What a call needs of its layer.
@@ -439,11 +463,12 @@ where
                     this.timer.set(Timer::Due);
                 }
             }
-            if this.spare.is_some() {
+            if let Some(spare) = this.spare.as_deref() {
+                spare.follow_hold(this.first.as_mut(), this.timer.as_mut());
                 let due = match this.timer.as_mut().project() {
                     TimerProj::Armed { sleep } => sleep.poll(cx).is_ready(),
                     TimerProj::Due => true,
-                    TimerProj::Off => false,
+                    TimerProj::Off | TimerProj::Held => false,
                 };
                 if due {
                     this.timer.set(Timer::Due);

@@ -37,6 +37,16 @@
 //!   so does the server's "do not retry" (`x-should-retry: false`, a
 //!   negative gRPC pushback): as gRFC A6 says, that is no fatal status, so
 //!   it cancels nothing, and an attempt in flight may still answer.
+//! - **Holds below.** The delay is the server's latency, not the stack's:
+//!   while the first attempt is held below before its send (the auth
+//!   layer waiting for a credential or a blocking refresh, the quota layer
+//!   for its window, its pacing or its fleet's lease), a hedge would wait
+//!   behind the same hold and go out with it, an extra request for
+//!   nothing. Those layers say so through [`Holds`], on the first attempt;
+//!   no hedge is sent while it is held, and once it is sent, its hedge is
+//!   due a delay after the send, and its latency (what a learned delay
+//!   learns) runs from the send. A hedge itself held below is not timed
+//!   again: it was sent.
 //! - **Bodies.** The body is replayed through a [`ReplayBody`](crate::retry::ReplayBody),
 //!   kept up to [`max_replay_bytes`](HedgeLayer::max_replay_bytes). One of
 //!   known length that fits (a `Full`) is kept before the first attempt is
@@ -161,7 +171,7 @@ mod learn;
 mod service;
 
 pub use crate::budget::RetryBudget;
-pub use crate::hedged::{Claim, ClaimedBy, Hedged};
+pub use crate::hedged::{Claim, ClaimedBy, Hedged, HoldGuard, Holds};
 pub use future::ResponseFuture;
 pub use layer::HedgeLayer;
 pub use service::Hedge;

@@ -4,7 +4,7 @@ use super::future::{Call, ResponseFuture, Spare};
 use super::layer::Config;
 use crate::context::CallContext;
 use crate::error::BoxError;
-use crate::hedged::{Claim, Hedged};
+use crate::hedged::{Claim, Hedged, Holds};
 use crate::idempotency::may_send_twice;
 use crate::prototype::Prototype;
 use crate::replay::ReplayBody;
@@ -103,15 +103,22 @@ where
         body.read_ahead();
         let call = call.naming(&mut parts);
         let template = CallContext::of_parts(&parts);
+        // On the first attempt only (after the hedge's template is
+        // taken): a layer below that holds it before its send says so.
+        let holds = Holds::default();
+        parts.extensions.insert(holds.clone());
+        let delay = delay.min(MAX_DELAY);
         let spare = Spare {
             template,
             body: body.replay(),
             service: None,
             claim,
+            holds,
+            delay,
         };
         self.prototype.keep(&self.inner);
         let first = self.inner.call(Request::from_parts(parts, body));
-        ResponseFuture::hedged(first, call, spare, started + delay.min(MAX_DELAY))
+        ResponseFuture::hedged(first, call, spare, started + delay)
     }
 }
 

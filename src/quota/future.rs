@@ -4,6 +4,7 @@ use super::layer::Config;
 use super::store::{Grant, Permit, StoreFuture};
 use super::{learn, RateLimited, ScopeKey};
 use crate::error::BoxError;
+use crate::hedged::{HoldGuard, Holds};
 use crate::prototype::release_readiness;
 use crate::redact::RequestContext;
 use crate::Error;
@@ -73,6 +74,9 @@ struct Held<S, B> {
     counted: bool,
     /// The wait in progress, recorded as waited when it ends or drops.
     wait: crate::observe::Wait,
+    /// Until the request is sent: the hold a hedge layer above sees (see
+    /// [`Holds`]), so that it sends no hedge to wait behind this one.
+    hold: Option<HoldGuard>,
 }
 
 /// The permit a request holds, returned to the store exactly once: when
@@ -183,6 +187,7 @@ impl<S: Clone, B> Held<S, B> {
     fn new(service: &mut S, request: Request<B>) -> Self {
         release_readiness(service);
         Held {
+            hold: request.extensions().get::<Holds>().map(Holds::hold),
             service: service.clone(),
             request: Some(request),
             since: Instant::now(),
@@ -198,6 +203,7 @@ impl<S, B> Held<S, B> {
     /// deadline, or all of it, and then it is not sent.
     fn take(&mut self) -> Result<Request<B>, Error> {
         let request = self.request.take().expect("request kept until sent");
+        self.hold = None;
         #[cfg(feature = "grpc")]
         let request = crate::grpc::in_time(request, self.since.elapsed())?;
         Ok(request)

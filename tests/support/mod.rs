@@ -234,6 +234,17 @@ impl MetricsReader {
         tower_api_errors::metrics::Metrics::from_provider(&self.provider)
     }
 
+    /// Whether anything was recorded of the metric `name` so far.
+    pub fn recorded(&self, name: &str) -> bool {
+        self.provider.force_flush().unwrap();
+        let batches = self.exporter.get_finished_metrics().unwrap();
+        let mut metrics = batches
+            .iter()
+            .flat_map(|batch| batch.scope_metrics())
+            .flat_map(|scope| scope.metrics());
+        metrics.any(|metric| metric.name() == name)
+    }
+
     /// The points of the counter `name` recorded so far, each as
     /// "<value of `attribute`> <count>", sorted.
     pub fn counter_points(&self, name: &str, attribute: &str) -> Vec<String> {
