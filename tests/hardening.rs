@@ -325,12 +325,7 @@ async fn the_bearer_token_is_scrubbed_beside_many_credential_headers_and_cookies
         let token = request.headers()["authorization"].to_str().unwrap()[7..].to_owned();
         let mut seen = vec![token];
         seen.extend(COOKIES.iter().chain(&KEYS).map(|value| value.to_string()));
-        let body = serde_json::json!({"message": format!("invalid key {}", seen.join(" "))});
-        support::response(
-            401,
-            &[("content-type", "application/json")],
-            body.to_string(),
-        )
+        rejected(format!("invalid key {}", seen.join(" ")))
     })
     .await;
     let request = || {
@@ -590,6 +585,17 @@ const BASIC_ROWS: [(&str, &str, &str); 3] = [
     ),
 ];
 
+/// A 401 whose JSON body's message is `message`: what a server quoting
+/// back what it was sent answers.
+fn rejected(message: String) -> Response<support::ServerBody> {
+    let body = serde_json::json!({ "message": message });
+    support::response(
+        401,
+        &[("content-type", "application/json")],
+        body.to_string(),
+    )
+}
+
 /// The error `request` ends in through the parse layer alone and through
 /// the default stack, each over a real client.
 async fn alone_and_stacked(request: impl Fn() -> Request<Full<Bytes>>) -> [Error; 2] {
@@ -682,9 +688,7 @@ async fn api_keys_session_cookies_and_query_secrets_echoed_are_scrubbed() {
             let decoded = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
             echoed.push(decoded.into_owned());
         }
-        let body = serde_json::json!({"message": format!("rejected: {}", echoed.join(" "))});
-        let headers = [("content-type", "application/json")];
-        support::response(401, &headers, body.to_string())
+        rejected(format!("rejected: {}", echoed.join(" ")))
     })
     .await;
     let request = || {
@@ -894,12 +898,7 @@ async fn both_basic_credentials_are_scrubbed_beside_a_dozen_api_keys() {
                 quoted.push(value.to_owned());
             }
         }
-        let body = serde_json::json!({"message": format!("rejected: {}", quoted.join(" "))});
-        support::response(
-            401,
-            &[("content-type", "application/json")],
-            body.to_string(),
-        )
+        rejected(format!("rejected: {}", quoted.join(" ")))
     })
     .await;
     let request = || {
