@@ -620,6 +620,37 @@ fn printed(error: &Error) -> String {
     text
 }
 
+/// A `%` just before an echoed credential (`over 100%deadbeef…`), raw
+/// or from the URI: escapes were folded to upper case only after a `%`,
+/// so the text's `%de` folded the key's first letters, and the key printed
+/// whole (as the query's `fa11…`). Hex letters fold byte by byte now, in
+/// text and secret alike, through the parse layer and the default stack.
+#[tokio::test]
+async fn a_percent_just_before_an_echoed_credential_hides_none_of_it() {
+    let addr = support::serve(|request: Request<hyper::body::Incoming>| async move {
+        let key = request.headers()["x-api-key"].to_str().unwrap().to_owned();
+        let token = request.uri().query().unwrap_or_default()[8..].to_owned();
+        let message = format!("over 100%{key}, 50%{token}");
+        let body = serde_json::json!({ "message": message }).to_string();
+        support::response(401, &[("content-type", "application/json")], body)
+    })
+    .await;
+    let request = || {
+        Request::get(format!("http://{addr}/v1/me?api_key=fa11-0ff-0123"))
+            .header("x-api-key", "deadbeef-0123")
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    for error in alone_and_stacked(request).await {
+        let shown = printed(&error);
+        assert!(
+            !shown.contains("deadbeef") && !shown.contains("fa11"),
+            "{shown}"
+        );
+        assert!(shown.contains("over 100%REDACTED, 50%REDACTED"), "{shown}");
+    }
+}
+
 /// Before: only the base64 form of a `Basic` credential was fingerprinted,
 /// so a server that quoted the password it decoded (`bad password s3cr3t-pass
 /// for user alice`) printed it in the error. The decoded secret is scrubbed

@@ -1381,15 +1381,17 @@ mod in_the_full_stack {
     };
     use crate::idp::{self, Idp};
     use crate::support::{Frames, MetricsReader};
+    use bytes::Bytes;
     use http::Request;
     use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
     use std::sync::Arc;
     use std::time::Duration;
     use tokio::time::Instant;
-    use tower::ServiceExt;
+    use tower::{Layer, ServiceExt};
     use tower_api_errors::auth::{AuthFailure, AuthLayer, Credential};
     use tower_api_errors::hedge::HedgeLayer;
     use tower_api_errors::quota::MemoryStore;
+    use tower_api_errors::retry::ReplayBody;
     use tower_api_errors::{ApiErrorsLayer, Error, ErrorKind, QuotaLayer, RetryPolicy};
 
     // ---------------------------------------------------- breaker and auth
@@ -2008,5 +2010,56 @@ mod in_the_full_stack {
             "{:?}",
             hedge_events(&reader)
         );
+    }
+
+    /// Auth docs (a refresh after a 401 that fails ends the call:
+    /// `RefreshFailed`) with the hedge above: the vendor answers the first
+    /// attempt 401 in 10 ms, and its re-send waits for a refresh that fails
+    /// 200 ms later, past the 50 ms hedge delay. The re-send's hold ends
+    /// with the refresh: the call ends once, then, with that failure, and
+    /// no hedge was sent to wait behind the refresh (nor is one left
+    /// waiting for a send that never comes): one request reaches the vendor.
+    #[tokio::test(start_paused = true)]
+    async fn a_re_send_held_by_a_refresh_that_fails_ends_with_that_failure() {
+        let vendor = Vendor::start(|_, _| after(10, 401, &[])).await;
+        let idp = Idp::new(|_, rejected| match rejected {
+            None => idp::ok("tok-1"),
+            Some(_) => Box::pin(async {
+                tokio::time::sleep(MS(200)).await;
+                Err("token endpoint answered 500".into())
+            }),
+        });
+        let reader = MetricsReader::new();
+        let hedge = counted_hedge(50, &reader);
+        let client = hyper_stack(layers(exact(), AuthLayer::new(idp), breaker(10), hedge));
+        warm(&client, &vendor).await;
+        let started = Instant::now();
+        let result = get(&client, &vendor.url("/v1/items")).await;
+        assert_eq!(auth_failure(&result), AuthFailure::RefreshFailed);
+        assert_eq!(started.elapsed(), MS(210));
+        assert_eq!(vendor.with_token("tok-1"), 1, "{:?}", vendor.hits());
+        let events = hedge_events(&reader);
+        assert!(events.is_empty(), "{events:?}");
+    }
+
+    /// `Holds` docs (a layer below keeps to it, whatever sits between)
+    /// with a `tower::buffer::Buffer` between the hedge and the auth layer:
+    /// the first credential comes after 200 ms, past the 50 ms hedge
+    /// delay. The auth layer's hold reaches the hedge through the buffer:
+    /// no hedge is sent to wait for the same credential, and one request
+    /// reaches the vendor.
+    #[tokio::test(start_paused = true)]
+    async fn a_hold_below_a_buffer_still_holds_the_hedge() {
+        let vendor = Vendor::start(|_, _| after(10, 200, &[])).await;
+        let idp = Idp::new(|_, _| slow_token(MS(200), "tok-1"));
+        let client = crate::support::client::<ReplayBody<Body>>();
+        let below = tower::buffer::Buffer::new(AuthLayer::new(idp).layer(client), 8);
+        let hedged = hedge_after(50).layer(below);
+        let started = Instant::now();
+        let request = Request::get(vendor.url("/v1/items")).body(Body::new(Bytes::new()));
+        let result = hedged.oneshot(request.unwrap()).await;
+        assert!(result.is_ok(), "{}", outcome(&result));
+        assert_eq!(started.elapsed(), MS(210));
+        assert_eq!(vendor.with_token("tok-1"), 1, "{:?}", vendor.hits());
     }
 }

@@ -1272,6 +1272,78 @@ fn a_cautious_share_counts_what_the_lease_window_leased_whatever_the_members_vie
     });
 }
 
+/// The ledger's `field` (a number) for `scope`, as it lies in `redis`.
+async fn ledger_field(
+    redis: &RedisServer,
+    store: &RedisStore,
+    scope: ScopeKey,
+    field: &str,
+) -> u64 {
+    redis::cmd("HGET")
+        .arg(store.key(scope))
+        .arg(field)
+        .query_async(&mut admin(&redis.url()).await)
+        .await
+        .unwrap()
+}
+
+/// Two members of a window of 10 read 1.5 s long: the ledger guesses the
+/// next lease window as long, A and B take 5 each of it, and A learns
+/// from its own answer that the vendor's window resets 0.8 s past the
+/// guessed end, with 5 left (its answer predates B's five). B renews past
+/// the guessed end, telling the same reset and 0 left: the ledger moves
+/// the lease window's end on to the reset (same window, same start).
+/// Redis pauses then, and A falls back: its cautious share counts the 5
+/// it was leased in that lease window, and A admits no more. (Counted
+/// only until the end A was told at its lease, the guessed one, A took a
+/// whole cautious share of 5 on top: 15 of 10.)
+#[test]
+fn a_cautious_share_counts_the_lease_after_another_member_moved_its_end() {
+    within(Duration::from_secs(20), rt, || async {
+        let redis = RedisServer::start(free_port());
+        let (a, b) = (
+            store_on(&redis, "test:moved:"),
+            store_on(&redis, "test:moved:"),
+        );
+        let scope = ScopeKey::new("api.test", None);
+        let start = Instant::now();
+        let at = |ms| start + Duration::from_millis(ms);
+        let unheld = || Permit::new(scope, 1, false, 0);
+        for store in [&b, &a] {
+            (store.settle(unheld(), &ten_left(10, Duration::from_millis(1_500)))).await;
+            store.release(first_permit(store, scope).await);
+        }
+        // The next lease window, its end guessed (at about 3 s).
+        tokio::time::sleep_until(at(1_600)).await;
+        let leased = take_while_they_go(&a, scope).await;
+        assert_eq!(leased, 5, "A's fair share of the next lease window");
+        let _ = take_while_they_go(&b, scope).await;
+        let lease_window = ledger_field(&redis, &a, scope, "ls").await;
+        let guessed_end = ledger_field(&redis, &a, scope, "le").await;
+        // The vendor's window resets at 3.9 s; B tells the ledger.
+        tokio::time::sleep_until(at(2_200)).await;
+        let reset = Duration::from_millis(1_700);
+        a.settle(unheld(), &ten_left(5, reset)).await;
+        b.settle(unheld(), &ten_left(0, reset)).await;
+        let _ = take_while_they_go(&b, scope).await;
+        tokio::time::sleep_until(at(3_200)).await;
+        let _ = take_while_they_go(&b, scope).await;
+        assert_eq!(ledger_field(&redis, &a, scope, "ls").await, lease_window);
+        let end = ledger_field(&redis, &a, scope, "le").await;
+        assert!(end > guessed_end + 500, "B's renewal moved the end on");
+        let () = redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(1_500)
+            .arg("ALL")
+            .query_async(&mut admin(&redis.url()).await)
+            .await
+            .unwrap();
+        let more = admit_until(&a, scope, 1, at(3_850), false).await;
+        assert!(a.is_local(), "A fell back");
+        assert_eq!(more, 0, "A's cautious share, after the 5 it was leased");
+    });
+}
+
 /// Redis paused while a process that never heard from the ledger sends its
 /// first request, with `max_wait` shorter than the renewal's bound (the
 /// README's `.timeout(30ms)`): `RedisStore` promises "No request is lost,

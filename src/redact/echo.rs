@@ -10,9 +10,10 @@
 //! errors and details are scanned for any window of the same length with
 //! the same hash (Rabin–Karp: one linear pass per distinct length), for
 //! the secrets the request URI itself carries (userinfo, credential query
-//! values and path segments, raw and percent-decoded; escapes match in
-//! either case), and for well-known token shapes (`Bearer …`, `Basic …`,
-//! JSON Web Tokens). Each is replaced by [`REDACTED`](super::REDACTED).
+//! values and path segments, raw and percent-decoded; hex letters, so
+//! escapes, match in either case), and for well-known token shapes
+//! (`Bearer …`, `Basic …`, JSON Web Tokens). Each is replaced by
+//! [`REDACTED`](super::REDACTED).
 
 use super::is_secret_name;
 use aho_corasick::AhoCorasick;
@@ -173,11 +174,11 @@ impl RequestSecrets {
         if !(min..=MAX_SECRET_LEN).contains(&value.len()) {
             return;
         }
-        self.push_print(value.len(), hash(&fold_escapes(value)), cap);
-        // (Its escapes are upper-case already: no folding to do.)
+        self.push_print(value.len(), hash(&fold_hex(value)), cap);
         if let Some(encoded) = form_encoded(value) {
             let (length, hash) = encoded.fold((0, 0u64), |(length, h), chunk| {
-                (length + chunk.len(), chunk.bytes().fold(h, step))
+                let folded = fold_hex(chunk.as_bytes());
+                (length + chunk.len(), folded.iter().copied().fold(h, step))
             });
             self.push_print(length, hash, cap);
         }
@@ -217,22 +218,23 @@ fn step(h: u64, byte: u8) -> u64 {
     h.wrapping_mul(BASE).wrapping_add(u64::from(byte))
 }
 
-/// `bytes` with the hex digits of every percent-escape in upper case.
-/// RFC 3986 §2.1: `%2f` and `%2F` are the same escape, and servers and URL
-/// libraries write either; secrets and texts are both folded before they
-/// are compared, so an echo is found however its escapes are written.
-/// Only ASCII letters change: lengths and char boundaries stay.
-fn fold_escapes(bytes: &[u8]) -> Cow<'_, [u8]> {
-    let mut folded = Cow::Borrowed(bytes);
-    for percent in memchr::memchr_iter(b'%', bytes) {
-        let Some(hex) = bytes.get(percent + 1..percent + 3) else {
-            break;
-        };
-        if hex.iter().all(u8::is_ascii_hexdigit) && hex.iter().any(u8::is_ascii_lowercase) {
-            folded.to_mut()[percent + 1..percent + 3].make_ascii_uppercase();
-        }
+/// `bytes` with every hex letter (`a`-`f`) in upper case. RFC 3986 §2.1:
+/// `%2f` and `%2F` are the same escape, and servers and URL libraries
+/// write either; secrets and texts are both folded before they are
+/// compared, so an echo is found however its escapes are written. Byte by
+/// byte, whatever is next to it: folded only after a `%`, a text's `%`
+/// just before an echoed secret (`100%deadbeef…`) folded the secret's
+/// first letters and hid it. Only ASCII letters change: lengths and char
+/// boundaries stay.
+fn fold_hex(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let is_lower_hex = |b: &u8| matches!(b, b'a'..=b'f');
+    if !bytes.iter().any(is_lower_hex) {
+        return Cow::Borrowed(bytes);
     }
-    folded
+    let mut folded = bytes.to_vec();
+    let lower = folded.iter_mut().filter(|b| is_lower_hex(b));
+    lower.for_each(|b| b.make_ascii_uppercase());
+    Cow::Owned(folded)
 }
 
 /// `value` as a form or a query carries it (`+`, `/` and `=` as `%2B`,
@@ -276,10 +278,10 @@ impl Scrubber {
                     let spaced = secret.replace('+', " ");
                     let decoded = percent_encoding::percent_decode_str(&spaced).decode_utf8();
                     if let Ok(decoded) = decoded {
-                        secrets.push(Cow::Owned(fold_escapes(decoded.as_bytes()).into_owned()));
+                        secrets.push(Cow::Owned(fold_hex(decoded.as_bytes()).into_owned()));
                     }
                 }
-                secrets.push(fold_escapes(secret.as_bytes()));
+                secrets.push(fold_hex(secret.as_bytes()));
             });
         }
         // (Building fails only past the crate's size limits, far beyond a
@@ -297,7 +299,7 @@ impl Scrubber {
     pub(crate) fn scrub<'t>(&self, text: &'t str) -> Cow<'t, str> {
         let mut ranges = Vec::new();
         // Same length as `text`: a range in one is the same in the other.
-        let folded = fold_escapes(text.as_bytes());
+        let folded = fold_hex(text.as_bytes());
         self.fingerprint_matches(&folded, &mut ranges);
         if let Some(secrets) = &self.uri_secrets {
             // Overlapping too: one secret inside another is replaced whole.

@@ -632,8 +632,10 @@ impl RedisStore {
             // member leased units of the next window while its view was
             // still of the one before took a fallback share on top of them
             // once it learned the new window's reset: 6-8 429s across a
-            // frozen Redis.)
-            let this_window = now < sync.leased_until.load(Ordering::Relaxed);
+            // frozen Redis. Or until its own view's end, if later: another
+            // member's renewal may since have moved the ledger's end on to
+            // the reset it told, and the units are still that window's.)
+            let this_window = now < sync.leased_until.load(Ordering::Relaxed).max(key);
             let leased = sync.leased.load(Ordering::Relaxed);
             let leased = if this_window { leased } else { 0 };
             let lease = state.lease_mut().get_or_insert(Lease {
