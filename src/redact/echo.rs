@@ -174,11 +174,11 @@ impl RequestSecrets {
         if !(min..=MAX_SECRET_LEN).contains(&value.len()) {
             return;
         }
-        self.push_print(value.len(), hash(&fold_hex(value)), cap);
+        self.push_print(value.len(), hash(value), cap);
         if let Some(encoded) = form_encoded(value) {
             let (length, hash) = encoded.fold((0, 0u64), |(length, h), chunk| {
-                let folded = fold_hex(chunk.as_bytes());
-                (length + chunk.len(), folded.iter().copied().fold(h, step))
+                let h = chunk.bytes().map(fold_byte).fold(h, step);
+                (length + chunk.len(), h)
             });
             self.push_print(length, hash, cap);
         }
@@ -210,8 +210,9 @@ fn split_scheme(bytes: &[u8]) -> (Option<&[u8]>, &[u8]) {
     }
 }
 
+/// The hash of `bytes` as [`fold_hex`] folds them, copying nothing.
 fn hash(bytes: &[u8]) -> u64 {
-    bytes.iter().copied().fold(0u64, step)
+    bytes.iter().copied().map(fold_byte).fold(0u64, step)
 }
 
 fn step(h: u64, byte: u8) -> u64 {
@@ -227,14 +228,18 @@ fn step(h: u64, byte: u8) -> u64 {
 /// first letters and hid it. Only ASCII letters change: lengths and char
 /// boundaries stay.
 fn fold_hex(bytes: &[u8]) -> Cow<'_, [u8]> {
-    let is_lower_hex = |b: &u8| matches!(b, b'a'..=b'f');
-    if !bytes.iter().any(is_lower_hex) {
+    if !bytes.iter().any(|b| matches!(b, b'a'..=b'f')) {
         return Cow::Borrowed(bytes);
     }
-    let mut folded = bytes.to_vec();
-    let lower = folded.iter_mut().filter(|b| is_lower_hex(b));
-    lower.for_each(|b| b.make_ascii_uppercase());
-    Cow::Owned(folded)
+    Cow::Owned(bytes.iter().copied().map(fold_byte).collect())
+}
+
+/// A hex letter in upper case; any other byte as it is.
+fn fold_byte(byte: u8) -> u8 {
+    match byte {
+        b'a'..=b'f' => byte.to_ascii_uppercase(),
+        _ => byte,
+    }
 }
 
 /// `value` as a form or a query carries it (`+`, `/` and `=` as `%2B`,

@@ -626,15 +626,12 @@ impl RedisStore {
             // once an answer tells its reset.)
             let before = sync.fallback_for.swap(key, Ordering::Relaxed);
             let fresh = before != key && before != 0;
-            // (Until the lease window's end, as the ledger cut it: a
-            // member's own view of the window differs from the ledger's by
-            // its answers' rounding and latency. Keyed by that view, a
-            // member leased units of the next window while its view was
-            // still of the one before took a fallback share on top of them
-            // once it learned the new window's reset: 6-8 429s across a
-            // frozen Redis. Or until its own view's end, if later: another
-            // member's renewal may since have moved the ledger's end on to
-            // the reset it told, and the units are still that window's.)
+            // (Until the end of the lease window they were leased in, or
+            // of the member's own view of it if later: the two differ by
+            // answers' rounding, and another member may since have moved
+            // the ledger's end on. Keyed by its view alone, a member leased
+            // the next window while its view was of the one before took a
+            // fallback share on top: 6-8 429s across a frozen Redis.)
             let this_window = now < sync.leased_until.load(Ordering::Relaxed).max(key);
             let leased = sync.leased.load(Ordering::Relaxed);
             let leased = if this_window { leased } else { 0 };
