@@ -1121,11 +1121,16 @@ async fn admit_until(
     admitted
 }
 
-/// The units the ledger in `redis` granted for `scope` (its `g` field).
-async fn ledger_granted(redis: &RedisServer, store: &RedisStore, scope: ScopeKey) -> u64 {
+/// The ledger's `field` (a number) for `scope`, as it lies in `redis`.
+async fn ledger_field(
+    redis: &RedisServer,
+    store: &RedisStore,
+    scope: ScopeKey,
+    field: &str,
+) -> u64 {
     redis::cmd("HGET")
         .arg(store.key(scope))
-        .arg("g")
+        .arg(field)
         .query_async(&mut admin(&redis.url()).await)
         .await
         .unwrap()
@@ -1152,7 +1157,7 @@ fn a_member_back_from_a_slow_redis_is_leased_none_of_what_it_admitted_meanwhile(
         let stop = Instant::now() + Duration::from_secs(3);
         let admitted = admit_until(&store, scope, 1, stop, false).await;
         assert!(store.local_decisions() > 0, "it fell back");
-        let granted = ledger_granted(&redis, &store, scope).await;
+        let granted = ledger_field(&redis, &store, scope, "g").await;
         assert_eq!(
             (admitted, granted),
             (10, 10),
@@ -1197,7 +1202,7 @@ fn what_a_member_keeps_of_its_cautious_share_is_counted_when_redis_answers() {
             false,
         )
         .await;
-        let granted = ledger_granted(&redis, &store, scope).await;
+        let granted = ledger_field(&redis, &store, scope, "g").await;
         assert_eq!(
             (admitted, granted),
             (10, 10),
@@ -1270,21 +1275,6 @@ fn a_cautious_share_counts_what_the_lease_window_leased_whatever_the_members_vie
         assert!(a.is_local(), "A fell back");
         assert_eq!(more, 0, "A's cautious share, after the 5 it was leased");
     });
-}
-
-/// The ledger's `field` (a number) for `scope`, as it lies in `redis`.
-async fn ledger_field(
-    redis: &RedisServer,
-    store: &RedisStore,
-    scope: ScopeKey,
-    field: &str,
-) -> u64 {
-    redis::cmd("HGET")
-        .arg(store.key(scope))
-        .arg(field)
-        .query_async(&mut admin(&redis.url()).await)
-        .await
-        .unwrap()
 }
 
 /// Two members of a window of 10 read 1.5 s long: the ledger guesses the
