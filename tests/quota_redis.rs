@@ -1019,14 +1019,7 @@ fn a_paused_redis_falls_back_and_no_request_waits_past_the_bound() {
             assert_eq!(answer.status(), 200);
         }
         assert!(!store.is_local());
-        let mut connection = admin(&redis.url()).await;
-        let () = redis::cmd("CLIENT")
-            .arg("PAUSE")
-            .arg(1_500)
-            .arg("ALL")
-            .query_async(&mut connection)
-            .await
-            .unwrap();
+        pause(&redis, 1_500).await;
         let paused = Instant::now();
         let slowest = Arc::new(Mutex::new(Duration::ZERO));
         let sent = Arc::new(AtomicU64::new(0));
@@ -1081,9 +1074,15 @@ async fn teach_a_minute_of_10_then_pause(redis: &RedisServer, store: &RedisStore
     store
         .settle(unheld, &Observation::new().with_window(a_minute_of(10)))
         .await;
+    pause(redis, 1_000).await;
+}
+
+/// Holds every client's commands in `redis` for `ms` (`CLIENT PAUSE ..
+/// ALL`): a Redis slower than any store's bound, that then answers.
+async fn pause(redis: &RedisServer, ms: u64) {
     let () = redis::cmd("CLIENT")
         .arg("PAUSE")
-        .arg(1_000)
+        .arg(ms)
         .arg("ALL")
         .query_async(&mut admin(&redis.url()).await)
         .await
@@ -1264,13 +1263,7 @@ fn a_cautious_share_counts_what_the_lease_window_leased_whatever_the_members_vie
         tokio::time::sleep_until(at(2_400)).await;
         a.settle(unheld(), &ten_left(5, Duration::from_millis(1_700)))
             .await;
-        let () = redis::cmd("CLIENT")
-            .arg("PAUSE")
-            .arg(1_500)
-            .arg("ALL")
-            .query_async(&mut admin(&redis.url()).await)
-            .await
-            .unwrap();
+        pause(&redis, 1_500).await;
         let more = admit_until(&a, scope, 1, at(3_800), false).await;
         assert!(a.is_local(), "A fell back");
         assert_eq!(more, 0, "A's cautious share, after the 5 it was leased");
@@ -1321,13 +1314,7 @@ fn a_cautious_share_counts_the_lease_after_another_member_moved_its_end() {
         assert_eq!(ledger_field(&redis, &a, scope, "ls").await, lease_window);
         let end = ledger_field(&redis, &a, scope, "le").await;
         assert!(end > guessed_end + 500, "B's renewal moved the end on");
-        let () = redis::cmd("CLIENT")
-            .arg("PAUSE")
-            .arg(1_500)
-            .arg("ALL")
-            .query_async(&mut admin(&redis.url()).await)
-            .await
-            .unwrap();
+        pause(&redis, 1_500).await;
         let more = admit_until(&a, scope, 1, at(3_850), false).await;
         assert!(a.is_local(), "A fell back");
         assert_eq!(more, 0, "A's cautious share, after the 5 it was leased");
@@ -1352,14 +1339,7 @@ fn a_paused_redis_holds_no_cold_request_past_max_wait() {
             let service = QuotaLayer::with_store(store)
                 .max_wait(Duration::from_millis(max_wait))
                 .layer(client::<Full<Bytes>>());
-            let mut connection = admin(&redis.url()).await;
-            let () = redis::cmd("CLIENT")
-                .arg("PAUSE")
-                .arg(1_500)
-                .arg("ALL")
-                .query_async(&mut connection)
-                .await
-                .unwrap();
+            pause(&redis, 1_500).await;
             let started = Instant::now();
             let answer = service.oneshot(get(addr)).await;
             let took = started.elapsed();
