@@ -2012,6 +2012,71 @@ mod in_the_full_stack {
         );
     }
 
+    /// Hedge docs (a hedge held below before its send is no hedge sent
+    /// until its hold ends) and quota docs (a spent window, shared through
+    /// the store, holds the scope's requests until its reset): B's first
+    /// attempt reaches the vendor, which takes 1 s to answer; 20 ms in,
+    /// process A spends the window (reset in 2 s) on the store both share,
+    /// which B's hedge layer never saw. B's hedge goes at 50 ms and its
+    /// quota layer holds it; the first attempt's answer ends the call
+    /// while the hedge is still held. Nothing was sent twice: no hedge is
+    /// reported sent or cancelled, and the call's report counts 1 attempt.
+    #[tokio::test(start_paused = true)]
+    async fn a_hedge_held_below_until_the_first_answer_was_never_sent() {
+        let vendor = Vendor::start(|_, hit| match hit.path.as_str() {
+            "/spend" => now(
+                200,
+                &[
+                    ("x-ratelimit-limit", "100"),
+                    ("x-ratelimit-remaining", "0"),
+                    ("x-ratelimit-reset", "2"),
+                ],
+            ),
+            "/v1/items" => after(1000, 200, &[]),
+            _ => after(10, 200, &[]),
+        })
+        .await;
+        let store = MemoryStore::new();
+        let process = |hedge: HedgeLayer| {
+            hyper_stack(
+                ApiErrorsLayer::new()
+                    .retry(exact())
+                    .auth(AuthLayer::new(source(|_| idp::ok("tok-2"))))
+                    .quota(QuotaLayer::with_store(store.clone()))
+                    .breaker(breaker(10))
+                    .hedge(hedge),
+            )
+        };
+        let reader = MetricsReader::new();
+        let (a, b) = (
+            process(learned_hedge()),
+            process(counted_hedge(50, &reader)),
+        );
+        warm(&b, &vendor).await;
+        let started = Instant::now();
+        let call = tokio::spawn({
+            let (b, url) = (b.clone(), vendor.url("/v1/items"));
+            async move { get(&b, &url).await }
+        });
+        tokio::time::sleep(MS(20)).await;
+        get(&a, &vendor.url("/spend")).await.unwrap();
+        assert!(call.await.unwrap().is_ok(), "the first attempt's answer");
+        assert_eq!(started.elapsed(), S(1));
+        let paths: Vec<String> = vendor.hits().into_iter().map(|h| h.path).collect();
+        assert_eq!(paths, ["/v1/items", "/spend"]);
+        // Before the fix: "sent 1" at 50 ms, then "cancelled 1", and 2
+        // attempts (the warm-up's 1, and this call's 2).
+        assert!(
+            hedge_events(&reader).is_empty(),
+            "{:?}",
+            hedge_events(&reader)
+        );
+        if cfg!(feature = "opentelemetry") {
+            let attempts = reader.histogram_sum("tower_api_errors.call.attempts");
+            assert_eq!(attempts, 2, "the warm-up's attempt and this call's one");
+        }
+    }
+
     /// Auth docs (a refresh after a 401 that fails ends the call:
     /// `RefreshFailed`) with the hedge above: the vendor answers the first
     /// attempt 401 in 10 ms, and its re-send waits for a refresh that fails

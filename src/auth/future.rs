@@ -203,7 +203,6 @@ where
 {
     type Output = Output<ResBody>;
 
-    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {

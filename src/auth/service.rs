@@ -75,7 +75,6 @@ where
 
     poll_inner_ready!();
 
-    #[inline]
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         // The call's context from a layer above (see `crate::context`),
         // taken before the credential goes in: the re-send after a

@@ -41,6 +41,9 @@ pin_project! {
         timer: Timer,
         // What the hedge needs, until it is sent or given up.
         spare: Option<Box<Spare<S, B>>>,
+        // The hedge's, until it leaves the layers below that may hold it
+        // before its send (see `Holds`): a hedge held is not sent yet.
+        unsent: Option<Holds>,
         // The latest failure, while another attempt may still win.
         kept: Option<Result<S::Response, Error>>,
         call: Call<S>,
@@ -53,7 +56,7 @@ pin_project! {
         S: Service<Request<ReplayBody<B>>>,
     {
         fn drop(this: Pin<&mut Self>) {
-            if this.second.is_running() {
+            if this.second.is_running() && this.unsent.is_none() {
                 this.call.raced(false);
             }
         }
@@ -158,12 +161,20 @@ impl<S> Call<S> {
         self
     }
 
-    /// Reports a hedge sent `after` the call began.
-    fn sent(&mut self, after: Duration) {
+    /// Reports the `hedge` sent, now, if it was not yet and it left the
+    /// layers below that may hold it before its send (`unsent` holds its
+    /// [`Holds`] until then): its latency runs from now, as the first's.
+    fn hedge_left<F>(&mut self, unsent: &mut Option<Holds>, hedge: Pin<&mut Attempt<F>>) {
+        if unsent.take_if(|holds| !holds.is_held()).is_none() {
+            return;
+        }
+        if let AttemptProj::Running { sent, .. } = hedge.project() {
+            *sent = Instant::now();
+        }
         if let Some(target) = &mut self.target {
             target.attempts += 1;
-            let observer = &self.config.observer;
-            observer.hedge_sent(&target.method, &target.uri, after);
+            let after = self.started.elapsed();
+            (self.config.observer).hedge_sent(&target.method, &target.uri, after);
         }
     }
 
@@ -264,6 +275,7 @@ where
             second: Attempt::Idle,
             timer: Timer::Off,
             spare: None,
+            unsent: None,
             kept: None,
             call,
         }
@@ -377,12 +389,13 @@ fn judge_failure(failure: classification::Failure, window: Option<RateLimitInfo>
 /// has headroom and no cooldown, no retry layer below retried the first
 /// attempt (see [`Hedged`]), its service is ready, and the budget has one
 /// to give. An empty budget only stops this hedge. Pending while its
-/// service is not ready; `None` when it will never go.
+/// service is not ready; `None` when it will never go. With the hedge, the
+/// [`Holds`] the layers below hold it by before its send.
 fn send_hedge<S, B>(
     spare: &mut Option<Box<Spare<S, B>>>,
     call: &Call<S>,
     cx: &mut Context<'_>,
-) -> Poll<Option<S::Future>>
+) -> Poll<Option<(S::Future, Holds)>>
 where
     S: Service<Request<ReplayBody<B>>> + Clone,
     B: http_body::Body,
@@ -404,6 +417,8 @@ where
     let spare = *spare.take().expect("checked above");
     let mut request = spare.template.rebuild(spare.body);
     request.extensions_mut().insert(Hedged::new(2));
+    let holds = Holds::default();
+    request.extensions_mut().insert(holds.clone());
     // A call with no time left sends no hedge: its first attempt runs on.
     #[cfg(feature = "grpc")]
     let Ok(request) = crate::grpc::in_time(request, call.started.elapsed()) else {
@@ -413,7 +428,8 @@ where
     if !spare.claim.take(ClaimedBy::Hedge) {
         return Poll::Ready(None);
     }
-    Poll::Ready(Some(spare.service.expect("made ready above").call(request)))
+    let future = spare.service.expect("made ready above").call(request);
+    Poll::Ready(Some((future, holds)))
 }
 
 impl<S, B, ResBody> Future for ResponseFuture<S, B>
@@ -428,13 +444,16 @@ where
         let mut this = self.project();
         loop {
             for hedge in [false, true] {
-                let (slot, other) = match hedge {
+                let (mut slot, other) = match hedge {
                     false => (this.first.as_mut(), this.second.as_mut()),
                     true => (this.second.as_mut(), this.first.as_mut()),
                 };
-                let Poll::Ready(Some((result, latency))) = slot.poll_answer(cx) else {
+                let Poll::Ready(Some((result, latency))) = slot.as_mut().poll_answer(cx) else {
                     continue;
                 };
+                if hedge {
+                    this.call.hedge_left(this.unsent, slot);
+                }
                 let result = result.map_err(|error| Error::from_inner(error, None));
                 let judged = judge(&result);
                 let config = &this.call.config;
@@ -446,7 +465,8 @@ where
                 }
                 if judged.last {
                     this.call.sample(latency);
-                    let cancelled = other.cancel();
+                    // (A hedge still held below was never sent: no race.)
+                    let cancelled = other.cancel().filter(|_| this.unsent.take().is_none());
                     if let Some(ran) = cancelled {
                         // The loser's time so far: a lower bound of its latency.
                         this.call.sample(ran);
@@ -463,6 +483,7 @@ where
                     this.timer.set(Timer::Due);
                 }
             }
+            this.call.hedge_left(this.unsent, this.second.as_mut());
             if let Some(spare) = this.spare.as_deref() {
                 spare.follow_hold(this.first.as_mut(), this.timer.as_mut());
                 let due = match this.timer.as_mut().project() {
@@ -473,10 +494,10 @@ where
                 if due {
                     this.timer.set(Timer::Due);
                     match send_hedge(this.spare, this.call, cx) {
-                        Poll::Ready(Some(future)) => {
+                        Poll::Ready(Some((future, holds))) => {
                             let sent = Instant::now();
-                            this.call.sent(sent - this.call.started);
                             this.second.set(Attempt::Running { future, sent });
+                            *this.unsent = Some(holds);
                             this.timer.set(Timer::Off);
                             continue;
                         }

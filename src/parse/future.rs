@@ -77,7 +77,6 @@ where
 {
     type Output = Result<Response<B>, Error>;
 
-    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {

@@ -67,7 +67,6 @@ where
 
     poll_inner_ready!();
 
-    #[inline]
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         // The call's context from a layer above, or a record of our own.
         let kept = Kept::of(&request);

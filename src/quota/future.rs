@@ -226,7 +226,6 @@ where
 {
     type Output = Result<Response<ResBody>, Error>;
 
-    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {

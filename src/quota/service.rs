@@ -53,7 +53,6 @@ where
 
     poll_inner_ready!();
 
-    #[inline]
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let config = &self.config;
         let view = QuotaRequest::new(&request);

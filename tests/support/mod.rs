@@ -273,6 +273,23 @@ impl MetricsReader {
         points.sort();
         points
     }
+
+    /// The sum of every point of the `u64` histogram `name` so far.
+    pub fn histogram_sum(&self, name: &str) -> u64 {
+        use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+        self.provider.force_flush().unwrap();
+        let batches = self.exporter.get_finished_metrics().unwrap();
+        let metric = batches
+            .iter()
+            .flat_map(|batch| batch.scope_metrics())
+            .flat_map(|scope| scope.metrics())
+            .find(|metric| metric.name() == name)
+            .unwrap_or_else(|| panic!("no histogram {name}"));
+        let AggregatedMetrics::U64(MetricData::Histogram(histogram)) = metric.data() else {
+            panic!("{name} is not a u64 histogram")
+        };
+        histogram.data_points().map(|point| point.sum()).sum()
+    }
 }
 
 /// `pair` in base64, as `Authorization: Basic` carries it (RFC 7617).
