@@ -201,57 +201,54 @@ fn retry_after_reads_a_date_against_the_response_date() {
 fn a_caches_age_moves_the_servers_clock_on() {
     // 2023-11-14 22:13:20 GMT: the server's `Date` in every row.
     const D: u64 = 1_700_000_000;
-    let at = |s: u64| UNIX_EPOCH + Duration::from_secs(s);
-    let date = ("date", &b"Tue, 14 Nov 2023 22:13:20 GMT"[..]);
-    let in_a_minute = ("retry-after", &b"Tue, 14 Nov 2023 22:14:20 GMT"[..]);
-    let spent = [
-        ("x-ratelimit-remaining", &b"0"[..]),
-        ("x-ratelimit-reset", b"1700000060"),
-    ];
-    let rows: &[(&str, Vec<(&str, &[u8])>, SystemTime, Option<Duration>)] = &[
+    const DATE: (&str, &[u8]) = ("date", b"Tue, 14 Nov 2023 22:13:20 GMT");
+    const IN_A_MINUTE: (&str, &[u8]) = ("retry-after", b"Tue, 14 Nov 2023 22:14:20 GMT");
+    const SPENT: (&str, &[u8]) = ("x-ratelimit-remaining", b"0");
+    const RESET: (&str, &[u8]) = ("x-ratelimit-reset", b"1700000060");
+    let rows: &[(&str, Pairs<'_>, u64, Option<Duration>)] = &[
         (
             "through a CDN, our clock 30 s ahead",
-            vec![date, ("age", b"0"), in_a_minute],
-            at(D + 30),
+            &[DATE, ("age", b"0"), IN_A_MINUTE],
+            30,
             secs(60),
         ),
         (
             "an epoch reset through a CDN",
-            [&[date, ("age", b"0")][..], &spent].concat(),
-            at(D + 30),
+            &[DATE, ("age", b"0"), SPENT, RESET],
+            30,
             secs(60),
         ),
         (
             "cached 30 s, our clock right",
-            vec![date, ("age", b"30"), in_a_minute],
-            at(D + 30),
+            &[DATE, ("age", b"30"), IN_A_MINUTE],
+            30,
             secs(30),
         ),
         (
             "cached 30 s, our clock an hour ahead",
-            vec![date, ("age", b"30"), in_a_minute],
-            at(D + 3_630),
+            &[DATE, ("age", b"30"), IN_A_MINUTE],
+            3_630,
             secs(30),
         ),
         // An `Age` that says nothing: a cache's answer of unknown age, so
         // the local clock, as without a `Date`.
         (
             "an unreadable Age",
-            vec![date, ("age", b"soon"), in_a_minute],
-            at(D + 30),
+            &[DATE, ("age", b"soon"), IN_A_MINUTE],
+            30,
             secs(30),
         ),
         // A year-old answer (the most `Age` counts): its date is past.
         (
             "an absurd Age",
-            vec![date, ("age", b"99999999999999999999"), in_a_minute],
-            at(D + 30),
+            &[DATE, ("age", b"99999999999999999999"), IN_A_MINUTE],
+            30,
             secs(0),
         ),
     ];
-    for (name, pairs, now, expected) in rows {
-        let map = headers(pairs);
-        let hint = ResponseHints::read(&map, *now).retry_hint();
+    for (name, pairs, ahead, expected) in rows {
+        let now = UNIX_EPOCH + Duration::from_secs(D + ahead);
+        let hint = ResponseHints::read(&headers(pairs), now).retry_hint();
         assert_eq!(hint.map(|hint| hint.delay()), *expected, "{name}");
     }
 }
