@@ -190,6 +190,69 @@ fn retry_after_reads_a_date_against_the_response_date() {
     assert_eq!(retry_after(&map, rfc_now()), secs(30));
 }
 
+/// A cache's `Age` moves the server's clock on; it does not throw it away.
+/// A response received `Age` seconds after the server stamped its `Date`
+/// (RFC 9111 §5.1, §4.2.3) arrives when the server's clock reads `Date +
+/// Age`. CDNs add `Age` to what they serve, `Age: 0` to what they did not
+/// cache (Varnish, Fastly): reading a date against the local clock instead
+/// gave a client whose clock runs ahead a wait that ends before the time
+/// the server named, which the `ResponseHints` docs rule out.
+#[test]
+fn a_caches_age_moves_the_servers_clock_on() {
+    // 2023-11-14 22:13:20 GMT: the server's `Date` in every row.
+    const D: u64 = 1_700_000_000;
+    const DATE: (&str, &[u8]) = ("date", b"Tue, 14 Nov 2023 22:13:20 GMT");
+    const IN_A_MINUTE: (&str, &[u8]) = ("retry-after", b"Tue, 14 Nov 2023 22:14:20 GMT");
+    const SPENT: (&str, &[u8]) = ("x-ratelimit-remaining", b"0");
+    const RESET: (&str, &[u8]) = ("x-ratelimit-reset", b"1700000060");
+    let rows: &[(&str, Pairs<'_>, u64, Option<Duration>)] = &[
+        (
+            "through a CDN, our clock 30 s ahead",
+            &[DATE, ("age", b"0"), IN_A_MINUTE],
+            30,
+            secs(60),
+        ),
+        (
+            "an epoch reset through a CDN",
+            &[DATE, ("age", b"0"), SPENT, RESET],
+            30,
+            secs(60),
+        ),
+        (
+            "cached 30 s, our clock right",
+            &[DATE, ("age", b"30"), IN_A_MINUTE],
+            30,
+            secs(30),
+        ),
+        (
+            "cached 30 s, our clock an hour ahead",
+            &[DATE, ("age", b"30"), IN_A_MINUTE],
+            3_630,
+            secs(30),
+        ),
+        // An `Age` that says nothing: a cache's answer of unknown age, so
+        // the local clock, as without a `Date`.
+        (
+            "an unreadable Age",
+            &[DATE, ("age", b"soon"), IN_A_MINUTE],
+            30,
+            secs(30),
+        ),
+        // A year-old answer (the most `Age` counts): its date is past.
+        (
+            "an absurd Age",
+            &[DATE, ("age", b"99999999999999999999"), IN_A_MINUTE],
+            30,
+            secs(0),
+        ),
+    ];
+    for (name, pairs, ahead, expected) in rows {
+        let now = UNIX_EPOCH + Duration::from_secs(D + ahead);
+        let hint = ResponseHints::read(&headers(pairs), now).retry_hint();
+        assert_eq!(hint.map(|hint| hint.delay()), *expected, "{name}");
+    }
+}
+
 /// RFC 9110 §5.6.7: an RFC 850 date's two-digit year that appears to be
 /// more than 50 years in the future is the most recent past year with the
 /// same last two digits. Placed against `now`: in November 2075, `75` is
@@ -754,8 +817,9 @@ fn response_hints_families() {
             Some((60_000, HintSource::RetryAfter)),
         ),
         (
-            // The same from a cache (Age present): the Date is stale, the
-            // local clock decides, and the date is past.
+            // The same from a cache that held it 30 s: the server's clock
+            // reads Date + Age (RFC 9111 §4.2.3), 30 s before the date.
+            // (Before, the local clock: the date was past, no wait.)
             "Retry-After date with Age",
             &[
                 ("date", b"Tue, 14 Nov 2023 21:13:20 GMT"),
@@ -763,7 +827,7 @@ fn response_hints_families() {
                 ("retry-after", b"Tue, 14 Nov 2023 21:14:20 GMT"),
             ],
             &[],
-            Some((0, HintSource::RetryAfter)),
+            Some((30_000, HintSource::RetryAfter)),
         ),
         (
             // GitHub's epoch reset against a Date 100 s ahead of our clock.

@@ -126,6 +126,12 @@ const ROWS: &[Row] = &[
     Row { name: "429 with a past HTTP-date",
         raw: b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", end: End::Close,
         ended: Ended::Api(429, false), get: 3, post: 1, stopped: Some(StopReason::MaxAttempts) },
+    // Through a CDN (`Age: 0`) from a server whose clock is in 2100: the
+    // date is a second after the server's `Date + Age` (RFC 9111 §4.2.3),
+    // waited; before, any `Age` read it by our clock and failed fast.
+    Row { name: "503 through a CDN, its clock far ahead",
+        raw: b"HTTP/1.1 503 Service Unavailable\r\nDate: Fri, 01 Jan 2100 00:00:00 GMT\r\nAge: 0\r\nRetry-After: Fri, 01 Jan 2100 00:00:01 GMT\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", end: End::Close,
+        ended: Ended::Api(503, false), get: 3, post: 1, stopped: Some(StopReason::MaxAttempts) },
     Row { name: "Retry-After on a 301 is not a failure",
         raw: b"HTTP/1.1 301 Moved Permanently\r\nLocation: /elsewhere\r\nRetry-After: 5\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", end: End::Close,
         ended: Ended::Ok(301), get: 1, post: 1, stopped: None },

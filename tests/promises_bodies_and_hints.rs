@@ -332,6 +332,17 @@ fn ratelimit_lists_split_across_lines_or_spaced_still_give_their_wait() {
             1,
             4,
         ),
+        (
+            // RFC 8941 §3.3.3: a String may hold `,`, `;` and `=`; they
+            // split no member, nor a parameter.
+            "list and parameter delimiters inside a quoted name",
+            &[
+                ("ratelimit-policy", r#""a,b;c=d";q=10;w=1, "e";q=100;w=60"#),
+                ("ratelimit", r#""a,b;c=d";r=0;t=7, "e";r=50;t=30"#),
+            ],
+            2,
+            7,
+        ),
     ];
     for (what, pairs, policies, wait) in rows {
         let hints = ResponseHints::read(&headers(pairs), now());
@@ -357,6 +368,14 @@ fn ratelimit_lists_split_across_lines_or_spaced_still_give_their_wait() {
     );
     let escaped = ResponseHints::read(&headers(rows[2].1), now());
     assert_eq!(escaped.policies()[0].limit(), Some(10));
+    // The quoted name pairs its quota with its window, whole.
+    let quoted = ResponseHints::read(&headers(rows[3].1), now());
+    let named = quoted
+        .policies()
+        .iter()
+        .find(|p| p.name() == Some("a,b;c=d"));
+    let read = named.map(|p| (p.limit(), p.remaining()));
+    assert_eq!(read, Some((Some(10), Some(0))), "{:?}", quoted.policies());
 }
 
 // ------------------------------------------------------------ hostile shapes

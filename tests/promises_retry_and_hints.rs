@@ -289,6 +289,43 @@ async fn a_date_hint_from_a_server_clock_far_ahead_is_its_delta() {
     assert_eq!(up.waits(), vec![Duration::from_secs(7)]);
 }
 
+/// The same through a CDN, which adds `Age` to what it serves (`Age: 0` to
+/// what it did not cache: Varnish, Fastly): the server's clock reads
+/// `Date + Age` (RFC 9111 §4.2.3), over the parse layer and a raw client.
+/// Before, any `Age` sent the date to the local clock: 74 years ahead, so
+/// the call failed fast (`HintTooLong`) instead of waiting 7 s.
+#[tokio::test(start_paused = true)]
+async fn a_date_hint_through_a_cdn_is_read_against_the_servers_clock() {
+    for (age, wait) in [("0", 7), ("3", 4)] {
+        let script = move |n| match n {
+            0 => reply(
+                503,
+                &[
+                    ("date", "Fri, 01 Jan 2100 00:00:00 GMT"),
+                    ("age", age),
+                    ("retry-after", "Fri, 01 Jan 2100 00:00:07 GMT"),
+                ],
+                "",
+            ),
+            _ => reply(200, &[], ""),
+        };
+        let (out, up, _) = run_parsed(exact(), req(Method::GET, &[]), script).await;
+        assert_eq!(
+            out.map(|r| r.status()).ok(),
+            Some(StatusCode::OK),
+            "Age {age}"
+        );
+        assert_eq!(up.waits(), vec![Duration::from_secs(wait)], "Age {age}");
+        let (out, up, _) = run_raw(exact(), req(Method::GET, &[]), script).await;
+        assert_eq!(out.status(), 200, "Age {age}: raw");
+        assert_eq!(
+            up.waits(),
+            vec![Duration::from_secs(wait)],
+            "Age {age}: raw"
+        );
+    }
+}
+
 /// A hint on the last allowed attempt stays on the error, with what was
 /// waited before it (src/retry/mod.rs: "the last error with its attempts,
 /// time waited").

@@ -200,16 +200,15 @@ pub(crate) enum Role {
 /// Where a header goes when read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Slot {
-    /// The response's `Date`: the reference clock.
-    Date,
-    /// `Age`: the response came from a cache, its `Date` is old.
-    Age,
+    /// A reference-clock header: the response's `Date` (0), or a cache's
+    /// `Age` (1), the time it held the response since that `Date`.
+    Clock(u8),
     /// A header of `FAMILIES[family]`.
     Family { family: u8, role: Role },
 }
 
 /// The reference-clock headers, beside the families.
-const CLOCK: [(&str, Slot); 2] = [("date", Slot::Date), ("age", Slot::Age)];
+const CLOCK: [(&str, Slot); 2] = [("date", Slot::Clock(0)), ("age", Slot::Clock(1))];
 
 /// Calls `each(name, role)` for every header of `headers`.
 fn each_header(headers: Headers, mut each: impl FnMut(&'static str, Role)) {

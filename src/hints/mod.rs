@@ -33,8 +33,8 @@
 //! Absolute times (a `Retry-After` date, Unix or RFC 3339 resets) are turned
 //! into delays against the response's own `Date` header when it has one, so
 //! that a client whose clock is off still waits until the time the server
-//! named, by the server's clock (never before it). A response with an `Age`
-//! header came from a cache: its `Date` is old, and the local clock is used.
+//! named, by the server's clock (never before it). A cache's `Age` moves that
+//! clock on: the server's now is `Date + Age` (RFC 9111 §4.2.3).
 //!
 //! # Header families
 //!

@@ -130,8 +130,8 @@ impl RateLimitPolicy {
         /// What is left of the quota in the current window.
         pub fn remaining -> Option<u64> { info.remaining() }
 
-        /// Time until the window resets, from the response's `Date` (or the
-        /// local clock when the response has none, or has an `Age`).
+        /// Time until the window resets, by the server's clock (its `Date`,
+        /// plus a cache's `Age`; else the local clock).
         pub fn reset -> Option<Duration> { info.reset() }
 
         /// The window's length (the IETF draft's `w`).
@@ -193,10 +193,10 @@ impl fmt::Debug for RateLimitPolicy {
 /// **Clock.** Absolute times (HTTP-dates, Unix and RFC 3339 resets) are
 /// read against the response's own `Date` header when it has one, so a
 /// skewed local clock neither shortens nor lengthens the wait: a wait never
-/// ends before the time the server named, by the server's clock. A response
-/// with an `Age` header came from a cache, so its `Date` is old news: the
-/// local clock (`now`) is used instead, as it is when `Date` is absent or
-/// unreadable.
+/// ends before the time the server named, by the server's clock. A cache's
+/// `Age` moves that clock on (the server's now is `Date + Age`, RFC 9111
+/// §4.2.3); the local clock (`now`) is used when `Date` is absent or
+/// unreadable, or `Age` is unreadable.
 ///
 /// ```
 /// use http::HeaderMap;
@@ -276,8 +276,8 @@ struct Raw<'a> {
     /// The longest `Retry-After` delta, and the latest date.
     retry_after_delta: Option<Duration>,
     retry_after_at: Option<SystemTime>,
-    date: Option<&'a HeaderValue>,
-    age: bool,
+    /// The first `Date` and `Age`.
+    stamp: [Option<&'a HeaderValue>; 2],
 }
 
 fn push_line<'a>(lines: &mut [Option<&'a HeaderValue>; MAX_FIELD_LINES], value: &'a HeaderValue) {
@@ -290,28 +290,32 @@ fn text(value: Option<&HeaderValue>) -> Option<&str> {
     value?.to_str().ok()
 }
 
-/// The reference clock for absolute times: the response's `Date` unless it
-/// came from a cache (`Age`), else `now`; read only when a time needs it.
+/// The reference clock for absolute times: the server's, its `Date` plus
+/// the `Age` a cache gave it, else `now`; read only when a time needs it.
 struct Clock<'a> {
     now: SystemTime,
-    /// The `Date`, when the response did not come from a cache.
-    date: Option<&'a HeaderValue>,
+    /// The response's `Date` and `Age`.
+    stamp: [Option<&'a HeaderValue>; 2],
     reference: Option<SystemTime>,
 }
 
 impl<'a> Clock<'a> {
-    fn new(date: Option<&'a HeaderValue>, age: bool, now: SystemTime) -> Self {
+    fn new(stamp: [Option<&'a HeaderValue>; 2], now: SystemTime) -> Self {
         Clock {
             now,
-            date: date.filter(|_| !age),
+            stamp,
             reference: None,
         }
     }
 
     fn reference(&mut self) -> SystemTime {
         *self.reference.get_or_insert_with(|| {
-            let date = text(self.date).and_then(|date| parse_date(date, self.now));
-            date.unwrap_or(self.now)
+            // `Date + Age`; an unreadable `Age`: a cache's answer of unknown age.
+            let [date, age] = self.stamp;
+            let age = text(age).map_or(age.is_none().then_some(Duration::ZERO), parse_seconds);
+            let date = text(date).and_then(|date| parse_date(date, self.now));
+            let server = date.zip(age).and_then(|(date, age)| date.checked_add(age));
+            server.unwrap_or(self.now)
         })
     }
 }
@@ -374,7 +378,7 @@ impl ResponseHints {
                 hints.take(slot, value, &mut raw, now);
             }
         }
-        let mut clock = Clock::new(raw.date, raw.age, now);
+        let mut clock = Clock::new(raw.stamp, now);
         // The clock is read only for a date.
         let at = raw.retry_after_at.map(|at| until(at, clock.reference()));
         hints.retry_after = raw.retry_after_delta.max(at);
@@ -390,12 +394,8 @@ impl ResponseHints {
     /// places a date's two-digit year.)
     fn take<'a>(&mut self, slot: Slot, value: &'a HeaderValue, raw: &mut Raw<'a>, now: SystemTime) {
         let (family, role) = match slot {
-            Slot::Date => {
-                raw.date.get_or_insert(value);
-                return;
-            }
-            Slot::Age => {
-                raw.age = true;
+            Slot::Clock(which) => {
+                raw.stamp[usize::from(which)].get_or_insert(value);
                 return;
             }
             Slot::Family { family, role } => (usize::from(family), role),
@@ -531,8 +531,8 @@ impl ResponseHints {
 /// [`ResponseHints::read`] does.
 pub(crate) fn reset_from(value: &str, headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let when = parse_reset_when(value, now)?;
-    let date = headers.get(http::header::DATE);
-    let mut clock = Clock::new(date, headers.contains_key(http::header::AGE), now);
+    let stamp = [http::header::DATE, http::header::AGE].map(|name| headers.get(name));
+    let mut clock = Clock::new(stamp, now);
     Some(when.from(clock.reference()))
 }
 

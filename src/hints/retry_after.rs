@@ -78,7 +78,7 @@ pub(crate) fn retry_after_when(text: &str, now: SystemTime) -> Longest {
 /// §5.3 joins a list's lines), the **longest** valid value wins: a client
 /// must never retry earlier than any instruction it was given, and waiting
 /// the longest honours all of them. Invalid values are skipped. A date
-/// holds a comma, so a line of joined dates is not split: it is unreadable.
+/// holds a comma: joined dates are read whole, and the latest wins.
 ///
 /// ```
 /// use http::HeaderMap;
