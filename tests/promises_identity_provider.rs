@@ -795,6 +795,60 @@ mod in_the_full_stack {
         }
     }
 
+    /// `Error::from_boxed` (src/error/mod.rs: "our own `Error` comes back
+    /// as it was; an API error it is, or finds in its source chain, is
+    /// cloned out") with the `TokenSource` docs' own composition (the token
+    /// endpoint's client built with `ApiErrorsLayer`, its failure handed
+    /// over as the source): a real token endpoint refuses the client (RFC
+    /// 6749 §5.2: 400 `invalid_client`), so the vendor call ends in
+    /// `Unauthorized`, whose source chain holds the token endpoint's
+    /// `ApiError`. Boxed by another layer's error type (any middleware, an
+    /// application's error with the call's error as its source), it must
+    /// not come back as that `ApiError`: the vendor never answered 400, and
+    /// the error would name the token endpoint's request as the vendor's.
+    #[tokio::test(start_paused = true)]
+    async fn a_wrapped_unauthorized_is_not_recovered_as_the_token_endpoints_answer() {
+        let (url, calls) = token_endpoint(|n| match n {
+            1 => (0, 200, &[], r#"{"access_token": "tok-1"}"#),
+            _ => (
+                0,
+                400,
+                &[("content-type", "application/json")],
+                r#"{"error": "invalid_client", "error_description": "client authentication failed"}"#,
+            ),
+        })
+        .await;
+        let vendor = Vendor::start(|_, _| now(401, &[])).await;
+        let auth = AuthLayer::new(HttpTokens::new(http::Method::POST, url));
+        let client = hyper_stack(layers(exact(), auth, breaker(1000), learned_hedge()));
+        let result = get(&client, &vendor.url("/v1/items")).await;
+        assert_eq!(auth_failure(&result), AuthFailure::RefreshFailed);
+        assert_eq!(calls.load(SeqCst), 2);
+        let error = result.unwrap_err();
+        let idp = crate::support::error_text(&error);
+        assert!(idp.contains("invalid_client"), "the source says why: {idp}");
+
+        /// An application's error around the call's.
+        #[derive(Debug)]
+        struct Fetching(Error);
+        impl std::fmt::Display for Fetching {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("fetching the items")
+            }
+        }
+        impl std::error::Error for Fetching {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let back = Error::from_boxed(Box::new(Fetching(error)));
+        assert!(
+            back.api().is_none(),
+            "the token endpoint's answer as the vendor's: {back}"
+        );
+        assert_ne!(back.kind(), ErrorKind::BadRequest, "{back}");
+    }
+
     /// Auth docs ("each call to the token source is bounded"; the failure is
     /// "backed off the same way") and breaker docs (auth failures never
     /// count): a 503 with `Retry-After: 1`, then the retry's 401, whose
