@@ -627,6 +627,50 @@ const ROWS: &[Row] = &[
             },
         )
     },
+    // `TokenSource` docs ("Refreshed before it expires": a failed refresh
+    // ahead leaves the credential in use, tried again "after the failure's
+    // backoff"; "A token endpoint that says when to come back is not called
+    // before"): the endpoint's `Retry-After` outlasts the credential, and
+    // wins over its expiry.
+    Row {
+        lifetime: Some(secs(100)),
+        retry_after: Some("30"),
+        endpoint: &[(secs(50), false), (secs(95), true)],
+        requests: &[(200, Duration::ZERO, SECOND)],
+        ..Row::new(
+            "a refresh ahead answered 503 with Retry-After: 30 at 80 s: the credential serves until its expiry at 100 s, the token endpoint is not called again before 110 s though the credential expired meanwhile, and that call recovers",
+            |run| {
+                assert!(run.all_succeeded(Duration::ZERO, secs(100)), "valid until its expiry");
+                let (ahead, ok) = run.calls[0];
+                assert!(!ok && (secs(80)..secs(81)).contains(&ahead), "{:?}", run.calls);
+                let (next, ok) = run.calls[1];
+                assert!(ok && (secs(110)..secs(111)).contains(&next), "{:?}", run.calls);
+                // Expired, within the Retry-After: typed ends, no call.
+                let backing_off = |o: &Outcome| o.result == Err((AuthFailure::RefreshBackingOff, Some(StatusCode::UNAUTHORIZED)));
+                assert!(run.outcomes[100..110].iter().all(backing_off), "{:?}", &run.outcomes[100..110]);
+                assert!(run.all_succeeded(secs(110), secs(200)));
+            },
+        )
+    },
+    // The auth module's table ("one refresh per rejected credential,
+    // single-flight: every request rejected with it waits for the same
+    // refresh"), when that refresh is one ahead of the expiry already
+    // under way.
+    Row {
+        lifetime: Some(secs(100)),
+        latency: secs(5),
+        revoke_first: true,
+        requests: &[(50, secs(80), ms(100))],
+        ..Row::new(
+            "50 requests rejected while a slow refresh ahead (5 s) is in flight join it: one call, each request re-sent once with the renewed credential",
+            |run| {
+                assert_eq!(run.refreshes(), 1, "{:?}", run.calls);
+                assert_eq!(run.rejected, 50);
+                let resent = |o: &Outcome| matches!(o.result, Ok(Some(report)) if report.sends() == 2);
+                assert!(run.outcomes.iter().all(resent), "{:?}", run.outcomes);
+            },
+        )
+    },
     Row {
         revoke_first: true,
         backoff: Some((Duration::MAX, Duration::MAX)),

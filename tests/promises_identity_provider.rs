@@ -294,6 +294,81 @@ async fn the_backoff_steps_follow_the_documented_table() {
     }
 }
 
+/// `TokenSource` docs ("When the token endpoint fails": the backoff after
+/// the n-th *consecutive* failure; "Recovery is immediate") and the auth
+/// module's table ("a renewed credential accepted ends the streak"): a
+/// streak of failures ends once the credential serves again. The API's
+/// auth backend rejects every credential for a while (row 1: while the
+/// token endpoint is down too, each refresh fails; row 2: each renewed
+/// credential is rejected on its re-send), so the backoff grows to its
+/// 15-30 s steps; then the API recovers and the credential serves for an
+/// hour, the token source never called. When that credential is rejected
+/// and the token endpoint blips once, the backoff is the first step's
+/// (0.5-1 s), not the old streak's next: a single blip must not lock every
+/// request out for up to 30 s, an hour after the streak. Over a hyper
+/// client and a loopback API.
+#[tokio::test(start_paused = true)]
+async fn a_failure_streak_ends_once_the_credential_serves_again() {
+    use std::sync::atomic::AtomicBool;
+    for idp_down_in_the_streak in [true, false] {
+        let idp_down = Arc::new(AtomicBool::new(idp_down_in_the_streak));
+        let down = idp_down.clone();
+        let idp = Idp::new(move |n, _| match n {
+            1 => ok("tok-1"),
+            _ if down.load(SeqCst) => err("token endpoint answered 503"),
+            n => ok(&format!("tok-{n}")),
+        });
+        let rejecting = Arc::new(AtomicBool::new(true));
+        let api_rejects = rejecting.clone();
+        let addr = support::serve(move |_: Request<hyper::body::Incoming>| {
+            let status = if api_rejects.load(SeqCst) { 401 } else { 200 };
+            async move { support::response(status, &[], "") }
+        })
+        .await;
+        let client = tower::Layer::layer(
+            &AuthLayer::new(idp.clone()),
+            support::client::<Full<Bytes>>(),
+        );
+        let url = format!("http://{addr}/v1/items");
+        let send = || client.clone().oneshot(get(&url));
+        // The streak, as steady traffic builds it: each request as soon
+        // as the last backoff ended.
+        let mut longest = Duration::ZERO;
+        for _ in 0..12 {
+            match send().await {
+                Err(Error::Unauthorized(u)) => {
+                    let wait = u.retry_after().expect("a backoff runs");
+                    longest = longest.max(wait);
+                    tokio::time::advance(wait + Duration::from_millis(1)).await;
+                }
+                other => assert_eq!(other.unwrap().status(), 401, "a rejected re-send"),
+            }
+        }
+        assert!(longest > 8 * SECOND, "a streak: {longest:?}");
+        // The API recovers: the current credential serves for an hour.
+        rejecting.store(false, SeqCst);
+        let calls = idp.calls();
+        for _ in 0..60 {
+            assert_eq!(send().await.unwrap().status(), 200);
+            tokio::time::advance(60 * SECOND).await;
+        }
+        assert_eq!(idp.calls(), calls, "the token source was not needed");
+        // Rejected again, and the token endpoint blips once.
+        rejecting.store(true, SeqCst);
+        idp_down.store(true, SeqCst);
+        let Err(Error::Unauthorized(u)) = send().await else {
+            panic!("the refresh failed")
+        };
+        assert_eq!(u.reason(), AuthFailure::RefreshFailed);
+        let wait = u.retry_after().expect("a backoff runs");
+        assert!(
+            wait <= SECOND,
+            "streak in the refreshes: {idp_down_in_the_streak}: the first step, not {wait:?}"
+        );
+        assert_eq!(idp.calls(), calls + 1);
+    }
+}
+
 /// `Credential::expires_in` with `TokenSource` ("Refreshed before it
 /// expires"): lifetimes beyond the clock's reach, or none at all, neither
 /// panic nor refresh in a loop.
@@ -718,6 +793,60 @@ mod in_the_full_stack {
         fn refresh<'a>(&'a self, _rejected: &'a Credential) -> TokenFuture<'a> {
             self.fetch()
         }
+    }
+
+    /// `Error::from_boxed` (src/error/mod.rs: "our own `Error` comes back
+    /// as it was; an API error it is, or finds in its source chain, is
+    /// cloned out") with the `TokenSource` docs' own composition (the token
+    /// endpoint's client built with `ApiErrorsLayer`, its failure handed
+    /// over as the source): a real token endpoint refuses the client (RFC
+    /// 6749 §5.2: 400 `invalid_client`), so the vendor call ends in
+    /// `Unauthorized`, whose source chain holds the token endpoint's
+    /// `ApiError`. Boxed by another layer's error type (any middleware, an
+    /// application's error with the call's error as its source), it must
+    /// not come back as that `ApiError`: the vendor never answered 400, and
+    /// the error would name the token endpoint's request as the vendor's.
+    #[tokio::test(start_paused = true)]
+    async fn a_wrapped_unauthorized_is_not_recovered_as_the_token_endpoints_answer() {
+        let (url, calls) = token_endpoint(|n| match n {
+            1 => (0, 200, &[], r#"{"access_token": "tok-1"}"#),
+            _ => (
+                0,
+                400,
+                &[("content-type", "application/json")],
+                r#"{"error": "invalid_client", "error_description": "client authentication failed"}"#,
+            ),
+        })
+        .await;
+        let vendor = Vendor::start(|_, _| now(401, &[])).await;
+        let auth = AuthLayer::new(HttpTokens::new(http::Method::POST, url));
+        let client = hyper_stack(layers(exact(), auth, breaker(1000), learned_hedge()));
+        let result = get(&client, &vendor.url("/v1/items")).await;
+        assert_eq!(auth_failure(&result), AuthFailure::RefreshFailed);
+        assert_eq!(calls.load(SeqCst), 2);
+        let error = result.unwrap_err();
+        let idp = crate::support::error_text(&error);
+        assert!(idp.contains("invalid_client"), "the source says why: {idp}");
+
+        /// An application's error around the call's.
+        #[derive(Debug)]
+        struct Fetching(Error);
+        impl std::fmt::Display for Fetching {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("fetching the items")
+            }
+        }
+        impl std::error::Error for Fetching {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let back = Error::from_boxed(Box::new(Fetching(error)));
+        assert!(
+            back.api().is_none(),
+            "the token endpoint's answer as the vendor's: {back}"
+        );
+        assert_ne!(back.kind(), ErrorKind::BadRequest, "{back}");
     }
 
     /// Auth docs ("each call to the token source is bounded"; the failure is

@@ -40,7 +40,13 @@ pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<Credential, BoxErr
 /// a request that sent an older credential than the current one goes
 /// again with the current one, as ever. A token endpoint that is down gets
 /// at most one call per backoff step from each layer, never one per
-/// request. A token endpoint that says when to come back is not called
+/// request. A streak of failures ends with a call that succeeds (for
+/// renewed credentials the server rejected, one it accepts on a re-send),
+/// or once no call was needed for the longest step (30 s) after its backoff
+/// ended (the credential served meanwhile): a failure after that is the
+/// first of a new streak, backed off 0.5-1 s, however long the old one had
+/// grown.
+/// A token endpoint that says when to come back is not called
 /// before: when the call's error is, or holds in its source chain, this
 /// crate's [`ApiError`](crate::ApiError) with a
 /// [`retry_after`](crate::ApiError::retry_after) (the token endpoint

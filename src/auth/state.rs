@@ -155,6 +155,10 @@ struct State {
     failed: Option<Failed>,
     /// Renewed credentials the server rejected on their re-send, in a row.
     rejected_again: u32,
+    /// When the streak of the last failure is over: the longest backoff
+    /// step after that failure's own backoff ended (see
+    /// [`Tokens::join_or_start`]).
+    streak_ends: Option<Instant>,
 }
 
 /// A load in flight, as its waiters join it.
@@ -277,7 +281,7 @@ impl Tokens {
         let expired = now >= ahead.expires;
         let current = installed.current.clone();
         let credential = installed.credential.clone();
-        if state.pending.is_none() && self.backing_off(state, current.generation).is_some() {
+        if self.backing_off(state, current.generation).is_some() {
             return Acquire::Ready(current);
         }
         // Started, or joined (a request before the expiry does not wait).
@@ -307,20 +311,19 @@ impl Tokens {
             None => None,
         };
         let generation = credential.as_ref().map_or(0, |(generation, _)| *generation);
-        if state.pending.is_none() {
-            if let Some(failure) = self.backing_off(&state, generation) {
-                return (Acquire::Wait(failed(failure)), None);
-            }
+        if let Some(failure) = self.backing_off(&state, generation) {
+            return (Acquire::Wait(failed(failure)), None);
         }
         let wait = self.join_or_start(&mut state, credential);
         (Acquire::Wait(wait), Some(Renewal::Refreshed))
     }
 
     /// The last failure to load a replacement for `generation`, while its
-    /// backoff runs: marked [`AuthFailure::RefreshBackingOff`] for a
-    /// rejected credential, as it was for the first credential.
+    /// backoff runs and no load is in flight (one is joined): marked
+    /// [`AuthFailure::RefreshBackingOff`] for a rejected credential, as it
+    /// was for the first credential.
     fn backing_off(&self, state: &State, generation: u64) -> Option<Failure> {
-        let failed = state.failed.as_ref()?;
+        let failed = state.failed.as_ref().filter(|_| state.pending.is_none())?;
         let until = failed.failure.until;
         if failed.generation != generation || until.is_some_and(|until| Instant::now() >= until) {
             return None;
@@ -349,6 +352,14 @@ impl Tokens {
             // Nothing to run the load on: a typed failure, not a panic.
             return failed(no_answer(NO_RUNTIME, reason_for(replaced.is_none())));
         };
+        // Started long after the last backoff ended, a load begins a new
+        // streak: the credential served meanwhile (or nothing needed one).
+        // An old streak would hold every request off for up to the longest
+        // step after one blip; and the token source still gets at most one
+        // call per longest step, as at the end of a streak.
+        if state.streak_ends.is_some_and(|ends| Instant::now() >= ends) {
+            (state.failed, state.rejected_again) = (None, 0);
+        }
         let (sender, receiver) = watch::channel(None);
         state.loads += 1;
         let pending = Pending {
@@ -410,11 +421,10 @@ impl Tokens {
     /// `None`: it ended just now, its outcome not sent (yet, or ever).
     fn overdue(&self, pending: &Pending, elapsed: tokio::time::error::Elapsed) -> Option<Loaded> {
         let mut state = lock(&self.state);
-        if state.pending.as_ref().map(|p| p.id) != Some(pending.id) {
+        if state.pending.take_if(|p| p.id == pending.id).is_none() {
             drop(state);
             return pending.receiver.borrow().clone();
         }
-        state.pending = None;
         let failure = no_answer(elapsed, reason_for(pending.generation == 0));
         let failure = self.failed(&mut state, pending.generation, failure);
         drop(state);
@@ -433,13 +443,12 @@ impl Tokens {
         replaced: Option<&Replaced>,
     ) -> Loaded {
         let mut state = lock(&self.state);
-        if state.pending.as_ref().map(|pending| pending.id) != Some(id) {
+        if state.pending.take_if(|pending| pending.id == id).is_none() {
             // For the waiters still on it: its failure as it is; a late
             // credential is not installed (a newer load may be running).
             let late = |_| no_answer(OVERDUE, reason_for(replaced.is_none()));
             return Err(result.map_or_else(|failure| failure, late));
         }
-        state.pending = None;
         let generation = replaced.map_or(0, |(generation, _)| *generation);
         let checked = result.and_then(|credential| {
             if Some(&credential) == replaced.map(|(_, rejected)| rejected) {
@@ -517,6 +526,7 @@ impl Tokens {
             delay = delay.min(ahead.expires - now);
         }
         failure.until = now.checked_add(delay);
+        state.streak_ends = now.checked_add(delay.saturating_add(self.limits.max));
         state.failed = Some(Failed {
             generation,
             failure: failure.clone(),

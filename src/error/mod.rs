@@ -40,10 +40,13 @@ pub(crate) fn chain(error: Cause<'_>) -> impl Iterator<Item = Cause<'_>> {
 
 /// The API error `error` is or holds (as ours, or bare), at most
 /// [`MAX_CAUSES`] below it: a server's answer behind a generic
-/// middleware's error, or a token source's.
+/// middleware's error, or a token source's. Never one below an
+/// [`Unauthorized`]: that is its token source's error, another server's
+/// answer (a token endpoint's), not the one the request got.
 pub(crate) fn api_in(error: Cause<'_>) -> Option<&ApiError> {
     chain(error)
         .take(MAX_CAUSES + 1)
+        .take_while(|cause| !matches!(cause.downcast_ref(), Some(Error::Unauthorized(_))))
         .find_map(|cause| match cause.downcast_ref() {
             Some(Error::Api(api)) => Some(api),
             _ => cause.downcast_ref(),
@@ -199,7 +202,8 @@ impl Error {
     /// `tower::timeout::Timeout` and other generic middleware return it:
     /// our own [`Error`] comes back as it was; an API error it is, or finds
     /// in its source chain (a `Buffer` worker's shared failure), is cloned
-    /// out; a
+    /// out (but not one below an [`Unauthorized`]: that is the token
+    /// source's, a token endpoint's answer, not this request's); a
     /// timeout's `Elapsed` becomes a [`TransportError`] that
     /// [`is_deadline`](TransportError::is_deadline); anything else a
     /// [`TransportError`] around it. Also available as `Error::from(boxed)`,
