@@ -369,9 +369,7 @@ impl ApiError {
                 let text = String::from_utf8_lossy(bytes);
                 matches!(scrubber.scrub(&text), Cow::Owned(_))
             };
-            if origin.details.as_deref().is_some_and(echoes) {
-                origin.details = None;
-            }
+            origin.details.take_if(|details| echoes(details));
             // So are the metadata's values (an echo under a plain name).
             let echoed: Vec<_> = origin
                 .metadata
@@ -456,8 +454,7 @@ impl std::error::Error for ApiError {
         if let Some(status) = self.grpc_status() {
             return Some(status);
         }
-        let error = self.inner.body_error.as_deref()?;
-        Some(&**error)
+        Some(&**self.inner.body_error.as_deref()?)
     }
 }
 

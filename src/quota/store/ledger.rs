@@ -414,8 +414,7 @@ impl Ledger {
         }
         // A probe dropped unanswered: its lock goes, and the member holds a
         // recheck, so that another (asking every 50 ms) probes at once.
-        if ask.dropped && self.probe.is_some_and(|(id, _)| id == member) {
-            self.probe = None;
+        if ask.dropped && self.probe.take_if(|(id, _)| *id == member).is_some() {
             return Answer::Hold(RECHECK);
         }
         match cold_start(self.probe.map(|(_, until)| until), now) {

@@ -347,11 +347,10 @@ impl ScopeState {
             return Decision::Go(Duration::ZERO);
         }
         self.run = Run::default();
-        if let Some(refusal) = self.never_fits(cost, now) {
-            return refusal;
-        }
-        if let Some(hold) = self.hold(cost, held, now) {
-            return hold;
+        // A cost that never fits is refused; else a hold, if one applies.
+        let refused = self.never_fits(cost, now);
+        if let Some(decision) = refused.or_else(|| self.hold(cost, held, now)) {
+            return decision;
         }
         let capped = self.unknown_limit(now);
         if capped.is_some_and(|cap| self.in_flight_requests >= cap) {
