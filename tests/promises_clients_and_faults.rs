@@ -1194,7 +1194,9 @@ async fn the_full_stack_never_logs_or_records_a_secret_or_an_id() {
     let mut errors = String::new();
     let script: [(&str, &str, usize); 5] = [
         ("flaky.example.com", "/v1/users/1234567/profile", 1),
-        ("slow.example.com", "/v1/orders/7654321/items", 1),
+        // Twice: the first call is the quota's cold-start probe, which
+        // holds its hedge below (never sent); the second is hedged.
+        ("slow.example.com", "/v1/orders/7654321/items", 2),
         ("down.example.com", "/v1/accounts/5555555/balance", 4),
         ("limited.example.com", "/v1/reports/7777777/rows", 2),
         ("ok.example.com", "/v1/tenants/9999999/users/8888888", 1),
@@ -1216,7 +1218,8 @@ async fn the_full_stack_never_logs_or_records_a_secret_or_an_id() {
     let recorded = attributes(&exporter);
     let logged = logs.text();
     assert!(!recorded.is_empty(), "no metric recorded");
-    assert!(logged.contains("hedge"), "no hedge event:\n{logged}");
+    let hedged = logged.contains("hedge_sent") && logged.contains("hedge_won");
+    assert!(hedged, "no hedge sent and won:\n{logged}");
     assert!(logged.contains("breaker"), "no breaker event:\n{logged}");
     assert!(!errors.is_empty());
     for secret in [
