@@ -13,7 +13,9 @@ pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key
 /// True for requests that may be sent twice: `GET`, `HEAD`, `OPTIONS`,
 /// `TRACE`, `PUT`, `DELETE` (RFC 9110 §9.2.2), or any request carrying an
 /// `Idempotency-Key` header with a key in it (an empty or blank value, or
-/// an empty sf-string `""`, names nothing to dedupe by).
+/// an empty sf-string `""`, names nothing to dedupe by), or an
+/// `X-Idempotency-Key`, the older name some APIs still take (Go's
+/// `net/http` replays a request with either).
 ///
 /// ```
 /// use http::{HeaderMap, HeaderValue, Method};
@@ -29,9 +31,10 @@ pub fn is_idempotent(method: &Method, headers: &HeaderMap) -> bool {
     matches!(
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
-    ) || headers
-        .get(IDEMPOTENCY_KEY)
-        .is_some_and(|key| !matches!(key.as_bytes().trim_ascii(), b"" | b"\"\""))
+    ) || [IDEMPOTENCY_KEY.as_str(), "x-idempotency-key"]
+        .into_iter()
+        .filter_map(|name| headers.get(name))
+        .any(|key| !matches!(key.as_bytes().trim_ascii(), b"" | b"\"\""))
 }
 
 /// Whether a request may be sent more than once, its own word first: a

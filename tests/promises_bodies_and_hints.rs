@@ -926,6 +926,19 @@ fn control_characters_do_not_reach_the_message() {
     assert!(e.message().contains("FAKE LOG LINE"), "{:?}", e.message());
 }
 
+/// The same for Unicode's bidirectional controls (UAX #9 §2: embeddings,
+/// overrides, isolates), which reorder how a log line reads without any
+/// control character (CVE-2021-42574, "Trojan Source"): a message
+/// reading `payment OK` on screen while it says `KO tnemyap`. They are
+/// dropped; the text and its other scripts stay (a right-to-left word
+/// needs none of them to read right).
+#[test]
+fn bidirectional_controls_do_not_reach_the_message() {
+    let body = "{\"message\":\"card \u{202e}deniaL\u{202c} for \u{2067}סכום\u{2069} 10\u{200f}\"}";
+    let e = parsed(400, &[], body.as_bytes());
+    assert_eq!(e.message(), "card deniaL for סכום 10\u{200f}");
+}
+
 /// SECURITY.md, "Body parser bounds" (a kept `ApiError`: "at most 2x the
 /// body read plus 1 KiB"): also when token shapes scrubbed to `REDACTED`
 /// (`Basic`, `Bearer`, JWT) fill the body and the scrubbed text grows.

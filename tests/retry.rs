@@ -236,21 +236,31 @@ async fn post_without_a_key_is_not_retried_with_a_key_it_is() {
 /// value is an sf-string that identifies the request; Stripe: "a unique
 /// value"): before, its mere presence made a POST retryable, so code that
 /// sends `key.unwrap_or_default()` had its POSTs sent twice. A key of
-/// whitespace or an empty sf-string is no key either.
+/// whitespace or an empty sf-string is no key either. `X-Idempotency-Key`,
+/// the older name some APIs still take, is a key as well, as Go's
+/// `net/http` transport reads it (`isReplayable`: either header makes a
+/// request replayable).
 #[tokio::test(start_paused = true)]
 async fn an_empty_idempotency_key_is_no_key() {
     use http::{HeaderMap, HeaderValue, Method};
     use tower_api_errors::retry::is_idempotent;
-    let rows: &[(&[u8], bool)] = &[
-        (b"", false),
-        (b"   ", false),
-        (b"\"\"", false),
-        (b"order-7f3a", true),
-        (b"\"8e03978e-40d5-43e8-bc93-6894a57f9324\"", true),
+    let rows: &[(&str, &[u8], bool)] = &[
+        ("idempotency-key", b"", false),
+        ("idempotency-key", b"   ", false),
+        ("idempotency-key", b"\"\"", false),
+        ("idempotency-key", b"order-7f3a", true),
+        (
+            "idempotency-key",
+            b"\"8e03978e-40d5-43e8-bc93-6894a57f9324\"",
+            true,
+        ),
+        ("x-idempotency-key", b"order-7f3a", true),
+        ("x-idempotency-key", b" ", false),
+        ("x-request-id", b"order-7f3a", false),
     ];
-    for (key, idempotent) in rows {
+    for (name, key, idempotent) in rows {
         let mut headers = HeaderMap::new();
-        headers.insert("idempotency-key", HeaderValue::from_bytes(key).unwrap());
+        headers.insert(*name, HeaderValue::from_bytes(key).unwrap());
         assert_eq!(
             is_idempotent(&Method::POST, &headers),
             *idempotent,

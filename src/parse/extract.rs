@@ -88,8 +88,10 @@ fn is_line<const NO_ANGLE: bool>(text: &str, max_chars: usize) -> bool {
         && !bytes.windows(2).any(|pair| pair == b"  ")
 }
 
-/// Collapses whitespace and control characters to single spaces and bounds
-/// the length, so that a message is one line of reasonable size: at most
+/// Collapses whitespace and control characters to single spaces, drops
+/// bidirectional controls (embeddings, overrides, isolates: UAX #9 §2,
+/// which reorder how a log line reads, CVE-2021-42574), and bounds the
+/// length, so that a message is one line of reasonable size: at most
 /// `max_chars` characters, the ellipsis that marks a cut included.
 ///
 /// A cut falls between words, never in one: the word may be an echoed
@@ -104,7 +106,8 @@ pub(crate) fn one_line(text: &str, max_chars: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max_chars + 4));
     let mut chars = 0;
     let mut pending_space = false;
-    for c in text.chars() {
+    let reordering = |c| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    for c in text.chars().filter(|c| !reordering(*c)) {
         if c.is_whitespace() || c.is_control() {
             pending_space = !out.is_empty();
             continue;
