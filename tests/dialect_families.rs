@@ -257,7 +257,9 @@ const FAMILIES: &[Row] = &[
     // `RATE_LIMIT_ERROR` is retried with backoff (Square, "ErrorCategory").
     row("Square 429", 429, r#"{"errors":[{"code":"RATE_LIMITED","detail":"This request was rate limited. Please retry later.","category":"RATE_LIMIT_ERROR"}]}"#, RateLimited, Some("RATE_LIMITED"), "This request was rate limited. Please retry later.", true),
     // Mistral, "Error glossary" (docs.mistral.ai/resources/error-glossary): the error shape.
-    row("Mistral 400", 400, r#"{"object":"error","message":"A human-readable description of the error.","type":"invalid_request_error","param":"model","code":"unknown_model"}"#, BadRequest, Some("unknown_model"), "A human-readable description of the error.", false),
+    // Its `param` names the parameter at fault: a field error.
+    Row { fields: &[("model", "A human-readable description of the error.")],
+        ..row("Mistral 400", 400, r#"{"object":"error","message":"A human-readable description of the error.","type":"invalid_request_error","param":"model","code":"unknown_model"}"#, BadRequest, Some("unknown_model"), "A human-readable description of the error.", false) },
     // Vercel, "REST API Errors" (vercel.com/docs/rest-api/errors).
     row("Vercel 403", 403, r#"{"error":{"code":"forbidden","message":"Not authorized"}}"#, Forbidden, Some("forbidden"), "Not authorized", false),
     // Its 429's `error.limit` is the window, `reset` in Unix seconds (`resetMs` the same in
@@ -489,6 +491,56 @@ const FAMILIES: &[Row] = &[
     // XML without a known message element: a sentence, never the tags' names.
     Row { headers: &[("content-type", "application/xml")],
         ..row("XML without Message", 409, r#"<?xml version="1.0"?><fault><id>42</id><text>The order was already shipped</text></fault>"#, Conflict, None, "The order was already shipped", false) },
+    // Audit of vendors5: vendors no row covered yet, each body as its docs show it.
+    // Deepgram, "Errors" (developers.deepgram.com/docs/errors): `err_code` and `err_msg`
+    // (before, no code, and the message read by the fallback walk, prefixed with the
+    // status phrase), beside its newer `category` shape.
+    row("Deepgram 400 err_code", 400, r#"{"err_code":"Bad Request","err_msg":"Bad Request: failed to process audio: corrupt or unsupported data","request_id":"uuid"}"#, BadRequest, Some("Bad Request"), "Bad Request: failed to process audio: corrupt or unsupported data", false),
+    row("Deepgram 400 category", 400, r#"{"category":"INVALID_JSON","message":"Invalid JSON submitted.","details":"Json deserialize error: missing field `xxx` at line 7 column 1","request_id":"uuid"}"#, BadRequest, Some("INVALID_JSON"), "Invalid JSON submitted.", false),
+    // Klarna, "Error handling" (docs.klarna.com/klarna-network-distribution/setup-your-integration/integration-resilience/error-handling):
+    // an `errors` entry says what is wrong in its `error_message` (before, "is invalid").
+    Row { fields: &[("line_items[0].quantity", "Parameter line_items[0].quantity must be greater than or equal to 1")],
+        ..row("Klarna VALIDATION_ERROR", 400, r#"{"error_id":"abcd1234-12ab-1234-abcd-abcd12345678","error_type":"INPUT_ERROR","error_code":"VALIDATION_ERROR","errors":[{"parameter":"line_items[0].quantity","error_message":"Parameter line_items[0].quantity must be greater than or equal to 1","doc_url":"https://docs.klarna.com/....."}]}"#, BadRequest, Some("VALIDATION_ERROR"), "Parameter line_items[0].quantity must be greater than or equal to 1", false) },
+    // Kustom (Klarna), "Error Handling" (docs.klarna.com/acquirer/kustom/additional-tools/integration-resilience/error-handling):
+    // "validation_errors: for VALIDATION_ERROR, an array of { parameter, reason, doc_url }"
+    // (the page's example is cut after the parameter's name; the rest is ours). Before, no field errors.
+    Row { fields: &[("line_items[0].quantity", "must be greater than or equal to 1")],
+        ..row("Kustom validation_errors", 400, r#"{"error_id":"abcd1234-12ab-1234-abcd-abcd12345678","error_code":"VALIDATION_ERROR","error_message":"One or more input parameters failed validation","validation_errors":[{"parameter":"line_items[0].quantity","reason":"must be greater than or equal to 1","doc_url":"https://docs.klarna.com/....."}]}"#, BadRequest, Some("VALIDATION_ERROR"), "One or more input parameters failed validation", false) },
+    // Klarna Open Banking, "Error format" (docs.openbanking.klarna.com/bank_universe/error-handling.html).
+    row("Klarna Open Banking 400", 400, r#"{"error_code":"VALIDATION_ERROR","error_messages":["size: must be less than or equal to 1000"],"correlation_id":"41636415-889d-47b7-9001-fea909b089a1"}"#, BadRequest, Some("VALIDATION_ERROR"), "size: must be less than or equal to 1000", false),
+    row("Klarna Open Banking 403", 403, r#"{"error_code":"API_TOKEN_INVALID","error_messages":["API token not valid!"],"correlation_id":"41636415-889d-47b7-9001-fea909b089a1"}"#, Forbidden, Some("API_TOKEN_INVALID"), "API token not valid!", false),
+    // Razorpay, "About Errors" (razorpay.com/docs/payments/payment-gateway/rainy-day/errors):
+    // `field` is the "name of the parameter in the API request that caused the error",
+    // `null` in the page's example; filled, it names a field error (before, none).
+    row("Razorpay 400", 400, r#"{"error":{"code":"BAD_REQUEST_ERROR","description":"Authentication failed due to incorrect otp","field":null,"source":"customer","step":"payment_authentication","reason":"invalid_otp","metadata":{"payment_id":"pay_EDNBKIP31Y4jl8","order_id":"order_DBJKIP31Y4jl8"}}}"#, BadRequest, Some("BAD_REQUEST_ERROR"), "Authentication failed due to incorrect otp", false),
+    Row { fields: &[("amount", "The amount must be atleast INR 1.00")],
+        ..row("Razorpay 400 with a field", 400, r#"{"error":{"code":"BAD_REQUEST_ERROR","description":"The amount must be atleast INR 1.00","field":"amount","source":"business","step":"payment_initiation","reason":"input_validation_failed","metadata":{}}}"#, BadRequest, Some("BAD_REQUEST_ERROR"), "The amount must be atleast INR 1.00", false) },
+    // Mollie, "Handling errors" (docs.mollie.com/reference/handling-errors): problem-like, with
+    // the `field` "that caused the issue" (before, no field error).
+    Row { fields: &[("amount", "The amount is higher than the maximum")],
+        ..row("Mollie 422", 422, r#"{"status":422,"title":"Unprocessable Entity","detail":"The amount is higher than the maximum","field":"amount","_links":{"documentation":{"href":"https://docs.mollie.com/overview/handling-errors","type":"text/html"}}}"#, Validation, None, "The amount is higher than the maximum", false) },
+    // Recurly v3 API, `Error` (type, message, `params`: "parameter specific errors",
+    // `[{param, message}]`; recurly-client-ruby's Recurly::Resources::Error). Before, none.
+    Row { fields: &[("code", "has already been taken")],
+        ..row("Recurly 422", 422, r#"{"error":{"type":"validation","message":"Code 'gold' has already been taken","params":[{"param":"code","message":"has already been taken"}]}}"#, Validation, Some("validation"), "Code 'gold' has already been taken", false) },
+    // WordPress REST API (and WooCommerce's, built on it): WP_REST_Request::has_valid_params
+    // answers `rest_invalid_param` with `data.params` mapping each parameter to its message
+    // (wp-includes/rest-api/class-wp-rest-request.php). Before, no field errors.
+    Row { fields: &[("status", "status is not one of publish, future, draft, pending, private.")],
+        ..row("WordPress rest_invalid_param", 400, r#"{"code":"rest_invalid_param","message":"Invalid parameter(s): status","data":{"status":400,"params":{"status":"status is not one of publish, future, draft, pending, private."},"details":{"status":{"code":"rest_not_in_enum","message":"status is not one of publish, future, draft, pending, private.","data":null}}}}"#, BadRequest, Some("rest_invalid_param"), "Invalid parameter(s): status", false) },
+    row("WooCommerce 401", 401, r#"{"code":"woocommerce_rest_cannot_view","message":"Sorry, you cannot list resources.","data":{"status":401}}"#, Unauthorized, Some("woocommerce_rest_cannot_view"), "Sorry, you cannot list resources.", false),
+    // Hume, "Errors" (dev.hume.ai/audio-decisions/docs/errors): `param` is a JSON pointer
+    // into the request (before, no field error); its gateway's 429 has a message only.
+    Row { fields: &[("questions.clarity.criteria", "score criteria must define at least 2 levels")],
+        ..row("Hume 400", 400, r#"{"type":"error","code":"question_invalid","message":"score criteria must define at least 2 levels","param":"/questions/clarity/criteria","request_id":"req_01JB8XA3C5RD"}"#, BadRequest, Some("question_invalid"), "score criteria must define at least 2 levels", false) },
+    row("Hume gateway 429", 429, r#"{"message":"API rate limit exceeded"}"#, RateLimited, None, "API rate limit exceeded", true),
+    // Alibaba Cloud Model Studio, OpenAI-compatible API "Errors" (help.aliyun.com/en/model-studio/openai-compatible-agents-api-errors).
+    Row { fields: &[("model", "$: required property 'model' not found")],
+        ..row("Model Studio 400", 400, r#"{"error":{"type":"invalid_request_error","code":"invalid_request_error","message":"$: required property 'model' not found","param":"model"}}"#, BadRequest, Some("invalid_request_error"), "$: required property 'model' not found", false) },
+    // OpenRouter, Responses API "Error Handling" (openrouter.ai/docs/api_reference/responses/error-handling).
+    row("OpenRouter invalid_prompt", 400, r#"{"error":{"code":"invalid_prompt","message":"Detailed error description"},"metadata":null}"#, BadRequest, Some("invalid_prompt"), "Detailed error description", false),
+    // Tencent Cloud, error response sample (tencentcloud.com/document/api/214/11603).
+    row("Tencent Cloud", 400, r#"{"code":"5100","message":"(100004) incorrect projectId"}"#, BadRequest, Some("5100"), "(100004) incorrect projectId", false),
 ];
 
 fn check(rows: &[Row]) {

@@ -2,8 +2,8 @@
 
 use super::super::dialect::RootKeys;
 use super::super::extract::{
-    code, code_in, field_errors, message_in, one_line, text, FALLBACK_CODE_KEYS, MAX_MESSAGE_CHARS,
-    MESSAGE_KEYS,
+    and_more, code, code_in, field_errors, message_in, one_line, text, FALLBACK_CODE_KEYS,
+    MAX_MESSAGE_CHARS, MESSAGE_KEYS,
 };
 use super::super::{Dialect, DialectInput, ErrorFields};
 use serde_json::{Map, Value};
@@ -77,7 +77,7 @@ fn is_empty(value: &Value) -> bool {
 /// The first entry's message (for a list of objects or strings), or a
 /// string list's text, or a field map's first "field: message".
 fn first_message(list: &Value, first: Option<&Map<String, Value>>, count: usize) -> Option<String> {
-    let mut message = match list {
+    let message = match list {
         Value::String(_) => return text(list),
         Value::Object(map) => {
             let (field, messages) = map.iter().next()?;
@@ -93,10 +93,7 @@ fn first_message(list: &Value, first: Option<&Map<String, Value>>, count: usize)
         },
         _ => return None,
     };
-    if count > 1 {
-        message = format!("{message} (and {} more)", count - 1);
-    }
-    Some(one_line(&message, MAX_MESSAGE_CHARS))
+    Some(one_line(&and_more(message, count), MAX_MESSAGE_CHARS))
 }
 
 fn entry_code(entry: &Map<String, Value>) -> Option<String> {
