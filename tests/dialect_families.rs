@@ -539,6 +539,30 @@ const FAMILIES: &[Row] = &[
         ..row("Model Studio 400", 400, r#"{"error":{"type":"invalid_request_error","code":"invalid_request_error","message":"$: required property 'model' not found","param":"model"}}"#, BadRequest, Some("invalid_request_error"), "$: required property 'model' not found", false) },
     // OpenRouter, Responses API "Error Handling" (openrouter.ai/docs/api_reference/responses/error-handling).
     row("OpenRouter invalid_prompt", 400, r#"{"error":{"code":"invalid_prompt","message":"Detailed error description"},"metadata":null}"#, BadRequest, Some("invalid_prompt"), "Detailed error description", false),
+    // Mastercard Developers: "to ensure a consistent experience across all Mastercard APIs",
+    // `{"Errors": {"Error": [{"Source", "ReasonCode", "Description", "Recoverable", "Details"}]}}`
+    // (community-pass-payment-apis/documentation/code-and-formats). Accept Payments' example
+    // (ob-accept-payments/documentation/code-and-formats) and Automatic Billing Updater's 400 and
+    // 429 samples (automatic-billing-updater/documentation/code-samples/httpstatus400-invalid-parameter,
+    // httpstatus429-too-many-requests). Before, no code and the message prefixed with the status
+    // phrase. `Recoverable` is not read: the 429 sample says `false` of a throttle.
+    row("Mastercard Accept Payments 400", 400, r#"{"Errors":{"Error":[{"Source":"Accept Payments API","ReasonCode":"INVALID_INPUT","Description":"Validation error occurred for the property: RedirectUrl","Recoverable":false,"Details":"The RedirectUrl field is required."}]}}"#, BadRequest, Some("INVALID_INPUT"), "Validation error occurred for the property: RedirectUrl", false),
+    row("Mastercard ABU 400", 400, r#"{"Errors":{"Error":[{"Source":"Validation","ReasonCode":"SYSTEM_ERROR","Description":"Invalid value for parameter","Recoverable":false,"Details":"Invalid Params"}]}}"#, BadRequest, Some("SYSTEM_ERROR"), "Invalid value for parameter", false),
+    row("Mastercard ABU 429", 429, r#"{"Errors":{"Error":[{"Source":"System","ReasonCode":"SYSTEM_ERROR","Description":"Too Many Requests","Recoverable":false,"Details":"Too many requests"}]}}"#, RateLimited, Some("SYSTEM_ERROR"), "Too Many Requests", true),
+    // Omnisend, "API Responses" (api-docs.omnisend.com/v2026-03-15/reference/responses): RFC 9457
+    // with an `errors` entry per field.
+    Row { fields: &[("name", "Name is required"), ("content.email.fromEmail", "Must be a valid email address")],
+        ..row("Omnisend 400", 400, r#"{"type":"https://problems.omnisend.com/validation-failed","title":"Validation failed","status":400,"detail":"One or more fields are invalid.","errors":[{"field":"name","code":"required","message":"Name is required"},{"field":"content.email.fromEmail","code":"invalid_format","message":"Must be a valid email address"}]}"#, BadRequest, Some("https://problems.omnisend.com/validation-failed"), "One or more fields are invalid.", false) },
+    // Cartesia, "API errors" (docs.cartesia.ai/use-the-api/api-errors): `error_code`, `title`, `message`.
+    row("Cartesia 429", 429, r#"{"error_code":"concurrency_limited","title":"Too many concurrent requests","message":"You have exceeded your plan's concurrency limit.","request_id":"550e8400-e29b-41d4-a716-446655440000"}"#, RateLimited, Some("concurrency_limited"), "You have exceeded your plan's concurrency limit.", true),
+    // ElevenLabs, "API - Error Code 400 or 401" (help.elevenlabs.io/hc/en-us/articles/19572237925521):
+    // `detail` holds `{status, message}`.
+    row("ElevenLabs 400", 400, r#"{"detail":{"status":"max_character_limit_exceeded","message":"This request's text has 627 characters and exceeds the character limit of 333 characters for non signed in accounts."}}"#, BadRequest, Some("max_character_limit_exceeded"), "This request's text has 627 characters and exceeds the character limit of 333 characters for non signed in accounts.", false),
+    // Pensopay, "Error handling" (docs.pensopay.com/v2.0/reference/error-handling): a map of fields.
+    Row { fields: &[("order_id", "The order id has already been taken.")],
+        ..row("Pensopay 422", 422, r#"{"code":422,"message":"The given data was invalid.","errors":{"order_id":["The order id has already been taken."]}}"#, Validation, Some("422"), "The given data was invalid.", false) },
+    // Fiserv, "Errors" (docs.fiserv.dev/public/docs/errors): an `errors` list of `{title, detail, source}`.
+    row("Fiserv 400", 400, r#"{"errors":[{"title":"Missing 'name'","detail":"The 'name' field is required and must be specified","source":"Apigee"}]}"#, BadRequest, None, "The 'name' field is required and must be specified", false),
     // Tencent Cloud, error response sample (tencentcloud.com/document/api/214/11603).
     row("Tencent Cloud", 400, r#"{"code":"5100","message":"(100004) incorrect projectId"}"#, BadRequest, Some("5100"), "(100004) incorrect projectId", false),
 ];

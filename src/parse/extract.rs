@@ -27,6 +27,7 @@ pub(crate) const MESSAGE_KEYS: &[&str] = &[
     "detail",
     "error_description",
     "description",
+    "Description",
     "errorMessage",
     "error_message",
     "errorSummary",

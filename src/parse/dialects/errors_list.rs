@@ -34,9 +34,12 @@ impl Dialect for ErrorsList {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
         let object =
             input.object_with(RootKeys::ERRORS | RootKeys::ERROR_MESSAGES | RootKeys::DETAIL)?;
+        // Mastercard's `{"Errors": {"Error": [...]}}` is the same list, wrapped.
+        let wrapped = object.get("Errors").and_then(|errors| errors.get("Error"));
         let list = ["errors", "errorMessages", "tppMessages"]
             .iter()
             .find_map(|key| object.get(*key).filter(|v| !is_empty(v)))
+            .or(wrapped.filter(|v| !is_empty(v)))
             .or_else(|| {
                 object
                     .get("detail")
@@ -101,12 +104,8 @@ fn entry_code(entry: &Map<String, Value>) -> Option<String> {
         // eBay's `ErrorDetailV3.errorId`, a number ("a unique code that
         // identifies the particular error condition"); a string `errorId`
         // elsewhere may name the occurrence, not the condition.
-        .or_else(|| {
-            entry
-                .get("errorId")
-                .filter(|id| id.is_number())
-                .and_then(code)
-        })
+        .or_else(|| code(entry.get("errorId").filter(|id| id.is_number())?))
         .or_else(|| code_in(entry.get("extensions")?.as_object()?, &["code"]))
-        .or_else(|| code_in(entry, &["type", "id"]))
+        // Mastercard's `ReasonCode`.
+        .or_else(|| code_in(entry, &["ReasonCode", "type", "id"]))
 }

@@ -8,7 +8,8 @@ use super::super::extract::{
 use super::super::{BodyVerdict, Dialect, DialectInput, ErrorFields};
 use serde_json::{Map, Value};
 
-/// An error object under `error` (or under `status` when it holds a
+/// An error object under `error` (or under `status`, or an object `detail`
+/// as FastAPI's `HTTPException` sends ElevenLabs' errors, when it holds a
 /// message, as CoinGecko's and CoinMarketCap's `{"status": {"error_code",
 /// "error_message"}}`, or GSMA OneAPI's `{"requestError":
 /// {"serviceException" | "policyException": {"messageId", "text",
@@ -43,6 +44,8 @@ impl Dialect for NestedError {
         // holds a message (another `status` object is data); GSMA OneAPI
         // under `requestError`, as a service or a policy exception.
         let [error, status, request] = ["error", "status", "requestError"].map(|key| root.get(key));
+        // FastAPI's `HTTPException` with an object `detail` (ElevenLabs).
+        let status = root.get("detail").filter(|d| d.is_object()).or(status);
         let exception = ["serviceException", "policyException"];
         let one_api = request.and_then(|r| exception.iter().find_map(|key| r.get(*key)));
         let in_status = error.is_none() && one_api.is_none();
