@@ -549,6 +549,10 @@ const FAMILIES: &[Row] = &[
     row("Mastercard Accept Payments 400", 400, r#"{"Errors":{"Error":[{"Source":"Accept Payments API","ReasonCode":"INVALID_INPUT","Description":"Validation error occurred for the property: RedirectUrl","Recoverable":false,"Details":"The RedirectUrl field is required."}]}}"#, BadRequest, Some("INVALID_INPUT"), "Validation error occurred for the property: RedirectUrl", false),
     row("Mastercard ABU 400", 400, r#"{"Errors":{"Error":[{"Source":"Validation","ReasonCode":"SYSTEM_ERROR","Description":"Invalid value for parameter","Recoverable":false,"Details":"Invalid Params"}]}}"#, BadRequest, Some("SYSTEM_ERROR"), "Invalid value for parameter", false),
     row("Mastercard ABU 429", 429, r#"{"Errors":{"Error":[{"Source":"System","ReasonCode":"SYSTEM_ERROR","Description":"Too Many Requests","Recoverable":false,"Details":"Too many requests"}]}}"#, RateLimited, Some("SYSTEM_ERROR"), "Too Many Requests", true),
+    // QuickBooks Online, "Handling common errors" (developer.intuit.com/app/developer/qbo/docs/develop/troubleshooting/handling-common-errors):
+    // the JSON fault, with error 610's message and detail from the same page. Before, no code
+    // and the detail, prefixed with the status phrase, for the message.
+    row("QuickBooks 610", 400, r#"{"Fault":{"Error":[{"Message":"Object Not Found","Detail":"Object Not Found: Something you're trying to use has been made inactive. Check the fields with accounts.","code":"610","element":""}],"type":"ValidationFault"},"time":"2017-09-29T09:17:31.892-07:00"}"#, BadRequest, Some("610"), "Object Not Found", false),
     // Omnisend, "API Responses" (api-docs.omnisend.com/v2026-03-15/reference/responses): RFC 9457
     // with an `errors` entry per field.
     Row { fields: &[("name", "Name is required"), ("content.email.fromEmail", "Must be a valid email address")],

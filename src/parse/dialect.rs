@@ -114,7 +114,7 @@ impl RootKeys {
             "title" => Self::TITLE,
             "type" => Self::TYPE,
             "error_description" => Self::ERROR_DESCRIPTION,
-            "errors" | "Errors" => Self::ERRORS,
+            "errors" | "Errors" | "Fault" => Self::ERRORS,
             "errorMessages" | "tppMessages" => Self::ERROR_MESSAGES,
             "status" if value.is_object() => Self::STATUS | Self::ERROR_OBJECT,
             "requestError" if value.is_object() => Self::ERROR_OBJECT,

@@ -34,8 +34,10 @@ impl Dialect for ErrorsList {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
         let object =
             input.object_with(RootKeys::ERRORS | RootKeys::ERROR_MESSAGES | RootKeys::DETAIL)?;
-        // Mastercard's `{"Errors": {"Error": [...]}}` is the same list, wrapped.
-        let wrapped = object.get("Errors").and_then(|errors| errors.get("Error"));
+        // Mastercard's `{"Errors": {"Error": [...]}}` and QuickBooks'
+        // `{"Fault": {"Error": [...]}}` are the same list, wrapped.
+        let wrapper = object.get("Errors").or(object.get("Fault"));
+        let wrapped = wrapper.and_then(|wrapper| wrapper.get("Error"));
         let list = ["errors", "errorMessages", "tppMessages"]
             .iter()
             .find_map(|key| object.get(*key).filter(|v| !is_empty(v)))
