@@ -38,15 +38,13 @@ impl Dialect for ErrorsList {
         // `{"Fault": {"Error": [...]}}` are the same list, wrapped.
         let wrapper = object.get("Errors").or(object.get("Fault"));
         let wrapped = wrapper.and_then(|wrapper| wrapper.get("Error"));
+        // FastAPI's `detail` list, last.
+        let detail = object.get("detail").filter(|v| v.is_array());
         let list = ["errors", "errorMessages", "tppMessages"]
             .iter()
-            .find_map(|key| object.get(*key).filter(|v| !is_empty(v)))
-            .or(wrapped.filter(|v| !is_empty(v)))
-            .or_else(|| {
-                object
-                    .get("detail")
-                    .filter(|v| v.is_array() && !is_empty(v))
-            })?;
+            .map(|key| object.get(*key))
+            .chain([wrapped, detail])
+            .find_map(|list| list.filter(|v| !is_empty(v)))?;
 
         let entries = list.as_array().map_or(&[][..], Vec::as_slice);
         let first = entries.first().and_then(Value::as_object);
