@@ -567,6 +567,22 @@ const FAMILIES: &[Row] = &[
         ..row("Pensopay 422", 422, r#"{"code":422,"message":"The given data was invalid.","errors":{"order_id":["The order id has already been taken."]}}"#, Validation, Some("422"), "The given data was invalid.", false) },
     // Fiserv, "Errors" (docs.fiserv.dev/public/docs/errors): an `errors` list of `{title, detail, source}`.
     row("Fiserv 400", 400, r#"{"errors":[{"title":"Missing 'name'","detail":"The 'name' field is required and must be specified","source":"Apigee"}]}"#, BadRequest, None, "The 'name' field is required and must be specified", false),
+    // EasyPost, "Errors" (docs.easypost.com/docs/errors): the error object's `errors` of FieldErrors.
+    Row { fields: &[("address", "Address not found"), ("street1", "House number is missing")],
+        ..row("EasyPost 422", 422, r#"{"error":{"code":"ADDRESS.VERIFY.FAILURE","message":"Address not found","errors":[{"field":"address","message":"Address not found","suggestion":null},{"field":"street1","message":"House number is missing","suggestion":null}]}}"#, Validation, Some("ADDRESS.VERIFY.FAILURE"), "Address not found", false) },
+    // Easyship, "Errors" (developers.easyship.com/reference-link/errors).
+    row("Easyship 422", 422, r#"{"error":{"code":"invalid_content","details":["Target is not included in the list"],"links":[{"kind":"documentation","name":"Errors","url":"https://developers.easyship.com/reference/errors"}],"message":"The request body content is not valid.","request_id":"01563646-58c1-4607-8fe0-cae3e92c4477","type":"invalid_request_error"}}"#, Validation, Some("invalid_content"), "The request body content is not valid.", false),
+    // Unity Gaming Services, "Lobby error messages" (docs.unity.com/lobby/lobby-error-messages):
+    // problem details with a numeric `code` (the page's example lacks a comma between its two
+    // `details`; added here).
+    row("Unity Lobby 400", 400, r#"{"title":"Bad Request","status":400,"code":16000,"detail":"request failed validation","details":[{"errorType":"validation","message":"count in body should be less than or equal to 100"},{"errorType":"validation","message":"skip in body should be greater than or equal to 0"}],"type":"http://unity3d/lobby/errors/validation-error"}"#, BadRequest, Some("16000"), "request failed validation", false),
+    // LobeHub, "API conventions" (lobehub.com/docs/development/api/conventions): the current error body.
+    row("LobeHub 404", 404, r#"{"success":false,"error":"Agent not found","timestamp":"2026-11-18T08:00:00.000Z"}"#, NotFound, None, "Agent not found", false),
+    // Telnyx, "API errors" (developers.telnyx.com/development/api-fundamentals/api-errors; the envelope
+    // as its Porting API errors page describes it: code, title, detail, source.pointer, meta.url).
+    Row { fields: &[("to", "A required parameter was missing.")],
+        ..row("Telnyx 10004", 422, r#"{"errors":[{"code":"10004","title":"Missing required parameter","detail":"A required parameter was missing.","source":{"pointer":"/to"},"meta":{"url":"https://developers.telnyx.com/docs/overview/errors/10004"}}]}"#, Validation, Some("10004"), "A required parameter was missing.", false) },
+    row("Telnyx 10011", 429, r#"{"errors":[{"code":"10011","title":"Too many requests","detail":"You have exceeded the maximum number of allowed requests.","meta":{"url":"https://developers.telnyx.com/docs/overview/errors/10011","retryable":true}}]}"#, RateLimited, Some("10011"), "You have exceeded the maximum number of allowed requests.", true),
     // Tencent Cloud, error response sample (tencentcloud.com/document/api/214/11603).
     row("Tencent Cloud", 400, r#"{"code":"5100","message":"(100004) incorrect projectId"}"#, BadRequest, Some("5100"), "(100004) incorrect projectId", false),
 ];
