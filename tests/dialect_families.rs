@@ -583,6 +583,10 @@ const FAMILIES: &[Row] = &[
     Row { fields: &[("to", "A required parameter was missing.")],
         ..row("Telnyx 10004", 422, r#"{"errors":[{"code":"10004","title":"Missing required parameter","detail":"A required parameter was missing.","source":{"pointer":"/to"},"meta":{"url":"https://developers.telnyx.com/docs/overview/errors/10004"}}]}"#, Validation, Some("10004"), "A required parameter was missing.", false) },
     row("Telnyx 10011", 429, r#"{"errors":[{"code":"10011","title":"Too many requests","detail":"You have exceeded the maximum number of allowed requests.","meta":{"url":"https://developers.telnyx.com/docs/overview/errors/10011","retryable":true}}]}"#, RateLimited, Some("10011"), "You have exceeded the maximum number of allowed requests.", true),
+    // Trello, "Rate Limits" (developer.atlassian.com/cloud/trello/guides/rest-api/rate-limits): no
+    // rate-limit header at all; the 429's `error` names the limit (token or key, 10 s windows).
+    row("Trello token limit", 429, r#"{"error":"API_TOKEN_LIMIT_EXCEEDED","message":"Rate limit exceeded"}"#, RateLimited, Some("API_TOKEN_LIMIT_EXCEEDED"), "Rate limit exceeded", true),
+    row("Trello key limit", 429, r#"{"error":"API_KEY_LIMIT_EXCEEDED","message":"Rate limit exceeded"}"#, RateLimited, Some("API_KEY_LIMIT_EXCEEDED"), "Rate limit exceeded", true),
     // Tencent Cloud, error response sample (tencentcloud.com/document/api/214/11603).
     row("Tencent Cloud", 400, r#"{"code":"5100","message":"(100004) incorrect projectId"}"#, BadRequest, Some("5100"), "(100004) incorrect projectId", false),
 ];
