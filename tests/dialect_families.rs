@@ -257,7 +257,9 @@ const FAMILIES: &[Row] = &[
     // `RATE_LIMIT_ERROR` is retried with backoff (Square, "ErrorCategory").
     row("Square 429", 429, r#"{"errors":[{"code":"RATE_LIMITED","detail":"This request was rate limited. Please retry later.","category":"RATE_LIMIT_ERROR"}]}"#, RateLimited, Some("RATE_LIMITED"), "This request was rate limited. Please retry later.", true),
     // Mistral, "Error glossary" (docs.mistral.ai/resources/error-glossary): the error shape.
-    row("Mistral 400", 400, r#"{"object":"error","message":"A human-readable description of the error.","type":"invalid_request_error","param":"model","code":"unknown_model"}"#, BadRequest, Some("unknown_model"), "A human-readable description of the error.", false),
+    // Its `param` names the parameter at fault: a field error.
+    Row { fields: &[("model", "A human-readable description of the error.")],
+        ..row("Mistral 400", 400, r#"{"object":"error","message":"A human-readable description of the error.","type":"invalid_request_error","param":"model","code":"unknown_model"}"#, BadRequest, Some("unknown_model"), "A human-readable description of the error.", false) },
     // Vercel, "REST API Errors" (vercel.com/docs/rest-api/errors).
     row("Vercel 403", 403, r#"{"error":{"code":"forbidden","message":"Not authorized"}}"#, Forbidden, Some("forbidden"), "Not authorized", false),
     // Its 429's `error.limit` is the window, `reset` in Unix seconds (`resetMs` the same in
@@ -489,6 +491,104 @@ const FAMILIES: &[Row] = &[
     // XML without a known message element: a sentence, never the tags' names.
     Row { headers: &[("content-type", "application/xml")],
         ..row("XML without Message", 409, r#"<?xml version="1.0"?><fault><id>42</id><text>The order was already shipped</text></fault>"#, Conflict, None, "The order was already shipped", false) },
+    // Audit of vendors5: vendors no row covered yet, each body as its docs show it.
+    // Deepgram, "Errors" (developers.deepgram.com/docs/errors): `err_code` and `err_msg`
+    // (before, no code, and the message read by the fallback walk, prefixed with the
+    // status phrase), beside its newer `category` shape.
+    row("Deepgram 400 err_code", 400, r#"{"err_code":"Bad Request","err_msg":"Bad Request: failed to process audio: corrupt or unsupported data","request_id":"uuid"}"#, BadRequest, Some("Bad Request"), "Bad Request: failed to process audio: corrupt or unsupported data", false),
+    row("Deepgram 400 category", 400, r#"{"category":"INVALID_JSON","message":"Invalid JSON submitted.","details":"Json deserialize error: missing field `xxx` at line 7 column 1","request_id":"uuid"}"#, BadRequest, Some("INVALID_JSON"), "Invalid JSON submitted.", false),
+    // Klarna, "Error handling" (docs.klarna.com/klarna-network-distribution/setup-your-integration/integration-resilience/error-handling):
+    // an `errors` entry says what is wrong in its `error_message` (before, "is invalid").
+    Row { fields: &[("line_items[0].quantity", "Parameter line_items[0].quantity must be greater than or equal to 1")],
+        ..row("Klarna VALIDATION_ERROR", 400, r#"{"error_id":"abcd1234-12ab-1234-abcd-abcd12345678","error_type":"INPUT_ERROR","error_code":"VALIDATION_ERROR","errors":[{"parameter":"line_items[0].quantity","error_message":"Parameter line_items[0].quantity must be greater than or equal to 1","doc_url":"https://docs.klarna.com/....."}]}"#, BadRequest, Some("VALIDATION_ERROR"), "Parameter line_items[0].quantity must be greater than or equal to 1", false) },
+    // Kustom (Klarna), "Error Handling" (docs.klarna.com/acquirer/kustom/additional-tools/integration-resilience/error-handling):
+    // "validation_errors: for VALIDATION_ERROR, an array of { parameter, reason, doc_url }"
+    // (the page's example is cut after the parameter's name; the rest is ours). Before, no field errors.
+    Row { fields: &[("line_items[0].quantity", "must be greater than or equal to 1")],
+        ..row("Kustom validation_errors", 400, r#"{"error_id":"abcd1234-12ab-1234-abcd-abcd12345678","error_code":"VALIDATION_ERROR","error_message":"One or more input parameters failed validation","validation_errors":[{"parameter":"line_items[0].quantity","reason":"must be greater than or equal to 1","doc_url":"https://docs.klarna.com/....."}]}"#, BadRequest, Some("VALIDATION_ERROR"), "One or more input parameters failed validation", false) },
+    // Klarna Open Banking, "Error format" (docs.openbanking.klarna.com/bank_universe/error-handling.html).
+    row("Klarna Open Banking 400", 400, r#"{"error_code":"VALIDATION_ERROR","error_messages":["size: must be less than or equal to 1000"],"correlation_id":"41636415-889d-47b7-9001-fea909b089a1"}"#, BadRequest, Some("VALIDATION_ERROR"), "size: must be less than or equal to 1000", false),
+    row("Klarna Open Banking 403", 403, r#"{"error_code":"API_TOKEN_INVALID","error_messages":["API token not valid!"],"correlation_id":"41636415-889d-47b7-9001-fea909b089a1"}"#, Forbidden, Some("API_TOKEN_INVALID"), "API token not valid!", false),
+    // Razorpay, "About Errors" (razorpay.com/docs/payments/payment-gateway/rainy-day/errors):
+    // `field` is the "name of the parameter in the API request that caused the error",
+    // `null` in the page's example; filled, it names a field error (before, none).
+    row("Razorpay 400", 400, r#"{"error":{"code":"BAD_REQUEST_ERROR","description":"Authentication failed due to incorrect otp","field":null,"source":"customer","step":"payment_authentication","reason":"invalid_otp","metadata":{"payment_id":"pay_EDNBKIP31Y4jl8","order_id":"order_DBJKIP31Y4jl8"}}}"#, BadRequest, Some("BAD_REQUEST_ERROR"), "Authentication failed due to incorrect otp", false),
+    Row { fields: &[("amount", "The amount must be atleast INR 1.00")],
+        ..row("Razorpay 400 with a field", 400, r#"{"error":{"code":"BAD_REQUEST_ERROR","description":"The amount must be atleast INR 1.00","field":"amount","source":"business","step":"payment_initiation","reason":"input_validation_failed","metadata":{}}}"#, BadRequest, Some("BAD_REQUEST_ERROR"), "The amount must be atleast INR 1.00", false) },
+    // Mollie, "Handling errors" (docs.mollie.com/reference/handling-errors): problem-like, with
+    // the `field` "that caused the issue" (before, no field error).
+    Row { fields: &[("amount", "The amount is higher than the maximum")],
+        ..row("Mollie 422", 422, r#"{"status":422,"title":"Unprocessable Entity","detail":"The amount is higher than the maximum","field":"amount","_links":{"documentation":{"href":"https://docs.mollie.com/overview/handling-errors","type":"text/html"}}}"#, Validation, None, "The amount is higher than the maximum", false) },
+    // Recurly v3 API, `Error` (type, message, `params`: "parameter specific errors",
+    // `[{param, message}]`; recurly-client-ruby's Recurly::Resources::Error). Before, none.
+    Row { fields: &[("code", "has already been taken")],
+        ..row("Recurly 422", 422, r#"{"error":{"type":"validation","message":"Code 'gold' has already been taken","params":[{"param":"code","message":"has already been taken"}]}}"#, Validation, Some("validation"), "Code 'gold' has already been taken", false) },
+    // WordPress REST API (and WooCommerce's, built on it): WP_REST_Request::has_valid_params
+    // answers `rest_invalid_param` with `data.params` mapping each parameter to its message
+    // (wp-includes/rest-api/class-wp-rest-request.php). Before, no field errors.
+    Row { fields: &[("status", "status is not one of publish, future, draft, pending, private.")],
+        ..row("WordPress rest_invalid_param", 400, r#"{"code":"rest_invalid_param","message":"Invalid parameter(s): status","data":{"status":400,"params":{"status":"status is not one of publish, future, draft, pending, private."},"details":{"status":{"code":"rest_not_in_enum","message":"status is not one of publish, future, draft, pending, private.","data":null}}}}"#, BadRequest, Some("rest_invalid_param"), "Invalid parameter(s): status", false) },
+    row("WooCommerce 401", 401, r#"{"code":"woocommerce_rest_cannot_view","message":"Sorry, you cannot list resources.","data":{"status":401}}"#, Unauthorized, Some("woocommerce_rest_cannot_view"), "Sorry, you cannot list resources.", false),
+    // Hume, "Errors" (dev.hume.ai/audio-decisions/docs/errors): `param` is a JSON pointer
+    // into the request (before, no field error); its gateway's 429 has a message only.
+    Row { fields: &[("questions.clarity.criteria", "score criteria must define at least 2 levels")],
+        ..row("Hume 400", 400, r#"{"type":"error","code":"question_invalid","message":"score criteria must define at least 2 levels","param":"/questions/clarity/criteria","request_id":"req_01JB8XA3C5RD"}"#, BadRequest, Some("question_invalid"), "score criteria must define at least 2 levels", false) },
+    row("Hume gateway 429", 429, r#"{"message":"API rate limit exceeded"}"#, RateLimited, None, "API rate limit exceeded", true),
+    // Alibaba Cloud Model Studio, OpenAI-compatible API "Errors" (help.aliyun.com/en/model-studio/openai-compatible-agents-api-errors).
+    Row { fields: &[("model", "$: required property 'model' not found")],
+        ..row("Model Studio 400", 400, r#"{"error":{"type":"invalid_request_error","code":"invalid_request_error","message":"$: required property 'model' not found","param":"model"}}"#, BadRequest, Some("invalid_request_error"), "$: required property 'model' not found", false) },
+    // OpenRouter, Responses API "Error Handling" (openrouter.ai/docs/api_reference/responses/error-handling).
+    row("OpenRouter invalid_prompt", 400, r#"{"error":{"code":"invalid_prompt","message":"Detailed error description"},"metadata":null}"#, BadRequest, Some("invalid_prompt"), "Detailed error description", false),
+    // Mastercard Developers: "to ensure a consistent experience across all Mastercard APIs",
+    // `{"Errors": {"Error": [{"Source", "ReasonCode", "Description", "Recoverable", "Details"}]}}`
+    // (community-pass-payment-apis/documentation/code-and-formats). Accept Payments' example
+    // (ob-accept-payments/documentation/code-and-formats) and Automatic Billing Updater's 400 and
+    // 429 samples (automatic-billing-updater/documentation/code-samples/httpstatus400-invalid-parameter,
+    // httpstatus429-too-many-requests). Before, no code and the message prefixed with the status
+    // phrase. `Recoverable` is not read: the 429 sample says `false` of a throttle.
+    row("Mastercard Accept Payments 400", 400, r#"{"Errors":{"Error":[{"Source":"Accept Payments API","ReasonCode":"INVALID_INPUT","Description":"Validation error occurred for the property: RedirectUrl","Recoverable":false,"Details":"The RedirectUrl field is required."}]}}"#, BadRequest, Some("INVALID_INPUT"), "Validation error occurred for the property: RedirectUrl", false),
+    row("Mastercard ABU 400", 400, r#"{"Errors":{"Error":[{"Source":"Validation","ReasonCode":"SYSTEM_ERROR","Description":"Invalid value for parameter","Recoverable":false,"Details":"Invalid Params"}]}}"#, BadRequest, Some("SYSTEM_ERROR"), "Invalid value for parameter", false),
+    row("Mastercard ABU 429", 429, r#"{"Errors":{"Error":[{"Source":"System","ReasonCode":"SYSTEM_ERROR","Description":"Too Many Requests","Recoverable":false,"Details":"Too many requests"}]}}"#, RateLimited, Some("SYSTEM_ERROR"), "Too Many Requests", true),
+    // QuickBooks Online, "Handling common errors" (developer.intuit.com/app/developer/qbo/docs/develop/troubleshooting/handling-common-errors):
+    // the JSON fault, with error 610's message and detail from the same page. Before, no code
+    // and the detail, prefixed with the status phrase, for the message.
+    row("QuickBooks 610", 400, r#"{"Fault":{"Error":[{"Message":"Object Not Found","Detail":"Object Not Found: Something you're trying to use has been made inactive. Check the fields with accounts.","code":"610","element":""}],"type":"ValidationFault"},"time":"2017-09-29T09:17:31.892-07:00"}"#, BadRequest, Some("610"), "Object Not Found", false),
+    // Omnisend, "API Responses" (api-docs.omnisend.com/v2026-03-15/reference/responses): RFC 9457
+    // with an `errors` entry per field.
+    Row { fields: &[("name", "Name is required"), ("content.email.fromEmail", "Must be a valid email address")],
+        ..row("Omnisend 400", 400, r#"{"type":"https://problems.omnisend.com/validation-failed","title":"Validation failed","status":400,"detail":"One or more fields are invalid.","errors":[{"field":"name","code":"required","message":"Name is required"},{"field":"content.email.fromEmail","code":"invalid_format","message":"Must be a valid email address"}]}"#, BadRequest, Some("https://problems.omnisend.com/validation-failed"), "One or more fields are invalid.", false) },
+    // Cartesia, "API errors" (docs.cartesia.ai/use-the-api/api-errors): `error_code`, `title`, `message`.
+    row("Cartesia 429", 429, r#"{"error_code":"concurrency_limited","title":"Too many concurrent requests","message":"You have exceeded your plan's concurrency limit.","request_id":"550e8400-e29b-41d4-a716-446655440000"}"#, RateLimited, Some("concurrency_limited"), "You have exceeded your plan's concurrency limit.", true),
+    // ElevenLabs, "API - Error Code 400 or 401" (help.elevenlabs.io/hc/en-us/articles/19572237925521):
+    // `detail` holds `{status, message}`.
+    row("ElevenLabs 400", 400, r#"{"detail":{"status":"max_character_limit_exceeded","message":"This request's text has 627 characters and exceeds the character limit of 333 characters for non signed in accounts."}}"#, BadRequest, Some("max_character_limit_exceeded"), "This request's text has 627 characters and exceeds the character limit of 333 characters for non signed in accounts.", false),
+    // Pensopay, "Error handling" (docs.pensopay.com/v2.0/reference/error-handling): a map of fields.
+    Row { fields: &[("order_id", "The order id has already been taken.")],
+        ..row("Pensopay 422", 422, r#"{"code":422,"message":"The given data was invalid.","errors":{"order_id":["The order id has already been taken."]}}"#, Validation, Some("422"), "The given data was invalid.", false) },
+    // Fiserv, "Errors" (docs.fiserv.dev/public/docs/errors): an `errors` list of `{title, detail, source}`.
+    row("Fiserv 400", 400, r#"{"errors":[{"title":"Missing 'name'","detail":"The 'name' field is required and must be specified","source":"Apigee"}]}"#, BadRequest, None, "The 'name' field is required and must be specified", false),
+    // EasyPost, "Errors" (docs.easypost.com/docs/errors): the error object's `errors` of FieldErrors.
+    Row { fields: &[("address", "Address not found"), ("street1", "House number is missing")],
+        ..row("EasyPost 422", 422, r#"{"error":{"code":"ADDRESS.VERIFY.FAILURE","message":"Address not found","errors":[{"field":"address","message":"Address not found","suggestion":null},{"field":"street1","message":"House number is missing","suggestion":null}]}}"#, Validation, Some("ADDRESS.VERIFY.FAILURE"), "Address not found", false) },
+    // Easyship, "Errors" (developers.easyship.com/reference-link/errors).
+    row("Easyship 422", 422, r#"{"error":{"code":"invalid_content","details":["Target is not included in the list"],"links":[{"kind":"documentation","name":"Errors","url":"https://developers.easyship.com/reference/errors"}],"message":"The request body content is not valid.","request_id":"01563646-58c1-4607-8fe0-cae3e92c4477","type":"invalid_request_error"}}"#, Validation, Some("invalid_content"), "The request body content is not valid.", false),
+    // Unity Gaming Services, "Lobby error messages" (docs.unity.com/lobby/lobby-error-messages):
+    // problem details with a numeric `code` (the page's example lacks a comma between its two
+    // `details`; added here).
+    row("Unity Lobby 400", 400, r#"{"title":"Bad Request","status":400,"code":16000,"detail":"request failed validation","details":[{"errorType":"validation","message":"count in body should be less than or equal to 100"},{"errorType":"validation","message":"skip in body should be greater than or equal to 0"}],"type":"http://unity3d/lobby/errors/validation-error"}"#, BadRequest, Some("16000"), "request failed validation", false),
+    // LobeHub, "API conventions" (lobehub.com/docs/development/api/conventions): the current error body.
+    row("LobeHub 404", 404, r#"{"success":false,"error":"Agent not found","timestamp":"2026-11-18T08:00:00.000Z"}"#, NotFound, None, "Agent not found", false),
+    // Telnyx, "API errors" (developers.telnyx.com/development/api-fundamentals/api-errors; the envelope
+    // as its Porting API errors page describes it: code, title, detail, source.pointer, meta.url).
+    Row { fields: &[("to", "A required parameter was missing.")],
+        ..row("Telnyx 10004", 422, r#"{"errors":[{"code":"10004","title":"Missing required parameter","detail":"A required parameter was missing.","source":{"pointer":"/to"},"meta":{"url":"https://developers.telnyx.com/docs/overview/errors/10004"}}]}"#, Validation, Some("10004"), "A required parameter was missing.", false) },
+    row("Telnyx 10011", 429, r#"{"errors":[{"code":"10011","title":"Too many requests","detail":"You have exceeded the maximum number of allowed requests.","meta":{"url":"https://developers.telnyx.com/docs/overview/errors/10011","retryable":true}}]}"#, RateLimited, Some("10011"), "You have exceeded the maximum number of allowed requests.", true),
+    // Trello, "Rate Limits" (developer.atlassian.com/cloud/trello/guides/rest-api/rate-limits): no
+    // rate-limit header at all; the 429's `error` names the limit (token or key, 10 s windows).
+    row("Trello token limit", 429, r#"{"error":"API_TOKEN_LIMIT_EXCEEDED","message":"Rate limit exceeded"}"#, RateLimited, Some("API_TOKEN_LIMIT_EXCEEDED"), "Rate limit exceeded", true),
+    row("Trello key limit", 429, r#"{"error":"API_KEY_LIMIT_EXCEEDED","message":"Rate limit exceeded"}"#, RateLimited, Some("API_KEY_LIMIT_EXCEEDED"), "Rate limit exceeded", true),
+    // Tencent Cloud, error response sample (tencentcloud.com/document/api/214/11603).
+    row("Tencent Cloud", 400, r#"{"code":"5100","message":"(100004) incorrect projectId"}"#, BadRequest, Some("5100"), "(100004) incorrect projectId", false),
 ];
 
 fn check(rows: &[Row]) {

@@ -109,11 +109,12 @@ impl RootKeys {
         match key {
             "error" if value.is_object() => Self::ERROR | Self::ERROR_OBJECT,
             "error" => Self::ERROR,
+            "detail" if value.is_object() => Self::DETAIL | Self::ERROR_OBJECT,
             "detail" => Self::DETAIL,
             "title" => Self::TITLE,
             "type" => Self::TYPE,
             "error_description" => Self::ERROR_DESCRIPTION,
-            "errors" => Self::ERRORS,
+            "errors" | "Errors" | "Fault" => Self::ERRORS,
             "errorMessages" | "tppMessages" => Self::ERROR_MESSAGES,
             "status" if value.is_object() => Self::STATUS | Self::ERROR_OBJECT,
             "requestError" if value.is_object() => Self::ERROR_OBJECT,

@@ -27,6 +27,7 @@ pub(crate) const MESSAGE_KEYS: &[&str] = &[
     "detail",
     "error_description",
     "description",
+    "Description",
     "errorMessage",
     "error_message",
     "errorSummary",
@@ -35,6 +36,7 @@ pub(crate) const MESSAGE_KEYS: &[&str] = &[
     "title",
     "err",
     "errmsg",
+    "err_msg",
     "retMsg",
     "error_messages",
     "error_codes",
@@ -47,6 +49,7 @@ pub(crate) const CODE_KEYS: &[&str] = &[
     "error_code",
     "errorCode",
     "errcode",
+    "err_code",
     "retCode",
     "serviceErrorCode",
     "ECODE",
@@ -297,6 +300,7 @@ const FIELD_KEYS: &[&str] = &[
 /// Keys under which an entry says what is wrong with its field.
 const FIELD_MESSAGE_KEYS: &[&str] = &[
     "message",
+    "error_message",
     "errorSummary",
     "detail",
     "description",
@@ -307,6 +311,22 @@ const FIELD_MESSAGE_KEYS: &[&str] = &[
     "code",
     "type",
 ];
+
+/// `message`, with "(and N more)" when it is the first of `count` errors.
+pub(crate) fn and_more(message: String, count: usize) -> String {
+    match count.saturating_sub(1) {
+        0 => message,
+        more => one_line(&format!("{message} (and {more} more)"), MAX_MESSAGE_CHARS),
+    }
+}
+
+/// The one field an error object names beside its message: Stripe's,
+/// Mistral's and Hume's `param` (`""` when none; Hume's a JSON pointer),
+/// Razorpay's and Mollie's `field` (`null`, or absent, when none).
+pub(crate) fn named_field(of: &Map<String, Value>, message: Option<&str>) -> Option<FieldError> {
+    let field = pick(of, &["param", "field"], |_, value| text(value))?;
+    Some(FieldError::from_parts(&normalise_pointer(&field), message?))
+}
 
 /// Field errors from any of the shapes APIs use:
 ///

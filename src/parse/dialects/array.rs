@@ -1,8 +1,8 @@
 //! A top-level JSON array of errors (Salesforce).
 
 use super::super::extract::{
-    code_in, field_errors, message_in, one_line, text, CODE_KEYS, MAX_CODE_CHARS, MAX_FIELD_ERRORS,
-    MAX_MESSAGE_CHARS, MAX_VISITED, MESSAGE_KEYS,
+    and_more, code_in, field_errors, message_in, one_line, text, CODE_KEYS, MAX_CODE_CHARS,
+    MAX_FIELD_ERRORS, MAX_VISITED, MESSAGE_KEYS,
 };
 use super::super::{Dialect, DialectInput, ErrorFields};
 use crate::FieldError;
@@ -39,13 +39,7 @@ impl Dialect for ErrorArray {
             [] => return None,
         };
         message.as_ref().or(code.as_ref())?;
-        let message = message.map(|message| match len {
-            1 => message,
-            n => one_line(
-                &format!("{message} (and {} more)", n - 1),
-                MAX_MESSAGE_CHARS,
-            ),
-        });
+        let message = message.map(|message| and_more(message, len));
         let entries = items.iter().take(MAX_VISITED).filter_map(Value::as_object);
         let named = entries.filter_map(|entry| Some((entry, entry.get("fields")?.as_array()?)));
         let mut errors: Vec<FieldError> = named

@@ -2,8 +2,8 @@
 
 use super::super::dialect::RootKeys;
 use super::super::extract::{
-    code, code_in, field_errors, message_in, one_line, text, FALLBACK_CODE_KEYS, MAX_MESSAGE_CHARS,
-    MESSAGE_KEYS,
+    and_more, code, code_in, field_errors, message_in, one_line, text, FALLBACK_CODE_KEYS,
+    MAX_MESSAGE_CHARS, MESSAGE_KEYS,
 };
 use super::super::{Dialect, DialectInput, ErrorFields};
 use serde_json::{Map, Value};
@@ -34,14 +34,17 @@ impl Dialect for ErrorsList {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
         let object =
             input.object_with(RootKeys::ERRORS | RootKeys::ERROR_MESSAGES | RootKeys::DETAIL)?;
+        // Mastercard's `{"Errors": {"Error": [...]}}` and QuickBooks'
+        // `{"Fault": {"Error": [...]}}` are the same list, wrapped.
+        let wrapper = object.get("Errors").or(object.get("Fault"));
+        let wrapped = wrapper.and_then(|wrapper| wrapper.get("Error"));
+        // FastAPI's `detail` list, last.
+        let detail = object.get("detail").filter(|v| v.is_array());
         let list = ["errors", "errorMessages", "tppMessages"]
             .iter()
-            .find_map(|key| object.get(*key).filter(|v| !is_empty(v)))
-            .or_else(|| {
-                object
-                    .get("detail")
-                    .filter(|v| v.is_array() && !is_empty(v))
-            })?;
+            .map(|key| object.get(*key))
+            .chain([wrapped, detail])
+            .find_map(|list| list.filter(|v| !is_empty(v)))?;
 
         let entries = list.as_array().map_or(&[][..], Vec::as_slice);
         let first = entries.first().and_then(Value::as_object);
@@ -77,7 +80,7 @@ fn is_empty(value: &Value) -> bool {
 /// The first entry's message (for a list of objects or strings), or a
 /// string list's text, or a field map's first "field: message".
 fn first_message(list: &Value, first: Option<&Map<String, Value>>, count: usize) -> Option<String> {
-    let mut message = match list {
+    let message = match list {
         Value::String(_) => return text(list),
         Value::Object(map) => {
             let (field, messages) = map.iter().next()?;
@@ -93,10 +96,7 @@ fn first_message(list: &Value, first: Option<&Map<String, Value>>, count: usize)
         },
         _ => return None,
     };
-    if count > 1 {
-        message = format!("{message} (and {} more)", count - 1);
-    }
-    Some(one_line(&message, MAX_MESSAGE_CHARS))
+    Some(one_line(&and_more(message, count), MAX_MESSAGE_CHARS))
 }
 
 fn entry_code(entry: &Map<String, Value>) -> Option<String> {
@@ -104,12 +104,8 @@ fn entry_code(entry: &Map<String, Value>) -> Option<String> {
         // eBay's `ErrorDetailV3.errorId`, a number ("a unique code that
         // identifies the particular error condition"); a string `errorId`
         // elsewhere may name the occurrence, not the condition.
-        .or_else(|| {
-            entry
-                .get("errorId")
-                .filter(|id| id.is_number())
-                .and_then(code)
-        })
+        .or_else(|| code(entry.get("errorId").filter(|id| id.is_number())?))
         .or_else(|| code_in(entry.get("extensions")?.as_object()?, &["code"]))
-        .or_else(|| code_in(entry, &["type", "id"]))
+        // Mastercard's `ReasonCode`.
+        .or_else(|| code_in(entry, &["ReasonCode", "type", "id"]))
 }

@@ -2,8 +2,9 @@
 
 use super::super::dialect::RootKeys;
 use super::super::extract::{
-    code, code_in, field_errors, is_identifier, is_number, message_in, nested_code, one_line, text,
-    CODE_KEYS, FALLBACK_CODE_KEYS, MAX_CODE_CHARS, MAX_FIELD_ERRORS, MAX_VISITED, MESSAGE_KEYS,
+    code, code_in, field_errors, is_identifier, is_number, message_in, named_field, nested_code,
+    one_line, text, CODE_KEYS, FALLBACK_CODE_KEYS, MAX_CODE_CHARS, MAX_FIELD_ERRORS, MAX_VISITED,
+    MESSAGE_KEYS,
 };
 use super::super::{Dialect, DialectInput, ErrorFields};
 use crate::FieldError;
@@ -37,9 +38,10 @@ use serde_json::{Map, Value};
 /// specific code wins when codes nest (PayPal's `details[].issue`, a string
 /// `reason` over a numeric `code` as Kubernetes' `Status` has). Field
 /// errors come from a `details` list or map of fields to lists (Zendesk's
-/// `{"requester": [{"description"}]}`), Kubernetes' `details.causes` and
+/// `{"requester": [{"description"}]}`), Kubernetes' `details.causes`,
 /// Okta's `errorCauses` (whose `"login: already exists"` summaries name
-/// their field). A string
+/// their field), Kustom's `validation_errors`, WordPress's `data.params`
+/// and a `param` or `field` naming the one field at fault. A string
 /// `error` is the code when another member holds the message or when it
 /// reads as an identifier (`invalid_auth`), and the message otherwise
 /// (`"Invalid API token provided"`).
@@ -92,14 +94,21 @@ impl Dialect for FlatError {
                 });
         }
         message.as_ref().or(code.as_ref())?;
-        if input.has_any(RootKeys::DETAILS | RootKeys::ERROR_CAUSES) {
+        // WordPress REST's `rest_invalid_param`: `{"code", "message", "data":
+        // {"status": 400, "params": {"status": "status is not one of ..."}}}`.
+        let data = |at| input.json().and_then(|json| json.pointer(at));
+        let params = data("/data/status").and(data("/data/params"));
+        errors.extend(params.map_or_else(Vec::new, field_errors));
+        errors.extend(named_field(object, message.as_deref()));
+        if input.has_any(RootKeys::DETAILS | RootKeys::ERROR_CAUSES | RootKeys::VALIDATION_ERRORS) {
             // Lists, and maps of fields to lists (Zendesk's `details`); any
             // other object under `details` is data (Kubernetes' Status).
             let listed = |v: &&Value| {
                 v.as_object()
                     .map_or(v.is_array(), |m| m.values().all(Value::is_array))
             };
-            let lists = ["details", "errorCauses"].map(|key| object.get(key).filter(listed));
+            let lists = ["details", "errorCauses", "validation_errors"]
+                .map(|key| object.get(key).filter(listed));
             errors.extend(lists.into_iter().flatten().flat_map(field_errors));
             let causes = object.get("details").and_then(|d| d.get("causes"));
             errors.extend(causes.into_iter().flat_map(field_errors));

@@ -2,13 +2,14 @@
 
 use super::super::dialect::RootKeys;
 use super::super::extract::{
-    code, code_in, field_errors_under, message_in, nested_code, one_line, text, MAX_MESSAGE_CHARS,
-    MESSAGE_KEYS,
+    code, code_in, field_errors_under, message_in, named_field, nested_code, one_line,
+    MAX_MESSAGE_CHARS, MESSAGE_KEYS,
 };
 use super::super::{BodyVerdict, Dialect, DialectInput, ErrorFields};
 use serde_json::{Map, Value};
 
-/// An error object under `error` (or under `status` when it holds a
+/// An error object under `error` (or under `status`, or an object `detail`
+/// as FastAPI's `HTTPException` sends ElevenLabs' errors, when it holds a
 /// message, as CoinGecko's and CoinMarketCap's `{"status": {"error_code",
 /// "error_message"}}`, or GSMA OneAPI's `{"requestError":
 /// {"serviceException" | "policyException": {"messageId", "text",
@@ -23,11 +24,12 @@ use serde_json::{Map, Value};
 /// error: a string `code`, then `status` (Google's `"RESOURCE_EXHAUSTED"`),
 /// then `type`, then the numeric `code` stringified (`"404"`). Field errors
 /// come from `details` (Google's `BadRequest.fieldViolations`, Azure's
-/// `target`), `errors` (Google's older `{"location", "message"}` list) and
-/// Stripe's `param`. When codes nest, the most specific wins: the deepest
-/// `innererror` code (Azure, OData v4), a Google `ErrorInfo.reason` in
-/// `details` or an older `errors[].reason`. A `google.rpc.QuotaFailure` in
-/// `details` marks a quota ([`BodyVerdict::RateLimited`]); Facebook's
+/// `target`), `errors` (Google's older `{"location", "message"}` list),
+/// Recurly's `params` and Stripe's `param` (Razorpay's `field`). When codes
+/// nest, the most specific wins: the deepest `innererror` code (Azure,
+/// OData v4), a Google `ErrorInfo.reason` in `details` or an older
+/// `errors[].reason`. A `google.rpc.QuotaFailure` in `details` marks a
+/// quota ([`BodyVerdict::RateLimited`]); Facebook's
 /// `is_transient: true` is [`BodyVerdict::Transient`], and
 /// [`BodyVerdict::Throttled`] with its rate-limit codes (4, 17, 32, 613).
 /// Everything else in the object (a 426's `min_version`
@@ -42,6 +44,8 @@ impl Dialect for NestedError {
         // holds a message (another `status` object is data); GSMA OneAPI
         // under `requestError`, as a service or a policy exception.
         let [error, status, request] = ["error", "status", "requestError"].map(|key| root.get(key));
+        // FastAPI's `HTTPException` with an object `detail` (ElevenLabs).
+        let status = root.get("detail").filter(|d| d.is_object()).or(status);
         let exception = ["serviceException", "policyException"];
         let one_api = request.and_then(|r| exception.iter().find_map(|key| r.get(*key)));
         let in_status = error.is_none() && one_api.is_none();
@@ -73,13 +77,8 @@ impl Dialect for NestedError {
             .or_else(|| nested_code(error))
             .or(string_code)
             .or_else(|| code_in(error, &["code", "error_code", "status"]));
-        let mut errors = field_errors_under(error, &["details", "errors"]);
-        // Stripe names the offending parameter (and sends `""` when none).
-        if let (Some(param), Some(message)) =
-            (error.get("param").and_then(text), message.as_deref())
-        {
-            errors.push(crate::FieldError::new(param, message));
-        }
+        let mut errors = field_errors_under(error, &["details", "errors", "params"]);
+        errors.extend(named_field(error, message.as_deref()));
         let mut fields = ErrorFields::of(code, message, errors);
         fields.verdict = transient_verdict(error).or_else(|| google_rpc_verdict(error));
         Some(fields)

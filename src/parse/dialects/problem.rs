@@ -1,7 +1,7 @@
 //! RFC 9457 problem details.
 
 use super::super::dialect::RootKeys;
-use super::super::extract::{code_in, field_errors_under, message_in};
+use super::super::extract::{code_in, field_errors_under, message_in, named_field};
 use super::super::{Dialect, DialectInput, ErrorFields};
 
 /// RFC 9457 problem details: `{"type", "title", "status", "detail",
@@ -17,7 +17,7 @@ use super::super::{Dialect, DialectInput, ErrorFields};
 /// the status phrase), no code to read a verdict from. Field errors come
 /// from an `errors` list (`{"detail", "pointer"}`, as RFC 9457's own
 /// example), an `errors` map (ASP.NET), or `invalid-params` (RFC 7807's
-/// example).
+/// example), or one `field` named beside the message (Mollie's).
 /// Extension members stay available through [`ApiError::details`](crate::ApiError::details).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ProblemDetails;
@@ -48,7 +48,8 @@ impl Dialect for ProblemDetails {
         let message = message_in(object, &["detail", "title"]);
         let code = code_in(object, &["code", "error_code", "errorCode", "type"]);
         let lists = ["errors", "invalid-params", "invalid_params", "violations"];
-        let errors = field_errors_under(object, &lists);
+        let mut errors = field_errors_under(object, &lists);
+        errors.extend(named_field(object, message.as_deref()));
         Some(ErrorFields::of(code, message, errors))
     }
 }
