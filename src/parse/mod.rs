@@ -104,7 +104,8 @@
 //!
 //! Bad input is never fatal: malformed or deeply nested JSON (serde_json's
 //! recursion limit), invalid UTF-8 and binary garbage all fall through to
-//! [`PlainText`]; messages are made one line and bounded to 1024
+//! [`PlainText`]; messages are made one line (control characters become
+//! spaces, bidirectional controls go) and bounded to 1024
 //! characters, codes and field names to 128, field errors to 100. Every
 //! dialect is linear in the body: lists are read up to 1024 entries,
 //! nesting (field trees, `innererror` chains, tag paths) followed 8 levels
