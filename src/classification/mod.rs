@@ -141,20 +141,17 @@ impl Failure {
         }
     }
 
-    /// Records the server's explicit retry verdict (`x-should-retry`,
-    /// `Stripe-Should-Retry`), which also sets the retry verdict. A server
-    /// that says "retry" vouches that the request is safe to repeat, so the
-    /// retry layer honours it even for non-idempotent requests.
-    pub fn with_server_verdict(mut self, verdict: Option<bool>) -> Self {
-        if let Some(retry) = verdict {
-            self.retryable = retry;
-        }
-        self.server_verdict = verdict;
-        self
-    }
-
     config_setters! {
         self;
+
+        /// Records the server's explicit retry verdict (`x-should-retry`,
+        /// `Stripe-Should-Retry`), which also sets the retry verdict. A server
+        /// that says "retry" vouches that the request is safe to repeat, so the
+        /// retry layer honours it even for non-idempotent requests.
+        pub fn with_server_verdict(verdict: Option<bool>) |c| {
+            c.retryable = verdict.unwrap_or(c.retryable);
+            c.server_verdict = verdict;
+        };
 
         /// Sets the retry verdict.
         pub fn with_retryable(retryable: bool) |c| c.retryable = retryable;

@@ -3,6 +3,7 @@
 
 use super::status::{code_name, decode_grpc_message, grpc_status};
 use crate::hints::MAX_HINT;
+use crate::redact::decode_base64;
 use http::{HeaderMap, HeaderName};
 use std::time::Duration;
 
@@ -149,21 +150,6 @@ pub(crate) fn status_metadata(headers: &HeaderMap) -> HeaderMap {
 /// copies every header.)
 pub(crate) fn status_details(headers: &HeaderMap) -> Option<Vec<u8>> {
     decode_base64(headers.get(GRPC_STATUS_DETAILS)?.as_bytes())
-}
-
-/// Standard base64, padded or not (gRPC's `-bin` headers may be either);
-/// `None` for anything else. The `base64` crate (already in every tonic
-/// build), set to accept either padding.
-fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
-    use base64::engine::{
-        general_purpose::GeneralPurpose, DecodePaddingMode, GeneralPurposeConfig,
-    };
-    use base64::Engine;
-    const LENIENT: GeneralPurpose = GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-    );
-    LENIENT.decode(text).ok()
 }
 
 #[cfg(test)]

@@ -220,19 +220,13 @@ impl<'a> Members<'a, '_> {
             name: self.text(),
             ..Member::default()
         };
-        if self.eat(b'=') {
-            member.value = Some(self.text());
-        }
+        member.value = self.eat(b'=').then(|| self.text());
         // Parameters past the cap are not parsed: the skip below passes
         // over them in one scan.
         while member.len < MAX_PARAMS && self.eat(b';') {
             let key = self.bare();
-            let value = if self.eat(b'=') {
-                self.value()
-            } else {
-                Value::Other
-            };
-            member.push(key, value);
+            let value = self.eat(b'=').then(|| self.value());
+            member.push(key, value.unwrap_or(Value::Other));
         }
         // Skip what we could not read, up to the next member.
         loop {

@@ -135,14 +135,9 @@ impl RequestSecrets {
     /// Recurly's and Chargebee's clients send theirs); the whole value
     /// when it holds no `:`. The decoded bytes are dropped at once.
     fn push_basic_secret(&mut self, credential: &[u8], cap: usize, min: usize) {
-        use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-        use base64::{alphabet, Engine};
         // With its `=` padding or without: some clients leave it out, and
         // servers accept (and quote) the credential either way.
-        let padding = DecodePaddingMode::Indifferent;
-        let config = GeneralPurposeConfig::new().with_decode_padding_mode(padding);
-        let engine = GeneralPurpose::new(&alphabet::STANDARD, config);
-        let Ok(decoded) = engine.decode(credential) else {
+        let Some(decoded) = decode_base64(credential) else {
             return;
         };
         let secret = match memchr::memchr(b':', &decoded) {
@@ -208,6 +203,18 @@ fn split_scheme(bytes: &[u8]) -> (Option<&[u8]>, &[u8]) {
         Some(space) => (Some(&bytes[..space]), bytes[space + 1..].trim_ascii()),
         None => (None, bytes),
     }
+}
+
+/// Standard base64, padded or not (a `Basic` credential and gRPC's `-bin`
+/// headers may be either); `None` for anything else.
+pub(crate) fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    use base64::{alphabet, Engine};
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    LENIENT.decode(text).ok()
 }
 
 /// The hash of `bytes` as [`fold_hex`] folds them, copying nothing.

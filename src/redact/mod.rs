@@ -66,6 +66,8 @@ mod names;
 mod rules;
 mod uri;
 
+#[cfg(feature = "grpc")]
+pub(crate) use echo::decode_base64;
 pub(crate) use echo::{form_encoded, RequestSecrets, Scrubber};
 pub(crate) use names::is_secret_name;
 pub use names::is_secret_param;

@@ -60,7 +60,7 @@ pin_project! {
                 // The attempt first: a layer below held it unsent, or not.
                 let mut state = this.state;
                 let unsent = crate::context::unsent_when(|| state.set(State::Done));
-                this.call.count_unsent(unsent);
+                this.call.unsent += u32::from(unsent);
                 let report = this.call.report(None);
                 this.call.telemetry.dropped(&report, in_flight, unsent);
                 // Nothing sent: to a retry layer above, its attempt was
@@ -295,14 +295,6 @@ impl<S, B, P> Call<S, B, P> {
     fn report(&self, reason: Option<StopReason>) -> RetryReport {
         RetryReport::new(self.attempts - self.unsent, self.waited).with_stop(reason)
     }
-
-    /// Counts the last attempt among those that sent nothing when it did
-    /// not (`unsent`): the report counts the others.
-    fn count_unsent(&mut self, unsent: bool) {
-        if unsent {
-            self.unsent += 1;
-        }
-    }
 }
 
 impl<S, B, P> Call<S, B, P>
@@ -503,7 +495,7 @@ where
         let auth = error.and_then(Error::auth_report);
         let unsent = auth.map_or(refused || withheld, |auth| auth.sends() == 0)
             || error.is_some_and(|error| error.retries().attempts() == 0);
-        self.count_unsent(unsent);
+        self.unsent += u32::from(unsent);
         let failure = Failure {
             kind,
             code,
@@ -613,7 +605,7 @@ where
         reason: StopReason,
         unsent: bool,
     ) -> Output<T> {
-        self.count_unsent(unsent);
+        self.unsent += u32::from(unsent);
         let report = self.report(Some(reason));
         error.set_retries(report);
         let failure = Failure {

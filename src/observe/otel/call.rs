@@ -76,9 +76,7 @@ impl Call {
     /// it drops.
     pub(crate) fn dropped(&mut self, attempts: u32, unsent: bool) {
         if let Some(state) = self.0.as_deref_mut() {
-            if unsent {
-                state.in_flight = false;
-            }
+            state.in_flight &= !unsent;
             state.cancelled(attempts);
         }
     }
@@ -242,10 +240,7 @@ impl State {
         let now = Instant::now();
         // An attempt never sent is no HTTP request (OTel's HTTP client
         // conventions): neither this metric nor the call counts it.
-        if !std::mem::take(&mut self.in_flight) {
-            return now;
-        }
-        if failure.is_some_and(|f| f.unsent) {
+        if !std::mem::take(&mut self.in_flight) || failure.is_some_and(|f| f.unsent) {
             return now;
         }
         let seconds = now

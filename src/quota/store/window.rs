@@ -677,11 +677,8 @@ impl ScopeState {
             };
             // (Reset 0 says only that the window ends within the second:
             // a vendor that truncates says so all through its last one.)
-            let within = if report.reset == Some(0) {
-                now + WHOLE_SECOND
-            } else {
-                now
-            };
+            let truncates = report.reset == Some(0);
+            let within = now + if truncates { WHOLE_SECOND } else { 0 };
             let window = Window {
                 policy,
                 limit: report.limit,
@@ -723,11 +720,7 @@ impl ScopeState {
             // little left as the window has, or less.
             Some(current) => reset_at > current + NEW_WINDOW_AFTER && remaining > window.remaining,
         };
-        let reset_at = if window.truncated {
-            reset_at + WHOLE_SECOND
-        } else {
-            reset_at
-        };
+        let reset_at = reset_at + if window.truncated { WHOLE_SECOND } else { 0 };
         // An earlier end: a window that ended before this one began (an
         // answer to a request sent before this one was learned, back
         // after: answers' latencies vary) says nothing of this one (taken
