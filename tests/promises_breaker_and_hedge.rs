@@ -2077,6 +2077,48 @@ mod in_the_full_stack {
         }
     }
 
+    /// Breaker docs ("calls then fail at once, **without being sent**";
+    /// while the probe is out the others are refused), hedge docs
+    /// ("Placement": each attempt "still passes the breaker"), and the
+    /// retry layer's own count (`max_attempts` "counts sends: a breaker's
+    /// refusals sent nothing"): the first attempt of a slow call is the
+    /// half-open probe, and its hedge, 100 ms in, is refused by the
+    /// breaker, unsent. One request reached the upstream: no hedge is
+    /// reported sent, and the call's `attempts` is 1, with or without
+    /// retries below. (Before the fix: "sent 1" and 2 attempts.)
+    #[cfg(feature = "opentelemetry")]
+    #[tokio::test(start_paused = true)]
+    async fn a_hedge_the_breaker_refused_was_never_sent() {
+        use super::{call, open_with, timed, Twice};
+        for attempts in [1, 3] {
+            let (upstream, sent) = timed::<Twice>(|_, _| (500, super::reply(200, &[], "")));
+            let breaker = super::CircuitBreakerLayer::new()
+                .minimum_calls(2)
+                .break_duration(S(1), S(10));
+            open_with(&breaker, &[]).await;
+            tokio::time::advance(S(1)).await;
+            let reader = MetricsReader::new();
+            let policy = RetryPolicy::default().max_attempts(attempts);
+            let client = ApiErrorsLayer::new()
+                .retry(policy.metrics(reader.metrics()))
+                .breaker(breaker)
+                .hedge(
+                    HedgeLayer::fixed(MS(100))
+                        .no_budget()
+                        .metrics(reader.metrics()),
+                )
+                .layer(upstream);
+            let started = Instant::now();
+            assert_eq!(call(&client).await.unwrap().status(), 200);
+            assert_eq!(started.elapsed(), MS(500), "the probe's answer");
+            assert_eq!(sent.load(SeqCst), 1, "the hedge was refused unsent");
+            let events = hedge_events(&reader);
+            assert!(events.is_empty(), "max_attempts({attempts}): {events:?}");
+            let counted = reader.histogram_sum("tower_api_errors.call.attempts");
+            assert_eq!(counted, 1, "max_attempts({attempts})");
+        }
+    }
+
     /// Auth docs (a refresh after a 401 that fails ends the call:
     /// `RefreshFailed`) with the hedge above: the vendor answers the first
     /// attempt 401 in 10 ms, and its re-send waits for a refresh that fails

@@ -451,10 +451,13 @@ where
                 let Poll::Ready(Some((result, latency))) = slot.as_mut().poll_answer(cx) else {
                     continue;
                 };
+                let result = result.map_err(|error| Error::from_inner(error, None));
                 if hedge {
+                    // Refused below (a breaker, a quota): no hedge was sent.
+                    this.unsent
+                        .take_if(|_| result.as_ref().is_err_and(Error::never_sent));
                     this.call.hedge_left(this.unsent, slot);
                 }
-                let result = result.map_err(|error| Error::from_inner(error, None));
                 let judged = judge(&result);
                 let config = &this.call.config;
                 let (key, now) = (this.call.key, Instant::now());
@@ -494,18 +497,16 @@ where
                 if due {
                     this.timer.set(Timer::Due);
                     match send_hedge(this.spare, this.call, cx) {
+                        // (Either way the hedge is given up: the timer, `Due`,
+                        // holds nothing, and is not looked at again.)
                         Poll::Ready(Some((future, holds))) => {
                             let sent = Instant::now();
                             this.second.set(Attempt::Running { future, sent });
                             *this.unsent = Some(holds);
-                            this.timer.set(Timer::Off);
                             continue;
                         }
                         Poll::Pending => {}
-                        Poll::Ready(None) => {
-                            *this.spare = None;
-                            this.timer.set(Timer::Off);
-                        }
+                        Poll::Ready(None) => *this.spare = None,
                     }
                 }
             }
