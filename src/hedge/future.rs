@@ -219,7 +219,9 @@ impl<S> Call<S> {
             refused: false,
             unsent: false,
         });
-        let report = below.filter(|r| r.attempts() > 1).unwrap_or_else(|| {
+        // (Below's when it retried, or when nothing was sent: its own stop.)
+        let report = below.filter(|r| r.attempts() > 1 || target.attempts == 0);
+        let report = report.unwrap_or_else(|| {
             RetryReport::new(target.attempts, Duration::ZERO)
                 .with_stop(failure.is_some().then_some(stopped))
         });
@@ -452,11 +454,13 @@ where
                     continue;
                 };
                 let result = result.map_err(|error| Error::from_inner(error, None));
+                // Refused below (a breaker, a quota): never sent, not counted.
+                let refused = result.as_ref().is_err_and(Error::never_sent);
                 if hedge {
-                    // Refused below (a breaker, a quota): no hedge was sent.
-                    this.unsent
-                        .take_if(|_| result.as_ref().is_err_and(Error::never_sent));
+                    this.unsent.take_if(|_| refused);
                     this.call.hedge_left(this.unsent, slot);
+                } else if let (true, Some(target)) = (refused, &mut this.call.target) {
+                    target.attempts -= 1;
                 }
                 let judged = judge(&result);
                 let config = &this.call.config;
