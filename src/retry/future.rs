@@ -299,9 +299,7 @@ impl<S, B, P> Call<S, B, P> {
     /// Counts the last attempt among those that sent nothing when it did
     /// not (`unsent`): the report counts the others.
     fn count_unsent(&mut self, unsent: bool) {
-        if unsent {
-            self.unsent += 1;
-        }
+        self.unsent += u32::from(unsent);
     }
 }
 
