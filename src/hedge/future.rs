@@ -219,8 +219,9 @@ impl<S> Call<S> {
             refused: false,
             unsent: false,
         });
-        // (Below's when it retried, or when nothing was sent: its own stop.)
-        let report = below.filter(|r| r.attempts() > 1 || target.attempts == 0);
+        // (Below's when it retried, or when it sent nothing: its own stop.)
+        let nothing = target.attempts == 0;
+        let report = below.filter(|r| r.attempts() > 1 || nothing && r.attempts() == 0);
         let report = report.unwrap_or_else(|| {
             RetryReport::new(target.attempts, Duration::ZERO)
                 .with_stop(failure.is_some().then_some(stopped))
