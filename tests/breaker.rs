@@ -288,6 +288,49 @@ async fn a_vendor_that_only_rate_limits_never_opens_it() {
     assert_eq!(served.load(Ordering::SeqCst), 200, "every call was sent");
 }
 
+/// Breaker docs (src/breaker/mod.rs "What it does differently": "a
+/// request a layer below refused without sending (quota, auth) never
+/// count[s]: a vendor that only rate limits is answering") and issue 26's
+/// target ("Rate-limiting vendor: the breaker never opens"). The vendor
+/// announces its window spent (`remaining: 0`, reset in 5 s); the quota
+/// layer below the breaker holds the calls that follow for the reset, and
+/// the retry layer's 1 s deadline cuts them there, nothing sent. They are
+/// no timeouts of the upstream: the breaker stays closed and, once the
+/// window resets, calls are sent. (Before the fix: each cut counted as a
+/// timeout, and the second call was refused "upstream failing".)
+#[tokio::test(start_paused = true)]
+async fn calls_cut_while_the_quota_holds_them_never_open_it() {
+    let served = Arc::new(AtomicU32::new(0));
+    let counter = served.clone();
+    let addr = support::serve(move |_req| {
+        let first = counter.fetch_add(1, Ordering::SeqCst) == 0;
+        let remaining = if first { "0" } else { "99" };
+        let headers = [
+            ("x-ratelimit-limit", "100"),
+            ("x-ratelimit-remaining", remaining),
+            ("x-ratelimit-reset", "5"),
+        ];
+        async move { support::response(200, &headers, "{}") }
+    })
+    .await;
+    let client = tower_api_errors::ApiErrorsLayer::new()
+        .retry(RetryPolicy::default().deadline(Duration::from_secs(1)))
+        .quota(tower_api_errors::QuotaLayer::new())
+        .breaker(CircuitBreakerLayer::new().minimum_calls(2))
+        .layer(support::client());
+    client.clone().oneshot(get(addr)).await.unwrap();
+    for _ in 0..3 {
+        let error = client.clone().oneshot(get(addr)).await.unwrap_err();
+        assert!(error.circuit_open().is_none(), "{error}");
+        assert_eq!(error.retries().attempts(), 0, "held unsent: {error}");
+    }
+    assert_eq!(served.load(Ordering::SeqCst), 1);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after_reset = client.clone().oneshot(get(addr)).await;
+    assert_eq!(after_reset.unwrap().status(), 200);
+    assert_eq!(served.load(Ordering::SeqCst), 2);
+}
+
 #[tokio::test(start_paused = true)]
 async fn transport_failures_open_it_and_a_dropped_probe_frees_its_place() {
     let addr = support::refused_addr();

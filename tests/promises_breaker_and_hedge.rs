@@ -2077,6 +2077,84 @@ mod in_the_full_stack {
         }
     }
 
+    /// Breaker docs ("calls then fail at once, **without being sent**";
+    /// while the probe is out the others are refused), hedge docs
+    /// ("Placement": each attempt "still passes the breaker"), and the
+    /// retry layer's own count (`max_attempts` "counts sends: a breaker's
+    /// refusals sent nothing"): the first attempt of a slow call is the
+    /// half-open probe, and its hedge, 100 ms in, is refused by the
+    /// breaker, unsent. One request reached the upstream: no hedge is
+    /// reported sent, and the call's `attempts` is 1, with or without
+    /// retries below. (Before the fix: "sent 1" and 2 attempts.)
+    #[cfg(feature = "opentelemetry")]
+    #[tokio::test(start_paused = true)]
+    async fn a_hedge_the_breaker_refused_was_never_sent() {
+        use super::{call, open_with, timed, Twice};
+        for attempts in [1, 3] {
+            let (upstream, sent) = timed::<Twice>(|_, _| (500, super::reply(200, &[], "")));
+            let breaker = super::CircuitBreakerLayer::new()
+                .minimum_calls(2)
+                .break_duration(S(1), S(10));
+            open_with(&breaker, &[]).await;
+            tokio::time::advance(S(1)).await;
+            let reader = MetricsReader::new();
+            let policy = RetryPolicy::default().max_attempts(attempts);
+            let client = ApiErrorsLayer::new()
+                .retry(policy.metrics(reader.metrics()))
+                .breaker(breaker)
+                .hedge(
+                    HedgeLayer::fixed(MS(100))
+                        .no_budget()
+                        .metrics(reader.metrics()),
+                )
+                .layer(upstream);
+            let started = Instant::now();
+            assert_eq!(call(&client).await.unwrap().status(), 200);
+            assert_eq!(started.elapsed(), MS(500), "the probe's answer");
+            assert_eq!(sent.load(SeqCst), 1, "the hedge was refused unsent");
+            let events = hedge_events(&reader);
+            assert!(events.is_empty(), "max_attempts({attempts}): {events:?}");
+            let counted = reader.histogram_sum("tower_api_errors.call.attempts");
+            assert_eq!(counted, 1, "max_attempts({attempts})");
+        }
+    }
+
+    /// The same, of a first attempt: a hedged GET that an open breaker
+    /// refuses (`Retry-After: 30`, past the call's 2 s deadline) sent
+    /// nothing, as the POST beside it, which is not hedged: the hedge
+    /// layer records the call as the retry layer does, 0 attempts and a
+    /// fail-fast at the deadline. (Before the fix: 1 attempt, stopped at
+    /// `max_attempts`, no fail-fast.)
+    #[cfg(feature = "opentelemetry")]
+    #[tokio::test(start_paused = true)]
+    async fn a_hedged_call_the_breaker_refused_sent_nothing() {
+        use super::{open_with, timed, Twice, API};
+        for method in [http::Method::GET, http::Method::POST] {
+            let (upstream, sent) = timed::<Twice>(|_, _| (10, super::reply(200, &[], "")));
+            let breaker = super::CircuitBreakerLayer::new();
+            open_with(&breaker, &[("retry-after", "30")]).await;
+            let reader = MetricsReader::new();
+            let policy = RetryPolicy::default().deadline(S(2));
+            let client = ApiErrorsLayer::new()
+                .retry(policy.metrics(reader.metrics()))
+                .breaker(breaker)
+                .hedge(HedgeLayer::fixed(MS(100)).metrics(reader.metrics()))
+                .layer(upstream);
+            let request = Request::builder().method(method.clone()).uri(API);
+            let request = request
+                .body(http_body_util::Full::new(Bytes::new()))
+                .unwrap();
+            let error = client.oneshot(request).await.unwrap_err();
+            assert!(error.circuit_open().is_some(), "{method}: {error}");
+            assert_eq!(sent.load(SeqCst), 0);
+            let counted = reader.histogram_sum("tower_api_errors.call.attempts");
+            assert_eq!(counted, 0, "{method}");
+            let failed_fast = "tower_api_errors.failed_fast";
+            let reasons = reader.counter_points(failed_fast, "tower_api_errors.failed_fast.reason");
+            assert_eq!(reasons, ["deadline 1"], "{method}");
+        }
+    }
+
     /// Auth docs (a refresh after a 401 that fails ends the call:
     /// `RefreshFailed`) with the hedge above: the vendor answers the first
     /// attempt 401 in 10 ms, and its re-send waits for a refresh that fails

@@ -55,8 +55,9 @@
 //! [`RetryLayer`](crate::RetryLayer) drops the attempt (the call ends with
 //! a transport error), marking the drop as a cut (crate-internal): a layer
 //! below that sees its future dropped unanswered then knows the upstream
-//! did not answer in time (the circuit breaker counts a timeout), where a
-//! drop by the caller (its own timeout, a lost race) tells nothing. It
+//! did not answer in time (the circuit breaker counts a timeout), unless a
+//! layer below it held the attempt unsent (next section), where a drop by
+//! the caller (its own timeout, a lost race) tells nothing. It
 //! reaches the futures dropped with the attempt, while it is dropped (see
 //! below for which).
 //!
@@ -225,9 +226,12 @@ impl<T: Copy> Drop for Setting<T> {
 }
 
 /// True while an attempt the call's deadline cut is being dropped: what a
-/// layer below, dropped unanswered, tells from a caller's cancellation.
+/// layer below, dropped unanswered, tells from a caller's cancellation;
+/// false once a layer further below marked it never sent (dropped first,
+/// as it is inside): held, the upstream was never asked, so it did not
+/// fail to answer in time.
 pub(crate) fn cut_by_deadline() -> bool {
-    CUTTING.get()
+    CUTTING.get() && !UNSENT.get()
 }
 
 pin_project! {

@@ -189,6 +189,17 @@ impl Error {
         }
     }
 
+    /// Whether the attempt that ended so was never sent: refused below (a
+    /// quota, a breaker) with no retry layer between, or ended before a
+    /// send by the auth layer or by a retry layer below (which counts the
+    /// attempts it sent).
+    pub(crate) fn never_sent(&self) -> bool {
+        let report = self.retries();
+        let refusal = matches!(self, Error::RateLimited(_) | Error::CircuitOpen(_));
+        let unsent_by_auth = self.auth_report().is_some_and(|auth| auth.sends() == 0);
+        unsent_by_auth || report.attempts() == 0 || refusal && report.stopped().is_none()
+    }
+
     /// Attempts sent and time waited between them.
     pub fn retries(&self) -> RetryReport {
         each_variant!(self, error => error.retries())

@@ -219,7 +219,10 @@ impl<S> Call<S> {
             refused: false,
             unsent: false,
         });
-        let report = below.filter(|r| r.attempts() > 1).unwrap_or_else(|| {
+        // (Below's when it retried, or when it sent nothing: its own stop.)
+        let nothing = target.attempts == 0;
+        let report = below.filter(|r| r.attempts() > 1 || nothing && r.attempts() == 0);
+        let report = report.unwrap_or_else(|| {
             RetryReport::new(target.attempts, Duration::ZERO)
                 .with_stop(failure.is_some().then_some(stopped))
         });
@@ -451,10 +454,15 @@ where
                 let Poll::Ready(Some((result, latency))) = slot.as_mut().poll_answer(cx) else {
                     continue;
                 };
-                if hedge {
-                    this.call.hedge_left(this.unsent, slot);
-                }
                 let result = result.map_err(|error| Error::from_inner(error, None));
+                // Refused below (a breaker, a quota): never sent, not counted.
+                let refused = result.as_ref().is_err_and(Error::never_sent);
+                if hedge {
+                    this.unsent.take_if(|_| refused);
+                    this.call.hedge_left(this.unsent, slot);
+                } else if let (true, Some(target)) = (refused, &mut this.call.target) {
+                    target.attempts -= 1;
+                }
                 let judged = judge(&result);
                 let config = &this.call.config;
                 let (key, now) = (this.call.key, Instant::now());
@@ -494,18 +502,16 @@ where
                 if due {
                     this.timer.set(Timer::Due);
                     match send_hedge(this.spare, this.call, cx) {
+                        // (Either way the hedge is given up: the timer, `Due`,
+                        // holds nothing, and is not looked at again.)
                         Poll::Ready(Some((future, holds))) => {
                             let sent = Instant::now();
                             this.second.set(Attempt::Running { future, sent });
                             *this.unsent = Some(holds);
-                            this.timer.set(Timer::Off);
                             continue;
                         }
                         Poll::Pending => {}
-                        Poll::Ready(None) => {
-                            *this.spare = None;
-                            this.timer.set(Timer::Off);
-                        }
+                        Poll::Ready(None) => *this.spare = None,
                     }
                 }
             }

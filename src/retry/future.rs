@@ -492,9 +492,7 @@ where
         let withheld = matches!(error, Some(Error::CircuitOpen(_)));
         // Refused below, or ended by the auth layer or a retry layer below
         // before any send.
-        let auth = error.and_then(Error::auth_report);
-        let unsent = auth.map_or(refused || withheld, |auth| auth.sends() == 0)
-            || error.is_some_and(|error| error.retries().attempts() == 0);
+        let unsent = error.is_some_and(Error::never_sent);
         self.unsent += u32::from(unsent);
         let failure = Failure {
             kind,
