@@ -926,6 +926,30 @@ fn control_characters_do_not_reach_the_message() {
     assert!(e.message().contains("FAKE LOG LINE"), "{:?}", e.message());
 }
 
+/// charset module docs ("anything else is read as UTF-8, invalid
+/// sequences replaced"), as the WHATWG Encoding Standard's UTF-8 decode
+/// reads a body (Fetch's `json()`; RFC 8259 §8.1: JSON is UTF-8): a JSON
+/// error body with a stray Latin-1 byte and no charset label keeps its
+/// dialect. AWS's throttling code, read from it, is a rate limit (and
+/// retryable); before, the body fell through to plain text, its code
+/// lost, and the 400 was never retried.
+#[test]
+fn a_json_body_with_an_invalid_utf8_byte_keeps_its_dialect() {
+    let body = b"{\"__type\":\"ThrottlingException\",\"message\":\"Rate exceeded for caf\xe9\"}";
+    let e = parsed(400, &[("content-type", "application/x-amz-json-1.1")], body);
+    assert_eq!(e.code(), Some("ThrottlingException"));
+    assert_eq!(e.kind(), ErrorKind::RateLimited);
+    assert!(e.is_retryable());
+    assert_eq!(e.message(), "Rate exceeded for caf\u{fffd}");
+    // Mostly invalid: not text, kept as it came, within twice the body.
+    let mut binary = br#"{"message":""#.to_vec();
+    binary.extend([0xff; 4096]);
+    binary.extend(br#""}"#);
+    let e = parsed(400, &[], &binary);
+    let kept = e.details_json().map_or(0, str::len);
+    assert!(kept <= 2 * binary.len() + 1024, "kept {kept}");
+}
+
 /// The same for Unicode's bidirectional controls (UAX #9 §2: embeddings,
 /// overrides, isolates), which reorder how a log line reads without any
 /// control character (CVE-2021-42574, "Trojan Source"): a message

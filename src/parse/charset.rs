@@ -4,7 +4,8 @@
 //! aliases, or windows-1252) by its `Content-Type` charset or by an XML
 //! declaration's `encoding` is transcoded, byte by byte, as the WHATWG
 //! Encoding Standard reads those labels (windows-1252). Anything else is
-//! read as UTF-8, invalid sequences replaced where text is needed. A body
+//! read as UTF-8, invalid sequences replaced by U+FFFD, as its UTF-8
+//! decode does (unless that more than doubles the body). A body
 //! with a `Content-Encoding` (gzip, br, ...) that is not UTF-8 is still
 //! compressed, not text: it is read as empty. One pass over the body; the
 //! declaration is looked for in the first 256 bytes.
@@ -32,7 +33,14 @@ pub(crate) fn decode<'a>(headers: &HeaderMap, body: &'a [u8]) -> Cow<'a, [u8]> {
         return Cow::Borrowed(&[]);
     }
     if !declares_latin1(headers, body) {
-        return Cow::Borrowed(body);
+        // Invalid sequences replaced (U+FFFD), as the WHATWG's UTF-8 decode
+        // does: a JSON body with a stray Latin-1 byte still parses. Not
+        // when that would more than double it (most of it is not text):
+        // the bound on what an error keeps of its body holds.
+        return match String::from_utf8_lossy(body) {
+            Cow::Owned(text) if text.len() <= 2 * body.len() => Cow::Owned(text.into_bytes()),
+            _ => Cow::Borrowed(body),
+        };
     }
     let mut out = String::with_capacity(body.len() + body.len() / 2);
     out.extend(body.iter().map(|&byte| windows_1252(byte)));
@@ -142,8 +150,13 @@ mod tests {
             &*decode(&HeaderMap::new(), xml),
             "<?xml version='1.0' encoding='iso-8859-1'?><a>é</a>".as_bytes()
         );
-        // Undeclared bytes stay as they are (read as UTF-8 later).
-        assert_eq!(&*decode(&HeaderMap::new(), b"caf\xe9"), b"caf\xe9");
+        // Undeclared: invalid UTF-8 replaced, as the WHATWG's UTF-8 decode
+        // does; unless most of it is invalid (not text), then as it came.
+        assert_eq!(
+            &*decode(&HeaderMap::new(), b"caf\xe9"),
+            "caf\u{fffd}".as_bytes()
+        );
+        assert_eq!(&*decode(&HeaderMap::new(), b"a\xff\xfe"), b"a\xff\xfe");
         assert_eq!(&*decode(&HeaderMap::new(), b"\xef\xbb\xbf{}"), b"{}");
     }
 }
