@@ -239,10 +239,12 @@ struct Sync {
     /// the cost of the costliest since the last renewal asked.
     waiting: AtomicU64,
     costly: AtomicU64,
-    /// Units the renewal on its way takes out of the local lease (to hand
-    /// back, or a cautious share's to drop): the lease's again only if the
-    /// ledger surely did not hear of them (see `cas`).
+    /// Units the renewal on its way takes out of the local lease, to hand
+    /// back to the ledger: the lease's again only if the ledger surely did
+    /// not hear of them (see `cas`); or a cautious share's to drop, which
+    /// no ledger is told of: the lease's again should the renewal fail.
     handing_back: AtomicU64,
+    dropping: AtomicU64,
 }
 
 /// Counts a request waiting for a renewal while it lives, until it has
@@ -292,19 +294,6 @@ enum Connection {
 struct ClusterLazy {
     client: ClusterClient,
     connection: tokio::sync::OnceCell<ClusterConnection>,
-}
-
-impl Connection {
-    async fn invoke(&self, invocation: &ScriptInvocation<'_>) -> Result<Vec<String>, RedisError> {
-        match self {
-            Connection::Single(manager) => invocation.invoke_async(&mut manager.clone()).await,
-            Connection::Cluster(lazy) => {
-                let connect = || lazy.client.get_async_connection();
-                let connection = lazy.connection.get_or_try_init(connect).await?;
-                invocation.invoke_async(&mut connection.clone()).await
-            }
-        }
-    }
 }
 
 impl fmt::Debug for RedisStore {
@@ -549,9 +538,11 @@ impl RedisStore {
         let bound = (self.timeout * 3).max(floor);
         let outcome = tokio::time::timeout(bound, self.renew_shared(scope, sync)).await;
         self.shared.probing.store(false, Ordering::Release);
-        // (Taken out for a ledger that surely did not hear of them: still
-        // ours. Else there is nothing to give back, and no lock to take.)
+        // (Taken out for a ledger that surely did not hear of them, or a
+        // cautious share's dropped for a renewal that failed: still ours.
+        // Else there is nothing to give back, and no lock to take.)
         let unheard = sync.handing_back.swap(0, Ordering::Relaxed);
+        let unheard = unheard + sync.dropping.swap(0, Ordering::Relaxed);
         if unheard > 0 {
             (self.shared.local).with_scope(scope, false, |state| {
                 if let Some(lease) = state.and_then(|state| state.lease_mut().as_mut()) {
@@ -717,20 +708,21 @@ impl RedisStore {
             sync.wanted.store(want, Ordering::Relaxed);
             // What it keeps, it may admit while the renewal is on its way;
             // the rest leaves the lease now (its again, should the ledger
-            // surely not hear). A cautious share's units are no ledger's: those
-            // kept count with those admitted, the rest is not handed back
-            // (kept uncounted, the rest taken off what the ledger had
-            // leased it, 13 of 10 were admitted).
+            // surely not hear). A cautious share's units are no ledger's:
+            // those kept count with those admitted, the rest is not handed
+            // back but dropped (kept uncounted, the rest taken off what the
+            // ledger had leased it, 13 of 10 were admitted).
             ask.kept = lease.left.min(want);
             let rest = lease.left - ask.kept;
             if local {
                 ask.held += ask.kept;
+                sync.dropping.store(rest, Ordering::Relaxed);
             } else {
                 ask.returned = rest;
+                sync.handing_back.store(rest, Ordering::Relaxed);
             }
             ask.want = want - ask.kept;
             lease.left = ask.kept;
-            sync.handing_back.store(rest, Ordering::Relaxed);
             (ask, lease.taken)
         })
     }
@@ -786,6 +778,7 @@ impl RedisStore {
             let answer = next.renew(&ask);
             match self.cas(scope, sync, &expected, Some(&next)).await? {
                 None => {
+                    sync.dropping.store(0, Ordering::Relaxed);
                     let clock = (ask.now, local_at);
                     let epoch = next.inferred.map_or(0, |i| i.last_end);
                     sync.epoch.store(epoch, Ordering::Relaxed);
@@ -817,13 +810,12 @@ impl RedisStore {
         let ttl = end.saturating_sub(self.redis_now()) + 60_000;
         invocation.arg(expected).arg(ttl);
         invocation.arg(next.map(Ledger::encode).unwrap_or_default());
-        self.shared.commands.fetch_add(1, Ordering::Relaxed);
         let sent = self.local_now();
         // (Sent, a write with no reply yet may still be applied, however
         // late: the ledger then leases the units again. Taken back on a
         // timeout or a lost reply, they were admitted twice, 13 of 10.)
         let pending = sync.handing_back.swap(0, Ordering::Relaxed);
-        let reply = self.connection.invoke(&invocation).await;
+        let reply = self.invoke(&invocation).await;
         // A refused connection sent nothing (a cluster's may follow a
         // request it sent, then retried: only a standalone Redis's).
         let single = matches!(self.connection, Connection::Single(_));
@@ -846,6 +838,19 @@ impl RedisStore {
         Ledger::decode(fields)
             .map(Some)
             .ok_or_else(|| "the ledger holds what this crate does not write".to_owned())
+    }
+
+    /// Calls a script on Redis (counted in [`commands`](Self::commands)).
+    async fn invoke(&self, invocation: &ScriptInvocation<'_>) -> Result<Vec<String>, RedisError> {
+        self.shared.commands.fetch_add(1, Ordering::Relaxed);
+        match &self.connection {
+            Connection::Single(manager) => invocation.invoke_async(&mut manager.clone()).await,
+            Connection::Cluster(lazy) => {
+                let connect = || lazy.client.get_async_connection();
+                let connection = lazy.connection.get_or_try_init(connect).await?;
+                invocation.invoke_async(&mut connection.clone()).await
+            }
+        }
     }
 
     fn redis_now(&self) -> Millis {
@@ -938,9 +943,8 @@ impl RedisStore {
             let mut invocation = OPENING_SCRIPT.key(store.opening_key(scope));
             let ttl = until.saturating_sub(unix_ms(SystemTime::now())) + 60_000;
             invocation.arg(until).arg(ttl);
-            store.shared.commands.fetch_add(1, Ordering::Relaxed);
             let bound = (store.timeout * 3).max(RENEWAL_BOUND);
-            let reply = tokio::time::timeout(bound, store.connection.invoke(&invocation)).await;
+            let reply = tokio::time::timeout(bound, store.invoke(&invocation)).await;
             let reply = reply.ok().and_then(Result::ok);
             let kept = reply.and_then(|reply| reply.first()?.parse::<u64>().ok());
             match kept {
