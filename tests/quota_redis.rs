@@ -1210,6 +1210,67 @@ fn what_a_member_keeps_of_its_cautious_share_is_counted_when_redis_answers() {
     });
 }
 
+/// A member's renewal that hands units back, sent to a Redis slower than
+/// the renewal's bound (paused 700 ms; the bound is 250 ms), is applied
+/// once Redis answers again, after the member gave up on it: the ledger
+/// counts the units returned and leases them to another member, so the
+/// member that gave up must not admit them too (the `RedisStore` docs:
+/// the fleet keeps within the window's limit; a vendor's 429s otherwise).
+/// A window of 10 a minute: A fell back once in it already (its next
+/// fallback keeps its lease as it is), holds 8 and wants 4, so its
+/// renewal ahead hands 3 back. Taken back into A's lease on the timeout,
+/// they were admitted by A and by B: 13 of 10.
+#[test]
+fn units_handed_back_by_a_renewal_redis_applies_after_its_timeout_are_not_admitted_twice() {
+    within(Duration::from_secs(30), rt, || async {
+        let redis = RedisServer::start(free_port());
+        let (a, b) = (
+            store_on(&redis, "test:late:"),
+            store_on(&redis, "test:late:"),
+        );
+        let scope = ScopeKey::new("api.test", None);
+        // A learns the window while Redis is paused: it falls back once.
+        pause(&redis, 1_000).await;
+        let unheld = Permit::new(scope, 1, false, 0);
+        (a.settle(unheld, &Observation::new().with_window(a_minute_of(10)))).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(a.is_local(), "A fell back");
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        // Back on the ledger, A keeps 8 of its cautious share for a request
+        // costing 8 that its caller dropped: 8 in hand, none admitted.
+        drop(a.acquire(scope, 8, Duration::from_secs(120)));
+        while a.is_local() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(ledger_field(&redis, &a, scope, "g").await, 8);
+        // Most of the lease's 5 s gone, A's next request renews it ahead
+        // (keeping 4, handing 3 back) while Redis is paused; A takes what
+        // it has until it gives up on the renewal, and asks no more.
+        tokio::time::sleep(Duration::from_millis(3_200)).await;
+        pause(&redis, 700).await;
+        let (commands, stop) = (a.commands(), Instant::now() + Duration::from_secs(1));
+        let mut admitted = admit_until(&a, scope, 1, stop, true).await;
+        // (The renewal has taken the 3 out once its command is counted.)
+        while a.commands() == commands {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        while !a.is_local() {
+            admitted += take_while_they_go(&a, scope).await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        admitted += take_while_they_go(&a, scope).await;
+        // Redis applies A's renewal once the pause ends: 3 came back.
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert_eq!(ledger_field(&redis, &a, scope, "g").await, 5, "3 returned");
+        let stop = Instant::now() + Duration::from_secs(2);
+        let by_b = admit_until(&b, scope, 1, stop, false).await;
+        let stop = Instant::now() + Duration::from_secs(1);
+        admitted += admit_until(&a, scope, 1, stop, false).await;
+        eprintln!("A admitted {admitted}, B {by_b}");
+        assert!(admitted + by_b <= 10, "A {admitted} + B {by_b} of 10");
+    });
+}
+
 /// A window of 10, `left` left, resetting in `reset`, as a server tells it.
 fn ten_left(left: u64, reset: Duration) -> Observation {
     let window = WindowReport::new(None, Some(10), Some(left), Some(reset), None);

@@ -663,9 +663,10 @@ impl Ledger {
         (left, whole)
     }
 
-    /// The ledger as hash fields (Redis `HSET` pairs): the scope's, then
-    /// each window's (numbered from 1), then each member's.
-    pub(crate) fn encode(&self) -> Vec<(String, String)> {
+    /// The ledger as hash fields, each name followed by its value (as
+    /// Redis `HSET` takes them and `HGETALL` answers them): the scope's,
+    /// then each window's (numbered from 1), then each member's.
+    pub(crate) fn encode(&self) -> Vec<String> {
         let open = self.open_until > 0;
         let inferred = self.inferred.map(|i| {
             let (limit, margin, length) = (i.limit, i.margin, i.length);
@@ -686,9 +687,9 @@ impl Ledger {
             ("pr", self.probe.map(|(id, at)| format!("{id:x}:{at}"))),
             ("ra", self.ramp.map(|(start, end)| format!("{start}:{end}"))),
         ];
-        let present = |(name, value): (String, Option<String>)| Some((name, value?));
+        let present = |(name, value): (String, Option<String>)| Some([name, value?]);
         let scope = scope.map(|(name, value)| (name.to_owned(), value));
-        let mut fields: Vec<_> = scope.into_iter().filter_map(present).collect();
+        let mut fields: Vec<_> = scope.into_iter().filter_map(present).flatten().collect();
         for (index, window) in self.state.windows.iter().flatten().enumerate() {
             let i = index + 1;
             let numbers = [
@@ -703,21 +704,21 @@ impl Ledger {
                 ("a", Some(window.learned_at)),
             ];
             let named = numbers.map(|(kind, n)| (format!("{kind}{i}"), n.map(|n| n.to_string())));
-            fields.extend(named.into_iter().filter_map(present));
+            fields.extend(named.into_iter().filter_map(present).flatten());
         }
         for m in &self.members {
             let value = format!("{}:{}:{}:{}", m.seen, m.leased, m.due, m.costly);
-            fields.push((format!("m:{:x}", m.id), value));
+            fields.extend([format!("m:{:x}", m.id), value]);
         }
         fields
     }
 
-    /// The ledger from hash fields; `None` when a field is not what
-    /// [`encode`](Self::encode) writes.
-    pub(crate) fn decode(fields: &[(String, String)]) -> Option<Ledger> {
+    /// The ledger from hash fields, each name followed by its value;
+    /// `None` when a field is not what [`encode`](Self::encode) writes.
+    pub(crate) fn decode(fields: &[String]) -> Option<Ledger> {
         let mut ledger = Ledger::default();
-        for (name, value) in fields {
-            ledger.field(name, value)?;
+        for pair in fields.chunks_exact(2) {
+            ledger.field(&pair[0], &pair[1])?;
         }
         Some(ledger)
     }
@@ -751,10 +752,7 @@ impl Ledger {
                 let (member, until) = value.split_once(':')?;
                 self.probe = Some((u64::from_str_radix(member, 16).ok()?, until.parse().ok()?));
             }
-            "ra" => {
-                let (start, end) = value.split_once(':')?;
-                self.ramp = Some((start.parse().ok()?, end.parse().ok()?));
-            }
+            "ra" => self.ramp = Some((next()?, next()?)),
             _ if name.starts_with("m:") => {
                 self.members.push(Member {
                     id: u64::from_str_radix(&name[2..], 16).ok()?,
@@ -1336,9 +1334,9 @@ mod tests {
     fn a_ledger_with_foreign_field_names_is_refused_without_a_panic() {
         let mut fields = Ledger::default().encode();
         for name in ["", "é1", "\u{1F600}", "x"] {
-            fields.push((name.to_owned(), "1".to_owned()));
+            fields.extend([name.to_owned(), "1".to_owned()]);
             assert!(Ledger::decode(&fields).is_none(), "{name:?}");
-            fields.pop();
+            fields.truncate(fields.len() - 2);
         }
     }
 

@@ -151,6 +151,14 @@ const OPENING_EVERY: Millis = 250;
 ///   time across all scopes, backing off (250 ms doubling to 2 s, shared
 ///   by every scope and clone), and says `quota_store_shared` when it
 ///   answers. No request is lost, held beyond `max_wait`, or sent twice.
+///   Units a failed renewal was handing back (beyond the process's
+///   demand) are its own again only when Redis surely did not get them:
+///   it answered that the ledger was not written, or (a standalone Redis)
+///   refused the connection. A renewal sent but not answered within its
+///   bound, or whose connection dropped, may still be applied by Redis
+///   later, and the ledger then leases those units to other processes:
+///   they are lost to this process for the window (the fleet uses less of
+///   it, never more).
 ///
 /// # Clone
 /// Cheap; clones share the connection, the leases and the local view.
@@ -231,10 +239,12 @@ struct Sync {
     /// the cost of the costliest since the last renewal asked.
     waiting: AtomicU64,
     costly: AtomicU64,
-    /// Units the renewal on its way takes out of the local lease (to hand
-    /// back, or a cautious share's to drop): the lease's again should the
-    /// ledger not hear of them.
+    /// Units the renewal on its way takes out of the local lease, to hand
+    /// back to the ledger: the lease's again only if the ledger surely did
+    /// not hear of them (see `cas`); or a cautious share's to drop, which
+    /// no ledger is told of: the lease's again should the renewal fail.
     handing_back: AtomicU64,
+    dropping: AtomicU64,
 }
 
 /// Counts a request waiting for a renewal while it lives, until it has
@@ -284,19 +294,6 @@ enum Connection {
 struct ClusterLazy {
     client: ClusterClient,
     connection: tokio::sync::OnceCell<ClusterConnection>,
-}
-
-impl Connection {
-    async fn invoke(&self, invocation: &ScriptInvocation<'_>) -> Result<Vec<String>, RedisError> {
-        match self {
-            Connection::Single(manager) => invocation.invoke_async(&mut manager.clone()).await,
-            Connection::Cluster(lazy) => {
-                let connect = || lazy.client.get_async_connection();
-                let connection = lazy.connection.get_or_try_init(connect).await?;
-                invocation.invoke_async(&mut connection.clone()).await
-            }
-        }
-    }
 }
 
 impl fmt::Debug for RedisStore {
@@ -541,9 +538,11 @@ impl RedisStore {
         let bound = (self.timeout * 3).max(floor);
         let outcome = tokio::time::timeout(bound, self.renew_shared(scope, sync)).await;
         self.shared.probing.store(false, Ordering::Release);
-        // (Taken out for a ledger that did not hear of them: still ours.
-        // Heard, there is nothing to give back, and no lock to take.)
+        // (Taken out for a ledger that surely did not hear of them, or a
+        // cautious share's dropped for a renewal that failed: still ours.
+        // Else there is nothing to give back, and no lock to take.)
         let unheard = sync.handing_back.swap(0, Ordering::Relaxed);
+        let unheard = unheard + sync.dropping.swap(0, Ordering::Relaxed);
         if unheard > 0 {
             (self.shared.local).with_scope(scope, false, |state| {
                 if let Some(lease) = state.and_then(|state| state.lease_mut().as_mut()) {
@@ -709,20 +708,21 @@ impl RedisStore {
             sync.wanted.store(want, Ordering::Relaxed);
             // What it keeps, it may admit while the renewal is on its way;
             // the rest leaves the lease now (its again, should the ledger
-            // not hear). A cautious share's units are no ledger's: those
-            // kept count with those admitted, the rest is not handed back
-            // (kept uncounted, the rest taken off what the ledger had
-            // leased it, 13 of 10 were admitted).
+            // surely not hear). A cautious share's units are no ledger's:
+            // those kept count with those admitted, the rest is not handed
+            // back but dropped (kept uncounted, the rest taken off what the
+            // ledger had leased it, 13 of 10 were admitted).
             ask.kept = lease.left.min(want);
             let rest = lease.left - ask.kept;
             if local {
                 ask.held += ask.kept;
+                sync.dropping.store(rest, Ordering::Relaxed);
             } else {
                 ask.returned = rest;
+                sync.handing_back.store(rest, Ordering::Relaxed);
             }
             ask.want = want - ask.kept;
             lease.left = ask.kept;
-            sync.handing_back.store(rest, Ordering::Relaxed);
             (ask, lease.taken)
         })
     }
@@ -734,7 +734,7 @@ impl RedisStore {
         if !self.shared.clock_known.load(Ordering::Acquire) {
             // Nothing is written on this process's clock: the first call
             // reads the ledger and Redis's clock.
-            *crate::lock(&sync.ledger) = self.cas(scope, "", None).await?;
+            *crate::lock(&sync.ledger) = self.cas(scope, sync, "", None).await?;
         }
         let (ask, taken_before) = self.ask(scope, sync);
         let renewed = self.renew_with(scope, sync, ask, taken_before).await;
@@ -776,9 +776,9 @@ impl RedisStore {
             let version = Some(next.version).filter(|version| *version != 0);
             let expected = version.map_or_else(String::new, |version| version.to_string());
             let answer = next.renew(&ask);
-            match self.cas(scope, &expected, Some(&next)).await? {
+            match self.cas(scope, sync, &expected, Some(&next)).await? {
                 None => {
-                    sync.handing_back.store(0, Ordering::Relaxed);
+                    sync.dropping.store(0, Ordering::Relaxed);
                     let clock = (ask.now, local_at);
                     let epoch = next.inferred.map_or(0, |i| i.last_end);
                     sync.epoch.store(epoch, Ordering::Relaxed);
@@ -795,10 +795,13 @@ impl RedisStore {
     }
 
     /// One compare-and-set: `None` when written, else the current ledger
-    /// (`next` `None`: a read).
+    /// (`next` `None`: a read). The units the renewal hands back stay the
+    /// lease's (in `sync.handing_back`) only if the script surely did not
+    /// write: its reply said so, or it was never sent.
     async fn cas(
         &self,
         scope: ScopeKey,
+        sync: &Sync,
         expected: &str,
         next: Option<&Ledger>,
     ) -> Result<Option<Ledger>, String> {
@@ -806,12 +809,20 @@ impl RedisStore {
         let end = next.map_or(0, |n| n.lease_end.max(n.state.cooldown_until.unwrap_or(0)));
         let ttl = end.saturating_sub(self.redis_now()) + 60_000;
         invocation.arg(expected).arg(ttl);
-        for (name, value) in next.map(Ledger::encode).unwrap_or_default() {
-            invocation.arg(name).arg(value);
-        }
-        self.shared.commands.fetch_add(1, Ordering::Relaxed);
+        invocation.arg(next.map(Ledger::encode).unwrap_or_default());
         let sent = self.local_now();
-        let reply = (self.connection.invoke(&invocation).await).map_err(|e| e.to_string())?;
+        // (Sent, a write with no reply yet may still be applied, however
+        // late: the ledger then leases the units again. Taken back on a
+        // timeout or a lost reply, they were admitted twice, 13 of 10.)
+        let pending = sync.handing_back.swap(0, Ordering::Relaxed);
+        let reply = self.invoke(&invocation).await;
+        // A refused connection sent nothing (a cluster's may follow a
+        // request it sent, then retried: only a standalone Redis's).
+        let single = matches!(self.connection, Connection::Single(_));
+        if single && reply.as_ref().is_err_and(RedisError::is_connection_refusal) {
+            sync.handing_back.store(pending, Ordering::Relaxed);
+        }
+        let reply = reply.map_err(|e| e.to_string())?;
         let [written, seconds, micros, fields @ ..] = reply.as_slice() else {
             return Err(format!("unexpected reply of {} items", reply.len()));
         };
@@ -823,13 +834,23 @@ impl RedisStore {
         if written == "1" {
             return Ok(None);
         }
-        let pairs: Vec<(String, String)> = fields
-            .chunks_exact(2)
-            .map(|pair| (pair[0].clone(), pair[1].clone()))
-            .collect();
-        Ledger::decode(&pairs)
+        sync.handing_back.store(pending, Ordering::Relaxed);
+        Ledger::decode(fields)
             .map(Some)
             .ok_or_else(|| "the ledger holds what this crate does not write".to_owned())
+    }
+
+    /// Calls a script on Redis (counted in [`commands`](Self::commands)).
+    async fn invoke(&self, invocation: &ScriptInvocation<'_>) -> Result<Vec<String>, RedisError> {
+        self.shared.commands.fetch_add(1, Ordering::Relaxed);
+        match &self.connection {
+            Connection::Single(manager) => invocation.invoke_async(&mut manager.clone()).await,
+            Connection::Cluster(lazy) => {
+                let connect = || lazy.client.get_async_connection();
+                let connection = lazy.connection.get_or_try_init(connect).await?;
+                invocation.invoke_async(&mut connection.clone()).await
+            }
+        }
     }
 
     fn redis_now(&self) -> Millis {
@@ -922,9 +943,8 @@ impl RedisStore {
             let mut invocation = OPENING_SCRIPT.key(store.opening_key(scope));
             let ttl = until.saturating_sub(unix_ms(SystemTime::now())) + 60_000;
             invocation.arg(until).arg(ttl);
-            store.shared.commands.fetch_add(1, Ordering::Relaxed);
             let bound = (store.timeout * 3).max(RENEWAL_BOUND);
-            let reply = tokio::time::timeout(bound, store.connection.invoke(&invocation)).await;
+            let reply = tokio::time::timeout(bound, store.invoke(&invocation)).await;
             let reply = reply.ok().and_then(Result::ok);
             let kept = reply.and_then(|reply| reply.first()?.parse::<u64>().ok());
             match kept {
@@ -1314,6 +1334,28 @@ mod tests {
             (20_000..=20_035).contains(&later),
             "another instant: drawn again"
         );
+    }
+
+    /// A renewal that hands units back to a Redis that refuses the
+    /// connection sent nothing: the units are the lease's again. (One sent
+    /// and not answered may yet be applied: see `tests/quota_redis.rs`,
+    /// `units_handed_back_by_a_renewal_redis_applies_after_its_timeout_are_not_admitted_twice`.)
+    #[tokio::test]
+    async fn units_handed_back_to_a_refused_connection_are_the_leases_again() {
+        let store = RedisStore::open("redis://127.0.0.1:1/").unwrap();
+        let scope = ScopeKey::new("api.example.com", None);
+        leased(&store, scope, 100);
+        let sync = store.sync(scope);
+        // (Its clock known, the renewal asks at once; fallen back in this
+        // window already, its fallback keeps the lease as it is.)
+        store.shared.clock_known.store(true, Ordering::Release);
+        let local = &store.shared.local;
+        let reset = local.with_scope(scope, false, |s| s?.binding()?.reset_at);
+        sync.fallback_for.store(reset.unwrap(), Ordering::Relaxed);
+        store.renew(scope, &sync).await;
+        assert!(store.is_local(), "the renewal failed");
+        assert_eq!(store.commands(), 1, "it asked");
+        assert_eq!(lease_of(&store, scope).left, 100, "4 kept, 96 back");
     }
 
     #[test]
