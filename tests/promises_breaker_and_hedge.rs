@@ -1959,15 +1959,13 @@ mod in_the_full_stack {
         }
     }
 
-    /// Quota docs (a spent window, shared through the store, holds the
-    /// scope's requests until its reset) and hedge docs (no hedge while the
-    /// first attempt is held below): process A spends the window (reset in
-    /// 2 s) on the store it shares with B, whose hedge layer never saw it.
-    /// B's call is held 2 s by its quota layer and sent once, and its hedge
-    /// layer sends no hedge to wait behind the same window.
-    #[tokio::test(start_paused = true)]
-    async fn a_first_attempt_held_for_the_quota_sends_no_hedge() {
-        let vendor = Vendor::start(|_, hit| match hit.path.as_str() {
+    /// Two processes sharing one quota store, A (a learned hedge) and B (a
+    /// 50 ms hedge, its events counted by the reader returned), B warmed,
+    /// against a vendor whose `/spend` spends the window (100, reset in 2
+    /// s) and which answers `/v1/items` after `items_ms`, the rest after 10
+    /// ms. Each process: retry, auth, quota, breaker, hedge.
+    async fn sharing_a_window(items_ms: u64) -> (Vendor, HyperStack, HyperStack, MetricsReader) {
+        let vendor = Vendor::start(move |_, hit| match hit.path.as_str() {
             "/spend" => now(
                 200,
                 &[
@@ -1976,6 +1974,7 @@ mod in_the_full_stack {
                     ("x-ratelimit-reset", "2"),
                 ],
             ),
+            "/v1/items" => after(items_ms, 200, &[]),
             _ => after(10, 200, &[]),
         })
         .await;
@@ -1996,6 +1995,18 @@ mod in_the_full_stack {
             process(counted_hedge(50, &reader)),
         );
         warm(&b, &vendor).await;
+        (vendor, a, b, reader)
+    }
+
+    /// Quota docs (a spent window, shared through the store, holds the
+    /// scope's requests until its reset) and hedge docs (no hedge while the
+    /// first attempt is held below): process A spends the window (reset in
+    /// 2 s) on the store it shares with B, whose hedge layer never saw it.
+    /// B's call is held 2 s by its quota layer and sent once, and its hedge
+    /// layer sends no hedge to wait behind the same window.
+    #[tokio::test(start_paused = true)]
+    async fn a_first_attempt_held_for_the_quota_sends_no_hedge() {
+        let (vendor, a, b, reader) = sharing_a_window(10).await;
         get(&a, &vendor.url("/spend")).await.unwrap();
         let started = Instant::now();
         let result = get(&b, &vendor.url("/v1/items")).await;
@@ -2023,36 +2034,7 @@ mod in_the_full_stack {
     /// reported sent or cancelled, and the call's report counts 1 attempt.
     #[tokio::test(start_paused = true)]
     async fn a_hedge_held_below_until_the_first_answer_was_never_sent() {
-        let vendor = Vendor::start(|_, hit| match hit.path.as_str() {
-            "/spend" => now(
-                200,
-                &[
-                    ("x-ratelimit-limit", "100"),
-                    ("x-ratelimit-remaining", "0"),
-                    ("x-ratelimit-reset", "2"),
-                ],
-            ),
-            "/v1/items" => after(1000, 200, &[]),
-            _ => after(10, 200, &[]),
-        })
-        .await;
-        let store = MemoryStore::new();
-        let process = |hedge: HedgeLayer| {
-            hyper_stack(
-                ApiErrorsLayer::new()
-                    .retry(exact())
-                    .auth(AuthLayer::new(source(|_| idp::ok("tok-2"))))
-                    .quota(QuotaLayer::with_store(store.clone()))
-                    .breaker(breaker(10))
-                    .hedge(hedge),
-            )
-        };
-        let reader = MetricsReader::new();
-        let (a, b) = (
-            process(learned_hedge()),
-            process(counted_hedge(50, &reader)),
-        );
-        warm(&b, &vendor).await;
+        let (vendor, a, b, reader) = sharing_a_window(1000).await;
         let started = Instant::now();
         let call = tokio::spawn({
             let (b, url) = (b.clone(), vendor.url("/v1/items"));

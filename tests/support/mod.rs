@@ -249,34 +249,42 @@ impl MetricsReader {
     /// "<value of `attribute`> <count>", sorted.
     pub fn counter_points(&self, name: &str, attribute: &str) -> Vec<String> {
         use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
-        self.provider.force_flush().unwrap();
-        let batches = self.exporter.get_finished_metrics().unwrap();
-        let metric = batches
-            .iter()
-            .flat_map(|batch| batch.scope_metrics())
-            .flat_map(|scope| scope.metrics())
-            .find(|metric| metric.name() == name)
-            .unwrap_or_else(|| panic!("no counter {name}"));
-        let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() else {
-            panic!("{name} is not a counter")
-        };
-        let mut points: Vec<String> = sum
-            .data_points()
-            .map(|point| {
-                let value = point
-                    .attributes()
-                    .find(|kv| kv.key.as_str() == attribute)
-                    .unwrap_or_else(|| panic!("{name} has no {attribute}"));
-                format!("{} {}", value.value, point.value())
-            })
-            .collect();
-        points.sort();
-        points
+        self.with_data(name, |data| {
+            let AggregatedMetrics::U64(MetricData::Sum(sum)) = data else {
+                panic!("{name} is not a counter")
+            };
+            let mut points: Vec<String> = sum
+                .data_points()
+                .map(|point| {
+                    let value = point
+                        .attributes()
+                        .find(|kv| kv.key.as_str() == attribute)
+                        .unwrap_or_else(|| panic!("{name} has no {attribute}"));
+                    format!("{} {}", value.value, point.value())
+                })
+                .collect();
+            points.sort();
+            points
+        })
     }
 
     /// The sum of every point of the `u64` histogram `name` so far.
     pub fn histogram_sum(&self, name: &str) -> u64 {
         use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+        self.with_data(name, |data| {
+            let AggregatedMetrics::U64(MetricData::Histogram(histogram)) = data else {
+                panic!("{name} is not a u64 histogram")
+            };
+            histogram.data_points().map(|point| point.sum()).sum()
+        })
+    }
+
+    /// `read` of the data of the metric `name` recorded so far.
+    fn with_data<T>(
+        &self,
+        name: &str,
+        read: impl FnOnce(&opentelemetry_sdk::metrics::data::AggregatedMetrics) -> T,
+    ) -> T {
         self.provider.force_flush().unwrap();
         let batches = self.exporter.get_finished_metrics().unwrap();
         let metric = batches
@@ -284,11 +292,8 @@ impl MetricsReader {
             .flat_map(|batch| batch.scope_metrics())
             .flat_map(|scope| scope.metrics())
             .find(|metric| metric.name() == name)
-            .unwrap_or_else(|| panic!("no histogram {name}"));
-        let AggregatedMetrics::U64(MetricData::Histogram(histogram)) = metric.data() else {
-            panic!("{name} is not a u64 histogram")
-        };
-        histogram.data_points().map(|point| point.sum()).sum()
+            .unwrap_or_else(|| panic!("no metric {name}"));
+        read(metric.data())
     }
 }
 
