@@ -305,22 +305,35 @@ impl TokenSource for Hangs {
 
 // ------------------------------------------------------------------ gRPC
 
-/// `src/grpc/dialect.rs:22-27`: a rich `RetryInfo` detail's `retry_delay`
-/// "is the hint"; with no `grpc-retry-pushback-ms` it is the wait, exactly,
-/// before the re-send through a real `Channel`.
+/// `src/grpc/dialect.rs:22-28`: a rich `RetryInfo` detail's `retry_delay`
+/// "is the hint (as the body's; a pushback header wins)"; with no
+/// `grpc-retry-pushback-ms` it is the wait, exactly, before the re-send
+/// through a real `Channel`; with one, the pushback's wait is, and a
+/// negative pushback ("do not retry", gRFC A6) sends nothing again.
 #[tokio::test]
-async fn a_retry_info_detail_without_a_pushback_is_the_wait() {
-    let details = retry_info(Duration::from_millis(300));
-    let (base, seen) = recording(move |n, _| match n {
-        0 => trailers_only(8, "slow down", &[("grpc-status-details-bin", &details)]),
-        _ => grpc_ok("ok"),
-    })
-    .await;
-    let (policy, waits) = waits_of(quick());
-    let stack = plain_line(&base, policy).await;
-    assert_eq!(say(stack, req("a", None)).await.unwrap(), "ok");
-    assert_eq!(seen.count(), 2);
-    assert_eq!(*waits.lock().unwrap(), [Duration::from_millis(300)]);
+async fn a_retry_info_detail_is_the_wait_unless_a_pushback_says_otherwise() {
+    let ms = Duration::from_millis;
+    for (pushback, sends, waited) in [
+        (None, 2, vec![ms(300)]),
+        (Some("100"), 2, vec![ms(100)]),
+        (Some("-1"), 1, vec![]),
+    ] {
+        let details = retry_info(ms(300));
+        let (base, seen) = recording(move |n, _| match n {
+            0 => {
+                let mut extra = vec![("grpc-status-details-bin", details.as_str())];
+                extra.extend(pushback.map(|ms| ("grpc-retry-pushback-ms", ms)));
+                trailers_only(14, "busy", &extra)
+            }
+            _ => grpc_ok("ok"),
+        })
+        .await;
+        let (policy, waits) = waits_of(quick());
+        let answer = say(plain_line(&base, policy).await, req("a", None)).await;
+        assert_eq!(answer.is_ok(), sends == 2, "{pushback:?}: {answer:?}");
+        assert_eq!(seen.count(), sends, "{pushback:?}");
+        assert_eq!(*waits.lock().unwrap(), waited, "{pushback:?}");
+    }
 }
 
 /// `RetryPolicy::max_retry_after` (src/retry/policy.rs:291-293): a longer
