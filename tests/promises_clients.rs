@@ -653,6 +653,69 @@ async fn an_endless_error_body_ends_typed_and_bounded_through_every_client() {
     assert!(error.to_string().len() < 4096);
 }
 
+/// A server answering 200 (`content_type`) with "first;" at once and
+/// "rest" only once the test opens `gate`: a client or layer that buffered
+/// a success would never hand the first part over.
+async fn gated(content_type: &'static str) -> (SocketAddr, Arc<tokio::sync::Notify>) {
+    use http_body_util::BodyExt;
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let opened = gate.clone();
+    let addr = serve(move |_request: Request<Incoming>| {
+        let opened = opened.clone();
+        async move {
+            let (tx, rx) = tokio::sync::mpsc::channel(2);
+            tokio::spawn(async move {
+                let _ = tx
+                    .send(Ok(http_body::Frame::data(Bytes::from("first;"))))
+                    .await;
+                opened.notified().await;
+                let _ = tx
+                    .send(Ok(http_body::Frame::data(Bytes::from("rest"))))
+                    .await;
+            });
+            let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+            let body: ServerBody = http_body_util::StreamBody::new(stream).boxed();
+            let answer = Response::builder().header("content-type", content_type);
+            answer.body(body).unwrap()
+        }
+    })
+    .await;
+    (addr, gate)
+}
+
+/// `ReqwestClient` and the module docs ("A success: the body untouched"):
+/// a success is streamed through, never buffered, through both adapters,
+/// a JSON one included (only the opt-in `SuccessPeekLayer` reads a
+/// success): its first part reaches the caller before the server sends
+/// the rest.
+#[tokio::test]
+async fn a_success_streams_through_both_adapters_unbuffered() {
+    use http_body_util::BodyExt;
+    for content_type in ["application/octet-stream", "application/json"] {
+        let (addr, gate) = gated(content_type).await;
+        let client = reqwest_stack(quick());
+        let request = Request::get(format!("http://{addr}/dl"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let response = bounded("reqwest", client.oneshot(request)).await.unwrap();
+        let mut body = response.into_body();
+        let first = bounded("first", body.frame()).await.unwrap().unwrap();
+        assert_eq!(first.into_data().unwrap(), "first;", "{content_type}");
+        gate.notify_one();
+        let rest = bounded("rest", body.collect()).await.unwrap().to_bytes();
+        assert_eq!(rest, "rest");
+
+        let (addr, gate) = gated(content_type).await;
+        let send = middleware(quick()).get(format!("http://{addr}/dl")).send();
+        let mut response = bounded("middleware", send).await.unwrap();
+        let first = bounded("first", response.chunk()).await.unwrap();
+        assert_eq!(first.unwrap(), "first;", "{content_type}");
+        gate.notify_one();
+        let rest = bounded("rest", response.chunk()).await.unwrap();
+        assert_eq!(rest.unwrap(), "rest");
+    }
+}
+
 // ------------------------------------------------------------ state shared across middleware calls
 
 /// `ApiErrorsMiddleware` docs ("Clone": clones "share the retry budget, the

@@ -19,6 +19,7 @@ use http::{HeaderMap, Request, Response};
 use http_body::Frame;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use std::collections::HashMap;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -304,22 +305,35 @@ impl TokenSource for Hangs {
 
 // ------------------------------------------------------------------ gRPC
 
-/// `src/grpc/dialect.rs:22-27`: a rich `RetryInfo` detail's `retry_delay`
-/// "is the hint"; with no `grpc-retry-pushback-ms` it is the wait, exactly,
-/// before the re-send through a real `Channel`.
+/// `src/grpc/dialect.rs:22-28`: a rich `RetryInfo` detail's `retry_delay`
+/// "is the hint (as the body's; a pushback header wins)"; with no
+/// `grpc-retry-pushback-ms` it is the wait, exactly, before the re-send
+/// through a real `Channel`; with one, the pushback's wait is, and a
+/// negative pushback ("do not retry", gRFC A6) sends nothing again.
 #[tokio::test]
-async fn a_retry_info_detail_without_a_pushback_is_the_wait() {
-    let details = retry_info(Duration::from_millis(300));
-    let (base, seen) = recording(move |n, _| match n {
-        0 => trailers_only(8, "slow down", &[("grpc-status-details-bin", &details)]),
-        _ => grpc_ok("ok"),
-    })
-    .await;
-    let (policy, waits) = waits_of(quick());
-    let stack = plain_line(&base, policy).await;
-    assert_eq!(say(stack, req("a", None)).await.unwrap(), "ok");
-    assert_eq!(seen.count(), 2);
-    assert_eq!(*waits.lock().unwrap(), [Duration::from_millis(300)]);
+async fn a_retry_info_detail_is_the_wait_unless_a_pushback_says_otherwise() {
+    let ms = Duration::from_millis;
+    for (pushback, sends, waited) in [
+        (None, 2, vec![ms(300)]),
+        (Some("100"), 2, vec![ms(100)]),
+        (Some("-1"), 1, vec![]),
+    ] {
+        let details = retry_info(ms(300));
+        let (base, seen) = recording(move |n, _| match n {
+            0 => {
+                let mut extra = vec![("grpc-status-details-bin", details.as_str())];
+                extra.extend(pushback.map(|ms| ("grpc-retry-pushback-ms", ms)));
+                trailers_only(14, "busy", &extra)
+            }
+            _ => grpc_ok("ok"),
+        })
+        .await;
+        let (policy, waits) = waits_of(quick());
+        let answer = say(plain_line(&base, policy).await, req("a", None)).await;
+        assert_eq!(answer.is_ok(), sends == 2, "{pushback:?}: {answer:?}");
+        assert_eq!(seen.count(), sends, "{pushback:?}");
+        assert_eq!(*waits.lock().unwrap(), waited, "{pushback:?}");
+    }
 }
 
 /// `RetryPolicy::max_retry_after` (src/retry/policy.rs:291-293): a longer
@@ -400,6 +414,92 @@ async fn a_client_streaming_call_is_replayed_whole_on_a_retry() {
     assert_eq!(seen.count(), 2);
     assert_eq!(seen.body(0), expected);
     assert_eq!(seen.body(1), expected);
+}
+
+/// src/grpc/mod.rs:29-31 ("a call whose response already carried
+/// messages ... is never retried") and `ReplayBody` (the copy is made as
+/// the body streams, not up front): a bidirectional call whose caller
+/// sends each message only after the reply to the previous one, through
+/// the README's line with the auth layer, is neither held nor buffered:
+/// each reply arrives, and the call ends once, `OK`.
+#[tokio::test]
+async fn a_bidirectional_ping_pong_call_is_streamed_through_untouched() {
+    use tokio_stream::wrappers::ReceiverStream;
+    // Echoes each gRPC frame as it arrives (an `EchoRequest` reads as an
+    // `EchoReply`: both are one string in field 1), then `OK`.
+    let addr = serve(|request: Request<Incoming>| async move {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(1);
+        tokio::spawn(async move {
+            let mut body = request.into_body();
+            while let Some(Ok(frame)) = body.frame().await {
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                if tx.send(Ok(Frame::data(data))).await.is_err() {
+                    return;
+                }
+            }
+            let ok = HeaderMap::from_iter([("grpc-status".parse().unwrap(), "0".parse().unwrap())]);
+            let _ = tx.send(Ok(Frame::trailers(ok))).await;
+        });
+        let body = http_body_util::StreamBody::new(ReceiverStream::new(rx)).boxed();
+        let answer = Response::builder().header("content-type", "application/grpc");
+        answer.body(body).unwrap()
+    })
+    .await;
+    let token = Credential::new("tok_live_4eC39HqLyjWDarjtT1zdp7dc").unwrap();
+    let source = AuthLayer::new(StaticToken::new(token));
+    let stack = auth_line(&format!("http://{addr}"), quick(), source).await;
+    let mut client = ready(stack).await;
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let chat = http::uri::PathAndQuery::from_static("/demo.Echo/Chat");
+    let request = tonic::Request::new(ReceiverStream::new(rx));
+    let call = client.streaming(request, chat, echo::codec());
+    let mut replies = bounded("the call", call).await.unwrap().into_inner();
+    for i in 0..3 {
+        let scenario = format!("m{i}");
+        tx.send(EchoRequest { scenario }).await.unwrap();
+        let reply = bounded("a reply", replies.message()).await.unwrap();
+        assert_eq!(reply.unwrap().message, format!("m{i}"));
+    }
+    drop(tx);
+    assert!(bounded("the end", replies.message())
+        .await
+        .unwrap()
+        .is_none());
+}
+
+/// src/grpc/mod.rs:55-59 (a call's `grpc-timeout` bounds its retries; gRFC
+/// A6: the deadline applies to the call, retries included): an `UNAVAILABLE` whose
+/// `grpc-retry-pushback-ms` outlasts the call's `grpc-timeout` is not
+/// waited on; the caller gets the server's status at once, its rich
+/// details intact.
+#[tokio::test]
+async fn a_pushback_past_the_calls_grpc_timeout_ends_the_call_with_the_servers_status() {
+    use tonic_types::StatusExt;
+    let info = tonic_types::ErrorInfo::new("DRAINING", "example.com", HashMap::new());
+    let details = details_bin(vec![tonic_types::ErrorDetail::from(info)]);
+    let (base, seen) = recording(move |_, _| {
+        let extra = [
+            ("grpc-retry-pushback-ms", "5000"),
+            ("grpc-status-details-bin", details.as_str()),
+        ];
+        trailers_only(14, "draining", &extra)
+    })
+    .await;
+    let started = Instant::now();
+    let call = req("a", Some(Duration::from_millis(300)));
+    let status = say(plain_line(&base, quick()).await, call)
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2), "not waited on");
+    assert_eq!(seen.count(), 1);
+    assert_eq!(
+        (status.code(), status.message()),
+        (Code::Unavailable, "draining")
+    );
+    let info = status.get_details_error_info().expect("ErrorInfo kept");
+    assert_eq!(info.reason, "DRAINING");
 }
 
 /// `into_status` (src/grpc/convert.rs:114-123): a proxy's 502 without a

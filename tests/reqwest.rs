@@ -240,21 +240,61 @@ async fn a_post_without_a_key_is_not_sent_twice() {
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
 
+/// A resolver that fails every lookup, counting them (a DNS failure
+/// without a network: `ClientBuilder::dns_resolver`).
+struct NoSuchHost(Arc<Mutex<u32>>);
+
+impl reqwest::dns::Resolve for NoSuchHost {
+    fn resolve(&self, _name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        *self.0.lock().unwrap() += 1;
+        let failed: support::BoxError = Box::new(std::io::Error::other("no such host"));
+        Box::pin(std::future::ready(Err(failed)))
+    }
+}
+
+/// A refused connection and a failed DNS lookup are both reqwest connect
+/// errors (`reqwest::Error::is_connect`): typed, and retried even for a
+/// POST, since nothing was sent (module docs, "Transport errors"); the
+/// `reqwest::Error`'s own source chain stays whole down to the OS error.
 #[tokio::test]
-async fn a_refused_connection_is_a_typed_connect_error_retried_even_for_a_post() {
+async fn a_refused_connection_or_failed_lookup_is_a_typed_connect_error_retried_for_a_post() {
+    let lookups = Arc::new(Mutex::new(0));
+    let resolver = Arc::new(NoSuchHost(lookups.clone()));
+    let unresolvable = reqwest::Client::builder().dns_resolver(resolver);
     let port = support::refused_addr().port();
-    let client = ApiErrorsLayer::new()
-        .retry(quick().max_attempts(3))
-        .layer(ReqwestClient::new(reqwest::Client::new()));
-    let request = Request::post(format!("http://127.0.0.1:{port}/v1/posts"))
-        .body(Full::new(Bytes::from_static(b"{}")))
-        .unwrap();
-    let error = client.oneshot(request).await.unwrap_err();
-    let transport = error.transport().expect("a transport error");
-    assert!(transport.is_connect(), "{error}");
-    assert!(reqwest_error(&error).unwrap().is_connect());
-    // Never sent, so safe to send again although a POST has no key.
-    assert_eq!(error.retries().attempts(), 3);
+    let cases = [
+        (
+            reqwest::Client::new(),
+            format!("http://127.0.0.1:{port}/v1/posts"),
+        ),
+        (
+            unresolvable.build().unwrap(),
+            "http://api.example.invalid/v1/posts".into(),
+        ),
+    ];
+    for (reqwest, url) in cases {
+        let client = ApiErrorsLayer::new()
+            .retry(quick().max_attempts(3))
+            .layer(ReqwestClient::new(reqwest));
+        let request = Request::post(&url)
+            .body(Full::new(Bytes::from_static(b"{}")))
+            .unwrap();
+        let error = client.oneshot(request).await.unwrap_err();
+        let transport = error.transport().expect("a transport error");
+        assert!(transport.is_connect(), "{error}");
+        assert!(reqwest_error(&error).unwrap().is_connect());
+        // Never sent, so safe to send again although a POST has no key.
+        assert_eq!(error.retries().attempts(), 3, "{url}");
+        let os_error =
+            std::iter::successors(Some(&error as &dyn std::error::Error), |e| e.source())
+                .find_map(|cause| cause.downcast_ref::<std::io::Error>());
+        assert!(os_error.is_some(), "the io::Error under {error:?}");
+        if url.contains("127.0.0.1") {
+            let kind = os_error.unwrap().kind();
+            assert_eq!(kind, std::io::ErrorKind::ConnectionRefused);
+        }
+    }
+    assert_eq!(*lookups.lock().unwrap(), 3, "one lookup per attempt");
 }
 
 /// reqwest prints its URL in its errors' `Display` and `Debug`: userinfo

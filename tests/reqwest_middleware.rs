@@ -16,7 +16,7 @@ use support::{error_text, response, serve};
 use tower_api_errors::auth::{AuthLayer, Credential, StaticToken};
 use tower_api_errors::reqwest::{ApiErrorsMiddleware, MiddlewareErrorExt, SentTwice};
 use tower_api_errors::retry::Backoff;
-use tower_api_errors::{ApiErrorsLayer, Error, ErrorKind, QuotaLayer, RetryPolicy};
+use tower_api_errors::{ApiErrorsLayer, Error, ErrorKind, QuotaLayer, RetryPolicy, RetryReport};
 
 /// A server answering each request with the next of `answers` (the last
 /// repeats), counting requests.
@@ -129,6 +129,10 @@ async fn a_posted_body_is_sent_and_replayed() {
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
+    // The retry layer's report rides in the response's extensions (src/retry/
+    // mod.rs), reachable from the `reqwest::Response` as from an `http` one.
+    let report = response.extensions().get::<RetryReport>().copied();
+    assert_eq!(report.map(|report| report.attempts()), Some(2));
     let bodies = bodies.lock().unwrap();
     assert_eq!(
         *bodies,
@@ -495,6 +499,9 @@ async fn a_refused_connection_is_a_typed_connect_error() {
         .send()
         .await
         .unwrap_err();
+    // reqwest-middleware's own helpers read only its `Reqwest` variant
+    // (src/reqwest/mod.rs docs): the typed error is where to ask.
+    assert!(!error.is_connect() && error.url().is_none());
     let typed = error.typed_error().unwrap();
     assert!(typed.transport().unwrap().is_connect(), "{error}");
     assert!(tower_api_errors::reqwest::reqwest_error(typed)

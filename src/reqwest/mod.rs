@@ -123,7 +123,12 @@
 //! [`RetryOverride`](crate::retry::RetryOverride) attached with
 //! `RequestBuilder::with_extension` changes what the retry layer does for
 //! that call. A failure is a `reqwest_middleware::Error::Middleware`
-//! holding the crate's [`Error`]; [`MiddlewareErrorExt`] reaches it.
+//! holding the crate's [`Error`]; [`MiddlewareErrorExt`] reaches it. That
+//! variant's own `is_connect()`, `is_timeout()`, `status()` and `url()`
+//! answer `false` and `None` whatever happened (reqwest-middleware reads
+//! them only off its `Reqwest` variant): ask the typed error instead
+//! (`typed_error()`, then [`TransportError::is_connect`](crate::TransportError::is_connect),
+//! [`reqwest_error`] for `is_timeout()`, or `api_error()` for the status).
 //!
 //! ```
 //! # async fn start() -> String {
