@@ -176,7 +176,8 @@ impl Unauthorized {
         /// runs ([`AuthFailure::RefreshBackingOff`]): how long until the
         /// layer calls the token source again (the backoff, or longer when
         /// the token endpoint said when to come back). `None` when no
-        /// backoff runs.
+        /// backoff runs, or when it never ends (a backoff of
+        /// `Duration::MAX`: no time to come back).
         pub fn retry_after -> Option<Duration>;
 
         /// What the auth layer did: one send, and the renewal if any.
