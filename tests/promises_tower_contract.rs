@@ -2541,3 +2541,218 @@ mod grpc {
         assert_eq!(error.retries().attempts(), 3, "{error}");
     }
 }
+
+// ---------------------------------------------------------------------
+// Probes: composition users write (session probe-tower).
+// ---------------------------------------------------------------------
+mod composed {
+    use super::*;
+
+    /// `Buffer` above the full stack over an upstream that always fails
+    /// (503s; a connection reset for one path in ten): sixty concurrent
+    /// callers each end in exactly one error, recovered as our typed
+    /// `Error` by `Error::from_boxed` (its docs: as `Buffer` boxes it),
+    /// each within the retry layer's 150 s deadline (retry module docs:
+    /// "the whole logical request"), however the breaker opens meanwhile.
+    #[tokio::test(start_paused = true)]
+    async fn buffer_over_a_failing_stack_gives_every_caller_one_typed_error() {
+        let n = Arc::new(AtomicUsize::new(0));
+        let counter = n.clone();
+        let upstream = tower::service_fn(move |req: Request<Rb2>| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let reset = req.uri().path().ends_with('1');
+            async move {
+                if reset {
+                    Err(std::io::Error::from(std::io::ErrorKind::ConnectionReset))
+                } else {
+                    Ok::<_, std::io::Error>(reply(503, &[], ""))
+                }
+            }
+        });
+        let service = tower::buffer::Buffer::new(full_layer().layer(upstream), 3);
+        let start = tokio::time::Instant::now();
+        let mut calls = Vec::new();
+        for i in 0..60 {
+            let s = service.clone();
+            calls.push(tokio::spawn(async move {
+                let outcome = s.oneshot(get(&format!("http://api.example/{i}"))).await;
+                (outcome, start.elapsed())
+            }));
+        }
+        for (i, call) in calls.into_iter().enumerate() {
+            let (outcome, took) = call.await.unwrap();
+            assert!(took <= Duration::from_secs(150), "call {i} took {took:?}");
+            match Error::from_boxed(outcome.unwrap_err()) {
+                Error::Api(api) => assert_eq!(api.status(), 503, "call {i}"),
+                Error::Transport(_) | Error::CircuitOpen(_) => {}
+                other => panic!("call {i}: {other:?}"),
+            }
+        }
+        // The breaker, open, kept some calls from being sent at all.
+        assert!(n.load(Ordering::SeqCst) >= 1);
+    }
+
+    /// The stack on a multi-thread runtime, driven by `call_all` over a
+    /// `ConcurrencyLimit(2)` below: every request answered once, in order.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn call_all_on_a_multi_thread_runtime_answers_every_request_once() {
+        use tokio_stream::StreamExt;
+        let failed: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
+        let upstream = tower::service_fn(move |req: Request<Rb>| {
+            let first = failed.lock().unwrap().insert(req.uri().path().to_owned());
+            async move {
+                Ok::<_, Infallible>(if first {
+                    reply(503, &[("retry-after", "0")], "")
+                } else {
+                    reply(200, &[], "")
+                })
+            }
+        });
+        let service = ApiErrorsLayer::new()
+            .retry(support::quick_exact())
+            .layer(ConcurrencyLimitLayer::new(2).layer(upstream));
+        let requests = tokio_stream::iter((0..8).map(|i| get(&format!("http://api.example/{i}"))));
+        let answers: Vec<_> =
+            support::bounded("call_all", service.call_all(requests).collect::<Vec<_>>()).await;
+        assert_eq!(answers.len(), 8);
+        assert!(answers.iter().all(|a| a.as_ref().unwrap().status() == 200));
+    }
+
+    /// `option_layer` (tower's `Either`) of our parse layer composes: on,
+    /// a 503 ends as our typed error; off, it passes through as a response.
+    /// (`Either` needs one request, response and error type on both sides:
+    /// the upstream's error made ours, which our layers pass through
+    /// unchanged. The retry layer changes the request body to a
+    /// `ReplayBody`, so it fits `option_layer` only over a service that
+    /// takes both bodies.)
+    #[tokio::test(start_paused = true)]
+    async fn option_layer_of_our_parse_layer_composes_either_way() {
+        for on in [true, false] {
+            let scripted = Scripted::new();
+            let upstream = scripted.service(|_| reply(503, &[], ""));
+            let service = ServiceBuilder::new()
+                .option_layer(on.then(ErrorBodyParseLayer::new))
+                .map_err(|e: Infallible| -> Error { match e {} })
+                .service(upstream);
+            let outcome = service.oneshot(get("http://api.example/")).await;
+            match (on, outcome) {
+                (true, Err(Error::Api(api))) => assert_eq!(api.status(), 503),
+                (false, Ok(response)) => assert_eq!(response.status(), 503),
+                (on, other) => panic!("on: {on}: {other:?}"),
+            }
+        }
+    }
+
+    /// The whole stack boxed as a `BoxCloneSyncService` (what axum `State`
+    /// needs: `Clone + Send + Sync + 'static`) still retries.
+    #[tokio::test(start_paused = true)]
+    async fn the_full_stack_as_a_box_clone_sync_service_retries() {
+        let scripted = Scripted::new();
+        let upstream = scripted.service(|n| reply(if n == 0 { 503 } else { 200 }, &[], ""));
+        let service = tower::util::BoxCloneSyncService::new(full_layer().layer(upstream));
+        assert_user_bounds::<_, Request<Full<Bytes>>>(&service);
+        let response = service.oneshot(get("http://api.example/")).await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(scripted.count(), 2);
+    }
+
+    /// `LoadShed` above a quota hold: the quota layer holds in the call's
+    /// future, not in `poll_ready` (quota module docs, "Holding"), so the
+    /// held call is not shed; it is sent once the window resets.
+    #[tokio::test(start_paused = true)]
+    async fn load_shed_above_a_quota_hold_waits_and_does_not_shed() {
+        let scripted = Scripted::new();
+        // The first answer says the window is spent for 2 s.
+        let upstream = scripted.service(|n| {
+            if n == 0 {
+                reply(
+                    200,
+                    &[("ratelimit-remaining", "0"), ("ratelimit-reset", "2")],
+                    "",
+                )
+            } else {
+                reply(200, &[], "")
+            }
+        });
+        let service = ServiceBuilder::new()
+            .load_shed()
+            .layer(
+                ApiErrorsLayer::new()
+                    .retry(exact())
+                    .quota(QuotaLayer::new()),
+            )
+            .service(upstream);
+        service
+            .clone()
+            .oneshot(get("http://api.example/a"))
+            .await
+            .unwrap();
+        let start = tokio::time::Instant::now();
+        let second = service.oneshot(get("http://api.example/b")).await;
+        assert_eq!(second.unwrap().status(), 200);
+        assert!(
+            start.elapsed() >= Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(scripted.count(), 2);
+    }
+
+    /// tower's own `tower::retry::Retry` above our retry layer: each outer
+    /// attempt runs our whole retry loop (attempts multiply). Pinned so
+    /// the multiplication is visible: 2 outer x 3 inner = 6 sends.
+    #[tokio::test(start_paused = true)]
+    async fn towers_retry_above_ours_multiplies_attempts() {
+        #[derive(Clone)]
+        struct Twice(usize);
+        impl<E> tower::retry::Policy<Request<Full<Bytes>>, Response<Full<Bytes>>, E> for Twice {
+            type Future = std::future::Ready<()>;
+            fn retry(
+                &mut self,
+                _: &mut Request<Full<Bytes>>,
+                result: &mut Result<Response<Full<Bytes>>, E>,
+            ) -> Option<Self::Future> {
+                let failed = match result {
+                    Ok(response) => response.status().is_server_error(),
+                    Err(_) => true,
+                };
+                if failed && self.0 > 0 {
+                    self.0 -= 1;
+                    Some(std::future::ready(()))
+                } else {
+                    None
+                }
+            }
+            fn clone_request(&mut self, r: &Request<Full<Bytes>>) -> Option<Request<Full<Bytes>>> {
+                let mut c = Request::new(r.body().clone());
+                *c.uri_mut() = r.uri().clone();
+                *c.method_mut() = r.method().clone();
+                Some(c)
+            }
+        }
+        let scripted = Scripted::new();
+        let upstream = scripted.service(|_| reply(503, &[], ""));
+        let service = ServiceBuilder::new()
+            .layer(tower::retry::RetryLayer::new(Twice(1)))
+            .layer(RetryLayer::new(exact()))
+            .service(upstream);
+        let response = service.oneshot(get("http://api.example/")).await.unwrap();
+        assert_eq!(response.status(), 503);
+        assert_eq!(scripted.count(), 6);
+    }
+
+    /// `call` without `poll_ready` first breaks tower's contract
+    /// ("`poll_ready` must be called first", `tower::Service::call` docs):
+    /// the stack does not hide it, the `ConcurrencyLimit` below panics
+    /// with tower's own message rather than sending past its limit.
+    #[tokio::test(start_paused = true)]
+    #[should_panic(expected = "poll_ready must be called first")]
+    async fn call_without_poll_ready_over_a_concurrency_limit_panics_as_tower_does() {
+        let scripted = Scripted::new();
+        let upstream = scripted.service(|_| reply(200, &[], ""));
+        let mut service = ApiErrorsLayer::new()
+            .retry(exact())
+            .layer(ConcurrencyLimitLayer::new(1).layer(upstream));
+        let _ = service.call(get("http://api.example/")).await;
+    }
+}
