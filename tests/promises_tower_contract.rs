@@ -2755,4 +2755,48 @@ mod composed {
             .layer(ConcurrencyLimitLayer::new(1).layer(upstream));
         let _ = service.call(get("http://api.example/")).await;
     }
+
+    /// A `BoxError` boundary between our layers (a user's `map_err` into
+    /// `BoxError`, or a `tower::buffer::Buffer` over the parse layer), the
+    /// whole erased as a `BoxCloneSyncService`:
+    /// the retry layer above still sees our typed error (`Error` docs:
+    /// "our own `Error` passes through unchanged"), so the 503's
+    /// `Retry-After: 2` is honoured (RFC 9110 section 10.2.3) and the retry
+    /// is sent 2 s later; the caller gets a success.
+    #[tokio::test(start_paused = true)]
+    async fn our_error_through_a_box_error_boundary_keeps_its_retry_hint() {
+        type Erased = tower::util::BoxCloneSyncService<
+            Request<Rb>,
+            Response<Full<Bytes>>,
+            tower_api_errors::BoxError,
+        >;
+        for buffered in [false, true] {
+            // (A `service_fn`: `Buffer` needs a nameable `Future`.)
+            let arrivals: Arc<Mutex<Vec<tokio::time::Instant>>> = Arc::default();
+            let seen = arrivals.clone();
+            let upstream = tower::service_fn(move |_: Request<Rb>| {
+                let mut seen = seen.lock().unwrap();
+                seen.push(tokio::time::Instant::now());
+                let first = seen.len() == 1;
+                std::future::ready(Ok::<_, Infallible>(if first {
+                    reply(503, &[("retry-after", "2")], "")
+                } else {
+                    reply(200, &[], "")
+                }))
+            });
+            let parse = ErrorBodyParseLayer::new().layer(upstream);
+            let erased = if buffered {
+                Erased::new(tower::buffer::Buffer::new(parse, 4))
+            } else {
+                Erased::new(parse.map_err(tower_api_errors::BoxError::from))
+            };
+            let service = RetryLayer::new(exact()).layer(erased);
+            let response = service.oneshot(get("http://api.example/")).await.unwrap();
+            assert_eq!(response.status(), 200, "buffered: {buffered}");
+            let arrivals = arrivals.lock().unwrap();
+            assert_eq!(arrivals.len(), 2, "buffered: {buffered}");
+            let wait = arrivals[1] - arrivals[0];
+            assert_eq!(wait, Duration::from_secs(2), "buffered: {buffered}");
+        }
+    }
 }
