@@ -2699,8 +2699,9 @@ mod composed {
     }
 
     /// tower's own `tower::retry::Retry` above our retry layer: each outer
-    /// attempt runs our whole retry loop (attempts multiply). Pinned so
-    /// the multiplication is visible: 2 outer x 3 inner = 6 sends.
+    /// attempt runs our whole retry loop, so attempts multiply, as the
+    /// retry module docs ("Bringing your own `tower::retry::Policy`") say:
+    /// 2 outer x 3 inner = 6 sends.
     #[tokio::test(start_paused = true)]
     async fn towers_retry_above_ours_multiplies_attempts() {
         #[derive(Clone)]

@@ -150,7 +150,10 @@
 //! # Bringing your own `tower::retry::Policy`
 //!
 //! The parse layer's typed errors serve tower's own retry middleware just
-//! as well; the hint is one method call away:
+//! as well; the hint is one method call away. Use it instead of ours, not
+//! above it: each attempt of an outer retry is a new call of ours, with
+//! its own attempts and deadline, so the attempts multiply (two outer
+//! attempts over our default three send six requests).
 //!
 //! ```
 //! use bytes::Bytes;
