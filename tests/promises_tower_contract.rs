@@ -2800,4 +2800,77 @@ mod composed {
             assert_eq!(wait, Duration::from_secs(2), "buffered: {buffered}");
         }
     }
+
+    /// What users write: an axum app on a multi-thread runtime whose
+    /// `State` holds the full stack, boxed as a `BoxCloneSyncService` over
+    /// `Buffer` and a `ConcurrencyLimit(4)` below, over hyper-util to a real
+    /// loopback upstream that answers 503 to the first request of a few
+    /// paths. Sixty concurrent requests to the app each get the upstream's
+    /// success, once (no hang, no lost call).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn axum_state_with_a_boxed_buffered_stack_answers_every_request() {
+        use axum::extract::{Path, State};
+        use axum::routing::get as axum_get;
+        type Client = tower::util::BoxCloneSyncService<
+            Request<Full<Bytes>>,
+            Response<hyper::body::Incoming>,
+            Error,
+        >;
+        let failed: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
+        let upstream = support::serve(move |req| {
+            let path = req.uri().path().to_owned();
+            let first = path.ends_with('7') && failed.lock().unwrap().insert(path.clone());
+            async move {
+                if first {
+                    support::response(503, &[("retry-after", "0")], "")
+                } else {
+                    support::response(200, &[], path)
+                }
+            }
+        })
+        .await;
+        let stack = ApiErrorsLayer::new()
+            .retry(support::quick_exact())
+            .auth(AuthLayer::new(token()))
+            .quota(QuotaLayer::new())
+            .breaker(CircuitBreakerLayer::new())
+            .hedge(HedgeLayer::fixed(Duration::from_secs(5)))
+            .layer(ConcurrencyLimitLayer::new(4).layer(support::client::<Rb2>()));
+        let buffered = tower::buffer::Buffer::new(stack, 16).map_err(Error::from_boxed);
+        #[derive(Clone)]
+        struct AppState {
+            client: Client,
+            base: String,
+        }
+        async fn handler(State(state): State<AppState>, Path(n): Path<u32>) -> String {
+            let uri = format!("{}/{n}", state.base);
+            let request = Request::get(uri).body(Full::new(Bytes::new())).unwrap();
+            let response = state.client.oneshot(request).await.unwrap();
+            assert_eq!(response.status(), 200);
+            String::from_utf8(support::body_bytes(response.into_body()).await.to_vec()).unwrap()
+        }
+        let state = AppState {
+            client: Client::new(buffered),
+            base: format!("http://{upstream}"),
+        };
+        let app: axum::Router = axum::Router::new()
+            .route("/{n}", axum_get(handler))
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let http = reqwest::Client::new();
+        let mut calls = Vec::new();
+        for n in 0..60u32 {
+            let http = http.clone();
+            calls.push(tokio::spawn(async move {
+                let response = http.get(format!("http://{addr}/{n}")).send().await.unwrap();
+                (response.status(), response.text().await.unwrap())
+            }));
+        }
+        for (n, call) in calls.into_iter().enumerate() {
+            let (status, body) = support::bounded("an app call", call).await.unwrap();
+            assert_eq!((status.as_u16(), body), (200, format!("/{n}")));
+        }
+    }
 }
