@@ -2873,4 +2873,77 @@ mod composed {
             assert_eq!((status.as_u16(), body), (200, format!("/{n}")));
         }
     }
+
+    /// Backpressure from below: with a `ConcurrencyLimit(1)` under the
+    /// stack held by a first call, the stack's `poll_ready` is pending
+    /// (macros: "the inner service's readiness"), so a `LoadShed` above
+    /// sheds the second call with `Overloaded` and sends nothing; the
+    /// first call then completes. For the full stack and each layer alone.
+    #[tokio::test(start_paused = true)]
+    async fn backpressure_of_a_concurrency_limit_below_reaches_a_load_shed_above() {
+        async fn shed<B: Send + 'static, L>(layer: L, what: &str)
+        where
+            L: Layer<
+                tower::limit::ConcurrencyLimit<
+                    tower::util::BoxCloneSyncService<
+                        Request<B>,
+                        Response<Full<Bytes>>,
+                        Infallible,
+                    >,
+                >,
+            >,
+            L::Service: Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>>
+                + Clone
+                + Send
+                + 'static,
+            <L::Service as Service<Request<Full<Bytes>>>>::Error: Into<tower_api_errors::BoxError>,
+            <L::Service as Service<Request<Full<Bytes>>>>::Future: Send,
+        {
+            let (gate_tx, gate_rx) = tokio::sync::watch::channel(false);
+            let sent = Arc::new(AtomicUsize::new(0));
+            let count = sent.clone();
+            let upstream = tower::util::BoxCloneSyncService::new(tower::service_fn(
+                move |_req: Request<B>| {
+                    let mut gate = gate_rx.clone();
+                    count.fetch_add(1, Ordering::SeqCst);
+                    async move {
+                        gate.wait_for(|open| *open).await.unwrap();
+                        Ok::<_, Infallible>(reply(200, &[], ""))
+                    }
+                },
+            ));
+            let service = ServiceBuilder::new()
+                .load_shed()
+                .layer(layer)
+                .layer(ConcurrencyLimitLayer::new(1))
+                .service(upstream);
+            let first = tokio::spawn(service.clone().oneshot(get("http://api.example/a")));
+            while sent.load(Ordering::SeqCst) == 0 {
+                tokio::task::yield_now().await;
+            }
+            let error = service
+                .clone()
+                .oneshot(get("http://api.example/b"))
+                .await
+                .unwrap_err();
+            assert!(
+                error.is::<tower::load_shed::error::Overloaded>(),
+                "{what}: {error:?}"
+            );
+            assert_eq!(
+                sent.load(Ordering::SeqCst),
+                1,
+                "{what}: the shed call was sent"
+            );
+            gate_tx.send(true).unwrap();
+            assert_eq!(first.await.unwrap().unwrap().status(), 200, "{what}");
+        }
+        shed::<Rb2, _>(full_layer(), "full stack").await;
+        shed::<Rb, _>(RetryLayer::new(exact()), "retry").await;
+        shed::<Full<Bytes>, _>(AuthLayer::new(token()), "auth").await;
+        shed::<Full<Bytes>, _>(QuotaLayer::new(), "quota").await;
+        shed::<Full<Bytes>, _>(CircuitBreakerLayer::new(), "breaker").await;
+        shed::<Rb, _>(HedgeLayer::fixed(Duration::from_secs(5)), "hedge").await;
+        shed::<Full<Bytes>, _>(ErrorBodyParseLayer::new(), "parse").await;
+    }
 }
