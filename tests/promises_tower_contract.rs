@@ -2885,11 +2885,7 @@ mod composed {
         where
             L: Layer<
                 tower::limit::ConcurrencyLimit<
-                    tower::util::BoxCloneSyncService<
-                        Request<B>,
-                        Response<Full<Bytes>>,
-                        Infallible,
-                    >,
+                    tower::util::BoxCloneSyncService<Request<B>, Response<Full<Bytes>>, Infallible>,
                 >,
             >,
             L::Service: Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>>
@@ -2945,5 +2941,46 @@ mod composed {
         shed::<Full<Bytes>, _>(CircuitBreakerLayer::new(), "breaker").await;
         shed::<Rb, _>(HedgeLayer::fixed(Duration::from_secs(5)), "hedge").await;
         shed::<Full<Bytes>, _>(ErrorBodyParseLayer::new(), "parse").await;
+    }
+
+    /// An upstream whose `poll_ready` fails (a pool that cannot connect),
+    /// under the full stack, under a `Buffer` with thirty callers: the
+    /// `Buffer` worker fails once and every caller ends with one error (no
+    /// hang), typed as our transport error by `Error::from_boxed`, with the
+    /// upstream's `io::Error` in its source chain (tower's `Buffer` docs: a
+    /// failed worker's error is shared with every caller).
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_poll_ready_under_a_buffer_ends_every_caller_once() {
+        #[derive(Clone)]
+        struct Unreachable;
+        impl<B> Service<Request<B>> for Unreachable {
+            type Response = Response<Full<Bytes>>;
+            type Error = std::io::Error;
+            type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+            fn poll_ready(
+                &mut self,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Result<(), Self::Error>> {
+                let refused = std::io::ErrorKind::ConnectionRefused;
+                std::task::Poll::Ready(Err(refused.into()))
+            }
+            fn call(&mut self, _: Request<B>) -> Self::Future {
+                panic!("called after a failed poll_ready")
+            }
+        }
+        let service = tower::buffer::Buffer::new(full_layer().layer(Unreachable), 4);
+        let mut calls = Vec::new();
+        for i in 0..30 {
+            let s = service.clone();
+            calls.push(tokio::spawn(async move {
+                s.oneshot(get(&format!("http://api.example/{i}"))).await
+            }));
+        }
+        for (i, call) in calls.into_iter().enumerate() {
+            let outcome = support::bounded("a buffered call", call).await.unwrap();
+            let error = Error::from_boxed(outcome.unwrap_err());
+            assert!(error.transport().is_some(), "call {i}: {error:?}");
+            assert!(has_source::<std::io::Error>(&error), "call {i}: {error:?}");
+        }
     }
 }
