@@ -2983,4 +2983,56 @@ mod composed {
             assert!(has_source::<std::io::Error>(&error), "call {i}: {error:?}");
         }
     }
+
+    /// tower-http's `TraceLayer` between our layers (tracing each attempt):
+    /// above the parse layer (its body wrapped) and below it (the parse
+    /// layer reads a `trace::ResponseBody`), the 503's `Retry-After: 1` is
+    /// honoured and the retry's 200 reaches the caller, body intact.
+    #[tokio::test(start_paused = true)]
+    async fn tower_http_trace_layer_between_our_layers_keeps_retrying() {
+        use tower_http::trace::TraceLayer;
+        fn upstream(
+            scripted: &Scripted,
+        ) -> impl Service<
+            Request<Rb>,
+            Response = Response<Full<Bytes>>,
+            Error = Infallible,
+            Future = impl Send,
+        > + Clone
+               + Send {
+            scripted.service(|n| match n {
+                0 => reply(503, &[("retry-after", "1")], ""),
+                _ => reply(200, &[], "done"),
+            })
+        }
+        let above = Scripted::new();
+        let service = ServiceBuilder::new()
+            .layer(RetryLayer::new(exact()))
+            .layer(TraceLayer::new_for_http())
+            .layer(ErrorBodyParseLayer::new())
+            .service(upstream(&above));
+        let response = service.oneshot(get("http://api.example/")).await.unwrap();
+        let body = support::body_bytes(response.into_body()).await;
+        assert_eq!(&body[..], b"done");
+        assert_eq!(
+            above.waits(),
+            vec![Duration::from_secs(1)],
+            "trace above parse"
+        );
+
+        let below = Scripted::new();
+        let service = ServiceBuilder::new()
+            .layer(RetryLayer::new(exact()))
+            .layer(ErrorBodyParseLayer::new())
+            .layer(TraceLayer::new_for_http())
+            .service(upstream(&below));
+        let response = service.oneshot(get("http://api.example/")).await.unwrap();
+        let body = support::body_bytes(response.into_body()).await;
+        assert_eq!(&body[..], b"done");
+        assert_eq!(
+            below.waits(),
+            vec![Duration::from_secs(1)],
+            "trace below parse"
+        );
+    }
 }
