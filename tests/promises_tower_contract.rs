@@ -3047,4 +3047,39 @@ mod composed {
             "trace below parse"
         );
     }
+
+    /// A `Buffer(1)` below the hedge layer (its clones share one worker):
+    /// the hedge is still sent after its delay (hedge module docs) while
+    /// the first attempt is unanswered, the first answer ends the call
+    /// once, and the buffer's slot is free for the next call.
+    #[tokio::test(start_paused = true)]
+    async fn the_hedge_is_sent_over_a_buffer_of_one() {
+        let (inner, mut handle) = tower_test::mock::pair::<FReq, Response<Full<Bytes>>>();
+        let service = ApiErrorsLayer::new()
+            .retry(exact())
+            .hedge(HedgeLayer::fixed(Duration::from_millis(100)).no_budget())
+            .layer(tower::buffer::Buffer::new(inner, 1));
+        let warm = tokio::spawn(service.clone().oneshot(get("http://b.example/1")));
+        let (_, send) = handle.next_request().await.unwrap();
+        send.send_response(reply(200, &[], ""));
+        warm.await.unwrap().unwrap();
+        let call = tokio::spawn(service.clone().oneshot(get("http://b.example/2")));
+        let (_, _first) = handle.next_request().await.unwrap();
+        let (_, hedge) = support::bounded("the hedge", handle.next_request())
+            .await
+            .unwrap();
+        hedge.send_response(reply(200, &[], "hedge"));
+        let response = support::bounded("the hedged call", call)
+            .await
+            .unwrap()
+            .unwrap();
+        let body = support::body_bytes(response.into_body()).await;
+        assert_eq!(&body[..], b"hedge");
+        let next = tokio::spawn(service.oneshot(get("http://b.example/3")));
+        let (_, send) = support::bounded("the next call", handle.next_request())
+            .await
+            .unwrap();
+        send.send_response(reply(200, &[], ""));
+        next.await.unwrap().unwrap();
+    }
 }
