@@ -1059,6 +1059,77 @@ const LOOPBACK_VENDORS: &[LoopbackVendor] = &[
         refusals: 1,
         cost: 1,
     },
+    // Discord API docs, "Rate Limits": `X-RateLimit-Reset-After` in float
+    // seconds, `X-RateLimit-Bucket`; a 429 carries `Retry-After` and a
+    // JSON body whose `retry_after` is float seconds.
+    LoopbackVendor {
+        name: "Discord",
+        limit: 5,
+        window: Duration::from_secs(5),
+        headers: |at| {
+            vec![
+                ("x-ratelimit-limit", at.limit.to_string()),
+                ("x-ratelimit-remaining", at.remaining.to_string()),
+                (
+                    "x-ratelimit-reset-after",
+                    format!("{:.3}", (at.end - at.at).as_secs_f64()),
+                ),
+                ("x-ratelimit-bucket", "abcd1234".into()),
+            ]
+        },
+        over: |at| {
+            (
+                429,
+                vec![
+                    ("retry-after", at.left()),
+                    ("x-ratelimit-scope", "user".into()),
+                ],
+            )
+        },
+        refusals: 1,
+        cost: 1,
+    },
+    // X API v2 docs, "Rate limits": `x-rate-limit-limit`, `-remaining`,
+    // `-reset` in Unix seconds; over, a 429.
+    LoopbackVendor {
+        name: "X",
+        limit: 15,
+        window: Duration::from_secs(60),
+        headers: |at| {
+            vec![
+                ("date", at.date()),
+                ("x-rate-limit-limit", at.limit.to_string()),
+                ("x-rate-limit-remaining", at.remaining.to_string()),
+                (
+                    "x-rate-limit-reset",
+                    (1_893_456_000 + at.end.as_secs()).to_string(),
+                ),
+            ]
+        },
+        over: |_| (429, vec![]),
+        refusals: 1,
+        cost: 1,
+    },
+    // Reddit Data API rules: `X-Ratelimit-Used`, `-Remaining` (a float)
+    // and `-Reset` (seconds to the window's end, whole: truncated here, so
+    // read up to a second early); no limit header; over, a 429. The quota
+    // docs ("Refills"): a reset read early costs one 429, not one per
+    // request held (it cost 8, the window, limitless, was forgotten).
+    LoopbackVendor {
+        name: "Reddit",
+        limit: 100,
+        window: Duration::from_secs(60),
+        headers: |at| {
+            vec![
+                ("x-ratelimit-used", at.used.to_string()),
+                ("x-ratelimit-remaining", format!("{}.0", at.remaining)),
+                ("x-ratelimit-reset", (at.end - at.at).as_secs().to_string()),
+            ]
+        },
+        over: |_| (429, vec![]),
+        refusals: 1,
+        cost: 1,
+    },
 ];
 
 /// Per window (accepted, refused), and the errors the callers saw.
@@ -1129,6 +1200,8 @@ async fn over_loopback(v: &'static LoopbackVendor) -> (Vec<(u64, u64)>, Vec<Stri
     (tally, errors)
 }
 
+/// Each loopback vendor: no error surfaced, at most its `refusals` per
+/// window after the first, and those windows used to 90 % or more.
 #[tokio::test(start_paused = true)]
 async fn loopback_vendors_enforcing_their_limits() {
     let mut failures = Vec::new();
