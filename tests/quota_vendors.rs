@@ -1223,3 +1223,68 @@ async fn loopback_vendors_enforcing_their_limits() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// Shopify REST Admin API rate limits, on loopback through the recommended
+/// stack: a bucket of 40 leaking 2 a second, `X-Shopify-Shop-Api-Call-Limit:
+/// used/40` on every answer, a 429 with `Retry-After: 2.0` into a full
+/// bucket. 8 callers for a minute: no error surfaced, few 429s, near the
+/// leak rate (40 + 2 a second).
+#[tokio::test(start_paused = true)]
+async fn shopify_bucket_on_loopback_through_the_stack() {
+    use full_stack::{get, Vendor};
+    // (level, when it was last leaked, accepted, refused)
+    let bucket: Arc<Mutex<(f64, Duration, u64, u64)>> = Arc::default();
+    let vendor = {
+        let bucket = bucket.clone();
+        Vendor::start(move |_, hit| {
+            let mut b = bucket.lock().unwrap();
+            b.0 = (b.0 - (hit.at - b.1).as_secs_f64() * 2.0).max(0.0);
+            b.1 = hit.at;
+            let ok = b.0 + 1.0 <= 40.0;
+            if ok {
+                (b.0, b.2) = (b.0 + 1.0, b.2 + 1);
+            } else {
+                b.3 += 1;
+            }
+            let used = format!("{}/40", b.0.ceil() as u64);
+            let mut headers = vec![("x-shopify-shop-api-call-limit", used.as_str())];
+            if !ok {
+                headers.push(("retry-after", "2.0"));
+            }
+            (
+                5,
+                support::response(if ok { 200 } else { 429 }, &headers, "{}"),
+            )
+        })
+        .await
+    };
+    let client = ApiErrorsLayer::new()
+        .quota(QuotaLayer::new())
+        .layer(support::client());
+    let until = Instant::now() + Duration::from_secs(60);
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    let url = vendor.url("/admin/api/2024-01/products.json");
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (client, errors, url) = (client.clone(), errors.clone(), url.clone());
+            tokio::spawn(async move {
+                while Instant::now() < until {
+                    match tokio::time::timeout_at(until, get(&client, &url)).await {
+                        Ok(Ok(r)) if r.status() == 200 => {}
+                        Ok(Ok(r)) => errors.lock().unwrap().push(r.status().to_string()),
+                        Ok(Err(e)) => errors.lock().unwrap().push(e.to_string()),
+                        Err(_) => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let (_, _, accepted, refused) = *bucket.lock().unwrap();
+    let errors = errors.lock().unwrap().clone();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(refused <= 6, "{refused} 429s");
+    assert!(accepted * 10 >= 160 * 9, "{accepted} accepted");
+}
