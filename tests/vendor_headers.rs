@@ -45,11 +45,13 @@ const ROWS: &[Row] = &[
     // docs.rapidapi.com/docs/response-headers: the same names, reset in seconds.
     ("RapidAPI", 200, &[("x-ratelimit-requests-limit", "1000"), ("x-ratelimit-requests-remaining", "998"), ("x-ratelimit-requests-reset", "86400")], Some(1000), Some(998), Some(86_400_000), None),
     // developers.hubspot.com/docs/guides/apps/api-usage/usage-details: a daily
-    // window and a `-Max` per `-Interval-Milliseconds` one, no reset header
-    // (the day ends at the account's midnight); `-Secondly` from the
-    // developer changelog of 2018-11-06. OAuth apps get no daily headers.
+    // window and a `-Max` per `-Interval-Milliseconds` one (rolling: the
+    // interval, read as its reset, is the latest a spent request ages out),
+    // no daily reset header (the day ends at the account's midnight);
+    // `-Secondly` from the developer changelog of 2018-11-06. OAuth apps
+    // get no daily headers.
     ("HubSpot", 200, &[("x-hubspot-ratelimit-daily", "500000"), ("x-hubspot-ratelimit-daily-remaining", "499999"), ("x-hubspot-ratelimit-interval-milliseconds", "10000"), ("x-hubspot-ratelimit-max", "100"), ("x-hubspot-ratelimit-remaining", "99"), ("x-hubspot-ratelimit-secondly", "10"), ("x-hubspot-ratelimit-secondly-remaining", "9")], Some(10), Some(9), None, None),
-    ("HubSpot OAuth", 200, &[("x-hubspot-ratelimit-interval-milliseconds", "10000"), ("x-hubspot-ratelimit-max", "110"), ("x-hubspot-ratelimit-remaining", "0")], Some(110), Some(0), None, None),
+    ("HubSpot OAuth", 200, &[("x-hubspot-ratelimit-interval-milliseconds", "10000"), ("x-hubspot-ratelimit-max", "110"), ("x-hubspot-ratelimit-remaining", "0")], Some(110), Some(0), Some(10_000), Some((10_000, Reset))),
     // marketplace.zoom.us/docs/api-reference/rate-limits: a daily limit's 429
     // names the moment it lifts in `Retry-After`, RFC 3339.
     ("Zoom", 200, &[("x-ratelimit-category", "Light"), ("x-ratelimit-limit", "6000"), ("x-ratelimit-remaining", "5893")], Some(6000), Some(5893), None, None),

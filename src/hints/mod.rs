@@ -62,7 +62,7 @@
 //! | `x-ratelimit-complexity-limit`, `x-ratelimit-complexity-remaining`, `x-ratelimit-complexity-reset` | Linear rate-limiting docs (`complexity` in points; reset in Unix ms); RapidAPI (`requests`, reset in seconds) | `5000` / `4999` / `1700003600000` | one window, `complexity` | yes |
 //! | `x-ratelimit-limit-daily`, `x-ratelimit-daily-remaining` | HighLevel API rate limits (per day, beside `X-RateLimit-Max` per `-Interval-Milliseconds`) | `200000` / `199999` | one window, `daily` | yes |
 //! | `x-hubspot-ratelimit-daily`, `x-hubspot-ratelimit-daily-remaining` | HubSpot API usage guidelines (resets at the account's midnight) | `500000` / `499999` | one window, `daily` | yes |
-//! | `x-hubspot-ratelimit-max`, `x-hubspot-ratelimit-remaining` | HubSpot API usage guidelines (per `-Interval-Milliseconds`) | `100` / `99` | one window, `interval` | yes |
+//! | `x-hubspot-ratelimit-max`, `x-hubspot-ratelimit-remaining`, `x-hubspot-ratelimit-interval-milliseconds` | HubSpot API usage guidelines (a rolling window: its `-Interval-Milliseconds`, read as the reset, is the latest a spent request ages out) | `100` / `99` / `10000` | one window, `interval` | yes |
 //! | `x-hubspot-ratelimit-secondly`, `x-hubspot-ratelimit-secondly-remaining` | HubSpot developer changelog 2018-11-06 (per second) | `10` / `9` | one window, `secondly` | yes |
 //! | `fastly-ratelimit-remaining`, `fastly-ratelimit-reset` | Fastly API reference, Rate limiting (no limit header; reset in Unix seconds) | `999` / `1452032384` | one window, unnamed | yes |
 //! | `x-sentry-rate-limit-limit`, `x-sentry-rate-limit-remaining`, `x-sentry-rate-limit-reset` | Sentry API, Rate Limits (reset in Unix seconds) | `40` / `0` / `1700000005` | one window, unnamed | yes |

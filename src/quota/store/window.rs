@@ -508,17 +508,15 @@ impl ScopeState {
             let Some(reset) = window.reset_at.filter(|reset| *reset <= now) else {
                 continue;
             };
-            let Some(limit) = window.limit else {
-                *slot = None;
-                continue;
-            };
             let held = if window.counts_cost { units } else { requests };
             // (An inferred window's reset is a guess, and so is one the
             // server gave none (a leaky bucket's, Shopify's `39/40`, has
             // leaked a unit or two by then, not refilled): confirmed even
             // with room left, so that a guess early draws one 429, not a
             // burst. The others wait for the answer a guess's second at
-            // most: it, not the limit, says what is left.)
+            // most: it, not the limit, says what is left. A spent window
+            // with no limit (Reddit's, Fastly's) is confirmed too, then
+            // forgotten.)
             if window.remaining <= held || window.policy == INFERRED || window.guessed {
                 // (A guess's span is ten of its second: the confirmation
                 // is waited for a tenth of the span, here that second.)
@@ -528,6 +526,10 @@ impl ScopeState {
                 };
                 refilled = refilled.max(span.max(1));
             }
+            let Some(limit) = window.limit else {
+                *slot = None;
+                continue;
+            };
             window.remaining = limit;
             let length = window.length.filter(|l| *l > 0);
             window.reset_at = length.map(|length| reset + ((now - reset) / length + 1) * length);
