@@ -1133,8 +1133,47 @@ const LOOPBACK_VENDORS: &[LoopbackVendor] = &[
 ];
 
 /// Per window (accepted, refused), and the errors the callers saw.
+/// Eight callers sending GET `url` through `client`, each as soon as its
+/// last call ended, for `run`: what did not end in a 200 (statuses and
+/// errors; a call still waiting at the end is cut, not counted).
+async fn callers_until<S>(client: &S, url: &str, run: Duration) -> Vec<String>
+where
+    S: tower::Service<Request<full_stack::Body>, Error = Error> + Clone + Send + Sync + 'static,
+    S::Response: Into<Response<hyper::body::Incoming>>,
+    S::Future: Send,
+{
+    let until = Instant::now() + run;
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (client, errors, url) = (client.clone(), errors.clone(), url.to_owned());
+            tokio::spawn(async move {
+                while Instant::now() < until {
+                    let called = tokio::time::timeout_at(until, full_stack::get(&client, &url));
+                    let status = match called.await {
+                        Ok(Ok(response)) => response.into().status(),
+                        Ok(Err(e)) => {
+                            errors.lock().unwrap().push(e.to_string());
+                            continue;
+                        }
+                        Err(_) => return,
+                    };
+                    if status != 200 {
+                        errors.lock().unwrap().push(status.to_string());
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let errors = errors.lock().unwrap().clone();
+    errors
+}
+
 async fn over_loopback(v: &'static LoopbackVendor) -> (Vec<(u64, u64)>, Vec<String>) {
-    use full_stack::{get, Vendor};
+    use full_stack::Vendor;
     const WINDOWS: u32 = 5;
     let tally: Arc<Mutex<Vec<(u64, u64)>>> = Arc::default();
     let vendor = {
@@ -1174,29 +1213,8 @@ async fn over_loopback(v: &'static LoopbackVendor) -> (Vec<(u64, u64)>, Vec<Stri
     let client = ApiErrorsLayer::new()
         .quota(QuotaLayer::new().cost(move |_| cost))
         .layer(support::client());
-    let until = Instant::now() + v.window * WINDOWS;
-    let errors = Arc::new(Mutex::new(Vec::new()));
-    let url = vendor.url("/v1/items");
-    let tasks: Vec<_> = (0..8)
-        .map(|_| {
-            let (client, errors, url) = (client.clone(), errors.clone(), url.clone());
-            tokio::spawn(async move {
-                while Instant::now() < until {
-                    match tokio::time::timeout_at(until, get(&client, &url)).await {
-                        Ok(Ok(r)) if r.status() == 200 => {}
-                        Ok(Ok(r)) => errors.lock().unwrap().push(r.status().to_string()),
-                        Ok(Err(e)) => errors.lock().unwrap().push(e.to_string()),
-                        Err(_) => return,
-                    }
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
+    let errors = callers_until(&client, &vendor.url("/v1/items"), v.window * WINDOWS).await;
     let tally = tally.lock().unwrap().clone();
-    let errors = errors.lock().unwrap().clone();
     (tally, errors)
 }
 
@@ -1231,7 +1249,7 @@ async fn loopback_vendors_enforcing_their_limits() {
 /// leak rate (40 + 2 a second).
 #[tokio::test(start_paused = true)]
 async fn shopify_bucket_on_loopback_through_the_stack() {
-    use full_stack::{get, Vendor};
+    use full_stack::Vendor;
     // (level, when it was last leaked, accepted, refused)
     let bucket: Arc<Mutex<(f64, Duration, u64, u64)>> = Arc::default();
     let vendor = {
@@ -1261,29 +1279,9 @@ async fn shopify_bucket_on_loopback_through_the_stack() {
     let client = ApiErrorsLayer::new()
         .quota(QuotaLayer::new())
         .layer(support::client());
-    let until = Instant::now() + Duration::from_secs(60);
-    let errors = Arc::new(Mutex::new(Vec::new()));
     let url = vendor.url("/admin/api/2024-01/products.json");
-    let tasks: Vec<_> = (0..8)
-        .map(|_| {
-            let (client, errors, url) = (client.clone(), errors.clone(), url.clone());
-            tokio::spawn(async move {
-                while Instant::now() < until {
-                    match tokio::time::timeout_at(until, get(&client, &url)).await {
-                        Ok(Ok(r)) if r.status() == 200 => {}
-                        Ok(Ok(r)) => errors.lock().unwrap().push(r.status().to_string()),
-                        Ok(Err(e)) => errors.lock().unwrap().push(e.to_string()),
-                        Err(_) => return,
-                    }
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
+    let errors = callers_until(&client, &url, Duration::from_secs(60)).await;
     let (_, _, accepted, refused) = *bucket.lock().unwrap();
-    let errors = errors.lock().unwrap().clone();
     assert!(errors.is_empty(), "{errors:?}");
     assert!(refused <= 6, "{refused} 429s");
     assert!(accepted * 10 >= 160 * 9, "{accepted} accepted");
