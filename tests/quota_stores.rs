@@ -880,30 +880,9 @@ async fn the_stack_learns_a_silent_vendor() {
     };
     let client = ApiErrorsLayer::new().quota(QuotaLayer::new()).layer(vendor);
     let until = started + WINDOW * WINDOWS as u32;
-    let errors = Arc::new(Mutex::new(Vec::new()));
-    let tasks: Vec<_> = (0..32)
-        .map(|_| {
-            let (client, errors) = (client.clone(), errors.clone());
-            tokio::spawn(async move {
-                while Instant::now() < until {
-                    let call = client
-                        .clone()
-                        .oneshot(get("https://api.example.com/v1/items"));
-                    match tokio::time::timeout_at(until, call).await {
-                        Ok(Ok(r)) if r.status() == 200 => {}
-                        Ok(Ok(r)) => errors.lock().unwrap().push(r.status().to_string()),
-                        Ok(Err(e)) => errors.lock().unwrap().push(e.to_string()),
-                        Err(_) => return,
-                    }
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
+    let url = "https://api.example.com/v1/items";
+    let errors = full_stack::callers_until(&client, 32, url, until).await;
     let tally = tally.lock().unwrap().clone();
-    let errors = errors.lock().unwrap().clone();
     assert!(
         errors.is_empty(),
         "{} surfaced, e.g. {:?}",

@@ -1133,45 +1133,6 @@ const LOOPBACK_VENDORS: &[LoopbackVendor] = &[
 ];
 
 /// Per window (accepted, refused), and the errors the callers saw.
-/// Eight callers sending GET `url` through `client`, each as soon as its
-/// last call ended, for `run`: what did not end in a 200 (statuses and
-/// errors; a call still waiting at the end is cut, not counted).
-async fn callers_until<S>(client: &S, url: &str, run: Duration) -> Vec<String>
-where
-    S: tower::Service<Request<full_stack::Body>, Error = Error> + Clone + Send + Sync + 'static,
-    S::Response: Into<Response<hyper::body::Incoming>>,
-    S::Future: Send,
-{
-    let until = Instant::now() + run;
-    let errors = Arc::new(Mutex::new(Vec::new()));
-    let tasks: Vec<_> = (0..8)
-        .map(|_| {
-            let (client, errors, url) = (client.clone(), errors.clone(), url.to_owned());
-            tokio::spawn(async move {
-                while Instant::now() < until {
-                    let called = tokio::time::timeout_at(until, full_stack::get(&client, &url));
-                    let status = match called.await {
-                        Ok(Ok(response)) => response.into().status(),
-                        Ok(Err(e)) => {
-                            errors.lock().unwrap().push(e.to_string());
-                            continue;
-                        }
-                        Err(_) => return,
-                    };
-                    if status != 200 {
-                        errors.lock().unwrap().push(status.to_string());
-                    }
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
-    let errors = errors.lock().unwrap().clone();
-    errors
-}
-
 async fn over_loopback(v: &'static LoopbackVendor) -> (Vec<(u64, u64)>, Vec<String>) {
     use full_stack::Vendor;
     const WINDOWS: u32 = 5;
@@ -1213,7 +1174,8 @@ async fn over_loopback(v: &'static LoopbackVendor) -> (Vec<(u64, u64)>, Vec<Stri
     let client = ApiErrorsLayer::new()
         .quota(QuotaLayer::new().cost(move |_| cost))
         .layer(support::client());
-    let errors = callers_until(&client, &vendor.url("/v1/items"), v.window * WINDOWS).await;
+    let until = Instant::now() + v.window * WINDOWS;
+    let errors = full_stack::callers_until(&client, 8, &vendor.url("/v1/items"), until).await;
     let tally = tally.lock().unwrap().clone();
     (tally, errors)
 }
@@ -1280,7 +1242,8 @@ async fn shopify_bucket_on_loopback_through_the_stack() {
         .quota(QuotaLayer::new())
         .layer(support::client());
     let url = vendor.url("/admin/api/2024-01/products.json");
-    let errors = callers_until(&client, &url, Duration::from_secs(60)).await;
+    let until = Instant::now() + Duration::from_secs(60);
+    let errors = full_stack::callers_until(&client, 8, &url, until).await;
     let (_, _, accepted, refused) = *bucket.lock().unwrap();
     assert!(errors.is_empty(), "{errors:?}");
     assert!(refused <= 6, "{refused} 429s");

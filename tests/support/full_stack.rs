@@ -261,6 +261,47 @@ where
     assert!(warmed.is_ok(), "warm-up failed");
 }
 
+/// `callers` callers sending GET `url` through `client`, each as soon as
+/// its last call ended, until `until`: what did not end in a 200 (its
+/// status, or the error; a call still waiting at `until` is cut, not
+/// counted).
+pub async fn callers_until<S, B>(
+    client: &S,
+    callers: usize,
+    url: &str,
+    until: Instant,
+) -> Vec<String>
+where
+    S: Service<Request<Body>, Response = Response<B>, Error = Error>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send,
+{
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let (client, errors, url) = (client.clone(), errors.clone(), url.to_owned());
+            tokio::spawn(async move {
+                while Instant::now() < until {
+                    match tokio::time::timeout_at(until, get(&client, &url)).await {
+                        Ok(Ok(r)) if r.status() == 200 => {}
+                        Ok(Ok(r)) => errors.lock().unwrap().push(r.status().to_string()),
+                        Ok(Err(e)) => errors.lock().unwrap().push(e.to_string()),
+                        Err(_) => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let errors = errors.lock().unwrap().clone();
+    errors
+}
+
 /// What a call came to, for assertion messages.
 pub fn outcome<R>(result: &Result<Response<R>, Error>) -> String {
     match result {
