@@ -147,6 +147,29 @@
 //! let _layer = RetryLayer::new(policy);
 //! ```
 //!
+//! # Retries off
+//!
+//! `ServiceBuilder::option_layer` cannot switch this layer off: the
+//! services below it receive `Request<ReplayBody<B>>`, not the caller's
+//! `Request<B>`, so the two branches of the `Either` it builds take
+//! different requests and do not compile. Keep the layer and set
+//! [`RetryPolicy::max_attempts`]`(1)` instead (every error still typed,
+//! bounded by the deadline), or [`RetryOverride::no_retries`] in one
+//! request's extensions:
+//!
+//! ```
+//! use http::Request;
+//! use tower_api_errors::retry::{RetryLayer, RetryOverride, RetryPolicy};
+//!
+//! let retries = false; // from the caller's configuration
+//! let policy = RetryPolicy::default().max_attempts(if retries { 3 } else { 1 });
+//! let _layer = RetryLayer::new(policy);
+//!
+//! // Or, for one request only:
+//! let mut request = Request::post("https://api.example/charges").body(()).unwrap();
+//! request.extensions_mut().insert(RetryOverride::no_retries());
+//! ```
+//!
 //! # Bringing your own `tower::retry::Policy`
 //!
 //! The parse layer's typed errors serve tower's own retry middleware just
