@@ -66,15 +66,17 @@ pub(crate) fn rejects_api(error: &ApiError) -> bool {
     rejects(error.status(), || error.challenge_error().or(error.code()))
 }
 
-/// A 401 unless its `error` is `insufficient_scope`, or DPoP's
-/// `use_dpop_nonce` (RFC 9449 §9: the token is good, the proof lacks the
-/// server's nonce); a 400 or 403 when it is `invalid_token`. (The `error`
-/// is read for those only: every response of the success path passes here.)
+/// The `error`s that make a 401 an answer, not a rejection of the
+/// credential: the token is good but lacks a scope (RFC 6750 §3.1), or the
+/// DPoP proof lacks the server's nonce (RFC 9449 §9).
+const ANSWERS: [&str; 2] = ["insufficient_scope", "use_dpop_nonce"];
+
+/// A 401 unless its `error` is one of the [`ANSWERS`]; a 400 or 403 when
+/// it is `invalid_token`. (The `error` is read for those only: every
+/// response of the success path passes here.)
 fn rejects<'a>(status: StatusCode, error: impl FnOnce() -> Option<&'a str>) -> bool {
     match status {
-        StatusCode::UNAUTHORIZED => {
-            !matches!(error(), Some("insufficient_scope" | "use_dpop_nonce"))
-        }
+        StatusCode::UNAUTHORIZED => !error().is_some_and(|error| ANSWERS.contains(&error)),
         StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN => error() == Some("invalid_token"),
         _ => false,
     }
