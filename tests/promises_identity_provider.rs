@@ -748,11 +748,12 @@ mod in_the_full_stack {
     type IdpClient = ApiErrors<Client<HttpConnector, ReplayBody<Body>>>;
 
     /// A token source over a real token endpoint, its JSON `access_token`
-    /// the credential. Its errors say what failed, never with what.
-    struct HttpTokens {
+    /// the credential, called through `client` (the crate's default stack,
+    /// unless given another). Its errors say what failed, never with what.
+    struct HttpTokens<C = IdpClient> {
         method: http::Method,
         url: String,
-        client: IdpClient,
+        client: C,
     }
 
     impl HttpTokens {
@@ -760,13 +761,28 @@ mod in_the_full_stack {
         /// POST, which the stack does not retry; a metadata server's GET).
         fn new(method: http::Method, url: String) -> Arc<HttpTokens> {
             let client = ApiErrorsLayer::new().client(crate::support::client::<ReplayBody<Body>>());
+            HttpTokens::with_client(method, url, client)
+        }
+    }
+
+    impl<C> HttpTokens<C> {
+        fn with_client(method: http::Method, url: String, client: C) -> Arc<HttpTokens<C>> {
             Arc::new(HttpTokens {
                 method,
                 url,
                 client,
             })
         }
+    }
 
+    impl<C, B> HttpTokens<C>
+    where
+        C: tower::Service<Request<Body>, Response = http::Response<B>, Error = Error>,
+        C: Clone + Send + Sync + 'static,
+        C::Future: Send,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<tower_api_errors::BoxError>,
+    {
         fn fetch(&self) -> TokenFuture<'_> {
             Box::pin(async move {
                 let request = Request::builder()
@@ -775,7 +791,8 @@ mod in_the_full_stack {
                     .body(Body::new(Bytes::new()))
                     .unwrap();
                 let response = self.client.clone().oneshot(request).await?;
-                let body = response.into_body().collect().await?.to_bytes();
+                let body = response.into_body().collect().await.map_err(Into::into)?;
+                let body = body.to_bytes();
                 let json: serde_json::Value =
                     serde_json::from_slice(&body).map_err(|_| "token endpoint answered garbage")?;
                 let token = json["access_token"]
@@ -786,7 +803,14 @@ mod in_the_full_stack {
         }
     }
 
-    impl TokenSource for HttpTokens {
+    impl<C, B> TokenSource for HttpTokens<C>
+    where
+        C: tower::Service<Request<Body>, Response = http::Response<B>, Error = Error>,
+        C: Clone + Send + Sync + 'static,
+        C::Future: Send,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<tower_api_errors::BoxError>,
+    {
         fn current(&self) -> TokenFuture<'_> {
             self.fetch()
         }
@@ -998,6 +1022,123 @@ mod in_the_full_stack {
         let after = get(&client, &api).await;
         assert!(after.is_ok(), "{}", outcome(&after));
         assert_eq!(calls.load(SeqCst), 3);
+    }
+
+    /// A token endpoint whose 503 names a wait far past any sane one
+    /// (`Retry-After: 99999999`, or a date in 2099: RFC 9110 §10.2.3 lets a
+    /// server name any; the hints saturate at 366 days). The crate honours a
+    /// server's wait up to 120 s (`RetryPolicy::max_retry_after`,
+    /// `QuotaLayer::max_wait`, `DEFAULT_MAX_WAIT`): past that, the auth
+    /// layer must still call the token endpoint again, not hold every
+    /// request off it for a year. The vendor call ends at once, typed,
+    /// saying when the refresh is tried again (at most 120 s); 121 s later
+    /// the endpoint is called and the call succeeds.
+    #[tokio::test(start_paused = true)]
+    async fn a_token_endpoints_retry_after_is_capped_like_every_servers_wait() {
+        async fn case(answer: fn(u32) -> TokenAnswer) {
+            let (url, calls) = token_endpoint(answer).await;
+            let vendor =
+                Vendor::start(|_, hit| now(if accepts_tok2(hit) { 200 } else { 401 }, &[])).await;
+            let client = hyper_stack(layers(
+                exact(),
+                AuthLayer::new(HttpTokens::new(http::Method::GET, url)),
+                breaker(2),
+                learned_hedge(),
+            ));
+            let api = vendor.url("/v1/items");
+            let started = Instant::now();
+            let first = get(&client, &api).await;
+            assert_eq!(started.elapsed(), Duration::ZERO, "{}", outcome(&first));
+            assert_eq!(auth_failure(&first), AuthFailure::RefreshFailed);
+            let error = first.unwrap_err();
+            let wait = error.unauthorized().unwrap().retry_after();
+            assert!(wait.is_some_and(|wait| wait <= S(120)), "{wait:?}");
+            tokio::time::advance(S(121)).await;
+            let after = get(&client, &api).await;
+            assert!(after.is_ok(), "{}", outcome(&after));
+            assert_eq!(calls.load(SeqCst), 3);
+        }
+        case(|n| match n {
+            1 => (0, 200, &[], r#"{"access_token": "tok-1"}"#),
+            2 => (0, 503, &[("retry-after", "99999999")], ""),
+            _ => (0, 200, &[], r#"{"access_token": "tok-2"}"#),
+        })
+        .await;
+        case(|n| match n {
+            1 => (0, 200, &[], r#"{"access_token": "tok-1"}"#),
+            2 => (
+                0,
+                503,
+                &[("retry-after", "Thu, 01 Jan 2099 00:00:00 GMT")],
+                "",
+            ),
+            _ => (0, 200, &[], r#"{"access_token": "tok-2"}"#),
+        })
+        .await;
+    }
+
+    /// `TokenSource` docs ("A token endpoint that says when to come back is
+    /// not called before") with the token endpoint's client built with the
+    /// crate's own breaker: once the endpoint's 500 opened it (for 60 s),
+    /// the refresh fails at once in `CircuitOpen`, which says when to come
+    /// back, as a `Retry-After` does (`CircuitOpen::retry_after`). The auth
+    /// layer must hold the refresh off that long, and say so
+    /// (`Unauthorized::retry_after`), not call the source each backoff
+    /// step (0.5 s, 1 s, 2 s...) for the same local refusal; once the
+    /// break is over, the first call renews.
+    #[tokio::test(start_paused = true)]
+    async fn a_refresh_refused_by_the_token_clients_breaker_waits_its_break() {
+        let (url, calls) = token_endpoint(|n| match n {
+            1 => (0, 200, &[], r#"{"access_token": "tok-1"}"#),
+            2 => (0, 500, &[], r#"{"error": "server_error"}"#),
+            _ => (0, 200, &[], r#"{"access_token": "tok-2"}"#),
+        })
+        .await;
+        let token_client = ApiErrorsLayer::new()
+            .retry(exact())
+            .breaker(
+                CircuitBreakerLayer::new()
+                    .minimum_calls(2)
+                    .failure_rate(0.5)
+                    .break_duration(S(60), S(60)),
+            )
+            .client(crate::support::client::<ReplayBody<Body>>());
+        let tokens = HttpTokens::with_client(http::Method::POST, url, token_client);
+        let vendor =
+            Vendor::start(|_, hit| now(if accepts_tok2(hit) { 200 } else { 401 }, &[])).await;
+        let client = hyper_stack(layers(
+            exact(),
+            AuthLayer::new(tokens),
+            breaker(1000),
+            learned_hedge(),
+        ));
+        let api = vendor.url("/v1/items");
+        let first = get(&client, &api).await;
+        assert_eq!(auth_failure(&first), AuthFailure::RefreshFailed);
+        assert_eq!(calls.load(SeqCst), 2);
+        tokio::time::advance(S(1)).await;
+        // The endpoint's breaker is open: the refresh is refused at once.
+        let refused = get(&client, &api).await;
+        let error = refused.unwrap_err();
+        let unauthorized = error.unauthorized().expect("unauthorized");
+        let wait = unauthorized.retry_after();
+        assert!(
+            wait.is_some_and(|wait| wait >= S(58)),
+            "the break's 59 s, not a backoff step: {wait:?} ({error})"
+        );
+        let mut backing_off = 0;
+        for _ in 0..70 {
+            tokio::time::advance(S(1)).await;
+            let result = get(&client, &api).await;
+            if result.is_ok() {
+                break;
+            }
+            if auth_failure(&result) == AuthFailure::RefreshBackingOff {
+                backing_off += 1;
+            }
+        }
+        assert!(backing_off >= 57, "held off for the break: {backing_off}");
+        assert_eq!(calls.load(SeqCst), 3, "the break over, one call renews");
     }
 
     /// Auth docs (a token endpoint "that fails, hangs or hands out refused

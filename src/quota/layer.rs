@@ -13,7 +13,7 @@ pub(crate) type CostFn = dyn Fn(&QuotaRequest<'_>) -> u64 + Send + Sync;
 
 /// The default [`max_wait`](QuotaLayer::max_wait): 120 s, as the retry
 /// policy's `max_retry_after`.
-pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(120);
+pub const DEFAULT_MAX_WAIT: Duration = crate::hints::LONGEST_WAIT;
 
 /// The configuration a layer and its services share.
 #[derive(Clone)]
