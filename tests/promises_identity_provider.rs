@@ -1141,6 +1141,118 @@ mod in_the_full_stack {
         assert_eq!(calls.load(SeqCst), 3, "the break over, one call renews");
     }
 
+    /// The same with the token endpoint's client built with the crate's
+    /// quota: the endpoint's first answer spent its window (`limit 1,
+    /// remaining 0, reset 90`). The refresh must not be held for the 90 s
+    /// (within the quota's `max_wait`, but past the refresh's 10 s timeout,
+    /// which would cut it, lose the wait, and hold the vendor call 10 s, as
+    /// `TokenSource` docs say of a retry layer's wait): it is refused at
+    /// once in `RateLimited`, which says when the window frees up. The auth
+    /// layer holds the refresh off that long; the endpoint is called after.
+    #[tokio::test(start_paused = true)]
+    async fn a_refresh_refused_by_the_token_clients_quota_waits_its_window() {
+        let (url, calls) = token_endpoint(|n| match n {
+            1 => (
+                0,
+                200,
+                &[
+                    ("x-ratelimit-limit", "1"),
+                    ("x-ratelimit-remaining", "0"),
+                    ("x-ratelimit-reset", "90"),
+                ],
+                r#"{"access_token": "tok-1"}"#,
+            ),
+            _ => (0, 200, &[], r#"{"access_token": "tok-2"}"#),
+        })
+        .await;
+        let token_client = ApiErrorsLayer::new()
+            .retry(exact())
+            .quota(tower_api_errors::QuotaLayer::new())
+            .client(crate::support::client::<ReplayBody<Body>>());
+        let tokens = HttpTokens::with_client(http::Method::POST, url, token_client);
+        let vendor =
+            Vendor::start(|_, hit| now(if accepts_tok2(hit) { 200 } else { 401 }, &[])).await;
+        let client = hyper_stack(layers(
+            exact(),
+            AuthLayer::new(tokens),
+            breaker(1000),
+            learned_hedge(),
+        ));
+        let api = vendor.url("/v1/items");
+        let started = Instant::now();
+        let refused = get(&client, &api).await;
+        assert_eq!(started.elapsed(), Duration::ZERO, "not held to the timeout");
+        let error = refused.unwrap_err();
+        let wait = error.unauthorized().expect("unauthorized").retry_after();
+        assert!(
+            wait.is_some_and(|wait| wait >= S(88)),
+            "the window's 90 s, not a backoff step: {wait:?} ({error})"
+        );
+        assert_eq!(calls.load(SeqCst), 1, "the window is spent: not called");
+        tokio::time::advance(S(60)).await;
+        let within = get(&client, &api).await;
+        assert_eq!(auth_failure(&within), AuthFailure::RefreshBackingOff);
+        tokio::time::advance(S(31)).await;
+        let after = get(&client, &api).await;
+        assert!(after.is_ok(), "{}", outcome(&after));
+        assert_eq!(calls.load(SeqCst), 2);
+    }
+
+    /// Auth docs (table: concurrent 401s cost one single-flight refresh; a
+    /// failed refresh is shared by every request rejected with that
+    /// credential, and the next waits the backoff): 40 callers at a time
+    /// through the full stack while a real token endpoint answers its
+    /// refreshes 503, slowly (500 ms), three times in a row, then a token.
+    /// Each wave: every caller ends once, typed, in the time of one
+    /// refresh, and the endpoint sees one call; the wave after it recovers
+    /// all succeed, with no call more.
+    #[tokio::test(start_paused = true)]
+    async fn a_5xx_storm_under_concurrent_callers_costs_one_call_per_wave() {
+        let (url, calls) = token_endpoint(|n| match n {
+            1 => (0, 200, &[], r#"{"access_token": "tok-1"}"#),
+            2..=4 => (500, 503, &[], r#"{"error": "temporarily_unavailable"}"#),
+            _ => (0, 200, &[], r#"{"access_token": "tok-2"}"#),
+        })
+        .await;
+        let vendor =
+            Vendor::start(|_, hit| now(if accepts_tok2(hit) { 200 } else { 401 }, &[])).await;
+        let auth =
+            AuthLayer::new(HttpTokens::new(http::Method::POST, url)).refresh_backoff(S(1), S(1));
+        let client = hyper_stack(layers(exact(), auth, breaker(1000), learned_hedge()));
+        let api = vendor.url("/v1/items");
+        for (wave, expected) in ["401", "401", "401", "200", "200"].into_iter().enumerate() {
+            let started = Instant::now();
+            let mut callers = tokio::task::JoinSet::new();
+            for _ in 0..40 {
+                let (client, api) = (client.clone(), api.clone());
+                callers.spawn(async move { outcome(&get(&client, &api).await) });
+            }
+            let mut ends = Vec::new();
+            while let Some(end) = callers.join_next().await {
+                ends.push(end.unwrap());
+            }
+            assert_eq!(ends.len(), 40);
+            let prefix = if expected == "200" { "ok 200" } else { "err" };
+            let wrong: Vec<_> = ends.iter().filter(|end| !end.starts_with(prefix)).collect();
+            assert!(wrong.is_empty(), "wave {wave}: {wrong:?}");
+            if expected == "401" {
+                let kinds: Vec<_> = ends
+                    .iter()
+                    .filter(|end| !end.contains("unauthorized"))
+                    .collect();
+                assert!(kinds.is_empty(), "wave {wave}: {kinds:?}");
+            }
+            assert!(
+                started.elapsed() <= MS(600),
+                "wave {wave}: {:?}",
+                started.elapsed()
+            );
+            let expected_calls = [2, 3, 4, 5, 5][wave];
+            assert_eq!(calls.load(SeqCst), expected_calls, "wave {wave}: {ends:?}");
+            tokio::time::advance(S(1)).await;
+        }
+    }
+
     /// Auth docs (a token endpoint "that fails, hangs or hands out refused
     /// credentials is timed out and backed off, never called per request")
     /// and breaker docs (auth failures "never count") while the vendor is

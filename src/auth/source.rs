@@ -77,11 +77,12 @@ pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<Credential, BoxErr
 /// way (the call itself is dropped). The call is polled within that
 /// deadline: a [`RetryLayer`](crate::RetryLayer) it goes through (the
 /// token endpoint's client built with `ApiErrorsLayer`) starts no wait
-/// the timeout would cut. A `503` with `Retry-After: 20` under the 10 s
+/// the timeout would cut, and a [`QuotaLayer`](crate::QuotaLayer) holds
+/// it no longer (it refuses it at once, `RateLimited`). A `503` with `Retry-After: 20` under the 10 s
 /// default comes back at once, hint and all, and holds the next call off
 /// for 20 s, rather than being waited on, cut and lost (the endpoint then
-/// called a backoff step later). That reaches the retry layers polled
-/// inside the call only: a source that runs its client in a task of its
+/// called a backoff step later). That reaches the retry and quota layers
+/// polled inside the call only: a source that runs its client in a task of its
 /// own (`tokio::spawn`) should give that client's
 /// [`RetryPolicy::max_retry_after`](crate::RetryPolicy::max_retry_after)
 /// (or its deadline) below the refresh timeout. So does a renewed credential that
