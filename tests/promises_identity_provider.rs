@@ -5,7 +5,9 @@
 //! 401s answered with a scope error in the body only; credentials (the
 //! caller's own, the layer's, a source error's percent-encoded quote, a
 //! failed refresh ahead's quote) never printed; and the layer inside
-//! `ApiErrorsLayer` with retry, breaker and hedge, and over reqwest.
+//! `ApiErrorsLayer` with retry, breaker and hedge, and over reqwest; a
+//! token endpoint's wait capped at 120 s, refusals by its own client's
+//! breaker or quota honoured, a 5xx storm under concurrent callers.
 //! Curated from the probe branch `probe-auth`.
 
 #[path = "support/full_stack.rs"]
