@@ -585,6 +585,31 @@ const ROWS: &[Row] = &[
         body: "",
         renews: Some(true),
     },
+    // RFC 9449 §9: a resource server that wants a DPoP nonce answers 401
+    // `DPoP error="use_dpop_nonce"` with a `DPoP-Nonce`: the token is good,
+    // the proof needs the nonce, and a new token would be refused alike.
+    Row {
+        name: "401 DPoP use_dpop_nonce",
+        status: 401,
+        headers: &[
+            (
+                "www-authenticate",
+                r#"DPoP error="use_dpop_nonce", algs="ES256""#,
+            ),
+            ("dpop-nonce", "eyJ7S_zG.eyJH0-Z.HX4w-7v"),
+        ],
+        body: "",
+        renews: Some(false),
+    },
+    // RFC 6750 §3.1: `insufficient_scope` is a 403; re-authenticating
+    // does not give the scope.
+    Row {
+        name: "403 insufficient_scope",
+        status: 403,
+        headers: &[("www-authenticate", r#"Bearer error="insufficient_scope""#)],
+        body: "",
+        renews: Some(false),
+    },
     Row {
         name: "401 scope line then invalid_token line",
         status: 401,

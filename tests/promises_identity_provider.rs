@@ -5,7 +5,9 @@
 //! 401s answered with a scope error in the body only; credentials (the
 //! caller's own, the layer's, a source error's percent-encoded quote, a
 //! failed refresh ahead's quote) never printed; and the layer inside
-//! `ApiErrorsLayer` with retry, breaker and hedge, and over reqwest.
+//! `ApiErrorsLayer` with retry, breaker and hedge, and over reqwest; a
+//! token endpoint's wait capped at 120 s, refusals by its own client's
+//! breaker or quota honoured, a 5xx storm under concurrent callers.
 //! Curated from the probe branch `probe-auth`.
 
 #[path = "support/full_stack.rs"]
@@ -748,11 +750,12 @@ mod in_the_full_stack {
     type IdpClient = ApiErrors<Client<HttpConnector, ReplayBody<Body>>>;
 
     /// A token source over a real token endpoint, its JSON `access_token`
-    /// the credential. Its errors say what failed, never with what.
-    struct HttpTokens {
+    /// the credential, called through `client` (the crate's default stack,
+    /// unless given another). Its errors say what failed, never with what.
+    struct HttpTokens<C = IdpClient> {
         method: http::Method,
         url: String,
-        client: IdpClient,
+        client: C,
     }
 
     impl HttpTokens {
@@ -760,13 +763,28 @@ mod in_the_full_stack {
         /// POST, which the stack does not retry; a metadata server's GET).
         fn new(method: http::Method, url: String) -> Arc<HttpTokens> {
             let client = ApiErrorsLayer::new().client(crate::support::client::<ReplayBody<Body>>());
+            HttpTokens::with_client(method, url, client)
+        }
+    }
+
+    impl<C> HttpTokens<C> {
+        fn with_client(method: http::Method, url: String, client: C) -> Arc<HttpTokens<C>> {
             Arc::new(HttpTokens {
                 method,
                 url,
                 client,
             })
         }
+    }
 
+    impl<C, B> HttpTokens<C>
+    where
+        C: tower::Service<Request<Body>, Response = http::Response<B>, Error = Error>,
+        C: Clone + Send + Sync + 'static,
+        C::Future: Send,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<tower_api_errors::BoxError>,
+    {
         fn fetch(&self) -> TokenFuture<'_> {
             Box::pin(async move {
                 let request = Request::builder()
@@ -775,7 +793,8 @@ mod in_the_full_stack {
                     .body(Body::new(Bytes::new()))
                     .unwrap();
                 let response = self.client.clone().oneshot(request).await?;
-                let body = response.into_body().collect().await?.to_bytes();
+                let body = response.into_body().collect().await.map_err(Into::into)?;
+                let body = body.to_bytes();
                 let json: serde_json::Value =
                     serde_json::from_slice(&body).map_err(|_| "token endpoint answered garbage")?;
                 let token = json["access_token"]
@@ -786,7 +805,14 @@ mod in_the_full_stack {
         }
     }
 
-    impl TokenSource for HttpTokens {
+    impl<C, B> TokenSource for HttpTokens<C>
+    where
+        C: tower::Service<Request<Body>, Response = http::Response<B>, Error = Error>,
+        C: Clone + Send + Sync + 'static,
+        C::Future: Send,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<tower_api_errors::BoxError>,
+    {
         fn current(&self) -> TokenFuture<'_> {
             self.fetch()
         }
@@ -998,6 +1024,235 @@ mod in_the_full_stack {
         let after = get(&client, &api).await;
         assert!(after.is_ok(), "{}", outcome(&after));
         assert_eq!(calls.load(SeqCst), 3);
+    }
+
+    /// A token endpoint whose 503 names a wait far past any sane one
+    /// (`Retry-After: 99999999`, or a date in 2099: RFC 9110 §10.2.3 lets a
+    /// server name any; the hints saturate at 366 days). The crate honours a
+    /// server's wait up to 120 s (`RetryPolicy::max_retry_after`,
+    /// `QuotaLayer::max_wait`, `DEFAULT_MAX_WAIT`): past that, the auth
+    /// layer must still call the token endpoint again, not hold every
+    /// request off it for a year. The vendor call ends at once, typed,
+    /// saying when the refresh is tried again (at most 120 s); 121 s later
+    /// the endpoint is called and the call succeeds.
+    #[tokio::test(start_paused = true)]
+    async fn a_token_endpoints_retry_after_is_capped_like_every_servers_wait() {
+        async fn case(answer: fn(u32) -> TokenAnswer) {
+            let (url, calls) = token_endpoint(answer).await;
+            let vendor =
+                Vendor::start(|_, hit| now(if accepts_tok2(hit) { 200 } else { 401 }, &[])).await;
+            let client = hyper_stack(layers(
+                exact(),
+                AuthLayer::new(HttpTokens::new(http::Method::GET, url)),
+                breaker(2),
+                learned_hedge(),
+            ));
+            let api = vendor.url("/v1/items");
+            let started = Instant::now();
+            let first = get(&client, &api).await;
+            assert_eq!(started.elapsed(), Duration::ZERO, "{}", outcome(&first));
+            assert_eq!(auth_failure(&first), AuthFailure::RefreshFailed);
+            let error = first.unwrap_err();
+            let wait = error.unauthorized().unwrap().retry_after();
+            assert!(wait.is_some_and(|wait| wait <= S(120)), "{wait:?}");
+            tokio::time::advance(S(121)).await;
+            let after = get(&client, &api).await;
+            assert!(after.is_ok(), "{}", outcome(&after));
+            assert_eq!(calls.load(SeqCst), 3);
+        }
+        case(|n| match n {
+            1 => (0, 200, &[], r#"{"access_token": "tok-1"}"#),
+            2 => (0, 503, &[("retry-after", "99999999")], ""),
+            _ => (0, 200, &[], r#"{"access_token": "tok-2"}"#),
+        })
+        .await;
+        case(|n| match n {
+            1 => (0, 200, &[], r#"{"access_token": "tok-1"}"#),
+            2 => (
+                0,
+                503,
+                &[("retry-after", "Thu, 01 Jan 2099 00:00:00 GMT")],
+                "",
+            ),
+            _ => (0, 200, &[], r#"{"access_token": "tok-2"}"#),
+        })
+        .await;
+    }
+
+    /// `TokenSource` docs ("A token endpoint that says when to come back is
+    /// not called before") with the token endpoint's client built with the
+    /// crate's own breaker: once the endpoint's 500 opened it (for 60 s),
+    /// the refresh fails at once in `CircuitOpen`, which says when to come
+    /// back, as a `Retry-After` does (`CircuitOpen::retry_after`). The auth
+    /// layer must hold the refresh off that long, and say so
+    /// (`Unauthorized::retry_after`), not call the source each backoff
+    /// step (0.5 s, 1 s, 2 s...) for the same local refusal; once the
+    /// break is over, the first call renews.
+    #[tokio::test(start_paused = true)]
+    async fn a_refresh_refused_by_the_token_clients_breaker_waits_its_break() {
+        let (url, calls) = token_endpoint(|n| match n {
+            1 => (0, 200, &[], r#"{"access_token": "tok-1"}"#),
+            2 => (0, 500, &[], r#"{"error": "server_error"}"#),
+            _ => (0, 200, &[], r#"{"access_token": "tok-2"}"#),
+        })
+        .await;
+        let token_client = ApiErrorsLayer::new()
+            .retry(exact())
+            .breaker(
+                CircuitBreakerLayer::new()
+                    .minimum_calls(2)
+                    .failure_rate(0.5)
+                    .break_duration(S(60), S(60)),
+            )
+            .client(crate::support::client::<ReplayBody<Body>>());
+        let tokens = HttpTokens::with_client(http::Method::POST, url, token_client);
+        let vendor =
+            Vendor::start(|_, hit| now(if accepts_tok2(hit) { 200 } else { 401 }, &[])).await;
+        let client = hyper_stack(layers(
+            exact(),
+            AuthLayer::new(tokens),
+            breaker(1000),
+            learned_hedge(),
+        ));
+        let api = vendor.url("/v1/items");
+        let first = get(&client, &api).await;
+        assert_eq!(auth_failure(&first), AuthFailure::RefreshFailed);
+        assert_eq!(calls.load(SeqCst), 2);
+        tokio::time::advance(S(1)).await;
+        // The endpoint's breaker is open: the refresh is refused at once.
+        let refused = get(&client, &api).await;
+        let error = refused.unwrap_err();
+        let unauthorized = error.unauthorized().expect("unauthorized");
+        let wait = unauthorized.retry_after();
+        assert!(
+            wait.is_some_and(|wait| wait >= S(58)),
+            "the break's 59 s, not a backoff step: {wait:?} ({error})"
+        );
+        let mut backing_off = 0;
+        for _ in 0..70 {
+            tokio::time::advance(S(1)).await;
+            let result = get(&client, &api).await;
+            if result.is_ok() {
+                break;
+            }
+            if auth_failure(&result) == AuthFailure::RefreshBackingOff {
+                backing_off += 1;
+            }
+        }
+        assert!(backing_off >= 57, "held off for the break: {backing_off}");
+        assert_eq!(calls.load(SeqCst), 3, "the break over, one call renews");
+    }
+
+    /// The same with the token endpoint's client built with the crate's
+    /// quota: the endpoint's first answer spent its window (`limit 1,
+    /// remaining 0, reset 90`). The refresh must not be held for the 90 s
+    /// (within the quota's `max_wait`, but past the refresh's 10 s timeout,
+    /// which would cut it, lose the wait, and hold the vendor call 10 s, as
+    /// `TokenSource` docs say of a retry layer's wait): it is refused at
+    /// once in `RateLimited`, which says when the window frees up. The auth
+    /// layer holds the refresh off that long; the endpoint is called after.
+    #[tokio::test(start_paused = true)]
+    async fn a_refresh_refused_by_the_token_clients_quota_waits_its_window() {
+        let (url, calls) = token_endpoint(|n| match n {
+            1 => (
+                0,
+                200,
+                &[
+                    ("x-ratelimit-limit", "1"),
+                    ("x-ratelimit-remaining", "0"),
+                    ("x-ratelimit-reset", "90"),
+                ],
+                r#"{"access_token": "tok-1"}"#,
+            ),
+            _ => (0, 200, &[], r#"{"access_token": "tok-2"}"#),
+        })
+        .await;
+        let token_client = ApiErrorsLayer::new()
+            .retry(exact())
+            .quota(tower_api_errors::QuotaLayer::new())
+            .client(crate::support::client::<ReplayBody<Body>>());
+        let tokens = HttpTokens::with_client(http::Method::POST, url, token_client);
+        let vendor =
+            Vendor::start(|_, hit| now(if accepts_tok2(hit) { 200 } else { 401 }, &[])).await;
+        let client = hyper_stack(layers(
+            exact(),
+            AuthLayer::new(tokens),
+            breaker(1000),
+            learned_hedge(),
+        ));
+        let api = vendor.url("/v1/items");
+        let started = Instant::now();
+        let refused = get(&client, &api).await;
+        assert_eq!(started.elapsed(), Duration::ZERO, "not held to the timeout");
+        let error = refused.unwrap_err();
+        let wait = error.unauthorized().expect("unauthorized").retry_after();
+        assert!(
+            wait.is_some_and(|wait| wait >= S(88)),
+            "the window's 90 s, not a backoff step: {wait:?} ({error})"
+        );
+        assert_eq!(calls.load(SeqCst), 1, "the window is spent: not called");
+        tokio::time::advance(S(60)).await;
+        let within = get(&client, &api).await;
+        assert_eq!(auth_failure(&within), AuthFailure::RefreshBackingOff);
+        tokio::time::advance(S(31)).await;
+        let after = get(&client, &api).await;
+        assert!(after.is_ok(), "{}", outcome(&after));
+        assert_eq!(calls.load(SeqCst), 2);
+    }
+
+    /// Auth docs (table: concurrent 401s cost one single-flight refresh; a
+    /// failed refresh is shared by every request rejected with that
+    /// credential, and the next waits the backoff): 40 callers at a time
+    /// through the full stack while a real token endpoint answers its
+    /// refreshes 503, slowly (500 ms), three times in a row, then a token.
+    /// Each wave: every caller ends once, typed, in the time of one
+    /// refresh, and the endpoint sees one call; the wave after it recovers
+    /// all succeed, with no call more.
+    #[tokio::test(start_paused = true)]
+    async fn a_5xx_storm_under_concurrent_callers_costs_one_call_per_wave() {
+        let (url, calls) = token_endpoint(|n| match n {
+            1 => (0, 200, &[], r#"{"access_token": "tok-1"}"#),
+            2..=4 => (500, 503, &[], r#"{"error": "temporarily_unavailable"}"#),
+            _ => (0, 200, &[], r#"{"access_token": "tok-2"}"#),
+        })
+        .await;
+        let vendor =
+            Vendor::start(|_, hit| now(if accepts_tok2(hit) { 200 } else { 401 }, &[])).await;
+        let auth =
+            AuthLayer::new(HttpTokens::new(http::Method::POST, url)).refresh_backoff(S(1), S(1));
+        let client = hyper_stack(layers(exact(), auth, breaker(1000), learned_hedge()));
+        let api = vendor.url("/v1/items");
+        for (wave, expected) in ["401", "401", "401", "200", "200"].into_iter().enumerate() {
+            let started = Instant::now();
+            let mut callers = tokio::task::JoinSet::new();
+            for _ in 0..40 {
+                let (client, api) = (client.clone(), api.clone());
+                callers.spawn(async move { outcome(&get(&client, &api).await) });
+            }
+            let mut ends = Vec::new();
+            while let Some(end) = callers.join_next().await {
+                ends.push(end.unwrap());
+            }
+            assert_eq!(ends.len(), 40);
+            let prefix = if expected == "200" { "ok 200" } else { "err" };
+            let wrong: Vec<_> = ends.iter().filter(|end| !end.starts_with(prefix)).collect();
+            assert!(wrong.is_empty(), "wave {wave}: {wrong:?}");
+            if expected == "401" {
+                let kinds: Vec<_> = ends
+                    .iter()
+                    .filter(|end| !end.contains("unauthorized"))
+                    .collect();
+                assert!(kinds.is_empty(), "wave {wave}: {kinds:?}");
+            }
+            assert!(
+                started.elapsed() <= MS(600),
+                "wave {wave}: {:?}",
+                started.elapsed()
+            );
+            let expected_calls = [2, 3, 4, 5, 5][wave];
+            assert_eq!(calls.load(SeqCst), expected_calls, "wave {wave}: {ends:?}");
+            tokio::time::advance(S(1)).await;
+        }
     }
 
     /// Auth docs (a token endpoint "that fails, hangs or hands out refused

@@ -1,6 +1,7 @@
 //! When a response rejects the credential: 401, or a 400 or 403 whose
 //! `WWW-Authenticate` says `error="invalid_token"` (RFC 6750 §3.1); never
-//! one that says `error="insufficient_scope"`. With the `grpc` feature,
+//! one that says `error="insufficient_scope"` or DPoP's `use_dpop_nonce`.
+//! With the `grpc` feature,
 //! gRPC's own 401 too: a trailers-only `UNAUTHENTICATED`.
 
 use crate::hints::challenge_error;
@@ -12,7 +13,10 @@ use http::{HeaderMap, StatusCode};
 /// `error="invalid_token"` (RFC 6750 §3.1). A 401 whose `WWW-Authenticate`
 /// has `error="insufficient_scope"` does not: the token is good but lacks
 /// a scope (RFC 6750 §3.1 says 403; servers send 401 too), and a refresh
-/// would not give it. With the `grpc` feature, a gRPC trailers-only
+/// would not give it. Nor does one with DPoP's `error="use_dpop_nonce"`
+/// (RFC 9449 §9): the token is good, the server wants its nonce (sent in
+/// `DPoP-Nonce`) in the proof, and the 401 is the caller's to answer with
+/// one. With the `grpc` feature, a gRPC trailers-only
 /// response (HTTP 200) whose `grpc-status` is `UNAUTHENTICATED` (16) does:
 /// gRPC's status codes say it means "the request does not have valid
 /// authentication credentials", which is what a server's auth interceptor
@@ -31,6 +35,8 @@ use http::{HeaderMap, StatusCode};
 /// headers.insert("www-authenticate", r#"Bearer realm="example", error="invalid_token""#.parse().unwrap());
 /// assert!(rejects_credential(StatusCode::FORBIDDEN, &headers));
 /// headers.insert("www-authenticate", r#"Bearer error="insufficient_scope""#.parse().unwrap());
+/// assert!(!rejects_credential(StatusCode::UNAUTHORIZED, &headers));
+/// headers.insert("www-authenticate", r#"DPoP error="use_dpop_nonce""#.parse().unwrap());
 /// assert!(!rejects_credential(StatusCode::UNAUTHORIZED, &headers));
 /// ```
 pub fn rejects_credential(status: StatusCode, headers: &HeaderMap) -> bool {
@@ -60,12 +66,17 @@ pub(crate) fn rejects_api(error: &ApiError) -> bool {
     rejects(error.status(), || error.challenge_error().or(error.code()))
 }
 
-/// A 401 unless its `error` is `insufficient_scope`; a 400 or 403 when it
-/// is `invalid_token`. (The `error` is read for those only: every
+/// The `error`s that make a 401 an answer, not a rejection of the
+/// credential: the token is good but lacks a scope (RFC 6750 §3.1), or the
+/// DPoP proof lacks the server's nonce (RFC 9449 §9).
+const ANSWERS: [&str; 2] = ["insufficient_scope", "use_dpop_nonce"];
+
+/// A 401 unless its `error` is one of the [`ANSWERS`]; a 400 or 403 when
+/// it is `invalid_token`. (The `error` is read for those only: every
 /// response of the success path passes here.)
 fn rejects<'a>(status: StatusCode, error: impl FnOnce() -> Option<&'a str>) -> bool {
     match status {
-        StatusCode::UNAUTHORIZED => error() != Some("insufficient_scope"),
+        StatusCode::UNAUTHORIZED => !error().is_some_and(|error| ANSWERS.contains(&error)),
         StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN => error() == Some("invalid_token"),
         _ => false,
     }

@@ -383,23 +383,19 @@ where
     /// The answer to the re-send, with the report of what this layer did.
     fn resent<T>(&mut self, result: Result<Response<T>, S::Error>) -> Output<T> {
         let report = AuthReport::new(2, self.renewal);
-        let output = match result {
-            Ok(mut response) => {
+        let mut output = result.map_err(|error| self.error_from_inner(error));
+        // The report goes on the answer, and what the server said of the
+        // renewed credential is read from it (a transport failure says
+        // nothing).
+        let rejected = match &mut output {
+            Ok(response) => {
                 response.extensions_mut().insert(report);
-                Ok(response)
+                Some(!accepts(response))
             }
             Err(error) => {
-                let mut error = self.error_from_inner(error);
                 error.set_auth_report(report);
-                Err(error)
+                error.api().map(challenge::rejects_api)
             }
-        };
-        // What the server said of the renewed credential (a transport
-        // failure says nothing).
-        let rejected = match &output {
-            Ok(response) => Some(!accepts(response)),
-            Err(Error::Api(api)) => Some(challenge::rejects_api(api)),
-            Err(_) => None,
         };
         if let Some(rejected) = rejected {
             self.tokens.resend_answered(self.generation, rejected);

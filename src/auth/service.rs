@@ -13,7 +13,7 @@ use tower::Service;
 
 /// Sets the credential on every request, and on a rejection (401; a 400 or
 /// 403 whose `WWW-Authenticate` says `error="invalid_token"`; not one that
-/// says `error="insufficient_scope"`) renews it once and sends the request
+/// says `error="insufficient_scope"` or `"use_dpop_nonce"`) renews it once and sends the request
 /// again. See the [module docs](super).
 ///
 /// Errors of the inner service become [`Error::Transport`] (an inner

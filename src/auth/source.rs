@@ -52,7 +52,17 @@ pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<Credential, BoxErr
 /// [`retry_after`](crate::ApiError::retry_after) (the token endpoint
 /// called through [`ApiErrorsLayer`](crate::ApiErrorsLayer) or
 /// [`ErrorBodyParseLayer`](crate::ErrorBodyParseLayer) answered a 429 or
-/// 503 with `Retry-After`), the backoff lasts at least that long. A
+/// 503 with `Retry-After`), the backoff lasts at least that long, up to
+/// 120 s: the longest server wait this crate honours by default (as
+/// [`RetryPolicy::max_retry_after`](crate::RetryPolicy::max_retry_after)
+/// and [`QuotaLayer::max_wait`](crate::quota::QuotaLayer::max_wait) do). A
+/// longer one (a date years ahead, a daily quota) is not waited out: the
+/// token endpoint is called again 120 s later, not after a year. So does a
+/// refusal by the token endpoint's client itself, when it is built with
+/// this crate's layers and the error is, or holds,
+/// [`Error::RateLimited`](crate::Error::RateLimited) or
+/// [`Error::CircuitOpen`](crate::Error::CircuitOpen): its quota or breaker
+/// says when to come back, and a call before would be refused alike. A
 /// source on another client hands the failed answer over the same way:
 /// `Err(Error::from(parse_error(status, &headers, &body)).into())`, with
 /// [`parse_error`](crate::parse::parse_error) and [`Error`](crate::Error).
@@ -67,11 +77,12 @@ pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<Credential, BoxErr
 /// way (the call itself is dropped). The call is polled within that
 /// deadline: a [`RetryLayer`](crate::RetryLayer) it goes through (the
 /// token endpoint's client built with `ApiErrorsLayer`) starts no wait
-/// the timeout would cut. A `503` with `Retry-After: 20` under the 10 s
+/// the timeout would cut, and a [`QuotaLayer`](crate::QuotaLayer) holds
+/// it no longer (it refuses it at once, `RateLimited`). A `503` with `Retry-After: 20` under the 10 s
 /// default comes back at once, hint and all, and holds the next call off
 /// for 20 s, rather than being waited on, cut and lost (the endpoint then
-/// called a backoff step later). That reaches the retry layers polled
-/// inside the call only: a source that runs its client in a task of its
+/// called a backoff step later). That reaches the retry and quota layers
+/// polled inside the call only: a source that runs its client in a task of its
 /// own (`tokio::spawn`) should give that client's
 /// [`RetryPolicy::max_retry_after`](crate::RetryPolicy::max_retry_after)
 /// (or its deadline) below the refresh timeout. So does a renewed credential that

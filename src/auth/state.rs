@@ -4,7 +4,8 @@
 use super::error::{checked, AuthFailure, Failure, SharedSource};
 use super::{Credential, Renewal, TokenSource};
 use crate::context::within_deadline;
-use crate::error::{api_in, Message};
+use crate::error::{wait_in, Message};
+use crate::hints::LONGEST_WAIT;
 use crate::lock;
 use crate::observe::Observer;
 use http::{HeaderName, HeaderValue};
@@ -514,9 +515,9 @@ impl Tokens {
         }
         .max(state.rejected_again);
         let now = Instant::now();
-        let asked = failure
-            .until
-            .map(|until| until.saturating_duration_since(now));
+        // The wait asked for, up to the longest a server's is honoured: a
+        // date years ahead must not stop refreshes for good.
+        let asked = failure.until.map(|until| (until - now).min(LONGEST_WAIT));
         let mut delay = self.limits.delay(failures).max(asked.unwrap_or_default());
         // A refresh ahead given its credential back (a source that caches
         // it and renews it late) is tried again by its expiry at the latest.
@@ -575,10 +576,10 @@ impl Load {
         let result = timed.unwrap_or_else(|elapsed| Err(elapsed.into()));
         let replaced = self.replaced.as_ref();
         let result = result.map_err(|error| {
-            // A token endpoint that said when to come back is not asked
-            // before: read before `checked` may withhold the error.
-            let until =
-                api_in(&*error).and_then(|api| Instant::now().checked_add(api.retry_after()?));
+            // A token endpoint that said when to come back (or its
+            // client's own quota or breaker, refusing the call) is not
+            // asked before: read before `checked` may withhold the error.
+            let until = wait_in(&*error).and_then(|wait| Instant::now().checked_add(wait));
             let source = checked(error, replaced.map(|(_, credential)| credential));
             let failure = Failure::new(reason_for(replaced.is_none()), Some(source));
             Failure { until, ..failure }

@@ -53,6 +53,19 @@ pub(crate) fn api_in(error: Cause<'_>) -> Option<&ApiError> {
         })
 }
 
+/// How long `error` says to wait before the call is made again: a
+/// quota's or a breaker's refusal it is or holds (nothing was sent: its
+/// wait), else the hint of the API error [`api_in`] finds.
+pub(crate) fn wait_in(error: Cause<'_>) -> Option<std::time::Duration> {
+    let refused = |cause: Cause<'_>| match cause.downcast_ref()? {
+        Error::RateLimited(refused) => Some(refused.retry_after()),
+        Error::CircuitOpen(open) => Some(open.retry_after()),
+        _ => None,
+    };
+    let refusal = chain(error).take(MAX_CAUSES + 1).find_map(refused);
+    refusal.or_else(|| api_in(error)?.retry_after())
+}
+
 /// An error that is its text and nothing more: the crate's own notes in a
 /// source chain (a body that cannot be sent again, a credential load that
 /// ended unanswered).
@@ -319,5 +332,27 @@ mod tests {
             ),
         ];
         assert!(sizes[0].1 <= 128, "{sizes:?}");
+    }
+
+    /// What the auth layer reads off a failed refresh: a refusal by the
+    /// token endpoint's client (its quota, its breaker) says when to come
+    /// back, as the endpoint's `Retry-After` does; as it is, or under
+    /// another error (a `Buffer`'s, an application's).
+    #[test]
+    fn a_refusal_says_when_to_come_back() {
+        let context =
+            || RequestContext::new(http::Method::POST, "https://idp.test/t".parse().unwrap());
+        let second = std::time::Duration::from_secs(1);
+        let scope = ScopeKey::from_u64(7);
+        let quota = Error::RateLimited(RateLimited::new(90 * second, scope, context()));
+        let breaker = Error::CircuitOpen(CircuitOpen::new(59 * second, None, false, context()));
+        assert_eq!(wait_in(&quota), Some(90 * second));
+        assert_eq!(wait_in(&breaker), Some(59 * second));
+        let wrapped = Error::Transport(TransportError::new(breaker));
+        assert_eq!(wait_in(&wrapped), Some(59 * second));
+        assert_eq!(
+            wait_in(&Error::Transport(TransportError::new("reset"))),
+            None
+        );
     }
 }

@@ -134,6 +134,12 @@ use std::time::{Duration, SystemTime};
 /// hint) while keeping `Instant + hint` far from overflow.
 pub const MAX_HINT: Duration = Duration::from_secs(366 * 24 * 60 * 60);
 
+/// The longest wait a server may ask for that the layers honour by
+/// default: 120 s. The retry policy's `max_retry_after`, the quota's
+/// `max_wait` and the auth layer's hold-off after a token endpoint's own
+/// wait: longer is a daily quota or a mistake, and the caller's call.
+pub(crate) const LONGEST_WAIT: Duration = Duration::from_secs(120);
+
 /// A delay the server asked for, and where it came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RetryHint {

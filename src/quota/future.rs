@@ -327,8 +327,11 @@ fn after_grant<S, B, F>(
             ticket.held(delay, "pacing", held);
             Ok(sleeping(delay))
         }
+        // (Nor past the deadline a caller polls it within: a token source's
+        // call, which the auth layer cuts; refused, it says when to come back.)
         Grant::Wait(wait) => {
-            if held.since.elapsed().saturating_add(wait) <= ticket.config.max_wait {
+            let fits = held.since.elapsed().saturating_add(wait) <= ticket.config.max_wait;
+            if fits && crate::context::wait_fits_deadline(wait) {
                 ticket.held(wait, "quota spent", held);
                 return Ok(sleeping(wait));
             }

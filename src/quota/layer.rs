@@ -13,7 +13,7 @@ pub(crate) type CostFn = dyn Fn(&QuotaRequest<'_>) -> u64 + Send + Sync;
 
 /// The default [`max_wait`](QuotaLayer::max_wait): 120 s, as the retry
 /// policy's `max_retry_after`.
-pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(120);
+pub const DEFAULT_MAX_WAIT: Duration = crate::hints::LONGEST_WAIT;
 
 /// The configuration a layer and its services share.
 #[derive(Clone)]
@@ -46,7 +46,8 @@ macro_rules! quota_config_builders {
 
             /// The longest a request is held for the quota (pacing, a spent window,
             /// a cooldown, a store's answer), 120 s by default. A request that would
-            /// wait longer fails at once, without being sent, with
+            /// wait longer (or past the timeout of an auth layer's token source
+            /// call it is polled in) fails at once, without being sent, with
             /// [`Error::RateLimited`](crate::Error::RateLimited); one whose store has
             /// not answered by then (a Redis that does not answer) fails then, the
             /// same way.

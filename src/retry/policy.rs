@@ -222,7 +222,7 @@ impl Default for RetryPolicy {
             // default backoff and observer.)
             config: Arc::new(Config {
                 max_attempts: 3,
-                max_retry_after: Duration::from_secs(120),
+                max_retry_after: crate::hints::LONGEST_WAIT,
                 deadline: Some(DEFAULT_DEADLINE),
                 // 20 % of the requests of the last 10 s, plus 1 retry a
                 // second (lock-free, no clock read per request).
