@@ -9,8 +9,8 @@
 //! once. (A 401 whose `WWW-Authenticate` says `error="insufficient_scope"`
 //! is an answer, not a rejection: the token is good but lacks a scope, and
 //! a new one would lack it too; so is DPoP's `error="use_dpop_nonce"`, RFC
-//! 9449 §9: the token is good, the proof needs the server's nonce.) With the `grpc` feature, gRPC's 401 is one
-//! too: a trailers-only `UNAUTHENTICATED`, which is how a server's auth
+//! 9449 §9: the token is good, the proof needs the server's nonce.) With
+//! the `grpc` feature, gRPC's 401 is one too: a trailers-only `UNAUTHENTICATED`, which is how a server's auth
 //! interceptor refuses a token; and every send the layer makes after a wait
 //! (the first credential loading, a renewal) carries the time left of the
 //! call's `grpc-timeout`, not the whole (gRFC A6). This is what vendor docs prescribe ("on 401, re-authenticate,

@@ -517,7 +517,9 @@ impl Tokens {
         let now = Instant::now();
         // The wait asked for, up to the longest a server's is honoured: a
         // date years ahead must not stop refreshes for good.
-        let asked = failure.until.map(|until| (until - now).min(LONGEST_WAIT));
+        let asked = failure
+            .until
+            .map(|until| until.saturating_duration_since(now).min(LONGEST_WAIT));
         let mut delay = self.limits.delay(failures).max(asked.unwrap_or_default());
         // A refresh ahead given its credential back (a source that caches
         // it and renews it late) is tried again by its expiry at the latest.
