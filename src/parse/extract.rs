@@ -33,6 +33,8 @@ pub(crate) const MESSAGE_KEYS: &[&str] = &[
     "errorSummary",
     "msg",
     "reason",
+    // Mambu's `errorReason` (`INVALID_PARAMETERS`): its errors' only text.
+    "errorReason",
     "title",
     "err",
     "errmsg",
@@ -292,6 +294,8 @@ const FIELD_KEYS: &[&str] = &[
     "name",
     "key",
     "pointer",
+    // Mambu's `errorSource`: "JSON pointer, field name, or rule identifier".
+    "errorSource",
     "location",
     "propertyref",
     "in",
@@ -383,7 +387,9 @@ impl Walk {
                         self.collect(violations, prefix, depth + 1);
                         continue;
                     }
-                    let named = field_name(object);
+                    // A pointer to the whole request (`/`, Telnyx's "request-level
+                    // errors") names no field.
+                    let named = field_name(object).filter(|name| !name.is_empty());
                     let field = match (prefix.is_empty(), named) {
                         (true, None) => continue,
                         // Already a fixed point of `join`'s bounding.

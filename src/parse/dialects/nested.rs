@@ -79,9 +79,8 @@ impl Dialect for NestedError {
             .or_else(|| code_in(error, &["code", "error_code", "status"]));
         let mut errors = field_errors_under(error, &["details", "errors", "params"]);
         errors.extend(named_field(error, message.as_deref()));
-        let mut fields = ErrorFields::of(code, message, errors);
-        fields.verdict = transient_verdict(error).or_else(|| google_rpc_verdict(error));
-        Some(fields)
+        let fields = ErrorFields::of(code, message, errors);
+        Some(fields.judged(transient_verdict(error).or_else(|| google_rpc_verdict(error))))
     }
 }
 
