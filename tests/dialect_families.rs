@@ -597,6 +597,11 @@ const FAMILIES: &[Row] = &[
     // the message "4" and no field.
     Row { fields: &[("filterCriteria[0].field", "is invalid")],
         ..row("Mambu 400", 400, r#"{"errors":[{"errorCode":4,"errorReason":"INVALID_PARAMETERS","errorSource":"filterCriteria[0].field"}]}"#, BadRequest, Some("4"), "INVALID_PARAMETERS", false) },
+    // Adobe Commerce (Magento) REST, "Status codes and REST responses", "Error format"
+    // (developer.adobe.com/commerce/webapi/get-started/gs-web-api-response): `parameters` is "an
+    // array of attributes used to generate a different and/or localized error message"; its
+    // example. Was the template, "Invalid product data: %1".
+    row("Adobe Commerce 400", 400, r#"{"message":"Invalid product data: %1","parameters":["Invalid attribute set entity type"]}"#, BadRequest, None, "Invalid product data: Invalid attribute set entity type", false),
     // Trello, "Rate Limits" (developer.atlassian.com/cloud/trello/guides/rest-api/rate-limits): no
     // rate-limit header at all; the 429's `error` names the limit (token or key, 10 s windows).
     row("Trello token limit", 429, r#"{"error":"API_TOKEN_LIMIT_EXCEEDED","message":"Rate limit exceeded"}"#, RateLimited, Some("API_TOKEN_LIMIT_EXCEEDED"), "Rate limit exceeded", true),

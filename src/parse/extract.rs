@@ -727,6 +727,30 @@ fn protobuf_duration(text: &str) -> Option<Duration> {
     text_seconds(text.strip_suffix('s')?, 1.0)
 }
 
+/// `text` with `%1`, `%2`... replaced by `variables` (a list, or one
+/// string), in one pass: a variable's own `%2` stays as it is. A `%`
+/// without a variable of its number stays too; without variables, `text`
+/// is as it was. GSMA OneAPI's `text` and `variables`, Adobe Commerce's
+/// `message` and `parameters`.
+pub(crate) fn substitute(text: String, variables: Option<&Value>) -> String {
+    let variables = match variables {
+        None => return text,
+        Some(Value::Array(list)) => list.as_slice(),
+        Some(one) => std::slice::from_ref(one),
+    };
+    let mut parts = text.split('%');
+    let mut out = parts.next().unwrap_or_default().to_owned();
+    for part in parts {
+        let digit = part.bytes().next().filter(u8::is_ascii_digit);
+        let at = digit.and_then(|d| usize::from(d).checked_sub(usize::from(b'1')));
+        match at.and_then(|at| variables.get(at)?.as_str()) {
+            Some(value) if out.len() < MAX_MESSAGE_CHARS * 4 => out.extend([value, &part[1..]]),
+            _ => out.extend(["%", part]),
+        }
+    }
+    one_line(&out, MAX_MESSAGE_CHARS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
