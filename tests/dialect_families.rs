@@ -583,6 +583,25 @@ const FAMILIES: &[Row] = &[
     Row { fields: &[("to", "A required parameter was missing.")],
         ..row("Telnyx 10004", 422, r#"{"errors":[{"code":"10004","title":"Missing required parameter","detail":"A required parameter was missing.","source":{"pointer":"/to"},"meta":{"url":"https://developers.telnyx.com/docs/overview/errors/10004"}}]}"#, Validation, Some("10004"), "A required parameter was missing.", false) },
     row("Telnyx 10011", 429, r#"{"errors":[{"code":"10011","title":"Too many requests","detail":"You have exceeded the maximum number of allowed requests.","meta":{"url":"https://developers.telnyx.com/docs/overview/errors/10011","retryable":true}}]}"#, RateLimited, Some("10011"), "You have exceeded the maximum number of allowed requests.", true),
+    // Telnyx, "Porting API errors" (developers.telnyx.com/docs/numbers/porting/api-errors): the
+    // envelope's `source.pointer` is "/" for request-level errors (no field: was a field named
+    // ""), and "Use meta.retryable to branch automation logic": true, "retrying the identical
+    // request can succeed"; false, "the request cannot succeed as-is". The flag decides where
+    // the status alone says otherwise (general codes 10008 and 10007, statuses chosen so).
+    row("Telnyx Porting 10011", 429, r#"{"errors":[{"code":"10011","title":"Too many requests","detail":"You have exceeded the maximum number of allowed requests.","source":{"pointer":"/"},"meta":{"url":"https://developers.telnyx.com/docs/overview/errors/10011","retryable":true}}]}"#, RateLimited, Some("10011"), "You have exceeded the maximum number of allowed requests.", true),
+    row("Telnyx retryable 400", 400, r#"{"errors":[{"code":"10008","title":"Request timeout","detail":"The request timed out.","source":{"pointer":"/"},"meta":{"url":"https://developers.telnyx.com/docs/overview/errors/10008","retryable":true}}]}"#, BadRequest, Some("10008"), "The request timed out.", true),
+    row("Telnyx not retryable 500", 500, r#"{"errors":[{"code":"10007","title":"Unexpected error","detail":"An unexpected error occured.","source":{"pointer":"/"},"meta":{"url":"https://developers.telnyx.com/docs/overview/errors/10007","retryable":false}}]}"#, Server, Some("10007"), "An unexpected error occured.", false),
+    // Mambu API v2, "RestError" (docs.mambu.com/api/api-v2/processexecutions/schemas/resterror):
+    // `errorCode` (4: INVALID_PARAMETERS in "API response and error codes"), `errorReason`, and
+    // `errorSource`, "JSON pointer, field name, or rule identifier that locates the cause". Was
+    // the message "4" and no field.
+    Row { fields: &[("filterCriteria[0].field", "is invalid")],
+        ..row("Mambu 400", 400, r#"{"errors":[{"errorCode":4,"errorReason":"INVALID_PARAMETERS","errorSource":"filterCriteria[0].field"}]}"#, BadRequest, Some("4"), "INVALID_PARAMETERS", false) },
+    // Adobe Commerce (Magento) REST, "Status codes and REST responses", "Error format"
+    // (developer.adobe.com/commerce/webapi/get-started/gs-web-api-response): `parameters` is "an
+    // array of attributes used to generate a different and/or localized error message"; its
+    // example. Was the template, "Invalid product data: %1".
+    row("Adobe Commerce 400", 400, r#"{"message":"Invalid product data: %1","parameters":["Invalid attribute set entity type"]}"#, BadRequest, None, "Invalid product data: Invalid attribute set entity type", false),
     // Trello, "Rate Limits" (developer.atlassian.com/cloud/trello/guides/rest-api/rate-limits): no
     // rate-limit header at all; the 429's `error` names the limit (token or key, 10 s windows).
     row("Trello token limit", 429, r#"{"error":"API_TOKEN_LIMIT_EXCEEDED","message":"Rate limit exceeded"}"#, RateLimited, Some("API_TOKEN_LIMIT_EXCEEDED"), "Rate limit exceeded", true),
@@ -715,7 +734,8 @@ fn hostile_bodies_stay_bounded() {
 }
 
 /// The retry layer follows the typed error's verdict: a throttle sent as
-/// 400 is retried, a spent quota sent as 429 is not.
+/// 400 is retried, a spent quota sent as 429 is not, nor a vendor's
+/// `retryable: false`.
 #[tokio::test(start_paused = true)]
 async fn retry_follows_the_body_verdict() {
     async fn attempts(status: u16, body: &'static str) -> (u32, ErrorKind) {
@@ -757,5 +777,14 @@ async fn retry_follows_the_body_verdict() {
     assert_eq!(
         attempts(500, r#"<Envelope><Body><Fault><faultcode>Client</faultcode><faultstring>Bad input</faultstring></Fault></Body></Envelope>"#).await,
         (1, Server)
+    );
+    // Telnyx's `meta.retryable` (Porting API errors): false is never retried, true is.
+    assert_eq!(
+        attempts(500, r#"{"errors":[{"code":"10007","title":"Unexpected error","detail":"An unexpected error occured.","meta":{"retryable":false}}]}"#).await,
+        (1, Server)
+    );
+    assert_eq!(
+        attempts(400, r#"{"errors":[{"code":"10008","title":"Request timeout","detail":"The request timed out.","meta":{"retryable":true}}]}"#).await,
+        (3, BadRequest)
     );
 }

@@ -418,6 +418,17 @@ const PUBLIC: &[Row] = &[
     Row { headers: &[("content-type", "application/problem+json")], fields: &[("Name", "The Name field is required.")],
         ..row("ASP.NET Core", 400, r##"{"type":"https://tools.ietf.org/html/rfc9110#section-15.5.1","title":"One or more validation errors occurred.","status":400,"errors":{"Name":["The Name field is required."]},"traceId":"00-84c1fd4063c38d9f3900d06e56542d48-85d1d4-00"}"##, BadRequest, Some("https://tools.ietf.org/html/rfc9110#section-15.5.1"), "One or more validation errors occurred.") },
     row("Twitter v2 (no media type)", 401, r#"{"title":"Unauthorized","type":"about:blank","status":401,"detail":"Unauthorized"}"#, Unauthorized, None, "Unauthorized"),
+    // NetSuite, "Error Handling in REST Web Services" (docs.oracle.com/en/cloud/saas/netsuite/
+    // ns-online-help/section_156570709583.html), its two examples: the cause is in `o:errorDetails`,
+    // `detail` "human-readable", `o:errorCode` "the error category in a machine-friendly format".
+    // Was the title for message and the RFC 2616 link for code.
+    row("NetSuite 401", 401, r#"{"type":"https://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html","title":"Unauthorized","status":401,"o:errorDetails":[{"detail":"Invalid login attempt. For more details, see the Login Audit Trail in the NetSuite UI at Setup > Users/Roles > User Management > View Login Audit Trail.","o:errorCode":"INVALID_LOGIN"}]}"#, Unauthorized, Some("INVALID_LOGIN"), "Invalid login attempt. For more details, see the Login Audit Trail in the NetSuite UI at Setup > Users/Roles > User Management > View Login Audit Trail."),
+    row("NetSuite 400", 400, r#"{"type":"https://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html#sec10.4.1","title":"Bad Request","status":400,"o:errorDetails":[{"detail":"Error while accessing resource: You have entered an Invalid Field Value 9999 for the following field: item","o:errorCode":"INVALID_CONTENT","o:errorPath":"item.items[0].item"}]}"#, BadRequest, Some("INVALID_CONTENT"), "Error while accessing resource: You have entered an Invalid Field Value 9999 for the following field: item"),
+    // RFC 9457 Appendix B (RFC 7807 Appendix A): the same problem as XML, read as problem+json
+    // is: `type` is the code, `detail` the message (was no code and the `title`).
+    Row { headers: &[("content-type", "application/problem+xml")],
+        ..row("RFC 9457 Appendix B problem+xml", 403, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<problem xmlns=\"urn:ietf:rfc:7807\">\n  <type>https://example.com/probs/out-of-credit</type>\n  <title>You do not have enough credit.</title>\n  <detail>Your current balance is 30, but that costs 50.</detail>\n  <instance>https://example.net/account/12345/msgs/abc</instance>\n  <balance>30</balance>\n  <accounts>\n    <i>https://example.net/account/12345</i>\n    <i>https://example.net/account/67890</i>\n  </accounts>\n</problem>", Forbidden, Some("https://example.com/probs/out-of-credit"), "Your current balance is 30, but that costs 50.") },
+    row("problem+xml about:blank", 404, r#"<problem xmlns="urn:ietf:rfc:7807"><type>about:blank</type><title>Not Found</title></problem>"#, NotFound, None, "Not Found"),
     Row { headers: &[("content-type", "application/vnd.api.problem+json")],
         ..row("vendor problem type", 404, r#"{"title":"Not found","status":404}"#, NotFound, None, "Not found") },
     // Top-level `errors`.

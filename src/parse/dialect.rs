@@ -242,6 +242,10 @@ impl ErrorFields {
         /// Sets what the body says about retrying (see [`BodyVerdict`]); without
         /// one, the parser looks the code up in [`BodyVerdict::for_code`]'s table.
         pub fn verdict(verdict: BodyVerdict) |f| f.verdict = Some(verdict);
+
+        /// [`verdict`](Self::verdict) when the body gave one: the
+        /// dialects' last step.
+        pub(crate) fn judged(verdict: Option<BodyVerdict>) |f| f.verdict = verdict;
     }
 
     field_getters! {

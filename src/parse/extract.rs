@@ -33,6 +33,8 @@ pub(crate) const MESSAGE_KEYS: &[&str] = &[
     "errorSummary",
     "msg",
     "reason",
+    // Mambu's `errorReason` (`INVALID_PARAMETERS`): its errors' only text.
+    "errorReason",
     "title",
     "err",
     "errmsg",
@@ -292,6 +294,8 @@ const FIELD_KEYS: &[&str] = &[
     "name",
     "key",
     "pointer",
+    // Mambu's `errorSource`: "JSON pointer, field name, or rule identifier".
+    "errorSource",
     "location",
     "propertyref",
     "in",
@@ -383,7 +387,9 @@ impl Walk {
                         self.collect(violations, prefix, depth + 1);
                         continue;
                     }
-                    let named = field_name(object);
+                    // A pointer to the whole request (`/`, Telnyx's "request-level
+                    // errors") names no field.
+                    let named = field_name(object).filter(|name| !name.is_empty());
                     let field = match (prefix.is_empty(), named) {
                         (true, None) => continue,
                         // Already a fixed point of `join`'s bounding.
@@ -719,6 +725,30 @@ fn scaled(number: f64, scale: f64) -> Option<Duration> {
 /// A protobuf JSON `Duration` such as `"30s"` or `"1.5s"`.
 fn protobuf_duration(text: &str) -> Option<Duration> {
     text_seconds(text.strip_suffix('s')?, 1.0)
+}
+
+/// `text` with `%1`, `%2`... replaced by `variables` (a list, or one
+/// string), in one pass: a variable's own `%2` stays as it is. A `%`
+/// without a variable of its number stays too; without variables, `text`
+/// is as it was. GSMA OneAPI's `text` and `variables`, Adobe Commerce's
+/// `message` and `parameters`.
+pub(crate) fn substitute(text: String, variables: Option<&Value>) -> String {
+    let variables = match variables {
+        None => return text,
+        Some(Value::Array(list)) => list.as_slice(),
+        Some(one) => std::slice::from_ref(one),
+    };
+    let mut parts = text.split('%');
+    let mut out = parts.next().unwrap_or_default().to_owned();
+    for part in parts {
+        let digit = part.bytes().next().filter(u8::is_ascii_digit);
+        let at = digit.and_then(|d| usize::from(d).checked_sub(usize::from(b'1')));
+        match at.and_then(|at| variables.get(at)?.as_str()) {
+            Some(value) if out.len() < MAX_MESSAGE_CHARS * 4 => out.extend([value, &part[1..]]),
+            _ => out.extend(["%", part]),
+        }
+    }
+    one_line(&out, MAX_MESSAGE_CHARS)
 }
 
 #[cfg(test)]

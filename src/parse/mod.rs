@@ -65,9 +65,9 @@
 //! | `RateLimited` | a `google.rpc.QuotaFailure` detail | `RateLimited` | as the status says |
 //! | `RateLimited` (message) | no code verdict, and a message saying a rate limit was exceeded or reached (GitHub's 403 secondary limit, Twitter v1's 400, Etherscan's "Max rate limit reached" under 200) | `RateLimited` | as the status says |
 //! | `QuotaExhausted` (message) | a rate limit (by status, headers or a code that only says "rate limit") whose message names a daily or monthly limit or quota (HubSpot's daily 429, CoinMarketCal's `rate_limit_exceeded` daily quota) | `RateLimited` | **no** |
-//! | `Transient` | Facebook's `is_transient: true` | unchanged | yes |
+//! | `Transient` | Facebook's `is_transient: true`, Telnyx's `meta.retryable: true` | unchanged | yes |
 //! | `ServerFault` | `InternalError` (S3, also under 200), `InternalFailure`, `internal_server_error` | `Server` if the status names no kind | yes |
-//! | `ClientFault` | SOAP `Client`/`Sender` faults, JSON-RPC -32700, -32600, -32601, -32602 | unchanged | **no**, whatever the status |
+//! | `ClientFault` | SOAP `Client`/`Sender` faults, JSON-RPC -32700, -32600, -32601, -32602, Telnyx's `meta.retryable: false` | unchanged | **no**, whatever the status |
 //!
 //! A server's explicit `x-should-retry` still wins. The retry layer follows
 //! the typed error's verdict ([`ApiError::is_retryable`](crate::ApiError::is_retryable)).

@@ -5,6 +5,7 @@ use super::super::extract::{
     and_more, code, code_in, field_errors, message_in, one_line, text, FALLBACK_CODE_KEYS,
     MAX_MESSAGE_CHARS, MESSAGE_KEYS,
 };
+use super::super::BodyVerdict::{ClientFault, Transient};
 use super::super::{Dialect, DialectInput, ErrorFields};
 use serde_json::{Map, Value};
 
@@ -26,7 +27,9 @@ use serde_json::{Map, Value};
 /// is a top-level one, else the first entry's (`code`, an identifier
 /// `error` as Companies House sends, eBay's numeric `errorId`, GraphQL's
 /// `extensions.code`, FastAPI's `type`), else the body's category
-/// (HubSpot's `category`).
+/// (HubSpot's `category`). The first entry's `meta.retryable` (Telnyx)
+/// is the body's verdict: `true` [`Transient`](super::super::BodyVerdict::Transient),
+/// `false` [`ClientFault`](super::super::BodyVerdict::ClientFault).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ErrorsList;
 
@@ -63,7 +66,11 @@ impl Dialect for ErrorsList {
         if let Some(map) = object.get("errors").filter(|map| !std::ptr::eq(list, *map)) {
             errors.extend(field_errors(map));
         }
-        Some(ErrorFields::of(code, message, errors))
+        // Telnyx's `meta.retryable` (its Porting API errors): true, the same
+        // request can succeed; false, it cannot as sent.
+        let retryable = first.and_then(|entry| entry.get("meta")?.get("retryable")?.as_bool());
+        let fields = ErrorFields::of(code, message, errors);
+        Some(fields.judged(retryable.map(|yes| if yes { Transient } else { ClientFault })))
     }
 }
 

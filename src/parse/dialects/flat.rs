@@ -3,8 +3,8 @@
 use super::super::dialect::RootKeys;
 use super::super::extract::{
     code, code_in, field_errors, is_identifier, is_number, message_in, named_field, nested_code,
-    one_line, text, CODE_KEYS, FALLBACK_CODE_KEYS, MAX_CODE_CHARS, MAX_FIELD_ERRORS, MAX_VISITED,
-    MESSAGE_KEYS,
+    one_line, substitute, text, CODE_KEYS, FALLBACK_CODE_KEYS, MAX_CODE_CHARS, MAX_FIELD_ERRORS,
+    MAX_VISITED, MESSAGE_KEYS,
 };
 use super::super::{Dialect, DialectInput, ErrorFields};
 use crate::FieldError;
@@ -20,7 +20,8 @@ use serde_json::{Map, Value};
 /// - `{"message": ...}` (GitHub, Mailgun), `{"detail": ...}` (Django REST),
 ///   `{"code", "message"}` (Twilio), `{"id", "message"}` (Heroku),
 ///   `{"__type", "message"}` (AWS),
-///   `{"errorCode", "errorSummary"}` (Okta), `{"name", "message",
+///   `{"errorCode", "errorSummary"}` (Okta), `{"message", "parameters"}`
+///   (Adobe Commerce: `%1`... filled in), `{"name", "message",
 ///   "details"}` (PayPal), `{"ok": false, "error": "invalid_auth"}` (Slack),
 ///   `{"status", "err"}` (Figma), `{"status": "error", "message",
 ///   "errorType" | "category"}` (HubSpot), `{"sys": {"type": "Error", "id"},
@@ -51,7 +52,9 @@ pub struct FlatError;
 impl Dialect for FlatError {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
         let object = input.json()?.as_object()?;
-        let mut message = message_in(object, MESSAGE_KEYS);
+        // Adobe Commerce fills its message's `%1`... from `parameters`.
+        let parameters = object.get("parameters");
+        let mut message = message_in(object, MESSAGE_KEYS).map(|text| substitute(text, parameters));
         // Codes nest only under these keys (a mask test, not four lookups).
         let nests = input.has_any(RootKeys::INNER_ERROR | RootKeys::DETAILS | RootKeys::ERRORS);
         let mut code = nests

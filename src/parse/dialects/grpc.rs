@@ -22,7 +22,6 @@ impl Dialect for GrpcStatus {
         for (field, description) in &status.violations {
             fields = fields.field_error(code(field), one_line(description, MAX_MESSAGE_CHARS));
         }
-        fields.verdict = status.quota_failure.then_some(BodyVerdict::RateLimited);
-        Some(fields)
+        Some(fields.judged(status.quota_failure.then_some(BodyVerdict::RateLimited)))
     }
 }

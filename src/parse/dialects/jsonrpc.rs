@@ -45,10 +45,9 @@ impl Dialect for JsonRpcError {
         };
         let listed = data.filter(|&data| holds_fields(data)).map(field_errors);
         let code = response.get("code").and_then(code);
-        let mut fields = ErrorFields::of(code, message, listed.unwrap_or_default());
+        let fields = ErrorFields::of(code, message, listed.unwrap_or_default());
         let malformed = matches!(number, Some(-32700 | -32600 | -32601 | -32602));
-        fields.verdict = malformed.then_some(BodyVerdict::ClientFault);
-        Some(fields)
+        Some(fields.judged(malformed.then_some(BodyVerdict::ClientFault)))
     }
 }
 

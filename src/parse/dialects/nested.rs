@@ -2,8 +2,8 @@
 
 use super::super::dialect::RootKeys;
 use super::super::extract::{
-    code, code_in, field_errors_under, message_in, named_field, nested_code, one_line,
-    MAX_MESSAGE_CHARS, MESSAGE_KEYS,
+    code, code_in, field_errors_under, message_in, named_field, nested_code, substitute,
+    MESSAGE_KEYS,
 };
 use super::super::{BodyVerdict, Dialect, DialectInput, ErrorFields};
 use serde_json::{Map, Value};
@@ -58,10 +58,8 @@ impl Dialect for NestedError {
         if in_status && message.is_none() {
             return None;
         }
-        let message = match one_api.and_then(|_| error.get("variables")) {
-            Some(variables) => message.map(|text| substitute(&text, variables)),
-            None => message,
-        };
+        let variables = one_api.and_then(|_| error.get("variables"));
+        let message = message.map(|text| substitute(text, variables));
         let string_code = [
             "code",
             "status",
@@ -79,9 +77,8 @@ impl Dialect for NestedError {
             .or_else(|| code_in(error, &["code", "error_code", "status"]));
         let mut errors = field_errors_under(error, &["details", "errors", "params"]);
         errors.extend(named_field(error, message.as_deref()));
-        let mut fields = ErrorFields::of(code, message, errors);
-        fields.verdict = transient_verdict(error).or_else(|| google_rpc_verdict(error));
-        Some(fields)
+        let fields = ErrorFields::of(code, message, errors);
+        Some(fields.judged(transient_verdict(error).or_else(|| google_rpc_verdict(error))))
     }
 }
 
@@ -109,25 +106,4 @@ fn google_rpc_verdict(error: &Map<String, Value>) -> Option<BodyVerdict> {
         .filter_map(|detail| detail.get("@type")?.as_str())
         .any(|kind| kind.ends_with("google.rpc.QuotaFailure"));
     quota.then_some(BodyVerdict::RateLimited)
-}
-
-/// OneAPI's `text` with `%1`, `%2`... replaced by its `variables` (a list,
-/// or one string), in one pass: a variable's own `%2` stays as it is. A
-/// `%` without a variable of its number stays too.
-fn substitute(text: &str, variables: &Value) -> String {
-    let variables = match variables {
-        Value::Array(list) => list.as_slice(),
-        one => std::slice::from_ref(one),
-    };
-    let mut parts = text.split('%');
-    let mut out = parts.next().unwrap_or_default().to_owned();
-    for part in parts {
-        let digit = part.bytes().next().filter(u8::is_ascii_digit);
-        let at = digit.and_then(|d| usize::from(d).checked_sub(usize::from(b'1')));
-        match at.and_then(|at| variables.get(at)?.as_str()) {
-            Some(value) if out.len() < MAX_MESSAGE_CHARS * 4 => out.extend([value, &part[1..]]),
-            _ => out.extend(["%", part]),
-        }
-    }
-    one_line(&out, MAX_MESSAGE_CHARS)
 }

@@ -46,14 +46,13 @@ impl Dialect for SoapFault {
             }
         };
         let code = Some(specific).filter(|c| !c.is_empty());
-        let mut fields = ErrorFields::of(code, message, Vec::new());
+        let fields = ErrorFields::of(code, message, Vec::new());
         let blamed = top.split('.').next().unwrap_or_default();
         let client = matches!(
             blamed,
             "Client" | "Sender" | "VersionMismatch" | "MustUnderstand" | "DataEncodingUnknown"
         );
-        fields.verdict = client.then_some(BodyVerdict::ClientFault);
-        Some(fields)
+        Some(fields.judged(client.then_some(BodyVerdict::ClientFault)))
     }
 }
 

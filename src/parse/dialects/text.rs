@@ -10,7 +10,8 @@ const MAX_EXCERPT_CHARS: usize = 256;
 
 /// The last resort, so that the message is never lost and never a megabyte:
 /// HTML from a proxy (its `<title>`, else its text with tags stripped), XML
-/// (`<Code>` and `<Message>` elements, as S3 sends, else the first text
+/// (`<Code>` and `<Message>` elements, as S3 sends; a problem+xml's
+/// `<type>` and `<detail>`, as problem+json's are read; else the first text
 /// that reads as a sentence: never the tags' names), a JSON string, or
 /// plain text, with whitespace collapsed and the length bounded. Invalid
 /// UTF-8 is replaced, not rejected. An empty body gives nothing (the
@@ -34,8 +35,13 @@ impl Dialect for PlainText {
         let trimmed = Some(raw.trim_start_matches('\u{feff}').trim()).filter(|t| !t.is_empty())?;
         let mut fields = ErrorFields::new();
         if trimmed.starts_with('<') {
-            let code = element_text(trimmed, "Code");
-            let message = ["Message", "message", "Description", "title", "TITLE"]
+            // RFC 9457 Appendix B's problem+xml (namespace `urn:ietf:rfc:7807`)
+            // reads as problem+json: `type` is the code, `detail` the message.
+            let problem = trimmed.contains("urn:ietf:rfc:7807");
+            let code = element_text(trimmed, if problem { "type" } else { "Code" });
+            let code = code.filter(|code| code != "about:blank");
+            let first = if problem { "detail" } else { "Message" };
+            let message = [first, "message", "Description", "title", "TITLE"]
                 .iter()
                 .find_map(|name| element_text(trimmed, name))
                 .or_else(|| {
