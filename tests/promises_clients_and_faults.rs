@@ -1258,7 +1258,8 @@ async fn the_full_stack_never_logs_or_records_a_secret_or_an_id() {
 /// `error_description`), RFC 6749 §5.2 (a token endpoint's error body),
 /// OTel HTTP semconv `url.full` ("MUST NOT contain credentials passed via
 /// URL"; `sig` redacted), SECURITY.md.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// One thread: the capture is the thread's, and so are background tasks.
+#[tokio::test]
 async fn no_credential_escapes_the_stack_on_loopback() {
     use base64::Engine as _;
     use tracing_subscriber::fmt::format::FmtSpan;
@@ -1414,6 +1415,15 @@ async fn no_credential_escapes_the_stack_on_loopback() {
             }
         }
     }
+    // A store whose Redis is down, its URL with a password: the outage is
+    // logged (`quota_store_local`), the URL never.
+    let dead = format!("redis://:REDISPWSECRET1@127.0.0.1:{}/", free_port());
+    let quota = QuotaLayer::with_store(RedisStore::open(&dead).unwrap());
+    let ok = service_fn(|_: Request<Full<Bytes>>| async {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+    });
+    let request = Request::get(format!("http://{echo}/")).body(Full::new(Bytes::new()));
+    quota.layer(ok).oneshot(request.unwrap()).await.unwrap();
     provider.force_flush().unwrap();
     let recorded = attributes(&exporter);
     let logged = logs.text();
@@ -1424,6 +1434,7 @@ async fn no_credential_escapes_the_stack_on_loopback() {
         .unwrap();
     redis_keys.sort();
     assert_eq!(kinds.len(), 5, "not every variant: {kinds:?}\n{errors}");
+    assert!(logged.contains("quota_store_local"), "{logged}");
     assert!(!redis_keys.is_empty(), "nothing shared through Redis");
     let mut leaks = Vec::new();
     for secret in [
@@ -1449,6 +1460,7 @@ async fn no_credential_escapes_the_stack_on_loopback() {
         "ATRESPSECRET1",
         "RTRESPSECRET1",
         "eyJhbGciOiJIUzI1NiJ9",
+        "REDISPWSECRET1",
     ] {
         for (place, text) in [("log", &logged), ("error", &errors)] {
             if text.contains(secret) {
