@@ -42,7 +42,7 @@ use tower_api_errors::reqwest::{
     reqwest_error, ApiErrorsMiddleware, MiddlewareErrorExt, ReqwestClient,
 };
 use tower_api_errors::retry::{Backoff, Jitter, ReplayBody};
-use tower_api_errors::{ApiErrorsLayer, ErrorKind, RetryPolicy, StopReason};
+use tower_api_errors::{ApiErrorsLayer, Error, ErrorKind, RetryPolicy, StopReason};
 
 // ---------------------------------------------------------------------------
 // helpers
@@ -1248,6 +1248,258 @@ async fn the_full_stack_never_logs_or_records_a_secret_or_an_id() {
             "{metric} {key}={value}: a path or query"
         );
     }
+}
+
+/// Every credential a request can carry, and every way a server can echo
+/// one, through the recommended stack over real loopback servers: none may
+/// reach an error's `Display`/`Debug` (every variant), a tracing line (at
+/// TRACE, spans included), a metric attribute, or a key of the shared
+/// store. Sources: RFC 6750 §3 (`WWW-Authenticate` with an
+/// `error_description`), RFC 6749 §5.2 (a token endpoint's error body),
+/// OTel HTTP semconv `url.full` ("MUST NOT contain credentials passed via
+/// URL"; `sig` redacted), SECURITY.md.
+// One thread: the capture is the thread's, and so are background tasks.
+#[tokio::test]
+async fn no_credential_escapes_the_stack_on_loopback() {
+    use base64::Engine as _;
+    use tracing_subscriber::fmt::format::FmtSpan;
+    let redis = RedisServer::start(free_port());
+    let (logs, _guard) = captured_logs::capture(FmtSpan::NEW | FmtSpan::CLOSE);
+    let (provider, exporter) = sdk();
+    let metrics = tower_api_errors::metrics::Metrics::from_provider(&provider);
+    let basic = base64::engine::general_purpose::STANDARD.encode("proxyuser:PROXYPWSECRET1");
+    let proxy = format!("Basic {basic}");
+    // The `Host` each request arrived with (semconv's `server.address`
+    // for HTTP/1.1 in origin-form).
+    let hosts: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = hosts.clone();
+    // Echoes what it was sent, as a careless server or a gateway does.
+    let echoing = move |request: Request<Incoming>| {
+        let seen = seen.clone();
+        async move {
+            let h = |name: &str| {
+                let value = request.headers().get(name).map(|v| v.to_str().unwrap());
+                value.unwrap_or_default().to_owned()
+            };
+            seen.lock().unwrap().push(h("host"));
+            let (auth, key, cookie) = (h("authorization"), h("x-api-key"), h("cookie"));
+            let all = format!(
+                "auth {auth} key {key} api-key {} x-auth {} cookie {cookie} proxy {} query {}",
+                h("api-key"),
+                h("x-auth-token"),
+                h("proxy-authorization"),
+                request.uri().query().unwrap_or_default(),
+            );
+            let body = request.into_body().collect().await.unwrap().to_bytes();
+            let body = String::from_utf8_lossy(&body).into_owned();
+            let token = auth.trim_start_matches("Bearer ");
+            match body.is_empty() {
+            true => response(
+                401,
+                &[
+                    (
+                        "www-authenticate",
+                        &format!(r#"Bearer error="invalid_token", error_description="token {token} expired""#),
+                    ),
+                    ("x-request-id", &key),
+                ],
+                serde_json::json!({"error": "invalid_token", "error_description": all}).to_string(),
+            ),
+            // A token endpoint's refusal (RFC 6749 §5.2), quoting its form.
+            false => response(
+                400,
+                &[],
+                serde_json::json!({
+                    "error": "invalid_grant",
+                    "error_description": format!("refresh token refused: {body}"),
+                    "access_token": "ATRESPSECRET1",
+                    "refresh_token": "RTRESPSECRET1",
+                    "id_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJJRFRPS1NFQ1JFVDEifQ.c2lnbmF0dXJlX3NlY3JldA",
+                })
+                .to_string(),
+            ),
+        }
+        }
+    };
+    let echo = serve(echoing).await;
+    let dropping = support::serve_fallible(|_request: Request<Incoming>| async {
+        Err::<Response<support::ServerBody>, _>("dropped")
+    })
+    .await;
+    let down = serve(|_request: Request<Incoming>| async {
+        response(503, &[], r#"{"error": {"message": "down"}}"#)
+    })
+    .await;
+    let limited = serve(|_request: Request<Incoming>| async {
+        let headers = [
+            ("x-ratelimit-limit", "10"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "3600"),
+            ("retry-after", "3600"),
+        ];
+        response(429, &headers, r#"{"error": "daily limit"}"#)
+    })
+    .await;
+    let store = RedisStore::open(&redis.url()).unwrap();
+    let by_key = |r: &tower_api_errors::quota::QuotaRequest<'_>| {
+        r.headers().get("x-api-key").map(|v| v.as_bytes().to_vec())
+    };
+    let client = ApiErrorsLayer::new()
+        .retry(
+            quick()
+                .deadline(Duration::from_secs(1))
+                .metrics(metrics.clone()),
+        )
+        .auth(
+            AuthLayer::new(StaticToken::new(Credential::new(BEARER).unwrap()))
+                .metrics(metrics.clone()),
+        )
+        .quota(
+            QuotaLayer::with_store(store.clone())
+                .partition(by_key)
+                .metrics(metrics.clone()),
+        )
+        .breaker(
+            CircuitBreakerLayer::new()
+                .minimum_calls(4)
+                .shared(store.clone())
+                .partition(by_key)
+                .metrics(metrics.clone()),
+        )
+        .hedge(HedgeLayer::fixed(Duration::from_millis(200)).metrics(metrics.clone()))
+        .layer(support::client::<ReplayBody<ReplayBody<Full<Bytes>>>>());
+    // With the four names semconv's `url.full` says to redact.
+    let query = "api_key=QKEYSECRET1&access_token=QATSECRET1&key=QKSECRET1&sig=QSIGSECRET1\
+                 &token=QTOKSECRET1&client_secret=QCSSECRET1&AWSAccessKeyId=QAWSSECRET1\
+                 &Signature=QSIGNSECRET1&X-Goog-Signature=QGOOGSECRET1&page=2";
+    let mut errors = String::new();
+    let mut kinds = std::collections::BTreeSet::new();
+    let script: [(SocketAddr, &str, bool, usize); 5] = [
+        (echo, "/v1/me", false, 1),
+        (echo, "/oauth/token", true, 1),
+        (dropping, "/v1/items", false, 1),
+        (limited, "/v1/reports", false, 2),
+        (down, "/v1/accounts", false, 4),
+    ];
+    for (addr, path, form, times) in script {
+        for _ in 0..times {
+            let uri = format!("http://alice:hunter2pw@{addr}{path}?{query}");
+            let body = match form {
+                true => "grant_type=refresh_token&refresh_token=RTFORMSECRET1&client_secret=CSFORMSECRET1",
+                false => "",
+            };
+            let request = Request::builder()
+                .method(if form { "POST" } else { "GET" })
+                .uri(uri)
+                .header("proxy-authorization", &proxy)
+                .header("cookie", "theme=dark; session=COOKIESECRET1")
+                .header("x-api-key", "XAPIKEYSECRET1")
+                .header("api-key", "APIKEYHDRSECRET1")
+                .header("x-auth-token", "XAUTHTOKSECRET1")
+                .body(Full::new(Bytes::from_static(body.as_bytes())))
+                .unwrap();
+            match client.clone().oneshot(request).await {
+                Ok(response) => panic!("{path}: {}", response.status()),
+                Err(error) => {
+                    kinds.insert(match &error {
+                        Error::Api(_) => "api",
+                        Error::Transport(_) => "transport",
+                        Error::RateLimited(_) => "rate_limited",
+                        Error::Unauthorized(_) => "unauthorized",
+                        Error::CircuitOpen(_) => "circuit_open",
+                        _ => "other",
+                    });
+                    errors.push_str(&error_text(&error));
+                    errors.push_str(&format!("{:?}\n", error.retries()));
+                }
+            }
+        }
+    }
+    // A store whose Redis is down, its URL with a password: the outage is
+    // logged (`quota_store_local`), the URL never.
+    let dead = format!("redis://:REDISPWSECRET1@127.0.0.1:{}/", free_port());
+    let quota = QuotaLayer::with_store(RedisStore::open(&dead).unwrap());
+    let ok = service_fn(|_: Request<Full<Bytes>>| async {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+    });
+    let request = Request::get(format!("http://{echo}/")).body(Full::new(Bytes::new()));
+    quota.layer(ok).oneshot(request.unwrap()).await.unwrap();
+    provider.force_flush().unwrap();
+    let recorded = attributes(&exporter);
+    let logged = logs.text();
+    let mut redis_keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut redis_server::admin(&redis.url()).await)
+        .await
+        .unwrap();
+    redis_keys.sort();
+    assert_eq!(kinds.len(), 5, "not every variant: {kinds:?}\n{errors}");
+    assert!(logged.contains("quota_store_local"), "{logged}");
+    assert!(!redis_keys.is_empty(), "nothing shared through Redis");
+    let mut leaks = Vec::new();
+    for secret in [
+        "hunter2pw",
+        "QKEYSECRET1",
+        "QATSECRET1",
+        "QKSECRET1",
+        "QSIGSECRET1",
+        "QTOKSECRET1",
+        "QCSSECRET1",
+        "QAWSSECRET1",
+        "QSIGNSECRET1",
+        "QGOOGSECRET1",
+        "BEARERSECRET",
+        "PROXYPWSECRET1",
+        &basic,
+        "COOKIESECRET1",
+        "XAPIKEYSECRET1",
+        "APIKEYHDRSECRET1",
+        "XAUTHTOKSECRET1",
+        "RTFORMSECRET1",
+        "CSFORMSECRET1",
+        "ATRESPSECRET1",
+        "RTRESPSECRET1",
+        "eyJhbGciOiJIUzI1NiJ9",
+        "REDISPWSECRET1",
+    ] {
+        for (place, text) in [("log", &logged), ("error", &errors)] {
+            if text.contains(secret) {
+                leaks.push(format!("{secret} in {place}"));
+            }
+        }
+        for (metric, key, value) in &recorded {
+            if value.contains(secret) {
+                leaks.push(format!("{secret} in {metric} {key}"));
+            }
+        }
+        for key in &redis_keys {
+            if key.contains(secret) {
+                leaks.push(format!("{secret} in redis key {key}"));
+            }
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "{leaks:#?}\n--- errors\n{errors}\n--- keys {redis_keys:?}"
+    );
+    // OTel HTTP client spans, note [2]: `server.address` is the request
+    // target's host in absolute-form, else `Host`'s; hyper-util sends the
+    // URI's authority as `Host`, and the metric names the same server.
+    let echoed = format!("127.0.0.1:{}", echo.port());
+    assert!(hosts.lock().unwrap().iter().all(|host| *host == echoed));
+    let servers: std::collections::BTreeSet<String> = recorded
+        .iter()
+        .filter(|(metric, key, _)| {
+            metric == "http.client.request.duration" && key.starts_with("server.")
+        })
+        .map(|(_, key, value)| format!("{key}={value}"))
+        .collect();
+    let ports = [echo, dropping, down, limited].map(|addr| format!("server.port={}", addr.port()));
+    let expected: std::collections::BTreeSet<String> = ports
+        .into_iter()
+        .chain(["server.address=127.0.0.1".to_owned()])
+        .collect();
+    assert_eq!(servers, expected);
 }
 
 // ---------------------------------------------------------------------------

@@ -26,8 +26,9 @@ use std::time::{Duration, SystemTime};
 /// an error whose message is an excerpt of it, or the status's reason. An
 /// `X-Amzn-Errortype` header names the code ahead of the body, as the AWS
 /// protocols say (`ThrottlingException:http://...` reads `ThrottlingException`).
-/// `Bearer`/`Basic`/JWT shapes are scrubbed out of what the body gave, as
-/// the layer scrubs them (which knows the request's own secrets too).
+/// `Bearer`/`Basic`/JWT shapes, and the values of credential-named
+/// `name=value` pairs, are scrubbed out of what the body gave, as the
+/// layer scrubs them (which knows the request's own secrets too).
 ///
 /// ```
 /// use http::{HeaderMap, StatusCode};

@@ -349,10 +349,13 @@ impl Scrubber {
     }
 }
 
-/// `Bearer <token>`, `Basic <credentials>` (the scheme word stays) and JSON
-/// Web Tokens (`eyJ….eyJ….…`).
+/// `Bearer <token>`, `Basic <credentials>` (the scheme word stays), the
+/// value of a credential-named `name=value` pair (see
+/// [`is_secret_param`](super::is_secret_param)), and JSON Web Tokens
+/// (`eyJ….eyJ….…`).
 fn token_shapes(text: &[u8], ranges: &mut Vec<Range<usize>>) {
-    let is_token68 = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b);
+    // (And `%`: a form-encoded value's escapes.)
+    let is_token68 = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/=%".contains(&b);
     let mut index = 0;
     let mut jwt_checked_until = 0;
     while index < text.len() {
@@ -361,8 +364,19 @@ fn token_shapes(text: &[u8], ranges: &mut Vec<Range<usize>>) {
             rest.len() > scheme.len() && rest[..scheme.len()].eq_ignore_ascii_case(scheme)
         });
         let at_word_start = index == 0 || !text[index - 1].is_ascii_alphanumeric();
-        if let (Some(scheme), true) = (scheme, at_word_start) {
-            let start = index + scheme.len();
+        // A credential's `name=value` too: a form or a URL quoted back (a
+        // token endpoint's `refresh_token=…&client_secret=…`). Its name is
+        // read back to the last `=` or non-token byte: each byte once.
+        let named = |b: &&u8| **b != b'=' && is_token68(**b);
+        let pair = rest[0] == b'=' && {
+            let name = &text[index - text[..index].iter().rev().take_while(named).count()..index];
+            std::str::from_utf8(name).is_ok_and(super::is_secret_param)
+        };
+        let start = match scheme {
+            Some(scheme) if at_word_start => Some(index + scheme.len()),
+            _ => pair.then_some(index + 1),
+        };
+        if let Some(start) = start {
             let end = start + text[start..].iter().take_while(|b| is_token68(**b)).count();
             if end - start >= MIN_SECRET_LEN {
                 ranges.push(start..end);
@@ -490,6 +504,16 @@ mod tests {
             ),
             // RFC 3986 §2.1: escapes in lower or mixed case are the same.
             ("rt%2fab%2bcd%3d%3D, q-k%2fabc12", "REDACTED, REDACTED"),
+            // A token endpoint quoting the form it was sent (RFC 6749 §6):
+            // credential-named pairs lose their values, whoever sent them.
+            (
+                "bad grant_type=refresh_token&refresh_token=rt_9x8y7z&client_secret=cs%2Bq1w2",
+                "bad grant_type=refresh_token&refresh_token=REDACTED&client_secret=REDACTED",
+            ),
+            (
+                "page=1234567 sort=name code=E42",
+                "page=1234567 sort=name code=E42",
+            ),
             ("nothing to see", "nothing to see"),
             ("", ""),
         ];

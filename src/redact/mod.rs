@@ -15,7 +15,8 @@
 //!   (its `Authorization` token, and a `Basic` one's password as the
 //!   server decoded it, an API-key header, a secret query value,
 //!   userinfo) or a well-known token shape (`Bearer …`, `Basic …`, a JSON
-//!   Web Token) has it replaced in the error's message, code, field errors
+//!   Web Token, the value of a credential-named `name=value` pair, as a
+//!   token endpoint quoting its form writes it) has it replaced in the error's message, code, field errors
 //!   and details, by the parse layer (and the success peek layer, for a
 //!   failure inside a success). Only fingerprints of the header values
 //!   are kept while the request is in flight, never the values: 4 each

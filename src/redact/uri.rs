@@ -108,16 +108,12 @@ pub(crate) fn telegram_bot_token(segment: &str) -> Option<usize> {
     let id = rest.bytes().take_while(u8::is_ascii_digit).count();
     let after_id = &rest[id..];
     // `:`, or its escape in either case (RFC 3986 §2.1: `%3a` is `%3A`).
-    let separator = if after_id.starts_with(':') {
-        1
-    } else if after_id
-        .get(..3)
-        .is_some_and(|escape| escape.eq_ignore_ascii_case("%3a"))
-    {
-        3
-    } else {
-        return None;
+    let starts = |sep: &&str| {
+        after_id
+            .get(..sep.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(sep))
     };
+    let separator = [":", "%3a"].into_iter().find(starts)?.len();
     (id > 0 && after_id.len() > separator).then_some(3)
 }
 
