@@ -852,6 +852,51 @@ async fn an_http_date_retry_after_times_the_break() {
     assert_eq!(sent.load(SeqCst), 3, "one probe, at the server's time");
 }
 
+/// RFC 9110 §10.2.3 (`Retry-After` delay-seconds: "the number of seconds
+/// to delay after the response is received"; 0 is none) and breaker docs
+/// (src/breaker/mod.rs:21-28: a counted failure's `Retry-After` or
+/// `retry-after-ms` keeps it open "exactly that long", and "One probe at a
+/// time"): over loopback, two 503s saying to come back in 0 open it, and
+/// the next call is the probe, sent at once, not after the breaker's own
+/// 5 s. A caller while it is out is refused (probing), unsent; the probe's
+/// 503 with a zero wait again makes the next call the next probe, whose
+/// 200 closes it. (Before the fix: refused for 5 s.)
+#[tokio::test(start_paused = true)]
+async fn a_zero_wait_from_the_server_makes_the_next_call_the_probe() {
+    use full_stack::{after, now, Vendor};
+    for header in [("retry-after", "0"), ("retry-after-ms", "0")] {
+        let vendor = Vendor::start(move |n, _| match n {
+            0 | 1 => now(503, &[header]),
+            2 => after(100, 503, &[header]),
+            _ => now(200, &[]),
+        })
+        .await;
+        let client = CircuitBreakerLayer::new()
+            .minimum_calls(2)
+            .layer(support::client::<Body>());
+        let url = vendor.url("/v1/items");
+        let call = || client.clone().oneshot(get(&url));
+        for _ in 0..2 {
+            assert_eq!(call().await.unwrap().status(), 503, "{header:?}");
+        }
+        let started = Instant::now();
+        let probe = tokio::spawn(call());
+        tokio::time::sleep(MS(10)).await;
+        let other = refusal(call().await);
+        assert!(other.is_probing(), "{header:?}: {other}");
+        let probe = probe.await.unwrap();
+        assert_eq!(probe.unwrap().status(), 503, "{header:?}: the probe");
+        assert_eq!(started.elapsed(), MS(100), "{header:?}");
+        assert_eq!(
+            call().await.unwrap().status(),
+            200,
+            "{header:?}: the next probe"
+        );
+        assert_eq!(call().await.unwrap().status(), 200, "{header:?}: closed");
+        assert_eq!(vendor.count(), 5, "{header:?}: nothing sent while probing");
+    }
+}
+
 /// Breaker docs (src/breaker/mod.rs:6-8, 17-24): 5xx of the counted kinds
 /// (500, 502, 504) open it for the `Retry-After` they carry; a 408 (a 4xx,
 /// though it names a timeout), 400, 401, 403, 404, 409, 422 and 429 never
