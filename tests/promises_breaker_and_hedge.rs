@@ -2182,6 +2182,106 @@ mod in_the_full_stack {
         }
     }
 
+    /// Issue 26 ("Hedges draw on the same budget as retries"; a hedge
+    /// never sent is no extra load, so it costs nothing), hedge docs ("each
+    /// hedge withdraws one"; a hedge the breaker refuses was never sent) and
+    /// breaker docs (calls fail "without being sent"): a budget of one hedge
+    /// a second, over loopback. A slow call's hedge, 100 ms in, is refused
+    /// by the breaker: its first attempt is the half-open probe, or other
+    /// calls opened the breaker meanwhile. Nothing was sent for it, and the
+    /// budget still has its hedge to give. (Before the fix: spent.)
+    #[tokio::test(start_paused = true)]
+    async fn a_hedge_the_breaker_refused_costs_no_budget() {
+        use tower::retry::budget::Budget;
+        use tower_api_errors::hedge::RetryBudget;
+        for half_open in [true, false] {
+            let vendor = Vendor::start(move |_, hit| match hit.path.as_str() {
+                "/slow" => after(500, 200, &[]),
+                _ => now(503, &[]),
+            })
+            .await;
+            let budget = RetryBudget::new(S(1), 1, 0.0);
+            let hedge = HedgeLayer::fixed(MS(100)).budget(budget.clone());
+            let auth = AuthLayer::new(source(|_| idp::ok("tok-2")));
+            let client = hyper_stack(layers(exact().max_attempts(1), auth, breaker(4), hedge));
+            warm(&client, &vendor).await;
+            let open_it = || async {
+                for _ in 0..4 {
+                    get(&client, &vendor.url("/fail")).await.unwrap_err();
+                }
+            };
+            let url = vendor.url("/slow");
+            let slow = match half_open {
+                true => {
+                    open_it().await;
+                    tokio::time::advance(S(5)).await;
+                    get(&client, &url).await
+                }
+                false => {
+                    let slow = get(&client, &url);
+                    let opened = async {
+                        tokio::time::sleep(MS(20)).await;
+                        open_it().await;
+                    };
+                    tokio::join!(slow, opened).0
+                }
+            };
+            assert!(slow.is_ok(), "{}", outcome(&slow));
+            let slow_sends = vendor.hits().iter().filter(|h| h.path == "/slow").count();
+            assert_eq!(
+                slow_sends, 1,
+                "half open {half_open}: the hedge was refused"
+            );
+            assert!(
+                budget.withdraw(),
+                "half open {half_open}: its token is back"
+            );
+        }
+    }
+
+    /// Breaker docs (a [`partition`] splits an authority: "One breaker per
+    /// value of the request") and hedge docs (the hedge layer learns "the
+    /// server's word" per scope; "Each attempt still passes the breaker"):
+    /// tenant A's breaker opens (plain 503s: its own 5 s break), and A's
+    /// next call is refused. Tenant B's circuit is closed: B's slow call,
+    /// right after, is hedged at 100 ms. The breaker refuses A's hedges
+    /// itself; the refusal of one partition is no cooldown of the whole
+    /// authority. (Before the fix: B's call went unhedged for 5 s.)
+    ///
+    /// [`partition`]: tower_api_errors::breaker::CircuitBreakerLayer::partition
+    #[tokio::test(start_paused = true)]
+    async fn one_partitions_open_breaker_does_not_stop_anothers_hedges() {
+        let b_sends = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counter = b_sends.clone();
+        let vendor = Vendor::start(move |_, hit| match hit.path.as_str() {
+            "/a" => now(503, &[]),
+            _ if counter.fetch_add(1, SeqCst) == 0 => after(500, 200, &[]),
+            _ => after(10, 200, &[]),
+        })
+        .await;
+        let tenants = breaker(2).partition(|r| r.headers().get("x-tenant").cloned());
+        let auth = AuthLayer::new(source(|_| idp::ok("tok-2")));
+        let hedge = HedgeLayer::fixed(MS(100)).no_budget();
+        let client = hyper_stack(layers(exact().max_attempts(1), auth, tenants, hedge));
+        warm(&client, &vendor).await;
+        let of = |tenant: &str, path: &str| {
+            let request = Request::get(vendor.url(path)).header("x-tenant", tenant);
+            client
+                .clone()
+                .oneshot(request.body(Body::new(Bytes::new())).unwrap())
+        };
+        for _ in 0..2 {
+            of("a", "/a").await.unwrap_err();
+        }
+        let refused = of("a", "/a").await.unwrap_err();
+        assert!(refused.circuit_open().is_some(), "{refused}");
+        let started = Instant::now();
+        let b = of("b", "/b").await;
+        assert!(b.is_ok(), "{}", outcome(&b));
+        assert_eq!(started.elapsed(), MS(110), "B's call was hedged");
+        assert_eq!(b_sends.load(SeqCst), 2);
+    }
+
     /// Auth docs (a refresh after a 401 that fails ends the call:
     /// `RefreshFailed`) with the hedge above: the vendor answers the first
     /// attempt 401 in 10 ms, and its re-send waits for a refresh that fails

@@ -178,6 +178,16 @@ impl<S> Call<S> {
         }
     }
 
+    /// A hedge `refused` below, `ago` after it went (its `unsent` holds
+    /// taken back), was never sent: the budget it drew on gets its
+    /// withdrawal back (issue: "Hedges draw on the same budget as
+    /// retries"; one never sent is no extra load).
+    fn refused(&self, unsent: &mut Option<Holds>, refused: bool, ago: Duration) {
+        if unsent.take_if(|_| refused).is_some() {
+            crate::budget::refund(self.config.budget.as_deref(), Instant::now() - ago);
+        }
+    }
+
     /// Reports how a race ended: the hedge won, or it was cancelled.
     fn raced(&self, hedge_won: bool) {
         let Some(target) = &self.target else { return };
@@ -347,9 +357,12 @@ fn judge<R>(result: &Result<Response<R>, Error>) -> Judged {
         // layer; an attempt a per-attempt timeout below cut is not: the
         // other attempt may still win.
         Err(Error::Transport(transport)) => Judged::new(transport.ends_the_call(), None, None),
-        // Refusals from below, which say when to come back.
-        Err(Error::RateLimited(refused)) => Judged::new(false, Some(refused.retry_after()), None),
-        Err(Error::CircuitOpen(open)) => Judged::new(false, Some(open.retry_after()), None),
+        // Refusals from below stop the call's hedges (see `poll`), but
+        // teach its scope nothing: the layer that refused keeps its own
+        // state, for its own scope (maybe one partition of this authority),
+        // and refuses or holds a hedge itself. Learned here, one
+        // partition's open breaker would stop every partition's hedges.
+        Err(Error::RateLimited(_) | Error::CircuitOpen(_)) => Judged::new(false, None, None),
         Err(_) => Judged::new(true, None, None),
     }
 }
@@ -455,10 +468,10 @@ where
                     continue;
                 };
                 let result = result.map_err(|error| Error::from_inner(error, None));
-                // Refused below (a breaker, a quota): never sent, not counted.
+                // Refused below (a breaker, a quota): never sent, not counted; no hedge.
                 let refused = result.as_ref().is_err_and(Error::never_sent);
                 if hedge {
-                    this.unsent.take_if(|_| refused);
+                    this.call.refused(this.unsent, refused, latency);
                     this.call.hedge_left(this.unsent, slot);
                 } else if let (true, Some(target)) = (refused, &mut this.call.target) {
                     target.attempts -= 1;
@@ -467,7 +480,7 @@ where
                 let config = &this.call.config;
                 let (key, now) = (this.call.key, Instant::now());
                 config.scopes.learn(key, judged.lesson, now - latency, now);
-                if judged.stop || judged.last {
+                if judged.stop || judged.last || refused {
                     *this.spare = None;
                     this.timer.set(Timer::Off);
                 }

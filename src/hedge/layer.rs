@@ -117,8 +117,9 @@ impl HedgeLayer {
         /// hedged calls over 10 s, plus 1 hedge a second). Give it a clone of the
         /// [`RetryBudget`](super::RetryBudget) the retry policy has, and hedges
         /// and retries share one. Each hedgeable call deposits one; each hedge
-        /// withdraws one; an empty budget stops new hedges and never cancels
-        /// one in flight.
+        /// withdraws one (a [`RetryBudget`](super::RetryBudget) gets it back
+        /// when the hedge is refused below, unsent); an empty budget stops new
+        /// hedges and never cancels one in flight.
         pub fn budget(budget: impl Budget + Send + Sync + 'static) |c| {
             c.budget = Some(Arc::new(budget));
             c.budget_chosen = true;
