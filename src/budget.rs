@@ -18,19 +18,16 @@ const SLOTS: usize = 10;
 const BATCH: u64 = 64;
 
 /// A budget behind an `Arc`, as the retry and hedge layers of one stack
-/// share it.
-pub(crate) type SharedBudget = dyn Spend;
-
-/// Any budget, and what it is (for [`refund`]).
-pub(crate) trait Spend: Budget + Send + Sync + std::any::Any {}
-impl<T: Budget + Send + Sync + std::any::Any> Spend for T {}
+/// share it: any budget, and what it is (for [`refund`]).
+pub(crate) trait SharedBudget: Budget + Send + Sync + std::any::Any {}
+impl<T: Budget + Send + Sync + std::any::Any> SharedBudget for T {}
 
 /// Gives back to `budget` one withdrawal, made at `at`, that sent nothing
 /// (a hedge the breaker or the quota refused below), while the slot it was
 /// taken from is the current one (a later refund could outlive the
 /// withdrawal in the window). Tower's `Budget` has no refund, so only a
 /// [`RetryBudget`] takes one back; another keeps it spent.
-pub(crate) fn refund(budget: Option<&SharedBudget>, at: Instant) {
+pub(crate) fn refund(budget: Option<&dyn SharedBudget>, at: Instant) {
     let ours = budget.and_then(|b| (b as &dyn std::any::Any).downcast_ref::<RetryBudget>());
     if let Some(ours) = ours {
         let w = &mut *ours.settle(Instant::now(), false);

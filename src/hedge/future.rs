@@ -223,12 +223,7 @@ impl<S> Call<S> {
             (false, Some(StopReason::Deadline)) => StopReason::Deadline,
             (false, _) => StopReason::NotRetryable,
         };
-        let failure = kind.map(|kind| Failure {
-            kind,
-            code: None,
-            refused: false,
-            unsent: false,
-        });
+        let failure = kind.map(|kind| Failure::new(kind, None, false, false));
         // (Below's when it retried, or when it sent nothing: its own stop.)
         let nothing = target.attempts == 0;
         let report = below.filter(|r| r.attempts() > 1 || nothing && r.attempts() == 0);

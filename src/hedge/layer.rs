@@ -14,7 +14,7 @@ use tower::Layer;
 #[derive(Clone)]
 pub(crate) struct Config {
     pub(crate) delay: Delay,
-    pub(crate) budget: Option<Arc<SharedBudget>>,
+    pub(crate) budget: Option<Arc<dyn SharedBudget>>,
     /// Whether `budget` is the caller's choice (`budget`, `no_budget`),
     /// not the default a stack may replace with its retry budget.
     budget_chosen: bool,
@@ -91,7 +91,7 @@ impl HedgeLayer {
 
     /// Hedges draw on `budget` (the retry policy's, in `ApiErrorsLayer`),
     /// unless this layer was given a budget, or none, of its own.
-    pub(crate) fn sharing(mut self, budget: Option<Arc<SharedBudget>>) -> Self {
+    pub(crate) fn sharing(mut self, budget: Option<Arc<dyn SharedBudget>>) -> Self {
         if let (false, Some(budget)) = (self.config.budget_chosen, budget) {
             Arc::make_mut(&mut self.config).budget = Some(budget);
         }
@@ -140,9 +140,7 @@ impl HedgeLayer {
         /// are recorded here too, once (the retry layer below records each
         /// attempt only): give it the retry layer's handle.
         #[cfg(feature = "opentelemetry")]
-        pub fn metrics(metrics: crate::metrics::Metrics) |c| {
-            c.observer = crate::observe::Observer::new().metrics(metrics);
-        };
+        pub fn metrics(metrics: crate::metrics::Metrics) |c| c.observer = metrics.into();
     }
 }
 
