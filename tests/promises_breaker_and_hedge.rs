@@ -2239,6 +2239,66 @@ mod in_the_full_stack {
         }
     }
 
+    /// The same of the quota layer (quota docs: a wait past `max_wait`
+    /// "fails at once, without being sent"; shorter, the request is held;
+    /// hedge docs: a hedge held below is no hedge sent until it leaves its
+    /// hold): process A's 429 says to come back in 300 s (past `max_wait`)
+    /// or in 2 s, 20 ms into B's slow call, on the store both share. B's
+    /// hedge, 100 ms in, is refused by B's quota layer at once, or held
+    /// until the first attempt's answer (500 ms) ends the call. Neither
+    /// was sent, and B's budget still has its hedge to give. (Before the
+    /// fix: spent; the held one even after the refusal was fixed.)
+    #[tokio::test(start_paused = true)]
+    async fn a_hedge_the_quota_refused_or_held_costs_no_budget() {
+        use tower::retry::budget::Budget;
+        use tower_api_errors::hedge::RetryBudget;
+        for wait in ["300", "2"] {
+            let vendor = Vendor::start(move |_, hit| match hit.path.as_str() {
+                "/limited" => now(429, &[("retry-after", wait)]),
+                "/slow" => after(500, 200, &[]),
+                _ => now(200, &[]),
+            })
+            .await;
+            let store = MemoryStore::new();
+            let process = |hedge: HedgeLayer| {
+                hyper_stack(
+                    ApiErrorsLayer::new()
+                        .retry(exact().max_attempts(1))
+                        .auth(AuthLayer::new(source(|_| idp::ok("tok-2"))))
+                        .quota(QuotaLayer::with_store(store.clone()))
+                        .breaker(breaker(10))
+                        .hedge(hedge),
+                )
+            };
+            let budget = RetryBudget::new(S(1), 1, 0.0);
+            let (a, b) = (
+                process(learned_hedge()),
+                process(HedgeLayer::fixed(MS(100)).budget(budget.clone())),
+            );
+            warm(&b, &vendor).await;
+            let limited = tokio::spawn({
+                let (a, url) = (a.clone(), vendor.url("/limited"));
+                async move {
+                    tokio::time::sleep(MS(20)).await;
+                    get(&a, &url).await
+                }
+            });
+            let started = Instant::now();
+            let slow = get(&b, &vendor.url("/slow")).await;
+            assert!(slow.is_ok(), "{wait}: {}", outcome(&slow));
+            assert_eq!(started.elapsed(), MS(500), "{wait}");
+            assert!(budget.withdraw(), "{wait}: its token is back");
+            let limited = limited.await.unwrap();
+            assert_eq!(limited.unwrap_err().kind(), ErrorKind::RateLimited);
+            let paths: Vec<String> = vendor.hits().into_iter().map(|h| h.path).collect();
+            assert_eq!(
+                paths,
+                ["/slow", "/limited"],
+                "{wait}: the hedge was not sent"
+            );
+        }
+    }
+
     /// Breaker docs (a [`partition`] splits an authority: "One breaker per
     /// value of the request") and hedge docs (the hedge layer learns "the
     /// server's word" per scope; "Each attempt still passes the breaker"):

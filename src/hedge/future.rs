@@ -43,7 +43,7 @@ pin_project! {
         spare: Option<Box<Spare<S, B>>>,
         // The hedge's, until it leaves the layers below that may hold it
         // before its send (see `Holds`): a hedge held is not sent yet.
-        unsent: Option<Holds>,
+        unsent: Option<Unsent>,
         // The latest failure, while another attempt may still win.
         kept: Option<Result<S::Response, Error>>,
         call: Call<S>,
@@ -121,6 +121,19 @@ impl<S, B> Spare<S, B> {
     }
 }
 
+/// A hedge not sent yet: the [`Holds`] the layers below hold it by before
+/// its send, and the budget it drew on (when). Dropped so, refused below,
+/// still held when the call ended, or given up before its send, it gives
+/// the withdrawal back: a hedge never sent is no extra load (issue 26:
+/// "Hedges draw on the same budget as retries"). Sent, it keeps none.
+pub(crate) struct Unsent(Holds, Option<Arc<dyn crate::budget::SharedBudget>>, Instant);
+
+impl Drop for Unsent {
+    fn drop(&mut self) {
+        crate::budget::refund(self.1.as_deref(), self.2);
+    }
+}
+
 /// What a call needs of its layer.
 pub(crate) struct Call<S> {
     pub(super) config: Arc<Config>,
@@ -163,11 +176,13 @@ impl<S> Call<S> {
 
     /// Reports the `hedge` sent, now, if it was not yet and it left the
     /// layers below that may hold it before its send (`unsent` holds its
-    /// [`Holds`] until then): its latency runs from now, as the first's.
-    fn hedge_left<F>(&mut self, unsent: &mut Option<Holds>, hedge: Pin<&mut Attempt<F>>) {
-        if unsent.take_if(|holds| !holds.is_held()).is_none() {
+    /// [`Holds`] until then): its latency runs from now, as the first's,
+    /// and the budget withdrawal it drew is spent.
+    fn hedge_left<F>(&mut self, unsent: &mut Option<Unsent>, hedge: Pin<&mut Attempt<F>>) {
+        let Some(mut left) = unsent.take_if(|unsent| !unsent.0.is_held()) else {
             return;
-        }
+        };
+        left.1 = None;
         if let AttemptProj::Running { sent, .. } = hedge.project() {
             *sent = Instant::now();
         }
@@ -175,16 +190,6 @@ impl<S> Call<S> {
             target.attempts += 1;
             let after = self.started.elapsed();
             (self.config.observer).hedge_sent(&target.method, &target.uri, after);
-        }
-    }
-
-    /// A hedge `refused` below, `ago` after it went (its `unsent` holds
-    /// taken back), was never sent: the budget it drew on gets its
-    /// withdrawal back (issue: "Hedges draw on the same budget as
-    /// retries"; one never sent is no extra load).
-    fn refused(&self, unsent: &mut Option<Holds>, refused: bool, ago: Duration) {
-        if unsent.take_if(|_| refused).is_some() {
-            crate::budget::refund(self.config.budget.as_deref(), Instant::now() - ago);
         }
     }
 
@@ -406,7 +411,7 @@ fn send_hedge<S, B>(
     spare: &mut Option<Box<Spare<S, B>>>,
     call: &Call<S>,
     cx: &mut Context<'_>,
-) -> Poll<Option<(S::Future, Holds)>>
+) -> Poll<Option<(S::Future, Unsent)>>
 where
     S: Service<Request<ReplayBody<B>>> + Clone,
     B: http_body::Body,
@@ -425,11 +430,12 @@ where
     if ready!(service.poll_ready(cx)).is_err() || budget.is_some_and(|b| !b.withdraw()) {
         return Poll::Ready(None);
     }
+    // From here, a hedge not sent gives its withdrawal back (see `Unsent`).
+    let unsent = Unsent(Holds::default(), budget.cloned(), Instant::now());
     let spare = *spare.take().expect("checked above");
     let mut request = spare.template.rebuild(spare.body);
     request.extensions_mut().insert(Hedged::new(2));
-    let holds = Holds::default();
-    request.extensions_mut().insert(holds.clone());
+    request.extensions_mut().insert(unsent.0.clone());
     // A call with no time left sends no hedge: its first attempt runs on.
     #[cfg(feature = "grpc")]
     let Ok(request) = crate::grpc::in_time(request, call.started.elapsed()) else {
@@ -440,7 +446,7 @@ where
         return Poll::Ready(None);
     }
     let future = spare.service.expect("made ready above").call(request);
-    Poll::Ready(Some((future, holds)))
+    Poll::Ready(Some((future, unsent)))
 }
 
 impl<S, B, ResBody> Future for ResponseFuture<S, B>
@@ -466,7 +472,7 @@ where
                 // Refused below (a breaker, a quota): never sent, not counted; no hedge.
                 let refused = result.as_ref().is_err_and(Error::never_sent);
                 if hedge {
-                    this.call.refused(this.unsent, refused, latency);
+                    this.unsent.take_if(|_| refused);
                     this.call.hedge_left(this.unsent, slot);
                 } else if let (true, Some(target)) = (refused, &mut this.call.target) {
                     target.attempts -= 1;
@@ -481,7 +487,7 @@ where
                 }
                 if judged.last {
                     this.call.sample(latency);
-                    // (A hedge still held below was never sent: no race.)
+                    // (A hedge still held below was never sent: no race, no cost.)
                     let cancelled = other.cancel().filter(|_| this.unsent.take().is_none());
                     if let Some(ran) = cancelled {
                         // The loser's time so far: a lower bound of its latency.
@@ -512,10 +518,10 @@ where
                     match send_hedge(this.spare, this.call, cx) {
                         // (Either way the hedge is given up: the timer, `Due`,
                         // holds nothing, and is not looked at again.)
-                        Poll::Ready(Some((future, holds))) => {
+                        Poll::Ready(Some((future, unsent))) => {
                             let sent = Instant::now();
                             this.second.set(Attempt::Running { future, sent });
-                            *this.unsent = Some(holds);
+                            *this.unsent = Some(unsent);
                             continue;
                         }
                         Poll::Pending => {}

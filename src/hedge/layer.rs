@@ -118,8 +118,8 @@ impl HedgeLayer {
         /// [`RetryBudget`](super::RetryBudget) the retry policy has, and hedges
         /// and retries share one. Each hedgeable call deposits one; each hedge
         /// withdraws one (a [`RetryBudget`](super::RetryBudget) gets it back
-        /// when the hedge is refused below, unsent); an empty budget stops new
-        /// hedges and never cancels one in flight.
+        /// when the hedge is never sent: refused or still held below); an
+        /// empty budget stops new hedges and never cancels one in flight.
         pub fn budget(budget: impl Budget + Send + Sync + 'static) |c| {
             c.budget = Some(Arc::new(budget));
             c.budget_chosen = true;

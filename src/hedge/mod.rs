@@ -14,10 +14,11 @@
 //! # Limits, and why
 //!
 //! - **A budget.** Hedges draw on a [`RetryBudget`] (each hedgeable call
-//!   deposits one, each hedge withdraws one, and a hedge refused below
-//!   unsent, by the breaker or the quota, gives it back: a hedge never
-//!   sent costs nothing; tower's `Budget` has no refund, so a budget of
-//!   your own keeps it spent): 10 % of recent calls plus
+//!   deposits one, each hedge withdraws one, and a hedge never sent gives
+//!   it back: refused below, by the breaker or the quota, still held there
+//!   when its call ended, or given up before its send; tower's `Budget`
+//!   has no refund, so a budget of your own keeps it spent): 10 % of
+//!   recent calls plus
 //!   1 hedge a second by default. Give the layer a clone of the retry policy's budget and
 //!   retries and hedges share one; in [`ApiErrorsLayer`](crate::ApiErrorsLayer)
 //!   they do unless the layer was given a budget of its own. An empty budget stops new hedges; it
