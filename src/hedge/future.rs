@@ -182,6 +182,7 @@ impl<S> Call<S> {
         let Some(mut left) = unsent.take_if(|unsent| !unsent.0.is_held()) else {
             return;
         };
+        // Sent: the withdrawal it drew is spent, not given back.
         left.1 = None;
         if let AttemptProj::Running { sent, .. } = hedge.project() {
             *sent = Instant::now();
