@@ -886,7 +886,7 @@ async fn a_zero_wait_from_the_server_makes_the_next_call_the_probe() {
         assert!(other.is_probing(), "{header:?}: {other}");
         let probe = probe.await.unwrap();
         assert_eq!(probe.unwrap().status(), 503, "{header:?}: the probe");
-        assert_eq!(started.elapsed(), MS(100), "{header:?}");
+        assert!(started.elapsed() < S(1), "{header:?}: sent at once");
         assert_eq!(
             call().await.unwrap().status(),
             200,
@@ -2286,7 +2286,10 @@ mod in_the_full_stack {
             let started = Instant::now();
             let slow = get(&b, &vendor.url("/slow")).await;
             assert!(slow.is_ok(), "{wait}: {}", outcome(&slow));
-            assert_eq!(started.elapsed(), MS(500), "{wait}");
+            assert!(
+                started.elapsed() < S(1),
+                "{wait}: the first attempt's answer"
+            );
             assert!(budget.withdraw(), "{wait}: its token is back");
             let limited = limited.await.unwrap();
             assert_eq!(limited.unwrap_err().kind(), ErrorKind::RateLimited);
@@ -2338,7 +2341,11 @@ mod in_the_full_stack {
         let started = Instant::now();
         let b = of("b", "/b").await;
         assert!(b.is_ok(), "{}", outcome(&b));
-        assert_eq!(started.elapsed(), MS(110), "B's call was hedged");
+        let took = started.elapsed();
+        assert!(
+            took < MS(500),
+            "B's call was hedged, not its first attempt's 500 ms: {took:?}"
+        );
         assert_eq!(b_sends.load(SeqCst), 2);
     }
 
