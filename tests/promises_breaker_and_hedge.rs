@@ -693,6 +693,35 @@ mod over_tonic {
         assert_eq!(echo.calls("ok"), 2);
     }
 
+    /// gRFC A6 (`grpc-retry-pushback-ms`: the server's delay before the
+    /// next try, in ms; 0: none) and breaker docs (a counted failure's
+    /// pushback keeps it open "exactly that long"): over a tonic channel,
+    /// two trailers-only UNAVAILABLE with a pushback of 0 open it, and the
+    /// third call is the probe, sent at once. (Before the fix: refused,
+    /// for the breaker's own 5 s.)
+    #[tokio::test]
+    async fn a_zero_pushback_makes_the_next_call_the_probe() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let counter = calls.clone();
+        let addr = support::serve(move |_req| {
+            counter.fetch_add(1, SeqCst);
+            let headers = [
+                ("content-type", "application/grpc"),
+                ("grpc-status", "14"),
+                ("grpc-retry-pushback-ms", "0"),
+            ];
+            async move { support::response(200, &headers, "") }
+        })
+        .await;
+        let breaker = CircuitBreakerLayer::new().minimum_calls(2);
+        let mut client = client(&breaker, addr, true).await;
+        for _ in 0..3 {
+            let status = say(&mut client, "x").await.unwrap_err();
+            assert_eq!(status.code(), tonic::Code::Unavailable);
+        }
+        assert_eq!(calls.load(SeqCst), 3, "the third call is the probe");
+    }
+
     /// Breaker docs (src/breaker/mod.rs:41-44): a request that names no
     /// server (a tonic `Channel`'s, without an origin) "is one scope of its
     /// layer's, never shared": a down server's pushback opening in one
