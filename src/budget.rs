@@ -18,8 +18,27 @@ const SLOTS: usize = 10;
 const BATCH: u64 = 64;
 
 /// A budget behind an `Arc`, as the retry and hedge layers of one stack
-/// share it.
-pub(crate) type SharedBudget = dyn Budget + Send + Sync;
+/// share it: any budget, and what it is (for [`refund`]).
+pub(crate) trait SharedBudget: Budget + Send + Sync + std::any::Any {}
+impl<T: Budget + Send + Sync + std::any::Any> SharedBudget for T {}
+
+/// Gives back to `budget` one withdrawal, made at `at`, that sent nothing
+/// (a hedge refused below, held there until its call ended, or given up
+/// before its send): into the slot it was taken from, while that slot is
+/// in the window (elsewhere it would outlive the withdrawal). Tower's
+/// `Budget` has no refund, so only a [`RetryBudget`] takes one back;
+/// another keeps it spent.
+pub(crate) fn refund(budget: Option<&dyn SharedBudget>, at: Instant) {
+    let ours = budget.and_then(|b| (b as &dyn std::any::Any).downcast_ref::<RetryBudget>());
+    if let Some(ours) = ours {
+        let w = &mut *ours.settle(Instant::now(), false);
+        // Taken from `back` slots before the current one.
+        let since = w.slot_start.saturating_duration_since(at).as_nanos();
+        if let Ok(back @ 0..SLOTS) = usize::try_from(since.div_ceil(ours.account.slot.as_nanos())) {
+            w.slots[(w.index + SLOTS - back) % SLOTS] += 1.0;
+        }
+    }
+}
 
 /// A retry budget: extra sends (retries, hedges) may be at most `retry_percent` of the recent
 /// requests, plus `min_per_sec` retries a second, "recent" meaning the last
@@ -161,12 +180,11 @@ impl RetryBudget {
         if now.duration_since(w.slot_start) >= account.ttl {
             w.slots = [0.0; SLOTS];
             w.slot_start = now;
-        } else {
-            while now.duration_since(w.slot_start) >= account.slot {
-                w.index = (w.index + 1) % SLOTS;
-                w.slots[w.index] = 0.0;
-                w.slot_start += account.slot;
-            }
+        }
+        while now.duration_since(w.slot_start) >= account.slot {
+            w.index = (w.index + 1) % SLOTS;
+            w.slots[w.index] = 0.0;
+            w.slot_start += account.slot;
         }
         let fresh = account.pending.swap(0, Ordering::AcqRel) as f64 * account.ratio;
         let to = if spread { now } else { w.settled };
@@ -197,9 +215,8 @@ impl RetryBudget {
         let balance: f64 = w.slots.iter().sum::<f64>() + self.account.reserve;
         // A little slack for the float sums of fractional deposits.
         let allowed = balance >= 1.0 - 1e-9;
-        if allowed {
-            w.slots[w.index] -= 1.0;
-        }
+        // (One retry withdrawn when allowed, as `refund` gives one back.)
+        w.slots[w.index] -= f64::from(allowed);
         allowed
     }
 }
@@ -355,6 +372,29 @@ mod tests {
         }
         assert_eq!(allowed(&clone, t0, 100), 5);
         assert_eq!(allowed(&budget, t0, 100), 0, "spent through the clone");
+    }
+
+    /// A withdrawal that sent nothing (a hedge refused below) is given
+    /// back into its own slot while that slot is in the window, never
+    /// into a later one (where it would outlive the withdrawal).
+    #[tokio::test(start_paused = true)]
+    async fn a_refund_goes_back_to_its_slot_while_in_the_window() {
+        let budget = RetryBudget::new(Duration::from_secs(10), 1, 0.0);
+        let shared: &dyn SharedBudget = &budget;
+        let t0 = at(&budget, 0.0);
+        assert_eq!(allowed(&budget, t0, 100), 10);
+        // Withdrawn at 0 s, given back at 3.5 s: there until 10 s, as the
+        // withdrawal was, not after.
+        tokio::time::advance(Duration::from_millis(3500)).await;
+        refund(Some(shared), t0);
+        assert_eq!(allowed(&budget, t0 + Duration::from_millis(9900), 100), 1);
+        assert_eq!(allowed(&budget, t0 + Duration::from_secs(10), 100), 9);
+        // Withdrawn at 10 s, given back at 21 s: out of the window already.
+        let t10 = t0 + Duration::from_secs(10);
+        tokio::time::advance(Duration::from_millis(17_500)).await;
+        refund(Some(shared), t10);
+        refund(None, t10);
+        assert_eq!(allowed(&budget, t0 + Duration::from_secs(21), 100), 10);
     }
 
     #[test]

@@ -355,15 +355,13 @@ where
             return Poll::Ready(None);
         };
         let polled = ready!(Pin::new(original).poll_frame(cx));
-        match cursor.streamed(&mut state, polled) {
-            Some(frame) => Poll::Ready(frame),
-            // A frame kind this crate does not know: pass nothing on, and
-            // be polled again for the next one.
-            None => {
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
-        }
+        // A frame kind this crate does not know: pass nothing on, and be
+        // polled again for the next one.
+        let Some(frame) = cursor.streamed(&mut state, polled) else {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        };
+        Poll::Ready(frame)
     }
 
     fn is_end_stream(&self) -> bool {

@@ -693,6 +693,35 @@ mod over_tonic {
         assert_eq!(echo.calls("ok"), 2);
     }
 
+    /// gRFC A6 (`grpc-retry-pushback-ms`: the server's delay before the
+    /// next try, in ms; 0: none) and breaker docs (a counted failure's
+    /// pushback keeps it open "exactly that long"): over a tonic channel,
+    /// two trailers-only UNAVAILABLE with a pushback of 0 open it, and the
+    /// third call is the probe, sent at once. (Before the fix: refused,
+    /// for the breaker's own 5 s.)
+    #[tokio::test]
+    async fn a_zero_pushback_makes_the_next_call_the_probe() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let counter = calls.clone();
+        let addr = support::serve(move |_req| {
+            counter.fetch_add(1, SeqCst);
+            let headers = [
+                ("content-type", "application/grpc"),
+                ("grpc-status", "14"),
+                ("grpc-retry-pushback-ms", "0"),
+            ];
+            async move { support::response(200, &headers, "") }
+        })
+        .await;
+        let breaker = CircuitBreakerLayer::new().minimum_calls(2);
+        let mut client = client(&breaker, addr, true).await;
+        for _ in 0..3 {
+            let status = say(&mut client, "x").await.unwrap_err();
+            assert_eq!(status.code(), tonic::Code::Unavailable);
+        }
+        assert_eq!(calls.load(SeqCst), 3, "the third call is the probe");
+    }
+
     /// Breaker docs (src/breaker/mod.rs:41-44): a request that names no
     /// server (a tonic `Channel`'s, without an origin) "is one scope of its
     /// layer's, never shared": a down server's pushback opening in one
@@ -850,6 +879,51 @@ async fn an_http_date_retry_after_times_the_break() {
     tokio::time::advance(MS(1)).await;
     call(&client).await.unwrap();
     assert_eq!(sent.load(SeqCst), 3, "one probe, at the server's time");
+}
+
+/// RFC 9110 §10.2.3 (`Retry-After` delay-seconds: "the number of seconds
+/// to delay after the response is received"; 0 is none) and breaker docs
+/// (src/breaker/mod.rs:21-28: a counted failure's `Retry-After` or
+/// `retry-after-ms` keeps it open "exactly that long", and "One probe at a
+/// time"): over loopback, two 503s saying to come back in 0 open it, and
+/// the next call is the probe, sent at once, not after the breaker's own
+/// 5 s. A caller while it is out is refused (probing), unsent; the probe's
+/// 503 with a zero wait again makes the next call the next probe, whose
+/// 200 closes it. (Before the fix: refused for 5 s.)
+#[tokio::test(start_paused = true)]
+async fn a_zero_wait_from_the_server_makes_the_next_call_the_probe() {
+    use full_stack::{after, now, Vendor};
+    for header in [("retry-after", "0"), ("retry-after-ms", "0")] {
+        let vendor = Vendor::start(move |n, _| match n {
+            0 | 1 => now(503, &[header]),
+            2 => after(100, 503, &[header]),
+            _ => now(200, &[]),
+        })
+        .await;
+        let client = CircuitBreakerLayer::new()
+            .minimum_calls(2)
+            .layer(support::client::<Body>());
+        let url = vendor.url("/v1/items");
+        let call = || client.clone().oneshot(get(&url));
+        for _ in 0..2 {
+            assert_eq!(call().await.unwrap().status(), 503, "{header:?}");
+        }
+        let started = Instant::now();
+        let probe = tokio::spawn(call());
+        tokio::time::sleep(MS(10)).await;
+        let other = refusal(call().await);
+        assert!(other.is_probing(), "{header:?}: {other}");
+        let probe = probe.await.unwrap();
+        assert_eq!(probe.unwrap().status(), 503, "{header:?}: the probe");
+        assert!(started.elapsed() < S(1), "{header:?}: sent at once");
+        assert_eq!(
+            call().await.unwrap().status(),
+            200,
+            "{header:?}: the next probe"
+        );
+        assert_eq!(call().await.unwrap().status(), 200, "{header:?}: closed");
+        assert_eq!(vendor.count(), 5, "{header:?}: nothing sent while probing");
+    }
 }
 
 /// Breaker docs (src/breaker/mod.rs:6-8, 17-24): 5xx of the counted kinds
@@ -2135,6 +2209,173 @@ mod in_the_full_stack {
             let reasons = reader.counter_points(failed_fast, "tower_api_errors.failed_fast.reason");
             assert_eq!(reasons, ["deadline 1"], "{method}");
         }
+    }
+
+    /// Issue 26 ("Hedges draw on the same budget as retries"; a hedge
+    /// never sent is no extra load, so it costs nothing), hedge docs ("each
+    /// hedge withdraws one"; a hedge the breaker refuses was never sent) and
+    /// breaker docs (calls fail "without being sent"): a budget of one hedge
+    /// a second, over loopback. A slow call's hedge, 100 ms in, is refused
+    /// by the breaker: its first attempt is the half-open probe, or other
+    /// calls opened the breaker meanwhile. Nothing was sent for it, and the
+    /// budget still has its hedge to give. (Before the fix: spent.)
+    #[tokio::test(start_paused = true)]
+    async fn a_hedge_the_breaker_refused_costs_no_budget() {
+        use tower::retry::budget::Budget;
+        use tower_api_errors::hedge::RetryBudget;
+        for half_open in [true, false] {
+            let vendor = Vendor::start(move |_, hit| match hit.path.as_str() {
+                "/slow" => after(500, 200, &[]),
+                _ => now(503, &[]),
+            })
+            .await;
+            let budget = RetryBudget::new(S(1), 1, 0.0);
+            let hedge = HedgeLayer::fixed(MS(100)).budget(budget.clone());
+            let auth = AuthLayer::new(source(|_| idp::ok("tok-2")));
+            let client = hyper_stack(layers(exact().max_attempts(1), auth, breaker(4), hedge));
+            warm(&client, &vendor).await;
+            let open_it = || async {
+                for _ in 0..4 {
+                    get(&client, &vendor.url("/fail")).await.unwrap_err();
+                }
+            };
+            let url = vendor.url("/slow");
+            let slow = match half_open {
+                true => {
+                    open_it().await;
+                    tokio::time::advance(S(5)).await;
+                    get(&client, &url).await
+                }
+                false => {
+                    let slow = get(&client, &url);
+                    let opened = async {
+                        tokio::time::sleep(MS(20)).await;
+                        open_it().await;
+                    };
+                    tokio::join!(slow, opened).0
+                }
+            };
+            assert!(slow.is_ok(), "{}", outcome(&slow));
+            let slow_sends = vendor.hits().iter().filter(|h| h.path == "/slow").count();
+            assert_eq!(
+                slow_sends, 1,
+                "half open {half_open}: the hedge was refused"
+            );
+            assert!(
+                budget.withdraw(),
+                "half open {half_open}: its token is back"
+            );
+        }
+    }
+
+    /// The same of the quota layer (quota docs: a wait past `max_wait`
+    /// "fails at once, without being sent"; shorter, the request is held;
+    /// hedge docs: a hedge held below is no hedge sent until it leaves its
+    /// hold): process A's 429 says to come back in 300 s (past `max_wait`)
+    /// or in 2 s, 20 ms into B's slow call, on the store both share. B's
+    /// hedge, 100 ms in, is refused by B's quota layer at once, or held
+    /// until the first attempt's answer (500 ms) ends the call. Neither
+    /// was sent, and B's budget still has its hedge to give. (Before the
+    /// fix: spent; the held one even after the refusal was fixed.)
+    #[tokio::test(start_paused = true)]
+    async fn a_hedge_the_quota_refused_or_held_costs_no_budget() {
+        use tower::retry::budget::Budget;
+        use tower_api_errors::hedge::RetryBudget;
+        for wait in ["300", "2"] {
+            let vendor = Vendor::start(move |_, hit| match hit.path.as_str() {
+                "/limited" => now(429, &[("retry-after", wait)]),
+                "/slow" => after(500, 200, &[]),
+                _ => now(200, &[]),
+            })
+            .await;
+            let store = MemoryStore::new();
+            let process = |hedge: HedgeLayer| {
+                hyper_stack(
+                    ApiErrorsLayer::new()
+                        .retry(exact().max_attempts(1))
+                        .auth(AuthLayer::new(source(|_| idp::ok("tok-2"))))
+                        .quota(QuotaLayer::with_store(store.clone()))
+                        .breaker(breaker(10))
+                        .hedge(hedge),
+                )
+            };
+            let budget = RetryBudget::new(S(1), 1, 0.0);
+            let (a, b) = (
+                process(learned_hedge()),
+                process(HedgeLayer::fixed(MS(100)).budget(budget.clone())),
+            );
+            warm(&b, &vendor).await;
+            let limited = tokio::spawn({
+                let (a, url) = (a.clone(), vendor.url("/limited"));
+                async move {
+                    tokio::time::sleep(MS(20)).await;
+                    get(&a, &url).await
+                }
+            });
+            let started = Instant::now();
+            let slow = get(&b, &vendor.url("/slow")).await;
+            assert!(slow.is_ok(), "{wait}: {}", outcome(&slow));
+            assert!(
+                started.elapsed() < S(1),
+                "{wait}: the first attempt's answer"
+            );
+            assert!(budget.withdraw(), "{wait}: its token is back");
+            let limited = limited.await.unwrap();
+            assert_eq!(limited.unwrap_err().kind(), ErrorKind::RateLimited);
+            let paths: Vec<String> = vendor.hits().into_iter().map(|h| h.path).collect();
+            assert_eq!(
+                paths,
+                ["/slow", "/limited"],
+                "{wait}: the hedge was not sent"
+            );
+        }
+    }
+
+    /// Breaker docs (a [`partition`] splits an authority: "One breaker per
+    /// value of the request") and hedge docs (the hedge layer learns "the
+    /// server's word" per scope; "Each attempt still passes the breaker"):
+    /// tenant A's breaker opens (plain 503s: its own 5 s break), and A's
+    /// next call is refused. Tenant B's circuit is closed: B's slow call,
+    /// right after, is hedged at 100 ms. The breaker refuses A's hedges
+    /// itself; the refusal of one partition is no cooldown of the whole
+    /// authority. (Before the fix: B's call went unhedged for 5 s.)
+    ///
+    /// [`partition`]: tower_api_errors::breaker::CircuitBreakerLayer::partition
+    #[tokio::test(start_paused = true)]
+    async fn one_partitions_open_breaker_does_not_stop_anothers_hedges() {
+        let b_sends = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counter = b_sends.clone();
+        let vendor = Vendor::start(move |_, hit| match hit.path.as_str() {
+            "/a" => now(503, &[]),
+            _ if counter.fetch_add(1, SeqCst) == 0 => after(500, 200, &[]),
+            _ => after(10, 200, &[]),
+        })
+        .await;
+        let tenants = breaker(2).partition(|r| r.headers().get("x-tenant").cloned());
+        let auth = AuthLayer::new(source(|_| idp::ok("tok-2")));
+        let hedge = HedgeLayer::fixed(MS(100)).no_budget();
+        let client = hyper_stack(layers(exact().max_attempts(1), auth, tenants, hedge));
+        warm(&client, &vendor).await;
+        let of = |tenant: &str, path: &str| {
+            let request = Request::get(vendor.url(path)).header("x-tenant", tenant);
+            client
+                .clone()
+                .oneshot(request.body(Body::new(Bytes::new())).unwrap())
+        };
+        for _ in 0..2 {
+            of("a", "/a").await.unwrap_err();
+        }
+        let refused = of("a", "/a").await.unwrap_err();
+        assert!(refused.circuit_open().is_some(), "{refused}");
+        let started = Instant::now();
+        let b = of("b", "/b").await;
+        assert!(b.is_ok(), "{}", outcome(&b));
+        let took = started.elapsed();
+        assert!(
+            took < MS(500),
+            "B's call was hedged, not its first attempt's 500 ms: {took:?}"
+        );
+        assert_eq!(b_sends.load(SeqCst), 2);
     }
 
     /// Auth docs (a refresh after a 401 that fails ends the call:

@@ -123,7 +123,7 @@ impl AuthLayer {
     /// `auth`) into `metrics`; see [the table](crate::metrics#the-metrics).
     #[cfg(feature = "opentelemetry")]
     pub fn metrics(self, metrics: crate::metrics::Metrics) -> Self {
-        self.rebuilt(|tokens| tokens.observer = crate::observe::Observer::new().metrics(metrics))
+        self.rebuilt(|tokens| tokens.observer = metrics.into())
     }
 
     /// The layer with its settings changed by `change`, over a new cache

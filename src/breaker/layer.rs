@@ -170,9 +170,7 @@ impl CircuitBreakerLayer {
         /// `tower_api_errors.breaker.transitions` into `metrics` (the events go
         /// to `tracing` with or without it); see [`observe`](crate::observe).
         #[cfg(feature = "opentelemetry")]
-        pub fn metrics(metrics: crate::metrics::Metrics) |c| {
-            c.observer = crate::observe::Observer::new().metrics(metrics);
-        };
+        pub fn metrics(metrics: crate::metrics::Metrics) |c| c.observer = metrics.into();
     }
 
     /// One breaker per value of the request (a region header, a tenant),

@@ -25,7 +25,8 @@
 //! - **The probe keeps the server's clock.** When a counted failure
 //!   carried `Retry-After`, `retry-after-ms` or a gRPC pushback (a failure
 //!   still in the window), the breaker stays open exactly that long: no
-//!   probe before the time the server named. Without one, the break is 5 s, doubling with each
+//!   probe before the time the server named (a zero wait on the failure
+//!   that opens it, `Retry-After: 0`, names now: the next call probes). Without one, the break is 5 s, doubling with each
 //!   opening in a row (a failed probe reopens) up to 60 s.
 //! - **One probe at a time.** When the break is over, one call goes
 //!   through; the others are told to come back a little later. An answer

@@ -183,13 +183,16 @@ impl Circuit {
     /// gave one that is still ahead, else for the break, which doubles with
     /// each opening in a row up to the cap.
     /// A circuit that stayed closed a whole window starts from the base.
+    /// A zero wait on the failure that opens it (`Retry-After: 0`: RFC 9110
+    /// §10.2.3, a delay of no seconds) names now: the next call is the
+    /// probe, one at a time as ever.
     fn open(&mut self, now: Instant, t: &Thresholds) -> Transition {
         if self.closed_at.is_some_and(|at| !t.in_window(at, now)) {
             self.opens = 0;
         }
         self.opens = self.opens.saturating_add(1);
         let (until, source) = match self.hinted.take() {
-            Some((at, source, seen)) if at > now && t.in_window(seen, now) => (at, Some(source)),
+            Some((at, source, seen)) if at >= now && t.in_window(seen, now) => (at, Some(source)),
             _ => {
                 let doublings = self.opens.saturating_sub(1).min(16);
                 let length = t.base_break.saturating_mul(1 << doublings).min(t.max_break);

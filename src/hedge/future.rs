@@ -43,7 +43,7 @@ pin_project! {
         spare: Option<Box<Spare<S, B>>>,
         // The hedge's, until it leaves the layers below that may hold it
         // before its send (see `Holds`): a hedge held is not sent yet.
-        unsent: Option<Holds>,
+        unsent: Option<Unsent>,
         // The latest failure, while another attempt may still win.
         kept: Option<Result<S::Response, Error>>,
         call: Call<S>,
@@ -121,6 +121,19 @@ impl<S, B> Spare<S, B> {
     }
 }
 
+/// A hedge not sent yet: the [`Holds`] the layers below hold it by before
+/// its send, and the budget it drew on (when). Dropped so, refused below,
+/// still held when the call ended, or given up before its send, it gives
+/// the withdrawal back: a hedge never sent is no extra load (issue 26:
+/// "Hedges draw on the same budget as retries"). Sent, it keeps none.
+pub(crate) struct Unsent(Holds, Option<Arc<dyn crate::budget::SharedBudget>>, Instant);
+
+impl Drop for Unsent {
+    fn drop(&mut self) {
+        crate::budget::refund(self.1.as_deref(), self.2);
+    }
+}
+
 /// What a call needs of its layer.
 pub(crate) struct Call<S> {
     pub(super) config: Arc<Config>,
@@ -163,11 +176,14 @@ impl<S> Call<S> {
 
     /// Reports the `hedge` sent, now, if it was not yet and it left the
     /// layers below that may hold it before its send (`unsent` holds its
-    /// [`Holds`] until then): its latency runs from now, as the first's.
-    fn hedge_left<F>(&mut self, unsent: &mut Option<Holds>, hedge: Pin<&mut Attempt<F>>) {
-        if unsent.take_if(|holds| !holds.is_held()).is_none() {
+    /// [`Holds`] until then): its latency runs from now, as the first's,
+    /// and the budget withdrawal it drew is spent.
+    fn hedge_left<F>(&mut self, unsent: &mut Option<Unsent>, hedge: Pin<&mut Attempt<F>>) {
+        let Some(mut left) = unsent.take_if(|unsent| !unsent.0.is_held()) else {
             return;
-        }
+        };
+        // Sent: the withdrawal it drew is spent, not given back.
+        left.1 = None;
         if let AttemptProj::Running { sent, .. } = hedge.project() {
             *sent = Instant::now();
         }
@@ -213,12 +229,7 @@ impl<S> Call<S> {
             (false, Some(StopReason::Deadline)) => StopReason::Deadline,
             (false, _) => StopReason::NotRetryable,
         };
-        let failure = kind.map(|kind| Failure {
-            kind,
-            code: None,
-            refused: false,
-            unsent: false,
-        });
+        let failure = kind.map(|kind| Failure::new(kind, None, false, false));
         // (Below's when it retried, or when it sent nothing: its own stop.)
         let nothing = target.attempts == 0;
         let report = below.filter(|r| r.attempts() > 1 || nothing && r.attempts() == 0);
@@ -347,9 +358,12 @@ fn judge<R>(result: &Result<Response<R>, Error>) -> Judged {
         // layer; an attempt a per-attempt timeout below cut is not: the
         // other attempt may still win.
         Err(Error::Transport(transport)) => Judged::new(transport.ends_the_call(), None, None),
-        // Refusals from below, which say when to come back.
-        Err(Error::RateLimited(refused)) => Judged::new(false, Some(refused.retry_after()), None),
-        Err(Error::CircuitOpen(open)) => Judged::new(false, Some(open.retry_after()), None),
+        // Refusals from below stop the call's hedges (see `poll`), but
+        // teach its scope nothing: the layer that refused keeps its own
+        // state, for its own scope (maybe one partition of this authority),
+        // and refuses or holds a hedge itself. Learned here, one
+        // partition's open breaker would stop every partition's hedges.
+        Err(Error::RateLimited(_) | Error::CircuitOpen(_)) => Judged::new(false, None, None),
         Err(_) => Judged::new(true, None, None),
     }
 }
@@ -398,7 +412,7 @@ fn send_hedge<S, B>(
     spare: &mut Option<Box<Spare<S, B>>>,
     call: &Call<S>,
     cx: &mut Context<'_>,
-) -> Poll<Option<(S::Future, Holds)>>
+) -> Poll<Option<(S::Future, Unsent)>>
 where
     S: Service<Request<ReplayBody<B>>> + Clone,
     B: http_body::Body,
@@ -417,11 +431,12 @@ where
     if ready!(service.poll_ready(cx)).is_err() || budget.is_some_and(|b| !b.withdraw()) {
         return Poll::Ready(None);
     }
+    // From here, a hedge not sent gives its withdrawal back (see `Unsent`).
+    let unsent = Unsent(Holds::default(), budget.cloned(), Instant::now());
     let spare = *spare.take().expect("checked above");
     let mut request = spare.template.rebuild(spare.body);
     request.extensions_mut().insert(Hedged::new(2));
-    let holds = Holds::default();
-    request.extensions_mut().insert(holds.clone());
+    request.extensions_mut().insert(unsent.0.clone());
     // A call with no time left sends no hedge: its first attempt runs on.
     #[cfg(feature = "grpc")]
     let Ok(request) = crate::grpc::in_time(request, call.started.elapsed()) else {
@@ -432,7 +447,7 @@ where
         return Poll::Ready(None);
     }
     let future = spare.service.expect("made ready above").call(request);
-    Poll::Ready(Some((future, holds)))
+    Poll::Ready(Some((future, unsent)))
 }
 
 impl<S, B, ResBody> Future for ResponseFuture<S, B>
@@ -455,7 +470,7 @@ where
                     continue;
                 };
                 let result = result.map_err(|error| Error::from_inner(error, None));
-                // Refused below (a breaker, a quota): never sent, not counted.
+                // Refused below (a breaker, a quota): never sent, not counted; no hedge.
                 let refused = result.as_ref().is_err_and(Error::never_sent);
                 if hedge {
                     this.unsent.take_if(|_| refused);
@@ -467,13 +482,13 @@ where
                 let config = &this.call.config;
                 let (key, now) = (this.call.key, Instant::now());
                 config.scopes.learn(key, judged.lesson, now - latency, now);
-                if judged.stop || judged.last {
+                if judged.stop || judged.last || refused {
                     *this.spare = None;
                     this.timer.set(Timer::Off);
                 }
                 if judged.last {
                     this.call.sample(latency);
-                    // (A hedge still held below was never sent: no race.)
+                    // (A hedge still held below was never sent: no race, no cost.)
                     let cancelled = other.cancel().filter(|_| this.unsent.take().is_none());
                     if let Some(ran) = cancelled {
                         // The loser's time so far: a lower bound of its latency.
@@ -504,10 +519,10 @@ where
                     match send_hedge(this.spare, this.call, cx) {
                         // (Either way the hedge is given up: the timer, `Due`,
                         // holds nothing, and is not looked at again.)
-                        Poll::Ready(Some((future, holds))) => {
+                        Poll::Ready(Some((future, unsent))) => {
                             let sent = Instant::now();
                             this.second.set(Attempt::Running { future, sent });
-                            *this.unsent = Some(holds);
+                            *this.unsent = Some(unsent);
                             continue;
                         }
                         Poll::Pending => {}

@@ -14,7 +14,7 @@ use tower::Layer;
 #[derive(Clone)]
 pub(crate) struct Config {
     pub(crate) delay: Delay,
-    pub(crate) budget: Option<Arc<SharedBudget>>,
+    pub(crate) budget: Option<Arc<dyn SharedBudget>>,
     /// Whether `budget` is the caller's choice (`budget`, `no_budget`),
     /// not the default a stack may replace with its retry budget.
     budget_chosen: bool,
@@ -91,7 +91,7 @@ impl HedgeLayer {
 
     /// Hedges draw on `budget` (the retry policy's, in `ApiErrorsLayer`),
     /// unless this layer was given a budget, or none, of its own.
-    pub(crate) fn sharing(mut self, budget: Option<Arc<SharedBudget>>) -> Self {
+    pub(crate) fn sharing(mut self, budget: Option<Arc<dyn SharedBudget>>) -> Self {
         if let (false, Some(budget)) = (self.config.budget_chosen, budget) {
             Arc::make_mut(&mut self.config).budget = Some(budget);
         }
@@ -117,8 +117,9 @@ impl HedgeLayer {
         /// hedged calls over 10 s, plus 1 hedge a second). Give it a clone of the
         /// [`RetryBudget`](super::RetryBudget) the retry policy has, and hedges
         /// and retries share one. Each hedgeable call deposits one; each hedge
-        /// withdraws one; an empty budget stops new hedges and never cancels
-        /// one in flight.
+        /// withdraws one (a [`RetryBudget`](super::RetryBudget) gets it back
+        /// when the hedge is never sent: refused or still held below); an
+        /// empty budget stops new hedges and never cancels one in flight.
         pub fn budget(budget: impl Budget + Send + Sync + 'static) |c| {
             c.budget = Some(Arc::new(budget));
             c.budget_chosen = true;
@@ -139,9 +140,7 @@ impl HedgeLayer {
         /// are recorded here too, once (the retry layer below records each
         /// attempt only): give it the retry layer's handle.
         #[cfg(feature = "opentelemetry")]
-        pub fn metrics(metrics: crate::metrics::Metrics) |c| {
-            c.observer = crate::observe::Observer::new().metrics(metrics);
-        };
+        pub fn metrics(metrics: crate::metrics::Metrics) |c| c.observer = metrics.into();
     }
 }
 

@@ -14,7 +14,11 @@
 //! # Limits, and why
 //!
 //! - **A budget.** Hedges draw on a [`RetryBudget`] (each hedgeable call
-//!   deposits one, each hedge withdraws one): 10 % of recent calls plus
+//!   deposits one, each hedge withdraws one, and a hedge never sent gives
+//!   it back: refused below, by the breaker or the quota, still held there
+//!   when its call ended, or given up before its send; tower's `Budget`
+//!   has no refund, so a budget of your own keeps it spent): 10 % of
+//!   recent calls plus
 //!   1 hedge a second by default. Give the layer a clone of the retry policy's budget and
 //!   retries and hedges share one; in [`ApiErrorsLayer`](crate::ApiErrorsLayer)
 //!   they do unless the layer was given a budget of its own. An empty budget stops new hedges; it
@@ -32,7 +36,10 @@
 //!   the retry layer below waited out teaches the cooldown only when that
 //!   call ends, so without a quota layer a hedge of another call may go
 //!   during it (with the quota layer below, a hedge is held like any
-//!   send). A pushback or
+//!   send). A refusal from a layer below (an open breaker, a quota's
+//!   fail-fast) stops its own call's hedges only: it teaches the scope
+//!   nothing, as that layer keeps its own scope (a partition, maybe) and
+//!   refuses or holds each hedge itself. A pushback or
 //!   `Retry-After` on either attempt stops further hedges for the call, and
 //!   so does the server's "do not retry" (`x-should-retry: false`, a
 //!   negative gRPC pushback): as gRFC A6 says, that is no fatal status, so

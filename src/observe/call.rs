@@ -55,6 +55,20 @@ pub(crate) struct Failure<'a> {
     pub(crate) unsent: bool,
 }
 
+impl<'a> Failure<'a> {
+    /// A failure of `kind`, with the vendor's `code`, `refused` by a quota
+    /// layer, `unsent` (see the fields): the one literal of the three
+    /// places that record one.
+    pub(crate) fn new(kind: ErrorKind, code: Option<&'a str>, refused: bool, unsent: bool) -> Self {
+        Failure {
+            kind,
+            code,
+            refused,
+            unsent,
+        }
+    }
+}
+
 /// What the retry layer records of each attempt and call: the
 /// per-attempt span (feature `tracing`) and OpenTelemetry metrics (feature
 /// `opentelemetry`, when the observer has them). Without either feature it

@@ -165,6 +165,16 @@ impl fmt::Debug for Observer {
     }
 }
 
+/// An observer that records OpenTelemetry metrics into `metrics` too:
+/// `Observer::new().metrics(metrics)`, what each layer's `metrics` setter
+/// gives it.
+#[cfg(feature = "opentelemetry")]
+impl From<crate::metrics::Metrics> for Observer {
+    fn from(metrics: crate::metrics::Metrics) -> Self {
+        Observer::new().metrics(metrics)
+    }
+}
+
 impl Observer {
     /// An observer that reports to tracing (feature `tracing`) and to no
     /// metrics.

@@ -58,9 +58,7 @@ macro_rules! quota_config_builders {
             /// (`tower_api_errors.failed_fast`, reason `quota`) into `metrics`; see
             /// [the table](crate::metrics#the-metrics).
             #[cfg(feature = "opentelemetry")]
-            pub fn metrics(metrics: crate::metrics::Metrics) |c| {
-                c.observer = crate::observe::Observer::new().metrics(metrics);
-            };
+            pub fn metrics(metrics: crate::metrics::Metrics) |c| c.observer = metrics.into();
         }
 
         /// Partitions scopes by a value of the request (an API key, a tenant):

@@ -494,12 +494,7 @@ where
         // before any send.
         let unsent = error.is_some_and(Error::never_sent);
         self.unsent += u32::from(unsent);
-        let failure = Failure {
-            kind,
-            code,
-            refused,
-            unsent,
-        };
+        let failure = Failure::new(kind, code, refused, unsent);
         let (delay, hint) = match decision {
             Decision::Retry { delay, hint } => (delay, hint),
             Decision::Stop(reason) => {
@@ -606,12 +601,7 @@ where
         self.unsent += u32::from(unsent);
         let report = self.report(Some(reason));
         error.set_retries(report);
-        let failure = Failure {
-            kind: error.kind(),
-            code: None,
-            refused: false,
-            unsent,
-        };
+        let failure = Failure::new(error.kind(), None, false, unsent);
         self.telemetry.finished(&report, None, Some(failure));
         Err(error)
     }

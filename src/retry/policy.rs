@@ -206,7 +206,7 @@ struct Config {
     backoff: Backoff,
     max_retry_after: Duration,
     deadline: Option<Duration>,
-    budget: Option<Arc<SharedBudget>>,
+    budget: Option<Arc<dyn SharedBudget>>,
     retry_non_idempotent: bool,
     classifier: Option<Arc<SharedClassifier>>,
     max_replay_bytes: usize,
@@ -339,13 +339,11 @@ impl RetryPolicy {
         /// `metrics` (see [the table](crate::metrics#the-metrics)). Without
         /// it, nothing is recorded and nothing is paid.
         #[cfg(feature = "opentelemetry")]
-        pub fn metrics(metrics: crate::metrics::Metrics) |c| {
-            c.observer = Observer::new().metrics(metrics);
-        };
+        pub fn metrics(metrics: crate::metrics::Metrics) |c| c.observer = metrics.into();
     }
 
     /// The budget retries draw on, for `ApiErrorsLayer`'s hedges to share.
-    pub(crate) fn shared_budget(&self) -> Option<Arc<SharedBudget>> {
+    pub(crate) fn shared_budget(&self) -> Option<Arc<dyn SharedBudget>> {
         self.config.budget.clone()
     }
 
