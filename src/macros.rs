@@ -89,17 +89,38 @@ macro_rules! poll_inner_ready {
     };
 }
 
+/// A `Debug` that shows the fields listed, written once (values a derive
+/// cannot give: a redacted URI, a count, a flag):
+/// `debug_fields!([S: Debug] Retry<S> (&self) { inner: self.inner })`
+/// writes `impl<S: Debug> Debug for Retry<S>`, printing
+/// `Retry { inner: .. }`; a list that ends in `..` prints
+/// `Retry { inner: .., .. }` (`finish_non_exhaustive`). The `(&self)` names
+/// the receiver the values read (a macro's own `self` would not be theirs).
+macro_rules! debug_fields {
+    (@impl [$($generics:tt)*] $name:ident [$($params:tt)*] ($this:ident) $finish:ident $($field:ident: $value:expr),*) => {
+        impl<$($generics)*> std::fmt::Debug for $name $($params)* {
+            fn fmt(&$this, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    $(.field(stringify!($field), &$value))*
+                    .$finish()
+            }
+        }
+    };
+    ([$($generics:tt)*] $name:ident $(<$($param:tt),*>)? (&$this:ident) { $($field:ident: $value:expr),* $(,)? }) => {
+        debug_fields!(@impl [$($generics)*] $name [$(<$($param),*>)?] ($this) finish $($field: $value),*);
+    };
+    ([$($generics:tt)*] $name:ident $(<$($param:tt),*>)? (&$this:ident) { $($field:ident: $value:expr,)* .. }) => {
+        debug_fields!(@impl [$($generics)*] $name [$(<$($param),*>)?] ($this) finish_non_exhaustive $($field: $value),*);
+    };
+}
+
 /// A `Debug` that names the type and nothing more, written once (futures
 /// and bodies whose state is not worth showing):
 /// `opaque_debug!([F, B] PeekFuture<F, B>)` writes
 /// `impl<F, B> Debug for PeekFuture<F, B>`, printing `PeekFuture { .. }`.
 macro_rules! opaque_debug {
     ([$($generics:tt)*] $name:ident $($params:tt)*) => {
-        impl<$($generics)*> std::fmt::Debug for $name $($params)* {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($name)).finish_non_exhaustive()
-            }
-        }
+        debug_fields!(@impl [$($generics)*] $name [$($params)*] (self) finish_non_exhaustive);
     };
 }
 

@@ -55,10 +55,6 @@ pub(crate) fn release_readiness<S: Clone>(service: &mut S) {
     drop(std::mem::replace(service, service.clone()));
 }
 
-impl<S> std::fmt::Debug for Prototype<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Prototype")
-            .field("kept", &self.service.get().is_some())
-            .finish()
-    }
-}
+debug_fields!([S] Prototype<S> (&self) {
+    kept: self.service.get().is_some(),
+});

@@ -73,13 +73,10 @@ pub struct Refine<C, F> {
     f: F,
 }
 
-impl<C: fmt::Debug, F> fmt::Debug for Refine<C, F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Refine")
-            .field("inner", &self.inner)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!([C: fmt::Debug, F] Refine<C, F> (&self) {
+    inner: self.inner,
+    ..
+});
 
 impl<C, F> Classify for Refine<C, F>
 where

@@ -134,7 +134,6 @@ use http::request::Parts;
 use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
 use pin_project_lite::pin_project;
 use std::cell::{Cell, RefCell};
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
@@ -501,13 +500,10 @@ fn same_storage(a: &HeaderValue, b: &HeaderValue) -> bool {
     a.len() == b.len() && std::ptr::eq(a.as_ptr(), b.as_ptr())
 }
 
-impl fmt::Debug for CallContext {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CallContext")
-            .field("request", &self.request())
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!([] CallContext (&self) {
+    request: self.request(),
+    ..
+});
 
 /// The guard of [`CallContext::enter`]: the previous context comes back
 /// when it drops.

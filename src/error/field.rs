@@ -56,14 +56,10 @@ impl FieldError {
     }
 }
 
-impl fmt::Debug for FieldError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FieldError")
-            .field("field", &self.field())
-            .field("message", &self.message())
-            .finish()
-    }
-}
+debug_fields!([] FieldError (&self) {
+    field: self.field(),
+    message: self.message(),
+});
 
 /// The kept JSON text with echoed secrets replaced, or `None` when there
 /// were none. Without escapes in the text, the raw text is scrubbed (what a

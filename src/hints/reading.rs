@@ -14,7 +14,6 @@ use super::structured::{members, step, Value, MAX_MEMBERS};
 use super::verdict::{parse_verdict, with_pushback, GrpcPushback};
 use super::{HintSource, RetryHint, MAX_HINT};
 use http::{HeaderMap, HeaderValue};
-use std::fmt;
 use std::time::{Duration, SystemTime};
 
 /// The most windows [`ResponseHints::policies`] holds; further ones are
@@ -154,18 +153,14 @@ impl RateLimitPolicy {
     }
 }
 
-impl fmt::Debug for RateLimitPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RateLimitPolicy")
-            .field("name", &self.name())
-            .field("limit", &self.info.limit())
-            .field("remaining", &self.info.remaining())
-            .field("reset", &self.info.reset())
-            .field("window", &self.window)
-            .field("unit", &self.unit)
-            .finish()
-    }
-}
+debug_fields!([] RateLimitPolicy (&self) {
+    name: self.name(),
+    limit: self.info.limit(),
+    remaining: self.info.remaining(),
+    reset: self.info.reset(),
+    window: self.window,
+    unit: self.unit,
+});
 
 /// Everything a response's headers say about retrying: the explicit hints,
 /// every rate-limit window, and the server's retry verdict.

@@ -157,13 +157,9 @@ pub struct Observer {
     metrics: Option<crate::metrics::Metrics>,
 }
 
-impl fmt::Debug for Observer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Observer")
-            .field("metrics", &self.has_metrics())
-            .finish()
-    }
-}
+debug_fields!([] Observer (&self) {
+    metrics: self.has_metrics(),
+});
 
 /// An observer that records OpenTelemetry metrics into `metrics` too:
 /// `Observer::new().metrics(metrics)`, what each layer's `metrics` setter

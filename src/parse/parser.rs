@@ -13,7 +13,6 @@ use crate::{ApiError, ErrorKind, FieldError};
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
 use std::borrow::Cow;
-use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
@@ -57,13 +56,9 @@ pub struct ErrorParser {
     dialects: Arc<[Arc<dyn Dialect>]>,
 }
 
-impl fmt::Debug for ErrorParser {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ErrorParser")
-            .field("user_dialects", &self.dialects.len())
-            .finish()
-    }
-}
+debug_fields!([] ErrorParser (&self) {
+    user_dialects: self.dialects.len(),
+});
 
 impl ErrorParser {
     /// A parser with the built-in dialects only.

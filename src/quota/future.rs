@@ -210,14 +210,11 @@ impl<S, B> Held<S, B> {
     }
 }
 
-impl<S: Service<Request<B>>, B> std::fmt::Debug for ResponseFuture<S, B> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseFuture")
-            .field("scope", &self.ticket.scope)
-            .field("held", &self.held.is_some())
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!([S: Service<Request<B>>, B] ResponseFuture<S, B> (&self) {
+    scope: self.ticket.scope,
+    held: self.held.is_some(),
+    ..
+});
 
 impl<S, B, ResBody> Future for ResponseFuture<S, B>
 where

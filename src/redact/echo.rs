@@ -56,13 +56,10 @@ pub(crate) struct RequestSecrets {
     count: u8,
 }
 
-impl std::fmt::Debug for RequestSecrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RequestSecrets")
-            .field("count", &self.count)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!([] RequestSecrets (&self) {
+    count: self.count,
+    ..
+});
 
 impl RequestSecrets {
     /// Fingerprints, in this order: `Authorization`, then

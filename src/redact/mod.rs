@@ -142,14 +142,10 @@ impl fmt::Display for RequestContext {
     }
 }
 
-impl fmt::Debug for RequestContext {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RequestContext")
-            .field("method", &self.method)
-            .field("uri", &redact_uri(&self.uri))
-            .finish()
-    }
-}
+debug_fields!([] RequestContext (&self) {
+    method: self.method,
+    uri: redact_uri(&self.uri),
+});
 
 #[cfg(test)]
 mod tests {

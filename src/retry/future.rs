@@ -197,17 +197,11 @@ where
     }
 }
 
-impl<S, B, P> std::fmt::Debug for ResponseFuture<S, B, P>
-where
-    S: Service<Request<ReplayBody<B>>>,
-{
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseFuture")
-            .field("attempts", &self.call.attempts)
-            .field("waited", &self.call.waited)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!([S: Service<Request<ReplayBody<B>>>, B, P] ResponseFuture<S, B, P> (&self) {
+    attempts: self.call.attempts,
+    waited: self.call.waited,
+    ..
+});
 
 impl<S, B, P, ResBody> Future for ResponseFuture<S, B, P>
 where

@@ -239,24 +239,19 @@ impl Default for RetryPolicy {
 /// attempts around it.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(150);
 
-impl fmt::Debug for RetryPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = &self.config;
-        f.debug_struct("RetryPolicy")
-            .field("max_attempts", &c.max_attempts)
-            .field("backoff", &c.backoff)
-            .field("max_retry_after", &c.max_retry_after)
-            .field("deadline", &c.deadline)
-            .field("budget", &c.budget.is_some())
-            .field("retry_non_idempotent", &c.retry_non_idempotent)
-            .field("max_replay_bytes", &c.max_replay_bytes)
-            .field("retry_if", &c.retry_if.is_some())
-            .field("on_retry", &c.on_retry.is_some())
-            .field("classifier", &c.classifier.is_some())
-            .field("metrics", &c.observer.has_metrics())
-            .finish()
-    }
-}
+debug_fields!([] RetryPolicy (&self) {
+    max_attempts: self.config.max_attempts,
+    backoff: self.config.backoff,
+    max_retry_after: self.config.max_retry_after,
+    deadline: self.config.deadline,
+    budget: self.config.budget.is_some(),
+    retry_non_idempotent: self.config.retry_non_idempotent,
+    max_replay_bytes: self.config.max_replay_bytes,
+    retry_if: self.config.retry_if.is_some(),
+    on_retry: self.config.on_retry.is_some(),
+    classifier: self.config.classifier.is_some(),
+    metrics: self.config.observer.has_metrics(),
+});
 
 impl RetryPolicy {
     /// The default policy (see the table above). Each call makes a new

@@ -50,14 +50,10 @@ impl<S: Clone, P> Clone for Retry<S, P> {
     }
 }
 
-impl<S: std::fmt::Debug, P: std::fmt::Debug> std::fmt::Debug for Retry<S, P> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Retry")
-            .field("inner", &self.inner)
-            .field("policy", &self.shared.policy)
-            .finish()
-    }
-}
+debug_fields!([S: std::fmt::Debug, P: std::fmt::Debug] Retry<S, P> (&self) {
+    inner: self.inner,
+    policy: self.shared.policy,
+});
 
 /// What a [`Retry`] and its clones share, and each of its response futures
 /// holds a count of.

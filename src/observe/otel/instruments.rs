@@ -4,7 +4,6 @@ use super::attributes::{self as attr, Attrs, Target};
 use http::{Method, Uri};
 use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider};
 use opentelemetry::{InstrumentationScope, KeyValue};
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -128,13 +127,10 @@ pub(super) struct Instruments {
     error_codes: Box<[Arc<str>]>,
 }
 
-impl fmt::Debug for Metrics {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Metrics")
-            .field("error_codes", &self.inner.error_codes)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!([] Metrics (&self) {
+    error_codes: self.inner.error_codes,
+    ..
+});
 
 /// The [`Instruments`], each `field` bound to an instrument on `meter`
 /// (`kind`, a `Meter` method: `u64_counter`, `f64_histogram`, ...) named

@@ -4,7 +4,6 @@ use super::{FailureInSuccess, GraphQlErrors, OkFalse, SuccessPeek, XmlErrorRoot}
 use crate::parse::dialect::essence;
 use crate::parse::{ErrorParser, DEFAULT_BODY_TIMEOUT};
 use http::Response;
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::Layer;
@@ -100,15 +99,11 @@ impl Default for SuccessPeekLayer {
     }
 }
 
-impl fmt::Debug for SuccessPeekLayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SuccessPeekLayer")
-            .field("content_types", &self.config.content_types)
-            .field("max_bytes", &self.config.max_bytes)
-            .field("detectors", &self.config.detectors.len())
-            .finish()
-    }
-}
+debug_fields!([] SuccessPeekLayer (&self) {
+    content_types: self.config.content_types,
+    max_bytes: self.config.max_bytes,
+    detectors: self.config.detectors.len(),
+});
 
 impl SuccessPeekLayer {
     /// JSON and XML successes up to 16 KiB, with the three built-in detectors.

@@ -18,13 +18,10 @@ pub struct SuccessPeek<S> {
     config: Arc<PeekConfig>,
 }
 
-impl<S: fmt::Debug> fmt::Debug for SuccessPeek<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SuccessPeek")
-            .field("inner", &self.inner)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!([S: fmt::Debug] SuccessPeek<S> (&self) {
+    inner: self.inner,
+    ..
+});
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SuccessPeek<S>
 where

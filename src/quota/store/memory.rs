@@ -6,7 +6,6 @@ use super::{Grant, Observation, Permit, QuotaStore, ScopeKey, StoreFuture};
 use crate::fleet::{from_unix_ms, unix_ms, OpeningStore};
 use crate::lock;
 use crate::scope::DigestMap;
-use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
@@ -66,14 +65,10 @@ struct Shared {
     any_opening: AtomicBool,
 }
 
-impl fmt::Debug for MemoryStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemoryStore")
-            .field("scopes", &self.len())
-            .field("max_scopes", &(self.shared.max_per_shard * SHARDS))
-            .finish()
-    }
-}
+debug_fields!([] MemoryStore (&self) {
+    scopes: self.len(),
+    max_scopes: (self.shared.max_per_shard * SHARDS),
+});
 
 impl Default for MemoryStore {
     fn default() -> Self {

@@ -296,15 +296,12 @@ struct ClusterLazy {
     connection: tokio::sync::OnceCell<ClusterConnection>,
 }
 
-impl fmt::Debug for RedisStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisStore")
-            .field("prefix", &self.prefix)
-            .field("timeout", &self.timeout)
-            .field("local", &self.shared.local_mode.load(Ordering::Relaxed))
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!([] RedisStore (&self) {
+    prefix: self.prefix,
+    timeout: self.timeout,
+    local: self.shared.local_mode.load(Ordering::Relaxed),
+    ..
+});
 
 impl RedisStore {
     /// A store on the Redis at `url` (`redis://127.0.0.1:6379/`). Connects
