@@ -58,6 +58,8 @@ pub(crate) const CODE_KEYS: &[&str] = &[
     "__type",
     "name",
     "type",
+    // Xero's `Type` (`ValidationException`).
+    "Type",
     "error_type",
 ];
 
@@ -299,6 +301,8 @@ const FIELD_KEYS: &[&str] = &[
     "location",
     "propertyref",
     "in",
+    // Gusto's `error_key` ("identifies the attribute/parameter").
+    "error_key",
 ];
 
 /// Keys under which an entry says what is wrong with its field.
@@ -388,8 +392,9 @@ impl Walk {
                         continue;
                     }
                     // A pointer to the whole request (`/`, Telnyx's "request-level
-                    // errors") names no field.
-                    let named = field_name(object).filter(|name| !name.is_empty());
+                    // errors") names no field, nor do Gusto's `base` and `request`.
+                    let named = field_name(object)
+                        .filter(|name| !matches!(name.as_ref(), "" | "base" | "request"));
                     let field = match (prefix.is_empty(), named) {
                         (true, None) => continue,
                         // Already a fixed point of `join`'s bounding.

@@ -24,9 +24,9 @@ use serde_json::{Map, Value};
 ///
 /// The message is a top-level `message` when there is one (GitHub), else
 /// the first entry's, with "(and N more)" when there are several. The code
-/// is a top-level one, else the first entry's (`code`, an identifier
+/// is a top-level one (Stability AI's `name`), else the first entry's (`code`, an identifier
 /// `error` as Companies House sends, eBay's numeric `errorId`, GraphQL's
-/// `extensions.code`, FastAPI's `type`), else the body's category
+/// `extensions.code`, FastAPI's `type`, Gusto's `category`), else the body's category
 /// (HubSpot's `category`). The first entry's `meta.retryable` (Telnyx)
 /// is the body's verdict: `true` [`Transient`](super::super::BodyVerdict::Transient),
 /// `false` [`ClientFault`](super::super::BodyVerdict::ClientFault).
@@ -56,7 +56,8 @@ impl Dialect for ErrorsList {
         let message =
             message_in(object, &message_keys).or_else(|| first_message(list, first, entries.len()));
 
-        let code = code_in(object, &["code", "error_code", "errorCode"])
+        // Stability AI's `name` (`bad_request`) too.
+        let code = code_in(object, &["code", "error_code", "errorCode", "name"])
             .or_else(|| object.get("error").and_then(code))
             .or_else(|| first.and_then(entry_code))
             .or_else(|| code_in(object, FALLBACK_CODE_KEYS));
@@ -113,6 +114,6 @@ fn entry_code(entry: &Map<String, Value>) -> Option<String> {
         // elsewhere may name the occurrence, not the condition.
         .or_else(|| code(entry.get("errorId").filter(|id| id.is_number())?))
         .or_else(|| code_in(entry.get("extensions")?.as_object()?, &["code"]))
-        // Mastercard's `ReasonCode`.
-        .or_else(|| code_in(entry, &["ReasonCode", "type", "id"]))
+        // Mastercard's `ReasonCode`, Gusto's `category`.
+        .or_else(|| code_in(entry, &["ReasonCode", "type", "category", "id"]))
 }

@@ -27,7 +27,8 @@ use serde_json::{Map, Value};
 ///   "errorType" | "category"}` (HubSpot), `{"sys": {"type": "Error", "id"},
 ///   "message"}` (Contentful: `sys.id` is the code), `{"status": "0",
 ///   "message": "NOTOK", "result": "Max rate limit reached"}` (Etherscan:
-///   the cause in `result`, the status word the code);
+///   the cause in `result`, the status word the code), `{"Type",
+///   "Message", "Elements"}` (Xero: the first `ValidationErrors` message);
 /// - GitLab's `message` object: `{"message": {"error": "..."}}`, or a map
 ///   of fields (and embedded entities) to messages, `{"message": {"bio":
 ///   ["is too long"]}}`, which gives field errors and, from the first, the
@@ -78,8 +79,9 @@ impl Dialect for FlatError {
                 message = Some(error);
             }
         }
-        // An envelope whose `status` is `0` names its cause in `result`.
-        if let Some(cause) = status_zero_cause(object, message.as_deref()) {
+        // An envelope whose `status` is `0` names its cause in `result`,
+        // Xero's validation failure in its `Elements`.
+        if let Some(cause) = hidden_cause(object, message.as_deref()) {
             code = code.or(message.take());
             message = Some(cause);
         }
@@ -129,17 +131,23 @@ impl Dialect for FlatError {
 /// error under the result field" (docs.etherscan.io, "Common Error
 /// Messages"; the explorers built on its API answer alike), `message`
 /// being a status word: `{"status": "0", "message": "NOTOK", "result":
-/// "Max rate limit reached"}`. That word becomes the code.
-fn status_zero_cause(object: &Map<String, Value>, word: Option<&str>) -> Option<String> {
-    let zero = match object.get("status")? {
-        Value::String(status) => status == "0",
-        Value::Number(status) => status.as_u64() == Some(0),
+/// "Max rate limit reached"}`. That word becomes the code. Or Xero's
+/// first validation error: its `ValidationException`'s `Message` says only
+/// "A validation exception occurred", the causes are in
+/// `Elements[].ValidationErrors[].Message` (developer.xero.com, "HTTP
+/// response codes and errors").
+fn hidden_cause(object: &Map<String, Value>, word: Option<&str>) -> Option<String> {
+    let elements = object.get("Elements").and_then(Value::as_array).into_iter();
+    let first = |e: &Value| e.pointer("/ValidationErrors/0/Message").and_then(text);
+    let zero = match object.get("status") {
+        Some(Value::String(status)) => status == "0",
+        Some(Value::Number(status)) => status.as_u64() == Some(0),
         _ => false,
     };
-    let result = object
-        .get("result")
-        .filter(|_| zero && word.is_some_and(is_identifier));
-    result.and_then(text).filter(|cause| !is_number(cause))
+    let gate = |_: &&Value| zero && word.is_some_and(is_identifier);
+    let result = object.get("result").filter(gate).and_then(text);
+    let xero = elements.flatten().take(MAX_VISITED).find_map(first);
+    xero.or(result.filter(|cause| !is_number(cause)))
 }
 
 /// Contentful's code: `{"sys": {"type": "Error", "id": "RateLimitExceeded"}}`
