@@ -631,6 +631,10 @@ const FAMILIES: &[Row] = &[
     // more error messages", `id` the occurrence's. Was no code.
     row("Stability 400", 400, r#"{"id":"a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4","name":"bad_request","errors":["some-field: is required"]}"#, BadRequest, Some("bad_request"), "some-field: is required", false),
     row("Stability 403 content_moderation", 403, r#"{"id":"ed14db44362126aab3cbd25cca51ffe3","name":"content_moderation","errors":["Your request was flagged by our content moderation system, as a result your request was denied and you were not charged."]}"#, Forbidden, Some("content_moderation"), "Your request was flagged by our content moderation system, as a result your request was denied and you were not charged.", false),
+    // Dailymotion API v2, "API Errors" (developers.dailymotion.com/v2/reference/api-errors): `details`
+    // is "structured additional context" whose shape depends on the code, not a map of fields to
+    // messages. Was four field errors ("object_id: x1", ...).
+    row("Dailymotion v2 404", 404, r#"{"error":{"code":"RESOURCE_NOT_FOUND","message":"Video with ID 'x1' not found.","correlation_id":"550e8400-e29b-41d4-a716-446655440000","details":{"object_id":"x1","reason":"object_not_found","object_type":"Video","param":"id"},"documentation_url":"https://developers.dailymotion.com/reference/api-errors"}}"#, NotFound, Some("RESOURCE_NOT_FOUND"), "Video with ID 'x1' not found.", false),
 ];
 
 fn check(rows: &[Row]) {

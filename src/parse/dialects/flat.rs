@@ -2,9 +2,9 @@
 
 use super::super::dialect::RootKeys;
 use super::super::extract::{
-    code, code_in, field_errors, is_identifier, is_number, message_in, named_field, nested_code,
-    one_line, substitute, text, CODE_KEYS, FALLBACK_CODE_KEYS, MAX_CODE_CHARS, MAX_FIELD_ERRORS,
-    MAX_VISITED, MESSAGE_KEYS,
+    code, code_in, field_errors, field_errors_under, is_identifier, is_number, message_in,
+    named_field, nested_code, one_line, substitute, text, CODE_KEYS, FALLBACK_CODE_KEYS,
+    MAX_CODE_CHARS, MAX_FIELD_ERRORS, MAX_VISITED, MESSAGE_KEYS,
 };
 use super::super::{Dialect, DialectInput, ErrorFields};
 use crate::FieldError;
@@ -106,15 +106,8 @@ impl Dialect for FlatError {
         errors.extend(params.map_or_else(Vec::new, field_errors));
         errors.extend(named_field(object, message.as_deref()));
         if input.has_any(RootKeys::DETAILS | RootKeys::ERROR_CAUSES | RootKeys::VALIDATION_ERRORS) {
-            // Lists, and maps of fields to lists (Zendesk's `details`); any
-            // other object under `details` is data (Kubernetes' Status).
-            let listed = |v: &&Value| {
-                v.as_object()
-                    .map_or(v.is_array(), |m| m.values().all(Value::is_array))
-            };
-            let lists = ["details", "errorCauses", "validation_errors"]
-                .map(|key| object.get(key).filter(listed));
-            errors.extend(lists.into_iter().flatten().flat_map(field_errors));
+            let lists = ["details", "errorCauses", "validation_errors"];
+            errors.extend(field_errors_under(object, &lists));
             let causes = object.get("details").and_then(|d| d.get("causes"));
             errors.extend(causes.into_iter().flat_map(field_errors));
             if let Some(causes) = object.get("errorCauses").and_then(Value::as_array) {
