@@ -635,6 +635,11 @@ const FAMILIES: &[Row] = &[
     // is "structured additional context" whose shape depends on the code, not a map of fields to
     // messages. Was four field errors ("object_id: x1", ...).
     row("Dailymotion v2 404", 404, r#"{"error":{"code":"RESOURCE_NOT_FOUND","message":"Video with ID 'x1' not found.","correlation_id":"550e8400-e29b-41d4-a716-446655440000","details":{"object_id":"x1","reason":"object_not_found","object_type":"Video","param":"id"},"documentation_url":"https://developers.dailymotion.com/reference/api-errors"}}"#, NotFound, Some("RESOURCE_NOT_FOUND"), "Video with ID 'x1' not found.", false),
+    // Supabase Auth, "Error Codes" (supabase.com/docs/guides/auth/debugging/error-codes), as its
+    // server writes them (supabase/auth, internal/api/apierrors/apierrors.go: `code` is the HTTP
+    // status, `error_code` the documented code, `msg` the text). Was the code "422", "429".
+    row("Supabase Auth 422", 422, r#"{"code":422,"error_code":"weak_password","msg":"Password should be at least 6 characters.","weak_password":{"reasons":["length"]}}"#, Validation, Some("weak_password"), "Password should be at least 6 characters.", false),
+    row("Supabase Auth 429", 429, r#"{"code":429,"error_code":"over_email_send_rate_limit","msg":"email rate limit exceeded"}"#, RateLimited, Some("over_email_send_rate_limit"), "email rate limit exceeded", true),
 ];
 
 fn check(rows: &[Row]) {

@@ -38,7 +38,8 @@ use serde_json::{Map, Value};
 /// HubSpot's `category` or `errorType`, or Heroku's `id`, only when nothing
 /// else does), and the most
 /// specific code wins when codes nest (PayPal's `details[].issue`, a string
-/// `reason` over a numeric `code` as Kubernetes' `Status` has). Field
+/// `reason` over a numeric `code` as Kubernetes' `Status` has, Supabase
+/// Auth's `error_code`). Field
 /// errors come from a `details` list or map of fields to lists (Zendesk's
 /// `{"requester": [{"description"}]}`), Kubernetes' `details.causes`,
 /// Okta's `errorCauses` (whose `"login: already exists"` summaries name
@@ -64,10 +65,11 @@ impl Dialect for FlatError {
             .or_else(|| code_in(object, CODE_KEYS))
             .or_else(|| sys_code(object))
             .or_else(|| code_in(object, FALLBACK_CODE_KEYS));
-        // A numeric code repeats the status; a string `reason` names the error.
+        // A numeric code repeats the status; a string `error_code`
+        // (Supabase Auth's) or `reason` (Kubernetes') names the error.
         if code.as_deref().is_some_and(is_number) {
-            let reason = object.get("reason").and_then(text);
-            code = reason.filter(|reason| is_identifier(reason)).or(code);
+            let named = |key: &str| object.get(key).and_then(text).filter(|c| is_identifier(c));
+            code = named("error_code").or_else(|| named("reason")).or(code);
         }
         // Kraken lists its errors: `{"error": ["EAPI:Rate limit exceeded"]}`.
         if let Some(error) = message_in(object, &["error"]) {
