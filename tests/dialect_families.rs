@@ -640,6 +640,10 @@ const FAMILIES: &[Row] = &[
     // status, `error_code` the documented code, `msg` the text). Was the code "422", "429".
     row("Supabase Auth 422", 422, r#"{"code":422,"error_code":"weak_password","msg":"Password should be at least 6 characters.","weak_password":{"reasons":["length"]}}"#, Validation, Some("weak_password"), "Password should be at least 6 characters.", false),
     row("Supabase Auth 429", 429, r#"{"code":429,"error_code":"over_email_send_rate_limit","msg":"email rate limit exceeded"}"#, RateLimited, Some("over_email_send_rate_limit"), "email rate limit exceeded", true),
+    // Zuora v1 API, "Error codes" (developer.zuora.com/docs/guides/error-codes): "The reasons field
+    // contains the actual error code and message pair". Was no code and the fallback's
+    // "Bad Request: ..." message.
+    row("Zuora 53100320", 400, r#"{"success":false,"processId":"CBCFED6580B4E076","reasons":[{"code":53100320,"message":"'termType' value should be one of: TERMED, EVERGREEN"}]}"#, BadRequest, Some("53100320"), "'termType' value should be one of: TERMED, EVERGREEN", false),
 ];
 
 fn check(rows: &[Row]) {

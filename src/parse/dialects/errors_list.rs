@@ -19,8 +19,9 @@ use serde_json::{Map, Value};
 /// - `errors` as an object mapping fields to messages (Rails, ASP.NET);
 /// - `errors` as a string or an array of strings (Shopify);
 /// - FastAPI's `detail` array (`[{"loc", "msg", "type"}]`), Atlassian's
-///   `errorMessages` and the Berlin Group's (NextGenPSD2) `tppMessages`
-///   (`[{"category", "code", "text"}]`).
+///   `errorMessages`, the Berlin Group's (NextGenPSD2) `tppMessages`
+///   (`[{"category", "code", "text"}]`) and Zuora's `reasons` (`[{"code",
+///   "message"}]`).
 ///
 /// The message is a top-level `message` when there is one (GitHub), else
 /// the first entry's, with "(and N more)" when there are several. The code
@@ -43,7 +44,7 @@ impl Dialect for ErrorsList {
         let wrapped = wrapper.and_then(|wrapper| wrapper.get("Error"));
         // FastAPI's `detail` list, last.
         let detail = object.get("detail").filter(|v| v.is_array());
-        let list = ["errors", "errorMessages", "tppMessages"]
+        let list = ["errors", "errorMessages", "tppMessages", "reasons"]
             .iter()
             .map(|key| object.get(*key))
             .chain([wrapped, detail])
