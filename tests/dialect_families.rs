@@ -608,6 +608,42 @@ const FAMILIES: &[Row] = &[
     row("Trello key limit", 429, r#"{"error":"API_KEY_LIMIT_EXCEEDED","message":"Rate limit exceeded"}"#, RateLimited, Some("API_KEY_LIMIT_EXCEEDED"), "Rate limit exceeded", true),
     // Tencent Cloud, error response sample (tencentcloud.com/document/api/214/11603).
     row("Tencent Cloud", 400, r#"{"code":"5100","message":"(100004) incorrect projectId"}"#, BadRequest, Some("5100"), "(100004) incorrect projectId", false),
+    // Xero, "HTTP response codes and errors" (developer.xero.com/documentation/api/http-response-codes):
+    // a 400 `ValidationException` (`Type`, the exception's name) whose `Message` only says that
+    // validation failed; the cause is in `Elements[].ValidationErrors[].Message` (the body as
+    // Xero's XeroAPI/Xero-OpenAPI issue #461 quotes it). Was no code and the generic message.
+    row("Xero 400 ValidationException", 400, r#"{"ErrorNumber":10,"Type":"ValidationException","Message":"A validation exception occurred","Elements":[{"ContactID":"00000000-0000-0000-0000-000000000000","ValidationErrors":[{"Message":"Email address must be valid."}]}]}"#, BadRequest, Some("ValidationException"), "Email address must be valid.", false),
+    // SurveyMonkey API v3, "Error Codes" (api.surveymonkey.com/v3/docs; SurveyMonkey/public_api_docs,
+    // includes/_overview.md): `error.id` is the table's "Error Code". Was no code.
+    row("SurveyMonkey 1014", 403, r#"{"error":{"id":"1014","name":"Permission Error","docs":"https://developer.surveymonkey.com/api/v3/#error-codes","message":"Permission has not been granted by the user to make this request.","http_status_code":403}}"#, Forbidden, Some("1014"), "Permission has not been granted by the user to make this request.", false),
+    row("SurveyMonkey 1050", 500, r#"{"error":{"docs":"https://developer.surveymonkey.com/api/v3/#error-codes","message":"Oh bananas! We couldn’t process your request.","id":"1050","name":"Internal Server Error","http_status_code":500}}"#, Server, Some("1050"), "Oh bananas! We couldn’t process your request.", true),
+    // Gusto, "Errors" and "Error Categories" (docs.gusto.com/embedded-payroll/docs/errors): `category`
+    // "specifies the type of error" for "custom error handling"; `error_key` "identifies the
+    // attribute/parameter related to the error" (`base` and `request` name no attribute). Was no
+    // code and no field errors.
+    Row { fields: &[("first_name", "First name is required"), ("date_of_birth", "Date of birth is not a valid date")],
+        ..row("Gusto 422 attributes", 422, r#"{"errors":[{"error_key":"first_name","category":"invalid_attribute_value","message":"First name is required"},{"error_key":"date_of_birth","category":"invalid_attribute_value","message":"Date of birth is not a valid date"}]}"#, Validation, Some("invalid_attribute_value"), "First name is required (and 1 more)", false) },
+    row("Gusto 422 base", 422, r#"{"errors":[{"error_key":"base","category":"payroll_blocker","message":"Company or employee address could not be verified. Please ensure all addresses are valid.","metadata":{"key":"geocode_error"}}]}"#, Validation, Some("payroll_blocker"), "Company or employee address could not be verified. Please ensure all addresses are valid.", false),
+    row("Gusto 500", 500, r#"{"errors":[{"error_key":"request","category":"internal_error","message":"An unexpected error has occurred."}]}"#, Server, Some("internal_error"), "An unexpected error has occurred.", true),
+    // Stability AI REST API reference, v2beta (platform.stability.ai/docs/api-reference; its OpenAPI
+    // schema, as the clients generated from it quote it): `name` is the "short-hand name for an
+    // error, useful for discriminating between errors with the same status code", `errors` "one or
+    // more error messages", `id` the occurrence's. Was no code.
+    row("Stability 400", 400, r#"{"id":"a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4","name":"bad_request","errors":["some-field: is required"]}"#, BadRequest, Some("bad_request"), "some-field: is required", false),
+    row("Stability 403 content_moderation", 403, r#"{"id":"ed14db44362126aab3cbd25cca51ffe3","name":"content_moderation","errors":["Your request was flagged by our content moderation system, as a result your request was denied and you were not charged."]}"#, Forbidden, Some("content_moderation"), "Your request was flagged by our content moderation system, as a result your request was denied and you were not charged.", false),
+    // Dailymotion API v2, "API Errors" (developers.dailymotion.com/v2/reference/api-errors): `details`
+    // is "structured additional context" whose shape depends on the code, not a map of fields to
+    // messages. Was four field errors ("object_id: x1", ...).
+    row("Dailymotion v2 404", 404, r#"{"error":{"code":"RESOURCE_NOT_FOUND","message":"Video with ID 'x1' not found.","correlation_id":"550e8400-e29b-41d4-a716-446655440000","details":{"object_id":"x1","reason":"object_not_found","object_type":"Video","param":"id"},"documentation_url":"https://developers.dailymotion.com/reference/api-errors"}}"#, NotFound, Some("RESOURCE_NOT_FOUND"), "Video with ID 'x1' not found.", false),
+    // Supabase Auth, "Error Codes" (supabase.com/docs/guides/auth/debugging/error-codes), as its
+    // server writes them (supabase/auth, internal/api/apierrors/apierrors.go: `code` is the HTTP
+    // status, `error_code` the documented code, `msg` the text). Was the code "422", "429".
+    row("Supabase Auth 422", 422, r#"{"code":422,"error_code":"weak_password","msg":"Password should be at least 6 characters.","weak_password":{"reasons":["length"]}}"#, Validation, Some("weak_password"), "Password should be at least 6 characters.", false),
+    row("Supabase Auth 429", 429, r#"{"code":429,"error_code":"over_email_send_rate_limit","msg":"email rate limit exceeded"}"#, RateLimited, Some("over_email_send_rate_limit"), "email rate limit exceeded", true),
+    // Zuora v1 API, "Error codes" (developer.zuora.com/docs/guides/error-codes): "The reasons field
+    // contains the actual error code and message pair". Was no code and the fallback's
+    // "Bad Request: ..." message.
+    row("Zuora 53100320", 400, r#"{"success":false,"processId":"CBCFED6580B4E076","reasons":[{"code":53100320,"message":"'termType' value should be one of: TERMED, EVERGREEN"}]}"#, BadRequest, Some("53100320"), "'termType' value should be one of: TERMED, EVERGREEN", false),
 ];
 
 fn check(rows: &[Row]) {

@@ -115,7 +115,7 @@ impl RootKeys {
             "type" => Self::TYPE,
             "error_description" => Self::ERROR_DESCRIPTION,
             "errors" | "Errors" | "Fault" => Self::ERRORS,
-            "errorMessages" | "tppMessages" => Self::ERROR_MESSAGES,
+            "errorMessages" | "tppMessages" | "reasons" => Self::ERROR_MESSAGES,
             "status" if value.is_object() => Self::STATUS | Self::ERROR_OBJECT,
             "requestError" if value.is_object() => Self::ERROR_OBJECT,
             "status" => Self::STATUS,

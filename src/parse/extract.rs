@@ -58,6 +58,8 @@ pub(crate) const CODE_KEYS: &[&str] = &[
     "__type",
     "name",
     "type",
+    // Xero's `Type` (`ValidationException`).
+    "Type",
     "error_type",
 ];
 
@@ -299,6 +301,8 @@ const FIELD_KEYS: &[&str] = &[
     "location",
     "propertyref",
     "in",
+    // Gusto's `error_key` ("identifies the attribute/parameter").
+    "error_key",
 ];
 
 /// Keys under which an entry says what is wrong with its field.
@@ -348,10 +352,15 @@ pub(crate) fn field_errors(value: &Value) -> Vec<FieldError> {
 }
 
 /// The [`field_errors`] under each of `keys` the object holds, in the
-/// keys' order.
+/// keys' order. An object under `details` is read only when it maps
+/// fields to lists (Zendesk's); any other is data, not field errors
+/// (Kubernetes' `Status` details; Dailymotion's "structured additional
+/// context", `{"object_id", "reason", "param"}`).
 pub(crate) fn field_errors_under(object: &Map<String, Value>, keys: &[&str]) -> Vec<FieldError> {
-    let lists = keys.iter().filter_map(|key| object.get(*key));
-    lists.flat_map(field_errors).collect()
+    let fields = |m: &Map<String, Value>| m.values().all(Value::is_array);
+    let listed = |v: &&Value| v.as_object().is_none_or(fields);
+    let get = |key: &&str| object.get(*key).filter(|v| *key != "details" || listed(v));
+    keys.iter().filter_map(get).flat_map(field_errors).collect()
 }
 
 /// One walk over a field-error tree, bounded in entries visited
@@ -388,8 +397,9 @@ impl Walk {
                         continue;
                     }
                     // A pointer to the whole request (`/`, Telnyx's "request-level
-                    // errors") names no field.
-                    let named = field_name(object).filter(|name| !name.is_empty());
+                    // errors") names no field, nor do Gusto's `base` and `request`.
+                    let named = field_name(object)
+                        .filter(|name| !matches!(name.as_ref(), "" | "base" | "request"));
                     let field = match (prefix.is_empty(), named) {
                         (true, None) => continue,
                         // Already a fixed point of `join`'s bounding.

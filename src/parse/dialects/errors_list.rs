@@ -19,14 +19,15 @@ use serde_json::{Map, Value};
 /// - `errors` as an object mapping fields to messages (Rails, ASP.NET);
 /// - `errors` as a string or an array of strings (Shopify);
 /// - FastAPI's `detail` array (`[{"loc", "msg", "type"}]`), Atlassian's
-///   `errorMessages` and the Berlin Group's (NextGenPSD2) `tppMessages`
-///   (`[{"category", "code", "text"}]`).
+///   `errorMessages`, the Berlin Group's (NextGenPSD2) `tppMessages`
+///   (`[{"category", "code", "text"}]`) and Zuora's `reasons` (`[{"code",
+///   "message"}]`).
 ///
 /// The message is a top-level `message` when there is one (GitHub), else
 /// the first entry's, with "(and N more)" when there are several. The code
-/// is a top-level one, else the first entry's (`code`, an identifier
+/// is a top-level one (Stability AI's `name`), else the first entry's (`code`, an identifier
 /// `error` as Companies House sends, eBay's numeric `errorId`, GraphQL's
-/// `extensions.code`, FastAPI's `type`), else the body's category
+/// `extensions.code`, FastAPI's `type`, Gusto's `category`), else the body's category
 /// (HubSpot's `category`). The first entry's `meta.retryable` (Telnyx)
 /// is the body's verdict: `true` [`Transient`](super::super::BodyVerdict::Transient),
 /// `false` [`ClientFault`](super::super::BodyVerdict::ClientFault).
@@ -43,7 +44,7 @@ impl Dialect for ErrorsList {
         let wrapped = wrapper.and_then(|wrapper| wrapper.get("Error"));
         // FastAPI's `detail` list, last.
         let detail = object.get("detail").filter(|v| v.is_array());
-        let list = ["errors", "errorMessages", "tppMessages"]
+        let list = ["errors", "errorMessages", "tppMessages", "reasons"]
             .iter()
             .map(|key| object.get(*key))
             .chain([wrapped, detail])
@@ -56,7 +57,8 @@ impl Dialect for ErrorsList {
         let message =
             message_in(object, &message_keys).or_else(|| first_message(list, first, entries.len()));
 
-        let code = code_in(object, &["code", "error_code", "errorCode"])
+        // Stability AI's `name` (`bad_request`) too.
+        let code = code_in(object, &["code", "error_code", "errorCode", "name"])
             .or_else(|| object.get("error").and_then(code))
             .or_else(|| first.and_then(entry_code))
             .or_else(|| code_in(object, FALLBACK_CODE_KEYS));
@@ -113,6 +115,6 @@ fn entry_code(entry: &Map<String, Value>) -> Option<String> {
         // elsewhere may name the occurrence, not the condition.
         .or_else(|| code(entry.get("errorId").filter(|id| id.is_number())?))
         .or_else(|| code_in(entry.get("extensions")?.as_object()?, &["code"]))
-        // Mastercard's `ReasonCode`.
-        .or_else(|| code_in(entry, &["ReasonCode", "type", "id"]))
+        // Mastercard's `ReasonCode`, Gusto's `category`.
+        .or_else(|| code_in(entry, &["ReasonCode", "type", "category", "id"]))
 }

@@ -2,9 +2,9 @@
 
 use super::super::dialect::RootKeys;
 use super::super::extract::{
-    code, code_in, field_errors, is_identifier, is_number, message_in, named_field, nested_code,
-    one_line, substitute, text, CODE_KEYS, FALLBACK_CODE_KEYS, MAX_CODE_CHARS, MAX_FIELD_ERRORS,
-    MAX_VISITED, MESSAGE_KEYS,
+    code, code_in, field_errors, field_errors_under, is_identifier, is_number, message_in,
+    named_field, nested_code, one_line, substitute, text, CODE_KEYS, FALLBACK_CODE_KEYS,
+    MAX_CODE_CHARS, MAX_FIELD_ERRORS, MAX_VISITED, MESSAGE_KEYS,
 };
 use super::super::{Dialect, DialectInput, ErrorFields};
 use crate::FieldError;
@@ -27,7 +27,8 @@ use serde_json::{Map, Value};
 ///   "errorType" | "category"}` (HubSpot), `{"sys": {"type": "Error", "id"},
 ///   "message"}` (Contentful: `sys.id` is the code), `{"status": "0",
 ///   "message": "NOTOK", "result": "Max rate limit reached"}` (Etherscan:
-///   the cause in `result`, the status word the code);
+///   the cause in `result`, the status word the code), `{"Type",
+///   "Message", "Elements"}` (Xero: the first `ValidationErrors` message);
 /// - GitLab's `message` object: `{"message": {"error": "..."}}`, or a map
 ///   of fields (and embedded entities) to messages, `{"message": {"bio":
 ///   ["is too long"]}}`, which gives field errors and, from the first, the
@@ -37,7 +38,8 @@ use serde_json::{Map, Value};
 /// HubSpot's `category` or `errorType`, or Heroku's `id`, only when nothing
 /// else does), and the most
 /// specific code wins when codes nest (PayPal's `details[].issue`, a string
-/// `reason` over a numeric `code` as Kubernetes' `Status` has). Field
+/// `reason` over a numeric `code` as Kubernetes' `Status` has, Supabase
+/// Auth's `error_code`). Field
 /// errors come from a `details` list or map of fields to lists (Zendesk's
 /// `{"requester": [{"description"}]}`), Kubernetes' `details.causes`,
 /// Okta's `errorCauses` (whose `"login: already exists"` summaries name
@@ -63,10 +65,11 @@ impl Dialect for FlatError {
             .or_else(|| code_in(object, CODE_KEYS))
             .or_else(|| sys_code(object))
             .or_else(|| code_in(object, FALLBACK_CODE_KEYS));
-        // A numeric code repeats the status; a string `reason` names the error.
+        // A numeric code repeats the status; a string `error_code`
+        // (Supabase Auth's) or `reason` (Kubernetes') names the error.
         if code.as_deref().is_some_and(is_number) {
-            let reason = object.get("reason").and_then(text);
-            code = reason.filter(|reason| is_identifier(reason)).or(code);
+            let named = |key: &str| object.get(key).and_then(text).filter(|c| is_identifier(c));
+            code = named("error_code").or_else(|| named("reason")).or(code);
         }
         // Kraken lists its errors: `{"error": ["EAPI:Rate limit exceeded"]}`.
         if let Some(error) = message_in(object, &["error"]) {
@@ -78,8 +81,9 @@ impl Dialect for FlatError {
                 message = Some(error);
             }
         }
-        // An envelope whose `status` is `0` names its cause in `result`.
-        if let Some(cause) = status_zero_cause(object, message.as_deref()) {
+        // An envelope whose `status` is `0` names its cause in `result`,
+        // Xero's validation failure in its `Elements`.
+        if let Some(cause) = hidden_cause(object, message.as_deref()) {
             code = code.or(message.take());
             message = Some(cause);
         }
@@ -104,15 +108,8 @@ impl Dialect for FlatError {
         errors.extend(params.map_or_else(Vec::new, field_errors));
         errors.extend(named_field(object, message.as_deref()));
         if input.has_any(RootKeys::DETAILS | RootKeys::ERROR_CAUSES | RootKeys::VALIDATION_ERRORS) {
-            // Lists, and maps of fields to lists (Zendesk's `details`); any
-            // other object under `details` is data (Kubernetes' Status).
-            let listed = |v: &&Value| {
-                v.as_object()
-                    .map_or(v.is_array(), |m| m.values().all(Value::is_array))
-            };
-            let lists = ["details", "errorCauses", "validation_errors"]
-                .map(|key| object.get(key).filter(listed));
-            errors.extend(lists.into_iter().flatten().flat_map(field_errors));
+            let lists = ["details", "errorCauses", "validation_errors"];
+            errors.extend(field_errors_under(object, &lists));
             let causes = object.get("details").and_then(|d| d.get("causes"));
             errors.extend(causes.into_iter().flat_map(field_errors));
             if let Some(causes) = object.get("errorCauses").and_then(Value::as_array) {
@@ -129,17 +126,23 @@ impl Dialect for FlatError {
 /// error under the result field" (docs.etherscan.io, "Common Error
 /// Messages"; the explorers built on its API answer alike), `message`
 /// being a status word: `{"status": "0", "message": "NOTOK", "result":
-/// "Max rate limit reached"}`. That word becomes the code.
-fn status_zero_cause(object: &Map<String, Value>, word: Option<&str>) -> Option<String> {
-    let zero = match object.get("status")? {
-        Value::String(status) => status == "0",
-        Value::Number(status) => status.as_u64() == Some(0),
+/// "Max rate limit reached"}`. That word becomes the code. Or Xero's
+/// first validation error: its `ValidationException`'s `Message` says only
+/// "A validation exception occurred", the causes are in
+/// `Elements[].ValidationErrors[].Message` (developer.xero.com, "HTTP
+/// response codes and errors").
+fn hidden_cause(object: &Map<String, Value>, word: Option<&str>) -> Option<String> {
+    let elements = object.get("Elements").and_then(Value::as_array).into_iter();
+    let first = |e: &Value| e.pointer("/ValidationErrors/0/Message").and_then(text);
+    let zero = match object.get("status") {
+        Some(Value::String(status)) => status == "0",
+        Some(Value::Number(status)) => status.as_u64() == Some(0),
         _ => false,
     };
-    let result = object
-        .get("result")
-        .filter(|_| zero && word.is_some_and(is_identifier));
-    result.and_then(text).filter(|cause| !is_number(cause))
+    let gate = |_: &&Value| zero && word.is_some_and(is_identifier);
+    let result = object.get("result").filter(gate).and_then(text);
+    let xero = elements.flatten().take(MAX_VISITED).find_map(first);
+    xero.or(result.filter(|cause| !is_number(cause)))
 }
 
 /// Contentful's code: `{"sys": {"type": "Error", "id": "RateLimitExceeded"}}`

@@ -2,7 +2,7 @@
 
 use super::super::dialect::RootKeys;
 use super::super::extract::{
-    code, code_in, field_errors_under, message_in, named_field, nested_code, substitute,
+    code, code_in, field_errors_under, is_number, message_in, named_field, nested_code, substitute,
     MESSAGE_KEYS,
 };
 use super::super::{BodyVerdict, Dialect, DialectInput, ErrorFields};
@@ -22,7 +22,8 @@ use serde_json::{Map, Value};
 /// The code prefers a string over a number, because a numeric `code` in
 /// these bodies usually repeats the HTTP status while a string names the
 /// error: a string `code`, then `status` (Google's `"RESOURCE_EXHAUSTED"`),
-/// then `type`, then the numeric `code` stringified (`"404"`). Field errors
+/// then `type`, then the numeric `code` stringified (`"404"`), then a
+/// numeric `id` (SurveyMonkey's `"1014"`). Field errors
 /// come from `details` (Google's `BadRequest.fieldViolations`, Azure's
 /// `target`), `errors` (Google's older `{"location", "message"}` list),
 /// Recurly's `params` and Stripe's `param` (Razorpay's `field`). When codes
@@ -74,7 +75,10 @@ impl Dialect for NestedError {
         let code = message_id
             .or_else(|| nested_code(error))
             .or(string_code)
-            .or_else(|| code_in(error, &["code", "error_code", "status"]));
+            .or_else(|| code_in(error, &["code", "error_code", "status"]))
+            // SurveyMonkey's `id` ("1014") is its error code; a word or a
+            // UUID there names the occurrence.
+            .or_else(|| error.get("id").and_then(code).filter(|id| is_number(id)));
         let mut errors = field_errors_under(error, &["details", "errors", "params"]);
         errors.extend(named_field(error, message.as_deref()));
         let fields = ErrorFields::of(code, message, errors);
