@@ -7,6 +7,7 @@
 use http::{header::HOST, Extensions, HeaderMap, HeaderValue, Method, Request, Uri};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 /// The one hash of scopes: 64-bit FNV-1a over `value`'s bytes.
 ///
@@ -102,9 +103,24 @@ pub(crate) fn authority_digest(authority: &[u8], partition: Option<u64>) -> u64 
     hasher.finish()
 }
 
-/// The scope key of `request` with `partition` (already a [`digest`]).
-pub(crate) fn key(request: &ScopeRequest<'_>, partition: Option<u64>) -> u64 {
-    authority_digest(request.authority(), partition)
+/// A layer's partition: the value of a request, already a [`digest`].
+pub(crate) type PartitionFn = dyn Fn(&ScopeRequest<'_>) -> Option<u64> + Send + Sync;
+
+/// The `partition(f)` of every layer that keeps per-scope state: `f`, its
+/// value hashed as soon as it returns, before anything keeps, stores or
+/// logs it.
+pub(crate) fn partition<F, K>(f: F) -> Arc<PartitionFn>
+where
+    F: Fn(&ScopeRequest<'_>) -> Option<K> + Send + Sync + 'static,
+    K: AsRef<[u8]>,
+{
+    Arc::new(move |request| f(request).map(|value| digest(&value)))
+}
+
+/// The scope key of `request`: its authority, split by `partition` (when
+/// the layer has one and it names a value for this request).
+pub(crate) fn key(request: &ScopeRequest<'_>, partition: Option<&PartitionFn>) -> u64 {
+    authority_digest(request.authority(), partition.and_then(|f| f(request)))
 }
 
 /// What a `partition` (or `cost`) closure sees of a request: method, URI,
@@ -177,7 +193,7 @@ mod tests {
     fn scopes_are_the_authority_without_userinfo_and_split_by_partition() {
         let key_of = |uri: &str, partition| {
             let request = Request::get(uri).body(()).unwrap();
-            key(&ScopeRequest::new(&request), partition)
+            authority_digest(ScopeRequest::new(&request).authority(), partition)
         };
         let base = key_of("https://api.example.com/a", None);
         assert_eq!(base, key_of("https://u:secret@api.example.com/b?x=1", None));
@@ -209,5 +225,13 @@ mod tests {
         let shouted = Request::get("/x").header("host", "API.EXAMPLE.COM");
         let shouted = shouted.body(()).unwrap();
         assert_eq!(base, key(&ScopeRequest::new(&shouted), None));
+        // A layer's partition: its value hashed into the documented key;
+        // `None` leaves the request in its authority's scope.
+        let tenant = partition(|r| r.headers().get("x-tenant").cloned());
+        let tagged = Request::get("https://api.example.com/a").header("x-tenant", "k1");
+        let tagged = tagged.body(()).unwrap();
+        let split = key_of("https://api.example.com/a", Some(digest("k1")));
+        assert_eq!(split, key(&ScopeRequest::new(&tagged), Some(&*tenant)));
+        assert_eq!(base, key(&ScopeRequest::new(&relative), Some(&*tenant)));
     }
 }

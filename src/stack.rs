@@ -28,6 +28,13 @@
 //! auth layer does when it sets the credential: then the parse layer keeps
 //! its own record).
 //!
+//! **One partition, set on each layer.** The stack has no partition of
+//! its own: the breaker, quota and hedge layers each take one
+//! (`.partition(f)`, one signature) and key their state by it. Give all
+//! three the same closure (a tenant header, say): a hedge layer left
+//! unsplit lets one tenant's 429 or `Retry-After` stop every tenant's
+//! hedges, and learns one latency percentile for all of them.
+//!
 //! [`ApiErrors<S, L>`](ApiErrors) names the service the layer makes, so it
 //! can live in a struct or in axum state.
 //!

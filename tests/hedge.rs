@@ -543,6 +543,107 @@ async fn a_post_without_a_key_is_never_hedged() {
     assert_eq!(count.load(Ordering::SeqCst), 1);
 }
 
+/// A server for two tenants (`x-tenant: a` or `b`): tenant `a` is
+/// answered `a_answer` after 1 ms; tenant `b`'s first request takes
+/// `b_first` ms, its others 5 ms. Returns the requests of `b` received.
+async fn two_tenants(
+    a_answer: (u16, Option<&'static str>),
+    b_first: u64,
+) -> (SocketAddr, Arc<AtomicU32>) {
+    let b_count = Arc::new(AtomicU32::new(0));
+    let seen = b_count.clone();
+    let addr = support::serve(move |req| {
+        let tenant_b = req.headers().get("x-tenant").is_some_and(|v| v == "b");
+        let n = if tenant_b {
+            seen.fetch_add(1, Ordering::SeqCst)
+        } else {
+            u32::MAX
+        };
+        async move {
+            if !tenant_b {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                let headers: Vec<_> = a_answer.1.map(|v| ("retry-after", v)).into_iter().collect();
+                return support::response(a_answer.0, &headers, "{}");
+            }
+            tokio::time::sleep(Duration::from_millis(if n == 0 { b_first } else { 5 })).await;
+            support::response(200, &[], "{}")
+        }
+    })
+    .await;
+    (addr, b_count)
+}
+
+fn tenant_get(addr: SocketAddr, tenant: &str) -> Request<Full<Bytes>> {
+    let mut request = get(addr);
+    request
+        .headers_mut()
+        .insert("x-tenant", tenant.parse().unwrap());
+    request
+}
+
+/// Partitioned by the tenant header, as the breaker's and the quota's
+/// `partition`.
+fn by_tenant(layer: HedgeLayer) -> HedgeLayer {
+    layer.partition(|request| request.headers().get("x-tenant").cloned())
+}
+
+/// Issue 26: hedging's cooldown is "learned per scope", and a scope is
+/// "the authority by default, or a partition" (hedge module docs, as the
+/// breaker's). Tenant A's 429 with `Retry-After` (RFC 9110 §10.2.3, RFC
+/// 6585 §4) cools A's scope only when the layer is partitioned by tenant:
+/// tenant B's slow call is still hedged. Unpartitioned, as before, the
+/// whole authority cools and B's call runs its slow course unhedged.
+#[tokio::test(start_paused = true)]
+async fn a_tenants_429_cools_only_its_own_partition() {
+    for (partitioned, b_sends, b_took) in [(false, 1, 1000), (true, 2, 25)] {
+        let (addr, b_count) = two_tenants((429, Some("30")), 1000).await;
+        let layer = HedgeLayer::fixed(Duration::from_millis(20)).no_budget();
+        let client = hedged(if partitioned { by_tenant(layer) } else { layer });
+        let error = client
+            .clone()
+            .oneshot(tenant_get(addr, "a"))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::RateLimited);
+        let started = Instant::now();
+        client.clone().oneshot(tenant_get(addr, "b")).await.unwrap();
+        let took = started.elapsed();
+        assert_eq!(
+            took,
+            Duration::from_millis(b_took),
+            "partitioned: {partitioned}"
+        );
+        assert_eq!(
+            b_count.load(Ordering::SeqCst),
+            b_sends,
+            "partitioned: {partitioned}"
+        );
+    }
+}
+
+/// Issue 26: "a latency percentile learned per scope". Tenant A's answers
+/// teach a p95 (A's own); tenant B has taught nothing yet,
+/// so, partitioned, B's slow call is not hedged on A's latencies (fewer
+/// than `learning`'s samples in B's scope); unpartitioned it is, at A's p95.
+#[tokio::test(start_paused = true)]
+async fn one_tenants_latencies_set_no_other_tenants_delay_when_partitioned() {
+    for (partitioned, b_sends) in [(false, 2), (true, 1)] {
+        let (addr, b_count) = two_tenants((200, None), 1000).await;
+        let layer = HedgeLayer::percentile(0.95).no_budget();
+        let layer = layer.learning(5, Duration::from_millis(1));
+        let client = hedged(if partitioned { by_tenant(layer) } else { layer });
+        for _ in 0..10 {
+            client.clone().oneshot(tenant_get(addr, "a")).await.unwrap();
+        }
+        client.clone().oneshot(tenant_get(addr, "b")).await.unwrap();
+        assert_eq!(
+            b_count.load(Ordering::SeqCst),
+            b_sends,
+            "partitioned: {partitioned}"
+        );
+    }
+}
+
 /// The layer, its service and its future are what a stack needs them to
 /// be: `Send + Sync + Clone` layers and services, `Send` futures.
 #[test]

@@ -3,14 +3,12 @@
 use super::state::{Circuits, Thresholds};
 use super::CircuitBreaker;
 use crate::fleet::OpeningStore;
-use crate::scope::{digest, ScopeRequest};
+use crate::scope::{PartitionFn, ScopeRequest};
 use crate::ErrorKind;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::Layer;
-
-pub(crate) type PartitionFn = dyn Fn(&ScopeRequest<'_>) -> Option<u64> + Send + Sync;
 
 /// The kinds counted by default: the ones that mean the upstream is unwell.
 pub const DEFAULT_COUNTED: [ErrorKind; 5] = [
@@ -181,9 +179,7 @@ impl CircuitBreakerLayer {
         F: Fn(&ScopeRequest<'_>) -> Option<K> + Send + Sync + 'static,
         K: AsRef<[u8]>,
     {
-        // Hashed here, before anything keeps it.
-        let hashed = move |request: &ScopeRequest<'_>| f(request).map(|value| digest(&value));
-        Arc::make_mut(&mut self.config).partition = Some(Arc::new(hashed));
+        Arc::make_mut(&mut self.config).partition = Some(crate::scope::partition(f));
         self
     }
 }

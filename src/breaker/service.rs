@@ -71,8 +71,7 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let config = &self.config;
         let view = ScopeRequest::new(&request);
-        let partition = config.partition.as_ref().and_then(|f| f(&view));
-        let key = crate::scope::key(&view, partition);
+        let key = crate::scope::key(&view, config.partition.as_deref());
         let label = || label_of(&view);
         let now = Instant::now();
         // A request that names no server (a tonic `Channel`'s: its origin

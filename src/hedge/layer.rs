@@ -4,6 +4,7 @@ use super::learn::{Delay, Scopes};
 use super::Hedge;
 use crate::budget::{RetryBudget, SharedBudget};
 use crate::replay::DEFAULT_MAX_REPLAY;
+use crate::scope::{PartitionFn, ScopeRequest};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,7 @@ pub(crate) struct Config {
     budget_chosen: bool,
     pub(crate) max_replay: usize,
     pub(crate) scopes: Arc<Scopes>,
+    pub(crate) partition: Option<Arc<PartitionFn>>,
     /// Where hedges sent, won and cancelled are reported.
     pub(crate) observer: crate::observe::Observer,
 }
@@ -30,6 +32,7 @@ impl fmt::Debug for Config {
             .field("delay", &self.delay)
             .field("budget", &self.budget.is_some())
             .field("max_replay", &self.max_replay)
+            .field("partition", &self.partition.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -58,7 +61,8 @@ impl HedgeLayer {
 
     /// A hedge when the first attempt is slower than the `p` quantile of
     /// the scope's answers (0.95: slower than 95 % of them), learned per
-    /// authority in bounded memory. Until 20 answers are learned, calls
+    /// scope (the authority, or a [partition](Self::partition) of it) in
+    /// bounded memory. Until 20 answers are learned, calls
     /// are not hedged; the delay is never under 1 ms.
     ///
     /// # Panics
@@ -84,6 +88,7 @@ impl HedgeLayer {
             budget_chosen: false,
             max_replay: DEFAULT_MAX_REPLAY,
             scopes: Arc::default(),
+            partition: None,
             observer: crate::observe::Observer::new(),
         });
         HedgeLayer { config }
@@ -141,6 +146,21 @@ impl HedgeLayer {
         /// attempt only): give it the retry layer's handle.
         #[cfg(feature = "opentelemetry")]
         pub fn metrics(metrics: crate::metrics::Metrics) |c| c.observer = metrics.into();
+    }
+
+    /// One scope per value of the request (a tenant, a GitHub resource),
+    /// within each authority, as the breaker's and the quota's
+    /// `partition`: each learns its own latencies and its own cooldowns
+    /// (one tenant's 429 holds no other tenant's hedges). `None` leaves a
+    /// request in its authority's scope. The value is hashed as soon as
+    /// the closure returns.
+    pub fn partition<F, K>(mut self, f: F) -> Self
+    where
+        F: Fn(&ScopeRequest<'_>) -> Option<K> + Send + Sync + 'static,
+        K: AsRef<[u8]>,
+    {
+        Arc::make_mut(&mut self.config).partition = Some(crate::scope::partition(f));
+        self
     }
 }
 

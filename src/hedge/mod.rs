@@ -6,10 +6,17 @@
 //! once, and when it has not answered after a delay, sends it again; the
 //! first final answer wins, and the other attempt is dropped (cancelled).
 //! The delay is [fixed](HedgeLayer::fixed), or [learned](HedgeLayer::percentile)
-//! per authority as a percentile of its answers' latencies (p95: a call
+//! per scope as a percentile of its answers' latencies (p95: a call
 //! slower than 95 % of them is hedged), in bounded memory. This cuts the
 //! long tail: a call that happens to hit a slow server or a lost packet is
 //! answered by its twin.
+//!
+//! Scopes are the breaker's: the authority by default, or a
+//! [`partition`](HedgeLayer::partition) of it (a tenant, a GitHub
+//! resource). Each scope learns its own latency percentile and its own
+//! cooldowns (below): partitioned by tenant, tenant A's 429 holds no
+//! hedge of tenant B's. Split the breaker or the quota by a partition and
+//! give the hedge layer the same one (see [the stack](crate::stack)).
 //!
 //! # Limits, and why
 //!

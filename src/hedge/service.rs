@@ -64,7 +64,7 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let config = &self.config;
-        let key = crate::scope::key(&ScopeRequest::new(&request), None);
+        let key = crate::scope::key(&ScopeRequest::new(&request), config.partition.as_deref());
         let (mut parts, body) = request.into_parts();
         let started = Instant::now();
         let call = Call {

@@ -3,12 +3,12 @@
 use super::scope::QuotaRequest;
 use super::{MemoryStore, Quota, QuotaStore};
 use crate::observe::Observer;
+use crate::scope::PartitionFn;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::Layer;
 
-pub(crate) type PartitionFn = dyn Fn(&QuotaRequest<'_>) -> Option<u64> + Send + Sync;
 pub(crate) type CostFn = dyn Fn(&QuotaRequest<'_>) -> u64 + Send + Sync;
 
 /// The default [`max_wait`](QuotaLayer::max_wait): 120 s, as the retry
@@ -72,11 +72,8 @@ macro_rules! quota_config_builders {
             F: Fn(&super::QuotaRequest<'_>) -> Option<K> + Send + Sync + 'static,
             K: AsRef<[u8]>,
         {
-            // Hashed here, before anything stores or logs it.
             let config = std::sync::Arc::make_mut(&mut self.config);
-            config.partition = Some(std::sync::Arc::new(move |request| {
-                f(request).map(|value| super::digest(&value))
-            }));
+            config.partition = Some(crate::scope::partition(f));
             self
         }
 
