@@ -120,7 +120,10 @@ where
 /// The scope key of `request`: its authority, split by `partition` (when
 /// the layer has one and it names a value for this request).
 pub(crate) fn key(request: &ScopeRequest<'_>, partition: Option<&PartitionFn>) -> u64 {
-    authority_digest(request.authority(), partition.and_then(|f| f(request)))
+    authority_digest(
+        authority(request.uri, request.headers),
+        partition.and_then(|f| f(request)),
+    )
 }
 
 /// What a `partition` (or `cost`) closure sees of a request: method, URI,
@@ -158,30 +161,45 @@ impl<'a> ScopeRequest<'a> {
         /// The extensions (a tenant a layer above put there, say).
         pub fn extensions -> &'a Extensions;
     }
+}
 
-    /// Host and port, from the URI (never its user-info, nor the port its
-    /// scheme implies: `https://h:443/` is `https://h/`, RFC 3986 §6.2.3),
-    /// else the `Host` header; empty when the request names neither.
-    pub(crate) fn authority(&self) -> &'a [u8] {
-        match self.uri.authority() {
-            Some(authority) => {
-                // Bytes: an authority is ASCII, and a few bytes long (a
-                // char pattern's search is set up for long texts).
-                let text = authority.as_str().as_bytes();
-                let host = text.rsplit(|byte| *byte == b'@').next().unwrap_or(text);
-                let implied: &[u8] = match self.uri.scheme_str() {
-                    Some("https") => b":443",
-                    Some("http") => b":80",
-                    _ => b"",
-                };
-                let host = host.strip_suffix(implied).unwrap_or(host);
-                host.strip_suffix(b":").unwrap_or(host)
-            }
-            None => self
-                .headers
-                .get(HOST)
-                .map_or(&[][..], HeaderValue::as_bytes),
-        }
+/// The one rule of "the server a request names", for scopes, breaker
+/// events and telemetry's `server.address` alike: host and port, from the
+/// URI (never its user-info, nor the port its scheme implies:
+/// `https://h:443/` is `https://h/`, RFC 3986 §6.2.3), else, for an
+/// origin-form URI (`/path`, as hyper's `client::conn` sends), the `Host`
+/// header (RFC 9110 §7.2); empty when the request names neither.
+pub(crate) fn authority<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> &'a [u8] {
+    // Bytes: an authority is ASCII, and a few bytes long (a char
+    // pattern's search is set up for long texts).
+    let text = match uri.authority() {
+        Some(authority) => authority.as_str().as_bytes(),
+        None => headers.get(HOST).map_or(&[][..], HeaderValue::as_bytes),
+    };
+    // (A `Host` has no user-info, RFC 9110 §7.2: stripped all the same.)
+    let host = text.rsplit(|byte| *byte == b'@').next().unwrap_or(text);
+    match split_port(host) {
+        (name, port) if port.is_none_or(|port| Some(port) == default_port(uri)) => name,
+        _ => host,
+    }
+}
+
+/// `authority` (without user-info) split into its host and its port, if
+/// it names one: after the last `:`, outside an IPv6 literal's brackets.
+pub(crate) fn split_port(authority: &[u8]) -> (&[u8], Option<u16>) {
+    let colon = authority.iter().rposition(|byte| *byte == b':');
+    let at = colon.filter(|at| !authority[*at..].contains(&b']'));
+    let port = at.and_then(|at| std::str::from_utf8(&authority[at + 1..]).ok()?.parse().ok());
+    (&authority[..at.unwrap_or(authority.len())], port)
+}
+
+/// The port a URI's scheme implies (RFC 9110 §4.2.1-2, RFC 6455 §3 for
+/// `ws`/`wss`).
+pub(crate) fn default_port(uri: &Uri) -> Option<u16> {
+    match uri.scheme_str() {
+        Some("https" | "wss") => Some(443),
+        Some("http" | "ws") => Some(80),
+        _ => None,
     }
 }
 
@@ -193,7 +211,7 @@ mod tests {
     fn scopes_are_the_authority_without_userinfo_and_split_by_partition() {
         let key_of = |uri: &str, partition| {
             let request = Request::get(uri).body(()).unwrap();
-            authority_digest(ScopeRequest::new(&request).authority(), partition)
+            authority_digest(authority(request.uri(), request.headers()), partition)
         };
         let base = key_of("https://api.example.com/a", None);
         assert_eq!(base, key_of("https://u:secret@api.example.com/b?x=1", None));

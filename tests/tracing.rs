@@ -1383,3 +1383,130 @@ mod one_request {
         assert_eq!(cancelled, 2, "{}", logs.text());
     }
 }
+
+/// hyper's low-level client (`hyper::client::conn`) sends origin-form
+/// requests: a URI `/path` and a `Host` header. OpenTelemetry's HTTP
+/// client span (semantic-conventions docs/http/http-spans.md, notes on
+/// `server.address` and `server.port`): outside absolute-form, they
+/// "SHOULD match the host component [port component] of the `Host`
+/// header"; both are Required, on the spans and on
+/// `http.client.request.duration`. `url.full` "SHOULD capture the absolute
+/// URL when it [...] can be reconstructed", its scheme unknown here: the
+/// same page's example `//localhost`. An IPv6 literal without brackets.
+#[cfg(feature = "opentelemetry")]
+mod origin_form {
+    use crate::captured_logs;
+    use crate::exported::{points, sdk, total};
+    use bytes::Bytes;
+    use http::Request;
+    use http_body_util::Full;
+    use hyper_util::rt::TokioIo;
+    use std::sync::Arc;
+    use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
+    use tower_api_errors::metrics::Metrics;
+    use tower_api_errors::retry::{ReplayBody, RetryLayer, RetryPolicy};
+    use tower_api_errors::{ErrorBodyParseLayer, StatusClassifierLayer};
+    use tracing_subscriber::fmt::format::FmtSpan;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn server_and_url_come_from_the_host_header() {
+        let addr =
+            crate::support::serve(|_| async { crate::support::response(200, &[], "{}") }).await;
+        let port = addr.port().to_string();
+        let here = format!("127.0.0.1:{port}");
+        // (Host, server.address, server.port, url.full's authority)
+        let rows = [
+            (
+                here.as_str(),
+                "127.0.0.1",
+                Some(port.as_str()),
+                here.as_str(),
+            ),
+            ("[::1]:8080", "::1", Some("8080"), "[::1]:8080"),
+            ("API.test", "API.test", None, "API.test"),
+            // No user-info in a `Host` (RFC 9110 §7.2); one sent anyway is
+            // shown nowhere.
+            (
+                "u:s3cr3t-pass@api.test:8080",
+                "api.test",
+                Some("8080"),
+                "api.test:8080",
+            ),
+        ];
+        for (host, address, port, authority) in rows {
+            let (provider, exporter) = sdk();
+            let (logs, _guard) = captured_logs::capture(FmtSpan::CLOSE);
+            let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let (sender, connection) = hyper::client::conn::http1::handshake::<
+                _,
+                ReplayBody<Full<Bytes>>,
+            >(TokioIo::new(stream))
+            .await
+            .unwrap();
+            tokio::spawn(connection);
+            let sender = Arc::new(tokio::sync::Mutex::new(sender));
+            let conn = service_fn(move |request| {
+                let sender = sender.clone();
+                async move {
+                    let mut sender = sender.lock().await;
+                    sender.ready().await?;
+                    Ok::<_, BoxError>(sender.send_request(request).await?)
+                }
+            });
+            let policy = RetryPolicy::default().metrics(Metrics::from_provider(&provider));
+            let client = ServiceBuilder::new()
+                .layer(RetryLayer::new(policy))
+                .layer(ErrorBodyParseLayer::new())
+                .layer(StatusClassifierLayer::new())
+                .service(conn);
+            let request = Request::get("/v1/things?api_key=s3cr3t-key")
+                .header("host", host)
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+            client.oneshot(request).await.unwrap();
+
+            let points = points(&provider, &exporter);
+            let attempt = points
+                .iter()
+                .find(|(metric, ..)| metric == "http.client.request.duration")
+                .unwrap_or_else(|| panic!("{host}: {points:?}"));
+            let attrs = &attempt.1;
+            assert_eq!(
+                attrs.get("server.address").map(String::as_str),
+                Some(address),
+                "{host}"
+            );
+            assert_eq!(attrs.get("server.port").map(String::as_str), port, "{host}");
+            let duration = [("server.address", address)];
+            assert_eq!(
+                total(&points, "tower_api_errors.call.duration", &duration),
+                1,
+                "{host}"
+            );
+
+            let text = logs.text();
+            let url = format!("url.full=//{authority}/v1/things?api_key=REDACTED");
+            let mut expected = vec![format!("server.address=\"{address}\""), url];
+            expected.extend(port.map(|port| format!("server.port={port}")));
+            // The attempt's closing line shows its parent's fields too.
+            let closing = |attempt: bool| {
+                let line = text
+                    .lines()
+                    .find(|l| l.contains(": close ") && l.contains(":api_attempt{") == attempt);
+                line.unwrap_or_else(|| panic!("{host}: {text}")).to_owned()
+            };
+            for (span, times) in [(closing(false), 1), (closing(true), 2)] {
+                for field in &expected {
+                    assert_eq!(
+                        span.matches(field.as_str()).count(),
+                        times,
+                        "{host}: {field} in {span}"
+                    );
+                }
+                assert!(port.is_some() || !span.contains("server.port"), "{span}");
+            }
+            assert!(!text.contains("s3cr3t"), "{text}");
+            assert!(!format!("{points:?}").contains("s3cr3t"), "{points:?}");
+        }
+    }
+}

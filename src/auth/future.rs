@@ -432,7 +432,7 @@ where
             return wait;
         }
         // Recorded as waited when it ends, or when the caller gives up.
-        let waiting = observer.credential_wait(self.context.method(), self.context.uri());
+        let waiting = observer.credential_wait(self.context.sent());
         Box::pin(async move {
             let _waiting = waiting;
             wait.await

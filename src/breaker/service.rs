@@ -7,7 +7,7 @@ use super::CircuitBreakerLayer;
 use crate::error::{BoxError, ScopeKey};
 use crate::fleet::{unix_ms, OpeningStore};
 use crate::redact::RequestContext;
-use crate::scope::ScopeRequest;
+use crate::scope::{self, ScopeRequest};
 use crate::{CircuitOpen, Error};
 use http::{Request, Response, Uri};
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use tower::{Layer, Service};
 /// (never its user-info, path or query).
 fn label_of(request: &ScopeRequest<'_>) -> Uri {
     let scheme = request.uri().scheme_str().unwrap_or("http");
-    let authority = String::from_utf8_lossy(request.authority());
+    let authority = String::from_utf8_lossy(scope::authority(request.uri(), request.headers()));
     Uri::try_from(format!("{scheme}://{authority}/")).unwrap_or_default()
 }
 
@@ -71,12 +71,12 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let config = &self.config;
         let view = ScopeRequest::new(&request);
-        let key = crate::scope::key(&view, config.partition.as_deref());
+        let key = scope::key(&view, config.partition.as_deref());
         let label = || label_of(&view);
         let now = Instant::now();
         // A request that names no server (a tonic `Channel`'s: its origin
         // is added below) is no scope of the fleet's: its openings stay here.
-        let named = !view.authority().is_empty();
+        let named = !scope::authority(view.uri(), view.headers()).is_empty();
         let fleet = fleet_opening(config.fleet.as_deref().filter(|_| named), key);
         let (circuits, thresholds) = (&config.circuits, &config.thresholds);
         let (tracked, admission, transition) = circuits.admit(key, now, fleet, thresholds, label);

@@ -458,6 +458,12 @@ impl CallContext {
         headers.find_map(|(found, value)| (found == name).then_some(value))
     }
 
+    /// The request as telemetry reads it: method, URI and headers (their
+    /// `Host` names the server of an origin-form URI).
+    pub(crate) fn sent(&self) -> (&Method, &Uri, &HeaderMap) {
+        (&self.recorded.method, &self.recorded.uri, self.headers())
+    }
+
     /// The request as errors name it: method and redacted URI.
     pub fn request(&self) -> RequestContext {
         RequestContext::new(self.recorded.method.clone(), self.recorded.uri.clone())

@@ -56,10 +56,14 @@
 //! | `tower_api_errors.hedges` | counter (u64) | `{request}` | `tower_api_errors.hedge.event`, `http.request.method`, `server.address`, `server.port` | | each hedge `sent`, and then `won` or `cancelled` (hedge layer, [`HedgeLayer::metrics`](crate::hedge::HedgeLayer::metrics)) |
 //!
 //! When the attributes apply:
-//! - `server.address` and `server.port`: when the request URI has a host
-//!   (hyper-util's and reqwest's do; a tonic client's only when it is
-//!   made with `with_origin`, as `Grpc::new(channel)` sends a path alone);
-//!   the port is the URI's, or its scheme's default.
+//! - `server.address` and `server.port`: when the request names its
+//!   server: the URI's host (hyper-util's and reqwest's have one), else
+//!   the `Host` header's (an origin-form URI, `/path`, as hyper's
+//!   `client::conn` sends; a tonic client's has neither unless made with
+//!   `with_origin`, as `Grpc::new(channel)` sends a path alone); the port
+//!   is the URI's (the `Host` header's), or its scheme's default. The
+//!   spans' `url.full` of an origin-form URI is `//host:port/path` (its
+//!   scheme unknown).
 //! - `http.response.status_code`: when there was a response.
 //! - `error.type`: on failures only.
 //! - `http.request.resend_count`: on resends only (1 on the first retry).

@@ -5,7 +5,7 @@
 use super::Observer;
 use crate::hints::HintSource;
 use crate::{ErrorKind, RetryReport};
-use http::{Method, StatusCode, Uri};
+use http::{HeaderMap, Method, StatusCode, Uri};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -24,8 +24,9 @@ impl Span {
     /// The request's span (`api_request`, at INFO): a hedged call's own
     /// ([`SharedSpan`], taken off the request), else a new one.
     pub(crate) fn request(parts: &mut http::request::Parts, hedged: bool) -> Span {
+        let to = (&parts.method, &parts.uri, &parts.headers);
         #[cfg(feature = "tracing")]
-        let open = || Span(super::trace::request_span(&parts.method, &parts.uri));
+        let open = || Span(super::trace::request_span(to));
         #[cfg(not(feature = "tracing"))]
         let open = || Span();
         match hedged.then(|| parts.extensions.remove::<SharedSpan>()) {
@@ -92,14 +93,14 @@ impl Call {
     pub(crate) fn start(
         observer: &Observer,
         request: &Span,
-        (method, uri): (&Method, &Uri),
+        to: (&Method, &Uri, &HeaderMap),
         hedged: bool,
     ) -> Call {
         Call {
             #[cfg(feature = "opentelemetry")]
-            metrics: super::otel::Call::start(observer, (method, uri), (true, !hedged)),
+            metrics: super::otel::Call::start(observer, to, (true, !hedged)),
             #[cfg(feature = "tracing")]
-            attempt: super::trace::attempt_span(&request.0, method, uri, 0),
+            attempt: super::trace::attempt_span(&request.0, to, 0),
             #[cfg(any(feature = "tracing", feature = "opentelemetry"))]
             hedged,
         }
@@ -145,10 +146,10 @@ impl Call {
 
     /// Resend number `resends` (1 for the first retry) is about to be sent.
     #[inline]
-    pub(crate) fn resend(&mut self, request: &Span, method: &Method, uri: &Uri, resends: u32) {
+    pub(crate) fn resend(&mut self, request: &Span, to: (&Method, &Uri, &HeaderMap), resends: u32) {
         #[cfg(feature = "tracing")]
         {
-            self.attempt = super::trace::attempt_span(&request.0, method, uri, resends);
+            self.attempt = super::trace::attempt_span(&request.0, to, resends);
         }
         #[cfg(feature = "opentelemetry")]
         self.metrics.resend();
@@ -218,13 +219,14 @@ impl HedgedCall {
     /// The call's first attempt (`parts`, given the shared span) is being
     /// sent.
     pub(crate) fn start(observer: &Observer, parts: &mut http::request::Parts) -> HedgedCall {
+        let to = (&parts.method, &parts.uri, &parts.headers);
         #[cfg(feature = "tracing")]
         let span = SharedSpan::default();
         #[cfg(feature = "tracing")]
         parts.extensions.insert(span.clone());
         HedgedCall {
             #[cfg(feature = "opentelemetry")]
-            metrics: super::otel::Call::start(observer, (&parts.method, &parts.uri), (false, true)),
+            metrics: super::otel::Call::start(observer, to, (false, true)),
             #[cfg(feature = "tracing")]
             span: Some(span),
         }
@@ -251,24 +253,16 @@ impl HedgedCall {
 pub(crate) type End<'a> = (Option<StatusCode>, Option<Failure<'a>>);
 
 /// `server.address` and `server.port`, for spans and metrics alike: the
-/// URI's host (an IPv6 literal without its brackets, as OpenTelemetry
-/// has it), never userinfo, path or query; its port, or its scheme's
-/// default.
-pub(crate) fn server(uri: &Uri) -> (Option<&str>, Option<u16>) {
-    let host = uri
-        .host()
-        .map(|host| host.trim_start_matches('[').trim_end_matches(']'));
-    (host, uri.port_u16().or_else(|| default_port(uri)))
-}
-
-/// `server.port` (spans and metrics) of a URI that names none: its
-/// scheme's default (RFC 9110 §4.2.1-2, RFC 6455 §3 for `ws`/`wss`).
-fn default_port(uri: &Uri) -> Option<u16> {
-    match uri.scheme_str() {
-        Some("https" | "wss") => Some(443),
-        Some("http" | "ws") => Some(80),
-        _ => None,
-    }
+/// host the request names (its URI's, else its `Host` header's, as
+/// [`crate::scope::authority`] rules), an IPv6 literal without its
+/// brackets, as OpenTelemetry has it; never userinfo, path or query; its
+/// port, or its scheme's default.
+pub(crate) fn server<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> (Option<&'a str>, Option<u16>) {
+    let (host, port) = crate::scope::split_port(crate::scope::authority(uri, headers));
+    let host = std::str::from_utf8(host).unwrap_or("");
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = port.or_else(|| crate::scope::default_port(uri));
+    ((!host.is_empty()).then_some(host), port)
 }
 
 /// `http.request.method` (spans and metrics): OpenTelemetry's rule, the
@@ -298,7 +292,11 @@ mod tests {
             ("ftp://api.test/file", None),
             ("/v1/items", None),
         ] {
-            assert_eq!(default_port(&uri.parse().unwrap()), port, "{uri}");
+            assert_eq!(
+                crate::scope::default_port(&uri.parse().unwrap()),
+                port,
+                "{uri}"
+            );
         }
     }
 
@@ -315,7 +313,28 @@ mod tests {
             ("https://[2001:db8::1]/", (Some("2001:db8::1"), Some(443))),
             ("/relative", (None, None)),
         ] {
-            assert_eq!(server(&uri.parse().unwrap()), expected, "{uri}");
+            assert_eq!(
+                server(&uri.parse().unwrap(), &HeaderMap::new()),
+                expected,
+                "{uri}"
+            );
+        }
+        // An origin-form URI (hyper's `client::conn`): the `Host` header's
+        // server (OpenTelemetry's HTTP client span, `server.address` and
+        // `server.port`), never its user-info; an absolute URI's own wins.
+        for (uri, host, expected) in [
+            ("/x", "api.test:8080", (Some("api.test"), Some(8080))),
+            ("/x", "[::1]:8080", (Some("::1"), Some(8080))),
+            ("/x", "u:p@api.test", (Some("api.test"), None)),
+            ("/x", "", (None, None)),
+            (
+                "https://api.test/x",
+                "other.test:1",
+                (Some("api.test"), Some(443)),
+            ),
+        ] {
+            let headers = HeaderMap::from_iter([(http::header::HOST, host.parse().unwrap())]);
+            assert_eq!(server(&uri.parse().unwrap(), &headers), expected, "{host}");
         }
     }
 }

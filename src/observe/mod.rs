@@ -129,7 +129,7 @@ pub(crate) use call::{Call, Failure, HedgedCall, Span};
 
 use crate::error::{AuthFailure, Renewal};
 use crate::{ApiError, ErrorKind};
-use http::{Method, Request, StatusCode, Uri};
+use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use std::fmt;
 use std::time::Duration;
 
@@ -232,13 +232,13 @@ impl Observer {
         }
     }
 
-    /// `method uri` waits for a credential, as long as the [`Wait`]
-    /// returned is held (`tower_api_errors.waits`, source `auth`).
-    pub(crate) fn credential_wait(&self, method: &Method, uri: &Uri) -> Wait {
+    /// `to` (method, URI, headers) waits for a credential, as long as the
+    /// [`Wait`] returned is held (`tower_api_errors.waits`, source `auth`).
+    pub(crate) fn credential_wait(&self, to: (&Method, &Uri, &HeaderMap)) -> Wait {
         #[cfg(feature = "opentelemetry")]
         if let Some(m) = &self.metrics {
-            let source = otel::WaitSource::Auth;
-            return Some(otel::Waiting::new(m, source, (method, uri), Duration::MAX));
+            let (source, to) = (otel::WaitSource::Auth, otel::Target::new(to));
+            return Some(otel::Waiting::new(m, source, to, Duration::MAX));
         }
         Wait::default()
     }
@@ -272,12 +272,12 @@ impl Observer {
         );
         #[cfg(feature = "opentelemetry")]
         if let (Some(metrics), Some(request)) = (&self.metrics, request) {
-            let (method, uri) = (request.method(), request.uri());
+            let target = otel::Target::new((request.method(), request.uri(), request.headers()));
             if first {
-                metrics.record_quota_hold(method, uri);
+                metrics.quota_hold_for(&target);
             }
             let source = otel::WaitSource::Quota;
-            return Some(otel::Waiting::new(metrics, source, (method, uri), delay));
+            return Some(otel::Waiting::new(metrics, source, target, delay));
         }
         Wait::default()
     }
@@ -300,8 +300,8 @@ impl Observer {
         );
         #[cfg(feature = "opentelemetry")]
         if let (Some(metrics), Some(request)) = (&self.metrics, request) {
-            let reason = crate::metrics::FailFast::Quota;
-            metrics.record_failed_fast(reason, request.method(), request.uri());
+            let target = otel::Target::new((request.method(), request.uri(), request.headers()));
+            metrics.fail_fast_for(crate::metrics::FailFast::Quota, &target);
         }
     }
 
@@ -366,8 +366,8 @@ impl Observer {
         tracing::debug!(
             target: trace::TARGET,
             method = call::method_name(method),
-            address = call::server(uri).0,
-            port = call::server(uri).1,
+            address = call::server(uri, &HeaderMap::new()).0,
+            port = call::server(uri, &HeaderMap::new()).1,
             after_ms = after.map(|after| after.as_millis() as u64),
             "{name}"
         );

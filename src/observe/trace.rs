@@ -9,7 +9,7 @@
 use super::call::{method_name, server, Failure};
 use crate::redact::RedactedUri;
 use crate::{ErrorKind, RetryReport};
-use http::{Method, StatusCode, Uri};
+use http::{HeaderMap, Method, StatusCode, Uri};
 use std::time::Duration;
 
 /// The target of every span and event (the module they were first emitted
@@ -17,7 +17,7 @@ use std::time::Duration;
 pub(super) const TARGET: &str = "tower_api_errors::telemetry";
 
 /// `api_request` {method, uri (redacted)}, at INFO.
-pub(super) fn request_span(method: &Method, uri: &Uri) -> tracing::Span {
+pub(super) fn request_span((method, uri, headers): (&Method, &Uri, &HeaderMap)) -> tracing::Span {
     // Field values are only computed when the span is enabled.
     tracing::info_span!(
         target: TARGET,
@@ -29,9 +29,9 @@ pub(super) fn request_span(method: &Method, uri: &Uri) -> tracing::Span {
         uri = %RedactedUri(uri),
         // OpenTelemetry's names, for tracing-opentelemetry.
         http.request.method = method_name(method),
-        server.address = server(uri).0,
-        server.port = server(uri).1,
-        url.full = %RedactedUri(uri),
+        server.address = server(uri, headers).0,
+        server.port = server(uri, headers).1,
+        url.full = %FullUrl(uri, headers),
     )
 }
 
@@ -44,8 +44,7 @@ pub(super) fn request_span(method: &Method, uri: &Uri) -> tracing::Span {
 /// re-send below is part of its attempt, as in the metrics).
 pub(super) fn attempt_span(
     parent: &tracing::Span,
-    method: &Method,
-    uri: &Uri,
+    (method, uri, headers): (&Method, &Uri, &HeaderMap),
     resends: u32,
 ) -> tracing::Span {
     let name = method_name(method);
@@ -61,13 +60,30 @@ pub(super) fn attempt_span(
         otel.name = if other { "HTTP" } else { name },
         http.request.method = name,
         http.request.method_original = other.then(|| method.as_str()),
-        server.address = server(uri).0,
-        server.port = server(uri).1,
-        url.full = %RedactedUri(uri),
+        server.address = server(uri, headers).0,
+        server.port = server(uri, headers).1,
+        url.full = %FullUrl(uri, headers),
         http.request.resend_count = (resends > 0).then_some(resends),
         http.response.status_code = tracing::field::Empty,
         error.type = tracing::field::Empty,
     )
+}
+
+/// `url.full`: the URI redacted; an origin-form one (`/path`, as hyper's
+/// `client::conn` sends) after `//` and the server its `Host` header names
+/// (OpenTelemetry's HTTP client span: `url.full` "SHOULD capture the
+/// absolute URL when it [...] can be reconstructed"; the scheme unknown,
+/// as in its example `//localhost`). Built only when a line is written.
+struct FullUrl<'a>(&'a Uri, &'a HeaderMap);
+
+impl std::fmt::Display for FullUrl<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let authority = crate::scope::authority(self.0, self.1);
+        if self.0.authority().is_none() && !authority.is_empty() {
+            write!(f, "//{}", String::from_utf8_lossy(authority))?;
+        }
+        write!(f, "{}", RedactedUri(self.0))
+    }
 }
 
 /// Records the attempt's outcome on its span (once: a closed attempt's
@@ -127,7 +143,8 @@ pub(super) fn finished(report: &RetryReport, end: Option<(Option<StatusCode>, Op
 /// {address, port, open_ms} at WARN; `breaker_half_open` or
 /// `breaker_closed` {address, port} at INFO.
 pub(super) fn breaker(name: &'static str, uri: &Uri, open_for: Option<Duration>) {
-    let (address, port) = server(uri);
+    let headers = HeaderMap::new();
+    let (address, port) = server(uri, &headers);
     match open_for.map(|open_for| open_for.as_millis() as u64) {
         Some(open_ms) => tracing::warn!(target: TARGET, address, port, open_ms, "{name}"),
         None => tracing::info!(target: TARGET, address, port, "{name}"),

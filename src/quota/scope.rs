@@ -2,24 +2,24 @@
 //! view, the hash and the authority rule live in the shared scope module,
 //! one home for every layer that keeps per-scope state.
 
-use super::ScopeKey;
 pub use crate::scope::digest;
-use crate::scope::{authority_digest, ScopeRequest};
+use crate::scope::ScopeRequest;
 
 /// What the [`partition`](super::QuotaLayer::partition) and
 /// [`cost`](super::QuotaLayer::cost) closures see of a request: the
 /// crate's one request view, under the quota layer's name.
 pub type QuotaRequest<'a> = ScopeRequest<'a>;
 
-/// The scope of a request: host and port (from the URI, else the `Host`
-/// header; never user-info) plus the partition digest.
-pub(crate) fn scope_of(request: &QuotaRequest<'_>, partition: Option<u64>) -> ScopeKey {
-    ScopeKey::from_u64(authority_digest(request.authority(), partition))
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::ScopeKey;
     use super::*;
+
+    /// The quota layer's scope of a request (`crate::scope::key`).
+    fn scope_of(request: &QuotaRequest<'_>, partition: Option<u64>) -> ScopeKey {
+        let authority = crate::scope::authority(request.uri(), request.headers());
+        ScopeKey::from_u64(crate::scope::authority_digest(authority, partition))
+    }
     use crate::scope::Fnv1a;
     use http::Request;
 

@@ -2,7 +2,7 @@
 
 use super::future::ResponseFuture;
 use super::layer::Config;
-use super::scope::{scope_of, QuotaRequest};
+use super::scope::QuotaRequest;
 use super::QuotaLayer;
 use crate::error::BoxError;
 use crate::Error;
@@ -56,8 +56,10 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let config = &self.config;
         let view = QuotaRequest::new(&request);
-        let partition = config.partition.as_ref().and_then(|f| f(&view));
-        let scope = scope_of(&view, partition);
+        // The scope: host and port (from the URI, else the `Host` header;
+        // never user-info) plus the partition digest.
+        let key = crate::scope::key(&view, config.partition.as_deref());
+        let scope = super::ScopeKey::from_u64(key);
         let cost = config.cost.as_ref().map_or(1, |f| f(&view).max(1));
         ResponseFuture::start(&mut self.inner, request, config.clone(), scope, cost)
     }

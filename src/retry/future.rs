@@ -166,7 +166,7 @@ where
         // The one copy of the request that replays need, and the layers
         // below may use (see `crate::context`).
         let context = CallContext::of_parts(&parts);
-        let target = (&parts.method, &parts.uri);
+        let target = (&parts.method, &parts.uri, &parts.headers);
         let telemetry = observe::Call::start(policy.observer(), &span, target, hedged);
         let future = {
             let _entered = span.enter();
@@ -565,8 +565,8 @@ where
                     None => request,
                 };
                 self.attempts += 1;
-                let (method, uri) = (self.context.method(), self.context.uri());
-                self.telemetry.resend(span, method, uri, self.attempts - 1);
+                self.telemetry
+                    .resend(span, self.context.sent(), self.attempts - 1);
                 let service = self.service.as_mut().expect("made ready above");
                 let future = {
                     let _attempt = self.telemetry.enter();

@@ -3,13 +3,14 @@
 
 use crate::observe::{method_name, server};
 use crate::{ErrorKind, StopReason};
-use http::{Method, Uri};
+use http::{HeaderMap, Method, Uri};
 use opentelemetry::{Key, KeyValue, StringValue, Value};
 use std::sync::Arc;
 
 /// `http.request.method` (OpenTelemetry).
 pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
-/// `server.address` (OpenTelemetry): the request URI's host.
+/// `server.address` (OpenTelemetry): the request URI's host, else (an
+/// origin-form URI) its `Host` header's.
 pub const SERVER_ADDRESS: &str = "server.address";
 /// `server.port` (OpenTelemetry): the URI's port, or its scheme's.
 pub const SERVER_PORT: &str = "server.port";
@@ -113,8 +114,10 @@ pub(crate) struct Target {
 }
 
 impl Target {
-    pub(crate) fn new(method: &Method, uri: &Uri) -> Self {
-        let (host, port) = server(uri);
+    /// The target of `method uri` sent with `headers` (their `Host` names
+    /// the server of an origin-form URI).
+    pub(crate) fn new((method, uri, headers): (&Method, &Uri, &HeaderMap)) -> Self {
+        let (host, port) = server(uri, headers);
         Target {
             method: method_name(method),
             address: host.map(|host| StringValue::from(Arc::<str>::from(host))),
@@ -161,7 +164,11 @@ mod tests {
         let uri: Uri = "https://user:pw@api.example.com/v1/items?api_key=secret"
             .parse()
             .unwrap();
-        let target = Target::new(&Method::from_bytes(b"PURGE").unwrap(), &uri);
+        let target = Target::new((
+            &Method::from_bytes(b"PURGE").unwrap(),
+            &uri,
+            &HeaderMap::new(),
+        ));
         let mut attrs = Attrs::<3>::new();
         target.push_request(&mut attrs);
         let printed: Vec<String> = attrs
@@ -183,12 +190,13 @@ mod tests {
     fn ipv6_hosts_lose_their_brackets_and_relative_uris_have_no_server() {
         let uri: Uri = "http://[::1]:8080/x".parse().unwrap();
         let mut attrs = Attrs::<3>::new();
-        Target::new(&Method::GET, &uri).push_server(&mut attrs);
+        Target::new((&Method::GET, &uri, &HeaderMap::new())).push_server(&mut attrs);
         assert_eq!(attrs.as_slice()[0].value.as_str(), "::1");
         assert_eq!(attrs.as_slice()[1].value, Value::I64(8080));
 
         let mut attrs = Attrs::<3>::new();
-        Target::new(&Method::GET, &"/x".parse().unwrap()).push_server(&mut attrs);
+        let uri = "/x".parse().unwrap();
+        Target::new((&Method::GET, &uri, &HeaderMap::new())).push_server(&mut attrs);
         assert!(attrs.as_slice().is_empty());
     }
 }

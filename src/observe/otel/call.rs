@@ -5,7 +5,7 @@ use super::{FailFast, Metrics, WaitSource};
 use crate::hints::HintSource;
 use crate::observe::Failure;
 use crate::{RetryReport, StopReason};
-use http::{Method, StatusCode, Uri};
+use http::{HeaderMap, Method, StatusCode, Uri};
 use opentelemetry::KeyValue;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -46,12 +46,12 @@ impl Call {
     /// hedge layer above does).
     pub(crate) fn start(
         observer: &crate::observe::Observer,
-        (method, uri): (&Method, &Uri),
+        to: (&Method, &Uri, &HeaderMap),
         (attempts, call): (bool, bool),
     ) -> Call {
         Call(observer.metrics.as_ref().map(|metrics| {
             let now = Instant::now();
-            let target = Target::new(method, uri);
+            let target = Target::new(to);
             let mut attrs = Vec::with_capacity(MOST_ATTRIBUTES);
             target.extend_request(&mut attrs);
             Box::new(State {
@@ -187,10 +187,9 @@ impl Call {
 pub(crate) struct Waiting(Metrics, WaitSource, Target, Instant, Duration);
 
 impl Waiting {
-    /// A wait of `max` at most, for `source`, before sending `to` (method, URI).
-    pub(crate) fn new(m: &Metrics, source: WaitSource, to: (&Method, &Uri), max: Duration) -> Self {
-        let target = Target::new(to.0, to.1);
-        Waiting(m.clone(), source, target, Instant::now(), max)
+    /// A wait of `max` at most, for `source`, before sending `to` (method, URI, headers).
+    pub(crate) fn new(m: &Metrics, source: WaitSource, to: Target, max: Duration) -> Self {
+        Waiting(m.clone(), source, to, Instant::now(), max)
     }
 }
 

@@ -1,7 +1,7 @@
 //! [`Metrics`]: the instruments, and the recording functions layers call.
 
 use super::attributes::{self as attr, Attrs, Target};
-use http::{Method, Uri};
+use http::{HeaderMap, Method, Uri};
 use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider};
 use opentelemetry::{InstrumentationScope, KeyValue};
 use std::sync::Arc;
@@ -250,13 +250,14 @@ impl Metrics {
     /// `source` (`tower_api_errors.waits` and
     /// `tower_api_errors.wait.duration`).
     pub fn record_wait(&self, source: WaitSource, waited: Duration, method: &Method, uri: &Uri) {
-        self.wait_for(source, waited, &Target::new(method, uri));
+        let target = Target::new((method, uri, &HeaderMap::new()));
+        self.wait_for(source, waited, &target);
     }
 
     /// Records a request failed without waiting, for `reason`
     /// (`tower_api_errors.failed_fast`).
     pub fn record_failed_fast(&self, reason: FailFast, method: &Method, uri: &Uri) {
-        self.fail_fast_for(reason, &Target::new(method, uri));
+        self.fail_fast_for(reason, &Target::new((method, uri, &HeaderMap::new())));
     }
 
     /// Records a credential load from a token source (the first one
@@ -273,8 +274,12 @@ impl Metrics {
     /// (`tower_api_errors.quota.holds`). The wait itself is recorded with
     /// [`record_wait`](Self::record_wait) and [`WaitSource::Quota`].
     pub fn record_quota_hold(&self, method: &Method, uri: &Uri) {
+        self.quota_hold_for(&Target::new((method, uri, &HeaderMap::new())));
+    }
+
+    pub(crate) fn quota_hold_for(&self, target: &Target) {
         let mut attrs = Attrs::<3>::new();
-        Target::new(method, uri).push_request(&mut attrs);
+        target.push_request(&mut attrs);
         self.inner.quota_holds.add(1, attrs.as_slice());
     }
 
@@ -287,7 +292,7 @@ impl Metrics {
         if fleet {
             attrs.push(attr::kv(attr::BREAKER_ORIGIN, "fleet"));
         }
-        Target::new(&Method::GET, uri).push_server(&mut attrs);
+        Target::new((&Method::GET, uri, &HeaderMap::new())).push_server(&mut attrs);
         self.inner.breaker_transitions.add(1, attrs.as_slice());
     }
 
@@ -296,7 +301,7 @@ impl Metrics {
     pub(crate) fn hedge(&self, event: &'static str, method: &Method, uri: &Uri) {
         let mut attrs = Attrs::<4>::new();
         attrs.push(attr::kv(attr::HEDGE_EVENT, event));
-        Target::new(method, uri).push_request(&mut attrs);
+        Target::new((method, uri, &HeaderMap::new())).push_request(&mut attrs);
         self.inner.hedges.add(1, attrs.as_slice());
     }
 }
