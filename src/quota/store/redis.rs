@@ -459,10 +459,15 @@ impl RedisStore {
     /// Paced on the vendor's remaining, a lease's last units were spread
     /// over the rest of the window whenever the other members' requests
     /// had taken the window first: held seconds, up to 60 requests a window.
+    /// A decision that takes the lease low starts its renewal ahead, held
+    /// request or not (the local view says so once, until it ends).
     fn decide(&self, scope: ScopeKey, cost: u64, held: bool) -> Local {
         let local = (self.shared.local).decide(scope, cost, held, Duration::ZERO, 1, RENEW_AHEAD);
         if self.is_local() && matches!(local, Local::Decided(..)) {
             self.shared.local_decisions.fetch_add(1, Ordering::Relaxed);
+        }
+        if matches!(local, Local::Decided(_, true)) {
+            self.spawn_renewal(scope);
         }
         local
     }
@@ -1061,12 +1066,7 @@ impl QuotaStore for RedisStore {
     // (`max_delay` bounds a pacing delay: a lease goes unpaced.)
     fn acquire(&self, scope: ScopeKey, cost: u64, _max_delay: Duration) -> StoreFuture<Grant> {
         match self.decide(scope, cost, false) {
-            Local::Decided(grant, runs_low) => {
-                if runs_low {
-                    self.spawn_renewal(scope);
-                }
-                StoreFuture::ready(grant)
-            }
+            Local::Decided(grant, _) => StoreFuture::ready(grant),
             Local::Unknown(grant) if self.cold_go(scope) => StoreFuture::ready(grant),
             Local::Unknown(_) | Local::Renew => {
                 let waiting = Waiting::new(self, scope, cost);
@@ -1298,6 +1298,78 @@ mod tests {
             assert!(go(&Some(grant.await)), "a held request goes");
         }
         assert_eq!(lease_of(&store, scope).left, 0);
+    }
+
+    /// A held request that takes a lease below a quarter starts its renewal
+    /// ahead, as a fresh one does (src/quota/mod.rs: "In steady state a
+    /// request makes no Redis round trip"; the type's docs: "When a lease
+    /// runs low ... a background task renews it"). It did not: the local
+    /// view says "low" once, and a held request swallowed it, so the
+    /// lease ran out and the next request waited for a round trip.
+    #[tokio::test]
+    async fn a_held_request_that_takes_a_lease_low_renews_it_ahead() {
+        // Nothing listens there: the first renewal is played by the test.
+        let store = RedisStore::open("redis://127.0.0.1:1/").unwrap();
+        let scope = ScopeKey::new("api.example.com", None);
+        leased(&store, scope, 0);
+        let sync = store.sync(scope);
+        sync.running.store(true, Ordering::Release);
+        let held: Vec<_> = (0..3)
+            .map(|_| store.acquire(scope, 1, Duration::ZERO))
+            .collect();
+        let now = store.local_now();
+        let granted = Granted {
+            left: 4,
+            until: now + 60_000,
+            counts_cost: true,
+            members: 2,
+            limit: 100,
+            ..Granted::default()
+        };
+        let answer = Answer::Lease(granted);
+        store.apply(scope, &sync, &Ledger::default(), answer, 0, (now, now));
+        sync.running.store(false, Ordering::Release);
+        sync.done.send_modify(|generation| *generation += 1);
+        for grant in held {
+            assert!(
+                matches!(grant.await, Grant::Go { .. }),
+                "a held request goes"
+            );
+        }
+        // (1 of 4 left. The task spawned has not run: nothing yielded.)
+        assert_eq!(lease_of(&store, scope).left, 1);
+        assert!(sync.running.load(Ordering::Acquire), "renewed ahead");
+    }
+
+    /// A cold scope's probe, taken by a held request, is not renewed
+    /// ahead: only its answer brings more (the ledger answers a renewal
+    /// meanwhile with a hold). Once held requests renewed ahead, that
+    /// renewal was still on its way when the probe's answer came, and the
+    /// answer's renewal (src/quota/mod.rs: the fleet hears a process's
+    /// first lesson "before this response is handed back") waited for it
+    /// instead: the fleet did not hear, and its hold was installed over
+    /// the lesson (`tests/quota_stores.rs`, `redis_cluster_store`).
+    #[tokio::test]
+    async fn a_probe_taken_by_a_held_request_is_not_renewed_ahead() {
+        // Nothing listens there: the first renewal is played by the test.
+        let store = RedisStore::open("redis://127.0.0.1:1/").unwrap();
+        let scope = ScopeKey::new("api.example.com", None);
+        let sync = store.sync(scope);
+        sync.running.store(true, Ordering::Release);
+        let probe = store.acquire(scope, 1, Duration::ZERO);
+        let now = store.local_now();
+        store.apply(
+            scope,
+            &sync,
+            &Ledger::default(),
+            Answer::Probe,
+            0,
+            (now, now),
+        );
+        sync.running.store(false, Ordering::Release);
+        sync.done.send_modify(|generation| *generation += 1);
+        assert!(matches!(probe.await, Grant::Go { .. }), "the probe goes");
+        assert!(!sync.running.load(Ordering::Acquire), "no renewal ahead");
     }
 
     /// Renewals that hold a member to the same instant keep the spread it

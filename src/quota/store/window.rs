@@ -625,11 +625,16 @@ impl ScopeState {
     /// Whether the lease should be renewed now, ahead of running out:
     /// under a quarter of what it held left (unless nothing more can come
     /// before its refill time, or it is open), or most of its time gone.
+    /// Never a probe's: only its answer brings more (the ledger holds a
+    /// renewal meanwhile), and the renewal that tells the fleet that answer
+    /// must not find another already on its way.
     /// Said once, until [`renewal_ended`](Self::renewal_ended) or the
     /// lease changes: the requests that find it low meanwhile do not ask
     /// again.
     pub(crate) fn lease_runs_low(&mut self, now: Millis, renew_within: Millis) -> bool {
-        let lease = self.lease.filter(|l| !self.renewing && l.hold_until <= now);
+        let lease = self
+            .lease
+            .filter(|l| !self.renewing && l.hold_until <= now && !l.probe);
         let Some(lease) = lease else { return false };
         let few = lease.refill == 0 && !lease.open && lease.left * 4 <= lease.left + lease.taken;
         let low = few || (!lease.last && lease.until.saturating_sub(now) <= renew_within);
