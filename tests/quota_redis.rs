@@ -523,6 +523,47 @@ async fn a_probe_dropped_unanswered_lets_another_member_probe_at_once() {
     assert!(matches!(grant, Grant::Wait(_)), "one probe: {grant:?}");
 }
 
+/// A probe's answer (the process's first lesson) while another request of
+/// the process is renewing, a renewal that read the local view before the
+/// answer came: the fleet hears the lesson before the answer is handed
+/// back, as the quota module's docs promise ("the fleet hears a process's
+/// first lesson before this response is handed back"). The answer joined
+/// the renewal in flight and was handed back when it ended: the ledger
+/// heard it one renewal later (a recheck, 50 ms; an open scope's renewal
+/// ahead, seconds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_lesson_during_a_renewal_in_flight_is_heard_before_its_answer_is_handed_back() {
+    use tower_api_errors::quota::{Grant, Observation, QuotaStore};
+    let redis = RedisServer::start(free_port());
+    let a = store_on(&redis, "test:late-lesson:").timeout(Duration::from_secs(2));
+    let scope = ScopeKey::new("api.test", None);
+    let max = Duration::from_secs(120);
+    let Grant::Go { permit: probe, .. } = a.acquire(scope, 1, max).await else {
+        panic!("the first member of a cold fleet sends the probe")
+    };
+    // Another request of A asks while Redis is slow: its renewal reads the
+    // local view (nothing learned yet) and is sent, unanswered.
+    // (Within the client library's own 1 s bound on a reply.)
+    pause(&redis, 400).await;
+    let sent = a.commands();
+    let held = tokio::spawn(a.acquire(scope, 1, max));
+    while a.commands() == sent {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The probe's answer teaches a window of 100 a minute.
+    let lesson = Observation::new().with_window(a_minute_of(100));
+    a.settle(probe, &lesson).await;
+    let limit: Option<u64> = redis::cmd("HGET")
+        .arg(a.key(scope))
+        .arg("l1")
+        .query_async(&mut admin(&redis.url()).await)
+        .await
+        .unwrap();
+    assert_eq!(limit, Some(100), "the ledger heard the lesson");
+    assert!(!a.is_local(), "Redis answered");
+    held.await.unwrap();
+}
+
 /// A request of 8 in a window of 10 per 2 s that two members share (fair
 /// shares of 5), while the other member keeps asking: a cost within a
 /// window's limit is not one "no wait would let go" (quota docs, "Failing

@@ -199,6 +199,9 @@ struct Shared {
 #[derive(Default)]
 struct Sync {
     running: AtomicBool,
+    /// A first lesson came since the running renewal began: it may have
+    /// read the local view before, so one more renewal follows it.
+    lesson: AtomicBool,
     done: watch::Sender<u64>,
     ledger: Mutex<Option<Ledger>>,
     /// When this process last asked the ledger about the scope (local ms + 1).
@@ -490,13 +493,24 @@ impl RedisStore {
             self.renewal_ended(scope);
             return;
         };
-        if sync.running.swap(true, Ordering::AcqRel) {
+        if sync.running.swap(true, Ordering::SeqCst) {
             return;
         }
         let store = self.clone();
         runtime.spawn(async move {
-            store.renew(scope, &sync).await;
-            sync.running.store(false, Ordering::Release);
+            loop {
+                // (A lesson `settle` marks once this renewal began may
+                // have come after it read the local view: one more tells
+                // it. Checked once `running` is down: a lesson marked
+                // later starts a renewal of its own.)
+                sync.lesson.store(false, Ordering::SeqCst);
+                store.renew(scope, &sync).await;
+                sync.running.store(false, Ordering::SeqCst);
+                let again = sync.lesson.load(Ordering::SeqCst);
+                if !again || sync.running.swap(true, Ordering::SeqCst) {
+                    break;
+                }
+            }
             // (After `running` is down: a request that finds the lease
             // still low then starts the next renewal.)
             store.renewal_ended(scope);
@@ -1110,7 +1124,9 @@ impl QuotaStore for RedisStore {
         local.settle_now(permit, Some(observation));
         if !knew {
             // The first lesson of this process (a probe's, say): the fleet
-            // hears it before this response is handed back.
+            // hears it before this response is handed back, from a renewal
+            // that reads it (one running may have read the view before).
+            self.sync(scope).lesson.store(true, Ordering::SeqCst);
             return StoreFuture::boxed(self.renew_and_wait(scope));
         }
         if observation.cooldown().is_some() {
