@@ -328,6 +328,24 @@ pub(crate) fn and_more(message: String, count: usize) -> String {
     }
 }
 
+/// `message` with the first of a list of plain-string causes beside it, and
+/// "(and N more)" when there are several: a body's message is often the
+/// generic word ("Invalid Input Provided", PagerDuty's code 2001) and its
+/// `errors` the "human-readable error details" (PagerDuty's REST and
+/// Events API schemas). A cause the message already says is not repeated;
+/// a list of objects is read as field errors instead.
+pub(crate) fn with_causes(message: String, causes: Option<&Value>) -> String {
+    let causes = causes
+        .and_then(Value::as_array)
+        .filter(|c| c.iter().all(Value::is_string));
+    match causes.and_then(|c| Some((c.iter().find_map(text)?, c.len()))) {
+        Some((cause, count)) if !message.contains(&cause) => {
+            and_more(format!("{}: {cause}", message.trim_end_matches('.')), count)
+        }
+        _ => message,
+    }
+}
+
 /// The one field an error object names beside its message: Stripe's,
 /// Mistral's and Hume's `param` (`""` when none; Hume's a JSON pointer),
 /// Razorpay's and Mollie's `field` (`null`, or absent, when none).

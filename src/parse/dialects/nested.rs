@@ -3,7 +3,7 @@
 use super::super::dialect::RootKeys;
 use super::super::extract::{
     code, code_in, field_errors_under, is_number, message_in, named_field, nested_code, substitute,
-    MESSAGE_KEYS,
+    with_causes, MESSAGE_KEYS,
 };
 use super::super::{BodyVerdict, Dialect, DialectInput, ErrorFields};
 use serde_json::{Map, Value};
@@ -60,7 +60,9 @@ impl Dialect for NestedError {
             return None;
         }
         let variables = one_api.and_then(|_| error.get("variables"));
-        let message = message.map(|text| substitute(text, variables));
+        // PagerDuty's `errors`, plain strings, say what its generic message does not.
+        let causes = error.get("errors");
+        let message = message.map(|text| with_causes(substitute(text, variables), causes));
         let string_code = [
             "code",
             "status",
