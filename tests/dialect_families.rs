@@ -654,6 +654,16 @@ const FAMILIES: &[Row] = &[
     // `message` is "a description of the problem", `errors` "an array of specific error messages";
     // its example 400. Was "Event object format is unrecognized" alone.
     row("PagerDuty Events v2 400", 400, r#"{"status":"Unrecognized object","message":"Event object format is unrecognized","errors":["JSON parse error"]}"#, BadRequest, None, "Event object format is unrecognized: JSON parse error", false),
+    // Hetzner Cloud API, "Errors" (docs.hetzner.cloud/reference/cloud#errors): its example
+    // `invalid_input`, whose `details.fields` entries name their field and list its `messages`. Was
+    // the field error ("fields.broken_field", "is invalid").
+    Row { fields: &[("broken_field", "is too long")],
+        ..row("Hetzner Cloud invalid_input", 400, r#"{"error":{"code":"invalid_input","message":"invalid input in field 'broken_field': is too long","details":{"fields":[{"name":"broken_field","messages":["is too long"]}]}}}"#, BadRequest, Some("invalid_input"), "invalid input in field 'broken_field': is too long", false) },
+    // Bitbucket Cloud REST API, "Standardized error responses"
+    // (developer.atlassian.com/cloud/bitbucket/rest/intro): `error.fields` maps fields to their
+    // messages; its example. Was no field error.
+    Row { fields: &[("src", "This field is required.")],
+        ..row("Bitbucket Cloud 400", 400, r#"{"type":"error","error":{"message":"Bad request","fields":{"src":["This field is required."]}}}"#, BadRequest, None, "Bad request", false) },
 ];
 
 fn check(rows: &[Row]) {

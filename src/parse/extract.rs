@@ -308,6 +308,8 @@ const FIELD_KEYS: &[&str] = &[
 /// Keys under which an entry says what is wrong with its field.
 const FIELD_MESSAGE_KEYS: &[&str] = &[
     "message",
+    // Hetzner Cloud's `{"name", "messages": ["is too long"]}`.
+    "messages",
     "error_message",
     "errorSummary",
     "detail",
@@ -335,9 +337,8 @@ pub(crate) fn and_more(message: String, count: usize) -> String {
 /// Events API schemas). A cause the message already says is not repeated;
 /// a list of objects is read as field errors instead.
 pub(crate) fn with_causes(message: String, causes: Option<&Value>) -> String {
-    let causes = causes
-        .and_then(Value::as_array)
-        .filter(|c| c.iter().all(Value::is_string));
+    let strings = |c: &&Vec<Value>| c.iter().all(Value::is_string);
+    let causes = causes.and_then(Value::as_array).filter(strings);
     match causes.and_then(|c| Some((c.iter().find_map(text)?, c.len()))) {
         Some((cause, count)) if !message.contains(&cause) => {
             and_more(format!("{}: {cause}", message.trim_end_matches('.')), count)
@@ -444,7 +445,10 @@ impl Walk {
             if !self.visit() {
                 return;
             }
-            if field == "_errors" {
+            // Hetzner Cloud's `details.fields` lists entries that name their
+            // own field: a wrapper, as Discord's `_errors` is, not a path.
+            let wrapper = field == "fields" && child.get(0).is_some_and(Value::is_object);
+            if field == "_errors" || wrapper {
                 self.collect(child, prefix, depth + 1);
                 continue;
             }

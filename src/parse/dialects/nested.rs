@@ -25,8 +25,10 @@ use serde_json::{Map, Value};
 /// then `type`, then the numeric `code` stringified (`"404"`), then a
 /// numeric `id` (SurveyMonkey's `"1014"`). Field errors
 /// come from `details` (Google's `BadRequest.fieldViolations`, Azure's
-/// `target`), `errors` (Google's older `{"location", "message"}` list),
-/// Recurly's `params` and Stripe's `param` (Razorpay's `field`). When codes
+/// `target`, Hetzner Cloud's `fields`), `errors` (Google's older
+/// `{"location", "message"}` list), Recurly's `params`, Bitbucket Cloud's
+/// `fields` map and Stripe's `param` (Razorpay's `field`); a list of plain
+/// strings under `errors` (PagerDuty's) adds its first to the message. When codes
 /// nest, the most specific wins: the deepest `innererror` code (Azure,
 /// OData v4), a Google `ErrorInfo.reason` in `details` or an older
 /// `errors[].reason`. A `google.rpc.QuotaFailure` in `details` marks a
@@ -81,7 +83,7 @@ impl Dialect for NestedError {
             // SurveyMonkey's `id` ("1014") is its error code; a word or a
             // UUID there names the occurrence.
             .or_else(|| error.get("id").and_then(code).filter(|id| is_number(id)));
-        let mut errors = field_errors_under(error, &["details", "errors", "params"]);
+        let mut errors = field_errors_under(error, &["details", "errors", "params", "fields"]);
         errors.extend(named_field(error, message.as_deref()));
         let fields = ErrorFields::of(code, message, errors);
         Some(fields.judged(transient_verdict(error).or_else(|| google_rpc_verdict(error))))
