@@ -664,6 +664,12 @@ const FAMILIES: &[Row] = &[
     // messages; its example. Was no field error.
     Row { fields: &[("src", "This field is required.")],
         ..row("Bitbucket Cloud 400", 400, r#"{"type":"error","error":{"message":"Bad request","fields":{"src":["This field is required."]}}}"#, BadRequest, None, "Bad request", false) },
+    // Strapi, "Error handling" (docs.strapi.io/cms/error-handling: `{"data": null, "error": {"status",
+    // "name", "message", "details"}}`); a `ValidationError`'s `details` as @strapi/utils'
+    // `formatYupErrors` writes it, `{"errors": [{"path": [...], "message", "name"}]}`. Was the field
+    // errors ("errors.ValidationError", ...).
+    Row { fields: &[("title", "title must be defined."), ("body", "body must be defined.")],
+        ..row("Strapi ValidationError", 400, r#"{"data":null,"error":{"status":400,"name":"ValidationError","message":"2 errors occurred","details":{"errors":[{"path":["title"],"message":"title must be defined.","name":"ValidationError"},{"path":["body"],"message":"body must be defined.","name":"ValidationError"}]}}}"#, BadRequest, Some("400"), "2 errors occurred", false) },
 ];
 
 fn check(rows: &[Row]) {

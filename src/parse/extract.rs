@@ -360,7 +360,8 @@ pub(crate) fn named_field(of: &Map<String, Value>, message: Option<&str>) -> Opt
 /// - arrays of objects naming a field (`{"field", "message"}`, RFC 9457's
 ///   `{"pointer", "detail"}`, `invalid-params`' `{"name", "reason"}`,
 ///   JSON:API's `{"source": {"pointer"}, "detail"}`, FastAPI's `{"loc": [...], "msg"}`,
-///   GraphQL's `{"path": [...], "message"}`, Google's `fieldViolations`,
+///   GraphQL's `{"path": [...], "message"}` (Strapi's too, whose `name` is
+///   the error's class), Google's `fieldViolations`,
 ///   Azure's `{"target", "message"}`);
 /// - objects mapping a field to a message or a list of them (Rails,
 ///   ASP.NET: `{"email": ["is invalid"]}`).
@@ -445,9 +446,11 @@ impl Walk {
             if !self.visit() {
                 return;
             }
-            // Hetzner Cloud's `details.fields` lists entries that name their
-            // own field: a wrapper, as Discord's `_errors` is, not a path.
-            let wrapper = field == "fields" && child.get(0).is_some_and(Value::is_object);
+            // Hetzner Cloud's `details.fields` and Strapi's `details.errors`
+            // list entries that name their own field: a wrapper, as Discord's
+            // `_errors` is, not a path.
+            let wrapper = matches!(field.as_str(), "fields" | "errors")
+                && child.get(0).is_some_and(Value::is_object);
             if field == "_errors" || wrapper {
                 self.collect(child, prefix, depth + 1);
                 continue;
@@ -509,16 +512,17 @@ fn scalar(value: &Value) -> Option<String> {
 /// The field an error entry is about, normalised to a dotted path.
 fn field_name(object: &Map<String, Value>) -> Option<Cow<'_, str>> {
     let named = |_: &str, value| text_ref(value);
-    let raw = pick(object, FIELD_KEYS, named)
+    let list = |key| object.get(key).and_then(path_of).map(Cow::Owned);
+    // An array `path` first: Strapi's (yup's) entries name their error
+    // class beside it (`"name": "ValidationError"`).
+    let raw = list("path")
+        .or_else(|| pick(object, FIELD_KEYS, named))
         .or_else(|| {
             let source = object.get("source")?.as_object()?;
             pick(source, &["pointer", "parameter", "header"], named)
         })
-        .or_else(|| object.get("loc").and_then(path_of).map(Cow::Owned))
-        .or_else(|| {
-            let path = object.get("path")?;
-            path_of(path).map(Cow::Owned).or_else(|| text_ref(path))
-        })?;
+        .or_else(|| list("loc"))
+        .or_else(|| object.get("path").and_then(text_ref))?;
     Some(match raw {
         Cow::Borrowed(raw) => normalise_pointer(raw),
         Cow::Owned(raw) => Cow::Owned(normalise_pointer(&raw).into_owned()),
