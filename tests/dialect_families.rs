@@ -670,6 +670,11 @@ const FAMILIES: &[Row] = &[
     // errors ("errors.ValidationError", ...).
     Row { fields: &[("title", "title must be defined."), ("body", "body must be defined.")],
         ..row("Strapi ValidationError", 400, r#"{"data":null,"error":{"status":400,"name":"ValidationError","message":"2 errors occurred","details":{"errors":[{"path":["title"],"message":"title must be defined.","name":"ValidationError"},{"path":["body"],"message":"body must be defined.","name":"ValidationError"}]}}}"#, BadRequest, Some("400"), "2 errors occurred", false) },
+    // Mattermost API v4, "Error Handling" (api.mattermost.com): every error's body is `{"id":
+    // "the.error.id", "message", "request_id", "status_code", "is_oauth"}`; `id` as the server
+    // sends it (mattermost/server, `model.NewAppError(.., "api.context.session_expired.app_error",
+    // ..)`). Was no code.
+    row("Mattermost 401", 401, r#"{"id":"api.context.session_expired.app_error","message":"Invalid or expired session, please login again.","detailed_error":"","request_id":"hsiwcbnwdpfj3nrr9nzpxbh6aa","status_code":401,"is_oauth":false}"#, Unauthorized, Some("api.context.session_expired.app_error"), "Invalid or expired session, please login again.", false),
 ];
 
 fn check(rows: &[Row]) {

@@ -257,15 +257,17 @@ pub(crate) fn code_in(object: &Map<String, Value>, keys: &[&str]) -> Option<Stri
 /// The code a member gives, by its key: see [`code_in`].
 fn code_under(key: &str, value: &Value) -> Option<String> {
     let found = code(value)?;
+    let word_byte = |b: u8| b.is_ascii_lowercase() || b == b'_' || b == b'.';
     match key {
         "type" if found == "about:blank" => None,
         "__type" => Some(aws_type(&found).to_owned()),
         // `name` is a code only when it reads as one (PayPal's
         // "VALIDATION_ERROR"); elsewhere it is often a person's name.
         "name" | "reason" | "error" if !is_identifier(&found) => None,
-        // Heroku's error `id` is a word (`rate_limit`); elsewhere an `id`
-        // names the occurrence (a UUID, `req_8f3a`).
-        "id" if !found.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') => None,
+        // Heroku's error `id` is a word (`rate_limit`), Mattermost's dotted
+        // words (`api.context.session_expired.app_error`, "the.error.id" in
+        // its API docs); elsewhere an `id` names the occurrence (a UUID, `req_8f3a`).
+        "id" if !found.bytes().all(word_byte) => None,
         _ => Some(found),
     }
 }
@@ -448,9 +450,9 @@ impl Walk {
             }
             // Hetzner Cloud's `details.fields` and Strapi's `details.errors`
             // list entries that name their own field: a wrapper, as Discord's
-            // `_errors` is, not a path.
-            let wrapper = matches!(field.as_str(), "fields" | "errors")
-                && child.get(0).is_some_and(Value::is_object);
+            // `_errors` is, not a path (`child[0]` reads `Null`, never panics,
+            // when the child is not a list).
+            let wrapper = matches!(field.as_str(), "fields" | "errors") && child[0].is_object();
             if field == "_errors" || wrapper {
                 self.collect(child, prefix, depth + 1);
                 continue;
