@@ -644,12 +644,11 @@ const FAMILIES: &[Row] = &[
     // contains the actual error code and message pair". Was no code and the fallback's
     // "Bad Request: ..." message.
     row("Zuora 53100320", 400, r#"{"success":false,"processId":"CBCFED6580B4E076","reasons":[{"code":53100320,"message":"'termType' value should be one of: TERMED, EVERGREEN"}]}"#, BadRequest, Some("53100320"), "'termType' value should be one of: TERMED, EVERGREEN", false),
-    // PagerDuty REST API v2, "Errors" (developer.pagerduty.com/docs/rest-api-v2/errors: code 2001 is
-    // "Invalid Input Provided"); its OpenAPI schema (github.com/PagerDuty/api-schema,
-    // reference/REST/openapiv3.json, the shared error response) types `error.errors` as strings,
-    // "Human-readable error details"; the body as PagerDuty answered it (hubot-pager-me, quoted in
-    // gist d4v3y0rk/2edb0cab3e324e9ef05b). Was the generic "Invalid Input Provided" alone.
-    row("PagerDuty REST 2001", 400, r#"{"error":{"message":"Invalid Input Provided","code":2001,"errors":["Status must be a list of triggered, acknowledged, or resolved."]}}"#, BadRequest, Some("2001"), "Invalid Input Provided: Status must be a list of triggered, acknowledged, or resolved.", false),
+    // PagerDuty REST API v2 (github.com/PagerDuty/api-schema): reference/REST/openapiv3.json types the
+    // shared error response's `error.errors` as strings, "Human-readable error details";
+    // reference/integration-jira-cloud/openapiv3.json's 400 "Response Example" is this body. Was the
+    // generic "Invalid Input Provided" alone (the cause only in `details()`).
+    row("PagerDuty REST 2001", 400, r#"{"error":{"code":2001,"errors":["Invalid value for field 'name'"],"message":"Invalid Input Provided"}}"#, BadRequest, Some("2001"), "Invalid Input Provided: Invalid value for field 'name'", false),
     // PagerDuty Events API v2 (github.com/PagerDuty/api-schema, reference/events-v2/openapiv3.json):
     // `message` is "a description of the problem", `errors` "an array of specific error messages";
     // its example 400. Was "Event object format is unrecognized" alone.

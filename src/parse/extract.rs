@@ -335,8 +335,8 @@ pub(crate) fn and_more(message: String, count: usize) -> String {
 /// `message` with the first of a list of plain-string causes beside it, and
 /// "(and N more)" when there are several: a body's message is often the
 /// generic word ("Invalid Input Provided", PagerDuty's code 2001) and its
-/// `errors` the "human-readable error details" (PagerDuty's REST and
-/// Events API schemas). A cause the message already says is not repeated;
+/// `errors` the "human-readable error details" (PagerDuty's REST API
+/// schema; its Events API's "specific error messages"). A cause the message already says is not repeated;
 /// a list of objects is read as field errors instead.
 pub(crate) fn with_causes(message: String, causes: Option<&Value>) -> String {
     let strings = |c: &&Vec<Value>| c.iter().all(Value::is_string);
