@@ -644,6 +644,36 @@ const FAMILIES: &[Row] = &[
     // contains the actual error code and message pair". Was no code and the fallback's
     // "Bad Request: ..." message.
     row("Zuora 53100320", 400, r#"{"success":false,"processId":"CBCFED6580B4E076","reasons":[{"code":53100320,"message":"'termType' value should be one of: TERMED, EVERGREEN"}]}"#, BadRequest, Some("53100320"), "'termType' value should be one of: TERMED, EVERGREEN", false),
+    // PagerDuty REST API v2 (github.com/PagerDuty/api-schema): reference/REST/openapiv3.json types the
+    // shared error response's `error.errors` as strings, "Human-readable error details";
+    // reference/integration-jira-cloud/openapiv3.json's 400 "Response Example" is this body. Was the
+    // generic "Invalid Input Provided" alone (the cause only in `details()`).
+    row("PagerDuty REST 2001", 400, r#"{"error":{"code":2001,"errors":["Invalid value for field 'name'"],"message":"Invalid Input Provided"}}"#, BadRequest, Some("2001"), "Invalid Input Provided: Invalid value for field 'name'", false),
+    // PagerDuty Events API v2 (github.com/PagerDuty/api-schema, reference/events-v2/openapiv3.json):
+    // `message` is "a description of the problem", `errors` "an array of specific error messages";
+    // its example 400. Was "Event object format is unrecognized" alone.
+    row("PagerDuty Events v2 400", 400, r#"{"status":"Unrecognized object","message":"Event object format is unrecognized","errors":["JSON parse error"]}"#, BadRequest, None, "Event object format is unrecognized: JSON parse error", false),
+    // Hetzner Cloud API, "Errors" (docs.hetzner.cloud/reference/cloud#errors): its example
+    // `invalid_input`, whose `details.fields` entries name their field and list its `messages`. Was
+    // the field error ("fields.broken_field", "is invalid").
+    Row { fields: &[("broken_field", "is too long")],
+        ..row("Hetzner Cloud invalid_input", 400, r#"{"error":{"code":"invalid_input","message":"invalid input in field 'broken_field': is too long","details":{"fields":[{"name":"broken_field","messages":["is too long"]}]}}}"#, BadRequest, Some("invalid_input"), "invalid input in field 'broken_field': is too long", false) },
+    // Bitbucket Cloud REST API, "Standardized error responses"
+    // (developer.atlassian.com/cloud/bitbucket/rest/intro): `error.fields` maps fields to their
+    // messages; its example. Was no field error.
+    Row { fields: &[("src", "This field is required.")],
+        ..row("Bitbucket Cloud 400", 400, r#"{"type":"error","error":{"message":"Bad request","fields":{"src":["This field is required."]}}}"#, BadRequest, None, "Bad request", false) },
+    // Strapi, "Error handling" (docs.strapi.io/cms/error-handling: `{"data": null, "error": {"status",
+    // "name", "message", "details"}}`); a `ValidationError`'s `details` as @strapi/utils'
+    // `formatYupErrors` writes it, `{"errors": [{"path": [...], "message", "name"}]}`. Was the field
+    // errors ("errors.ValidationError", ...).
+    Row { fields: &[("title", "title must be defined."), ("body", "body must be defined.")],
+        ..row("Strapi ValidationError", 400, r#"{"data":null,"error":{"status":400,"name":"ValidationError","message":"2 errors occurred","details":{"errors":[{"path":["title"],"message":"title must be defined.","name":"ValidationError"},{"path":["body"],"message":"body must be defined.","name":"ValidationError"}]}}}"#, BadRequest, Some("400"), "2 errors occurred", false) },
+    // Mattermost API v4, "Error Handling" (api.mattermost.com): every error's body is `{"id":
+    // "the.error.id", "message", "request_id", "status_code", "is_oauth"}`; `id` as the server
+    // sends it (mattermost/server, `model.NewAppError(.., "api.context.session_expired.app_error",
+    // ..)`). Was no code.
+    row("Mattermost 401", 401, r#"{"id":"api.context.session_expired.app_error","message":"Invalid or expired session, please login again.","detailed_error":"","request_id":"hsiwcbnwdpfj3nrr9nzpxbh6aa","status_code":401,"is_oauth":false}"#, Unauthorized, Some("api.context.session_expired.app_error"), "Invalid or expired session, please login again.", false),
 ];
 
 fn check(rows: &[Row]) {

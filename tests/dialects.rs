@@ -442,6 +442,11 @@ const PUBLIC: &[Row] = &[
         ..row("Rails", 422, r#"{"errors":{"email":["has already been taken"],"password":["is too short (minimum is 8 characters)"]}}"#, Validation, None, "email: has already been taken") },
     row("Shopify", 401, r#"{"errors":"[API] Invalid API key or access token (unrecognized login or wrong password)"}"#, Unauthorized, None, "[API] Invalid API key or access token (unrecognized login or wrong password)"),
     row("string list", 422, r#"{"errors":["Name can't be blank","Email is invalid"]}"#, Validation, None, "Name can't be blank (and 1 more)"),
+    // A generic message beside plain-string causes (PagerDuty's shape, see
+    // tests/dialect_families.rs): the first cause joins the message, the rest are counted; a cause
+    // the message already says is not repeated. Was "Validation Failed" alone.
+    row("message and string list", 422, r#"{"message":"Validation Failed.","errors":["email is invalid","name is too long"]}"#, Validation, None, "Validation Failed: email is invalid (and 1 more)"),
+    row("message repeating its cause", 422, r#"{"message":"email is invalid","errors":["email is invalid"]}"#, Validation, None, "email is invalid"),
     Row { fields: &[("body.email", "field required")],
         ..row("FastAPI", 422, r#"{"detail":[{"loc":["body","email"],"msg":"field required","type":"value_error.missing"}]}"#, Validation, Some("value_error.missing"), "field required") },
     Row { fields: &[("from.email", "The from email does not contain a valid address.")],

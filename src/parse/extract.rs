@@ -257,15 +257,17 @@ pub(crate) fn code_in(object: &Map<String, Value>, keys: &[&str]) -> Option<Stri
 /// The code a member gives, by its key: see [`code_in`].
 fn code_under(key: &str, value: &Value) -> Option<String> {
     let found = code(value)?;
+    let word_byte = |b: u8| b.is_ascii_lowercase() || b == b'_' || b == b'.';
     match key {
         "type" if found == "about:blank" => None,
         "__type" => Some(aws_type(&found).to_owned()),
         // `name` is a code only when it reads as one (PayPal's
         // "VALIDATION_ERROR"); elsewhere it is often a person's name.
         "name" | "reason" | "error" if !is_identifier(&found) => None,
-        // Heroku's error `id` is a word (`rate_limit`); elsewhere an `id`
-        // names the occurrence (a UUID, `req_8f3a`).
-        "id" if !found.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') => None,
+        // Heroku's error `id` is a word (`rate_limit`), Mattermost's dotted
+        // words (`api.context.session_expired.app_error`, "the.error.id" in
+        // its API docs); elsewhere an `id` names the occurrence (a UUID, `req_8f3a`).
+        "id" if !found.bytes().all(word_byte) => None,
         _ => Some(found),
     }
 }
@@ -308,6 +310,8 @@ const FIELD_KEYS: &[&str] = &[
 /// Keys under which an entry says what is wrong with its field.
 const FIELD_MESSAGE_KEYS: &[&str] = &[
     "message",
+    // Hetzner Cloud's `{"name", "messages": ["is too long"]}`.
+    "messages",
     "error_message",
     "errorSummary",
     "detail",
@@ -328,6 +332,23 @@ pub(crate) fn and_more(message: String, count: usize) -> String {
     }
 }
 
+/// `message` with the first of a list of plain-string causes beside it, and
+/// "(and N more)" when there are several: a body's message is often the
+/// generic word ("Invalid Input Provided", PagerDuty's code 2001) and its
+/// `errors` the "human-readable error details" (PagerDuty's REST API
+/// schema; its Events API's "specific error messages"). A cause the message already says is not repeated;
+/// a list of objects is read as field errors instead.
+pub(crate) fn with_causes(message: String, causes: Option<&Value>) -> String {
+    let strings = |c: &&Vec<Value>| c.iter().all(Value::is_string);
+    let causes = causes.and_then(Value::as_array).filter(strings);
+    match causes.and_then(|c| Some((c.iter().find_map(text)?, c.len()))) {
+        Some((cause, count)) if !message.contains(&cause) => {
+            and_more(format!("{}: {cause}", message.trim_end_matches('.')), count)
+        }
+        _ => message,
+    }
+}
+
 /// The one field an error object names beside its message: Stripe's,
 /// Mistral's and Hume's `param` (`""` when none; Hume's a JSON pointer),
 /// Razorpay's and Mollie's `field` (`null`, or absent, when none).
@@ -341,7 +362,8 @@ pub(crate) fn named_field(of: &Map<String, Value>, message: Option<&str>) -> Opt
 /// - arrays of objects naming a field (`{"field", "message"}`, RFC 9457's
 ///   `{"pointer", "detail"}`, `invalid-params`' `{"name", "reason"}`,
 ///   JSON:API's `{"source": {"pointer"}, "detail"}`, FastAPI's `{"loc": [...], "msg"}`,
-///   GraphQL's `{"path": [...], "message"}`, Google's `fieldViolations`,
+///   GraphQL's `{"path": [...], "message"}` (Strapi's too, whose `name` is
+///   the error's class), Google's `fieldViolations`,
 ///   Azure's `{"target", "message"}`);
 /// - objects mapping a field to a message or a list of them (Rails,
 ///   ASP.NET: `{"email": ["is invalid"]}`).
@@ -426,7 +448,12 @@ impl Walk {
             if !self.visit() {
                 return;
             }
-            if field == "_errors" {
+            // Hetzner Cloud's `details.fields` and Strapi's `details.errors`
+            // list entries that name their own field: a wrapper, as Discord's
+            // `_errors` is, not a path (`child[0]` reads `Null`, never panics,
+            // when the child is not a list).
+            let wrapper = matches!(field.as_str(), "fields" | "errors") && child[0].is_object();
+            if field == "_errors" || wrapper {
                 self.collect(child, prefix, depth + 1);
                 continue;
             }
@@ -487,16 +514,17 @@ fn scalar(value: &Value) -> Option<String> {
 /// The field an error entry is about, normalised to a dotted path.
 fn field_name(object: &Map<String, Value>) -> Option<Cow<'_, str>> {
     let named = |_: &str, value| text_ref(value);
-    let raw = pick(object, FIELD_KEYS, named)
+    let list = |key| object.get(key).and_then(path_of).map(Cow::Owned);
+    // An array `path` first: Strapi's (yup's) entries name their error
+    // class beside it (`"name": "ValidationError"`).
+    let raw = list("path")
+        .or_else(|| pick(object, FIELD_KEYS, named))
         .or_else(|| {
             let source = object.get("source")?.as_object()?;
             pick(source, &["pointer", "parameter", "header"], named)
         })
-        .or_else(|| object.get("loc").and_then(path_of).map(Cow::Owned))
-        .or_else(|| {
-            let path = object.get("path")?;
-            path_of(path).map(Cow::Owned).or_else(|| text_ref(path))
-        })?;
+        .or_else(|| list("loc"))
+        .or_else(|| object.get("path").and_then(text_ref))?;
     Some(match raw {
         Cow::Borrowed(raw) => normalise_pointer(raw),
         Cow::Owned(raw) => Cow::Owned(normalise_pointer(&raw).into_owned()),

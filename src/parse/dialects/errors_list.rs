@@ -2,8 +2,8 @@
 
 use super::super::dialect::RootKeys;
 use super::super::extract::{
-    and_more, code, code_in, field_errors, message_in, one_line, text, FALLBACK_CODE_KEYS,
-    MAX_MESSAGE_CHARS, MESSAGE_KEYS,
+    and_more, code, code_in, field_errors, message_in, one_line, text, with_causes,
+    FALLBACK_CODE_KEYS, MAX_MESSAGE_CHARS, MESSAGE_KEYS,
 };
 use super::super::BodyVerdict::{ClientFault, Transient};
 use super::super::{Dialect, DialectInput, ErrorFields};
@@ -54,8 +54,9 @@ impl Dialect for ErrorsList {
         let first = entries.first().and_then(Value::as_object);
 
         let message_keys = ["message", "Message", "error_description", "title"];
-        let message =
-            message_in(object, &message_keys).or_else(|| first_message(list, first, entries.len()));
+        let message = message_in(object, &message_keys)
+            .map(|message| with_causes(message, Some(list)))
+            .or_else(|| first_message(list, first, entries.len()));
 
         // Stability AI's `name` (`bad_request`) too.
         let code = code_in(object, &["code", "error_code", "errorCode", "name"])

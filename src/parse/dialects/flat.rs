@@ -134,11 +134,8 @@ impl Dialect for FlatError {
 fn hidden_cause(object: &Map<String, Value>, word: Option<&str>) -> Option<String> {
     let elements = object.get("Elements").and_then(Value::as_array).into_iter();
     let first = |e: &Value| e.pointer("/ValidationErrors/0/Message").and_then(text);
-    let zero = match object.get("status") {
-        Some(Value::String(status)) => status == "0",
-        Some(Value::Number(status)) => status.as_u64() == Some(0),
-        _ => false,
-    };
+    // `"0"` or `0`: a code reads both alike.
+    let zero = object.get("status").and_then(code).as_deref() == Some("0");
     let gate = |_: &&Value| zero && word.is_some_and(is_identifier);
     let result = object.get("result").filter(gate).and_then(text);
     let xero = elements.flatten().take(MAX_VISITED).find_map(first);

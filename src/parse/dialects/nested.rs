@@ -3,7 +3,7 @@
 use super::super::dialect::RootKeys;
 use super::super::extract::{
     code, code_in, field_errors_under, is_number, message_in, named_field, nested_code, substitute,
-    MESSAGE_KEYS,
+    with_causes, MESSAGE_KEYS,
 };
 use super::super::{BodyVerdict, Dialect, DialectInput, ErrorFields};
 use serde_json::{Map, Value};
@@ -25,8 +25,10 @@ use serde_json::{Map, Value};
 /// then `type`, then the numeric `code` stringified (`"404"`), then a
 /// numeric `id` (SurveyMonkey's `"1014"`). Field errors
 /// come from `details` (Google's `BadRequest.fieldViolations`, Azure's
-/// `target`), `errors` (Google's older `{"location", "message"}` list),
-/// Recurly's `params` and Stripe's `param` (Razorpay's `field`). When codes
+/// `target`, Hetzner Cloud's `fields`), `errors` (Google's older
+/// `{"location", "message"}` list), Recurly's `params`, Bitbucket Cloud's
+/// `fields` map and Stripe's `param` (Razorpay's `field`); a list of plain
+/// strings under `errors` (PagerDuty's) adds its first to the message. When codes
 /// nest, the most specific wins: the deepest `innererror` code (Azure,
 /// OData v4), a Google `ErrorInfo.reason` in `details` or an older
 /// `errors[].reason`. A `google.rpc.QuotaFailure` in `details` marks a
@@ -60,7 +62,9 @@ impl Dialect for NestedError {
             return None;
         }
         let variables = one_api.and_then(|_| error.get("variables"));
-        let message = message.map(|text| substitute(text, variables));
+        // PagerDuty's `errors`, plain strings, say what its generic message does not.
+        let causes = error.get("errors");
+        let message = message.map(|text| with_causes(substitute(text, variables), causes));
         let string_code = [
             "code",
             "status",
@@ -79,7 +83,7 @@ impl Dialect for NestedError {
             // SurveyMonkey's `id` ("1014") is its error code; a word or a
             // UUID there names the occurrence.
             .or_else(|| error.get("id").and_then(code).filter(|id| is_number(id)));
-        let mut errors = field_errors_under(error, &["details", "errors", "params"]);
+        let mut errors = field_errors_under(error, &["details", "errors", "params", "fields"]);
         errors.extend(named_field(error, message.as_deref()));
         let fields = ErrorFields::of(code, message, errors);
         Some(fields.judged(transient_verdict(error).or_else(|| google_rpc_verdict(error))))
