@@ -183,6 +183,21 @@ const FAMILIES: &[Row] = &[
         ..row("Notion 429", 429, r#"{"object":"error","status":429,"code":"rate_limited","message":"You have been rate limited. Please try again in a few minutes."}"#, RateLimited, Some("rate_limited"), "You have been rate limited. Please try again in a few minutes.", true) },
     // Box, "Client error" resource (developer.box.com/reference/resources/client-error).
     row("Box 400", 400, r#"{"type":"error","status":400,"code":"item_name_invalid","message":"Method Not Allowed","context_info":{"message":"Something went wrong"},"help_url":"https://developer.box.com/guides/api-calls/permissions-and-errors/common-errors/","request_id":"abcdef123456"}"#, BadRequest, Some("item_name_invalid"), "Method Not Allowed", false),
+    // Weaviate's OpenAPI `ErrorResponse` ("An error response given by Weaviate end-points"):
+    // `{"error": [{"message"}]}` (weaviate/weaviate, adapters/handlers/rest/helpers.go
+    // `createErrorResponseObject`): the message alone, no status reason before it.
+    row("Weaviate 422", 422, r#"{"error":[{"message":"class name \"Article\" already exists"}]}"#, Validation, None, "class name \"Article\" already exists", false),
+    // Appwrite, "Error handling" (appwrite.io/docs/advanced/platform/error-handling): "error
+    // types are available in the type field"; `code` repeats the HTTP status.
+    row("Appwrite 401", 401, r#"{"message":"Invalid credentials. Please check the email and password.","code":401,"type":"user_invalid_credentials","version":"1.6.0"}"#, Unauthorized, Some("user_invalid_credentials"), "Invalid credentials. Please check the email and password.", false),
+    // PocketBase, "Web APIs reference: Records" (pocketbase.io/docs/api-records), create's
+    // 400: the field errors are `data`, a map of fields to `{"code", "message"}`.
+    Row { fields: &[("title", "Missing required value.")],
+        ..row("PocketBase 400", 400, r#"{"status":400,"message":"Failed to create record.","data":{"title":{"code":"validation_required","message":"Missing required value."}}}"#, BadRequest, None, "Failed to create record.", false) },
+    // Box, "Client error" resource: `context_info` is "a free-form object ... defined on a
+    // per-endpoint basis"; a missing parent's 404 lists the parameter at fault in its `errors`.
+    Row { fields: &[("parent", "Invalid value 'd_123'. 'parent' with value 'd_123' not found")],
+        ..row("Box 404 context_info", 404, r#"{"type":"error","status":404,"code":"not_found","context_info":{"errors":[{"reason":"invalid_parameter","name":"parent","message":"Invalid value 'd_123'. 'parent' with value 'd_123' not found"}]},"help_url":"http://developers.box.com/docs/#errors","message":"Not Found","request_id":"abcdef123456"}"#, NotFound, Some("not_found"), "Not Found", false) },
     // Plaid, "Errors" (plaid.com/docs/errors/): the error object's members.
     row("Plaid 400", 400, r#"{"error_type":"ITEM_ERROR","error_code":"ITEM_LOGIN_REQUIRED","error_message":"the login details of this item have changed (credentials, MFA, or required user action) and a user login is required to update this information","display_message":null,"request_id":"HNTDNrA8F1shFEW"}"#, BadRequest, Some("ITEM_LOGIN_REQUIRED"), "the login details of this item have changed (credentials, MFA, or required user action) and a user login is required to update this information", false),
     // Mailchimp Marketing API, "Errors" (mailchimp.com/developer/marketing/docs/errors/):

@@ -537,7 +537,9 @@ fn field_name(object: &Map<String, Value>) -> Option<Cow<'_, str>> {
 fn normalise_pointer(raw: &str) -> Cow<'_, str> {
     let trimmed = raw.strip_prefix('#').unwrap_or(raw);
     match trimmed.strip_prefix('/') {
+        // A trailing `/` (Klaviyo's `/data/`) leaves no trailing dot.
         Some(pointer) if pointer.contains('/') => {
+            let pointer = pointer.trim_end_matches('/');
             Cow::Owned(one_line(&pointer.replace('/', "."), MAX_CODE_CHARS))
         }
         name => bounded_ref(name.unwrap_or(trimmed), MAX_CODE_CHARS),
@@ -1126,7 +1128,7 @@ mod tests {
             ),
             (
                 json!({"attribute": "\t", "parameter": "#/x/", "fieldViolations": []}),
-                Some("x."),
+                Some("x"),
                 None,
             ),
             (json!({"other": "x"}), None, None),

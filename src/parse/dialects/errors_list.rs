@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 ///   "title", "detail", "source"}`), GraphQL (`{"message", "path",
 ///   "extensions": {"code"}}`), Cloudflare (`{"code": 7003, "message"}`),
 ///   GitHub (`{"message": "Validation Failed", "errors": [{"field", "code"}]}`),
-///   Square, SendGrid;
+///   Square, SendGrid, and Weaviate's `{"error": [{"message"}]}`;
 /// - `errors` as an object mapping fields to messages (Rails, ASP.NET);
 /// - `errors` as a string or an array of strings (Shopify);
 /// - FastAPI's `detail` array (`[{"loc", "msg", "type"}]`), Atlassian's
@@ -36,18 +36,21 @@ pub struct ErrorsList;
 
 impl Dialect for ErrorsList {
     fn parse(&self, input: &DialectInput<'_>) -> Option<ErrorFields> {
-        let object =
-            input.object_with(RootKeys::ERRORS | RootKeys::ERROR_MESSAGES | RootKeys::DETAIL)?;
+        // `error` too: Weaviate's is a list (read below only when it is one).
+        let keys = RootKeys::ERRORS | RootKeys::ERROR_MESSAGES | RootKeys::DETAIL;
+        let object = input.object_with(keys | RootKeys::ERROR)?;
         // Mastercard's `{"Errors": {"Error": [...]}}` and QuickBooks'
         // `{"Fault": {"Error": [...]}}` are the same list, wrapped.
         let wrapper = object.get("Errors").or(object.get("Fault"));
         let wrapped = wrapper.and_then(|wrapper| wrapper.get("Error"));
+        // Weaviate's `error`, a list of objects (not Kraken's strings), and
         // FastAPI's `detail` list, last.
+        let weaviate = object.get("error").filter(|e| e[0].is_object());
         let detail = object.get("detail").filter(|v| v.is_array());
         let list = ["errors", "errorMessages", "tppMessages", "reasons"]
             .iter()
             .map(|key| object.get(*key))
-            .chain([wrapped, detail])
+            .chain([wrapped, weaviate, detail])
             .find_map(|list| list.filter(|v| !is_empty(v)))?;
 
         let entries = list.as_array().map_or(&[][..], Vec::as_slice);

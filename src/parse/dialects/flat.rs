@@ -39,12 +39,15 @@ use serde_json::{Map, Value};
 /// else does), and the most
 /// specific code wins when codes nest (PayPal's `details[].issue`, a string
 /// `reason` over a numeric `code` as Kubernetes' `Status` has, Supabase
-/// Auth's `error_code`). Field
+/// Auth's `error_code`, Appwrite's `type` beside a `code` that is the
+/// status). Field
 /// errors come from a `details` list or map of fields to lists (Zendesk's
 /// `{"requester": [{"description"}]}`), Kubernetes' `details.causes`,
 /// Okta's `errorCauses` (whose `"login: already exists"` summaries name
 /// their field), Kustom's `validation_errors`, WordPress's `data.params`
-/// and a `param` or `field` naming the one field at fault. A string
+/// PocketBase's `data` (fields to `{"code", "message"}`), Box's
+/// `context_info.errors` and a `param` or
+/// `field` naming the one field at fault. A string
 /// `error` is the code when another member holds the message or when it
 /// reads as an identifier (`invalid_auth`), and the message otherwise
 /// (`"Invalid API token provided"`).
@@ -66,10 +69,14 @@ impl Dialect for FlatError {
             .or_else(|| sys_code(object))
             .or_else(|| code_in(object, FALLBACK_CODE_KEYS));
         // A numeric code repeats the status; a string `error_code`
-        // (Supabase Auth's) or `reason` (Kubernetes') names the error.
+        // (Supabase Auth's) or `reason` (Kubernetes') names the error, and a
+        // `type` does beside a code that is the status itself (Appwrite's
+        // `user_invalid_credentials`: a code other than the status, as
+        // Mistral's `1300`, says more than its `type`).
         if code.as_deref().is_some_and(is_number) {
-            let named = |key: &str| object.get(key).and_then(text).filter(|c| is_identifier(c));
-            code = named("error_code").or_else(|| named("reason")).or(code);
+            let is_status = code.as_deref() == Some(input.status().as_str());
+            let keys = &["error_code", "reason", "type"][..2 + usize::from(is_status)];
+            code = keys.iter().find_map(|key| identifier(object, key)).or(code);
         }
         // Kraken lists its errors: `{"error": ["EAPI:Rate limit exceeded"]}`.
         if let Some(error) = message_in(object, &["error"]) {
@@ -103,20 +110,23 @@ impl Dialect for FlatError {
         message.as_ref().or(code.as_ref())?;
         // WordPress REST's `rest_invalid_param`: `{"code", "message", "data":
         // {"status": 400, "params": {"status": "status is not one of ..."}}}`.
+        // Box's `context_info` holds, per endpoint, `errors`: `[{"reason",
+        // "name", "message"}]`; Kubernetes' `Status` its `details.causes`.
         let data = |at| input.json().and_then(|json| json.pointer(at));
-        let params = data("/data/status").and(data("/data/params"));
-        errors.extend(params.map_or_else(Vec::new, field_errors));
+        let wordpress = data("/data/status").and(data("/data/params"));
+        let causes = data("/details/causes");
+        let lists = [wordpress, data("/context_info/errors"), causes];
+        errors.extend(lists.into_iter().flatten().flat_map(field_errors));
+        errors.extend(keyed_errors(data("/data")));
         errors.extend(named_field(object, message.as_deref()));
         if input.has_any(RootKeys::DETAILS | RootKeys::ERROR_CAUSES | RootKeys::VALIDATION_ERRORS) {
             let lists = ["details", "errorCauses", "validation_errors"];
             errors.extend(field_errors_under(object, &lists));
-            let causes = object.get("details").and_then(|d| d.get("causes"));
-            errors.extend(causes.into_iter().flat_map(field_errors));
             if let Some(causes) = object.get("errorCauses").and_then(Value::as_array) {
                 errors.extend(summary_field_errors(causes));
             }
-            errors.truncate(MAX_FIELD_ERRORS);
         }
+        errors.truncate(MAX_FIELD_ERRORS);
         Some(ErrorFields::of(code, message, errors))
     }
 }
@@ -140,6 +150,23 @@ fn hidden_cause(object: &Map<String, Value>, word: Option<&str>) -> Option<Strin
     let result = object.get("result").filter(gate).and_then(text);
     let xero = elements.flatten().take(MAX_VISITED).find_map(first);
     xero.or(result.filter(|cause| !is_number(cause)))
+}
+
+/// A member that reads as an identifier, other than the generic word
+/// `error` (Box's and Anthropic's `type`).
+fn identifier(object: &Map<String, Value>, key: &str) -> Option<String> {
+    let found = object.get(key).and_then(text)?;
+    (is_identifier(&found) && found != "error").then_some(found)
+}
+
+/// PocketBase's `data`, a map of fields to `{"code", "message"}` errors
+/// (pocketbase.io/docs/api-records: create's 400).
+fn keyed_errors(data: Option<&Value>) -> impl Iterator<Item = FieldError> + '_ {
+    let fields = data.and_then(Value::as_object).into_iter().flatten();
+    fields.take(MAX_VISITED).filter_map(|(field, error)| {
+        let message = error.get("code").and(error.get("message")).and_then(text)?;
+        Some(FieldError::new(one_line(field, MAX_CODE_CHARS), message))
+    })
 }
 
 /// Contentful's code: `{"sys": {"type": "Error", "id": "RateLimitExceeded"}}`
