@@ -187,6 +187,9 @@ const FAMILIES: &[Row] = &[
     // `{"error": [{"message"}]}` (weaviate/weaviate, adapters/handlers/rest/helpers.go
     // `createErrorResponseObject`): the message alone, no status reason before it.
     row("Weaviate 422", 422, r#"{"error":[{"message":"class name \"Article\" already exists"}]}"#, Validation, None, "class name \"Article\" already exists", false),
+    // Qdrant's OpenAPI `ErrorResponse` (qdrant/qdrant, docs/redoc/master/openapi.json):
+    // `{"time", "status": {"error": "Description of the occurred error."}, "result": null}`.
+    row("Qdrant 404", 404, r#"{"status":{"error":"Not found: Collection `test_collection` doesn't exist!"},"time":0.000026,"result":null}"#, NotFound, None, "Not found: Collection `test_collection` doesn't exist!", false),
     // Appwrite, "Error handling" (appwrite.io/docs/advanced/platform/error-handling): "error
     // types are available in the type field"; `code` repeats the HTTP status.
     row("Appwrite 401", 401, r#"{"message":"Invalid credentials. Please check the email and password.","code":401,"type":"user_invalid_credentials","version":"1.6.0"}"#, Unauthorized, Some("user_invalid_credentials"), "Invalid credentials. Please check the email and password.", false),

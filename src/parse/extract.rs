@@ -496,19 +496,10 @@ fn join(prefix: &str, name: &str) -> String {
 }
 
 /// A path given as an array of names and indexes (`["body", "email"]`),
-/// joined with dots.
+/// each read as a [`code`] is, joined with dots.
 fn path_of(value: &Value) -> Option<String> {
-    let parts: Vec<String> = value.as_array()?.iter().filter_map(scalar).collect();
+    let parts: Vec<String> = value.as_array()?.iter().filter_map(code).collect();
     (!parts.is_empty()).then(|| parts.join("."))
-}
-
-/// A string's or a number's text, as sent.
-fn scalar(value: &Value) -> Option<String> {
-    match value {
-        Value::String(text) => Some(text.clone()),
-        Value::Number(number) => Some(number.to_string()),
-        _ => None,
-    }
 }
 
 /// The field an error entry is about, normalised to a dotted path.
@@ -675,7 +666,7 @@ pub(crate) fn limit_reset(root: &Value) -> Option<String> {
     if limit.get("remaining")?.as_u64()? != 0 {
         return None;
     }
-    scalar(limit.get("reset")?)
+    code(limit.get("reset")?)
 }
 
 /// Phrases after which a message names its wait (lower case).

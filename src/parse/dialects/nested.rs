@@ -58,6 +58,8 @@ impl Dialect for NestedError {
             let first = error.get("errors")?.as_array()?.first()?.as_object()?;
             message_in(first, MESSAGE_KEYS)
         });
+        // Qdrant's `ErrorResponse` describes its error in `status.error`.
+        let message = message.or_else(|| in_status.then(|| message_in(error, &["error"]))?);
         if in_status && message.is_none() {
             return None;
         }
