@@ -190,6 +190,11 @@ const FAMILIES: &[Row] = &[
     // Qdrant's OpenAPI `ErrorResponse` (qdrant/qdrant, docs/redoc/master/openapi.json):
     // `{"time", "status": {"error": "Description of the occurred error."}, "result": null}`.
     row("Qdrant 404", 404, r#"{"status":{"error":"Not found: Collection `test_collection` doesn't exist!"},"time":0.000026,"result":null}"#, NotFound, None, "Not found: Collection `test_collection` doesn't exist!", false),
+    // Contentstack, "Studio API: errors and validation" (contentstack.com/docs/studio/
+    // studio-api-errors-and-validation), its error envelope: `error_message` the
+    // "human-readable summary", `error_code` numeric, `errors` keyed by field path.
+    Row { fields: &[("title", "is not unique.")],
+        ..row("Contentstack 422", 422, r#"{"error_message":"Entry creation failed. Please enter valid data.","error_code":119,"errors":{"title":["is not unique."]}}"#, Validation, Some("119"), "Entry creation failed. Please enter valid data.", false) },
     // Appwrite, "Error handling" (appwrite.io/docs/advanced/platform/error-handling): "error
     // types are available in the type field"; `code` repeats the HTTP status.
     row("Appwrite 401", 401, r#"{"message":"Invalid credentials. Please check the email and password.","code":401,"type":"user_invalid_credentials","version":"1.6.0"}"#, Unauthorized, Some("user_invalid_credentials"), "Invalid credentials. Please check the email and password.", false),

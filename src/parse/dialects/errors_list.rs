@@ -56,7 +56,14 @@ impl Dialect for ErrorsList {
         let entries = list.as_array().map_or(&[][..], Vec::as_slice);
         let first = entries.first().and_then(Value::as_object);
 
-        let message_keys = ["message", "Message", "error_description", "title"];
+        // Contentstack's `error_message` ("human-readable summary") too.
+        let message_keys = [
+            "message",
+            "Message",
+            "error_description",
+            "error_message",
+            "title",
+        ];
         let message = message_in(object, &message_keys)
             .map(|message| with_causes(message, Some(list)))
             .or_else(|| first_message(list, first, entries.len()));
