@@ -143,8 +143,10 @@ macro_rules! display_as_str {
 /// `vis fn name(mut self, args) -> Self`, which makes `change` to the
 /// field's own copy (`Arc::make_mut`, bound to `config`) and returns
 /// `self`; after `self;`, the change is made to the builder itself (its
-/// options held in place, not shared). Used inside the builder's `impl`
-/// block.
+/// options held in place, not shared). A setter that takes a closure
+/// names its type, as a generic would:
+/// `vis fn name<F: Fn(&Request<'_>) -> Out>(f: F) |config| change;`.
+/// Used inside the builder's `impl` block.
 macro_rules! config_setters {
     (self; $($(#[$attr:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),*) |$config:ident| $change:expr;)*) => {
         $(
@@ -157,6 +159,23 @@ macro_rules! config_setters {
         )*
     };
     ($($field:ident).+;) => {};
+    // A setter that takes a closure,
+    // `vis fn name<F: Fn(Args) -> Out, K: Bound>(f: F) |config| change;`:
+    // `F` is also `Send + Sync + 'static` (the options are shared across
+    // threads), and other generics follow it with their bounds.
+    ($($field:ident).+; $(#[$attr:meta])* $vis:vis fn $name:ident<F: Fn($($input:ty),*) $(-> $output:ty)? $(, $generic:ident: $bound:path)*>($f:ident: F) |$config:ident| $change:expr; $($rest:tt)*) => {
+        $(#[$attr])*
+        $vis fn $name<F $(, $generic)*>(mut self, $f: F) -> Self
+        where
+            F: Fn($($input),*) $(-> $output)? + Send + Sync + 'static,
+            $($generic: $bound,)*
+        {
+            let $config = std::sync::Arc::make_mut(&mut self$(.$field)+);
+            $change;
+            self
+        }
+        config_setters!($($field).+; $($rest)*);
+    };
     // One setter at a time: the field's path repeats in each.
     ($($field:ident).+; $(#[$attr:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),*) |$config:ident| $change:expr; $($rest:tt)*) => {
         $(#[$attr])*

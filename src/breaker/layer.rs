@@ -169,18 +169,13 @@ impl CircuitBreakerLayer {
         /// to `tracing` with or without it); see [`observe`](crate::observe).
         #[cfg(feature = "opentelemetry")]
         pub fn metrics(metrics: crate::metrics::Metrics) |c| c.observer = metrics.into();
-    }
 
-    /// One breaker per value of the request (a region header, a tenant),
-    /// within each authority; `None` leaves a request in its authority's.
-    /// The value is hashed as soon as the closure returns.
-    pub fn partition<F, K>(mut self, f: F) -> Self
-    where
-        F: Fn(&ScopeRequest<'_>) -> Option<K> + Send + Sync + 'static,
-        K: AsRef<[u8]>,
-    {
-        Arc::make_mut(&mut self.config).partition = Some(crate::scope::partition(f));
-        self
+        /// One breaker per value of the request (a region header, a tenant),
+        /// within each authority; `None` leaves a request in its authority's.
+        /// The value is hashed as soon as the closure returns.
+        pub fn partition<F: Fn(&ScopeRequest<'_>) -> Option<K>, K: AsRef<[u8]>>(f: F) |c| {
+            c.partition = Some(crate::scope::partition(f));
+        };
     }
 }
 
