@@ -136,6 +136,33 @@ macro_rules! display_as_str {
     };
 }
 
+/// A `Default` that is the type's `new()`, written once:
+/// `default_from_new!(QuotaLayer)`.
+macro_rules! default_from_new {
+    ($name:ty) => {
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+    };
+}
+
+/// The `Layer` of a layer whose services share its options (an `Arc`
+/// field named `config`), written once: `layer_from_config!(QuotaLayer =>
+/// Quota)` makes each service with `Quota::from_config(inner, config)`.
+macro_rules! layer_from_config {
+    ($layer:ident => $service:ident) => {
+        impl<S> tower::Layer<S> for $layer {
+            type Service = $service<S>;
+
+            fn layer(&self, inner: S) -> Self::Service {
+                $service::from_config(inner, self.config.clone())
+            }
+        }
+    };
+}
+
 /// The builder setters of a layer whose options sit behind an `Arc`, copied
 /// on write, written once: after the path of that field (`config;`,
 /// `config.failure;`), each

@@ -8,7 +8,6 @@ use crate::ErrorKind;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
-use tower::Layer;
 
 /// The kinds counted by default: the ones that mean the upstream is unwell.
 pub const DEFAULT_COUNTED: [ErrorKind; 5] = [
@@ -67,11 +66,7 @@ pub struct CircuitBreakerLayer {
     config: Arc<Config>,
 }
 
-impl Default for CircuitBreakerLayer {
-    fn default() -> Self {
-        CircuitBreakerLayer::new()
-    }
-}
+default_from_new!(CircuitBreakerLayer);
 
 impl CircuitBreakerLayer {
     /// A breaker per authority: opens when at least half of the calls of
@@ -179,10 +174,4 @@ impl CircuitBreakerLayer {
     }
 }
 
-impl<S> Layer<S> for CircuitBreakerLayer {
-    type Service = CircuitBreaker<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        CircuitBreaker::from_config(inner, self.config.clone())
-    }
-}
+layer_from_config!(CircuitBreakerLayer => CircuitBreaker);

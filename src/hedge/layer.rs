@@ -9,7 +9,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::retry::budget::Budget;
-use tower::Layer;
 
 /// The configuration a layer and its services share.
 #[derive(Clone)]
@@ -159,10 +158,4 @@ impl HedgeLayer {
     }
 }
 
-impl<S> Layer<S> for HedgeLayer {
-    type Service = Hedge<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Hedge::from_config(inner, self.config.clone())
-    }
-}
+layer_from_config!(HedgeLayer => Hedge);

@@ -7,7 +7,6 @@ use crate::scope::PartitionFn;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
-use tower::Layer;
 
 pub(crate) type CostFn = dyn Fn(&QuotaRequest<'_>) -> u64 + Send + Sync;
 
@@ -101,11 +100,7 @@ pub struct QuotaLayer {
     config: Arc<Config>,
 }
 
-impl Default for QuotaLayer {
-    fn default() -> Self {
-        QuotaLayer::new()
-    }
-}
+default_from_new!(QuotaLayer);
 
 impl QuotaLayer {
     /// A layer over a new [`MemoryStore`]: learns per process, no set-up.
@@ -129,10 +124,4 @@ impl QuotaLayer {
     quota_config_builders!();
 }
 
-impl<S> Layer<S> for QuotaLayer {
-    type Service = Quota<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Quota::from_config(inner, self.config.clone())
-    }
-}
+layer_from_config!(QuotaLayer => Quota);
