@@ -136,6 +136,33 @@ macro_rules! display_as_str {
     };
 }
 
+/// A `Default` that is the type's `new()`, written once:
+/// `default_from_new!(QuotaLayer)`.
+macro_rules! default_from_new {
+    ($name:ty) => {
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+    };
+}
+
+/// The `Layer` of a layer whose services share its options (an `Arc`
+/// field named `config`), written once: `layer_from_config!(QuotaLayer =>
+/// Quota)` makes each service with `Quota::from_config(inner, config)`.
+macro_rules! layer_from_config {
+    ($layer:ident => $service:ident) => {
+        impl<S> tower::Layer<S> for $layer {
+            type Service = $service<S>;
+
+            fn layer(&self, inner: S) -> Self::Service {
+                $service::from_config(inner, self.config.clone())
+            }
+        }
+    };
+}
+
 /// The builder setters of a layer whose options sit behind an `Arc`, copied
 /// on write, written once: after the path of that field (`config;`,
 /// `config.failure;`), each
@@ -143,8 +170,10 @@ macro_rules! display_as_str {
 /// `vis fn name(mut self, args) -> Self`, which makes `change` to the
 /// field's own copy (`Arc::make_mut`, bound to `config`) and returns
 /// `self`; after `self;`, the change is made to the builder itself (its
-/// options held in place, not shared). Used inside the builder's `impl`
-/// block.
+/// options held in place, not shared). A setter that takes a closure
+/// names its type, as a generic would:
+/// `vis fn name<F: Fn(&Request<'_>) -> Out>(f: F) |config| change;`.
+/// Used inside the builder's `impl` block.
 macro_rules! config_setters {
     (self; $($(#[$attr:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),*) |$config:ident| $change:expr;)*) => {
         $(
@@ -157,6 +186,23 @@ macro_rules! config_setters {
         )*
     };
     ($($field:ident).+;) => {};
+    // A setter that takes a closure,
+    // `vis fn name<F: Fn(Args) -> Out, K: Bound>(f: F) |config| change;`:
+    // `F` is also `Send + Sync + 'static` (the options are shared across
+    // threads), and other generics follow it with their bounds.
+    ($($field:ident).+; $(#[$attr:meta])* $vis:vis fn $name:ident<F: Fn($($input:ty),*) $(-> $output:ty)? $(, $generic:ident: $bound:path)*>($f:ident: F) |$config:ident| $change:expr; $($rest:tt)*) => {
+        $(#[$attr])*
+        $vis fn $name<F $(, $generic)*>(mut self, $f: F) -> Self
+        where
+            F: Fn($($input),*) $(-> $output)? + Send + Sync + 'static,
+            $($generic: $bound,)*
+        {
+            let $config = std::sync::Arc::make_mut(&mut self$(.$field)+);
+            $change;
+            self
+        }
+        config_setters!($($field).+; $($rest)*);
+    };
     // One setter at a time: the field's path repeats in each.
     ($($field:ident).+; $(#[$attr:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),*) |$config:ident| $change:expr; $($rest:tt)*) => {
         $(#[$attr])*

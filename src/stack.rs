@@ -149,11 +149,7 @@ impl ApiErrorsLayer {
     }
 }
 
-impl Default for ApiErrorsLayer {
-    fn default() -> Self {
-        ApiErrorsLayer::new()
-    }
-}
+default_from_new!(ApiErrorsLayer);
 
 /// `layer` with its `field` replaced by `value` (read after `layer` is
 /// taken apart into its `fields`, so it may use them), whose type may

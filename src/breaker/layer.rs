@@ -8,7 +8,6 @@ use crate::ErrorKind;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
-use tower::Layer;
 
 /// The kinds counted by default: the ones that mean the upstream is unwell.
 pub const DEFAULT_COUNTED: [ErrorKind; 5] = [
@@ -67,11 +66,7 @@ pub struct CircuitBreakerLayer {
     config: Arc<Config>,
 }
 
-impl Default for CircuitBreakerLayer {
-    fn default() -> Self {
-        CircuitBreakerLayer::new()
-    }
-}
+default_from_new!(CircuitBreakerLayer);
 
 impl CircuitBreakerLayer {
     /// A breaker per authority: opens when at least half of the calls of
@@ -169,25 +164,14 @@ impl CircuitBreakerLayer {
         /// to `tracing` with or without it); see [`observe`](crate::observe).
         #[cfg(feature = "opentelemetry")]
         pub fn metrics(metrics: crate::metrics::Metrics) |c| c.observer = metrics.into();
-    }
 
-    /// One breaker per value of the request (a region header, a tenant),
-    /// within each authority; `None` leaves a request in its authority's.
-    /// The value is hashed as soon as the closure returns.
-    pub fn partition<F, K>(mut self, f: F) -> Self
-    where
-        F: Fn(&ScopeRequest<'_>) -> Option<K> + Send + Sync + 'static,
-        K: AsRef<[u8]>,
-    {
-        Arc::make_mut(&mut self.config).partition = Some(crate::scope::partition(f));
-        self
+        /// One breaker per value of the request (a region header, a tenant),
+        /// within each authority; `None` leaves a request in its authority's.
+        /// The value is hashed as soon as the closure returns.
+        pub fn partition<F: Fn(&ScopeRequest<'_>) -> Option<K>, K: AsRef<[u8]>>(f: F) |c| {
+            c.partition = Some(crate::scope::partition(f));
+        };
     }
 }
 
-impl<S> Layer<S> for CircuitBreakerLayer {
-    type Service = CircuitBreaker<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        CircuitBreaker::from_config(inner, self.config.clone())
-    }
-}
+layer_from_config!(CircuitBreakerLayer => CircuitBreaker);

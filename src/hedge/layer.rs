@@ -9,7 +9,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::retry::budget::Budget;
-use tower::Layer;
 
 /// The configuration a layer and its services share.
 #[derive(Clone)]
@@ -146,28 +145,17 @@ impl HedgeLayer {
         /// attempt only): give it the retry layer's handle.
         #[cfg(feature = "opentelemetry")]
         pub fn metrics(metrics: crate::metrics::Metrics) |c| c.observer = metrics.into();
-    }
 
-    /// One scope per value of the request (a tenant, a GitHub resource),
-    /// within each authority, as the breaker's and the quota's
-    /// `partition`: each learns its own latencies and its own cooldowns
-    /// (one tenant's 429 holds no other tenant's hedges). `None` leaves a
-    /// request in its authority's scope. The value is hashed as soon as
-    /// the closure returns.
-    pub fn partition<F, K>(mut self, f: F) -> Self
-    where
-        F: Fn(&ScopeRequest<'_>) -> Option<K> + Send + Sync + 'static,
-        K: AsRef<[u8]>,
-    {
-        Arc::make_mut(&mut self.config).partition = Some(crate::scope::partition(f));
-        self
+        /// One scope per value of the request (a tenant, a GitHub resource),
+        /// within each authority, as the breaker's and the quota's
+        /// `partition`: each learns its own latencies and its own cooldowns
+        /// (one tenant's 429 holds no other tenant's hedges). `None` leaves a
+        /// request in its authority's scope. The value is hashed as soon as
+        /// the closure returns.
+        pub fn partition<F: Fn(&ScopeRequest<'_>) -> Option<K>, K: AsRef<[u8]>>(f: F) |c| {
+            c.partition = Some(crate::scope::partition(f));
+        };
     }
 }
 
-impl<S> Layer<S> for HedgeLayer {
-    type Service = Hedge<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Hedge::from_config(inner, self.config.clone())
-    }
-}
+layer_from_config!(HedgeLayer => Hedge);

@@ -7,7 +7,6 @@ use crate::scope::PartitionFn;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
-use tower::Layer;
 
 pub(crate) type CostFn = dyn Fn(&QuotaRequest<'_>) -> u64 + Send + Sync;
 
@@ -59,39 +58,29 @@ macro_rules! quota_config_builders {
             /// [the table](crate::metrics#the-metrics).
             #[cfg(feature = "opentelemetry")]
             pub fn metrics(metrics: crate::metrics::Metrics) |c| c.observer = metrics.into();
-        }
 
-        /// Partitions scopes by a value of the request (an API key, a tenant):
-        /// requests with different values learn and spend separate quotas.
-        /// `None` leaves a request in the unpartitioned scope.
-        ///
-        /// The value is hashed ([`digest`](super::digest)) as soon as the
-        /// closure returns: no store key, log line or error ever holds it.
-        pub fn partition<F, K>(mut self, f: F) -> Self
-        where
-            F: Fn(&super::QuotaRequest<'_>) -> Option<K> + Send + Sync + 'static,
-            K: AsRef<[u8]>,
-        {
-            let config = std::sync::Arc::make_mut(&mut self.config);
-            config.partition = Some(crate::scope::partition(f));
-            self
-        }
+            /// Partitions scopes by a value of the request (an API key, a tenant):
+            /// requests with different values learn and spend separate quotas.
+            /// `None` leaves a request in the unpartitioned scope.
+            ///
+            /// The value is hashed ([`digest`](super::digest)) as soon as the
+            /// closure returns: no store key, log line or error ever holds it.
+            pub fn partition<F: Fn(&super::QuotaRequest<'_>) -> Option<K>, K: AsRef<[u8]>>(f: F) |c| {
+                c.partition = Some(crate::scope::partition(f));
+            };
 
-        /// What a request costs (1 by default): LLM tokens, bytes. Windows the
-        /// server says count requests (a family's `requests` window, an IETF
-        /// policy's `qu`, whose default is `requests`) and Anthropic's
-        /// `output-tokens` draw 1; the others draw the cost, a window whose
-        /// unit no header names (`X-RateLimit-*` alone) too: the crate cannot
-        /// tell requests from tokens there, and a cost function is the
-        /// caller's word that the API counts cost. The server's own figures
-        /// (`remaining-tokens`) replace the estimate with each response. A
-        /// cost of 0 is counted as 1.
-        pub fn cost<F>(mut self, f: F) -> Self
-        where
-            F: Fn(&super::QuotaRequest<'_>) -> u64 + Send + Sync + 'static,
-        {
-            std::sync::Arc::make_mut(&mut self.config).cost = Some(std::sync::Arc::new(f));
-            self
+            /// What a request costs (1 by default): LLM tokens, bytes. Windows the
+            /// server says count requests (a family's `requests` window, an IETF
+            /// policy's `qu`, whose default is `requests`) and Anthropic's
+            /// `output-tokens` draw 1; the others draw the cost, a window whose
+            /// unit no header names (`X-RateLimit-*` alone) too: the crate cannot
+            /// tell requests from tokens there, and a cost function is the
+            /// caller's word that the API counts cost. The server's own figures
+            /// (`remaining-tokens`) replace the estimate with each response. A
+            /// cost of 0 is counted as 1.
+            pub fn cost<F: Fn(&super::QuotaRequest<'_>) -> u64>(f: F) |c| {
+                c.cost = Some(std::sync::Arc::new(f));
+            };
         }
 
         /// The store.
@@ -111,11 +100,7 @@ pub struct QuotaLayer {
     config: Arc<Config>,
 }
 
-impl Default for QuotaLayer {
-    fn default() -> Self {
-        QuotaLayer::new()
-    }
-}
+default_from_new!(QuotaLayer);
 
 impl QuotaLayer {
     /// A layer over a new [`MemoryStore`]: learns per process, no set-up.
@@ -139,10 +124,4 @@ impl QuotaLayer {
     quota_config_builders!();
 }
 
-impl<S> Layer<S> for QuotaLayer {
-    type Service = Quota<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Quota::from_config(inner, self.config.clone())
-    }
-}
+layer_from_config!(QuotaLayer => Quota);

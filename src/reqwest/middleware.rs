@@ -36,11 +36,7 @@ impl ApiErrorsMiddleware {
     }
 }
 
-impl Default for ApiErrorsMiddleware {
-    fn default() -> Self {
-        ApiErrorsMiddleware::new()
-    }
-}
+default_from_new!(ApiErrorsMiddleware);
 
 impl<L> ApiErrorsMiddleware<L> {
     /// The stack `layer` makes (an [`ApiErrorsLayer`], configured as you

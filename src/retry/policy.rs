@@ -335,33 +335,21 @@ impl RetryPolicy {
         /// it, nothing is recorded and nothing is paid.
         #[cfg(feature = "opentelemetry")]
         pub fn metrics(metrics: crate::metrics::Metrics) |c| c.observer = metrics.into();
+
+        /// A closure that can force (`Some(true)`) or forbid (`Some(false)`) a
+        /// retry, or leave the decision to the policy (`None`). Forcing skips
+        /// the retryable verdict and the idempotency rule; attempts, the hint
+        /// cap, the deadline, the budget and body replay still apply.
+        pub fn retry_if<F: Fn(&RetryContext<'_>) -> Option<bool>>(f: F) |c| c.retry_if = Some(Arc::new(f));
+
+        /// A hook called before every retry's wait, with the attempt that
+        /// failed, why, and the delay chosen.
+        pub fn on_retry<F: Fn(&RetryEvent<'_>)>(f: F) |c| c.on_retry = Some(Arc::new(f));
     }
 
     /// The budget retries draw on, for `ApiErrorsLayer`'s hedges to share.
     pub(crate) fn shared_budget(&self) -> Option<Arc<dyn SharedBudget>> {
         self.config.budget.clone()
-    }
-
-    /// A closure that can force (`Some(true)`) or forbid (`Some(false)`) a
-    /// retry, or leave the decision to the policy (`None`). Forcing skips
-    /// the retryable verdict and the idempotency rule; attempts, the hint
-    /// cap, the deadline, the budget and body replay still apply.
-    pub fn retry_if<F>(mut self, f: F) -> Self
-    where
-        F: Fn(&RetryContext<'_>) -> Option<bool> + Send + Sync + 'static,
-    {
-        Arc::make_mut(&mut self.config).retry_if = Some(Arc::new(f));
-        self
-    }
-
-    /// A hook called before every retry's wait, with the attempt that
-    /// failed, why, and the delay chosen.
-    pub fn on_retry<F>(mut self, f: F) -> Self
-    where
-        F: Fn(&RetryEvent<'_>) + Send + Sync + 'static,
-    {
-        Arc::make_mut(&mut self.config).on_retry = Some(Arc::new(f));
-        self
     }
 
     /// Whether the failure may be retried at all, before the limits: the

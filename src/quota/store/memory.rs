@@ -70,11 +70,7 @@ debug_fields!([] MemoryStore (&self) {
     max_scopes: (self.shared.max_per_shard * SHARDS),
 });
 
-impl Default for MemoryStore {
-    fn default() -> Self {
-        MemoryStore::new()
-    }
-}
+default_from_new!(MemoryStore);
 
 impl MemoryStore {
     /// An empty store.
