@@ -51,5 +51,11 @@ pub fn capture(spans: FmtSpan) -> (Captured, DefaultGuard) {
         )
         .with(Targets::new().with_target("tower_api_errors", tracing::Level::TRACE));
     let guard = tracing::subscriber::set_default(subscriber);
+    // Another test thread may have hit one of our callsites for the first
+    // time while this subscriber was being registered: `tracing` then
+    // caches that callsite's interest from the dispatchers it saw before
+    // (none that wants it), and this thread would never see its events.
+    // Computed again now, with this subscriber among them.
+    tracing::callsite::rebuild_interest_cache();
     (logs, guard)
 }
