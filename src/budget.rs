@@ -215,8 +215,9 @@ impl RetryBudget {
         let balance: f64 = w.slots.iter().sum::<f64>() + self.account.reserve;
         // A little slack for the float sums of fractional deposits.
         let allowed = balance >= 1.0 - 1e-9;
-        // (One retry withdrawn when allowed, as `refund` gives one back.)
-        w.slots[w.index] -= f64::from(allowed);
+        if allowed {
+            w.slots[w.index] -= 1.0;
+        }
         allowed
     }
 }

@@ -126,11 +126,16 @@ impl<S, B> Spare<S, B> {
 /// still held when the call ended, or given up before its send, it gives
 /// the withdrawal back: a hedge never sent is no extra load (issue 26:
 /// "Hedges draw on the same budget as retries"). Sent, it keeps none.
-pub(crate) struct Unsent(Holds, Option<Arc<dyn crate::budget::SharedBudget>>, Instant);
+pub(crate) struct Unsent {
+    holds: Holds,
+    /// The budget drawn on (`None` once the hedge is sent: spent).
+    budget: Option<Arc<dyn crate::budget::SharedBudget>>,
+    drawn: Instant,
+}
 
 impl Drop for Unsent {
     fn drop(&mut self) {
-        crate::budget::refund(self.1.as_deref(), self.2);
+        crate::budget::refund(self.budget.as_deref(), self.drawn);
     }
 }
 
@@ -179,11 +184,11 @@ impl<S> Call<S> {
     /// [`Holds`] until then): its latency runs from now, as the first's,
     /// and the budget withdrawal it drew is spent.
     fn hedge_left<F>(&mut self, unsent: &mut Option<Unsent>, hedge: Pin<&mut Attempt<F>>) {
-        let Some(mut left) = unsent.take_if(|unsent| !unsent.0.is_held()) else {
+        let Some(mut left) = unsent.take_if(|unsent| !unsent.holds.is_held()) else {
             return;
         };
         // Sent: the withdrawal it drew is spent, not given back.
-        left.1 = None;
+        left.budget = None;
         if let AttemptProj::Running { sent, .. } = hedge.project() {
             *sent = Instant::now();
         }
@@ -432,11 +437,15 @@ where
         return Poll::Ready(None);
     }
     // From here, a hedge not sent gives its withdrawal back (see `Unsent`).
-    let unsent = Unsent(Holds::default(), budget.cloned(), Instant::now());
+    let unsent = Unsent {
+        holds: Holds::default(),
+        budget: budget.cloned(),
+        drawn: Instant::now(),
+    };
     let spare = *spare.take().expect("checked above");
     let mut request = spare.template.rebuild(spare.body);
     request.extensions_mut().insert(Hedged::new(2));
-    request.extensions_mut().insert(unsent.0.clone());
+    request.extensions_mut().insert(unsent.holds.clone());
     // A call with no time left sends no hedge: its first attempt runs on.
     #[cfg(feature = "grpc")]
     let Ok(request) = crate::grpc::in_time(request, call.started.elapsed()) else {

@@ -75,8 +75,9 @@ impl Dialect for FlatError {
         // Mistral's `1300`, says more than its `type`).
         if code.as_deref().is_some_and(is_number) {
             let is_status = code.as_deref() == Some(input.status().as_str());
-            let keys = &["error_code", "reason", "type"][..2 + usize::from(is_status)];
-            code = keys.iter().find_map(|key| identifier(object, key)).or(code);
+            let type_too = is_status.then_some("type");
+            let mut keys = ["error_code", "reason"].into_iter().chain(type_too);
+            code = keys.find_map(|key| identifier(object, key)).or(code);
         }
         // Kraken lists its errors: `{"error": ["EAPI:Rate limit exceeded"]}`.
         if let Some(error) = message_in(object, &["error"]) {
